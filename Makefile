@@ -1,0 +1,51 @@
+# Two entry points (see README): `make demo` and `make test`. Both create/update .venv first.
+SHELL := /bin/bash
+PY ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export PYSPARK_PYTHON := $(abspath $(BIN)/python)
+export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
+export SPARK_LOCAL_IP ?= 127.0.0.1
+export DEMO_DIR ?= work/demo
+
+.PHONY: demo test test-slow lint bench venv check-java check-python clean
+
+check-python:
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "error: Python >= 3.11 is required (found: $$($(PY) --version 2>&1)). Set PY=/path/to/python3.11."; exit 1; }
+
+check-java:
+	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || \
+	  { echo "error: Java 17 is required by Spark and was not found."; \
+	    echo "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless"; \
+	    echo "  macOS:         brew install openjdk@17"; \
+	    echo "  or set JAVA_HOME to a JDK 17 installation."; exit 1; }
+
+$(STAMP): pyproject.toml | check-python
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+demo: check-java venv
+	$(BIN)/fraud-app demo-train
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+test: check-java lint
+	$(BIN)/python -m pytest -q
+
+test-slow: check-java venv
+	$(BIN)/python -m pytest -q -m slow
+
+bench: venv
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/python bench/dlcore_vs_torch.py
+
+clean:
+	rm -rf $(VENV) work .pytest_cache

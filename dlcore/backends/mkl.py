@@ -1,0 +1,133 @@
+"""MKL backend: `cblas_sgemm` / `cblas_dgemm` from libmkl_rt through ctypes.
+
+Owns: locating and loading `libmkl_rt` by path (the `mkl` wheel ships only a
+versioned `libmkl_rt.so.<N>`, no unversioned name the loader would find) and
+calling it. Overrides only `gemm` and `set_num_threads`; the rest is `Ops`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import os
+import sys
+
+import numpy as np
+
+from dlcore.backends.ops import Ops
+from dlcore.errors import BackendError, ShapeError
+
+_CBLAS_ROW_MAJOR = 101
+_CBLAS_NO_TRANS = 111
+_CBLAS_TRANS = 112
+
+_LIB: ctypes.CDLL | None = None
+
+
+def find_mkl_rt() -> str | None:
+    """Path of libmkl_rt in this environment, or None."""
+    roots = [sys.prefix, os.path.join(sys.prefix, "Library")]
+    patterns = ["lib/libmkl_rt.so*", "lib/libmkl_rt*.dylib", "bin/mkl_rt*.dll"]
+    for root in roots:
+        for pat in patterns:
+            hits = sorted(glob.glob(os.path.join(root, pat)))
+            if hits:
+                return hits[0]
+    return None
+
+
+def _load() -> ctypes.CDLL:
+    global _LIB
+    if _LIB is not None:
+        return _LIB
+    path = find_mkl_rt()
+    if path is None:
+        raise BackendError(
+            f"MKL backend requested but libmkl_rt was not found under {sys.prefix}/lib. "
+            "Install the 'mkl' wheel or use DLCORE_BACKEND=numpy."
+        )
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as exc:
+        raise BackendError(f"could not load {path}: {exc}") from exc
+    args = [ctypes.c_int] * 3 + [ctypes.c_int] * 3
+    for fn, real in (("cblas_sgemm", ctypes.c_float), ("cblas_dgemm", ctypes.c_double)):
+        f = getattr(lib, fn)
+        f.restype = None
+        f.argtypes = [
+            *args,
+            real,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            ctypes.c_void_p,
+            ctypes.c_int,
+            real,
+            ctypes.c_void_p,
+            ctypes.c_int,
+        ]
+    lib.MKL_Set_Num_Threads.argtypes = [ctypes.c_int]
+    lib.MKL_Set_Num_Threads.restype = None
+    _LIB = lib
+    return lib
+
+
+def mkl_available() -> bool:
+    try:
+        _load()
+    except BackendError:
+        return False
+    return True
+
+
+class MklOps(Ops):
+    """GEMM through Intel MKL. Falls back to NumPy for non-contiguous or mixed-dtype inputs."""
+
+    name = "mkl"
+
+    def __init__(self) -> None:
+        self._lib = _load()
+
+    def gemm(self, a, b, out=None, *, trans_a=False, trans_b=False):
+        if a.ndim != 2 or b.ndim != 2:
+            raise ShapeError(f"gemm takes 2-D arrays. Received {a.shape} and {b.shape}")
+        dtype = a.dtype
+        if (
+            dtype not in (np.float32, np.float64)
+            or b.dtype != dtype
+            or not a.flags.c_contiguous
+            or not b.flags.c_contiguous
+        ):
+            return super().gemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
+        m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
+        k2, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
+        if k != k2:
+            raise ShapeError(
+                f"gemm: inner dimensions differ: op(a) is {(m, k)}, op(b) is {(k2, n)}"
+            )
+        if out is None:
+            out = np.empty((m, n), dtype=dtype)
+        elif out.shape != (m, n) or out.dtype != dtype or not out.flags.c_contiguous:
+            return super().gemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
+        if m == 0 or n == 0:
+            return out
+        fn = self._lib.cblas_sgemm if dtype == np.float32 else self._lib.cblas_dgemm
+        fn(
+            _CBLAS_ROW_MAJOR,
+            _CBLAS_TRANS if trans_a else _CBLAS_NO_TRANS,
+            _CBLAS_TRANS if trans_b else _CBLAS_NO_TRANS,
+            m,
+            n,
+            k,
+            1.0,
+            a.ctypes.data,
+            a.shape[1],
+            b.ctypes.data,
+            b.shape[1],
+            0.0,
+            out.ctypes.data,
+            n,
+        )
+        return out
+
+    def set_num_threads(self, n: int) -> None:
+        self._lib.MKL_Set_Num_Threads(int(n))

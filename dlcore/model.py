@@ -1,0 +1,93 @@
+"""Model: a built layer graph bound to one ParamBuffer and one backend.
+
+Owns: building (declare -> allocate -> bind -> initialize, deterministic for a
+seed), the flat parameters, and the JSON architecture. Does not own: training
+(dlcore.training), saving (dlcore.serialization).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlcore.backends import Ops, get_ops
+from dlcore.errors import ConfigError, ShapeError
+from dlcore.layers.base import Backprop, Layer, layer_from_config, layer_to_config
+from dlcore.params import ParamBuffer
+
+
+class Model:
+    def __init__(
+        self,
+        layer: Layer,
+        *,
+        in_features: int,
+        seed: int = 0,
+        dtype: str | np.dtype | type = "float32",
+        ops: Ops | None = None,
+    ) -> None:
+        if not isinstance(layer, Layer):
+            raise ConfigError(f"Model needs a Layer. Received: {type(layer).__name__}")
+        if not isinstance(in_features, int | np.integer) or in_features < 1:
+            raise ConfigError(f"in_features must be a positive integer. Received: {in_features!r}")
+        self.layer = layer
+        self.in_features = int(in_features)
+        self.seed = int(seed)
+        self.params = ParamBuffer(np.dtype(dtype))
+        self.ops = ops or get_ops()
+        if layer.name is None:
+            layer.name = "model"
+        self.out_features = layer.declare(self.params, self.in_features)
+        self.params.allocate()
+        layer.needs_input_grad = False
+        layer.bind(self.params, self.ops)
+        layer.initialize(np.random.default_rng(self.seed))
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.params.dtype
+
+    def _as_input(self, X: np.ndarray) -> np.ndarray:
+        X = np.ascontiguousarray(X, dtype=self.dtype)
+        if X.ndim != 2 or X.shape[1] != self.in_features:
+            raise ShapeError(
+                f"model expects input of shape (batch, {self.in_features}). Received {X.shape}"
+            )
+        return X
+
+    def forward(self, X: np.ndarray, training: bool = True) -> tuple[np.ndarray, Backprop]:
+        return self.layer.forward(self._as_input(X), training)
+
+    def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
+        """Raw model outputs (logits for a classifier) in inference mode."""
+        X = self._as_input(X)
+        outs = [
+            self.layer.forward(X[i : i + batch_size], False)[0]
+            for i in range(0, len(X), batch_size)
+        ]
+        if not outs:
+            return np.zeros((0, self.out_features), dtype=self.dtype)
+        return np.concatenate(outs, axis=0)
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "format": "dlcore.model/1",
+            "in_features": self.in_features,
+            "seed": self.seed,
+            "dtype": self.dtype.name,
+            "layer": layer_to_config(self.layer),
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any], *, ops: Ops | None = None) -> Model:
+        for key in ("in_features", "layer"):
+            if key not in config:
+                raise ConfigError(f"model config is missing key {key!r}")
+        return cls(
+            layer_from_config(config["layer"]),
+            in_features=config["in_features"],
+            seed=config.get("seed", 0),
+            dtype=config.get("dtype", "float32"),
+            ops=ops,
+        )

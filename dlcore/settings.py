@@ -1,0 +1,28 @@
+"""The one place dlcore reads environment variables.
+
+DLCORE_BACKEND      auto | numpy | mkl    (default auto: measured on first use)
+DLCORE_NUM_THREADS  BLAS threads per process (default 1)
+"""
+
+from __future__ import annotations
+
+import os
+
+from dlcore.errors import ConfigError
+
+
+def backend_name() -> str:
+    return os.environ.get("DLCORE_BACKEND", "auto").strip().lower() or "auto"
+
+
+def num_threads() -> int:
+    raw = os.environ.get("DLCORE_NUM_THREADS", "1").strip()
+    try:
+        n = int(raw)
+    except ValueError:
+        raise ConfigError(
+            f"DLCORE_NUM_THREADS must be a positive integer. Received: {raw!r}"
+        ) from None
+    if n < 1:
+        raise ConfigError(f"DLCORE_NUM_THREADS must be >= 1. Received: {n}")
+    return n

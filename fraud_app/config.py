@@ -1,0 +1,91 @@
+"""The app's one config file: YAML -> frozen pydantic models (unknown keys are errors).
+
+Precedence, documented once: built-in defaults < config file < CLI flags.
+Each workflow step owns its own section model; this module assembles them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from fraud_app.errors import ConfigError
+
+
+class Section(BaseModel):
+    """Base of every config section: unknown keys are rejected, values frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SparkSection(Section):
+    master: str | None = None
+    app_name: str = "fraud-app"
+    conf: dict[str, str] = Field(default_factory=dict)
+
+
+class PathsSection(Section):
+    """Where each step reads and writes. Relative paths resolve against `root`."""
+
+    root: str = "work"
+    raw: str = "raw"
+    canonical: str = "canonical"
+    quarantine: str = "quarantine"
+    features: str = "features"
+    reports: str = "reports"
+    models: str = "models"
+    checkpoints: str = "checkpoints"
+    scores: str = "scores"
+
+    def resolve(self, name: str) -> Path:
+        value = getattr(self, name)
+        p = Path(value)
+        return p if p.is_absolute() else Path(self.root) / p
+
+
+class AppConfig(Section):
+    spark: SparkSection = Field(default_factory=SparkSection)
+    paths: PathsSection = Field(default_factory=PathsSection)
+    # Step sections are added here by their owning modules' models.
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:
+    """Read the YAML file (None = defaults), apply dotted-key overrides, validate."""
+    data: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        try:
+            loaded = yaml.safe_load(p.read_text()) or {}
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(
+                f"config file {p} must hold a mapping at top level. Received: {type(loaded).__name__}"
+            )
+        data = loaded
+    for dotted, value in (overrides or {}).items():
+        _set_dotted(data, dotted, value)
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:
+        where = f"config file {path}" if path else "config"
+        lines = [
+            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']} (received {e.get('input')!r})"
+            for e in exc.errors()
+        ]
+        raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines)) from exc
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted!r}: {key!r} is not a section")
+    node[keys[-1]] = value

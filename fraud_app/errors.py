@@ -1,0 +1,39 @@
+"""Every error fraud_app raises on purpose. Attributes are primitives so they pickle out of Spark tasks."""
+
+from __future__ import annotations
+
+
+class FraudAppError(Exception):
+    """Base class of all fraud_app errors."""
+
+
+class ConfigError(FraudAppError, ValueError):
+    """The config file or a CLI flag is invalid. The message names the key and the value received."""
+
+
+class EnvironmentSetupError(FraudAppError, RuntimeError):
+    """Something the app needs on this machine is missing (Java, a writable directory, ...)."""
+
+
+class SchemaError(FraudAppError, ValueError):
+    """Input data lacks a required column or has one of the wrong type."""
+
+
+class EmptyInputError(FraudAppError, ValueError):
+    """An input path holds no rows."""
+
+
+class ValidationFailedError(FraudAppError):
+    """An error-severity data check failed; the message names it and shows failing rows."""
+
+
+class FeatureSpecError(FraudAppError, ValueError):
+    """A feature spec YAML is invalid; the message names the file and the key."""
+
+
+class TrainingError(FraudAppError, RuntimeError):
+    """Distributed training failed beyond its retry budget; the message names the cause."""
+
+
+class ModelLoadError(FraudAppError, ValueError):
+    """A saved model or registry entry cannot be loaded."""

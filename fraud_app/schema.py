@@ -1,0 +1,53 @@
+"""The canonical transaction schema every step after ETL reads.
+
+ETL maps the user's column names onto these; features, balancing, training and
+scoring only ever see canonical names. `fraud_pattern` is for analysis only and
+is never a model input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    spark_type: str  # Spark SQL DDL type name
+    required: bool
+    doc: str
+
+
+CANONICAL_COLUMNS: tuple[Column, ...] = (
+    Column("transaction_id", "string", True, "unique id of the transaction"),
+    Column("card_id", "string", True, "card (or account) that paid"),
+    Column("merchant_id", "string", True, "merchant or terminal that was paid"),
+    Column("timestamp", "timestamp", True, "when the transaction happened (UTC)"),
+    Column("amount", "double", True, "amount in the settlement currency, > 0"),
+    Column("label", "int", True, "1 = confirmed fraud, 0 = normal"),
+    Column("label_time", "timestamp", False, "when the label became known (fraud confirmation)"),
+    Column("mcc", "string", False, "merchant category code"),
+    Column("channel", "string", False, "POS, ECOM or ATM"),
+    Column("country", "string", False, "ISO country of the merchant"),
+    Column("card_country", "string", False, "ISO country of the card's home"),
+    Column("device_id", "string", False, "device used (e-commerce)"),
+    Column(
+        "fraud_pattern",
+        "string",
+        False,
+        "generator's fraud scenario; analysis only, never a feature",
+    ),
+)
+
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in CANONICAL_COLUMNS if c.required)
+OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in CANONICAL_COLUMNS if not c.required)
+ALLOWED_CHANNELS: tuple[str, ...] = ("POS", "ECOM", "ATM")
+# Columns that must never reach a model as inputs.
+NON_FEATURE_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "label",
+    "label_time",
+    "fraud_pattern",
+    "timestamp",
+)
+PARTITION_COLUMN = "event_date"
