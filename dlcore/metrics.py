@@ -1,0 +1,58 @@
+"""Ranking metrics for imbalanced binary classification, in plain NumPy.
+
+ROC AUC (Mann-Whitney U with average ranks for ties) and average precision
+(step-wise area under the precision-recall curve, scikit-learn's definition).
+Both are defined only when both classes are present; otherwise they return NaN.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlcore.errors import ShapeError
+
+
+def _check(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    y = np.asarray(y_true).reshape(-1)
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    if y.shape != s.shape:
+        raise ShapeError(
+            f"y_true and scores must have the same length. Received {y.shape} and {s.shape}"
+        )
+    return (y > 0.5).astype(np.int64), s
+
+
+def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
+    y, s = _check(y_true, scores)
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    order = np.argsort(s, kind="mergesort")
+    s_sorted = s[order]
+    ranks = np.empty(s.size, dtype=np.float64)
+    # Average rank for ties: positions [i, j) share rank (i + j + 1) / 2 (1-based).
+    boundaries = np.flatnonzero(np.diff(s_sorted)) + 1
+    starts = np.concatenate(([0], boundaries))
+    ends = np.concatenate((boundaries, [s.size]))
+    avg = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(avg, ends - starts)
+    rank_sum = ranks[y == 1].sum()
+    return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
+    y, s = _check(y_true, scores)
+    n_pos = int(y.sum())
+    if n_pos == 0 or n_pos == y.size:
+        return float("nan")
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    # Thresholds at distinct score values: take the last index of each tie group.
+    last = np.concatenate((np.flatnonzero(np.diff(s_sorted)), [s.size - 1]))
+    tp = np.cumsum(y_sorted)[last]
+    fp = (last + 1) - tp
+    precision = tp / (tp + fp)
+    recall = tp / n_pos
+    recall_prev = np.concatenate(([0.0], recall[:-1]))
+    return float(np.sum((recall - recall_prev) * precision))

@@ -1,0 +1,154 @@
+"""Single-process Trainer: epochs of shuffled minibatches, validation, callbacks.
+
+Owns: the epoch loop, shuffling (one permutation per epoch, deterministic for
+the seed), the train step (forward -> loss -> backprop into the flat gradient ->
+optimizer step on the flat vector), and validation metrics (loss, ROC AUC,
+average precision). Does not own: distribution (fraud_app.spark drives
+`dlcore.dist` with the same `train_step` building blocks), or saving.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from dlcore.errors import ConfigError, ShapeError
+from dlcore.metrics import average_precision, roc_auc
+from dlcore.model import Model
+from dlcore.optimizers.base import Optimizer, OptimizerState
+from dlcore.training.callbacks import Callback, History
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainerConfig:
+    epochs: int = 10
+    batch_size: int = 1024
+    shuffle: bool = True
+    seed: int = 0
+    drop_last: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(
+                    f"TrainerConfig.{name} must be an integer >= 1. Received: {value!r}"
+                )
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    out = np.empty_like(x, dtype=np.float64)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    e = np.exp(x[~pos])
+    out[~pos] = e / (1.0 + e)
+    return out
+
+
+class Trainer:
+    def __init__(
+        self,
+        model: Model,
+        loss,
+        optimizer: Optimizer,
+        config: TrainerConfig | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.model = model
+        self.loss = loss
+        self.optimizer = optimizer
+        self.config = config or TrainerConfig()
+        self.callbacks = list(callbacks)
+        self.opt_state: OptimizerState = optimizer.init_state(model.params.size, model.dtype)
+        self.stop_training = False
+        self._rng = np.random.default_rng(self.config.seed)
+
+    # -- one step ---------------------------------------------------------------------
+    def train_step(self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> float:
+        logits, backprop = self.model.forward(X, training=True)
+        value, dlogits = self.loss(logits, y, w)
+        backprop(dlogits)
+        params = self.model.params
+        self.optimizer.step(params.data, params.grad, self.opt_state)
+        return float(value)
+
+    # -- epochs --------------------------------------------------------------------------
+    def fit(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> History:
+        X, y, w = self._check_data(X, y, sample_weight)
+        history = History()
+        callbacks = [history, *self.callbacks]
+        self.stop_training = False
+        for cb in callbacks:
+            cb.on_train_begin(self)
+        for epoch in range(self.config.epochs):
+            t0 = time.perf_counter()
+            train_loss, n_seen = self._run_epoch(X, y, w)
+            logs = {"loss": train_loss, "epoch_seconds": time.perf_counter() - t0}
+            logs["samples_per_second"] = n_seen / max(logs["epoch_seconds"], 1e-9)
+            if validation_data is not None:
+                logs.update({f"val_{k}": v for k, v in self.evaluate(*validation_data).items()})
+            logger.info("epoch %d: %s", epoch, " ".join(f"{k}={v:.5g}" for k, v in logs.items()))
+            for cb in callbacks:
+                cb.on_epoch_end(self, epoch, logs)
+            if self.stop_training:
+                break
+        for cb in callbacks:
+            cb.on_train_end(self)
+        return history
+
+    def _run_epoch(self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[float, int]:
+        n, bs = len(X), self.config.batch_size
+        if self.config.shuffle:
+            # One gather per epoch; minibatches are then contiguous views (no per-step copy).
+            perm = self._rng.permutation(n)
+            X, y = X[perm], y[perm]
+            w = None if w is None else w[perm]
+        stop = n - n % bs if self.config.drop_last and n >= bs else n
+        total, seen = 0.0, 0
+        for i in range(0, stop, bs):
+            j = min(i + bs, stop)
+            value = self.train_step(X[i:j], y[i:j], None if w is None else w[i:j])
+            total += value * (j - i)
+            seen += j - i
+        return total / max(seen, 1), seen
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> dict[str, float]:
+        X, y, _ = self._check_data(X, y, None)
+        logits = self.model.predict(X)
+        value, _ = self.loss(logits, y)
+        scores = logits.reshape(-1)
+        return {
+            "loss": float(value),
+            "roc_auc": roc_auc(y, scores),
+            "average_precision": average_precision(y, scores),
+        }
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        return sigmoid(self.model.predict(X).reshape(-1).astype(np.float64))
+
+    def _check_data(self, X, y, w):
+        X = np.ascontiguousarray(X, dtype=self.model.dtype)
+        y = np.ascontiguousarray(y, dtype=self.model.dtype).reshape(-1)
+        if X.ndim != 2 or len(X) != len(y):
+            raise ShapeError(
+                f"fit expects X of shape (n, features) and y of length n. Received X {X.shape}, y {y.shape}"
+            )
+        if len(X) == 0:
+            raise ShapeError("fit received an empty training set (0 rows)")
+        if w is not None:
+            w = np.ascontiguousarray(w, dtype=self.model.dtype).reshape(-1)
+            if len(w) != len(y):
+                raise ShapeError(f"sample_weight must have length {len(y)}. Received {len(w)}")
+        return X, y, w
