@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+
+from dlcore.backends import available_backends, make_ops, measure_backends
+from dlcore.errors import ConfigError, ShapeError
+
+
+@pytest.mark.parametrize("name", available_backends())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("ta", "tb"), [(False, False), (True, False), (False, True), (True, True)])
+def test_gemm_matches_numpy(name, dtype, ta, tb):
+    ops = make_ops(name)
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((7, 5) if not ta else (5, 7)).astype(dtype)
+    b = rng.standard_normal((5, 3) if not tb else (3, 5)).astype(dtype)
+    expected = (a.T if ta else a) @ (b.T if tb else b)
+    out = np.empty((7, 3), dtype=dtype)
+    got = ops.gemm(a, b, out, trans_a=ta, trans_b=tb)
+    assert got is out
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(got, expected, rtol=tol, atol=tol)
+
+
+@pytest.mark.parametrize("name", available_backends())
+def test_gemm_handles_views_and_empty(name):
+    ops = make_ops(name)
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)[:, :2]  # not contiguous
+    b = np.ones((2, 2), dtype=np.float32)
+    np.testing.assert_allclose(ops.gemm(a, b), a @ b)
+    assert ops.gemm(np.zeros((0, 4), np.float32), np.zeros((4, 2), np.float32)).shape == (0, 2)
+
+
+@pytest.mark.parametrize("name", available_backends())
+def test_gemm_shape_mismatch_names_shapes(name):
+    with pytest.raises(ShapeError, match=r"inner dimensions differ"):
+        make_ops(name).gemm(np.zeros((2, 3), np.float32), np.zeros((4, 2), np.float32))
+
+
+def test_backend_parity_mkl_vs_numpy():
+    if "mkl" not in available_backends():
+        pytest.skip("MKL not installed here")
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((64, 32), dtype=np.float32)
+    b = rng.standard_normal((32, 16), dtype=np.float32)
+    np.testing.assert_allclose(make_ops("mkl").gemm(a, b), make_ops("numpy").gemm(a, b), rtol=1e-5, atol=1e-5)
+
+
+def test_auto_selection_measures_every_backend():
+    timings = measure_backends(num_threads=1)
+    assert set(timings) == set(available_backends())
+    assert all(t > 0 for t in timings.values())
+    assert make_ops("auto").name in timings
+
+
+def test_unknown_backend_lists_valid_ones():
+    with pytest.raises(ConfigError, match="unknown dlcore backend 'cuda'. Expected one of: auto, numpy, mkl"):
+        make_ops("cuda")
+
+
+def test_env_var_selects_backend(monkeypatch):
+    from dlcore import settings
+
+    monkeypatch.setenv("DLCORE_BACKEND", "numpy")
+    assert settings.backend_name() == "numpy"
+    monkeypatch.setenv("DLCORE_NUM_THREADS", "zero")
+    with pytest.raises(ConfigError, match="DLCORE_NUM_THREADS must be a positive integer. Received: 'zero'"):
+        settings.num_threads()

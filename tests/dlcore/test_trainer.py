@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from dlcore.errors import ConfigError, ShapeError
+from dlcore.layers import Linear, ReLU, Sequential
+from dlcore.losses import BCEWithLogits
+from dlcore.model import Model
+from dlcore.optimizers import Adam
+from dlcore.training.callbacks import EarlyStopping
+from dlcore.training.trainer import Trainer, TrainerConfig
+
+
+def _task(n=2048, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 8)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * X[:, 1] ** 2 > 0.8).astype(np.float32)
+    return X, y
+
+
+def _trainer(seed=0, epochs=5, callbacks=()):
+    model = Model(Sequential([Linear(16), ReLU(), Linear(1)]), in_features=8, seed=seed)
+    return Trainer(model, BCEWithLogits(), Adam(learning_rate=1e-2), TrainerConfig(epochs=epochs, batch_size=128, seed=seed), callbacks)
+
+
+def test_training_learns_the_task():
+    X, y = _task()
+    t = _trainer()
+    hist = t.fit(X[:1536], y[:1536], validation_data=(X[1536:], y[1536:]))
+    losses = hist.metric("loss")
+    assert losses[-1] < losses[0]
+    assert hist.epochs[-1]["val_roc_auc"] > 0.9
+    assert 0 < hist.epochs[-1]["val_average_precision"] <= 1
+
+
+def test_deterministic_for_a_seed():
+    X, y = _task()
+    a, b = _trainer(seed=3), _trainer(seed=3)
+    a.fit(X, y)
+    b.fit(X, y)
+    np.testing.assert_array_equal(a.model.params.data, b.model.params.data)
+    c = _trainer(seed=4)
+    c.fit(X, y)
+    assert not np.array_equal(a.model.params.data, c.model.params.data)
+
+
+def test_early_stopping_stops_and_restores_best():
+    X, y = _task()
+    es = EarlyStopping(monitor="val_loss", patience=1, min_delta=10.0)  # nothing improves by 10
+    t = _trainer(epochs=20, callbacks=[es])
+    hist = t.fit(X[:1536], y[:1536], validation_data=(X[1536:], y[1536:]))
+    assert len(hist.epochs) == 2
+    np.testing.assert_array_equal(t.model.params.data, es.best_weights)
+
+
+def test_bad_inputs_raise_clear_errors():
+    t = _trainer()
+    with pytest.raises(ShapeError, match="empty training set"):
+        t.fit(np.zeros((0, 8)), np.zeros(0))
+    with pytest.raises(ShapeError, match="y of length n"):
+        t.fit(np.zeros((4, 8)), np.zeros(3))
+    with pytest.raises(ConfigError, match="batch_size must be an integer >= 1. Received: 0"):
+        TrainerConfig(batch_size=0)
+    with pytest.raises(ConfigError, match="patience"):
+        EarlyStopping(patience=0)
