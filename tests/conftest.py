@@ -27,7 +27,6 @@ def spark():
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",
             "spark.driver.memory": "1g",
-            "spark.sql.adaptive.enabled": "false",
         },
     )
     yield session
