@@ -16,6 +16,7 @@ for the slice only, so it is sharded, never replicated.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -23,6 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from dlcore.errors import ConfigError, ShapeError
+from dlcore.params import ParamBuffer
 from dlcore.schedules import Schedule, as_schedule, schedule_from_config, schedule_to_config
 
 Reducer = Callable[[np.ndarray], np.ndarray]
@@ -42,16 +44,39 @@ class ShardContext:
     segments: [start, stop) of every parameter tensor in FULL-vector coordinates
         (from ParamBuffer.specs); used by per-tensor methods such as LARS.
     reduce_sum: sums a small float64 array over all shards (identity when unsharded).
+    segment_ndims: the number of dimensions of each segment's tensor, parallel to
+        `segments` (empty when unknown); LARS uses it to leave 1-D tensors unadapted.
     """
 
     start: int
     stop: int
     segments: tuple[tuple[int, int], ...] = ()
     reduce_sum: Reducer = _identity
+    segment_ndims: tuple[int, ...] = ()
 
     @classmethod
     def whole(cls, size: int, segments: tuple[tuple[int, int], ...] = ()) -> ShardContext:
         return cls(0, size, segments or ((0, size),))
+
+    @classmethod
+    def for_params(
+        cls,
+        params: ParamBuffer,
+        start: int = 0,
+        stop: int | None = None,
+        reduce_sum: Reducer = _identity,
+    ) -> ShardContext:
+        """The context for [start, stop) of `params`, with one segment per named tensor."""
+        stop = params.size if stop is None else stop
+        if not 0 <= start <= stop <= params.size:
+            raise ConfigError(
+                f"shard bounds must satisfy 0 <= start <= stop <= {params.size}. "
+                f"Received start={start!r}, stop={stop!r}"
+            )
+        specs = params.specs
+        segments = tuple((s.offset, s.offset + s.size) for s in specs)
+        ndims = tuple(len(s.shape) for s in specs)
+        return cls(start, stop, segments, reduce_sum, ndims)
 
     def local_segments(self) -> list[tuple[int, int, int]]:
         """(local_start, local_stop, segment_index) for each tensor overlapping this shard."""
@@ -65,10 +90,23 @@ class ShardContext:
 
 @dataclass
 class OptimizerState:
-    """Step counter + named flat slot arrays, all of the shard's length."""
+    """Step counter + named flat slot arrays, all of the shard's length.
+
+    `scratch` holds work arrays that subclasses reuse between steps so the hot path
+    allocates nothing; it is not state (never saved, not compared).
+    """
 
     step: int = 0
     slots: dict[str, np.ndarray] = field(default_factory=dict)
+    scratch: dict[str, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
+
+    def work_array(self, name: str, like: np.ndarray) -> np.ndarray:
+        """A reusable uninitialised array with the size and dtype of `like`."""
+        buf = self.scratch.get(name)
+        if buf is None or buf.shape != like.shape or buf.dtype != like.dtype:
+            buf = np.empty(like.shape, dtype=like.dtype)
+            self.scratch[name] = buf
+        return buf
 
 
 class Optimizer:
@@ -127,7 +165,8 @@ class Optimizer:
             if norm > self.clip_norm:
                 grad *= self.clip_norm / (norm + 1e-12)
         if self.weight_decay and self.couples_weight_decay():
-            grad += self.weight_decay * param
+            decay = np.multiply(param, self.weight_decay, out=state.work_array("tmp", param))
+            grad += decay
         lr = float(self.learning_rate(state.step))
         self.update_step(param, grad, lr, state, shard)
         state.step += 1
@@ -164,6 +203,30 @@ class Optimizer:
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedule_from_config(config["learning_rate"])
         return cls(**config)
+
+
+def check_number(
+    name: str,
+    value: object,
+    low: float,
+    high: float = math.inf,
+    *,
+    low_inclusive: bool = True,
+    high_inclusive: bool = False,
+) -> float:
+    """`value` as a float if it is a real number in the interval, else a ConfigError naming it."""
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isnan(value)
+    if ok:
+        x = float(value)  # type: ignore[arg-type]
+        ok = (x >= low if low_inclusive else x > low) and (
+            x <= high if high_inclusive else x < high
+        )
+    if not ok:
+        interval = (
+            f"{'[' if low_inclusive else '('}{low:g}, {high:g}{']' if high_inclusive else ')'}"
+        )
+        raise ConfigError(f"{name} must be a number in {interval}. Received: {value!r}")
+    return float(value)  # type: ignore[arg-type]
 
 
 def optimizer_to_config(opt: Optimizer) -> dict[str, Any]:

@@ -1,0 +1,230 @@
+"""File-level building blocks of dlcore's formats: atomic writes, safe reads, array records.
+
+Owns: writing JSON and .npz files atomically (temp file in the same directory, fsync,
+`os.replace`), reading them back WITHOUT pickle (`np.load(..., allow_pickle=False)`,
+object dtypes refused from the .npy header before any data is read), and the JSON
+"array records" (name, shape, dtype, sha256) that let a reader check an archive
+against what the writer meant. The distributed trainer reuses these for its
+checkpoints. Does not own what a model or optimizer file contains (`model`,
+`optimizer_state`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from dlcore.errors import SerializationError
+
+Expected = Mapping[str, tuple[tuple[int, ...], Any]]
+
+
+def sha256_array(arr: np.ndarray) -> str:
+    """Hex sha256 of an array's bytes in C order."""
+    return hashlib.sha256(np.ascontiguousarray(arr).data).hexdigest()
+
+
+def fsync_dir(directory: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
+    """Write to a temp file in the same directory, fsync, then os.replace over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
+    """Write `obj` as JSON (no NaN/Infinity) to `path` atomically."""
+    try:
+        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SerializationError(f"{path}: cannot encode as JSON: {exc}") from exc
+    _write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def write_npz_atomic(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:
+    """Write named arrays as an uncompressed .npz atomically. Object arrays are refused."""
+    for name, arr in arrays.items():
+        if not isinstance(name, str) or not name:
+            raise SerializationError(
+                f"{path}: array names must be non-empty strings. Received {name!r}"
+            )
+        if np.asarray(arr).dtype.hasobject:
+            raise SerializationError(
+                f"{path}: array {name!r} has object dtype, which can only be stored by pickling"
+            )
+
+    def write(f: IO[bytes]) -> None:
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+            for name, arr in arrays.items():
+                with zf.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    data = np.ascontiguousarray(arr)
+                    np.lib.format.write_array(member, data, allow_pickle=False)
+
+    _write_atomic(path, write)
+
+
+def read_json(path: str | os.PathLike) -> dict[str, Any]:
+    """A JSON object from `path`; SerializationError if missing, unreadable or not an object."""
+    path = Path(path)
+    if not path.is_file():
+        raise SerializationError(f"{path}: file is missing")
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SerializationError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(obj, dict):
+        raise SerializationError(f"{path}: expected a JSON object. Received {type(obj).__name__}")
+    return obj
+
+
+def _peek_header(npz: Any, name: str, path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a member's .npy header, read without touching its data."""
+    with npz.zip.open(f"{name}.npy") as member:
+        version = np.lib.format.read_magic(member)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(member)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(member)
+    if dtype.hasobject:
+        raise SerializationError(
+            f"{path}: array {name!r} has object dtype; it could only be loaded by "
+            "unpickling, which dlcore never does"
+        )
+    return tuple(shape), dtype
+
+
+def _check_names(path: Path, found: set[str], expected: set[str]) -> None:
+    missing, extra = sorted(expected - found), sorted(found - expected)
+    if missing or extra:
+        raise SerializationError(
+            f"{path}: arrays do not match. Missing: {missing}; unexpected: {extra}"
+        )
+
+
+def _check_array(path: Path, name: str, got: tuple[Any, np.dtype], want: tuple[Any, Any]) -> None:
+    shape, dtype = tuple(int(s) for s in want[0]), np.dtype(want[1])
+    if got[0] != shape:
+        raise SerializationError(f"{path}: array {name!r} has shape {got[0]}; expected {shape}")
+    if got[1] != dtype:
+        raise SerializationError(f"{path}: array {name!r} has dtype {got[1]}; expected {dtype}")
+
+
+def read_npz(
+    path: str | os.PathLike,
+    expected: Expected | None = None,
+    *,
+    checksums: Mapping[str, str] | None = None,
+) -> dict[str, np.ndarray]:
+    """Named arrays from an .npz, loaded WITHOUT pickle and validated.
+
+    expected: name -> (shape, dtype); every name must be present, none extra, each
+        shape and dtype equal. Checked from the headers before any data is read.
+    checksums: name -> hex sha256 of the array's bytes (see `sha256_array`).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SerializationError(f"{path}: file is missing")
+    if not zipfile.is_zipfile(path):
+        raise SerializationError(f"{path}: not an .npz (zip) archive; truncated or corrupted")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            headers = {name: _peek_header(npz, name, path) for name in npz.files}
+            if expected is not None:
+                _check_names(path, set(headers), set(expected))
+                for name, want in expected.items():
+                    _check_array(path, name, headers[name], want)
+            arrays = {name: npz[name] for name in npz.files}
+    except SerializationError:
+        raise
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+        raise SerializationError(f"{path}: cannot read archive ({exc}); corrupted?") from exc
+    for name, digest in (checksums or {}).items():
+        if name in arrays and sha256_array(arrays[name]) != digest:
+            raise SerializationError(
+                f"{path}: array {name!r} fails its sha256 checksum; the file is corrupted "
+                "or was modified after saving"
+            )
+    return arrays
+
+
+def array_records(arrays: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
+    return [
+        {"name": n, "shape": list(a.shape), "dtype": a.dtype.str, "sha256": sha256_array(a)}
+        for n, a in arrays.items()
+    ]
+
+
+def parse_records(meta: dict[str, Any], key: str, path: Path) -> dict[str, dict[str, Any]]:
+    """name -> record, after checking every record is well formed."""
+    records = meta.get(key)
+    if not isinstance(records, list):
+        raise SerializationError(f"{path}: {key!r} must be a list of array records")
+    out: dict[str, dict[str, Any]] = {}
+    for i, rec in enumerate(records):
+        ok = (
+            isinstance(rec, dict)
+            and isinstance(rec.get("name"), str)
+            and isinstance(rec.get("shape"), list)
+            and all(type(s) is int and s >= 0 for s in rec["shape"])
+            and isinstance(rec.get("dtype"), str)
+            and isinstance(rec.get("sha256"), str)
+            and rec["name"] not in out
+        )
+        if not ok:
+            raise SerializationError(
+                f"{path}: {key}[{i}] must be a record with a unique name, shape, dtype "
+                f"and sha256. Received {rec!r}"
+            )
+        try:
+            rec["dtype"] = np.dtype(rec["dtype"])
+        except (TypeError, ValueError) as exc:
+            raise SerializationError(f"{path}: {key}[{i}] has an unknown dtype") from exc
+        out[rec["name"]] = rec
+    return out
+
+
+def check_format(meta: dict[str, Any], path: Path, fmt: str, version: int) -> None:
+    if meta.get("format") != fmt:
+        raise SerializationError(
+            f"{path}: format tag must be {fmt!r}. Received {meta.get('format')!r}"
+        )
+    if meta.get("version") != version:
+        raise SerializationError(
+            f"{path}: unknown format version {meta.get('version')!r}; this dlcore reads "
+            f"version {version}"
+        )
+
+
+def match_records(records: dict[str, dict[str, Any]], expected: Expected, path: Path) -> None:
+    _check_names(path, set(records), set(expected))
+    for name, want in expected.items():
+        rec = records[name]
+        _check_array(path, name, (tuple(rec["shape"]), rec["dtype"]), want)
