@@ -1,0 +1,121 @@
+"""Embedding: a lookup table mapping integer ids to dense vectors.
+
+Input is (N, k) integer-valued ids (they may arrive as float32, the model's dtype:
+floats hold integers exactly up to 2**24 = 16.7M ids); each of the k columns is looked
+up in ONE shared table of shape (num_embeddings, dim) and the output is (N, k * dim),
+the k vectors side by side. For per-column tables and numeric pass-through see
+`FeatureEmbedding`.
+
+Owns: the table ("<name>.table" in the ParamBuffer), id validation and the
+scatter-add backward. Ids have no gradient, so an Embedding must be the first layer
+of a model; `bind()` refuses a layer that is asked for an input gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from dlcore.backends import Ops
+from dlcore.errors import ConfigError, ShapeError
+from dlcore.initializers import get_initializer
+from dlcore.layers.base import Backprop, Layer
+from dlcore.params import ParamBuffer
+
+
+def positive_int(value: Any, what: str, owner: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ConfigError(f"{owner}: {what} must be a positive integer. Received: {value!r}")
+    return int(value)
+
+
+def to_ids(values: np.ndarray, num_embeddings: int, where: str) -> np.ndarray:
+    """`values` as intp ids, after checking they are integers in [0, num_embeddings)."""
+    if values.dtype.kind not in "biuf":
+        raise ShapeError(f"{where}: ids must be numeric. Received dtype {values.dtype}")
+    if values.size == 0:
+        return values.astype(np.intp)
+    lo, hi = values.min(), values.max()
+    # `not (a <= b)` also catches NaN.
+    if not (lo >= 0 and hi < num_embeddings):
+        raise ShapeError(
+            f"{where}: ids must be integers in [0, {num_embeddings}). "
+            f"Received ids in [{lo}, {hi}]"
+        )
+    ids = values.astype(np.intp)
+    if values.dtype.kind == "f" and not np.array_equal(ids, values):
+        bad = values[ids != values][:3]
+        raise ShapeError(f"{where}: ids must be integer-valued. Received {bad.tolist()}")
+    return ids
+
+
+def scatter_add_rows(grad: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:
+    """grad[:] = 0, then grad[ids[i]] += rows[i] for every i (repeated ids accumulate).
+
+    One `np.bincount` per embedding column: measured ~4x faster than `np.add.at` on
+    (rows, dim) updates, and it sums in float64.
+    """
+    num = grad.shape[0]
+    for j in range(grad.shape[1]):
+        grad[:, j] = np.bincount(ids, weights=rows[:, j], minlength=num)
+
+
+def refuse_input_grad(layer: Layer) -> None:
+    if layer.needs_input_grad:
+        raise ConfigError(
+            f"{type(layer).__name__} {layer.name!r} was asked for an input gradient, but ids "
+            "have none: put it first in the model (Model and Sequential then skip dX)"
+        )
+
+
+class Embedding(Layer):
+    def __init__(
+        self,
+        num_embeddings: int,
+        dim: int,
+        *,
+        init: str = "glorot_uniform",
+        name: str | None = None,
+    ) -> None:
+        super().__init__(name=name)
+        self.num_embeddings = positive_int(num_embeddings, "num_embeddings", "Embedding")
+        self.dim = positive_int(dim, "dim", "Embedding")
+        self.init = init
+        self.initializer = get_initializer(init)
+
+    def declare(self, params: ParamBuffer, in_features: int) -> int:
+        self.in_features = int(in_features)
+        self.out_features = self.in_features * self.dim
+        params.declare(self.pname("table"), (self.num_embeddings, self.dim))
+        return self.out_features
+
+    def bind(self, params: ParamBuffer, ops: Ops) -> None:
+        refuse_input_grad(self)
+        super().bind(params, ops)
+        self.table = params.view(self.pname("table"))
+        self.dtable = params.grad_view(self.pname("table"))
+
+    def initialize(self, rng: np.random.Generator) -> None:
+        self.table[...] = self.initializer(
+            rng, self.table.shape, fan_in=self.num_embeddings, fan_out=self.dim
+        )
+
+    def forward(self, X: np.ndarray, training: bool) -> tuple[np.ndarray, Backprop]:
+        self.check_input(X)
+        ids = to_ids(X, self.num_embeddings, f"Embedding {self.name!r}").ravel()
+        Y = np.take(self.table, ids, axis=0).reshape(X.shape[0], self.out_features)
+
+        def backprop(dY: np.ndarray) -> None:
+            scatter_add_rows(self.dtable, ids, dY.reshape(-1, self.dim))
+            return None
+
+        return Y, backprop
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "num_embeddings": self.num_embeddings,
+            "dim": self.dim,
+            "init": self.init,
+            "name": self.name,
+        }
