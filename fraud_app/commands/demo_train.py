@@ -1,0 +1,67 @@
+"""`fraud-app demo-train`: train a small dlcore MLP on a generated imbalanced task.
+
+A smoke test of the core that needs no Spark: it generates a fraud-like task
+(~2 % positives, non-linear signal), trains with early stopping on a validation
+split, and prints ROC AUC and average precision on a held-out test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+
+import numpy as np
+
+from dlcore.layers import Linear, ReLU, Sequential
+from dlcore.losses import BCEWithLogits
+from dlcore.metrics import average_precision, roc_auc
+from dlcore.model import Model
+from dlcore.optimizers import Adam
+from dlcore.training.callbacks import EarlyStopping
+from dlcore.training.trainer import Trainer, TrainerConfig
+from fraud_app.config import AppConfig
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--rows", type=int, default=60_000, help="generated rows (default 60000)")
+    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--seed", type=int, default=0)
+
+
+def make_task(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((rows, 20)).astype(np.float32)
+    score = 1.5 * X[:, 0] * X[:, 1] + np.abs(X[:, 2]) * 1.2 - X[:, 3] + 0.8 * rng.standard_normal(rows)
+    y = (score > np.quantile(score, 0.98)).astype(np.float32)
+    return X, y
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    X, y = make_task(args.rows, args.seed)
+    n_train, n_val = int(0.7 * len(X)), int(0.15 * len(X))
+    Xtr, ytr = X[:n_train], y[:n_train]
+    Xva, yva = X[n_train : n_train + n_val], y[n_train : n_train + n_val]
+    Xte, yte = X[n_train + n_val :], y[n_train + n_val :]
+    model = Model(Sequential([Linear(64), ReLU(), Linear(32), ReLU(), Linear(1)]), in_features=20, seed=args.seed)
+    pos_weight = float((1 - ytr.mean()) / max(ytr.mean(), 1e-9)) ** 0.5
+    trainer = Trainer(
+        model,
+        BCEWithLogits(pos_weight=pos_weight),
+        Adam(learning_rate=2e-3),
+        TrainerConfig(epochs=args.epochs, batch_size=512, seed=args.seed),
+        [EarlyStopping(monitor="val_average_precision", patience=3)],
+    )
+    t0 = time.perf_counter()
+    history = trainer.fit(Xtr, ytr, validation_data=(Xva, yva))
+    seconds = time.perf_counter() - t0
+    scores = model.predict(Xte).reshape(-1)
+    auc, ap = roc_auc(yte, scores), average_precision(yte, scores)
+    print(
+        f"dlcore demo: {len(history.epochs)} epochs in {seconds:.1f}s on {len(Xtr):,} rows "
+        f"({model.params.size:,} parameters, backend {model.ops.name}); "
+        f"test ROC AUC {auc:.4f}, average precision {ap:.4f} (positive rate {yte.mean():.2%})"
+    )
+    return 0

@@ -1,0 +1,89 @@
+"""Settings of a distributed training run (plain frozen dataclass; the YAML section maps onto it)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from fraud_app.errors import ConfigError
+
+ENGINES = ("grouped", "per_iteration")
+
+
+@dataclass(frozen=True)
+class DistributedConfig:
+    """How to train one model data-parallel on Spark.
+
+    num_workers: model replicas = barrier tasks (each needs spark.task.cpus cores).
+    global_batch_size: samples per iteration over all workers (split evenly).
+    iterations: total optimizer steps; or set epochs (passes over the data) instead.
+    group_size: iterations per barrier stage, or "auto" (keeps stage launch +
+        rendezvous under `auto_overhead_target` of the group's time).
+    engine: "grouped" (ours) or "per_iteration" (one Spark job per step, gradients
+        summed through the driver with treeAggregate; the Spark MLlib pattern).
+    base_batch_size / warmup_iterations: linear scaling rule + gradual warm-up
+        (Goyal et al. 2017) applied when scale_lr is true.
+    """
+
+    num_workers: int = 2
+    global_batch_size: int = 1024
+    iterations: int | None = None
+    epochs: float | None = 1.0
+    group_size: int | str = "auto"
+    auto_overhead_target: float = 0.05
+    max_group_size: int = 2000
+    engine: str = "grouped"
+    max_retries: int = 3
+    checkpoint_dir: str | None = None
+    seed: int = 0
+    shuffle: bool = True
+    compression: str | None = None
+    scale_lr: bool = True
+    base_batch_size: int = 256
+    warmup_iterations: int = 50
+    connect_timeout_s: float = 60.0
+    op_timeout_s: float = 120.0
+
+    def __post_init__(self) -> None:
+        _int_at_least("num_workers", self.num_workers, 1)
+        _int_at_least("global_batch_size", self.global_batch_size, self.num_workers)
+        if self.global_batch_size % self.num_workers:
+            raise ConfigError(
+                f"training.global_batch_size ({self.global_batch_size}) must be divisible by "
+                f"num_workers ({self.num_workers}) so every worker gets the same local batch"
+            )
+        if (self.iterations is None) == (self.epochs is None):
+            raise ConfigError("training: set exactly one of iterations or epochs")
+        if self.iterations is not None:
+            _int_at_least("iterations", self.iterations, 1)
+        if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
+            raise ConfigError(f"training.epochs must be > 0. Received: {self.epochs!r}")
+        if self.group_size != "auto":
+            _int_at_least("group_size", self.group_size, 1)
+        if self.engine not in ENGINES:
+            raise ConfigError(
+                f"training.engine must be one of {ENGINES}. Received: {self.engine!r}"
+            )
+        _int_at_least("max_retries", self.max_retries, 0)
+        if self.compression not in (None, "bf16", "fp16"):
+            raise ConfigError(
+                f"training.compression must be null, 'bf16' or 'fp16'. Received: {self.compression!r}"
+            )
+        if not 0 < self.auto_overhead_target < 1:
+            raise ConfigError(
+                f"training.auto_overhead_target must be in (0, 1). Received: {self.auto_overhead_target!r}"
+            )
+
+    @property
+    def local_batch_size(self) -> int:
+        return self.global_batch_size // self.num_workers
+
+    def total_iterations(self, total_rows: int) -> int:
+        if self.iterations is not None:
+            return self.iterations
+        return max(1, math.ceil(self.epochs * total_rows / self.global_batch_size))
+
+
+def _int_at_least(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"training.{name} must be an integer >= {minimum}. Received: {value!r}")

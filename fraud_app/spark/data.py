@@ -1,0 +1,155 @@
+"""Training data path: Spark DataFrame -> Arrow -> NumPy blocks, one partition per worker.
+
+Owns: encoding a DataFrame with a feature-array column, a label column and an
+optional weight column into compact binary blocks (one per Arrow batch, via
+`mapInArrow`, so no per-row Python objects), persisting them in Spark's block
+manager, and decoding them inside a barrier task. A per-process cache keeps a
+partition's decoded arrays in the Python worker across groups, so a group that
+lands on the same worker does not re-read Spark at all; a miss falls back to the
+persisted blocks. Does not own: shuffling and batching (see `cursor.py`).
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraud_app.errors import EmptyInputError, SchemaError
+
+logger = logging.getLogger(__name__)
+
+_MAGIC = b"FAB1"
+_HEADER = struct.Struct("<4sQQB")  # magic, rows, features, has_weight
+
+# (run_id, partition) -> PartitionData. Lives as long as the Python worker process.
+_PROCESS_CACHE: dict[tuple[str, int], PartitionData] = {}
+
+
+@dataclass(frozen=True)
+class PartitionData:
+    X: np.ndarray  # (n, d) float32, C-contiguous
+    y: np.ndarray  # (n,) float32
+    w: np.ndarray | None  # (n,) float32 or None
+
+    @property
+    def rows(self) -> int:
+        return len(self.y)
+
+
+def encode_block(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> bytes:
+    header = _HEADER.pack(_MAGIC, X.shape[0], X.shape[1], 1 if w is not None else 0)
+    parts = [
+        header,
+        np.ascontiguousarray(X, np.float32).tobytes(),
+        np.ascontiguousarray(y, np.float32).tobytes(),
+    ]
+    if w is not None:
+        parts.append(np.ascontiguousarray(w, np.float32).tobytes())
+    return b"".join(parts)
+
+
+def decode_blocks(blocks: Iterable[bytes]) -> PartitionData:
+    Xs, ys, ws = [], [], []
+    d = None
+    for blob in blocks:
+        magic, n, feats, has_w = _HEADER.unpack_from(blob, 0)
+        if magic != _MAGIC:
+            raise SchemaError(f"training block has bad magic {magic!r}; expected {_MAGIC!r}")
+        if d is not None and feats != d:
+            raise SchemaError(
+                f"feature vectors have different lengths across rows: {d} and {feats}"
+            )
+        d = feats
+        off = _HEADER.size
+        Xs.append(np.frombuffer(blob, np.float32, n * feats, off).reshape(n, feats))
+        off += 4 * n * feats
+        ys.append(np.frombuffer(blob, np.float32, n, off))
+        off += 4 * n
+        if has_w:
+            ws.append(np.frombuffer(blob, np.float32, n, off))
+    if d is None:
+        return PartitionData(np.zeros((0, 0), np.float32), np.zeros(0, np.float32), None)
+    X = np.ascontiguousarray(np.concatenate(Xs)) if len(Xs) > 1 else Xs[0].copy()
+    y = np.concatenate(ys) if len(ys) > 1 else ys[0].copy()
+    w = (np.concatenate(ws) if len(ws) > 1 else ws[0].copy()) if ws else None
+    return PartitionData(X, y, w)
+
+
+def _arrow_encoder(features_col: str, label_col: str, weight_col: str | None):
+    def encode(batches: Iterator) -> Iterator:
+        import pyarrow as pa
+
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            feats = batch.column(features_col)
+            if feats.null_count:
+                raise SchemaError(
+                    f"column {features_col!r} has {feats.null_count} null feature vectors"
+                )
+            flat = feats.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+            n = batch.num_rows
+            if flat.size % n:
+                raise SchemaError(
+                    f"column {features_col!r} holds feature vectors of different lengths"
+                )
+            X = flat.reshape(n, flat.size // n)
+            y = batch.column(label_col).to_numpy(zero_copy_only=False).astype(np.float32)
+            w = None
+            if weight_col:
+                w = batch.column(weight_col).to_numpy(zero_copy_only=False).astype(np.float32)
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([encode_block(X, y, w)], pa.binary())], ["block"]
+            )
+
+    return encode
+
+
+def to_training_blocks(
+    df, *, features_col: str, label_col: str, weight_col: str | None, num_workers: int
+):
+    """DataFrame -> persisted RDD of binary blocks with exactly `num_workers` partitions."""
+    from pyspark import StorageLevel
+    from pyspark.sql import types as T
+
+    missing = [c for c in (features_col, label_col, weight_col) if c and c not in df.columns]
+    if missing:
+        raise SchemaError(f"training DataFrame lacks column(s) {missing}. Available: {df.columns}")
+    ftype = df.schema[features_col].dataType
+    if not isinstance(ftype, T.ArrayType):
+        raise SchemaError(
+            f"column {features_col!r} must be array<float|double>. Received {ftype.simpleString()}; "
+            "assemble features with fraud_app.features (or F.array(...))."
+        )
+    cols = [features_col, label_col] + ([weight_col] if weight_col else [])
+    # Round-robin repartition gives every worker an equal share (+-1 row).
+    encoded = (
+        df.select(*cols)
+        .repartition(num_workers)
+        .mapInArrow(_arrow_encoder(features_col, label_col, weight_col), "block binary")
+    )
+    blocks = encoded.rdd.map(lambda row: bytes(row[0])).persist(StorageLevel.MEMORY_AND_DISK)
+    if blocks.getNumPartitions() != num_workers:
+        blocks = blocks.coalesce(num_workers)
+    if blocks.isEmpty():
+        raise EmptyInputError("the training DataFrame has no rows")
+    return blocks
+
+
+def partition_data(
+    run_id: str, partition: int, blocks: Iterator[bytes]
+) -> tuple[PartitionData, bool]:
+    """This partition's arrays, from the process cache when present. Returns (data, cache_hit)."""
+    key = (run_id, partition)
+    hit = _PROCESS_CACHE.get(key)
+    if hit is not None:
+        return hit, True
+    for stale in [k for k in _PROCESS_CACHE if k[0] != run_id]:
+        del _PROCESS_CACHE[stale]
+    data = decode_blocks(blocks)
+    _PROCESS_CACHE[key] = data
+    return data, False

@@ -1,0 +1,126 @@
+"""Engine base: what every training engine shares (initial state, fingerprint, result, progress)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from dlcore.losses import loss_to_config
+from dlcore.model import Model
+from dlcore.optimizers.base import Optimizer, optimizer_to_config
+from dlcore.params import shard_bounds
+from fraud_app.spark.checkpoint import TrainingState
+from fraud_app.spark.config import DistributedConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FaultInjection:
+    """Kill the worker process of `rank` at global `iteration`, on the first attempt only (chaos tests)."""
+
+    rank: int
+    iteration: int
+
+
+@dataclass
+class TrainingResult:
+    model: Model
+    history: list[dict[str, Any]]
+    iterations: int
+    retries: int
+    rows: int
+    checkpoint_dir: str | None = None
+    failures: list[str] = field(default_factory=list)
+
+
+class Engine:
+    """Base of the training engines: shared set-up and history bookkeeping."""
+
+    def __init__(
+        self,
+        spark,
+        model: Model,
+        loss,
+        optimizer: Optimizer,
+        config: DistributedConfig,
+        fault: FaultInjection | None,
+    ) -> None:
+        self.spark, self.sc = spark, spark.sparkContext
+        self.model, self.loss, self.optimizer, self.config = model, loss, optimizer, config
+        self.fault = fault
+        self.run_id = uuid.uuid4().hex
+        self.model_config = model.get_config()
+        self.loss_config = loss_to_config(loss)
+        self.optimizer_config = optimizer_to_config(optimizer)
+
+    def fingerprint(self, rows: int) -> str:
+        c = self.config
+        blob = json.dumps(
+            [
+                self.model_config,
+                self.loss_config,
+                self.optimizer_config,
+                c.num_workers,
+                c.global_batch_size,
+                c.seed,
+                c.shuffle,
+                rows,
+            ],
+            sort_keys=True,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def initial_state(self) -> TrainingState:
+        n, world = self.model.params.size, self.config.num_workers
+        opt_states = []
+        for r in range(world):
+            start, stop = shard_bounds(n, world, r)
+            opt_states.append(self.optimizer.init_state(stop - start, self.model.dtype))
+        return TrainingState(
+            iteration=0,
+            group=0,
+            params=self.model.params.data.copy(),
+            layer_state={k: v.copy() for k, v in self.model.layer.state().items()},
+            opt_states=opt_states,
+            positions=[(0, 0)] * world,
+        )
+
+    def finish(
+        self, state: TrainingState, rows: int, retries: int, failures: list[str]
+    ) -> TrainingResult:
+        self.model.params.set_data(state.params)
+        if state.layer_state:
+            self.model.layer.load_state(state.layer_state)
+        return TrainingResult(
+            self.model,
+            state.history,
+            state.iteration,
+            retries,
+            rows,
+            self.config.checkpoint_dir,
+            failures,
+        )
+
+    def run(self, blocks, rows: int) -> TrainingResult:
+        raise NotImplementedError
+
+
+def log_progress(entry: dict[str, Any], total: int) -> None:
+    logger.info(
+        "group %d: iterations %d-%d/%d loss %.5f | %.0f samples/s | compute %.0f%% sync %.0f%% scheduling %.0f%% (G=%d)",
+        entry["group"],
+        entry["start_iteration"],
+        entry["end_iteration"],
+        total,
+        entry["loss"],
+        entry["samples_per_s"],
+        100 * entry["compute_share"],
+        100 * entry["sync_share"],
+        100 * entry["scheduling_share"],
+        entry["iterations"],
+    )

@@ -1,0 +1,171 @@
+"""What one barrier task does for one group of iterations.
+
+Owns: rebuilding the model/loss/optimizer from their JSON configs, restoring
+this rank's state (from the worker process's cache when the previous group ran
+here, otherwise from the driver's broadcast), rendezvous + authenticated ring,
+G iterations of forward/backward + sharded optimizer step, and handing the
+rank's state and timings back to the driver. Nothing here talks to the driver
+during the group: all synchronisation is peer to peer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dlcore.backends import set_num_threads
+from dlcore.dist import CommConfig, Communicator, Member, ShardedStep, rendezvous
+from dlcore.losses import loss_from_config
+from dlcore.model import Model
+from dlcore.optimizers.base import OptimizerState, optimizer_from_config
+from fraud_app.spark.cursor import CursorPosition, DataCursor
+from fraud_app.spark.data import partition_data
+
+logger = logging.getLogger(__name__)
+
+# (run_id, rank) -> (state_version, RankState). Survives between groups in a reused Python worker.
+_STATE_CACHE: dict[tuple[str, int], tuple[int, RankState]] = {}
+
+
+@dataclass
+class RankState:
+    params: np.ndarray
+    layer_state: dict[str, np.ndarray]
+    opt_state: OptimizerState
+    position: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class GroupTask:
+    """Everything a task needs for one group; primitives and small dicts only."""
+
+    run_id: str
+    round_id: int
+    group: int
+    start_iteration: int
+    iterations: int
+    world_size: int
+    rendezvous_address: tuple[str, int]
+    secret: bytes
+    model_config: dict[str, Any]
+    loss_config: dict[str, Any]
+    optimizer_config: dict[str, Any]
+    local_batch_size: int
+    global_batch_size: int
+    seed: int
+    shuffle: bool
+    compression: str | None
+    connect_timeout_s: float
+    op_timeout_s: float
+    state_version: int
+    state_broadcast: Any  # pyspark Broadcast of the driver's TrainingState payload
+    fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
+
+
+def _restore(task: GroupTask, rank: int) -> tuple[RankState, bool]:
+    cached = _STATE_CACHE.pop((task.run_id, rank), None)
+    if cached is not None and cached[0] == task.state_version:
+        return cached[1], True
+    payload = task.state_broadcast.value
+    slots = {k: v.copy() for k, v in payload["opt_slots"][rank].items()}
+    return (
+        RankState(
+            params=payload["params"].copy(),
+            layer_state={k: v.copy() for k, v in payload["layer_state"].items()},
+            opt_state=OptimizerState(step=int(payload["opt_steps"][rank]), slots=slots),
+            position=tuple(payload["positions"][rank]),
+        ),
+        False,
+    )
+
+
+def _my_host(ctx) -> str:
+    """This executor's address as Spark knows it (valid on a cluster and on loopback)."""
+    address = ctx.getTaskInfos()[ctx.partitionId()].address
+    return os.environ.get("SPARK_LOCAL_IP") or address.rsplit(":", 1)[0]
+
+
+def run_group(task: GroupTask, blocks) -> dict[str, Any]:
+    from pyspark import BarrierTaskContext
+
+    t_start = time.perf_counter()
+    ctx = BarrierTaskContext.get()
+    rank = ctx.partitionId()
+    set_num_threads(max(1, int(ctx.cpus())))
+    data, data_hit = partition_data(task.run_id, rank, blocks)
+    state, state_hit = _restore(task, rank)
+
+    model = Model.from_config(task.model_config)
+    model.params.set_data(state.params)
+    if state.layer_state:
+        model.layer.load_state(state.layer_state)
+    loss = loss_from_config(task.loss_config)
+    optimizer = optimizer_from_config(task.optimizer_config)
+    cursor = DataCursor(
+        data,
+        seed=task.seed,
+        rank=rank,
+        shuffle=task.shuffle,
+        position=CursorPosition(*state.position),
+    )
+
+    member = Member(rank=rank, world_size=task.world_size, round_id=task.round_id)
+    comm_cfg = CommConfig(
+        connect_timeout=task.connect_timeout_s,
+        op_timeout=task.op_timeout_s,
+        advertise_host=_my_host(ctx),
+    )
+    t_setup = time.perf_counter()
+    peers = rendezvous(task.rendezvous_address, task.secret, member, comm_cfg)
+    with Communicator(member, peers, task.secret, comm_cfg) as comm:
+        t_ready = time.perf_counter()
+        step = ShardedStep(
+            comm, optimizer, model.params, state=state.opt_state, compression=task.compression
+        )
+        loss_sum, compute_s = 0.0, 0.0
+        for i in range(task.iterations):
+            if task.fault is not None and task.fault == (rank, task.start_iteration + i):
+                os.kill(os.getpid(), signal.SIGKILL)
+            t0 = time.perf_counter()
+            X, y, w = cursor.next_batch(task.local_batch_size)
+            logits, backprop = model.forward(X, training=True)
+            value, dlogits = loss(logits, y, w, denominator=task.global_batch_size)
+            backprop(dlogits)
+            compute_s += time.perf_counter() - t0
+            step.step()
+            loss_sum += value
+        t_end = time.perf_counter()
+        sync_s = step.sync_seconds
+        compute_s += step.optimizer_seconds
+    new_state = RankState(
+        model.params.data.copy(),
+        model.layer.state(),
+        step.state,
+        (cursor.position.epoch, cursor.position.offset),
+    )
+    _STATE_CACHE[(task.run_id, rank)] = (task.group + 1, new_state)
+    result: dict[str, Any] = {
+        "rank": rank,
+        "opt_step": new_state.opt_state.step,
+        "opt_slots": new_state.opt_state.slots,
+        "position": new_state.position,
+        "loss_sum": loss_sum,
+        "samples": task.iterations * task.local_batch_size,
+        "setup_s": t_setup - t_start,
+        "rendezvous_s": t_ready - t_setup,
+        "loop_s": t_end - t_ready,
+        "compute_s": compute_s,
+        "sync_s": sync_s,
+        "data_cache_hit": data_hit,
+        "state_cache_hit": state_hit,
+    }
+    if rank == 0:
+        result["params"] = new_state.params
+        result["layer_state"] = new_state.layer_state
+    return result
