@@ -1,0 +1,102 @@
+"""Pure-logic tests of the distributed trainer's pieces (no Spark session)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from fraud_app.errors import ConfigError, SchemaError
+from fraud_app.spark.config import DistributedConfig
+from fraud_app.spark.cursor import CursorPosition, DataCursor
+from fraud_app.spark.data import PartitionData, decode_blocks, encode_block
+from fraud_app.spark.planner import FIRST_AUTO_GROUP, GroupPlanner
+
+
+def _data(n, d=3):
+    X = np.arange(n * d, dtype=np.float32).reshape(n, d)
+    return PartitionData(X, np.arange(n, dtype=np.float32), None)
+
+
+def test_blocks_round_trip_with_and_without_weights():
+    rng = np.random.default_rng(0)
+    X1, X2 = rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((3, 4)).astype(np.float32)
+    y1, y2 = np.ones(5, np.float32), np.zeros(3, np.float32)
+    w1, w2 = np.full(5, 2.0, np.float32), np.full(3, 0.5, np.float32)
+    out = decode_blocks([encode_block(X1, y1, w1), encode_block(X2, y2, w2)])
+    np.testing.assert_array_equal(out.X, np.concatenate([X1, X2]))
+    np.testing.assert_array_equal(out.w, np.concatenate([w1, w2]))
+    out = decode_blocks([encode_block(X1, y1, None)])
+    assert out.w is None and out.rows == 5
+
+
+def test_blocks_reject_mixed_widths_and_garbage():
+    a = encode_block(np.zeros((2, 3), np.float32), np.zeros(2, np.float32), None)
+    b = encode_block(np.zeros((2, 4), np.float32), np.zeros(2, np.float32), None)
+    with pytest.raises(SchemaError, match="different lengths"):
+        decode_blocks([a, b])
+    with pytest.raises(SchemaError, match="bad magic"):
+        decode_blocks([b"XXXX" + a[4:]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 50), st.integers(1, 17), st.integers(0, 120))
+def test_cursor_is_a_pure_function_of_its_position(n, batch, steps):
+    """Resuming from a saved position yields exactly the batches an uninterrupted walk yields."""
+    data = _data(n)
+    full = DataCursor(data, seed=3, rank=1)
+    stream = [full.next_indices(batch) for _ in range(steps + 3)]
+    resumed = DataCursor(data, seed=3, rank=1)
+    for _ in range(steps):
+        resumed.next_indices(batch)
+    again = DataCursor(data, seed=3, rank=1, position=resumed.position)
+    for k in range(3):
+        np.testing.assert_array_equal(again.next_indices(batch), stream[steps + k])
+
+
+def test_cursor_covers_each_row_once_per_epoch_and_wraps():
+    c = DataCursor(_data(10), seed=0, rank=0)
+    first = np.concatenate([c.next_indices(4) for _ in range(2)] + [c.next_indices(2)])
+    assert sorted(first) == list(range(10))
+    assert c.position == CursorPosition(1, 0)
+    wrapped = c.next_indices(14)  # spans the rest of epoch 1 and into epoch 2
+    assert len(wrapped) == 14 and c.position == CursorPosition(2, 4)
+
+
+def test_cursor_batches_copy_rows():
+    data = _data(6)
+    X, y, w = DataCursor(data, seed=0, rank=0, shuffle=False).next_batch(4)
+    np.testing.assert_array_equal(X, data.X[:4])
+    np.testing.assert_array_equal(y, data.y[:4])
+    assert w is None
+
+
+def test_planner_auto_keeps_overhead_under_target():
+    p = GroupPlanner("auto", target=0.05)
+    assert p.next(1000) == FIRST_AUTO_GROUP
+    p.observe(wall_s=1.0 + 10 * 0.01, loop_s=10 * 0.01, iterations=10)  # 1 s fixed cost, 10 ms/iteration
+    g = p.next(100_000)
+    assert 1.0 / (1.0 + g * 0.01) <= 0.05 + 1e-9
+    assert 1.0 / (1.0 + (g - 1) * 0.01) > 0.05
+    assert p.next(7) == 7
+    assert GroupPlanner(25).next(1000) == 25
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"num_workers": 0}, "num_workers must be an integer >= 1. Received: 0"),
+        ({"num_workers": 3, "global_batch_size": 1024}, "divisible by num_workers"),
+        ({"iterations": 10, "epochs": 1.0}, "exactly one of iterations or epochs"),
+        ({"group_size": "fast"}, "group_size must be an integer >= 1. Received: 'fast'"),
+        ({"engine": "horovod"}, "engine must be one of"),
+        ({"compression": "int8"}, "compression must be null, 'bf16' or 'fp16'"),
+    ],
+)
+def test_config_errors_name_the_key(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        DistributedConfig(**kwargs)
+
+
+def test_total_iterations_from_epochs():
+    assert DistributedConfig(epochs=2.0, global_batch_size=100, num_workers=2).total_iterations(1000) == 20
+    assert DistributedConfig(iterations=7, epochs=None).total_iterations(10) == 7
