@@ -48,9 +48,9 @@ class Constant(Schedule):
 
 
 def _rate(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{name} must be a finite number > 0. Received: {value!r}")
-    if value <= 0:
+    if not math.isfinite(value) or value <= 0:
         raise ConfigError(f"{name} must be a finite number > 0. Received: {value!r}")
     return float(value)
 
@@ -133,7 +133,7 @@ class StepDecay(Schedule):
     def __init__(self, initial: float, step_size: int, gamma: float = 0.1) -> None:
         self.initial = _rate("initial", initial)
         self.step_size = _count("step_size", step_size, 1)
-        gamma_ok = isinstance(gamma, int | float) and not isinstance(gamma, bool)
+        gamma_ok = isinstance(gamma, numbers.Real) and not isinstance(gamma, bool)
         if not (gamma_ok and 0 < gamma <= 1):
             raise ConfigError(f"gamma must be a number in (0, 1]. Received: {gamma!r}")
         self.gamma = float(gamma)
@@ -162,7 +162,7 @@ class CosineDecay(Schedule):
     ) -> None:
         self.initial = _rate("initial", initial)
         self.decay_steps = _count("decay_steps", decay_steps, 1)
-        alpha_ok = isinstance(alpha, int | float) and not isinstance(alpha, bool)
+        alpha_ok = isinstance(alpha, numbers.Real) and not isinstance(alpha, bool)
         if not (alpha_ok and 0 <= alpha <= 1):
             raise ConfigError(f"alpha must be a number in [0, 1]. Received: {alpha!r}")
         self.alpha = float(alpha)

@@ -11,6 +11,7 @@ slots it keeps. Does not own when checkpoints are taken (the trainers).
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 from pathlib import Path
 from typing import Any
@@ -43,9 +44,11 @@ def optimizer_state_paths(
     return Path(directory) / f"{stem}.json", Path(directory) / f"{stem}.npz"
 
 
-def _check_shard(rank: Any, world_size: Any, start: Any, stop: Any) -> None:
+def _check_shard(rank: Any, world_size: Any, start: Any, stop: Any) -> dict[str, Any]:
+    """The shard arguments as plain ints (JSON-safe), or a ConfigError naming the bad one."""
+
     def is_int(x: Any) -> bool:
-        return isinstance(x, int) and not isinstance(x, bool)
+        return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
     if not (is_int(world_size) and world_size >= 1):
         raise ConfigError(f"world_size must be an integer >= 1. Received: {world_size!r}")
@@ -55,6 +58,12 @@ def _check_shard(rank: Any, world_size: Any, start: Any, stop: Any) -> None:
         raise ConfigError(f"start must be an integer >= 0. Received: {start!r}")
     if stop is not None and not (is_int(stop) and stop >= start):
         raise ConfigError(f"stop must be None or an integer >= start ({start}). Received: {stop!r}")
+    return {
+        "rank": int(rank),
+        "world_size": int(world_size),
+        "start": int(start),
+        "stop": None if stop is None else int(stop),
+    }
 
 
 def save_optimizer_state(
@@ -73,22 +82,25 @@ def save_optimizer_state(
     """
     if not isinstance(optimizer, Optimizer):
         raise ConfigError(f"optimizer must be an Optimizer. Received: {type(optimizer).__name__}")
-    _check_shard(rank, world_size, start, stop)
+    shard = _check_shard(rank, world_size, start, stop)
+    start, stop = shard["start"], shard["stop"]
     sizes = {a.size for a in state.slots.values()}
     if stop is None and sizes:
-        stop = start + sizes.pop()
+        stop = shard["stop"] = start + sizes.pop()
     if sizes and (len(sizes) > 1 or sizes != {stop - start}):
         raise ConfigError(
             f"slot arrays must all have the shard's length {stop - start} "
             f"([start, stop) = [{start}, {stop})). Received lengths {sorted(sizes)}"
         )
-    json_path, npz_path = optimizer_state_paths(directory, rank=rank, world_size=world_size)
+    json_path, npz_path = optimizer_state_paths(
+        directory, rank=shard["rank"], world_size=shard["world_size"]
+    )
     meta = {
         "format": OPTIMIZER_FORMAT,
         "version": OPTIMIZER_VERSION,
         "optimizer": optimizer_to_config(optimizer),
         "step": int(state.step),
-        "shard": {"rank": rank, "world_size": world_size, "start": start, "stop": stop},
+        "shard": shard,
         "slots": array_records(state.slots),
     }
     write_npz_atomic(npz_path, state.slots)
@@ -122,12 +134,13 @@ def load_optimizer_state(
     stop: int | None = None,
 ) -> OptimizerState:
     """Load one shard's optimizer state saved by `save_optimizer_state`, validated."""
-    _check_shard(rank, world_size, start, stop)
-    json_path, npz_path = optimizer_state_paths(directory, rank=rank, world_size=world_size)
+    want = _check_shard(rank, world_size, start, stop)
+    json_path, npz_path = optimizer_state_paths(
+        directory, rank=want["rank"], world_size=want["world_size"]
+    )
     meta = read_json(json_path)
     check_format(meta, json_path, OPTIMIZER_FORMAT, OPTIMIZER_VERSION)
-    want = {"rank": rank, "world_size": world_size, "start": start, "stop": stop}
-    stop = _check_saved_shard(meta, json_path, want)
+    start, stop = want["start"], _check_saved_shard(meta, json_path, want)
     saved_cfg, current = meta.get("optimizer"), optimizer_to_config(optimizer)
     if not isinstance(saved_cfg, dict) or saved_cfg.get("type") != current["type"]:
         saved_type = saved_cfg.get("type") if isinstance(saved_cfg, dict) else saved_cfg

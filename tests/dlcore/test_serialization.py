@@ -393,3 +393,12 @@ def test_bad_shard_arguments(tmp_path, kwargs, message):
     opt, state = stepped_adam()
     with pytest.raises(ConfigError, match=message):
         save_optimizer_state(tmp_path, opt, state, **kwargs)
+
+
+def test_numpy_integer_shard_bounds_are_accepted(tmp_path):
+    opt = Adam()
+    start, stop = np.int64(4), np.int64(8)
+    save_optimizer_state(tmp_path, opt, opt.init_state(4), rank=np.int64(1), world_size=2,
+                         start=start, stop=stop)  # fmt: skip
+    back = load_optimizer_state(tmp_path, opt, rank=1, world_size=2, start=4, stop=8)
+    assert back.slots["m"].shape == (4,)
