@@ -1,0 +1,146 @@
+"""Mutual challenge-response authentication of every connection with a per-job secret.
+
+Owns: the handshake that both ends of every `dlcore.dist` connection run before
+anything else, and `new_job_secret()`. Does not own encryption: frames travel in
+the clear, so run jobs inside a trusted network; what this prevents is a stranger
+(or a worker of another job, or of an older round) joining or feeding a group.
+
+Protocol (HMAC-SHA256, RFC 2104; the secret never travels):
+
+    client -> server  HELLO     {nonce_c, identity_c}
+    server -> client  CHALLENGE {nonce_s, identity_s}
+    client -> server  RESPONSE  HMAC(secret, "client" | HELLO | CHALLENGE)
+    server -> client  PROOF     HMAC(secret, "server" | HELLO | CHALLENGE)   or REFUSED
+
+Each MAC covers both fresh random nonces and both identities, so an old answer cannot
+be replayed, and the role labels stop a reflected answer from passing as the other
+side's. The server checks the client first and only then proves itself, so a
+stranger learns nothing that is computed with the secret. MACs are compared with
+`hmac.compare_digest`. Refusals are logged (never the secret, never a MAC).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import secrets
+import socket
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+from dlcore.dist.wire import Deadline, Kind, recv_frame, send_frame
+from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, FrameError
+
+logger = logging.getLogger(__name__)
+
+PROTOCOL_LABEL = b"dlcore.dist/auth/v1"
+NONCE_BYTES = 32
+MIN_SECRET_BYTES = 16
+
+Identity = dict[str, Any]
+IdentityCheck = Callable[[Identity], str | None]
+
+
+def new_job_secret(nbytes: int = 32) -> bytes:
+    """A fresh random per-job secret. Hand it to workers in the task closure, never log it."""
+    if nbytes < MIN_SECRET_BYTES:
+        raise ConfigError(f"a job secret needs >= {MIN_SECRET_BYTES} bytes. Received: {nbytes}")
+    return secrets.token_bytes(nbytes)
+
+
+def check_secret(secret: bytes) -> bytes:
+    if not isinstance(secret, bytes | bytearray) or len(secret) < MIN_SECRET_BYTES:
+        kind = type(secret).__name__
+        size = len(secret) if isinstance(secret, bytes | bytearray) else "n/a"
+        raise ConfigError(
+            f"the job secret must be bytes of length >= {MIN_SECRET_BYTES} "
+            f"(use new_job_secret()). Received: {kind} of length {size}"
+        )
+    return bytes(secret)
+
+
+def _mac(secret: bytes, role: bytes, hello: bytes, challenge: bytes) -> bytes:
+    # Length-prefix each part so that no two different transcripts hash the same.
+    parts = (PROTOCOL_LABEL, role, hello, challenge)
+    msg = b"".join(len(p).to_bytes(4, "big") + p for p in parts)
+    return hmac.new(secret, msg, hashlib.sha256).digest()
+
+
+def _message(nonce: bytes, identity: Identity) -> bytes:
+    return json.dumps({"nonce": nonce.hex(), "identity": identity}, sort_keys=True).encode()
+
+
+def _parse(payload: bytes, kind: Kind, peer: str) -> Identity:
+    try:
+        obj = json.loads(payload)
+        nonce = bytes.fromhex(obj["nonce"])
+        identity = obj["identity"]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise FrameError(f"{peer} sent a malformed {kind.name} message: {exc!r}") from None
+    if len(nonce) != NONCE_BYTES or not isinstance(identity, dict):
+        raise FrameError(f"{peer} sent a malformed {kind.name} message (nonce or identity)")
+    return identity
+
+
+def authenticate_client(
+    sock: socket.socket, secret: bytes, identity: Identity, deadline: Deadline, peer: str
+) -> Identity:
+    """Run the client side on a fresh connection; returns the server's proven identity."""
+    hello = _message(secrets.token_bytes(NONCE_BYTES), identity)
+    send_frame(sock, Kind.HELLO, hello, deadline, peer)
+    challenge = recv_frame(sock, Kind.CHALLENGE, deadline, peer)
+    server_identity = _parse(challenge, Kind.CHALLENGE, peer)
+    send_frame(sock, Kind.RESPONSE, _mac(secret, b"client", hello, challenge), deadline, peer)
+    proof = recv_frame(sock, Kind.PROOF, deadline, peer)
+    if not hmac.compare_digest(proof, _mac(secret, b"server", hello, challenge)):
+        logger.warning(
+            "refusing server %s (claims %s): it did not prove the job secret", peer, server_identity
+        )
+        raise AuthenticationError(
+            f"{peer} did not prove knowledge of the job secret; it belongs to another job "
+            "or is not a dlcore worker. Check the rendezvous address and the secret."
+        )
+    return server_identity
+
+
+def authenticate_server(
+    sock: socket.socket,
+    secret: bytes,
+    identity: Identity,
+    deadline: Deadline,
+    peer: str,
+    check: IdentityCheck | None = None,
+) -> Identity:
+    """Run the server side on an accepted connection; returns the client's proven identity.
+
+    `check(identity)` may return a reason to refuse an authenticated client (wrong rank,
+    stale round). Every refusal is logged at WARNING and raised as AuthenticationError.
+    """
+    client_identity: Identity = {}
+    try:
+        hello = recv_frame(sock, Kind.HELLO, deadline, peer)
+        client_identity = _parse(hello, Kind.HELLO, peer)
+        challenge = _message(secrets.token_bytes(NONCE_BYTES), identity)
+        send_frame(sock, Kind.CHALLENGE, challenge, deadline, peer)
+        response = recv_frame(sock, Kind.RESPONSE, deadline, peer)
+    except CommunicationError as exc:
+        _refuse(sock, peer, client_identity, f"handshake failed: {exc}", deadline)
+    if not hmac.compare_digest(response, _mac(secret, b"client", hello, challenge)):
+        _refuse(sock, peer, client_identity, "authentication failed (wrong job secret?)", deadline)
+    reason = check(client_identity) if check else None
+    if reason:
+        _refuse(sock, peer, client_identity, reason, deadline)
+    send_frame(sock, Kind.PROOF, _mac(secret, b"server", hello, challenge), deadline, peer)
+    return client_identity
+
+
+def _refuse(
+    sock: socket.socket, peer: str, claimed: Identity, reason: str, deadline: Deadline
+) -> NoReturn:
+    logger.warning("refused connection from %s (claims %s): %s", peer, claimed or "?", reason)
+    with contextlib.suppress(CommunicationError):  # best effort: the peer may be gone
+        send_frame(sock, Kind.REFUSED, reason.encode()[:4096], deadline, peer)
+    raise AuthenticationError(f"refused connection from {peer}: {reason}")

@@ -1,0 +1,376 @@
+"""One rank's authenticated connections to its ring neighbours, and its collectives.
+
+Owns: building the ring (rank r dials rank r+1 and accepts rank r-1, both
+authenticated, both before one deadline), the background sender thread that lets
+a rank send to its right neighbour while it receives from its left one, failure
+handling, and closing. The algorithms themselves live in `collectives.py`; the
+methods here only delegate.
+
+Failure model: any error inside a collective breaks the communicator. It shuts its
+sockets down at once, so its neighbours fail too instead of waiting for their
+deadline, and the failure travels around the ring in milliseconds. A broken
+communicator refuses further calls; recover by running a new rendezvous with a
+larger `round_id` (the trainer owns that retry). A communicator is used by one
+thread at a time.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dlcore.dist import collectives
+from dlcore.dist.auth import Identity, authenticate_client, authenticate_server, check_secret
+from dlcore.dist.config import CommConfig, Member
+from dlcore.dist.rendezvous import Address, rendezvous
+from dlcore.dist.wire import Deadline, configure_socket, connect, open_listener, send_bytes
+from dlcore.errors import CommunicationError, ConfigError
+from dlcore.params import shard_bounds
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One collective call: its frame tag and its deadline."""
+
+    name: str
+    tag: int
+    deadline: Deadline
+
+
+class _Sender:
+    """Sends queued buffers to the right neighbour in order, on its own thread.
+
+    The receiving thread never blocks on a send, so two neighbours that both push
+    large segments at once cannot deadlock on full socket buffers.
+    """
+
+    _STOP = object()
+
+    def __init__(self, sock: socket.socket, peer: str, on_error: Any) -> None:
+        self._sock, self._peer, self._on_error = sock, peer, on_error
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self.error: CommunicationError | None = None
+        self._thread = threading.Thread(target=self._run, name=f"dlcore-send-{peer}", daemon=True)
+        self._thread.start()
+
+    def put(self, data: Any, deadline: Deadline, what: str) -> None:
+        self._queue.put((data, deadline, what))
+
+    def flush(self, deadline: Deadline) -> None:
+        """Wait until everything queued so far is in the kernel; raise the send error if any."""
+        done = threading.Event()
+        self._queue.put(done)
+        if not done.wait(deadline.remaining("the send queue to drain", self._peer)):
+            raise deadline.timeout_error("the send queue to drain (peer not reading)", self._peer)
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        self._queue.put(self._STOP)
+        self._thread.join(timeout=5.0)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()  # idle wait for work; stop() ends it
+            if item is self._STOP:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+            elif self.error is None:
+                data, deadline, what = item
+                try:
+                    send_bytes(self._sock, data, deadline, what, self._peer)
+                except CommunicationError as exc:
+                    self.error = exc
+                    self._on_error(f"send to {self._peer} failed: {exc}")
+
+
+class Communicator:
+    """Connections of one rank to its ring neighbours, plus the collective operations.
+
+    Build it with `Communicator.join(...)` (rendezvous + connect), or directly from a
+    peer table you obtained yourself. World size 1 needs no sockets; every
+    collective is then a no-op.
+    """
+
+    def __init__(
+        self,
+        member: Member,
+        peers: Sequence[Address],
+        secret: bytes,
+        listener: socket.socket | None,
+        config: CommConfig | None = None,
+    ) -> None:
+        if len(peers) != member.world_size:
+            raise ConfigError(
+                f"need one address per rank: world_size={member.world_size}, "
+                f"received {len(peers)} addresses"
+            )
+        self.member = member
+        self.config = config or CommConfig()
+        self._secret = check_secret(secret)
+        self._left: socket.socket | None = None
+        self._right: socket.socket | None = None
+        self._sender: _Sender | None = None
+        self._broken: str | None = None
+        self._closed = False
+        self._op_seq = 0
+        self._scratch: dict[np.dtype, np.ndarray] = {}
+        self.left_name = f"rank {member.left} ({peers[member.left][0]}:{peers[member.left][1]})"
+        self.right_name = f"rank {member.right} ({peers[member.right][0]}:{peers[member.right][1]})"
+        try:
+            if member.world_size > 1:
+                if listener is None:
+                    raise ConfigError("world_size > 1 needs this rank's listening socket")
+                self._connect_ring(listener, peers[member.right])
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            if listener is not None:
+                listener.close()
+
+    @classmethod
+    def join(
+        cls,
+        server_address: Address,
+        secret: bytes,
+        member: Member,
+        config: CommConfig | None = None,
+    ) -> Communicator:
+        """Open a listener, register it with the rendezvous server, connect the ring."""
+        config = config or CommConfig()
+        listener = open_listener(config.listen_host)
+        try:
+            me = (config.advertise_host or "", listener.getsockname()[1])
+            peers = rendezvous(server_address, secret, member, me, config.connect_timeout)
+        except BaseException:
+            listener.close()
+            raise
+        return cls(member, peers, secret, listener, config)
+
+    # -- properties ---------------------------------------------------------------------
+    @property
+    def rank(self) -> int:
+        return self.member.rank
+
+    @property
+    def world_size(self) -> int:
+        return self.member.world_size
+
+    def shard_bounds(self, length: int) -> tuple[int, int]:
+        """[start, stop) of a flat vector of `length` that this rank owns."""
+        return shard_bounds(length, self.world_size, self.rank)
+
+    # -- collectives (see collectives.py) -------------------------------------------------
+    def all_reduce(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        """Sum `buf` (flat float32) over all ranks, in place; returns `buf`."""
+        return collectives.all_reduce(self, buf, compression=compression)
+
+    def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        """Sum over ranks into this rank's slice of `buf`; returns a view of that slice."""
+        return collectives.reduce_scatter(self, buf, compression=compression)
+
+    def all_gather(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        """Every rank contributes its own slice of `buf`; all of `buf` is filled in place."""
+        return collectives.all_gather(self, buf, compression=compression)
+
+    def all_reduce_small(self, values: np.ndarray) -> np.ndarray:
+        """Sum a small float64 array over ranks; identical result bits on every rank."""
+        return collectives.all_reduce_small(self, values)
+
+    def broadcast(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
+        """Copy `root`'s flat float32 `buf` to every rank, in place."""
+        return collectives.broadcast(self, buf, root)
+
+    def barrier(self) -> None:
+        """Return once every rank has entered the barrier."""
+        collectives.barrier(self)
+
+    # -- plumbing used by collectives.py --------------------------------------------------
+    @contextlib.contextmanager
+    def operation(self, name: str) -> Iterator[Operation]:
+        """Scope of one collective: checks health, tags frames, breaks the ring on error."""
+        if self._closed or self._broken:
+            state = "closed" if self._closed else f"broken by an earlier failure ({self._broken})"
+            raise CommunicationError(
+                f"rank {self.rank}: cannot run {name}, the communicator is {state}; "
+                "start a new rendezvous round with a larger round_id"
+            )
+        self._op_seq += 1
+        try:
+            yield Operation(name, self._op_seq, Deadline.after(self.config.op_timeout))
+        except BaseException as exc:
+            self.abort(f"{name} failed: {exc}")
+            sender_error = self._sender.error if self._sender else None
+            if sender_error is not None and sender_error is not exc:
+                raise sender_error from exc
+            raise
+
+    @property
+    def left(self) -> socket.socket:
+        assert self._left is not None, "world_size 1 has no neighbours"
+        return self._left
+
+    @property
+    def right(self) -> socket.socket:
+        assert self._right is not None, "world_size 1 has no neighbours"
+        return self._right
+
+    @property
+    def sender(self) -> _Sender:
+        assert self._sender is not None, "world_size 1 has no neighbours"
+        return self._sender
+
+    def scratch(self, dtype: np.dtype, size: int) -> np.ndarray:
+        """A reusable receive buffer of at least `size` elements."""
+        buf = self._scratch.get(dtype)
+        if buf is None or buf.size < size:
+            buf = self._scratch[dtype] = np.empty(size, dtype=dtype)
+        return buf[:size]
+
+    # -- lifecycle ----------------------------------------------------------------------
+    def abort(self, reason: str) -> None:
+        """Mark broken and shut both sockets down so that the neighbours notice at once."""
+        if self._broken is None:
+            self._broken = reason
+            logger.warning("rank %d: communicator broken: %s", self.rank, reason)
+        for sock in (self._left, self._right):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Release the sockets and the sender thread. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._sender is not None:
+            self._sender.stop()
+        for sock in (self._left, self._right):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def __enter__(self) -> Communicator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ring setup ---------------------------------------------------------------------
+    def _identity(self) -> Identity:
+        m = self.member
+        return {
+            "purpose": "ring",
+            "rank": m.rank,
+            "world_size": m.world_size,
+            "round_id": m.round_id,
+        }
+
+    def _connect_ring(self, listener: socket.socket, right_address: Address) -> None:
+        deadline = Deadline.after(self.config.connect_timeout)
+        cancel_r, cancel_w = socket.socketpair()
+        outcome: dict[str, Any] = {}
+
+        def accept() -> None:
+            try:
+                outcome["left"] = self._accept_left(listener, deadline, cancel_r)
+            except BaseException as exc:
+                outcome["error"] = exc
+
+        acceptor = threading.Thread(target=accept, name=f"dlcore-accept-{self.rank}", daemon=True)
+        acceptor.start()
+        try:
+            self._right = self._dial_right(right_address, deadline)
+        finally:
+            if self._right is None:
+                cancel_w.send(b"x")
+            acceptor.join(timeout=max(0.0, deadline.at - time.monotonic()) + 1.0)
+            cancel_r.close()
+            cancel_w.close()
+        self._left = outcome.get("left")
+        if "error" in outcome:
+            raise outcome["error"]
+        if self._left is None:
+            raise deadline.timeout_error("the ring connection", self.left_name)
+        self._sender = _Sender(self._right, self.right_name, self.abort)
+        logger.info(
+            "rank %d/%d round %d: ring connected (left %s, right %s)",
+            self.rank, self.world_size, self.member.round_id, self.left_name, self.right_name,
+        )  # fmt: skip
+
+    def _dial_right(self, address: Address, deadline: Deadline) -> socket.socket:
+        what = f"the ring connection to {self.right_name}"
+        sock = connect(address, deadline, what, self.config.socket_buffer_bytes)
+        try:
+            theirs = authenticate_client(
+                sock, self._secret, self._identity(), deadline, self.right_name
+            )
+            expected = {**self._identity(), "rank": self.member.right}
+            if theirs != expected:
+                raise CommunicationError(
+                    f"{address[0]}:{address[1]} is {theirs}, expected {expected}; "
+                    "the peer table is stale (was the rendezvous round reused?)"
+                )
+        except BaseException:
+            sock.close()
+            raise
+        return sock
+
+    def _accept_left(
+        self, listener: socket.socket, deadline: Deadline, cancel: socket.socket
+    ) -> socket.socket:
+        listener.setblocking(False)
+        what = "the ring connection"
+        with selectors.DefaultSelector() as sel:
+            sel.register(listener, selectors.EVENT_READ)
+            sel.register(cancel, selectors.EVENT_READ)
+            while True:
+                ready = sel.select(timeout=deadline.remaining(what, self.left_name))
+                if not ready:
+                    raise deadline.timeout_error(what, self.left_name)
+                if any(key.fileobj is cancel for key, _ in ready):
+                    raise CommunicationError(f"rank {self.rank}: ring setup cancelled")
+                try:
+                    conn, addr = listener.accept()
+                except BlockingIOError:
+                    continue
+                if (sock := self._authenticate_left(conn, addr, deadline)) is not None:
+                    return sock
+
+    def _authenticate_left(
+        self, conn: socket.socket, addr: Any, deadline: Deadline
+    ) -> socket.socket | None:
+        conn.setblocking(True)
+        configure_socket(conn, self.config.socket_buffer_bytes)
+        budget = min(deadline.at, Deadline.after(self.config.handshake_timeout).at)
+        handshake = Deadline(budget, self.config.handshake_timeout)
+        try:
+            authenticate_server(
+                conn, self._secret, self._identity(), handshake, f"{addr[0]}:{addr[1]}",
+                self._check_left,
+            )  # fmt: skip
+        except CommunicationError:  # refused and logged by auth; keep waiting for the real one
+            conn.close()
+            return None
+        return conn
+
+    def _check_left(self, identity: Identity) -> str | None:
+        expected = {**self._identity(), "rank": self.member.left}
+        if identity != expected:
+            return f"rank {self.rank} accepts only {expected} on its ring port, not {identity}"
+        return None

@@ -1,0 +1,97 @@
+"""Plain, validated settings shared by the rendezvous, the communicator and the collectives.
+
+Owns: `Member` (who this rank is: rank, world size, round) and `CommConfig` (deadlines,
+chunking, socket sizes). Does not own any I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from dlcore.errors import ConfigError
+
+
+def _positive_seconds(name: str, value: float) -> None:
+    if not (isinstance(value, int | float) and value > 0 and math.isfinite(value)):
+        raise ConfigError(f"{name} must be a finite number of seconds > 0. Received: {value!r}")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One rank's place in a job.
+
+    rank: 0-based index of this worker, in [0, world_size).
+    world_size: number of workers in the group.
+    round_id: attempt number. Every retry of a failed group must use a new, larger
+        round id so that its registrations and connections never mix with stale ones.
+    """
+
+    rank: int
+    world_size: int
+    round_id: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("rank", "world_size", "round_id"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool):
+                raise ConfigError(f"Member.{name} must be an int. Received: {value!r}")
+        if self.world_size < 1:
+            raise ConfigError(f"Member.world_size must be >= 1. Received: {self.world_size}")
+        if not 0 <= self.rank < self.world_size:
+            raise ConfigError(
+                f"Member.rank must be in [0, {self.world_size}). Received: {self.rank}"
+            )
+        if not 0 <= self.round_id < 2**31:
+            raise ConfigError(f"Member.round_id must be in [0, 2**31). Received: {self.round_id}")
+
+    @property
+    def left(self) -> int:
+        """The rank this one receives from in the ring."""
+        return (self.rank - 1) % self.world_size
+
+    @property
+    def right(self) -> int:
+        """The rank this one sends to in the ring."""
+        return (self.rank + 1) % self.world_size
+
+
+@dataclass(frozen=True)
+class CommConfig:
+    """How a communicator behaves.
+
+    connect_timeout: deadline (s) for the rendezvous plus connecting and authenticating
+        both ring neighbours.
+    op_timeout: deadline (s) for ONE collective call. It must cover the slowest rank's
+        compute between two collectives (a fast rank waits for it inside the call).
+    handshake_timeout: deadline (s) for one connection's authentication, so a stranger
+        that connects and stays silent cannot stall a listener for long.
+    chunk_bytes: pipelining granularity of the ring; a received chunk is reduced and
+        forwarded while the next one is still in flight.
+    socket_buffer_bytes: SO_SNDBUF / SO_RCVBUF requested for every data socket.
+    listen_host: interface the rank's listener binds to.
+    advertise_host: address peers should dial; None = the address the rendezvous
+        server saw this rank connect from.
+    """
+
+    connect_timeout: float = 60.0
+    op_timeout: float = 300.0
+    handshake_timeout: float = 10.0
+    chunk_bytes: int = 1 << 20
+    socket_buffer_bytes: int = 4 << 20
+    listen_host: str = "0.0.0.0"
+    advertise_host: str | None = None
+
+    def __post_init__(self) -> None:
+        _positive_seconds("CommConfig.connect_timeout", self.connect_timeout)
+        _positive_seconds("CommConfig.op_timeout", self.op_timeout)
+        _positive_seconds("CommConfig.handshake_timeout", self.handshake_timeout)
+        if not isinstance(self.chunk_bytes, int) or self.chunk_bytes < 16:
+            raise ConfigError(
+                f"CommConfig.chunk_bytes must be an int >= 16. Received: {self.chunk_bytes!r}"
+            )
+        if not isinstance(self.socket_buffer_bytes, int) or self.socket_buffer_bytes < 4096:
+            raise ConfigError(
+                "CommConfig.socket_buffer_bytes must be an int >= 4096. "
+                f"Received: {self.socket_buffer_bytes!r}"
+            )

@@ -1,0 +1,332 @@
+"""Length-prefixed frames over TCP, with a deadline on every wait.
+
+Owns: the frame header (magic, version, kind, tag, payload length), size limits,
+socket options, and the blocking send/receive primitives every other module of
+`dlcore.dist` uses. Tensors travel zero-copy: `send_array` hands a memoryview of the
+NumPy buffer to `sendall`, `recv_into` fills the caller's buffer with `recv_into`.
+
+Does not own: what a payload means (auth, rendezvous and collectives decide that).
+
+Failure mapping (all from `dlcore.errors`):
+    deadline passed                      -> PeerTimeoutError (says what and from whom)
+    peer closed / reset / socket error   -> CommunicationError
+    bad magic, version, kind, tag, size  -> FrameError
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+import time
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, NoReturn
+
+import numpy as np
+
+from dlcore.errors import (
+    AuthenticationError,
+    CommunicationError,
+    FrameError,
+    PeerTimeoutError,
+    ShapeError,
+)
+
+MAGIC = b"DLCW"
+VERSION = 1
+# magic(4s) version(B) kind(B) reserved(H) tag(I) payload_length(Q): 20 bytes, network order.
+HEADER = struct.Struct("!4sBBHIQ")
+MAX_TENSOR_FRAME = 1 << 30  # 1 GiB: one ring segment of a very large model
+MAX_CONTROL_FRAME = 64 << 10  # 64 KiB: handshakes, registrations, peer tables
+DEFAULT_SOCKET_BUFFER = 4 << 20
+
+
+class Kind(IntEnum):
+    """What a frame carries. Receivers state the kind they expect."""
+
+    HELLO = 1
+    CHALLENGE = 2
+    RESPONSE = 3
+    PROOF = 4
+    REFUSED = 5
+    REGISTER = 10
+    PEERS = 11
+    ERROR = 12
+    TENSOR = 20
+    REDUCE = 21
+    GATHER = 22
+    SMALL = 23
+    BARRIER = 24
+
+
+@dataclass(frozen=True)
+class Deadline:
+    """An absolute `time.monotonic()` deadline that remembers its budget for messages."""
+
+    at: float
+    budget: float
+
+    @classmethod
+    def after(cls, seconds: float) -> Deadline:
+        return cls(time.monotonic() + seconds, seconds)
+
+    def remaining(self, what: str, peer: str) -> float:
+        """Seconds left; raises PeerTimeoutError naming `what` and `peer` when none are."""
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise self.timeout_error(what, peer)
+        return left
+
+    def timeout_error(self, what: str, peer: str) -> PeerTimeoutError:
+        return PeerTimeoutError(
+            f"deadline of {self.budget:.3g} s passed while waiting for {what} from {peer}; "
+            "the peer is stalled, partitioned or much slower than the others "
+            "(raise the timeout if that is expected)"
+        )
+
+
+@dataclass(frozen=True)
+class FrameHeader:
+    kind: Kind
+    tag: int
+    length: int
+
+
+def configure_socket(sock: socket.socket, buffer_bytes: int = DEFAULT_SOCKET_BUFFER) -> None:
+    """TCP_NODELAY (small control frames must not wait for Nagle) and big kernel buffers."""
+    if sock.family in (socket.AF_INET, socket.AF_INET6):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF):
+        # Only grow: setting a size also switches off Linux autotuning for that socket.
+        if sock.getsockopt(socket.SOL_SOCKET, opt) < buffer_bytes:
+            sock.setsockopt(socket.SOL_SOCKET, opt, buffer_bytes)
+
+
+def open_listener(host: str = "0.0.0.0", port: int = 0, backlog: int = 128) -> socket.socket:
+    """A listening TCP socket; port 0 lets the OS pick. Accepted sockets inherit buffers."""
+    try:
+        sock = socket.create_server((host, port), backlog=backlog)
+    except OSError as exc:
+        raise CommunicationError(f"cannot listen on {host}:{port}: {exc}") from exc
+    configure_socket(sock)
+    return sock
+
+
+def connect(
+    address: tuple[str, int], deadline: Deadline, what: str, buffer_bytes: int
+) -> socket.socket:
+    """Open a configured TCP connection to `address` before `deadline`."""
+    peer = f"{address[0]}:{address[1]}"
+    try:
+        sock = socket.create_connection(address, timeout=deadline.remaining(what, peer))
+    except TimeoutError:
+        raise deadline.timeout_error(what, peer) from None
+    except OSError as exc:
+        raise CommunicationError(
+            f"cannot connect to {peer} for {what}: {exc}; is that process still alive?"
+        ) from exc
+    configure_socket(sock, buffer_bytes)
+    return sock
+
+
+def send_bytes(sock: socket.socket, data: Any, deadline: Deadline, what: str, peer: str) -> None:
+    """`sendall` of any bytes-like object; the whole send must finish before `deadline`."""
+    sock.settimeout(deadline.remaining(f"room to send {what}", peer))
+    try:
+        sock.sendall(data)
+    except TimeoutError:
+        raise deadline.timeout_error(f"room to send {what} (peer not reading)", peer) from None
+    except OSError as exc:
+        raise CommunicationError(f"sending {what} to {peer} failed: {exc}") from exc
+
+
+def recv_exact(
+    sock: socket.socket, view: memoryview, deadline: Deadline, what: str, peer: str
+) -> None:
+    """Fill the byte memoryview `view` completely from `sock` before `deadline`."""
+    got, total = 0, view.nbytes
+    while got < total:
+        sock.settimeout(deadline.remaining(what, peer))
+        try:
+            n = sock.recv_into(view[got:], total - got)
+        except TimeoutError:
+            raise deadline.timeout_error(what, peer) from None
+        except OSError as exc:
+            raise CommunicationError(
+                f"connection to {peer} failed while waiting for {what}: {exc}"
+            ) from exc
+        if n == 0:
+            raise CommunicationError(
+                f"{peer} closed the connection while we waited for {what} "
+                f"({got} of {total} bytes received); the peer process probably stopped"
+            )
+        got += n
+
+
+def pack_header(kind: Kind, length: int, tag: int = 0) -> bytes:
+    return HEADER.pack(MAGIC, VERSION, int(kind), 0, tag & 0xFFFFFFFF, length)
+
+
+def recv_header(sock: socket.socket, deadline: Deadline, what: str, peer: str) -> FrameHeader:
+    """Read and sanity-check one header (magic, version, known kind)."""
+    raw = bytearray(HEADER.size)
+    recv_exact(sock, memoryview(raw), deadline, what, peer)
+    magic, version, kind, _reserved, tag, length = HEADER.unpack(raw)
+    if magic != MAGIC:
+        raise FrameError(
+            f"{peer} sent bytes that are not a dlcore.dist frame while we waited for {what}: "
+            f"expected magic {MAGIC!r}, received {bytes(magic)!r}. Is another program "
+            "connecting to this port?"
+        )
+    if version != VERSION:
+        raise FrameError(
+            f"{peer} speaks wire version {version}, this process speaks {VERSION}; "
+            "run the same dlcore version on every worker"
+        )
+    try:
+        return FrameHeader(Kind(kind), tag, length)
+    except ValueError:
+        raise FrameError(
+            f"{peer} sent a frame of unknown kind {kind} (waiting for {what})"
+        ) from None
+
+
+def check_header(
+    header: FrameHeader, kinds: tuple[Kind, ...], max_size: int, what: str, peer: str
+) -> None:
+    if header.kind not in kinds:
+        expected = " or ".join(k.name for k in kinds)
+        raise FrameError(
+            f"{peer} sent a {header.kind.name} frame while we waited for {what} "
+            f"(expected {expected}); do all ranks call the same collectives in the same order?"
+        )
+    if header.length > max_size:
+        raise FrameError(
+            f"{peer} announced a {header.kind.name} frame of {header.length} bytes, over the "
+            f"limit of {max_size} bytes for {what}; refusing to read it"
+        )
+
+
+def _raise_remote_error(
+    sock: socket.socket, header: FrameHeader, deadline: Deadline, peer: str
+) -> NoReturn:
+    if header.length > MAX_CONTROL_FRAME:
+        raise FrameError(f"{peer} sent an oversized error frame ({header.length} bytes)")
+    payload = bytearray(header.length)
+    recv_exact(sock, memoryview(payload), deadline, "an error message", peer)
+    message = payload.decode("utf-8", errors="replace")
+    cls = AuthenticationError if header.kind is Kind.REFUSED else CommunicationError
+    raise cls(f"{peer} refused: {message}")
+
+
+def send_frame(
+    sock: socket.socket,
+    kind: Kind,
+    payload: bytes,
+    deadline: Deadline,
+    peer: str,
+    tag: int = 0,
+) -> None:
+    """Send one small frame (header and payload in a single `sendall`)."""
+    if len(payload) > MAX_CONTROL_FRAME:
+        raise FrameError(
+            f"refusing to send a {kind.name} frame of {len(payload)} bytes to {peer}: "
+            f"control frames are limited to {MAX_CONTROL_FRAME} bytes"
+        )
+    send_bytes(sock, pack_header(kind, len(payload), tag) + payload, deadline, kind.name, peer)
+
+
+def recv_frame(
+    sock: socket.socket,
+    kind: Kind,
+    deadline: Deadline,
+    peer: str,
+    max_size: int = MAX_CONTROL_FRAME,
+    what: str | None = None,
+) -> bytes:
+    """Receive one frame of `kind`. A REFUSED/ERROR frame from the peer is raised as such."""
+    what = what or f"a {kind.name} frame"
+    header = recv_header(sock, deadline, what, peer)
+    if header.kind in (Kind.REFUSED, Kind.ERROR) and kind not in (Kind.REFUSED, Kind.ERROR):
+        _raise_remote_error(sock, header, deadline, peer)
+    check_header(header, (kind,), max_size, what, peer)
+    payload = bytearray(header.length)
+    recv_exact(sock, memoryview(payload), deadline, what, peer)
+    return bytes(payload)
+
+
+def send_json(sock: socket.socket, kind: Kind, obj: Any, deadline: Deadline, peer: str) -> None:
+    send_frame(sock, kind, json.dumps(obj, separators=(",", ":")).encode(), deadline, peer)
+
+
+def recv_json(
+    sock: socket.socket, kind: Kind, deadline: Deadline, peer: str, what: str | None = None
+) -> dict[str, Any]:
+    payload = recv_frame(sock, kind, deadline, peer, what=what)
+    try:
+        obj = json.loads(payload)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise FrameError(f"{peer} sent a {kind.name} frame that is not valid JSON: {exc}") from exc
+    if not isinstance(obj, dict):
+        raise FrameError(f"{peer} sent a {kind.name} frame that is not a JSON object")
+    return obj
+
+
+def byte_view(arr: np.ndarray) -> memoryview:
+    """A flat byte memoryview of a C-contiguous array (no copy)."""
+    if not arr.flags.c_contiguous:
+        raise ShapeError(
+            f"wire transfers need a C-contiguous array. Received strides {arr.strides}"
+        )
+    return memoryview(arr).cast("B") if arr.nbytes else memoryview(b"")
+
+
+def send_array(
+    sock: socket.socket,
+    arr: np.ndarray,
+    deadline: Deadline,
+    peer: str,
+    kind: Kind = Kind.TENSOR,
+    tag: int = 0,
+) -> None:
+    """Send a contiguous array zero-copy: header, then the array's own memory."""
+    if arr.nbytes > MAX_TENSOR_FRAME:
+        raise FrameError(
+            f"refusing to send {arr.nbytes} bytes to {peer} in one frame; "
+            f"the limit is {MAX_TENSOR_FRAME} bytes"
+        )
+    view = byte_view(arr)
+    send_bytes(sock, pack_header(kind, arr.nbytes, tag), deadline, kind.name, peer)
+    if arr.nbytes:
+        send_bytes(sock, view, deadline, kind.name, peer)
+
+
+def recv_into(
+    sock: socket.socket,
+    out: np.ndarray,
+    deadline: Deadline,
+    peer: str,
+    kind: Kind = Kind.TENSOR,
+    tag: int | None = None,
+) -> None:
+    """Receive one frame straight into `out`; its length must match `out.nbytes` exactly."""
+    if not out.flags.writeable:
+        raise ShapeError("recv_into needs a writeable array")
+    what = f"a {kind.name} frame of {out.nbytes} bytes"
+    header = recv_header(sock, deadline, what, peer)
+    if header.kind in (Kind.REFUSED, Kind.ERROR):
+        _raise_remote_error(sock, header, deadline, peer)
+    check_header(header, (kind,), MAX_TENSOR_FRAME, what, peer)
+    if tag is not None and header.tag != tag & 0xFFFFFFFF:
+        raise FrameError(
+            f"{peer} sent frame tag {header.tag} while we waited for tag {tag} ({what}); "
+            "the ranks are out of step (a rank called a collective more or fewer times)"
+        )
+    if header.length != out.nbytes:
+        raise FrameError(
+            f"{peer} sent {header.length} bytes while we expected {out.nbytes} for {what}; "
+            "do all ranks pass buffers of the same length and dtype?"
+        )
+    if out.nbytes:
+        recv_exact(sock, byte_view(out), deadline, what, peer)
