@@ -138,7 +138,9 @@ class Loss:
         owner = type(self).__name__
         logits = np.asarray(logits)
         if logits.dtype.kind != "f":
-            raise ShapeError(f"{owner}: logits must be a float array. Received dtype {logits.dtype}")
+            raise ShapeError(
+                f"{owner}: logits must be a float array. Received dtype {logits.dtype}"
+            )
         x, target = self._prepare(logits, y)
         n = x.shape[0]
         w = _check_weights(sample_weight, n, owner)

@@ -137,7 +137,9 @@ class BatchNorm1d(Layer):
 
     def load_state(self, state: dict[str, np.ndarray]) -> None:
         if self.running_mean is None:
-            raise NotBuiltError(f"BatchNorm1d {self.name!r}: load_state() before the model is built")
+            raise NotBuiltError(
+                f"BatchNorm1d {self.name!r}: load_state() before the model is built"
+            )
         expected = {"running_mean", "running_var"}
         if set(state) != expected:
             raise ConfigError(

@@ -40,8 +40,7 @@ def to_ids(values: np.ndarray, num_embeddings: int, where: str) -> np.ndarray:
     # `not (a <= b)` also catches NaN.
     if not (lo >= 0 and hi < num_embeddings):
         raise ShapeError(
-            f"{where}: ids must be integers in [0, {num_embeddings}). "
-            f"Received ids in [{lo}, {hi}]"
+            f"{where}: ids must be integers in [0, {num_embeddings}). Received ids in [{lo}, {hi}]"
         )
     ids = values.astype(np.intp)
     if values.dtype.kind == "f" and not np.array_equal(ids, values):

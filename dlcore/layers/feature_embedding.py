@@ -33,7 +33,9 @@ _OWNER = "FeatureEmbedding"
 
 def _int_list(values: Any, what: str) -> list[int]:
     if not isinstance(values, list | tuple) or not values:
-        raise ConfigError(f"{_OWNER}: {what} must be a non-empty list of integers. Received: {values!r}")
+        raise ConfigError(
+            f"{_OWNER}: {what} must be a non-empty list of integers. Received: {values!r}"
+        )
     for v in values:
         if isinstance(v, bool) or not isinstance(v, int | np.integer):
             raise ConfigError(f"{_OWNER}: {what} must hold integers. Received: {values!r}")

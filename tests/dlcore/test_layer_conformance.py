@@ -1,0 +1,115 @@
+"""Every layer through the same contract harness (tests/dlcore/harness.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dlcore import layers
+from dlcore.backends import available_backends
+from dlcore.layers import (
+    LAYER_REGISTRY,
+    BatchNorm1d,
+    Dropout,
+    Embedding,
+    FeatureEmbedding,
+    LeakyReLU,
+    Linear,
+    ReLU,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
+from tests.dlcore.harness import check_float32_forward, check_layer
+
+
+def reseed_dropout(layer) -> None:
+    """Same dropout mask on every forward, so finite differences see one function."""
+    for child in [layer, *layer.children()]:
+        if isinstance(child, Dropout):
+            child.initialize(np.random.default_rng(11))
+
+
+def id_inputs(num: int):
+    def make(rng: np.random.Generator, batch: int, k: int) -> np.ndarray:
+        return rng.integers(0, num, size=(batch, k)).astype(np.float64)
+
+    return make
+
+
+def mixed_inputs(rng: np.random.Generator, batch: int, width: int) -> np.ndarray:
+    """Columns 1 and 3 hold ids (vocabularies 3 and 5); the rest are numeric."""
+    X = rng.standard_normal((batch, width))
+    X[:, 1] = rng.integers(0, 3, batch)
+    X[:, 3] = rng.integers(0, 5, batch)
+    return X
+
+
+@dataclass
+class Case:
+    factory: Any
+    in_features: int
+    kwargs: dict = field(default_factory=dict)
+
+
+CASES = {
+    "linear": Case(lambda: Linear(2), 3),
+    "linear_no_bias": Case(lambda: Linear(3, use_bias=False), 2),
+    "relu": Case(ReLU, 3),
+    "leaky_relu": Case(lambda: LeakyReLU(0.1), 3),
+    "tanh": Case(Tanh, 3),
+    "sigmoid": Case(Sigmoid, 3),
+    "dropout": Case(lambda: Dropout(0.4), 3, {"before_forward": reseed_dropout}),
+    "batchnorm": Case(lambda: BatchNorm1d(momentum=0.2), 3),
+    "embedding": Case(
+        lambda: Embedding(4, 2), 2, {"input_factory": id_inputs(4), "input_grad": False}
+    ),
+    "feature_embedding": Case(
+        lambda: FeatureEmbedding([1, 3], [3, 5], 2),
+        5,
+        {"input_factory": mixed_inputs, "input_grad": False},
+    ),
+    "mlp": Case(
+        lambda: Sequential(
+            [Linear(4), BatchNorm1d(), ReLU(), Dropout(0.25), Linear(3), Tanh(), Linear(1)]
+        ),
+        3,
+        {"before_forward": reseed_dropout},
+    ),
+    "embedding_mlp": Case(
+        lambda: Sequential(
+            [FeatureEmbedding([1, 3], [3, 5], 2), Linear(3), LeakyReLU(), Linear(1)]
+        ),
+        5,
+        {"input_factory": mixed_inputs, "input_grad": False},
+    ),
+}
+
+
+def test_every_exported_layer_has_a_case() -> None:
+    exported = {
+        name
+        for name in layers.__all__
+        if isinstance(getattr(layers, name), type)
+        and issubclass(getattr(layers, name), layers.Layer)
+        and name != "Layer"
+    }
+    covered = {type(case.factory()).__name__ for case in CASES.values()}
+    assert exported <= covered, f"layers without a conformance case: {sorted(exported - covered)}"
+    assert exported <= set(LAYER_REGISTRY)
+
+
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_layer_contract(case: str) -> None:
+    c = CASES[case]
+    check_layer(c.factory, c.in_features, **c.kwargs)
+
+
+@pytest.mark.parametrize("backend", available_backends())
+@pytest.mark.parametrize("case", list(CASES), ids=list(CASES))
+def test_float32_matches_float64_on_every_backend(case: str, backend: str) -> None:
+    c = CASES[case]
+    check_float32_forward(c.factory, c.in_features, backend, **c.kwargs)
