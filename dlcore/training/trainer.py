@@ -19,7 +19,7 @@ import numpy as np
 from dlcore.errors import ConfigError, ShapeError
 from dlcore.metrics import average_precision, roc_auc
 from dlcore.model import Model
-from dlcore.optimizers.base import Optimizer, OptimizerState
+from dlcore.optimizers.base import Optimizer, OptimizerState, ShardContext
 from dlcore.training.callbacks import Callback, History
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ class Trainer:
         self.config = config or TrainerConfig()
         self.callbacks = list(callbacks)
         self.opt_state: OptimizerState = optimizer.init_state(model.params.size, model.dtype)
+        # One segment per named tensor, so per-tensor methods (LARS) see the real layout.
+        self._shard = ShardContext.for_params(model.params)
         self.stop_training = False
         self._rng = np.random.default_rng(self.config.seed)
 
@@ -75,7 +77,7 @@ class Trainer:
         value, dlogits = self.loss(logits, y, w)
         backprop(dlogits)
         params = self.model.params
-        self.optimizer.step(params.data, params.grad, self.opt_state)
+        self.optimizer.step(params.data, params.grad, self.opt_state, self._shard)
         return float(value)
 
     # -- epochs --------------------------------------------------------------------------

@@ -28,6 +28,7 @@ import numpy as np
 
 from dlcore.model import Model
 from dlcore.optimizers.base import Optimizer, OptimizerState
+from dlcore.params import shard_bounds
 from dlcore.serialization import (
     load_model,
     load_optimizer_state,
@@ -70,8 +71,6 @@ class CheckpointStore:
         if state.layer_state:
             model.layer.load_state(state.layer_state)
         save_model(model, target / "model")
-        from dlcore.params import shard_bounds
-
         for rank, opt_state in enumerate(state.opt_states):
             start, stop = shard_bounds(model.params.size, world, rank)
             save_optimizer_state(
@@ -121,9 +120,12 @@ class CheckpointStore:
             )
         model = load_model(path / "model")
         world = int(meta["world_size"])
-        opt_states = [
-            load_optimizer_state(path, optimizer, rank=r, world_size=world)[0] for r in range(world)
-        ]
+        opt_states = []
+        for r in range(world):
+            start, stop = shard_bounds(model.params.size, world, r)
+            opt_states.append(
+                load_optimizer_state(path, optimizer, rank=r, world_size=world, start=start, stop=stop)
+            )
         state = TrainingState(
             iteration=int(meta["iteration"]),
             group=int(meta["group"]),

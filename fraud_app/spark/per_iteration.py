@@ -17,6 +17,7 @@ import numpy as np
 
 from dlcore.losses import loss_from_config
 from dlcore.model import Model
+from dlcore.optimizers.base import ShardContext
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import partition_data
 from fraud_app.spark.engine_base import Engine, TrainingResult, log_progress
@@ -68,6 +69,7 @@ class PerIterationEngine(Engine):
         params = self.model.params
         opt_state = self.optimizer.init_state(params.size, self.model.dtype)
         zero = (np.zeros(params.size, np.float64), 0.0)
+        shard = ShardContext.for_params(params)
         t_group, loss_group, start = time.perf_counter(), 0.0, 0
         for it in range(total):
             bc = self.sc.broadcast(params.data.copy())
@@ -85,7 +87,7 @@ class PerIterationEngine(Engine):
             grad, value = blocks.mapPartitionsWithIndex(fn).treeAggregate(zero, _add, _add, depth=2)
             bc.destroy()
             params.grad[...] = grad
-            self.optimizer.step(params.data, params.grad, opt_state)
+            self.optimizer.step(params.data, params.grad, opt_state, shard)
             loss_group += value
             if (it + 1) % 50 == 0 or it + 1 == total:
                 wall = time.perf_counter() - t_group
