@@ -60,6 +60,17 @@ def scatter_add_rows(grad: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> Non
         grad[:, j] = np.bincount(ids, weights=rows[:, j], minlength=num)
 
 
+def check_vocabulary(layer: Layer, vocabulary: int, dtype: np.dtype) -> None:
+    """Ids reach the layer in the model's dtype: refuse ids that dtype cannot hold exactly."""
+    exact = 2 ** (np.finfo(dtype).nmant + 1)  # float32: 2**24
+    if vocabulary > exact:
+        raise ConfigError(
+            f"{type(layer).__name__} {layer.name!r}: a vocabulary of {vocabulary} ids cannot be "
+            f"passed exactly as {dtype} model input (integers are exact only up to {exact}). "
+            "Use a float64 model or hash the ids into a smaller vocabulary"
+        )
+
+
 def refuse_input_grad(layer: Layer) -> None:
     if layer.needs_input_grad:
         raise ConfigError(
@@ -86,6 +97,7 @@ class Embedding(Layer):
     def declare(self, params: ParamBuffer, in_features: int) -> int:
         self.in_features = int(in_features)
         self.out_features = self.in_features * self.dim
+        check_vocabulary(self, self.num_embeddings, params.dtype)
         params.declare(self.pname("table"), (self.num_embeddings, self.dim))
         return self.out_features
 

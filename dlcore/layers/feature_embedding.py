@@ -25,7 +25,13 @@ from dlcore.backends import Ops
 from dlcore.errors import ConfigError
 from dlcore.initializers import get_initializer
 from dlcore.layers.base import Backprop, Layer
-from dlcore.layers.embedding import positive_int, refuse_input_grad, scatter_add_rows, to_ids
+from dlcore.layers.embedding import (
+    check_vocabulary,
+    positive_int,
+    refuse_input_grad,
+    scatter_add_rows,
+    to_ids,
+)
 from dlcore.params import ParamBuffer
 
 _OWNER = "FeatureEmbedding"
@@ -83,6 +89,7 @@ class FeatureEmbedding(Layer):
         cats = set(self.cat_columns)
         self.numeric_columns = [c for c in range(self.in_features) if c not in cats]
         self.out_features = len(self.numeric_columns) + len(self.cat_columns) * self.dim
+        check_vocabulary(self, max(self.num_embeddings), params.dtype)
         params.declare(self.pname("table"), (sum(self.num_embeddings), self.dim))
         return self.out_features
 

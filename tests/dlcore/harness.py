@@ -116,6 +116,13 @@ def check_gradients(
         )
     else:
         assert dX is None, "backprop must return None when needs_input_grad is False"
+    _compare_param_grads(params, objective, rtol=rtol, atol=atol)
+
+
+def _compare_param_grads(
+    params: ParamBuffer, objective: Callable[[], float], *, rtol: float, atol: float
+) -> None:
+    """The gradient backprop wrote vs central differences, parameter by parameter."""
     analytic = params.grad.copy()
     for spec in params.specs:
         sl = slice(spec.offset, spec.offset + spec.size)
@@ -268,7 +275,6 @@ def check_loss(
 ) -> None:
     """Gradient, weights and denominator contract of a loss, float64 and float32."""
     logits = np.asarray(logits, dtype=np.float64)
-    n = logits.shape[0]
     value, grad = loss(logits, y, sample_weight)
     assert isinstance(value, float) and np.isfinite(value)
     assert grad.shape == logits.shape and grad.dtype == logits.dtype
@@ -279,6 +285,16 @@ def check_loss(
     np.testing.assert_allclose(
         grad, _numeric_grad(objective, logits), rtol=rtol, atol=atol, err_msg="dlogits"
     )
+    _check_reduction(loss, logits, y, sample_weight, value, grad)
+    # float32 in, float32 gradient out, same numbers.
+    v32, g32 = loss(logits.astype(np.float32), y, sample_weight)
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose([v32], [value], rtol=1e-5)
+    np.testing.assert_allclose(g32, grad, rtol=1e-4, atol=1e-6)
+
+
+def _check_reduction(loss, logits, y, sample_weight, value: float, grad: np.ndarray) -> None:
+    n = logits.shape[0]
     # Reduction: sum(w * l) / denominator, denominator defaulting to N.
     v_den, g_den = loss(logits, y, sample_weight, denominator=3 * n)
     np.testing.assert_allclose([v_den], [value / 3], rtol=1e-12)
@@ -292,8 +308,3 @@ def check_loss(
     parts = [loss(logits[s], y[s], w[s], denominator=n) for s in (slice(0, k), slice(k, n))]
     np.testing.assert_allclose([parts[0][0] + parts[1][0]], [value], rtol=1e-12)
     np.testing.assert_allclose(np.concatenate([parts[0][1], parts[1][1]]), grad, rtol=1e-12)
-    # float32 in, float32 gradient out, same numbers.
-    v32, g32 = loss(logits.astype(np.float32), y, sample_weight)
-    assert g32.dtype == np.float32
-    np.testing.assert_allclose([v32], [value], rtol=1e-5)
-    np.testing.assert_allclose(g32, grad, rtol=1e-4, atol=1e-6)

@@ -65,6 +65,11 @@ def test_embedding_must_come_first() -> None:
         Model(Sequential([Linear(2), Embedding(4, 2)]), in_features=2, ops=make_ops("numpy"))
 
 
+def test_vocabulary_beyond_float32_integers_is_refused_at_build() -> None:
+    with pytest.raises(ConfigError, match=r"a vocabulary of 16777217 ids cannot be passed exactly"):
+        Model(Embedding(2**24 + 1, 1), in_features=1, ops=make_ops("numpy"))
+
+
 @pytest.mark.parametrize(
     ("args", "match"),
     [
