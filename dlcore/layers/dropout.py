@@ -49,6 +49,17 @@ class Dropout(Layer):
             # A Generator built without a SeedSequence cannot spawn; draw a seed instead.
             self._rng = np.random.default_rng(int(rng.integers(2**63)))
 
+    def reseed(self, seed: int | list[int]) -> None:
+        """Restart the mask stream from `seed` (e.g. [model_seed, rank] so that the workers
+        of a data-parallel job, which share the model seed, draw different masks)."""
+        try:
+            self._rng = np.random.default_rng(seed)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"Dropout.reseed: seed must be a non-negative int or a list of them. "
+                f"Received: {seed!r}"
+            ) from exc
+
     def forward(self, X: np.ndarray, training: bool) -> tuple[np.ndarray, Backprop]:
         self.check_input(X)
         if not training or self._threshold == 0:

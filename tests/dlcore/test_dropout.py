@@ -80,3 +80,16 @@ def test_training_forward_before_initialize_is_refused() -> None:
 def test_bad_rate_names_argument_and_value(rate) -> None:
     with pytest.raises(ConfigError, match=r"Dropout: rate must be a number in \[0, 1\). Received"):
         Dropout(rate)
+
+
+def test_reseed_gives_per_worker_streams() -> None:
+    X = np.ones((16, 64))
+    a, b, c = model(1), model(1), model(1)
+    a.layer.reseed([1, 0])
+    b.layer.reseed([1, 1])
+    c.layer.reseed([1, 0])
+    ya, yb, yc = (m.forward(X)[0] for m in (a, b, c))
+    np.testing.assert_array_equal(ya, yc)
+    assert not np.array_equal(ya, yb)
+    with pytest.raises(ConfigError, match=r"seed must be a non-negative int .* Received: -1"):
+        a.layer.reseed(-1)
