@@ -11,7 +11,8 @@ all-reduce). Follows PyTorch's conventions so results compare with torch.nn.Batc
 - inference normalises with the running statistics (and backprop treats them as constants).
 
 In a distributed run each worker normalises with its local batch statistics (no
-cross-worker sync), so running statistics can differ per worker; rank 0's are saved.
+cross-worker sync, like torch without SyncBatchNorm), so running statistics differ per
+worker; whichever rank saves the model decides which ones are kept.
 """
 
 from __future__ import annotations
