@@ -67,6 +67,8 @@ def _load() -> ctypes.CDLL:
         ]
     lib.MKL_Set_Num_Threads.argtypes = [ctypes.c_int]
     lib.MKL_Set_Num_Threads.restype = None
+    lib.MKL_Get_Max_Threads.argtypes = []
+    lib.MKL_Get_Max_Threads.restype = ctypes.c_int
     _LIB = lib
     return lib
 
@@ -131,3 +133,6 @@ class MklOps(Ops):
 
     def set_num_threads(self, n: int) -> None:
         self._lib.MKL_Set_Num_Threads(int(n))
+
+    def num_threads(self) -> int | None:
+        return int(self._lib.MKL_Get_Max_Threads())

@@ -38,11 +38,17 @@ class Ops:
         return np.matmul(a_op, b_op, out=out)
 
     def set_num_threads(self, n: int) -> None:
-        """Limit this backend's BLAS to n threads for the rest of the process."""
-        from threadpoolctl import threadpool_limits
+        """Limit this backend's BLAS (OpenBLAS) to n threads for the rest of the process."""
+        from threadpoolctl import ThreadpoolController
 
-        # Select by internal_api so loading MKL elsewhere does not change what we limit.
-        threadpool_limits(limits={"openblas": int(n)})
+        # Select by internal_api: a user_api="blas" limit would also capture MKL once loaded.
+        ThreadpoolController().select(internal_api="openblas").limit(limits=int(n))
+
+    def num_threads(self) -> int | None:
+        from threadpoolctl import threadpool_info
+
+        found = [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
+        return found[0] if found else None
 
     def describe(self) -> dict[str, object]:
         return {"backend": self.name}

@@ -65,3 +65,13 @@ def test_env_var_selects_backend(monkeypatch):
     monkeypatch.setenv("DLCORE_NUM_THREADS", "zero")
     with pytest.raises(ConfigError, match="DLCORE_NUM_THREADS must be a positive integer. Received: 'zero'"):
         settings.num_threads()
+
+
+@pytest.mark.parametrize("name", available_backends())
+def test_set_num_threads_really_limits_the_blas(name):
+    ops = make_ops(name)
+    ops.set_num_threads(1)
+    assert ops.num_threads() == 1
+    ops.set_num_threads(2)
+    assert ops.num_threads() == 2
+    ops.set_num_threads(1)
