@@ -81,6 +81,7 @@ class RendezvousServer:
         shown = advertise_host or (socket.gethostname() if host in _WILDCARDS else host)
         self.address: Address = (shown, port)
         self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
         self._rounds: dict[int, _Round] = {}
         self._completed: set[int] = set()
         self._latest = -1
@@ -117,8 +118,26 @@ class RendezvousServer:
     def registered(self, round_id: int) -> list[int]:
         """Ranks registered so far for a pending round (for 'who is missing' diagnostics)."""
         with self._lock:
-            rnd = self._rounds.get(round_id)
-            return sorted(rnd.members) if rnd else []
+            return self._registered(round_id)
+
+    def wait_registered(self, round_id: int, count: int, timeout: float) -> list[int]:
+        """Wait until `count` ranks of `round_id` registered (or it completed), at most `timeout` s.
+
+        Returns the registered ranks (all of them once complete); compare with the
+        expected ranks to report who is missing.
+        """
+        with self._changed:
+            self._changed.wait_for(
+                lambda: round_id in self._completed or len(self._registered(round_id)) >= count,
+                timeout=timeout,
+            )
+            if round_id in self._completed:
+                return list(range(self.world_size))
+            return self._registered(round_id)
+
+    def _registered(self, round_id: int) -> list[int]:
+        rnd = self._rounds.get(round_id)
+        return sorted(rnd.members) if rnd else []
 
     # -- serving ------------------------------------------------------------------------
     def _serve(self) -> None:
@@ -190,6 +209,7 @@ class RendezvousServer:
                     if len(rnd.members) == self.world_size:
                         complete = self._rounds.pop(round_id)
                         self._completed.add(round_id)
+                    self._changed.notify_all()
         for sock, _ in superseded:
             _send_error(sock, f"round superseded by round {round_id} (a retry started)")
         if error:

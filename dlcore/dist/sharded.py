@@ -60,8 +60,9 @@ class ShardedStep:
         self.size = params.size
         self.grad_compression = grad_compression
         self.start, self.stop = comm.shard_bounds(self.size)
-        segments = tuple((s.offset, s.offset + s.size) for s in params.specs)
-        self.shard = ShardContext(self.start, self.stop, segments, comm.all_reduce_small)
+        self.shard = ShardContext.for_params(
+            params, self.start, self.stop, reduce_sum=comm.all_reduce_small
+        )
         self.state: OptimizerState = optimizer.init_state(self.stop - self.start)
         self.last_timings: StepTimings | None = None
         self.total_sync_s = 0.0
