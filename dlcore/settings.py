@@ -2,6 +2,7 @@
 
 DLCORE_BACKEND      auto | numpy | mkl    (default auto: measured on first use)
 DLCORE_NUM_THREADS  BLAS threads per process (default 1)
+DLCORE_TUNE_MALLOC  1 | 0: keep freed buffers in-process (glibc mallopt; default 1)
 """
 
 from __future__ import annotations
@@ -26,3 +27,7 @@ def num_threads() -> int:
     if n < 1:
         raise ConfigError(f"DLCORE_NUM_THREADS must be >= 1. Received: {n}")
     return n
+
+
+def tune_malloc() -> bool:
+    return os.environ.get("DLCORE_TUNE_MALLOC", "1").strip() not in ("0", "false", "no")

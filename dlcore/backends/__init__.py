@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from dlcore import settings
+from dlcore.backends.allocator import tune_allocator
 from dlcore.backends.mkl import MklOps, mkl_available
 from dlcore.backends.ops import Ops
 from dlcore.errors import BackendError, ConfigError
@@ -79,6 +80,8 @@ def get_ops() -> Ops:
     """The process-wide backend, chosen on first call."""
     global _CURRENT
     if _CURRENT is None:
+        if settings.tune_malloc():
+            tune_allocator()
         _CURRENT = make_ops(settings.backend_name())
     return _CURRENT
 
@@ -106,4 +109,5 @@ __all__ = [
     "measure_backends",
     "set_num_threads",
     "set_ops",
+    "tune_allocator",
 ]

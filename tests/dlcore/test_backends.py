@@ -75,3 +75,12 @@ def test_set_num_threads_really_limits_the_blas(name):
     ops.set_num_threads(2)
     assert ops.num_threads() == 2
     ops.set_num_threads(1)
+
+
+def test_allocator_tuning_applies_on_glibc():
+    import sys
+
+    from dlcore.backends import tune_allocator
+
+    applied = tune_allocator()
+    assert applied == sys.platform.startswith("linux")
