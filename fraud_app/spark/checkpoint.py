@@ -124,7 +124,9 @@ class CheckpointStore:
         for r in range(world):
             start, stop = shard_bounds(model.params.size, world, r)
             opt_states.append(
-                load_optimizer_state(path, optimizer, rank=r, world_size=world, start=start, stop=stop)
+                load_optimizer_state(
+                    path, optimizer, rank=r, world_size=world, start=start, stop=stop
+                )
             )
         state = TrainingState(
             iteration=int(meta["iteration"]),

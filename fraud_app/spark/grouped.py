@@ -50,7 +50,7 @@ class GroupedEngine(Engine):
         secret = new_job_secret()
         host = self.sc.getConf().get("spark.driver.host", "127.0.0.1")
         retries, failures, round_id = 0, [], 0
-        with RendezvousServer(secret, cfg.num_workers, host=host) as server:
+        with RendezvousServer(secret, cfg.num_workers, host=host, advertise_host=host) as server:
             while state.iteration < total:
                 g = planner.next(total - state.iteration)
                 attempt = 0

@@ -20,7 +20,8 @@ from typing import Any
 import numpy as np
 
 from dlcore.backends import set_num_threads
-from dlcore.dist import CommConfig, Communicator, Member, ShardedStep, rendezvous
+from dlcore.dist import CommConfig, Communicator, Member, ShardedStep
+from dlcore.layers.base import Layer
 from dlcore.losses import loss_from_config
 from dlcore.model import Model
 from dlcore.optimizers.base import OptimizerState, optimizer_from_config
@@ -91,6 +92,14 @@ def _my_host(ctx) -> str:
     return os.environ.get("SPARK_LOCAL_IP") or address.rsplit(":", 1)[0]
 
 
+def _reseed_dropout(layer: Layer, seed: list[int]) -> None:
+    """Replicas share the model seed; give each rank (and group) its own dropout masks."""
+    if hasattr(layer, "reseed"):
+        layer.reseed(seed)
+    for child in layer.children():
+        _reseed_dropout(child, seed)
+
+
 def run_group(task: GroupTask, blocks) -> dict[str, Any]:
     from pyspark import BarrierTaskContext
 
@@ -115,6 +124,7 @@ def run_group(task: GroupTask, blocks) -> dict[str, Any]:
         position=CursorPosition(*state.position),
     )
 
+    _reseed_dropout(model.layer, [task.seed, rank, task.group])
     member = Member(rank=rank, world_size=task.world_size, round_id=task.round_id)
     comm_cfg = CommConfig(
         connect_timeout=task.connect_timeout_s,
@@ -122,13 +132,11 @@ def run_group(task: GroupTask, blocks) -> dict[str, Any]:
         advertise_host=_my_host(ctx),
     )
     t_setup = time.perf_counter()
-    peers = rendezvous(task.rendezvous_address, task.secret, member, comm_cfg)
-    with Communicator(member, peers, task.secret, comm_cfg) as comm:
+    with Communicator.join(task.rendezvous_address, task.secret, member, comm_cfg) as comm:
+        step = ShardedStep(comm, optimizer, model.params, grad_compression=task.compression)
+        step.load_state(state.opt_state)
         t_ready = time.perf_counter()
-        step = ShardedStep(
-            comm, optimizer, model.params, state=state.opt_state, compression=task.compression
-        )
-        loss_sum, compute_s = 0.0, 0.0
+        loss_sum, compute_s, optimizer_s = 0.0, 0.0, 0.0
         for i in range(task.iterations):
             if task.fault is not None and task.fault == (rank, task.start_iteration + i):
                 os.kill(os.getpid(), signal.SIGKILL)
@@ -138,11 +146,11 @@ def run_group(task: GroupTask, blocks) -> dict[str, Any]:
             value, dlogits = loss(logits, y, w, denominator=task.global_batch_size)
             backprop(dlogits)
             compute_s += time.perf_counter() - t0
-            step.step()
+            optimizer_s += step.step(model.params).optimizer_s
             loss_sum += value
         t_end = time.perf_counter()
-        sync_s = step.sync_seconds
-        compute_s += step.optimizer_seconds
+    sync_s = step.total_sync_s
+    compute_s += optimizer_s
     new_state = RankState(
         model.params.data.copy(),
         model.layer.state(),
