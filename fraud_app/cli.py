@@ -19,6 +19,8 @@ from fraud_app.errors import FraudAppError
 # name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo-train": ("fraud_app.commands.demo_train", "train a small dlcore MLP on a generated task"),
+    "generate": ("fraud_app.commands.generate", "write synthetic raw card transactions"),
+    "etl": ("fraud_app.commands.etl", "raw files -> canonical Parquet + quarantine"),
 }
 
 

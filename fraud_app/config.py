@@ -12,7 +12,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
+from fraud_app.etl.config import EtlSection
 
 
 class Section(BaseModel):
@@ -50,6 +52,8 @@ class AppConfig(Section):
     spark: SparkSection = Field(default_factory=SparkSection)
     paths: PathsSection = Field(default_factory=PathsSection)
     # Step sections are added here by their owning modules' models.
+    generate: GenerateSection = Field(default_factory=GenerateSection)
+    etl: EtlSection = Field(default_factory=EtlSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:

@@ -1,0 +1,26 @@
+"""Apply CLI flags on top of a config section (precedence: defaults < file < flags)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from fraud_app.errors import ConfigError
+
+S = TypeVar("S", bound=BaseModel)
+
+
+def with_flags(section: S, name: str, **flags: Any) -> S:
+    """A copy of `section` with the flags that were given (not None), re-validated."""
+    updates = {k: v for k, v in flags.items() if v is not None}
+    if not updates:
+        return section
+    try:
+        return type(section).model_validate({**section.model_dump(), **updates})
+    except ValidationError as exc:
+        lines = [
+            f"{name}.{'.'.join(str(x) for x in e['loc'])}: {e['msg']} (received {e.get('input')!r})"
+            for e in exc.errors()
+        ]
+        raise ConfigError("command-line flag(s) invalid:\n  " + "\n  ".join(lines)) from exc

@@ -1,0 +1,26 @@
+"""`fraud-app etl`: raw files -> canonical Parquet + quarantine (config section `etl`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from fraud_app.commands._overrides import with_flags
+from fraud_app.config import AppConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", help="etl.input (default: paths.raw)")
+    parser.add_argument("--format", choices=("csv", "parquet", "json"), help="etl.format")
+    parser.add_argument("--output", help="etl.output (default: paths.canonical)")
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.etl.pipeline import run_etl
+    from fraud_app.spark.session import get_spark
+
+    etl = with_flags(config.etl, "etl", input=args.input, format=args.format, output=args.output)
+    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    result = run_etl(spark, config.model_copy(update={"etl": etl}))
+    print(json.dumps(result.to_dict(), indent=2))
+    return 0

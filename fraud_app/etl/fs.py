@@ -1,0 +1,118 @@
+"""Filesystem operations through Hadoop's FileSystem API, so local paths, HDFS and
+object stores are handled alike, plus the write-then-swap (StagedDir) used for idempotent outputs.
+
+On a local disk or HDFS a rename is atomic; on S3-like stores it is a copy, so the
+swap there is only "all or nothing visible at the end", not atomic.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from pyspark.sql import SparkSession
+
+logger = logging.getLogger(__name__)
+
+
+class HadoopFs:
+    """Thin wrapper over org.apache.hadoop.fs.FileSystem for one SparkSession."""
+
+    def __init__(self, spark: SparkSession) -> None:
+        self._jvm = spark.sparkContext._jvm
+        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+
+    def _path(self, path: str):
+        return self._jvm.org.apache.hadoop.fs.Path(str(path))
+
+    def _fs(self, path: str):
+        return self._path(path).getFileSystem(self._conf)
+
+    def qualify(self, path: str) -> str:
+        p = self._path(path)
+        return str(p.getFileSystem(self._conf).makeQualified(p).toString())
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs(path).exists(self._path(path)))
+
+    def is_dir(self, path: str) -> bool:
+        return bool(self._fs(path).getFileStatus(self._path(path)).isDirectory())
+
+    def list_files(self, path: str) -> list[str]:
+        """Names of the data files under `path`, recursively; `_x`/`.x` entries skipped."""
+        fs, out = self._fs(path), []
+        stack = [self._path(path)]
+        while stack:
+            for status in fs.listStatus(stack.pop()):
+                name = status.getPath().getName()
+                if name.startswith(("_", ".")):
+                    continue
+                if status.isDirectory():
+                    stack.append(status.getPath())
+                else:
+                    out.append(name)
+        return out
+
+    def rename(self, src: str, dst: str) -> None:
+        if not self._fs(src).rename(self._path(src), self._path(dst)):
+            raise OSError(f"could not rename {src} to {dst}")
+
+    def delete(self, path: str) -> None:
+        if self.exists(path):
+            self._fs(path).delete(self._path(path), True)
+
+    def mkdirs(self, path: str) -> None:
+        self._fs(path).mkdirs(self._path(path))
+
+    def write_text(self, path: str, text: str) -> None:
+        stream = self._fs(path).create(self._path(path), True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+    def read_text(self, path: str) -> str:
+        stream = self._fs(path).open(self._path(path))
+        try:
+            reader = self._jvm.java.io.BufferedReader(
+                self._jvm.java.io.InputStreamReader(stream, "UTF-8")
+            )
+            lines = []
+            while (line := reader.readLine()) is not None:
+                lines.append(line)
+            return "\n".join(lines)
+        finally:
+            stream.close()
+
+
+class StagedDir:
+    """Write into a sibling temp dir (`tmp`), then `commit()` it into place as `final`.
+
+    Readers see the old complete output or the new complete output; `discard()` (or an
+    exception before commit) leaves `final` untouched. Re-running with the same input
+    therefore replaces the output instead of appending to or mixing with it.
+    """
+
+    def __init__(self, fs: HadoopFs, final: str) -> None:
+        self.fs, self.final = fs, final.rstrip("/")
+        parent, name = self.final.rsplit("/", 1) if "/" in self.final else (".", self.final)
+        token = uuid.uuid4().hex[:12]
+        # no leading "." or "_": Spark ignores such paths when reading back
+        self.tmp, self._old = f"{parent}/{name}.tmp-{token}", f"{parent}/{name}.old-{token}"
+        fs.mkdirs(parent)
+
+    def commit(self) -> None:
+        had_old = self.fs.exists(self.final)
+        if had_old:
+            self.fs.rename(self.final, self._old)
+        try:
+            self.fs.rename(self.tmp, self.final)
+        except OSError:
+            if had_old:
+                self.fs.rename(self._old, self.final)
+            raise
+        self.fs.delete(self._old)
+        logger.debug("committed %s into %s", self.tmp, self.final)
+
+    def discard(self) -> None:
+        self.fs.delete(self.tmp)

@@ -1,0 +1,195 @@
+"""Map raw columns to canonical ones, parse them, and name the first rule each row breaks.
+
+Owns: column resolution (SchemaError for missing/unusable columns), typed parsing
+that never throws (try_cast / try_to_timestamp), and the ordered rule registry. A row
+gets the code of the FIRST rule it breaks, so each quarantined row is counted under
+exactly one reason. Does not own reading, writing or deduplication.
+
+Working columns added to the raw DataFrame: `__r_<canonical>` (the raw value as a
+string) and `__p_<canonical>` (the parsed, typed value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from fraud_app.errors import SchemaError
+from fraud_app.etl.config import EtlSection
+from fraud_app.etl.reader import CORRUPT_COLUMN
+from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
+
+RAW, PARSED = "__r_", "__p_"
+REASON, DETAIL = "reason", "reason_detail"
+_TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
+_TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
+_SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *_TIME_TYPES)
+_TRUE, _FALSE = ("true", "t", "yes", "y"), ("false", "f", "no", "n")
+
+
+def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str | None]:
+    """canonical name -> source column (None: optional and absent). SchemaError otherwise."""
+    present = {c for c in df.columns if c != CORRUPT_COLUMN}
+    missing = [c for c in REQUIRED_COLUMNS if cfg.source_for(c) not in present]
+    if missing:
+        wanted = ", ".join(f"{c} (looked for {cfg.source_for(c)!r})" for c in missing)
+        raise SchemaError(
+            f"ETL input {where} lacks required column(s): {wanted}. Columns present: "
+            f"{sorted(present)}. Map them in the config under etl.columns, e.g. "
+            f"`etl.columns.{missing[0]}: <your column name>`."
+        )
+    sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
+               for c in CANONICAL_COLUMNS}  # fmt: skip
+    dtypes = dict(df.dtypes)
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    bad = [
+        f"{c} <- {s!r} has type {dtypes[s]}"
+        for c, s in sources.items()
+        if s is not None and not isinstance(fields[s], _SCALAR_TYPES)
+    ]
+    if bad:
+        raise SchemaError(
+            f"ETL input {where}: column(s) of a type that cannot hold the value: {'; '.join(bad)}. "
+            "Expected strings, numbers, booleans or timestamps."
+        )
+    return sources
+
+
+def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection) -> DataFrame:
+    """Add `__r_<c>` (raw as string) and `__p_<c>` (typed) for every canonical column."""
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    added: dict[str, Column] = {}
+    for name, source in sources.items():
+        if source is None:
+            added[RAW + name] = F.lit(None).cast("string")
+            added[PARSED + name] = F.lit(None).cast(_TYPES[name])
+            continue
+        src = F.col(f"`{source}`")
+        added[RAW + name] = src.cast("string")
+        added[PARSED + name] = _parse(name, src, fields[source], cfg)
+    return df.withColumns(added)
+
+
+def _text(src: Column) -> Column:
+    return F.nullif(F.trim(src.cast("string")), F.lit(""))
+
+
+def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column:
+    kind = _TYPES[name]
+    if kind == "string":
+        text = _text(src)
+        return F.upper(text) if name == "channel" else text
+    if kind == "timestamp":
+        return _timestamp(src, dtype, cfg.timestamp_format)
+    if kind == "double":
+        return (
+            src.cast("double")
+            if isinstance(dtype, T.NumericType)
+            else _text(src).try_cast("double")
+        )
+    if kind == "int":  # the label: 0/1, 0.0/1.0, true/false
+        text = F.lower(_text(src))
+        number = (
+            F.when(text.isin(*_TRUE), 1.0)
+            .when(text.isin(*_FALSE), 0.0)
+            .otherwise(text.try_cast("double"))
+        )
+        return F.when(number.isin(0.0, 1.0), number.cast("int"))
+    raise SchemaError(f"no parser for canonical type {kind!r} of column {name}")
+
+
+def _timestamp(src: Column, dtype: T.DataType, fmt: str | None) -> Column:
+    if isinstance(dtype, _TIME_TYPES):
+        return src.cast("timestamp")
+    text = _text(src)
+    if fmt in ("epoch_seconds", "epoch_millis"):
+        seconds = text.try_cast("double") / (1000.0 if fmt == "epoch_millis" else 1.0)
+        # the bound keeps absurd numbers (and NaN) from overflowing: year ~5000
+        return F.when(F.abs(seconds) < 1e11, F.timestamp_seconds(seconds))
+    return F.try_to_timestamp(text, F.lit(fmt)) if fmt else F.try_to_timestamp(text)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row breaks the rule when `broken()` is true; `detail()` says how, for a human."""
+
+    code: str
+    doc: str
+    broken: Callable[[], Column]
+    detail: Callable[[], Column]
+
+
+def _p(name: str) -> Column:
+    return F.col(PARSED + name)
+
+
+def _r(name: str) -> Column:
+    return F.col(RAW + name)
+
+
+def _missing(name: str) -> Column:
+    return _r(name).isNull() | (F.trim(_r(name)) == "")
+
+
+def _unparsed(name: str) -> Column:
+    return ~_missing(name) & _p(name).isNull()
+
+
+def _quoted(name: str) -> Column:
+    return F.concat(F.lit(f"{name} '"), F.coalesce(_r(name), F.lit("null")), F.lit("'"))
+
+
+def _detail(name: str, text: str) -> Callable[[], Column]:
+    return lambda: F.concat(_quoted(name), F.lit(" " + text))
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "missing_required_field",
+        "a required column is null or empty",
+        lambda: F.greatest(*[_missing(c) for c in REQUIRED_COLUMNS]),
+        lambda: F.concat(
+            F.lit("missing required field(s): "),
+            F.concat_ws(", ", *[F.when(_missing(c), F.lit(c)) for c in REQUIRED_COLUMNS]),
+        ),
+    ),
+    Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
+         _detail("timestamp", "does not parse as a timestamp")),
+    Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
+         _detail("amount", "is not a number")),
+    Rule("non_finite_amount", "amount is NaN or infinite",
+         lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
+         _detail("amount", "is NaN or infinite")),
+    Rule("non_positive_amount", "amount <= 0", lambda: _p("amount") <= 0,
+         _detail("amount", "is not > 0")),
+    Rule("invalid_label", "label is not 0/1", lambda: _unparsed("label"),
+         _detail("label", "is not 0 or 1")),
+    Rule("unknown_channel", f"channel not in {ALLOWED_CHANNELS}",
+         lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
+         _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),
+    Rule("unparseable_label_time", "label_time does not parse", lambda: _unparsed("label_time"),
+         _detail("label_time", "does not parse as a timestamp")),
+    Rule("label_time_before_timestamp", "label known before the transaction happened",
+         lambda: _p("label_time") < _p("timestamp"),
+         lambda: F.concat(_quoted("label_time"), F.lit(" is before "), _quoted("timestamp"))),
+)  # fmt: skip
+MALFORMED = Rule(
+    "malformed_record",
+    "the parser could not split the record into columns",
+    lambda: F.col(CORRUPT_COLUMN).isNotNull(),
+    lambda: F.concat(F.lit("malformed record: "), F.substring(F.col(CORRUPT_COLUMN), 1, 200)),
+)
+REASON_CODES: tuple[str, ...] = (MALFORMED.code, *(r.code for r in RULES))
+
+
+def annotate(df: DataFrame) -> DataFrame:
+    """Add `reason` / `reason_detail`: the first broken rule, null for a clean row."""
+    rules = ((MALFORMED,) if CORRUPT_COLUMN in df.columns else ()) + RULES
+    # a null test result (e.g. comparing with a null) counts as "not broken"
+    reason = F.coalesce(*[F.when(r.broken(), F.lit(r.code)) for r in rules])
+    detail = F.coalesce(*[F.when(r.broken(), r.detail()) for r in rules])
+    return df.withColumns({REASON: reason, DETAIL: detail})
