@@ -125,6 +125,7 @@ class Communicator:
         self._right: socket.socket | None = None
         self._sender: _Sender | None = None
         self._broken: str | None = None
+        self.broken_at: float | None = None  # monotonic time of the first failure
         self._closed = False
         self._op_seq = 0
         self._scratch: dict[np.dtype, np.ndarray] = {}
@@ -246,6 +247,7 @@ class Communicator:
         """Mark broken and shut both sockets down so that the neighbours notice at once."""
         if self._broken is None:
             self._broken = reason
+            self.broken_at = time.monotonic()
             logger.warning("rank %d: communicator broken: %s", self.rank, reason)
         for sock in (self._left, self._right):
             if sock is not None:

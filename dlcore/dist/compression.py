@@ -3,7 +3,7 @@
 Owns: the codecs and their registry (`get_codec`). Accumulation always happens in
 float32 on the receiving side; a codec only changes the bytes in flight, halving
 them. bf16 keeps float32's exponent range (8 significant bits, relative rounding
-error <= 2**-9); fp16 keeps 11 significant bits (error <= 2**-11) but overflows to
+error <= 2**-8); fp16 keeps 11 significant bits (error <= 2**-11) but overflows to
 inf above 65504 and loses precision below 6.1e-5, so use it for well-scaled values.
 """
 

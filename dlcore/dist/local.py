@@ -44,21 +44,25 @@ def _run_ranks(
     timeout: float,
     on_error: Callable[[], None],
     discard: Callable[[T], None] | None = None,
+    failed_at: Callable[[int], float | None] = lambda rank: None,
 ) -> list[T]:
     """fn(rank) on one thread per rank; the first failure triggers `on_error` (abort all).
 
+    The exception raised is the root cause: the one whose rank failed first, by
+    `failed_at(rank)` (when its communicator broke) or else by when it was caught.
     When raising, `discard` is applied to the results of the ranks that did succeed.
     """
     results: list = [None] * world_size
-    errors: list[tuple[int, BaseException]] = []
+    errors: list[tuple[float, int, BaseException]] = []
     lock = threading.Lock()
 
     def target(rank: int) -> None:
         try:
             results[rank] = fn(rank)
         except BaseException as exc:
+            when = failed_at(rank)
             with lock:
-                errors.append((rank, exc))
+                errors.append((time.monotonic() if when is None else when, rank, exc))
             on_error()
 
     threads = [
@@ -81,7 +85,7 @@ def _run_ranks(
             if result is not None:
                 discard(result)
     if errors:
-        rank, first = errors[0]  # the first failure in time is the cause; others follow it
+        _, rank, first = min(errors, key=lambda e: e[0])  # later failures are its echoes
         first.add_note(f"raised on rank {rank} (of {world_size} local ranks)")
         raise first
     return results
@@ -135,7 +139,13 @@ class LocalGroup:
         the first exception is re-raised (with a note naming its rank).
         """
         limit = timeout if timeout is not None else self.config.op_timeout * 4
-        return _run_ranks(self.world_size, lambda r: fn(self.comms[r]), limit, self.abort)
+        return _run_ranks(
+            self.world_size,
+            lambda r: fn(self.comms[r]),
+            limit,
+            self.abort,
+            failed_at=lambda r: self.comms[r].broken_at,
+        )
 
     def abort(self) -> None:
         for comm in list(self.comms):

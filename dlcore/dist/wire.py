@@ -159,7 +159,8 @@ def recv_exact(
         if n == 0:
             raise CommunicationError(
                 f"{peer} closed the connection while we waited for {what} "
-                f"({got} of {total} bytes received); the peer process probably stopped"
+                f"({got} of {total} bytes received): that process stopped, or it gave up "
+                "because another rank failed (see the first error in the job's logs)"
             )
         got += n
 

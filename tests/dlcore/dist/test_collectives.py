@@ -1,0 +1,132 @@
+"""Property tests of the ring collectives: world sizes 1-8, any length including 0.
+
+Integer-valued float32 inputs make every sum exact, so results are compared with
+`array_equal`, not a tolerance. The groups use 64-byte chunks, so even short
+vectors travel in several pipelined chunks per ring step.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from dlcore.params import shard_bounds
+
+PROPERTY = settings(
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+world_sizes = st.integers(min_value=1, max_value=8)
+lengths = st.one_of(st.integers(0, 9), st.integers(10, 400))
+seeds = st.integers(0, 2**32 - 1)
+
+
+def integer_vectors(world_size: int, length: int, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [rng.integers(-1000, 1000, length).astype(np.float32) for _ in range(world_size)]
+
+
+@PROPERTY
+@given(world_size=world_sizes, length=lengths, seed=seeds)
+def test_all_reduce_is_the_exact_sum_on_every_rank(groups, world_size, length, seed):
+    inputs = integer_vectors(world_size, length, seed)
+    expected = np.sum(inputs, axis=0, dtype=np.float64).astype(np.float32)
+    bufs = [x.copy() for x in inputs]
+    results = groups.get(world_size).run(lambda comm: comm.all_reduce(bufs[comm.rank]))
+    for rank, result in enumerate(results):
+        assert result is bufs[rank]  # in place
+        np.testing.assert_array_equal(result, expected)
+
+
+@PROPERTY
+@given(world_size=world_sizes, length=lengths, seed=seeds)
+def test_reduce_scatter_leaves_each_rank_its_own_shard_bounds_slice(
+    groups, world_size, length, seed
+):
+    inputs = integer_vectors(world_size, length, seed)
+    expected = np.sum(inputs, axis=0, dtype=np.float64).astype(np.float32)
+    bufs = [x.copy() for x in inputs]
+    views = groups.get(world_size).run(lambda comm: comm.reduce_scatter(bufs[comm.rank]))
+    for rank, view in enumerate(views):
+        start, stop = shard_bounds(length, world_size, rank)
+        assert view.size == stop - start
+        assert view.size == 0 or np.shares_memory(view, bufs[rank][start:stop])
+        np.testing.assert_array_equal(view, expected[start:stop])
+
+
+@PROPERTY
+@given(world_size=world_sizes, length=lengths, seed=seeds)
+def test_all_gather_assembles_every_ranks_own_slice(groups, world_size, length, seed):
+    rng = np.random.default_rng(seed)
+    truth = rng.standard_normal(length).astype(np.float32)  # copies are exact, any values
+    bufs = []
+    for rank in range(world_size):
+        buf = np.full(length, np.nan, dtype=np.float32)  # junk outside the own slice
+        start, stop = shard_bounds(length, world_size, rank)
+        buf[start:stop] = truth[start:stop]
+        bufs.append(buf)
+    groups.get(world_size).run(lambda comm: comm.all_gather(bufs[comm.rank]))
+    for buf in bufs:
+        np.testing.assert_array_equal(buf, truth)
+
+
+@PROPERTY
+@given(world_size=world_sizes, root=st.integers(0, 7), length=lengths, seed=seeds)
+def test_broadcast_copies_the_roots_vector_exactly(groups, world_size, root, length, seed):
+    root %= world_size
+    rng = np.random.default_rng(seed)
+    bufs = [rng.standard_normal(length).astype(np.float32) for _ in range(world_size)]
+    expected = bufs[root].copy()
+    groups.get(world_size).run(lambda comm: comm.broadcast(bufs[comm.rank], root))
+    for buf in bufs:
+        np.testing.assert_array_equal(buf, expected)
+
+
+@PROPERTY
+@given(world_size=world_sizes, size=st.integers(0, 40), seed=seeds)
+def test_all_reduce_small_is_bit_identical_on_every_rank(groups, world_size, size, seed):
+    rng = np.random.default_rng(seed)
+    values = [rng.standard_normal((size,)) * 10.0 ** rng.integers(-5, 5) for _ in range(world_size)]
+    results = groups.get(world_size).run(lambda comm: comm.all_reduce_small(values[comm.rank]))
+    for result in results:
+        assert result.dtype == np.float64 and result.shape == (size,)
+        assert result.tobytes() == results[0].tobytes()
+    for i in range(size):
+        exact = math.fsum(v[i] for v in values)
+        scale = sum(abs(v[i]) for v in values)
+        assert abs(results[0][i] - exact) <= 8 * np.finfo(np.float64).eps * scale
+
+
+def test_all_reduce_small_keeps_the_shape(groups):
+    results = groups.get(3).run(
+        lambda comm: comm.all_reduce_small(np.full((2, 2), comm.rank + 1.0))
+    )
+    np.testing.assert_array_equal(results[2], np.full((2, 2), 6.0))
+
+
+def test_barrier_and_many_calls_in_a_row(groups):
+    group = groups.get(4)
+
+    def many(comm):
+        buf = np.zeros(50, dtype=np.float32)
+        for i in range(20):
+            buf[:] = comm.rank + i
+            comm.all_reduce(buf)
+            comm.barrier()
+        return buf
+
+    for buf in group.run(many):
+        np.testing.assert_array_equal(buf, np.full(50, 0 + 1 + 2 + 3 + 4 * 19))
+
+
+def test_default_chunking_of_a_vector_larger_than_one_chunk():
+    from dlcore.dist import start_threads
+
+    length = (1 << 20) // 4 * 3 + 7  # 3 segments of one full 1 MiB chunk + a partial one
+    inputs = integer_vectors(3, length, seed=1)
+    expected = np.sum(inputs, axis=0, dtype=np.float64).astype(np.float32)
+    results = start_threads(3, lambda comm: comm.all_reduce(inputs[comm.rank].copy()))
+    for result in results:
+        np.testing.assert_array_equal(result, expected)
