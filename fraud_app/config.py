@@ -12,9 +12,11 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fraud_app.balancing.config import BalancingSection
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
+from fraud_app.features.config import FeaturesSection, SplitsSection
 
 
 class Section(BaseModel):
@@ -54,6 +56,9 @@ class AppConfig(Section):
     # Step sections are added here by their owning modules' models.
     generate: GenerateSection = Field(default_factory=GenerateSection)
     etl: EtlSection = Field(default_factory=EtlSection)
+    features: FeaturesSection = Field(default_factory=FeaturesSection)
+    splits: SplitsSection = Field(default_factory=SplitsSection)
+    balancing: BalancingSection = Field(default_factory=BalancingSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:

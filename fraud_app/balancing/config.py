@@ -1,0 +1,52 @@
+"""`balancing` config section: the shape of the config only (strategies interpret it)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Section(BaseModel):
+    # Same contract as fraud_app.config.Section (unknown keys rejected, frozen). Not
+    # imported from there because fraud_app.config imports this module to build AppConfig.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class UnionPaySubsetsSection(_Section):
+    """K subsets, each = every fraud + a disjoint 1/K share of the normals.
+
+    normal_ratio r: each subset keeps at most r * n_frauds normals of its share
+    (None = the whole share).
+    """
+
+    n_subsets: int = Field(5, ge=1, le=1000)
+    normal_ratio: float | None = Field(None, gt=0)
+
+
+class ClassWeightsSection(_Section):
+    """A `weight` column: inverse class frequency, or 1 for normals and pos_weight for frauds."""
+
+    mode: Literal["inverse_frequency", "pos_weight"] = "inverse_frequency"
+    pos_weight: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _pos_weight_given(self) -> ClassWeightsSection:
+        if self.mode == "pos_weight" and self.pos_weight is None:
+            raise ValueError("mode: pos_weight needs pos_weight (a number > 0)")
+        return self
+
+
+class UndersampleSection(_Section):
+    """Every fraud + about normal_ratio * n_frauds normals drawn by hash."""
+
+    normal_ratio: float = Field(10.0, gt=0)
+
+
+class BalancingSection(_Section):
+    strategy: Literal["unionpay_subsets", "class_weights", "undersample"] = "unionpay_subsets"
+    seed: int = Field(42, ge=0, lt=2**31)
+    label_column: str = "label"
+    unionpay_subsets: UnionPaySubsetsSection = Field(default_factory=UnionPaySubsetsSection)
+    class_weights: ClassWeightsSection = Field(default_factory=ClassWeightsSection)
+    undersample: UndersampleSection = Field(default_factory=UndersampleSection)

@@ -1,0 +1,169 @@
+"""Compile a FeatureSet against a canonical DataFrame into a feature table.
+
+Plan (each step one concern, in its own module):
+  1. skip features whose input columns are absent (WARNING + listed in the result);
+  2. add helper columns: `_ts` (epoch microseconds), `_known` (label_known_at),
+     `_fraud` (1 for label = 1), `_row` (1 for a data row);
+  3. per-entity window features, one sort per entity (fraud_app.features.windows);
+  4. snapshot encodings via broadcast joins (fraud_app.features.encodings);
+  5. row-wise features (fraud_app.features.rowwise);
+  6. undefined values -> each feature's fill value, every feature as double, and
+     optionally the float vector `features` in FeatureSet order.
+Nothing is collected to the driver; the result is a lazy DataFrame.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.errors import FeatureSpecError, SchemaError
+from fraud_app.features.definitions import FeatureDef
+from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
+from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
+from fraud_app.features.rowwise import ROWWISE_KINDS, rowwise_column
+from fraud_app.features.spec import FeatureSet
+from fraud_app.features.windows import ENTITY_KINDS, FRAUD, KNOWN, ROW, TS, entity_features
+from fraud_app.schema import PARTITION_COLUMN, REQUIRED_COLUMNS
+
+logger = logging.getLogger(__name__)
+
+# Carried from the input to the feature table when present (never model inputs).
+PASSTHROUGH_COLUMNS: tuple[str, ...] = (
+    "transaction_id",
+    "card_id",
+    "merchant_id",
+    "timestamp",
+    "label",
+    "label_time",
+    "fraud_pattern",
+    PARTITION_COLUMN,
+)
+HELPER_COLUMNS: tuple[str, ...] = (TS, KNOWN, FRAUD, ROW)
+
+
+@dataclass(frozen=True)
+class SkippedFeature:
+    name: str
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class FeatureResult:
+    """The feature table (lazy) and what went into it."""
+
+    df: DataFrame
+    feature_names: tuple[str, ...]  # computed features, in vector order
+    skipped: tuple[SkippedFeature, ...]
+    vector_column: str | None
+    label_delay_s: int
+
+
+def compute_features(
+    df: DataFrame, feature_set: FeatureSet, *, vector_column: str | None = "features"
+) -> FeatureResult:
+    """Every computable feature of `feature_set` for every row of the canonical `df`."""
+    if "timestamp" not in df.columns:
+        raise SchemaError(
+            f"compute_features needs a `timestamp` column (canonical schema). Received columns: {df.columns}"
+        )
+    computable, skipped = _split_available(df, feature_set)
+    _check_names(computable, vector_column)
+    prepared = df.select(
+        "*",
+        ts_micros().alias(TS),
+        label_known_at_micros(df, feature_set.label_delay_s).alias(KNOWN),
+        is_fraud(df).alias(FRAUD),
+        F.lit(1).alias(ROW),
+    )
+    out = _entity_stages(prepared, computable, feature_set.label_delay_s)
+    encodings = [f for f in computable if isinstance(f, ENCODING_KINDS)]
+    if encodings:
+        out = add_encodings(out, encodings, label_delay_s=feature_set.label_delay_s, source=prepared)
+    for feature in computable:
+        if isinstance(feature, ROWWISE_KINDS):
+            out = out.withColumn(feature.name, rowwise_column(feature))
+    out = out.select(*_output_columns(df, computable, vector_column))
+    return FeatureResult(
+        df=out,
+        feature_names=tuple(f.name for f in computable),
+        skipped=tuple(skipped),
+        vector_column=vector_column,
+        label_delay_s=feature_set.label_delay_s,
+    )
+
+
+def _split_available(
+    df: DataFrame, feature_set: FeatureSet
+) -> tuple[list[FeatureDef], list[SkippedFeature]]:
+    present = set(df.columns)
+    computable, skipped = [], []
+    for feature in feature_set.features:
+        missing = tuple(c for c in feature.inputs if c not in present)
+        if missing:
+            logger.warning(
+                "feature %s skipped: input column(s) %s absent from the data", feature.name, list(missing)
+            )
+            skipped.append(SkippedFeature(feature.name, missing))
+        else:
+            computable.append(feature)
+    return computable, skipped
+
+
+def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:
+    reserved = {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS, *([vector_column] if vector_column else [])}
+    clashes = sorted({f.name for f in features} & reserved)
+    if clashes:
+        raise FeatureSpecError(
+            f"feature name(s) {clashes} clash with columns of the feature table "
+            f"{sorted(reserved)}: rename the feature or set another vector column"
+        )
+
+
+def _entity_stages(prepared: DataFrame, features: list[FeatureDef], label_delay_s: int) -> DataFrame:
+    by_entity: dict[str, list[FeatureDef]] = {}
+    for feature in features:
+        if isinstance(feature, ENTITY_KINDS):
+            by_entity.setdefault(feature.entity_column, []).append(feature)
+    out = prepared
+    for entity_column, members in by_entity.items():
+        if entity_column in REQUIRED_COLUMNS:
+            out = entity_features(
+                out, entity_column, members, label_delay_s=label_delay_s, events_source=prepared
+            )
+            continue
+        # An optional entity (device_id) is null on many rows: those get undefined features
+        # instead of one huge partition of unrelated rows.
+        keyed = out.where(F.col(entity_column).isNotNull())
+        computed = entity_features(
+            keyed,
+            entity_column,
+            members,
+            label_delay_s=label_delay_s,
+            events_source=prepared.where(F.col(entity_column).isNotNull()),
+        )
+        unkeyed = out.where(F.col(entity_column).isNull()).select(
+            "*", *[F.lit(None).cast("double").alias(f.name) for f in members]
+        )
+        out = computed.unionByName(unkeyed)
+    return out
+
+
+def _filled(feature: FeatureDef) -> Column:
+    col = F.col(feature.name).cast("double")
+    return F.when(col.isNull() | F.isnan(col), F.lit(float(feature.fill))).otherwise(col)
+
+
+def _output_columns(df: DataFrame, features: list[FeatureDef], vector_column: str | None) -> list[Column]:
+    keep = [F.col(c) for c in PASSTHROUGH_COLUMNS if c in df.columns and c != PARTITION_COLUMN]
+    event_date = (
+        F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date(F.col("timestamp"))
+    )
+    values = [_filled(f).alias(f.name) for f in features]
+    columns = [*keep, event_date.alias(PARTITION_COLUMN), *values]
+    if vector_column:
+        columns.append(F.array(*[_filled(f).cast("float") for f in features]).alias(vector_column))
+    return columns

@@ -1,0 +1,83 @@
+"""`features` and `splits` config sections: the shape of the config only.
+
+fraud_app.features.spec / compile interpret `features`; fraud_app.features.splits
+interprets `splits`. Precedence: defaults < config file < CLI flags (commands/features).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Section(BaseModel):
+    # Same contract as fraud_app.config.Section (unknown keys rejected, frozen). Not
+    # imported from there because fraud_app.config imports this module to build AppConfig.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeaturesSection(_Section):
+    """Which feature specs to compute and the label-availability rule.
+
+    `label_delay_days`: a label without label_time is known this long after its
+    transaction; also the lag of "mature" fraud rates and the default split gap.
+    `spec_files`: names inside `spec_dir` (None = every *.yaml there, sorted by name).
+    `input` / `output`: None = paths.canonical / paths.features.
+    """
+
+    spec_dir: str = "feature_specs"
+    spec_files: tuple[str, ...] | None = None
+    label_delay_days: float = Field(7.0, ge=0, le=3650)
+    vector_column: str | None = "features"  # None: no assembled array<float> column
+    input: str | None = None
+    output: str | None = None
+
+
+class SplitWindow(_Section):
+    """[start, end) in UTC dates; end is exclusive."""
+
+    start: dt.date
+    end: dt.date
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SplitWindow:
+        if self.end <= self.start:
+            raise ValueError(
+                f"end must be after start (end is exclusive). Received: start={self.start}, end={self.end}"
+            )
+        return self
+
+
+class SplitsSection(_Section):
+    """Time-based train / validation / test windows separated by a gap.
+
+    by: "lengths" counts days back from `end` (default: the day after the last
+    transaction): test = the last `test_days`, a gap, validation, a gap, train
+    (`train_days`, or everything earlier when None). by: "dates" takes the three
+    windows as given. The gap defaults to features.label_delay_days, so no training
+    label is still unknown when validation starts.
+    """
+
+    by: Literal["lengths", "dates"] = "lengths"
+    train_days: float | None = Field(None, gt=0)
+    validation_days: float = Field(7.0, gt=0)
+    test_days: float = Field(7.0, gt=0)
+    gap_days: float | None = Field(None, ge=0)
+    end: dt.date | None = None
+    train: SplitWindow | None = None
+    validation: SplitWindow | None = None
+    test: SplitWindow | None = None
+
+    @model_validator(mode="after")
+    def _mode_fields(self) -> SplitsSection:
+        windows = {"train": self.train, "validation": self.validation, "test": self.test}
+        if self.by == "dates":
+            missing = [k for k, v in windows.items() if v is None]
+            if missing:
+                raise ValueError(f"by: dates needs train, validation and test windows. Missing: {missing}")
+        elif any(v is not None for v in windows.values()):
+            given = [k for k, v in windows.items() if v is not None]
+            raise ValueError(f"windows {given} are only used with by: dates (by is 'lengths')")
+        return self

@@ -1,0 +1,323 @@
+"""Feature definitions: one frozen, keyword-only, validated model per feature.
+
+Each class is one *kind* of feature (the `kind:` key in a spec file) and one instance
+is exactly one output column with a deterministic name (`card_count_24h`,
+`card_amount_sum_7d`, `merchant_fraud_rate_30d`, ...). Usable directly from a notebook:
+
+    WindowAggregate(entity="card", aggregation="sum", window="7d").name
+    -> 'card_amount_sum_7d'
+
+This module owns the vocabulary and the validation; reading YAML lives in
+fraud_app.features.spec and turning definitions into Spark columns in
+fraud_app.features.compile. Point-in-time semantics of each kind are documented on
+the class and implemented in fraud_app.features.windows / encodings / rowwise.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from fraud_app.features.aggregations import AGGREGATIONS
+from fraud_app.features.durations import parse_duration
+from fraud_app.schema import NON_FEATURE_COLUMNS
+
+# Entity name in specs -> canonical column it partitions by.
+ENTITIES: dict[str, str] = {"card": "card_id", "merchant": "merchant_id", "device": "device_id"}
+Entity = Literal["card", "merchant", "device"]
+CALENDAR_PARTS: tuple[str, ...] = ("hour_of_day", "day_of_week", "is_weekend")
+TRANSFORMS: tuple[str, ...] = ("identity", "log1p")
+
+
+def _duration(value: object) -> str:
+    parse_duration(value)  # raises ValueError naming the expected form
+    return str(value)
+
+
+def _model_input(value: str) -> str:
+    if value in NON_FEATURE_COLUMNS:
+        raise ValueError(
+            f"must not be one of the non-feature columns {list(NON_FEATURE_COLUMNS)} "
+            f"(they would leak the label or identify rows). Received: {value!r}"
+        )
+    return value
+
+
+class FeatureDef(BaseModel):
+    """Base of every feature kind. `fill_value` replaces an undefined value (no history)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: ClassVar[str]
+    default_fill: ClassVar[float] = 0.0
+    uses_labels: ClassVar[bool] = False
+
+    fill_value: float | None = None
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Canonical columns this feature reads; if any is absent the feature is skipped."""
+        raise NotImplementedError
+
+    @property
+    def fill(self) -> float:
+        return self.default_fill if self.fill_value is None else self.fill_value
+
+
+class _EntityWindow(FeatureDef):
+    entity: Entity = "card"
+    window: str
+
+    _window = field_validator("window", mode="before")(_duration)
+
+    @property
+    def window_s(self) -> int:
+        return parse_duration(self.window)
+
+    @property
+    def entity_column(self) -> str:
+        return ENTITIES[self.entity]
+
+    @property
+    def window_name(self) -> str:
+        return self.window  # as spelled in the spec: "24h" and "1d" name different features
+
+
+class WindowAggregate(_EntityWindow):
+    """`aggregation` of `column` over the entity's transactions in [t - window, t).
+
+    Strictly before the current transaction's timestamp t: other transactions with the
+    same timestamp are not included (a tie is not "before"). With include_current the
+    current row itself (and only it) is added, and the name ends in `_incl`.
+    """
+
+    kind: ClassVar[str] = "window_agg"
+    aggregation: str
+    column: str = "amount"
+    include_current: bool = False
+
+    _column = field_validator("column")(_model_input)
+
+    @field_validator("aggregation")
+    @classmethod
+    def _known_aggregation(cls, value: str) -> str:
+        if value not in AGGREGATIONS:
+            raise ValueError(f"must be one of {sorted(AGGREGATIONS)}. Received: {value!r}")
+        return value
+
+    @property
+    def name(self) -> str:
+        what = "count" if self.aggregation == "count" else f"{self.column}_{self.aggregation}"
+        suffix = "_incl" if self.include_current else ""
+        return f"{self.entity}_{what}_{self.window_name}{suffix}"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        if not AGGREGATIONS[self.aggregation].needs_column:
+            return (self.entity_column,)
+        return (self.entity_column, self.column)
+
+
+class AmountRatio(_EntityWindow):
+    """`column` / mean of `column` over the entity's transactions in [t - window, t).
+
+    Undefined (no previous transaction in the window) -> fill, by default 1.0 ("usual").
+    """
+
+    kind: ClassVar[str] = "amount_ratio"
+    default_fill: ClassVar[float] = 1.0
+    window: str = "30d"
+    column: str = "amount"
+
+    _column = field_validator("column")(_model_input)
+
+    @property
+    def name(self) -> str:
+        return f"{self.entity}_{self.column}_to_mean_{self.window_name}"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.entity_column, self.column)
+
+
+class TimeSincePrevious(FeatureDef):
+    """Seconds since the entity's latest transaction strictly before t, capped at `cap`.
+
+    No previous transaction -> fill, by default the cap ("longer ago than we look").
+    """
+
+    kind: ClassVar[str] = "time_since_previous"
+    entity: Entity = "card"
+    cap: str = "30d"
+
+    _cap = field_validator("cap", mode="before")(_duration)
+
+    @property
+    def cap_s(self) -> int:
+        return parse_duration(self.cap)
+
+    @property
+    def fill(self) -> float:
+        return float(self.cap_s) if self.fill_value is None else self.fill_value
+
+    @property
+    def entity_column(self) -> str:
+        return ENTITIES[self.entity]
+
+    @property
+    def name(self) -> str:
+        return f"{self.entity}_seconds_since_prev"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.entity_column,)
+
+
+class FraudRate(_EntityWindow):
+    """Share of the entity's past transactions that are KNOWN frauds at time t.
+
+    Window rows: the entity's transactions with timestamp in [t - lag - window, t - lag),
+    lag = the label delay when `mature_only` (default) else 0. Denominator: all those
+    rows (it never depends on labels). Numerator: those with label = 1 whose label was
+    known at t (label_known_at <= t, see fraud_app.features.labels). Smoothed toward
+    `prior` with weight `smoothing`: (frauds + smoothing * prior) / (rows + smoothing).
+    """
+
+    kind: ClassVar[str] = "fraud_rate"
+    uses_labels: ClassVar[bool] = True
+    entity: Entity = "merchant"
+    window: str = "30d"
+    mature_only: bool = True
+    smoothing: float = Field(0.0, ge=0)
+    prior: float = Field(0.0, ge=0, le=1)
+
+    @property
+    def name(self) -> str:
+        known = "" if self.mature_only else "known_"
+        return f"{self.entity}_{known}fraud_rate_{self.window_name}"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.entity_column, "label")
+
+
+class _Encoding(FeatureDef):
+    column: str
+    refresh: str = "1d"
+
+    _column = field_validator("column")(_model_input)
+    _refresh = field_validator("refresh", mode="before")(_duration)
+
+    @property
+    def refresh_s(self) -> int:
+        return parse_duration(self.refresh)
+
+
+class FrequencyEncoding(_Encoding):
+    """Share of all transactions before the current refresh period that have this value.
+
+    Snapshot semantics: the tables are as of the start of the UTC period ("1d" = day)
+    containing t, so they only use rows with timestamp < that start.
+    """
+
+    kind: ClassVar[str] = "frequency_encoding"
+
+    @property
+    def name(self) -> str:
+        return f"{self.column}_freq"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.column,)
+
+
+class TargetEncoding(_Encoding):
+    """Known fraud rate of this value as of the start of t's refresh period, smoothed.
+
+    Rows counted: timestamp + lag < s (s = period start, lag = label delay when
+    mature_only). Frauds counted: those rows with label = 1 and label_known_at < s.
+    Value = (frauds + smoothing * prior) / (rows + smoothing), prior = the same ratio
+    over all values (the global known fraud rate at s).
+    """
+
+    kind: ClassVar[str] = "target_encoding"
+    uses_labels: ClassVar[bool] = True
+    smoothing: float = Field(20.0, ge=0)
+    mature_only: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.column}_fraud_rate"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.column, "label")
+
+
+class Calendar(FeatureDef):
+    """hour_of_day (0-23), day_of_week (0 = Monday) or is_weekend (0/1), in UTC."""
+
+    kind: ClassVar[str] = "calendar"
+    part: Literal["hour_of_day", "day_of_week", "is_weekend"]
+
+    @property
+    def name(self) -> str:
+        return self.part
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return ("timestamp",)
+
+
+class CrossBorder(FeatureDef):
+    """1.0 when the merchant's country differs from the card's home country, else 0.0."""
+
+    kind: ClassVar[str] = "cross_border"
+    country: str = "country"
+    home_country: str = "card_country"
+
+    @property
+    def name(self) -> str:
+        return "is_cross_border"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.country, self.home_country)
+
+
+class ColumnValue(FeatureDef):
+    """The current row's own numeric column, optionally transformed (log1p)."""
+
+    kind: ClassVar[str] = "column"
+    column: str
+    transform: Literal["identity", "log1p"] = "identity"
+
+    _column = field_validator("column")(_model_input)
+
+    @property
+    def name(self) -> str:
+        return self.column if self.transform == "identity" else f"{self.column}_{self.transform}"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.column,)
+
+
+KINDS: dict[str, type[FeatureDef]] = {
+    cls.kind: cls
+    for cls in (
+        WindowAggregate,
+        AmountRatio,
+        TimeSincePrevious,
+        FraudRate,
+        FrequencyEncoding,
+        TargetEncoding,
+        Calendar,
+        CrossBorder,
+        ColumnValue,
+    )
+}

@@ -1,0 +1,147 @@
+"""Point-in-time categorical encodings (frequency and delayed target rate) as snapshots.
+
+Both encodings divide by a count over ALL transactions (every value), which as a
+per-row window would need one global sort on a single task. Instead they are computed
+as of the start s of the current row's refresh period (UTC day for refresh "1d"):
+
+  frequency(v, s) = rows(v, ts < s) / rows(ts < s)
+  target(v, s)    = (frauds(v, s) + m * prior(s)) / (mature(v, s) + m)
+      mature(v, s) = rows of v with ts + lag < s        (lag = label delay if mature_only)
+      frauds(v, s) = those with label = 1 and label_known_at < s
+      prior(s)     = frauds(s) / mature(s) over all values
+
+Rows only contribute through events that happened before s <= t, so the features are
+point-in-time correct. Each (column, refresh, lag) group is one aggregation: every row
+emits up to three (value, period) events (its own period, the period its label
+matures, the period its fraud becomes known), a groupBy sums them, a window over the
+small table (value x period) turns them into "strictly before" running sums, and a
+broadcast join brings them back: no shuffle or sort of the large side. Meant for
+low-cardinality columns (mcc, channel, country), where the table is small.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from fraud_app.features.definitions import FeatureDef, FrequencyEncoding, TargetEncoding
+from fraud_app.features.labels import MICROS
+from fraud_app.features.windows import FRAUD, KNOWN, TS
+
+ENCODING_KINDS = (FrequencyEncoding, TargetEncoding)
+NULL_KEY = "__null__"
+ALL_KEY = "\u0000all"  # the overall row of a snapshot table; no real value looks like it
+
+
+@dataclass(frozen=True)
+class _Group:
+    column: str
+    refresh_us: int
+    lag_us: int
+
+    def prefix(self, index: int) -> str:
+        return f"_enc{index}_"
+
+
+def add_encodings(
+    df: DataFrame,
+    features: Sequence[FeatureDef],
+    *,
+    label_delay_s: int,
+    source: DataFrame | None = None,
+) -> DataFrame:
+    """df plus one column per encoding feature (null = undefined).
+
+    `source` (same rows, fewer columns) feeds the aggregations; defaults to df.
+    """
+    source = df if source is None else source
+    groups: dict[_Group, list[FeatureDef]] = {}
+    for feature in features:
+        groups.setdefault(_group_of(feature, label_delay_s), []).append(feature)
+    out = df
+    for index, (group, members) in enumerate(groups.items()):
+        prefix = group.prefix(index)
+        table = _snapshot_table(source, group, prefix)
+        key, period = f"{prefix}key", f"{prefix}period"
+        out = out.withColumn(key, _key(group.column)).withColumn(
+            period, F.floor(F.col(TS) / F.lit(group.refresh_us))
+        )
+        out = out.join(F.broadcast(table), on=[key, period], how="left")
+        out = out.select(
+            *[c for c in out.columns if not c.startswith(prefix)],
+            *[_value(f, prefix).alias(f.name) for f in members],
+        )
+    return out
+
+
+def _group_of(feature: FeatureDef, label_delay_s: int) -> _Group:
+    if isinstance(feature, TargetEncoding):
+        lag = label_delay_s * MICROS if feature.mature_only else 0
+        return _Group(feature.column, feature.refresh_s * MICROS, lag)
+    if isinstance(feature, FrequencyEncoding):
+        # Frequencies ignore labels; share the table of a mature target encoding if any.
+        return _Group(feature.column, feature.refresh_s * MICROS, label_delay_s * MICROS)
+    raise TypeError(f"{type(feature).__name__} is not an encoding feature")
+
+
+def _key(column: str) -> Column:
+    return F.coalesce(F.col(column).cast("string"), F.lit(NULL_KEY))
+
+
+def _snapshot_table(source: DataFrame, group: _Group, prefix: str) -> DataFrame:
+    """(key, period) -> running sums over periods strictly before, per value and overall."""
+    r = F.lit(group.refresh_us)
+    mature_at = F.col(TS) + F.lit(group.lag_us)
+    fraud_at = F.greatest(F.col(KNOWN), mature_at)
+    # Each row adds its three events to its own value AND to the overall row (key
+    # ALL_KEY): one scan and one aggregation give both, and one window partitioned by
+    # key (no single-partition global window) turns them into "strictly before" sums.
+    counts = (("n", F.col(TS), F.lit(1)), ("m", mature_at, F.lit(1)), ("f", fraud_at, F.col(FRAUD)))
+    events = [
+        F.struct(
+            key.alias("k"),
+            F.floor(at / r).alias("p"),
+            *[(value if c == kind else F.lit(0)).alias(c) for c in ("n", "m", "f")],
+        )
+        for key in (_key(group.column), F.lit(ALL_KEY))
+        for kind, at, value in counts
+    ]
+    per_key = (
+        source.select(F.explode(F.array(*events)).alias("e"))
+        .groupBy("e.k", "e.p")
+        .agg(*[F.sum(f"e.{c}").alias(c) for c in ("n", "m", "f")])
+    )
+    before = Window.partitionBy("k").orderBy("p").rangeBetween(Window.unboundedPreceding, -1)
+    running = per_key.select(
+        "k", "p", *[F.coalesce(F.sum(c).over(before), F.lit(0)).alias(c) for c in ("n", "m", "f")]
+    )
+    # A window by period copies the overall sums onto each value's row; dropping the
+    # overall rows only after it keeps Spark from splitting the plan per kind of row.
+    same_period = Window.partitionBy("p")
+    table = running.select(
+        "*",
+        *[F.max(F.when(F.col("k") == ALL_KEY, F.col(c))).over(same_period).alias(f"all_{c}") for c in ("n", "m", "f")],
+    ).where(F.col("k") != ALL_KEY)
+    return table.select(
+        F.col("k").alias(f"{prefix}key"),
+        F.col("p").alias(f"{prefix}period"),
+        *[F.col(c).alias(f"{prefix}{c}") for c in ("n", "m", "f", "all_n", "all_m", "all_f")],
+    )
+
+
+def _value(feature: FeatureDef, prefix: str) -> Column:
+    def c(name: str) -> Column:
+        return F.col(f"{prefix}{name}")
+
+    if isinstance(feature, FrequencyEncoding):
+        return F.when(c("all_n") > 0, c("n") / c("all_n"))
+    if isinstance(feature, TargetEncoding):
+        if feature.smoothing == 0:
+            return F.when(c("m") > 0, c("f") / c("m"))
+        m = F.lit(float(feature.smoothing))
+        prior = F.when(c("all_m") > 0, c("all_f") / c("all_m"))
+        return F.when(c("m") + m > 0, (c("f") + m * prior) / (c("m") + m))
+    raise TypeError(f"{type(feature).__name__} is not an encoding feature")

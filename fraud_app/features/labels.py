@@ -1,0 +1,59 @@
+"""When a label becomes known: the one rule every label-based feature and test shares.
+
+    label_known_at = coalesce(label_time, timestamp + label_delay)
+
+`label_time` is used when the column exists and is set; otherwise a label is taken as
+known `label_delay` after the transaction. At time t a past transaction counts as a
+KNOWN FRAUD iff label = 1 and label_known_at <= t. Nothing else about a label is
+visible at t: in particular whether a not-yet-known row is a fraud or not must never
+change a feature, so denominators of rates never depend on labels.
+
+`as_known_at` builds "the world as known at a cut-off": the rows that happened before
+it, with the labels not yet known at it hidden (null label and label_time). Features
+computed on it must equal the full-data features for every row before the cut-off;
+the point-in-time tests check exactly that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+MICROS = 1_000_000
+
+
+def ts_micros(column: str = "timestamp") -> Column:
+    """Microseconds since the epoch (UTC) as a long: the order key of every window."""
+    return F.unix_micros(F.col(column))
+
+
+def label_known_at_micros(df: DataFrame, label_delay_s: int) -> Column:
+    fallback = ts_micros() + F.lit(label_delay_s * MICROS)
+    if "label_time" in df.columns:
+        return F.coalesce(ts_micros("label_time"), fallback)
+    return fallback
+
+
+def is_fraud(df: DataFrame) -> Column:
+    """1 for label = 1, else 0 (a null / hidden label is not a known fraud)."""
+    return F.when(F.col("label") == 1, F.lit(1)).otherwise(F.lit(0)) if "label" in df.columns else F.lit(0)
+
+
+def as_known_at(df: DataFrame, cutoff: dt.datetime, label_delay_s: int) -> DataFrame:
+    """Rows with timestamp < cutoff; labels with label_known_at > cutoff set to null.
+
+    A naive `cutoff` is taken as UTC.
+    """
+    if cutoff.tzinfo is None:
+        cutoff = cutoff.replace(tzinfo=dt.UTC)
+    cut = F.lit(cutoff).cast("timestamp")
+    cut_us = F.unix_micros(cut)
+    known = label_known_at_micros(df, label_delay_s) <= cut_us
+    out = df.where(F.col("timestamp") < cut)
+    if "label" in df.columns:
+        out = out.withColumn("label", F.when(known, F.col("label")).cast(df.schema["label"].dataType))
+    if "label_time" in df.columns:
+        out = out.withColumn("label_time", F.when(known, F.col("label_time")))
+    return out

@@ -1,0 +1,42 @@
+"""Features of the current row alone (calendar, cross-border, a column's own value).
+
+They read nothing but the row itself, so they are point-in-time correct by
+construction and cost no shuffle. Calendar parts come from the epoch microseconds,
+so they are UTC whatever the Spark session's time zone.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from fraud_app.features.definitions import Calendar, ColumnValue, CrossBorder, FeatureDef
+from fraud_app.features.windows import TS
+
+ROWWISE_KINDS = (Calendar, ColumnValue, CrossBorder)
+_HOUR_US = 3_600 * 1_000_000
+_DAY_US = 24 * _HOUR_US
+
+
+def rowwise_column(feature: FeatureDef) -> Column:
+    if isinstance(feature, Calendar):
+        return _calendar(feature.part)
+    if isinstance(feature, CrossBorder):
+        here, home = F.col(feature.country), F.col(feature.home_country)
+        return F.when(here.isNotNull() & home.isNotNull(), (here != home).cast("double"))
+    if isinstance(feature, ColumnValue):
+        value = F.col(feature.column).cast("double")
+        return F.log1p(value) if feature.transform == "log1p" else value
+    raise TypeError(f"{type(feature).__name__} is not a row-wise feature")
+
+
+def _calendar(part: str) -> Column:
+    days = F.floor(F.col(TS) / F.lit(_DAY_US))
+    day_of_week = F.pmod(days + F.lit(3), F.lit(7))  # 1970-01-01 was a Thursday; Monday = 0
+    if part == "hour_of_day":
+        return F.pmod(F.floor(F.col(TS) / F.lit(_HOUR_US)), F.lit(24)).cast("double")
+    if part == "day_of_week":
+        return day_of_week.cast("double")
+    if part == "is_weekend":
+        return (day_of_week >= 5).cast("double")
+    raise ValueError(f"unknown calendar part {part!r}")

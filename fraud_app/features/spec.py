@@ -1,0 +1,232 @@
+"""Feature spec files (YAML) -> a resolved, ordered FeatureSet.
+
+A spec file is data, not code:
+
+    version: 1
+    features:
+      - kind: window_agg          # a name in fraud_app.features.definitions.KINDS
+        entity: card
+        aggregations: [count, sum, mean, max]   # a plural key expands into one
+        windows: [1h, 24h, 7d, 30d]             # feature per value (cartesian product)
+
+Owns parsing, expansion of plural keys and error messages that name the file and the
+key path ("feature_specs/card.yaml: features[3].windows[1] must be a duration like
+'1h' or '7d' ..."). Does not know about Spark.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from fraud_app.errors import FeatureSpecError
+from fraud_app.features.definitions import KINDS, FeatureDef
+
+logger = logging.getLogger(__name__)
+
+SPEC_VERSION = 1
+# plural key in a spec entry -> the singular field each expanded feature receives
+PLURALS: dict[str, str] = {
+    "windows": "window",
+    "aggregations": "aggregation",
+    "parts": "part",
+    "columns": "column",
+}
+_TOP_LEVEL_KEYS = ("version", "description", "features")
+
+
+@dataclass(frozen=True)
+class SourcedFeature:
+    """A feature definition plus where it was defined (for error messages)."""
+
+    feature: FeatureDef
+    source: str  # "feature_specs/card.yaml: features[3]"
+
+
+@dataclass(frozen=True)
+class FeatureSet:
+    """The ordered features to compute and the label-availability rule they share.
+
+    Order = spec files in the order given (sorted by name when read from a directory),
+    entries in file order, plural expansion in key order. It fixes the order of the
+    assembled `features` vector.
+    """
+
+    features: tuple[FeatureDef, ...]
+    label_delay_s: int
+    sources: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        if self.label_delay_s < 0:
+            raise FeatureSpecError(f"label delay must be >= 0 seconds. Received: {self.label_delay_s}")
+        seen: dict[str, str] = {}
+        sources = self.sources or tuple("<code>" for _ in self.features)
+        for feature, source in zip(self.features, sources, strict=True):
+            if feature.name in seen:
+                raise FeatureSpecError(
+                    f"{source} defines feature {feature.name!r}, already defined by "
+                    f"{seen[feature.name]}. Feature names must be unique: remove one."
+                )
+            seen[feature.name] = source
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.features)
+
+    def subset(self, names: Iterable[str]) -> FeatureSet:
+        keep = set(names)
+        pairs = [
+            (f, s)
+            for f, s in zip(self.features, self.sources or ("<code>",) * len(self.features), strict=True)
+            if f.name in keep
+        ]
+        return FeatureSet(
+            features=tuple(f for f, _ in pairs),
+            label_delay_s=self.label_delay_s,
+            sources=tuple(s for _, s in pairs),
+        )
+
+
+def spec_paths(spec_dir: str | Path, files: Sequence[str] | None = None) -> list[Path]:
+    """The spec files to read: `files` (relative to spec_dir) or every *.yaml/*.yml, sorted."""
+    directory = Path(spec_dir)
+    if files:
+        paths = [p if p.is_absolute() else directory / p for p in map(Path, files)]
+    else:
+        if not directory.is_dir():
+            raise FeatureSpecError(
+                f"feature spec directory {directory} does not exist. Set features.spec_dir "
+                "in the config to the folder holding your *.yaml feature specs."
+            )
+        paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise FeatureSpecError(f"feature spec file(s) not found: {missing}")
+    if not paths:
+        raise FeatureSpecError(f"no *.yaml feature specs in {directory}")
+    return paths
+
+
+def load_feature_set(
+    paths: Sequence[str | Path], *, label_delay_days: float
+) -> FeatureSet:
+    """Parse every spec file and resolve them into one FeatureSet."""
+    sourced: list[SourcedFeature] = []
+    for path in paths:
+        sourced.extend(load_spec_file(path))
+    return FeatureSet(
+        features=tuple(s.feature for s in sourced),
+        label_delay_s=round(label_delay_days * 86_400),
+        sources=tuple(s.source for s in sourced),
+    )
+
+
+def load_spec_file(path: str | Path) -> list[SourcedFeature]:
+    text = Path(path).read_text()
+    return parse_spec(text, source=str(path))
+
+
+def parse_spec(text: str, *, source: str) -> list[SourcedFeature]:
+    """Features defined by one spec document; `source` names it in error messages."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise FeatureSpecError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise FeatureSpecError(
+            f"{source}: must be a mapping with keys {list(_TOP_LEVEL_KEYS)}. "
+            f"Received: {type(doc).__name__}"
+        )
+    unknown = sorted(set(doc) - set(_TOP_LEVEL_KEYS))
+    if unknown:
+        raise FeatureSpecError(
+            f"{source}: unknown top-level key(s) {unknown}. Valid keys: {list(_TOP_LEVEL_KEYS)}"
+        )
+    if doc.get("version") != SPEC_VERSION:
+        raise FeatureSpecError(
+            f"{source}: version must be {SPEC_VERSION}. Received: {doc.get('version')!r}"
+        )
+    entries = doc.get("features")
+    if not isinstance(entries, list) or not entries:
+        raise FeatureSpecError(
+            f"{source}: features must be a non-empty list of feature entries. "
+            f"Received: {entries!r}"
+        )
+    out: list[SourcedFeature] = []
+    for i, entry in enumerate(entries):
+        out.extend(_parse_entry(entry, f"{source}: features[{i}]"))
+    return out
+
+
+def _parse_entry(entry: Any, where: str) -> list[SourcedFeature]:
+    if not isinstance(entry, dict):
+        raise FeatureSpecError(f"{where} must be a mapping with a `kind` key. Received: {entry!r}")
+    kind = entry.get("kind")
+    if kind not in KINDS:
+        raise FeatureSpecError(
+            f"{where}.kind must be one of {sorted(KINDS)}. Received: {kind!r}"
+        )
+    cls = KINDS[kind]
+    fields = {k: v for k, v in entry.items() if k != "kind"}
+    out = []
+    for values, origin in _expand(fields, where):
+        try:
+            feature = cls(**values)
+        except ValidationError as exc:
+            raise FeatureSpecError(_format_error(exc, where, kind, cls, origin)) from exc
+        out.append(SourcedFeature(feature, where))
+    return out
+
+
+def _expand(fields: dict[str, Any], where: str) -> list[tuple[dict[str, Any], dict[str, str]]]:
+    """Cartesian product over plural keys; origin maps singular key -> 'windows[2]'."""
+    plural_keys = [k for k in fields if k in PLURALS]
+    for key in plural_keys:
+        values = fields[key]
+        if not isinstance(values, list) or not values:
+            raise FeatureSpecError(f"{where}.{key} must be a non-empty list. Received: {values!r}")
+        if PLURALS[key] in fields:
+            raise FeatureSpecError(
+                f"{where} sets both {key!r} and {PLURALS[key]!r}: use one of them"
+            )
+    base = {k: v for k, v in fields.items() if k not in PLURALS}
+    combos = itertools.product(*(list(enumerate(fields[k])) for k in plural_keys))
+    out = []
+    for combo in combos:
+        values = dict(base)
+        origin: dict[str, str] = {}
+        for key, (index, value) in zip(plural_keys, combo, strict=True):
+            values[PLURALS[key]] = value
+            origin[PLURALS[key]] = f"{key}[{index}]"
+        out.append((values, origin))
+    return out
+
+
+def _format_error(
+    exc: ValidationError, where: str, kind: str, cls: type[FeatureDef], origin: dict[str, str]
+) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = [str(x) for x in err["loc"]]
+        key = ".".join([origin.get(loc[0], loc[0]), *loc[1:]]) if loc else ""
+        path = f"{where}.{key}" if key else where
+        if err["type"] == "extra_forbidden":
+            valid = sorted(["kind", *cls.model_fields])
+            lines.append(f"{path} is not a key of kind {kind!r}. Valid keys: {valid}")
+            continue
+        if err["type"] == "missing":
+            lines.append(f"{path} is required for kind {kind!r}")
+            continue
+        msg = err["msg"].removeprefix("Value error, ")
+        msg = msg[:1].lower() + msg[1:]
+        if "Received:" not in msg:
+            msg = f"{msg}. Received: {err.get('input')!r}"
+        lines.append(f"{path} {msg}")
+    return "\n".join(lines)

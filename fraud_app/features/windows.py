@@ -1,0 +1,190 @@
+"""Per-entity window features (velocity, amount ratio, time since previous, fraud rates).
+
+All features of one entity (card_id, merchant_id, ...) are compiled into ONE `select`
+over ONE window specification (partition by the entity, order by the timestamp in
+microseconds), so Spark sorts the data once per entity; only the frames differ.
+
+Point-in-time rules (t = the current row's timestamp, in microseconds):
+  * "window W" means the entity's rows with t - W <= timestamp < t. Rows with the SAME
+    timestamp as the current row are never included (a tie is not "before"), so the
+    result does not depend on how ties are ordered; include_current adds the current
+    row and only it.
+  * Sums and counts over [t - W, t) are differences of two running sums (frames from
+    unbounded preceding to t - 1us and to t - W - 1us): O(n) per frame, where Spark's
+    sliding range frames would re-aggregate the whole window for every row. Max and
+    min have no such form and use sliding frames (fine for cards, costly for large
+    merchants).
+  * Fraud rates: rows in [t - lag - W, t - lag) in the denominator; in the numerator
+    the ones that are known frauds at t (label = 1 and label_known_at <= t, see
+    fraud_app.features.labels). Without a label_time column "known at t" is
+    timestamp <= t - label_delay, a range again. With label_time it is not a range in
+    t: each fraud is counted for t in [max(ts + lag + 1us, known_at), ts + lag + W],
+    an interval, so it becomes a +1 event at the start and a -1 event after the end,
+    unioned into the same sorted stream, and the numerator is the running sum of
+    events up to and including t. One sort still covers everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window, WindowSpec
+from pyspark.sql import functions as F
+
+from fraud_app.features.aggregations import AGGREGATIONS, with_current
+from fraud_app.features.definitions import (
+    AmountRatio,
+    FeatureDef,
+    FraudRate,
+    TimeSincePrevious,
+    WindowAggregate,
+)
+from fraud_app.features.labels import MICROS
+
+ENTITY_KINDS = (WindowAggregate, AmountRatio, TimeSincePrevious, FraudRate)
+# Helper columns the compiler adds before the entity stages (see compile.prepare).
+TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """Builds (and de-duplicates) the frame expressions of one entity's window."""
+
+    window: WindowSpec
+
+    def cum(self, expr: Column, upto_us: int) -> Column:
+        """Sum of expr over rows with ts <= t - upto_us (0 when there are none)."""
+        frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
+        return F.coalesce(F.sum(expr).over(frame), F.lit(0))
+
+    def range_sum(self, expr: Column, lo_us: int, hi_us: int) -> Column:
+        """Sum of expr over rows with t - lo_us <= ts < t - hi_us (lo_us > hi_us >= 0)."""
+        if lo_us <= hi_us:
+            return F.lit(0)
+        return self.cum(expr, hi_us + 1) - self.cum(expr, lo_us + 1)
+
+    def sliding(self, func, expr: Column, lo_us: int, hi_us: int) -> Column:
+        return func(expr).over(self.window.rangeBetween(-lo_us, -(hi_us + 1)))
+
+
+def entity_features(
+    df: DataFrame,
+    entity_column: str,
+    features: Sequence[FeatureDef],
+    *,
+    label_delay_s: int,
+    events_source: DataFrame | None = None,
+) -> DataFrame:
+    """df plus one column per feature (raw values; null = undefined).
+
+    df must carry the helper columns TS, KNOWN, FRAUD and ROW (=1). `events_source`
+    (the same rows before earlier stages, cheaper to re-read) feeds the fraud events;
+    it defaults to df.
+    """
+    window = Window.partitionBy(entity_column).orderBy(TS)
+    frames = _Frames(window)
+    rates = [f for f in features if isinstance(f, FraudRate)]
+    use_events = bool(rates) and "label_time" in df.columns
+    stream = df
+    if use_events:
+        events = fraud_events(events_source if events_source is not None else df, entity_column, rates, label_delay_s)
+        stream = df.unionByName(events, allowMissingColumns=True)
+    columns = []
+    for feature in features:
+        event_column = _event_column(feature) if use_events else None
+        columns.append(_compile(feature, frames, label_delay_s, event_column).alias(feature.name))
+    out = stream.select("*", *columns)
+    if use_events:
+        out = out.where(F.col(ROW) == 1).drop(*[_event_column(f) for f in rates])
+    return out
+
+
+def _compile(feature: FeatureDef, frames: _Frames, label_delay_s: int, event_column: str | None) -> Column:
+    if isinstance(feature, WindowAggregate):
+        return _window_aggregate(feature, frames)
+    if isinstance(feature, AmountRatio):
+        mean = _mean(frames, F.col(feature.column), feature.window_s * MICROS)
+        return F.when(mean != 0, F.col(feature.column) / mean)
+    if isinstance(feature, TimeSincePrevious):
+        prev = F.max(F.when(F.col(ROW) == 1, F.col(TS))).over(
+            frames.window.rangeBetween(Window.unboundedPreceding, -1)
+        )
+        return F.least((F.col(TS) - prev) / F.lit(float(MICROS)), F.lit(float(feature.cap_s)))
+    if isinstance(feature, FraudRate):
+        return _fraud_rate(feature, frames, label_delay_s, event_column)
+    raise TypeError(f"{type(feature).__name__} is not an entity window feature")
+
+
+def _mean(frames: _Frames, value: Column, window_us: int) -> Column:
+    count = frames.range_sum(F.when(value.isNotNull(), F.lit(1)).otherwise(0), window_us, 0)
+    total = frames.range_sum(F.coalesce(value, F.lit(0.0)), window_us, 0)
+    return F.when(count > 0, total / count)
+
+
+def _window_aggregate(feature: WindowAggregate, frames: _Frames) -> Column:
+    aggregation = AGGREGATIONS[feature.aggregation]
+    w_us = feature.window_s * MICROS
+    value = F.col(feature.column) if aggregation.needs_column else F.lit(1.0)
+    present = F.col(ROW) == 1 if not aggregation.needs_column else value.isNotNull()
+    builders = {
+        "count": lambda: frames.range_sum(F.when(present, F.lit(1)).otherwise(0), w_us, 0),
+        "sum": lambda: frames.range_sum(F.coalesce(value, F.lit(0.0)), w_us, 0),
+        "sumsq": lambda: frames.range_sum(F.coalesce(value * value, F.lit(0.0)), w_us, 0),
+        "max": lambda: frames.sliding(F.max, value, w_us, 0),
+        "min": lambda: frames.sliding(F.min, value, w_us, 0),
+    }
+    components = {name: builders[name]() for name in aggregation.components}
+    if feature.include_current:
+        components = with_current(components, value)
+    return aggregation.finalize(components)
+
+
+def _fraud_rate(
+    feature: FraudRate, frames: _Frames, label_delay_s: int, event_column: str | None
+) -> Column:
+    lag_us = label_delay_s * MICROS if feature.mature_only else 0
+    w_us = feature.window_s * MICROS
+    rows = frames.range_sum(F.col(ROW), lag_us + w_us, lag_us)
+    if event_column is not None:
+        frame = frames.window.rangeBetween(Window.unboundedPreceding, Window.currentRow)
+        frauds = F.coalesce(F.sum(F.col(event_column)).over(frame), F.lit(0))
+    else:
+        # known_at = ts + delay: known at t iff ts <= t - delay, i.e. ts < t - (delay - 1us)
+        hi_us = max(lag_us, label_delay_s * MICROS - 1)
+        frauds = frames.range_sum(F.col(FRAUD), lag_us + w_us, hi_us)
+    m, prior = feature.smoothing, feature.prior
+    return F.when(
+        rows + F.lit(m) > 0, (frauds + F.lit(m * prior)) / (rows + F.lit(m))
+    )
+
+
+def fraud_events(
+    source: DataFrame, entity_column: str, rates: Sequence[FraudRate], label_delay_s: int
+) -> DataFrame:
+    """+1/-1 event rows (columns entity, TS, ROW=0, _ev<i>) for every known fraud.
+
+    Fraud f counts in rate i at t iff t in [max(ts_f + lag_i + 1us, known_f),
+    ts_f + lag_i + W_i]. Event columns are named after the rate feature (`_ev_<name>`);
+    data rows leave them null, which sums ignore.
+    """
+    frauds = source.where(F.col(FRAUD) == 1)
+    names = [_event_column(f) for f in rates]
+    structs = []
+    for feature in rates:
+        lag_us = label_delay_s * MICROS if feature.mature_only else 0
+        start = F.greatest(F.col(TS) + F.lit(lag_us + 1), F.col(KNOWN))
+        end = F.col(TS) + F.lit(lag_us + feature.window_s * MICROS)
+        for when_us, delta in ((start, 1), (end + F.lit(1), -1)):
+            fields = [when_us.alias(TS)] + [
+                F.lit(delta if name == _event_column(feature) else 0).alias(name) for name in names
+            ]
+            structs.append(F.when(start <= end, F.struct(*fields)))
+    exploded = frauds.select(F.col(entity_column), F.explode(F.array(*structs)).alias("_e"))
+    return exploded.where(F.col("_e").isNotNull()).select(
+        entity_column, "_e.*", F.lit(0).alias(ROW), F.lit(0).alias(FRAUD)
+    )
+
+
+def _event_column(feature: FeatureDef) -> str:
+    return f"_ev_{feature.name}"
