@@ -8,6 +8,7 @@ from dlcore.layers.embedding import Embedding
 from dlcore.layers.feature_embedding import FeatureEmbedding
 from dlcore.layers.linear import Linear
 from dlcore.layers.sequential import Sequential
+from dlcore.layers.standardize import Standardize
 
 __all__ = [
     "LAYER_REGISTRY",
@@ -22,6 +23,7 @@ __all__ = [
     "ReLU",
     "Sequential",
     "Sigmoid",
+    "Standardize",
     "Tanh",
     "layer_from_config",
     "layer_to_config",

@@ -21,6 +21,7 @@ from dlcore.layers import (
     ReLU,
     Sequential,
     Sigmoid,
+    Standardize,
     Tanh,
 )
 from tests.dlcore.harness import check_float32_forward, check_layer
@@ -64,6 +65,8 @@ CASES = {
     "sigmoid": Case(Sigmoid, 3),
     "dropout": Case(lambda: Dropout(0.4), 3, {"before_forward": reseed_dropout}),
     "batchnorm": Case(lambda: BatchNorm1d(momentum=0.2), 3),
+    "standardize": Case(lambda: Standardize(clip=None), 3),
+    "standardize_clipped": Case(lambda: Standardize(clip=3.0), 3),
     "embedding": Case(
         lambda: Embedding(4, 2), 2, {"input_factory": id_inputs(4), "input_grad": False}
     ),
@@ -113,3 +116,17 @@ def test_layer_contract(case: str) -> None:
 def test_float32_matches_float64_on_every_backend(case: str, backend: str) -> None:
     c = CASES[case]
     check_float32_forward(c.factory, c.in_features, backend, **c.kwargs)
+
+
+def test_standardize_uses_its_statistics_and_survives_save_load(tmp_path) -> None:
+    from dlcore.model import Model
+    from dlcore.serialization import load_model, save_model
+
+    model = Model(Sequential([Standardize(clip=2.0), Linear(1)]), in_features=2)
+    model.layer.layers[0].set_statistics(np.array([10.0, -1.0]), np.array([2.0, 0.0]))
+    Y, _ = model.layer.layers[0].forward(np.array([[12.0, 3.0], [30.0, -1.0]], np.float32), False)
+    np.testing.assert_allclose(Y, [[1.0, 2.0], [2.0, 0.0]])  # (30-10)/2=10 clipped to 2; std 0 -> centred only
+    save_model(model, tmp_path / "m")
+    again = load_model(tmp_path / "m")
+    X = np.array([[11.0, 0.5]], np.float32)
+    np.testing.assert_array_equal(again.predict(X), model.predict(X))
