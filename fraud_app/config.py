@@ -17,6 +17,7 @@ from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
+from fraud_app.validation.config import ValidationSection
 
 
 class Section(BaseModel):
@@ -56,6 +57,7 @@ class AppConfig(Section):
     # Step sections are added here by their owning modules' models.
     generate: GenerateSection = Field(default_factory=GenerateSection)
     etl: EtlSection = Field(default_factory=EtlSection)
+    validation: ValidationSection = Field(default_factory=ValidationSection)
     features: FeaturesSection = Field(default_factory=FeaturesSection)
     splits: SplitsSection = Field(default_factory=SplitsSection)
     balancing: BalancingSection = Field(default_factory=BalancingSection)

@@ -1,0 +1,51 @@
+"""`fraud-app validate`: Great Expectations checks of the canonical or feature table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from fraud_app.config import AppConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--table",
+        choices=("canonical", "features"),
+        default="canonical",
+        help="which table to check (default: canonical)",
+    )
+    parser.add_argument("--input", help="Parquet path (default: paths.canonical / paths.features)")
+    parser.add_argument(
+        "--no-fail", action="store_true", help="report error-severity failures without failing"
+    )
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.errors import EmptyInputError
+    from fraud_app.etl.fs import HadoopFs
+    from fraud_app.spark.session import get_spark
+    from fraud_app.validation.validate import validate_canonical, validate_features
+
+    if args.no_fail:
+        validation = config.validation.model_copy(update={"fail_on_error": False})
+        config = config.model_copy(update={"validation": validation})
+    path = args.input or str(config.paths.resolve(args.table))
+    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    if not HadoopFs(spark).exists(path):
+        raise EmptyInputError(
+            f"validate: {args.table} table {path} does not exist; run its step first"
+        )
+    df = spark.read.parquet(path)
+    validate = validate_canonical if args.table == "canonical" else validate_features
+    report = validate(spark, df, config, table=path)
+    summary = {
+        "suite": report.suite,
+        "success": report.success,
+        "errors": [r.name for r in report.errors],
+        "warnings": [r.name for r in report.warnings],
+        "json": report.json_path,
+        "html": report.html_path,
+    }
+    print(json.dumps(summary, indent=2))
+    return 0 if report.success else 1

@@ -1,0 +1,72 @@
+"""`validation` config section: thresholds and severities of the data checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Severity = Literal["error", "warning"]
+
+
+class _Section(BaseModel):
+    # Same contract as fraud_app.config.Section (unknown keys rejected, frozen). Not
+    # imported from there because fraud_app.config imports this module to build AppConfig.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CanonicalChecks(_Section):
+    """Checks of the canonical transaction table (fraud_app.validation.suites lists them).
+
+    reference_time: "now" for the freshness check (naive = UTC); None = the wall clock.
+      Historical or generated data needs it set, e.g. to the end of the period.
+    severities: {check name: error|warning} overriding a check's default severity,
+      e.g. {"timestamp:freshness": "error"}.
+    """
+
+    max_amount: float = Field(1_000_000.0, gt=0)
+    reference_time: dt.datetime | None = None
+    max_staleness_hours: float = Field(48.0, gt=0)
+    label_rate_min: float = Field(0.0005, ge=0, le=1)
+    label_rate_max: float = Field(0.05, ge=0, le=1)
+    severities: dict[str, Severity] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _rate_bounds(self) -> CanonicalChecks:
+        if self.label_rate_min > self.label_rate_max:
+            raise ValueError(
+                f"label_rate_min ({self.label_rate_min}) must be <= label_rate_max "
+                f"({self.label_rate_max})"
+            )
+        return self
+
+
+class FeatureRange(_Section):
+    """Expected range of one feature column; a bound left out is only 'finite'."""
+
+    min: float | None = None
+    max: float | None = None
+    nullable: bool = False
+    severity: Severity = "error"
+
+
+class FeatureChecks(_Section):
+    """Generic checks of a feature table.
+
+    Every numeric column except `key_column` and `exclude` must be non-null and finite
+    (severity `default_severity`); `columns` adds ranges, nullability or a severity per
+    column and requires those columns to exist. `key_column` must be unique.
+    """
+
+    key_column: str = "transaction_id"
+    columns: dict[str, FeatureRange] = Field(default_factory=dict)
+    exclude: tuple[str, ...] = ("label", "label_time")
+    default_severity: Severity = "error"
+
+
+class ValidationSection(_Section):
+    canonical: CanonicalChecks = Field(default_factory=CanonicalChecks)
+    features: FeatureChecks = Field(default_factory=FeatureChecks)
+    examples: int = Field(5, ge=1, le=100)  # failing rows shown per check
+    fail_on_error: bool = True  # raise ValidationFailedError on an error-severity failure

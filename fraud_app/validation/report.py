@@ -1,0 +1,141 @@
+"""ValidationReport: the outcome of one suite, saved as JSON and a self-contained HTML
+page (inline CSS, no scripts or external assets), and turned into
+ValidationFailedError when an error-severity check failed."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+from fraud_app.errors import ValidationFailedError
+from fraud_app.validation.runner import CheckResult
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    suite: str
+    table: str  # what was validated (a path or a description)
+    checked_at: str  # ISO-8601 UTC
+    results: tuple[CheckResult, ...]
+    json_path: str | None = None
+    html_path: str | None = None
+
+    @property
+    def errors(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and r.severity == "error"]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and r.severity == "warning"]
+
+    @property
+    def success(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(success=self.success, n_errors=len(self.errors), n_warnings=len(self.warnings))
+        return d
+
+    def raise_for_errors(self) -> None:
+        if self.errors:
+            raise ValidationFailedError(failure_message(self))
+
+    def save(self, directory: str | Path) -> ValidationReport:
+        """Write `<suite>_validation.json` and `.html` into `directory`; return with paths."""
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        json_path, html_path = (
+            out / f"{self.suite}_validation.json",
+            out / f"{self.suite}_validation.html",
+        )
+        saved = replace(self, json_path=str(json_path), html_path=str(html_path))
+        json_path.write_text(json.dumps(saved.to_dict(), indent=2, default=str))
+        html_path.write_text(render_html(saved))
+        return saved
+
+
+def describe(r: CheckResult) -> str:
+    where = f"column '{r.column}'" if r.column else "the table"
+    text = f"{r.name} ({r.expectation} on {where})"
+    if r.error:
+        return f"{text}: could not run: {r.error}"
+    if r.unexpected_count is not None:
+        pct = f" ({r.unexpected_percent:.2f}%)" if r.unexpected_percent is not None else ""
+        text += f": {r.unexpected_count} unexpected row(s){pct}"
+    if r.observed is not None:
+        text += f": observed {r.observed}"
+    if r.examples:
+        shown = "; ".join(", ".join(f"{k}={v}" for k, v in e.items()) for e in r.examples)
+        text += f"; e.g. {shown}"
+    return text
+
+
+def failure_message(report: ValidationReport) -> str:
+    lines = [
+        f"{report.suite} validation of {report.table}: "
+        f"{len(report.errors)} error-severity check(s) failed:"
+    ]
+    lines += [f"  - {describe(r)}" for r in report.errors]
+    if report.html_path:
+        lines.append(f"Full report: {report.html_path}")
+    return "\n".join(lines)
+
+
+_CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;color:#222}
+table{border-collapse:collapse;width:100%;font-size:14px}
+th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}
+th{background:#f0f0f0} tr.fail-error{background:#fde2e2} tr.fail-warning{background:#fff4d6}
+tr.pass{background:#eef8ee} code{font-size:12px}
+"""
+
+
+def render_html(report: ValidationReport) -> str:
+    esc = html.escape
+    status = "PASSED" if report.success else "FAILED"
+    rows = []
+    for r in report.results:
+        cls = "pass" if r.success else f"fail-{r.severity}"
+        detail = r.error or (
+            f"{r.unexpected_count} unexpected ({r.unexpected_percent or 0:.2f}%)"
+            if r.unexpected_count is not None
+            else ""
+        )
+        examples = "<br>".join(esc(json.dumps(e, default=str)) for e in r.examples)
+        cells = [
+            esc(r.name),
+            esc(r.column or ""),
+            f"<code>{esc(r.expectation)}</code>",
+            esc(r.severity),
+            "pass" if r.success else "FAIL",
+            esc(r.observed or ""),
+            esc(detail),
+            examples,
+        ]
+        rows.append(f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    head = "".join(
+        f"<th>{h}</th>"
+        for h in (
+            "check",
+            "column",
+            "expectation",
+            "severity",
+            "result",
+            "observed",
+            "unexpected",
+            "examples",
+        )
+    )
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(report.suite)} validation</title>"
+        f"<style>{_CSS}</style></head><body>"
+        f"<h1>{esc(report.suite)} validation: {status}</h1>"
+        f"<p>Table: <code>{esc(report.table)}</code><br>Checked at: {esc(report.checked_at)}<br>"
+        f"{len(report.errors)} error(s), {len(report.warnings)} warning(s), "
+        f"{len(report.results)} checks</p>"
+        f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+        "</body></html>\n"
+    )

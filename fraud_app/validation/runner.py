@@ -1,0 +1,128 @@
+"""Run Checks on a Spark DataFrame with Great Expectations 1.x (ephemeral context).
+
+The only module that imports great_expectations (slow: ~4 s), lazily. GX returns
+results in no particular order, so each expectation carries its check name in
+`meta` and results are matched back by it. Failing-row identities come back only
+when `unexpected_index_column_names` names a key column, so we pass one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame
+
+from fraud_app.validation.suites import Check
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    expectation: str
+    column: str | None
+    severity: str
+    success: bool
+    observed: str | None = None
+    unexpected_count: int | None = None
+    unexpected_percent: float | None = None
+    examples: tuple[dict[str, Any], ...] = ()
+    error: str | None = None  # GX raised (e.g. the column does not exist)
+
+
+def run_checks(
+    df: DataFrame, checks: list[Check], suite_name: str, key_column: str | None, examples: int
+) -> list[CheckResult]:
+    """Validate `df` against `checks`; results in the order of `checks`."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.enable_analytics(False)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    token = uuid.uuid4().hex[:8]
+    asset = context.data_sources.add_spark(name=f"spark_{token}").add_dataframe_asset(
+        name=suite_name
+    )
+    batch_def = asset.add_batch_definition_whole_dataframe(f"whole_{token}")
+    suite = gx.ExpectationSuite(name=f"{suite_name}_{token}")
+    for check in checks:
+        kwargs = dict(check.kwargs)
+        if check.column is not None and "column_A" not in kwargs:
+            kwargs["column"] = check.column
+        suite.add_expectation(getattr(gxe, check.expectation)(**kwargs, meta={"check": check.name}))
+    suite = context.suites.add(suite)
+    result_format: dict[str, Any] = {
+        "result_format": "SUMMARY",
+        "partial_unexpected_count": examples,
+    }
+    if key_column and key_column in df.columns:
+        result_format["unexpected_index_column_names"] = [key_column]
+    batch = batch_def.get_batch(batch_parameters={"dataframe": df})
+    outcome = batch.validate(suite, result_format=result_format)
+    by_name = {
+        r.expectation_config.meta["check"]: {
+            "success": r.success,
+            "result": r.result,
+            "exception_info": r.exception_info,
+        }
+        for r in outcome.results
+    }
+    return [_result(check, by_name.get(check.name)) for check in checks]
+
+
+def _result(check: Check, raw: dict[str, Any] | None) -> CheckResult:
+    if raw is None:  # GX dropped it: treat as a failure rather than a silent pass
+        return CheckResult(
+            check.name, check.expectation, check.column, check.severity, False, error="no result"
+        )
+    res = raw.get("result") or {}
+    error = _exception_message(raw.get("exception_info") or {})
+    examples = res.get("partial_unexpected_index_list") or [
+        {check.column or "value": v} for v in res.get("partial_unexpected_list") or []
+    ]
+    observed = res.get("observed_value")
+    return CheckResult(
+        name=check.name,
+        expectation=check.expectation,
+        column=check.column,
+        severity=check.severity,
+        success=bool(raw.get("success")) and error is None,
+        observed=None if observed is None else str(observed),
+        unexpected_count=res.get("unexpected_count"),
+        unexpected_percent=_finite_or_none(res.get("unexpected_percent")),
+        examples=tuple(_plain(e) for e in examples),
+        error=error,
+    )
+
+
+def _exception_message(info: dict[str, Any]) -> str | None:
+    """GX gives one {raised_exception, exception_message} dict, or one per metric."""
+    infos = (
+        [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
+    )
+    messages = [str(i.get("exception_message")) for i in infos if i.get("raised_exception")]
+    return "; ".join(messages) or None
+
+
+def _finite_or_none(x: Any) -> float | None:
+    return float(x) if isinstance(x, int | float) and math.isfinite(x) else None
+
+
+def _plain(example: Any) -> dict[str, Any]:
+    """JSON-safe copy of one failing-row example (NaN/inf as strings)."""
+    if not isinstance(example, dict):
+        example = {"value": example}
+    return {str(k): v if _json_safe(v) else str(v) for k, v in example.items()}
+
+
+def _json_safe(v: Any) -> bool:
+    if isinstance(v, float):
+        return math.isfinite(v)
+    return isinstance(v, str | int | bool | type(None))

@@ -1,0 +1,154 @@
+"""What to check: suites as plain data (no Great Expectations import here).
+
+A Check names one expectation with its arguments, the column it is about and a
+severity. fraud_app.validation.runner turns Checks into GX expectations. Check
+names ("amount:range") are stable: they key the severity overrides in the config
+and the results in the reports.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from fraud_app.errors import ConfigError
+from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
+from fraud_app.validation.config import CanonicalChecks, FeatureChecks, Severity
+
+DOUBLE_MAX = 1.7976931348623157e308  # between(-max, max) rejects NaN and +-inf in Spark
+_SPARK_TYPE_NAMES = {
+    "string": "StringType",
+    "timestamp": "TimestampType",
+    "double": "DoubleType",
+    "int": "IntegerType",
+}
+NUMERIC_DTYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    expectation: str  # class name in great_expectations.expectations
+    severity: Severity
+    column: str | None = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> list[Check]:
+    """The canonical table's suite; `cfg.severities` overrides default severities."""
+    ref = cfg.reference_time or now or dt.datetime.now(dt.UTC)
+    ref = ref.astimezone(dt.UTC).replace(tzinfo=None) if ref.tzinfo else ref
+    checks = [
+        Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None, {"min_value": 1})
+    ]
+    for col in CANONICAL_COLUMNS:
+        spark_type = _SPARK_TYPE_NAMES[col.spark_type]
+        checks.append(
+            Check(
+                f"{col.name}:type",
+                "ExpectColumnValuesToBeOfType",
+                "error",
+                col.name,
+                {"type_": spark_type},
+            )
+        )
+    for name in REQUIRED_COLUMNS:
+        checks.append(Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", "error", name))
+    checks += [
+        Check("transaction_id:unique", "ExpectColumnValuesToBeUnique", "error", "transaction_id"),
+        Check(
+            "amount:range",
+            "ExpectColumnValuesToBeBetween",
+            "error",
+            "amount",
+            {"min_value": 0, "strict_min": True, "max_value": cfg.max_amount},
+        ),
+        Check(
+            "label:values", "ExpectColumnValuesToBeInSet", "error", "label", {"value_set": [0, 1]}
+        ),
+        Check(
+            "label:rate",
+            "ExpectColumnMeanToBeBetween",
+            "error",
+            "label",
+            {"min_value": cfg.label_rate_min, "max_value": cfg.label_rate_max},
+        ),
+        Check(
+            "channel:allowed",
+            "ExpectColumnValuesToBeInSet",
+            "error",
+            "channel",
+            {"value_set": list(ALLOWED_CHANNELS)},
+        ),
+        Check(
+            "timestamp:freshness",
+            "ExpectColumnMaxToBeBetween",
+            "warning",
+            "timestamp",
+            {"min_value": ref - dt.timedelta(hours=cfg.max_staleness_hours), "max_value": ref},
+        ),
+        Check(
+            "label_time:after_timestamp",
+            "ExpectColumnPairValuesAToBeGreaterThanB",
+            "error",
+            "label_time",
+            {
+                "column_A": "label_time",
+                "column_B": "timestamp",
+                "or_equal": True,
+                "ignore_row_if": "either_value_is_missing",
+            },
+        ),
+    ]
+    return _with_severities(checks, cfg.severities, "validation.canonical.severities")
+
+
+def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
+    """Generic feature-table suite from the table's (column -> Spark dtype) and config."""
+    checks = [
+        Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None, {"min_value": 1})
+    ]
+    if cfg.key_column in dtypes:
+        checks.append(
+            Check(
+                f"{cfg.key_column}:unique", "ExpectColumnValuesToBeUnique", "error", cfg.key_column
+            )
+        )
+    for name in cfg.columns:
+        checks.append(Check(f"{name}:exists", "ExpectColumnToExist", "error", name))
+    skip = {cfg.key_column, *cfg.exclude}
+    numeric = [c for c, t in dtypes.items() if t in NUMERIC_DTYPES and c not in skip]
+    for name in sorted(set(numeric) | (set(cfg.columns) & set(dtypes))):
+        spec = cfg.columns.get(name)
+        severity = spec.severity if spec else cfg.default_severity
+        if not (spec and spec.nullable):
+            checks.append(
+                Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", severity, name)
+            )
+        low = spec.min if spec and spec.min is not None else -DOUBLE_MAX
+        high = spec.max if spec and spec.max is not None else DOUBLE_MAX
+        kind = "range" if spec and (spec.min is not None or spec.max is not None) else "finite"
+        checks.append(
+            Check(
+                f"{name}:{kind}",
+                "ExpectColumnValuesToBeBetween",
+                severity,
+                name,
+                {"min_value": low, "max_value": high},
+            )
+        )
+    return checks
+
+
+def _with_severities(
+    checks: list[Check], overrides: dict[str, Severity], where: str
+) -> list[Check]:
+    names = [c.name for c in checks]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise ConfigError(f"{where}: unknown check name(s) {unknown}. Valid: {names}")
+    return [
+        Check(c.name, c.expectation, overrides.get(c.name, c.severity), c.column, c.kwargs)
+        for c in checks
+    ]

@@ -1,0 +1,56 @@
+"""Notebook/CLI entry points: validate the canonical table or a feature table.
+
+Each builds its suite (fraud_app.validation.suites), runs it with Great Expectations
+(runner), saves JSON + HTML under `paths.reports` and, when `validation.fail_on_error`
+is set, raises ValidationFailedError naming the failed checks, columns and example
+failing ids. Reports are written before raising, so the user can open them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from pyspark.sql import DataFrame, SparkSession
+
+from fraud_app.config import AppConfig
+from fraud_app.validation.report import ValidationReport, describe
+from fraud_app.validation.runner import run_checks
+from fraud_app.validation.suites import Check, canonical_checks, feature_checks
+
+logger = logging.getLogger(__name__)
+
+
+def validate_canonical(
+    spark: SparkSession, df: DataFrame, cfg: AppConfig, *, table: str = "canonical"
+) -> ValidationReport:
+    """Check `df` (canonical schema) against `validation.canonical`."""
+    checks = canonical_checks(cfg.validation.canonical)
+    return _validate(df, checks, "canonical", "transaction_id", cfg, table)
+
+
+def validate_features(
+    spark: SparkSession, df: DataFrame, cfg: AppConfig, *, table: str = "features"
+) -> ValidationReport:
+    """Check a feature table: numeric columns non-null and finite, configured ranges."""
+    fc = cfg.validation.features
+    checks = feature_checks(dict(df.dtypes), fc)
+    return _validate(df, checks, "features", fc.key_column, cfg, table)
+
+
+def _validate(
+    df: DataFrame, checks: list[Check], suite: str, key: str | None, cfg: AppConfig, table: str
+) -> ValidationReport:
+    checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    results = run_checks(df, checks, suite, key, cfg.validation.examples)
+    report = ValidationReport(suite, table, checked_at, tuple(results))
+    report = report.save(cfg.paths.resolve("reports"))
+    for r in report.warnings:
+        logger.warning("validation warning: %s", describe(r))
+    logger.info(
+        "%s validation of %s: %d checks, %d errors, %d warnings; report %s",
+        suite, table, len(results), len(report.errors), len(report.warnings), report.html_path,
+    )  # fmt: skip
+    if cfg.validation.fail_on_error:
+        report.raise_for_errors()
+    return report
