@@ -82,7 +82,9 @@ def compute_features(
     out = _entity_stages(prepared, computable, feature_set.label_delay_s)
     encodings = [f for f in computable if isinstance(f, ENCODING_KINDS)]
     if encodings:
-        out = add_encodings(out, encodings, label_delay_s=feature_set.label_delay_s, source=prepared)
+        out = add_encodings(
+            out, encodings, label_delay_s=feature_set.label_delay_s, source=prepared
+        )
     for feature in computable:
         if isinstance(feature, ROWWISE_KINDS):
             out = out.withColumn(feature.name, rowwise_column(feature))
@@ -105,7 +107,9 @@ def _split_available(
         missing = tuple(c for c in feature.inputs if c not in present)
         if missing:
             logger.warning(
-                "feature %s skipped: input column(s) %s absent from the data", feature.name, list(missing)
+                "feature %s skipped: input column(s) %s absent from the data",
+                feature.name,
+                list(missing),
             )
             skipped.append(SkippedFeature(feature.name, missing))
         else:
@@ -123,7 +127,9 @@ def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:
         )
 
 
-def _entity_stages(prepared: DataFrame, features: list[FeatureDef], label_delay_s: int) -> DataFrame:
+def _entity_stages(
+    prepared: DataFrame, features: list[FeatureDef], label_delay_s: int
+) -> DataFrame:
     by_entity: dict[str, list[FeatureDef]] = {}
     for feature in features:
         if isinstance(feature, ENTITY_KINDS):
@@ -157,7 +163,9 @@ def _filled(feature: FeatureDef) -> Column:
     return F.when(col.isNull() | F.isnan(col), F.lit(float(feature.fill))).otherwise(col)
 
 
-def _output_columns(df: DataFrame, features: list[FeatureDef], vector_column: str | None) -> list[Column]:
+def _output_columns(
+    df: DataFrame, features: list[FeatureDef], vector_column: str | None
+) -> list[Column]:
     keep = [F.col(c) for c in PASSTHROUGH_COLUMNS if c in df.columns and c != PARTITION_COLUMN]
     event_date = (
         F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date(F.col("timestamp"))

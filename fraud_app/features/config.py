@@ -76,7 +76,9 @@ class SplitsSection(_Section):
         if self.by == "dates":
             missing = [k for k, v in windows.items() if v is None]
             if missing:
-                raise ValueError(f"by: dates needs train, validation and test windows. Missing: {missing}")
+                raise ValueError(
+                    f"by: dates needs train, validation and test windows. Missing: {missing}"
+                )
         elif any(v is not None for v in windows.values()):
             given = [k for k, v in windows.items() if v is not None]
             raise ValueError(f"windows {given} are only used with by: dates (by is 'lengths')")

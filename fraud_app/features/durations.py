@@ -18,4 +18,3 @@ def parse_duration(text: object) -> int:
     if match is None:
         raise ValueError(f"must be {DURATION_HINT}. Received: {text!r}")
     return int(match.group(1)) * _UNITS[match.group(2)]
-

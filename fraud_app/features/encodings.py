@@ -123,7 +123,10 @@ def _snapshot_table(source: DataFrame, group: _Group, prefix: str) -> DataFrame:
     same_period = Window.partitionBy("p")
     table = running.select(
         "*",
-        *[F.max(F.when(F.col("k") == ALL_KEY, F.col(c))).over(same_period).alias(f"all_{c}") for c in ("n", "m", "f")],
+        *[
+            F.max(F.when(F.col("k") == ALL_KEY, F.col(c))).over(same_period).alias(f"all_{c}")
+            for c in ("n", "m", "f")
+        ],
     ).where(F.col("k") != ALL_KEY)
     return table.select(
         F.col("k").alias(f"{prefix}key"),

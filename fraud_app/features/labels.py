@@ -38,7 +38,11 @@ def label_known_at_micros(df: DataFrame, label_delay_s: int) -> Column:
 
 def is_fraud(df: DataFrame) -> Column:
     """1 for label = 1, else 0 (a null / hidden label is not a known fraud)."""
-    return F.when(F.col("label") == 1, F.lit(1)).otherwise(F.lit(0)) if "label" in df.columns else F.lit(0)
+    return (
+        F.when(F.col("label") == 1, F.lit(1)).otherwise(F.lit(0))
+        if "label" in df.columns
+        else F.lit(0)
+    )
 
 
 def as_known_at(df: DataFrame, cutoff: dt.datetime, label_delay_s: int) -> DataFrame:
@@ -53,7 +57,9 @@ def as_known_at(df: DataFrame, cutoff: dt.datetime, label_delay_s: int) -> DataF
     known = label_known_at_micros(df, label_delay_s) <= cut_us
     out = df.where(F.col("timestamp") < cut)
     if "label" in df.columns:
-        out = out.withColumn("label", F.when(known, F.col("label")).cast(df.schema["label"].dataType))
+        out = out.withColumn(
+            "label", F.when(known, F.col("label")).cast(df.schema["label"].dataType)
+        )
     if "label_time" in df.columns:
         out = out.withColumn("label_time", F.when(known, F.col("label_time")))
     return out

@@ -65,7 +65,9 @@ class FeatureSet:
 
     def __post_init__(self) -> None:
         if self.label_delay_s < 0:
-            raise FeatureSpecError(f"label delay must be >= 0 seconds. Received: {self.label_delay_s}")
+            raise FeatureSpecError(
+                f"label delay must be >= 0 seconds. Received: {self.label_delay_s}"
+            )
         seen: dict[str, str] = {}
         sources = self.sources or tuple("<code>" for _ in self.features)
         for feature, source in zip(self.features, sources, strict=True):
@@ -84,7 +86,9 @@ class FeatureSet:
         keep = set(names)
         pairs = [
             (f, s)
-            for f, s in zip(self.features, self.sources or ("<code>",) * len(self.features), strict=True)
+            for f, s in zip(
+                self.features, self.sources or ("<code>",) * len(self.features), strict=True
+            )
             if f.name in keep
         ]
         return FeatureSet(
@@ -114,9 +118,7 @@ def spec_paths(spec_dir: str | Path, files: Sequence[str] | None = None) -> list
     return paths
 
 
-def load_feature_set(
-    paths: Sequence[str | Path], *, label_delay_days: float
-) -> FeatureSet:
+def load_feature_set(paths: Sequence[str | Path], *, label_delay_days: float) -> FeatureSet:
     """Parse every spec file and resolve them into one FeatureSet."""
     sourced: list[SourcedFeature] = []
     for path in paths:
@@ -156,8 +158,7 @@ def parse_spec(text: str, *, source: str) -> list[SourcedFeature]:
     entries = doc.get("features")
     if not isinstance(entries, list) or not entries:
         raise FeatureSpecError(
-            f"{source}: features must be a non-empty list of feature entries. "
-            f"Received: {entries!r}"
+            f"{source}: features must be a non-empty list of feature entries. Received: {entries!r}"
         )
     out: list[SourcedFeature] = []
     for i, entry in enumerate(entries):
@@ -170,9 +171,7 @@ def _parse_entry(entry: Any, where: str) -> list[SourcedFeature]:
         raise FeatureSpecError(f"{where} must be a mapping with a `kind` key. Received: {entry!r}")
     kind = entry.get("kind")
     if kind not in KINDS:
-        raise FeatureSpecError(
-            f"{where}.kind must be one of {sorted(KINDS)}. Received: {kind!r}"
-        )
+        raise FeatureSpecError(f"{where}.kind must be one of {sorted(KINDS)}. Received: {kind!r}")
     cls = KINDS[kind]
     fields = {k: v for k, v in entry.items() if k != "kind"}
     out = []

@@ -88,7 +88,9 @@ def entity_features(
     use_events = bool(rates) and "label_time" in df.columns
     stream = df
     if use_events:
-        events = fraud_events(events_source if events_source is not None else df, entity_column, rates, label_delay_s)
+        events = fraud_events(
+            events_source if events_source is not None else df, entity_column, rates, label_delay_s
+        )
         stream = df.unionByName(events, allowMissingColumns=True)
     columns = []
     for feature in features:
@@ -100,7 +102,9 @@ def entity_features(
     return out
 
 
-def _compile(feature: FeatureDef, frames: _Frames, label_delay_s: int, event_column: str | None) -> Column:
+def _compile(
+    feature: FeatureDef, frames: _Frames, label_delay_s: int, event_column: str | None
+) -> Column:
     if isinstance(feature, WindowAggregate):
         return _window_aggregate(feature, frames)
     if isinstance(feature, AmountRatio):
@@ -154,9 +158,7 @@ def _fraud_rate(
         hi_us = max(lag_us, label_delay_s * MICROS - 1)
         frauds = frames.range_sum(F.col(FRAUD), lag_us + w_us, hi_us)
     m, prior = feature.smoothing, feature.prior
-    return F.when(
-        rows + F.lit(m) > 0, (frauds + F.lit(m * prior)) / (rows + F.lit(m))
-    )
+    return F.when(rows + F.lit(m) > 0, (frauds + F.lit(m * prior)) / (rows + F.lit(m)))
 
 
 def fraud_events(

@@ -1,0 +1,70 @@
+"""UnionPay-style balanced subsets (the BigDL UnionPay fraud-detection case study).
+
+K subsets; each holds EVERY fraud plus a disjoint 1/K share of the normals, so K
+models of an ensemble each see all frauds and, together, all normals. A normal's share
+is pmod(hash(id, seed), K). With normal_ratio r a subset keeps at most
+ceil(r * n_frauds) normals of its share: those with the smallest second hash (exact
+counts via a row_number partitioned by share; Spark pushes the share filter below it,
+so each subset sorts only its own share). With r = None, or r large enough, the
+union of the subsets' normals is exactly all normals.
+"""
+
+from __future__ import annotations
+
+import math
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from fraud_app.balancing.base import BalancedData, BalancingStrategy, row_hash
+
+SHARE, RANK = "_share", "_rank"
+
+
+class UnionPaySubsets(BalancingStrategy):
+    name = "unionpay_subsets"
+
+    def __init__(self, *, n_subsets: int = 5, normal_ratio: float | None = None, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if n_subsets < 1:
+            raise ValueError(f"n_subsets must be >= 1. Received: {n_subsets}")
+        if normal_ratio is not None and normal_ratio <= 0:
+            raise ValueError(f"normal_ratio must be > 0 or None. Received: {normal_ratio}")
+        self.n_subsets = n_subsets
+        self.normal_ratio = normal_ratio
+
+    def _balance(self, df: DataFrame) -> BalancedData:
+        k = self.n_subsets
+        share = F.pmod(row_hash(self.id_column, self.seed), F.lit(k))
+        counts = self.class_counts(df, by=F.when(self.label == 0, share))
+        n_frauds = counts.get((1, None), 0)
+        self.require_frauds(n_frauds)
+        shares = [counts.get((0, i), 0) for i in range(k)]
+        cap = None if self.normal_ratio is None else math.ceil(self.normal_ratio * n_frauds)
+        limits = [s if cap is None else min(s, cap) for s in shares]
+
+        normals = self.normals(df).withColumn(SHARE, share)
+        if limits != shares:
+            order = Window.partitionBy(SHARE).orderBy(
+                row_hash(self.id_column, self.seed, salt=1), F.col(self.id_column)
+            )
+            normals = normals.withColumn(RANK, F.row_number().over(order))
+        frauds = self.frauds(df)
+        subsets = []
+        for i in range(k):
+            mine = normals.where(F.col(SHARE) == i)
+            if limits[i] < shares[i]:
+                mine = mine.where(F.col(RANK) <= limits[i])
+            subsets.append(frauds.unionByName(mine.select(*df.columns)))
+        summary = {
+            "strategy": self.name,
+            "seed": self.seed,
+            "n_subsets": k,
+            "normal_ratio": self.normal_ratio,
+            "frauds": n_frauds,
+            "normals": sum(shares),
+            "unlabeled_rows_dropped": counts.get((None, None), 0),
+            "subsets": [{"frauds": n_frauds, "normals": n} for n in limits],
+            "normals_covered": sum(limits),
+        }
+        return BalancedData(tuple(subsets), summary)

@@ -1,0 +1,44 @@
+"""`fraud-app features`: canonical table -> feature table (config section `features`)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from fraud_app.commands._overrides import with_flags
+from fraud_app.config import AppConfig
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--input", help="features.input (default: paths.canonical)")
+    parser.add_argument("--output", help="features.output (default: paths.features)")
+    parser.add_argument("--spec-dir", help="features.spec_dir")
+    parser.add_argument(
+        "--spec-file",
+        action="append",
+        dest="spec_files",
+        help="features.spec_files (repeatable; default: every *.yaml in the spec dir)",
+    )
+    parser.add_argument("--label-delay-days", type=float, help="features.label_delay_days")
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.features.pipeline import build_feature_table
+    from fraud_app.spark.session import get_spark
+
+    cfg = with_flags(
+        config.features,
+        "features",
+        input=args.input,
+        output=args.output,
+        spec_dir=args.spec_dir,
+        spec_files=tuple(args.spec_files) if args.spec_files else None,
+        label_delay_days=args.label_delay_days,
+    )
+    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    started = time.monotonic()
+    summary = build_feature_table(spark, config.model_copy(update={"features": cfg}))
+    out = {**summary.to_dict(), "total_seconds": round(time.monotonic() - started, 1)}
+    print(json.dumps(out, indent=2, default=str))
+    return 0

@@ -1,0 +1,38 @@
+"""Config-driven entry points (the CLI and notebooks): spec files -> feature table.
+
+feature_set = feature_set_from_config(config.features)
+result = compute_features(spark.read.parquet(canonical), feature_set)   # lazy
+summary = build_feature_table(spark, config)                           # reads + writes
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import EmptyInputError
+from fraud_app.features.compile import compute_features
+from fraud_app.features.config import FeaturesSection
+from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
+from fraud_app.features.table import FeatureTableSummary, write_feature_table
+
+
+def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
+    paths = spec_paths(cfg.spec_dir, cfg.spec_files)
+    return load_feature_set(paths, label_delay_days=cfg.label_delay_days)
+
+
+def build_feature_table(spark: SparkSession, config: AppConfig) -> FeatureTableSummary:
+    """Read the canonical table, compute every spec'd feature, write the feature table."""
+    cfg = config.features
+    source = cfg.input or str(config.paths.resolve("canonical"))
+    target = cfg.output or str(config.paths.resolve("features"))
+    feature_set = feature_set_from_config(cfg)
+    df = spark.read.parquet(source)
+    if not df.columns:
+        raise EmptyInputError(f"canonical table {source} holds no columns")
+    result = compute_features(df, feature_set, vector_column=cfg.vector_column)
+    summary = write_feature_table(spark, result, feature_set, target)
+    if summary.rows == 0:
+        raise EmptyInputError(f"canonical table {source} holds no rows")
+    return summary

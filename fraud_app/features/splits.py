@@ -1,0 +1,185 @@
+"""Time-based train / validation / test splits separated by a gap (the label delay).
+
+A random split would let the model train on transactions after the ones it is
+evaluated on, and on labels that were not yet known then. Here every window is a
+half-open UTC interval [start, end); validation starts at least `gap` after train
+ends and test at least `gap` after validation ends, so every training label is known
+(under the label-delay rule) before the first validation transaction happens. Rows in
+a gap (or before train) belong to no split.
+
+`plan_windows` is pure (dates in, dates out, ConfigError on bad windows);
+`split_by_time` applies it to a DataFrame and returns the three DataFrames plus a
+summary computed in ONE aggregation (no data collected to the driver).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
+from fraud_app.features.config import SplitsSection
+
+logger = logging.getLogger(__name__)
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    name: str
+    start: dt.datetime | None  # None: unbounded (train with train_days = None)
+    end: dt.datetime
+
+    def contains(self, ts: Column) -> Column:
+        cond = ts < F.lit(self.end)
+        return cond if self.start is None else cond & (ts >= F.lit(self.start))
+
+
+@dataclass(frozen=True)
+class SplitResult:
+    train: DataFrame
+    validation: DataFrame
+    test: DataFrame
+    windows: tuple[TimeWindow, TimeWindow, TimeWindow]
+    summary: dict[str, Any]
+
+
+def _midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def plan_windows(
+    cfg: SplitsSection, *, gap_days: float, data_end: dt.date | None = None
+) -> tuple[TimeWindow, TimeWindow, TimeWindow]:
+    """The three windows; `data_end` (exclusive) anchors by: lengths when cfg.end is None."""
+    gap = dt.timedelta(days=gap_days)
+    if cfg.by == "dates":
+        given = (cfg.train, cfg.validation, cfg.test)  # all set: SplitsSection checks it
+        windows = tuple(
+            TimeWindow(name, _midnight(w.start), _midnight(w.end))
+            for name, w in zip(SPLIT_NAMES, given, strict=True)
+            if w is not None
+        )
+    else:
+        end_day = cfg.end or data_end
+        if end_day is None:
+            raise ConfigError("splits.end is needed when the data's last date is unknown")
+        test_end = _midnight(end_day)
+        test_start = test_end - dt.timedelta(days=cfg.test_days)
+        val_end = test_start - gap
+        val_start = val_end - dt.timedelta(days=cfg.validation_days)
+        train_end = val_start - gap
+        train_start = (
+            None if cfg.train_days is None else train_end - dt.timedelta(days=cfg.train_days)
+        )
+        windows = (
+            TimeWindow("train", train_start, train_end),
+            TimeWindow("validation", val_start, val_end),
+            TimeWindow("test", test_start, test_end),
+        )
+    _check_order(windows, gap, gap_days)
+    return windows  # type: ignore[return-value]
+
+
+def _check_order(windows: tuple[TimeWindow, ...], gap: dt.timedelta, gap_days: float) -> None:
+    for w in windows:
+        if w.start is not None and w.end <= w.start:
+            raise ConfigError(
+                f"splits.{w.name} is empty: end {w.end:%Y-%m-%d %H:%M} must be after start "
+                f"{w.start:%Y-%m-%d %H:%M}"
+            )
+    for before, after in itertools.pairwise(windows):
+        start = after.start or before.end  # only train can be open-ended, and it comes first
+        if start < before.end:
+            raise ConfigError(
+                f"splits.{after.name} (from {start:%Y-%m-%d}) overlaps or precedes "
+                f"splits.{before.name} (until {before.end:%Y-%m-%d}): windows must be in the order "
+                f"{list(SPLIT_NAMES)} without overlap"
+            )
+        if start - before.end < gap:
+            raise ConfigError(
+                f"splits.{after.name} starts {start:%Y-%m-%d %H:%M}, less than the gap of "
+                f"{gap_days:g} days after splits.{before.name} ends ({before.end:%Y-%m-%d %H:%M}). "
+                f"Move it to {before.end + gap:%Y-%m-%d %H:%M} or later (the gap is the label "
+                "delay: training labels must be known before validation starts)"
+            )
+
+
+def split_by_time(
+    df: DataFrame,
+    cfg: SplitsSection,
+    *,
+    label_delay_days: float,
+    timestamp_column: str = "timestamp",
+    label_column: str = "label",
+) -> SplitResult:
+    """Train / validation / test DataFrames of `df` and a summary of each window."""
+    for col in (timestamp_column, label_column):
+        if col not in df.columns:
+            raise SchemaError(f"split_by_time needs column {col!r}. Received columns: {df.columns}")
+    gap_days = label_delay_days if cfg.gap_days is None else cfg.gap_days
+    data_end = None
+    if cfg.by == "lengths" and cfg.end is None:
+        last_day = df.agg(F.max(F.to_date(timestamp_column))).first()[0]  # UTC session date
+        if last_day is None:
+            raise EmptyInputError("split_by_time: the input holds no rows")
+        data_end = last_day + dt.timedelta(days=1)
+    windows = plan_windows(cfg, gap_days=gap_days, data_end=data_end)
+    ts = F.col(timestamp_column)
+    parts = [df.where(w.contains(ts)) for w in windows]
+    summary = _summary(df, windows, ts, F.col(label_column), gap_days)
+    empty = [w.name for w in windows if summary["windows"][w.name]["rows"] == 0]
+    if empty:
+        raise EmptyInputError(
+            f"split window(s) {empty} hold no rows: {summary['windows']}. The data covers "
+            f"{summary['data_first']} .. {summary['data_last']}; adjust splits.* to fall inside it"
+        )
+    logger.info("time splits: %s", summary["windows"])
+    return SplitResult(parts[0], parts[1], parts[2], windows, summary)
+
+
+def _summary(
+    df: DataFrame, windows: tuple[TimeWindow, ...], ts: Column, label: Column, gap_days: float
+) -> dict[str, Any]:
+    which = F.lit("unused")
+    for w in reversed(windows):
+        which = F.when(w.contains(ts), F.lit(w.name)).otherwise(which)
+    rows = (
+        df.select(which.alias("split"), ts.alias("ts"), label.alias("label"))
+        .groupBy("split")
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum(F.when(F.col("label") == 1, 1).otherwise(0)).alias("frauds"),
+            F.min("ts").alias("first"),
+            F.max("ts").alias("last"),
+        )
+        .collect()  # at most four rows
+    )
+    by_name = {r["split"]: r for r in rows}
+    out: dict[str, Any] = {"gap_days": gap_days, "windows": {}}
+    for w in windows:
+        r = by_name.get(w.name)
+        n = r["rows"] if r else 0
+        out["windows"][w.name] = {
+            "start": w.start.isoformat() if w.start else None,
+            "end": w.end.isoformat(),
+            "rows": n,
+            "frauds": r["frauds"] if r else 0,
+            "fraud_rate": round(r["frauds"] / n, 6) if n else None,
+            "first": str(r["first"]) if r else None,
+            "last": str(r["last"]) if r else None,
+        }
+    unused = by_name.get("unused")
+    out["unused_rows"] = unused["rows"] if unused else 0
+    firsts = [r["first"] for r in rows if r["first"] is not None]
+    lasts = [r["last"] for r in rows if r["last"] is not None]
+    out["data_first"] = str(min(firsts)) if firsts else None
+    out["data_last"] = str(max(lasts)) if lasts else None
+    return out
