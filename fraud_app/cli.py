@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("fraud_app.commands.generate", "write synthetic raw card transactions"),
     "etl": ("fraud_app.commands.etl", "raw files -> canonical Parquet + quarantine"),
     "features": ("fraud_app.commands.features", "canonical table -> point-in-time feature table"),
+    "validate": ("fraud_app.commands.validate", "data checks (Great Expectations) + reports"),
 }
 
 
