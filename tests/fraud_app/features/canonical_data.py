@@ -55,14 +55,29 @@ def tricky_rows(n: int = 400, seed: int = 7, days: int = 40) -> list[tuple]:
 
 def _row(rng: random.Random, i: int, card: str, merchant: str, t: dt.datetime) -> tuple:
     fraud = 1 if rng.random() < 0.2 else 0
-    delay = dt.timedelta(days=rng.choice([0.5, 2, 6.9, 7, 9, 20])) if fraud else dt.timedelta(days=30)
+    delay = (
+        dt.timedelta(days=rng.choice([0.5, 2, 6.9, 7, 9, 20])) if fraud else dt.timedelta(days=30)
+    )
     label_time = t + delay if rng.random() < 0.9 else None  # a few unknown confirmation times
     mcc = rng.choice(["5411", "5812", "5999", None])
     channel = rng.choice(["POS", "ECOM", "ATM"])
     country = rng.choice(["FR", "DE", "US", None])
     device = rng.choice([f"d{rng.randrange(3)}", None, None])
     amount = round(rng.lognormvariate(3, 1), 2)
-    return (f"t{i:05d}", card, merchant, t, amount, fraud, label_time, mcc, channel, country, "FR", device)
+    return (
+        f"t{i:05d}",
+        card,
+        merchant,
+        t,
+        amount,
+        fraud,
+        label_time,
+        mcc,
+        channel,
+        country,
+        "FR",
+        device,
+    )
 
 
 def frame(spark: SparkSession, rows: list[tuple], *, drop: tuple[str, ...] = ()) -> DataFrame:
