@@ -31,12 +31,14 @@ import numpy as np
 
 from dlcore.dist.compression import Codec, get_codec
 from dlcore.dist.wire import (
+    HEADER,
     MAX_TENSOR_FRAME,
     FrameHeader,
     Kind,
     byte_view,
     check_header,
     pack_header,
+    parse_header,
     recv_exact,
     recv_header,
     send_bytes,
@@ -164,10 +166,13 @@ def _pass_around(comm: Communicator, mine: np.ndarray, kind: Kind, op: Operation
         what = f"{op.name} value of rank {(r - j - 1) % n} (hop {j + 1} of {n - 1})"
         frame = pack_header(kind, current.nbytes, op.tag) + current.tobytes()
         send_bytes(comm.right, frame, op.deadline, what, comm.right_name)
-        header = recv_header(comm.left, op.deadline, what, comm.left_name)
-        _expect(header, kind, op, mine.nbytes, what, comm.left_name)
-        current = np.empty_like(mine)
-        recv_exact(comm.left, byte_view(current), op.deadline, what, comm.left_name)
+        # The size is known, so header and payload arrive in one read (one wake-up).
+        raw = bytearray(HEADER.size + mine.nbytes)
+        recv_exact(comm.left, memoryview(raw), op.deadline, what, comm.left_name)
+        _expect(
+            parse_header(raw, what, comm.left_name), kind, op, mine.nbytes, what, comm.left_name
+        )
+        current = np.frombuffer(raw, dtype=mine.dtype, offset=HEADER.size)
         parts[(r - j - 1) % n] = current
     return parts
 

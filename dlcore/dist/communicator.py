@@ -259,12 +259,14 @@ class Communicator:
         if self._closed:
             return
         self._closed = True
+        for sock in (self._left, self._right):  # first, so a blocked sender wakes up
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
         if self._sender is not None:
             self._sender.stop()
         for sock in (self._left, self._right):
             if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
 
     def __enter__(self) -> Communicator:

@@ -173,7 +173,12 @@ def recv_header(sock: socket.socket, deadline: Deadline, what: str, peer: str) -
     """Read and sanity-check one header (magic, version, known kind)."""
     raw = bytearray(HEADER.size)
     recv_exact(sock, memoryview(raw), deadline, what, peer)
-    magic, version, kind, _reserved, tag, length = HEADER.unpack(raw)
+    return parse_header(raw, what, peer)
+
+
+def parse_header(raw: bytes | bytearray, what: str, peer: str) -> FrameHeader:
+    """Unpack and sanity-check the first HEADER.size bytes of `raw`."""
+    magic, version, kind, _reserved, tag, length = HEADER.unpack_from(raw)
     if magic != MAGIC:
         raise FrameError(
             f"{peer} sent bytes that are not a dlcore.dist frame while we waited for {what}: "
