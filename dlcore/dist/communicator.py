@@ -171,6 +171,11 @@ class Communicator:
     def world_size(self) -> int:
         return self.member.world_size
 
+    @property
+    def usable(self) -> bool:
+        """False once closed or broken by a failure."""
+        return not (self._closed or self._broken)
+
     def shard_bounds(self, length: int) -> tuple[int, int]:
         """[start, stop) of a flat vector of `length` that this rank owns."""
         return shard_bounds(length, self.world_size, self.rank)

@@ -80,15 +80,18 @@ def _run_ranks(
         raise PeerTimeoutError(
             f"ranks {stuck} of {world_size} were still running after {timeout} s"
         )
-    if errors and discard is not None:
-        for result in results:
-            if result is not None:
-                discard(result)
     if errors:
-        _, rank, first = min(errors, key=lambda e: e[0])  # later failures are its echoes
-        first.add_note(f"raised on rank {rank} (of {world_size} local ranks)")
-        raise first
+        for result in results:
+            if result is not None and discard is not None:
+                discard(result)
+        _raise_root_cause(errors, world_size)
     return results
+
+
+def _raise_root_cause(errors: list[tuple[float, int, BaseException]], world_size: int):
+    _, rank, first = min(errors, key=lambda e: e[0])  # later failures are its echoes
+    first.add_note(f"raised on rank {rank} (of {world_size} local ranks)")
+    raise first
 
 
 class LocalGroup:

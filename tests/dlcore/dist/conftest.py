@@ -20,7 +20,7 @@ class GroupPool:
 
     def get(self, world_size: int) -> LocalGroup:
         group = self._groups.get(world_size)
-        if group is None or any(c._broken or c._closed for c in group.comms):
+        if group is None or not all(c.usable for c in group.comms):
             if group is not None:
                 group.close()
             group = self._groups[world_size] = LocalGroup(world_size, CHUNKED)
