@@ -1,0 +1,58 @@
+"""Turn the `training` config section into dlcore objects (registries, no if-chains in callers)."""
+
+from __future__ import annotations
+
+from dlcore.layers import Dropout, LeakyReLU, Linear, ReLU, Sequential, Standardize, Tanh
+from dlcore.layers.batchnorm import BatchNorm1d
+from dlcore.losses import BCEWithLogits, FocalLoss
+from dlcore.model import Model
+from dlcore.optimizers import LARS, SGD, Adam, AdamW
+from dlcore.optimizers.base import Optimizer
+from fraud_app.models.config import LossSection, ModelSection, OptimizerSection
+
+ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh}
+
+
+def build_model(cfg: ModelSection, in_features: int, seed: int) -> Model:
+    layers = [Standardize(clip=cfg.standardize_clip, name="standardize")]
+    for width in cfg.hidden:
+        layers.append(Linear(width))
+        if cfg.batchnorm:
+            layers.append(BatchNorm1d())
+        layers.append(ACTIVATIONS[cfg.activation]())
+        if cfg.dropout > 0:
+            layers.append(Dropout(cfg.dropout))
+    layers.append(Linear(1, init="glorot_uniform"))
+    return Model(Sequential(layers), in_features=in_features, seed=seed)
+
+
+def build_loss(cfg: LossSection):
+    if cfg.type == "focal":
+        return FocalLoss(alpha=cfg.focal_alpha, gamma=cfg.focal_gamma)
+    return BCEWithLogits(pos_weight=cfg.pos_weight)
+
+
+_OPTIMIZERS = {
+    "adam": lambda c: Adam(
+        learning_rate=c.learning_rate, weight_decay=c.weight_decay, clip_norm=c.clip_norm
+    ),
+    "adamw": lambda c: AdamW(
+        learning_rate=c.learning_rate, weight_decay=c.weight_decay, clip_norm=c.clip_norm
+    ),
+    "sgd": lambda c: SGD(
+        learning_rate=c.learning_rate,
+        momentum=c.momentum,
+        weight_decay=c.weight_decay,
+        clip_norm=c.clip_norm,
+    ),
+    "lars": lambda c: LARS(
+        learning_rate=c.learning_rate,
+        momentum=c.momentum,
+        weight_decay=c.weight_decay,
+        clip_norm=c.clip_norm,
+    ),
+}
+
+
+def build_optimizer(cfg: OptimizerSection) -> Optimizer:
+    return _OPTIMIZERS[cfg.type](cfg)

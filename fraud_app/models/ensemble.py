@@ -1,0 +1,127 @@
+"""FraudEnsemble: K dlcore models, one per balanced subset; score = mean member probability.
+
+Owns: the ensemble's directory contract (ensemble.json + one dlcore model
+directory per member; JSON and .npz only, so loading never unpickles), its
+in-memory scoring, and a plain-data form (`to_payload` / `from_payload`) that
+Spark ships to executors for batch scoring.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcore.losses import sigmoid
+from dlcore.model import Model
+from dlcore.serialization import load_model, save_model, write_json_atomic
+from fraud_app.errors import ModelLoadError
+
+FORMAT = "fraud_app.ensemble/1"
+
+
+@dataclass
+class FraudEnsemble:
+    members: list[Model]
+    feature_names: list[str]
+    metadata: dict[str, Any]
+
+    def __post_init__(self) -> None:
+        if not self.members:
+            raise ModelLoadError("an ensemble needs at least one member model")
+        widths = {m.in_features for m in self.members}
+        if widths != {len(self.feature_names)}:
+            raise ModelLoadError(
+                f"ensemble members expect {sorted(widths)} features but {len(self.feature_names)} feature names were given"
+            )
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Mean of the members' fraud probabilities, shape (n,)."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        total = np.zeros(len(X), dtype=np.float64)
+        for m in self.members:
+            total += sigmoid(m.predict(X).reshape(-1).astype(np.float64))
+        return total / len(self.members)
+
+    # -- directory contract --------------------------------------------------------------
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            names = []
+            for i, m in enumerate(self.members):
+                name = f"member-{i:02d}"
+                save_model(m, staging / name)
+                names.append(name)
+            write_json_atomic(
+                staging / "ensemble.json",
+                {
+                    "format": FORMAT,
+                    "members": names,
+                    "feature_names": self.feature_names,
+                    "combine": "mean_probability",
+                    "metadata": self.metadata,
+                },
+            )
+            if path.exists():
+                shutil.rmtree(path)
+            staging.rename(path)
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> FraudEnsemble:
+        path = Path(path)
+        spec_path = path / "ensemble.json"
+        try:
+            spec = json.loads(spec_path.read_text())
+        except FileNotFoundError:
+            raise ModelLoadError(
+                f"{path} is not a saved ensemble: {spec_path.name} is missing"
+            ) from None
+        except ValueError as exc:
+            raise ModelLoadError(f"{spec_path} is not valid JSON: {exc}") from exc
+        if spec.get("format") != FORMAT:
+            raise ModelLoadError(
+                f"{spec_path}: format is {spec.get('format')!r}; expected {FORMAT!r}"
+            )
+        for key, kind in (("members", list), ("feature_names", list)):
+            if not isinstance(spec.get(key), kind) or not spec[key]:
+                raise ModelLoadError(f"{spec_path}: {key!r} must be a non-empty list")
+        members = []
+        for name in spec["members"]:
+            if not isinstance(name, str) or "/" in name or name.startswith("."):
+                raise ModelLoadError(
+                    f"{spec_path}: member name {name!r} is not a plain directory name"
+                )
+            members.append(load_model(path / name))
+        return cls(members, list(spec["feature_names"]), dict(spec.get("metadata", {})))
+
+    # -- plain data for Spark executors ------------------------------------------------
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "feature_names": self.feature_names,
+            "members": [
+                {"config": m.get_config(), "params": m.params.data.copy(), "state": m.layer.state()}
+                for m in self.members
+            ],
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> FraudEnsemble:
+        members = []
+        for spec in payload["members"]:
+            m = Model.from_config(spec["config"])
+            m.params.set_data(spec["params"])
+            if spec["state"]:
+                m.layer.load_state(spec["state"])
+            members.append(m)
+        return cls(members, list(payload["feature_names"]), {})
