@@ -147,6 +147,10 @@ def partition_data(
     key = (run_id, partition)
     hit = _PROCESS_CACHE.get(key)
     if hit is not None:
+        # Drain the input anyway: PySpark reuses a Python worker only if the task read its
+        # whole input; otherwise the worker exits and the next task loses this cache.
+        for _ in blocks:
+            pass
         return hit, True
     for stale in [k for k in _PROCESS_CACHE if k[0] != run_id]:
         del _PROCESS_CACHE[stale]
