@@ -80,15 +80,15 @@ def compute_features(
         F.lit(1).alias(ROW),
     )
     out = _entity_stages(prepared, computable, feature_set.label_delay_s)
+    exprs: dict[str, Column] = {}
     encodings = [f for f in computable if isinstance(f, ENCODING_KINDS)]
     if encodings:
-        out = add_encodings(
+        out, encoded = add_encodings(
             out, encodings, label_delay_s=feature_set.label_delay_s, source=prepared
         )
-    for feature in computable:
-        if isinstance(feature, ROWWISE_KINDS):
-            out = out.withColumn(feature.name, rowwise_column(feature))
-    out = out.select(*_output_columns(df, computable, vector_column))
+        exprs.update(encoded)
+    exprs.update({f.name: rowwise_column(f) for f in computable if isinstance(f, ROWWISE_KINDS)})
+    out = _output(out, df, computable, exprs, vector_column)
     return FeatureResult(
         df=out,
         feature_names=tuple(f.name for f in computable),
@@ -136,42 +136,38 @@ def _entity_stages(
             by_entity.setdefault(feature.entity_column, []).append(feature)
     out = prepared
     for entity_column, members in by_entity.items():
-        if entity_column in REQUIRED_COLUMNS:
-            out = entity_features(
-                out, entity_column, members, label_delay_s=label_delay_s, events_source=prepared
-            )
-            continue
-        # An optional entity (device_id) is null on many rows: those get undefined features
-        # instead of one huge partition of unrelated rows.
-        keyed = out.where(F.col(entity_column).isNotNull())
-        computed = entity_features(
-            keyed,
+        optional = entity_column not in REQUIRED_COLUMNS and "transaction_id" in prepared.columns
+        out = entity_features(
+            out,
             entity_column,
             members,
             label_delay_s=label_delay_s,
-            events_source=prepared.where(F.col(entity_column).isNotNull()),
+            events_source=prepared,
+            row_id="transaction_id" if optional else None,
         )
-        unkeyed = out.where(F.col(entity_column).isNull()).select(
-            "*", *[F.lit(None).cast("double").alias(f.name) for f in members]
-        )
-        out = computed.unionByName(unkeyed)
     return out
 
 
-def _filled(feature: FeatureDef) -> Column:
-    col = F.col(feature.name).cast("double")
-    return F.when(col.isNull() | F.isnan(col), F.lit(float(feature.fill))).otherwise(col)
-
-
-def _output_columns(
-    df: DataFrame, features: list[FeatureDef], vector_column: str | None
-) -> list[Column]:
-    keep = [F.col(c) for c in PASSTHROUGH_COLUMNS if c in df.columns and c != PARTITION_COLUMN]
+def _output(
+    out: DataFrame,
+    df: DataFrame,
+    features: list[FeatureDef],
+    exprs: dict[str, Column],
+    vector_column: str | None,
+) -> DataFrame:
+    """Passthrough columns + every feature filled and as double (+ the float vector)."""
+    keep = [c for c in PASSTHROUGH_COLUMNS if c in df.columns and c != PARTITION_COLUMN]
     event_date = (
         F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date(F.col("timestamp"))
     )
-    values = [_filled(f).alias(f.name) for f in features]
-    columns = [*keep, event_date.alias(PARTITION_COLUMN), *values]
-    if vector_column:
-        columns.append(F.array(*[_filled(f).cast("float") for f in features]).alias(vector_column))
-    return columns
+    values = [_filled(exprs.get(f.name, F.col(f.name)), f.fill).alias(f.name) for f in features]
+    table = out.select(*keep, event_date.alias(PARTITION_COLUMN), *values)
+    if not vector_column:
+        return table
+    vector = F.array(*[F.col(f.name).cast("float") for f in features])
+    return table.select("*", vector.alias(vector_column))
+
+
+def _filled(value: Column, fill: float) -> Column:
+    col = value.cast("double")
+    return F.when(col.isNull() | F.isnan(col), F.lit(float(fill))).otherwise(col)

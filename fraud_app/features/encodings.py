@@ -52,29 +52,30 @@ def add_encodings(
     *,
     label_delay_s: int,
     source: DataFrame | None = None,
-) -> DataFrame:
-    """df plus one column per encoding feature (null = undefined).
+) -> tuple[DataFrame, dict[str, Column]]:
+    """df joined with the snapshot tables, and each feature's expression over it.
 
-    `source` (same rows, fewer columns) feeds the aggregations; defaults to df.
+    The expressions (null = undefined) are meant for the caller's final select, which
+    also drops the joined `_enc*` helper columns. `source` (same rows, fewer columns)
+    feeds the aggregations; defaults to df.
     """
     source = df if source is None else source
     groups: dict[_Group, list[FeatureDef]] = {}
     for feature in features:
         groups.setdefault(_group_of(feature, label_delay_s), []).append(feature)
-    out = df
+    helpers = []
+    for index, group in enumerate(groups):
+        prefix = group.prefix(index)
+        helpers.append(_key(group.column).alias(f"{prefix}key"))
+        helpers.append(F.floor(F.col(TS) / F.lit(group.refresh_us)).alias(f"{prefix}period"))
+    out = df.select("*", *helpers)
+    exprs: dict[str, Column] = {}
     for index, (group, members) in enumerate(groups.items()):
         prefix = group.prefix(index)
-        table = _snapshot_table(source, group, prefix)
-        key, period = f"{prefix}key", f"{prefix}period"
-        out = out.withColumn(key, _key(group.column)).withColumn(
-            period, F.floor(F.col(TS) / F.lit(group.refresh_us))
-        )
-        out = out.join(F.broadcast(table), on=[key, period], how="left")
-        out = out.select(
-            *[c for c in out.columns if not c.startswith(prefix)],
-            *[_value(f, prefix).alias(f.name) for f in members],
-        )
-    return out
+        table = F.broadcast(_snapshot_table(source, group, prefix))
+        out = out.join(table, on=[f"{prefix}key", f"{prefix}period"], how="left")
+        exprs.update({f.name: _value(f, prefix) for f in members})
+    return out, exprs
 
 
 def _group_of(feature: FeatureDef, label_delay_s: int) -> _Group:

@@ -27,7 +27,7 @@ Point-in-time rules (t = the current row's timestamp, in microseconds):
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
@@ -49,20 +49,29 @@ TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
 
 @dataclass(frozen=True)
 class _Frames:
-    """Builds (and de-duplicates) the frame expressions of one entity's window."""
+    """Builds the frame expressions of one entity's window, each (value, bound) once.
+
+    `what` names the summed value ("rows", "sum:amount", ...) so that features sharing a
+    running sum (mean and sum of the same window, counts of several windows) reuse the
+    same Column instead of building it again (fewer JVM round trips while planning).
+    """
 
     window: WindowSpec
+    _memo: dict[tuple[str, int], Column] = field(default_factory=dict)
 
-    def cum(self, expr: Column, upto_us: int) -> Column:
+    def cum(self, what: str, expr: Column, upto_us: int) -> Column:
         """Sum of expr over rows with ts <= t - upto_us (0 when there are none)."""
-        frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
-        return F.coalesce(F.sum(expr).over(frame), F.lit(0))
+        key = (what, upto_us)
+        if key not in self._memo:
+            frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
+            self._memo[key] = F.coalesce(F.sum(expr).over(frame), F.lit(0))
+        return self._memo[key]
 
-    def range_sum(self, expr: Column, lo_us: int, hi_us: int) -> Column:
+    def range_sum(self, what: str, expr: Column, lo_us: int, hi_us: int) -> Column:
         """Sum of expr over rows with t - lo_us <= ts < t - hi_us (lo_us > hi_us >= 0)."""
         if lo_us <= hi_us:
             return F.lit(0)
-        return self.cum(expr, hi_us + 1) - self.cum(expr, lo_us + 1)
+        return self.cum(what, expr, hi_us + 1) - self.cum(what, expr, lo_us + 1)
 
     def sliding(self, func, expr: Column, lo_us: int, hi_us: int) -> Column:
         return func(expr).over(self.window.rangeBetween(-lo_us, -(hi_us + 1)))
@@ -75,14 +84,21 @@ def entity_features(
     *,
     label_delay_s: int,
     events_source: DataFrame | None = None,
+    row_id: str | None = None,
 ) -> DataFrame:
     """df plus one column per feature (raw values; null = undefined).
 
     df must carry the helper columns TS, KNOWN, FRAUD and ROW (=1). `events_source`
     (the same rows before earlier stages, cheaper to re-read) feeds the fraud events;
-    it defaults to df.
+    it defaults to df. Rows whose entity is null get null features; with `row_id` (a
+    unique column) each such row is its own window partition instead of all of them
+    forming one huge partition of unrelated rows (device_id is null for most POS rows).
     """
-    window = Window.partitionBy(entity_column).orderBy(TS)
+    entity = F.col(entity_column)
+    key = entity
+    if row_id is not None:
+        key = F.coalesce(entity, F.concat(F.lit("\u0000"), F.col(row_id).cast("string")))
+    window = Window.partitionBy(key).orderBy(TS)
     frames = _Frames(window)
     rates = [f for f in features if isinstance(f, FraudRate)]
     use_events = bool(rates) and "label_time" in df.columns
@@ -95,7 +111,8 @@ def entity_features(
     columns = []
     for feature in features:
         event_column = _event_column(feature) if use_events else None
-        columns.append(_compile(feature, frames, label_delay_s, event_column).alias(feature.name))
+        expr = _compile(feature, frames, label_delay_s, event_column)
+        columns.append(F.when(entity.isNotNull(), expr).alias(feature.name))
     out = stream.select("*", *columns)
     if use_events:
         out = out.where(F.col(ROW) == 1).drop(*[_event_column(f) for f in rates])
@@ -108,7 +125,7 @@ def _compile(
     if isinstance(feature, WindowAggregate):
         return _window_aggregate(feature, frames)
     if isinstance(feature, AmountRatio):
-        mean = _mean(frames, F.col(feature.column), feature.window_s * MICROS)
+        mean = _mean(frames, feature.column, feature.window_s * MICROS)
         return F.when(mean != 0, F.col(feature.column) / mean)
     if isinstance(feature, TimeSincePrevious):
         prev = F.max(F.when(F.col(ROW) == 1, F.col(TS))).over(
@@ -120,9 +137,12 @@ def _compile(
     raise TypeError(f"{type(feature).__name__} is not an entity window feature")
 
 
-def _mean(frames: _Frames, value: Column, window_us: int) -> Column:
-    count = frames.range_sum(F.when(value.isNotNull(), F.lit(1)).otherwise(0), window_us, 0)
-    total = frames.range_sum(F.coalesce(value, F.lit(0.0)), window_us, 0)
+def _mean(frames: _Frames, name: str, window_us: int) -> Column:
+    value = F.col(name)
+    count = frames.range_sum(
+        f"count:{name}", F.when(value.isNotNull(), 1).otherwise(0), window_us, 0
+    )
+    total = frames.range_sum(f"sum:{name}", F.coalesce(value, F.lit(0.0)), window_us, 0)
     return F.when(count > 0, total / count)
 
 
@@ -131,10 +151,15 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames) -> Column:
     w_us = feature.window_s * MICROS
     value = F.col(feature.column) if aggregation.needs_column else F.lit(1.0)
     present = F.col(ROW) == 1 if not aggregation.needs_column else value.isNotNull()
+    c = feature.column if aggregation.needs_column else "*"
     builders = {
-        "count": lambda: frames.range_sum(F.when(present, F.lit(1)).otherwise(0), w_us, 0),
-        "sum": lambda: frames.range_sum(F.coalesce(value, F.lit(0.0)), w_us, 0),
-        "sumsq": lambda: frames.range_sum(F.coalesce(value * value, F.lit(0.0)), w_us, 0),
+        "count": lambda: frames.range_sum(
+            f"count:{c}", F.when(present, F.lit(1)).otherwise(0), w_us, 0
+        ),
+        "sum": lambda: frames.range_sum(f"sum:{c}", F.coalesce(value, F.lit(0.0)), w_us, 0),
+        "sumsq": lambda: frames.range_sum(
+            f"sumsq:{c}", F.coalesce(value * value, F.lit(0.0)), w_us, 0
+        ),
         "max": lambda: frames.sliding(F.max, value, w_us, 0),
         "min": lambda: frames.sliding(F.min, value, w_us, 0),
     }
@@ -149,14 +174,14 @@ def _fraud_rate(
 ) -> Column:
     lag_us = label_delay_s * MICROS if feature.mature_only else 0
     w_us = feature.window_s * MICROS
-    rows = frames.range_sum(F.col(ROW), lag_us + w_us, lag_us)
+    rows = frames.range_sum("rows", F.col(ROW), lag_us + w_us, lag_us)
     if event_column is not None:
         frame = frames.window.rangeBetween(Window.unboundedPreceding, Window.currentRow)
         frauds = F.coalesce(F.sum(F.col(event_column)).over(frame), F.lit(0))
     else:
         # known_at = ts + delay: known at t iff ts <= t - delay, i.e. ts < t - (delay - 1us)
         hi_us = max(lag_us, label_delay_s * MICROS - 1)
-        frauds = frames.range_sum(F.col(FRAUD), lag_us + w_us, hi_us)
+        frauds = frames.range_sum("frauds", F.col(FRAUD), lag_us + w_us, hi_us)
     m, prior = feature.smoothing, feature.prior
     return F.when(rows + F.lit(m) > 0, (frauds + F.lit(m * prior)) / (rows + F.lit(m)))
 
@@ -170,7 +195,7 @@ def fraud_events(
     ts_f + lag_i + W_i]. Event columns are named after the rate feature (`_ev_<name>`);
     data rows leave them null, which sums ignore.
     """
-    frauds = source.where(F.col(FRAUD) == 1)
+    frauds = source.where((F.col(FRAUD) == 1) & F.col(entity_column).isNotNull())
     names = [_event_column(f) for f in rates]
     structs = []
     for feature in rates:

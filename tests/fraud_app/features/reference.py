@@ -1,0 +1,141 @@
+"""A brute-force, pure-Python statement of every feature's point-in-time semantics.
+
+O(n^2) loops over plain rows, written straight from the definitions' docstrings and
+fraud_app.features.labels, independent of the Spark compiler. Tests compare the
+compiler's output with it on small tricky data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import statistics
+
+from fraud_app.features.definitions import (
+    AmountRatio,
+    Calendar,
+    ColumnValue,
+    CrossBorder,
+    FeatureDef,
+    FraudRate,
+    FrequencyEncoding,
+    TargetEncoding,
+    TimeSincePrevious,
+    WindowAggregate,
+)
+from fraud_app.features.spec import FeatureSet
+
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+US = 1_000_000
+
+
+def micros(t: dt.datetime) -> int:
+    return (t - EPOCH) // dt.timedelta(microseconds=1)
+
+
+def reference_features(rows: list[dict], fs: FeatureSet) -> dict[str, dict[str, float]]:
+    """{transaction_id: {feature name: value}} with fill values applied."""
+    has_label_time = any("label_time" in r for r in rows)
+    prepared = []
+    for r in rows:
+        ts = micros(r["timestamp"])
+        lt = r.get("label_time") if has_label_time else None
+        known = micros(lt) if lt is not None else ts + fs.label_delay_s * US
+        prepared.append({**r, "_ts": ts, "_known": known, "_fraud": r.get("label") == 1})
+    out = {}
+    for r in prepared:
+        values = {}
+        for f in fs.features:
+            v = _value(f, r, prepared, fs.label_delay_s)
+            values[f.name] = f.fill if v is None or (isinstance(v, float) and math.isnan(v)) else v
+        out[r["transaction_id"]] = values
+    return out
+
+
+def _same_entity(f, r, rows):
+    key = r.get(f.entity_column)
+    return [] if key is None else [o for o in rows if o.get(f.entity_column) == key]
+
+
+def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
+    t = r["_ts"]
+    if isinstance(f, WindowAggregate | AmountRatio | TimeSincePrevious | FraudRate):
+        if r.get(f.entity_column) is None:
+            return None
+        group = _same_entity(f, r, rows)
+    if isinstance(f, WindowAggregate):
+        w = f.window_s * US
+        vals = [o[f.column] for o in group if t - w <= o["_ts"] < t]
+        if f.include_current:
+            vals.append(r[f.column])
+        return _aggregate(f.aggregation, vals)
+    if isinstance(f, AmountRatio):
+        w = f.window_s * US
+        vals = [o[f.column] for o in group if t - w <= o["_ts"] < t]
+        mean = sum(vals) / len(vals) if vals else None
+        return r[f.column] / mean if mean else None
+    if isinstance(f, TimeSincePrevious):
+        prev = [o["_ts"] for o in group if o["_ts"] < t]
+        return min((t - max(prev)) / US, float(f.cap_s)) if prev else None
+    if isinstance(f, FraudRate):
+        lag = delay_s * US if f.mature_only else 0
+        w = f.window_s * US
+        window = [o for o in group if t - lag - w <= o["_ts"] < t - lag]
+        frauds = sum(1 for o in window if o["_fraud"] and o["_known"] <= t)
+        m = f.smoothing
+        return (frauds + m * f.prior) / (len(window) + m) if len(window) + m > 0 else None
+    if isinstance(f, FrequencyEncoding | TargetEncoding):
+        return _encoding(f, r, rows, delay_s)
+    if isinstance(f, Calendar):
+        days = t // (86_400 * US)
+        dow = (days + 3) % 7
+        return {
+            "hour_of_day": (t // (3_600 * US)) % 24,
+            "day_of_week": dow,
+            "is_weekend": dow >= 5,
+        }[f.part] * 1.0
+    if isinstance(f, CrossBorder):
+        a, b = r.get(f.country), r.get(f.home_country)
+        return None if a is None or b is None else float(a != b)
+    if isinstance(f, ColumnValue):
+        return math.log1p(r[f.column]) if f.transform == "log1p" else float(r[f.column])
+    raise TypeError(type(f))
+
+
+def _aggregate(name: str, vals: list[float]):
+    if name == "count":
+        return float(len(vals))
+    if name == "sum":
+        return float(sum(vals))
+    if not vals:
+        return None
+    if name == "mean":
+        return sum(vals) / len(vals)
+    if name == "max":
+        return max(vals)
+    if name == "min":
+        return min(vals)
+    if name == "std":
+        return statistics.stdev(vals) if len(vals) > 1 else None
+    raise ValueError(name)
+
+
+def _encoding(f, r, rows, delay_s):
+    period = f.refresh_s * US
+    s = (r["_ts"] // period) * period
+    key = r.get(f.column)
+    if isinstance(f, FrequencyEncoding):
+        before = [o for o in rows if o["_ts"] < s]
+        same = [o for o in before if o.get(f.column) == key]
+        return len(same) / len(before) if before else None
+    lag = delay_s * US if f.mature_only else 0
+    mature = [o for o in rows if o["_ts"] + lag < s]
+    frauds = [o for o in mature if o["_fraud"] and o["_known"] < s]
+    m_v = sum(1 for o in mature if o.get(f.column) == key)
+    f_v = sum(1 for o in frauds if o.get(f.column) == key)
+    if f.smoothing == 0:
+        return f_v / m_v if m_v else None
+    prior = len(frauds) / len(mature) if mature else None
+    if prior is None:
+        return None
+    return (f_v + f.smoothing * prior) / (m_v + f.smoothing)

@@ -1,0 +1,177 @@
+"""Compiled features against hand-computed values; skipping; the written feature table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+
+import pytest
+
+from fraud_app.cli import main
+from fraud_app.features.compile import compute_features
+from fraud_app.features.definitions import (
+    AmountRatio,
+    CrossBorder,
+    FraudRate,
+    FrequencyEncoding,
+    TimeSincePrevious,
+    WindowAggregate,
+)
+from fraud_app.features.spec import FeatureSet
+from fraud_app.features.table import read_feature_metadata, write_feature_table
+from tests.fraud_app.features.canonical_data import SCHEMA
+
+pytestmark = pytest.mark.spark
+
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+def _at(**kw) -> dt.datetime:
+    return T0 + dt.timedelta(**kw)
+
+
+def _row(tid, card, merchant, ts, amount, label=0, label_time=None):
+    return (tid, card, merchant, ts, amount, label, label_time, "5411", "POS", "FR", "FR", None)
+
+
+# Card A: a tie at 00:30 (a1, a2), then 01:15, then exactly 24 h after the tie.
+# Merchant M: a fraud confirmed after 2 days (m_f), then queries at 1.5, 3 and 8.5 days.
+HAND_ROWS = [
+    _row("a0", "A", "X", _at(minutes=0), 10.0),
+    _row("a1", "A", "X", _at(minutes=30), 20.0),
+    _row("a2", "A", "X", _at(minutes=30), 30.0),
+    _row("a3", "A", "X", _at(minutes=75), 40.0),
+    _row("a4", "A", "X", _at(days=1, minutes=30), 50.0),
+    _row("b0", "B", "X", _at(minutes=45), 100.0),
+    _row("m_f", "C1", "M", _at(days=0), 5.0, 1, _at(days=2)),
+    _row("m_n", "C2", "M", _at(days=1), 5.0, 0, _at(days=31)),
+    _row("q1", "C3", "M", _at(days=1.5), 5.0),
+    _row("q2", "C4", "M", _at(days=3), 5.0),
+    _row("q3", "C5", "M", _at(days=8.5), 5.0),
+]
+
+CARD = [
+    WindowAggregate(aggregation="count", window="1h"),
+    WindowAggregate(aggregation="count", window="24h"),
+    WindowAggregate(aggregation="sum", window="24h"),
+    WindowAggregate(aggregation="mean", window="24h"),
+    WindowAggregate(aggregation="max", window="24h"),
+    WindowAggregate(aggregation="count", window="1h", include_current=True),
+    WindowAggregate(aggregation="sum", window="1h", include_current=True),
+    TimeSincePrevious(),
+    AmountRatio(window="30d"),
+]
+MERCHANT = [
+    FraudRate(entity="merchant", window="7d", mature_only=False),
+    FraudRate(entity="merchant", window="7d"),
+]
+CAP = 30 * 86_400.0
+EXPECTED_CARD = {
+    #      cnt1h cnt24h sum24h mean24h max24h cnt1h+ sum1h+ since_prev ratio30d
+    "a0": (0, 0, 0, 0, 0, 1, 10, CAP, 1.0),
+    "a1": (1, 1, 10, 10, 10, 2, 30, 1800, 2.0),
+    "a2": (1, 1, 10, 10, 10, 2, 40, 1800, 3.0),  # the tie a1 is not "before" a2
+    "a3": (2, 3, 60, 20, 30, 3, 90, 2700, 2.0),  # [00:15, 01:15): a1, a2
+    "a4": (0, 3, 90, 30, 40, 1, 50, 83_700, 2.0),  # a1/a2 at exactly t - 24h count
+    "b0": (0, 0, 0, 0, 0, 1, 100, CAP, 1.0),
+}
+
+
+def _compute(spark, features, drop=()):
+    df = spark.createDataFrame(HAND_ROWS, SCHEMA).drop(*drop)
+    fs = FeatureSet(features=tuple(features), label_delay_s=7 * 86_400)
+    result = compute_features(df, fs)
+    return {r["transaction_id"]: r.asDict() for r in result.df.collect()}, result
+
+
+def test_card_velocity_matches_hand_computed_values(spark):
+    rows, result = _compute(spark, CARD)
+    for tid, expected in EXPECTED_CARD.items():
+        got = tuple(rows[tid][f.name] for f in CARD)
+        assert got == pytest.approx(expected), tid
+    assert rows["a3"]["features"] == pytest.approx(list(EXPECTED_CARD["a3"]))
+    assert result.feature_names == tuple(f.name for f in CARD)
+
+
+@pytest.mark.parametrize(
+    ("drop", "expected"),
+    [
+        # label_time known: m_f counts from day 2 on. known_7d on [t-7d, t); mature on [t-14d, t-7d)
+        ((), {"q1": (0.0, 0.0), "q2": (1 / 3, 0.0), "q3": (0.0, 0.5)}),
+        # no label_time: m_f known at day 0 + 7 days
+        (("label_time",), {"q1": (0.0, 0.0), "q2": (0.0, 0.0), "q3": (0.0, 0.5)}),
+    ],
+)
+def test_merchant_fraud_rates_count_only_known_labels(spark, drop, expected):
+    rows, _ = _compute(spark, MERCHANT, drop)
+    for tid, values in expected.items():
+        assert (rows[tid][MERCHANT[0].name], rows[tid][MERCHANT[1].name]) == pytest.approx(values)
+
+
+def test_missing_input_column_skips_feature_with_warning(spark, caplog):
+    features = [
+        CrossBorder(),
+        FrequencyEncoding(column="mcc"),
+        WindowAggregate(aggregation="count", window="1h"),
+    ]
+    with caplog.at_level(logging.WARNING, logger="fraud_app.features.compile"):
+        rows, result = _compute(spark, features, drop=("card_country", "mcc"))
+    assert result.feature_names == ("card_count_1h",)
+    assert {s.name: s.missing for s in result.skipped} == {
+        "is_cross_border": ("card_country",),
+        "mcc_freq": ("mcc",),
+    }
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("is_cross_border skipped" in m and "card_country" in m for m in warned)
+    assert any("mcc_freq skipped" in m for m in warned)
+    assert rows["a1"]["card_count_1h"] == 1.0
+
+
+def test_feature_table_and_metadata_via_cli(spark, tmp_path, capsys):
+    canonical = tmp_path / "canonical"
+    spark.createDataFrame(HAND_ROWS, SCHEMA).write.parquet(str(canonical))
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "card.yaml").write_text(
+        "version: 1\nfeatures:\n"
+        "  - {kind: window_agg, entity: card, aggregations: [count, sum], windows: [1h, 24h]}\n"
+        "  - {kind: calendar, parts: [hour_of_day]}\n"
+        "  - {kind: cross_border}\n"
+    )
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        f"paths: {{root: {tmp_path}}}\nfeatures: {{spec_dir: {specs}, label_delay_days: 7}}\n"
+    )
+    assert main(["-c", str(config), "features", "--spec-file", "card.yaml"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["rows"] == len(HAND_ROWS)
+    meta = read_feature_metadata(summary["output_path"])
+    names = meta["feature_names"]
+    assert names == [
+        "card_count_1h",
+        "card_count_24h",
+        "card_amount_sum_1h",
+        "card_amount_sum_24h",
+        "hour_of_day",
+        "is_cross_border",
+    ]
+    assert meta["vector_column"] == "features" and meta["label_column"] == "label"
+    table = spark.read.parquet(summary["output_path"])
+    assert {"transaction_id", "card_id", "timestamp", "label", "label_time", "event_date"} <= set(
+        table.columns
+    )
+    assert dict(table.dtypes)["features"] == "array<float>"
+    a3 = table.where("transaction_id = 'a3'").first()
+    assert a3["features"] == pytest.approx([2, 3, 50, 60, 1, 0])
+    assert [a3[n] for n in names] == pytest.approx(a3["features"])
+
+
+def test_write_replaces_previous_table(spark, tmp_path):
+    df = spark.createDataFrame(HAND_ROWS[:3], SCHEMA)
+    fs = FeatureSet(features=(CARD[0],), label_delay_s=0)
+    out = str(tmp_path / "features")
+    write_feature_table(spark, compute_features(df, fs), fs, out)
+    summary = write_feature_table(spark, compute_features(df.limit(2), fs), fs, out)
+    assert summary.rows == 2 == spark.read.parquet(out).count()

@@ -1,0 +1,176 @@
+"""Feature spec parsing: names, expansion, and errors that name the file and the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from fraud_app.config import load_config
+from fraud_app.errors import ConfigError, FeatureSpecError
+from fraud_app.features.definitions import (
+    AmountRatio,
+    FraudRate,
+    TargetEncoding,
+    TimeSincePrevious,
+    WindowAggregate,
+)
+from fraud_app.features.spec import load_feature_set, parse_spec, spec_paths
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_names_are_deterministic():
+    assert (
+        WindowAggregate(entity="card", aggregation="count", window="24h").name == "card_count_24h"
+    )
+    assert (
+        WindowAggregate(entity="card", aggregation="sum", window="7d").name == "card_amount_sum_7d"
+    )
+    assert (
+        WindowAggregate(entity="card", aggregation="max", window="1h", include_current=True).name
+        == "card_amount_max_1h_incl"
+    )
+    assert FraudRate(entity="merchant", window="30d").name == "merchant_fraud_rate_30d"
+    assert FraudRate(window="7d", mature_only=False).name == "merchant_known_fraud_rate_7d"
+    assert AmountRatio().name == "card_amount_to_mean_30d"
+    assert TimeSincePrevious().name == "card_seconds_since_prev"
+    assert TargetEncoding(column="mcc").name == "mcc_fraud_rate"
+
+
+def test_definitions_are_keyword_only_frozen_and_validated():
+    with pytest.raises(TypeError):
+        WindowAggregate("card", "count", "1h")  # type: ignore[misc]
+    feature = WindowAggregate(aggregation="count", window="1h")
+    with pytest.raises(ValidationError):
+        feature.window = "2h"  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="must be a duration like '1h' or '7d'"):
+        WindowAggregate(aggregation="count", window="1 hour")
+
+
+def test_repo_specs_load_in_file_order():
+    fs = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
+    names = fs.names
+    assert names[:4] == ("card_count_1h", "card_count_24h", "card_count_7d", "card_count_30d")
+    for expected in (
+        "card_amount_sum_7d",
+        "card_amount_mean_30d",
+        "card_amount_max_1h",
+        "card_amount_to_mean_30d",
+        "card_seconds_since_prev",
+        "merchant_count_24h",
+        "merchant_fraud_rate_30d",
+        "merchant_known_fraud_rate_7d",
+        "mcc_freq",
+        "country_fraud_rate",
+        "is_cross_border",
+        "hour_of_day",
+        "is_weekend",
+    ):
+        assert expected in names
+    assert len(set(names)) == len(names)
+    assert fs.label_delay_s == 7 * 86_400
+
+
+BAD_SPECS = [
+    (
+        "version: 1\nfeatures:\n  - {kind: window_agg, aggregations: [count], windows: [1h, 7 days]}\n",
+        r"feature_specs/card\.yaml: features\[0\]\.windows\[1\] must be a duration like '1h' or '7d'"
+        r".*Received: '7 days'",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: time_since_previous}\n  - {kind: amount_ratio, window: 7 days}\n",
+        r"feature_specs/card\.yaml: features\[1\]\.window must be a duration.*Received: '7 days'",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: velocity}\n",
+        r"feature_specs/card\.yaml: features\[0\]\.kind must be one of \['amount_ratio', .*\]\. "
+        r"Received: 'velocity'",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: window_agg, aggregations: [sum, median], window: 1h}\n",
+        r"features\[0\]\.aggregations\[1\] must be one of \['count', 'max', 'mean', 'min', 'std', "
+        r"'sum'\]\. Received: 'median'",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: window_agg, aggregation: sum, windw: 1h}\n",
+        r"features\[0\]\.windw is not a key of kind 'window_agg'\. Valid keys: \[.*'window'.*\]",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: window_agg, aggregation: sum}\n",
+        r"features\[0\]\.window is required for kind 'window_agg'",
+    ),
+    ("version: 2\nfeatures: []\n", r"feature_specs/card\.yaml: version must be 1\. Received: 2"),
+    ("features:\n  - {kind: calendar, part: hour_of_day}\n", r"version must be 1\. Received: None"),
+    (
+        "version: 1\nfeatures:\n  - {kind: window_agg, entity: user, aggregation: count, window: 1h}\n",
+        r"features\[0\]\.entity input should be 'card', 'merchant' or 'device'\. Received: 'user'",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: window_agg, aggregation: sum, column: label, window: 1h}\n",
+        r"features\[0\]\.column must not be one of the non-feature columns",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: fraud_rate, window: 7d, smoothing: -1}\n",
+        r"features\[0\]\.smoothing input should be greater than or equal to 0\. Received: -1",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: window_agg, aggregation: sum, window: 1h, windows: [2h]}\n",
+        r"features\[0\] sets both 'windows' and 'window'",
+    ),
+    (
+        "version: 1\nfeatures:\n  - {kind: window_agg, aggregation: sum, windows: 1h}\n",
+        r"features\[0\]\.windows must be a non-empty list\. Received: '1h'",
+    ),
+    ("version: 1\nfeatures: []\n", r"card\.yaml: features must be a non-empty list"),
+    ("version: 1\nfeature: []\n", r"unknown top-level key\(s\) \['feature'\]"),
+    ("version: 1\nfeatures: [\n", r"feature_specs/card\.yaml: not valid YAML"),
+    ("- 1\n", r"card\.yaml: must be a mapping"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_SPECS)
+def test_spec_errors_name_the_file_and_the_key(tmp_path, monkeypatch, text, message):
+    (tmp_path / "feature_specs").mkdir()
+    (tmp_path / "feature_specs" / "card.yaml").write_text(text)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FeatureSpecError, match=message):
+        load_feature_set(["feature_specs/card.yaml"], label_delay_days=7)
+
+
+def test_duplicate_names_across_files_name_both_definitions(tmp_path):
+    spec = "version: 1\nfeatures:\n  - {kind: calendar, parts: [hour_of_day, is_weekend]}\n"
+    (tmp_path / "a.yaml").write_text(spec)
+    (tmp_path / "b.yaml").write_text(spec)
+    with pytest.raises(
+        FeatureSpecError,
+        match=r"b\.yaml: features\[0\] defines feature 'hour_of_day', already defined by .*a\.yaml: features\[0\]",
+    ):
+        load_feature_set(spec_paths(tmp_path), label_delay_days=1)
+
+
+def test_plural_keys_expand_in_key_order():
+    text = "version: 1\nfeatures:\n  - {kind: window_agg, aggregations: [count, max], windows: [1h, 1d]}\n"
+    names = [s.feature.name for s in parse_spec(text, source="x.yaml")]
+    assert names == ["card_count_1h", "card_count_1d", "card_amount_max_1h", "card_amount_max_1d"]
+
+
+def test_missing_spec_dir_says_what_to_set(tmp_path):
+    with pytest.raises(FeatureSpecError, match="features.spec_dir"):
+        spec_paths(tmp_path / "nope")
+
+
+def test_config_sections_validate(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("features: {label_delay_days: 3}\nsplits: {by: dates}\n")
+    with pytest.raises(ConfigError, match="by: dates needs train, validation and test windows"):
+        load_config(cfg)
+    cfg.write_text("balancing: {strategy: smote}\n")
+    with pytest.raises(ConfigError, match="unionpay_subsets"):
+        load_config(cfg)
+    cfg.write_text("splits:\n  by: dates\n  train: {start: 2024-02-01, end: 2024-01-01}\n")
+    with pytest.raises(ConfigError, match="end must be after start"):
+        load_config(cfg)
+    ok = load_config(REPO / "configs" / "demo.yaml")
+    assert ok.balancing.unionpay_subsets.n_subsets >= 1
