@@ -1,0 +1,118 @@
+"""Class balancing strategies: UnionPay subsets, class weights, undersampling."""
+
+from __future__ import annotations
+
+import pytest
+
+from fraud_app.balancing.config import BalancingSection
+from fraud_app.balancing.registry import STRATEGIES, from_config, get_strategy
+from fraud_app.balancing.undersample import Undersample
+from fraud_app.balancing.unionpay import UnionPaySubsets
+from fraud_app.balancing.weights import ClassWeights
+from fraud_app.errors import ConfigError, EmptyInputError
+
+pytestmark = pytest.mark.spark
+
+N_FRAUDS, N_NORMALS = 24, 600
+
+
+@pytest.fixture(scope="module")
+def data(spark):
+    rows = [(f"f{i}", 1) for i in range(N_FRAUDS)] + [(f"n{i}", 0) for i in range(N_NORMALS)]
+    rows.append(("u0", None))  # unknown label: left out
+    return spark.createDataFrame(rows, "transaction_id string, label int").cache()
+
+
+def _ids(df) -> set[str]:
+    return {r[0] for r in df.select("transaction_id").collect()}
+
+
+def _subset_ids(result) -> list[set[str]]:
+    return [_ids(s) for s in result.subsets]
+
+
+FRAUD_IDS = {f"f{i}" for i in range(N_FRAUDS)}
+NORMAL_IDS = {f"n{i}" for i in range(N_NORMALS)}
+
+
+def test_unionpay_subsets_partition_the_normals(data):
+    result = UnionPaySubsets(n_subsets=4, seed=7).balance(data)
+    subsets = _subset_ids(result)
+    assert len(subsets) == 4
+    normals = [s - FRAUD_IDS for s in subsets]
+    for s in subsets:
+        assert s >= FRAUD_IDS
+    for i in range(4):
+        for j in range(i + 1, 4):
+            assert not normals[i] & normals[j]
+    assert set().union(*normals) == NORMAL_IDS
+    assert all(80 < len(n) < 220 for n in normals)  # ~1/4 each
+    assert result.summary["subsets"] == [{"frauds": N_FRAUDS, "normals": len(n)} for n in normals]
+    assert result.summary["unlabeled_rows_dropped"] == 1
+
+
+def test_unionpay_ratio_caps_each_subset_exactly(data):
+    result = UnionPaySubsets(n_subsets=3, normal_ratio=2.5, seed=7).balance(data)
+    normals = [s - FRAUD_IDS for s in _subset_ids(result)]
+    assert [len(n) for n in normals] == [60, 60, 60]  # min(share ~200, 2.5 * 24)
+    assert not (normals[0] & normals[1] or normals[1] & normals[2] or normals[0] & normals[2])
+    assert result.summary["normals_covered"] == 180
+
+
+def test_unionpay_is_deterministic_for_a_seed(data):
+    first = _subset_ids(UnionPaySubsets(n_subsets=3, normal_ratio=2, seed=1).balance(data))
+    again = _subset_ids(
+        UnionPaySubsets(n_subsets=3, normal_ratio=2, seed=1).balance(data.repartition(3))
+    )
+    other = _subset_ids(UnionPaySubsets(n_subsets=3, normal_ratio=2, seed=2).balance(data))
+    assert first == again
+    assert first != other
+
+
+def test_class_weights(data):
+    result = ClassWeights().balance(data)
+    (df,) = result.subsets
+    rows = df.select("label", "weight").collect()
+    assert len(rows) == N_FRAUDS + N_NORMALS
+    fraud_total = sum(r["weight"] for r in rows if r["label"] == 1)
+    normal_total = sum(r["weight"] for r in rows if r["label"] == 0)
+    assert fraud_total == pytest.approx(normal_total)
+    assert result.weight_column == "weight"
+    pos = ClassWeights(mode="pos_weight", pos_weight=30.0).balance(data).subsets[0]
+    assert {
+        (r["label"], r["weight"]) for r in pos.select("label", "weight").distinct().collect()
+    } == {
+        (1, 30.0),
+        (0, 1.0),
+    }
+
+
+def test_undersample_keeps_frauds_and_about_ratio_normals(data):
+    result = Undersample(normal_ratio=5, seed=3).balance(data)
+    ids = _ids(result.subsets[0])
+    assert ids >= FRAUD_IDS
+    kept = len(ids - FRAUD_IDS)
+    assert kept == result.summary["normals_kept"]
+    assert 60 < kept < 190  # about 5 * 24 = 120
+    assert _ids(Undersample(normal_ratio=5, seed=3).balance(data).subsets[0]) == ids
+
+
+def test_registry_and_config(data):
+    assert set(STRATEGIES) == {"unionpay_subsets", "class_weights", "undersample"}
+    with pytest.raises(
+        ConfigError,
+        match=r"unknown balancing strategy 'smote'\. Valid strategies: \['class_weights', 'undersample', 'unionpay_subsets'\]",
+    ):
+        get_strategy("smote")
+    strategy = from_config(
+        BalancingSection.model_validate(
+            {"strategy": "undersample", "undersample": {"normal_ratio": 3}}
+        )
+    )
+    assert isinstance(strategy, Undersample) and strategy.normal_ratio == 3
+
+
+def test_no_frauds_is_an_error(spark):
+    df = spark.createDataFrame([("n1", 0)], "transaction_id string, label int")
+    with pytest.raises(EmptyInputError, match="no fraud"):
+        UnionPaySubsets().balance(df)

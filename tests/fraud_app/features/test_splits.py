@@ -1,0 +1,122 @@
+"""Time splits: windows in order, separated by the gap, every row in at most one split."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.features.config import SplitsSection, SplitWindow
+from fraud_app.features.splits import plan_windows, split_by_time
+
+UTC = dt.UTC
+
+
+def _dates(train, validation, test) -> SplitsSection:
+    def w(pair):
+        return SplitWindow(start=dt.date.fromisoformat(pair[0]), end=dt.date.fromisoformat(pair[1]))
+
+    return SplitsSection(by="dates", train=w(train), validation=w(validation), test=w(test))
+
+
+def test_lengths_count_back_from_the_end_with_gaps():
+    cfg = SplitsSection(test_days=5, validation_days=4, train_days=10)
+    train, val, test = plan_windows(cfg, gap_days=7, data_end=dt.date(2024, 2, 1))
+    assert test.end == dt.datetime(2024, 2, 1, tzinfo=UTC)
+    assert test.start == dt.datetime(2024, 1, 27, tzinfo=UTC)
+    assert val.end == dt.datetime(2024, 1, 20, tzinfo=UTC)  # 7-day gap
+    assert val.start == dt.datetime(2024, 1, 16, tzinfo=UTC)
+    assert train.end == dt.datetime(2024, 1, 9, tzinfo=UTC)
+    assert train.start == dt.datetime(2023, 12, 30, tzinfo=UTC)
+    no_start = plan_windows(SplitsSection(), gap_days=1, data_end=dt.date(2024, 2, 1))[0]
+    assert no_start.start is None
+
+
+@pytest.mark.parametrize(
+    ("windows", "message"),
+    [
+        (
+            (
+                ("2024-01-01", "2024-01-20"),
+                ("2024-01-15", "2024-01-25"),
+                ("2024-02-10", "2024-02-15"),
+            ),
+            r"splits\.validation \(from 2024-01-15\) overlaps or precedes splits\.train",
+        ),
+        (
+            (
+                ("2024-01-01", "2024-01-10"),
+                ("2024-01-12", "2024-01-20"),
+                ("2024-02-10", "2024-02-15"),
+            ),
+            r"splits\.validation starts 2024-01-12 00:00, less than the gap of 7 days after "
+            r"splits\.train ends \(2024-01-10 00:00\)\. Move it to 2024-01-17 00:00 or later",
+        ),
+        (
+            (
+                ("2024-01-01", "2024-01-10"),
+                ("2024-02-01", "2024-02-10"),
+                ("2024-01-20", "2024-01-25"),
+            ),
+            r"splits\.test .* overlaps or precedes splits\.validation",
+        ),
+    ],
+)
+def test_bad_date_windows_are_config_errors(windows, message):
+    with pytest.raises(ConfigError, match=message):
+        plan_windows(_dates(*windows), gap_days=7)
+
+
+def test_lengths_that_leave_no_room_fail_on_data():
+    with pytest.raises(ConfigError, match="splits.end is needed"):
+        plan_windows(SplitsSection(), gap_days=7, data_end=None)
+
+
+@pytest.mark.spark
+def test_split_respects_gap_and_never_overlaps(spark):
+    start = dt.datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [
+        (f"t{i:04d}", start + dt.timedelta(hours=7 * i), 1 if i % 9 == 0 else 0) for i in range(150)
+    ]  # ~44 days
+    df = spark.createDataFrame(rows, "transaction_id string, timestamp timestamp, label int")
+    cfg = SplitsSection(test_days=5, validation_days=5)
+    result = split_by_time(df, cfg, label_delay_days=7)
+    parts = {"train": result.train, "validation": result.validation, "test": result.test}
+    got = {
+        name: part.select("transaction_id", "timestamp").collect() for name, part in parts.items()
+    }
+    ids = {name: {r[0] for r in rs} for name, rs in got.items()}
+    first = {name: min(r[1] for r in rs) for name, rs in got.items()}
+    last = {name: max(r[1] for r in rs) for name, rs in got.items()}
+    gap = dt.timedelta(days=7)
+    assert last["train"] + gap <= first["validation"]
+    assert last["validation"] + gap <= first["test"]
+    assert not (
+        ids["train"] & ids["validation"]
+        or ids["validation"] & ids["test"]
+        or ids["train"] & ids["test"]
+    )
+    summary = result.summary
+    assert summary["gap_days"] == 7
+    for name in parts:
+        assert summary["windows"][name]["rows"] == len(ids[name]) == len(got[name])
+    assert summary["windows"]["test"]["end"].startswith("2024-02-14")  # day after the last row
+    total = sum(len(v) for v in ids.values()) + summary["unused_rows"]
+    assert total == len(rows)
+    assert summary["windows"]["train"]["frauds"] == sum(
+        1 for tid, _, lab in rows if lab == 1 and tid in ids["train"]
+    )
+
+
+@pytest.mark.spark
+def test_window_without_rows_is_an_error(spark):
+    rows = [("a", dt.datetime(2024, 1, 1, tzinfo=UTC), 0)]
+    df = spark.createDataFrame(rows, "transaction_id string, timestamp timestamp, label int")
+    cfg = _dates(
+        ("2024-01-01", "2024-01-05"), ("2024-01-12", "2024-01-15"), ("2024-01-22", "2024-01-25")
+    )
+    with pytest.raises(
+        EmptyInputError, match=r"split window\(s\) \['validation', 'test'\] hold no rows"
+    ):
+        split_by_time(df, cfg, label_delay_days=7)
