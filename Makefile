@@ -31,7 +31,7 @@ $(STAMP): pyproject.toml | check-python
 venv: $(STAMP)
 
 demo: check-java venv
-	$(BIN)/fraud-app demo-train
+	$(BIN)/fraud-app -c configs/demo.yaml run --generate
 
 lint: venv
 	$(BIN)/ruff check .

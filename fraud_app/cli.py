@@ -26,7 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: dict[str, tuple[str, str]] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraud-app", description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", help="YAML config file (default: built-in defaults)")
     parser.add_argument("--master", help="Spark master URL (overrides spark.master in the config)")
@@ -36,15 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="DEBUG, INFO, WARNING (default: env FRAUD_APP_LOG_LEVEL or INFO)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
+    for name, (module, help_text) in (commands or COMMANDS).items():
         p = sub.add_parser(name, help=help_text)
         importlib.import_module(module).add_arguments(p)
         p.set_defaults(_module=module)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, commands: dict[str, tuple[str, str]] | None = None) -> int:
+    args = build_parser(commands).parse_args(argv)
     logging.basicConfig(
         level=(args.log_level or settings.log_level()).upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -17,6 +17,7 @@ from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
+from fraud_app.models.config import TrainingSection
 from fraud_app.validation.config import ValidationSection
 
 
@@ -61,6 +62,7 @@ class AppConfig(Section):
     features: FeaturesSection = Field(default_factory=FeaturesSection)
     splits: SplitsSection = Field(default_factory=SplitsSection)
     balancing: BalancingSection = Field(default_factory=BalancingSection)
+    training: TrainingSection = Field(default_factory=TrainingSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:

@@ -1,0 +1,85 @@
+"""The whole workflow: generate (optional) -> ETL -> validate -> features -> validate -> train.
+
+What a scheduler (cron, Airflow) runs via `fraud-app run`. Each step is the same
+function its own CLI subcommand calls; a failing error-severity data check stops
+the workflow before any model is trained.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from fraud_app.config import AppConfig
+from fraud_app.data.generator import generate_raw, write_raw
+from fraud_app.etl.pipeline import run_etl
+from fraud_app.features.pipeline import build_feature_table
+from fraud_app.validation.validate import validate_canonical, validate_features
+from pipelines.training.pipeline import run_training
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkflowResult:
+    steps: dict[str, Any] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def _timed(result: WorkflowResult, name: str, fn, *args, **kwargs):
+    logger.info("step %s: starting", name)
+    t0 = time.monotonic()
+    out = fn(*args, **kwargs)
+    result.seconds[name] = round(time.monotonic() - t0, 1)
+    logger.info("step %s: done in %.1fs", name, result.seconds[name])
+    return out
+
+
+def run_workflow(
+    spark, config: AppConfig, *, generate: bool, run: str | None = None
+) -> WorkflowResult:
+    result = WorkflowResult()
+    paths = config.paths
+    if generate:
+        raw = str(paths.resolve("raw"))
+        _timed(
+            result,
+            "generate",
+            lambda: write_raw(generate_raw(spark, config.generate), raw, config.generate.format),
+        )
+        result.steps["generate"] = {"output": raw, "rows": config.generate.n_transactions}
+    etl = _timed(result, "etl", run_etl, spark, config)
+    result.steps["etl"] = etl.to_dict()
+    canonical = spark.read.parquet(str(paths.resolve("canonical")))
+    report = _timed(
+        result,
+        "validate_canonical",
+        validate_canonical,
+        spark,
+        canonical,
+        config,
+        table=str(paths.resolve("canonical")),
+    )
+    result.steps["validate_canonical"] = {"success": report.success, "html": report.html_path}
+    features = _timed(result, "features", build_feature_table, spark, config)
+    result.steps["features"] = features.to_dict()
+    features_path = str(config.features.output or paths.resolve("features"))
+    report = _timed(
+        result,
+        "validate_features",
+        validate_features,
+        spark,
+        spark.read.parquet(features_path),
+        config,
+        table=features_path,
+    )
+    result.steps["validate_features"] = {"success": report.success, "html": report.html_path}
+    training = _timed(result, "train", run_training, spark, config, run=run)
+    result.steps["train"] = {
+        "model": training.model_path,
+        "report": training.report_path,
+        "metrics": training.metrics,
+    }
+    return result
