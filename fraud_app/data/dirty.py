@@ -35,9 +35,14 @@ def inject_dirty_rows(df: DataFrame, fraction: float, seed: int) -> DataFrame:
         uniform(seed, "dirty", key) < F.lit(fraction),
         choice(uniform(seed, "dirty.kind", key), [1.0] * len(_KINDS)),
     )
-    df = df.withColumn("_defect", kind)
-    copies = df.filter(F.col("_defect") == _KINDS.index("duplicate")).withColumn(
-        "ts", _shift(F.col("ts"), 60)
+    # "duplicate" rows are emitted twice (copy 1 is 60 s later) in the same pass: no
+    # union, so the generation plan is evaluated once
+    is_dup = kind == _KINDS.index("duplicate")
+    df = df.withColumn("_defect", kind).withColumn(
+        "_copy", F.explode(F.when(is_dup, F.array(F.lit(0), F.lit(1))).otherwise(F.array(F.lit(0))))
+    )
+    df = df.withColumn(
+        "ts", F.when(F.col("_copy") == 1, _shift(F.col("ts"), 60)).otherwise(F.col("ts"))
     )
 
     def when(name: str, value: Column, column: str) -> Column:
@@ -61,7 +66,7 @@ def inject_dirty_rows(df: DataFrame, fraction: float, seed: int) -> DataFrame:
             "label_ts": when("label_before_timestamp", _shift(F.col("ts"), -86_400), "label_ts"),
         }
     )
-    return out.unionByName(copies).drop("_defect")
+    return out.drop("_defect", "_copy")
 
 
 def _shift(ts: Column, seconds: int) -> Column:

@@ -33,6 +33,7 @@ from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
 logger = logging.getLogger(__name__)
 
 REPORT_NAME = "_etl_report.json"  # leading "_": Spark's readers skip it
+_RAW_PREFIX = "__raw_"
 CANONICAL_NAMES: tuple[str, ...] = tuple(c.name for c in CANONICAL_COLUMNS)
 # tie-break after the earliest timestamp: every other column, so the kept row never
 # depends on input order
@@ -62,21 +63,31 @@ class EtlResult:
 
 
 def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
-    """Raw rows + parsed columns + reason/reason_detail (SchemaError before any Spark job)."""
-    return annotate(parse_columns(raw, resolve_sources(raw, cfg, where), cfg))
+    """One row per input row: canonical typed columns, `reason`/`reason_detail` (null =
+    clean) and, for rejected rows only, the original values as strings (`__raw_<i>`,
+    i = position in `raw.columns`). SchemaError before any Spark job."""
+    annotated = annotate(parse_columns(raw, resolve_sources(raw, cfg, where), cfg))
+    rejected = F.col(REASON).isNotNull()
+    return annotated.select(
+        *[F.col(PARSED + c).alias(c) for c in CANONICAL_NAMES],
+        REASON,
+        DETAIL,
+        *[
+            F.when(rejected, F.col(f"`{c}`").cast("string")).alias(f"{_RAW_PREFIX}{i}")
+            for i, c in enumerate(raw.columns)
+        ],
+    )
 
 
 def valid_rows(annotated: DataFrame) -> DataFrame:
     """The rows that broke no rule, in the canonical layout (duplicates still present)."""
-    return annotated.filter(F.col(REASON).isNull()).select(
-        *[F.col(PARSED + c).alias(c) for c in CANONICAL_NAMES]
-    )
+    return annotated.filter(F.col(REASON).isNull()).select(*CANONICAL_NAMES)
 
 
 def quarantine_rows(annotated: DataFrame, raw_columns: list[str]) -> DataFrame:
     """The rows that broke a rule: every original column as a string + reason + detail."""
     return annotated.filter(F.col(REASON).isNotNull()).select(
-        *[F.col(f"`{c}`").cast("string").alias(c) for c in raw_columns], REASON, DETAIL
+        *[F.col(f"{_RAW_PREFIX}{i}").alias(c) for i, c in enumerate(raw_columns)], REASON, DETAIL
     )
 
 
@@ -97,7 +108,11 @@ def to_partitioned(df: DataFrame) -> DataFrame:
 
 
 def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
-    """Read `etl.input`, write canonical + quarantine Parquet, return the counts."""
+    """Read `etl.input`, write canonical + quarantine Parquet, return the counts.
+
+    The input is parsed once into a staging Parquet dataset (typed columns + reason,
+    raw strings only for rejected rows); counts, quarantine and output are read from it.
+    """
     started = time.monotonic()
     cfg: EtlSection = config.etl
     fs = HadoopFs(spark)
@@ -107,17 +122,12 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     input_rows = raw.count()
     if input_rows == 0:
         raise EmptyInputError(f"ETL input {src} ({fmt}) holds no rows")
-    by_reason = {r[0]: r[1] for r in annotated.groupBy(REASON).count().collect()}
-    n_valid = by_reason.pop(None, 0)
-
     out = StagedDir(fs, cfg.output or str(config.paths.resolve("canonical")))
     qdir = StagedDir(fs, cfg.quarantine or str(config.paths.resolve("quarantine")))
+    stage_path = f"{out.tmp}-stage"
     try:
-        quarantine_rows(annotated, raw.columns).write.mode("error").parquet(qdir.tmp)
-        valid = valid_rows(annotated)
-        dedup = to_partitioned(deduplicate(valid))
-        dedup.write.mode("error").partitionBy(PARTITION_COLUMN).parquet(out.tmp)
-        n_out = spark.read.parquet(out.tmp).count() if n_valid else 0
+        annotated.write.mode("error").parquet(stage_path)
+        counts = _write_outputs(spark, spark.read.parquet(stage_path), raw.columns, out, qdir, cfg)
         result = EtlResult(
             input_path=src,
             input_format=fmt,
@@ -125,14 +135,8 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
             quarantine_path=qdir.final,
             report_path=f"{out.final}/{REPORT_NAME}",
             input_rows=input_rows,
-            output_rows=n_out,
-            quarantine_rows=spark.read.parquet(qdir.tmp).count(),
-            duplicate_rows=n_valid - n_out,
-            quarantine_by_reason=dict(sorted(by_reason.items())),
-            duplicate_examples=_duplicate_examples(valid, cfg.duplicate_examples)
-            if n_valid > n_out
-            else (),
             seconds=round(time.monotonic() - started, 3),
+            **counts,
         )
         _check_accounting(result)
         fs.write_text(f"{out.tmp}/{REPORT_NAME}", json.dumps(result.to_dict(), indent=2))
@@ -140,12 +144,41 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
         out.discard()
         qdir.discard()
         raise
+    finally:
+        fs.delete(stage_path)
     qdir.commit()
     out.commit()
-    if n_valid == 0:
-        logger.warning("ETL %s: every row was quarantined; the canonical output is empty", src)
     _log(result)
     return result
+
+
+def _write_outputs(
+    spark: SparkSession,
+    stage: DataFrame,
+    raw_columns: list[str],
+    out: StagedDir,
+    qdir: StagedDir,
+    cfg: EtlSection,
+) -> dict:
+    """Write quarantine and deduplicated output into their temp dirs; return the counts."""
+    by_reason = {r[0]: r[1] for r in stage.groupBy(REASON).count().collect()}
+    n_valid = by_reason.pop(None, 0)
+    quarantine_rows(stage, raw_columns).write.mode("error").parquet(qdir.tmp)
+    valid = valid_rows(stage)
+    dedup = to_partitioned(deduplicate(valid))
+    dedup.write.mode("error").partitionBy(PARTITION_COLUMN).parquet(out.tmp)
+    n_out = spark.read.parquet(out.tmp).count() if n_valid else 0
+    if n_valid == 0:
+        logger.warning("ETL: every row was quarantined; the canonical output is empty")
+    return {
+        "output_rows": n_out,
+        "quarantine_rows": spark.read.parquet(qdir.tmp).count(),
+        "duplicate_rows": n_valid - n_out,
+        "quarantine_by_reason": dict(sorted(by_reason.items())),
+        "duplicate_examples": _duplicate_examples(valid, cfg.duplicate_examples)
+        if n_valid > n_out
+        else (),
+    }
 
 
 def _duplicate_examples(valid: DataFrame, n: int) -> tuple[str, ...]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -74,7 +74,37 @@ def run_checks(
         }
         for r in outcome.results
     }
-    return [_result(check, by_name.get(check.name)) for check in checks]
+    results = [_result(check, by_name.get(check.name)) for check in checks]
+    return [
+        _with_nan_examples(df, c, r, key_column, examples)
+        for c, r in zip(checks, results, strict=True)
+    ]
+
+
+def _with_nan_examples(
+    df: DataFrame, check: Check, result: CheckResult, key: str | None, n: int
+) -> CheckResult:
+    """GX counts NaN as out of range but leaves NaN rows out of its example list; fetch
+    the examples of a failed range check ourselves when GX returned too few."""
+    if (
+        result.success
+        or check.expectation != "ExpectColumnValuesToBeBetween"
+        or not result.unexpected_count
+        or len(result.examples) >= min(n, result.unexpected_count)
+    ):
+        return result
+    from pyspark.sql import functions as F
+
+    col = F.col(check.column)
+    low, high = check.kwargs.get("min_value"), check.kwargs.get("max_value")
+    bad = F.isnan(col)
+    if low is not None:
+        bad = bad | ((col <= low) if check.kwargs.get("strict_min") else (col < low))
+    if high is not None:
+        bad = bad | ((col >= high) if check.kwargs.get("strict_max") else (col > high))
+    keep = [key] if key and key in df.columns and key != check.column else []
+    rows = df.filter(col.isNotNull() & bad).select(*keep, check.column).limit(n).collect()
+    return replace(result, examples=tuple(_plain(r.asDict()) for r in rows))
 
 
 def _result(check: Check, raw: dict[str, Any] | None) -> CheckResult:

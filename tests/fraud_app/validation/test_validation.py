@@ -1,0 +1,132 @@
+"""Great Expectations validation: a clean table passes, a broken one raises naming the
+check, the column and failing ids, severities and reports behave."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from fraud_app.config import AppConfig, load_config
+from fraud_app.errors import ConfigError, ValidationFailedError
+from fraud_app.validation.suites import canonical_checks, feature_checks
+from fraud_app.validation.validate import validate_canonical, validate_features
+
+CANONICAL_SCHEMA = (
+    "transaction_id string, card_id string, merchant_id string, timestamp timestamp, amount double, "
+    "label int, label_time timestamp, mcc string, channel string, country string, card_country string, "
+    "device_id string, fraud_pattern string"
+)
+T0 = dt.datetime(2024, 1, 1)
+
+
+def _rows(n: int = 40) -> list[tuple]:
+    rows = []
+    for i in range(n):
+        ts = T0 + dt.timedelta(hours=i)
+        label = 1 if i % 20 == 0 else 0
+        rows.append(
+            (f"t{i:03d}", f"c{i % 5}", f"m{i % 3}", ts, 10.0 + i, label, ts + dt.timedelta(days=3),
+             "5411", ["POS", "ECOM", "ATM"][i % 3], "CN", "CN", None, None)
+        )  # fmt: skip
+    return rows
+
+
+def _config(tmp_path: Path, **canonical) -> AppConfig:
+    checks = {"reference_time": "2024-01-03T00:00:00", "label_rate_min": 0.01, "label_rate_max": 0.2, **canonical}
+    return load_config(None, {"paths.root": str(tmp_path), "validation": {"canonical": checks, "examples": 3}})
+
+
+@pytest.mark.spark
+def test_clean_table_passes_and_writes_json_and_html(spark, tmp_path) -> None:
+    df = spark.createDataFrame(_rows(), CANONICAL_SCHEMA)
+    # data ends 2024-01-02 15:00; a reference time 10 days later makes freshness fail,
+    # but it is a warning: reported, not raised
+    cfg = _config(tmp_path, reference_time="2024-01-12T00:00:00")
+    report = validate_canonical(spark, df, cfg)
+    assert report.success and [w.name for w in report.warnings] == ["timestamp:freshness"]
+    assert {r.name for r in report.results} == {c.name for c in canonical_checks(cfg.validation.canonical)}
+    saved = json.loads(Path(report.json_path).read_text())
+    assert saved["success"] is True and saved["n_warnings"] == 1 and len(saved["results"]) == len(report.results)
+    page = Path(report.html_path).read_text()
+    assert Path(report.html_path).parent == tmp_path / "reports"
+    assert "timestamp:freshness" in page and "PASSED" in page
+    assert "<script" not in page and "http" not in page and "<link" not in page
+
+
+@pytest.mark.spark
+def test_broken_table_raises_naming_check_column_and_ids(spark, tmp_path) -> None:
+    rows = _rows()
+    rows[3] = (*rows[3][:4], -5.0, *rows[3][5:])  # negative amount
+    rows[7] = (*rows[7][:8], "MOBILE", *rows[7][9:])  # unknown channel
+    rows[9] = ("t001", *rows[9][1:])  # duplicate id
+    rows[11] = (*rows[11][:6], T0 - dt.timedelta(days=1), *rows[11][7:])  # label before the txn
+    df = spark.createDataFrame(rows, CANONICAL_SCHEMA)
+    cfg = _config(tmp_path)
+    with pytest.raises(ValidationFailedError) as info:
+        validate_canonical(spark, df, cfg)
+    message = str(info.value)
+    assert "amount:range (ExpectColumnValuesToBeBetween on column 'amount')" in message
+    assert "transaction_id=t003" in message and "amount=-5.0" in message
+    assert "channel:allowed" in message and "transaction_id=t007" in message and "MOBILE" in message
+    assert "transaction_id:unique" in message and "t001" in message
+    assert "label_time:after_timestamp" in message
+    assert "Full report:" in message
+    saved = json.loads((tmp_path / "reports" / "canonical_validation.json").read_text())
+    failed = {r["name"] for r in saved["results"] if not r["success"]}
+    assert failed == {"amount:range", "channel:allowed", "transaction_id:unique", "label_time:after_timestamp"}
+    assert "FAILED" in (tmp_path / "reports" / "canonical_validation.html").read_text()
+
+
+@pytest.mark.spark
+def test_feature_table_checks(spark, tmp_path) -> None:
+    df = spark.createDataFrame(
+        [
+            ("a", 1.0, 5, 0.5, 1),
+            ("b", float("nan"), 6, 0.2, 0),
+            ("c", float("inf"), None, 0.9, 0),
+            ("d", 2.0, 7, 1.5, 0),
+        ],
+        "transaction_id string, amount_log double, count_card_24h int, ratio double, label int",
+    )
+    cfg = load_config(
+        None,
+        {
+            "paths.root": str(tmp_path),
+            "validation.features.columns": {"ratio": {"min": 0, "max": 1}, "missing_feature": {}},
+        },
+    )
+    with pytest.raises(ValidationFailedError) as info:
+        validate_features(spark, df, cfg)
+    message = str(info.value)
+    assert "amount_log:finite" in message and "transaction_id=b" in message and "transaction_id=c" in message
+    assert "count_card_24h:not_null" in message
+    assert "ratio:range" in message and "transaction_id=d" in message
+    assert "missing_feature:exists" in message
+    saved = json.loads((tmp_path / "reports" / "features_validation.json").read_text())
+    names = {r["name"]: r["success"] for r in saved["results"]}
+    assert names["count_card_24h:finite"] and names["transaction_id:unique"]
+    assert "label:finite" not in names  # label is excluded by default
+
+
+def test_feature_suite_is_built_from_dtypes_and_config() -> None:
+    cfg = load_config(None, {"validation.features.columns": {"x": {"min": 0, "nullable": True, "severity": "warning"}}})
+    checks = feature_checks({"transaction_id": "string", "x": "double", "n": "bigint", "label": "int", "s": "string"}, cfg.validation.features)
+    by_name = {c.name: c for c in checks}
+    assert set(by_name) == {"table:row_count", "transaction_id:unique", "x:exists", "x:range", "n:not_null", "n:finite"}
+    assert by_name["x:range"].severity == "warning" and by_name["x:range"].kwargs["min_value"] == 0
+
+
+def test_severity_overrides_are_checked() -> None:
+    cfg = load_config(None, {"validation.canonical.severities": {"label:rate": "warning"}})
+    checks = {c.name: c.severity for c in canonical_checks(cfg.validation.canonical)}
+    assert checks["label:rate"] == "warning" and checks["amount:range"] == "error"
+    bad = load_config(None, {"validation.canonical.severities": {"amount:positive": "warning"}})
+    with pytest.raises(ConfigError, match=r"unknown check name\(s\) \['amount:positive'\].*amount:range"):
+        canonical_checks(bad.validation.canonical)
+    with pytest.raises(ConfigError, match=r"validation\.canonical\.severities\.label:rate"):
+        load_config(None, {"validation.canonical.severities": {"label:rate": "fatal"}})
+    with pytest.raises(ConfigError, match=r"label_rate_min"):
+        load_config(None, {"validation.canonical": {"label_rate_min": 0.5, "label_rate_max": 0.1}})
