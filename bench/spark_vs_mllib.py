@@ -1,0 +1,199 @@
+"""Time to a target validation average precision: our DistributedTrainer vs Spark MLlib's MLP.
+
+Data: synthetic fraud-like rows (bench/_spark_common.fraud_like: 30 features, ~2 %
+positives, four fraud patterns, one of them invisible to a linear model), 200k training
+rows and 50k validation rows drawn independently. One cached DataFrame holds the
+training rows with BOTH feature columns, `features` (array<float>, what our trainer
+reads) and `fvec` (VectorUDT via pyspark.ml.functions.array_to_vector, what MLlib reads),
+so neither side pays a feature conversion the other does not.
+
+Models (same hidden widths, 64 and 32):
+  MLlib  MultilayerPerceptronClassifier(layers=[30, 64, 32, 2]): sigmoid hidden layers,
+         softmax output (its fixed design), L-BFGS (its default solver), blockSize 128, seed 0.
+  ours   dlcore 30 -> 64 -> 32 -> 1 (ReLU), BCE with logits, Adam(1e-3) with the trainer's
+         linear-scaling rule (global batch 2,048 -> lr 8e-3 after a 50-iteration warm-up),
+         2 workers, group_size="auto".
+
+Procedure. Each side trains FROM SCRATCH once per budget: MLlib maxIter in --mllib-iters,
+ours epochs in --epochs; budgets of the two sides alternate (MLlib i, ours i, MLlib i+1, ...)
+so drift on the shared machine hits both. A point's time is the wall time of that whole
+fit() call from the cached DataFrame (ours includes its DataFrame -> NumPy block
+preparation; MLlib includes its own data stacking). Validation AP is then computed outside
+the timing with dlcore.metrics.average_precision (scikit-learn's definition) on the
+positive-class score: MLlib's probability[1] (collected from transform), our sigmoid
+logit (model.predict on the driver). One small untimed fit per side warms the JVM and the
+Python workers first.
+
+Figures:
+  target_ap                       --target-fraction (0.9) x the best AP any MLlib budget reached
+  mllib_time_to_target_s          wall time of the first MLlib fit (in budget order) whose AP >= target
+  ours_time_to_target_s           the same for ours (null if no budget reached the target)
+  time_to_ap_ratio_mllib_vs_ours  mllib_time_to_target_s / ours_time_to_target_s
+  time_to_ap_ratio_mllib_vs_ours_lower_bound
+                                  (wall time of the largest MLlib budget BELOW the reaching one,
+                                  0 if none) / ours_time_to_target_s: a lower bound assuming AP
+                                  grows with the budget, since the budgets are coarse
+  mllib_curve / ours_curve        per budget: fit seconds and validation AP
+
+Run: .venv/bin/python bench/spark_vs_mllib.py [--quick]
+(export PYSPARK_PYTHON=$PWD/.venv/bin/python PYSPARK_DRIVER_PYTHON=$PWD/.venv/bin/python
+SPARK_LOCAL_IP=127.0.0.1 first). The last output line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from typing import Any
+
+import numpy as np
+from _spark_common import fraud_like, machine, mlp, spark_session, to_cached_df
+
+from dlcore.losses import BCEWithLogits
+from dlcore.metrics import average_precision
+from dlcore.optimizers import Adam
+from fraud_app.spark.config import DistributedConfig
+from fraud_app.spark.trainer import DistributedTrainer
+
+D, HIDDEN, GLOBAL_BATCH = 30, (64, 32), 2048
+
+
+def fit_mllib(train_df, val_df, max_iter: int) -> dict[str, Any]:
+    from pyspark.ml.classification import MultilayerPerceptronClassifier
+    from pyspark.ml.functions import vector_to_array
+
+    clf = MultilayerPerceptronClassifier(
+        layers=[D, *HIDDEN, 2], maxIter=max_iter, seed=0, featuresCol="fvec", labelCol="label"
+    )
+    t0 = time.perf_counter()
+    model = clf.fit(train_df)
+    seconds = time.perf_counter() - t0
+    scored = (
+        model.transform(val_df)
+        .select("label", vector_to_array("probability")[1].alias("p"))
+        .toPandas()
+    )
+    return {
+        "budget": max_iter,
+        "fit_s": round(seconds, 3),
+        "ap": round(average_precision(scored["label"].to_numpy(), scored["p"].to_numpy()), 4),
+        "lbfgs_iterations": int(model.summary.totalIterations),
+    }
+
+
+def fit_ours(train_df, X_val: np.ndarray, y_val: np.ndarray, epochs: float) -> dict[str, Any]:
+    cfg = DistributedConfig(
+        num_workers=2, global_batch_size=GLOBAL_BATCH, epochs=epochs, group_size="auto"
+    )
+    trainer = DistributedTrainer(mlp(D, HIDDEN), BCEWithLogits(), Adam(learning_rate=1e-3), cfg)
+    t0 = time.perf_counter()
+    result = trainer.fit(train_df)
+    seconds = time.perf_counter() - t0
+    scores = result.model.predict(X_val)[:, 0]
+    return {
+        "budget": epochs,
+        "fit_s": round(seconds, 3),
+        "ap": round(average_precision(y_val, scores), 4),
+        "iterations": result.iterations,
+        "groups": len(result.history),
+    }
+
+
+def time_to(curve: list[dict[str, Any]], target: float) -> tuple[float | None, float]:
+    """(fit seconds of the first budget reaching target, seconds of the budget before it)."""
+    below = 0.0
+    for point in curve:
+        if point["ap"] >= target:
+            return point["fit_s"], below
+        below = point["fit_s"]
+    return None, below
+
+
+def mllib_blas(spark) -> str:
+    try:
+        return spark._jvm.dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getName()
+    except Exception as exc:  # only a label in the report
+        return f"unknown ({type(exc).__name__})"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rows", type=int, default=200_000)
+    ap.add_argument("--val-rows", type=int, default=50_000)
+    ap.add_argument("--mllib-iters", type=int, nargs="+", default=[10, 25, 50, 100])
+    ap.add_argument("--epochs", type=float, nargs="+", default=[0.5, 1, 2, 4, 8])
+    ap.add_argument("--target-fraction", type=float, default=0.9)
+    ap.add_argument("--quick", action="store_true", help="smoke run: 40k rows, 2 budgets each")
+    args = ap.parse_args()
+    if args.quick:
+        args.rows, args.val_rows, args.mllib_iters, args.epochs = 40_000, 10_000, [5, 20], [1, 4]
+
+    from pyspark.ml.functions import array_to_vector
+
+    info = machine()
+    spark = spark_session("bench-spark-vs-mllib")
+    X, y = fraud_like(args.rows, D, seed=0)
+    train_df = to_cached_df(spark, X, y).withColumn("fvec", array_to_vector("features")).cache()
+    train_df.count()
+    X_val, y_val = fraud_like(args.val_rows, D, seed=1)
+    val_df = to_cached_df(spark, X_val, y_val).withColumn("fvec", array_to_vector("features"))
+    val_df = val_df.cache()
+    val_df.count()
+    del X, y
+
+    warm = train_df.limit(10_000).cache()
+    warm.count()
+    fit_mllib(warm, val_df, 2)
+    fit_ours(warm, X_val, y_val, 0.5)
+
+    mllib_curve: list[dict[str, Any]] = []
+    ours_curve: list[dict[str, Any]] = []
+    for i in range(max(len(args.mllib_iters), len(args.epochs))):
+        if i < len(args.mllib_iters):
+            mllib_curve.append(fit_mllib(train_df, val_df, args.mllib_iters[i]))
+            print(f"MLlib maxIter {mllib_curve[-1]}", flush=True)
+        if i < len(args.epochs):
+            ours_curve.append(fit_ours(train_df, X_val, y_val, args.epochs[i]))
+            print(f"ours  epochs  {ours_curve[-1]}", flush=True)
+
+    best = max(p["ap"] for p in mllib_curve)
+    target = round(args.target_fraction * best, 4)
+    t_mllib, t_mllib_below = time_to(mllib_curve, target)
+    t_ours, _ = time_to(ours_curve, target)
+    result = {
+        "benchmark": "spark_vs_mllib",
+        **info,
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
+        "quick": args.quick,
+        "rows": args.rows,
+        "val_rows": args.val_rows,
+        "features": D,
+        "positive_rate": round(float(y_val.mean()), 4),
+        "hidden": list(HIDDEN),
+        "ours_global_batch": GLOBAL_BATCH,
+        "mllib_blas": mllib_blas(spark),
+        "target_rule": f"{args.target_fraction} x best MLlib validation AP",
+        "best_mllib_ap": best,
+        "best_ours_ap": max(p["ap"] for p in ours_curve),
+        "target_ap": target,
+        "mllib_time_to_target_s": t_mllib,
+        "ours_time_to_target_s": t_ours,
+        "time_to_ap_ratio_mllib_vs_ours": round(t_mllib / t_ours, 2) if t_ours else None,
+        "time_to_ap_ratio_mllib_vs_ours_lower_bound": round(t_mllib_below / t_ours, 2)
+        if t_ours
+        else None,
+        "mllib_curve": mllib_curve,
+        "ours_curve": ours_curve,
+    }
+    print(
+        f"target AP {target} ({result['target_rule']}): MLlib {t_mllib} s, ours {t_ours} s "
+        f"-> x{result['time_to_ap_ratio_mllib_vs_ours']} "
+        f"(lower bound x{result['time_to_ap_ratio_mllib_vs_ours_lower_bound']})"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
