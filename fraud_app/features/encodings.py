@@ -33,6 +33,7 @@ from fraud_app.features.windows import FRAUD, KNOWN, TS
 
 ENCODING_KINDS = (FrequencyEncoding, TargetEncoding)
 NULL_KEY = "__null__"
+_SUMS = ("n", "m", "f")  # rows, matured rows, known frauds
 ALL_KEY = "\u0000all"  # the overall row of a snapshot table; no real value looks like it
 
 
@@ -94,45 +95,49 @@ def _key(column: str) -> Column:
 
 def _snapshot_table(source: DataFrame, group: _Group, prefix: str) -> DataFrame:
     """(key, period) -> running sums over periods strictly before, per value and overall."""
+    before = Window.partitionBy("k").orderBy("p").rangeBetween(Window.unboundedPreceding, -1)
+    running = _period_counts(source, group).select(
+        "k", "p", *[F.coalesce(F.sum(c).over(before), F.lit(0)).alias(c) for c in _SUMS]
+    )
+    # A window by period copies the overall sums onto each value's row; dropping the
+    # overall rows only after it keeps Spark from splitting the plan per kind of row.
+    same_period = Window.partitionBy("p")
+    overall = [
+        F.max(F.when(F.col("k") == ALL_KEY, F.col(c))).over(same_period).alias(f"all_{c}")
+        for c in _SUMS
+    ]
+    table = running.select("*", *overall).where(F.col("k") != ALL_KEY)
+    return table.select(
+        F.col("k").alias(f"{prefix}key"),
+        F.col("p").alias(f"{prefix}period"),
+        *[F.col(c).alias(f"{prefix}{c}") for c in (*_SUMS, "all_n", "all_m", "all_f")],
+    )
+
+
+def _period_counts(source: DataFrame, group: _Group) -> DataFrame:
+    """(k, p, n, m, f): rows, matured rows and known frauds landing in period p, per key.
+
+    Each row adds its three events to its own value AND to the overall row (key
+    ALL_KEY): one scan and one aggregation give both, and the caller's one window
+    partitioned by key (no single-partition global window) makes running sums of them.
+    """
     r = F.lit(group.refresh_us)
     mature_at = F.col(TS) + F.lit(group.lag_us)
     fraud_at = F.greatest(F.col(KNOWN), mature_at)
-    # Each row adds its three events to its own value AND to the overall row (key
-    # ALL_KEY): one scan and one aggregation give both, and one window partitioned by
-    # key (no single-partition global window) turns them into "strictly before" sums.
     counts = (("n", F.col(TS), F.lit(1)), ("m", mature_at, F.lit(1)), ("f", fraud_at, F.col(FRAUD)))
     events = [
         F.struct(
             key.alias("k"),
             F.floor(at / r).alias("p"),
-            *[(value if c == kind else F.lit(0)).alias(c) for c in ("n", "m", "f")],
+            *[(value if c == kind else F.lit(0)).alias(c) for c in _SUMS],
         )
         for key in (_key(group.column), F.lit(ALL_KEY))
         for kind, at, value in counts
     ]
-    per_key = (
+    return (
         source.select(F.explode(F.array(*events)).alias("e"))
         .groupBy("e.k", "e.p")
-        .agg(*[F.sum(f"e.{c}").alias(c) for c in ("n", "m", "f")])
-    )
-    before = Window.partitionBy("k").orderBy("p").rangeBetween(Window.unboundedPreceding, -1)
-    running = per_key.select(
-        "k", "p", *[F.coalesce(F.sum(c).over(before), F.lit(0)).alias(c) for c in ("n", "m", "f")]
-    )
-    # A window by period copies the overall sums onto each value's row; dropping the
-    # overall rows only after it keeps Spark from splitting the plan per kind of row.
-    same_period = Window.partitionBy("p")
-    table = running.select(
-        "*",
-        *[
-            F.max(F.when(F.col("k") == ALL_KEY, F.col(c))).over(same_period).alias(f"all_{c}")
-            for c in ("n", "m", "f")
-        ],
-    ).where(F.col("k") != ALL_KEY)
-    return table.select(
-        F.col("k").alias(f"{prefix}key"),
-        F.col("p").alias(f"{prefix}period"),
-        *[F.col(c).alias(f"{prefix}{c}") for c in ("n", "m", "f", "all_n", "all_m", "all_f")],
+        .agg(*[F.sum(f"e.{c}").alias(c) for c in _SUMS])
     )
 
 

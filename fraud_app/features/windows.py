@@ -43,7 +43,7 @@ from fraud_app.features.definitions import (
 from fraud_app.features.labels import MICROS
 
 ENTITY_KINDS = (WindowAggregate, AmountRatio, TimeSincePrevious, FraudRate)
-# Helper columns the compiler adds before the entity stages (see compile.prepare).
+# Helper columns fraud_app.features.compile adds before the entity stages.
 TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
 
 
