@@ -254,18 +254,25 @@ class StandaloneCluster:
             )
             for d in daemons
         ]
-        for d, proc in procs:
-            try:
-                out, _ = proc.communicate(timeout=60)
-            except subprocess.TimeoutExpired as exc:
-                proc.kill()
-                raise ClusterError(
-                    f"spark-daemon.sh start {d.name} did not return in 60 s"
-                ) from exc
-            pid = self._read_pid(d)
-            if pid is None or not self._alive(d, pid):
-                raise ClusterError(f"{d.name} did not start ({out.strip()}).\n{self.log_tail(d)}")
-            self._pids[d] = pid
+        try:
+            for d, proc in procs:
+                try:
+                    out, _ = proc.communicate(timeout=60)
+                except subprocess.TimeoutExpired as exc:
+                    raise ClusterError(
+                        f"spark-daemon.sh start {d.name} did not return in 60 s"
+                    ) from exc
+                pid = self._read_pid(d)
+                if pid is None or not self._alive(d, pid):
+                    raise ClusterError(
+                        f"{d.name} did not start ({out.strip()}).\n{self.log_tail(d)}"
+                    )
+                self._pids[d] = pid
+        finally:  # the scripts only, never the JVMs they started (stop() handles those)
+            for _, proc in procs:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
     def _read_pid(self, d: Daemon) -> int | None:
         try:

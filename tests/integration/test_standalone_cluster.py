@@ -25,10 +25,12 @@ from fraud_app.errors import EnvironmentSetupError
 from fraud_app.settings import java_version
 from tests.integration.spark_standalone import LOOPBACK, StandaloneCluster, poll
 
-pytestmark = pytest.mark.integration
+# slow: 3-3.5 min measured on the shared 2-core machine (6 JVMs: master, 2 workers, driver,
+# 2 executors); run with `make test-slow` or `pytest -m slow tests/integration`.
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[2]
-DRIVER_TIMEOUT_S = 300  # ~40-60 s on an idle 2-core machine; minutes when it is overloaded
+DRIVER_TIMEOUT_S = 300  # 2.5-3 min seen on the shared, overloaded 2-core machine
 
 
 @pytest.fixture(scope="module")
@@ -112,6 +114,7 @@ def run(standalone_cluster, tmp_path_factory) -> dict[str, Any]:
     """Train on the cluster once; the driver's JSON plus what the master and workers report."""
     out = tmp_path_factory.mktemp("driver") / "result.json"
     proc = run_driver(standalone_cluster, out)
+    (out.parent / "driver.log").write_text(proc.stdout)  # for a look at a slow or odd run
     assert proc.returncode == 0, (
         f"driver exited {proc.returncode}; output tail:\n{proc.stdout[-6000:]}"
     )
