@@ -12,12 +12,17 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from dlcore.layers import Linear, ReLU, Sequential
 from dlcore.model import Model
+from fraud_app.spark.grouped import GroupedEngine
+from fraud_app.spark.per_iteration import PerIterationEngine
 
 MASTER = "local[2]"
 BENCH_CONF = {
@@ -107,3 +112,52 @@ def history_seconds(history: list[dict[str, Any]]) -> dict[str, float]:
         "rendezvous_s": sum(h.get("rendezvous_s", 0.0) for h in history),
         "iterations": sum(h["iterations"] for h in history),
     }
+
+
+@dataclass
+class Probe:
+    """Driver-side timing probe around the engines (patched in, restored on exit)."""
+
+    engine_s: list[float] = field(default_factory=list)
+    groups: list[dict[str, Any]] = field(default_factory=list)
+
+    def __enter__(self) -> Probe:
+        self._saved = (GroupedEngine.run, PerIterationEngine.run, GroupedEngine._advance)
+        probe = self
+
+        def timed(run):
+            def wrapper(engine, blocks, rows):
+                t0 = time.perf_counter()
+                try:
+                    return run(engine, blocks, rows)
+                finally:
+                    probe.engine_s.append(time.perf_counter() - t0)
+
+            return wrapper
+
+        advance = GroupedEngine._advance
+
+        def advance_probe(engine, state, results, g, wall, total, planner):
+            slowest = max(r["setup_s"] + r["rendezvous_s"] + r["loop_s"] for r in results)
+            probe.groups.append(
+                {
+                    "wall": wall,
+                    "launch_collect": wall - slowest,
+                    "setup": max(r["setup_s"] for r in results),
+                    "rendezvous": max(r["rendezvous_s"] for r in results),
+                    "loop": max(r["loop_s"] for r in results),
+                    "compute": statistics.mean(r["compute_s"] for r in results),
+                    "sync": statistics.mean(r["sync_s"] for r in results),
+                    "cache_hits": sum(bool(r["data_cache_hit"]) for r in results),
+                    "first": state.iteration == 0,
+                }
+            )
+            return advance(engine, state, results, g, wall, total, planner)
+
+        GroupedEngine.run = timed(GroupedEngine.run)
+        PerIterationEngine.run = timed(PerIterationEngine.run)
+        GroupedEngine._advance = advance_probe
+        return self
+
+    def __exit__(self, *exc) -> None:
+        GroupedEngine.run, PerIterationEngine.run, GroupedEngine._advance = self._saved

@@ -58,69 +58,26 @@ import json
 import os
 import statistics
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from _spark_common import fraud_like, history_seconds, machine, mlp, spark_session, to_cached_df
+from _spark_common import (
+    Probe,
+    fraud_like,
+    history_seconds,
+    machine,
+    mlp,
+    spark_session,
+    to_cached_df,
+)
 
 from dlcore.losses import BCEWithLogits
 from dlcore.optimizers import Adam
 from fraud_app.spark.config import DistributedConfig
-from fraud_app.spark.grouped import GroupedEngine
-from fraud_app.spark.per_iteration import PerIterationEngine
 from fraud_app.spark.trainer import DistributedTrainer
 
 SMALL_IN, SMALL_HIDDEN, SMALL_BATCH = 16, (8,), 32
 FRAUD_IN, FRAUD_HIDDEN, FRAUD_BATCH = 40, (256, 128), 2048
-
-
-@dataclass
-class Probe:
-    """Driver-side timing probe around the engines (patched in, restored on exit)."""
-
-    engine_s: list[float] = field(default_factory=list)
-    groups: list[dict[str, Any]] = field(default_factory=list)
-
-    def __enter__(self) -> Probe:
-        self._saved = (GroupedEngine.run, PerIterationEngine.run, GroupedEngine._advance)
-        probe = self
-
-        def timed(run):
-            def wrapper(engine, blocks, rows):
-                t0 = time.perf_counter()
-                try:
-                    return run(engine, blocks, rows)
-                finally:
-                    probe.engine_s.append(time.perf_counter() - t0)
-
-            return wrapper
-
-        advance = GroupedEngine._advance
-
-        def advance_probe(engine, state, results, g, wall, total, planner):
-            slowest = max(r["setup_s"] + r["rendezvous_s"] + r["loop_s"] for r in results)
-            probe.groups.append(
-                {
-                    "wall": wall,
-                    "launch_collect": wall - slowest,
-                    "setup": max(r["setup_s"] for r in results),
-                    "rendezvous": max(r["rendezvous_s"] for r in results),
-                    "loop": max(r["loop_s"] for r in results),
-                    "compute": statistics.mean(r["compute_s"] for r in results),
-                    "sync": statistics.mean(r["sync_s"] for r in results),
-                    "cache_hits": sum(bool(r["data_cache_hit"]) for r in results),
-                    "first": state.iteration == 0,
-                }
-            )
-            return advance(engine, state, results, g, wall, total, planner)
-
-        GroupedEngine.run = timed(GroupedEngine.run)
-        PerIterationEngine.run = timed(PerIterationEngine.run)
-        GroupedEngine._advance = advance_probe
-        return self
-
-    def __exit__(self, *exc) -> None:
-        GroupedEngine.run, PerIterationEngine.run, GroupedEngine._advance = self._saved
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,7 @@ def fit_mllib(train_df, val_df, max_iter: int) -> dict[str, Any]:
         "budget": max_iter,
         "fit_s": round(seconds, 3),
         "ap": round(average_precision(scored["label"].to_numpy(), scored["p"].to_numpy()), 4),
-        "lbfgs_iterations": int(model.summary.totalIterations),
+        "lbfgs_iterations": int(model.summary().totalIterations),
     }
 
 
@@ -122,13 +122,13 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=200_000)
     ap.add_argument("--val-rows", type=int, default=50_000)
-    ap.add_argument("--mllib-iters", type=int, nargs="+", default=[10, 25, 50, 100])
+    ap.add_argument("--mllib-iters", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--epochs", type=float, nargs="+", default=[0.5, 1, 2, 4, 8])
     ap.add_argument("--target-fraction", type=float, default=0.9)
     ap.add_argument("--quick", action="store_true", help="smoke run: 40k rows, 2 budgets each")
     args = ap.parse_args()
     if args.quick:
-        args.rows, args.val_rows, args.mllib_iters, args.epochs = 40_000, 10_000, [5, 20], [1, 4]
+        args.rows, args.val_rows, args.mllib_iters, args.epochs = 40_000, 10_000, [5, 20], [4, 16]
 
     from pyspark.ml.functions import array_to_vector
 
