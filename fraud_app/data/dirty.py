@@ -30,7 +30,7 @@ _KINDS = tuple(DEFECTS)
 
 def inject_dirty_rows(df: DataFrame, fraction: float, seed: int) -> DataFrame:
     """Corrupt ~`fraction` of rows; "duplicate" rows get a second copy 60 s later."""
-    key = F.col("txn_id")
+    key = "txn_id"
     kind = F.when(
         uniform(seed, "dirty", key) < F.lit(fraction),
         choice(uniform(seed, "dirty.kind", key), [1.0] * len(_KINDS)),

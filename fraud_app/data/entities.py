@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from fraud_app.data.random_exprs import choice, normal, pick, randint, uniform
+from fraud_app.data.random_exprs import choice, hash_sql, normal, pick, randint, uniform
 
 COUNTRIES: tuple[str, ...] = ("CN", "HK", "SG", "JP", "US", "GB", "DE", "FR", "TH", "AU")
 HOME_COUNTRY_WEIGHTS: tuple[float, ...] = (55, 8, 6, 5, 8, 5, 4, 3, 3, 3)
@@ -75,32 +75,33 @@ def merchants_per_cell(n_merchants: int) -> int:
 # ---- cards -----------------------------------------------------------------------------
 
 
-def card_home(w: World, card: Column) -> Column:
+def card_home(w: World, card: str) -> Column:
     return choice(uniform(w.seed, "card.country", card), HOME_COUNTRY_WEIGHTS)
 
 
-def card_log_scale(w: World, card: Column) -> Column:
+def card_log_scale(w: World, card: str) -> Column:
     """log of the card's typical amount (median ~35, varies ~2x between cards)."""
     return F.lit(math.log(35.0)) + F.lit(0.6) * normal(w.seed, "card.scale", card)
 
 
-def card_mcc(w: World, card: Column) -> Column:
+def card_mcc(w: World, card: str) -> Column:
     return choice(uniform(w.seed, "card.mcc", card), MCC_WEIGHTS)
 
 
-def card_channel(w: World, card: Column) -> Column:
+def card_channel(w: World, card: str) -> Column:
     return choice(uniform(w.seed, "card.channel", card), (75, 25, 0))
 
 
-def device(w: World, salt: str, *keys: Column) -> Column:
-    return F.concat(F.lit("d"), F.lower(F.hex(F.xxhash64(F.lit(w.seed), F.lit(salt), *keys))))
+def device(w: World, salt: str, *keys: str) -> Column:
+    """A device id hashed from (seed, salt, keys): stable per entity, unlike any other salt."""
+    return F.expr(f"concat('d', lower(hex({hash_sql(w.seed, salt, *keys)})))")
 
 
-def card_device(w: World, card: Column) -> Column:
+def card_device(w: World, card: str) -> Column:
     return device(w, "card.device", card)
 
 
-def card_id(card: Column) -> Column:
+def card_id(card: str) -> Column:
     return F.format_string("62%014d", card)
 
 
@@ -134,7 +135,7 @@ def mcc_log_mult(mcc: Column) -> Column:
 # ---- time ------------------------------------------------------------------------------
 
 
-def seasonal_seconds(w: World, salt: str, key: Column) -> Column:
+def seasonal_seconds(w: World, salt: str, key: str) -> Column:
     """Seconds since the start, with weekly and daily seasonality of normal spending."""
     weeks = -(-w.days // 7)
     dow_weights = [DOW_WEIGHTS[(w.start_weekday + k) % 7] for k in range(7)]

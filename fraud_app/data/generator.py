@@ -132,7 +132,7 @@ def _to_canonical(df: DataFrame, cfg: GenerateSection, world: E.World) -> DataFr
         F.greatest(
             F.exp(
                 F.lit(math.log(delay.median_days))
-                + delay.sigma * normal(cfg.seed, "label.delay", F.col("i"))
+                + delay.sigma * normal(cfg.seed, "label.delay", "i")
             ),
             F.lit(delay.min_days),
         ),
@@ -153,7 +153,7 @@ def _to_canonical(df: DataFrame, cfg: GenerateSection, world: E.World) -> DataFr
         pick(F.col("mcc"), E.MCCS).alias("mcc"),
         pick(F.col("channel"), E.CHANNELS).alias("channel"),
         E.country_code(F.col("country")).alias("country"),
-        E.country_code(E.card_home(world, F.col("card"))).alias("card_country"),
+        E.country_code(E.card_home(world, "card")).alias("card_country"),
         F.col("device").alias("device_id"),
         F.col("pattern").alias("fraud_pattern"),
     )

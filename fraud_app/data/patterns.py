@@ -62,30 +62,30 @@ class Pattern:
             rows.withColumn("e", e)
             .withColumns(
                 {
-                    "card": randint(w.seed, self._salt("card"), w.n_cards, F.col("e")),
-                    "t0": F.floor(uniform(w.seed, self._salt("t0"), F.col("e")) * latest),
+                    "card": randint(w.seed, self._salt("card"), w.n_cards, "e"),
+                    "t0": F.floor(uniform(w.seed, self._salt("t0"), "e") * latest),
                 }
             )
-            .withColumn("home", E.card_home(w, F.col("card")))
+            .withColumn("home", E.card_home(w, "card"))
         )
 
     def _u(self, w: World, what: str, *keys: str) -> Column:
-        return uniform(w.seed, self._salt(what), *[F.col(k) for k in keys])
+        return uniform(w.seed, self._salt(what), *keys)
 
 
 class NormalSpending(Pattern):
     name = None
 
     def build(self, w: World, rows: DataFrame) -> DataFrame:
-        s, i = w.seed, F.col("i")
+        s, i = w.seed, "i"
         u = lambda what: uniform(s, "normal." + what, i)  # noqa: E731
         # activity is skewed: a few cards pay much more often than most
         df = rows.withColumn(
             "card", F.floor(F.pow(u("card"), 1.5) * w.n_cards).cast("long")
         ).withColumns(
             {
-                "home": E.card_home(w, F.col("card")),
-                "channel": F.when(u("ch.fav") < 0.7, E.card_channel(w, F.col("card"))).otherwise(
+                "home": E.card_home(w, "card"),
+                "channel": F.when(u("ch.fav") < 0.7, E.card_channel(w, "card")).otherwise(
                     choice(u("ch"), E.CHANNEL_WEIGHTS)
                 ),
             }
@@ -97,15 +97,15 @@ class NormalSpending(Pattern):
         df = df.withColumns(
             {
                 "mcc": F.when(F.col("channel") == E.ATM, F.lit(E.ATM_MCC))
-                .when(u("mcc.fav") < 0.55, E.card_mcc(w, F.col("card")))
+                .when(u("mcc.fav") < 0.55, E.card_mcc(w, "card"))
                 .otherwise(choice(u("mcc"), E.MCC_WEIGHTS)),
                 "country": F.when(
                     u("xb") < cross_p, E.other_country(F.col("home"), u("xb.where"))
                 ).otherwise(F.col("home")),
             }
         )
-        favourite = randint(s, "normal.fav.j", w.merchants_per_cell, F.col("card"), F.col("mcc"))
-        log_med = E.card_log_scale(w, F.col("card")) + E.mcc_log_mult(F.col("mcc"))
+        favourite = randint(s, "normal.fav.j", w.merchants_per_cell, "card", "mcc")
+        log_med = E.card_log_scale(w, "card") + E.mcc_log_mult(F.col("mcc"))
         log_med = log_med + F.when(F.col("country") != F.col("home"), math.log(1.3)).otherwise(0.0)
         amount = E.amount(log_med, 0.5, normal(s, "normal.amount", i))
         return df.withColumns(
@@ -119,8 +119,8 @@ class NormalSpending(Pattern):
                 ).otherwise(amount),
                 "device": F.when(
                     F.col("channel") == E.ECOM,
-                    F.when(u("dev") < 0.93, E.card_device(w, F.col("card"))).otherwise(
-                        E.device(w, "card.device2", F.col("card"))
+                    F.when(u("dev") < 0.93, E.card_device(w, "card")).otherwise(
+                        E.device(w, "card.device2", "card")
                     ),
                 ),
                 "label": F.lit(0),
@@ -146,8 +146,8 @@ class CompromisedMerchant(Pattern):
         )
         # the card is per (breach, k); the same card makes the visit and suffers the fraud
         df = df.withColumn(
-            "card", randint(w.seed, self._salt("card.k"), w.n_cards, F.col("e"), F.col("k"))
-        ).withColumn("home", E.card_home(w, F.col("card")))
+            "card", randint(w.seed, self._salt("card.k"), w.n_cards, "e", "k")
+        ).withColumn("home", E.card_home(w, "card"))
         is_fraud = F.col("fraud") == 1
         ecom = self._u(w, "ch", "i") < 0.6
         channel = F.when(is_fraud & ecom, F.lit(E.ECOM)).otherwise(F.lit(E.POS))
@@ -157,7 +157,7 @@ class CompromisedMerchant(Pattern):
         ).otherwise(F.col("home"))
         visit_t = F.col("t0") + self._u(w, "visit.t", "i") * self.WINDOW_S
         later = F.col("t0") + self.WINDOW_S + (1 + self._u(w, "delay", "e", "k") * 20) * 86_400
-        log_scale = E.card_log_scale(w, F.col("card"))
+        log_scale = E.card_log_scale(w, "card")
         return df.withColumns(
             {
                 "channel": channel,
@@ -166,19 +166,15 @@ class CompromisedMerchant(Pattern):
                 ).otherwise(choice(self._u(w, "shop.mcc", "e"), E.MCC_WEIGHTS)),
                 "country": F.when(is_fraud, fraud_country).otherwise(breach_country),
                 "mj": F.when(
-                    is_fraud, randint(w.seed, self._salt("mj"), w.merchants_per_cell, F.col("i"))
-                ).otherwise(
-                    randint(w.seed, self._salt("shop.mj"), w.merchants_per_cell, F.col("e"))
-                ),
+                    is_fraud, randint(w.seed, self._salt("mj"), w.merchants_per_cell, "i")
+                ).otherwise(randint(w.seed, self._salt("shop.mj"), w.merchants_per_cell, "e")),
                 "t": E.clamp_seconds(w, F.when(is_fraud, later).otherwise(visit_t)),
                 "amount": E.amount(
                     log_scale + F.when(is_fraud, math.log(4.0)).otherwise(0.0),
                     0.5,
-                    normal(w.seed, self._salt("amount"), F.col("i")),
+                    normal(w.seed, self._salt("amount"), "i"),
                 ),
-                "device": F.when(
-                    channel == E.ECOM, E.device(w, self._salt("dev"), F.col("e"), F.col("k"))
-                ),
+                "device": F.when(channel == E.ECOM, E.device(w, self._salt("dev"), "e", "k")),
                 "label": F.col("fraud"),
                 "pattern": F.when(is_fraud, F.lit(self.name)),
             }
@@ -194,8 +190,8 @@ class StolenCard(Pattern):
         df = self._episode(w, rows, span_s=self.SPAN_S)
         df = df.withColumn("channel", choice(self._u(w, "ch", "i"), (65, 20, 15)))  # POS, ECOM, ATM
         abroad = self._u(w, "abroad", "e") < 0.6
-        log_med = E.card_log_scale(w, F.col("card")) + F.lit(math.log(8.0))
-        amount = E.amount(log_med, 0.5, normal(w.seed, self._salt("amount"), F.col("i")))
+        log_med = E.card_log_scale(w, "card") + F.lit(math.log(8.0))
+        amount = E.amount(log_med, 0.5, normal(w.seed, self._salt("amount"), "i"))
         return df.withColumns(
             {
                 "mcc": F.when(F.col("channel") == E.ATM, F.lit(E.ATM_MCC)).otherwise(
@@ -204,14 +200,12 @@ class StolenCard(Pattern):
                 "country": F.when(
                     abroad, E.other_country(F.col("home"), self._u(w, "where", "e"))
                 ).otherwise(F.col("home")),
-                "mj": randint(w.seed, self._salt("mj"), w.merchants_per_cell, F.col("i")),
+                "mj": randint(w.seed, self._salt("mj"), w.merchants_per_cell, "i"),
                 "t": E.clamp_seconds(w, F.col("t0") + self._u(w, "t", "i") * self.SPAN_S),
                 "amount": F.when(
                     F.col("channel") == E.ATM, F.greatest(F.round(amount / 100) * 100, F.lit(100.0))
                 ).otherwise(amount),
-                "device": F.when(
-                    F.col("channel") == E.ECOM, E.device(w, self._salt("dev"), F.col("e"))
-                ),
+                "device": F.when(F.col("channel") == E.ECOM, E.device(w, self._salt("dev"), "e")),
                 "label": F.lit(1),
                 "pattern": F.lit(self.name),
             }
@@ -236,10 +230,10 @@ class CardTesting(Pattern):
                     self._u(w, "abroad", "e") < 0.7,
                     E.other_country(F.col("home"), self._u(w, "where", "e")),
                 ).otherwise(F.col("home")),
-                "mj": randint(w.seed, self._salt("mj"), w.merchants_per_cell, F.col("e")),
+                "mj": randint(w.seed, self._salt("mj"), w.merchants_per_cell, "e"),
                 "t": E.clamp_seconds(w, F.col("t0") + self._u(w, "t", "i") * self.SPAN_S),
                 "amount": F.when(self._u(w, "one", "i") < 0.2, F.lit(1.0)).otherwise(small),
-                "device": E.device(w, self._salt("dev"), F.col("e")),
+                "device": E.device(w, self._salt("dev"), "e"),
                 "label": F.lit(1),
                 "pattern": F.lit(self.name),
             }
@@ -256,16 +250,16 @@ class AccountTakeover(Pattern):
         mcc_weights = tuple(
             {"5732": 5.0, "5999": 3.0, "7011": 2.0}.get(code, 0.0) for code in E.MCCS
         )
-        log_med = E.card_log_scale(w, F.col("card")) + F.lit(math.log(3.0))
+        log_med = E.card_log_scale(w, "card") + F.lit(math.log(3.0))
         return df.withColumns(
             {
                 "channel": F.lit(E.ECOM),
                 "mcc": choice(self._u(w, "mcc", "i"), mcc_weights),
                 "country": E.other_country(F.col("home"), self._u(w, "where", "e")),
-                "mj": randint(w.seed, self._salt("mj"), w.merchants_per_cell, F.col("i")),
+                "mj": randint(w.seed, self._salt("mj"), w.merchants_per_cell, "i"),
                 "t": E.clamp_seconds(w, F.col("t0") + self._u(w, "t", "i") * self.SPAN_S),
-                "amount": E.amount(log_med, 0.5, normal(w.seed, self._salt("amount"), F.col("i"))),
-                "device": E.device(w, self._salt("dev"), F.col("e")),
+                "amount": E.amount(log_med, 0.5, normal(w.seed, self._salt("amount"), "i")),
+                "device": E.device(w, self._salt("dev"), "e"),
                 "label": F.lit(1),
                 "pattern": F.lit(self.name),
             }
