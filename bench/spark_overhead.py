@@ -44,7 +44,8 @@ Figures (configurations alternate within every round; medians over --rounds):
                                work between stages (broadcast, history, planner)
   fraud_group_breakdown_ms     median per warm group: launch_collect (stage wall minus the
                                slowest rank's set-up + rendezvous + loop), setup, rendezvous,
-                               loop, compute, sync (rank maxima/means as named)
+                               loop (rank maxima), compute, sync (rank means)
+  fraud_first_group_breakdown_ms   the same for the first (cold) group of each fit
 
 Run: .venv/bin/python bench/spark_overhead.py [--rounds 3] [--quick]
 (export PYSPARK_PYTHON=$PWD/.venv/bin/python PYSPARK_DRIVER_PYTHON=$PWD/.venv/bin/python
@@ -218,6 +219,7 @@ def summarise(args, cases: list[Case], runs: list[dict[str, Any]], info) -> dict
     all_shares = shares([r["history"] for r in fraud], skip_first=False)
     steady = shares([r["history"] for r in fraud], skip_first=True)
     warm_groups = [g for r in fraud for g in r["groups"] if not g["first"]]
+    first_groups = [g for r in fraud for g in r["groups"] if g["first"]]
     engine_total = sum(r["engine_s"] for r in fraud)
     loop_total = sum(g["loop"] for r in fraud for g in r["groups"])
     parts = ("wall", "launch_collect", "setup", "rendezvous", "loop", "compute", "sync")
@@ -259,6 +261,9 @@ def summarise(args, cases: list[Case], runs: list[dict[str, Any]], info) -> dict
         }
         if warm_groups
         else {},
+        "fraud_first_group_breakdown_ms": {
+            p: round(1e3 * statistics.median(g[p] for g in first_groups), 2) for p in parts
+        },
         "fraud_warm_group_cache_hit_rate": round(
             sum(g["cache_hits"] for g in warm_groups) / (2 * len(warm_groups)), 3
         )

@@ -25,7 +25,8 @@ Figures (the two sides alternate within every round; medians over --rounds):
   torch_samples_per_s      STEADY STATE: samples of iterations G+1..N / time of those
                            iterations (between two dist.barrier() calls, after G warm-up
                            iterations), slowest rank.
-  throughput_ratio_vs_torchdistributor   ours_samples_per_s / torch_samples_per_s
+  throughput_ratio_vs_torchdistributor   ours_samples_per_s / torch_samples_per_s (ratio of the
+                           medians; throughput_ratio_by_round gives each round's own pair)
   ours_loop_samples_per_s  the same samples / the slowest rank's iteration loops only
   ours_loop_ratio_vs_torchdistributor    ours_loop_samples_per_s / torch_samples_per_s
   ours_end_to_end_s        wall time of fit(df) (includes the data preparation from the
@@ -222,6 +223,10 @@ def main() -> None:
         "ours_samples_per_s": round(ours_sps),
         "torch_samples_per_s": round(torch_sps),
         "throughput_ratio_vs_torchdistributor": round(ours_sps / torch_sps, 3),
+        "throughput_ratio_by_round": [
+            round(o["samples_per_s"] / t["samples_per_s"], 3)
+            for o, t in zip(ours, theirs, strict=True)
+        ],
         "ours_loop_samples_per_s": round(med(ours, "loop_samples_per_s")),
         "ours_loop_ratio_vs_torchdistributor": round(
             med(ours, "loop_samples_per_s") / torch_sps, 3
