@@ -114,6 +114,7 @@ def to_training_blocks(
 ):
     """DataFrame -> persisted RDD of binary blocks with exactly `num_workers` partitions."""
     from pyspark import StorageLevel
+    from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
     missing = [c for c in (features_col, label_col, weight_col) if c and c not in df.columns]
@@ -126,10 +127,14 @@ def to_training_blocks(
             "assemble features with fraud_app.features (or F.array(...))."
         )
     cols = [features_col, label_col] + ([weight_col] if weight_col else [])
-    # Round-robin repartition gives every worker an equal share (+-1 row).
+    # Round-robin repartition gives every worker an equal share (+-1 row). Within a
+    # partition, rows arrive in shuffle-block order, which varies between runs on a
+    # multi-executor cluster; sorting by a content hash makes the order canonical, so a
+    # (epoch, offset) data position means the same rows after a restart or recompute.
     encoded = (
         df.select(*cols)
         .repartition(num_workers)
+        .sortWithinPartitions(F.xxhash64(*cols), *[c for c in cols if c != features_col])
         .mapInArrow(_arrow_encoder(features_col, label_col, weight_col), "block binary")
     )
     blocks = encoded.rdd.map(lambda row: bytes(row[0])).persist(StorageLevel.MEMORY_AND_DISK)

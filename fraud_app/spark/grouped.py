@@ -48,9 +48,11 @@ class GroupedEngine(Engine):
             cfg.group_size, target=cfg.auto_overhead_target, max_group=cfg.max_group_size
         )
         secret = new_job_secret()
-        host = self.sc.getConf().get("spark.driver.host", "127.0.0.1")
+        conf = self.sc.getConf()
+        advertise = conf.get("spark.driver.host", "127.0.0.1")
+        bind = conf.get("spark.driver.bindAddress", advertise)  # differs behind NAT / in containers
         retries, failures, round_id = 0, [], 0
-        with RendezvousServer(secret, cfg.num_workers, host=host, advertise_host=host) as server:
+        with RendezvousServer(secret, cfg.num_workers, host=bind, advertise_host=advertise) as server:
             while state.iteration < total:
                 g = planner.next(total - state.iteration)
                 attempt = 0

@@ -21,9 +21,10 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.ui.enabled": "false",
     "spark.ui.showConsoleProgress": "false",
-    # Fail fast when a barrier stage needs more slots than exist (default: 40 x 15 s).
-    "spark.scheduler.barrier.maxConcurrentTasksCheck.interval": "2s",
-    "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures": "3",
+    # Fail within ~2 min (Spark's default: 40 x 15 s) when a barrier stage needs more task
+    # slots than the cluster has, leaving executors that register slowly time to arrive.
+    "spark.scheduler.barrier.maxConcurrentTasksCheck.interval": "5s",
+    "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures": "24",
     "spark.driver.memory": "4g",
 }
 

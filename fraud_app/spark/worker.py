@@ -88,8 +88,11 @@ def _restore(task: GroupTask, rank: int) -> tuple[RankState, bool]:
 
 def _my_host(ctx) -> str:
     """This executor's address as Spark knows it (valid on a cluster and on loopback)."""
+    local_ip = os.environ.get("SPARK_LOCAL_IP", "")
+    if local_ip and local_ip not in ("0.0.0.0", "::", "[::]"):
+        return local_ip
     address = ctx.getTaskInfos()[ctx.partitionId()].address
-    return os.environ.get("SPARK_LOCAL_IP") or address.rsplit(":", 1)[0]
+    return address.rsplit(":", 1)[0].strip("[]")
 
 
 def _reseed_dropout(layer: Layer, seed: list[int]) -> None:

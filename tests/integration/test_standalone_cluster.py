@@ -160,14 +160,5 @@ def test_training_blocks_give_each_rank_the_same_rows_every_time(run):
     assert run["block_order_check"]["same_rows"]
 
 
-@pytest.mark.xfail(
-    reason=(
-        "known bug: fraud_app.spark.data.to_training_blocks round-robin-repartitions without a "
-        "sort, so with several executors a partition's row order follows the shuffle fetch order "
-        "and differs between calls; runs are not reproducible and a resumed or recomputed run "
-        "walks a different permutation"
-    ),
-    strict=False,
-)
 def test_training_blocks_give_each_rank_the_same_row_order_every_time(run):
     assert run["block_order_check"]["same_order"]
