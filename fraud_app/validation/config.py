@@ -19,8 +19,10 @@ class _Section(BaseModel):
 class CanonicalChecks(_Section):
     """Checks of the canonical transaction table (fraud_app.validation.suites lists them).
 
-    reference_time: "now" for the freshness check (naive = UTC); None = the wall clock.
-      Historical or generated data needs it set, e.g. to the end of the period.
+    reference_time: "now" for the freshness check, which wants the newest timestamp in
+      [reference_time - max_staleness_hours, reference_time] (so future timestamps fail
+      too); naive = UTC, None = the wall clock. Historical or generated data needs it
+      set, e.g. to the end of the period.
     severities: {check name: error|warning} overriding a check's default severity,
       e.g. {"timestamp:freshness": "error"}.
     """

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from fraud_app.cli import main
+from fraud_app.data.dirty import DEFECTS
 from fraud_app.data.generator import RAW_COLUMN_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -34,7 +35,8 @@ def test_generate_etl_validate_from_one_config(tmp_path, capsys) -> None:
     assert main(["-c", str(config), "etl"]) == 0
     etl = json.loads(capsys.readouterr().out)
     assert etl["input_rows"] == etl["output_rows"] + etl["quarantine_rows"] + etl["duplicate_rows"]
-    assert etl["quarantine_rows"] > 0 and etl["duplicate_rows"] > 0
+    assert etl["duplicate_rows"] > 0  # every injected defect is caught under its reason:
+    assert set(etl["quarantine_by_reason"]) == set(DEFECTS.values()) - {"duplicate"}
 
     assert main(["-c", str(config), "validate"]) == 0
     validated = json.loads(capsys.readouterr().out)

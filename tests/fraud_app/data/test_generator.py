@@ -165,13 +165,11 @@ def test_raw_layout_uses_user_names_and_string_times(spark) -> None:
 
 
 @pytest.mark.spark
-def test_dirty_rows_are_injected_deterministically(spark) -> None:
+def test_dirty_rows_are_injected(spark) -> None:
     cfg = SMALL.model_copy(update={"n_transactions": 2_000, "dirty_fraction": 0.1})
-    a = generate_raw(spark, cfg).toPandas()
-    b = generate_raw(spark, cfg).toPandas()
-    key = list(RAW_COLUMN_NAMES.values())
-    pd.testing.assert_frame_equal(
-        a.sort_values(key).reset_index(drop=True), b.sort_values(key).reset_index(drop=True)
-    )
-    assert len(a) > cfg.n_transactions  # duplicates add rows
-    assert a.txn_id.isna().any() and (a.entry_mode == "MOBILE").any() and (a.amt < 0).any()
+    raw = generate_raw(spark, cfg).toPandas()
+    assert len(raw) > cfg.n_transactions  # duplicates add rows
+    duplicated = raw[raw.txn_id.duplicated(keep=False) & raw.txn_id.notna()]
+    assert len(duplicated) and (duplicated.groupby("txn_id").ts.nunique() == 2).all()
+    assert raw.txn_id.isna().any() and (raw.entry_mode == "MOBILE").any() and (raw.amt < 0).any()
+    assert raw.amt.isna().any() and (raw.is_fraud == 2).any() and (raw.ts == "not a date").any()
