@@ -26,6 +26,9 @@ from fraud_app.schema import NON_FEATURE_COLUMNS
 # Entity name in specs -> canonical column it partitions by.
 ENTITIES: dict[str, str] = {"card": "card_id", "merchant": "merchant_id", "device": "device_id"}
 Entity = Literal["card", "merchant", "device"]
+# Entities with few transactions per window: sliding frames are cheapest for them (see
+# windows.py); the others (merchants) use running sums.
+SPARSE_ENTITIES: tuple[str, ...] = ("card", "device")
 CALENDAR_PARTS: tuple[str, ...] = ("hour_of_day", "day_of_week", "is_weekend")
 TRANSFORMS: tuple[str, ...] = ("identity", "log1p")
 
@@ -87,7 +90,23 @@ class _EntityWindow(FeatureDef):
         return self.window  # as spelled in the spec: "24h" and "1d" name different features
 
 
-class WindowAggregate(_EntityWindow):
+class _FramedWindow(_EntityWindow):
+    """A window feature built from sums and counts.
+
+    `frame` only chooses how Spark computes them, never the value: "sliding"
+    re-aggregates the rows in the window for every row (cheap when an entity has few
+    rows per window, like a card), "running" subtracts two running sums (O(1) per row
+    however dense the entity, like a merchant). "auto" picks by entity.
+    """
+
+    frame: Literal["auto", "sliding", "running"] = "auto"
+
+    @property
+    def sliding(self) -> bool:
+        return self.frame == "sliding" or (self.frame == "auto" and self.entity in SPARSE_ENTITIES)
+
+
+class WindowAggregate(_FramedWindow):
     """`aggregation` of `column` over the entity's transactions in [t - window, t).
 
     Strictly before the current transaction's timestamp t: other transactions with the
@@ -122,7 +141,7 @@ class WindowAggregate(_EntityWindow):
         return (self.entity_column, self.column)
 
 
-class AmountRatio(_EntityWindow):
+class AmountRatio(_FramedWindow):
     """`column` / mean of `column` over the entity's transactions in [t - window, t).
 
     Undefined (no previous transaction in the window) -> fill, by default 1.0 ("usual").

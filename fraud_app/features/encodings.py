@@ -117,25 +117,50 @@ def _snapshot_table(source: DataFrame, group: _Group, prefix: str) -> DataFrame:
 def _period_counts(source: DataFrame, group: _Group) -> DataFrame:
     """(k, p, n, m, f): rows, matured rows and known frauds landing in period p, per key.
 
-    Each row adds its three events to its own value AND to the overall row (key
-    ALL_KEY): one scan and one aggregation give both, and the caller's one window
-    partitioned by key (no single-partition global window) makes running sums of them.
+    The scan of the data emits about one event per row: its own period, plus one for a
+    fraud's "known" period. When the lag is a whole number of periods a row matures
+    exactly `lag / refresh` periods after its own, so matured counts are derived from
+    the (small) per-period table instead of from the rows. The small table then adds
+    every count to the overall key ALL_KEY too: the caller's one window partitioned by
+    key (no single-partition global window) makes running sums of both.
     """
     r = F.lit(group.refresh_us)
     mature_at = F.col(TS) + F.lit(group.lag_us)
-    fraud_at = F.greatest(F.col(KNOWN), mature_at)
-    counts = (("n", F.col(TS), F.lit(1)), ("m", mature_at, F.lit(1)), ("f", fraud_at, F.col(FRAUD)))
-    events = [
-        F.struct(
-            key.alias("k"),
+    shift = group.lag_us // group.refresh_us if group.lag_us % group.refresh_us == 0 else None
+
+    def event(at: Column, n: int, m: int, f: int) -> Column:
+        return F.struct(
             F.floor(at / r).alias("p"),
-            *[(value if c == kind else F.lit(0)).alias(c) for c in _SUMS],
+            F.lit(n).alias("n"),
+            F.lit(m).alias("m"),
+            F.lit(f).alias("f"),
         )
-        for key in (_key(group.column), F.lit(ALL_KEY))
-        for kind, at, value in counts
-    ]
+
+    raw = [event(F.col(TS), 1, 0, 0)]
+    if shift is None:
+        raw.append(event(mature_at, 0, 1, 0))
+    raw.append(F.when(F.col(FRAUD) == 1, event(F.greatest(F.col(KNOWN), mature_at), 0, 0, 1)))
+    per_key = (
+        source.select(_key(group.column).alias("k"), F.explode(F.array(*raw)).alias("e"))
+        .where(F.col("e").isNotNull())
+        .groupBy("k", "e.p")
+        .agg(*[F.sum(f"e.{c}").alias(c) for c in _SUMS])
+    )
+    spread = []
+    for key in (F.col("k"), F.lit(ALL_KEY)):
+        spread.append(F.struct(key.alias("k"), "p", "n", "m", "f"))
+        if shift is not None:
+            zero = F.lit(0).cast("long")
+            matured = F.struct(
+                key.alias("k"),
+                (F.col("p") + F.lit(shift)).alias("p"),
+                zero.alias("n"),
+                F.col("n").alias("m"),
+                zero.alias("f"),
+            )
+            spread.append(matured)
     return (
-        source.select(F.explode(F.array(*events)).alias("e"))
+        per_key.select(F.explode(F.array(*spread)).alias("e"))
         .groupBy("e.k", "e.p")
         .agg(*[F.sum(f"e.{c}").alias(c) for c in _SUMS])
     )

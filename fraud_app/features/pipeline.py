@@ -7,13 +7,16 @@ summary = build_feature_table(spark, config)                           # reads +
 
 from __future__ import annotations
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
+from fraud_app.balancing.base import BalancedData
+from fraud_app.balancing.registry import from_config
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
 from fraud_app.features.compile import compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
+from fraud_app.features.splits import SplitResult, split_by_time
 from fraud_app.features.table import FeatureTableSummary, write_feature_table
 
 
@@ -36,3 +39,15 @@ def build_feature_table(spark: SparkSession, config: AppConfig) -> FeatureTableS
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
     return summary
+
+
+def split_and_balance(features: DataFrame, config: AppConfig) -> tuple[SplitResult, BalancedData]:
+    """Time splits of a feature table, then the configured balancing of its train split.
+
+    The notebook / trainer entry point: `features` is the table written by
+    build_feature_table (spark.read.parquet(paths.features)).
+    """
+    split = split_by_time(
+        features, config.splits, label_delay_days=config.features.label_delay_days
+    )
+    return split, from_config(config.balancing).balance(split.train)

@@ -9,11 +9,13 @@ Point-in-time rules (t = the current row's timestamp, in microseconds):
     timestamp as the current row are never included (a tie is not "before"), so the
     result does not depend on how ties are ordered; include_current adds the current
     row and only it.
-  * Sums and counts over [t - W, t) are differences of two running sums (frames from
-    unbounded preceding to t - 1us and to t - W - 1us): O(n) per frame, where Spark's
-    sliding range frames would re-aggregate the whole window for every row. Max and
-    min have no such form and use sliding frames (fine for cards, costly for large
-    merchants).
+  * Sums and counts over [t - W, t) use one of two frame strategies (the feature's
+    `frame`, by default chosen by entity). "sliding": a range frame [t - W, t - 1us];
+    Spark re-aggregates the rows inside it for every row, cheap when an entity has few
+    rows per window (cards), and count, sum and max of one window share the frame.
+    "running": the difference of two running sums (frames from unbounded preceding to
+    t - 1us and to t - W - 1us), O(1) per row however dense the entity (merchants).
+    Max and min have no running form and always slide.
   * Fraud rates: rows in [t - lag - W, t - lag) in the denominator; in the numerator
     the ones that are known frauds at t (label = 1 and label_known_at <= t, see
     fraud_app.features.labels). Without a label_time column "known at t" is
@@ -67,10 +69,14 @@ class _Frames:
             self._memo[key] = F.coalesce(F.sum(expr).over(frame), F.lit(0))
         return self._memo[key]
 
-    def range_sum(self, what: str, expr: Column, lo_us: int, hi_us: int) -> Column:
+    def range_sum(
+        self, what: str, expr: Column, lo_us: int, hi_us: int, *, sliding: bool = False
+    ) -> Column:
         """Sum of expr over rows with t - lo_us <= ts < t - hi_us (lo_us > hi_us >= 0)."""
         if lo_us <= hi_us:
             return F.lit(0)
+        if sliding:
+            return F.coalesce(self.sliding(F.sum, expr, lo_us, hi_us), F.lit(0))
         return self.cum(what, expr, hi_us + 1) - self.cum(what, expr, lo_us + 1)
 
     def sliding(self, func, expr: Column, lo_us: int, hi_us: int) -> Column:
@@ -125,7 +131,7 @@ def _compile(
     if isinstance(feature, WindowAggregate):
         return _window_aggregate(feature, frames)
     if isinstance(feature, AmountRatio):
-        mean = _mean(frames, feature.column, feature.window_s * MICROS)
+        mean = _mean(frames, feature.column, feature.window_s * MICROS, feature.sliding)
         return F.when(mean != 0, F.col(feature.column) / mean)
     if isinstance(feature, TimeSincePrevious):
         prev = F.max(F.when(F.col(ROW) == 1, F.col(TS))).over(
@@ -137,12 +143,13 @@ def _compile(
     raise TypeError(f"{type(feature).__name__} is not an entity window feature")
 
 
-def _mean(frames: _Frames, name: str, window_us: int) -> Column:
+def _mean(frames: _Frames, name: str, window_us: int, sliding: bool) -> Column:
     value = F.col(name)
-    count = frames.range_sum(
-        f"count:{name}", F.when(value.isNotNull(), 1).otherwise(0), window_us, 0
+    present = F.when(value.isNotNull(), 1).otherwise(0)
+    count = frames.range_sum(f"count:{name}", present, window_us, 0, sliding=sliding)
+    total = frames.range_sum(
+        f"sum:{name}", F.coalesce(value, F.lit(0.0)), window_us, 0, sliding=sliding
     )
-    total = frames.range_sum(f"sum:{name}", F.coalesce(value, F.lit(0.0)), window_us, 0)
     return F.when(count > 0, total / count)
 
 
@@ -152,13 +159,16 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames) -> Column:
     value = F.col(feature.column) if aggregation.needs_column else F.lit(1.0)
     present = F.col(ROW) == 1 if not aggregation.needs_column else value.isNotNull()
     c = feature.column if aggregation.needs_column else "*"
+    sliding = feature.sliding
     builders = {
         "count": lambda: frames.range_sum(
-            f"count:{c}", F.when(present, F.lit(1)).otherwise(0), w_us, 0
+            f"count:{c}", F.when(present, F.lit(1)).otherwise(0), w_us, 0, sliding=sliding
         ),
-        "sum": lambda: frames.range_sum(f"sum:{c}", F.coalesce(value, F.lit(0.0)), w_us, 0),
+        "sum": lambda: frames.range_sum(
+            f"sum:{c}", F.coalesce(value, F.lit(0.0)), w_us, 0, sliding=sliding
+        ),
         "sumsq": lambda: frames.range_sum(
-            f"sumsq:{c}", F.coalesce(value * value, F.lit(0.0)), w_us, 0
+            f"sumsq:{c}", F.coalesce(value * value, F.lit(0.0)), w_us, 0, sliding=sliding
         ),
         "max": lambda: frames.sliding(F.max, value, w_us, 0),
         "min": lambda: frames.sliding(F.min, value, w_us, 0),
@@ -189,7 +199,7 @@ def _fraud_rate(
 def fraud_events(
     source: DataFrame, entity_column: str, rates: Sequence[FraudRate], label_delay_s: int
 ) -> DataFrame:
-    """+1/-1 event rows (columns entity, TS, ROW=0, _ev<i>) for every known fraud.
+    """+1/-1 event rows (columns entity, TS, ROW=0, FRAUD=0, `_ev_<name>`) per known fraud.
 
     Fraud f counts in rate i at t iff t in [max(ts_f + lag_i + 1us, known_f),
     ts_f + lag_i + W_i]. Event columns are named after the rate feature (`_ev_<name>`);

@@ -34,6 +34,9 @@ features:
   - {kind: window_agg, entity: device, aggregations: [count, std], windows: [1d]}
   - {kind: window_agg, entity: card, aggregations: [mean, max, min, std, count], window: 1h, include_current: true}
   - {kind: window_agg, entity: merchant, aggregations: [max, min], windows: [1d]}
+  - {kind: window_agg, entity: merchant, aggregations: [mean, std], window: 1d, frame: sliding}
+  - {kind: window_agg, entity: card, aggregations: [sum, std], window: 2d, frame: running}
+  - {kind: amount_ratio, entity: card, window: 7d, frame: running}
   - {kind: fraud_rate, entity: card, window: 30d, smoothing: 5, prior: 0.1}
   - {kind: fraud_rate, entity: card, window: 10d, mature_only: false}
   - {kind: time_since_previous, entity: merchant, cap: 1d}

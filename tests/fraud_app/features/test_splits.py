@@ -120,3 +120,28 @@ def test_window_without_rows_is_an_error(spark):
         EmptyInputError, match=r"split window\(s\) \['validation', 'test'\] hold no rows"
     ):
         split_by_time(df, cfg, label_delay_days=7)
+
+
+@pytest.mark.spark
+def test_split_and_balance_from_config(spark):
+    from fraud_app.config import load_config
+    from fraud_app.features.pipeline import split_and_balance
+
+    start = dt.datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [(f"t{i:04d}", start + dt.timedelta(hours=5 * i), int(i % 7 == 0)) for i in range(200)]
+    df = spark.createDataFrame(rows, "transaction_id string, timestamp timestamp, label int")
+    config = load_config(
+        None,
+        {
+            "features.label_delay_days": 3,
+            "splits.test_days": 4,
+            "splits.validation_days": 4,
+            "balancing.strategy": "unionpay_subsets",
+            "balancing.unionpay_subsets.n_subsets": 2,
+        },
+    )
+    split, balanced = split_and_balance(df, config)
+    assert split.summary["gap_days"] == 3
+    train_frauds = split.summary["windows"]["train"]["frauds"]
+    assert [s["frauds"] for s in balanced.summary["subsets"]] == [train_frauds, train_frauds]
+    assert balanced.summary["normals"] == split.summary["windows"]["train"]["rows"] - train_frauds
