@@ -301,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
                 "spark_seconds": round(seconds, 2),
                 "spark_rows_per_s": rows / seconds,
             }
-            if not args.no_pandas and i == 0:
+            if not args.no_pandas and i == 0 and n <= 1_000_000:  # pandas: one process, RAM
                 started = time.perf_counter()
                 pdf = pandas_features(path, fs)
                 run["pandas_seconds"] = round(time.perf_counter() - started, 2)
