@@ -82,8 +82,29 @@ def step_etl(spark, config: AppConfig, size_label: str) -> dict[str, Any]:
     }
 
 
+def step_features(spark, config: AppConfig, size_label: str) -> dict[str, Any]:
+    """The canonical table ETL wrote -> feature table (feature_specs/, written + counted).
+
+    End to end through the app's pipeline; bench/features.py measures the computation
+    alone (noop sink) and against the pandas peer.
+    """
+    from fraud_app.features.pipeline import build_feature_table
+
+    started = time.monotonic()
+    summary = build_feature_table(spark, config)
+    seconds = time.monotonic() - started
+    return {
+        f"features_table_rows_per_s_{size_label}": round(summary.rows / seconds),
+        f"features_table_seconds_{size_label}": round(seconds, 2),
+        f"features_table_features_{size_label}": len(summary.feature_names),
+    }
+
+
 # (name, step): each step reads what earlier steps wrote for the same size
-STEPS: list[tuple[str, Callable[[Any, AppConfig, str], dict[str, Any]]]] = [("etl", step_etl)]
+STEPS: list[tuple[str, Callable[[Any, AppConfig, str], dict[str, Any]]]] = [
+    ("etl", step_etl),
+    ("features", step_features),
+]
 
 
 def main(argv: list[str] | None = None) -> None:
