@@ -8,7 +8,12 @@ import numpy as np
 import pytest
 
 from fraud_app.errors import ModelLoadError, SchemaError
-from fraud_app.models.config import DistributedSection, ModelSection, OptimizerSection, TrainingSection
+from fraud_app.models.config import (
+    DistributedSection,
+    ModelSection,
+    OptimizerSection,
+    TrainingSection,
+)
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import evaluate_scores, feature_statistics, train_ensemble
 from fraud_app.scoring.batch import score_dataframe
