@@ -10,21 +10,16 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
 from fraud_app.balancing.config import BalancingSection
+from fraud_app.config_base import Section
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
 from fraud_app.validation.config import ValidationSection
-
-
-class Section(BaseModel):
-    """Base of every config section: unknown keys are rejected, values frozen."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class SparkSection(Section):

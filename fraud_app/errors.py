@@ -27,6 +27,10 @@ class ValidationFailedError(FraudAppError):
     """An error-severity data check failed; the message names it and shows failing rows."""
 
 
+class DataIntegrityError(FraudAppError, RuntimeError):
+    """Row counts of a step do not add up (input != output + quarantine + duplicates): nothing is written."""
+
+
 class FeatureSpecError(FraudAppError, ValueError):
     """A feature spec YAML is invalid; the message names the file and the key."""
 

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from fraud_app.config_base import Section
 
 
-class _Section(BaseModel):
-    # Same contract as fraud_app.config.Section (unknown keys rejected, frozen). Not
-    # imported from there because fraud_app.config imports this module to build AppConfig.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class UnionPaySubsetsSection(_Section):
+class UnionPaySubsetsSection(Section):
     """K subsets, each = every fraud + a disjoint 1/K share of the normals.
 
     normal_ratio r: each subset keeps at most r * n_frauds normals of its share
@@ -24,7 +20,7 @@ class UnionPaySubsetsSection(_Section):
     normal_ratio: float | None = Field(None, gt=0)
 
 
-class ClassWeightsSection(_Section):
+class ClassWeightsSection(Section):
     """A `weight` column: inverse class frequency, or 1 for normals and pos_weight for frauds."""
 
     mode: Literal["inverse_frequency", "pos_weight"] = "inverse_frequency"
@@ -37,13 +33,13 @@ class ClassWeightsSection(_Section):
         return self
 
 
-class UndersampleSection(_Section):
+class UndersampleSection(Section):
     """Every fraud + about normal_ratio * n_frauds normals drawn by hash."""
 
     normal_ratio: float = Field(10.0, gt=0)
 
 
-class BalancingSection(_Section):
+class BalancingSection(Section):
     strategy: Literal["unionpay_subsets", "class_weights", "undersample"] = "unionpay_subsets"
     seed: int = Field(42, ge=0, lt=2**31)
     label_column: str = "label"

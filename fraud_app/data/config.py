@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from fraud_app.config_base import Section
 
 FRAUD_PATTERNS: tuple[str, ...] = (
     "compromised_merchant",
@@ -19,13 +21,7 @@ FRAUD_PATTERNS: tuple[str, ...] = (
 RawFormat = Literal["csv", "parquet", "json"]
 
 
-class _Section(BaseModel):
-    # Same contract as fraud_app.config.Section (unknown keys rejected, frozen). Not
-    # imported from there because fraud_app.config imports this module to build AppConfig.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LabelDelay(_Section):
+class LabelDelay(Section):
     """Days from a fraud to its confirmation: log-normal around `median_days`, clipped."""
 
     median_days: float = Field(7.0, gt=0)
@@ -43,7 +39,7 @@ class LabelDelay(_Section):
         return self
 
 
-class GenerateSection(_Section):
+class GenerateSection(Section):
     """Synthetic card transactions (see fraud_app.data.generator for the model).
 
     `settlement_delay_days`: normals get label_time = timestamp + this fixed delay, the

@@ -4,21 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from fraud_app.config_base import Section
 from fraud_app.schema import CANONICAL_COLUMNS
 
 _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
 EPOCH_FORMATS = ("epoch_seconds", "epoch_millis")
 
 
-class _Section(BaseModel):
-    # Same contract as fraud_app.config.Section (unknown keys rejected, frozen). Not
-    # imported from there because fraud_app.config imports this module to build AppConfig.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class EtlSection(_Section):
+class EtlSection(Section):
     """Raw files -> typed, deduplicated, date-partitioned canonical Parquet + quarantine.
 
     columns: {canonical_name: source_column}. A canonical column not listed is looked

@@ -23,7 +23,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from fraud_app.config import AppConfig
-from fraud_app.errors import EmptyInputError, FraudAppError
+from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import HadoopFs, StagedDir
 from fraud_app.etl.reader import read_input
@@ -196,7 +196,7 @@ def _check_accounting(r: EtlResult) -> None:
         or r.quarantine_rows != quarantined
         or r.duplicate_rows < 0
     ):
-        raise FraudAppError(
+        raise DataIntegrityError(
             f"ETL row accounting does not add up for {r.input_path}: input {r.input_rows} != "
             f"output {r.output_rows} + quarantine {r.quarantine_rows} (by reason: {quarantined}) "
             f"+ duplicates {r.duplicate_rows}. Nothing was published; please report this "

@@ -9,16 +9,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from fraud_app.config_base import Section
 
 
-class _Section(BaseModel):
-    # Same contract as fraud_app.config.Section (unknown keys rejected, frozen). Not
-    # imported from there because fraud_app.config imports this module to build AppConfig.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FeaturesSection(_Section):
+class FeaturesSection(Section):
     """Which feature specs to compute and the label-availability rule.
 
     `label_delay_days`: a label without label_time is known this long after its
@@ -35,7 +31,7 @@ class FeaturesSection(_Section):
     output: str | None = None
 
 
-class SplitWindow(_Section):
+class SplitWindow(Section):
     """[start, end) in UTC dates; end is exclusive."""
 
     start: dt.date
@@ -50,7 +46,7 @@ class SplitWindow(_Section):
         return self
 
 
-class SplitsSection(_Section):
+class SplitsSection(Section):
     """Time-based train / validation / test windows separated by a gap.
 
     by: "lengths" counts days back from `end` (default: the day after the last

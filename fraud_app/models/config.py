@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from fraud_app.config_base import Section
 from fraud_app.spark.config import DistributedConfig
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ModelSection(_Section):
+class ModelSection(Section):
     """An MLP: Standardize -> [Linear -> (BatchNorm) -> activation -> (Dropout)] x hidden -> Linear(1)."""
 
     hidden: tuple[int, ...] = Field((128, 64), min_length=1)
@@ -23,14 +20,14 @@ class ModelSection(_Section):
     standardize_clip: float | None = Field(10.0, gt=0)
 
 
-class LossSection(_Section):
+class LossSection(Section):
     type: Literal["bce", "focal"] = "bce"
     pos_weight: float = Field(1.0, gt=0)
     focal_alpha: float = Field(0.25, gt=0, lt=1)
     focal_gamma: float = Field(2.0, ge=0)
 
 
-class OptimizerSection(_Section):
+class OptimizerSection(Section):
     type: Literal["adam", "adamw", "sgd", "lars"] = "adam"
     learning_rate: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
@@ -38,7 +35,7 @@ class OptimizerSection(_Section):
     clip_norm: float | None = Field(None, gt=0)
 
 
-class DistributedSection(_Section):
+class DistributedSection(Section):
     """Maps onto fraud_app.spark.config.DistributedConfig (see its docstring)."""
 
     num_workers: int = Field(2, ge=1)
@@ -64,7 +61,7 @@ class DistributedSection(_Section):
         )
 
 
-class TrainingSection(_Section):
+class TrainingSection(Section):
     """Train one ensemble member per balanced subset (UnionPay); score = mean member probability."""
 
     seed: int = Field(0, ge=0)

@@ -5,18 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from fraud_app.config_base import Section
 
 Severity = Literal["error", "warning"]
 
 
-class _Section(BaseModel):
-    # Same contract as fraud_app.config.Section (unknown keys rejected, frozen). Not
-    # imported from there because fraud_app.config imports this module to build AppConfig.
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class CanonicalChecks(_Section):
+class CanonicalChecks(Section):
     """Checks of the canonical transaction table (fraud_app.validation.suites lists them).
 
     reference_time: "now" for the freshness check, which wants the newest timestamp in
@@ -44,7 +40,7 @@ class CanonicalChecks(_Section):
         return self
 
 
-class FeatureRange(_Section):
+class FeatureRange(Section):
     """Expected range of one feature column; a bound left out is only 'finite'."""
 
     min: float | None = None
@@ -53,7 +49,7 @@ class FeatureRange(_Section):
     severity: Severity = "error"
 
 
-class FeatureChecks(_Section):
+class FeatureChecks(Section):
     """Generic checks of a feature table.
 
     Every numeric column except `key_column` and `exclude` must be non-null and finite
@@ -67,7 +63,7 @@ class FeatureChecks(_Section):
     default_severity: Severity = "error"
 
 
-class ValidationSection(_Section):
+class ValidationSection(Section):
     canonical: CanonicalChecks = Field(default_factory=CanonicalChecks)
     features: FeatureChecks = Field(default_factory=FeatureChecks)
     examples: int = Field(5, ge=1, le=100)  # failing rows shown per check
