@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from fraud_app.errors import EmptyInputError
 from fraud_app.spark.data import PartitionData
 
 
@@ -32,6 +33,10 @@ class DataCursor:
         shuffle: bool = True,
         position: CursorPosition | None = None,
     ) -> None:
+        if data.rows == 0:
+            raise EmptyInputError(
+                f"rank {rank} has an empty data partition; it cannot draw batches"
+            )
         self.data = data
         self.seed, self.rank, self.shuffle = int(seed), int(rank), shuffle
         pos = position or CursorPosition()

@@ -140,9 +140,41 @@ def to_training_blocks(
     blocks = encoded.rdd.map(lambda row: bytes(row[0])).persist(StorageLevel.MEMORY_AND_DISK)
     if blocks.getNumPartitions() != num_workers:
         blocks = blocks.coalesce(num_workers)
-    if blocks.isEmpty():
-        raise EmptyInputError("the training DataFrame has no rows")
     return blocks
+
+
+def _partition_shape(index: int, it: Iterator[bytes]):
+    # Module level, so Spark pickles it by reference (a closure would drag _HEADER along).
+    rows, width = 0, 0
+    for blob in it:
+        _, n, feats, _ = _HEADER.unpack_from(blob, 0)
+        rows, width = rows + n, feats
+    yield index, rows, width
+
+
+def partition_shapes(blocks) -> list[tuple[int, int]]:
+    """(rows, features) of every partition, in ONE job that reads all its input.
+
+    One full-read job instead of isEmpty()/first(): a task that leaves input unread
+    makes PySpark retire its Python worker, so the first training group would then pay
+    for fresh workers (imports, backend probe, data decode)."""
+
+    found = {i: (r, w) for i, r, w in blocks.mapPartitionsWithIndex(_partition_shape).collect()}
+    shapes = [found[i] for i in sorted(found)]
+    if sum(r for r, _ in shapes) == 0:
+        raise EmptyInputError("the training DataFrame has no rows")
+    empty = [i for i, (r, _) in enumerate(shapes) if r == 0]
+    if empty:
+        raise EmptyInputError(
+            f"worker partition(s) {empty} of {len(shapes)} received no rows "
+            f"({sum(r for r, _ in shapes)} rows in all); use fewer workers than rows"
+        )
+    widths = {w for _, w in shapes}
+    if len(widths) != 1:
+        raise SchemaError(
+            f"feature vectors have different lengths across partitions: {sorted(widths)}"
+        )
+    return shapes
 
 
 def partition_data(

@@ -52,7 +52,9 @@ class GroupedEngine(Engine):
         advertise = conf.get("spark.driver.host", "127.0.0.1")
         bind = conf.get("spark.driver.bindAddress", advertise)  # differs behind NAT / in containers
         retries, failures, round_id = 0, [], 0
-        with RendezvousServer(secret, cfg.num_workers, host=bind, advertise_host=advertise) as server:
+        with RendezvousServer(
+            secret, cfg.num_workers, host=bind, advertise_host=advertise
+        ) as server:
             while state.iteration < total:
                 g = planner.next(total - state.iteration)
                 attempt = 0

@@ -29,7 +29,7 @@ from dlcore.optimizers.base import (
 from dlcore.schedules import WarmupLinearScaling
 from fraud_app.errors import TrainingError
 from fraud_app.spark.config import DistributedConfig
-from fraud_app.spark.data import to_training_blocks
+from fraud_app.spark.data import partition_shapes, to_training_blocks
 from fraud_app.spark.engine_base import FaultInjection, TrainingResult
 from fraud_app.spark.grouped import GroupedEngine
 from fraud_app.spark.per_iteration import PerIterationEngine
@@ -73,8 +73,8 @@ class DistributedTrainer:
             num_workers=cfg.num_workers,
         )
         try:
-            rows = int(blocks.map(_block_rows).sum())
-            in_features = int(blocks.map(_block_features).first())
+            shapes = partition_shapes(blocks)
+            rows, in_features = sum(r for r, _ in shapes), shapes[0][1]
             if in_features != self.model.in_features:
                 raise TrainingError(
                     f"feature vectors have {in_features} values but the model expects {self.model.in_features}"
@@ -102,15 +102,3 @@ class DistributedTrainer:
                 ).get_config(),
             }
         return optimizer_from_config(spec)
-
-
-def _block_rows(blob: bytes) -> int:
-    from fraud_app.spark.data import _HEADER
-
-    return _HEADER.unpack_from(blob, 0)[1]
-
-
-def _block_features(blob: bytes) -> int:
-    from fraud_app.spark.data import _HEADER
-
-    return _HEADER.unpack_from(blob, 0)[2]

@@ -70,6 +70,8 @@ class GroupTask:
 
 
 def _restore(task: GroupTask, rank: int) -> tuple[RankState, bool]:
+    for stale in [k for k in _STATE_CACHE if k[0] != task.run_id]:
+        del _STATE_CACHE[stale]  # a finished run's weights and optimizer state
     cached = _STATE_CACHE.pop((task.run_id, rank), None)
     if cached is not None and cached[0] == task.state_version:
         return cached[1], True

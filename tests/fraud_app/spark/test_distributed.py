@@ -112,3 +112,12 @@ def test_feature_width_mismatch_is_a_clear_error(spark):
     cfg = DistributedConfig(num_workers=2, global_batch_size=8, iterations=1, epochs=None)
     with pytest.raises(TrainingError, match=f"feature vectors have {D} values but the model expects {D + 1}"):
         DistributedTrainer(model, BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
+
+
+def test_more_workers_than_rows_is_a_clear_error(spark):
+    from fraud_app.errors import EmptyInputError
+
+    df = spark.createDataFrame([([1.0] * D, 1.0)], "features array<float>, label double")
+    cfg = DistributedConfig(num_workers=2, global_batch_size=2, iterations=1, epochs=None)
+    with pytest.raises(EmptyInputError, match=r"worker partition\(s\) \[\d\] of 2 received no rows"):
+        DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)

@@ -100,3 +100,11 @@ def test_config_errors_name_the_key(kwargs, match):
 def test_total_iterations_from_epochs():
     assert DistributedConfig(epochs=2.0, global_batch_size=100, num_workers=2).total_iterations(1000) == 20
     assert DistributedConfig(iterations=7, epochs=None).total_iterations(10) == 7
+
+
+def test_cursor_refuses_an_empty_partition():
+    from fraud_app.errors import EmptyInputError
+
+    empty = PartitionData(np.zeros((0, 3), np.float32), np.zeros(0, np.float32), None)
+    with pytest.raises(EmptyInputError, match="rank 1 has an empty data partition"):
+        DataCursor(empty, seed=0, rank=1)
