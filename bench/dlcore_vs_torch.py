@@ -96,22 +96,18 @@ def build_torch(model: Model):
     return net
 
 
+def new_trainer(ops: Ops) -> Trainer:
+    return Trainer(
+        build_dlcore(ops),
+        BCEWithLogits(),
+        Adam(learning_rate=LR),
+        TrainerConfig(batch_size=BATCH, shuffle=False),
+    )
+
+
 def run_dlcore(X, y, steps: int, ops: Ops):
-    model = build_dlcore(ops)
-    trainer = Trainer(
-        model,
-        BCEWithLogits(),
-        Adam(learning_rate=LR),
-        TrainerConfig(batch_size=BATCH, shuffle=False),
-    )
-    trainer.train_step(X[:BATCH], y[:BATCH])  # warm-up (allocations, first BLAS call)
-    model = build_dlcore(ops)
-    trainer = Trainer(
-        model,
-        BCEWithLogits(),
-        Adam(learning_rate=LR),
-        TrainerConfig(batch_size=BATCH, shuffle=False),
-    )
+    new_trainer(ops).train_step(X[:BATCH], y[:BATCH])  # warm-up (allocations, first BLAS call)
+    trainer = new_trainer(ops)  # timed run starts from the same initial weights
     if isinstance(ops, TimedOps):
         ops.seconds = 0.0
     t0 = time.perf_counter()
