@@ -59,6 +59,14 @@ class Model:
     def forward(self, X: np.ndarray, training: bool = True) -> tuple[np.ndarray, Backprop]:
         return self.layer.forward(self._as_input(X), training)
 
+    def load_weights(
+        self, params: np.ndarray, layer_state: dict[str, np.ndarray] | None = None
+    ) -> None:
+        """Copy a flat parameter vector in, and non-trainable layer state when given."""
+        self.params.set_data(params)
+        if layer_state:
+            self.layer.load_state(layer_state)
+
     def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """Raw model outputs (logits for a classifier) in inference mode."""
         X = self._as_input(X)

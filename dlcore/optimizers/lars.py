@@ -50,6 +50,8 @@ class LARS(Optimizer):
             learning_rate=learning_rate, weight_decay=weight_decay, clip_norm=clip_norm
         )
         self.momentum = check_number("momentum", momentum, 0.0, 1.0)
+        # The momentum buffer exists only with momentum; the base builds state from slot_names.
+        self.slot_names = ("momentum",) if self.momentum else ()
         self.trust_coefficient = check_number(
             "trust_coefficient", trust_coefficient, 0.0, low_inclusive=False
         )
@@ -57,11 +59,6 @@ class LARS(Optimizer):
         if not isinstance(exclude_1d, bool):
             raise ConfigError(f"exclude_1d must be True or False. Received: {exclude_1d!r}")
         self.exclude_1d = exclude_1d
-
-    def init_state(self, size: int, dtype: np.dtype | type = np.float32) -> OptimizerState:
-        if self.momentum == 0.0:
-            return OptimizerState(step=0, slots={})
-        return OptimizerState(step=0, slots={"momentum": np.zeros(size, dtype=dtype)})
 
     def couples_weight_decay(self) -> bool:
         return False

@@ -41,6 +41,8 @@ class SGD(Optimizer):
             learning_rate=learning_rate, weight_decay=weight_decay, clip_norm=clip_norm
         )
         self.momentum = check_number("momentum", momentum, 0.0, 1.0)
+        # The momentum buffer exists only with momentum; the base builds state from slot_names.
+        self.slot_names = ("momentum",) if self.momentum else ()
         self.dampening = check_number("dampening", dampening, 0.0, 1.0, high_inclusive=True)
         if not isinstance(nesterov, bool):
             raise ConfigError(f"nesterov must be True or False. Received: {nesterov!r}")
@@ -50,11 +52,6 @@ class SGD(Optimizer):
                 f"Received momentum={momentum!r}, dampening={dampening!r}"
             )
         self.nesterov = nesterov
-
-    def init_state(self, size: int, dtype: np.dtype | type = np.float32) -> OptimizerState:
-        if self.momentum == 0.0:
-            return OptimizerState(step=0, slots={})
-        return OptimizerState(step=0, slots={"momentum": np.zeros(size, dtype=dtype)})
 
     def update_step(
         self,

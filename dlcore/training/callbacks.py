@@ -105,6 +105,4 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, trainer: Trainer) -> None:
         if self.restore_best_weights and self.best_weights is not None:
-            trainer.model.params.set_data(self.best_weights)
-            if self.best_state:
-                trainer.model.layer.load_state(self.best_state)
+            trainer.model.load_weights(self.best_weights, self.best_state)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcore.errors import ConfigError, ShapeError
+from dlcore.losses import sigmoid
 from dlcore.metrics import average_precision, roc_auc
 from dlcore.model import Model
 from dlcore.optimizers.base import Optimizer, OptimizerState, ShardContext
@@ -40,15 +41,6 @@ class TrainerConfig:
                 raise ConfigError(
                     f"TrainerConfig.{name} must be an integer >= 1. Received: {value!r}"
                 )
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    out = np.empty_like(x, dtype=np.float64)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    e = np.exp(x[~pos])
-    out[~pos] = e / (1.0 + e)
-    return out
 
 
 class Trainer:

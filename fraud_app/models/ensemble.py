@@ -120,8 +120,6 @@ class FraudEnsemble:
         members = []
         for spec in payload["members"]:
             m = Model.from_config(spec["config"])
-            m.params.set_data(spec["params"])
-            if spec["state"]:
-                m.layer.load_state(spec["state"])
+            m.load_weights(spec["params"], spec["state"])
             members.append(m)
         return cls(members, list(payload["feature_names"]), {})

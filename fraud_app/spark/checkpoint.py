@@ -67,9 +67,7 @@ class CheckpointStore:
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        model.params.set_data(state.params)
-        if state.layer_state:
-            model.layer.load_state(state.layer_state)
+        model.load_weights(state.params, state.layer_state)
         save_model(model, target / "model")
         for rank, opt_state in enumerate(state.opt_states):
             start, stop = shard_bounds(model.params.size, world, rank)

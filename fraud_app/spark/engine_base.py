@@ -93,9 +93,7 @@ class Engine:
     def finish(
         self, state: TrainingState, rows: int, retries: int, failures: list[str]
     ) -> TrainingResult:
-        self.model.params.set_data(state.params)
-        if state.layer_state:
-            self.model.layer.load_state(state.layer_state)
+        self.model.load_weights(state.params, state.layer_state)
         return TrainingResult(
             self.model,
             state.history,

@@ -116,9 +116,7 @@ def run_group(task: GroupTask, blocks) -> dict[str, Any]:
     state, state_hit = _restore(task, rank)
 
     model = Model.from_config(task.model_config)
-    model.params.set_data(state.params)
-    if state.layer_state:
-        model.layer.load_state(state.layer_state)
+    model.load_weights(state.params, state.layer_state)
     loss = loss_from_config(task.loss_config)
     optimizer = optimizer_from_config(task.optimizer_config)
     cursor = DataCursor(
