@@ -1,6 +1,8 @@
 """Ring collectives on a flat float32 vector: reduce-scatter, all-gather, all-reduce.
 
-Owns the algorithms; `communicator.py` owns the sockets. The all-reduce is the
+Owns the algorithms of the socket transport (`SocketTransport`) and the checks every
+transport shares; `communicator.py` owns the sockets, `shm.py` the shared-memory
+transport. The all-reduce is the
 bandwidth-optimal ring of Patarasuk & Yuan (2009), "Bandwidth optimal all-reduce
 algorithms for clusters of workstations": a reduce-scatter followed by an
 all-gather, each n-1 steps, so every rank sends and receives 2(n-1)/n of the
@@ -52,7 +54,39 @@ if TYPE_CHECKING:
 SMALL_MAX_ELEMENTS = 8192  # 64 KiB per rank: always fits the kernel socket buffers
 
 
-def _check_flat(buf: np.ndarray, op: str, world_size: int) -> None:
+class SocketTransport:
+    """The TCP ring: this module's collectives, bound to one communicator."""
+
+    def __init__(self, comm: Communicator) -> None:
+        self.comm = comm
+
+    @property
+    def name(self) -> str:
+        return "socket" if self.comm.world_size > 1 else "none"
+
+    def all_reduce(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        return all_reduce(self.comm, buf, compression=compression)
+
+    def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        return reduce_scatter(self.comm, buf, compression=compression)
+
+    def all_gather(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        return all_gather(self.comm, buf, compression=compression)
+
+    def broadcast(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
+        return broadcast(self.comm, buf, root)
+
+    def all_reduce_small(self, values: np.ndarray) -> np.ndarray:
+        return all_reduce_small(self.comm, values)
+
+    def barrier(self) -> None:
+        barrier(self.comm)
+
+    def close(self) -> None:
+        """Nothing to release: the communicator owns the sockets."""
+
+
+def check_flat(buf: np.ndarray, op: str, world_size: int) -> None:
     if not isinstance(buf, np.ndarray) or buf.dtype != np.float32 or buf.ndim != 1:
         got = f"{buf.dtype} {buf.shape}" if isinstance(buf, np.ndarray) else type(buf).__name__
         raise ShapeError(f"{op} needs a flat float32 numpy vector. Received: {got}")
@@ -64,7 +98,7 @@ def _check_flat(buf: np.ndarray, op: str, world_size: int) -> None:
 
 def all_reduce(comm: Communicator, buf: np.ndarray, *, compression: str | None = None):
     """Sum `buf` over all ranks, in place. Returns `buf`."""
-    _check_flat(buf, "all_reduce", comm.world_size)
+    check_flat(buf, "all_reduce", comm.world_size)
     codec = get_codec(compression)
     if comm.world_size > 1:
         with comm.operation("all_reduce") as op:
@@ -78,7 +112,7 @@ def reduce_scatter(comm: Communicator, buf: np.ndarray, *, compression: str | No
     The slice is `shard_bounds(len(buf), world_size, rank)`. The rest of `buf` is
     left holding partial sums; treat it as scratch.
     """
-    _check_flat(buf, "reduce_scatter", comm.world_size)
+    check_flat(buf, "reduce_scatter", comm.world_size)
     codec = get_codec(compression)
     if comm.world_size > 1:
         with comm.operation("reduce_scatter") as op:
@@ -92,7 +126,7 @@ def all_gather(comm: Communicator, buf: np.ndarray, *, compression: str | None =
 
     With compression the owner's slice is rounded too, so every rank ends identical.
     """
-    _check_flat(buf, "all_gather", comm.world_size)
+    check_flat(buf, "all_gather", comm.world_size)
     codec = get_codec(compression)
     n = comm.world_size
     if n > 1:
@@ -106,12 +140,16 @@ def broadcast(comm: Communicator, buf: np.ndarray, root: int = 0):
 
     Exact: x + 0 == x. Meant for rare calls such as syncing initial weights.
     """
-    _check_flat(buf, "broadcast", comm.world_size)
-    if not (isinstance(root, int) and 0 <= root < comm.world_size):
-        raise ConfigError(f"broadcast root must be in [0, {comm.world_size}). Received: {root!r}")
+    check_flat(buf, "broadcast", comm.world_size)
+    check_root(root, comm.world_size)
     if comm.rank != root:
         buf.fill(0.0)
     return all_reduce(comm, buf)
+
+
+def check_root(root: int, world_size: int) -> None:
+    if not (isinstance(root, int) and 0 <= root < world_size):
+        raise ConfigError(f"broadcast root must be in [0, {world_size}). Received: {root!r}")
 
 
 def all_reduce_small(comm: Communicator, values: np.ndarray) -> np.ndarray:

@@ -2,9 +2,12 @@
 
 Owns: building the ring (rank r dials rank r+1 and accepts rank r-1, both
 authenticated, both before one deadline), the background sender thread that lets
-a rank send to its right neighbour while it receives from its left one, failure
-handling, and closing. The algorithms themselves live in `collectives.py`; the
-methods here only delegate.
+a rank send to its right neighbour while it receives from its left one, the choice
+of transport, failure handling, and closing. The algorithms live in the transports
+(`collectives.SocketTransport`: the TCP ring; `shm.ShmTransport`: shared memory for
+ranks on one host, chosen by `CommConfig.transport`); the methods here only delegate.
+Both transports signal over the same ring sockets, so the failure model below holds
+for both.
 
 Failure model: any error inside a collective breaks the communicator. It shuts its
 sockets down at once, so its neighbours fail too instead of waiting for their
@@ -29,8 +32,9 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.dist import collectives
+from dlcore.dist import shm
 from dlcore.dist.auth import Identity, authenticate_client, authenticate_server, check_secret
+from dlcore.dist.collectives import SocketTransport
 from dlcore.dist.config import CommConfig, Member
 from dlcore.dist.rendezvous import Address, rendezvous
 from dlcore.dist.wire import Deadline, configure_socket, connect, open_listener, send_bytes
@@ -129,6 +133,7 @@ class Communicator:
         self._closed = False
         self._op_seq = 0
         self._scratch: dict[np.dtype, np.ndarray] = {}
+        self._transport: SocketTransport | shm.ShmTransport = SocketTransport(self)
         self.left_name = f"rank {member.left} ({peers[member.left][0]}:{peers[member.left][1]})"
         self.right_name = f"rank {member.right} ({peers[member.right][0]}:{peers[member.right][1]})"
         try:
@@ -136,6 +141,7 @@ class Communicator:
                 if listener is None:
                     raise ConfigError("world_size > 1 needs this rank's listening socket")
                 self._connect_ring(listener, peers[member.right])
+                self._transport = shm.negotiate(self) or self._transport
         except BaseException:
             self.close()
             raise
@@ -172,6 +178,11 @@ class Communicator:
         return self.member.world_size
 
     @property
+    def transport(self) -> str:
+        """The transport in use: "shm", "socket", or "none" (world size 1: nothing to move)."""
+        return self._transport.name
+
+    @property
     def usable(self) -> bool:
         """False once closed or broken by a failure."""
         return not (self._closed or self._broken)
@@ -180,35 +191,40 @@ class Communicator:
         """[start, stop) of a flat vector of `length` that this rank owns."""
         return shard_bounds(length, self.world_size, self.rank)
 
-    # -- collectives (see collectives.py) -------------------------------------------------
+    # -- collectives (see collectives.py and shm.py) --------------------------------------
+    # `compression` ('bf16', 'fp16') rounds what travels on the socket transport; the
+    # shared-memory transport validates it and stays exact float32.
     def all_reduce(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
         """Sum `buf` (flat float32) over all ranks, in place; returns `buf`."""
-        return collectives.all_reduce(self, buf, compression=compression)
+        return self._transport.all_reduce(buf, compression=compression)
 
     def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
         """Sum over ranks into this rank's slice of `buf`; returns a view of that slice."""
-        return collectives.reduce_scatter(self, buf, compression=compression)
+        return self._transport.reduce_scatter(buf, compression=compression)
 
     def all_gather(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
         """Every rank contributes its own slice of `buf`; all of `buf` is filled in place."""
-        return collectives.all_gather(self, buf, compression=compression)
+        return self._transport.all_gather(buf, compression=compression)
 
     def all_reduce_small(self, values: np.ndarray) -> np.ndarray:
         """Sum a small float64 array over ranks; identical result bits on every rank."""
-        return collectives.all_reduce_small(self, values)
+        return self._transport.all_reduce_small(values)
 
     def broadcast(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
         """Copy `root`'s flat float32 `buf` to every rank, in place."""
-        return collectives.broadcast(self, buf, root)
+        return self._transport.broadcast(buf, root)
 
     def barrier(self) -> None:
         """Return once every rank has entered the barrier."""
-        collectives.barrier(self)
+        self._transport.barrier()
 
     # -- plumbing used by collectives.py --------------------------------------------------
     @contextlib.contextmanager
-    def operation(self, name: str) -> Iterator[Operation]:
-        """Scope of one collective: checks health, tags frames, breaks the ring on error."""
+    def operation(self, name: str, timeout: float | None = None) -> Iterator[Operation]:
+        """Scope of one collective: checks health, tags frames, breaks the ring on error.
+
+        The deadline is `timeout` seconds, by default CommConfig.op_timeout.
+        """
         if self._closed or self._broken:
             state = "closed" if self._closed else f"broken by an earlier failure ({self._broken})"
             raise CommunicationError(
@@ -217,7 +233,8 @@ class Communicator:
             )
         self._op_seq += 1
         try:
-            yield Operation(name, self._op_seq, Deadline.after(self.config.op_timeout))
+            budget = self.config.op_timeout if timeout is None else timeout
+            yield Operation(name, self._op_seq, Deadline.after(budget))
         except BaseException as exc:
             self.abort(f"{name} failed: {exc}")
             sender_error = self._sender.error if self._sender else None
@@ -260,10 +277,11 @@ class Communicator:
                     sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
-        """Release the sockets and the sender thread. Idempotent."""
+        """Release the shared memory, the sockets and the sender thread. Idempotent."""
         if self._closed:
             return
         self._closed = True
+        self._transport.close()
         for sock in (self._left, self._right):  # first, so a blocked sender wakes up
             if sock is not None:
                 with contextlib.suppress(OSError):

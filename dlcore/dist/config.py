@@ -1,7 +1,7 @@
 """Plain, validated settings shared by the rendezvous, the communicator and the collectives.
 
 Owns: `Member` (who this rank is: rank, world size, round) and `CommConfig` (deadlines,
-chunking, socket sizes). Does not own any I/O.
+chunking, socket sizes, transport choice). Does not own any I/O.
 """
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from dlcore import settings
 from dlcore.errors import ConfigError
+
+TRANSPORTS = ("auto", "socket", "shm")
 
 
 def _positive_seconds(name: str, value: float) -> None:
@@ -72,6 +75,12 @@ class CommConfig:
     listen_host: interface the rank's listener binds to.
     advertise_host: address peers should dial; None = the address the rendezvous
         server saw this rank connect from.
+    transport: how collectives move data. "socket": the TCP ring. "shm": shared memory
+        (all ranks must be processes or threads of one host sharing `shm_dir`; joining
+        fails with a CommunicationError saying why when they are not). "auto" (default):
+        the DLCORE_TRANSPORT environment variable if set, else shm when every rank is on
+        this host and a probe through the segments succeeds, else socket.
+    shm_dir: tmpfs directory of the shared-memory segments; None = /dev/shm (Linux).
     """
 
     connect_timeout: float = 60.0
@@ -81,6 +90,8 @@ class CommConfig:
     socket_buffer_bytes: int = 4 << 20
     listen_host: str = "0.0.0.0"
     advertise_host: str | None = None
+    transport: str = "auto"
+    shm_dir: str | None = None
 
     def __post_init__(self) -> None:
         _positive_seconds("CommConfig.connect_timeout", self.connect_timeout)
@@ -95,3 +106,22 @@ class CommConfig:
                 "CommConfig.socket_buffer_bytes must be an int >= 4096. "
                 f"Received: {self.socket_buffer_bytes!r}"
             )
+        _check_transport("CommConfig.transport", self.transport)
+        if self.shm_dir is not None and not (isinstance(self.shm_dir, str) and self.shm_dir):
+            raise ConfigError(
+                f"CommConfig.shm_dir must be a directory path or None. Received: {self.shm_dir!r}"
+            )
+
+    def requested_transport(self) -> str:
+        """`transport`, with "auto" replaced by DLCORE_TRANSPORT when that is set."""
+        if self.transport != "auto":
+            return self.transport
+        value = settings.transport()
+        _check_transport("DLCORE_TRANSPORT", value)
+        return value
+
+
+def _check_transport(name: str, value: object) -> None:
+    if value not in TRANSPORTS:
+        valid = ", ".join(repr(t) for t in TRANSPORTS)
+        raise ConfigError(f"{name} must be one of {valid}. Received: {value!r}")

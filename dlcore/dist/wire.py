@@ -58,6 +58,7 @@ class Kind(IntEnum):
     GATHER = 22
     SMALL = 23
     BARRIER = 24
+    SHM = 25
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,202 @@
+"""Shared-memory segments of ranks on one host: files in a tmpfs, mapped by every rank.
+
+Owns: where segments live (`segment_dir`), the host key that says whether two ranks
+can share memory at all (`host_key`), a rank's own segment (`Segment`) and a peer's
+segment mapped by name and checked (`PeerSegment`). Does not own when segments are
+created, probed, unlinked or grown (the protocol in `shm.py`), nor any socket.
+
+A segment is one file, created with O_CREAT|O_EXCL|O_NOFOLLOW and mode 0600 under a
+random, unguessable name (`dlcore-` + 128 random bits), its memory reserved up front
+with posix_fallocate (a full tmpfs then fails here with ENOSPC, not later with SIGBUS
+in the middle of a collective), and mapped MAP_SHARED. Layout:
+
+    [ header page: MAGIC, 16-byte random token ][ slot 0: capacity ][ slot 1: capacity ]
+
+Peers open it read-only, check that it is a regular file of our uid, private, of the
+expected size, and that it holds the token its creator announced over the
+authenticated ring; only the creator writes to it. The protocol unlinks every file as
+soon as all peers have mapped it, so a rank killed later leaks nothing; the mappings
+stay valid until closed.
+
+Not `multiprocessing.shared_memory`: its resource tracker unlinks segments or warns
+about them at interpreter exit, and it knows nothing about our peers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import hmac
+import mmap
+import os
+import re
+import secrets
+import socket
+import stat
+import sys
+
+import numpy as np
+
+from dlcore.errors import CommunicationError
+
+MAGIC = b"dlcore.dist/shm/v1\n"
+TOKEN_BYTES = 16
+HEADER_BYTES = max(mmap.PAGESIZE, 4096)
+SLOTS = 2
+GRANULE = 64 << 10  # slot capacities are multiples of this (page-aligned slots)
+NAME_PREFIX = "dlcore-"
+_NAME = re.compile(r"dlcore-[0-9a-f]{32}")
+_BOOT_ID = "/proc/sys/kernel/random/boot_id"
+_DEFAULT_DIR = "/dev/shm"
+_NO_FALLOCATE = (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+
+
+def segment_dir(configured: str | None) -> tuple[str | None, str]:
+    """(directory, "") where segments can live, or (None, why not)."""
+    if configured is None:
+        if sys.platform != "linux":
+            return None, f"shared memory needs Linux (/dev/shm); this is {sys.platform}"
+        configured = _DEFAULT_DIR
+    if not os.path.isdir(configured):
+        return None, f"the segment directory {configured} does not exist"
+    if not os.access(configured, os.W_OK | os.X_OK):
+        return None, f"the segment directory {configured} is not writable"
+    return configured, ""
+
+
+def host_key() -> str:
+    """Hash of boot id, hostname and uid: equal keys are a precondition for sharing memory.
+
+    Not a proof: two containers on one host share the boot id but maybe not /dev/shm,
+    which is why the protocol also probes the segments themselves.
+    """
+    try:
+        with open(_BOOT_ID, encoding="ascii") as f:
+            boot_id = f.read().strip()
+    except OSError:
+        boot_id = ""
+    uid = os.geteuid() if hasattr(os, "geteuid") else -1
+    parts = ("dlcore.dist/host/v1", boot_id, socket.gethostname(), str(uid))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
+
+
+def slot_capacity(nbytes: int, current: int) -> int:
+    """Capacity for a buffer of `nbytes`: at least 1.5x the current one, in GRANULEs.
+
+    A pure function of its arguments, so every rank (same calls, same history) grows to
+    the same capacity.
+    """
+    wanted = max(nbytes, current + current // 2, GRANULE)
+    return -(-wanted // GRANULE) * GRANULE
+
+
+def segment_bytes(capacity: int) -> int:
+    return HEADER_BYTES + SLOTS * capacity
+
+
+class _Mapped:
+    """A mapped segment file and float32 views of its two slots."""
+
+    def __init__(self, name: str, path: str, capacity: int, mm: mmap.mmap) -> None:
+        self.name, self.path, self.capacity, self._mm = name, path, capacity, mm
+        elements = capacity // 4
+        self.slots = [
+            np.frombuffer(mm, np.float32, elements, HEADER_BYTES + s * capacity)
+            for s in range(SLOTS)
+        ]
+
+    def close(self) -> None:
+        """Drop the views and unmap. A view still alive elsewhere keeps the map until GC."""
+        self.slots = []
+        with contextlib.suppress(BufferError):
+            self._mm.close()
+
+
+class Segment(_Mapped):
+    """This rank's own segment: created, written by this rank only, unlinked early."""
+
+    def __init__(self, name: str, path: str, capacity: int, mm: mmap.mmap, token: bytes):
+        super().__init__(name, path, capacity, mm)
+        self.token = token
+        self.linked = True
+
+    @classmethod
+    def create(cls, directory: str, capacity: int) -> Segment:
+        name = NAME_PREFIX + secrets.token_hex(16)
+        path = os.path.join(directory, name)
+        size = segment_bytes(capacity)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)  # whatever the umask
+            _reserve(fd, size)
+            mm = mmap.mmap(fd, size, mmap.MAP_SHARED | _POPULATE, mmap.PROT_READ | mmap.PROT_WRITE)
+        except BaseException:
+            os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+            raise
+        os.close(fd)
+        token = secrets.token_bytes(TOKEN_BYTES)
+        mm[: len(MAGIC) + TOKEN_BYTES] = MAGIC + token
+        return cls(name, path, capacity, mm, token)
+
+    def unlink(self) -> None:
+        """Remove the name; the memory lives on while any rank has it mapped. Idempotent."""
+        if self.linked:
+            self.linked = False
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+    def close(self) -> None:
+        self.unlink()
+        super().close()
+
+
+class PeerSegment(_Mapped):
+    """A peer's segment, opened read-only by the name and token it sent over the ring."""
+
+    @classmethod
+    def open(cls, directory: str, name: str, capacity: int, token: bytes) -> PeerSegment:
+        """Map it, or raise CommunicationError saying why it is not the peer's segment."""
+        if not _NAME.fullmatch(name):
+            raise CommunicationError(f"{name!r} is not a dlcore segment name")
+        path = os.path.join(directory, name)
+        size = segment_bytes(capacity)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as exc:
+            raise CommunicationError(f"cannot open {path}: {exc.strerror}") from None
+        try:
+            _check_file(os.fstat(fd), path, size)
+            mm = mmap.mmap(fd, size, mmap.MAP_SHARED | _POPULATE, mmap.PROT_READ)
+        finally:
+            os.close(fd)
+        header = mm[: len(MAGIC) + TOKEN_BYTES]
+        if not hmac.compare_digest(header, MAGIC + token):
+            mm.close()
+            raise CommunicationError(f"{path} does not hold the token its creator announced")
+        return cls(name, path, capacity, mm)
+
+
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # pre-fault: no page faults in the first call
+
+
+def _reserve(fd: int, size: int) -> None:
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in _NO_FALLOCATE:
+            raise
+        os.ftruncate(fd, size)  # a filesystem without fallocate: sparse, as a last resort
+
+
+def _check_file(st: os.stat_result, path: str, size: int) -> None:
+    if not stat.S_ISREG(st.st_mode):
+        raise CommunicationError(f"{path} is not a regular file")
+    if st.st_uid != os.geteuid():
+        raise CommunicationError(f"{path} belongs to uid {st.st_uid}, not to us ({os.geteuid()})")
+    if st.st_mode & 0o077:
+        raise CommunicationError(f"{path} has mode {st.st_mode & 0o777:o}, expected 600")
+    if st.st_size != size:
+        raise CommunicationError(f"{path} has {st.st_size} bytes, expected {size}")

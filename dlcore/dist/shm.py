@@ -1,0 +1,365 @@
+"""Shared-memory transport: the collectives of ranks that share one host's memory.
+
+Owns: choosing the transport when a communicator is built (`negotiate`), the segment
+protocol (offer, probe, unlink, grow) and the shared-memory collectives
+(`ShmTransport`). Segment files live in `segment.py`; sockets, deadlines and the
+failure model in `communicator.py` and `wire.py`. all_reduce_small and barrier are
+latency-bound, not bandwidth-bound, and use the ring sockets exactly as the socket
+transport does.
+
+Data moves through memory; the authenticated ring sockets carry only small control
+frames (`shm_control.py`). Every wait is a socket receive under the operation's
+deadline, so the failure model is the socket transport's: an error breaks the
+communicator and shuts its sockets, and the neighbours fail within milliseconds. The
+send and receive syscalls between one rank's writes and another rank's reads order
+the memory accesses.
+
+Each rank r owns one segment with two slots. An all-reduce of S floats on n ranks:
+
+    1. r copies buf outside its own shard (shard_bounds(S, n, r)) into its slot;
+    2. all-to-all "inputs written" (each rank's frame travels n-1 hops round the ring);
+    3. r sums its shard over ranks in rank order (its own term read from buf), in
+       cache-sized blocks, into buf and into its slot;
+    4. all-to-all "sums written";
+    5. r copies every other shard from its owner's slot.
+
+Every shard is summed once, by its owner, in a fixed order, so all ranks end with
+the same bits, run after run. reduce_scatter is steps 1-3; all_gather copies the own
+slice, then one all-to-all, then the others'; broadcast is the root's copy, one
+all-to-all, and the others' copies. Successive calls alternate slots, so no call
+needs a trailing barrier: before a rank writes a slot again (call c+2) it has
+received every rank's frame of call c+1, which each rank sends only after its reads
+of call c. Compression arguments are validated and ignored: nothing crosses a wire
+and float32 is exact (compression applies to the socket transport).
+
+Negotiation (transport "auto" or "shm", world size > 1): each rank creates a segment
+and sends (host key, segment name, random token) round the ring; when all host keys
+agree, each rank maps every peer's segment and checks its token (two containers on
+one host share a boot id but not /dev/shm), then sends whether that worked. Every
+rank sees every answer, so all pick the same transport; every segment is unlinked
+right after the second exchange. A buffer larger than the slots grows all segments
+the same way, to the same capacity on every rank; if that fails (a full /dev/shm)
+"auto" falls back to the socket transport and "shm" raises.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from dlcore.dist.collectives import SocketTransport, check_flat, check_root
+from dlcore.dist.compression import get_codec
+from dlcore.dist.segment import (
+    PeerSegment,
+    Segment,
+    host_key,
+    segment_bytes,
+    segment_dir,
+    slot_capacity,
+)
+from dlcore.dist.shm_control import Phase, exchange
+from dlcore.errors import CommunicationError, FrameError
+from dlcore.params import shard_bounds
+
+if TYPE_CHECKING:
+    from dlcore.dist.communicator import Communicator, Operation
+
+logger = logging.getLogger(__name__)
+
+INITIAL_CAPACITY = 64 << 10  # bytes per slot; grows on demand
+BLOCK = 1 << 16  # floats summed per pass: 256 KiB stays in cache while n sources stream by
+
+
+def negotiate(comm: Communicator) -> ShmTransport | None:
+    """The shared-memory transport if this group can and should use it, else None."""
+    requested = comm.config.requested_transport()
+    if requested == "socket" or comm.world_size == 1:
+        return None
+    shm = ShmTransport(comm, required=requested == "shm")
+    try:
+        timeout = comm.config.connect_timeout  # part of joining, not of a collective
+        with comm.operation("the transport negotiation", timeout) as op:
+            problem = shm.establish(op, 0, INITIAL_CAPACITY, requested)
+            if problem and shm.required:
+                raise CommunicationError(
+                    f"rank {comm.rank}: transport 'shm' was requested but is impossible: "
+                    f"{problem}. Use transport 'auto' (falls back to sockets) or 'socket'"
+                )
+    except BaseException:
+        shm.close()
+        raise
+    if problem:
+        logger.info("rank %d: socket transport, no shared memory: %s", comm.rank, problem)
+        shm.close()
+        return None
+    logger.info("rank %d/%d: shared-memory transport in %s", comm.rank, comm.world_size, shm.dir)
+    return shm
+
+
+class ShmTransport:
+    """Collectives through shared-memory segments, signalled over the ring sockets."""
+
+    def __init__(self, comm: Communicator, required: bool) -> None:
+        self.comm, self.required = comm, required
+        self.dir, self._no_dir = segment_dir(comm.config.shm_dir)
+        self.capacity = 0
+        self._segments: list[Segment | PeerSegment] = []  # by rank; empty = not in use
+        self._socket = SocketTransport(comm)
+        self._calls = 0
+        self._acc = np.empty(BLOCK, dtype=np.float32)
+        self._bounds: tuple[int, list[tuple[int, int]]] = (-1, [])
+
+    @property
+    def name(self) -> str:
+        return "shm" if self._segments else "socket"
+
+    # -- collectives --------------------------------------------------------------------
+    def all_reduce(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        check_flat(buf, "all_reduce", self.comm.world_size)
+        get_codec(compression)
+        if not self._reserve(buf.nbytes):
+            return self._socket.all_reduce(buf, compression=compression)
+        with self.comm.operation("all_reduce") as op:
+            views, bounds = self._begin(buf.size)
+            self._write_inputs(buf, views, bounds)
+            exchange(self.comm, op, Phase.INPUTS, buf.nbytes)
+            self._sum_own_shard(buf, views, bounds, publish=True)
+            exchange(self.comm, op, Phase.SUMS, buf.nbytes)
+            self._copy_others(buf, views, bounds)
+        return buf
+
+    def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        check_flat(buf, "reduce_scatter", self.comm.world_size)
+        get_codec(compression)
+        if not self._reserve(buf.nbytes):
+            return self._socket.reduce_scatter(buf, compression=compression)
+        with self.comm.operation("reduce_scatter") as op:
+            views, bounds = self._begin(buf.size)
+            self._write_inputs(buf, views, bounds)
+            exchange(self.comm, op, Phase.INPUTS, buf.nbytes)
+            self._sum_own_shard(buf, views, bounds, publish=False)
+        start, stop = bounds[self.comm.rank]
+        return buf[start:stop]
+
+    def all_gather(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+        check_flat(buf, "all_gather", self.comm.world_size)
+        get_codec(compression)
+        if not self._reserve(buf.nbytes):
+            return self._socket.all_gather(buf, compression=compression)
+        with self.comm.operation("all_gather") as op:
+            views, bounds = self._begin(buf.size)
+            start, stop = bounds[self.comm.rank]
+            np.copyto(views[self.comm.rank][start:stop], buf[start:stop])
+            exchange(self.comm, op, Phase.SLICE, buf.nbytes)
+            self._copy_others(buf, views, bounds)
+        return buf
+
+    def broadcast(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
+        check_flat(buf, "broadcast", self.comm.world_size)
+        check_root(root, self.comm.world_size)
+        if not self._reserve(buf.nbytes):
+            return self._socket.broadcast(buf, root)
+        with self.comm.operation("broadcast") as op:
+            views, _ = self._begin(buf.size)
+            if self.comm.rank == root:
+                np.copyto(views[root], buf)
+            exchange(self.comm, op, Phase.ROOT, buf.nbytes, root)  # all-to-all: keeps slots safe
+            if self.comm.rank != root:
+                np.copyto(buf, views[root])
+        return buf
+
+    def all_reduce_small(self, values: np.ndarray) -> np.ndarray:
+        return self._socket.all_reduce_small(values)
+
+    def barrier(self) -> None:
+        self._socket.barrier()
+
+    def close(self) -> None:
+        """Unmap every segment (and unlink this rank's, if that did not happen yet)."""
+        segments, self._segments = self._segments, []
+        for segment in segments:
+            segment.close()
+
+    # -- data movement ------------------------------------------------------------------
+    def _begin(self, size: int) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
+        """This call's slot of every rank (alternating) and the shard bounds of `size`."""
+        self._calls += 1
+        slot = self._calls % 2
+        if self._bounds[0] != size:
+            n = self.comm.world_size
+            self._bounds = (size, [shard_bounds(size, n, k) for k in range(n)])
+        return [s.slots[slot][:size] for s in self._segments], self._bounds[1]
+
+    def _write_inputs(self, buf: np.ndarray, views: list[np.ndarray], bounds) -> None:
+        mine = views[self.comm.rank]
+        start, stop = bounds[self.comm.rank]
+        np.copyto(mine[:start], buf[:start])  # the own shard is read from buf directly
+        np.copyto(mine[stop:], buf[stop:])
+
+    def _sum_own_shard(self, buf: np.ndarray, views, bounds, publish: bool) -> None:
+        """buf[own shard] = sum over ranks in rank order; also into the slot if publish."""
+        r = self.comm.rank
+        start, stop = bounds[r]
+        sources = [buf if k == r else view for k, view in enumerate(views)]
+        for a in range(start, stop, BLOCK):
+            b = min(a + BLOCK, stop)
+            acc = self._acc[: b - a]
+            np.add(sources[0][a:b], sources[1][a:b], out=acc)
+            for source in sources[2:]:
+                np.add(acc, source[a:b], out=acc)
+            np.copyto(buf[a:b], acc)
+            if publish:
+                np.copyto(views[r][a:b], acc)
+
+    def _copy_others(self, buf: np.ndarray, views: list[np.ndarray], bounds) -> None:
+        for k, (start, stop) in enumerate(bounds):
+            if k != self.comm.rank:
+                np.copyto(buf[start:stop], views[k][start:stop])
+
+    # -- segments -----------------------------------------------------------------------
+    def _reserve(self, nbytes: int) -> bool:
+        """True when the slots hold `nbytes` (growing them if needed); False = use sockets."""
+        if not self._segments:
+            return False  # fell back earlier
+        if nbytes <= self.capacity:
+            return True
+        capacity = slot_capacity(nbytes, self.capacity)
+        with self.comm.operation("the shared-memory segment growth") as op:
+            problem = self.establish(op, nbytes, capacity)
+            if problem and self.required:
+                raise CommunicationError(
+                    f"rank {self.comm.rank}: cannot grow the shared-memory slots to "
+                    f"{capacity} bytes: {problem}"
+                )
+        if problem:
+            logger.warning(
+                "rank %d: %s; falling back to the socket transport", self.comm.rank, problem
+            )
+            self.close()
+            return False
+        return True
+
+    def establish(self, op: Operation, nbytes: int, capacity: int, requested: str = "") -> str:
+        """Create, offer, probe and install segments of `capacity` bytes per slot.
+
+        Returns "" on success, else why shared memory cannot be used (the same text on
+        every rank). Every file is unlinked before this returns or raises.
+        """
+        own, offer = self._offer(capacity, requested)
+        names: list[str] = []
+        peers: dict[int, PeerSegment] = {}
+        try:
+            bodies = exchange(self.comm, op, Phase.OFFER, nbytes, capacity, _to_json(offer))
+            offers = [_parse_offer(body, k) for k, body in enumerate(bodies)]
+            names = [o["name"] for o in offers if o["name"]]
+            self.required = self.required or any(o["transport"] == "shm" for o in offers)
+            problem = offers_problem(offers)
+            if not problem:
+                peers, problem = self._map_peers(offers, capacity)
+            bodies = exchange(self.comm, op, Phase.MAPPED, nbytes, capacity, _to_json(problem))
+        except BaseException:
+            _close_all(own, peers)
+            raise
+        finally:
+            self._unlink(names)  # all peers mapped them, or never will
+        problem = problem or next((p for p in map(_parse_problem, bodies) if p), "")
+        if problem or own is None:
+            _close_all(own, peers)
+            return problem
+        self.close()  # earlier, smaller segments: this rank's reads of them are done
+        self._segments = [own if k == self.comm.rank else peers[k] for k in range(len(bodies))]
+        self.capacity = capacity
+        return ""
+
+    def _offer(self, capacity: int, requested: str) -> tuple[Segment | None, dict[str, str]]:
+        offer = {"host": host_key(), "name": "", "token": "", "error": "", "transport": requested}
+        rank = self.comm.rank
+        if self.dir is None:
+            return None, {**offer, "error": f"rank {rank}: {self._no_dir}"}
+        try:
+            own = Segment.create(self.dir, capacity)
+        except OSError as exc:
+            size = segment_bytes(capacity)
+            why = f"rank {rank} cannot create a {size}-byte segment in {self.dir}: {exc.strerror}"
+            return None, {**offer, "error": why}
+        return own, {**offer, "name": own.name, "token": own.token.hex()}
+
+    def _map_peers(self, offers, capacity: int) -> tuple[dict[int, PeerSegment], str]:
+        peers: dict[int, PeerSegment] = {}
+        for k, offer in enumerate(offers):
+            if k == self.comm.rank:
+                continue
+            try:
+                peers[k] = PeerSegment.open(self.dir, offer["name"], capacity, offer["token"])
+            except (CommunicationError, OSError) as exc:
+                _close_all(None, peers)
+                return {}, (
+                    f"rank {self.comm.rank} cannot map the segment of rank {k}: {exc}; the "
+                    f"ranks do not share {self.dir} (separate containers or mount "
+                    "namespaces, or a different CommConfig.shm_dir)"
+                )
+        return peers, ""
+
+    def _unlink(self, names: list[str]) -> None:
+        """Unlink every rank's file, not only ours: a peer killed before its own unlink
+        would otherwise leak it. A file already gone is fine."""
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(self.dir or "", name))
+
+
+def offers_problem(offers: list[dict[str, Any]]) -> str:
+    """Why these offers rule shared memory out ("" when they do not): first error by rank,
+    or ranks on different hosts."""
+    errors = [offer["error"] for offer in offers if offer["error"]]
+    if errors:
+        return errors[0]
+    hosts: dict[str, list[int]] = {}
+    for rank, offer in enumerate(offers):
+        hosts.setdefault(offer["host"], []).append(rank)
+    if len(hosts) > 1:
+        groups = " and ".join(str(ranks) for ranks in hosts.values())
+        return f"ranks {groups} run on different hosts (boot id, hostname or uid differ)"
+    return ""
+
+
+_OFFER_KEYS = ("host", "name", "token", "error", "transport")
+
+
+def _to_json(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def _parse_offer(body: bytes, rank: int) -> dict[str, Any]:
+    try:
+        offer = json.loads(body)
+        valid = isinstance(offer, dict) and all(isinstance(offer.get(k), str) for k in _OFFER_KEYS)
+        if valid:
+            offer["token"] = bytes.fromhex(offer["token"])
+    except (ValueError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise FrameError(f"rank {rank} sent a malformed shared-memory segment offer")
+    return offer
+
+
+def _parse_problem(body: bytes) -> str:
+    try:
+        problem = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        problem = None
+    if not isinstance(problem, str):
+        raise FrameError("a rank sent a malformed shared-memory probe result")
+    return problem
+
+
+def _close_all(own: Segment | None, peers: dict[int, PeerSegment]) -> None:
+    if own is not None:
+        own.close()
+    for peer in peers.values():
+        peer.close()
