@@ -122,7 +122,7 @@ class Probe:
     groups: list[dict[str, Any]] = field(default_factory=list)
 
     def __enter__(self) -> Probe:
-        self._saved = (GroupedEngine.run, PerIterationEngine.run, GroupedEngine._advance)
+        self._saved = (GroupedEngine.run, PerIterationEngine.run, GroupedEngine._commit)
         probe = self
 
         def timed(run):
@@ -135,29 +135,36 @@ class Probe:
 
             return wrapper
 
-        advance = GroupedEngine._advance
+        commit = GroupedEngine._commit
 
-        def advance_probe(engine, state, results, g, wall, total, planner):
-            slowest = max(r["setup_s"] + r["rendezvous_s"] + r["loop_s"] for r in results)
+        def commit_probe(engine, reports, g, wall):
+            meta = [r.meta for r in reports]
+            loop = max(m["loop_s"] for m in meta)
+            stage_start = meta[0].get("setup_s") is not None
+            setup = max(m["setup_s"] for m in meta) if stage_start else 0.0
+            rendezvous = max(m["rendezvous_s"] for m in meta) if stage_start else 0.0
             probe.groups.append(
                 {
                     "wall": wall,
-                    "launch_collect": wall - slowest,
-                    "setup": max(r["setup_s"] for r in results),
-                    "rendezvous": max(r["rendezvous_s"] for r in results),
-                    "loop": max(r["loop_s"] for r in results),
-                    "compute": statistics.mean(r["compute_s"] for r in results),
-                    "sync": statistics.mean(r["sync_s"] for r in results),
-                    "cache_hits": sum(bool(r["data_cache_hit"]) for r in results),
-                    "first": state.iteration == 0,
+                    # stage start: Spark job launch + broadcast fetch; inside a stage: the
+                    # boundary report (snapshot, send, driver receipt)
+                    "launch_or_report": wall - setup - rendezvous - loop,
+                    "setup": setup,
+                    "rendezvous": rendezvous,
+                    "loop": loop,
+                    "compute": statistics.mean(m["compute_s"] for m in meta),
+                    "sync": statistics.mean(m["sync_s"] for m in meta),
+                    "cache_hits": sum(bool(m.get("data_cache_hit")) for m in meta),
+                    "stage_start": stage_start,
+                    "first": engine.state.iteration == 0,
                 }
             )
-            return advance(engine, state, results, g, wall, total, planner)
+            return commit(engine, reports, g, wall)
 
         GroupedEngine.run = timed(GroupedEngine.run)
         PerIterationEngine.run = timed(PerIterationEngine.run)
-        GroupedEngine._advance = advance_probe
+        GroupedEngine._commit = commit_probe
         return self
 
     def __exit__(self, *exc) -> None:
-        GroupedEngine.run, PerIterationEngine.run, GroupedEngine._advance = self._saved
+        GroupedEngine.run, PerIterationEngine.run, GroupedEngine._commit = self._saved

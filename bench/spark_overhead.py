@@ -88,6 +88,7 @@ class Case:
     group_size: int
     iterations: int
     fraud: bool = False
+    stage_groups: int = 1
 
 
 def fit_once(case: Case, df, probe: Probe) -> dict[str, Any]:
@@ -102,6 +103,7 @@ def fit_once(case: Case, df, probe: Probe) -> dict[str, Any]:
         iterations=case.iterations,
         epochs=None,
         group_size=case.group_size,
+        stage_groups=case.stage_groups,
         engine=case.engine,
     )
     trainer = DistributedTrainer(
@@ -147,13 +149,16 @@ def main() -> None:
     ap.add_argument("--grouped-iters", type=int, default=1000)
     ap.add_argument("--group-sizes", type=int, nargs="+", default=[100, 200])
     ap.add_argument("--fraud-rows", type=int, default=100_000)
-    ap.add_argument("--fraud-iters", type=int, default=1000)
-    ap.add_argument("--fraud-group-size", type=int, default=100)
+    ap.add_argument("--fraud-iters", type=int, default=3000)
+    ap.add_argument("--fraud-group-size", type=int, default=50)
+    ap.add_argument(
+        "--stage-groups", type=int, default=10, help="groups per barrier stage (G >= 50 cases)"
+    )
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, few iterations")
     args = ap.parse_args()
     if args.quick:
         args.rounds, args.per_iteration_iters, args.g1_iters = 1, 8, 6
-        args.grouped_iters, args.fraud_rows, args.fraud_iters = 400, 20_000, 300
+        args.grouped_iters, args.fraud_rows, args.fraud_iters = 400, 20_000, 600
     if not any(g >= 50 for g in args.group_sizes):
         ap.error("--group-sizes needs at least one G >= 50")
 
@@ -168,8 +173,18 @@ def main() -> None:
     cases = [
         Case("per_iteration", "per_iteration", 1, args.per_iteration_iters),
         Case("grouped_g1", "grouped", 1, args.g1_iters),
-        *[Case(f"grouped_g{g}", "grouped", g, args.grouped_iters) for g in args.group_sizes],
-        Case("fraud_grouped", "grouped", args.fraud_group_size, args.fraud_iters, fraud=True),
+        *[
+            Case(f"grouped_g{g}", "grouped", g, args.grouped_iters, stage_groups=args.stage_groups)
+            for g in args.group_sizes
+        ],
+        Case(
+            "fraud_grouped",
+            "grouped",
+            args.fraud_group_size,
+            args.fraud_iters,
+            fraud=True,
+            stage_groups=args.stage_groups,
+        ),
     ]
     warmup = [
         Case("warm_pi", "per_iteration", 1, 3),
@@ -218,11 +233,19 @@ def summarise(args, cases: list[Case], runs: list[dict[str, Any]], info) -> dict
     fraud = [r for r in runs if r["case"] == "fraud_grouped"]
     all_shares = shares([r["history"] for r in fraud], skip_first=False)
     steady = shares([r["history"] for r in fraud], skip_first=True)
-    warm_groups = [g for r in fraud for g in r["groups"] if not g["first"]]
+    groups = [g for r in fraud for g in r["groups"] if not g["first"]]
+    warm_starts = [g for g in groups if g["stage_start"]]
+    in_stage = [g for g in groups if not g["stage_start"]]
     first_groups = [g for r in fraud for g in r["groups"] if g["first"]]
     engine_total = sum(r["engine_s"] for r in fraud)
     loop_total = sum(g["loop"] for r in fraud for g in r["groups"])
-    parts = ("wall", "launch_collect", "setup", "rendezvous", "loop", "compute", "sync")
+    parts = ("wall", "launch_or_report", "setup", "rendezvous", "loop", "compute", "sync")
+
+    def breakdown(sel: list[dict[str, Any]]) -> dict[str, float]:
+        return (
+            {p: round(1e3 * statistics.median(g[p] for g in sel), 2) for p in parts} if sel else {}
+        )
+
     out: dict[str, Any] = {
         "benchmark": "spark_overhead",
         **info,
@@ -256,19 +279,16 @@ def summarise(args, cases: list[Case], runs: list[dict[str, Any]], info) -> dict
         "non_compute_share_grouped_steady": round(steady["non_compute_share"], 4),
         "sync_share_of_compute_steady": round(steady["sync_share_of_compute"], 4),
         "engine_overhead_share_fraud": round(1.0 - loop_total / engine_total, 4),
-        "fraud_group_breakdown_ms": {
-            p: round(1e3 * statistics.median(g[p] for g in warm_groups), 2) for p in parts
-        }
-        if warm_groups
-        else {},
-        "fraud_first_group_breakdown_ms": {
-            p: round(1e3 * statistics.median(g[p] for g in first_groups), 2) for p in parts
-        },
-        "fraud_warm_group_cache_hit_rate": round(
-            sum(g["cache_hits"] for g in warm_groups) / (2 * len(warm_groups)), 3
+        "fraud_stage_groups": args.stage_groups,
+        "fraud_warm_stage_start_breakdown_ms": breakdown(warm_starts),
+        "fraud_in_stage_group_breakdown_ms": breakdown(in_stage),
+        "fraud_first_group_breakdown_ms": breakdown(first_groups),
+        "fraud_warm_stage_cache_hit_rate": round(
+            sum(g["cache_hits"] for g in warm_starts) / (2 * len(warm_starts)), 3
         )
-        if warm_groups
+        if warm_starts
         else None,
+        "fraud_transport": fraud[0]["history"][0].get("transport"),
     }
     return out
 

@@ -43,6 +43,7 @@ class DistributedSection(Section):
     epochs: float | None = Field(3.0, gt=0)
     iterations: int | None = Field(None, ge=1)
     group_size: int | Literal["auto"] = "auto"
+    stage_groups: int | Literal["auto"] = "auto"
     engine: Literal["grouped", "per_iteration"] = "grouped"
     max_retries: int = Field(3, ge=0)
     compression: Literal["bf16", "fp16"] | None = None

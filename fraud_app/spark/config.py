@@ -17,8 +17,13 @@ class DistributedConfig:
     num_workers: model replicas = barrier tasks (each needs spark.task.cpus cores).
     global_batch_size: samples per iteration over all workers (split evenly).
     iterations: total optimizer steps; or set epochs (passes over the data) instead.
-    group_size: iterations per barrier stage, or "auto" (keeps stage launch +
-        rendezvous under `auto_overhead_target` of the group's time).
+    group_size: iterations per group (the unit of progress lines, checkpoints and
+        recovery), or "auto": long enough that a stage's launch + set-up +
+        rendezvous would stay under `auto_overhead_target` of ONE group.
+    stage_groups: groups one barrier stage runs back to back (Drizzle's group
+        scheduling: Spark schedules the stage once), or "auto": enough groups that
+        the stage's fixed cost stays under 1 % of the stage. 1 = a Spark job per
+        group (the classic design, for comparison).
     engine: "grouped" (ours) or "per_iteration" (one Spark job per step, gradients
         summed through the driver with treeAggregate; the Spark MLlib pattern).
     base_batch_size / warmup_iterations: linear scaling rule + gradual warm-up
@@ -30,6 +35,7 @@ class DistributedConfig:
     iterations: int | None = None
     epochs: float | None = 1.0
     group_size: int | str = "auto"
+    stage_groups: int | str = "auto"
     auto_overhead_target: float = 0.05
     max_group_size: int = 2000
     engine: str = "grouped"
@@ -60,6 +66,8 @@ class DistributedConfig:
             raise ConfigError(f"training.epochs must be > 0. Received: {self.epochs!r}")
         if self.group_size != "auto":
             _int_at_least("group_size", self.group_size, 1)
+        if self.stage_groups != "auto":
+            _int_at_least("stage_groups", self.stage_groups, 1)
         if self.engine not in ENGINES:
             raise ConfigError(
                 f"training.engine must be one of {ENGINES}. Received: {self.engine!r}"

@@ -1,18 +1,27 @@
-"""GroupedEngine: G iterations per barrier stage, peer-to-peer sync, recovery at group boundaries.
+"""GroupedEngine: groups of iterations scheduled at once, peer-to-peer sync, recovery at group boundaries.
 
-Per group the driver: plans G, broadcasts the last committed state (fetched by
-a task only when its worker process did not keep it from the previous group),
-launches one barrier stage whose tasks rendezvous through the driver's small
-authenticated rendezvous service and then train G iterations talking only to
-each other, collects each rank's state, logs progress and writes a checkpoint.
-A failed stage (killed task, crashed worker, peer timeout: Spark aborts the
-whole barrier job, it does not retry it) is retried from the committed state
-with a fresh rendezvous round, up to `max_retries` times in a row.
+Drizzle-style group scheduling on Spark. A GROUP is G iterations: the unit of
+progress, metrics, checkpointing and recovery. A STAGE is one barrier job that
+runs `stage_groups` groups back to back, so Spark's job launch, the task set-up
+and the rendezvous are paid once per stage, not once per group.
+
+Per stage the driver: plans the group sizes, broadcasts the last committed state
+(fetched by a task only when its worker process did not keep it), opens a round
+on its boundary server and launches the barrier job in a background thread. The
+tasks rendezvous, train, and at every group boundary send their state to the
+boundary server; the driver commits a group as soon as every rank reported it
+(history entry, progress line, checkpoint) while the workers already train the
+next one. A failed stage (killed task, crashed worker, peer timeout: Spark
+aborts the whole barrier job, it does not retry it) keeps every group committed
+before the failure and is retried from the last one with a fresh rendezvous
+round, up to `max_retries` times without progress.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
+import threading
 import time
 from typing import Any
 
@@ -21,101 +30,110 @@ import numpy as np
 from dlcore.dist import RendezvousServer, new_job_secret
 from dlcore.optimizers.base import OptimizerState
 from fraud_app.errors import TrainingError
+from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 from fraud_app.spark.engine_base import Engine, TrainingResult, log_progress
 from fraud_app.spark.planner import GroupPlanner
-from fraud_app.spark.worker import GroupTask, run_group
+from fraud_app.spark.worker import StageTask, run_stage
 
 logger = logging.getLogger(__name__)
+
+DRAIN_S = 10.0  # after a stage fails: how long to wait for reports already in flight
+
+
+class StageFailed(Exception):
+    """A stage ended before all its groups were committed; `cause` is one line."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
 
 
 class GroupedEngine(Engine):
     def run(self, blocks, rows: int) -> TrainingResult:
         cfg = self.config
-        total = cfg.total_iterations(rows)
-        store = (
+        self.total = cfg.total_iterations(rows)
+        self.store = (
             CheckpointStore(cfg.checkpoint_dir, fingerprint=self.fingerprint(rows))
             if cfg.checkpoint_dir
             else None
         )
-        loaded = store.load(self.optimizer) if store else None
-        state = loaded[0] if loaded else self.initial_state()
+        loaded = self.store.load(self.optimizer) if self.store else None
+        self.state = loaded[0] if loaded else self.initial_state()
         if loaded:
             logger.info(
-                "resuming from checkpoint %s at iteration %d", store.latest(), state.iteration
+                "resuming from checkpoint %s at iteration %d",
+                self.store.latest(),
+                self.state.iteration,
             )
-        planner = GroupPlanner(
-            cfg.group_size, target=cfg.auto_overhead_target, max_group=cfg.max_group_size
+        self.planner = GroupPlanner(
+            cfg.group_size,
+            target=cfg.auto_overhead_target,
+            max_group=cfg.max_group_size,
+            stage_groups=cfg.stage_groups,
         )
-        secret = new_job_secret()
+        self.secret = new_job_secret()
         conf = self.sc.getConf()
         advertise = conf.get("spark.driver.host", "127.0.0.1")
         bind = conf.get("spark.driver.bindAddress", advertise)  # differs behind NAT / in containers
-        retries, failures, round_id = 0, [], 0
-        with RendezvousServer(
-            secret, cfg.num_workers, host=bind, advertise_host=advertise
-        ) as server:
-            while state.iteration < total:
-                g = planner.next(total - state.iteration)
-                attempt = 0
-                while True:
-                    round_id += 1
-                    try:
-                        results, wall = self._run_stage(
-                            blocks, state, g, round_id, server.address, secret, attempt
-                        )
-                        break
-                    except Exception as exc:
-                        cause = _root_cause(exc)
-                        failures.append(f"group {state.group} attempt {attempt}: {cause}")
-                        attempt += 1
-                        retries += 1
-                        if attempt > cfg.max_retries:
-                            raise TrainingError(
-                                f"group {state.group} (iterations {state.iteration}-{state.iteration + g}) failed "
-                                f"{attempt} times; giving up after max_retries={cfg.max_retries}. Last cause: {cause}"
-                            ) from exc
-                        logger.warning(
-                            "group %d failed (%s); retrying from iteration %d (attempt %d/%d)",
-                            state.group,
-                            cause,
-                            state.iteration,
-                            attempt,
-                            cfg.max_retries,
-                        )
-                state = self._advance(state, results, g, wall, total, planner)
-                if store:
-                    store.save(state, self.model, self.optimizer)
-        return self.finish(state, rows, retries, failures)
-
-    def _run_stage(
-        self,
-        blocks,
-        state: TrainingState,
-        g: int,
-        round_id: int,
-        address,
-        secret: bytes,
-        attempt: int,
-    ) -> tuple[list[dict[str, Any]], float]:
-        cfg = self.config
-        fault = None
-        if (
-            self.fault
-            and attempt == 0
-            and state.iteration <= self.fault.iteration < state.iteration + g
+        retries, failures, round_id, attempt = 0, [], 0, 0
+        self._finishing: tuple[_StageJob, Any] | None = None  # a stage whose tasks are returning
+        self._t_commit: float | None = (
+            None  # when the last group was committed, if no failure since
+        )
+        with (
+            RendezvousServer(
+                self.secret, cfg.num_workers, host=bind, advertise_host=advertise
+            ) as rdv,
+            BoundaryServer(
+                self.secret, cfg.num_workers, host=bind, advertise_host=advertise
+            ) as bsrv,
         ):
+            while self.state.iteration < self.total:
+                plan = self.planner.plan(self.total - self.state.iteration)
+                round_id += 1
+                before = self.state.group
+                try:
+                    self._run_stage(blocks, plan, round_id, rdv.address, bsrv, attempt)
+                    attempt = 0
+                    continue
+                except StageFailed as exc:
+                    failures.append(f"round {round_id} (group {self.state.group}): {exc.cause}")
+                    cause = exc.cause
+                retries += 1
+                attempt = 1 if self.state.group > before else attempt + 1
+                if attempt > cfg.max_retries:
+                    self._retire_previous()
+                    raise TrainingError(
+                        f"group {self.state.group} (from iteration {self.state.iteration}) failed "
+                        f"{attempt} times in a row; giving up after max_retries={cfg.max_retries}. "
+                        f"Last cause: {cause}"
+                    )
+                logger.warning(
+                    "stage failed (%s); retrying from group %d, iteration %d (attempt %d/%d)",
+                    cause, self.state.group, self.state.iteration, attempt, cfg.max_retries,
+                )  # fmt: skip
+            self._retire_previous()
+        return self.finish(self.state, rows, retries, failures)
+
+    # -- one stage ------------------------------------------------------------------------
+    def _run_stage(self, blocks, plan: list[int], round_id: int, rdv_address, bsrv, attempt: int):
+        cfg, start = self.config, self.state
+        last = start.iteration + sum(plan)
+        fault = None
+        if self.fault and attempt == 0 and start.iteration <= self.fault.iteration < last:
             fault = (self.fault.rank, self.fault.iteration)
-        bc = self.sc.broadcast(_payload(state))
-        task = GroupTask(
+        bc = self.sc.broadcast(_payload(start))
+        task = StageTask(
             run_id=self.run_id,
             round_id=round_id,
-            group=state.group,
-            start_iteration=state.iteration,
-            iterations=g,
+            start_group=start.group,
+            start_iteration=start.iteration,
+            group_sizes=tuple(plan),
             world_size=cfg.num_workers,
-            rendezvous_address=tuple(address),
-            secret=secret,
+            rendezvous_address=tuple(rdv_address),
+            boundary_address=tuple(bsrv.address),
+            secret=self.secret,
             model_config=self.model_config,
             loss_config=self.loss_config,
             optimizer_config=self.optimizer_config,
@@ -126,55 +144,184 @@ class GroupedEngine(Engine):
             compression=cfg.compression,
             connect_timeout_s=cfg.connect_timeout_s,
             op_timeout_s=cfg.op_timeout_s,
-            state_version=state.group,
             state_broadcast=bc,
             fault=fault,
         )
+        # A report may take a whole group: every iteration is bounded by op_timeout.
+        report_timeout = cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s
+        events = bsrv.open_round(round_id, report_timeout)
+        job = _StageJob(self.sc, blocks, task, events, f"fraud_app-train-{self.run_id}-{round_id}")
+        # Pipelined: this stage is submitted while the previous one's tasks are still
+        # returning, so Spark launches it the moment their slots free up. Its first
+        # group's wall time runs from the previous commit, so that gap is counted.
+        t0 = self._t_commit if self._t_commit is not None else time.perf_counter()
+        job.start()
+        self._retire_previous()
         try:
-            t0 = time.perf_counter()
-            results = blocks.barrier().mapPartitions(lambda it: [run_group(task, it)]).collect()
-            return sorted(results, key=lambda r: r["rank"]), time.perf_counter() - t0
-        finally:
+            self._collect(task, plan, events, job, t0)
+        except BaseException:
+            self._t_commit = None
+            job.cancel()
+            bsrv.close_round()
             bc.destroy()
+            raise
+        self._finishing = (job, bc)
 
-    def _advance(
-        self,
-        state: TrainingState,
-        results: list[dict[str, Any]],
-        g: int,
-        wall: float,
-        total: int,
-        planner: GroupPlanner,
-    ) -> TrainingState:
-        loop = max(r["loop_s"] for r in results)
-        planner.observe(wall_s=wall, loop_s=loop, iterations=g)
-        samples = sum(r["samples"] for r in results)
+    def _retire_previous(self) -> None:
+        """Wait for the previous stage's tasks to return (all its groups are committed)."""
+        if self._finishing is None:
+            return
+        job, bc = self._finishing
+        self._finishing = None
+        cfg = self.config
+        job.wait(cfg.connect_timeout_s + cfg.op_timeout_s)
+        if job.failure:
+            logger.warning(
+                "stage %s failed after all its groups were committed: %s",
+                job.job_group,
+                job.failure,
+            )
+        bc.destroy()
+
+    def _collect(self, task: StageTask, plan: list[int], events, job: _StageJob, t0: float) -> None:
+        """Commit groups as their reports complete, until the plan is done or the stage fails."""
+        world = self.config.num_workers
+        pending: dict[int, dict[int, Report]] = {}
+        committed, t_last, loops, stage_cost = 0, t0, 0.0, 0.0
+        connected: set[int] = set()
+        failure: str | None = None
+        drain_until: float | None = None
+        while committed < len(plan):
+            if drain_until is not None and (not connected or time.monotonic() > drain_until):
+                break  # every report still in flight has arrived, or the wait is over
+            try:
+                kind, payload = events.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            if kind == "report":
+                index = payload.group - task.start_group
+                if not 0 <= index < len(plan):
+                    failure = (
+                        f"rank {payload.rank} reported group {payload.group}, outside this stage"
+                    )
+                    break
+                pending.setdefault(index, {})[payload.rank] = payload
+                while len(pending.get(committed, ())) == world:
+                    now = time.perf_counter()
+                    by_rank = pending.pop(committed)
+                    reports = [by_rank[r] for r in range(world)]
+                    loop = max(r.meta["loop_s"] for r in reports)
+                    if committed == 0:
+                        stage_cost = now - t_last - loop  # launch + set-up + rendezvous
+                    loops += loop
+                    self._commit(reports, plan[committed], now - t_last)
+                    committed, t_last = committed + 1, now
+                    self._t_commit = now
+            elif kind == "connected":
+                connected.add(payload)
+            elif kind == "closed":
+                connected.discard(payload)
+            elif kind in ("failed", "error"):
+                failure = failure or payload
+                if kind == "error":
+                    job.cancel()  # a reader error does not end the Spark job by itself
+                drain_until = drain_until or time.monotonic() + DRAIN_S
+            elif kind == "done" and committed < len(plan):
+                failure = failure or "the stage finished but not every rank reported every group"
+                drain_until = drain_until or time.monotonic() + DRAIN_S
+        if committed < len(plan):
+            raise StageFailed(failure or "the stage ended early")
+        self.planner.observe(stage_cost_s=stage_cost, loop_s=loops, iterations=sum(plan))
+
+    def _commit(self, reports: list[Report], g: int, wall: float) -> None:
+        state = self.state
+        meta = [r.meta for r in reports]
+        loop = max(m["loop_s"] for m in meta)
+        first = meta[0].get("setup_s") is not None
         entry = {
             "group": state.group,
             "start_iteration": state.iteration,
             "end_iteration": state.iteration + g,
             "iterations": g,
-            "loss": sum(r["loss_sum"] for r in results) / g,
+            "loss": sum(m["loss_sum"] for m in meta) / g,
             "wall_s": wall,
-            "samples_per_s": samples / wall,
-            "compute_share": float(np.mean([r["compute_s"] for r in results])) / wall,
-            "sync_share": float(np.mean([r["sync_s"] for r in results])) / wall,
+            "samples_per_s": sum(m["samples"] for m in meta) / wall,
+            "compute_share": float(np.mean([m["compute_s"] for m in meta])) / wall,
+            "sync_share": float(np.mean([m["sync_s"] for m in meta])) / wall,
             "scheduling_share": max(wall - loop, 0.0) / wall,
-            "rendezvous_s": max(r["rendezvous_s"] for r in results),
-            "data_cache_hits": sum(bool(r["data_cache_hit"]) for r in results),
-            "state_cache_hits": sum(bool(r["state_cache_hit"]) for r in results),
+            "loop_s": loop,
+            "stage_start": first,
         }
-        log_progress(entry, total)
-        rank0 = results[0]
-        return TrainingState(
+        if first:
+            entry.update(
+                setup_s=max(m["setup_s"] for m in meta),
+                rendezvous_s=max(m["rendezvous_s"] for m in meta),
+                data_cache_hits=sum(bool(m["data_cache_hit"]) for m in meta),
+                state_cache_hits=sum(bool(m["state_cache_hit"]) for m in meta),
+                transport=meta[0].get("transport"),
+            )
+        log_progress(entry, self.total)
+        rank0 = reports[0].arrays
+        self.state = TrainingState(
             iteration=state.iteration + g,
             group=state.group + 1,
             params=rank0["params"],
-            layer_state=rank0["layer_state"],
-            opt_states=[OptimizerState(step=r["opt_step"], slots=r["opt_slots"]) for r in results],
-            positions=[tuple(r["position"]) for r in results],
+            layer_state={k[len("layer/") :]: v for k, v in rank0.items() if k.startswith("layer/")},
+            opt_states=[
+                OptimizerState(
+                    step=r.meta["opt_step"],
+                    slots={
+                        k[len("opt/") :]: v for k, v in r.arrays.items() if k.startswith("opt/")
+                    },
+                )
+                for r in reports
+            ],
+            positions=[tuple(r.meta["position"]) for r in reports],
             history=[*state.history, entry],
         )
+        if self.store:
+            self.store.save(self.state, self.model, self.optimizer)
+
+
+class _StageJob:
+    """The barrier job of one stage, run in a background thread; its end goes on `events`."""
+
+    def __init__(self, sc, blocks, task: StageTask, events, job_group: str) -> None:
+        self.sc, self.blocks, self.task, self.events = sc, blocks, task, events
+        self.job_group = job_group
+        self.failure: str | None = None
+        self.thread = threading.Thread(target=self._run, name=job_group, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        task = self.task
+        self.sc.setJobGroup(self.job_group, "fraud_app distributed training stage", True)
+        try:
+            results = (
+                self.blocks.barrier().mapPartitions(lambda it: [run_stage(task, it)]).collect()
+            )
+            self.events.put(("done", results))
+        except Exception as exc:
+            self.failure = _root_cause(exc)
+            self.events.put(("failed", self.failure))
+
+    def wait(self, timeout: float) -> None:
+        """Wait for a stage whose groups are all committed to end; cancel it after `timeout`."""
+        self.thread.join(timeout=timeout)
+        if self.thread.is_alive():
+            logger.warning("stage %s still running %.0f s after its last report; cancelling it",
+                           self.job_group, timeout)  # fmt: skip
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Cancel the job if it still runs, and wait (bounded) for its thread."""
+        if self.thread.is_alive():
+            self.sc.cancelJobGroup(self.job_group)
+        self.thread.join(timeout=60.0)
+        if self.thread.is_alive():
+            logger.warning("Spark job group %s did not stop within 60 s of cancel", self.job_group)
 
 
 def _payload(state: TrainingState) -> dict[str, Any]:

@@ -1,11 +1,21 @@
-"""GroupPlanner: how many iterations the next barrier stage runs (Drizzle-style group scheduling).
+"""GroupPlanner: the groups the next barrier stage runs (Drizzle-style group scheduling).
 
-A fixed G, or "auto": after each group the planner measures the fixed cost of
-a stage (launch + task set-up + rendezvous = driver wall time minus the
-slowest task's iteration loop) and the time per iteration, and picks the
-smallest G that keeps the fixed cost under the target share of the group:
-    overhead / (overhead + G * t_iter) <= target  =>  G >= overhead * (1 - target) / (target * t_iter)
-The first auto group is short (it is also the measurement).
+A stage runs K groups of G iterations back to back (the last one shorter if
+fewer iterations remain). After every stage the planner measures its fixed
+cost C (Spark job launch + task set-up + rendezvous: the stage's first group's
+wall time minus that group's slowest iteration loop) and the time per
+iteration t, and plans the next stage:
+
+    G ("auto"): the smallest G that keeps C under `target` of ONE group, as if
+        every group had its own stage:  G >= C * (1 - target) / (target * t).
+        So a group lasts ~20 stage launches (at 5 %) wherever the cluster is:
+        long enough for a checkpoint and a progress line, short enough to lose
+        little work on a failure.
+    K ("auto"): the smallest K that keeps C under STAGE_TARGET of the whole
+        stage:  K >= C * (1 - STAGE_TARGET) / (STAGE_TARGET * G * t).
+
+The first auto stage uses FIRST_AUTO_GROUP-iteration groups and FIRST_AUTO_STAGE
+groups (it is also the measurement). Fixed values are used as given.
 """
 
 from __future__ import annotations
@@ -13,32 +23,65 @@ from __future__ import annotations
 import math
 
 FIRST_AUTO_GROUP = 10
+FIRST_AUTO_STAGE = 4
+STAGE_TARGET = 0.01
+MAX_STAGE_GROUPS = 10_000
 
 
 class GroupPlanner:
     def __init__(
-        self, group_size: int | str, *, target: float = 0.05, max_group: int = 2000
+        self,
+        group_size: int | str,
+        *,
+        target: float = 0.05,
+        max_group: int = 2000,
+        stage_groups: int | str = "auto",
     ) -> None:
         self.fixed = None if group_size == "auto" else int(group_size)
+        self.fixed_stage = None if stage_groups == "auto" else int(stage_groups)
         self.target = target
         self.max_group = max_group
-        self.overhead_s: float | None = None
+        self.stage_cost_s: float | None = None
         self.iter_s: float | None = None
 
+    @property
+    def measured(self) -> bool:
+        return self.stage_cost_s is not None and bool(self.iter_s)
+
     def next(self, remaining: int) -> int:
+        """Iterations of the next group."""
         if self.fixed is not None:
             return max(1, min(self.fixed, remaining))
-        if self.overhead_s is None or not self.iter_s:
+        if not self.measured:
             return max(1, min(FIRST_AUTO_GROUP, remaining))
-        g = math.ceil(self.overhead_s * (1 - self.target) / (self.target * self.iter_s))
+        g = math.ceil(self.stage_cost_s * (1 - self.target) / (self.target * self.iter_s))
         return max(1, min(g, self.max_group, remaining))
 
-    def observe(self, *, wall_s: float, loop_s: float, iterations: int) -> None:
-        overhead = max(wall_s - loop_s, 0.0)
+    def groups_per_stage(self, g: int) -> int:
+        """K for groups of `g` iterations."""
+        if self.fixed_stage is not None:
+            return self.fixed_stage
+        if not self.measured:
+            return FIRST_AUTO_STAGE
+        k = math.ceil(self.stage_cost_s * (1 - STAGE_TARGET) / (STAGE_TARGET * g * self.iter_s))
+        return max(1, min(k, MAX_STAGE_GROUPS))
+
+    def plan(self, remaining: int) -> list[int]:
+        """Group sizes of the next stage, within `remaining` iterations."""
+        g = self.next(remaining)
+        k, sizes = self.groups_per_stage(g), []
+        while remaining > 0 and len(sizes) < k:
+            sizes.append(min(g, remaining))
+            remaining -= sizes[-1]
+        return sizes
+
+    def observe(self, *, stage_cost_s: float, loop_s: float, iterations: int) -> None:
+        """One finished stage: its fixed cost and the sum of its groups' slowest loops."""
+        cost = max(stage_cost_s, 0.0)
         per_iter = loop_s / max(iterations, 1)
-        # Exponential moving average: later groups refine the first measurement.
-        if self.overhead_s is None:
-            self.overhead_s, self.iter_s = overhead, per_iter
+        # Exponential moving average: later stages refine the first measurement.
+        if self.stage_cost_s is None or self.iter_s is None:
+            self.stage_cost_s, self.iter_s = cost, per_iter
         else:
-            self.overhead_s = 0.5 * self.overhead_s + 0.5 * overhead
+            self.stage_cost_s = 0.5 * self.stage_cost_s + 0.5 * cost
             self.iter_s = 0.5 * self.iter_s + 0.5 * per_iter

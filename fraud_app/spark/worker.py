@@ -1,11 +1,13 @@
-"""What one barrier task does for one group of iterations.
+"""What one barrier task does for one stage: several groups of iterations, back to back.
 
 Owns: rebuilding the model/loss/optimizer from their JSON configs, restoring
-this rank's state (from the worker process's cache when the previous group ran
+this rank's state (from the worker process's cache when the previous stage ran
 here, otherwise from the driver's broadcast), rendezvous + authenticated ring,
-G iterations of forward/backward + sharded optimizer step, and handing the
-rank's state and timings back to the driver. Nothing here talks to the driver
-during the group: all synchronisation is peer to peer.
+then for each group of the stage: G iterations of forward/backward + sharded
+optimizer step, and a report of the rank's state and timings to the driver's
+boundary server (`boundary.py`). Training never waits for the driver: the
+report goes into the socket and the next group starts. The task's return value
+is only a small summary.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from dlcore.layers.base import Layer
 from dlcore.losses import loss_from_config
 from dlcore.model import Model
 from dlcore.optimizers.base import OptimizerState, optimizer_from_config
+from fraud_app.spark.boundary import BoundaryReporter
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import partition_data
 
 logger = logging.getLogger(__name__)
 
-# (run_id, rank) -> (state_version, RankState). Survives between groups in a reused Python worker.
+# (run_id, rank) -> (state_version, RankState). Survives between stages in a reused Python worker.
 _STATE_CACHE: dict[tuple[str, int], tuple[int, RankState]] = {}
 
 
@@ -43,16 +46,17 @@ class RankState:
 
 
 @dataclass(frozen=True)
-class GroupTask:
-    """Everything a task needs for one group; primitives and small dicts only."""
+class StageTask:
+    """Everything a task needs for one stage; primitives and small dicts only."""
 
     run_id: str
     round_id: int
-    group: int
+    start_group: int
     start_iteration: int
-    iterations: int
+    group_sizes: tuple[int, ...]  # iterations of each group this stage runs
     world_size: int
     rendezvous_address: tuple[str, int]
+    boundary_address: tuple[str, int]
     secret: bytes
     model_config: dict[str, Any]
     loss_config: dict[str, Any]
@@ -64,12 +68,15 @@ class GroupTask:
     compression: str | None
     connect_timeout_s: float
     op_timeout_s: float
-    state_version: int
     state_broadcast: Any  # pyspark Broadcast of the driver's TrainingState payload
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
 
+    @property
+    def state_version(self) -> int:
+        return self.start_group
 
-def _restore(task: GroupTask, rank: int) -> tuple[RankState, bool]:
+
+def _restore(task: StageTask, rank: int) -> tuple[RankState, bool]:
     for stale in [k for k in _STATE_CACHE if k[0] != task.run_id]:
         del _STATE_CACHE[stale]  # a finished run's weights and optimizer state
     cached = _STATE_CACHE.pop((task.run_id, rank), None)
@@ -105,7 +112,7 @@ def _reseed_dropout(layer: Layer, seed: list[int]) -> None:
         _reseed_dropout(child, seed)
 
 
-def run_group(task: GroupTask, blocks) -> dict[str, Any]:
+def run_stage(task: StageTask, blocks) -> dict[str, Any]:
     from pyspark import BarrierTaskContext
 
     t_start = time.perf_counter()
@@ -126,8 +133,6 @@ def run_group(task: GroupTask, blocks) -> dict[str, Any]:
         shuffle=task.shuffle,
         position=CursorPosition(*state.position),
     )
-
-    _reseed_dropout(model.layer, [task.seed, rank, task.group])
     member = Member(rank=rank, world_size=task.world_size, round_id=task.round_id)
     comm_cfg = CommConfig(
         connect_timeout=task.connect_timeout_s,
@@ -135,48 +140,78 @@ def run_group(task: GroupTask, blocks) -> dict[str, Any]:
         advertise_host=_my_host(ctx),
     )
     t_setup = time.perf_counter()
-    with Communicator.join(task.rendezvous_address, task.secret, member, comm_cfg) as comm:
+    reporter = BoundaryReporter(
+        task.boundary_address, task.secret, rank=rank, world_size=task.world_size,
+        round_id=task.round_id, timeout=task.connect_timeout_s,
+    )  # fmt: skip
+    with (
+        reporter,
+        Communicator.join(task.rendezvous_address, task.secret, member, comm_cfg) as comm,
+    ):
         step = ShardedStep(comm, optimizer, model.params, grad_compression=task.compression)
         step.load_state(state.opt_state)
         t_ready = time.perf_counter()
-        loss_sum, compute_s, optimizer_s = 0.0, 0.0, 0.0
-        for i in range(task.iterations):
-            if task.fault is not None and task.fault == (rank, task.start_iteration + i):
-                os.kill(os.getpid(), signal.SIGKILL)
+        stage = {
+            "setup_s": t_setup - t_start,
+            "rendezvous_s": t_ready - t_setup,
+            "data_cache_hit": data_hit,
+            "state_cache_hit": state_hit,
+            "transport": getattr(comm, "transport", "socket"),
+        }
+        iteration, report_s = task.start_iteration, 0.0
+        for index, g in enumerate(task.group_sizes):
+            group = task.start_group + index
+            _reseed_dropout(model.layer, [task.seed, rank, group])
+            figures = _run_group(task, rank, g, iteration, model, loss, step, cursor)
+            iteration += g
             t0 = time.perf_counter()
-            X, y, w = cursor.next_batch(task.local_batch_size)
-            logits, backprop = model.forward(X, training=True)
-            value, dlogits = loss(logits, y, w, denominator=task.global_batch_size)
-            backprop(dlogits)
-            compute_s += time.perf_counter() - t0
-            optimizer_s += step.step(model.params).optimizer_s
-            loss_sum += value
-        t_end = time.perf_counter()
-    sync_s = step.total_sync_s
-    compute_s += optimizer_s
-    new_state = RankState(
-        model.params.data.copy(),
-        model.layer.state(),
-        step.state,
-        (cursor.position.epoch, cursor.position.offset),
-    )
-    _STATE_CACHE[(task.run_id, rank)] = (task.group + 1, new_state)
-    result: dict[str, Any] = {
-        "rank": rank,
-        "opt_step": new_state.opt_state.step,
-        "opt_slots": new_state.opt_state.slots,
-        "position": new_state.position,
-        "loss_sum": loss_sum,
-        "samples": task.iterations * task.local_batch_size,
-        "setup_s": t_setup - t_start,
-        "rendezvous_s": t_ready - t_setup,
-        "loop_s": t_end - t_ready,
-        "compute_s": compute_s,
-        "sync_s": sync_s,
-        "data_cache_hit": data_hit,
-        "state_cache_hit": state_hit,
+            snapshot = RankState(
+                model.params.data.copy(),
+                {k: v.copy() for k, v in model.layer.state().items()},
+                OptimizerState(
+                    step=step.state.step, slots={k: v.copy() for k, v in step.state.slots.items()}
+                ),
+                (cursor.position.epoch, cursor.position.offset),
+            )
+            _STATE_CACHE[(task.run_id, rank)] = (group + 1, snapshot)
+            arrays = {f"opt/{k}": v for k, v in snapshot.opt_state.slots.items()}
+            if rank == 0:
+                arrays["params"] = snapshot.params
+                arrays.update({f"layer/{k}": v for k, v in snapshot.layer_state.items()})
+            meta = {
+                **figures,
+                "iteration": iteration,
+                "opt_step": int(snapshot.opt_state.step),
+                "position": list(snapshot.position),
+                "samples": g * task.local_batch_size,
+                **(stage if index == 0 else {}),
+            }
+            reporter.send(group, meta, arrays)
+            report_s += time.perf_counter() - t0
+    return {"rank": rank, "report_s": report_s, "stage_s": time.perf_counter() - t_start, **stage}
+
+
+def _run_group(
+    task: StageTask, rank: int, g: int, first: int, model, loss, step, cursor
+) -> dict[str, float]:
+    """G iterations; returns the group's loss sum and timings (loop, compute, sync)."""
+    loss_sum, compute_s, optimizer_s = 0.0, 0.0, 0.0
+    sync_before = step.total_sync_s
+    t_loop = time.perf_counter()
+    for i in range(g):
+        if task.fault is not None and task.fault == (rank, first + i):
+            os.kill(os.getpid(), signal.SIGKILL)
+        t0 = time.perf_counter()
+        X, y, w = cursor.next_batch(task.local_batch_size)
+        logits, backprop = model.forward(X, training=True)
+        value, dlogits = loss(logits, y, w, denominator=task.global_batch_size)
+        backprop(dlogits)
+        compute_s += time.perf_counter() - t0
+        optimizer_s += step.step(model.params).optimizer_s
+        loss_sum += value
+    return {
+        "loss_sum": float(loss_sum),
+        "loop_s": time.perf_counter() - t_loop,
+        "compute_s": compute_s + optimizer_s,
+        "sync_s": step.total_sync_s - sync_before,
     }
-    if rank == 0:
-        result["params"] = new_state.params
-        result["layer_state"] = new_state.layer_state
-    return result

@@ -92,6 +92,38 @@ def test_killed_worker_is_recovered_from_checkpoint(spark, tmp_path):
     assert (tmp_path / "ckpt2" / "LATEST.json").is_file()
 
 
+def test_groups_per_stage_do_not_change_the_result(spark):
+    """One Spark job per group and all groups in one job train the same weights, group by group."""
+    df = _df(spark)
+    base = dict(num_workers=2, global_batch_size=32, iterations=10, epochs=None, group_size=3)
+    runs = [
+        DistributedTrainer(_model(), BCEWithLogits(), Adam(learning_rate=1e-2),
+                           DistributedConfig(**base, stage_groups=k)).fit(df)
+        for k in (1, 10)
+    ]  # fmt: skip
+    np.testing.assert_allclose(runs[0].model.params.data, runs[1].model.params.data, rtol=1e-5, atol=1e-6)
+    for run, stage_starts in zip(runs, ([True] * 4, [True, False, False, False]), strict=True):
+        assert [h["end_iteration"] for h in run.history] == [3, 6, 9, 10]
+        assert [h["stage_start"] for h in run.history] == stage_starts
+    np.testing.assert_allclose([h["loss"] for h in runs[0].history], [h["loss"] for h in runs[1].history],
+                               rtol=1e-5)
+
+
+def test_failure_late_in_a_stage_keeps_its_committed_groups(spark, tmp_path):
+    df = _df(spark)
+    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=12, epochs=None, group_size=3,
+                            stage_groups=4, checkpoint_dir=str(tmp_path), op_timeout_s=20)
+    result = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg,
+                                fault_injection=FaultInjection(rank=0, iteration=10)).fit(df)
+    assert result.retries == 1
+    # Groups 0-2 (iterations 0-9) were committed before rank 0 died in group 3; only group 3 ran again.
+    assert [h["start_iteration"] for h in result.history] == [0, 3, 6, 9]
+    assert [h["stage_start"] for h in result.history] == [True, False, False, True]
+    clean = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1),
+                               DistributedConfig(**{**cfg.__dict__, "checkpoint_dir": None})).fit(df)
+    np.testing.assert_allclose(result.model.params.data, clean.model.params.data, rtol=1e-5, atol=1e-6)
+
+
 def test_resume_after_driver_restart(spark, tmp_path):
     df = _df(spark)
     common = dict(num_workers=2, global_batch_size=32, epochs=None, group_size=4, checkpoint_dir=str(tmp_path))

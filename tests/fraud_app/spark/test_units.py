@@ -9,7 +9,7 @@ from fraud_app.errors import ConfigError, SchemaError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import PartitionData, decode_blocks, encode_block
-from fraud_app.spark.planner import FIRST_AUTO_GROUP, GroupPlanner
+from fraud_app.spark.planner import FIRST_AUTO_GROUP, FIRST_AUTO_STAGE, STAGE_TARGET, GroupPlanner
 
 
 def _data(n, d=3):
@@ -70,15 +70,27 @@ def test_cursor_batches_copy_rows():
     assert w is None
 
 
-def test_planner_auto_keeps_overhead_under_target():
+def test_planner_auto_group_keeps_a_stage_launch_under_target_of_one_group():
     p = GroupPlanner("auto", target=0.05)
     assert p.next(1000) == FIRST_AUTO_GROUP
-    p.observe(wall_s=1.0 + 10 * 0.01, loop_s=10 * 0.01, iterations=10)  # 1 s fixed cost, 10 ms/iteration
+    p.observe(stage_cost_s=1.0, loop_s=40 * 0.01, iterations=40)  # 1 s per stage, 10 ms/iteration
     g = p.next(100_000)
-    assert 1.0 / (1.0 + g * 0.01) <= 0.05 + 1e-9
-    assert 1.0 / (1.0 + (g - 1) * 0.01) > 0.05
+    assert 1.0 / (1.0 + g * 0.01) <= 0.05 + 1e-9 < 1.0 / (1.0 + (g - 1) * 0.01)
     assert p.next(7) == 7
     assert GroupPlanner(25).next(1000) == 25
+
+
+def test_planner_auto_stage_keeps_the_launch_under_one_percent_of_the_stage():
+    assert GroupPlanner(4, stage_groups=3).plan(100) == [4, 4, 4]
+    assert GroupPlanner(4, stage_groups=3).plan(10) == [4, 4, 2]
+    assert GroupPlanner(4, stage_groups=1).plan(3) == [3]
+    p = GroupPlanner(50)
+    assert p.plan(10_000) == [50] * FIRST_AUTO_STAGE
+    p.observe(stage_cost_s=0.1, loop_s=200 * 0.006, iterations=200)  # 100 ms launch, 6 ms/iteration
+    k = len(p.plan(1_000_000))
+    stage = 50 * 0.006
+    assert 0.1 / (0.1 + k * stage) <= STAGE_TARGET + 1e-9 < 0.1 / (0.1 + (k - 1) * stage)
+    assert p.plan(120) == [50, 50, 20]
 
 
 @pytest.mark.parametrize(
@@ -89,6 +101,7 @@ def test_planner_auto_keeps_overhead_under_target():
         ({"iterations": 10, "epochs": 1.0}, "exactly one of iterations or epochs"),
         ({"group_size": "fast"}, "group_size must be an integer >= 1. Received: 'fast'"),
         ({"engine": "horovod"}, "engine must be one of"),
+        ({"stage_groups": 0}, "stage_groups must be an integer >= 1. Received: 0"),
         ({"compression": "int8"}, "compression must be null, 'bf16' or 'fp16'"),
     ],
 )

@@ -1,0 +1,350 @@
+"""Group-boundary reports: workers -> driver, over authenticated sockets, while the stage runs.
+
+One barrier stage runs several groups of iterations (Drizzle's group scheduling:
+the stage is scheduled once, its groups run back to back). At every group
+boundary each rank sends the driver one report: its timings and loss, its data
+position, its OWN optimizer shard and (rank 0) the full weights and layer state.
+The driver commits a group, logs it and writes its checkpoint as soon as all ranks
+reported it, while the workers already train the next group. Gradients never come
+here; a report is a few hundred KB per group for the fraud MLP.
+
+Owns: `BoundaryServer` (driver side: listener thread, one reader thread per rank
+connection, events on a queue per rendezvous round), `BoundaryReporter` (worker
+side) and the report encoding. Every connection runs dlcore's mutual HMAC
+handshake with the job secret; a stranger, another job or a stale round is
+refused and logged. Every wait has a deadline.
+
+Encoding (one dlcore.dist TENSOR frame per report, tag = group index; nothing is
+unpickled): `!I` length of a JSON header, the JSON header, then raw array bytes.
+The header names each array with its dtype (float32/float64/int64 only), shape,
+offset and size, all checked against the payload before any array is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import queue
+import selectors
+import socket
+import struct
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dlcore.dist.auth import authenticate_client, authenticate_server, check_secret
+from dlcore.dist.wire import (
+    MAX_TENSOR_FRAME,
+    Deadline,
+    Kind,
+    byte_view,
+    check_header,
+    connect,
+    open_listener,
+    pack_header,
+    recv_exact,
+    recv_header,
+    send_bytes,
+)
+from dlcore.errors import CommunicationError, FrameError
+
+logger = logging.getLogger(__name__)
+
+Address = tuple[str, int]
+_LENGTH = struct.Struct("!I")
+_DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
+_MAX_HEADER = 1 << 20
+_WILDCARDS = ("", "0.0.0.0", "::")
+
+
+@dataclass(frozen=True)
+class Report:
+    """One rank's report at the end of one group."""
+
+    rank: int
+    group: int
+    meta: dict[str, Any]  # JSON-safe figures: iteration, loss_sum, timings, position, ...
+    arrays: dict[str, np.ndarray]
+
+
+# -- encoding ---------------------------------------------------------------------------
+def encode_report(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Any]:
+    """Buffers of one report payload (header first); the arrays are sent zero-copy."""
+    specs, parts, offset = [], [], 0
+    for name, value in arrays.items():
+        arr = np.asarray(value)
+        if arr.dtype.name not in _DTYPES:
+            raise FrameError(
+                f"report array {name!r} has dtype {arr.dtype.name}; allowed: {sorted(_DTYPES)}"
+            )
+        arr = arr if arr.flags.c_contiguous else arr.copy(order="C")  # keeps 0-d arrays 0-d
+        dtype = arr.dtype.name
+        specs.append({"name": name, "dtype": dtype, "shape": list(arr.shape), "offset": offset})
+        parts.append(byte_view(arr))
+        offset += arr.nbytes
+    header = json.dumps({"meta": meta, "arrays": specs}, separators=(",", ":")).encode()
+    return [_LENGTH.pack(len(header)) + header, *parts]
+
+
+def decode_report(
+    payload: bytes | bytearray, peer: str
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Parse a payload made by `encode_report`; any inconsistency is a FrameError naming it."""
+    if len(payload) < _LENGTH.size:
+        raise FrameError(f"{peer} sent a report of {len(payload)} bytes, too short for a header")
+    (hlen,) = _LENGTH.unpack_from(payload)
+    if hlen > min(_MAX_HEADER, len(payload) - _LENGTH.size):
+        raise FrameError(f"{peer} sent a report whose header length {hlen} exceeds the payload")
+    try:
+        header = json.loads(bytes(payload[_LENGTH.size : _LENGTH.size + hlen]))
+        meta, specs = header["meta"], header["arrays"]
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise FrameError(f"{peer} sent a report with a malformed header: {exc!r}") from None
+    if not isinstance(meta, dict) or not isinstance(specs, list):
+        raise FrameError(f"{peer} sent a report header without meta object and array list")
+    data = memoryview(payload)[_LENGTH.size + hlen :]
+    arrays, expected_offset = {}, 0
+    for spec in specs:
+        try:
+            name, dtype = str(spec["name"]), _DTYPES[spec["dtype"]]
+            shape = tuple(int(s) for s in spec["shape"])
+            offset = int(spec["offset"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FrameError(f"{peer} sent a malformed array entry {spec!r}: {exc!r}") from None
+        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        nbytes = count * np.dtype(dtype).itemsize
+        if any(s < 0 for s in shape) or offset != expected_offset or offset + nbytes > len(data):
+            raise FrameError(
+                f"{peer} sent array {name!r} (shape {shape}, offset {offset}) that does not fit "
+                f"the {len(data)} data bytes of its report"
+            )
+        arrays[name] = (
+            np.frombuffer(data, dtype=dtype, count=count, offset=offset).reshape(shape).copy()
+        )
+        expected_offset = offset + nbytes
+    if expected_offset != len(data):
+        raise FrameError(f"{peer} sent {len(data) - expected_offset} unexplained bytes in a report")
+    return meta, arrays
+
+
+# -- worker side ------------------------------------------------------------------------
+class BoundaryReporter:
+    """A rank's connection to the driver's BoundaryServer for one stage (one round)."""
+
+    def __init__(
+        self,
+        address: Address,
+        secret: bytes,
+        *,
+        rank: int,
+        world_size: int,
+        round_id: int,
+        timeout: float,
+    ) -> None:
+        self.rank, self.timeout = rank, float(timeout)
+        self.peer = f"the driver's boundary server {address[0]}:{address[1]}"
+        deadline = Deadline.after(self.timeout)
+        identity = {
+            "purpose": "boundary",
+            "rank": rank,
+            "world_size": world_size,
+            "round_id": round_id,
+        }
+        self._sock = connect(address, deadline, "the boundary report connection", 1 << 20)
+        try:
+            authenticate_client(self._sock, check_secret(secret), identity, deadline, self.peer)
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def send(self, group: int, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        parts = encode_report({**meta, "rank": self.rank, "group": group}, arrays)
+        length = sum(memoryview(p).nbytes for p in parts)
+        if length > MAX_TENSOR_FRAME:
+            raise FrameError(f"a group report of {length} bytes exceeds {MAX_TENSOR_FRAME} bytes")
+        deadline = Deadline.after(self.timeout)
+        what = f"the report of group {group}"
+        send_bytes(self._sock, pack_header(Kind.TENSOR, length, group), deadline, what, self.peer)
+        for part in parts:
+            send_bytes(self._sock, part, deadline, what, self.peer)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+        self._sock.close()
+
+    def __enter__(self) -> BoundaryReporter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# -- driver side ------------------------------------------------------------------------
+class BoundaryServer:
+    """Receives group reports for the current round and puts them on that round's queue.
+
+    Events on the queue returned by `open_round(round_id)`:
+        ("connected", rank)        the rank's connection is authenticated
+        ("report", Report)
+        ("closed", rank)           the rank closed its connection (end of its task)
+        ("error", message)         a reader failed: bad frame, deadline, reset
+    Connections of any other round are refused. `report_timeout` bounds the wait
+    for one report (a group's worth of iterations), so no reader waits forever.
+    """
+
+    def __init__(
+        self,
+        secret: bytes,
+        world_size: int,
+        *,
+        host: str = "0.0.0.0",
+        advertise_host: str | None = None,
+        handshake_timeout: float = 10.0,
+    ) -> None:
+        self._secret = check_secret(secret)
+        self.world_size = world_size
+        self._handshake_timeout = handshake_timeout
+        self._listener = open_listener(host)
+        self._listener.setblocking(False)
+        port = self._listener.getsockname()[1]
+        shown = advertise_host or (socket.gethostname() if host in _WILDCARDS else host)
+        self.address: Address = (shown, port)
+        self._lock = threading.Lock()
+        self._round: int | None = None
+        self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._report_timeout = 600.0
+        self._conns: list[socket.socket] = []
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, name=f"boundary-{port}", daemon=True)
+        self._thread.start()
+
+    def open_round(
+        self, round_id: int, report_timeout: float
+    ) -> queue.SimpleQueue[tuple[str, Any]]:
+        """Accept connections of `round_id` only, from now on; returns its event queue."""
+        with self._lock:
+            self._drop_connections()
+            self._round, self._report_timeout = round_id, float(report_timeout)
+            self._events = queue.SimpleQueue()
+            return self._events
+
+    def close_round(self) -> None:
+        """Stop accepting reports of the current round and drop its connections."""
+        with self._lock:
+            self._round = None
+            self._drop_connections()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._round = None
+            self._drop_connections()
+        self._wake_w.send(b"x")
+        self._thread.join(timeout=5.0)
+        for s in (self._listener, self._wake_r, self._wake_w):
+            s.close()
+
+    def __enter__(self) -> BoundaryServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _drop_connections(self) -> None:
+        for conn in self._conns:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+        self._conns = []
+
+    def _serve(self) -> None:
+        with selectors.DefaultSelector() as sel:
+            sel.register(self._listener, selectors.EVENT_READ)
+            sel.register(self._wake_r, selectors.EVENT_READ)
+            while True:
+                for key, _ in sel.select():  # lives until close() writes to the wake pipe
+                    if key.fileobj is self._wake_r:
+                        return
+                    with contextlib.suppress(BlockingIOError, InterruptedError):
+                        conn, addr = self._listener.accept()
+                        conn.setblocking(True)
+                        threading.Thread(
+                            target=self._handle, args=(conn, addr), daemon=True
+                        ).start()
+
+    def _check(self, identity: dict[str, Any]) -> str | None:
+        if identity.get("purpose") != "boundary":
+            return f"this is a boundary report server; the client wants {identity.get('purpose')!r}"
+        if identity.get("world_size") != self.world_size:
+            return f"world size mismatch: {identity.get('world_size')!r}, this job has {self.world_size}"
+        rank = identity.get("rank")
+        if not isinstance(rank, int) or not 0 <= rank < self.world_size:
+            return f"rank {rank!r} is outside [0, {self.world_size})"
+        with self._lock:
+            if identity.get("round_id") != self._round:
+                return f"round {identity.get('round_id')!r} is not the current round {self._round}"
+        return None
+
+    def _handle(self, conn: socket.socket, addr: Any) -> None:
+        peer = f"{addr[0]}:{addr[1]}"
+        try:
+            identity = authenticate_server(
+                conn, self._secret, {"purpose": "boundary"}, Deadline.after(self._handshake_timeout),
+                peer, self._check,
+            )  # fmt: skip
+        except CommunicationError as exc:  # refusals are logged by auth
+            logger.debug("boundary connection from %s ended: %s", peer, exc)
+            conn.close()
+            return
+        rank, round_id = identity["rank"], identity["round_id"]
+        with self._lock:
+            if round_id != self._round:
+                conn.close()
+                return
+            self._conns.append(conn)
+            events, timeout = self._events, self._report_timeout
+        name = f"rank {rank} ({peer})"
+        events.put(("connected", rank))
+        try:
+            self._read_reports(conn, rank, name, events, timeout)
+            events.put(("closed", rank))
+        except CommunicationError as exc:
+            events.put(("error", f"{name}: {exc}"))
+        finally:
+            conn.close()
+
+    def _read_reports(self, conn, rank: int, name: str, events, timeout: float) -> None:
+        while True:
+            deadline = Deadline.after(timeout)
+            if not _more_to_read(conn, deadline, name):
+                return  # the task closed its end after its last report
+            header = recv_header(conn, deadline, "the next group report", name)
+            check_header(header, (Kind.TENSOR,), MAX_TENSOR_FRAME, "a group report", name)
+            payload = bytearray(header.length)
+            recv_exact(conn, memoryview(payload), deadline, "a group report", name)
+            meta, arrays = decode_report(payload, name)
+            if meta.get("rank") != rank or not isinstance(meta.get("group"), int):
+                raise FrameError(
+                    f"{name} sent a report for rank {meta.get('rank')!r}, group {meta.get('group')!r}"
+                )
+            events.put(("report", Report(rank, meta["group"], meta, arrays)))
+
+
+def _more_to_read(conn: socket.socket, deadline: Deadline, name: str) -> bool:
+    """Wait for the next frame's first byte; False on a clean end of stream."""
+    what = "the next group report"
+    conn.settimeout(deadline.remaining(what, name))
+    try:
+        return bool(conn.recv(1, socket.MSG_PEEK))
+    except TimeoutError:
+        raise deadline.timeout_error(what, name) from None
+    except OSError as exc:
+        raise CommunicationError(
+            f"connection to {name} failed while waiting for {what}: {exc}"
+        ) from exc

@@ -1,0 +1,108 @@
+"""Group-boundary reports over real authenticated sockets (no Spark needed)."""
+
+from __future__ import annotations
+
+import json
+import queue
+import struct
+import time
+
+import numpy as np
+import pytest
+
+from dlcore.dist import new_job_secret
+from dlcore.errors import AuthenticationError, FrameError
+from fraud_app.spark.boundary import BoundaryReporter, BoundaryServer, decode_report, encode_report
+
+SECRET = new_job_secret()
+
+
+def _events(q: queue.SimpleQueue, count: int, timeout: float = 10.0) -> list[tuple[str, object]]:
+    out, end = [], time.monotonic() + timeout
+    while len(out) < count:
+        out.append(q.get(timeout=max(0.01, end - time.monotonic())))
+    return out
+
+
+def _reporter(server: BoundaryServer, rank: int, round_id: int, secret: bytes = SECRET) -> BoundaryReporter:
+    return BoundaryReporter(server.address, secret, rank=rank, world_size=2, round_id=round_id, timeout=5.0)
+
+
+def test_reports_arrive_in_order_with_their_arrays():
+    params = np.arange(7, dtype=np.float32)
+    with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
+        events = server.open_round(3, report_timeout=5.0)
+        with _reporter(server, 0, 3) as r0, _reporter(server, 1, 3) as r1:
+            r0.send(4, {"loss_sum": 1.5, "position": [0, 8]}, {"params": params, "opt/m": params * 2})
+            r1.send(4, {"loss_sum": 2.5}, {"opt/m": np.ones(3, np.float64), "steps": np.array([5])})
+            r0.send(5, {"loss_sum": 0.5}, {})
+        got = _events(events, 7)
+    reports = [p for kind, p in got if kind == "report"]
+    assert sorted(p for kind, p in got if kind == "connected") == [0, 1]
+    assert sorted(p for kind, p in got if kind == "closed") == [0, 1]
+    assert [(r.rank, r.group) for r in reports if r.rank == 0] == [(0, 4), (0, 5)]
+    first = next(r for r in reports if (r.rank, r.group) == (0, 4))
+    assert first.meta["position"] == [0, 8] and first.meta["loss_sum"] == 1.5
+    np.testing.assert_array_equal(first.arrays["params"], params)
+    assert first.arrays["opt/m"].dtype == np.float32
+    other = next(r for r in reports if r.rank == 1)
+    assert other.arrays["opt/m"].dtype == np.float64 and other.arrays["steps"].tolist() == [5]
+
+
+def test_wrong_secret_and_stale_round_are_refused():
+    with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
+        events = server.open_round(2, report_timeout=5.0)
+        with pytest.raises(AuthenticationError, match="wrong job secret"):
+            _reporter(server, 0, 2, secret=new_job_secret())
+        with pytest.raises(AuthenticationError, match="round 1 is not the current round 2"):
+            _reporter(server, 0, 1)
+        with pytest.raises(AuthenticationError, match=r"rank 7 is outside \[0, 2\)"):
+            BoundaryReporter(server.address, SECRET, rank=7, world_size=2, round_id=2, timeout=5.0)
+        with pytest.raises(queue.Empty):
+            events.get(timeout=0.2)
+
+
+def test_a_silent_reporter_hits_the_report_deadline():
+    with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
+        events = server.open_round(1, report_timeout=0.3)
+        with _reporter(server, 1, 1):
+            got = _events(events, 2, timeout=5.0)
+    assert got[0] == ("connected", 1)
+    assert got[1][0] == "error" and "rank 1" in got[1][1] and "next group report" in got[1][1]
+
+
+def _payload(header: dict, data: bytes = b"") -> bytes:
+    raw = json.dumps(header).encode()
+    return struct.pack("!I", len(raw)) + raw + data
+
+
+@pytest.mark.parametrize(
+    ("payload", "match"),
+    [
+        (b"\x00\x01", "too short for a header"),
+        (struct.pack("!I", 99) + b"{}", "header length 99 exceeds the payload"),
+        (_payload({"meta": {}}), "malformed header"),
+        (_payload({"meta": [], "arrays": []}), "without meta object"),
+        (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "object", "shape": [1], "offset": 0}]}),
+         "malformed array entry"),
+        (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "float32", "shape": [4], "offset": 0}]}, b"\0" * 8),
+         "does not fit the 8 data bytes"),
+        (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "float32", "shape": [1], "offset": 4}]}, b"\0" * 8),
+         "does not fit"),
+        (_payload({"meta": {}, "arrays": []}, b"\0" * 3), "3 unexplained bytes"),
+    ],
+)
+def test_malformed_reports_are_refused_with_the_reason(payload, match):
+    with pytest.raises(FrameError, match=match):
+        decode_report(payload, "rank 0")
+
+
+def test_encoding_refuses_arrays_that_need_pickle():
+    with pytest.raises(FrameError, match="dtype object"):
+        encode_report({}, {"x": np.array([{"a": 1}], dtype=object)})
+
+
+def test_round_trip_of_empty_and_scalar_arrays():
+    parts = encode_report({"k": 1}, {"empty": np.zeros(0, np.float32), "scalar": np.float64(2.5) * np.ones(())})
+    meta, arrays = decode_report(b"".join(bytes(p) for p in parts), "rank 0")
+    assert meta == {"k": 1} and arrays["empty"].shape == (0,) and float(arrays["scalar"]) == 2.5
