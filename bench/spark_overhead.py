@@ -88,7 +88,7 @@ class Case:
     group_size: int
     iterations: int
     fraud: bool = False
-    stage_groups: int = 1
+    stage_groups: int | str = 1
 
 
 def fit_once(case: Case, df, probe: Probe) -> dict[str, Any]:
@@ -152,7 +152,12 @@ def main() -> None:
     ap.add_argument("--fraud-iters", type=int, default=3000)
     ap.add_argument("--fraud-group-size", type=int, default=50)
     ap.add_argument(
-        "--stage-groups", type=int, default=10, help="groups per barrier stage (G >= 50 cases)"
+    ap.add_argument(
+        "--stage-groups",
+        default="auto",
+        type=lambda v: v if v == "auto" else int(v),
+        help="groups per barrier stage for the G >= 50 cases (default auto)",
+    )
     )
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, few iterations")
     args = ap.parse_args()

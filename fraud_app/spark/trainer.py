@@ -3,12 +3,13 @@
 Owns: the driver side of a run. `fit(df)` validates, turns the DataFrame into
 per-worker NumPy partitions, and hands the loop to an engine:
 
-* `GroupedEngine` (ours): one barrier stage per GROUP of iterations. Workers
-  rendezvous once per group (milliseconds), then synchronise every iteration
-  peer to peer with a ring reduce-scatter / sharded optimizer step / all-gather
-  (BigDL's AllReduceParameter). The driver sees no gradients; it only collects
-  each rank's state at the group boundary, writes a checkpoint, and retries a
-  failed group from the last one.
+* `GroupedEngine` (ours): one barrier stage runs several GROUPS of iterations.
+  Workers rendezvous once per stage (milliseconds), then synchronise every
+  iteration peer to peer with a reduce-scatter / sharded optimizer step /
+  all-gather (BigDL's AllReduceParameter; TCP ring, or shared memory between
+  ranks on one host). The driver sees no gradients; it receives each rank's
+  state at every group boundary over an authenticated socket, writes a
+  checkpoint, and retries a failed stage from the last committed group.
 * `PerIterationEngine` (comparison): one Spark job per iteration, weights
   broadcast, gradients summed through the driver with treeAggregate (the
   Spark MLlib pattern). Same maths, so the same final weights.
