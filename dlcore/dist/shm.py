@@ -267,7 +267,9 @@ class ShmTransport:
             raise
         finally:
             self._unlink(names)  # all peers mapped them, or never will
-        problem = problem or next((p for p in map(_parse_problem, bodies) if p), "")
+        # The first problem by rank, from the bodies (this rank's own included): the same
+        # text, and so the same decision, on every rank.
+        problem = next((p for p in map(_parse_problem, bodies) if p), "")
         if problem or own is None:
             _close_all(own, peers)
             return problem

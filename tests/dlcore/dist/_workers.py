@@ -10,9 +10,11 @@ import numpy as np
 from dlcore.dist import Communicator, Member, loopback_config
 
 
-def all_reduce_forever(address, secret, rank, world_size, length, op_timeout) -> None:
+def all_reduce_forever(
+    address, secret, rank, world_size, length, op_timeout, transport="auto", shm_dir=None
+) -> None:
     """Join the group and all-reduce until the group breaks (or the process is killed)."""
-    config = loopback_config(op_timeout=op_timeout)
+    config = loopback_config(op_timeout=op_timeout, transport=transport, shm_dir=shm_dir)
     with Communicator.join(tuple(address), secret, Member(rank, world_size), config) as comm:
         buf = np.ones(length, dtype=np.float32)
         while True:

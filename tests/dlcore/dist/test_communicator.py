@@ -21,6 +21,9 @@ from dlcore.errors import (
     PeerTimeoutError,
     ShapeError,
 )
+from tests.dlcore.dist.conftest import TRANSPORTS
+
+each_transport = pytest.mark.parametrize("transport", TRANSPORTS)
 
 
 def test_world_size_one_needs_no_sockets_and_every_collective_is_a_no_op(secret):
@@ -108,8 +111,9 @@ def test_ring_setup_refuses_intruders_logs_them_and_still_forms(
                 c.close()
 
 
-def test_a_rank_that_skips_a_collective_makes_the_other_time_out(secret):
-    config = loopback_config(op_timeout=0.3)
+@each_transport
+def test_a_rank_that_skips_a_collective_makes_the_other_time_out(secret, transport):
+    config = loopback_config(op_timeout=0.3, transport=transport)
 
     def only_rank_0(comm: Communicator) -> None:
         if comm.rank == 0:
@@ -119,8 +123,9 @@ def test_a_rank_that_skips_a_collective_makes_the_other_time_out(secret):
         start_threads(2, only_rank_0, config)
 
 
-def test_mismatched_collectives_fail_on_every_rank_instead_of_hanging():
-    with LocalGroup(3) as group:
+@each_transport
+def test_mismatched_collectives_fail_on_every_rank_instead_of_hanging(transport):
+    with LocalGroup(3, loopback_config(transport=transport)) as group:
 
         def confused(comm: Communicator) -> None:
             if comm.rank == 1:
@@ -134,13 +139,16 @@ def test_mismatched_collectives_fail_on_every_rank_instead_of_hanging():
             group.comms[0].barrier()
 
 
-def test_mismatched_buffer_lengths_are_reported():
-    with LocalGroup(2) as group, pytest.raises(FrameError, match="same length"):
+@each_transport
+def test_mismatched_buffer_lengths_are_reported(transport):
+    group = LocalGroup(2, loopback_config(transport=transport))
+    with group, pytest.raises(FrameError, match="same length"):
         group.run(lambda comm: comm.all_reduce(np.ones(4 + comm.rank, dtype=np.float32)))
 
 
-def test_a_closed_communicator_refuses_work():
-    group = LocalGroup(2)
+@each_transport
+def test_a_closed_communicator_refuses_work(transport):
+    group = LocalGroup(2, loopback_config(transport=transport))
     group.close()
     with pytest.raises(CommunicationError, match="communicator is closed"):
         group.comms[0].all_reduce(np.ones(2, dtype=np.float32))

@@ -1,14 +1,17 @@
-"""ShardedStep on N ranks == one optimizer step in one process on the summed gradient."""
+"""ShardedStep on N ranks == one optimizer step in one process on the summed gradient.
+
+The equivalence runs on both transports (the TCP ring and shared memory)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dlcore.dist import LocalGroup, ShardedStep, start_threads
+from dlcore.dist import LocalGroup, ShardedStep, loopback_config, start_threads
 from dlcore.errors import ConfigError, ShapeError
 from dlcore.optimizers import LARS, SGD, Adam, Optimizer, OptimizerState, ShardContext
 from dlcore.params import ParamBuffer, shard_bounds
+from tests.dlcore.dist.conftest import TRANSPORTS
 
 SHAPES = {"w1": (7, 5), "b1": (5,), "w2": (5, 3), "b2": (3,)}
 STEPS = 3
@@ -52,9 +55,10 @@ def single_process_reference(make_optimizer, grads, grad_scale: float) -> np.nda
     return params.data.copy()
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 @pytest.mark.parametrize("world_size", [1, 2, 3, 4])
-def test_sharded_step_matches_a_single_process_step(name, world_size):
+def test_sharded_step_matches_a_single_process_step(name, world_size, transport):
     make_optimizer = OPTIMIZERS[name]
     size = make_params().size
     grads = rank_grads(world_size, size)
@@ -70,7 +74,7 @@ def test_sharded_step_matches_a_single_process_step(name, world_size):
             assert timings.sync_s >= 0 and timings.optimizer_s >= 0
         return params.data.copy(), step
 
-    results = start_threads(world_size, train)
+    results = start_threads(world_size, train, loopback_config(transport=transport))
     for data, step in results:
         np.testing.assert_allclose(data, expected, rtol=1e-5, atol=1e-6)
         assert data.tobytes() == results[0][0].tobytes()  # identical bits on every rank
@@ -146,7 +150,7 @@ def test_compressed_gradients_stay_close_and_weights_stay_identical():
             step.step(params)
         return params.data.copy()
 
-    a, b = start_threads(2, train)
+    a, b = start_threads(2, train, loopback_config(transport="socket"))  # bf16 on the wire
     assert a.tobytes() == b.tobytes()
     # Each step's reduced gradient is off by at most 2 bf16 roundings (2 * 2**-8 relative).
     largest = max(np.abs(np.sum(g, axis=0)).max() for g in grads)

@@ -1,0 +1,285 @@
+"""The shared-memory transport: negotiation, fallback, segment files, growth and misuse.
+
+Ranks are threads of this process (co-located, like Spark local[N]). Segment
+directories are private folders in /dev/shm, so the tests see every file; a rank
+given a DIFFERENT folder cannot find its peers' segments, which is what two
+containers on one host (same boot id, separate /dev/shm) look like.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from dlcore.dist import (
+    CommConfig,
+    Communicator,
+    LocalGroup,
+    Member,
+    RendezvousServer,
+    loopback_config,
+)
+from dlcore.dist.segment import PeerSegment, Segment, segment_bytes, slot_capacity
+from dlcore.dist.shm import offers_problem
+from dlcore.errors import CommunicationError, ConfigError, FrameError
+
+
+@pytest.fixture
+def other_dir(shm_dir) -> Iterator[str]:
+    path = tempfile.mkdtemp(prefix="dlcore-test-other-", dir=os.path.dirname(shm_dir))
+    yield path
+    os.rmdir(path)
+
+
+def join_all(configs: list[CommConfig], secret: bytes) -> list[Communicator]:
+    """One thread per rank joins with its own config; raises the first failure."""
+    n = len(configs)
+    with RendezvousServer(secret, n, host="127.0.0.1") as server:
+        with ThreadPoolExecutor(n) as pool:
+            futures = [
+                pool.submit(Communicator.join, server.address, secret, Member(r, n), configs[r])
+                for r in range(n)
+            ]
+            errors = [f.exception(timeout=60) for f in futures]
+        comms = [f.result() for f, e in zip(futures, errors, strict=True) if e is None]
+        if any(errors):
+            for comm in comms:
+                comm.close()
+            raise next(e for e in errors if e is not None)
+    return comms
+
+
+def run_all(comms: list[Communicator], fn: Callable[[Communicator], object]) -> list:
+    """fn(comm) on every rank at once; a failure aborts the others, then raises."""
+    with ThreadPoolExecutor(len(comms)) as pool:
+        futures = [pool.submit(fn, comm) for comm in comms]
+        try:
+            return [f.result(timeout=60) for f in futures]
+        except BaseException:
+            for comm in comms:
+                comm.abort("another rank of the test failed")
+            raise
+
+
+def summed(comm: Communicator, length: int = 1000) -> np.ndarray:
+    return comm.all_reduce(np.full(length, comm.rank + 1.0, dtype=np.float32))
+
+
+def shm(shm_dir: str | None, transport: str = "shm", **overrides) -> CommConfig:
+    return loopback_config(transport=transport, shm_dir=shm_dir, op_timeout=10.0, **overrides)
+
+
+# -- negotiation and fallback ---------------------------------------------------------------
+def test_ranks_that_do_not_share_the_segment_directory_fall_back_to_sockets(
+    secret, shm_dir, other_dir, caplog
+):
+    configs = [shm(shm_dir, "auto"), shm(other_dir, "auto"), shm(shm_dir, "auto")]
+    with caplog.at_level(logging.INFO, logger="dlcore.dist.shm"):
+        comms = join_all(configs, secret)
+    try:
+        assert [c.transport for c in comms] == ["socket"] * 3
+        for result in run_all(comms, summed):
+            np.testing.assert_array_equal(result, np.full(1000, 6.0))
+        assert re.search(r"rank 0 cannot map the segment of rank 1: cannot open", caplog.text)
+        assert os.listdir(shm_dir) == [] and os.listdir(other_dir) == []
+    finally:
+        for comm in comms:
+            comm.close()
+
+
+def test_shm_requested_but_impossible_is_a_clear_error_on_every_rank(secret, shm_dir, other_dir):
+    configs = [shm(shm_dir), shm(other_dir)]
+    with pytest.raises(
+        CommunicationError,
+        match=r"transport 'shm' was requested but is impossible: rank 0 cannot map the segment "
+        r"of rank 1: .*do not share .*Use transport 'auto'",
+    ):
+        join_all(configs, secret)
+    assert os.listdir(shm_dir) == [] and os.listdir(other_dir) == []
+
+
+def test_shm_requested_without_a_segment_directory(secret, shm_dir):
+    missing = os.path.join(shm_dir, "missing")
+    with pytest.raises(CommunicationError, match=f"rank 0: the segment directory {missing} does"):
+        join_all([shm(missing), shm(missing)], secret)
+
+
+def test_one_rank_asking_for_shm_makes_every_rank_require_it(secret, shm_dir, other_dir):
+    with pytest.raises(CommunicationError, match="'shm' was requested but is impossible"):
+        join_all([shm(shm_dir, "auto"), shm(other_dir, "shm")], secret)
+    comms = join_all([shm(shm_dir, "auto"), shm(shm_dir, "shm")], secret)
+    assert [c.transport for c in comms] == ["shm", "shm"]
+    for comm in comms:
+        comm.close()
+
+
+def test_ranks_on_different_hosts_rule_shared_memory_out():
+    offer = {"host": "a", "name": "", "token": b"", "error": "", "transport": "auto"}
+    offers = [offer, {**offer, "host": "b"}, offer]
+    assert offers_problem(offers) == (
+        "ranks [0, 2] and [1] run on different hosts (boot id, hostname or uid differ)"
+    )
+    assert offers_problem([offer, {**offer, "error": "rank 1: no tmpfs"}]) == "rank 1: no tmpfs"
+    assert offers_problem([offer, offer]) == ""
+
+
+def test_world_size_one_moves_nothing_and_creates_nothing(secret, shm_dir):
+    with Communicator(Member(0, 1), [("unused", 0)], secret, None, shm(shm_dir)) as comm:
+        assert comm.transport == "none"
+        np.testing.assert_array_equal(comm.all_reduce(np.ones(3, dtype=np.float32)), [1, 1, 1])
+    assert os.listdir(shm_dir) == []
+
+
+def test_transport_settings_are_validated_and_the_environment_fills_in_auto(monkeypatch):
+    with pytest.raises(ConfigError, match=r"transport must be one of 'auto', 'socket', 'shm'"):
+        CommConfig(transport="tcp")
+    with pytest.raises(ConfigError, match="shm_dir must be a directory path or None"):
+        CommConfig(shm_dir="")
+    monkeypatch.setenv("DLCORE_TRANSPORT", "nccl")
+    with pytest.raises(ConfigError, match="DLCORE_TRANSPORT must be one of .* Received: 'nccl'"):
+        CommConfig().requested_transport()
+    monkeypatch.setenv("DLCORE_TRANSPORT", "Socket")
+    assert CommConfig().requested_transport() == "socket"
+    assert CommConfig(transport="shm").requested_transport() == "shm"  # explicit wins
+    with LocalGroup(2) as group:
+        assert [c.transport for c in group.comms] == ["socket", "socket"]
+
+
+# -- segment files ---------------------------------------------------------------------------
+def _mappings_of(directory: str) -> list[str]:
+    with open("/proc/self/maps") as f:
+        return [line for line in f if directory in line]
+
+
+def test_segments_are_unlinked_once_mapped_and_unmapped_on_close(shm_dir):
+    group = LocalGroup(3, shm(shm_dir))
+    try:
+        assert os.listdir(shm_dir) == []  # every rank mapped every segment, then unlinked
+        assert len(_mappings_of(shm_dir)) == 3 * 3  # each rank maps its own and 2 peers'
+        group.run(lambda comm: summed(comm, 300_000))  # grows every segment
+        assert os.listdir(shm_dir) == []
+        assert all("(deleted)" in line for line in _mappings_of(shm_dir))
+    finally:
+        group.close()
+    assert _mappings_of(shm_dir) == []
+
+
+def test_segment_files_are_private_and_peers_check_them(shm_dir):
+    own = Segment.create(shm_dir, 64 << 10)
+    try:
+        st = os.stat(own.path)
+        assert re.fullmatch(r"dlcore-[0-9a-f]{32}", own.name)
+        assert st.st_mode & 0o777 == 0o600 and st.st_size == segment_bytes(64 << 10)
+        peer = PeerSegment.open(shm_dir, own.name, 64 << 10, own.token)
+        own.slots[1][:3] = [1, 2, 3]
+        np.testing.assert_array_equal(peer.slots[1][:3], [1, 2, 3])
+        assert not peer.slots[1].flags.writeable  # peers map read-only
+        peer.close()
+        with pytest.raises(CommunicationError, match="does not hold the token"):
+            PeerSegment.open(shm_dir, own.name, 64 << 10, bytes(16))
+        with pytest.raises(CommunicationError, match="bytes, expected"):
+            PeerSegment.open(shm_dir, own.name, 128 << 10, own.token)
+        with pytest.raises(CommunicationError, match="not a dlcore segment name"):
+            PeerSegment.open(shm_dir, "../" + own.name, 64 << 10, own.token)
+        os.chmod(own.path, 0o644)
+        with pytest.raises(CommunicationError, match="has mode 644, expected 600"):
+            PeerSegment.open(shm_dir, own.name, 64 << 10, own.token)
+    finally:
+        own.close()
+    assert os.listdir(shm_dir) == []
+
+
+def test_slot_capacity_grows_by_half_at_least_in_64_kib_granules():
+    assert slot_capacity(1, 0) == 64 << 10
+    assert slot_capacity(65 << 10, 64 << 10) == 128 << 10  # 1.5 x 64 KiB = 96, rounded up
+    assert slot_capacity(10 << 20, 64 << 10) == 10 << 20
+    assert slot_capacity((10 << 20) + 4, 10 << 20) == 15 << 20
+
+
+# -- growth -----------------------------------------------------------------------------------
+def test_growth_failure_falls_back_to_sockets_under_auto(secret, shm_dir, tmp_path, caplog):
+    alias = tmp_path / "alias"  # rank 1 reaches the same tmpfs folder through a symlink
+    alias.symlink_to(shm_dir)
+    comms = join_all([shm(shm_dir, "auto"), shm(str(alias), "auto")], secret)
+    try:
+        assert [c.transport for c in comms] == ["shm", "shm"]
+        alias.unlink()  # rank 1 can no longer create a larger segment
+        with caplog.at_level(logging.WARNING, logger="dlcore.dist.shm"):
+            results = run_all(comms, lambda comm: summed(comm, 100_000))
+        for result in results:
+            np.testing.assert_array_equal(result, np.full(100_000, 3.0))
+        assert [c.transport for c in comms] == ["socket", "socket"]
+        assert "rank 1 cannot create a" in caplog.text and "falling back" in caplog.text
+        np.testing.assert_array_equal(run_all(comms, summed)[0], np.full(1000, 3.0))
+    finally:
+        for comm in comms:
+            comm.close()
+    assert os.listdir(shm_dir) == []
+
+
+def test_growth_failure_under_shm_breaks_the_communicator(secret, shm_dir, tmp_path):
+    alias = tmp_path / "alias"
+    alias.symlink_to(shm_dir)
+    comms = join_all([shm(shm_dir), shm(str(alias))], secret)
+    try:
+        alias.unlink()
+        with pytest.raises(CommunicationError, match="cannot grow the shared-memory slots"):
+            run_all(comms, lambda comm: summed(comm, 100_000))
+        with pytest.raises(CommunicationError, match="communicator is broken"):
+            comms[0].barrier()
+    finally:
+        for comm in comms:
+            comm.close()
+    assert os.listdir(shm_dir) == []
+
+
+# -- semantics --------------------------------------------------------------------------------
+def test_shards_are_summed_in_rank_order():
+    rng = np.random.default_rng(3)
+    scale = np.float32(10.0) ** rng.integers(-4, 8, size=(3, 5000))
+    inputs = (rng.standard_normal((3, 5000)) * scale).astype(np.float32)
+    expected = (inputs[0] + inputs[1]) + inputs[2]  # float32, rank order
+    with LocalGroup(3, shm(None)) as group:
+        results = group.run(lambda comm: comm.all_reduce(inputs[comm.rank].copy()))
+    for result in results:
+        assert result.tobytes() == expected.tobytes()
+
+
+def test_compression_is_validated_but_shared_memory_stays_exact():
+    values = np.float32(1.0 + 2.0**-12)  # not representable in bf16
+    with LocalGroup(2, shm(None)) as group:
+        results = group.run(
+            lambda comm: comm.all_reduce(np.full(7, values, np.float32), compression="bf16")
+        )
+        np.testing.assert_array_equal(results[0], np.full(7, 2 * values, np.float32))
+        with pytest.raises(ConfigError, match="unknown compression 'int8'"):
+            group.comms[0].all_reduce(np.ones(2, np.float32), compression="int8")
+
+
+@pytest.mark.parametrize(
+    ("mismatch", "error"),
+    [
+        (lambda c: c.all_reduce(np.ones(4 + c.rank, np.float32)), "same length"),
+        (lambda c: c.all_reduce(np.ones(10 + 100_000 * c.rank, np.float32)), "same length"),
+        (lambda c: c.broadcast(np.ones(4, np.float32), root=c.rank), "same arguments"),
+        (
+            lambda c: (
+                c.all_gather(np.ones(4, np.float32))
+                if c.rank
+                else c.all_reduce(np.ones(4, np.float32))
+            ),
+            "same collectives in the same order",
+        ),
+    ],
+    ids=["lengths", "lengths-one-rank-grows", "broadcast-roots", "collectives"],
+)
+def test_ranks_that_disagree_are_told_how(mismatch, error):
+    with LocalGroup(2, shm(None)) as group, pytest.raises(FrameError, match=error):
+        group.run(mismatch)
