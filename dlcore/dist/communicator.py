@@ -236,8 +236,10 @@ class Communicator:
             budget = self.config.op_timeout if timeout is None else timeout
             yield Operation(name, self._op_seq, Deadline.after(budget))
         except BaseException as exc:
-            self.abort(f"{name} failed: {exc}")
+            # Read before abort(): a send that fails because abort() shut the socket is an
+            # echo of `exc`, not its cause.
             sender_error = self._sender.error if self._sender else None
+            self.abort(f"{name} failed: {exc}")
             if sender_error is not None and sender_error is not exc:
                 raise sender_error from exc
             raise

@@ -18,8 +18,8 @@ Each rank r owns one segment with two slots. An all-reduce of S floats on n rank
 
     1. r copies buf outside its own shard (shard_bounds(S, n, r)) into its slot;
     2. all-to-all "inputs written" (each rank's frame travels n-1 hops round the ring);
-    3. r sums its shard over ranks in rank order (its own term read from buf), in
-       cache-sized blocks, into buf and into its slot;
+    3. r sums its shard over ranks in rank order (its own term read from buf) into
+       buf and into its slot;
     4. all-to-all "sums written";
     5. r copies every other shard from its owner's slot.
 
@@ -72,7 +72,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 INITIAL_CAPACITY = 64 << 10  # bytes per slot; grows on demand
-BLOCK = 1 << 16  # floats summed per pass: 256 KiB stays in cache while n sources stream by
 
 
 def negotiate(comm: Communicator) -> ShmTransport | None:
@@ -111,7 +110,6 @@ class ShmTransport:
         self._segments: list[Segment | PeerSegment] = []  # by rank; empty = not in use
         self._socket = SocketTransport(comm)
         self._calls = 0
-        self._acc = np.empty(BLOCK, dtype=np.float32)
         self._bounds: tuple[int, list[tuple[int, int]]] = (-1, [])
 
     @property
@@ -202,19 +200,23 @@ class ShmTransport:
         np.copyto(mine[stop:], buf[stop:])
 
     def _sum_own_shard(self, buf: np.ndarray, views, bounds, publish: bool) -> None:
-        """buf[own shard] = sum over ranks in rank order; also into the slot if publish."""
+        """buf[own shard] = the sum over ranks in rank order; also into the slot if publish.
+
+        Accumulates in place: into buf when buf is one of the first two terms (rank 0
+        or 1), else into this rank's own slot, which no peer reads before SUMS.
+        """
         r = self.comm.rank
         start, stop = bounds[r]
-        sources = [buf if k == r else view for k, view in enumerate(views)]
-        for a in range(start, stop, BLOCK):
-            b = min(a + BLOCK, stop)
-            acc = self._acc[: b - a]
-            np.add(sources[0][a:b], sources[1][a:b], out=acc)
-            for source in sources[2:]:
-                np.add(acc, source[a:b], out=acc)
-            np.copyto(buf[a:b], acc)
-            if publish:
-                np.copyto(views[r][a:b], acc)
+        terms = [(buf if k == r else view)[start:stop] for k, view in enumerate(views)]
+        mine, out = buf[start:stop], views[r][start:stop]
+        acc = mine if r <= 1 else out
+        np.add(terms[0], terms[1], out=acc)
+        for term in terms[2:]:
+            np.add(acc, term, out=acc)
+        if acc is out:
+            np.copyto(mine, out)
+        elif publish:
+            np.copyto(out, mine)
 
     def _copy_others(self, buf: np.ndarray, views: list[np.ndarray], bounds) -> None:
         for k, (start, stop) in enumerate(bounds):

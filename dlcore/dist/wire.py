@@ -204,9 +204,16 @@ def check_header(
 ) -> None:
     if header.kind not in kinds:
         expected = " or ".join(k.name for k in kinds)
+        transports = (
+            " (SHM frames come from the shared-memory transport: do all ranks use the same "
+            "CommConfig.transport and DLCORE_TRANSPORT?)"
+            if Kind.SHM in (header.kind, *kinds)
+            else ""
+        )
         raise FrameError(
             f"{peer} sent a {header.kind.name} frame while we waited for {what} "
-            f"(expected {expected}); do all ranks call the same collectives in the same order?"
+            f"(expected {expected}); do all ranks call the same collectives in the same "
+            f"order?{transports}"
         )
     if header.length > max_size:
         raise FrameError(
