@@ -81,6 +81,11 @@ def host_key() -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 
+def is_segment_name(name: str) -> bool:
+    """True for names this module creates (so a name from a peer cannot point elsewhere)."""
+    return _NAME.fullmatch(name) is not None
+
+
 def slot_capacity(nbytes: int, current: int) -> int:
     """Capacity for a buffer of `nbytes`: at least 1.5x the current one, in GRANULEs.
 
@@ -159,7 +164,7 @@ class PeerSegment(_Mapped):
     @classmethod
     def open(cls, directory: str, name: str, capacity: int, token: bytes) -> PeerSegment:
         """Map it, or raise CommunicationError saying why it is not the peer's segment."""
-        if not _NAME.fullmatch(name):
+        if not is_segment_name(name):
             raise CommunicationError(f"{name!r} is not a dlcore segment name")
         path = os.path.join(directory, name)
         size = segment_bytes(capacity)

@@ -58,6 +58,7 @@ from dlcore.dist.segment import (
     PeerSegment,
     Segment,
     host_key,
+    is_segment_name,
     segment_bytes,
     segment_dir,
     slot_capacity,
@@ -345,6 +346,7 @@ def _parse_offer(body: bytes, rank: int) -> dict[str, Any]:
         valid = isinstance(offer, dict) and all(isinstance(offer.get(k), str) for k in _OFFER_KEYS)
         if valid:
             offer["token"] = bytes.fromhex(offer["token"])
+            valid = offer["name"] == "" or is_segment_name(offer["name"])
     except (ValueError, UnicodeDecodeError):
         valid = False
     if not valid:
