@@ -11,8 +11,9 @@ round, so that every figure sees the same machine load:
 (b) raw duplex stream: both ranks send S bytes to each other at once;
 (c) all-reduce on each transport (order alternating by round): both ranks all-reduce a
     float32 vector of S bytes after a barrier; time = the slower rank's call;
-(d) latency: `all_reduce_small` of one float64 and `all_reduce` of one float32 on each
-    transport (the shm transport sends all_reduce_small over the ring sockets too).
+(d) latency: the mean of 10 back-to-back `all_reduce_small` calls on one float64, and
+    of 10 `all_reduce` calls on one float32, on each transport, after a barrier (the shm
+    transport sends all_reduce_small over the ring sockets, like the socket transport).
 
 Bus bandwidth (the NCCL-tests convention): an all-reduce of S bytes on n ranks moves
 2*(n-1)/n * S bytes through every rank's link, so
@@ -62,6 +63,7 @@ from dlcore.dist.wire import configure_socket, open_listener
 WORLD = 2
 TIMEOUT_S = 120.0
 TRANSPORTS = {"tcp_ring": "socket", "default": "auto"}  # key in the output -> CommConfig
+LATENCY_REPEATS = 10
 
 
 @dataclass(frozen=True)
@@ -126,22 +128,26 @@ def _join(address, secret, rank: int, round_id: int, transport: str, bench: Sett
 
 
 def _time_transport(comm: Communicator, buf: np.ndarray, times: dict, key: str) -> None:
-    """One all-reduce of `buf` and the two one-value latencies on `comm`."""
+    """One all-reduce of `buf`, then LATENCY_REPEATS one-value calls of each kind, on `comm`.
+
+    A barrier before each part, so one rank's lead from the part before is not timed.
+    """
     one32, one64 = np.ones(1, dtype=np.float32), np.ones(1)
     comm.barrier()
     t0 = time.perf_counter()
     comm.all_reduce(buf)
-    t1 = time.perf_counter()
-    comm.all_reduce_small(one64)
-    t2 = time.perf_counter()
-    comm.all_reduce(one32)
-    t3 = time.perf_counter()
-    if buf[0] != WORLD or buf[-1] != WORLD or one32[0] != WORLD:
-        raise RuntimeError(f"wrong all-reduce result on {key}: {buf[0]}, {one32[0]}")
+    times[f"big_{key}"].append(time.perf_counter() - t0)
+    if buf[0] != WORLD or buf[-1] != WORLD:
+        raise RuntimeError(f"wrong all-reduce result on {key}: {buf[0]}, {buf[-1]}")
     buf.fill(1.0)
-    times[f"big_{key}"].append(t1 - t0)
-    times[f"small_{key}"].append(t2 - t1)
-    times[f"one_{key}"].append(t3 - t2)
+    for name, call in (("small", comm.all_reduce_small), ("one", comm.all_reduce)):
+        value = one64 if name == "small" else one32
+        comm.barrier()
+        t0 = time.perf_counter()
+        for _ in range(LATENCY_REPEATS):
+            value[0] = 1.0
+            call(value)
+        times[f"{name}_{key}"].append((time.perf_counter() - t0) / LATENCY_REPEATS)
 
 
 def _rank(address, secret, rank, bench: Settings, results) -> None:

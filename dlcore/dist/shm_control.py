@@ -22,9 +22,11 @@ from typing import TYPE_CHECKING
 from dlcore.dist.wire import (
     HEADER,
     MAX_CONTROL_FRAME,
+    FrameHeader,
     Kind,
     check_header,
     pack_header,
+    parse_header,
     recv_exact,
     recv_header,
     send_bytes,
@@ -73,18 +75,45 @@ def exchange(
     for hop in range(1, n):
         src = (r - hop) % n
         what = f"{op.name} (shared memory: {TEXT[phase]} by rank {src}, hop {hop} of {n - 1})"
-        received = _receive(comm, op, (nbytes, phase, arg), src, what)
-        bodies[src] = bytes(received[HEADER.size + CONTROL.size :])
+        if body:
+            received = _receive(comm, op, (nbytes, phase, arg), src, what)
+            bodies[src] = bytes(received[HEADER.size + CONTROL.size :])
+        else:
+            received = _receive_signal(comm, op, frame, src, what)
         if hop < n - 1:
             send_bytes(comm.right, received, op.deadline, what, comm.right_name)
     return bodies
 
 
+def _receive_signal(comm: Communicator, op: Operation, mine: bytes, src: int, what: str) -> bytes:
+    """A frame without body: in step, it is byte-identical to `mine` (same call, phase,
+    length, argument), so one read and one comparison do; any difference is diagnosed."""
+    got = bytearray(len(mine))
+    recv_exact(comm.left, memoryview(got), op.deadline, what, comm.left_name)
+    if got != mine:
+        header = parse_header(got, what, comm.left_name)
+        _check_header(comm, op, header, what)
+        _check(
+            CONTROL.unpack_from(got, HEADER.size), CONTROL.unpack_from(mine, HEADER.size), src, what
+        )
+        raise FrameError(f"rank {src} sent an unexpected frame ({what})")
+    return mine
+
+
 def _receive(
     comm: Communicator, op: Operation, expected: tuple[int, int, int], src: int, what: str
 ) -> bytearray:
+    header = recv_header(comm.left, op.deadline, what, comm.left_name)
+    _check_header(comm, op, header, what)
+    frame = bytearray(HEADER.size + header.length)
+    frame[: HEADER.size] = pack_header(Kind.SHM, header.length, header.tag)
+    recv_exact(comm.left, memoryview(frame)[HEADER.size :], op.deadline, what, comm.left_name)
+    _check(CONTROL.unpack_from(frame, HEADER.size), expected, src, what)
+    return frame
+
+
+def _check_header(comm: Communicator, op: Operation, header: FrameHeader, what: str) -> None:
     peer = comm.left_name
-    header = recv_header(comm.left, op.deadline, what, peer)
     check_header(header, (Kind.SHM,), MAX_CONTROL_FRAME, what, peer)
     if header.tag != op.tag & 0xFFFFFFFF or header.length < CONTROL.size:
         raise FrameError(
@@ -92,11 +121,6 @@ def _receive(
             f"#{op.tag} ({what}); the ranks are out of step: every rank must make the "
             "same sequence of collective calls"
         )
-    frame = bytearray(HEADER.size + header.length)
-    frame[: HEADER.size] = pack_header(Kind.SHM, header.length, header.tag)
-    recv_exact(comm.left, memoryview(frame)[HEADER.size :], op.deadline, what, peer)
-    _check(CONTROL.unpack_from(frame, HEADER.size), expected, src, what)
-    return frame
 
 
 def _check(got: tuple[int, int, int], expected: tuple[int, int, int], src: int, what: str):
