@@ -1,11 +1,30 @@
-"""dlcore.dist: communication for data-parallel training, on stdlib sockets only.
+"""dlcore.dist: communication for data-parallel training, on the stdlib and NumPy only.
 
 Owns: wire framing (`wire`), mutual HMAC authentication (`auth`), a TCP rendezvous
-(`rendezvous`), a rank's ring connections (`communicator`), the ring collectives
-(`collectives`, `compression`), the sharded optimizer step (`sharded`) and an
-in-process group of thread ranks for tests (`local`). Does not own: launching
-workers (Spark barrier stages live in fraud_app.spark), the training loop, or
-retrying a failed group; it imports no Spark.
+(`rendezvous`), a rank's ring connections and the choice of transport
+(`communicator`), the two transports (the TCP ring: `collectives`, `compression`;
+shared memory for ranks on one host: `shm`, `shm_control`, `segment`), the sharded
+optimizer step (`sharded`) and an in-process group of thread ranks for tests
+(`local`). Does not own: launching workers (Spark barrier stages live in
+fraud_app.spark), the training loop, or retrying a failed group; it imports no Spark.
+
+Transports (CommConfig.transport; `comm.transport` says which one is in use):
+
+    "auto"    (default) the DLCORE_TRANSPORT environment variable if set, else shared
+              memory when every rank is on this host (same boot id, hostname and uid)
+              AND every rank can map every other rank's segment (checked with a random
+              token: two containers on one host share a boot id but not /dev/shm),
+              else the TCP ring. Spark local[N] and co-located barrier tasks get shm.
+    "shm"     shared memory or a CommunicationError that says why it is impossible.
+    "socket"  the TCP ring only (the behaviour before shm existed).
+
+Both transports have the same API and semantics; both signal over the same
+authenticated ring sockets, so every wait has the op_timeout deadline and a failure
+breaks the group the same way. On shm the data never crosses a wire: `compression`
+is validated and ignored (exact float32). Segment files are 0600 and randomly named,
+unlinked as soon as every rank has mapped them (milliseconds after creation; a rank
+killed later leaks nothing) and unmapped by close(). Only a process of the same uid
+could open one before the unlink, and it could read the workers' memory anyway.
 
 Driver (e.g. the Spark driver, in a background thread it starts itself):
 
@@ -31,7 +50,8 @@ Each worker (rank r of n):
 Collectives (all ranks must make the same calls in the same order; each has a
 deadline of CommConfig.op_timeout; any failure breaks the communicator on every
 rank, which then raises CommunicationError / PeerTimeoutError; retry the group with
-a new rendezvous and a larger round_id):
+a new rendezvous and a larger round_id). Every shard of a sum is computed once, by
+the rank that owns it, so all ranks end with identical bits:
 
     comm.all_reduce(buf, compression=None|'bf16'|'fp16') -> buf   (flat float32, in place)
     comm.reduce_scatter(buf, compression=...) -> view of buf[shard_bounds(len, n, r)]

@@ -2,9 +2,10 @@
 
 Owns: `LocalGroup` (a rendezvous server plus N connected communicators that can run
 several functions in a row) and `start_threads` (one function, then tear down).
-It goes through the real rendezvous, authentication and sockets, so it is the
-same code path a Spark barrier stage uses, minus Spark: tests and the Spark
-trainer's own tests share it. Threads suit correctness work; measure speed with
+It goes through the real rendezvous, authentication, sockets and transport choice
+(thread ranks share a host, so "auto" picks shared memory), so it is the same code
+path a Spark barrier stage uses, minus Spark: tests and the Spark trainer's own
+tests share it. Threads suit correctness work; measure speed with
 processes (the GIL serialises the Python parts of the ranks).
 """
 
