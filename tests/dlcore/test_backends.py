@@ -42,7 +42,9 @@ def test_backend_parity_mkl_vs_numpy():
     rng = np.random.default_rng(1)
     a = rng.standard_normal((64, 32), dtype=np.float32)
     b = rng.standard_normal((32, 16), dtype=np.float32)
-    np.testing.assert_allclose(make_ops("mkl").gemm(a, b), make_ops("numpy").gemm(a, b), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        make_ops("mkl").gemm(a, b), make_ops("numpy").gemm(a, b), rtol=1e-5, atol=1e-5
+    )
 
 
 def test_auto_selection_measures_every_backend():
@@ -53,7 +55,9 @@ def test_auto_selection_measures_every_backend():
 
 
 def test_unknown_backend_lists_valid_ones():
-    with pytest.raises(ConfigError, match="unknown dlcore backend 'cuda'. Expected one of: auto, numpy, mkl"):
+    with pytest.raises(
+        ConfigError, match="unknown dlcore backend 'cuda'. Expected one of: auto, numpy, mkl"
+    ):
         make_ops("cuda")
 
 
@@ -63,7 +67,9 @@ def test_env_var_selects_backend(monkeypatch):
     monkeypatch.setenv("DLCORE_BACKEND", "numpy")
     assert settings.backend_name() == "numpy"
     monkeypatch.setenv("DLCORE_NUM_THREADS", "zero")
-    with pytest.raises(ConfigError, match="DLCORE_NUM_THREADS must be a positive integer. Received: 'zero'"):
+    with pytest.raises(
+        ConfigError, match="DLCORE_NUM_THREADS must be a positive integer. Received: 'zero'"
+    ):
         settings.num_threads()
 
 

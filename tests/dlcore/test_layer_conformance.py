@@ -125,7 +125,9 @@ def test_standardize_uses_its_statistics_and_survives_save_load(tmp_path) -> Non
     model = Model(Sequential([Standardize(clip=2.0), Linear(1)]), in_features=2)
     model.layer.layers[0].set_statistics(np.array([10.0, -1.0]), np.array([2.0, 0.0]))
     Y, _ = model.layer.layers[0].forward(np.array([[12.0, 3.0], [30.0, -1.0]], np.float32), False)
-    np.testing.assert_allclose(Y, [[1.0, 2.0], [2.0, 0.0]])  # (30-10)/2=10 clipped to 2; std 0 -> centred only
+    np.testing.assert_allclose(
+        Y, [[1.0, 2.0], [2.0, 0.0]]
+    )  # (30-10)/2=10 clipped to 2; std 0 -> centred only
     save_model(model, tmp_path / "m")
     again = load_model(tmp_path / "m")
     X = np.array([[11.0, 0.5]], np.float32)

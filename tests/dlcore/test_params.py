@@ -58,7 +58,11 @@ def test_shard_bounds_partition_the_vector(length, world):
 
 @pytest.mark.parametrize(
     ("args", "match"),
-    [((10, 0, 0), "world_size must be >= 1"), ((10, 2, 2), r"rank must be in \[0, 2\)"), ((-1, 1, 0), "length")],
+    [
+        ((10, 0, 0), "world_size must be >= 1"),
+        ((10, 2, 2), r"rank must be in \[0, 2\)"),
+        ((-1, 1, 0), "length"),
+    ],
 )
 def test_shard_bounds_bad_arguments(args, match):
     with pytest.raises(ConfigError, match=match):

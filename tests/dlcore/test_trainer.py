@@ -19,7 +19,13 @@ def _task(n=2048, seed=0):
 
 def _trainer(seed=0, epochs=5, callbacks=()):
     model = Model(Sequential([Linear(16), ReLU(), Linear(1)]), in_features=8, seed=seed)
-    return Trainer(model, BCEWithLogits(), Adam(learning_rate=1e-2), TrainerConfig(epochs=epochs, batch_size=128, seed=seed), callbacks)
+    return Trainer(
+        model,
+        BCEWithLogits(),
+        Adam(learning_rate=1e-2),
+        TrainerConfig(epochs=epochs, batch_size=128, seed=seed),
+        callbacks,
+    )
 
 
 def test_training_learns_the_task():
