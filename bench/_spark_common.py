@@ -101,14 +101,20 @@ def mlp(in_features: int, hidden: tuple[int, ...], seed: int = 0) -> Model:
 
 def history_seconds(history: list[dict[str, Any]]) -> dict[str, float]:
     """Seconds summed over groups. Shares in a history entry are of that group's wall time,
-    and compute/sync are means over ranks, so share * wall_s is rank-mean seconds."""
+    and compute/sync are means over ranks, so share * wall_s is rank-mean seconds.
+
+    scheduling_s = sum(wall) - sum(slowest rank's loop): time outside the iteration loops.
+    (Summed before subtracting: a group's wall is the gap between two report arrivals at
+    the driver, so per-group differences jitter around their mean and clamping each at 0,
+    as the history's scheduling_share does, would bias the sum upwards.)"""
     wall = sum(h["wall_s"] for h in history)
+    loop = sum(h.get("loop_s", (1.0 - h["scheduling_share"]) * h["wall_s"]) for h in history)
     return {
         "wall_s": wall,
         "compute_s": sum(h["compute_share"] * h["wall_s"] for h in history),
         "sync_s": sum(h["sync_share"] * h["wall_s"] for h in history),
-        "scheduling_s": sum(h["scheduling_share"] * h["wall_s"] for h in history),
-        "loop_s": sum((1.0 - h["scheduling_share"]) * h["wall_s"] for h in history),
+        "scheduling_s": wall - loop,
+        "loop_s": loop,
         "rendezvous_s": sum(h.get("rendezvous_s", 0.0) for h in history),
         "iterations": sum(h["iterations"] for h in history),
     }

@@ -4,22 +4,27 @@ Part A, small model (16 -> 8 -> 1 MLP, global batch 32 = 16 per worker, 4,096 ro
 Adam), 2 workers on local[2], the same cached DataFrame for every fit:
   per_iteration   engine="per_iteration": one Spark job per iteration (broadcast the
                   weights, treeAggregate the gradients through the driver)
-  grouped_g1      engine="grouped", group_size=1: one barrier stage + rendezvous per iteration
-  grouped_g100/…  engine="grouped", group_size=G (defaults G=100 and 200)
+  grouped_g1      engine="grouped", group_size=1, stage_groups=1: one barrier stage +
+                  rendezvous per iteration
+  grouped_g100/…  engine="grouped", group_size=G (defaults G=100 and 200),
+                  stage_groups=--stage-groups (default auto)
 
 Part B, the fraud MLP (40 -> 256 -> 128 -> 1, ReLU, global batch 2,048 = 1,024 per
-worker, 100k rows, Adam), grouped engine, G=100.
+worker, 100k rows, Adam), grouped engine, G=50, stage_groups auto, 3,000 iterations.
 
 What is timed. `DistributedTrainer.fit` first turns the DataFrame into cached NumPy
 blocks (one-off data preparation, about a second), then runs the engine. The benchmark
 wraps the engines' `run` method on the driver and times it: ENGINE TIME = everything fit
-does after data preparation (per-group broadcast of the state, stage launch, task set-up,
-rendezvous, the iterations, collecting the ranks' state, driver bookkeeping; for
-per_iteration: every iteration's job and the driver's optimizer step). The first group of
-every fit is a cold one (the worker decodes its partition, the state comes by
-broadcast) and is included. Each fit also records the whole fit() wall time
-(`fit_ms_per_iteration`) and the sum of history wall_s (`history_ms_per_iteration`: the
-barrier stages' collect() calls only).
+does after data preparation (per-stage broadcast of the state, stage launches, task
+set-up, rendezvous, the iterations, the group-boundary reports, driver bookkeeping; for
+per_iteration: every iteration's job and the driver's optimizer step). Each fit also
+records the whole fit() wall time (`fit_ms_per_iteration`) and the sum of history wall_s
+(`history_ms_per_iteration`).
+
+A history entry's wall_s is the time between two group commits on the driver (the first
+group of a stage: since the previous stage's last commit, so the gap between stages
+counts; the first group of a fit: since its stage was submitted). loop_s is the slowest
+rank's iteration loop in that group.
 
 Figures (configurations alternate within every round; medians over --rounds):
   ms_per_iteration[c]          engine time / iterations, for each configuration c
@@ -27,25 +32,31 @@ Figures (configurations alternate within every round; medians over --rounds):
                                median over rounds of per_iteration ms / grouped ms at the
                                SMALLEST measured G >= 50 (per-round pairs, same round)
   iteration_time_ratio_by_group_size   the same ratio for every measured G
-  overhead_share_grouped       fraud MLP at G=100: sum(scheduling_share * wall_s) / sum(wall_s)
-                               over all groups of all rounds' fits, i.e. the share of the
-                               barrier stages' wall time outside the slowest rank's iteration
-                               loop: stage launch + task set-up (data, state, model build) +
-                               rendezvous + result collection
+  overhead_share_grouped       fraud MLP, steady state: (sum(wall_s) - sum(loop_s)) /
+                               sum(wall_s) over every stage after each fit's first one, i.e.
+                               the share of time outside the iteration loops: stage
+                               launches, task set-up, rendezvous, boundary reports, the
+                               gaps between stages. Per-iteration cost of the scheduling.
+  overhead_share_grouped_whole_fit   the same over whole fits: adds each fit's one-off
+                               first stage (cold start + the planner's short measurement
+                               stage)
   non_compute_share_grouped    1 - sum(compute_share * wall_s) / sum(wall_s): everything that
                                is not forward/backward/optimizer (so sync + overhead + loop
-                               bookkeeping + rank imbalance)
+                               bookkeeping + rank imbalance), steady state
   sync_share_of_compute        fraud MLP: total sync seconds / total compute seconds
                                (sum(sync_share * wall_s) / sum(compute_share * wall_s); sync =
                                reduce-scatter + all-gather, compute = forward + backward +
-                               sharded optimizer step; both rank means)
-  *_steady                     the same, leaving out the first (cold) group of every fit
-  engine_overhead_share_fraud  1 - sum(loop time) / engine time: also counts the driver's
-                               work between stages (broadcast, history, planner)
-  fraud_group_breakdown_ms     median per warm group: launch_collect (stage wall minus the
-                               slowest rank's set-up + rendezvous + loop), setup, rendezvous,
-                               loop (rank maxima), compute, sync (rank means)
-  fraud_first_group_breakdown_ms   the same for the first (cold) group of each fit
+                               sharded optimizer step; both rank means), steady state
+  engine_overhead_share_fraud  1 - sum(loop time) / engine time, whole fits: also counts the
+                               driver's work before the first and after the last stage
+  fraud_stages_per_fit         barrier stages per fit (median)
+  fraud_warm_stage_start_breakdown_ms  median over the first groups of later stages:
+                               launch_or_report (wall minus the slowest rank's set-up +
+                               rendezvous + loop: previous stage's end + Spark job launch),
+                               setup, rendezvous, loop (rank maxima), compute, sync (means)
+  fraud_in_stage_group_breakdown_ms    the same for groups inside a stage (launch_or_report
+                               = the boundary report)
+  fraud_first_group_breakdown_ms       the same for each fit's first group
 
 Run: .venv/bin/python bench/spark_overhead.py [--rounds 3] [--quick]
 (export PYSPARK_PYTHON=$PWD/.venv/bin/python PYSPARK_DRIVER_PYTHON=$PWD/.venv/bin/python
@@ -127,8 +138,13 @@ def fit_once(case: Case, df, probe: Probe) -> dict[str, Any]:
     }
 
 
-def shares(histories: list[list[dict[str, Any]]], skip_first: bool) -> dict[str, float]:
-    entries = [h for hist in histories for h in (hist[1:] if skip_first else hist)]
+def shares(histories: list[list[dict[str, Any]]], steady: bool) -> dict[str, float]:
+    """Shares over all fits; steady=True leaves out each fit's first stage."""
+    entries = []
+    for hist in histories:
+        starts = [i for i, h in enumerate(hist) if h["stage_start"]]
+        skip = starts[1] if steady and len(starts) > 1 else (len(hist) if steady else 0)
+        entries += hist[skip:]
     s = history_seconds(entries)
     return {
         "overhead_share": s["scheduling_s"] / s["wall_s"],
@@ -152,12 +168,10 @@ def main() -> None:
     ap.add_argument("--fraud-iters", type=int, default=3000)
     ap.add_argument("--fraud-group-size", type=int, default=50)
     ap.add_argument(
-    ap.add_argument(
         "--stage-groups",
         default="auto",
         type=lambda v: v if v == "auto" else int(v),
         help="groups per barrier stage for the G >= 50 cases (default auto)",
-    )
     )
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, few iterations")
     args = ap.parse_args()
@@ -218,7 +232,8 @@ def main() -> None:
         + ", ".join(f"{k} {v:.2f}" for k, v in ms.items())
         + f"\nper_iteration / grouped G={out['ratio_reference_group_size']}: "
         f"x{out['iteration_time_ratio_per_iteration_vs_grouped']}"
-        f"\nfraud MLP G={args.fraud_group_size}: overhead share {out['overhead_share_grouped']:.1%} "
+        f"\nfraud MLP G={args.fraud_group_size}: overhead share {out['overhead_share_grouped']:.2%} "
+        f"(whole fit {out['overhead_share_grouped_whole_fit']:.2%}) "
         f"(non-compute {out['non_compute_share_grouped']:.1%}), "
         f"sync/compute {out['sync_share_of_compute']:.1%}"
     )
@@ -236,8 +251,8 @@ def summarise(args, cases: list[Case], runs: list[dict[str, Any]], info) -> dict
     names = [c.name for c in cases]
     big = [g for g in args.group_sizes if g >= 50]
     fraud = [r for r in runs if r["case"] == "fraud_grouped"]
-    all_shares = shares([r["history"] for r in fraud], skip_first=False)
-    steady = shares([r["history"] for r in fraud], skip_first=True)
+    whole = shares([r["history"] for r in fraud], steady=False)
+    steady = shares([r["history"] for r in fraud], steady=True)
     groups = [g for r in fraud for g in r["groups"] if not g["first"]]
     warm_starts = [g for g in groups if g["stage_start"]]
     in_stage = [g for g in groups if not g["stage_start"]]
@@ -274,15 +289,18 @@ def summarise(args, cases: list[Case], runs: list[dict[str, Any]], info) -> dict
         ),
         "fraud_group_size": args.fraud_group_size,
         "fraud_ms_per_iteration": round(med("fraud_grouped", "engine_ms_per_it"), 3),
-        "overhead_share_grouped": round(all_shares["overhead_share"], 4),
-        "non_compute_share_grouped": round(all_shares["non_compute_share"], 4),
-        "sync_share_of_compute": round(all_shares["sync_share_of_compute"], 4),
-        "compute_share_grouped": round(all_shares["compute_share"], 4),
-        "sync_share_grouped": round(all_shares["sync_share"], 4),
-        "rendezvous_share_grouped": round(all_shares["rendezvous_share"], 4),
-        "overhead_share_grouped_steady": round(steady["overhead_share"], 4),
-        "non_compute_share_grouped_steady": round(steady["non_compute_share"], 4),
-        "sync_share_of_compute_steady": round(steady["sync_share_of_compute"], 4),
+        "overhead_share_grouped": round(steady["overhead_share"], 4),
+        "overhead_share_grouped_whole_fit": round(whole["overhead_share"], 4),
+        "non_compute_share_grouped": round(steady["non_compute_share"], 4),
+        "sync_share_of_compute": round(steady["sync_share_of_compute"], 4),
+        "compute_share_grouped": round(steady["compute_share"], 4),
+        "sync_share_grouped": round(steady["sync_share"], 4),
+        "rendezvous_share_grouped": round(steady["rendezvous_share"], 4),
+        "non_compute_share_grouped_whole_fit": round(whole["non_compute_share"], 4),
+        "sync_share_of_compute_whole_fit": round(whole["sync_share_of_compute"], 4),
+        "fraud_stages_per_fit": statistics.median(
+            sum(h["stage_start"] for h in r["history"]) for r in fraud
+        ),
         "engine_overhead_share_fraud": round(1.0 - loop_total / engine_total, 4),
         "fraud_stage_groups": args.stage_groups,
         "fraud_warm_stage_start_breakdown_ms": breakdown(warm_starts),

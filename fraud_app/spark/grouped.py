@@ -38,7 +38,9 @@ from fraud_app.spark.worker import StageTask, run_stage
 
 logger = logging.getLogger(__name__)
 
-DRAIN_S = 10.0  # after a stage fails: how long to wait for reports already in flight
+DRAIN_S = 10.0
+# Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
+_NOT_RETRIED = ("ConfigError", "ShapeError")  # after a stage fails: how long to wait for reports already in flight
 
 
 class StageFailed(Exception):
@@ -102,6 +104,11 @@ class GroupedEngine(Engine):
                     cause = exc.cause
                 retries += 1
                 attempt = 1 if self.state.group > before else attempt + 1
+                if any(marker in cause for marker in _NOT_RETRIED):
+                    self._retire_previous()
+                    raise TrainingError(
+                        f"group {self.state.group} failed with an error a retry cannot fix: {cause}"
+                    )
                 if attempt > cfg.max_retries:
                     self._retire_previous()
                     raise TrainingError(
@@ -338,6 +345,7 @@ def _root_cause(exc: BaseException) -> str:
     """A one-line cause from a (possibly Py4J-wrapped) Spark failure."""
     text = str(exc)
     for marker in (
+        *_NOT_RETRIED,
         "CommunicationError",
         "PeerTimeoutError",
         "AuthenticationError",
