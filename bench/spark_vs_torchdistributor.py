@@ -6,7 +6,8 @@ the same 100k synthetic fraud-like rows (bench/_spark_common.fraud_like), global
 process, each process drawing its minibatches from a per-epoch random permutation of
 its half of the rows (a gather per batch on both sides).
 
-  ours   DistributedTrainer(engine="grouped", group_size=G=100), 2 workers on local[2],
+  ours   DistributedTrainer(engine="grouped", group_size=G=100, stage_groups="auto"),
+         2 workers on local[2] (shared-memory all-reduce: the default on one host),
          from a cached DataFrame (features array<float>); 1 BLAS thread per task.
   peer   pyspark.ml.torch.distributor.TorchDistributor(num_processes=2, local_mode=True,
          use_gpu=False).run(train_fn, ...): torchrun starts 2 processes on the driver
@@ -20,8 +21,8 @@ Figures (the two sides alternate within every round; medians over --rounds):
   ours_samples_per_s       STEADY STATE: samples of iterations G+1..N / (engine time - first
                            group's wall time), engine time = DistributedTrainer's engine
                            run (after its DataFrame -> NumPy preparation). Includes the
-                           recurring per-group costs (stage launch, rendezvous, state
-                           collection, driver bookkeeping); excludes the first, cold group.
+                           recurring costs (stage launches, rendezvous, group-boundary
+                           reports, driver bookkeeping); excludes the first, cold group.
   torch_samples_per_s      STEADY STATE: samples of iterations G+1..N / time of those
                            iterations (between two dist.barrier() calls, after G warm-up
                            iterations), slowest rank.
