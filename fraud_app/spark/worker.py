@@ -156,7 +156,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
             "rendezvous_s": t_ready - t_setup,
             "data_cache_hit": data_hit,
             "state_cache_hit": state_hit,
-            "transport": getattr(comm, "transport", "socket"),
+            "transport": comm.transport,
         }
         iteration, report_s = task.start_iteration, 0.0
         for index, g in enumerate(task.group_sizes):
