@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import selectors
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -29,11 +28,11 @@ from typing import Any
 
 from dlcore.dist.auth import Identity, authenticate_client, authenticate_server, check_secret
 from dlcore.dist.config import Member
+from dlcore.dist.server import WILDCARDS, Address, ConnectionServer
 from dlcore.dist.wire import (
     Deadline,
     Kind,
     connect,
-    open_listener,
     recv_json,
     send_frame,
     send_json,
@@ -42,16 +41,13 @@ from dlcore.errors import CommunicationError, ConfigError, FrameError
 
 logger = logging.getLogger(__name__)
 
-Address = tuple[str, int]
-_WILDCARDS = ("", "0.0.0.0", "::")
-
 
 @dataclass
 class _Round:
     members: dict[int, tuple[socket.socket, Address]] = field(default_factory=dict)
 
 
-class RendezvousServer:
+class RendezvousServer(ConnectionServer):
     """Collects (rank -> address) registrations and hands out the full table per round.
 
     Usage (job driver):
@@ -75,22 +71,13 @@ class RendezvousServer:
         Member(0, world_size)  # validates world_size
         self.world_size = world_size
         self._handshake_timeout = float(handshake_timeout)
-        self._listener = open_listener(host, port)
-        self._listener.setblocking(False)
-        port = self._listener.getsockname()[1]
-        shown = advertise_host or (socket.gethostname() if host in _WILDCARDS else host)
-        self.address: Address = (shown, port)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._rounds: dict[int, _Round] = {}
         self._completed: set[int] = set()
         self._latest = -1
         self._closed = False
-        self._wake_r, self._wake_w = socket.socketpair()
-        self._thread = threading.Thread(
-            target=self._serve, name=f"dlcore-rendezvous-{port}", daemon=True
-        )
-        self._thread.start()
+        super().__init__(host, port, advertise_host, "dlcore-rendezvous")
         logger.info("rendezvous server for %d ranks listening at %s", world_size, self.address)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -108,12 +95,9 @@ class RendezvousServer:
             self._closed = True
             pending = [m for r in self._rounds.values() for m in r.members.values()]
             self._rounds.clear()
-        self._wake_w.send(b"x")
-        self._thread.join(timeout=5.0)
+        self.stop_serving()
         for sock, _ in pending:
             _send_error(sock, "the rendezvous server was closed before all ranks registered")
-        for s in (self._listener, self._wake_r, self._wake_w):
-            s.close()
 
     def registered(self, round_id: int) -> list[int]:
         """Ranks registered so far for a pending round (for 'who is missing' diagnostics)."""
@@ -140,22 +124,7 @@ class RendezvousServer:
         return sorted(rnd.members) if rnd else []
 
     # -- serving ------------------------------------------------------------------------
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._listener, selectors.EVENT_READ)
-            sel.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                for key, _ in sel.select():  # lives until close() writes to the wake pipe
-                    if key.fileobj is self._wake_r:
-                        return
-                    with contextlib.suppress(BlockingIOError, InterruptedError):
-                        conn, addr = self._listener.accept()
-                        conn.setblocking(True)
-                        threading.Thread(
-                            target=self._handle, args=(conn, addr), daemon=True
-                        ).start()
-
-    def _handle(self, conn: socket.socket, addr: Any) -> None:
+    def handle(self, conn: socket.socket, addr: Any) -> None:
         peer = f"{addr[0]}:{addr[1]}"
         deadline = Deadline.after(self._handshake_timeout)
         me = {"purpose": "rendezvous", "world_size": self.world_size}
@@ -183,7 +152,7 @@ class RendezvousServer:
 
     def _register(self, conn: socket.socket, identity: Identity, seen_host: str) -> None:
         rank, round_id = identity["rank"], identity["round_id"]
-        host = identity["host"] if identity["host"] not in _WILDCARDS else seen_host
+        host = identity["host"] if identity["host"] not in WILDCARDS else seen_host
         error, superseded, complete = None, [], None
         with self._lock:
             if self._closed:

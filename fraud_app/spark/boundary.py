@@ -26,7 +26,6 @@ import contextlib
 import json
 import logging
 import queue
-import selectors
 import socket
 import struct
 import threading
@@ -36,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from dlcore.dist.auth import authenticate_client, authenticate_server, check_secret
+from dlcore.dist.server import Address, ConnectionServer
 from dlcore.dist.wire import (
     MAX_TENSOR_FRAME,
     Deadline,
@@ -43,7 +43,6 @@ from dlcore.dist.wire import (
     byte_view,
     check_header,
     connect,
-    open_listener,
     pack_header,
     recv_exact,
     recv_header,
@@ -53,11 +52,9 @@ from dlcore.errors import CommunicationError, FrameError
 
 logger = logging.getLogger(__name__)
 
-Address = tuple[str, int]
 _LENGTH = struct.Struct("!I")
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
 _MAX_HEADER = 1 << 20
-_WILDCARDS = ("", "0.0.0.0", "::")
 
 
 @dataclass(frozen=True)
@@ -184,7 +181,7 @@ class BoundaryReporter:
 
 
 # -- driver side ------------------------------------------------------------------------
-class BoundaryServer:
+class BoundaryServer(ConnectionServer):
     """Receives group reports for the current round and puts them on that round's queue.
 
     Events on the queue returned by `open_round(round_id)`:
@@ -208,20 +205,14 @@ class BoundaryServer:
         self._secret = check_secret(secret)
         self.world_size = world_size
         self._handshake_timeout = handshake_timeout
-        self._listener = open_listener(host)
-        self._listener.setblocking(False)
-        port = self._listener.getsockname()[1]
-        shown = advertise_host or (socket.gethostname() if host in _WILDCARDS else host)
-        self.address: Address = (shown, port)
         self._lock = threading.Lock()
         self._round: int | None = None
         self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._report_timeout = 600.0
         self._conns: list[socket.socket] = []
-        self._wake_r, self._wake_w = socket.socketpair()
+        self._ranks: set[int] = set()
         self._closed = False
-        self._thread = threading.Thread(target=self._serve, name=f"boundary-{port}", daemon=True)
-        self._thread.start()
+        super().__init__(host, 0, advertise_host, "fraud_app-boundary")
 
     def open_round(
         self, round_id: int, report_timeout: float
@@ -246,10 +237,7 @@ class BoundaryServer:
             self._closed = True
             self._round = None
             self._drop_connections()
-        self._wake_w.send(b"x")
-        self._thread.join(timeout=5.0)
-        for s in (self._listener, self._wake_r, self._wake_w):
-            s.close()
+        self.stop_serving()
 
     def __enter__(self) -> BoundaryServer:
         return self
@@ -261,22 +249,7 @@ class BoundaryServer:
         for conn in self._conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
-        self._conns = []
-
-    def _serve(self) -> None:
-        with selectors.DefaultSelector() as sel:
-            sel.register(self._listener, selectors.EVENT_READ)
-            sel.register(self._wake_r, selectors.EVENT_READ)
-            while True:
-                for key, _ in sel.select():  # lives until close() writes to the wake pipe
-                    if key.fileobj is self._wake_r:
-                        return
-                    with contextlib.suppress(BlockingIOError, InterruptedError):
-                        conn, addr = self._listener.accept()
-                        conn.setblocking(True)
-                        threading.Thread(
-                            target=self._handle, args=(conn, addr), daemon=True
-                        ).start()
+        self._conns, self._ranks = [], set()
 
     def _check(self, identity: dict[str, Any]) -> str | None:
         if identity.get("purpose") != "boundary":
@@ -289,9 +262,11 @@ class BoundaryServer:
         with self._lock:
             if identity.get("round_id") != self._round:
                 return f"round {identity.get('round_id')!r} is not the current round {self._round}"
+            if rank in self._ranks:
+                return f"rank {rank} already reports in round {self._round}"
         return None
 
-    def _handle(self, conn: socket.socket, addr: Any) -> None:
+    def handle(self, conn: socket.socket, addr: Any) -> None:
         peer = f"{addr[0]}:{addr[1]}"
         try:
             identity = authenticate_server(
@@ -304,10 +279,11 @@ class BoundaryServer:
             return
         rank, round_id = identity["rank"], identity["round_id"]
         with self._lock:
-            if round_id != self._round:
+            if round_id != self._round or rank in self._ranks:
                 conn.close()
                 return
             self._conns.append(conn)
+            self._ranks.add(rank)
             events, timeout = self._events, self._report_timeout
         name = f"rank {rank} ({peer})"
         events.put(("connected", rank))

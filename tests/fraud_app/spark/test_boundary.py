@@ -60,6 +60,10 @@ def test_wrong_secret_and_stale_round_are_refused():
             BoundaryReporter(server.address, SECRET, rank=7, world_size=2, round_id=2, timeout=5.0)
         with pytest.raises(queue.Empty):
             events.get(timeout=0.2)
+        with _reporter(server, 1, 2):
+            assert _events(events, 1) == [("connected", 1)]
+            with pytest.raises(AuthenticationError, match="rank 1 already reports in round 2"):
+                _reporter(server, 1, 2)
 
 
 def test_a_silent_reporter_hits_the_report_deadline():
