@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from typing import Any
 
 import numpy as np
+from pyspark import InheritableThread
 
 from dlcore.dist import RendezvousServer, new_job_secret
 from dlcore.optimizers.base import OptimizerState
@@ -40,7 +40,10 @@ logger = logging.getLogger(__name__)
 
 DRAIN_S = 10.0
 # Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
-_NOT_RETRIED = ("ConfigError", "ShapeError")  # after a stage fails: how long to wait for reports already in flight
+_NOT_RETRIED = (
+    "ConfigError",
+    "ShapeError",
+)  # after a stage fails: how long to wait for reports already in flight
 
 
 class StageFailed(Exception):
@@ -185,7 +188,7 @@ class GroupedEngine(Engine):
         if job.failure:
             logger.warning(
                 "stage %s failed after all its groups were committed: %s",
-                job.job_group,
+                job.job_tag,
                 job.failure,
             )
         bc.destroy()
@@ -293,18 +296,20 @@ class GroupedEngine(Engine):
 class _StageJob:
     """The barrier job of one stage, run in a background thread; its end goes on `events`."""
 
-    def __init__(self, sc, blocks, task: StageTask, events, job_group: str) -> None:
+    def __init__(self, sc, blocks, task: StageTask, events, job_tag: str) -> None:
         self.sc, self.blocks, self.task, self.events = sc, blocks, task, events
-        self.job_group = job_group
+        self.job_tag = job_tag
         self.failure: str | None = None
-        self.thread = threading.Thread(target=self._run, name=job_group, daemon=True)
+        # InheritableThread: the job keeps the caller's job group, description and
+        # scheduler pool (a tag, unlike a job group of our own, does not replace them).
+        self.thread = InheritableThread(target=self._run, name=job_tag, daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
     def _run(self) -> None:
         task = self.task
-        self.sc.setJobGroup(self.job_group, "fraud_app distributed training stage", True)
+        self.sc.addJobTag(self.job_tag)
         try:
             results = (
                 self.blocks.barrier().mapPartitions(lambda it: [run_stage(task, it)]).collect()
@@ -313,22 +318,24 @@ class _StageJob:
         except Exception as exc:
             self.failure = _root_cause(exc)
             self.events.put(("failed", self.failure))
+        finally:
+            self.sc.removeJobTag(self.job_tag)
 
     def wait(self, timeout: float) -> None:
         """Wait for a stage whose groups are all committed to end; cancel it after `timeout`."""
         self.thread.join(timeout=timeout)
         if self.thread.is_alive():
             logger.warning("stage %s still running %.0f s after its last report; cancelling it",
-                           self.job_group, timeout)  # fmt: skip
+                           self.job_tag, timeout)  # fmt: skip
             self.cancel()
 
     def cancel(self) -> None:
         """Cancel the job if it still runs, and wait (bounded) for its thread."""
         if self.thread.is_alive():
-            self.sc.cancelJobGroup(self.job_group)
+            self.sc.cancelJobsWithTag(self.job_tag)
         self.thread.join(timeout=60.0)
         if self.thread.is_alive():
-            logger.warning("Spark job group %s did not stop within 60 s of cancel", self.job_group)
+            logger.warning("Spark jobs tagged %s did not stop within 60 s of cancel", self.job_tag)
 
 
 def _payload(state: TrainingState) -> dict[str, Any]:

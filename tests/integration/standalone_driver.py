@@ -44,6 +44,7 @@ CONFIG = DistributedConfig(
     iterations=18,
     epochs=None,
     group_size=5,
+    stage_groups=2,  # 4 groups in 2 barrier stages: (5, 5) and (5, 3)
     warmup_iterations=5,
     connect_timeout_s=30,
     op_timeout_s=60,
@@ -81,7 +82,8 @@ def barrier_tasks(sc, expected_jobs: int) -> list[dict[str, Any]]:
         jobs = [
             j
             for j in get_json(f"{api}/jobs")
-            if j.get("jobGroup") == JOB_GROUP and "grouped.py" in j["name"]
+            if j.get("jobGroup") == JOB_GROUP  # the trainer's stages keep the caller's group
+            and any(t.startswith("fraud_app-train-") for t in j.get("jobTags", []))
         ]
         if len(jobs) != expected_jobs or any(j["status"] != "SUCCEEDED" for j in jobs):
             return None
@@ -221,7 +223,7 @@ def run(master: str) -> dict[str, Any]:
             "reference": reference.tolist(),
             "partition_rows": [recorder.parts[r].rows for r in sorted(recorder.parts)],
             "block_order_check": block_order_check(df, recorder.parts),
-            "barrier_jobs": barrier_tasks(sc, len(result.history)),
+            "barrier_jobs": barrier_tasks(sc, sum(h["stage_start"] for h in result.history)),
         }
     finally:
         spark.stop()

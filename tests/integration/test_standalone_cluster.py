@@ -145,9 +145,10 @@ def test_two_workers_on_a_standalone_cluster_match_single_process(run, standalon
     assert all(math.isfinite(h["loss"]) and h["loss"] > 0 for h in history)
 
 
-def test_each_group_ran_one_barrier_task_on_each_worker(run):
+def test_each_stage_ran_one_barrier_task_on_each_worker(run):
     assert len(run["alive_workers"]) == 2
-    assert len(run["barrier_jobs"]) == len(run["history"])
+    assert [h["stage_start"] for h in run["history"]] == [True, False, True, False]
+    assert len(run["barrier_jobs"]) == 2
     placement = run["executor_workers"]
     for job in run["barrier_jobs"]:
         executors = [t["executor"] for t in job["tasks"]]

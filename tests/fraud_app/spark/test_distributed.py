@@ -153,3 +153,22 @@ def test_more_workers_than_rows_is_a_clear_error(spark):
     cfg = DistributedConfig(num_workers=2, global_batch_size=2, iterations=1, epochs=None)
     with pytest.raises(EmptyInputError, match=r"worker partition\(s\) \[\d\] of 2 received no rows"):
         DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
+
+
+def test_stages_run_in_the_callers_job_group(spark):
+    """A notebook user can still cancel or track training through their own job group."""
+    sc = spark.sparkContext
+    df = _df(spark)
+    sc.setJobGroup("user-training", "a notebook's training run")
+    try:
+        before = set(sc.statusTracker().getJobIdsForGroup("user-training"))
+        cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=4, epochs=None,
+                                group_size=1, stage_groups=2)
+        DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
+        jobs = set(sc.statusTracker().getJobIdsForGroup("user-training")) - before
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        sc.setLocalProperty("spark.job.description", None)
+    stages = [sc.statusTracker().getJobInfo(j) for j in jobs]
+    # 2 data-preparation jobs + 2 barrier stages (2 groups each), all in the caller's group
+    assert len(stages) == 4 and all(info.status == "SUCCEEDED" for info in stages)
