@@ -29,6 +29,7 @@ import queue
 import socket
 import struct
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +66,7 @@ class Report:
     group: int
     meta: dict[str, Any]  # JSON-safe figures: iteration, loss_sum, timings, position, ...
     arrays: dict[str, np.ndarray]
+    received: float = 0.0  # time.perf_counter() on the driver when the report was read
 
 
 # -- encoding ---------------------------------------------------------------------------
@@ -309,7 +311,7 @@ class BoundaryServer(ConnectionServer):
                 raise FrameError(
                     f"{name} sent a report for rank {meta.get('rank')!r}, group {meta.get('group')!r}"
                 )
-            events.put(("report", Report(rank, meta["group"], meta, arrays)))
+            events.put(("report", Report(rank, meta["group"], meta, arrays, time.perf_counter())))
 
 
 def _more_to_read(conn: socket.socket, deadline: Deadline, name: str) -> bool:

@@ -217,8 +217,10 @@ class GroupedEngine(Engine):
                     break
                 pending.setdefault(index, {})[payload.rank] = payload
                 while len(pending.get(committed, ())) == world:
-                    now = time.perf_counter()
                     by_rank = pending.pop(committed)
+                    # The group ended when its last report arrived (not when this thread,
+                    # perhaps busy writing the previous checkpoint, got to it).
+                    now = max(r.received for r in by_rank.values())
                     reports = [by_rank[r] for r in range(world)]
                     loop = max(r.meta["loop_s"] for r in reports)
                     if committed == 0:
