@@ -21,6 +21,7 @@ from dlcore.optimizers.base import ShardContext
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import partition_data
 from fraud_app.spark.engine_base import Engine, TrainingResult, log_progress
+from fraud_app.spark.worker import random_layers
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,8 @@ def _partition_gradient(
             shuffle=shuffle,
             position=CursorPosition(consumed // data.rows, consumed % data.rows),
         )
+        for layer in random_layers(model.layer):  # same masks as the grouped engine
+            layer.reseed([seed, index, iteration])
         X, y, w = cursor.next_batch(local_batch)
         logits, backprop = model.forward(X, training=True)
         value, dlogits = loss_from_config(loss_config)(logits, y, w, denominator=global_batch)

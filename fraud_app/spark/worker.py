@@ -104,12 +104,12 @@ def _my_host(ctx) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
-def _reseed_dropout(layer: Layer, seed: list[int]) -> None:
-    """Replicas share the model seed; give each rank (and group) its own dropout masks."""
-    if hasattr(layer, "reseed"):
-        layer.reseed(seed)
+def random_layers(layer: Layer) -> list[Layer]:
+    """Layers with their own random stream (Dropout): reseeded every iteration."""
+    found = [layer] if hasattr(layer, "reseed") else []
     for child in layer.children():
-        _reseed_dropout(child, seed)
+        found += random_layers(child)
+    return found
 
 
 def run_stage(task: StageTask, blocks) -> dict[str, Any]:
@@ -161,7 +161,6 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
         iteration, report_s = task.start_iteration, 0.0
         for index, g in enumerate(task.group_sizes):
             group = task.start_group + index
-            _reseed_dropout(model.layer, [task.seed, rank, group])
             figures = _run_group(task, rank, g, iteration, model, loss, step, cursor)
             iteration += g
             t0 = time.perf_counter()
@@ -197,11 +196,16 @@ def _run_group(
     """G iterations; returns the group's loss sum and timings (loop, compute, sync)."""
     loss_sum, compute_s, optimizer_s = 0.0, 0.0, 0.0
     sync_before = step.total_sync_s
+    # Masks are a function of (seed, rank, iteration) alone, so the result does not depend
+    # on how iterations fall into groups and stages (auto sizes follow measured timings).
+    reseeded = random_layers(model.layer)
     t_loop = time.perf_counter()
     for i in range(g):
         if task.fault is not None and task.fault == (rank, first + i):
             os.kill(os.getpid(), signal.SIGKILL)
         t0 = time.perf_counter()
+        for layer in reseeded:
+            layer.reseed([task.seed, rank, first + i])
         X, y, w = cursor.next_batch(task.local_batch_size)
         logits, backprop = model.forward(X, training=True)
         value, dlogits = loss(logits, y, w, denominator=task.global_batch_size)

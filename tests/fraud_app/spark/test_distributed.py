@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlcore.layers import Linear, ReLU, Sequential
+from dlcore.layers import Dropout, Linear, ReLU, Sequential
 from dlcore.losses import BCEWithLogits
 from dlcore.model import Model
 from dlcore.optimizers import SGD, Adam
@@ -28,8 +28,9 @@ def _df(spark, n=240, seed=0):
     return spark.createDataFrame(rows, "features array<float>, label double").repartition(3)
 
 
-def _model(seed=1):
-    return Model(Sequential([Linear(8), ReLU(), Linear(1)]), in_features=D, seed=seed)
+def _model(seed=1, dropout=0.0):
+    layers = [Linear(8), ReLU(), *([Dropout(dropout)] if dropout else []), Linear(1)]
+    return Model(Sequential(layers), in_features=D, seed=seed)
 
 
 def _reference(spark, df, cfg: DistributedConfig, optimizer, iterations: int) -> np.ndarray:
@@ -73,8 +74,9 @@ def test_two_workers_match_single_process(spark, make_opt):
 def test_grouped_and_per_iteration_engines_agree(spark):
     df = _df(spark)
     base = dict(num_workers=2, global_batch_size=32, iterations=6, epochs=None, group_size=3)
-    a = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), DistributedConfig(**base)).fit(df)
-    b = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1),
+    a = DistributedTrainer(_model(dropout=0.3), BCEWithLogits(), SGD(learning_rate=0.1),
+                           DistributedConfig(**base)).fit(df)
+    b = DistributedTrainer(_model(dropout=0.3), BCEWithLogits(), SGD(learning_rate=0.1),
                            DistributedConfig(**base, engine="per_iteration")).fit(df)
     np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
 
@@ -93,11 +95,12 @@ def test_killed_worker_is_recovered_from_checkpoint(spark, tmp_path):
 
 
 def test_groups_per_stage_do_not_change_the_result(spark):
-    """One Spark job per group and all groups in one job train the same weights, group by group."""
+    """One Spark job per group and all groups in one job train the same weights, group by group
+    (with dropout: masks depend on seed, rank and iteration only)."""
     df = _df(spark)
     base = dict(num_workers=2, global_batch_size=32, iterations=10, epochs=None, group_size=3)
     runs = [
-        DistributedTrainer(_model(), BCEWithLogits(), Adam(learning_rate=1e-2),
+        DistributedTrainer(_model(dropout=0.3), BCEWithLogits(), Adam(learning_rate=1e-2),
                            DistributedConfig(**base, stage_groups=k)).fit(df)
         for k in (1, 10)
     ]  # fmt: skip
@@ -172,3 +175,15 @@ def test_stages_run_in_the_callers_job_group(spark):
     stages = [sc.statusTracker().getJobInfo(j) for j in jobs]
     # 2 data-preparation jobs + 2 barrier stages (2 groups each), all in the caller's group
     assert len(stages) == 4 and all(info.status == "SUCCEEDED" for info in stages)
+
+
+def test_group_size_does_not_change_the_result(spark):
+    """Auto group sizes follow measured timings: the weights must not depend on them."""
+    df = _df(spark)
+    base = dict(num_workers=2, global_batch_size=32, iterations=9, epochs=None)
+    a, b = (
+        DistributedTrainer(_model(dropout=0.3), BCEWithLogits(), Adam(learning_rate=1e-2),
+                           DistributedConfig(**base, group_size=g)).fit(df)
+        for g in (2, 5)
+    )  # fmt: skip
+    np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
