@@ -51,6 +51,7 @@ class DistributedSection(Section):
     base_batch_size: int = Field(256, ge=1)
     warmup_iterations: int = Field(50, ge=0)
     op_timeout_s: float = Field(120.0, gt=0)
+    stage_start_timeout_s: float = Field(600.0, gt=0)
 
     def to_config(self, *, seed: int, checkpoint_dir: str | None) -> DistributedConfig:
         epochs = None if self.iterations is not None else self.epochs

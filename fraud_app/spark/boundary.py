@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import queue
 import socket
 import struct
@@ -56,6 +57,7 @@ logger = logging.getLogger(__name__)
 _LENGTH = struct.Struct("!I")
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
 _MAX_HEADER = 1 << 20
+MAX_BACKLOG_GROUPS = 32  # groups of reports the driver may have queued but not yet taken
 
 
 @dataclass(frozen=True)
@@ -111,9 +113,9 @@ def decode_report(
             name, dtype = str(spec["name"]), _DTYPES[spec["dtype"]]
             shape = tuple(int(s) for s in spec["shape"])
             offset = int(spec["offset"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise FrameError(f"{peer} sent a malformed array entry {spec!r}: {exc!r}") from None
-        count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+        count = math.prod(shape)  # Python ints: no silent wrap-around
         nbytes = count * np.dtype(dtype).itemsize
         if any(s < 0 for s in shape) or offset != expected_offset or offset + nbytes > len(data):
             raise FrameError(
@@ -190,9 +192,13 @@ class BoundaryServer(ConnectionServer):
         ("connected", rank)        the rank's connection is authenticated
         ("report", Report)
         ("closed", rank)           the rank closed its connection (end of its task)
-        ("error", message)         a reader failed: bad frame, deadline, reset
+        ("error", (rank, message)) that rank's reader failed: bad frame, deadline, reset
     Connections of any other round are refused. `report_timeout` bounds the wait
     for one report (a group's worth of iterations), so no reader waits forever.
+    Back-pressure: at most MAX_BACKLOG_GROUPS groups' reports wait on the queue; the
+    driver calls `report_consumed()` for each report it takes, and a reader past the
+    cap stops reading, so TCP slows the workers down instead of the driver's memory
+    filling up with weights when checkpoints are slower than groups.
     """
 
     def __init__(
@@ -210,6 +216,7 @@ class BoundaryServer(ConnectionServer):
         self._lock = threading.Lock()
         self._round: int | None = None
         self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._backlog = threading.Semaphore(MAX_BACKLOG_GROUPS * world_size)
         self._report_timeout = 600.0
         self._conns: list[socket.socket] = []
         self._ranks: set[int] = set()
@@ -224,7 +231,14 @@ class BoundaryServer(ConnectionServer):
             self._drop_connections()
             self._round, self._report_timeout = round_id, float(report_timeout)
             self._events = queue.SimpleQueue()
+            self._backlog = threading.Semaphore(MAX_BACKLOG_GROUPS * self.world_size)
             return self._events
+
+    def report_consumed(self) -> None:
+        """The driver took one report of the current round off its queue."""
+        with self._lock:
+            backlog = self._backlog
+        backlog.release()
 
     def close_round(self) -> None:
         """Stop accepting reports of the current round and drop its connections."""
@@ -286,20 +300,24 @@ class BoundaryServer(ConnectionServer):
                 return
             self._conns.append(conn)
             self._ranks.add(rank)
-            events, timeout = self._events, self._report_timeout
+            events, timeout, backlog = self._events, self._report_timeout, self._backlog
         name = f"rank {rank} ({peer})"
         events.put(("connected", rank))
         try:
-            self._read_reports(conn, rank, name, events, timeout)
+            self._read_reports(conn, rank, name, events, timeout, backlog)
             events.put(("closed", rank))
-        except CommunicationError as exc:
-            events.put(("error", f"{name}: {exc}"))
+        except Exception as exc:  # whatever ends this reader, the driver must hear of it
+            events.put(("error", (rank, f"{name}: {type(exc).__name__}: {exc}")))
         finally:
             conn.close()
 
-    def _read_reports(self, conn, rank: int, name: str, events, timeout: float) -> None:
+    def _read_reports(self, conn, rank: int, name: str, events, timeout: float, backlog) -> None:
         while True:
             deadline = Deadline.after(timeout)
+            if not backlog.acquire(timeout=deadline.remaining("room in the report backlog", name)):
+                raise deadline.timeout_error(
+                    "room in the report backlog (the driver is not consuming reports)", name
+                )
             if not _more_to_read(conn, deadline, name):
                 return  # the task closed its end after its last report
             header = recv_header(conn, deadline, "the next group report", name)

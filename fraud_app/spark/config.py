@@ -28,6 +28,10 @@ class DistributedConfig:
         summed through the driver with treeAggregate; the Spark MLlib pattern).
     base_batch_size / warmup_iterations: linear scaling rule + gradual warm-up
         (Goyal et al. 2017) applied when scale_lr is true.
+    connect_timeout_s / op_timeout_s: deadlines for the rendezvous + connections and
+        for one collective call (it must cover the slowest rank's iteration).
+    stage_start_timeout_s: how long a stage may wait for all its barrier tasks to start
+        (free task slots on a busy cluster) before it counts as failed.
     """
 
     num_workers: int = 2
@@ -49,6 +53,7 @@ class DistributedConfig:
     warmup_iterations: int = 50
     connect_timeout_s: float = 60.0
     op_timeout_s: float = 120.0
+    stage_start_timeout_s: float = 600.0
 
     def __post_init__(self) -> None:
         _int_at_least("num_workers", self.num_workers, 1)
@@ -77,6 +82,16 @@ class DistributedConfig:
             raise ConfigError(
                 f"training.compression must be null, 'bf16' or 'fp16'. Received: {self.compression!r}"
             )
+        for name in ("connect_timeout_s", "op_timeout_s", "stage_start_timeout_s"):
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not (math.isfinite(value) and value > 0)
+            ):
+                raise ConfigError(
+                    f"training.{name} must be a finite number of seconds > 0. Received: {value!r}"
+                )
         if not 0 < self.auto_overhead_target < 1:
             raise ConfigError(
                 f"training.auto_overhead_target must be in (0, 1). Received: {self.auto_overhead_target!r}"

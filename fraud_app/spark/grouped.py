@@ -38,12 +38,9 @@ from fraud_app.spark.worker import StageTask, run_stage
 
 logger = logging.getLogger(__name__)
 
-DRAIN_S = 10.0
+DRAIN_S = 10.0  # after a stage fails: how long to wait for reports already in flight
 # Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
-_NOT_RETRIED = (
-    "ConfigError",
-    "ShapeError",
-)  # after a stage fails: how long to wait for reports already in flight
+_NOT_RETRIED = ("ConfigError", "ShapeError")
 
 
 class StageFailed(Exception):
@@ -78,14 +75,23 @@ class GroupedEngine(Engine):
             stage_groups=cfg.stage_groups,
         )
         self.secret = new_job_secret()
+        self._finishing: tuple[_StageJob, Any] | None = None  # a stage whose tasks are returning
+        self._t_commit: float | None = None  # last group commit, if no failure since
+        self._state_round = -1  # the round whose reports made self.state (-1: none)
+        failures: list[str] = []
+        try:
+            retries = self._run_stages(blocks, failures)
+        finally:
+            self._retire_previous()  # also when interrupted between two stages
+        return self.finish(self.state, rows, retries, failures)
+
+    def _run_stages(self, blocks, failures: list[str]) -> int:
+        """Stages until every iteration is committed; returns the number of retries."""
+        cfg = self.config
         conf = self.sc.getConf()
         advertise = conf.get("spark.driver.host", "127.0.0.1")
         bind = conf.get("spark.driver.bindAddress", advertise)  # differs behind NAT / in containers
-        retries, failures, round_id, attempt = 0, [], 0, 0
-        self._finishing: tuple[_StageJob, Any] | None = None  # a stage whose tasks are returning
-        self._t_commit: float | None = (
-            None  # when the last group was committed, if no failure since
-        )
+        retries, round_id, attempt = 0, 0, 0
         with (
             RendezvousServer(
                 self.secret, cfg.num_workers, host=bind, advertise_host=advertise
@@ -108,12 +114,10 @@ class GroupedEngine(Engine):
                 retries += 1
                 attempt = 1 if self.state.group > before else attempt + 1
                 if any(marker in cause for marker in _NOT_RETRIED):
-                    self._retire_previous()
                     raise TrainingError(
                         f"group {self.state.group} failed with an error a retry cannot fix: {cause}"
                     )
                 if attempt > cfg.max_retries:
-                    self._retire_previous()
                     raise TrainingError(
                         f"group {self.state.group} (from iteration {self.state.iteration}) failed "
                         f"{attempt} times in a row; giving up after max_retries={cfg.max_retries}. "
@@ -123,8 +127,7 @@ class GroupedEngine(Engine):
                     "stage failed (%s); retrying from group %d, iteration %d (attempt %d/%d)",
                     cause, self.state.group, self.state.iteration, attempt, cfg.max_retries,
                 )  # fmt: skip
-            self._retire_previous()
-        return self.finish(self.state, rows, retries, failures)
+        return retries
 
     # -- one stage ------------------------------------------------------------------------
     def _run_stage(self, blocks, plan: list[int], round_id: int, rdv_address, bsrv, attempt: int):
@@ -139,6 +142,7 @@ class GroupedEngine(Engine):
             round_id=round_id,
             start_group=start.group,
             start_iteration=start.iteration,
+            state_round=self._state_round,
             group_sizes=tuple(plan),
             world_size=cfg.num_workers,
             rendezvous_address=tuple(rdv_address),
@@ -168,7 +172,7 @@ class GroupedEngine(Engine):
         job.start()
         self._retire_previous()
         try:
-            self._collect(task, plan, events, job, t0)
+            self._collect(task, plan, events, bsrv, job, t0)
         except BaseException:
             self._t_commit = None
             job.cancel()
@@ -193,22 +197,37 @@ class GroupedEngine(Engine):
             )
         bc.destroy()
 
-    def _collect(self, task: StageTask, plan: list[int], events, job: _StageJob, t0: float) -> None:
+    def _collect(
+        self, task: StageTask, plan: list[int], events, bsrv, job: _StageJob, t0: float
+    ) -> None:
         """Commit groups as their reports complete, until the plan is done or the stage fails."""
         world = self.config.num_workers
         pending: dict[int, dict[int, Report]] = {}
         committed, t_last, loops, stage_cost = 0, t0, 0.0, 0.0
         connected: set[int] = set()
+        ever_connected: set[int] = set()
         failure: str | None = None
         drain_until: float | None = None
+        start_by = time.monotonic() + self.config.stage_start_timeout_s
         while committed < len(plan):
             if drain_until is not None and (not connected or time.monotonic() > drain_until):
                 break  # every report still in flight has arrived, or the wait is over
+            if drain_until is None and len(ever_connected) < world and time.monotonic() > start_by:
+                missing = sorted(set(range(world)) - ever_connected)
+                failure = (
+                    f"rank(s) {missing} of the stage did not start within stage_start_timeout_s="
+                    f"{self.config.stage_start_timeout_s:g} s: not enough free task slots for "
+                    f"{world} barrier tasks, or their executors are stuck"
+                )
+                job.cancel(wait=False)
+                drain_until = time.monotonic() + DRAIN_S
+                continue
             try:
                 kind, payload = events.get(timeout=1.0)
             except queue.Empty:
                 continue
             if kind == "report":
+                bsrv.report_consumed()
                 index = payload.group - task.start_group
                 if not 0 <= index < len(plan):
                     failure = (
@@ -228,15 +247,19 @@ class GroupedEngine(Engine):
                     loops += loop
                     self._commit(reports, plan[committed], now - t_last)
                     committed, t_last = committed + 1, now
-                    self._t_commit = now
+                    self._t_commit, self._state_round = now, task.round_id
             elif kind == "connected":
                 connected.add(payload)
+                ever_connected.add(payload)
             elif kind == "closed":
                 connected.discard(payload)
-            elif kind in ("failed", "error"):
+            elif kind == "error":  # (rank, message): that rank's reader gave up
+                connected.discard(payload[0])
+                failure = failure or payload[1]
+                job.cancel(wait=False)  # a reader error does not end the Spark job by itself
+                drain_until = drain_until or time.monotonic() + DRAIN_S
+            elif kind == "failed":
                 failure = failure or payload
-                if kind == "error":
-                    job.cancel()  # a reader error does not end the Spark job by itself
                 drain_until = drain_until or time.monotonic() + DRAIN_S
             elif kind == "done" and committed < len(plan):
                 failure = failure or "the stage finished but not every rank reported every group"
@@ -331,10 +354,12 @@ class _StageJob:
                            self.job_tag, timeout)  # fmt: skip
             self.cancel()
 
-    def cancel(self) -> None:
-        """Cancel the job if it still runs, and wait (bounded) for its thread."""
+    def cancel(self, wait: bool = True) -> None:
+        """Cancel the job if it still runs; with `wait`, wait (bounded) for its thread."""
         if self.thread.is_alive():
             self.sc.cancelJobsWithTag(self.job_tag)
+        if not wait:
+            return
         self.thread.join(timeout=60.0)
         if self.thread.is_alive():
             logger.warning("Spark jobs tagged %s did not stop within 60 s of cancel", self.job_tag)

@@ -16,7 +16,7 @@ import logging
 import os
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,8 +33,10 @@ from fraud_app.spark.data import partition_data
 
 logger = logging.getLogger(__name__)
 
-# (run_id, rank) -> (state_version, RankState). Survives between stages in a reused Python worker.
-_STATE_CACHE: dict[tuple[str, int], tuple[int, RankState]] = {}
+# (run_id, rank) -> ((round, group), RankState). Survives between stages in a reused Python
+# worker. The round matters: a group a failed round finished but never committed has the same
+# number as the one the retry commits, yet may differ in its bits.
+_STATE_CACHE: dict[tuple[str, int], tuple[tuple[int, int], RankState]] = {}
 
 
 @dataclass
@@ -53,11 +55,12 @@ class StageTask:
     round_id: int
     start_group: int
     start_iteration: int
+    state_round: int  # the round whose reports made the starting state (-1: none, e.g. resumed)
     group_sizes: tuple[int, ...]  # iterations of each group this stage runs
     world_size: int
     rendezvous_address: tuple[str, int]
     boundary_address: tuple[str, int]
-    secret: bytes
+    secret: bytes = field(repr=False)
     model_config: dict[str, Any]
     loss_config: dict[str, Any]
     optimizer_config: dict[str, Any]
@@ -72,8 +75,9 @@ class StageTask:
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
 
     @property
-    def state_version(self) -> int:
-        return self.start_group
+    def state_version(self) -> tuple[int, int]:
+        """Identifies the starting state: (round that reported it, group it starts)."""
+        return (self.state_round, self.start_group)
 
 
 def _restore(task: StageTask, rank: int) -> tuple[RankState, bool]:
@@ -172,7 +176,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
                 ),
                 (cursor.position.epoch, cursor.position.offset),
             )
-            _STATE_CACHE[(task.run_id, rank)] = (group + 1, snapshot)
+            _STATE_CACHE[(task.run_id, rank)] = ((task.round_id, group + 1), snapshot)
             arrays = {f"opt/{k}": v for k, v in snapshot.opt_state.slots.items()}
             if rank == 0:
                 arrays["params"] = snapshot.params

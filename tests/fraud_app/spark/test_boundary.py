@@ -12,6 +12,7 @@ import pytest
 
 from dlcore.dist import new_job_secret
 from dlcore.errors import AuthenticationError, FrameError
+from fraud_app.spark import boundary
 from fraud_app.spark.boundary import BoundaryReporter, BoundaryServer, decode_report, encode_report
 
 SECRET = new_job_secret()
@@ -72,7 +73,8 @@ def test_a_silent_reporter_hits_the_report_deadline():
         with _reporter(server, 1, 1):
             got = _events(events, 2, timeout=5.0)
     assert got[0] == ("connected", 1)
-    assert got[1][0] == "error" and "rank 1" in got[1][1] and "next group report" in got[1][1]
+    kind, (rank, message) = got[1]
+    assert (kind, rank) == ("error", 1) and "rank 1" in message and "next group report" in message
 
 
 def _payload(header: dict, data: bytes = b"") -> bytes:
@@ -94,6 +96,8 @@ def _payload(header: dict, data: bytes = b"") -> bytes:
         (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "float32", "shape": [1], "offset": 4}]}, b"\0" * 8),
          "does not fit"),
         (_payload({"meta": {}, "arrays": []}, b"\0" * 3), "3 unexplained bytes"),
+        (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "int64", "shape": [2**32, 2**32],
+                                           "offset": 0}]}, b"\0" * 8), "does not fit"),
     ],
 )
 def test_malformed_reports_are_refused_with_the_reason(payload, match):
@@ -110,3 +114,25 @@ def test_round_trip_of_empty_and_scalar_arrays():
     parts = encode_report({"k": 1}, {"empty": np.zeros(0, np.float32), "scalar": np.float64(2.5) * np.ones(())})
     meta, arrays = decode_report(b"".join(bytes(p) for p in parts), "rank 0")
     assert meta == {"k": 1} and arrays["empty"].shape == (0,) and float(arrays["scalar"]) == 2.5
+
+
+def test_infinite_shape_is_a_frame_error():
+    raw = b'{"meta":{},"arrays":[{"name":"x","dtype":"float32","shape":[Infinity],"offset":0}]}'
+    with pytest.raises(FrameError, match="malformed array entry"):
+        decode_report(struct.pack("!I", len(raw)) + raw, "rank 0")
+
+
+def test_readers_stop_at_the_backlog_cap_until_the_driver_consumes(monkeypatch):
+    monkeypatch.setattr(boundary, "MAX_BACKLOG_GROUPS", 1)  # 1 group = 2 reports for 2 ranks
+    with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
+        events = server.open_round(1, report_timeout=10.0)
+        with _reporter(server, 0, 1) as r0:
+            for group in range(4):
+                r0.send(group, {}, {"x": np.zeros(3, np.float32)})
+            got = _events(events, 3)  # connected + the 2 reports the cap allows
+            with pytest.raises(queue.Empty):
+                events.get(timeout=0.3)
+            server.report_consumed()
+            server.report_consumed()
+            got += _events(events, 2)
+    assert [p.group for kind, p in got if kind == "report"] == [0, 1, 2, 3]

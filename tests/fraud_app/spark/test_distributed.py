@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -187,3 +189,35 @@ def test_group_size_does_not_change_the_result(spark):
         for g in (2, 5)
     )  # fmt: skip
     np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
+
+
+def test_a_stage_whose_tasks_do_not_start_in_time_fails_with_the_reason(spark):
+    """Another job holds a task slot: the 2-task barrier stage cannot start, and must not wait forever."""
+    import time as _time
+
+    from pyspark import InheritableThread
+
+    df = _df(spark)
+    sc = spark.sparkContext
+
+    def hold_one_slot():
+        sc.setJobGroup("slot-holder", "holds one of local[2]'s slots", True)
+        with contextlib.suppress(Exception):  # cancelled below
+            sc.parallelize([0], 1).foreach(lambda _: _time.sleep(60))
+
+    blocker = InheritableThread(target=hold_one_slot, daemon=True)
+    blocker.start()
+    _time.sleep(1.0)
+    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=2, epochs=None,
+                            stage_start_timeout_s=1.5, max_retries=0)
+    try:
+        with pytest.raises(TrainingError, match=r"did not start within stage_start_timeout_s=1.5 s"):
+            DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
+    finally:
+        sc.cancelJobGroup("slot-holder")
+        blocker.join(timeout=30)
+    assert not blocker.is_alive()
+    # the cancelled stage is gone: the next fit on the same session trains normally
+    ok = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1),
+                            DistributedConfig(**{**cfg.__dict__, "stage_start_timeout_s": 600})).fit(df)
+    assert ok.iterations == 2

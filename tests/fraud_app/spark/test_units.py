@@ -102,6 +102,7 @@ def test_planner_auto_stage_keeps_the_launch_under_one_percent_of_the_stage():
         ({"group_size": "fast"}, "group_size must be an integer >= 1. Received: 'fast'"),
         ({"engine": "horovod"}, "engine must be one of"),
         ({"stage_groups": 0}, "stage_groups must be an integer >= 1. Received: 0"),
+        ({"stage_start_timeout_s": float("inf")}, "stage_start_timeout_s must be a finite number"),
         ({"compression": "int8"}, "compression must be null, 'bf16' or 'fp16'"),
     ],
 )
