@@ -141,7 +141,7 @@ class RendezvousServer(ConnectionServer):
         try:
             member = Member(identity["rank"], identity["world_size"], identity["round_id"])
             int(identity["port"]), str(identity["host"])
-        except (KeyError, TypeError, ValueError, ConfigError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, ConfigError) as exc:
             return f"malformed registration {identity!r}: {exc}"
         if member.world_size != self.world_size:
             return (
