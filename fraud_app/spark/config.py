@@ -22,7 +22,7 @@ class DistributedConfig:
         rendezvous would stay under `auto_overhead_target` of ONE group.
     stage_groups: groups one barrier stage runs back to back (Drizzle's group
         scheduling: Spark schedules the stage once), or "auto": enough groups that
-        the stage's fixed cost stays under 1 % of the stage. 1 = a Spark job per
+        the stage's fixed cost stays under 0.5 % of the stage. 1 = a Spark job per
         group (the classic design, for comparison).
     engine: "grouped" (ours) or "per_iteration" (one Spark job per step, gradients
         summed through the driver with treeAggregate; the Spark MLlib pattern).
