@@ -25,7 +25,6 @@ import time
 from typing import Any
 
 import numpy as np
-from pyspark import InheritableThread
 
 from dlcore.dist import RendezvousServer, new_job_secret
 from dlcore.optimizers.base import OptimizerState
@@ -34,13 +33,12 @@ from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 from fraud_app.spark.engine_base import Engine, TrainingResult, log_progress
 from fraud_app.spark.planner import GroupPlanner
-from fraud_app.spark.worker import StageTask, run_stage
+from fraud_app.spark.stage_job import NOT_RETRIED, StageJob
+from fraud_app.spark.worker import StageTask
 
 logger = logging.getLogger(__name__)
 
 DRAIN_S = 10.0  # after a stage fails: how long to wait for reports already in flight
-# Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
-_NOT_RETRIED = ("ConfigError", "ShapeError")
 
 
 class StageFailed(Exception):
@@ -75,7 +73,7 @@ class GroupedEngine(Engine):
             stage_groups=cfg.stage_groups,
         )
         self.secret = new_job_secret()
-        self._finishing: tuple[_StageJob, Any] | None = None  # a stage whose tasks are returning
+        self._finishing: tuple[StageJob, Any] | None = None  # a stage whose tasks are returning
         self._t_commit: float | None = None  # last group commit, if no failure since
         self._state_round = -1  # the round whose reports made self.state (-1: none)
         failures: list[str] = []
@@ -113,7 +111,7 @@ class GroupedEngine(Engine):
                     cause = exc.cause
                 retries += 1
                 attempt = 1 if self.state.group > before else attempt + 1
-                if any(marker in cause for marker in _NOT_RETRIED):
+                if any(marker in cause for marker in NOT_RETRIED):
                     raise TrainingError(
                         f"group {self.state.group} failed with an error a retry cannot fix: {cause}"
                     )
@@ -164,7 +162,7 @@ class GroupedEngine(Engine):
         # A report may take a whole group: every iteration is bounded by op_timeout.
         report_timeout = cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s
         events = bsrv.open_round(round_id, report_timeout)
-        job = _StageJob(self.sc, blocks, task, events, f"fraud_app-train-{self.run_id}-{round_id}")
+        job = StageJob(self.sc, blocks, task, events, f"fraud_app-train-{self.run_id}-{round_id}")
         # Pipelined: this stage is submitted while the previous one's tasks are still
         # returning, so Spark launches it the moment their slots free up. Its first
         # group's wall time runs from the previous commit, so that gap is counted.
@@ -198,7 +196,7 @@ class GroupedEngine(Engine):
         bc.destroy()
 
     def _collect(
-        self, task: StageTask, plan: list[int], events, bsrv, job: _StageJob, t0: float
+        self, task: StageTask, plan: list[int], events, bsrv, job: StageJob, t0: float
     ) -> None:
         """Commit groups as their reports complete, until the plan is done or the stage fails."""
         world = self.config.num_workers
@@ -318,53 +316,6 @@ class GroupedEngine(Engine):
             self.store.save(self.state, self.model, self.optimizer)
 
 
-class _StageJob:
-    """The barrier job of one stage, run in a background thread; its end goes on `events`."""
-
-    def __init__(self, sc, blocks, task: StageTask, events, job_tag: str) -> None:
-        self.sc, self.blocks, self.task, self.events = sc, blocks, task, events
-        self.job_tag = job_tag
-        self.failure: str | None = None
-        # InheritableThread: the job keeps the caller's job group, description and
-        # scheduler pool (a tag, unlike a job group of our own, does not replace them).
-        self.thread = InheritableThread(target=self._run, name=job_tag, daemon=True)
-
-    def start(self) -> None:
-        self.thread.start()
-
-    def _run(self) -> None:
-        task = self.task
-        self.sc.addJobTag(self.job_tag)
-        try:
-            results = (
-                self.blocks.barrier().mapPartitions(lambda it: [run_stage(task, it)]).collect()
-            )
-            self.events.put(("done", results))
-        except Exception as exc:
-            self.failure = _root_cause(exc)
-            self.events.put(("failed", self.failure))
-        finally:
-            self.sc.removeJobTag(self.job_tag)
-
-    def wait(self, timeout: float) -> None:
-        """Wait for a stage whose groups are all committed to end; cancel it after `timeout`."""
-        self.thread.join(timeout=timeout)
-        if self.thread.is_alive():
-            logger.warning("stage %s still running %.0f s after its last report; cancelling it",
-                           self.job_tag, timeout)  # fmt: skip
-            self.cancel()
-
-    def cancel(self, wait: bool = True) -> None:
-        """Cancel the job if it still runs; with `wait`, wait (bounded) for its thread."""
-        if self.thread.is_alive():
-            self.sc.cancelJobsWithTag(self.job_tag)
-        if not wait:
-            return
-        self.thread.join(timeout=60.0)
-        if self.thread.is_alive():
-            logger.warning("Spark jobs tagged %s did not stop within 60 s of cancel", self.job_tag)
-
-
 def _payload(state: TrainingState) -> dict[str, Any]:
     return {
         "params": state.params,
@@ -373,22 +324,3 @@ def _payload(state: TrainingState) -> dict[str, Any]:
         "opt_steps": [s.step for s in state.opt_states],
         "positions": state.positions,
     }
-
-
-def _root_cause(exc: BaseException) -> str:
-    """A one-line cause from a (possibly Py4J-wrapped) Spark failure."""
-    text = str(exc)
-    for marker in (
-        *_NOT_RETRIED,
-        "CommunicationError",
-        "PeerTimeoutError",
-        "AuthenticationError",
-        "TrainingError",
-        "Python worker exited unexpectedly",
-        "crashed",
-        "killed",
-    ):
-        for line in text.splitlines():
-            if marker in line:
-                return line.strip()[:300]
-    return (text.splitlines() or [type(exc).__name__])[0][:300]

@@ -1,0 +1,88 @@
+"""StageJob: one stage's barrier job, run on a background thread of the driver.
+
+Owns: submitting `run_stage` over the training blocks as a barrier job, tagging it
+so that it can be cancelled without touching the caller's job group, putting its
+end ("done" with the tasks' summaries, or "failed" with a one-line cause) on the
+stage's event queue, and bounded waits for it to end. The thread is a PySpark
+InheritableThread, so the job runs in the caller's job group, with its
+description and scheduler pool.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark import InheritableThread
+
+from fraud_app.spark.worker import StageTask, run_stage
+
+logger = logging.getLogger(__name__)
+
+# Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
+NOT_RETRIED = ("ConfigError", "ShapeError")
+
+
+class StageJob:
+    """The barrier job of one stage, run in a background thread; its end goes on `events`."""
+
+    def __init__(self, sc, blocks, task: StageTask, events, job_tag: str) -> None:
+        self.sc, self.blocks, self.task, self.events = sc, blocks, task, events
+        self.job_tag = job_tag
+        self.failure: str | None = None
+        # InheritableThread: the job keeps the caller's job group, description and
+        # scheduler pool (a tag, unlike a job group of our own, does not replace them).
+        self.thread = InheritableThread(target=self._run, name=job_tag, daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def _run(self) -> None:
+        task = self.task
+        self.sc.addJobTag(self.job_tag)
+        try:
+            results = (
+                self.blocks.barrier().mapPartitions(lambda it: [run_stage(task, it)]).collect()
+            )
+            self.events.put(("done", results))
+        except Exception as exc:
+            self.failure = _root_cause(exc)
+            self.events.put(("failed", self.failure))
+        finally:
+            self.sc.removeJobTag(self.job_tag)
+
+    def wait(self, timeout: float) -> None:
+        """Wait for a stage whose groups are all committed to end; cancel it after `timeout`."""
+        self.thread.join(timeout=timeout)
+        if self.thread.is_alive():
+            logger.warning("stage %s still running %.0f s after its last report; cancelling it",
+                           self.job_tag, timeout)  # fmt: skip
+            self.cancel()
+
+    def cancel(self, wait: bool = True) -> None:
+        """Cancel the job if it still runs; with `wait`, wait (bounded) for its thread."""
+        if self.thread.is_alive():
+            self.sc.cancelJobsWithTag(self.job_tag)
+        if not wait:
+            return
+        self.thread.join(timeout=60.0)
+        if self.thread.is_alive():
+            logger.warning("Spark jobs tagged %s did not stop within 60 s of cancel", self.job_tag)
+
+
+def _root_cause(exc: BaseException) -> str:
+    """A one-line cause from a (possibly Py4J-wrapped) Spark failure."""
+    text = str(exc)
+    for marker in (
+        *NOT_RETRIED,
+        "CommunicationError",
+        "PeerTimeoutError",
+        "AuthenticationError",
+        "TrainingError",
+        "Python worker exited unexpectedly",
+        "crashed",
+        "killed",
+    ):
+        for line in text.splitlines():
+            if marker in line:
+                return line.strip()[:300]
+    return (text.splitlines() or [type(exc).__name__])[0][:300]
