@@ -50,6 +50,7 @@ class DistributedSection(Section):
     scale_lr: bool = True
     base_batch_size: int = Field(256, ge=1)
     warmup_iterations: int = Field(50, ge=0)
+    connect_timeout_s: float = Field(60.0, gt=0)
     op_timeout_s: float = Field(120.0, gt=0)
     stage_start_timeout_s: float = Field(600.0, gt=0)
 
