@@ -81,12 +81,6 @@ class RendezvousServer(ConnectionServer):
         logger.info("rendezvous server for %d ranks listening at %s", world_size, self.address)
 
     # -- lifecycle ----------------------------------------------------------------------
-    def __enter__(self) -> RendezvousServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def close(self) -> None:
         """Stop accepting; pending registrations receive an error. Idempotent."""
         with self._lock:

@@ -21,7 +21,7 @@ import selectors
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, Self
 
 from dlcore.dist.wire import open_listener
 
@@ -60,6 +60,16 @@ class ConnectionServer:
     def handle(self, conn: socket.socket, addr: Any) -> None:
         """Serve one accepted (blocking) connection; runs on its own daemon thread."""
         raise NotImplementedError
+
+    def close(self) -> None:
+        """Stop serving; subclasses that hold connections or rounds extend this."""
+        self.stop_serving()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def stop_serving(self) -> None:
         """Stop the accept loop and close the listener. Call once."""

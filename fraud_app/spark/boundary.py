@@ -255,12 +255,6 @@ class BoundaryServer(ConnectionServer):
             self._drop_connections()
         self.stop_serving()
 
-    def __enter__(self) -> BoundaryServer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     def _drop_connections(self) -> None:
         for conn in self._conns:
             with contextlib.suppress(OSError):
