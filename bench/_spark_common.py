@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import platform
-import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,15 +119,40 @@ def history_seconds(history: list[dict[str, Any]]) -> dict[str, float]:
     }
 
 
+def group_figures(history: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Per-group seconds from a DistributedTrainer history (grouped engine).
+
+    launch_or_report: on a stage's first group, the previous stage's end + Spark job launch
+    + broadcast fetch; inside a stage, the boundary report (snapshot, send, driver receipt).
+    compute/sync are rank means (share * wall_s)."""
+    out = []
+    for h in history:
+        setup, rendezvous = h.get("setup_s", 0.0), h.get("rendezvous_s", 0.0)
+        out.append(
+            {
+                "wall": h["wall_s"],
+                "launch_or_report": h["wall_s"] - setup - rendezvous - h["loop_s"],
+                "setup": setup,
+                "rendezvous": rendezvous,
+                "loop": h["loop_s"],
+                "compute": h["compute_share"] * h["wall_s"],
+                "sync": h["sync_share"] * h["wall_s"],
+                "cache_hits": h.get("data_cache_hits", 0),
+                "stage_start": h["stage_start"],
+                "first": h["start_iteration"] == 0,
+            }
+        )
+    return out
+
+
 @dataclass
 class Probe:
-    """Driver-side timing probe around the engines (patched in, restored on exit)."""
+    """Driver-side timer around the engines' run() (patched in, restored on exit)."""
 
     engine_s: list[float] = field(default_factory=list)
-    groups: list[dict[str, Any]] = field(default_factory=list)
 
     def __enter__(self) -> Probe:
-        self._saved = (GroupedEngine.run, PerIterationEngine.run, GroupedEngine._commit)
+        self._saved = (GroupedEngine.run, PerIterationEngine.run)
         probe = self
 
         def timed(run):
@@ -141,36 +165,9 @@ class Probe:
 
             return wrapper
 
-        commit = GroupedEngine._commit
-
-        def commit_probe(engine, reports, g, wall):
-            meta = [r.meta for r in reports]
-            loop = max(m["loop_s"] for m in meta)
-            stage_start = meta[0].get("setup_s") is not None
-            setup = max(m["setup_s"] for m in meta) if stage_start else 0.0
-            rendezvous = max(m["rendezvous_s"] for m in meta) if stage_start else 0.0
-            probe.groups.append(
-                {
-                    "wall": wall,
-                    # stage start: Spark job launch + broadcast fetch; inside a stage: the
-                    # boundary report (snapshot, send, driver receipt)
-                    "launch_or_report": wall - setup - rendezvous - loop,
-                    "setup": setup,
-                    "rendezvous": rendezvous,
-                    "loop": loop,
-                    "compute": statistics.mean(m["compute_s"] for m in meta),
-                    "sync": statistics.mean(m["sync_s"] for m in meta),
-                    "cache_hits": sum(bool(m.get("data_cache_hit")) for m in meta),
-                    "stage_start": stage_start,
-                    "first": engine.state.iteration == 0,
-                }
-            )
-            return commit(engine, reports, g, wall)
-
         GroupedEngine.run = timed(GroupedEngine.run)
         PerIterationEngine.run = timed(PerIterationEngine.run)
-        GroupedEngine._commit = commit_probe
         return self
 
     def __exit__(self, *exc) -> None:
-        GroupedEngine.run, PerIterationEngine.run, GroupedEngine._commit = self._saved
+        GroupedEngine.run, PerIterationEngine.run = self._saved

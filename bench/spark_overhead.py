@@ -76,6 +76,7 @@ from typing import Any
 from _spark_common import (
     Probe,
     fraud_like,
+    group_figures,
     history_seconds,
     machine,
     mlp,
@@ -120,7 +121,6 @@ def fit_once(case: Case, df, probe: Probe) -> dict[str, Any]:
     trainer = DistributedTrainer(
         mlp(in_features, hidden), BCEWithLogits(), Adam(learning_rate=1e-3), cfg
     )
-    n_groups = len(probe.groups)
     t0 = time.perf_counter()
     result = trainer.fit(df)
     fit_s = time.perf_counter() - t0
@@ -134,7 +134,7 @@ def fit_once(case: Case, df, probe: Probe) -> dict[str, Any]:
         "fit_ms_per_it": 1e3 * fit_s / its,
         "history_ms_per_it": 1e3 * sum(h["wall_s"] for h in result.history) / its,
         "history": result.history,
-        "groups": probe.groups[n_groups:],
+        "groups": group_figures(result.history) if case.engine == "grouped" else [],
     }
 
 

@@ -54,7 +54,15 @@ import time
 from typing import Any
 
 import numpy as np
-from _spark_common import Probe, fraud_like, machine, mlp, spark_session, to_cached_df
+from _spark_common import (
+    Probe,
+    fraud_like,
+    group_figures,
+    machine,
+    mlp,
+    spark_session,
+    to_cached_df,
+)
 
 from dlcore.losses import BCEWithLogits
 from dlcore.optimizers import Adam
@@ -151,11 +159,10 @@ def run_ours(df, args, probe: Probe) -> dict[str, Any]:
         group_size=args.group_size,
     )
     trainer = DistributedTrainer(mlp(D, HIDDEN), BCEWithLogits(), Adam(learning_rate=LR), cfg)
-    n_groups = len(probe.groups)
     t0 = time.perf_counter()
     result = trainer.fit(df)
     e2e = time.perf_counter() - t0
-    groups = probe.groups[n_groups:]
+    groups = group_figures(result.history)
     steady_s = probe.engine_s[-1] - groups[0]["wall"]
     loop_s = sum(g["loop"] for g in groups[1:])
     samples = (result.iterations - result.history[0]["iterations"]) * GLOBAL_BATCH
