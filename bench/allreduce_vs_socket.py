@@ -1,4 +1,4 @@
-"""dlcore.dist all-reduce on both transports vs a raw loopback TCP stream, 2 processes, same run.
+"""dlcore.collective all-reduce on both transports vs a raw loopback TCP stream, 2 processes, same run.
 
 Two processes (not threads: the GIL) join TWO groups through the real rendezvous and
 authenticated ring: one with `transport="socket"` (the TCP ring) and one with the
@@ -57,8 +57,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcore.dist import Communicator, Member, RendezvousServer, loopback_config, new_job_secret
-from dlcore.dist.wire import configure_socket, open_listener
+from dlcore.collective import (
+    Communicator,
+    Member,
+    RendezvousServer,
+    loopback_config,
+    new_job_secret,
+)
+from dlcore.collective.wire import configure_socket, open_listener
 
 WORLD = 2
 TIMEOUT_S = 120.0

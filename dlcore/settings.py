@@ -4,7 +4,7 @@ DLCORE_BACKEND      auto | numpy | mkl    (default auto: measured on first use)
 DLCORE_NUM_THREADS  BLAS threads per process (default 1)
 DLCORE_TUNE_MALLOC  1 | 0: keep freed buffers in-process (glibc mallopt; default 1)
 DLCORE_TRANSPORT    auto | socket | shm: what CommConfig(transport="auto") means for
-                    dlcore.dist (default auto); an explicit CommConfig.transport wins
+                    dlcore.collective (default auto); an explicit CommConfig.transport wins
 """
 
 from __future__ import annotations
@@ -36,5 +36,5 @@ def tune_malloc() -> bool:
 
 
 def transport() -> str:
-    """DLCORE_TRANSPORT, lower-cased; dlcore.dist.config validates the value."""
+    """DLCORE_TRANSPORT, lower-cased; dlcore.collective.config validates the value."""
     return os.environ.get("DLCORE_TRANSPORT", "auto").strip().lower() or "auto"

@@ -4,7 +4,7 @@ Owns: the epoch loop, shuffling (one permutation per epoch, deterministic for
 the seed), the train step (forward -> loss -> backprop into the flat gradient ->
 optimizer step on the flat vector), and validation metrics (loss, ROC AUC,
 average precision). Does not own: distribution (fraud_app.spark drives
-`dlcore.dist` with the same `train_step` building blocks), or saving.
+`dlcore.collective` with the same `train_step` building blocks), or saving.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ side) and the report encoding. Every connection runs dlcore's mutual HMAC
 handshake with the job secret; a stranger, another job or a stale round is
 refused and logged. Every wait has a deadline.
 
-Encoding (one dlcore.dist TENSOR frame per report, tag = group index; nothing is
+Encoding (one dlcore.collective TENSOR frame per report, tag = group index; nothing is
 unpickled): `!I` length of a JSON header, the JSON header, then raw array bytes.
 The header names each array with its dtype (float32/float64/int64 only), shape,
 offset and size, all checked against the payload before any array is built.
@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.dist.auth import authenticate_client, authenticate_server, check_secret
-from dlcore.dist.server import Address, ConnectionServer
-from dlcore.dist.wire import (
+from dlcore.collective.auth import authenticate_client, authenticate_server, check_secret
+from dlcore.collective.server import Address, ConnectionServer
+from dlcore.collective.wire import (
     MAX_TENSOR_FRAME,
     Deadline,
     Kind,

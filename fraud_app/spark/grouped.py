@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.dist import RendezvousServer, new_job_secret
+from dlcore.collective import RendezvousServer, new_job_secret
 from dlcore.optimizers.base import OptimizerState
 from fraud_app.errors import TrainingError
 from fraud_app.spark.boundary import BoundaryServer, Report

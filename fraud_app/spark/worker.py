@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from dlcore.backends import set_num_threads
-from dlcore.dist import CommConfig, Communicator, Member, ShardedStep
+from dlcore.collective import CommConfig, Communicator, Member, ShardedStep
 from dlcore.layers.base import Layer
 from dlcore.losses import loss_from_config
 from dlcore.model import Model

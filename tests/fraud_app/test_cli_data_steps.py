@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fraud_app.cli import main
 from fraud_app.data.dirty import DEFECTS
 from fraud_app.data.generator import RAW_COLUMN_NAMES
+from pipelines.cli import main
 
 REPO = Path(__file__).resolve().parents[2]
 

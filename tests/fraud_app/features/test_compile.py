@@ -8,7 +8,6 @@ import logging
 
 import pytest
 
-from fraud_app.cli import main
 from fraud_app.features.compile import compute_features
 from fraud_app.features.definitions import (
     AmountRatio,
@@ -20,6 +19,7 @@ from fraud_app.features.definitions import (
 )
 from fraud_app.features.spec import FeatureSet
 from fraud_app.features.table import read_feature_metadata, write_feature_table
+from pipelines.cli import main
 from tests.fraud_app.features.canonical_data import SCHEMA
 
 pytestmark = pytest.mark.spark

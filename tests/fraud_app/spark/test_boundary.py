@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from dlcore.dist import new_job_secret
+from dlcore.collective import new_job_secret
 from dlcore.errors import AuthenticationError, FrameError
 from fraud_app.spark import boundary
 from fraud_app.spark.boundary import BoundaryReporter, BoundaryServer, decode_report, encode_report

@@ -9,8 +9,8 @@ import textwrap
 import threading
 import time
 
-from dlcore.dist import Member, new_job_secret, rendezvous
-from dlcore.dist.server import ConnectionServer
+from dlcore.collective import Member, new_job_secret, rendezvous
+from dlcore.collective.server import ConnectionServer
 
 
 class _Holding(ConnectionServer):
@@ -60,7 +60,7 @@ def test_connections_over_the_cap_are_closed_unread_and_serving_goes_on():
 SERVER_SCRIPT = textwrap.dedent(
     """
     import resource, sys
-    from dlcore.dist import RendezvousServer
+    from dlcore.collective import RendezvousServer
     resource.setrlimit(resource.RLIMIT_NOFILE, (48, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
     server = RendezvousServer(bytes.fromhex(sys.argv[1]), world_size=1, host="127.0.0.1",
                               handshake_timeout=1.0)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from dlcore.dist import Communicator, Member, loopback_config
+from dlcore.collective import Communicator, Member, loopback_config
 
 
 def all_reduce_forever(

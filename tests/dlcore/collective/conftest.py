@@ -1,4 +1,4 @@
-"""Fixtures for dlcore.dist: loopback groups reused across hypothesis examples, per transport."""
+"""Fixtures for dlcore.collective: loopback groups reused across hypothesis examples, per transport."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dlcore.dist import LocalGroup, loopback_config, new_job_secret
+from dlcore.collective import LocalGroup, loopback_config, new_job_secret
 
 TRANSPORTS = ("socket", "shm")
 

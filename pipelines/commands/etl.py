@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from fraud_app.commands._overrides import with_flags
 from fraud_app.config import AppConfig
+from pipelines.commands._overrides import with_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -40,7 +40,7 @@ import numpy as np
 
 from dlcore.errors import CommunicationError
 
-MAGIC = b"dlcore.dist/shm/v1\n"
+MAGIC = b"dlcore.collective/shm/v1\n"
 TOKEN_BYTES = 16
 HEADER_BYTES = max(mmap.PAGESIZE, 4096)
 SLOTS = 2
@@ -77,7 +77,7 @@ def host_key() -> str:
     except OSError:
         boot_id = ""
     uid = os.geteuid() if hasattr(os, "geteuid") else -1
-    parts = ("dlcore.dist/host/v1", boot_id, socket.gethostname(), str(uid))
+    parts = ("dlcore.collective/host/v1", boot_id, socket.gethostname(), str(uid))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:32]
 
 

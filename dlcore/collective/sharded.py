@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcore.dist.communicator import Communicator
+from dlcore.collective.communicator import Communicator
 from dlcore.errors import ConfigError, ShapeError
 from dlcore.optimizers.base import Optimizer, OptimizerState, ShardContext
 from dlcore.params import ParamBuffer

@@ -23,7 +23,7 @@ import threading
 import time
 from typing import Any, Self
 
-from dlcore.dist.wire import open_listener
+from dlcore.collective.wire import open_listener
 
 logger = logging.getLogger(__name__)
 

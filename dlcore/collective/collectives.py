@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlcore.dist.compression import Codec, get_codec
-from dlcore.dist.wire import (
+from dlcore.collective.compression import Codec, get_codec
+from dlcore.collective.wire import (
     HEADER,
     MAX_TENSOR_FRAME,
     FrameHeader,
@@ -49,7 +49,7 @@ from dlcore.errors import ConfigError, FrameError, ShapeError
 from dlcore.params import shard_bounds
 
 if TYPE_CHECKING:
-    from dlcore.dist.communicator import Communicator, Operation
+    from dlcore.collective.communicator import Communicator, Operation
 
 SMALL_MAX_ELEMENTS = 8192  # 64 KiB per rank: always fits the kernel socket buffers
 

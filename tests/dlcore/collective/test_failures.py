@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import pytest
 
-from dlcore.dist import Communicator, Member, RendezvousServer, loopback_config
+from dlcore.collective import Communicator, Member, RendezvousServer, loopback_config
 from dlcore.errors import CommunicationError, PeerTimeoutError
-from tests.dlcore.dist._workers import all_reduce_forever
-from tests.dlcore.dist.conftest import TRANSPORTS
+from tests.dlcore.collective._workers import all_reduce_forever
+from tests.dlcore.collective.conftest import TRANSPORTS
 
 LENGTH = 1 << 18  # 1 MiB per rank: each all-reduce is several chunks long
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from dlcore.dist import Member, RendezvousServer, new_job_secret, rendezvous
+from dlcore.collective import Member, RendezvousServer, new_job_secret, rendezvous
 from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, PeerTimeoutError
 
 
@@ -49,7 +49,7 @@ def test_an_advertised_host_is_kept(server, secret):
 
 def test_wrong_secret_is_refused_at_rendezvous_and_logged(server, caplog):
     with (
-        caplog.at_level(logging.WARNING, logger="dlcore.dist.auth"),
+        caplog.at_level(logging.WARNING, logger="dlcore.collective.auth"),
         pytest.raises(AuthenticationError, match="wrong job secret"),
     ):
         register(server, new_job_secret(), 0)

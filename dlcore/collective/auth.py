@@ -1,6 +1,6 @@
 """Mutual challenge-response authentication of every connection with a per-job secret.
 
-Owns: the handshake that both ends of every `dlcore.dist` connection run before
+Owns: the handshake that both ends of every `dlcore.collective` connection run before
 anything else, and `new_job_secret()`. Does not own encryption: frames travel in
 the clear, so run jobs inside a trusted network; what this prevents is a stranger
 (or a worker of another job, or of an older round) joining or feeding a group.
@@ -31,12 +31,12 @@ import socket
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from dlcore.dist.wire import Deadline, Kind, recv_frame, send_frame
+from dlcore.collective.wire import Deadline, Kind, recv_frame, send_frame
 from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, FrameError
 
 logger = logging.getLogger(__name__)
 
-PROTOCOL_LABEL = b"dlcore.dist/auth/v1"
+PROTOCOL_LABEL = b"dlcore.collective/auth/v1"
 NONCE_BYTES = 32
 MIN_SECRET_BYTES = 16
 

@@ -52,9 +52,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from dlcore.dist.collectives import SocketTransport, check_flat, check_root
-from dlcore.dist.compression import get_codec
-from dlcore.dist.segment import (
+from dlcore.collective.collectives import SocketTransport, check_flat, check_root
+from dlcore.collective.compression import get_codec
+from dlcore.collective.segment import (
     PeerSegment,
     Segment,
     host_key,
@@ -63,12 +63,12 @@ from dlcore.dist.segment import (
     segment_dir,
     slot_capacity,
 )
-from dlcore.dist.shm_control import Phase, exchange
+from dlcore.collective.shm_control import Phase, exchange
 from dlcore.errors import CommunicationError, FrameError
 from dlcore.params import shard_bounds
 
 if TYPE_CHECKING:
-    from dlcore.dist.communicator import Communicator, Operation
+    from dlcore.collective.communicator import Communicator, Operation
 
 logger = logging.getLogger(__name__)
 

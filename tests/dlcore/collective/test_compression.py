@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlcore.dist.compression import BF16, FP16, get_codec
+from dlcore.collective.compression import BF16, FP16, get_codec
 from dlcore.errors import ConfigError
 
 PROPERTY = settings(

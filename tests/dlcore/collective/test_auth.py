@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from dlcore.dist import auth, new_job_secret, wire
-from dlcore.dist.wire import Deadline, Kind
+from dlcore.collective import auth, new_job_secret, wire
+from dlcore.collective.wire import Deadline, Kind
 from dlcore.errors import AuthenticationError, ConfigError
 
-AUTH_LOGGER = "dlcore.dist.auth"
+AUTH_LOGGER = "dlcore.collective.auth"
 
 
 @pytest.fixture
@@ -141,7 +141,7 @@ def test_a_stranger_speaking_another_protocol_is_refused_and_logged(pair, caplog
     stranger.sendall(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n")
     with (
         caplog.at_level(logging.WARNING, logger=AUTH_LOGGER),
-        pytest.raises(AuthenticationError, match="handshake failed.*not a dlcore.dist frame"),
+        pytest.raises(AuthenticationError, match="handshake failed.*not a dlcore.collective frame"),
     ):
         auth.authenticate_server(server, new_job_secret(), {}, Deadline.after(5.0), "stranger")
     assert "refused connection from stranger" in caplog.text

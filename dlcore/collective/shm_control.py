@@ -19,7 +19,7 @@ import struct
 from enum import IntEnum
 from typing import TYPE_CHECKING
 
-from dlcore.dist.wire import (
+from dlcore.collective.wire import (
     HEADER,
     MAX_CONTROL_FRAME,
     FrameHeader,
@@ -34,7 +34,7 @@ from dlcore.dist.wire import (
 from dlcore.errors import FrameError
 
 if TYPE_CHECKING:
-    from dlcore.dist.communicator import Communicator, Operation
+    from dlcore.collective.communicator import Communicator, Operation
 
 CONTROL = struct.Struct("!QIQ")  # the caller's buffer bytes, phase, argument
 

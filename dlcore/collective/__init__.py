@@ -1,4 +1,4 @@
-"""dlcore.dist: communication for data-parallel training, on the stdlib and NumPy only.
+"""dlcore.collective: communication for data-parallel training, on the stdlib and NumPy only.
 
 Owns: wire framing (`wire`), mutual HMAC authentication (`auth`), a TCP rendezvous
 (`rendezvous`), a rank's ring connections and the choice of transport
@@ -65,13 +65,13 @@ g.run(fn)` run fn(comm) on n loopback ranks and return the results by rank.
 Security: connections are authenticated, not encrypted; keep jobs on a trusted network.
 """
 
-from dlcore.dist.auth import new_job_secret
-from dlcore.dist.communicator import Communicator
-from dlcore.dist.compression import get_codec
-from dlcore.dist.config import CommConfig, Member
-from dlcore.dist.local import LocalGroup, loopback_config, start_threads
-from dlcore.dist.rendezvous import RendezvousServer, rendezvous
-from dlcore.dist.sharded import ShardedStep, StepTimings
+from dlcore.collective.auth import new_job_secret
+from dlcore.collective.communicator import Communicator
+from dlcore.collective.compression import get_codec
+from dlcore.collective.config import CommConfig, Member
+from dlcore.collective.local import LocalGroup, loopback_config, start_threads
+from dlcore.collective.rendezvous import RendezvousServer, rendezvous
+from dlcore.collective.sharded import ShardedStep, StepTimings
 
 __all__ = [
     "CommConfig",

@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from dlcore.dist import (
+from dlcore.collective import (
     CommConfig,
     Communicator,
     LocalGroup,
@@ -26,8 +26,8 @@ from dlcore.dist import (
     RendezvousServer,
     loopback_config,
 )
-from dlcore.dist.segment import PeerSegment, Segment, segment_bytes, slot_capacity
-from dlcore.dist.shm import offers_problem
+from dlcore.collective.segment import PeerSegment, Segment, segment_bytes, slot_capacity
+from dlcore.collective.shm import offers_problem
 from dlcore.errors import CommunicationError, ConfigError, FrameError
 
 
@@ -81,7 +81,7 @@ def test_ranks_that_do_not_share_the_segment_directory_fall_back_to_sockets(
     secret, shm_dir, other_dir, caplog
 ):
     configs = [shm(shm_dir, "auto"), shm(other_dir, "auto"), shm(shm_dir, "auto")]
-    with caplog.at_level(logging.INFO, logger="dlcore.dist.shm"):
+    with caplog.at_level(logging.INFO, logger="dlcore.collective.shm"):
         comms = join_all(configs, secret)
     try:
         assert [c.transport for c in comms] == ["socket"] * 3
@@ -211,7 +211,7 @@ def test_growth_failure_falls_back_to_sockets_under_auto(secret, shm_dir, tmp_pa
     try:
         assert [c.transport for c in comms] == ["shm", "shm"]
         alias.unlink()  # rank 1 can no longer create a larger segment
-        with caplog.at_level(logging.WARNING, logger="dlcore.dist.shm"):
+        with caplog.at_level(logging.WARNING, logger="dlcore.collective.shm"):
             results = run_all(comms, lambda comm: summed(comm, 100_000))
         for result in results:
             np.testing.assert_array_equal(result, np.full(100_000, 3.0))

@@ -9,10 +9,10 @@ import threading
 import numpy as np
 import pytest
 
-from dlcore.dist import Communicator, LocalGroup, Member, loopback_config, new_job_secret
-from dlcore.dist.auth import authenticate_client
-from dlcore.dist.local import start_threads
-from dlcore.dist.wire import Deadline, open_listener
+from dlcore.collective import Communicator, LocalGroup, Member, loopback_config, new_job_secret
+from dlcore.collective.auth import authenticate_client
+from dlcore.collective.local import start_threads
+from dlcore.collective.wire import Deadline, open_listener
 from dlcore.errors import (
     AuthenticationError,
     CommunicationError,
@@ -21,7 +21,7 @@ from dlcore.errors import (
     PeerTimeoutError,
     ShapeError,
 )
-from tests.dlcore.dist.conftest import TRANSPORTS
+from tests.dlcore.collective.conftest import TRANSPORTS
 
 each_transport = pytest.mark.parametrize("transport", TRANSPORTS)
 
@@ -87,7 +87,7 @@ def test_ring_setup_refuses_intruders_logs_them_and_still_forms(
     secret, caplog, use_job_secret, identity, reason
 ):
     intruder_secret = secret if use_job_secret else new_job_secret()
-    with caplog.at_level(logging.WARNING, logger="dlcore.dist.auth"):
+    with caplog.at_level(logging.WARNING, logger="dlcore.collective.auth"):
         error, comms = _build_ring_with_an_intruder(secret, intruder_secret, identity)
     try:
         assert isinstance(error, AuthenticationError) and reason in str(error)

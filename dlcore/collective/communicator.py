@@ -32,12 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.dist import shm
-from dlcore.dist.auth import Identity, authenticate_client, authenticate_server, check_secret
-from dlcore.dist.collectives import SocketTransport
-from dlcore.dist.config import CommConfig, Member
-from dlcore.dist.rendezvous import Address, rendezvous
-from dlcore.dist.wire import Deadline, configure_socket, connect, open_listener, send_bytes
+from dlcore.collective import shm
+from dlcore.collective.auth import Identity, authenticate_client, authenticate_server, check_secret
+from dlcore.collective.collectives import SocketTransport
+from dlcore.collective.config import CommConfig, Member
+from dlcore.collective.rendezvous import Address, rendezvous
+from dlcore.collective.wire import Deadline, configure_socket, connect, open_listener, send_bytes
 from dlcore.errors import CommunicationError, ConfigError
 from dlcore.params import shard_bounds
 

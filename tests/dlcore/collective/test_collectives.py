@@ -15,9 +15,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlcore.dist import LocalGroup, loopback_config, start_threads
+from dlcore.collective import LocalGroup, loopback_config, start_threads
 from dlcore.params import shard_bounds
-from tests.dlcore.dist.conftest import TRANSPORTS
+from tests.dlcore.collective.conftest import TRANSPORTS
 
 PROPERTY = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

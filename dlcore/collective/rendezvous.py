@@ -26,10 +26,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlcore.dist.auth import Identity, authenticate_client, authenticate_server, check_secret
-from dlcore.dist.config import Member
-from dlcore.dist.server import WILDCARDS, Address, ConnectionServer
-from dlcore.dist.wire import (
+from dlcore.collective.auth import Identity, authenticate_client, authenticate_server, check_secret
+from dlcore.collective.config import Member
+from dlcore.collective.server import WILDCARDS, Address, ConnectionServer
+from dlcore.collective.wire import (
     Deadline,
     Kind,
     connect,

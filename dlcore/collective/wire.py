@@ -2,7 +2,7 @@
 
 Owns: the frame header (magic, version, kind, tag, payload length), size limits,
 socket options, and the blocking send/receive primitives every other module of
-`dlcore.dist` uses. Tensors travel zero-copy: `send_array` hands a memoryview of the
+`dlcore.collective` uses. Tensors travel zero-copy: `send_array` hands a memoryview of the
 NumPy buffer to `sendall`, `recv_into` fills the caller's buffer with `recv_into`.
 
 Does not own: what a payload means (auth, rendezvous and collectives decide that).
@@ -182,7 +182,7 @@ def parse_header(raw: bytes | bytearray, what: str, peer: str) -> FrameHeader:
     magic, version, kind, _reserved, tag, length = HEADER.unpack_from(raw)
     if magic != MAGIC:
         raise FrameError(
-            f"{peer} sent bytes that are not a dlcore.dist frame while we waited for {what}: "
+            f"{peer} sent bytes that are not a dlcore.collective frame while we waited for {what}: "
             f"expected magic {MAGIC!r}, received {bytes(magic)!r}. Is another program "
             "connecting to this port?"
         )

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from dlcore.dist import wire
-from dlcore.dist.wire import Deadline, Kind
+from dlcore.collective import wire
+from dlcore.collective.wire import Deadline, Kind
 from dlcore.errors import (
     AuthenticationError,
     CommunicationError,
@@ -56,7 +56,7 @@ def test_array_round_trip_fills_the_callers_buffer(pair, dtype, length):
 def test_bad_magic_is_a_frame_error(pair):
     a, b = pair
     a.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    with pytest.raises(FrameError, match=r"not a dlcore.dist frame.*b'GET '"):
+    with pytest.raises(FrameError, match=r"not a dlcore.collective frame.*b'GET '"):
         wire.recv_frame(b, Kind.HELLO, soon(), "a stranger")
 
 

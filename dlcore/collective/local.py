@@ -16,10 +16,10 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from dlcore.dist.auth import new_job_secret
-from dlcore.dist.communicator import Communicator
-from dlcore.dist.config import CommConfig, Member
-from dlcore.dist.rendezvous import RendezvousServer
+from dlcore.collective.auth import new_job_secret
+from dlcore.collective.communicator import Communicator
+from dlcore.collective.config import CommConfig, Member
+from dlcore.collective.rendezvous import RendezvousServer
 from dlcore.errors import PeerTimeoutError
 
 T = TypeVar("T")

@@ -6,8 +6,8 @@ import argparse
 import json
 import time
 
-from fraud_app.commands._overrides import with_flags
 from fraud_app.config import AppConfig
+from pipelines.commands._overrides import with_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,11 +7,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlcore.dist import LocalGroup, ShardedStep, loopback_config, start_threads
+from dlcore.collective import LocalGroup, ShardedStep, loopback_config, start_threads
 from dlcore.errors import ConfigError, ShapeError
 from dlcore.optimizers import LARS, SGD, Adam, Optimizer, OptimizerState, ShardContext
 from dlcore.params import ParamBuffer, shard_bounds
-from tests.dlcore.dist.conftest import TRANSPORTS
+from tests.dlcore.collective.conftest import TRANSPORTS
 
 SHAPES = {"w1": (7, 5), "b1": (5,), "w2": (5, 3), "b2": (3,)}
 STEPS = 3
