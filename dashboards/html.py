@@ -23,27 +23,24 @@ PLOTLY_JS = "plotly.min.js"
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
 
-_CSS = (
-    """
+_CSS = """
 *{box-sizing:border-box}
-body{font-family:%s;margin:0;color:#1b1b1b;background:#fafafa;line-height:1.45}
+body{font-family:FONT_FAMILY;margin:0;color:#1b1b1b;background:#fafafa;line-height:1.45}
 header{background:#12355b;color:#fff;padding:12px 24px}
 header a{color:#fff} nav a{margin-right:16px} nav a[aria-current=page]{font-weight:700}
 main{max-width:1200px;margin:0 auto;padding:8px 24px 40px}
 h1{font-size:1.5rem;margin:4px 0} h2{font-size:1.2rem;margin:28px 0 6px}
 section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 16px 16px;margin:16px 0}
 p.note{color:#555;margin:4px 0 8px}
-table{border-collapse:collapse;width:100%%;font-size:13px;table-layout:auto}
+table{border-collapse:collapse;width:100%;font-size:13px;table-layout:auto}
 th,td{border:1px solid #d5d5d5;padding:4px 8px;text-align:left;vertical-align:top;
       overflow-wrap:anywhere}
 th{background:#eef1f5} td.num{text-align:right;font-variant-numeric:tabular-nums}
 tr.bad{background:#fde2e2} tr.warn{background:#fff4d6} tr.good{background:#eef8ee}
 tr.focus{font-weight:700;background:#e8f0fb}
-.plot{width:100%%;margin:8px 0}
+.plot{width:100%;margin:8px 0}
 details{margin:8px 0} summary{cursor:pointer;color:#12355b}
-"""
-    % FONT
-)
+""".replace("FONT_FAMILY", FONT)
 
 
 @dataclass(frozen=True)
@@ -59,20 +56,20 @@ def _missing(x) -> bool:
 
 
 def fmt_int(x) -> str:
-    return "–" if _missing(x) else f"{int(round(x)):,}"
+    return "-" if _missing(x) else f"{round(x):,}"
 
 
 def fmt_pct(x, digits: int = 1) -> str:
-    return "–" if _missing(x) else f"{x * 100:,.{digits}f}%"
+    return "-" if _missing(x) else f"{x * 100:,.{digits}f}%"
 
 
 def fmt_num(x, digits: int = 3) -> str:
-    return "–" if _missing(x) else f"{x:,.{digits}f}"
+    return "-" if _missing(x) else f"{x:,.{digits}f}"
 
 
 def fmt_seconds(x) -> str:
     if _missing(x):
-        return "–"
+        return "-"
     return f"{x:,.1f} s" if x < 120 else f"{x / 60:,.1f} min"
 
 

@@ -109,8 +109,8 @@ def _facts(training: dict) -> list[list[str]]:
         ["test frauds", fmt_int(test.get("frauds"))],
         ["test ROC AUC", fmt_num(test.get("roc_auc"), 4)],
         ["test average precision", fmt_num(test.get("average_precision"), 4)],
-        ["registry decision", str(reg.get("decision") or "–")],
-        ["model", str(training.get("model_path") or "–")],
+        ["registry decision", str(reg.get("decision") or "-")],
+        ["model", str(training.get("model_path") or "-")],
     ]
 
 

@@ -29,6 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
+    "dashboards": (
+        "pipelines.commands.dashboards",
+        "render the HTML dashboards (training, quality, data, scoring) from saved reports",
+    ),
 }
 
 

@@ -237,8 +237,8 @@ def _registry(reg: dict | None) -> Section | None:
         return None
     window = reg.get("window") or {}
     cells = [
-        ["decision", str(reg.get("decision", "–"))],
-        ["model", f"{reg.get('name', '–')} version {reg.get('version', '–')}"],
+        ["decision", str(reg.get("decision", "-"))],
+        ["model", f"{reg.get('name', '-')} version {reg.get('version', '-')}"],
         ["new model average precision", fmt_num(reg.get("new_ap"), 4)],
         ["champion average precision", fmt_num(reg.get("champion_ap"), 4)],
         ["champion version", str(reg.get("champion_version") or "none")],
@@ -253,4 +253,4 @@ def _registry(reg: dict | None) -> Section | None:
     fig.update_yaxes(title_text="average precision", rangemode="tozero")
     fig.update_xaxes(title_text="model")
     body = table(["", "value"], cells) + figure(fig, "new model vs champion")
-    return Section(f"Registry decision: {reg.get('decision', '–')}", body)
+    return Section(f"Registry decision: {reg.get('decision', '-')}", body)

@@ -5,6 +5,7 @@ the training window."""
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import plotly.graph_objects as go
@@ -142,11 +143,11 @@ def bin_labels(edges: list[float], n: int) -> list[str]:
     """Names for n score bins from either n + 1 edges or n - 1 inner cut points."""
     e = [fmt_num(v, 3) for v in edges]
     if len(e) == n + 1:
-        return [f"{a}–{b}" for a, b in zip(e[:-1], e[1:], strict=True)]
+        return [f"{a} to {b}" for a, b in itertools.pairwise(e)]
     if len(e) == n - 1 and n > 1:
         return [
             f"< {e[0]}",
-            *(f"{a}–{b}" for a, b in zip(e[:-1], e[1:], strict=True)),
+            *(f"{a} to {b}" for a, b in itertools.pairwise(e)),
             f"≥ {e[-1]}",
         ]
     return [f"bin {i + 1}" for i in range(n)]
