@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from dashboards.html import Section, figure, fmt_int, fmt_pct, style, table
+from dashboards.html import Section, figure, fmt_int, fmt_pct, new_figure, style, subplots, table
 from dashboards.prep.data import daily_stats, rows_per_step
 from dashboards.sources import RunData
 
@@ -77,7 +76,7 @@ def _short(value) -> str:
 
 def _quarantine(etl: dict, sample: pd.DataFrame | None) -> Section:
     reasons = sorted(etl["quarantine_by_reason"].items(), key=lambda kv: kv[1])
-    fig = go.Figure(go.Bar(
+    fig = new_figure(go.Bar(
         y=[r for r, _ in reasons], x=[n for _, n in reasons], orientation="h",
         marker_color="#d62728", texttemplate="%{x:,}", hovertemplate="%{y}: %{x:,} rows<extra></extra>",
     ))  # fmt: skip
@@ -110,7 +109,7 @@ def _sample(sample: pd.DataFrame) -> str:
 def _steps(steps) -> Section:
     names = [s.name for s in steps][::-1]
     rows = [s.rows for s in steps][::-1]
-    fig = go.Figure(go.Bar(
+    fig = new_figure(go.Bar(
         y=names, x=rows, orientation="h", marker_color="#12355b", texttemplate="%{x:,}",
         customdata=[s.note for s in steps][::-1],
         hovertemplate="%{y}: %{x:,} rows %{customdata}<extra></extra>",
@@ -125,7 +124,7 @@ def _steps(steps) -> Section:
 
 def _daily(days: pd.DataFrame) -> Section:
     d = daily_stats(days["event_date"].astype(str).to_numpy(), days["label"])
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig = subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Bar(x=d.dates, y=d.transactions, name="transactions", marker_color="#9ecae1",
                          hovertemplate="%{x}: %{y:,} transactions<extra></extra>"),
                   secondary_y=False)  # fmt: skip

@@ -11,7 +11,17 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.html import Section, figure, fmt_int, fmt_num, fmt_pct, paragraph, style, table
+from dashboards.html import (
+    Section,
+    figure,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    new_figure,
+    paragraph,
+    style,
+    table,
+)
 from dashboards.prep.metrics import (
     budgets_around,
     card_precision_at_k,
@@ -81,7 +91,7 @@ def _score_columns(scores: pd.DataFrame) -> list[tuple[str, str, dict]]:
 
 
 def _curves(scores: pd.DataFrame, kind: str) -> Section:
-    fig, labels = go.Figure(), scores["label"].to_numpy()
+    fig, labels = new_figure(), scores["label"].to_numpy()
     make, area = (pr_curve, "AP") if kind == "pr" else (roc_curve, "AUC")
     for col, name, line in _score_columns(scores):
         c = make(labels, scores[col].to_numpy())
@@ -107,7 +117,7 @@ def _curves(scores: pd.DataFrame, kind: str) -> Section:
 def _histogram(scores: pd.DataFrame) -> Section:
     h = score_histogram(scores["label"].to_numpy(), scores["fraud_score"].to_numpy())
     mids = [(a + b) / 2 for a, b in zip(h.edges[:-1], h.edges[1:], strict=True)]
-    fig = go.Figure()
+    fig = new_figure()
     for name, color in (("normal", "#1f77b4"), ("fraud", "#d62728")):
         if h.shares[name] is not None:
             fig.add_trace(go.Bar(
@@ -144,7 +154,7 @@ def _threshold(scores: pd.DataFrame, budget: float) -> Section:
     marks = ["focus" if r.budget == budget else "" for r in rows]
     headers = ["alert budget (% of rows)", "alerts", "alerts per day", "score threshold",
                "precision", "recall", "card precision"]  # fmt: skip
-    fig = go.Figure()
+    fig = new_figure()
     for attr, name in (("precision", "precision"), ("recall", "recall"),
                        ("card_precision", "card precision")):  # fmt: skip
         y = [getattr(r, attr) for r in rows]
@@ -181,7 +191,7 @@ def _card_precision(scores: pd.DataFrame | None, data: RunData, k: int) -> list[
                                                        for d, p in per_day]})]  # fmt: skip
     if not series:
         return []
-    fig = go.Figure()
+    fig = new_figure()
     for name, c in series:
         days = c["per_day"]
         fig.add_trace(go.Scatter(
@@ -218,7 +228,7 @@ def _patterns(data: RunData) -> Section | None:
              if e.get("pattern_recall")]  # fmt: skip
     if not found:
         return None
-    fig = go.Figure()
+    fig = new_figure()
     for name, recall in found:
         names = sorted(recall, key=lambda p: recall[p] if recall[p] is not None else -1)
         fig.add_trace(go.Bar(
@@ -245,7 +255,7 @@ def _registry(reg: dict | None) -> Section | None:
         ["required margin", fmt_num(reg.get("margin"), 4)],
         ["compared on", f"{window.get('start', '?')} to {window.get('end', '?')}"],
     ]
-    fig = go.Figure(go.Bar(
+    fig = new_figure(go.Bar(
         x=["new model", "champion"], y=[reg.get("new_ap"), reg.get("champion_ap")],
         marker_color=["#12355b", "#7f7f7f"], texttemplate="%{y:.3f}",
     ))  # fmt: skip

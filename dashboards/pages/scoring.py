@@ -9,9 +9,19 @@ import itertools
 from typing import Any
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
-from dashboards.html import Section, figure, fmt_int, fmt_num, fmt_pct, paragraph, style, table
+from dashboards.html import (
+    Section,
+    figure,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    new_figure,
+    paragraph,
+    style,
+    subplots,
+    table,
+)
 from dashboards.prep.drift import DEFAULT_THRESHOLD, DriftTable, feature_drift, score_drift, shares
 from dashboards.sources import RunData
 
@@ -60,7 +70,7 @@ def _jobs(summaries: list[dict[str, Any]]) -> Section:
 
 def _daily(dates: list[dict[str, Any]], threshold) -> Section:
     x = [str(d["date"]) for d in dates]
-    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig = subplots(specs=[[{"secondary_y": True}]])
     fig.add_trace(go.Bar(x=x, y=[d.get("alerts") for d in dates], name="alerts",
                          marker_color="#d62728", customdata=[d.get("rows") for d in dates],
                          hovertemplate="%{x}: %{y:,} alerts of %{customdata:,} rows<extra></extra>"),
@@ -85,7 +95,7 @@ def _daily(dates: list[dict[str, Any]], threshold) -> Section:
 
 def _heatmap(drift: DriftTable) -> Section:
     z = [[v if v is not None else None for v in row] for row in drift.values]
-    fig = go.Figure(go.Heatmap(
+    fig = new_figure(go.Heatmap(
         z=z, x=drift.dates, y=drift.features, colorscale="YlOrRd", zmin=0,
         zmax=max(2 * drift.threshold, max((v for r in z for v in r if v is not None), default=0)),
         colorbar={"title": {"text": "PSI"}},
@@ -106,7 +116,7 @@ def _latest_bars(drift: DriftTable) -> Section:
     day = drift.dates[-1]
     pairs = [(f, row[-1]) for f, row in zip(drift.features, drift.values, strict=True)]
     pairs = sorted(pairs, key=lambda p: -(p[1] if p[1] is not None else -1))[:MAX_BARS][::-1]
-    fig = go.Figure(go.Bar(
+    fig = new_figure(go.Bar(
         y=[f for f, _ in pairs], x=[v for _, v in pairs], orientation="h", name=f"PSI on {day}",
         marker_color=["#d62728" if (v or 0) > drift.threshold else "#1f77b4" for _, v in pairs],
         hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>",
@@ -129,7 +139,7 @@ def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Sectio
     values = score_drift(reference, dates)
     if not reference.get("score_props"):
         return Section("Score drift", paragraph("The reference has no score distribution."))
-    fig = go.Figure(go.Scatter(x=[str(d["date"]) for d in dates], y=values, mode="lines+markers",
+    fig = new_figure(go.Scatter(x=[str(d["date"]) for d in dates], y=values, mode="lines+markers",
                                name="score PSI", hovertemplate="%{x}: PSI %{y:.3f}<extra></extra>"))  # fmt: skip
     fig.add_hline(y=threshold, line_dash="dash", line_color="#444",
                   annotation_text=f"threshold {fmt_num(threshold, 2)}")  # fmt: skip
@@ -159,7 +169,7 @@ def _score_distribution(reference: dict, today: dict) -> Section:
     if ref is None or now is None:
         return Section("Score distribution", paragraph("No score distribution to compare."))
     labels = bin_labels(list(reference.get("score_edges") or []), len(ref))
-    fig = go.Figure()
+    fig = new_figure()
     for name, y, color in (
         ("training window", ref, "#7f7f7f"),
         (f"{today['date']}", now, "#d62728"),

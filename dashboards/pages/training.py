@@ -5,7 +5,6 @@ stage starts and retries marked, and a per-member summary table."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
-from plotly.subplots import make_subplots
 
 from dashboards.html import (
     COLORS,
@@ -14,7 +13,9 @@ from dashboards.html import (
     fmt_int,
     fmt_pct,
     fmt_seconds,
+    new_figure,
     style,
+    subplots,
     table,
 )
 from dashboards.prep.training import (
@@ -77,7 +78,7 @@ def _x_of(member: dict) -> tuple[list, str]:
 
 
 def _loss(members: list[dict]) -> Section:
-    fig, axis = go.Figure(), "epoch"
+    fig, axis = new_figure(), "epoch"
     for i, m in enumerate(members):
         x, axis = _x_of(m)
         y = [h.get("loss") for h in m.get("history") or []]
@@ -92,7 +93,7 @@ def _loss(members: list[dict]) -> Section:
 
 
 def _validation(members: list[dict]) -> Section:
-    fig = go.Figure()
+    fig = new_figure()
     for i, m in enumerate(members):
         x, y = validation_points(m)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"member {i:02d}"))
@@ -104,7 +105,7 @@ def _validation(members: list[dict]) -> Section:
 
 def _time_split(members: list[dict]) -> Section:
     n = len(members)
-    fig = make_subplots(
+    fig = subplots(
         rows=n, cols=1, vertical_spacing=min(0.08, 0.3 / n),
         subplot_titles=[f"member {i:02d}" for i in range(n)],
     )  # fmt: skip
@@ -142,7 +143,7 @@ def _time_split(members: list[dict]) -> Section:
 
 
 def _timeline(members: list[dict]) -> Section:
-    fig = go.Figure()
+    fig = new_figure()
     for i, m in enumerate(members):
         groups, color = group_times(m.get("history") or []), COLORS[i % len(COLORS)]
         ends = [g.start_s + g.wall_s for g in groups]
