@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 PAGES: dict[str, str] = {  # file stem -> title (order = navigation order)
@@ -163,7 +164,18 @@ def figure(fig: go.Figure, label: str) -> str:
     return f'<figure class="plot" role="group" aria-label="{esc(label)}">{div}</figure>'
 
 
-def page(title: str, run: str, current: str, sections: list[Section], empty_hint: str) -> str:
+def plotly_script(inline: bool) -> str:
+    """plotly.js for a page: a tag loading the shared file beside it, or the whole bundle
+    inline (a self-contained ~5 MB page; the benchmark's peer)."""
+    return (
+        f"<script>{get_plotlyjs()}</script>" if inline else f'<script src="{PLOTLY_JS}"></script>'
+    )
+
+
+def page(
+    title: str, run: str, current: str, sections: list[Section], empty_hint: str, *,
+    inline_js: bool = False,
+) -> str:  # fmt: skip
     """A complete run page: header with navigation, one <section> per input found."""
     nav = " ".join(
         f'<a href="{stem}.html"{" aria-current=page" if stem == current else ""}>{esc(t)}</a>'
@@ -180,7 +192,7 @@ def page(title: str, run: str, current: str, sections: list[Section], empty_hint
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{esc(title)} · {esc(run)}</title><style>{_CSS}</style>"
-        f'<script src="{PLOTLY_JS}"></script></head><body>'
+        f"{plotly_script(inline_js)}</head><body>"
         f'<header><a href="../index.html">All runs</a> · <a href="index.html">Run {esc(run)}</a>'
         f"<h1>{esc(title)}: run {esc(run)}</h1><nav>{nav}</nav></header>"
         f"<main>{body}</main></body></html>\n"

@@ -35,6 +35,7 @@ class DashboardOptions:
     psi_threshold: float = DEFAULT_THRESHOLD
     card_k: int = 100
     quarantine_rows: int = 10
+    inline_plotlyjs: bool = False  # True: self-contained pages (~5 MB each), no plotly.min.js
 
 
 def _sections(stem: str, data: RunData, options: DashboardOptions):
@@ -71,12 +72,17 @@ def render_run(sources: Sources, run: str, options: DashboardOptions | None = No
     started = time.monotonic()
     data = load_run(sources, run, quarantine_rows=options.quarantine_rows)
     out = sources.output / run
-    written = [_plotly_js(out)]
+    written = [] if options.inline_plotlyjs else [_plotly_js(out)]
     counts = {}
     for stem, title in PAGES.items():
         secs = _sections(stem, data, options)
         counts[stem] = len(secs)
-        written.append(_write(out / f"{stem}.html", page(title, run, stem, secs, HINTS[stem])))
+        written.append(
+            _write(
+                out / f"{stem}.html",
+                page(title, run, stem, secs, HINTS[stem], inline_js=options.inline_plotlyjs),
+            )
+        )
     written.append(_write(out / "index.html", _run_index(data, counts)))
     logger.info("dashboards: run %s rendered to %s in %.1f s", run, out, time.monotonic() - started)
     return written
