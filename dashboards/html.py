@@ -160,6 +160,7 @@ def figure(fig: go.Figure, label: str) -> str:
         default_width="100%",
         default_height=f"{fig.layout.height or 380}px",
         config={"responsive": True, "displaylogo": False},
+        validate=False,  # the figure objects were validated when they were built
     )
     return f'<figure class="plot" role="group" aria-label="{esc(label)}">{div}</figure>'
 

@@ -97,7 +97,8 @@ def _curves(scores: pd.DataFrame, kind: str) -> Section:
         c = make(labels, scores[col].to_numpy())
         if c is not None:
             fig.add_trace(go.Scatter(
-                x=c.x, y=c.y, mode="lines", name=f"{name} ({area} {c.area:.3f})", line=line,
+                x=np.asarray(c.x), y=np.asarray(c.y), mode="lines",  # arrays validate fast
+                name=f"{name} ({area} {c.area:.3f})", line=line,
                 hovertemplate="%{x:.1%} / %{y:.1%}<extra>" + name + "</extra>",
             ))  # fmt: skip
     if kind == "pr":
@@ -134,7 +135,8 @@ def _histogram(scores: pd.DataFrame) -> Section:
 
 def _days(scores: pd.DataFrame) -> np.ndarray:
     if "timestamp" in scores.columns:
-        return pd.to_datetime(scores["timestamp"]).dt.strftime("%Y-%m-%d").to_numpy()
+        ts = pd.to_datetime(scores["timestamp"], utc=True)
+        return ts.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")  # UTC calendar days
     return np.zeros(len(scores), dtype=int)
 
 

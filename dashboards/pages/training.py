@@ -109,24 +109,27 @@ def _time_split(members: list[dict]) -> Section:
         rows=n, cols=1, vertical_spacing=min(0.08, 0.3 / n),
         subplot_titles=[f"member {i:02d}" for i in range(n)],
     )  # fmt: skip
+    shapes = []
     for i, m in enumerate(members):
         groups = group_times(m.get("history") or [])
         x = [g.group for g in groups]
-        for attr, name, color in PARTS:
-            fig.add_trace(
+        fig.add_traces(
+            [
                 go.Bar(
                     x=x, y=[getattr(g, attr) for g in groups], name=name, marker_color=color,
                     legendgroup=name, showlegend=i == 0,
                     hovertemplate="group %{x}<br>" + name + " %{y:.3f} s<extra></extra>",
-                ),
-                row=i + 1, col=1,
-            )  # fmt: skip
-        for g in groups:
-            if g.stage_start and g.group > 0:
-                fig.add_vline(x=g.group - 0.5, line_dash="dot", line_color="#444", row=i + 1, col=1)
-        for f in failed_groups(m):
-            fig.add_vline(x=f - 0.5, line_color="#d62728", line_width=2, row=i + 1, col=1)
+                )
+                for attr, name, color in PARTS
+            ],
+            rows=i + 1, cols=1,
+        )  # fmt: skip
+        stages = [g.group for g in groups if g.stage_start and g.group > 0]
+        shapes += _vlines(i, stages, {"dash": "dot", "color": "#444", "width": 1})
+        shapes += _vlines(i, failed_groups(m), {"color": "#d62728", "width": 2})
         fig.update_yaxes(title_text="seconds", row=i + 1, col=1)
+    # one layout update for all boundary lines (add_vline re-validates every shape each call)
+    fig.update_layout(shapes=shapes)
     fig.update_layout(barmode="stack")
     style(
         fig,
@@ -140,6 +143,16 @@ def _time_split(members: list[dict]) -> Section:
         "red lines: a stage failed and training resumed from that group (a retry)."
     )
     return Section("Where the time goes", figure(fig, "wall time per group, stacked"), note)
+
+
+def _vlines(row: int, groups: list[int], line: dict) -> list[dict]:
+    """Vertical lines before `groups` in subplot `row` (0-based), spanning its height."""
+    axis = "" if row == 0 else str(row + 1)
+    return [
+        {"type": "line", "x0": g - 0.5, "x1": g - 0.5, "xref": f"x{axis}",
+         "y0": 0, "y1": 1, "yref": f"y{axis} domain", "line": line}
+        for g in groups
+    ]  # fmt: skip
 
 
 def _timeline(members: list[dict]) -> Section:
