@@ -1,7 +1,7 @@
 """Dashboards for the workflow: maps the app config to dashboards.Sources and renders.
 
 `render_dashboards` raises (for `fraud-app dashboards`); `render_dashboards_safely` is
-what `run`, `train` and `score` call at their end: a rendering failure is logged and
+what `run`, `train` and `score` call at their end (score: `scoring_summary=result.summary`): a rendering failure is logged and
 never fails the step. Both return the written files (pages and plotly.min.js), so a
 caller can log them to MLflow as run artifacts.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from dashboards import DashboardOptions, Sources, render_all, render_index
 from dashboards.sources import belongs_to, list_runs, read_json
@@ -42,14 +43,15 @@ def index_path(config: AppConfig) -> Path:
 
 
 def render_dashboards(
-    config: AppConfig, run: str | None = None, *, model_uri: str | None = None
+    config: AppConfig, run: str | None = None, *, scoring_summary: dict[str, Any] | None = None
 ) -> list[Path]:
-    """Pages of `run`, or of the runs whose model is `model_uri`, or of every run."""
+    """Pages of `run`, or of the runs whose model a scoring summary (C3: model_uri,
+    model_name, model_version) is about, or of every run."""
     sources = dashboard_sources(config)
     if run is not None:
         runs = [run]
-    elif model_uri is not None:
-        doc = {"model_uri": model_uri}
+    elif scoring_summary is not None:
+        doc = scoring_summary
         runs = [
             r for r in list_runs(sources)
             if belongs_to(doc, r, read_json(sources.reports / f"training-{r}.json"))
@@ -62,11 +64,11 @@ def render_dashboards(
 
 
 def render_dashboards_safely(
-    config: AppConfig, run: str | None = None, *, model_uri: str | None = None
+    config: AppConfig, run: str | None = None, *, scoring_summary: dict[str, Any] | None = None
 ) -> list[Path]:
     """render_dashboards, but a failure is logged (with its traceback) and returns []."""
     try:
-        written = render_dashboards(config, run, model_uri=model_uri)
+        written = render_dashboards(config, run, scoring_summary=scoring_summary)
     except Exception:  # rendering is a by-product: it must never fail the workflow
         logger.warning("dashboards: rendering failed; the step itself succeeded", exc_info=True)
         return []

@@ -156,9 +156,9 @@ def bin_labels(edges: list[float], n: int) -> list[str]:
         return [f"{a} to {b}" for a, b in itertools.pairwise(e)]
     if len(e) == n - 1 and n > 1:
         return [
-            f"< {e[0]}",
+            f"≤ {e[0]}",
             *(f"{a} to {b}" for a, b in itertools.pairwise(e)),
-            f"≥ {e[-1]}",
+            f"> {e[-1]}",
         ]
     return [f"bin {i + 1}" for i in range(n)]
 

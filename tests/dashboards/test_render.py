@@ -114,3 +114,12 @@ def test_render_logs_the_time(small_run, caplog):
     with caplog.at_level(logging.INFO, logger="dashboards.render"):
         render_run(small_run, "r1")
     assert "run r1 rendered to" in caplog.text
+
+
+def test_score_bin_labels_from_edges_or_cut_points():
+    from dashboards.pages.scoring import bin_labels
+
+    assert bin_labels([0, 0.5, 1], 2) == ["0.000 to 0.500", "0.500 to 1.000"]
+    # fraud_app.scoring.reference: right-closed bins around inner cut points
+    assert bin_labels([0.1, 0.2], 3) == ["≤ 0.100", "0.100 to 0.200", "> 0.200"]
+    assert bin_labels([], 2) == ["bin 1", "bin 2"]

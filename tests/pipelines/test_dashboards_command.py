@@ -40,12 +40,19 @@ def test_command_names_an_unknown_run(tmp_path, capsys):
     assert "no training report" in err and "Known runs (newest first): r1" in err
 
 
-def test_render_by_model_uri_picks_the_run_of_that_model(tmp_path):
+def test_render_after_scoring_picks_the_run_of_that_model(tmp_path):
     write_run(tmp_path, SMALL)
     config = load_config(None, {"paths.root": str(tmp_path)})
-    written = render_dashboards(config, model_uri=str(tmp_path / "models" / "r1"))
+    summary = {"model_uri": str(tmp_path / "models" / "r1"), "model_name": "r1"}
+    written = render_dashboards(config, scoring_summary=summary)
     assert (tmp_path / "reports" / "dashboards" / "r1" / "scoring.html") in written
-    assert render_dashboards(config, model_uri="/some/other/model") == [
+    # the synthetic run's report has registry name fraud, version 3
+    registered = {"model_uri": "models:/fraud@champion", "model_name": "fraud", "model_version": 3}
+    assert tmp_path / "reports" / "dashboards" / "r1" / "index.html" in render_dashboards(
+        config, scoring_summary=registered
+    )
+    other = {"model_uri": "/some/other/model"}
+    assert render_dashboards(config, scoring_summary=other) == [
         tmp_path / "reports" / "dashboards" / "index.html"
     ]
 
