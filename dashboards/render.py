@@ -14,7 +14,19 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs
 
-from dashboards.html import PAGES, PLOTLY_JS, esc, fmt_int, fmt_num, page, plain_page, table
+from dashboards.errors import DashboardInputError
+from dashboards.html import (
+    PAGES,
+    PLOTLY_JS,
+    Section,
+    esc,
+    fmt_int,
+    fmt_num,
+    page,
+    paragraph,
+    plain_page,
+    table,
+)
 from dashboards.pages import data_quality, model_quality, scoring, training
 from dashboards.prep.drift import DEFAULT_THRESHOLD
 from dashboards.sources import RunData, Sources, list_runs, load_run, read_json
@@ -75,7 +87,11 @@ def render_run(sources: Sources, run: str, options: DashboardOptions | None = No
     written = [] if options.inline_plotlyjs else [_plotly_js(out)]
     counts = {}
     for stem, title in PAGES.items():
-        secs = _sections(stem, data, options)
+        try:
+            secs = _sections(stem, data, options)
+        except DashboardInputError as exc:  # one broken input must not hide the other pages
+            logger.warning("dashboards: run %s, page %s: %s", run, stem, exc)
+            secs = [Section("This page could not be drawn", paragraph(str(exc)))]
         counts[stem] = len(secs)
         written.append(
             _write(

@@ -63,7 +63,7 @@ def test_pages_of_a_real_workflow_run(spark, tmp_path):
     assert {p.name for p in written} >= {f"{s}.html" for s in PAGES}
     results = check_pages(
         _pages(output, "e2e"),
-        _screenshots(["index.html", "training.html", "model-quality.html", "data-quality.html"]),
+        _screenshots(["training.html", "model-quality.html", "data-quality.html"]),
     )
     assert_pages_ok(results)
     plots = {r.path.name: r.plots for r in results if r.path.parent.name == "e2e"}

@@ -123,3 +123,14 @@ def test_score_bin_labels_from_edges_or_cut_points():
     # fraud_app.scoring.reference: right-closed bins around inner cut points
     assert bin_labels([0.1, 0.2], 3) == ["≤ 0.100", "0.100 to 0.200", "> 0.200"]
     assert bin_labels([], 2) == ["bin 1", "bin 2"]
+
+
+def test_a_broken_input_leaves_a_message_on_its_page_only(small_run):
+    for p in small_run.reports.glob("scoring-*.json"):
+        doc = json.loads(p.read_text())
+        doc["reference"]["feature_props"] = doc["reference"]["feature_props"][:1]  # breaks C2
+        p.write_text(json.dumps(doc))
+    render_run(small_run, "r1")
+    scoring = (small_run.output / "r1" / "scoring.html").read_text()
+    assert "This page could not be drawn" in scoring and "feature_props has 1 entries" in scoring
+    assert _h2((small_run.output / "r1" / "training.html").read_text()) == SECTIONS["training.html"]
