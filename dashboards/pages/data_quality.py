@@ -77,7 +77,7 @@ def _short(value) -> str:
 def _quarantine(etl: dict, sample: pd.DataFrame | None) -> Section:
     reasons = sorted(etl["quarantine_by_reason"].items(), key=lambda kv: kv[1])
     fig = new_figure(go.Bar(
-        y=[r for r, _ in reasons], x=[n for _, n in reasons], orientation="h",
+        y=[r for r, _ in reasons], x=[n for _, n in reasons], orientation="h", name="quarantined rows",
         marker_color="#d62728", texttemplate="%{x:,}", hovertemplate="%{y}: %{x:,} rows<extra></extra>",
     ))  # fmt: skip
     style(fig, "Quarantined rows by reason", height=160 + 32 * max(len(reasons), 1))
@@ -110,7 +110,7 @@ def _steps(steps) -> Section:
     names = [s.name for s in steps][::-1]
     rows = [s.rows for s in steps][::-1]
     fig = new_figure(go.Bar(
-        y=names, x=rows, orientation="h", marker_color="#12355b", texttemplate="%{x:,}",
+        y=names, x=rows, orientation="h", marker_color="#12355b", texttemplate="%{x:,}", name="rows",
         customdata=[s.note for s in steps][::-1],
         hovertemplate="%{y}: %{x:,} rows %{customdata}<extra></extra>",
     ))  # fmt: skip

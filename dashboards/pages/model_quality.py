@@ -259,7 +259,7 @@ def _registry(reg: dict | None) -> Section | None:
     ]
     fig = new_figure(go.Bar(
         x=["new model", "champion"], y=[reg.get("new_ap"), reg.get("champion_ap")],
-        marker_color=["#12355b", "#7f7f7f"], texttemplate="%{y:.3f}",
+        marker_color=["#12355b", "#7f7f7f"], texttemplate="%{y:.3f}", name="average precision",
     ))  # fmt: skip
     style(fig, "Average precision: new model vs champion", height=320)
     fig.update_yaxes(title_text="average precision", rangemode="tozero")

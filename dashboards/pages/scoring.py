@@ -96,7 +96,8 @@ def _daily(dates: list[dict[str, Any]], threshold) -> Section:
 def _heatmap(drift: DriftTable) -> Section:
     z = [[v if v is not None else None for v in row] for row in drift.values]
     fig = new_figure(go.Heatmap(
-        z=z, x=drift.dates, y=drift.features, colorscale="YlOrRd", zmin=0,
+        z=z, x=drift.dates, y=drift.features, colorscale="YlOrRd", zmin=0, name="PSI",
+        showscale=True, showlegend=False,  # the colour bar is the legend
         zmax=max(2 * drift.threshold, max((v for r in z for v in r if v is not None), default=0)),
         colorbar={"title": {"text": "PSI"}},
         hovertemplate="%{y} on %{x}: PSI %{z:.3f}<extra></extra>",
