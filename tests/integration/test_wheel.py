@@ -46,22 +46,25 @@ def wheel_venv(tmp_path_factory):
         timeout=600,
     )
     wheel = next((root / "dist").glob("fraud_app-*.whl"))
+    # Nothing of the checkout may be visible: PYTHONPATH (and the egg-info that the build
+    # leaves in the checkout) would make pip think fraud-app is installed already.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "PYTHONPATH"))}
     venv.create(root / "venv", with_pip=True)
     py = root / "venv" / "bin" / "python"
     site = Path(
         _run(
             [str(py), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
             cwd=root,
-            env=dict(os.environ),
+            env=env,
         ).strip()
     )
-    (site / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     _run(
         [str(py), "-m", "pip", "install", "-q", "--no-deps", str(wheel)],
         cwd=root,
-        env=dict(os.environ),
+        env=env,
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYSPARK_", "PYTHONPATH"))}
+    # after the install: pip would take the borrowed editable fraud-app for this one
+    (site / "borrowed.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     env.update(PATH=f"{root / 'venv' / 'bin'}{os.pathsep}{env['PATH']}", SPARK_LOCAL_IP="127.0.0.1")
     return root, py, env
 
