@@ -14,10 +14,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
     from pipelines.workflow.pipeline import run_workflow
 
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     result = run_workflow(spark, config, generate=args.generate, run=args.run)
     test = result.steps["train"]["metrics"]["test"]
     print(json.dumps({"seconds": result.seconds, "steps": result.steps}, indent=2, default=str))
