@@ -29,6 +29,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
+    "export-onnx": (
+        "pipelines.commands.export_onnx",
+        "ensemble (directory or registry/run URI) -> one ONNX graph (fraud probability)",
+    ),
+    "import-onnx": (
+        "pipelines.commands.import_onnx",
+        "ONNX model (Gemm/MatMul, activations, BatchNorm, ...) -> ensemble directory",
+    ),
 }
 
 

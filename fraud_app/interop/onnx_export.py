@@ -80,7 +80,9 @@ class GraphBuilder:
     def const(self, owner: str, what: str, value: np.ndarray) -> str:
         name = f"{self.prefix}{owner}.{what}"
         if name in self._names:
-            raise OnnxConversionError(f"duplicate initializer name {name!r}; layer names must be unique")
+            raise OnnxConversionError(
+                f"duplicate initializer name {name!r}; layer names must be unique"
+            )
         self._names.add(name)
         self.initializers.append(self.onnx.numpy_helper.from_array(np.asarray(value), name))
         return name
@@ -133,9 +135,7 @@ def _batchnorm(g: GraphBuilder, layer: BatchNorm1d, x: str) -> str:
     ]
     # ONNX momentum weighs the running statistic, PyTorch/dlcore momentum the batch one.
     momentum = float(np.float32(1.0 - layer.momentum))
-    return g.node(
-        "BatchNormalization", inputs, layer.name, epsilon=layer.eps, momentum=momentum
-    )
+    return g.node("BatchNormalization", inputs, layer.name, epsilon=layer.eps, momentum=momentum)
 
 
 def _standardize(g: GraphBuilder, layer: Standardize, x: str) -> str:
@@ -150,7 +150,9 @@ def _standardize(g: GraphBuilder, layer: Standardize, x: str) -> str:
 
 def _lookup(g: GraphBuilder, layer: Layer, ids: str, width: int) -> str:
     """Gather rows of the layer's table for (batch, k) int64 ids -> (batch, width)."""
-    rows = g.node("Gather", [g.const(layer.name, "table", _f32(layer.table)), ids], layer.name, axis=0)
+    rows = g.node(
+        "Gather", [g.const(layer.name, "table", _f32(layer.table)), ids], layer.name, axis=0
+    )
     shape = g.const(layer.name, "out_shape", np.array([0, width], dtype=np.int64))
     return g.node("Reshape", [rows, shape], layer.name)
 
@@ -169,7 +171,9 @@ def _feature_embedding(g: GraphBuilder, layer: FeatureEmbedding, x: str) -> str:
     emb = _lookup(g, layer, ids, len(layer.cat_columns) * layer.dim)
     if not layer.numeric_columns:
         return emb
-    num_idx = g.const(layer.name, "numeric_columns", np.array(layer.numeric_columns, dtype=np.int64))
+    num_idx = g.const(
+        layer.name, "numeric_columns", np.array(layer.numeric_columns, dtype=np.int64)
+    )
     numeric = g.node("Gather", [x, num_idx], layer.name, axis=1)
     return g.node("Concat", [numeric, emb], layer.name, axis=1)
 
@@ -233,7 +237,9 @@ def _model_proto(g: GraphBuilder, inputs: list, outputs: list, name: str, meta: 
 
 
 def _features_input(onnx: Any, n: int) -> Any:
-    return _value_info(onnx, INPUT, ["batch", n], "float32 feature vectors, one row per transaction")
+    return _value_info(
+        onnx, INPUT, ["batch", n], "float32 feature vectors, one row per transaction"
+    )
 
 
 def model_to_onnx(model: Model, *, model_version: str | None = None) -> Any:
@@ -247,10 +253,14 @@ def model_to_onnx(model: Model, *, model_version: str | None = None) -> Any:
     meta = {"fraud_app.format": MODEL_FORMAT}
     if model_version is not None:
         meta["model_version"] = model_version
-    return _model_proto(g, [_features_input(g.onnx, model.in_features)], [out], "dlcore_model", meta)
+    return _model_proto(
+        g, [_features_input(g.onnx, model.in_features)], [out], "dlcore_model", meta
+    )
 
 
-def ensemble_to_onnx(ensemble: Any, *, model_version: str | None = None, model_uri: str | None = None) -> Any:
+def ensemble_to_onnx(
+    ensemble: Any, *, model_version: str | None = None, model_uri: str | None = None
+) -> Any:
     """A FraudEnsemble as ONE ONNX graph returning the mean of the members' sigmoids."""
     g = GraphBuilder()
     probs = []
@@ -270,7 +280,12 @@ def ensemble_to_onnx(ensemble: Any, *, model_version: str | None = None, model_u
     g.rename_last_output(PROBABILITY)
     onnx, k = g.onnx, len(ensemble.members)
     outputs = [
-        _value_info(onnx, PROBABILITY, ["batch"], "ensemble fraud probability: mean of the members' sigmoids"),
+        _value_info(
+            onnx,
+            PROBABILITY,
+            ["batch"],
+            "ensemble fraud probability: mean of the members' sigmoids",
+        ),
         _value_info(onnx, MEMBER_PROBABILITIES, ["batch", k], "each member's fraud probability"),
     ]
     meta = {

@@ -253,7 +253,9 @@ def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -
         if len(parts) > 1 and isinstance(parts[-1].layer, Sigmoid):
             parts = parts[:-1]
         else:
-            logger.warning("the ONNX graph does not end in a Sigmoid; its output is taken as a logit")
+            logger.warning(
+                "the ONNX graph does not end in a Sigmoid; its output is taken as a logit"
+            )
         if parts[-1].width != 1:
             raise OnnxConversionError(
                 f"the graph outputs {parts[-1].width} values per row; an ensemble member must "
