@@ -61,6 +61,21 @@ def timed(fn, X: np.ndarray, chunk: int) -> tuple[float, np.ndarray]:
     return time.perf_counter() - t0, out
 
 
+def measure(dl_score, ort_score, X: np.ndarray, args) -> tuple:
+    """Alternating rounds; rows/s of the median round of each side, and the last outputs."""
+    dl_s, ort_s = [], []
+    for r in range(args.rounds):
+        d, p_dl = timed(dl_score, X, args.chunk)
+        o, p_ort = timed(ort_score, X, args.chunk)
+        dl_s.append(d)
+        ort_s.append(o)
+        print(
+            f"round {r}: dlcore {len(X) / d:,.0f} rows/s, onnxruntime {len(X) / o:,.0f} rows/s",
+            flush=True,
+        )
+    return len(X) / statistics.median(dl_s), len(X) / statistics.median(ort_s), p_dl, p_ort
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, default=200_000)
@@ -84,17 +99,7 @@ def main() -> None:
     timed(ensemble.predict_proba, X[: args.chunk], args.chunk)  # warm-up both
     timed(ort_score, X[: args.chunk], args.chunk)
     load_start = os.getloadavg()[0]
-    dl_s, ort_s = [], []
-    for r in range(args.rounds):
-        d, p_dl = timed(ensemble.predict_proba, X, args.chunk)
-        o, p_ort = timed(ort_score, X, args.chunk)
-        dl_s.append(d)
-        ort_s.append(o)
-        print(
-            f"round {r}: dlcore {args.rows / d:,.0f} rows/s, onnxruntime {args.rows / o:,.0f} rows/s",
-            flush=True,
-        )
-    dl_rate, ort_rate = args.rows / statistics.median(dl_s), args.rows / statistics.median(ort_s)
+    dl_rate, ort_rate, p_dl, p_ort = measure(ensemble.predict_proba, ort_score, X, args)
     result = {
         "rows": args.rows,
         "features": args.features,

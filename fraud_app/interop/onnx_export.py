@@ -258,6 +258,20 @@ def model_to_onnx(model: Model, *, model_version: str | None = None) -> Any:
     )
 
 
+def _ensemble_meta(ensemble: Any, model_version: str | None, model_uri: str | None) -> dict:
+    meta = {
+        "fraud_app.format": ENSEMBLE_FORMAT,
+        "feature_names": json.dumps(list(ensemble.feature_names)),
+        "model_version": "" if model_version is None else model_version,
+        "members": len(ensemble.members),
+        "combine": "mean_probability",
+        "ensemble_metadata": json.dumps(ensemble.metadata, sort_keys=True, default=str),
+    }
+    if model_uri is not None:
+        meta["model_uri"] = model_uri
+    return meta
+
+
 def ensemble_to_onnx(
     ensemble: Any, *, model_version: str | None = None, model_uri: str | None = None
 ) -> Any:
@@ -288,16 +302,7 @@ def ensemble_to_onnx(
         ),
         _value_info(onnx, MEMBER_PROBABILITIES, ["batch", k], "each member's fraud probability"),
     ]
-    meta = {
-        "fraud_app.format": ENSEMBLE_FORMAT,
-        "feature_names": json.dumps(list(ensemble.feature_names)),
-        "model_version": "" if model_version is None else model_version,
-        "members": k,
-        "combine": "mean_probability",
-        "ensemble_metadata": json.dumps(ensemble.metadata, sort_keys=True, default=str),
-    }
-    if model_uri is not None:
-        meta["model_uri"] = model_uri
+    meta = _ensemble_meta(ensemble, model_version, model_uri)
     inputs = [_features_input(onnx, len(ensemble.feature_names))]
     return _model_proto(g, inputs, outputs, "fraud_ensemble", meta)
 
