@@ -59,6 +59,8 @@ def test_torch_onnx_export_imports_and_scores_like_torch(tmp_path):
     with torch.no_grad():
         expected = net(torch.from_numpy(X)).numpy()
     model = model_from_onnx(path)
+    kinds = [type(layer).__name__ for layer in model.layer.layers]
+    assert kinds[:3] == ["Linear", "BatchNorm1d", "LeakyReLU"]  # BN stays trainable
     np.testing.assert_allclose(model.predict(X), expected, rtol=RTOL, atol=ATOL)
     ensemble = ensemble_from_onnx(path)
     np.testing.assert_allclose(ensemble.predict_proba(X), expected.ravel(), rtol=RTOL, atol=ATOL)
