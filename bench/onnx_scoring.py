@@ -10,6 +10,7 @@ per core relative to our NumPy scorer.
 
 Figures (this run):
   onnxruntime_vs_dlcore_scoring_ratio   ORT rows/s / dlcore rows/s (median round of each)
+  ratio_per_round                       the same ratio within each round (spread = noise)
   max_abs_diff                          largest |p_ort - p_dlcore| over all rows
 
 Run: .venv/bin/python bench/onnx_scoring.py [--rows 200000] [--features 35] [--members 5]
@@ -73,7 +74,9 @@ def measure(dl_score, ort_score, X: np.ndarray, args) -> tuple:
             f"round {r}: dlcore {len(X) / d:,.0f} rows/s, onnxruntime {len(X) / o:,.0f} rows/s",
             flush=True,
         )
-    return len(X) / statistics.median(dl_s), len(X) / statistics.median(ort_s), p_dl, p_ort
+    ratios = [round(d / o, 3) for d, o in zip(dl_s, ort_s, strict=True)]
+    rates = len(X) / statistics.median(dl_s), len(X) / statistics.median(ort_s)
+    return (*rates, ratios, p_dl, p_ort)
 
 
 def main() -> None:
@@ -99,7 +102,7 @@ def main() -> None:
     timed(ensemble.predict_proba, X[: args.chunk], args.chunk)  # warm-up both
     timed(ort_score, X[: args.chunk], args.chunk)
     load_start = os.getloadavg()[0]
-    dl_rate, ort_rate, p_dl, p_ort = measure(ensemble.predict_proba, ort_score, X, args)
+    dl_rate, ort_rate, ratios, p_dl, p_ort = measure(ensemble.predict_proba, ort_score, X, args)
     result = {
         "rows": args.rows,
         "features": args.features,
@@ -109,9 +112,11 @@ def main() -> None:
         "dlcore_rows_per_s": round(dl_rate),
         "onnxruntime_rows_per_s": round(ort_rate),
         "onnxruntime_vs_dlcore_scoring_ratio": round(ort_rate / dl_rate, 3),
+        "ratio_per_round": ratios,
         "max_abs_diff": float(np.max(np.abs(p_ort.astype(np.float64) - p_dl))),
         "onnx_bytes": path.stat().st_size,
         "threads": 1,
+        "dlcore_backend": ensemble.members[0].ops.name,
         "load_avg_start": round(load_start, 2),
         "load_avg_end": round(os.getloadavg()[0], 2),
         "python": platform.python_version(),
