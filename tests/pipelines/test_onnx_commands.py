@@ -20,8 +20,7 @@ import onnx
 from fraud_app.interop.onnx_import import load_onnx
 from fraud_app.models.ensemble import FraudEnsemble
 from pipelines.cli import main
-from tests.fraud_app.interop.onnx_cases import ATOL, RTOL, inputs, ort_run
-from tests.fraud_app.interop.test_onnx_export import make_ensemble
+from tests.fraud_app.interop.onnx_cases import ATOL, RTOL, inputs, make_ensemble, ort_run
 from tests.fraud_app.interop.test_onnx_import import torch_style
 
 ROOT = Path(__file__).resolve().parents[2]

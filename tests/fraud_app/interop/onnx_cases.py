@@ -21,6 +21,7 @@ from dlcore.layers import (
 from dlcore.model import Model
 from fraud_app.models.builders import build_model
 from fraud_app.models.config import ModelSection
+from fraud_app.models.ensemble import FraudEnsemble
 
 N_FEATURES = 5
 RTOL, ATOL = 1e-5, 1e-6  # float32; atol only matters for outputs within 1e-1 of zero
@@ -77,6 +78,12 @@ def layer_model(case: str, seed: int = 0) -> Model:
     else:
         layer = Sequential(_case_layers()[case])
     return _randomize(Model(layer, in_features=N_FEATURES, seed=seed), seed)
+
+
+def make_ensemble(members: int = 5) -> FraudEnsemble:
+    models = [layer_model("fraud_mlp", seed=k) for k in range(members)]
+    names = [f"f{i}" for i in range(N_FEATURES)]
+    return FraudEnsemble(models, names, {"members": members, "scoring": {"threshold": 0.7}})
 
 
 def inputs(case: str, rows: int = 64, seed: int = 1) -> np.ndarray:

@@ -32,16 +32,11 @@ from tests.fraud_app.interop.onnx_cases import (
     RTOL,
     inputs,
     layer_model,
+    make_ensemble,
     ort_run,
 )
 
 ALL_CASES = [*IMPORTABLE, *EMBEDDING_CASES, "fraud_mlp"]
-
-
-def make_ensemble(members: int = 5) -> FraudEnsemble:
-    models = [layer_model("fraud_mlp", seed=k) for k in range(members)]
-    names = [f"f{i}" for i in range(N_FEATURES)]
-    return FraudEnsemble(models, names, {"members": members, "scoring": {"threshold": 0.7}})
 
 
 @pytest.mark.parametrize("case", ALL_CASES)

@@ -32,6 +32,7 @@ from tests.fraud_app.interop.onnx_cases import (
     RTOL,
     inputs,
     layer_model,
+    make_ensemble,
     ort_run,
 )
 
@@ -333,8 +334,6 @@ def test_foreign_graph_becomes_a_one_member_ensemble_of_logits(tmp_path):
 
 
 def test_exported_ensemble_imports_member_by_member_and_is_stable():
-    from tests.fraud_app.interop.test_onnx_export import make_ensemble
-
     ensemble = make_ensemble(5)
     first = ensemble_to_onnx(ensemble, model_version="4")
     back = ensemble_from_onnx(first)
