@@ -365,3 +365,28 @@ def test_an_imported_model_fine_tunes_with_the_dlcore_trainer():
     assert not np.array_equal(member.params.data, weights)
     tuned = model_to_onnx(member)  # and the tuned model exports again
     np.testing.assert_allclose(ort_run(tuned, X, "logits"), member.predict(X), rtol=RTOL, atol=ATOL)
+
+
+def test_any_run_of_sub_div_mul_add_folds_into_one_standardize():
+    nodes = [
+        helper.make_node("Div", ["x", "s1"], ["a"], name="n/Div"),
+        helper.make_node("Sub", ["a", "m1"], ["b"], name="n/Sub"),
+        helper.make_node("Mul", ["k", "b"], ["c"], name="n/Mul"),
+        helper.make_node("Add", ["c", "o"], ["d"], name="n/Add"),
+        helper.make_node("Div", ["d", "s2"], ["y"], name="n/Div_1"),
+    ]
+    inits = [
+        const("s1", RNG.uniform(0.5, 2, 4)),
+        const("m1", RNG.normal(size=(1, 4))),
+        const("k", RNG.uniform(-2, 2, 4)),
+        const("o", np.float32(0.7)),
+        const("s2", RNG.uniform(0.5, 2, 4)),
+    ]
+    proto = graph_model(nodes, inits, n_out=4)
+    model = model_from_onnx(proto)
+    assert [type(x).__name__ for x in model.layer.layers] == ["Standardize"]
+    X = X4()
+    np.testing.assert_allclose(model.predict(X), ort_run(proto, X)[0], rtol=RTOL, atol=ATOL)
+    zero = [helper.make_node("Mul", ["x", "z"], ["y"], name="zero")]
+    with pytest.raises(OnnxConversionError, match="'zero' \\(Mul\\): a zero Mul factor"):
+        model_from_onnx(graph_model(zero, [const("z", np.zeros(4))], n_out=4))
