@@ -13,7 +13,8 @@ Graph contract (every export):
   sigmoids (what `FraudEnsemble.predict_proba` returns), and `member_probabilities`
   float32 [batch, n_members]
 - metadata_props: `fraud_app.format`, `feature_names` (JSON list), `model_version`,
-  `members`, `combine`, `ensemble_metadata` (JSON), `model_uri` when known
+  `members`, `combine`, `ensemble_metadata` (JSON), `model_uri` when known,
+  `scoring_threshold` when the ensemble's metadata has scoring.threshold
 
 Layer mapping: Linear -> Gemm; ReLU/LeakyReLU/Tanh/Sigmoid -> same-named ops; Dropout
 -> Identity (rate 0) or Dropout with its ratio (inference: identity); BatchNorm1d ->
@@ -269,6 +270,9 @@ def _ensemble_meta(ensemble: Any, model_version: str | None, model_uri: str | No
     }
     if model_uri is not None:
         meta["model_uri"] = model_uri
+    scoring = ensemble.metadata.get("scoring")
+    if isinstance(scoring, dict) and scoring.get("threshold") is not None:
+        meta["scoring_threshold"] = repr(float(scoring["threshold"]))  # alert cut-off (C2)
     return meta
 
 

@@ -80,6 +80,7 @@ def test_five_member_ensemble_is_one_graph_returning_the_mean_probability(tmp_pa
     assert meta["model_version"] == "12" and proto.model_version == 12
     assert meta["members"] == "5" and meta["combine"] == "mean_probability"
     assert json.loads(meta["ensemble_metadata"]) == ensemble.metadata
+    assert float(meta["scoring_threshold"]) == 0.7
 
 
 def test_ensemble_member_with_several_outputs_is_refused():
