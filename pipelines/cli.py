@@ -31,6 +31,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
     "init": ("pipelines.commands.init", "write a starter config and a copy of the feature specs"),
     "pack-env": ("pipelines.commands.pack_env", "pack this Python environment for executors"),
+    "export-onnx": (
+        "pipelines.commands.export_onnx",
+        "ensemble (directory or registry/run URI) -> one ONNX graph (fraud probability)",
+    ),
+    "import-onnx": (
+        "pipelines.commands.import_onnx",
+        "ONNX model (Gemm/MatMul, activations, BatchNorm, ...) -> ensemble directory",
+    ),
 }
 
 
