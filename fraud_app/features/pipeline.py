@@ -17,8 +17,8 @@ from fraud_app.features.compile import compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.features.splits import SplitResult, split_by_time
-from fraud_app.resources import shipped_spec_dir
 from fraud_app.features.table import FeatureTableSummary, write_feature_table
+from fraud_app.resources import shipped_spec_dir
 
 
 def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
