@@ -26,6 +26,9 @@ class SparkSection(Section):
     master: str | None = None
     app_name: str = "fraud-app"
     conf: dict[str, str] = Field(default_factory=dict)
+    # A packed Python environment (`fraud-app pack-env`) shipped to executors with
+    # spark.archives; ignored on local masters. Path or hdfs://, s3a://, gs:// URI.
+    env_archive: str | None = None
 
 
 class PathsSection(Section):

@@ -41,3 +41,11 @@ class TrainingError(FraudAppError, RuntimeError):
 
 class ModelLoadError(FraudAppError, ValueError):
     """A saved model or registry entry cannot be loaded."""
+
+
+class OnnxConversionError(FraudAppError, ValueError):
+    """A model cannot be converted to or from ONNX; the message names the node or layer."""
+
+
+class UnsupportedOnnxOpError(OnnxConversionError):
+    """An ONNX graph uses ops with no dlcore layer; the message lists each op and its nodes."""

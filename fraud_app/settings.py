@@ -18,6 +18,11 @@ def spark_master_default() -> str | None:
     return os.environ.get("FRAUD_APP_SPARK_MASTER") or None
 
 
+def launched_by_spark_submit() -> bool:
+    """True when spark-submit started this Python driver (its JVM gateway is already up)."""
+    return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+
+
 def log_level() -> str:
     return os.environ.get("FRAUD_APP_LOG_LEVEL", "INFO").upper()
 

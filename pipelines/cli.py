@@ -29,6 +29,16 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
+    "init": ("pipelines.commands.init", "write a starter config and a copy of the feature specs"),
+    "pack-env": ("pipelines.commands.pack_env", "pack this Python environment for executors"),
+    "export-onnx": (
+        "pipelines.commands.export_onnx",
+        "ensemble (directory or registry/run URI) -> one ONNX graph (fraud probability)",
+    ),
+    "import-onnx": (
+        "pipelines.commands.import_onnx",
+        "ONNX model (Gemm/MatMul, activations, BatchNorm, ...) -> ensemble directory",
+    ),
     "dashboards": (
         "pipelines.commands.dashboards",
         "render the HTML dashboards (training, quality, data, scoring) from saved reports",
@@ -40,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraud-app", description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", help="YAML config file (default: built-in defaults)")
     parser.add_argument("--master", help="Spark master URL (overrides spark.master in the config)")
+    parser.add_argument(
+        "--env-archive",
+        help="packed environment for executors (`fraud-app pack-env`; overrides spark.env_archive)",
+    )
     parser.add_argument(
         "--log-level",
         default=None,
@@ -60,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     overrides = {"spark.master": args.master} if args.master else {}
+    if args.env_archive:
+        overrides["spark.env_archive"] = args.env_archive
     try:
         config = load_config(args.config, overrides)
         return int(importlib.import_module(args._module).run(args, config) or 0)

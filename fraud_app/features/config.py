@@ -19,11 +19,13 @@ class FeaturesSection(Section):
 
     `label_delay_days`: a label without label_time is known this long after its
     transaction; also the lag of "mature" fraud rates and the default split gap.
+    `spec_dir`: the folder of feature specs; None = the specs shipped with the package
+    (`feature_specs/` in a checkout; `fraud-app init` copies them for editing).
     `spec_files`: names inside `spec_dir` (None = every *.yaml there, sorted by name).
     `input` / `output`: None = paths.canonical / paths.features.
     """
 
-    spec_dir: str = "feature_specs"
+    spec_dir: str | None = None
     spec_files: tuple[str, ...] | None = None
     label_delay_days: float = Field(7.0, ge=0, le=3650)
     vector_column: str | None = "features"  # None: no assembled array<float> column

@@ -18,10 +18,11 @@ from fraud_app.features.config import FeaturesSection
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.features.splits import SplitResult, split_by_time
 from fraud_app.features.table import FeatureTableSummary, write_feature_table
+from fraud_app.resources import shipped_spec_dir
 
 
 def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
-    paths = spec_paths(cfg.spec_dir, cfg.spec_files)
+    paths = spec_paths(cfg.spec_dir or shipped_spec_dir(), cfg.spec_files)
     return load_feature_set(paths, label_delay_days=cfg.label_delay_days)
 
 

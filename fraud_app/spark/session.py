@@ -10,8 +10,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
+from pathlib import Path
 
 from fraud_app import settings
+from fraud_app.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -29,23 +31,100 @@ DEFAULT_CONF: dict[str, str] = {
 }
 
 
+ARCHIVE_ALIAS = "environment"
+ARCHIVE_PYTHON = f"./{ARCHIVE_ALIAS}/bin/python"
+
+
+def archive_settings(
+    master: str, env_archive: str, conf: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Spark conf and driver environment that ship a packed Python environment to executors.
+
+    The route of Spark's own "Python Package Management" guide: the archive goes out with
+    `spark.archives` (unpacked as ./environment in every executor's working directory) and
+    PYSPARK_PYTHON names the interpreter inside it. On local masters the executors are the
+    driver's own processes, so the archive is not used there (returns nothing).
+    Returns (conf updates, environment variables for the driver process).
+    """
+    if master.startswith("local"):
+        return {}, {}
+    scheme = env_archive.split("://", 1)[0] if "://" in env_archive else ""
+    if not scheme and not Path(env_archive).is_file():
+        raise ConfigError(
+            f"spark.env_archive: {env_archive} does not exist. Create it with "
+            "`fraud-app pack-env OUT.tar.gz`, or give an hdfs://, s3a://, gs:// URI."
+        )
+    source = env_archive if scheme else str(Path(env_archive).resolve())
+    existing = (conf or {}).get("spark.archives", "")
+    archives = ",".join(x for x in (existing, f"{source}#{ARCHIVE_ALIAS}") if x)
+    return {"spark.archives": archives}, {"PYSPARK_PYTHON": ARCHIVE_PYTHON}
+
+
+def _choose_master(master: str | None, submitted: bool) -> str:
+    """Config/CLI > FRAUD_APP_SPARK_MASTER > local[*]; under spark-submit, its --master wins."""
+    if submitted:
+        from pyspark import SparkConf
+
+        chosen = SparkConf().get("spark.master", "local[*]")
+        if master and master != chosen:
+            logger.warning("spark-submit's --master %s wins over the configured %s", chosen, master)
+        return chosen
+    return master or settings.spark_master_default() or "local[*]"
+
+
+def _defaults(submitted: bool) -> dict[str, str]:
+    """DEFAULT_CONF, less what spark-submit's --conf / spark-defaults.conf already set."""
+    if not submitted:
+        return dict(DEFAULT_CONF)
+    from pyspark import SparkConf
+
+    given = SparkConf()
+    return {k: v for k, v in DEFAULT_CONF.items() if not given.contains(k)}
+
+
+def spark_session(config):
+    """The SparkSession a command runs on, from the config's `spark` section."""
+    s = config.spark
+    return get_spark(s.master, s.app_name, s.conf, env_archive=s.env_archive)
+
+
 def get_spark(
     master: str | None = None,
     app_name: str = "fraud-app",
     conf: Mapping[str, str] | None = None,
+    *,
+    env_archive: str | None = None,
 ):
-    """Return the active SparkSession or build one (master: arg > env > local[*])."""
+    """Return the active SparkSession or build one (master: arg > env > local[*]).
+
+    `env_archive`: a packed Python environment (`fraud-app pack-env`) that executors
+    unpack and run, so cluster nodes need nothing installed beforehand.
+    """
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    settings.java_version()  # clear error when Java is missing
-    for key, value in settings.python_env_for_spark().items():
-        os.environ.setdefault(key, value)
-    master = master or settings.spark_master_default() or "local[*]"
-    builder = SparkSession.builder.appName(app_name).master(master)
-    for key, value in {**DEFAULT_CONF, **(conf or {})}.items():
+    submitted = settings.launched_by_spark_submit()
+    if not submitted:
+        settings.java_version()  # clear error when Java is missing
+    master = _choose_master(master, submitted)
+    conf = {**_defaults(submitted), **(conf or {})}
+    if env_archive:
+        extra_conf, extra_env = archive_settings(master, env_archive, conf)
+        if not extra_conf:
+            logger.warning(
+                "spark.env_archive is ignored on %s: local executors run this interpreter", master
+            )
+        conf.update(extra_conf)
+        os.environ.update(extra_env)
+    if not submitted:  # spark-submit already chose the interpreters and the bind address
+        for key, value in settings.python_env_for_spark().items():
+            os.environ.setdefault(key, value)
+    builder = SparkSession.builder.appName(app_name)
+    if not submitted:
+        builder = builder.master(master)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("WARN")

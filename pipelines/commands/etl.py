@@ -17,10 +17,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.etl.pipeline import run_etl
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
 
     etl = with_flags(config.etl, "etl", input=args.input, format=args.format, output=args.output)
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     result = run_etl(spark, config.model_copy(update={"etl": etl}))
     print(json.dumps(result.to_dict(), indent=2))
     return 0

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.features.pipeline import build_feature_table
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
 
     cfg = with_flags(
         config.features,
@@ -36,7 +36,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         spec_files=tuple(args.spec_files) if args.spec_files else None,
         label_delay_days=args.label_delay_days,
     )
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     started = time.monotonic()
     summary = build_feature_table(spark, config.model_copy(update={"features": cfg}))
     out = {**summary.to_dict(), "total_seconds": round(time.monotonic() - started, 1)}

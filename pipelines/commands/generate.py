@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.data.generator import generate_raw, plan_segments, write_raw
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
 
     cfg = with_flags(
         config.generate,
@@ -32,7 +32,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         dirty_fraction=args.dirty_fraction,
     )
     path = cfg.output or str(config.paths.resolve("raw"))
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     started = time.monotonic()
     write_raw(generate_raw(spark, cfg), path, cfg.format)
     frauds = {s.pattern.name: s.frauds for s in plan_segments(cfg) if s.pattern.name}

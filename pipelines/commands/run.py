@@ -15,11 +15,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
     from pipelines.reporting import index_path, render_dashboards_safely
     from pipelines.workflow.pipeline import run_workflow
 
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     result = run_workflow(spark, config, generate=args.generate, run=args.run)
     test = result.steps["train"]["metrics"]["test"]
     run_name = Path(result.steps["train"]["report"]).stem.removeprefix("training-")

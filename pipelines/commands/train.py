@@ -15,11 +15,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
     from pipelines.reporting import index_path, render_dashboards_safely
     from pipelines.training.pipeline import run_training
 
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     report = run_training(spark, config, run=args.run)
     dashboards = render_dashboards_safely(config, report.run)
     print(

@@ -24,14 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.errors import EmptyInputError
     from fraud_app.etl.fs import HadoopFs
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
     from fraud_app.validation.validate import validate_canonical, validate_features
 
     if args.no_fail:
         validation = config.validation.model_copy(update={"fail_on_error": False})
         config = config.model_copy(update={"validation": validation})
     path = args.input or str(config.paths.resolve(args.table))
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     if not HadoopFs(spark).exists(path):
         raise EmptyInputError(
             f"validate: {args.table} table {path} does not exist; run its step first"

@@ -1,0 +1,18 @@
+# Container image for Spark on Kubernetes (docs/DEPLOY.md, "Kubernetes").
+# Build the wheel first (`python -m build --wheel`), then:
+#   docker build -t REGISTRY/fraud-app:0.1.0 .
+# The base image must carry the same Spark version as the pyspark pin in pyproject.toml.
+ARG SPARK_IMAGE=apache/spark:4.3.0-python3
+FROM ${SPARK_IMAGE}
+
+USER root
+# Python 3.11+ is required; Java 17 and Spark come with the base image.
+COPY dist/fraud_app-*.whl /tmp/
+RUN python3 -m pip install --no-cache-dir /tmp/fraud_app-*.whl \
+    && rm /tmp/fraud_app-*.whl \
+    && mkdir -p /opt/fraud-app
+# spark-submit's primary resource: the same entry as `python -m pipelines` / `fraud-app`.
+COPY pipelines/__main__.py /opt/fraud-app/main.py
+# One BLAS thread per task by default; spark.task.cpus raises it for training tasks.
+ENV PYSPARK_PYTHON=python3 DLCORE_NUM_THREADS=1
+USER 185

@@ -1,0 +1,273 @@
+"""ONNX graphs -> dlcore Models and FraudEnsembles.
+
+Owns: reading ONNX files (protobuf; nothing is unpickled and no code from the file
+runs), checking the graph (one float32 [batch, n] input; only ops with a dlcore layer,
+else ONE error listing every unsupported op and its nodes), walking the chain of nodes
+from an output back to the input, and building a normal dlcore Model (one flat
+ParamBuffer, so the batch scorer and the distributed trainer take it like any other).
+The op -> layer mapping lives in `onnx_ops`.
+
+Two entry points:
+- `model_from_onnx`: the graph as it is (a final Sigmoid stays a Sigmoid layer).
+- `ensemble_from_onnx`: a FraudEnsemble. A file written by `ensemble_to_onnx` comes back
+  member by member with its feature names and metadata; any other graph becomes a
+  one-member ensemble whose final Sigmoid, if any, is dropped (members output logits:
+  the ensemble applies the sigmoid, and BCE-with-logits fine-tunes them).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcore.layers import Sequential, Sigmoid
+from dlcore.model import Model
+from fraud_app.errors import OnnxConversionError, UnsupportedOnnxOpError
+from fraud_app.interop._deps import require_onnx
+from fraud_app.interop.onnx_export import (
+    ENSEMBLE_FORMAT,
+    MEMBER_PROBABILITIES,
+    PROBABILITY,
+    member_prefix,
+)
+from fraud_app.interop.onnx_ops import AFFINE_OPS, CONVERTERS, Context, Part, Step, convert_chain
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_OPS = tuple(sorted(CONVERTERS))
+_ENSEMBLE_OPS = ("Concat", "ReduceMean")  # the combine step of an `ensemble_to_onnx` graph
+
+
+def load_onnx(source: Any) -> Any:
+    """An onnx.ModelProto from a path (or the proto itself). Never unpickles."""
+    onnx = require_onnx()
+    if isinstance(source, onnx.ModelProto):
+        return source
+    path = Path(source)
+    if not path.is_file():
+        raise OnnxConversionError(f"{path}: no ONNX file here (expected a .onnx file)")
+    try:
+        return onnx.load_model(os.fspath(path))
+    except Exception as exc:  # protobuf raises DecodeError and other message errors
+        raise OnnxConversionError(f"{path}: not a readable ONNX model ({exc})") from exc
+
+
+@dataclass
+class _Graph:
+    consts: dict[str, np.ndarray]
+    producers: dict[str, Any]
+    nodes: list[Any]
+    input_name: str
+    input_width: int | None
+    output_dims: dict[str, list]
+
+
+def _constant(onnx: Any, node: Any) -> np.ndarray:
+    for attr in node.attribute:
+        if attr.name == "value":
+            return onnx.numpy_helper.to_array(attr.t)
+        if attr.name in ("value_float", "value_floats", "value_int", "value_ints"):
+            return np.asarray(onnx.helper.get_attribute_value(attr))
+    raise OnnxConversionError(
+        f"Constant node {node.name!r}: only tensor, float and int values are supported"
+    )
+
+
+def _dims(value_info: Any) -> list:
+    shape = value_info.type.tensor_type.shape
+    return [d.dim_value if d.HasField("dim_value") else None for d in shape.dim]
+
+
+def _read_graph(onnx: Any, proto: Any) -> _Graph:
+    graph = proto.graph
+    consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    for node in graph.node:
+        if node.op_type == "Constant":
+            consts[node.output[0]] = _constant(onnx, node)
+    inputs = [i for i in graph.input if i.name not in consts]
+    if len(inputs) != 1:
+        raise OnnxConversionError(
+            f"the graph has inputs {[i.name for i in inputs]}; dlcore imports a graph with ONE "
+            "input, a float32 [batch, n_features] matrix"
+        )
+    inp = inputs[0]
+    elem, dims = inp.type.tensor_type.elem_type, _dims(inp)
+    if elem != onnx.TensorProto.FLOAT or len(dims) != 2:
+        kind = onnx.TensorProto.DataType.Name(elem)
+        raise OnnxConversionError(
+            f"graph input {inp.name!r} is {kind} with {len(dims)} dimensions; dlcore imports a "
+            "float32 [batch, n_features] input. Re-export with a 2-D float32 input"
+        )
+    producers = {o: n for n in graph.node if n.op_type != "Constant" for o in n.output if o}
+    outputs = {o.name: _dims(o) for o in graph.output}
+    return _Graph(consts, producers, list(graph.node), inp.name, dims[1], outputs)
+
+
+def _check_ops(nodes: list[Any], allowed: tuple[str, ...]) -> None:
+    bad: dict[str, list[str]] = defaultdict(list)
+    for i, node in enumerate(nodes):
+        if node.domain not in ("", "ai.onnx"):
+            bad[f"{node.domain}.{node.op_type}"].append(node.name or f"#{i}")
+        elif node.op_type not in allowed and node.op_type != "Constant":
+            bad[node.op_type].append(node.name or f"#{i}")
+    if bad:
+        listed = "; ".join(f"{op} (nodes {names})" for op, names in sorted(bad.items()))
+        raise UnsupportedOnnxOpError(
+            f"the graph uses ops with no dlcore layer: {listed}. Supported ops: "
+            f"{', '.join(SUPPORTED_OPS)} (and Constant). Remove or replace those nodes "
+            "(e.g. export without them) before importing"
+        )
+
+
+def _chain(g: _Graph, output: str) -> list[Step]:
+    """The nodes from the graph input to `output`, in order; each has ONE non-constant input."""
+    steps, tensor = [], output
+    while tensor != g.input_name:
+        node = g.producers.get(tensor)
+        if node is None:
+            raise OnnxConversionError(
+                f"tensor {tensor!r} is neither computed by a node nor the graph input "
+                f"{g.input_name!r}; the graph cannot be read as a chain of layers"
+            )
+        data = [k for k, name in enumerate(node.input) if name and name not in g.consts]
+        if len(data) != 1:
+            raise OnnxConversionError(
+                f"node {node.name!r} ({node.op_type}) has {len(data)} non-constant inputs; dlcore "
+                "imports a chain of layers from the input to the output (no branches)"
+            )
+        steps.append(Step(node, data[0]))
+        tensor = node.input[data[0]]
+        if len(steps) > len(g.nodes):
+            raise OnnxConversionError("the graph has a cycle; it is not a valid ONNX graph")
+    if not steps:
+        raise OnnxConversionError(f"output {output!r} is the input itself: the graph has no layers")
+    return steps[::-1]
+
+
+def _first_width(ctx: Context, steps: list[Step]) -> int:
+    """Input width when the graph input's is dynamic: the first constant that fixes it."""
+    for step in steps:
+        op, node = step.node.op_type, step.node
+        if op in ("Gemm", "MatMul") and node.input[1] in ctx.consts:
+            B = np.asarray(ctx.consts[node.input[1]])
+            trans = op == "Gemm" and ctx.attrs(node).get("transB", 0)
+            return int(B.shape[-1] if trans else B.shape[0])
+        if op == "BatchNormalization" or op in AFFINE_OPS:
+            sizes = [np.asarray(ctx.consts[n]).size for n in node.input if n in ctx.consts]
+            if any(s > 1 for s in sizes):
+                return max(sizes)
+    raise OnnxConversionError(
+        "cannot tell the number of input features: the graph input has no static width and "
+        "no layer fixes it. Re-export with a static feature dimension"
+    )
+
+
+def _parts(onnx: Any, g: _Graph, output: str, strip_prefix: str = "") -> tuple[list[Part], int]:
+    ctx = Context(onnx, g.consts, strip_prefix)
+    steps = _chain(g, output)
+    width = g.input_width or _first_width(ctx, steps)
+    parts = convert_chain(ctx, steps, width)
+    declared = g.output_dims.get(output, [])
+    if len(declared) == 2 and declared[1] not in (None, parts[-1].width):
+        raise OnnxConversionError(
+            f"graph output {output!r} is declared with {declared[1]} columns but its nodes "
+            f"compute {parts[-1].width}: mismatched shapes"
+        )
+    return parts, width
+
+
+def _build(parts: list[Part], width: int) -> Model:
+    """A dlcore Model of `parts`, with their arrays loaded (one flat ParamBuffer)."""
+    model = Model(Sequential([p.layer for p in parts], name="model"), in_features=width)
+    for p in parts:
+        for key, value in p.params.items():
+            model.params.view(f"{p.layer.name}.{key}")[...] = value
+    model.layer.load_state(
+        {f"{p.layer.name}.{k}": v.astype(model.dtype) for p in parts for k, v in p.state.items()}
+    )
+    return model
+
+
+def _pick_output(proto: Any, output: str | None) -> str:
+    names = [o.name for o in proto.graph.output]
+    if output is None and len(names) == 1:
+        return names[0]
+    if output not in names:
+        raise OnnxConversionError(
+            f"choose which graph output to import: output={output!r}, available: {names}"
+        )
+    return output
+
+
+def model_from_onnx(source: Any, *, output: str | None = None) -> Model:
+    """A dlcore Model computing graph output `output` (default: the only output)."""
+    onnx = require_onnx()
+    proto = load_onnx(source)
+    g = _read_graph(onnx, proto)
+    _check_ops(g.nodes, SUPPORTED_OPS)
+    parts, width = _parts(onnx, g, _pick_output(proto, output))
+    return _build(parts, width)
+
+
+def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
+    """Members of an `ensemble_to_onnx` graph: ReduceMean(Concat(Sigmoid(member_k)...))."""
+    reduce = g.producers.get(PROBABILITY)
+    concat = g.producers.get(MEMBER_PROBABILITIES)
+    if reduce is None or reduce.op_type != "ReduceMean" or concat is None:
+        raise OnnxConversionError(
+            f"the file says it is a fraud_app ensemble but output {PROBABILITY!r} is not the "
+            f"ReduceMean of {MEMBER_PROBABILITIES!r}"
+        )
+    members = []
+    for k, prob in enumerate(concat.input):
+        sigmoid = g.producers.get(prob)
+        if sigmoid is None or sigmoid.op_type != "Sigmoid":
+            raise OnnxConversionError(f"ensemble member {k}: {prob!r} is not a Sigmoid output")
+        parts, width = _parts(onnx, g, sigmoid.input[0], member_prefix(k))
+        members.append(_build(parts, width))
+    return members
+
+
+def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -> Any:
+    """A FraudEnsemble from an ONNX file (see the module docstring)."""
+    from fraud_app.models.ensemble import FraudEnsemble
+
+    onnx = require_onnx()
+    proto = load_onnx(source)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    g = _read_graph(onnx, proto)
+    if meta.get("fraud_app.format") == ENSEMBLE_FORMAT:
+        _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
+        members = _ensemble_members(onnx, g)
+        metadata = json.loads(meta.get("ensemble_metadata") or "{}")
+    else:
+        _check_ops(g.nodes, SUPPORTED_OPS)
+        parts, width = _parts(onnx, g, _pick_output(proto, None))
+        if len(parts) > 1 and isinstance(parts[-1].layer, Sigmoid):
+            parts = parts[:-1]
+        else:
+            logger.warning(
+                "the ONNX graph does not end in a Sigmoid; its output is taken as a logit"
+            )
+        if parts[-1].width != 1:
+            raise OnnxConversionError(
+                f"the graph outputs {parts[-1].width} values per row; an ensemble member must "
+                "output one fraud logit (or probability) per row"
+            )
+        members = [_build(parts, width)]
+        metadata = {"source": "onnx", "producer": proto.producer_name}
+    names = feature_names or json.loads(meta.get("feature_names") or "null")
+    names = list(names or (f"feature_{i:03d}" for i in range(members[0].in_features)))
+    if len(names) != members[0].in_features:
+        raise OnnxConversionError(
+            f"{len(names)} feature names were given but the model takes "
+            f"{members[0].in_features} features"
+        )
+    return FraudEnsemble(members, names, metadata)

@@ -1,0 +1,85 @@
+"""`fraud-app export-onnx MODEL_URI OUT.onnx`: a trained ensemble as one ONNX graph.
+
+MODEL_URI is an ensemble directory (holding ensemble.json) or a registry/run URI
+(`models:/<name>@<alias>`, `models:/<name>/<version>`, `runs:/<run_id>/<path>`) resolved by
+`fraud_app.tracking.models.resolve_model_dir`. The file takes `features` (float32
+[batch, n]) and returns `fraud_probability` (mean of the members' sigmoids) and
+`member_probabilities`; feature names and the model version are in its metadata_props.
+It is checked with onnx.checker (full_check) before it is written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import re
+from pathlib import Path
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import ConfigError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "model_uri", metavar="MODEL_URI", help="ensemble directory or models:/ or runs:/ URI"
+    )
+    p.add_argument("out", metavar="OUT.onnx", help="ONNX file to write")
+    p.add_argument(
+        "--model-version",
+        help="version string for the metadata (default: the URI's version, else "
+        "sha256:<digest of the weights>)",
+    )
+
+
+def resolve_model_dir(uri: str, config: AppConfig) -> Path:
+    """C1 resolver when fraud_app.tracking provides it; else a local ensemble directory only."""
+    try:
+        from fraud_app.tracking.models import resolve_model_dir as resolve
+    except ImportError:
+        resolve = None
+    if resolve is not None:
+        return Path(resolve(uri, config=config))
+    path = Path(uri)
+    if not (path / "ensemble.json").is_file():
+        raise ConfigError(
+            f"MODEL_URI {uri!r} is not an ensemble directory (no ensemble.json there), and "
+            "registry/run URIs need fraud_app.tracking.models, which this install lacks"
+        )
+    return path
+
+
+def default_version(uri: str, ensemble) -> str:
+    match = re.fullmatch(r"models:/[^/@]+/(\d+)", uri)
+    if match:
+        return match.group(1)
+    if ensemble.metadata.get("model_version"):
+        return str(ensemble.metadata["model_version"])
+    digest = hashlib.sha256()
+    for member in ensemble.members:
+        digest.update(member.params.data.tobytes())
+    return f"sha256:{digest.hexdigest()[:16]}"
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.interop.onnx_export import ensemble_to_onnx, save_onnx
+    from fraud_app.models.ensemble import FraudEnsemble
+
+    ensemble = FraudEnsemble.load(resolve_model_dir(args.model_uri, config))
+    version = args.model_version or default_version(args.model_uri, ensemble)
+    proto = ensemble_to_onnx(ensemble, model_version=version, model_uri=args.model_uri)
+    path = save_onnx(proto, args.out)
+    summary = {
+        "onnx": str(path),
+        "bytes": path.stat().st_size,
+        "members": len(ensemble.members),
+        "features": len(ensemble.feature_names),
+        "model_version": version,
+        "input": "features float32 [batch, n_features]",
+        "outputs": [
+            "fraud_probability float32 [batch]",
+            "member_probabilities float32 [batch, members]",
+        ],
+    }
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,41 @@
+"""`fraud-app import-onnx MODEL.onnx OUT_DIR`: an ONNX model as an ensemble directory.
+
+The directory is a normal FraudEnsemble (ensemble.json + dlcore member directories), so
+the batch scorer and `fraud-app` commands that take a model directory use it as is, and
+its members fine-tune like any dlcore model. A file written by `export-onnx` comes back
+member by member; any other graph becomes one member (see fraud_app.interop.onnx_import
+for the ops it accepts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from fraud_app.config import AppConfig
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("onnx_file", metavar="MODEL.onnx", help="ONNX file to import")
+    p.add_argument("out", metavar="OUT_DIR", help="ensemble directory to write")
+    p.add_argument(
+        "--feature-names",
+        help="comma-separated feature names in input order (default: the file's "
+        "feature_names metadata, else feature_000, feature_001, ...)",
+    )
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.interop.onnx_import import ensemble_from_onnx
+
+    names = args.feature_names.split(",") if args.feature_names else None
+    ensemble = ensemble_from_onnx(args.onnx_file, feature_names=names)
+    path = ensemble.save(args.out)
+    summary = {
+        "ensemble": str(path),
+        "members": len(ensemble.members),
+        "features": len(ensemble.feature_names),
+        "parameters_per_member": [m.params.size for m in ensemble.members],
+    }
+    print(json.dumps(summary, indent=2))
+    return 0

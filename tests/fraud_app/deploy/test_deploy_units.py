@@ -1,0 +1,74 @@
+"""Deployment pieces that need no cluster: archive settings, `init`, shipped resources."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from fraud_app.config import load_config
+from fraud_app.deploy import init_project
+from fraud_app.errors import ConfigError
+from fraud_app.features.pipeline import feature_set_from_config
+from fraud_app.resources import example_config, shipped_spec_dir
+from fraud_app.spark.session import ARCHIVE_PYTHON, archive_settings
+
+
+def test_archive_settings_ship_the_archive_and_point_executors_at_its_python(tmp_path):
+    archive = tmp_path / "env.tar.gz"
+    archive.write_bytes(b"x")
+    conf, env = archive_settings("spark://h:7077", str(archive))
+    assert conf == {"spark.archives": f"{archive}#environment"}
+    assert (
+        env == {"PYSPARK_PYTHON": ARCHIVE_PYTHON} == {"PYSPARK_PYTHON": "./environment/bin/python"}
+    )
+
+
+def test_archive_settings_keep_existing_archives_and_accept_remote_uris():
+    conf, _ = archive_settings(
+        "yarn", "hdfs:///envs/fraud.tar.gz", {"spark.archives": "hdfs:///other.zip#o"}
+    )
+    assert conf["spark.archives"] == "hdfs:///other.zip#o,hdfs:///envs/fraud.tar.gz#environment"
+
+
+def test_archive_settings_do_nothing_on_local_masters(tmp_path):
+    assert archive_settings("local[2]", str(tmp_path / "missing.tar.gz")) == ({}, {})
+
+
+def test_a_missing_local_archive_is_a_clear_error(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"spark.env_archive: .*missing.tar.gz does not exist.*pack-env"
+    ):
+        archive_settings("spark://h:7077", str(tmp_path / "missing.tar.gz"))
+
+
+def test_env_archive_is_a_config_key():
+    config = load_config(None, {"spark.env_archive": "/x/env.tar.gz"})
+    assert config.spark.env_archive == "/x/env.tar.gz"
+
+
+def test_shipped_specs_and_example_config_are_found_without_a_spec_dir():
+    assert sorted(p.name for p in shipped_spec_dir().glob("*.yaml"))
+    assert yaml.safe_load(example_config().read_text())["paths"]["root"]
+    features = feature_set_from_config(load_config(None).features)
+    assert len(features.features) > 0
+
+
+def test_init_writes_a_config_that_loads_and_points_at_the_copied_specs(tmp_path):
+    written = init_project(tmp_path / "proj")
+    config = load_config(written["config"])
+    assert config.paths.root == str(tmp_path / "proj" / "work")
+    assert config.features.spec_dir == str(tmp_path / "proj" / "feature_specs")
+    copied = sorted(p.name for p in written["feature_specs"].glob("*.yaml"))
+    assert copied == sorted(p.name for p in shipped_spec_dir().glob("*.yaml"))
+    shipped = feature_set_from_config(load_config(None).features)
+    assert feature_set_from_config(config.features).names == shipped.names
+
+
+def test_init_never_overwrites_without_force(tmp_path):
+    init_project(tmp_path)
+    (tmp_path / "config.yaml").write_text("mine: 1\n")
+    with pytest.raises(ConfigError, match="already exist.*--force"):
+        init_project(tmp_path)
+    assert (tmp_path / "config.yaml").read_text() == "mine: 1\n"
+    init_project(tmp_path, force=True)
+    assert "mine" not in (tmp_path / "config.yaml").read_text()
