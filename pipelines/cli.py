@@ -39,6 +39,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipelines.commands.import_onnx",
         "ONNX model (Gemm/MatMul, activations, BatchNorm, ...) -> ensemble directory",
     ),
+    "dashboards": (
+        "pipelines.commands.dashboards",
+        "render the HTML dashboards (training, quality, data, scoring) from saved reports",
+    ),
 }
 
 

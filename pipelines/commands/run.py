@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from fraud_app.config import AppConfig
 
@@ -15,11 +16,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
+    from pipelines.reporting import index_path, render_dashboards_safely
     from pipelines.workflow.pipeline import run_workflow
 
     spark = spark_session(config)
     result = run_workflow(spark, config, generate=args.generate, run=args.run)
     test = result.steps["train"]["metrics"]["test"]
+    run_name = Path(result.steps["train"]["report"]).stem.removeprefix("training-")
+    dashboards = render_dashboards_safely(config, run_name)
     print(json.dumps({"seconds": result.seconds, "steps": result.steps}, indent=2, default=str))
     print(
         f"\nfraud-app: trained an ensemble in {result.seconds['train']:.0f}s; test window "
@@ -27,4 +31,6 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         f"average precision {test['average_precision']:.4f}, recall at a 1% alert budget "
         f"{test['recall_at_alert_0.01']:.1%}. Model: {result.steps['train']['model']}"
     )
+    if dashboards:
+        print(f"fraud-app: dashboards: {index_path(config).resolve()}")
     return 0

@@ -16,10 +16,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
+    from pipelines.reporting import index_path, render_dashboards_safely
     from pipelines.training.pipeline import run_training
 
     spark = spark_session(config)
     report = run_training(spark, config, run=args.run)
+    dashboards = render_dashboards_safely(config, report.run)
     print(
         json.dumps(
             {
@@ -27,6 +29,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
                 "model": report.model_path,
                 "report": report.report_path,
                 "metrics": report.metrics,
+                "dashboards": str(index_path(config)) if dashboards else None,
             },
             indent=2,
         )

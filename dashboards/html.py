@@ -1,0 +1,211 @@
+"""Page layout: number formats for people, HTML tables, plotly figures as page sections.
+
+Pages load plotly.js from `plotly.min.js` beside them (one copy per run directory, written
+by dashboards.render), so they open from a file with no server and no network.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+PAGES: dict[str, str] = {  # file stem -> title (order = navigation order)
+    "training": "Training",
+    "model-quality": "Model quality",
+    "data-quality": "Data quality",
+    "scoring": "Scoring monitoring",
+}
+PLOTLY_JS = "plotly.min.js"
+FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
+
+_CSS = """
+*{box-sizing:border-box}
+body{font-family:FONT_FAMILY;margin:0;color:#1b1b1b;background:#fafafa;line-height:1.45}
+header{background:#12355b;color:#fff;padding:12px 24px}
+header a{color:#fff} nav a{margin-right:16px} nav a[aria-current=page]{font-weight:700}
+main{max-width:1200px;margin:0 auto;padding:8px 24px 40px}
+h1{font-size:1.5rem;margin:4px 0} h2{font-size:1.2rem;margin:28px 0 6px}
+section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:8px 16px 16px;margin:16px 0}
+p.note{color:#555;margin:4px 0 8px}
+table{border-collapse:collapse;width:100%;font-size:13px;table-layout:auto}
+th,td{border:1px solid #d5d5d5;padding:4px 8px;text-align:left;vertical-align:top;
+      overflow-wrap:anywhere}
+th{background:#eef1f5} td.num{text-align:right;font-variant-numeric:tabular-nums}
+tr.bad{background:#fde2e2} tr.warn{background:#fff4d6} tr.good{background:#eef8ee}
+tr.focus{font-weight:700;background:#e8f0fb}
+.plot{width:100%;margin:8px 0}
+details{margin:8px 0} summary{cursor:pointer;color:#12355b}
+""".replace("FONT_FAMILY", FONT)
+
+
+_AXIS = {"gridcolor": "#e5e5e5", "linecolor": "#888", "zerolinecolor": "#cfcfcf",
+         "ticks": "outside", "tickcolor": "#888", "automargin": True}  # fmt: skip
+# A small white template built once: plotly's stock templates are deep-copied into every
+# figure (~0.04-0.3 s each), which dominated the rendering time.
+TEMPLATE = go.layout.Template(
+    layout={
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+        "xaxis": _AXIS,
+        "yaxis": _AXIS,
+        "hoverlabel": {"font": {"family": FONT}},
+    }
+)
+
+
+def new_figure(*traces) -> go.Figure:
+    return go.Figure(data=list(traces), layout={"template": TEMPLATE})
+
+
+def subplots(**kwargs) -> go.Figure:
+    return make_subplots(figure=new_figure(), **kwargs)
+
+
+@dataclass(frozen=True)
+class Section:
+    title: str
+    body: str  # trusted HTML built by this package
+    note: str = ""
+
+
+# -- numbers for people ------------------------------------------------------------------
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def fmt_int(x) -> str:
+    return "-" if _missing(x) else f"{round(x):,}"
+
+
+def fmt_pct(x, digits: int = 1) -> str:
+    return "-" if _missing(x) else f"{x * 100:,.{digits}f}%"
+
+
+def fmt_num(x, digits: int = 3) -> str:
+    return "-" if _missing(x) else f"{x:,.{digits}f}"
+
+
+def fmt_seconds(x) -> str:
+    if _missing(x):
+        return "-"
+    return f"{x:,.1f} s" if x < 120 else f"{x / 60:,.1f} min"
+
+
+# -- HTML pieces ---------------------------------------------------------------------------
+def esc(text) -> str:
+    return html.escape(str(text))
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    *,
+    numeric: Sequence[int] = (),
+    row_classes: Sequence[str] | None = None,
+    caption: str = "",
+) -> str:
+    """Cells are already formatted strings (escaped here). `numeric`: right-aligned columns."""
+    head = "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
+    body = []
+    for i, row in enumerate(rows):
+        cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
+        cells = "".join(
+            f'<td class="num">{esc(c)}</td>' if j in numeric else f"<td>{esc(c)}</td>"
+            for j, c in enumerate(row)
+        )
+        body.append(f"<tr{cls}>{cells}</tr>")
+    cap = f"<caption>{esc(caption)}</caption>" if caption else ""
+    return f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def paragraph(text: str) -> str:
+    return f'<p class="note">{esc(text)}</p>'
+
+
+def style(fig: go.Figure, title: str, *, height: int = 380, legend_gap_px: int = 0) -> go.Figure:
+    """House look: white template, readable font, legend always shown at the top right
+    (raised by `legend_gap_px` above subplot titles), title on the figure."""
+    top = 70 + legend_gap_px
+    fig.update_layout(
+        title={"text": title, "x": 0, "xanchor": "left"},
+        font={"family": FONT, "size": 13},
+        height=height,
+        margin={"l": 70, "r": 30, "t": top, "b": 60},
+        showlegend=True,
+        legend={
+            "orientation": "h",
+            "yanchor": "bottom",
+            "x": 1,
+            "xanchor": "right",
+            "y": 1.0 + legend_gap_px / max(height - top - 60, 1),
+        },
+        separators=".,",  # decimal point, thousands comma
+        colorway=COLORS,
+    )
+    return fig
+
+
+def figure(fig: go.Figure, label: str) -> str:
+    """One figure as a div (plotly.js comes from the page's script tag)."""
+    div = fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        default_width="100%",
+        default_height=f"{fig.layout.height or 380}px",
+        config={"responsive": True, "displaylogo": False},
+        validate=False,  # the figure objects were validated when they were built
+    )
+    return f'<figure class="plot" role="group" aria-label="{esc(label)}">{div}</figure>'
+
+
+def plotly_script(inline: bool) -> str:
+    """plotly.js for a page: a tag loading the shared file beside it, or the whole bundle
+    inline (a self-contained ~5 MB page; the benchmark's peer)."""
+    return (
+        f"<script>{get_plotlyjs()}</script>" if inline else f'<script src="{PLOTLY_JS}"></script>'
+    )
+
+
+def page(
+    title: str, run: str, current: str, sections: list[Section], empty_hint: str, *,
+    inline_js: bool = False,
+) -> str:  # fmt: skip
+    """A complete run page: header with navigation, one <section> per input found."""
+    nav = " ".join(
+        f'<a href="{stem}.html"{" aria-current=page" if stem == current else ""}>{esc(t)}</a>'
+        for stem, t in PAGES.items()
+    )
+    body = (
+        "".join(
+            f"<section><h2>{esc(s.title)}</h2>{paragraph(s.note) if s.note else ''}{s.body}</section>"
+            for s in sections
+        )
+        or f"<section>{paragraph(empty_hint)}</section>"
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)} · {esc(run)}</title><style>{_CSS}</style>"
+        f"{plotly_script(inline_js)}</head><body>"
+        f'<header><a href="../index.html">All runs</a> · <a href="index.html">Run {esc(run)}</a>'
+        f"<h1>{esc(title)}: run {esc(run)}</h1><nav>{nav}</nav></header>"
+        f"<main>{body}</main></body></html>\n"
+    )
+
+
+def plain_page(title: str, body: str, *, up: str | None = None) -> str:
+    """A page without plots (the indexes)."""
+    link = f'<a href="{up}">All runs</a>' if up else ""
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style></head><body>"
+        f"<header>{link}<h1>{esc(title)}</h1></header><main>{body}</main></body></html>\n"
+    )

@@ -1,0 +1,268 @@
+"""Model-quality page: headline metrics per window, PR and ROC curves (ensemble vs
+members vs baselines), score distributions by class, the threshold table and plot around
+the configured alert budget, card precision@k per day, recall per fraud pattern and the
+registry decision."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from dashboards.html import (
+    Section,
+    figure,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    new_figure,
+    paragraph,
+    style,
+    table,
+)
+from dashboards.prep.metrics import (
+    budgets_around,
+    card_precision_at_k,
+    pr_curve,
+    roc_curve,
+    score_histogram,
+    threshold_table,
+)
+from dashboards.sources import RunData
+
+
+@dataclass(frozen=True)
+class QualityOptions:
+    alert_budget: float = 0.01  # used when the model's metadata has none (C2)
+    card_k: int = 100
+
+
+def sections(data: RunData, options: QualityOptions) -> list[Section]:
+    out = [s for s in (_metrics(data), _registry(data.training.get("registry"))) if s]
+    scores = data.scores
+    if scores is not None and {"label", "fraud_score"} <= set(scores.columns):
+        scores = scores[scores["label"].notna()]
+        budget = _budget(data, options)
+        out += [_curves(scores, "pr"), _curves(scores, "roc"), _histogram(scores)]
+        out += [_threshold(scores, budget), *_card_precision(scores, data, options.card_k)]
+    elif card := _card_precision(None, data, options.card_k):
+        out += card
+    out += [s for s in (_evaluation_budgets(data), _patterns(data)) if s]
+    return out
+
+
+def _budget(data: RunData, options: QualityOptions) -> float:
+    return float((data.model_meta.get("scoring") or {}).get("alert_budget") or options.alert_budget)
+
+
+def _metrics(data: RunData) -> Section | None:
+    rows = [
+        (name, m) for name, m in (data.training.get("metrics") or {}).items()
+    ] + [
+        (f"{e.get('_file', 'evaluation')} ({(e.get('window') or {}).get('start', '?')} to "
+         f"{(e.get('window') or {}).get('end', '?')})", e)
+        for e in data.evaluations
+    ]  # fmt: skip
+    if not rows:
+        return None
+    cells = [
+        [name, fmt_int(m.get("rows")), fmt_int(m.get("frauds")), fmt_num(m.get("roc_auc"), 4),
+         fmt_num(m.get("average_precision"), 4)]
+        for name, m in rows
+    ]  # fmt: skip
+    headers = ["window", "transactions", "frauds", "ROC AUC", "average precision"]
+    return Section("Headline figures", table(headers, cells, numeric=(1, 2, 3, 4)))
+
+
+def _score_columns(scores: pd.DataFrame) -> list[tuple[str, str, dict]]:
+    """(column, legend name, line style): the ensemble first, then baselines, members."""
+    cols = [("fraud_score", "ensemble", {"width": 3, "color": "#12355b"})]
+    cols += [
+        (c, f"baseline {c[len('baseline_') :]}", {"width": 2, "dash": "dash"})
+        for c in sorted(scores.columns) if c.startswith("baseline_")
+    ]  # fmt: skip
+    cols += [
+        (c, c.replace("_", " "), {"width": 1, "dash": "dot"})
+        for c in sorted(scores.columns) if c.startswith("member_")
+    ]  # fmt: skip
+    return cols
+
+
+def _curves(scores: pd.DataFrame, kind: str) -> Section:
+    fig, labels = new_figure(), scores["label"].to_numpy()
+    make, area = (pr_curve, "AP") if kind == "pr" else (roc_curve, "AUC")
+    for col, name, line in _score_columns(scores):
+        c = make(labels, scores[col].to_numpy())
+        if c is not None:
+            fig.add_trace(go.Scatter(
+                x=np.asarray(c.x), y=np.asarray(c.y), mode="lines",  # arrays validate fast
+                name=f"{name} ({area} {c.area:.3f})", line=line,
+                hovertemplate="%{x:.1%} / %{y:.1%}<extra>" + name + "</extra>",
+            ))  # fmt: skip
+    if kind == "pr":
+        style(fig, "Precision-recall curve on the test window", height=440)
+        fig.update_xaxes(title_text="recall (% of frauds alerted)", tickformat=".0%")
+        fig.update_yaxes(title_text="precision (% of alerts that are fraud)", tickformat=".0%")
+    else:
+        style(fig, "ROC curve on the test window", height=440)
+        fig.update_xaxes(title_text="false positive rate (% of normals alerted)", tickformat=".0%")
+        fig.update_yaxes(title_text="true positive rate (% of frauds alerted)", tickformat=".0%")
+    title = "Precision-recall" if kind == "pr" else "ROC"
+    if not fig.data:
+        return Section(title, paragraph("Undefined: the test window has only one class."))
+    return Section(title, figure(fig, f"{title} curves"))
+
+
+def _histogram(scores: pd.DataFrame) -> Section:
+    h = score_histogram(scores["label"].to_numpy(), scores["fraud_score"].to_numpy())
+    mids = [(a + b) / 2 for a, b in zip(h.edges[:-1], h.edges[1:], strict=True)]
+    fig = new_figure()
+    for name, color in (("normal", "#1f77b4"), ("fraud", "#d62728")):
+        if h.shares[name] is not None:
+            fig.add_trace(go.Bar(
+                x=mids, y=h.shares[name], name=name, marker_color=color, opacity=0.7,
+                hovertemplate="score %{x:.3f}: %{y:.2%} of " + name + " rows<extra></extra>",
+            ))  # fmt: skip
+    style(fig, "Ensemble score distribution by class (test window)")
+    fig.update_layout(barmode="overlay", bargap=0)
+    fig.update_xaxes(title_text="fraud score (probability)", range=[0, 1])
+    fig.update_yaxes(title_text="share of the class's rows (%, log scale)", type="log",
+                     tickformat=".1%")  # fmt: skip
+    return Section("Score distributions", figure(fig, "score histogram by class"))
+
+
+def _days(scores: pd.DataFrame) -> np.ndarray:
+    if "timestamp" in scores.columns:
+        ts = pd.to_datetime(scores["timestamp"], utc=True)
+        return ts.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")  # UTC calendar days
+    return np.zeros(len(scores), dtype=int)
+
+
+def _threshold(scores: pd.DataFrame, budget: float) -> Section:
+    budgets = budgets_around(budget)
+    cards = scores["card_id"].to_numpy() if "card_id" in scores.columns else None
+    rows = threshold_table(
+        scores["label"].to_numpy(), scores["fraud_score"].to_numpy(), _days(scores), budgets,
+        card_ids=cards,
+    )  # fmt: skip
+    cells = [
+        [fmt_pct(r.budget, 2), fmt_int(r.alerts), fmt_num(r.alerts_per_day, 1),
+         fmt_num(r.threshold, 4), fmt_pct(r.precision), fmt_pct(r.recall),
+         fmt_pct(r.card_precision)]
+        for r in rows
+    ]  # fmt: skip
+    marks = ["focus" if r.budget == budget else "" for r in rows]
+    headers = ["alert budget (% of rows)", "alerts", "alerts per day", "score threshold",
+               "precision", "recall", "card precision"]  # fmt: skip
+    fig = new_figure()
+    for attr, name in (("precision", "precision"), ("recall", "recall"),
+                       ("card_precision", "card precision")):  # fmt: skip
+        y = [getattr(r, attr) for r in rows]
+        if any(v is not None for v in y):
+            fig.add_trace(go.Scatter(x=[r.alerts_per_day for r in rows], y=y, name=name,
+                                     mode="lines+markers", hovertemplate="%{y:.1%}"))  # fmt: skip
+    focus = next(r for r in rows if r.budget == budget)
+    fig.add_vline(x=focus.alerts_per_day, line_dash="dash", line_color="#444",
+                  annotation_text=f"configured budget {fmt_pct(budget, 2)}")  # fmt: skip
+    style(fig, "What an alert budget buys (test window)")
+    fig.update_xaxes(title_text="alerts per day (transactions)", tickformat=",.0f")
+    fig.update_yaxes(title_text="share (%)", tickformat=".0%", range=[0, 1.05])
+    note = (
+        f"The configured alert budget ({fmt_pct(budget, 2)} of transactions) is the bold row. "
+        "Card precision: alerted cards that had a fraud that day / alerted cards (per day, mean)."
+    )
+    body = table(headers, cells, numeric=range(1, 7), row_classes=marks) + figure(
+        fig, "threshold plot"
+    )
+    return Section("Threshold table around the alert budget", body, note)
+
+
+def _card_precision(scores: pd.DataFrame | None, data: RunData, k: int) -> list[Section]:
+    """Card precision@k per day: from the evaluation JSON (C4) or the scores' card_id."""
+    series = [
+        (e.get("_file", "evaluation"), e["card_precision_at_k"])
+        for e in data.evaluations
+        if (e.get("card_precision_at_k") or {}).get("per_day")
+    ]
+    if not series and scores is not None and "card_id" in scores.columns:
+        per_day = card_precision_at_k(scores["label"].to_numpy(), scores["fraud_score"].to_numpy(),
+                                      _days(scores), scores["card_id"].to_numpy(), k)  # fmt: skip
+        series = [("test window", {"k": k, "per_day": [{"date": d, "precision": p}
+                                                       for d, p in per_day]})]  # fmt: skip
+    if not series:
+        return []
+    fig = new_figure()
+    for name, c in series:
+        days = c["per_day"]
+        fig.add_trace(go.Scatter(
+            x=[d["date"] for d in days], y=[d["precision"] for d in days], mode="lines+markers",
+            name=f"{name} (k = {fmt_int(c.get('k'))})", hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+        ))  # fmt: skip
+    style(fig, "Card precision@k per day")
+    fig.update_xaxes(title_text="date", type="category")
+    fig.update_yaxes(
+        title_text="precision of the top-k cards (%)", tickformat=".0%", range=[0, 1.05]
+    )
+    return [Section("Card precision@k", figure(fig, "card precision at k per day"))]
+
+
+def _evaluation_budgets(data: RunData) -> Section | None:
+    rows = [
+        (e.get("_file", "evaluation"), b)
+        for e in data.evaluations
+        for b in e.get("alert_budgets") or []
+    ]
+    if not rows:
+        return None
+    cells = [
+        [name, fmt_pct(b.get("budget"), 2), fmt_num(b.get("alerts_per_day"), 1),
+         fmt_num(b.get("threshold"), 4), fmt_pct(b.get("precision")), fmt_pct(b.get("recall"))]
+        for name, b in rows
+    ]  # fmt: skip
+    headers = ["evaluation", "alert budget", "alerts per day", "threshold", "precision", "recall"]
+    return Section("Alert budgets in saved evaluations", table(headers, cells, numeric=range(1, 6)))
+
+
+def _patterns(data: RunData) -> Section | None:
+    found = [(e.get("_file", "evaluation"), e["pattern_recall"]) for e in data.evaluations
+             if e.get("pattern_recall")]  # fmt: skip
+    if not found:
+        return None
+    fig = new_figure()
+    for name, recall in found:
+        names = sorted(recall, key=lambda p: recall[p] if recall[p] is not None else -1)
+        fig.add_trace(go.Bar(
+            y=names, x=[recall[p] for p in names], orientation="h", name=name,
+            texttemplate="%{x:.1%}", hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        ))  # fmt: skip
+    style(fig, "Recall per fraud pattern", height=140 + 40 * max(len(r) for _, r in found))
+    fig.update_xaxes(title_text="recall (% of the pattern's frauds alerted)", tickformat=".0%",
+                     range=[0, 1.05])  # fmt: skip
+    fig.update_yaxes(title_text="fraud pattern", automargin=True)
+    return Section("Recall per fraud pattern", figure(fig, "recall per fraud pattern"))
+
+
+def _registry(reg: dict | None) -> Section | None:
+    if not reg:
+        return None
+    window = reg.get("window") or {}
+    cells = [
+        ["decision", str(reg.get("decision", "-"))],
+        ["model", f"{reg.get('name', '-')} version {reg.get('version', '-')}"],
+        ["new model average precision", fmt_num(reg.get("new_ap"), 4)],
+        ["champion average precision", fmt_num(reg.get("champion_ap"), 4)],
+        ["champion version", str(reg.get("champion_version") or "none")],
+        ["required margin", fmt_num(reg.get("margin"), 4)],
+        ["compared on", f"{window.get('start', '?')} to {window.get('end', '?')}"],
+    ]
+    fig = new_figure(go.Bar(
+        x=["new model", "champion"], y=[reg.get("new_ap"), reg.get("champion_ap")],
+        marker_color=["#12355b", "#7f7f7f"], texttemplate="%{y:.3f}", name="average precision",
+    ))  # fmt: skip
+    style(fig, "Average precision: new model vs champion", height=320)
+    fig.update_yaxes(title_text="average precision", rangemode="tozero")
+    fig.update_xaxes(title_text="model")
+    body = table(["", "value"], cells) + figure(fig, "new model vs champion")
+    return Section(f"Registry decision: {reg.get('decision', '-')}", body)

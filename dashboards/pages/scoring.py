@@ -1,0 +1,183 @@
+"""Scoring-monitoring page (from the C3 scoring summaries of this run's model): alerts
+and mean score per day, per-feature PSI drift of each scored date vs the training window
+(most drifted first, with the threshold), score drift, and today's score distribution vs
+the training window."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import plotly.graph_objects as go
+
+from dashboards.html import (
+    Section,
+    figure,
+    fmt_int,
+    fmt_num,
+    fmt_pct,
+    new_figure,
+    paragraph,
+    style,
+    subplots,
+    table,
+)
+from dashboards.prep.drift import DEFAULT_THRESHOLD, DriftTable, feature_drift, score_drift, shares
+from dashboards.sources import RunData
+
+MAX_BARS = 40  # features shown in the latest-day bar chart (most drifted first)
+
+
+def merged_dates(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every scored date once (the latest summary wins), in date order."""
+    by_date: dict[str, dict[str, Any]] = {}
+    for s in sorted(summaries, key=lambda s: str(s.get("created_at", ""))):
+        for d in s.get("dates") or []:
+            by_date[str(d["date"])] = d
+    return [by_date[k] for k in sorted(by_date)]
+
+
+def sections(data: RunData, psi_threshold: float = DEFAULT_THRESHOLD) -> list[Section]:
+    if not data.scoring:
+        return []
+    latest = max(data.scoring, key=lambda s: str(s.get("created_at", "")))
+    dates = merged_dates(data.scoring)
+    out = [_jobs(data.scoring)]
+    if dates:
+        out.append(_daily(dates, latest.get("threshold")))
+    reference = latest.get("reference") or (data.model_meta.get("scoring") or {}).get("reference")
+    names = latest.get("feature_names") or data.training.get("feature_names") or []
+    if reference and dates:
+        drift = feature_drift(reference, dates, names, threshold=psi_threshold)
+        out += [_heatmap(drift), _latest_bars(drift), _score_drift(reference, dates, psi_threshold)]
+        out.append(_score_distribution(reference, dates[-1]))
+    return out
+
+
+def _jobs(summaries: list[dict[str, Any]]) -> Section:
+    rows = []
+    for s in sorted(summaries, key=lambda s: str(s.get("created_at", ""))):
+        days = s.get("dates") or []
+        rows.append([
+            str(s.get("job_id", "")), str(s.get("created_at", "")), str(s.get("model_uri", "")),
+            fmt_num(s.get("threshold"), 4), fmt_int(len(days)),
+            fmt_int(sum(int(d.get("rows") or 0) for d in days)),
+            fmt_int(sum(int(d.get("alerts") or 0) for d in days)),
+        ])  # fmt: skip
+    headers = ["job", "created", "model", "threshold", "dates", "rows", "alerts"]
+    return Section("Scoring jobs", table(headers, rows, numeric=(3, 4, 5, 6)))
+
+
+def _daily(dates: list[dict[str, Any]], threshold) -> Section:
+    x = [str(d["date"]) for d in dates]
+    fig = subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(go.Bar(x=x, y=[d.get("alerts") for d in dates], name="alerts",
+                         marker_color="#d62728", customdata=[d.get("rows") for d in dates],
+                         hovertemplate="%{x}: %{y:,} alerts of %{customdata:,} rows<extra></extra>"),
+                  secondary_y=False)  # fmt: skip
+    fig.add_trace(go.Scatter(x=x, y=[d.get("mean_score") for d in dates], name="mean score",
+                             mode="lines+markers", line={"color": "#12355b"},
+                             hovertemplate="%{x}: mean score %{y:.4f}<extra></extra>"),
+                  secondary_y=True)  # fmt: skip
+    style(fig, "Alerts and mean score per scored day")
+    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_yaxes(title_text="alerts (count)", tickformat=",d", secondary_y=False)
+    fig.update_yaxes(title_text="mean fraud score (probability)", rangemode="tozero",
+                     secondary_y=True)  # fmt: skip
+    rows = sum(int(d.get("rows") or 0) for d in dates)
+    alerts = sum(int(d.get("alerts") or 0) for d in dates)
+    note = (
+        f"{fmt_int(alerts)} alerts in {fmt_int(rows)} scored transactions "
+        f"({fmt_pct(alerts / rows if rows else None, 2)}) at threshold {fmt_num(threshold, 4)}."
+    )
+    return Section("Alerts and mean score", figure(fig, "alerts and mean score per day"), note)
+
+
+def _heatmap(drift: DriftTable) -> Section:
+    z = [[v if v is not None else None for v in row] for row in drift.values]
+    fig = new_figure(go.Heatmap(
+        z=z, x=drift.dates, y=drift.features, colorscale="YlOrRd", zmin=0, name="PSI",
+        showscale=True, showlegend=False,  # the colour bar is the legend
+        zmax=max(2 * drift.threshold, max((v for r in z for v in r if v is not None), default=0)),
+        colorbar={"title": {"text": "PSI"}},
+        hovertemplate="%{y} on %{x}: PSI %{z:.3f}<extra></extra>",
+    ))  # fmt: skip
+    style(fig, "Feature drift (PSI) per scored date, most drifted features on top",
+          height=160 + 18 * len(drift.features))  # fmt: skip
+    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_yaxes(title_text="feature", autorange="reversed", automargin=True)
+    note = (
+        f"PSI of each date vs the training window, per feature; {fmt_num(drift.threshold, 2)} "
+        "and above is usually read as a significant shift."
+    )
+    return Section("Feature drift over time", figure(fig, "feature drift heatmap"), note)
+
+
+def _latest_bars(drift: DriftTable) -> Section:
+    day = drift.dates[-1]
+    pairs = [(f, row[-1]) for f, row in zip(drift.features, drift.values, strict=True)]
+    pairs = sorted(pairs, key=lambda p: -(p[1] if p[1] is not None else -1))[:MAX_BARS][::-1]
+    fig = new_figure(go.Bar(
+        y=[f for f, _ in pairs], x=[v for _, v in pairs], orientation="h", name=f"PSI on {day}",
+        marker_color=["#d62728" if (v or 0) > drift.threshold else "#1f77b4" for _, v in pairs],
+        hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>",
+    ))  # fmt: skip
+    fig.add_vline(x=drift.threshold, line_dash="dash", line_color="#444",
+                  annotation_text=f"threshold {fmt_num(drift.threshold, 2)}")  # fmt: skip
+    style(fig, f"Feature drift on {day}, most drifted first", height=160 + 22 * len(pairs))
+    fig.update_xaxes(title_text="population stability index (PSI)", rangemode="tozero")
+    fig.update_yaxes(title_text="feature", automargin=True)
+    over = drift.over_threshold(-1)
+    note = (
+        f"{fmt_int(len(over))} feature(s) over the threshold on {day}"
+        + (f": {', '.join(over[:10])}" if over else "")
+        + (f" (top {MAX_BARS} shown)" if len(drift.features) > MAX_BARS else "")
+    )
+    return Section("Feature drift on the latest scored date", figure(fig, "latest drift"), note)
+
+
+def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Section:
+    values = score_drift(reference, dates)
+    if not reference.get("score_props"):
+        return Section("Score drift", paragraph("The reference has no score distribution."))
+    fig = new_figure(go.Scatter(x=[str(d["date"]) for d in dates], y=values, mode="lines+markers",
+                               name="score PSI", hovertemplate="%{x}: PSI %{y:.3f}<extra></extra>"))  # fmt: skip
+    fig.add_hline(y=threshold, line_dash="dash", line_color="#444",
+                  annotation_text=f"threshold {fmt_num(threshold, 2)}")  # fmt: skip
+    style(fig, "Score distribution drift (PSI) per scored date")
+    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_yaxes(title_text="population stability index (PSI)", rangemode="tozero")
+    return Section("Score drift", figure(fig, "score drift per day"))
+
+
+def bin_labels(edges: list[float], n: int) -> list[str]:
+    """Names for n score bins from either n + 1 edges or n - 1 inner cut points."""
+    e = [fmt_num(v, 3) for v in edges]
+    if len(e) == n + 1:
+        return [f"{a} to {b}" for a, b in itertools.pairwise(e)]
+    if len(e) == n - 1 and n > 1:
+        return [
+            f"≤ {e[0]}",
+            *(f"{a} to {b}" for a, b in itertools.pairwise(e)),
+            f"> {e[-1]}",
+        ]
+    return [f"bin {i + 1}" for i in range(n)]
+
+
+def _score_distribution(reference: dict, today: dict) -> Section:
+    ref = shares(reference.get("score_props") or [])
+    now = shares(today.get("score_counts") or [])
+    if ref is None or now is None:
+        return Section("Score distribution", paragraph("No score distribution to compare."))
+    labels = bin_labels(list(reference.get("score_edges") or []), len(ref))
+    fig = new_figure()
+    for name, y, color in (
+        ("training window", ref, "#7f7f7f"),
+        (f"{today['date']}", now, "#d62728"),
+    ):
+        fig.add_trace(go.Bar(x=labels, y=y, name=name, marker_color=color,
+                             hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>"))  # fmt: skip
+    style(fig, f"Score distribution on {today['date']} vs the training window")
+    fig.update_xaxes(title_text="fraud score bin (training-window deciles)", type="category")
+    fig.update_yaxes(title_text="share of rows (%)", tickformat=".0%")
+    return Section("Score distribution: latest day vs training", figure(fig, "score distribution"))

@@ -1,0 +1,68 @@
+"""Data-quality figures: rows per workflow step and transactions / label rate per day."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    rows: int
+    note: str = ""
+
+
+def rows_per_step(
+    etl: dict[str, Any] | None,
+    feature_rows: int | None,
+    splits: dict[str, Any] | None,
+    balancing: dict[str, Any] | None,
+) -> list[Step]:
+    """raw -> canonical -> features -> per split -> per balanced subset, from whatever
+    reports exist (a missing report leaves its steps out)."""
+    steps: list[Step] = []
+    if etl:
+        steps.append(Step("raw input", int(etl["input_rows"])))
+        steps.append(Step("quarantined", int(etl.get("quarantine_rows", 0)), "rule broken"))
+        steps.append(Step("duplicates dropped", int(etl.get("duplicate_rows", 0))))
+        steps.append(Step("canonical", int(etl["output_rows"])))
+    if feature_rows is not None:
+        steps.append(Step("features", int(feature_rows)))
+    windows = (splits or {}).get("windows") or {}
+    for name in ("train", "validation", "test"):
+        if name in windows and windows[name].get("rows") is not None:
+            w = windows[name]
+            steps.append(
+                Step(f"split: {name}", int(w["rows"]), f"{int(w.get('frauds', 0)):,} frauds")
+            )
+    for i, s in enumerate((balancing or {}).get("subsets") or []):
+        rows = int(s.get("frauds", 0)) + int(s.get("normals", 0))
+        steps.append(Step(f"subset {i}", rows, f"{int(s.get('frauds', 0)):,} frauds"))
+    return steps
+
+
+@dataclass(frozen=True)
+class Daily:
+    dates: list[str]
+    transactions: list[int]
+    frauds: list[int]
+    label_rate: list[float]
+
+
+def daily_stats(dates, labels) -> Daily:
+    """Transactions, frauds and label rate (frauds / transactions) per calendar day.
+    Rows without a label count as transactions but not as frauds."""
+    d = pd.DataFrame({"date": pd.to_datetime(np.asarray(dates)).normalize(), "label": labels})
+    if d.empty:
+        return Daily([], [], [], [])
+    g = d.groupby("date").agg(transactions=("label", "size"), frauds=("label", "sum"))
+    return Daily(
+        [ts.strftime("%Y-%m-%d") for ts in g.index],
+        [int(v) for v in g["transactions"]],
+        [int(v) for v in g["frauds"]],
+        [float(f / t) for f, t in zip(g["frauds"], g["transactions"], strict=True)],
+    )

@@ -1,0 +1,97 @@
+"""Training data behind the plots: where each group's wall time went, epochs, time line.
+
+Input: one member of the training report (C6): `rows`, `retries`, optional `failures`
+(lines "round R (group G): cause"), `history` (one entry per group from the grouped
+engine: wall_s, compute_share, sync_share, scheduling_share, samples_per_s, loss,
+stage_start, start/end_iteration) and optional `validation` records.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+_FAILURE = re.compile(r"group (\d+)\)")
+
+
+@dataclass(frozen=True)
+class GroupTime:
+    """One group's wall time split into parts that add up to wall_s (seconds)."""
+
+    group: int
+    start_s: float  # since the member's first group started (sum of earlier walls)
+    wall_s: float
+    compute_s: float
+    allreduce_s: float
+    scheduling_s: float
+    other_s: float  # the rest of the loop: data, optimizer step, reporting
+    samples_per_s: float | None
+    stage_start: bool
+
+
+def group_times(history: list[dict[str, Any]]) -> list[GroupTime]:
+    """Split each group's wall time: compute, all-reduce (sync) and scheduling are the
+    recorded shares; `other` is what is left, so the four stack to the wall time."""
+    out, clock = [], 0.0
+    for i, h in enumerate(history):
+        wall = max(float(h.get("wall_s") or 0.0), 0.0)
+        parts = [
+            max(float(h.get(k) or 0.0), 0.0) * wall
+            for k in ("compute_share", "sync_share", "scheduling_share")
+        ]
+        total = sum(parts)
+        if total > wall > 0:  # rounding in the engine: scale to the wall time
+            parts = [p * wall / total for p in parts]
+        out.append(
+            GroupTime(
+                group=int(h.get("group", i)),
+                start_s=clock,
+                wall_s=wall,
+                compute_s=parts[0],
+                allreduce_s=parts[1],
+                scheduling_s=parts[2],
+                other_s=max(wall - sum(parts), 0.0),
+                samples_per_s=h.get("samples_per_s"),
+                stage_start=bool(h.get("stage_start")),
+            )
+        )
+        clock += wall
+    return out
+
+
+def time_split_shares(history: list[dict[str, Any]]) -> dict[str, float] | None:
+    """Shares of the member's total wall time per part (sum 1); None without time."""
+    groups = group_times(history)
+    wall = sum(g.wall_s for g in groups)
+    if wall <= 0:
+        return None
+    parts = ("compute_s", "allreduce_s", "scheduling_s", "other_s")
+    return {p[:-2]: sum(getattr(g, p) for g in groups) / wall for p in parts}
+
+
+def epoch_ends(history: list[dict[str, Any]], rows: int | None) -> list[float | None]:
+    """Epochs completed at the end of each group: samples seen / rows of the subset.
+    Samples of a group = samples_per_s * wall_s. None when rows is unknown or zero."""
+    if not rows:
+        return [None] * len(history)
+    seen, out = 0.0, []
+    for h in history:
+        seen += float(h.get("samples_per_s") or 0.0) * float(h.get("wall_s") or 0.0)
+        out.append(seen / rows)
+    return out
+
+
+def failed_groups(member: dict[str, Any]) -> list[int]:
+    """Groups at which a stage failed and training resumed (from `failures`)."""
+    return [int(m.group(1)) for f in member.get("failures") or [] if (m := _FAILURE.search(f))]
+
+
+def validation_points(member: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """(epoch, validation average precision) from the member's early-stopping records."""
+    recs = [
+        r
+        for r in member.get("validation") or []
+        if r.get("average_precision") is not None and r.get("epoch") is not None
+    ]
+    return [float(r["epoch"]) for r in recs], [float(r["average_precision"]) for r in recs]

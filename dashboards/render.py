@@ -1,0 +1,169 @@
+"""Write the pages: per run `<output>/<run>/{index,training,model-quality,data-quality,
+scoring}.html` plus one `plotly.min.js` in that directory (so a run directory is
+self-contained: copy it, zip it, log it as an MLflow artifact), and `<output>/index.html`
+listing every run. Returns the written files; logging them anywhere is the caller's job.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from plotly.offline import get_plotlyjs
+
+from dashboards.errors import DashboardInputError
+from dashboards.html import (
+    PAGES,
+    PLOTLY_JS,
+    Section,
+    esc,
+    fmt_int,
+    fmt_num,
+    page,
+    paragraph,
+    plain_page,
+    table,
+)
+from dashboards.pages import data_quality, model_quality, scoring, training
+from dashboards.prep.drift import DEFAULT_THRESHOLD
+from dashboards.sources import RunData, Sources, list_runs, load_run, read_json
+
+logger = logging.getLogger(__name__)
+
+HINTS = {
+    "training": "No training history in this run's report.",
+    "model-quality": "No metrics, scores or evaluations saved for this run.",
+    "data-quality": "No validation, ETL or split reports found.",
+    "scoring": "No scoring summaries for this run's model yet: run `fraud-app score`.",
+}
+
+
+@dataclass(frozen=True)
+class DashboardOptions:
+    alert_budget: float = 0.01  # when the model metadata (C2) has none
+    psi_threshold: float = DEFAULT_THRESHOLD
+    card_k: int = 100
+    quarantine_rows: int = 10
+    inline_plotlyjs: bool = False  # True: self-contained pages (~5 MB each), no plotly.min.js
+
+
+def _sections(stem: str, data: RunData, options: DashboardOptions):
+    if stem == "training":
+        return training.sections(data)
+    if stem == "model-quality":
+        q = model_quality.QualityOptions(options.alert_budget, options.card_k)
+        return model_quality.sections(data, q)
+    if stem == "data-quality":
+        return data_quality.sections(data)
+    return scoring.sections(data, options.psi_threshold)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)  # a reader never sees half a page
+    return path
+
+
+def _plotly_js(directory: Path) -> Path:
+    """plotly.min.js beside the pages, written once per run directory."""
+    path = directory / PLOTLY_JS
+    js = get_plotlyjs()
+    if not path.is_file() or path.stat().st_size != len(js.encode("utf-8")):
+        _write(path, js)
+    return path
+
+
+def render_run(sources: Sources, run: str, options: DashboardOptions | None = None) -> list[Path]:
+    """All pages of one run; returns the files written (pages, plotly.min.js)."""
+    options = options or DashboardOptions()
+    started = time.monotonic()
+    data = load_run(sources, run, quarantine_rows=options.quarantine_rows)
+    out = sources.output / run
+    written = [] if options.inline_plotlyjs else [_plotly_js(out)]
+    counts = {}
+    for stem, title in PAGES.items():
+        try:
+            secs = _sections(stem, data, options)
+        except DashboardInputError as exc:  # one broken input must not hide the other pages
+            logger.warning("dashboards: run %s, page %s: %s", run, stem, exc)
+            secs = [Section("This page could not be drawn", paragraph(str(exc)))]
+        counts[stem] = len(secs)
+        written.append(
+            _write(
+                out / f"{stem}.html",
+                page(title, run, stem, secs, HINTS[stem], inline_js=options.inline_plotlyjs),
+            )
+        )
+    written.append(_write(out / "index.html", _run_index(data, counts)))
+    logger.info("dashboards: run %s rendered to %s in %.1f s", run, out, time.monotonic() - started)
+    return written
+
+
+def _run_index(data: RunData, counts: dict[str, int]) -> str:
+    blurbs = {
+        "training": "loss and validation AP per member, time split per group, throughput",
+        "model-quality": "PR/ROC curves, score distributions, threshold table, registry",
+        "data-quality": "validation results, quarantine, rows per step, label rate per day",
+        "scoring": "alerts and mean score per day, PSI drift per feature, score drift",
+    }
+    rows = "".join(
+        f'<li><a href="{stem}.html">{esc(title)}</a>: {esc(blurbs[stem])} '
+        f"({fmt_int(counts[stem])} sections)</li>"
+        for stem, title in PAGES.items()
+    )
+    facts = table(["figure", "value"], _facts(data.training))
+    return plain_page(
+        f"Run {data.run}", f"<section><ul>{rows}</ul></section>{facts}", up="../index.html"
+    )
+
+
+def _facts(training: dict) -> list[list[str]]:
+    test = (training.get("metrics") or {}).get("test") or {}
+    reg = training.get("registry") or {}
+    return [
+        ["ensemble members", fmt_int(len(training.get("members") or []))],
+        ["test transactions", fmt_int(test.get("rows"))],
+        ["test frauds", fmt_int(test.get("frauds"))],
+        ["test ROC AUC", fmt_num(test.get("roc_auc"), 4)],
+        ["test average precision", fmt_num(test.get("average_precision"), 4)],
+        ["registry decision", str(reg.get("decision") or "-")],
+        ["model", str(training.get("model_path") or "-")],
+    ]
+
+
+def render_index(sources: Sources) -> Path:
+    """The top-level list of runs (newest first) that have pages."""
+    rows, links = [], []
+    for run in list_runs(sources):
+        if not (sources.output / run / "index.html").is_file():
+            continue
+        report = sources.reports / f"training-{run}.json"
+        training = read_json(report)
+        test = (training.get("metrics") or {}).get("test") or {}
+        when = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC)
+        rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"),
+                     fmt_int(len(training.get("members") or [])), fmt_int(test.get("rows")),
+                     fmt_num(test.get("roc_auc"), 4), fmt_num(test.get("average_precision"), 4)])  # fmt: skip
+        links.append(f'<li><a href="{esc(run)}/index.html">{esc(run)}</a></li>')
+    headers = ["run", "trained", "members", "test rows", "test ROC AUC", "test AP"]
+    body = (
+        f"<section><h2>Runs</h2><ul>{''.join(links) or '<li>none yet</li>'}</ul>"
+        f"{table(headers, rows, numeric=(2, 3, 4, 5))}</section>"
+    )
+    return _write(sources.output / "index.html", plain_page("fraud-app dashboards", body))
+
+
+def render_all(
+    sources: Sources, runs: list[str] | None = None, options: DashboardOptions | None = None
+) -> list[Path]:
+    """Pages for `runs` (default: every run with a training report) and the run index."""
+    written: list[Path] = []
+    for run in list_runs(sources) if runs is None else runs:
+        written += render_run(sources, run, options)
+    written.append(render_index(sources))
+    return written

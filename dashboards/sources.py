@@ -1,0 +1,155 @@
+"""Reading what the workflow saved: the only module of dashboards that touches files it
+did not write. Every input is optional; a missing file is None (its section is left
+out), a file that exists but breaks its contract is a DashboardInputError naming it.
+
+Inputs (contracts C2-C6 in the project's CONTRACTS):
+  reports/training-<run>.json      training report (splits, balancing, members, metrics)
+  reports/evaluation-<id>.json     evaluation of a model on a window (C4)
+  reports/scoring-<job>.json       scoring summary per job (C3)
+  reports/<suite>_validation.json  data checks (fraud_app.validation)
+  scores/<run>/                    test-window scores Parquet (C5)
+  canonical/_etl_report.json       ETL row accounting; canonical/ itself for rows per day
+  quarantine/                      rejected rows (Parquet)
+  features/_features.json          feature table metadata (rows)
+  models/<run>/ensemble.json       model metadata (alert budget, threshold: C2)
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow.dataset as ds
+
+from dashboards.errors import DashboardInputError
+
+logger = logging.getLogger(__name__)
+_MODELS_URI = re.compile(r"^models:/([^/@]+)/(\w+)$")
+
+
+@dataclass(frozen=True)
+class Sources:
+    """Where the saved inputs live (paths.* of the app config) and where pages go."""
+
+    reports: Path
+    output: Path
+    scores: Path | None = None
+    canonical: Path | None = None
+    quarantine: Path | None = None
+    features: Path | None = None
+    models: Path | None = None
+
+
+@dataclass
+class RunData:
+    run: str
+    training: dict[str, Any]
+    model_meta: dict[str, Any] = field(default_factory=dict)
+    scores: pd.DataFrame | None = None
+    evaluations: list[dict[str, Any]] = field(default_factory=list)
+    scoring: list[dict[str, Any]] = field(default_factory=list)
+    validations: list[dict[str, Any]] = field(default_factory=list)
+    etl: dict[str, Any] | None = None
+    feature_rows: int | None = None
+    quarantine_sample: pd.DataFrame | None = None
+    canonical_days: pd.DataFrame | None = None  # columns: date, label
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise DashboardInputError(
+            f"{path}: cannot read it as JSON ({exc}). Re-run the step that writes it"
+        ) from exc
+    if not isinstance(data, dict):
+        raise DashboardInputError(f"{path}: expected a JSON object, found {type(data).__name__}")
+    return data
+
+
+def _optional_json(path: Path | None) -> dict[str, Any] | None:
+    return read_json(path) if path is not None and path.is_file() else None
+
+
+def list_runs(sources: Sources) -> list[str]:
+    """Runs with a training report, newest report first."""
+    files = sorted(
+        sources.reports.glob("training-*.json"), key=lambda p: (p.stat().st_mtime, p.name)
+    )
+    return [p.stem[len("training-") :] for p in reversed(files)]
+
+
+def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
+    """Whether an evaluation or scoring summary is about this run's model: same registry
+    name and version, or a model URI/path that names the run's model directory."""
+    reg = training.get("registry") or {}
+    uri = str(doc.get("model_uri") or "").rstrip("/")
+    name, version = doc.get("model_name"), doc.get("model_version")
+    if (m := _MODELS_URI.match(uri)) and name is None:
+        name, version = m.group(1), m.group(2)
+    if reg.get("name") and name == reg["name"] and str(version) == str(reg.get("version")):
+        return True
+    model_path = str(training.get("model_path") or "").rstrip("/")
+    return bool(uri) and (uri == model_path or Path(uri).name == run)
+
+
+def _matching(sources: Sources, prefix: str, run: str, training: dict) -> list[dict[str, Any]]:
+    docs = []
+    for path in sorted(sources.reports.glob(f"{prefix}-*.json")):
+        doc = read_json(path)
+        if belongs_to(doc, run, training) or path.stem == f"{prefix}-{run}":
+            docs.append({**doc, "_file": path.name})
+    return docs
+
+
+def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
+    """A Parquet file or directory (Spark layout; files starting with _ or . skipped)."""
+    if not path.exists():
+        return None
+    try:
+        dataset = ds.dataset(str(path), format="parquet", partitioning="hive")
+        if columns is not None:
+            columns = [c for c in columns if c in dataset.schema.names]
+        return dataset.to_table(columns=columns).to_pandas()
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise DashboardInputError(f"{path}: cannot read it as Parquet ({exc})") from exc
+
+
+def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
+    if path is None or not path.exists() or n <= 0:
+        return None
+    dataset = ds.dataset(str(path), format="parquet")
+    return dataset.head(n).to_pandas()
+
+
+def load_run(sources: Sources, run: str, *, quarantine_rows: int = 10) -> RunData:
+    """Everything saved about one run; absent inputs stay None or empty."""
+    training_path = sources.reports / f"training-{run}.json"
+    if not training_path.is_file():
+        known = ", ".join(list_runs(sources)[:10]) or "none"
+        raise DashboardInputError(
+            f"no training report {training_path}. Known runs (newest first): {known}"
+        )
+    training = read_json(training_path)
+    data = RunData(run=run, training=training)
+    if sources.models is not None:
+        ensemble = _optional_json(sources.models / run / "ensemble.json") or {}
+        data.model_meta = ensemble.get("metadata") or {}
+    if sources.scores is not None:
+        data.scores = read_parquet(sources.scores / run)
+    data.evaluations = _matching(sources, "evaluation", run, training)
+    data.scoring = _matching(sources, "scoring", run, training)
+    data.validations = [read_json(p) for p in sorted(sources.reports.glob("*_validation.json"))]
+    if sources.canonical is not None:
+        data.etl = _optional_json(sources.canonical / "_etl_report.json")
+        data.canonical_days = read_parquet(sources.canonical, ["event_date", "label"])
+    if sources.features is not None:
+        meta = _optional_json(sources.features / "_features.json") or {}
+        data.feature_rows = meta.get("rows")
+    data.quarantine_sample = _quarantine_sample(sources.quarantine, quarantine_rows)
+    return data

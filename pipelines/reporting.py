@@ -1,0 +1,76 @@
+"""Dashboards for the workflow: maps the app config to dashboards.Sources and renders.
+
+`render_dashboards` raises (for `fraud-app dashboards`); `render_dashboards_safely` is
+what `run`, `train` and `score` call at their end (score: `scoring_summary=result.summary`): a rendering failure is logged and
+never fails the step. Both return the written files (pages and plotly.min.js), so a
+caller can log them to MLflow as run artifacts.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from dashboards import DashboardOptions, Sources, render_all, render_index
+from dashboards.sources import belongs_to, list_runs, read_json
+from fraud_app.config import AppConfig
+
+logger = logging.getLogger(__name__)
+
+
+def dashboard_sources(config: AppConfig) -> Sources:
+    paths = config.paths
+    reports = paths.resolve("reports")
+    return Sources(
+        reports=reports,
+        output=reports / "dashboards",
+        scores=paths.resolve("scores"),
+        canonical=Path(config.etl.output or paths.resolve("canonical")),
+        quarantine=Path(config.etl.quarantine or paths.resolve("quarantine")),
+        features=Path(config.features.output or paths.resolve("features")),
+        models=paths.resolve("models"),
+    )
+
+
+def dashboard_options(config: AppConfig) -> DashboardOptions:
+    budget = getattr(getattr(config, "scoring", None), "alert_budget", None)
+    return DashboardOptions(alert_budget=budget) if budget else DashboardOptions()
+
+
+def index_path(config: AppConfig) -> Path:
+    return dashboard_sources(config).output / "index.html"
+
+
+def render_dashboards(
+    config: AppConfig, run: str | None = None, *, scoring_summary: dict[str, Any] | None = None
+) -> list[Path]:
+    """Pages of `run`, or of the runs whose model a scoring summary (C3: model_uri,
+    model_name, model_version) is about, or of every run."""
+    sources = dashboard_sources(config)
+    if run is not None:
+        runs = [run]
+    elif scoring_summary is not None:
+        doc = scoring_summary
+        runs = [
+            r for r in list_runs(sources)
+            if belongs_to(doc, r, read_json(sources.reports / f"training-{r}.json"))
+        ]  # fmt: skip
+    else:
+        runs = None
+    if runs == []:
+        return [render_index(sources)]
+    return render_all(sources, runs, dashboard_options(config))
+
+
+def render_dashboards_safely(
+    config: AppConfig, run: str | None = None, *, scoring_summary: dict[str, Any] | None = None
+) -> list[Path]:
+    """render_dashboards, but a failure is logged (with its traceback) and returns []."""
+    try:
+        written = render_dashboards(config, run, scoring_summary=scoring_summary)
+    except Exception:  # rendering is a by-product: it must never fail the workflow
+        logger.warning("dashboards: rendering failed; the step itself succeeded", exc_info=True)
+        return []
+    logger.info("dashboards: %d files written; open %s", len(written), index_path(config))
+    return written

@@ -1,0 +1,116 @@
+"""Curves and the threshold table against hand-computed values (and scikit-learn)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from dashboards.errors import DashboardInputError
+from dashboards.prep.metrics import (
+    budgets_around,
+    card_precision_at_k,
+    pr_curve,
+    roc_curve,
+    score_histogram,
+    threshold_table,
+)
+
+LABELS = [1, 0, 1, 0, 0, 0, 0, 0, 0, 1]
+SCORES = [0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.05]
+DAYS = ["d1"] * 5 + ["d2"] * 5
+CARDS = ["a", "b", "b", "c", "d", "a", "e", "f", "g", "h"]
+
+
+def test_pr_curve_by_hand():
+    c = pr_curve([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.6])
+    # thresholds .9 .8 .7 .6: precision 1, 1/2, 2/3, 1/2; recall 1/2, 1/2, 1, 1
+    assert c.x == [0.0, 0.5, 0.5, 1.0, 1.0]
+    assert c.y == pytest.approx([1.0, 1.0, 0.5, 2 / 3, 0.5])
+    assert c.area == pytest.approx(0.5 * 1 + 0.5 * 2 / 3)
+    assert (c.rows, c.positives) == (4, 2)
+
+
+def test_roc_curve_by_hand_and_ties():
+    c = roc_curve([1, 0, 1, 0], [0.9, 0.8, 0.7, 0.6])
+    assert c.x == [0.0, 0.0, 0.5, 0.5, 1.0]
+    assert c.y == [0.0, 0.5, 0.5, 1.0, 1.0]
+    assert c.area == pytest.approx(0.75)  # 3 of 4 (fraud, normal) pairs ordered right
+    tied = roc_curve([1, 0], [0.5, 0.5])
+    assert tied.area == pytest.approx(0.5) and tied.x == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("labels", [[], [0, 0, 0]])
+def test_pr_curve_undefined_without_frauds(labels):
+    assert pr_curve(labels, [0.5] * len(labels)) is None
+
+
+@pytest.mark.parametrize("labels", [[], [0, 0], [1, 1]])
+def test_roc_curve_undefined_with_one_class(labels):
+    assert roc_curve(labels, [0.3] * len(labels)) is None
+
+
+def test_curves_match_scikit_learn_and_are_thinned():
+    rng = np.random.default_rng(0)
+    y = (rng.random(5000) < 0.05).astype(int)
+    s = np.clip(rng.normal(0.3 + 0.3 * y, 0.15), 0, 1).round(3)  # rounding makes ties
+    pr, roc = pr_curve(y, s, max_points=100), roc_curve(y, s, max_points=100)
+    assert pr.area == pytest.approx(average_precision_score(y, s), abs=1e-12)
+    assert roc.area == pytest.approx(roc_auc_score(y, s), abs=1e-12)
+    assert len(pr.x) <= 100 and len(roc.x) <= 100
+    assert (pr.x[0], roc.x[0], roc.x[-1], roc.y[-1]) == (0.0, 0.0, 1.0, 1.0)
+
+
+def test_mismatched_or_bad_labels_are_named():
+    with pytest.raises(DashboardInputError, match="same length"):
+        pr_curve([1, 0], [0.5])
+    with pytest.raises(DashboardInputError, match="0 or 1"):
+        roc_curve([2, 0], [0.5, 0.1])
+
+
+def test_threshold_table_by_hand():
+    rows = threshold_table(LABELS, SCORES, DAYS, [0.2, 0.4, 0.6], card_ids=CARDS)
+    r2, r4, r6 = rows
+    # 0.2: top 2 rows (.9 fraud card a, .8 normal card b); card b had a fraud that day
+    assert (r2.alerts, r2.alerts_per_day, r2.threshold) == (2, 1.0, 0.8)
+    assert (r2.precision, r2.recall, r2.card_precision) == (0.5, pytest.approx(1 / 3), 1.0)
+    # 0.4: rows .9 .8 .7 .6 -> cards a, b, c on d1; a and b had frauds
+    assert (r4.alerts, r4.threshold, r4.precision) == (4, 0.6, 0.5)
+    assert r4.recall == pytest.approx(2 / 3) and r4.card_precision == pytest.approx(2 / 3)
+    # 0.6: d1 cards a b c d (2 fraud) and d2 card a (no fraud on d2): mean(1/2, 0)
+    assert (r6.alerts, r6.alerts_per_day, r6.threshold) == (6, 3.0, 0.4)
+    assert r6.precision == pytest.approx(1 / 3) and r6.card_precision == pytest.approx(0.25)
+
+
+def test_threshold_table_empty_and_single_class():
+    (empty,) = threshold_table([], [], [], [0.01], card_ids=[])
+    assert (empty.alerts, empty.alerts_per_day) == (0, 0.0)
+    assert (empty.threshold, empty.precision, empty.recall, empty.card_precision) == (None,) * 4
+    (normals,) = threshold_table([0, 0, 0, 0], [0.1, 0.4, 0.3, 0.2], ["d"] * 4, [0.5])
+    assert (normals.alerts, normals.threshold, normals.precision, normals.recall) == (
+        2, 0.3, 0.0, None,
+    )  # fmt: skip
+    assert normals.card_precision is None  # no card ids given
+    (frauds,) = threshold_table([1, 1, 1, 1], [0.1, 0.4, 0.3, 0.2], ["d"] * 4, [0.001])
+    assert (frauds.alerts, frauds.precision, frauds.recall) == (1, 1.0, 0.25)  # at least one
+
+
+def test_budgets_around():
+    assert budgets_around(0.01) == [0.0025, 0.005, 0.01, 0.02, 0.04]
+    assert budgets_around(0.5) == [0.125, 0.25, 0.5, 1.0]
+    with pytest.raises(DashboardInputError, match=r"alert budget must be in \(0, 1\]"):
+        budgets_around(0)
+
+
+def test_card_precision_at_k_by_hand():
+    # d1: cards by max score a .9, b .8, c .6, d .5 -> top 2 = a, b (both fraud) -> 1.0
+    # d2: a .4, e .3, f .2, g .1, h .05 (only h fraud) -> top 2 = a, e -> 0.0
+    assert card_precision_at_k(LABELS, SCORES, DAYS, CARDS, 2) == [("d1", 1.0), ("d2", 0.0)]
+    assert card_precision_at_k([], [], [], [], 5) == []
+
+
+def test_score_histogram_shares_per_class():
+    h = score_histogram([0, 0, 0, 1], [0.1, 0.1, 0.9, 1.0], bins=2)
+    assert h.edges == [0.0, 0.5, 1.0]
+    assert h.shares == {"normal": [2 / 3, 1 / 3], "fraud": [0.0, 1.0]}
+    assert score_histogram([0], [0.2], bins=2).shares["fraud"] is None

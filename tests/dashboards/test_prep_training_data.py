@@ -1,0 +1,83 @@
+"""Time split shares, epochs, failures, rows per step and daily stats by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from dashboards.prep.data import daily_stats, rows_per_step
+from dashboards.prep.training import (
+    epoch_ends,
+    failed_groups,
+    group_times,
+    time_split_shares,
+    validation_points,
+)
+
+HISTORY = [
+    {"group": 0, "wall_s": 2.0, "compute_share": 0.5, "sync_share": 0.25,
+     "scheduling_share": 0.125, "samples_per_s": 100.0, "stage_start": True},
+    # shares add up to 1.2 (rounding): scaled down to the wall time
+    {"group": 1, "wall_s": 1.0, "compute_share": 0.8, "sync_share": 0.4,
+     "scheduling_share": 0.0, "samples_per_s": 100.0},
+]  # fmt: skip
+
+
+def test_group_times_stack_to_wall_time():
+    g0, g1 = group_times(HISTORY)
+    assert (g0.compute_s, g0.allreduce_s, g0.scheduling_s, g0.other_s) == (1.0, 0.5, 0.25, 0.25)
+    assert (g0.start_s, g1.start_s, g0.stage_start, g1.stage_start) == (0.0, 2.0, True, False)
+    assert g1.compute_s == pytest.approx(2 / 3) and g1.allreduce_s == pytest.approx(1 / 3)
+    assert g1.other_s == 0.0
+
+
+def test_time_split_shares_by_hand_and_empty():
+    s = time_split_shares(HISTORY)
+    assert s == pytest.approx(
+        {"compute": (1 + 2 / 3) / 3, "allreduce": (0.5 + 1 / 3) / 3,
+         "scheduling": 0.25 / 3, "other": 0.25 / 3}
+    )  # fmt: skip
+    assert sum(s.values()) == pytest.approx(1.0)
+    assert time_split_shares([]) is None
+    assert time_split_shares([{"wall_s": 0.0}]) is None
+    assert group_times([]) == []
+
+
+def test_epoch_ends():
+    assert epoch_ends(HISTORY, 250) == [0.8, 1.2]
+    assert epoch_ends(HISTORY, 0) == [None, None]
+
+
+def test_failed_groups_and_validation_points():
+    member = {
+        "failures": ["round 2 (group 5): worker lost", "round 3 (group 5): again", "odd"],
+        "validation": [
+            {"epoch": 1, "iteration": 10, "average_precision": 0.3},
+            {"epoch": 2, "iteration": 20, "average_precision": None},
+        ],
+    }
+    assert failed_groups(member) == [5, 5]
+    assert failed_groups({}) == []
+    assert validation_points(member) == ([1.0], [0.3])
+
+
+def test_rows_per_step_from_reports():
+    etl = {"input_rows": 100, "output_rows": 90, "quarantine_rows": 6, "duplicate_rows": 4}
+    splits = {"windows": {"train": {"rows": 60, "frauds": 3}, "test": {"rows": 10, "frauds": 1}}}
+    balancing = {"subsets": [{"frauds": 3, "normals": 20}, {"frauds": 3, "normals": 21}]}
+    steps = rows_per_step(etl, 88, splits, balancing)
+    assert [(s.name, s.rows) for s in steps] == [
+        ("raw input", 100), ("quarantined", 6), ("duplicates dropped", 4), ("canonical", 90),
+        ("features", 88), ("split: train", 60), ("split: test", 10),
+        ("subset 0", 23), ("subset 1", 24),
+    ]  # fmt: skip
+    assert rows_per_step(None, None, None, None) == []
+
+
+def test_daily_stats_by_hand_and_empty():
+    d = daily_stats(
+        ["2024-01-01 10:00", "2024-01-01 23:59", "2024-01-02 00:00", "2024-01-02 01:00"],
+        [1, 0, 0, 0],
+    )
+    assert (d.dates, d.transactions, d.frauds) == (["2024-01-01", "2024-01-02"], [2, 2], [1, 0])
+    assert d.label_rate == [0.5, 0.0]
+    assert daily_stats([], []).dates == []

@@ -1,0 +1,67 @@
+"""`fraud-app dashboards` and the never-failing render at the end of run/train/score."""
+
+from __future__ import annotations
+
+import logging
+
+import yaml
+
+from dashboards.synthetic import SyntheticRun, sources_for, write_run
+from fraud_app.config import load_config
+from pipelines.cli import main
+from pipelines.reporting import dashboard_sources, render_dashboards, render_dashboards_safely
+
+SMALL = SyntheticRun(run="r1", members=1, groups=3, scored_days=2, test_rows=600, features=4)
+
+
+def _config_file(tmp_path):
+    path = tmp_path / "app.yaml"
+    path.write_text(yaml.safe_dump({"paths": {"root": str(tmp_path)}}))
+    return path
+
+
+def test_config_paths_map_to_the_default_layout(tmp_path):
+    config = load_config(None, {"paths.root": str(tmp_path)})
+    assert dashboard_sources(config) == sources_for(tmp_path)
+
+
+def test_command_renders_and_names_the_index(tmp_path, capsys):
+    write_run(tmp_path, SMALL)
+    assert main(["-c", str(_config_file(tmp_path)), "dashboards", "--run", "r1"]) == 0
+    out = capsys.readouterr().out
+    index = tmp_path / "reports" / "dashboards" / "index.html"
+    assert f"6 dashboard pages written; open {index}" in out and index.is_file()
+
+
+def test_command_names_an_unknown_run(tmp_path, capsys):
+    write_run(tmp_path, SMALL)
+    assert main(["-c", str(_config_file(tmp_path)), "dashboards", "--run", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "no training report" in err and "Known runs (newest first): r1" in err
+
+
+def test_render_after_scoring_picks_the_run_of_that_model(tmp_path):
+    write_run(tmp_path, SMALL)
+    config = load_config(None, {"paths.root": str(tmp_path)})
+    summary = {"model_uri": str(tmp_path / "models" / "r1"), "model_name": "r1"}
+    written = render_dashboards(config, scoring_summary=summary)
+    assert (tmp_path / "reports" / "dashboards" / "r1" / "scoring.html") in written
+    # the synthetic run's report has registry name fraud, version 3
+    registered = {"model_uri": "models:/fraud@champion", "model_name": "fraud", "model_version": 3}
+    assert tmp_path / "reports" / "dashboards" / "r1" / "index.html" in render_dashboards(
+        config, scoring_summary=registered
+    )
+    other = {"model_uri": "/some/other/model"}
+    assert render_dashboards(config, scoring_summary=other) == [
+        tmp_path / "reports" / "dashboards" / "index.html"
+    ]
+
+
+def test_a_rendering_failure_is_logged_not_raised(tmp_path, caplog):
+    write_run(tmp_path, SMALL)
+    (tmp_path / "reports" / "training-r1.json").write_text("[1, 2")  # corrupt
+    config = load_config(None, {"paths.root": str(tmp_path)})
+    with caplog.at_level(logging.WARNING, logger="pipelines.reporting"):
+        assert render_dashboards_safely(config, "r1") == []
+    assert "dashboards: rendering failed; the step itself succeeded" in caplog.text
+    assert "training-r1.json: cannot read it as JSON" in caplog.text
