@@ -1,0 +1,418 @@
+"""Three "hosts" on one machine (network namespaces on a shaped bridge): all-reduce vs the wire.
+
+Builds, as root, H network namespaces ("hosts") plus one namespace holding a bridge;
+each host gets a veth pair into the bridge, an address from TEST-NET 192.0.2.0/24
+(192.0.2.10+i; no other address is ever used, the root namespace is not touched)
+and a token-bucket shaper on its egress (`tc qdisc ... tbf rate --rate`). Every
+process of a host runs in that host's network namespace AND its own UTS namespace
+(hostname netns-host-i) and mount namespace with a private tmpfs on /dev/shm
+(`unshare --uts --mount`), so dlcore's co-location probe (boot id, hostname, uid,
+then a shared-memory probe) really sees different hosts between namespaces and one
+host within one. Everything is torn down on exit, also after a failure or Ctrl-C.
+
+Host 0 plays the driver: it runs the rendezvous servers. Hosts 1 and 2 run ranks.
+Two measurements, each comparing against its peer IN THE SAME processes, alternating
+round by round so both see the same machine load:
+
+1. 2 hosts x 1 rank: a raw TCP duplex stream (both ends send S bytes at once over one
+   plain socket) vs dlcore's flat-ring all-reduce of S bytes (float32). For n = 2 the
+   ring moves S bytes each way, exactly what the duplex stream moves, so
+       allreduce_efficiency_vs_raw_tcp_shaped_link = t_raw_duplex / t_allreduce
+   (= bus bandwidth / raw per-direction bandwidth). Medians over --rounds.
+2. 2 hosts x 2 ranks (ranks 0,1 on host 1 and 2,3 on host 2: the best case for the flat
+   ring, which then crosses the link once each way): the same 4 processes join a
+   topology="flat" group and a topology="hierarchical" group and alternate blocks of
+   training steps (MLP 64-2048-2048-1, 4.3 M parameters = 17 MB of gradient, batch
+   --batch per rank, SGD through ShardedStep), same data, same steps, so the final
+   weights must agree (reported as max_rel_diff_flat_vs_hierarchical).
+       throughput_ratio_hierarchical_vs_flat_2x2 = samples/s hierarchical / flat
+
+Run (root): .venv/bin/python bench/netns_cluster.py [--rate 1gbit] [--mib 16] [--rounds 8]
+The last line is one JSON object. Without root, `ip` or `unshare` it exits with code 2
+and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+SUBNET = "192.0.2"  # TEST-NET-1 (RFC 5737): documentation only, never routed
+RDV_PORTS = {"pair": 29400, "flat": 29401, "hierarchical": 29402}
+RAW_PORT = 29410
+TIMEOUT_S = 300.0
+
+
+def address(host: int) -> str:
+    return f"{SUBNET}.{10 + host}"
+
+
+def missing_requirement() -> str:
+    """Why namespaces cannot be built here ("" when they can)."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, veth, tc, mount)"
+    for tool in ("ip", "tc", "unshare", "mount"):
+        if shutil.which(tool) is None:
+            return f"needs the `{tool}` command"
+    return ""
+
+
+# -- the cluster --------------------------------------------------------------------------
+class Cluster:
+    """H host namespaces + one bridge namespace; `with Cluster(...)` tears all down."""
+
+    def __init__(self, hosts: int, rate: str) -> None:
+        self.prefix = f"dlc{os.getpid()}"
+        self.hosts, self.rate = hosts, rate
+        self.bridge = f"{self.prefix}br"
+        self.names = [f"{self.prefix}h{i}" for i in range(hosts)]
+        self.created: list[str] = []
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> Cluster:
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ns(self, name: str) -> None:
+        _sh("ip", "netns", "add", name)
+        self.created.append(name)
+        _sh("ip", "-n", name, "link", "set", "lo", "up")
+
+    def _build(self) -> None:
+        self._ns(self.bridge)
+        _sh("ip", "-n", self.bridge, "link", "add", "br0", "type", "bridge")
+        _sh("ip", "-n", self.bridge, "link", "set", "br0", "up")
+        for i, ns in enumerate(self.names):
+            self._ns(ns)
+            port = f"v{i}"
+            _sh("ip", "-n", self.bridge, "link", "add", port, "type", "veth",
+                "peer", "name", "eth0", "netns", ns)  # fmt: skip
+            _sh("ip", "-n", self.bridge, "link", "set", port, "master", "br0", "up")
+            _sh("ip", "-n", ns, "addr", "add", f"{address(i)}/24", "dev", "eth0")
+            _sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            _sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root",
+                "tbf", "rate", self.rate, "burst", "256kb", "latency", "50ms")  # fmt: skip
+
+    def spawn(self, host: int, args: list[str], log: Path) -> subprocess.Popen:
+        """A process in host `host`: its netns, own hostname, own /dev/shm."""
+        argv = [
+            "ip", "netns", "exec", self.names[host], "unshare", "--uts", "--mount", "--fork",
+            sys.executable, os.path.abspath(__file__), "--agent", str(host), *args,
+        ]  # fmt: skip
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+        for name in reversed(self.created):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        self.created = []
+
+
+def _sh(*argv: str) -> None:
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}")
+
+
+# -- inside a host ------------------------------------------------------------------------
+def become_host(host: int) -> None:
+    """In the fresh UTS + mount namespaces: own hostname, private /dev/shm."""
+    _sh("hostname", f"netns-host-{host}")
+    _sh("mount", "--make-rprivate", "/")
+    _sh("mount", "-t", "tmpfs", "-o", "size=512m,mode=1777", "tmpfs", "/dev/shm")
+
+
+def agent(host: int, job: dict, run_dir: Path) -> None:
+    become_host(host)
+    sys.path.insert(0, job["repo"])
+    if host == 0:
+        return serve(job, run_dir)
+    ranks = job["ranks"][str(host)]
+    threads = []  # ranks as processes of this host (they inherit its namespaces)
+    for rank in ranks:
+        argv = [sys.executable, os.path.abspath(__file__), "--rank", str(rank), str(run_dir)]
+        threads.append(subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": job["repo"]}))
+    codes = [p.wait(timeout=TIMEOUT_S * 4) for p in threads]
+    if any(codes):
+        raise SystemExit(f"host {host}: rank exit codes {codes}")
+
+
+def serve(job: dict, run_dir: Path) -> None:
+    from dlcore.collective import RendezvousServer
+
+    secret = (run_dir / "secret").read_bytes()
+    servers = [
+        RendezvousServer(secret, job["world"], host=address(0), port=RDV_PORTS[name])
+        for name in job["groups"]
+    ]
+    (run_dir / "servers-up").write_text("1")
+    deadline = time.monotonic() + TIMEOUT_S * 4
+    while not (run_dir / "done").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for server in servers:
+        server.close()
+
+
+def rank_main(rank: int, run_dir: Path) -> None:
+    job = json.loads((run_dir / "job.json").read_text())
+    while not (run_dir / "servers-up").exists():
+        time.sleep(0.05)
+    result = (pair_rank if job["kind"] == "pair" else train_rank)(rank, job, run_dir)
+    (run_dir / f"rank-{rank}.json").write_text(json.dumps(result))
+
+
+def _join(rank: int, job: dict, run_dir: Path, group: str, round_id: int):
+    from dlcore.collective import CommConfig, Communicator, Member
+
+    host = next(int(h) for h, ranks in job["ranks"].items() if rank in ranks)
+    config = CommConfig(
+        listen_host=address(host), advertise_host=address(host), op_timeout=TIMEOUT_S,
+        connect_timeout=120.0, topology=group if group != "pair" else "flat",
+    )  # fmt: skip
+    secret = (run_dir / "secret").read_bytes()
+    member = Member(rank, job["world"], round_id)
+    return Communicator.join((address(0), RDV_PORTS[group]), secret, member, config)
+
+
+def pair_rank(rank: int, job: dict, run_dir: Path) -> dict:
+    """Raw duplex stream vs flat all-reduce between two single-rank hosts."""
+    comm = _join(rank, job, run_dir, "pair", 0)
+    nbytes = job["nbytes"]
+    sock = _raw_socket(rank, comm)
+    out, into = memoryview(bytearray(nbytes)), memoryview(bytearray(nbytes))
+    buf = np.ones(nbytes // 4, dtype=np.float32)
+    times: dict[str, list[float]] = {"raw": [], "allreduce": []}
+    for round_no in range(job["rounds"] + 1):
+        comm.barrier()
+        t0 = time.perf_counter()
+        _duplex(sock, out, into)
+        t_raw = time.perf_counter() - t0
+        comm.barrier()
+        t0 = time.perf_counter()
+        comm.all_reduce(buf)
+        t_ar = time.perf_counter() - t0
+        if buf[0] != 2 or buf[-1] != 2:
+            raise RuntimeError(f"wrong all-reduce result {buf[0]}, {buf[-1]}")
+        buf.fill(1.0)
+        if round_no:  # round 0 warms up (TCP slow start, page faults)
+            times["raw"].append(t_raw)
+            times["allreduce"].append(t_ar)
+    transport = comm.transport
+    comm.close()
+    sock.close()
+    return {"times": times, "transport": transport, "hostname": socket.gethostname()}
+
+
+def _raw_socket(rank: int, comm) -> socket.socket:
+    from dlcore.collective.wire import configure_socket
+
+    if rank == 1:
+        listener = socket.create_server((address(2), RAW_PORT))
+        comm.barrier()
+        sock, _ = listener.accept()
+        listener.close()
+    else:
+        comm.barrier()
+        sock = socket.create_connection((address(2), RAW_PORT), timeout=TIMEOUT_S)
+    sock.settimeout(TIMEOUT_S)
+    configure_socket(sock)
+    return sock
+
+
+def _duplex(sock: socket.socket, out: memoryview, into: memoryview) -> None:
+    sender = threading.Thread(target=sock.sendall, args=(out,))
+    sender.start()
+    got = 0
+    while got < len(into):
+        n = sock.recv_into(into[got:], len(into) - got)
+        if n == 0:
+            raise ConnectionError("the raw stream closed early")
+        got += n
+    sender.join(timeout=TIMEOUT_S)
+
+
+def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
+    """Alternate blocks of training steps on a flat and a hierarchical group."""
+    from dlcore.collective import ShardedStep
+    from dlcore.layers import Linear, ReLU, Sequential
+    from dlcore.model import Model
+    from dlcore.optimizers import SGD
+
+    comms = {g: _join(rank, job, run_dir, g, i) for i, g in enumerate(("flat", "hierarchical"))}
+    models, steps = {}, {}
+    for name, comm in comms.items():
+        layer = Sequential([Linear(2048), ReLU(), Linear(2048), ReLU(), Linear(1)])
+        models[name] = Model(layer, in_features=64, seed=0)
+        steps[name] = ShardedStep(comm, SGD(learning_rate=0.01), models[name].params)
+    seconds = {name: 0.0 for name in comms}
+    world, batch, block = job["world"], job["batch"], job["block"]
+    for b in range(job["blocks"] + 1):
+        for name in (("flat", "hierarchical") if b % 2 else ("hierarchical", "flat")):
+            comms[name].barrier()
+            t0 = time.perf_counter()
+            for s in range(block):
+                _train_step(models[name], steps[name], rank, b * block + s, world, batch)
+            if b:  # block 0 warms up
+                seconds[name] += time.perf_counter() - t0
+    samples = job["blocks"] * block * batch * world
+    result = {
+        "samples_per_s": {n: samples / t for n, t in seconds.items()},
+        "transports": {n: c.transport for n, c in comms.items()},
+        "local_transport": comms["hierarchical"]._transport.local.transport,
+        "weights": {n: models[n].params.data[:: max(1, models[n].params.size // 4096)].tolist()
+                    for n in comms},
+        "params": models["flat"].params.size,
+        "hostname": socket.gethostname(),
+    }  # fmt: skip
+    for comm in comms.values():
+        comm.close()
+    return result
+
+
+def _train_step(model, step, rank: int, step_no: int, world: int, batch: int) -> None:
+    rng = np.random.default_rng(step_no * world + rank)
+    X = rng.standard_normal((batch, 64)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)[:, None]
+    model.params.zero_grad()
+    logits, backprop = model.forward(X, training=True)
+    backprop(1.0 / (1.0 + np.exp(-logits)) - y)  # BCE-with-logits gradient (summed)
+    step.step(model.params, grad_scale=1.0 / (batch * world))
+
+
+# -- driver -------------------------------------------------------------------------------
+def run_job(cluster: Cluster, job: dict, run_dir: Path) -> list[dict]:
+    for name in ("done", "servers-up"):
+        (run_dir / name).unlink(missing_ok=True)
+    (run_dir / "job.json").write_text(json.dumps(job))
+    hosts = [0, *map(int, job["ranks"])]
+    procs = [cluster.spawn(h, [str(run_dir)], run_dir / f"{job['kind']}-host{h}.log") for h in hosts]
+    try:
+        for proc in procs[1:]:
+            code = proc.wait(timeout=TIMEOUT_S * 4)
+            if code:
+                logs = "\n".join((run_dir / f"{job['kind']}-host{h}.log").read_text()[-3000:]
+                                 for h in hosts)  # fmt: skip
+                raise RuntimeError(f"a host of the {job['kind']} job failed ({code}):\n{logs}")
+    finally:
+        (run_dir / "done").write_text("1")
+        procs[0].wait(timeout=30)
+    ranks = [r for rs in job["ranks"].values() for r in rs]
+    return [json.loads((run_dir / f"rank-{r}.json").read_text()) for r in sorted(ranks)]
+
+
+def measure(args: argparse.Namespace) -> dict:
+    run_dir = Path(tempfile.mkdtemp(prefix="dlcore-netns-"))
+    (run_dir / "secret").write_bytes(secrets.token_bytes(32))
+    os.chmod(run_dir / "secret", 0o600)
+    repo = str(Path(__file__).resolve().parent.parent)
+    base = {"repo": repo}
+    try:
+        with Cluster(3, args.rate) as cluster:
+            pair = run_job(cluster, {**base, "kind": "pair", "world": 2, "groups": ["pair"],
+                                     "ranks": {"1": [0], "2": [1]}, "nbytes": int(args.mib * 2**20),
+                                     "rounds": args.rounds}, run_dir)  # fmt: skip
+            train = run_job(cluster, {**base, "kind": "train", "world": 4,
+                                      "groups": ["flat", "hierarchical"],
+                                      "ranks": {"1": [0, 1], "2": [2, 3]}, "batch": args.batch,
+                                      "block": args.block, "blocks": args.blocks}, run_dir)  # fmt: skip
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return summarize(args, pair, train)
+
+
+def summarize(args, pair: list[dict], train: list[dict]) -> dict:
+    raw = [max(a, b) for a, b in zip(*(p["times"]["raw"] for p in pair), strict=True)]
+    ar = [max(a, b) for a, b in zip(*(p["times"]["allreduce"] for p in pair), strict=True)]
+    t_raw, t_ar = statistics.median(raw), statistics.median(ar)
+    nbytes = int(args.mib * 2**20)
+    rate = {n: min(t["samples_per_s"][n] for t in train) for n in ("flat", "hierarchical")}
+    flat_w, hier_w = (np.array(train[0]["weights"][n]) for n in ("flat", "hierarchical"))
+    same = all(t["weights"] == train[0]["weights"] for t in train)
+    return {
+        "benchmark": "netns_cluster",
+        "link_rate": args.rate,
+        "allreduce_mib": args.mib,
+        "allreduce_efficiency_vs_raw_tcp_shaped_link": round(t_raw / t_ar, 3),
+        "raw_duplex_mb_s_per_direction": round(nbytes / t_raw / 1e6, 1),
+        "allreduce_busbw_mb_s": round(nbytes / t_ar / 1e6, 1),
+        "pair_transport": pair[0]["transport"],
+        "pair_hostnames": [p["hostname"] for p in pair],
+        "throughput_ratio_hierarchical_vs_flat_2x2": round(rate["hierarchical"] / rate["flat"], 3),
+        "samples_per_s_flat_2x2": round(rate["flat"], 1),
+        "samples_per_s_hierarchical_2x2": round(rate["hierarchical"], 1),
+        "train_transports": train[0]["transports"],
+        "train_local_transport": train[0]["local_transport"],
+        "train_params": train[0]["params"],
+        "train_batch_per_rank": args.batch,
+        "max_rel_diff_flat_vs_hierarchical": float(
+            np.max(np.abs(flat_w - hier_w) / np.maximum(np.abs(flat_w), 1e-3))
+        ),
+        "weights_identical_on_every_rank": same,
+        "rounds": args.rounds,
+        "train_steps_timed": args.blocks * args.block,
+        "load_1min": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", default="1gbit", help="tc tbf rate of every host's link")
+    parser.add_argument("--mib", type=float, default=16.0, help="all-reduce size (MiB)")
+    parser.add_argument("--rounds", type=int, default=8, help="timed raw/all-reduce rounds")
+    parser.add_argument("--batch", type=int, default=16, help="training batch per rank")
+    parser.add_argument("--block", type=int, default=3, help="steps per alternating block")
+    parser.add_argument("--blocks", type=int, default=4, help="timed blocks per topology")
+    parser.add_argument("--agent", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rank", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("run_dir", nargs="?", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.rank is not None:
+        rank_main(args.rank, Path(args.run_dir))
+        return 0
+    if args.agent is not None:
+        run_dir = Path(args.run_dir)
+        agent(args.agent, json.loads((run_dir / "job.json").read_text()), run_dir)
+        return 0
+    problem = missing_requirement()
+    if problem:
+        print(f"netns_cluster: cannot build namespaces: {problem}", file=sys.stderr)
+        return 2
+    print(json.dumps(measure(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
