@@ -262,29 +262,32 @@ def _duplex(sock: socket.socket, out: memoryview, into: memoryview) -> None:
 def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
     """Alternate blocks of training steps on a flat and a hierarchical group."""
     from dlcore.collective import ShardedStep
-    from dlcore.layers import Linear, ReLU, Sequential
-    from dlcore.model import Model
     from dlcore.optimizers import SGD
 
     comms = {g: _join(rank, job, run_dir, g, i) for i, g in enumerate(("flat", "hierarchical"))}
     models, steps = {}, {}
     for name, comm in comms.items():
-        layer = Sequential([Linear(2048), ReLU(), Linear(2048), ReLU(), Linear(1)])
-        models[name] = Model(layer, in_features=64, seed=0)
+        models[name] = build_model()
         steps[name] = ShardedStep(comm, SGD(learning_rate=0.01), models[name].params)
     seconds = {name: 0.0 for name in comms}
+    warm_sync = {name: 0.0 for name in comms}
     world, batch, block = job["world"], job["batch"], job["block"]
     for b in range(job["blocks"] + 1):
-        for name in (("flat", "hierarchical") if b % 2 else ("hierarchical", "flat")):
+        for name in ("flat", "hierarchical") if b % 2 else ("hierarchical", "flat"):
             comms[name].barrier()
             t0 = time.perf_counter()
             for s in range(block):
                 _train_step(models[name], steps[name], rank, b * block + s, world, batch)
             if b:  # block 0 warms up
                 seconds[name] += time.perf_counter() - t0
+            else:
+                warm_sync[name] = steps[name].total_sync_s
     samples = job["blocks"] * block * batch * world
     result = {
         "samples_per_s": {n: samples / t for n, t in seconds.items()},
+        "sync_s_per_step": {
+            n: (steps[n].total_sync_s - warm_sync[n]) / (job["blocks"] * block) for n in comms
+        },
         "transports": {n: c.transport for n, c in comms.items()},
         "local_transport": comms["hierarchical"]._transport.local.transport,
         "weights": {n: models[n].params.data[:: max(1, models[n].params.size // 4096)].tolist()
@@ -297,14 +300,46 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
     return result
 
 
-def _train_step(model, step, rank: int, step_no: int, world: int, batch: int) -> None:
+def build_model():
+    from dlcore.layers import Linear, ReLU, Sequential
+    from dlcore.model import Model
+
+    layer = Sequential([Linear(2048), ReLU(), Linear(2048), ReLU(), Linear(1)])
+    return Model(layer, in_features=64, seed=0)
+
+
+def batch_of(rank: int, step_no: int, world: int, batch: int):
     rng = np.random.default_rng(step_no * world + rank)
     X = rng.standard_normal((batch, 64)).astype(np.float32)
-    y = (X[:, 0] > 0).astype(np.float32)[:, None]
+    return X, (X[:, 0] > 0).astype(np.float32)[:, None]
+
+
+def _backward(model, X, y) -> None:
     model.params.zero_grad()
     logits, backprop = model.forward(X, training=True)
     backprop(1.0 / (1.0 + np.exp(-logits)) - y)  # BCE-with-logits gradient (summed)
+
+
+def _train_step(model, step, rank: int, step_no: int, world: int, batch: int) -> None:
+    _backward(model, *batch_of(rank, step_no, world, batch))
     step.step(model.params, grad_scale=1.0 / (batch * world))
+
+
+def single_process_weights(job: dict) -> np.ndarray:
+    """The same global batches, trained in this process without any collective."""
+    from dlcore.optimizers import SGD, ShardContext
+
+    model, world, batch = build_model(), job["world"], job["batch"]
+    optimizer = SGD(learning_rate=0.01)
+    state = optimizer.init_state(model.params.size)
+    for step_no in range((job["blocks"] + 1) * job["block"]):
+        parts = [batch_of(r, step_no, world, batch) for r in range(world)]
+        _backward(
+            model, np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        )
+        grad = model.params.grad * np.float32(1.0 / (batch * world))
+        optimizer.step(model.params.data, grad, state, ShardContext.for_params(model.params))
+    return model.params.data[:: max(1, model.params.size // 4096)].copy()
 
 
 # -- driver -------------------------------------------------------------------------------
@@ -313,7 +348,9 @@ def run_job(cluster: Cluster, job: dict, run_dir: Path) -> list[dict]:
         (run_dir / name).unlink(missing_ok=True)
     (run_dir / "job.json").write_text(json.dumps(job))
     hosts = [0, *map(int, job["ranks"])]
-    procs = [cluster.spawn(h, [str(run_dir)], run_dir / f"{job['kind']}-host{h}.log") for h in hosts]
+    procs = [
+        cluster.spawn(h, [str(run_dir)], run_dir / f"{job['kind']}-host{h}.log") for h in hosts
+    ]
     try:
         for proc in procs[1:]:
             code = proc.wait(timeout=TIMEOUT_S * 4)
@@ -339,16 +376,21 @@ def measure(args: argparse.Namespace) -> dict:
             pair = run_job(cluster, {**base, "kind": "pair", "world": 2, "groups": ["pair"],
                                      "ranks": {"1": [0], "2": [1]}, "nbytes": int(args.mib * 2**20),
                                      "rounds": args.rounds}, run_dir)  # fmt: skip
-            train = run_job(cluster, {**base, "kind": "train", "world": 4,
-                                      "groups": ["flat", "hierarchical"],
-                                      "ranks": {"1": [0, 1], "2": [2, 3]}, "batch": args.batch,
-                                      "block": args.block, "blocks": args.blocks}, run_dir)  # fmt: skip
+            job = {**base, "kind": "train", "world": 4, "groups": ["flat", "hierarchical"],
+                   "ranks": {"1": [0, 1], "2": [2, 3]}, "batch": args.batch,
+                   "block": args.block, "blocks": args.blocks}  # fmt: skip
+            train = run_job(cluster, job, run_dir)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    return summarize(args, pair, train)
+    return summarize(args, pair, train, single_process_weights(job))
 
 
-def summarize(args, pair: list[dict], train: list[dict]) -> dict:
+def _rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Normwise: the largest difference relative to the largest weight."""
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-30))
+
+
+def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) -> dict:
     raw = [max(a, b) for a, b in zip(*(p["times"]["raw"] for p in pair), strict=True)]
     ar = [max(a, b) for a, b in zip(*(p["times"]["allreduce"] for p in pair), strict=True)]
     t_raw, t_ar = statistics.median(raw), statistics.median(ar)
@@ -368,13 +410,16 @@ def summarize(args, pair: list[dict], train: list[dict]) -> dict:
         "throughput_ratio_hierarchical_vs_flat_2x2": round(rate["hierarchical"] / rate["flat"], 3),
         "samples_per_s_flat_2x2": round(rate["flat"], 1),
         "samples_per_s_hierarchical_2x2": round(rate["hierarchical"], 1),
+        "sync_ms_per_step_flat": round(max(t["sync_s_per_step"]["flat"] for t in train) * 1e3, 1),
+        "sync_ms_per_step_hierarchical": round(
+            max(t["sync_s_per_step"]["hierarchical"] for t in train) * 1e3, 1
+        ),
         "train_transports": train[0]["transports"],
         "train_local_transport": train[0]["local_transport"],
         "train_params": train[0]["params"],
         "train_batch_per_rank": args.batch,
-        "max_rel_diff_flat_vs_hierarchical": float(
-            np.max(np.abs(flat_w - hier_w) / np.maximum(np.abs(flat_w), 1e-3))
-        ),
+        "max_rel_diff_flat_vs_hierarchical": _rel_diff(hier_w, flat_w),
+        "max_rel_diff_vs_single_process": max(_rel_diff(w, reference) for w in (flat_w, hier_w)),
         "weights_identical_on_every_rank": same,
         "rounds": args.rounds,
         "train_steps_timed": args.blocks * args.block,
