@@ -75,9 +75,12 @@ def missing_requirement() -> str:
 class Cluster:
     """H host namespaces + one bridge namespace; `with Cluster(...)` tears all down."""
 
-    def __init__(self, hosts: int, rate: str) -> None:
+    def __init__(
+        self, hosts: int, rate: str, latency: str = "50ms", no_idle_slow_start: bool = False
+    ) -> None:
+        self.no_idle_slow_start = no_idle_slow_start
         self.prefix = f"dlc{os.getpid()}"
-        self.hosts, self.rate = hosts, rate
+        self.hosts, self.rate, self.latency = hosts, rate, latency
         self.bridge = f"{self.prefix}br"
         self.names = [f"{self.prefix}h{i}" for i in range(hosts)]
         self.created: list[str] = []
@@ -111,8 +114,25 @@ class Cluster:
             _sh("ip", "-n", self.bridge, "link", "set", port, "master", "br0", "up")
             _sh("ip", "-n", ns, "addr", "add", f"{address(i)}/24", "dev", "eth0")
             _sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            if self.no_idle_slow_start:  # per-namespace sysctl, as datacenter hosts set it
+                _sh("ip", "netns", "exec", ns, "sysctl", "-qw",
+                    "net.ipv4.tcp_slow_start_after_idle=0")  # fmt: skip
             _sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root",
-                "tbf", "rate", self.rate, "burst", "256kb", "latency", "50ms")  # fmt: skip
+                "tbf", "rate", self.rate, "burst", "256kb", "latency", self.latency)  # fmt: skip
+
+    def drops(self) -> int:
+        """Packets the shapers dropped so far (all hosts)."""
+        total = 0
+        for ns in self.names:
+            out = subprocess.run(
+                ["ip", "netns", "exec", ns, "tc", "-s", "qdisc", "show", "dev", "eth0"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            for part in out.split("dropped ")[1:]:
+                total += int(part.split(",")[0])
+        return total
 
     def spawn(self, host: int, args: list[str], log: Path) -> subprocess.Popen:
         """A process in host `host`: its netns, own hostname, own /dev/shm."""
@@ -269,6 +289,7 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
     for name, comm in comms.items():
         models[name] = build_model()
         steps[name] = ShardedStep(comm, SGD(learning_rate=0.01), models[name].params)
+    allreduce_s = _time_all_reduces(comms, models["flat"].params.size, job["rounds"])
     seconds = {name: 0.0 for name in comms}
     warm_sync = {name: 0.0 for name in comms}
     world, batch, block = job["world"], job["batch"], job["block"]
@@ -288,6 +309,7 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
         "sync_s_per_step": {
             n: (steps[n].total_sync_s - warm_sync[n]) / (job["blocks"] * block) for n in comms
         },
+        "allreduce_s": allreduce_s,
         "transports": {n: c.transport for n, c in comms.items()},
         "local_transport": comms["hierarchical"]._transport.local.transport,
         "weights": {n: models[n].params.data[:: max(1, models[n].params.size // 4096)].tolist()
@@ -318,6 +340,21 @@ def _backward(model, X, y) -> None:
     model.params.zero_grad()
     logits, backprop = model.forward(X, training=True)
     backprop(1.0 / (1.0 + np.exp(-logits)) - y)  # BCE-with-logits gradient (summed)
+
+
+def _time_all_reduces(comms: dict, size: int, rounds: int) -> dict[str, float]:
+    """Median time of a bare all-reduce of `size` floats per topology, alternating."""
+    buf = np.ones(size, dtype=np.float32)
+    times: dict[str, list[float]] = {name: [] for name in comms}
+    for r in range(rounds + 1):
+        for name in ("flat", "hierarchical") if r % 2 else ("hierarchical", "flat"):
+            comms[name].barrier()
+            t0 = time.perf_counter()
+            comms[name].all_reduce(buf)
+            if r:
+                times[name].append(time.perf_counter() - t0)
+            buf.fill(1.0)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def _train_step(model, step, rank: int, step_no: int, world: int, batch: int) -> None:
@@ -372,17 +409,19 @@ def measure(args: argparse.Namespace) -> dict:
     repo = str(Path(__file__).resolve().parent.parent)
     base = {"repo": repo}
     try:
-        with Cluster(3, args.rate) as cluster:
+        with Cluster(3, args.rate, args.tbf_latency, args.no_idle_slow_start) as cluster:
             pair = run_job(cluster, {**base, "kind": "pair", "world": 2, "groups": ["pair"],
                                      "ranks": {"1": [0], "2": [1]}, "nbytes": int(args.mib * 2**20),
                                      "rounds": args.rounds}, run_dir)  # fmt: skip
             job = {**base, "kind": "train", "world": 4, "groups": ["flat", "hierarchical"],
                    "ranks": {"1": [0, 1], "2": [2, 3]}, "batch": args.batch,
-                   "block": args.block, "blocks": args.blocks}  # fmt: skip
+                   "block": args.block, "blocks": args.blocks, "rounds": args.rounds}  # fmt: skip
+            dropped = cluster.drops()
             train = run_job(cluster, job, run_dir)
+            drops = {"pair": dropped, "train": cluster.drops() - dropped}
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    return summarize(args, pair, train, single_process_weights(job))
+    return {**summarize(args, pair, train, single_process_weights(job)), "tbf_drops": drops}
 
 
 def _rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -401,6 +440,7 @@ def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) 
     return {
         "benchmark": "netns_cluster",
         "link_rate": args.rate,
+        "tcp_slow_start_after_idle": 0 if args.no_idle_slow_start else 1,
         "allreduce_mib": args.mib,
         "allreduce_efficiency_vs_raw_tcp_shaped_link": round(t_raw / t_ar, 3),
         "raw_duplex_mb_s_per_direction": round(nbytes / t_raw / 1e6, 1),
@@ -413,6 +453,10 @@ def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) 
         "sync_ms_per_step_flat": round(max(t["sync_s_per_step"]["flat"] for t in train) * 1e3, 1),
         "sync_ms_per_step_hierarchical": round(
             max(t["sync_s_per_step"]["hierarchical"] for t in train) * 1e3, 1
+        ),
+        "allreduce_ms_2x2_flat": round(max(t["allreduce_s"]["flat"] for t in train) * 1e3, 1),
+        "allreduce_ms_2x2_hierarchical": round(
+            max(t["allreduce_s"]["hierarchical"] for t in train) * 1e3, 1
         ),
         "train_transports": train[0]["transports"],
         "train_local_transport": train[0]["local_transport"],
@@ -431,6 +475,11 @@ def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", default="1gbit", help="tc tbf rate of every host's link")
+    parser.add_argument("--tbf-latency", default="50ms", help="tbf queue (as latency)")
+    parser.add_argument(
+        "--no-idle-slow-start", action="store_true",
+        help="sysctl net.ipv4.tcp_slow_start_after_idle=0 in every host namespace",
+    )  # fmt: skip
     parser.add_argument("--mib", type=float, default=16.0, help="all-reduce size (MiB)")
     parser.add_argument("--rounds", type=int, default=8, help="timed raw/all-reduce rounds")
     parser.add_argument("--batch", type=int, default=16, help="training batch per rank")
