@@ -27,6 +27,12 @@ round by round so both see the same machine load:
    weights must agree (reported as max_rel_diff_flat_vs_hierarchical).
        throughput_ratio_hierarchical_vs_flat_2x2 = samples/s hierarchical / flat
 
+Fault case (`--fault link-cut`): 2 hosts x 2 ranks loop hierarchical all-reduces with
+op_timeout --op-timeout; once every rank has done 3, host 2's port on the bridge is set
+down and not restored. Every rank must end with a CommunicationError naming a peer, and
+the JSON gives the seconds from the cut to the last rank's error (netem is not in this
+kernel, so there is no loss or delay case).
+
 Run (root): .venv/bin/python bench/netns_cluster.py [--rate 1gbit] [--mib 16] [--rounds 8]
 The last line is one JSON object. Without root, `ip` or `unshare` it exits with code 2
 and a one-line reason.
@@ -205,7 +211,8 @@ def rank_main(rank: int, run_dir: Path) -> None:
     job = json.loads((run_dir / "job.json").read_text())
     while not (run_dir / "servers-up").exists():
         time.sleep(0.05)
-    result = (pair_rank if job["kind"] == "pair" else train_rank)(rank, job, run_dir)
+    kinds = {"pair": pair_rank, "train": train_rank, "fault": fault_rank}
+    result = kinds[job["kind"]](rank, job, run_dir)
     (run_dir / f"rank-{rank}.json").write_text(json.dumps(result))
 
 
@@ -214,7 +221,8 @@ def _join(rank: int, job: dict, run_dir: Path, group: str, round_id: int):
 
     host = next(int(h) for h, ranks in job["ranks"].items() if rank in ranks)
     config = CommConfig(
-        listen_host=address(host), advertise_host=address(host), op_timeout=TIMEOUT_S,
+        listen_host=address(host), advertise_host=address(host),
+        op_timeout=job.get("op_timeout", TIMEOUT_S),
         connect_timeout=120.0, topology=group if group != "pair" else "flat",
     )  # fmt: skip
     secret = (run_dir / "secret").read_bytes()
@@ -342,6 +350,24 @@ def _backward(model, X, y) -> None:
     backprop(1.0 / (1.0 + np.exp(-logits)) - y)  # BCE-with-logits gradient (summed)
 
 
+def fault_rank(rank: int, job: dict, run_dir: Path) -> dict:
+    """All-reduce until the group breaks; report how and when."""
+    comm = _join(rank, job, run_dir, "hierarchical", 0)
+    buf = np.ones(1 << 18, dtype=np.float32)
+    done = 0
+    try:
+        while True:
+            comm.all_reduce(buf)
+            buf.fill(1.0)
+            done += 1
+            if done == 3:
+                (run_dir / f"warm-{rank}").write_text("1")
+    except Exception as exc:  # the measurement: which error, how fast
+        return {"error": f"{type(exc).__name__}: {exc}", "at": time.time(), "rounds": done}
+    finally:
+        comm.close()
+
+
 def _time_all_reduces(comms: dict, size: int, rounds: int) -> dict[str, float]:
     """Median time of a bare all-reduce of `size` floats per topology, alternating."""
     buf = np.ones(size, dtype=np.float32)
@@ -400,6 +426,43 @@ def run_job(cluster: Cluster, job: dict, run_dir: Path) -> list[dict]:
         procs[0].wait(timeout=30)
     ranks = [r for rs in job["ranks"].values() for r in rs]
     return [json.loads((run_dir / f"rank-{r}.json").read_text()) for r in sorted(ranks)]
+
+
+def measure_link_cut(args: argparse.Namespace) -> dict:
+    """2 hosts x 2 ranks all-reduce (hierarchical); host 2's link is cut at the bridge."""
+    run_dir = Path(tempfile.mkdtemp(prefix="dlcore-netns-"))
+    (run_dir / "secret").write_bytes(secrets.token_bytes(32))
+    os.chmod(run_dir / "secret", 0o600)
+    job = {"repo": str(Path(__file__).resolve().parent.parent), "kind": "fault", "world": 4,
+           "groups": ["hierarchical"], "ranks": {"1": [0, 1], "2": [2, 3]},
+           "op_timeout": args.op_timeout}  # fmt: skip
+    try:
+        with Cluster(3, args.rate, args.tbf_latency) as cluster:
+            cut: dict[str, float] = {}
+
+            def cut_when_warm() -> None:
+                deadline = time.monotonic() + TIMEOUT_S
+                while time.monotonic() < deadline:
+                    if all((run_dir / f"warm-{r}").exists() for r in range(4)):
+                        cut["at"] = time.time()
+                        _sh("ip", "-n", cluster.bridge, "link", "set", "v2", "down")
+                        return
+                    time.sleep(0.05)
+
+            cutter = threading.Thread(target=cut_when_warm, daemon=True)
+            cutter.start()
+            ranks = run_job(cluster, job, run_dir)
+            cutter.join(timeout=5)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {
+        "benchmark": "netns_cluster_link_cut",
+        "op_timeout_s": args.op_timeout,
+        "link_cut": "host 2 (ranks 2, 3) at the bridge, not restored",
+        "seconds_cut_to_last_error": round(max(r["at"] for r in ranks) - cut["at"], 2),
+        "errors": {str(k): r["error"][:300] for k, r in enumerate(ranks)},
+        "load_1min": round(os.getloadavg()[0], 2),
+    }
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -485,6 +548,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=16, help="training batch per rank")
     parser.add_argument("--block", type=int, default=3, help="steps per alternating block")
     parser.add_argument("--blocks", type=int, default=4, help="timed blocks per topology")
+    parser.add_argument("--fault", choices=["link-cut"], help="run a fault case instead")
+    parser.add_argument("--op-timeout", type=float, default=5.0, help="deadline in --fault")
     parser.add_argument("--agent", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rank", type=int, help=argparse.SUPPRESS)
     parser.add_argument("run_dir", nargs="?", help=argparse.SUPPRESS)
@@ -504,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"netns_cluster: cannot build namespaces: {problem}", file=sys.stderr)
         return 2
-    print(json.dumps(measure(args)))
+    print(json.dumps(measure_link_cut(args) if args.fault == "link-cut" else measure(args)))
     return 0
 
 

@@ -69,3 +69,23 @@ def test_two_namespace_hosts_train_like_one_process_on_both_topologies():
     names = {line.split()[0] for line in left.splitlines() if line.strip()}
     ours = {f"dlc{proc.pid}br", *(f"dlc{proc.pid}h{i}" for i in range(3))}  # named by its pid
     assert not names & ours, "namespaces left behind"
+
+
+def test_a_cut_link_fails_every_rank_naming_the_unreachable_one_within_the_deadline():
+    if problem := _namespaces_unavailable():
+        pytest.skip(f"network namespaces unavailable: {problem}")
+    proc = subprocess.run(
+        [sys.executable, str(SCRIPT), "--fault", "link-cut", "--op-timeout", "3"],
+        capture_output=True, text=True, timeout=300,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["seconds_cut_to_last_error"] < 3 + 5  # the deadline, plus scheduling slack
+    errors = figures["errors"]
+    assert sorted(errors) == ["0", "1", "2", "3"]
+    for rank, peer in (("0", "rank 2"), ("1", "rank 3"), ("2", "rank 0"), ("3", "rank 1")):
+        # Each rank waits on its lane partner across the cut link; failures are named.
+        assert errors[rank].startswith(("PeerTimeoutError", "CommunicationError")), errors[rank]
+        assert "rank " in errors[rank], errors[rank]
+    assert any("rank 2" in e or "rank 3" in e for e in errors.values())
