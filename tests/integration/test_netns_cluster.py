@@ -84,8 +84,9 @@ def test_a_cut_link_fails_every_rank_naming_the_unreachable_one_within_the_deadl
     assert figures["seconds_cut_to_last_error"] < 3 + 5  # the deadline, plus scheduling slack
     errors = figures["errors"]
     assert sorted(errors) == ["0", "1", "2", "3"]
-    for rank, peer in (("0", "rank 2"), ("1", "rank 3"), ("2", "rank 0"), ("3", "rank 1")):
-        # Each rank waits on its lane partner across the cut link; failures are named.
+    for rank in errors:
+        # Each rank names the peer it waited on (its lane partner across the cut, or a
+        # local peer that broke first).
         assert errors[rank].startswith(("PeerTimeoutError", "CommunicationError")), errors[rank]
         assert "rank " in errors[rank], errors[rank]
     assert any("rank 2" in e or "rank 3" in e for e in errors.values())
