@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from dlcore.collective import shm_regions
 from dlcore.collective.collectives import SocketTransport, all_reduce_small, check_flat
 from dlcore.collective.compression import get_codec
 from dlcore.collective.segment import host_key
@@ -139,6 +140,8 @@ class HierarchicalTransport:
         self.index = hosts[self.host].index(comm.rank)
         self.regular = len({len(h) for h in hosts}) == 1
         self._flat = SocketTransport(comm)
+        # Lane i's members (global ranks, host order): whose shards make up region i.
+        self._lanes = [[h[i] for h in hosts] for i in range(len(hosts[0]))] if self.regular else []
         self._layout: Layout | None = None
         self._work = np.empty(0, dtype=np.float32)
 
@@ -180,14 +183,12 @@ class HierarchicalTransport:
         with self.comm.operation("all_reduce (hierarchical)"):
             if not self.regular:
                 return self._leader_all_reduce(buf, compression)
-            work, layout = self._pack(buf)
+            work, layout, direct = self._reduce_locally(buf)
             lo, hi = layout.regions[self.index]
-            self._local_op("reduce_scatter", work, layout.regions)
             self.lane._transport.all_reduce(
                 work[lo:hi], compression=compression, bounds=layout.lane_bounds
             )
-            self._local_op("all_gather", work, layout.regions)
-            self._unpack(work, buf, layout, everything=True)
+            self._gather_locally(buf, work, layout, direct)
         return buf
 
     def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
@@ -198,13 +199,14 @@ class HierarchicalTransport:
             if not self.regular:
                 self._leader_all_reduce(buf, compression)
                 return buf[start:stop]
-            work, layout = self._pack(buf)
+            work, layout, _ = self._reduce_locally(buf)
             lo, hi = layout.regions[self.index]
-            self._local_op("reduce_scatter", work, layout.regions)
             self.lane._transport.reduce_scatter(
                 work[lo:hi], compression=compression, bounds=layout.lane_bounds
             )
-            self._unpack(work, buf, layout, everything=False)
+            a, b = layout.pieces[self.comm.rank]
+            if work is not buf:
+                buf[start:stop] = work[a:b]
         return buf[start:stop]
 
     def all_gather(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
@@ -217,16 +219,16 @@ class HierarchicalTransport:
                 buf[stop:] = 0.0
                 return self._leader_all_reduce(buf, compression)
             layout = self._layout_for(buf.size)
-            work = buf if layout.identity else self._work[: buf.size]
+            direct = shm_regions.usable(self.local, buf.nbytes)
+            work = buf if layout.identity and not direct else self._work[: buf.size]
             lo, hi = layout.regions[self.index]
             a, b = layout.pieces[self.comm.rank]
-            if not layout.identity:
+            if work is not buf:
                 work[a:b] = buf[start:stop]
             self.lane._transport.all_gather(
                 work[lo:hi], compression=compression, bounds=layout.lane_bounds
             )
-            self._local_op("all_gather", work, layout.regions)
-            self._unpack(work, buf, layout, everything=True)
+            self._gather_locally(buf, work, layout, direct)
         return buf
 
     def broadcast(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
@@ -257,35 +259,46 @@ class HierarchicalTransport:
         self.local.broadcast(buf, root=0)
         return buf
 
-    def _local_op(self, name: str, work: np.ndarray, regions: Bounds) -> None:
-        getattr(self.local._transport, name)(work, bounds=regions)
+    def _reduce_locally(self, buf: np.ndarray) -> tuple[np.ndarray, Layout, bool]:
+        """Region `index` of the work vector := the host's sum over it. Straight from buf
+        into the shm slots when the local ring has shared memory, else pack + region ring."""
+        layout = self._layout_for(buf.size)
+        n = self.comm.world_size
+        if shm_regions.usable(self.local, buf.nbytes):
+            work = self._work[: buf.size]
+            shm_regions.reduce_regions(self.local, buf, layout, self._lanes, work, n)
+            return work, layout, True
+        work = self._pack(buf, layout)
+        self.local._transport.reduce_scatter(work, bounds=layout.regions)
+        return work, layout, False
+
+    def _gather_locally(self, buf: np.ndarray, work: np.ndarray, layout: Layout, direct: bool):
+        n = self.comm.world_size
+        if direct:
+            shm_regions.gather_regions(self.local, buf, layout, self._lanes, work, n)
+            return
+        self.local._transport.all_gather(work, bounds=layout.regions)
+        if work is not buf:
+            for k, (a, b) in layout.pieces.items():
+                start, stop = shard_bounds(buf.size, n, k)
+                buf[start:stop] = work[a:b]
 
     def _layout_for(self, length: int) -> Layout:
         if self._layout is None or self._layout.length != length:
             self._layout = plan_layout(length, self.hosts, self.host, self.index)
-            if not self._layout.identity and self._work.size < length:
+            if self._work.size < length:
                 self._work = np.empty(length, dtype=np.float32)
         return self._layout
 
-    def _pack(self, buf: np.ndarray) -> tuple[np.ndarray, Layout]:
-        layout = self._layout_for(buf.size)
+    def _pack(self, buf: np.ndarray, layout: Layout) -> np.ndarray:
         if layout.identity:
-            return buf, layout
+            return buf
         work = self._work[: buf.size]
         n = self.comm.world_size
         for k, (a, b) in layout.pieces.items():
             start, stop = shard_bounds(buf.size, n, k)
             work[a:b] = buf[start:stop]
-        return work, layout
-
-    def _unpack(self, work: np.ndarray, buf: np.ndarray, layout: Layout, everything: bool):
-        if layout.identity:
-            return
-        n = self.comm.world_size
-        for k in layout.pieces if everything else [self.comm.rank]:
-            a, b = layout.pieces[k]
-            start, stop = shard_bounds(buf.size, n, k)
-            buf[start:stop] = work[a:b]
+        return work
 
 
 def _sub_ring(cls, comm, kind, members, listener, port_row, transport):

@@ -294,3 +294,30 @@ def test_a_lost_rank_fails_every_host_within_the_deadline(spawn, secret, how):
         victim.kill()
         victim.join(timeout=10)
         server.close()
+
+
+@pytest.mark.parametrize("keys", [list("aabb"), list("abab"), list("aaabbb")])
+@pytest.mark.parametrize("length", [0, 5, 301])
+def test_without_shared_memory_the_local_rings_use_sockets_and_stay_exact(keys, length):
+    n = len(keys)
+    rng = np.random.default_rng(length)
+    inputs = [rng.integers(-1000, 1000, length).astype(np.float32) for _ in range(n)]
+    total = np.sum(inputs, axis=0, dtype=np.float64).astype(np.float32)
+    comms = join(keys, transport="socket")
+    try:
+        assert {c._transport.local.transport for c in comms} == {"socket"}
+        bufs = [x.copy() for x in inputs]
+        for result in run(comms, lambda c: c.all_reduce(bufs[c.rank])):
+            assert result.tobytes() == total.tobytes()
+        bufs = [x.copy() for x in inputs]
+        for rank, view in enumerate(run(comms, lambda c: c.reduce_scatter(bufs[c.rank]))):
+            start, stop = shard_bounds(length, n, rank)
+            np.testing.assert_array_equal(view, total[start:stop])
+            bufs[rank][:start] = np.nan  # all_gather must fill everything else
+            bufs[rank][stop:] = np.nan
+        run(comms, lambda c: c.all_gather(bufs[c.rank]))
+        for buf in bufs:
+            assert buf.tobytes() == total.tobytes()
+    finally:
+        for comm in comms:
+            comm.close()
