@@ -27,11 +27,12 @@ round by round so both see the same machine load:
    weights must agree (reported as max_rel_diff_flat_vs_hierarchical).
        throughput_ratio_hierarchical_vs_flat_2x2 = samples/s hierarchical / flat
 
-Fault case (`--fault link-cut`): 2 hosts x 2 ranks loop hierarchical all-reduces with
-op_timeout --op-timeout; once every rank has done 3, host 2's port on the bridge is set
-down and not restored. Every rank must end with a CommunicationError naming a peer, and
-the JSON gives the seconds from the cut to the last rank's error (netem is not in this
-kernel, so there is no loss or delay case).
+Fault cases (`--fault link-cut|freeze`): 2 hosts x 2 ranks loop hierarchical
+all-reduces with op_timeout --op-timeout; once every rank has done 3, host 2's port on
+the bridge is set down and not restored (link-cut), or host 2's rank processes are
+stopped with SIGSTOP (freeze; killed once the others have reported). Every rank still
+running must end with a CommunicationError naming a peer; the JSON gives the seconds
+from the fault to the last error (netem is not in this kernel: no loss or delay case).
 
 Run (root): .venv/bin/python bench/netns_cluster.py [--rate 1gbit] [--mib 16] [--rounds 8]
 The last line is one JSON object. Without root, `ip` or `unshare` it exits with code 2
@@ -46,6 +47,7 @@ import json
 import os
 import secrets
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -187,7 +189,7 @@ def agent(host: int, job: dict, run_dir: Path) -> None:
         argv = [sys.executable, os.path.abspath(__file__), "--rank", str(rank), str(run_dir)]
         threads.append(subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": job["repo"]}))
     codes = [p.wait(timeout=TIMEOUT_S * 4) for p in threads]
-    if any(codes):
+    if any(codes) and not job.get("partial"):
         raise SystemExit(f"host {host}: rank exit codes {codes}")
 
 
@@ -361,7 +363,7 @@ def fault_rank(rank: int, job: dict, run_dir: Path) -> dict:
             buf.fill(1.0)
             done += 1
             if done == 3:
-                (run_dir / f"warm-{rank}").write_text("1")
+                (run_dir / f"warm-{rank}").write_text(str(os.getpid()))
     except Exception as exc:  # the measurement: which error, how fast
         return {"error": f"{type(exc).__name__}: {exc}", "at": time.time(), "rounds": done}
     finally:
@@ -424,45 +426,65 @@ def run_job(cluster: Cluster, job: dict, run_dir: Path) -> list[dict]:
     finally:
         (run_dir / "done").write_text("1")
         procs[0].wait(timeout=30)
-    ranks = [r for rs in job["ranks"].values() for r in rs]
-    return [json.loads((run_dir / f"rank-{r}.json").read_text()) for r in sorted(ranks)]
+    ranks = sorted(r for rs in job["ranks"].values() for r in rs)
+    if job.get("partial"):  # a fault job: frozen ranks were killed and report nothing
+        ranks = [r for r in ranks if (run_dir / f"rank-{r}.json").exists()]
+    return [{"rank": r, **json.loads((run_dir / f"rank-{r}.json").read_text())} for r in ranks]
 
 
-def measure_link_cut(args: argparse.Namespace) -> dict:
-    """2 hosts x 2 ranks all-reduce (hierarchical); host 2's link is cut at the bridge."""
+def measure_fault(args: argparse.Namespace) -> dict:
+    """2 hosts x 2 ranks all-reduce (hierarchical); then host 2's link is cut at the bridge
+    (link-cut) or its rank processes are stopped with SIGSTOP (freeze)."""
     run_dir = Path(tempfile.mkdtemp(prefix="dlcore-netns-"))
     (run_dir / "secret").write_bytes(secrets.token_bytes(32))
     os.chmod(run_dir / "secret", 0o600)
     job = {"repo": str(Path(__file__).resolve().parent.parent), "kind": "fault", "world": 4,
            "groups": ["hierarchical"], "ranks": {"1": [0, 1], "2": [2, 3]},
-           "op_timeout": args.op_timeout}  # fmt: skip
+           "op_timeout": args.op_timeout, "partial": True}  # fmt: skip
     try:
         with Cluster(3, args.rate, args.tbf_latency) as cluster:
-            cut: dict[str, float] = {}
-
-            def cut_when_warm() -> None:
-                deadline = time.monotonic() + TIMEOUT_S
-                while time.monotonic() < deadline:
-                    if all((run_dir / f"warm-{r}").exists() for r in range(4)):
-                        cut["at"] = time.time()
-                        _sh("ip", "-n", cluster.bridge, "link", "set", "v2", "down")
-                        return
-                    time.sleep(0.05)
-
-            cutter = threading.Thread(target=cut_when_warm, daemon=True)
-            cutter.start()
+            fault: dict[str, float] = {}
+            injector = threading.Thread(
+                target=_inject, args=(args.fault, cluster, run_dir, fault), daemon=True
+            )
+            injector.start()
             ranks = run_job(cluster, job, run_dir)
-            cutter.join(timeout=5)
+            injector.join(timeout=5)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
+    what = {"link-cut": "host 2's bridge port set down, not restored",
+            "freeze": "host 2's rank processes (2, 3) stopped with SIGSTOP"}[args.fault]  # fmt: skip
     return {
-        "benchmark": "netns_cluster_link_cut",
+        "benchmark": f"netns_cluster_{args.fault}",
         "op_timeout_s": args.op_timeout,
-        "link_cut": "host 2 (ranks 2, 3) at the bridge, not restored",
-        "seconds_cut_to_last_error": round(max(r["at"] for r in ranks) - cut["at"], 2),
-        "errors": {str(k): r["error"][:300] for k, r in enumerate(ranks)},
+        "fault": what,
+        "seconds_fault_to_last_error": round(max(r["at"] for r in ranks) - fault["at"], 2),
+        "errors": {str(r["rank"]): r["error"][:300] for r in ranks},
         "load_1min": round(os.getloadavg()[0], 2),
     }
+
+
+def _inject(fault: str, cluster: Cluster, run_dir: Path, out: dict) -> None:
+    """Once every rank has done 3 all-reduces: cut host 2's link, or freeze its ranks."""
+    deadline = time.monotonic() + TIMEOUT_S
+    warm = [run_dir / f"warm-{r}" for r in range(4)]
+    while not all(w.exists() for w in warm):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+    out["at"] = time.time()
+    if fault == "link-cut":
+        _sh("ip", "-n", cluster.bridge, "link", "set", "v2", "down")
+        return
+    frozen = [int(warm[r].read_text()) for r in (2, 3)]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    while not all((run_dir / f"rank-{r}.json").exists() for r in (0, 1)):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for pid in frozen:  # the survivors have reported: end the frozen ranks
+        os.kill(pid, signal.SIGKILL)
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -548,7 +570,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=16, help="training batch per rank")
     parser.add_argument("--block", type=int, default=3, help="steps per alternating block")
     parser.add_argument("--blocks", type=int, default=4, help="timed blocks per topology")
-    parser.add_argument("--fault", choices=["link-cut"], help="run a fault case instead")
+    parser.add_argument("--fault", choices=["link-cut", "freeze"], help="run a fault case")
     parser.add_argument("--op-timeout", type=float, default=5.0, help="deadline in --fault")
     parser.add_argument("--agent", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rank", type=int, help=argparse.SUPPRESS)
@@ -569,7 +591,7 @@ def main(argv: list[str] | None = None) -> int:
     if problem:
         print(f"netns_cluster: cannot build namespaces: {problem}", file=sys.stderr)
         return 2
-    print(json.dumps(measure_link_cut(args) if args.fault == "link-cut" else measure(args)))
+    print(json.dumps(measure_fault(args) if args.fault else measure(args)))
     return 0
 
 

@@ -71,21 +71,22 @@ def test_two_namespace_hosts_train_like_one_process_on_both_topologies():
     assert not names & ours, "namespaces left behind"
 
 
-def test_a_cut_link_fails_every_rank_naming_the_unreachable_one_within_the_deadline():
+@pytest.mark.parametrize(("fault", "reporting"), [("link-cut", 4), ("freeze", 2)])
+def test_a_cut_link_or_frozen_host_fails_every_rank_within_the_deadline(fault, reporting):
     if problem := _namespaces_unavailable():
         pytest.skip(f"network namespaces unavailable: {problem}")
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--fault", "link-cut", "--op-timeout", "3"],
+        [sys.executable, str(SCRIPT), "--fault", fault, "--op-timeout", "3"],
         capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     figures = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert figures["seconds_cut_to_last_error"] < 3 + 5  # the deadline, plus scheduling slack
+    assert figures["seconds_fault_to_last_error"] < 3 + 5  # the deadline, plus scheduling slack
     errors = figures["errors"]
-    assert sorted(errors) == ["0", "1", "2", "3"]
+    assert sorted(errors) == [str(r) for r in range(reporting)]  # frozen ranks cannot report
     for rank in errors:
-        # Each rank names the peer it waited on (its lane partner across the cut, or a
+        # Each rank names the peer it waited on (its lane partner across the fault, or a
         # local peer that broke first).
         assert errors[rank].startswith(("PeerTimeoutError", "CommunicationError")), errors[rank]
         assert "rank " in errors[rank], errors[rank]
