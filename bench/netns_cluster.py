@@ -42,7 +42,6 @@ and a one-line reason.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import secrets
@@ -58,124 +57,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _netns import Cluster, address, become_host, missing_requirement, sh
 
-SUBNET = "192.0.2"  # TEST-NET-1 (RFC 5737): documentation only, never routed
 RDV_PORTS = {"pair": 29400, "flat": 29401, "hierarchical": 29402}
 RAW_PORT = 29410
 TIMEOUT_S = 300.0
-
-
-def address(host: int) -> str:
-    return f"{SUBNET}.{10 + host}"
-
-
-def missing_requirement() -> str:
-    """Why namespaces cannot be built here ("" when they can)."""
-    if os.geteuid() != 0:
-        return "needs root (network namespaces, veth, tc, mount)"
-    for tool in ("ip", "tc", "unshare", "mount"):
-        if shutil.which(tool) is None:
-            return f"needs the `{tool}` command"
-    return ""
-
-
-# -- the cluster --------------------------------------------------------------------------
-class Cluster:
-    """H host namespaces + one bridge namespace; `with Cluster(...)` tears all down."""
-
-    def __init__(
-        self, hosts: int, rate: str, latency: str = "50ms", no_idle_slow_start: bool = False
-    ) -> None:
-        self.no_idle_slow_start = no_idle_slow_start
-        self.prefix = f"dlc{os.getpid()}"
-        self.hosts, self.rate, self.latency = hosts, rate, latency
-        self.bridge = f"{self.prefix}br"
-        self.names = [f"{self.prefix}h{i}" for i in range(hosts)]
-        self.created: list[str] = []
-        self.procs: list[subprocess.Popen] = []
-
-    def __enter__(self) -> Cluster:
-        try:
-            self._build()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _ns(self, name: str) -> None:
-        _sh("ip", "netns", "add", name)
-        self.created.append(name)
-        _sh("ip", "-n", name, "link", "set", "lo", "up")
-
-    def _build(self) -> None:
-        self._ns(self.bridge)
-        _sh("ip", "-n", self.bridge, "link", "add", "br0", "type", "bridge")
-        _sh("ip", "-n", self.bridge, "link", "set", "br0", "up")
-        for i, ns in enumerate(self.names):
-            self._ns(ns)
-            port = f"v{i}"
-            _sh("ip", "-n", self.bridge, "link", "add", port, "type", "veth",
-                "peer", "name", "eth0", "netns", ns)  # fmt: skip
-            _sh("ip", "-n", self.bridge, "link", "set", port, "master", "br0", "up")
-            _sh("ip", "-n", ns, "addr", "add", f"{address(i)}/24", "dev", "eth0")
-            _sh("ip", "-n", ns, "link", "set", "eth0", "up")
-            if self.no_idle_slow_start:  # per-namespace sysctl, as datacenter hosts set it
-                _sh("ip", "netns", "exec", ns, "sysctl", "-qw",
-                    "net.ipv4.tcp_slow_start_after_idle=0")  # fmt: skip
-            _sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root",
-                "tbf", "rate", self.rate, "burst", "256kb", "latency", self.latency)  # fmt: skip
-
-    def drops(self) -> int:
-        """Packets the shapers dropped so far (all hosts)."""
-        total = 0
-        for ns in self.names:
-            out = subprocess.run(
-                ["ip", "netns", "exec", ns, "tc", "-s", "qdisc", "show", "dev", "eth0"],
-                capture_output=True,
-                text=True,
-                check=False,
-            ).stdout
-            for part in out.split("dropped ")[1:]:
-                total += int(part.split(",")[0])
-        return total
-
-    def spawn(self, host: int, args: list[str], log: Path) -> subprocess.Popen:
-        """A process in host `host`: its netns, own hostname, own /dev/shm."""
-        argv = [
-            "ip", "netns", "exec", self.names[host], "unshare", "--uts", "--mount", "--fork",
-            sys.executable, os.path.abspath(__file__), "--agent", str(host), *args,
-        ]  # fmt: skip
-        with open(log, "wb") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def close(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=10)
-        for name in reversed(self.created):
-            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
-        self.created = []
-
-
-def _sh(*argv: str) -> None:
-    result = subprocess.run(argv, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise RuntimeError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}")
-
-
-# -- inside a host ------------------------------------------------------------------------
-def become_host(host: int) -> None:
-    """In the fresh UTS + mount namespaces: own hostname, private /dev/shm."""
-    _sh("hostname", f"netns-host-{host}")
-    _sh("mount", "--make-rprivate", "/")
-    _sh("mount", "-t", "tmpfs", "-o", "size=512m,mode=1777", "tmpfs", "/dev/shm")
 
 
 def agent(host: int, job: dict, run_dir: Path) -> None:
@@ -414,7 +300,10 @@ def run_job(cluster: Cluster, job: dict, run_dir: Path) -> list[dict]:
     (run_dir / "job.json").write_text(json.dumps(job))
     hosts = [0, *map(int, job["ranks"])]
     procs = [
-        cluster.spawn(h, [str(run_dir)], run_dir / f"{job['kind']}-host{h}.log") for h in hosts
+        cluster.spawn(
+            h, os.path.abspath(__file__), [str(run_dir)], run_dir / f"{job['kind']}-host{h}.log"
+        )
+        for h in hosts
     ]
     try:
         for proc in procs[1:]:
@@ -474,7 +363,7 @@ def _inject(fault: str, cluster: Cluster, run_dir: Path, out: dict) -> None:
         time.sleep(0.05)
     out["at"] = time.time()
     if fault == "link-cut":
-        _sh("ip", "-n", cluster.bridge, "link", "set", "v2", "down")
+        sh("ip", "-n", cluster.bridge, "link", "set", "v2", "down")
         return
     frozen = [int(warm[r].read_text()) for r in (2, 3)]
     for pid in frozen:

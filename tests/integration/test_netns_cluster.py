@@ -29,7 +29,7 @@ SCRIPT = REPO / "bench" / "netns_cluster.py"
 def _namespaces_unavailable() -> str:
     sys.path.insert(0, str(REPO / "bench"))
     try:
-        from netns_cluster import missing_requirement
+        from _netns import missing_requirement
     finally:
         sys.path.pop(0)
     if problem := missing_requirement():
