@@ -188,15 +188,18 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
     allreduce_s = _time_all_reduces(comms, models["flat"].params.size, job["rounds"])
     seconds = {name: 0.0 for name in comms}
     warm_sync = {name: 0.0 for name in comms}
+    compute = {name: 0.0 for name in comms}
     world, batch, block = job["world"], job["batch"], job["block"]
     for b in range(job["blocks"] + 1):
         for name in ("flat", "hierarchical") if b % 2 else ("hierarchical", "flat"):
             comms[name].barrier()
             t0 = time.perf_counter()
+            t_fb = 0.0
             for s in range(block):
-                _train_step(models[name], steps[name], rank, b * block + s, world, batch)
+                t_fb += _train_step(models[name], steps[name], rank, b * block + s, world, batch)
             if b:  # block 0 warms up
                 seconds[name] += time.perf_counter() - t0
+                compute[name] += t_fb
             else:
                 warm_sync[name] = steps[name].total_sync_s
     samples = job["blocks"] * block * batch * world
@@ -206,6 +209,7 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
             n: (steps[n].total_sync_s - warm_sync[n]) / (job["blocks"] * block) for n in comms
         },
         "allreduce_s": allreduce_s,
+        "forward_backward_s_per_step": {n: t / (job["blocks"] * block) for n, t in compute.items()},
         "transports": {n: c.transport for n, c in comms.items()},
         "local_transport": comms["hierarchical"]._transport.local.transport,
         "weights": {n: models[n].params.data[:: max(1, models[n].params.size // 4096)].tolist()
@@ -271,9 +275,14 @@ def _time_all_reduces(comms: dict, size: int, rounds: int) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def _train_step(model, step, rank: int, step_no: int, world: int, batch: int) -> None:
-    _backward(model, *batch_of(rank, step_no, world, batch))
+def _train_step(model, step, rank: int, step_no: int, world: int, batch: int) -> float:
+    """One step; returns the seconds of the forward and backward pass."""
+    X, y = batch_of(rank, step_no, world, batch)
+    t0 = time.perf_counter()
+    _backward(model, X, y)
+    t_compute = time.perf_counter() - t0
     step.step(model.params, grad_scale=1.0 / (batch * world))
+    return t_compute
 
 
 def single_process_weights(job: dict) -> np.ndarray:
@@ -432,6 +441,10 @@ def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) 
         "allreduce_ms_2x2_hierarchical": round(
             max(t["allreduce_s"]["hierarchical"] for t in train) * 1e3, 1
         ),
+        "forward_backward_ms_per_step": {
+            n: round(max(t["forward_backward_s_per_step"][n] for t in train) * 1e3, 1)
+            for n in ("flat", "hierarchical")
+        },
         "train_transports": train[0]["transports"],
         "train_local_transport": train[0]["local_transport"],
         "train_params": train[0]["params"],
