@@ -5,6 +5,8 @@ DLCORE_NUM_THREADS  BLAS threads per process (default 1)
 DLCORE_TUNE_MALLOC  1 | 0: keep freed buffers in-process (glibc mallopt; default 1)
 DLCORE_TRANSPORT    auto | socket | shm: what CommConfig(transport="auto") means for
                     dlcore.collective (default auto); an explicit CommConfig.transport wins
+DLCORE_TOPOLOGY     auto | flat | hierarchical: what CommConfig(topology="auto") means
+                    (default auto = hierarchical where ranks share hosts); explicit wins
 """
 
 from __future__ import annotations
@@ -38,3 +40,8 @@ def tune_malloc() -> bool:
 def transport() -> str:
     """DLCORE_TRANSPORT, lower-cased; dlcore.collective.config validates the value."""
     return os.environ.get("DLCORE_TRANSPORT", "auto").strip().lower() or "auto"
+
+
+def topology() -> str:
+    """DLCORE_TOPOLOGY, lower-cased; dlcore.collective.config validates the value."""
+    return os.environ.get("DLCORE_TOPOLOGY", "auto").strip().lower() or "auto"

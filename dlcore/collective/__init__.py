@@ -18,6 +18,14 @@ Transports (CommConfig.transport; `comm.transport` says which one is in use):
     "shm"     shared memory or a CommunicationError that says why it is impossible.
     "socket"  the TCP ring only (the behaviour before shm existed).
 
+Topologies (CommConfig.topology; DLCORE_TOPOLOGY fills in "auto"; `hierarchical`,
+`shm_regions`): "auto"/"hierarchical" group the ranks by host key (exchanged once at
+join); with several hosts holding several ranks each, collectives reduce through
+shared memory within a host and over one TCP ring per local rank ("lane") between
+hosts, keeping owner-computes and identical bits (`comm.transport` == "hierarchical").
+One host -> the transports below; one rank per host -> the flat TCP ring. "flat"
+never groups. CommConfig.host_key fakes a rank's host (tests).
+
 Both transports have the same API and semantics; both signal over the same
 authenticated ring sockets, so every wait has the op_timeout deadline and a failure
 breaks the group the same way. On shm the data never crosses a wire: `compression`

@@ -64,14 +64,14 @@ class SocketTransport:
     def name(self) -> str:
         return "socket" if self.comm.world_size > 1 else "none"
 
-    def all_reduce(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
-        return all_reduce(self.comm, buf, compression=compression)
+    def all_reduce(self, buf: np.ndarray, *, compression: str | None = None, bounds=None):
+        return all_reduce(self.comm, buf, compression=compression, bounds=bounds)
 
-    def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
-        return reduce_scatter(self.comm, buf, compression=compression)
+    def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None, bounds=None):
+        return reduce_scatter(self.comm, buf, compression=compression, bounds=bounds)
 
-    def all_gather(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
-        return all_gather(self.comm, buf, compression=compression)
+    def all_gather(self, buf: np.ndarray, *, compression: str | None = None, bounds=None):
+        return all_gather(self.comm, buf, compression=compression, bounds=bounds)
 
     def broadcast(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
         return broadcast(self.comm, buf, root)
@@ -96,32 +96,58 @@ def check_flat(buf: np.ndarray, op: str, world_size: int) -> None:
         raise ShapeError(f"{op}: {buf.nbytes} bytes exceed {MAX_TENSOR_FRAME} bytes per rank")
 
 
-def all_reduce(comm: Communicator, buf: np.ndarray, *, compression: str | None = None):
-    """Sum `buf` over all ranks, in place. Returns `buf`."""
+Bounds = list[tuple[int, int]]
+
+
+def all_reduce(
+    comm: Communicator,
+    buf: np.ndarray,
+    *,
+    compression: str | None = None,
+    bounds: Bounds | None = None,
+):
+    """Sum `buf` over all ranks, in place. Returns `buf`.
+
+    `bounds` (one [start, stop) per rank, contiguous, covering `buf`; default
+    shard_bounds) says which segment each rank owns and sums; the hierarchical
+    topology passes its own.
+    """
     check_flat(buf, "all_reduce", comm.world_size)
     codec = get_codec(compression)
     if comm.world_size > 1:
         with comm.operation("all_reduce") as op:
-            _Ring(comm, buf, codec, op).run(first=0, steps=2 * (comm.world_size - 1))
+            _Ring(comm, buf, codec, op, bounds).run(first=0, steps=2 * (comm.world_size - 1))
     return buf
 
 
-def reduce_scatter(comm: Communicator, buf: np.ndarray, *, compression: str | None = None):
+def reduce_scatter(
+    comm: Communicator,
+    buf: np.ndarray,
+    *,
+    compression: str | None = None,
+    bounds: Bounds | None = None,
+):
     """Sum `buf` over ranks into this rank's own slice; returns a view of that slice.
 
-    The slice is `shard_bounds(len(buf), world_size, rank)`. The rest of `buf` is
-    left holding partial sums; treat it as scratch.
+    The slice is `shard_bounds(len(buf), world_size, rank)` (or `bounds[rank]`). The
+    rest of `buf` is left holding partial sums; treat it as scratch.
     """
     check_flat(buf, "reduce_scatter", comm.world_size)
     codec = get_codec(compression)
     if comm.world_size > 1:
         with comm.operation("reduce_scatter") as op:
-            _Ring(comm, buf, codec, op).run(first=0, steps=comm.world_size - 1)
-    start, stop = comm.shard_bounds(buf.size)
+            _Ring(comm, buf, codec, op, bounds).run(first=0, steps=comm.world_size - 1)
+    start, stop = comm.shard_bounds(buf.size) if bounds is None else bounds[comm.rank]
     return buf[start:stop]
 
 
-def all_gather(comm: Communicator, buf: np.ndarray, *, compression: str | None = None):
+def all_gather(
+    comm: Communicator,
+    buf: np.ndarray,
+    *,
+    compression: str | None = None,
+    bounds: Bounds | None = None,
+):
     """Each rank contributes its own slice of `buf`; fills all of `buf` in place.
 
     With compression the owner's slice is rounded too, so every rank ends identical.
@@ -131,7 +157,7 @@ def all_gather(comm: Communicator, buf: np.ndarray, *, compression: str | None =
     n = comm.world_size
     if n > 1:
         with comm.operation("all_gather") as op:
-            _Ring(comm, buf, codec, op).run(first=n - 1, steps=n - 1)
+            _Ring(comm, buf, codec, op, bounds).run(first=n - 1, steps=n - 1)
     return buf
 
 
@@ -218,10 +244,12 @@ def _pass_around(comm: Communicator, mine: np.ndarray, kind: Kind, op: Operation
 class _Ring:
     """One pipelined pass over ring steps [first, first + steps) on `buf`."""
 
-    def __init__(self, comm: Communicator, buf: np.ndarray, codec: Codec, op: Operation):
+    def __init__(
+        self, comm: Communicator, buf: np.ndarray, codec: Codec, op: Operation, bounds=None
+    ):
         self.comm, self.buf, self.codec, self.op = comm, buf, codec, op
         self.n, self.r = comm.world_size, comm.rank
-        self.bounds = [shard_bounds(buf.size, self.n, i) for i in range(self.n)]
+        self.bounds = bounds or [shard_bounds(buf.size, self.n, i) for i in range(self.n)]
         self.chunk = max(1, comm.config.chunk_bytes // 4)
         self.itemsize = codec.wire_dtype.itemsize
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.collective import shm
+from dlcore.collective import hierarchical, shm
 from dlcore.collective.auth import Identity, authenticate_client, authenticate_server, check_secret
 from dlcore.collective.collectives import SocketTransport
 from dlcore.collective.config import CommConfig, Member
@@ -116,13 +116,17 @@ class Communicator:
         secret: bytes,
         listener: socket.socket | None,
         config: CommConfig | None = None,
+        labels: Sequence[str] | None = None,
     ) -> None:
+        """`labels`: how errors and logs name each rank (default "rank k"); the
+        hierarchical topology's sub-rings name their members by global rank."""
         if len(peers) != member.world_size:
             raise ConfigError(
                 f"need one address per rank: world_size={member.world_size}, "
                 f"received {len(peers)} addresses"
             )
         self.member = member
+        self.peers = tuple(peers)
         self.config = config or CommConfig()
         self._secret = check_secret(secret)
         self._left: socket.socket | None = None
@@ -133,15 +137,19 @@ class Communicator:
         self._closed = False
         self._op_seq = 0
         self._scratch: dict[np.dtype, np.ndarray] = {}
-        self._transport: SocketTransport | shm.ShmTransport = SocketTransport(self)
-        self.left_name = f"rank {member.left} ({peers[member.left][0]}:{peers[member.left][1]})"
-        self.right_name = f"rank {member.right} ({peers[member.right][0]}:{peers[member.right][1]})"
+        self._transport: Any = SocketTransport(self)
+        label = labels or [f"rank {k}" for k in range(member.world_size)]
+        left, right = peers[member.left], peers[member.right]
+        self.left_name = f"{label[member.left]} ({left[0]}:{left[1]})"
+        self.right_name = f"{label[member.right]} ({right[0]}:{right[1]})"
         try:
             if member.world_size > 1:
                 if listener is None:
                     raise ConfigError("world_size > 1 needs this rank's listening socket")
                 self._connect_ring(listener, peers[member.right])
-                self._transport = shm.negotiate(self) or self._transport
+                self._transport = (
+                    hierarchical.negotiate(self) or shm.negotiate(self) or self._transport
+                )
         except BaseException:
             self.close()
             raise
@@ -179,7 +187,8 @@ class Communicator:
 
     @property
     def transport(self) -> str:
-        """The transport in use: "shm", "socket", or "none" (world size 1: nothing to move)."""
+        """The transport in use: "shm", "socket", "hierarchical" (shm within hosts, TCP
+        between them), or "none" (world size 1: nothing to move)."""
         return self._transport.name
 
     @property
@@ -273,6 +282,9 @@ class Communicator:
             self._broken = reason
             self.broken_at = time.monotonic()
             logger.warning("rank %d: communicator broken: %s", self.rank, reason)
+        hook = getattr(self._transport, "abort", None)  # sub-rings of the hierarchical one
+        if hook is not None:
+            hook(reason)
         for sock in (self._left, self._right):
             if sock is not None:
                 with contextlib.suppress(OSError):

@@ -13,6 +13,7 @@ from dlcore import settings
 from dlcore.errors import ConfigError
 
 TRANSPORTS = ("auto", "socket", "shm")
+TOPOLOGIES = ("auto", "flat", "hierarchical")
 
 
 def _positive_seconds(name: str, value: float) -> None:
@@ -81,6 +82,15 @@ class CommConfig:
         the DLCORE_TRANSPORT environment variable if set, else shm when every rank is on
         this host and a probe through the segments succeeds, else socket.
     shm_dir: tmpfs directory of the shared-memory segments; None = /dev/shm (Linux).
+    topology: how ranks on several hosts reduce (see `hierarchical`). "flat": one ring
+        (or shm) over all ranks. "hierarchical": ranks grouped by host key reduce
+        through shared memory within a host and over TCP between hosts; it falls back
+        to the flat ring when every host has one rank and to shm when there is one
+        host. "auto" (default): the DLCORE_TOPOLOGY environment variable if set, else
+        "hierarchical" (which is flat wherever hierarchy cannot help).
+    host_key: for tests and experiments only: pretend this rank runs on the host with
+        this key (any non-empty string) instead of the probed one (boot id, hostname,
+        uid). None (default) = probe.
     """
 
     connect_timeout: float = 60.0
@@ -92,6 +102,8 @@ class CommConfig:
     advertise_host: str | None = None
     transport: str = "auto"
     shm_dir: str | None = None
+    topology: str = "auto"
+    host_key: str | None = None
 
     def __post_init__(self) -> None:
         _positive_seconds("CommConfig.connect_timeout", self.connect_timeout)
@@ -112,6 +124,20 @@ class CommConfig:
                 f"CommConfig.shm_dir must be a directory path or None. Received: {self.shm_dir!r}"
             )
 
+        _check_choice("CommConfig.topology", self.topology, TOPOLOGIES)
+        if self.host_key is not None and not (isinstance(self.host_key, str) and self.host_key):
+            raise ConfigError(
+                f"CommConfig.host_key must be a non-empty string or None. Received: {self.host_key!r}"
+            )
+
+    def requested_topology(self) -> str:
+        """`topology`, with "auto" replaced by DLCORE_TOPOLOGY when that is set."""
+        if self.topology != "auto":
+            return self.topology
+        value = settings.topology()
+        _check_choice("DLCORE_TOPOLOGY", value, TOPOLOGIES)
+        return value
+
     def requested_transport(self) -> str:
         """`transport`, with "auto" replaced by DLCORE_TRANSPORT when that is set."""
         if self.transport != "auto":
@@ -122,6 +148,10 @@ class CommConfig:
 
 
 def _check_transport(name: str, value: object) -> None:
-    if value not in TRANSPORTS:
-        valid = ", ".join(repr(t) for t in TRANSPORTS)
+    _check_choice(name, value, TRANSPORTS)
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        valid = ", ".join(repr(t) for t in choices)
         raise ConfigError(f"{name} must be one of {valid}. Received: {value!r}")

@@ -132,26 +132,29 @@ class ShmTransport:
             self._copy_others(buf, views, bounds)
         return buf
 
-    def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+    def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None, bounds=None):
+        """`bounds`: each rank's [start, stop) (default shard_bounds), as in collectives."""
         check_flat(buf, "reduce_scatter", self.comm.world_size)
         get_codec(compression)
         if not self._reserve(buf.nbytes):
-            return self._socket.reduce_scatter(buf, compression=compression)
+            return self._socket.reduce_scatter(buf, compression=compression, bounds=bounds)
         with self.comm.operation("reduce_scatter") as op:
-            views, bounds = self._begin(buf.size)
+            views, default = self._begin(buf.size)
+            bounds = bounds or default
             self._write_inputs(buf, views, bounds)
             exchange(self.comm, op, Phase.INPUTS, buf.nbytes)
             self._sum_own_shard(buf, views, bounds, publish=False)
         start, stop = bounds[self.comm.rank]
         return buf[start:stop]
 
-    def all_gather(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
+    def all_gather(self, buf: np.ndarray, *, compression: str | None = None, bounds=None):
         check_flat(buf, "all_gather", self.comm.world_size)
         get_codec(compression)
         if not self._reserve(buf.nbytes):
-            return self._socket.all_gather(buf, compression=compression)
+            return self._socket.all_gather(buf, compression=compression, bounds=bounds)
         with self.comm.operation("all_gather") as op:
-            views, bounds = self._begin(buf.size)
+            views, default = self._begin(buf.size)
+            bounds = bounds or default
             start, stop = bounds[self.comm.rank]
             np.copyto(views[self.comm.rank][start:stop], buf[start:stop])
             exchange(self.comm, op, Phase.SLICE, buf.nbytes)
@@ -282,7 +285,13 @@ class ShmTransport:
         return ""
 
     def _offer(self, capacity: int, requested: str) -> tuple[Segment | None, dict[str, str]]:
-        offer = {"host": host_key(), "name": "", "token": "", "error": "", "transport": requested}
+        offer = {
+            "host": self.comm.config.host_key or host_key(),
+            "name": "",
+            "token": "",
+            "error": "",
+            "transport": requested,
+        }
         rank = self.comm.rank
         if self.dir is None:
             return None, {**offer, "error": f"rank {rank}: {self._no_dir}"}

@@ -20,3 +20,15 @@ def all_reduce_forever(
         while True:
             comm.all_reduce(buf)
             buf.fill(1.0)
+
+
+def all_reduce_forever_on_host(
+    address, secret, rank, world_size, length, op_timeout, host_key, topology="auto"
+) -> None:
+    """all_reduce_forever, pretending to run on the host `host_key` (hierarchical tests)."""
+    config = loopback_config(op_timeout=op_timeout, host_key=host_key, topology=topology)
+    with Communicator.join(tuple(address), secret, Member(rank, world_size), config) as comm:
+        buf = np.ones(length, dtype=np.float32)
+        while True:
+            comm.all_reduce(buf)
+            buf.fill(1.0)

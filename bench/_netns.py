@@ -1,0 +1,131 @@
+"""Network-namespace "hosts" on one machine, for bench/netns_cluster.py and its tests.
+
+Owns: the TEST-NET addressing (192.0.2.10+i, nothing else), building and tearing down H
+host namespaces plus one bridge namespace (veth pairs, tbf shaping), spawning a process
+in a host (its netns plus fresh UTS and mount namespaces), and what such a process does
+first (own hostname, private tmpfs on /dev/shm). Needs root, `ip`, `tc`, `unshare`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SUBNET = "192.0.2"  # TEST-NET-1 (RFC 5737): documentation only, never routed
+
+
+def address(host: int) -> str:
+    return f"{SUBNET}.{10 + host}"
+
+
+def missing_requirement() -> str:
+    """Why namespaces cannot be built here ("" when they can)."""
+    if os.geteuid() != 0:
+        return "needs root (network namespaces, veth, tc, mount)"
+    for tool in ("ip", "tc", "unshare", "mount"):
+        if shutil.which(tool) is None:
+            return f"needs the `{tool}` command"
+    return ""
+
+
+# -- the cluster --------------------------------------------------------------------------
+class Cluster:
+    """H host namespaces + one bridge namespace; `with Cluster(...)` tears all down."""
+
+    def __init__(
+        self, hosts: int, rate: str, latency: str = "50ms", no_idle_slow_start: bool = False
+    ) -> None:
+        self.no_idle_slow_start = no_idle_slow_start
+        self.prefix = f"dlc{os.getpid()}"
+        self.hosts, self.rate, self.latency = hosts, rate, latency
+        self.bridge = f"{self.prefix}br"
+        self.names = [f"{self.prefix}h{i}" for i in range(hosts)]
+        self.created: list[str] = []
+        self.procs: list[subprocess.Popen] = []
+
+    def __enter__(self) -> Cluster:
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _ns(self, name: str) -> None:
+        sh("ip", "netns", "add", name)
+        self.created.append(name)
+        sh("ip", "-n", name, "link", "set", "lo", "up")
+
+    def _build(self) -> None:
+        self._ns(self.bridge)
+        sh("ip", "-n", self.bridge, "link", "add", "br0", "type", "bridge")
+        sh("ip", "-n", self.bridge, "link", "set", "br0", "up")
+        for i, ns in enumerate(self.names):
+            self._ns(ns)
+            port = f"v{i}"
+            sh("ip", "-n", self.bridge, "link", "add", port, "type", "veth",
+                "peer", "name", "eth0", "netns", ns)  # fmt: skip
+            sh("ip", "-n", self.bridge, "link", "set", port, "master", "br0", "up")
+            sh("ip", "-n", ns, "addr", "add", f"{address(i)}/24", "dev", "eth0")
+            sh("ip", "-n", ns, "link", "set", "eth0", "up")
+            if self.no_idle_slow_start:  # per-namespace sysctl, as datacenter hosts set it
+                sh("ip", "netns", "exec", ns, "sysctl", "-qw",
+                    "net.ipv4.tcp_slow_start_after_idle=0")  # fmt: skip
+            sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root",
+                "tbf", "rate", self.rate, "burst", "256kb", "latency", self.latency)  # fmt: skip
+
+    def drops(self) -> int:
+        """Packets the shapers dropped so far (all hosts)."""
+        total = 0
+        for ns in self.names:
+            out = subprocess.run(
+                ["ip", "netns", "exec", ns, "tc", "-s", "qdisc", "show", "dev", "eth0"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            for part in out.split("dropped ")[1:]:
+                total += int(part.split(",")[0])
+        return total
+
+    def spawn(self, host: int, script: str, args: list[str], log: Path) -> subprocess.Popen:
+        """`script --agent host args` in host `host`: its netns, fresh UTS and mount ns."""
+        argv = [
+            "ip", "netns", "exec", self.names[host], "unshare", "--uts", "--mount", "--fork",
+            sys.executable, script, "--agent", str(host), *args,
+        ]  # fmt: skip
+        with open(log, "wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def close(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+        for name in reversed(self.created):
+            subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
+        self.created = []
+
+
+def sh(*argv: str) -> None:
+    """Run a command; raise with its stderr when it fails."""
+    result = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}")
+
+
+def become_host(host: int) -> None:
+    """In the fresh UTS + mount namespaces: own hostname, private /dev/shm."""
+    sh("hostname", f"netns-host-{host}")
+    sh("mount", "--make-rprivate", "/")
+    sh("mount", "-t", "tmpfs", "-o", "size=512m,mode=1777", "tmpfs", "/dev/shm")

@@ -1,0 +1,501 @@
+"""Three "hosts" on one machine (network namespaces on a shaped bridge): all-reduce vs the wire.
+
+Builds, as root, H network namespaces ("hosts") plus one namespace holding a bridge;
+each host gets a veth pair into the bridge, an address from TEST-NET 192.0.2.0/24
+(192.0.2.10+i; no other address is ever used, the root namespace is not touched)
+and a token-bucket shaper on its egress (`tc qdisc ... tbf rate --rate`). Every
+process of a host runs in that host's network namespace AND its own UTS namespace
+(hostname netns-host-i) and mount namespace with a private tmpfs on /dev/shm
+(`unshare --uts --mount`), so dlcore's co-location probe (boot id, hostname, uid,
+then a shared-memory probe) really sees different hosts between namespaces and one
+host within one. Everything is torn down on exit, also after a failure or Ctrl-C.
+
+Host 0 plays the driver: it runs the rendezvous servers. Hosts 1 and 2 run ranks.
+Two measurements, each comparing against its peer IN THE SAME processes, alternating
+round by round so both see the same machine load:
+
+1. 2 hosts x 1 rank: a raw TCP duplex stream (both ends send S bytes at once over one
+   plain socket) vs dlcore's flat-ring all-reduce of S bytes (float32). For n = 2 the
+   ring moves S bytes each way, exactly what the duplex stream moves, so
+       allreduce_efficiency_vs_raw_tcp_shaped_link = t_raw_duplex / t_allreduce
+   (= bus bandwidth / raw per-direction bandwidth). Medians over --rounds.
+2. 2 hosts x 2 ranks (ranks 0,1 on host 1 and 2,3 on host 2: the best case for the flat
+   ring, which then crosses the link once each way): the same 4 processes join a
+   topology="flat" group and a topology="hierarchical" group and alternate blocks of
+   training steps (MLP 64-2048-2048-1, 4.3 M parameters = 17 MB of gradient, batch
+   --batch per rank, SGD through ShardedStep), same data, same steps, so the final
+   weights must agree (reported as max_rel_diff_flat_vs_hierarchical).
+       throughput_ratio_hierarchical_vs_flat_2x2 = samples/s hierarchical / flat
+
+Fault cases (`--fault link-cut|freeze`): 2 hosts x 2 ranks loop hierarchical
+all-reduces with op_timeout --op-timeout; once every rank has done 3, host 2's port on
+the bridge is set down and not restored (link-cut), or host 2's rank processes are
+stopped with SIGSTOP (freeze; killed once the others have reported). Every rank still
+running must end with a CommunicationError naming a peer; the JSON gives the seconds
+from the fault to the last error (netem is not in this kernel: no loss or delay case).
+
+Run (root): .venv/bin/python bench/netns_cluster.py [--rate 1gbit] [--mib 16] [--rounds 8]
+The last line is one JSON object. Without root, `ip` or `unshare` it exits with code 2
+and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+from _netns import Cluster, address, become_host, missing_requirement, sh
+
+RDV_PORTS = {"pair": 29400, "flat": 29401, "hierarchical": 29402}
+RAW_PORT = 29410
+TIMEOUT_S = 300.0
+
+
+def agent(host: int, job: dict, run_dir: Path) -> None:
+    become_host(host)
+    sys.path.insert(0, job["repo"])
+    if host == 0:
+        return serve(job, run_dir)
+    ranks = job["ranks"][str(host)]
+    threads = []  # ranks as processes of this host (they inherit its namespaces)
+    for rank in ranks:
+        argv = [sys.executable, os.path.abspath(__file__), "--rank", str(rank), str(run_dir)]
+        threads.append(subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": job["repo"]}))
+    codes = [p.wait(timeout=TIMEOUT_S * 4) for p in threads]
+    if any(codes) and not job.get("partial"):
+        raise SystemExit(f"host {host}: rank exit codes {codes}")
+
+
+def serve(job: dict, run_dir: Path) -> None:
+    from dlcore.collective import RendezvousServer
+
+    secret = (run_dir / "secret").read_bytes()
+    servers = [
+        RendezvousServer(secret, job["world"], host=address(0), port=RDV_PORTS[name])
+        for name in job["groups"]
+    ]
+    (run_dir / "servers-up").write_text("1")
+    deadline = time.monotonic() + TIMEOUT_S * 4
+    while not (run_dir / "done").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    for server in servers:
+        server.close()
+
+
+def rank_main(rank: int, run_dir: Path) -> None:
+    job = json.loads((run_dir / "job.json").read_text())
+    while not (run_dir / "servers-up").exists():
+        time.sleep(0.05)
+    kinds = {"pair": pair_rank, "train": train_rank, "fault": fault_rank}
+    result = kinds[job["kind"]](rank, job, run_dir)
+    (run_dir / f"rank-{rank}.json").write_text(json.dumps(result))
+
+
+def _join(rank: int, job: dict, run_dir: Path, group: str, round_id: int):
+    from dlcore.collective import CommConfig, Communicator, Member
+
+    host = next(int(h) for h, ranks in job["ranks"].items() if rank in ranks)
+    config = CommConfig(
+        listen_host=address(host), advertise_host=address(host),
+        op_timeout=job.get("op_timeout", TIMEOUT_S),
+        connect_timeout=120.0, topology=group if group != "pair" else "flat",
+    )  # fmt: skip
+    secret = (run_dir / "secret").read_bytes()
+    member = Member(rank, job["world"], round_id)
+    return Communicator.join((address(0), RDV_PORTS[group]), secret, member, config)
+
+
+def pair_rank(rank: int, job: dict, run_dir: Path) -> dict:
+    """Raw duplex stream vs flat all-reduce between two single-rank hosts."""
+    comm = _join(rank, job, run_dir, "pair", 0)
+    nbytes = job["nbytes"]
+    sock = _raw_socket(rank, comm)
+    out, into = memoryview(bytearray(nbytes)), memoryview(bytearray(nbytes))
+    buf = np.ones(nbytes // 4, dtype=np.float32)
+    times: dict[str, list[float]] = {"raw": [], "allreduce": []}
+    for round_no in range(job["rounds"] + 1):
+        comm.barrier()
+        t0 = time.perf_counter()
+        _duplex(sock, out, into)
+        t_raw = time.perf_counter() - t0
+        comm.barrier()
+        t0 = time.perf_counter()
+        comm.all_reduce(buf)
+        t_ar = time.perf_counter() - t0
+        if buf[0] != 2 or buf[-1] != 2:
+            raise RuntimeError(f"wrong all-reduce result {buf[0]}, {buf[-1]}")
+        buf.fill(1.0)
+        if round_no:  # round 0 warms up (TCP slow start, page faults)
+            times["raw"].append(t_raw)
+            times["allreduce"].append(t_ar)
+    transport = comm.transport
+    comm.close()
+    sock.close()
+    return {"times": times, "transport": transport, "hostname": socket.gethostname()}
+
+
+def _raw_socket(rank: int, comm) -> socket.socket:
+    from dlcore.collective.wire import configure_socket
+
+    if rank == 1:
+        listener = socket.create_server((address(2), RAW_PORT))
+        comm.barrier()
+        sock, _ = listener.accept()
+        listener.close()
+    else:
+        comm.barrier()
+        sock = socket.create_connection((address(2), RAW_PORT), timeout=TIMEOUT_S)
+    sock.settimeout(TIMEOUT_S)
+    configure_socket(sock)
+    return sock
+
+
+def _duplex(sock: socket.socket, out: memoryview, into: memoryview) -> None:
+    sender = threading.Thread(target=sock.sendall, args=(out,))
+    sender.start()
+    got = 0
+    while got < len(into):
+        n = sock.recv_into(into[got:], len(into) - got)
+        if n == 0:
+            raise ConnectionError("the raw stream closed early")
+        got += n
+    sender.join(timeout=TIMEOUT_S)
+
+
+def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
+    """Alternate blocks of training steps on a flat and a hierarchical group."""
+    from dlcore.collective import ShardedStep
+    from dlcore.optimizers import SGD
+
+    comms = {g: _join(rank, job, run_dir, g, i) for i, g in enumerate(("flat", "hierarchical"))}
+    models, steps = {}, {}
+    for name, comm in comms.items():
+        models[name] = build_model()
+        steps[name] = ShardedStep(comm, SGD(learning_rate=0.01), models[name].params)
+    allreduce_s = _time_all_reduces(comms, models["flat"].params.size, job["rounds"])
+    seconds = {name: 0.0 for name in comms}
+    warm_sync = {name: 0.0 for name in comms}
+    compute = {name: 0.0 for name in comms}
+    world, batch, block = job["world"], job["batch"], job["block"]
+    for b in range(job["blocks"] + 1):
+        for name in ("flat", "hierarchical") if b % 2 else ("hierarchical", "flat"):
+            comms[name].barrier()
+            t0 = time.perf_counter()
+            t_fb = 0.0
+            for s in range(block):
+                t_fb += _train_step(models[name], steps[name], rank, b * block + s, world, batch)
+            if b:  # block 0 warms up
+                seconds[name] += time.perf_counter() - t0
+                compute[name] += t_fb
+            else:
+                warm_sync[name] = steps[name].total_sync_s
+    samples = job["blocks"] * block * batch * world
+    result = {
+        "samples_per_s": {n: samples / t for n, t in seconds.items()},
+        "sync_s_per_step": {
+            n: (steps[n].total_sync_s - warm_sync[n]) / (job["blocks"] * block) for n in comms
+        },
+        "allreduce_s": allreduce_s,
+        "forward_backward_s_per_step": {n: t / (job["blocks"] * block) for n, t in compute.items()},
+        "transports": {n: c.transport for n, c in comms.items()},
+        "local_transport": comms["hierarchical"]._transport.local.transport,
+        "weights": {n: models[n].params.data[:: max(1, models[n].params.size // 4096)].tolist()
+                    for n in comms},
+        "params": models["flat"].params.size,
+        "hostname": socket.gethostname(),
+    }  # fmt: skip
+    for comm in comms.values():
+        comm.close()
+    return result
+
+
+def build_model():
+    from dlcore.layers import Linear, ReLU, Sequential
+    from dlcore.model import Model
+
+    layer = Sequential([Linear(2048), ReLU(), Linear(2048), ReLU(), Linear(1)])
+    return Model(layer, in_features=64, seed=0)
+
+
+def batch_of(rank: int, step_no: int, world: int, batch: int):
+    rng = np.random.default_rng(step_no * world + rank)
+    X = rng.standard_normal((batch, 64)).astype(np.float32)
+    return X, (X[:, 0] > 0).astype(np.float32)[:, None]
+
+
+def _backward(model, X, y) -> None:
+    model.params.zero_grad()
+    logits, backprop = model.forward(X, training=True)
+    backprop(1.0 / (1.0 + np.exp(-logits)) - y)  # BCE-with-logits gradient (summed)
+
+
+def fault_rank(rank: int, job: dict, run_dir: Path) -> dict:
+    """All-reduce until the group breaks; report how and when."""
+    comm = _join(rank, job, run_dir, "hierarchical", 0)
+    buf = np.ones(1 << 18, dtype=np.float32)
+    done = 0
+    try:
+        while True:
+            comm.all_reduce(buf)
+            buf.fill(1.0)
+            done += 1
+            if done == 3:
+                (run_dir / f"warm-{rank}").write_text(str(os.getpid()))
+    except Exception as exc:  # the measurement: which error, how fast
+        return {"error": f"{type(exc).__name__}: {exc}", "at": time.time(), "rounds": done}
+    finally:
+        comm.close()
+
+
+def _time_all_reduces(comms: dict, size: int, rounds: int) -> dict[str, float]:
+    """Median time of a bare all-reduce of `size` floats per topology, alternating."""
+    buf = np.ones(size, dtype=np.float32)
+    times: dict[str, list[float]] = {name: [] for name in comms}
+    for r in range(rounds + 1):
+        for name in ("flat", "hierarchical") if r % 2 else ("hierarchical", "flat"):
+            comms[name].barrier()
+            t0 = time.perf_counter()
+            comms[name].all_reduce(buf)
+            if r:
+                times[name].append(time.perf_counter() - t0)
+            buf.fill(1.0)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def _train_step(model, step, rank: int, step_no: int, world: int, batch: int) -> float:
+    """One step; returns the seconds of the forward and backward pass."""
+    X, y = batch_of(rank, step_no, world, batch)
+    t0 = time.perf_counter()
+    _backward(model, X, y)
+    t_compute = time.perf_counter() - t0
+    step.step(model.params, grad_scale=1.0 / (batch * world))
+    return t_compute
+
+
+def single_process_weights(job: dict) -> np.ndarray:
+    """The same global batches, trained in this process without any collective."""
+    from dlcore.optimizers import SGD, ShardContext
+
+    model, world, batch = build_model(), job["world"], job["batch"]
+    optimizer = SGD(learning_rate=0.01)
+    state = optimizer.init_state(model.params.size)
+    for step_no in range((job["blocks"] + 1) * job["block"]):
+        parts = [batch_of(r, step_no, world, batch) for r in range(world)]
+        _backward(
+            model, np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+        )
+        grad = model.params.grad * np.float32(1.0 / (batch * world))
+        optimizer.step(model.params.data, grad, state, ShardContext.for_params(model.params))
+    return model.params.data[:: max(1, model.params.size // 4096)].copy()
+
+
+# -- driver -------------------------------------------------------------------------------
+def run_job(cluster: Cluster, job: dict, run_dir: Path) -> list[dict]:
+    for name in ("done", "servers-up"):
+        (run_dir / name).unlink(missing_ok=True)
+    (run_dir / "job.json").write_text(json.dumps(job))
+    hosts = [0, *map(int, job["ranks"])]
+    procs = [
+        cluster.spawn(
+            h, os.path.abspath(__file__), [str(run_dir)], run_dir / f"{job['kind']}-host{h}.log"
+        )
+        for h in hosts
+    ]
+    try:
+        for proc in procs[1:]:
+            code = proc.wait(timeout=TIMEOUT_S * 4)
+            if code:
+                logs = "\n".join((run_dir / f"{job['kind']}-host{h}.log").read_text()[-3000:]
+                                 for h in hosts)  # fmt: skip
+                raise RuntimeError(f"a host of the {job['kind']} job failed ({code}):\n{logs}")
+    finally:
+        (run_dir / "done").write_text("1")
+        procs[0].wait(timeout=30)
+    ranks = sorted(r for rs in job["ranks"].values() for r in rs)
+    if job.get("partial"):  # a fault job: frozen ranks were killed and report nothing
+        ranks = [r for r in ranks if (run_dir / f"rank-{r}.json").exists()]
+    return [{"rank": r, **json.loads((run_dir / f"rank-{r}.json").read_text())} for r in ranks]
+
+
+def measure_fault(args: argparse.Namespace) -> dict:
+    """2 hosts x 2 ranks all-reduce (hierarchical); then host 2's link is cut at the bridge
+    (link-cut) or its rank processes are stopped with SIGSTOP (freeze)."""
+    run_dir = Path(tempfile.mkdtemp(prefix="dlcore-netns-"))
+    (run_dir / "secret").write_bytes(secrets.token_bytes(32))
+    os.chmod(run_dir / "secret", 0o600)
+    job = {"repo": str(Path(__file__).resolve().parent.parent), "kind": "fault", "world": 4,
+           "groups": ["hierarchical"], "ranks": {"1": [0, 1], "2": [2, 3]},
+           "op_timeout": args.op_timeout, "partial": True}  # fmt: skip
+    try:
+        with Cluster(3, args.rate, args.tbf_latency) as cluster:
+            fault: dict[str, float] = {}
+            injector = threading.Thread(
+                target=_inject, args=(args.fault, cluster, run_dir, fault), daemon=True
+            )
+            injector.start()
+            ranks = run_job(cluster, job, run_dir)
+            injector.join(timeout=5)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    what = {"link-cut": "host 2's bridge port set down, not restored",
+            "freeze": "host 2's rank processes (2, 3) stopped with SIGSTOP"}[args.fault]  # fmt: skip
+    return {
+        "benchmark": f"netns_cluster_{args.fault}",
+        "op_timeout_s": args.op_timeout,
+        "fault": what,
+        "seconds_fault_to_last_error": round(max(r["at"] for r in ranks) - fault["at"], 2),
+        "errors": {str(r["rank"]): r["error"][:300] for r in ranks},
+        "load_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def _inject(fault: str, cluster: Cluster, run_dir: Path, out: dict) -> None:
+    """Once every rank has done 3 all-reduces: cut host 2's link, or freeze its ranks."""
+    deadline = time.monotonic() + TIMEOUT_S
+    warm = [run_dir / f"warm-{r}" for r in range(4)]
+    while not all(w.exists() for w in warm):
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+    out["at"] = time.time()
+    if fault == "link-cut":
+        sh("ip", "-n", cluster.bridge, "link", "set", "v2", "down")
+        return
+    frozen = [int(warm[r].read_text()) for r in (2, 3)]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    while not all((run_dir / f"rank-{r}.json").exists() for r in (0, 1)):
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    for pid in frozen:  # the survivors have reported: end the frozen ranks
+        os.kill(pid, signal.SIGKILL)
+
+
+def measure(args: argparse.Namespace) -> dict:
+    run_dir = Path(tempfile.mkdtemp(prefix="dlcore-netns-"))
+    (run_dir / "secret").write_bytes(secrets.token_bytes(32))
+    os.chmod(run_dir / "secret", 0o600)
+    repo = str(Path(__file__).resolve().parent.parent)
+    base = {"repo": repo}
+    try:
+        with Cluster(3, args.rate, args.tbf_latency, args.no_idle_slow_start) as cluster:
+            pair = run_job(cluster, {**base, "kind": "pair", "world": 2, "groups": ["pair"],
+                                     "ranks": {"1": [0], "2": [1]}, "nbytes": int(args.mib * 2**20),
+                                     "rounds": args.rounds}, run_dir)  # fmt: skip
+            job = {**base, "kind": "train", "world": 4, "groups": ["flat", "hierarchical"],
+                   "ranks": {"1": [0, 1], "2": [2, 3]}, "batch": args.batch,
+                   "block": args.block, "blocks": args.blocks, "rounds": args.rounds}  # fmt: skip
+            dropped = cluster.drops()
+            train = run_job(cluster, job, run_dir)
+            drops = {"pair": dropped, "train": cluster.drops() - dropped}
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return {**summarize(args, pair, train, single_process_weights(job)), "tbf_drops": drops}
+
+
+def _rel_diff(a: np.ndarray, b: np.ndarray) -> float:
+    """Normwise: the largest difference relative to the largest weight."""
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-30))
+
+
+def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) -> dict:
+    raw = [max(a, b) for a, b in zip(*(p["times"]["raw"] for p in pair), strict=True)]
+    ar = [max(a, b) for a, b in zip(*(p["times"]["allreduce"] for p in pair), strict=True)]
+    t_raw, t_ar = statistics.median(raw), statistics.median(ar)
+    nbytes = int(args.mib * 2**20)
+    rate = {n: min(t["samples_per_s"][n] for t in train) for n in ("flat", "hierarchical")}
+    flat_w, hier_w = (np.array(train[0]["weights"][n]) for n in ("flat", "hierarchical"))
+    same = all(t["weights"] == train[0]["weights"] for t in train)
+    return {
+        "benchmark": "netns_cluster",
+        "link_rate": args.rate,
+        "tcp_slow_start_after_idle": 0 if args.no_idle_slow_start else 1,
+        "allreduce_mib": args.mib,
+        "allreduce_efficiency_vs_raw_tcp_shaped_link": round(t_raw / t_ar, 3),
+        "raw_duplex_mb_s_per_direction": round(nbytes / t_raw / 1e6, 1),
+        "allreduce_busbw_mb_s": round(nbytes / t_ar / 1e6, 1),
+        "pair_transport": pair[0]["transport"],
+        "pair_hostnames": [p["hostname"] for p in pair],
+        "throughput_ratio_hierarchical_vs_flat_2x2": round(rate["hierarchical"] / rate["flat"], 3),
+        "samples_per_s_flat_2x2": round(rate["flat"], 1),
+        "samples_per_s_hierarchical_2x2": round(rate["hierarchical"], 1),
+        "sync_ms_per_step_flat": round(max(t["sync_s_per_step"]["flat"] for t in train) * 1e3, 1),
+        "sync_ms_per_step_hierarchical": round(
+            max(t["sync_s_per_step"]["hierarchical"] for t in train) * 1e3, 1
+        ),
+        "allreduce_ms_2x2_flat": round(max(t["allreduce_s"]["flat"] for t in train) * 1e3, 1),
+        "allreduce_ms_2x2_hierarchical": round(
+            max(t["allreduce_s"]["hierarchical"] for t in train) * 1e3, 1
+        ),
+        "forward_backward_ms_per_step": {
+            n: round(max(t["forward_backward_s_per_step"][n] for t in train) * 1e3, 1)
+            for n in ("flat", "hierarchical")
+        },
+        "train_transports": train[0]["transports"],
+        "train_local_transport": train[0]["local_transport"],
+        "train_params": train[0]["params"],
+        "train_batch_per_rank": args.batch,
+        "max_rel_diff_flat_vs_hierarchical": _rel_diff(hier_w, flat_w),
+        "max_rel_diff_vs_single_process": max(_rel_diff(w, reference) for w in (flat_w, hier_w)),
+        "weights_identical_on_every_rank": same,
+        "rounds": args.rounds,
+        "train_steps_timed": args.blocks * args.block,
+        "load_1min": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rate", default="1gbit", help="tc tbf rate of every host's link")
+    parser.add_argument("--tbf-latency", default="50ms", help="tbf queue (as latency)")
+    parser.add_argument(
+        "--no-idle-slow-start", action="store_true",
+        help="sysctl net.ipv4.tcp_slow_start_after_idle=0 in every host namespace",
+    )  # fmt: skip
+    parser.add_argument("--mib", type=float, default=16.0, help="all-reduce size (MiB)")
+    parser.add_argument("--rounds", type=int, default=8, help="timed raw/all-reduce rounds")
+    parser.add_argument("--batch", type=int, default=16, help="training batch per rank")
+    parser.add_argument("--block", type=int, default=3, help="steps per alternating block")
+    parser.add_argument("--blocks", type=int, default=4, help="timed blocks per topology")
+    parser.add_argument("--fault", choices=["link-cut", "freeze"], help="run a fault case")
+    parser.add_argument("--op-timeout", type=float, default=5.0, help="deadline in --fault")
+    parser.add_argument("--agent", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rank", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("run_dir", nargs="?", help=argparse.SUPPRESS)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.rank is not None:
+        rank_main(args.rank, Path(args.run_dir))
+        return 0
+    if args.agent is not None:
+        run_dir = Path(args.run_dir)
+        agent(args.agent, json.loads((run_dir / "job.json").read_text()), run_dir)
+        return 0
+    problem = missing_requirement()
+    if problem:
+        print(f"netns_cluster: cannot build namespaces: {problem}", file=sys.stderr)
+        return 2
+    print(json.dumps(measure_fault(args) if args.fault else measure(args)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
