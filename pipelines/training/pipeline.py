@@ -18,6 +18,7 @@ from typing import Any
 
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
+from fraud_app.features.checks import constant_features
 from fraud_app.features.table import read_feature_metadata
 from pipelines.training import nodes
 
@@ -48,6 +49,7 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
     started = time.monotonic()
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
+    feature_checks = constant_features(splits.train, names)  # warns once when any
     balanced = nodes.balance(splits.train, config.balancing)
     logger.info("balancing: %s", balanced.summary)
     checkpoints = str(paths.resolve("checkpoints") / run)
@@ -66,7 +68,7 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
             nodes.score(splits.validation, fitted.ensemble, features_col=vector)
         )
     }
-    refit, refit_summary = _refit(config, splits, fitted, names, vector, checkpoints)
+    refit, refit_summary = refit_ensemble(config, splits, fitted, names, vector, checkpoints)
     final = refit or fitted
     model_path = final.ensemble.save(paths.resolve("models") / run)
     metrics["test"] = nodes.evaluate(nodes.score(splits.test, final.ensemble, features_col=vector))
@@ -79,6 +81,7 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         "model_path": str(model_path),
         "feature_names": names,
         "splits": splits.summary,
+        "feature_checks": feature_checks,  # constant / near-constant in the training window
         "balancing": balanced.summary,
         "members": [_member_report(r) for r in fitted.results],
         "refit": refit_summary,
@@ -104,7 +107,7 @@ def _member_report(r) -> dict[str, Any]:
     }
 
 
-def _refit(config: AppConfig, splits, fitted, names, vector: str, checkpoints: str):
+def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkpoints: str):
     """Train again on train + validation with each member's chosen iteration count."""
     if not config.training.refit:
         return None, None

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from fraud_app.config import load_config
 from fraud_app.features.config import SplitsSection
 from pipelines.training import nodes
-from pipelines.training.pipeline import _refit
+from pipelines.training.pipeline import refit_ensemble
 
 pytestmark = pytest.mark.spark
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
@@ -69,7 +69,9 @@ def test_refit_trains_on_exactly_train_plus_validation_with_the_chosen_counts(sp
         r.validation and r.validation[-1]["iteration"] <= r.iterations for r in fitted.results
     )
 
-    refit, summary = _refit(config, splits, fitted, names, "features", str(tmp_path / "ckpt"))
+    refit, summary = refit_ensemble(
+        config, splits, fitted, names, "features", str(tmp_path / "ckpt")
+    )
     assert [r.iterations for r in refit.results] == chosen == summary["iterations"]
     # exactly the train and validation rows: no gap row, no test row
     used = {r[0] for r in nodes.refit_data(splits).select("transaction_id").collect()}
@@ -90,11 +92,11 @@ def test_refit_trains_on_exactly_train_plus_validation_with_the_chosen_counts(sp
     # the same seed gives the same chosen counts and the same refit weights
     again = fit()
     assert [r.best_iteration for r in again.results] == chosen
-    refit2, _ = _refit(config, splits, again, names, "features", str(tmp_path / "ckpt2"))
+    refit2, _ = refit_ensemble(config, splits, again, names, "features", str(tmp_path / "ckpt2"))
     for a, b in zip(refit.ensemble.members, refit2.ensemble.members, strict=True):
         np.testing.assert_allclose(a.params.data, b.params.data, rtol=1e-5, atol=1e-6)
 
 
 def test_refit_off_or_without_early_stopping_keeps_the_first_ensemble(spark, tmp_path):
     config = load_config(DEMO, {"paths.root": str(tmp_path), "training.refit": False})
-    assert _refit(config, None, None, [], "features", "") == (None, None)
+    assert refit_ensemble(config, None, None, [], "features", "") == (None, None)
