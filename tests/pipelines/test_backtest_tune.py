@@ -72,6 +72,7 @@ def config(spark, tmp_path_factory):
     })  # fmt: skip
 
 
+@pytest.mark.slow  # trains 2 folds x (ensemble + refit + GBT): ~1-3 min on the shared machine
 def test_backtest_folds_never_train_past_their_cutoff(spark, config):
     cfg = BacktestSection(folds=2, step_days=5, train_days=14, validation_days=5, test_days=5,
                           baseline="gbt", gbt={"max_iter": 5, "max_depth": 3}, k=10)  # fmt: skip
@@ -114,6 +115,7 @@ def test_leakage_check_catches_labels_not_yet_known(spark, config):
     assert not leakage_check(known_labels(late, cutoff, delay_s), cutoff, delay_s)["ok"]  # < delay
 
 
+@pytest.mark.slow  # two ensemble trainings
 def test_tune_selects_on_validation_ap_and_writes_a_loadable_config(spark, config, tmp_path):
     space = TuneSpace(hidden=[(8,), (4,)], dropout=[0.0], learning_rate=[1e-3, 1e-2], pos_weight=[1.0],
                       loss=["bce"], n_subsets=[1], normal_ratio=[None])  # fmt: skip

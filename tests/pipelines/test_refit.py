@@ -50,6 +50,7 @@ def _config(tmp_path):
     })  # fmt: skip
 
 
+@pytest.mark.slow  # four ensemble trainings: ~100 s at load 20 on the shared machine
 def test_refit_trains_on_exactly_train_plus_validation_with_the_chosen_counts(spark, tmp_path):
     config = _config(tmp_path)
     df = _features(spark)
