@@ -181,6 +181,8 @@ def test_delay_only_mode_drops_label_time_and_changes_nothing_else(spark) -> Non
     with_times = _sorted(generate_transactions(spark, cfg).toPandas())
     delay_only = generate_transactions(spark, cfg.model_copy(update={"label_times": False}))
     assert "label_time" not in delay_only.columns
-    pd.testing.assert_frame_equal(_sorted(delay_only.toPandas()), with_times.drop(columns="label_time"))
+    pd.testing.assert_frame_equal(
+        _sorted(delay_only.toPandas()), with_times.drop(columns="label_time")
+    )
     raw = generate_raw(spark, cfg.model_copy(update={"label_times": False, "dirty_fraction": 0.05}))
     assert RAW_COLUMN_NAMES["label_time"] not in raw.columns and raw.count() >= 800
