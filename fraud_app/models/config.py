@@ -43,9 +43,10 @@ class EarlyStoppingSection(Section):
 
     patience: int = Field(3, ge=1)
     restore_best: bool = True
-    every_epochs: float | None = Field(0.5, gt=0)
+    every_epochs: float | None = Field(1.0, gt=0)
     every_groups: int | None = Field(None, ge=1)
     min_delta: float = Field(0.0, ge=0)
+    min_epochs: float = Field(3.0, ge=0)  # and never during the learning-rate warm-up
 
     def to_config(self) -> EarlyStoppingConfig:
         every_epochs = None if self.every_groups is not None else self.every_epochs

@@ -46,6 +46,9 @@ class EarlyStoppingConfig:
     restore_best: end with the weights of the best evaluation (else: the last ones).
     every_epochs: evaluate every this many passes over the training data (by iteration);
     every_groups: or every N committed groups instead (then every_epochs must be None).
+    min_epochs: no evaluation before this many passes (nor before the learning-rate warm-up
+    ends, see EarlyStopper): an early, still-warming model on a small, noisy validation
+    set must not become "the best" and end the run.
     """
 
     patience: int = 3
@@ -53,6 +56,7 @@ class EarlyStoppingConfig:
     every_epochs: float | None = 1.0
     every_groups: int | None = None
     min_delta: float = 0.0
+    min_epochs: float = 0.0
 
     def __post_init__(self) -> None:
         if (
@@ -76,6 +80,10 @@ class EarlyStoppingConfig:
         ):
             raise ConfigError(
                 f"early_stopping.every_groups must be an integer >= 1. Received: {self.every_groups!r}"
+            )
+        if not (math.isfinite(self.min_epochs) and self.min_epochs >= 0):
+            raise ConfigError(
+                f"early_stopping.min_epochs must be >= 0. Received: {self.min_epochs!r}"
             )
         if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
             raise ConfigError(
@@ -111,6 +119,7 @@ class EarlyStopper:
         *,
         total_iterations: int,
         iterations_per_epoch: int,
+        warmup_iterations: int = 0,
     ) -> None:
         y = validation.y
         if validation.rows == 0:
@@ -140,9 +149,13 @@ class EarlyStopper:
         self.since_best = 0
         self.stopped = False
         self.iterations_per_epoch = max(1, iterations_per_epoch)
+        self.first = max(
+            math.ceil(config.min_epochs * self.iterations_per_epoch), warmup_iterations
+        )
         if config.every_epochs is not None:
             step = max(1, round(config.every_epochs * self.iterations_per_epoch))
-            self.points = sorted({*range(step, total_iterations + 1, step), total_iterations})
+            points = range(step, total_iterations + 1, step)
+            self.points = sorted({*(p for p in points if p >= self.first), total_iterations})
         else:
             self.points = [total_iterations]
 
@@ -167,7 +180,8 @@ class EarlyStopper:
         if iteration >= self.total:
             return True
         if self.config.every_groups is not None:
-            return group is not None and group % self.config.every_groups == 0
+            due = group is not None and group % self.config.every_groups == 0
+            return due and iteration >= self.first
         return iteration in self.points
 
     def evaluate(

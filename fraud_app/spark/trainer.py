@@ -114,6 +114,7 @@ class DistributedTrainer:
                     engine.model_config,
                     total_iterations=cfg.total_iterations(rows),
                     iterations_per_epoch=math.ceil(rows / cfg.global_batch_size),
+                    warmup_iterations=cfg.warmup_iterations if cfg.scale_lr else 0,
                 )
             return engine.run(blocks, rows)
         finally:

@@ -37,18 +37,33 @@ def _model(seed=1):
 
 
 def _fit(spark, df, val, **cfg):
-    base = dict(num_workers=2, global_batch_size=32, epochs=None, iterations=40, group_size="auto")
+    base = dict(num_workers=2, global_batch_size=32, epochs=None, iterations=40, group_size="auto",
+                warmup_iterations=2)  # fmt: skip
     trainer = DistributedTrainer(_model(), BCEWithLogits(), Adam(learning_rate=3e-2),
                                  DistributedConfig(**{**base, **cfg}))  # fmt: skip
     return trainer.fit(df, validation_df=val)
 
 
 # -- driver-side logic, no Spark ---------------------------------------------------------------
-def _stopper(patience=2, every_epochs=0.5, total=40, ipe=8, **kw):
+def _stopper(patience=2, every_epochs=0.5, total=40, ipe=8, warmup=0, **kw):
     X, y = _arrays(50, 3)
     cfg = EarlyStoppingConfig(patience=patience, every_epochs=every_epochs, **kw)
     return EarlyStopper(cfg, PartitionData(X, y, None), _model().get_config(),
-                        total_iterations=total, iterations_per_epoch=ipe)  # fmt: skip
+                        total_iterations=total, iterations_per_epoch=ipe, warmup_iterations=warmup)  # fmt: skip
+
+
+def test_no_evaluation_before_min_epochs_or_during_the_warm_up():
+    assert _stopper(every_epochs=0.5, min_epochs=1.5, total=30, ipe=8).points == [
+        12,
+        16,
+        20,
+        24,
+        28,
+        30,
+    ]
+    assert _stopper(every_epochs=1.0, min_epochs=1.0, total=30, ipe=8, warmup=20).points == [24, 30]
+    s = _stopper(every_epochs=None, every_groups=1, min_epochs=1.0, total=30, ipe=8)
+    assert not s.due(4, 1) and s.due(8, 2)
 
 
 def test_evaluation_points_become_group_boundaries():
