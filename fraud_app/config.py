@@ -17,6 +17,7 @@ from fraud_app.config_base import Section
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
+from fraud_app.evaluation.config import BacktestSection, TuneSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
 from fraud_app.validation.config import ValidationSection
@@ -61,6 +62,8 @@ class AppConfig(Section):
     splits: SplitsSection = Field(default_factory=SplitsSection)
     balancing: BalancingSection = Field(default_factory=BalancingSection)
     training: TrainingSection = Field(default_factory=TrainingSection)
+    backtest: BacktestSection = Field(default_factory=BacktestSection)
+    tune: TuneSection = Field(default_factory=TuneSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:

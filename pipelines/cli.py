@@ -27,6 +27,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipelines.commands.train",
         "feature table -> balanced subsets -> distributed ensemble + report",
     ),
+    "backtest": (
+        "pipelines.commands.backtest",
+        "K rolling folds: the ensemble and a GBT baseline per fold, metrics mean +- std",
+    ),
+    "tune": (
+        "pipelines.commands.tune",
+        "grid / random search of the training config, selected on validation AP",
+    ),
     "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
     "init": ("pipelines.commands.init", "write a starter config and a copy of the feature specs"),

@@ -46,6 +46,9 @@ class GenerateSection(Section):
     moment the chargeback window closes and "not fraud" becomes known.
     `dirty_fraction`: share of rows corrupted on purpose (bad timestamps, negative/NaN
     amounts, missing ids, duplicates, ...) to demo the ETL quarantine; 0 = clean.
+    `label_times`: false = delay-only mode: the data has no label_time column, like most
+    real exports (labels are then taken as known features.label_delay_days after the
+    transaction, and ETL's column mapping needs no label-time column).
     `n_merchants` is approximate: merchants are laid out on an (MCC, channel, country)
     grid, so the count is rounded to a multiple of the grid size.
     """
@@ -67,6 +70,7 @@ class GenerateSection(Section):
     cross_border_rate: float = Field(0.05, ge=0, le=1)
     label_delay_days: LabelDelay = Field(default_factory=LabelDelay)
     settlement_delay_days: float = Field(30.0, ge=0)
+    label_times: bool = True
     seed: int = Field(42, ge=0, lt=2**31)
     output: str | None = None  # None: paths.raw
     format: RawFormat = "csv"

@@ -63,9 +63,12 @@ def inject_dirty_rows(df: DataFrame, fraction: float, seed: int) -> DataFrame:
             "card_number": when("missing_card", F.lit(""), "card_number"),
             "is_fraud": when("bad_label", F.lit(2), "is_fraud"),
             "entry_mode": when("unknown_channel", F.lit("MOBILE"), "entry_mode"),
-            "label_ts": when("label_before_timestamp", _shift(F.col("ts"), -86_400), "label_ts"),
         }
     )
+    if "label_ts" in df.columns:  # absent in delay-only mode: that defect leaves the row clean
+        out = out.withColumn(
+            "label_ts", when("label_before_timestamp", _shift(F.col("ts"), -86_400), "label_ts")
+        )
     return out.drop("_defect", "_copy")
 
 

@@ -110,7 +110,8 @@ def generate_transactions(spark: SparkSession, cfg: GenerateSection) -> DataFram
     df = parts[0]
     for part in parts[1:]:
         df = df.unionByName(part)
-    return _to_canonical(df, cfg, world)
+    out = _to_canonical(df, cfg, world)
+    return out if cfg.label_times else out.drop("label_time")  # delay-only mode
 
 
 def _world(cfg: GenerateSection) -> E.World:
@@ -173,6 +174,8 @@ def to_raw_layout(df: DataFrame) -> DataFrame:
     """Rename to the user-like raw names; timestamps become strings like a CSV export."""
     cols = []
     for canonical, raw in RAW_COLUMN_NAMES.items():
+        if canonical not in df.columns:  # label_time in delay-only mode
+            continue
         c = F.col(canonical)
         if canonical in ("timestamp", "label_time"):
             c = F.date_format(c, RAW_TIMESTAMP_FORMAT)

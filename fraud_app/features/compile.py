@@ -1,7 +1,8 @@
 """Compile a FeatureSet against a canonical DataFrame into a feature table.
 
 Plan (each step one concern, in its own module):
-  1. skip features whose input columns are absent (WARNING + listed in the result);
+  1. skip features whose input columns are absent or entirely null (ETL creates absent
+     optional columns as all-null ones): ONE warning lists them, and the result too;
   2. add helper columns: `_ts` (epoch microseconds), `_known` (label_known_at),
      `_fraud` (1 for label = 1), `_row` (1 for a data row);
   3. per-entity window features, one sort per entity (fraud_app.features.windows);
@@ -48,7 +49,14 @@ HELPER_COLUMNS: tuple[str, ...] = (TS, KNOWN, FRAUD, ROW)
 @dataclass(frozen=True)
 class SkippedFeature:
     name: str
-    missing: tuple[str, ...]
+    missing: tuple[str, ...]  # input columns absent from the data
+    all_null: tuple[str, ...] = ()  # input columns present but null in every row
+
+    @property
+    def reason(self) -> str:
+        parts = [f"absent: {', '.join(self.missing)}"] if self.missing else []
+        parts += [f"all null: {', '.join(self.all_null)}"] if self.all_null else []
+        return "; ".join(parts)
 
 
 @dataclass(frozen=True)
@@ -63,14 +71,21 @@ class FeatureResult:
 
 
 def compute_features(
-    df: DataFrame, feature_set: FeatureSet, *, vector_column: str | None = "features"
+    df: DataFrame,
+    feature_set: FeatureSet,
+    *,
+    vector_column: str | None = "features",
+    skip_all_null: bool = True,
 ) -> FeatureResult:
-    """Every computable feature of `feature_set` for every row of the canonical `df`."""
+    """Every computable feature of `feature_set` for every row of the canonical `df`.
+
+    skip_all_null: also skip features whose optional input column is null in every row
+    (one small Spark job counts the non-null values of those columns)."""
     if "timestamp" not in df.columns:
         raise SchemaError(
             f"compute_features needs a `timestamp` column (canonical schema). Received columns: {df.columns}"
         )
-    computable, skipped = _split_available(df, feature_set)
+    computable, skipped = _split_available(df, feature_set, skip_all_null=skip_all_null)
     _check_names(computable, vector_column)
     prepared = df.select(
         "*",
@@ -99,22 +114,40 @@ def compute_features(
 
 
 def _split_available(
-    df: DataFrame, feature_set: FeatureSet
+    df: DataFrame, feature_set: FeatureSet, *, skip_all_null: bool
 ) -> tuple[list[FeatureDef], list[SkippedFeature]]:
     present = set(df.columns)
+    optional = sorted(
+        {c for f in feature_set.features for c in f.inputs if c in present} - set(REQUIRED_COLUMNS)
+    )
+    nulls = all_null_columns(df, optional) if skip_all_null else set()
     computable, skipped = [], []
     for feature in feature_set.features:
         missing = tuple(c for c in feature.inputs if c not in present)
-        if missing:
-            logger.warning(
-                "feature %s skipped: input column(s) %s absent from the data",
-                feature.name,
-                list(missing),
-            )
-            skipped.append(SkippedFeature(feature.name, missing))
+        empty = tuple(c for c in feature.inputs if c in nulls)
+        if missing or empty:
+            skipped.append(SkippedFeature(feature.name, missing, empty))
         else:
             computable.append(feature)
+    if skipped:
+        logger.warning(
+            "%d feature(s) skipped, their inputs are absent or entirely null in the data: %s",
+            len(skipped),
+            ", ".join(f"{s.name} ({s.reason})" for s in skipped),
+        )
     return computable, skipped
+
+
+def all_null_columns(df: DataFrame, columns: list[str]) -> set[str]:
+    """The `columns` that hold no non-null value (none when `df` has no rows), in one job."""
+    if not columns:
+        return set()
+    counts = df.select(
+        F.count(F.lit(1)).alias("_rows"), *[F.count(F.col(c)).alias(c) for c in columns]
+    ).first()
+    if not counts or counts["_rows"] == 0:
+        return set()
+    return {c for c in columns if counts[c] == 0}
 
 
 def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:

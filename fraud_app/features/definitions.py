@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fraud_app.features.aggregations import AGGREGATIONS
 from fraud_app.features.durations import parse_duration
@@ -36,6 +36,23 @@ TRANSFORMS: tuple[str, ...] = ("identity", "log1p")
 def _duration(value: object) -> str:
     parse_duration(value)  # raises ValueError naming the expected form
     return str(value)
+
+
+LABEL_DELAY = "label_delay"  # a `lag:` value: the feature set's label delay
+
+
+def _lag(value: object) -> str | None:
+    if value is None or value == LABEL_DELAY or value in (0, "0"):
+        return None if value is None else str(value)
+    parse_duration(value)  # raises ValueError naming the expected form
+    return str(value)
+
+
+def lag_seconds(lag: str | None, label_delay_s: int) -> int:
+    """Seconds a lagged window ends before t: 0, the label delay, or a duration."""
+    if lag is None or lag == "0":
+        return 0
+    return label_delay_s if lag == LABEL_DELAY else parse_duration(lag)
 
 
 def _model_input(value: str) -> str:
@@ -72,10 +89,25 @@ class FeatureDef(BaseModel):
 
 
 class _EntityWindow(FeatureDef):
+    """An entity window [t - lag - window, t - lag). `lag`: None / "0" (the window ends at t),
+    "label_delay" (it ends one label delay ago: every label in it is settled), or a
+    duration ("3d"). A lagged feature's name ends in `_lag<lag>` (`_lagdelay`)."""
+
     entity: Entity = "card"
     window: str
+    lag: str | None = None
 
     _window = field_validator("window", mode="before")(_duration)
+    _lag = field_validator("lag", mode="before")(_lag)
+
+    def lag_s(self, label_delay_s: int) -> int:
+        return lag_seconds(self.lag, label_delay_s)
+
+    @property
+    def lag_suffix(self) -> str:
+        if self.lag is None or self.lag == "0":
+            return ""
+        return "_lagdelay" if self.lag == LABEL_DELAY else f"_lag{self.lag}"
 
     @property
     def window_s(self) -> int:
@@ -132,7 +164,15 @@ class WindowAggregate(_FramedWindow):
     def name(self) -> str:
         what = "count" if self.aggregation == "count" else f"{self.column}_{self.aggregation}"
         suffix = "_incl" if self.include_current else ""
-        return f"{self.entity}_{what}_{self.window_name}{suffix}"
+        return f"{self.entity}_{what}_{self.window_name}{self.lag_suffix}{suffix}"
+
+    @model_validator(mode="after")
+    def _current_not_lagged(self) -> WindowAggregate:
+        if self.include_current and self.lag_suffix:
+            raise ValueError(
+                "include_current cannot be combined with a lag (the window ends before t)"
+            )
+        return self
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -156,7 +196,7 @@ class AmountRatio(_FramedWindow):
 
     @property
     def name(self) -> str:
-        return f"{self.entity}_{self.column}_to_mean_{self.window_name}"
+        return f"{self.entity}_{self.column}_to_mean_{self.window_name}{self.lag_suffix}"
 
     @property
     def inputs(self) -> tuple[str, ...]:
@@ -200,7 +240,10 @@ class FraudRate(_EntityWindow):
     """Share of the entity's past transactions that are KNOWN frauds at time t.
 
     Window rows: the entity's transactions with timestamp in [t - lag - window, t - lag),
-    lag = the label delay when `mature_only` (default) else 0. Denominator: all those
+    lag = `lag` when given, else the label delay when `mature_only` (default) else 0.
+    A window that ends at the label delay holds only settled labels, so it is as full
+    with a known delay only as with label_time; a recent window (lag 0) counts only the
+    frauds already confirmed at t. Denominator: all those
     rows (it never depends on labels). Numerator: those with label = 1 whose label was
     known at t (label_known_at <= t, see fraud_app.features.labels). Smoothed toward
     `prior` with weight `smoothing`: (frauds + smoothing * prior) / (rows + smoothing).
@@ -214,14 +257,91 @@ class FraudRate(_EntityWindow):
     smoothing: float = Field(0.0, ge=0)
     prior: float = Field(0.0, ge=0, le=1)
 
+    def lag_s(self, label_delay_s: int) -> int:
+        if self.lag is None:
+            return label_delay_s if self.mature_only else 0
+        return lag_seconds(self.lag, label_delay_s)
+
+    @model_validator(mode="after")
+    def _lag_or_mature_only(self) -> FraudRate:
+        if self.lag is not None and "mature_only" in self.model_fields_set:
+            raise ValueError(
+                "set lag or mature_only, not both (mature_only: true = lag: label_delay)"
+            )
+        return self
+
     @property
     def name(self) -> str:
-        known = "" if self.mature_only else "known_"
-        return f"{self.entity}_{known}fraud_rate_{self.window_name}"
+        lag = self.lag if self.lag is not None else (LABEL_DELAY if self.mature_only else "0")
+        known = "known_" if lag == "0" else ""
+        suffix = "" if lag in ("0", LABEL_DELAY) else f"_lag{lag}"
+        return f"{self.entity}_{known}fraud_rate_{self.window_name}{suffix}"
 
     @property
     def inputs(self) -> tuple[str, ...]:
         return (self.entity_column, "label")
+
+
+class AmountZScore(_FramedWindow):
+    """(column - mean) / sample std of `column` over the entity's window [t - lag - W, t - lag):
+    how unusual this amount is for the card's spending profile. Undefined (fewer than 2
+    rows, or no spread) -> fill, by default 0.0 ("usual")."""
+
+    kind: ClassVar[str] = "amount_zscore"
+    window: str = "30d"
+    column: str = "amount"
+
+    _column = field_validator("column")(_model_input)
+
+    @property
+    def name(self) -> str:
+        return f"{self.entity}_{self.column}_zscore_{self.window_name}{self.lag_suffix}"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.entity_column, self.column)
+
+
+class VelocityRatio(_FramedWindow):
+    """Velocity: the entity's rate in the recent `window` over its rate in the longer
+    `baseline` (both ending at t, per second): (agg_W / W) / (agg_B / B), agg = count of
+    transactions or sum of `column`. 1 = usual pace; a burst gives >> 1. Undefined (no
+    activity in the baseline) -> fill, by default 1.0."""
+
+    kind: ClassVar[str] = "velocity_ratio"
+    default_fill: ClassVar[float] = 1.0
+    window: str = "1d"
+    baseline: str = "30d"
+    aggregation: Literal["count", "sum"] = "count"
+    column: str = "amount"
+
+    _baseline = field_validator("baseline", mode="before")(_duration)
+    _column = field_validator("column")(_model_input)
+
+    @property
+    def baseline_s(self) -> int:
+        return parse_duration(self.baseline)
+
+    @model_validator(mode="after")
+    def _baseline_longer(self) -> VelocityRatio:
+        if self.baseline_s <= self.window_s:
+            raise ValueError(
+                f"baseline ({self.baseline}) must be longer than window ({self.window})"
+            )
+        if self.lag_suffix:
+            raise ValueError("velocity_ratio windows end at t; lag is not supported")
+        return self
+
+    @property
+    def name(self) -> str:
+        what = "count" if self.aggregation == "count" else self.column
+        return f"{self.entity}_{what}_velocity_{self.window_name}_{self.baseline}"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        if self.aggregation == "count":
+            return (self.entity_column,)
+        return (self.entity_column, self.column)
 
 
 class _Encoding(FeatureDef):
@@ -333,6 +453,8 @@ KINDS: dict[str, type[FeatureDef]] = {
         AmountRatio,
         TimeSincePrevious,
         FraudRate,
+        AmountZScore,
+        VelocityRatio,
         FrequencyEncoding,
         TargetEncoding,
         Calendar,

@@ -38,6 +38,7 @@ PLURALS: dict[str, str] = {
     "aggregations": "aggregation",
     "parts": "part",
     "columns": "column",
+    "lags": "lag",
 }
 _TOP_LEVEL_KEYS = ("version", "description", "features")
 

@@ -37,14 +37,23 @@ from pyspark.sql import functions as F
 from fraud_app.features.aggregations import AGGREGATIONS, with_current
 from fraud_app.features.definitions import (
     AmountRatio,
+    AmountZScore,
     FeatureDef,
     FraudRate,
     TimeSincePrevious,
+    VelocityRatio,
     WindowAggregate,
 )
 from fraud_app.features.labels import MICROS
 
-ENTITY_KINDS = (WindowAggregate, AmountRatio, TimeSincePrevious, FraudRate)
+ENTITY_KINDS = (
+    WindowAggregate,
+    AmountRatio,
+    TimeSincePrevious,
+    FraudRate,
+    AmountZScore,
+    VelocityRatio,
+)
 # Helper columns fraud_app.features.compile adds before the entity stages.
 TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
 
@@ -129,10 +138,15 @@ def _compile(
     feature: FeatureDef, frames: _Frames, label_delay_s: int, event_column: str | None
 ) -> Column:
     if isinstance(feature, WindowAggregate):
-        return _window_aggregate(feature, frames)
+        return _window_aggregate(feature, frames, feature.lag_s(label_delay_s) * MICROS)
     if isinstance(feature, AmountRatio):
-        mean = _mean(frames, feature.column, feature.window_s * MICROS, feature.sliding)
+        lag_us = feature.lag_s(label_delay_s) * MICROS
+        mean = _mean(frames, feature.column, feature.window_s * MICROS, feature.sliding, lag_us)
         return F.when(mean != 0, F.col(feature.column) / mean)
+    if isinstance(feature, AmountZScore):
+        return _zscore(feature, frames, feature.lag_s(label_delay_s) * MICROS)
+    if isinstance(feature, VelocityRatio):
+        return _velocity(feature, frames)
     if isinstance(feature, TimeSincePrevious):
         prev = F.max(F.when(F.col(ROW) == 1, F.col(TS))).over(
             frames.window.rangeBetween(Window.unboundedPreceding, -1)
@@ -143,35 +157,68 @@ def _compile(
     raise TypeError(f"{type(feature).__name__} is not an entity window feature")
 
 
-def _mean(frames: _Frames, name: str, window_us: int, sliding: bool) -> Column:
-    value = F.col(name)
-    present = F.when(value.isNotNull(), 1).otherwise(0)
-    count = frames.range_sum(f"count:{name}", present, window_us, 0, sliding=sliding)
-    total = frames.range_sum(
-        f"sum:{name}", F.coalesce(value, F.lit(0.0)), window_us, 0, sliding=sliding
-    )
+def _mean(frames: _Frames, name: str, window_us: int, sliding: bool, lag_us: int = 0) -> Column:
+    count, total, _ = _power_sums(frames, name, window_us, sliding, lag_us, squares=False)
     return F.when(count > 0, total / count)
 
 
-def _window_aggregate(feature: WindowAggregate, frames: _Frames) -> Column:
+def _power_sums(frames: _Frames, name: str, window_us: int, sliding: bool, lag_us: int, *, squares):
+    """(count, sum, sum of squares or None) of the non-null `name` in [t - lag - W, t - lag)."""
+    value = F.col(name)
+    lo, hi = lag_us + window_us, lag_us
+
+    def rs(what: str, expr: Column) -> Column:
+        return frames.range_sum(f"{what}:{name}", expr, lo, hi, sliding=sliding)
+
+    count = rs("count", F.when(value.isNotNull(), 1).otherwise(0))
+    total = rs("sum", F.coalesce(value, F.lit(0.0)))
+    sumsq = rs("sumsq", F.coalesce(value * value, F.lit(0.0))) if squares else None
+    return count, total, sumsq
+
+
+def _zscore(feature: AmountZScore, frames: _Frames, lag_us: int) -> Column:
+    n, total, sumsq = _power_sums(
+        frames, feature.column, feature.window_s * MICROS, feature.sliding, lag_us, squares=True
+    )
+    std = AGGREGATIONS["std"].finalize({"count": n, "sum": total, "sumsq": sumsq})
+    mean = total / n
+    # "No spread" relative to the scale of the amounts (power sums leave rounding residue).
+    spread = std > F.lit(1e-9) * F.greatest(F.abs(mean), F.lit(1.0))
+    return F.when((n > 1) & spread, (F.col(feature.column) - mean) / std)
+
+
+def _velocity(feature: VelocityRatio, frames: _Frames) -> Column:
+    if feature.aggregation == "count":
+        what, expr = "count:*", F.col(ROW)
+    else:
+        what, expr = f"sum:{feature.column}", F.coalesce(F.col(feature.column), F.lit(0.0))
+    w_us, b_us = feature.window_s * MICROS, feature.baseline_s * MICROS
+    recent = frames.range_sum(what, expr, w_us, 0, sliding=feature.sliding)
+    base = frames.range_sum(what, expr, b_us, 0, sliding=feature.sliding)
+    ratio = float(feature.baseline_s) / float(feature.window_s)
+    return F.when(base > 0, recent * F.lit(ratio) / base)
+
+
+def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0) -> Column:
     aggregation = AGGREGATIONS[feature.aggregation]
     w_us = feature.window_s * MICROS
     value = F.col(feature.column) if aggregation.needs_column else F.lit(1.0)
     present = F.col(ROW) == 1 if not aggregation.needs_column else value.isNotNull()
     c = feature.column if aggregation.needs_column else "*"
     sliding = feature.sliding
+    lo, hi = lag_us + w_us, lag_us
     builders = {
         "count": lambda: frames.range_sum(
-            f"count:{c}", F.when(present, F.lit(1)).otherwise(0), w_us, 0, sliding=sliding
+            f"count:{c}", F.when(present, F.lit(1)).otherwise(0), lo, hi, sliding=sliding
         ),
         "sum": lambda: frames.range_sum(
-            f"sum:{c}", F.coalesce(value, F.lit(0.0)), w_us, 0, sliding=sliding
+            f"sum:{c}", F.coalesce(value, F.lit(0.0)), lo, hi, sliding=sliding
         ),
         "sumsq": lambda: frames.range_sum(
-            f"sumsq:{c}", F.coalesce(value * value, F.lit(0.0)), w_us, 0, sliding=sliding
+            f"sumsq:{c}", F.coalesce(value * value, F.lit(0.0)), lo, hi, sliding=sliding
         ),
-        "max": lambda: frames.sliding(F.max, value, w_us, 0),
-        "min": lambda: frames.sliding(F.min, value, w_us, 0),
+        "max": lambda: frames.sliding(F.max, value, lo, hi),
+        "min": lambda: frames.sliding(F.min, value, lo, hi),
     }
     components = {name: builders[name]() for name in aggregation.components}
     if feature.include_current:
@@ -182,7 +229,7 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames) -> Column:
 def _fraud_rate(
     feature: FraudRate, frames: _Frames, label_delay_s: int, event_column: str | None
 ) -> Column:
-    lag_us = label_delay_s * MICROS if feature.mature_only else 0
+    lag_us = feature.lag_s(label_delay_s) * MICROS
     w_us = feature.window_s * MICROS
     rows = frames.range_sum("rows", F.col(ROW), lag_us + w_us, lag_us)
     if event_column is not None:
@@ -209,7 +256,7 @@ def fraud_events(
     names = [_event_column(f) for f in rates]
     structs = []
     for feature in rates:
-        lag_us = label_delay_s * MICROS if feature.mature_only else 0
+        lag_us = feature.lag_s(label_delay_s) * MICROS
         start = F.greatest(F.col(TS) + F.lit(lag_us + 1), F.col(KNOWN))
         end = F.col(TS) + F.lit(lag_us + feature.window_s * MICROS)
         for when_us, delta in ((start, 1), (end + F.lit(1), -1)):

@@ -173,3 +173,16 @@ def test_dirty_rows_are_injected(spark) -> None:
     assert len(duplicated) and (duplicated.groupby("txn_id").ts.nunique() == 2).all()
     assert raw.txn_id.isna().any() and (raw.entry_mode == "MOBILE").any() and (raw.amt < 0).any()
     assert raw.amt.isna().any() and (raw.is_fraud == 2).any() and (raw.ts == "not a date").any()
+
+
+@pytest.mark.spark
+def test_delay_only_mode_drops_label_time_and_changes_nothing_else(spark) -> None:
+    cfg = SMALL.model_copy(update={"n_transactions": 800})
+    with_times = _sorted(generate_transactions(spark, cfg).toPandas())
+    delay_only = generate_transactions(spark, cfg.model_copy(update={"label_times": False}))
+    assert "label_time" not in delay_only.columns
+    pd.testing.assert_frame_equal(
+        _sorted(delay_only.toPandas()), with_times.drop(columns="label_time")
+    )
+    raw = generate_raw(spark, cfg.model_copy(update={"label_times": False, "dirty_fraction": 0.05}))
+    assert RAW_COLUMN_NAMES["label_time"] not in raw.columns and raw.count() >= 800

@@ -13,6 +13,7 @@ import statistics
 
 from fraud_app.features.definitions import (
     AmountRatio,
+    AmountZScore,
     Calendar,
     ColumnValue,
     CrossBorder,
@@ -21,6 +22,7 @@ from fraud_app.features.definitions import (
     FrequencyEncoding,
     TargetEncoding,
     TimeSincePrevious,
+    VelocityRatio,
     WindowAggregate,
 )
 from fraud_app.features.spec import FeatureSet
@@ -59,26 +61,49 @@ def _same_entity(f, r, rows):
 
 def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
     t = r["_ts"]
-    if isinstance(f, WindowAggregate | AmountRatio | TimeSincePrevious | FraudRate):
+    entity_kinds = (
+        WindowAggregate,
+        AmountRatio,
+        TimeSincePrevious,
+        FraudRate,
+        AmountZScore,
+        VelocityRatio,
+    )
+    if isinstance(f, entity_kinds):
         if r.get(f.entity_column) is None:
             return None
         group = _same_entity(f, r, rows)
+    if isinstance(f, WindowAggregate | AmountRatio | AmountZScore):
+        # the lagged window [t - lag - W, t - lag), in plain words
+        lag, w = f.lag_s(delay_s) * US, f.window_s * US
+        vals = [o[f.column] for o in group if t - lag - w <= o["_ts"] < t - lag]
     if isinstance(f, WindowAggregate):
-        w = f.window_s * US
-        vals = [o[f.column] for o in group if t - w <= o["_ts"] < t]
         if f.include_current:
             vals.append(r[f.column])
         return _aggregate(f.aggregation, vals)
     if isinstance(f, AmountRatio):
-        w = f.window_s * US
-        vals = [o[f.column] for o in group if t - w <= o["_ts"] < t]
         mean = sum(vals) / len(vals) if vals else None
         return r[f.column] / mean if mean else None
+    if isinstance(f, AmountZScore):
+        if len(vals) < 2:
+            return None
+        mean, std = statistics.fmean(vals), statistics.stdev(vals)
+        return (r[f.column] - mean) / std if std > 1e-9 * max(abs(mean), 1.0) else None
+    if isinstance(f, VelocityRatio):
+
+        def agg(seconds):
+            window = [o for o in group if t - seconds * US <= o["_ts"] < t]
+            return (
+                len(window) if f.aggregation == "count" else sum(o[f.column] or 0.0 for o in window)
+            )
+
+        recent, base = agg(f.window_s), agg(f.baseline_s)
+        return (recent / f.window_s) / (base / f.baseline_s) if base > 0 else None
     if isinstance(f, TimeSincePrevious):
         prev = [o["_ts"] for o in group if o["_ts"] < t]
         return min((t - max(prev)) / US, float(f.cap_s)) if prev else None
     if isinstance(f, FraudRate):
-        lag = delay_s * US if f.mature_only else 0
+        lag = f.lag_s(delay_s) * US
         w = f.window_s * US
         window = [o for o in group if t - lag - w <= o["_ts"] < t - lag]
         frauds = sum(1 for o in window if o["_fraud"] and o["_known"] <= t)

@@ -124,9 +124,47 @@ def test_missing_input_column_skips_feature_with_warning(spark, caplog):
         "mcc_freq": ("mcc",),
     }
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any("is_cross_border skipped" in m and "card_country" in m for m in warned)
-    assert any("mcc_freq skipped" in m for m in warned)
+    assert len(warned) == 1  # one warning lists every skipped feature
+    assert "is_cross_border (absent: card_country)" in warned[0]
+    assert "mcc_freq (absent: mcc)" in warned[0]
     assert rows["a1"]["card_count_1h"] == 1.0
+
+
+def test_all_null_input_columns_skip_their_features_and_leave_the_rest_unchanged(spark, caplog):
+    """ETL creates absent optional columns as all-null columns: their features carry no
+    information (a frequency of 1.0 everywhere, a constant cross-border flag) and are skipped."""
+    from pyspark.sql import functions as F
+
+    features = [
+        CrossBorder(),
+        FrequencyEncoding(column="mcc"),
+        FrequencyEncoding(column="channel"),
+        WindowAggregate(aggregation="count", window="1h"),
+        WindowAggregate(entity="device", aggregation="count", window="1d"),
+    ]
+    base = spark.createDataFrame(HAND_ROWS, SCHEMA)
+    nulled = base.withColumn("mcc", F.lit(None).cast("string")).drop("card_country")
+    fs = FeatureSet(features=tuple(features), label_delay_s=7 * 86_400)
+    with caplog.at_level(logging.WARNING, logger="fraud_app.features.compile"):
+        result = compute_features(nulled, fs)
+    assert result.feature_names == ("channel_freq", "card_count_1h")
+    skipped = {s.name: (s.missing, s.all_null) for s in result.skipped}
+    assert skipped == {
+        "is_cross_border": (("card_country",), ()),
+        "mcc_freq": ((), ("mcc",)),
+        "device_count_1d": ((), ("device_id",)),  # device_id is null in every hand row
+    }
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "3 feature(s) skipped" in warned[0]
+    for part in ("is_cross_border (absent: card_country)", "mcc_freq (all null: mcc)",
+                 "device_count_1d (all null: device_id)"):  # fmt: skip
+        assert part in warned[0]
+    kept = FeatureSet(features=(features[2], features[3]), label_delay_s=7 * 86_400)
+    alone = {r["transaction_id"]: r["features"] for r in compute_features(base, kept).df.collect()}
+    got = {r["transaction_id"]: r["features"] for r in result.df.collect()}
+    assert got == alone
+    unskipped = compute_features(nulled, fs, skip_all_null=False)
+    assert "mcc_freq" in unskipped.feature_names
 
 
 def test_feature_table_and_metadata_via_cli(spark, tmp_path, capsys):

@@ -42,6 +42,16 @@ features:
   - {kind: time_since_previous, entity: merchant, cap: 1d}
   - {kind: target_encoding, column: channel, mature_only: false, smoothing: 0, refresh: 1h}
   - {kind: frequency_encoding, column: mcc, refresh: 6h}
+  - {kind: window_agg, entity: card, aggregations: [count, sum, max], windows: [1d, 7d], lags: [label_delay, 2d]}
+  - {kind: window_agg, entity: merchant, aggregations: [count, mean], window: 7d, lag: label_delay}
+  - {kind: amount_ratio, entity: card, window: 7d, lag: 1d}
+  - {kind: fraud_rate, entity: card, windows: [1d, 7d], lags: [label_delay, 3d]}
+  - {kind: fraud_rate, entity: card, window: 30d, lag: 3d}
+  - {kind: fraud_rate, entity: merchant, window: 1d, lag: 10d, smoothing: 2, prior: 0.05}
+  - {kind: amount_zscore, entity: card, windows: [1d, 7d]}
+  - {kind: amount_zscore, entity: merchant, window: 7d, lag: label_delay, frame: running}
+  - {kind: velocity_ratio, entity: card, window: 1h, baseline: 7d}
+  - {kind: velocity_ratio, entity: merchant, aggregation: sum, window: 1d, baseline: 30d}
 """
 
 

@@ -49,6 +49,33 @@ def test_definitions_are_keyword_only_frozen_and_validated():
         WindowAggregate(aggregation="count", window="1 hour")
 
 
+def test_lagged_windows_in_the_spec_language():
+    from fraud_app.features.definitions import AmountZScore, VelocityRatio
+
+    specs = parse_spec(
+        "version: 1\nfeatures:\n"
+        "  - {kind: window_agg, aggregations: [count], windows: [7d], lags: [label_delay, 2d, 0]}\n"
+        "  - {kind: fraud_rate, entity: card, window: 7d, lags: [label_delay, 3d, 0]}\n",
+        source="s.yaml",
+    )
+    names = [s.feature.name for s in specs]
+    assert names == ["card_count_7d_lagdelay", "card_count_7d_lag2d", "card_count_7d",
+                     "card_fraud_rate_7d", "card_fraud_rate_7d_lag3d", "card_known_fraud_rate_7d"]  # fmt: skip
+    lagged = [s.feature for s in specs]
+    assert [f.lag_s(604_800) for f in lagged] == [604_800, 172_800, 0, 604_800, 259_200, 0]
+    assert FraudRate(entity="card", window="7d").lag_s(100) == 100  # mature_only default
+    assert FraudRate(entity="card", window="7d", mature_only=False).lag_s(100) == 0
+    with pytest.raises(ValidationError, match="set lag or mature_only, not both"):
+        FraudRate(window="7d", lag="1d", mature_only=True)
+    with pytest.raises(ValidationError, match="must be a duration like"):
+        WindowAggregate(aggregation="count", window="7d", lag="a week")
+    with pytest.raises(ValidationError, match="include_current cannot be combined with a lag"):
+        WindowAggregate(aggregation="count", window="7d", lag="1d", include_current=True)
+    with pytest.raises(ValidationError, match=r"baseline \(1h\) must be longer than window \(1d\)"):
+        VelocityRatio(window="1d", baseline="1h")
+    assert AmountZScore(window="7d", lag="label_delay").name == "card_amount_zscore_7d_lagdelay"
+
+
 def test_repo_specs_load_in_file_order():
     fs = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
     names = fs.names
@@ -67,6 +94,13 @@ def test_repo_specs_load_in_file_order():
         "is_cross_border",
         "hour_of_day",
         "is_weekend",
+        "merchant_fraud_rate_1d",  # risk windows ending at the label delay
+        "card_fraud_rate_7d",
+        "card_known_fraud_rate_30d",
+        "card_amount_to_mean_1d",  # spending profile
+        "card_amount_zscore_30d",
+        "card_count_velocity_1h_30d",
+        "card_amount_velocity_1d_30d",
     ):
         assert expected in names
     assert len(set(names)) == len(names)

@@ -1,0 +1,71 @@
+"""`backtest` config section: K rolling folds and what each fold trains and reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field
+
+from fraud_app.config_base import Section
+
+
+class GbtSection(Section):
+    """The gradient-boosted-trees baseline (library defaults otherwise)."""
+
+    max_iter: int = Field(100, ge=1)  # trees
+    max_depth: int = Field(6, ge=1, le=20)
+    learning_rate: float = Field(0.1, gt=0, le=1)
+
+
+class BacktestSection(Section):
+    """K folds, newest last; fold k's windows are fold K-1's moved back (K-1-k) * step_days.
+
+    Each fold: train (train_days, or all earlier data when null) | validation_gap_days |
+    validation (validation_days) | test_gap_days (null = features.label_delay_days) |
+    test (test_days). `end`: the exclusive end of the newest test window (null = the day
+    after the last transaction). Training labels are those known at the fold's cut-off
+    (the start of its test window); a label confirmed later counts as not fraud yet.
+    baseline: "gbt" (Spark ML GBTClassifier), "xgboost" (needs the `baselines` extra)
+    or "none". alert_budget: share of each day's transactions an analyst team can review;
+    k: cards reviewed per day for card precision@k.
+    """
+
+    folds: int = Field(4, ge=1, le=100)
+    step_days: float = Field(7.0, gt=0)
+    train_days: float | None = Field(28.0, gt=0)
+    validation_days: float = Field(7.0, gt=0)
+    test_days: float = Field(7.0, gt=0)
+    validation_gap_days: float = Field(0.0, ge=0)
+    test_gap_days: float | None = Field(None, ge=0)
+    end: dt.date | None = None
+    baseline: Literal["gbt", "xgboost", "none"] = "gbt"
+    gbt: GbtSection = Field(default_factory=GbtSection)
+    alert_budget: float = Field(0.01, gt=0, le=1)
+    k: int = Field(100, ge=1)
+
+
+class TuneSpace(Section):
+    """Values to search; every list is one axis (grid: the cartesian product)."""
+
+    hidden: list[tuple[int, ...]] = Field(default_factory=lambda: [(128, 64), (64, 32), (256, 128)])
+    dropout: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.3])
+    learning_rate: list[float] = Field(default_factory=lambda: [1e-3, 3e-3])
+    pos_weight: list[float] = Field(default_factory=lambda: [1.0, 3.0])
+    loss: list[Literal["bce", "focal"]] = Field(default_factory=lambda: ["bce", "focal"])
+    n_subsets: list[int] = Field(default_factory=lambda: [3, 5])
+    normal_ratio: list[float | None] = Field(default_factory=lambda: [10.0, 20.0])
+
+
+class TuneSection(Section):
+    """`fraud-app tune`: `method` grid (every combination of `space`) or random (`trials`
+    combinations drawn with `seed`). Each trial trains the ensemble on the train window
+    (early stopping on validation as configured) and is scored by validation AP only; the
+    test window is never touched. The best full config is written to `output` (default
+    <paths.reports>/tune-<run>-best.yaml)."""
+
+    method: Literal["grid", "random"] = "random"
+    trials: int = Field(8, ge=1)
+    seed: int = Field(0, ge=0)
+    space: TuneSpace = Field(default_factory=TuneSpace)
+    output: str | None = None

@@ -1,0 +1,69 @@
+"""Rolling backtest folds: the same train / validation / gap / test layout moved back in steps.
+
+Pure date arithmetic (no Spark). Every window is a half-open UTC interval [start, end).
+A fold's CUT-OFF is the start of its test window: the moment its model is trained.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from fraud_app.errors import ConfigError
+from fraud_app.evaluation.config import BacktestSection
+
+
+@dataclass(frozen=True)
+class Fold:
+    index: int
+    train: tuple[dt.datetime | None, dt.datetime]  # start None: from the first row
+    validation: tuple[dt.datetime, dt.datetime]
+    test: tuple[dt.datetime, dt.datetime]
+
+    @property
+    def cutoff(self) -> dt.datetime:
+        return self.test[0]
+
+    def to_dict(self) -> dict[str, str | None]:
+        def iso(t):
+            return None if t is None else t.isoformat()
+
+        return {
+            "train_start": iso(self.train[0]),
+            "train_end": iso(self.train[1]),
+            "validation_start": iso(self.validation[0]),
+            "validation_end": iso(self.validation[1]),
+            "test_start": iso(self.test[0]),
+            "test_end": iso(self.test[1]),
+            "cutoff": iso(self.cutoff),
+        }
+
+
+def plan_folds(cfg: BacktestSection, *, label_delay_days: float, data_end: dt.date) -> list[Fold]:
+    """K folds, oldest first. `data_end` (exclusive day) is used when cfg.end is None."""
+    end_day = cfg.end or data_end
+    newest_end = dt.datetime(end_day.year, end_day.month, end_day.day, tzinfo=dt.UTC)
+    test_gap = label_delay_days if cfg.test_gap_days is None else cfg.test_gap_days
+    days = dt.timedelta(days=1)
+    folds = []
+    for k in range(cfg.folds):
+        test_end = newest_end - (cfg.folds - 1 - k) * cfg.step_days * days
+        test_start = test_end - cfg.test_days * days
+        val_end = test_start - test_gap * days
+        val_start = val_end - cfg.validation_days * days
+        train_end = val_start - cfg.validation_gap_days * days
+        train_start = None if cfg.train_days is None else train_end - cfg.train_days * days
+        folds.append(
+            Fold(k, (train_start, train_end), (val_start, val_end), (test_start, test_end))
+        )
+    return folds
+
+
+def check_fold_data(fold: Fold, first: dt.datetime | None) -> None:
+    """A fold whose train window ends before the data starts cannot train: say so."""
+    if first is not None and fold.train[1] <= first:
+        raise ConfigError(
+            f"backtest fold {fold.index}: its train window ends {fold.train[1]:%Y-%m-%d}, before "
+            f"the first transaction ({first:%Y-%m-%d}). Use fewer folds, a smaller step_days or "
+            "shorter windows (backtest.*)"
+        )

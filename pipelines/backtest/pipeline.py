@@ -1,0 +1,214 @@
+"""Rolling backtest: K folds of train / validation / gap / test, the ensemble and a GBT
+baseline trained on each, ranking metrics per fold and mean +- std.
+
+Per fold (fraud_app.evaluation.folds): the training rows are the train and validation
+windows with their labels AS KNOWN AT THE FOLD'S CUT-OFF (the start of its test window):
+a fraud confirmed later counts as not fraud yet. The ensemble trains exactly as
+`fraud-app train` does (balancing, early stopping on validation, refit on train +
+validation when configured); the baseline trains on the same rows as the final ensemble.
+Every fold's report carries a leakage check computed from the rows actually used: no
+training row's timestamp, and no label it uses, lies past the cut-off.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import EmptyInputError
+from fraud_app.evaluation.baseline import baseline_scores
+from fraud_app.evaluation.config import BacktestSection
+from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
+from fraud_app.evaluation.ranking import fold_metrics, mean_std
+from fraud_app.features.labels import MICROS, label_known_at_micros
+from fraud_app.features.splits import SplitResult, TimeWindow
+from fraud_app.features.table import read_feature_metadata
+from pipelines.training import nodes
+from pipelines.training.pipeline import refit_ensemble
+
+logger = logging.getLogger(__name__)
+METRICS = ("roc_auc", "average_precision", "recall_at_budget", "card_precision_at_k")
+
+
+def run_backtest(
+    spark, config: AppConfig, cfg: BacktestSection, *, run: str | None = None
+) -> dict[str, Any]:
+    """Run every fold; write `<paths.reports>/backtest-<run>.json`; return the report."""
+    run = run or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    features_path = str(config.features.output or config.paths.resolve("features"))
+    try:
+        meta = read_feature_metadata(features_path, spark)
+    except FileNotFoundError as exc:
+        raise EmptyInputError(
+            f"feature table {features_path} does not exist; run `fraud-app features` first"
+        ) from exc
+    names, vector = list(meta["feature_names"]), config.features.vector_column or "features"
+    df = spark.read.parquet(features_path)
+    first, last = df.agg(F.min("timestamp"), F.max("timestamp")).first()
+    if last is None:
+        raise EmptyInputError(f"feature table {features_path} holds no rows")
+    delay_days = config.features.label_delay_days
+    folds = plan_folds(cfg, label_delay_days=delay_days, data_end=last.date() + dt.timedelta(1))
+    started = time.monotonic()
+    results = []
+    for fold in folds:
+        check_fold_data(fold, first.replace(tzinfo=dt.UTC) if first.tzinfo is None else first)
+        results.append(_run_fold(spark, config, cfg, fold, df, names, vector, run))
+    report = {
+        "run": run,
+        "config": cfg.model_dump(mode="json"),
+        "label_delay_days": delay_days,
+        "feature_names": names,
+        "folds": results,
+        "summary": _summary(results),
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    path = config.paths.resolve("reports") / f"backtest-{run}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2, default=str))
+    report["report_path"] = str(path)
+    return report
+
+
+def _window(lo: dt.datetime | None, hi: dt.datetime):
+    ts = F.col("timestamp")
+    cond = ts < F.lit(hi)
+    return cond if lo is None else cond & (ts >= F.lit(lo))
+
+
+def known_labels(df: DataFrame, cutoff: dt.datetime, delay_s: int) -> DataFrame:
+    """Labels as known at `cutoff`: a fraud whose label is known only later becomes 0."""
+    known = label_known_at_micros(df, delay_s) <= F.lit(int(cutoff.timestamp() * MICROS))
+    label = F.when((F.col("label") == 1) & known, 1).otherwise(0)
+    return df.withColumn("label", label.cast(df.schema["label"].dataType))
+
+
+def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[str, Any]:
+    delay_s = round(config.features.label_delay_days * 86_400)
+    t0 = time.monotonic()
+    train = known_labels(df.where(_window(*fold.train)), fold.cutoff, delay_s)
+    validation = known_labels(df.where(_window(*fold.validation)), fold.cutoff, delay_s)
+    test = df.where(_window(*fold.test))
+    splits = _split_result(fold, train, validation, test)
+    logger.info("backtest fold %d: %s", fold.index, fold.to_dict())
+    balanced = nodes.balance(train, config.balancing)
+    fitted = nodes.fit_ensemble(balanced, train, config.training, names, features_col=vector,
+                                checkpoint_root=None, validation_df=validation)  # fmt: skip
+    refit, _ = refit_ensemble(
+        config,
+        splits,
+        fitted,
+        names,
+        vector,
+        str(config.paths.resolve("checkpoints") / f"backtest-{run}" / f"fold-{fold.index}"),
+    )
+    final = refit or fitted
+    used = nodes.refit_data(splits) if refit else train
+    scored = nodes.score(test, final.ensemble, features_col=vector)
+    cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
+    pdf = scored.select(*cols, *([vector] if cfg.baseline == "xgboost" else [])).toPandas()
+    if pdf.empty:
+        raise EmptyInputError(
+            f"backtest fold {fold.index}: the test window {fold.test} has no rows"
+        )
+    models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
+    if cfg.baseline != "none":
+        pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
+                                          features_col=vector, seed=config.training.seed)  # fmt: skip
+        models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
+    return {
+        "fold": fold.index,
+        "windows": fold.to_dict(),
+        "leakage_check": leakage_check(used, fold.cutoff, delay_s),
+        "test_rows": len(pdf),
+        "test_frauds": int(pdf["label"].sum()),
+        "best_iterations": [r.best_iteration for r in fitted.results],
+        "refit": refit is not None,
+        "models": models,
+        "seconds": round(time.monotonic() - t0, 1),
+    }
+
+
+def _split_result(fold: Fold, train, validation, test) -> SplitResult:
+    windows = (
+        TimeWindow("train", *fold.train),
+        TimeWindow("validation", *fold.validation),
+        TimeWindow("test", *fold.test),
+    )
+    counts = {name: part.count() for name, part in (("train", train), ("validation", validation))}
+    summary = {
+        "windows": {
+            "train": {"start": fold.to_dict()["train_start"], "rows": counts["train"]},
+            "validation": {"end": fold.to_dict()["validation_end"], "rows": counts["validation"]},
+        }
+    }
+    return SplitResult(train, validation, test, windows, summary)
+
+
+def leakage_check(used: DataFrame, cutoff: dt.datetime, delay_s: int) -> dict[str, Any]:
+    """From the rows a fold trained on: the latest timestamp, the latest moment a label it
+    counts as fraud became known, and the latest moment a 'not fraud' became settled
+    (timestamp + label delay); all must be at or before the cut-off."""
+    known_at = label_known_at_micros(used, delay_s)
+    row = used.agg(
+        F.max(F.unix_micros("timestamp")).alias("ts"),
+        F.max(F.when(F.col("label") == 1, known_at)).alias("fraud_known"),
+        F.count(F.lit(1)).alias("rows"),
+    ).first()
+    cut = int(cutoff.timestamp() * MICROS)
+
+    def iso(us):
+        return None if us is None else dt.datetime.fromtimestamp(us / MICROS, dt.UTC).isoformat()
+
+    settled = None if row["ts"] is None else row["ts"] + delay_s * MICROS
+    ok = (
+        row["ts"] is not None
+        and row["ts"] < cut
+        and settled <= cut
+        and (row["fraud_known"] is None or row["fraud_known"] <= cut)
+    )
+    if not ok:
+        logger.error("backtest leakage check FAILED at cut-off %s: %s", cutoff, row)
+    return {
+        "cutoff": cutoff.isoformat(),
+        "rows": row["rows"],
+        "max_timestamp": iso(row["ts"]),
+        "max_fraud_label_known_at": iso(row["fraud_known"]),
+        "max_label_settled_at": iso(settled),
+        "ok": bool(ok),
+    }
+
+
+def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for model in results[0]["models"] if results else ():
+        out[model] = {m: mean_std([r["models"][model][m] for r in results]) for m in METRICS}
+    out["leakage_checks_ok"] = all(r["leakage_check"]["ok"] for r in results)
+    return out
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The terminal table: one line per fold and model, then mean +- std."""
+    head = f"{'fold':>5} {'model':<9} {'ROC AUC':>8} {'AP':>7} {'recall@budget':>14} {'CP@k':>7}"
+    lines = [head, "-" * len(head)]
+    for r in report["folds"]:
+        for model, m in r["models"].items():
+            lines.append(
+                f"{r['fold']:>5} {model:<9} {m['roc_auc']:8.4f} {m['average_precision']:7.4f} "
+                f"{m['recall_at_budget']:14.4f} {m['card_precision_at_k']:7.4f}"
+            )
+    lines.append("-" * len(head))
+    for model, s in report["summary"].items():
+        if model == "leakage_checks_ok":
+            continue
+        cells = [f"{s[m]['mean']:.4f}+-{s[m]['std']:.4f}" for m in METRICS]
+        lines.append(f"{'mean':>5} {model:<9} " + "  ".join(cells))
+    lines.append(f"leakage checks: {'ok' if report['summary']['leakage_checks_ok'] else 'FAILED'}")
+    return "\n".join(lines)

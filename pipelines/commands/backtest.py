@@ -1,0 +1,49 @@
+"""`fraud-app backtest`: K rolling folds (train / validation / gap / test advancing by a step)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+from fraud_app.config import AppConfig
+from pipelines.commands._overrides import with_flags
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", help="run name (default: UTC timestamp); names the report")
+    p.add_argument("--folds", type=int, help="number of folds (backtest.folds)")
+    p.add_argument("--step-days", type=float, help="days between folds (backtest.step_days)")
+    p.add_argument("--train-days", type=float, help="train window days (backtest.train_days)")
+    p.add_argument("--validation-days", type=float, help="backtest.validation_days")
+    p.add_argument("--test-days", type=float, help="backtest.test_days")
+    p.add_argument("--test-gap-days", type=float, help="gap before test (default: label delay)")
+    p.add_argument("--end", type=dt.date.fromisoformat, help="exclusive end of the newest test")
+    p.add_argument("--baseline", choices=["gbt", "xgboost", "none"], help="backtest.baseline")
+    p.add_argument("--json", action="store_true", help="print the whole report as JSON")
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.spark.session import get_spark
+    from pipelines.backtest.pipeline import format_table, run_backtest
+
+    cfg = with_flags(
+        config.backtest,
+        "backtest",
+        folds=args.folds,
+        step_days=args.step_days,
+        train_days=args.train_days,
+        validation_days=args.validation_days,
+        test_days=args.test_days,
+        test_gap_days=args.test_gap_days,
+        end=args.end,
+        baseline=args.baseline,
+    )
+    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    report = run_backtest(spark, config, cfg, run=args.run)
+    if args.json:
+        print(json.dumps(report, indent=2, default=str))
+    else:
+        print(format_table(report))
+        print(f"report: {report['report_path']}")
+    return 0 if report["summary"]["leakage_checks_ok"] else 1

@@ -1,0 +1,37 @@
+"""`fraud-app tune`: grid / random search of the training config on validation AP."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from fraud_app.config import AppConfig
+from pipelines.commands._overrides import with_flags
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--run", help="run name (default: UTC timestamp); names the report")
+    p.add_argument("--method", choices=["grid", "random"], help="tune.method")
+    p.add_argument("--trials", type=int, help="random search: number of trials (tune.trials)")
+    p.add_argument("--seed", type=int, help="random search seed (tune.seed)")
+    p.add_argument("--output", help="where to write the best config YAML (tune.output)")
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.spark.session import get_spark
+    from pipelines.tune.pipeline import run_tune
+
+    cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
+                     output=args.output)  # fmt: skip
+    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    report = run_tune(spark, config, cfg, run=args.run)
+    for t in report["trials"]:
+        print(
+            f"trial {t['trial']:>3}  validation AP {t['validation']['average_precision']:.4f}  {json.dumps(t['params'])}"
+        )
+    best = report["best"]
+    print(
+        f"best: trial {best['trial']} (validation AP {best['validation']['average_precision']:.4f})"
+    )
+    print(f"best config: {report['best_config']}\nreport: {report['report_path']}")
+    return 0

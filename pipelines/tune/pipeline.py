@@ -1,0 +1,155 @@
+"""Hyper-parameter search of the training config, selected on validation AP only.
+
+Each trial is the config with one point of `tune.space` applied (network width/depth,
+dropout, learning rate, pos_weight, loss, number of subsets, normal ratio); it balances
+the train window, trains the ensemble (early stopping on validation as configured) and
+scores the validation window. The test window is never read. The best trial's full
+config is written as YAML (load it with `fraud-app -c <file> train`).
+
+MLflow: when tracking is on, every trial is a nested run under one parent run. The
+hook is `tracker_for(config)`: it imports `fraud_app.tracking.tune.tune_tracker` (built
+by the tracking package) lazily and falls back to a no-op tracker while that does not
+exist; this module never imports mlflow itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import json
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.evaluation.config import TuneSection
+from fraud_app.features.table import read_feature_metadata
+from pipelines.training import nodes
+
+logger = logging.getLogger(__name__)
+
+# tune.space axis -> the config key it sets
+AXES: dict[str, str] = {
+    "hidden": "training.model.hidden",
+    "dropout": "training.model.dropout",
+    "learning_rate": "training.optimizer.learning_rate",
+    "pos_weight": "training.loss.pos_weight",
+    "loss": "training.loss.type",
+    "n_subsets": "balancing.unionpay_subsets.n_subsets",
+    "normal_ratio": "balancing.unionpay_subsets.normal_ratio",
+}
+
+
+class NullTracker:
+    """The tracking hook's no-op form: `parent(run_name, params)` wraps the search,
+    `trial(index, params, metrics)` records one trial (a nested run in MLflow)."""
+
+    @contextlib.contextmanager
+    def parent(self, run_name: str, params: dict[str, Any]):
+        yield self
+
+    def trial(self, index: int, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        return None
+
+
+def tracker_for(config: AppConfig):
+    """HOOK for fraud_app.tracking: `tune_tracker(config)` returns an object with the
+    NullTracker interface (nested MLflow runs when tracking is on), or None when off."""
+    try:
+        from fraud_app.tracking.tune import tune_tracker  # built by the tracking package
+    except ImportError:
+        return NullTracker()
+    return tune_tracker(config) or NullTracker()
+
+
+def plan_trials(cfg: TuneSection) -> list[dict[str, Any]]:
+    """The search points: every combination (grid) or `trials` distinct random draws."""
+    space = cfg.space.model_dump()
+    axes = [(name, space[name]) for name in AXES]
+    empty = [name for name, values in axes if not values]
+    if empty:
+        raise ConfigError(f"tune.space.{empty[0]} is empty: give at least one value per axis")
+    grid = [
+        dict(zip(AXES, combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))
+    ]
+    if cfg.method == "grid":
+        return grid
+    rng = random.Random(cfg.seed)
+    return rng.sample(grid, min(cfg.trials, len(grid)))
+
+
+def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
+    """`config` with one search point applied (re-validated like a config file)."""
+    data = config.model_dump(mode="json")
+    for axis, value in point.items():
+        *parents, leaf = AXES[axis].split(".")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = list(value) if isinstance(value, tuple) else value
+    return AppConfig.model_validate(data)
+
+
+def run_tune(
+    spark, config: AppConfig, cfg: TuneSection, *, run: str | None = None
+) -> dict[str, Any]:
+    run = run or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    features_path = str(config.features.output or config.paths.resolve("features"))
+    try:
+        meta = read_feature_metadata(features_path, spark)
+    except FileNotFoundError as exc:
+        raise EmptyInputError(
+            f"feature table {features_path} does not exist; run `fraud-app features` first"
+        ) from exc
+    names, vector = list(meta["feature_names"]), config.features.vector_column or "features"
+    splits = nodes.split(spark.read.parquet(features_path), config.splits,
+                         label_delay_days=config.features.label_delay_days)  # fmt: skip
+    points = plan_trials(cfg)
+    tracker, trials = tracker_for(config), []
+    with tracker.parent(f"tune-{run}", {"method": cfg.method, "trials": len(points)}):
+        for i, point in enumerate(points):
+            trial_config = apply_point(config, point)
+            t0 = time.monotonic()
+            balanced = nodes.balance(splits.train, trial_config.balancing)
+            fitted = nodes.fit_ensemble(balanced, splits.train, trial_config.training, names,
+                                        features_col=vector, checkpoint_root=None,
+                                        validation_df=splits.validation)  # fmt: skip
+            metrics = nodes.evaluate(
+                nodes.score(splits.validation, fitted.ensemble, features_col=vector)
+            )
+            record = {
+                "trial": i,
+                "params": point,
+                "validation": metrics,
+                "best_iterations": [r.best_iteration for r in fitted.results],
+                "seconds": round(time.monotonic() - t0, 1),
+            }
+            trials.append(record)
+            tracker.trial(i, point, {"validation_average_precision": metrics["average_precision"]})
+            logger.info("tune trial %d/%d %s: validation AP %.4f", i + 1, len(points), point,
+                        metrics["average_precision"])  # fmt: skip
+    best = max(trials, key=lambda t: _ap(t["validation"]["average_precision"]))
+    output = (
+        Path(cfg.output)
+        if cfg.output
+        else config.paths.resolve("reports") / f"tune-{run}-best.yaml"
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    best_config = apply_point(config, best["params"]).model_dump(mode="json")
+    output.write_text(yaml.safe_dump(best_config, sort_keys=False))
+    report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
+              "trials": trials, "best": best, "best_config": str(output)}  # fmt: skip
+    report_path = config.paths.resolve("reports") / f"tune-{run}.json"
+    report_path.write_text(json.dumps(report, indent=2, default=str))
+    report["report_path"] = str(report_path)
+    return report
+
+
+def _ap(value: float) -> float:
+    return float("-inf") if value != value else value  # NaN (no frauds) never wins

@@ -1,0 +1,60 @@
+"""Backtest fold planning and ranking metrics on hand-made data (no Spark)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from fraud_app.errors import ConfigError
+from fraud_app.evaluation.config import BacktestSection
+from fraud_app.evaluation.folds import check_fold_data, plan_folds
+from fraud_app.evaluation.ranking import card_precision_at_k, daily_alert_recall, mean_std
+
+UTC = dt.UTC
+
+
+def test_folds_advance_by_the_step_with_the_gap_before_test():
+    cfg = BacktestSection(folds=3, step_days=7, train_days=14, validation_days=7, test_days=7)
+    folds = plan_folds(cfg, label_delay_days=5, data_end=dt.date(2024, 3, 1))
+    assert [f.test[1].date() for f in folds] == [
+        dt.date(2024, 2, 16),
+        dt.date(2024, 2, 23),
+        dt.date(2024, 3, 1),
+    ]
+    for f in folds:
+        assert f.cutoff == f.test[0] == f.test[1] - dt.timedelta(days=7)
+        assert f.test[0] - f.validation[1] == dt.timedelta(days=5)  # the label delay
+        assert f.validation[0] == f.train[1]  # validation_gap_days 0
+        assert f.train[1] - f.train[0] == dt.timedelta(days=14)
+    with pytest.raises(ConfigError, match="before the first transaction"):
+        check_fold_data(folds[0], dt.datetime(2024, 2, 1, tzinfo=UTC))
+
+
+def _day(d, rows):
+    t = dt.datetime(2024, 1, d, 12, tzinfo=UTC)
+    return [{"timestamp": t, "card_id": c, "label": y, "s": s} for c, y, s in rows]
+
+
+def test_card_precision_leaves_out_cards_caught_on_earlier_days():
+    df = pd.DataFrame(
+        _day(1, [("A", 1, 0.9), ("B", 0, 0.8), ("C", 1, 0.1)])
+        + _day(2, [("A", 1, 0.95), ("C", 1, 0.9), ("B", 0, 0.2)])
+    )
+    per_day = card_precision_at_k(df, "s", k=2)
+    # day 1: top-2 = A (fraud), B -> 1/2; A is caught. day 2: A left out, top-2 = C (fraud), B -> 1/2
+    assert per_day == [
+        {"date": "2024-01-01", "precision": 0.5},
+        {"date": "2024-01-02", "precision": 0.5},
+    ]
+    # without leaving A out, day 2 would be A, C = 2/2
+
+
+def test_recall_at_the_daily_alert_budget():
+    rows = _day(1, [(f"c{i}", int(i < 2), 1.0 - i / 10) for i in range(10)])
+    rows += _day(2, [(f"d{i}", int(i == 9), 1.0 - i / 10) for i in range(10)])
+    df = pd.DataFrame(rows)
+    # budget 0.2: 2 alerts a day; day 1 catches both frauds, day 2 misses its only one
+    assert daily_alert_recall(df, "s", 0.2) == pytest.approx(2 / 3)
+    assert mean_std([0.5, 0.7]) == pytest.approx({"mean": 0.6, "std": 0.1414213562})

@@ -1,0 +1,137 @@
+"""`fraud-app backtest` and `fraud-app tune` on a small hand-made feature table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from fraud_app.config import load_config
+from fraud_app.evaluation.config import BacktestSection, TuneSection, TuneSpace
+from pipelines.backtest.pipeline import format_table, known_labels, leakage_check, run_backtest
+from pipelines.tune.pipeline import apply_point, plan_trials, run_tune
+
+pytestmark = pytest.mark.spark
+DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
+T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+D = 4
+
+
+def _table(spark, path: Path, days=40, per_day=50, seed=0):
+    """A feature table: 4 features with a fraud signal; frauds confirmed 1-12 days later."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day in range(days):
+        for i in range(per_day):
+            y = int(rng.random() < 0.12)
+            x = rng.standard_normal(D)
+            x[0] += 2.0 * y
+            ts = T0 + dt.timedelta(days=day, seconds=int(rng.integers(0, 86_400)))
+            lt = ts + dt.timedelta(days=float(rng.uniform(1, 12)) if y else 30)
+            rows.append(
+                (
+                    f"d{day}-{i}",
+                    f"c{rng.integers(0, 300)}",
+                    ts,
+                    y,
+                    lt,
+                    x.astype(np.float32).tolist(),
+                )
+            )
+    schema = "transaction_id string, card_id string, timestamp timestamp, label int, label_time timestamp, features array<float>"
+    spark.createDataFrame(rows, schema).write.mode("overwrite").parquet(str(path))
+    names = [f"f{i}" for i in range(D)]
+    (path / "_features.json").write_text(
+        json.dumps({"version": 1, "feature_names": names, "vector_column": "features"})
+    )
+
+
+@pytest.fixture(scope="module")
+def config(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("bt")
+    _table(spark, root / "features")
+    return load_config(DEMO, {
+        "paths.root": str(root),
+        "features.output": str(root / "features"),
+        "features.label_delay_days": 3,
+        "splits.test_days": 5,
+        "splits.validation_days": 5,
+        "balancing.unionpay_subsets.n_subsets": 1,
+        "balancing.unionpay_subsets.normal_ratio": None,
+        "training.model.hidden": [8],
+        "training.distributed.global_batch_size": 64,
+        "training.distributed.epochs": 3,
+        "training.distributed.group_size": 8,
+        "training.distributed.early_stopping.patience": 2,
+        "training.checkpoint": False,
+    })  # fmt: skip
+
+
+@pytest.mark.slow  # trains 2 folds x (ensemble + refit + GBT): ~1-3 min on the shared machine
+def test_backtest_folds_never_train_past_their_cutoff(spark, config):
+    cfg = BacktestSection(folds=2, step_days=5, train_days=14, validation_days=5, test_days=5,
+                          baseline="gbt", gbt={"max_iter": 5, "max_depth": 3}, k=10)  # fmt: skip
+    report = run_backtest(spark, config, cfg, run="bt1")
+    assert len(report["folds"]) == 2 and report["summary"]["leakage_checks_ok"]
+    delay = dt.timedelta(days=3)
+    for fold in report["folds"]:
+        check, cutoff = fold["leakage_check"], dt.datetime.fromisoformat(fold["windows"]["cutoff"])
+        assert check["ok"] and check["rows"] > 0
+        assert dt.datetime.fromisoformat(check["max_timestamp"]) + delay <= cutoff
+        assert dt.datetime.fromisoformat(check["max_fraud_label_known_at"]) <= cutoff
+        assert fold["refit"] and all(b for b in fold["best_iterations"])
+        for model in ("ensemble", "baseline"):
+            m = fold["models"][model]
+            assert 0 <= m["average_precision"] <= 1 and m["roc_auc"] > 0.6
+            assert len(m["card_precision_per_day"]) == 5 and not math.isnan(m["recall_at_budget"])
+    folds = report["folds"]
+    assert folds[1]["windows"]["cutoff"] > folds[0]["windows"]["cutoff"]
+    s = report["summary"]["ensemble"]["average_precision"]
+    aps = [f["models"]["ensemble"]["average_precision"] for f in folds]
+    assert s["mean"] == pytest.approx(np.mean(aps)) and s["std"] == pytest.approx(
+        np.std(aps, ddof=1)
+    )
+    table = format_table(report)
+    assert "mean" in table and "baseline" in table and "leakage checks: ok" in table
+    assert json.loads(Path(report["report_path"]).read_text())["summary"]["leakage_checks_ok"]
+
+
+def test_leakage_check_catches_labels_not_yet_known(spark, config):
+    """Harness self-test: the same rows with labels NOT hidden at the cut-off fail the check."""
+    df = spark.read.parquet(str(config.features.output))
+    cutoff = T0 + dt.timedelta(days=20)
+    before = df.where(df.timestamp < dt.datetime(2024, 1, 18, tzinfo=dt.UTC))
+    delay_s = 3 * 86_400
+    assert not leakage_check(before, cutoff, delay_s)["ok"]  # late-confirmed frauds labelled 1
+    assert leakage_check(known_labels(before, cutoff, delay_s), cutoff, delay_s)["ok"]
+    late = df.where(
+        (df.timestamp >= dt.datetime(2024, 1, 19, tzinfo=dt.UTC)) & (df.timestamp < cutoff)
+    )
+    assert not leakage_check(known_labels(late, cutoff, delay_s), cutoff, delay_s)["ok"]  # < delay
+
+
+@pytest.mark.slow  # two ensemble trainings
+def test_tune_selects_on_validation_ap_and_writes_a_loadable_config(spark, config, tmp_path):
+    space = TuneSpace(hidden=[(8,), (4,)], dropout=[0.0], learning_rate=[1e-3, 1e-2], pos_weight=[1.0],
+                      loss=["bce"], n_subsets=[1], normal_ratio=[None])  # fmt: skip
+    grid = plan_trials(TuneSection(method="grid", space=space))
+    assert len(grid) == 4
+    drawn = plan_trials(TuneSection(method="random", trials=2, seed=5, space=space))
+    assert drawn == plan_trials(TuneSection(method="random", trials=2, seed=5, space=space))
+    assert len({json.dumps(p) for p in drawn}) == 2
+    assert apply_point(config, grid[1]).training.optimizer.learning_rate == 1e-2
+    cfg = TuneSection(
+        method="random", trials=2, seed=5, space=space, output=str(tmp_path / "best.yaml")
+    )
+    report = run_tune(spark, config, cfg, run="tu1")
+    aps = [t["validation"]["average_precision"] for t in report["trials"]]
+    assert len(aps) == 2 and report["best"]["validation"]["average_precision"] == max(aps)
+    best = load_config(tmp_path / "best.yaml")
+    assert list(best.training.model.hidden) == list(report["best"]["params"]["hidden"])
+    assert best.training.optimizer.learning_rate == report["best"]["params"]["learning_rate"]
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["splits"]["test_days"] == 5
