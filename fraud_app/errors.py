@@ -41,3 +41,7 @@ class TrainingError(FraudAppError, RuntimeError):
 
 class ModelLoadError(FraudAppError, ValueError):
     """A saved model or registry entry cannot be loaded."""
+
+
+class ConcurrentRunError(FraudAppError, RuntimeError):
+    """Another run holds the lock on the same output root (paths.root)."""
