@@ -202,7 +202,9 @@ def _write_outputs(
         classified.unpersist()
     written = spark.read.parquet(qdir.tmp)
     by_reason = {r[0]: r[1] for r in written.groupBy(REASON).count().collect()}
-    n_out = spark.read.parquet(out.tmp).count()
+    # with a schema given, an output without any row (no partition dir) counts 0
+    schema = stage.select(*CANONICAL_NAMES).schema
+    n_out = spark.read.schema(schema).parquet(out.tmp).count()
     if n_out == 0:
         logger.warning("ETL: no row reached the canonical table; it is empty")
     return {

@@ -108,11 +108,18 @@ def csv_headers(
     return groups
 
 
+def _repeated(header: tuple[str, ...]) -> list[str]:
+    """Names a header repeats. Spark renames each copy of a repeated name to name + index
+    (`amount4`, `amount5`), so repeats are found from those suffixes."""
+    bases = [c[: -len(str(i))] if c.endswith(str(i)) else None for i, c in enumerate(header)]
+    return sorted({b for b in bases if b and bases.count(b) > 1})
+
+
 def _check_headers(groups: dict[tuple[str, ...], list[str]], path: str) -> tuple[str, ...]:
     """The first file's header; SchemaError naming the first file that does not match it."""
     first = min(groups, key=lambda h: groups[h][0])
     for header, files in groups.items():
-        dups = sorted({c for c in header if header.count(c) > 1})
+        dups = _repeated(header)
         missing, extra = sorted(set(first) - set(header)), sorted(set(header) - set(first))
         if dups or missing or extra:
             problem = f"repeats column(s) {dups}" if dups else (

@@ -45,7 +45,7 @@ def _write(path: Path, text: str | bytes) -> Path:
     [
         ("transaction_id,card_id,merchant_id,timestamp,amount", r"lacks \['label'\]"),
         (HEADER + ",extra", r"has unexpected \['extra'\]"),
-        ("transaction_id,card_id,merchant_id,timestamp,amount,amount", r"lacks \['label'\] and has unexpected"),
+        ("transaction_id,card_id,merchant_id,timestamp,amount,amount", r"repeats column\(s\) \['amount'\]"),
     ],
 )
 def test_a_file_whose_header_differs_is_refused_by_name(spark, tmp_path, header, problem) -> None:
