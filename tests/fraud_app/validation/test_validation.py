@@ -204,7 +204,7 @@ def test_validate_command_output_is_not_buried_in_library_logs(tmp_path) -> None
         "validation: {canonical: {reference_time: 2024-01-01T08:00:00, label_rate_max: 0.5}}\n"
     )
     repo = Path(__file__).resolve().parents[3]
-    done = subprocess.run([sys.executable, "-c", overrides], cwd=repo, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", overrides], cwd=repo, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "canonical validation of" in done.stderr and "Skipping registering function" not in done.stderr
     assert not [line for line in done.stderr.splitlines() if " INFO great_expectations" in line or " INFO py4j" in line]
