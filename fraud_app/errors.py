@@ -49,3 +49,7 @@ class OnnxConversionError(FraudAppError, ValueError):
 
 class UnsupportedOnnxOpError(OnnxConversionError):
     """An ONNX graph uses ops with no dlcore layer; the message lists each op and its nodes."""
+
+
+class ConcurrentRunError(FraudAppError, RuntimeError):
+    """Another run holds the lock on the same output root (paths.root)."""

@@ -54,6 +54,36 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# libraries whose INFO lines bury the result (Great Expectations logs ~200 "Skipping
+# registering function ..." lines per validate); they log WARNING and above only,
+# unless --log-level DEBUG asks for everything
+QUIET_LOGGERS = (
+    "great_expectations",
+    "py4j",
+    "urllib3",
+    "alembic",
+    "mlflow",
+    "posthog",
+    "matplotlib",
+    "numexpr",
+    "filelock",
+    "asyncio",
+)
+
+
+def configure_logging(level: str) -> None:
+    """Root logger at `level`; the QUIET_LOGGERS at WARNING unless `level` is DEBUG."""
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise SystemExit(f"fraud-app: error: --log-level {level!r}; use DEBUG, INFO or WARNING")
+    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger().setLevel(numeric)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(
+            numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
+        )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraud-app", description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", help="YAML config file (default: built-in defaults)")
@@ -77,10 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=(args.log_level or settings.log_level()).upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(args.log_level or settings.log_level())
     overrides = {"spark.master": args.master} if args.master else {}
     if args.env_archive:
         overrides["spark.env_archive"] = args.env_archive

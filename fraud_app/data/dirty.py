@@ -11,12 +11,13 @@ from pyspark.sql import functions as F
 
 from fraud_app.data.random_exprs import choice, uniform
 
-# defect -> what the ETL should answer (fraud_app.etl.rules codes; "duplicate" is counted,
-# not quarantined)
+# defect -> what the ETL should answer (fraud_app.etl.rules codes; "duplicate", an
+# identical copy, is counted, not quarantined; "conflicting_duplicate" is a copy 60 s
+# later, whose later version is quarantined)
 DEFECTS: dict[str, str] = {
     "bad_timestamp": "unparseable_timestamp",
-    "negative_amount": "non_positive_amount",
-    "zero_amount": "non_positive_amount",
+    "negative_amount": "amount_below_minimum",
+    "absurd_amount": "amount_above_maximum",
     "nan_amount": "non_finite_amount",
     "missing_id": "missing_required_field",
     "missing_card": "missing_required_field",
@@ -24,12 +25,14 @@ DEFECTS: dict[str, str] = {
     "unknown_channel": "unknown_channel",
     "label_before_timestamp": "label_time_before_timestamp",
     "duplicate": "duplicate",
+    "conflicting_duplicate": "conflicting_duplicate",
 }
 _KINDS = tuple(DEFECTS)
 
 
 def inject_dirty_rows(df: DataFrame, fraction: float, seed: int) -> DataFrame:
-    """Corrupt ~`fraction` of rows; "duplicate" rows get a second copy 60 s later."""
+    """Corrupt ~`fraction` of rows; duplicate rows get a second copy (identical, or 60 s
+    later for a conflicting one)."""
     key = "txn_id"
     kind = F.when(
         uniform(seed, "dirty", key) < F.lit(fraction),
@@ -37,12 +40,16 @@ def inject_dirty_rows(df: DataFrame, fraction: float, seed: int) -> DataFrame:
     )
     # "duplicate" rows are emitted twice (copy 1 is 60 s later) in the same pass: no
     # union, so the generation plan is evaluated once
-    is_dup = kind == _KINDS.index("duplicate")
+    is_dup = kind.isin(_KINDS.index("duplicate"), _KINDS.index("conflicting_duplicate"))
     df = df.withColumn("_defect", kind).withColumn(
         "_copy", F.explode(F.when(is_dup, F.array(F.lit(0), F.lit(1))).otherwise(F.array(F.lit(0))))
     )
     df = df.withColumn(
-        "ts", F.when(F.col("_copy") == 1, _shift(F.col("ts"), 60)).otherwise(F.col("ts"))
+        "ts",
+        F.when(
+            (F.col("_copy") == 1) & (F.col("_defect") == _KINDS.index("conflicting_duplicate")),
+            _shift(F.col("ts"), 60),
+        ).otherwise(F.col("ts")),
     )
 
     def when(name: str, value: Column, column: str) -> Column:
@@ -56,7 +63,7 @@ def inject_dirty_rows(df: DataFrame, fraction: float, seed: int) -> DataFrame:
         {
             "ts": when("bad_timestamp", bad_ts, "ts"),
             "amt": F.when(F.col("_defect") == _KINDS.index("negative_amount"), -amt)
-            .when(F.col("_defect") == _KINDS.index("zero_amount"), F.lit(0.0))
+            .when(F.col("_defect") == _KINDS.index("absurd_amount"), F.lit(1e308))
             .when(F.col("_defect") == _KINDS.index("nan_amount"), F.lit(float("nan")))
             .otherwise(amt),
             "txn_id": when("missing_id", F.lit(None).cast("string"), "txn_id"),

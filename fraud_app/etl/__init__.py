@@ -4,6 +4,8 @@ Public API (import from the submodules; this package imports nothing so that the
 config models stay importable without Spark):
     fraud_app.etl.pipeline.run_etl(spark, config) -> EtlResult
     fraud_app.etl.pipeline.annotate_rows / valid_rows / quarantine_rows / deduplicate
-    fraud_app.etl.rules.REASON_CODES
+    fraud_app.etl.rules.REASON_CODES  (README: "What happens to bad input")
+    fraud_app.etl.dedup  (identical vs conflicting duplicates, which version wins)
+    fraud_app.etl.lock.RootLock  (one writer per paths.root)
     fraud_app.etl.config.EtlSection  (config section `etl`)
 """

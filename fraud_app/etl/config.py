@@ -2,15 +2,51 @@
 
 from __future__ import annotations
 
+import codecs
+import datetime as dt
+import math
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from fraud_app.config_base import Section
 from fraud_app.schema import CANONICAL_COLUMNS
 
 _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
 EPOCH_FORMATS = ("epoch_seconds", "epoch_millis")
+
+
+class EtlBounds(Section):
+    """Plausibility bounds (inclusive); a row outside them is quarantined with a reason.
+
+    min_amount: 0 accepts zero-amount authorisations (card verification); raise it to
+      e.g. 0.01 to quarantine them. max_amount: far above any real card payment in any
+      currency, so it only catches absurd values such as 1e308 (validation's
+      max_amount is the tighter business check).
+    min_timestamp / max_timestamp: bounds of `timestamp` and `label_time` (naive = UTC).
+    """
+
+    min_amount: float = 0.0
+    max_amount: float = 1e10
+    min_timestamp: dt.datetime = dt.datetime(1970, 1, 1)
+    max_timestamp: dt.datetime = dt.datetime(2100, 1, 1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> EtlBounds:
+        if not (math.isfinite(self.min_amount) and math.isfinite(self.max_amount)):
+            raise ValueError("etl.bounds.min_amount and max_amount must be finite numbers")
+        if self.min_amount > self.max_amount:
+            raise ValueError(
+                f"etl.bounds.min_amount ({self.min_amount}) must be <= max_amount ({self.max_amount})"
+            )
+        if self.min_timestamp.tzinfo or self.max_timestamp.tzinfo:
+            raise ValueError("etl.bounds timestamps must be naive (they are read as UTC)")
+        if self.min_timestamp >= self.max_timestamp:
+            raise ValueError(
+                f"etl.bounds.min_timestamp ({self.min_timestamp}) must be before "
+                f"max_timestamp ({self.max_timestamp})"
+            )
+        return self
 
 
 class EtlSection(Section):
@@ -23,6 +59,19 @@ class EtlSection(Section):
       Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
     format: csv, parquet or json; None = from the file extension(s) under `input`.
     input/output/quarantine: None = paths.raw / paths.canonical / paths.quarantine.
+    encoding: the files' character encoding (CSV, JSON), e.g. UTF-8, ISO-8859-1,
+      windows-1252. A row holding bytes that are not valid in it is quarantined as
+      `invalid_encoding`; values are never altered.
+    csv_multiline: RFC 4180 quoted fields may hold line breaks (a record is counted once).
+      Costs parallelism (Spark reads each such file in one task); false splits big files
+      but quarantines records with embedded newlines as `malformed_record`.
+    bounds: plausibility bounds (EtlBounds).
+    conflicting_duplicates: what to do with copies of one transaction_id whose content
+      differs: keep_earliest (the copy with the earliest timestamp, ties broken by the
+      other canonical columns in order, smallest first, goes to the canonical table; the
+      other versions go to the quarantine as `conflicting_duplicate`) or quarantine_all
+      (every version is quarantined, none is kept). Identical copies are dropped and
+      counted as duplicates either way.
     """
 
     input: str | None = None
@@ -33,6 +82,22 @@ class EtlSection(Section):
     output: str | None = None
     quarantine: str | None = None
     duplicate_examples: int = Field(5, ge=0, le=100)
+    encoding: str = "UTF-8"
+    csv_multiline: bool = True
+    bounds: EtlBounds = Field(default_factory=EtlBounds)
+    conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, value: str) -> str:
+        try:
+            codecs.lookup(value)
+        except LookupError as exc:
+            raise ValueError(
+                f"etl.encoding {value!r} is not a known character encoding; use e.g. "
+                "UTF-8, ISO-8859-1 or windows-1252"
+            ) from exc
+        return value
 
     @field_validator("columns")
     @classmethod

@@ -40,6 +40,12 @@ class HadoopFs:
 
     def list_files(self, path: str) -> list[str]:
         """Names of the data files under `path`, recursively; `_x`/`.x` entries skipped."""
+        return [p.rsplit("/", 1)[-1] for p in self.list_paths(path)]
+
+    def list_paths(self, path: str) -> list[str]:
+        """Full paths of the data files under `path` (or `path` itself), sorted."""
+        if not self.is_dir(path):
+            return [self.qualify(path)]
         fs, out = self._fs(path), []
         stack = [self._path(path)]
         while stack:
@@ -50,8 +56,16 @@ class HadoopFs:
                 if status.isDirectory():
                     stack.append(status.getPath())
                 else:
-                    out.append(name)
-        return out
+                    out.append(str(status.getPath().toString()))
+        return sorted(out)
+
+    def children(self, path: str) -> list[str]:
+        """Names directly under the directory `path` ([] when it does not exist)."""
+        if not self.exists(path):
+            return []
+        return sorted(
+            str(s.getPath().getName()) for s in self._fs(path).listStatus(self._path(path))
+        )
 
     def rename(self, src: str, dst: str) -> None:
         if not self._fs(src).rename(self._path(src), self._path(dst)):
@@ -83,6 +97,31 @@ class HadoopFs:
             return "\n".join(lines)
         finally:
             stream.close()
+
+
+def clean_stale_staging(fs: HadoopFs, final: str) -> list[str]:
+    """Remove what killed runs left beside `final` (`<name>.tmp-*`, `<name>.old-*`).
+
+    Call only while holding the output root's lock, so no live run's staging is touched.
+    A run killed between its two renames leaves `final` missing and the previous output
+    in `<name>.old-*`: that one is renamed back instead of deleted. Returns what it did.
+    """
+    final = final.rstrip("/")
+    parent, name = final.rsplit("/", 1) if "/" in final else (".", final)
+    done = []
+    for child in fs.children(parent):
+        if not child.startswith((f"{name}.tmp-", f"{name}.old-")):
+            continue
+        path = f"{parent}/{child}"
+        if child.startswith(f"{name}.old-") and not fs.exists(final):
+            fs.rename(path, final)
+            done.append(f"restored {path} -> {final}")
+        else:
+            fs.delete(path)
+            done.append(f"removed {path}")
+    for line in done:
+        logger.warning("stale output of a killed run: %s", line)
+    return done
 
 
 class StagedDir:

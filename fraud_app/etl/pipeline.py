@@ -1,15 +1,20 @@
 """ETL: raw files -> canonical Parquet (typed, deduplicated, partitioned by event_date)
 plus a quarantine of the rows that break a rule, with nothing silently dropped.
 
-    input rows = output rows + quarantined rows + dropped duplicates
+    input records = output rows + quarantined rows + dropped identical duplicates
 
 is measured (input and both outputs are counted independently) and checked on every
 run; the counts go to the log, to the returned EtlResult and to `_etl_report.json`
 inside the output directory. Outputs are written to temp dirs and swapped in, so a
-re-run on the same input gives the same output.
+re-run on the same input gives the same output. A run holds the lock of `paths.root`
+(fraud_app.etl.lock) and first clears what killed runs left beside its outputs.
 
-Pure steps (`annotate_rows`, `valid_rows`, `quarantine_rows`, `deduplicate`) take and return DataFrames; `run_etl` adds
-the reading, writing and bookkeeping.
+Quarantine layout: `raw_<input column>` for every input column (the value as written),
+then `reason`, `reason_detail`, `source_file`. The prefix keeps an input column named
+e.g. `reason` from colliding with the quarantine's own columns.
+
+Pure steps (`annotate_rows`, `valid_rows`, `quarantine_rows`, `deduplicate`) take and
+return DataFrames; `run_etl` adds the reading, writing and bookkeeping.
 """
 
 from __future__ import annotations
@@ -19,28 +24,27 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
+from fraud_app.etl import dedup
 from fraud_app.etl.config import EtlSection
-from fraud_app.etl.fs import HadoopFs, StagedDir
-from fraud_app.etl.reader import read_input
+from fraud_app.etl.fs import HadoopFs, StagedDir, clean_stale_staging
+from fraud_app.etl.lock import RootLock
+from fraud_app.etl.reader import CORRUPT_COLUMN, read_input
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
-from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
+from fraud_app.schema import PARTITION_COLUMN
 
 logger = logging.getLogger(__name__)
 
 REPORT_NAME = "_etl_report.json"  # leading "_": Spark's readers skip it
-_RAW_PREFIX = "__raw_"
-CANONICAL_NAMES: tuple[str, ...] = tuple(c.name for c in CANONICAL_COLUMNS)
-# tie-break after the earliest timestamp: every other column, so the kept row never
-# depends on input order
-_DEDUP_ORDER = (
-    "timestamp",
-    *(c for c in CANONICAL_NAMES if c not in ("transaction_id", "timestamp")),
-)
+RAW_PREFIX = "raw_"  # quarantine: input column `x` is stored as `raw_x`
+SOURCE_FILE = "source_file"
+_IN, _RAW, _FILE = "__in_", "__raw_", "__file"
+CANONICAL_NAMES = dedup.CANONICAL_NAMES
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class EtlResult:
     duplicate_rows: int
     quarantine_by_reason: dict[str, int] = field(default_factory=dict)
     duplicate_examples: tuple[str, ...] = ()
+    conflict_examples: tuple[str, ...] = ()
     seconds: float = 0.0
 
     def to_dict(self) -> dict:
@@ -63,19 +68,26 @@ class EtlResult:
 
 
 def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
-    """One row per input row: canonical typed columns, `reason`/`reason_detail` (null =
-    clean) and, for rejected rows only, the original values as strings (`__raw_<i>`,
-    i = position in `raw.columns`). SchemaError before any Spark job."""
-    annotated = annotate(parse_columns(raw, resolve_sources(raw, cfg, where), cfg))
-    rejected = F.col(REASON).isNotNull()
+    """One row per input record: canonical typed columns, `reason`/`reason_detail` (null =
+    clean), the source file and the original values as strings (`__raw_<i>`, i = position
+    in `raw.columns`). Input columns are renamed to `__in_<i>` first, so no input name
+    (e.g. `reason`) can collide with a working column. SchemaError before any Spark job."""
+    sources = resolve_sources(raw, cfg, where)
+    renamed = {c: f"{_IN}{i}" for i, c in enumerate(raw.columns)}
+    safe = raw.select(
+        *[F.col(f"`{c}`").alias(n) for c, n in renamed.items()],
+        F.input_file_name().alias(_FILE),
+    )
+    safe_sources = {k: (renamed[v] if v is not None else None) for k, v in sources.items()}
+    inputs = {n: c for c, n in renamed.items()}
+    corrupt = renamed.get(CORRUPT_COLUMN)
+    annotated = annotate(parse_columns(safe, safe_sources, cfg), cfg, inputs, corrupt)
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in CANONICAL_NAMES],
         REASON,
         DETAIL,
-        *[
-            F.when(rejected, F.col(f"`{c}`").cast("string")).alias(f"{_RAW_PREFIX}{i}")
-            for i, c in enumerate(raw.columns)
-        ],
+        F.nullif(F.col(_FILE), F.lit("")).alias(_FILE),
+        *[F.col(n).cast("string").alias(f"{_RAW}{i}") for i, n in enumerate(renamed.values())],
     )
 
 
@@ -85,17 +97,20 @@ def valid_rows(annotated: DataFrame) -> DataFrame:
 
 
 def quarantine_rows(annotated: DataFrame, raw_columns: list[str]) -> DataFrame:
-    """The rows that broke a rule: every original column as a string + reason + detail."""
+    """The rows with a reason: every original column as `raw_<name>` + reason, detail, file."""
     return annotated.filter(F.col(REASON).isNotNull()).select(
-        *[F.col(f"{_RAW_PREFIX}{i}").alias(c) for i, c in enumerate(raw_columns)], REASON, DETAIL
+        *[F.col(f"{_RAW}{i}").alias(f"{RAW_PREFIX}{c}") for i, c in enumerate(raw_columns)],
+        REASON,
+        DETAIL,
+        F.col(_FILE).alias(SOURCE_FILE),
     )
 
 
-def deduplicate(valid: DataFrame) -> DataFrame:
-    """One row per transaction_id: the earliest, ties broken by all other columns."""
-    order = [F.col(c).asc_nulls_first() for c in _DEDUP_ORDER]
-    w = Window.partitionBy("transaction_id").orderBy(*order)
-    return valid.withColumn("_n", F.row_number().over(w)).filter("_n = 1").drop("_n")
+def deduplicate(annotated: DataFrame, policy: str = "keep_earliest") -> DataFrame:
+    """The clean rows with dedup.CLASS (KEEP / EXACT / CONFLICT) and, for CONFLICT rows,
+    reason `conflicting_duplicate` (fraud_app.etl.dedup says which version wins)."""
+    clean = annotated.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
+    return dedup.classify(clean, policy)
 
 
 def to_partitioned(df: DataFrame) -> DataFrame:
@@ -110,20 +125,29 @@ def to_partitioned(df: DataFrame) -> DataFrame:
 def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     """Read `etl.input`, write canonical + quarantine Parquet, return the counts.
 
-    The input is parsed once into a staging Parquet dataset (typed columns + reason,
-    raw strings only for rejected rows); counts, quarantine and output are read from it.
+    Holds the lock of `paths.root` (ConcurrentRunError when another run holds it).
     """
+    with RootLock(config.paths.root, "etl"):
+        return _run_locked(spark, config)
+
+
+def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
+    """The input is parsed once into a staging Parquet dataset (typed columns + reason +
+    raw strings); counts, quarantine and output are read from it."""
     started = time.monotonic()
     cfg: EtlSection = config.etl
     fs = HadoopFs(spark)
     src = cfg.input or str(config.paths.resolve("raw"))
+    finals = (cfg.output or str(config.paths.resolve("canonical")),
+              cfg.quarantine or str(config.paths.resolve("quarantine")))  # fmt: skip
+    for final in finals:
+        clean_stale_staging(fs, final)
     raw, fmt = read_input(spark, src, cfg)
     annotated = annotate_rows(raw, cfg, src)
     input_rows = raw.count()
     if input_rows == 0:
         raise EmptyInputError(f"ETL input {src} ({fmt}) holds no rows")
-    out = StagedDir(fs, cfg.output or str(config.paths.resolve("canonical")))
-    qdir = StagedDir(fs, cfg.quarantine or str(config.paths.resolve("quarantine")))
+    out, qdir = StagedDir(fs, finals[0]), StagedDir(fs, finals[1])
     stage_path = f"{out.tmp}-stage"
     try:
         # parse once: re-reading the staged rows beats re-parsing the input, even for
@@ -159,34 +183,45 @@ def _write_outputs(
     cfg: EtlSection,
 ) -> dict:
     """Write quarantine and deduplicated output into their temp dirs; return the counts."""
-    by_reason = {r[0]: r[1] for r in stage.groupBy(REASON).count().collect()}
-    n_valid = by_reason.pop(None, 0)
-    quarantine_rows(stage, raw_columns).write.mode("error").parquet(qdir.tmp)
-    valid = valid_rows(stage)
-    dedup = to_partitioned(deduplicate(valid))
-    dedup.write.mode("error").partitionBy(PARTITION_COLUMN).parquet(out.tmp)
-    n_out = spark.read.parquet(out.tmp).count() if n_valid else 0
-    if n_valid == 0:
-        logger.warning("ETL: every row was quarantined; the canonical output is empty")
+    classified = deduplicate(stage, cfg.conflicting_duplicates).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+    try:
+        rejected = stage.filter(F.col(REASON).isNotNull())
+        conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT).drop(dedup.CLASS)
+        quarantine_rows(rejected.unionByName(conflicts), raw_columns).write.mode("error").parquet(
+            qdir.tmp
+        )
+        kept = classified.filter(F.col(dedup.CLASS) == dedup.KEEP).select(*CANONICAL_NAMES)
+        to_partitioned(kept).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(out.tmp)
+        exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
+        n_exact = exact.count()
+        dup_ids = _examples(exact, cfg.duplicate_examples) if n_exact else ()
+        conflict_ids = _examples(conflicts, cfg.duplicate_examples)
+    finally:
+        classified.unpersist()
+    written = spark.read.parquet(qdir.tmp)
+    by_reason = {r[0]: r[1] for r in written.groupBy(REASON).count().collect()}
+    # with a schema given, an output without any row (no partition dir) counts 0
+    schema = stage.select(*CANONICAL_NAMES).schema
+    n_out = spark.read.schema(schema).parquet(out.tmp).count()
+    if n_out == 0:
+        logger.warning("ETL: no row reached the canonical table; it is empty")
     return {
         "output_rows": n_out,
-        "quarantine_rows": spark.read.parquet(qdir.tmp).count(),
-        "duplicate_rows": n_valid - n_out,
-        "quarantine_by_reason": dict(sorted(by_reason.items())),
-        "duplicate_examples": _duplicate_examples(valid, cfg.duplicate_examples)
-        if n_valid > n_out
-        else (),
+        "quarantine_rows": written.count(),
+        "duplicate_rows": n_exact,
+        "quarantine_by_reason": dict(sorted(by_reason.items(), key=lambda kv: str(kv[0]))),
+        "duplicate_examples": dup_ids,
+        "conflict_examples": conflict_ids,
     }
 
 
-def _duplicate_examples(valid: DataFrame, n: int) -> tuple[str, ...]:
+def _examples(rows: DataFrame, n: int) -> tuple[str, ...]:
     if n == 0:
         return ()
-    rows = (
-        valid.groupBy("transaction_id").count().filter("count > 1")
-        .orderBy("transaction_id").limit(n).collect()
-    )  # fmt: skip
-    return tuple(r[0] for r in rows)
+    ids = rows.select("transaction_id").distinct().orderBy("transaction_id").limit(n).collect()
+    return tuple(r[0] for r in ids)
 
 
 def _check_accounting(r: EtlResult) -> None:
@@ -194,7 +229,7 @@ def _check_accounting(r: EtlResult) -> None:
     if (
         r.input_rows != r.output_rows + r.quarantine_rows + r.duplicate_rows
         or r.quarantine_rows != quarantined
-        or r.duplicate_rows < 0
+        or None in r.quarantine_by_reason
     ):
         raise DataIntegrityError(
             f"ETL row accounting does not add up for {r.input_path}: input {r.input_rows} != "
@@ -206,7 +241,8 @@ def _check_accounting(r: EtlResult) -> None:
 
 def _log(r: EtlResult) -> None:
     logger.info(
-        "ETL %s: %d rows in -> %d canonical, %d quarantined, %d duplicates dropped (%.1f s)",
+        "ETL %s: %d records in -> %d canonical, %d quarantined, %d identical duplicates "
+        "dropped (%.1f s)",
         r.input_path, r.input_rows, r.output_rows, r.quarantine_rows, r.duplicate_rows, r.seconds,
     )  # fmt: skip
     for reason, n in r.quarantine_by_reason.items():

@@ -3,17 +3,24 @@
 CSV is read with every column as a string (no inference) and JSON with
 `primitivesAsString`, so a bad value reaches the quarantine exactly as written.
 Records the parser cannot split land in `_corrupt_record`. Parquet keeps its types.
+
+CSV files are read by their OWN header names, never by position: files are grouped
+by header, each group is read with its header as the schema (Spark re-checks every
+file's header against it, `enforceSchema=false`) and the groups are united by name.
+A file whose column names differ from the first file's is refused (SchemaError
+naming the file). Quoting follows RFC 4180 (`"` doubles as its own escape).
 """
 
 from __future__ import annotations
 
 import logging
+from functools import reduce
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StringType, StructField, StructType
 
-from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import HadoopFs
 
@@ -74,24 +81,77 @@ def read_input(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
     return df, fmt
 
 
+def _csv_reader(spark: SparkSession, cfg: EtlSection):
+    return spark.read.options(
+        header=True,
+        sep=cfg.csv_delimiter,
+        encoding=cfg.encoding,
+        multiLine=cfg.csv_multiline,
+        quote='"',
+        escape='"',  # RFC 4180: a quote inside a quoted field is written twice
+        inferSchema=False,
+        mode="PERMISSIVE",
+        columnNameOfCorruptRecord=CORRUPT_COLUMN,
+    )
+
+
+def csv_headers(
+    spark: SparkSession, path: str, cfg: EtlSection
+) -> dict[tuple[str, ...], list[str]]:
+    """header (column names in file order) -> the files under `path` that have it.
+    Files without a header line (empty files) hold no rows and are left out."""
+    groups: dict[tuple[str, ...], list[str]] = {}
+    for file in HadoopFs(spark).list_paths(path):
+        header = tuple(_csv_reader(spark, cfg).csv(file).columns)
+        if header:
+            groups.setdefault(header, []).append(file)
+    return groups
+
+
+def _repeated(header: tuple[str, ...]) -> list[str]:
+    """Names a header repeats. Spark renames each copy of a repeated name to name + index
+    (`amount4`, `amount5`), so repeats are found from those suffixes."""
+    bases = [c[: -len(str(i))] if c.endswith(str(i)) else None for i, c in enumerate(header)]
+    return sorted({b for b in bases if b and bases.count(b) > 1})
+
+
+def _check_headers(groups: dict[tuple[str, ...], list[str]], path: str) -> tuple[str, ...]:
+    """The first file's header; SchemaError naming the first file that does not match it."""
+    first = min(groups, key=lambda h: groups[h][0])
+    for header, files in groups.items():
+        dups = _repeated(header)
+        missing, extra = sorted(set(first) - set(header)), sorted(set(header) - set(first))
+        if dups or missing or extra:
+            problem = f"repeats column(s) {dups}" if dups else (
+                f"lacks {missing} and has unexpected {extra}" if missing and extra
+                else f"lacks {missing}" if missing else f"has unexpected {extra}"
+            )  # fmt: skip
+            raise SchemaError(
+                f"ETL input file {files[0]}: its header {problem} compared with "
+                f"{groups[first][0]} (columns {list(first)}). Every CSV file under {path} "
+                "must have the same column names, in any order; fix or move that file."
+            )
+    return first
+
+
 def _read_csv(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
-    reader = spark.read.option("header", True).option("sep", cfg.csv_delimiter)
-    header = reader.option("inferSchema", False).csv(path).columns
-    # explicit all-string schema + a corrupt-record column keeps malformed lines visible
-    schema = StructType(
-        [StructField(c, StringType()) for c in header] + [StructField(CORRUPT_COLUMN, StringType())]
-    )
-    return (
-        reader.schema(schema)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
-        .csv(path)
-    )
+    groups = csv_headers(spark, path, cfg)
+    if not groups:
+        raise EmptyInputError(f"ETL input {path} (csv) has no header line in any file")
+    columns = [*_check_headers(groups, path), CORRUPT_COLUMN]
+    frames = []
+    for header, files in groups.items():
+        # explicit all-string schema + a corrupt-record column keeps malformed lines visible
+        schema = StructType([StructField(c, StringType()) for c in (*header, CORRUPT_COLUMN)])
+        df = _csv_reader(spark, cfg).schema(schema).option("enforceSchema", False).csv(files)
+        frames.append(df.select(*[f"`{c}`" for c in columns]))
+    return reduce(DataFrame.unionByName, frames)
 
 
 def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
     return (
         spark.read.option("primitivesAsString", True)
+        .option("encoding", cfg.encoding)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
         .json(path)

@@ -6,7 +6,8 @@ gets the code of the FIRST rule it breaks, so each quarantined row is counted un
 exactly one reason. Does not own reading, writing or deduplication.
 
 Working columns added to the raw DataFrame: `__r_<canonical>` (the raw value as a
-string) and `__p_<canonical>` (the parsed, typed value).
+string) and `__p_<canonical>` (the parsed, typed value). The caller renames the input
+columns to `__in_<i>` first, so no input column name can collide with these.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUM
 
 RAW, PARSED = "__r_", "__p_"
 REASON, DETAIL = "reason", "reason_detail"
+REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not valid
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
 _TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
 _SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *_TIME_TYPES)
@@ -147,48 +149,131 @@ def _detail(name: str, text: str) -> Callable[[], Column]:
     return lambda: F.concat(_quoted(name), F.lit(" " + text))
 
 
-RULES: tuple[Rule, ...] = (
-    Rule(
-        "missing_required_field",
-        "a required column is null or empty",
-        lambda: F.greatest(*[_missing(c) for c in REQUIRED_COLUMNS]),
+def _ts_lit(value) -> Column:
+    # a string parsed in the session time zone (UTC); a Python datetime literal would be
+    # converted with the driver's local zone
+    return F.to_timestamp(F.lit(value.strftime("%Y-%m-%d %H:%M:%S")))
+
+
+def _outside(name: str, low: Column, high: Column) -> Column:
+    return (_p(name) < low) | (_p(name) > high)
+
+
+def _bound_rules(cfg: EtlSection) -> dict[str, Rule]:
+    b = cfg.bounds
+
+    def outside(name: str) -> Column:
+        return _outside(name, _ts_lit(b.min_timestamp), _ts_lit(b.max_timestamp))
+
+    span = (
+        f"outside [{b.min_timestamp}, {b.max_timestamp}] (etl.bounds.min_timestamp / max_timestamp)"
+    )
+    return {
+        "ts": Rule("timestamp_out_of_range", "timestamp outside the configured bounds",
+                   lambda: outside("timestamp"), _detail("timestamp", f"is {span}")),
+        "lt": Rule("label_time_out_of_range", "label_time outside the configured bounds",
+                   lambda: outside("label_time"), _detail("label_time", f"is {span}")),
+        "lo": Rule("amount_below_minimum", "amount < etl.bounds.min_amount",
+                   lambda: _p("amount") < F.lit(b.min_amount),
+                   _detail("amount", f"is below {b.min_amount:g} (etl.bounds.min_amount)")),
+        "hi": Rule("amount_above_maximum", "amount > etl.bounds.max_amount",
+                   lambda: _p("amount") > F.lit(b.max_amount),
+                   _detail("amount", f"is above {b.max_amount:g} (etl.bounds.max_amount)")),
+    }  # fmt: skip
+
+
+def encoding_rule(inputs: dict[str, str], cfg: EtlSection) -> Rule:
+    """Any input value holding U+FFFD: bytes that were not valid in `etl.encoding`."""
+
+    def bad(c: str) -> Column:
+        return F.coalesce(F.col(c).cast("string").contains(REPLACEMENT_CHAR), F.lit(False))
+
+    return Rule(
+        "invalid_encoding",
+        "a value holds bytes that are not valid in etl.encoding",
+        lambda: F.greatest(F.lit(False), *[bad(c) for c in inputs]),
         lambda: F.concat(
-            F.lit("missing required field(s): "),
-            F.concat_ws(", ", *[F.when(_missing(c), F.lit(c)) for c in REQUIRED_COLUMNS]),
+            F.lit(f"bytes that are not valid {cfg.encoding} (etl.encoding) in column(s): "),
+            F.concat_ws(", ", *[F.when(bad(c), F.lit(name)) for c, name in inputs.items()]),
         ),
-    ),
-    Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
-         _detail("timestamp", "does not parse as a timestamp")),
-    Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
-         _detail("amount", "is not a number")),
-    Rule("non_finite_amount", "amount is NaN or infinite",
-         lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
-         _detail("amount", "is NaN or infinite")),
-    Rule("non_positive_amount", "amount <= 0", lambda: _p("amount") <= 0,
-         _detail("amount", "is not > 0")),
-    Rule("invalid_label", "label is not 0/1", lambda: _unparsed("label"),
-         _detail("label", "is not 0 or 1")),
-    Rule("unknown_channel", f"channel not in {ALLOWED_CHANNELS}",
-         lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
-         _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),
-    Rule("unparseable_label_time", "label_time does not parse", lambda: _unparsed("label_time"),
-         _detail("label_time", "does not parse as a timestamp")),
-    Rule("label_time_before_timestamp", "label known before the transaction happened",
-         lambda: _p("label_time") < _p("timestamp"),
-         lambda: F.concat(_quoted("label_time"), F.lit(" is before "), _quoted("timestamp"))),
-)  # fmt: skip
-MALFORMED = Rule(
+    )
+
+
+def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
+    """The per-row rules in the order they are tried (the first broken one is the reason)."""
+    bound = _bound_rules(cfg)
+    return (
+        Rule(
+            "missing_required_field",
+            "a required column is null or empty",
+            lambda: F.greatest(*[_missing(c) for c in REQUIRED_COLUMNS]),
+            lambda: F.concat(
+                F.lit("missing required field(s): "),
+                F.concat_ws(", ", *[F.when(_missing(c), F.lit(c)) for c in REQUIRED_COLUMNS]),
+            ),
+        ),
+        Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
+             _detail("timestamp", "does not parse as a timestamp")),
+        bound["ts"],
+        Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
+             _detail("amount", "is not a number")),
+        Rule("non_finite_amount", "amount is NaN or infinite",
+             lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
+             _detail("amount", "is NaN or infinite")),
+        bound["lo"],
+        bound["hi"],
+        Rule("invalid_label", "label is not 0/1", lambda: _unparsed("label"),
+             _detail("label", "is not 0 or 1")),
+        Rule("unknown_channel", f"channel not in {ALLOWED_CHANNELS}",
+             lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
+             _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),
+        Rule("unparseable_label_time", "label_time does not parse", lambda: _unparsed("label_time"),
+             _detail("label_time", "does not parse as a timestamp")),
+        bound["lt"],
+        Rule("label_time_before_timestamp", "label known before the transaction happened",
+             lambda: _p("label_time") < _p("timestamp"),
+             lambda: F.concat(_quoted("label_time"), F.lit(" is before "), _quoted("timestamp"))),
+    )  # fmt: skip
+
+
+def malformed_rule(corrupt: str) -> Rule:
+    return Rule(
+        "malformed_record",
+        "the parser could not split the record into columns",
+        lambda: F.col(corrupt).isNotNull(),
+        lambda: F.concat(F.lit("malformed record: "), F.substring(F.col(corrupt), 1, 200)),
+    )
+
+
+# set by the pipeline after the per-row rules (several versions of one transaction_id)
+CONFLICTING_DUPLICATE = "conflicting_duplicate"
+REASON_CODES: tuple[str, ...] = (  # in the order they are tried
+    "invalid_encoding",
     "malformed_record",
-    "the parser could not split the record into columns",
-    lambda: F.col(CORRUPT_COLUMN).isNotNull(),
-    lambda: F.concat(F.lit("malformed record: "), F.substring(F.col(CORRUPT_COLUMN), 1, 200)),
+    "missing_required_field",
+    "unparseable_timestamp",
+    "timestamp_out_of_range",
+    "non_numeric_amount",
+    "non_finite_amount",
+    "amount_below_minimum",
+    "amount_above_maximum",
+    "invalid_label",
+    "unknown_channel",
+    "unparseable_label_time",
+    "label_time_out_of_range",
+    "label_time_before_timestamp",
+    CONFLICTING_DUPLICATE,
 )
-REASON_CODES: tuple[str, ...] = (MALFORMED.code, *(r.code for r in RULES))
 
 
-def annotate(df: DataFrame) -> DataFrame:
-    """Add `reason` / `reason_detail`: the first broken rule, null for a clean row."""
-    rules = ((MALFORMED,) if CORRUPT_COLUMN in df.columns else ()) + RULES
+def annotate(
+    df: DataFrame, cfg: EtlSection, inputs: dict[str, str], corrupt: str | None
+) -> DataFrame:
+    """Add `reason` / `reason_detail`: the first broken rule, null for a clean row.
+    `inputs`: {renamed input column: its name in the file}, all checked for undecodable
+    bytes; `corrupt`: the parser's corrupt-record column (renamed), if any."""
+    first = [encoding_rule(inputs, cfg)]
+    rules = (*first, *([malformed_rule(corrupt)] if corrupt else []), *build_rules(cfg))
     # a null test result (e.g. comparing with a null) counts as "not broken"
     reason = F.coalesce(*[F.when(r.broken(), F.lit(r.code)) for r in rules])
     detail = F.coalesce(*[F.when(r.broken(), r.detail()) for r in rules])

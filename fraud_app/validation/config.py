@@ -23,6 +23,7 @@ class CanonicalChecks(Section):
       e.g. {"timestamp:freshness": "error"}.
     """
 
+    min_amount: float = Field(0.0, ge=0)  # 0 accepts zero-amount authorisations
     max_amount: float = Field(1_000_000.0, gt=0)
     reference_time: dt.datetime | None = None
     max_staleness_hours: float = Field(48.0, gt=0)
@@ -32,6 +33,10 @@ class CanonicalChecks(Section):
 
     @model_validator(mode="after")
     def _rate_bounds(self) -> CanonicalChecks:
+        if self.min_amount >= self.max_amount:
+            raise ValueError(
+                f"min_amount ({self.min_amount}) must be < max_amount ({self.max_amount})"
+            )
         if self.label_rate_min > self.label_rate_max:
             raise ValueError(
                 f"label_rate_min ({self.label_rate_min}) must be <= label_rate_max "

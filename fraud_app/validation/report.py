@@ -4,12 +4,14 @@ ValidationFailedError when an error-severity check failed."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import json
+import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from fraud_app.errors import ValidationFailedError
+from fraud_app.errors import ConfigError, ValidationFailedError
 from fraud_app.validation.runner import CheckResult
 
 
@@ -21,6 +23,7 @@ class ValidationReport:
     results: tuple[CheckResult, ...]
     json_path: str | None = None
     html_path: str | None = None
+    run: str | None = None  # the run name in the report's file names
 
     @property
     def errors(self) -> list[CheckResult]:
@@ -43,33 +46,59 @@ class ValidationReport:
         if self.errors:
             raise ValidationFailedError(failure_message(self))
 
-    def save(self, directory: str | Path) -> ValidationReport:
-        """Write `<suite>_validation.json` and `.html` into `directory`; return with paths."""
+    def save(self, directory: str | Path, run: str | None = None) -> ValidationReport:
+        """Write `<suite>_validation-<run>.json` and `.html` into `directory` (never over an
+        earlier run's report); `run` None = the UTC time checked. Returns it with paths."""
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        json_path, html_path = (
-            out / f"{self.suite}_validation.json",
-            out / f"{self.suite}_validation.html",
-        )
-        saved = replace(self, json_path=str(json_path), html_path=str(html_path))
+        run = check_run_name(run) if run else _stamp(self.checked_at)
+        base, n = f"{self.suite}_validation-{run}", 1
+        while (out / f"{base}.json").exists() or (out / f"{base}.html").exists():
+            n += 1
+            base = f"{self.suite}_validation-{run}-{n}"
+        json_path, html_path = out / f"{base}.json", out / f"{base}.html"
+        saved = replace(self, json_path=str(json_path), html_path=str(html_path), run=run)
         json_path.write_text(json.dumps(saved.to_dict(), indent=2, default=str))
         html_path.write_text(render_html(saved))
         return saved
 
 
+_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_run_name(run: str) -> str:
+    if not _RUN_NAME.fullmatch(run):
+        raise ConfigError(
+            f"validation run name {run!r} must be 1-100 letters, digits, '.', '_' or '-' "
+            "(it becomes part of the report's file name)"
+        )
+    return run
+
+
+def _stamp(checked_at: str) -> str:
+    return dt.datetime.fromisoformat(checked_at).strftime("%Y%m%dT%H%M%SZ")
+
+
 def describe(r: CheckResult) -> str:
+    """One line: the check, what was observed, what was expected, which setting changes it."""
     where = f"column '{r.column}'" if r.column else "the table"
     text = f"{r.name} ({r.expectation} on {where})"
     if r.error:
         return f"{text}: could not run: {r.error}"
+    observed = []
     if r.unexpected_count is not None:
         pct = f" ({r.unexpected_percent:.2f}%)" if r.unexpected_percent is not None else ""
-        text += f": {r.unexpected_count} unexpected row(s){pct}"
+        observed.append(f"{r.unexpected_count} unexpected row(s){pct}")
     if r.observed is not None:
-        text += f": observed {r.observed}"
+        observed.append(str(r.observed))
+    text += f": observed {', '.join(observed) or 'a failure'}"
+    if r.expected:
+        text += f"; expected {r.expected}"
     if r.examples:
         shown = "; ".join(", ".join(f"{k}={v}" for k, v in e.items()) for e in r.examples)
         text += f"; e.g. {shown}"
+    if r.setting:
+        text += f"; setting: {r.setting}"
     return text
 
 
@@ -79,6 +108,12 @@ def failure_message(report: ValidationReport) -> str:
         f"{len(report.errors)} error-severity check(s) failed:"
     ]
     lines += [f"  - {describe(r)}" for r in report.errors]
+    lines.append(
+        f"A check can be made a warning under validation.{report.suite}.severities"
+        if report.suite == "canonical"
+        else "A feature check's severity is set under validation.features.columns.<name>"
+        ".severity or validation.features.default_severity"
+    )
     if report.html_path:
         lines.append(f"Full report: {report.html_path}")
     return "\n".join(lines)
@@ -112,6 +147,8 @@ def render_html(report: ValidationReport) -> str:
             esc(r.severity),
             "pass" if r.success else "FAIL",
             esc(r.observed or ""),
+            esc(r.expected),
+            esc(r.setting),
             esc(detail),
             examples,
         ]
@@ -125,6 +162,8 @@ def render_html(report: ValidationReport) -> str:
             "severity",
             "result",
             "observed",
+            "expected",
+            "setting",
             "unexpected",
             "examples",
         )

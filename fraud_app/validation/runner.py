@@ -33,6 +33,8 @@ class CheckResult:
     unexpected_percent: float | None = None
     examples: tuple[dict[str, Any], ...] = ()
     error: str | None = None  # GX raised (e.g. the column does not exist)
+    expected: str = ""  # what passes, in words (from the Check)
+    setting: str = ""  # the config key(s) that change it
 
 
 def run_checks(
@@ -115,8 +117,9 @@ def _gx_batch_and_suite(checks: list[Check], suite_name: str):
 def _result(check: Check, raw: dict[str, Any] | None) -> CheckResult:
     if raw is None:  # GX dropped it: treat as a failure rather than a silent pass
         return CheckResult(
-            check.name, check.expectation, check.column, check.severity, False, error="no result"
-        )
+            check.name, check.expectation, check.column, check.severity, False,
+            error="no result", expected=check.expected, setting=check.setting,
+        )  # fmt: skip
     res = raw.get("result") or {}
     error = _exception_message(raw.get("exception_info") or {})
     examples = res.get("partial_unexpected_index_list") or [
@@ -134,6 +137,8 @@ def _result(check: Check, raw: dict[str, Any] | None) -> CheckResult:
         unexpected_percent=_finite_or_none(res.get("unexpected_percent")),
         examples=tuple(_plain(e) for e in examples),
         error=error,
+        expected=check.expected,
+        setting=check.setting,
     )
 
 

@@ -9,7 +9,7 @@ and the results in the reports.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fraud_app.errors import ConfigError
@@ -28,11 +28,19 @@ NUMERIC_DTYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
 
 @dataclass(frozen=True)
 class Check:
+    """`expected` says in words what passes; `setting` names the config key(s) that
+    change it, so a failure message can say observed vs expected and what to change."""
+
     name: str
     expectation: str  # class name in great_expectations.expectations
     severity: Severity
     column: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    expected: str = ""
+    setting: str = ""
+
+
+_C = "validation.canonical"
 
 
 def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> list[Check]:
@@ -40,17 +48,22 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
     ref = cfg.reference_time or now or dt.datetime.now(dt.UTC)
     ref = ref.astimezone(dt.UTC).replace(tzinfo=None) if ref.tzinfo else ref
     checks = _schema_checks()
+    oldest = ref - dt.timedelta(hours=cfg.max_staleness_hours)
     checks += [
-        Check("transaction_id:unique", "ExpectColumnValuesToBeUnique", "error", "transaction_id"),
+        Check("transaction_id:unique", "ExpectColumnValuesToBeUnique", "error", "transaction_id",
+              expected="every transaction_id once", setting="etl (deduplicates)"),
         Check(
             "amount:range",
             "ExpectColumnValuesToBeBetween",
             "error",
             "amount",
-            {"min_value": 0, "strict_min": True, "max_value": cfg.max_amount},
+            {"min_value": cfg.min_amount, "max_value": cfg.max_amount},
+            expected=f"{cfg.min_amount:g} <= amount <= {cfg.max_amount:g}",
+            setting=f"{_C}.min_amount / {_C}.max_amount",
         ),
         Check(
-            "label:values", "ExpectColumnValuesToBeInSet", "error", "label", {"value_set": [0, 1]}
+            "label:values", "ExpectColumnValuesToBeInSet", "error", "label", {"value_set": [0, 1]},
+            expected="label 0 or 1", setting="etl.columns.label",
         ),
         Check(
             "label:rate",
@@ -58,6 +71,8 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
             "error",
             "label",
             {"min_value": cfg.label_rate_min, "max_value": cfg.label_rate_max},
+            expected=f"fraud rate in [{cfg.label_rate_min:g}, {cfg.label_rate_max:g}]",
+            setting=f"{_C}.label_rate_min / {_C}.label_rate_max",
         ),
         Check(
             "channel:allowed",
@@ -65,13 +80,18 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
             "error",
             "channel",
             {"value_set": list(ALLOWED_CHANNELS)},
+            expected=f"channel in {list(ALLOWED_CHANNELS)}",
+            setting="etl.columns.channel",
         ),
         Check(
             "timestamp:freshness",
             "ExpectColumnMaxToBeBetween",
             "warning",
             "timestamp",
-            {"min_value": ref - dt.timedelta(hours=cfg.max_staleness_hours), "max_value": ref},
+            {"min_value": oldest, "max_value": ref},
+            expected=f"newest timestamp in [{oldest:%Y-%m-%d %H:%M:%S}, {ref:%Y-%m-%d %H:%M:%S}]"
+            f" (reference time - {cfg.max_staleness_hours:g} h, reference time)",
+            setting=f"{_C}.reference_time / {_C}.max_staleness_hours",
         ),
         Check(
             "label_time:after_timestamp",
@@ -84,48 +104,56 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
                 "or_equal": True,
                 "ignore_row_if": "either_value_is_missing",
             },
+            expected="label_time >= timestamp", setting="etl.columns.label_time",
         ),
-    ]
+    ]  # fmt: skip
     return _with_severities(checks, cfg.severities, "validation.canonical.severities")
 
 
 def _schema_checks() -> list[Check]:
     """Rows exist, every canonical column has its type, required ones are never null."""
     checks = [
-        Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None, {"min_value": 1})
-    ]
+        Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None,
+              {"min_value": 1}, "at least 1 row", "etl.input")
+    ]  # fmt: skip
     for col in CANONICAL_COLUMNS:
         kwargs = {"type_": _SPARK_TYPE_NAMES[col.spark_type]}
         checks.append(
-            Check(f"{col.name}:type", "ExpectColumnValuesToBeOfType", "error", col.name, kwargs)
-        )
+            Check(f"{col.name}:type", "ExpectColumnValuesToBeOfType", "error", col.name, kwargs,
+                  f"type {kwargs['type_']}", "etl (writes the canonical types)")
+        )  # fmt: skip
     for name in REQUIRED_COLUMNS:
-        checks.append(Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", "error", name))
+        checks.append(Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", "error", name,
+                            expected="no nulls", setting=f"etl.columns.{name}"))  # fmt: skip
     return checks
 
 
 def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
     """Generic feature-table suite from the table's (column -> Spark dtype) and config."""
+    f = "validation.features"
     checks = [
-        Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None, {"min_value": 1})
-    ]
+        Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None,
+              {"min_value": 1}, "at least 1 row", "features")
+    ]  # fmt: skip
     if cfg.key_column in dtypes:
         checks.append(
-            Check(
-                f"{cfg.key_column}:unique", "ExpectColumnValuesToBeUnique", "error", cfg.key_column
-            )
-        )
+            Check(f"{cfg.key_column}:unique", "ExpectColumnValuesToBeUnique", "error",
+                  cfg.key_column, expected=f"every {cfg.key_column} once", setting=f"{f}.key_column")
+        )  # fmt: skip
     for name in cfg.columns:
-        checks.append(Check(f"{name}:exists", "ExpectColumnToExist", "error", name))
+        checks.append(Check(f"{name}:exists", "ExpectColumnToExist", "error", name,
+                            expected="the column exists", setting=f"{f}.columns.{name}"))  # fmt: skip
     skip = {cfg.key_column, *cfg.exclude}
     numeric = [c for c, t in dtypes.items() if t in NUMERIC_DTYPES and c not in skip]
     for name in sorted(set(numeric) | (set(cfg.columns) & set(dtypes))):
         spec = cfg.columns.get(name)
         severity = spec.severity if spec else cfg.default_severity
+        key = f"{f}.columns.{name}" if spec else f"{f}.columns.{name} / {f}.exclude"
         if not (spec and spec.nullable):
             checks.append(
-                Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", severity, name)
-            )
+                Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", severity, name,
+                      expected="no nulls", setting=f"{key} (nullable)")
+            )  # fmt: skip
         low = spec.min if spec and spec.min is not None else -DOUBLE_MAX
         high = spec.max if spec and spec.max is not None else DOUBLE_MAX
         kind = "range" if spec and (spec.min is not None or spec.max is not None) else "finite"
@@ -136,6 +164,8 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
                 severity,
                 name,
                 {"min_value": low, "max_value": high},
+                expected="finite values" if kind == "finite" else f"values in [{low:g}, {high:g}]",
+                setting=f"{key} (min / max)",
             )
         )
     return checks
@@ -148,7 +178,4 @@ def _with_severities(
     unknown = sorted(set(overrides) - set(names))
     if unknown:
         raise ConfigError(f"{where}: unknown check name(s) {unknown}. Valid: {names}")
-    return [
-        Check(c.name, c.expectation, overrides.get(c.name, c.severity), c.column, c.kwargs)
-        for c in checks
-    ]
+    return [replace(c, severity=overrides.get(c.name, c.severity)) for c in checks]

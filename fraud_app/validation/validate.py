@@ -22,29 +22,46 @@ logger = logging.getLogger(__name__)
 
 
 def validate_canonical(
-    spark: SparkSession, df: DataFrame, cfg: AppConfig, *, table: str = "canonical"
+    spark: SparkSession,
+    df: DataFrame,
+    cfg: AppConfig,
+    *,
+    table: str = "canonical",
+    run_name: str | None = None,
 ) -> ValidationReport:
-    """Check `df` (canonical schema) against `validation.canonical`."""
+    """Check `df` (canonical schema) against `validation.canonical`. The report is saved
+    as `<paths.reports>/canonical_validation-<run_name or UTC time>.json/.html`."""
     checks = canonical_checks(cfg.validation.canonical)
-    return _validate(df, checks, "canonical", "transaction_id", cfg, table)
+    return _validate(df, checks, ("canonical", "transaction_id"), cfg, table, run_name)
 
 
 def validate_features(
-    spark: SparkSession, df: DataFrame, cfg: AppConfig, *, table: str = "features"
+    spark: SparkSession,
+    df: DataFrame,
+    cfg: AppConfig,
+    *,
+    table: str = "features",
+    run_name: str | None = None,
 ) -> ValidationReport:
     """Check a feature table: numeric columns non-null and finite, configured ranges."""
     fc = cfg.validation.features
     checks = feature_checks(dict(df.dtypes), fc)
-    return _validate(df, checks, "features", fc.key_column, cfg, table)
+    return _validate(df, checks, ("features", fc.key_column), cfg, table, run_name)
 
 
 def _validate(
-    df: DataFrame, checks: list[Check], suite: str, key: str | None, cfg: AppConfig, table: str
+    df: DataFrame,
+    checks: list[Check],
+    suite_key: tuple[str, str | None],
+    cfg: AppConfig,
+    table: str,
+    run_name: str | None,
 ) -> ValidationReport:
+    suite, key = suite_key
     checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
     results = run_checks(df, checks, suite, key, cfg.validation.examples)
     report = ValidationReport(suite, table, checked_at, tuple(results))
-    report = report.save(cfg.paths.resolve("reports"))
+    report = report.save(cfg.paths.resolve("reports"), run_name)
     for r in report.warnings:
         logger.warning("validation warning: %s", describe(r))
     logger.info(

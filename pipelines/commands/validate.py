@@ -19,6 +19,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--no-fail", action="store_true", help="report error-severity failures without failing"
     )
+    parser.add_argument(
+        "--run-name",
+        help="name in the report file names (default: the UTC time); earlier reports are kept",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
@@ -38,9 +42,10 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         )
     df = spark.read.parquet(path)
     validate = validate_canonical if args.table == "canonical" else validate_features
-    report = validate(spark, df, config, table=path)
+    report = validate(spark, df, config, table=path, run_name=args.run_name)
     summary = {
         "suite": report.suite,
+        "run": report.run,
         "success": report.success,
         "errors": [r.name for r in report.errors],
         "warnings": [r.name for r in report.warnings],

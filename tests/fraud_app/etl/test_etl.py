@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -28,9 +30,11 @@ MAPPING = {
     "label_time": "confirmed",
     "channel": "chan",
 }
-HEADER = list(MAPPING.values())
+# unmapped raw columns named like the quarantine's own columns must not collide with them
+HEADER = [*MAPPING.values(), "reason", "reason_detail"]
 OK = {"card": "c1", "shop": "m1", "when": "2024-01-05 10:00:00", "value": "12.50", "fraud": "0",
-      "confirmed": "2024-02-05 10:00:00", "chan": "POS"}  # fmt: skip
+      "confirmed": "2024-02-05 10:00:00", "chan": "POS", "reason": "raw r", "reason_detail": "raw d"}  # fmt: skip
+BAD_BYTES = "@@bad-bytes@@"  # replaced by bytes that are not valid UTF-8 when written
 
 # (transaction id, overrides of the OK row, expected reason; None = clean)
 CASES: list[tuple[str, dict, str | None]] = [
@@ -55,8 +59,18 @@ CASES: list[tuple[str, dict, str | None]] = [
     ("amt_nan", {"value": "NaN"}, "non_finite_amount"),
     ("amt_inf", {"value": "Infinity"}, "non_finite_amount"),
     ("amt_neg_inf", {"value": "-inf"}, "non_finite_amount"),
-    ("amt_negative", {"value": "-3.20"}, "non_positive_amount"),
-    ("amt_zero", {"value": "0"}, "non_positive_amount"),
+    ("amt_negative", {"value": "-3.20"}, "amount_below_minimum"),
+    ("ok_amt_zero", {"value": "0"}, None),  # zero-amount authorisations are normal
+    ("amt_absurd", {"value": "1e308"}, "amount_above_maximum"),
+    ("amt_overflow", {"value": "1e309"}, "non_finite_amount"),
+    ("ts_year_zero", {"when": "0000-01-01 00:00:00"}, "timestamp_out_of_range"),
+    ("ts_far_future", {"when": "2999-01-01 00:00:00", "confirmed": ""}, "timestamp_out_of_range"),
+    ("lt_far_future", {"confirmed": "9999-12-31 00:00:00"}, "label_time_out_of_range"),
+    ("bad_bytes", {"shop": "M0001" + BAD_BYTES}, "invalid_encoding"),
+    ("bad_bytes_unmapped", {"reason": BAD_BYTES}, "invalid_encoding"),
+    # RFC 4180: quoted fields holding the separator, quotes and line breaks are one record
+    ("ok_multiline", {"shop": "m1\nsecond line", "reason": "a\r\nb"}, None),
+    ("ok_quotes", {"shop": 'say "hi", ok'}, None),
     ("label_two", {"fraud": "2"}, "invalid_label"),
     ("label_half", {"fraud": "0.5"}, "invalid_label"),
     ("label_text", {"fraud": "fraud"}, "invalid_label"),
@@ -65,24 +79,33 @@ CASES: list[tuple[str, dict, str | None]] = [
     ("lt_before", {"confirmed": "2024-01-04 10:00:00"}, "label_time_before_timestamp"),
     # first broken rule wins: missing card AND a bad amount -> missing_required_field
     ("two_problems", {"card": "", "value": "abc"}, "missing_required_field"),
-    # duplicates: the earliest copy is kept, ties broken by the other columns
-    ("dup", {"when": "2024-01-05 10:00:05", "value": "3"}, None),
-    ("dup", {"when": "2024-01-05 10:00:01", "value": "2"}, None),
+    # identical copies (12.50 == 12.5 after parsing; raw-only columns do not count): one
+    # kept, the others counted as duplicates
+    ("dup_exact", {}, None),
+    ("dup_exact", {"value": "12.5", "reason": "other"}, "<exact duplicate>"),
+    # conflicting copies: the earliest is kept, ties broken by the other columns; the
+    # other versions are quarantined
+    ("dup", {"when": "2024-01-05 10:00:05", "value": "3"}, "conflicting_duplicate"),
+    ("dup", {"when": "2024-01-05 10:00:01", "value": "2"}, "conflicting_duplicate"),
     ("dup", {"when": "2024-01-05 10:00:01", "value": "1"}, None),
+    ("dup_label", {"fraud": "1"}, None),  # a copy reporting fraud wins a tie
+    ("dup_label", {}, "conflicting_duplicate"),
     # a broken copy of a clean id is quarantined, not counted as a duplicate
     ("dup_bad", {}, None),
-    ("dup_bad", {"value": "-1"}, "non_positive_amount"),
+    ("dup_bad", {"value": "-1"}, "amount_below_minimum"),
 ]
+EXACT = "<exact duplicate>"
 
 
 def _write_csv(path: Path, rows: list[dict], header: list[str] = HEADER, extra_lines=()) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=header)
-        w.writeheader()
-        w.writerows(rows)
-        for line in extra_lines:
-            f.write(line + "\n")
+    text = io.StringIO(newline="")
+    w = csv.DictWriter(text, fieldnames=header)
+    w.writeheader()
+    w.writerows(rows)
+    for line in extra_lines:
+        text.write(line + "\n")
+    path.write_bytes(text.getvalue().encode("utf-8").replace(BAD_BYTES.encode(), b"\xff\xfe"))
     return path
 
 
@@ -95,8 +118,10 @@ def _config(tmp_path: Path, input_path: Path, **etl) -> AppConfig:
 def table_run(spark, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("etl_cases")
     rows = [{**OK, "id": tid, **over} for tid, over, _ in CASES]
+    # two files, the second with its columns in reverse order: read by name, not position
     # one line with too many fields: the CSV parser cannot map it to the columns
-    src = _write_csv(tmp / "in" / "tx.csv", rows, extra_lines=["bad1,c,m,2024-01-05 10:00:00,1,0,,POS,x,y"])
+    _write_csv(tmp / "in" / "a.csv", rows[::2], extra_lines=["bad1,c,m,2024-01-05 10:00:00,1,0,,POS,x,y,z,w"])
+    src = _write_csv(tmp / "in" / "b.csv", rows[1::2], header=HEADER[::-1])
     cfg = _config(tmp, src.parent)
     result = run_etl(spark, cfg)
     quarantine = spark.read.parquet(result.quarantine_path).toPandas()
@@ -106,33 +131,71 @@ def table_run(spark, tmp_path_factory):
 
 def test_each_bad_row_has_its_reason(table_run) -> None:
     _, result, quarantine, _ = table_run
-    got = {(r.id or "", r.reason) for r in quarantine.itertuples()}
-    expected = {(tid, reason) for tid, _, reason in CASES if reason}
-    assert got - {("bad1", "malformed_record")} == expected
-    assert ("bad1", "malformed_record") in got
+    got = Counter((r.raw_id or "", r.reason) for r in quarantine.itertuples())
+    expected = Counter((tid, reason) for tid, _, reason in CASES if reason and reason != EXACT)
+    assert got == expected + Counter({("bad1", "malformed_record"): 1})
     assert result.quarantine_by_reason["malformed_record"] == 1
+    assert result.quarantine_by_reason == dict(Counter(reason for _, reason in got.elements()))
+
+
+def test_output_values_equal_the_source_records(table_run) -> None:
+    _, _, _, out = table_run
+    by_id = out.set_index("transaction_id")
+    assert by_id.loc["ok_multiline", "merchant_id"] == "m1\nsecond line"
+    assert by_id.loc["ok_quotes", "merchant_id"] == 'say "hi", ok'
+    for tid, over, reason in CASES:  # no swapped columns: every clean row's ids as written
+        if reason is None and tid not in ("dup", "ok_spaces"):
+            row = {**OK, **over}
+            assert (by_id.loc[tid, "card_id"], by_id.loc[tid, "merchant_id"]) == (row["card"], row["shop"]), tid
+            assert by_id.loc[tid, "amount"] == float(row["value"]), tid
+    assert not out.merchant_id.str.contains("\ufffd").any()
+    assert by_id.loc["dup_label", "label"] == 1  # earliest, then fraud first
+
+
+def test_conflicting_duplicates_name_both_versions(table_run) -> None:
+    _, result, q, _ = table_run
+    dup = q[q.raw_id == "dup"].set_index("raw_value")
+    assert set(dup.index) == {"3", "2"}
+    assert "3 different versions" in dup.loc["2", "reason_detail"]
+    assert "differs from the kept (earliest) version in: amount" in dup.loc["2", "reason_detail"]
+    assert "kept in the canonical table: amount=1.0" in dup.loc["2", "reason_detail"]
+    assert "timestamp=2024-01-05 10:00:01" in dup.loc["3", "reason_detail"]
+    assert result.conflict_examples == ("dup", "dup_label")
+
+
+def test_encoding_and_files_are_named_in_the_quarantine(table_run) -> None:
+    _, _, q, _ = table_run
+    by_id = q.set_index("raw_id", drop=False)
+    detail = by_id.loc["bad_bytes", "reason_detail"]
+    assert detail == "bytes that are not valid UTF-8 (etl.encoding) in column(s): shop"
+    assert by_id.loc["bad_bytes_unmapped", "reason_detail"].endswith("column(s): reason")
+    assert by_id.loc["bad_bytes", "source_file"].endswith(("a.csv", "b.csv"))
 
 
 def test_counts_add_up(table_run) -> None:
     _, r, quarantine, output = table_run
-    n_bad = sum(1 for *_, reason in CASES if reason) + 1  # + the malformed line
+    n_bad = sum(1 for *_, reason in CASES if reason not in (None, EXACT)) + 1  # + malformed
     assert r.input_rows == len(CASES) + 1
-    assert (r.quarantine_rows, r.duplicate_rows) == (n_bad, 2)
+    assert (r.quarantine_rows, r.duplicate_rows) == (n_bad, 1)
     assert r.input_rows == r.output_rows + r.quarantine_rows + r.duplicate_rows
     assert r.output_rows == len(output) and r.quarantine_rows == len(quarantine)
     assert sum(r.quarantine_by_reason.values()) == r.quarantine_rows
-    assert r.duplicate_examples == ("dup",)
+    assert r.duplicate_examples == ("dup_exact",)
 
 
 def test_quarantine_keeps_the_raw_text_and_explains(table_run) -> None:
     _, _, q, _ = table_run
-    by_id = q.set_index("id", drop=False)
-    assert by_id.loc["amt_comma", "value"] == "12,50"
-    assert by_id.loc["ts_text", "when"] == "not a date"
+    by_id = q.set_index("raw_id", drop=False)
+    assert by_id.loc["amt_comma", "raw_value"] == "12,50"
+    assert by_id.loc["ts_text", "raw_when"] == "not a date"
+    assert by_id.loc["ts_text", "raw_reason"] == "raw r"  # the input's own `reason` column
     assert "'not a date'" in by_id.loc["ts_text", "reason_detail"]
     assert by_id.loc["no_card", "reason_detail"] == "missing required field(s): card_id"
     assert "2" in by_id.loc["label_two", "reason_detail"]
-    assert set(q.columns) >= {*HEADER, "reason", "reason_detail"}
+    assert "etl.bounds.max_amount" in by_id.loc["amt_absurd", "reason_detail"]
+    assert "etl.bounds.min_timestamp" in by_id.loc["ts_year_zero", "reason_detail"]
+    assert list(q.columns) == [*(f"raw_{c}" for c in HEADER), "raw__corrupt_record", "reason",
+                               "reason_detail", "source_file"]  # fmt: skip
 
 
 def test_output_is_typed_canonical_and_deduplicated(table_run, spark) -> None:
@@ -148,6 +211,7 @@ def test_output_is_typed_canonical_and_deduplicated(table_run, spark) -> None:
     ok = out.set_index("transaction_id")
     assert ok.loc["ok_lower_channel", "channel"] == "ECOM" and ok.loc["ok_true_label", "label"] == 1
     assert ok.loc["ok_spaces", "card_id"] == "c2" and ok.loc["ok_spaces", "amount"] == 7.5
+    assert ok.loc["ok_amt_zero", "amount"] == 0.0
     assert out.country.isna().all()  # optional column absent from the input
 
 
@@ -185,10 +249,10 @@ def test_parquet_input_with_native_types(spark, tmp_path) -> None:
     r = run_etl(spark, cfg)
     assert r.input_format == "parquet"
     assert r.quarantine_by_reason == {
-        "non_finite_amount": 1, "non_positive_amount": 1, "missing_required_field": 1, "invalid_label": 1,
+        "non_finite_amount": 1, "amount_below_minimum": 1, "missing_required_field": 1, "invalid_label": 1,
     }  # fmt: skip
-    q = spark.read.parquet(r.quarantine_path).toPandas().set_index("transaction_id")
-    assert q.loc["p2", "amount"] == "NaN" and q.loc["p3", "amount"] == "-1.0"
+    q = spark.read.parquet(r.quarantine_path).toPandas().set_index("raw_transaction_id")
+    assert q.loc["p2", "raw_amount"] == "NaN" and q.loc["p3", "raw_amount"] == "-1.0"
     assert r.output_rows == 1
 
 

@@ -27,8 +27,9 @@ def _rows(n: int = 40) -> list[tuple]:
     for i in range(n):
         ts = T0 + dt.timedelta(hours=i)
         label = 1 if i % 20 == 0 else 0
+        amount = 0.0 if i == 5 else 10.0 + i  # a zero-amount authorisation is normal
         rows.append(
-            (f"t{i:03d}", f"c{i % 5}", f"m{i % 3}", ts, 10.0 + i, label, ts + dt.timedelta(days=3),
+            (f"t{i:03d}", f"c{i % 5}", f"m{i % 3}", ts, amount, label, ts + dt.timedelta(days=3),
              "5411", ["POS", "ECOM", "ATM"][i % 3], "CN", "CN", None, None)
         )  # fmt: skip
     return rows
@@ -64,20 +65,32 @@ def test_broken_table_raises_naming_check_column_and_ids(spark, tmp_path) -> Non
     rows[9] = ("t001", *rows[9][1:])  # duplicate id
     rows[11] = (*rows[11][:6], T0 - dt.timedelta(days=1), *rows[11][7:])  # label before the txn
     df = spark.createDataFrame(rows, CANONICAL_SCHEMA)
-    cfg = _config(tmp_path)
+    # data ends 2024-01-02 15:00, 9 days before the reference time
+    cfg = _config(tmp_path, reference_time="2024-01-12T00:00:00", severities={"timestamp:freshness": "error"})
     with pytest.raises(ValidationFailedError) as info:
-        validate_canonical(spark, df, cfg)
+        validate_canonical(spark, df, cfg, run_name="nightly-1")
     message = str(info.value)
     assert "amount:range (ExpectColumnValuesToBeBetween on column 'amount')" in message
+    # every failure: observed vs expected and the setting that changes it
+    assert (
+        "timestamp:freshness (ExpectColumnMaxToBeBetween on column 'timestamp'): observed 2024-01-02 15:00:00;"
+        " expected newest timestamp in [2024-01-10 00:00:00, 2024-01-12 00:00:00] (reference time - 48 h,"
+        " reference time); setting: validation.canonical.reference_time / validation.canonical.max_staleness_hours"
+    ) in message
+    assert "expected 0 <= amount <= 1e+06" in message
+    assert "setting: validation.canonical.min_amount / validation.canonical.max_amount" in message
+    failures = [line for line in message.splitlines() if line.startswith("  - ")]
+    assert len(failures) == 5 and all("; expected " in f and "; setting: " in f for f in failures)
     assert "transaction_id=t003" in message and "amount=-5.0" in message
     assert "channel:allowed" in message and "transaction_id=t007" in message and "MOBILE" in message
     assert "transaction_id:unique" in message and "t001" in message
     assert "label_time:after_timestamp" in message
     assert "Full report:" in message
-    saved = json.loads((tmp_path / "reports" / "canonical_validation.json").read_text())
+    saved = json.loads((tmp_path / "reports" / "canonical_validation-nightly-1.json").read_text())
     failed = {r["name"] for r in saved["results"] if not r["success"]}
-    assert failed == {"amount:range", "channel:allowed", "transaction_id:unique", "label_time:after_timestamp"}
-    assert "FAILED" in (tmp_path / "reports" / "canonical_validation.html").read_text()
+    assert failed == {"amount:range", "channel:allowed", "transaction_id:unique", "label_time:after_timestamp",
+                      "timestamp:freshness"}  # fmt: skip
+    assert "FAILED" in (tmp_path / "reports" / "canonical_validation-nightly-1.html").read_text()
 
 
 @pytest.mark.spark
@@ -101,11 +114,13 @@ def test_feature_table_checks(spark, tmp_path) -> None:
     with pytest.raises(ValidationFailedError) as info:
         validate_features(spark, df, cfg)
     message = str(info.value)
+    assert "expected values in [0, 1]; e.g. transaction_id=d, ratio=1.5; setting: validation.features.columns.ratio (min / max)" in message
     assert "amount_log:finite" in message and "transaction_id=b" in message and "transaction_id=c" in message
     assert "count_card_24h:not_null" in message
     assert "ratio:range" in message and "transaction_id=d" in message
     assert "missing_feature:exists" in message
-    saved = json.loads((tmp_path / "reports" / "features_validation.json").read_text())
+    [report] = (tmp_path / "reports").glob("features_validation-*.json")
+    saved = json.loads(report.read_text())
     names = {r["name"]: r["success"] for r in saved["results"]}
     assert names["count_card_24h:finite"] and names["transaction_id:unique"]
     assert "label:finite" not in names  # label is excluded by default
@@ -130,3 +145,67 @@ def test_severity_overrides_are_checked() -> None:
         load_config(None, {"validation.canonical.severities": {"label:rate": "fatal"}})
     with pytest.raises(ConfigError, match=r"label_rate_min"):
         load_config(None, {"validation.canonical": {"label_rate_min": 0.5, "label_rate_max": 0.1}})
+
+
+def test_reports_are_kept_per_run(tmp_path) -> None:
+    from fraud_app.validation.report import ValidationReport
+
+    report = ValidationReport("canonical", "t", "2024-01-05T10:00:00+00:00", ())
+    first, second = report.save(tmp_path), report.save(tmp_path)  # same second: not overwritten
+    named = report.save(tmp_path, "nightly")
+    assert Path(first.json_path).name == "canonical_validation-20240105T100000Z.json"
+    assert Path(second.json_path).name == "canonical_validation-20240105T100000Z-2.json"
+    assert Path(named.html_path).name == "canonical_validation-nightly.html" and named.run == "nightly"
+    assert len(list(tmp_path.glob("*.json"))) == 3 and json.loads(Path(named.json_path).read_text())["run"] == "nightly"
+    with pytest.raises(ConfigError, match=r"run name '../x' must be"):
+        report.save(tmp_path, "../x")
+
+
+def test_cli_silences_third_party_info_logs() -> None:
+    import logging
+
+    from pipelines.cli import configure_logging
+
+    root, gx = logging.getLogger(), logging.getLogger("great_expectations._docs_decorators")
+    before = root.level, [(n, logging.getLogger(n).level) for n in ("great_expectations", "py4j")]
+    try:
+        configure_logging("INFO")
+        assert root.isEnabledFor(logging.INFO) and not gx.isEnabledFor(logging.INFO)
+        assert gx.isEnabledFor(logging.WARNING) and not logging.getLogger("py4j.clientserver").isEnabledFor(logging.INFO)
+        configure_logging("DEBUG")  # asking for everything gets everything
+        assert gx.isEnabledFor(logging.DEBUG)
+    finally:
+        root.setLevel(before[0])
+        for name, level in before[1]:
+            logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+@pytest.mark.integration
+def test_validate_command_output_is_not_buried_in_library_logs(tmp_path) -> None:
+    """A real `etl` + `validate` in a fresh process: the summary lines are there, the ~200
+    Great Expectations INFO lines are not."""
+    import subprocess
+    import sys
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lines = ["transaction_id,card_id,merchant_id,timestamp,amount,label"]
+    lines += [f"t{i},c{i % 3},m{i % 2},2024-01-01 0{i}:00:00,{i}.5,{int(i == 3)}" for i in range(8)]
+    (raw / "tx.csv").write_text("\n".join(lines) + "\n")
+    overrides = (
+        f"from pipelines.cli import main; import sys; args = ['--log-level', 'INFO', '-c', {str(tmp_path / 'c.yaml')!r}]; "
+        "sys.exit(main(args + ['etl']) or main(args + ['validate', '--no-fail', '--run-name', 'r1']))"
+    )
+    (tmp_path / "c.yaml").write_text(
+        f"paths: {{root: {tmp_path}}}\nspark: {{master: 'local[1]'}}\n"
+        "etl: {timestamp_format: 'yyyy-MM-dd HH:mm:ss'}\n"
+        "validation: {canonical: {reference_time: 2024-01-01T08:00:00, label_rate_max: 0.5}}\n"
+    )
+    repo = Path(__file__).resolve().parents[3]
+    done = subprocess.run([sys.executable, "-c", overrides], cwd=repo, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "canonical validation of" in done.stderr and "Skipping registering function" not in done.stderr
+    assert not [line for line in done.stderr.splitlines() if " INFO great_expectations" in line or " INFO py4j" in line]
+    assert (tmp_path / "reports" / "canonical_validation-r1.json").is_file()

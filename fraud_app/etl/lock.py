@@ -1,0 +1,128 @@
+"""One writer per output root: a lock file `<paths.root>/.fraud-app.lock`.
+
+Owns taking, refusing and releasing the lock; does not own what the holder writes.
+The file holds JSON {pid, host, command, started_at}. A lock whose pid is no longer
+alive on this host is stale (a killed run) and is taken over with a warning; a lock
+held by a live process, or by another host (whose processes cannot be checked), is
+refused with ConcurrentRunError naming the holder and how to clear it.
+
+Creation is atomic on a local disk (O_CREAT | O_EXCL). Re-entrant within a process,
+so a workflow that runs several steps can hold it around all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+
+from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
+
+logger = logging.getLogger(__name__)
+
+LOCK_NAME = ".fraud-app.lock"
+_HELD: dict[str, int] = {}  # lock path -> nesting depth, this process
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by another user
+        return True
+    return True
+
+
+def _local_path(root: str) -> Path:
+    if "://" in root and not root.startswith("file:"):
+        raise EnvironmentSetupError(
+            f"paths.root {root}: the run lock needs a local directory; run with a local "
+            "paths.root (and point etl.output / etl.quarantine at remote storage)."
+        )
+    return Path(root.removeprefix("file://").removeprefix("file:"))
+
+
+class RootLock:
+    """Context manager: `with RootLock(config.paths.root, "etl"): ...`."""
+
+    def __init__(self, root: str, command: str) -> None:
+        self.path = _local_path(str(root)) / LOCK_NAME
+        self.command = command
+
+    def __enter__(self) -> RootLock:
+        key = str(self.path.resolve())
+        if _HELD.get(key):
+            _HELD[key] += 1
+            return self
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EnvironmentSetupError(
+                f"cannot create the output root {self.path.parent}: {exc.strerror}. "
+                "Set paths.root to a writable directory."
+            ) from exc
+        for _ in range(3):  # a stale lock is removed, then creation is retried
+            if self._create():
+                _HELD[key] = 1
+                return self
+            self._refuse_or_clear()
+        raise ConcurrentRunError(
+            f"could not take the lock {self.path}; another run keeps taking it"
+        )
+
+    def __exit__(self, *exc_info: object) -> None:
+        key = str(self.path.resolve())
+        _HELD[key] -= 1
+        if _HELD[key] == 0:
+            del _HELD[key]
+            self.path.unlink(missing_ok=True)
+
+    def _create(self) -> bool:
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "command": self.command,
+            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+        try:
+            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            return False
+        except OSError as exc:
+            raise EnvironmentSetupError(
+                f"cannot write the run lock {self.path}: {exc.strerror}. "
+                "Set paths.root to a writable directory."
+            ) from exc
+        with os.fdopen(fd, "w") as f:
+            json.dump(info, f)
+        return True
+
+    def _refuse_or_clear(self) -> None:
+        try:
+            text = self.path.read_text()
+        except FileNotFoundError:
+            return  # released meanwhile: retry
+        try:
+            holder = json.loads(text)
+            pid, host = int(holder["pid"]), str(holder["host"])
+        except (ValueError, KeyError, TypeError):
+            holder, pid, host = {}, -1, ""
+        if host == socket.gethostname() and not _alive(pid):
+            logger.warning("removing the stale run lock %s of a dead process: %s", self.path, text)
+            self.path.unlink(missing_ok=True)
+            return
+        if not holder:
+            why = "an unreadable lock file"
+        else:
+            why = (
+                f"{holder.get('command', '?')} (pid {pid} on host {host}, "
+                f"started {holder.get('started_at', '?')})"
+            )
+        raise ConcurrentRunError(
+            f"another fraud-app run is writing to {self.path.parent}: {why}. Wait for it to "
+            f"finish, or delete {self.path} if that run no longer exists."
+        )

@@ -1,0 +1,218 @@
+"""ETL input files and runs: headers read by name (or refused naming the file), input
+encodings, multi-line records, plausibility bounds, conflicting duplicates, one writer
+per output root, and what killed runs leave behind."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.errors import ConcurrentRunError, ConfigError, SchemaError
+from fraud_app.etl import dedup
+from fraud_app.etl.config import EtlSection
+from fraud_app.etl.fs import HadoopFs, clean_stale_staging
+from fraud_app.etl.lock import LOCK_NAME, RootLock
+from fraud_app.etl.pipeline import annotate_rows, deduplicate, run_etl
+
+REPO = Path(__file__).resolve().parents[3]
+HEADER = "transaction_id,card_id,merchant_id,timestamp,amount,label"
+ROW = "t{i},c{i},m{i},2024-01-05 10:00:00,{i}.5,0"
+
+
+def _cfg(tmp_path: Path, src: Path, **etl) -> object:
+    etl = {"input": str(src), "timestamp_format": "yyyy-MM-dd HH:mm:ss", **etl}
+    return load_config(None, {"paths.root": str(tmp_path / "work"), "etl": etl})
+
+
+def _write(path: Path, text: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+# ---- headers: read by name, or refused naming the file ------------------------------------
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize(
+    "header, problem",
+    [
+        ("transaction_id,card_id,merchant_id,timestamp,amount", r"lacks \['label'\]"),
+        (HEADER + ",extra", r"has unexpected \['extra'\]"),
+        ("transaction_id,card_id,merchant_id,timestamp,amount,amount", r"repeats column\(s\) \['amount'\]"),
+    ],
+)
+def test_a_file_whose_header_differs_is_refused_by_name(spark, tmp_path, header, problem) -> None:
+    _write(tmp_path / "in" / "a.csv", HEADER + "\n" + ROW.format(i=1) + "\n")
+    _write(tmp_path / "in" / "b.csv", header + "\nx,y,z,2024-01-05 10:00:00,1,0,1\n")
+    with pytest.raises(SchemaError, match=rf"ETL input file \S*b\.csv: its header {problem}"):
+        run_etl(spark, _cfg(tmp_path, tmp_path / "in"))
+    assert not (tmp_path / "work" / "canonical").exists()
+
+
+# ---- encodings and multi-line records -------------------------------------------------------
+
+
+@pytest.mark.spark
+def test_configured_encoding_reads_ids_exactly(spark, tmp_path) -> None:
+    text = HEADER + "\nt1,carte-é,café,2024-01-05 10:00:00,3,0\n"
+    src = _write(tmp_path / "in" / "latin.csv", text.encode("latin-1"))
+    latin = run_etl(spark, _cfg(tmp_path, src, encoding="ISO-8859-1"))
+    row = spark.read.parquet(latin.output_path).first()
+    assert (row.card_id, row.merchant_id) == ("carte-é", "café")
+    # read as UTF-8 (the default) the same bytes are not valid: quarantined, not altered
+    wrong = run_etl(spark, _cfg(tmp_path, src))
+    assert (wrong.output_rows, wrong.quarantine_by_reason) == (0, {"invalid_encoding": 1})
+
+
+@pytest.mark.spark
+def test_multiline_parsing_is_configurable(spark, tmp_path) -> None:
+    src = _write(tmp_path / "in" / "a.csv", HEADER + '\nt1,c1,"m1\nrest",2024-01-05 10:00:00,3,0\n')
+    on = run_etl(spark, _cfg(tmp_path, src))
+    assert (on.input_rows, on.output_rows) == (1, 1)
+    assert spark.read.parquet(on.output_path).first().merchant_id == "m1\nrest"
+    off = run_etl(spark, _cfg(tmp_path, src, csv_multiline=False))
+    # read line by line, the record is split into two malformed halves
+    assert (off.input_rows, off.output_rows) == (2, 0)
+    assert off.quarantine_by_reason == {"malformed_record": 2}
+
+
+# ---- rules without a full run ---------------------------------------------------------------
+
+
+def _annotated(spark, rows, cfg: EtlSection):
+    schema = ", ".join(f"{c} string" for c in HEADER.split(","))
+    return annotate_rows(spark.createDataFrame(rows, schema), cfg, "test rows")
+
+
+@pytest.mark.spark
+def test_amount_bounds_are_configurable(spark) -> None:
+    rows = [("z", "c", "m", "2024-01-05 10:00:00", "0", "0"), ("big", "c", "m", "2024-01-05 10:00:00", "5000", "0")]
+    default = {r.transaction_id: r.reason for r in _annotated(spark, rows, EtlSection()).collect()}
+    assert default == {"z": None, "big": None}
+    bounds = {"min_amount": 0.01, "max_amount": 1000}
+    strict = _annotated(spark, rows, EtlSection(bounds=bounds)).collect()
+    assert {r.transaction_id: (r.reason, r.reason_detail) for r in strict} == {
+        "z": ("amount_below_minimum", "amount '0' is below 0.01 (etl.bounds.min_amount)"),
+        "big": ("amount_above_maximum", "amount '5000' is above 1000 (etl.bounds.max_amount)"),
+    }
+
+
+@pytest.mark.spark
+def test_quarantine_all_keeps_no_version_of_a_conflict(spark) -> None:
+    rows = [("d", "c", "m", "2024-01-05 10:00:00", "1", "0"), ("d", "c", "m", "2024-01-05 10:00:00", "2", "0"),
+            ("d", "c", "m", "2024-01-05 10:00:00", "2.0", "0"), ("u", "c", "m", "2024-01-05 10:00:00", "1", "0")]  # fmt: skip
+    out = deduplicate(_annotated(spark, rows, EtlSection()), "quarantine_all").collect()
+    classes = sorted((r.transaction_id, r[dedup.CLASS], r.reason) for r in out)
+    assert classes == [
+        ("d", dedup.EXACT, None),  # 2.0 == 2 after parsing: an identical copy
+        ("d", dedup.CONFLICT, "conflicting_duplicate"),
+        ("d", dedup.CONFLICT, "conflicting_duplicate"),
+        ("u", dedup.KEEP, None),
+    ]
+    assert all("none kept (etl.conflicting_duplicates: quarantine_all)" in r.reason_detail
+               for r in out if r.reason)  # fmt: skip
+
+
+# ---- one writer per root; debris of killed runs ----------------------------------------------
+
+_HOLDER = """
+import sys
+from fraud_app.etl.lock import RootLock
+with RootLock(sys.argv[1], "holder-test"):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+@pytest.mark.spark
+def test_second_writer_is_refused_and_a_killed_holder_does_not_block(spark, tmp_path) -> None:
+    src = _write(tmp_path / "in" / "a.csv", HEADER + "\n" + ROW.format(i=1) + "\n")
+    cfg = _cfg(tmp_path, src)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLDER, str(tmp_path / "work")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=REPO,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(ConcurrentRunError) as err:
+            run_etl(spark, cfg)
+        message = str(err.value)
+        assert "\n" not in message
+        assert f"holder-test (pid {holder.pid} on host {socket.gethostname()}" in message
+        assert f"delete {tmp_path / 'work' / LOCK_NAME} if that run no longer exists" in message
+    finally:
+        holder.kill()  # like kill -9: the lock file stays behind
+        holder.wait()
+    assert (tmp_path / "work" / LOCK_NAME).exists()
+    assert run_etl(spark, cfg).output_rows == 1  # the dead holder's lock is stale
+    assert not (tmp_path / "work" / LOCK_NAME).exists()
+
+
+def test_lock_is_reentrant_and_refuses_another_host(tmp_path) -> None:
+    with RootLock(str(tmp_path), "outer"), RootLock(str(tmp_path), "inner"):
+        assert json.loads((tmp_path / LOCK_NAME).read_text())["command"] == "outer"
+    assert not (tmp_path / LOCK_NAME).exists()
+    other = {"pid": 1, "host": "another-host", "command": "train", "started_at": "2024-01-01T00:00:00+00:00"}
+    (tmp_path / LOCK_NAME).write_text(json.dumps(other))
+    with pytest.raises(ConcurrentRunError, match=r"train \(pid 1 on host another-host"):
+        RootLock(str(tmp_path), "etl").__enter__()
+    assert (tmp_path / LOCK_NAME).exists()  # not ours to remove
+
+
+@pytest.mark.spark
+def test_debris_of_killed_runs_is_removed_and_an_interrupted_swap_restored(spark, tmp_path) -> None:
+    work = tmp_path / "work"
+    for debris in ("canonical.tmp-dead", "canonical.tmp-dead-stage", "quarantine.tmp-dead", "canonical.old-dead"):
+        _write(work / debris / "part-0.parquet", b"x" * 10)
+    _write(work / "quarantine.old-dead" / "part-0.parquet", b"previous output")
+    _write(work / "canonical" / "part-0.parquet", b"current output")
+    fs = HadoopFs(spark)
+    clean_stale_staging(fs, str(work / "quarantine"))
+    clean_stale_staging(fs, str(work / "canonical"))
+    # a run killed between its renames left no quarantine/ and the previous one in .old-
+    assert (work / "quarantine" / "part-0.parquet").read_bytes() == b"previous output"
+    assert (work / "canonical" / "part-0.parquet").read_bytes() == b"current output"
+    assert sorted(p.name for p in work.iterdir()) == ["canonical", "quarantine"]
+
+
+@pytest.mark.spark
+def test_run_etl_cleans_debris_before_writing(spark, tmp_path) -> None:
+    src = _write(tmp_path / "in" / "a.csv", HEADER + "\n" + ROW.format(i=1) + "\n")
+    _write(tmp_path / "work" / "canonical.tmp-dead-stage" / "part-0.parquet", b"x" * 1000)
+    run_etl(spark, _cfg(tmp_path, src))
+    assert sorted(p.name for p in (tmp_path / "work").iterdir()) == ["canonical", "quarantine"]
+
+
+# ---- config errors name the key -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"etl.encoding": "klingon-8"}, r"etl\.encoding 'klingon-8' is not a known character encoding"),
+        ({"etl.bounds": {"min_amount": 10, "max_amount": 1}}, r"etl\.bounds\.min_amount \(10\.0\) must be <= max_amount"),
+        ({"etl.bounds": {"max_amount": "inf"}}, r"must be finite"),
+        ({"etl.bounds": {"min_timestamp": "2100-01-01T00:00:00"}}, r"min_timestamp .* must be before"),
+        ({"etl.conflicting_duplicates": "keep_latest"}, r"etl\.conflicting_duplicates"),
+    ],
+)
+def test_bad_etl_config_is_one_clear_error(override, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, override)
+
+
+def test_reason_codes_are_documented_in_the_readme() -> None:
+    from fraud_app.etl.rules import REASON_CODES
+
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## What happens to bad input") :]
+    missing = [code for code in REASON_CODES if f"`{code}`" not in section]
+    assert not missing, f"README 'What happens to bad input' lacks {missing}"
+
