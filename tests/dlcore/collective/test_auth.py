@@ -163,3 +163,62 @@ def test_macs_bind_role_and_both_messages():
     assert base != auth._mac(secret, b"client", b"hello", b"challengf")
     # Length prefixes: moving bytes between the two parts changes the MAC.
     assert base != auth._mac(secret, b"client", b"helloc", b"hallenge")
+
+
+def _flip_last_byte(digest: bytes) -> bytes:
+    return digest[:-1] + bytes([digest[-1] ^ 0x01])
+
+
+def test_server_refuses_a_response_wrong_only_in_its_last_byte(pair):
+    client, server = pair
+    secret, deadline = new_job_secret(), Deadline.after(5.0)
+    server_side = in_thread(
+        lambda: auth.authenticate_server(server, secret, {"who": "server"}, deadline, "client")
+    )
+    hello = auth._message(b"\2" * auth.NONCE_BYTES, {"who": "client"})
+    wire.send_frame(client, Kind.HELLO, hello, deadline, "server")
+    challenge = wire.recv_frame(client, Kind.CHALLENGE, deadline, "server")
+    right = auth._mac(secret, b"client", hello, challenge)
+    wire.send_frame(client, Kind.RESPONSE, _flip_last_byte(right), deadline, "server")
+    with pytest.raises(AuthenticationError, match="wrong job secret"):
+        wire.recv_frame(client, Kind.PROOF, deadline, "server")
+    with pytest.raises(AuthenticationError, match="authentication failed"):
+        server_side()
+
+
+def test_client_refuses_a_proof_wrong_only_in_its_last_byte(pair):
+    client, fake_server = pair
+    secret, deadline = new_job_secret(), Deadline.after(5.0)
+
+    def almost_server() -> None:  # knows the secret but sends a proof off by one bit at the end
+        hello = wire.recv_frame(fake_server, Kind.HELLO, deadline, "client")
+        challenge = auth._message(b"\3" * auth.NONCE_BYTES, {"who": "almost"})
+        wire.send_frame(fake_server, Kind.CHALLENGE, challenge, deadline, "client")
+        wire.recv_frame(fake_server, Kind.RESPONSE, deadline, "client")
+        proof = auth._mac(secret, b"server", hello, challenge)
+        wire.send_frame(fake_server, Kind.PROOF, _flip_last_byte(proof), deadline, "client")
+
+    done = in_thread(almost_server)
+    with pytest.raises(AuthenticationError, match="did not prove knowledge of the job secret"):
+        auth.authenticate_client(client, secret, {"rank": 0}, deadline, "server")
+    done()
+
+
+def test_client_accepts_the_exact_proof_from_a_hand_played_server(pair):
+    """Control for the two tests above: the same hand-played server with the right bytes passes."""
+    client, fake_server = pair
+    secret, deadline = new_job_secret(), Deadline.after(5.0)
+
+    def exact_server() -> None:
+        hello = wire.recv_frame(fake_server, Kind.HELLO, deadline, "client")
+        challenge = auth._message(b"\3" * auth.NONCE_BYTES, {"who": "exact"})
+        wire.send_frame(fake_server, Kind.CHALLENGE, challenge, deadline, "client")
+        wire.recv_frame(fake_server, Kind.RESPONSE, deadline, "client")
+        wire.send_frame(fake_server, Kind.PROOF, auth._mac(secret, b"server", hello, challenge),
+                        deadline, "client")  # fmt: skip
+
+    done = in_thread(exact_server)
+    assert auth.authenticate_client(client, secret, {"rank": 0}, deadline, "server") == {
+        "who": "exact"
+    }
+    done()
