@@ -62,8 +62,8 @@ class GroupedEngine(Engine):
         self.state = loaded[0] if loaded else self.initial_state()
         if loaded:
             logger.info(
-                "resuming from checkpoint %s at iteration %d",
-                self.store.latest(),
+                "resuming from the checkpoint of group %d at iteration %d",
+                self.state.group,
                 self.state.iteration,
             )
         self.planner = GroupPlanner(

@@ -135,11 +135,16 @@ def test_resume_after_driver_restart(spark, tmp_path):
     full = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9),
                               DistributedConfig(**{**common, "checkpoint_dir": None}, iterations=12)).fit(df)
     # "Driver 1" stops after 8 iterations; "driver 2" (fresh objects) continues from the checkpoint.
-    DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9),
-                       DistributedConfig(**common, iterations=8)).fit(df)
+    first = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9),
+                               DistributedConfig(**common, iterations=8)).fit(df)
     resumed = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9),
                                  DistributedConfig(**common, iterations=12)).fit(df)
     assert resumed.history[-1]["end_iteration"] == 12 and len(resumed.history) == 3
+    # The exact resume point: the committed groups come back from the checkpoint as they
+    # were (same wall times), and training restarts at group 2, iteration 8, not earlier.
+    assert resumed.history[:2] == first.history
+    assert [(h["group"], h["start_iteration"]) for h in resumed.history] == [(0, 0), (1, 4), (2, 8)]
+    assert resumed.history[2]["stage_start"]
     np.testing.assert_allclose(resumed.model.params.data, full.model.params.data, rtol=1e-5, atol=1e-6)
 
 
