@@ -143,7 +143,11 @@ def authenticate_server(
         send_frame(sock, Kind.CHALLENGE, challenge, deadline, peer)
         response = recv_frame(sock, Kind.RESPONSE, deadline, peer)
     except CommunicationError as exc:
-        _refuse(sock, peer, client_identity, f"handshake failed: {exc}", deadline)
+        # A connection that closed or stayed silent before its HELLO is a scanner or a
+        # flood, not a failed login: DEBUG, so that a flood does not bury the real logs
+        # (ConnectionServer counts and reports those). Garbage bytes stay a WARNING.
+        quiet = not client_identity and not isinstance(exc, FrameError)
+        _refuse(sock, peer, client_identity, f"handshake failed: {exc}", deadline, quiet)
     if not hmac.compare_digest(response, _mac(secret, b"client", hello, challenge)):
         _refuse(sock, peer, client_identity, "authentication failed (wrong job secret?)", deadline)
     reason = check(client_identity) if check else None
@@ -154,9 +158,15 @@ def authenticate_server(
 
 
 def _refuse(
-    sock: socket.socket, peer: str, claimed: Identity, reason: str, deadline: Deadline
+    sock: socket.socket,
+    peer: str,
+    claimed: Identity,
+    reason: str,
+    deadline: Deadline,
+    quiet: bool = False,
 ) -> NoReturn:
-    logger.warning("refused connection from %s (claims %s): %s", peer, claimed or "?", reason)
+    level = logging.DEBUG if quiet else logging.WARNING
+    logger.log(level, "refused connection from %s (claims %s): %s", peer, claimed or "?", reason)
     with contextlib.suppress(CommunicationError):  # best effort: the peer may be gone
         send_frame(sock, Kind.REFUSED, reason.encode()[:4096], deadline, peer)
     raise AuthenticationError(f"refused connection from {peer}: {reason}")

@@ -114,6 +114,7 @@ class ConnectionServer:
         self._seq = itertools.count()
         self.evicted = 0  # strangers evicted to make room (for diagnostics and tests)
         self.authenticated = 0  # connections that proved the secret
+        self.failed = 0  # strangers that closed, stayed silent or failed their handshake
         self._listener = open_listener(host, port, backlog=LISTEN_BACKLOG)
         self._listener.setblocking(False)
         port = self._listener.getsockname()[1]
@@ -257,11 +258,15 @@ class ConnectionServer:
                 conn, self._secret, self._server_identity, deadline, peer, promote, on_hello=hello
             )
         except CommunicationError as exc:  # refusals are logged by auth
-            logger.debug(
-                "%s: connection from %s ended in its handshake: %s", self.address, peer, exc
-            )
             self._forget(entry)
             conn.close()
+            self.failed += 1
+            if self.failed in (1, 10, 100) or self.failed % 1000 == 0:
+                logger.warning(
+                    "%s: %d connections so far did not authenticate (closed, silent for %.3g s, "
+                    "or wrong secret); latest from %s: %s",
+                    self.address, self.failed, self.limits.handshake_timeout, peer, exc,
+                )  # fmt: skip
             return
         try:
             self.serve(conn, identity, addr)

@@ -222,3 +222,15 @@ def test_client_accepts_the_exact_proof_from_a_hand_played_server(pair):
         "who": "exact"
     }
     done()
+
+
+def test_a_stranger_that_closes_before_its_hello_is_logged_quietly(pair, caplog):
+    """A flood of such connections must not bury the real logs (the server counts them)."""
+    stranger, server = pair
+    stranger.close()
+    with (
+        caplog.at_level(logging.DEBUG, logger=AUTH_LOGGER),
+        pytest.raises(AuthenticationError, match="handshake failed: .*closed the connection"),
+    ):
+        auth.authenticate_server(server, new_job_secret(), {}, Deadline.after(5.0), "stranger")
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
