@@ -31,13 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.errors import ConfigError as DlcoreConfigError
 from dlcore.errors import SerializationError
 from dlcore.model import Model
-from dlcore.optimizers.base import Optimizer, OptimizerState
+from dlcore.optimizers.base import Optimizer, OptimizerState, optimizer_from_config
 from dlcore.params import shard_bounds
 from dlcore.serialization import (
     load_model,
     load_optimizer_state,
+    read_json,
     save_model,
     save_optimizer_state,
     write_json_atomic,
@@ -64,7 +66,8 @@ class TrainingState:
 
 
 class CheckpointStore:
-    def __init__(self, directory: str | Path, *, fingerprint: str, keep: int = 2) -> None:
+    def __init__(self, directory: str | Path, *, fingerprint: str | None, keep: int = 2) -> None:
+        """fingerprint=None: read any run's checkpoints (inspection); never for resuming."""
         self.dir = Path(directory)
         self.fingerprint = fingerprint
         self.keep = keep
@@ -126,6 +129,23 @@ class CheckpointStore:
             raise TrainingError(f"checkpoint pointer {pointer} names {name}, which does not exist")
         return self.dir / name
 
+    def saved_optimizer(self) -> Optimizer:
+        """The optimizer recorded in the newest checkpoint's rank-0 shard (for inspection)."""
+        try:
+            path = self.latest()
+        except TrainingError:
+            path = None  # a broken pointer: the newest directory, as load() would fall back
+        path = path or max(self.dir.glob("group-*"), default=None)
+        if path is None:
+            raise TrainingError(f"{self.dir} holds no checkpoint (no LATEST.json, no group-*)")
+        shard = next(iter(sorted(path.glob("optimizer.rank-00000-of-*.json"))), None)
+        if shard is None:
+            raise TrainingError(f"checkpoint {path} has no optimizer shard of rank 0")
+        try:
+            return optimizer_from_config(read_json(shard).get("optimizer"))
+        except DlcoreConfigError as exc:
+            raise TrainingError(f"{shard}: unknown optimizer: {exc}") from exc
+
     def load(self, optimizer: Optimizer) -> tuple[TrainingState, Model] | None:
         """The checkpoint LATEST.json names, or with a broken pointer the newest intact one."""
         try:
@@ -162,7 +182,7 @@ class CheckpointStore:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
             raise TrainingError(f"checkpoint {path} has format {found!r}; expected {FORMAT!r}")
-        if meta.get("fingerprint") != self.fingerprint:
+        if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
             raise TrainingError(
                 f"checkpoint {path} {FOREIGN} (model, optimizer, data or "
                 "worker count changed). Use a new checkpoint directory or delete this one to start over."

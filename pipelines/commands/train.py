@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from fraud_app.config import AppConfig
 
@@ -18,6 +19,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import get_spark
     from pipelines.training.pipeline import run_training
 
+    _check_features_exist(config)
     spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
     report = run_training(spark, config, run=args.run)
     print(
@@ -32,3 +34,15 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         )
     )
     return 0
+
+
+def _check_features_exist(config: AppConfig) -> None:
+    """Before Spark starts: a local feature table must exist (remote ones are checked by Spark)."""
+    from fraud_app.errors import EmptyInputError
+    from fraud_app.features.table import METADATA_NAME
+
+    path = str(config.features.output or config.paths.resolve("features"))
+    if "://" not in path and not (Path(path) / METADATA_NAME).is_file():
+        raise EmptyInputError(
+            f"feature table {path} does not exist; run `fraud-app features` first"
+        )
