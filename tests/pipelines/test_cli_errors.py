@@ -51,7 +51,10 @@ def _model_dir(tmp: Path) -> Path:
 
 
 def _checkpoint_dir(tmp: Path) -> Path:
-    model, opt = Model(Sequential([Linear(4), Linear(1)]), in_features=3, seed=0), Adam(learning_rate=0.01)
+    model, opt = (
+        Model(Sequential([Linear(4), Linear(1)]), in_features=3, seed=0),
+        Adam(learning_rate=0.01),
+    )
     store = CheckpointStore(tmp / "ckpt", fingerprint="fp")
     for group in (1, 2):
         opt_states = []
