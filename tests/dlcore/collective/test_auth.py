@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
 from dlcore.collective import auth, new_job_secret, wire
-from dlcore.collective.wire import Deadline, Kind
-from dlcore.errors import AuthenticationError, ConfigError
+from dlcore.collective.auth import authenticate_server, connect_authenticated
+from dlcore.collective.wire import Deadline, Kind, open_listener, pack_header
+from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, PeerTimeoutError
 
 AUTH_LOGGER = "dlcore.collective.auth"
 
@@ -234,3 +238,144 @@ def test_a_stranger_that_closes_before_its_hello_is_logged_quietly(pair, caplog)
     ):
         auth.authenticate_server(server, new_job_secret(), {}, Deadline.after(5.0), "stranger")
     assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+
+
+# -- connect_authenticated: retries with back-off, gives up naming the cause --------------
+def _serve_after_refusing(secret: bytes, refusals: int | None):
+    """A listener that evicts the first `refusals` connections (None: all), then authenticates."""
+    listener = open_listener("127.0.0.1", 0)
+    reason = b"server busy: test eviction"
+
+    def run() -> None:
+        count = 0
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                count += 1
+                if refusals is None or count <= refusals:
+                    conn.sendall(pack_header(Kind.ERROR, len(reason)) + reason)
+                    continue
+                with contextlib.suppress(CommunicationError):
+                    authenticate_server(conn, secret, {"who": "late"}, Deadline.after(5.0), "c")
+
+    threading.Thread(target=run, daemon=True).start()
+    return listener
+
+
+def test_client_retries_a_busy_server_with_back_off():
+    secret = new_job_secret()
+    listener = _serve_after_refusing(secret, refusals=3)
+    try:
+        started = time.monotonic()
+        sock, theirs = connect_authenticated(
+            listener.getsockname(), secret, {"rank": 0}, Deadline.after(10.0), "a test", 1 << 16
+        )
+        sock.close()
+        assert theirs == {"who": "late"}
+        assert time.monotonic() - started >= 0.05 * 0.5 * (1 + 2 + 4)  # backed off three times
+    finally:
+        listener.close()
+
+
+def test_client_gives_up_at_its_deadline_naming_the_attempts_and_the_cause():
+    secret = new_job_secret()
+    listener = _serve_after_refusing(secret, refusals=None)
+    try:
+        with pytest.raises(
+            CommunicationError,
+            match=r"gave up on a test with 127.0.0.1:\d+: \d+ attempts over .* all failed before "
+            r"authenticating \(deadline 1 s\). Last error: .*refused: server busy: test eviction",
+        ) as info:
+            connect_authenticated(
+                listener.getsockname(), secret, {"rank": 0}, Deadline.after(1.0), "a test", 1 << 16
+            )
+        attempts = int(str(info.value).split(": ")[1].split()[0])
+        assert 3 <= attempts < 40  # backed off: not hundreds of attempts in one second
+    finally:
+        listener.close()
+
+
+def test_client_does_not_retry_a_refusal_after_authenticating():
+    secret = new_job_secret()
+    listener = open_listener("127.0.0.1", 0)
+    attempts = []
+
+    def refuse_all() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            attempts.append(1)
+            with conn, contextlib.suppress(AuthenticationError):
+                auth.authenticate_server(conn, secret, {}, Deadline.after(5.0), "c",
+                                         lambda ident: "stale round 3")  # fmt: skip
+
+    threading.Thread(target=refuse_all, daemon=True).start()
+    try:
+        with pytest.raises(AuthenticationError) as info:
+            connect_authenticated(
+                listener.getsockname(), secret, {}, Deadline.after(5.0), "a test", 1 << 16
+            )
+        port = listener.getsockname()[1]
+        assert str(info.value) == f"127.0.0.1:{port} refused: stale round 3"
+        assert attempts == [1]
+    finally:
+        listener.close()
+
+
+def test_a_refusal_after_retries_names_the_attempts():
+    secret = new_job_secret()
+    listener = _serve_after_refusing(new_job_secret(), refusals=2)  # then: the wrong secret
+    try:
+        with pytest.raises(AuthenticationError) as info:
+            connect_authenticated(
+                listener.getsockname(), secret, {}, Deadline.after(10.0), "a test", 1 << 16
+            )
+        assert re.fullmatch(r"127\.0\.0\.1:\d+ refused: authentication failed \(wrong job "
+                            r"secret\?\) \(after 3 attempts over \d+\.\d\d s\)", str(info.value))  # fmt: skip
+    finally:
+        listener.close()
+
+
+def test_connect_timeout_after_retries_names_the_attempts():
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(1)  # accepts in the kernel, never answers: the handshake times out
+    try:
+        with pytest.raises(PeerTimeoutError) as info:
+            connect_authenticated(
+                silent.getsockname(), new_job_secret(), {}, Deadline.after(0.3), "a test", 1 << 16
+            )
+        assert "(after" not in str(info.value)  # a first attempt that timed out: as it was
+    finally:
+        silent.close()
+
+
+def test_check_secret_boundaries_and_messages():
+    assert auth.check_secret(bytearray(16)) == b"\0" * 16
+    assert type(auth.check_secret(bytearray(16))) is bytes
+    with pytest.raises(ConfigError) as info:
+        auth.check_secret(b"x" * 15)
+    assert str(info.value) == (
+        "the job secret must be bytes of length >= 16 (use new_job_secret()). "
+        "Received: bytes of length 15"
+    )
+    with pytest.raises(ConfigError) as info:
+        auth.check_secret("s" * 40)
+    assert str(info.value).endswith("Received: str of length n/a")
+    assert len(new_job_secret(16)) == 16
+    with pytest.raises(ConfigError) as info:
+        new_job_secret(15)
+    assert str(info.value) == "a job secret needs >= 16 bytes. Received: 15"
+
+
+def test_client_sending_hello_to_a_closed_server_names_it(pair):
+    client, server = pair
+    server.close()
+    with pytest.raises(CommunicationError) as info:
+        auth.authenticate_client(client, new_job_secret(), {}, Deadline.after(5.0), "the server")
+    assert re.fullmatch(r"sending HELLO to the server failed: .+", str(info.value))

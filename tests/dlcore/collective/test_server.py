@@ -17,18 +17,16 @@ import time
 import pytest
 
 from dlcore.collective import Member, RendezvousServer, auth, new_job_secret, rendezvous
-from dlcore.collective.auth import authenticate_server, connect_authenticated
+from dlcore.collective.auth import connect_authenticated
 from dlcore.collective.server import ConnectionServer, ServerLimits
 from dlcore.collective.wire import (
     Deadline,
     Kind,
-    open_listener,
-    pack_header,
     recv_exact,
     recv_frame,
     send_frame,
 )
-from dlcore.errors import AuthenticationError, CommunicationError, ConfigError
+from dlcore.errors import AuthenticationError, ConfigError
 
 LOOPBACK = "127.0.0.1"
 
@@ -155,63 +153,6 @@ def test_a_silent_stranger_is_evicted_before_an_older_one_mid_handshake():
         assert not _closed_by_server(talking, within=0.2)
         for s in (silent, talking, newcomer):
             s.close()
-
-
-def _serve_after_refusing(secret: bytes, refusals: int | None):
-    """A listener that evicts the first `refusals` connections (None: all), then authenticates."""
-    listener = open_listener(LOOPBACK, 0)
-    reason = b"server busy: test eviction"
-
-    def run() -> None:
-        count = 0
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            with conn:
-                count += 1
-                if refusals is None or count <= refusals:
-                    conn.sendall(pack_header(Kind.ERROR, len(reason)) + reason)
-                    continue
-                with contextlib.suppress(CommunicationError):
-                    authenticate_server(conn, secret, {"who": "late"}, Deadline.after(5.0), "c")
-
-    threading.Thread(target=run, daemon=True).start()
-    return listener
-
-
-def test_client_retries_a_busy_server_with_back_off():
-    secret = new_job_secret()
-    listener = _serve_after_refusing(secret, refusals=3)
-    try:
-        started = time.monotonic()
-        sock, theirs = connect_authenticated(
-            listener.getsockname(), secret, {"rank": 0}, Deadline.after(10.0), "a test", 1 << 16
-        )
-        sock.close()
-        assert theirs == {"who": "late"}
-        assert time.monotonic() - started >= 0.05 * 0.5 * (1 + 2 + 4)  # backed off three times
-    finally:
-        listener.close()
-
-
-def test_client_gives_up_at_its_deadline_naming_the_attempts_and_the_cause():
-    secret = new_job_secret()
-    listener = _serve_after_refusing(secret, refusals=None)
-    try:
-        with pytest.raises(
-            CommunicationError,
-            match=r"gave up on a test with 127.0.0.1:\d+: \d+ attempts over .* all failed before "
-            r"authenticating \(deadline 1 s\). Last error: .*refused: server busy: test eviction",
-        ) as info:
-            connect_authenticated(
-                listener.getsockname(), secret, {"rank": 0}, Deadline.after(1.0), "a test", 1 << 16
-            )
-        attempts = int(str(info.value).split(": ")[1].split()[0])
-        assert 3 <= attempts < 40  # backed off: not hundreds of attempts in one second
-    finally:
-        listener.close()
 
 
 def test_client_does_not_retry_a_wrong_secret():

@@ -12,6 +12,7 @@ from dlcore.errors import SerializationError
 from dlcore.layers import Linear, ReLU, Sequential
 from dlcore.model import Model
 from dlcore.optimizers import Adam
+from dlcore.optimizers.base import optimizer_to_config
 from dlcore.params import shard_bounds
 from dlcore.serialization import read_npz, sha256_array, write_npz_atomic
 from fraud_app.errors import TrainingError
@@ -155,3 +156,128 @@ def test_non_finite_weights_in_a_checkpoint_are_refused_on_load(store_with_two):
     (model_dir / "model.json").write_text(json.dumps(meta))
     with pytest.raises(SerializationError, match="holds 1 non-finite values.*refusing to load"):
         store.load(Adam(learning_rate=0.01))
+
+
+# -- exact messages and edge cases (closing gaps the mutation check found) -------------------
+def test_an_empty_directory_has_nothing_to_resume(tmp_path):
+    assert CheckpointStore(tmp_path, fingerprint="fp").load(Adam(learning_rate=0.01)) is None
+
+
+def test_fall_back_logs_the_problem_and_skips_each_broken_directory_by_name(store_with_two, caplog):
+    store, states = store_with_two
+    (store.dir / "LATEST.json").write_text("[]")
+    (store.dir / "group-000003").mkdir()  # empty: no meta.json
+    (store.dir / "group-000009").write_text("a file, not a checkpoint")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        loaded, _ = store.load(Adam(learning_rate=0.01))
+    _assert_same(loaded, states[1])
+    messages = [r.getMessage() for r in caplog.records]
+    pointer = store.dir / "LATEST.json"
+    meta = store.dir / "group-000003" / "meta.json"
+    assert messages == [
+        f"checkpoint {store.dir / 'group-000003'} is not intact, skipping it: checkpoint "
+        f"{store.dir / 'group-000003'} has no readable meta.json: [Errno 2] No such file or "
+        f"directory: '{meta}'",
+        f"checkpoint pointer {pointer} is malformed: TypeError('list indices must be integers or "
+        f"slices, not str'); resuming from the newest intact checkpoint {store.dir / 'group-000002'}",
+    ]
+
+
+def test_no_intact_checkpoint_message(store_with_two):
+    store, _ = store_with_two
+    (store.dir / "LATEST.json").write_text('{"group_dir": 3}')
+    for name in ("group-000001", "group-000002"):
+        (store.dir / name / "meta.json").write_text("{}")
+    with pytest.raises(TrainingError) as info:
+        store.load(Adam(learning_rate=0.01))
+    assert str(info.value) == (
+        f"checkpoint pointer {store.dir / 'LATEST.json'} names 3, not a directory group-NNNNNN, "
+        f"and no intact checkpoint is left in {store.dir}; delete the directory to start over"
+    )
+
+
+@pytest.mark.parametrize(
+    "meta, found", [("[1]", "'list'"), ('{"format": "other/1"}', "'other/1'"), ("{}", "None")]
+)
+def test_load_names_a_checkpoint_of_another_format(store_with_two, meta, found):
+    store, _ = store_with_two
+    (store.dir / "group-000002" / "meta.json").write_text(meta)
+    with pytest.raises(TrainingError) as info:
+        store.load(Adam(learning_rate=0.01))
+    assert str(info.value) == (
+        f"checkpoint {store.dir / 'group-000002'} has format {found}; expected "
+        "'fraud_app.checkpoint/1'"
+    )
+
+
+def test_load_names_unreadable_meta(store_with_two):
+    store, _ = store_with_two
+    (store.dir / "group-000002" / "meta.json").write_text("{not json")
+    with pytest.raises(TrainingError) as info:
+        store.load(Adam(learning_rate=0.01))
+    assert str(info.value).startswith(
+        f"checkpoint {store.dir / 'group-000002'} has no readable meta.json: Expecting property"
+    )
+
+
+def test_another_setup_message(store_with_two):
+    store, _ = store_with_two
+    with pytest.raises(TrainingError) as info:
+        CheckpointStore(store.dir, fingerprint="other").load(Adam(learning_rate=0.01))
+    assert str(info.value) == (
+        f"checkpoint {store.dir / 'group-000002'} belongs to a different training setup (model, "
+        "optimizer, data or worker count changed). Use a new checkpoint directory or delete this "
+        "one to start over."
+    )
+
+
+def test_layer_state_comes_back(tmp_path):
+    from dlcore.layers.batchnorm import BatchNorm1d
+
+    model = Model(Sequential([Linear(4), BatchNorm1d(), Linear(1)]), in_features=3, seed=1)
+    opt = Adam(learning_rate=0.01)
+    state = _state(model, opt, 1, world=1)
+    state.layer_state = {k: np.full_like(v, 0.5) for k, v in model.layer.state().items()}
+    assert state.layer_state
+    store = CheckpointStore(tmp_path, fingerprint="fp")
+    store.save(state, model, opt)
+    loaded, _ = store.load(opt)
+    assert sorted(loaded.layer_state) == sorted(state.layer_state)
+    for k, v in state.layer_state.items():
+        np.testing.assert_array_equal(loaded.layer_state[k], v)
+
+
+def test_saved_optimizer_is_the_one_of_the_checkpoint(store_with_two):
+    store, _ = store_with_two
+    opt = store.saved_optimizer()
+    assert optimizer_to_config(opt) == optimizer_to_config(Adam(learning_rate=0.01))
+    (store.dir / "LATEST.json").write_text("garbage")  # falls back to the newest directory
+    assert type(store.saved_optimizer()) is Adam
+    (store.dir / "LATEST.json").unlink()
+    assert type(store.saved_optimizer()) is Adam
+
+
+def test_saved_optimizer_errors_name_the_problem(tmp_path, store_with_two):
+    with pytest.raises(TrainingError) as info:
+        CheckpointStore(tmp_path / "none", fingerprint=None).saved_optimizer()
+    assert str(info.value) == (
+        f"{tmp_path / 'none'} holds no checkpoint (no LATEST.json, no group-*)"
+    )
+    store, _ = store_with_two
+    shard = store.dir / "group-000002" / "optimizer.rank-00000-of-00002.json"
+    meta = json.loads(shard.read_text())
+    meta["optimizer"] = {"type": "Nope"}
+    shard.write_text(json.dumps(meta))
+    with pytest.raises(TrainingError) as info:
+        store.saved_optimizer()
+    assert str(info.value).startswith(
+        f"{shard}: unknown optimizer: unknown optimizer {{'type': 'Nope'}}"
+    )
+    for p in (store.dir / "group-000002").glob("optimizer.rank-00000-*"):
+        p.unlink()
+    with pytest.raises(TrainingError) as info:
+        store.saved_optimizer()
+    assert (
+        str(info.value)
+        == f"checkpoint {store.dir / 'group-000002'} has no optimizer shard of rank 0"
+    )
