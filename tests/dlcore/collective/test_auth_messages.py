@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -85,7 +86,7 @@ def test_malformed_hello_is_named(pair, payload, detail, caplog):
 )  # fmt: skip
 def test_hello_with_a_short_nonce_or_no_identity_object_is_refused(pair, nonce, identity):
     client, server = pair
-    body = '{"nonce": "%s", "identity": %s}' % (nonce.hex(), str(identity).replace("'", '"'))
+    body = json.dumps({"nonce": nonce.hex(), "identity": identity})
     wire.send_frame(client, Kind.HELLO, body.encode(), soon(), "s")
     with pytest.raises(AuthenticationError) as info:
         auth.authenticate_server(server, SECRET, {}, soon(), "peer P")
