@@ -545,3 +545,86 @@ def test_nested_config_deeper_than_the_limit_is_refused(saved):
     (saved / "model.json").write_text(json.dumps(meta))
     with pytest.raises(SerializationError, match="nested deeper than 64 levels"):
         load_model(saved)
+
+
+# -- limit boundaries (the mutation check found them unpinned) --------------------------------
+def _config_depth(value, depth=0) -> int:
+    if isinstance(value, dict):
+        return max([_config_depth(v, depth + 1) for v in value.values()], default=depth)
+    if isinstance(value, list):
+        return max([_config_depth(v, depth + 1) for v in value], default=depth)
+    return depth
+
+
+def test_config_int_limit_is_inclusive(saved, monkeypatch):
+    from dlcore.serialization import model as model_module
+
+    monkeypatch.setattr(model_module, "MAX_CONFIG_INT", 8)  # the widest layer has 8 units
+    load_model(saved)
+    monkeypatch.setattr(model_module, "MAX_CONFIG_INT", 7)
+    with pytest.raises(SerializationError) as info:
+        load_model(saved)
+    assert str(info.value) == (
+        f"{saved / 'model.json'}: model.layer.config.layers[0].config.units = 8 is over the limit "
+        "of 7 for any size in a model config; refusing to build it (the file is corrupted or not "
+        "meant for dlcore)"
+    )
+
+
+def test_negative_huge_sizes_are_refused_by_the_limit_too(saved):
+    meta = json.loads((saved / "model.json").read_text())
+    meta["model"]["in_features"] = -(10**12)
+    (saved / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(SerializationError, match=r"model.in_features = -1000000000000 is over"):
+        load_model(saved)
+
+
+def test_config_depth_limit_is_inclusive(saved, monkeypatch):
+    from dlcore.serialization import model as model_module
+
+    depth = _config_depth(json.loads((saved / "model.json").read_text())["model"])
+    monkeypatch.setattr(model_module, "MAX_CONFIG_DEPTH", depth)
+    load_model(saved)
+    monkeypatch.setattr(model_module, "MAX_CONFIG_DEPTH", depth - 1)
+    with pytest.raises(SerializationError) as info:
+        load_model(saved)
+    assert str(info.value).startswith(
+        f"{saved / 'model.json'}: the model config is nested deeper than {depth - 1} levels at model."
+    )
+    assert str(info.value).endswith("; not a model saved by dlcore")
+
+
+def test_parameter_limit_is_inclusive_and_names_itself(saved, monkeypatch):
+    from dlcore.serialization import model as model_module
+
+    monkeypatch.setattr(model_module, "MAX_PARAMETERS", 48)
+    with pytest.raises(SerializationError) as info:
+        load_model(saved)
+    assert str(info.value) == (
+        f"{saved / 'model.json'}: the model config declares 49 parameters, over the limit of 48 "
+        "(dlcore.serialization.model.MAX_PARAMETERS); refusing to build it"
+    )
+
+
+def test_unbuildable_config_is_refused_before_building(saved):
+    meta = json.loads((saved / "model.json").read_text())
+    del meta["model"]["in_features"]
+    (saved / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(SerializationError) as info:
+        load_model(saved)
+    assert str(info.value) == (
+        f"{saved / 'model.json'}: cannot rebuild the model from its config: 'in_features'"
+    )
+
+
+def test_check_finite_counts_every_bad_value_and_ignores_integers(tmp_path):
+    from dlcore.serialization.files import check_finite
+
+    check_finite(tmp_path, {"ids": np.array([1, 2], np.int64), "ok": np.ones(3, np.float32)}, "x")
+    with pytest.raises(SerializationError) as info:
+        check_finite(tmp_path / "f.npz", {"w": np.array([np.nan, 1.0, np.inf, -np.inf])}, "save")
+    assert str(info.value) == (
+        f"{tmp_path / 'f.npz'}: array 'w' holds 3 non-finite values (NaN or inf); refusing to "
+        "save it. Training diverged: lower the learning rate or clip gradients, and resume from "
+        "an earlier checkpoint"
+    )
