@@ -9,7 +9,7 @@ export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export DEMO_DIR ?= work/demo
 
-.PHONY: demo test test-slow lint bench venv check-java check-python clean
+.PHONY: demo test test-slow lint bench mutation venv check-java check-python clean
 
 check-python:
 	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
@@ -47,5 +47,12 @@ bench: venv
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/python bench/dlcore_vs_torch.py
 
+# Mutation check of auth, wire framing, serialization, checkpoints and ETL accounting
+# ([tool.mutmut] in pyproject.toml; results in docs/TESTING.md). CPU-heavy: not in `test`.
+mutation: venv
+	$(BIN)/pip install -q 'mutmut==3.8.1'
+	env -u PYTHONPATH $(BIN)/mutmut run
+	$(BIN)/python bench/mutation_report.py
+
 clean:
-	rm -rf $(VENV) work .pytest_cache
+	rm -rf $(VENV) work .pytest_cache mutants

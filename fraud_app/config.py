@@ -74,9 +74,18 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist")
         try:
-            loaded = yaml.safe_load(p.read_text()) or {}
+            loaded = yaml.safe_load(p.read_text())
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+        except RecursionError:
+            raise ConfigError(f"config file {p} is nested too deeply to read") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"config file {p} cannot be read: {exc}") from exc
+        if loaded is None:  # an empty file (or comments only) is a mistake, not "use defaults"
+            raise ConfigError(
+                f"config file {p} is empty; give it at least one section (see configs/demo.yaml), "
+                "or leave out -c/--config to run on the built-in defaults"
+            )
         if not isinstance(loaded, dict):
             raise ConfigError(
                 f"config file {p} must hold a mapping at top level. Received: {type(loaded).__name__}"

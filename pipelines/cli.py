@@ -12,10 +12,13 @@ import argparse
 import importlib
 import logging
 import sys
+import tempfile
+from pathlib import Path
 
+from dlcore.errors import DlcoreError
 from fraud_app import settings
-from fraud_app.config import load_config
-from fraud_app.errors import FraudAppError
+from fraud_app.config import AppConfig, load_config
+from fraud_app.errors import EnvironmentSetupError, FraudAppError
 
 # name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -51,6 +54,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipelines.commands.dashboards",
         "render the HTML dashboards (training, quality, data, scoring) from saved reports",
     ),
+
+
+    "inspect": ("pipelines.commands.inspect", "check a saved model or checkpoint, print a summary"),
 }
 
 
@@ -111,12 +117,42 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"spark.master": args.master} if args.master else {}
     if args.env_archive:
         overrides["spark.env_archive"] = args.env_archive
+
+
+    # User mistakes end in one line and exit code 2 (the README's "What happens to bad
+    # input" lists them); anything else is a bug and keeps its traceback.
     try:
         config = load_config(args.config, overrides)
-        return int(importlib.import_module(args._module).run(args, config) or 0)
-    except FraudAppError as exc:
+        if args.master:
+            from fraud_app.spark.session import check_master
+
+            check_master(args.master)
+        module = importlib.import_module(args._module)
+        if getattr(module, "USES_PATHS", True):
+            check_root(config)
+        return int(module.run(args, config) or 0)
+    except (FraudAppError, DlcoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def check_root(config: AppConfig) -> None:
+    """paths.root must be a directory we can create and write (remote URIs are left to Spark)."""
+    root = config.paths.root
+    if "://" in root:
+        return
+    try:
+        Path(root).mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".fraud-app-write-test-"):
+            pass
+    except OSError as exc:
+        raise EnvironmentSetupError(
+            f"paths.root {root!r} is not a writable directory ({exc.strerror or exc}); set "
+            "paths.root in the config to a directory you can write"
+        ) from exc
 
 
 if __name__ == "__main__":

@@ -26,19 +26,29 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import secrets
 import socket
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn
 
-from dlcore.collective.wire import Deadline, Kind, recv_frame, send_frame
-from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, FrameError
+from dlcore.collective.wire import Deadline, Kind, connect, recv_frame, send_frame
+from dlcore.errors import (
+    AuthenticationError,
+    CommunicationError,
+    ConfigError,
+    FrameError,
+    PeerTimeoutError,
+)
 
 logger = logging.getLogger(__name__)
 
 PROTOCOL_LABEL = b"dlcore.collective/auth/v1"
 NONCE_BYTES = 32
 MIN_SECRET_BYTES = 16
+RETRY_FIRST_S = 0.05  # connect_authenticated: first back-off, doubled per attempt
+RETRY_MAX_S = 2.0
 
 Identity = dict[str, Any]
 IdentityCheck = Callable[[Identity], str | None]
@@ -89,7 +99,8 @@ def authenticate_client(
     sock: socket.socket, secret: bytes, identity: Identity, deadline: Deadline, peer: str
 ) -> Identity:
     """Run the client side on a fresh connection; returns the server's proven identity."""
-    hello = _message(secrets.token_bytes(NONCE_BYTES), identity)
+    # token_bytes() defaults to 32 bytes = NONCE_BYTES: a mutant dropping it is equivalent.
+    hello = _message(secrets.token_bytes(NONCE_BYTES), identity)  # pragma: no mutate
     send_frame(sock, Kind.HELLO, hello, deadline, peer)
     challenge = recv_frame(sock, Kind.CHALLENGE, deadline, peer)
     server_identity = _parse(challenge, Kind.CHALLENGE, peer)
@@ -113,21 +124,31 @@ def authenticate_server(
     deadline: Deadline,
     peer: str,
     check: IdentityCheck | None = None,
+    *,
+    on_hello: Callable[[Identity], None] | None = None,
 ) -> Identity:
     """Run the server side on an accepted connection; returns the client's proven identity.
 
     `check(identity)` may return a reason to refuse an authenticated client (wrong rank,
-    stale round). Every refusal is logged at WARNING and raised as AuthenticationError.
+    stale round); it runs after the client's MAC checked out and before our proof is
+    sent. `on_hello(claimed identity)` runs when the HELLO arrived (a handshake is under
+    way). Every refusal is logged at WARNING and raised as AuthenticationError.
     """
     client_identity: Identity = {}
     try:
         hello = recv_frame(sock, Kind.HELLO, deadline, peer)
         client_identity = _parse(hello, Kind.HELLO, peer)
-        challenge = _message(secrets.token_bytes(NONCE_BYTES), identity)
+        if on_hello is not None:
+            on_hello(client_identity)
+        challenge = _message(secrets.token_bytes(NONCE_BYTES), identity)  # pragma: no mutate
         send_frame(sock, Kind.CHALLENGE, challenge, deadline, peer)
         response = recv_frame(sock, Kind.RESPONSE, deadline, peer)
     except CommunicationError as exc:
-        _refuse(sock, peer, client_identity, f"handshake failed: {exc}", deadline)
+        # A connection that closed or stayed silent before its HELLO is a scanner or a
+        # flood, not a failed login: DEBUG, so that a flood does not bury the real logs
+        # (ConnectionServer counts and reports those). Garbage bytes stay a WARNING.
+        quiet = not client_identity and not isinstance(exc, FrameError)
+        _refuse(sock, peer, client_identity, f"handshake failed: {exc}", deadline, quiet)
     if not hmac.compare_digest(response, _mac(secret, b"client", hello, challenge)):
         _refuse(sock, peer, client_identity, "authentication failed (wrong job secret?)", deadline)
     reason = check(client_identity) if check else None
@@ -138,9 +159,65 @@ def authenticate_server(
 
 
 def _refuse(
-    sock: socket.socket, peer: str, claimed: Identity, reason: str, deadline: Deadline
+    sock: socket.socket,
+    peer: str,
+    claimed: Identity,
+    reason: str,
+    deadline: Deadline,
+    quiet: bool = False,
 ) -> NoReturn:
-    logger.warning("refused connection from %s (claims %s): %s", peer, claimed or "?", reason)
+    level = logging.DEBUG if quiet else logging.WARNING
+    logger.log(level, "refused connection from %s (claims %s): %s", peer, claimed or "?", reason)
     with contextlib.suppress(CommunicationError):  # best effort: the peer may be gone
         send_frame(sock, Kind.REFUSED, reason.encode()[:4096], deadline, peer)
     raise AuthenticationError(f"refused connection from {peer}: {reason}")
+
+
+def connect_authenticated(
+    address: tuple[str, int],
+    secret: bytes,
+    identity: Identity,
+    deadline: Deadline,
+    what: str,
+    buffer_bytes: int,
+) -> tuple[socket.socket, Identity]:
+    """Connect and authenticate as a client, retrying with back-off until `deadline`.
+
+    Retried: a refused or reset connection, a server that closed or evicted us before
+    the handshake finished (a busy server, a connection flood). Not retried: a peer
+    that refused us after authenticating (AuthenticationError: wrong secret, stale
+    round) and a passed deadline. The final error names every attempt's outcome count
+    and the last cause. Returns the socket and the server's proven identity.
+    """
+    peer = f"{address[0]}:{address[1]}"
+    started, delay, attempts = time.monotonic(), RETRY_FIRST_S, 0
+    while True:
+        attempts += 1
+        sock: socket.socket | None = None
+        try:
+            sock = connect(address, deadline, what, buffer_bytes)
+            return sock, authenticate_client(sock, secret, identity, deadline, peer)
+        except (AuthenticationError, PeerTimeoutError) as exc:
+            if sock is not None:
+                sock.close()
+            if attempts == 1:
+                raise
+            raise type(exc)(f"{exc} (after {attempts} attempts over {_since(started)})") from exc
+        except CommunicationError as exc:
+            if sock is not None:
+                sock.close()
+            last = exc
+        pause = delay * random.uniform(0.5, 1.0)  # jitter: retrying clients do not move in step
+        if deadline.at - time.monotonic() <= pause:
+            raise CommunicationError(
+                f"gave up on {what} with {peer}: {attempts} attempts over {_since(started)} "
+                f"all failed before authenticating (deadline {deadline.budget:.3g} s). "
+                f"Last error: {last}"
+            ) from last
+        logger.info("%s with %s failed (%s); retrying in %.2f s", what, peer, last, pause)
+        time.sleep(pause)
+        delay = min(delay * 2, RETRY_MAX_S)
+
+
+def _since(started: float) -> str:
+    return f"{time.monotonic() - started:.2f} s"

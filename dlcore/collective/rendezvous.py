@@ -26,17 +26,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from dlcore.collective.auth import Identity, authenticate_client, authenticate_server, check_secret
+from dlcore.collective.auth import Identity, check_secret, connect_authenticated
 from dlcore.collective.config import Member
-from dlcore.collective.server import WILDCARDS, Address, ConnectionServer
-from dlcore.collective.wire import (
-    Deadline,
-    Kind,
-    connect,
-    recv_json,
-    send_frame,
-    send_json,
-)
+from dlcore.collective.server import WILDCARDS, Address, ConnectionServer, ServerLimits
+from dlcore.collective.wire import Deadline, Kind, recv_json, send_frame, send_json
 from dlcore.errors import CommunicationError, ConfigError, FrameError
 
 logger = logging.getLogger(__name__)
@@ -65,19 +58,27 @@ class RendezvousServer(ConnectionServer):
         host: str = "0.0.0.0",
         port: int = 0,
         advertise_host: str | None = None,
-        handshake_timeout: float = 10.0,
+        handshake_timeout: float | None = None,
+        limits: ServerLimits | None = None,
     ) -> None:
-        self._secret = check_secret(secret)
         Member(0, world_size)  # validates world_size
         self.world_size = world_size
-        self._handshake_timeout = float(handshake_timeout)
+        limits = limits or ServerLimits()
+        if handshake_timeout is not None:
+            limits = ServerLimits(
+                handshake_timeout, limits.max_pending, limits.max_pending_per_source
+            )
+        self._send_timeout = limits.handshake_timeout
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._rounds: dict[int, _Round] = {}
         self._completed: set[int] = set()
         self._latest = -1
         self._closed = False
-        super().__init__(host, port, advertise_host, "dlcore-rendezvous")
+        super().__init__(
+            host, port, advertise_host, "dlcore-rendezvous", secret=check_secret(secret),
+            identity={"purpose": "rendezvous", "world_size": world_size}, limits=limits,
+        )  # fmt: skip
         logger.info("rendezvous server for %d ranks listening at %s", world_size, self.address)
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -118,16 +119,11 @@ class RendezvousServer(ConnectionServer):
         return sorted(rnd.members) if rnd else []
 
     # -- serving ------------------------------------------------------------------------
-    def handle(self, conn: socket.socket, addr: Any) -> None:
-        peer = f"{addr[0]}:{addr[1]}"
-        deadline = Deadline.after(self._handshake_timeout)
-        me = {"purpose": "rendezvous", "world_size": self.world_size}
-        try:
-            identity = authenticate_server(conn, self._secret, me, deadline, peer, self._check)
-            self._register(conn, identity, addr[0])
-        except CommunicationError as exc:  # refusals are already logged by auth
-            logger.debug("rendezvous connection from %s ended: %s", peer, exc)
-            conn.close()
+    def serve(self, conn: socket.socket, identity: Identity, addr: Any) -> None:
+        self._register(conn, identity, addr[0])
+
+    def check(self, identity: Identity) -> str | None:
+        return self._check(identity)
 
     def _check(self, identity: Identity) -> str | None:
         if identity.get("purpose") != "rendezvous":
@@ -184,7 +180,7 @@ class RendezvousServer(ConnectionServer):
     def _publish(self, round_id: int, rnd: _Round) -> None:
         peers = [rnd.members[r][1] for r in range(self.world_size)]
         payload = {"round_id": round_id, "peers": [list(a) for a in peers]}
-        deadline = Deadline.after(self._handshake_timeout)
+        deadline = Deadline.after(self._send_timeout)
         for rank, (sock, _) in rnd.members.items():
             with contextlib.suppress(CommunicationError):
                 send_json(sock, Kind.PEERS, payload, deadline, f"rank {rank}")
@@ -223,9 +219,10 @@ def rendezvous(
         "host": listen_address[0],
         "port": int(listen_address[1]),
     }
-    sock = connect(server_address, deadline, "rendezvous registration", 1 << 16)
+    sock, _ = connect_authenticated(
+        server_address, secret, identity, deadline, "rendezvous registration", 1 << 16
+    )
     try:
-        authenticate_client(sock, secret, identity, deadline, server)
         what = (
             f"the peer table (all {member.world_size} ranks of round {member.round_id} "
             f"registered; this is rank {member.rank})"

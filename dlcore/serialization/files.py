@@ -100,6 +100,10 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
         obj = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SerializationError(f"{path}: not valid JSON ({exc})") from exc
+    except RecursionError:
+        raise SerializationError(
+            f"{path}: JSON nested too deeply to read; not a file written by dlcore"
+        ) from None
     if not isinstance(obj, dict):
         raise SerializationError(f"{path}: expected a JSON object. Received {type(obj).__name__}")
     return obj
@@ -119,6 +123,35 @@ def _peek_header(npz: Any, name: str, path: Path) -> tuple[tuple[int, ...], np.d
             "unpickling, which dlcore never does"
         )
     return tuple(shape), dtype
+
+
+def _check_members(zf: zipfile.ZipFile, path: Path) -> None:
+    """Every member must be `<name>.npy`, each name once: no member is read but a checked one.
+
+    numpy's NpzFile resolves `npz["a"]` to a member named `a` before `a.npy`, so an
+    archive holding both would pass a header check on `a.npy` and load `a`.
+    """
+    names = zf.namelist()
+    odd = sorted({n for n in names if not n.endswith(".npy")})
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if odd or dupes:
+        raise SerializationError(
+            f"{path}: not an archive written by dlcore: members must be unique '<name>.npy' "
+            f"files. Unexpected members: {odd}; repeated: {dupes}"
+        )
+
+
+def check_finite(path: str | os.PathLike, arrays: Mapping[str, np.ndarray], action: str) -> None:
+    """Refuse float arrays holding NaN or inf: a model or checkpoint of them is garbage."""
+    for name, arr in arrays.items():
+        arr = np.asarray(arr)
+        if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+            bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+            raise SerializationError(
+                f"{path}: array {name!r} holds {bad} non-finite values (NaN or inf); refusing "
+                f"to {action} it. Training diverged: lower the learning rate or clip "
+                "gradients, and resume from an earlier checkpoint"
+            )
 
 
 def _check_names(path: Path, found: set[str], expected: set[str]) -> None:
@@ -155,7 +188,8 @@ def read_npz(
     if not zipfile.is_zipfile(path):
         raise SerializationError(f"{path}: not an .npz (zip) archive; truncated or corrupted")
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        with np.load(path, allow_pickle=False) as npz:  # pragma: no mutate (also: _check_members)
+            _check_members(npz.zip, path)
             headers = {name: _peek_header(npz, name, path) for name in npz.files}
             if expected is not None:
                 _check_names(path, set(headers), set(expected))

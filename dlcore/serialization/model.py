@@ -25,9 +25,12 @@ import numpy as np
 
 from dlcore.backends import Ops
 from dlcore.errors import ConfigError, NotBuiltError, SerializationError, ShapeError
+from dlcore.layers.base import layer_from_config
 from dlcore.model import Model
+from dlcore.params import ParamBuffer
 from dlcore.serialization.files import (
     array_records,
+    check_finite,
     check_format,
     fsync_dir,
     match_records,
@@ -40,6 +43,12 @@ from dlcore.serialization.files import (
 
 MODEL_FORMAT, MODEL_VERSION = "dlcore.saved_model", 1
 MODEL_JSON, PARAMS_NPZ, STATE_NPZ = "model.json", "params.npz", "state.npz"
+# Limits checked BEFORE a saved architecture is built, so a hostile or mistyped model.json
+# cannot make the loader allocate terabytes: any integer in the config (units, features,
+# vocabulary sizes) and the total parameter count.
+MAX_CONFIG_INT = 1 << 24
+MAX_PARAMETERS = 1 << 28  # 1 GiB of float32 weights (and as much again for gradients)
+MAX_CONFIG_DEPTH = 64
 
 
 def _swap_into_place(tmp: Path, target: Path) -> None:
@@ -65,6 +74,7 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
         )
     params = {spec.name: model.params.view(spec.name) for spec in model.params.specs}
     state = {k: np.asarray(v) for k, v in model.layer.state().items()}
+    check_finite(target, {**params, **state}, "save")
     meta = {
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
@@ -84,10 +94,49 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
         raise
 
 
+def _check_config_limits(value: Any, path: Path, where: str = "model", depth: int = 0) -> None:
+    """Every integer in the config <= MAX_CONFIG_INT, nesting <= MAX_CONFIG_DEPTH."""
+    if depth > MAX_CONFIG_DEPTH:
+        raise SerializationError(
+            f"{path}: the model config is nested deeper than {MAX_CONFIG_DEPTH} levels at "
+            f"{where}; not a model saved by dlcore"
+        )
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _check_config_limits(item, path, f"{where}.{key}", depth + 1)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_config_limits(item, path, f"{where}[{i}]", depth + 1)
+    elif isinstance(value, int) and abs(value) > MAX_CONFIG_INT:
+        raise SerializationError(
+            f"{path}: {where} = {value} is over the limit of {MAX_CONFIG_INT} for any size in a "
+            "model config; refusing to build it (the file is corrupted or not meant for dlcore)"
+        )
+
+
+def _check_parameter_count(config: dict[str, Any], path: Path) -> None:
+    """Declare the architecture on a buffer that is never allocated; refuse it if too big."""
+    try:
+        layer = layer_from_config(config["layer"])
+        buffer = ParamBuffer(np.dtype(config.get("dtype", "float32")))
+        layer.declare(buffer, int(config["in_features"]))
+    except (KeyError, ConfigError, ShapeError, NotBuiltError, TypeError, ValueError) as exc:
+        raise SerializationError(
+            f"{path}: cannot rebuild the model from its config: {exc}"
+        ) from exc
+    if buffer.size > MAX_PARAMETERS:
+        raise SerializationError(
+            f"{path}: the model config declares {buffer.size} parameters, over the limit of "
+            f"{MAX_PARAMETERS} (dlcore.serialization.model.MAX_PARAMETERS); refusing to build it"
+        )
+
+
 def _rebuild(meta: dict[str, Any], path: Path, ops: Ops | None) -> Model:
     config = meta.get("model")
     if not isinstance(config, dict):
         raise SerializationError(f"{path}: 'model' must be the JSON object of Model.get_config()")
+    _check_config_limits(config, path)
+    _check_parameter_count(config, path)
     try:
         return Model.from_config(config, ops=ops)
     except (ConfigError, ShapeError, NotBuiltError, TypeError) as exc:
@@ -110,12 +159,15 @@ def load_model(path: str | os.PathLike, ops: Ops | None = None) -> Model:
     expected = {s.name: (s.shape, model.dtype) for s in model.params.specs}
     match_records(records, expected, json_path)
     sums = {name: rec["sha256"] for name, rec in records.items()}
-    for name, arr in read_npz(directory / PARAMS_NPZ, expected, checksums=sums).items():
+    arrays = read_npz(directory / PARAMS_NPZ, expected, checksums=sums)
+    check_finite(directory / PARAMS_NPZ, arrays, "load")
+    for name, arr in arrays.items():
         model.params.view(name)[...] = arr
     expected_state = {k: (np.shape(v), np.asarray(v).dtype) for k, v in model.layer.state().items()}
     match_records(state_records, expected_state, json_path)
     sums = {name: rec["sha256"] for name, rec in state_records.items()}
     state = read_npz(directory / STATE_NPZ, expected_state, checksums=sums)
+    check_finite(directory / STATE_NPZ, state, "load")
     try:
         model.layer.load_state(state)
     except (ConfigError, ShapeError) as exc:

@@ -22,6 +22,7 @@ from dlcore.errors import ConfigError, SerializationError
 from dlcore.optimizers.base import Optimizer, OptimizerState, optimizer_to_config
 from dlcore.serialization.files import (
     array_records,
+    check_finite,
     check_format,
     match_records,
     parse_records,
@@ -95,6 +96,7 @@ def save_optimizer_state(
     json_path, npz_path = optimizer_state_paths(
         directory, rank=shard["rank"], world_size=shard["world_size"]
     )
+    check_finite(npz_path, state.slots, "save")
     meta = {
         "format": OPTIMIZER_FORMAT,
         "version": OPTIMIZER_VERSION,
@@ -157,6 +159,7 @@ def load_optimizer_state(
     records = parse_records(meta, "slots", json_path)
     expected = _expected_slots(records, optimizer, 0 if stop is None else stop - start, json_path)
     slots = read_npz(npz_path, expected, checksums={n: r["sha256"] for n, r in records.items()})
+    check_finite(npz_path, slots, "load")
     return OptimizerState(step=step, slots=slots)
 
 

@@ -119,7 +119,9 @@ def _time_ordered(df: DataFrame) -> DataFrame:
 def read_feature_metadata(path: str, spark: SparkSession | None = None) -> dict[str, Any]:
     """The `_features.json` of a feature table (local path, or any Hadoop path with spark)."""
     meta_path = f"{str(path).rstrip('/')}/{METADATA_NAME}"
-    text = (
-        HadoopFs(spark).read_text(meta_path) if spark is not None else Path(meta_path).read_text()
-    )
-    return json.loads(text)
+    if spark is None:
+        return json.loads(Path(meta_path).read_text())
+    fs = HadoopFs(spark)
+    if not fs.exists(meta_path):  # checked first: a missing file is a Py4J error otherwise
+        raise FileNotFoundError(f"{meta_path} does not exist")
+    return json.loads(fs.read_text(meta_path))

@@ -36,15 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.collective.auth import authenticate_client, authenticate_server, check_secret
-from dlcore.collective.server import Address, ConnectionServer
+from dlcore.collective.auth import check_secret, connect_authenticated
+from dlcore.collective.server import Address, ConnectionServer, ServerLimits
 from dlcore.collective.wire import (
     MAX_TENSOR_FRAME,
     Deadline,
     Kind,
     byte_view,
     check_header,
-    connect,
     pack_header,
     recv_exact,
     recv_header,
@@ -154,12 +153,10 @@ class BoundaryReporter:
             "world_size": world_size,
             "round_id": round_id,
         }
-        self._sock = connect(address, deadline, "the boundary report connection", 1 << 20)
-        try:
-            authenticate_client(self._sock, check_secret(secret), identity, deadline, self.peer)
-        except BaseException:
-            self._sock.close()
-            raise
+        self._sock, _ = connect_authenticated(
+            address, check_secret(secret), identity, deadline, "the boundary report connection",
+            1 << 20,
+        )  # fmt: skip
 
     def send(self, group: int, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         parts = encode_report({**meta, "rank": self.rank, "group": group}, arrays)
@@ -208,11 +205,9 @@ class BoundaryServer(ConnectionServer):
         *,
         host: str = "0.0.0.0",
         advertise_host: str | None = None,
-        handshake_timeout: float = 10.0,
+        limits: ServerLimits | None = None,
     ) -> None:
-        self._secret = check_secret(secret)
         self.world_size = world_size
-        self._handshake_timeout = handshake_timeout
         self._lock = threading.Lock()
         self._round: int | None = None
         self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
@@ -221,7 +216,10 @@ class BoundaryServer(ConnectionServer):
         self._conns: list[socket.socket] = []
         self._ranks: set[int] = set()
         self._closed = False
-        super().__init__(host, 0, advertise_host, "fraud_app-boundary")
+        super().__init__(
+            host, 0, advertise_host, "fraud_app-boundary", secret=check_secret(secret),
+            identity={"purpose": "boundary"}, limits=limits,
+        )  # fmt: skip
 
     def open_round(
         self, round_id: int, report_timeout: float
@@ -261,7 +259,7 @@ class BoundaryServer(ConnectionServer):
                 conn.shutdown(socket.SHUT_RDWR)
         self._conns, self._ranks = [], set()
 
-    def _check(self, identity: dict[str, Any]) -> str | None:
+    def check(self, identity: dict[str, Any]) -> str | None:
         if identity.get("purpose") != "boundary":
             return f"this is a boundary report server; the client wants {identity.get('purpose')!r}"
         if identity.get("world_size") != self.world_size:
@@ -276,17 +274,8 @@ class BoundaryServer(ConnectionServer):
                 return f"rank {rank} already reports in round {self._round}"
         return None
 
-    def handle(self, conn: socket.socket, addr: Any) -> None:
+    def serve(self, conn: socket.socket, identity: dict[str, Any], addr: Any) -> None:
         peer = f"{addr[0]}:{addr[1]}"
-        try:
-            identity = authenticate_server(
-                conn, self._secret, {"purpose": "boundary"}, Deadline.after(self._handshake_timeout),
-                peer, self._check,
-            )  # fmt: skip
-        except CommunicationError as exc:  # refusals are logged by auth
-            logger.debug("boundary connection from %s ended: %s", peer, exc)
-            conn.close()
-            return
         rank, round_id = identity["rank"], identity["round_id"]
         with self._lock:
             if round_id != self._round or rank in self._ranks:

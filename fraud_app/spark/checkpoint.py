@@ -11,14 +11,19 @@ still hold the optimizer state sharded, one file per rank. Layout:
     <dir>/LATEST.json                    pointer, replaced atomically last
 
 A checkpoint exists only once LATEST.json points at it, so a crash mid-write
-leaves the previous one intact. Nothing is unpickled on load: .npz with
-allow_pickle=False and JSON only.
+leaves the previous one intact (a save that fails part-way removes its own
+directory). If LATEST.json itself is malformed or names a directory that is not
+there, loading falls back to the newest group directory that loads completely,
+with a warning. Weights and optimizer slots that are not finite are refused on
+save and on load (dlcore.serialization). Nothing is unpickled on load: .npz
+with allow_pickle=False and JSON only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,12 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.errors import ConfigError as DlcoreConfigError
+from dlcore.errors import SerializationError
 from dlcore.model import Model
-from dlcore.optimizers.base import Optimizer, OptimizerState
+from dlcore.optimizers.base import Optimizer, OptimizerState, optimizer_from_config
 from dlcore.params import shard_bounds
 from dlcore.serialization import (
     load_model,
     load_optimizer_state,
+    read_json,
     save_model,
     save_optimizer_state,
     write_json_atomic,
@@ -40,6 +48,8 @@ from fraud_app.errors import TrainingError
 
 logger = logging.getLogger(__name__)
 FORMAT = "fraud_app.checkpoint/1"
+FOREIGN = "belongs to a different training setup"  # never skipped by the fall-back
+GROUP_DIR = re.compile(r"group-\d{6,}")
 
 
 @dataclass
@@ -56,17 +66,29 @@ class TrainingState:
 
 
 class CheckpointStore:
-    def __init__(self, directory: str | Path, *, fingerprint: str, keep: int = 2) -> None:
+    def __init__(self, directory: str | Path, *, fingerprint: str | None, keep: int = 2) -> None:
+        """fingerprint=None: read any run's checkpoints (inspection); never for resuming."""
         self.dir = Path(directory)
         self.fingerprint = fingerprint
         self.keep = keep
 
     def save(self, state: TrainingState, model: Model, optimizer: Optimizer) -> Path:
-        world = len(state.opt_states)
         target = self.dir / f"group-{state.group:06d}"
         if target.exists():
             shutil.rmtree(target)
         target.mkdir(parents=True)
+        try:
+            self._write(target, state, model, optimizer)
+        except BaseException:
+            shutil.rmtree(target, ignore_errors=True)  # LATEST.json still names the previous one
+            raise
+        write_json_atomic(self.dir / "LATEST.json", {"format": FORMAT, "group_dir": target.name})
+        self._prune(keep_name=target.name)
+        logger.info("checkpoint written: %s (iteration %d)", target, state.iteration)
+        return target
+
+    def _write(self, target: Path, state: TrainingState, model: Model, optimizer: Optimizer):
+        world = len(state.opt_states)
         model.load_weights(state.params, state.layer_state)
         save_model(model, target / "model")
         for rank, opt_state in enumerate(state.opt_states):
@@ -83,58 +105,110 @@ class CheckpointStore:
             "positions": [list(p) for p in state.positions],
             "history": state.history,
         }
-        write_json_atomic(target / "meta.json", meta)
-        write_json_atomic(self.dir / "LATEST.json", {"format": FORMAT, "group_dir": target.name})
-        self._prune(keep_name=target.name)
-        logger.info("checkpoint written: %s (iteration %d)", target, state.iteration)
-        return target
+        write_json_atomic(target / "meta.json", meta)  # last: a directory without it is partial
 
     def latest(self) -> Path | None:
+        """The checkpoint LATEST.json names; None if there is no pointer.
+
+        Raises TrainingError naming the problem when the pointer is malformed or names
+        a directory that does not exist (`load` then falls back, see there).
+        """
         pointer = self.dir / "LATEST.json"
         if not pointer.is_file():
             return None
         try:
-            name = json.loads(pointer.read_text())["group_dir"]
-        except (ValueError, KeyError) as exc:
-            raise TrainingError(f"checkpoint pointer {pointer} is malformed: {exc}") from exc
+            obj = json.loads(pointer.read_text())
+            name = obj["group_dir"]
+        except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
+            raise TrainingError(f"checkpoint pointer {pointer} is malformed: {exc!r}") from exc
+        if not isinstance(name, str) or not GROUP_DIR.fullmatch(name):
+            raise TrainingError(
+                f"checkpoint pointer {pointer} names {name!r}, not a directory group-NNNNNN"
+            )
+        if not (self.dir / name).is_dir():
+            raise TrainingError(f"checkpoint pointer {pointer} names {name}, which does not exist")
         return self.dir / name
 
-    def load(self, optimizer: Optimizer) -> tuple[TrainingState, Model] | None:
-        path = self.latest()
+    def saved_optimizer(self) -> Optimizer:
+        """The optimizer recorded in the newest checkpoint's rank-0 shard (for inspection)."""
+        try:
+            path = self.latest()
+        except TrainingError:
+            path = None  # a broken pointer: the newest directory, as load() would fall back
+        path = path or max(self.dir.glob("group-*"), default=None)
         if path is None:
-            return None
+            raise TrainingError(f"{self.dir} holds no checkpoint (no LATEST.json, no group-*)")
+        shard = next(iter(sorted(path.glob("optimizer.rank-00000-of-*.json"))), None)
+        if shard is None:
+            raise TrainingError(f"checkpoint {path} has no optimizer shard of rank 0")
+        try:
+            return optimizer_from_config(read_json(shard).get("optimizer"))
+        except DlcoreConfigError as exc:
+            raise TrainingError(f"{shard}: unknown optimizer: {exc}") from exc
+
+    def load(self, optimizer: Optimizer) -> tuple[TrainingState, Model] | None:
+        """The checkpoint LATEST.json names, or with a broken pointer the newest intact one."""
+        try:
+            path = self.latest()
+        except TrainingError as exc:
+            return self._fall_back(optimizer, str(exc))
+        return None if path is None else self._load_dir(path, optimizer)
+
+    def _fall_back(self, optimizer: Optimizer, problem: str) -> tuple[TrainingState, Model] | None:
+        candidates = sorted(
+            (p for p in self.dir.glob("group-*") if p.is_dir() and GROUP_DIR.fullmatch(p.name)),
+            reverse=True,
+        )
+        for path in candidates:
+            try:
+                loaded = self._load_dir(path, optimizer)
+            except (TrainingError, SerializationError) as exc:
+                if FOREIGN in str(exc):
+                    raise
+                logger.warning("checkpoint %s is not intact, skipping it: %s", path, exc)
+                continue
+            logger.warning("%s; resuming from the newest intact checkpoint %s", problem, path)
+            return loaded
+        raise TrainingError(
+            f"{problem}, and no intact checkpoint is left in {self.dir}; delete the directory "
+            "to start over"
+        )
+
+    def _load_dir(self, path: Path, optimizer: Optimizer) -> tuple[TrainingState, Model]:
         try:
             meta = json.loads((path / "meta.json").read_text())
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise TrainingError(f"checkpoint {path} has no readable meta.json: {exc}") from exc
-        if meta.get("format") != FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise TrainingError(f"checkpoint {path} has format {found!r}; expected {FORMAT!r}")
+        if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
             raise TrainingError(
-                f"checkpoint {path} has format {meta.get('format')!r}; expected {FORMAT!r}"
-            )
-        if meta.get("fingerprint") != self.fingerprint:
-            raise TrainingError(
-                f"checkpoint {path} belongs to a different training setup (model, optimizer, data or "
+                f"checkpoint {path} {FOREIGN} (model, optimizer, data or "
                 "worker count changed). Use a new checkpoint directory or delete this one to start over."
             )
         model = load_model(path / "model")
-        world = int(meta["world_size"])
-        opt_states = []
-        for r in range(world):
-            start, stop = shard_bounds(model.params.size, world, r)
-            opt_states.append(
-                load_optimizer_state(
-                    path, optimizer, rank=r, world_size=world, start=start, stop=stop
+        try:
+            world = int(meta["world_size"])
+            opt_states = []
+            for r in range(world):
+                start, stop = shard_bounds(model.params.size, world, r)
+                opt_states.append(
+                    load_optimizer_state(
+                        path, optimizer, rank=r, world_size=world, start=start, stop=stop
+                    )
                 )
+            state = TrainingState(
+                iteration=int(meta["iteration"]),
+                group=int(meta["group"]),
+                params=model.params.data.copy(),
+                layer_state={k: v.copy() for k, v in model.layer.state().items()},
+                opt_states=opt_states,
+                positions=[tuple(p) for p in meta["positions"]],
+                history=list(meta.get("history", [])),
             )
-        state = TrainingState(
-            iteration=int(meta["iteration"]),
-            group=int(meta["group"]),
-            params=model.params.data.copy(),
-            layer_state={k: v.copy() for k, v in model.layer.state().items()},
-            opt_states=opt_states,
-            positions=[tuple(p) for p in meta["positions"]],
-            history=list(meta.get("history", [])),
-        )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise TrainingError(f"checkpoint {path}/meta.json is malformed: {exc!r}") from exc
         return state, model
 
     def _prune(self, keep_name: str) -> None:

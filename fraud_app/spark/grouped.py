@@ -39,6 +39,7 @@ from fraud_app.spark.worker import StageTask
 logger = logging.getLogger(__name__)
 
 DRAIN_S = 10.0  # after a stage fails: how long to wait for reports already in flight
+RETRY_BACKOFF_S = 0.5  # pause before retry n without progress: 0.5 s * 2**(n-1), at most 8 s
 
 
 class StageFailed(Exception):
@@ -62,8 +63,8 @@ class GroupedEngine(Engine):
         self.state = loaded[0] if loaded else self.initial_state()
         if loaded:
             logger.info(
-                "resuming from checkpoint %s at iteration %d",
-                self.store.latest(),
+                "resuming from the checkpoint of group %d at iteration %d",
+                self.state.group,
                 self.state.iteration,
             )
         self.planner = GroupPlanner(
@@ -123,10 +124,13 @@ class GroupedEngine(Engine):
                         f"{attempt} times in a row; giving up after max_retries={cfg.max_retries}. "
                         f"Last cause: {cause}"
                     )
+                pause = min(RETRY_BACKOFF_S * 2 ** (attempt - 1), 8.0)
                 logger.warning(
-                    "stage failed (%s); retrying from group %d, iteration %d (attempt %d/%d)",
-                    cause, self.state.group, self.state.iteration, attempt, cfg.max_retries,
+                    "stage failed (%s); retrying from group %d, iteration %d in %.1f s "
+                    "(attempt %d/%d)",
+                    cause, self.state.group, self.state.iteration, pause, attempt, cfg.max_retries,
                 )  # fmt: skip
+                time.sleep(pause)  # back off: a busy or flooded driver gets room to recover
         return retries
 
     # -- one stage ------------------------------------------------------------------------

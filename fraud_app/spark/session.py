@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 from fraud_app import settings
-from fraud_app.errors import ConfigError
+from fraud_app.errors import ConfigError, EnvironmentSetupError
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _choose_master(master: str | None, submitted: bool) -> str:
         if master and master != chosen:
             logger.warning("spark-submit's --master %s wins over the configured %s", chosen, master)
         return chosen
-    return master or settings.spark_master_default() or "local[*]"
+    return check_master(master or settings.spark_master_default() or "local[*]")
 
 
 def _defaults(submitted: bool) -> dict[str, str]:
@@ -86,6 +87,23 @@ def spark_session(config):
     """The SparkSession a command runs on, from the config's `spark` section."""
     s = config.spark
     return get_spark(s.master, s.app_name, s.conf, env_archive=s.env_archive)
+
+
+MASTER_URL = re.compile(
+    r"local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|yarn"
+    r"|(spark|k8s|mesos)://\S+"
+)
+
+
+def check_master(master: str) -> str:
+    """`master` if it has the form of a Spark master URL, else a ConfigError saying which forms do."""
+    if not MASTER_URL.fullmatch(master):
+        raise ConfigError(
+            f"spark.master {master!r} is not a Spark master URL; expected local[*], local[N], "
+            "spark://host:7077, yarn or k8s://https://host:port. Set spark.master in the config "
+            "or pass --master"
+        )
+    return master
 
 
 def get_spark(
@@ -126,7 +144,14 @@ def get_spark(
         builder = builder.master(master)
     for key, value in conf.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:  # Py4J/JVM start-up errors: one line naming the master
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        raise EnvironmentSetupError(
+            f"Spark could not start on master {master!r}: {first}. Check spark.master / "
+            "--master and spark.conf in the config"
+        ) from exc
     spark.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", spark.version, master)
     return spark

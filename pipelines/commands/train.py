@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from fraud_app.config import AppConfig
 
@@ -19,6 +20,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from pipelines.reporting import index_path, render_dashboards_safely
     from pipelines.training.pipeline import run_training
 
+    _check_features_exist(config)
     spark = spark_session(config)
     report = run_training(spark, config, run=args.run)
     dashboards = render_dashboards_safely(config, report.run)
@@ -35,3 +37,15 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         )
     )
     return 0
+
+
+def _check_features_exist(config: AppConfig) -> None:
+    """Before Spark starts: a local feature table must exist (remote ones are checked by Spark)."""
+    from fraud_app.errors import EmptyInputError
+    from fraud_app.features.table import METADATA_NAME
+
+    path = str(config.features.output or config.paths.resolve("features"))
+    if "://" not in path and not (Path(path) / METADATA_NAME).is_file():
+        raise EmptyInputError(
+            f"feature table {path} does not exist; run `fraud-app features` first"
+        )

@@ -402,3 +402,229 @@ def test_numpy_integer_shard_bounds_are_accepted(tmp_path):
                          start=start, stop=stop)  # fmt: skip
     back = load_optimizer_state(tmp_path, opt, rank=1, world_size=2, start=4, stop=8)
     assert back.slots["m"].shape == (4,)
+
+
+# -- issue 8: member names, non-finite weights, limits before allocation ---------------------
+def test_member_beside_its_npy_twin_is_refused_without_unpickling(tmp_path):
+    """`a` beside `a.npy`: numpy would read `a` for npz['a'] after the header check read `a.npy`."""
+    import io
+
+    tripwire = tmp_path / "tripwire"
+    honest, evil = io.BytesIO(), io.BytesIO()
+    np.lib.format.write_array(honest, np.zeros(3, np.float32))
+    np.lib.format.write_array(evil, np.array([Tripwire(tripwire)], dtype=object), allow_pickle=True)
+    with zipfile.ZipFile(tmp_path / "twin.npz", "w") as zf:
+        zf.writestr("a.npy", honest.getvalue())
+        zf.writestr("a", evil.getvalue())
+    with pytest.raises(
+        SerializationError, match=r"twin.npz: not an archive written by dlcore.*\['a'\]"
+    ):
+        read_npz(tmp_path / "twin.npz", {"a": ((3,), np.float32)})
+    assert not tripwire.exists()
+
+
+def test_repeated_member_names_are_refused(tmp_path):
+    import io
+    import warnings
+
+    with zipfile.ZipFile(tmp_path / "dup.npz", "w") as zf, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        for _ in range(2):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.zeros(2, np.float32))
+            zf.writestr("v.npy", buf.getvalue())
+    with pytest.raises(SerializationError, match=r"repeated: \['v.npy'\]"):
+        read_npz(tmp_path / "dup.npz")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_weights_are_refused_on_save(tmp_path, bad):
+    model = make_model()
+    model.params.data[-1] = bad
+    with pytest.raises(SerializationError, match=r"array 'model/2_linear.b' holds 1 non-finite"):
+        save_model(model, tmp_path / "m")
+    assert not (tmp_path / "m").exists()
+
+
+def _rewrite_array(saved: Path, archive: str, record_key: str, name: str, fn) -> None:
+    """Change one array in an archive and update its checksum, as a careless tool would."""
+    from dlcore.serialization import sha256_array
+
+    arrays = npz_arrays(saved / archive)
+    arrays[name] = fn(arrays[name].copy())
+    write_npz_atomic(saved / archive, arrays)
+    meta = json.loads((saved / "model.json").read_text())
+    for rec in meta[record_key]:
+        if rec["name"] == name:
+            rec["sha256"] = sha256_array(arrays[name])
+    (saved / "model.json").write_text(json.dumps(meta))
+
+
+def _set_first(value):
+    def fn(a):
+        a.reshape(-1)[0] = value
+        return a
+
+    return fn
+
+
+def test_non_finite_weights_are_refused_on_load(saved):
+    _rewrite_array(saved, "params.npz", "params", "model/0_linear.W", _set_first(np.nan))
+    with pytest.raises(
+        SerializationError, match=r"params.npz: array 'model/0_linear.W' holds 1 non-finite.*load"
+    ):
+        load_model(saved)
+
+
+def test_non_finite_layer_state_is_refused_on_load(saved):
+    _rewrite_array(saved, "state.npz", "state", "model/1_runningshift.shift", _set_first(np.inf))
+    with pytest.raises(
+        SerializationError, match=r"state.npz: array 'model/1_runningshift.shift' holds 1"
+    ):
+        load_model(saved)
+
+
+def test_non_finite_optimizer_slots_are_refused_on_save_and_load(tmp_path):
+    opt, state = stepped_adam()
+    bad = OptimizerState(step=state.step, slots={k: v.copy() for k, v in state.slots.items()})
+    name = sorted(bad.slots)[0]
+    bad.slots[name][3] = np.nan
+    with pytest.raises(SerializationError, match=f"array '{name}' holds 1 non-finite.*save"):
+        save_optimizer_state(tmp_path, opt, bad)
+    save_optimizer_state(tmp_path, opt, state)
+    json_path, npz_path = optimizer_state_paths(tmp_path)
+    from dlcore.serialization import sha256_array
+
+    arrays = npz_arrays(npz_path)
+    arrays[name][0] = np.inf
+    write_npz_atomic(npz_path, arrays)
+    meta = json.loads(json_path.read_text())
+    for rec in meta["slots"]:
+        if rec["name"] == name:
+            rec["sha256"] = sha256_array(arrays[name])
+    json_path.write_text(json.dumps(meta))
+    with pytest.raises(SerializationError, match=f"array '{name}' holds 1 non-finite.*load"):
+        load_optimizer_state(tmp_path, Adam(learning_rate=0.01))
+
+
+def test_huge_units_are_refused_before_any_allocation(saved):
+    meta = json.loads((saved / "model.json").read_text())
+    meta["model"]["layer"]["config"]["layers"][0]["config"]["units"] = 10**12
+    (saved / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(
+        SerializationError,
+        match=r"model.json: model.layer.config.layers\[0\].config.units = 1000000000000 is over the limit",
+    ):
+        load_model(saved)
+
+
+def test_parameter_count_is_checked_before_allocation(saved, monkeypatch):
+    from dlcore.serialization import model as model_module
+
+    monkeypatch.setattr(model_module, "MAX_PARAMETERS", 40)  # the saved model has 4*8+8+8+1 = 49
+    with pytest.raises(SerializationError, match="declares 49 parameters, over the limit of 40"):
+        load_model(saved)
+    monkeypatch.setattr(model_module, "MAX_PARAMETERS", 49)
+    load_model(saved)
+
+
+def test_deeply_nested_model_json_is_a_clear_error(saved):
+    (saved / "model.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(SerializationError, match="model.json: JSON nested too deeply"):
+        load_model(saved)
+
+
+def test_nested_config_deeper_than_the_limit_is_refused(saved):
+    meta = json.loads((saved / "model.json").read_text())
+    deep: dict = {}
+    node = deep
+    for _ in range(70):
+        node["x"] = {}
+        node = node["x"]
+    meta["model"]["extra"] = deep
+    (saved / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(SerializationError, match="nested deeper than 64 levels"):
+        load_model(saved)
+
+
+# -- limit boundaries (the mutation check found them unpinned) --------------------------------
+def _config_depth(value, depth=0) -> int:
+    if isinstance(value, dict):
+        return max([_config_depth(v, depth + 1) for v in value.values()], default=depth)
+    if isinstance(value, list):
+        return max([_config_depth(v, depth + 1) for v in value], default=depth)
+    return depth
+
+
+def test_config_int_limit_is_inclusive(saved, monkeypatch):
+    from dlcore.serialization import model as model_module
+
+    monkeypatch.setattr(model_module, "MAX_CONFIG_INT", 8)  # the widest layer has 8 units
+    load_model(saved)
+    monkeypatch.setattr(model_module, "MAX_CONFIG_INT", 7)
+    with pytest.raises(SerializationError) as info:
+        load_model(saved)
+    assert str(info.value) == (
+        f"{saved / 'model.json'}: model.layer.config.layers[0].config.units = 8 is over the limit "
+        "of 7 for any size in a model config; refusing to build it (the file is corrupted or not "
+        "meant for dlcore)"
+    )
+
+
+def test_negative_huge_sizes_are_refused_by_the_limit_too(saved):
+    meta = json.loads((saved / "model.json").read_text())
+    meta["model"]["in_features"] = -(10**12)
+    (saved / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(SerializationError, match=r"model.in_features = -1000000000000 is over"):
+        load_model(saved)
+
+
+def test_config_depth_limit_is_inclusive(saved, monkeypatch):
+    from dlcore.serialization import model as model_module
+
+    depth = _config_depth(json.loads((saved / "model.json").read_text())["model"])
+    monkeypatch.setattr(model_module, "MAX_CONFIG_DEPTH", depth)
+    load_model(saved)
+    monkeypatch.setattr(model_module, "MAX_CONFIG_DEPTH", depth - 1)
+    with pytest.raises(SerializationError) as info:
+        load_model(saved)
+    assert str(info.value).startswith(
+        f"{saved / 'model.json'}: the model config is nested deeper than {depth - 1} levels at model."
+    )
+    assert str(info.value).endswith("; not a model saved by dlcore")
+
+
+def test_parameter_limit_is_inclusive_and_names_itself(saved, monkeypatch):
+    from dlcore.serialization import model as model_module
+
+    monkeypatch.setattr(model_module, "MAX_PARAMETERS", 48)
+    with pytest.raises(SerializationError) as info:
+        load_model(saved)
+    assert str(info.value) == (
+        f"{saved / 'model.json'}: the model config declares 49 parameters, over the limit of 48 "
+        "(dlcore.serialization.model.MAX_PARAMETERS); refusing to build it"
+    )
+
+
+def test_unbuildable_config_is_refused_before_building(saved):
+    meta = json.loads((saved / "model.json").read_text())
+    del meta["model"]["in_features"]
+    (saved / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(SerializationError) as info:
+        load_model(saved)
+    assert str(info.value) == (
+        f"{saved / 'model.json'}: cannot rebuild the model from its config: 'in_features'"
+    )
+
+
+def test_check_finite_counts_every_bad_value_and_ignores_integers(tmp_path):
+    from dlcore.serialization.files import check_finite
+
+    check_finite(tmp_path, {"ids": np.array([1, 2], np.int64), "ok": np.ones(3, np.float32)}, "x")
+    with pytest.raises(SerializationError) as info:
+        check_finite(tmp_path / "f.npz", {"w": np.array([np.nan, 1.0, np.inf, -np.inf])}, "save")
+    assert str(info.value) == (
+        f"{tmp_path / 'f.npz'}: array 'w' holds 3 non-finite values (NaN or inf); refusing to "
+        "save it. Training diverged: lower the learning rate or clip gradients, and resume from "
+        "an earlier checkpoint"
+    )

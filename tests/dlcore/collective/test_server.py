@@ -1,7 +1,12 @@
-"""The shared accept loop survives strangers: a connection cap, and accept() errors."""
+"""The shared accept loop survives strangers: floods, silent peers, accept() errors.
+
+Real sockets on loopback throughout. Strangers and workers come from the same host
+(127.0.0.1), the hardest case for per-source limits.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import subprocess
 import sys
@@ -9,62 +14,221 @@ import textwrap
 import threading
 import time
 
-from dlcore.collective import Member, new_job_secret, rendezvous
-from dlcore.collective.server import ConnectionServer
+import pytest
+
+from dlcore.collective import Member, RendezvousServer, auth, new_job_secret, rendezvous
+from dlcore.collective.auth import connect_authenticated
+from dlcore.collective.server import ConnectionServer, ServerLimits
+from dlcore.collective.wire import (
+    Deadline,
+    Kind,
+    recv_exact,
+    recv_frame,
+    send_frame,
+)
+from dlcore.errors import AuthenticationError, ConfigError
+
+LOOPBACK = "127.0.0.1"
 
 
-class _Holding(ConnectionServer):
-    """Keeps every connection open until released."""
+class _Echo(ConnectionServer):
+    """Authenticated connections are held open and echo one byte at a time."""
 
-    def __init__(self, max_connections: int) -> None:
-        self.release = threading.Event()
-        self.served: list[object] = []
-        super().__init__("127.0.0.1", 0, None, "test-holding", max_connections=max_connections)
+    def __init__(self, secret: bytes, limits: ServerLimits) -> None:
+        super().__init__(LOOPBACK, 0, None, "test-echo", secret=secret,
+                         identity={"who": "echo"}, limits=limits)  # fmt: skip
 
-    def handle(self, conn: socket.socket, addr) -> None:
-        self.served.append(addr)
-        self.release.wait(10.0)
-        conn.close()
+    def serve(self, conn: socket.socket, identity, addr) -> None:
+        conn.settimeout(30.0)
+        with conn:
+            while data := conn.recv(1):
+                conn.sendall(data)
 
 
 def _closed_by_server(sock: socket.socket, within: float) -> bool:
+    """True once the server has closed `sock` (after any ERROR frame it sent)."""
     sock.settimeout(within)
     try:
-        return sock.recv(1) == b""
-    except TimeoutError:
-        return False
+        while data := sock.recv(4096):
+            del data
+        return True
+    except (TimeoutError, ConnectionResetError) as exc:
+        return isinstance(exc, ConnectionResetError)
 
 
-def test_connections_over_the_cap_are_closed_unread_and_serving_goes_on():
-    server = _Holding(max_connections=2)
+def _wait_until(predicate, within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@contextlib.contextmanager
+def _idle_flood(address, count: int):
+    socks = []
     try:
-        clients = [socket.create_connection(server.address) for _ in range(3)]
-        assert _closed_by_server(clients[2], within=5.0)
-        assert not _closed_by_server(clients[0], within=0.2)
-        assert len(server.served) == 2
-        server.release.set()
-        assert _closed_by_server(clients[0], within=5.0)
-        deadline = time.monotonic() + 5.0
-        while server._active and time.monotonic() < deadline:
-            time.sleep(0.01)
-        late = socket.create_connection(server.address)
-        assert _closed_by_server(late, within=5.0)  # served (handle returned at once) and closed
-        assert len(server.served) == 3
-        for c in [*clients, late]:
-            c.close()
+        for _ in range(count):
+            socks.append(socket.create_connection(address, timeout=10.0))
+        yield socks
     finally:
-        server.release.set()
-        server.stop_serving()
+        for s in socks:
+            s.close()
+
+
+def _client(address, secret: bytes, rank: int):
+    sock, theirs = connect_authenticated(
+        address, secret, {"rank": rank}, Deadline.after(20.0), "a test connection", 1 << 16
+    )
+    return sock, theirs
+
+
+def test_limits_are_validated():
+    with pytest.raises(ConfigError, match="handshake_timeout must be > 0"):
+        ServerLimits(handshake_timeout=0)
+    with pytest.raises(ConfigError, match="max_pending_per_source must be an integer >= 1"):
+        ServerLimits(max_pending_per_source=0)
+
+
+def test_a_silent_stranger_is_closed_at_the_handshake_deadline():
+    with _Echo(new_job_secret(), ServerLimits(handshake_timeout=0.3)) as server:
+        stranger = socket.create_connection(server.address)
+        assert _wait_until(lambda: server.pending == 1)
+        assert _closed_by_server(stranger, within=5.0)
+        assert _wait_until(lambda: server.pending == 0)
+        stranger.close()
+
+
+def test_idle_flood_of_1000_never_displaces_authenticated_peers():
+    secret = new_job_secret()
+    limits = ServerLimits(handshake_timeout=5.0, max_pending=8, max_pending_per_source=4)
+    with _Echo(secret, limits) as server:
+        held = [_client(server.address, secret, r)[0] for r in range(6)]  # more than any cap
+        with _idle_flood(server.address, 1000):
+            assert _wait_until(lambda: server.evicted >= 1000 - limits.max_pending_per_source)
+            assert server.pending <= limits.max_pending_per_source
+            # A newcomer that proves the secret gets in during the flood ...
+            late, theirs = _client(server.address, secret, 99)
+            assert theirs == {"who": "echo"}
+            # ... and every authenticated connection still works: none was counted or evicted.
+            for sock in [*held, late]:
+                sock.sendall(b"k")
+                buf = bytearray(1)
+                recv_exact(sock, memoryview(buf), Deadline.after(5.0), "an echo", "server")
+                assert buf == b"k"
+        assert server.authenticated == 7
+        for sock in [*held, late]:
+            sock.close()
+
+
+def test_evicted_connection_hears_why():
+    limits = ServerLimits(handshake_timeout=5.0, max_pending=64, max_pending_per_source=1)
+    with _Echo(new_job_secret(), limits) as server:
+        first = socket.create_connection(server.address)
+        assert _wait_until(lambda: server.pending == 1)
+        second = socket.create_connection(server.address)
+        assert _wait_until(lambda: server.evicted == 1)
+        first.settimeout(5.0)
+        header = first.recv(20)
+        assert header[:4] == b"DLCW" and header[5] == Kind.ERROR
+        assert b"server busy" in first.recv(4096)
+        assert not _closed_by_server(second, within=0.2)  # the newcomer was kept
+        first.close()
+        second.close()
+
+
+def test_a_silent_stranger_is_evicted_before_an_older_one_mid_handshake():
+    limits = ServerLimits(handshake_timeout=5.0, max_pending=64, max_pending_per_source=2)
+    with _Echo(new_job_secret(), limits) as server:
+        talking = socket.create_connection(server.address)
+        hello = auth._message(b"\0" * auth.NONCE_BYTES, {"rank": 0})
+        send_frame(talking, Kind.HELLO, hello, Deadline.after(5.0), "server")
+        recv_frame(talking, Kind.CHALLENGE, Deadline.after(5.0), "server")  # mid-handshake now
+        silent = socket.create_connection(server.address)
+        assert _wait_until(lambda: server.pending == 2)
+        newcomer = socket.create_connection(server.address)
+        assert _wait_until(lambda: server.evicted == 1)
+        assert _closed_by_server(silent, within=5.0)  # the younger, silent one went
+        assert not _closed_by_server(talking, within=0.2)
+        for s in (silent, talking, newcomer):
+            s.close()
+
+
+def test_client_does_not_retry_a_wrong_secret():
+    with _Echo(new_job_secret(), ServerLimits()) as server:
+        with pytest.raises(AuthenticationError, match="wrong job secret") as info:
+            connect_authenticated(
+                server.address, new_job_secret(), {}, Deadline.after(5.0), "a test", 1 << 16
+            )
+        assert "attempts" not in str(info.value)
+        assert server.authenticated == 0
+
+
+def _register_all(address, secret, world: int, round_id: int = 0):
+    results: dict[int, object] = {}
+
+    def one(rank: int) -> None:
+        try:
+            results[rank] = rendezvous(
+                address, secret, Member(rank, world, round_id), (LOOPBACK, 1000 + rank), 30.0
+            )
+        except Exception as exc:
+            results[rank] = exc
+
+    threads = [threading.Thread(target=one, args=(r,)) for r in range(world)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(40.0)
+    return [results.get(r) for r in range(world)]
+
+
+def test_rendezvous_completes_under_an_idle_flood_of_1000():
+    secret = new_job_secret()
+    limits = ServerLimits(handshake_timeout=5.0, max_pending=16, max_pending_per_source=8)
+    with RendezvousServer(secret, 3, host=LOOPBACK, limits=limits) as server:
+        with _idle_flood(server.address, 1000):
+            results = _register_all(server.address, secret, 3)
+        assert results == [[(LOOPBACK, 1000 + r) for r in range(3)]] * 3
+        assert server.evicted >= 1000 - limits.max_pending_per_source
+
+
+def test_rendezvous_completes_under_a_connect_close_flood():
+    secret = new_job_secret()
+    limits = ServerLimits(handshake_timeout=5.0, max_pending=16, max_pending_per_source=8)
+    stop = threading.Event()
+    opened = [0]
+
+    with RendezvousServer(secret, 3, host=LOOPBACK, limits=limits) as server:
+
+        def flood() -> None:
+            while not stop.is_set():
+                with contextlib.suppress(OSError):
+                    socket.create_connection(server.address, timeout=5.0).close()
+                    opened[0] += 1
+
+        flooder = threading.Thread(target=flood, daemon=True)
+        flooder.start()
+        try:
+            assert _wait_until(lambda: opened[0] >= 200)
+            results = _register_all(server.address, secret, 3)
+        finally:
+            stop.set()
+            flooder.join(10.0)
+        assert results == [[(LOOPBACK, 1000 + r) for r in range(3)]] * 3
+        assert server.authenticated == 3
 
 
 SERVER_SCRIPT = textwrap.dedent(
     """
     import resource, sys
     from dlcore.collective import RendezvousServer
+    from dlcore.collective.server import ServerLimits
     resource.setrlimit(resource.RLIMIT_NOFILE, (48, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+    # Limits above the descriptor limit, so that the flood reaches it.
     server = RendezvousServer(bytes.fromhex(sys.argv[1]), world_size=1, host="127.0.0.1",
-                              handshake_timeout=1.0)
-    server._max_connections = 10_000  # let the flood reach the descriptor limit
+                              limits=ServerLimits(1.0, 10_000, 10_000))
     print(server.address[1], flush=True)
     sys.stdin.readline()
     """
@@ -82,13 +246,13 @@ def test_rendezvous_recovers_after_running_out_of_file_descriptors():
     )
     try:
         port = int(proc.stdout.readline())
-        flood = [socket.create_connection(("127.0.0.1", port)) for _ in range(80)]
+        flood = [socket.create_connection((LOOPBACK, port)) for _ in range(80)]
         time.sleep(1.5)  # the server hits EMFILE; its handshakes time out after 1 s
         for s in flood:
             s.close()
         time.sleep(0.5)
-        peers = rendezvous(("127.0.0.1", port), secret, Member(0, 1), ("127.0.0.1", 1), 10.0)
-        assert peers == [("127.0.0.1", 1)]
+        peers = rendezvous((LOOPBACK, port), secret, Member(0, 1), (LOOPBACK, 1), 10.0)
+        assert peers == [(LOOPBACK, 1)]
     finally:
         proc.stdin.close()
         proc.wait(timeout=10)

@@ -25,8 +25,12 @@ def _events(q: queue.SimpleQueue, count: int, timeout: float = 10.0) -> list[tup
     return out
 
 
-def _reporter(server: BoundaryServer, rank: int, round_id: int, secret: bytes = SECRET) -> BoundaryReporter:
-    return BoundaryReporter(server.address, secret, rank=rank, world_size=2, round_id=round_id, timeout=5.0)
+def _reporter(
+    server: BoundaryServer, rank: int, round_id: int, secret: bytes = SECRET
+) -> BoundaryReporter:
+    return BoundaryReporter(
+        server.address, secret, rank=rank, world_size=2, round_id=round_id, timeout=5.0
+    )
 
 
 def test_reports_arrive_in_order_with_their_arrays():
@@ -34,7 +38,9 @@ def test_reports_arrive_in_order_with_their_arrays():
     with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
         events = server.open_round(3, report_timeout=5.0)
         with _reporter(server, 0, 3) as r0, _reporter(server, 1, 3) as r1:
-            r0.send(4, {"loss_sum": 1.5, "position": [0, 8]}, {"params": params, "opt/m": params * 2})
+            r0.send(
+                4, {"loss_sum": 1.5, "position": [0, 8]}, {"params": params, "opt/m": params * 2}
+            )
             r1.send(4, {"loss_sum": 2.5}, {"opt/m": np.ones(3, np.float64), "steps": np.array([5])})
             r0.send(5, {"loss_sum": 0.5}, {})
         got = _events(events, 7)
@@ -89,15 +95,48 @@ def _payload(header: dict, data: bytes = b"") -> bytes:
         (struct.pack("!I", 99) + b"{}", "header length 99 exceeds the payload"),
         (_payload({"meta": {}}), "malformed header"),
         (_payload({"meta": [], "arrays": []}), "without meta object"),
-        (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "object", "shape": [1], "offset": 0}]}),
-         "malformed array entry"),
-        (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "float32", "shape": [4], "offset": 0}]}, b"\0" * 8),
-         "does not fit the 8 data bytes"),
-        (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "float32", "shape": [1], "offset": 4}]}, b"\0" * 8),
-         "does not fit"),
+        (
+            _payload(
+                {
+                    "meta": {},
+                    "arrays": [{"name": "x", "dtype": "object", "shape": [1], "offset": 0}],
+                }
+            ),
+            "malformed array entry",
+        ),
+        (
+            _payload(
+                {
+                    "meta": {},
+                    "arrays": [{"name": "x", "dtype": "float32", "shape": [4], "offset": 0}],
+                },
+                b"\0" * 8,
+            ),
+            "does not fit the 8 data bytes",
+        ),
+        (
+            _payload(
+                {
+                    "meta": {},
+                    "arrays": [{"name": "x", "dtype": "float32", "shape": [1], "offset": 4}],
+                },
+                b"\0" * 8,
+            ),
+            "does not fit",
+        ),
         (_payload({"meta": {}, "arrays": []}, b"\0" * 3), "3 unexplained bytes"),
-        (_payload({"meta": {}, "arrays": [{"name": "x", "dtype": "int64", "shape": [2**32, 2**32],
-                                           "offset": 0}]}, b"\0" * 8), "does not fit"),
+        (
+            _payload(
+                {
+                    "meta": {},
+                    "arrays": [
+                        {"name": "x", "dtype": "int64", "shape": [2**32, 2**32], "offset": 0}
+                    ],
+                },
+                b"\0" * 8,
+            ),
+            "does not fit",
+        ),
     ],
 )
 def test_malformed_reports_are_refused_with_the_reason(payload, match):
@@ -111,7 +150,9 @@ def test_encoding_refuses_arrays_that_need_pickle():
 
 
 def test_round_trip_of_empty_and_scalar_arrays():
-    parts = encode_report({"k": 1}, {"empty": np.zeros(0, np.float32), "scalar": np.float64(2.5) * np.ones(())})
+    parts = encode_report(
+        {"k": 1}, {"empty": np.zeros(0, np.float32), "scalar": np.float64(2.5) * np.ones(())}
+    )
     meta, arrays = decode_report(b"".join(bytes(p) for p in parts), "rank 0")
     assert meta == {"k": 1} and arrays["empty"].shape == (0,) and float(arrays["scalar"]) == 2.5
 

@@ -37,11 +37,15 @@ def _model(seed=1, dropout=0.0):
 
 def _reference(spark, df, cfg: DistributedConfig, optimizer, iterations: int) -> np.ndarray:
     """Single-process training on the global batches the workers build (rank order)."""
-    blocks = to_training_blocks(df, features_col="features", label_col="label", weight_col=None,
-                                num_workers=cfg.num_workers)
+    blocks = to_training_blocks(
+        df, features_col="features", label_col="label", weight_col=None, num_workers=cfg.num_workers
+    )
     parts = dict(blocks.mapPartitionsWithIndex(lambda i, it: [(i, decode_blocks(it))]).collect())
     blocks.unpersist()
-    cursors = [DataCursor(parts[r], seed=cfg.seed, rank=r, shuffle=cfg.shuffle) for r in range(cfg.num_workers)]
+    cursors = [
+        DataCursor(parts[r], seed=cfg.seed, rank=r, shuffle=cfg.shuffle)
+        for r in range(cfg.num_workers)
+    ]
     model, loss = _model(), BCEWithLogits()
     state = optimizer.init_state(model.params.size)
     shard = ShardContext.for_params(model.params)
@@ -60,11 +64,19 @@ def _scaled(trainer: DistributedTrainer):
     return optimizer_from_config(optimizer_to_config(trainer._scaled_optimizer()))
 
 
-@pytest.mark.parametrize("make_opt", [lambda: SGD(learning_rate=0.1, momentum=0.9), lambda: Adam(learning_rate=1e-2)])
+@pytest.mark.parametrize(
+    "make_opt", [lambda: SGD(learning_rate=0.1, momentum=0.9), lambda: Adam(learning_rate=1e-2)]
+)
 def test_two_workers_match_single_process(spark, make_opt):
     df = _df(spark)
-    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=12, epochs=None, group_size=4,
-                            warmup_iterations=5)
+    cfg = DistributedConfig(
+        num_workers=2,
+        global_batch_size=32,
+        iterations=12,
+        epochs=None,
+        group_size=4,
+        warmup_iterations=5,
+    )
     trainer = DistributedTrainer(_model(), BCEWithLogits(), make_opt(), cfg)
     result = trainer.fit(df)
     expected = _reference(spark, df, cfg, _scaled(trainer), 12)
@@ -76,23 +88,44 @@ def test_two_workers_match_single_process(spark, make_opt):
 def test_grouped_and_per_iteration_engines_agree(spark):
     df = _df(spark)
     base = dict(num_workers=2, global_batch_size=32, iterations=6, epochs=None, group_size=3)
-    a = DistributedTrainer(_model(dropout=0.3), BCEWithLogits(), SGD(learning_rate=0.1),
-                           DistributedConfig(**base)).fit(df)
-    b = DistributedTrainer(_model(dropout=0.3), BCEWithLogits(), SGD(learning_rate=0.1),
-                           DistributedConfig(**base, engine="per_iteration")).fit(df)
+    a = DistributedTrainer(
+        _model(dropout=0.3), BCEWithLogits(), SGD(learning_rate=0.1), DistributedConfig(**base)
+    ).fit(df)
+    b = DistributedTrainer(
+        _model(dropout=0.3),
+        BCEWithLogits(),
+        SGD(learning_rate=0.1),
+        DistributedConfig(**base, engine="per_iteration"),
+    ).fit(df)
     np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
 
 
 def test_killed_worker_is_recovered_from_checkpoint(spark, tmp_path):
     df = _df(spark)
-    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=12, epochs=None, group_size=4,
-                            checkpoint_dir=str(tmp_path / "ckpt"), op_timeout_s=20)
-    clean = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9), cfg).fit(df)
+    cfg = DistributedConfig(
+        num_workers=2,
+        global_batch_size=32,
+        iterations=12,
+        epochs=None,
+        group_size=4,
+        checkpoint_dir=str(tmp_path / "ckpt"),
+        op_timeout_s=20,
+    )
+    clean = DistributedTrainer(
+        _model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9), cfg
+    ).fit(df)
     cfg2 = DistributedConfig(**{**cfg.__dict__, "checkpoint_dir": str(tmp_path / "ckpt2")})
-    faulty = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9), cfg2,
-                                fault_injection=FaultInjection(rank=1, iteration=6)).fit(df)
+    faulty = DistributedTrainer(
+        _model(),
+        BCEWithLogits(),
+        SGD(learning_rate=0.1, momentum=0.9),
+        cfg2,
+        fault_injection=FaultInjection(rank=1, iteration=6),
+    ).fit(df)
     assert faulty.retries == 1 and len(faulty.failures) == 1
-    np.testing.assert_allclose(faulty.model.params.data, clean.model.params.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        faulty.model.params.data, clean.model.params.data, rtol=1e-5, atol=1e-6
+    )
     assert (tmp_path / "ckpt2" / "LATEST.json").is_file()
 
 
@@ -106,48 +139,93 @@ def test_groups_per_stage_do_not_change_the_result(spark):
                            DistributedConfig(**base, stage_groups=k)).fit(df)
         for k in (1, 10)
     ]  # fmt: skip
-    np.testing.assert_allclose(runs[0].model.params.data, runs[1].model.params.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        runs[0].model.params.data, runs[1].model.params.data, rtol=1e-5, atol=1e-6
+    )
     for run, stage_starts in zip(runs, ([True] * 4, [True, False, False, False]), strict=True):
         assert [h["end_iteration"] for h in run.history] == [3, 6, 9, 10]
         assert [h["stage_start"] for h in run.history] == stage_starts
-    np.testing.assert_allclose([h["loss"] for h in runs[0].history], [h["loss"] for h in runs[1].history],
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        [h["loss"] for h in runs[0].history], [h["loss"] for h in runs[1].history], rtol=1e-5
+    )
 
 
 def test_failure_late_in_a_stage_keeps_its_committed_groups(spark, tmp_path):
     df = _df(spark)
-    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=12, epochs=None, group_size=3,
-                            stage_groups=4, checkpoint_dir=str(tmp_path), op_timeout_s=20)
-    result = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg,
-                                fault_injection=FaultInjection(rank=0, iteration=10)).fit(df)
+    cfg = DistributedConfig(
+        num_workers=2,
+        global_batch_size=32,
+        iterations=12,
+        epochs=None,
+        group_size=3,
+        stage_groups=4,
+        checkpoint_dir=str(tmp_path),
+        op_timeout_s=20,
+    )
+    result = DistributedTrainer(
+        _model(),
+        BCEWithLogits(),
+        SGD(learning_rate=0.1),
+        cfg,
+        fault_injection=FaultInjection(rank=0, iteration=10),
+    ).fit(df)
     assert result.retries == 1
     # Groups 0-2 (iterations 0-9) were committed before rank 0 died in group 3; only group 3 ran again.
     assert [h["start_iteration"] for h in result.history] == [0, 3, 6, 9]
     assert [h["stage_start"] for h in result.history] == [True, False, False, True]
-    clean = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1),
-                               DistributedConfig(**{**cfg.__dict__, "checkpoint_dir": None})).fit(df)
-    np.testing.assert_allclose(result.model.params.data, clean.model.params.data, rtol=1e-5, atol=1e-6)
+    clean = DistributedTrainer(
+        _model(),
+        BCEWithLogits(),
+        SGD(learning_rate=0.1),
+        DistributedConfig(**{**cfg.__dict__, "checkpoint_dir": None}),
+    ).fit(df)
+    np.testing.assert_allclose(
+        result.model.params.data, clean.model.params.data, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_resume_after_driver_restart(spark, tmp_path):
     df = _df(spark)
-    common = dict(num_workers=2, global_batch_size=32, epochs=None, group_size=4, checkpoint_dir=str(tmp_path))
-    full = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9),
-                              DistributedConfig(**{**common, "checkpoint_dir": None}, iterations=12)).fit(df)
+    common = dict(
+        num_workers=2, global_batch_size=32, epochs=None, group_size=4, checkpoint_dir=str(tmp_path)
+    )
+    full = DistributedTrainer(
+        _model(),
+        BCEWithLogits(),
+        SGD(learning_rate=0.1, momentum=0.9),
+        DistributedConfig(**{**common, "checkpoint_dir": None}, iterations=12),
+    ).fit(df)
     # "Driver 1" stops after 8 iterations; "driver 2" (fresh objects) continues from the checkpoint.
-    DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9),
-                       DistributedConfig(**common, iterations=8)).fit(df)
-    resumed = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9),
-                                 DistributedConfig(**common, iterations=12)).fit(df)
+    first = DistributedTrainer(
+        _model(),
+        BCEWithLogits(),
+        SGD(learning_rate=0.1, momentum=0.9),
+        DistributedConfig(**common, iterations=8),
+    ).fit(df)
+    resumed = DistributedTrainer(
+        _model(),
+        BCEWithLogits(),
+        SGD(learning_rate=0.1, momentum=0.9),
+        DistributedConfig(**common, iterations=12),
+    ).fit(df)
     assert resumed.history[-1]["end_iteration"] == 12 and len(resumed.history) == 3
-    np.testing.assert_allclose(resumed.model.params.data, full.model.params.data, rtol=1e-5, atol=1e-6)
+    # The exact resume point: the committed groups come back from the checkpoint as they
+    # were (same wall times), and training restarts at group 2, iteration 8, not earlier.
+    assert resumed.history[:2] == first.history
+    assert [(h["group"], h["start_iteration"]) for h in resumed.history] == [(0, 0), (1, 4), (2, 8)]
+    assert resumed.history[2]["stage_start"]
+    np.testing.assert_allclose(
+        resumed.model.params.data, full.model.params.data, rtol=1e-5, atol=1e-6
+    )
 
 
 def test_feature_width_mismatch_is_a_clear_error(spark):
     df = _df(spark)
     model = Model(Sequential([Linear(1)]), in_features=D + 1)
     cfg = DistributedConfig(num_workers=2, global_batch_size=8, iterations=1, epochs=None)
-    with pytest.raises(TrainingError, match=f"feature vectors have {D} values but the model expects {D + 1}"):
+    with pytest.raises(
+        TrainingError, match=f"feature vectors have {D} values but the model expects {D + 1}"
+    ):
         DistributedTrainer(model, BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
 
 
@@ -156,7 +234,9 @@ def test_more_workers_than_rows_is_a_clear_error(spark):
 
     df = spark.createDataFrame([([1.0] * D, 1.0)], "features array<float>, label double")
     cfg = DistributedConfig(num_workers=2, global_batch_size=2, iterations=1, epochs=None)
-    with pytest.raises(EmptyInputError, match=r"worker partition\(s\) \[\d\] of 2 received no rows"):
+    with pytest.raises(
+        EmptyInputError, match=r"worker partition\(s\) \[\d\] of 2 received no rows"
+    ):
         DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
 
 
@@ -167,8 +247,14 @@ def test_stages_run_in_the_callers_job_group(spark):
     sc.setJobGroup("user-training", "a notebook's training run")
     try:
         before = set(sc.statusTracker().getJobIdsForGroup("user-training"))
-        cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=4, epochs=None,
-                                group_size=1, stage_groups=2)
+        cfg = DistributedConfig(
+            num_workers=2,
+            global_batch_size=32,
+            iterations=4,
+            epochs=None,
+            group_size=1,
+            stage_groups=2,
+        )
         DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
         jobs = set(sc.statusTracker().getJobIdsForGroup("user-training")) - before
     finally:
@@ -208,16 +294,28 @@ def test_a_stage_whose_tasks_do_not_start_in_time_fails_with_the_reason(spark):
     blocker = InheritableThread(target=hold_one_slot, daemon=True)
     blocker.start()
     _time.sleep(1.0)
-    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=2, epochs=None,
-                            stage_start_timeout_s=1.5, max_retries=0)
+    cfg = DistributedConfig(
+        num_workers=2,
+        global_batch_size=32,
+        iterations=2,
+        epochs=None,
+        stage_start_timeout_s=1.5,
+        max_retries=0,
+    )
     try:
-        with pytest.raises(TrainingError, match=r"did not start within stage_start_timeout_s=1.5 s"):
+        with pytest.raises(
+            TrainingError, match=r"did not start within stage_start_timeout_s=1.5 s"
+        ):
             DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
     finally:
         sc.cancelJobGroup("slot-holder")
         blocker.join(timeout=30)
     assert not blocker.is_alive()
     # the cancelled stage is gone: the next fit on the same session trains normally
-    ok = DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1),
-                            DistributedConfig(**{**cfg.__dict__, "stage_start_timeout_s": 600})).fit(df)
+    ok = DistributedTrainer(
+        _model(),
+        BCEWithLogits(),
+        SGD(learning_rate=0.1),
+        DistributedConfig(**{**cfg.__dict__, "stage_start_timeout_s": 600}),
+    ).fit(df)
     assert ok.iterations == 2

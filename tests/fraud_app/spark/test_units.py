@@ -19,7 +19,10 @@ def _data(n, d=3):
 
 def test_blocks_round_trip_with_and_without_weights():
     rng = np.random.default_rng(0)
-    X1, X2 = rng.standard_normal((5, 4)).astype(np.float32), rng.standard_normal((3, 4)).astype(np.float32)
+    X1, X2 = (
+        rng.standard_normal((5, 4)).astype(np.float32),
+        rng.standard_normal((3, 4)).astype(np.float32),
+    )
     y1, y2 = np.ones(5, np.float32), np.zeros(3, np.float32)
     w1, w2 = np.full(5, 2.0, np.float32), np.full(3, 0.5, np.float32)
     out = decode_blocks([encode_block(X1, y1, w1), encode_block(X2, y2, w2)])
@@ -112,7 +115,10 @@ def test_config_errors_name_the_key(kwargs, match):
 
 
 def test_total_iterations_from_epochs():
-    assert DistributedConfig(epochs=2.0, global_batch_size=100, num_workers=2).total_iterations(1000) == 20
+    assert (
+        DistributedConfig(epochs=2.0, global_batch_size=100, num_workers=2).total_iterations(1000)
+        == 20
+    )
     assert DistributedConfig(iterations=7, epochs=None).total_iterations(10) == 7
 
 

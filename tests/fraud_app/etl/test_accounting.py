@@ -1,0 +1,50 @@
+"""ETL row accounting without Spark: input = output + quarantine + duplicates, reasons add up.
+
+`_check_accounting` is the last gate before an ETL run publishes anything; these cases
+pin each of its conditions (the mutation check in `make mutation` runs them).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fraud_app.errors import DataIntegrityError
+from fraud_app.etl.pipeline import EtlResult, _check_accounting
+
+
+def _result(inp: int, out: int, quarantine: int, dups: int, by_reason: dict[str, int]) -> EtlResult:
+    return EtlResult(
+        input_path="in.csv", input_format="csv", output_path="out", quarantine_path="q",
+        report_path="r.json", input_rows=inp, output_rows=out, quarantine_rows=quarantine,
+        duplicate_rows=dups, quarantine_by_reason=by_reason,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "inp, out, quarantine, dups, by_reason",
+    [(10, 7, 2, 1, {"missing_amount": 2}), (5, 5, 0, 0, {}), (0, 0, 0, 0, {}),
+     (9, 0, 9, 0, {"a": 4, "b": 5})],
+)  # fmt: skip
+def test_balanced_accounts_pass(inp, out, quarantine, dups, by_reason):
+    _check_accounting(_result(inp, out, quarantine, dups, by_reason))
+
+
+@pytest.mark.parametrize(
+    "inp, out, quarantine, dups, by_reason",
+    [
+        (11, 7, 2, 1, {"missing_amount": 2}),  # one input row lost
+        (9, 7, 2, 1, {"missing_amount": 2}),  # one row invented
+        (10, 7, 2, 1, {"missing_amount": 1}),  # reasons do not add up to the quarantine
+        (10, 7, 2, 1, {"missing_amount": 3}),
+        (10, 8, 3, -1, {"x": 3}),  # totals balance only through negative duplicates
+    ],
+)
+def test_unbalanced_accounts_are_refused(inp, out, quarantine, dups, by_reason):
+    with pytest.raises(DataIntegrityError) as info:
+        _check_accounting(_result(inp, out, quarantine, dups, by_reason))
+    quarantined = sum(by_reason.values())
+    assert str(info.value) == (
+        f"ETL row accounting does not add up for in.csv: input {inp} != output {out} + "
+        f"quarantine {quarantine} (by reason: {quarantined}) + duplicates {dups}. Nothing was "
+        "published; please report this with the input."
+    )

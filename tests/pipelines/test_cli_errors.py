@@ -1,0 +1,208 @@
+"""User mistakes and damaged files through the real CLI: one line, a fix, a non-zero exit.
+
+Each case runs `python -m pipelines.cli` in a subprocess (no Spark is started: every
+check here happens before the JVM would) and states the exact error line and exit
+code. The README's "What happens to bad input" table lists the same cases.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dlcore.layers import Linear, ReLU, Sequential
+from dlcore.model import Model
+from dlcore.optimizers import Adam
+from dlcore.params import shard_bounds
+from dlcore.serialization import read_npz, save_model, sha256_array, write_npz_atomic
+from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    setup: Callable[[Path], list[str]]  # prepares tmp_path, returns the CLI arguments
+    line: str  # regex of the one error line (fullmatch)
+    code: int = 2
+
+
+# -- setups --------------------------------------------------------------------------------
+def _config(tmp: Path, text: str) -> Path:
+    path = tmp / "config.yaml"
+    path.write_text(text)
+    return path
+
+
+def _model_dir(tmp: Path) -> Path:
+    model = Model(Sequential([Linear(4), ReLU(), Linear(1)]), in_features=3, seed=0)
+    save_model(model, tmp / "model")
+    return tmp / "model"
+
+
+def _checkpoint_dir(tmp: Path) -> Path:
+    model, opt = (
+        Model(Sequential([Linear(4), Linear(1)]), in_features=3, seed=0),
+        Adam(learning_rate=0.01),
+    )
+    store = CheckpointStore(tmp / "ckpt", fingerprint="fp")
+    for group in (1, 2):
+        opt_states = []
+        for rank in range(2):
+            start, stop = shard_bounds(model.params.size, 2, rank)
+            opt_states.append(opt.init_state(stop - start))
+        state = TrainingState(4 * group, group, model.params.data.copy(), {}, opt_states,
+                              [(0, 0), (0, 0)])  # fmt: skip
+        store.save(state, model, opt)
+    return tmp / "ckpt"
+
+
+def _edit_model_json(path: Path, edit: Callable[[dict], None]) -> None:
+    meta = json.loads((path / "model.json").read_text())
+    edit(meta)
+    (path / "model.json").write_text(json.dumps(meta))
+
+
+def unwritable_root(tmp: Path) -> list[str]:
+    (tmp / "a-file").write_text("not a directory")
+    return ["-c", str(_config(tmp, f"paths: {{root: {tmp / 'a-file' / 'work'}}}\n")), "validate"]
+
+
+def garbage_master(tmp: Path) -> list[str]:
+    return ["--master", "garbage://x", "train"]
+
+
+def train_before_features(tmp: Path) -> list[str]:
+    return ["-c", str(_config(tmp, f"paths: {{root: {tmp / 'work'}}}\n")), "train"]
+
+
+def empty_config(tmp: Path) -> list[str]:
+    return ["-c", str(_config(tmp, "# nothing but a comment\n")), "train"]
+
+
+def nested_config(tmp: Path) -> list[str]:
+    return ["-c", str(_config(tmp, "spark: " + "[" * 20_000 + "]" * 20_000 + "\n")), "train"]
+
+
+def truncated_params(tmp: Path) -> list[str]:
+    path = _model_dir(tmp)
+    data = (path / "params.npz").read_bytes()
+    (path / "params.npz").write_bytes(data[: len(data) // 2])
+    return ["inspect", str(path)]
+
+
+def truncated_checkpoint(tmp: Path) -> list[str]:
+    path = _checkpoint_dir(tmp)
+    npz = path / "group-000002" / "model" / "params.npz"
+    npz.write_bytes(npz.read_bytes()[:100])
+    return ["inspect", str(path)]
+
+
+def huge_units(tmp: Path) -> list[str]:
+    path = _model_dir(tmp)
+    _edit_model_json(path, lambda m: m["model"]["layer"]["config"]["layers"][0]["config"]
+                     .update(units=10**12))  # fmt: skip
+    return ["inspect", str(path)]
+
+
+def nested_model_json(tmp: Path) -> list[str]:
+    path = _model_dir(tmp)
+    (path / "model.json").write_text("[" * 100_000 + "]" * 100_000)
+    return ["inspect", str(path)]
+
+
+def nan_weights(tmp: Path) -> list[str]:
+    path = _model_dir(tmp)
+    arrays = read_npz(path / "params.npz")
+    arrays["model/0_linear.b"][1] = np.nan
+    write_npz_atomic(path / "params.npz", arrays)
+
+    def fix_sums(meta: dict) -> None:
+        for rec in meta["params"]:
+            rec["sha256"] = sha256_array(arrays[rec["name"]])
+
+    _edit_model_json(path, fix_sums)
+    return ["inspect", str(path)]
+
+
+def not_a_model(tmp: Path) -> list[str]:
+    return ["inspect", str(tmp)]
+
+
+CASES = [
+    Case("unwritable paths.root", unwritable_root,
+         r"error: paths\.root '.*a-file/work' is not a writable directory \(.+\); set paths\.root "
+         r"in the config to a directory you can write"),
+    Case("--master garbage://x", garbage_master,
+         r"error: spark\.master 'garbage://x' is not a Spark master URL; expected local\[\*\], "
+         r"local\[N\], spark://host:7077, yarn or k8s://https://host:port\. Set spark\.master in "
+         r"the config or pass --master"),
+    Case("train before features", train_before_features,
+         r"error: feature table .*/work/features does not exist; run `fraud-app features` first"),
+    Case("empty config file", empty_config,
+         r"error: config file .*config\.yaml is empty; give it at least one section \(see "
+         r"configs/demo\.yaml\), or leave out -c/--config to run on the built-in defaults"),
+    Case("deeply nested config", nested_config,
+         r"error: config file .*config\.yaml is nested too deeply to read"),
+    Case("truncated params.npz", truncated_params,
+         r"error: .*/model/params\.npz: not an \.npz \(zip\) archive; truncated or corrupted"),
+    Case("truncated checkpoint params.npz", truncated_checkpoint,
+         r"error: .*/group-000002/model/params\.npz: not an \.npz \(zip\) archive; truncated or "
+         r"corrupted"),
+    Case("model JSON asking for 10^12 units", huge_units,
+         r"error: .*/model\.json: model\.layer\.config\.layers\[0\]\.config\.units = 1000000000000 "
+         r"is over the limit of 16777216 for any size in a model config; refusing to build it "
+         r"\(the file is corrupted or not meant for dlcore\)"),
+    Case("deeply nested model JSON", nested_model_json,
+         r"error: .*/model\.json: JSON nested too deeply to read; not a file written by dlcore"),
+    Case("NaN weights", nan_weights,
+         r"error: .*/params\.npz: array 'model/0_linear\.b' holds 1 non-finite values \(NaN or "
+         r"inf\); refusing to load it\. Training diverged: lower the learning rate or clip "
+         r"gradients, and resume from an earlier checkpoint"),
+    Case("inspect a directory that holds no model", not_a_model,
+         r"error: .* is neither a saved model \(no model\.json\) nor a training checkpoint "
+         r"directory \(no LATEST\.json, no group-NNNNNN/\); pass the directory that holds them"),
+]  # fmt: skip
+
+
+def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_user_error_is_one_line_and_a_non_zero_exit(tmp_path, case):
+    result = _cli(case.setup(tmp_path), tmp_path)
+    assert result.returncode == case.code, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    assert re.fullmatch(case.line, errors[0]), errors[0]
+    assert result.stdout == ""
+
+
+def test_malformed_latest_json_falls_back_with_a_warning(tmp_path):
+    path = _checkpoint_dir(tmp_path)
+    (path / "LATEST.json").write_text("{truncated")
+    result = _cli(["inspect", str(path)], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout)
+    assert (summary["kind"], summary["group"], summary["iteration"]) == ("checkpoint", 2, 8)
+    assert re.search(
+        r"WARNING fraud_app\.spark\.checkpoint: checkpoint pointer .*LATEST\.json is malformed: "
+        r".*; resuming from the newest intact checkpoint .*group-000002",
+        result.stderr,
+    ), result.stderr
