@@ -41,3 +41,7 @@ class TrainingError(FraudAppError, RuntimeError):
 
 class ModelLoadError(FraudAppError, ValueError):
     """A saved model or registry entry cannot be loaded."""
+
+
+class TrackingError(FraudAppError, RuntimeError):
+    """The MLflow tracking store or model registry cannot be reached or refused a request."""

@@ -3,7 +3,9 @@
 Reads the feature table and its metadata from `paths.features`; writes the ensemble
 to `paths.models/<run>`, test-set scores to `paths.scores/<run>` and a JSON report
 (splits, balancing, per-member training history, validation and test metrics) to
-`paths.reports/training-<run>.json`.
+`paths.reports/training-<run>.json`. With tracking on, the run is one MLflow run
+(nested runs per member and baseline); the ensemble is logged as a pyfunc model,
+registered and passed through the promotion gate (pipelines.training.lifecycle).
 """
 
 from __future__ import annotations
@@ -16,10 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
 from fraud_app.features.table import read_feature_metadata
-from pipelines.training import nodes
+from fraud_app.tracking import lineage
+from fraud_app.tracking.runs import start_training_run
+from pipelines.training import lifecycle, nodes
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +35,21 @@ class TrainingReport:
     model_path: str
     report_path: str
     metrics: dict[str, Any]
+    model_uri: str | None = None  # models:/<name>/<version> when registered
+    registry: dict[str, Any] | None = None  # C6 "registry": the gate decision
+    baselines: dict[str, Any] | None = None
+    mlflow_run_id: str | None = None
 
 
 def run_training(spark, config: AppConfig, *, run: str | None = None) -> TrainingReport:
+    """One training run; with tracking on, one MLflow run (nested runs per member/baseline)."""
     run = run or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    with start_training_run(config, run) as tracker:
+        report = _train(spark, config, run, tracker)
+    return report
+
+
+def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     paths = config.paths
     features_path = str(config.features.output or paths.resolve("features"))
     try:
@@ -46,6 +62,9 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
     names = list(meta["feature_names"])
     df = spark.read.parquet(features_path)
     started = time.monotonic()
+    tracker.log_config(config)
+    if tracker.enabled:
+        tracker.log_lineage(lineage.collect(spark, config))
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
     balanced = nodes.balance(splits.train, config.balancing)
@@ -60,15 +79,26 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         checkpoint_root=checkpoints,
     )
     model_path = fitted.ensemble.save(paths.resolve("models") / run)
+    for k, result in enumerate(fitted.results):
+        tracker.log_member(k, result)
+    baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
 
     metrics = {
         name: nodes.evaluate(nodes.score(part, fitted.ensemble, features_col=vector))
         for name, part in (("validation", splits.validation), ("test", splits.test))
     }
-    scored_test = nodes.score(splits.test, fitted.ensemble, features_col=vector)
-    scored_test.select("transaction_id", "timestamp", "label", "fraud_score").write.mode(
-        "overwrite"
-    ).parquet(str(paths.resolve("scores") / run))
+    tracker.log_window_metrics(metrics)
+    scored_test = add_baseline_scores(
+        nodes.score(splits.test, fitted.ensemble, features_col=vector), baselines,
+        features_col=vector,
+    )  # fmt: skip
+    scored_test.select(
+        "transaction_id", "timestamp", "label", "fraud_score", *(b.column for b in baselines)
+    ).write.mode("overwrite").parquet(str(paths.resolve("scores") / run))
+    registry = lifecycle.register_and_gate(
+        spark, config, tracker, model_dir=model_path, names=names, splits=splits,
+        new_ap=metrics["validation"]["average_precision"], features_col=vector,
+    )  # fmt: skip
     report = {
         "run": run,
         "model_path": str(model_path),
@@ -82,11 +112,19 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         "training_seconds": round(fitted.seconds, 1),
         "total_seconds": round(time.monotonic() - started, 1),
         "metrics": metrics,
+        "baselines": lifecycle.baselines_report(baselines),
+        "registry": registry,
+        "mlflow_run_id": tracker.run_id,
     }
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2, default=str))
-    return TrainingReport(run, str(model_path), str(report_path), metrics)
+    lifecycle.log_run_artifacts(tracker, config, names, report_path)
+    return TrainingReport(
+        run, str(model_path), str(report_path), metrics,
+        model_uri=(registry or {}).get("registered_uri") or (registry or {}).get("model_uri"),
+        registry=registry, baselines=report["baselines"], mlflow_run_id=tracker.run_id,
+    )  # fmt: skip
 
 
 def latest_model(config: AppConfig) -> Path | None:
