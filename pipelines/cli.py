@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "feature table -> balanced subsets -> distributed ensemble + report",
     ),
     "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
+    "models": ("pipelines.commands.models", "registered ensemble versions, aliases, metrics"),
+    "promote": ("pipelines.commands.promote", "make VERSION the champion (manual override)"),
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
 }
 

@@ -66,21 +66,35 @@ def check_reachable(uri: str, timeout_s: float) -> None:
             ) from None
 
 
+# MLflow settings the user exported win over ours; read once, at import.
+_USER_SET = {
+    k: os.environ.get(k)
+    for k in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+              "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+}  # fmt: skip
+
+
 def _bound_http_waits(timeout_s: float) -> None:
-    # MLflow's REST client retries 7 times with back-off by default: minutes of waiting.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, round(timeout_s))))
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    # MLflow draws tqdm bars for artifact transfers; the library must not print.
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    # MLflow's REST client retries 7 times with exponential back-off by default: minutes.
+    ours = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(timeout_s))),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        # MLflow draws tqdm bars for artifact transfers; the library must not print.
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    for key, value in ours.items():
+        if _USER_SET.get(key) is None:
+            os.environ[key] = value
 
 
 def connect(config) -> Store:
     """Set the tracking and registry URI for this process; get or create the experiment."""
-    import mlflow
-
     uri = tracking_uri(config)
     timeout = config.tracking.connect_timeout_s
-    check_reachable(uri, timeout)
+    check_reachable(uri, timeout)  # before `import mlflow` (seconds): fail fast
+    import mlflow
+
     _bound_http_waits(timeout)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -103,3 +117,20 @@ def connect(config) -> Store:
 def _is_local(uri: str) -> bool:
     scheme = urllib.parse.urlparse(uri).scheme
     return scheme in ("sqlite", "file", "")
+
+
+def client(uri: str):
+    """An MlflowClient for `uri` (tracking and registry)."""
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def ui_hint(config) -> str | None:
+    """How to look at the runs: the `mlflow ui` command for a local store, else the server URL."""
+    if not config.tracking.enabled:
+        return None
+    uri = tracking_uri(config)
+    if uri.startswith(("http://", "https://")):
+        return f"open {uri}"
+    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"

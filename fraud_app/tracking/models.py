@@ -83,13 +83,13 @@ def resolve_model_dir(uri: str, *, config=None) -> Path:
             f"{uri} is neither an ensemble directory (no {ENSEMBLE_FILE}) nor a models:/ or "
             "runs:/ URI"
         )
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     if config is not None:
         from fraud_app.tracking.client import connect
 
         connect(config)
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
     client = mlflow.MlflowClient()
     if uri.startswith("models:/"):
         source, key = _registry_source(client, uri)

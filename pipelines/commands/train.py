@@ -27,8 +27,16 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
                 "model": report.model_path,
                 "report": report.report_path,
                 "metrics": report.metrics,
+                "model_uri": report.model_uri,
+                "registry": report.registry,
+                "baselines": report.baselines,
+                "mlflow_run_id": report.mlflow_run_id,
             },
             indent=2,
+            default=str,
         )
     )
+    from pipelines.commands.run import _print_lifecycle
+
+    _print_lifecycle({"registry": report.registry, "baselines": report.baselines}, config)
     return 0

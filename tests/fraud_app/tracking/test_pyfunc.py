@@ -51,7 +51,10 @@ def logged(spark, tmp_path_factory):
                                  registered_name="fraud-ensemble")  # fmt: skip
     df = h.frame(spark, X, y)
     spark_scores = np.array(
-        [r["fraud_score"] for r in score_dataframe(df, ensemble).orderBy("transaction_id").collect()]
+        [
+            r["fraud_score"]
+            for r in score_dataframe(df, ensemble).orderBy("transaction_id").collect()
+        ]
     )
     order = np.argsort([f"t{i}" for i in range(len(y))], kind="stable")
     return {"root": root, "cfg": cfg, "info": info, "X": X[order], "expected": spark_scores,

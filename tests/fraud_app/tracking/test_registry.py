@@ -77,7 +77,9 @@ def test_gate_first_better_worse_and_manual(spark, tmp_path, validation, monkeyp
     ap = nodes.evaluate(nodes.score(validation, champ, features_col="features"))
     assert ap["average_precision"] == pytest.approx(worse["champion_ap"], abs=1e-12)
 
-    d = registry.promote(client, cfg.registry.model_name, "3", experiment_id=tracker.store.experiment_id)
+    d = registry.promote(
+        client, cfg.registry.model_name, "3", experiment_id=tracker.store.experiment_id
+    )
     assert d.decision == "manual" and d.champion_version == "2"
     assert _aliases(client, cfg) == {"champion": "3"}
     assert _tags(cfg, "3")["gate.decision"] == "manual"
