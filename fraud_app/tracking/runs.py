@@ -96,6 +96,12 @@ class MlflowTracker:
     def __exit__(self, exc_type, exc, tb) -> None:
         self._mlflow.end_run("FAILED" if exc_type else "FINISHED")
 
+    def _child(self, name: str):
+        # Nested runs go to the parent's experiment (not MLflow's "current" one).
+        return self._mlflow.start_run(
+            experiment_id=self.store.experiment_id, run_name=name, nested=True
+        )
+
     # -- what every run records ----------------------------------------------------------
     def log_config(self, config) -> None:
         params = flatten(config.model_dump(mode="json"))
@@ -130,7 +136,7 @@ class MlflowTracker:
         """A nested run per ensemble member: its training history with the iteration as step."""
         from mlflow.entities import Metric
 
-        with self._mlflow.start_run(run_name=f"member-{index:02d}", nested=True) as child:
+        with self._child(f"member-{index:02d}") as child:
             self._mlflow.set_tag("fraud_app.kind", "ensemble_member")
             self._mlflow.log_params({"member": index, "iterations": result.iterations,
                                      "retries": result.retries, "rows": subset_rows or result.rows})  # fmt: skip
@@ -153,7 +159,7 @@ class MlflowTracker:
                 self._mlflow.log_metric("best_iteration", float(best))
 
     def log_baseline(self, name: str, params: dict[str, Any], metrics: dict[str, dict]) -> None:
-        with self._mlflow.start_run(run_name=f"baseline-{name}", nested=True):
+        with self._child(f"baseline-{name}"):
             self._mlflow.set_tag("fraud_app.kind", "baseline")
             self._mlflow.log_params({"baseline": name, **{k: str(v) for k, v in params.items()}})
             for window, m in metrics.items():
