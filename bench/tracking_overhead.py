@@ -90,6 +90,7 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "tracking_overhead",
         "tracking_overhead_share": round((on - off) / off, 4),
+        "tracking_seconds": round(on - off, 1),
         "seconds_tracking_on": [round(t, 1) for t in times[True]],
         "seconds_tracking_off": [round(t, 1) for t in times[False]],
         "rows": args.rows, "iterations_per_member": args.iterations, "members": 2,

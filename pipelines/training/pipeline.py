@@ -49,18 +49,21 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
     return report
 
 
-def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
-    paths = config.paths
-    features_path = str(config.features.output or paths.resolve("features"))
+def _read_features(spark, config: AppConfig):
+    features_path = str(config.features.output or config.paths.resolve("features"))
     try:
         meta = read_feature_metadata(features_path, spark)
     except FileNotFoundError as exc:
         raise EmptyInputError(
             f"feature table {features_path} does not exist; run `fraud-app features` first"
         ) from exc
+    return spark.read.parquet(features_path), list(meta["feature_names"])
+
+
+def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
+    paths = config.paths
     vector = config.features.vector_column or "features"
-    names = list(meta["feature_names"])
-    df = spark.read.parquet(features_path)
+    df, names = _read_features(spark, config)
     started = time.monotonic()
     tracker.log_config(config)
     if tracker.enabled:
@@ -88,13 +91,9 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         for name, part in (("validation", splits.validation), ("test", splits.test))
     }
     tracker.log_window_metrics(metrics)
-    scored_test = add_baseline_scores(
-        nodes.score(splits.test, fitted.ensemble, features_col=vector), baselines,
-        features_col=vector,
-    )  # fmt: skip
-    scored_test.select(
-        "transaction_id", "timestamp", "label", "fraud_score", *(b.column for b in baselines)
-    ).write.mode("overwrite").parquet(str(paths.resolve("scores") / run))
+    _write_test_scores(
+        splits.test, fitted.ensemble, baselines, vector, paths.resolve("scores") / run
+    )
     registry = lifecycle.register_and_gate(
         spark, config, tracker, model_dir=model_path, names=names, splits=splits,
         new_ap=metrics["validation"]["average_precision"], features_col=vector,
@@ -125,6 +124,16 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         model_uri=(registry or {}).get("registered_uri") or (registry or {}).get("model_uri"),
         registry=registry, baselines=report["baselines"], mlflow_run_id=tracker.run_id,
     )  # fmt: skip
+
+
+def _write_test_scores(test_df, ensemble, baselines, vector: str, path: Path) -> None:
+    """C5: the test window's ensemble score and one baseline_<name> column per baseline."""
+    scored = add_baseline_scores(
+        nodes.score(test_df, ensemble, features_col=vector), baselines, features_col=vector
+    )
+    scored.select(
+        "transaction_id", "timestamp", "label", "fraud_score", *(b.column for b in baselines)
+    ).write.mode("overwrite").parquet(str(path))
 
 
 def latest_model(config: AppConfig) -> Path | None:
