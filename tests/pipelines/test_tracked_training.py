@@ -84,7 +84,9 @@ def test_training_run_is_one_tracked_run_with_nested_runs(spark, tmp_path, monke
     assert set(by_name) == {"member-00", "member-01", "baseline-logreg", "baseline-gbt"}
     history = client.get_metric_history(by_name["member-00"].info.run_id, "train_loss")
     assert [m.step for m in history] == [h["end_iteration"] for h in saved["members"][0]["history"]]
-    assert [m.value for m in history] == pytest.approx([h["loss"] for h in saved["members"][0]["history"]])
+    assert [m.value for m in history] == pytest.approx(
+        [h["loss"] for h in saved["members"][0]["history"]]
+    )
     for key in ("samples_per_s", "compute_share", "sync_share", "scheduling_share"):
         assert client.get_metric_history(by_name["member-01"].info.run_id, key)
     gbt = by_name["baseline-gbt"].data

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import pytest
 
@@ -43,7 +45,7 @@ def _tags(cfg, version):
     return client.get_model_version(cfg.registry.model_name, version).tags
 
 
-def test_gate_first_better_worse_and_manual(spark, tmp_path, validation, monkeypatch):
+def test_gate_first_better_worse_and_manual(spark, tmp_path, validation, monkeypatch, capsys):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path, **{"registry.promotion_margin": 0.01})
     good, bad = h.linear_ensemble(2.0), h.linear_ensemble(-2.0)
@@ -89,6 +91,25 @@ def test_gate_first_better_worse_and_manual(spark, tmp_path, validation, monkeyp
     listed = registry.list_versions(client, cfg.registry.model_name)
     assert [r["version"] for r in listed] == ["3", "2", "1"]
     assert listed[0]["aliases"] == ["champion"] and listed[0]["gate"]["decision"] == "manual"
+    _cli_models_and_promote(tmp_path, capsys)
+
+
+def _cli_models_and_promote(tmp_path, capsys):
+    from pipelines.cli import main
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(f"paths:\n  root: {tmp_path}\n")
+    capsys.readouterr()
+    assert main(["-c", str(cfg_file), "models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["version"], r["aliases"]) for r in rows] == [("3", ["champion"]), ("2", []),
+                                                             ("1", [])]  # fmt: skip
+    assert main(["-c", str(cfg_file), "promote", "2", "--reason", "rollback"]) == 0
+    assert "v2 is now the champion (previous: v3)" in capsys.readouterr().out
+    assert main(["-c", str(cfg_file), "promote", "9"]) == 2
+    assert "version '9' of model 'fraud-ensemble' does not exist" in capsys.readouterr().err
+    assert main(["-c", str(cfg_file), "models", "--name", "nope"]) == 2
+    assert "registered model 'nope' does not exist" in capsys.readouterr().err
 
 
 def test_margin_keeps_an_equal_model_out(spark, tmp_path, validation, monkeypatch):
