@@ -112,6 +112,7 @@ def _cli_models_and_promote(tmp_path, capsys):
     assert "registered model 'nope' does not exist" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_margin_keeps_an_equal_model_out(spark, tmp_path, validation, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path, **{"registry.promotion_margin": 0.05})
