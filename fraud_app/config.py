@@ -13,6 +13,7 @@ import yaml
 from pydantic import Field, ValidationError
 
 from fraud_app.balancing.config import BalancingSection
+from fraud_app.baselines.config import BaselinesSection
 from fraud_app.config_base import Section
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
@@ -20,6 +21,7 @@ from fraud_app.etl.config import EtlSection
 from fraud_app.evaluation.config import BacktestSection, TuneSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
+from fraud_app.tracking.config import RegistrySection, TrackingSection
 from fraud_app.validation.config import ValidationSection
 
 
@@ -64,6 +66,9 @@ class AppConfig(Section):
     training: TrainingSection = Field(default_factory=TrainingSection)
     backtest: BacktestSection = Field(default_factory=BacktestSection)
     tune: TuneSection = Field(default_factory=TuneSection)
+    baselines: BaselinesSection = Field(default_factory=BaselinesSection)
+    tracking: TrackingSection = Field(default_factory=TrackingSection)
+    registry: RegistrySection = Field(default_factory=RegistrySection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:

@@ -53,3 +53,7 @@ class UnsupportedOnnxOpError(OnnxConversionError):
 
 class ConcurrentRunError(FraudAppError, RuntimeError):
     """Another run holds the lock on the same output root (paths.root)."""
+
+
+class TrackingError(FraudAppError, RuntimeError):
+    """The MLflow tracking store or model registry cannot be reached or refused a request."""

@@ -39,6 +39,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "grid / random search of the training config, selected on validation AP",
     ),
     "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
+    "models": ("pipelines.commands.models", "registered ensemble versions, aliases, metrics"),
+    "promote": ("pipelines.commands.promote", "make VERSION the champion (manual override)"),
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
     "init": ("pipelines.commands.init", "write a starter config and a copy of the feature specs"),
     "pack-env": ("pipelines.commands.pack_env", "pack this Python environment for executors"),

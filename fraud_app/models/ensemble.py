@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class FraudEnsemble:
     members: list[Model]
     feature_names: list[str]
     metadata: dict[str, Any]
+    _scorers: list[Model] | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.members:
@@ -41,12 +42,29 @@ class FraudEnsemble:
             )
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Mean of the members' fraud probabilities, shape (n,)."""
-        X = np.ascontiguousarray(X, dtype=np.float32)
+        """Mean of the members' fraud probabilities, shape (n,).
+
+        Inputs are rounded to float32 (the feature table's type), then scored by float64
+        twins of the members: float32 GEMM results depend on memory alignment and on the
+        BLAS kernel a process picks (~1e-8 apart), so float64 is what makes every scoring
+        path (Spark executors, the MLflow pyfunc model, a server) agree to ~1e-15.
+        """
+        X = np.ascontiguousarray(X, dtype=np.float32).astype(np.float64)
         total = np.zeros(len(X), dtype=np.float64)
-        for m in self.members:
-            total += sigmoid(m.predict(X).reshape(-1).astype(np.float64))
+        for m in self._float64_members():
+            total += sigmoid(m.predict(X).reshape(-1))
         return total / len(self.members)
+
+    def _float64_members(self) -> list[Model]:
+        if self._scorers is None:
+            twins = []
+            for m in self.members:
+                twin = Model.from_config({**m.get_config(), "dtype": "float64"})
+                state = {k: np.asarray(v, np.float64) for k, v in m.layer.state().items()}
+                twin.load_weights(m.params.data.astype(np.float64), state)
+                twins.append(twin)
+            self._scorers = twins
+        return self._scorers
 
     # -- directory contract --------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -1,0 +1,5 @@
+"""MLflow tracking, model logging and the registry: the only package that imports mlflow.
+
+Modules import mlflow lazily or at module level, but nothing outside this package
+may import it (import-linter contract in pyproject.toml). `config` is pure pydantic.
+"""

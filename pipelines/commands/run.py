@@ -33,4 +33,25 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     )
     if dashboards:
         print(f"fraud-app: dashboards: {index_path(config).resolve()}")
+    _print_lifecycle(result.steps["train"], config)
     return 0
+
+
+def _print_lifecycle(train: dict, config: AppConfig) -> None:
+    """Registry decision, baselines, and how to open the MLflow UI (what `make demo` ends with)."""
+    from fraud_app.tracking.client import ui_hint
+
+    reg = train.get("registry") or {}
+    if reg.get("version"):
+        champ = reg.get("champion_ap")
+        vs = f" vs champion v{reg['champion_version']} {champ:.4f}" if champ is not None else ""
+        print(
+            f"fraud-app: registered {reg['name']} v{reg['version']} -> {reg['decision']} "
+            f"(validation AP {reg['new_ap']:.4f}{vs}; margin {reg['margin']:g})"
+        )
+    for name, b in (train.get("baselines") or {}).items():
+        print(f"fraud-app: baseline {name}: test AP {b['test']['average_precision']:.4f}, "
+              f"ROC AUC {b['test']['roc_auc']:.4f}")  # fmt: skip
+    hint = ui_hint(config)
+    if hint:
+        print(f"fraud-app: MLflow runs and models: {hint}")

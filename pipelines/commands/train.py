@@ -32,10 +32,18 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
                 "report": report.report_path,
                 "metrics": report.metrics,
                 "dashboards": str(index_path(config)) if dashboards else None,
+                "model_uri": report.model_uri,
+                "registry": report.registry,
+                "baselines": report.baselines,
+                "mlflow_run_id": report.mlflow_run_id,
             },
             indent=2,
+            default=str,
         )
     )
+    from pipelines.commands.run import _print_lifecycle
+
+    _print_lifecycle({"registry": report.registry, "baselines": report.baselines}, config)
     return 0
 
 

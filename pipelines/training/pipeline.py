@@ -3,7 +3,9 @@
 Reads the feature table and its metadata from `paths.features`; writes the ensemble
 to `paths.models/<run>`, test-set scores to `paths.scores/<run>` and a JSON report
 (splits, balancing, per-member training history, validation and test metrics) to
-`paths.reports/training-<run>.json`.
+`paths.reports/training-<run>.json`. With tracking on, the run is one MLflow run
+(nested runs per member and baseline); the ensemble is logged as a pyfunc model,
+registered and passed through the promotion gate (pipelines.training.lifecycle).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
 from fraud_app.features.checks import constant_features
 from fraud_app.features.table import read_feature_metadata
-from pipelines.training import nodes
+from fraud_app.tracking import lineage
+from fraud_app.tracking.runs import start_training_run
+from pipelines.training import lifecycle, nodes
 
 logger = logging.getLogger(__name__)
 
@@ -31,22 +36,39 @@ class TrainingReport:
     model_path: str
     report_path: str
     metrics: dict[str, Any]
+    model_uri: str | None = None  # models:/<name>/<version> when registered
+    registry: dict[str, Any] | None = None  # C6 "registry": the gate decision
+    baselines: dict[str, Any] | None = None
+    mlflow_run_id: str | None = None
 
 
 def run_training(spark, config: AppConfig, *, run: str | None = None) -> TrainingReport:
+    """One training run; with tracking on, one MLflow run (nested runs per member/baseline)."""
     run = run or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    paths = config.paths
-    features_path = str(config.features.output or paths.resolve("features"))
+    with start_training_run(config, run) as tracker:
+        report = _train(spark, config, run, tracker)
+    return report
+
+
+def _read_features(spark, config: AppConfig):
+    features_path = str(config.features.output or config.paths.resolve("features"))
     try:
         meta = read_feature_metadata(features_path, spark)
     except FileNotFoundError as exc:
         raise EmptyInputError(
             f"feature table {features_path} does not exist; run `fraud-app features` first"
         ) from exc
+    return spark.read.parquet(features_path), list(meta["feature_names"])
+
+
+def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
+    paths = config.paths
     vector = config.features.vector_column or "features"
-    names = list(meta["feature_names"])
-    df = spark.read.parquet(features_path)
+    df, names = _read_features(spark, config)
     started = time.monotonic()
+    tracker.log_config(config)
+    if tracker.enabled:
+        tracker.log_lineage(lineage.collect(spark, config))
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
     feature_checks = constant_features(splits.train, names)  # warns once when any
@@ -62,6 +84,9 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         checkpoint_root=checkpoints,
         validation_df=splits.validation,
     )
+    for k, result in enumerate(fitted.results):
+        tracker.log_member(k, result)
+    baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
     # Validation metrics come from the ensemble selected on validation (before any refit).
     metrics = {
         "validation": nodes.evaluate(
@@ -72,10 +97,14 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
     final = refit or fitted
     model_path = final.ensemble.save(paths.resolve("models") / run)
     metrics["test"] = nodes.evaluate(nodes.score(splits.test, final.ensemble, features_col=vector))
-    scored_test = nodes.score(splits.test, final.ensemble, features_col=vector)
-    scored_test.select("transaction_id", "timestamp", "label", "fraud_score").write.mode(
-        "overwrite"
-    ).parquet(str(paths.resolve("scores") / run))
+    tracker.log_window_metrics(metrics)
+    _write_test_scores(
+        splits.test, final.ensemble, baselines, vector, paths.resolve("scores") / run
+    )
+    registry = lifecycle.register_and_gate(
+        spark, config, tracker, model_dir=model_path, names=names, splits=splits,
+        new_ap=metrics["validation"]["average_precision"], features_col=vector,
+    )  # fmt: skip
     report = {
         "run": run,
         "model_path": str(model_path),
@@ -88,11 +117,29 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         "training_seconds": round(fitted.seconds + (refit.seconds if refit else 0.0), 1),
         "total_seconds": round(time.monotonic() - started, 1),
         "metrics": metrics,
+        "baselines": lifecycle.baselines_report(baselines),
+        "registry": registry,
+        "mlflow_run_id": tracker.run_id,
     }
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2, default=str))
-    return TrainingReport(run, str(model_path), str(report_path), metrics)
+    lifecycle.log_run_artifacts(tracker, config, names, report_path)
+    return TrainingReport(
+        run, str(model_path), str(report_path), metrics,
+        model_uri=(registry or {}).get("registered_uri") or (registry or {}).get("model_uri"),
+        registry=registry, baselines=report["baselines"], mlflow_run_id=tracker.run_id,
+    )  # fmt: skip
+
+
+def _write_test_scores(test_df, ensemble, baselines, vector: str, path: Path) -> None:
+    """C5: the test window's ensemble score and one baseline_<name> column per baseline."""
+    scored = add_baseline_scores(
+        nodes.score(test_df, ensemble, features_col=vector), baselines, features_col=vector
+    )
+    scored.select(
+        "transaction_id", "timestamp", "label", "fraud_score", *(b.column for b in baselines)
+    ).write.mode("overwrite").parquet(str(path))
 
 
 def _member_report(r) -> dict[str, Any]:

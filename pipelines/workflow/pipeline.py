@@ -1,5 +1,9 @@
 """The whole workflow: generate (optional) -> ETL -> validate -> features -> validate -> train.
 
+Train includes the MLlib baselines and, with tracking on, registration of the ensemble
+and the promotion gate (pipelines.training.lifecycle); `steps["train"]["model_uri"]` is
+the registered version's URI (models:/<name>/<version>) for the steps that follow.
+
 What a scheduler (cron, Airflow) runs via `fraud-app run`. Each step is the same
 function its own CLI subcommand calls; a failing error-severity data check stops
 the workflow before any model is trained.
@@ -81,5 +85,9 @@ def run_workflow(
         "model": training.model_path,
         "report": training.report_path,
         "metrics": training.metrics,
+        "model_uri": training.model_uri,
+        "registry": training.registry,
+        "baselines": training.baselines,
+        "mlflow_run_id": training.mlflow_run_id,
     }
     return result

@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.spark, pytest.mark.integration]
 DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 
 
-def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path):
+def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     config = load_config(DEMO, {
         "paths.root": str(tmp_path),
         "generate.n_transactions": 12_000,
@@ -27,6 +28,7 @@ def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path):
         "training.distributed.epochs": 30,
         "training.distributed.global_batch_size": 128,
         "training.model.hidden": [16],
+        "baselines.gbt.max_iter": 5,
     })
     result = run_workflow(spark, config, generate=True, run="t1")
 
@@ -43,3 +45,9 @@ def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path):
     ensemble = FraudEnsemble.load(result.steps["train"]["model"])
     assert ensemble.feature_names == report["feature_names"]
     assert (tmp_path / "scores" / "t1").is_dir()
+    # Lifecycle: the run is tracked, the ensemble registered and gated, baselines compared.
+    train = result.steps["train"]
+    assert train["model_uri"] == "models:/fraud-ensemble/1"
+    assert train["registry"]["decision"] == "champion"  # the first version: no champion yet
+    assert set(report["baselines"]) == {"logreg", "gbt"}
+    assert (tmp_path / "mlflow.db").is_file()

@@ -1,0 +1,1 @@
+"""Spark MLlib baselines (LogisticRegression, GBTClassifier) on the ensemble's features."""

@@ -1,0 +1,136 @@
+"""Connect to the configured tracking store, within a deadline, and get the experiment.
+
+URI precedence: `tracking.uri` > env MLFLOW_TRACKING_URI > the embedded store
+`sqlite:///<paths.root>/mlflow.db` with artifacts in `<paths.root>/mlartifacts`.
+The experiment is created with an absolute artifact location (otherwise MLflow
+writes artifacts into ./mlruns of whatever directory the process runs in).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+from fraud_app.errors import TrackingError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Store:
+    uri: str
+    experiment_id: str
+    experiment_name: str
+    artifact_location: str
+
+
+def tracking_uri(config) -> str:
+    if config.tracking.uri:
+        return config.tracking.uri
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    return f"sqlite:///{(Path(config.paths.root) / 'mlflow.db').resolve()}"
+
+
+def default_artifact_location(config) -> str:
+    if config.tracking.artifact_location:
+        return str(Path(config.tracking.artifact_location).resolve())
+    return str((Path(config.paths.root) / "mlartifacts").resolve())
+
+
+def check_reachable(uri: str, timeout_s: float) -> None:
+    """Raise TrackingError unless the store answers within `timeout_s` (never hangs)."""
+    parsed = urllib.parse.urlparse(uri)
+    if parsed.scheme in ("http", "https"):
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        try:
+            with socket.create_connection((parsed.hostname, port), timeout=timeout_s):
+                pass
+        except OSError as exc:
+            raise TrackingError(
+                f"tracking server {uri} cannot be reached within {timeout_s:g}s ({exc}). "
+                "Start it, fix tracking.uri / MLFLOW_TRACKING_URI, or set tracking.enabled: false"
+            ) from None
+    elif parsed.scheme == "sqlite":
+        db = Path(uri[len("sqlite:///") :])
+        try:
+            db.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise TrackingError(
+                f"tracking store {uri}: cannot create {db.parent} ({exc})"
+            ) from None
+
+
+# MLflow settings the user exported win over ours; read once, at import.
+_USER_SET = {
+    k: os.environ.get(k)
+    for k in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+              "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+}  # fmt: skip
+
+
+def _bound_http_waits(timeout_s: float) -> None:
+    # MLflow's REST client retries 7 times with exponential back-off by default: minutes.
+    ours = {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(timeout_s))),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+        # MLflow draws tqdm bars for artifact transfers; the library must not print.
+        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    }
+    for key, value in ours.items():
+        if _USER_SET.get(key) is None:
+            os.environ[key] = value
+
+
+def connect(config) -> Store:
+    """Set the tracking and registry URI for this process; get or create the experiment."""
+    uri = tracking_uri(config)
+    timeout = config.tracking.connect_timeout_s
+    check_reachable(uri, timeout)  # before `import mlflow` (seconds): fail fast
+    import mlflow
+
+    _bound_http_waits(timeout)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    client = mlflow.MlflowClient(uri)
+    name = config.tracking.experiment
+    try:
+        exp = client.get_experiment_by_name(name)
+        if exp is None:
+            location = default_artifact_location(config) if _is_local(uri) else None
+            exp_id = client.create_experiment(name, artifact_location=location)
+            exp = client.get_experiment(exp_id)
+    except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
+        raise TrackingError(
+            f"tracking store {uri}: cannot open experiment {name!r}: {exc}"
+        ) from exc
+    logger.info("tracking: %s experiment %r (%s)", uri, name, exp.artifact_location)
+    return Store(uri, exp.experiment_id, name, exp.artifact_location)
+
+
+def _is_local(uri: str) -> bool:
+    scheme = urllib.parse.urlparse(uri).scheme
+    return scheme in ("sqlite", "file", "")
+
+
+def client(uri: str):
+    """An MlflowClient for `uri` (tracking and registry)."""
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def ui_hint(config) -> str | None:
+    """How to look at the runs: the `mlflow ui` command for a local store, else the server URL."""
+    if not config.tracking.enabled:
+        return None
+    uri = tracking_uri(config)
+    if uri.startswith(("http://", "https://")):
+        return f"open {uri}"
+    return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"

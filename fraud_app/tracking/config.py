@@ -1,0 +1,30 @@
+"""`tracking` and `registry` config sections (MLflow; see fraud_app.tracking)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from fraud_app.config_base import Section
+
+
+class TrackingSection(Section):
+    """Where runs are recorded.
+
+    uri: None -> env MLFLOW_TRACKING_URI -> embedded `sqlite:///<paths.root>/mlflow.db`
+    with artifacts under `<paths.root>/mlartifacts` (an absolute artifact location).
+    """
+
+    enabled: bool = True
+    uri: str | None = None
+    experiment: str = "fraud-app"
+    artifact_location: str | None = None  # None: <paths.root>/mlartifacts (embedded store only)
+    connect_timeout_s: float = Field(10.0, gt=0)  # deadline to reach a tracking server
+
+
+class RegistrySection(Section):
+    """Model registry and promotion gate (needs tracking.enabled)."""
+
+    enabled: bool = True
+    model_name: str = Field("fraud-ensemble", min_length=1)
+    # `champion` moves to a new version only if its validation AP beats the champion's by this.
+    promotion_margin: float = Field(0.0, ge=0)

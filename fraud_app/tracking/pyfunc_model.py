@@ -1,0 +1,41 @@
+"""The ensemble as an MLflow pyfunc model, logged FROM CODE (this file is the model's code).
+
+MLflow copies this file into the model and runs it at load time; `set_model` at the
+bottom names the model object. Nothing is pickled: the weights stay the ensemble
+directory (ensemble.json + .npz), the model's artifact named "ensemble".
+
+Input: a pandas DataFrame with one numeric (float64) column per feature name, as the
+model's signature lists them; MLflow enforces the signature, so the column names
+must match the model's feature names. Output: the fraud score per row
+(float64, the mean member probability), the same numbers as
+fraud_app.scoring.batch.score_dataframe on the same rows.
+"""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+
+
+class EnsembleModel(mlflow.pyfunc.PythonModel):
+    def load_context(self, context):
+        from fraud_app.models.ensemble import FraudEnsemble
+
+        self.ensemble = FraudEnsemble.load(context.artifacts["ensemble"])
+
+    def predict(self, context, model_input, params=None):
+        import pandas as pd
+
+        names = self.ensemble.feature_names
+        missing = [n for n in names if n not in model_input.columns]
+        if missing:
+            raise ValueError(
+                f"model input lacks feature columns {missing}; expected one float column per "
+                f"feature name: {names}"
+            )
+        # The feature table stores float32; scoring casts to float32 exactly as Spark does.
+        X = model_input[names].to_numpy(dtype=np.float64).astype(np.float32)
+        return pd.Series(self.ensemble.predict_proba(X), name="fraud_score")
+
+
+mlflow.models.set_model(EnsembleModel())

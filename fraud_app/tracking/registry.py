@@ -1,0 +1,163 @@
+"""Model registry: the promotion gate, the manual override, and the version listing.
+
+Gate: the new version and the current `champion` are scored on the NEW run's
+validation window (the caller scores; this module decides and records). `champion`
+moves to the new version only if its average precision beats the champion's by
+`registry.promotion_margin` (always when there is no champion); otherwise the new
+version gets the alias `challenger`. The decision, both figures and the window are
+tagged on the version (keys `gate.*`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from fraud_app.errors import ModelLoadError
+
+logger = logging.getLogger(__name__)
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+@dataclass(frozen=True)
+class GateDecision:
+    name: str
+    version: str
+    decision: str  # "champion" | "challenger" | "manual"
+    margin: float
+    new_ap: float | None
+    champion_ap: float | None
+    champion_version: str | None
+    window: dict[str, str] | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def decide(new_ap: float, champion_ap: float | None, margin: float) -> tuple[str, str]:
+    """(alias for the new version, reason). Pure: the whole promotion rule."""
+    if champion_ap is None:
+        return CHAMPION, "no champion yet"
+    if new_ap > champion_ap + margin:
+        return (
+            CHAMPION,
+            f"AP {new_ap:.4f} beats the champion's {champion_ap:.4f} by more than {margin:g}",
+        )
+    return (
+        CHALLENGER,
+        f"AP {new_ap:.4f} does not beat the champion's {champion_ap:.4f} by {margin:g}",
+    )
+
+
+def current_champion(client, name: str):
+    """The version holding `champion`, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def record(client, d: GateDecision) -> None:
+    """Move the alias and tag the version with the decision and both figures."""
+    alias = CHAMPION if d.decision == "manual" else d.decision
+    client.set_registered_model_alias(d.name, alias, d.version)
+    tags = {
+        "gate.decision": d.decision,
+        "gate.margin": d.margin,
+        "gate.new_ap": d.new_ap,
+        "gate.champion_ap": d.champion_ap,
+        "gate.champion_version": d.champion_version,
+        "gate.window_start": (d.window or {}).get("start"),
+        "gate.window_end": (d.window or {}).get("end"),
+        "gate.reason": d.reason,
+        "gate.at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(d.name, d.version, key, "" if value is None else str(value))
+    logger.info("registry: %s v%s -> %s (%s)", d.name, d.version, d.decision, d.reason)
+
+
+def _version(client, name: str, version: str):
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        raise ModelLoadError(f"registered model {name!r} does not exist") from None
+    try:
+        return client.get_model_version(name, str(version))
+    except MlflowException:
+        raise ModelLoadError(
+            f"version {version!r} of model {name!r} does not exist; see `fraud-app models`"
+        ) from None
+
+
+def promote(
+    client, name: str, version: str, *, experiment_id: str, reason: str = ""
+) -> GateDecision:
+    """Manual override: `champion` -> `version`, tagged and logged as a run of its own."""
+    import mlflow
+
+    _version(client, name, version)
+    previous = current_champion(client, name)
+    d = GateDecision(
+        name, str(version), "manual", 0.0, None, None,
+        None if previous is None else str(previous.version), None,
+        reason or "manual promotion (fraud-app promote)",
+    )  # fmt: skip
+    record(client, d)
+    if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself
+        client.delete_registered_model_alias(name, CHALLENGER)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"promote-{name}-v{version}"):
+        mlflow.set_tags({"fraud_app.kind": "promotion", "promotion.decision": "manual",
+                         "promotion.model": name, "promotion.version": str(version),
+                         "promotion.previous_champion": d.champion_version or ""})  # fmt: skip
+    return d
+
+
+def _alias_is(client, name: str, alias: str, version: str) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(name, alias).version) == str(version)
+    except MlflowException:
+        return False
+
+
+def list_versions(client, name: str) -> list[dict[str, Any]]:
+    """Every version of `name`, newest first, with aliases, gate tags and run metrics."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        model = client.get_registered_model(name)
+    except MlflowException:
+        raise ModelLoadError(
+            f"registered model {name!r} does not exist; train one with `fraud-app train`"
+        ) from None
+    aliases: dict[str, list[str]] = {}
+    for alias, version in (model.aliases or {}).items():
+        aliases.setdefault(str(version), []).append(alias)
+    rows = []
+    for mv in client.search_model_versions(f"name = '{name}'"):
+        metrics = {}
+        if mv.run_id:
+            try:
+                metrics = client.get_run(mv.run_id).data.metrics
+            except MlflowException:
+                metrics = {}
+        rows.append({
+            "version": str(mv.version),
+            "aliases": sorted(aliases.get(str(mv.version), [])),
+            "created": dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC).isoformat(timespec="seconds"),
+            "run_id": mv.run_id,
+            "validation_average_precision": metrics.get("validation_average_precision"),
+            "test_average_precision": metrics.get("test_average_precision"),
+            "test_roc_auc": metrics.get("test_roc_auc"),
+            "gate": {k[len("gate."):]: v for k, v in (mv.tags or {}).items() if k.startswith("gate.")},
+        })  # fmt: skip
+    return sorted(rows, key=lambda r: int(r["version"]), reverse=True)

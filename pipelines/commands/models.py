@@ -1,0 +1,43 @@
+"""`fraud-app models`: the registered ensemble's versions with aliases, gate figures and metrics."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import ConfigError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--name", help="registered model name (default: registry.model_name)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _fmt(x) -> str:
+    return "-" if x is None or x == "" else (f"{x:.4f}" if isinstance(x, float) else str(x))
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    if not config.tracking.enabled:
+        raise ConfigError("`fraud-app models` needs tracking.enabled: true (the registry)")
+    from fraud_app.tracking.client import client, connect
+    from fraud_app.tracking.registry import list_versions
+
+    store = connect(config)
+    name = args.name or config.registry.model_name
+    rows = list_versions(client(store.uri), name)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+        return 0
+    print(f"{name} ({store.uri})")
+    print(
+        f"{'version':>7}  {'aliases':<20} {'val AP':>7} {'test AP':>7} {'test AUC':>8}  {'gate':<10} created"
+    )
+    for r in rows:
+        print(
+            f"{r['version']:>7}  {','.join(r['aliases']) or '-':<20} "
+            f"{_fmt(r['validation_average_precision']):>7} {_fmt(r['test_average_precision']):>7} "
+            f"{_fmt(r['test_roc_auc']):>8}  {r['gate'].get('decision', '-'):<10} {r['created']}"
+        )
+    return 0

@@ -1,0 +1,36 @@
+"""`fraud-app promote VERSION`: manual override of the promotion gate (logged as such)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import ConfigError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("version", help="model version to make the champion (see `fraud-app models`)")
+    p.add_argument("--name", help="registered model name (default: registry.model_name)")
+    p.add_argument("--reason", default="", help="why (recorded on the version and the run)")
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    if not config.tracking.enabled:
+        raise ConfigError("`fraud-app promote` needs tracking.enabled: true (the registry)")
+    if not str(args.version).isdigit():
+        raise ConfigError(f"VERSION must be a version number such as 3. Received: {args.version!r}")
+    from fraud_app.tracking.client import client, connect
+    from fraud_app.tracking.registry import promote
+
+    store = connect(config)
+    name = args.name or config.registry.model_name
+    d = promote(
+        client(store.uri), name, args.version, experiment_id=store.experiment_id,
+        reason=args.reason,
+    )  # fmt: skip
+    print(json.dumps(d.to_dict(), indent=2))
+    print(
+        f"\nfraud-app: {name} v{d.version} is now the champion (previous: v{d.champion_version})."
+    )
+    return 0

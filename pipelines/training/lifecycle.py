@@ -1,0 +1,115 @@
+"""The model lifecycle around a training run: baselines, tracking, registry + promotion gate.
+
+Called by pipeline.run_training; each function takes the tracker (a NullTracker when
+tracking is off) so the training code never branches on whether MLflow is in use.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fraud_app.baselines.spark import Baseline, add_scores, train_baselines
+from fraud_app.config import AppConfig
+from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.models.train import evaluate_scores
+from pipelines.training import nodes
+
+logger = logging.getLogger(__name__)
+
+
+def columns_metrics(scored_df, columns: list[str], label_col: str = "label") -> dict[str, dict]:
+    """Metrics of several score columns of one window, from one collect."""
+    pdf = scored_df.select(label_col, *columns).toPandas()
+    labels = pdf[label_col].to_numpy()
+    return {c: evaluate_scores(labels, pdf[c].to_numpy()) for c in columns}
+
+
+def fit_baselines(splits, config: AppConfig, tracker, *, features_col: str) -> list[Baseline]:
+    """Train the MLlib baselines; their validation/test metrics; one nested run each."""
+    baselines = train_baselines(splits.train, config.baselines, features_col=features_col)
+    for window, part in (("validation", splits.validation), ("test", splits.test)):
+        scored = add_scores(part, baselines, features_col=features_col)
+        got = columns_metrics(scored, [b.column for b in baselines]) if baselines else {}
+        for b in baselines:
+            b.metrics[window] = got[b.column]
+    for b in baselines:
+        tracker.log_baseline(
+            b.name, {**b.params, "rows": b.rows, "seconds": round(b.seconds, 2)}, b.metrics
+        )
+    return baselines
+
+
+def baselines_report(baselines: list[Baseline]) -> dict[str, Any]:
+    return {
+        b.name: {**b.metrics, "rows": b.rows, "seconds": round(b.seconds, 2)} for b in baselines
+    }
+
+
+def example_rows(df, features_col: str, n: int = 5) -> np.ndarray:
+    rows = df.select(features_col).limit(n).collect()
+    return np.asarray([r[0] for r in rows], dtype=np.float64)
+
+
+def _window(w) -> dict[str, str]:
+    return {"start": w.start.date().isoformat() if w.start else "", "end": w.end.date().isoformat()}
+
+
+def _champion_ap(client, config, name, names, validation_df, features_col):
+    """(champion version, its AP on this validation window or None, reason if None)."""
+    from fraud_app.tracking.models import resolve_model_dir
+    from fraud_app.tracking.registry import current_champion
+
+    champion = current_champion(client, name)
+    if champion is None:
+        return None, None, None
+    path = resolve_model_dir(f"models:/{name}/{champion.version}", config=config)
+    ensemble = FraudEnsemble.load(path)
+    if ensemble.feature_names != names:
+        return str(champion.version), None, "the champion uses other feature names"
+    scored = nodes.score(validation_df, ensemble, features_col=features_col)
+    return str(champion.version), nodes.evaluate(scored)["average_precision"], None
+
+
+def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, splits,
+                      new_ap: float, features_col: str) -> dict[str, Any] | None:  # fmt: skip
+    """Log the pyfunc model; register it and run the promotion gate (C6 "registry")."""
+    if not tracker.enabled:
+        return None
+    from fraud_app.tracking.registry import GateDecision, decide, record
+
+    reg = config.registry
+    example = example_rows(splits.validation, features_col)
+    name = reg.model_name if reg.enabled else None
+    logged = tracker.log_model(model_dir, names, example, registered_name=name)
+    tracker.set_tags({"fraud_app.model_uri": logged.model_uri})
+    if name is None:
+        return {"model_uri": logged.model_uri}
+    version, champ_ap, why_not = _champion_ap(
+        tracker.client, config, name, names, splits.validation, features_col
+    )
+    if why_not:
+        alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
+    else:
+        alias, reason = decide(new_ap, champ_ap, reg.promotion_margin)
+    d = GateDecision(name, logged.version, alias, reg.promotion_margin, new_ap, champ_ap,
+                     version, _window(splits.windows[1]), reason)  # fmt: skip
+    record(tracker.client, d)
+    out = {**d.to_dict(), "model_uri": logged.model_uri,
+           "registered_uri": f"models:/{name}/{logged.version}"}  # fmt: skip
+    tracker.log_dict(out, "registry.json")
+    tracker.set_tags({f"gate.{k}": v for k, v in d.to_dict().items() if k != "window"})
+    tracker.log_window_metrics({"gate": {"new_ap": new_ap, "champion_ap": champ_ap}})
+    return out
+
+
+def log_run_artifacts(tracker, config: AppConfig, names: list[str], report_path: Path) -> None:
+    """Feature names, the data-validation reports of this root, and the training report."""
+    tracker.log_feature_names(names)
+    reports = config.paths.resolve("reports")
+    for p in sorted(reports.glob("*_validation.*")) if reports.is_dir() else []:
+        tracker.log_artifact_file(p, "validation")
+    tracker.log_artifact_file(report_path)

@@ -1,0 +1,51 @@
+"""Small deterministic ensembles and data for the tracking tests (no training needed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import numpy as np
+
+from dlcore.layers import Linear, Sequential
+from dlcore.model import Model
+from fraud_app.config import load_config
+from fraud_app.models.ensemble import FraudEnsemble
+
+D = 4
+NAMES = [f"f{i}" for i in range(D)]
+
+
+def rows(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, D)).astype(np.float32)
+    y = (X[:, 0] + 0.5 * rng.standard_normal(n) > 1.0).astype(np.float64)
+    return X, y
+
+
+def linear_ensemble(weight0: float, *, members: int = 2) -> FraudEnsemble:
+    """Members score w * x0 (+ a little of x1): weight0 > 0 ranks frauds first, < 0 last."""
+    out = []
+    for k in range(members):
+        m = Model(Sequential([Linear(1)]), in_features=D, seed=k)
+        w = np.zeros(D + 1, dtype=np.float32)
+        w[0], w[1] = weight0, 0.1 * (k + 1)
+        m.params.set_data(w)
+        out.append(m)
+    return FraudEnsemble(out, list(NAMES), {"test": True})
+
+
+def frame(spark, X: np.ndarray, y: np.ndarray):
+    schema = "transaction_id string, features array<float>, label double"
+    data = [(f"t{i}", X[i].tolist(), float(y[i])) for i in range(len(y))]
+    return spark.createDataFrame(data, schema).coalesce(1)
+
+
+def config(tmp_path, **overrides):
+    return load_config(None, {"paths.root": str(tmp_path), **overrides})
+
+
+def splits(validation_df) -> SimpleNamespace:
+    """What lifecycle.register_and_gate reads of a SplitResult."""
+    w = SimpleNamespace(start=dt.datetime(2024, 2, 1), end=dt.datetime(2024, 2, 6))
+    return SimpleNamespace(validation=validation_df, windows=(None, w, None))

@@ -1,0 +1,164 @@
+"""The ensemble as an MLflow pyfunc model: same scores as Spark, nothing pickled, servable."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.request
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from dlcore.layers import Linear, ReLU, Sequential, Standardize
+from dlcore.model import Model
+from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.scoring.batch import score_dataframe
+from fraud_app.tracking.logged_model import input_frame
+from fraud_app.tracking.runs import start_training_run
+from tests.fraud_app.tracking import helpers as h
+
+pytestmark = [pytest.mark.spark, pytest.mark.integration]
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _mlp_ensemble() -> FraudEnsemble:
+    members = []
+    for k in range(3):
+        m = Model(Sequential([Standardize(clip=10.0), Linear(8), ReLU(), Linear(1)]),
+                  in_features=h.D, seed=k)  # fmt: skip
+        m.layer.layers[0].set_statistics(np.full(h.D, 0.1), np.full(h.D, 1.5))
+        members.append(m)
+    return FraudEnsemble(members, list(h.NAMES), {})
+
+
+@pytest.fixture(scope="module")
+def logged(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("pyfunc")
+    cfg = h.config(root, **{"tracking.uri": f"sqlite:///{root}/mlflow.db"})
+    ensemble = _mlp_ensemble()
+    model_dir = ensemble.save(root / "models" / "m")
+    X, y = h.rows(500, seed=11)
+    with start_training_run(cfg, "pyfunc") as tracker:
+        info = tracker.log_model(model_dir, h.NAMES, X[:5].astype(np.float64),
+                                 registered_name="fraud-ensemble")  # fmt: skip
+    df = h.frame(spark, X, y)
+    spark_scores = np.array(
+        [
+            r["fraud_score"]
+            for r in score_dataframe(df, ensemble).orderBy("transaction_id").collect()
+        ]
+    )
+    order = np.argsort([f"t{i}" for i in range(len(y))], kind="stable")
+    return {"root": root, "cfg": cfg, "info": info, "X": X[order], "expected": spark_scores,
+            "uri": cfg.tracking.uri}  # fmt: skip
+
+
+def _env(logged) -> dict[str, str]:
+    # The server runs `uvicorn` from PATH: put this interpreter's bin directory first.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    return {**os.environ, "MLFLOW_TRACKING_URI": logged["uri"], "PYTHONPATH": str(REPO),
+            "PATH": path}  # fmt: skip
+
+
+def test_pyfunc_in_fresh_process_matches_spark_scores(logged):
+    np.save(logged["root"] / "X.npy", logged["X"])
+    script = textwrap.dedent(f"""
+        import sys, numpy as np, mlflow
+        from fraud_app.tracking.logged_model import input_frame
+        NAMES = {h.NAMES!r}
+        model = mlflow.pyfunc.load_model("models:/fraud-ensemble/1")
+        X = np.load({str(logged["root"] / "X.npy")!r})
+        out = np.asarray(model.predict(input_frame(X, NAMES)), dtype=np.float64)
+        np.save({str(logged["root"] / "out.npy")!r}, out)
+        # mlflow.pyfunc imports the pyspark package when installed; no Spark may START.
+        ctx = sys.modules.get("pyspark") and sys.modules["pyspark"].SparkContext._active_spark_context
+        print("SPARK_STARTED", bool(ctx))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], env=_env(logged), cwd=logged["root"],
+                          capture_output=True, text=True, timeout=180)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "SPARK_STARTED False" in proc.stdout
+    got = np.load(logged["root"] / "out.npy")
+    assert got.dtype == np.float64 and got.shape == logged["expected"].shape
+    np.testing.assert_allclose(got, logged["expected"], rtol=0, atol=1e-9)
+
+
+def test_logged_model_holds_no_pickle(logged):
+    path = Path(mlflow.artifacts.download_artifacts(
+        artifact_uri=logged["info"].model_uri, dst_path=str(logged["root"] / "dl")))  # fmt: skip
+    files = [p for p in path.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"MLmodel", "pyfunc_model.py", "ensemble.json"} <= names
+    assert not [p for p in files if p.suffix in (".pkl", ".pickle", ".joblib", ".cloudpickle")]
+    assert not [p for p in files if p.read_bytes()[:1] == b"\x80"], "a file starts like a pickle"
+    mlmodel = (path / "MLmodel").read_text()
+    assert "mlflow.pyfunc.loaders.code_model" in mlmodel and "python_model.pkl" not in mlmodel
+    assert "signature" in mlmodel and (path / "input_example.json").is_file()
+    spec = json.loads((path / "artifacts" / "ensemble" / "ensemble.json").read_text())
+    assert spec["feature_names"] == h.NAMES
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_ping(port: int, proc, log: Path, deadline_s: float) -> None:
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        assert proc.poll() is None, f"mlflow models serve exited early:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise AssertionError(f"server on port {port} did not answer /ping within {deadline_s}s")
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_answers_with_the_same_scores(logged):
+    port = _free_port()
+    log = logged["root"] / "serve.log"
+    mlflow_bin = str(Path(sys.executable).with_name("mlflow"))
+    proc = subprocess.Popen(
+        [mlflow_bin, "models", "serve", "-m", "models:/fraud-ensemble/1", "--env-manager",
+         "local", "-h", "127.0.0.1", "-p", str(port)],
+        env=_env(logged), cwd=logged["root"], stdout=log.open("w"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_ping(port, proc, log, deadline_s=120)
+        body = {"dataframe_split": input_frame(logged["X"], h.NAMES).to_dict(orient="split")}
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        with urllib.request.urlopen(req, timeout=60) as r:
+            answer = json.loads(r.read())
+        got = np.array([p if not isinstance(p, dict) else p["fraud_score"]
+                        for p in answer["predictions"]], dtype=np.float64)  # fmt: skip
+        np.testing.assert_allclose(got, logged["expected"], rtol=0, atol=1e-9)
+    finally:
+        _stop(proc)
+
+
+def _stop(proc) -> None:
+    """SIGTERM to the server's process group (mlflow + its uvicorn child), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
