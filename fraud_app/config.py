@@ -19,6 +19,7 @@ from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
+from fraud_app.scoring.config import ScoringSection
 from fraud_app.validation.config import ValidationSection
 
 
@@ -58,6 +59,7 @@ class AppConfig(Section):
     splits: SplitsSection = Field(default_factory=SplitsSection)
     balancing: BalancingSection = Field(default_factory=BalancingSection)
     training: TrainingSection = Field(default_factory=TrainingSection)
+    scoring: ScoringSection = Field(default_factory=ScoringSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:

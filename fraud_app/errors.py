@@ -41,3 +41,9 @@ class TrainingError(FraudAppError, RuntimeError):
 
 class ModelLoadError(FraudAppError, ValueError):
     """A saved model or registry entry cannot be loaded."""
+
+
+class ScoringInputError(FraudAppError, ValueError):
+    """Rows cannot be scored: wrong feature-vector length, non-finite features, or a model
+    whose feature names differ from the current specs. The message says how many rows and
+    which features."""
