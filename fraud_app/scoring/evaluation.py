@@ -109,7 +109,7 @@ def evaluation_report(
     """The figures of C4 (the caller adds model_uri and window)."""
     n_days = len(set(np.asarray(days).tolist()))
     out: dict[str, Any] = {
-        "rows": int(len(labels)),
+        "rows": len(labels),
         "frauds": int(np.asarray(labels, dtype=np.float64).sum()),
         "days": n_days,
         "roc_auc": roc_auc(labels, scores),

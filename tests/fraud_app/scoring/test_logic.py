@@ -111,7 +111,7 @@ def test_nonfinite_null_policy_gives_null_score_and_flag():
     rows = [[1, 2, 3], [np.nan, 0, 0], [0, 0, 0]]
     opts = ScoringOptions(nonfinite="null", members=True, threshold=0.5, reasons=2)
     ens = _ensemble()
-    score, m0, m1, alert, r1, r2, flag = score_arrow_column(
+    score, m0, _m1, alert, r1, _r2, flag = score_arrow_column(
         _column(rows), ens, opts, baseline=np.zeros(D)
     )
     assert (
