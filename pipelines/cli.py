@@ -28,6 +28,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "feature table -> balanced subsets -> distributed ensemble + report",
     ),
     "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
+    "score": ("pipelines.commands.score", "batch scoring of a date or date range -> scores/"),
+    "evaluate": (
+        "pipelines.commands.evaluate",
+        "a model on any window: AUC, AP, budgets, card P@k",
+    ),
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
 }
 

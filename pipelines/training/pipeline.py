@@ -19,6 +19,8 @@ from typing import Any
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
 from fraud_app.features.table import read_feature_metadata
+from fraud_app.scoring.evaluate import window_figures
+from fraud_app.scoring.tasks import task_errors
 from pipelines.training import nodes
 
 logger = logging.getLogger(__name__)
@@ -59,16 +61,19 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         features_col=vector,
         checkpoint_root=checkpoints,
     )
+    # Validation scores set the alert threshold stored with the model (C2), so they come first.
+    windows = {"validation": nodes.score_and_collect(splits.validation, fitted.ensemble, vector)}
+    fitted.ensemble.metadata["scoring"] = nodes.scoring_metadata(
+        splits, fitted.ensemble, windows["validation"]["fraud_score"], config, vector
+    )
     model_path = fitted.ensemble.save(paths.resolve("models") / run)
-
-    metrics = {
-        name: nodes.evaluate(nodes.score(part, fitted.ensemble, features_col=vector))
-        for name, part in (("validation", splits.validation), ("test", splits.test))
-    }
-    scored_test = nodes.score(splits.test, fitted.ensemble, features_col=vector)
-    scored_test.select("transaction_id", "timestamp", "label", "fraud_score").write.mode(
-        "overwrite"
-    ).parquet(str(paths.resolve("scores") / run))
+    scored_test = nodes.score(splits.test, fitted.ensemble, features_col=vector, members=True)
+    scored_test = scored_test.persist()
+    _write_test_scores(scored_test, str(paths.resolve("scores") / run))
+    windows["test"] = nodes.collect_scores(scored_test)
+    scored_test.unpersist()
+    metrics = {name: nodes.evaluate_arrays(data) for name, data in windows.items()}
+    evaluations = _write_window_evaluations(windows, config, run, str(model_path), splits)
     report = {
         "run": run,
         "model_path": str(model_path),
@@ -82,11 +87,39 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         "training_seconds": round(fitted.seconds, 1),
         "total_seconds": round(time.monotonic() - started, 1),
         "metrics": metrics,
+        "evaluations": evaluations,
     }
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2, default=str))
     return TrainingReport(run, str(model_path), str(report_path), metrics)
+
+
+def _write_test_scores(scored_df, path: str) -> None:
+    """C5: transaction_id, card_id, timestamp, label, fraud_score, member_XX."""
+    keep = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
+    members = [c for c in scored_df.columns if c.startswith("member_")]
+    cols = [c for c in keep if c in scored_df.columns] + members
+    with task_errors():
+        scored_df.select(*cols).write.mode("overwrite").parquet(path)
+
+
+def _write_window_evaluations(windows, config, run: str, model_path: str, splits) -> dict[str, str]:
+    """C4 JSON per window: <paths.reports>/evaluation-<run>-<window>.json."""
+    out = {}
+    for name, data in windows.items():
+        w = next(x for x in splits.windows if x.name == name)
+        last = (w.end - dt.timedelta(days=1)).date()
+        report = {
+            "model_uri": model_path,
+            "window": {"start": str(w.start.date()) if w.start else None, "end": str(last)},
+            **window_figures(data, config),
+        }
+        path = config.paths.resolve("reports") / f"evaluation-{run}-{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
+        out[name] = str(path)
+    return out
 
 
 def latest_model(config: AppConfig) -> Path | None:
