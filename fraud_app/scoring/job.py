@@ -137,10 +137,14 @@ def run_scoring(
                 .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new))  # fmt: skip
             reference = model.ensemble.metadata["scoring"]["reference"]
             dates = date_summaries(scored, model.ensemble.feature_names, reference)
-        partitions = tuple(swap.swap(day) for day in swap.written_dates())
+    except BaseException:
+        swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
+        raise
     finally:
         scored.unpersist()
-        swap.cleanup()
+    # A failure from here on leaves staging for recover(): `old` may hold a live date.
+    partitions = tuple(swap.swap(day) for day in swap.written_dates())
+    swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)
