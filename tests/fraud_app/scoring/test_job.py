@@ -212,7 +212,7 @@ def test_killed_job_leaves_the_previous_partition_intact(spark, trained, tmp_pat
     log = (tmp_path / "score.log").open("w")
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     staging = root / "scores" / "_staging" / "killed" / "new"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + 900  # a loaded shared machine: the JVM + features take minutes
     while not staging.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # polling for the write to start, not synchronising threads
     killed_mid_write = staging.exists() and proc.poll() is None
