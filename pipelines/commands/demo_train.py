@@ -34,9 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def make_task(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((rows, 20)).astype(np.float32)
-    score = (
-        1.5 * X[:, 0] * X[:, 1] + np.abs(X[:, 2]) * 1.2 - X[:, 3] + 0.8 * rng.standard_normal(rows)
-    )
+    score = 1.5 * X[:, 0] * X[:, 1] + np.abs(X[:, 2]) * 1.2 - X[:, 3] + 0.8 * rng.standard_normal(rows)
     y = (score > np.quantile(score, 0.98)).astype(np.float32)
     return X, y
 
@@ -47,11 +45,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     Xtr, ytr = X[:n_train], y[:n_train]
     Xva, yva = X[n_train : n_train + n_val], y[n_train : n_train + n_val]
     Xte, yte = X[n_train + n_val :], y[n_train + n_val :]
-    model = Model(
-        Sequential([Linear(64), ReLU(), Linear(32), ReLU(), Linear(1)]),
-        in_features=20,
-        seed=args.seed,
-    )
+    model = Model(Sequential([Linear(64), ReLU(), Linear(32), ReLU(), Linear(1)]), in_features=20, seed=args.seed)
     pos_weight = float((1 - ytr.mean()) / max(ytr.mean(), 1e-9)) ** 0.5
     trainer = Trainer(
         model,
