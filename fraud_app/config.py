@@ -21,6 +21,7 @@ from fraud_app.etl.config import EtlSection
 from fraud_app.evaluation.config import BacktestSection, TuneSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
+from fraud_app.scoring.config import ScoringSection
 from fraud_app.tracking.config import RegistrySection, TrackingSection
 from fraud_app.validation.config import ValidationSection
 
@@ -69,6 +70,7 @@ class AppConfig(Section):
     baselines: BaselinesSection = Field(default_factory=BaselinesSection)
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     registry: RegistrySection = Field(default_factory=RegistrySection)
+    scoring: ScoringSection = Field(default_factory=ScoringSection)
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:

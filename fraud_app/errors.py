@@ -57,3 +57,9 @@ class ConcurrentRunError(FraudAppError, RuntimeError):
 
 class TrackingError(FraudAppError, RuntimeError):
     """The MLflow tracking store or model registry cannot be reached or refused a request."""
+
+
+class ScoringInputError(FraudAppError, ValueError):
+    """Rows cannot be scored: wrong feature-vector length, non-finite features, or a model
+    whose feature names differ from the current specs. The message says how many rows and
+    which features."""

@@ -41,6 +41,11 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
     "models": ("pipelines.commands.models", "registered ensemble versions, aliases, metrics"),
     "promote": ("pipelines.commands.promote", "make VERSION the champion (manual override)"),
+    "score": ("pipelines.commands.score", "batch scoring of a date or date range -> scores/"),
+    "evaluate": (
+        "pipelines.commands.evaluate",
+        "a model on any window: AUC, AP, budgets, card P@k",
+    ),
     "demo-train": ("pipelines.commands.demo_train", "train a small dlcore MLP on a generated task"),
     "init": ("pipelines.commands.init", "write a starter config and a copy of the feature specs"),
     "pack-env": ("pipelines.commands.pack_env", "pack this Python environment for executors"),

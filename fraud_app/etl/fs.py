@@ -67,6 +67,15 @@ class HadoopFs:
             str(s.getPath().getName()) for s in self._fs(path).listStatus(self._path(path))
         )
 
+    def list_dir(self, path: str) -> list[tuple[str, bool]]:
+        """(name, is_directory) of the direct children of `path` ([] when it does not exist)."""
+        if not self.exists(path):
+            return []
+        return [
+            (str(s.getPath().getName()), bool(s.isDirectory()))
+            for s in self._fs(path).listStatus(self._path(path))
+        ]
+
     def rename(self, src: str, dst: str) -> None:
         if not self._fs(src).rename(self._path(src), self._path(dst)):
             raise OSError(f"could not rename {src} to {dst}")

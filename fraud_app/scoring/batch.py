@@ -1,21 +1,49 @@
-"""Batch scoring: add a fraud score column to a DataFrame with a feature-vector column.
+"""Batch scoring: add a fraud score column (and optionally more) to a DataFrame with a
+feature-vector column.
 
 The ensemble travels to executors once per job as a broadcast of plain arrays
 and JSON configs, is rebuilt once per Python worker (cached by a content key),
 and scores Arrow batches with vectorised NumPy. No per-row Python.
+
+What it refuses (never a silent number): a row whose vector does not hold exactly the
+model's number of features (checked per row, not per batch), a null vector, and NaN or
+infinite features. Non-finite features follow `ScoringOptions.nonfinite`: "error"
+(default) fails the job naming how many rows and which features; "null" gives those
+rows a null score and `invalid_features = true`.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
-from fraud_app.errors import SchemaError
+from dlcore.attribution import ensemble_attribution, top_features
+from dlcore.losses import sigmoid
+from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
 
 _ENSEMBLES: dict[str, FraudEnsemble] = {}
+INVALID_COL = "invalid_features"
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """What to add besides the score. Defaults: the score only, non-finite rows fail.
+
+    members: one `member_XX` probability column per ensemble member.
+    threshold: add `alert` (score >= threshold). reasons: add `reason_1..reason_n`, the
+    features with the largest gradient x (x - training mean) attribution (needs the
+    model's metadata["scoring"]["feature_means"]).
+    """
+
+    nonfinite: Literal["error", "null"] = "error"
+    members: bool = False
+    threshold: float | None = None
+    reasons: int = 0
 
 
 def _payload_key(payload) -> str:
@@ -25,12 +53,44 @@ def _payload_key(payload) -> str:
     return h.hexdigest()
 
 
-def score_dataframe(
-    df, ensemble: FraudEnsemble, *, features_col: str = "features", score_col: str = "fraud_score"
-):
-    """df + `score_col` (double): the ensemble's mean fraud probability for each row."""
+def _output_fields(ensemble: FraudEnsemble, score_col: str, opts: ScoringOptions) -> list:
     from pyspark.sql import types as T
 
+    fields = [T.StructField(score_col, T.DoubleType())]
+    if opts.members:
+        fields += [
+            T.StructField(f"member_{k:02d}", T.DoubleType()) for k in range(len(ensemble.members))
+        ]
+    if opts.threshold is not None:
+        fields.append(T.StructField("alert", T.BooleanType()))
+    fields += [T.StructField(f"reason_{i + 1}", T.StringType()) for i in range(opts.reasons)]
+    if opts.nonfinite == "null":
+        fields.append(T.StructField(INVALID_COL, T.BooleanType()))
+    return fields
+
+
+def feature_means(ensemble: FraudEnsemble) -> np.ndarray:
+    means = ensemble.metadata.get("scoring", {}).get("feature_means")
+    if not isinstance(means, list) or len(means) != len(ensemble.feature_names):
+        raise ModelLoadError(
+            "the model has no training feature means (metadata.scoring.feature_means), "
+            "which attribution needs: retrain it with this version, or score with reasons: 0"
+        )
+    return np.asarray(means, dtype=np.float64)
+
+
+def score_dataframe(
+    df,
+    ensemble: FraudEnsemble,
+    *,
+    features_col: str = "features",
+    score_col: str = "fraud_score",
+    options: ScoringOptions | None = None,
+):
+    """df + `score_col` (double, the ensemble's mean fraud probability) + what `options` asks."""
+    from pyspark.sql import types as T
+
+    opts = options or ScoringOptions()
     if features_col not in df.columns:
         raise SchemaError(
             f"cannot score: column {features_col!r} is missing. Available: {df.columns}"
@@ -38,10 +98,11 @@ def score_dataframe(
     if not isinstance(df.schema[features_col].dataType, T.ArrayType):
         raise SchemaError(f"cannot score: column {features_col!r} must be array<float|double>")
     payload = ensemble.to_payload()
+    if opts.reasons:
+        payload["baseline"] = feature_means(ensemble)
     key = _payload_key(payload)
     bc = df.sparkSession.sparkContext.broadcast(payload)
-    width = len(ensemble.feature_names)
-    out_schema = T.StructType([*df.schema.fields, T.StructField(score_col, T.DoubleType())])
+    out_schema = T.StructType([*df.schema.fields, *_output_fields(ensemble, score_col, opts)])
 
     def score(batches: Iterator):
         import pyarrow as pa
@@ -50,17 +111,103 @@ def score_dataframe(
         if model is None:
             _ENSEMBLES.clear()
             model = _ENSEMBLES[key] = FraudEnsemble.from_payload(bc.value)
+        baseline = bc.value.get("baseline")
         for batch in batches:
-            n = batch.num_rows
-            flat = batch.column(features_col).flatten().to_numpy(zero_copy_only=False)
-            if flat.size != n * width:
-                raise SchemaError(
-                    f"feature vectors must have {width} values (the model's features)"
-                )
-            X = flat.astype(np.float32, copy=False).reshape(n, width)
-            scores = model.predict_proba(X) if n else np.zeros(0)
+            cols = score_arrow_column(batch.column(features_col), model, opts, baseline=baseline)
             yield pa.RecordBatch.from_arrays(
-                [*batch.columns, pa.array(scores, pa.float64())], [*batch.schema.names, score_col]
+                [*batch.columns, *cols],
+                [*batch.schema.names, *out_schema.names[len(batch.schema) :]],
             )
 
     return df.mapInArrow(score, out_schema)
+
+
+def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:
+    """(rows, width) float32 of an Arrow list column, every row's length checked."""
+    import pyarrow.compute as pc
+
+    n = len(column)
+    lengths = pc.fill_null(pc.list_value_length(column), -1).to_numpy(zero_copy_only=False)
+    bad = lengths != width
+    if bad.any():
+        seen = sorted({int(x) for x in lengths[bad]})
+        nulls = int((lengths == -1).sum())
+        raise ScoringInputError(
+            f"{int(bad.sum())} of {n} rows do not hold {width} feature values (the model's "
+            f"features); lengths seen: {[s for s in seen if s >= 0]}, null vectors: {nulls}. "
+            "Rebuild the features with the specs the model was trained on"
+        )
+    flat = column.flatten().to_numpy(zero_copy_only=False)  # null values -> NaN
+    return flat.astype(np.float32, copy=False).reshape(n, width)
+
+
+def _nonfinite_rows(X: np.ndarray, names: list[str], policy: str) -> np.ndarray:
+    bad = ~np.isfinite(X)
+    rows = bad.any(axis=1)
+    if rows.any() and policy == "error":
+        cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        raise ScoringInputError(
+            f"{int(rows.sum())} of {len(X)} rows have NaN or infinite features {cols}: fix the "
+            "feature table, or set scoring.nonfinite: null to give such rows a null score"
+        )
+    return rows
+
+
+def score_arrow_column(
+    column, model: FraudEnsemble, opts: ScoringOptions, *, baseline=None
+) -> list[Any]:
+    """The output Arrow arrays for one batch's feature column (same order as the schema)."""
+    import pyarrow as pa
+
+    names = model.feature_names
+    X = feature_matrix(column, len(names), names)
+    invalid = _nonfinite_rows(X, names, opts.nonfinite)
+    good = ~invalid
+    Xg = X[good] if invalid.any() else X
+    attr, probs = None, []
+    if opts.members:
+        probs = [_member_proba(m, Xg) for m in model.members]
+    if opts.reasons and len(Xg):
+        scores_g, attr = ensemble_attribution(model.members, Xg, baseline)
+    elif probs:
+        scores_g = np.sum(probs, axis=0) / len(probs)
+    else:
+        scores_g = model.predict_proba(Xg) if len(Xg) else np.zeros(0)
+    mask = invalid if invalid.any() else None
+    out = [pa.array(_spread(scores_g, good), pa.float64(), mask=mask)]
+    out += [pa.array(_spread(p, good), pa.float64(), mask=mask) for p in probs]
+    if opts.threshold is not None:
+        out.append(pa.array(_spread(scores_g, good) >= opts.threshold, pa.bool_(), mask=mask))
+    if opts.reasons:
+        out += _reason_arrays(attr, good, names, opts.reasons)
+    if opts.nonfinite == "null":
+        out.append(pa.array(invalid, pa.bool_()))
+    return out
+
+
+def _member_proba(member, X: np.ndarray) -> np.ndarray:
+    if not len(X):
+        return np.zeros(0)
+    return sigmoid(member.predict(X).reshape(-1).astype(np.float64))
+
+
+def _spread(values: np.ndarray, good: np.ndarray) -> np.ndarray:
+    if len(values) == len(good):
+        return values
+    full = np.zeros(len(good), dtype=values.dtype)
+    full[good] = values
+    return full
+
+
+def _reason_arrays(attr, good: np.ndarray, names: list[str], n: int) -> list[Any]:
+    import pyarrow as pa
+
+    top = top_features(attr, n) if attr is not None else np.zeros((0, n), dtype=np.int64)
+    lookup = np.asarray(names, dtype=object)
+    out = []
+    for i in range(n):
+        col = np.full(len(good), None, dtype=object)
+        if i < top.shape[1]:
+            col[good] = lookup[top[:, i]]
+        out.append(pa.array(col, pa.string()))
+    return out

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.balancing.registry import from_config as balancing_strategy
@@ -20,7 +22,10 @@ from fraud_app.models.train import (
     feature_statistics,
     train_ensemble,
 )
-from fraud_app.scoring.batch import score_dataframe
+from fraud_app.scoring.batch import ScoringOptions, score_dataframe
+from fraud_app.scoring.evaluate import collect_window
+from fraud_app.scoring.reference import reference_from_training
+from fraud_app.scoring.tasks import task_errors
 
 
 def split(features_df, cfg: SplitsSection, *, label_delay_days: float) -> SplitResult:
@@ -69,8 +74,10 @@ def refit_iterations(fitted: EnsembleTraining) -> list[int] | None:
     return None if any(c is None for c in chosen) else [int(c) for c in chosen]
 
 
-def score(df, ensemble: FraudEnsemble, *, features_col: str):
-    return score_dataframe(df, ensemble, features_col=features_col)
+def score(df, ensemble: FraudEnsemble, *, features_col: str, members: bool = False):
+    return score_dataframe(
+        df, ensemble, features_col=features_col, options=ScoringOptions(members=members)
+    )
 
 
 def evaluate(
@@ -78,3 +85,35 @@ def evaluate(
 ) -> dict[str, Any]:
     pdf = scored_df.select(label_col, score_col).toPandas()
     return evaluate_scores(pdf[label_col].to_numpy(), pdf[score_col].to_numpy())
+
+
+# -- scoring metadata (C2) and the arrays evaluation needs ------------------------------
+_COLLECT = ("label", "fraud_score", "card_id", "fraud_pattern", "event_date")
+
+
+def collect_scores(scored_df) -> dict[str, np.ndarray]:
+    """The columns evaluation needs, as NumPy arrays (only these reach the driver)."""
+    with task_errors():
+        return collect_window(scored_df, [c for c in _COLLECT if c in scored_df.columns])
+
+
+def score_and_collect(df, ensemble: FraudEnsemble, features_col: str) -> dict[str, np.ndarray]:
+    return collect_scores(score(df, ensemble, features_col=features_col))
+
+
+def evaluate_arrays(data: dict[str, np.ndarray]) -> dict[str, Any]:
+    return evaluate_scores(data["label"], data["fraud_score"])
+
+
+def scoring_metadata(splits, ensemble, validation_scores, config, features_col: str):
+    """C2: alert threshold on validation, training-window means and drift deciles."""
+    return reference_from_training(
+        splits.train,
+        ensemble,
+        validation_scores=validation_scores,
+        budget=config.scoring.alert_budget,
+        features_col=features_col,
+        train_rows=splits.summary["windows"]["train"]["rows"],
+        reference_rows=config.scoring.reference_rows,
+        seed=config.training.seed,
+    )

@@ -23,6 +23,8 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
 from fraud_app.features.checks import constant_features
 from fraud_app.features.table import read_feature_metadata
+from fraud_app.scoring.evaluate import window_figures
+from fraud_app.scoring.tasks import task_errors
 from fraud_app.tracking import lineage
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
@@ -88,19 +90,28 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         tracker.log_member(k, result)
     baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
     # Validation metrics come from the ensemble selected on validation (before any refit).
-    metrics = {
-        "validation": nodes.evaluate(
-            nodes.score(splits.validation, fitted.ensemble, features_col=vector)
-        )
-    }
+    windows = {"validation": nodes.score_and_collect(splits.validation, fitted.ensemble, vector)}
     refit, refit_summary = refit_ensemble(config, splits, fitted, names, vector, checkpoints)
     final = refit or fitted
-    model_path = final.ensemble.save(paths.resolve("models") / run)
-    metrics["test"] = nodes.evaluate(nodes.score(splits.test, final.ensemble, features_col=vector))
-    tracker.log_window_metrics(metrics)
-    _write_test_scores(
-        splits.test, final.ensemble, baselines, vector, paths.resolve("scores") / run
+    # The alert threshold stored with the model (C2) is a quantile of the FINAL model's
+    # validation scores, so it is on the scale of the scores the model will give.
+    final_val = (
+        nodes.score_and_collect(splits.validation, final.ensemble, vector)
+        if refit
+        else windows["validation"]
     )
+    final.ensemble.metadata["scoring"] = nodes.scoring_metadata(
+        splits, final.ensemble, final_val["fraud_score"], config, vector
+    )
+    model_path = final.ensemble.save(paths.resolve("models") / run)
+    scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
+    scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
+    _write_test_scores(scored_test, str(paths.resolve("scores") / run))
+    windows["test"] = nodes.collect_scores(scored_test)
+    scored_test.unpersist()
+    metrics = {name: nodes.evaluate_arrays(data) for name, data in windows.items()}
+    tracker.log_window_metrics(metrics)
+    evaluations = _write_window_evaluations(windows, config, run, str(model_path), splits)
     registry = lifecycle.register_and_gate(
         spark, config, tracker, model_dir=model_path, names=names, splits=splits,
         new_ap=metrics["validation"]["average_precision"], features_col=vector,
@@ -120,6 +131,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         "baselines": lifecycle.baselines_report(baselines),
         "registry": registry,
         "mlflow_run_id": tracker.run_id,
+        "evaluations": evaluations,
     }
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -130,16 +142,6 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         model_uri=(registry or {}).get("registered_uri") or (registry or {}).get("model_uri"),
         registry=registry, baselines=report["baselines"], mlflow_run_id=tracker.run_id,
     )  # fmt: skip
-
-
-def _write_test_scores(test_df, ensemble, baselines, vector: str, path: Path) -> None:
-    """C5: the test window's ensemble score and one baseline_<name> column per baseline."""
-    scored = add_baseline_scores(
-        nodes.score(test_df, ensemble, features_col=vector), baselines, features_col=vector
-    )
-    scored.select(
-        "transaction_id", "timestamp", "label", "fraud_score", *(b.column for b in baselines)
-    ).write.mode("overwrite").parquet(str(path))
 
 
 def _member_report(r) -> dict[str, Any]:
@@ -184,6 +186,33 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
         "members": [_member_report(r) for r in refit.results],
     }
     return refit, summary
+
+
+def _write_test_scores(scored_df, path: str) -> None:
+    """C5: transaction_id, card_id, timestamp, label, fraud_score, member_XX, baseline_<name>."""
+    keep = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
+    members = [c for c in scored_df.columns if c.startswith(("member_", "baseline_"))]
+    cols = [c for c in keep if c in scored_df.columns] + members
+    with task_errors():
+        scored_df.select(*cols).write.mode("overwrite").parquet(path)
+
+
+def _write_window_evaluations(windows, config, run: str, model_path: str, splits) -> dict[str, str]:
+    """C4 JSON per window: <paths.reports>/evaluation-<run>-<window>.json."""
+    out = {}
+    for name, data in windows.items():
+        w = next(x for x in splits.windows if x.name == name)
+        last = (w.end - dt.timedelta(days=1)).date()
+        report = {
+            "model_uri": model_path,
+            "window": {"start": str(w.start.date()) if w.start else None, "end": str(last)},
+            **window_figures(data, config),
+        }
+        path = config.paths.resolve("reports") / f"evaluation-{run}-{name}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(report, indent=2))
+        out[name] = str(path)
+    return out
 
 
 def latest_model(config: AppConfig) -> Path | None:

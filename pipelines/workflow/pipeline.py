@@ -1,4 +1,5 @@
-"""The whole workflow: generate (optional) -> ETL -> validate -> features -> validate -> train.
+"""The whole workflow: generate (optional) -> ETL -> validate -> features -> validate -> train
+-> score the test window (the batch scoring job, as a scheduler would run it daily).
 
 Train includes the MLlib baselines and, with tracking on, registration of the ensemble
 and the promotion gate (pipelines.training.lifecycle); `steps["train"]["model_uri"]` is
@@ -11,15 +12,19 @@ the workflow before any model is trained.
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import logging
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from fraud_app.config import AppConfig
 from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from fraud_app.scoring.job import run_scoring
 from fraud_app.validation.validate import validate_canonical, validate_features
 from pipelines.training.pipeline import run_training
 
@@ -90,4 +95,20 @@ def run_workflow(
         "baselines": training.baselines,
         "mlflow_run_id": training.mlflow_run_id,
     }
+    scoring = _timed(result, "score", score_test_window, spark, config, training.report_path)
+    result.steps["score"] = {
+        "summary": scoring.summary_path,
+        "partitions": len(scoring.partitions),
+        "rows": sum(d["rows"] for d in scoring.summary["dates"]),
+        "alerts": sum(d["alerts"] for d in scoring.summary["dates"]),
+    }
     return result
+
+
+def score_test_window(spark, config: AppConfig, report_path: str):
+    """The batch scoring job on the test window of a training run, with that run's model."""
+    report = json.loads(Path(report_path).read_text())
+    test = report["splits"]["windows"]["test"]
+    start = dt.datetime.fromisoformat(test["start"]).date()
+    end = (dt.datetime.fromisoformat(test["end"]) - dt.timedelta(days=1)).date()
+    return run_scoring(spark, config, start=start, end=end, model_uri=report["model_path"])

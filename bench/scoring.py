@@ -1,0 +1,177 @@
+"""Benchmark: our batch scoring (fraud_app.scoring.batch) vs mlflow.pyfunc.spark_udf, same
+model, same rows, same Spark session, alternating rounds.
+
+The model is a FraudEnsemble shaped like the demo's (K members, an MLP per member,
+D features), saved as its directory (ensemble.json + .npz). The peer is the SAME
+directory logged as an MLflow pyfunc model built from code (a model file that loads
+the directory with FraudEnsemble.load: no pickle), served to Spark with
+`mlflow.pyfunc.spark_udf(..., env_manager="local")` on one column per feature (the
+layout a pyfunc signature takes). Ours reads the feature vector column (the layout of
+the feature table) and scores with a broadcast of the ensemble in mapInArrow.
+
+Each round writes every score to Spark's `noop` sink, so the scoring of every row is
+measured and nothing else; rows are cached in memory first. Rounds alternate (ours,
+peer, ours, ...) so machine noise hits both; the first round of each is a warm-up.
+Also measured (not part of the ratio): ours with alert + top-3 reasons (attribution).
+
+Last line: one JSON object with scoring_rows_per_s_ratio_vs_spark_udf (target >= 3).
+
+    .venv/bin/python bench/scoring.py --rows 200000 --rounds 3     # quick
+    .venv/bin/python bench/scoring.py --rows 1000000 --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _spark_common import machine, spark_session
+
+MODEL_CODE = """
+import mlflow
+import numpy as np
+from mlflow.pyfunc import PythonModel
+
+
+class EnsembleModel(PythonModel):
+    def load_context(self, context):
+        from fraud_app.models.ensemble import FraudEnsemble
+
+        self.ensemble = FraudEnsemble.load(context.artifacts["ensemble"])
+
+    def predict(self, context, model_input, params=None):
+        X = model_input[self.ensemble.feature_names].to_numpy(dtype=np.float32)
+        return self.ensemble.predict_proba(X)
+
+
+mlflow.models.set_model(EnsembleModel())
+"""
+
+
+def build_ensemble(d: int, members: int, hidden: tuple[int, ...], path: Path):
+    from fraud_app.models.builders import build_model
+    from fraud_app.models.config import ModelSection
+    from fraud_app.models.ensemble import FraudEnsemble
+
+    rng = np.random.default_rng(0)
+    models = []
+    for k in range(members):
+        m = build_model(ModelSection(hidden=hidden, dropout=0.0), d, seed=k)
+        m.layer.layers[0].set_statistics(rng.standard_normal(d), rng.random(d) + 0.5)
+        models.append(m)
+    names = [f"f{j:02d}" for j in range(d)]
+    meta = {"scoring": {"threshold": 0.5, "feature_means": [0.0] * d}}
+    ensemble = FraudEnsemble(models, names, meta)
+    ensemble.save(path)
+    return ensemble
+
+
+def log_pyfunc(tmp: Path, ensemble_dir: Path, names: list[str]) -> str:
+    import mlflow
+    import pandas as pd
+    from mlflow.models import infer_signature
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp / 'mlflow.db'}")
+    exp = mlflow.create_experiment("bench-scoring", artifact_location=str(tmp / "artifacts"))
+    code = tmp / "model_code.py"
+    code.write_text(MODEL_CODE)
+    example = pd.DataFrame(np.zeros((2, len(names)), dtype=np.float64), columns=names)
+    with mlflow.start_run(experiment_id=exp):
+        info = mlflow.pyfunc.log_model(
+            name="ensemble",
+            python_model=str(code),
+            artifacts={"ensemble": str(ensemble_dir)},
+            signature=infer_signature(example, np.zeros(2)),
+            pip_requirements=["numpy"],
+        )
+    return info.model_uri
+
+
+def make_rows(spark, n: int, d: int):
+    from pyspark.sql import functions as F
+
+    base = spark.range(n, numPartitions=2)
+    cols = [(F.randn(seed=j) * 2 + j % 3).cast("float").alias(f"f{j:02d}") for j in range(d)]
+    df = base.select("id", *cols)
+    df = df.select("*", F.array(*[F.col(f"f{j:02d}") for j in range(d)]).alias("features"))
+    df = df.cache()
+    assert df.count() == n
+    return df
+
+
+def timed(frame) -> float:
+    t0 = time.perf_counter()
+    frame.write.format("noop").mode("overwrite").save()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=500_000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--features", type=int, default=35)
+    ap.add_argument("--members", type=int, default=5)
+    args = ap.parse_args()
+
+    import mlflow
+    from pyspark.sql import functions as F
+
+    from fraud_app.scoring.batch import ScoringOptions, score_dataframe
+
+    info = machine()
+    spark = spark_session("bench-scoring")
+    tmp = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
+    ens = build_ensemble(args.features, args.members, (128, 64), tmp / "ensemble")
+    uri = log_pyfunc(tmp, tmp / "ensemble", ens.feature_names)
+    df = make_rows(spark, args.rows, args.features)
+
+    udf = mlflow.pyfunc.spark_udf(spark, uri, env_manager="local", result_type="double")
+    peer = df.select(udf(F.struct(*[F.col(n) for n in ens.feature_names])).alias("s"))
+    ours = score_dataframe(df.select("id", "features"), ens).select("id", "fraud_score")
+    full = score_dataframe(
+        df.select("id", "features"), ens, options=ScoringOptions(threshold=0.5, reasons=3)
+    )
+    # same scores (float32 inputs both ways)
+    a = ours.orderBy("id").limit(1000).toPandas()["fraud_score"].to_numpy()
+    b = df.select("id", udf(F.struct(*[F.col(n) for n in ens.feature_names])).alias("s"))
+    b = b.orderBy("id").limit(1000).toPandas()["s"].to_numpy()
+    max_diff = float(np.max(np.abs(a - b)))
+
+    times = {"ours": [], "spark_udf": [], "ours_with_reasons": []}
+    for r in range(args.rounds + 1):
+        for name, frame in (("ours", ours), ("spark_udf", peer), ("ours_with_reasons", full)):
+            t = timed(frame)
+            if r > 0:
+                times[name].append(t)
+            print(f"round {r} {name}: {t:.2f}s", file=sys.stderr)
+    rate = {k: args.rows / statistics.median(v) for k, v in times.items()}
+    out = {
+        **info,
+        "rows": args.rows,
+        "features": args.features,
+        "members": args.members,
+        "rounds": args.rounds,
+        "seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
+        "scoring_rows_per_s": round(rate["ours"]),
+        "spark_udf_rows_per_s": round(rate["spark_udf"]),
+        "scoring_with_reasons_rows_per_s": round(rate["ours_with_reasons"]),
+        "max_abs_score_diff_vs_spark_udf": max_diff,
+        "scoring_rows_per_s_ratio_vs_spark_udf": round(rate["ours"] / rate["spark_udf"], 2),
+        "load_avg_1m_end": round(__import__("os").getloadavg()[0], 2),
+    }
+    spark.stop()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+"""`scoring` config section: the batch scoring job, evaluation and training-time scoring metadata.
+
+fraud_app.scoring interprets it; the training pipeline uses `alert_budget` and
+`reference_rows` to store the threshold and the drift reference with the model.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from fraud_app.config_base import Section
+
+
+class ScoringSection(Section):
+    """How `fraud-app score` and `fraud-app evaluate` work.
+
+    model: what `score` loads by default (a registry URI or an ensemble directory).
+    alert_budget: share of a day's transactions the investigators can review; the
+      threshold stored with the model makes the validation window raise that share.
+    nonfinite: NaN/inf features -> "error" (the job fails naming rows and features) or
+      "null" (null score, `invalid_features = true`).
+    reasons: how many top-attributed feature names each scored row carries.
+    output: where `score` writes `event_date=YYYY-MM-DD/` partitions (None = paths.scores).
+    reference_rows: training-window rows sampled for the drift reference deciles.
+    alert_budgets / card_k: the budgets and k that `evaluate` reports.
+    """
+
+    model: str = "models:/fraud-ensemble@champion"
+    alert_budget: float = Field(0.01, gt=0, lt=1)
+    nonfinite: Literal["error", "null"] = "error"
+    reasons: int = Field(3, ge=0, le=20)
+    output: str | None = None
+    reference_rows: int = Field(100_000, ge=100)
+    alert_budgets: tuple[float, ...] = Field((0.001, 0.005, 0.01), min_length=1)
+    card_k: int = Field(100, ge=1)

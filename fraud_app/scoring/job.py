@@ -1,0 +1,189 @@
+"""The batch scoring job (`fraud-app score`): transactions of some dates -> scores partitions.
+
+canonical rows (dates + the history the specs need) -> point-in-time features (the
+feature table's own code) -> the model's feature check -> scores on executors in Arrow
+batches (score, alert, top reasons) -> `<output>/event_date=...` swapped in per date ->
+summary JSON (contract C3) at `<paths.reports>/scoring-<job_id>.json`.
+Owns the order of those steps; each lives in its own module of fraud_app.scoring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import functions as F
+
+from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
+from fraud_app.etl.fs import HadoopFs
+from fraud_app.features.pipeline import feature_set_from_config
+from fraud_app.schema import PARTITION_COLUMN
+from fraud_app.scoring.batch import ScoringOptions, score_dataframe
+from fraud_app.scoring.history import features_for_dates
+from fraud_app.scoring.model_source import ScoringModel, check_feature_names, load_scoring_model
+from fraud_app.scoring.partitions import PartitionSwap
+from fraud_app.scoring.summary import date_summaries
+from fraud_app.scoring.tasks import task_errors
+
+logger = logging.getLogger(__name__)
+
+ID_COLUMNS = ("transaction_id", "card_id", "timestamp")
+
+
+@dataclass(frozen=True)
+class ScoringJobResult:
+    job_id: str
+    summary_path: str
+    partitions: tuple[str, ...]
+    summary: dict[str, Any]
+
+
+def new_job_id() -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def _check_range(start: dt.date, end: dt.date) -> None:
+    if end < start:
+        raise ConfigError(
+            f"empty date range: end {end} is before start {start}. Give --date D, or "
+            "--start S --end E with E >= S (both inclusive)"
+        )
+
+
+def _canonical(spark, config, start: dt.date, end: dt.date):
+    path = str(config.features.input or config.paths.resolve("canonical"))
+    try:
+        df = spark.read.parquet(path)
+    except Exception as exc:  # AnalysisException: path does not exist
+        raise EmptyInputError(
+            f"canonical table {path} cannot be read ({type(exc).__name__}); run `fraud-app etl` first"
+        ) from exc
+    day = F.col(PARTITION_COLUMN)
+    row = df.where(day.between(F.lit(start), F.lit(end))).select(day).limit(1).collect()
+    if not row:
+        span = df.agg(F.min(day), F.max(day)).first()
+        raise EmptyInputError(
+            f"no transactions dated {start}..{end} in the canonical table {path} (it holds "
+            f"{span[0]}..{span[1]}): pick dates inside that range, or run `fraud-app etl` on new files"
+        )
+    return df
+
+
+def _options(model: ScoringModel, config) -> ScoringOptions:
+    meta = model.ensemble.metadata.get("scoring")
+    if not isinstance(meta, dict) or "threshold" not in meta:
+        raise ModelLoadError(
+            f"model {model.uri} has no scoring metadata (metadata.scoring: threshold, feature "
+            "means, reference), which `score` needs: retrain it with this version of fraud-app"
+        )
+    return ScoringOptions(
+        nonfinite=config.scoring.nonfinite,
+        threshold=float(meta["threshold"]),
+        reasons=config.scoring.reasons,
+    )
+
+
+def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringOptions):
+    feature_set = feature_set_from_config(config.features)
+    names = model.ensemble.feature_names
+    spec_names = [f.name for f in feature_set.features]
+    check_feature_names(names, spec_names)  # fail before reading any data
+    result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
+    skipped = {s.name: list(s.missing) for s in result.skipped}
+    check_feature_names(names, list(result.feature_names), skipped=skipped)
+    vector = F.array(*[F.col(n).cast("float") for n in names]).alias("features")
+    ids = [c for c in ID_COLUMNS if c in result.df.columns]
+    rows = result.df.select(*ids, PARTITION_COLUMN, vector)
+    return score_dataframe(rows, model.ensemble, options=opts)
+
+
+def _output_columns(model: ScoringModel, opts: ScoringOptions, scored_at: dt.datetime, ids):
+    reasons = [f"reason_{i + 1}" for i in range(opts.reasons)]
+    extra = ["invalid_features"] if opts.nonfinite == "null" else []
+    return [
+        *ids, "fraud_score", "alert", *reasons, *extra,
+        F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version"),
+        F.lit(scored_at).cast("timestamp").alias("scored_at"), PARTITION_COLUMN,
+    ]  # fmt: skip
+
+
+def run_scoring(
+    spark, config, *, start: dt.date, end: dt.date, model_uri: str | None = None,
+    job_id: str | None = None,
+) -> ScoringJobResult:  # fmt: skip
+    """Score every transaction dated start..end (inclusive) and swap in their partitions."""
+    _check_range(start, end)
+    job_id = job_id or new_job_id()
+    started = time.monotonic()
+    model = load_scoring_model(model_uri or config.scoring.model, config)
+    opts = _options(model, config)
+    output = str(config.scoring.output or config.paths.resolve("scores"))
+    swap = PartitionSwap(HadoopFs(spark), output, job_id)
+    swap.recover()
+    scored = _scored_frame(spark, config, model, start, end, opts).persist()
+    scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+    ids = [c for c in ID_COLUMNS if c in scored.columns]
+    try:
+        with task_errors():
+            (scored.select(*_output_columns(model, opts, scored_at, ids))
+                .repartition(PARTITION_COLUMN)
+                .sortWithinPartitions(PARTITION_COLUMN, *ids)
+                .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new))  # fmt: skip
+            reference = model.ensemble.metadata["scoring"]["reference"]
+            dates = date_summaries(scored, model.ensemble.feature_names, reference)
+    except BaseException:
+        swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
+        raise
+    finally:
+        scored.unpersist()
+    # A failure from here on leaves staging for recover(): `old` may hold a live date.
+    partitions = tuple(swap.swap(day) for day in swap.written_dates())
+    swap.cleanup()
+    summary = _summary(job_id, model, dates, output, time.monotonic() - started)
+    path = _save_summary(config, job_id, summary)
+    _log_to_tracking(summary, path, config)
+    return ScoringJobResult(job_id, str(path), partitions, summary)
+
+
+def _summary(job_id, model: ScoringModel, dates, output: str, seconds: float) -> dict[str, Any]:
+    meta = model.ensemble.metadata["scoring"]
+    return {
+        "job_id": job_id,
+        "model_uri": model.uri,
+        "model_name": model.name,
+        "model_version": model.version,
+        "threshold": meta["threshold"],
+        "alert_budget": meta.get("alert_budget"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "output": output,
+        "seconds": round(seconds, 2),
+        "dates": dates,
+        "reference": meta["reference"],
+        "feature_names": model.ensemble.feature_names,
+    }
+
+
+def _save_summary(config, job_id: str, summary: dict[str, Any]) -> Path:
+    path = config.paths.resolve("reports") / f"scoring-{job_id}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def _log_to_tracking(summary: dict[str, Any], path: Path, config) -> None:
+    """Hook for fraud_app.tracking (owned by the tracking package): when it provides
+    `log_scoring_job(summary, path, config)`, the summary is logged to MLflow too."""
+    try:
+        from fraud_app.tracking import log_scoring_job
+    except ImportError:
+        logger.debug("fraud_app.tracking.log_scoring_job not available: summary saved only")
+        return
+    log_scoring_job(summary, path, config)

@@ -1,0 +1,99 @@
+"""Load the model to score with, by registry URI or ensemble directory, and check that its
+features are the ones the current specs compute.
+
+Registry URIs (`models:/name@alias`, `models:/name/3`, `runs:/...`) resolve through
+fraud_app.tracking.models.resolve_model_dir (contract C1), imported lazily so that this
+package never imports mlflow; a local directory holding ensemble.json always works.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from fraud_app.errors import ModelLoadError, ScoringInputError
+from fraud_app.models.ensemble import FraudEnsemble
+
+logger = logging.getLogger(__name__)
+
+_URI = re.compile(r"^(models|runs):/")
+_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?$")
+
+
+@dataclass(frozen=True)
+class ScoringModel:
+    ensemble: FraudEnsemble
+    uri: str
+    directory: Path
+    name: str
+    version: str
+
+
+def _resolve(uri: str, config) -> Path:
+    if not _URI.match(uri):
+        path = Path(uri)
+        if not (path / "ensemble.json").is_file():
+            what = "does not exist" if not path.exists() else "holds no ensemble.json"
+            raise ModelLoadError(
+                f"model {uri!r} {what}: pass an ensemble directory (paths.models/<run>) or a "
+                "registry URI such as models:/fraud-ensemble@champion"
+            )
+        return path
+    try:
+        from fraud_app.tracking.models import resolve_model_dir
+    except ImportError as exc:
+        raise ModelLoadError(
+            f"model {uri!r}: registry URIs need fraud_app.tracking, which this build lacks; "
+            "pass an ensemble directory (paths.models/<run>) instead"
+        ) from exc
+    return Path(resolve_model_dir(uri, config=config))
+
+
+def _name_version(uri: str, directory: Path, ensemble: FraudEnsemble, config) -> tuple[str, str]:
+    try:  # the registry knows the version behind an alias
+        from fraud_app.tracking.models import describe_model
+
+        info = describe_model(uri, config=config)
+        return str(info["name"]), str(info["version"])
+    except (ImportError, AttributeError, KeyError, TypeError):
+        pass
+    registry = ensemble.metadata.get("registry") or {}
+    if registry.get("name") and registry.get("version"):
+        return str(registry["name"]), str(registry["version"])
+    match = _VERSION.match(uri)
+    if match:
+        return match["name"], match["version"] or match["alias"] or "latest"
+    return directory.resolve().name, "local"
+
+
+def load_scoring_model(uri: str, config=None) -> ScoringModel:
+    directory = _resolve(uri, config)
+    ensemble = FraudEnsemble.load(directory)
+    name, version = _name_version(uri, directory, ensemble, config)
+    logger.info("scoring with %s (name %s, version %s) from %s", uri, name, version, directory)
+    return ScoringModel(ensemble, uri, directory, name, version)
+
+
+def check_feature_names(
+    model_names: list[str], spec_names: list[str], *, skipped: dict[str, list[str]] | None = None
+) -> None:
+    """Raise when the model's features are not exactly the ones the specs compute.
+
+    The order may differ (scoring builds the vector in the model's order); the set may not.
+    """
+    missing = [n for n in model_names if n not in set(spec_names)]
+    extra = [n for n in spec_names if n not in set(model_names)]
+    if not missing and not extra:
+        return
+    why = ""
+    if skipped:
+        gone = {n: skipped[n] for n in missing if n in skipped}
+        if gone:
+            why = f" (skipped because the data lacks their input columns: {gone})"
+    raise ScoringInputError(
+        f"the model's features differ from the current feature specs: missing from the specs "
+        f"{missing}{why}, extra in the specs {extra}. Score with the specs the model was trained "
+        "on (features.spec_dir / spec_files), or retrain the model on the current specs"
+    )

@@ -1,0 +1,140 @@
+"""Scoring metadata stored with a model at training time (contract C2) and the binning
+every drift figure shares.
+
+    metadata["scoring"] = {
+      "alert_budget": b, "threshold": t,      # the validation window alerts b * rows rows
+      "feature_means": [...],                 # training window, the attribution baseline
+      "reference": {"feature_edges": [[...]], "feature_props": [[...]],
+                    "score_edges": [...], "score_props": [...]}}
+
+Bins (one rule everywhere, also in the scoring summary, C3): `edges` are the distinct
+inner decile cut points e_0 < ... < e_{m-1}; bin 0 is x <= e_0, bin i is
+e_{i-1} < x <= e_i, bin m is x > e_{m-1}, so m + 1 bins (fewer than ten when many
+values tie, as counts of rare events do). Pure NumPy; the Spark side (sampling the
+training window) lives in `reference_from_training`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from fraud_app.errors import EmptyInputError
+
+logger = logging.getLogger(__name__)
+
+DECILES = np.linspace(0.1, 0.9, 9)
+
+
+def alert_threshold(scores: np.ndarray, budget: float) -> float:
+    """The score of the k-th highest row, k = max(1, round(budget * rows)).
+
+    Alerting on score >= threshold raises k alerts on these rows (more only on exact ties).
+    """
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    s = s[np.isfinite(s)]
+    if not s.size:
+        raise EmptyInputError("cannot set an alert threshold: the validation window has no scores")
+    if not 0 < budget < 1:
+        raise ValueError(f"alert budget must be in (0, 1). Received: {budget}")
+    k = max(1, round(budget * s.size))
+    return float(np.partition(s, s.size - k)[s.size - k])
+
+
+def decile_edges(values: np.ndarray) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return np.zeros(0)
+    return np.unique(np.quantile(v, DECILES))
+
+
+def bin_counts(values: np.ndarray, edges) -> np.ndarray:
+    """Counts of `values` in the len(edges) + 1 bins (right-closed, see module doc)."""
+    v = np.asarray(values, dtype=np.float64).reshape(-1)
+    v = v[np.isfinite(v)]
+    e = np.asarray(edges, dtype=np.float64)
+    return np.bincount(np.searchsorted(e, v, side="left"), minlength=e.size + 1)
+
+
+def _props(values: np.ndarray, edges: np.ndarray) -> list[float]:
+    counts = bin_counts(values, edges)
+    total = counts.sum()
+    return (counts / total).tolist() if total else [0.0] * len(counts)
+
+
+def reference_block(X: np.ndarray, scores: np.ndarray) -> dict[str, Any]:
+    """Decile edges and proportions of every feature (columns of X) and of the score."""
+    X = np.asarray(X, dtype=np.float64)
+    feature_edges = [decile_edges(X[:, j]) for j in range(X.shape[1])]
+    score_edges = decile_edges(scores)
+    return {
+        "feature_edges": [e.tolist() for e in feature_edges],
+        "feature_props": [_props(X[:, j], e) for j, e in enumerate(feature_edges)],
+        "score_edges": score_edges.tolist(),
+        "score_props": _props(scores, score_edges),
+    }
+
+
+def scoring_metadata(
+    *,
+    validation_scores: np.ndarray,
+    budget: float,
+    feature_means: np.ndarray,
+    sample_X: np.ndarray,
+    sample_scores: np.ndarray,
+) -> dict[str, Any]:
+    """The C2 block from already-collected arrays."""
+    return {
+        "alert_budget": float(budget),
+        "threshold": alert_threshold(validation_scores, budget),
+        "feature_means": [float(x) for x in feature_means],
+        "reference": reference_block(sample_X, sample_scores),
+    }
+
+
+def sample_features(df, features_col: str, rows_wanted: int, rows_total: int, seed: int = 0):
+    """(rows, d) float32 of a seeded random sample of about `rows_wanted` rows of df."""
+    from fraud_app.scoring.batch import feature_matrix
+
+    fraction = min(1.0, rows_wanted / max(rows_total, 1))
+    part = df.select(features_col)
+    if fraction < 1.0:
+        part = part.sample(fraction=fraction, seed=seed)
+    table = part.toArrow()
+    column = table.column(features_col).combine_chunks()
+    width = len(column[0]) if len(column) else 0
+    return feature_matrix(column, width, [f"f{j}" for j in range(width)])
+
+
+def reference_from_training(
+    train_df, ensemble, *, validation_scores, budget: float, features_col: str,
+    train_rows: int, reference_rows: int, seed: int = 0,
+) -> dict[str, Any]:  # fmt: skip
+    """C2 metadata: threshold from validation scores; means and deciles of the training window."""
+    X = sample_features(train_df, features_col, reference_rows, train_rows, seed)
+    if not len(X):
+        raise EmptyInputError(
+            "cannot build the drift reference: the training window sample is empty"
+        )
+    means = _standardize_mean(ensemble)
+    if means is None:
+        logger.warning("no Standardize layer: feature means come from the reference sample")
+        means = X.astype(np.float64).mean(axis=0)
+    return scoring_metadata(
+        validation_scores=validation_scores,
+        budget=budget,
+        feature_means=means,
+        sample_X=X,
+        sample_scores=ensemble.predict_proba(X),
+    )
+
+
+def _standardize_mean(ensemble) -> np.ndarray | None:
+    """The training-window means the members standardise with (fit_ensemble sets them
+    from the whole training window, not a sample)."""
+    state = ensemble.members[0].layer.state()
+    key = next((k for k in state if k.endswith("standardize.mean") or k == "mean"), None)
+    return None if key is None else np.asarray(state[key], dtype=np.float64)

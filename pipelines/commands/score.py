@@ -1,0 +1,55 @@
+"""`fraud-app score`: the batch job, transactions of a date or a date range -> scores partitions."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import ConfigError
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--date", help="score one date, YYYY-MM-DD (UTC)")
+    p.add_argument("--start", help="first date of a range, YYYY-MM-DD (inclusive)")
+    p.add_argument("--end", help="last date of a range, YYYY-MM-DD (inclusive)")
+    p.add_argument("--model", help="registry URI or ensemble directory (default: scoring.model)")
+    p.add_argument("--job-id", help="names the summary JSON (default: UTC timestamp + random)")
+
+
+def parse_date(value: str, flag: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{flag} must be a date like 2024-02-25. Received: {value!r}") from None
+
+
+def date_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
+    if args.date and (args.start or args.end):
+        raise ConfigError("give either --date or --start/--end, not both")
+    if args.date:
+        day = parse_date(args.date, "--date")
+        return day, day
+    if not (args.start and args.end):
+        raise ConfigError("give --date D, or --start S and --end E (inclusive dates)")
+    return parse_date(args.start, "--start"), parse_date(args.end, "--end")
+
+
+def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.scoring.job import run_scoring
+    from fraud_app.spark.session import get_spark
+
+    start, end = date_range(args)
+    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    result = run_scoring(
+        spark, config, start=start, end=end, model_uri=args.model, job_id=args.job_id
+    )
+    dates = result.summary["dates"]
+    print(json.dumps({
+        "job_id": result.job_id, "summary": result.summary_path,
+        "model": f"{result.summary['model_name']} v{result.summary['model_version']}",
+        "dates": [{"date": d["date"], "rows": d["rows"], "alerts": d["alerts"]} for d in dates],
+        "partitions": list(result.partitions),
+    }, indent=2))  # fmt: skip
+    return 0

@@ -1,0 +1,81 @@
+"""Input gradients and gradient x (input - baseline) attribution, against finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore.attribution import ensemble_attribution, input_gradient, top_features
+from dlcore.errors import ShapeError
+from dlcore.layers import BatchNorm1d, Dropout, Linear, ReLU, Sequential, Standardize, Tanh
+from dlcore.losses import sigmoid
+from dlcore.model import Model
+
+D = 6
+
+
+def _model(seed: int, *, batchnorm: bool = False) -> Model:
+    layers = [Standardize(clip=None, name="standardize"), Linear(8)]
+    if batchnorm:
+        layers.append(BatchNorm1d())
+    layers += [Tanh(), Dropout(0.3), Linear(5), ReLU(), Linear(1)]
+    model = Model(Sequential(layers), in_features=D, seed=seed, dtype="float64")
+    rng = np.random.default_rng(seed)
+    model.layer.layers[0].set_statistics(rng.standard_normal(D), rng.random(D) + 0.5)
+    if batchnorm:
+        bn = model.layer.layers[2]
+        bn.load_state({"running_mean": rng.standard_normal(8), "running_var": rng.random(8) + 0.5})
+    return model
+
+
+def _proba(models, X):
+    return np.mean([sigmoid(m.predict(X)[:, 0]) for m in models], axis=0)
+
+
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_input_gradient_matches_finite_differences(batchnorm):
+    model = _model(1, batchnorm=batchnorm)
+    X = np.random.default_rng(0).standard_normal((4, D))
+    grad = input_gradient(model, X)
+    eps = 1e-6
+    for j in range(D):
+        step = np.zeros(D)
+        step[j] = eps
+        fd = (model.predict(X + step)[:, 0] - model.predict(X - step)[:, 0]) / (2 * eps)
+        np.testing.assert_allclose(grad[:, j], fd, rtol=1e-5, atol=1e-8)
+
+
+def test_input_gradient_restores_the_models_input_grad_flags():
+    model = _model(2)
+    before = [model.layer.needs_input_grad, model.layer.layers[0].needs_input_grad]
+    input_gradient(model, np.zeros((2, D)))
+    assert [model.layer.needs_input_grad, model.layer.layers[0].needs_input_grad] == before
+    assert before == [False, False]  # Model turns them off; training stays as fast as before
+
+
+def test_ensemble_attribution_is_gradient_of_mean_probability_times_delta():
+    models = [_model(s) for s in (3, 4, 5)]
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((5, D))
+    baseline = rng.standard_normal(D)
+    proba, attr = ensemble_attribution(models, X, baseline)
+    np.testing.assert_allclose(proba, _proba(models, X), rtol=1e-12)
+    eps = 1e-6
+    for j in range(D):
+        step = np.zeros(D)
+        step[j] = eps
+        fd = (_proba(models, X + step) - _proba(models, X - step)) / (2 * eps)
+        np.testing.assert_allclose(attr[:, j], fd * (X[:, j] - baseline[j]), rtol=1e-5, atol=1e-10)
+
+
+def test_ensemble_attribution_checks_shapes():
+    with pytest.raises(ShapeError, match="baseline"):
+        ensemble_attribution([_model(0)], np.zeros((2, D)), np.zeros(D + 1))
+    with pytest.raises(ShapeError, match="at least one model"):
+        ensemble_attribution([], np.zeros((2, D)), np.zeros(D))
+
+
+def test_top_features_orders_by_attribution_with_stable_ties():
+    a = np.array([[0.1, 0.5, -1.0, 0.5], [3.0, 2.0, 1.0, 0.0]])
+    assert top_features(a, 3).tolist() == [[1, 3, 0], [0, 1, 2]]
+    assert top_features(a, 9).shape == (2, 4)

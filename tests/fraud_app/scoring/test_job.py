@@ -1,0 +1,227 @@
+"""The batch scoring job and `evaluate` on a small generated data set: real Spark, real files.
+
+One module fixture runs generate -> etl -> features -> train once (tiny model); each test
+scores or evaluates against it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from fraud_app.config import load_config
+from fraud_app.data.generator import generate_raw, write_raw
+from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError, ScoringInputError
+from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.pipeline import run_etl
+from fraud_app.features.pipeline import build_feature_table
+from fraud_app.scoring.evaluate import run_evaluation
+from fraud_app.scoring.job import run_scoring
+from fraud_app.scoring.partitions import PartitionSwap
+from pipelines.training.pipeline import run_training
+
+pytestmark = [pytest.mark.spark, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[3]
+OVERRIDES = {
+    "generate.n_transactions": 6_000,
+    "generate.n_cards": 800,
+    "generate.n_merchants": 200,
+    "generate.days": 40,
+    "generate.fraud_rate": 0.02,
+    "generate.partitions": 2,
+    "generate.dirty_fraction": 0.0,
+    "splits.test_days": 3,
+    "splits.validation_days": 3,
+    "balancing.unionpay_subsets.n_subsets": 2,
+    "training.distributed.iterations": 30,
+    "training.distributed.epochs": None,
+    "training.distributed.global_batch_size": 64,
+    "training.model.hidden": [8],
+    "training.checkpoint": False,
+    "scoring.reference_rows": 2_000,
+}
+
+
+def _config(root: Path, **more):
+    return load_config(ROOT / "configs" / "demo.yaml", {
+        **OVERRIDES, "paths.root": str(root), "features.spec_dir": str(ROOT / "feature_specs"), **more,
+    })  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def trained(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("scoring")
+    config = _config(root)
+    write_raw(generate_raw(spark, config.generate), str(root / "raw"), config.generate.format)
+    run_etl(spark, config)
+    build_feature_table(spark, config)
+    report = run_training(spark, config, run="r1")
+    training = json.loads(Path(report.report_path).read_text())
+    test = training["splits"]["windows"]["test"]
+    last_day = (dt.datetime.fromisoformat(test["end"]) - dt.timedelta(days=1)).date()
+    return {"config": config, "root": root, "model": report.model_path, "report": training,
+            "day": last_day}  # fmt: skip
+
+
+def _partition(root: Path, day) -> Path:
+    return root / "scores" / f"event_date={day}"
+
+
+def _read(path: Path):
+    return pq.read_table(str(path)).to_pandas()
+
+
+def test_training_stores_scoring_metadata_and_member_columns(trained):
+    meta = json.loads((Path(trained["model"]) / "ensemble.json").read_text())["metadata"]["scoring"]
+    names = trained["report"]["feature_names"]
+    assert meta["alert_budget"] == 0.01 and 0 < meta["threshold"] < 1
+    assert len(meta["feature_means"]) == len(names)
+    ref = meta["reference"]
+    assert len(ref["feature_edges"]) == len(names) == len(ref["feature_props"])
+    assert all(abs(sum(p) - 1) < 1e-9 for p in [*ref["feature_props"], ref["score_props"]])
+    test = _read(trained["root"] / "scores" / "r1")
+    assert {"transaction_id", "card_id", "timestamp", "label", "fraud_score"} <= set(test.columns)
+    np.testing.assert_allclose(test[["member_00", "member_01"]].mean(axis=1), test["fraud_score"])
+    c4 = json.loads(Path(trained["report"]["evaluations"]["test"]).read_text())
+    assert c4["roc_auc"] == trained["report"]["metrics"]["test"]["roc_auc"]
+    assert c4["card_precision_at_k"]["per_day"] and "pattern_recall" in c4
+
+
+def test_scores_equal_training_test_scores_with_alerts_and_reasons(spark, trained):
+    config, day = trained["config"], trained["day"]
+    result = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    got = _read(_partition(trained["root"], day)).set_index("transaction_id")
+    ref = _read(trained["root"] / "scores" / "r1").set_index("transaction_id")
+    assert len(got) > 0 and set(got.index) <= set(ref.index)
+    np.testing.assert_allclose(got["fraud_score"], ref.loc[got.index, "fraud_score"], rtol=1e-6)
+    meta = json.loads((Path(trained["model"]) / "ensemble.json").read_text())["metadata"]
+    assert (got["alert"] == (got["fraud_score"] >= meta["scoring"]["threshold"])).all()
+    names = set(trained["report"]["feature_names"])
+    for col in ("reason_1", "reason_2", "reason_3"):
+        assert set(got[col]) <= names
+    assert (got["reason_1"] != got["reason_2"]).all()
+    assert set(got["model_name"]) == {"r1"} and set(got["model_version"]) == {"local"}
+    summary = json.loads(Path(result.summary_path).read_text())
+    (entry,) = summary["dates"]
+    assert entry["date"] == str(day) and entry["rows"] == len(got)
+    assert entry["alerts"] == int(got["alert"].sum()) and sum(entry["score_counts"]) == len(got)
+    assert set(entry["features"]) == names
+    assert all(sum(f["counts"]) == len(got) for f in entry["features"].values())
+    assert not (trained["root"] / "scores" / "_staging").exists()
+
+
+def test_a_date_scored_twice_gives_identical_files(spark, trained):
+    config, day = trained["config"], trained["day"]
+    run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    first = {
+        p.name: _read(p).drop(columns="scored_at")
+        for p in _partition(trained["root"], day).glob("*.parquet")
+    }
+    run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    second = list(_partition(trained["root"], day).glob("*.parquet"))
+    assert len(first) == len(second) == 1  # one sorted file per date: reruns compare row for row
+    (a,), b = first.values(), _read(second[0]).drop(columns="scored_at")
+    assert a.equals(b)
+
+
+def test_feature_name_mismatch_names_missing_and_extra(spark, trained, tmp_path):
+    model = tmp_path / "renamed"
+    shutil.copytree(trained["model"], model)
+    spec = json.loads((model / "ensemble.json").read_text())
+    spec["feature_names"][0] = "card_velocity_9y"
+    (model / "ensemble.json").write_text(json.dumps(spec))
+    real = trained["report"]["feature_names"][0]
+    day = trained["day"]
+    with pytest.raises(
+        ScoringInputError,
+        match=rf"missing from the specs \['card_velocity_9y'\].*extra in the specs \['{real}'\]",
+    ):
+        run_scoring(spark, trained["config"], start=day, end=day, model_uri=str(model))
+
+
+def test_bad_requests_fail_with_one_clear_error(spark, trained, tmp_path):
+    config, day, model = trained["config"], trained["day"], trained["model"]
+    with pytest.raises(ConfigError, match="empty date range"):
+        run_scoring(spark, config, start=day, end=day - dt.timedelta(days=1), model_uri=model)
+    far = day + dt.timedelta(days=400)
+    with pytest.raises(EmptyInputError, match=f"no transactions dated {far}..{far}"):
+        run_scoring(spark, config, start=far, end=far, model_uri=model)
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        run_scoring(spark, config, start=day, end=day, model_uri=str(tmp_path / "nope"))
+    with pytest.raises(ModelLoadError, match="holds no ensemble.json"):
+        run_scoring(spark, config, start=day, end=day, model_uri=str(tmp_path))
+
+
+def test_evaluate_any_window_writes_c4(spark, trained):
+    test = trained["report"]["splits"]["windows"]["test"]
+    start = dt.datetime.fromisoformat(test["start"]).date()
+    report, path = run_evaluation(spark, trained["config"], model_uri=trained["model"], start=start,
+                                  end=trained["day"], name="t")  # fmt: skip
+    assert path.name == "evaluation-t.json" and json.loads(path.read_text()) == report
+    assert report["rows"] == trained["report"]["metrics"]["test"]["rows"]
+    assert report["roc_auc"] == pytest.approx(
+        trained["report"]["metrics"]["test"]["roc_auc"], abs=1e-9
+    )
+    assert [b["budget"] for b in report["alert_budgets"]] == [0.001, 0.005, 0.01]
+    assert len(report["card_precision_at_k"]["per_day"]) == report["days"] == 3
+    assert set(report["pattern_recall"]) <= {
+        "compromised_merchant",
+        "stolen_card",
+        "card_testing",
+        "account_takeover",
+    }
+
+
+def test_recover_restores_a_partition_left_between_the_two_renames(spark, tmp_path):
+    out = tmp_path / "scores"
+    (out / "_staging" / "deadjob" / "old" / "event_date=2024-01-02").mkdir(parents=True)
+    (out / "_staging" / "deadjob" / "old" / "event_date=2024-01-02" / "part-0.parquet").write_text(
+        "x"
+    )
+    (out / "_staging" / "deadjob" / "new" / "event_date=2024-01-02").mkdir(parents=True)
+    restored = PartitionSwap(HadoopFs(spark), str(out), "me").recover()
+    assert restored == ["event_date=2024-01-02"]
+    assert (out / "event_date=2024-01-02" / "part-0.parquet").read_text() == "x"
+    assert not (out / "_staging" / "deadjob").exists()
+
+
+def test_killed_job_leaves_the_previous_partition_intact(spark, trained, tmp_path):
+    config, day, root = trained["config"], trained["day"], trained["root"]
+    run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    before = _read(_partition(root, day)).drop(columns="scored_at")
+    cfg = tmp_path / "cfg.yaml"
+    data = yaml.safe_load((ROOT / "configs" / "demo.yaml").read_text())
+    data["paths"]["root"] = str(root)
+    data["features"]["spec_dir"] = str(ROOT / "feature_specs")
+    cfg.write_text(yaml.safe_dump(data))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "pipelines.cli", "-c", str(cfg), "--log-level", "WARNING",
+           "score", "--date", str(day), "--model", trained["model"], "--job-id", "killed"]  # fmt: skip
+    log = (tmp_path / "score.log").open("w")
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    staging = root / "scores" / "_staging" / "killed" / "new"
+    deadline = time.monotonic() + 900  # a loaded shared machine: the JVM + features take minutes
+    while not staging.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)  # polling for the write to start, not synchronising threads
+    killed_mid_write = staging.exists() and proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    log.close()
+    tail = (tmp_path / "score.log").read_text()[-3000:]
+    assert killed_mid_write, f"the job ended before its write started; nothing was tested:\n{tail}"
+    after = _read(_partition(root, day)).drop(columns="scored_at")
+    assert after.equals(before)  # readable, complete, the previous content
+    run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])  # cleans up
+    assert not (root / "scores" / "_staging").exists()

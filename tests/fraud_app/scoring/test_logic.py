@@ -1,0 +1,123 @@
+"""Pure logic of scoring and evaluation: threshold, bins, card precision@k, batch checks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from dlcore.layers import Linear, Sequential, Standardize
+from dlcore.model import Model
+from fraud_app.errors import ScoringInputError
+from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.scoring.batch import ScoringOptions, score_arrow_column
+from fraud_app.scoring.evaluation import budget_metrics, card_precision_at_k, pattern_recall
+from fraud_app.scoring.reference import alert_threshold, bin_counts, decile_edges, reference_block
+
+
+def test_alert_threshold_raises_the_budget_share_of_alerts():
+    scores = np.arange(1000) / 1000.0
+    t = alert_threshold(scores, 0.01)
+    assert (scores >= t).sum() == 10
+    assert t == pytest.approx(0.990)
+    assert alert_threshold([0.3], 0.001) == 0.3  # at least one alert
+
+
+def test_bins_are_right_closed_and_collapse_on_ties():
+    edges = decile_edges(np.r_[np.zeros(80), np.arange(1, 21)])
+    assert edges[0] == 0.0 and len(edges) < 9  # most values tie at zero
+    assert bin_counts([0.0, 0.0, 1e9, -1.0], edges)[0] == 3  # x <= e0 goes to bin 0
+    assert bin_counts([0.0], edges).sum() == 1 and len(bin_counts([0.0], edges)) == len(edges) + 1
+    ref = reference_block(np.c_[np.arange(100.0), np.ones(100)], np.linspace(0, 1, 100))
+    assert np.allclose([sum(p) for p in ref["feature_props"]], 1.0)
+    assert ref["feature_edges"][1] == [1.0] and ref["feature_props"][1] == [1.0, 0.0]
+
+
+def test_budget_metrics_count_frauds_in_the_top_share():
+    labels = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1])
+    scores = np.array([0.9, 0.8, 0.7, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05])
+    m = budget_metrics(labels, scores, 0.2, days=2)
+    assert m["alerts"] == 2 and m["precision"] == 0.5 and m["recall"] == pytest.approx(1 / 3)
+    assert m["threshold"] == 0.8 and m["alerts_per_day"] == 1.0
+
+
+def test_card_precision_at_k_excludes_cards_caught_on_earlier_days():
+    days = np.array(["d1", "d1", "d1", "d2", "d2", "d2", "d2"])
+    cards = np.array(["a", "b", "c", "a", "b", "c", "c"])
+    labels = np.array([1, 0, 0, 1, 0, 1, 0])
+    scores = np.array([0.9, 0.8, 0.1, 0.99, 0.5, 0.2, 0.6])
+    out = card_precision_at_k(days, cards, labels, scores, k=2)
+    # day 1: top-2 cards a (fraud), b (not) -> 0.5; a is caught and blocked.
+    # day 2: a left out; c (max 0.6, compromised) and b (0.5) -> 0.5.
+    assert [d["precision"] for d in out["per_day"]] == [0.5, 0.5]
+    assert out["per_day"][1]["cards"] == 2 and out["mean"] == 0.5
+    # without the exclusion day 2 would rank a first and give 1.0 for k=2 (a and c)
+    single = card_precision_at_k(days[3:], cards[3:], labels[3:], scores[3:], k=2)
+    assert single["per_day"][0]["precision"] == 1.0
+
+
+def test_card_precision_divides_by_the_cards_of_a_small_day():
+    out = card_precision_at_k(
+        np.array(["d"]), np.array(["x"]), np.array([1]), np.array([0.3]), k=100
+    )
+    assert out["per_day"][0]["precision"] == 1.0
+
+
+def test_pattern_recall_per_pattern():
+    labels = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
+    scores = np.array([0.9, 0.1, 0.8, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2])
+    patterns = np.array(["p", "p", "q", None, None, None, None, None, None, None], dtype=object)
+    assert pattern_recall(labels, scores, patterns, 0.2) == {"p": 0.5, "q": 1.0}
+
+
+# -- one Arrow batch through the scoring function, no Spark ---------------------------
+D = 3
+
+
+def _ensemble():
+    members = []
+    for seed in (0, 1):
+        m = Model(
+            Sequential([Standardize(name="standardize"), Linear(1)]), in_features=D, seed=seed
+        )
+        m.layer.layers[0].set_statistics(np.zeros(D), np.ones(D))
+        members.append(m)
+    return FraudEnsemble(members, ["a", "b", "c"], {"scoring": {"feature_means": [0.0] * D}})
+
+
+def _column(rows):
+    return pa.array(rows, pa.list_(pa.float32()))
+
+
+def test_every_row_length_is_checked_not_only_the_batch_total():
+    # 2 + 4 = 2 * 3 values: a batch-total check would pass and shift the features
+    with pytest.raises(
+        ScoringInputError, match=r"2 of 2 rows do not hold 3 .* lengths seen: \[2, 4\]"
+    ):
+        score_arrow_column(_column([[1, 2], [3, 4, 5, 6]]), _ensemble(), ScoringOptions())
+    with pytest.raises(ScoringInputError, match="null vectors: 1"):
+        score_arrow_column(_column([[1, 2, 3], None]), _ensemble(), ScoringOptions())
+
+
+def test_nonfinite_features_fail_naming_rows_and_features():
+    rows = [[1, 2, 3], [np.nan, 0, 0], [0, np.inf, 0], [0, 0, 0]]
+    with pytest.raises(
+        ScoringInputError, match=r"2 of 4 rows have NaN or infinite features \['a', 'b'\]"
+    ):
+        score_arrow_column(_column(rows), _ensemble(), ScoringOptions())
+
+
+def test_nonfinite_null_policy_gives_null_score_and_flag():
+    rows = [[1, 2, 3], [np.nan, 0, 0], [0, 0, 0]]
+    opts = ScoringOptions(nonfinite="null", members=True, threshold=0.5, reasons=2)
+    ens = _ensemble()
+    score, m0, _m1, alert, r1, _r2, flag = score_arrow_column(
+        _column(rows), ens, opts, baseline=np.zeros(D)
+    )
+    assert (
+        score.null_count == 1 and not score[1].is_valid and flag.to_pylist() == [False, True, False]
+    )
+    expected = ens.predict_proba(np.array([rows[0], rows[2]], dtype=np.float32))
+    np.testing.assert_allclose([score[0].as_py(), score[2].as_py()], expected, rtol=1e-6)
+    assert r1[1].as_py() is None and r1[0].as_py() in {"a", "b", "c"}
+    assert alert[1].as_py() is None and m0.null_count == 1
