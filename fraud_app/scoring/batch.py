@@ -25,6 +25,21 @@ def _payload_key(payload) -> str:
     return h.hexdigest()
 
 
+def broadcast_ensemble(spark, ensemble: FraudEnsemble):
+    """(content key, broadcast of plain arrays + JSON configs) for executor-side scoring."""
+    payload = ensemble.to_payload()
+    return _payload_key(payload), spark.sparkContext.broadcast(payload)
+
+
+def executor_ensemble(key: str, bc) -> FraudEnsemble:
+    """The broadcast ensemble, rebuilt once per Python worker (cached by its content key)."""
+    model = _ENSEMBLES.get(key)
+    if model is None:
+        _ENSEMBLES.clear()
+        model = _ENSEMBLES[key] = FraudEnsemble.from_payload(bc.value)
+    return model
+
+
 def score_dataframe(
     df, ensemble: FraudEnsemble, *, features_col: str = "features", score_col: str = "fraud_score"
 ):
@@ -37,19 +52,14 @@ def score_dataframe(
         )
     if not isinstance(df.schema[features_col].dataType, T.ArrayType):
         raise SchemaError(f"cannot score: column {features_col!r} must be array<float|double>")
-    payload = ensemble.to_payload()
-    key = _payload_key(payload)
-    bc = df.sparkSession.sparkContext.broadcast(payload)
+    key, bc = broadcast_ensemble(df.sparkSession, ensemble)
     width = len(ensemble.feature_names)
     out_schema = T.StructType([*df.schema.fields, T.StructField(score_col, T.DoubleType())])
 
     def score(batches: Iterator):
         import pyarrow as pa
 
-        model = _ENSEMBLES.get(key)
-        if model is None:
-            _ENSEMBLES.clear()
-            model = _ENSEMBLES[key] = FraudEnsemble.from_payload(bc.value)
+        model = executor_ensemble(key, bc)
         for batch in batches:
             n = batch.num_rows
             flat = batch.column(features_col).flatten().to_numpy(zero_copy_only=False)
