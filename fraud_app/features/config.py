@@ -47,13 +47,18 @@ class SplitWindow(Section):
 
 
 class SplitsSection(Section):
-    """Time-based train / validation / test windows separated by a gap.
+    """Time-based train / validation / test windows with a gap before validation and before test.
 
     by: "lengths" counts days back from `end` (default: the day after the last
-    transaction): test = the last `test_days`, a gap, validation, a gap, train
-    (`train_days`, or everything earlier when None). by: "dates" takes the three
-    windows as given. The gap defaults to features.label_delay_days, so no training
-    label is still unknown when validation starts.
+    transaction): test = the last `test_days`, the test gap, validation, the validation
+    gap, train (`train_days`, or everything earlier when None). by: "dates" takes the
+    three windows as given (and checks the gaps).
+
+    test_gap_days (default: features.label_delay_days) separates validation from test,
+    so every train and validation label is known when the model is trained (at the start
+    of test). validation_gap_days (default 0) separates train from validation: 0 uses
+    every labelled row, the label delay would make validation mimic deployment exactly at
+    the cost of a labelled week. gap_days (older key) sets both when they are not given.
     """
 
     by: Literal["lengths", "dates"] = "lengths"
@@ -61,6 +66,8 @@ class SplitsSection(Section):
     validation_days: float = Field(7.0, gt=0)
     test_days: float = Field(7.0, gt=0)
     gap_days: float | None = Field(None, ge=0)
+    validation_gap_days: float | None = Field(None, ge=0)
+    test_gap_days: float | None = Field(None, ge=0)
     end: dt.date | None = None
     train: SplitWindow | None = None
     validation: SplitWindow | None = None
@@ -79,3 +86,13 @@ class SplitsSection(Section):
             given = [k for k, v in windows.items() if v is not None]
             raise ValueError(f"windows {given} are only used with by: dates (by is 'lengths')")
         return self
+
+    def gaps(self, label_delay_days: float) -> tuple[float, float]:
+        """(gap before validation, gap before test) in days."""
+        validation = self.validation_gap_days
+        test = self.test_gap_days
+        if validation is None:
+            validation = 0.0 if self.gap_days is None else self.gap_days
+        if test is None:
+            test = label_delay_days if self.gap_days is None else self.gap_days
+        return validation, test

@@ -1,11 +1,13 @@
-"""Time-based train / validation / test splits separated by a gap (the label delay).
+"""Time-based train / validation / test splits with a gap before validation and before test.
 
 A random split would let the model train on transactions after the ones it is
 evaluated on, and on labels that were not yet known then. Here every window is a
-half-open UTC interval [start, end); validation starts at least `gap` after train
-ends and test at least `gap` after validation ends, so every training label is known
-(under the label-delay rule) before the first validation transaction happens. Rows in
-a gap (or before train) belong to no split.
+half-open UTC interval [start, end); validation starts at least the validation gap
+after train ends and test at least the test gap after validation ends. The test gap
+defaults to the label delay, so every train and validation label is known (under the
+label-delay rule) when the model is trained, at the start of test; the validation gap
+defaults to 0, so by default train + validation hold every row whose label is known
+then (see SplitsSection.gaps). Rows in a gap (or before train) belong to no split.
 
 `plan_windows` is pure (dates in, dates out, ConfigError on bad windows);
 `split_by_time` applies it to a DataFrame and returns the three DataFrames plus a
@@ -56,10 +58,16 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def plan_windows(
-    cfg: SplitsSection, *, gap_days: float, data_end: dt.date | None = None
+    cfg: SplitsSection,
+    *,
+    gap_days: float | tuple[float, float],
+    data_end: dt.date | None = None,
 ) -> tuple[TimeWindow, TimeWindow, TimeWindow]:
-    """The three windows; `data_end` (exclusive) anchors by: lengths when cfg.end is None."""
-    gap = dt.timedelta(days=gap_days)
+    """The three windows; `data_end` (exclusive) anchors by: lengths when cfg.end is None.
+
+    gap_days: (before validation, before test) in days, or one number for both."""
+    gaps_days = gap_days if isinstance(gap_days, tuple) else (gap_days, gap_days)
+    val_gap, test_gap = (dt.timedelta(days=g) for g in gaps_days)
     if cfg.by == "dates":
         given = (cfg.train, cfg.validation, cfg.test)  # all set: SplitsSection checks it
         windows = tuple(
@@ -73,9 +81,9 @@ def plan_windows(
             raise ConfigError("splits.end is needed when the data's last date is unknown")
         test_end = _midnight(end_day)
         test_start = test_end - dt.timedelta(days=cfg.test_days)
-        val_end = test_start - gap
+        val_end = test_start - test_gap
         val_start = val_end - dt.timedelta(days=cfg.validation_days)
-        train_end = val_start - gap
+        train_end = val_start - val_gap
         train_start = (
             None if cfg.train_days is None else train_end - dt.timedelta(days=cfg.train_days)
         )
@@ -84,18 +92,26 @@ def plan_windows(
             TimeWindow("validation", val_start, val_end),
             TimeWindow("test", test_start, test_end),
         )
-    _check_order(windows, gap, gap_days)
+    _check_order(windows, gaps_days)
     return windows  # type: ignore[return-value]
 
 
-def _check_order(windows: tuple[TimeWindow, ...], gap: dt.timedelta, gap_days: float) -> None:
+_GAP_REASON = {
+    "validation": "validation_gap_days",
+    "test": "test_gap_days; the test gap is the label delay: train and validation labels must "
+    "be known when the model is trained, before test starts",
+}
+
+
+def _check_order(windows: tuple[TimeWindow, ...], gaps_days: tuple[float, float]) -> None:
     for w in windows:
         if w.start is not None and w.end <= w.start:
             raise ConfigError(
                 f"splits.{w.name} is empty: end {w.end:%Y-%m-%d %H:%M} must be after start "
                 f"{w.start:%Y-%m-%d %H:%M}"
             )
-    for before, after in itertools.pairwise(windows):
+    for (before, after), gap_days in zip(itertools.pairwise(windows), gaps_days, strict=True):
+        gap = dt.timedelta(days=gap_days)
         start = after.start or before.end  # only train can be open-ended, and it comes first
         if start < before.end:
             raise ConfigError(
@@ -107,8 +123,8 @@ def _check_order(windows: tuple[TimeWindow, ...], gap: dt.timedelta, gap_days: f
             raise ConfigError(
                 f"splits.{after.name} starts {start:%Y-%m-%d %H:%M}, less than the gap of "
                 f"{gap_days:g} days after splits.{before.name} ends ({before.end:%Y-%m-%d %H:%M}). "
-                f"Move it to {before.end + gap:%Y-%m-%d %H:%M} or later (the gap is the label "
-                "delay: training labels must be known before validation starts)"
+                f"Move it to {before.end + gap:%Y-%m-%d %H:%M} or later (splits."
+                f"{_GAP_REASON[after.name]})"
             )
 
 
@@ -124,17 +140,17 @@ def split_by_time(
     for col in (timestamp_column, label_column):
         if col not in df.columns:
             raise SchemaError(f"split_by_time needs column {col!r}. Received columns: {df.columns}")
-    gap_days = label_delay_days if cfg.gap_days is None else cfg.gap_days
+    gaps = cfg.gaps(label_delay_days)
     data_end = None
     if cfg.by == "lengths" and cfg.end is None:
         last_day = df.agg(F.max(F.to_date(timestamp_column))).first()[0]  # UTC session date
         if last_day is None:
             raise EmptyInputError("split_by_time: the input holds no rows")
         data_end = last_day + dt.timedelta(days=1)
-    windows = plan_windows(cfg, gap_days=gap_days, data_end=data_end)
+    windows = plan_windows(cfg, gap_days=gaps, data_end=data_end)
     ts = F.col(timestamp_column)
     parts = [df.where(w.contains(ts)) for w in windows]
-    summary = _summary(df, windows, ts, F.col(label_column), gap_days)
+    summary = _summary(df, windows, ts, F.col(label_column), gaps)
     empty = [w.name for w in windows if summary["windows"][w.name]["rows"] == 0]
     if empty:
         raise EmptyInputError(
@@ -146,7 +162,11 @@ def split_by_time(
 
 
 def _summary(
-    df: DataFrame, windows: tuple[TimeWindow, ...], ts: Column, label: Column, gap_days: float
+    df: DataFrame,
+    windows: tuple[TimeWindow, ...],
+    ts: Column,
+    label: Column,
+    gaps: tuple[float, float],
 ) -> dict[str, Any]:
     which = F.lit("unused")
     for w in reversed(windows):
@@ -163,7 +183,12 @@ def _summary(
         .collect()  # at most four rows
     )
     by_name = {r["split"]: r for r in rows}
-    out: dict[str, Any] = {"gap_days": gap_days, "windows": {}}
+    out: dict[str, Any] = {
+        "gap_days": gaps[1],  # the gap before test (the label delay by default)
+        "validation_gap_days": gaps[0],
+        "test_gap_days": gaps[1],
+        "windows": {},
+    }
     for w in windows:
         r = by_name.get(w.name)
         n = r["rows"] if r else 0

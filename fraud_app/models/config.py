@@ -8,6 +8,7 @@ from pydantic import Field
 
 from fraud_app.config_base import Section
 from fraud_app.spark.config import DistributedConfig
+from fraud_app.spark.early_stopping import EarlyStoppingConfig
 
 
 class ModelSection(Section):
@@ -35,6 +36,22 @@ class OptimizerSection(Section):
     clip_norm: float | None = Field(None, gt=0)
 
 
+class EarlyStoppingSection(Section):
+    """Stop a member when its validation AP has not improved for `patience` evaluations
+    (evaluated every `every_epochs` passes over its training subset, or every `every_groups`
+    groups); epochs / iterations is then the maximum. See fraud_app.spark.early_stopping."""
+
+    patience: int = Field(3, ge=1)
+    restore_best: bool = True
+    every_epochs: float | None = Field(0.5, gt=0)
+    every_groups: int | None = Field(None, ge=1)
+    min_delta: float = Field(0.0, ge=0)
+
+    def to_config(self) -> EarlyStoppingConfig:
+        every_epochs = None if self.every_groups is not None else self.every_epochs
+        return EarlyStoppingConfig(**{**self.model_dump(), "every_epochs": every_epochs})
+
+
 class DistributedSection(Section):
     """Maps onto fraud_app.spark.config.DistributedConfig (see its docstring)."""
 
@@ -53,14 +70,29 @@ class DistributedSection(Section):
     connect_timeout_s: float = Field(60.0, gt=0)
     op_timeout_s: float = Field(120.0, gt=0)
     stage_start_timeout_s: float = Field(600.0, gt=0)
+    # null: train exactly epochs / iterations; else stop on validation AP (fraud-app train
+    # passes the validation window)
+    early_stopping: EarlyStoppingSection | None = Field(default_factory=EarlyStoppingSection)
 
-    def to_config(self, *, seed: int, checkpoint_dir: str | None) -> DistributedConfig:
-        epochs = None if self.iterations is not None else self.epochs
+    def to_config(
+        self,
+        *,
+        seed: int,
+        checkpoint_dir: str | None,
+        iterations: int | None = None,
+        early_stopping: bool = True,
+    ) -> DistributedConfig:
+        """`iterations` overrides epochs / iterations (a refit); early_stopping=False turns it off."""
+        its = iterations if iterations is not None else self.iterations
+        epochs = None if its is not None else self.epochs
+        es = self.early_stopping.to_config() if early_stopping and self.early_stopping else None
         return DistributedConfig(
-            **self.model_dump(exclude={"epochs"}),
+            **self.model_dump(exclude={"epochs", "iterations", "early_stopping"}),
+            iterations=its,
             epochs=epochs,
             seed=seed,
             checkpoint_dir=checkpoint_dir,
+            early_stopping=es,
         )
 
 
@@ -73,3 +105,6 @@ class TrainingSection(Section):
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
     checkpoint: bool = True
+    # After early stopping: train again on train + validation with each member's chosen
+    # iteration count (the most recent labelled data matters most in fraud).
+    refit: bool = True

@@ -18,10 +18,12 @@ from typing import Any
 import numpy as np
 
 from dlcore.metrics import average_precision, roc_auc
-from fraud_app.errors import EmptyInputError
+from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.spark.data import PartitionData
+from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.trainer import DistributedTrainer, TrainingResult
 
 logger = logging.getLogger(__name__)
@@ -84,10 +86,22 @@ def train_ensemble(
     features_col: str = "features",
     label_col: str = "label",
     weight_col: str | None = None,
+    validation=None,
+    iterations: Sequence[int] | None = None,
 ) -> EnsembleTraining:
-    """Train len(subsets) members; member k sees subset k and seed cfg.seed + k."""
+    """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
+
+    validation: the (unbalanced) validation window, a DataFrame or collected PartitionData;
+    with cfg.distributed.early_stopping each member stops on its AP (collected once here).
+    iterations: one fixed iteration count per member (a refit); turns early stopping off.
+    """
     t0 = time.perf_counter()
     members, results = [], []
+    if iterations is not None and len(iterations) != len(subsets):
+        raise ConfigError(
+            f"refit needs one iteration count per member: {len(iterations)} for {len(subsets)} subsets"
+        )
+    validation = _usable_validation(validation, cfg, features_col, label_col, iterations)
     for k, subset in enumerate(subsets):
         seed = cfg.seed + k
         model = build_model(cfg.model, len(feature_names), seed)
@@ -97,13 +111,22 @@ def train_ensemble(
             if checkpoint_root and cfg.checkpoint
             else None
         )
-        dist = cfg.distributed.to_config(seed=seed, checkpoint_dir=ckpt)
+        dist = cfg.distributed.to_config(
+            seed=seed,
+            checkpoint_dir=ckpt,
+            iterations=None if iterations is None else int(iterations[k]),
+            early_stopping=validation is not None,
+        )
         logger.info("training ensemble member %d/%d", k + 1, len(subsets))
         trainer = DistributedTrainer(
             model, build_loss(cfg.loss), build_optimizer(cfg.optimizer), dist
         )
         result = trainer.fit(
-            subset, features_col=features_col, label_col=label_col, weight_col=weight_col
+            subset,
+            features_col=features_col,
+            label_col=label_col,
+            weight_col=weight_col,
+            validation_df=validation,
         )
         members.append(result.model)
         results.append(result)
@@ -111,6 +134,24 @@ def train_ensemble(
     return EnsembleTraining(
         FraudEnsemble(members, list(feature_names), metadata), results, time.perf_counter() - t0
     )
+
+
+def _usable_validation(validation, cfg: TrainingSection, features_col, label_col, iterations):
+    """The collected validation set when early stopping applies, else None (with a warning
+    when it cannot apply: a validation window without both classes)."""
+    if validation is None or iterations is not None or cfg.distributed.early_stopping is None:
+        return None
+    if not isinstance(validation, PartitionData):
+        validation = collect_validation(validation, features_col=features_col, label_col=label_col)
+    positives = int((validation.y > 0.5).sum())
+    if positives in (0, validation.rows):
+        logger.warning(
+            "early stopping is off for this run: the validation window has %d fraud(s) in %d "
+            "rows and needs both classes; every member trains its full epochs",
+            positives, validation.rows,
+        )  # fmt: skip
+        return None
+    return validation
 
 
 def evaluate_scores(

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from fraud_app.errors import ConfigError
+from fraud_app.spark.early_stopping import EarlyStoppingConfig
 
 ENGINES = ("grouped", "per_iteration")
 
@@ -32,6 +33,8 @@ class DistributedConfig:
         for one collective call (it must cover the slowest rank's iteration).
     stage_start_timeout_s: how long a stage may wait for all its barrier tasks to start
         (free task slots on a busy cluster) before it counts as failed.
+    early_stopping: None (off: train exactly iterations/epochs) or an EarlyStoppingConfig
+        (then iterations/epochs is the maximum; `fit` needs a validation set).
     """
 
     num_workers: int = 2
@@ -54,6 +57,7 @@ class DistributedConfig:
     connect_timeout_s: float = 60.0
     op_timeout_s: float = 120.0
     stage_start_timeout_s: float = 600.0
+    early_stopping: EarlyStoppingConfig | None = None
 
     def __post_init__(self) -> None:
         _int_at_least("num_workers", self.num_workers, 1)

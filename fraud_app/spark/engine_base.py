@@ -15,6 +15,7 @@ from dlcore.optimizers.base import Optimizer, optimizer_to_config
 from dlcore.params import shard_bounds
 from fraud_app.spark.checkpoint import TrainingState
 from fraud_app.spark.config import DistributedConfig
+from fraud_app.spark.early_stopping import EarlyStopper
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,11 @@ class TrainingResult:
     rows: int
     checkpoint_dir: str | None = None
     failures: list[str] = field(default_factory=list)
+    # Early stopping (C7): the iteration of the best validation AP (the count a refit
+    # uses), one record per evaluation, and whether the run stopped before its maximum.
+    best_iteration: int | None = None
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    stopped_early: bool = False
 
 
 class Engine:
@@ -53,6 +59,7 @@ class Engine:
         self.spark, self.sc = spark, spark.sparkContext
         self.model, self.loss, self.optimizer, self.config = model, loss, optimizer, config
         self.fault = fault
+        self.stopper: EarlyStopper | None = None  # set by the trainer when early stopping is on
         self.run_id = uuid.uuid4().hex
         self.model_config = model.get_config()
         self.loss_config = loss_to_config(loss)
@@ -93,7 +100,11 @@ class Engine:
     def finish(
         self, state: TrainingState, rows: int, retries: int, failures: list[str]
     ) -> TrainingResult:
-        self.model.load_weights(state.params, state.layer_state)
+        params, layer_state = state.params, state.layer_state
+        stopper = self.stopper
+        if stopper is not None:
+            params, layer_state = stopper.final_weights(params, layer_state)
+        self.model.load_weights(params, layer_state)
         return TrainingResult(
             self.model,
             state.history,
@@ -102,7 +113,21 @@ class Engine:
             rows,
             self.config.checkpoint_dir,
             failures,
+            best_iteration=stopper.best_iteration if stopper else None,
+            validation=list(stopper.records) if stopper else [],
+            stopped_early=bool(stopper and stopper.stopped),
         )
+
+    def stopped(self) -> bool:
+        return self.stopper is not None and self.stopper.stopped
+
+    def maybe_evaluate(self, entry: dict[str, Any], params, layer_state) -> None:
+        """Evaluate on the validation set when the boundary at the end of `entry` is due."""
+        stopper = self.stopper
+        group = entry["group"] + 1
+        if stopper is not None and stopper.due(entry["end_iteration"], group):
+            record = stopper.evaluate(entry["end_iteration"], group, params, layer_state)
+            entry["validation_average_precision"] = record["average_precision"]
 
     def run(self, blocks, rows: int) -> TrainingResult:
         raise NotImplementedError

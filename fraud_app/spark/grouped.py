@@ -98,8 +98,10 @@ class GroupedEngine(Engine):
                 self.secret, cfg.num_workers, host=bind, advertise_host=advertise
             ) as bsrv,
         ):
-            while self.state.iteration < self.total:
+            while self.state.iteration < self.total and not self.stopped():
                 plan = self.planner.plan(self.total - self.state.iteration)
+                if self.stopper is not None:  # evaluation points become group boundaries
+                    plan = self.stopper.cut(plan, self.state.iteration)
                 round_id += 1
                 before = self.state.group
                 try:
@@ -177,6 +179,11 @@ class GroupedEngine(Engine):
             bsrv.close_round()
             bc.destroy()
             raise
+        if self.stopped():  # early stopping: drop what the workers did past the boundary
+            job.cancel()
+            bsrv.close_round()
+            bc.destroy()
+            return
         self._finishing = (job, bc)
 
     def _retire_previous(self) -> None:
@@ -246,6 +253,8 @@ class GroupedEngine(Engine):
                     self._commit(reports, plan[committed], now - t_last)
                     committed, t_last = committed + 1, now
                     self._t_commit, self._state_round = now, task.round_id
+                    if self.stopped():
+                        return
             elif kind == "connected":
                 connected.add(payload)
                 ever_connected.add(payload)
@@ -293,13 +302,15 @@ class GroupedEngine(Engine):
                 state_cache_hits=sum(bool(m["state_cache_hit"]) for m in meta),
                 transport=meta[0].get("transport"),
             )
-        log_progress(entry, self.total)
         rank0 = reports[0].arrays
+        layer_state = {k[len("layer/") :]: v for k, v in rank0.items() if k.startswith("layer/")}
+        self.maybe_evaluate(entry, rank0["params"], layer_state)
+        log_progress(entry, self.total)
         self.state = TrainingState(
             iteration=state.iteration + g,
             group=state.group + 1,
             params=rank0["params"],
-            layer_state={k[len("layer/") :]: v for k, v in rank0.items() if k.startswith("layer/")},
+            layer_state=layer_state,
             opt_states=[
                 OptimizerState(
                     step=r.meta["opt_step"],

@@ -92,7 +92,9 @@ class PerIterationEngine(Engine):
             params.grad[...] = grad
             self.optimizer.step(params.data, params.grad, opt_state, shard)
             loss_group += value
-            if (it + 1) % 50 == 0 or it + 1 == total:
+            boundary = (it + 1) % 50 == 0 or it + 1 == total
+            self._evaluate(it + 1, len(state.history) + 1 if boundary else None, state)
+            if boundary or self.stopped():
                 wall = time.perf_counter() - t_group
                 n = it + 1 - start
                 entry = {
@@ -110,6 +112,13 @@ class PerIterationEngine(Engine):
                 state.history.append(entry)
                 log_progress(entry, total)
                 t_group, loss_group, start = time.perf_counter(), 0.0, it + 1
+            if self.stopped():
+                break
         state.params = params.data.copy()
-        state.iteration = total
+        state.iteration = it + 1
         return self.finish(state, rows, 0, [])
+
+    def _evaluate(self, iteration: int, group: int | None, state) -> None:
+        stopper = self.stopper
+        if stopper is not None and stopper.due(iteration, group):
+            stopper.evaluate(iteration, group, self.model.params.data.copy(), state.layer_state)

@@ -20,6 +20,7 @@ Does not own: what runs inside a task (`worker.py`), the data path (`data.py`).
 from __future__ import annotations
 
 import logging
+import math
 
 from dlcore.model import Model
 from dlcore.optimizers.base import (
@@ -30,12 +31,16 @@ from dlcore.optimizers.base import (
 from dlcore.schedules import WarmupLinearScaling
 from fraud_app.errors import TrainingError
 from fraud_app.spark.config import DistributedConfig
-from fraud_app.spark.data import partition_shapes, to_training_blocks
+from fraud_app.spark.data import PartitionData, partition_shapes, to_training_blocks
+from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig, collect_validation
 from fraud_app.spark.engine_base import FaultInjection, TrainingResult
 from fraud_app.spark.grouped import GroupedEngine
 from fraud_app.spark.per_iteration import PerIterationEngine
 
 logger = logging.getLogger(__name__)
+
+# A validation set without early stopping: evaluate every epoch, never stop, keep the last weights.
+MONITOR_ONLY = EarlyStoppingConfig(patience=2**31 - 1, restore_best=False)
 
 
 class DistributedTrainer:
@@ -63,9 +68,28 @@ class DistributedTrainer:
         features_col: str = "features",
         label_col: str = "label",
         weight_col: str | None = None,
+        validation_df=None,
     ) -> TrainingResult:
+        """Train on `df`. `validation_df` (a DataFrame with the same columns, or the
+        PartitionData of `collect_validation`) is scored on the driver at group boundaries:
+        with `config.early_stopping` it decides when to stop and which weights to keep;
+        without it the run only records the scores (and best_iteration), never stops early."""
         spark = self.spark or df.sparkSession
         cfg = self.config
+        if cfg.early_stopping is not None and validation_df is None:
+            raise TrainingError(
+                "early stopping is on but fit() received no validation_df; pass the validation "
+                "window, or set early_stopping to None"
+            )
+        validation = None
+        if validation_df is not None:
+            validation = (
+                validation_df
+                if isinstance(validation_df, PartitionData)
+                else collect_validation(
+                    validation_df, features_col=features_col, label_col=label_col
+                )
+            )
         blocks = to_training_blocks(
             df,
             features_col=features_col,
@@ -83,6 +107,14 @@ class DistributedTrainer:
             optimizer = self._scaled_optimizer()
             engine_cls = GroupedEngine if cfg.engine == "grouped" else PerIterationEngine
             engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
+            if validation is not None:
+                engine.stopper = EarlyStopper(
+                    cfg.early_stopping or MONITOR_ONLY,
+                    validation,
+                    engine.model_config,
+                    total_iterations=cfg.total_iterations(rows),
+                    iterations_per_epoch=math.ceil(rows / cfg.global_batch_size),
+                )
             return engine.run(blocks, rows)
         finally:
             blocks.unpersist()

@@ -39,7 +39,10 @@ def fit_ensemble(
     *,
     features_col: str,
     checkpoint_root: str | None,
+    validation_df=None,
+    iterations: list[int] | None = None,
 ) -> EnsembleTraining:
+    """validation_df: early stopping on it (when configured); iterations: a refit's counts."""
     # Standardise with statistics of the whole training window, not of one subset.
     stats = feature_statistics(train_df, features_col)
     return train_ensemble(
@@ -50,7 +53,20 @@ def fit_ensemble(
         checkpoint_root=checkpoint_root,
         features_col=features_col,
         weight_col=balanced.weight_column,
+        validation=validation_df,
+        iterations=iterations,
     )
+
+
+def refit_data(splits: SplitResult):
+    """The rows a refit trains on: exactly the train and validation windows (never gap or test)."""
+    return splits.train.unionByName(splits.validation)
+
+
+def refit_iterations(fitted: EnsembleTraining) -> list[int] | None:
+    """Each member's chosen iteration count, or None when early stopping did not run."""
+    chosen = [r.best_iteration for r in fitted.results]
+    return None if any(c is None for c in chosen) else [int(c) for c in chosen]
 
 
 def score(df, ensemble: FraudEnsemble, *, features_col: str):

@@ -58,14 +58,19 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         names,
         features_col=vector,
         checkpoint_root=checkpoints,
+        validation_df=splits.validation,
     )
-    model_path = fitted.ensemble.save(paths.resolve("models") / run)
-
+    # Validation metrics come from the ensemble selected on validation (before any refit).
     metrics = {
-        name: nodes.evaluate(nodes.score(part, fitted.ensemble, features_col=vector))
-        for name, part in (("validation", splits.validation), ("test", splits.test))
+        "validation": nodes.evaluate(
+            nodes.score(splits.validation, fitted.ensemble, features_col=vector)
+        )
     }
-    scored_test = nodes.score(splits.test, fitted.ensemble, features_col=vector)
+    refit, refit_summary = _refit(config, splits, fitted, names, vector, checkpoints)
+    final = refit or fitted
+    model_path = final.ensemble.save(paths.resolve("models") / run)
+    metrics["test"] = nodes.evaluate(nodes.score(splits.test, final.ensemble, features_col=vector))
+    scored_test = nodes.score(splits.test, final.ensemble, features_col=vector)
     scored_test.select("transaction_id", "timestamp", "label", "fraud_score").write.mode(
         "overwrite"
     ).parquet(str(paths.resolve("scores") / run))
@@ -75,11 +80,9 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
         "feature_names": names,
         "splits": splits.summary,
         "balancing": balanced.summary,
-        "members": [
-            {"iterations": r.iterations, "retries": r.retries, "rows": r.rows, "history": r.history}
-            for r in fitted.results
-        ],
-        "training_seconds": round(fitted.seconds, 1),
+        "members": [_member_report(r) for r in fitted.results],
+        "refit": refit_summary,
+        "training_seconds": round(fitted.seconds + (refit.seconds if refit else 0.0), 1),
         "total_seconds": round(time.monotonic() - started, 1),
         "metrics": metrics,
     }
@@ -87,6 +90,50 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2, default=str))
     return TrainingReport(run, str(model_path), str(report_path), metrics)
+
+
+def _member_report(r) -> dict[str, Any]:
+    return {
+        "iterations": r.iterations,
+        "retries": r.retries,
+        "rows": r.rows,
+        "history": r.history,
+        "validation": r.validation,  # C6: one record per early-stopping evaluation
+        "best_iteration": r.best_iteration,
+        "stopped_early": r.stopped_early,
+    }
+
+
+def _refit(config: AppConfig, splits, fitted, names, vector: str, checkpoints: str):
+    """Train again on train + validation with each member's chosen iteration count."""
+    if not config.training.refit:
+        return None, None
+    iterations = nodes.refit_iterations(fitted)
+    if iterations is None:  # early stopping off, or no usable validation window
+        return None, None
+    data = nodes.refit_data(splits)
+    balanced = nodes.balance(data, config.balancing)
+    logger.info("refit on train + validation with iterations %s: %s", iterations, balanced.summary)
+    refit = nodes.fit_ensemble(
+        balanced,
+        data,
+        config.training,
+        names,
+        features_col=vector,
+        checkpoint_root=f"{checkpoints}/refit",
+        iterations=iterations,
+    )
+    windows = splits.summary["windows"]
+    summary = {
+        "windows": ["train", "validation"],
+        "start": windows["train"]["start"],
+        "end": windows["validation"]["end"],
+        "rows": windows["train"]["rows"] + windows["validation"]["rows"],
+        "balancing": balanced.summary,
+        "iterations": [r.iterations for r in refit.results],
+        "members": [_member_report(r) for r in refit.results],
+    }
+    return refit, summary
 
 
 def latest_model(config: AppConfig) -> Path | None:

@@ -68,6 +68,44 @@ def test_bad_date_windows_are_config_errors(windows, message):
         plan_windows(_dates(*windows), gap_days=7)
 
 
+def test_gaps_before_validation_and_before_test_are_separate():
+    assert SplitsSection().gaps(7) == (0.0, 7)  # every row whose label is known is used
+    assert SplitsSection(gap_days=3).gaps(7) == (3, 3)  # the older key sets both
+    assert SplitsSection(gap_days=3, validation_gap_days=1).gaps(7) == (1, 3)
+    assert SplitsSection(validation_gap_days=2, test_gap_days=4).gaps(7) == (2, 4)
+    cfg = SplitsSection(test_days=5, validation_days=4, train_days=10)
+    train, val, test = plan_windows(cfg, gap_days=(2, 7), data_end=dt.date(2024, 2, 1))
+    assert test.start - val.end == dt.timedelta(days=7)
+    assert val.start - train.end == dt.timedelta(days=2)
+    dates = _dates(
+        ("2024-01-01", "2024-01-10"), ("2024-01-10", "2024-01-20"), ("2024-01-25", "2024-02-01")
+    )
+    plan_windows(dates, gap_days=(0, 5))  # adjacent train / validation is fine with a 0 gap
+    with pytest.raises(ConfigError, match=r"splits\.test starts 2024-01-25 00:00, less than the gap of 6 days"
+                       r".*test_gap_days; the test gap is the label delay"):  # fmt: skip
+        plan_windows(dates, gap_days=(0, 6))
+
+
+@pytest.mark.spark
+def test_default_windows_use_every_row_whose_label_is_known_at_training_time(spark):
+    """Trained at the start of test, with a 3-day label delay: train + validation hold exactly the
+    rows at least 3 days older than the test window; the gap holds the rest."""
+    start = dt.datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [(f"t{i:04d}", start + dt.timedelta(hours=5 * i), int(i % 7 == 0)) for i in range(200)]
+    df = spark.createDataFrame(rows, "transaction_id string, timestamp timestamp, label int")
+    result = split_by_time(df, SplitsSection(test_days=4, validation_days=4), label_delay_days=3)
+    train, val, test = result.windows
+    assert train.end == val.start and test.start - val.end == dt.timedelta(days=3)
+    known = {tid for tid, ts, _ in rows if ts + dt.timedelta(days=3) < test.start}
+    used = {
+        r[0]
+        for part in (result.train, result.validation)
+        for r in part.select("transaction_id").collect()
+    }
+    assert used == known
+    assert result.summary["validation_gap_days"] == 0 and result.summary["test_gap_days"] == 3
+
+
 def test_lengths_that_leave_no_room_fail_on_data():
     with pytest.raises(ConfigError, match="splits.end is needed"):
         plan_windows(SplitsSection(), gap_days=7, data_end=None)
@@ -80,7 +118,7 @@ def test_split_respects_gap_and_never_overlaps(spark):
         (f"t{i:04d}", start + dt.timedelta(hours=7 * i), 1 if i % 9 == 0 else 0) for i in range(150)
     ]  # ~44 days
     df = spark.createDataFrame(rows, "transaction_id string, timestamp timestamp, label int")
-    cfg = SplitsSection(test_days=5, validation_days=5)
+    cfg = SplitsSection(test_days=5, validation_days=5, validation_gap_days=7)
     result = split_by_time(df, cfg, label_delay_days=7)
     parts = {"train": result.train, "validation": result.validation, "test": result.test}
     got = {

@@ -1,0 +1,216 @@
+"""Early stopping of a distributed run on validation average precision (contract C7).
+
+Design: the driver already receives the full weights of every committed group
+(rank 0's report), so it scores the validation set itself, in NumPy, with a
+driver-side copy of the model. The workers never see the validation data and
+never wait for it: they train the next group while the driver evaluates (the
+boundary server queues up to 32 groups of reports). Evaluation points are fixed
+ITERATIONS (every `every_epochs` of the training data, and the last iteration);
+the grouped engine cuts its groups at those points, so the points, the scores
+and the stopping decision do not depend on timing or on the automatic group
+size, and a rerun with the same seed stops at the same iteration with the same
+weights. With `every_groups` the points are group boundaries instead (then only
+a fixed `group_size` makes them reproducible).
+
+When `patience` evaluations in a row fail to beat the best average precision by
+more than `min_delta`, the driver stops: it cancels the running stage (the work
+the workers did past that boundary is dropped) and, with `restore_best`, loads
+the weights of the best evaluation. `best_iteration` is the iteration count to
+use for a refit on train + validation.
+
+A run resumed from a checkpoint keeps its earlier evaluation records (they live
+in the history) but not the best weights from before the restart: best weights
+are tracked again from the resumed iteration.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dlcore.metrics import average_precision
+from dlcore.model import Model
+from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.spark.data import PartitionData, _arrow_encoder, decode_blocks
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EarlyStoppingConfig:
+    """patience: evaluations in a row without an improvement > min_delta before stopping.
+    restore_best: end with the weights of the best evaluation (else: the last ones).
+    every_epochs: evaluate every this many passes over the training data (by iteration);
+    every_groups: or every N committed groups instead (then every_epochs must be None).
+    """
+
+    patience: int = 3
+    restore_best: bool = True
+    every_epochs: float | None = 1.0
+    every_groups: int | None = None
+    min_delta: float = 0.0
+
+    def __post_init__(self) -> None:
+        if (
+            isinstance(self.patience, bool)
+            or not isinstance(self.patience, int)
+            or self.patience < 1
+        ):
+            raise ConfigError(
+                f"early_stopping.patience must be an integer >= 1. Received: {self.patience!r}"
+            )
+        if (self.every_epochs is None) == (self.every_groups is None):
+            raise ConfigError("early_stopping: set exactly one of every_epochs or every_groups")
+        if self.every_epochs is not None and not (
+            math.isfinite(self.every_epochs) and self.every_epochs > 0
+        ):
+            raise ConfigError(
+                f"early_stopping.every_epochs must be > 0. Received: {self.every_epochs!r}"
+            )
+        if self.every_groups is not None and (
+            isinstance(self.every_groups, bool) or int(self.every_groups) < 1
+        ):
+            raise ConfigError(
+                f"early_stopping.every_groups must be an integer >= 1. Received: {self.every_groups!r}"
+            )
+        if not (math.isfinite(self.min_delta) and self.min_delta >= 0):
+            raise ConfigError(
+                f"early_stopping.min_delta must be >= 0. Received: {self.min_delta!r}"
+            )
+
+
+def collect_validation(df, *, features_col: str, label_col: str) -> PartitionData:
+    """The validation rows as NumPy arrays on the driver (one Spark job, Arrow batches)."""
+    from fraud_app.errors import SchemaError
+
+    missing = [c for c in (features_col, label_col) if c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"validation DataFrame lacks column(s) {missing}. Available: {df.columns}"
+        )
+    rows = (
+        df.select(features_col, label_col)
+        .mapInArrow(_arrow_encoder(features_col, label_col, None), "block binary")
+        .collect()
+    )
+    return decode_blocks(bytes(r[0]) for r in rows)
+
+
+class EarlyStopper:
+    """Driver-side validation scoring, best-weights tracking and the stop decision."""
+
+    def __init__(
+        self,
+        config: EarlyStoppingConfig,
+        validation: PartitionData,
+        model_config: dict[str, Any],
+        *,
+        total_iterations: int,
+        iterations_per_epoch: int,
+    ) -> None:
+        y = validation.y
+        if validation.rows == 0:
+            raise EmptyInputError(
+                "early stopping needs validation rows; the validation set is empty"
+            )
+        positives = int((y > 0.5).sum())
+        if positives in (0, validation.rows):
+            raise EmptyInputError(
+                f"early stopping needs both classes in the validation set; it has {positives} "
+                f"positive(s) in {validation.rows} rows. Widen the validation window or turn "
+                "early stopping off (training.distributed.early_stopping: null)"
+            )
+        self.config = config
+        self.validation = validation
+        self.model = Model.from_config(model_config)
+        if validation.X.shape[1] != self.model.in_features:
+            raise ConfigError(
+                f"validation feature vectors have {validation.X.shape[1]} values but the model "
+                f"expects {self.model.in_features}"
+            )
+        self.total = total_iterations
+        self.records: list[dict[str, Any]] = []
+        self.best_ap = -math.inf
+        self.best_iteration: int | None = None
+        self.best_weights: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
+        self.since_best = 0
+        self.stopped = False
+        self.iterations_per_epoch = max(1, iterations_per_epoch)
+        if config.every_epochs is not None:
+            step = max(1, round(config.every_epochs * self.iterations_per_epoch))
+            self.points = sorted({*range(step, total_iterations + 1, step), total_iterations})
+        else:
+            self.points = [total_iterations]
+
+    def cut(self, plan: list[int], start_iteration: int) -> list[int]:
+        """Split the planned groups so that every evaluation point is a group boundary."""
+        if self.config.every_epochs is None:
+            return plan
+        out, it = [], start_iteration
+        for g in plan:
+            end = it + g
+            for p in self.points:
+                if it < p < end:
+                    out.append(p - it)
+                    it = p
+            out.append(end - it)
+            it = end
+        return out
+
+    def due(self, iteration: int, group: int | None) -> bool:
+        """Whether the state after `iteration` iterations (`group` groups, None: not a group
+        boundary) is evaluated."""
+        if iteration >= self.total:
+            return True
+        if self.config.every_groups is not None:
+            return group is not None and group % self.config.every_groups == 0
+        return iteration in self.points
+
+    def evaluate(
+        self,
+        iteration: int,
+        group: int | None,
+        params: np.ndarray,
+        layer_state: dict[str, np.ndarray],
+    ) -> dict[str, Any]:
+        """Score the validation set with these weights; update best / patience; return the record."""
+        self.model.load_weights(params, layer_state)
+        scores = self.model.predict(self.validation.X).reshape(-1)
+        ap = average_precision(self.validation.y, scores)
+        record = {
+            "epoch": round(iteration / self.iterations_per_epoch, 4),
+            "iteration": iteration,
+            "group": group,
+            "average_precision": ap,
+        }
+        self.records.append(record)
+        if math.isfinite(ap) and ap > self.best_ap + self.config.min_delta:
+            self.best_ap, self.best_iteration, self.since_best = ap, iteration, 0
+            self.best_weights = (params.copy(), {k: v.copy() for k, v in layer_state.items()})
+        else:
+            self.since_best += 1
+        if self.since_best >= self.config.patience and iteration < self.total:
+            self.stopped = True
+            logger.info(
+                "early stopping at iteration %d: validation AP %.5f has not beaten %.5f "
+                "(iteration %d) for %d evaluations",
+                iteration, ap, self.best_ap, self.best_iteration, self.since_best,
+            )  # fmt: skip
+        else:
+            logger.info(
+                "validation AP %.5f at iteration %d (best %.5f at %s)",
+                ap, iteration, self.best_ap, self.best_iteration,
+            )  # fmt: skip
+        return record
+
+    def final_weights(
+        self, params: np.ndarray, layer_state: dict[str, np.ndarray]
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """The weights the run ends with: the best evaluation's with restore_best, else these."""
+        if self.config.restore_best and self.best_weights is not None:
+            return self.best_weights
+        return params, layer_state

@@ -1,0 +1,132 @@
+"""Early stopping on validation AP in the distributed trainer (contract C7)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from dlcore.layers import Linear, ReLU, Sequential
+from dlcore.losses import BCEWithLogits
+from dlcore.metrics import average_precision
+from dlcore.model import Model
+from dlcore.optimizers import Adam
+from fraud_app.errors import ConfigError, EmptyInputError, TrainingError
+from fraud_app.spark.config import DistributedConfig
+from fraud_app.spark.data import PartitionData
+from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig
+from fraud_app.spark.trainer import DistributedTrainer
+
+D = 6
+
+
+def _arrays(n, seed, flip=False):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, D)).astype(np.float32)
+    y = (X[:, 0] - X[:, 1] + 0.3 * rng.standard_normal(n) > 0.5).astype(np.float32)
+    return X, (1 - y if flip else y)
+
+
+def _df(spark, n=240, seed=0, flip=False):
+    X, y = _arrays(n, seed, flip)
+    rows = [(X[i].tolist(), float(y[i])) for i in range(n)]
+    return spark.createDataFrame(rows, "features array<float>, label double").repartition(2)
+
+
+def _model(seed=1):
+    return Model(Sequential([Linear(8), ReLU(), Linear(1)]), in_features=D, seed=seed)
+
+
+def _fit(spark, df, val, **cfg):
+    base = dict(num_workers=2, global_batch_size=32, epochs=None, iterations=40, group_size="auto")
+    trainer = DistributedTrainer(_model(), BCEWithLogits(), Adam(learning_rate=3e-2),
+                                 DistributedConfig(**{**base, **cfg}))  # fmt: skip
+    return trainer.fit(df, validation_df=val)
+
+
+# -- driver-side logic, no Spark ---------------------------------------------------------------
+def _stopper(patience=2, every_epochs=0.5, total=40, ipe=8, **kw):
+    X, y = _arrays(50, 3)
+    cfg = EarlyStoppingConfig(patience=patience, every_epochs=every_epochs, **kw)
+    return EarlyStopper(cfg, PartitionData(X, y, None), _model().get_config(),
+                        total_iterations=total, iterations_per_epoch=ipe)  # fmt: skip
+
+
+def test_evaluation_points_become_group_boundaries():
+    s = _stopper(every_epochs=0.5, total=19, ipe=8)
+    assert s.points == [4, 8, 12, 16, 19]
+    assert s.cut([10, 9], 0) == [4, 4, 2, 2, 4, 3]
+    assert s.cut([3], 5) == [3]  # 5..8 ends exactly at a point: nothing to cut
+    assert all(s.due(p, None) for p in s.points) and not s.due(5, 3)
+
+
+def test_patience_counts_evaluations_without_improvement():
+    s = _stopper(patience=2)
+    m = _model()
+    params, state = m.params.data.copy(), {}
+    s.evaluate(4, 1, params, state)
+    assert s.best_iteration == 4 and not s.stopped
+    s.evaluate(8, 2, params, state)  # same weights: no improvement
+    assert not s.stopped
+    s.evaluate(12, 3, params, state)
+    assert s.stopped and s.best_iteration == 4 and len(s.records) == 3
+
+
+def test_bad_settings_and_one_class_validation_are_clear_errors():
+    with pytest.raises(ConfigError, match="patience must be an integer >= 1"):
+        EarlyStoppingConfig(patience=0)
+    with pytest.raises(ConfigError, match="exactly one of every_epochs or every_groups"):
+        EarlyStoppingConfig(every_epochs=None)
+    X, _ = _arrays(20, 0)
+    with pytest.raises(EmptyInputError, match="both classes"):
+        EarlyStopper(EarlyStoppingConfig(), PartitionData(X, np.zeros(20, np.float32), None),
+                     _model().get_config(), total_iterations=10, iterations_per_epoch=2)  # fmt: skip
+
+
+# -- real Spark runs ---------------------------------------------------------------------------
+@pytest.mark.spark
+def test_early_stopping_restores_the_best_weights_and_is_reproducible(spark):
+    """A validation set whose labels contradict the training data: AP falls as training goes on,
+    so the run stops early and must end with the weights of its best evaluation, which are exactly
+    the weights of a plain run of best_iteration iterations; a rerun gives the same everything."""
+    df, val = _df(spark), _df(spark, n=120, seed=5, flip=True)
+    es = EarlyStoppingConfig(patience=2, every_epochs=0.5, restore_best=True)
+    a = _fit(spark, df, val, early_stopping=es)
+    aps = [r["average_precision"] for r in a.validation]
+    best = int(np.argmax(aps))
+    assert a.stopped_early and a.iterations < 40
+    assert len(aps) == best + 1 + 2  # stopped after `patience` evaluations without improvement
+    assert a.best_iteration == a.validation[best]["iteration"] == 4 * (best + 1)
+    X, y = _arrays(120, 5, flip=True)
+    assert average_precision(y, a.model.predict(X).ravel()) == pytest.approx(max(aps), abs=1e-9)
+    plain = _fit(spark, df, None, iterations=a.best_iteration, group_size=3)
+    np.testing.assert_allclose(a.model.params.data, plain.model.params.data, rtol=1e-5, atol=1e-6)
+    again = _fit(spark, df, val, early_stopping=es)
+    assert [r["iteration"] for r in again.validation] == [r["iteration"] for r in a.validation]
+    np.testing.assert_allclose([r["average_precision"] for r in again.validation], aps, rtol=1e-6)
+    assert again.best_iteration == a.best_iteration
+    np.testing.assert_allclose(again.model.params.data, a.model.params.data, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.spark
+def test_without_restore_best_the_last_weights_stay_and_per_iteration_engine_agrees(spark):
+    df, val = _df(spark), _df(spark, n=120, seed=5, flip=True)
+    es = EarlyStoppingConfig(patience=2, every_epochs=0.5, restore_best=False)
+    a = _fit(spark, df, val, early_stopping=es)
+    b = _fit(spark, df, val, early_stopping=es, engine="per_iteration")
+    last = _fit(spark, df, None, iterations=a.iterations, group_size=4)
+    np.testing.assert_allclose(a.model.params.data, last.model.params.data, rtol=1e-5, atol=1e-6)
+    assert [r["iteration"] for r in a.validation] == [r["iteration"] for r in b.validation]
+    np.testing.assert_allclose([r["average_precision"] for r in a.validation],
+                               [r["average_precision"] for r in b.validation], rtol=1e-4)  # fmt: skip
+    evaluated = [h for h in a.history if "validation_average_precision" in h]
+    assert [h["end_iteration"] for h in evaluated] == [r["iteration"] for r in a.validation]
+
+
+@pytest.mark.spark
+def test_validation_without_early_stopping_only_records(spark):
+    df = _df(spark)
+    res = _fit(spark, df, _df(spark, n=120, seed=5), iterations=16)
+    assert res.iterations == 16 and not res.stopped_early
+    assert [r["iteration"] for r in res.validation] == [8, 16]
+    with pytest.raises(TrainingError, match="no validation_df"):
+        _fit(spark, df, None, early_stopping=EarlyStoppingConfig())
