@@ -9,12 +9,14 @@
 4. a subclass picks the training DataFrames (the whole data, or balanced subsets);
 5. `fraud_app.models.train.train_ensemble` trains one network per DataFrame with the
    distributed trainer (one barrier task per worker): the same function
-   `fraud-app train` runs, so the estimator adds no maths of its own.
+   `fraud-app train` runs, so the estimator adds no maths of its own. With
+   validationIndicatorCol or validationFraction, the held-out rows drive the trainer's
+   early stopping (C7: validation AP at group boundaries, patience, best weights kept);
+   unlike `fraud-app train` there is no refit on train + validation.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 
 from pyspark.ml import Estimator
@@ -23,7 +25,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.balancing.base import unit_uniform
-from fraud_app.errors import ConfigError
 from fraud_app.ml.data import (
     DataSummary,
     features_array,
@@ -35,11 +36,11 @@ from fraud_app.ml.model import EnsembleClassificationModel
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.train import train_ensemble
-from fraud_app.spark.trainer import DistributedTrainer
 
 logger = logging.getLogger(__name__)
 
 ROW_ID = "__dlcore_row_id"
+HELD_OUT = "__dlcore_validation"
 
 
 def feature_names(df: DataFrame, col: str, width: int) -> list[str]:
@@ -48,10 +49,6 @@ def feature_names(df: DataFrame, col: str, width: int) -> list[str]:
     found = {a["idx"]: a.get("name") for group in attrs.values() for a in group}
     names = [found.get(i) or f"f{i}" for i in range(width)]
     return names if len(set(names)) == width else [f"f{i}" for i in range(width)]
-
-
-def _early_stopping_supported() -> bool:
-    return "validation_df" in inspect.signature(DistributedTrainer.fit).parameters
 
 
 class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultParamsWritable):
@@ -73,16 +70,19 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         ]
         if wcol:
             cols.append(F.col(wcol).cast("double").alias(wcol))
-        fraction = self.getOrDefault(self.validationFraction)
-        if vcol:
-            flag = F.coalesce(F.col(vcol).cast("boolean"), F.lit(False))
-        elif fraction > 0:
-            flag = unit_uniform(ROW_ID, self.getSeed(), salt=7) < F.lit(fraction)
-        else:
+        if not self.has_validation():
             return dataset.select(*cols), None
-        df = dataset.select(*cols, F.xxhash64(*cols).alias(ROW_ID)).withColumn("__val", flag)
         keep = [fcol, lcol, *([wcol] if wcol else [])]
-        return df.where(~F.col("__val")).select(*keep), df.where(F.col("__val")).select(*keep)
+        if vcol:
+            df = dataset.select(*cols, F.col(vcol).cast("boolean").alias(HELD_OUT))
+        else:
+            held_out = unit_uniform(ROW_ID, self.getSeed(), salt=7) < F.lit(
+                self.getOrDefault(self.validationFraction)
+            )
+            df = dataset.select(*cols).withColumn(ROW_ID, F.xxhash64(*keep))
+            df = df.withColumn(HELD_OUT, held_out)
+        flag = F.coalesce(F.col(HELD_OUT), F.lit(False))
+        return df.where(~flag).select(*keep), df.where(flag).select(*keep)
 
     def _subsets(self, train: DataFrame, summary: DataSummary) -> list[DataFrame]:
         return [train]
@@ -91,11 +91,6 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         what = f"{type(self).__name__}.fit"
         cfg: TrainingSection = self.training_section()
         train, validation = self._prepare(dataset, what)
-        if validation is not None and not _early_stopping_supported():
-            raise ConfigError(
-                f"{what}: validationIndicatorCol / validationFraction need early stopping in "
-                "the distributed trainer, which this build lacks; unset them"
-            )
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
         summary = inspect_training_data(train, fcol, lcol, what)
         names = feature_names(dataset, fcol, summary.width)
@@ -108,8 +103,19 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             features_col=fcol,
             label_col=lcol,
             weight_col=self._opt(self.weightCol) or None,
+            validation=validation,
         )
-        model = self.model_class(fitted.ensemble, [r.history for r in fitted.results])
+        history = [
+            {
+                "history": r.history,
+                "iterations": r.iterations,
+                "best_iteration": r.best_iteration,
+                "validation": r.validation,
+                "stopped_early": r.stopped_early,
+            }
+            for r in fitted.results
+        ]
+        model = self.model_class(fitted.ensemble, history)
         self._copyValues(model)
         model._resetUid(self.uid)  # as in Spark, a model shares its estimator's uid
         logger.info("%s: %d network(s) in %.1f s", what, len(fitted.results), fitted.seconds)

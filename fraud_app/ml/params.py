@@ -97,7 +97,8 @@ class DlcoreParams(
     )
     earlyStoppingPatience = _param(
         "earlyStoppingPatience",
-        "evaluations without a better validation average precision before training stops",
+        "evaluations (every half epoch) without a better validation average precision before "
+        "training stops and restores the best weights (>= 1)",
         TypeConverters.toInt,
     )
 
@@ -125,6 +126,11 @@ class DlcoreParams(
     def _opt(self, param: Param):
         return self.getOrDefault(param) if self.isDefined(param) else None
 
+    def has_validation(self) -> bool:
+        return bool(self._opt(self.validationIndicatorCol)) or (
+            self.getOrDefault(self.validationFraction) > 0
+        )
+
     def training_section(self) -> TrainingSection:
         """These params as the `training` config section (validated the same way as YAML)."""
         g = self.getOrDefault
@@ -150,6 +156,9 @@ class DlcoreParams(
                 "global_batch_size": g(self.batchSize),
                 "epochs": g(self.epochs),
                 "group_size": g(self.groupSize) or "auto",
+                "early_stopping": (
+                    {"patience": g(self.earlyStoppingPatience)} if self.has_validation() else None
+                ),
             },
             "checkpoint": bool(self._opt(self.checkpointDir)),
         }
