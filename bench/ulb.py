@@ -34,9 +34,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _spark_common import machine, spark_session  # noqa: E402
-from data.get_ulb import ensure_ulb  # noqa: E402
-from sklearn.metrics import average_precision_score  # noqa: E402
+from _spark_common import machine, spark_session
+from data.get_ulb import ensure_ulb
+from sklearn.metrics import average_precision_score
 
 FEATURES = [f"V{i}" for i in range(1, 29)] + ["log_amount"]
 NET = dict(hiddenLayers=[64, 32], dropout=0.1, batchSize=512, learningRate=1e-3)
@@ -98,9 +98,14 @@ def run_grid(name, make, configs, fit_df, val_df, test_df, tried):
         t0 = time.perf_counter()
         model = make(cfg).fit(fit_df)
         secs = time.perf_counter() - t0
-        rec = {"model": name, "config": cfg, "val_ap": ap(model, val_df), "test_ap": ap(model, test_df),
-               "fit_s": round(secs, 1),
-               "best_iterations": [h.get("best_iteration") for h in model.history]}
+        rec = {
+            "model": name,
+            "config": cfg,
+            "val_ap": ap(model, val_df),
+            "test_ap": ap(model, test_df),
+            "fit_s": round(secs, 1),
+            "best_iterations": [h.get("best_iteration") for h in model.history],
+        }
         tried.append(rec)
         print(json.dumps(rec), file=sys.stderr, flush=True)
         if best is None or rec["val_ap"] > best["val_ap"]:
@@ -114,15 +119,27 @@ def run_xgboost(X, y, fit, val, test, tried):
     best = None
     spw = float((y[fit] == 0).sum() / max(1, (y[fit] == 1).sum()))
     for cfg in XGB:
-        clf = XGBClassifier(n_estimators=600, learning_rate=0.05, tree_method="hist",
-                            scale_pos_weight=spw, eval_metric="aucpr", early_stopping_rounds=50,
-                            n_jobs=2, random_state=0, **cfg)
+        clf = XGBClassifier(
+            n_estimators=600,
+            learning_rate=0.05,
+            tree_method="hist",
+            scale_pos_weight=spw,
+            eval_metric="aucpr",
+            early_stopping_rounds=50,
+            n_jobs=2,
+            random_state=0,
+            **cfg,
+        )
         t0 = time.perf_counter()
         clf.fit(X[fit], y[fit], eval_set=[(X[val], y[val])], verbose=False)
-        rec = {"model": "xgboost", "config": {**cfg, "scale_pos_weight": round(spw, 1)},
-               "val_ap": float(average_precision_score(y[val], clf.predict_proba(X[val])[:, 1])),
-               "test_ap": float(average_precision_score(y[test], clf.predict_proba(X[test])[:, 1])),
-               "fit_s": round(time.perf_counter() - t0, 1), "best_iterations": [clf.best_iteration]}
+        rec = {
+            "model": "xgboost",
+            "config": {**cfg, "scale_pos_weight": round(spw, 1)},
+            "val_ap": float(average_precision_score(y[val], clf.predict_proba(X[val])[:, 1])),
+            "test_ap": float(average_precision_score(y[test], clf.predict_proba(X[test])[:, 1])),
+            "fit_s": round(time.perf_counter() - t0, 1),
+            "best_iterations": [clf.best_iteration],
+        }
         tried.append(rec)
         print(json.dumps(rec), file=sys.stderr, flush=True)
         if best is None or rec["val_ap"] > best["val_ap"]:
@@ -138,10 +155,13 @@ def run_sklearn_mlp(X, y, fit, val, test, tried):
     clf = make_pipeline(StandardScaler(), MLPClassifier((64, 32), max_iter=50, random_state=0))
     t0 = time.perf_counter()
     clf.fit(X[fit], y[fit])
-    rec = {"model": "sklearn_mlp", "config": {"hidden": [64, 32], "max_iter": 50},
-           "val_ap": float(average_precision_score(y[val], clf.predict_proba(X[val])[:, 1])),
-           "test_ap": float(average_precision_score(y[test], clf.predict_proba(X[test])[:, 1])),
-           "fit_s": round(time.perf_counter() - t0, 1)}
+    rec = {
+        "model": "sklearn_mlp",
+        "config": {"hidden": [64, 32], "max_iter": 50},
+        "val_ap": float(average_precision_score(y[val], clf.predict_proba(X[val])[:, 1])),
+        "test_ap": float(average_precision_score(y[test], clf.predict_proba(X[test])[:, 1])),
+        "fit_s": round(time.perf_counter() - t0, 1),
+    }
     tried.append(rec)
     print(json.dumps(rec), file=sys.stderr, flush=True)
     return rec
@@ -161,9 +181,12 @@ def overhead(fit_df, repeats: int) -> dict:
     for _ in range(repeats):
         model = build_model(section.model, len(FEATURES), section.seed)
         model.layer.layers[0].set_statistics(*stats)
-        trainer = DistributedTrainer(model, build_loss(section.loss),
-                                     build_optimizer(section.optimizer),
-                                     section.distributed.to_config(seed=section.seed, checkpoint_dir=None))
+        trainer = DistributedTrainer(
+            model,
+            build_loss(section.loss),
+            build_optimizer(section.optimizer),
+            section.distributed.to_config(seed=section.seed, checkpoint_dir=None),
+        )
         t0 = time.perf_counter()
         trainer.fit(fit_df)
         trainer_s.append(time.perf_counter() - t0)
@@ -171,8 +194,11 @@ def overhead(fit_df, repeats: int) -> dict:
         clf.fit(fit_df)
         est_s.append(time.perf_counter() - t0)
     share = (min(est_s) - min(trainer_s)) / min(trainer_s)
-    return {"estimator_overhead_share": round(share, 4), "estimator_fit_s": [round(s, 2) for s in est_s],
-            "trainer_fit_s": [round(s, 2) for s in trainer_s]}
+    return {
+        "estimator_overhead_share": round(share, 4),
+        "estimator_fit_s": [round(s, 2) for s in est_s],
+        "trainer_fit_s": [round(s, 2) for s in trainer_s],
+    }
 
 
 def main(argv=None) -> int:
@@ -189,8 +215,14 @@ def main(argv=None) -> int:
     is_val = np.zeros(len(y), bool)
     is_val[val] = True
     tried: list[dict] = []
-    out = {"rows": len(y), "frauds": int(y.sum()), "train_rows": fit.stop, "val_rows": val.stop - val.start,
-           "test_rows": len(y) - test.start, "test_frauds": int(y[test].sum())}
+    out = {
+        "rows": len(y),
+        "frauds": int(y.sum()),
+        "train_rows": fit.stop,
+        "val_rows": val.stop - val.start,
+        "test_rows": len(y) - test.start,
+        "test_frauds": int(y[test].sum()),
+    }
     out["ulb_time_split_ap_xgboost"] = run_xgboost(X, y, fit, val, test, tried)["test_ap"]
     out["ulb_time_split_ap_sklearn_mlp"] = run_sklearn_mlp(X, y, fit, val, test, tried)["test_ap"]
 
@@ -202,13 +234,26 @@ def main(argv=None) -> int:
     val_df, test_df = trainval.where("is_val"), to_spark(spark, X[test], y[test], is_val[test])
     common = dict(validationIndicatorCol="is_val", earlyStoppingPatience=4, seed=0)
     if "ours" not in args.skip:
-        best = run_grid("balanced_bagging",
-                        lambda c: BalancedBaggingClassifier(**{**NET, **common, **c}),
-                        OURS, trainval, val_df, test_df, tried)
+        best = run_grid(
+            "balanced_bagging",
+            lambda c: BalancedBaggingClassifier(**{**NET, **common, **c}),
+            OURS,
+            trainval,
+            val_df,
+            test_df,
+            tried,
+        )
         out["ulb_time_split_ap"], out["ours_config"] = best["test_ap"], best["config"]
     if "single" not in args.skip:
-        best = run_grid("dlcore_single", lambda c: DlcoreClassifier(**{**NET, **common, **c}),
-                        SINGLE, trainval, val_df, test_df, tried)
+        best = run_grid(
+            "dlcore_single",
+            lambda c: DlcoreClassifier(**{**NET, **common, **c}),
+            SINGLE,
+            trainval,
+            val_df,
+            test_df,
+            tried,
+        )
         out["ulb_time_split_ap_single"], out["single_config"] = best["test_ap"], best["config"]
     if "overhead" not in args.skip:
         out.update(overhead(trainval.where("NOT is_val").drop("is_val").cache(), args.repeats))

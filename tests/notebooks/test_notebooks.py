@@ -30,8 +30,9 @@ def test_outputs_are_stripped(name):
     nbstripout = shutil.which("nbstripout") or str(Path(sys.executable).parent / "nbstripout")
     if not Path(nbstripout).exists():
         pytest.skip("nbstripout is not installed (it is in the dev extra)")
-    proc = subprocess.run([nbstripout, "--verify", str(NOTEBOOKS / name)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [nbstripout, "--verify", str(NOTEBOOKS / name)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 0, f"{name} has outputs; run `nbstripout notebooks/*.ipynb`"
 
 
@@ -43,8 +44,12 @@ def _execute(name: str, workdir: Path, timeout_s: int) -> None:
     os.environ["NOTEBOOK_WORKDIR"] = str(workdir)  # the kernel inherits it
     os.environ.setdefault("PYTHONPATH", str(ROOT))
     try:
-        client = nbclient.NotebookClient(nb, timeout=timeout_s, kernel_name="python3",
-                                         resources={"metadata": {"path": str(NOTEBOOKS)}})
+        client = nbclient.NotebookClient(
+            nb,
+            timeout=timeout_s,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(NOTEBOOKS)}},
+        )
         client.execute()
     finally:
         if env_before is None:
@@ -60,7 +65,9 @@ def test_generated_data_notebooks_execute(name, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not ULB_CSV.is_file(),
-                    reason=f"ULB data absent: run `python bench/data/get_ulb.py` to fetch {ULB_CSV}")
+@pytest.mark.skipif(
+    not ULB_CSV.is_file(),
+    reason=f"ULB data absent: run `python bench/data/get_ulb.py` to fetch {ULB_CSV}",
+)
 def test_real_data_notebook_executes(tmp_path):
     _execute("03-real-data.ipynb", tmp_path, timeout_s=1800)

@@ -43,7 +43,8 @@ def test_model_learns_the_signal(fitted, vector_df):
     from pyspark.ml.evaluation import BinaryClassificationEvaluator
 
     auc = BinaryClassificationEvaluator(metricName="areaUnderROC").evaluate(
-        fitted.transform(vector_df))
+        fitted.transform(vector_df)
+    )
     assert auc > 0.8
 
 
@@ -58,15 +59,17 @@ def test_vector_and_array_inputs_give_the_same_model_and_scores(fitted, vector_d
     from_array = DlcoreClassifier(**FAST).fit(array_df)
     # Same rows, same order; the float64 feature moments may differ in the last bit.
     np.testing.assert_allclose(from_array.weights, fitted.weights, rtol=1e-5, atol=1e-6)
-    np.testing.assert_array_equal(_probs(fitted.transform(array_df)),
-                                  _probs(fitted.transform(vector_df)))
+    np.testing.assert_array_equal(
+        _probs(fitted.transform(array_df)), _probs(fitted.transform(vector_df))
+    )
 
 
 def test_driver_side_scores_match_executor_scores(fitted, array_df):
     rows = array_df.orderBy("id").select("features").collect()
     X = np.array([r.features for r in rows], np.float32)
-    np.testing.assert_allclose(fitted.predict_numpy(X), _probs(fitted.transform(array_df)),
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        fitted.predict_numpy(X), _probs(fitted.transform(array_df)), rtol=1e-12
+    )
 
 
 def test_same_weights_as_the_distributed_trainer(array_df):
@@ -75,8 +78,12 @@ def test_same_weights_as_the_distributed_trainer(array_df):
     section = clf.training_section()
     model = build_model(section.model, 4, 5)
     model.layer.layers[0].set_statistics(*feature_statistics(array_df, "features"))
-    trainer = DistributedTrainer(model, build_loss(section.loss), build_optimizer(section.optimizer),
-                                 section.distributed.to_config(seed=5, checkpoint_dir=None))
+    trainer = DistributedTrainer(
+        model,
+        build_loss(section.loss),
+        build_optimizer(section.optimizer),
+        section.distributed.to_config(seed=5, checkpoint_dir=None),
+    )
     expected = trainer.fit(array_df).model.params.data
     np.testing.assert_array_equal(clf.fit(array_df).weights, expected)
 
@@ -120,7 +127,9 @@ def test_wrong_feature_types_and_widths_are_named(spark, fitted, array_df):
     msg = _fit_error(array_df.withColumn("s", F.lit("x")), featuresCol="s")
     assert "'s'" in msg and "vector or array" in msg
     ragged = array_df.withColumn(
-        "features", F.when(F.col("id") == 1, F.array(F.lit(1.0).cast("float"))).otherwise(F.col("features")))
+        "features",
+        F.when(F.col("id") == 1, F.array(F.lit(1.0).cast("float"))).otherwise(F.col("features")),
+    )
     assert "different lengths" in _fit_error(ragged)
     wide = array_df.withColumn("features", F.concat("features", F.array(F.lit(0.0).cast("float"))))
     with pytest.raises(Exception, match="every row needs 4 values"):

@@ -25,24 +25,32 @@ pytestmark = pytest.mark.spark
 
 
 def _pipeline(clf):
-    return Pipeline(stages=[
-        VectorAssembler(inputCols=list("abcd"), outputCol="raw"),
-        StandardScaler(inputCol="raw", outputCol="features"),
-        clf,
-    ])
+    return Pipeline(
+        stages=[
+            VectorAssembler(inputCols=list("abcd"), outputCol="raw"),
+            StandardScaler(inputCol="raw", outputCol="features"),
+            clf,
+        ]
+    )
 
 
 def _scores(df):
-    return [(r.id, tuple(r.probability), r.prediction, tuple(r.rawPrediction))
-            for r in df.orderBy("id").collect()]
+    return [
+        (r.id, tuple(r.probability), r.prediction, tuple(r.rawPrediction))
+        for r in df.orderBy("id").collect()
+    ]
 
 
 @pytest.mark.parametrize(
     ("clf", "cls"),
     [
         pytest.param(DlcoreClassifier(**FAST), DlcoreClassificationModel, id="single"),
-        pytest.param(BalancedBaggingClassifier(**FAST, numSubsets=2),
-                     BalancedBaggingClassificationModel, id="bagging", marks=pytest.mark.slow),
+        pytest.param(
+            BalancedBaggingClassifier(**FAST, numSubsets=2),
+            BalancedBaggingClassificationModel,
+            id="bagging",
+            marks=pytest.mark.slow,
+        ),
     ],
 )
 def test_pipeline_fits_saves_and_loads_in_a_new_session(spark, raw_df, tmp_path, clf, cls):
@@ -88,8 +96,14 @@ def test_train_validation_split_picks_a_model_by_area_under_pr(vector_df):
     clf = DlcoreClassifier(**FAST)
     grid = ParamGridBuilder().addGrid(clf.hiddenLayers, [[2], [8]]).build()
     evaluator = BinaryClassificationEvaluator(metricName="areaUnderPR")
-    tvs = TrainValidationSplit(estimator=clf, estimatorParamMaps=grid, evaluator=evaluator,
-                               trainRatio=0.7, parallelism=1, seed=3)
+    tvs = TrainValidationSplit(
+        estimator=clf,
+        estimatorParamMaps=grid,
+        evaluator=evaluator,
+        trainRatio=0.7,
+        parallelism=1,
+        seed=3,
+    )
     fitted = tvs.fit(vector_df)
     assert len(fitted.validationMetrics) == 2
     assert all(0 < m <= 1 for m in fitted.validationMetrics)
@@ -100,8 +114,9 @@ def test_train_validation_split_picks_a_model_by_area_under_pr(vector_df):
 
 def test_validation_column_drives_early_stopping(vector_df):
     df = vector_df.withColumn("is_val", F.col("id") >= 220)
-    clf = DlcoreClassifier(**{**FAST, "epochs": 6.0}, validationIndicatorCol="is_val",
-                           earlyStoppingPatience=2)
+    clf = DlcoreClassifier(
+        **{**FAST, "epochs": 6.0}, validationIndicatorCol="is_val", earlyStoppingPatience=2
+    )
     model = clf.fit(df)
     run = model.history[0]
     assert run["validation"] and run["best_iteration"] is not None
