@@ -206,6 +206,18 @@ def main(argv=None) -> int:
     parser.add_argument("--val-share", type=float, default=0.2)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--skip", nargs="*", default=[], choices=["ours", "single", "overhead"])
+    parser.add_argument(
+        "--ours",
+        type=json.loads,
+        default=OURS,
+        help="JSON list of BalancedBaggingClassifier configurations to try",
+    )
+    parser.add_argument(
+        "--single",
+        type=json.loads,
+        default=SINGLE,
+        help="JSON list of DlcoreClassifier configurations to try",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     info = machine()
@@ -234,7 +246,7 @@ def main(argv=None) -> int:
         best = run_grid(
             "balanced_bagging",
             lambda c: BalancedBaggingClassifier(**{**NET, **common, **c}),
-            OURS,
+            args.ours,
             trainval,
             val_df,
             test_df,
@@ -245,7 +257,7 @@ def main(argv=None) -> int:
         best = run_grid(
             "dlcore_single",
             lambda c: DlcoreClassifier(**{**NET, **common, **c}),
-            SINGLE,
+            args.single,
             trainval,
             val_df,
             test_df,
