@@ -79,6 +79,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         super().__init__()
         self.ensemble = ensemble
         self.history: list[Any] = history or []
+        self.fit_seconds: dict[str, float] = {}  # set by fit: total and training
 
     @property
     def numFeatures(self) -> int:
