@@ -53,6 +53,21 @@ def _payload_key(payload) -> str:
     return h.hexdigest()
 
 
+def broadcast_ensemble(spark, ensemble: FraudEnsemble):
+    """(content key, broadcast of plain arrays + JSON configs) for executor-side scoring."""
+    payload = ensemble.to_payload()
+    return _payload_key(payload), spark.sparkContext.broadcast(payload)
+
+
+def executor_ensemble(key: str, bc) -> FraudEnsemble:
+    """The broadcast ensemble, rebuilt once per Python worker (cached by its content key)."""
+    model = _ENSEMBLES.get(key)
+    if model is None:
+        _ENSEMBLES.clear()
+        model = _ENSEMBLES[key] = FraudEnsemble.from_payload(bc.value)
+    return model
+
+
 def _output_fields(ensemble: FraudEnsemble, score_col: str, opts: ScoringOptions) -> list:
     from pyspark.sql import types as T
 
@@ -107,10 +122,7 @@ def score_dataframe(
     def score(batches: Iterator):
         import pyarrow as pa
 
-        model = _ENSEMBLES.get(key)
-        if model is None:
-            _ENSEMBLES.clear()
-            model = _ENSEMBLES[key] = FraudEnsemble.from_payload(bc.value)
+        model = executor_ensemble(key, bc)
         baseline = bc.value.get("baseline")
         for batch in batches:
             cols = score_arrow_column(batch.column(features_col), model, opts, baseline=baseline)

@@ -1,0 +1,290 @@
+"""ULB credit-card fraud, time-ordered split: our estimators vs XGBoost and scikit-learn's MLP.
+
+Data: creditcard.csv (bench/data/get_ulb.py fetches it). Rows sorted by Time; the
+earliest 80 % train, the latest 20 % test. The last `--val-share` of the training part is
+the validation part: it drives early stopping and is the ONLY thing configurations are
+chosen on. Features: V1-V28 and log1p(Amount) (Time only orders the rows).
+
+Contenders, all scored by average precision of probabilities on the test part, same run:
+  ulb_time_split_ap              BalancedBaggingClassifier (UnionPay ensemble), best on validation
+  ulb_time_split_ap_single       DlcoreClassifier, best on validation
+  ulb_time_split_ap_xgboost      xgboost hist, scale_pos_weight = normals / frauds, best on validation
+  ulb_time_split_ap_sklearn_mlp  StandardScaler + MLPClassifier(64, 32)
+and estimator_overhead_share: (DlcoreClassifier.fit - DistributedTrainer.fit) /
+DistributedTrainer.fit on the same data and config (best of `--repeats` alternating runs).
+Every configuration tried is printed with its validation and test AP (stderr), and the
+last stdout line is ONE JSON object with all figures.
+
+    python bench/ulb.py                    # full data
+    python bench/ulb.py --rows 60000       # quick check on the earliest rows
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _spark_common import machine, spark_session
+from data.get_ulb import ensure_ulb
+from sklearn.metrics import average_precision_score
+
+FEATURES = [f"V{i}" for i in range(1, 29)] + ["log_amount"]
+NET = dict(hiddenLayers=[64, 32], dropout=0.1, batchSize=512, learningRate=1e-3)
+OURS = [  # BalancedBaggingClassifier configurations (chosen by validation AP)
+    dict(numSubsets=5, normalRatio=0.0, epochs=15.0),
+    dict(numSubsets=5, normalRatio=0.0, epochs=15.0, hiddenLayers=[128, 64]),
+]
+SINGLE = [dict(epochs=10.0), dict(epochs=10.0, posWeight=5.0)]
+XGB = [dict(max_depth=4), dict(max_depth=6)]
+
+
+def load(rows: int | None):
+    import pandas as pd
+
+    df = pd.read_csv(ensure_ulb()).sort_values("Time", kind="mergesort").reset_index(drop=True)
+    if rows:
+        df = df.iloc[:rows]
+    df["log_amount"] = np.log1p(df["Amount"])
+    return df[FEATURES].to_numpy(np.float32), df["Class"].to_numpy(np.float64)
+
+
+def split(n: int, val_share: float):
+    n_train = int(0.8 * n)
+    n_fit = int(n_train * (1 - val_share))
+    return slice(0, n_fit), slice(n_fit, n_train), slice(n_train, n)
+
+
+def to_spark(spark, X, y, is_val):
+    import pandas as pd
+    from pyspark.sql import functions as F
+
+    pdf = pd.DataFrame(X, columns=FEATURES)
+    pdf["label"], pdf["is_val"] = y, is_val
+    df = spark.createDataFrame(pdf)
+    df = df.select(F.array(*FEATURES).cast("array<float>").alias("features"), "label", "is_val")
+    df = df.repartition(2).cache()
+    df.count()
+    return df
+
+
+def spark_scores(model, df) -> np.ndarray:
+    from pyspark.ml.functions import vector_to_array
+    from pyspark.sql import functions as F
+
+    out = model.transform(df).select(vector_to_array("probability")[1].alias("p"), "label")
+    pdf = out.orderBy(F.monotonically_increasing_id()).toPandas()  # order does not matter for AP
+    return pdf["p"].to_numpy(), pdf["label"].to_numpy()
+
+
+def ap(model, df) -> float:
+    p, y = spark_scores(model, df)
+    return float(average_precision_score(y, p))
+
+
+def run_grid(name, make, configs, fit_df, val_df, test_df, tried):
+    best = None
+    for cfg in configs:
+        t0 = time.perf_counter()
+        model = make(cfg).fit(fit_df)
+        secs = time.perf_counter() - t0
+        rec = {
+            "model": name,
+            "config": cfg,
+            "val_ap": ap(model, val_df),
+            "test_ap": ap(model, test_df),
+            "fit_s": round(secs, 1),
+            "best_iterations": [h.get("best_iteration") for h in model.history],
+        }
+        tried.append(rec)
+        print(json.dumps(rec), file=sys.stderr, flush=True)
+        if best is None or rec["val_ap"] > best["val_ap"]:
+            best = rec
+    return best
+
+
+def run_xgboost(X, y, fit, val, test, tried):
+    from xgboost import XGBClassifier
+
+    best = None
+    spw = float((y[fit] == 0).sum() / max(1, (y[fit] == 1).sum()))
+    for cfg in XGB:
+        clf = XGBClassifier(
+            n_estimators=600,
+            learning_rate=0.05,
+            tree_method="hist",
+            scale_pos_weight=spw,
+            eval_metric="aucpr",
+            early_stopping_rounds=50,
+            n_jobs=2,
+            random_state=0,
+            **cfg,
+        )
+        t0 = time.perf_counter()
+        clf.fit(X[fit], y[fit], eval_set=[(X[val], y[val])], verbose=False)
+        rec = {
+            "model": "xgboost",
+            "config": {**cfg, "scale_pos_weight": round(spw, 1)},
+            "val_ap": float(average_precision_score(y[val], clf.predict_proba(X[val])[:, 1])),
+            "test_ap": float(average_precision_score(y[test], clf.predict_proba(X[test])[:, 1])),
+            "fit_s": round(time.perf_counter() - t0, 1),
+            "best_iterations": [clf.best_iteration],
+        }
+        tried.append(rec)
+        print(json.dumps(rec), file=sys.stderr, flush=True)
+        if best is None or rec["val_ap"] > best["val_ap"]:
+            best = rec
+    return best
+
+
+def run_sklearn_mlp(X, y, fit, val, test, tried):
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    clf = make_pipeline(StandardScaler(), MLPClassifier((64, 32), max_iter=50, random_state=0))
+    t0 = time.perf_counter()
+    clf.fit(X[fit], y[fit])
+    rec = {
+        "model": "sklearn_mlp",
+        "config": {"hidden": [64, 32], "max_iter": 50},
+        "val_ap": float(average_precision_score(y[val], clf.predict_proba(X[val])[:, 1])),
+        "test_ap": float(average_precision_score(y[test], clf.predict_proba(X[test])[:, 1])),
+        "fit_s": round(time.perf_counter() - t0, 1),
+    }
+    tried.append(rec)
+    print(json.dumps(rec), file=sys.stderr, flush=True)
+    return rec
+
+
+def overhead(fit_df, repeats: int) -> dict:
+    """DlcoreClassifier.fit vs DistributedTrainer.fit: same data, same config, alternating."""
+    from fraud_app.ml import DlcoreClassifier
+    from fraud_app.models.builders import build_loss, build_model, build_optimizer
+    from fraud_app.models.train import feature_statistics
+    from fraud_app.spark.trainer import DistributedTrainer
+
+    clf = DlcoreClassifier(**NET, epochs=2.0, seed=11)
+    section = clf.training_section()
+    stats = feature_statistics(fit_df, "features")  # outside the timed trainer run
+    est_s, trainer_s, within = [], [], []
+    for _ in range(repeats):
+        model = build_model(section.model, len(FEATURES), section.seed)
+        model.layer.layers[0].set_statistics(*stats)
+        trainer = DistributedTrainer(
+            model,
+            build_loss(section.loss),
+            build_optimizer(section.optimizer),
+            section.distributed.to_config(seed=section.seed, checkpoint_dir=None),
+        )
+        t0 = time.perf_counter()
+        trainer.fit(fit_df)
+        trainer_s.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        fitted = clf.fit(fit_df)
+        est_s.append(time.perf_counter() - t0)
+        spent = fitted.fit_seconds
+        within.append((spent["total"] - spent["training"]) / spent["training"])
+    share = (min(est_s) - min(trainer_s)) / min(trainer_s)
+    return {
+        "estimator_overhead_share": round(share, 4),
+        # the estimator's own time (checks, statistics, model wrapping) over the training
+        # function's time, inside the same fit: immune to run-to-run noise on a busy machine
+        "estimator_overhead_share_within_fit": round(min(within), 4),
+        "estimator_fit_s": [round(s, 2) for s in est_s],
+        "trainer_fit_s": [round(s, 2) for s in trainer_s],
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=None, help="use only the earliest N rows")
+    parser.add_argument("--val-share", type=float, default=0.2)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["ours", "single", "overhead", "xgboost", "mlp"]
+    )
+    parser.add_argument(
+        "--ours",
+        type=json.loads,
+        default=OURS,
+        help="JSON list of BalancedBaggingClassifier configurations to try",
+    )
+    parser.add_argument(
+        "--single",
+        type=json.loads,
+        default=SINGLE,
+        help="JSON list of DlcoreClassifier configurations to try",
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    info = machine()
+    X, y = load(args.rows)
+    fit, val, test = split(len(y), args.val_share)
+    is_val = np.zeros(len(y), bool)
+    is_val[val] = True
+    tried: list[dict] = []
+    out = {
+        "rows": len(y),
+        "frauds": int(y.sum()),
+        "train_rows": fit.stop,
+        "val_rows": val.stop - val.start,
+        "test_rows": len(y) - test.start,
+        "test_frauds": int(y[test].sum()),
+    }
+
+    from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
+
+    spark = spark_session("ulb-bench")
+    spark.sparkContext.setLogLevel("ERROR")
+    trainval = to_spark(spark, X[: val.stop], y[: val.stop], is_val[: val.stop])
+    val_df, test_df = trainval.where("is_val"), to_spark(spark, X[test], y[test], is_val[test])
+    common = dict(validationIndicatorCol="is_val", earlyStoppingPatience=4, seed=0)
+    if "ours" not in args.skip:
+        best = run_grid(
+            "balanced_bagging",
+            lambda c: BalancedBaggingClassifier(**{**NET, **common, **c}),
+            args.ours,
+            trainval,
+            val_df,
+            test_df,
+            tried,
+        )
+        out["ulb_time_split_ap"], out["ours_config"] = best["test_ap"], best["config"]
+    if "single" not in args.skip:
+        best = run_grid(
+            "dlcore_single",
+            lambda c: DlcoreClassifier(**{**NET, **common, **c}),
+            args.single,
+            trainval,
+            val_df,
+            test_df,
+            tried,
+        )
+        out["ulb_time_split_ap_single"], out["single_config"] = best["test_ap"], best["config"]
+    if "overhead" not in args.skip:
+        out.update(overhead(trainval.where("NOT is_val").drop("is_val").cache(), args.repeats))
+    spark.stop()
+    if "xgboost" not in args.skip:
+        out["ulb_time_split_ap_xgboost"] = run_xgboost(X, y, fit, val, test, tried)["test_ap"]
+    if "mlp" not in args.skip:
+        out["ulb_time_split_ap_sklearn_mlp"] = run_sklearn_mlp(X, y, fit, val, test, tried)[
+            "test_ap"
+        ]
+    out["tried"] = tried
+    out.update(info, load_avg_1m_end=round(os.getloadavg()[0], 2))
+    print(json.dumps(out))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""BalancedBaggingClassifier: the UnionPay ensemble as a Spark ML Estimator.
+
+K balanced subsets (every fraud + a disjoint 1/K share of the normals, at most
+normalRatio x frauds of them), one dlcore network each, score = mean probability.
+The subsets come from fraud_app.balancing (UnionPaySubsets, by row hash, nothing
+collected), the networks from the same training function as `fraud-app train`.
+"""
+
+from __future__ import annotations
+
+from pyspark import keyword_only
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.balancing.unionpay import UnionPaySubsets
+from fraud_app.errors import ConfigError
+from fraud_app.ml.classifier import DlcoreClassificationModel
+from fraud_app.ml.data import DataSummary
+from fraud_app.ml.estimator import ROW_ID, EnsembleEstimator
+from fraud_app.ml.model import EnsembleClassificationModel
+from fraud_app.ml.params import add_accessors
+from fraud_app.models.ensemble import FraudEnsemble
+
+
+class HasBaggingParams(Params):
+    numSubsets = Param(
+        Params._dummy(),
+        "numSubsets",
+        "number of balanced subsets = ensemble members (>= 1)",
+        typeConverter=TypeConverters.toInt,
+    )
+    normalRatio = Param(
+        Params._dummy(),
+        "normalRatio",
+        "each subset keeps at most normalRatio x (number of frauds) normals of its share; "
+        "0 = the whole share",
+        typeConverter=TypeConverters.toFloat,
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._setDefault(numSubsets=5, normalRatio=0.0)
+
+
+@add_accessors
+class BalancedBaggingClassificationModel(EnsembleClassificationModel, HasBaggingParams):
+    """A fitted BalancedBaggingClassifier; `members` are DlcoreClassificationModels."""
+
+    @property
+    def members(self) -> list[DlcoreClassificationModel]:
+        out = []
+        for k, network in enumerate(self.ensemble.members):
+            member = DlcoreClassificationModel(
+                FraudEnsemble([network], list(self.ensemble.feature_names), {"member": k}),
+                [self.history[k]] if k < len(self.history) else [],
+            )
+            for param in member.params:  # same columns and threshold as the ensemble
+                if self.isSet(param.name):
+                    member._set(**{param.name: self.getOrDefault(param.name)})
+            out.append(member)
+        return out
+
+
+@add_accessors
+class BalancedBaggingClassifier(EnsembleEstimator, HasBaggingParams):
+    """UnionPay balanced bagging: numSubsets dlcore networks, mean probability."""
+
+    model_class = BalancedBaggingClassificationModel
+
+    @keyword_only
+    def __init__(self, **kwargs) -> None:
+        super().__init__()
+        self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, **kwargs) -> BalancedBaggingClassifier:
+        """Set any of the params by name (keyword arguments only)."""
+        return self._set(**self._input_kwargs)
+
+    def _subsets(self, train: DataFrame, summary: DataSummary) -> list[DataFrame]:
+        k, ratio = self.getOrDefault(self.numSubsets), self.getOrDefault(self.normalRatio)
+        if k < 1 or ratio < 0:
+            raise ConfigError(
+                f"BalancedBaggingClassifier: numSubsets must be >= 1 and normalRatio >= 0. "
+                f"Received: numSubsets={k}, normalRatio={ratio}"
+            )
+        with_id = train.withColumn(ROW_ID, F.xxhash64(*train.columns))
+        strategy = UnionPaySubsets(
+            n_subsets=k,
+            normal_ratio=ratio or None,
+            seed=self.getSeed(),
+            label_column=self.getLabelCol(),
+            id_column=ROW_ID,
+        )
+        balanced = strategy.balance(with_id)
+        return [s.drop(ROW_ID) for s in balanced.subsets]

@@ -1,0 +1,129 @@
+"""What the dlcore estimators share: input checks, the training call, the fitted model.
+
+`fit(df)` (Spark's template: `Estimator.fit` copies the params, then calls `_fit`):
+
+1. the params become the `training` config section (validated like the YAML);
+2. the features column (vector or array) becomes array<float>, the label double;
+3. ONE Spark pass checks width, NaN, null and non-binary labels and computes the
+   feature statistics for the network's Standardize layer;
+4. a subclass picks the training DataFrames (the whole data, or balanced subsets);
+5. `fraud_app.models.train.train_ensemble` trains one network per DataFrame with the
+   distributed trainer (one barrier task per worker): the same function
+   `fraud-app train` runs, so the estimator adds no maths of its own. With
+   validationIndicatorCol or validationFraction, the held-out rows drive the trainer's
+   early stopping (C7: validation AP at group boundaries, patience, best weights kept);
+   unlike `fraud-app train` there is no refit on train + validation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pyspark.ml import Estimator
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.balancing.base import unit_uniform
+from fraud_app.ml.data import (
+    DataSummary,
+    features_array,
+    inspect_training_data,
+    require_columns,
+    require_numeric,
+)
+from fraud_app.ml.model import EnsembleClassificationModel
+from fraud_app.ml.params import DlcoreParams
+from fraud_app.models.config import TrainingSection
+from fraud_app.models.train import train_ensemble
+
+logger = logging.getLogger(__name__)
+
+ROW_ID = "__dlcore_row_id"
+HELD_OUT = "__dlcore_validation"
+
+
+def feature_names(df: DataFrame, col: str, width: int) -> list[str]:
+    """Names from VectorAssembler's ML attributes when present, else f0, f1, ..."""
+    attrs = df.schema[col].metadata.get("ml_attr", {}).get("attrs", {})
+    found = {a["idx"]: a.get("name") for group in attrs.values() for a in group}
+    names = [found.get(i) or f"f{i}" for i in range(width)]
+    return names if len(set(names)) == width else [f"f{i}" for i in range(width)]
+
+
+class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultParamsWritable):
+    """Template for estimators whose model is a FraudEnsemble of dlcore networks."""
+
+    model_class: type[EnsembleClassificationModel]
+
+    def _prepare(self, dataset: DataFrame, what: str) -> tuple[DataFrame, DataFrame | None]:
+        fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
+        wcol = self._opt(self.weightCol) or None
+        vcol = self._opt(self.validationIndicatorCol) or None
+        require_columns(dataset, [fcol, lcol, wcol, vcol], what)
+        require_numeric(dataset, lcol, what)
+        if wcol:
+            require_numeric(dataset, wcol, what)
+        cols = [
+            features_array(dataset, fcol, what).alias(fcol),
+            F.col(lcol).cast("double").alias(lcol),
+        ]
+        if wcol:
+            cols.append(F.col(wcol).cast("double").alias(wcol))
+        if not self.has_validation():
+            return dataset.select(*cols), None
+        keep = [fcol, lcol, *([wcol] if wcol else [])]
+        if vcol:
+            df = dataset.select(*cols, F.col(vcol).cast("boolean").alias(HELD_OUT))
+        else:
+            held_out = unit_uniform(ROW_ID, self.getSeed(), salt=7) < F.lit(
+                self.getOrDefault(self.validationFraction)
+            )
+            df = dataset.select(*cols).withColumn(ROW_ID, F.xxhash64(*keep))
+            df = df.withColumn(HELD_OUT, held_out)
+        flag = F.coalesce(F.col(HELD_OUT), F.lit(False))
+        return df.where(~flag).select(*keep), df.where(flag).select(*keep)
+
+    def _subsets(self, train: DataFrame, summary: DataSummary) -> list[DataFrame]:
+        return [train]
+
+    def _fit(self, dataset: DataFrame) -> EnsembleClassificationModel:
+        started = time.perf_counter()
+        what = f"{type(self).__name__}.fit"
+        cfg: TrainingSection = self.training_section()
+        train, validation = self._prepare(dataset, what)
+        fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
+        summary = inspect_training_data(train, fcol, lcol, what)
+        names = feature_names(dataset, fcol, summary.width)
+        fitted = train_ensemble(
+            self._subsets(train, summary),
+            cfg,
+            names,
+            stats=(summary.mean, summary.std),
+            checkpoint_root=self._opt(self.checkpointDir) or None,
+            features_col=fcol,
+            label_col=lcol,
+            weight_col=self._opt(self.weightCol) or None,
+            validation=validation,
+        )
+        history = [
+            {
+                "history": r.history,
+                "iterations": r.iterations,
+                "best_iteration": r.best_iteration,
+                "validation": r.validation,
+                "stopped_early": r.stopped_early,
+            }
+            for r in fitted.results
+        ]
+        model = self.model_class(fitted.ensemble, history)
+        # Where fit's time went: the training function vs the estimator's own plumbing.
+        model.fit_seconds = {
+            "total": time.perf_counter() - started,
+            "training": fitted.seconds,
+        }
+        self._copyValues(model)
+        model._resetUid(self.uid)  # as in Spark, a model shares its estimator's uid
+        logger.info("%s: %d network(s) in %.1f s", what, len(fitted.results), fitted.seconds)
+        return model

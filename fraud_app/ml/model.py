@@ -1,0 +1,128 @@
+"""What the fitted dlcore models share: executor-side scoring and the Spark ML outputs.
+
+`transform(df)` keeps every input column and appends, like Spark's own binary classifiers:
+
+    rawPredictionCol  VectorUDT  [-z, z], z = logit of the fraud probability
+    probabilityCol    VectorUDT  [1 - p, p]
+    predictionCol     double     1.0 when p > threshold, else 0.0
+
+Scoring runs on the executors in Arrow batches: the ensemble travels once per job as a
+broadcast of plain arrays (fraud_app.scoring.batch), is rebuilt once per Python worker,
+and an Arrow UDF scores each batch with vectorised NumPy. Setting an output column
+param to "" leaves that column out (as in Spark).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pyspark.ml import Model
+from pyspark.ml.functions import array_to_vector
+from pyspark.ml.util import MLReadable, MLWritable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from dlcore.losses import sigmoid
+from fraud_app.errors import SchemaError
+from fraud_app.ml.data import features_array
+from fraud_app.ml.params import DlcoreParams
+from fraud_app.ml.persistence import EnsembleModelReader, EnsembleModelWriter
+from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.scoring.batch import broadcast_ensemble, executor_ensemble
+
+_EPS = 1e-15
+
+
+def probabilities_and_logits(
+    ensemble: FraudEnsemble, X: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(p, z): the ensemble's mean probability and its logit (a single member's raw logit)."""
+    if len(ensemble.members) == 1:
+        z = ensemble.members[0].predict(X).reshape(-1).astype(np.float64)
+        return sigmoid(z), z
+    p = ensemble.predict_proba(X)
+    q = np.clip(p, _EPS, 1 - _EPS)
+    return p, np.log(q) - np.log1p(-q)
+
+
+def _scorer(key: str, bc, width: int, column: str):
+    def score(features):
+        import pyarrow as pa
+
+        n = len(features)
+        if features.null_count:
+            raise SchemaError(f"features column {column!r} has {features.null_count} null rows")
+        flat = features.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        if flat.size != n * width:
+            raise SchemaError(
+                f"features column {column!r}: every row needs {width} values (the model's input "
+                f"width); this batch has {flat.size} values for {n} rows"
+            )
+        if not np.isfinite(flat).all():
+            raise SchemaError(f"features column {column!r} holds NaN or infinite values")
+        if n == 0:
+            p = z = np.zeros(0)
+        else:
+            p, z = probabilities_and_logits(executor_ensemble(key, bc), flat.reshape(n, width))
+        return pa.StructArray.from_arrays(
+            [pa.array(p, pa.float64()), pa.array(z, pa.float64())], ["p", "z"]
+        )
+
+    return score
+
+
+class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
+    """A fitted FraudEnsemble (one or more dlcore networks) as a Spark ML Model."""
+
+    def __init__(self, ensemble: FraudEnsemble | None = None, history: list | None = None) -> None:
+        super().__init__()
+        self.ensemble = ensemble
+        self.history: list[Any] = history or []
+        self.fit_seconds: dict[str, float] = {}  # set by fit: total and training
+
+    @property
+    def numFeatures(self) -> int:
+        return len(self.ensemble.feature_names)
+
+    @property
+    def numClasses(self) -> int:
+        return 2
+
+    def predict_numpy(self, X: np.ndarray) -> np.ndarray:
+        """Fraud probabilities of a NumPy matrix on the driver (small data, tests, notebooks)."""
+        return probabilities_and_logits(self.ensemble, np.asarray(X, np.float32))[0]
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        what = f"{type(self).__name__}.transform"
+        feats = features_array(dataset, self.getFeaturesCol(), what)
+        outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]
+        clash = [c for c in outputs if c and c in dataset.columns]
+        if clash:
+            raise SchemaError(
+                f"{what}: output column(s) {clash} already exist; rename them or set "
+                "rawPredictionCol / probabilityCol / predictionCol"
+            )
+        key, bc = broadcast_ensemble(dataset.sparkSession, self.ensemble)
+        udf = F.arrow_udf(
+            _scorer(key, bc, self.numFeatures, self.getFeaturesCol()), "p double, z double"
+        ).asNondeterministic()  # evaluate once per row, even though three columns read it
+        tmp = f"__{self.uid}_score"
+        df = dataset.withColumn(tmp, udf(feats))
+        p, z = F.col(tmp)["p"], F.col(tmp)["z"]
+        exprs = {
+            outputs[0]: array_to_vector(F.array(-z, z)),
+            outputs[1]: array_to_vector(F.array(F.lit(1.0) - p, p)),
+            outputs[2]: (p > F.lit(float(self.getThreshold()))).cast("double"),
+        }
+        for name, expr in exprs.items():
+            if name:
+                df = df.withColumn(name, expr)
+        return df.drop(tmp)
+
+    def write(self) -> EnsembleModelWriter:
+        return EnsembleModelWriter(self)
+
+    @classmethod
+    def read(cls) -> EnsembleModelReader:
+        return EnsembleModelReader(cls)

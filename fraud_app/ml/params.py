@@ -1,0 +1,201 @@
+"""The Params shared by the dlcore estimators and their models (Spark ML conventions).
+
+Column params come from Spark's own mixins (`HasFeaturesCol`, `HasLabelCol`, ...), so the
+names, docs and defaults are the ones analysts know from `LogisticRegression`. The network
+and training params map one to one onto the `training` config section
+(fraud_app.models.config.TrainingSection), which `fraud-app train` reads from YAML: both
+routes build the same dlcore model and train it with the same code.
+"""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import (
+    HasFeaturesCol,
+    HasLabelCol,
+    HasPredictionCol,
+    HasProbabilityCol,
+    HasRawPredictionCol,
+    HasSeed,
+    HasThreshold,
+    HasValidationIndicatorCol,
+    HasWeightCol,
+)
+
+from fraud_app.errors import ConfigError
+from fraud_app.models.config import TrainingSection
+
+# Params that are optional, as in Spark (weightCol has no default there either).
+OPTIONAL_PARAMS = ("weightCol", "checkpointDir", "validationIndicatorCol")
+
+
+def _param(name: str, doc: str, converter) -> Param:
+    return Param(Params._dummy(), name, doc, typeConverter=converter)
+
+
+class DlcoreParams(
+    HasFeaturesCol,
+    HasLabelCol,
+    HasWeightCol,
+    HasPredictionCol,
+    HasProbabilityCol,
+    HasRawPredictionCol,
+    HasThreshold,
+    HasSeed,
+    HasValidationIndicatorCol,
+):
+    """Params of a dlcore network classifier: the network, the loss, the optimizer, the run."""
+
+    hiddenLayers = _param(
+        "hiddenLayers", "widths of the hidden layers, e.g. [64, 32]", TypeConverters.toListInt
+    )
+    activation = _param(
+        "activation", "hidden activation: relu, leaky_relu or tanh", TypeConverters.toString
+    )
+    dropout = _param(
+        "dropout", "dropout rate after each hidden layer, in [0, 1)", TypeConverters.toFloat
+    )
+    lossType = _param("lossType", "loss: bce or focal", TypeConverters.toString)
+    posWeight = _param(
+        "posWeight", "weight of the positive class in the bce loss (> 0)", TypeConverters.toFloat
+    )
+    focalGamma = _param(
+        "focalGamma", "focusing exponent of the focal loss (>= 0)", TypeConverters.toFloat
+    )
+    optimizer = _param("optimizer", "optimizer: adam, adamw, sgd or lars", TypeConverters.toString)
+    learningRate = _param(
+        "learningRate",
+        "base learning rate (scaled linearly with the global batch, with warm-up)",
+        TypeConverters.toFloat,
+    )
+    weightDecay = _param("weightDecay", "weight decay (>= 0)", TypeConverters.toFloat)
+    epochs = _param("epochs", "passes over the training data (> 0)", TypeConverters.toFloat)
+    batchSize = _param(
+        "batchSize",
+        "global batch size: samples per step over all workers (divisible by numWorkers)",
+        TypeConverters.toInt,
+    )
+    numWorkers = _param(
+        "numWorkers", "model replicas = barrier tasks, one per worker (>= 1)", TypeConverters.toInt
+    )
+    groupSize = _param(
+        "groupSize",
+        "iterations per group (unit of progress, checkpoints and recovery); 0 = auto",
+        TypeConverters.toInt,
+    )
+    checkpointDir = _param(
+        "checkpointDir",
+        "directory for group checkpoints (a failed stage resumes from there); unset = none",
+        TypeConverters.toString,
+    )
+    validationFraction = _param(
+        "validationFraction",
+        "share of rows held out (by row hash) for early stopping; 0 = none. "
+        "Alternatively set validationIndicatorCol",
+        TypeConverters.toFloat,
+    )
+    earlyStoppingPatience = _param(
+        "earlyStoppingPatience",
+        "evaluations (every half epoch) without a better validation average precision before "
+        "training stops and restores the best weights (>= 1)",
+        TypeConverters.toInt,
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._setDefault(
+            seed=0,
+            hiddenLayers=[64, 32],
+            activation="relu",
+            dropout=0.1,
+            lossType="bce",
+            posWeight=1.0,
+            focalGamma=2.0,
+            optimizer="adam",
+            learningRate=1e-3,
+            weightDecay=0.0,
+            epochs=3.0,
+            batchSize=1024,
+            numWorkers=2,
+            groupSize=0,
+            validationFraction=0.0,
+            earlyStoppingPatience=3,
+        )
+
+    def _opt(self, param: Param):
+        return self.getOrDefault(param) if self.isDefined(param) else None
+
+    def has_validation(self) -> bool:
+        return bool(self._opt(self.validationIndicatorCol)) or (
+            self.getOrDefault(self.validationFraction) > 0
+        )
+
+    def training_section(self) -> TrainingSection:
+        """These params as the `training` config section (validated the same way as YAML)."""
+        g = self.getOrDefault
+        spec = {
+            "seed": g(self.seed),
+            "model": {
+                "hidden": tuple(g(self.hiddenLayers)),
+                "activation": g(self.activation),
+                "dropout": g(self.dropout),
+            },
+            "loss": {
+                "type": g(self.lossType),
+                "pos_weight": g(self.posWeight),
+                "focal_gamma": g(self.focalGamma),
+            },
+            "optimizer": {
+                "type": g(self.optimizer),
+                "learning_rate": g(self.learningRate),
+                "weight_decay": g(self.weightDecay),
+            },
+            "distributed": {
+                "num_workers": g(self.numWorkers),
+                "global_batch_size": g(self.batchSize),
+                "epochs": g(self.epochs),
+                "group_size": g(self.groupSize) or "auto",
+                "early_stopping": (
+                    {"patience": g(self.earlyStoppingPatience)} if self.has_validation() else None
+                ),
+            },
+            "checkpoint": bool(self._opt(self.checkpointDir)),
+        }
+        try:
+            section = TrainingSection.model_validate(spec)
+            section.distributed.to_config(seed=section.seed, checkpoint_dir=None)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(
+                f"{type(self).__name__}: invalid param ({where}): {first['msg']}. "
+                f"Received: {first.get('input')!r}"
+            ) from None
+        fraction = g(self.validationFraction)
+        if not 0 <= fraction < 1:
+            raise ConfigError(
+                f"{type(self).__name__}: validationFraction must be in [0, 1). Received: {fraction}"
+            )
+        return section
+
+
+def add_accessors(cls: type) -> type:
+    """Spark-style getX()/setX(value) for every param of `cls` that lacks them."""
+    probe = cls()
+    for param in probe.params:
+        suffix = param.name[0].upper() + param.name[1:]
+
+        def getter(self, _name=param.name):
+            return self.getOrDefault(_name)
+
+        def setter(self, value, _name=param.name):
+            return self._set(**{_name: value})
+
+        getter.__doc__ = f"Gets the value of {param.name} or its default value."
+        setter.__doc__ = f"Sets the value of {param.name}: {param.doc}."
+        if not hasattr(cls, f"get{suffix}"):
+            setattr(cls, f"get{suffix}", getter)
+        if not hasattr(cls, f"set{suffix}"):
+            setattr(cls, f"set{suffix}", setter)
+    return cls

@@ -1,0 +1,143 @@
+"""fit / transform contract of the dlcore estimators on a real local[2] Spark."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pyspark.ml.linalg import VectorUDT
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from fraud_app.errors import SchemaError
+from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
+from fraud_app.models.builders import build_loss, build_model, build_optimizer
+from fraud_app.models.train import feature_statistics
+from fraud_app.spark.trainer import DistributedTrainer
+from tests.fraud_app.ml.conftest import FAST
+
+pytestmark = pytest.mark.spark
+# dlcore picks its BLAS backend per process by timing a GEMM (dlcore.backends.get_ops), so two
+# Python workers of a loaded machine may use different backends: float32 results then agree
+# to rounding, not bit for bit (the trainer's own tests use the same tolerance).
+RTOL, ATOL = 1e-5, 1e-6
+
+
+def _probs(df, col="probability"):
+    return np.array([r[col][1] for r in df.orderBy("id").select(col).collect()])
+
+
+def test_transform_keeps_inputs_and_adds_spark_typed_outputs(fitted, vector_df):
+    out = fitted.transform(vector_df)
+    assert out.columns == [*vector_df.columns, "rawPrediction", "probability", "prediction"]
+    types = {f.name: f.dataType for f in out.schema.fields}
+    assert isinstance(types["rawPrediction"], VectorUDT)
+    assert isinstance(types["probability"], VectorUDT)
+    assert isinstance(types["prediction"], T.DoubleType)
+    rows = out.select("rawPrediction", "probability", "prediction").collect()
+    assert out.count() == vector_df.count()
+    for r in rows:
+        p = r.probability
+        assert len(p) == 2 and abs(p[0] + p[1] - 1) < 1e-12 and 0 <= p[1] <= 1
+        assert r.rawPrediction[0] == -r.rawPrediction[1]
+        assert (r.rawPrediction[1] > 0) == (p[1] > 0.5)
+        assert r.prediction == float(p[1] > 0.5)
+
+
+def test_model_learns_the_signal(fitted, vector_df):
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+
+    auc = BinaryClassificationEvaluator(metricName="areaUnderROC").evaluate(
+        fitted.transform(vector_df)
+    )
+    assert auc > 0.8
+
+
+def test_threshold_and_disabled_outputs(fitted, vector_df):
+    model = fitted.copy({fitted.threshold: 0.0}).setRawPredictionCol("").setPredictionCol("yhat")
+    out = model.transform(vector_df)
+    assert "rawPrediction" not in out.columns and {"probability", "yhat"} <= set(out.columns)
+    assert out.where(F.col("yhat") != 1.0).count() == 0
+
+
+def test_vector_and_array_inputs_give_the_same_model_and_scores(fitted, vector_df, array_df):
+    from_array = DlcoreClassifier(**FAST).fit(array_df)
+    # Same rows, same order; the float64 feature moments may differ in the last bit.
+    np.testing.assert_allclose(from_array.weights, fitted.weights, RTOL, ATOL)
+    np.testing.assert_allclose(
+        _probs(fitted.transform(array_df)), _probs(fitted.transform(vector_df)), RTOL, ATOL
+    )
+
+
+def test_driver_side_scores_match_executor_scores(fitted, array_df):
+    rows = array_df.orderBy("id").select("features").collect()
+    X = np.array([r.features for r in rows], np.float32)
+    np.testing.assert_allclose(
+        fitted.predict_numpy(X), _probs(fitted.transform(array_df)), RTOL, ATOL
+    )
+
+
+def test_same_weights_as_the_distributed_trainer(array_df):
+    """numWorkers=2: the estimator is the trainer plus Spark ML plumbing, no maths of its own."""
+    clf = DlcoreClassifier(**{**FAST, "dropout": 0.2}, numWorkers=2, seed=5)
+    section = clf.training_section()
+    model = build_model(section.model, 4, 5)
+    model.layer.layers[0].set_statistics(*feature_statistics(array_df, "features"))
+    trainer = DistributedTrainer(
+        model,
+        build_loss(section.loss),
+        build_optimizer(section.optimizer),
+        section.distributed.to_config(seed=5, checkpoint_dir=None),
+    )
+    expected = trainer.fit(array_df).model.params.data
+    np.testing.assert_allclose(clf.fit(array_df).weights, expected, RTOL, ATOL)
+
+
+def test_bagging_model_exposes_members_and_averages_them(vector_df):
+    model = BalancedBaggingClassifier(**FAST, numSubsets=2, normalRatio=2.0).fit(vector_df)
+    members = model.members
+    assert len(members) == 2 and len(model.history) == 2
+    assert not np.array_equal(members[0].weights, members[1].weights)
+    out = model.transform(vector_df)
+    mean = np.mean([_probs(m.transform(vector_df)) for m in members], axis=0)
+    np.testing.assert_allclose(_probs(out), mean, RTOL, ATOL)
+
+
+def _fit_error(df, **kwargs):
+    with pytest.raises(SchemaError) as info:
+        DlcoreClassifier(**FAST, **kwargs).fit(df)
+    return str(info.value)
+
+
+def test_missing_columns_are_named(vector_df):
+    assert "'fraud'" in _fit_error(vector_df, labelCol="fraud")
+    assert "'vec'" in _fit_error(vector_df, featuresCol="vec")
+    assert "'w'" in _fit_error(vector_df, weightCol="w")
+
+
+def test_non_binary_labels_are_named(vector_df):
+    df = vector_df.withColumn("label", F.when(F.col("id") == 3, 2.0).otherwise(F.col("label")))
+    msg = _fit_error(df)
+    assert "'label'" in msg and "0 and 1" in msg and "2.0" in msg
+
+
+def test_nan_features_are_named(array_df):
+    nan = F.array(F.lit(float("nan")).cast("float"), *[F.lit(0.0).cast("float")] * 3)
+    df = array_df.withColumn("features", F.when(F.col("id") == 7, nan).otherwise(F.col("features")))
+    msg = _fit_error(df)
+    assert "'features'" in msg and "NaN" in msg
+
+
+def test_wrong_feature_types_and_widths_are_named(spark, fitted, array_df):
+    msg = _fit_error(array_df.withColumn("s", F.lit("x")), featuresCol="s")
+    assert "'s'" in msg and "vector or array" in msg
+    ragged = array_df.withColumn(
+        "features",
+        F.when(F.col("id") == 1, F.array(F.lit(1.0).cast("float"))).otherwise(F.col("features")),
+    )
+    assert "different lengths" in _fit_error(ragged)
+    wide = array_df.withColumn("features", F.concat("features", F.array(F.lit(0.0).cast("float"))))
+    with pytest.raises(Exception, match="every row needs 4 values"):
+        fitted.transform(wide).collect()
+    with pytest.raises(SchemaError, match="'nope'"):
+        fitted.setFeaturesCol("nope").transform(array_df)
+    fitted.setFeaturesCol("features")

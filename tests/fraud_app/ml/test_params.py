@@ -1,0 +1,110 @@
+"""Params contract of the estimators (no Spark job needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fraud_app.errors import ConfigError
+from fraud_app.ml import (
+    BalancedBaggingClassificationModel,
+    BalancedBaggingClassifier,
+    DlcoreClassificationModel,
+    DlcoreClassifier,
+)
+from fraud_app.ml.params import OPTIONAL_PARAMS
+
+ALL = [
+    DlcoreClassifier,
+    BalancedBaggingClassifier,
+    DlcoreClassificationModel,
+    BalancedBaggingClassificationModel,
+]
+SPARK_NAMES = {
+    "featuresCol",
+    "labelCol",
+    "weightCol",
+    "probabilityCol",
+    "rawPredictionCol",
+    "predictionCol",
+    "threshold",
+    "seed",
+    "numWorkers",
+    "batchSize",
+    "epochs",
+    "hiddenLayers",
+    "activation",
+    "dropout",
+    "lossType",
+    "posWeight",
+    "optimizer",
+    "learningRate",
+    "groupSize",
+    "checkpointDir",
+    "validationIndicatorCol",
+    "validationFraction",
+}
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_every_param_has_a_doc_and_a_default_unless_optional(cls):
+    obj = cls()
+    names = {p.name for p in obj.params}
+    assert names >= SPARK_NAMES
+    for p in obj.params:
+        assert len(p.doc) > 10, p.name
+        assert obj.hasDefault(p) or p.name in OPTIONAL_PARAMS, p.name
+        suffix = p.name[0].upper() + p.name[1:]
+        assert callable(getattr(obj, f"get{suffix}")) and callable(getattr(obj, f"set{suffix}"))
+
+
+def test_bagging_adds_subsets_and_ratio():
+    b = BalancedBaggingClassifier(numSubsets=3)
+    assert b.getNumSubsets() == 3 and b.getNormalRatio() == 0.0
+    assert "numSubsets" in b.explainParams() and "normalRatio" in b.explainParams()
+
+
+def test_copy_keeps_values_and_takes_extra():
+    clf = DlcoreClassifier(hiddenLayers=[16, 8], learningRate=0.01)
+    twin = clf.copy({clf.epochs: 7.0})
+    assert twin.uid == clf.uid and twin is not clf
+    assert twin.getHiddenLayers() == [16, 8] and twin.getEpochs() == 7.0
+    assert clf.getEpochs() == 3.0  # the original is untouched
+
+
+def test_explain_params_lists_defaults_and_current_values():
+    text = DlcoreClassifier(numWorkers=1).explainParams()
+    assert "numWorkers: model replicas" in text and "current: 1" in text
+    assert "threshold: threshold in binary classification prediction" in text
+
+
+def test_setters_return_self_and_seed_default_is_stable():
+    clf = DlcoreClassifier().setNumWorkers(1).setBatchSize(32)
+    assert clf.getNumWorkers() == 1 and clf.getBatchSize() == 32
+    assert DlcoreClassifier().getSeed() == 0
+
+
+def test_positional_arguments_are_refused():
+    with pytest.raises(TypeError, match="keyword arguments"):
+        DlcoreClassifier([8])
+
+
+def test_params_map_onto_the_training_section():
+    section = DlcoreClassifier(
+        hiddenLayers=[5], posWeight=3.0, numWorkers=1, batchSize=8, seed=4
+    ).training_section()
+    assert section.model.hidden == (5,) and section.loss.pos_weight == 3.0 and section.seed == 4
+    assert section.distributed.num_workers == 1 and section.distributed.group_size == "auto"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"activation": "swish"}, "activation"),
+        ({"dropout": 1.5}, "dropout"),
+        ({"numWorkers": 3, "batchSize": 64}, "divisible"),
+        ({"validationFraction": 1.0}, "validationFraction"),
+    ],
+)
+def test_invalid_params_name_the_param(kwargs, match):
+    with pytest.raises(ConfigError, match=match):
+        DlcoreClassifier(**kwargs).training_section()
