@@ -65,6 +65,9 @@ class DistributedSection(Section):
     engine: Literal["grouped", "per_iteration"] = "grouped"
     max_retries: int = Field(3, ge=0)
     compression: Literal["bf16", "fp16"] | None = None
+    # How workers on several hosts reduce: "auto" = hierarchical (shared memory within a
+    # host, TCP between hosts) where hosts hold several workers; "flat" = one TCP ring.
+    topology: Literal["auto", "flat", "hierarchical"] = "auto"
     scale_lr: bool = True
     base_batch_size: int = Field(256, ge=1)
     warmup_iterations: int = Field(50, ge=0)

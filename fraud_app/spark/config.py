@@ -51,6 +51,7 @@ class DistributedConfig:
     seed: int = 0
     shuffle: bool = True
     compression: str | None = None
+    topology: str = "auto"  # auto | flat | hierarchical (dlcore.collective.CommConfig)
     scale_lr: bool = True
     base_batch_size: int = 256
     warmup_iterations: int = 50
@@ -85,6 +86,11 @@ class DistributedConfig:
         if self.compression not in (None, "bf16", "fp16"):
             raise ConfigError(
                 f"training.compression must be null, 'bf16' or 'fp16'. Received: {self.compression!r}"
+            )
+        if self.topology not in ("auto", "flat", "hierarchical"):
+            raise ConfigError(
+                "training.distributed.topology must be 'auto', 'flat' or 'hierarchical'. "
+                f"Received: {self.topology!r}"
             )
         for name in ("connect_timeout_s", "op_timeout_s", "stage_start_timeout_s"):
             value = getattr(self, name)

@@ -164,6 +164,7 @@ class GroupedEngine(Engine):
             op_timeout_s=cfg.op_timeout_s,
             state_broadcast=bc,
             fault=fault,
+            topology=cfg.topology,
         )
         # A report may take a whole group: every iteration is bounded by op_timeout.
         report_timeout = cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s

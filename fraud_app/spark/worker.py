@@ -73,6 +73,7 @@ class StageTask:
     op_timeout_s: float
     state_broadcast: Any  # pyspark Broadcast of the driver's TrainingState payload
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
+    topology: str = "auto"  # CommConfig.topology: auto | flat | hierarchical
 
     @property
     def state_version(self) -> tuple[int, int]:
@@ -142,6 +143,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
         connect_timeout=task.connect_timeout_s,
         op_timeout=task.op_timeout_s,
         advertise_host=_my_host(ctx),
+        topology=task.topology,
     )
     t_setup = time.perf_counter()
     reporter = BoundaryReporter(
