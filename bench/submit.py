@@ -9,7 +9,7 @@ train` is submitted with `spark-submit` three times on the same feature table:
 - peer, preinstalled: the workers' PYSPARK_PYTHON is this venv's interpreter (the
   environment already installed on every node at the same path, the usual alternative).
 
-Figures: seconds from starting spark-submit to the first "group 1:" progress line of
+Figures: seconds from starting spark-submit to the first "group N: iterations" progress line of
 the driver, and to the end of the job; `env_shipping_seconds_to_first_group` and the ratio
 `archive_vs_preinstalled_time_to_first_group` (>= 1: what shipping costs).
 
@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import yaml
 
+FIRST_GROUP = re.compile(r" group \d+: iterations ")  # the trainer's progress line
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
@@ -77,7 +79,7 @@ def submit(cluster, config: Path, run: str, python_conf: list[str], env) -> dict
     tail: list[str] = []
     for line in proc.stdout:
         tail = [*tail[-40:], line]
-        if first is None and " group 1:" in line:
+        if first is None and FIRST_GROUP.search(line):
             first = time.monotonic() - t0
     rc = proc.wait(timeout=1200)
     if rc != 0 or first is None:
