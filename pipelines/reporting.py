@@ -74,3 +74,17 @@ def render_dashboards_safely(
         return []
     logger.info("dashboards: %d files written; open %s", len(written), index_path(config))
     return written
+
+
+def log_dashboards_safely(config: AppConfig, run_id: str | None, written: list[Path]) -> None:
+    """Log the written pages to the run's MLflow run (artifacts under dashboards/); a failure
+    is logged, never raised (the pages are already on disk)."""
+    if not written or not run_id:
+        return
+    try:
+        from fraud_app.tracking.client import log_files
+
+        n = log_files(config, run_id, written, index_path(config).parent, "dashboards")
+        logger.info("logged %d dashboard files to MLflow run %s", n, run_id)
+    except Exception:
+        logger.exception("could not log the dashboards to MLflow run %s", run_id)

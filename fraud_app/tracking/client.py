@@ -134,3 +134,22 @@ def ui_hint(config) -> str | None:
     if uri.startswith(("http://", "https://")):
         return f"open {uri}"
     return f"mlflow ui --backend-store-uri {uri} --host 127.0.0.1 --port 5000"
+
+
+def log_files(config, run_id: str | None, files, root, artifact_path: str) -> int:
+    """Log `files` (paths under `root`) to an existing run, keeping their layout under root.
+
+    For outputs written after the run ended (the dashboards). Returns how many were logged;
+    does nothing when tracking is off or there is no run.
+    """
+    from pathlib import Path
+
+    if not config.tracking.enabled or not run_id:
+        return 0
+    mlflow_client = client(tracking_uri(config))
+    root = Path(root)
+    for f in map(Path, files):
+        rel = f.parent.relative_to(root) if f.is_relative_to(root) else Path()
+        sub = f"{artifact_path}/{rel}".rstrip("/.") if str(rel) != "." else artifact_path
+        mlflow_client.log_artifact(run_id, str(f), artifact_path=sub)
+    return len(files)

@@ -24,7 +24,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
     from pipelines.backtest.pipeline import format_table, run_backtest
 
     cfg = with_flags(
@@ -39,7 +39,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         end=args.end,
         baseline=args.baseline,
     )
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     report = run_backtest(spark, config, cfg, run=args.run)
     if args.json:
         print(json.dumps(report, indent=2, default=str))

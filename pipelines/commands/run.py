@@ -16,7 +16,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
-    from pipelines.reporting import index_path, render_dashboards_safely
+    from pipelines.reporting import (
+        index_path,
+        log_dashboards_safely,
+        render_dashboards_safely,
+    )
     from pipelines.workflow.pipeline import run_workflow
 
     spark = spark_session(config)
@@ -24,6 +28,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     test = result.steps["train"]["metrics"]["test"]
     run_name = Path(result.steps["train"]["report"]).stem.removeprefix("training-")
     dashboards = render_dashboards_safely(config, run_name)
+    log_dashboards_safely(config, result.steps["train"].get("mlflow_run_id"), dashboards)
     print(json.dumps({"seconds": result.seconds, "steps": result.steps}, indent=2, default=str))
     print(
         f"\nfraud-app: trained an ensemble in {result.seconds['train']:.0f}s; test window "

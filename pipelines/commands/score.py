@@ -38,18 +38,22 @@ def date_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.scoring.job import run_scoring
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
 
     start, end = date_range(args)
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     result = run_scoring(
         spark, config, start=start, end=end, model_uri=args.model, job_id=args.job_id
     )
+    from pipelines.reporting import index_path, render_dashboards_safely
+
+    dashboards = render_dashboards_safely(config, scoring_summary=result.summary)
     dates = result.summary["dates"]
     print(json.dumps({
         "job_id": result.job_id, "summary": result.summary_path,
         "model": f"{result.summary['model_name']} v{result.summary['model_version']}",
         "dates": [{"date": d["date"], "rows": d["rows"], "alerts": d["alerts"]} for d in dates],
         "partitions": list(result.partitions),
+        "dashboards": str(index_path(config)) if dashboards else None,
     }, indent=2))  # fmt: skip
     return 0

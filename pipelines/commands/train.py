@@ -17,13 +17,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
-    from pipelines.reporting import index_path, render_dashboards_safely
+    from pipelines.reporting import (
+        index_path,
+        log_dashboards_safely,
+        render_dashboards_safely,
+    )
     from pipelines.training.pipeline import run_training
 
     _check_features_exist(config)
     spark = spark_session(config)
     report = run_training(spark, config, run=args.run)
     dashboards = render_dashboards_safely(config, report.run)
+    log_dashboards_safely(config, report.mlflow_run_id, dashboards)
     print(
         json.dumps(
             {

@@ -18,12 +18,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.spark.session import get_spark
+    from fraud_app.spark.session import spark_session
     from pipelines.tune.pipeline import run_tune
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
                      output=args.output)  # fmt: skip
-    spark = get_spark(config.spark.master, config.spark.app_name, config.spark.conf)
+    spark = spark_session(config)
     report = run_tune(spark, config, cfg, run=args.run)
     for t in report["trials"]:
         print(
