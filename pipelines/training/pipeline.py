@@ -148,6 +148,7 @@ def _member_report(r) -> dict[str, Any]:
     return {
         "iterations": r.iterations,
         "retries": r.retries,
+        "failures": list(r.failures),  # "round R (group G): cause" per failed stage
         "rows": r.rows,
         "history": r.history,
         "validation": r.validation,  # C6: one record per early-stopping evaluation
