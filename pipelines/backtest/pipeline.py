@@ -29,9 +29,8 @@ from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
 from fraud_app.features.labels import MICROS, label_known_at_micros
 from fraud_app.features.splits import SplitResult, TimeWindow
-from fraud_app.features.table import read_feature_metadata
 from pipelines.training import nodes
-from pipelines.training.pipeline import refit_ensemble
+from pipelines.training.pipeline import read_features, refit_ensemble
 
 logger = logging.getLogger(__name__)
 METRICS = ("roc_auc", "average_precision", "recall_at_budget", "card_precision_at_k")
@@ -43,14 +42,8 @@ def run_backtest(
     """Run every fold; write `<paths.reports>/backtest-<run>.json`; return the report."""
     run = run or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     features_path = str(config.features.output or config.paths.resolve("features"))
-    try:
-        meta = read_feature_metadata(features_path, spark)
-    except FileNotFoundError as exc:
-        raise EmptyInputError(
-            f"feature table {features_path} does not exist; run `fraud-app features` first"
-        ) from exc
-    names, vector = list(meta["feature_names"]), config.features.vector_column or "features"
-    df = spark.read.parquet(features_path)
+    df, names = read_features(spark, config)
+    vector = config.features.vector_column or "features"
     first, last = df.agg(F.min("timestamp"), F.max("timestamp")).first()
     if last is None:
         raise EmptyInputError(f"feature table {features_path} holds no rows")

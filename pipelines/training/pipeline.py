@@ -52,7 +52,8 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
     return report
 
 
-def _read_features(spark, config: AppConfig):
+def read_features(spark, config: AppConfig):
+    """(feature table, ordered feature names); a clear error when `features` has not run."""
     features_path = str(config.features.output or config.paths.resolve("features"))
     try:
         meta = read_feature_metadata(features_path, spark)
@@ -66,7 +67,7 @@ def _read_features(spark, config: AppConfig):
 def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     paths = config.paths
     vector = config.features.vector_column or "features"
-    df, names = _read_features(spark, config)
+    df, names = read_features(spark, config)
     started = time.monotonic()
     tracker.log_config(config)
     if tracker.enabled:

@@ -27,10 +27,10 @@ from typing import Any
 import yaml
 
 from fraud_app.config import AppConfig
-from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.errors import ConfigError
 from fraud_app.evaluation.config import TuneSection
-from fraud_app.features.table import read_feature_metadata
 from pipelines.training import nodes
+from pipelines.training.pipeline import read_features
 
 logger = logging.getLogger(__name__)
 
@@ -100,15 +100,9 @@ def run_tune(
     spark, config: AppConfig, cfg: TuneSection, *, run: str | None = None
 ) -> dict[str, Any]:
     run = run or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    features_path = str(config.features.output or config.paths.resolve("features"))
-    try:
-        meta = read_feature_metadata(features_path, spark)
-    except FileNotFoundError as exc:
-        raise EmptyInputError(
-            f"feature table {features_path} does not exist; run `fraud-app features` first"
-        ) from exc
-    names, vector = list(meta["feature_names"]), config.features.vector_column or "features"
-    splits = nodes.split(spark.read.parquet(features_path), config.splits,
+    df, names = read_features(spark, config)
+    vector = config.features.vector_column or "features"
+    splits = nodes.split(df, config.splits,
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
     points = plan_trials(cfg)
     tracker, trials = tracker_for(config), []
