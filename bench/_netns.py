@@ -18,8 +18,13 @@ from pathlib import Path
 SUBNET = "192.0.2"  # TEST-NET-1 (RFC 5737): documentation only, never routed
 
 
-def address(host: int) -> str:
-    return f"{SUBNET}.{10 + host}"
+FIRST_HOST = 10  # host i is SUBNET.(FIRST_HOST + i)
+
+
+def address(host: int, first_host: int = FIRST_HOST) -> str:
+    if not 1 <= first_host + host <= 254:
+        raise ValueError(f"host {host} from .{first_host} leaves {SUBNET}.1-254")
+    return f"{SUBNET}.{first_host + host}"
 
 
 def missing_requirement() -> str:
@@ -37,10 +42,19 @@ class Cluster:
     """H host namespaces + one bridge namespace; `with Cluster(...)` tears all down."""
 
     def __init__(
-        self, hosts: int, rate: str, latency: str = "50ms", no_idle_slow_start: bool = False
+        self,
+        hosts: int,
+        rate: str,
+        latency: str = "50ms",
+        no_idle_slow_start: bool = False,
+        *,
+        prefix: str = "dlc",
+        first_host: int = FIRST_HOST,
+        hostname: str = "netns-host-{}",
     ) -> None:
         self.no_idle_slow_start = no_idle_slow_start
-        self.prefix = f"dlc{os.getpid()}"
+        self.prefix = f"{prefix}{os.getpid()}"
+        self.first_host, self.hostname = first_host, hostname
         self.hosts, self.rate, self.latency = hosts, rate, latency
         self.bridge = f"{self.prefix}br"
         self.names = [f"{self.prefix}h{i}" for i in range(hosts)]
@@ -73,13 +87,16 @@ class Cluster:
             sh("ip", "-n", self.bridge, "link", "add", port, "type", "veth",
                 "peer", "name", "eth0", "netns", ns)  # fmt: skip
             sh("ip", "-n", self.bridge, "link", "set", port, "master", "br0", "up")
-            sh("ip", "-n", ns, "addr", "add", f"{address(i)}/24", "dev", "eth0")
+            sh("ip", "-n", ns, "addr", "add", f"{self.address(i)}/24", "dev", "eth0")
             sh("ip", "-n", ns, "link", "set", "eth0", "up")
             if self.no_idle_slow_start:  # per-namespace sysctl, as datacenter hosts set it
                 sh("ip", "netns", "exec", ns, "sysctl", "-qw",
                     "net.ipv4.tcp_slow_start_after_idle=0")  # fmt: skip
             sh("ip", "netns", "exec", ns, "tc", "qdisc", "add", "dev", "eth0", "root",
                 "tbf", "rate", self.rate, "burst", "256kb", "latency", self.latency)  # fmt: skip
+
+    def address(self, host: int) -> str:
+        return address(host, self.first_host)
 
     def drops(self) -> int:
         """Packets the shapers dropped so far (all hosts)."""

@@ -22,8 +22,8 @@ round by round so both see the same machine load:
 2. 2 hosts x 2 ranks (ranks 0,1 on host 1 and 2,3 on host 2: the best case for the flat
    ring, which then crosses the link once each way): the same 4 processes join a
    topology="flat" group and a topology="hierarchical" group and alternate blocks of
-   training steps (MLP 64-2048-2048-1, 4.3 M parameters = 17 MB of gradient, batch
-   --batch per rank, SGD through ShardedStep), same data, same steps, so the final
+   training steps (MLP 64-W-W-1; --width W, default 2048: 4.3 M parameters = 17 MB of
+   gradient; batch --batch per rank, SGD through ShardedStep), same data, same steps, so the final
    weights must agree (reported as max_rel_diff_flat_vs_hierarchical).
        throughput_ratio_hierarchical_vs_flat_2x2 = samples/s hierarchical / flat
 
@@ -57,7 +57,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _netns import Cluster, address, become_host, missing_requirement, sh
+from _netns import FIRST_HOST, Cluster, address, become_host, missing_requirement, sh
 
 RDV_PORTS = {"pair": 29400, "flat": 29401, "hierarchical": 29402}
 RAW_PORT = 29410
@@ -84,7 +84,7 @@ def serve(job: dict, run_dir: Path) -> None:
 
     secret = (run_dir / "secret").read_bytes()
     servers = [
-        RendezvousServer(secret, job["world"], host=address(0), port=RDV_PORTS[name])
+        RendezvousServer(secret, job["world"], host=_addr(job, 0), port=RDV_PORTS[name])
         for name in job["groups"]
     ]
     (run_dir / "servers-up").write_text("1")
@@ -109,20 +109,20 @@ def _join(rank: int, job: dict, run_dir: Path, group: str, round_id: int):
 
     host = next(int(h) for h, ranks in job["ranks"].items() if rank in ranks)
     config = CommConfig(
-        listen_host=address(host), advertise_host=address(host),
+        listen_host=_addr(job, host), advertise_host=_addr(job, host),
         op_timeout=job.get("op_timeout", TIMEOUT_S),
         connect_timeout=120.0, topology=group if group != "pair" else "flat",
     )  # fmt: skip
     secret = (run_dir / "secret").read_bytes()
     member = Member(rank, job["world"], round_id)
-    return Communicator.join((address(0), RDV_PORTS[group]), secret, member, config)
+    return Communicator.join((_addr(job, 0), RDV_PORTS[group]), secret, member, config)
 
 
 def pair_rank(rank: int, job: dict, run_dir: Path) -> dict:
     """Raw duplex stream vs flat all-reduce between two single-rank hosts."""
     comm = _join(rank, job, run_dir, "pair", 0)
     nbytes = job["nbytes"]
-    sock = _raw_socket(rank, comm)
+    sock = _raw_socket(rank, comm, job)
     out, into = memoryview(bytearray(nbytes)), memoryview(bytearray(nbytes))
     buf = np.ones(nbytes // 4, dtype=np.float32)
     times: dict[str, list[float]] = {"raw": [], "allreduce": []}
@@ -147,17 +147,22 @@ def pair_rank(rank: int, job: dict, run_dir: Path) -> dict:
     return {"times": times, "transport": transport, "hostname": socket.gethostname()}
 
 
-def _raw_socket(rank: int, comm) -> socket.socket:
+def _addr(job: dict, host: int) -> str:
+    """Host `host`'s TEST-NET address in this job (first_host: see _netns.address)."""
+    return address(host, job.get("first_host", FIRST_HOST))
+
+
+def _raw_socket(rank: int, comm, job: dict) -> socket.socket:
     from dlcore.collective.wire import configure_socket
 
     if rank == 1:
-        listener = socket.create_server((address(2), RAW_PORT))
+        listener = socket.create_server((_addr(job, 2), RAW_PORT))
         comm.barrier()
         sock, _ = listener.accept()
         listener.close()
     else:
         comm.barrier()
-        sock = socket.create_connection((address(2), RAW_PORT), timeout=TIMEOUT_S)
+        sock = socket.create_connection((_addr(job, 2), RAW_PORT), timeout=TIMEOUT_S)
     sock.settimeout(TIMEOUT_S)
     configure_socket(sock)
     return sock
@@ -183,7 +188,7 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
     comms = {g: _join(rank, job, run_dir, g, i) for i, g in enumerate(("flat", "hierarchical"))}
     models, steps = {}, {}
     for name, comm in comms.items():
-        models[name] = build_model()
+        models[name] = build_model(job.get("width", 2048))
         steps[name] = ShardedStep(comm, SGD(learning_rate=0.01), models[name].params)
     allreduce_s = _time_all_reduces(comms, models["flat"].params.size, job["rounds"])
     seconds = {name: 0.0 for name in comms}
@@ -222,11 +227,11 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
     return result
 
 
-def build_model():
+def build_model(width: int = 2048):
     from dlcore.layers import Linear, ReLU, Sequential
     from dlcore.model import Model
 
-    layer = Sequential([Linear(2048), ReLU(), Linear(2048), ReLU(), Linear(1)])
+    layer = Sequential([Linear(width), ReLU(), Linear(width), ReLU(), Linear(1)])
     return Model(layer, in_features=64, seed=0)
 
 
@@ -289,7 +294,7 @@ def single_process_weights(job: dict) -> np.ndarray:
     """The same global batches, trained in this process without any collective."""
     from dlcore.optimizers import SGD, ShardContext
 
-    model, world, batch = build_model(), job["world"], job["batch"]
+    model, world, batch = build_model(job.get("width", 2048)), job["world"], job["batch"]
     optimizer = SGD(learning_rate=0.01)
     state = optimizer.init_state(model.params.size)
     for step_no in range((job["blocks"] + 1) * job["block"]):
@@ -337,10 +342,11 @@ def measure_fault(args: argparse.Namespace) -> dict:
     (run_dir / "secret").write_bytes(secrets.token_bytes(32))
     os.chmod(run_dir / "secret", 0o600)
     job = {"repo": str(Path(__file__).resolve().parent.parent), "kind": "fault", "world": 4,
+           "first_host": args.first_host,
            "groups": ["hierarchical"], "ranks": {"1": [0, 1], "2": [2, 3]},
            "op_timeout": args.op_timeout, "partial": True}  # fmt: skip
     try:
-        with Cluster(3, args.rate, args.tbf_latency) as cluster:
+        with Cluster(3, args.rate, args.tbf_latency, **_cluster_names(args)) as cluster:
             fault: dict[str, float] = {}
             injector = threading.Thread(
                 target=_inject, args=(args.fault, cluster, run_dir, fault), daemon=True
@@ -390,9 +396,11 @@ def measure(args: argparse.Namespace) -> dict:
     (run_dir / "secret").write_bytes(secrets.token_bytes(32))
     os.chmod(run_dir / "secret", 0o600)
     repo = str(Path(__file__).resolve().parent.parent)
-    base = {"repo": repo}
+    base = {"repo": repo, "first_host": args.first_host, "width": args.width}
     try:
-        with Cluster(3, args.rate, args.tbf_latency, args.no_idle_slow_start) as cluster:
+        with Cluster(
+            3, args.rate, args.tbf_latency, args.no_idle_slow_start, **_cluster_names(args)
+        ) as cluster:
             pair = run_job(cluster, {**base, "kind": "pair", "world": 2, "groups": ["pair"],
                                      "ranks": {"1": [0], "2": [1]}, "nbytes": int(args.mib * 2**20),
                                      "rounds": args.rounds}, run_dir)  # fmt: skip
@@ -405,6 +413,10 @@ def measure(args: argparse.Namespace) -> dict:
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     return {**summarize(args, pair, train, single_process_weights(job)), "tbf_drops": drops}
+
+
+def _cluster_names(args: argparse.Namespace) -> dict:
+    return {"prefix": args.prefix, "first_host": args.first_host}
 
 
 def _rel_diff(a: np.ndarray, b: np.ndarray) -> float:
@@ -445,9 +457,22 @@ def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) 
             n: round(max(t["forward_backward_s_per_step"][n] for t in train) * 1e3, 1)
             for n in ("flat", "hierarchical")
         },
+        "forward_backward_ms_per_step_by_rank": {
+            n: [round(t["forward_backward_s_per_step"][n] * 1e3, 1) for t in train]
+            for n in ("flat", "hierarchical")
+        },
+        "sync_ms_per_step_by_rank": {
+            n: [round(t["sync_s_per_step"][n] * 1e3, 1) for t in train]
+            for n in ("flat", "hierarchical")
+        },
         "train_transports": train[0]["transports"],
         "train_local_transport": train[0]["local_transport"],
         "train_params": train[0]["params"],
+        "train_model": f"MLP 64-{args.width}-{args.width}-1",
+        "sync_share_of_step": {
+            n: round(max(t["sync_s_per_step"][n] for t in train) * rate[n] / (args.batch * 4), 3)
+            for n in ("flat", "hierarchical")
+        },
         "train_batch_per_rank": args.batch,
         "max_rel_diff_flat_vs_hierarchical": _rel_diff(hier_w, flat_w),
         "max_rel_diff_vs_single_process": max(_rel_diff(w, reference) for w in (flat_w, hier_w)),
@@ -474,6 +499,12 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--blocks", type=int, default=4, help="timed blocks per topology")
     parser.add_argument("--fault", choices=["link-cut", "freeze"], help="run a fault case")
     parser.add_argument("--op-timeout", type=float, default=5.0, help="deadline in --fault")
+    parser.add_argument("--width", type=int, default=2048, help="MLP 64-W-W-1 hidden width")
+    parser.add_argument("--prefix", default="dlc", help="namespace name prefix (+ pid)")
+    parser.add_argument(
+        "--first-host", type=int, default=10,
+        help="last octet of host 0's address (192.0.2.N+i); keep clear of other users",
+    )  # fmt: skip
     parser.add_argument("--agent", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--rank", type=int, help=argparse.SUPPRESS)
     parser.add_argument("run_dir", nargs="?", help=argparse.SUPPRESS)

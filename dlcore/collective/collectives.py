@@ -27,6 +27,8 @@ so their result is also bit-identical everywhere (clipping decisions agree).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -64,14 +66,14 @@ class SocketTransport:
     def name(self) -> str:
         return "socket" if self.comm.world_size > 1 else "none"
 
-    def all_reduce(self, buf: np.ndarray, *, compression: str | None = None, bounds=None):
-        return all_reduce(self.comm, buf, compression=compression, bounds=bounds)
+    def all_reduce(self, buf, *, compression: str | None = None, bounds=None, hooks=None):
+        return all_reduce(self.comm, buf, compression=compression, bounds=bounds, hooks=hooks)
 
-    def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None, bounds=None):
-        return reduce_scatter(self.comm, buf, compression=compression, bounds=bounds)
+    def reduce_scatter(self, buf, *, compression: str | None = None, bounds=None, hooks=None):
+        return reduce_scatter(self.comm, buf, compression=compression, bounds=bounds, hooks=hooks)
 
-    def all_gather(self, buf: np.ndarray, *, compression: str | None = None, bounds=None):
-        return all_gather(self.comm, buf, compression=compression, bounds=bounds)
+    def all_gather(self, buf, *, compression: str | None = None, bounds=None, hooks=None):
+        return all_gather(self.comm, buf, compression=compression, bounds=bounds, hooks=hooks)
 
     def broadcast(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
         return broadcast(self.comm, buf, root)
@@ -99,12 +101,30 @@ def check_flat(buf: np.ndarray, op: str, world_size: int) -> None:
 Bounds = list[tuple[int, int]]
 
 
+@dataclass(frozen=True)
+class RingHooks:
+    """Callbacks that let a caller pipeline its own work with the ring's transfers.
+
+    `fill(a, b)`: called once per chunk [a, b) of the buffer, just before the ring first
+    reads it (sends it, or adds a received chunk into it), in reduce-scatter and
+    all-reduce; the caller writes its input there (the hierarchical topology sums the
+    host's ranks into it, so the wire starts after one chunk, not after the whole sum).
+    `final(a, b)`: called when buf[a:b] holds its final value (the own segment after
+    its last addition, every gathered chunk on arrival); only with a lossless codec.
+    The own segment of a pure all_gather is final before the call and is not reported.
+    """
+
+    fill: Callable[[int, int], None] | None = None
+    final: Callable[[int, int], None] | None = None
+
+
 def all_reduce(
     comm: Communicator,
     buf: np.ndarray,
     *,
     compression: str | None = None,
     bounds: Bounds | None = None,
+    hooks: RingHooks | None = None,
 ):
     """Sum `buf` over all ranks, in place. Returns `buf`.
 
@@ -116,7 +136,7 @@ def all_reduce(
     codec = get_codec(compression)
     if comm.world_size > 1:
         with comm.operation("all_reduce") as op:
-            _Ring(comm, buf, codec, op, bounds).run(first=0, steps=2 * (comm.world_size - 1))
+            _Ring(comm, buf, codec, op, bounds, hooks).run(first=0, steps=2 * (comm.world_size - 1))
     return buf
 
 
@@ -126,6 +146,7 @@ def reduce_scatter(
     *,
     compression: str | None = None,
     bounds: Bounds | None = None,
+    hooks: RingHooks | None = None,
 ):
     """Sum `buf` over ranks into this rank's own slice; returns a view of that slice.
 
@@ -136,7 +157,7 @@ def reduce_scatter(
     codec = get_codec(compression)
     if comm.world_size > 1:
         with comm.operation("reduce_scatter") as op:
-            _Ring(comm, buf, codec, op, bounds).run(first=0, steps=comm.world_size - 1)
+            _Ring(comm, buf, codec, op, bounds, hooks).run(first=0, steps=comm.world_size - 1)
     start, stop = comm.shard_bounds(buf.size) if bounds is None else bounds[comm.rank]
     return buf[start:stop]
 
@@ -147,6 +168,7 @@ def all_gather(
     *,
     compression: str | None = None,
     bounds: Bounds | None = None,
+    hooks: RingHooks | None = None,
 ):
     """Each rank contributes its own slice of `buf`; fills all of `buf` in place.
 
@@ -157,7 +179,7 @@ def all_gather(
     n = comm.world_size
     if n > 1:
         with comm.operation("all_gather") as op:
-            _Ring(comm, buf, codec, op, bounds).run(first=n - 1, steps=n - 1)
+            _Ring(comm, buf, codec, op, bounds, hooks).run(first=n - 1, steps=n - 1)
     return buf
 
 
@@ -245,9 +267,13 @@ class _Ring:
     """One pipelined pass over ring steps [first, first + steps) on `buf`."""
 
     def __init__(
-        self, comm: Communicator, buf: np.ndarray, codec: Codec, op: Operation, bounds=None
-    ):
+        self, comm: Communicator, buf: np.ndarray, codec: Codec, op: Operation, bounds=None,
+        hooks: RingHooks | None = None,
+    ):  # fmt: skip
         self.comm, self.buf, self.codec, self.op = comm, buf, codec, op
+        hooks = hooks or RingHooks()
+        self.fill = hooks.fill
+        self.final = hooks.final if codec.lossless else None
         self.n, self.r = comm.world_size, comm.rank
         self.bounds = bounds or [shard_bounds(buf.size, self.n, i) for i in range(self.n)]
         self.chunk = max(1, comm.config.chunk_bytes // 4)
@@ -257,7 +283,10 @@ class _Ring:
         last = first + steps - 1
         lo, hi = self.bounds[(self.r - first - 1) % self.n]
         self._queue_header(first, lo, hi)
+        fill = self.fill if first < self.n - 1 else None
         for a, b in self._chunks(lo, hi):
+            if fill is not None:
+                fill(a, b)
             self._queue(first, self._outgoing(first, a, b))
         for j in range(first, last + 1):
             self._receive_step(j, forward=j < last)
@@ -300,8 +329,13 @@ class _Ring:
         if forward:
             self._queue_header(j + 1, lo, hi)
         reduce = self._kind(j) is Kind.REDUCE
+        fill = self.fill if reduce else None
+        # Final after this step: a gathered chunk, or the own segment after its last sum.
+        final = self.final if not reduce or j == self.n - 2 else None
         for a, b in self._chunks(lo, hi):
             if reduce:
+                if fill is not None:  # before the receive: overlaps with the arrival
+                    fill(a, b)
                 wire = comm.scratch(self.codec.wire_dtype, b - a)
                 recv_exact(comm.left, byte_view(wire), deadline, what, peer)
                 self.codec.decode_add(wire, self.buf[a:b])
@@ -317,3 +351,5 @@ class _Ring:
                 self.codec.decode(wire, self.buf[a:b])
                 if forward:
                     self._queue(j + 1, byte_view(wire))
+            if final is not None:
+                final(a, b)

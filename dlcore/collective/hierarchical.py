@@ -53,9 +53,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from dlcore.collective import shm_regions
-from dlcore.collective.collectives import SocketTransport, all_reduce_small, check_flat
+from dlcore.collective.collectives import (
+    RingHooks,
+    SocketTransport,
+    all_reduce_small,
+    check_flat,
+)
 from dlcore.collective.compression import get_codec
 from dlcore.collective.segment import host_key
+from dlcore.collective.shm_control import Phase
 from dlcore.collective.wire import open_listener
 from dlcore.params import shard_bounds
 
@@ -183,12 +189,18 @@ class HierarchicalTransport:
         with self.comm.operation("all_reduce (hierarchical)"):
             if not self.regular:
                 return self._leader_all_reduce(buf, compression)
-            work, layout, direct = self._reduce_locally(buf)
+            if shm_regions.usable(self.local, buf.nbytes):
+                regions = self._regions(buf)
+                regions.write_inputs("all_reduce")
+                self._lane("all_reduce", regions, compression)
+                regions.finish("all_reduce", Phase.SUMS)
+                return buf
+            work, layout = self._reduce_locally(buf)
             lo, hi = layout.regions[self.index]
             self.lane._transport.all_reduce(
                 work[lo:hi], compression=compression, bounds=layout.lane_bounds
             )
-            self._gather_locally(buf, work, layout, direct)
+            self._gather_locally(buf, work, layout)
         return buf
 
     def reduce_scatter(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
@@ -199,7 +211,12 @@ class HierarchicalTransport:
             if not self.regular:
                 self._leader_all_reduce(buf, compression)
                 return buf[start:stop]
-            work, layout, _ = self._reduce_locally(buf)
+            if shm_regions.usable(self.local, buf.nbytes):
+                regions = self._regions(buf)
+                regions.write_inputs("reduce_scatter")
+                self._lane("reduce_scatter", regions, compression)
+                return buf[start:stop]
+            work, layout = self._reduce_locally(buf)
             lo, hi = layout.regions[self.index]
             self.lane._transport.reduce_scatter(
                 work[lo:hi], compression=compression, bounds=layout.lane_bounds
@@ -218,9 +235,14 @@ class HierarchicalTransport:
                 buf[:start] = 0.0
                 buf[stop:] = 0.0
                 return self._leader_all_reduce(buf, compression)
+            if shm_regions.usable(self.local, buf.nbytes):
+                regions = self._regions(buf)
+                regions.put_own(self.comm.rank)
+                self._lane("all_gather", regions, compression)
+                regions.finish("all_gather", Phase.SLICE)
+                return buf
             layout = self._layout_for(buf.size)
-            direct = shm_regions.usable(self.local, buf.nbytes)
-            work = buf if layout.identity and not direct else self._work[: buf.size]
+            work = buf if layout.identity else self._work[: buf.size]
             lo, hi = layout.regions[self.index]
             a, b = layout.pieces[self.comm.rank]
             if work is not buf:
@@ -228,7 +250,7 @@ class HierarchicalTransport:
             self.lane._transport.all_gather(
                 work[lo:hi], compression=compression, bounds=layout.lane_bounds
             )
-            self._gather_locally(buf, work, layout, direct)
+            self._gather_locally(buf, work, layout)
         return buf
 
     def broadcast(self, buf: np.ndarray, root: int = 0) -> np.ndarray:
@@ -259,24 +281,29 @@ class HierarchicalTransport:
         self.local.broadcast(buf, root=0)
         return buf
 
-    def _reduce_locally(self, buf: np.ndarray) -> tuple[np.ndarray, Layout, bool]:
-        """Region `index` of the work vector := the host's sum over it. Straight from buf
-        into the shm slots when the local ring has shared memory, else pack + region ring."""
+    def _regions(self, buf: np.ndarray) -> shm_regions.Regions:
+        return shm_regions.Regions(self.local, buf, self._layout_for(buf.size), self._lanes,
+                                   self.comm.world_size)  # fmt: skip
+
+    def _lane(self, name: str, regions: shm_regions.Regions, compression: str | None) -> None:
+        """The lane ring's `name` on region j of the own slot, pipelined with the local
+        sums (fill) and the copies into buf (final); see shm_regions."""
+        collective = getattr(self.lane._transport, name)
+        hooks = RingHooks(fill=regions.fill, final=regions.final)
+        collective(regions.region, compression=compression,
+                   bounds=regions.layout.lane_bounds, hooks=hooks)  # fmt: skip
+        if not get_codec(compression).lossless:
+            regions.final_all()  # the ring reports final chunks only when lossless
+
+    def _reduce_locally(self, buf: np.ndarray) -> tuple[np.ndarray, Layout]:
+        """Local ring over sockets: pack into the lane-major work vector, region ring."""
         layout = self._layout_for(buf.size)
-        n = self.comm.world_size
-        if shm_regions.usable(self.local, buf.nbytes):
-            work = self._work[: buf.size]
-            shm_regions.reduce_regions(self.local, buf, layout, self._lanes, work, n)
-            return work, layout, True
         work = self._pack(buf, layout)
         self.local._transport.reduce_scatter(work, bounds=layout.regions)
-        return work, layout, False
+        return work, layout
 
-    def _gather_locally(self, buf: np.ndarray, work: np.ndarray, layout: Layout, direct: bool):
+    def _gather_locally(self, buf: np.ndarray, work: np.ndarray, layout: Layout) -> None:
         n = self.comm.world_size
-        if direct:
-            shm_regions.gather_regions(self.local, buf, layout, self._lanes, work, n)
-            return
         self.local._transport.all_gather(work, bounds=layout.regions)
         if work is not buf:
             for k, (a, b) in layout.pieces.items():

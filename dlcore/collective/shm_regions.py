@@ -1,24 +1,37 @@
-"""The local (shared-memory) phases of the hierarchical collectives, straight from the buffer.
+"""The local (shared-memory) phases of the hierarchical collectives, pipelined with the lane.
 
-Owns two calls on a host's local ring whose transport is shared memory: `reduce_regions`
-(every local rank's buffer is reduced over the host into region j of a lane-major work
-vector, by local rank j) and `gather_regions` (every local rank's lane-gathered region
-goes back into every local rank's buffer). The layout (which shard of the buffer lives
-where in the work vector) comes from `hierarchical.plan_layout`; the slots, their
-alternation and the all-to-all signals are `shm.ShmTransport`'s, used exactly as its own
-reduce_scatter and all_gather use them (one signal per call, peers' slots read only
-after it), so the slot-reuse argument in `shm.py` holds unchanged.
+Owns `Regions`: one hierarchical call's view of the host's shared-memory slots when the
+local ring's transport is shared memory. The lane ring (TCP between hosts) runs on this
+rank's own slot, region j (j = this rank's local index), so nothing is copied between a
+work vector and the slots:
 
-Why not pack the buffer into the work vector and call the shm transport with region
-bounds: that costs two extra copies of the whole vector per call (pack, unpack), which
-on a busy host is a visible share of a collective. Here each shard is copied once into
-this rank's slot at its lane-major place, and gathered shards are copied once from the
-owner's slot straight back into the buffer. Sums run in local-rank order, so every
-region's bits are the same whichever rank computes them.
+    all_reduce      inputs: copy buf's pieces of the other regions into the own slot;
+                    signal INPUTS. lane all-reduce on region j with hooks: `fill` sums a
+                    chunk over the host's ranks (local-rank order, buf for the own term,
+                    the peers' slots for theirs) just before the ring sends it or adds a
+                    received chunk into it, so the wire starts after one chunk; `final`
+                    copies each finished chunk into buf while the next one is on the wire.
+                    signal SUMS; copy the other regions from their owners' slots into buf.
+    reduce_scatter  inputs, then a lane reduce-scatter with the same hooks (`final` of the
+                    own piece is the own shard: copied into buf).
+    all_gather      the own shard into its place in region j, a lane all-gather straight
+                    into the slot (`final` copies each arriving chunk into buf), signal
+                    SLICE, copy the other regions.
+
+So per call and rank the memory traffic outside the wire phase is one copy of (m-1)/m of
+the vector before it (the inputs; m = ranks per host) and one after it (the other
+regions), and the sums and the own region's copies run while the wire is busy.
+
+Slots: one `_begin` per call (the slots alternate as in `shm.py`); peers read this
+rank's other regions only after its INPUTS signal and its region j only after its SUMS
+or SLICE signal; this rank writes region j of its own slot between the two, which no
+peer reads then. Every call ends with a signal after its writes, so the argument in
+`shm.py` (a slot is rewritten only after every rank's frame of the next call) holds.
 """
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -38,49 +51,84 @@ def usable(local: Communicator, nbytes: int) -> bool:
     return isinstance(transport, ShmTransport) and transport._reserve(nbytes)
 
 
-def _places(layout: Layout, ranks: list[int], n: int):
-    """(place in the work vector, place in the buffer) of each rank's shard."""
-    for k in ranks:
-        yield layout.pieces[k], shard_bounds(layout.length, n, k)
+class Regions:
+    """One hierarchical call's slots: region j of the own slot is the lane ring's buffer.
 
-
-def reduce_regions(
-    local: Communicator, buf: np.ndarray, layout: Layout, regions: list[list[int]], work, n: int
-) -> None:
-    """work[region j] = the host's sum of buf over region j (j = this local rank).
-
-    `regions[i]`: the global ranks whose shards make up region i (lane i's members).
+    `lanes[i]`: the global ranks whose shards make up region i (lane i's members, host
+    order); `n`: the world size of the whole group.
     """
-    transport: ShmTransport = local._transport
-    j = local.rank
-    with local.operation("reduce_scatter (hierarchical, shared memory)") as op:
-        views, _ = transport._begin(buf.size)
-        mine = views[j]
-        for i, ranks in enumerate(regions):
-            if i != j:
-                for (a, b), (s, e) in _places(layout, ranks, n):
-                    mine[a:b] = buf[s:e]
-        exchange(local, op, Phase.INPUTS, buf.nbytes)
-        for (a, b), (s, e) in _places(layout, regions[j], n):
-            terms = [buf[s:e] if i == j else view[a:b] for i, view in enumerate(views)]
-            out = work[a:b]
-            np.add(terms[0], terms[1], out=out)
-            for term in terms[2:]:
-                np.add(out, term, out=out)
 
+    def __init__(
+        self, local: Communicator, buf: np.ndarray, layout: Layout, lanes: list[list[int]], n: int
+    ) -> None:
+        transport: ShmTransport = local._transport
+        self.local, self.buf, self.layout, self.lanes, self.n = local, buf, layout, lanes, n
+        self.j = local.rank
+        self.views, _ = transport._begin(buf.size)
+        lo, hi = layout.regions[self.j]
+        self.lo = lo
+        self.region = self.views[self.j][lo:hi]
+        self._starts = [a for a, _ in layout.lane_bounds]
+        self._buf_starts = [shard_bounds(buf.size, n, k)[0] for k in lanes[self.j]]
 
-def gather_regions(
-    local: Communicator, buf: np.ndarray, layout: Layout, regions: list[list[int]], work, n: int
-) -> None:
-    """buf = every region, each from the local rank that holds it (this one's from work)."""
-    transport: ShmTransport = local._transport
-    j = local.rank
-    with local.operation("all_gather (hierarchical, shared memory)") as op:
-        views, _ = transport._begin(buf.size)
-        lo, hi = layout.regions[j]
-        np.copyto(views[j][lo:hi], work[lo:hi])
-        exchange(local, op, Phase.SLICE, buf.nbytes)
-        for i, ranks in enumerate(regions):
-            source = work if i == j else views[i]
-            for (a, b), (s, e) in _places(layout, ranks, n):
-                buf[s:e] = source[a:b]
+    # -- phases -------------------------------------------------------------------------
+    def write_inputs(self, name: str) -> None:
+        """The own slot := buf's pieces of every other region; then signal INPUTS."""
+        mine = self.views[self.j]
+        for i, ranks in enumerate(self.lanes):
+            if i != self.j:
+                for (a, b), (s, e) in self._places(ranks):
+                    np.copyto(mine[a:b], self.buf[s:e])
+        self._signal(name, Phase.INPUTS)
+
+    def put_own(self, rank: int) -> None:
+        """Region j := buf's own shard at its place (all_gather's input)."""
+        (a, b), (s, e) = next(self._places([rank]))
+        np.copyto(self.views[self.j][a:b], self.buf[s:e])
+
+    def fill(self, a: int, b: int) -> None:
+        """region[a:b] := the host's sum of that chunk, in local-rank order."""
+        s = self._buf_place(a)
+        lo = self.lo
+        terms = [
+            self.buf[s : s + b - a] if i == self.j else view[lo + a : lo + b]
+            for i, view in enumerate(self.views)
+        ]
+        out = self.region[a:b]
+        np.add(terms[0], terms[1], out=out)
+        for term in terms[2:]:
+            np.add(out, term, out=out)
+
+    def final(self, a: int, b: int) -> None:
+        """buf := region[a:b], final (a chunk of this rank's lane result)."""
+        s = self._buf_place(a)
+        np.copyto(self.buf[s : s + b - a], self.region[a:b])
+
+    def final_all(self) -> None:
+        """Every piece of region j into buf (when the ring could not report chunks)."""
+        for a, b in self.layout.lane_bounds:
+            if b > a:
+                self.final(a, b)
+
+    def finish(self, name: str, phase: Phase) -> None:
+        """Signal that region j is final, then copy every other region into buf."""
+        self._signal(name, phase)
+        for i, ranks in enumerate(self.lanes):
+            if i != self.j:
+                for (a, b), (s, e) in self._places(ranks):
+                    np.copyto(self.buf[s:e], self.views[i][a:b])
+
+    # -- helpers ------------------------------------------------------------------------
+    def _signal(self, name: str, phase: Phase) -> None:
+        with self.local.operation(f"{name} (hierarchical, shared memory)") as op:
+            exchange(self.local, op, phase, self.buf.nbytes)
+
+    def _places(self, ranks: list[int]):
+        """(place in the work layout, place in buf) of each rank's shard."""
+        for k in ranks:
+            yield self.layout.pieces[k], shard_bounds(self.layout.length, self.n, k)
+
+    def _buf_place(self, a: int) -> int:
+        """Where region-relative index `a` lives in buf (a chunk never spans two pieces)."""
+        h = bisect.bisect_right(self._starts, a) - 1
+        return self._buf_starts[h] + a - self._starts[h]
