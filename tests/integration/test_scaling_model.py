@@ -22,7 +22,7 @@ import scaling_model as sm  # noqa: E402
 
 TRUE = sm.Fit(
     bandwidth={"1gbit": 115e6, "200mbit": 23.5e6}, alpha=2e-3, c_local=1.5e-9, u0=8e-9,
-    u1=1.5e-9, k_hier=1.1, c0=0.06, c1=0.004, d_barrier=0.03, a_tree=0.15, c_tree=2e-8,
+    u1=1.5e-9, k_hier=1.1, c0=0.06, c1=0.004, wave=0.05, d_barrier=0.03, a_tree=0.15, c_tree=2e-8,
     a_block=0.02, c_bm=1e-8,
 )  # fmt: skip
 PARAMS = 4_331_521
@@ -49,11 +49,11 @@ def spark_line() -> dict:
     sizes = [1 << 16, 1 << 20, 1 << 22]
     return {
         "benchmark": "spark_stage_cost",
-        "stage_s_by_tasks": {str(k): TRUE.stage(k) for k in (1, 2, 4, 8, 16, 32)},
+        "stage_s_by_tasks": {str(k): TRUE.stage(k, slots=2) for k in (1, 2, 4, 8, 16, 32)},
         "barrier_stage_s_by_tasks": {str(k): TRUE.stage(k, True) for k in (1, 2)},
         "tree_aggregate_s_by_floats": {str(v): TRUE.a_tree + TRUE.c_tree * 4 * v for v in sizes},
         "block_exchange_s_by_floats": {
-            str(v): 3 * TRUE.stage(2) + 2 * TRUE.a_block + TRUE.c_bm * 4 * v for v in sizes
+            str(v): 3 * TRUE.stage(2, slots=2) + 2 * TRUE.a_block + TRUE.c_bm * 4 * v for v in sizes
         },
     }
 
@@ -70,8 +70,8 @@ def test_calibration_recovers_the_terms_and_predicts_held_out_lines(lines: Path)
     rows = sm.load_lines([lines])
     net = [r for r in rows if r["benchmark"] == "netns_cluster"]
     fit = sm.calibrate(net, [rows[-1]], "1gbit")
-    for name in ("alpha", "c_local", "u0", "u1", "k_hier", "c0", "c1", "d_barrier", "a_tree",
-                 "c_tree", "a_block", "c_bm"):  # fmt: skip
+    for name in ("alpha", "c_local", "u0", "u1", "k_hier", "c0", "c1", "wave", "d_barrier",
+                 "a_tree", "c_tree", "a_block", "c_bm"):  # fmt: skip
         assert getattr(fit, name) == pytest.approx(getattr(TRUE, name), rel=1e-6), name
     held_out = [r for r in net if r["link_rate"] == "200mbit"]
     pairs = [p for r in held_out for p in sm.predict_netns(r, fit).values()]
