@@ -25,7 +25,8 @@ Designs (per iteration; scheduling amortised as the trainer's `auto` plans it):
     flat ring        2 (n-1) alpha + 2 (n-1)/n S/B                  + C_bar(n) / (G K)
     hierarchical     2 (H-1) alpha + 2 (H-1)/H S/B + c_local S      + C_bar(n) / (G K)
     bigdl_blocks     2 (n-1) a_block + 2 (n-1)/n S (c_bm + 1/B)     + C(n)   (a job per step)
-    tree_aggregate   f(n) S (c_tree / 2 + 1/B) + log2(n) S/B + a_tree + 2 C(n)
+    tree_aggregate   f(n) S (c_tree / 2 + 1/B) + log2(n) S/B + a_tree + 2 c1 (n - 2)
+                     (a_tree is a whole broadcast + treeAggregate job of 2 tasks)
                      (f(n) = fan-in summed over treeAggregate's levels: n up to 4, else
                      2 ceil(sqrt n); broadcast by torrent: log2(n) wire passes)
 
@@ -185,9 +186,12 @@ def iteration(design: str, n: int, params: int, batch: int, fit: Fit, b: float) 
     if design in ("flat", "hierarchical"):
         g, k = auto_plan(fit, n, t_c + t_x)
         sched = fit.stage(n, barrier=True) / (g * k)
-    else:  # a Spark job per iteration (two stages for treeAggregate)
+    elif design == "bigdl_blocks":  # a Spark job per iteration
         g = k = 1
-        sched = fit.stage(n) * (2 if design == "tree_aggregate" else 1)
+        sched = fit.stage(n)
+    else:  # a_tree already holds the job (measured with 2 tasks); more tasks, 2 stages
+        g = k = 1
+        sched = 2 * fit.c1 * max(0, n - 2)
     t = t_c + t_x + sched
     return {"t": t, "compute": t_c, "exchange": t_x, "sched": sched, "G": g, "K": k}
 
@@ -220,6 +224,23 @@ def predict_spark(run: dict, fit: Fit) -> dict[str, tuple[float, float]]:
     fixed = 3 * fit.stage(2) + 2 * fit.a_block
     out[f"block_exchange_{size}_floats_s"] = (fixed + fit.c_bm * 4 * size, v)
     return out
+
+
+SMALL_MLP = (16 * 8 + 8 + 8 + 1, 16)  # bench/spark_overhead.py part A: params, batch/worker
+
+
+def predict_trainer(run: dict, fit: Fit) -> dict[str, tuple[float, float]]:
+    """The trainer on local[2] (bench/spark_overhead.py), 2 workers, the small MLP:
+    engine per_iteration = the treeAggregate design; grouped, G = 1, one stage per group =
+    a barrier stage per iteration (its rendezvous, ~15 ms, is not in the model)."""
+    params, batch = SMALL_MLP
+    ms = run["ms_per_iteration"]
+    t_tree = iteration("tree_aggregate", 2, params, batch, fit, math.inf)["t"]
+    t_g1 = fit.compute(params, batch) + fit.stage(2, barrier=True)
+    return {
+        "trainer_per_iteration_s": (t_tree, ms["per_iteration"] / 1e3),
+        "trainer_grouped_g1_s": (t_g1, ms["grouped_g1"] / 1e3),
+    }
 
 
 # -- projections --------------------------------------------------------------------------
@@ -307,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
         tag = f"{run['link_rate']}#{i} batch {run['train_batch_per_rank']}"
         errors.update(_errors(predict_netns(run, fit), tag))
     errors.update(_errors(predict_spark(spark[-1], fit), "local[2]"))
+    for run in (r for r in lines if r.get("benchmark") == "spark_overhead"):
+        errors.update(_errors(predict_trainer(run, fit), "local[2] trainer"))
     projection = project(fit, args.calibrate)
     if args.plots:
         from _scaling_plots import write_plots

@@ -105,3 +105,16 @@ def test_the_cli_prints_one_json_line_and_writes_one_svg_per_model(lines: Path, 
         assert rows[0]["flat"]["efficiency"] == pytest.approx(1.0, abs=0.01)  # 1 worker
         svg = (tmp_path / "plots" / f"scaling_{name}.svg").read_text()
         assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+
+
+def test_trainer_runs_are_predicted_as_the_tree_design_and_a_stage_per_iteration():
+    params, batch = sm.SMALL_MLP
+    tree = sm.iteration("tree_aggregate", 2, params, batch, TRUE, float("inf"))["t"]
+    assert tree == pytest.approx(
+        TRUE.a_tree + TRUE.compute(params, batch) + 4 * params * TRUE.c_tree
+    )
+    g1 = TRUE.compute(params, batch) + TRUE.stage(2, barrier=True)
+    run = {"ms_per_iteration": {"per_iteration": tree * 1e3, "grouped_g1": g1 * 2e3}}
+    predicted = sm.predict_trainer(run, TRUE)
+    assert predicted["trainer_per_iteration_s"] == pytest.approx((tree, tree))
+    assert predicted["trainer_grouped_g1_s"] == pytest.approx((g1, 2 * g1))
