@@ -28,6 +28,13 @@ shards as bounds (each shard summed once, by its owner), and copies the own shar
 back. all_gather runs the same in reverse. Every shard's sum is computed once and
 then copied, so all ranks end with identical bits.
 
+Pipelining (local ring on shared memory, the usual case): W is not a separate vector but
+this rank's own shm slot, and the local sums are not a phase before the lane: the lane
+ring runs on region j of the slot with `RingHooks` - `fill` sums a chunk over the host
+just before the ring first sends it or adds into it, `final` copies each finished chunk
+into buf while the next one is on the wire (`shm_regions.Regions`). Only the input copy
+before the lane and the other regions' copy after it are outside the wire phase.
+
 Fallbacks (the same decision on every rank, from the same exchanged host keys):
 one host -> None (the communicator then picks shm as before); every host one rank
 -> None (flat ring); hosts of unequal sizes -> "leader" mode: local all-reduce,
