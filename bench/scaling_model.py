@@ -13,6 +13,9 @@ Fitted terms (S = gradient bytes, n workers, m = 2 per host, H = n / m hosts):
     compute    t_c(b) = P (u0 + b u1): a memory-bound floor per parameter plus a per-sample
                term, from the flat 2x2 training runs at two batch sizes (step - sync)
     k_hier     compute slow-down in hierarchical blocks (all ranks compute at once)
+    setup, rdv the trainer's task set-up and rendezvous per stage (bench/spark_overhead.py's
+               fraud-MLP part, warm stages): added to the grouped engine's stage cost
+               and, set-up only, to every step of the treeAggregate design
     C(k)       Spark job with one stage of k tasks: c0 + c1 k + w (waves - 1), waves =
                ceil(k / 2) on local[2] (c0, c1 from 1 and 2 tasks: one wave; w from 4 and
                8 tasks); barrier stages add d_barrier. On a cluster with a slot per
@@ -76,6 +79,8 @@ class Fit:
     c_tree: float
     a_block: float
     c_bm: float
+    setup: float = 0.0  # s: a trainer task's set-up (data, model) in a new stage
+    rendezvous: float = 0.0  # s: the grouped engine's rendezvous per stage
 
     def stage(self, k: int, barrier: bool = False, slots: int | None = None) -> float:
         """A job of one stage of k tasks; `slots` None = a slot per task (one wave)."""
@@ -107,7 +112,9 @@ def ring(n: int, alpha: float, size: float, b: float) -> float:
     return 0.0 if n <= 1 else 2 * (n - 1) * alpha + 2 * (n - 1) / n * size / b
 
 
-def calibrate(net: list[dict], spark: list[dict], rate: str, alpha_floor: float = 0.0) -> Fit:
+def calibrate(
+    net: list[dict], spark: list[dict], rate: str, alpha_floor: float = 0.0, trainer=()
+) -> Fit:
     cal = [r for r in net if r["link_rate"] == rate]
     if not cal:
         raise SystemExit(f"no netns run at the calibration rate {rate!r}")
@@ -140,9 +147,14 @@ def calibrate(net: list[dict], spark: list[dict], rate: str, alpha_floor: float 
     a_tree, c_tree = _line(*_ends(sp["tree_aggregate_s_by_floats"]))
     a_b, c_bm = _line(*_ends(sp["block_exchange_s_by_floats"]))
     a_block = max(0.0, (a_b - 3 * (c0 + 2 * c1)) / 2)
+    # Task set-up and rendezvous: the fraud-MLP part of bench/spark_overhead.py (warm stages)
+    warm = [r["fraud_warm_stage_start_breakdown_ms"] for r in trainer]
+    setup = statistics.median(w["setup"] for w in warm) / 1e3 if warm else 0.0
+    rdv = statistics.median(w["rendezvous"] for w in warm) / 1e3 if warm else 0.0
     return Fit(
-        bw, alpha, c_local, u0, u1, k_hier, c0, c1, wave, d_barrier, a_tree, c_tree, a_block, c_bm
-    )
+        bw, alpha, c_local, u0, u1, k_hier, c0, c1, wave, d_barrier, a_tree, c_tree, a_block, c_bm,
+        setup, rdv,
+    )  # fmt: skip
 
 
 def _ends(by_floats: dict) -> tuple[list[float], list[float]]:
@@ -174,7 +186,7 @@ def exchange_time(design: str, n: int, size: float, fit: Fit, b: float) -> float
 
 def auto_plan(fit: Fit, n: int, t_iter: float) -> tuple[int, int]:
     """The group size and groups per stage the planner's `auto` picks."""
-    cost = fit.stage(n, barrier=True)
+    cost = fit.stage(n, barrier=True) + fit.setup + fit.rendezvous
     g = min(MAX_GROUP, max(1, math.ceil(cost * (1 - GROUP_TARGET) / (GROUP_TARGET * t_iter))))
     k = math.ceil(cost * (1 - STAGE_TARGET) / (STAGE_TARGET * g * t_iter))
     return g, min(MAX_STAGE_GROUPS, max(1, k))
@@ -185,13 +197,13 @@ def iteration(design: str, n: int, params: int, batch: int, fit: Fit, b: float) 
     t_x = exchange_time(design, n, params * 4, fit, b)
     if design in ("flat", "hierarchical"):
         g, k = auto_plan(fit, n, t_c + t_x)
-        sched = fit.stage(n, barrier=True) / (g * k)
+        sched = (fit.stage(n, barrier=True) + fit.setup + fit.rendezvous) / (g * k)
     elif design == "bigdl_blocks":  # a Spark job per iteration
         g = k = 1
         sched = fit.stage(n)
     else:  # a_tree already holds the job (measured with 2 tasks); more tasks, 2 stages
         g = k = 1
-        sched = 2 * fit.c1 * max(0, n - 2)
+        sched = 2 * fit.c1 * max(0, n - 2) + fit.setup  # every step's tasks build the model
     t = t_c + t_x + sched
     return {"t": t, "compute": t_c, "exchange": t_x, "sched": sched, "G": g, "K": k}
 
@@ -232,11 +244,12 @@ SMALL_MLP = (16 * 8 + 8 + 8 + 1, 16)  # bench/spark_overhead.py part A: params, 
 def predict_trainer(run: dict, fit: Fit) -> dict[str, tuple[float, float]]:
     """The trainer on local[2] (bench/spark_overhead.py), 2 workers, the small MLP:
     engine per_iteration = the treeAggregate design; grouped, G = 1, one stage per group =
-    a barrier stage per iteration (its rendezvous, ~15 ms, is not in the model)."""
+    a barrier stage + task set-up + rendezvous per iteration. Set-up and rendezvous come
+    from the same run's fraud-MLP part, so these small-MLP figures are held out."""
     params, batch = SMALL_MLP
     ms = run["ms_per_iteration"]
     t_tree = iteration("tree_aggregate", 2, params, batch, fit, math.inf)["t"]
-    t_g1 = fit.compute(params, batch) + fit.stage(2, barrier=True)
+    t_g1 = fit.compute(params, batch) + fit.stage(2, barrier=True) + fit.setup + fit.rendezvous
     return {
         "trainer_per_iteration_s": (t_tree, ms["per_iteration"] / 1e3),
         "trainer_grouped_g1_s": (t_g1, ms["grouped_g1"] / 1e3),
@@ -301,6 +314,7 @@ def fit_summary(fit: Fit) -> dict:
                      "barrier_extra": round(fit.d_barrier * 1e3, 1)},
         "tree": {"a_ms": round(fit.a_tree * 1e3, 1), "c_ns_per_byte": round(fit.c_tree * 1e9, 2)},
         "blocks": {"a_block_ms": round(fit.a_block * 1e3, 1), "c_ns_per_byte": round(fit.c_bm * 1e9, 2)},
+        "trainer_ms": {"setup": round(fit.setup * 1e3, 1), "rendezvous": round(fit.rendezvous * 1e3, 1)},
     }  # fmt: skip
 
 
@@ -322,13 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     if not net or not spark:
         print("scaling_model: needs netns_cluster and spark_stage_cost lines", file=sys.stderr)
         return 2
-    fit = calibrate(net, spark, args.calibrate, args.alpha_floor_ms / 1e3)
+    trainer = [r for r in lines if r.get("benchmark") == "spark_overhead"]
+    fit = calibrate(net, spark, args.calibrate, args.alpha_floor_ms / 1e3, trainer)
     errors: dict = {}
     for i, run in enumerate(r for r in net if r["link_rate"] != args.calibrate):
         tag = f"{run['link_rate']}#{i} batch {run['train_batch_per_rank']}"
         errors.update(_errors(predict_netns(run, fit), tag))
     errors.update(_errors(predict_spark(spark[-1], fit), "local[2]"))
-    for run in (r for r in lines if r.get("benchmark") == "spark_overhead"):
+    for run in trainer:
         errors.update(_errors(predict_trainer(run, fit), "local[2] trainer"))
     projection = project(fit, args.calibrate)
     if args.plots:

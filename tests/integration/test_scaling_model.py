@@ -23,7 +23,7 @@ import scaling_model as sm  # noqa: E402
 TRUE = sm.Fit(
     bandwidth={"1gbit": 115e6, "200mbit": 23.5e6}, alpha=2e-3, c_local=1.5e-9, u0=8e-9,
     u1=1.5e-9, k_hier=1.1, c0=0.06, c1=0.004, wave=0.05, d_barrier=0.03, a_tree=0.15, c_tree=2e-8,
-    a_block=0.02, c_bm=1e-8,
+    a_block=0.02, c_bm=1e-8, setup=0.04, rendezvous=0.015,
 )  # fmt: skip
 PARAMS = 4_331_521
 
@@ -61,6 +61,12 @@ def spark_line() -> dict:
 @pytest.fixture
 def lines(tmp_path: Path) -> Path:
     rows = [netns_line(r, b) for r in ("1gbit", "200mbit") for b in (2, 16)] + [spark_line()]
+    breakdown = {"setup": TRUE.setup * 1e3, "rendezvous": TRUE.rendezvous * 1e3}
+    params, batch = sm.SMALL_MLP
+    tree = sm.iteration("tree_aggregate", 2, params, batch, TRUE, float("inf"))["t"]
+    g1 = TRUE.compute(params, batch) + TRUE.stage(2, barrier=True) + TRUE.setup + TRUE.rendezvous
+    rows.append({"benchmark": "spark_overhead", "fraud_warm_stage_start_breakdown_ms": breakdown,
+                 "ms_per_iteration": {"per_iteration": tree * 1e3, "grouped_g1": g1 * 1e3}})  # fmt: skip
     path = tmp_path / "runs.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
     return path
@@ -69,13 +75,13 @@ def lines(tmp_path: Path) -> Path:
 def test_calibration_recovers_the_terms_and_predicts_held_out_lines(lines: Path):
     rows = sm.load_lines([lines])
     net = [r for r in rows if r["benchmark"] == "netns_cluster"]
-    fit = sm.calibrate(net, [rows[-1]], "1gbit")
+    fit = sm.calibrate(net, [rows[-2]], "1gbit", trainer=[rows[-1]])
     for name in ("alpha", "c_local", "u0", "u1", "k_hier", "c0", "c1", "wave", "d_barrier",
-                 "a_tree", "c_tree", "a_block", "c_bm"):  # fmt: skip
+                 "a_tree", "c_tree", "a_block", "c_bm", "setup", "rendezvous"):  # fmt: skip
         assert getattr(fit, name) == pytest.approx(getattr(TRUE, name), rel=1e-6), name
     held_out = [r for r in net if r["link_rate"] == "200mbit"]
     pairs = [p for r in held_out for p in sm.predict_netns(r, fit).values()]
-    pairs += list(sm.predict_spark(rows[-1], fit).values())
+    pairs += list(sm.predict_spark(rows[-2], fit).values())
     assert len(pairs) == 2 * 5 + 5
     for predicted, measured in pairs:
         assert predicted == pytest.approx(measured, rel=1e-6)
@@ -86,7 +92,8 @@ def test_auto_plan_matches_the_trainers_planner():
 
     for workers, t_iter in ((2, 0.005), (64, 0.05), (1000, 0.4), (8, 1e-4)):
         planner = GroupPlanner("auto")
-        planner.observe(stage_cost_s=TRUE.stage(workers, True), loop_s=t_iter, iterations=1)
+        cost = TRUE.stage(workers, True) + TRUE.setup + TRUE.rendezvous
+        planner.observe(stage_cost_s=cost, loop_s=t_iter, iterations=1)
         g = planner.next(10**9)
         assert sm.auto_plan(TRUE, workers, t_iter) == (g, planner.groups_per_stage(g))
 
@@ -110,10 +117,9 @@ def test_the_cli_prints_one_json_line_and_writes_one_svg_per_model(lines: Path, 
 def test_trainer_runs_are_predicted_as_the_tree_design_and_a_stage_per_iteration():
     params, batch = sm.SMALL_MLP
     tree = sm.iteration("tree_aggregate", 2, params, batch, TRUE, float("inf"))["t"]
-    assert tree == pytest.approx(
-        TRUE.a_tree + TRUE.compute(params, batch) + 4 * params * TRUE.c_tree
-    )
-    g1 = TRUE.compute(params, batch) + TRUE.stage(2, barrier=True)
+    tree_parts = TRUE.a_tree + TRUE.setup + TRUE.compute(params, batch) + 4 * params * TRUE.c_tree
+    assert tree == pytest.approx(tree_parts)
+    g1 = TRUE.compute(params, batch) + TRUE.stage(2, barrier=True) + TRUE.setup + TRUE.rendezvous
     run = {"ms_per_iteration": {"per_iteration": tree * 1e3, "grouped_g1": g1 * 2e3}}
     predicted = sm.predict_trainer(run, TRUE)
     assert predicted["trainer_per_iteration_s"] == pytest.approx((tree, tree))
