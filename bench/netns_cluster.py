@@ -194,6 +194,7 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
     seconds = {name: 0.0 for name in comms}
     warm_sync = {name: 0.0 for name in comms}
     compute = {name: 0.0 for name in comms}
+    phases = {name: [0.0, 0.0] for name in comms}  # reduce-scatter, all-gather seconds
     world, batch, block = job["world"], job["batch"], job["block"]
     for b in range(job["blocks"] + 1):
         for name in ("flat", "hierarchical") if b % 2 else ("hierarchical", "flat"):
@@ -202,6 +203,10 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
             t_fb = 0.0
             for s in range(block):
                 t_fb += _train_step(models[name], steps[name], rank, b * block + s, world, batch)
+                if b:
+                    timing = steps[name].last_timings
+                    phases[name][0] += timing.reduce_scatter_s
+                    phases[name][1] += timing.all_gather_s
             if b:  # block 0 warms up
                 seconds[name] += time.perf_counter() - t0
                 compute[name] += t_fb
@@ -215,6 +220,7 @@ def train_rank(rank: int, job: dict, run_dir: Path) -> dict:
         },
         "allreduce_s": allreduce_s,
         "forward_backward_s_per_step": {n: t / (job["blocks"] * block) for n, t in compute.items()},
+        "rs_ag_s_per_step": {n: [t / (job["blocks"] * block) for t in p] for n, p in phases.items()},
         "transports": {n: c.transport for n, c in comms.items()},
         "local_transport": comms["hierarchical"]._transport.local.transport,
         "weights": {n: models[n].params.data[:: max(1, models[n].params.size // 4096)].tolist()
@@ -459,6 +465,10 @@ def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) 
         },
         "forward_backward_ms_per_step_by_rank": {
             n: [round(t["forward_backward_s_per_step"][n] * 1e3, 1) for t in train]
+            for n in ("flat", "hierarchical")
+        },
+        "reduce_scatter_all_gather_ms_by_rank": {
+            n: [[round(x * 1e3, 1) for x in t["rs_ag_s_per_step"][n]] for t in train]
             for n in ("flat", "hierarchical")
         },
         "sync_ms_per_step_by_rank": {
