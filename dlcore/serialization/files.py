@@ -97,7 +97,7 @@ def read_json(path: str | os.PathLike) -> dict[str, Any]:
     if not path.is_file():
         raise SerializationError(f"{path}: file is missing")
     try:
-        obj = json.loads(path.read_text(encoding="utf-8"))
+        obj = json.loads(path.read_bytes())  # bytes: JSON is UTF-8 (RFC 8259)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SerializationError(f"{path}: not valid JSON ({exc})") from exc
     except RecursionError:
