@@ -8,13 +8,22 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 
 import numpy as np
 import pytest
 
 from dlcore.errors import SerializationError
-from dlcore.serialization import load_model, read_json, read_npz, sha256_array, write_npz_atomic
+from dlcore.serialization import (
+    files,
+    load_model,
+    read_json,
+    read_npz,
+    sha256_array,
+    write_json_atomic,
+    write_npz_atomic,
+)
 from tests.dlcore.serialization.helpers import Tripwire, edit_json
 
 
@@ -99,4 +108,38 @@ def test_record_names_that_do_not_match_the_architecture(saved):
     assert _error(load_model, saved) == (
         f"{saved / 'model.json'}: arrays do not match. Missing: ['model/0_linear.W']; "
         "unexpected: ['renamed']"
+    )
+
+
+def test_json_is_written_sorted_and_indented_creating_parents(tmp_path):
+    write_json_atomic(tmp_path / "a" / "b" / "m.json", {"b": [1, 2], "a": "Zürich"})
+    assert (tmp_path / "a" / "b" / "m.json").read_bytes() == (
+        b'{\n  "a": "Z\\u00fcrich",\n  "b": [\n    1,\n    2\n  ]\n}'
+    )
+
+
+def test_the_temporary_is_a_hidden_sibling_named_after_the_target(tmp_path):
+    seen: list[str] = []
+
+    def write(f) -> None:
+        seen.extend(p.name for p in tmp_path.iterdir())
+        f.write(b"data")
+
+    files._write_atomic(tmp_path / "m.json", write)
+    assert len(seen) == 1 and re.fullmatch(r"\.m\.json\.[^.]+\.tmp", seen[0]), seen
+    assert [p.name for p in tmp_path.iterdir()] == ["m.json"]
+
+
+@pytest.mark.parametrize("name", ["", 5])
+def test_writer_refuses_empty_and_non_string_names(tmp_path, name):
+    assert _error(write_npz_atomic, tmp_path / "a.npz", {name: np.zeros(2)}) == (
+        f"{tmp_path / 'a.npz'}: array names must be non-empty strings. Received {name!r}"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_finite_covers_complex_arrays(tmp_path):
+    bad = np.array([1 + 1j, complex(np.nan, 0)])
+    assert _error(files.check_finite, tmp_path / "c.npz", {"z": bad}, "save").startswith(
+        f"{tmp_path / 'c.npz'}: array 'z' holds 1 non-finite values (NaN or inf); refusing to save"
     )
