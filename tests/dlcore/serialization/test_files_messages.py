@@ -143,3 +143,13 @@ def test_check_finite_covers_complex_arrays(tmp_path):
     assert _error(files.check_finite, tmp_path / "c.npz", {"z": bad}, "save").startswith(
         f"{tmp_path / 'c.npz'}: array 'z' holds 1 non-finite values (NaN or inf); refusing to save"
     )
+
+
+def test_a_write_that_fails_leaves_no_temporary_and_keeps_its_error(tmp_path):
+    def write(f) -> None:
+        f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="^disk full$"):
+        files._write_atomic(tmp_path / "m.json", write)
+    assert list(tmp_path.iterdir()) == []
