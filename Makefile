@@ -49,9 +49,14 @@ bench: venv
 
 # Mutation check of auth, wire framing, serialization, checkpoints and ETL accounting
 # ([tool.mutmut] in pyproject.toml; results in docs/TESTING.md). CPU-heavy: not in `test`.
+# A fresh full run each time (mutmut keeps the verdicts of unchanged code in mutants/, and
+# would not re-run a survivor that a new test now kills). On a shared machine:
+# make mutation MUTMUT_ARGS="--max-children 2"
+MUTMUT_ARGS ?=
 mutation: venv
 	$(BIN)/pip install -q 'mutmut==3.8.1'
-	env -u PYTHONPATH $(BIN)/mutmut run
+	rm -rf mutants
+	env -u PYTHONPATH $(BIN)/mutmut run $(MUTMUT_ARGS)
 	$(BIN)/python bench/mutation_report.py
 
 clean:

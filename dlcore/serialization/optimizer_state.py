@@ -87,8 +87,8 @@ def save_optimizer_state(
     start, stop = shard["start"], shard["stop"]
     sizes = {a.size for a in state.slots.values()}
     if stop is None and sizes:
-        stop = shard["stop"] = start + sizes.pop()
-    if sizes and (len(sizes) > 1 or sizes != {stop - start}):
+        stop = shard["stop"] = start + min(sizes)
+    if sizes and sizes != {stop - start}:
         raise ConfigError(
             f"slot arrays must all have the shard's length {stop - start} "
             f"([start, stop) = [{start}, {stop})). Received lengths {sorted(sizes)}"
@@ -116,9 +116,10 @@ def _check_saved_shard(meta: dict[str, Any], path: Path, want: dict[str, Any]) -
         raise SerializationError(
             f"{path}: 'shard' must be an object with rank/world_size/start/stop"
         )
-    for key in ("rank", "world_size", "start", "stop"):
-        if key == "stop" and (want["stop"] is None or saved.get("stop") is None):
-            continue
+    keys = ["rank", "world_size", "start"]
+    if want["stop"] is not None and saved.get("stop") is not None:
+        keys.append("stop")  # an unknown stop on either side matches any
+    for key in keys:
         if saved.get(key) != want[key]:
             raise SerializationError(
                 f"{path}: saved for {key}={saved.get(key)!r}, but {key}={want[key]!r} was requested"
@@ -167,7 +168,7 @@ def _expected_slots(
     records: dict[str, dict[str, Any]], optimizer: Optimizer, length: int, path: Path
 ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
     """name -> (shape, dtype) of the slot arrays this optimizer and shard need."""
-    slot_names = set(optimizer.init_state(0).slots)
+    slot_names = set(optimizer.slot_names)
     if set(records) != slot_names:
         raise SerializationError(
             f"{path}: {type(optimizer).__name__} keeps slots {sorted(slot_names)}; the file "

@@ -230,7 +230,7 @@ def _check_accounting(r: EtlResult) -> None:
         r.input_rows != r.output_rows + r.quarantine_rows + r.duplicate_rows
         or r.quarantine_rows != quarantined
         or None in r.quarantine_by_reason
-        or min(r.output_rows, r.quarantine_rows, r.duplicate_rows, 0) < 0
+        or min(r.output_rows, r.quarantine_rows, r.duplicate_rows) < 0
     ):
         raise DataIntegrityError(
             f"ETL row accounting does not add up for {r.input_path}: input {r.input_rows} != "

@@ -37,6 +37,8 @@ def test_balanced_accounts_pass(inp, out, quarantine, dups, by_reason):
         (10, 7, 2, 1, {"missing_amount": 1}),  # reasons do not add up to the quarantine
         (10, 7, 2, 1, {"missing_amount": 3}),
         (10, 8, 3, -1, {"x": 3}),  # totals balance only through negative duplicates
+        (10, -1, 10, 1, {"x": 10}),  # ... through a negative output count
+        (10, 10, -1, 1, {"x": -1}),  # ... through a negative quarantine count
     ],
 )
 def test_unbalanced_accounts_are_refused(inp, out, quarantine, dups, by_reason):

@@ -1,0 +1,136 @@
+"""CheckpointStore housekeeping: pruning, re-saves, the pointer's content, shard bounds on disk.
+
+Without Spark. These close the gaps the mutation check (`make mutation`) found in
+checkpoint.py; the recovery paths themselves are in test_checkpoint.py.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from dlcore.errors import SerializationError
+from dlcore.layers import Linear, Sequential
+from dlcore.model import Model
+from dlcore.optimizers import SGD, Adam, OptimizerState
+from dlcore.params import shard_bounds
+from dlcore.serialization import save_model, save_optimizer_state
+from fraud_app.errors import TrainingError
+from fraud_app.spark.checkpoint import FORMAT, CheckpointStore
+from tests.fraud_app.spark.test_checkpoint import _assert_same, _model, _state
+
+OPT = Adam(learning_rate=0.01)
+
+
+def _listing(store: CheckpointStore) -> list[str]:
+    return sorted(p.name for p in store.dir.iterdir())
+
+
+def test_by_default_the_two_newest_checkpoints_are_kept(tmp_path):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    for group in (1, 2, 3, 4):
+        store.save(_state(model, OPT, group), model, OPT)
+    assert _listing(store) == ["LATEST.json", "group-000003", "group-000004"]
+    assert store.load(OPT)[0].group == 4
+
+
+def test_pruning_never_deletes_the_checkpoint_just_saved(tmp_path):
+    """Resumed from group 3 while newer directories remain: group 3 is saved again, and kept."""
+    store, model = CheckpointStore(tmp_path, fingerprint="fp", keep=2), _model()
+    for group in (5, 6):
+        store.save(_state(model, OPT, group), model, OPT)
+    again = _state(model, OPT, 3)
+    store.save(again, model, OPT)
+    assert _listing(store) == ["LATEST.json", "group-000003", "group-000005", "group-000006"]
+    _assert_same(store.load(OPT)[0], again)
+
+
+def test_a_group_saved_again_replaces_its_directory(tmp_path):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    store.save(_state(model, OPT, 2), model, OPT)
+    second = _state(model, OPT, 2)
+    second.params = second.params * 2
+    second.iteration = 99
+    store.save(second, model, OPT)
+    _assert_same(store.load(OPT)[0], second)
+    assert _listing(store) == ["LATEST.json", "group-000002"]
+
+
+def test_the_store_directory_is_created_with_its_parents(tmp_path):
+    store, model = CheckpointStore(tmp_path / "a" / "b", fingerprint="fp"), _model()
+    state = _state(model, OPT, 1)
+    store.save(state, model, OPT)
+    _assert_same(store.load(OPT)[0], state)
+
+
+def test_the_pointer_names_its_format_and_directory_and_the_save_is_logged(tmp_path, caplog):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    with caplog.at_level(logging.INFO, logger="fraud_app.spark.checkpoint"):
+        target = store.save(_state(model, OPT, 2), model, OPT)
+    assert json.loads((tmp_path / "LATEST.json").read_text()) == {
+        "format": FORMAT,
+        "group_dir": "group-000002",
+    }
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
+        f"checkpoint written: {target} (iteration 8)"
+    ]
+
+
+def test_shards_of_a_stateless_optimizer_record_their_bounds(tmp_path):
+    store, model, sgd = CheckpointStore(tmp_path, fingerprint="fp"), _model(), SGD()
+    state = _state(model, sgd, 1)
+    state.opt_states = [OptimizerState(step=5), OptimizerState(step=5)]
+    target = store.save(state, model, sgd)
+    size = model.params.size
+    for rank in (0, 1):
+        meta = json.loads((target / f"optimizer.rank-0000{rank}-of-00002.json").read_text())
+        start, stop = shard_bounds(size, 2, rank)
+        assert meta["shard"] == {"rank": rank, "world_size": 2, "start": start, "stop": stop}
+    assert [s.step for s in store.load(sgd)[0].opt_states] == [5, 5]
+
+
+def test_a_model_of_another_size_beside_the_optimizer_shard_is_refused(tmp_path):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    target = store.save(_state(model, OPT, 1, world=1), model, OPT)
+    bigger = Model(Sequential([Linear(6), Linear(1)]), in_features=3)
+    save_model(bigger, target / "model")
+    with pytest.raises(SerializationError) as info:
+        store.load(OPT)
+    assert str(info.value) == (
+        f"{target / 'optimizer.rank-00000-of-00001.json'}: saved for stop={model.params.size}, "
+        f"but stop={bigger.params.size} was requested"
+    )
+
+
+def _edit_meta(target, edit) -> None:
+    meta = json.loads((target / "meta.json").read_text())
+    edit(meta)
+    (target / "meta.json").write_text(json.dumps(meta))
+
+
+def test_meta_without_history_loads_with_an_empty_history(tmp_path):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    target = store.save(_state(model, OPT, 2), model, OPT)
+    _edit_meta(target, lambda m: m.pop("history"))
+    assert store.load(OPT)[0].history == []
+
+
+def test_meta_missing_a_field_is_named(tmp_path):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    target = store.save(_state(model, OPT, 2), model, OPT)
+    _edit_meta(target, lambda m: m.pop("iteration"))
+    with pytest.raises(TrainingError) as info:
+        store.load(OPT)
+    assert str(info.value) == f"checkpoint {target}/meta.json is malformed: KeyError('iteration')"
+
+
+def test_saved_optimizer_follows_the_pointer_past_a_newer_partial_directory(tmp_path):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    store.save(_state(model, OPT, 2), model, OPT)
+    partial = tmp_path / "group-000003"  # a save killed after its optimizer shard was written
+    save_optimizer_state(partial, SGD(), OptimizerState(step=1))
+    assert type(store.saved_optimizer()) is Adam
+    (tmp_path / "LATEST.json").unlink()
+    assert type(store.saved_optimizer()) is SGD
