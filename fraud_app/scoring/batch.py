@@ -22,6 +22,7 @@ from typing import Any, Literal
 import numpy as np
 
 from dlcore.attribution import ensemble_attribution, top_features
+from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
 from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
@@ -178,11 +179,12 @@ def score_arrow_column(
     Xg = X[good] if invalid.any() else X
     attr, probs = None, []
     if opts.members:
-        probs = [_member_proba(m, Xg) for m in model.members]
+        logits = model.member_logits(Xg) if len(Xg) else np.zeros((0, len(model.members)))
+        probs = [np.ascontiguousarray(p) for p in sigmoid(logits).T]
     if opts.reasons and len(Xg):
-        scores_g, attr = ensemble_attribution(model.members, Xg, baseline)
-    elif probs:
-        scores_g = np.sum(probs, axis=0) / len(probs)
+        scores_g, attr = _attribution(model, Xg, baseline)
+    elif opts.members:
+        scores_g = mean_sigmoid(logits)
     else:
         scores_g = model.predict_proba(Xg) if len(Xg) else np.zeros(0)
     mask = invalid if invalid.any() else None
@@ -197,10 +199,15 @@ def score_arrow_column(
     return out
 
 
-def _member_proba(member, X: np.ndarray) -> np.ndarray:
-    if not len(X):
-        return np.zeros(0)
-    return sigmoid(member.predict(X).reshape(-1).astype(np.float64))
+def _attribution(model: FraudEnsemble, X: np.ndarray, baseline) -> tuple[np.ndarray, np.ndarray]:
+    """(score, gradient x (x - baseline)): the fused float64 plan when the members allow
+    it (the score is then exactly predict_proba's), else member by member."""
+    fused = model.proba_and_gradient(X)
+    if fused is None:
+        return ensemble_attribution(model.members, X, baseline)
+    proba, grad = fused
+    grad *= X.astype(np.float64) - np.asarray(baseline, dtype=np.float64)
+    return proba, grad
 
 
 def _spread(values: np.ndarray, good: np.ndarray) -> np.ndarray:
@@ -213,13 +220,15 @@ def _spread(values: np.ndarray, good: np.ndarray) -> np.ndarray:
 
 def _reason_arrays(attr, good: np.ndarray, names: list[str], n: int) -> list[Any]:
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     top = top_features(attr, n) if attr is not None else np.zeros((0, n), dtype=np.int64)
-    lookup = np.asarray(names, dtype=object)
+    lookup = pa.array(names, pa.string())
     out = []
     for i in range(n):
-        col = np.full(len(good), None, dtype=object)
+        idx = np.zeros(len(good), dtype=np.int64)
         if i < top.shape[1]:
-            col[good] = lookup[top[:, i]]
-        out.append(pa.array(col, pa.string()))
+            idx[good] = top[:, i]
+        valid = good if i < top.shape[1] else np.zeros(len(good), dtype=bool)
+        out.append(pc.take(lookup, pa.array(idx, mask=~valid)))
     return out
