@@ -3,7 +3,10 @@ feature-vector column.
 
 The ensemble travels to executors once per job as a broadcast of plain arrays
 and JSON configs, is rebuilt once per Python worker (cached by a content key),
-and scores Arrow batches with vectorised NumPy. No per-row Python.
+and scores Arrow batches with vectorised NumPy. No per-row Python. A scalar Arrow
+UDF carries only the feature column to Python and only the new columns back (one
+struct, split into columns in the JVM); the scores come from the fused float64 plan
+(dlcore.inference), the same arithmetic as FraudEnsemble.predict_proba.
 
 What it refuses (never a silent number): a row whose vector does not hold exactly the
 model's number of features (checked per row, not per batch), a null vector, and NaN or
@@ -20,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pyarrow as pa
 
 from dlcore.attribution import ensemble_attribution, top_features
 from dlcore.inference import mean_sigmoid
@@ -118,21 +122,23 @@ def score_dataframe(
         payload["baseline"] = feature_means(ensemble)
     key = _payload_key(payload)
     bc = df.sparkSession.sparkContext.broadcast(payload)
-    out_schema = T.StructType([*df.schema.fields, *_output_fields(ensemble, score_col, opts)])
+    fields = _output_fields(ensemble, score_col, opts)
+    names = [f.name for f in fields]
 
-    def score(batches: Iterator):
-        import pyarrow as pa
-
+    def score(columns: Iterator[pa.Array]) -> Iterator[pa.Array]:
         model = executor_ensemble(key, bc)
         baseline = bc.value.get("baseline")
-        for batch in batches:
-            cols = score_arrow_column(batch.column(features_col), model, opts, baseline=baseline)
-            yield pa.RecordBatch.from_arrays(
-                [*batch.columns, *cols],
-                [*batch.schema.names, *out_schema.names[len(batch.schema) :]],
-            )
+        for column in columns:
+            cols = score_arrow_column(column, model, opts, baseline=baseline)
+            yield pa.StructArray.from_arrays(cols, names=names)
 
-    return df.mapInArrow(score, out_schema)
+    # A scalar Arrow UDF: only the feature column travels to Python and only the new
+    # columns come back (mapInArrow would send every column there and back).
+    from pyspark.sql.functions import arrow_udf
+
+    udf = arrow_udf(score, T.StructType(fields))
+    out = udf(df[features_col])
+    return df.select(*[df[c] for c in df.columns], *[out.getField(n).alias(n) for n in names])
 
 
 def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:
@@ -170,7 +176,6 @@ def score_arrow_column(
     column, model: FraudEnsemble, opts: ScoringOptions, *, baseline=None
 ) -> list[Any]:
     """The output Arrow arrays for one batch's feature column (same order as the schema)."""
-    import pyarrow as pa
 
     names = model.feature_names
     X = feature_matrix(column, len(names), names)
@@ -219,7 +224,6 @@ def _spread(values: np.ndarray, good: np.ndarray) -> np.ndarray:
 
 
 def _reason_arrays(attr, good: np.ndarray, names: list[str], n: int) -> list[Any]:
-    import pyarrow as pa
     import pyarrow.compute as pc
 
     top = top_features(attr, n) if attr is not None else np.zeros((0, n), dtype=np.int64)
