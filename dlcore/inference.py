@@ -219,15 +219,20 @@ class FusedEnsemble:
         logits, Z, H1, saved = self._forward(X, True)
         s = sigmoid(logits)
         g = s * (1.0 - s)  # d sigmoid / d logit, (n, K)
-        G1 = np.empty_like(H1)
+        G1 = np.empty_like(H1)  # gradient at the first layer's output, all members
+        last = len(self.acts) - 1
         for k in range(self.k):
-            outs = saved[k]
+            outs, cols = saved[k], slice(k * self.h1, (k + 1) * self.h1)
+            if last == 0:  # one hidden layer: the output weights lead straight to H1
+                np.multiply(g[:, k : k + 1], self.w_out[k], out=G1[:, cols])
+                continue
             G = g[:, k : k + 1] * self.w_out[k]
-            G *= self.acts[-1].derivative(outs[-1])
-            for j in range(len(self.middle[k]) - 1, -1, -1):
+            G *= self.acts[last].derivative(outs[last])
+            for j in range(last - 1, 0, -1):
                 G = self.ops.gemm(G, self.middle[k][j][0], trans_b=True)
                 G *= self.acts[j].derivative(outs[j])
-            G1[:, k * self.h1 : (k + 1) * self.h1] = G
+            self.ops.gemm(G, self.middle[k][0][0], out=G1[:, cols], trans_b=True)
+        G1 *= self.acts[0].derivative(H1)  # the first activation, once for all members
         dX = self._input_gradient(G1, Z)
         dX /= self.k
         return mean_sigmoid(logits), dX
