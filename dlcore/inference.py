@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcore.backends import get_ops
+from dlcore.errors import ShapeError
 from dlcore.layers.activations import LeakyReLU, ReLU, Tanh
 from dlcore.layers.dropout import Dropout
 from dlcore.layers.linear import Linear
@@ -197,6 +198,7 @@ class FusedEnsemble:
 
     def member_logits(self, X: np.ndarray) -> np.ndarray:
         """(n, K) float64 logits of every member; X is converted to float64 per chunk."""
+        self._check(X)
         out = np.empty((len(X), self.k))
         for i in range(0, len(X), CHUNK_ROWS):
             out[i : i + CHUNK_ROWS] = self._forward(_f64(X[i : i + CHUNK_ROWS]), False)
@@ -208,6 +210,7 @@ class FusedEnsemble:
 
     def proba_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """((n,) mean probability, (n, d) its gradient with respect to X)."""
+        self._check(X)
         proba = np.empty(len(X))
         grad = np.empty(X.shape)
         for i in range(0, len(X), CHUNK_ROWS):
@@ -236,6 +239,12 @@ class FusedEnsemble:
         dX = self._input_gradient(G1, Z)
         dX /= self.k
         return mean_sigmoid(logits), dX
+
+    def _check(self, X: np.ndarray) -> None:
+        if X.ndim != 2 or X.shape[1] != self.W1.shape[0]:
+            raise ShapeError(
+                f"model expects input of shape (batch, {self.W1.shape[0]}). Received {X.shape}"
+            )
 
     def _input_gradient(self, G1: np.ndarray, Zs: list[np.ndarray]) -> np.ndarray:
         """Sum over members of dZ_k / dX back through each member's standardisation."""

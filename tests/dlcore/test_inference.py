@@ -7,6 +7,7 @@ import pytest
 
 import dlcore.inference as inference
 from dlcore.attribution import ensemble_attribution
+from dlcore.errors import ShapeError
 from dlcore.inference import compile_ensemble, mean_sigmoid
 from dlcore.layers import (
     BatchNorm1d,
@@ -101,3 +102,11 @@ def test_what_cannot_be_fused_is_refused():
     two_out = Model(Sequential([Linear(4), ReLU(), Linear(2)]), in_features=D)
     assert compile_ensemble([two_out]) is None
     assert compile_ensemble([]) is None
+
+
+def test_wrong_width_is_a_shape_error():
+    fused = compile_ensemble([_member(0)])
+    with pytest.raises(ShapeError, match=r"shape \(batch, 7\)"):
+        fused.proba(np.zeros((3, 6)))
+    with pytest.raises(ShapeError, match=r"shape \(batch, 7\)"):
+        fused.proba_and_gradient(np.zeros(7))
