@@ -44,6 +44,7 @@ def write_tables(spark, root: Path, rows: int) -> None:
             for i in range(rows)]  # fmt: skip
     schema = "transaction_id string, timestamp timestamp, label double, features array<float>"
     df = spark.createDataFrame(data, schema).repartition(4)
+    df = df.withColumn("event_date", F.to_date("timestamp"))  # the tables' date partition
     df.drop("features").write.parquet(str(root / "canonical"))
     names = [f"f{i:02d}" for i in range(D)]
     # the feature table's layout: one column per feature and the vector of them
