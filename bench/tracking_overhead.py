@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 from _spark_common import fraud_like, machine, spark_session
+from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
 from pipelines.training.pipeline import run_training
@@ -43,9 +44,12 @@ def write_tables(spark, root: Path, rows: int) -> None:
             for i in range(rows)]  # fmt: skip
     schema = "transaction_id string, timestamp timestamp, label double, features array<float>"
     df = spark.createDataFrame(data, schema).repartition(4)
+    df = df.withColumn("event_date", F.to_date("timestamp"))  # the tables' date partition
     df.drop("features").write.parquet(str(root / "canonical"))
-    df.write.parquet(str(root / "features"))
     names = [f"f{i:02d}" for i in range(D)]
+    # the feature table's layout: one column per feature and the vector of them
+    per_feature = [F.col("features")[i].alias(n) for i, n in enumerate(names)]
+    df.select("*", *per_feature).write.parquet(str(root / "features"))
     (root / "features" / "_features.json").write_text(json.dumps({"feature_names": names}))
 
 

@@ -81,8 +81,22 @@ def mkl_available() -> bool:
     return True
 
 
+def _leading_dim(x: np.ndarray) -> int:
+    """The row stride of a row-major matrix in elements (a column slice of a C-contiguous
+    array qualifies: BLAS reads it in place), or 0 when BLAS cannot read x as stored."""
+    item = x.itemsize
+    rows, cols = x.shape
+    if cols and x.strides[1] != item and cols > 1:
+        return 0
+    ld = x.strides[0] // item if rows > 1 else max(cols, 1)
+    if x.strides[0] % item or ld < max(cols, 1):
+        return 0
+    return ld
+
+
 class MklOps(Ops):
-    """GEMM through Intel MKL. Falls back to NumPy for non-contiguous or mixed-dtype inputs."""
+    """GEMM through Intel MKL: C-contiguous matrices and row-strided views of them (column
+    slices). Falls back to NumPy for other layouts or mixed-dtype inputs."""
 
     name = "mkl"
 
@@ -93,12 +107,8 @@ class MklOps(Ops):
         if a.ndim != 2 or b.ndim != 2:
             raise ShapeError(f"gemm takes 2-D arrays. Received {a.shape} and {b.shape}")
         dtype = a.dtype
-        if (
-            dtype not in (np.float32, np.float64)
-            or b.dtype != dtype
-            or not a.flags.c_contiguous
-            or not b.flags.c_contiguous
-        ):
+        lda, ldb = _leading_dim(a), _leading_dim(b)
+        if dtype not in (np.float32, np.float64) or b.dtype != dtype or not (lda and ldb):
             return super().gemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
         m, k = (a.shape[1], a.shape[0]) if trans_a else a.shape
         k2, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
@@ -108,7 +118,7 @@ class MklOps(Ops):
             )
         if out is None:
             out = np.empty((m, n), dtype=dtype)
-        elif out.shape != (m, n) or out.dtype != dtype or not out.flags.c_contiguous:
+        elif out.shape != (m, n) or out.dtype != dtype or not _leading_dim(out):
             return super().gemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
         if m == 0 or n == 0:
             return out
@@ -122,12 +132,12 @@ class MklOps(Ops):
             k,
             1.0,
             a.ctypes.data,
-            a.shape[1],
+            lda,
             b.ctypes.data,
-            b.shape[1],
+            ldb,
             0.0,
             out.ctypes.data,
-            n,
+            _leading_dim(out),
         )
         return out
 

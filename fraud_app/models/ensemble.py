@@ -17,12 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.losses import sigmoid
+from dlcore.inference import FusedEnsemble, compile_ensemble, mean_sigmoid
 from dlcore.model import Model
 from dlcore.serialization import load_model, save_model, write_json_atomic
 from fraud_app.errors import ModelLoadError
 
 FORMAT = "fraud_app.ensemble/1"
+_UNSET: Any = object()
 
 
 @dataclass
@@ -31,6 +32,7 @@ class FraudEnsemble:
     feature_names: list[str]
     metadata: dict[str, Any]
     _scorers: list[Model] | None = field(default=None, init=False, repr=False, compare=False)
+    _fused: Any = field(default=_UNSET, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not self.members:
@@ -44,16 +46,39 @@ class FraudEnsemble:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Mean of the members' fraud probabilities, shape (n,).
 
-        Inputs are rounded to float32 (the feature table's type), then scored by float64
-        twins of the members: float32 GEMM results depend on memory alignment and on the
-        BLAS kernel a process picks (~1e-8 apart), so float64 is what makes every scoring
-        path (Spark executors, the MLflow pyfunc model, a server) agree to ~1e-15.
+        Inputs are rounded to float32 (the feature table's type), then scored in float64:
+        float32 GEMM results depend on memory alignment and on the BLAS kernel a process
+        picks (~1e-8 apart), so float64 is what makes every scoring path (Spark executors,
+        the MLflow pyfunc model, a server) agree to ~1e-15. Same-shaped MLP members are
+        scored together (dlcore.inference: one GEMM for all first layers); others by
+        float64 twins, one member at a time.
         """
-        X = np.ascontiguousarray(X, dtype=np.float32).astype(np.float64)
-        total = np.zeros(len(X), dtype=np.float64)
-        for m in self._float64_members():
-            total += sigmoid(m.predict(X).reshape(-1))
-        return total / len(self.members)
+        return mean_sigmoid(self.member_logits(X))
+
+    def member_logits(self, X: np.ndarray) -> np.ndarray:
+        """(n, K) float64 logits of every member, from X rounded to float32."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        fused = self.fused()
+        if fused is not None:
+            return fused.member_logits(X)
+        X = X.astype(np.float64)
+        out = np.empty((len(X), len(self.members)))
+        for k, m in enumerate(self._float64_members()):
+            out[:, k] = m.predict(X).reshape(-1)
+        return out
+
+    def proba_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        """(predict_proba(X), its gradient (n, d)) from the fused plan; None without one."""
+        fused = self.fused()
+        if fused is None:
+            return None
+        return fused.proba_and_gradient(np.ascontiguousarray(X, dtype=np.float32))
+
+    def fused(self) -> FusedEnsemble | None:
+        """The members compiled for joint float64 scoring, or None (built once)."""
+        if self._fused is _UNSET:
+            self._fused = compile_ensemble(self.members)
+        return self._fused
 
     def _float64_members(self) -> list[Model]:
         if self._scorers is None:

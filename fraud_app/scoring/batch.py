@@ -3,7 +3,10 @@ feature-vector column.
 
 The ensemble travels to executors once per job as a broadcast of plain arrays
 and JSON configs, is rebuilt once per Python worker (cached by a content key),
-and scores Arrow batches with vectorised NumPy. No per-row Python.
+and scores Arrow batches with vectorised NumPy. No per-row Python. A scalar Arrow
+UDF carries only the feature column to Python and only the new columns back (one
+struct, split into columns in the JVM); the scores come from the fused float64 plan
+(dlcore.inference), the same arithmetic as FraudEnsemble.predict_proba.
 
 What it refuses (never a silent number): a row whose vector does not hold exactly the
 model's number of features (checked per row, not per batch), a null vector, and NaN or
@@ -20,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
+import pyarrow as pa
 
 from dlcore.attribution import ensemble_attribution, top_features
+from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
 from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
@@ -117,21 +122,23 @@ def score_dataframe(
         payload["baseline"] = feature_means(ensemble)
     key = _payload_key(payload)
     bc = df.sparkSession.sparkContext.broadcast(payload)
-    out_schema = T.StructType([*df.schema.fields, *_output_fields(ensemble, score_col, opts)])
+    fields = _output_fields(ensemble, score_col, opts)
+    names = [f.name for f in fields]
 
-    def score(batches: Iterator):
-        import pyarrow as pa
-
+    def score(columns: Iterator[pa.Array]) -> Iterator[pa.Array]:
         model = executor_ensemble(key, bc)
         baseline = bc.value.get("baseline")
-        for batch in batches:
-            cols = score_arrow_column(batch.column(features_col), model, opts, baseline=baseline)
-            yield pa.RecordBatch.from_arrays(
-                [*batch.columns, *cols],
-                [*batch.schema.names, *out_schema.names[len(batch.schema) :]],
-            )
+        for column in columns:
+            cols = score_arrow_column(column, model, opts, baseline=baseline)
+            yield pa.StructArray.from_arrays(cols, names=names)
 
-    return df.mapInArrow(score, out_schema)
+    # A scalar Arrow UDF: only the feature column travels to Python and only the new
+    # columns come back (mapInArrow would send every column there and back).
+    from pyspark.sql.functions import arrow_udf
+
+    udf = arrow_udf(score, T.StructType(fields))
+    out = udf(df[features_col])
+    return df.select(*[df[c] for c in df.columns], *[out.getField(n).alias(n) for n in names])
 
 
 def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:
@@ -169,7 +176,6 @@ def score_arrow_column(
     column, model: FraudEnsemble, opts: ScoringOptions, *, baseline=None
 ) -> list[Any]:
     """The output Arrow arrays for one batch's feature column (same order as the schema)."""
-    import pyarrow as pa
 
     names = model.feature_names
     X = feature_matrix(column, len(names), names)
@@ -178,11 +184,12 @@ def score_arrow_column(
     Xg = X[good] if invalid.any() else X
     attr, probs = None, []
     if opts.members:
-        probs = [_member_proba(m, Xg) for m in model.members]
+        logits = model.member_logits(Xg) if len(Xg) else np.zeros((0, len(model.members)))
+        probs = [np.ascontiguousarray(p) for p in sigmoid(logits).T]
     if opts.reasons and len(Xg):
-        scores_g, attr = ensemble_attribution(model.members, Xg, baseline)
-    elif probs:
-        scores_g = np.sum(probs, axis=0) / len(probs)
+        scores_g, attr = _attribution(model, Xg, baseline)
+    elif opts.members:
+        scores_g = mean_sigmoid(logits)
     else:
         scores_g = model.predict_proba(Xg) if len(Xg) else np.zeros(0)
     mask = invalid if invalid.any() else None
@@ -197,10 +204,15 @@ def score_arrow_column(
     return out
 
 
-def _member_proba(member, X: np.ndarray) -> np.ndarray:
-    if not len(X):
-        return np.zeros(0)
-    return sigmoid(member.predict(X).reshape(-1).astype(np.float64))
+def _attribution(model: FraudEnsemble, X: np.ndarray, baseline) -> tuple[np.ndarray, np.ndarray]:
+    """(score, gradient x (x - baseline)): the fused float64 plan when the members allow
+    it (the score is then exactly predict_proba's), else member by member."""
+    fused = model.proba_and_gradient(X)
+    if fused is None:
+        return ensemble_attribution(model.members, X, baseline)
+    proba, grad = fused
+    grad *= X.astype(np.float64) - np.asarray(baseline, dtype=np.float64)
+    return proba, grad
 
 
 def _spread(values: np.ndarray, good: np.ndarray) -> np.ndarray:
@@ -212,14 +224,15 @@ def _spread(values: np.ndarray, good: np.ndarray) -> np.ndarray:
 
 
 def _reason_arrays(attr, good: np.ndarray, names: list[str], n: int) -> list[Any]:
-    import pyarrow as pa
+    import pyarrow.compute as pc
 
     top = top_features(attr, n) if attr is not None else np.zeros((0, n), dtype=np.int64)
-    lookup = np.asarray(names, dtype=object)
+    lookup = pa.array(names, pa.string())
     out = []
     for i in range(n):
-        col = np.full(len(good), None, dtype=object)
+        idx = np.zeros(len(good), dtype=np.int64)
         if i < top.shape[1]:
-            col[good] = lookup[top[:, i]]
-        out.append(pa.array(col, pa.string()))
+            idx[good] = top[:, i]
+        valid = good if i < top.shape[1] else np.zeros(len(good), dtype=bool)
+        out.append(pc.take(lookup, pa.array(idx, mask=~valid)))
     return out

@@ -79,3 +79,13 @@ def test_top_features_orders_by_attribution_with_stable_ties():
     a = np.array([[0.1, 0.5, -1.0, 0.5], [3.0, 2.0, 1.0, 0.0]])
     assert top_features(a, 3).tolist() == [[1, 3, 0], [0, 1, 2]]
     assert top_features(a, 9).shape == (2, 4)
+
+
+def test_top_features_equal_a_stable_full_sort_with_ties():
+    rng = np.random.default_rng(3)
+    a = rng.integers(-2, 3, size=(500, 9)).astype(np.float64)  # many ties
+    expected = np.argsort(-a, axis=1, kind="stable")
+    for n in (1, 3, 9, 12):
+        np.testing.assert_array_equal(top_features(a, n), expected[:, : min(n, 9)])
+    a[0, 4] = np.nan  # non-finite values: the full sort (NaN last)
+    np.testing.assert_array_equal(top_features(a, 3), np.argsort(-a, axis=1, kind="stable")[:, :3])

@@ -90,3 +90,24 @@ def test_allocator_tuning_applies_on_glibc():
 
     applied = tune_allocator()
     assert applied == sys.platform.startswith("linux")
+
+
+@pytest.mark.parametrize("name", available_backends())
+@pytest.mark.parametrize(("ta", "tb"), [(False, False), (False, True), (True, False)])
+def test_gemm_reads_and_writes_column_slices_in_place(name, ta, tb):
+    """Column slices of C-contiguous matrices (row stride > width, as BLAS's lda) go
+    through the BLAS as stored, and a strided `out` receives exactly its columns."""
+    ops = make_ops(name)
+    rng = np.random.default_rng(1)
+    big_a, big_b = rng.standard_normal((6, 9)), rng.standard_normal((6, 11))
+    a = big_a[:, 2:7] if not ta else big_a[:, 1:5]  # op(a): (6, 5) or (4, 6)
+    b = big_b[:5, 3:7] if not tb else big_b[:4, 1:6]  # op(b): (5, 4) or (5, 4)
+    if ta:
+        b = big_b[:, 3:7] if not tb else big_b[:4, 3:9]  # op(b): (6, 4)
+    expected = (a.T if ta else a) @ (b.T if tb else b)
+    holder = np.full((expected.shape[0], expected.shape[1] + 3), 7.0)
+    out = holder[:, 1 : 1 + expected.shape[1]]
+    got = ops.gemm(a, b, out, trans_a=ta, trans_b=tb)
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(holder[:, 1 : 1 + expected.shape[1]], expected, rtol=1e-12)
+    assert (holder[:, 0] == 7.0).all() and (holder[:, -2:] == 7.0).all()
