@@ -112,8 +112,10 @@ def train_member(cfg, X, y, stats_X, seed, val=None, iterations=None):
     """Early stopping on `val` (returns best iteration count) or exactly `iterations`."""
     model = _model(cfg, stats_X, seed)
     bs = cfg.get("batch", 256)
+    opt = dict(cfg.get("optimizer", {}))  # the linear scaling rule (scale_lr, base 256)
+    opt["learning_rate"] = opt.get("learning_rate", 1e-3) * bs / 256
     trainer = Trainer(model, build_loss(LossSection(**cfg.get("loss", {}))),
-                      build_optimizer(OptimizerSection(**cfg.get("optimizer", {}))),
+                      build_optimizer(OptimizerSection(**opt)),
                       TrainerConfig(epochs=1, batch_size=bs, seed=seed))  # fmt: skip
     per_epoch = int(np.ceil(len(X) / bs))
     if iterations is not None:
@@ -176,6 +178,8 @@ def run_config(name, cfg, data, folds, with_xgb: bool) -> dict[str, Any]:
         val_ens = average_precision(yk[va], predict(models, X[va]))
         used = np.concatenate([tr, va])
         if cfg.get("refit", True):
+            if cfg.get("refit_by") == "epochs":  # same passes over the larger refit data
+                its = [int(round(i * len(used) / len(tr))) for i in its]
             models, _, _ = ensemble_scores(cfg, X[used], yk[used], X[used], 0, iterations=its)
         test_ap = average_precision(data["y"][te], predict(models, X[te]))
         fold = {"val_ap": round(float(val_ens), 4), "test_ap": round(float(test_ap), 4),
