@@ -77,6 +77,16 @@ def _features(spark, config) -> dict[str, Any]:
     }
 
 
+def _reused(config) -> dict[str, Any] | None:
+    """The summary of an existing feature table (its _features.json), or None."""
+    meta = Path(config.paths.resolve("features")) / "_features.json"
+    if not meta.is_file():
+        return None
+    data = json.loads(meta.read_text())
+    return {"rows": data.get("rows"), "features": len(data["feature_names"]),
+            "skipped": data.get("skipped", []), "reused": str(meta.parent)}  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--transactions", type=int, default=60_000)
@@ -85,6 +95,12 @@ def main() -> None:
     p.add_argument("--train-days", type=float, default=21)
     p.add_argument("--baseline", choices=["xgboost", "gbt"], default="xgboost")
     p.add_argument("--workdir", default="/tmp/bench-backtest")
+    p.add_argument(
+        "--reuse-features",
+        action="store_true",
+        help="use <workdir>/<mode>/features when it exists (written by an earlier "
+        "run with the same data flags) instead of generating it again",
+    )
     p.add_argument("--configs", default="default",
                    help="comma-separated ensemble configurations to try: " + ", ".join(CONFIGS))  # fmt: skip
     args = p.parse_args()
@@ -101,7 +117,8 @@ def main() -> None:
         for mode in ("label_time", "delay_only"):
             config = _config(workdir, mode, args, CONFIGS[name])
             if mode not in prepared:
-                prepared[mode] = _features(spark, config)
+                prepared[mode] = _reused(config) if args.reuse_features else None
+                prepared[mode] = prepared[mode] or _features(spark, config)
             report = run_backtest(spark, config, config.backtest, run=f"bench-{name}-{mode}")
             print(f"== {name} / {mode}\n{format_table(report)}", flush=True)
             s = report["summary"]
@@ -142,6 +159,26 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "training.model.hidden": [64, 32],
         "training.distributed.global_batch_size": 256,
         "training.distributed.epochs": 8,
+    },
+    # Chosen on validation AP with bench/backtest_sweep.py (docs/BENCHMARKS.md lists every
+    # configuration tried): the same network trained long enough for early stopping to
+    # choose (at most 60 passes, patience 5, learning rate 3e-3), every normal used.
+    "long_all": {
+        "balancing.unionpay_subsets.n_subsets": 2,
+        "balancing.unionpay_subsets.normal_ratio": None,
+        "training.model.hidden": [64, 32],
+        "training.optimizer.learning_rate": 0.003,
+        "training.distributed.global_batch_size": 256,
+        "training.distributed.epochs": 60,
+        "training.distributed.early_stopping.patience": 5,
+    },
+    # The shipped demo.yaml ensemble (5 subsets, normal ratio 20, MLP 128-64, dropout 0.1,
+    # batch 512) with the budget the sweep chose on validation: learning rate 3e-3, at most
+    # 60 passes, patience 5 (the best validation AP in both modes of the sweep).
+    "demo_long_lr3": {
+        "training.optimizer.learning_rate": 0.003,
+        "training.distributed.epochs": 60,
+        "training.distributed.early_stopping.patience": 5,
     },
     "wide": {
         "balancing.unionpay_subsets.n_subsets": 3,

@@ -10,7 +10,20 @@ passes paths in `Sources`).
     written = render_all(Sources(reports=Path("work/reports"), output=...))
 """
 
-from dashboards.render import DashboardOptions, render_all, render_index, render_run
+from dashboards.render import (
+    DashboardOptions,
+    render_all,
+    render_backtest,
+    render_index,
+    render_run,
+)
 from dashboards.sources import Sources
 
-__all__ = ["DashboardOptions", "Sources", "render_all", "render_index", "render_run"]
+__all__ = [
+    "DashboardOptions",
+    "Sources",
+    "render_all",
+    "render_backtest",
+    "render_index",
+    "render_run",
+]

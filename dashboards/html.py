@@ -200,6 +200,21 @@ def page(
     )
 
 
+def report_page(title: str, sections: list[Section], *, up: str, inline_js: bool = False) -> str:
+    """A page with plots outside a run's navigation (a backtest report)."""
+    body = "".join(
+        f"<section><h2>{esc(s.title)}</h2>{paragraph(s.note) if s.note else ''}{s.body}</section>"
+        for s in sections
+    )
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{_CSS}</style>{plotly_script(inline_js)}</head>"
+        f'<body><header><a href="{esc(up)}">All runs</a><h1>{esc(title)}</h1></header>'
+        f"<main>{body}</main></body></html>\n"
+    )
+
+
 def plain_page(title: str, body: str, *, up: str | None = None) -> str:
     """A page without plots (the indexes)."""
     link = f'<a href="{up}">All runs</a>' if up else ""

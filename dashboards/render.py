@@ -1,7 +1,9 @@
 """Write the pages: per run `<output>/<run>/{index,training,model-quality,data-quality,
 scoring}.html` plus one `plotly.min.js` in that directory (so a run directory is
-self-contained: copy it, zip it, log it as an MLflow artifact), and `<output>/index.html`
-listing every run. Returns the written files; logging them anywhere is the caller's job.
+self-contained: copy it, zip it, log it as an MLflow artifact), per backtest report
+`<output>/backtests/<run>.html` (with its own plotly.min.js), and `<output>/index.html`
+listing every run and backtest. Returns the written files; logging them anywhere is the
+caller's job.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from dashboards.html import (
     page,
     paragraph,
     plain_page,
+    report_page,
     table,
 )
-from dashboards.pages import data_quality, model_quality, scoring, training
+from dashboards.pages import backtest, data_quality, model_quality, scoring, training
+from dashboards.prep.backtest import check_report
 from dashboards.prep.drift import DEFAULT_THRESHOLD
-from dashboards.sources import RunData, Sources, list_runs, load_run, read_json
+from dashboards.sources import RunData, Sources, list_backtests, list_runs, load_run, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -136,8 +140,61 @@ def _facts(training: dict) -> list[list[str]]:
     ]
 
 
+BACKTESTS = "backtests"  # folder of the backtest pages under the output
+
+
+def render_backtest(
+    sources: Sources, run: str, options: DashboardOptions | None = None
+) -> list[Path]:
+    """`<output>/backtests/<run>.html` from `reports/backtest-<run>.json` (+ plotly.min.js)."""
+    options = options or DashboardOptions()
+    path = sources.reports / f"backtest-{run}.json"
+    report = read_json(path)
+    check_report(report, str(path))
+    out = sources.output / BACKTESTS
+    written = [] if options.inline_plotlyjs else [_plotly_js(out)]
+    text = report_page(f"Backtest {run}", backtest.sections(report), up="../index.html",
+                       inline_js=options.inline_plotlyjs)  # fmt: skip
+    written.append(_write(out / f"{run}.html", text))
+    return written
+
+
+def render_backtests(sources: Sources, options: DashboardOptions | None = None) -> list[Path]:
+    """A page per backtest report; a broken report is logged and skipped."""
+    written: list[Path] = []
+    for run in list_backtests(sources):
+        try:
+            written += render_backtest(sources, run, options)
+        except DashboardInputError as exc:
+            logger.warning("dashboards: backtest %s: %s", run, exc)
+    return written
+
+
+def _backtest_index(sources: Sources) -> str:
+    rows, links = [], []
+    for run in list_backtests(sources):
+        if not (sources.output / BACKTESTS / f"{run}.html").is_file():
+            continue
+        report = read_json(sources.reports / f"backtest-{run}.json")
+        s = report.get("summary") or {}
+
+        def ap(model, s=s):
+            return fmt_num(((s.get(model) or {}).get("average_precision") or {}).get("mean"), 4)
+
+        rows.append([run, fmt_int(len(report.get("folds") or [])), ap("ensemble"), ap("baseline"),
+                     "ok" if s.get("leakage_checks_ok") else "FAILED"])  # fmt: skip
+        links.append(f'<li><a href="{BACKTESTS}/{esc(run)}.html">{esc(run)}</a></li>')
+    if not rows:
+        return ""
+    headers = ["backtest", "folds", "ensemble mean AP", "baseline mean AP", "leakage checks"]
+    return (
+        f"<section><h2>Backtests</h2><ul>{''.join(links)}</ul>"
+        f"{table(headers, rows, numeric=(1, 2, 3))}</section>"
+    )
+
+
 def render_index(sources: Sources) -> Path:
-    """The top-level list of runs (newest first) that have pages."""
+    """The top-level list of runs (newest first) that have pages, then the backtests."""
     rows, links = [], []
     for run in list_runs(sources):
         if not (sources.output / run / "index.html").is_file():
@@ -154,6 +211,7 @@ def render_index(sources: Sources) -> Path:
     body = (
         f"<section><h2>Runs</h2><ul>{''.join(links) or '<li>none yet</li>'}</ul>"
         f"{table(headers, rows, numeric=(2, 3, 4, 5))}</section>"
+        f"{_backtest_index(sources)}"
     )
     return _write(sources.output / "index.html", plain_page("fraud-app dashboards", body))
 
@@ -161,9 +219,11 @@ def render_index(sources: Sources) -> Path:
 def render_all(
     sources: Sources, runs: list[str] | None = None, options: DashboardOptions | None = None
 ) -> list[Path]:
-    """Pages for `runs` (default: every run with a training report) and the run index."""
+    """Pages for `runs` (default: every run with a training report), every backtest
+    report, and the index."""
     written: list[Path] = []
     for run in list_runs(sources) if runs is None else runs:
         written += render_run(sources, run, options)
+    written += render_backtests(sources, options)
     written.append(render_index(sources))
     return written

@@ -12,6 +12,7 @@ Inputs (contracts C2-C6 in the project's CONTRACTS):
   quarantine/                      rejected rows (Parquet)
   features/_features.json          feature table metadata (rows)
   models/<run>/ensemble.json       model metadata (alert budget, threshold: C2)
+  reports/backtest-<run>.json      rolling backtest report (pipelines.backtest)
 """
 
 from __future__ import annotations
@@ -82,6 +83,14 @@ def list_runs(sources: Sources) -> list[str]:
         sources.reports.glob("training-*.json"), key=lambda p: (p.stat().st_mtime, p.name)
     )
     return [p.stem[len("training-") :] for p in reversed(files)]
+
+
+def list_backtests(sources: Sources) -> list[str]:
+    """Backtest runs (reports/backtest-<run>.json), newest report first."""
+    files = sorted(
+        sources.reports.glob("backtest-*.json"), key=lambda p: (p.stat().st_mtime, p.name)
+    )
+    return [p.stem[len("backtest-") :] for p in reversed(files)]
 
 
 def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:

@@ -12,7 +12,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from dashboards import DashboardOptions, Sources, render_all, render_index
+from dashboards import DashboardOptions, Sources, render_all, render_backtest, render_index
 from dashboards.sources import belongs_to, list_runs, read_json
 from fraud_app.config import AppConfig
 
@@ -73,6 +73,20 @@ def render_dashboards_safely(
         logger.warning("dashboards: rendering failed; the step itself succeeded", exc_info=True)
         return []
     logger.info("dashboards: %d files written; open %s", len(written), index_path(config))
+    return written
+
+
+def render_backtest_safely(config: AppConfig, run: str) -> list[Path]:
+    """The page of backtest `run` (reports/backtest-<run>.json) and the index; what
+    `fraud-app backtest` calls at its end: a rendering failure is logged, returns []."""
+    sources = dashboard_sources(config)
+    try:
+        written = render_backtest(sources, run, dashboard_options(config))
+        written.append(render_index(sources))
+    except Exception:  # rendering is a by-product: it must never fail the backtest
+        logger.warning("dashboards: backtest page %s failed; the backtest succeeded", run,
+                       exc_info=True)  # fmt: skip
+        return []
     return written
 
 

@@ -26,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
     from pipelines.backtest.pipeline import format_table, run_backtest
+    from pipelines.reporting import render_backtest_safely
 
     cfg = with_flags(
         config.backtest,
@@ -41,9 +42,12 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     )
     spark = spark_session(config)
     report = run_backtest(spark, config, cfg, run=args.run)
+    pages = [p for p in render_backtest_safely(config, report["run"]) if p.suffix == ".html"]
     if args.json:
         print(json.dumps(report, indent=2, default=str))
     else:
         print(format_table(report))
         print(f"report: {report['report_path']}")
+        if pages:
+            print(f"dashboard page: {pages[0]}")
     return 0 if report["summary"]["leakage_checks_ok"] else 1

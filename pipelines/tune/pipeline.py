@@ -7,9 +7,8 @@ scores the validation window. The test window is never read. The best trial's fu
 config is written as YAML (load it with `fraud-app -c <file> train`).
 
 MLflow: when tracking is on, every trial is a nested run under one parent run. The
-hook is `tracker_for(config)`: it imports `fraud_app.tracking.tune.tune_tracker` (built
-by the tracking package) lazily and falls back to a no-op tracker while that does not
-exist; this module never imports mlflow itself.
+hook is `tracker_for(config)`: it imports `fraud_app.tracking.tune.tune_tracker` lazily
+(a no-op tracker when tracking is off); this module never imports mlflow itself.
 """
 
 from __future__ import annotations
@@ -59,12 +58,10 @@ class NullTracker:
 
 
 def tracker_for(config: AppConfig):
-    """HOOK for fraud_app.tracking: `tune_tracker(config)` returns an object with the
-    NullTracker interface (nested MLflow runs when tracking is on), or None when off."""
-    try:
-        from fraud_app.tracking.tune import tune_tracker  # built by the tracking package
-    except ImportError:
-        return NullTracker()
+    """fraud_app.tracking's `tune_tracker(config)`: an object with the NullTracker
+    interface (nested MLflow runs when tracking is on), or None when off."""
+    from fraud_app.tracking.tune import tune_tracker
+
     return tune_tracker(config) or NullTracker()
 
 

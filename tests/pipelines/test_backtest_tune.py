@@ -135,3 +135,13 @@ def test_tune_selects_on_validation_ap_and_writes_a_loadable_config(spark, confi
     assert list(best.training.model.hidden) == list(report["best"]["params"]["hidden"])
     assert best.training.optimizer.learning_rate == report["best"]["params"]["learning_rate"]
     assert yaml.safe_load((tmp_path / "best.yaml").read_text())["splits"]["test_days"] == 5
+    # tracking is on in the demo config: one parent run, each trial a nested run under it
+    from fraud_app.tracking.client import client, tracking_uri
+
+    mc = client(tracking_uri(config))
+    exp = mc.get_experiment_by_name(config.tracking.experiment).experiment_id
+    (parent,) = mc.search_runs([exp], "tags.`fraud_app.run` = 'tune-tu1'")
+    trials = mc.search_runs([exp], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert sorted(r.info.run_name for r in trials) == ["trial-000", "trial-001"]
+    logged = sorted(r.data.metrics["validation_average_precision"] for r in trials)
+    assert logged == pytest.approx(sorted(aps))

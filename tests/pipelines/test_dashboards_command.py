@@ -9,7 +9,12 @@ import yaml
 from dashboards.synthetic import SyntheticRun, sources_for, write_run
 from fraud_app.config import load_config
 from pipelines.cli import main
-from pipelines.reporting import dashboard_sources, render_dashboards, render_dashboards_safely
+from pipelines.reporting import (
+    dashboard_sources,
+    render_backtest_safely,
+    render_dashboards,
+    render_dashboards_safely,
+)
 
 SMALL = SyntheticRun(run="r1", members=1, groups=3, scored_days=2, test_rows=600, features=4)
 
@@ -65,3 +70,21 @@ def test_a_rendering_failure_is_logged_not_raised(tmp_path, caplog):
         assert render_dashboards_safely(config, "r1") == []
     assert "dashboards: rendering failed; the step itself succeeded" in caplog.text
     assert "training-r1.json: cannot read it as JSON" in caplog.text
+
+
+def test_backtest_page_renders_after_a_backtest_and_never_fails_it(tmp_path, caplog):
+    import json
+
+    from tests.dashboards.test_backtest_page import _report
+
+    config = load_config(None, {"paths.root": str(tmp_path)})
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    (reports / "backtest-b1.json").write_text(json.dumps(_report()))
+    written = render_backtest_safely(config, "b1")
+    page = reports / "dashboards" / "backtests" / "b1.html"
+    assert page in written and (reports / "dashboards" / "index.html") in written
+    (reports / "backtest-b2.json").write_text("{not json")
+    with caplog.at_level(logging.WARNING, logger="pipelines.reporting"):
+        assert render_backtest_safely(config, "b2") == []
+    assert "backtest page b2 failed" in caplog.text

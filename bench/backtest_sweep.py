@@ -1,0 +1,254 @@
+"""Exploration: the backtest's folds replayed in NumPy (no Spark), to compare ensemble
+configurations against XGBoost quickly on a feature table written by bench/backtest.py.
+
+It reads `<workdir>/<mode>/features` (parquet), plans the same folds as
+fraud_app.evaluation.folds, applies the labels as known at each fold's cut-off, and per
+fold trains (a) the ensemble as `fraud-app train` does, but in one process with
+dlcore's layers, losses and optimizers: UnionPay subsets (every fraud + a disjoint share
+of normals, at most normal_ratio per fraud), Standardize statistics of the whole train
+window, early stopping on validation AP every epoch (patience, min_epochs, best weights
+restored), then a refit on train + validation with each member's chosen iteration
+count; (b) XGBoost on the same rows. Differences from the Spark path: one process
+(gradients of the global batch at once, as the all-reduce computes them), subsets drawn
+with NumPy's generator instead of row hashes, no learning-rate warm-up.
+
+Selection is on validation AP only (mean over folds of the members' early-stopping
+validation); test AP is reported beside it. Not a benchmark of record (bench/backtest.py
+is): a tool to choose what to try there. Prints one JSON line per configuration.
+
+    PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dlcore.metrics import average_precision
+from dlcore.training.trainer import Trainer, TrainerConfig
+from fraud_app.evaluation.config import BacktestSection
+from fraud_app.evaluation.folds import plan_folds
+from fraud_app.models.builders import build_loss, build_model, build_optimizer
+from fraud_app.models.config import LossSection, ModelSection, OptimizerSection
+
+DAY_US = 86_400 * 1_000_000
+
+
+def load(path: Path, delay_days: float) -> dict[str, np.ndarray]:
+    import pyarrow.parquet as pq
+
+    cols = ["timestamp", "label", "card_id", "features"]
+    table = pq.read_table(path, columns=cols + (["label_time"] if _has(path, "label_time") else []))
+    ts = (
+        table["timestamp"]
+        .cast("timestamp[us]")
+        .to_numpy()
+        .astype("datetime64[us]")
+        .astype(np.int64)
+    )
+    known = ts + int(delay_days * DAY_US)
+    if "label_time" in table.column_names:
+        lt = table["label_time"].cast("timestamp[us]").to_numpy(zero_copy_only=False)
+        lt = lt.astype("datetime64[us]")
+        has = ~np.isnat(lt)
+        known = np.where(has, lt.astype(np.int64), known)
+    X = np.stack(table["features"].to_numpy(zero_copy_only=False)).astype(np.float32)
+    order = np.argsort(ts, kind="stable")
+    data = {
+        "X": X,
+        "y": table["label"].to_numpy(zero_copy_only=False).astype(np.float32),
+        "ts": ts,
+        "known": known,
+        "card": table["card_id"].to_numpy(zero_copy_only=False),
+    }
+    return {k: v[order] for k, v in data.items()}
+
+
+def _has(path: Path, column: str) -> bool:
+    import pyarrow.parquet as pq
+
+    return column in pq.read_schema(next(path.rglob("*.parquet"))).names
+
+
+def fold_indices(data, delay_days: float, train_days: float) -> list[dict[str, Any]]:
+    cfg = BacktestSection(folds=4, step_days=7, train_days=train_days, validation_days=7,
+                          test_days=7)  # fmt: skip
+    last = dt.datetime.fromtimestamp(data["ts"].max() / 1e6, dt.UTC).date()
+    out = []
+    for fold in plan_folds(cfg, label_delay_days=delay_days, data_end=last + dt.timedelta(1)):
+
+        def rows(lo, hi):
+            lo_us = -(2**62) if lo is None else int(lo.timestamp() * 1e6)
+            return np.flatnonzero((data["ts"] >= lo_us) & (data["ts"] < int(hi.timestamp() * 1e6)))
+
+        cut = int(fold.cutoff.timestamp() * 1e6)
+        y_known = np.where((data["y"] == 1) & (data["known"] <= cut), 1.0, 0.0).astype(np.float32)
+        out.append({"train": rows(*fold.train), "validation": rows(*fold.validation),
+                    "test": rows(*fold.test), "y_known": y_known})  # fmt: skip
+    return out
+
+
+def subsets(y: np.ndarray, k: int, ratio: float | None, seed: int) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    frauds, normals = np.flatnonzero(y == 1), rng.permutation(np.flatnonzero(y == 0))
+    shares = np.array_split(normals, k)
+    cap = None if ratio is None else int(np.ceil(ratio * len(frauds)))
+    return [np.concatenate([frauds, s if cap is None else s[:cap]]) for s in shares]
+
+
+def _model(cfg: dict[str, Any], X_stats: np.ndarray, seed: int):
+    model = build_model(ModelSection(**cfg.get("model", {})), X_stats.shape[1], seed)
+    model.layer.layers[0].set_statistics(X_stats.mean(0), X_stats.std(0))
+    return model
+
+
+def train_member(cfg, X, y, stats_X, seed, val=None, iterations=None):
+    """Early stopping on `val` (returns best iteration count) or exactly `iterations`."""
+    model = _model(cfg, stats_X, seed)
+    bs = cfg.get("batch", 256)
+    opt = dict(cfg.get("optimizer", {}))  # the linear scaling rule (scale_lr, base 256)
+    opt["learning_rate"] = opt.get("learning_rate", 1e-3) * bs / 256
+    trainer = Trainer(model, build_loss(LossSection(**cfg.get("loss", {}))),
+                      build_optimizer(OptimizerSection(**opt)),
+                      TrainerConfig(epochs=1, batch_size=bs, seed=seed))  # fmt: skip
+    per_epoch = int(np.ceil(len(X) / bs))
+    if iterations is not None:
+        epochs = int(np.ceil(iterations / per_epoch))
+        for _ in range(epochs):
+            trainer._run_epoch(*trainer._check_data(X, y, None))
+        return model, iterations, None
+    best = (-1.0, 0, model.params.data.copy())
+    waited, max_epochs = 0, cfg.get("epochs", 8)
+    for epoch in range(1, max_epochs + 1):
+        trainer._run_epoch(*trainer._check_data(X, y, None))
+        if epoch < cfg.get("min_epochs", 3):
+            continue
+        ap = average_precision(val[1], model.predict(val[0]).reshape(-1))
+        if ap > best[0]:
+            best, waited = (ap, epoch * per_epoch, model.params.data.copy()), 0
+        else:
+            waited += 1
+            if waited >= cfg.get("patience", 3):
+                break
+    model.params.data[...] = best[2]
+    return model, best[1], best[0]
+
+
+def ensemble_scores(cfg, X, y, X_stats, seed, val=None, iterations=None):
+    bal = cfg.get("balancing", {})
+    parts = subsets(y, bal.get("n_subsets", 2), bal.get("normal_ratio", 20), seed + 42)
+    models, its, vals = [], [], []
+    for i, idx in enumerate(parts):
+        m, it, v = train_member(cfg, X[idx], y[idx], X_stats, seed + i, val,
+                                None if iterations is None else iterations[i])  # fmt: skip
+        models.append(m)
+        its.append(it)
+        vals.append(v)
+    return models, its, vals
+
+
+def predict(models, X) -> np.ndarray:
+    from dlcore.losses import sigmoid
+
+    return np.mean([sigmoid(m.predict(X).reshape(-1).astype(np.float64)) for m in models], axis=0)
+
+
+def xgb_scores(X, y, X_test, seed, params=None):
+    import xgboost
+
+    p = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1, **(params or {})}
+    model = xgboost.XGBClassifier(tree_method="hist", n_jobs=2, random_state=seed, **p)
+    model.fit(X, y)
+    return model.predict_proba(X_test)[:, 1]
+
+
+def run_config(name, cfg, data, folds, with_xgb: bool) -> dict[str, Any]:
+    X = transform(cfg, data["X"])
+    res = {"config": name, "cfg": cfg, "folds": []}
+    for f in folds:
+        tr, va, te, yk = f["train"], f["validation"], f["test"], f["y_known"]
+        t0 = time.monotonic()
+        models, its, vals = ensemble_scores(cfg, X[tr], yk[tr], X[tr], 0, (X[va], yk[va]))
+        val_ens = average_precision(yk[va], predict(models, X[va]))
+        used = np.concatenate([tr, va])
+        if cfg.get("refit", True):
+            if cfg.get("refit_by") == "epochs":  # same passes over the larger refit data
+                its = [int(round(i * len(used) / len(tr))) for i in its]
+            models, _, _ = ensemble_scores(cfg, X[used], yk[used], X[used], 0, iterations=its)
+        test_ap = average_precision(data["y"][te], predict(models, X[te]))
+        fold = {"val_ap": round(float(val_ens), 4), "test_ap": round(float(test_ap), 4),
+                "iterations": its, "test_frauds": int(data["y"][te].sum()),
+                "train_frauds": int(yk[tr].sum()), "s": round(time.monotonic() - t0, 1)}  # fmt: skip
+        if with_xgb:
+            fold["xgb_test_ap"] = round(float(average_precision(
+                data["y"][te], xgb_scores(data["X"][used], yk[used], data["X"][te], 0))), 4)  # fmt: skip
+            fold["xgb_val_ap"] = round(float(average_precision(
+                yk[va], xgb_scores(data["X"][tr], yk[tr], data["X"][va], 0))), 4)  # fmt: skip
+        res["folds"].append(fold)
+    for key in ("val_ap", "test_ap", "xgb_test_ap", "xgb_val_ap"):
+        vals = [f[key] for f in res["folds"] if key in f]
+        if vals:
+            res[f"mean_{key}"] = round(float(np.mean(vals)), 4)
+    return res
+
+
+def transform(cfg, X: np.ndarray) -> np.ndarray:
+    """Input transforms tried before Standardize (per config). Fitted on all rows (no
+    labels used): an exploration shortcut, not what a model may do at training time."""
+    kind = cfg.get("transform")
+    if kind == "signed_log1p":
+        return (np.sign(X) * np.log1p(np.abs(X))).astype(np.float32)
+    if kind == "log_heavy":  # signed log1p only where the std-scaled tail passes 10
+        z = np.abs(X - X.mean(0)) / np.where(X.std(0) > 0, X.std(0), 1)
+        heavy = z.max(0) > 10
+        out = X.copy()
+        out[:, heavy] = np.sign(X[:, heavy]) * np.log1p(np.abs(X[:, heavy]))
+        return out
+    if kind == "quantile":  # empirical CDF per feature (101 quantiles), to [-1, 1]
+        qs = np.quantile(X, np.linspace(0, 1, 101), axis=0)
+        out = np.empty_like(X)
+        for j in range(X.shape[1]):
+            q = qs[:, j]
+            # ties: the mean rank of equal quantiles (a spike at 0 maps to one value)
+            lo = np.searchsorted(q, X[:, j], side="left")
+            hi = np.searchsorted(q, X[:, j], side="right")
+            frac = np.interp(X[:, j], q, np.linspace(0, 1, 101))
+            frac = np.where(hi > lo, (lo + hi - 1) / 2 / 100, frac)
+            out[:, j] = 2 * frac - 1
+        return out.astype(np.float32)
+    return X
+
+
+CONFIGS: dict[str, dict[str, Any]] = {
+    "default": {"balancing": {"n_subsets": 2}, "model": {"hidden": [64, 32]}, "epochs": 8},
+}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--workdir", default="/tmp/bench-backtest")
+    p.add_argument("--modes", default="label_time,delay_only")
+    p.add_argument("--configs", default="default")
+    p.add_argument("--config-json", default=None, help="extra configurations: JSON {name: cfg}")
+    p.add_argument("--train-days", type=float, default=21)
+    p.add_argument("--no-xgb", action="store_true")
+    args = p.parse_args()
+    configs = dict(CONFIGS)
+    if args.config_json:
+        configs.update(json.loads(Path(args.config_json).read_text()))
+    for mode in args.modes.split(","):
+        data = load(Path(args.workdir) / mode / "features", 7)
+        folds = fold_indices(data, 7, args.train_days)
+        for i, name in enumerate(args.configs.split(",")):
+            res = run_config(name, configs[name], data, folds, with_xgb=not args.no_xgb and i == 0)
+            print(json.dumps({"mode": mode, **res}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

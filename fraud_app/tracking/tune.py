@@ -1,0 +1,98 @@
+"""MLflow for `fraud-app tune`: one parent run per search, one nested run per trial.
+
+`tune_tracker(config)` is the hook pipelines.tune.pipeline calls: None when
+`tracking.enabled` is false (the caller then uses its no-op tracker), else a
+TuneTracker on the configured store (reached within tracking.connect_timeout_s).
+
+Parent run `tune-<run>`: tags fraud_app.kind=tune, params method / trials, and at the
+end the best trial's index, params and validation AP (`best_*`). Each trial: a nested
+run `trial-NNN` with tag fraud_app.kind=tune_trial, the search point as params
+(`hidden` as JSON) and its validation metrics.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from typing import Any
+
+from fraud_app.errors import TrackingError
+
+logger = logging.getLogger(__name__)
+
+
+def _param_text(value: Any) -> str:
+    return json.dumps(value) if isinstance(value, list | tuple | dict) else str(value)
+
+
+def _finite(metrics: dict[str, Any]) -> dict[str, float]:
+    out = {}
+    for k, v in metrics.items():
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != v:  # NaN
+            continue
+        out[k.replace("@", "_at_")] = float(v)
+    return out
+
+
+class TuneTracker:
+    """Parent + nested trial runs on one MLflow store (see the module docstring)."""
+
+    def __init__(self, store) -> None:
+        import mlflow
+
+        self._mlflow = mlflow
+        self.store = store
+        self.run_id: str | None = None
+        self.trial_run_ids: list[str] = []
+        self._best: tuple[float, int, dict[str, Any]] | None = None
+
+    @contextlib.contextmanager
+    def parent(self, run_name: str, params: dict[str, Any]):
+        try:
+            run = self._mlflow.start_run(experiment_id=self.store.experiment_id, run_name=run_name)
+        except Exception as exc:
+            raise TrackingError(
+                f"tracking store {self.store.uri}: cannot start the tune run: {exc}"
+            ) from exc
+        self.run_id = run.info.run_id
+        status = "FAILED"
+        try:
+            self._mlflow.set_tags({"fraud_app.kind": "tune", "fraud_app.run": run_name})
+            self._mlflow.log_params({k: _param_text(v) for k, v in params.items()})
+            yield self
+            self._log_best()
+            status = "FINISHED"
+        finally:
+            self._mlflow.end_run(status)
+
+    def trial(self, index: int, params: dict[str, Any], metrics: dict[str, float]) -> None:
+        """One nested run under the parent: the point's params and its validation metrics."""
+        with self._mlflow.start_run(
+            experiment_id=self.store.experiment_id, run_name=f"trial-{index:03d}", nested=True
+        ) as child:
+            self._mlflow.set_tags({"fraud_app.kind": "tune_trial", "trial": str(index)})
+            self._mlflow.log_params({k: _param_text(v) for k, v in params.items()})
+            self._mlflow.log_metrics(_finite(metrics))
+            self.trial_run_ids.append(child.info.run_id)
+        ap = metrics.get("validation_average_precision")
+        if isinstance(ap, int | float) and ap == ap and (self._best is None or ap > self._best[0]):
+            self._best = (float(ap), index, params)
+
+    def _log_best(self) -> None:
+        if self._best is None:
+            return
+        ap, index, params = self._best
+        self._mlflow.log_metric("best_validation_average_precision", ap)
+        self._mlflow.log_params(
+            {"best_trial": index, **{f"best_{k}": _param_text(v) for k, v in params.items()}}
+        )
+
+
+def tune_tracker(config) -> TuneTracker | None:
+    """The tune hook: None with tracking off; else a tracker on the configured store."""
+    if not config.tracking.enabled:
+        return None
+    from fraud_app.tracking.client import connect
+
+    return TuneTracker(connect(config))
