@@ -16,11 +16,11 @@ from pyspark.sql import functions as F
 from fraud_app.balancing.unionpay import UnionPaySubsets
 from fraud_app.errors import ConfigError
 from fraud_app.ml.classifier import DlcoreClassificationModel
-from fraud_app.ml.data import DataSummary
 from fraud_app.ml.estimator import ROW_ID, EnsembleEstimator
 from fraud_app.ml.model import EnsembleClassificationModel
 from fraud_app.ml.params import add_accessors
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.spark.summary import DataSummary
 
 
 class HasBaggingParams(Params):
@@ -67,6 +67,7 @@ class BalancedBaggingClassifier(EnsembleEstimator, HasBaggingParams):
     """UnionPay balanced bagging: numSubsets dlcore networks, mean probability."""
 
     model_class = BalancedBaggingClassificationModel
+    whole_data_statistics = True
 
     @keyword_only
     def __init__(self, **kwargs) -> None:
@@ -78,7 +79,7 @@ class BalancedBaggingClassifier(EnsembleEstimator, HasBaggingParams):
         """Set any of the params by name (keyword arguments only)."""
         return self._set(**self._input_kwargs)
 
-    def _subsets(self, train: DataFrame, summary: DataSummary) -> list[DataFrame]:
+    def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
         k, ratio = self.getOrDefault(self.numSubsets), self.getOrDefault(self.normalRatio)
         if k < 1 or ratio < 0:
             raise ConfigError(

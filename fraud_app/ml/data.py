@@ -1,16 +1,17 @@
 """Input checks and preparation for the dlcore estimators.
 
 `features_array` turns the features column (Spark `VectorUDT` or `array<float|double>`)
-into the float array the trainer and the scorer read. `inspect_training_data` checks
-a training DataFrame in ONE Spark pass (partial sums per Arrow batch, no per-row Python):
-feature width, NaN/infinite features, null and non-binary labels, and it returns the
-feature means and standard deviations the network's Standardize layer needs.
+into the float array the trainer and the scorer read. `check_summary` raises the input
+errors (feature width, null or NaN/infinite features, null and non-binary labels) from a
+`DataSummary`: the one the trainer's own data pass makes (DlcoreClassifier: no Spark job
+of the estimator's own), or the one `inspect_training_data` makes in ONE pass (partial
+sums per Arrow batch) when the whole data's feature moments are needed before training
+(BalancedBaggingClassifier standardises every member with them, as `fraud-app train` does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numpy as np
 from pyspark.ml.functions import vector_to_array
@@ -20,6 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraud_app.errors import EmptyInputError, SchemaError
+from fraud_app.spark.summary import DataSummary, check_content, summarize_arrays
 
 _NUMERIC = (T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType)
 
@@ -55,15 +57,6 @@ def require_numeric(df: DataFrame, col: str, what: str) -> None:
         )
 
 
-@dataclass(frozen=True)
-class DataSummary:
-    rows: int
-    positives: int
-    width: int
-    mean: np.ndarray
-    std: np.ndarray
-
-
 def _batch_summary(features: str, label: str):
     def fn(batches: Iterator):
         import pyarrow as pa
@@ -73,87 +66,76 @@ def _batch_summary(features: str, label: str):
             if n == 0:
                 continue
             col = batch.column(features)
-            lengths = col.value_lengths().to_numpy(zero_copy_only=False)
-            flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
+            lengths = col.value_lengths().drop_null().to_numpy(zero_copy_only=False)
+            widths = sorted({int(lengths.min()), int(lengths.max())}) if lengths.size else []
             y = batch.column(label).to_numpy(zero_copy_only=False).astype(np.float64)
-            bad_label = ~np.isin(y, (0.0, 1.0))  # NaN (null) is bad too
-            finite = np.isfinite(flat)
-            width = int(lengths.min()) if lengths.size else 0
-            same = bool(col.null_count == 0 and (lengths == width).all())
-            X = flat.reshape(n, width) if same and flat.size == n * width else np.zeros((0, 0))
-            yield pa.RecordBatch.from_arrays(
-                [
-                    pa.array([n]),
-                    pa.array([int(col.null_count)]),
-                    pa.array([int(lengths.min())]),
-                    pa.array([int(lengths.max())]),
-                    pa.array([int((~finite).sum())]),
-                    pa.array([int(bad_label.sum())]),
-                    pa.array([float(y[bad_label][0]) if bad_label.any() else 0.0]),
-                    pa.array([int((y == 1.0).sum())]),
-                    pa.array(
-                        [np.where(finite.reshape(X.shape), X, 0).sum(0).tolist() if X.size else []],
-                        pa.list_(pa.float64()),
-                    ),
-                    pa.array(
-                        [
-                            np.where(finite.reshape(X.shape), X * X, 0).sum(0).tolist()
-                            if X.size
-                            else []
-                        ],
-                        pa.list_(pa.float64()),
-                    ),
-                ],
-                ["n", "nulls", "wmin", "wmax", "nonfinite", "badlab", "badval", "pos", "s1", "s2"],
-            )
+            if col.null_count or len(widths) != 1:
+                part = DataSummary(n, 0, tuple(widths), col.null_count, 0, 0, 0.0, *_EMPTY)
+            else:
+                flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+                part = summarize_arrays(flat.reshape(n, widths[0]), y)
+            yield pa.RecordBatch.from_pylist([_as_row(part)])
 
     return fn
 
 
+_EMPTY = (np.zeros(0), np.zeros(0))
 _SUMMARY_SCHEMA = (
-    "n long, nulls long, wmin long, wmax long, nonfinite long, badlab long, badval double, "
-    "pos long, s1 array<double>, s2 array<double>"
+    "rows long, positives long, widths array<long>, null_rows long, nonfinite long, "
+    "bad_labels long, bad_label_example double, s1 array<double>, s2 array<double>"
 )
 
 
-def inspect_training_data(
-    df: DataFrame, features: str, label: str, what: str, expected_width: int | None = None
-) -> DataSummary:
-    """One pass over (features array, label double): checks + feature moments."""
+def _as_row(part: DataSummary) -> dict:
+    return {
+        **vars(part),
+        "widths": list(part.widths),
+        "s1": part.s1.tolist(),
+        "s2": part.s2.tolist(),
+    }
+
+
+def inspect_training_data(df: DataFrame, features: str, label: str, what: str) -> DataSummary:
+    """One pass over (features array, label double): checks + feature moments (for an
+    estimator that needs the whole data's statistics before it splits it)."""
     parts = df.select(features, label).mapInArrow(_batch_summary(features, label), _SUMMARY_SCHEMA)
     rows = parts.collect()  # one small row per Arrow batch
-    n = sum(r["n"] for r in rows)
-    if n == 0:
+    summary = DataSummary.combine(
+        [
+            DataSummary(
+                **{
+                    **r.asDict(),
+                    "widths": tuple(r["widths"]),
+                    "s1": np.asarray(r["s1"], np.float64),
+                    "s2": np.asarray(r["s2"], np.float64),
+                }
+            )
+            for r in rows
+        ]
+    )
+    check_summary(summary, features, label, what)
+    return summary
+
+
+def check_summary(
+    summary: DataSummary, features: str, label: str, what: str, expected_width: int | None = None
+) -> None:
+    """Every input error an estimator reports, each naming its column."""
+    if summary.rows == 0:
         raise EmptyInputError(f"{what}: the training DataFrame has no rows")
-    nulls = sum(r["nulls"] for r in rows)
-    if nulls:
+    if summary.null_rows:
         raise SchemaError(
-            f"{what}: features column {features!r} has {nulls} null rows; drop or impute them"
+            f"{what}: features column {features!r} has {summary.null_rows} null rows; "
+            "drop or impute them"
         )
-    widths = {r["wmin"] for r in rows} | {r["wmax"] for r in rows}
-    if len(widths) != 1:
+    if summary.width is None:
         raise SchemaError(
-            f"{what}: features column {features!r} holds vectors of different lengths {sorted(widths)}"
+            f"{what}: features column {features!r} holds vectors of different lengths "
+            f"{list(summary.widths)}"
         )
-    width = widths.pop()
-    if expected_width is not None and width != expected_width:
+    if expected_width is not None and summary.width != expected_width:
         raise SchemaError(
-            f"{what}: features column {features!r} has {width} values per row; expected {expected_width}"
+            f"{what}: features column {features!r} has {summary.width} values per row; "
+            f"expected {expected_width}"
         )
-    bad = sum(r["nonfinite"] for r in rows)
-    if bad:
-        raise SchemaError(
-            f"{what}: features column {features!r} holds {bad} NaN or infinite values; "
-            "impute them (e.g. pyspark.ml.feature.Imputer) before fitting"
-        )
-    badlab = [r for r in rows if r["badlab"]]
-    if badlab:
-        raise SchemaError(
-            f"{what}: label column {label!r} must hold only 0 and 1 (binary); "
-            f"{sum(r['badlab'] for r in badlab)} rows do not (e.g. {badlab[0]['badval']})"
-        )
-    s1 = np.sum([r["s1"] for r in rows], axis=0)
-    s2 = np.sum([r["s2"] for r in rows], axis=0)
-    mean = s1 / n
-    std = np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
-    return DataSummary(n, sum(r["pos"] for r in rows), width, mean, std)
+    check_content(summary, features, label, what)

@@ -4,15 +4,20 @@
 
 1. the params become the `training` config section (validated like the YAML);
 2. the features column (vector or array) becomes array<float>, the label double;
-3. ONE Spark pass checks width, NaN, null and non-binary labels and computes the
-   feature statistics for the network's Standardize layer;
-4. a subclass picks the training DataFrames (the whole data, or balanced subsets);
-5. `fraud_app.models.train.train_ensemble` trains one network per DataFrame with the
+3. a subclass picks the training DataFrames (the whole data, or balanced subsets);
+4. `fraud_app.models.train.train_ensemble` trains one network per DataFrame with the
    distributed trainer (one barrier task per worker): the same function
    `fraud-app train` runs, so the estimator adds no maths of its own. With
    validationIndicatorCol or validationFraction, the held-out rows drive the trainer's
    early stopping (C7: validation AP at group boundaries, patience, best weights kept);
    unlike `fraud-app train` there is no refit on train + validation.
+
+The input checks (width, null and NaN features, null and non-binary labels, each error
+naming its column) and the feature moments of the Standardize layer come from the
+summary of the trainer's own data pass (fraud_app.spark.summary), so DlcoreClassifier
+runs no Spark job of its own. An estimator that standardises with the WHOLE data's
+moments before splitting it (`whole_data_statistics`, BalancedBaggingClassifier, like
+`fraud-app train`) makes one checking pass first.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.balancing.base import unit_uniform
 from fraud_app.ml.data import (
-    DataSummary,
+    check_summary,
     features_array,
     inspect_training_data,
     require_columns,
@@ -37,6 +42,7 @@ from fraud_app.ml.model import EnsembleClassificationModel
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.train import train_ensemble
+from fraud_app.spark.summary import DataSummary
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +50,14 @@ ROW_ID = "__dlcore_row_id"
 HELD_OUT = "__dlcore_validation"
 
 
-def feature_names(df: DataFrame, col: str, width: int) -> list[str]:
-    """Names from VectorAssembler's ML attributes when present, else f0, f1, ..."""
-    attrs = df.schema[col].metadata.get("ml_attr", {}).get("attrs", {})
-    found = {a["idx"]: a.get("name") for group in attrs.values() for a in group}
+def feature_names(df: DataFrame, col: str) -> list[str] | None:
+    """Names from VectorAssembler's ML attributes when present (None otherwise: f0, f1, ...
+    for the width the training pass finds)."""
+    ml_attr = df.schema[col].metadata.get("ml_attr", {})
+    width = ml_attr.get("num_attrs")
+    if not width:
+        return None
+    found = {a["idx"]: a.get("name") for group in ml_attr.get("attrs", {}).values() for a in group}
     names = [found.get(i) or f"f{i}" for i in range(width)]
     return names if len(set(names)) == width else [f"f{i}" for i in range(width)]
 
@@ -56,6 +66,9 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     """Template for estimators whose model is a FraudEnsemble of dlcore networks."""
 
     model_class: type[EnsembleClassificationModel]
+    # True: standardise every member with the whole training data's moments (one pass
+    # before `_subsets`); False: with its own data's, from the trainer's pass.
+    whole_data_statistics = False
 
     def _prepare(self, dataset: DataFrame, what: str) -> tuple[DataFrame, DataFrame | None]:
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
@@ -85,7 +98,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         flag = F.coalesce(F.col(HELD_OUT), F.lit(False))
         return df.where(~flag).select(*keep), df.where(flag).select(*keep)
 
-    def _subsets(self, train: DataFrame, summary: DataSummary) -> list[DataFrame]:
+    def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
         return [train]
 
     def _fit(self, dataset: DataFrame) -> EnsembleClassificationModel:
@@ -94,18 +107,26 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         cfg: TrainingSection = self.training_section()
         train, validation = self._prepare(dataset, what)
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
-        summary = inspect_training_data(train, fcol, lcol, what)
-        names = feature_names(dataset, fcol, summary.width)
+        names = feature_names(dataset, fcol)
+        summary, stats = None, None
+        if self.whole_data_statistics:
+            summary = inspect_training_data(train, fcol, lcol, what)
+            stats = summary.moments()
+
+        def inspect(part: DataSummary) -> None:
+            check_summary(part, fcol, lcol, what, len(names) if names else None)
+
         fitted = train_ensemble(
             self._subsets(train, summary),
             cfg,
             names,
-            stats=(summary.mean, summary.std),
+            stats=stats,
             checkpoint_root=self._opt(self.checkpointDir) or None,
             features_col=fcol,
             label_col=lcol,
             weight_col=self._opt(self.weightCol) or None,
             validation=validation,
+            inspect=inspect,
         )
         history = [
             {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from fraud_app.models.config import TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.spark.data import PartitionData
 from fraud_app.spark.early_stopping import collect_validation
-from fraud_app.spark.trainer import DistributedTrainer, TrainingResult
+from fraud_app.spark.summary import DataSummary, require_trainable
+from fraud_app.spark.trainer import DistributedTrainer, TrainingResult, prepare_training_data
 
 logger = logging.getLogger(__name__)
 
@@ -79,18 +80,24 @@ class EnsembleTraining:
 def train_ensemble(
     subsets: Sequence,
     cfg: TrainingSection,
-    feature_names: list[str],
+    feature_names: Sequence[str] | None,
     *,
-    stats: tuple[np.ndarray, np.ndarray],
+    stats: tuple[np.ndarray, np.ndarray] | None,
     checkpoint_root: str | Path | None = None,
     features_col: str = "features",
     label_col: str = "label",
     weight_col: str | None = None,
     validation=None,
     iterations: Sequence[int] | None = None,
+    inspect: Callable[[DataSummary], None] | None = None,
 ) -> EnsembleTraining:
     """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
 
+    stats: the (mean, std) for every member's Standardize layer; None = each member's own
+    training data's, read from the summary of the trainer's data pass (no extra Spark job).
+    feature_names: None = f0, f1, ... for the width the data pass finds.
+    inspect: called with each member's DataSummary before its model is built (input
+    checks that raise; the Spark ML estimators pass theirs).
     validation: the (unbalanced) validation window, a DataFrame or collected PartitionData;
     with cfg.distributed.early_stopping each member stops on its AP (collected once here).
     iterations: one fixed iteration count per member (a refit); turns early stopping off.
@@ -102,10 +109,26 @@ def train_ensemble(
             f"refit needs one iteration count per member: {len(iterations)} for {len(subsets)} subsets"
         )
     validation = _usable_validation(validation, cfg, features_col, label_col, iterations)
+    names = list(feature_names) if feature_names is not None else None
     for k, subset in enumerate(subsets):
         seed = cfg.seed + k
-        model = build_model(cfg.model, len(feature_names), seed)
-        model.layer.layers[0].set_statistics(*stats)
+        data = prepare_training_data(
+            subset,
+            features_col=features_col,
+            label_col=label_col,
+            weight_col=weight_col,
+            num_workers=cfg.distributed.num_workers,
+        )
+        try:
+            if inspect is not None:
+                inspect(data.summary)
+            require_trainable(data.summary, data.partition_rows, features_col)
+            names = names or [f"f{i}" for i in range(data.summary.width)]
+            model = build_model(cfg.model, len(names), seed)
+            model.layer.layers[0].set_statistics(*(stats or data.summary.moments()))
+        except BaseException:
+            data.unpersist()
+            raise
         ckpt = (
             str(Path(checkpoint_root) / f"member-{k:02d}")
             if checkpoint_root and cfg.checkpoint
@@ -122,7 +145,7 @@ def train_ensemble(
             model, build_loss(cfg.loss), build_optimizer(cfg.optimizer), dist
         )
         result = trainer.fit(
-            subset,
+            data,
             features_col=features_col,
             label_col=label_col,
             weight_col=weight_col,
@@ -132,7 +155,7 @@ def train_ensemble(
         results.append(result)
     metadata = {"members": len(members), "training": cfg.model_dump(mode="json")}
     return EnsembleTraining(
-        FraudEnsemble(members, list(feature_names), metadata), results, time.perf_counter() - t0
+        FraudEnsemble(members, list(names or []), metadata), results, time.perf_counter() - t0
     )
 
 

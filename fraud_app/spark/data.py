@@ -18,12 +18,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from fraud_app.errors import EmptyInputError, SchemaError
+from fraud_app.errors import SchemaError
 
 logger = logging.getLogger(__name__)
 
 _MAGIC = b"FAB1"
 _HEADER = struct.Struct("<4sQQB")  # magic, rows, features, has_weight
+# A batch that cannot become a block (null or ragged feature vectors) travels as a PROBLEM
+# block instead of failing the executor task, so the driver can raise one clear error
+# (fraud_app.spark.summary) before training: magic, rows, null vectors, min width, max width.
+_PROBLEM = b"FABX"
+_PROBLEM_HEADER = struct.Struct("<4sQQQQ")
 
 # (run_id, partition) -> PartitionData. Lives as long as the Python worker process.
 _PROCESS_CACHE: dict[tuple[str, int], PartitionData] = {}
@@ -52,10 +57,35 @@ def encode_block(X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> bytes:
     return b"".join(parts)
 
 
-def decode_blocks(blocks: Iterable[bytes]) -> PartitionData:
+def problem_block(rows: int, nulls: int, wmin: int, wmax: int) -> bytes:
+    return _PROBLEM_HEADER.pack(_PROBLEM, rows, nulls, wmin, wmax)
+
+
+def read_problem(blob: bytes) -> tuple[int, int, int, int] | None:
+    """(rows, null vectors, min width, max width) of a problem block; None for a data block."""
+    if blob[:4] != _PROBLEM:
+        return None
+    return _PROBLEM_HEADER.unpack_from(blob, 0)[1:]
+
+
+def problem_error(column: str, nulls: int, wmin: int, wmax: int) -> SchemaError:
+    if nulls:
+        return SchemaError(
+            f"column {column!r} has {nulls} null feature vectors; drop or impute them"
+        )
+    return SchemaError(
+        f"column {column!r} holds feature vectors of different lengths ({wmin} to {wmax} "
+        "values); every row needs the same width"
+    )
+
+
+def decode_blocks(blocks: Iterable[bytes], column: str = "features") -> PartitionData:
     Xs, ys, ws = [], [], []
     d = None
     for blob in blocks:
+        problem = read_problem(blob)
+        if problem is not None:
+            raise problem_error(column, *problem[1:])
         magic, n, feats, has_w = _HEADER.unpack_from(blob, 0)
         if magic != _MAGIC:
             raise SchemaError(f"training block has bad magic {magic!r}; expected {_MAGIC!r}")
@@ -87,17 +117,15 @@ def _arrow_encoder(features_col: str, label_col: str, weight_col: str | None):
             if batch.num_rows == 0:
                 continue
             feats = batch.column(features_col)
-            if feats.null_count:
-                raise SchemaError(
-                    f"column {features_col!r} has {feats.null_count} null feature vectors"
-                )
-            flat = feats.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
             n = batch.num_rows
-            if flat.size % n:
-                raise SchemaError(
-                    f"column {features_col!r} holds feature vectors of different lengths"
-                )
-            X = flat.reshape(n, flat.size // n)
+            lengths = feats.value_lengths().drop_null().to_numpy(zero_copy_only=False)
+            wmin, wmax = (int(lengths.min()), int(lengths.max())) if lengths.size else (0, 0)
+            if feats.null_count or wmin != wmax:
+                blob = problem_block(n, feats.null_count, wmin, wmax)
+                yield pa.RecordBatch.from_arrays([pa.array([blob], pa.binary())], ["block"])
+                continue
+            flat = feats.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+            X = flat.reshape(n, wmin)
             y = batch.column(label_col).to_numpy(zero_copy_only=False).astype(np.float32)
             w = None
             if weight_col:
@@ -141,40 +169,6 @@ def to_training_blocks(
     if blocks.getNumPartitions() != num_workers:
         blocks = blocks.coalesce(num_workers)
     return blocks
-
-
-def _partition_shape(index: int, it: Iterator[bytes]):
-    # Module level, so Spark pickles it by reference (a closure would drag _HEADER along).
-    rows, width = 0, 0
-    for blob in it:
-        _, n, feats, _ = _HEADER.unpack_from(blob, 0)
-        rows, width = rows + n, feats
-    yield index, rows, width
-
-
-def partition_shapes(blocks) -> list[tuple[int, int]]:
-    """(rows, features) of every partition, in ONE job that reads all its input.
-
-    One full-read job instead of isEmpty()/first(): a task that leaves input unread
-    makes PySpark retire its Python worker, so the first training group would then pay
-    for fresh workers (imports, backend probe, data decode)."""
-
-    found = {i: (r, w) for i, r, w in blocks.mapPartitionsWithIndex(_partition_shape).collect()}
-    shapes = [found[i] for i in sorted(found)]
-    if sum(r for r, _ in shapes) == 0:
-        raise EmptyInputError("the training DataFrame has no rows")
-    empty = [i for i, (r, _) in enumerate(shapes) if r == 0]
-    if empty:
-        raise EmptyInputError(
-            f"worker partition(s) {empty} of {len(shapes)} received no rows "
-            f"({sum(r for r, _ in shapes)} rows in all); use fewer workers than rows"
-        )
-    widths = {w for _, w in shapes}
-    if len(widths) != 1:
-        raise SchemaError(
-            f"feature vectors have different lengths across partitions: {sorted(widths)}"
-        )
-    return shapes
 
 
 def partition_data(

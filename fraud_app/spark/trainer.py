@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
+from typing import Any
 
 from dlcore.model import Model
 from dlcore.optimizers.base import (
@@ -31,16 +33,53 @@ from dlcore.optimizers.base import (
 from dlcore.schedules import WarmupLinearScaling
 from fraud_app.errors import TrainingError
 from fraud_app.spark.config import DistributedConfig
-from fraud_app.spark.data import PartitionData, partition_shapes, to_training_blocks
+from fraud_app.spark.data import PartitionData, to_training_blocks
 from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig, collect_validation
 from fraud_app.spark.engine_base import FaultInjection, TrainingResult
 from fraud_app.spark.grouped import GroupedEngine
 from fraud_app.spark.per_iteration import PerIterationEngine
+from fraud_app.spark.summary import DataSummary, require_trainable, summarize_blocks
 
 logger = logging.getLogger(__name__)
 
 # A validation set without early stopping: evaluate every epoch, never stop, keep the last weights.
 MONITOR_ONLY = EarlyStoppingConfig(patience=2**31 - 1, restore_best=False)
+
+
+@dataclass
+class TrainingData:
+    """A DataFrame encoded for the trainer: persisted blocks (one partition per worker),
+    each partition's row count and the data's summary, from ONE Spark job."""
+
+    blocks: Any
+    partition_rows: list[int]
+    summary: DataSummary
+    features_col: str
+    spark: Any
+
+    def unpersist(self) -> None:
+        self.blocks.unpersist()
+
+
+def prepare_training_data(
+    df, *, features_col: str, label_col: str, weight_col: str | None, num_workers: int
+) -> TrainingData:
+    """Encode `df` and summarize it in the same pass. Raises nothing about the content:
+    `fit` raises the structural errors, a caller may check the summary before (the
+    estimators do: NaN features, non-binary labels) and read feature moments from it."""
+    blocks = to_training_blocks(
+        df,
+        features_col=features_col,
+        label_col=label_col,
+        weight_col=weight_col,
+        num_workers=num_workers,
+    )
+    try:
+        summary, rows = summarize_blocks(blocks)
+    except BaseException:
+        blocks.unpersist()
+        raise
+    return TrainingData(blocks, rows, summary, features_col, df.sparkSession)
 
 
 class DistributedTrainer:
@@ -70,36 +109,48 @@ class DistributedTrainer:
         weight_col: str | None = None,
         validation_df=None,
     ) -> TrainingResult:
-        """Train on `df`. `validation_df` (a DataFrame with the same columns, or the
-        PartitionData of `collect_validation`) is scored on the driver at group boundaries:
-        with `config.early_stopping` it decides when to stop and which weights to keep;
-        without it the run only records the scores (and best_iteration), never stops early."""
-        spark = self.spark or df.sparkSession
+        """Train on `df`: a DataFrame, or the TrainingData of `prepare_training_data` (this
+        call releases its blocks when it ends). `validation_df` (a DataFrame with the same
+        columns, or the PartitionData of `collect_validation`) is scored on the driver at
+        group boundaries: with `config.early_stopping` it decides when to stop and which
+        weights to keep; without it the run only records the scores (and best_iteration),
+        never stops early."""
         cfg = self.config
         if cfg.early_stopping is not None and validation_df is None:
             raise TrainingError(
                 "early stopping is on but fit() received no validation_df; pass the validation "
                 "window, or set early_stopping to None"
             )
-        validation = None
-        if validation_df is not None:
-            validation = (
-                validation_df
-                if isinstance(validation_df, PartitionData)
-                else collect_validation(
-                    validation_df, features_col=features_col, label_col=label_col
-                )
+        data = (
+            df
+            if isinstance(df, TrainingData)
+            else prepare_training_data(
+                df,
+                features_col=features_col,
+                label_col=label_col,
+                weight_col=weight_col,
+                num_workers=cfg.num_workers,
             )
-        blocks = to_training_blocks(
-            df,
-            features_col=features_col,
-            label_col=label_col,
-            weight_col=weight_col,
-            num_workers=cfg.num_workers,
         )
+        spark = self.spark or data.spark
+        blocks = data.blocks
         try:
-            shapes = partition_shapes(blocks)
-            rows, in_features = sum(r for r, _ in shapes), shapes[0][1]
+            validation = None
+            if validation_df is not None:
+                validation = (
+                    validation_df
+                    if isinstance(validation_df, PartitionData)
+                    else collect_validation(
+                        validation_df, features_col=features_col, label_col=label_col
+                    )
+                )
+            require_trainable(data.summary, data.partition_rows, data.features_col)
+            if len(data.partition_rows) != cfg.num_workers:
+                raise TrainingError(
+                    f"the training data has {len(data.partition_rows)} partitions; this run "
+                    f"needs one per worker ({cfg.num_workers})"
+                )
+            rows, in_features = data.summary.rows, data.summary.width
             if in_features != self.model.in_features:
                 raise TrainingError(
                     f"feature vectors have {in_features} values but the model expects {self.model.in_features}"

@@ -76,8 +76,21 @@ def test_driver_side_scores_match_executor_scores(fitted, array_df):
     )
 
 
+def _spark_jobs(sc, group: str, fn):
+    """(fn(), ids of the Spark jobs fn started), through a job group of its own."""
+    sc.setJobGroup(group, group)
+    try:
+        out = fn()
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        sc.setLocalProperty("spark.job.description", None)
+    return out, sorted(sc.statusTracker().getJobIdsForGroup(group))
+
+
 def test_same_weights_as_the_distributed_trainer(array_df):
-    """numWorkers=2: the estimator is the trainer plus Spark ML plumbing, no maths of its own."""
+    """numWorkers=2: the estimator is the trainer plus Spark ML plumbing, no maths of its own,
+    and no Spark job of its own either (checks and moments come from the trainer's pass)."""
+    sc = array_df.sparkSession.sparkContext
     clf = DlcoreClassifier(**{**FAST, "dropout": 0.2}, numWorkers=2, seed=5)
     section = clf.training_section()
     model = build_model(section.model, 4, 5)
@@ -88,8 +101,10 @@ def test_same_weights_as_the_distributed_trainer(array_df):
         build_optimizer(section.optimizer),
         section.distributed.to_config(seed=5, checkpoint_dir=None),
     )
-    expected = trainer.fit(array_df).model.params.data
-    np.testing.assert_allclose(clf.fit(array_df).weights, expected, RTOL, ATOL)
+    result, trainer_jobs = _spark_jobs(sc, "weights-trainer", lambda: trainer.fit(array_df))
+    fitted, estimator_jobs = _spark_jobs(sc, "weights-estimator", lambda: clf.fit(array_df))
+    np.testing.assert_allclose(fitted.weights, result.model.params.data, RTOL, ATOL)
+    assert trainer_jobs and len(estimator_jobs) == len(trainer_jobs)
 
 
 def test_bagging_model_exposes_members_and_averages_them(vector_df):

@@ -1,4 +1,5 @@
-"""The estimators inside Spark ML: Pipeline, persistence, TrainValidationSplit, evaluator."""
+"""The estimators inside Spark ML: Pipeline, persistence, TrainValidationSplit,
+CrossValidator, evaluator."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import StandardScaler, VectorAssembler
-from pyspark.ml.tuning import ParamGridBuilder, TrainValidationSplit
+from pyspark.ml.tuning import CrossValidator, ParamGridBuilder, TrainValidationSplit
 from pyspark.sql import functions as F
 
 from fraud_app.errors import ModelLoadError
@@ -110,6 +111,32 @@ def test_train_validation_split_picks_a_model_by_area_under_pr(vector_df):
     assert all(0 < m <= 1 for m in fitted.validationMetrics)
     best = int(np.argmax(fitted.validationMetrics))
     assert fitted.bestModel.getHiddenLayers() == grid[best][clf.hiddenLayers]
+    assert 0 < evaluator.evaluate(fitted.transform(vector_df)) <= 1
+
+
+@pytest.mark.slow  # 2 folds x 2 grid points + the refit = 5 fits
+def test_cross_validator_with_a_two_point_grid_and_two_folds(vector_df):
+    clf = DlcoreClassifier(**FAST)
+    grid = ParamGridBuilder().addGrid(clf.hiddenLayers, [[2], [8]]).build()
+    evaluator = BinaryClassificationEvaluator(metricName="areaUnderPR")
+    cv = CrossValidator(
+        estimator=clf,
+        estimatorParamMaps=grid,
+        evaluator=evaluator,
+        numFolds=2,
+        parallelism=1,
+        collectSubModels=True,
+        seed=3,
+    )
+    fitted = cv.fit(vector_df)
+    assert len(fitted.avgMetrics) == 2 and all(0 < m <= 1 for m in fitted.avgMetrics)
+    assert [len(fold) for fold in fitted.subModels] == [2, 2]
+    best = int(np.argmax(fitted.avgMetrics))
+    assert isinstance(fitted.bestModel, DlcoreClassificationModel)
+    assert fitted.bestModel.getHiddenLayers() == grid[best][clf.hiddenLayers]
+    # the best configuration is refitted on all rows: more iterations than on one fold's half
+    refit, fold = fitted.bestModel.history[0], fitted.subModels[0][best].history[0]
+    assert refit["iterations"] > fold["iterations"]
     assert 0 < evaluator.evaluate(fitted.transform(vector_df)) <= 1
 
 

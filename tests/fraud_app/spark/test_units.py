@@ -5,11 +5,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from fraud_app.errors import ConfigError, SchemaError
+from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.cursor import CursorPosition, DataCursor
-from fraud_app.spark.data import PartitionData, decode_blocks, encode_block
+from fraud_app.spark.data import PartitionData, decode_blocks, encode_block, problem_block
 from fraud_app.spark.planner import FIRST_AUTO_GROUP, FIRST_AUTO_STAGE, STAGE_TARGET, GroupPlanner
+from fraud_app.spark.summary import (
+    DataSummary,
+    _summarize_blob,
+    check_content,
+    require_trainable,
+    summarize_arrays,
+)
 
 
 def _data(n, d=3):
@@ -39,6 +46,52 @@ def test_blocks_reject_mixed_widths_and_garbage():
         decode_blocks([a, b])
     with pytest.raises(SchemaError, match="bad magic"):
         decode_blocks([b"XXXX" + a[4:]])
+
+
+def test_problem_blocks_raise_one_clear_error_naming_the_column():
+    with pytest.raises(SchemaError, match=r"'vec' has 2 null feature vectors"):
+        decode_blocks([problem_block(5, 2, 3, 3)], "vec")
+    with pytest.raises(
+        SchemaError, match=r"'vec' holds feature vectors of different lengths \(1 to 3"
+    ):
+        decode_blocks([problem_block(5, 0, 1, 3)], "vec")
+
+
+def test_block_summary_matches_numpy_and_finds_bad_content():
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((40, 3)).astype(np.float32)
+    y = (rng.random(40) < 0.3).astype(np.float32)
+    blobs = [
+        encode_block(X[:25], y[:25], None),
+        encode_block(X[25:], y[25:], np.ones(15, np.float32)),
+    ]
+    summary = DataSummary.combine([_summarize_blob(b) for b in blobs])
+    assert (summary.rows, summary.positives, summary.width) == (40, int(y.sum()), 3)
+    mean, std = summary.moments()
+    np.testing.assert_allclose(mean, X.astype(np.float64).mean(0), rtol=1e-12)
+    np.testing.assert_allclose(std, X.astype(np.float64).std(0), rtol=1e-9)
+    require_trainable(summary, [25, 15], "features")
+    check_content(summary, "features", "label", "fit")
+    X[3, 1], y[7] = np.nan, 2.0
+    bad = summarize_arrays(X, y)
+    assert (bad.nonfinite, bad.bad_labels, bad.bad_label_example) == (1, 1, 2.0)
+    with pytest.raises(SchemaError, match=r"'features' holds 1 NaN"):
+        check_content(bad, "features", "label", "fit")
+    ok = summarize_arrays(np.nan_to_num(X), y)
+    with pytest.raises(SchemaError, match=r"'label' must hold only 0 and 1.*e\.g\. 2\.0"):
+        check_content(ok, "features", "label", "fit")
+
+
+def test_structural_problems_stop_training_before_it_starts():
+    ragged = DataSummary.combine([_summarize_blob(problem_block(4, 0, 2, 3))])
+    with pytest.raises(SchemaError, match="different lengths"):
+        require_trainable(ragged, [4, 0], "features")
+    good = summarize_arrays(np.zeros((4, 2), np.float32), np.zeros(4, np.float32))
+    with pytest.raises(EmptyInputError, match=r"worker partition\(s\) \[1\] of 2"):
+        require_trainable(good, [4, 0], "features")
+    empty = DataSummary.combine([])
+    with pytest.raises(EmptyInputError, match="no rows"):
+        require_trainable(empty, [0, 0], "features")
 
 
 @settings(max_examples=40, deadline=None)

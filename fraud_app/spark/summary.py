@@ -1,0 +1,135 @@
+"""What the trainer learns about its data in the pass it makes anyway.
+
+`summarize_blocks` reads the encoded training blocks ONCE (the job that also fixes each
+worker's row count, see `trainer.prepare_training_data`) and returns a `DataSummary`:
+row and positive counts, feature widths, null / ragged vectors, NaN or infinite
+features, labels other than 0 and 1, and the float64 sums a Standardize layer needs.
+So a caller that wants input checks and feature moments (the Spark ML estimators) gets
+them without another Spark job. `require_trainable` raises the structural errors the
+trainer cannot train through; content checks (NaN, labels) are the caller's choice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from fraud_app.errors import EmptyInputError, SchemaError
+from fraud_app.spark.data import _HEADER, problem_error, read_problem
+
+
+@dataclass(frozen=True)
+class DataSummary:
+    rows: int
+    positives: int
+    widths: tuple[int, ...]  # distinct feature widths seen (one when the data is sound)
+    null_rows: int  # null feature vectors
+    nonfinite: int  # NaN or infinite feature values (in blocks that could be encoded)
+    bad_labels: int  # labels that are neither 0 nor 1 (null labels count)
+    bad_label_example: float
+    s1: np.ndarray  # per-feature sum of the finite values (float64)
+    s2: np.ndarray  # per-feature sum of their squares
+
+    @property
+    def width(self) -> int | None:
+        return self.widths[0] if len(self.widths) == 1 else None
+
+    def moments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature mean and (population) standard deviation."""
+        n = max(self.rows, 1)
+        mean = self.s1 / n
+        return mean, np.sqrt(np.maximum(self.s2 / n - mean * mean, 0.0))
+
+    @classmethod
+    def combine(cls, parts: list[DataSummary]) -> DataSummary:
+        sums = [p for p in parts if p.s1.size]
+        width = {p.s1.size for p in sums}
+        return cls(
+            rows=sum(p.rows for p in parts),
+            positives=sum(p.positives for p in parts),
+            widths=tuple(sorted({w for p in parts for w in p.widths})),
+            null_rows=sum(p.null_rows for p in parts),
+            nonfinite=sum(p.nonfinite for p in parts),
+            bad_labels=sum(p.bad_labels for p in parts),
+            bad_label_example=next((p.bad_label_example for p in parts if p.bad_labels), 0.0),
+            s1=np.sum([p.s1 for p in sums], axis=0) if len(width) == 1 else np.zeros(0),
+            s2=np.sum([p.s2 for p in sums], axis=0) if len(width) == 1 else np.zeros(0),
+        )
+
+
+def summarize_arrays(X: np.ndarray, y: np.ndarray) -> DataSummary:
+    """The summary of one batch of rows (X float32 (n, d), y float labels)."""
+    finite = np.isfinite(X)
+    Xf = np.where(finite, X, 0).astype(np.float64)
+    bad = ~((y == 0) | (y == 1))
+    return DataSummary(
+        rows=len(y),
+        positives=int((y == 1).sum()),
+        widths=(X.shape[1],),
+        null_rows=0,
+        nonfinite=int(finite.size - np.count_nonzero(finite)),
+        bad_labels=int(bad.sum()),
+        bad_label_example=float(y[bad][0]) if bad.any() else 0.0,
+        s1=Xf.sum(0),
+        s2=(Xf * Xf).sum(0),
+    )
+
+
+def _summarize_blob(blob: bytes) -> DataSummary:
+    problem = read_problem(blob)
+    if problem is not None:
+        rows, nulls, wmin, wmax = problem
+        widths = tuple(sorted({w for w in (wmin, wmax) if w or not nulls}))
+        return DataSummary(rows, 0, widths, nulls, 0, 0, 0.0, np.zeros(0), np.zeros(0))
+    _, n, feats, _ = _HEADER.unpack_from(blob, 0)
+    off = _HEADER.size
+    X = np.frombuffer(blob, np.float32, n * feats, off).reshape(n, feats)
+    y = np.frombuffer(blob, np.float32, n, off + 4 * n * feats)
+    return summarize_arrays(X, y)
+
+
+def _partition_summary(index: int, it: Iterator[bytes]):
+    # Module level, so Spark pickles it by reference. Reads its whole input: a task that
+    # leaves input unread makes PySpark retire its Python worker (and its data cache).
+    parts = [_summarize_blob(blob) for blob in it]
+    yield index, DataSummary.combine(parts) if parts else None
+
+
+def summarize_blocks(blocks) -> tuple[DataSummary, list[int]]:
+    """The whole data's summary and each partition's row count, in ONE Spark job."""
+    found = dict(blocks.mapPartitionsWithIndex(_partition_summary).collect())
+    parts = [found[i] for i in sorted(found)]
+    rows = [p.rows if p is not None else 0 for p in parts]
+    return DataSummary.combine([p for p in parts if p is not None]), rows
+
+
+def require_trainable(summary: DataSummary, rows: list[int], features_col: str) -> None:
+    """The structural errors no training can get through: no rows, an empty worker
+    partition, null or ragged feature vectors."""
+    if summary.rows == 0:
+        raise EmptyInputError("the training DataFrame has no rows")
+    if summary.null_rows or len(summary.widths) != 1:
+        wmin, wmax = (min(summary.widths), max(summary.widths)) if summary.widths else (0, 0)
+        raise problem_error(features_col, summary.null_rows, wmin, wmax)
+    empty = [i for i, r in enumerate(rows) if r == 0]
+    if empty:
+        raise EmptyInputError(
+            f"worker partition(s) {empty} of {len(rows)} received no rows "
+            f"({summary.rows} rows in all); use fewer workers than rows"
+        )
+
+
+def check_content(summary: DataSummary, features_col: str, label_col: str, what: str) -> None:
+    """NaN / infinite features and non-binary labels: a clear error naming the column."""
+    if summary.nonfinite:
+        raise SchemaError(
+            f"{what}: features column {features_col!r} holds {summary.nonfinite} NaN or "
+            "infinite values; impute them (e.g. pyspark.ml.feature.Imputer) before fitting"
+        )
+    if summary.bad_labels:
+        raise SchemaError(
+            f"{what}: label column {label_col!r} must hold only 0 and 1 (binary); "
+            f"{summary.bad_labels} rows do not (e.g. {summary.bad_label_example})"
+        )
