@@ -54,6 +54,7 @@ FIRST_HOST = 130  # 192.0.2.130-132
 MASTER_PORT, MASTER_UI, WORKER_UI, APP_UI = 7077, 8080, 8081, 4040  # each host has its own ports
 PROGRESS = re.compile(r"^(\d+\.\d+) .* group (\d+): iterations ")
 FAILED = re.compile(r"^(\d+\.\d+) .* stage failed ")
+STOP_GRACE_S = 30.0
 JOB_KEYS = (
     "iterations",
     "group_size",
@@ -219,11 +220,7 @@ def run_one(args, cluster: Cluster, root: Path, run_dir: Path, job: dict) -> dic
             target=inject, args=(args, job["fault"], cluster, run_dir, driver, out), daemon=True
         )
         fault.start()
-    try:
-        driver.wait(timeout=args.timeout)
-    except subprocess.TimeoutExpired:
-        out["hang"] = f"the driver did not end within {args.timeout} s"
-        driver.kill()
+    wait_driver(driver, run_dir / "result.json", args.timeout, out)
     out["end_at"] = time.time()
     out["seconds_run"] = round(out["end_at"] - t0, 1)
     if fault is not None:
@@ -235,6 +232,26 @@ def run_one(args, cluster: Cluster, root: Path, run_dir: Path, job: dict) -> dic
     out.update(fault_times(run_dir / "driver.log", out))
     out["driver_log_tail"] = (run_dir / "driver.log").read_text(errors="replace")[-2500:]
     return out
+
+
+def wait_driver(driver: subprocess.Popen, result: Path, timeout_s: float, out: dict) -> None:
+    """Until the driver exits; kill it after `timeout_s` (a hang), or STOP_GRACE_S after its
+    result is written (SparkContext.stop waits up to spark.rpc.askTimeout on executors
+    it cannot reach: Spark's teardown, not the training)."""
+    written, deadline = None, time.time() + timeout_s
+    while driver.poll() is None:
+        now = time.time()
+        if written is None and result.exists():
+            written = now
+        if now > deadline or (written is not None and now > written + STOP_GRACE_S):
+            driver.kill()
+            driver.wait()
+            if written is None:
+                out["hang"] = f"the driver wrote no result within {timeout_s:.0f} s"
+            else:
+                out["spark_stop_killed_after_s"] = STOP_GRACE_S
+            return
+        time.sleep(0.5)
 
 
 def heal(fault: str, cluster: Cluster, out: dict) -> None:
@@ -256,7 +273,7 @@ def fault_times(log: Path, out: dict) -> dict:
     fails = [float(m.group(1)) for line in lines if (m := FAILED.match(line))]
     commits = [float(m.group(1)) for line in lines if (m := PROGRESS.match(line))]
     after_fail = [t for t in commits if fails and t > fails[0]]
-    times = {"seconds_fault_to_end": round(out["end_at"] - at, 2)}
+    times = {"seconds_fault_to_end": round(out.get("fit_ended_at", out["end_at"]) - at, 2)}
     if fails:
         times["seconds_fault_to_failed_stage"] = round(fails[0] - at, 2)
     if after_fail:
@@ -286,7 +303,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--group-size", type=int, default=10)
     p.add_argument("--hidden", type=int, default=8, help="hidden units of the MLP")
     p.add_argument("--rate", default="1gbit", help="tc tbf rate of every host's link")
-    p.add_argument("--timeout", type=float, default=420.0, help="the whole run's deadline (s)")
+    p.add_argument("--timeout", type=float, default=900.0, help="one application's deadline (s)")
     p.add_argument("--out", help="also write the JSON here")
     p.add_argument("--keep", action="store_true", help="keep the run directory (logs)")
     return p.parse_args(argv)

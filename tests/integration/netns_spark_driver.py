@@ -128,9 +128,11 @@ def train(spark, job: dict) -> dict[str, Any]:
     try:
         result = trainer.fit(df)
     except TrainingError as exc:
-        out.update(error=f"{type(exc).__name__}: {exc}", fit_s=round(time.time() - t0, 2))
+        out.update(error=f"{type(exc).__name__}: {exc}", fit_ended_at=time.time())
+        out["fit_s"] = round(out["fit_ended_at"] - t0, 2)
         return out
-    out["fit_s"] = round(time.time() - t0, 2)
+    out["fit_ended_at"] = time.time()
+    out["fit_s"] = round(out["fit_ended_at"] - t0, 2)
     reference = reference_weights(recorder.parts, _scaled(trainer), cfg, job["hidden"])
     weights = result.model.params.data
     out.update(
@@ -179,11 +181,20 @@ def drive(run_dir: Path) -> int:
                 what="2 executors registered with the driver",
             )
             out.update(train(spark, job))
+            logger.info("training ended: %s", out.get("error", "finished"))
+            save(run_dir, out)  # before stop(): stopping waits on unreachable executors
             out["task_hosts"] = task_hosts(sc)
+            save(run_dir, out)
         finally:
             spark.stop()
     except Exception as exc:  # reported in the JSON: the run is the test subject
         out["driver_error"] = f"{type(exc).__name__}: {exc}"
         logger.error("driver failed: %s", traceback.format_exc())
-    (run_dir / "result.json").write_text(json.dumps(out, default=float))
+    save(run_dir, out)
     return 0
+
+
+def save(run_dir: Path, out: dict[str, Any]) -> None:
+    part = run_dir / "result.json.part"
+    part.write_text(json.dumps(out, default=float))
+    part.replace(run_dir / "result.json")

@@ -10,17 +10,19 @@ Skipped with the reason where namespaces cannot be built (not root, no `ip`/`tc`
   host, the probe picks TCP across hosts (flat: "socket") and shared memory within one
   (hierarchical), and the final weights equal one process trained on the same global
   batches (rtol 1e-5).
-- Faults hitting host 2 mid-run (after group 2 is committed): a link cut restored after
-  15 s, the host frozen (SIGSTOP) and resumed after 15 s, 5 % packet loss both ways:
-  recovery (from the last committed group where the stage failed) and the same weights
-  as one process; a link cut never restored and a host frozen for good: a TrainingError
-  naming ranks on host 2 within the deadlines, never a hang.
+- Faults hitting host 2 mid-run (after group 2 is committed; collective deadline 10 s):
+  a link cut restored after 15 s, the host frozen (SIGSTOP) and resumed after 15 s:
+  the stage fails naming a rank on host 2, the retry resumes from the last committed
+  group, and the final weights equal one process; 5 % packet loss both ways (nftables):
+  slower, same weights; a link cut never restored and a host frozen for good: a
+  TrainingError naming a rank on host 2 by address within the deadlines, never a hang.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -29,8 +31,8 @@ from pathlib import Path
 
 import pytest
 
-# slow: each test builds its own cluster (5 JVMs) and runs 1-3 applications: 3-7 min on
-# the shared, loaded 2-core machine.
+# slow: each test builds its own cluster (5 JVMs) and runs 1-2 applications: 2-4 min per
+# application at a 1-minute load of 20-29 on the shared 2-core machine (Spark start-up).
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,11 +59,12 @@ def _unavailable() -> str:
     return ""
 
 
-def cluster_runs(runs: str, *extra: str, timeout_s: float = 900) -> list[dict]:
+def cluster_runs(runs: str, *extra: str, timeout_s: float = 1800) -> list[dict]:
     if problem := _unavailable():
         pytest.skip(f"namespace Spark cluster unavailable: {problem}")
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.integration.netns_spark", "--runs", runs, *extra],
+        [sys.executable, "-m", "tests.integration.netns_spark", "--runs", runs, *extra,
+         "--timeout", str(timeout_s / 2)],
         capture_output=True, text=True, timeout=timeout_s, cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
@@ -96,23 +99,29 @@ def test_two_worker_hosts_train_like_one_process_on_both_topologies():
     assert set(hier["transports"]) == {"hierarchical"}, _context(hier)  # shm within + TCP
 
 
-def test_restored_link_frozen_and_resumed_host_and_packet_loss_recover():
-    restore, resume, loss = cluster_runs(
-        "hierarchical:link-restore,hierarchical:freeze-resume,flat:loss", *FAULT_ARGS
+def test_a_restored_link_and_a_resumed_host_recover_from_the_last_committed_group():
+    restore, resume = cluster_runs(
+        "hierarchical:link-restore,hierarchical:freeze-resume", *FAULT_ARGS
     )
     for run in (restore, resume):
         assert_trained_like_one_process(run)
         assert "fault_at" in run, _context(run)
-        # The 15 s fault outlasts the 10 s collective deadline: the stage failed and
-        # the retry resumed from the last committed group (group 2 or later).
+        # The 15 s fault outlasts the 10 s collective deadline: the stage failed, naming
+        # a rank on host 2, and the retry resumed from the last committed group.
         assert run["retries"] >= 1, _context(run)
-        assert run["seconds_fault_to_failed_stage"] < 10 + 15, _context(run)
-        assert any("rank" in f for f in run["failures"]), _context(run)
+        assert f"({HOST2}:" in run["failures"][0], _context(run)
+        # op deadline + the driver's drain of reports in flight, with slack for the load
+        assert run["seconds_fault_to_failed_stage"] < 10 + 10 + 15, _context(run)
+        assert run["groups"] == list(range(15)), _context(run)  # every group committed once
+
+
+def test_packet_loss_slows_training_but_the_model_is_exact():
+    (loss,) = cluster_runs("flat:loss", *FAULT_ARGS, "--loss-percent", "5")
     assert_trained_like_one_process(loss)
     assert loss["loss_dropped_packets"] > 0, _context(loss)
 
 
-def test_a_link_cut_for_good_or_a_host_frozen_for_good_fails_naming_ranks():
+def test_a_link_cut_for_good_or_a_host_frozen_for_good_fails_naming_the_rank():
     cut, frozen = cluster_runs(
         "hierarchical:link-cut,hierarchical:freeze",
         *FAULT_ARGS, "--max-retries", "1", "--stage-start-timeout", "30",
@@ -120,6 +129,7 @@ def test_a_link_cut_for_good_or_a_host_frozen_for_good_fails_naming_ranks():
     for run in (cut, frozen):
         assert "hang" not in run, _context(run)
         assert run.get("error", "").startswith("TrainingError"), _context(run)
-        assert "rank" in run["error"], _context(run)
-        # op deadline 10 s + 2 x (stage start 30 s + drain 10 s) + backoff, with slack.
-        assert run["seconds_fault_to_end"] < 10 + 2 * (30 + 10) + 40, _context(run)
+        # The first failure names the rank it waited on, on host 2, by address.
+        assert re.search(rf"rank \d \({re.escape(HOST2)}:\d+\)", run["error"]), _context(run)
+        # op deadline 10 s + drain 10 s + backoff + stage start 30 s + drain, with slack
+        assert run["seconds_fault_to_end"] < 10 + 10 + 1 + 30 + 10 + 40, _context(run)
