@@ -309,6 +309,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+def _interrupted(signum: int, _frame) -> None:
+    raise SystemExit(f"netns_spark: interrupted by signal {signum}; tearing the cluster down")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
     if args.driver:
@@ -325,6 +329,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"netns_spark: bad --runs item {spec!r}; expected TOPOLOGY:FAULT with "
                   f"topology flat|hierarchical|auto and fault one of {FAULTS}", file=sys.stderr)  # fmt: skip
             return 2
+    # SIGTERM (and SIGINT, which a background job inherits as ignored) unwind through
+    # run()'s finally and Cluster.__exit__: JVMs killed, namespaces deleted.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _interrupted)
     out = run(args)
     line = json.dumps(out, default=float)
     if args.out:

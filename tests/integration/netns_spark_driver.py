@@ -35,6 +35,11 @@ from tests.integration.standalone_driver import RecordingBlocks
 
 logger = logging.getLogger("netns_spark_driver")
 WORLD = 4
+START_S = 400.0  # for the master + workers, then for the executors
+
+
+def alive_workers(url: str) -> int:
+    return sum(w["state"] == "ALIVE" for w in get_json(url, timeout_s=30)["workers"])
 
 
 def config(job: dict) -> DistributedConfig:
@@ -69,7 +74,7 @@ def spark_conf(address: str) -> dict[str, str]:
         "spark.sql.shuffle.partitions": "4",
         "spark.default.parallelism": "4",
         "spark.scheduler.minRegisteredResourcesRatio": "1.0",
-        "spark.scheduler.maxRegisteredResourcesWaitingTime": "90s",
+        "spark.scheduler.maxRegisteredResourcesWaitingTime": "300s",
         "spark.ui.enabled": "true",
         "spark.ui.port": "4040",
     }
@@ -159,17 +164,10 @@ def drive(run_dir: Path) -> int:
     address = job["master"].split("//")[1].split(":")[0]
     out: dict[str, Any] = {}
     try:
+        # Generous: JVMs start in 2-3 min at a 1-minute load of 30 on this 2-core machine.
         poll(
-            lambda: (
-                True
-                if sum(
-                    w["state"] == "ALIVE"
-                    for w in get_json(f"http://{address}:8080/json/")["workers"]
-                )
-                == 2
-                else None
-            ),
-            timeout_s=120,
+            lambda: True if alive_workers(f"http://{address}:8080/json/") == 2 else None,
+            timeout_s=START_S,
             what="2 ALIVE workers at the master",
         )
         spark = get_spark(job["master"], "fraud-app-netns", spark_conf(address))
@@ -177,12 +175,13 @@ def drive(run_dir: Path) -> int:
         try:
             poll(
                 lambda: True if sc._jsc.sc().getExecutorMemoryStatus().size() - 1 >= 2 else None,
-                timeout_s=120,
+                timeout_s=START_S,
                 what="2 executors registered with the driver",
             )
             out.update(train(spark, job))
             logger.info("training ended: %s", out.get("error", "finished"))
-            save(run_dir, out)  # before stop(): stopping waits on unreachable executors
+            if "error" in out:  # save before stop(): it waits on unreachable executors
+                save(run_dir, out)
             out["task_hosts"] = task_hosts(sc)
             save(run_dir, out)
         finally:
