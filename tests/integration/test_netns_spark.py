@@ -16,6 +16,8 @@ Skipped with the reason where namespaces cannot be built (not root, no `ip`/`tc`
   group, and the final weights equal one process; 5 % packet loss both ways (nftables):
   slower, same weights; a link cut never restored and a host frozen for good: a
   TrainingError naming a rank on host 2 by address within the deadlines, never a hang.
+
+NETNS_SPARK_RESULTS=<dir> keeps each cluster's JSON (the figures in docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -69,7 +71,11 @@ def cluster_runs(runs: str, *extra: str, timeout_s: float = 1800) -> list[dict]:
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-4000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    line = proc.stdout.strip().splitlines()[-1]
+    if keep := os.environ.get("NETNS_SPARK_RESULTS"):  # a directory: keep the figures
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        (Path(keep) / f"{runs.replace(':', '-').replace(',', '_')}.json").write_text(line)
+    out = json.loads(line)
     assert out["namespaces_left"] == [], "namespaces left behind"
     return out["runs"]
 
