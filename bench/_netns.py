@@ -1,9 +1,18 @@
 """Network-namespace "hosts" on one machine, for bench/netns_cluster.py and its tests.
 
-Owns: the TEST-NET addressing (192.0.2.10+i, nothing else), building and tearing down H
-host namespaces plus one bridge namespace (veth pairs, tbf shaping), spawning a process
-in a host (its netns plus fresh UTS and mount namespaces), and what such a process does
-first (own hostname, private tmpfs on /dev/shm). Needs root, `ip`, `tc`, `unshare`.
+Owns: the TEST-NET addressing (192.0.2.10+i by default, nothing else), building and
+tearing down H host namespaces plus one bridge namespace (veth pairs, tbf shaping),
+spawning a process in a host (its netns plus fresh UTS and mount namespaces), and what
+such a process does first (own hostname, private tmpfs on /dev/shm). Needs root, `ip`,
+`tc`, `unshare`.
+
+Two users at once on one machine stay apart by `prefix` (namespace names), `first_host`
+(the last octet of host 0's address: 10 = 192.0.2.10+, 130 = 192.0.2.130+) and
+`hostname` (the UTS name pattern). Every cluster has its own bridge namespace, so even
+equal addresses would not meet; distinct ones keep logs and captures unambiguous.
+
+`python bench/_netns.py --become HOST --hostname NAME [--hosts FILE] -- CMD...` (run by
+Cluster.spawn_cmd inside a host's namespaces) does become_host, then execs CMD.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -98,6 +108,42 @@ class Cluster:
     def address(self, host: int) -> str:
         return address(host, self.first_host)
 
+    def port(self, host: int) -> str:
+        """Host `host`'s port on the bridge (set it down to cut the host off)."""
+        return f"v{host}"
+
+    def pids(self, host: int) -> list[int]:
+        """Every process in host `host`'s network namespace."""
+        out = subprocess.run(
+            ["ip", "netns", "pids", self.names[host]], capture_output=True, text=True, check=False
+        ).stdout
+        return [int(p) for p in out.split()]
+
+    def hosts_file(self, path: Path) -> Path:
+        """An /etc/hosts naming every host (bind-mounted in each host's mount namespace, so
+        a JVM resolves its own hostname without touching the machine's /etc/hosts)."""
+        lines = ["127.0.0.1 localhost"]
+        lines += [f"{self.address(i)} {self.hostname.format(i)}" for i in range(self.hosts)]
+        path.write_text("\n".join(lines) + "\n")
+        return path
+
+    def spawn_cmd(
+        self, host: int, argv: list[str], log: Path, env: dict[str, str], hosts: Path | None
+    ) -> subprocess.Popen:
+        """`argv` in host `host` (netns + fresh UTS/mount ns, own hostname and /dev/shm).
+
+        `unshare --kill-child`: killing the returned process kills `argv` too."""
+        become = [sys.executable, __file__, "--become", str(host),
+                  "--hostname", self.hostname.format(host)]  # fmt: skip
+        if hosts is not None:
+            become += ["--hosts", str(hosts)]
+        wrapper = ["ip", "netns", "exec", self.names[host], "unshare", "--uts", "--mount",
+                   "--fork", "--kill-child", *become, "--", *argv]  # fmt: skip
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(wrapper, stdout=out, stderr=subprocess.STDOUT, env=env)
+        self.procs.append(proc)
+        return proc
+
     def drops(self) -> int:
         """Packets the shapers dropped so far (all hosts)."""
         total = 0
@@ -129,6 +175,12 @@ class Cluster:
                 proc.kill()
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=10)
+        for host in range(len(self.names)):  # whatever still runs in a host (JVMs, executors)
+            if self.names[host] in self.created:
+                for pid in self.pids(host):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+                        os.kill(pid, signal.SIGCONT)
         for name in reversed(self.created):
             subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
         self.created = []
@@ -141,8 +193,22 @@ def sh(*argv: str) -> None:
         raise RuntimeError(f"`{' '.join(argv)}` failed: {result.stderr.strip()}")
 
 
-def become_host(host: int) -> None:
-    """In the fresh UTS + mount namespaces: own hostname, private /dev/shm."""
-    sh("hostname", f"netns-host-{host}")
+def become_host(host: int, hostname: str = "netns-host-{}", hosts: str | None = None) -> None:
+    """In the fresh UTS + mount namespaces: own hostname, private /dev/shm (and /etc/hosts)."""
+    sh("hostname", hostname.format(host))
     sh("mount", "--make-rprivate", "/")
     sh("mount", "-t", "tmpfs", "-o", "size=512m,mode=1777", "tmpfs", "/dev/shm")
+    if hosts is not None:
+        sh("mount", "--bind", hosts, "/etc/hosts")
+
+
+def main(argv: list[str]) -> None:
+    """--become HOST --hostname NAME [--hosts FILE] -- CMD...: become_host, then exec CMD."""
+    split = argv.index("--")
+    opts = dict(zip(argv[:split:2], argv[1:split:2], strict=True))
+    become_host(int(opts["--become"]), opts["--hostname"], opts.get("--hosts"))
+    os.execvp(argv[split + 1], argv[split + 1 :])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -91,6 +91,7 @@ class GroupedEngine(Engine):
         advertise = conf.get("spark.driver.host", "127.0.0.1")
         bind = conf.get("spark.driver.bindAddress", advertise)  # differs behind NAT / in containers
         retries, round_id, attempt = 0, 0, 0
+        first_cause = ""  # the first failure of the current run of failures without progress
         with (
             RendezvousServer(
                 self.secret, cfg.num_workers, host=bind, advertise_host=advertise
@@ -114,6 +115,7 @@ class GroupedEngine(Engine):
                     cause = exc.cause
                 retries += 1
                 attempt = 1 if self.state.group > before else attempt + 1
+                first_cause = cause if attempt == 1 else first_cause
                 if any(marker in cause for marker in NOT_RETRIED):
                     raise TrainingError(
                         f"group {self.state.group} failed with an error a retry cannot fix: {cause}"
@@ -123,6 +125,9 @@ class GroupedEngine(Engine):
                         f"group {self.state.group} (from iteration {self.state.iteration}) failed "
                         f"{attempt} times in a row; giving up after max_retries={cfg.max_retries}. "
                         f"Last cause: {cause}"
+                        # The first failure names the rank that broke the stage; later ones
+                        # may only say that the retry could not start (slots still held).
+                        + (f". First cause: {first_cause}" if first_cause != cause else "")
                     )
                 pause = min(RETRY_BACKOFF_S * 2 ** (attempt - 1), 8.0)
                 logger.warning(
