@@ -179,7 +179,7 @@ def run_config(name, cfg, data, folds, with_xgb: bool) -> dict[str, Any]:
         used = np.concatenate([tr, va])
         if cfg.get("refit", True):
             if cfg.get("refit_by") == "epochs":  # same passes over the larger refit data
-                its = [int(round(i * len(used) / len(tr))) for i in its]
+                its = [round(i * len(used) / len(tr)) for i in its]
             models, _, _ = ensemble_scores(cfg, X[used], yk[used], X[used], 0, iterations=its)
         test_ap = average_precision(data["y"][te], predict(models, X[te]))
         fold = {"val_ap": round(float(val_ens), 4), "test_ap": round(float(test_ap), 4),
