@@ -137,6 +137,7 @@ def run_tune(
     report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
               "trials": trials, "best": best, "best_config": str(output)}  # fmt: skip
     report_path = config.paths.resolve("reports") / f"tune-{run}.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report, indent=2, default=str))
     report["report_path"] = str(report_path)
     return report
