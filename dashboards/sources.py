@@ -7,7 +7,7 @@ Inputs (contracts C2-C6 in the project's CONTRACTS):
   reports/evaluation-<id>.json     evaluation of a model on a window (C4)
   reports/scoring-<job>.json       scoring summary per job (C3)
   reports/<suite>_validation.json  data checks (fraud_app.validation)
-  scores/<run>/                    test-window scores Parquet (C5)
+  test-scores/<run>/               test-window scores Parquet (C5)
   canonical/_etl_report.json       ETL row accounting; canonical/ itself for rows per day
   quarantine/                      rejected rows (Parquet)
   features/_features.json          feature table metadata (rows)

@@ -33,7 +33,7 @@ def sources_for(root: Path) -> Sources:
     """The app's default layout under `root` (paths.* relative to paths.root)."""
     return Sources(
         reports=root / "reports", output=root / "reports" / "dashboards",
-        scores=root / "scores", canonical=root / "canonical", quarantine=root / "quarantine",
+        scores=root / "test-scores", canonical=root / "canonical", quarantine=root / "quarantine",
         features=root / "features", models=root / "models",
     )  # fmt: skip
 

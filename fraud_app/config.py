@@ -46,7 +46,10 @@ class PathsSection(Section):
     reports: str = "reports"
     models: str = "models"
     checkpoints: str = "checkpoints"
-    scores: str = "scores"
+    scores: str = "scores"  # the batch scoring job's table (event_date=YYYY-MM-DD/)
+    # A training run's test-window scores, <test_scores>/<run>/: kept apart from `scores`
+    # so that the batch job's partitioned table stays readable as one Spark table.
+    test_scores: str = "test-scores"
 
     def resolve(self, name: str) -> Path:
         value = getattr(self, name)

@@ -25,7 +25,7 @@ def dashboard_sources(config: AppConfig) -> Sources:
     return Sources(
         reports=reports,
         output=reports / "dashboards",
-        scores=paths.resolve("scores"),
+        scores=paths.resolve("test_scores"),
         canonical=Path(config.etl.output or paths.resolve("canonical")),
         quarantine=Path(config.etl.quarantine or paths.resolve("quarantine")),
         features=Path(config.features.output or paths.resolve("features")),

@@ -15,8 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+
+from fraud_app.errors import SchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -24,15 +26,22 @@ NEAR_CONSTANT_SHARE = 0.99
 
 
 def constant_features(
-    df: DataFrame, names: Sequence[str], *, share: float = NEAR_CONSTANT_SHARE
+    df: DataFrame,
+    names: Sequence[str],
+    *,
+    vector_column: str | None = None,
+    share: float = NEAR_CONSTANT_SHARE,
 ) -> dict[str, list[str]]:
-    """{"constant": [...], "near_constant": [...]} among the feature columns `names` of `df`."""
+    """{"constant": [...], "near_constant": [...]} among the features `names` of `df`.
+
+    Each feature is read from its own column when `df` has one, else from its position in
+    `vector_column` (a feature table may carry only the vector)."""
     if not names:
         return {"constant": [], "near_constant": []}
     tail = (1.0 - share) / 2.0
     aggs = []
     for i, name in enumerate(names):
-        col = F.col(f"`{name}`")
+        col = _feature_column(df, name, i, vector_column)
         aggs += [
             F.min(col).alias(f"mn{i}"),
             F.max(col).alias(f"mx{i}"),
@@ -54,3 +63,14 @@ def constant_features(
             len(constant), constant, len(near), 100 * share, near,
         )  # fmt: skip
     return {"constant": constant, "near_constant": near}
+
+
+def _feature_column(df: DataFrame, name: str, index: int, vector_column: str | None) -> Column:
+    if name in df.columns:
+        return F.col(f"`{name}`")
+    if vector_column and vector_column in df.columns:
+        return F.col(f"`{vector_column}`")[index]
+    raise SchemaError(
+        f"feature check: the table has neither a column `{name}` nor the vector column "
+        f"{vector_column!r}; expected one of them. Received columns: {df.columns}"
+    )

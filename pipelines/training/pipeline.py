@@ -1,7 +1,7 @@
 """Training pipeline: feature table -> splits -> balanced subsets -> ensemble -> evaluation.
 
 Reads the feature table and its metadata from `paths.features`; writes the ensemble
-to `paths.models/<run>`, test-set scores to `paths.scores/<run>` and a JSON report
+to `paths.models/<run>`, test-set scores to `paths.test_scores/<run>` and a JSON report
 (splits, balancing, per-member training history, validation and test metrics) to
 `paths.reports/training-<run>.json`. With tracking on, the run is one MLflow run
 (nested runs per member and baseline); the ensemble is logged as a pyfunc model,
@@ -74,7 +74,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         tracker.log_lineage(lineage.collect(spark, config))
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
-    feature_checks = constant_features(splits.train, names)  # warns once when any
+    feature_checks = constant_features(splits.train, names, vector_column=vector)
     balanced = nodes.balance(splits.train, config.balancing)
     logger.info("balancing: %s", balanced.summary)
     checkpoints = str(paths.resolve("checkpoints") / run)
@@ -107,7 +107,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     model_path = final.ensemble.save(paths.resolve("models") / run)
     scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
-    _write_test_scores(scored_test, str(paths.resolve("scores") / run))
+    _write_test_scores(scored_test, str(paths.resolve("test_scores") / run))
     windows["test"] = nodes.collect_scores(scored_test)
     scored_test.unpersist()
     metrics = {name: nodes.evaluate_arrays(data) for name, data in windows.items()}

@@ -13,6 +13,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
 from pipelines.training.pipeline import run_training
@@ -31,7 +32,8 @@ def _write_tables(spark, root: Path, n: int = 3000) -> None:
         x = rng.standard_normal(len(NAMES)) + y * np.array([2.0, 1.0, 0.0, 0.5])
         rows.append((f"t{i}", f"c{i % 300}", ts, y, x.astype(np.float32).tolist()))
     schema = "transaction_id string, card_id string, timestamp timestamp, label double, features array<float>"
-    df = spark.createDataFrame(rows, schema)
+    # Shaped like the real feature table: the partition date beside the vector.
+    df = spark.createDataFrame(rows, schema).withColumn("event_date", F.to_date("timestamp"))
     df.drop("features").write.parquet(str(root / "canonical"))
     df.write.parquet(str(root / "features"))
     (root / "features" / "_features.json").write_text(json.dumps({"feature_names": NAMES}))
@@ -100,7 +102,7 @@ def test_training_run_is_one_tracked_run_with_nested_runs(spark, tmp_path, monke
 
     assert saved["registry"]["decision"] == "champion" and saved["registry"]["version"] == "1"
     assert report.model_uri == "models:/fraud-ensemble/1"
-    scores = spark.read.parquet(str(tmp_path / "scores" / "r1"))
+    scores = spark.read.parquet(str(tmp_path / "test-scores" / "r1"))
     assert {"baseline_logreg", "baseline_gbt", "fraud_score"} <= set(scores.columns)
     assert scores.count() == saved["metrics"]["test"]["rows"]
 

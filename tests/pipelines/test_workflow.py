@@ -44,7 +44,11 @@ def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path, monkeypatch)
     assert test["roc_auc"] > 0.7, test  # generated frauds have strong signatures
     ensemble = FraudEnsemble.load(result.steps["train"]["model"])
     assert ensemble.feature_names == report["feature_names"]
-    assert (tmp_path / "scores" / "t1").is_dir()
+    assert (tmp_path / "test-scores" / "t1").is_dir()
+    # The batch job's table stays one readable Spark table after a run (the training run's
+    # own test scores live elsewhere, not as a non-partition folder beside event_date=...).
+    daily = spark.read.parquet(str(tmp_path / "scores"))
+    assert daily.count() == result.steps["score"]["rows"] == test["rows"]
     # Lifecycle: the run is tracked, the ensemble registered and gated, baselines compared.
     train = result.steps["train"]
     assert train["model_uri"] == "models:/fraud-ensemble/1"

@@ -6,6 +6,7 @@ import logging
 
 import pytest
 
+from fraud_app.errors import SchemaError
 from fraud_app.features.checks import constant_features
 
 pytestmark = pytest.mark.spark
@@ -21,3 +22,16 @@ def test_constant_and_near_constant_features_are_warned_about(spark, caplog):
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1 and "['a']" in warned[0] and "['b']" in warned[0]
     assert constant_features(df, ["c", "d"]) == {"constant": [], "near_constant": []}
+
+
+def test_features_only_in_the_vector_are_checked_from_it(spark):
+    rows = [([1.0, float(i < 3), float(i % 10)],) for i in range(1000)]
+    df = spark.createDataFrame(rows, "features array<double>")
+    found = constant_features(df, ["a", "b", "c"], vector_column="features")
+    assert found == {"constant": ["a"], "near_constant": ["b"]}
+
+
+def test_a_feature_in_neither_a_column_nor_the_vector_is_a_clear_error(spark):
+    df = spark.createDataFrame([(1.0,)], "x double")
+    with pytest.raises(SchemaError, match=r"neither a column `a` nor the vector column 'features'"):
+        constant_features(df, ["a"], vector_column="features")

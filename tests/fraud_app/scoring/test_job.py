@@ -91,7 +91,7 @@ def test_training_stores_scoring_metadata_and_member_columns(trained):
     ref = meta["reference"]
     assert len(ref["feature_edges"]) == len(names) == len(ref["feature_props"])
     assert all(abs(sum(p) - 1) < 1e-9 for p in [*ref["feature_props"], ref["score_props"]])
-    test = _read(trained["root"] / "scores" / "r1")
+    test = _read(trained["root"] / "test-scores" / "r1")
     assert {"transaction_id", "card_id", "timestamp", "label", "fraud_score"} <= set(test.columns)
     np.testing.assert_allclose(test[["member_00", "member_01"]].mean(axis=1), test["fraud_score"])
     c4 = json.loads(Path(trained["report"]["evaluations"]["test"]).read_text())
@@ -103,7 +103,7 @@ def test_scores_equal_training_test_scores_with_alerts_and_reasons(spark, traine
     config, day = trained["config"], trained["day"]
     result = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
     got = _read(_partition(trained["root"], day)).set_index("transaction_id")
-    ref = _read(trained["root"] / "scores" / "r1").set_index("transaction_id")
+    ref = _read(trained["root"] / "test-scores" / "r1").set_index("transaction_id")
     assert len(got) > 0 and set(got.index) <= set(ref.index)
     np.testing.assert_allclose(got["fraud_score"], ref.loc[got.index, "fraud_score"], rtol=1e-6)
     meta = json.loads((Path(trained["model"]) / "ensemble.json").read_text())["metadata"]
