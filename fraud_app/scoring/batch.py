@@ -5,7 +5,7 @@ The ensemble travels to executors once per job as a broadcast of plain arrays
 and JSON configs, is rebuilt once per Python worker (cached by a content key),
 and scores Arrow batches with vectorised NumPy. No per-row Python. A scalar Arrow
 UDF carries only the feature column to Python and only the new columns back (one
-struct, split into columns in the JVM); the scores come from the fused float64 plan
+struct, split into columns in the JVM); the scores come from the fused plan
 (dlcore.inference), the same arithmetic as FraudEnsemble.predict_proba.
 
 What it refuses (never a silent number): a row whose vector does not hold exactly the
@@ -205,7 +205,7 @@ def score_arrow_column(
 
 
 def _attribution(model: FraudEnsemble, X: np.ndarray, baseline) -> tuple[np.ndarray, np.ndarray]:
-    """(score, gradient x (x - baseline)): the fused float64 plan when the members allow
+    """(score, gradient x (x - baseline)): the fused plan when the members allow
     it (the score is then exactly predict_proba's), else member by member."""
     fused = model.proba_and_gradient(X)
     if fused is None:
