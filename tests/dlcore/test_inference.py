@@ -122,13 +122,14 @@ def test_a_row_scores_the_same_bits_in_any_batch(dtype):
 
 
 def test_the_blas_thread_count_does_not_change_the_bits():
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 
+    openblas = ThreadpoolController().select(internal_api="openblas")  # NumPy's BLAS only
     fused = compile_ensemble([_wide(k) for k in range(4)])
     X = (np.random.default_rng(1).standard_normal((1500, 35)) * 3).astype(np.float32)
-    with threadpool_limits(1):
+    with openblas.limit(limits=1):
         one = fused.proba_and_gradient(X)
-    with threadpool_limits(2):
+    with openblas.limit(limits=2):
         two = fused.proba_and_gradient(X[7:])
     np.testing.assert_array_equal(two[0], one[0][7:])
     np.testing.assert_array_equal(two[1], one[1][7:])
