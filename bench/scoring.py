@@ -9,7 +9,8 @@ the directory with FraudEnsemble.load: no pickle), served to Spark with
 layout a pyfunc signature takes). Ours reads the feature vector column (the layout of
 the feature table) and scores with a broadcast of the ensemble in a scalar Arrow UDF.
 Both sides compute the same numbers with the same code: FraudEnsemble.predict_proba
-(the fused float64 plan of dlcore.inference), so their scores agree to ~1e-16.
+(the fused float32 plan of dlcore.inference on fixed 256-row blocks), so their scores
+agree bit for bit.
 
 Each round writes every score to Spark's `noop` sink, so the scoring of every row is
 measured and nothing else; rows are cached in memory first. Rounds alternate (ours,
@@ -148,7 +149,7 @@ def main() -> None:
     full = score_dataframe(
         df.select("id", "features"), ens, options=ScoringOptions(threshold=0.5, reasons=3)
     )
-    # same scores (float32 inputs both ways, the same float64 arithmetic)
+    # same scores (float32 inputs both ways, the same fixed-block arithmetic)
     a = ours.orderBy("id").limit(1000).toPandas()["fraud_score"].to_numpy()
     b = df.select("id", udf(F.struct(*[F.col(n) for n in ens.feature_names])).alias("s"))
     b = b.orderBy("id").limit(1000).toPandas()["s"].to_numpy()

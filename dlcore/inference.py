@@ -1,19 +1,26 @@
-"""Fused float64 inference for an ensemble of MLP classifiers (mean of member sigmoids).
+"""Fused inference for an ensemble of MLP classifiers (mean of member sigmoids).
 
 Owns: compiling K same-shaped members, Standardize -> [Linear -> activation (-> Dropout)]
 x L -> Linear(1), into one plan that scores them together: the shared standardisation
 once, all members' first layers as ONE GEMM against their weights stacked side by side
-(d, K * h1), the later layers per member on column views (no copies), biases and
-activations in place, in row chunks small enough to stay in cache. The same plan gives
-the input gradient of the mean probability: the members' first-layer gradients are
-stacked the same way, so one GEMM against the stacked weights sums them over members.
+(d + 1, K * h1; the last row is the bias, met by a ones column), the later layers per
+member into column slices of one buffer (bias and activation then once for all members),
+all output layers as one GEMM against a block-diagonal (K * hL, K). The same plan gives
+the input gradient of the mean probability (the members' first-layer gradients side by
+side: one GEMM against the stacked weights sums them over members).
 
-Float64 throughout, like the twins it replaces: a row's result does not depend on the
-batch it arrives in beyond ~1e-16, so every scoring path (Spark batches, a pyfunc
-call on any number of rows, a server) agrees to well under 1e-9.
+Precision: the members' own dtype (float32 for trained models). Reproducible to the bit:
+every GEMM runs on blocks of exactly BLOCK_ROWS rows (the last block padded with zero
+rows) in 64-byte aligned buffers, through NumPy's BLAS (never the timed process-wide
+backend choice, which can differ between processes). BLAS picks its kernel by the
+matrix shapes, and the shapes never change, so a row's result does not depend on the
+batch it arrives in, its offset in it, the input's alignment or the BLAS thread count
+(tests/dlcore/test_inference.py checks all four, and a second process): Spark batches,
+a pyfunc call on any number of rows and a server give the same bits. The logits leave
+the plan as float64; sigmoid and the member mean are float64.
 
 `compile_ensemble` returns None for anything else (other layers, members that differ in
-shape or in their standardisation); callers then score member by member.
+shape, dtype or in their standardisation's clip); callers then score member by member.
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dlcore.backends import get_ops
+from dlcore import settings
+from dlcore.backends.ops import Ops
 from dlcore.errors import ShapeError
 from dlcore.layers.activations import LeakyReLU, ReLU, Tanh
 from dlcore.layers.dropout import Dropout
@@ -33,7 +41,19 @@ from dlcore.layers.standardize import Standardize
 from dlcore.losses import sigmoid
 from dlcore.model import Model
 
-CHUNK_ROWS = 256
+BLOCK_ROWS = 256  # fixed GEMM height: 128-512 were within 20 % here, 256 the fastest
+_ALIGN = 64
+_THREADS_SET = False
+
+
+def _limit_numpy_blas() -> None:
+    """NumPy's BLAS to DLCORE_NUM_THREADS (default 1: one thread per Spark task), once per
+    process: the timed backend choice limits only the backend it picks, and Python
+    workers of a local Spark inherit no thread limit."""
+    global _THREADS_SET
+    if not _THREADS_SET:
+        Ops().set_num_threads(settings.num_threads())
+        _THREADS_SET = True
 
 
 @dataclass(frozen=True)
@@ -43,9 +63,9 @@ class _Act:
 
     def apply(self, H: np.ndarray) -> None:
         if self.kind == "relu":
-            np.maximum(H, 0.0, out=H)
+            np.maximum(H, 0, out=H)
         elif self.kind == "leaky_relu":
-            np.multiply(H, np.where(H > 0, 1.0, self.slope), out=H)
+            np.multiply(H, np.where(H > 0, H.dtype.type(1), H.dtype.type(self.slope)), out=H)
         else:
             np.tanh(H, out=H)
 
@@ -54,8 +74,8 @@ class _Act:
         if self.kind == "relu":
             return Y > 0
         if self.kind == "leaky_relu":
-            return np.where(Y > 0, 1.0, self.slope)
-        return 1.0 - Y * Y
+            return np.where(Y > 0, Y.dtype.type(1), Y.dtype.type(self.slope))
+        return 1 - Y * Y
 
 
 def _activation(layer) -> _Act | None:
@@ -81,7 +101,7 @@ def _member_plan(model: Model):
             if type(layer) is not Linear:
                 return None
             b = layer.b if layer.use_bias else np.zeros(layer.units)
-            dense.append((np.array(layer.W, np.float64), np.array(b, np.float64)))
+            dense.append((np.array(layer.W), np.array(b)))
         else:
             act = _activation(layer)
             if act is None:
@@ -110,98 +130,161 @@ def _compatible_standardize(stds: list) -> bool:
 
 
 def compile_ensemble(models: Sequence[Model]) -> FusedEnsemble | None:
-    """The fused plan of `models`, or None when they are not same-shaped plain MLPs."""
+    """The fused plan of `models`, or None when they are not same-shaped plain MLPs of one
+    dtype (float32 or float64)."""
     plans = [_member_plan(m) for m in models]
     if not plans or any(p is None for p in plans):
+        return None
+    dtypes = {m.dtype for m in models}
+    if len(dtypes) != 1 or next(iter(dtypes)) not in (np.float32, np.float64):
         return None
     stds = [p[0] for p in plans]
     shapes = {tuple(W.shape for W, _ in p[1]) for p in plans}
     acts = {tuple(p[2]) for p in plans}
     if len(shapes) != 1 or len(acts) != 1 or not _compatible_standardize(stds):
         return None
-    return FusedEnsemble(stds, [p[1] for p in plans], list(plans[0][2]))
+    return FusedEnsemble(stds, [p[1] for p in plans], list(plans[0][2]), dtypes.pop())
+
+
+def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on a 64-byte boundary."""
+    dtype = np.dtype(dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(nbytes + _ALIGN, np.uint8)
+    start = -raw.ctypes.data % _ALIGN
+    return raw[start : start + nbytes].view(dtype).reshape(shape)
+
+
+@dataclass(frozen=True)
+class _Input:
+    """One standardisation and the first-layer columns it feeds (all members when they
+    share it, else one member's)."""
+
+    mean: np.ndarray | None  # (d,) in the plan's dtype
+    scale: np.ndarray | None
+    W1b: np.ndarray  # (d + 1, columns): weights, then the bias row
+    cols: slice
+
+
+class _Work:
+    """The buffers of one call: BLOCK_ROWS rows each, 64-byte aligned, reused per block."""
+
+    def __init__(self, plan: FusedEnsemble, grad: bool) -> None:
+        B, dt, d = BLOCK_ROWS, plan.dtype, plan.d
+        self.Zb = [aligned_empty((B, d + 1), dt) for _ in plan.inputs]
+        for Zb in self.Zb:
+            Zb[:, d] = 1
+        self.H = [aligned_empty((B, plan.k * h), dt) for h in plan.widths]
+        self.L = aligned_empty((B, plan.k), dt)
+        self.G = [aligned_empty((B, plan.k * h), dt) for h in plan.widths] if grad else []
+        self.dX = aligned_empty((B, d), dt) if grad else None
 
 
 class FusedEnsemble:
     """Scores K members at once; see the module docstring."""
 
-    def __init__(self, stds: list, dense: list, acts: list[_Act]) -> None:
+    def __init__(self, stds: list, dense: list, acts: list[_Act], dtype) -> None:
+        self.dtype = dt = np.dtype(dtype)
         self.k = len(dense)
-        self.mean = self.scale = self.clip = None
-        if stds[0] is not None:
-            # (1, d) when every member standardises alike, else (K, d): one row each
-            shared = _same_standardize(stds)
-            used = stds[:1] if shared else stds
-            self.mean = np.array([s.mean for s in used], np.float64)
-            self.scale = np.array([s.scale for s in used], np.float64)
-            self.clip = stds[0].clip
-        self.ops = get_ops()
-        self.W1 = np.ascontiguousarray(np.concatenate([m[0][0] for m in dense], axis=1))
-        self.b1 = np.concatenate([m[0][1] for m in dense])
-        # [W1; b1]: a ones column after the inputs makes the GEMM add the bias
-        self.W1b = np.ascontiguousarray(np.vstack([self.W1, self.b1]))
-        self.h1 = dense[0][0][0].shape[1]
-        self.middle = [m[1:-1] for m in dense]  # per member [(W, b)] of layers 2..L-1
-        self.w_out = [m[-1][0][:, 0].copy() for m in dense]
-        self.b_out = np.array([m[-1][1][0] for m in dense])
+        self.d = dense[0][0][0].shape[0]
+        self.widths = [W.shape[1] for W, _ in dense[0][:-1]]  # hidden widths h1..hL
+        self.clip = stds[0].clip if stds[0] is not None else None
+        self.inputs = self._inputs(stds, dense)
+        # layers 2..L: per layer, every member's weights and all members' biases stacked
+        self.middle = [
+            ([np.ascontiguousarray(m[j][0], dt) for m in dense], _stack(dense, j, 1, dt))
+            for j in range(1, len(dense[0]) - 1)
+        ]
+        self.w_out = np.stack([m[-1][0][:, 0] for m in dense]).astype(dt)  # (K, hL)
+        self.W_out = np.zeros((self.k * self.widths[-1], self.k), dt)  # block-diagonal
+        for k in range(self.k):
+            self.W_out[self._cols(k, -1), k] = self.w_out[k]
+        self.b_out = np.array([m[-1][1][0] for m in dense], np.float64)
         self.acts = acts
+        _limit_numpy_blas()
 
-    def _first_layer(self, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-        """(n, K * h1) first-layer outputs of all members, and the standardised inputs:
-        one GEMM (bias included) when the members share their standardisation, else one
-        per member."""
-        n, d = X.shape
-        if self.mean is None or len(self.mean) == 1:
-            Zb = np.empty((n, d + 1))
-            Zb[:, d] = 1.0
-            Z = Zb[:, :d]
-            if self.mean is None:
-                Z[...] = X
-            else:
-                np.subtract(X, self.mean[0], out=Z)
-                self._scale_clip(Z, 0)
-            return self.ops.gemm(Zb, self.W1b), [Z]
-        H1 = np.empty((n, self.W1.shape[1]))
-        Zs = []
-        for k in range(self.k):
-            Z = X - self.mean[k]
-            self._scale_clip(Z, k)
-            cols = slice(k * self.h1, (k + 1) * self.h1)
-            self.ops.gemm(Z, self.W1[:, cols], out=H1[:, cols])
-            Zs.append(Z)
-        H1 += self.b1
-        return H1, Zs
+    def _inputs(self, stds: list, dense: list) -> list[_Input]:
+        dt, h1 = self.dtype, self.widths[0]
+        W1b = np.vstack([_stack(dense, 0, 0, dt), _stack(dense, 0, 1, dt)])
+        if stds[0] is None:
+            return [_Input(None, None, np.ascontiguousarray(W1b), slice(None))]
+        if _same_standardize(stds):
+            return [_Input(stds[0].mean.astype(dt), stds[0].scale.astype(dt), W1b, slice(None))]
+        return [
+            _Input(
+                s.mean.astype(dt),
+                s.scale.astype(dt),
+                np.ascontiguousarray(W1b[:, k * h1 : (k + 1) * h1]),
+                slice(k * h1, (k + 1) * h1),
+            )
+            for k, s in enumerate(stds)
+        ]
 
-    def _scale_clip(self, Z: np.ndarray, j: int) -> None:
-        Z /= self.scale[j]
-        if self.clip is not None:
-            np.clip(Z, -self.clip, self.clip, out=Z)
+    def _cols(self, k: int, layer: int) -> slice:
+        h = self.widths[layer]
+        return slice(k * h, (k + 1) * h)
 
-    def _forward(self, X: np.ndarray, keep: bool):
-        """Member logits (n, K); with keep, also the activations the gradient needs."""
-        H1, Z = self._first_layer(X)
-        self.acts[0].apply(H1)
-        logits = np.empty((len(X), self.k))
-        saved = []
-        for k in range(self.k):
-            H = H1[:, k * self.h1 : (k + 1) * self.h1]
-            outs = [H]
-            for (W, b), act in zip(self.middle[k], self.acts[1:], strict=True):
-                H = self.ops.gemm(H, W)
-                H += b
-                act.apply(H)
-                outs.append(H)
-            logits[:, k] = H @ self.w_out[k]
-            saved.append(outs)
-        logits += self.b_out
-        return (logits, Z, H1, saved) if keep else logits
+    # -- one block ---------------------------------------------------------------------
+    def _standardize(self, Xb: np.ndarray, w: _Work) -> None:
+        m = len(Xb)
+        for inp, Zb in zip(self.inputs, w.Zb, strict=True):
+            Z = Zb[:, : self.d]
+            Z[m:] = 0
+            if inp.mean is None:
+                Z[:m] = Xb
+                continue
+            np.subtract(Xb, inp.mean, out=Z[:m])
+            Z /= inp.scale
+            if self.clip is not None:
+                np.clip(Z, -self.clip, self.clip, out=Z)
 
+    def _block_forward(self, Xb: np.ndarray, w: _Work) -> np.ndarray:
+        """(BLOCK_ROWS, K) logits (without the output bias) of one block of <= BLOCK_ROWS
+        rows; every activation stays in w for the gradient."""
+        self._standardize(Xb, w)
+        for inp, Zb in zip(self.inputs, w.Zb, strict=True):
+            np.matmul(Zb, inp.W1b, out=w.H[0][:, inp.cols])
+        self.acts[0].apply(w.H[0])
+        for j, (Ws, b) in enumerate(self.middle, start=1):
+            for k, W in enumerate(Ws):
+                np.matmul(w.H[j - 1][:, self._cols(k, j - 1)], W, out=w.H[j][:, self._cols(k, j)])
+            np.add(w.H[j], b, out=w.H[j])
+            self.acts[j].apply(w.H[j])
+        return np.matmul(w.H[-1], self.W_out, out=w.L)
+
+    def _block_gradient(self, s: np.ndarray, w: _Work) -> np.ndarray:
+        """(BLOCK_ROWS, d) gradient of the mean probability for the block that
+        `_block_forward` left in w; s: the members' probabilities (BLOCK_ROWS, K)."""
+        G = w.G[-1]
+        g = (s * (1.0 - s)).astype(self.dtype)  # d sigmoid / d logit
+        np.multiply(g[:, :, None], self.w_out, out=G.reshape(len(G), self.k, -1))
+        G *= self.acts[-1].derivative(w.H[-1])
+        for j in range(len(self.middle), 0, -1):
+            Ws = self.middle[j - 1][0]
+            for k, W in enumerate(Ws):
+                np.matmul(w.G[j][:, self._cols(k, j)], W.T, out=w.G[j - 1][:, self._cols(k, j - 1)])
+            w.G[j - 1] *= self.acts[j - 1].derivative(w.H[j - 1])
+        dX = w.dX
+        for i, (inp, Zb) in enumerate(zip(self.inputs, w.Zb, strict=True)):
+            dZ = np.matmul(w.G[0][:, inp.cols], inp.W1b[: self.d].T, out=dX if i == 0 else None)
+            if inp.mean is not None:
+                dZ /= inp.scale
+                if self.clip is not None:
+                    dZ *= np.abs(Zb[:, : self.d]) < self.clip
+            if i:
+                dX += dZ
+        return dX
+
+    # -- public ------------------------------------------------------------------------
     def member_logits(self, X: np.ndarray) -> np.ndarray:
-        """(n, K) float64 logits of every member; X is converted to float64 per chunk."""
-        self._check(X)
+        """(n, K) float64 logits of every member."""
+        X = self._check(X)
         out = np.empty((len(X), self.k))
-        for i in range(0, len(X), CHUNK_ROWS):
-            out[i : i + CHUNK_ROWS] = self._forward(_f64(X[i : i + CHUNK_ROWS]), False)
+        w = _Work(self, grad=False)
+        for i in range(0, len(X), BLOCK_ROWS):
+            Xb = X[i : i + BLOCK_ROWS]
+            out[i : i + len(Xb)] = self._block_forward(Xb, w)[: len(Xb)]
+        out += self.b_out
         return out
 
     def proba(self, X: np.ndarray) -> np.ndarray:
@@ -209,60 +292,31 @@ class FusedEnsemble:
         return mean_sigmoid(self.member_logits(X))
 
     def proba_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """((n,) mean probability, (n, d) its gradient with respect to X)."""
-        self._check(X)
+        """((n,) mean probability, exactly proba(X)'s; (n, d) float64 its gradient with
+        respect to X)."""
+        X = self._check(X)
         proba = np.empty(len(X))
         grad = np.empty(X.shape)
-        for i in range(0, len(X), CHUNK_ROWS):
-            sl = slice(i, i + CHUNK_ROWS)
-            proba[sl], grad[sl] = self._chunk_gradient(_f64(X[sl]))
+        w = _Work(self, grad=True)
+        for i in range(0, len(X), BLOCK_ROWS):
+            Xb = X[i : i + BLOCK_ROWS]
+            m = len(Xb)
+            logits = self._block_forward(Xb, w).astype(np.float64)
+            logits += self.b_out
+            proba[i : i + m] = mean_sigmoid(logits[:m])
+            grad[i : i + m] = self._block_gradient(sigmoid(logits), w)[:m]
+        grad /= self.k
         return proba, grad
 
-    def _chunk_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        logits, Z, H1, saved = self._forward(X, True)
-        s = sigmoid(logits)
-        g = s * (1.0 - s)  # d sigmoid / d logit, (n, K)
-        G1 = np.empty_like(H1)  # gradient at the first layer's output, all members
-        last = len(self.acts) - 1
-        for k in range(self.k):
-            outs, cols = saved[k], slice(k * self.h1, (k + 1) * self.h1)
-            if last == 0:  # one hidden layer: the output weights lead straight to H1
-                np.multiply(g[:, k : k + 1], self.w_out[k], out=G1[:, cols])
-                continue
-            G = g[:, k : k + 1] * self.w_out[k]
-            G *= self.acts[last].derivative(outs[last])
-            for j in range(last - 1, 0, -1):
-                G = self.ops.gemm(G, self.middle[k][j][0], trans_b=True)
-                G *= self.acts[j].derivative(outs[j])
-            self.ops.gemm(G, self.middle[k][0][0], out=G1[:, cols], trans_b=True)
-        G1 *= self.acts[0].derivative(H1)  # the first activation, once for all members
-        dX = self._input_gradient(G1, Z)
-        dX /= self.k
-        return mean_sigmoid(logits), dX
+    def _check(self, X: np.ndarray) -> np.ndarray:
+        if X.ndim != 2 or X.shape[1] != self.d:
+            raise ShapeError(f"model expects input of shape (batch, {self.d}). Received {X.shape}")
+        return np.asarray(X, dtype=self.dtype)
 
-    def _check(self, X: np.ndarray) -> None:
-        if X.ndim != 2 or X.shape[1] != self.W1.shape[0]:
-            raise ShapeError(
-                f"model expects input of shape (batch, {self.W1.shape[0]}). Received {X.shape}"
-            )
 
-    def _input_gradient(self, G1: np.ndarray, Zs: list[np.ndarray]) -> np.ndarray:
-        """Sum over members of dZ_k / dX back through each member's standardisation."""
-        if len(Zs) == 1:
-            parts = [(self.ops.gemm(G1, self.W1, trans_b=True), 0)]
-        else:
-            parts = []
-            for k in range(self.k):
-                cols = slice(k * self.h1, (k + 1) * self.h1)
-                parts.append((self.ops.gemm(G1[:, cols], self.W1[:, cols], trans_b=True), k))
-        dX = None
-        for dZ, j in parts:
-            if self.mean is not None:
-                dZ /= self.scale[j]
-                if self.clip is not None:
-                    dZ *= np.abs(Zs[j]) < self.clip
-            dX = dZ if dX is None else dX + dZ
-        return dX
+def _stack(dense: list, layer: int, part: int, dtype) -> np.ndarray:
+    """Every member's weights (part 0) or biases (part 1) of one layer, side by side."""
+    return np.concatenate([m[layer][part] for m in dense], axis=-1).astype(dtype)
 
 
 def mean_sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -272,7 +326,3 @@ def mean_sigmoid(logits: np.ndarray) -> np.ndarray:
     for k in range(1, s.shape[1]):
         total += s[:, k]
     return total / s.shape[1]
-
-
-def _f64(X: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(X, dtype=np.float64)

@@ -46,12 +46,12 @@ class FraudEnsemble:
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Mean of the members' fraud probabilities, shape (n,).
 
-        Inputs are rounded to float32 (the feature table's type), then scored in float64:
-        float32 GEMM results depend on memory alignment and on the BLAS kernel a process
-        picks (~1e-8 apart), so float64 is what makes every scoring path (Spark executors,
-        the MLflow pyfunc model, a server) agree to ~1e-15. Same-shaped MLP members are
-        scored together (dlcore.inference: one GEMM for all first layers); others by
-        float64 twins, one member at a time.
+        Inputs are rounded to float32 (the feature table's type). Same-shaped MLP members
+        are scored together in their own dtype (float32 for trained models) by the fused
+        plan of dlcore.inference: fixed 256-row GEMM blocks in aligned buffers through
+        NumPy's BLAS, so a row's score is the same bits in any batch and any process
+        (Spark executors, the MLflow pyfunc model, a server); sigmoid and mean in float64.
+        Other members are scored by float64 twins, one member at a time.
         """
         return mean_sigmoid(self.member_logits(X))
 
@@ -75,7 +75,7 @@ class FraudEnsemble:
         return fused.proba_and_gradient(np.ascontiguousarray(X, dtype=np.float32))
 
     def fused(self) -> FusedEnsemble | None:
-        """The members compiled for joint float64 scoring, or None (built once)."""
+        """The members compiled for joint scoring (dlcore.inference), or None (built once)."""
         if self._fused is _UNSET:
             self._fused = compile_ensemble(self.members)
         return self._fused

@@ -5,7 +5,7 @@ The ensemble travels to executors once per job as a broadcast of plain arrays
 and JSON configs, is rebuilt once per Python worker (cached by a content key),
 and scores Arrow batches with vectorised NumPy. No per-row Python. A scalar Arrow
 UDF carries only the feature column to Python and only the new columns back (one
-struct, split into columns in the JVM); the scores come from the fused float64 plan
+struct, split into columns in the JVM); the scores come from the fused plan
 (dlcore.inference), the same arithmetic as FraudEnsemble.predict_proba.
 
 What it refuses (never a silent number): a row whose vector does not hold exactly the
@@ -124,21 +124,22 @@ def score_dataframe(
     bc = df.sparkSession.sparkContext.broadcast(payload)
     fields = _output_fields(ensemble, score_col, opts)
     names = [f.name for f in fields]
+    single = len(fields) == 1  # the score alone: a double column, no struct to split
 
     def score(columns: Iterator[pa.Array]) -> Iterator[pa.Array]:
         model = executor_ensemble(key, bc)
         baseline = bc.value.get("baseline")
         for column in columns:
             cols = score_arrow_column(column, model, opts, baseline=baseline)
-            yield pa.StructArray.from_arrays(cols, names=names)
+            yield cols[0] if single else pa.StructArray.from_arrays(cols, names=names)
 
     # A scalar Arrow UDF: only the feature column travels to Python and only the new
     # columns come back (mapInArrow would send every column there and back).
     from pyspark.sql.functions import arrow_udf
 
-    udf = arrow_udf(score, T.StructType(fields))
-    out = udf(df[features_col])
-    return df.select(*[df[c] for c in df.columns], *[out.getField(n).alias(n) for n in names])
+    out = arrow_udf(score, fields[0].dataType if single else T.StructType(fields))(df[features_col])
+    new = [out.alias(score_col)] if single else [out.getField(n).alias(n) for n in names]
+    return df.select(*[df[c] for c in df.columns], *new)
 
 
 def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:
@@ -205,7 +206,7 @@ def score_arrow_column(
 
 
 def _attribution(model: FraudEnsemble, X: np.ndarray, baseline) -> tuple[np.ndarray, np.ndarray]:
-    """(score, gradient x (x - baseline)): the fused float64 plan when the members allow
+    """(score, gradient x (x - baseline)): the fused plan when the members allow
     it (the score is then exactly predict_proba's), else member by member."""
     fused = model.proba_and_gradient(X)
     if fused is None:

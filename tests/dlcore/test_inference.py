@@ -1,6 +1,13 @@
-"""Fused float64 ensemble inference against member-by-member float64 scoring."""
+"""Fused ensemble inference against member-by-member float64 scoring, and its bit-for-bit
+reproducibility across batches, alignment, BLAS threads and processes."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -23,15 +30,18 @@ from dlcore.losses import sigmoid
 from dlcore.model import Model
 
 D = 7
+REPO = Path(__file__).resolve().parents[2]
 ACTS = {"relu": ReLU, "tanh": Tanh, "leaky": lambda: LeakyReLU(0.2)}
 
 
-def _member(seed, *, act="relu", hidden=(9, 5), clip=2.0, stats_seed=None, std=True):
+def _member(
+    seed, *, act="relu", hidden=(9, 5), clip=2.0, stats_seed=None, std=True, dtype="float64"
+):
     layers = [Standardize(clip=clip, name="standardize")] if std else []
     for width in hidden:
         layers += [Linear(width), ACTS[act](), Dropout(0.2)]
     layers.append(Linear(1))
-    model = Model(Sequential(layers), in_features=D, seed=seed, dtype="float64")
+    model = Model(Sequential(layers), in_features=D, seed=seed, dtype=dtype)
     if std:
         rng = np.random.default_rng(seed if stats_seed is None else stats_seed)
         model.layer.layers[0].set_statistics(rng.standard_normal(D), rng.random(D) + 0.5)
@@ -69,16 +79,104 @@ def test_fused_without_standardize():
     np.testing.assert_allclose(compile_ensemble(models).proba(X), _reference(models, X), atol=1e-14)
 
 
-def test_a_row_scores_the_same_in_any_batch(monkeypatch):
-    """What lets Spark batches, a pyfunc call and a server agree: the row's score does not
-    depend on its neighbours or on where the row chunks fall."""
-    models = [_member(k, stats_seed=0) for k in range(3)]
+def _wide(k, width=35):
+    """A member shaped like the demo's (35 -> 128 -> 64 -> 1, float32): small test shapes
+    take one BLAS kernel for every block height, these do not (bench/scoring.py's model
+    gives different bits for 1-, 7- and 1000-row blocks), so they test the fixed blocks."""
+    layers = [Standardize(clip=5.0), Linear(128), ReLU(), Linear(64), ReLU(), Linear(1)]
+    model = Model(Sequential(layers), in_features=width, seed=k)
+    rng = np.random.default_rng(0)
+    model.layer.layers[0].set_statistics(rng.standard_normal(width), rng.random(width) + 0.5)
+    return model
+
+
+def _misaligned(X):
+    """A copy of X whose data starts 4 bytes past a 64-byte boundary."""
+    raw = np.empty(X.nbytes + 128, np.uint8)
+    start = (-raw.ctypes.data % 64) + 4
+    out = raw[start : start + X.nbytes].view(X.dtype).reshape(X.shape)
+    out[...] = X
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_a_row_scores_the_same_bits_in_any_batch(dtype):
+    """What lets Spark batches, a pyfunc call and a server agree: a row's score (and its
+    gradient) does not depend on its neighbours, on where the blocks fall, on the batch
+    size or on the input's alignment: bit for bit, in float32 too."""
+    models = [_wide(k) for k in range(3)]
+    if dtype == "float64":
+        models = [_member(k, stats_seed=0, dtype=dtype) for k in range(3)]
     fused = compile_ensemble(models)
-    X = _rows(1000)
+    X = (np.random.default_rng(0).standard_normal((1000, models[0].in_features)) * 3).astype(dtype)
     whole = fused.proba(X)
-    monkeypatch.setattr(inference, "CHUNK_ROWS", 7)
-    np.testing.assert_allclose(fused.proba(X[13:400]), whole[13:400], rtol=0, atol=1e-15)
-    np.testing.assert_allclose(fused.proba(X[999:]), whole[999:], rtol=0, atol=1e-15)
+    whole_p, whole_g = fused.proba_and_gradient(X)
+    np.testing.assert_array_equal(whole_p, whole)
+    for sl in (slice(13, 400), slice(999, None), slice(1, 2), slice(255, 769), slice(0, 256)):
+        for part in (X[sl], _misaligned(X[sl]), np.asfortranarray(X[sl])):
+            np.testing.assert_array_equal(fused.proba(part), whole[sl])
+            p, g = fused.proba_and_gradient(part)
+            np.testing.assert_array_equal(p, whole[sl])
+            np.testing.assert_array_equal(g, whole_g[sl])
+    assert inference.BLOCK_ROWS == 256  # a changed block size changes float32 bits
+
+
+def test_the_blas_thread_count_does_not_change_the_bits():
+    from threadpoolctl import ThreadpoolController
+
+    openblas = ThreadpoolController().select(internal_api="openblas")  # NumPy's BLAS only
+    fused = compile_ensemble([_wide(k) for k in range(4)])
+    X = (np.random.default_rng(1).standard_normal((1500, 35)) * 3).astype(np.float32)
+    with openblas.limit(limits=1):
+        one = fused.proba_and_gradient(X)
+    with openblas.limit(limits=2):
+        two = fused.proba_and_gradient(X[7:])
+    np.testing.assert_array_equal(two[0], one[0][7:])
+    np.testing.assert_array_equal(two[1], one[1][7:])
+
+
+def test_a_fresh_process_scores_the_same_bits(tmp_path):
+    """Another process (its own allocations, 2 BLAS threads) gets the same float32 bits for
+    rows it scores in other batches."""
+    models = [_wide(k) for k in range(5)]
+    X = (np.random.default_rng(2).standard_normal((700, 35)) * 3).astype(np.float32)
+    np.save(tmp_path / "X.npy", X)
+    script = textwrap.dedent(f"""
+        import numpy as np
+        from threadpoolctl import threadpool_limits
+        from dlcore.inference import compile_ensemble
+        from tests.dlcore.test_inference import _wide
+        models = [_wide(k) for k in range(5)]
+        X = np.load({str(tmp_path / "X.npy")!r})
+        fused = compile_ensemble(models)
+        with threadpool_limits(2):
+            parts = [fused.proba(X[i : i + 97]) for i in range(0, len(X), 97)]
+        np.save({str(tmp_path / "out.npy")!r}, np.concatenate(parts))
+    """)
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                          text=True, timeout=120)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), compile_ensemble(models).proba(X))
+
+
+@pytest.mark.parametrize("hidden", [(9, 5), (6,), (8, 6, 4)])
+def test_float32_members_are_scored_in_float32_close_to_float64(hidden):
+    models = [_member(k, hidden=hidden, dtype="float32") for k in range(4)]
+    fused = compile_ensemble(models)
+    assert fused.dtype == np.float32
+    X = _rows().astype(np.float32)
+    twins = []
+    for m in models:
+        twin = Model.from_config({**m.get_config(), "dtype": "float64"})
+        state = {k: np.asarray(v, np.float64) for k, v in m.layer.state().items()}
+        twin.load_weights(m.params.data.astype(np.float64), state)
+        twins.append(twin)
+    np.testing.assert_allclose(fused.proba(X), _reference(twins, X), rtol=0, atol=2e-6)
+    proba, grad = fused.proba_and_gradient(X)
+    ref_p, ref_attr = ensemble_attribution(twins, X.astype(np.float64), np.zeros(D))
+    np.testing.assert_allclose(proba, ref_p, rtol=0, atol=2e-6)
+    np.testing.assert_allclose(grad * X, ref_attr, rtol=1e-4, atol=1e-6)
 
 
 def test_member_logits_and_mean_sigmoid():
