@@ -95,6 +95,24 @@ def configure_logging(level: str) -> None:
         logging.getLogger(name).setLevel(
             numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
         )
+    # Some library modules set their own logger's level at import (Great Expectations'
+    # data_context.types.base sets INFO), which overrides the parent's WARNING: a filter on
+    # the root handlers drops their INFO records wherever they come from.
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, _QuietLibraries)]:
+            handler.removeFilter(old)
+        if numeric > logging.DEBUG:
+            handler.addFilter(_QuietLibraries())
+
+
+class _QuietLibraries(logging.Filter):
+    """Passes WARNING and above, and anything not logged by a QUIET_LOGGERS library."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.WARNING:
+            return True
+        name = record.name
+        return not any(name == q or name.startswith(q + ".") for q in QUIET_LOGGERS)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -180,6 +180,38 @@ def test_cli_silences_third_party_info_logs() -> None:
             logging.getLogger(name).setLevel(level)
 
 
+def test_cli_silences_library_loggers_that_set_their_own_info_level() -> None:
+    """Great Expectations' data_context.types.base sets its logger to INFO at import."""
+    import io
+    import logging
+
+    from pipelines.cli import configure_logging
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root, lib = logging.getLogger(), logging.getLogger("great_expectations.some.module")
+    before = root.level, [(n, logging.getLogger(n).level) for n in ("great_expectations", "py4j")]
+    root.addHandler(handler)
+    lib.setLevel(logging.INFO)
+    try:
+        configure_logging("INFO")
+        lib.info("library chatter")
+        lib.warning("library warning")
+        logging.getLogger("fraud_app.x").info("our summary")
+        assert stream.getvalue().splitlines() == ["library warning", "our summary"]
+        configure_logging("DEBUG")  # asking for everything gets everything again
+        lib.info("chatter for debugging")
+        assert stream.getvalue().splitlines()[-1] == "chatter for debugging"
+    finally:
+        root.removeHandler(handler)
+        lib.setLevel(logging.NOTSET)
+        root.setLevel(before[0])
+        for name, level in before[1]:
+            logging.getLogger(name).setLevel(level)
+        for h in root.handlers:
+            h.filters = [f for f in h.filters if type(f).__name__ != "_QuietLibraries"]
+
+
 @pytest.mark.slow
 @pytest.mark.spark
 @pytest.mark.integration
