@@ -3,7 +3,9 @@
 Data: creditcard.csv (bench/data/get_ulb.py fetches it). Rows sorted by Time; the
 earliest 80 % train, the latest 20 % test. The last `--val-share` of the training part is
 the validation part: it drives early stopping and is the ONLY thing configurations are
-chosen on. Features: V1-V28 and log1p(Amount) (Time only orders the rows).
+chosen on. Features (`--transform`, the same for every contender, see `prepare`): V1-V28
+and log1p(Amount) by default (Time only orders the rows, unless `--time-of-day`).
+A configuration with "seeds": [...] is the mean probability of one model per seed.
 
 Contenders, all scored by average precision of probabilities on the test part, same run:
   ulb_time_split_ap              BalancedBaggingClassifier (UnionPay ensemble), best on validation
