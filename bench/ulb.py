@@ -3,7 +3,9 @@
 Data: creditcard.csv (bench/data/get_ulb.py fetches it). Rows sorted by Time; the
 earliest 80 % train, the latest 20 % test. The last `--val-share` of the training part is
 the validation part: it drives early stopping and is the ONLY thing configurations are
-chosen on. Features: V1-V28 and log1p(Amount) (Time only orders the rows).
+chosen on. Features (`--transform`, the same for every contender, see `prepare`): V1-V28
+and log1p(Amount) by default (Time only orders the rows, unless `--time-of-day`).
+A configuration with "seeds": [...] is the mean probability of one model per seed.
 
 Contenders, all scored by average precision of probabilities on the test part, same run:
   ulb_time_split_ap              BalancedBaggingClassifier (UnionPay ensemble), best on validation
@@ -39,10 +41,9 @@ from _spark_common import machine, spark_session
 from data.get_ulb import ensure_ulb
 from sklearn.metrics import average_precision_score
 
-FEATURES = [f"V{i}" for i in range(1, 29)] + ["log_amount"]
+PCA = [f"V{i}" for i in range(1, 29)]
 # --time-of-day adds the hour of the day (Time is seconds since the first transaction, which
 # the data set's authors place at midnight) on the unit circle, for every contender alike.
-TIME_OF_DAY = ["hour_sin", "hour_cos"]
 NET = dict(hiddenLayers=[64, 32], dropout=0.1, batchSize=512, learningRate=1e-3)
 OURS = [  # BalancedBaggingClassifier configurations (chosen by validation AP)
     dict(numSubsets=5, normalRatio=0.0, epochs=15.0),
@@ -52,17 +53,41 @@ SINGLE = [dict(epochs=10.0), dict(epochs=10.0, posWeight=5.0)]
 XGB = [dict(max_depth=4), dict(max_depth=6)]
 
 
-def load(rows: int | None, time_of_day: bool = False):
+def load(rows: int | None):
     import pandas as pd
 
     df = pd.read_csv(ensure_ulb()).sort_values("Time", kind="mergesort").reset_index(drop=True)
-    if rows:
-        df = df.iloc[:rows]
-    df["log_amount"] = np.log1p(df["Amount"])
-    angle = 2 * np.pi * (df["Time"] % 86400) / 86400
-    df["hour_sin"], df["hour_cos"] = np.sin(angle), np.cos(angle)
-    names = FEATURES + (TIME_OF_DAY if time_of_day else [])
-    return df[names].to_numpy(np.float32), df["Class"].to_numpy(np.float64)
+    return df.iloc[:rows] if rows else df
+
+
+def prepare(df, n_fit: int, transform: str, time_of_day: bool = False):
+    """(X float32, y): the benchmark's feature preparation, the same for every contender.
+
+    transform: "log_amount" V1-V28 as they are + log1p(Amount); "signed_log" also
+    sign(v) * log1p(|v|) on V1-V28 (tames their heavy tails, keeps the order);
+    "quantile" V1-V28 and Amount through a Gaussian quantile map fitted on the
+    first n_fit rows (the training part before validation) only.
+    """
+    v = df[PCA].to_numpy(np.float64)
+    amount = df["Amount"].to_numpy(np.float64)[:, None]
+    if transform == "quantile":
+        from sklearn.preprocessing import QuantileTransformer
+
+        raw = np.hstack([v, amount])
+        qt = QuantileTransformer(
+            n_quantiles=min(1000, n_fit), output_distribution="normal", random_state=0
+        )
+        X = qt.fit(raw[:n_fit]).transform(raw)
+    elif transform in ("log_amount", "signed_log"):
+        if transform == "signed_log":
+            v = np.sign(v) * np.log1p(np.abs(v))
+        X = np.hstack([v, np.log1p(amount)])
+    else:
+        raise ValueError(f"unknown --transform {transform!r}: log_amount, signed_log or quantile")
+    if time_of_day:
+        angle = 2 * np.pi * (df["Time"].to_numpy() % 86400) / 86400
+        X = np.hstack([X, np.sin(angle)[:, None], np.cos(angle)[:, None]])
+    return X.astype(np.float32), df["Class"].to_numpy(np.float64)
 
 
 def split(n: int, val_share: float):
@@ -85,34 +110,51 @@ def to_spark(spark, X, y, is_val):
     return df
 
 
-def spark_scores(model, df) -> np.ndarray:
+def mean_scores(models, df) -> tuple[np.ndarray, np.ndarray]:
+    """(P, label) for every row of df, in one pass: P's columns are each model's fraud
+    probability, then their mean (the last column)."""
     from pyspark.ml.functions import vector_to_array
     from pyspark.sql import functions as F
 
-    out = model.transform(df).select(vector_to_array("probability")[1].alias("p"), "label")
-    pdf = out.orderBy(F.monotonically_increasing_id()).toPandas()  # order does not matter for AP
-    return pdf["p"].to_numpy(), pdf["label"].to_numpy()
+    cols = []
+    for i, model in enumerate(models):
+        model = model.copy()
+        model.setProbabilityCol(f"p{i}").setRawPredictionCol("").setPredictionCol("")
+        df = model.transform(df)
+        cols.append(vector_to_array(F.col(f"p{i}"))[1])
+    out = df.select(*cols, (sum(cols[1:], cols[0]) / len(cols)).alias("mean"), "label")
+    pdf = out.toPandas()
+    return pdf.drop(columns="label").to_numpy(), pdf["label"].to_numpy()
 
 
-def ap(model, df) -> float:
-    p, y = spark_scores(model, df)
-    return float(average_precision_score(y, p))
+def ap_of(y: np.ndarray, p: np.ndarray) -> float:
+    return round(float(average_precision_score(y, p)), 4)
 
 
 def run_grid(name, make, configs, fit_df, val_df, test_df, tried):
+    """Fit each configuration; a configuration with "seeds": [s1, s2, ...] fits one model
+    per seed and scores the mean of their probabilities (the members of all of them,
+    averaged alike). The best on validation AP wins."""
     best = None
     for cfg in configs:
+        params = {k: v for k, v in cfg.items() if k != "seeds"}
+        seeds = cfg.get("seeds") or [params.pop("seed", 0)]
         t0 = time.perf_counter()
-        model = make(cfg).fit(fit_df)
+        models = [make({**params, "seed": s}).fit(fit_df) for s in seeds]
         secs = time.perf_counter() - t0
+        val_p, val_y = mean_scores(models, val_df)
+        test_p, test_y = mean_scores(models, test_df)
         rec = {
             "model": name,
             "config": cfg,
-            "val_ap": ap(model, val_df),
-            "test_ap": ap(model, test_df),
+            "val_ap": float(average_precision_score(val_y, val_p[:, -1])),
+            "test_ap": float(average_precision_score(test_y, test_p[:, -1])),
             "fit_s": round(secs, 1),
-            "best_iterations": [h.get("best_iteration") for h in model.history],
+            "best_iterations": [h.get("best_iteration") for m in models for h in m.history],
         }
+        if len(models) > 1:  # each seed's own model, for the spread
+            rec["val_ap_per_seed"] = [ap_of(val_y, val_p[:, i]) for i in range(len(models))]
+            rec["test_ap_per_seed"] = [ap_of(test_y, test_p[:, i]) for i in range(len(models))]
         tried.append(rec)
         print(json.dumps(rec), file=sys.stderr, flush=True)
         if best is None or rec["val_ap"] > best["val_ap"]:
@@ -245,6 +287,12 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--time-of-day", action="store_true", help="add the hour of the day (sin, cos) as features"
     )
+    parser.add_argument(
+        "--transform",
+        default="log_amount",
+        choices=["log_amount", "signed_log", "quantile"],
+        help="feature preparation for every contender (see prepare)",
+    )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(
         "--skip", nargs="*", default=[], choices=["ours", "single", "overhead", "xgboost", "mlp"]
@@ -264,8 +312,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     info = machine()
-    X, y = load(args.rows, args.time_of_day)
-    fit, val, test = split(len(y), args.val_share)
+    frame = load(args.rows)
+    fit, val, test = split(len(frame), args.val_share)
+    X, y = prepare(frame, fit.stop, args.transform, args.time_of_day)
     is_val = np.zeros(len(y), bool)
     is_val[val] = True
     tried: list[dict] = []
@@ -277,6 +326,8 @@ def main(argv=None) -> int:
         "val_rows": val.stop - val.start,
         "test_rows": len(y) - test.start,
         "test_frauds": int(y[test].sum()),
+        "val_frauds": int(y[val].sum()),
+        "transform": args.transform,
     }
 
     from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
