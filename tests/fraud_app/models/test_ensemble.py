@@ -133,7 +133,7 @@ def test_input_encoding_is_fitted_on_the_window_and_scored_identically(spark, fr
             "model": ModelSection(
                 hidden=(16,), dropout=0.0, encoding="piecewise_linear", encoding_bins=4
             )
-        }  # fmt: skip
+        }
     )
     out = train_ensemble(subsets, cfg, None, stats=stats, encoding_rows=window)
     ens = out.ensemble
@@ -149,7 +149,8 @@ def test_input_encoding_is_fitted_on_the_window_and_scored_identically(spark, fr
     scored = score_dataframe(test, ens).select("fraud_score").toPandas()["fraud_score"].to_numpy()
     np.testing.assert_allclose(scored, ens.predict_proba(X), rtol=1e-6)
     ens.save(tmp_path / "model")
-    np.testing.assert_array_equal(FraudEnsemble.load(tmp_path / "model").predict_proba(X),
-                                  ens.predict_proba(X))  # fmt: skip
+    np.testing.assert_array_equal(
+        FraudEnsemble.load(tmp_path / "model").predict_proba(X), ens.predict_proba(X)
+    )
     labels = np.array([r[1] for r in _rows(300, 9)])
     assert evaluate_scores(labels, scored)["roc_auc"] > 0.8
