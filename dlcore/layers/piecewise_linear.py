@@ -89,15 +89,19 @@ class PiecewiseLinear(Layer):
 
     def forward(self, X: np.ndarray, training: bool) -> tuple[np.ndarray, Backprop]:
         self.check_input(X)
-        T = (X[:, :, None] - self.lower) * self.inv_width
-        inside = (T > 0) & (T < 1)
+        n, f = X.shape
+        Y = np.empty((n, self.out_features), dtype=np.result_type(X, self.lower))
+        Y[:, :f] = X
+        T = Y[:, f:].reshape(n, f, self.bins)  # a view: the ramps are written in place
+        np.subtract(X[:, :, None], self.lower, out=T)
+        T *= self.inv_width
         np.clip(T, 0.0, 1.0, out=T)
-        Y = np.concatenate([X, T.reshape(len(X), -1)], axis=1)
-        inv_width, f = self.inv_width, self.in_features
+        inv_width = self.inv_width
 
         def backprop(dY: np.ndarray) -> np.ndarray | None:
             if not self.needs_input_grad:
                 return None
+            inside = (T > 0) & (T < 1)  # the ramp's slope; flat (0) where it is clipped
             dT = dY[:, f:].reshape(len(dY), f, -1)
             return dY[:, :f] + (dT * inside * inv_width).sum(axis=2)
 
