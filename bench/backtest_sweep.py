@@ -12,6 +12,12 @@ count; (b) XGBoost on the same rows. Differences from the Spark path: one proces
 (gradients of the global batch at once, as the all-reduce computes them), subsets drawn
 with NumPy's generator instead of row hashes, no learning-rate warm-up.
 
+Input encodings: `"model": {"encoding": "piecewise_linear", "encoding_bins": 8}` uses the
+shipped dlcore layer (bins fitted on <= 20,000 rows of the training window, per fold and
+again for the refit, as fraud_app.models.train does); `"encode": "ple_aug" | "rankgauss_aug"`
+(or without `_aug`: the encoding alone) are NumPy prototypes fitted per fold the same way;
+`"transform"` (run 2's signed log / quantile tries) is fitted on all rows, a shortcut.
+
 Selection is on validation AP only (mean over folds of the members' early-stopping
 validation); test AP is reported beside it. Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
