@@ -102,3 +102,41 @@ def test_evaluate_scores_alert_budget():
     m = evaluate_scores(labels, scores, alert_rates=(0.1,))
     # top 100 rows are the first 100: 20 frauds of 200
     assert m["recall_at_alert_0.1"] == pytest.approx(0.1) and m["precision_at_alert_0.1"] == pytest.approx(0.2)
+
+
+@pytest.mark.spark
+def test_input_encoding_is_fitted_on_the_window_and_scored_identically(spark, frames, tmp_path):
+    """training.model.encoding: the bins come from the (standardised) rows of
+    `encoding_rows`, every member gets the same ones, and Spark scoring, predict_proba and
+    a saved-and-loaded ensemble apply exactly the encoding training used."""
+    from dlcore.layers import PiecewiseLinear, quantile_edges
+
+    subsets, test = frames
+    window = subsets[0].unionByName(subsets[1])
+    stats = feature_statistics(window)
+    cfg = _cfg().model_copy(
+        update={
+            "model": ModelSection(
+                hidden=(16,), dropout=0.0, encoding="piecewise_linear", encoding_bins=4
+            )
+        }
+    )
+    out = train_ensemble(subsets, cfg, None, stats=stats, encoding_rows=window)
+    ens = out.ensemble
+    window_X = np.array([r[0] for s in (1, 2) for r in _rows(160, s)], dtype=np.float32)
+    std = ens.members[0].layer.layers[0]
+    expected = quantile_edges(std.forward(window_X, False)[0], 4)  # 320 rows: no sampling
+    for member in ens.members:
+        layer = member.layer.layers[1]
+        assert isinstance(layer, PiecewiseLinear) and layer.in_features == D
+        np.testing.assert_allclose(layer.lower, expected[0], rtol=1e-6)
+        np.testing.assert_allclose(layer.inv_width, expected[1], rtol=1e-5)
+    X = np.array([r[0] for r in _rows(300, 9)], dtype=np.float32)
+    scored = score_dataframe(test, ens).select("fraud_score").toPandas()["fraud_score"].to_numpy()
+    np.testing.assert_allclose(scored, ens.predict_proba(X), rtol=1e-6)
+    ens.save(tmp_path / "model")
+    np.testing.assert_array_equal(
+        FraudEnsemble.load(tmp_path / "model").predict_proba(X), ens.predict_proba(X)
+    )
+    labels = np.array([r[1] for r in _rows(300, 9)])
+    assert evaluate_scores(labels, scored)["roc_auc"] > 0.8
