@@ -180,6 +180,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "training.distributed.epochs": 60,
         "training.distributed.early_stopping.patience": 5,
     },
+    # configs/demo.yaml as shipped (since issue 10 run 3: the piecewise-linear input encoding)
+    "shipped": {},
+    # the shipped ensemble without the input encoding (= demo_long_lr3 before run 3)
+    "shipped_no_encoding": {"training.model.encoding": "none"},
     "wide": {
         "balancing.unionpay_subsets.n_subsets": 3,
         "training.model.hidden": [128, 64],

@@ -12,6 +12,12 @@ count; (b) XGBoost on the same rows. Differences from the Spark path: one proces
 (gradients of the global batch at once, as the all-reduce computes them), subsets drawn
 with NumPy's generator instead of row hashes, no learning-rate warm-up.
 
+Input encodings: `"model": {"encoding": "piecewise_linear", "encoding_bins": 8}` uses the
+shipped dlcore layer (bins fitted on <= 20,000 rows of the training window, per fold and
+again for the refit, as fraud_app.models.train does); `"encode": "ple_aug" | "rankgauss_aug"`
+(or without `_aug`: the encoding alone) are NumPy prototypes fitted per fold the same way;
+`"transform"` (run 2's signed log / quantile tries) is fitted on all rows, a shortcut.
+
 Selection is on validation AP only (mean over folds of the members' early-stopping
 validation); test AP is reported beside it. Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
@@ -36,6 +42,7 @@ from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import plan_folds
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.config import LossSection, ModelSection, OptimizerSection
+from fraud_app.models.train import encoding_state, set_encoding
 
 DAY_US = 86_400 * 1_000_000
 
@@ -105,6 +112,9 @@ def subsets(y: np.ndarray, k: int, ratio: float | None, seed: int) -> list[np.nd
 def _model(cfg: dict[str, Any], X_stats: np.ndarray, seed: int):
     model = build_model(ModelSection(**cfg.get("model", {})), X_stats.shape[1], seed)
     model.layer.layers[0].set_statistics(X_stats.mean(0), X_stats.std(0))
+    # the input encoding's bins: as fraud_app.models.train, from <= 20,000 training rows
+    pick = np.random.default_rng(0).permutation(len(X_stats))[:20_000]
+    set_encoding(model, encoding_state(model, X_stats[np.sort(pick)]))
     return model
 
 
@@ -174,14 +184,18 @@ def run_config(name, cfg, data, folds, with_xgb: bool) -> dict[str, Any]:
     for f in folds:
         tr, va, te, yk = f["train"], f["validation"], f["test"], f["y_known"]
         t0 = time.monotonic()
-        models, its, vals = ensemble_scores(cfg, X[tr], yk[tr], X[tr], 0, (X[va], yk[va]))
-        val_ens = average_precision(yk[va], predict(models, X[va]))
+        enc = fitted_transform(cfg, X[tr])  # fitted on the training window only
+        models, its, vals = ensemble_scores(cfg, enc(X[tr]), yk[tr], enc(X[tr]), 0,
+                                            (enc(X[va]), yk[va]))  # fmt: skip
+        val_ens = average_precision(yk[va], predict(models, enc(X[va])))
         used = np.concatenate([tr, va])
         if cfg.get("refit", True):
             if cfg.get("refit_by") == "epochs":  # same passes over the larger refit data
                 its = [round(i * len(used) / len(tr)) for i in its]
-            models, _, _ = ensemble_scores(cfg, X[used], yk[used], X[used], 0, iterations=its)
-        test_ap = average_precision(data["y"][te], predict(models, X[te]))
+            enc = fitted_transform(cfg, X[used])  # the refit's window
+            Xu = enc(X[used])
+            models, _, _ = ensemble_scores(cfg, Xu, yk[used], Xu, 0, iterations=its)
+        test_ap = average_precision(data["y"][te], predict(models, enc(X[te])))
         fold = {"val_ap": round(float(val_ens), 4), "test_ap": round(float(test_ap), 4),
                 "iterations": its, "test_frauds": int(data["y"][te].sum()),
                 "train_frauds": int(yk[tr].sum()), "s": round(time.monotonic() - t0, 1)}  # fmt: skip
@@ -196,6 +210,60 @@ def run_config(name, cfg, data, folds, with_xgb: bool) -> dict[str, Any]:
         if vals:
             res[f"mean_{key}"] = round(float(np.mean(vals)), 4)
     return res
+
+
+def fitted_transform(cfg, X_fit: np.ndarray):
+    """Per-fold input encodings fitted on the rows given (no labels), as a model would store
+    them: "ple" (piecewise-linear encoding on quantile bin edges), "rankgauss" (empirical
+    CDF -> normal quantile); "<kind>_aug" keeps the raw features beside the encoding."""
+    kind = cfg.get("encode")
+    if not kind:
+        return lambda X: X
+    base, aug = kind.removesuffix("_aug"), kind.endswith("_aug")
+    bins = cfg.get("encode_bins", 8)
+    if base == "ple":
+        edges = [ple_edges(X_fit[:, j], bins) for j in range(X_fit.shape[1])]
+        fn = lambda X: ple_apply(X, edges)  # noqa: E731
+    elif base == "rankgauss":
+        refs = [np.sort(X_fit[:, j])[:: max(1, len(X_fit) // 4096)] for j in range(X_fit.shape[1])]
+        fn = lambda X: rankgauss_apply(X, refs)  # noqa: E731
+    else:
+        raise ValueError(kind)
+    return (lambda X: np.hstack([X, fn(X)]).astype(np.float32)) if aug else fn
+
+
+def ple_edges(x: np.ndarray, bins: int) -> np.ndarray:
+    levels = np.linspace(0, 1, bins + 1)
+    vals, counts = np.unique(x, return_counts=True)
+    rest = x[x != vals[np.argmax(counts)]]  # the values besides the most frequent one
+    e = np.quantile(x, levels)
+    if len(rest):
+        e = np.concatenate([e, np.quantile(rest, levels)])
+    return np.unique(e)
+
+
+def ple_apply(X: np.ndarray, edges) -> np.ndarray:
+    cols = []
+    for j, e in enumerate(edges):
+        if len(e) < 2:
+            continue
+        t = (X[:, j : j + 1] - e[:-1]) / (e[1:] - e[:-1])
+        cols.append(np.clip(t, 0, 1))
+    return np.hstack(cols).astype(np.float32)
+
+
+def rankgauss_apply(X: np.ndarray, refs) -> np.ndarray:
+    from statistics import NormalDist
+
+    out = np.empty_like(X)
+    for j, r in enumerate(refs):
+        n = len(r)  # mid-rank of ties: p = (lo + hi) / (2 n), looked up in a table
+        p = np.clip(np.arange(2 * n + 1) / (2 * n), 0.5 / n, 1 - 0.5 / n)
+        table = np.array([NormalDist().inv_cdf(float(v)) for v in p])
+        lo = np.searchsorted(r, X[:, j], side="left")
+        hi = np.searchsorted(r, X[:, j], side="right")
+        out[:, j] = table[lo + hi]
+    return out.astype(np.float32)
 
 
 def transform(cfg, X: np.ndarray) -> np.ndarray:

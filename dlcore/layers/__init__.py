@@ -7,6 +7,7 @@ from dlcore.layers.dropout import Dropout
 from dlcore.layers.embedding import Embedding
 from dlcore.layers.feature_embedding import FeatureEmbedding
 from dlcore.layers.linear import Linear
+from dlcore.layers.piecewise_linear import PiecewiseLinear, quantile_edges
 from dlcore.layers.sequential import Sequential
 from dlcore.layers.standardize import Standardize
 
@@ -20,6 +21,7 @@ __all__ = [
     "Layer",
     "LeakyReLU",
     "Linear",
+    "PiecewiseLinear",
     "ReLU",
     "Sequential",
     "Sigmoid",
@@ -27,4 +29,5 @@ __all__ = [
     "Tanh",
     "layer_from_config",
     "layer_to_config",
+    "quantile_edges",
 ]

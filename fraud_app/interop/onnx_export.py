@@ -19,7 +19,7 @@ Graph contract (every export):
 Layer mapping: Linear -> Gemm; ReLU/LeakyReLU/Tanh/Sigmoid -> same-named ops; Dropout
 -> Identity (rate 0) or Dropout with its ratio (inference: identity); BatchNorm1d ->
 BatchNormalization (running statistics, ONNX momentum = 1 - dlcore momentum);
-Standardize -> Sub, Div[, Clip]; Embedding -> Cast, Gather, Reshape; FeatureEmbedding ->
+Standardize -> Sub, Div[, Clip]; PiecewiseLinear -> Gather, Sub, Mul, Clip, Concat; Embedding -> Cast, Gather, Reshape; FeatureEmbedding ->
 Gather (numeric columns), Gather/Cast/Add/Gather/Reshape (ids), Concat. Parameters are
 written as float32 whatever the model's dtype. One difference: ONNX Gather reads a
 negative id as counting from the end, where dlcore refuses it.
@@ -44,6 +44,7 @@ from dlcore.layers import (
     Layer,
     LeakyReLU,
     Linear,
+    PiecewiseLinear,
     ReLU,
     Sequential,
     Sigmoid,
@@ -149,6 +150,19 @@ def _standardize(g: GraphBuilder, layer: Standardize, x: str) -> str:
     return y
 
 
+def _piecewise_linear(g: GraphBuilder, layer: PiecewiseLinear, x: str) -> str:
+    columns = np.repeat(np.arange(layer.in_features, dtype=np.int64), layer.bins)
+    t = g.node("Gather", [x, g.const(layer.name, "columns", columns)], layer.name, axis=1)
+    t = g.node("Sub", [t, g.const(layer.name, "lower", _f32(layer.lower.reshape(-1)))], layer.name)
+    t = g.node(
+        "Mul", [t, g.const(layer.name, "inv_width", _f32(layer.inv_width.reshape(-1)))], layer.name
+    )
+    lo = g.const(layer.name, "ramp_min", np.array(0.0, dtype=np.float32))
+    hi = g.const(layer.name, "ramp_max", np.array(1.0, dtype=np.float32))
+    t = g.node("Clip", [t, lo, hi], layer.name)
+    return g.node("Concat", [x, t], layer.name, axis=1)
+
+
 def _lookup(g: GraphBuilder, layer: Layer, ids: str, width: int) -> str:
     """Gather rows of the layer's table for (batch, k) int64 ids -> (batch, width)."""
     rows = g.node(
@@ -198,6 +212,7 @@ EXPORTERS: dict[type[Layer], Callable[[GraphBuilder, Any, str], str]] = {
     Dropout: _dropout,
     BatchNorm1d: _batchnorm,
     Standardize: _standardize,
+    PiecewiseLinear: _piecewise_linear,
     Embedding: _embedding,
     FeatureEmbedding: _feature_embedding,
     Sequential: _sequential,

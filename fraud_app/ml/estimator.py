@@ -127,6 +127,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             weight_col=self._opt(self.weightCol) or None,
             validation=validation,
             inspect=inspect,
+            encoding_rows=train,
         )
         history = [
             {

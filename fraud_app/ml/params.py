@@ -56,6 +56,16 @@ class DlcoreParams(
     dropout = _param(
         "dropout", "dropout rate after each hidden layer, in [0, 1)", TypeConverters.toFloat
     )
+    inputEncoding = _param(
+        "inputEncoding",
+        "input encoding after standardisation: none, or piecewise_linear (each feature also as "
+        "encodingBins ramps on quantile bins of the training data, stored in the model)",
+        TypeConverters.toString,
+    )
+    encodingBins = _param(
+        "encodingBins", "quantile bins per feature of the piecewise_linear encoding (1-64)",
+        TypeConverters.toInt,
+    )  # fmt: skip
     lossType = _param("lossType", "loss: bce or focal", TypeConverters.toString)
     posWeight = _param(
         "posWeight", "weight of the positive class in the bce loss (> 0)", TypeConverters.toFloat
@@ -109,6 +119,8 @@ class DlcoreParams(
             hiddenLayers=[64, 32],
             activation="relu",
             dropout=0.1,
+            inputEncoding="none",
+            encodingBins=8,
             lossType="bce",
             posWeight=1.0,
             focalGamma=2.0,
@@ -140,6 +152,8 @@ class DlcoreParams(
                 "hidden": tuple(g(self.hiddenLayers)),
                 "activation": g(self.activation),
                 "dropout": g(self.dropout),
+                "encoding": g(self.inputEncoding),
+                "encoding_bins": g(self.encodingBins),
             },
             "loss": {
                 "type": g(self.lossType),

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from dlcore.layers import Dropout, LeakyReLU, Linear, ReLU, Sequential, Standardize, Tanh
+from dlcore.layers import (
+    Dropout,
+    LeakyReLU,
+    Linear,
+    PiecewiseLinear,
+    ReLU,
+    Sequential,
+    Standardize,
+    Tanh,
+)
 from dlcore.layers.batchnorm import BatchNorm1d
 from dlcore.losses import BCEWithLogits, FocalLoss
 from dlcore.model import Model
@@ -15,6 +24,8 @@ ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh}
 
 def build_model(cfg: ModelSection, in_features: int, seed: int) -> Model:
     layers = [Standardize(clip=cfg.standardize_clip, name="standardize")]
+    if cfg.encoding == "piecewise_linear":
+        layers.append(PiecewiseLinear(cfg.encoding_bins, name="encoding"))
     for width in cfg.hidden:
         layers.append(Linear(width))
         if cfg.batchnorm:

@@ -12,13 +12,18 @@ from fraud_app.spark.early_stopping import EarlyStoppingConfig
 
 
 class ModelSection(Section):
-    """An MLP: Standardize -> [Linear -> (BatchNorm) -> activation -> (Dropout)] x hidden -> Linear(1)."""
+    """An MLP: Standardize (-> PiecewiseLinear) -> [Linear -> (BatchNorm) -> activation -> (Dropout)] x hidden -> Linear(1)."""
 
     hidden: tuple[int, ...] = Field((128, 64), min_length=1)
     activation: Literal["relu", "leaky_relu", "tanh"] = "relu"
     dropout: float = Field(0.1, ge=0, lt=1)
     batchnorm: bool = False
     standardize_clip: float | None = Field(10.0, gt=0)
+    # "piecewise_linear": after Standardize, every feature also enters as `encoding_bins`
+    # piecewise-linear columns on quantile bins of the training window (stored in the model;
+    # dlcore.layers.PiecewiseLinear). "none": the standardised features only.
+    encoding: Literal["none", "piecewise_linear"] = "none"
+    encoding_bins: int = Field(8, ge=1, le=64)
 
 
 class LossSection(Section):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.layers import PiecewiseLinear, quantile_edges
 from dlcore.metrics import average_precision, roc_auc
 from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
@@ -70,6 +71,36 @@ def feature_statistics(df, features_col: str = "features") -> tuple[np.ndarray, 
     return mean, np.sqrt(var)
 
 
+def feature_sample(
+    df, features_col: str, label_col: str, *, max_rows: int = 20_000, seed: int = 0
+) -> np.ndarray:
+    """Up to about `max_rows` feature vectors of `df` (a seeded Bernoulli sample), on the
+    driver: what the input encoding's quantile bins are fitted on."""
+    rows = df.count()
+    if rows > max_rows:
+        df = df.sample(withReplacement=False, fraction=max_rows / rows, seed=seed)
+    return collect_validation(df, features_col=features_col, label_col=label_col).X
+
+
+def encoding_state(model, sample: np.ndarray) -> dict[str, np.ndarray] | None:
+    """The PiecewiseLinear state (quantile bins of the STANDARDISED sample) for a model
+    built by build_model, or None when it has no input encoding. Call after
+    set_statistics; every member gets the same bins (set with load_state)."""
+    layers = model.layer.layers
+    if len(layers) < 2 or not isinstance(layers[1], PiecewiseLinear):
+        return None
+    if len(sample) == 0:
+        raise EmptyInputError("cannot fit the input encoding: the training sample has no rows")
+    z, _ = layers[0].forward(np.asarray(sample, dtype=model.params.dtype), False)
+    lower, inv_width = quantile_edges(z, layers[1].bins)
+    return {"lower": lower, "inv_width": inv_width}
+
+
+def set_encoding(model, state: dict[str, np.ndarray] | None) -> None:
+    if state is not None:
+        model.layer.layers[1].load_state(state)
+
+
 @dataclass
 class EnsembleTraining:
     ensemble: FraudEnsemble
@@ -90,6 +121,7 @@ def train_ensemble(
     validation=None,
     iterations: Sequence[int] | None = None,
     inspect: Callable[[DataSummary], None] | None = None,
+    encoding_rows=None,
 ) -> EnsembleTraining:
     """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
 
@@ -101,6 +133,8 @@ def train_ensemble(
     validation: the (unbalanced) validation window, a DataFrame or collected PartitionData;
     with cfg.distributed.early_stopping each member stops on its AP (collected once here).
     iterations: one fixed iteration count per member (a refit); turns early stopping off.
+    encoding_rows: the DataFrame whose sample fits the input encoding's quantile bins
+    (cfg.model.encoding; the whole training window); None = the first subset.
     """
     t0 = time.perf_counter()
     members, results = [], []
@@ -110,6 +144,8 @@ def train_ensemble(
         )
     validation = _usable_validation(validation, cfg, features_col, label_col, iterations)
     names = list(feature_names) if feature_names is not None else None
+    encoding: dict[str, np.ndarray] | None = None
+    sample: np.ndarray | None = None
     for k, subset in enumerate(subsets):
         seed = cfg.seed + k
         data = prepare_training_data(
@@ -126,6 +162,12 @@ def train_ensemble(
             names = names or [f"f{i}" for i in range(data.summary.width)]
             model = build_model(cfg.model, len(names), seed)
             model.layer.layers[0].set_statistics(*(stats or data.summary.moments()))
+            if cfg.model.encoding != "none" and (encoding is None or stats is None):
+                if sample is None or (stats is None and encoding_rows is None):
+                    rows = subset if encoding_rows is None else encoding_rows
+                    sample = feature_sample(rows, features_col, label_col, seed=cfg.seed)
+                encoding = encoding_state(model, sample)  # per member without shared stats
+            set_encoding(model, encoding)
         except BaseException:
             data.unpersist()
             raise

@@ -60,6 +60,7 @@ def fit_ensemble(
         weight_col=balanced.weight_column,
         validation=validation_df,
         iterations=iterations,
+        encoding_rows=train_df,  # the input encoding's bins: the whole window, as stats
     )
 
 

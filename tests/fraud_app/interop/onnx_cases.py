@@ -17,6 +17,7 @@ from dlcore.layers import (
     Sigmoid,
     Standardize,
     Tanh,
+    quantile_edges,
 )
 from dlcore.model import Model
 from fraud_app.models.builders import build_model
@@ -75,6 +76,15 @@ def layer_model(case: str, seed: int = 0) -> Model:
     elif case == "fraud_mlp":
         cfg = ModelSection(hidden=(8, 4), activation="leaky_relu", batchnorm=True, dropout=0.2)
         return _randomize(build_model(cfg, N_FEATURES, seed), seed)
+    elif case == "fraud_mlp_encoded":  # Standardize -> PiecewiseLinear (quantile bins) -> MLP
+        cfg = ModelSection(hidden=(8, 4), encoding="piecewise_linear", encoding_bins=4)
+        model = build_model(cfg, N_FEATURES, seed)
+        model.params.data[...] = np.random.default_rng(seed).normal(0.0, 0.6, model.params.size)
+        X = inputs(case, rows=500, seed=seed + 7)
+        std, encoding = model.layer.layers[:2]
+        std.set_statistics(X.mean(0) + 0.1, X.std(0) * 0.9)
+        encoding.set_edges(*quantile_edges(std.forward(X, False)[0], encoding.bins))
+        return model
     else:
         layer = Sequential(_case_layers()[case])
     return _randomize(Model(layer, in_features=N_FEATURES, seed=seed), seed)

@@ -36,7 +36,7 @@ from tests.fraud_app.interop.onnx_cases import (
     ort_run,
 )
 
-ALL_CASES = [*IMPORTABLE, *EMBEDDING_CASES, "fraud_mlp"]
+ALL_CASES = [*IMPORTABLE, *EMBEDDING_CASES, "fraud_mlp", "fraud_mlp_encoded"]
 
 
 @pytest.mark.parametrize("case", ALL_CASES)

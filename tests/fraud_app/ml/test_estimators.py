@@ -156,3 +156,25 @@ def test_wrong_feature_types_and_widths_are_named(spark, fitted, array_df):
     with pytest.raises(SchemaError, match="'nope'"):
         fitted.setFeaturesCol("nope").transform(array_df)
     fitted.setFeaturesCol("features")
+
+
+def test_input_encoding_is_learned_once_and_used_by_transform(vector_df, array_df):
+    """inputEncoding=piecewise_linear: the bins come from the standardised training rows,
+    are stored in the fitted model, and Spark's transform scores with them exactly as the
+    driver-side model does."""
+    from dlcore.layers import PiecewiseLinear, quantile_edges
+
+    fitted = DlcoreClassifier(**FAST, inputEncoding="piecewise_linear", encodingBins=3).fit(
+        vector_df
+    )
+    member = fitted.ensemble.members[0]
+    std, encoding = member.layer.layers[:2]
+    assert isinstance(encoding, PiecewiseLinear) and encoding.bins == 3
+    rows = array_df.orderBy("id").select("features").collect()
+    X = np.array([r.features for r in rows], np.float32)
+    lower, inv_width = quantile_edges(std.forward(X, False)[0], 3)  # 300 rows: no sampling
+    np.testing.assert_allclose(encoding.lower, lower, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(encoding.inv_width, inv_width, rtol=1e-4)
+    np.testing.assert_allclose(
+        fitted.predict_numpy(X), _probs(fitted.transform(array_df)), RTOL, ATOL
+    )
