@@ -16,7 +16,6 @@ import dlcore.inference as inference
 from dlcore.attribution import ensemble_attribution
 from dlcore.errors import ShapeError
 from dlcore.inference import compile_ensemble, mean_sigmoid
-from dlcore.layers.piecewise_linear import quantile_edges
 from dlcore.layers import (
     BatchNorm1d,
     Dropout,
@@ -28,6 +27,7 @@ from dlcore.layers import (
     Standardize,
     Tanh,
 )
+from dlcore.layers.piecewise_linear import quantile_edges
 from dlcore.losses import sigmoid
 from dlcore.model import Model
 
