@@ -1,7 +1,7 @@
 """Fused inference for an ensemble of MLP classifiers (mean of member sigmoids).
 
-Owns: compiling K same-shaped members, Standardize -> [Linear -> activation (-> Dropout)]
-x L -> Linear(1), into one plan that scores them together: the shared standardisation
+Owns: compiling K same-shaped members, Standardize (-> PiecewiseLinear) -> [Linear ->
+activation (-> Dropout)] x L -> Linear(1), into one plan that scores them together: the shared standardisation
 once, all members' first layers as ONE GEMM against their weights stacked side by side
 (d + 1, K * h1; the last row is the bias, met by a ones column), the later layers per
 member into column slices of one buffer (bias and activation then once for all members),
@@ -19,8 +19,14 @@ batch it arrives in, its offset in it, the input's alignment or the BLAS thread 
 a pyfunc call on any number of rows and a server give the same bits. The logits leave
 the plan as float64; sigmoid and the member mean are float64.
 
+A PiecewiseLinear input encoding right after the standardisation is part of the plan when
+every member has the same standardisation and the same bins (training fits one encoding for
+the whole ensemble): it is computed once per block into the first layer's input buffer,
+[z, ramps(z)], elementwise, so it keeps the bit-for-bit guarantee.
+
 `compile_ensemble` returns None for anything else (other layers, members that differ in
-shape, dtype or in their standardisation's clip); callers then score member by member.
+shape, dtype, their standardisation's clip, or their encoding); callers then score member
+by member.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from dlcore.errors import ShapeError
 from dlcore.layers.activations import LeakyReLU, ReLU, Tanh
 from dlcore.layers.dropout import Dropout
 from dlcore.layers.linear import Linear
+from dlcore.layers.piecewise_linear import PiecewiseLinear
 from dlcore.layers.sequential import Sequential
 from dlcore.layers.standardize import Standardize
 from dlcore.losses import sigmoid
@@ -88,12 +95,29 @@ def _activation(layer) -> _Act | None:
     return None
 
 
+@dataclass(frozen=True)
+class _Encoding:
+    """A PiecewiseLinear's bins: (d, bins) lower edges and inverse widths."""
+
+    lower: np.ndarray
+    inv_width: np.ndarray
+
+    @property
+    def bins(self) -> int:
+        return self.lower.shape[1]
+
+
 def _member_plan(model: Model):
-    """(Standardize or None, [(W, b)], [act]) of one member, or None if not a plain MLP."""
+    """(Standardize or None, _Encoding or None, [(W, b)], [act]) of one member, or None if
+    it is not a plain MLP (with an optional encoding right after its Standardize)."""
     if type(model.layer) is not Sequential or model.out_features != 1:
         return None
     layers = [la for la in model.layer.layers if type(la) is not Dropout]
     std = layers.pop(0) if layers and type(layers[0]) is Standardize else None
+    enc = None
+    if std is not None and layers and type(layers[0]) is PiecewiseLinear:
+        layer = layers.pop(0)
+        enc = _Encoding(np.array(layer.lower), np.array(layer.inv_width))
     dense, acts = [], []
     for i, layer in enumerate(layers):
         want_linear = i % 2 == 0
@@ -109,7 +133,19 @@ def _member_plan(model: Model):
             acts.append(act)
     if len(dense) < 2 or len(acts) != len(dense) - 1:
         return None
-    return std, dense, acts
+    return std, enc, dense, acts
+
+
+def _same_encoding(encs: list) -> bool:
+    first = encs[0]
+    if first is None:
+        return all(e is None for e in encs)
+    return all(
+        e is not None
+        and np.array_equal(e.lower, first.lower)
+        and np.array_equal(e.inv_width, first.inv_width)
+        for e in encs
+    )
 
 
 def _same_standardize(stds: list) -> bool:
@@ -138,12 +174,15 @@ def compile_ensemble(models: Sequence[Model]) -> FusedEnsemble | None:
     dtypes = {m.dtype for m in models}
     if len(dtypes) != 1 or next(iter(dtypes)) not in (np.float32, np.float64):
         return None
-    stds = [p[0] for p in plans]
-    shapes = {tuple(W.shape for W, _ in p[1]) for p in plans}
-    acts = {tuple(p[2]) for p in plans}
+    stds, encs = [p[0] for p in plans], [p[1] for p in plans]
+    shapes = {tuple(W.shape for W, _ in p[2]) for p in plans}
+    acts = {tuple(p[3]) for p in plans}
     if len(shapes) != 1 or len(acts) != 1 or not _compatible_standardize(stds):
         return None
-    return FusedEnsemble(stds, [p[1] for p in plans], list(plans[0][2]), dtypes.pop())
+    if not _same_encoding(encs) or (encs[0] is not None and not _same_standardize(stds)):
+        return None
+    dense = [p[2] for p in plans]
+    return FusedEnsemble(stds, dense, list(plans[0][3]), dtypes.pop(), encoding=encs[0])
 
 
 def aligned_empty(shape: tuple[int, ...], dtype) -> np.ndarray:
@@ -170,23 +209,33 @@ class _Work:
     """The buffers of one call: BLOCK_ROWS rows each, 64-byte aligned, reused per block."""
 
     def __init__(self, plan: FusedEnsemble, grad: bool) -> None:
-        B, dt, d = BLOCK_ROWS, plan.dtype, plan.d
-        self.Zb = [aligned_empty((B, d + 1), dt) for _ in plan.inputs]
+        B, dt, d, D = BLOCK_ROWS, plan.dtype, plan.d, plan.D
+        self.Zb = [aligned_empty((B, D + 1), dt) for _ in plan.inputs]
         for Zb in self.Zb:
-            Zb[:, d] = 1
+            Zb[:, D] = 1
         self.H = [aligned_empty((B, plan.k * h), dt) for h in plan.widths]
         self.L = aligned_empty((B, plan.k), dt)
         self.G = [aligned_empty((B, plan.k * h), dt) for h in plan.widths] if grad else []
         self.dX = aligned_empty((B, d), dt) if grad else None
+        self.dZ = aligned_empty((B, D), dt) if grad and plan.encoding is not None else None
 
 
 class FusedEnsemble:
     """Scores K members at once; see the module docstring."""
 
-    def __init__(self, stds: list, dense: list, acts: list[_Act], dtype) -> None:
+    def __init__(
+        self, stds: list, dense: list, acts: list[_Act], dtype, encoding: _Encoding | None = None
+    ) -> None:
         self.dtype = dt = np.dtype(dtype)
         self.k = len(dense)
-        self.d = dense[0][0][0].shape[0]
+        self.D = dense[0][0][0].shape[0]  # the first layer's inputs
+        self.encoding = (
+            None
+            if encoding is None
+            else _Encoding(encoding.lower.astype(dt), encoding.inv_width.astype(dt))
+        )
+        # raw features: D = d * (1 + bins) with the encoding ([z, ramps(z)])
+        self.d = self.D if encoding is None else self.D // (1 + encoding.bins)
         self.widths = [W.shape[1] for W, _ in dense[0][:-1]]  # hidden widths h1..hL
         self.clip = stds[0].clip if stds[0] is not None else None
         self.inputs = self._inputs(stds, dense)
@@ -237,6 +286,21 @@ class FusedEnsemble:
             Z /= inp.scale
             if self.clip is not None:
                 np.clip(Z, -self.clip, self.clip, out=Z)
+            if self.encoding is not None:
+                self._encode(Zb)
+
+    def _ramps(self, Zb: np.ndarray) -> np.ndarray:
+        """The (BLOCK_ROWS, d, bins) view of Zb's ramp columns (no copy)."""
+        ramps = Zb[:, self.d : self.D].view()
+        ramps.shape = (len(Zb), self.d, self.encoding.bins)  # raises rather than copy
+        return ramps
+
+    def _encode(self, Zb: np.ndarray) -> None:
+        """PiecewiseLinear.forward into Zb: ramps = clip((z - lower) * inv_width, 0, 1)."""
+        T = self._ramps(Zb)
+        np.subtract(Zb[:, : self.d, None], self.encoding.lower, out=T)
+        T *= self.encoding.inv_width
+        np.clip(T, 0.0, 1.0, out=T)
 
     def _block_forward(self, Xb: np.ndarray, w: _Work) -> np.ndarray:
         """(BLOCK_ROWS, K) logits (without the output bias) of one block of <= BLOCK_ROWS
@@ -265,6 +329,17 @@ class FusedEnsemble:
                 np.matmul(w.G[j][:, self._cols(k, j)], W.T, out=w.G[j - 1][:, self._cols(k, j - 1)])
             w.G[j - 1] *= self.acts[j - 1].derivative(w.H[j - 1])
         dX = w.dX
+        if self.encoding is not None:  # one input (same standardisation for every member)
+            (inp,), (Zb,) = self.inputs, w.Zb
+            dZ = np.matmul(w.G[0], inp.W1b[: self.D].T, out=w.dZ)
+            T = self._ramps(Zb)
+            slope = ((T > 0) & (T < 1)) * self.encoding.inv_width
+            dT = dZ[:, self.d :].reshape(len(dZ), self.d, -1)
+            np.add(dZ[:, : self.d], (dT * slope).sum(axis=2), out=dX)
+            dX /= inp.scale
+            if self.clip is not None:
+                dX *= np.abs(Zb[:, : self.d]) < self.clip
+            return dX
         for i, (inp, Zb) in enumerate(zip(self.inputs, w.Zb, strict=True)):
             dZ = np.matmul(w.G[0][:, inp.cols], inp.W1b[: self.d].T, out=dX if i == 0 else None)
             if inp.mean is not None:

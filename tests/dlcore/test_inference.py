@@ -21,11 +21,13 @@ from dlcore.layers import (
     Dropout,
     LeakyReLU,
     Linear,
+    PiecewiseLinear,
     ReLU,
     Sequential,
     Standardize,
     Tanh,
 )
+from dlcore.layers.piecewise_linear import quantile_edges
 from dlcore.losses import sigmoid
 from dlcore.model import Model
 
@@ -208,3 +210,52 @@ def test_wrong_width_is_a_shape_error():
         fused.proba(np.zeros((3, 6)))
     with pytest.raises(ShapeError, match=r"shape \(batch, 7\)"):
         fused.proba_and_gradient(np.zeros(7))
+
+
+def _encoded(seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5)):
+    """A member Standardize -> PiecewiseLinear -> MLP; every member with edges_seed=0 has
+    the same statistics and bins, as training gives them."""
+    layers = [Standardize(clip=2.0, name="standardize"), PiecewiseLinear(bins)]
+    for width in hidden:
+        layers += [Linear(width), ReLU(), Dropout(0.2)]
+    layers.append(Linear(1))
+    model = Model(Sequential(layers), in_features=D, seed=seed, dtype=dtype)
+    rng = np.random.default_rng(0)
+    model.layer.layers[0].set_statistics(rng.standard_normal(D), rng.random(D) + 0.5)
+    sample = np.random.default_rng(edges_seed).standard_normal((500, D))
+    sample[:, 0] = np.where(sample[:, 0] > 0.5, sample[:, 0], 0.0)  # a spike, as counts have
+    model.layer.layers[1].set_edges(*quantile_edges(sample, bins))
+    return model
+
+
+def test_an_input_encoding_is_part_of_the_fused_plan():
+    models = [_encoded(k) for k in range(4)]
+    fused = compile_ensemble(models)
+    assert fused is not None and fused.encoding is not None
+    assert (fused.d, fused.D) == (D, D * 5)
+    X = _rows()
+    np.testing.assert_allclose(fused.proba(X), _reference(models, X), rtol=0, atol=1e-14)
+    proba, grad = fused.proba_and_gradient(X)
+    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D))
+    np.testing.assert_allclose(proba, ref_p, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(grad * X, ref_attr, rtol=0, atol=1e-12)
+
+
+def test_an_encoded_float32_plan_gives_the_same_bits_in_any_batch():
+    models = [_encoded(k, dtype="float32") for k in range(3)]
+    fused = compile_ensemble(models)
+    assert fused is not None and fused.dtype == np.float32
+    X = (np.random.default_rng(3).standard_normal((700, D)) * 3).astype(np.float32)
+    whole_p, whole_g = fused.proba_and_gradient(X)
+    np.testing.assert_array_equal(fused.proba(X), whole_p)
+    for sl in (slice(5, 300), slice(699, None), slice(256, 512)):
+        p, g = fused.proba_and_gradient(_misaligned(X[sl]))
+        np.testing.assert_array_equal(p, whole_p[sl])
+        np.testing.assert_array_equal(g, whole_g[sl])
+    np.testing.assert_allclose(whole_p, _reference(models, X), rtol=0, atol=2e-6)
+
+
+def test_members_with_different_encodings_are_not_fused():
+    assert compile_ensemble([_encoded(0), _encoded(1, edges_seed=1)]) is None
+    assert compile_ensemble([_encoded(0), _encoded(1, bins=3)]) is None
+    assert compile_ensemble([_encoded(0), _member(1, stats_seed=0)]) is None
