@@ -58,48 +58,81 @@ def _window(w) -> dict[str, str]:
     return {"start": w.start.date().isoformat() if w.start else "", "end": w.end.date().isoformat()}
 
 
-def _champion_ap(client, config, name, names, validation_df, features_col):
-    """(champion version, its AP on this validation window or None, reason if None)."""
+def _champion_dir(client, config, name: str):
+    """(champion version, its local model directory) or (None, None); on the tracking thread."""
     from fraud_app.tracking.models import resolve_model_dir
     from fraud_app.tracking.registry import current_champion
 
     champion = current_champion(client, name)
     if champion is None:
-        return None, None, None
+        return None, None
     path = resolve_model_dir(f"models:/{name}/{champion.version}", config=config)
+    return str(champion.version), path
+
+
+def _champion_ap(champion, names, validation_df, features_col):
+    """(champion version, its AP on this validation window or None, reason if None)."""
+    version, path = champion
+    if version is None:
+        return None, None, None
     ensemble = FraudEnsemble.load(path)
     if ensemble.feature_names != names:
-        return str(champion.version), None, "the champion uses other feature names"
+        return version, None, "the champion uses other feature names"
     scored = nodes.score(validation_df, ensemble, features_col=features_col)
-    return str(champion.version), nodes.evaluate(scored)["average_precision"], None
+    return version, nodes.evaluate(scored)["average_precision"], None
+
+
+def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
+                        features_col: str):  # fmt: skip
+    """Queue logging the pyfunc model and fetching the current champion (tracking thread).
+
+    Called as soon as the model is saved, so that MLflow works while the test window is
+    scored; register_and_gate takes what this returns. None when tracking is off.
+    """
+    if not tracker.enabled:
+        return None
+    example = example_rows(splits.validation, features_col)
+    logged = tracker.log_model_async(model_dir, names, example)
+    reg = config.registry
+    champion = (
+        tracker.submit("gate", _champion_dir, tracker.client, config, reg.model_name)
+        if reg.enabled
+        else None
+    )
+    return logged, champion
 
 
 def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, splits,
-                      new_ap: float, features_col: str) -> dict[str, Any] | None:  # fmt: skip
-    """Log the pyfunc model; register it and run the promotion gate (C6 "registry")."""
+                      new_ap: float, features_col: str, pending=None) -> dict[str, Any] | None:  # fmt: skip
+    """Log the pyfunc model; register it and run the promotion gate (C6 "registry").
+
+    The new version is registered with its gate tags (one request), then given its alias.
+    pending: what start_model_logging returned (else the model is logged here).
+    """
     if not tracker.enabled:
         return None
-    from fraud_app.tracking.registry import GateDecision, decide, record
+    from fraud_app.tracking.registry import GateDecision, decide, register_decided
 
     reg = config.registry
-    example = example_rows(splits.validation, features_col)
-    name = reg.model_name if reg.enabled else None
-    logged = tracker.log_model(model_dir, names, example, registered_name=name)
-    tracker.set_tags({"fraud_app.model_uri": logged.model_uri})
-    if name is None:
-        return {"model_uri": logged.model_uri}
+    logged_f, champion_f = pending or start_model_logging(
+        config, tracker, model_dir=model_dir, names=names, splits=splits,
+        features_col=features_col,
+    )  # fmt: skip
+    if champion_f is None:
+        return {"model_uri": tracker.result(logged_f, "log_model").model_uri}
     version, champ_ap, why_not = _champion_ap(
-        tracker.client, config, name, names, splits.validation, features_col
+        tracker.result(champion_f, "gate"), names, splits.validation, features_col
     )
     if why_not:
         alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
     else:
         alias, reason = decide(new_ap, champ_ap, reg.promotion_margin)
-    d = GateDecision(name, logged.version, alias, reg.promotion_margin, new_ap, champ_ap,
+    logged = tracker.result(logged_f, "log_model")
+    d = GateDecision(reg.model_name, "", alias, reg.promotion_margin, new_ap, champ_ap,
                      version, _window(splits.windows[1]), reason)  # fmt: skip
-    record(tracker.client, d)
+    d = tracker.call("register", register_decided, tracker.client, logged.model_uri, d)
     out = {**d.to_dict(), "model_uri": logged.model_uri,
-           "registered_uri": f"models:/{name}/{logged.version}"}  # fmt: skip
+           "registered_uri": f"models:/{d.name}/{d.version}"}  # fmt: skip
     tracker.log_dict(out, "registry.json")
     tracker.set_tags({f"gate.{k}": v for k, v in d.to_dict().items() if k != "window"})
     tracker.log_window_metrics({"gate": {"new_ap": new_ap, "champion_ap": champ_ap}})
