@@ -138,7 +138,8 @@ class MlflowTracker:
             logger.warning("tracking: %s (the run failed anyway: %s)", err, exc)
         finally:
             self._worker.close()
-            logger.info("tracking: %s", self.summary())
+            logger.info("tracking: %s", self.summary(), extra={
+                "tracking_seconds": dict(self.seconds), "tracking_waited_s": self.waited_s})  # fmt: skip
 
     def summary(self) -> str:
         items = sorted(self.seconds.items(), key=lambda kv: -kv[1])
@@ -295,6 +296,10 @@ class MlflowTracker:
             self.log_model_async(model_dir, feature_names, example,
                                  registered_name=registered_name), "log_model",
         )  # fmt: skip
+
+    def log_model_on_thread(self, model_dir, feature_names, example):
+        """For a job already running on the tracking thread: log the model now."""
+        return self._log_model(model_dir, feature_names, example, None)
 
     def _log_model(self, model_dir, feature_names, example, registered_name):
         from fraud_app.tracking.logged_model import log_ensemble

@@ -103,10 +103,11 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         splits, final.ensemble, final_val["fraud_score"], config, vector
     )
     model_path = final.ensemble.save(paths.resolve("models") / run)
-    # MLflow logs the model and fetches the champion while the test window is scored.
+    # MLflow logs the model and runs the promotion gate while the test window is scored.
     pending = lifecycle.start_model_logging(
-        config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector
-    )
+        config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
+        new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"],
+    )  # fmt: skip
     scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
     _write_test_scores(scored_test, str(paths.resolve("scores") / run))
