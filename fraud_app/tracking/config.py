@@ -19,6 +19,9 @@ class TrackingSection(Section):
     experiment: str = "fraud-app"
     artifact_location: str | None = None  # None: <paths.root>/mlartifacts (embedded store only)
     connect_timeout_s: float = Field(10.0, gt=0)  # deadline to reach a tracking server
+    # MLflow calls run on a background thread beside training; the run waits this long at
+    # its end (and for results it needs, e.g. the model version) before it is an error.
+    flush_timeout_s: float = Field(300.0, gt=0)
 
 
 class RegistrySection(Section):

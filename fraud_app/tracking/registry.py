@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fraud_app.errors import ModelLoadError
@@ -62,10 +62,8 @@ def current_champion(client, name: str):
         return None
 
 
-def record(client, d: GateDecision) -> None:
-    """Move the alias and tag the version with the decision and both figures."""
-    alias = CHAMPION if d.decision == "manual" else d.decision
-    client.set_registered_model_alias(d.name, alias, d.version)
+def decision_tags(d: GateDecision) -> dict[str, str]:
+    """The `gate.*` tags of a version: the decision, both figures, the window, the reason."""
     tags = {
         "gate.decision": d.decision,
         "gate.margin": d.margin,
@@ -77,9 +75,28 @@ def record(client, d: GateDecision) -> None:
         "gate.reason": d.reason,
         "gate.at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
-    for key, value in tags.items():
-        client.set_model_version_tag(d.name, d.version, key, "" if value is None else str(value))
+    return {key: "" if value is None else str(value) for key, value in tags.items()}
+
+
+def record(client, d: GateDecision) -> None:
+    """Move the alias and tag the version with the decision and both figures."""
+    alias = CHAMPION if d.decision == "manual" else d.decision
+    client.set_registered_model_alias(d.name, alias, d.version)
+    for key, value in decision_tags(d).items():
+        client.set_model_version_tag(d.name, d.version, key, value)
     logger.info("registry: %s v%s -> %s (%s)", d.name, d.version, d.decision, d.reason)
+
+
+def register_decided(client, model_uri: str, d: GateDecision) -> GateDecision:
+    """Register `model_uri` as a new version of d.name WITH its gate tags (one request),
+    then give it the decided alias. d.version is ignored; the returned decision has it."""
+    import mlflow
+
+    mv = mlflow.register_model(model_uri, d.name, tags=decision_tags(d))
+    d = replace(d, version=str(mv.version))
+    client.set_registered_model_alias(d.name, d.decision, d.version)
+    logger.info("registry: %s v%s -> %s (%s)", d.name, d.version, d.decision, d.reason)
+    return d
 
 
 def _version(client, name: str, version: str):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,17 @@ def _numeric(metrics: dict[str, Any], prefix: str) -> dict[str, float]:
     return out
 
 
+def _import_spark_ml() -> None:
+    """Import pyspark.ml here, on the tracking thread, before training imports it.
+
+    MLflow's Param checks `"pyspark.ml" in sys.modules` and then reads `pyspark.ml.param`:
+    if the training thread were half-way through importing pyspark.ml (the baselines do),
+    that read fails. Imported first here, the training thread's import waits for it.
+    """
+    if "pyspark" in sys.modules:
+        import pyspark.ml.param  # noqa: F401
+
+
 class NullTracker:
     """Tracking switched off: every call is a no-op."""
 
@@ -68,10 +80,18 @@ class NullTracker:
 
 
 class MlflowTracker:
+    """One MLflow run; its calls run on a background thread (fraud_app.tracking.worker).
+
+    Recording methods return at once; `log_model` and `call` wait for their result;
+    leaving the `with` block waits (within tracking.flush_timeout_s) for everything.
+    """
+
     enabled = True
 
     def __init__(self, config, store, run_name: str) -> None:
         import mlflow
+
+        from fraud_app.tracking.worker import Worker
 
         self._mlflow = mlflow
         self.client = mlflow.MlflowClient(store.uri)
@@ -79,8 +99,22 @@ class MlflowTracker:
         self.store = store
         self.run_name = run_name
         self.run_id: str | None = None
+        self.model_id: str | None = None  # the logged model's id, once logged
+        self.timeout_s = config.tracking.flush_timeout_s
+        self._worker = Worker()
+        self.seconds = self._worker.seconds  # wall time per kind of call, on the thread
+        self.waited_s = 0.0  # time the training thread spent waiting for tracking
 
     def __enter__(self):
+        try:
+            self.run_id = self.call("start_run", self._start)
+        except BaseException:
+            self._worker.close()
+            raise
+        self.submit("imports", _import_spark_ml)
+        return self
+
+    def _start(self) -> str:
         try:
             run = self._mlflow.start_run(
                 experiment_id=self.store.experiment_id, run_name=self.run_name
@@ -89,26 +123,71 @@ class MlflowTracker:
             raise TrackingError(
                 f"tracking store {self.store.uri}: cannot start a run: {exc}"
             ) from exc
-        self.run_id = run.info.run_id
         self._mlflow.set_tags({"fraud_app.run": self.run_name, "fraud_app.kind": "training"})
-        return self
+        return run.info.run_id
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        self._mlflow.end_run("FAILED" if exc_type else "FINISHED")
+        failed = exc_type is not None
+        self.submit("end_run", lambda: self._mlflow.end_run(
+            "FAILED" if failed or self._worker.failed else "FINISHED"), always=True)  # fmt: skip
+        try:
+            self._timed(self._worker.flush, self.timeout_s)
+        except TrackingError as err:
+            if exc_type is None:
+                raise
+            logger.warning("tracking: %s (the run failed anyway: %s)", err, exc)
+        finally:
+            self._worker.close()
+            logger.info("tracking: %s", self.summary(), extra={
+                "tracking_seconds": dict(self.seconds), "tracking_waited_s": self.waited_s})  # fmt: skip
 
-    def _child(self, name: str):
-        # Nested runs go to the parent's experiment (not MLflow's "current" one).
-        return self._mlflow.start_run(
-            experiment_id=self.store.experiment_id, run_name=name, nested=True
-        )
+    def summary(self) -> str:
+        items = sorted(self.seconds.items(), key=lambda kv: -kv[1])
+        busy = ", ".join(f"{k} {v:.2f}s" for k, v in items)
+        return f"background {sum(self.seconds.values()):.2f}s ({busy}); waited {self.waited_s:.2f}s"
+
+    # -- running on the tracking thread --------------------------------------------------
+    def submit(self, label: str, fn, *args, always: bool = False, **kwargs):
+        """Run fn(*args, **kwargs) on the tracking thread after what is queued; a Future."""
+        return self._worker.submit(label, fn, *args, always=always, **kwargs)
+
+    def call(self, label: str, fn, *args, **kwargs):
+        """Run fn on the tracking thread after what is queued and wait for its result."""
+        return self._timed(self._worker.call, label, fn, *args, timeout_s=self.timeout_s,
+                           **kwargs)  # fmt: skip
+
+    def result(self, future, label: str):
+        """Wait (within tracking.flush_timeout_s) for a Future from `submit`."""
+        from fraud_app.tracking.worker import wait
+
+        return self._timed(wait, future, label, self.timeout_s, self._worker)
+
+    def _timed(self, fn, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self.waited_s += time.perf_counter() - t0
 
     # -- what every run records ----------------------------------------------------------
     def log_config(self, config) -> None:
+        self.submit("config", self._log_config, config)
+
+    def _log_config(self, config) -> None:
         params = flatten(config.model_dump(mode="json"))
         self._mlflow.log_params({f"config.{k}": v for k, v in params.items()})
         self._mlflow.log_text(json.dumps(config.model_dump(mode="json"), indent=2), "config.json")
 
+    def log_data_lineage(self, spark, config) -> None:
+        """Digest the canonical and feature tables and log the lineage, on the thread."""
+        from fraud_app.tracking import lineage
+
+        self.submit("lineage", lambda: self._log_lineage(lineage.collect(spark, config)))
+
     def log_lineage(self, lineage: dict[str, Any]) -> None:
+        self.submit("lineage", self._log_lineage, lineage)
+
+    def _log_lineage(self, lineage: dict[str, Any]) -> None:
         from mlflow.data.meta_dataset import MetaDataset
         from mlflow.data.spark_dataset_source import SparkDatasetSource
 
@@ -129,11 +208,17 @@ class MlflowTracker:
         self._mlflow.log_dict(lineage, "lineage.json")
 
     def log_feature_names(self, names: list[str]) -> None:
-        self._mlflow.log_dict({"feature_names": list(names)}, "feature_names.json")
+        self.submit("artifacts", self._log_feature_names, list(names))
+
+    def _log_feature_names(self, names: list[str]) -> None:
+        self._mlflow.log_dict({"feature_names": names}, "feature_names.json")
         self._mlflow.log_param("n_features", len(names))
 
     def log_member(self, index: int, result, *, subset_rows: int | None = None) -> None:
         """A nested run per ensemble member: its training history with the iteration as step."""
+        self.submit("members", self._log_member, index, result, subset_rows)
+
+    def _log_member(self, index: int, result, subset_rows: int | None) -> None:
         from mlflow.entities import Metric
 
         with self._child(f"member-{index:02d}") as child:
@@ -152,13 +237,22 @@ class MlflowTracker:
                 for k, v in ev.items():
                     if k not in ("epoch", "iteration") and isinstance(v, int | float):
                         metrics.append(Metric(f"validation_{k}", float(v), now, step))
-            if metrics:
-                self.client.log_batch(child.info.run_id, metrics=metrics)
             best = getattr(result, "best_iteration", None)
             if best is not None:
-                self._mlflow.log_metric("best_iteration", float(best))
+                metrics.append(Metric("best_iteration", float(best), now, 0))
+            if metrics:
+                self.client.log_batch(child.info.run_id, metrics=metrics)
+
+    def _child(self, name: str):
+        # Nested runs go to the parent's experiment (not MLflow's "current" one).
+        return self._mlflow.start_run(
+            experiment_id=self.store.experiment_id, run_name=name, nested=True
+        )
 
     def log_baseline(self, name: str, params: dict[str, Any], metrics: dict[str, dict]) -> None:
+        self.submit("baselines", self._log_baseline, name, params, metrics)
+
+    def _log_baseline(self, name: str, params: dict[str, Any], metrics: dict[str, dict]) -> None:
         with self._child(f"baseline-{name}"):
             self._mlflow.set_tag("fraud_app.kind", "baseline")
             self._mlflow.log_params({"baseline": name, **{k: str(v) for k, v in params.items()}})
@@ -166,23 +260,54 @@ class MlflowTracker:
                 self._mlflow.log_metrics(_numeric(m, f"{window}_"))
 
     def log_window_metrics(self, metrics: dict[str, dict], prefix: str = "") -> None:
-        for window, m in metrics.items():
-            self._mlflow.log_metrics(_numeric(m, f"{prefix}{window}_"))
+        self.submit("metrics", self._log_window_metrics, metrics, prefix)
+
+    def _log_window_metrics(self, metrics: dict[str, dict], prefix: str) -> None:
+        """One batch; linked to the logged model (as MLflow links a run's metrics) once logged."""
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [
+            Metric(k, v, now, 0, model_id=self.model_id)
+            for window, m in metrics.items()
+            for k, v in _numeric(m, f"{prefix}{window}_").items()
+        ]
+        if batch:
+            self.client.log_batch(self.run_id, metrics=batch)
 
     def log_artifact_file(self, path: str | Path, subdir: str | None = None) -> None:
         if Path(path).is_file():
-            self._mlflow.log_artifact(str(path), subdir)
+            self.submit("artifacts", self._mlflow.log_artifact, str(path), subdir)
 
     def log_dict(self, data: dict, name: str) -> None:
-        self._mlflow.log_dict(data, name)
+        self.submit("artifacts", self._mlflow.log_dict, data, name)
 
     def set_tags(self, tags: dict[str, Any]) -> None:
-        self._mlflow.set_tags({k: str(v) for k, v in tags.items()})
+        self.submit("tags", self._mlflow.set_tags, {k: str(v) for k, v in tags.items()})
+
+    def log_model_async(self, model_dir, feature_names, example, *, registered_name=None):
+        """Log the pyfunc model on the thread; a Future of its LoggedModel."""
+        return self.submit(
+            "log_model", self._log_model, model_dir, feature_names, example, registered_name
+        )
 
     def log_model(self, model_dir, feature_names, example, *, registered_name):
+        return self.result(
+            self.log_model_async(model_dir, feature_names, example,
+                                 registered_name=registered_name), "log_model",
+        )  # fmt: skip
+
+    def log_model_on_thread(self, model_dir, feature_names, example):
+        """For a job already running on the tracking thread: log the model now."""
+        return self._log_model(model_dir, feature_names, example, None)
+
+    def _log_model(self, model_dir, feature_names, example, registered_name):
         from fraud_app.tracking.logged_model import log_ensemble
 
-        return log_ensemble(model_dir, feature_names, example, registered_name=registered_name)
+        logged = log_ensemble(model_dir, feature_names, example, registered_name=registered_name)
+        self.model_id = logged.model_id
+        self._mlflow.set_tags({"fraud_app.model_uri": logged.model_uri})
+        return logged
 
 
 def start_training_run(config, run_name: str):

@@ -16,6 +16,7 @@ from fraud_app.baselines.spark import Baseline, add_scores, train_baselines
 from fraud_app.config import AppConfig
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import evaluate_scores
+from fraud_app.tracking.registry import GateDecision, decide, register_decided
 from pipelines.training import nodes
 
 logger = logging.getLogger(__name__)
@@ -58,52 +59,90 @@ def _window(w) -> dict[str, str]:
     return {"start": w.start.date().isoformat() if w.start else "", "end": w.end.date().isoformat()}
 
 
-def _champion_ap(client, config, name, names, validation_df, features_col):
+def _champion_ap(client, config, names, validation_df, features_col):
     """(champion version, its AP on this validation window or None, reason if None)."""
     from fraud_app.tracking.models import resolve_model_dir
     from fraud_app.tracking.registry import current_champion
 
+    name = config.registry.model_name
     champion = current_champion(client, name)
     if champion is None:
         return None, None, None
-    path = resolve_model_dir(f"models:/{name}/{champion.version}", config=config)
-    ensemble = FraudEnsemble.load(path)
+    version = str(champion.version)
+    ensemble = FraudEnsemble.load(resolve_model_dir(f"models:/{name}/{version}", config=config))
     if ensemble.feature_names != names:
-        return str(champion.version), None, "the champion uses other feature names"
+        return version, None, "the champion uses other feature names"
     scored = nodes.score(validation_df, ensemble, features_col=features_col)
-    return str(champion.version), nodes.evaluate(scored)["average_precision"], None
+    return version, nodes.evaluate(scored)["average_precision"], None
 
 
-def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, splits,
-                      new_ap: float, features_col: str) -> dict[str, Any] | None:  # fmt: skip
-    """Log the pyfunc model; register it and run the promotion gate (C6 "registry")."""
-    if not tracker.enabled:
-        return None
-    from fraud_app.tracking.registry import GateDecision, decide, record
+# -- the jobs below run on the tracking thread (queued by start_model_logging) ------------
+def _log_model(tracker, model_dir, names, validation_df, features_col):
+    example = example_rows(validation_df, features_col)
+    return tracker.log_model_on_thread(model_dir, names, example)
 
+
+def _gate(tracker, config, names, splits, new_ap, features_col) -> GateDecision:
+    """The decision (version not yet known): the champion scored on this validation window."""
     reg = config.registry
-    example = example_rows(splits.validation, features_col)
-    name = reg.model_name if reg.enabled else None
-    logged = tracker.log_model(model_dir, names, example, registered_name=name)
-    tracker.set_tags({"fraud_app.model_uri": logged.model_uri})
-    if name is None:
-        return {"model_uri": logged.model_uri}
     version, champ_ap, why_not = _champion_ap(
-        tracker.client, config, name, names, splits.validation, features_col
+        tracker.client, config, names, splits.validation, features_col
     )
     if why_not:
         alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
     else:
         alias, reason = decide(new_ap, champ_ap, reg.promotion_margin)
-    d = GateDecision(name, logged.version, alias, reg.promotion_margin, new_ap, champ_ap,
-                     version, _window(splits.windows[1]), reason)  # fmt: skip
-    record(tracker.client, d)
+    return GateDecision(reg.model_name, "", alias, reg.promotion_margin, new_ap, champ_ap,
+                        version, _window(splits.windows[1]), reason)  # fmt: skip
+
+
+def _register(tracker, logged_f, gate_f) -> dict[str, Any]:
+    logged, d = logged_f.result(), gate_f.result()  # both done: queued before this job
+    d = register_decided(tracker.client, logged.model_uri, d)
     out = {**d.to_dict(), "model_uri": logged.model_uri,
-           "registered_uri": f"models:/{name}/{logged.version}"}  # fmt: skip
-    tracker.log_dict(out, "registry.json")
+           "registered_uri": f"models:/{d.name}/{d.version}"}  # fmt: skip
+    tracker.log_dict(out, "registry.json")  # queued after this job
     tracker.set_tags({f"gate.{k}": v for k, v in d.to_dict().items() if k != "window"})
-    tracker.log_window_metrics({"gate": {"new_ap": new_ap, "champion_ap": champ_ap}})
+    tracker.log_window_metrics({"gate": {"new_ap": d.new_ap, "champion_ap": d.champion_ap}})
     return out
+
+
+def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
+                        new_ap: float, features_col: str):  # fmt: skip
+    """Queue the model's logging, the promotion gate and the registration (C6 "registry").
+
+    All of it runs on the tracking thread, so the pipeline calls this as soon as the model
+    is saved and scores the test window meanwhile; register_and_gate takes what this
+    returns. None when tracking is off.
+    """
+    if not tracker.enabled:
+        return None
+    val = splits.validation
+    logged = tracker.submit("log_model", _log_model, tracker, model_dir, names, val, features_col)
+    if not config.registry.enabled:
+        return logged, None
+    gate = tracker.submit("gate", _gate, tracker, config, names, splits, new_ap, features_col)
+    return logged, tracker.submit("register", _register, tracker, logged, gate)
+
+
+def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, splits,
+                      new_ap: float, features_col: str, pending=None) -> dict[str, Any] | None:  # fmt: skip
+    """Log the pyfunc model; register it and run the promotion gate; wait for the outcome.
+
+    Gate: the new version and the current `champion` are both scored on this run's
+    validation window (`new_ap` is the new model's); the new version is registered with
+    its gate tags (one request) and then given its alias.
+    pending: what start_model_logging returned (else everything is queued here).
+    """
+    if not tracker.enabled:
+        return None
+    logged, registered = pending or start_model_logging(
+        config, tracker, model_dir=model_dir, names=names, splits=splits, new_ap=new_ap,
+        features_col=features_col,
+    )  # fmt: skip
+    if registered is None:
+        return {"model_uri": tracker.result(logged, "log_model").model_uri}
+    return tracker.result(registered, "register")
 
 
 def log_run_artifacts(tracker, config: AppConfig, names: list[str], report_path: Path) -> None:

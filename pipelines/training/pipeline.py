@@ -25,7 +25,6 @@ from fraud_app.features.checks import constant_features
 from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
-from fraud_app.tracking import lineage
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
 
@@ -69,9 +68,8 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     vector = config.features.vector_column or "features"
     df, names = read_features(spark, config)
     started = time.monotonic()
-    tracker.log_config(config)
-    if tracker.enabled:
-        tracker.log_lineage(lineage.collect(spark, config))
+    tracker.log_config(config)  # MLflow calls run on the tracker's thread, beside training
+    tracker.log_data_lineage(spark, config)
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
     feature_checks = constant_features(splits.train, names, vector_column=vector)
@@ -105,6 +103,11 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         splits, final.ensemble, final_val["fraud_score"], config, vector
     )
     model_path = final.ensemble.save(paths.resolve("models") / run)
+    # MLflow logs the model and runs the promotion gate while the test window is scored.
+    pending = lifecycle.start_model_logging(
+        config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
+        new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"],
+    )  # fmt: skip
     scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
     _write_test_scores(scored_test, str(paths.resolve("test_scores") / run))
@@ -115,7 +118,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     evaluations = _write_window_evaluations(windows, config, run, str(model_path), splits)
     registry = lifecycle.register_and_gate(
         spark, config, tracker, model_dir=model_path, names=names, splits=splits,
-        new_ap=metrics["validation"]["average_precision"], features_col=vector,
+        new_ap=metrics["validation"]["average_precision"], features_col=vector, pending=pending,
     )  # fmt: skip
     report = {
         "run": run,

@@ -32,10 +32,11 @@ def _write_tables(spark, root: Path, n: int = 3000) -> None:
         x = rng.standard_normal(len(NAMES)) + y * np.array([2.0, 1.0, 0.0, 0.5])
         rows.append((f"t{i}", f"c{i % 300}", ts, y, x.astype(np.float32).tolist()))
     schema = "transaction_id string, card_id string, timestamp timestamp, label double, features array<float>"
-    # Shaped like the real feature table: the partition date beside the vector.
+    # the real tables' layout: a date partition; one column per feature and their vector
     df = spark.createDataFrame(rows, schema).withColumn("event_date", F.to_date("timestamp"))
     df.drop("features").write.parquet(str(root / "canonical"))
-    df.write.parquet(str(root / "features"))
+    per_feature = [F.col("features")[i].alias(n) for i, n in enumerate(NAMES)]
+    df.select("*", *per_feature).write.parquet(str(root / "features"))
     (root / "features" / "_features.json").write_text(json.dumps({"feature_names": NAMES}))
 
 

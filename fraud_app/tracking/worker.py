@@ -1,0 +1,99 @@
+"""One background thread that makes a training run's MLflow calls, in submission order.
+
+Training submits what it wants recorded and carries on; the thread talks to the tracking
+store meanwhile (MLflow's fluent API keeps the active run per thread, so every call of
+a run, from `start_run` to `end_run`, runs on this one thread). `flush(deadline)` waits
+for everything submitted; a call that fails makes the next `submit`, `call` or `flush`
+raise TrackingError, and the calls after it are skipped, except those submitted with
+`always=True` (ending the run). `seconds` holds the wall time of each kind of call.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import defaultdict
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from typing import Any
+
+from fraud_app.errors import TrackingError
+
+logger = logging.getLogger(__name__)
+_STOP = object()
+
+
+class Worker:
+    def __init__(self, name: str = "mlflow-tracking") -> None:
+        self._queue: queue.Queue = queue.Queue()
+        self._failure: tuple[str, BaseException] | None = None
+        self._reported = False
+        self.seconds: dict[str, float] = defaultdict(float)
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            label, fn, args, kwargs, future, always = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            if self._failure is not None and not always:
+                future.set_exception(TrackingError(f"tracking: {label} skipped after a failure"))
+                continue
+            t0 = time.perf_counter()
+            try:
+                future.set_result(fn(*args, **kwargs))
+            except BaseException as exc:  # surfaced to the training thread, never lost
+                if self._failure is None:
+                    self._failure = (label, exc)
+                future.set_exception(exc)
+            finally:
+                self.seconds[label] += time.perf_counter() - t0
+
+    @property
+    def failed(self) -> bool:
+        return self._failure is not None
+
+    def raise_if_failed(self) -> None:
+        """TrackingError for the first failed call (once; later calls only skip)."""
+        if self._failure is None or self._reported:
+            return
+        self._reported = True
+        label, exc = self._failure
+        raise TrackingError(f"tracking: {label} failed: {exc}") from exc
+
+    def submit(self, label: str, fn, *args, always: bool = False, **kwargs) -> Future:
+        if not always:
+            self.raise_if_failed()
+        future: Future = Future()
+        self._queue.put((label, fn, args, kwargs, future, always))
+        return future
+
+    def call(self, label: str, fn, *args, timeout_s: float, **kwargs) -> Any:
+        """Run `fn` on the thread after everything submitted before; wait for its result."""
+        return wait(self.submit(label, fn, *args, **kwargs), label, timeout_s, self)
+
+    def flush(self, timeout_s: float) -> None:
+        """Wait until every call submitted so far has run; raise if one failed."""
+        wait(self.submit("flush", lambda: None, always=True), "flush", timeout_s, self)
+        self.raise_if_failed()
+
+    def close(self) -> None:
+        self._queue.put(_STOP)
+
+
+def wait(future: Future, label: str, timeout_s: float, worker: Worker) -> Any:
+    try:
+        return future.result(timeout=timeout_s)
+    except FutureTimeout:
+        raise TrackingError(
+            f"tracking: {label} did not finish within {timeout_s:g}s (tracking.flush_timeout_s); "
+            "the tracking store is slow or unreachable, or set tracking.enabled: false"
+        ) from None
+    except Exception as exc:
+        worker.raise_if_failed()  # names the first call that failed
+        if isinstance(exc, TrackingError):
+            raise
+        raise TrackingError(f"tracking: {label} failed: {exc}") from exc

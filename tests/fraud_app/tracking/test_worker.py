@@ -1,0 +1,75 @@
+"""The tracking thread (order, failures, deadline) and the file digest of a local table."""
+
+from __future__ import annotations
+
+import threading
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from fraud_app.errors import TrackingError
+from fraud_app.tracking.lineage import file_digest
+from fraud_app.tracking.worker import Worker
+
+
+def test_calls_run_in_order_on_one_thread_and_return_results():
+    w = Worker()
+    seen: list[tuple[int, str]] = []
+    for i in range(20):
+        w.submit("item", lambda i=i: seen.append((i, threading.current_thread().name)))
+    assert w.call("last", lambda: len(seen), timeout_s=10) == 20
+    assert [i for i, _ in seen] == list(range(20))
+    assert {name for _, name in seen} == {"mlflow-tracking"} != {threading.current_thread().name}
+    w.flush(10)
+    assert w.seconds["item"] >= 0 and "last" in w.seconds
+    w.close()
+
+
+def test_a_failure_surfaces_once_skips_the_rest_but_not_always_calls():
+    w = Worker()
+    ran: list[str] = []
+    w.submit("broken", lambda: 1 / 0)
+    later = w.submit("later", lambda: ran.append("later"))
+    w.submit("end_run", lambda: ran.append("end"), always=True)
+    with pytest.raises(TrackingError, match=r"broken failed: division by zero"):
+        w.flush(10)
+    assert ran == ["end"]
+    with pytest.raises(TrackingError, match="skipped after a failure"):
+        later.result(1)
+    w.close()
+
+
+def test_a_call_past_its_deadline_is_a_clear_error_not_a_hang():
+    w = Worker()
+    gate = threading.Event()
+    w.submit("slow store", gate.wait, 30)
+    with pytest.raises(TrackingError, match=r"flush did not finish within 0.2s.*flush_timeout_s"):
+        w.flush(0.2)
+    gate.set()
+    w.flush(10)
+    w.close()
+
+
+def _table(root, values, name="part-0.parquet"):
+    (root / "event_date=2024-01-01").mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table({"x": values}), root / "event_date=2024-01-01" / name)
+
+
+def test_file_digest_covers_bytes_paths_and_rows_not_hidden_files(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    _table(a, [1.0, 2.0, 3.0])
+    _table(b, [1.0, 2.0, 3.0])
+    da, db = file_digest(a), file_digest(b)
+    assert da["digest"] == db["digest"] and da["rows"] == 3 and da["files"] == 1
+    (a / "_SUCCESS").write_text("")  # Spark's markers and metadata are not table content
+    (a / "event_date=2024-01-01" / ".part-0.parquet.crc").write_bytes(b"x")
+    assert file_digest(a)["digest"] == da["digest"]
+    _table(b, [1.0, 2.0, 4.0])  # one value differs
+    assert file_digest(b)["digest"] != da["digest"]
+    _table(b, [5.0], name="part-1.parquet")  # one more file
+    assert file_digest(b)["rows"] == 4
+    c = tmp_path / "c"
+    _table(c, [1.0, 2.0, 3.0])
+    (c / "event_date=2024-01-01").rename(c / "event_date=2024-01-02")  # partition value
+    assert file_digest(c)["digest"] != da["digest"]
