@@ -29,6 +29,11 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.scheduler.barrier.maxConcurrentTasksCheck.interval": "5s",
     "spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures": "24",
     "spark.driver.memory": "4g",
+    # Our tables are partitioned by event_date: with Spark's default (32) every read of a
+    # table of more than 32 days lists its folders in a Spark job (60 tasks for 60 days;
+    # ~1.5 s a read on local[2], 5-8 s under load, vs 0.3-1.3 s listed by the driver).
+    # Up to 512 folders (~1.4 years of days) the driver lists them itself.
+    "spark.sql.sources.parallelPartitionDiscovery.threshold": "512",
 }
 
 

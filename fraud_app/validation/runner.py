@@ -40,17 +40,44 @@ class CheckResult:
 def run_checks(
     df: DataFrame, checks: list[Check], suite_name: str, key_column: str | None, examples: int
 ) -> list[CheckResult]:
-    """Validate `df` against `checks`; results in the order of `checks`."""
+    """Validate `df` against `checks`; results in the order of `checks`.
+
+    Two GX validations of the same batch: the first runs every check for its counts and
+    observed values only (`partial_unexpected_count` 0: GX's example queries become
+    `limit(0)`, which Spark answers without a job, so the suite costs its bundled
+    aggregate passes); the second runs only the checks that failed, with examples and the
+    key column. A check's counts do not depend on the other checks in the suite, so the
+    results equal one SUMMARY validation of the whole suite, without the example queries
+    of the passed checks (a `limit` query of 1-2 Spark jobs each; two per check with a key
+    column): `validate --table features` on the 1M demo table started 400 Spark jobs
+    before, 10 after.
+    """
+    by_name = _validate(df, checks, suite_name, {"result_format": "SUMMARY",
+                                                  "partial_unexpected_count": 0})  # fmt: skip
+    failed = [c for c in checks if not _passed(by_name.get(c.name))]
+    if failed and examples > 0:
+        result_format: dict[str, Any] = {
+            "result_format": "SUMMARY",
+            "partial_unexpected_count": examples,
+        }
+        if key_column and key_column in df.columns:
+            result_format["unexpected_index_column_names"] = [key_column]
+        by_name.update(_validate(df, failed, suite_name, result_format))
+    results = [_result(check, by_name.get(check.name)) for check in checks]
+    return [
+        _with_nan_examples(df, c, r, key_column, examples)
+        for c, r in zip(checks, results, strict=True)
+    ]
+
+
+def _validate(
+    df: DataFrame, checks: list[Check], suite_name: str, result_format: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """check name -> GX's raw outcome (success, result, exception_info)."""
     batch_def, suite = _gx_batch_and_suite(checks, suite_name)
-    result_format: dict[str, Any] = {
-        "result_format": "SUMMARY",
-        "partial_unexpected_count": examples,
-    }
-    if key_column and key_column in df.columns:
-        result_format["unexpected_index_column_names"] = [key_column]
     batch = batch_def.get_batch(batch_parameters={"dataframe": df})
     outcome = batch.validate(suite, result_format=result_format)
-    by_name = {
+    return {
         r.expectation_config.meta["check"]: {
             "success": r.success,
             "result": r.result,
@@ -58,11 +85,13 @@ def run_checks(
         }
         for r in outcome.results
     }
-    results = [_result(check, by_name.get(check.name)) for check in checks]
-    return [
-        _with_nan_examples(df, c, r, key_column, examples)
-        for c, r in zip(checks, results, strict=True)
-    ]
+
+
+def _passed(raw: dict[str, Any] | None) -> bool:
+    """What _result calls a pass: GX said success and raised nothing."""
+    if raw is None:
+        return False
+    return bool(raw.get("success")) and _exception_message(raw.get("exception_info") or {}) is None
 
 
 def _with_nan_examples(
