@@ -24,21 +24,18 @@ from dlcore.losses import sigmoid
 from dlcore.model import Model
 
 
-def _first_layers(layer: Layer) -> Iterator[Layer]:
-    """The layer and, down a Sequential, the first layer of each level (the ones Model
-    builds with needs_input_grad = False)."""
-    while True:
-        yield layer
-        children = getattr(layer, "layers", None)
-        if not children:
-            return
-        layer = children[0]
+def _all_layers(layer: Layer) -> Iterator[Layer]:
+    """The layer and every layer inside it (Model and Sequential leave needs_input_grad
+    False on the layers ahead of the first one with parameters)."""
+    yield layer
+    for child in getattr(layer, "layers", None) or ():
+        yield from _all_layers(child)
 
 
 @contextmanager
 def input_gradients(model: Model) -> Iterator[Model]:
     """Within the block, the model's backprop returns dX (restored afterwards)."""
-    layers = list(_first_layers(model.layer))
+    layers = list(_all_layers(model.layer))
     saved = [layer.needs_input_grad for layer in layers]
     try:
         for layer in layers:

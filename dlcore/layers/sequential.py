@@ -26,19 +26,26 @@ class Sequential(Layer):
         self.in_features = int(in_features)
         prefix = f"{self.name}/" if self.name else ""
         width = self.in_features
+        self._declares_params = []
         for i, layer in enumerate(self.layers):
             if layer.name is None:
                 layer.name = f"{prefix}{i}_{type(layer).__name__.lower()}"
+            before = len(params.specs)
             width = layer.declare(params, width)
+            self._declares_params.append(len(params.specs) > before)
         self.out_features = width
         return width
 
     def bind(self, params: ParamBuffer, ops: Ops) -> None:
+        """A layer computes its input gradient only when something before it needs one: the
+        Sequential's own input, or a layer with parameters. So the layers ahead of the
+        first trainable one (Standardize, an input encoding, ...) and that one skip dX."""
         super().bind(params, ops)
-        for i, layer in enumerate(self.layers):
-            if i == 0:
-                layer.needs_input_grad = self.needs_input_grad
+        needs = self.needs_input_grad
+        for layer, trainable in zip(self.layers, self._declares_params, strict=True):
+            layer.needs_input_grad = needs
             layer.bind(params, ops)
+            needs = needs or trainable
 
     def initialize(self, rng: np.random.Generator) -> None:
         for layer in self.layers:

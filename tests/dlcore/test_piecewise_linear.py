@@ -73,3 +73,38 @@ def test_bad_arguments_and_states_are_rejected() -> None:
         layer.set_edges(np.zeros((3, 3)), np.zeros((3, 3)))
     with pytest.raises(ConfigError, match="inv_width >= 0"):
         layer.set_edges(np.zeros((3, 2)), -np.ones((3, 2)))
+
+
+def test_layers_ahead_of_the_first_trainable_one_skip_the_input_gradient() -> None:
+    """Standardize and the encoding have no parameters: nothing needs their dX, nor the dX
+    of the first Linear; the parameter gradients are those of a full backward pass."""
+    from dlcore.attribution import input_gradient
+    from dlcore.layers import Linear, ReLU, Sequential, Standardize
+    from dlcore.model import Model
+
+    model = Model(
+        Sequential([Standardize(), PiecewiseLinear(3), Linear(4), ReLU(), Linear(1)]),
+        in_features=2, seed=0, dtype="float64",
+    )  # fmt: skip
+    rng = np.random.default_rng(0)
+    model.layer.layers[1].set_edges(*quantile_edges(rng.standard_normal((200, 2)), 3))
+    assert [la.needs_input_grad for la in model.layer.layers] == [False, False, False, True, True]
+    X = rng.standard_normal((16, 2))
+    Y, backprop = model.forward(X, training=True)
+    model.params.grad[...] = 0
+    assert backprop(np.ones_like(Y)) is None
+    skipped = model.params.grad.copy()
+    for layer in model.layer.layers:  # the same pass with every dX computed
+        layer.needs_input_grad = True
+    model.params.grad[...] = 0
+    Y, backprop = model.forward(X, training=True)
+    assert backprop(np.ones_like(Y)).shape == X.shape
+    np.testing.assert_array_equal(model.params.grad, skipped)
+    # attribution still reaches the input through the encoding (all layers switched on)
+    for layer, flag in zip(model.layer.layers, [False, False, False, True, True], strict=True):
+        layer.needs_input_grad = flag
+    grad = input_gradient(model, X)
+    eps = 1e-6
+    step = np.array([eps, 0.0])
+    numeric = (model.predict(X + step) - model.predict(X - step))[:, 0] / (2 * eps)
+    np.testing.assert_allclose(grad[:, 0], numeric, rtol=1e-5, atol=1e-7)
