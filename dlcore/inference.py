@@ -42,7 +42,7 @@ from dlcore.errors import ShapeError
 from dlcore.layers.activations import LeakyReLU, ReLU, Tanh
 from dlcore.layers.dropout import Dropout
 from dlcore.layers.linear import Linear
-from dlcore.layers.piecewise_linear import PiecewiseLinear
+from dlcore.layers.piecewise_linear import PiecewiseLinear, ramps_input_grad, write_ramps
 from dlcore.layers.sequential import Sequential
 from dlcore.layers.standardize import Standardize
 from dlcore.losses import sigmoid
@@ -297,10 +297,8 @@ class FusedEnsemble:
 
     def _encode(self, Zb: np.ndarray) -> None:
         """PiecewiseLinear.forward into Zb: ramps = clip((z - lower) * inv_width, 0, 1)."""
-        T = self._ramps(Zb)
-        np.subtract(Zb[:, : self.d, None], self.encoding.lower, out=T)
-        T *= self.encoding.inv_width
-        np.clip(T, 0.0, 1.0, out=T)
+        enc = self.encoding
+        write_ramps(Zb[:, : self.d], enc.lower, enc.inv_width, out=self._ramps(Zb))
 
     def _block_forward(self, Xb: np.ndarray, w: _Work) -> np.ndarray:
         """(BLOCK_ROWS, K) logits (without the output bias) of one block of <= BLOCK_ROWS
@@ -332,10 +330,9 @@ class FusedEnsemble:
         if self.encoding is not None:  # one input (same standardisation for every member)
             (inp,), (Zb,) = self.inputs, w.Zb
             dZ = np.matmul(w.G[0], inp.W1b[: self.D].T, out=w.dZ)
-            T = self._ramps(Zb)
-            slope = ((T > 0) & (T < 1)) * self.encoding.inv_width
             dT = dZ[:, self.d :].reshape(len(dZ), self.d, -1)
-            np.add(dZ[:, : self.d], (dT * slope).sum(axis=2), out=dX)
+            T, inv_width = self._ramps(Zb), self.encoding.inv_width
+            dX[...] = ramps_input_grad(dZ[:, : self.d], dT, T, inv_width)
             dX /= inp.scale
             if self.clip is not None:
                 dX *= np.abs(Zb[:, : self.d]) < self.clip

@@ -67,6 +67,25 @@ def _feature_edges(x: np.ndarray, bins: int) -> np.ndarray:
     return edges
 
 
+def write_ramps(
+    X: np.ndarray, lower: np.ndarray, inv_width: np.ndarray, *, out: np.ndarray
+) -> None:
+    """out (n, f, bins) = clip((X[:, :, None] - lower) * inv_width, 0, 1): the encoding
+    (also the fused scorer's, dlcore.inference, so both compute the same values)."""
+    np.subtract(X[:, :, None], lower, out=out)
+    out *= inv_width
+    np.clip(out, 0.0, 1.0, out=out)
+
+
+def ramps_input_grad(
+    dX: np.ndarray, dT: np.ndarray, T: np.ndarray, inv_width: np.ndarray
+) -> np.ndarray:
+    """The input gradient of [x, ramps(x)]: dX (of the kept x) + each ramp's dT times its
+    slope, inv_width inside the ramp and 0 where it is clipped (T the ramps' values)."""
+    inside = (T > 0) & (T < 1)
+    return dX + (dT * inside * inv_width).sum(axis=2)
+
+
 class PiecewiseLinear(Layer):
     def __init__(self, bins: int = 8, *, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -93,17 +112,14 @@ class PiecewiseLinear(Layer):
         Y = np.empty((n, self.out_features), dtype=np.result_type(X, self.lower))
         Y[:, :f] = X
         T = Y[:, f:].reshape(n, f, self.bins)  # a view: the ramps are written in place
-        np.subtract(X[:, :, None], self.lower, out=T)
-        T *= self.inv_width
-        np.clip(T, 0.0, 1.0, out=T)
+        write_ramps(X, self.lower, self.inv_width, out=T)
         inv_width = self.inv_width
 
         def backprop(dY: np.ndarray) -> np.ndarray | None:
             if not self.needs_input_grad:
                 return None
-            inside = (T > 0) & (T < 1)  # the ramp's slope; flat (0) where it is clipped
             dT = dY[:, f:].reshape(len(dY), f, -1)
-            return dY[:, :f] + (dT * inside * inv_width).sum(axis=2)
+            return ramps_input_grad(dY[:, :f], dT, T, inv_width)
 
         return Y, backprop
 
