@@ -121,8 +121,6 @@ def _digest(spark, name: str, path: str) -> dict[str, Any]:
 
 def collect(spark, config) -> dict[str, Any]:
     """Lineage of the canonical and feature tables, the feature specs and the code."""
-    from fraud_app.features.spec import spec_paths
-
     paths = config.paths
     tables = {
         "canonical": config.features.input or str(paths.resolve("canonical")),
@@ -131,13 +129,20 @@ def collect(spark, config) -> dict[str, Any]:
     out: dict[str, Any] = {"tables": {}}
     for name, path in tables.items():
         out["tables"][name] = {"path": path, **_digest(spark, name, path)}
-    try:
-        spec_files = [
-            Path(p) for p in spec_paths(config.features.spec_dir, config.features.spec_files)
-        ]
-        out["feature_spec"] = spec_digest(spec_files)
-    except Exception as exc:
-        logger.warning("lineage: cannot read feature specs: %s", exc)
-        out["feature_spec"] = None
+    out["feature_spec"] = feature_spec_lineage(config.features)
     out["git_commit"] = git_commit()
     return out
+
+
+def feature_spec_lineage(features) -> dict[str, Any] | None:
+    """Digest and version of the specs the feature step reads (the shipped ones when
+    `features.spec_dir` is unset); None, with a warning, when they cannot be read."""
+    from fraud_app.features.spec import spec_paths
+    from fraud_app.resources import shipped_spec_dir
+
+    try:
+        paths = spec_paths(features.spec_dir or shipped_spec_dir(), features.spec_files)
+        return spec_digest([Path(p) for p in paths])
+    except Exception as exc:
+        logger.warning("lineage: cannot read feature specs: %s", exc)
+        return None
