@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,14 +19,6 @@ from dlcore.collective.wire import Deadline, Kind, open_listener, pack_header
 from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, PeerTimeoutError
 
 AUTH_LOGGER = "dlcore.collective.auth"
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
 
 
 def in_thread(fn: Callable[[], Any]) -> Callable[[], Any]:

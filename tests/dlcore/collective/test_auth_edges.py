@@ -6,13 +6,11 @@ check (`make mutation`) found in auth.py; the handshake itself is in test_auth*.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -20,17 +18,10 @@ from dlcore.collective import auth, new_job_secret, wire
 from dlcore.collective.auth import connect_authenticated
 from dlcore.collective.wire import Deadline, Kind
 from dlcore.errors import AuthenticationError, CommunicationError, PeerTimeoutError
+from tests.dlcore.collective._sockets import full_backlog
 from tests.dlcore.collective.test_auth import handshake, in_thread
 
 AUTH_LOGGER = "dlcore.collective.auth"
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
 
 
 def _free_port() -> int:
@@ -75,32 +66,13 @@ def test_a_port_nobody_listens_on_is_retried_with_doubling_jittered_pauses(caplo
 
 
 def test_a_first_connect_that_times_out_is_named_as_such():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    address = listener.getsockname()
-    fillers = []
-    try:
-        for _ in range(4):  # fill the accept queue: later SYNs are dropped
-            s = socket.socket()
-            s.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                s.connect(address)
-            fillers.append(s)
-        time.sleep(0.2)
-        with pytest.raises(PeerTimeoutError) as info:
-            connect_authenticated(
-                address, new_job_secret(), {}, Deadline.after(0.3), "a test", 1 << 16
-            )
-        assert str(info.value) == (
-            f"deadline of 0.3 s passed while waiting for a test from 127.0.0.1:{address[1]}; the "
-            "peer is stalled, partitioned or much slower than the others (raise the timeout if "
-            "that is expected)"
-        )
-    finally:
-        for s in fillers:
-            s.close()
-        listener.close()
+    with full_backlog() as address, pytest.raises(PeerTimeoutError) as info:
+        connect_authenticated(address, new_job_secret(), {}, Deadline.after(0.3), "a test", 1 << 16)
+    assert str(info.value) == (
+        f"deadline of 0.3 s passed while waiting for a test from 127.0.0.1:{address[1]}; the "
+        "peer is stalled, partitioned or much slower than the others (raise the timeout if "
+        "that is expected)"
+    )
 
 
 def test_a_refusal_reason_is_sent_cut_at_4096_bytes(pair):

@@ -12,13 +12,13 @@ import hmac
 import json
 import logging
 import socket
-from collections.abc import Iterator
 
 import pytest
 
 from dlcore.collective import auth, new_job_secret, wire
 from dlcore.collective.wire import Deadline, Kind
 from dlcore.errors import AuthenticationError, CommunicationError, FrameError, PeerTimeoutError
+from tests.dlcore.collective._sockets import soon
 from tests.dlcore.collective.test_auth import in_thread
 
 LOGGER = "dlcore.collective.auth"
@@ -27,18 +27,6 @@ STALLED = (
     "(raise the timeout if that is expected)"
 )
 SECRET = bytes(range(32))
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
-def soon() -> Deadline:
-    return Deadline.after(5.0)
 
 
 def test_mac_known_answer():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -18,18 +17,7 @@ from dlcore.errors import (
     PeerTimeoutError,
     ShapeError,
 )
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
-def soon() -> Deadline:
-    return Deadline.after(5.0)
+from tests.dlcore.collective._sockets import soon
 
 
 def raw_header(magic=wire.MAGIC, version=wire.VERSION, kind=Kind.HELLO, tag=0, length=0):

@@ -11,7 +11,6 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -19,24 +18,7 @@ import pytest
 from dlcore.collective import wire
 from dlcore.collective.wire import Deadline, FrameHeader, Kind
 from dlcore.errors import CommunicationError, FrameError
-
-P = "rank 7 (h:1)"
-STALLED = (
-    "; the peer is stalled, partitioned or much slower than the others "
-    "(raise the timeout if that is expected)"
-)
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
-def soon() -> Deadline:
-    return Deadline.after(5.0)
+from tests.dlcore.collective._sockets import STALLED, P, soon
 
 
 def gone() -> Deadline:

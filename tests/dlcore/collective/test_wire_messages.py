@@ -7,11 +7,9 @@ gaps the mutation check (`make mutation`) found in wire.py.
 
 from __future__ import annotations
 
-import contextlib
 import re
 import socket
 import time
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -25,24 +23,7 @@ from dlcore.errors import (
     PeerTimeoutError,
     ShapeError,
 )
-
-P = "rank 7 (h:1)"
-STALLED = (
-    "; the peer is stalled, partitioned or much slower than the others "
-    "(raise the timeout if that is expected)"
-)
-
-
-@pytest.fixture
-def pair() -> Iterator[tuple[socket.socket, socket.socket]]:
-    a, b = socket.socketpair()
-    yield a, b
-    a.close()
-    b.close()
-
-
-def soon() -> Deadline:
-    return Deadline.after(5.0)
+from tests.dlcore.collective._sockets import STALLED, P, full_backlog, soon
 
 
 def header(kind=Kind.TENSOR, length=0, tag=0) -> bytes:
@@ -245,27 +226,10 @@ def test_connect_with_no_time_left_names_what_and_where():
 
 
 def test_connect_to_a_full_backlog_times_out_naming_what_and_where():
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    address = listener.getsockname()
-    fillers = []
-    try:
-        for _ in range(4):  # fill the accept queue: later SYNs are dropped
-            s = socket.socket()
-            s.setblocking(False)
-            with contextlib.suppress(BlockingIOError):
-                s.connect(address)
-            fillers.append(s)
-        time.sleep(0.2)
-        with pytest.raises(PeerTimeoutError) as info:
-            wire.connect(address, Deadline.after(0.3), "the boundary report connection", 1 << 16)
-        exactly(info, "deadline of 0.3 s passed while waiting for the boundary report connection "
-                f"from 127.0.0.1:{address[1]}{STALLED}")  # fmt: skip
-    finally:
-        for s in fillers:
-            s.close()
-        listener.close()
+    with full_backlog() as address, pytest.raises(PeerTimeoutError) as info:
+        wire.connect(address, Deadline.after(0.3), "the boundary report connection", 1 << 16)
+    exactly(info, "deadline of 0.3 s passed while waiting for the boundary report connection "
+            f"from 127.0.0.1:{address[1]}{STALLED}")  # fmt: skip
 
 
 def test_connect_configures_the_requested_buffer_size_only():
