@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from fraud_app.etl.rules import CONFLICTING_DUPLICATE, DETAIL, REASON
 from fraud_app.schema import CANONICAL_COLUMNS
@@ -40,43 +39,9 @@ CLASS = "__dup_class"
 KEEP, EXACT, CONFLICT = 0, 1, 2
 
 
-MAX_BROADCAST_IDS = 100_000  # above this many duplicated ids, every row goes through the window
-
-
-def classify(valid: DataFrame, policy: str, max_ids: int = MAX_BROADCAST_IDS) -> DataFrame:
+def classify(valid: DataFrame, policy: str) -> DataFrame:
     """Add CLASS (KEEP / EXACT copy of a row already counted / CONFLICT version to
-    quarantine) and, for CONFLICT rows, `reason` and `reason_detail`.
-
-    Only the rows of a transaction_id that occurs more than once need the window (and its
-    shuffle and sort of whole rows): the ids are found by a count per id (a shuffle of the
-    ids only), collected (at most `max_ids`, else classify_window on everything) and
-    broadcast; every other row is KEEP with no reason, which is what the window gives a
-    row alone in its partition. Same rows, same classes as classify_window.
-    """
-    key = valid.schema["transaction_id"]
-    counts = valid.groupBy("transaction_id").count()
-    ids = counts.where(F.col("count") > 1).select("transaction_id").limit(max_ids + 1).collect()
-    if len(ids) > max_ids:
-        return classify_window(valid, policy)
-    single = valid.select(
-        *valid.columns,
-        F.lit(KEEP).alias(CLASS),
-        F.lit(None).cast("string").alias(REASON),
-        F.lit(None).cast("string").alias(DETAIL),
-    )
-    if not ids:
-        return single
-    table = valid.sparkSession.createDataFrame([(r[0],) for r in ids], T.StructType([key]))
-    dup = F.broadcast(table.withColumnRenamed("transaction_id", "__dup_id"))
-    match = F.col("transaction_id").eqNullSafe(F.col("__dup_id"))
-    alone = single.join(dup, match, "left_anti")
-    several = classify_window(valid.join(dup, match, "left_semi"), policy)
-    return alone.unionByName(several)
-
-
-def classify_window(valid: DataFrame, policy: str) -> DataFrame:
-    """classify() with every row in the window (the definition; classify skips the rows of
-    ids that occur once)."""
+    quarantine) and, for CONFLICT rows, `reason` and `reason_detail`."""
     ordered = Window.partitionBy("transaction_id").orderBy(*dedup_order())
     whole = Window.partitionBy("transaction_id")
     # rank == row_number only on the first row of a run of identical rows

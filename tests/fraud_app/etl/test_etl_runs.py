@@ -151,32 +151,6 @@ def test_quarantine_all_keeps_no_version_of_a_conflict(spark) -> None:
                for r in out if r.reason)  # fmt: skip
 
 
-@pytest.mark.spark
-@pytest.mark.parametrize("policy", ["keep_earliest", "quarantine_all"])
-def test_classify_equals_the_window_over_every_row(spark, policy) -> None:
-    """classify() sends only the rows of repeated ids through the window; its rows, classes,
-    reasons and details equal classify_window()'s (and its fallback when too many ids repeat)."""
-    ts, later = "2024-01-05 10:00:00", "2024-01-06 09:00:00"
-    rows = [(f"u{i}", f"c{i % 3}", "m", ts, f"{i}.5", str(i % 2)) for i in range(12)]
-    rows += [("x", "c", "m", ts, "1", "0")] * 3  # identical copies
-    rows += [("k", "c", "m", ts, "1", "0"), ("k", "c", "m", later, "1", "0"),  # conflicts
-             ("k", "c", "m", ts, "1", "1"), ("k", "c", "m2", ts, "1", "0"),
-             ("k", "c", "m", ts, "1", "0"), ("y", "c", "m", ts, "2", "0"), ("y", "c", "m", ts, "2.0", "0")]  # fmt: skip
-    annotated = _annotated(spark, rows, EtlSection(timestamp_format="yyyy-MM-dd HH:mm:ss"))
-    valid = annotated.filter("reason IS NULL").drop("reason", "reason_detail")
-
-    def rows_of(df) -> list:
-        return sorted((tuple(r) for r in df.collect()), key=repr)
-
-    window = rows_of(dedup.classify_window(valid, policy))
-    assert {r[0] for r in window} >= {"x", "k", "y", "u0"} and len(window) == len(rows)
-    assert rows_of(dedup.classify(valid, policy)) == window
-    assert rows_of(dedup.classify(valid, policy, max_ids=2)) == window  # 3 repeated ids: fallback
-    assert rows_of(dedup.classify(valid.where("transaction_id LIKE 'u%'"), policy)) == [
-        r for r in window if r[0].startswith("u")
-    ]
-
-
 # ---- one writer per root; debris of killed runs ----------------------------------------------
 
 _HOLDER = """
