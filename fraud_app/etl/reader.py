@@ -14,6 +14,7 @@ naming the file). Quoting follows RFC 4180 (`"` doubles as its own escape).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
 
 from pyspark.errors import AnalysisException
@@ -27,6 +28,7 @@ from fraud_app.etl.fs import HadoopFs
 logger = logging.getLogger(__name__)
 
 CORRUPT_COLUMN = "_corrupt_record"
+HEADER_THREADS = 4  # concurrent header-reading jobs (see csv_headers)
 _EXTENSIONS = {
     ".csv": "csv",
     ".tsv": "csv",
@@ -99,12 +101,22 @@ def csv_headers(
     spark: SparkSession, path: str, cfg: EtlSection
 ) -> dict[tuple[str, ...], list[str]]:
     """header (column names in file order) -> the files under `path` that have it.
-    Files without a header line (empty files) hold no rows and are left out."""
+    Files without a header line (empty files) hold no rows and are left out.
+
+    Spark reads each file's header in a small job of its own; the jobs are submitted
+    from a few threads at once (HEADER_THREADS), since each is mostly driver and
+    scheduling latency: 20 files of the 1M demo took 20 jobs one after the other."""
+    files = HadoopFs(spark).list_paths(path)
+
+    def header(file: str) -> tuple[str, ...]:
+        return tuple(_csv_reader(spark, cfg).csv(file).columns)
+
+    with ThreadPoolExecutor(max_workers=max(1, min(HEADER_THREADS, len(files)))) as pool:
+        headers = list(pool.map(header, files))  # in file order, as one after the other
     groups: dict[tuple[str, ...], list[str]] = {}
-    for file in HadoopFs(spark).list_paths(path):
-        header = tuple(_csv_reader(spark, cfg).csv(file).columns)
-        if header:
-            groups.setdefault(header, []).append(file)
+    for file, names in zip(files, headers, strict=True):
+        if names:
+            groups.setdefault(names, []).append(file)
     return groups
 
 

@@ -83,6 +83,37 @@ def test_multiline_parsing_is_configurable(spark, tmp_path) -> None:
     assert off.quarantine_by_reason == {"malformed_record": 2}
 
 
+@pytest.mark.spark
+@pytest.mark.parametrize("multiline", [True, False])
+def test_input_count_from_the_staged_records_equals_a_count_of_the_input(
+    spark, tmp_path, multiline
+) -> None:
+    """run_etl counts the input from its staged records (one per record read) instead of
+    parsing the files a second time; on malformed, multi-line, blank, undecodable and
+    unterminated records both counts must agree (and the accounting add up)."""
+    from fraud_app.etl.reader import read_input
+
+    a = (
+        f"{HEADER}\n{ROW.format(i=1)}\n"
+        't2,c2,"m2\nsecond line",2024-01-05 11:00:00,2,0\n'
+        "t3,c3,m3,2024-01-05 12:00:00,3,0,too,many\nt4,c4\n\n"
+        f"{ROW.format(i=5)}\n{ROW.format(i=5)}\n"  # an identical duplicate
+    )
+    b = (
+        "amount,label,timestamp,merchant_id,card_id,transaction_id\r\n"
+        "6,1,2024-01-06 10:00:00,m6,c6,t6\r\n7,0,2024-01-06 11:00:00,m\xff7,c7,t7\r\n"
+        '8,0,2024-01-06 12:00:00,"m8 never closed,c8,t8\r\n9,0,2024-01-06 13:00:00,m9,c9,t9\r\n'
+    )
+    _write(tmp_path / "in" / "a.csv", a)
+    _write(tmp_path / "in" / "b.csv", b.encode("latin-1"))
+    cfg = _cfg(tmp_path, tmp_path / "in", csv_multiline=multiline)
+    r = run_etl(spark, cfg)
+    raw, _ = read_input(spark, str(tmp_path / "in"), cfg.etl)
+    assert r.input_rows == raw.count()
+    assert r.input_rows == r.output_rows + r.quarantine_rows + r.duplicate_rows
+    assert r.duplicate_rows == 1 and r.quarantine_rows >= 3
+
+
 # ---- rules without a full run ---------------------------------------------------------------
 
 
