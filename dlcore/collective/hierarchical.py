@@ -203,6 +203,7 @@ class HierarchicalTransport:
                 regions = shm_regions.Regions(self, buf, "all_reduce")
                 regions.write_inputs()
                 self._lane("all_reduce", regions, compression, regions.reduce_hooks())
+                regions.own_shards()  # if no chunk came from another host, or a lossy codec
                 regions.finish(Phase.SUMS)
                 return buf
             work, layout = self._reduce_locally(buf)
@@ -248,8 +249,8 @@ class HierarchicalTransport:
             if shm_regions.usable(self.local, buf.nbytes):
                 regions = shm_regions.Regions(self, buf, "all_gather")
                 self._lane("all_gather", regions, compression, regions.gather_hooks())
-                regions.own_shards()  # if no chunk arrived, or a lossy codec
-                regions.finish(Phase.GATHERED, own_host=False)
+                regions.own_shards()  # if no chunk came from another host, or a lossy codec
+                regions.finish(Phase.GATHERED)
                 return buf
             layout = self._layout_for(buf.size)
             work = buf if layout.identity else self._work[: buf.size]

@@ -13,8 +13,10 @@ work vector and the slots:
                     sums a chunk over the host's ranks (local-rank order, buf for the own
                     term, the peers' slots for theirs) just before the ring sends it or
                     adds a received chunk into it; `final` copies each finished chunk into
-                    buf while the next one is on the wire. Signal SUMS; copy the other
-                    regions from their owners' slots into buf.
+                    buf while the next one is on the wire, and at the first chunk that
+                    comes from another host (the own shard is final by then) signals SLICE
+                    and copies the host's other shards from their owners' slots. After
+                    the lane, signal SUMS and copy the rest of the other regions.
     reduce_scatter  the same up to the lane reduce-scatter (`final` of the own piece is
                     the own shard: copied into buf).
     all_gather      a lane all-gather straight into region j of the slot: `fill` puts
@@ -26,13 +28,13 @@ work vector and the slots:
                     hosts.
 
 So per call and rank the memory traffic outside the wire phase is one lane chunk per
-other region before it (all_reduce, reduce_scatter), and after it (m-1)/m of the vector
-(all_reduce) or (m-1)/m (H-1)/H of it (all_gather; m = ranks per host, H = hosts); the
-sums, the rest of the inputs and the own region's copies run while the wire is busy.
+other region before it (all_reduce, reduce_scatter) and (m-1)/m (H-1)/H of the vector
+after it (all_reduce, all_gather; m = ranks per host, H = hosts); the sums, the rest of
+the inputs, the host's shards and the own region's copies run while the wire is busy.
 No extra signal can deadlock: INPUTS_REST is sent from a point every rank reaches
 without waiting on any peer (right after its lane queued its first chunk), and a rank
-reaches its first arriving chunk of all_gather (SLICE) once its lane partner has
-started its all_gather, which waits on nothing of this host's all_gather.
+reaches its first chunk from another host (SLICE) once the lane's reduction (or, in
+all_gather, its lane partner's start) is done, which never waits on a SLICE.
 
 Slots: one `_begin` per call (the slots alternate as in `shm.py`); peers read this
 rank's other regions only after its INPUTS / INPUTS_REST signals, its own shard only
@@ -92,6 +94,7 @@ class Regions:
             layout, self.lanes, self.j, self.host, chunk
         )
         self._own_shards_done = False
+        self._own = layout.lane_bounds[self.host]  # this rank's shard in region j
 
     # -- phases -------------------------------------------------------------------------
     def write_inputs(self) -> None:
@@ -106,7 +109,7 @@ class Regions:
 
     def reduce_hooks(self) -> RingHooks:
         """The lane's hooks in all_reduce and reduce_scatter."""
-        return RingHooks(fill=self.fill, final=self.final, started=self.inputs_rest)
+        return RingHooks(fill=self.fill, final=self.gathered, started=self.inputs_rest)
 
     def gather_hooks(self) -> RingHooks:
         """The lane's hooks in all_gather: put the own shard chunk by chunk as the lane
@@ -121,7 +124,10 @@ class Regions:
         np.copyto(self.region[a:b], self.buf[s : s + b - a])
 
     def gathered(self, a: int, b: int) -> None:
-        self.own_shards()
+        """`final`, and at the first chunk from another host (the own shard is final and
+        in the slot by then, the wire busy) `own_shards`."""
+        if not self._own[0] <= a < self._own[1]:
+            self.own_shards()
         self.final(a, b)
 
     def own_shards(self) -> None:
@@ -155,11 +161,11 @@ class Regions:
             if b > a:
                 self.final(a, b)
 
-    def finish(self, phase: Phase, *, own_host: bool = True) -> None:
-        """Signal that region j is final, then copy the other regions into buf (without
-        the pieces of this host's ranks when `own_shards` copied those already)."""
+    def finish(self, phase: Phase) -> None:
+        """After `own_shards`: signal that region j is final, then copy the other
+        regions' pieces from the other hosts into buf."""
         self._signal(phase)
-        self._copy_out(self._others(this_host=None if own_host else False))
+        self._copy_out(self._others(this_host=False))
 
     # -- helpers ------------------------------------------------------------------------
     def _signal(self, phase: Phase) -> None:
@@ -176,14 +182,12 @@ class Regions:
             for (a, b), (s, e) in region_places:
                 np.copyto(self.buf[s:e], self.views[i][a:b])
 
-    def _others(self, this_host: bool | None) -> list[tuple[int, Places]]:
-        """Each other region's places: only this host's piece (True), all but it
-        (False), or all (None)."""
+    def _others(self, this_host: bool) -> list[tuple[int, Places]]:
+        """Each other region's places: only this host's piece, or all but it."""
         out = []
         for i, ranks in enumerate(self.lanes):
             if i != self.j:
-                keep = [k for h, k in enumerate(ranks) if this_host is None
-                        or (h == self.host) == this_host]  # fmt: skip
+                keep = [k for h, k in enumerate(ranks) if (h == self.host) == this_host]
                 out.append((i, self._places(keep)))
         return out
 
