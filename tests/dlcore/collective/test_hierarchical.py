@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -258,6 +259,46 @@ def test_a_lossy_all_gather_between_hosts_leaves_every_rank_identical(keys):
         assert all(b.tobytes() == bufs[0].tobytes() for b in bufs)
         np.testing.assert_allclose(bufs[0], source, rtol=2.0**-8)
         assert not np.array_equal(bufs[0], source)  # it was rounded, so the test can fail
+    finally:
+        for comm in comms:
+            comm.close()
+
+
+@pytest.mark.parametrize("keys", [list("aabb"), list("aaabbb"), list("abab")])
+def test_staged_phases_stay_exact_when_ranks_arrive_at_different_times(keys):
+    # Real chunk size (1 MiB): each lane sends several chunks, so the second input stage,
+    # the own shard put chunk by chunk and the host's shards copied at the first gathered
+    # chunk all happen mid-lane, with ranks entering each call in a random order.
+    n = len(keys)
+    length = n * 3 * (1 << 18) // 2 + 13  # 1.5 chunks of 1 MiB per rank
+    rng = np.random.default_rng(11)
+    inputs = [rng.integers(-1000, 1000, length).astype(np.float32) for _ in range(n)]
+    total = np.sum(inputs, axis=0, dtype=np.float64).astype(np.float32)
+    delays = rng.uniform(0, 0.02, size=(3, 3, n))
+    comms = join(keys, chunk_bytes=1 << 20)
+
+    def calls(comm):
+        r, out = comm.rank, []
+        for round_delays in delays:
+            time.sleep(round_delays[0][r])
+            buf = inputs[r].copy()
+            out.append(comm.all_reduce(buf).copy())
+            time.sleep(round_delays[1][r])
+            buf = inputs[r].copy()
+            start, stop = shard_bounds(length, n, r)
+            out.append(comm.reduce_scatter(buf).copy())
+            buf[:] = np.nan
+            buf[start:stop] = total[start:stop]
+            time.sleep(round_delays[2][r])
+            out.append(comm.all_gather(buf).copy())
+        return out
+
+    try:
+        for rank, out in enumerate(run(comms, calls)):
+            start, stop = shard_bounds(length, n, rank)
+            for i, got in enumerate(out):
+                want = total[start:stop] if i % 3 == 1 else total
+                assert got.tobytes() == want.tobytes(), (rank, i)
     finally:
         for comm in comms:
             comm.close()
