@@ -1,11 +1,11 @@
 """Backend selection: `get_ops()` returns the fastest available `Ops` for this CPU.
 
-The choice is made by measuring, not by name: on first use we time a short
-float32 GEMM on every backend that loads here and keep the fastest (on AMD Zen
-OpenBLAS usually wins; on Intel CPUs MKL usually does). `DLCORE_BACKEND`
-(`auto`, `numpy`, `mkl`) or `set_ops()` overrides the choice; `DLCORE_NUM_THREADS`
-or `set_num_threads()` sets the BLAS thread count (default 1: one thread per
-Spark task, because 2-thread BLAS collapses under load).
+The choice is made by measuring, not by name: on first use we time a few short
+float32 GEMMs (a square one and the three products of a Linear layer at a small batch,
+`GEMM_PROBLEMS`) on every backend that loads here, interleaved, and keep the fastest
+overall. `DLCORE_BACKEND` (`auto`, `numpy`, `mkl`) or `set_ops()` overrides the choice;
+`DLCORE_NUM_THREADS` or `set_num_threads()` sets the BLAS thread count (default 1: one
+thread per Spark task, because 2-thread BLAS collapses under load).
 """
 
 from __future__ import annotations
@@ -34,29 +34,51 @@ def available_backends() -> list[str]:
     return names
 
 
-def _time_gemm(ops: Ops, size: int = 384, repeats: int = 5) -> float:
+# The products of training, small: one square GEMM (wide layers, large batches) and the
+# three of a Linear layer at a small batch - forward X W, weight gradient X^T dY, input
+# gradient dY W^T - where BLAS libraries differ most (MKL vs OpenBLAS on the project's
+# 2-vCPU EPYC VM: 2-4x on these, 10-15 % on the square one, so that one alone picked
+# either backend at random under load). ((m, k, n), trans_a, trans_b): op(a) is m x k.
+GEMM_PROBLEMS = (
+    ((384, 384, 384), False, False),
+    ((16, 1024, 1024), False, False),
+    ((1024, 16, 1024), True, False),
+    ((16, 1024, 1024), False, True),
+)
+
+
+def _time_gemms(backends: dict[str, Ops], repeats: int = 5) -> dict[str, float]:
+    """Per backend, the sum over GEMM_PROBLEMS of its best time of `repeats`; the
+    backends alternate call by call, so a burst of load on a shared machine hits them all."""
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((size, size), dtype=np.float32)
-    b = rng.standard_normal((size, size), dtype=np.float32)
-    out = np.empty((size, size), dtype=np.float32)
-    ops.gemm(a, b, out)  # warm-up: first call pays thread-pool / dispatch set-up
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        ops.gemm(a, b, out)
-        best = min(best, time.perf_counter() - t0)
-    return best
+    totals = dict.fromkeys(backends, 0.0)
+    for (m, k, n), trans_a, trans_b in GEMM_PROBLEMS:
+        a = rng.standard_normal((k, m) if trans_a else (m, k), dtype=np.float32)
+        b = rng.standard_normal((n, k) if trans_b else (k, n), dtype=np.float32)
+        out = np.empty((m, n), dtype=np.float32)
+        best = dict.fromkeys(backends, float("inf"))
+        for repeat in range(repeats + 1):  # call 0 warms up (thread pool, dispatch set-up)
+            for name, ops in backends.items():
+                t0 = time.perf_counter()
+                ops.gemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
+                if repeat:
+                    best[name] = min(best[name], time.perf_counter() - t0)
+        for name in backends:
+            totals[name] += best[name]
+    return totals
 
 
-def measure_backends(num_threads: int | None = None) -> dict[str, float]:
-    """Seconds per 384^3 sgemm for every available backend (best of 5)."""
+def measure_backends(
+    num_threads: int | None = None, backends: dict[str, Ops] | None = None
+) -> dict[str, float]:
+    """Seconds for the GEMM_PROBLEMS (sum of each one's best of 5) per backend: every
+    available one, or the given `backends` by name."""
     threads = settings.num_threads() if num_threads is None else num_threads
-    timings: dict[str, float] = {}
-    for name in available_backends():
-        ops = _BACKENDS[name]()
+    if backends is None:
+        backends = {name: _BACKENDS[name]() for name in available_backends()}
+    for ops in backends.values():
         ops.set_num_threads(threads)
-        timings[name] = _time_gemm(ops)
-    return timings
+    return _time_gemms(backends)
 
 
 def make_ops(name: str) -> Ops:
@@ -101,6 +123,7 @@ def set_num_threads(n: int) -> None:
 
 
 __all__ = [
+    "GEMM_PROBLEMS",
     "MklOps",
     "Ops",
     "available_backends",

@@ -107,15 +107,23 @@ class RingHooks:
 
     `fill(a, b)`: called once per chunk [a, b) of the buffer, just before the ring first
     reads it (sends it, or adds a received chunk into it), in reduce-scatter and
-    all-reduce; the caller writes its input there (the hierarchical topology sums the
-    host's ranks into it, so the wire starts after one chunk, not after the whole sum).
+    all-reduce, and in all_gather for the chunks of the own segment before they are sent;
+    the caller writes its input there (the hierarchical topology sums the host's ranks
+    into it, so the wire starts after one chunk, not after the whole sum).
     `final(a, b)`: called when buf[a:b] holds its final value (the own segment after
     its last addition, every gathered chunk on arrival); only with a lossless codec.
-    The own segment of a pure all_gather is final before the call and is not reported.
+    The own segment of a pure all_gather is not reported. Every chunk this rank sends
+    first is queued before the first `final` call.
+    `started()`: called once per pass, right after the first chunk this rank sends (or
+    the empty segment's header) is queued and before anything is received, so the
+    caller can do work that the wire then hides (the hierarchical topology copies the
+    rest of its shared-memory inputs there). Every rank reaches it without waiting on
+    any peer. The chunks after the first one are filled only after it returns.
     """
 
     fill: Callable[[int, int], None] | None = None
     final: Callable[[int, int], None] | None = None
+    started: Callable[[], None] | None = None
 
 
 def all_reduce(
@@ -274,6 +282,7 @@ class _Ring:
         hooks = hooks or RingHooks()
         self.fill = hooks.fill
         self.final = hooks.final if codec.lossless else None
+        self.started = hooks.started
         self.n, self.r = comm.world_size, comm.rank
         self.bounds = bounds or [shard_bounds(buf.size, self.n, i) for i in range(self.n)]
         self.chunk = max(1, comm.config.chunk_bytes // 4)
@@ -283,11 +292,16 @@ class _Ring:
         last = first + steps - 1
         lo, hi = self.bounds[(self.r - first - 1) % self.n]
         self._queue_header(first, lo, hi)
-        fill = self.fill if first < self.n - 1 else None
+        fill, started = self.fill, self.started  # all_gather: fill = put the own segment
         for a, b in self._chunks(lo, hi):
             if fill is not None:
                 fill(a, b)
             self._queue(first, self._outgoing(first, a, b))
+            if started is not None:  # the first chunk is on its way: the wire hides this
+                started()
+                started = None
+        if started is not None:  # an empty first segment: its header is queued
+            started()
         for j in range(first, last + 1):
             self._receive_step(j, forward=j < last)
         self.comm.sender.flush(self.op.deadline)

@@ -32,8 +32,11 @@ Pipelining (local ring on shared memory, the usual case): W is not a separate ve
 this rank's own shm slot, and the local sums are not a phase before the lane: the lane
 ring runs on region j of the slot with `RingHooks` - `fill` sums a chunk over the host
 just before the ring first sends it or adds into it, `final` copies each finished chunk
-into buf while the next one is on the wire (`shm_regions.Regions`). Only the input copy
-before the lane and the other regions' copy after it are outside the wire phase.
+into buf while the next one is on the wire (`shm_regions.Regions`). The local phases
+are staged around the lane's first chunk (`started`): before the lane only the first
+chunk of each other region's inputs is copied, the rest while that chunk is on the
+wire; all_gather copies the host's other shards then too, and after the lane only the
+pieces that came from the other hosts.
 
 Fallbacks (the same decision on every rank, from the same exchanged host keys):
 one host -> None (the communicator then picks shm as before); every host one rank
@@ -197,10 +200,11 @@ class HierarchicalTransport:
             if not self.regular:
                 return self._leader_all_reduce(buf, compression)
             if shm_regions.usable(self.local, buf.nbytes):
-                regions = self._regions(buf)
-                regions.write_inputs("all_reduce")
-                self._lane("all_reduce", regions, compression)
-                regions.finish("all_reduce", Phase.SUMS)
+                regions = shm_regions.Regions(self, buf, "all_reduce")
+                regions.write_inputs()
+                self._lane("all_reduce", regions, compression, regions.reduce_hooks())
+                regions.own_shards()  # if no chunk came from another host, or a lossy codec
+                regions.finish(Phase.SUMS)
                 return buf
             work, layout = self._reduce_locally(buf)
             lo, hi = layout.regions[self.index]
@@ -219,9 +223,9 @@ class HierarchicalTransport:
                 self._leader_all_reduce(buf, compression)
                 return buf[start:stop]
             if shm_regions.usable(self.local, buf.nbytes):
-                regions = self._regions(buf)
-                regions.write_inputs("reduce_scatter")
-                self._lane("reduce_scatter", regions, compression)
+                regions = shm_regions.Regions(self, buf, "reduce_scatter")
+                regions.write_inputs()
+                self._lane("reduce_scatter", regions, compression, regions.reduce_hooks())
                 return buf[start:stop]
             work, layout = self._reduce_locally(buf)
             lo, hi = layout.regions[self.index]
@@ -243,10 +247,10 @@ class HierarchicalTransport:
                 buf[stop:] = 0.0
                 return self._leader_all_reduce(buf, compression)
             if shm_regions.usable(self.local, buf.nbytes):
-                regions = self._regions(buf)
-                regions.put_own(self.comm.rank)
-                self._lane("all_gather", regions, compression)
-                regions.finish("all_gather", Phase.SLICE)
+                regions = shm_regions.Regions(self, buf, "all_gather")
+                self._lane("all_gather", regions, compression, regions.gather_hooks())
+                regions.own_shards()  # if no chunk came from another host, or a lossy codec
+                regions.finish(Phase.GATHERED)
                 return buf
             layout = self._layout_for(buf.size)
             work = buf if layout.identity else self._work[: buf.size]
@@ -288,15 +292,12 @@ class HierarchicalTransport:
         self.local.broadcast(buf, root=0)
         return buf
 
-    def _regions(self, buf: np.ndarray) -> shm_regions.Regions:
-        return shm_regions.Regions(self.local, buf, self._layout_for(buf.size), self._lanes,
-                                   self.comm.world_size)  # fmt: skip
-
-    def _lane(self, name: str, regions: shm_regions.Regions, compression: str | None) -> None:
-        """The lane ring's `name` on region j of the own slot, pipelined with the local
-        sums (fill) and the copies into buf (final); see shm_regions."""
+    def _lane(
+        self, name: str, regions: shm_regions.Regions, compression: str | None, hooks: RingHooks
+    ) -> None:
+        """The lane ring's `name` on region j of the own slot, pipelined through `hooks`
+        with the local phases (see shm_regions)."""
         collective = getattr(self.lane._transport, name)
-        hooks = RingHooks(fill=regions.fill, final=regions.final)
         collective(regions.region, compression=compression,
                    bounds=regions.layout.lane_bounds, hooks=hooks)  # fmt: skip
         if not get_codec(compression).lossless:

@@ -48,6 +48,8 @@ class Phase(IntEnum):
     SUMS = 4  # own shard's sum in the slot
     SLICE = 5  # own slice in the slot (all_gather)
     ROOT = 6  # the root's data in its slot (broadcast; root)
+    INPUTS_REST = 7  # the rest of the inputs copied into the slot (hierarchical, staged)
+    GATHERED = 8  # the pieces gathered from the other hosts in the slot (hierarchical)
 
 
 TEXT = {
@@ -57,6 +59,8 @@ TEXT = {
     Phase.SUMS: "shard sum written",
     Phase.SLICE: "own slice written",
     Phase.ROOT: "broadcast data written",
+    Phase.INPUTS_REST: "remaining inputs written",
+    Phase.GATHERED: "gathered pieces written",
 }
 
 

@@ -1,7 +1,9 @@
+import time
+
 import numpy as np
 import pytest
 
-from dlcore.backends import available_backends, make_ops, measure_backends
+from dlcore.backends import GEMM_PROBLEMS, Ops, available_backends, make_ops, measure_backends
 from dlcore.errors import ConfigError, ShapeError
 
 
@@ -111,3 +113,25 @@ def test_gemm_reads_and_writes_column_slices_in_place(name, ta, tb):
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(holder[:, 1 : 1 + expected.shape[1]], expected, rtol=1e-12)
     assert (holder[:, 0] == 7.0).all() and (holder[:, -2:] == 7.0).all()
+
+
+class _SlowOnSmallBatches(Ops):
+    """A real backend whose GEMM is as fast as NumPy's on square products and 2 ms slower
+    on those with a dimension below 64 (a batch), as OpenBLAS is against MKL here."""
+
+    name = "slow-on-small-batches"
+
+    def gemm(self, a, b, out=None, *, trans_a=False, trans_b=False):
+        if min(a.shape + b.shape) < 64:
+            time.sleep(0.002)
+        return super().gemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
+
+
+def test_the_measured_choice_covers_small_batch_products():
+    # Timing one square GEMM alone would call these two a tie (a coin flip under load).
+    timings = measure_backends(
+        num_threads=1, backends={"numpy": Ops(), "slow": _SlowOnSmallBatches()}
+    )
+    assert min(timings, key=timings.__getitem__) == "numpy"
+    assert timings["slow"] - timings["numpy"] > 3 * 0.002  # three small-batch products
+    assert any(min(m, k, n) < 64 for (m, k, n), _, _ in GEMM_PROBLEMS)

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dlcore.collective import LocalGroup, loopback_config, start_threads
+from dlcore.collective.collectives import RingHooks
 from dlcore.params import shard_bounds
 from tests.dlcore.collective.conftest import TRANSPORTS
 
@@ -181,3 +182,43 @@ def test_a_long_mixed_sequence_of_calls_and_lengths_stays_exact(transport):
     with LocalGroup(4, loopback_config(transport=transport)) as group:
         assert group.run(_mixed_calls) == [len(LENGTHS) * 2] * 4
         assert {comm.transport for comm in group.comms} == {transport}
+
+
+@PROPERTY
+@given(world_size=st.integers(2, 5), length=lengths, seed=seeds)
+def test_the_started_hook_runs_once_after_the_first_chunk_is_queued(
+    groups, world_size, length, seed
+):
+    inputs = integer_vectors(world_size, length, seed)
+    expected = np.sum(inputs, axis=0, dtype=np.float64).astype(np.float32)
+
+    def call(comm, name: str):
+        log: list[str] = []
+        hooks = RingHooks(
+            fill=lambda a, b: log.append("fill"),
+            final=lambda a, b: log.append("final"),
+            started=lambda: log.append("started"),
+        )
+        buf = inputs[comm.rank].copy()
+        getattr(comm._transport, name)(buf, hooks=hooks)
+        return log, buf
+
+    group = groups.get(world_size, "socket")
+    for name in ("all_reduce", "reduce_scatter"):
+        results = group.run(lambda comm, name=name: call(comm, name))
+        for rank, (log, buf) in enumerate(results):
+            assert log.count("started") == 1
+            first = shard_bounds(length, world_size, (rank - 1) % world_size)
+            before = ["fill"] if first[1] > first[0] else []  # the first chunk of step 0
+            assert log[: log.index("started")] == before, (name, log)
+            start, stop = (
+                (0, length) if name == "all_reduce" else shard_bounds(length, world_size, rank)
+            )
+            np.testing.assert_array_equal(buf[start:stop], expected[start:stop])
+    for rank, (log, _) in enumerate(group.run(lambda comm: call(comm, "all_gather"))):
+        own = shard_bounds(length, world_size, rank)
+        chunks = -(-(own[1] - own[0]) // 16)  # 64-byte chunks: fill puts the own segment
+        assert log.count("started") == 1 and log.count("fill") == chunks
+        assert log.index("started") == min(1, chunks)
+        if "final" in log and chunks:  # every own chunk is queued before the first arrival
+            assert log.index("final") > max(i for i, e in enumerate(log) if e == "fill")

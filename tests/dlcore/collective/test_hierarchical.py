@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,6 +32,7 @@ from dlcore.collective import (
     new_job_secret,
 )
 from dlcore.collective.hierarchical import group_hosts, plan_layout
+from dlcore.collective.shm_regions import input_stages
 from dlcore.errors import CommunicationError, ConfigError, PeerTimeoutError
 from dlcore.params import shard_bounds
 from tests.dlcore.collective._workers import all_reduce_forever_on_host
@@ -154,6 +156,37 @@ def test_the_lane_layout_tiles_the_work_vector_with_every_ranks_shard(hosts, len
     assert plan_layout(length, hosts, 0, 0).identity == (not permuted)
 
 
+@pytest.mark.parametrize("hosts", [[[0, 1], [2, 3]], [[0, 2], [1, 3]], [[0, 3, 4], [1, 2, 5]]])
+@pytest.mark.parametrize("length", [0, 1, 7, 100, 1001])
+@pytest.mark.parametrize("chunk", [1, 16, 10**6])
+def test_the_input_stages_split_the_other_regions_after_the_first_lane_chunk(hosts, length, chunk):
+    n, m = sum(len(h) for h in hosts), len(hosts[0])
+    lanes = [[h[i] for h in hosts] for i in range(m)]
+    for host in range(len(hosts)):
+        for j in range(m):
+            layout = plan_layout(length, hosts, host, j)
+            first, rest = input_stages(layout, lanes, j, host, chunk)
+            covered = np.zeros(length, dtype=int)
+            for (a, b), (s, e) in first + rest:
+                assert b - a == e - s >= 0
+                covered[s:e] += 1
+                k = next(k for k, (p, q) in layout.pieces.items() if p <= a and b <= q)
+                assert s - shard_bounds(length, n, k)[0] == a - layout.pieces[k][0]
+            own = [k for k in range(n) if k in lanes[j]]  # region j: this rank's own lane
+            expected = np.ones(length, dtype=int)
+            for k in own:
+                expected[slice(*shard_bounds(length, n, k))] = 0
+            np.testing.assert_array_equal(covered, expected)  # every other input, once
+            # The first stage: exactly the first chunk that each other lane sends.
+            prev = hosts[(host - 1) % len(hosts)]
+            want = [
+                (layout.pieces[prev[i]][0], min(layout.pieces[prev[i]][1],
+                                                layout.pieces[prev[i]][0] + chunk))
+                for i in range(m) if i != j
+            ]  # fmt: skip
+            assert [p for p, _ in first] == [w for w in want if w[1] > w[0]]
+
+
 def test_the_sub_rings_use_shared_memory_within_and_sockets_between_hosts():
     comms = join(["a", "a", "b", "b"])
     try:
@@ -205,6 +238,67 @@ def test_compression_applies_between_hosts_and_every_rank_stays_identical():
         run(comms, lambda c: c.all_reduce(bufs[c.rank], compression="bf16"))
         assert all(b.tobytes() == bufs[0].tobytes() for b in bufs)
         np.testing.assert_allclose(bufs[0], exact, atol=4 * 2.0**-8 * np.abs(exact).max())
+    finally:
+        for comm in comms:
+            comm.close()
+
+
+@pytest.mark.parametrize("keys", [list("aabb"), list("aaabbb")])
+def test_a_lossy_all_gather_between_hosts_leaves_every_rank_identical(keys):
+    # A lossy codec rounds the owner's slice as the lane sends it, so the host's ranks copy
+    # it only after the lane (with a lossless one, while the lane runs).
+    comms = join(keys)
+    try:
+        n, length = len(keys), 1000
+        source = np.random.default_rng(5).standard_normal(length).astype(np.float32)
+        bufs = [np.full(length, np.nan, dtype=np.float32) for _ in comms]
+        for rank, buf in enumerate(bufs):
+            start, stop = shard_bounds(length, n, rank)
+            buf[start:stop] = source[start:stop]
+        run(comms, lambda c: c.all_gather(bufs[c.rank], compression="bf16"))
+        assert all(b.tobytes() == bufs[0].tobytes() for b in bufs)
+        np.testing.assert_allclose(bufs[0], source, rtol=2.0**-8)
+        assert not np.array_equal(bufs[0], source)  # it was rounded, so the test can fail
+    finally:
+        for comm in comms:
+            comm.close()
+
+
+@pytest.mark.parametrize("keys", [list("aabb"), list("aaabbb"), list("abab")])
+def test_staged_phases_stay_exact_when_ranks_arrive_at_different_times(keys):
+    # Real chunk size (1 MiB): each lane sends several chunks, so the second input stage,
+    # the own shard put chunk by chunk and the host's shards copied at the first gathered
+    # chunk all happen mid-lane, with ranks entering each call in a random order.
+    n = len(keys)
+    length = n * 3 * (1 << 18) // 2 + 13  # 1.5 chunks of 1 MiB per rank
+    rng = np.random.default_rng(11)
+    inputs = [rng.integers(-1000, 1000, length).astype(np.float32) for _ in range(n)]
+    total = np.sum(inputs, axis=0, dtype=np.float64).astype(np.float32)
+    delays = rng.uniform(0, 0.02, size=(3, 3, n))
+    comms = join(keys, chunk_bytes=1 << 20)
+
+    def calls(comm):
+        r, out = comm.rank, []
+        for round_delays in delays:
+            time.sleep(round_delays[0][r])
+            buf = inputs[r].copy()
+            out.append(comm.all_reduce(buf).copy())
+            time.sleep(round_delays[1][r])
+            buf = inputs[r].copy()
+            start, stop = shard_bounds(length, n, r)
+            out.append(comm.reduce_scatter(buf).copy())
+            buf[:] = np.nan
+            buf[start:stop] = total[start:stop]
+            time.sleep(round_delays[2][r])
+            out.append(comm.all_gather(buf).copy())
+        return out
+
+    try:
+        for rank, out in enumerate(run(comms, calls)):
+            start, stop = shard_bounds(length, n, rank)
+            for i, got in enumerate(out):
+                want = total[start:stop] if i % 3 == 1 else total
+                assert got.tobytes() == want.tobytes(), (rank, i)
     finally:
         for comm in comms:
             comm.close()
