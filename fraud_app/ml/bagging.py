@@ -2,6 +2,9 @@
 
 K balanced subsets (every fraud + a disjoint 1/K share of the normals, at most
 normalRatio x frauds of them), one dlcore network each, score = mean probability.
+With numRepeats R > 1 the partition is drawn R times (repetition r with seed + r: other
+subsets, other initial weights) and the model averages all R x K networks: seed averaging
+inside the estimator.
 The subsets come from fraud_app.balancing (UnionPaySubsets, by row hash, nothing
 collected), the networks from the same training function as `fraud-app train`.
 """
@@ -37,10 +40,18 @@ class HasBaggingParams(Params):
         "0 = the whole share",
         typeConverter=TypeConverters.toFloat,
     )
+    numRepeats = Param(
+        Params._dummy(),
+        "numRepeats",
+        "independent draws of the balanced partition (>= 1): repetition r uses seed + r for its "
+        "subsets and seed + r + k for its member k's weights; the model averages all "
+        "numRepeats x numSubsets members",
+        typeConverter=TypeConverters.toInt,
+    )
 
     def __init__(self) -> None:
         super().__init__()
-        self._setDefault(numSubsets=5, normalRatio=0.0)
+        self._setDefault(numSubsets=5, normalRatio=0.0, numRepeats=1)
 
 
 @add_accessors
@@ -81,18 +92,26 @@ class BalancedBaggingClassifier(EnsembleEstimator, HasBaggingParams):
 
     def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
         k, ratio = self.getOrDefault(self.numSubsets), self.getOrDefault(self.normalRatio)
-        if k < 1 or ratio < 0:
+        repeats = self.getOrDefault(self.numRepeats)
+        if k < 1 or ratio < 0 or repeats < 1:
             raise ConfigError(
-                f"BalancedBaggingClassifier: numSubsets must be >= 1 and normalRatio >= 0. "
-                f"Received: numSubsets={k}, normalRatio={ratio}"
+                f"BalancedBaggingClassifier: numSubsets and numRepeats must be >= 1 and "
+                f"normalRatio >= 0. Received: numSubsets={k}, normalRatio={ratio}, "
+                f"numRepeats={repeats}"
             )
         with_id = train.withColumn(ROW_ID, F.xxhash64(*train.columns))
-        strategy = UnionPaySubsets(
-            n_subsets=k,
-            normal_ratio=ratio or None,
-            seed=self.getSeed(),
-            label_column=self.getLabelCol(),
-            id_column=ROW_ID,
-        )
-        balanced = strategy.balance(with_id)
-        return [s.drop(ROW_ID) for s in balanced.subsets]
+        out = []
+        for r in range(repeats):
+            strategy = UnionPaySubsets(
+                n_subsets=k,
+                normal_ratio=ratio or None,
+                seed=self.getSeed() + r,
+                label_column=self.getLabelCol(),
+                id_column=ROW_ID,
+            )
+            out += [s.drop(ROW_ID) for s in strategy.balance(with_id).subsets]
+        return out
+
+    def _member_seeds(self, seed: int, members: int) -> list[int]:
+        k = self.getOrDefault(self.numSubsets)
+        return [seed + m // k + m % k for m in range(members)]

@@ -10,7 +10,9 @@
    `fraud-app train` runs, so the estimator adds no maths of its own. With
    validationIndicatorCol or validationFraction, the held-out rows drive the trainer's
    early stopping (C7: validation AP at group boundaries, patience, best weights kept);
-   unlike `fraud-app train` there is no refit on train + validation.
+   with `refit` (off by default, on in `fraud-app train`), the networks are then trained
+   again on the training + validation rows for their best iteration counts, and the
+   model's `validation_ap` keeps the validation AP of the ensemble before the refit.
 
 The input checks (width, null and NaN features, null and non-binary labels, each error
 naming its column) and the feature moments of the Standardize layer come from the
@@ -30,6 +32,7 @@ from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from dlcore.metrics import average_precision
 from fraud_app.balancing.base import unit_uniform
 from fraud_app.ml.data import (
     check_summary,
@@ -38,10 +41,11 @@ from fraud_app.ml.data import (
     require_columns,
     require_numeric,
 )
-from fraud_app.ml.model import EnsembleClassificationModel
+from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_logits
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.train import train_ensemble
+from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.summary import DataSummary
 
 logger = logging.getLogger(__name__)
@@ -101,13 +105,13 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
         return [train]
 
-    def _fit(self, dataset: DataFrame) -> EnsembleClassificationModel:
-        started = time.perf_counter()
-        what = f"{type(self).__name__}.fit"
-        cfg: TrainingSection = self.training_section()
-        train, validation = self._prepare(dataset, what)
+    def _member_seeds(self, seed: int, members: int) -> list[int]:
+        return [seed + k for k in range(members)]
+
+    def _train(self, train: DataFrame, cfg: TrainingSection, names, what: str, **kwargs):
+        """train_ensemble over this estimator's subsets of `train` (kwargs: validation,
+        iterations and checkpoint_root, passed on)."""
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
-        names = feature_names(dataset, fcol)
         summary, stats = None, None
         if self.whole_data_statistics:
             summary = inspect_training_data(train, fcol, lcol, what)
@@ -116,36 +120,73 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         def inspect(part: DataSummary) -> None:
             check_summary(part, fcol, lcol, what, len(names) if names else None)
 
-        fitted = train_ensemble(
-            self._subsets(train, summary),
+        subsets = self._subsets(train, summary)
+        return train_ensemble(
+            subsets,
             cfg,
             names,
             stats=stats,
-            checkpoint_root=self._opt(self.checkpointDir) or None,
             features_col=fcol,
             label_col=lcol,
             weight_col=self._opt(self.weightCol) or None,
-            validation=validation,
             inspect=inspect,
             encoding_rows=train,
+            member_seeds=self._member_seeds(cfg.seed, len(subsets)),
+            **kwargs,
         )
-        history = [
-            {
-                "history": r.history,
-                "iterations": r.iterations,
-                "best_iteration": r.best_iteration,
-                "validation": r.validation,
-                "stopped_early": r.stopped_early,
-            }
-            for r in fitted.results
-        ]
+
+    def _fit(self, dataset: DataFrame) -> EnsembleClassificationModel:
+        started = time.perf_counter()
+        what = f"{type(self).__name__}.fit"
+        cfg: TrainingSection = self.training_section()
+        train, validation = self._prepare(dataset, what)
+        names = feature_names(dataset, self.getFeaturesCol())
+        held_out = None
+        if validation is not None:  # collected once, for early stopping and validation_ap
+            held_out = collect_validation(
+                validation, features_col=self.getFeaturesCol(), label_col=self.getLabelCol()
+            )
+        root = self._opt(self.checkpointDir) or None
+        fitted = self._train(train, cfg, names, what, validation=held_out, checkpoint_root=root)
+        history = [_member_history(r) for r in fitted.results]
+        chosen = [r.best_iteration for r in fitted.results]
+        validation_ap, seconds = None, fitted.seconds
+        if cfg.refit and held_out is not None and None not in chosen:
+            validation_ap = _average_precision(fitted.ensemble, held_out)
+            logger.info("%s: refit on training + validation rows, iterations %s", what, chosen)
+            fitted = self._train(
+                train.unionByName(validation),
+                cfg,
+                names,
+                what,
+                iterations=chosen,
+                checkpoint_root=f"{root}/refit" if root else None,
+            )
+            for entry, result in zip(history, fitted.results, strict=True):
+                entry.update(refit_iterations=result.iterations, refit_rows=result.rows)
+            seconds += fitted.seconds
         model = self.model_class(fitted.ensemble, history)
+        model.validation_ap = validation_ap
         # Where fit's time went: the training function vs the estimator's own plumbing.
-        model.fit_seconds = {
-            "total": time.perf_counter() - started,
-            "training": fitted.seconds,
-        }
+        model.fit_seconds = {"total": time.perf_counter() - started, "training": seconds}
         self._copyValues(model)
         model._resetUid(self.uid)  # as in Spark, a model shares its estimator's uid
-        logger.info("%s: %d network(s) in %.1f s", what, len(fitted.results), fitted.seconds)
+        logger.info("%s: %d network(s) in %.1f s", what, len(fitted.results), seconds)
         return model
+
+
+def _member_history(result) -> dict:
+    return {
+        "history": result.history,
+        "iterations": result.iterations,
+        "rows": result.rows,
+        "best_iteration": result.best_iteration,
+        "validation": result.validation,
+        "stopped_early": result.stopped_early,
+    }
+
+
+def _average_precision(ensemble, held_out) -> float:
+    """The ensemble's average precision on the collected validation rows (driver side)."""
+    p = probabilities_and_logits(ensemble, held_out.X)[0]
+    return float(average_precision(held_out.y, p))

@@ -80,6 +80,9 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         self.ensemble = ensemble
         self.history: list[Any] = history or []
         self.fit_seconds: dict[str, float] = {}  # set by fit: total and training
+        # set by fit with refit: the validation AP of the ensemble before the refit (the
+        # refit ensemble trained on those rows); like history, not saved with the model
+        self.validation_ap: float | None = None
 
     @property
     def numFeatures(self) -> int:

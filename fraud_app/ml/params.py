@@ -111,6 +111,13 @@ class DlcoreParams(
         "training stops and restores the best weights (>= 1)",
         TypeConverters.toInt,
     )
+    refit = _param(
+        "refit",
+        "after early stopping, train again on the training AND validation rows with each "
+        "network's best iteration count (as fraud-app train does); the model's validation_ap "
+        "is the one before the refit. Needs validationIndicatorCol or validationFraction",
+        TypeConverters.toBoolean,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -133,6 +140,7 @@ class DlcoreParams(
             groupSize=0,
             validationFraction=0.0,
             earlyStoppingPatience=3,
+            refit=False,
         )
 
     def _opt(self, param: Param):
@@ -175,6 +183,7 @@ class DlcoreParams(
                 ),
             },
             "checkpoint": bool(self._opt(self.checkpointDir)),
+            "refit": g(self.refit),
         }
         try:
             section = TrainingSection.model_validate(spec)
@@ -190,6 +199,11 @@ class DlcoreParams(
         if not 0 <= fraction < 1:
             raise ConfigError(
                 f"{type(self).__name__}: validationFraction must be in [0, 1). Received: {fraction}"
+            )
+        if g(self.refit) and not self.has_validation():
+            raise ConfigError(
+                f"{type(self).__name__}: refit=True needs validation rows to choose the iteration "
+                "counts; set validationIndicatorCol or validationFraction, or refit=False"
             )
         return section
 

@@ -122,6 +122,7 @@ def train_ensemble(
     iterations: Sequence[int] | None = None,
     inspect: Callable[[DataSummary], None] | None = None,
     encoding_rows=None,
+    member_seeds: Sequence[int] | None = None,
 ) -> EnsembleTraining:
     """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
 
@@ -135,6 +136,8 @@ def train_ensemble(
     iterations: one fixed iteration count per member (a refit); turns early stopping off.
     encoding_rows: the DataFrame whose sample fits the input encoding's quantile bins
     (cfg.model.encoding; the whole training window); None = the first subset.
+    member_seeds: one seed per member (initial weights, dropout, batch order); None =
+    cfg.seed + k.
     """
     t0 = time.perf_counter()
     members, results = [], []
@@ -142,12 +145,16 @@ def train_ensemble(
         raise ConfigError(
             f"refit needs one iteration count per member: {len(iterations)} for {len(subsets)} subsets"
         )
+    if member_seeds is not None and len(member_seeds) != len(subsets):
+        raise ConfigError(
+            f"member_seeds needs one seed per member: {len(member_seeds)} for {len(subsets)} subsets"
+        )
     validation = _usable_validation(validation, cfg, features_col, label_col, iterations)
     names = list(feature_names) if feature_names is not None else None
     encoding: dict[str, np.ndarray] | None = None
     sample: np.ndarray | None = None
     for k, subset in enumerate(subsets):
-        seed = cfg.seed + k
+        seed = cfg.seed + k if member_seeds is None else int(member_seeds[k])
         data = prepare_training_data(
             subset,
             features_col=features_col,

@@ -57,10 +57,18 @@ def test_every_param_has_a_doc_and_a_default_unless_optional(cls):
         assert callable(getattr(obj, f"get{suffix}")) and callable(getattr(obj, f"set{suffix}"))
 
 
-def test_bagging_adds_subsets_and_ratio():
+def test_bagging_adds_subsets_ratio_and_repeats():
     b = BalancedBaggingClassifier(numSubsets=3)
-    assert b.getNumSubsets() == 3 and b.getNormalRatio() == 0.0
+    assert b.getNumSubsets() == 3 and b.getNormalRatio() == 0.0 and b.getNumRepeats() == 1
     assert "numSubsets" in b.explainParams() and "normalRatio" in b.explainParams()
+    assert "numRepeats" in b.explainParams()
+
+
+def test_refit_maps_onto_the_section_and_defaults_off():
+    assert DlcoreClassifier().getRefit() is False
+    assert DlcoreClassifier().training_section().refit is False
+    on = DlcoreClassifier(refit=True, validationFraction=0.2).training_section()
+    assert on.refit is True
 
 
 def test_copy_keeps_values_and_takes_extra():
@@ -103,6 +111,7 @@ def test_params_map_onto_the_training_section():
         ({"dropout": 1.5}, "dropout"),
         ({"numWorkers": 3, "batchSize": 64}, "divisible"),
         ({"validationFraction": 1.0}, "validationFraction"),
+        ({"refit": True}, "refit=True needs validation rows"),
     ],
 )
 def test_invalid_params_name_the_param(kwargs, match):
