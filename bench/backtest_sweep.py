@@ -50,7 +50,7 @@ DAY_US = 86_400 * 1_000_000
 def load(path: Path, delay_days: float) -> dict[str, np.ndarray]:
     import pyarrow.parquet as pq
 
-    cols = ["timestamp", "label", "card_id", "features"]
+    cols = ["timestamp", "label", "card_id", "features", "transaction_id", "fraud_pattern"]
     table = pq.read_table(path, columns=cols + (["label_time"] if _has(path, "label_time") else []))
     ts = (
         table["timestamp"]
@@ -73,6 +73,8 @@ def load(path: Path, delay_days: float) -> dict[str, np.ndarray]:
         "ts": ts,
         "known": known,
         "card": table["card_id"].to_numpy(zero_copy_only=False),
+        "tid": table["transaction_id"].to_numpy(zero_copy_only=False),
+        "pattern": table["fraud_pattern"].to_numpy(zero_copy_only=False),
     }
     return {k: v[order] for k, v in data.items()}
 
@@ -178,16 +180,18 @@ def xgb_scores(X, y, X_test, seed, params=None):
     return model.predict_proba(X_test)[:, 1]
 
 
-def run_config(name, cfg, data, folds, with_xgb: bool) -> dict[str, Any]:
-    X = transform(cfg, data["X"])
-    res = {"config": name, "cfg": cfg, "folds": []}
+def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, Any]:
+    X_raw = with_extra(cfg, data["X"], extra)  # the feature vector of BOTH models
+    X = transform(cfg, X_raw)
+    res = {"config": name, "cfg": cfg, "features": X.shape[1], "folds": []}
     for f in folds:
         tr, va, te, yk = f["train"], f["validation"], f["test"], f["y_known"]
         t0 = time.monotonic()
         enc = fitted_transform(cfg, X[tr])  # fitted on the training window only
         models, its, vals = ensemble_scores(cfg, enc(X[tr]), yk[tr], enc(X[tr]), 0,
                                             (enc(X[va]), yk[va]))  # fmt: skip
-        val_ens = average_precision(yk[va], predict(models, enc(X[va])))
+        val_scores = predict(models, enc(X[va]))
+        val_ens = average_precision(yk[va], val_scores)
         used = np.concatenate([tr, va])
         if cfg.get("refit", True):
             if cfg.get("refit_by") == "epochs":  # same passes over the larger refit data
@@ -201,15 +205,42 @@ def run_config(name, cfg, data, folds, with_xgb: bool) -> dict[str, Any]:
                 "train_frauds": int(yk[tr].sum()), "s": round(time.monotonic() - t0, 1)}  # fmt: skip
         if with_xgb:
             fold["xgb_test_ap"] = round(float(average_precision(
-                data["y"][te], xgb_scores(data["X"][used], yk[used], data["X"][te], 0))), 4)  # fmt: skip
-            fold["xgb_val_ap"] = round(float(average_precision(
-                yk[va], xgb_scores(data["X"][tr], yk[tr], data["X"][va], 0))), 4)  # fmt: skip
+                data["y"][te], xgb_scores(X_raw[used], yk[used], X_raw[te], 0))), 4)  # fmt: skip
+            xgb_val = xgb_scores(X_raw[tr], yk[tr], X_raw[va], 0)
+            fold["xgb_val_ap"] = round(float(average_precision(yk[va], xgb_val)), 4)
+            fold["val_by_pattern"] = by_pattern(yk[va], data["pattern"][va], val_scores, xgb_val)
         res["folds"].append(fold)
     for key in ("val_ap", "test_ap", "xgb_test_ap", "xgb_val_ap"):
         vals = [f[key] for f in res["folds"] if key in f]
         if vals:
             res[f"mean_{key}"] = round(float(np.mean(vals)), 4)
     return res
+
+
+def with_extra(cfg, X: np.ndarray, extra) -> np.ndarray:
+    """X plus the candidate columns the configuration names (`"extra": [names]`)."""
+    names = cfg.get("extra", [])
+    if not names:
+        return X
+    cols = [c for c in extra if any(c == n or (n.endswith("*") and c.startswith(n[:-1]))
+                                    for n in names)]  # fmt: skip
+    return np.hstack([X, extra[cols].to_numpy(np.float32)])
+
+
+def by_pattern(y, pattern, ens, xgb) -> dict[str, Any]:
+    """Validation AP of each model on the normals + the frauds of one generator pattern,
+    and the share of that pattern's frauds each model ranks in its top (number of frauds)."""
+    k = int(y.sum())
+    top_e, top_x = np.argsort(-ens)[:k], np.argsort(-xgb)[:k]
+    out = {}
+    for p in sorted({str(v) for v in pattern[y == 1]}):
+        is_p = (y == 1) & (pattern.astype(str) == p)
+        rows = (y == 0) | is_p
+        out[p] = {"n": int(is_p.sum()),
+                  "ap_ens": round(float(average_precision(y[rows], ens[rows])), 4),
+                  "ap_xgb": round(float(average_precision(y[rows], xgb[rows])), 4),
+                  "top_ens": int(is_p[top_e].sum()), "top_xgb": int(is_p[top_x].sum())}  # fmt: skip
+    return out
 
 
 def fitted_transform(cfg, X_fit: np.ndarray):
@@ -306,6 +337,12 @@ def main() -> None:
     p.add_argument("--config-json", default=None, help="extra configurations: JSON {name: cfg}")
     p.add_argument("--train-days", type=float, default=21)
     p.add_argument("--no-xgb", action="store_true")
+    p.add_argument("--xgb-all", action="store_true", help="XGBoost for every configuration")
+    p.add_argument(
+        "--extra",
+        default=None,
+        help="candidates.parquet of bench/backtest_candidates.py (`extra` columns)",
+    )
     args = p.parse_args()
     configs = dict(CONFIGS)
     if args.config_json:
@@ -313,9 +350,21 @@ def main() -> None:
     for mode in args.modes.split(","):
         data = load(Path(args.workdir) / mode / "features", 7)
         folds = fold_indices(data, 7, args.train_days)
+        extra = None if not args.extra else _extra(args.extra, data["tid"])
         for i, name in enumerate(args.configs.split(",")):
-            res = run_config(name, configs[name], data, folds, with_xgb=not args.no_xgb and i == 0)
+            xgb = not args.no_xgb and (i == 0 or args.xgb_all)
+            res = run_config(name, configs[name], data, folds, with_xgb=xgb, extra=extra)
             print(json.dumps({"mode": mode, **res}), flush=True)
+
+
+def _extra(path: str, tid: np.ndarray):
+    import pandas as pd
+
+    table = pd.read_parquet(path).set_index("transaction_id")
+    out = table.reindex(tid)
+    if out.isna().any().any():
+        raise ValueError(f"{path} lacks rows of the feature table: regenerate it")
+    return out.reset_index(drop=True)
 
 
 if __name__ == "__main__":

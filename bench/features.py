@@ -108,7 +108,12 @@ def pandas_features(path: str, fs: FeatureSet) -> pd.DataFrame:
     by_entity: dict[str, list] = {}
     for f in fs.features:
         if isinstance(f, WindowAggregate | AmountRatio | TimeSincePrevious | FraudRate):
-            by_entity.setdefault(f.entity_column, []).append(f)
+            by_entity.setdefault(f.stage_column, []).append(f)
+            if f.same is not None and f.stage_column not in df.columns:  # "card with this value"
+                a, b = (df[c] for c in f.key_columns)
+                df[f.stage_column] = (a.astype(str) + "\x00" + b.astype(str)).where(
+                    a.notna() & b.notna(), None
+                )
     for entity, feats in by_entity.items():
         out = out.join(_entity(df, entity, feats, fs.label_delay_s))
     for f in fs.features:

@@ -88,12 +88,60 @@ class FeatureDef(BaseModel):
         return self.default_fill if self.fill_value is None else self.fill_value
 
 
-class _EntityWindow(FeatureDef):
+class _Keyed(FeatureDef):
+    """A feature over the entity's own transactions (card, merchant, device). With `same`
+    (a column, e.g. merchant_id or device_id) only those whose value of that column equals
+    the current row's: "this card with this merchant", a novelty signal (0 earlier
+    transactions = the first time). A null entity or `same` value -> undefined (fill).
+    The name starts `<entity>_same_<column without _id>_` (`card_same_device_count_30d`)."""
+
+    entity: Entity = "card"
+    same: str | None = None
+
+    @field_validator("same")
+    @classmethod
+    def _same_column(cls, value: str | None) -> str | None:
+        return None if value is None else _model_input(value)
+
+    @model_validator(mode="after")
+    def _same_not_entity(self) -> _Keyed:
+        if self.same is not None and self.same == ENTITIES[self.entity]:
+            raise ValueError(f"same must differ from the entity's column {self.same!r}")
+        return self
+
+    @property
+    def entity_column(self) -> str:
+        return ENTITIES[self.entity]
+
+    @property
+    def key_columns(self) -> tuple[str, ...]:
+        """The columns whose values a window's rows share with the current row."""
+        return (self.entity_column,) if self.same is None else (self.entity_column, self.same)
+
+    @property
+    def stage_column(self) -> str:
+        """The column the compiler partitions by: the entity's, or a helper pair key."""
+        return self.entity_column if self.same is None else pair_key_column(*self.key_columns)
+
+    @property
+    def prefix(self) -> str:
+        return self.entity if self.same is None else f"{self.entity}_same_{_short(self.same)}"
+
+
+def pair_key_column(*columns: str) -> str:
+    """Name of the helper column holding the pair key of `columns` (fraud_app.features.compile)."""
+    return "_key_" + "__".join(columns)
+
+
+def _short(column: str) -> str:
+    return column.removesuffix("_id")
+
+
+class _EntityWindow(_Keyed):
     """An entity window [t - lag - window, t - lag). `lag`: None / "0" (the window ends at t),
     "label_delay" (it ends one label delay ago: every label in it is settled), or a
     duration ("3d"). A lagged feature's name ends in `_lag<lag>` (`_lagdelay`)."""
 
-    entity: Entity = "card"
     window: str
     lag: str | None = None
 
@@ -112,10 +160,6 @@ class _EntityWindow(FeatureDef):
     @property
     def window_s(self) -> int:
         return parse_duration(self.window)
-
-    @property
-    def entity_column(self) -> str:
-        return ENTITIES[self.entity]
 
     @property
     def window_name(self) -> str:
@@ -164,7 +208,7 @@ class WindowAggregate(_FramedWindow):
     def name(self) -> str:
         what = "count" if self.aggregation == "count" else f"{self.column}_{self.aggregation}"
         suffix = "_incl" if self.include_current else ""
-        return f"{self.entity}_{what}_{self.window_name}{self.lag_suffix}{suffix}"
+        return f"{self.prefix}_{what}_{self.window_name}{self.lag_suffix}{suffix}"
 
     @model_validator(mode="after")
     def _current_not_lagged(self) -> WindowAggregate:
@@ -177,8 +221,8 @@ class WindowAggregate(_FramedWindow):
     @property
     def inputs(self) -> tuple[str, ...]:
         if not AGGREGATIONS[self.aggregation].needs_column:
-            return (self.entity_column,)
-        return (self.entity_column, self.column)
+            return self.key_columns
+        return (*self.key_columns, self.column)
 
 
 class AmountRatio(_FramedWindow):
@@ -196,21 +240,20 @@ class AmountRatio(_FramedWindow):
 
     @property
     def name(self) -> str:
-        return f"{self.entity}_{self.column}_to_mean_{self.window_name}{self.lag_suffix}"
+        return f"{self.prefix}_{self.column}_to_mean_{self.window_name}{self.lag_suffix}"
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return (self.entity_column, self.column)
+        return (*self.key_columns, self.column)
 
 
-class TimeSincePrevious(FeatureDef):
+class TimeSincePrevious(_Keyed):
     """Seconds since the entity's latest transaction strictly before t, capped at `cap`.
 
     No previous transaction -> fill, by default the cap ("longer ago than we look").
     """
 
     kind: ClassVar[str] = "time_since_previous"
-    entity: Entity = "card"
     cap: str = "30d"
 
     _cap = field_validator("cap", mode="before")(_duration)
@@ -224,16 +267,12 @@ class TimeSincePrevious(FeatureDef):
         return float(self.cap_s) if self.fill_value is None else self.fill_value
 
     @property
-    def entity_column(self) -> str:
-        return ENTITIES[self.entity]
-
-    @property
     def name(self) -> str:
-        return f"{self.entity}_seconds_since_prev"
+        return f"{self.prefix}_seconds_since_prev"
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return (self.entity_column,)
+        return self.key_columns
 
 
 class FraudRate(_EntityWindow):
@@ -275,11 +314,11 @@ class FraudRate(_EntityWindow):
         lag = self.lag if self.lag is not None else (LABEL_DELAY if self.mature_only else "0")
         known = "known_" if lag == "0" else ""
         suffix = "" if lag in ("0", LABEL_DELAY) else f"_lag{lag}"
-        return f"{self.entity}_{known}fraud_rate_{self.window_name}{suffix}"
+        return f"{self.prefix}_{known}fraud_rate_{self.window_name}{suffix}"
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return (self.entity_column, "label")
+        return (*self.key_columns, "label")
 
 
 class AmountZScore(_FramedWindow):
@@ -295,11 +334,11 @@ class AmountZScore(_FramedWindow):
 
     @property
     def name(self) -> str:
-        return f"{self.entity}_{self.column}_zscore_{self.window_name}{self.lag_suffix}"
+        return f"{self.prefix}_{self.column}_zscore_{self.window_name}{self.lag_suffix}"
 
     @property
     def inputs(self) -> tuple[str, ...]:
-        return (self.entity_column, self.column)
+        return (*self.key_columns, self.column)
 
 
 class VelocityRatio(_FramedWindow):
@@ -335,13 +374,13 @@ class VelocityRatio(_FramedWindow):
     @property
     def name(self) -> str:
         what = "count" if self.aggregation == "count" else self.column
-        return f"{self.entity}_{what}_velocity_{self.window_name}_{self.baseline}"
+        return f"{self.prefix}_{what}_velocity_{self.window_name}_{self.baseline}"
 
     @property
     def inputs(self) -> tuple[str, ...]:
         if self.aggregation == "count":
-            return (self.entity_column,)
-        return (self.entity_column, self.column)
+            return self.key_columns
+        return (*self.key_columns, self.column)
 
 
 class _Encoding(FeatureDef):

@@ -54,9 +54,15 @@ def reference_features(rows: list[dict], fs: FeatureSet) -> dict[str, dict[str, 
     return out
 
 
+def _key(f, r) -> tuple | None:
+    """The row's values of the feature's key columns (entity, and `same` when set)."""
+    values = tuple(r.get(c) for c in f.key_columns)
+    return None if any(v is None for v in values) else values
+
+
 def _same_entity(f, r, rows):
-    key = r.get(f.entity_column)
-    return [] if key is None else [o for o in rows if o.get(f.entity_column) == key]
+    key = _key(f, r)
+    return [] if key is None else [o for o in rows if _key(f, o) == key]
 
 
 def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
@@ -70,7 +76,7 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
         VelocityRatio,
     )
     if isinstance(f, entity_kinds):
-        if r.get(f.entity_column) is None:
+        if _key(f, r) is None:
             return None
         group = _same_entity(f, r, rows)
     if isinstance(f, WindowAggregate | AmountRatio | AmountZScore):

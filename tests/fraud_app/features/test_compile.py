@@ -115,6 +115,7 @@ def test_missing_input_column_skips_feature_with_warning(spark, caplog):
         CrossBorder(),
         FrequencyEncoding(column="mcc"),
         WindowAggregate(aggregation="count", window="1h"),
+        WindowAggregate(aggregation="count", window="1h", same="mcc"),  # `same:` an input too
     ]
     with caplog.at_level(logging.WARNING, logger="fraud_app.features.compile"):
         rows, result = _compute(spark, features, drop=("card_country", "mcc"))
@@ -122,6 +123,7 @@ def test_missing_input_column_skips_feature_with_warning(spark, caplog):
     assert {s.name: s.missing for s in result.skipped} == {
         "is_cross_border": ("card_country",),
         "mcc_freq": ("mcc",),
+        "card_same_mcc_count_1h": ("mcc",),
     }
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1  # one warning lists every skipped feature

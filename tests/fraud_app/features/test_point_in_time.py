@@ -52,6 +52,13 @@ features:
   - {kind: amount_zscore, entity: merchant, window: 7d, lag: label_delay, frame: running}
   - {kind: velocity_ratio, entity: card, window: 1h, baseline: 7d}
   - {kind: velocity_ratio, entity: merchant, aggregation: sum, window: 1d, baseline: 30d}
+  - {kind: window_agg, entity: card, same: merchant_id, aggregations: [count, sum], windows: [1d, 30d]}
+  - {kind: window_agg, entity: card, same: device_id, aggregations: [count], window: 7d, fill_value: -1}
+  - {kind: time_since_previous, entity: card, same: device_id, cap: 7d}
+  - {kind: time_since_previous, entity: merchant, same: mcc, cap: 2d}
+  - {kind: amount_ratio, entity: card, same: mcc, window: 7d}
+  - {kind: fraud_rate, entity: card, same: merchant_id, window: 30d, lag: label_delay}
+  - {kind: fraud_rate, entity: card, same: country, window: 10d, mature_only: false}
 """
 
 

@@ -76,6 +76,30 @@ def test_lagged_windows_in_the_spec_language():
     assert AmountZScore(window="7d", lag="label_delay").name == "card_amount_zscore_7d_lagdelay"
 
 
+def test_same_value_windows_in_the_spec_language():
+    """`same: <column>`: the entity's rows sharing this row's value of the column."""
+    specs = parse_spec(
+        "version: 1\nfeatures:\n"
+        "  - {kind: window_agg, entity: card, same: merchant_id, aggregations: [count], windows: [30d]}\n"
+        "  - {kind: time_since_previous, entity: card, same: device_id}\n"
+        "  - {kind: fraud_rate, entity: card, same: country, window: 7d, lag: label_delay}\n"
+        "  - {kind: window_agg, entity: card, aggregations: [count], windows: [30d]}\n",
+        source="s.yaml",
+    )
+    f = [s.feature for s in specs]
+    assert [x.name for x in f] == ["card_same_merchant_count_30d", "card_same_device_seconds_since_prev",
+                                   "card_same_country_fraud_rate_7d", "card_count_30d"]  # fmt: skip
+    assert f[0].inputs == ("card_id", "merchant_id")
+    assert f[1].inputs == ("card_id", "device_id")
+    assert f[2].inputs == ("card_id", "country", "label")
+    assert f[0].stage_column == "_key_card_id__merchant_id"  # the compiler's pair key
+    assert f[3].stage_column == "card_id"
+    with pytest.raises(ValidationError, match="must not be one of the non-feature columns"):
+        WindowAggregate(aggregation="count", window="1d", same="label")
+    with pytest.raises(ValidationError, match="same must differ from the entity's column"):
+        TimeSincePrevious(entity="card", same="card_id")
+
+
 def test_repo_specs_load_in_file_order():
     fs = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
     names = fs.names
