@@ -38,7 +38,7 @@ def test_a_feature_in_neither_a_column_nor_the_vector_is_a_clear_error(spark):
         constant_features(df, ["a"], vector_column="features")
 
 
-def test_near_constant_quantiles_on_a_sample_find_the_same_features(spark):
+def test_near_constant_on_a_sample_finds_the_same_features(spark):
     rows = [(1.0, float(i < 9), float(i % 10), float(i < 600)) for i in range(3000)]
     df = spark.createDataFrame(rows, "a double, b double, c double, d double")
     full = constant_features(df, ["a", "b", "c", "d"])
@@ -66,3 +66,12 @@ def test_an_all_null_feature_is_constant(spark):
     rows = [(None, float(i % 3)) for i in range(50)]
     df = spark.createDataFrame(rows, "a double, b double")
     assert constant_features(df, ["a", "b"]) == {"constant": ["a"], "near_constant": []}
+
+
+def test_a_value_at_the_edge_of_the_range_holding_99_2_percent_is_near_constant(spark):
+    # a rate that is 0 on 99.2 % of the rows: its 99.5 % quantile is not 0, yet one
+    # value holds >= 99 % of the rows, as the warning says
+    rows = [(float(i >= 992) * 0.3,) for i in range(1000)]
+    df = spark.createDataFrame(rows, "rate double")
+    assert constant_features(df, ["rate"]) == {"constant": [], "near_constant": ["rate"]}
+    assert constant_features(df, ["rate"], share=0.995)["near_constant"] == []
