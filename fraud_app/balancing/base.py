@@ -26,11 +26,28 @@ _UNIT_BITS = 53  # hash -> uniform [0, 1) at double precision
 
 @dataclass(frozen=True)
 class BalancedData:
-    """Training DataFrames (one or more) and what went into them."""
+    """Training DataFrames (one or more) and what went into them.
+
+    shared: the one DataFrame every subset is a filter of (None when there is none).
+    `persist()` caches it, so the subsets are computed (scan, shuffle, sort) ONCE for
+    all of them instead of once per subset; `unpersist()` releases it.
+    """
 
     subsets: tuple[DataFrame, ...]
     summary: dict[str, Any]
     weight_column: str | None = None
+    shared: DataFrame | None = None
+
+    def persist(self) -> BalancedData:
+        if self.shared is not None:
+            from pyspark import StorageLevel
+
+            self.shared.persist(StorageLevel.MEMORY_AND_DISK)
+        return self
+
+    def unpersist(self) -> None:
+        if self.shared is not None:
+            self.shared.unpersist()
 
 
 def row_hash(id_column: str, seed: int, salt: int = 0) -> Column:

@@ -4,9 +4,11 @@ K subsets; each holds EVERY fraud plus a disjoint 1/K share of the normals, so K
 models of an ensemble each see all frauds and, together, all normals. A normal's share
 is pmod(hash(id, seed), K). With normal_ratio r a subset keeps at most
 ceil(r * n_frauds) normals of its share: those with the smallest second hash (exact
-counts via a row_number partitioned by share; Spark pushes the share filter below it,
-so each subset sorts only its own share). With r = None, or r large enough, the
-union of the subsets' normals is exactly all normals.
+counts via a row_number partitioned by share). All subsets are filters of ONE DataFrame
+(`BalancedData.shared`): persisted, it is computed in one pass (one scan, one sort of the
+normals) for all K subsets; not persisted, Spark pushes each subset's share filter below
+the row_number, so each subset sorts only its own share. With r = None, or r large
+enough, the union of the subsets' normals is exactly all normals.
 """
 
 from __future__ import annotations
@@ -48,14 +50,15 @@ class UnionPaySubsets(BalancingStrategy):
             order = Window.partitionBy(SHARE).orderBy(
                 row_hash(self.id_column, self.seed, salt=1), F.col(self.id_column)
             )
+            limit = F.element_at(
+                F.array(*[F.lit(n) for n in limits]), (F.col(SHARE) + 1).cast("int")
+            )
             normals = normals.withColumn(RANK, F.row_number().over(order))
-        frauds = self.frauds(df)
-        subsets = []
-        for i in range(k):
-            mine = normals.where(F.col(SHARE) == i)
-            if limits[i] < shares[i]:
-                mine = mine.where(F.col(RANK) <= limits[i])
-            subsets.append(frauds.unionByName(mine.select(*df.columns)))
+            normals = normals.where(F.col(RANK) <= limit).drop(RANK)
+        # ONE DataFrame holds every subset's rows (frauds tagged -1): each subset is a
+        # filter of it, so BalancedData.persist() computes them all in one pass.
+        selected = self.frauds(df).withColumn(SHARE, F.lit(-1)).unionByName(normals)
+        subsets = [selected.where(F.col(SHARE).isin(-1, i)).drop(SHARE) for i in range(k)]
         summary = {
             "strategy": self.name,
             "seed": self.seed,
@@ -67,4 +70,4 @@ class UnionPaySubsets(BalancingStrategy):
             "subsets": [{"frauds": n_frauds, "normals": n} for n in limits],
             "normals_covered": sum(limits),
         }
-        return BalancedData(tuple(subsets), summary)
+        return BalancedData(tuple(subsets), summary, shared=selected)

@@ -5,16 +5,23 @@ information: an all-null input that ETL filled, a risk window that never sees a 
 a fill value that dominates. Training warns about them (ONE warning listing them) and
 the training report lists them; nothing is dropped, the choice stays with the user.
 
-constant: min == max over the window. near-constant: the (1 - share) / 2 and
-1 - (1 - share) / 2 quantiles coincide (approximate quantiles, one Spark job), so at
-least about `share` of the rows hold one value.
+constant: min == max over the window (nulls ignored; all null counts as constant).
+near-constant: one value holds at least `share` of the (non-null) rows. One Spark pass
+(`mapInArrow`, NumPy per Arrow batch): min and max over EVERY row, and a sample of about
+`sample_rows` rows (a row is in it by a hash of its feature values, so the same rows are
+picked in any partitioning or order) whose most frequent value is counted exactly on
+the driver; a share of 99 % is estimated from 100k rows to about +- 0.03 %. (Before:
+the 0.5 % and 99.5 % quantiles coincide, from `percentile_approx` sketches at accuracy
+10,000 over every row, the heaviest job of a training run; for a value at the edge of
+the range, such as a rate that is mostly 0, that asked for a share of 99.5 %.)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
+import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
@@ -23,6 +30,8 @@ from fraud_app.errors import SchemaError
 logger = logging.getLogger(__name__)
 
 NEAR_CONSTANT_SHARE = 0.99
+SAMPLE_ROWS = 100_000
+_SCHEMA = "mn binary, mx binary, sample binary"
 
 
 def constant_features(
@@ -31,29 +40,31 @@ def constant_features(
     *,
     vector_column: str | None = None,
     share: float = NEAR_CONSTANT_SHARE,
+    rows: int | None = None,
+    sample_rows: int = SAMPLE_ROWS,
 ) -> dict[str, list[str]]:
     """{"constant": [...], "near_constant": [...]} among the features `names` of `df`.
 
     Each feature is read from its own column when `df` has one, else from its position in
-    `vector_column` (a feature table may carry only the vector)."""
+    `vector_column` (a feature table may carry only the vector). rows: the row count of
+    `df` when known (else one count); the share is counted on about `sample_rows` of them."""
     if not names:
         return {"constant": [], "near_constant": []}
-    tail = (1.0 - share) / 2.0
-    aggs = []
-    for i, name in enumerate(names):
-        col = _feature_column(df, name, i, vector_column)
-        aggs += [
-            F.min(col).alias(f"mn{i}"),
-            F.max(col).alias(f"mx{i}"),
-            F.percentile_approx(col, [tail, 1.0 - tail], 10_000).alias(f"q{i}"),
-        ]
-    row = df.agg(*aggs).first()
+    columns = [_feature_column(df, name, i, vector_column) for i, name in enumerate(names)]
+    rows = df.count() if rows is None else rows
+    fraction = 1.0 if rows <= sample_rows else sample_rows / rows
+    data = df.select(*[c.cast("double").alias(f"c{i}") for i, c in enumerate(columns)])
+    parts = data.mapInArrow(_partials(len(names), fraction), _SCHEMA).collect()
+    d = len(names)
+    lo = _reduce(np.fmin, [p["mn"] for p in parts], d)
+    hi = _reduce(np.fmax, [p["mx"] for p in parts], d)
+    sample = [np.frombuffer(p["sample"], np.float64).reshape(-1, d) for p in parts]
+    S = np.concatenate(sample) if sample else np.zeros((0, d))
     constant, near = [], []
-    for i, name in enumerate(names):
-        lo, hi, q = row[f"mn{i}"], row[f"mx{i}"], row[f"q{i}"]
-        if lo is None or lo == hi:
+    for j, name in enumerate(names):
+        if np.isnan(lo[j]) or lo[j] == hi[j]:
             constant.append(name)
-        elif q is not None and q[0] == q[1]:
+        elif _top_share(S[:, j]) >= share:
             near.append(name)
     if constant or near:
         logger.warning(
@@ -63,6 +74,62 @@ def constant_features(
             len(constant), constant, len(near), 100 * share, near,
         )  # fmt: skip
     return {"constant": constant, "near_constant": near}
+
+
+def _top_share(x: np.ndarray) -> float:
+    """The share of the non-null values that the most frequent value holds (0 if none)."""
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return 0.0
+    return float(np.unique(x, return_counts=True)[1].max() / len(x))
+
+
+def _reduce(fn, blobs: list[bytes], d: int) -> np.ndarray:
+    """Elementwise fmin / fmax over the batches (NaN = no value in that batch)."""
+    if not blobs:
+        return np.full(d, np.nan)
+    return fn.reduce(np.stack([np.frombuffer(b, np.float64) for b in blobs]), axis=0)
+
+
+def in_sample(X: np.ndarray, fraction: float) -> np.ndarray:
+    """Which rows of X (n, d) float64 are in the sample: a 64-bit hash of each row's
+    values (murmur3's finaliser over a weighted sum of the value bits) below `fraction`."""
+    if fraction >= 1.0:
+        return np.ones(len(X), dtype=bool)
+    bits = np.ascontiguousarray(X, dtype=np.float64).view(np.uint64)
+    weights = (np.arange(X.shape[1], dtype=np.uint64) * np.uint64(2) + np.uint64(1)) * np.uint64(
+        0x9E3779B97F4A7C15
+    )
+    h = (bits * weights).sum(axis=1, dtype=np.uint64)
+    for shift, mult in ((33, 0xFF51AFD7ED558CCD), (33, 0xC4CEB9FE1A85EC53)):
+        h ^= h >> np.uint64(shift)
+        h *= np.uint64(mult)
+    h ^= h >> np.uint64(33)
+    return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
+
+
+def _partials(d: int, fraction: float):
+    def fn(batches: Iterator):
+        import pyarrow as pa
+
+        for batch in batches:
+            if batch.num_rows == 0:
+                continue
+            X = np.column_stack(
+                [
+                    batch.column(j).to_numpy(zero_copy_only=False).astype(np.float64)
+                    for j in range(d)
+                ]
+            )
+            with np.errstate(invalid="ignore"):
+                mn, mx = np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
+            sample = X[in_sample(X, fraction)]
+            yield pa.RecordBatch.from_arrays(
+                [pa.array([a.tobytes()], pa.binary()) for a in (mn, mx, sample)],
+                ["mn", "mx", "sample"],
+            )
+
+    return fn
 
 
 def _feature_column(df: DataFrame, name: str, index: int, vector_column: str | None) -> Column:

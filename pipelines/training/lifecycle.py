@@ -30,18 +30,29 @@ def columns_metrics(scored_df, columns: list[str], label_col: str = "label") -> 
 
 
 def fit_baselines(splits, config: AppConfig, tracker, *, features_col: str) -> list[Baseline]:
-    """Train the MLlib baselines; their validation/test metrics; one nested run each."""
+    """Train the MLlib baselines and score them on the validation window. Their test
+    metrics come from the run's scored test window (`finish_baselines`), which carries
+    their scores anyway: the test window is not scored twice."""
     baselines = train_baselines(splits.train, config.baselines, features_col=features_col)
-    for window, part in (("validation", splits.validation), ("test", splits.test)):
-        scored = add_scores(part, baselines, features_col=features_col)
-        got = columns_metrics(scored, [b.column for b in baselines]) if baselines else {}
+    if baselines:
+        scored = add_scores(splits.validation, baselines, features_col=features_col)
+        got = columns_metrics(scored, [b.column for b in baselines])
         for b in baselines:
-            b.metrics[window] = got[b.column]
+            b.metrics["validation"] = got[b.column]
+    return baselines
+
+
+def finish_baselines(baselines: list[Baseline], scored_test, tracker) -> None:
+    """Test metrics from the scored test window (its `baseline_<name>` columns), then one
+    nested run per baseline."""
+    if baselines:
+        got = columns_metrics(scored_test, [b.column for b in baselines])
+        for b in baselines:
+            b.metrics["test"] = got[b.column]
     for b in baselines:
         tracker.log_baseline(
             b.name, {**b.params, "rows": b.rows, "seconds": round(b.seconds, 2)}, b.metrics
         )
-    return baselines
 
 
 def baselines_report(baselines: list[Baseline]) -> dict[str, Any]:

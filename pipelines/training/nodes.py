@@ -5,6 +5,7 @@ split -> balance -> fit ensemble -> score -> evaluate. I/O lives in pipeline.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,8 +33,14 @@ def split(features_df, cfg: SplitsSection, *, label_delay_days: float) -> SplitR
     return split_by_time(features_df, cfg, label_delay_days=label_delay_days)
 
 
-def balance(train_df, cfg: BalancingSection) -> BalancedData:
-    return balancing_strategy(cfg).balance(train_df)
+def balance(train_df, cfg: BalancingSection, *, keep: Sequence[str] | None = None) -> BalancedData:
+    """The balanced subsets; keep: only these columns besides the id and the label (what
+    training reads), so that a persisted BalancedData caches narrow rows."""
+    strategy = balancing_strategy(cfg)
+    if keep is not None:
+        columns = dict.fromkeys([strategy.id_column, strategy.label_column, *keep])
+        train_df = train_df.select(*columns)
+    return strategy.balance(train_df)
 
 
 def fit_ensemble(

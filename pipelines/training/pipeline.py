@@ -72,19 +72,25 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     tracker.log_data_lineage(spark, config)
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
-    feature_checks = constant_features(splits.train, names, vector_column=vector)
-    balanced = nodes.balance(splits.train, config.balancing)
+    feature_checks = constant_features(
+        splits.train, names, vector_column=vector, rows=splits.summary["windows"]["train"]["rows"]
+    )
+    # The subsets are computed once for all members (persisted), not once per member.
+    balanced = nodes.balance(splits.train, config.balancing, keep=[vector]).persist()
     logger.info("balancing: %s", balanced.summary)
     checkpoints = str(paths.resolve("checkpoints") / run)
-    fitted = nodes.fit_ensemble(
-        balanced,
-        splits.train,
-        config.training,
-        names,
-        features_col=vector,
-        checkpoint_root=checkpoints,
-        validation_df=splits.validation,
-    )
+    try:
+        fitted = nodes.fit_ensemble(
+            balanced,
+            splits.train,
+            config.training,
+            names,
+            features_col=vector,
+            checkpoint_root=checkpoints,
+            validation_df=splits.validation,
+        )
+    finally:
+        balanced.unpersist()
     for k, result in enumerate(fitted.results):
         tracker.log_member(k, result)
     baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
@@ -112,6 +118,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
     _write_test_scores(scored_test, str(paths.resolve("test_scores") / run))
     windows["test"] = nodes.collect_scores(scored_test)
+    lifecycle.finish_baselines(baselines, scored_test, tracker)
     scored_test.unpersist()
     metrics = {name: nodes.evaluate_arrays(data) for name, data in windows.items()}
     tracker.log_window_metrics(metrics)
@@ -169,17 +176,20 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
     if iterations is None:  # early stopping off, or no usable validation window
         return None, None
     data = nodes.refit_data(splits)
-    balanced = nodes.balance(data, config.balancing)
+    balanced = nodes.balance(data, config.balancing, keep=[vector]).persist()
     logger.info("refit on train + validation with iterations %s: %s", iterations, balanced.summary)
-    refit = nodes.fit_ensemble(
-        balanced,
-        data,
-        config.training,
-        names,
-        features_col=vector,
-        checkpoint_root=f"{checkpoints}/refit",
-        iterations=iterations,
-    )
+    try:
+        refit = nodes.fit_ensemble(
+            balanced,
+            data,
+            config.training,
+            names,
+            features_col=vector,
+            checkpoint_root=f"{checkpoints}/refit",
+            iterations=iterations,
+        )
+    finally:
+        balanced.unpersist()
     windows = splits.summary["windows"]
     summary = {
         "windows": ["train", "validation"],

@@ -116,3 +116,23 @@ def test_no_frauds_is_an_error(spark):
     df = spark.createDataFrame([("n1", 0)], "transaction_id string, label int")
     with pytest.raises(EmptyInputError, match="no fraud"):
         UnionPaySubsets().balance(df)
+
+
+def test_unionpay_subsets_persisted_are_the_same_rows_computed_once(spark, data):
+    expected = _subset_ids(UnionPaySubsets(n_subsets=3, normal_ratio=2, seed=5).balance(data))
+    result = UnionPaySubsets(n_subsets=3, normal_ratio=2, seed=5).balance(data).persist()
+    try:
+        assert result.shared is not None and result.shared.storageLevel.useMemory
+        assert _subset_ids(result) == expected
+        # every subset is read from the one cached DataFrame: no row_number (sort) of its own
+        for subset in result.subsets:
+            plan = subset._jdf.queryExecution().executedPlan().toString()
+            above_cache = plan.split("InMemoryTableScan")[0]  # the cached plan prints below
+            assert "InMemoryTableScan" in plan and "Window" not in above_cache
+    finally:
+        result.unpersist()
+    assert not result.shared.storageLevel.useMemory
+    # strategies without a shared frame: persist / unpersist do nothing
+    weights = ClassWeights().balance(data)
+    assert weights.shared is None
+    weights.persist().unpersist()

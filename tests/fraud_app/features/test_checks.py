@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
 import pytest
 
 from fraud_app.errors import SchemaError
-from fraud_app.features.checks import constant_features
+from fraud_app.features.checks import constant_features, in_sample
 
 pytestmark = pytest.mark.spark
 
@@ -35,3 +36,42 @@ def test_a_feature_in_neither_a_column_nor_the_vector_is_a_clear_error(spark):
     df = spark.createDataFrame([(1.0,)], "x double")
     with pytest.raises(SchemaError, match=r"neither a column `a` nor the vector column 'features'"):
         constant_features(df, ["a"], vector_column="features")
+
+
+def test_near_constant_on_a_sample_finds_the_same_features(spark):
+    rows = [(1.0, float(i < 9), float(i % 10), float(i < 600)) for i in range(3000)]
+    df = spark.createDataFrame(rows, "a double, b double, c double, d double")
+    full = constant_features(df, ["a", "b", "c", "d"])
+    sampled = constant_features(df, ["a", "b", "c", "d"], rows=3000, sample_rows=1000)
+    assert full == sampled == {"constant": ["a"], "near_constant": ["b"]}
+    # min / max stay exact on every row: one value out of 3000 is not "constant"
+    rare = [(float(i == 1234),) for i in range(3000)]
+    found = constant_features(
+        spark.createDataFrame(rare, "e double"), ["e"], rows=3000, sample_rows=100
+    )
+    assert found == {"constant": [], "near_constant": ["e"]}
+
+
+def test_the_sample_is_about_the_fraction_and_the_same_rows_in_any_order():
+    X = np.random.default_rng(0).normal(size=(50_000, 6))
+    X[::7, 2] = np.nan  # nulls hash like any value
+    picked = in_sample(X, 0.1)
+    assert 4_700 < picked.sum() < 5_300
+    order = np.random.default_rng(1).permutation(len(X))
+    np.testing.assert_array_equal(in_sample(X[order], 0.1), picked[order])
+    assert in_sample(X, 1.0).all()
+
+
+def test_an_all_null_feature_is_constant(spark):
+    rows = [(None, float(i % 3)) for i in range(50)]
+    df = spark.createDataFrame(rows, "a double, b double")
+    assert constant_features(df, ["a", "b"]) == {"constant": ["a"], "near_constant": []}
+
+
+def test_a_value_at_the_edge_of_the_range_holding_99_2_percent_is_near_constant(spark):
+    # a rate that is 0 on 99.2 % of the rows: its 99.5 % quantile is not 0, yet one
+    # value holds >= 99 % of the rows, as the warning says
+    rows = [(float(i >= 992) * 0.3,) for i in range(1000)]
+    df = spark.createDataFrame(rows, "rate double")
+    assert constant_features(df, ["rate"]) == {"constant": [], "near_constant": ["rate"]}
+    assert constant_features(df, ["rate"], share=0.995)["near_constant"] == []
