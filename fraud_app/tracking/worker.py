@@ -12,7 +12,11 @@ elsewhere and are not in it).
 On Linux the thread lowers its own CPU priority to `nice` (19, the lowest, by default):
 training's processes (Spark's JVM and Python workers, the driver's other threads) keep
 the CPU when the machine is busy and tracking takes what is left. The value is per
-thread (a Linux thread has its own nice value); elsewhere it is left as it is.
+thread (a Linux thread has its own nice value); elsewhere it is left as it is. While
+training WAITS for the thread (`call`, `flush`, a result), nothing of training runs, so
+the thread is raised to the waiter's priority for that wait (priority inheritance) and
+lowered again after it; where the OS does not let a process raise a thread's priority
+back (an unprivileged user, RLIMIT_NICE), it stays low.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from typing import Any
 
 from fraud_app.errors import TrackingError
@@ -46,6 +51,14 @@ def lower_priority(nice: int) -> int | None:
     except OSError as exc:  # e.g. a seccomp profile that forbids it: run at normal priority
         logger.debug("tracking thread: cannot set nice %d: %s", nice, exc)
         return None
+
+
+def _set_nice(tid: int, nice: int) -> bool:
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+        return True
+    except OSError:  # not allowed to raise it (EACCES/EPERM), or the thread has ended
+        return False
 
 
 class Worker:
@@ -79,6 +92,21 @@ class Worker:
             finally:
                 self.seconds[label] += time.perf_counter() - t0
                 self.cpu_seconds[label] += time.thread_time() - c0
+
+    @contextmanager
+    def waited_on(self):
+        """While the calling thread waits for this one: this one at the caller's priority."""
+        tid, low = self._thread.native_id, self.nice
+        if low is None or tid is None or tid == threading.get_native_id():
+            yield
+            return
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        raised = mine < low and _set_nice(tid, mine)
+        try:
+            yield
+        finally:
+            if raised:
+                _set_nice(tid, low)
 
     @property
     def failed(self) -> bool:
@@ -114,7 +142,8 @@ class Worker:
 
 def wait(future: Future, label: str, timeout_s: float, worker: Worker) -> Any:
     try:
-        return future.result(timeout=timeout_s)
+        with worker.waited_on():
+            return future.result(timeout=timeout_s)
     except FutureTimeout:
         raise TrackingError(
             f"tracking: {label} did not finish within {timeout_s:g}s (tracking.flush_timeout_s); "

@@ -62,15 +62,52 @@ def test_a_call_past_its_deadline_is_a_clear_error_not_a_hang():
     w.close()
 
 
+def _unwaited(w: Worker, fn, timeout_s: float = 30):
+    """fn's result on the thread, polled (not waited for: no priority inheritance)."""
+    future = w.submit("probe", fn)
+    deadline = time.monotonic() + timeout_s
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return future.result(0)
+
+
+def _can_raise_priority() -> bool:
+    out = []
+
+    def probe():
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, 19)
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, 0)
+            out.append(True)
+        except OSError:
+            out.append(False)
+
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    return out[0]
+
+
 @LINUX
 def test_the_thread_runs_at_the_lowest_priority_and_only_it():
     before = _my_nice()
     w = Worker()
-    assert w.call("nice", _my_nice, timeout_s=30) == 19 == w.nice
+    assert _unwaited(w, _my_nice) == 19 == w.nice
     assert _my_nice() == before  # the caller (training) keeps its priority
     w.close()
     w = Worker(nice=0)  # tracking.thread_nice: 0 leaves the thread as the process
-    assert w.call("nice", _my_nice, timeout_s=30) == before and w.nice is None
+    assert _unwaited(w, _my_nice) == before and w.nice is None
+    w.close()
+
+
+@LINUX
+def test_while_training_waits_the_thread_runs_at_the_waiters_priority():
+    w = Worker()
+    _unwaited(w, lambda: None)  # the thread has lowered itself
+    while_waited = w.call("nice", _my_nice, timeout_s=30)
+    assert while_waited == (_my_nice() if _can_raise_priority() else 19)
+    assert _unwaited(w, _my_nice) == 19  # lowered again after the wait
     w.close()
 
 
