@@ -26,7 +26,12 @@ store creation once per store).
 
 Prints one JSON line: tracking_overhead_share = (median on - median off) / median off,
 every run's seconds, the paired differences (on - off within each repeat) and, per
-tracked run, the tracking thread's busy seconds per item and how long training waited.
+tracked run, the tracking thread's busy seconds per item (wall, and its own CPU), its
+nice value and how long training waited. A second, load-robust figure: the CPU seconds
+(user + system) the whole application used per run (this process and every process
+under it: Spark's JVM, its Python workers, reaped ones included; Linux /proc), on vs off:
+tracking_cpu_share. On 2 cores that training keeps busy, tracking's extra CPU is what it
+can take from training; the wall-time share is the issue's figure.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import yaml
 from _spark_common import fraud_like, machine, spark_session
 from pyspark.sql import functions as F
 
@@ -70,8 +76,11 @@ def write_tables(spark, root: Path, rows: int) -> None:
     (root / "features" / "_features.json").write_text(json.dumps({"feature_names": names}))
 
 
+EXTRA: dict = {}  # --set KEY=VALUE overrides, applied to every run (on and off)
+
+
 def config(root: Path, iterations: int, tracking: bool):
-    return load_config(None, {
+    return load_config(None, {**EXTRA,
         "paths.root": str(root),
         "features.label_delay_days": 2,
         "features.spec_dir": str(Path(__file__).resolve().parents[1] / "feature_specs"),
@@ -88,7 +97,7 @@ def config(root: Path, iterations: int, tracking: bool):
 
 
 def demo_config(path: str, root: Path, tracking: bool, transactions: int | None, **extra):
-    over = {"paths.root": str(root), "tracking.enabled": tracking, **extra}
+    over = {**EXTRA, "paths.root": str(root), "tracking.enabled": tracking, **extra}
     if transactions:
         over["generate.n_transactions"] = transactions
     return load_config(path, over)
@@ -111,6 +120,32 @@ def build_demo_tables(spark, cfg) -> None:
     validate_features(spark, spark.read.parquet(features), cfg, table=features)
 
 
+def tree_cpu_seconds() -> float | None:
+    """User + system CPU seconds of this process and all its descendants (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(stat.parent.name)
+        parents[pid] = int(fields[1])  # field 4: ppid; 14-17: utime stime cutime cstime
+        ticks[pid] = sum(int(x) for x in fields[11:15])
+    if not ticks:
+        return None
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    total, todo = 0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += ticks.get(pid, 0)
+        todo += children.get(pid, [])
+    return total / tick
+
+
 class TrackingLog(logging.Handler):
     """Keeps the tracker's end-of-run summary (busy seconds per item, training's wait)."""
 
@@ -120,7 +155,11 @@ class TrackingLog(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if hasattr(record, "tracking_seconds"):
+            cpu = getattr(record, "tracking_cpu_seconds", {})
             self.last = {"busy": {k: round(v, 2) for k, v in record.tracking_seconds.items()},
+                         "cpu": {k: round(v, 2) for k, v in cpu.items()},
+                         "cpu_total": round(sum(cpu.values()), 2),
+                         "nice": getattr(record, "tracking_nice", None),
                          "waited_s": round(record.tracking_waited_s, 2)}  # fmt: skip
 
 
@@ -160,7 +199,13 @@ def main() -> None:
     ap.add_argument("--config", help="a config file (configs/demo.yaml): its training, its data")
     ap.add_argument("--transactions", type=int, help="with --config: generated transactions")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="a config override for every run (YAML value), e.g. "
+                         "tracking.thread_nice=0")  # fmt: skip
     args = ap.parse_args()
+    for item in args.set:
+        key, _, value = item.partition("=")
+        EXTRA[key] = yaml.safe_load(value)
     os.environ.pop("MLFLOW_TRACKING_URI", None)
     log = TrackingLog()
     logging.getLogger("fraud_app.tracking.runs").addHandler(log)
@@ -176,18 +221,25 @@ def main() -> None:
             spark = spark_session("bench-tracking-overhead")
         make, once, rows = setup(args, spark, root)
         times: dict[bool, list[float]] = {True: [], False: []}
+        cpu: dict[bool, list[float]] = {True: [], False: []}
         tracked: list[dict | None] = []
         for r in range(args.repeats):
             for tracking in (False, True) if r % 2 == 0 else (True, False):
                 log.last = None
-                t0 = time.perf_counter()
+                c0, t0 = tree_cpu_seconds(), time.perf_counter()
                 run_training(spark, make(tracking), run=f"r{r}-{tracking}")
                 times[tracking].append(time.perf_counter() - t0)
+                c1 = tree_cpu_seconds()
+                if c0 is not None and c1 is not None:
+                    cpu[tracking].append(c1 - c0)
                 if tracking:
                     tracked.append(log.last)
-                print(f"tracking={tracking}: {times[tracking][-1]:.1f}s {log.last or ''}",
-                      file=sys.stderr)  # fmt: skip
+                print(f"tracking={tracking}: {times[tracking][-1]:.1f}s "
+                      f"cpu {cpu[tracking][-1] if cpu[tracking] else float('nan'):.1f}s "
+                      f"load {os.getloadavg()[0]:.1f} {log.last or ''}", file=sys.stderr)  # fmt: skip
     on, off = statistics.median(times[True]), statistics.median(times[False])
+    cpu_on = statistics.median(cpu[True]) if cpu[True] else None
+    cpu_off = statistics.median(cpu[False]) if cpu[False] else None
     pairs = [round(a - b, 1) for a, b in zip(times[True], times[False], strict=True)]
     print(json.dumps({
         "benchmark": "tracking_overhead",
@@ -196,9 +248,13 @@ def main() -> None:
         "paired_differences_s": pairs,
         "seconds_tracking_on": [round(t, 1) for t in times[True]],
         "seconds_tracking_off": [round(t, 1) for t in times[False]],
+        "tracking_cpu_share": round((cpu_on - cpu_off) / cpu_off, 4) if cpu_off else None,
+        "cpu_seconds_tracking_on": [round(t, 1) for t in cpu[True]],
+        "cpu_seconds_tracking_off": [round(t, 1) for t in cpu[False]],
         "tracking_thread": tracked,
         "first_use_seconds": once,
         "config": args.config or "synthetic",
+        "overrides": EXTRA,
         "feature_rows": rows,
         **({} if args.config else {"iterations_per_member": args.iterations, "members": 2}),
         **info, "load_avg_1m_end": round(os.getloadavg()[0], 2),

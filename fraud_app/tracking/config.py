@@ -22,6 +22,9 @@ class TrackingSection(Section):
     # MLflow calls run on a background thread beside training; the run waits this long at
     # its end (and for results it needs, e.g. the model version) before it is an error.
     flush_timeout_s: float = Field(300.0, gt=0)
+    # The background thread's nice value (Linux, per thread): 19 = lowest CPU priority, so
+    # tracking takes only the CPU training leaves; 0 = the process's own priority.
+    thread_nice: int = Field(19, ge=0, le=19)
 
 
 class RegistrySection(Section):

@@ -101,8 +101,9 @@ class MlflowTracker:
         self.run_id: str | None = None
         self.model_id: str | None = None  # the logged model's id, once logged
         self.timeout_s = config.tracking.flush_timeout_s
-        self._worker = Worker()
+        self._worker = Worker(nice=config.tracking.thread_nice)
         self.seconds = self._worker.seconds  # wall time per kind of call, on the thread
+        self.cpu_seconds = self._worker.cpu_seconds  # the thread's own CPU time per kind
         self.waited_s = 0.0  # time the training thread spent waiting for tracking
 
     def __enter__(self):
@@ -139,12 +140,16 @@ class MlflowTracker:
         finally:
             self._worker.close()
             logger.info("tracking: %s", self.summary(), extra={
-                "tracking_seconds": dict(self.seconds), "tracking_waited_s": self.waited_s})  # fmt: skip
+                "tracking_seconds": dict(self.seconds), "tracking_waited_s": self.waited_s,
+                "tracking_cpu_seconds": dict(self.cpu_seconds),
+                "tracking_nice": self._worker.nice})  # fmt: skip
 
     def summary(self) -> str:
         items = sorted(self.seconds.items(), key=lambda kv: -kv[1])
-        busy = ", ".join(f"{k} {v:.2f}s" for k, v in items)
-        return f"background {sum(self.seconds.values()):.2f}s ({busy}); waited {self.waited_s:.2f}s"
+        busy = ", ".join(f"{k} {v:.2f}s/{self.cpu_seconds.get(k, 0.0):.2f}s" for k, v in items)
+        return (f"background {sum(self.seconds.values()):.2f}s wall / "
+                f"{sum(self.cpu_seconds.values()):.2f}s CPU at nice {self._worker.nice} "
+                f"({busy}); waited {self.waited_s:.2f}s")  # fmt: skip
 
     # -- running on the tracking thread --------------------------------------------------
     def submit(self, label: str, fn, *args, always: bool = False, **kwargs):
@@ -221,43 +226,60 @@ class MlflowTracker:
     def _log_member(self, index: int, result, subset_rows: int | None) -> None:
         from mlflow.entities import Metric
 
-        with self._child(f"member-{index:02d}") as child:
-            self._mlflow.set_tag("fraud_app.kind", "ensemble_member")
-            self._mlflow.log_params({"member": index, "iterations": result.iterations,
-                                     "retries": result.retries, "rows": subset_rows or result.rows})  # fmt: skip
-            now = int(time.time() * 1000)
-            metrics = [
-                Metric(name, float(entry[key]), now, int(entry["end_iteration"]))
-                for entry in result.history
-                for key, name in HISTORY_METRICS.items()
-                if entry.get(key) is not None
-            ]
-            for ev in getattr(result, "validation", None) or []:
-                step = int(ev.get("iteration", ev.get("epoch", 0)))
-                for k, v in ev.items():
-                    if k not in ("epoch", "iteration") and isinstance(v, int | float):
-                        metrics.append(Metric(f"validation_{k}", float(v), now, step))
-            best = getattr(result, "best_iteration", None)
-            if best is not None:
-                metrics.append(Metric("best_iteration", float(best), now, 0))
-            if metrics:
-                self.client.log_batch(child.info.run_id, metrics=metrics)
+        now = int(time.time() * 1000)
+        metrics = [
+            Metric(name, float(entry[key]), now, int(entry["end_iteration"]))
+            for entry in result.history
+            for key, name in HISTORY_METRICS.items()
+            if entry.get(key) is not None
+        ]
+        for ev in getattr(result, "validation", None) or []:
+            step = int(ev.get("iteration", ev.get("epoch", 0)))
+            for k, v in ev.items():
+                if k not in ("epoch", "iteration") and isinstance(v, int | float):
+                    metrics.append(Metric(f"validation_{k}", float(v), now, step))
+        best = getattr(result, "best_iteration", None)
+        if best is not None:
+            metrics.append(Metric("best_iteration", float(best), now, 0))
+        params = {"member": index, "iterations": result.iterations, "retries": result.retries,
+                  "rows": subset_rows or result.rows}  # fmt: skip
+        self._nested_run(f"member-{index:02d}", "ensemble_member", params, metrics)
 
-    def _child(self, name: str):
-        # Nested runs go to the parent's experiment (not MLflow's "current" one).
-        return self._mlflow.start_run(
-            experiment_id=self.store.experiment_id, run_name=name, nested=True
+    def _nested_run(self, name: str, kind: str, params: dict[str, Any], metrics: list) -> str:
+        """A finished nested run in three requests: created with every tag (MLflow's own
+        context tags, as fluent start_run sets them), one batch of params + metrics, ended.
+        Nested runs go to the parent's experiment (not MLflow's "current" one)."""
+        from mlflow.entities import Param
+        from mlflow.tracking.context import registry as context
+        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
+
+        tags = context.resolve_tags(
+            {MLFLOW_PARENT_RUN_ID: self.run_id, MLFLOW_RUN_NAME: name, "fraud_app.kind": kind}
         )
+        run_id = self.client.create_run(
+            self.store.experiment_id, tags=tags, run_name=name
+        ).info.run_id
+        try:
+            self.client.log_batch(
+                run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()]
+            )
+        except BaseException:
+            self.client.set_terminated(run_id, "FAILED")
+            raise
+        self.client.set_terminated(run_id, "FINISHED")
+        return run_id
 
     def log_baseline(self, name: str, params: dict[str, Any], metrics: dict[str, dict]) -> None:
         self.submit("baselines", self._log_baseline, name, params, metrics)
 
     def _log_baseline(self, name: str, params: dict[str, Any], metrics: dict[str, dict]) -> None:
-        with self._child(f"baseline-{name}"):
-            self._mlflow.set_tag("fraud_app.kind", "baseline")
-            self._mlflow.log_params({"baseline": name, **{k: str(v) for k, v in params.items()}})
-            for window, m in metrics.items():
-                self._mlflow.log_metrics(_numeric(m, f"{window}_"))
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(k, v, now, 0) for window, m in metrics.items()
+                 for k, v in _numeric(m, f"{window}_").items()]  # fmt: skip
+        params = {"baseline": name, **{k: str(v) for k, v in params.items()}}
+        self._nested_run(f"baseline-{name}", "baseline", params, batch)
 
     def log_window_metrics(self, metrics: dict[str, dict], prefix: str = "") -> None:
         self.submit("metrics", self._log_window_metrics, metrics, prefix)

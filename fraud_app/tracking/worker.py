@@ -5,18 +5,32 @@ store meanwhile (MLflow's fluent API keeps the active run per thread, so every c
 a run, from `start_run` to `end_run`, runs on this one thread). `flush(deadline)` waits
 for everything submitted; a call that fails makes the next `submit`, `call` or `flush`
 raise TrackingError, and the calls after it are skipped, except those submitted with
-`always=True` (ending the run). `seconds` holds the wall time of each kind of call.
+`always=True` (ending the run). `seconds` holds the wall time of each kind of call and
+`cpu_seconds` the CPU time the thread itself spent on it (Spark jobs a call starts run
+elsewhere and are not in it).
+
+On Linux the thread lowers its own CPU priority to `nice` (19, the lowest, by default):
+training's processes (Spark's JVM and Python workers, the driver's other threads) keep
+the CPU when the machine is busy and tracking takes what is left. The value is per
+thread (a Linux thread has its own nice value); elsewhere it is left as it is. While
+training WAITS for the thread (`call`, `flush`, a result), nothing of training runs, so
+the thread is raised to the waiter's priority for that wait (priority inheritance) and
+lowered again after it; where the OS does not let a process raise a thread's priority
+back (an unprivileged user, RLIMIT_NICE), it stays low.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import sys
 import threading
 import time
 from collections import defaultdict
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from typing import Any
 
 from fraud_app.errors import TrackingError
@@ -25,16 +39,42 @@ logger = logging.getLogger(__name__)
 _STOP = object()
 
 
+def lower_priority(nice: int) -> int | None:
+    """Set the CALLING thread's nice value to `nice` (Linux); its nice value, None elsewhere."""
+    if not sys.platform.startswith("linux") or nice <= 0:
+        return None
+    tid = threading.get_native_id()  # on Linux, PRIO_PROCESS with a thread id: that thread
+    try:
+        if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except OSError as exc:  # e.g. a seccomp profile that forbids it: run at normal priority
+        logger.debug("tracking thread: cannot set nice %d: %s", nice, exc)
+        return None
+
+
+def _set_nice(tid: int, nice: int) -> bool:
+    try:
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
+        return True
+    except OSError:  # not allowed to raise it (EACCES/EPERM), or the thread has ended
+        return False
+
+
 class Worker:
-    def __init__(self, name: str = "mlflow-tracking") -> None:
+    def __init__(self, name: str = "mlflow-tracking", *, nice: int = 19) -> None:
         self._queue: queue.Queue = queue.Queue()
         self._failure: tuple[str, BaseException] | None = None
         self._reported = False
         self.seconds: dict[str, float] = defaultdict(float)
+        self.cpu_seconds: dict[str, float] = defaultdict(float)
+        self.nice: int | None = None  # the thread's nice value once it runs (None: not Linux)
+        self._nice = nice
         self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
 
     def _loop(self) -> None:
+        self.nice = lower_priority(self._nice)
         while (item := self._queue.get()) is not _STOP:
             label, fn, args, kwargs, future, always = item
             if not future.set_running_or_notify_cancel():
@@ -42,7 +82,7 @@ class Worker:
             if self._failure is not None and not always:
                 future.set_exception(TrackingError(f"tracking: {label} skipped after a failure"))
                 continue
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 future.set_result(fn(*args, **kwargs))
             except BaseException as exc:  # surfaced to the training thread, never lost
@@ -51,6 +91,22 @@ class Worker:
                 future.set_exception(exc)
             finally:
                 self.seconds[label] += time.perf_counter() - t0
+                self.cpu_seconds[label] += time.thread_time() - c0
+
+    @contextmanager
+    def waited_on(self):
+        """While the calling thread waits for this one: this one at the caller's priority."""
+        tid, low = self._thread.native_id, self.nice
+        if low is None or tid is None or tid == threading.get_native_id():
+            yield
+            return
+        mine = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        raised = mine < low and _set_nice(tid, mine)
+        try:
+            yield
+        finally:
+            if raised:
+                _set_nice(tid, low)
 
     @property
     def failed(self) -> bool:
@@ -86,7 +142,8 @@ class Worker:
 
 def wait(future: Future, label: str, timeout_s: float, worker: Worker) -> Any:
     try:
-        return future.result(timeout=timeout_s)
+        with worker.waited_on():
+            return future.result(timeout=timeout_s)
     except FutureTimeout:
         raise TrackingError(
             f"tracking: {label} did not finish within {timeout_s:g}s (tracking.flush_timeout_s); "

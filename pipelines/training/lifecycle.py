@@ -70,8 +70,11 @@ def _window(w) -> dict[str, str]:
     return {"start": w.start.date().isoformat() if w.start else "", "end": w.end.date().isoformat()}
 
 
-def _champion_ap(client, config, names, validation_df, features_col):
-    """(champion version, its AP on this validation window or None, reason if None)."""
+def _champion_ap(client, config, names, validation_df, features_col, rows=None):
+    """(champion version, its AP on this validation window or None, reason if None).
+
+    rows: (X, labels) of the validation window as training collected them: the champion is
+    scored on them in this process (no Spark job); else it is scored on `validation_df`."""
     from fraud_app.tracking.models import resolve_model_dir
     from fraud_app.tracking.registry import current_champion
 
@@ -83,21 +86,45 @@ def _champion_ap(client, config, names, validation_df, features_col):
     ensemble = FraudEnsemble.load(resolve_model_dir(f"models:/{name}/{version}", config=config))
     if ensemble.feature_names != names:
         return version, None, "the champion uses other feature names"
+    if rows is not None:
+        X, labels = rows
+        ap = evaluate_scores(labels, ensemble.predict_proba(X))["average_precision"]
+        return version, ap, None
     scored = nodes.score(validation_df, ensemble, features_col=features_col)
     return version, nodes.evaluate(scored)["average_precision"], None
 
 
+# The validation window's feature matrix is collected for the gate (and the logged model's
+# input example) only up to this many values (4 bytes each); larger windows are scored by Spark.
+GATE_MATRIX_MAX_VALUES = 50_000_000
+
+
+def collect_gate_rows(tracker, splits, names: list[str]) -> bool:
+    """Whether training's validation collect should bring the feature matrix for the gate."""
+    rows = splits.summary["windows"]["validation"]["rows"]
+    return bool(tracker.enabled) and rows * len(names) <= GATE_MATRIX_MAX_VALUES
+
+
+def gate_rows(collected: dict[str, np.ndarray], features_col: str):
+    """(X, labels) taken out of a validation collect (score_and_collect with_features), or None."""
+    X = collected.pop(features_col, None)
+    return None if X is None else (X, collected["label"])
+
+
 # -- the jobs below run on the tracking thread (queued by start_model_logging) ------------
-def _log_model(tracker, model_dir, names, validation_df, features_col):
-    example = example_rows(validation_df, features_col)
+def _log_model(tracker, model_dir, names, validation_df, features_col, rows=None):
+    if rows is not None:
+        example = np.asarray(rows[0][:5], dtype=np.float64)
+    else:
+        example = example_rows(validation_df, features_col)
     return tracker.log_model_on_thread(model_dir, names, example)
 
 
-def _gate(tracker, config, names, splits, new_ap, features_col) -> GateDecision:
+def _gate(tracker, config, names, splits, new_ap, features_col, rows=None) -> GateDecision:
     """The decision (version not yet known): the champion scored on this validation window."""
     reg = config.registry
     version, champ_ap, why_not = _champion_ap(
-        tracker.client, config, names, splits.validation, features_col
+        tracker.client, config, names, splits.validation, features_col, rows
     )
     if why_not:
         alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
@@ -119,37 +146,42 @@ def _register(tracker, logged_f, gate_f) -> dict[str, Any]:
 
 
 def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
-                        new_ap: float, features_col: str):  # fmt: skip
+                        new_ap: float, features_col: str, rows=None):  # fmt: skip
     """Queue the model's logging, the promotion gate and the registration (C6 "registry").
 
     All of it runs on the tracking thread, so the pipeline calls this as soon as the model
     is saved and scores the test window meanwhile; register_and_gate takes what this
-    returns. None when tracking is off.
+    returns. None when tracking is off. rows: (X, labels) of the validation window
+    (gate_rows): the champion is then scored on them on the tracking thread, with no
+    Spark job beside training; None: by a Spark job on splits.validation.
     """
     if not tracker.enabled:
         return None
     val = splits.validation
-    logged = tracker.submit("log_model", _log_model, tracker, model_dir, names, val, features_col)
+    logged = tracker.submit(
+        "log_model", _log_model, tracker, model_dir, names, val, features_col, rows
+    )
     if not config.registry.enabled:
         return logged, None
-    gate = tracker.submit("gate", _gate, tracker, config, names, splits, new_ap, features_col)
+    gate = tracker.submit("gate", _gate, tracker, config, names, splits, new_ap, features_col, rows)
     return logged, tracker.submit("register", _register, tracker, logged, gate)
 
 
 def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, splits,
-                      new_ap: float, features_col: str, pending=None) -> dict[str, Any] | None:  # fmt: skip
+                      new_ap: float, features_col: str, pending=None,
+                      rows=None) -> dict[str, Any] | None:  # fmt: skip
     """Log the pyfunc model; register it and run the promotion gate; wait for the outcome.
 
     Gate: the new version and the current `champion` are both scored on this run's
     validation window (`new_ap` is the new model's); the new version is registered with
     its gate tags (one request) and then given its alias.
-    pending: what start_model_logging returned (else everything is queued here).
+    pending: what start_model_logging returned (else everything is queued here, with rows).
     """
     if not tracker.enabled:
         return None
     logged, registered = pending or start_model_logging(
         config, tracker, model_dir=model_dir, names=names, splits=splits, new_ap=new_ap,
-        features_col=features_col,
+        features_col=features_col, rows=rows,
     )  # fmt: skip
     if registered is None:
         return {"model_uri": tracker.result(logged, "log_model").model_uri}

@@ -99,14 +99,40 @@ def evaluate(
 _COLLECT = ("label", "fraud_score", "card_id", "fraud_pattern", "event_date")
 
 
-def collect_scores(scored_df) -> dict[str, np.ndarray]:
-    """The columns evaluation needs, as NumPy arrays (only these reach the driver)."""
+def collect_scores(scored_df, *, matrix: str | None = None) -> dict[str, np.ndarray]:
+    """The columns evaluation needs, as NumPy arrays (only these reach the driver).
+
+    matrix: also this array column, as a (rows, width) float32 matrix under its name, from
+    the same collect (the promotion gate scores the champion on it; see lifecycle)."""
+    cols = [c for c in _COLLECT if c in scored_df.columns]
+    if matrix is None:
+        with task_errors():
+            return collect_window(scored_df, cols)
     with task_errors():
-        return collect_window(scored_df, [c for c in _COLLECT if c in scored_df.columns])
+        table = scored_df.select(*cols, matrix).toArrow()
+    out = {c: table.column(c).to_numpy(zero_copy_only=False) for c in cols}
+    out[matrix] = vector_matrix(table.column(matrix))
+    return out
 
 
-def score_and_collect(df, ensemble: FraudEnsemble, features_col: str) -> dict[str, np.ndarray]:
-    return collect_scores(score(df, ensemble, features_col=features_col))
+def vector_matrix(column) -> np.ndarray:
+    """(rows, width) float32 of an Arrow list column whose rows all hold `width` values."""
+    column = column.combine_chunks() if hasattr(column, "combine_chunks") else column
+    n = len(column)
+    if n == 0:
+        return np.zeros((0, 0), dtype=np.float32)
+    flat = column.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+    if flat.size % n:
+        raise ValueError(f"cannot stack {n} vectors of {flat.size} values in all into a matrix")
+    return flat.reshape(n, flat.size // n)
+
+
+def score_and_collect(
+    df, ensemble: FraudEnsemble, features_col: str, *, with_features: bool = False
+) -> dict[str, np.ndarray]:
+    """Scores (and, with_features, the feature matrix under `features_col`) of one window."""
+    scored = score(df, ensemble, features_col=features_col)
+    return collect_scores(scored, matrix=features_col if with_features else None)
 
 
 def evaluate_arrays(data: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -95,7 +95,12 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         tracker.log_member(k, result)
     baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
     # Validation metrics come from the ensemble selected on validation (before any refit).
-    windows = {"validation": nodes.score_and_collect(splits.validation, fitted.ensemble, vector)}
+    # With tracking on, the same collect brings the window's features: the promotion gate
+    # scores the champion on them on the tracking thread (no Spark job beside training).
+    with_rows = lifecycle.collect_gate_rows(tracker, splits, names)
+    windows = {"validation": nodes.score_and_collect(
+        splits.validation, fitted.ensemble, vector, with_features=with_rows)}  # fmt: skip
+    gate_rows = lifecycle.gate_rows(windows["validation"], vector)
     refit, refit_summary = refit_ensemble(config, splits, fitted, names, vector, checkpoints)
     final = refit or fitted
     # The alert threshold stored with the model (C2) is a quantile of the FINAL model's
@@ -112,7 +117,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     # MLflow logs the model and runs the promotion gate while the test window is scored.
     pending = lifecycle.start_model_logging(
         config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
-        new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"],
+        new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"], rows=gate_rows,
     )  # fmt: skip
     scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()

@@ -16,7 +16,10 @@ import pytest
 from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
-from pipelines.training.pipeline import run_training
+from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.tracking.models import resolve_model_dir
+from pipelines.training import nodes
+from pipelines.training.pipeline import read_features, run_training
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.slow]
 NAMES = ["amount_z", "velocity", "night", "foreign"]
@@ -106,6 +109,17 @@ def test_training_run_is_one_tracked_run_with_nested_runs(spark, tmp_path, monke
     scores = spark.read.parquet(str(tmp_path / "test-scores" / "r1"))
     assert {"baseline_logreg", "baseline_gbt", "fraud_score"} <= set(scores.columns)
     assert scores.count() == saved["metrics"]["test"]["rows"]
+
+    # A second run meets champion v1: the gate scores v1 on the validation rows training
+    # collected (on the tracking thread); the figure equals v1 scored by Spark on the window.
+    cfg = _config(tmp_path, **{"baselines.enabled": False})
+    gate = run_training(spark, cfg, run="r2").registry
+    assert gate["version"] == "2" and gate["champion_version"] == "1", gate
+    df, _ = read_features(spark, cfg)
+    splits = nodes.split(df, cfg.splits, label_delay_days=cfg.features.label_delay_days)
+    v1 = FraudEnsemble.load(resolve_model_dir("models:/fraud-ensemble/1", config=cfg))
+    ap = nodes.evaluate(nodes.score(splits.validation, v1, features_col="features"))
+    assert gate["champion_ap"] == pytest.approx(ap["average_precision"], abs=1e-12)
 
 
 def test_tracking_disabled_leaves_no_store(spark, tmp_path, monkeypatch):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import mlflow
+import numpy as np
 import pytest
 
 from fraud_app.errors import ModelLoadError
@@ -110,6 +111,36 @@ def _cli_models_and_promote(tmp_path, capsys):
     assert "version '9' of model 'fraud-ensemble' does not exist" in capsys.readouterr().err
     assert main(["-c", str(cfg_file), "models", "--name", "nope"]) == 2
     assert "registered model 'nope' does not exist" in capsys.readouterr().err
+
+
+def test_gate_on_training_s_collected_rows_equals_spark_scoring_without_a_spark_job(
+    spark, tmp_path, validation, monkeypatch
+):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    good, bad = h.linear_ensemble(2.0), h.linear_ensemble(-2.0)
+    _gate(spark, cfg, tmp_path, good, validation, "r1")  # v1 = champion (Spark path)
+
+    # what training's validation collect hands the gate: the scores and the feature matrix
+    collected = nodes.score_and_collect(validation, bad, "features", with_features=True)
+    rows = lifecycle.gate_rows(collected, "features")
+    X, y = h.rows(400, seed=3)
+    assert "features" not in collected and rows[0].dtype == np.float32
+    assert np.array_equal(rows[0], X) and np.array_equal(rows[1], y)
+    model_dir = bad.save(tmp_path / "models" / "r2")
+    with start_training_run(cfg, "r2") as tracker:
+        out = lifecycle.register_and_gate(
+            spark, cfg, tracker, model_dir=model_dir, names=h.NAMES,
+            splits=h.splits(None),  # the gate must not touch the validation DataFrame
+            new_ap=nodes.evaluate_arrays(collected)["average_precision"],
+            features_col="features", rows=rows,
+        )  # fmt: skip
+    spark_ap = nodes.evaluate(nodes.score(validation, good, features_col="features"))
+    assert out["decision"] == "challenger" and out["champion_version"] == "1"
+    assert out["champion_ap"] == pytest.approx(spark_ap["average_precision"], abs=1e-12)
+    local = mlflow.artifacts.download_artifacts(out["model_uri"], dst_path=str(tmp_path / "dl"))
+    example = mlflow.models.Model.load(local).load_input_example(local)
+    assert np.array_equal(example.to_numpy(), X[:5].astype(np.float64))
 
 
 @pytest.mark.slow

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,6 +14,14 @@ import pytest
 from fraud_app.errors import TrackingError
 from fraud_app.tracking.lineage import file_digest
 from fraud_app.tracking.worker import Worker
+
+LINUX = pytest.mark.skipif(
+    not sys.platform.startswith("linux"), reason="a per-thread nice value is Linux's"
+)
+
+
+def _my_nice() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
 def test_calls_run_in_order_on_one_thread_and_return_results():
@@ -48,6 +59,79 @@ def test_a_call_past_its_deadline_is_a_clear_error_not_a_hang():
         w.flush(0.2)
     gate.set()
     w.flush(10)
+    w.close()
+
+
+def _unwaited(w: Worker, fn, timeout_s: float = 30):
+    """fn's result on the thread, polled (not waited for: no priority inheritance)."""
+    future = w.submit("probe", fn)
+    deadline = time.monotonic() + timeout_s
+    while not future.done() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return future.result(0)
+
+
+def _can_raise_priority() -> bool:
+    out = []
+
+    def probe():
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, 19)
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, 0)
+            out.append(True)
+        except OSError:
+            out.append(False)
+
+    t = threading.Thread(target=probe)
+    t.start()
+    t.join()
+    return out[0]
+
+
+@LINUX
+def test_the_thread_runs_at_the_lowest_priority_and_only_it():
+    before = _my_nice()
+    w = Worker()
+    assert _unwaited(w, _my_nice) == 19 == w.nice
+    assert _my_nice() == before  # the caller (training) keeps its priority
+    w.close()
+    w = Worker(nice=0)  # tracking.thread_nice: 0 leaves the thread as the process
+    assert _unwaited(w, _my_nice) == before and w.nice is None
+    w.close()
+
+
+@LINUX
+def test_while_training_waits_the_thread_runs_at_the_waiters_priority():
+    w = Worker()
+    _unwaited(w, lambda: None)  # the thread has lowered itself
+    while_waited = w.call("nice", _my_nice, timeout_s=30)
+    assert while_waited == (_my_nice() if _can_raise_priority() else 19)
+    assert _unwaited(w, _my_nice) == 19  # lowered again after the wait
+    w.close()
+
+
+@LINUX
+def test_a_failure_at_low_priority_still_surfaces():
+    w = Worker(nice=19)
+    w.submit("low", lambda: {}["missing"])
+    with pytest.raises(TrackingError, match=r"low failed: 'missing'"):
+        w.flush(30)
+    w.close()
+
+
+def test_cpu_seconds_count_the_threads_own_work_not_its_waits():
+    def spin(cpu_s: float) -> None:
+        t0 = time.thread_time()
+        while time.thread_time() - t0 < cpu_s:
+            pass
+
+    w = Worker()
+    w.submit("spin", spin, 0.05)
+    w.submit("sleep", time.sleep, 0.3)
+    w.flush(60)
+    assert w.cpu_seconds["spin"] >= 0.05 and w.seconds["spin"] >= w.cpu_seconds["spin"]
+    assert w.seconds["sleep"] >= 0.3 and w.cpu_seconds["sleep"] < 0.05
     w.close()
 
 
