@@ -122,6 +122,8 @@ def test_a_restored_link_and_a_resumed_host_recover_from_the_last_committed_grou
 
 
 def test_packet_loss_slows_training_but_the_model_is_exact():
+    if shutil.which("nft") is None:
+        pytest.skip("packet loss needs nftables (`nft`): apt-get install -y nftables")
     (loss,) = cluster_runs("flat:loss", *FAULT_ARGS, "--loss-percent", "5")
     assert_trained_like_one_process(loss)
     assert loss["loss_dropped_packets"] > 0, _context(loss)
