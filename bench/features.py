@@ -13,7 +13,10 @@ fraud_app.data.generator and written to Parquet (not timed). Then:
     groupby/cumsum snapshot tables for the categorical encodings.
 
 `--check` compares every feature of every row between the two at the first size (it
-writes the Spark result to Parquet for that). The last line printed is one JSON object:
+writes the Spark result to Parquet for that) and exits 1 when a value differs or a
+feature is not compared; the pandas peer names any feature it cannot compute, and why
+(`not_computed`: a lagged window [t - lag - W, t - lag) of a kind other than fraud_rate;
+the shipped specs have none). The last line printed is one JSON object:
 features_rows_per_s_1m, features_rows_per_s_10m, features_speed_ratio_vs_pandas_1m
 (Spark rows/s / pandas rows/s) and features_rows_ratio_10m_vs_1m (10m rows/s / 1m rows/s:
 1.0 = linear scaling).
@@ -43,6 +46,7 @@ from _spark_common import machine, spark_session
 
 from fraud_app.features.definitions import (
     AmountRatio,
+    AmountZScore,
     Calendar,
     ColumnValue,
     CrossBorder,
@@ -50,6 +54,7 @@ from fraud_app.features.definitions import (
     FrequencyEncoding,
     TargetEncoding,
     TimeSincePrevious,
+    VelocityRatio,
     WindowAggregate,
 )
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
@@ -93,21 +98,44 @@ def spark_features(spark, path: str, fs: FeatureSet, out: str | None) -> float:
 # ---- pandas peer ---------------------------------------------------------------------
 
 
+ENTITY_KINDS = (WindowAggregate, AmountRatio, AmountZScore, VelocityRatio, TimeSincePrevious,
+                FraudRate)  # fmt: skip
+ROWWISE_KINDS = (Calendar, CrossBorder, ColumnValue)
+ENCODING_KINDS = (FrequencyEncoding, TargetEncoding)
+
+
+def not_computed(fs: FeatureSet) -> dict[str, str]:
+    """{feature name: why} for the features this pandas peer does not compute."""
+    out = {}
+    for f in fs.features:
+        if not isinstance(f, ENTITY_KINDS + ROWWISE_KINDS + ENCODING_KINDS):
+            out[f.name] = f"kind {f.kind!r} has no pandas implementation here"
+        elif not isinstance(f, FraudRate) and getattr(f, "lag", None) not in (None, "0"):
+            out[f.name] = (
+                f"lagged {f.kind} window [t - lag - W, t - lag): rolling(closed='left') "
+                "only ends at t"
+            )
+    return out
+
+
 def pandas_features(path: str, fs: FeatureSet) -> pd.DataFrame:
+    """Every feature of `fs` except `not_computed(fs)`, with fill values applied."""
+    skipped = not_computed(fs)
+    features = [f for f in fs.features if f.name not in skipped]
     df = pd.read_parquet(path)
     df["_ts"] = _micros(df["timestamp"])
     delay_us = fs.label_delay_s * US
     fallback = df["_ts"] + delay_us
     if "label_time" in df.columns:
-        lt = _micros(df["label_time"].fillna(pd.Timestamp(0)))
+        lt = _micros(df["label_time"].fillna(df["timestamp"]))  # same tz (or none) as it
         df["_known"] = np.where(df["label_time"].isna(), fallback, lt)
     else:
         df["_known"] = fallback
     df["_fraud"] = (df["label"] == 1).astype("int64")
     out = pd.DataFrame({"transaction_id": df["transaction_id"]})
     by_entity: dict[str, list] = {}
-    for f in fs.features:
-        if isinstance(f, WindowAggregate | AmountRatio | TimeSincePrevious | FraudRate):
+    for f in features:
+        if isinstance(f, ENTITY_KINDS):
             by_entity.setdefault(f.stage_column, []).append(f)
             if f.same is not None and f.stage_column not in df.columns:  # "card with this value"
                 a, b = (df[c] for c in f.key_columns)
@@ -116,14 +144,14 @@ def pandas_features(path: str, fs: FeatureSet) -> pd.DataFrame:
                 )
     for entity, feats in by_entity.items():
         out = out.join(_entity(df, entity, feats, fs.label_delay_s))
-    for f in fs.features:
-        if isinstance(f, FrequencyEncoding | TargetEncoding):
+    for f in features:
+        if isinstance(f, ENCODING_KINDS):
             out[f.name] = _encoding(df, f, fs.label_delay_s)
-        elif isinstance(f, Calendar | CrossBorder | ColumnValue):
+        elif isinstance(f, ROWWISE_KINDS):
             out[f.name] = _rowwise(df, f)
-    for f in fs.features:
+    for f in features:
         out[f.name] = out[f.name].astype("float64").fillna(f.fill)
-    return out[["transaction_id", *fs.names]]
+    return out[["transaction_id", *(f.name for f in features)]]
 
 
 def _micros(col: pd.Series) -> pd.Series:
@@ -141,6 +169,10 @@ def _entity(df: pd.DataFrame, entity: str, feats: list, delay_s: int) -> pd.Data
     for f in feats:
         if isinstance(f, WindowAggregate | AmountRatio):
             res[f.name] = _velocity(keyed, groups, f)
+        elif isinstance(f, AmountZScore):
+            res[f.name] = _zscore(keyed, groups, f)
+        elif isinstance(f, VelocityRatio):
+            res[f.name] = _pace_ratio(keyed, groups, f)
         elif isinstance(f, TimeSincePrevious):
             prev = groups.rolling(f"{f.cap_s}s", on="_t", closed="left")["_ts"].max()
             gap = (keyed["_ts"].to_numpy() - prev.to_numpy()) / US
@@ -174,6 +206,31 @@ def _velocity(keyed: pd.DataFrame, groups, f) -> np.ndarray:
     ) or {"min": roll.min, "std": roll.std}[f.aggregation]
     got = values().to_numpy()
     return np.nan_to_num(got) if f.aggregation in ("count", "sum") else got
+
+
+def _zscore(keyed: pd.DataFrame, groups, f: AmountZScore) -> np.ndarray:
+    """(x - mean) / sample std of the window [t - W, t); undefined below 2 rows or no spread."""
+    roll = groups.rolling(f"{f.window_s}s", on="_t", closed="left")[f.column]
+    n = np.nan_to_num(roll.count().to_numpy())
+    mean, std = roll.mean().to_numpy(), roll.std(ddof=1).to_numpy()
+    spread = std > 1e-9 * np.maximum(np.abs(mean), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (keyed[f.column].to_numpy() - mean) / std
+    return np.where((n > 1) & spread, z, np.nan)
+
+
+def _pace_ratio(keyed: pd.DataFrame, groups, f: VelocityRatio) -> np.ndarray:
+    """(agg over [t - W, t) / W) / (agg over [t - B, t) / B); undefined when the baseline is 0."""
+    column = "_ts" if f.aggregation == "count" else f.column
+
+    def agg(seconds: int) -> np.ndarray:
+        roll = groups.rolling(f"{seconds}s", on="_t", closed="left")[column]
+        return np.nan_to_num((roll.count() if f.aggregation == "count" else roll.sum()).to_numpy())
+
+    recent, base = agg(f.window_s), agg(f.baseline_s)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (recent / f.window_s) / (base / f.baseline_s)
+    return np.where(base > 0, ratio, np.nan)
 
 
 def _asof(queries: pd.DataFrame, table: pd.DataFrame, entity: str, value: str) -> np.ndarray:
@@ -267,7 +324,10 @@ def _rowwise(df: pd.DataFrame, f) -> np.ndarray:
 # ---- driver --------------------------------------------------------------------------
 
 
-def compare(spark_out: str, pdf: pd.DataFrame, names: tuple[str, ...]) -> dict:
+def compare(spark_out: str, pdf: pd.DataFrame, fs: FeatureSet) -> dict:
+    """Every feature of every row, Spark vs pandas; names what could not be compared."""
+    skipped = not_computed(fs)
+    names = [n for n in fs.names if n not in skipped]
     sdf = pd.read_parquet(spark_out, columns=["transaction_id", *names])
     merged = sdf.merge(pdf, on="transaction_id", suffixes=("_spark", "_pandas"))
     bad = {}
@@ -276,7 +336,13 @@ def compare(spark_out: str, pdf: pd.DataFrame, names: tuple[str, ...]) -> dict:
         close = np.isclose(a, b, rtol=1e-6, atol=1e-6)
         if not close.all():
             bad[n] = int((~close).sum())
-    return {"rows_compared": len(merged), "features_with_differences": bad}
+    return {
+        "rows_compared": len(merged),
+        "features_compared": len(names),
+        "features_with_differences": bad,
+        "not_computed": skipped,
+        "passed": bool(len(merged) == len(sdf) == len(pdf) and not bad and not skipped),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -312,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
                 run["pandas_seconds"] = round(time.perf_counter() - started, 2)
                 run["pandas_rows_per_s"] = rows / run["pandas_seconds"]
                 if out:
-                    run["check"] = compare(out, pdf, fs.names)
+                    run["check"] = compare(out, pdf, fs)
                 del pdf
             report["runs"][n] = run
             print(json.dumps({"size": n, **run}), flush=True)
@@ -320,8 +386,9 @@ def main(argv: list[str] | None = None) -> int:
         spark.stop()
         if not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(json.dumps(summary(report)))
-    return 0
+    result = summary(report)
+    print(json.dumps(result))
+    return 1 if args.check and not (result["check"] or {}).get("passed") else 0
 
 
 def summary(report: dict) -> dict:

@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from fraud_app.errors import FeatureSpecError, SchemaError
 from fraud_app.features.definitions import FeatureDef
 from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
+from fraud_app.features.keyed import add_pair_keys
 from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
 from fraud_app.features.rowwise import ROWWISE_KINDS, rowwise_column
 from fraud_app.features.spec import FeatureSet
@@ -164,16 +165,11 @@ def _entity_stages(
     prepared: DataFrame, features: list[FeatureDef], label_delay_s: int
 ) -> DataFrame:
     by_entity: dict[str, list[FeatureDef]] = {}
-    pairs: dict[str, tuple[str, ...]] = {}
     for feature in features:
         if isinstance(feature, ENTITY_KINDS):
             by_entity.setdefault(feature.stage_column, []).append(feature)
-            if feature.same is not None:
-                pairs[feature.stage_column] = feature.key_columns
-    # "this entity with this value" (`same:`): one helper key column per pair, null when
-    # either value is null; the stage partitions by it like by an entity column
-    if pairs:
-        prepared = prepared.select("*", *[pair_key(cols).alias(k) for k, cols in pairs.items()])
+    # "this entity with this value" (`same:`): one helper key column per pair
+    prepared = add_pair_keys(prepared, [f for f in features if isinstance(f, ENTITY_KINDS)])
     out = prepared
     for entity_column, members in by_entity.items():
         optional = entity_column not in REQUIRED_COLUMNS and "transaction_id" in prepared.columns
@@ -186,15 +182,6 @@ def _entity_stages(
             row_id="transaction_id" if optional else None,
         )
     return out
-
-
-def pair_key(columns: tuple[str, ...]) -> Column:
-    """One string per combination of values (JSON of the values: unambiguous), null when
-    any value is null."""
-    present = F.lit(True)
-    for c in columns:
-        present = present & F.col(c).isNotNull()
-    return F.when(present, F.to_json(F.array(*[F.col(c).cast("string") for c in columns])))
 
 
 def _output(

@@ -7,7 +7,9 @@ is exactly one output column with a deterministic name (`card_count_24h`,
     WindowAggregate(entity="card", aggregation="sum", window="7d").name
     -> 'card_amount_sum_7d'
 
-This module owns the vocabulary and the validation; reading YAML lives in
+This module owns the vocabulary and the validation of each kind; their base
+(`FeatureDef`, entities) lives in fraud_app.features.base and the entity / `same:` pair
+keys of the window kinds in fraud_app.features.keyed; reading YAML lives in
 fraud_app.features.spec and turning definitions into Spark columns in
 fraud_app.features.compile. Point-in-time semantics of each kind are documented on
 the class and implemented in fraud_app.features.windows / encodings / rowwise.
@@ -17,15 +19,15 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fraud_app.features.aggregations import AGGREGATIONS
+from fraud_app.features.base import ENTITIES as ENTITIES  # re-exported: the public names
+from fraud_app.features.base import Entity, FeatureDef, model_input
 from fraud_app.features.durations import parse_duration
-from fraud_app.schema import NON_FEATURE_COLUMNS
+from fraud_app.features.keyed import Keyed
+from fraud_app.features.keyed import pair_key_column as pair_key_column
 
-# Entity name in specs -> canonical column it partitions by.
-ENTITIES: dict[str, str] = {"card": "card_id", "merchant": "merchant_id", "device": "device_id"}
-Entity = Literal["card", "merchant", "device"]
 # Entities with few transactions per window: sliding frames are cheapest for them (see
 # windows.py); the others (merchants) use running sums.
 SPARSE_ENTITIES: tuple[str, ...] = ("card", "device")
@@ -55,89 +57,7 @@ def lag_seconds(lag: str | None, label_delay_s: int) -> int:
     return label_delay_s if lag == LABEL_DELAY else parse_duration(lag)
 
 
-def _model_input(value: str) -> str:
-    if value in NON_FEATURE_COLUMNS:
-        raise ValueError(
-            f"must not be one of the non-feature columns {list(NON_FEATURE_COLUMNS)} "
-            f"(they would leak the label or identify rows). Received: {value!r}"
-        )
-    return value
-
-
-class FeatureDef(BaseModel):
-    """Base of every feature kind. `fill_value` replaces an undefined value (no history)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    kind: ClassVar[str]
-    default_fill: ClassVar[float] = 0.0
-    uses_labels: ClassVar[bool] = False
-
-    fill_value: float | None = None
-
-    @property
-    def name(self) -> str:
-        raise NotImplementedError
-
-    @property
-    def inputs(self) -> tuple[str, ...]:
-        """Canonical columns this feature reads; if any is absent the feature is skipped."""
-        raise NotImplementedError
-
-    @property
-    def fill(self) -> float:
-        return self.default_fill if self.fill_value is None else self.fill_value
-
-
-class _Keyed(FeatureDef):
-    """A feature over the entity's own transactions (card, merchant, device). With `same`
-    (a column, e.g. merchant_id or device_id) only those whose value of that column equals
-    the current row's: "this card with this merchant", a novelty signal (0 earlier
-    transactions = the first time). A null entity or `same` value -> undefined (fill).
-    The name starts `<entity>_same_<column without _id>_` (`card_same_device_count_30d`)."""
-
-    entity: Entity = "card"
-    same: str | None = None
-
-    @field_validator("same")
-    @classmethod
-    def _same_column(cls, value: str | None) -> str | None:
-        return None if value is None else _model_input(value)
-
-    @model_validator(mode="after")
-    def _same_not_entity(self) -> _Keyed:
-        if self.same is not None and self.same == ENTITIES[self.entity]:
-            raise ValueError(f"same must differ from the entity's column {self.same!r}")
-        return self
-
-    @property
-    def entity_column(self) -> str:
-        return ENTITIES[self.entity]
-
-    @property
-    def key_columns(self) -> tuple[str, ...]:
-        """The columns whose values a window's rows share with the current row."""
-        return (self.entity_column,) if self.same is None else (self.entity_column, self.same)
-
-    @property
-    def stage_column(self) -> str:
-        """The column the compiler partitions by: the entity's, or a helper pair key."""
-        return self.entity_column if self.same is None else pair_key_column(*self.key_columns)
-
-    @property
-    def prefix(self) -> str:
-        return self.entity if self.same is None else f"{self.entity}_same_{_short(self.same)}"
-
-
-def pair_key_column(*columns: str) -> str:
-    """Name of the helper column holding the pair key of `columns` (fraud_app.features.compile)."""
-    return "_key_" + "__".join(columns)
-
-
-def _short(column: str) -> str:
-    return column.removesuffix("_id")
-
-
-class _EntityWindow(_Keyed):
+class _EntityWindow(Keyed):
     """An entity window [t - lag - window, t - lag). `lag`: None / "0" (the window ends at t),
     "label_delay" (it ends one label delay ago: every label in it is settled), or a
     duration ("3d"). A lagged feature's name ends in `_lag<lag>` (`_lagdelay`)."""
@@ -195,7 +115,7 @@ class WindowAggregate(_FramedWindow):
     column: str = "amount"
     include_current: bool = False
 
-    _column = field_validator("column")(_model_input)
+    _column = field_validator("column")(model_input)
 
     @field_validator("aggregation")
     @classmethod
@@ -236,7 +156,7 @@ class AmountRatio(_FramedWindow):
     window: str = "30d"
     column: str = "amount"
 
-    _column = field_validator("column")(_model_input)
+    _column = field_validator("column")(model_input)
 
     @property
     def name(self) -> str:
@@ -247,7 +167,7 @@ class AmountRatio(_FramedWindow):
         return (*self.key_columns, self.column)
 
 
-class TimeSincePrevious(_Keyed):
+class TimeSincePrevious(Keyed):
     """Seconds since the entity's latest transaction strictly before t, capped at `cap`.
 
     No previous transaction -> fill, by default the cap ("longer ago than we look").
@@ -330,7 +250,7 @@ class AmountZScore(_FramedWindow):
     window: str = "30d"
     column: str = "amount"
 
-    _column = field_validator("column")(_model_input)
+    _column = field_validator("column")(model_input)
 
     @property
     def name(self) -> str:
@@ -355,7 +275,7 @@ class VelocityRatio(_FramedWindow):
     column: str = "amount"
 
     _baseline = field_validator("baseline", mode="before")(_duration)
-    _column = field_validator("column")(_model_input)
+    _column = field_validator("column")(model_input)
 
     @property
     def baseline_s(self) -> int:
@@ -387,7 +307,7 @@ class _Encoding(FeatureDef):
     column: str
     refresh: str = "1d"
 
-    _column = field_validator("column")(_model_input)
+    _column = field_validator("column")(model_input)
     _refresh = field_validator("refresh", mode="before")(_duration)
 
     @property
@@ -474,7 +394,7 @@ class ColumnValue(FeatureDef):
     column: str
     transform: Literal["identity", "log1p"] = "identity"
 
-    _column = field_validator("column")(_model_input)
+    _column = field_validator("column")(model_input)
 
     @property
     def name(self) -> str:

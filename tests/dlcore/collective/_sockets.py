@@ -1,4 +1,5 @@
-"""Socket helpers shared by the wire and auth tests (the `pair` fixture is in conftest.py)."""
+"""Socket helpers shared by the wire and auth tests (the `pair` fixture is in conftest.py):
+the peer name and deadline text their messages quote, hand-made frame headers, a full backlog."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import socket
 import time
 from collections.abc import Iterator
 
-from dlcore.collective.wire import Deadline
+from dlcore.collective import wire
+from dlcore.collective.wire import Deadline, Kind
 
 P = "rank 7 (h:1)"
 STALLED = (
@@ -18,6 +20,14 @@ STALLED = (
 
 def soon() -> Deadline:
     return Deadline.after(5.0)
+
+
+def header(
+    kind: Kind, length: int = 0, tag: int = 0, *, magic: bytes = wire.MAGIC,
+    version: int = wire.VERSION,
+) -> bytes:  # fmt: skip
+    """The raw bytes of a frame header, written by hand (not by wire.pack_header)."""
+    return wire.HEADER.pack(magic, version, int(kind), 0, tag, length)
 
 
 @contextlib.contextmanager

@@ -18,14 +18,10 @@ import pytest
 from dlcore.collective import auth, new_job_secret, wire
 from dlcore.collective.wire import Deadline, Kind
 from dlcore.errors import AuthenticationError, CommunicationError, FrameError, PeerTimeoutError
-from tests.dlcore.collective._sockets import soon
+from tests.dlcore.collective._sockets import STALLED, soon
 from tests.dlcore.collective.test_auth import in_thread
 
 LOGGER = "dlcore.collective.auth"
-STALLED = (
-    "; the peer is stalled, partitioned or much slower than the others "
-    "(raise the timeout if that is expected)"
-)
 SECRET = bytes(range(32))
 
 

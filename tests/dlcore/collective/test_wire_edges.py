@@ -18,15 +18,11 @@ import pytest
 from dlcore.collective import wire
 from dlcore.collective.wire import Deadline, FrameHeader, Kind
 from dlcore.errors import CommunicationError, FrameError
-from tests.dlcore.collective._sockets import STALLED, P, soon
+from tests.dlcore.collective._sockets import STALLED, P, header, soon
 
 
 def gone() -> Deadline:
     return Deadline(time.monotonic() - 1.0, 0.5)
-
-
-def header(kind=Kind.PEERS, length=0, tag=0, magic=wire.MAGIC, version=wire.VERSION) -> bytes:
-    return wire.HEADER.pack(magic, version, int(kind), 0, tag, length)
 
 
 def error_of(fn, *args, **kwargs) -> str:
@@ -53,7 +49,7 @@ def test_header_refusals_name_the_peer_and_the_wait(pair):
         "frame: expected magic b'DLCW', received b'GET '. Is another program connecting to "
         "this port?"
     )
-    a.sendall(header(version=wire.VERSION + 1))
+    a.sendall(header(Kind.PEERS, version=wire.VERSION + 1))
     assert error_of(wire.recv_frame, b, Kind.HELLO, soon(), P) == (
         f"{P} speaks wire version 2, this process speaks 1; run the same dlcore version on "
         "every worker"

@@ -23,11 +23,7 @@ from dlcore.errors import (
     PeerTimeoutError,
     ShapeError,
 )
-from tests.dlcore.collective._sockets import STALLED, P, full_backlog, soon
-
-
-def header(kind=Kind.TENSOR, length=0, tag=0) -> bytes:
-    return wire.HEADER.pack(wire.MAGIC, wire.VERSION, int(kind), 0, tag, length)
+from tests.dlcore.collective._sockets import STALLED, P, full_backlog, header, soon
 
 
 def exactly(exc_info, text: str) -> None:

@@ -1,0 +1,52 @@
+"""The base of every feature definition, and the vocabulary all kinds share.
+
+Owns: `FeatureDef` (frozen, keyword-only, `extra="forbid"`), the entities a feature can
+be keyed by and the check that a model input is not a non-feature column. The kinds
+themselves live in fraud_app.features.definitions; `same:` pairs in
+fraud_app.features.keyed.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from fraud_app.schema import NON_FEATURE_COLUMNS
+
+# Entity name in specs -> canonical column it partitions by.
+ENTITIES: dict[str, str] = {"card": "card_id", "merchant": "merchant_id", "device": "device_id"}
+Entity = Literal["card", "merchant", "device"]
+
+
+def model_input(value: str) -> str:
+    if value in NON_FEATURE_COLUMNS:
+        raise ValueError(
+            f"must not be one of the non-feature columns {list(NON_FEATURE_COLUMNS)} "
+            f"(they would leak the label or identify rows). Received: {value!r}"
+        )
+    return value
+
+
+class FeatureDef(BaseModel):
+    """Base of every feature kind. `fill_value` replaces an undefined value (no history)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: ClassVar[str]
+    default_fill: ClassVar[float] = 0.0
+    uses_labels: ClassVar[bool] = False
+
+    fill_value: float | None = None
+
+    @property
+    def name(self) -> str:
+        raise NotImplementedError
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """Canonical columns this feature reads; if any is absent the feature is skipped."""
+        raise NotImplementedError
+
+    @property
+    def fill(self) -> float:
+        return self.default_fill if self.fill_value is None else self.fill_value
