@@ -59,7 +59,6 @@ class Kind(IntEnum):
     SMALL = 23
     BARRIER = 24
     SHM = 25
-    STOP = 26  # a coordinator asks a worker to end at its next agreed point (no payload)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,7 @@ here; a report is a few hundred KB per group for the fraud MLP.
 
 Owns: `BoundaryServer` (driver side: listener thread, one reader thread per rank
 connection, events on a queue per rendezvous round), `BoundaryReporter` (worker
-side) and the report encoding. The one message the other way is the driver's stop
-request (early stopping): an empty STOP frame on each rank's connection, which a rank
-looks for, without waiting, at its group boundaries (`stop_requested`). Every connection runs dlcore's mutual HMAC
+side) and the report encoding. Every connection runs dlcore's mutual HMAC
 handshake with the job secret; a stranger, another job or a stale round is
 refused and logged. Every wait has a deadline.
 
@@ -29,7 +27,6 @@ import json
 import logging
 import math
 import queue
-import select
 import socket
 import struct
 import threading
@@ -160,7 +157,6 @@ class BoundaryReporter:
             address, check_secret(secret), identity, deadline, "the boundary report connection",
             1 << 20,
         )  # fmt: skip
-        self._stop = False
 
     def send(self, group: int, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         parts = encode_report({**meta, "rank": self.rank, "group": group}, arrays)
@@ -172,24 +168,6 @@ class BoundaryReporter:
         send_bytes(self._sock, pack_header(Kind.TENSOR, length, group), deadline, what, self.peer)
         for part in parts:
             send_bytes(self._sock, part, deadline, what, self.peer)
-
-    def stop_requested(self, wait_s: float = 0.0) -> bool:
-        """Whether the driver asked this stage to end (its STOP frame has arrived).
-
-        Looks for at most `wait_s` seconds (0: only what is already here, the group
-        boundary never waits for the driver). Anything else from the driver is a FrameError.
-        """
-        if self._stop:
-            return True
-        poller = select.poll()  # not select(): a Python worker may hold fds past FD_SETSIZE
-        poller.register(self._sock, select.POLLIN)
-        if not poller.poll(max(0, int(wait_s * 1000))):
-            return False
-        what = "the driver's stop request"
-        header = recv_header(self._sock, Deadline.after(self.timeout), what, self.peer)
-        check_header(header, (Kind.STOP,), 0, what, self.peer)
-        self._stop = True
-        return True
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -259,23 +237,6 @@ class BoundaryServer(ConnectionServer):
         with self._lock:
             backlog = self._backlog
         backlog.release()
-
-    def request_stop(self) -> int:
-        """Ask every rank of the current round to end its stage at its next group boundary.
-
-        One empty STOP frame on each rank's connection, which the driver writes nothing
-        else to after the handshake, so the frame fits its socket buffer (the send is bounded
-        by the socket's timeout all the same). Returns how many ranks it reached; a rank
-        that already closed its connection has finished its stage anyway.
-        """
-        frame = pack_header(Kind.STOP, 0)
-        with self._lock:
-            conns = list(self._conns)
-        reached = 0
-        for conn in conns:
-            with contextlib.suppress(OSError):  # closed or reset: that task has ended
-                reached += conn.send(frame) == len(frame)
-        return reached
 
     def close_round(self) -> None:
         """Stop accepting reports of the current round and drop its connections."""

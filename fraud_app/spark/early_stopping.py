@@ -13,10 +13,9 @@ weights. With `every_groups` the points are group boundaries instead (then only
 a fixed `group_size` makes them reproducible).
 
 When `patience` evaluations in a row fail to beat the best average precision by
-more than `min_delta`, the driver stops: it asks the workers of the running
-stage to stop, they leave together at their next group boundary and their tasks
-end normally (no cancelled job; the work they did past the stopping boundary is
-dropped), and, with `restore_best`, it loads the weights of the best evaluation. `best_iteration` is the iteration count to
+more than `min_delta`, the driver stops: it cancels the running stage (the work
+the workers did past that boundary is dropped) and, with `restore_best`, loads
+the weights of the best evaluation. `best_iteration` is the iteration count to
 use for a refit on train + validation.
 
 A run resumed from a checkpoint keeps its earlier evaluation records (they live

@@ -15,11 +15,6 @@ next one. A failed stage (killed task, crashed worker, peer timeout: Spark
 aborts the whole barrier job, it does not retry it) keeps every group committed
 before the failure and is retried from the last one with a fresh rendezvous
 round, up to `max_retries` times without progress.
-
-Early stopping ends a stage without cancelling it: after the stopping group is
-committed the driver sends each rank a stop request, the ranks agree on it at
-their next group boundary (`worker.py`) and return, and the driver drops their
-reports past the stopping group while it waits for the job to end.
 """
 
 from __future__ import annotations
@@ -175,7 +170,6 @@ class GroupedEngine(Engine):
             state_broadcast=bc,
             fault=fault,
             topology=cfg.topology,
-            stoppable=self.stopper is not None,
         )
         # A report may take a whole group: every iteration is bounded by op_timeout.
         report_timeout = cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s
@@ -196,40 +190,11 @@ class GroupedEngine(Engine):
             bc.destroy()
             raise
         if self.stopped():  # early stopping: drop what the workers did past the boundary
-            self._stop_stage(job, events, bsrv, report_timeout)
+            job.cancel()
             bsrv.close_round()
             bc.destroy()
             return
         self._finishing = (job, bc)
-
-    def _stop_stage(self, job: StageJob, events, bsrv, timeout: float) -> None:
-        """Ask the workers to stop and wait for their barrier job to end normally.
-
-        They leave at their next group boundary, so this waits for at most the group they
-        are in. Their reports past the stopping group are taken off the queue (so no
-        reader blocks on the backlog) and dropped: the committed state stays the one the
-        stopper evaluated. A job still running after `timeout` is cancelled.
-        """
-        reached = bsrv.request_stop()
-        logger.debug("stop request sent to %d rank(s) of stage %s", reached, job.job_tag)
-        until = time.monotonic() + timeout
-        while (left := until - time.monotonic()) > 0:
-            try:
-                kind, payload = events.get(timeout=min(left, 1.0))
-            except queue.Empty:
-                continue
-            if kind == "report":
-                bsrv.report_consumed()
-            elif kind == "done":
-                job.wait(self.config.connect_timeout_s)  # its thread is returning
-                return
-            elif kind == "failed":
-                logger.warning("stage %s failed after training stopped (nothing of it is "
-                               "used): %s", job.job_tag, payload)  # fmt: skip
-                return
-        logger.warning("stage %s did not end within %.0f s of the stop request; cancelling it",
-                       job.job_tag, timeout)  # fmt: skip
-        job.cancel()
 
     def _retire_previous(self) -> None:
         """Wait for the previous stage's tasks to return (all its groups are committed)."""

@@ -8,12 +8,6 @@ optimizer step, and a report of the rank's state and timings to the driver's
 boundary server (`boundary.py`). Training never waits for the driver: the
 report goes into the socket and the next group starts. The task's return value
 is only a small summary.
-
-With early stopping (`StageTask.stoppable`) the ranks also agree, at every group
-boundary but the stage's last, whether the driver has asked them to stop: each
-looks for the driver's stop request without waiting and one small all-reduce
-sums the answers, so every rank leaves after the same group and the task ends
-normally (no cancelled barrier job).
 """
 
 from __future__ import annotations
@@ -80,7 +74,6 @@ class StageTask:
     state_broadcast: Any  # pyspark Broadcast of the driver's TrainingState payload
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
     topology: str = "auto"  # CommConfig.topology: auto | flat | hierarchical
-    stoppable: bool = False  # early stopping: the driver may end the stage at a group boundary
 
     @property
     def state_version(self) -> tuple[int, int]:
@@ -171,7 +164,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
             "state_cache_hit": state_hit,
             "transport": comm.transport,
         }
-        iteration, report_s, groups = task.start_iteration, 0.0, 0
+        iteration, report_s = task.start_iteration, 0.0
         for index, g in enumerate(task.group_sizes):
             group = task.start_group + index
             figures = _run_group(task, rank, g, iteration, model, loss, step, cursor)
@@ -199,32 +192,8 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
                 **(stage if index == 0 else {}),
             }
             reporter.send(group, meta, arrays)
-            groups += 1
-            last = index + 1 == len(task.group_sizes)
-            stop = task.stoppable and not last and _stop_agreed(comm, reporter)
             report_s += time.perf_counter() - t0
-            if stop:
-                logger.info("rank %d: the driver stopped training; leaving after group %d",
-                            rank, group)  # fmt: skip
-                break
-    return {
-        "rank": rank,
-        "groups": groups,
-        "report_s": report_s,
-        "stage_s": time.perf_counter() - t_start,
-        **stage,
-    }
-
-
-def _stop_agreed(comm: Communicator, reporter: BoundaryReporter) -> bool:
-    """Whether any rank has the driver's stop request; every rank gets the same answer.
-
-    The request reaches the ranks at different moments, so each one only looks (without
-    waiting) and the sum over ranks decides: all of them leave after the same group, and
-    none is left waiting in a collective for a rank that has gone.
-    """
-    heard = np.array([1.0 if reporter.stop_requested() else 0.0])
-    return bool(comm.all_reduce_small(heard)[0] > 0)
+    return {"rank": rank, "report_s": report_s, "stage_s": time.perf_counter() - t_start, **stage}
 
 
 def _run_group(

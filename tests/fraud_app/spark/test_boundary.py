@@ -83,32 +83,6 @@ def test_a_silent_reporter_hits_the_report_deadline():
     assert (kind, rank) == ("error", 1) and "rank 1" in message and "next group report" in message
 
 
-def test_the_stop_request_reaches_every_rank_and_reports_still_flow():
-    with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
-        events = server.open_round(4, report_timeout=5.0)
-        with _reporter(server, 0, 4) as r0, _reporter(server, 1, 4) as r1:
-            assert sorted(p for _, p in _events(events, 2)) == [0, 1]  # both connected
-            assert not r0.stop_requested() and not r1.stop_requested(wait_s=0.05)
-            assert server.request_stop() == 2
-            assert r0.stop_requested(wait_s=5.0) and r1.stop_requested(wait_s=5.0)
-            assert r0.stop_requested()  # stays true: the frame was read once
-            r1.send(7, {"loss_sum": 1.0}, {})  # the rank's last report after the request
-            kind, report = _events(events, 1)[0]
-    assert kind == "report" and (report.rank, report.group) == (1, 7)
-
-
-def test_a_frame_other_than_stop_from_the_driver_is_refused():
-    with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
-        events = server.open_round(1, report_timeout=5.0)
-        with _reporter(server, 0, 1) as r0:
-            assert _events(events, 1) == [("connected", 0)]  # sent once the server holds it
-            (conn,) = server._conns
-            conn.sendall(boundary.pack_header(boundary.Kind.TENSOR, 0))
-            with pytest.raises(FrameError, match="sent a TENSOR frame while we waited for the "
-                               "driver's stop request"):  # fmt: skip
-                r0.stop_requested(wait_s=5.0)
-
-
 def _payload(header: dict, data: bytes = b"") -> bytes:
     raw = json.dumps(header).encode()
     return struct.pack("!I", len(raw)) + raw + data

@@ -145,34 +145,3 @@ def test_validation_without_early_stopping_only_records(spark):
     assert [r["iteration"] for r in res.validation] == [8, 16]
     with pytest.raises(TrainingError, match="no validation_df"):
         _fit(spark, df, None, early_stopping=EarlyStoppingConfig())
-
-
-@pytest.mark.spark
-def test_an_early_stop_ends_its_barrier_job_without_cancelling_it(spark):
-    """The stop comes early in ONE long stage (1000 groups planned): the workers learn it at a
-    group boundary and return, so every job of the fit succeeds (a cancelled barrier job,
-    with its killed tasks, ends FAILED) and the result is still the best evaluation's."""
-    sc = spark.sparkContext
-    df, val = _df(spark), _df(spark, n=120, seed=5, flip=True)
-    es = EarlyStoppingConfig(patience=2, every_epochs=0.5, restore_best=True)
-    sc.setJobGroup("early-stop-test", "an early-stopped fit")
-    try:
-        before = set(sc.statusTracker().getJobIdsForGroup("early-stop-test"))
-        res = _fit(spark, df, val, early_stopping=es, iterations=4000, group_size=4,
-                   stage_groups=1000)  # fmt: skip
-        sc._jsc.sc().listenerBus().waitUntilEmpty(30_000)  # job ends reach the status store
-        jobs = set(sc.statusTracker().getJobIdsForGroup("early-stop-test")) - before
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)
-        sc.setLocalProperty("spark.job.description", None)
-    assert res.stopped_early and res.iterations < 4000
-    assert sum(h["stage_start"] for h in res.history) == 1  # the stop came inside the stage
-    infos = [sc.statusTracker().getJobInfo(j) for j in sorted(jobs)]
-    assert infos and [i.status for i in infos] == ["SUCCEEDED"] * len(infos)
-    # the barrier stage is in the fit's last job (beside the skipped shuffle stage of the
-    # blocks): both its tasks completed, none failed
-    stages = [sc.statusTracker().getStageInfo(s) for s in infos[-1].stageIds]
-    counts = [(s.numTasks, s.numCompletedTasks, s.numFailedTasks) for s in stages]
-    assert (2, 2, 0) in counts and all(failed == 0 for *_, failed in counts)
-    aps = [r["average_precision"] for r in res.validation]
-    assert res.best_iteration == res.validation[int(np.argmax(aps))]["iteration"]
