@@ -20,7 +20,9 @@ again for the refit, as fraud_app.models.train does); `"encode": "ple_aug" | "ra
 
 Selection is on validation AP only (mean over folds of the members' early-stopping
 validation); test AP is reported beside it, and `*_train_only` is the test AP of the
-models trained on the train window alone (before the refit), for both models. Not a benchmark of record (bench/backtest.py
+models trained on the train window alone (before the refit), for both models.
+`"refit_keep": true` scores the test window with the mean of the train-window members and
+the refit ones (a diagnostic of the refit; validation cannot choose it). Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
@@ -194,15 +196,21 @@ def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, 
         val_scores = predict(models, enc(X[va]))
         val_ens = average_precision(yk[va], val_scores)
         # the train-window models on the test window too (no refit): where the gap opens
-        test_train_only = average_precision(data["y"][te], predict(models, enc(X[te])))
+        test_scores = predict(models, enc(X[te]))
+        test_train_only = average_precision(data["y"][te], test_scores)
         used = np.concatenate([tr, va])
+        # "refit_keep": the train-window members scored beside the refit ones (mean)
+        kept = test_scores if cfg.get("refit", True) and cfg.get("refit_keep") else None
         if cfg.get("refit", True):
             if cfg.get("refit_by") == "epochs":  # same passes over the larger refit data
                 its = [round(i * len(used) / len(tr)) for i in its]
             enc = fitted_transform(cfg, X[used])  # the refit's window
             Xu = enc(X[used])
             models, _, _ = ensemble_scores(cfg, Xu, yk[used], Xu, 0, iterations=its)
-        test_ap = average_precision(data["y"][te], predict(models, enc(X[te])))
+        scores = predict(models, enc(X[te]))
+        if kept is not None:
+            scores = (scores + kept) / 2
+        test_ap = average_precision(data["y"][te], scores)
         fold = {"val_ap": round(float(val_ens), 4), "test_ap": round(float(test_ap), 4),
                 "test_ap_train_only": round(float(test_train_only), 4),
                 "iterations": its, "test_frauds": int(data["y"][te].sum()),
