@@ -22,7 +22,8 @@ Selection is on validation AP only (mean over folds of the members' early-stoppi
 validation); test AP is reported beside it, and `*_train_only` is the test AP of the
 models trained on the train window alone (before the refit), for both models.
 `"refit_keep": true` scores the test window with the mean of the train-window members and
-the refit ones (a diagnostic of the refit; validation cannot choose it). Not a benchmark of record (bench/backtest.py
+the refit ones, `"refit_seeds": n` refits n times with other seeds and subsets and scores
+with all members (diagnostics of the refit; validation cannot choose them). Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
@@ -206,7 +207,9 @@ def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, 
                 its = [round(i * len(used) / len(tr)) for i in its]
             enc = fitted_transform(cfg, X[used])  # the refit's window
             Xu = enc(X[used])
-            models, _, _ = ensemble_scores(cfg, Xu, yk[used], Xu, 0, iterations=its)
+            models = []  # "refit_seeds": n refits (other seeds, other subsets), all scored
+            for seed in range(0, 100 * cfg.get("refit_seeds", 1), 100):
+                models += ensemble_scores(cfg, Xu, yk[used], Xu, seed, iterations=its)[0]
         scores = predict(models, enc(X[te]))
         if kept is not None:
             scores = (scores + kept) / 2
