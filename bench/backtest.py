@@ -47,7 +47,7 @@ def _config(workdir: Path, mode: str, args, extra: dict[str, Any]):
         "generate.partitions": 2,
         "generate.label_times": mode == "label_time",
         "features.label_delay_days": 7,
-        "features.spec_dir": str(REPO / "feature_specs"),
+        "features.spec_dir": str(args.spec_dir or REPO / "feature_specs"),
         "training.checkpoint": False,
         "backtest.folds": 4,
         "backtest.step_days": 7,
@@ -101,6 +101,11 @@ def main() -> None:
         help="use <workdir>/<mode>/features when it exists (written by an earlier "
         "run with the same data flags) instead of generating it again",
     )
+    p.add_argument("--spec-dir", default=None,
+                   help="feature spec directory (default: the shipped feature_specs/)")  # fmt: skip
+    p.add_argument("--features-only", action="store_true",
+                   help="write <workdir>/<mode>/features for both modes and stop (for "
+                   "bench/backtest_sweep.py)")  # fmt: skip
     p.add_argument("--configs", default="default",
                    help="comma-separated ensemble configurations to try: " + ", ".join(CONFIGS))  # fmt: skip
     args = p.parse_args()
@@ -112,6 +117,14 @@ def main() -> None:
                                                      "spark.driver.memory": "4g"})  # fmt: skip
     workdir, t0 = Path(args.workdir), time.monotonic()
     tried, prepared = [], {}
+    if args.features_only:
+        for mode in ("label_time", "delay_only"):
+            t_mode = time.monotonic()
+            prepared[mode] = _features(spark, _config(workdir, mode, args, {}))
+            prepared[mode]["s"] = round(time.monotonic() - t_mode, 1)
+        print(json.dumps({"features": prepared, "load_avg_1m_start": round(load_start, 2),
+                          "load_avg_1m_end": round(os.getloadavg()[0], 2)}))  # fmt: skip
+        return
     for name in args.configs.split(","):
         figures: dict[str, Any] = {"configuration": name, "overrides": CONFIGS[name]}
         for mode in ("label_time", "delay_only"):
