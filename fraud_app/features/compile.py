@@ -77,30 +77,31 @@ def compute_features(
     *,
     vector_column: str | None = "features",
     skip_all_null: bool = True,
+    whole_history: DataFrame | None = None,
 ) -> FeatureResult:
     """Every computable feature of `feature_set` for every row of the canonical `df`.
 
     skip_all_null: also skip features whose optional input column is null in every row
-    (one small Spark job counts the non-null values of those columns)."""
+    (one small Spark job counts the non-null values of those columns).
+    whole_history: canonical rows (a superset of `df`'s, same columns) that the
+    categorical encodings and the all-null check read instead of `df`: the batch scorer
+    passes every row up to its last date and, as `df`, only the history the window
+    features need (fraud_app.scoring.history)."""
     if "timestamp" not in df.columns:
         raise SchemaError(
             f"compute_features needs a `timestamp` column (canonical schema). Received columns: {df.columns}"
         )
-    computable, skipped = _split_available(df, feature_set, skip_all_null=skip_all_null)
+    whole = df if whole_history is None else whole_history
+    computable, skipped = _split_available(whole, feature_set, skip_all_null=skip_all_null)
     _check_names(computable, vector_column)
-    prepared = df.select(
-        "*",
-        ts_micros().alias(TS),
-        label_known_at_micros(df, feature_set.label_delay_s).alias(KNOWN),
-        is_fraud(df).alias(FRAUD),
-        F.lit(1).alias(ROW),
-    )
+    prepared = _prepared(df, feature_set.label_delay_s)
     out = _entity_stages(prepared, computable, feature_set.label_delay_s)
     exprs: dict[str, Column] = {}
     encodings = [f for f in computable if isinstance(f, ENCODING_KINDS)]
     if encodings:
+        source = prepared if whole_history is None else _prepared(whole, feature_set.label_delay_s)
         out, encoded = add_encodings(
-            out, encodings, label_delay_s=feature_set.label_delay_s, source=prepared
+            out, encodings, label_delay_s=feature_set.label_delay_s, source=source
         )
         exprs.update(encoded)
     exprs.update({f.name: rowwise_column(f) for f in computable if isinstance(f, ROWWISE_KINDS)})
@@ -111,6 +112,17 @@ def compute_features(
         skipped=tuple(skipped),
         vector_column=vector_column,
         label_delay_s=feature_set.label_delay_s,
+    )
+
+
+def _prepared(df: DataFrame, label_delay_s: int) -> DataFrame:
+    """df + the helper columns every feature stage reads."""
+    return df.select(
+        "*",
+        ts_micros().alias(TS),
+        label_known_at_micros(df, label_delay_s).alias(KNOWN),
+        is_fraud(df).alias(FRAUD),
+        F.lit(1).alias(ROW),
     )
 
 

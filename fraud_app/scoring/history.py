@@ -4,10 +4,12 @@ the feature specs need.
 The features are computed by the same code as the feature table
 (fraud_app.features.compile.compute_features) on the canonical rows from
 `start - history` to the end date, then the rows of the requested dates are kept.
-`history_seconds` is how far back a feature can look: its window (fraud rates: window +
-label delay), a time_since_previous cap, plus the label delay for every label-based one.
-Categorical encodings (frequency / target) count ALL earlier transactions, so a spec set
-that has them reads the whole history (None) to give the values training saw.
+`history_seconds` is how far back a window feature can look: its window (+ its lag;
+fraud rates: window + label delay; velocity: its baseline), a time_since_previous cap,
+plus the label delay for every label-based one. Categorical encodings (frequency /
+target) count ALL earlier transactions: they are aggregated over the whole history
+(a groupBy, no sort), while the window features, which sort their rows, read only
+their own history; both give the values training saw.
 """
 
 from __future__ import annotations
@@ -22,31 +24,38 @@ from pyspark.sql import functions as F
 from fraud_app.features.compile import FeatureResult, compute_features
 from fraud_app.features.definitions import (
     FraudRate,
-    FrequencyEncoding,
-    TargetEncoding,
     TimeSincePrevious,
+    VelocityRatio,
 )
+from fraud_app.features.encodings import ENCODING_KINDS
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
 
 logger = logging.getLogger(__name__)
 
 
-def history_seconds(feature_set: FeatureSet) -> int | None:
-    """Seconds of history before a row that its features can depend on; None = all."""
+def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int | None:
+    """Seconds of history before a row that its features can depend on; None = all.
+
+    encodings=False: of the features other than the categorical encodings (those count
+    all earlier rows: with them the answer is None)."""
     longest = 0
     delay = feature_set.label_delay_s
     for f in feature_set.features:
-        if isinstance(f, FrequencyEncoding | TargetEncoding):
-            return None
+        if isinstance(f, ENCODING_KINDS):
+            if encodings:
+                return None
+            continue
         if isinstance(f, TimeSincePrevious):
             if f.fill_value is not None and f.fill_value != f.cap_s:
                 return None  # "no earlier row" and "one older than the cap" differ
             longest = max(longest, f.cap_s)
+        elif isinstance(f, VelocityRatio):
+            longest = max(longest, f.baseline_s)  # the longer of its two windows
         elif isinstance(f, FraudRate):
-            longest = max(longest, f.window_s + delay)
+            longest = max(longest, f.window_s + max(delay, f.lag_s(delay)))
         elif hasattr(f, "window_s"):
-            longest = max(longest, f.window_s)
+            longest = max(longest, f.window_s + (f.lag_s(delay) if hasattr(f, "lag_s") else 0))
     return longest + delay
 
 
@@ -75,13 +84,18 @@ def features_for_dates(
     The result has one column per computed feature and no assembled vector (the caller
     assembles it in the model's order).
     """
-    history_s = history_seconds(feature_set)
+    history_s = history_seconds(feature_set, encodings=False)
+    encodings = any(isinstance(f, ENCODING_KINDS) for f in feature_set.features)
     logger.info(
-        "scoring %s..%s: reading %s of history",
+        "scoring %s..%s: reading %s of history%s",
         start, end, "all" if history_s is None else f"{math.ceil(history_s / 86_400)} days",
+        " (the categorical encodings: all of it)" if encodings and history_s is not None else "",
     )  # fmt: skip
     source = history_rows(canonical, start, end, history_s)
-    result = compute_features(source, feature_set, vector_column=None)
+    whole = (
+        history_rows(canonical, start, end, None) if encodings and history_s is not None else None
+    )
+    result = compute_features(source, feature_set, vector_column=None, whole_history=whole)
     dates = F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end))
     return FeatureResult(
         df=result.df.where(dates),

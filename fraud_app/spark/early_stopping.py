@@ -13,9 +13,13 @@ weights. With `every_groups` the points are group boundaries instead (then only
 a fixed `group_size` makes them reproducible).
 
 When `patience` evaluations in a row fail to beat the best average precision by
-more than `min_delta`, the driver stops: it cancels the running stage (the work
-the workers did past that boundary is dropped) and, with `restore_best`, loads
-the weights of the best evaluation. `best_iteration` is the iteration count to
+more than `min_delta`, the driver stops and, with `restore_best`, loads the weights
+of the best evaluation. A stage that could end in a stop (the next evaluation would
+spend the patience) is planned to end at that evaluation point, so the stop meets a
+finished stage: its tasks return normally instead of being killed by a cancelled job
+(Spark waits `spark.python.task.killTimeout` for each killed Python worker, and the
+next run would start new ones). A stage cancelled for any other reason drops the work
+its workers did past the last committed boundary. `best_iteration` is the iteration count to
 use for a refit on train + validation.
 
 A run resumed from a checkpoint keeps its earlier evaluation records (they live
@@ -173,6 +177,27 @@ class EarlyStopper:
             out.append(end - it)
             it = end
         return out
+
+    def until_possible_stop(
+        self, plan: list[int], start_iteration: int, start_group: int
+    ) -> list[int]:
+        """The planned groups up to the first evaluation that can stop the run.
+
+        That is the evaluation that spends the patience if none before it improves: the
+        stage ends there, so a stop finds the stage already done (no cancelled barrier
+        job, no killed tasks, the Python workers stay up for the next run), and no group
+        past it is trained only to be dropped. Iterations, evaluations and weights are
+        the same either way (groups and stages do not change the result; module doc).
+        """
+        left = self.config.patience - self.since_best  # evaluations until a possible stop
+        iteration, group = start_iteration, start_group
+        for index, g in enumerate(plan):
+            iteration, group = iteration + g, group + 1
+            if iteration < self.total and self.due(iteration, group):
+                left -= 1
+                if left <= 0:
+                    return plan[: index + 1]
+        return plan
 
     def due(self, iteration: int, group: int | None) -> bool:
         """Whether the state after `iteration` iterations (`group` groups, None: not a group

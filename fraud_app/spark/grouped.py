@@ -104,6 +104,10 @@ class GroupedEngine(Engine):
                 plan = self.planner.plan(self.total - self.state.iteration)
                 if self.stopper is not None:  # evaluation points become group boundaries
                     plan = self.stopper.cut(plan, self.state.iteration)
+                    # a stage that may stop ends at that evaluation: no cancel on a stop
+                    plan = self.stopper.until_possible_stop(
+                        plan, self.state.iteration, self.state.group
+                    )
                 round_id += 1
                 before = self.state.group
                 try:
@@ -182,19 +186,19 @@ class GroupedEngine(Engine):
         job.start()
         self._retire_previous()
         try:
-            self._collect(task, plan, events, bsrv, job, t0)
+            complete = self._collect(task, plan, events, bsrv, job, t0)
         except BaseException:
             self._t_commit = None
             job.cancel()
             bsrv.close_round()
             bc.destroy()
             raise
-        if self.stopped():  # early stopping: drop what the workers did past the boundary
+        if not complete:  # early stopping inside the stage: drop the work past the boundary
             job.cancel()
             bsrv.close_round()
             bc.destroy()
             return
-        self._finishing = (job, bc)
+        self._finishing = (job, bc)  # also after a stop at its last group: tasks return
 
     def _retire_previous(self) -> None:
         """Wait for the previous stage's tasks to return (all its groups are committed)."""
@@ -214,8 +218,9 @@ class GroupedEngine(Engine):
 
     def _collect(
         self, task: StageTask, plan: list[int], events, bsrv, job: StageJob, t0: float
-    ) -> None:
-        """Commit groups as their reports complete, until the plan is done or the stage fails."""
+    ) -> bool:
+        """Commit groups as their reports complete, until the plan is done (True), early
+        stopping ends the run before its last group (False) or the stage fails (raises)."""
         world = self.config.num_workers
         pending: dict[int, dict[int, Report]] = {}
         committed, t_last, loops, stage_cost = 0, t0, 0.0, 0.0
@@ -264,7 +269,7 @@ class GroupedEngine(Engine):
                     committed, t_last = committed + 1, now
                     self._t_commit, self._state_round = now, task.round_id
                     if self.stopped():
-                        return
+                        return committed == len(plan)
             elif kind == "connected":
                 connected.add(payload)
                 ever_connected.add(payload)
@@ -284,6 +289,7 @@ class GroupedEngine(Engine):
         if committed < len(plan):
             raise StageFailed(failure or "the stage ended early")
         self.planner.observe(stage_cost_s=stage_cost, loop_s=loops, iterations=sum(plan))
+        return True
 
     def _commit(self, reports: list[Report], g: int, wall: float) -> None:
         state = self.state

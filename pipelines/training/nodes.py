@@ -6,6 +6,7 @@ split -> balance -> fit ensemble -> score -> evaluate. I/O lives in pipeline.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -23,10 +24,11 @@ from fraud_app.models.train import (
     feature_statistics,
     train_ensemble,
 )
-from fraud_app.scoring.batch import ScoringOptions, score_dataframe
+from fraud_app.scoring.batch import ScoringOptions, score_arrow_column, score_dataframe
 from fraud_app.scoring.evaluate import collect_window
 from fraud_app.scoring.reference import reference_from_training
 from fraud_app.scoring.tasks import task_errors
+from fraud_app.spark.data import PartitionData
 
 
 def split(features_df, cfg: SplitsSection, *, label_delay_days: float) -> SplitResult:
@@ -133,6 +135,41 @@ def score_and_collect(
     """Scores (and, with_features, the feature matrix under `features_col`) of one window."""
     scored = score(df, ensemble, features_col=features_col)
     return collect_scores(scored, matrix=features_col if with_features else None)
+
+
+@dataclass(frozen=True)
+class ValidationWindow:
+    """The validation window on the driver, collected ONCE per training run: the columns
+    evaluation needs and the feature matrix. Early stopping scores it at every evaluation
+    point, the promotion gate scores the champion on it, and the ensembles (the one early
+    stopping selected, then the refit) are scored on it here, each with the function the
+    Spark scorer runs per Arrow batch (`score_arrow_column`: same checks, and the fused
+    plan gives a row the same bits in any batch), instead of one Spark job per model."""
+
+    columns: dict[str, np.ndarray]  # label, card_id, fraud_pattern, event_date (if present)
+    vectors: Any  # the Arrow list column of feature vectors, as collected
+    X: np.ndarray  # (rows, width) float32
+
+    def partition_data(self) -> PartitionData:
+        """(X, y) for early stopping, as collect_validation would give them."""
+        return PartitionData(self.X, self.columns["label"].astype(np.float32), None)
+
+    def scored(self, ensemble: FraudEnsemble) -> dict[str, np.ndarray]:
+        """The columns + `fraud_score`, as score_and_collect gives them."""
+        if len(self.X) == 0:
+            return {**self.columns, "fraud_score": np.zeros(0)}
+        score = score_arrow_column(self.vectors, ensemble, ScoringOptions())[0]
+        return {**self.columns, "fraud_score": score.to_numpy(zero_copy_only=False)}
+
+
+def collect_validation_window(df, features_col: str) -> ValidationWindow:
+    """One Spark job: the evaluation columns and the feature vectors of the window."""
+    cols = [c for c in _COLLECT if c in df.columns and c != "fraud_score"]
+    with task_errors():
+        table = df.select(*cols, features_col).toArrow()
+    vectors = table.column(features_col).combine_chunks()
+    columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in cols}
+    return ValidationWindow(columns, vectors, vector_matrix(vectors))
 
 
 def evaluate_arrays(data: dict[str, np.ndarray]) -> dict[str, Any]:

@@ -79,6 +79,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     balanced = nodes.balance(splits.train, config.balancing, keep=[vector]).persist()
     logger.info("balancing: %s", balanced.summary)
     checkpoints = str(paths.resolve("checkpoints") / run)
+    val = _validation_window(config, tracker, splits, names, vector)
     try:
         fitted = nodes.fit_ensemble(
             balanced,
@@ -87,7 +88,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
             names,
             features_col=vector,
             checkpoint_root=checkpoints,
-            validation_df=splits.validation,
+            validation_df=val.partition_data() if val is not None else splits.validation,
         )
     finally:
         balanced.unpersist()
@@ -95,20 +96,17 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         tracker.log_member(k, result)
     baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
     # Validation metrics come from the ensemble selected on validation (before any refit).
-    # With tracking on, the same collect brings the window's features: the promotion gate
-    # scores the champion on them on the tracking thread (no Spark job beside training).
-    with_rows = lifecycle.collect_gate_rows(tracker, splits, names)
-    windows = {"validation": nodes.score_and_collect(
-        splits.validation, fitted.ensemble, vector, with_features=with_rows)}  # fmt: skip
-    gate_rows = lifecycle.gate_rows(windows["validation"], vector)
+    # With tracking on, the window's features go to the promotion gate, which scores the
+    # champion on them on the tracking thread (no Spark job beside training).
+    windows = {"validation": _scored_validation(val, splits, fitted.ensemble, vector)}
+    with_rows = val is not None and lifecycle.collect_gate_rows(tracker, splits, names)
+    gate_rows = (val.X, val.columns["label"]) if with_rows else None
     refit, refit_summary = refit_ensemble(config, splits, fitted, names, vector, checkpoints)
     final = refit or fitted
     # The alert threshold stored with the model (C2) is a quantile of the FINAL model's
     # validation scores, so it is on the scale of the scores the model will give.
     final_val = (
-        nodes.score_and_collect(splits.validation, final.ensemble, vector)
-        if refit
-        else windows["validation"]
+        _scored_validation(val, splits, final.ensemble, vector) if refit else windows["validation"]
     )
     final.ensemble.metadata["scoring"] = nodes.scoring_metadata(
         splits, final.ensemble, final_val["fraud_score"], config, vector
@@ -158,6 +156,23 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         model_uri=(registry or {}).get("registered_uri") or (registry or {}).get("model_uri"),
         registry=registry, baselines=report["baselines"], mlflow_run_id=tracker.run_id,
     )  # fmt: skip
+
+
+def _validation_window(config: AppConfig, tracker, splits, names, vector: str):
+    """The validation window on the driver (one Spark job) when early stopping or the
+    promotion gate needs it there anyway; None: each model is scored on it by Spark."""
+    early_stopping = config.training.distributed.early_stopping is not None
+    if not early_stopping and not lifecycle.collect_gate_rows(tracker, splits, names):
+        return None
+    return nodes.collect_validation_window(splits.validation, vector)
+
+
+def _scored_validation(val, splits, ensemble, vector: str) -> dict[str, Any]:
+    """The validation window's evaluation columns + `fraud_score` of `ensemble`: scored on
+    the driver when the window is there (same bits as the Spark scorer), else by Spark."""
+    if val is not None:
+        return val.scored(ensemble)
+    return nodes.score_and_collect(splits.validation, ensemble, vector)
 
 
 def _member_report(r) -> dict[str, Any]:

@@ -86,6 +86,24 @@ def test_patience_counts_evaluations_without_improvement():
     assert s.stopped and s.best_iteration == 4 and len(s.records) == 3
 
 
+def test_a_stage_that_may_stop_ends_at_that_evaluation():
+    s = _stopper(patience=2, every_epochs=0.5, total=19, ipe=8)  # points 4, 8, 12, 16, 19
+    m = _model()
+    params = m.params.data.copy()
+    plan = s.cut([10, 9], 0)  # [4, 4, 2, 2, 4, 3]
+    # patience 2: the second evaluation in the stage (8) is the first that could stop
+    assert s.until_possible_stop(plan, 0, 0) == [4, 4]
+    s.evaluate(4, 1, params, {})
+    assert s.until_possible_stop([4, 2, 2, 4, 3], 4, 1) == [4, 2, 2]  # a best: 8, then 12
+    s.evaluate(8, 2, params, {})  # no improvement: the next evaluation (12) may stop
+    assert s.until_possible_stop([2, 2, 4, 3], 8, 2) == [2, 2]
+    assert s.until_possible_stop([4], 8, 2) == [4]  # already ends at the point
+    assert s.until_possible_stop([3], 16, 4) == [3]  # the last point (total) never stops early
+    g = _stopper(patience=1, every_epochs=None, every_groups=2, total=40, ipe=8)
+    assert g.until_possible_stop([5, 5, 5, 5], 10, 1) == [5]  # after 2 groups: evaluated
+    assert _stopper(patience=3).until_possible_stop([40], 0, 0) == [40]  # no point inside
+
+
 def test_bad_settings_and_one_class_validation_are_clear_errors():
     with pytest.raises(ConfigError, match="patience must be an integer >= 1"):
         EarlyStoppingConfig(patience=0)
@@ -120,6 +138,25 @@ def test_early_stopping_restores_the_best_weights_and_is_reproducible(spark):
     np.testing.assert_allclose([r["average_precision"] for r in again.validation], aps, rtol=1e-6)
     assert again.best_iteration == a.best_iteration
     np.testing.assert_allclose(again.model.params.data, a.model.params.data, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.spark
+def test_an_early_stop_ends_its_stage_without_cancelling_a_job(spark):
+    """The stage that stops ends at the stopping evaluation, so its barrier job succeeds:
+    no job of the run is cancelled (a cancel kills both Python workers)."""
+    sc = spark.sparkContext
+    df, val = _df(spark), _df(spark, n=120, seed=5, flip=True)
+    es = EarlyStoppingConfig(patience=2, every_epochs=0.5, restore_best=True)
+    group = "early-stop-no-cancel"
+    sc.setJobGroup(group, "early stopping without a cancel")
+    try:
+        res = _fit(spark, df, val, early_stopping=es, stage_groups=8)
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    assert res.stopped_early and res.iterations < 40
+    assert res.iterations == res.validation[-1]["iteration"]
+    jobs = [sc.statusTracker().getJobInfo(j) for j in sc.statusTracker().getJobIdsForGroup(group)]
+    assert jobs and {j.status for j in jobs} == {"SUCCEEDED"}
 
 
 @pytest.mark.spark

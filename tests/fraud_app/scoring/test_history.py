@@ -1,0 +1,58 @@
+"""The batch scorer's features read only the history they need: window features their
+own windows' history, the categorical encodings the whole of it (fraud_app.scoring.history)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_app.features.compile import compute_features
+from fraud_app.features.definitions import VelocityRatio, WindowAggregate
+from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
+from fraud_app.schema import PARTITION_COLUMN
+from fraud_app.scoring.history import features_for_dates, history_rows, history_seconds
+from tests.fraud_app.features.canonical_data import frame, tricky_rows
+
+REPO = Path(__file__).resolve().parents[3]
+DAY = 86_400
+SHIPPED = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
+
+
+def test_history_of_the_window_features_and_of_the_encodings():
+    assert history_seconds(SHIPPED) is None  # the encodings count every earlier row
+    # windows alone: card fraud rates over 30 days ending a label delay ago, + the delay
+    assert history_seconds(SHIPPED, encodings=False) == (30 + 7 + 7) * DAY
+    velocity = VelocityRatio(entity="card", window="1h", baseline="60d")
+    lagged = WindowAggregate(entity="card", aggregation="count", window="1d", lag="20d")
+    for feature, days in ((velocity, 60), (lagged, 21)):
+        fs = FeatureSet(features=(feature,), label_delay_s=7 * DAY)
+        assert history_seconds(fs) == (days + 7) * DAY
+
+
+@pytest.mark.spark
+def test_scoring_features_equal_the_feature_table_with_a_bounded_window_history(spark):
+    """Rows of the last 3 of 60 days: the shipped specs give the feature table's values
+    while the window features read 44 days of rows; the encodings, had they read only
+    those, would differ (so this test can fail)."""
+    df = frame(spark, tricky_rows(n=900, seed=3, days=60))
+    df = df.withColumn(PARTITION_COLUMN, F.to_date("timestamp")).cache()
+    start, end = dt.date(2024, 2, 27), dt.date(2024, 2, 29)
+    days = F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end))
+    table = compute_features(df, SHIPPED, vector_column=None)
+    names = list(table.feature_names)
+    result = features_for_dates(df, SHIPPED, start, end)
+    assert list(result.feature_names) == names
+    bounded = history_rows(df, start, end, history_seconds(SHIPPED, encodings=False))
+    assert 0 < bounded.count() < history_rows(df, start, end, None).count()
+
+    def rows(frame_):
+        return sorted(tuple(r) for r in frame_.select("transaction_id", *names).collect())
+
+    want = rows(table.df.where(days))
+    assert len(want) > 20
+    assert rows(result.df) == want  # exact: same values, same rows
+    naive = compute_features(bounded, SHIPPED, vector_column=None).df.where(days)
+    assert rows(naive) != want
