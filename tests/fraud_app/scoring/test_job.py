@@ -210,13 +210,18 @@ def test_killed_job_leaves_the_previous_partition_intact(spark, trained, tmp_pat
     cmd = [sys.executable, "-m", "pipelines.cli", "-c", str(cfg), "--log-level", "WARNING",
            "score", "--date", str(day), "--model", trained["model"], "--job-id", "killed"]  # fmt: skip
     log = (tmp_path / "score.log").open("w")
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    # its own process group: the kill takes the job's JVM too, as a scheduler killing the
+    # job's container would (a JVM left running could still write a task's file into
+    # _staging after the clean-up below)
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     staging = root / "scores" / "_staging" / "killed" / "new"
     deadline = time.monotonic() + 900  # a loaded shared machine: the JVM + features take minutes
     while not staging.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)  # polling for the write to start, not synchronising threads
     killed_mid_write = staging.exists() and proc.poll() is None
-    proc.send_signal(signal.SIGKILL)
+    os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
     log.close()
     tail = (tmp_path / "score.log").read_text()[-3000:]
