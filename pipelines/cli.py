@@ -61,8 +61,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipelines.commands.dashboards",
         "render the HTML dashboards (training, quality, data, scoring) from saved reports",
     ),
-
-
     "inspect": ("pipelines.commands.inspect", "check a saved model or checkpoint, print a summary"),
 }
 
@@ -142,7 +140,6 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"spark.master": args.master} if args.master else {}
     if args.env_archive:
         overrides["spark.env_archive"] = args.env_archive
-
 
     # User mistakes end in one line and exit code 2 (the README's "What happens to bad
     # input" lists them); anything else is a bug and keeps its traceback.

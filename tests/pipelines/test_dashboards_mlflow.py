@@ -11,9 +11,7 @@ from pipelines.reporting import index_path, log_dashboards_safely
 def test_pages_are_logged_under_dashboards_keeping_their_layout(tmp_path):
     config = load_config(None, {"paths.root": str(tmp_path)})
     uri = f"sqlite:///{tmp_path}/mlflow.db"
-    config = config.model_copy(
-        update={"tracking": config.tracking.model_copy(update={"uri": uri})}
-    )
+    config = config.model_copy(update={"tracking": config.tracking.model_copy(update={"uri": uri})})
     root = index_path(config).parent
     (root / "run-1").mkdir(parents=True)
     pages = [root / "index.html", root / "run-1" / "training.html"]

@@ -17,19 +17,22 @@ DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 
 def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    config = load_config(DEMO, {
-        "paths.root": str(tmp_path),
-        "generate.n_transactions": 12_000,
-        "generate.n_cards": 1_500,
-        "generate.n_merchants": 300,
-        "generate.fraud_rate": 0.01,
-        "generate.partitions": 2,
-        "balancing.unionpay_subsets.n_subsets": 2,
-        "training.distributed.epochs": 30,
-        "training.distributed.global_batch_size": 128,
-        "training.model.hidden": [16],
-        "baselines.gbt.max_iter": 5,
-    })
+    config = load_config(
+        DEMO,
+        {
+            "paths.root": str(tmp_path),
+            "generate.n_transactions": 12_000,
+            "generate.n_cards": 1_500,
+            "generate.n_merchants": 300,
+            "generate.fraud_rate": 0.01,
+            "generate.partitions": 2,
+            "balancing.unionpay_subsets.n_subsets": 2,
+            "training.distributed.epochs": 30,
+            "training.distributed.global_batch_size": 128,
+            "training.model.hidden": [16],
+            "baselines.gbt.max_iter": 5,
+        },
+    )
     result = run_workflow(spark, config, generate=True, run="t1")
 
     etl = result.steps["etl"]

@@ -22,7 +22,9 @@ from fraud_app.errors import ConfigError
 from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS
 
 REPO = Path(__file__).resolve().parents[3]
-SMALL = GenerateSection(n_transactions=10_000, n_cards=1_000, n_merchants=600, days=28, fraud_rate=0.02, seed=7)
+SMALL = GenerateSection(
+    n_transactions=10_000, n_cards=1_000, n_merchants=600, days=28, fraud_rate=0.02, seed=7
+)
 
 
 # ---- pure planning / config (no Spark) ---------------------------------------------------
@@ -34,7 +36,9 @@ def test_row_budget_is_exact(n: int, rate: float) -> None:
     segments = plan_segments(cfg)
     assert sum(s.rows for s in segments) == n
     assert sum(s.frauds for s in segments) == max(1, round(n * rate))
-    assert [s.start for s in segments] == [sum(x.rows for x in segments[:k]) for k in range(len(segments))]
+    assert [s.start for s in segments] == [
+        sum(x.rows for x in segments[:k]) for k in range(len(segments))
+    ]
 
 
 def test_every_weighted_pattern_gets_frauds() -> None:
@@ -48,7 +52,10 @@ def test_every_weighted_pattern_gets_frauds() -> None:
         ({"generate.pattern_weights": {"phishing": 1.0}}, r"generate.*unknown pattern.*phishing"),
         ({"generate.fraud_rate": 0.5}, r"generate\.fraud_rate"),
         ({"generate.rows": 5}, r"generate\.rows.*Extra inputs"),
-        ({"generate.label_delay_days": {"median_days": 100}}, r"min_days <= median_days <= max_days"),
+        (
+            {"generate.label_delay_days": {"median_days": 100}},
+            r"min_days <= median_days <= max_days",
+        ),
     ],
 )
 def test_bad_generate_config_names_the_key(override: dict, match: str) -> None:
@@ -91,10 +98,17 @@ def test_same_seed_same_rows_different_seed_different_rows(spark) -> None:
 def test_schema_ids_and_ranges(small: pd.DataFrame) -> None:
     assert list(small.columns) == [c.name for c in CANONICAL_COLUMNS]
     assert len(small) == SMALL.n_transactions and small.transaction_id.is_unique
-    assert small[["transaction_id", "card_id", "merchant_id", "timestamp", "amount", "label"]].notna().all().all()
+    assert (
+        small[["transaction_id", "card_id", "merchant_id", "timestamp", "amount", "label"]]
+        .notna()
+        .all()
+        .all()
+    )
     assert (small.amount > 0).all() and set(small.channel) <= set(ALLOWED_CHANNELS)
     start = pd.Timestamp(SMALL.start_date)
-    assert small.timestamp.min() >= start and small.timestamp.max() < start + pd.Timedelta(days=SMALL.days)
+    assert small.timestamp.min() >= start and small.timestamp.max() < start + pd.Timedelta(
+        days=SMALL.days
+    )
     assert small.card_id.nunique() <= SMALL.n_cards
     assert ((small.channel == "ATM") == (small.mcc == "6011")).all()
     assert small.device_id.notna().eq(small.channel == "ECOM").all()
@@ -109,7 +123,9 @@ def test_fraud_rate_patterns_and_label_times(small: pd.DataFrame) -> None:
     delay_days = (small.label_time - small.timestamp).dt.total_seconds() / 86_400
     assert (delay_days[small.label == 0] == SMALL.settlement_delay_days).all()
     fraud_delay = delay_days[small.label == 1]
-    assert fraud_delay.between(SMALL.label_delay_days.min_days, SMALL.label_delay_days.max_days).all()
+    assert fraud_delay.between(
+        SMALL.label_delay_days.min_days, SMALL.label_delay_days.max_days
+    ).all()
     assert 3 < fraud_delay.median() < 15
 
 
@@ -139,7 +155,9 @@ def test_compromised_cards_visited_a_common_merchant_before_the_fraud(small: pd.
     shared = visits.groupby("merchant_id").card_id.nunique()
     breached = set(shared[shared >= 5].index)
     first_fraud = cm.groupby("card_id").timestamp.min()
-    prior = visits[visits.merchant_id.isin(breached)].merge(first_fraud.rename("fraud_at"), on="card_id")
+    prior = visits[visits.merchant_id.isin(breached)].merge(
+        first_fraud.rename("fraud_at"), on="card_id"
+    )
     cards_with_prior_visit = prior[prior.timestamp < prior.fraud_at].card_id.nunique()
     assert breached and cards_with_prior_visit >= 0.9 * cm.card_id.nunique()
 

@@ -111,7 +111,9 @@ def _write_csv(path: Path, rows: list[dict], header: list[str] = HEADER, extra_l
 
 def _config(tmp_path: Path, input_path: Path, **etl) -> AppConfig:
     etl = {"columns": MAPPING, "timestamp_format": "yyyy-MM-dd HH:mm:ss", **etl}
-    return load_config(None, {"paths.root": str(tmp_path / "work"), "etl": {"input": str(input_path), **etl}})
+    return load_config(
+        None, {"paths.root": str(tmp_path / "work"), "etl": {"input": str(input_path), **etl}}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +122,11 @@ def table_run(spark, tmp_path_factory):
     rows = [{**OK, "id": tid, **over} for tid, over, _ in CASES]
     # two files, the second with its columns in reverse order: read by name, not position
     # one line with too many fields: the CSV parser cannot map it to the columns
-    _write_csv(tmp / "in" / "a.csv", rows[::2], extra_lines=["bad1,c,m,2024-01-05 10:00:00,1,0,,POS,x,y,z,w"])
+    _write_csv(
+        tmp / "in" / "a.csv",
+        rows[::2],
+        extra_lines=["bad1,c,m,2024-01-05 10:00:00,1,0,,POS,x,y,z,w"],
+    )
     src = _write_csv(tmp / "in" / "b.csv", rows[1::2], header=HEADER[::-1])
     cfg = _config(tmp, src.parent)
     result = run_etl(spark, cfg)
@@ -146,7 +152,10 @@ def test_output_values_equal_the_source_records(table_run) -> None:
     for tid, over, reason in CASES:  # no swapped columns: every clean row's ids as written
         if reason is None and tid not in ("dup", "ok_spaces"):
             row = {**OK, **over}
-            assert (by_id.loc[tid, "card_id"], by_id.loc[tid, "merchant_id"]) == (row["card"], row["shop"]), tid
+            assert (by_id.loc[tid, "card_id"], by_id.loc[tid, "merchant_id"]) == (
+                row["card"],
+                row["shop"],
+            ), tid
             assert by_id.loc[tid, "amount"] == float(row["value"]), tid
     assert not out.merchant_id.str.contains("\ufffd").any()
     assert by_id.loc["dup_label", "label"] == 1  # earliest, then fraud first
@@ -221,7 +230,11 @@ def test_rerun_gives_the_same_output(table_run, spark, tmp_path) -> None:
     out2 = spark.read.parquet(second.output_path).toPandas()
     q2 = spark.read.parquet(second.quarantine_path).toPandas()
     key = ["transaction_id", "timestamp"]
-    assert out1.sort_values(key).reset_index(drop=True).equals(out2.sort_values(key).reset_index(drop=True))
+    assert (
+        out1.sort_values(key)
+        .reset_index(drop=True)
+        .equals(out2.sort_values(key).reset_index(drop=True))
+    )
     assert sorted(map(tuple, q1.astype(str).values)) == sorted(map(tuple, q2.astype(str).values))
     assert {k: v for k, v in first.to_dict().items() if k != "seconds"} == {
         k: v for k, v in second.to_dict().items() if k != "seconds"
@@ -245,7 +258,9 @@ def test_parquet_input_with_native_types(spark, tmp_path) -> None:
     ]
     schema = "transaction_id string, card_id string, merchant_id string, timestamp timestamp, amount double, label int, channel string"
     spark.createDataFrame(rows, schema).write.parquet(str(tmp_path / "in.parquet"))
-    cfg = load_config(None, {"paths.root": str(tmp_path / "w"), "etl.input": str(tmp_path / "in.parquet")})
+    cfg = load_config(
+        None, {"paths.root": str(tmp_path / "w"), "etl.input": str(tmp_path / "in.parquet")}
+    )
     r = run_etl(spark, cfg)
     assert r.input_format == "parquet"
     assert r.quarantine_by_reason == {
@@ -263,16 +278,28 @@ def test_json_input_and_epoch_timestamps(spark, tmp_path) -> None:
         '{"tid": "j2", "card": "c", "m": "x", "t": "yesterday", "amt": "3.5", "y": 1}\n'
         "{this is not json\n"
     )
-    cols = {"transaction_id": "tid", "card_id": "card", "merchant_id": "m", "timestamp": "t", "amount": "amt", "label": "y"}
+    cols = {
+        "transaction_id": "tid",
+        "card_id": "card",
+        "merchant_id": "m",
+        "timestamp": "t",
+        "amount": "amt",
+        "label": "y",
+    }
     cfg = load_config(
         None,
-        {"paths.root": str(tmp_path / "w"), "etl": {"input": str(src), "columns": cols, "timestamp_format": "epoch_seconds"}},
+        {
+            "paths.root": str(tmp_path / "w"),
+            "etl": {"input": str(src), "columns": cols, "timestamp_format": "epoch_seconds"},
+        },
     )
     r = run_etl(spark, cfg)
     assert r.input_format == "json" and r.output_rows == 1
     assert r.quarantine_by_reason == {"unparseable_timestamp": 1, "malformed_record": 1}
     out = spark.read.parquet(r.output_path).first()
-    assert out["timestamp"] == dt.datetime(2024, 1, 1) and out[PARTITION_COLUMN] == dt.date(2024, 1, 1)
+    assert out["timestamp"] == dt.datetime(2024, 1, 1) and out[PARTITION_COLUMN] == dt.date(
+        2024, 1, 1
+    )
 
 
 # ---- errors -------------------------------------------------------------------------------
@@ -280,7 +307,9 @@ def test_json_input_and_epoch_timestamps(spark, tmp_path) -> None:
 
 def test_missing_required_columns_name_the_columns(spark, tmp_path) -> None:
     src = _write_csv(tmp_path / "in.csv", [{"id": "a", "card": "c"}], header=["id", "card"])
-    with pytest.raises(SchemaError, match=r"merchant_id \(looked for 'shop'\).*amount \(looked for 'value'\)"):
+    with pytest.raises(
+        SchemaError, match=r"merchant_id \(looked for 'shop'\).*amount \(looked for 'value'\)"
+    ):
         run_etl(spark, _config(tmp_path, src))
 
 

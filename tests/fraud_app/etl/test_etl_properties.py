@@ -20,7 +20,16 @@ from fraud_app.etl.pipeline import annotate_rows, deduplicate, quarantine_rows, 
 pytestmark = pytest.mark.spark
 
 FMT = "%Y-%m-%d %H:%M:%S"
-COLUMNS = ("transaction_id", "card_id", "merchant_id", "timestamp", "amount", "label", "label_time", "channel")
+COLUMNS = (
+    "transaction_id",
+    "card_id",
+    "merchant_id",
+    "timestamp",
+    "amount",
+    "label",
+    "label_time",
+    "channel",
+)
 POOLS = {
     "transaction_id": st.sampled_from(["a", "b", "c", "d", "", " ", None]),
     "card_id": st.sampled_from(["c1", "c2", "", None]),
@@ -85,8 +94,12 @@ def expected_reason(row: dict) -> str | None:
 @settings(max_examples=6, deadline=None)
 @given(rows=ROWS)
 def test_reasons_match_the_oracle_and_counts_add_up(spark, rows: list[dict]) -> None:
-    raw = spark.createDataFrame([tuple(r[c] for c in COLUMNS) for r in rows], ", ".join(f"{c} string" for c in COLUMNS))
-    annotated = annotate_rows(raw, EtlSection(timestamp_format="yyyy-MM-dd HH:mm:ss"), "hypothesis rows")
+    raw = spark.createDataFrame(
+        [tuple(r[c] for c in COLUMNS) for r in rows], ", ".join(f"{c} string" for c in COLUMNS)
+    )
+    annotated = annotate_rows(
+        raw, EtlSection(timestamp_format="yyyy-MM-dd HH:mm:ss"), "hypothesis rows"
+    )
     valid = valid_rows(annotated).collect()
     quarantined = quarantine_rows(annotated, list(COLUMNS)).collect()
     classes = Counter(r[dedup.CLASS] for r in deduplicate(annotated).collect())
@@ -101,7 +114,15 @@ def test_reasons_match_the_oracle_and_counts_add_up(spark, rows: list[dict]) -> 
 
 # ---- whole runs over generated input files ---------------------------------------------------
 
-FILE_COLUMNS = ("transaction_id", "card_id", "merchant_id", "timestamp", "amount", "label", "reason")
+FILE_COLUMNS = (
+    "transaction_id",
+    "card_id",
+    "merchant_id",
+    "timestamp",
+    "amount",
+    "label",
+    "reason",
+)
 BAD = "\x00bad\x00"  # stands for bytes that are not valid UTF-8 (written as b"\xff\xfe")
 # ids and values with separators, quotes, line breaks and non-ASCII characters inside
 TEXT = st.text(alphabet='ab,"\né ', max_size=4).map(lambda s: f"x{s}y")
@@ -109,7 +130,9 @@ FILE_POOLS = {
     "transaction_id": st.sampled_from(["t0", "t1", "t2", "t3", 'q"1', "é,2", "n\n3"]),
     "card_id": TEXT,
     "merchant_id": st.one_of(TEXT, TEXT.map(lambda s: s + BAD)),
-    "timestamp": st.sampled_from(["2024-01-05 10:00:00", "2024-01-06 11:00:00", "0000-01-01 00:00:00", "bad"]),
+    "timestamp": st.sampled_from(
+        ["2024-01-05 10:00:00", "2024-01-06 11:00:00", "0000-01-01 00:00:00", "bad"]
+    ),
     "amount": st.sampled_from(["1.5", "0", "-2", "1e308", "abc", "12.50", "7"]),
     "label": st.sampled_from(["0", "1", "x"]),
     "reason": TEXT,  # an input column named like the quarantine's own column
@@ -154,7 +177,9 @@ def _write_files(directory, encoding: str, files) -> None:
 @pytest.mark.slow
 @settings(max_examples=3, deadline=None)
 @given(case=input_files())
-def test_generated_files_are_read_by_name_and_every_record_accounted_for(spark, tmp_path_factory, case) -> None:
+def test_generated_files_are_read_by_name_and_every_record_accounted_for(
+    spark, tmp_path_factory, case
+) -> None:
     from fraud_app.config import load_config
     from fraud_app.etl.pipeline import run_etl
     from fraud_app.etl.rules import REASON_CODES
@@ -162,7 +187,11 @@ def test_generated_files_are_read_by_name_and_every_record_accounted_for(spark, 
     encoding, records, files = case
     tmp = tmp_path_factory.mktemp("files")
     _write_files(tmp / "in", encoding, files)
-    etl = {"input": str(tmp / "in"), "encoding": encoding, "timestamp_format": "yyyy-MM-dd HH:mm:ss"}
+    etl = {
+        "input": str(tmp / "in"),
+        "encoding": encoding,
+        "timestamp_format": "yyyy-MM-dd HH:mm:ss",
+    }
     r = run_etl(spark, load_config(None, {"paths.root": str(tmp / "work"), "etl": etl}))
     out = spark.read.parquet(r.output_path).collect() if r.output_rows else []
     q = spark.read.parquet(r.quarantine_path).collect()

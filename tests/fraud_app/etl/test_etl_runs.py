@@ -45,7 +45,10 @@ def _write(path: Path, text: str | bytes) -> Path:
     [
         ("transaction_id,card_id,merchant_id,timestamp,amount", r"lacks \['label'\]"),
         (HEADER + ",extra", r"has unexpected \['extra'\]"),
-        ("transaction_id,card_id,merchant_id,timestamp,amount,amount", r"repeats column\(s\) \['amount'\]"),
+        (
+            "transaction_id,card_id,merchant_id,timestamp,amount,amount",
+            r"repeats column\(s\) \['amount'\]",
+        ),
     ],
 )
 def test_a_file_whose_header_differs_is_refused_by_name(spark, tmp_path, header, problem) -> None:
@@ -124,7 +127,10 @@ def _annotated(spark, rows, cfg: EtlSection):
 
 @pytest.mark.spark
 def test_amount_bounds_are_configurable(spark) -> None:
-    rows = [("z", "c", "m", "2024-01-05 10:00:00", "0", "0"), ("big", "c", "m", "2024-01-05 10:00:00", "5000", "0")]
+    rows = [
+        ("z", "c", "m", "2024-01-05 10:00:00", "0", "0"),
+        ("big", "c", "m", "2024-01-05 10:00:00", "5000", "0"),
+    ]
     default = {r.transaction_id: r.reason for r in _annotated(spark, rows, EtlSection()).collect()}
     assert default == {"z": None, "big": None}
     bounds = {"min_amount": 0.01, "max_amount": 1000}
@@ -190,7 +196,12 @@ def test_lock_is_reentrant_and_refuses_another_host(tmp_path) -> None:
     with RootLock(str(tmp_path), "outer"), RootLock(str(tmp_path), "inner"):
         assert json.loads((tmp_path / LOCK_NAME).read_text())["command"] == "outer"
     assert not (tmp_path / LOCK_NAME).exists()
-    other = {"pid": 1, "host": "another-host", "command": "train", "started_at": "2024-01-01T00:00:00+00:00"}
+    other = {
+        "pid": 1,
+        "host": "another-host",
+        "command": "train",
+        "started_at": "2024-01-01T00:00:00+00:00",
+    }
     (tmp_path / LOCK_NAME).write_text(json.dumps(other))
     with pytest.raises(ConcurrentRunError, match=r"train \(pid 1 on host another-host"):
         RootLock(str(tmp_path), "etl").__enter__()
@@ -200,7 +211,12 @@ def test_lock_is_reentrant_and_refuses_another_host(tmp_path) -> None:
 @pytest.mark.spark
 def test_debris_of_killed_runs_is_removed_and_an_interrupted_swap_restored(spark, tmp_path) -> None:
     work = tmp_path / "work"
-    for debris in ("canonical.tmp-dead", "canonical.tmp-dead-stage", "quarantine.tmp-dead", "canonical.old-dead"):
+    for debris in (
+        "canonical.tmp-dead",
+        "canonical.tmp-dead-stage",
+        "quarantine.tmp-dead",
+        "canonical.old-dead",
+    ):
         _write(work / debris / "part-0.parquet", b"x" * 10)
     _write(work / "quarantine.old-dead" / "part-0.parquet", b"previous output")
     _write(work / "canonical" / "part-0.parquet", b"current output")
@@ -227,10 +243,19 @@ def test_run_etl_cleans_debris_before_writing(spark, tmp_path) -> None:
 @pytest.mark.parametrize(
     "override, match",
     [
-        ({"etl.encoding": "klingon-8"}, r"etl\.encoding 'klingon-8' is not a known character encoding"),
-        ({"etl.bounds": {"min_amount": 10, "max_amount": 1}}, r"etl\.bounds\.min_amount \(10\.0\) must be <= max_amount"),
+        (
+            {"etl.encoding": "klingon-8"},
+            r"etl\.encoding 'klingon-8' is not a known character encoding",
+        ),
+        (
+            {"etl.bounds": {"min_amount": 10, "max_amount": 1}},
+            r"etl\.bounds\.min_amount \(10\.0\) must be <= max_amount",
+        ),
         ({"etl.bounds": {"max_amount": "inf"}}, r"must be finite"),
-        ({"etl.bounds": {"min_timestamp": "2100-01-01T00:00:00"}}, r"min_timestamp .* must be before"),
+        (
+            {"etl.bounds": {"min_timestamp": "2100-01-01T00:00:00"}},
+            r"min_timestamp .* must be before",
+        ),
         ({"etl.conflicting_duplicates": "keep_latest"}, r"etl\.conflicting_duplicates"),
     ],
 )
@@ -246,4 +271,3 @@ def test_reason_codes_are_documented_in_the_readme() -> None:
     section = readme[readme.index("## What happens to bad input") :]
     missing = [code for code in REASON_CODES if f"`{code}`" not in section]
     assert not missing, f"README 'What happens to bad input' lacks {missing}"
-

@@ -41,8 +41,14 @@ def _cfg():
     return TrainingSection(
         model=ModelSection(hidden=(16,), dropout=0.0),
         optimizer=OptimizerSection(learning_rate=1e-2),
-        distributed=DistributedSection(num_workers=2, global_batch_size=32, iterations=60, epochs=None,
-                                       group_size=30, scale_lr=False),
+        distributed=DistributedSection(
+            num_workers=2,
+            global_batch_size=32,
+            iterations=60,
+            epochs=None,
+            group_size=30,
+            scale_lr=False,
+        ),
     )
 
 
@@ -59,8 +65,13 @@ def test_feature_statistics_match_numpy(spark, frames):
 def test_trained_ensemble_scores_in_spark_and_round_trips(spark, frames, tmp_path):
     subsets, test = frames
     names = [f"f{i}" for i in range(D)]
-    out = train_ensemble(subsets, _cfg(), names, stats=feature_statistics(subsets[0]),
-                         checkpoint_root=tmp_path / "ckpt")
+    out = train_ensemble(
+        subsets,
+        _cfg(),
+        names,
+        stats=feature_statistics(subsets[0]),
+        checkpoint_root=tmp_path / "ckpt",
+    )
     ens = out.ensemble
     assert len(ens.members) == 2 and len(out.results) == 2
     assert not np.array_equal(ens.members[0].params.data, ens.members[1].params.data)
@@ -80,8 +91,9 @@ def test_trained_ensemble_scores_in_spark_and_round_trips(spark, frames, tmp_pat
 def test_load_rejects_bad_directories(tmp_path):
     with pytest.raises(ModelLoadError, match="ensemble.json is missing"):
         FraudEnsemble.load(tmp_path)
-    (tmp_path / "ensemble.json").write_text(json.dumps({"format": "fraud_app.ensemble/1", "members": ["../x"],
-                                                        "feature_names": ["a"]}))
+    (tmp_path / "ensemble.json").write_text(
+        json.dumps({"format": "fraud_app.ensemble/1", "members": ["../x"], "feature_names": ["a"]})
+    )
     with pytest.raises(ModelLoadError, match="not a plain directory name"):
         FraudEnsemble.load(tmp_path)
     (tmp_path / "ensemble.json").write_text("{not json")
@@ -101,7 +113,9 @@ def test_evaluate_scores_alert_budget():
     scores = np.linspace(1, 0, 1000)
     m = evaluate_scores(labels, scores, alert_rates=(0.1,))
     # top 100 rows are the first 100: 20 frauds of 200
-    assert m["recall_at_alert_0.1"] == pytest.approx(0.1) and m["precision_at_alert_0.1"] == pytest.approx(0.2)
+    assert m["recall_at_alert_0.1"] == pytest.approx(0.1) and m[
+        "precision_at_alert_0.1"
+    ] == pytest.approx(0.2)
 
 
 @pytest.mark.spark

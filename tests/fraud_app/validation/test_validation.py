@@ -36,8 +36,15 @@ def _rows(n: int = 40) -> list[tuple]:
 
 
 def _config(tmp_path: Path, **canonical) -> AppConfig:
-    checks = {"reference_time": "2024-01-03T00:00:00", "label_rate_min": 0.01, "label_rate_max": 0.2, **canonical}
-    return load_config(None, {"paths.root": str(tmp_path), "validation": {"canonical": checks, "examples": 3}})
+    checks = {
+        "reference_time": "2024-01-03T00:00:00",
+        "label_rate_min": 0.01,
+        "label_rate_max": 0.2,
+        **canonical,
+    }
+    return load_config(
+        None, {"paths.root": str(tmp_path), "validation": {"canonical": checks, "examples": 3}}
+    )
 
 
 @pytest.mark.spark
@@ -48,9 +55,15 @@ def test_clean_table_passes_and_writes_json_and_html(spark, tmp_path) -> None:
     cfg = _config(tmp_path, reference_time="2024-01-12T00:00:00")
     report = validate_canonical(spark, df, cfg)
     assert report.success and [w.name for w in report.warnings] == ["timestamp:freshness"]
-    assert {r.name for r in report.results} == {c.name for c in canonical_checks(cfg.validation.canonical)}
+    assert {r.name for r in report.results} == {
+        c.name for c in canonical_checks(cfg.validation.canonical)
+    }
     saved = json.loads(Path(report.json_path).read_text())
-    assert saved["success"] is True and saved["n_warnings"] == 1 and len(saved["results"]) == len(report.results)
+    assert (
+        saved["success"] is True
+        and saved["n_warnings"] == 1
+        and len(saved["results"]) == len(report.results)
+    )
     page = Path(report.html_path).read_text()
     assert Path(report.html_path).parent == tmp_path / "reports"
     assert "timestamp:freshness" in page and "PASSED" in page
@@ -66,7 +79,9 @@ def test_broken_table_raises_naming_check_column_and_ids(spark, tmp_path) -> Non
     rows[11] = (*rows[11][:6], T0 - dt.timedelta(days=1), *rows[11][7:])  # label before the txn
     df = spark.createDataFrame(rows, CANONICAL_SCHEMA)
     # data ends 2024-01-02 15:00, 9 days before the reference time
-    cfg = _config(tmp_path, reference_time="2024-01-12T00:00:00", severities={"timestamp:freshness": "error"})
+    cfg = _config(
+        tmp_path, reference_time="2024-01-12T00:00:00", severities={"timestamp:freshness": "error"}
+    )
     with pytest.raises(ValidationFailedError) as info:
         validate_canonical(spark, df, cfg, run_name="nightly-1")
     message = str(info.value)
@@ -114,8 +129,15 @@ def test_feature_table_checks(spark, tmp_path) -> None:
     with pytest.raises(ValidationFailedError) as info:
         validate_features(spark, df, cfg)
     message = str(info.value)
-    assert "expected values in [0, 1]; e.g. transaction_id=d, ratio=1.5; setting: validation.features.columns.ratio (min / max)" in message
-    assert "amount_log:finite" in message and "transaction_id=b" in message and "transaction_id=c" in message
+    assert (
+        "expected values in [0, 1]; e.g. transaction_id=d, ratio=1.5; setting: validation.features.columns.ratio (min / max)"
+        in message
+    )
+    assert (
+        "amount_log:finite" in message
+        and "transaction_id=b" in message
+        and "transaction_id=c" in message
+    )
     assert "count_card_24h:not_null" in message
     assert "ratio:range" in message and "transaction_id=d" in message
     assert "missing_feature:exists" in message
@@ -127,10 +149,23 @@ def test_feature_table_checks(spark, tmp_path) -> None:
 
 
 def test_feature_suite_is_built_from_dtypes_and_config() -> None:
-    cfg = load_config(None, {"validation.features.columns": {"x": {"min": 0, "nullable": True, "severity": "warning"}}})
-    checks = feature_checks({"transaction_id": "string", "x": "double", "n": "bigint", "label": "int", "s": "string"}, cfg.validation.features)
+    cfg = load_config(
+        None,
+        {"validation.features.columns": {"x": {"min": 0, "nullable": True, "severity": "warning"}}},
+    )
+    checks = feature_checks(
+        {"transaction_id": "string", "x": "double", "n": "bigint", "label": "int", "s": "string"},
+        cfg.validation.features,
+    )
     by_name = {c.name: c for c in checks}
-    assert set(by_name) == {"table:row_count", "transaction_id:unique", "x:exists", "x:range", "n:not_null", "n:finite"}
+    assert set(by_name) == {
+        "table:row_count",
+        "transaction_id:unique",
+        "x:exists",
+        "x:range",
+        "n:not_null",
+        "n:finite",
+    }
     assert by_name["x:range"].severity == "warning" and by_name["x:range"].kwargs["min_value"] == 0
 
 
@@ -139,7 +174,9 @@ def test_severity_overrides_are_checked() -> None:
     checks = {c.name: c.severity for c in canonical_checks(cfg.validation.canonical)}
     assert checks["label:rate"] == "warning" and checks["amount:range"] == "error"
     bad = load_config(None, {"validation.canonical.severities": {"amount:positive": "warning"}})
-    with pytest.raises(ConfigError, match=r"unknown check name\(s\) \['amount:positive'\].*amount:range"):
+    with pytest.raises(
+        ConfigError, match=r"unknown check name\(s\) \['amount:positive'\].*amount:range"
+    ):
         canonical_checks(bad.validation.canonical)
     with pytest.raises(ConfigError, match=r"validation\.canonical\.severities\.label:rate"):
         load_config(None, {"validation.canonical.severities": {"label:rate": "fatal"}})
@@ -155,8 +192,13 @@ def test_reports_are_kept_per_run(tmp_path) -> None:
     named = report.save(tmp_path, "nightly")
     assert Path(first.json_path).name == "canonical_validation-20240105T100000Z.json"
     assert Path(second.json_path).name == "canonical_validation-20240105T100000Z-2.json"
-    assert Path(named.html_path).name == "canonical_validation-nightly.html" and named.run == "nightly"
-    assert len(list(tmp_path.glob("*.json"))) == 3 and json.loads(Path(named.json_path).read_text())["run"] == "nightly"
+    assert (
+        Path(named.html_path).name == "canonical_validation-nightly.html" and named.run == "nightly"
+    )
+    assert (
+        len(list(tmp_path.glob("*.json"))) == 3
+        and json.loads(Path(named.json_path).read_text())["run"] == "nightly"
+    )
     with pytest.raises(ConfigError, match=r"run name '../x' must be"):
         report.save(tmp_path, "../x")
 
@@ -171,7 +213,9 @@ def test_cli_silences_third_party_info_logs() -> None:
     try:
         configure_logging("INFO")
         assert root.isEnabledFor(logging.INFO) and not gx.isEnabledFor(logging.INFO)
-        assert gx.isEnabledFor(logging.WARNING) and not logging.getLogger("py4j.clientserver").isEnabledFor(logging.INFO)
+        assert gx.isEnabledFor(logging.WARNING) and not logging.getLogger(
+            "py4j.clientserver"
+        ).isEnabledFor(logging.INFO)
         configure_logging("DEBUG")  # asking for everything gets everything
         assert gx.isEnabledFor(logging.DEBUG)
     finally:
@@ -236,10 +280,19 @@ def test_validate_command_output_is_not_buried_in_library_logs(tmp_path) -> None
         "validation: {canonical: {reference_time: 2024-01-01T08:00:00, label_rate_max: 0.5}}\n"
     )
     repo = Path(__file__).resolve().parents[3]
-    done = subprocess.run([sys.executable, "-c", overrides], cwd=repo, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", overrides], cwd=repo, capture_output=True, text=True, timeout=900
+    )
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "canonical validation of" in done.stderr and "Skipping registering function" not in done.stderr
-    assert not [line for line in done.stderr.splitlines() if " INFO great_expectations" in line or " INFO py4j" in line]
+    assert (
+        "canonical validation of" in done.stderr
+        and "Skipping registering function" not in done.stderr
+    )
+    assert not [
+        line
+        for line in done.stderr.splitlines()
+        if " INFO great_expectations" in line or " INFO py4j" in line
+    ]
     assert (tmp_path / "reports" / "canonical_validation-r1.json").is_file()
 
 
