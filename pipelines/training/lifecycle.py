@@ -105,12 +105,6 @@ def collect_gate_rows(tracker, splits, names: list[str]) -> bool:
     return bool(tracker.enabled) and rows * len(names) <= GATE_MATRIX_MAX_VALUES
 
 
-def gate_rows(collected: dict[str, np.ndarray], features_col: str):
-    """(X, labels) taken out of a validation collect (score_and_collect with_features), or None."""
-    X = collected.pop(features_col, None)
-    return None if X is None else (X, collected["label"])
-
-
 # -- the jobs below run on the tracking thread (queued by start_model_logging) ------------
 def _log_model(tracker, model_dir, names, validation_df, features_col, rows=None):
     if rows is not None:
@@ -152,8 +146,9 @@ def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
     All of it runs on the tracking thread, so the pipeline calls this as soon as the model
     is saved and scores the test window meanwhile; register_and_gate takes what this
     returns. None when tracking is off. rows: (X, labels) of the validation window
-    (gate_rows): the champion is then scored on them on the tracking thread, with no
-    Spark job beside training; None: by a Spark job on splits.validation.
+    (nodes.ValidationWindow.gate_rows): the champion is then scored on them on the
+    tracking thread, with no Spark job beside training; None: by a Spark job on
+    splits.validation.
     """
     if not tracker.enabled:
         return None

@@ -101,20 +101,11 @@ def evaluate(
 _COLLECT = ("label", "fraud_score", "card_id", "fraud_pattern", "event_date")
 
 
-def collect_scores(scored_df, *, matrix: str | None = None) -> dict[str, np.ndarray]:
-    """The columns evaluation needs, as NumPy arrays (only these reach the driver).
-
-    matrix: also this array column, as a (rows, width) float32 matrix under its name, from
-    the same collect (the promotion gate scores the champion on it; see lifecycle)."""
+def collect_scores(scored_df) -> dict[str, np.ndarray]:
+    """The columns evaluation needs, as NumPy arrays (only these reach the driver)."""
     cols = [c for c in _COLLECT if c in scored_df.columns]
-    if matrix is None:
-        with task_errors():
-            return collect_window(scored_df, cols)
     with task_errors():
-        table = scored_df.select(*cols, matrix).toArrow()
-    out = {c: table.column(c).to_numpy(zero_copy_only=False) for c in cols}
-    out[matrix] = vector_matrix(table.column(matrix))
-    return out
+        return collect_window(scored_df, cols)
 
 
 def vector_matrix(column) -> np.ndarray:
@@ -129,12 +120,9 @@ def vector_matrix(column) -> np.ndarray:
     return flat.reshape(n, flat.size // n)
 
 
-def score_and_collect(
-    df, ensemble: FraudEnsemble, features_col: str, *, with_features: bool = False
-) -> dict[str, np.ndarray]:
-    """Scores (and, with_features, the feature matrix under `features_col`) of one window."""
-    scored = score(df, ensemble, features_col=features_col)
-    return collect_scores(scored, matrix=features_col if with_features else None)
+def score_and_collect(df, ensemble: FraudEnsemble, features_col: str) -> dict[str, np.ndarray]:
+    """Scores of one window, with the columns evaluation needs."""
+    return collect_scores(score(df, ensemble, features_col=features_col))
 
 
 @dataclass(frozen=True)
@@ -149,6 +137,11 @@ class ValidationWindow:
     columns: dict[str, np.ndarray]  # label, card_id, fraud_pattern, event_date (if present)
     vectors: Any  # the Arrow list column of feature vectors, as collected
     X: np.ndarray  # (rows, width) float32
+
+    @property
+    def gate_rows(self) -> tuple[np.ndarray, np.ndarray]:
+        """(X, labels): what the promotion gate scores the champion on (lifecycle)."""
+        return self.X, self.columns["label"]
 
     def partition_data(self) -> PartitionData:
         """(X, y) for early stopping, as collect_validation would give them."""

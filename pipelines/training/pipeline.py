@@ -100,7 +100,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     # champion on them on the tracking thread (no Spark job beside training).
     windows = {"validation": _scored_validation(val, splits, fitted.ensemble, vector)}
     with_rows = val is not None and lifecycle.collect_gate_rows(tracker, splits, names)
-    gate_rows = (val.X, val.columns["label"]) if with_rows else None
+    gate_rows = val.gate_rows if with_rows else None
     refit, refit_summary = refit_ensemble(config, splits, fitted, names, vector, checkpoints)
     final = refit or fitted
     # The alert threshold stored with the model (C2) is a quantile of the FINAL model's

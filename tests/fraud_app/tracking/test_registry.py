@@ -122,8 +122,8 @@ def test_gate_on_training_s_collected_rows_equals_spark_scoring_without_a_spark_
     _gate(spark, cfg, tmp_path, good, validation, "r1")  # v1 = champion (Spark path)
 
     # what training's validation collect hands the gate: the scores and the feature matrix
-    collected = nodes.score_and_collect(validation, bad, "features", with_features=True)
-    rows = lifecycle.gate_rows(collected, "features")
+    window = nodes.collect_validation_window(validation, "features")
+    collected, rows = window.scored(bad), window.gate_rows
     X, y = h.rows(400, seed=3)
     assert "features" not in collected and rows[0].dtype == np.float32
     assert np.array_equal(rows[0], X) and np.array_equal(rows[1], y)
