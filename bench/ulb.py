@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _spark_common import machine, spark_session
+from _ulb_overhead import overhead
 from _ulb_select import Scored, ap, fold_score, hour_of_day, mean_of, time_folds, top_k_mixes
 from data.get_ulb import ensure_ulb
 
@@ -362,70 +363,6 @@ def run_sklearn_mlp(X, y, fit, val, test, tried):
     return rec
 
 
-def _timed_jobs(sc, group: str, fn) -> tuple[object, float, int]:
-    """(fn(), seconds, Spark jobs it started), counted through a job group of its own."""
-    sc.setJobGroup(group, group)
-    try:
-        t0 = time.perf_counter()
-        out = fn()
-        secs = time.perf_counter() - t0
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)
-        sc.setLocalProperty("spark.job.description", None)
-    return out, secs, len(sc.statusTracker().getJobIdsForGroup(group))
-
-
-def overhead(fit_df, repeats: int) -> dict:
-    """DlcoreClassifier.fit vs DistributedTrainer.fit: same data, same config. The order
-    alternates between pairs (trainer first, then estimator first, ...), so warm-up and
-    load drifts hit both sides; each side's Spark jobs are counted too."""
-    from fraud_app.ml import DlcoreClassifier
-    from fraud_app.models.builders import build_loss, build_model, build_optimizer
-    from fraud_app.models.train import feature_statistics
-    from fraud_app.spark.trainer import DistributedTrainer
-
-    sc = fit_df.sparkSession.sparkContext
-    clf = DlcoreClassifier(**NET, epochs=2.0, seed=11)
-    section = clf.training_section()
-    stats = feature_statistics(fit_df, "features")  # outside the timed trainer run
-    width = len(stats[0])
-
-    def trainer_fit():
-        model = build_model(section.model, width, section.seed)
-        model.layer.layers[0].set_statistics(*stats)
-        trainer = DistributedTrainer(
-            model,
-            build_loss(section.loss),
-            build_optimizer(section.optimizer),
-            section.distributed.to_config(seed=section.seed, checkpoint_dir=None),
-        )
-        return trainer.fit(fit_df)
-
-    est_s, trainer_s, within, jobs = [], [], [], {}
-    for i in range(repeats):
-        sides = [("trainer", trainer_fit), ("estimator", lambda: clf.fit(fit_df))]
-        for name, fn in sides if i % 2 == 0 else sides[::-1]:
-            out, secs, n_jobs = _timed_jobs(sc, f"overhead-{name}-{i}", fn)
-            jobs.setdefault(name, []).append(n_jobs)
-            (trainer_s if name == "trainer" else est_s).append(secs)
-            if name == "estimator":
-                spent = out.fit_seconds
-                within.append((spent["total"] - spent["training"]) / spent["training"])
-    pairs = sorted((e - t) / t for e, t in zip(est_s, trainer_s, strict=True))
-    return {
-        "estimator_overhead_share": round((min(est_s) - min(trainer_s)) / min(trainer_s), 4),
-        "estimator_overhead_share_median_pair": round(float(np.median(pairs)), 4),
-        # the estimator's own time (param checks, model wrapping) over the training
-        # function's time (data pass with the checks and moments, then training), inside
-        # the same fit: immune to run-to-run noise on a busy machine
-        "estimator_overhead_share_within_fit": round(min(within), 4),
-        "estimator_fit_s": [round(s, 2) for s in est_s],
-        "trainer_fit_s": [round(s, 2) for s in trainer_s],
-        "spark_jobs_estimator": jobs["estimator"],
-        "spark_jobs_trainer": jobs["trainer"],
-    }
-
-
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=None, help="use only the earliest N rows")
@@ -529,7 +466,7 @@ def main(argv=None) -> int:
         out["ulb_time_split_ap_single"], out["single_config"] = best["test_ap"], best["config"]
     if "overhead" not in args.skip:
         fit_df = folds[0].trainval("features").where("NOT is_val").drop("is_val")
-        out.update(overhead(fit_df.cache(), args.repeats))
+        out.update(overhead(fit_df.cache(), args.repeats, NET))
     spark.stop()
     if "xgboost" not in args.skip:
         best = run_xgboost(arrays, y, ranges, test, args.xgb, tried)
