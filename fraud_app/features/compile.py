@@ -176,24 +176,39 @@ def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:
 def _entity_stages(
     prepared: DataFrame, features: list[FeatureDef], label_delay_s: int
 ) -> DataFrame:
-    by_entity: dict[str, list[FeatureDef]] = {}
+    stages: dict[str, list[FeatureDef]] = {}
     for feature in features:
         if isinstance(feature, ENTITY_KINDS):
-            by_entity.setdefault(feature.stage_column, []).append(feature)
+            stages.setdefault(feature.stage_column, []).append(feature)
     # "this entity with this value" (`same:`): one helper key column per pair
     prepared = add_pair_keys(prepared, [f for f in features if isinstance(f, ENTITY_KINDS)])
     out = prepared
-    for entity_column, members in by_entity.items():
-        optional = entity_column not in REQUIRED_COLUMNS and "transaction_id" in prepared.columns
+    for stage_column in stage_order(stages):
+        members = stages[stage_column]
+        entity_column = members[0].entity_column
+        optional = stage_column not in REQUIRED_COLUMNS and "transaction_id" in prepared.columns
         out = entity_features(
             out,
-            entity_column,
+            stage_column,
             members,
             label_delay_s=label_delay_s,
             events_source=prepared,
             row_id="transaction_id" if optional else None,
+            cluster_by=entity_column if entity_column != stage_column else None,
         )
     return out
+
+
+def stage_order(stages: dict[str, list[FeatureDef]]) -> list[str]:
+    """The window stages (keyed by the column they partition by) in the order they run:
+    entities in the order of their first feature, each entity's own stage followed by its
+    `same:` pair stages. A pair stage partitions by (entity, pair key), so right after its
+    entity's stage Spark keeps that stage's partitioning and only sorts (no shuffle of
+    the table); the values do not depend on the order of the stages."""
+    groups: dict[str, list[str]] = {}
+    for column, members in stages.items():
+        groups.setdefault(members[0].entity_column, []).append(column)
+    return [c for entity, cols in groups.items() for c in sorted(cols, key=lambda c: c != entity)]
 
 
 def _output(

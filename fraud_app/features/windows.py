@@ -100,6 +100,7 @@ def entity_features(
     label_delay_s: int,
     events_source: DataFrame | None = None,
     row_id: str | None = None,
+    cluster_by: str | None = None,
 ) -> DataFrame:
     """df plus one column per feature (raw values; null = undefined).
 
@@ -108,20 +109,27 @@ def entity_features(
     it defaults to df. Rows whose entity is null get null features; with `row_id` (a
     unique column) each such row is its own window partition instead of all of them
     forming one huge partition of unrelated rows (device_id is null for most POS rows).
+    `cluster_by`: for a pair stage (`entity_column` a pair key), the pair's entity column.
+    The window then partitions by (cluster_by, key): the same groups of rows as by the
+    key alone (a non-null pair key holds the entity's value; a null one gets null
+    features), but a table already partitioned by the entity (its own stage) is only
+    sorted again, not shuffled.
     """
     entity = F.col(entity_column)
     key = entity
     if row_id is not None:
         key = F.coalesce(entity, F.concat(F.lit("\u0000"), F.col(row_id).cast("string")))
-    window = Window.partitionBy(key).orderBy(TS)
+    keys = [key] if cluster_by is None else [F.col(cluster_by), key]
+    window = Window.partitionBy(*keys).orderBy(TS)
     frames = _Frames(window)
     rates = [f for f in features if isinstance(f, FraudRate)]
     use_events = bool(rates) and "label_time" in df.columns
     stream = df
     if use_events:
         events = fraud_events(
-            events_source if events_source is not None else df, entity_column, rates, label_delay_s
-        )
+            events_source if events_source is not None else df, entity_column, rates,
+            label_delay_s, carry=() if cluster_by is None else (cluster_by,),
+        )  # fmt: skip
         stream = df.unionByName(events, allowMissingColumns=True)
     columns = []
     for feature in features:
@@ -244,9 +252,15 @@ def _fraud_rate(
 
 
 def fraud_events(
-    source: DataFrame, entity_column: str, rates: Sequence[FraudRate], label_delay_s: int
+    source: DataFrame,
+    entity_column: str,
+    rates: Sequence[FraudRate],
+    label_delay_s: int,
+    *,
+    carry: Sequence[str] = (),
 ) -> DataFrame:
-    """+1/-1 event rows (columns entity, TS, ROW=0, FRAUD=0, `_ev_<name>`) per known fraud.
+    """+1/-1 event rows (columns entity, `carry`, TS, ROW=0, FRAUD=0, `_ev_<name>`) per
+    known fraud. `carry`: more columns of the fraud's row the window partitions by.
 
     Fraud f counts in rate i at t iff t in [max(ts_f + lag_i + 1us, known_f),
     ts_f + lag_i + W_i]. Event columns are named after the rate feature (`_ev_<name>`);
@@ -264,9 +278,10 @@ def fraud_events(
                 F.lit(delta if name == _event_column(feature) else 0).alias(name) for name in names
             ]
             structs.append(F.when(start <= end, F.struct(*fields)))
-    exploded = frauds.select(F.col(entity_column), F.explode(F.array(*structs)).alias("_e"))
+    keys = [entity_column, *carry]
+    exploded = frauds.select(*keys, F.explode(F.array(*structs)).alias("_e"))
     return exploded.where(F.col("_e").isNotNull()).select(
-        entity_column, "_e.*", F.lit(0).alias(ROW), F.lit(0).alias(FRAUD)
+        *keys, "_e.*", F.lit(0).alias(ROW), F.lit(0).alias(FRAUD)
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 
 import pytest
 
@@ -93,6 +94,24 @@ def test_card_velocity_matches_hand_computed_values(spark):
         assert got == pytest.approx(expected), tid
     assert rows["a3"]["features"] == pytest.approx(list(EXPECTED_CARD["a3"]))
     assert result.feature_names == tuple(f.name for f in CARD)
+
+
+def test_pair_stage_follows_its_entity_and_shuffles_nothing_of_its_own(spark):
+    """A `same:` pair stage runs right after its entity's stage, whatever the spec order,
+    and partitions by (entity, pair key): the plan shuffles the table once per entity
+    (not once more for the pair key), and the pair's values are the hand-computed ones."""
+    pair = WindowAggregate(aggregation="count", window="30d", same="merchant_id")
+    features = [MERCHANT[0], pair, CARD[1]]  # merchant first, the pair before its card
+    df = spark.createDataFrame(HAND_ROWS, SCHEMA)
+    result = compute_features(df, FeatureSet(features=tuple(features), label_delay_s=7 * 86_400))
+    plan = result.df._jdf.queryExecution().executedPlan().toString()  # before running it
+    rows = {r["transaction_id"]: r.asDict() for r in result.df.collect()}
+    shuffled = re.findall(r"Exchange hashpartitioning\((\w+)#", plan)
+    assert sorted(shuffled) == ["card_id", "merchant_id"], plan
+    # card A with merchant X: the tie a1/a2 is not "before" either; a4 sees all four
+    expected = {"a0": 0, "a1": 1, "a2": 1, "a3": 3, "a4": 4, "b0": 0, "q1": 0, "m_n": 0}
+    assert {t: rows[t][pair.name] for t in expected} == expected
+    assert rows["a3"][CARD[1].name] == 3  # the card's own stage is unchanged
 
 
 @pytest.mark.parametrize(
