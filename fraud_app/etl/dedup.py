@@ -73,12 +73,13 @@ def _differs(c: str) -> Column:
 
 def _detail(policy: str) -> Column:
     others = [c for c in CANONICAL_NAMES if c != "transaction_id"]
-    diff_names = F.concat_ws(", ", *[F.when(_differs(c), F.lit(c)) for c in others])
+    differs = {c: _differs(c) for c in others}  # built once for both lists
+    diff_names = F.concat_ws(", ", *[F.when(differs[c], F.lit(c)) for c in others])
     kept = F.concat_ws(
         ", ",
         *[
             F.when(
-                _differs(c),
+                differs[c],
                 F.concat(
                     F.lit(f"{c}="), F.coalesce(F.col(f"__kept.{c}").cast("string"), F.lit("null"))
                 ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -185,16 +186,21 @@ def _bound_rules(cfg: EtlSection) -> dict[str, Rule]:
 def encoding_rule(inputs: dict[str, str], cfg: EtlSection) -> Rule:
     """Any input value holding U+FFFD: bytes that were not valid in `etl.encoding`."""
 
-    def bad(c: str) -> Column:
-        return F.coalesce(F.col(c).cast("string").contains(REPLACEMENT_CHAR), F.lit(False))
+    @cache
+    def bad() -> dict[str, Column]:
+        # built once for both the test and the detail (each Column costs JVM round trips)
+        return {
+            c: F.coalesce(F.col(c).cast("string").contains(REPLACEMENT_CHAR), F.lit(False))
+            for c in inputs
+        }
 
     return Rule(
         "invalid_encoding",
         "a value holds bytes that are not valid in etl.encoding",
-        lambda: F.greatest(F.lit(False), *[bad(c) for c in inputs]),
+        lambda: F.greatest(F.lit(False), *bad().values()),
         lambda: F.concat(
             F.lit(f"bytes that are not valid {cfg.encoding} (etl.encoding) in column(s): "),
-            F.concat_ws(", ", *[F.when(bad(c), F.lit(name)) for c, name in inputs.items()]),
+            F.concat_ws(", ", *[F.when(bad()[c], F.lit(name)) for c, name in inputs.items()]),
         ),
     )
 
@@ -275,6 +281,7 @@ def annotate(
     first = [encoding_rule(inputs, cfg)]
     rules = (*first, *([malformed_rule(corrupt)] if corrupt else []), *build_rules(cfg))
     # a null test result (e.g. comparing with a null) counts as "not broken"
-    reason = F.coalesce(*[F.when(r.broken(), F.lit(r.code)) for r in rules])
-    detail = F.coalesce(*[F.when(r.broken(), r.detail()) for r in rules])
+    broken = [r.broken() for r in rules]  # each test built once, used by both columns
+    reason = F.coalesce(*[F.when(b, F.lit(r.code)) for r, b in zip(rules, broken, strict=True)])
+    detail = F.coalesce(*[F.when(b, r.detail()) for r, b in zip(rules, broken, strict=True)])
     return df.withColumns({REASON: reason, DETAIL: detail})
