@@ -34,6 +34,12 @@ DEFAULT_CONF: dict[str, str] = {
     # ~1.5 s a read on local[2], 5-8 s under load, vs 0.3-1.3 s listed by the driver).
     # Up to 512 folders (~1.4 years of days) the driver lists them itself.
     "spark.sql.sources.parallelPartitionDiscovery.threshold": "512",
+    # PySpark 4 wraps every Column function in a call-site capture for error messages (a
+    # walk of the Python stack and ~20 Py4J round trips each: F.col 29, alias 24, F.lit 3
+    # without it). Our steps build thousands of Columns (ETL rules, 50 window features, GX's
+    # per-check queries): ~100k round trips per run, tens of seconds of driver time on a
+    # busy machine. Errors keep their message and plan; only the Python line is not named.
+    "spark.python.sql.dataFrameDebugging.enabled": "false",
 }
 
 

@@ -47,7 +47,7 @@ def run_checks(
     `limit(0)`, which Spark answers without a job, so the suite costs its bundled
     aggregate passes; result format BASIC, which holds the same counts, percentages and
     observed values as SUMMARY without SUMMARY's unexpected-index list and query, whose
-    plans GX would build for every check: ~30 % fewer Py4J calls for the feature suite);
+    plans GX would build for every check: 21.7k -> 20.3k Py4J calls for the feature suite);
     the second runs only the checks that failed, with examples and the key column. A check's counts do not depend on the other checks in the suite, so the
     results equal one SUMMARY validation of the whole suite, without the example queries
     of the passed checks (a `limit` query of 1-2 Spark jobs each; two per check with a key
