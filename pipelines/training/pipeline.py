@@ -106,6 +106,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
             features_col=vector,
             checkpoint_root=checkpoints,
             validation_df=val.partition_data() if val is not None else splits.validation,
+            rows=_rows(splits, "train"),
         )
     finally:
         balanced.unpersist()
@@ -201,6 +202,11 @@ def _scored_validation(val, splits, ensemble, vector: str) -> dict[str, Any]:
     return nodes.score_and_collect(splits.validation, ensemble, vector)
 
 
+def _rows(splits, *windows: str) -> int:
+    """Rows of these time windows, from the splits' summary (counted when splitting)."""
+    return sum(splits.summary["windows"][w]["rows"] for w in windows)
+
+
 def _member_report(r) -> dict[str, Any]:
     return {
         "iterations": r.iterations,
@@ -233,6 +239,7 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
             features_col=vector,
             checkpoint_root=f"{checkpoints}/refit",
             iterations=iterations,
+            rows=_rows(splits, "train", "validation"),  # refit_data: exactly these windows
         )
     finally:
         balanced.unpersist()
