@@ -72,11 +72,18 @@ def feature_statistics(df, features_col: str = "features") -> tuple[np.ndarray, 
 
 
 def feature_sample(
-    df, features_col: str, label_col: str, *, max_rows: int = 20_000, seed: int = 0
+    df,
+    features_col: str,
+    label_col: str,
+    *,
+    max_rows: int = 20_000,
+    seed: int = 0,
+    rows: int | None = None,
 ) -> np.ndarray:
     """Up to about `max_rows` feature vectors of `df` (a seeded Bernoulli sample), on the
-    driver: what the input encoding's quantile bins are fitted on."""
-    rows = df.count()
+    driver: what the input encoding's quantile bins are fitted on. rows: the row count of
+    `df` when the caller knows it (else one Spark count)."""
+    rows = df.count() if rows is None else rows
     if rows > max_rows:
         df = df.sample(withReplacement=False, fraction=max_rows / rows, seed=seed)
     return collect_validation(df, features_col=features_col, label_col=label_col).X
@@ -123,6 +130,7 @@ def train_ensemble(
     inspect: Callable[[DataSummary], None] | None = None,
     encoding_rows=None,
     member_seeds: Sequence[int] | None = None,
+    encoding_row_count: int | None = None,
 ) -> EnsembleTraining:
     """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
 
@@ -136,6 +144,8 @@ def train_ensemble(
     iterations: one fixed iteration count per member (a refit); turns early stopping off.
     encoding_rows: the DataFrame whose sample fits the input encoding's quantile bins
     (cfg.model.encoding; the whole training window); None = the first subset.
+    encoding_row_count: the row count of `encoding_rows` when the caller knows it (the
+    time splits count every window), which spares a Spark count.
     member_seeds: one seed per member (initial weights, dropout, batch order); None =
     cfg.seed + k.
     """
@@ -171,8 +181,12 @@ def train_ensemble(
             model.layer.layers[0].set_statistics(*(stats or data.summary.moments()))
             if cfg.model.encoding != "none" and (encoding is None or stats is None):
                 if sample is None or (stats is None and encoding_rows is None):
-                    rows = subset if encoding_rows is None else encoding_rows
-                    sample = feature_sample(rows, features_col, label_col, seed=cfg.seed)
+                    rows, known = subset, None
+                    if encoding_rows is not None:
+                        rows, known = encoding_rows, encoding_row_count
+                    sample = feature_sample(
+                        rows, features_col, label_col, seed=cfg.seed, rows=known
+                    )
                 encoding = encoding_state(model, sample)  # per member without shared stats
             set_encoding(model, encoding)
         except BaseException:

@@ -55,8 +55,10 @@ def fit_ensemble(
     checkpoint_root: str | None,
     validation_df=None,
     iterations: list[int] | None = None,
+    rows: int | None = None,
 ) -> EnsembleTraining:
-    """validation_df: early stopping on it (when configured); iterations: a refit's counts."""
+    """validation_df: early stopping on it (when configured); iterations: a refit's counts;
+    rows: the row count of train_df when known (the splits' summary), spares a count."""
     # Standardise with statistics of the whole training window, not of one subset.
     stats = feature_statistics(train_df, features_col)
     return train_ensemble(
@@ -70,6 +72,7 @@ def fit_ensemble(
         validation=validation_df,
         iterations=iterations,
         encoding_rows=train_df,  # the input encoding's bins: the whole window, as stats
+        encoding_row_count=rows,
     )
 
 

@@ -63,23 +63,40 @@ def read_features(spark, config: AppConfig):
     return spark.read.parquet(features_path), list(meta["feature_names"])
 
 
+class _Laps:
+    """Seconds per phase of a training run, for the report (where the step's time goes)."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._t = time.monotonic()
+
+    def __call__(self, phase: str) -> None:
+        now = time.monotonic()
+        self.seconds[phase] = round(self.seconds.get(phase, 0.0) + now - self._t, 2)
+        self._t = now
+
+
 def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     paths = config.paths
     vector = config.features.vector_column or "features"
     df, names = read_features(spark, config)
     started = time.monotonic()
+    lap = _Laps()
     tracker.log_config(config)  # MLflow calls run on the tracker's thread, beside training
     tracker.log_data_lineage(spark, config)
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
+    lap("splits")
     feature_checks = constant_features(
         splits.train, names, vector_column=vector, rows=splits.summary["windows"]["train"]["rows"]
     )
+    lap("feature_checks")
     # The subsets are computed once for all members (persisted), not once per member.
     balanced = nodes.balance(splits.train, config.balancing, keep=[vector]).persist()
     logger.info("balancing: %s", balanced.summary)
     checkpoints = str(paths.resolve("checkpoints") / run)
     val = _validation_window(config, tracker, splits, names, vector)
+    lap("balancing_and_validation_window")
     try:
         fitted = nodes.fit_ensemble(
             balanced,
@@ -89,19 +106,24 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
             features_col=vector,
             checkpoint_root=checkpoints,
             validation_df=val.partition_data() if val is not None else splits.validation,
+            rows=_rows(splits, "train"),
         )
     finally:
         balanced.unpersist()
+    lap("members")
     for k, result in enumerate(fitted.results):
         tracker.log_member(k, result)
     baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
+    lap("baselines")
     # Validation metrics come from the ensemble selected on validation (before any refit).
     # With tracking on, the window's features go to the promotion gate, which scores the
     # champion on them on the tracking thread (no Spark job beside training).
     windows = {"validation": _scored_validation(val, splits, fitted.ensemble, vector)}
     with_rows = val is not None and lifecycle.collect_gate_rows(tracker, splits, names)
     gate_rows = val.gate_rows if with_rows else None
+    lap("validation_scores")
     refit, refit_summary = refit_ensemble(config, splits, fitted, names, vector, checkpoints)
+    lap("refit")
     final = refit or fitted
     # The alert threshold stored with the model (C2) is a quantile of the FINAL model's
     # validation scores, so it is on the scale of the scores the model will give.
@@ -112,6 +134,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         splits, final.ensemble, final_val["fraud_score"], config, vector
     )
     model_path = final.ensemble.save(paths.resolve("models") / run)
+    lap("scoring_metadata_and_save")
     # MLflow logs the model and runs the promotion gate while the test window is scored.
     pending = lifecycle.start_model_logging(
         config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
@@ -123,13 +146,16 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     windows["test"] = nodes.collect_scores(scored_test)
     lifecycle.finish_baselines(baselines, scored_test, tracker)
     scored_test.unpersist()
+    lap("test_scores")
     metrics = {name: nodes.evaluate_arrays(data) for name, data in windows.items()}
     tracker.log_window_metrics(metrics)
     evaluations = _write_window_evaluations(windows, config, run, str(model_path), splits)
+    lap("evaluations")
     registry = lifecycle.register_and_gate(
         spark, config, tracker, model_dir=model_path, names=names, splits=splits,
         new_ap=metrics["validation"]["average_precision"], features_col=vector, pending=pending,
     )  # fmt: skip
+    lap("registry")  # waits for the model logging and the gate on the tracking thread
     report = {
         "run": run,
         "model_path": str(model_path),
@@ -141,6 +167,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         "refit": refit_summary,
         "training_seconds": round(fitted.seconds + (refit.seconds if refit else 0.0), 1),
         "total_seconds": round(time.monotonic() - started, 1),
+        "phase_seconds": lap.seconds,  # wall seconds of the step's phases, in order
         "metrics": metrics,
         "baselines": lifecycle.baselines_report(baselines),
         "registry": registry,
@@ -175,6 +202,11 @@ def _scored_validation(val, splits, ensemble, vector: str) -> dict[str, Any]:
     return nodes.score_and_collect(splits.validation, ensemble, vector)
 
 
+def _rows(splits, *windows: str) -> int:
+    """Rows of these time windows, from the splits' summary (counted when splitting)."""
+    return sum(splits.summary["windows"][w]["rows"] for w in windows)
+
+
 def _member_report(r) -> dict[str, Any]:
     return {
         "iterations": r.iterations,
@@ -207,6 +239,7 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
             features_col=vector,
             checkpoint_root=f"{checkpoints}/refit",
             iterations=iterations,
+            rows=_rows(splits, "train", "validation"),  # refit_data: exactly these windows
         )
     finally:
         balanced.unpersist()

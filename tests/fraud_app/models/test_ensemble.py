@@ -15,7 +15,12 @@ from fraud_app.models.config import (
     TrainingSection,
 )
 from fraud_app.models.ensemble import FraudEnsemble
-from fraud_app.models.train import evaluate_scores, feature_statistics, train_ensemble
+from fraud_app.models.train import (
+    evaluate_scores,
+    feature_sample,
+    feature_statistics,
+    train_ensemble,
+)
 from fraud_app.scoring.batch import score_dataframe
 
 D = 5
@@ -154,3 +159,16 @@ def test_input_encoding_is_fitted_on_the_window_and_scored_identically(spark, fr
     )
     labels = np.array([r[1] for r in _rows(300, 9)])
     assert evaluate_scores(labels, scored)["roc_auc"] > 0.8
+
+
+@pytest.mark.spark
+def test_feature_sample_with_a_known_row_count_is_the_counted_one(spark, frames):
+    """`rows` spares the count (the time splits know every window's rows): the same
+    seeded sample as with the count, and the count is what sets the fraction."""
+    window = frames[0][0].unionByName(frames[0][1])  # 320 rows
+    counted = feature_sample(window, "features", "label", max_rows=100, seed=3)
+    known = feature_sample(window, "features", "label", max_rows=100, seed=3, rows=320)
+    assert 40 < len(counted) < 200
+    np.testing.assert_array_equal(known, counted)
+    other = feature_sample(window, "features", "label", max_rows=100, seed=3, rows=3200)
+    assert len(other) < len(counted)  # fraction 100 / 3200 instead of 100 / 320
