@@ -251,6 +251,7 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
     X_raw = with_extra(cfg, data["X"], extra)
     X = X_raw  # the pl8 configurations encode inside the model (no "encode"/"transform")
     variants = cfg["refit_variants"]
+    s0 = cfg.get("first_seed", 0)  # the first fit's seed (a replicate of the whole comparison)
     res = {"config": name, "cfg": cfg, "features": X.shape[1], "folds": []}
     for f in folds:
         tr, va, te, yk = f["train"], f["validation"], f["test"], f["y_known"]
@@ -260,7 +261,7 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
             cut = data["ts"][tr].max() - 7 * DAY_US
             itr, iva = tr[data["ts"][tr] < cut], tr[data["ts"][tr] >= cut]
             parts: list[np.ndarray] = []
-            first, its, _ = ensemble_scores(cfg, X[itr], yk[itr], X[itr], 0, (X[iva], yk[iva]),
+            first, its, _ = ensemble_scores(cfg, X[itr], yk[itr], X[itr], s0, (X[iva], yk[iva]),
                                             parts_out=parts)  # fmt: skip
             fold["inner_iterations"] = its
             for v, spec in variants.items():
@@ -269,7 +270,7 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
                     float(average_precision(yk[va], predict(models, X[va]))), 4
                 )
         parts = []
-        first, its, _ = ensemble_scores(cfg, X[tr], yk[tr], X[tr], 0, (X[va], yk[va]),
+        first, its, _ = ensemble_scores(cfg, X[tr], yk[tr], X[tr], s0, (X[va], yk[va]),
                                         parts_out=parts)  # fmt: skip
         fold["val_ap"] = round(float(average_precision(yk[va], predict(first, X[va]))), 4)
         fold["iterations"] = its
