@@ -130,7 +130,7 @@ class RefitSection(Section):
 
     enabled: bool = True
     method: Literal["warm_start", "fresh"] = "warm_start"
-    passes: float = Field(2.0, gt=0)
+    passes: float = Field(3.0, gt=0)
     learning_rate_scale: float = Field(1.0, gt=0)
     decay: Literal["none", "cosine"] = "cosine"
 

@@ -120,8 +120,9 @@ def _first_fit(spark, config):
 
 @pytest.mark.slow  # one ensemble training and three warm-start refits
 def test_warm_start_refit_continues_from_the_best_weights_on_train_plus_validation(spark, tmp_path):
-    config = _config(tmp_path)  # the default: warm_start, 2 passes, cosine decay
-    assert config.training.refit.method == "warm_start" and config.training.refit.passes == 2.0
+    config = _config(tmp_path)  # the default: warm_start, 3 passes, cosine decay
+    refit_cfg = config.training.refit
+    assert (refit_cfg.method, refit_cfg.passes, refit_cfg.decay) == ("warm_start", 3.0, "cosine")
     splits, names, fitted = _first_fit(spark, config)
     best = [(m.params.data.copy(), m.layer.state()) for m in fitted.ensemble.members]
     refit, summary = refit_ensemble(config, splits, fitted, names, "features", str(tmp_path / "a"))
@@ -133,7 +134,7 @@ def test_warm_start_refit_continues_from_the_best_weights_on_train_plus_validati
     subsets = nodes.balance(nodes.refit_data(splits), config.balancing).subsets
     rows = [s.count() for s in subsets]
     assert [r.rows for r in refit.results] == rows
-    assert summary["iterations"] == [math.ceil(2.0 * n / 32) for n in rows]
+    assert summary["iterations"] == [math.ceil(3.0 * n / 32) for n in rows]
     assert [r.iterations for r in refit.results] == summary["iterations"]
     assert summary["method"] == "warm_start"
     assert summary["chosen_iterations"] == [r.best_iteration for r in fitted.results]
