@@ -193,8 +193,12 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "training.distributed.epochs": 60,
         "training.distributed.early_stopping.patience": 5,
     },
-    # configs/demo.yaml as shipped (since issue 10 run 3: the piecewise-linear input encoding)
+    # configs/demo.yaml as shipped (since issue 10 run 3: the piecewise-linear input encoding;
+    # since run 6 the warm-start refit)
     "shipped": {},
+    # the shipped ensemble with run 1-5's refit: each member from a fresh initialisation
+    # for its chosen iteration count
+    "shipped_fresh_refit": {"training.refit.method": "fresh"},
     # the shipped ensemble without the input encoding (= demo_long_lr3 before run 3)
     "shipped_no_encoding": {"training.model.encoding": "none"},
     "wide": {

@@ -156,9 +156,11 @@ def train_member(cfg, X, y, stats_X, seed, val=None, iterations=None):
     return model, best[1], best[0]
 
 
-def ensemble_scores(cfg, X, y, X_stats, seed, val=None, iterations=None):
+def ensemble_scores(cfg, X, y, X_stats, seed, val=None, iterations=None, parts_out=None):
     bal = cfg.get("balancing", {})
     parts = subsets(y, bal.get("n_subsets", 2), bal.get("normal_ratio", 20), seed + 42)
+    if parts_out is not None:
+        parts_out.extend(parts)
     models, its, vals = [], [], []
     for i, idx in enumerate(parts):
         m, it, v = train_member(cfg, X[idx], y[idx], X_stats, seed + i, val,
@@ -167,6 +169,133 @@ def ensemble_scores(cfg, X, y, X_stats, seed, val=None, iterations=None):
         its.append(it)
         vals.append(v)
     return models, its, vals
+
+
+def grown_subsets(cfg, parts, y_new: np.ndarray, offset: int, seed: int) -> list[np.ndarray]:
+    """The refit's subsets as the product's row-hash balancing gives them: a row keeps its
+    subset, so subset k of train + validation = subset k of the train window + the
+    validation window's frauds + a share of its normals (offset: where its rows start)."""
+    bal = cfg.get("balancing", {})
+    extra = subsets(y_new, len(parts), bal.get("normal_ratio", 20), seed + 43)
+    return [np.concatenate([p, offset + e]) for p, e in zip(parts, extra, strict=True)]
+
+
+def continue_member(cfg, model0, X, y, seed: int, spec: dict[str, Any], chosen: int):
+    """Warm start: a copy of `model0` (its best weights, its Standardize statistics and
+    encoding bins) trained on (X, y) with a FRESH optimizer for `passes` passes (or
+    `fraction` of the chosen iteration count), learning rate * lr_scale, constant or
+    cosine-decayed to 0; "swa": the mean of the weights at the end of each pass."""
+    from dlcore.model import Model
+    from dlcore.schedules import Constant, CosineDecay
+
+    model = Model.from_config(model0.get_config())
+    model.load_weights(model0.params.data.copy(), model0.layer.state())
+    bs = cfg.get("batch", 256)
+    per_epoch = int(np.ceil(len(X) / bs))
+    if "fraction" in spec:
+        n_it = max(1, round(spec["fraction"] * chosen))
+    else:
+        n_it = max(1, round(spec.get("passes", 1) * per_epoch))
+    opt = dict(cfg.get("optimizer", {}))
+    lr = opt.get("learning_rate", 1e-3) * bs / 256 * spec.get("lr_scale", 1.0)
+    optimizer = build_optimizer(OptimizerSection(**opt))
+    optimizer.learning_rate = (
+        CosineDecay(lr, n_it) if spec.get("decay") == "cosine" else Constant(lr)
+    )
+    trainer = Trainer(model, build_loss(LossSection(**cfg.get("loss", {}))), optimizer,
+                      TrainerConfig(epochs=1, batch_size=bs, seed=seed))  # fmt: skip
+    Xc, yc, _ = trainer._check_data(X, y, None)
+    rng, done, snaps = np.random.default_rng(seed), 0, []
+    while done < n_it:
+        perm = rng.permutation(len(Xc))
+        for i in range(0, len(Xc), bs):
+            if done == n_it:
+                break
+            trainer.train_step(Xc[perm[i : i + bs]], yc[perm[i : i + bs]])
+            done += 1
+        snaps.append(model.params.data.copy())
+    if spec.get("swa"):
+        model.params.data[...] = np.mean(snaps, axis=0)
+    return model, n_it
+
+
+def refit_variant(cfg, spec, X, yk, tr, va, first, its, parts):
+    """One refit method on train (tr) + validation (va); returns the members.
+    spec "by": "fresh" (each member from a fresh initialisation for its chosen count, or
+    the count scaled by rows with "epochs": true; "seeds": n refits), "warm"
+    (continue_member from the first fit's members), "none" (the first fit's members)."""
+    by = spec.get("by", "fresh")
+    if by == "none":
+        return first, its
+    used = np.concatenate([tr, va])
+    if by == "fresh":
+        counts = its
+        if spec.get("epochs"):
+            counts = [round(i * len(used) / len(tr)) for i in its]
+        models = []
+        for seed in range(0, 100 * spec.get("seeds", 1), 100):
+            models += ensemble_scores(cfg, X[used], yk[used], X[used], seed, iterations=counts)[0]
+        return models, counts
+    grown = grown_subsets(cfg, parts, yk[va], len(tr), 0)
+    Xu, yu = X[used], yk[used]
+    out = [continue_member(cfg, m, Xu[g], yu[g], 1000 + k, spec, its[k])
+           for k, (m, g) in enumerate(zip(first, grown, strict=True))]  # fmt: skip
+    return [m for m, _ in out], [n for _, n in out]
+
+
+def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, Any]:
+    """Several refit methods after ONE first fit per fold (the first fit is the same for all).
+    With "inner": true, the choice is also made honestly inside each fold: first fit on the
+    train window less its last 7 days, early stopping on those 7 days, each refit method on
+    the whole train window, scored on the validation window (never on test)."""
+    X_raw = with_extra(cfg, data["X"], extra)
+    X = X_raw  # the pl8 configurations encode inside the model (no "encode"/"transform")
+    variants = cfg["refit_variants"]
+    s0 = cfg.get("first_seed", 0)  # the first fit's seed (a replicate of the whole comparison)
+    res = {"config": name, "cfg": cfg, "features": X.shape[1], "folds": []}
+    for f in folds:
+        tr, va, te, yk = f["train"], f["validation"], f["test"], f["y_known"]
+        t0 = time.monotonic()
+        fold: dict[str, Any] = {"test_frauds": int(data["y"][te].sum())}
+        if cfg.get("inner"):
+            cut = data["ts"][tr].max() - 7 * DAY_US
+            itr, iva = tr[data["ts"][tr] < cut], tr[data["ts"][tr] >= cut]
+            parts: list[np.ndarray] = []
+            first, its, _ = ensemble_scores(cfg, X[itr], yk[itr], X[itr], s0, (X[iva], yk[iva]),
+                                            parts_out=parts)  # fmt: skip
+            fold["inner_iterations"] = its
+            for v, spec in variants.items():
+                models, _ = refit_variant(cfg, spec, X, yk, itr, iva, first, its, parts)
+                fold[f"inner_{v}"] = round(
+                    float(average_precision(yk[va], predict(models, X[va]))), 4
+                )
+        parts = []
+        first, its, _ = ensemble_scores(cfg, X[tr], yk[tr], X[tr], s0, (X[va], yk[va]),
+                                        parts_out=parts)  # fmt: skip
+        fold["val_ap"] = round(float(average_precision(yk[va], predict(first, X[va]))), 4)
+        fold["iterations"] = its
+        for v, spec in variants.items():
+            t1 = time.monotonic()
+            models, counts = refit_variant(cfg, spec, X, yk, tr, va, first, its, parts)
+            scores = predict(models, X[te])
+            fold[f"test_{v}"] = round(float(average_precision(data["y"][te], scores)), 4)
+            fold[f"its_{v}"] = counts
+            fold[f"s_{v}"] = round(time.monotonic() - t1, 1)
+        if with_xgb:
+            used = np.concatenate([tr, va])
+            fold["xgb_test_ap"] = round(float(average_precision(
+                data["y"][te], xgb_scores(X_raw[used], yk[used], X_raw[te], 0))), 4)  # fmt: skip
+        fold["s"] = round(time.monotonic() - t0, 1)
+        res["folds"].append(fold)
+        print(json.dumps({"fold": fold}), flush=True)
+    keys = [k for k in res["folds"][0] if k.startswith(("inner_", "test_", "val_", "xgb_"))
+            and k not in ("inner_iterations", "test_frauds")]  # fmt: skip
+    for key in keys:
+        res[f"mean_{key}"] = round(float(np.mean([f[key] for f in res["folds"]])), 4)
+    if with_xgb:
+        for v in variants:
+            res[f"diff_{v}"] = round(res[f"mean_test_{v}"] - res["mean_xgb_test_ap"], 4)
+    return res
 
 
 def predict(models, X) -> np.ndarray:
@@ -373,7 +502,8 @@ def main() -> None:
         extra = None if not args.extra else _extra(args.extra, data["tid"])
         for i, name in enumerate(args.configs.split(",")):
             xgb = not args.no_xgb and (i == 0 or args.xgb_all)
-            res = run_config(name, configs[name], data, folds, with_xgb=xgb, extra=extra)
+            run = run_variants if "refit_variants" in configs[name] else run_config
+            res = run(name, configs[name], data, folds, with_xgb=xgb, extra=extra)
             print(json.dumps({"mode": mode, **res}), flush=True)
 
 

@@ -11,7 +11,8 @@
    validationIndicatorCol or validationFraction, the held-out rows drive the trainer's
    early stopping (C7: validation AP at group boundaries, patience, best weights kept);
    with `refit` (off by default, on in `fraud-app train`), the networks are then trained
-   again on the training + validation rows for their best iteration counts, and the
+   again on the training + validation rows (refitMethod: "warm_start" from their
+   early-stopped best weights, or "fresh" for their best iteration counts), and the
    model's `validation_ap` keeps the validation AP of the ensemble before the refit.
 
 The input checks (width, null and NaN features, null and non-binary labels, each error
@@ -44,7 +45,7 @@ from fraud_app.ml.data import (
 from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_logits
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.models.config import TrainingSection
-from fraud_app.models.train import train_ensemble
+from fraud_app.models.train import WarmStart, train_ensemble
 from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.summary import DataSummary
 
@@ -113,7 +114,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         iterations and checkpoint_root, passed on)."""
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
         summary, stats = None, None
-        if self.whole_data_statistics:
+        if self.whole_data_statistics and kwargs.get("warm_start") is None:
             summary = inspect_training_data(train, fcol, lcol, what)
             stats = summary.moments()
 
@@ -151,15 +152,19 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         history = [_member_history(r) for r in fitted.results]
         chosen = [r.best_iteration for r in fitted.results]
         validation_ap, seconds = None, fitted.seconds
-        if cfg.refit and held_out is not None and None not in chosen:
+        if cfg.refit.enabled and held_out is not None and None not in chosen:
             validation_ap = _average_precision(fitted.ensemble, held_out)
-            logger.info("%s: refit on training + validation rows, iterations %s", what, chosen)
+            warm = None
+            if cfg.refit.method == "warm_start":  # from the early-stopped best weights
+                warm = WarmStart.from_refit(fitted.ensemble.members, cfg.refit)
+            logger.info("%s: refit (%s) on training + validation rows", what, cfg.refit.method)
             fitted = self._train(
                 train.unionByName(validation),
                 cfg,
                 names,
                 what,
-                iterations=chosen,
+                iterations=None if warm else chosen,
+                warm_start=warm,
                 checkpoint_root=f"{root}/refit" if root else None,
             )
             for entry, result in zip(history, fitted.results, strict=True):

@@ -24,7 +24,9 @@ from pyspark.ml.param.shared import (
 )
 
 from fraud_app.errors import ConfigError
-from fraud_app.models.config import TrainingSection
+from fraud_app.models.config import RefitSection, TrainingSection
+
+_REFIT_DEFAULTS = RefitSection()  # the estimators' refitMethod / refitPasses defaults
 
 # Params that are optional, as in Spark (weightCol has no default there either).
 OPTIONAL_PARAMS = ("weightCol", "checkpointDir", "validationIndicatorCol")
@@ -118,6 +120,19 @@ class DlcoreParams(
         "is the one before the refit. Needs validationIndicatorCol or validationFraction",
         TypeConverters.toBoolean,
     )
+    refitMethod = _param(
+        "refitMethod",
+        "the refit: 'warm_start' (each network continues from its early-stopped best weights "
+        "for refitPasses passes over its training + validation rows, learning rate "
+        "cosine-decayed) or 'fresh' (from new initial weights for its best iteration count); "
+        "the same as training.refit.method of fraud-app train",
+        TypeConverters.toString,
+    )
+    refitPasses = _param(
+        "refitPasses",
+        "passes over a network's training + validation rows of a warm-start refit (> 0)",
+        TypeConverters.toFloat,
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -141,6 +156,8 @@ class DlcoreParams(
             validationFraction=0.0,
             earlyStoppingPatience=3,
             refit=False,
+            refitMethod=_REFIT_DEFAULTS.method,
+            refitPasses=_REFIT_DEFAULTS.passes,
         )
 
     def _opt(self, param: Param):
@@ -183,7 +200,11 @@ class DlcoreParams(
                 ),
             },
             "checkpoint": bool(self._opt(self.checkpointDir)),
-            "refit": g(self.refit),
+            "refit": {
+                "enabled": g(self.refit),
+                "method": g(self.refitMethod),
+                "passes": g(self.refitPasses),
+            },
         }
         try:
             section = TrainingSection.model_validate(spec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from fraud_app.config_base import Section
 from fraud_app.spark.config import DistributedConfig
@@ -89,11 +89,20 @@ class DistributedSection(Section):
         seed: int,
         checkpoint_dir: str | None,
         iterations: int | None = None,
+        epochs: float | None = None,
         early_stopping: bool = True,
+        lr_decay: str = "none",
     ) -> DistributedConfig:
-        """`iterations` overrides epochs / iterations (a refit); early_stopping=False turns it off."""
-        its = iterations if iterations is not None else self.iterations
-        epochs = None if its is not None else self.epochs
+        """`iterations` or `epochs` overrides epochs / iterations (a refit: the chosen count,
+        or a warm start's passes); early_stopping=False turns it off; lr_decay: "cosine"
+        decays the learning rate to 0 over the run (a warm-start refit)."""
+        if iterations is not None:
+            its, epochs = iterations, None
+        elif epochs is not None:
+            its = None
+        else:
+            its = self.iterations
+            epochs = None if its is not None else self.epochs
         es = self.early_stopping.to_config() if early_stopping and self.early_stopping else None
         return DistributedConfig(
             **self.model_dump(exclude={"epochs", "iterations", "early_stopping"}),
@@ -102,7 +111,28 @@ class DistributedSection(Section):
             seed=seed,
             checkpoint_dir=checkpoint_dir,
             early_stopping=es,
+            lr_decay=lr_decay,
         )
+
+
+class RefitSection(Section):
+    """After early stopping: train again on train + validation, the model that is saved (the
+    most recent labelled data matters most in fraud). The validation window is inside the
+    refit, so it cannot choose these settings (docs/BENCHMARKS.md, issue 10 run 6).
+
+    method "warm_start": each member continues from its early-stopped best weights, with
+    its own Standardize statistics and input-encoding bins, on its subset of train +
+    validation, with a fresh optimizer for `passes` passes over that subset, at the
+    learning rate times `learning_rate_scale`, cosine-decayed to 0 with decay "cosine"
+    (Loshchilov & Hutter 2017), after the usual warm-up. "fresh": each member from a new
+    initialisation for its early-stopping-chosen iteration count (statistics and bins
+    fitted again on train + validation)."""
+
+    enabled: bool = True
+    method: Literal["warm_start", "fresh"] = "warm_start"
+    passes: float = Field(3.0, gt=0)
+    learning_rate_scale: float = Field(1.0, gt=0)
+    decay: Literal["none", "cosine"] = "cosine"
 
 
 class TrainingSection(Section):
@@ -114,6 +144,11 @@ class TrainingSection(Section):
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
     checkpoint: bool = True
-    # After early stopping: train again on train + validation with each member's chosen
-    # iteration count (the most recent labelled data matters most in fraud).
-    refit: bool = True
+    # After early stopping: train again on train + validation (RefitSection); `true` /
+    # `false` stand for the default section / enabled: false.
+    refit: RefitSection = Field(default_factory=RefitSection)
+
+    @field_validator("refit", mode="before")
+    @classmethod
+    def _refit_from_bool(cls, value):
+        return {"enabled": value} if isinstance(value, bool) else value

@@ -108,6 +108,33 @@ def set_encoding(model, state: dict[str, np.ndarray] | None) -> None:
         model.layer.layers[1].load_state(state)
 
 
+@dataclass(frozen=True)
+class WarmStart:
+    """A warm-start refit: member k starts from a copy of `members[k]` (its weights, its
+    Standardize statistics and input-encoding bins, which are not fitted again) and trains
+    `passes` passes over its data with a fresh optimizer at the learning rate times
+    `learning_rate_scale`, decayed as `decay` ("none" | "cosine")."""
+
+    members: Sequence[Any]  # dlcore Models
+    passes: float
+    learning_rate_scale: float = 1.0
+    decay: str = "none"
+
+    @classmethod
+    def from_refit(cls, members: Sequence[Any], refit) -> WarmStart:
+        """From the `training.refit` section (fraud_app.models.config.RefitSection)."""
+        return cls(list(members), refit.passes, refit.learning_rate_scale, refit.decay)
+
+
+def copy_model(model):
+    """A new dlcore Model with the architecture, weights and layer state of `model`."""
+    from dlcore.model import Model
+
+    copy = Model.from_config(model.get_config())
+    copy.load_weights(model.params.data.copy(), model.layer.state())
+    return copy
+
+
 @dataclass
 class EnsembleTraining:
     ensemble: FraudEnsemble
@@ -131,6 +158,7 @@ def train_ensemble(
     encoding_rows=None,
     member_seeds: Sequence[int] | None = None,
     encoding_row_count: int | None = None,
+    warm_start: WarmStart | None = None,
 ) -> EnsembleTraining:
     """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
 
@@ -148,6 +176,8 @@ def train_ensemble(
     time splits count every window), which spares a Spark count.
     member_seeds: one seed per member (initial weights, dropout, batch order); None =
     cfg.seed + k.
+    warm_start: a warm-start refit (WarmStart): member k continues from its model for its
+    passes; stats and encoding_rows are then not used. Turns early stopping off.
     """
     t0 = time.perf_counter()
     members, results = [], []
@@ -159,7 +189,13 @@ def train_ensemble(
         raise ConfigError(
             f"member_seeds needs one seed per member: {len(member_seeds)} for {len(subsets)} subsets"
         )
-    validation = _usable_validation(validation, cfg, features_col, label_col, iterations)
+    if warm_start is not None and len(warm_start.members) != len(subsets):
+        raise ConfigError(
+            f"a warm-start refit needs one model per member: {len(warm_start.members)} for "
+            f"{len(subsets)} subsets"
+        )
+    fixed = iterations is not None or warm_start is not None
+    validation = _usable_validation(validation, cfg, features_col, label_col, fixed)
     names = list(feature_names) if feature_names is not None else None
     encoding: dict[str, np.ndarray] | None = None
     sample: np.ndarray | None = None
@@ -177,18 +213,21 @@ def train_ensemble(
                 inspect(data.summary)
             require_trainable(data.summary, data.partition_rows, features_col)
             names = names or [f"f{i}" for i in range(data.summary.width)]
-            model = build_model(cfg.model, len(names), seed)
-            model.layer.layers[0].set_statistics(*(stats or data.summary.moments()))
-            if cfg.model.encoding != "none" and (encoding is None or stats is None):
-                if sample is None or (stats is None and encoding_rows is None):
-                    rows, known = subset, None
-                    if encoding_rows is not None:
-                        rows, known = encoding_rows, encoding_row_count
-                    sample = feature_sample(
-                        rows, features_col, label_col, seed=cfg.seed, rows=known
-                    )
-                encoding = encoding_state(model, sample)  # per member without shared stats
-            set_encoding(model, encoding)
+            if warm_start is not None:
+                model = copy_model(warm_start.members[k])
+            else:
+                model = build_model(cfg.model, len(names), seed)
+                model.layer.layers[0].set_statistics(*(stats or data.summary.moments()))
+                if cfg.model.encoding != "none" and (encoding is None or stats is None):
+                    if sample is None or (stats is None and encoding_rows is None):
+                        rows, known = subset, None
+                        if encoding_rows is not None:
+                            rows, known = encoding_rows, encoding_row_count
+                        sample = feature_sample(
+                            rows, features_col, label_col, seed=cfg.seed, rows=known
+                        )
+                    encoding = encoding_state(model, sample)  # per member without shared stats
+                set_encoding(model, encoding)
         except BaseException:
             data.unpersist()
             raise
@@ -201,12 +240,16 @@ def train_ensemble(
             seed=seed,
             checkpoint_dir=ckpt,
             iterations=None if iterations is None else int(iterations[k]),
+            epochs=None if warm_start is None else warm_start.passes,
             early_stopping=validation is not None,
+            lr_decay="none" if warm_start is None else warm_start.decay,
         )
         logger.info("training ensemble member %d/%d", k + 1, len(subsets))
-        trainer = DistributedTrainer(
-            model, build_loss(cfg.loss), build_optimizer(cfg.optimizer), dist
-        )
+        optimizer = cfg.optimizer
+        if warm_start is not None and warm_start.learning_rate_scale != 1.0:
+            lr = cfg.optimizer.learning_rate * warm_start.learning_rate_scale
+            optimizer = optimizer.model_copy(update={"learning_rate": lr})
+        trainer = DistributedTrainer(model, build_loss(cfg.loss), build_optimizer(optimizer), dist)
         result = trainer.fit(
             data,
             features_col=features_col,
@@ -222,10 +265,10 @@ def train_ensemble(
     )
 
 
-def _usable_validation(validation, cfg: TrainingSection, features_col, label_col, iterations):
-    """The collected validation set when early stopping applies, else None (with a warning
-    when it cannot apply: a validation window without both classes)."""
-    if validation is None or iterations is not None or cfg.distributed.early_stopping is None:
+def _usable_validation(validation, cfg: TrainingSection, features_col, label_col, fixed: bool):
+    """The collected validation set when early stopping applies (not with `fixed`, a refit's
+    count), else None (with a warning when it cannot apply: a window without both classes)."""
+    if validation is None or fixed or cfg.distributed.early_stopping is None:
         return None
     if not isinstance(validation, PartitionData):
         validation = collect_validation(validation, features_col=features_col, label_col=label_col)

@@ -35,6 +35,8 @@ class DistributedConfig:
         (free task slots on a busy cluster) before it counts as failed.
     early_stopping: None (off: train exactly iterations/epochs) or an EarlyStoppingConfig
         (then iterations/epochs is the maximum; `fit` needs a validation set).
+    lr_decay: "none", or "cosine": after the warm-up the learning rate decays to 0 at the
+        last iteration (Loshchilov & Hutter 2017; a warm-start refit uses it).
     """
 
     num_workers: int = 2
@@ -59,6 +61,7 @@ class DistributedConfig:
     op_timeout_s: float = 120.0
     stage_start_timeout_s: float = 600.0
     early_stopping: EarlyStoppingConfig | None = None
+    lr_decay: str = "none"
 
     def __post_init__(self) -> None:
         _int_at_least("num_workers", self.num_workers, 1)
@@ -83,6 +86,10 @@ class DistributedConfig:
                 f"training.engine must be one of {ENGINES}. Received: {self.engine!r}"
             )
         _int_at_least("max_retries", self.max_retries, 0)
+        if self.lr_decay not in ("none", "cosine"):
+            raise ConfigError(
+                f"training.lr_decay must be 'none' or 'cosine'. Received: {self.lr_decay!r}"
+            )
         if self.compression not in (None, "bf16", "fp16"):
             raise ConfigError(
                 f"training.compression must be null, 'bf16' or 'fp16'. Received: {self.compression!r}"

@@ -77,6 +77,9 @@ class Engine:
                 c.seed,
                 c.shuffle,
                 rows,
+                # the starting weights: a warm-start refit must not resume a fresh run's
+                # checkpoint (or the other way round)
+                hashlib.sha256(self.model.params.data.tobytes()).hexdigest(),
             ],
             sort_keys=True,
         )

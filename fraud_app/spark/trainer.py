@@ -30,7 +30,7 @@ from dlcore.optimizers.base import (
     optimizer_from_config,
     optimizer_to_config,
 )
-from dlcore.schedules import WarmupLinearScaling
+from dlcore.schedules import CosineDecay, Schedule, WarmupLinearScaling, schedule_to_config
 from fraud_app.errors import TrainingError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.data import PartitionData, to_training_blocks
@@ -155,7 +155,7 @@ class DistributedTrainer:
                 raise TrainingError(
                     f"feature vectors have {in_features} values but the model expects {self.model.in_features}"
                 )
-            optimizer = self._scaled_optimizer()
+            optimizer = self._scaled_optimizer(cfg.total_iterations(rows))
             engine_cls = GroupedEngine if cfg.engine == "grouped" else PerIterationEngine
             engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
             if validation is not None:
@@ -171,19 +171,33 @@ class DistributedTrainer:
         finally:
             blocks.unpersist()
 
-    def _scaled_optimizer(self) -> Optimizer:
-        """Linear scaling rule + gradual warm-up (Goyal et al. 2017) for the global batch."""
+    def _scaled_optimizer(self, total: int | None = None) -> Optimizer:
+        """Linear scaling rule + gradual warm-up (Goyal et al. 2017) for the global batch;
+        with lr_decay "cosine", then a cosine decay to 0 at iteration `total` (the run's
+        iteration count; None: the configured `iterations`)."""
         cfg = self.config
+        total = cfg.iterations if total is None else total
+        if cfg.lr_decay == "cosine" and not total:
+            raise TrainingError("lr_decay 'cosine' needs the run's iteration count")
         spec = optimizer_to_config(self.optimizer)
         lr = spec["config"].get("learning_rate")
-        if cfg.scale_lr and isinstance(lr, dict) and lr.get("type") == "Constant":
-            spec["config"]["learning_rate"] = {
-                "type": "WarmupLinearScaling",
-                "config": WarmupLinearScaling(
-                    base_lr=lr["config"]["value"],
-                    batch_size=cfg.global_batch_size,
-                    base_batch_size=cfg.base_batch_size,
-                    warmup_steps=cfg.warmup_iterations,
-                ).get_config(),
-            }
+        if not (isinstance(lr, dict) and lr.get("type") == "Constant"):
+            return optimizer_from_config(spec)
+        base = lr["config"]["value"]
+        if cfg.scale_lr:
+            warmup = min(cfg.warmup_iterations, total - 1)
+            target = base * cfg.global_batch_size / cfg.base_batch_size
+            after = CosineDecay(target, total - warmup) if cfg.lr_decay == "cosine" else None
+            schedule: Schedule = WarmupLinearScaling(
+                base_lr=base,
+                batch_size=cfg.global_batch_size,
+                base_batch_size=cfg.base_batch_size,
+                warmup_steps=cfg.warmup_iterations if after is None else warmup,
+                after=after,
+            )
+        elif cfg.lr_decay == "cosine":
+            schedule = CosineDecay(base, total)
+        else:
+            return optimizer_from_config(spec)
+        spec["config"]["learning_rate"] = schedule_to_config(schedule)
         return optimizer_from_config(spec)

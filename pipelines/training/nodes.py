@@ -16,10 +16,11 @@ from fraud_app.balancing.config import BalancingSection
 from fraud_app.balancing.registry import from_config as balancing_strategy
 from fraud_app.features.config import SplitsSection
 from fraud_app.features.splits import SplitResult, split_by_time
-from fraud_app.models.config import TrainingSection
+from fraud_app.models.config import RefitSection, TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import (
     EnsembleTraining,
+    WarmStart,
     evaluate_scores,
     feature_statistics,
     train_ensemble,
@@ -56,11 +57,13 @@ def fit_ensemble(
     validation_df=None,
     iterations: list[int] | None = None,
     rows: int | None = None,
+    warm_start: WarmStart | None = None,
 ) -> EnsembleTraining:
-    """validation_df: early stopping on it (when configured); iterations: a refit's counts;
+    """validation_df: early stopping on it (when configured); iterations: a fresh refit's
+    counts; warm_start: a warm-start refit (the members keep their statistics and bins);
     rows: the row count of train_df when known (the splits' summary), spares a count."""
     # Standardise with statistics of the whole training window, not of one subset.
-    stats = feature_statistics(train_df, features_col)
+    stats = feature_statistics(train_df, features_col) if warm_start is None else None
     return train_ensemble(
         balanced.subsets,
         cfg,
@@ -73,6 +76,7 @@ def fit_ensemble(
         iterations=iterations,
         encoding_rows=train_df,  # the input encoding's bins: the whole window, as stats
         encoding_row_count=rows,
+        warm_start=warm_start,
     )
 
 
@@ -85,6 +89,20 @@ def refit_iterations(fitted: EnsembleTraining) -> list[int] | None:
     """Each member's chosen iteration count, or None when early stopping did not run."""
     chosen = [r.best_iteration for r in fitted.results]
     return None if any(c is None for c in chosen) else [int(c) for c in chosen]
+
+
+def refit_plan(fitted: EnsembleTraining, cfg: RefitSection):
+    """(iterations, warm_start) of the refit `cfg` asks for: the chosen counts of a fresh
+    refit, or the early-stopped members (best weights) to continue from; None: no refit
+    (off, or early stopping did not run, so nothing was chosen on validation)."""
+    if not cfg.enabled:
+        return None
+    chosen = refit_iterations(fitted)
+    if chosen is None:
+        return None
+    if cfg.method == "fresh":
+        return chosen, None
+    return None, WarmStart.from_refit(fitted.ensemble.members, cfg)
 
 
 def score(df, ensemble: FraudEnsemble, *, features_col: str, members: bool = False):

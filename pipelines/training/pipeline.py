@@ -221,15 +221,17 @@ def _member_report(r) -> dict[str, Any]:
 
 
 def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkpoints: str):
-    """Train again on train + validation with each member's chosen iteration count."""
-    if not config.training.refit:
+    """Train again on train + validation (`training.refit`): each member warm-started from
+    its early-stopped best weights for `passes` passes, or from a fresh initialisation for
+    its chosen iteration count (method "fresh")."""
+    cfg = config.training.refit
+    plan = nodes.refit_plan(fitted, cfg)
+    if plan is None:  # refit off, early stopping off, or no usable validation window
         return None, None
-    iterations = nodes.refit_iterations(fitted)
-    if iterations is None:  # early stopping off, or no usable validation window
-        return None, None
+    iterations, warm = plan
     data = nodes.refit_data(splits)
     balanced = nodes.balance(data, config.balancing, keep=[vector]).persist()
-    logger.info("refit on train + validation with iterations %s: %s", iterations, balanced.summary)
+    logger.info("refit (%s) on train + validation: %s", cfg.method, balanced.summary)
     try:
         refit = nodes.fit_ensemble(
             balanced,
@@ -240,11 +242,14 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
             checkpoint_root=f"{checkpoints}/refit",
             iterations=iterations,
             rows=_rows(splits, "train", "validation"),  # refit_data: exactly these windows
+            warm_start=warm,
         )
     finally:
         balanced.unpersist()
     windows = splits.summary["windows"]
     summary = {
+        "method": cfg.method,
+        "chosen_iterations": nodes.refit_iterations(fitted),
         "windows": ["train", "validation"],
         "start": windows["train"]["start"],
         "end": windows["validation"]["end"],

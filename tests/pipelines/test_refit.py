@@ -4,6 +4,7 @@ validation with each member's chosen iteration count (pipelines/training)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import numpy as np
@@ -35,8 +36,9 @@ def _features(spark, days=30, per_day=40, seed=0):
     return spark.createDataFrame(rows, schema)
 
 
-def _config(tmp_path):
+def _config(tmp_path, **refit):
     return load_config(DEMO, {
+        **{f"training.refit.{k}": v for k, v in refit.items()},
         "paths.root": str(tmp_path),
         "balancing.unionpay_subsets.n_subsets": 2,
         "balancing.unionpay_subsets.normal_ratio": None,
@@ -52,7 +54,7 @@ def _config(tmp_path):
 
 @pytest.mark.slow  # four ensemble trainings: ~100 s at load 20 on the shared machine
 def test_refit_trains_on_exactly_train_plus_validation_with_the_chosen_counts(spark, tmp_path):
-    config = _config(tmp_path)
+    config = _config(tmp_path, method="fresh")
     df = _features(spark)
     splits = nodes.split(df, SplitsSection(test_days=5, validation_days=5), label_delay_days=3)
     names = [f"f{i}" for i in range(D)]
@@ -74,6 +76,7 @@ def test_refit_trains_on_exactly_train_plus_validation_with_the_chosen_counts(sp
         config, splits, fitted, names, "features", str(tmp_path / "ckpt")
     )
     assert [r.iterations for r in refit.results] == chosen == summary["iterations"]
+    assert summary["method"] == "fresh" and summary["chosen_iterations"] == chosen
     # exactly the train and validation rows: no gap row, no test row
     used = {r[0] for r in nodes.refit_data(splits).select("transaction_id").collect()}
     expected = {
@@ -101,3 +104,59 @@ def test_refit_trains_on_exactly_train_plus_validation_with_the_chosen_counts(sp
 def test_refit_off_or_without_early_stopping_keeps_the_first_ensemble(spark, tmp_path):
     config = load_config(DEMO, {"paths.root": str(tmp_path), "training.refit": False})
     assert refit_ensemble(config, None, None, [], "features", "") == (None, None)
+
+
+def _first_fit(spark, config):
+    splits = nodes.split(
+        _features(spark), SplitsSection(test_days=5, validation_days=5), label_delay_days=3
+    )
+    names = [f"f{i}" for i in range(D)]
+    balanced = nodes.balance(splits.train, config.balancing)
+    fitted = nodes.fit_ensemble(balanced, splits.train, config.training, names,
+                                features_col="features", checkpoint_root=None,
+                                validation_df=splits.validation)  # fmt: skip
+    return splits, names, fitted
+
+
+@pytest.mark.slow  # one ensemble training and three warm-start refits
+def test_warm_start_refit_continues_from_the_best_weights_on_train_plus_validation(spark, tmp_path):
+    config = _config(tmp_path)  # the default: warm_start, 3 passes, cosine decay
+    refit_cfg = config.training.refit
+    assert (refit_cfg.method, refit_cfg.passes, refit_cfg.decay) == ("warm_start", 3.0, "cosine")
+    splits, names, fitted = _first_fit(spark, config)
+    best = [(m.params.data.copy(), m.layer.state()) for m in fitted.ensemble.members]
+    refit, summary = refit_ensemble(config, splits, fitted, names, "features", str(tmp_path / "a"))
+
+    # each member trains on its subset of exactly train + validation, for the stated count:
+    # ceil(passes * its rows / global batch)
+    windows = splits.summary["windows"]
+    assert summary["rows"] == windows["train"]["rows"] + windows["validation"]["rows"]
+    subsets = nodes.balance(nodes.refit_data(splits), config.balancing).subsets
+    rows = [s.count() for s in subsets]
+    assert [r.rows for r in refit.results] == rows
+    assert summary["iterations"] == [math.ceil(3.0 * n / 32) for n in rows]
+    assert [r.iterations for r in refit.results] == summary["iterations"]
+    assert summary["method"] == "warm_start"
+    assert summary["chosen_iterations"] == [r.best_iteration for r in fitted.results]
+
+    # it starts from the early-stopped best weights (and keeps their Standardize statistics
+    # and encoding state): with the learning rate scaled to ~0 it ends where it started
+    still, _ = refit_ensemble(_config(tmp_path, learning_rate_scale=1e-9), splits, fitted,
+                              names, "features", str(tmp_path / "b"))  # fmt: skip
+    for member, (params, state) in zip(still.ensemble.members, best, strict=True):
+        np.testing.assert_allclose(member.params.data, params, rtol=0, atol=1e-6)
+        for key, value in state.items():
+            np.testing.assert_array_equal(member.layer.state()[key], value)
+    # the first fit's members are untouched, and the real refit did train
+    for member, (params, _) in zip(fitted.ensemble.members, best, strict=True):
+        np.testing.assert_array_equal(member.params.data, params)
+    moved = [
+        np.abs(a.params.data - p).max()
+        for a, (p, _) in zip(refit.ensemble.members, best, strict=True)
+    ]
+    assert min(moved) > 1e-3
+
+    # the same seed gives the same refit weights
+    again, _ = refit_ensemble(config, splits, fitted, names, "features", str(tmp_path / "c"))
+    for a, b in zip(refit.ensemble.members, again.ensemble.members, strict=True):
+        np.testing.assert_allclose(a.params.data, b.params.data, rtol=1e-5, atol=1e-6)

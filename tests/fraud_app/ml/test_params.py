@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from fraud_app.errors import ConfigError
 from fraud_app.ml import (
@@ -12,6 +13,7 @@ from fraud_app.ml import (
     DlcoreClassifier,
 )
 from fraud_app.ml.params import OPTIONAL_PARAMS
+from fraud_app.models.config import RefitSection, TrainingSection
 
 ALL = [
     DlcoreClassifier,
@@ -66,9 +68,24 @@ def test_bagging_adds_subsets_ratio_and_repeats():
 
 def test_refit_maps_onto_the_section_and_defaults_off():
     assert DlcoreClassifier().getRefit() is False
-    assert DlcoreClassifier().training_section().refit is False
+    assert DlcoreClassifier().training_section().refit.enabled is False
     on = DlcoreClassifier(refit=True, validationFraction=0.2).training_section()
-    assert on.refit is True
+    assert on.refit.enabled is True and on.refit.method == RefitSection().method
+    fresh = DlcoreClassifier(
+        refit=True, refitMethod="fresh", refitPasses=3.0, validationFraction=0.2
+    ).training_section()
+    assert (fresh.refit.method, fresh.refit.passes) == ("fresh", 3.0)
+    with pytest.raises(ConfigError, match=r"invalid param \(refit.method\)"):
+        DlcoreClassifier(refitMethod="again").training_section()
+
+
+def test_training_refit_accepts_a_bool_or_a_section():
+    assert TrainingSection.model_validate({"refit": True}).refit == RefitSection()
+    assert TrainingSection.model_validate({"refit": False}).refit.enabled is False
+    section = TrainingSection.model_validate({"refit": {"method": "fresh"}}).refit
+    assert section.enabled and section.method == "fresh"
+    with pytest.raises(ValidationError, match="passes"):
+        TrainingSection.model_validate({"refit": {"passes": 0}})
 
 
 def test_copy_keeps_values_and_takes_extra():

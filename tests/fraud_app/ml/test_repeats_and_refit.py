@@ -3,6 +3,8 @@ training + validation rows for the early-stopped iteration counts), on a real lo
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from pyspark.sql import functions as F
@@ -46,7 +48,7 @@ def with_val(vector_df):
 def test_refit_trains_on_all_rows_for_the_chosen_iterations(with_val):
     params = dict(FAST, validationIndicatorCol="is_val", earlyStoppingPatience=2, seed=1)
     plain = DlcoreClassifier(**params).fit(with_val)
-    refit = DlcoreClassifier(**params, refit=True).fit(with_val)
+    refit = DlcoreClassifier(**params, refit=True, refitMethod="fresh").fit(with_val)
     val = with_val.where("is_val")
     labels = np.array([r.label for r in val.orderBy("id").select("label").collect()])
     # validation_ap: the ensemble before the refit, i.e. exactly the plain fit's
@@ -63,9 +65,33 @@ def test_refit_trains_on_all_rows_for_the_chosen_iterations(with_val):
 
 def test_refit_of_bagging_refits_every_member(with_val):
     model = BalancedBaggingClassifier(
-        **BAG, numRepeats=2, validationIndicatorCol="is_val", earlyStoppingPatience=2, refit=True
-    ).fit(with_val)
+        **BAG, numRepeats=2, validationIndicatorCol="is_val", earlyStoppingPatience=2, refit=True,
+        refitMethod="fresh",
+    ).fit(with_val)  # fmt: skip
     assert len(model.members) == 4 and 0 < model.validation_ap <= 1
     for entry in model.history:
         assert entry["refit_iterations"] == entry["best_iteration"]
         assert entry["refit_rows"] > entry["rows"]  # the subset now holds validation rows too
+
+
+def test_warm_start_refit_continues_every_member_for_its_passes(with_val):
+    """The default refit (warm_start): each member continues from its early-stopped weights
+    for refitPasses passes over its training + validation subset, the same code path as
+    fraud-app train (fraud_app.models.train.WarmStart)."""
+    params = dict(BAG, validationIndicatorCol="is_val", earlyStoppingPatience=2, seed=1)
+    plain = BalancedBaggingClassifier(**params).fit(with_val)
+    warm = BalancedBaggingClassifier(**params, refit=True, refitPasses=1.5).fit(with_val)
+    assert warm.getRefitMethod() == "warm_start"
+    assert warm.validation_ap == pytest.approx(plain_ap(plain, with_val), abs=1e-6)
+    for entry in warm.history:
+        assert entry["refit_rows"] > entry["rows"]
+        assert entry["refit_iterations"] == math.ceil(1.5 * entry["refit_rows"] / 32)
+    again = BalancedBaggingClassifier(**params, refit=True, refitPasses=1.5).fit(with_val)
+    for a, b in zip(warm.members, again.members, strict=True):
+        np.testing.assert_allclose(a.weights, b.weights, RTOL, ATOL)
+
+
+def plain_ap(model, df) -> float:
+    val = df.where("is_val")
+    labels = np.array([r.label for r in val.orderBy("id").select("label").collect()])
+    return average_precision(labels, _probs(model.transform(val)))

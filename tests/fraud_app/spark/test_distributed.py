@@ -35,8 +35,11 @@ def _model(seed=1, dropout=0.0):
     return Model(Sequential(layers), in_features=D, seed=seed)
 
 
-def _reference(spark, df, cfg: DistributedConfig, optimizer, iterations: int) -> np.ndarray:
-    """Single-process training on the global batches the workers build (rank order)."""
+def _reference(
+    spark, df, cfg: DistributedConfig, optimizer, iterations: int, start=None
+) -> np.ndarray:
+    """Single-process training on the global batches the workers build (rank order), from
+    _model()'s initial weights or from `start` (a flat weight vector)."""
     blocks = to_training_blocks(
         df, features_col="features", label_col="label", weight_col=None, num_workers=cfg.num_workers
     )
@@ -47,6 +50,8 @@ def _reference(spark, df, cfg: DistributedConfig, optimizer, iterations: int) ->
         for r in range(cfg.num_workers)
     ]
     model, loss = _model(), BCEWithLogits()
+    if start is not None:
+        model.load_weights(start)
     state = optimizer.init_state(model.params.size)
     shard = ShardContext.for_params(model.params)
     for _ in range(iterations):
@@ -127,6 +132,55 @@ def test_killed_worker_is_recovered_from_checkpoint(spark, tmp_path):
         faulty.model.params.data, clean.model.params.data, rtol=1e-5, atol=1e-6
     )
     assert (tmp_path / "ckpt2" / "LATEST.json").is_file()
+
+
+def _warm(seed=5):
+    """A model whose weights are not its initialisation: _model() with _model(seed)'s weights
+    (a warm-start refit hands the trainer the early-stopped members this way)."""
+    model = _model()
+    model.load_weights(_model(seed=seed).params.data * 1.5)
+    return model
+
+
+def test_training_starts_from_the_models_weights_with_a_cosine_decay(spark):
+    """A warm start: the trainer continues from the weights the model holds (not from an
+    initialisation), and lr_decay "cosine" decays the rate to 0 after the warm-up."""
+    df = _df(spark)
+    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=12, epochs=None,
+                            group_size=4, warmup_iterations=3, lr_decay="cosine")  # fmt: skip
+    start = _warm().params.data.copy()
+    trainer = DistributedTrainer(_warm(), BCEWithLogits(), Adam(learning_rate=1e-2), cfg)
+    lr = trainer._scaled_optimizer(12).learning_rate
+    assert lr(0) == pytest.approx(1e-2) and lr(3) == pytest.approx(1e-2 * 32 / 256)
+    assert lr(11) < lr(3) / 10 and lr(12) == 0.0
+    result = trainer.fit(df)
+    expected = _reference(spark, df, cfg, trainer._scaled_optimizer(12), 12, start=start)
+    np.testing.assert_allclose(result.model.params.data, expected, rtol=1e-5, atol=1e-6)
+    from_init = _reference(spark, df, cfg, trainer._scaled_optimizer(12), 12)
+    assert np.abs(result.model.params.data - from_init).max() > 0.1
+
+
+def test_a_warm_start_recovers_from_a_killed_worker_and_keeps_its_own_checkpoints(spark, tmp_path):
+    """Recovery restores the last committed group's weights and optimizer state, so a
+    killed worker does not change a warm start's result; a checkpoint written from OTHER
+    starting weights is never resumed (the fingerprint holds the starting weights)."""
+    df = _df(spark)
+    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=12, epochs=None,
+                            group_size=4, op_timeout_s=20, lr_decay="cosine")  # fmt: skip
+    opt = lambda: Adam(learning_rate=1e-2)  # noqa: E731
+    clean = DistributedTrainer(_warm(), BCEWithLogits(), opt(), cfg).fit(df)
+    faulty = DistributedTrainer(
+        _warm(), BCEWithLogits(), opt(),
+        DistributedConfig(**{**cfg.__dict__, "checkpoint_dir": str(tmp_path / "a")}),
+        fault_injection=FaultInjection(rank=1, iteration=6),
+    ).fit(df)  # fmt: skip
+    assert faulty.retries == 1
+    np.testing.assert_allclose(
+        faulty.model.params.data, clean.model.params.data, rtol=1e-5, atol=1e-6
+    )
+    other = DistributedConfig(**{**cfg.__dict__, "checkpoint_dir": str(tmp_path / "a")})
+    with pytest.raises(TrainingError, match="checkpoint"):
+        DistributedTrainer(_warm(seed=6), BCEWithLogits(), opt(), other).fit(df)
 
 
 def test_groups_per_stage_do_not_change_the_result(spark):
