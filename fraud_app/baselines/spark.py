@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fraud_app.baselines.config import BaselinesSection
-from fraud_app.errors import EmptyInputError, TrainingError
+from fraud_app.errors import EmptyInputError
 
 logger = logging.getLogger(__name__)
 _VEC, _LABEL = "_baseline_vector", "_baseline_label"
@@ -76,13 +76,7 @@ def training_sample(train_df, cfg: BaselinesSection, label_col: str = "label"):
 def train_baselines(
     train_df, cfg: BaselinesSection, *, features_col: str, label_col: str = "label"
 ) -> list[Baseline]:
-    """Fit every enabled baseline on one cached sample of the training window.
-
-    The fits run at the same time, one driver thread each: logistic regression is a
-    chain of small jobs (one per L-BFGS step) that leaves the cores mostly idle between
-    them, and the trees' jobs fill that time. Each fit is the same as alone (the same
-    estimator, parameters, seed and cached rows); `seconds` is each fit's own wall time,
-    so with several baselines they overlap."""
+    """Fit every enabled baseline on one cached sample of the training window."""
     estimators = _estimators(cfg) if cfg.enabled else {}
     if not estimators:
         return []
@@ -92,44 +86,17 @@ def train_baselines(
         rows = data.count()
         if rows == 0:
             raise EmptyInputError("baselines: the training window holds no rows")
-        return _fit_together(estimators, data, rows)
+        out = []
+        for name, (est, params) in estimators.items():
+            t0 = time.perf_counter()
+            est = est.setFeaturesCol(_VEC).setLabelCol(_LABEL)
+            model = est.fit(data)
+            seconds = time.perf_counter() - t0
+            logger.info("baseline %s: fitted on %d rows in %.1fs", name, rows, seconds)
+            out.append(Baseline(name, model, params, seconds, rows))
+        return out
     finally:
         data.unpersist()
-
-
-def _fit_together(estimators: dict[str, tuple[Any, dict]], data, rows: int) -> list[Baseline]:
-    """Baselines in the order of `estimators`; the first is fitted on this thread, the
-    others on InheritableThreads (they keep this thread's job group and properties)."""
-    from pyspark import InheritableThread
-
-    done: dict[str, Baseline | Exception] = {}
-
-    def fit(name: str, est, params: dict) -> None:
-        t0 = time.perf_counter()
-        try:
-            model = est.setFeaturesCol(_VEC).setLabelCol(_LABEL).fit(data)
-        except Exception as exc:  # re-raised on the calling thread
-            done[name] = exc
-            return
-        seconds = time.perf_counter() - t0
-        logger.info("baseline %s: fitted on %d rows in %.1fs", name, rows, seconds)
-        done[name] = Baseline(name, model, params, seconds, rows)
-
-    items = [(name, est, params) for name, (est, params) in estimators.items()]
-    threads = [InheritableThread(target=fit, args=item, name=f"baseline-{item[0]}", daemon=True)
-               for item in items[1:]]  # fmt: skip
-    for t in threads:
-        t.start()
-    fit(*items[0])
-    for t in threads:
-        t.join()  # each fit is bounded by Spark's own job handling, as it was on this thread
-    failed = [v for v in done.values() if isinstance(v, Exception)]
-    if failed:
-        raise failed[0]
-    lost = [name for name, _, _ in items if name not in done]
-    if lost:
-        raise TrainingError(f"baseline fit(s) {lost} ended without a model or an error")
-    return [done[name] for name, _, _ in items]
 
 
 def add_scores(df, baselines: list[Baseline], *, features_col: str):

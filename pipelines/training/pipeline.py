@@ -2,8 +2,8 @@
 
 Reads the feature table and its metadata from `paths.features`; writes the ensemble
 to `paths.models/<run>`, test-set scores to `paths.test_scores/<run>` and a JSON report
-(splits, balancing, per-member training history, validation and test metrics) to
-`paths.reports/training-<run>.json`. With tracking on, the run is one MLflow run
+(splits, balancing, per-member training history, validation and test metrics, the wall
+seconds of each phase of the step) to `paths.reports/training-<run>.json`. With tracking on, the run is one MLflow run
 (nested runs per member and baseline); the ensemble is logged as a pyfunc model,
 registered and passed through the promotion gate (pipelines.training.lifecycle).
 """
