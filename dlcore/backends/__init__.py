@@ -115,6 +115,19 @@ def set_ops(ops: Ops | str) -> Ops:
     return _CURRENT
 
 
+def use_backend(name: str) -> Ops:
+    """Make `name` the process-wide backend unless it already is, without measuring.
+
+    Distributed training calls this in every worker with the driver's choice: the timed
+    choice of `get_ops()` can differ between processes on a loaded machine (a burst of
+    load during one worker's measurement), and ranks on different BLAS libraries round
+    differently, so the same seed would not give the same weights."""
+    global _CURRENT
+    if _CURRENT is None or _CURRENT.name != name:
+        _CURRENT = make_ops(name)
+    return _CURRENT
+
+
 def set_num_threads(n: int) -> None:
     """Set the BLAS thread count of the current backend."""
     if int(n) < 1:
@@ -133,4 +146,5 @@ __all__ = [
     "set_num_threads",
     "set_ops",
     "tune_allocator",
+    "use_backend",
 ]

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.backends import get_ops
 from dlcore.collective import RendezvousServer, new_job_secret
 from dlcore.optimizers.base import OptimizerState
 from fraud_app.errors import TrainingError
@@ -174,6 +175,7 @@ class GroupedEngine(Engine):
             state_broadcast=bc,
             fault=fault,
             topology=cfg.topology,
+            backend=get_ops().name,
         )
         # A report may take a whole group: every iteration is bounded by op_timeout.
         report_timeout = cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s

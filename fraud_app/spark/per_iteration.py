@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 
+from dlcore.backends import get_ops, use_backend
 from dlcore.losses import loss_from_config
 from dlcore.model import Model
 from dlcore.optimizers.base import ShardContext
@@ -36,8 +37,10 @@ def _partition_gradient(
     global_batch,
     seed,
     shuffle,
+    backend,
 ):
     def compute(index, blocks):
+        use_backend(backend)  # the driver's choice, as in the grouped engine
         data, _ = partition_data(run_id, index, blocks)
         model = Model.from_config(model_config)
         model.params.set_data(params_bc.value)
@@ -86,6 +89,7 @@ class PerIterationEngine(Engine):
                 cfg.global_batch_size,
                 cfg.seed,
                 cfg.shuffle,
+                get_ops().name,
             )
             grad, value = blocks.mapPartitionsWithIndex(fn).treeAggregate(zero, _add, _add, depth=2)
             bc.destroy()

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.backends import set_num_threads
+from dlcore.backends import set_num_threads, use_backend
 from dlcore.collective import CommConfig, Communicator, Member, ShardedStep
 from dlcore.layers.base import Layer
 from dlcore.losses import loss_from_config
@@ -74,6 +74,7 @@ class StageTask:
     state_broadcast: Any  # pyspark Broadcast of the driver's TrainingState payload
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
     topology: str = "auto"  # CommConfig.topology: auto | flat | hierarchical
+    backend: str | None = None  # the driver's dlcore backend: every rank computes with it
 
     @property
     def state_version(self) -> tuple[int, int]:
@@ -123,6 +124,8 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
     t_start = time.perf_counter()
     ctx = BarrierTaskContext.get()
     rank = ctx.partitionId()
+    if task.backend:
+        use_backend(task.backend)  # not each worker's own timed choice: same bits everywhere
     set_num_threads(max(1, int(ctx.cpus())))
     data, data_hit = partition_data(task.run_id, rank, blocks)
     state, state_hit = _restore(task, rank)

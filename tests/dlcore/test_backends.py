@@ -135,3 +135,19 @@ def test_the_measured_choice_covers_small_batch_products():
     assert min(timings, key=timings.__getitem__) == "numpy"
     assert timings["slow"] - timings["numpy"] > 3 * 0.002  # three small-batch products
     assert any(min(m, k, n) < 64 for (m, k, n), _, _ in GEMM_PROBLEMS)
+
+
+def test_use_backend_switches_without_measuring_and_keeps_a_matching_one(monkeypatch):
+    import dlcore.backends as backends
+
+    before = backends.get_ops()
+    try:
+        for name in available_backends():
+            ops = backends.use_backend(name)
+            assert ops.name == name and backends.get_ops() is ops
+            monkeypatch.setattr(backends, "measure_backends", lambda *a, **k: 1 / 0)
+            assert backends.use_backend(name) is ops  # already current: kept, not rebuilt
+        with pytest.raises(ConfigError, match="unknown dlcore backend 'cuda'"):
+            backends.use_backend("cuda")
+    finally:
+        backends.set_ops(before)

@@ -373,3 +373,43 @@ def test_a_stage_whose_tasks_do_not_start_in_time_fails_with_the_reason(spark):
         DistributedConfig(**{**cfg.__dict__, "stage_start_timeout_s": 600}),
     ).fit(df)
     assert ok.iterations == 2
+
+
+def _worker_backends(spark) -> set:
+    """The dlcore backend each reused Python worker holds (None: not chosen there yet)."""
+
+    def probe(_):
+        import dlcore.backends as backends
+
+        current = backends._CURRENT
+        yield None if current is None else current.name
+
+    return set(spark.sparkContext.parallelize(range(4), 4).mapPartitions(probe).collect())
+
+
+@pytest.mark.parametrize("engine", ["grouped", "per_iteration"])
+def test_workers_compute_with_the_drivers_backend(spark, engine):
+    """Each worker would otherwise time the backends itself, and on a loaded machine one of
+    them can pick the other BLAS library (different rounding: the same seed, other weights)."""
+    from dlcore.backends import available_backends, get_ops, set_ops
+
+    if "mkl" not in available_backends():
+        pytest.skip("needs two backends (MKL is not loadable here)")
+    df = _df(spark)
+    before = get_ops()
+    try:
+        for name in ("numpy", "mkl", "numpy"):
+            set_ops(name)
+            cfg = DistributedConfig(
+                num_workers=2,
+                global_batch_size=32,
+                iterations=4,
+                epochs=None,
+                group_size=2,
+                engine=engine,
+            )
+            DistributedTrainer(_model(), BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
+            seen = _worker_backends(spark) - {None}
+            assert seen == {name}
+    finally:
+        set_ops(before)
