@@ -45,7 +45,7 @@ from fraud_app.ml.data import (
 from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_logits
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.models.config import TrainingSection
-from fraud_app.models.train import WarmStart, train_ensemble
+from fraud_app.models.train import refit_plan, train_ensemble
 from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.summary import DataSummary
 
@@ -150,20 +150,18 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         root = self._opt(self.checkpointDir) or None
         fitted = self._train(train, cfg, names, what, validation=held_out, checkpoint_root=root)
         history = [_member_history(r) for r in fitted.results]
-        chosen = [r.best_iteration for r in fitted.results]
         validation_ap, seconds = None, fitted.seconds
-        if cfg.refit.enabled and held_out is not None and None not in chosen:
+        plan = refit_plan(fitted, cfg.refit) if held_out is not None else None
+        if plan is not None:  # refit on, and early stopping chose the iterations
             validation_ap = _average_precision(fitted.ensemble, held_out)
-            warm = None
-            if cfg.refit.method == "warm_start":  # from the early-stopped best weights
-                warm = WarmStart.from_refit(fitted.ensemble.members, cfg.refit)
+            iterations, warm = plan
             logger.info("%s: refit (%s) on training + validation rows", what, cfg.refit.method)
             fitted = self._train(
                 train.unionByName(validation),
                 cfg,
                 names,
                 what,
-                iterations=None if warm else chosen,
+                iterations=iterations,
                 warm_start=warm,
                 checkpoint_root=f"{root}/refit" if root else None,
             )

@@ -21,7 +21,7 @@ from dlcore.layers import PiecewiseLinear, quantile_edges
 from dlcore.metrics import average_precision, roc_auc
 from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
-from fraud_app.models.config import TrainingSection
+from fraud_app.models.config import RefitSection, TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.spark.data import PartitionData
 from fraud_app.spark.early_stopping import collect_validation
@@ -140,6 +140,28 @@ class EnsembleTraining:
     ensemble: FraudEnsemble
     results: list[TrainingResult]
     seconds: float
+
+
+def refit_iterations(fitted: EnsembleTraining) -> list[int] | None:
+    """Each member's chosen iteration count, or None when early stopping did not run."""
+    chosen = [r.best_iteration for r in fitted.results]
+    return None if any(c is None for c in chosen) else [int(c) for c in chosen]
+
+
+def refit_plan(
+    fitted: EnsembleTraining, cfg: RefitSection
+) -> tuple[list[int] | None, WarmStart | None] | None:
+    """(iterations, warm_start) of the refit `cfg` asks for: the chosen counts of a fresh
+    refit, or the early-stopped members (best weights) to continue from; None: no refit
+    (off, or early stopping did not run, so nothing was chosen on validation)."""
+    if not cfg.enabled:
+        return None
+    chosen = refit_iterations(fitted)
+    if chosen is None:
+        return None
+    if cfg.method == "fresh":
+        return chosen, None
+    return None, WarmStart.from_refit(fitted.ensemble.members, cfg)
 
 
 def train_ensemble(

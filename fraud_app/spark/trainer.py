@@ -185,14 +185,17 @@ class DistributedTrainer:
             return optimizer_from_config(spec)
         base = lr["config"]["value"]
         if cfg.scale_lr:
-            warmup = min(cfg.warmup_iterations, total - 1)
-            target = base * cfg.global_batch_size / cfg.base_batch_size
-            after = CosineDecay(target, total - warmup) if cfg.lr_decay == "cosine" else None
+            warmup, after = cfg.warmup_iterations, None
+            if cfg.lr_decay == "cosine":  # the decay needs at least one step after the warm-up
+                warmup = min(warmup, total - 1)
+                after = CosineDecay(
+                    base * cfg.global_batch_size / cfg.base_batch_size, total - warmup
+                )
             schedule: Schedule = WarmupLinearScaling(
                 base_lr=base,
                 batch_size=cfg.global_batch_size,
                 base_batch_size=cfg.base_batch_size,
-                warmup_steps=cfg.warmup_iterations if after is None else warmup,
+                warmup_steps=warmup,
                 after=after,
             )
         elif cfg.lr_decay == "cosine":

@@ -16,7 +16,7 @@ from fraud_app.balancing.config import BalancingSection
 from fraud_app.balancing.registry import from_config as balancing_strategy
 from fraud_app.features.config import SplitsSection
 from fraud_app.features.splits import SplitResult, split_by_time
-from fraud_app.models.config import RefitSection, TrainingSection
+from fraud_app.models.config import TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import (
     EnsembleTraining,
@@ -83,26 +83,6 @@ def fit_ensemble(
 def refit_data(splits: SplitResult):
     """The rows a refit trains on: exactly the train and validation windows (never gap or test)."""
     return splits.train.unionByName(splits.validation)
-
-
-def refit_iterations(fitted: EnsembleTraining) -> list[int] | None:
-    """Each member's chosen iteration count, or None when early stopping did not run."""
-    chosen = [r.best_iteration for r in fitted.results]
-    return None if any(c is None for c in chosen) else [int(c) for c in chosen]
-
-
-def refit_plan(fitted: EnsembleTraining, cfg: RefitSection):
-    """(iterations, warm_start) of the refit `cfg` asks for: the chosen counts of a fresh
-    refit, or the early-stopped members (best weights) to continue from; None: no refit
-    (off, or early stopping did not run, so nothing was chosen on validation)."""
-    if not cfg.enabled:
-        return None
-    chosen = refit_iterations(fitted)
-    if chosen is None:
-        return None
-    if cfg.method == "fresh":
-        return chosen, None
-    return None, WarmStart.from_refit(fitted.ensemble.members, cfg)
 
 
 def score(df, ensemble: FraudEnsemble, *, features_col: str, members: bool = False):

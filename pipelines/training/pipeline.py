@@ -23,6 +23,7 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
 from fraud_app.features.checks import constant_features
 from fraud_app.features.table import read_feature_metadata
+from fraud_app.models.train import refit_iterations, refit_plan
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.tracking.runs import start_training_run
@@ -225,7 +226,7 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
     its early-stopped best weights for `passes` passes, or from a fresh initialisation for
     its chosen iteration count (method "fresh")."""
     cfg = config.training.refit
-    plan = nodes.refit_plan(fitted, cfg)
+    plan = refit_plan(fitted, cfg)
     if plan is None:  # refit off, early stopping off, or no usable validation window
         return None, None
     iterations, warm = plan
@@ -249,7 +250,7 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
     windows = splits.summary["windows"]
     summary = {
         "method": cfg.method,
-        "chosen_iterations": nodes.refit_iterations(fitted),
+        "chosen_iterations": refit_iterations(fitted),
         "windows": ["train", "validation"],
         "start": windows["train"]["start"],
         "end": windows["validation"]["end"],
