@@ -4,6 +4,10 @@ URI precedence: `tracking.uri` > env MLFLOW_TRACKING_URI > the embedded store
 `sqlite:///<paths.root>/mlflow.db` with artifacts in `<paths.root>/mlartifacts`.
 The experiment is created with an absolute artifact location (otherwise MLflow
 writes artifacts into ./mlruns of whatever directory the process runs in).
+
+Opening a new sqlite store creates its tables (MLflow's migrations: ~4 s of CPU);
+`open_store` lets a workflow do that on a background thread long before its training
+step connects, and `connect` waits for it (one thread at a time opens a store).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
+import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +24,8 @@ from pathlib import Path
 from fraud_app.errors import TrackingError
 
 logger = logging.getLogger(__name__)
+
+_open_lock = threading.Lock()  # one thread at a time opens (and may create) a store
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,29 @@ def _bound_http_waits(timeout_s: float) -> None:
 
 def connect(config) -> Store:
     """Set the tracking and registry URI for this process; get or create the experiment."""
+    store = open_store(config)
+    logger.info("tracking: %s experiment %r (%s)", store.uri, store.experiment_name,
+                store.artifact_location)  # fmt: skip
+    return store
+
+
+def open_store(config) -> Store:
+    """`connect` without its log line. Waits while another thread opens a store (at most
+    tracking.flush_timeout_s: a store created on a busy machine takes tens of seconds)."""
+    t0 = time.monotonic()
+    timeout = max(config.tracking.connect_timeout_s, config.tracking.flush_timeout_s)
+    locked = _open_lock.acquire(timeout=timeout)
+    if not locked:
+        logger.warning("another thread has been opening the tracking store for %.0f s; "
+                       "opening it here", time.monotonic() - t0)  # fmt: skip
+    try:
+        return _open_store(config)
+    finally:
+        if locked:
+            _open_lock.release()
+
+
+def _open_store(config) -> Store:
     uri = tracking_uri(config)
     timeout = config.tracking.connect_timeout_s
     check_reachable(uri, timeout)  # before `import mlflow` (seconds): fail fast
@@ -110,7 +141,6 @@ def connect(config) -> Store:
         raise TrackingError(
             f"tracking store {uri}: cannot open experiment {name!r}: {exc}"
         ) from exc
-    logger.info("tracking: %s experiment %r (%s)", uri, name, exp.artifact_location)
     return Store(uri, exp.experiment_id, name, exp.artifact_location)
 
 

@@ -1,6 +1,8 @@
 """Run Checks on a Spark DataFrame with Great Expectations 1.x (ephemeral context).
 
-The only module that imports great_expectations (slow: ~4 s), lazily. GX returns
+The only module that imports great_expectations (slow: ~4 s of CPU), lazily;
+`import_great_expectations` lets a workflow do that import early on a background thread
+(while the JVM starts), so that its first validation does not wait for it. GX returns
 results in no particular order, so each expectation carries its check name in
 `meta` and results are matched back by it. Failing-row identities come back only
 when `unexpected_index_column_names` names a key column, so we pass one.
@@ -10,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
+import time
 import uuid
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,6 +23,9 @@ from pyspark.sql import DataFrame
 from fraud_app.validation.suites import Check
 
 logger = logging.getLogger(__name__)
+
+_import_lock = threading.Lock()  # one thread imports GX, another that needs it waits
+IMPORT_TIMEOUT_S = 300.0  # how long a validation waits for another thread's import of GX
 
 
 @dataclass(frozen=True)
@@ -122,8 +129,29 @@ def _with_nan_examples(
     return replace(result, examples=tuple(_plain(r.asDict()) for r in rows))
 
 
+def import_great_expectations() -> None:
+    """Import the GX modules a validation uses. Called from a background thread early in a
+    workflow, the validation's own call then waits for that import (at most
+    IMPORT_TIMEOUT_S) instead of importing the same modules beside it."""
+    t0 = time.monotonic()
+    locked = _import_lock.acquire(timeout=IMPORT_TIMEOUT_S)
+    if not locked:
+        logger.warning(
+            "another thread has been importing great_expectations for %.0f s; importing it "
+            "here", time.monotonic() - t0,
+        )  # fmt: skip
+    try:
+        import great_expectations
+        import great_expectations.expectations  # noqa: F401
+        from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: F401
+    finally:
+        if locked:
+            _import_lock.release()
+
+
 def _gx_batch_and_suite(checks: list[Check], suite_name: str):
     """An ephemeral GX context with a whole-DataFrame Spark batch definition and the suite."""
+    import_great_expectations()
     import great_expectations as gx
     import great_expectations.expectations as gxe
     from great_expectations.data_context.types.base import ProgressBarsConfig

@@ -21,8 +21,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         log_dashboards_safely,
         render_dashboards_safely,
     )
-    from pipelines.workflow.pipeline import run_workflow
+    from pipelines.workflow.pipeline import run_workflow, start_warm_up
 
+    start_warm_up(config)  # the GX import and the tracking store, beside the JVM's start
     spark = spark_session(config)
     result = run_workflow(spark, config, generate=args.generate, run=args.run)
     test = result.steps["train"]["metrics"]["test"]

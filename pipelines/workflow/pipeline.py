@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,8 @@ from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.scoring.job import run_scoring
+from fraud_app.tracking.client import open_store
+from fraud_app.validation.runner import import_great_expectations
 from fraud_app.validation.validate import validate_canonical, validate_features
 from pipelines.training.pipeline import run_training
 
@@ -44,6 +47,29 @@ def _timed(result: WorkflowResult, name: str, fn, *args, **kwargs):
     result.seconds[name] = round(time.monotonic() - t0, 1)
     logger.info("step %s: done in %.1fs", name, result.seconds[name])
     return out
+
+
+def start_warm_up(config: AppConfig) -> threading.Thread:
+    """Start, on a daemon thread, the one-off set-ups that later steps would wait for:
+    importing Great Expectations (validation; ~4 s of CPU) and, with tracking on, opening
+    the tracking store (training; a new sqlite store runs MLflow's migrations, ~4 s of
+    CPU). `fraud-app run` starts it before the JVM, whose start leaves a core idle. The
+    steps call the same functions, which wait while this thread is in them; a failure
+    here is logged at DEBUG and raised again, with its message, by the step's own call."""
+
+    def warm_up() -> None:
+        tasks = [import_great_expectations]
+        if config.tracking.enabled:
+            tasks.append(lambda: open_store(config))
+        for task in tasks:
+            try:
+                task()
+            except Exception:
+                logger.debug("warm-up: %s failed; the step will retry it", task, exc_info=True)
+
+    thread = threading.Thread(target=warm_up, name="workflow-warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def run_workflow(
