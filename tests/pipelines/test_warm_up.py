@@ -20,6 +20,12 @@ from pipelines.workflow.pipeline import start_warm_up
 from tests.fraud_app.tracking import helpers as h
 
 
+@pytest.fixture(autouse=True)
+def _default_store(monkeypatch):
+    """The embedded sqlite store under paths.root (an earlier test may have exported a URI)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+
 def test_connect_waits_for_the_warm_up_and_finds_its_store(tmp_path):
     import mlflow
 
