@@ -21,11 +21,11 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         log_dashboards_safely,
         render_dashboards_safely,
     )
-    from pipelines.workflow.pipeline import run_workflow, start_warm_up
+    from pipelines.workflow.pipeline import run_workflow
 
-    start_warm_up(config)  # the GX import and the tracking store, beside the JVM's start
     spark = spark_session(config)
-    result = run_workflow(spark, config, generate=args.generate, run=args.run)
+    # warm_up: the GX import and the tracking store, while the generated data is written
+    result = run_workflow(spark, config, generate=args.generate, run=args.run, warm_up=True)
     test = result.steps["train"]["metrics"]["test"]
     run_name = Path(result.steps["train"]["report"]).stem.removeprefix("training-")
     dashboards = render_dashboards_safely(config, run_name)

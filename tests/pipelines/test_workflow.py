@@ -33,7 +33,8 @@ def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path, monkeypatch)
             "baselines.gbt.max_iter": 5,
         },
     )
-    result = run_workflow(spark, config, generate=True, run="t1")
+    # warm_up as `fraud-app run` calls it: GX and the tracking store on a thread
+    result = run_workflow(spark, config, generate=True, run="t1", warm_up=True)
 
     etl = result.steps["etl"]
     assert etl["input_rows"] == etl["output_rows"] + etl["quarantine_rows"] + etl["duplicate_rows"]
