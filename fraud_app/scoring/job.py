@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.features.pipeline import feature_set_from_config
+from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.history import features_for_dates
@@ -119,7 +120,7 @@ def run_scoring(
 ) -> ScoringJobResult:  # fmt: skip
     """Score every transaction dated start..end (inclusive) and swap in their partitions."""
     _check_range(start, end)
-    job_id = job_id or new_job_id()
+    job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
     started = time.monotonic()
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)

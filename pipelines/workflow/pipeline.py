@@ -24,6 +24,7 @@ from fraud_app.config import AppConfig
 from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from fraud_app.naming import check_name
 from fraud_app.scoring.job import run_scoring
 from fraud_app.validation.validate import validate_canonical, validate_features
 from pipelines.training.pipeline import run_training
@@ -49,6 +50,8 @@ def _timed(result: WorkflowResult, name: str, fn, *args, **kwargs):
 def run_workflow(
     spark, config: AppConfig, *, generate: bool, run: str | None = None
 ) -> WorkflowResult:
+    if run:
+        check_name(run, "run name")
     result = WorkflowResult()
     paths = config.paths
     if generate:
