@@ -94,7 +94,7 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     feature_set = feature_set_from_config(config.features)
     names = model.ensemble.feature_names
     spec_names = [f.name for f in feature_set.features]
-    check_feature_names(names, spec_names)  # fail before reading any data
+    check_feature_names(names, spec_names, extra_ok=True)  # fail before reading any data
     result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
     skipped = {s.name: list(s.missing) for s in result.skipped}
     check_feature_names(names, list(result.feature_names), skipped=skipped)
