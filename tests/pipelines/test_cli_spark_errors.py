@@ -32,6 +32,37 @@ def test_features_on_a_missing_canonical_table(spark, tmp_path, capsys):
     )
     assert code == 2
     assert line == (
-        f"error: canonical table {tmp_path / 'nope'} does not exist; run `fraud-app etl` "
-        "first, or set features.input (--input) to a canonical Parquet table"
+        f"error: canonical table {tmp_path / 'nope'} does not exist; run `fraud-app etl` first"
+    )
+
+
+HEADER = "transaction_id,card_id,merchant_id,timestamp,amount,label\n"
+
+
+def test_steps_after_an_etl_that_rejected_every_record(spark, tmp_path, capsys):
+    config = _config(tmp_path)
+    raw = tmp_path / "work" / "raw"
+    raw.mkdir(parents=True)
+    # a delivery with another timestamp format and a bad amount: every record is rejected
+    (raw / "a.csv").write_text(HEADER + "t2,c,m,01/02/2024,5,0\nt3,c,m,2024-01-02 10:00:00,x,0\n")
+    assert main(["-c", config, "etl"]) == 0
+    capsys.readouterr()
+    table = tmp_path / "work" / "canonical"
+    for command in ("validate", "features"):
+        code, line = _cli(capsys, "-c", config, command)
+        assert code == 2
+        assert line.endswith(
+            f"canonical table {table} holds no Parquet data (no rows) (its step ran: see "
+            f"{table}/_etl_report.json; e.g. an ETL run that quarantined every record)"
+        ), line
+
+
+@pytest.mark.parametrize("command", [["features"], ["validate"]])
+def test_a_canonical_folder_without_data(spark, tmp_path, capsys, command):
+    (tmp_path / "work" / "canonical").mkdir(parents=True)
+    code, line = _cli(capsys, "-c", _config(tmp_path), *command)
+    assert code == 2
+    assert line.endswith(
+        f"canonical table {tmp_path / 'work' / 'canonical'} holds no Parquet data (no rows); "
+        "run `fraud-app etl` first"
     )
