@@ -143,6 +143,14 @@ def _root_config(tmp: Path) -> str:
     return str(_config(tmp, f"paths: {{root: {tmp / 'work'}}}\n"))
 
 
+def broken_yaml(tmp: Path) -> list[str]:
+    return ["-c", str(_config(tmp, "paths: {root: /tmp/x\n")), "validate"]
+
+
+def config_is_a_directory(tmp: Path) -> list[str]:
+    return ["-c", str(tmp), "validate"]
+
+
 def run_name_outside_root(tmp: Path) -> list[str]:
     # `--run ../../x` used to write models/../../x, i.e. outside paths.root
     return ["-c", _root_config(tmp), "train", "--run", "../../escaped"]
@@ -190,6 +198,11 @@ CASES = [
     Case("inspect a directory that holds no model", not_a_model,
          r"error: .* is neither a saved model \(no model\.json\) nor a training checkpoint "
          r"directory \(no LATEST\.json, no group-NNNNNN/\); pass the directory that holds them"),
+    Case("YAML syntax error", broken_yaml,
+         r"error: config file .*config\.yaml is not valid YAML: expected ',' or '\}', but got "
+         r"'<stream end>' at line 2, column 1 \(while parsing a flow mapping\)"),
+    Case("-c DIRECTORY", config_is_a_directory,
+         r"error: config file .* is a directory; pass the YAML file itself"),
     Case("--run ../../x (outside paths.root)", run_name_outside_root,
          r"error: --run '\.\./\.\./escaped' must be 1-100 letters, digits, '\.', '_' or '-', "
          r"starting with a letter or digit \(it becomes part of a file name\)"),
