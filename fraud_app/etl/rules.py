@@ -223,6 +223,11 @@ def encoding_rule(inputs: dict[str, str], cfg: EtlSection) -> Rule:
 def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     """The per-row rules in the order they are tried (the first broken one is the reason)."""
     bound = _bound_rules(cfg)
+    fmt = cfg.timestamp_format
+    unparsed = (  # name the setting: a delivery in another format is the usual cause
+        f"does not parse with etl.timestamp_format {fmt!r}" if fmt
+        else "does not parse as an ISO-8601 timestamp (etl.timestamp_format is unset)"
+    )  # fmt: skip
     return (
         Rule(
             "missing_required_field",
@@ -234,7 +239,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
             ),
         ),
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
-             _detail("timestamp", "does not parse as a timestamp")),
+             _detail("timestamp", unparsed)),
         bound["ts"],
         Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
              _detail("amount", "is not a number")),
@@ -249,7 +254,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
              lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
              _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),
         Rule("unparseable_label_time", "label_time does not parse", lambda: _unparsed("label_time"),
-             _detail("label_time", "does not parse as a timestamp")),
+             _detail("label_time", unparsed)),
         bound["lt"],
         Rule("label_time_before_timestamp", "label known before the transaction happened",
              lambda: _p("label_time") < _p("timestamp"),

@@ -49,3 +49,20 @@ def test_an_unsplit_header_suggests_the_delimiter(spark, tmp_path, sep, shown):
     src.write_text((HEADER + "\n" + ROWS).replace(",", sep))
     with pytest.raises(SchemaError, match="set etl.csv_delimiter: " + shown.replace("\\", "\\\\")):
         run_etl(spark, _config(tmp_path, src))
+
+
+def test_an_unparseable_timestamp_names_the_format_it_was_read_with(spark, tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text(
+        HEADER + "\nt1,c1,m1,2024-01-01T10:00:00Z,5,0\nt2,c1,m1,2024-01-01 10:00:00,5,0\n"
+    )
+    result = run_etl(spark, _config(tmp_path, src, timestamp_format="yyyy-MM-dd HH:mm:ss"))
+    (row,) = spark.read.parquet(result.quarantine_path).collect()
+    assert row.reason == "unparseable_timestamp"
+    assert row.reason_detail == (
+        "timestamp '2024-01-01T10:00:00Z' does not parse with etl.timestamp_format "
+        "'yyyy-MM-dd HH:mm:ss'"
+    )
+    # unset, the same ISO-8601 value with its offset is read as UTC
+    iso = run_etl(spark, _config(tmp_path, src))
+    assert (iso.output_rows, iso.quarantine_rows) == (2, 0)
