@@ -76,17 +76,28 @@ class AppConfig(Section):
     scoring: ScoringSection = Field(default_factory=ScoringSection)
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """One line: what the parser found and where (its own message spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    context = getattr(exc, "context", None)
+    return f"{problem}{where}" + (f" ({context})" if context else "")
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:
     """Read the YAML file (None = defaults), apply dotted-key overrides, validate."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
+        if p.is_dir():
+            raise ConfigError(f"config file {p} is a directory; pass the YAML file itself")
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist")
         try:
             loaded = yaml.safe_load(p.read_text())
         except yaml.YAMLError as exc:
-            raise ConfigError(f"config file {p} is not valid YAML: {exc}") from exc
+            raise ConfigError(f"config file {p} is not valid YAML: {_yaml_problem(exc)}") from exc
         except RecursionError:
             raise ConfigError(f"config file {p} is nested too deeply to read") from None
         except (OSError, UnicodeDecodeError) as exc:

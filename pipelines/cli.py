@@ -149,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
             from fraud_app.spark.session import check_master
 
             check_master(args.master)
+        check_flag_names(args)
         module = importlib.import_module(args._module)
         if getattr(module, "USES_PATHS", True):
             check_root(config)
@@ -159,6 +160,21 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+
+
+# flags whose value becomes part of a file name (a run's model directory, report, job id)
+_NAME_FLAGS = {"run": "--run", "run_name": "--run-name", "job_id": "--job-id"}
+
+
+def check_flag_names(args: argparse.Namespace) -> None:
+    """Before Spark starts: a run name such as `../x` would write outside paths.root."""
+    from fraud_app.naming import check_name
+
+    for attr, flag in _NAME_FLAGS.items():
+        if getattr(args, attr, None) is not None:
+            check_name(getattr(args, attr), flag)
+    if args.command == "evaluate" and args.name is not None:
+        check_name(args.name, "--name")
 
 
 def check_root(config: AppConfig) -> None:

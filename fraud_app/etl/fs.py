@@ -12,6 +12,8 @@ import uuid
 
 from pyspark.sql import SparkSession
 
+from fraud_app.errors import EmptyInputError
+
 logger = logging.getLogger(__name__)
 
 
@@ -164,3 +166,24 @@ class StagedDir:
 
     def discard(self) -> None:
         self.fs.delete(self.tmp)
+
+
+def read_table(spark: SparkSession, path: str, what: str, step: str):
+    """spark.read.parquet(path), or EmptyInputError naming `what` (e.g. "canonical table")
+    and the `step` that writes it when the path is missing or holds no Parquet data."""
+    from pyspark.errors import AnalysisException
+
+    if not HadoopFs(spark).exists(path):
+        raise EmptyInputError(f"{what} {path} does not exist; run `fraud-app {step}` first")
+    try:
+        return spark.read.parquet(path)
+    except AnalysisException as exc:
+        if "UNABLE_TO_INFER_SCHEMA" not in str(exc):
+            raise
+        fs = HadoopFs(spark)
+        why = next(
+            (f" (its step ran: see {path}/{name}; e.g. an ETL run that quarantined every record)"
+             for name in ("_etl_report.json", "_features.json") if fs.exists(f"{path}/{name}")),
+            f"; run `fraud-app {step}` first",
+        )  # fmt: skip
+        raise EmptyInputError(f"{what} {path} holds no Parquet data (no rows){why}") from None

@@ -35,7 +35,7 @@ from fraud_app.etl import dedup
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import HadoopFs, StagedDir, clean_stale_staging
 from fraud_app.etl.lock import RootLock
-from fraud_app.etl.reader import CORRUPT_COLUMN, read_input
+from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -76,7 +76,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     sources = resolve_sources(raw, cfg, where)
     renamed = {c: f"{_IN}{i}" for i, c in enumerate(raw.columns)}
     safe = raw.select(
-        *[F.col(f"`{c}`").alias(n) for c, n in renamed.items()],
+        *[F.col(quoted(c)).alias(n) for c, n in renamed.items()],
         F.input_file_name().alias(_FILE),
     )
     safe_sources = {k: (renamed[v] if v is not None else None) for k, v in sources.items()}

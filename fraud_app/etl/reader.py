@@ -14,6 +14,7 @@ naming the file). Quoting follows RFC 4180 (`"` doubles as its own escape).
 from __future__ import annotations
 
 import logging
+import unicodedata
 from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
 
@@ -83,6 +84,17 @@ def read_input(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
     return df, fmt
 
 
+def quoted(name: str) -> str:
+    """`name` as a Spark column reference: backticks, a backtick inside doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _unreadable(header: tuple[str, ...]) -> bool:
+    """A header with control characters (NUL, ESC, ...; a tab is fine): binary data such as
+    a compressed or spreadsheet file read as text, not a CSV header line."""
+    return any(unicodedata.category(ch) == "Cc" and ch != "\t" for name in header for ch in name)
+
+
 def _csv_reader(spark: SparkSession, cfg: EtlSection):
     return spark.read.options(
         header=True,
@@ -127,8 +139,18 @@ def _repeated(header: tuple[str, ...]) -> list[str]:
     return sorted({b for b in bases if b and bases.count(b) > 1})
 
 
-def _check_headers(groups: dict[tuple[str, ...], list[str]], path: str) -> tuple[str, ...]:
+def _check_headers(
+    groups: dict[tuple[str, ...], list[str]], path: str, cfg: EtlSection
+) -> tuple[str, ...]:
     """The first file's header; SchemaError naming the first file that does not match it."""
+    for header, files in groups.items():
+        if _unreadable(header):
+            raise SchemaError(
+                f"ETL input file {files[0]}: its first line is not a CSV header (it holds "
+                "control characters, as binary files such as .gz, .xlsx or Parquet do). "
+                "Expected a text header line of column names; decompress or move that "
+                f"file, or set etl.format (reading as csv, encoding {cfg.encoding})"
+            )
     first = min(groups, key=lambda h: groups[h][0])
     for header, files in groups.items():
         dups = _repeated(header)
@@ -150,13 +172,13 @@ def _read_csv(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
     groups = csv_headers(spark, path, cfg)
     if not groups:
         raise EmptyInputError(f"ETL input {path} (csv) has no header line in any file")
-    columns = [*_check_headers(groups, path), CORRUPT_COLUMN]
+    columns = [*_check_headers(groups, path, cfg), CORRUPT_COLUMN]
     frames = []
     for header, files in groups.items():
         # explicit all-string schema + a corrupt-record column keeps malformed lines visible
         schema = StructType([StructField(c, StringType()) for c in (*header, CORRUPT_COLUMN)])
         df = _csv_reader(spark, cfg).schema(schema).option("enforceSchema", False).csv(files)
-        frames.append(df.select(*[f"`{c}`" for c in columns]))
+        frames.append(df.select(*[quoted(c) for c in columns]))
     return reduce(DataFrame.unionByName, frames)
 
 

@@ -12,6 +12,7 @@ columns to `__in_<i>` first, so no input column name can collide with these.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -22,7 +23,7 @@ from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
 from fraud_app.etl.config import EtlSection
-from fraud_app.etl.reader import CORRUPT_COLUMN
+from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
 from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
 
 RAW, PARSED = "__r_", "__p_"
@@ -43,7 +44,7 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
         raise SchemaError(
             f"ETL input {where} lacks required column(s): {wanted}. Columns present: "
             f"{sorted(present)}. Map them in the config under etl.columns, e.g. "
-            f"`etl.columns.{missing[0]}: <your column name>`."
+            f"`etl.columns.{missing[0]}: <your column name>`.{_delimiter_hint(present, cfg)}"
         )
     sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
                for c in CANONICAL_COLUMNS}  # fmt: skip
@@ -62,6 +63,20 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
     return sources
 
 
+def _delimiter_hint(present: set[str], cfg: EtlSection) -> str:
+    """When the header was not split (one column holding ';', tabs or '|'), say so."""
+    if len(present) != 1:
+        return ""
+    (only,) = present
+    found = [d for d in (";", "\t", "|", ",") if d != cfg.csv_delimiter and d in only]
+    if not found:
+        return ""
+    return (
+        f" The header was read as ONE column: the file looks {found[0]!r}-separated; "
+        f"set etl.csv_delimiter: {json.dumps(found[0])} (now {json.dumps(cfg.csv_delimiter)})."
+    )
+
+
 def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection) -> DataFrame:
     """Add `__r_<c>` (raw as string) and `__p_<c>` (typed) for every canonical column."""
     fields = {f.name: f.dataType for f in df.schema.fields}
@@ -71,7 +86,7 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
             added[RAW + name] = F.lit(None).cast("string")
             added[PARSED + name] = F.lit(None).cast(_TYPES[name])
             continue
-        src = F.col(f"`{source}`")
+        src = F.col(quoted(source))
         added[RAW + name] = src.cast("string")
         added[PARSED + name] = _parse(name, src, fields[source], cfg)
     return df.withColumns(added)
@@ -208,6 +223,11 @@ def encoding_rule(inputs: dict[str, str], cfg: EtlSection) -> Rule:
 def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     """The per-row rules in the order they are tried (the first broken one is the reason)."""
     bound = _bound_rules(cfg)
+    fmt = cfg.timestamp_format
+    unparsed = (  # name the setting: a delivery in another format is the usual cause
+        f"does not parse with etl.timestamp_format {fmt!r}" if fmt
+        else "does not parse as an ISO-8601 timestamp (etl.timestamp_format is unset)"
+    )  # fmt: skip
     return (
         Rule(
             "missing_required_field",
@@ -219,7 +239,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
             ),
         ),
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
-             _detail("timestamp", "does not parse as a timestamp")),
+             _detail("timestamp", unparsed)),
         bound["ts"],
         Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
              _detail("amount", "is not a number")),
@@ -234,7 +254,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
              lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
              _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),
         Rule("unparseable_label_time", "label_time does not parse", lambda: _unparsed("label_time"),
-             _detail("label_time", "does not parse as a timestamp")),
+             _detail("label_time", unparsed)),
         bound["lt"],
         Rule("label_time_before_timestamp", "label known before the transaction happened",
              lambda: _p("label_time") < _p("timestamp"),

@@ -23,7 +23,11 @@ from pyspark.sql import types as T
 from fraud_app.errors import EmptyInputError, SchemaError
 from fraud_app.spark.summary import DataSummary, check_content, summarize_arrays
 
-_NUMERIC = (T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType)
+_NUMERIC = (
+    T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DecimalType
+)  # fmt: skip
+# label text read as 1 / 0 (as ETL reads labels); other text is cast as a number
+_TRUE, _FALSE = ("true", "t", "yes", "y"), ("false", "f", "no", "n")
 
 
 def require_columns(df: DataFrame, columns: list[str | None], what: str) -> None:
@@ -55,6 +59,23 @@ def require_numeric(df: DataFrame, col: str, what: str) -> None:
         raise SchemaError(
             f"{what}: column {col!r} must be numeric. Received {dtype.simpleString()}"
         )
+
+
+def label_column(df: DataFrame, col: str, what: str) -> Column:
+    """The label as a double: numbers as they are, booleans as 1/0, strings such as "1",
+    "0", "1.0", "true", "false" parsed (anything else becomes null, which the binary label
+    check reports); SchemaError for any other type."""
+    dtype = df.schema[col].dataType
+    if isinstance(dtype, T.StringType):
+        text = F.lower(F.trim(F.col(col)))
+        return (
+            F.when(text.isin(*_TRUE), 1.0)
+            .when(text.isin(*_FALSE), 0.0)
+            .otherwise(text.try_cast("double"))
+        )
+    if not isinstance(dtype, T.BooleanType):
+        require_numeric(df, col, what)
+    return F.col(col).cast("double")
 
 
 def _batch_summary(features: str, label: str):

@@ -39,6 +39,7 @@ from fraud_app.ml.data import (
     check_summary,
     features_array,
     inspect_training_data,
+    label_column,
     require_columns,
     require_numeric,
 )
@@ -80,12 +81,11 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         wcol = self._opt(self.weightCol) or None
         vcol = self._opt(self.validationIndicatorCol) or None
         require_columns(dataset, [fcol, lcol, wcol, vcol], what)
-        require_numeric(dataset, lcol, what)
         if wcol:
             require_numeric(dataset, wcol, what)
         cols = [
             features_array(dataset, fcol, what).alias(fcol),
-            F.col(lcol).cast("double").alias(lcol),
+            label_column(dataset, lcol, what).alias(lcol),
         ]
         if wcol:
             cols.append(F.col(wcol).cast("double").alias(wcol))

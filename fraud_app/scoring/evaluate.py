@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.features.table import read_feature_metadata
+from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
 from fraud_app.scoring.evaluation import evaluation_report
@@ -61,6 +62,8 @@ def window_figures(data: dict[str, np.ndarray], config) -> dict[str, Any]:
 def run_evaluation(
     spark, config, *, model_uri: str, start: dt.date, end: dt.date, name: str | None = None
 ) -> tuple[dict[str, Any], Path]:
+    if name is not None:
+        check_name(name, "evaluation name")
     if end < start:
         raise ConfigError(f"empty window: end {end} is before start {start} (both inclusive)")
     model = load_scoring_model(model_uri, config)

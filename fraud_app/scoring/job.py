@@ -23,6 +23,7 @@ from pyspark.sql import functions as F
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.features.pipeline import feature_set_from_config
+from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.history import features_for_dates
@@ -93,7 +94,7 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     feature_set = feature_set_from_config(config.features)
     names = model.ensemble.feature_names
     spec_names = [f.name for f in feature_set.features]
-    check_feature_names(names, spec_names)  # fail before reading any data
+    check_feature_names(names, spec_names, extra_ok=True)  # fail before reading any data
     result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
     skipped = {s.name: list(s.missing) for s in result.skipped}
     check_feature_names(names, list(result.feature_names), skipped=skipped)
@@ -119,7 +120,7 @@ def run_scoring(
 ) -> ScoringJobResult:  # fmt: skip
     """Score every transaction dated start..end (inclusive) and swap in their partitions."""
     _check_range(start, end)
-    job_id = job_id or new_job_id()
+    job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
     started = time.monotonic()
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)

@@ -77,15 +77,22 @@ def load_scoring_model(uri: str, config=None) -> ScoringModel:
 
 
 def check_feature_names(
-    model_names: list[str], spec_names: list[str], *, skipped: dict[str, list[str]] | None = None
+    model_names: list[str],
+    spec_names: list[str],
+    *,
+    skipped: dict[str, list[str]] | None = None,
+    extra_ok: bool = False,
 ) -> None:
     """Raise when the model's features are not exactly the ones the specs compute.
 
     The order may differ (scoring builds the vector in the model's order); the set may not.
+    `extra_ok`: only the model's features must be among `spec_names` (the check before
+    the data is read: the feature step skips specs whose inputs the data lacks, so a
+    model trained on such data has fewer features than the specs define).
     """
     missing = [n for n in model_names if n not in set(spec_names)]
     extra = [n for n in spec_names if n not in set(model_names)]
-    if not missing and not extra:
+    if not missing and (extra_ok or not extra):
         return
     why = ""
     if skipped:

@@ -166,3 +166,28 @@ def get_spark(
     spark.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", spark.version, master)
     return spark
+
+
+_LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")
+
+
+def check_barrier_slots(sc, num_workers: int) -> None:
+    """A barrier stage needs `num_workers` task slots at once. On a local master the slots
+    are known up front, and too few would fail only after Spark's slot check gives up (~2
+    minutes per attempt, 4 attempts): say so now. Cluster masters are not checked here
+    (executors may still be registering; the stage's own check decides)."""
+    match = _LOCAL.fullmatch(sc.master.strip())
+    if not match:
+        return
+    given = match.group(1) or "1"
+    cores = (os.cpu_count() or 1) if given == "*" else int(given)
+    task_cpus = int(sc.getConf().get("spark.task.cpus", "1") or 1)
+    slots = cores // max(task_cpus, 1)
+    if num_workers > slots:
+        raise ConfigError(
+            f"num_workers = {num_workers} needs {num_workers} task slots at once (one barrier "
+            f"task per worker), but Spark master {sc.master} has {slots} "
+            f"(spark.task.cpus={task_cpus}). Set training.distributed.num_workers (numWorkers "
+            f"of the fraud_app.ml estimators) to at most {slots}, or run on more cores "
+            f"(--master local[{num_workers * task_cpus}]) or a cluster"
+        )

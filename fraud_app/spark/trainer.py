@@ -38,6 +38,7 @@ from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig, co
 from fraud_app.spark.engine_base import FaultInjection, TrainingResult
 from fraud_app.spark.grouped import GroupedEngine
 from fraud_app.spark.per_iteration import PerIterationEngine
+from fraud_app.spark.session import check_barrier_slots
 from fraud_app.spark.summary import DataSummary, require_trainable, summarize_blocks
 
 logger = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ class DistributedTrainer:
         spark = self.spark or data.spark
         blocks = data.blocks
         try:
+            check_barrier_slots(spark.sparkContext, cfg.num_workers)
             validation = None
             if validation_df is not None:
                 validation = (

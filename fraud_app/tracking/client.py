@@ -127,11 +127,19 @@ def _open_store(config) -> Store:
     import mlflow
 
     _bound_http_waits(timeout)
+    # MLflow also exports the URI as MLFLOW_TRACKING_URI, which tracking_uri() reads as the
+    # user's choice: a later config with another paths.root (a notebook, a test) would
+    # then write to this store. The process keeps the user's environment.
+    exported = os.environ.get("MLFLOW_TRACKING_URI")
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
-    client = mlflow.MlflowClient(uri)
+    if exported is None:
+        os.environ.pop("MLFLOW_TRACKING_URI", None)
+    else:
+        os.environ["MLFLOW_TRACKING_URI"] = exported
     name = config.tracking.experiment
     try:
+        client = mlflow.MlflowClient(uri)
         exp = client.get_experiment_by_name(name)
         if exp is None:
             location = default_artifact_location(config) if _is_local(uri) else None

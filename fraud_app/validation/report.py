@@ -7,11 +7,11 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
-import re
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from fraud_app.errors import ConfigError, ValidationFailedError
+from fraud_app.errors import ValidationFailedError
+from fraud_app.naming import check_name
 from fraud_app.validation.runner import CheckResult
 
 
@@ -63,16 +63,8 @@ class ValidationReport:
         return saved
 
 
-_RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-
-
 def check_run_name(run: str) -> str:
-    if not _RUN_NAME.fullmatch(run):
-        raise ConfigError(
-            f"validation run name {run!r} must be 1-100 letters, digits, '.', '_' or '-' "
-            "(it becomes part of the report's file name)"
-        )
-    return run
+    return check_name(run, "validation run name")
 
 
 def _stamp(checked_at: str) -> str:

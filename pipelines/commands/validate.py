@@ -26,8 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.errors import EmptyInputError
-    from fraud_app.etl.fs import HadoopFs
+    from fraud_app.etl.fs import read_table
     from fraud_app.spark.session import spark_session
     from fraud_app.validation.validate import validate_canonical, validate_features
 
@@ -36,11 +35,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         config = config.model_copy(update={"validation": validation})
     path = args.input or str(config.paths.resolve(args.table))
     spark = spark_session(config)
-    if not HadoopFs(spark).exists(path):
-        raise EmptyInputError(
-            f"validate: {args.table} table {path} does not exist; run its step first"
-        )
-    df = spark.read.parquet(path)
+    step = "etl" if args.table == "canonical" else "features"
+    df = read_table(spark, path, f"validate: {args.table} table", step)
     validate = validate_canonical if args.table == "canonical" else validate_features
     report = validate(spark, df, config, table=path, run_name=args.run_name)
     summary = {

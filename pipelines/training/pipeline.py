@@ -24,6 +24,7 @@ from fraud_app.errors import EmptyInputError
 from fraud_app.features.checks import constant_features
 from fraud_app.features.table import read_feature_metadata
 from fraud_app.models.train import refit_iterations, refit_plan
+from fraud_app.naming import check_name
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.tracking.runs import start_training_run
@@ -46,7 +47,7 @@ class TrainingReport:
 
 def run_training(spark, config: AppConfig, *, run: str | None = None) -> TrainingReport:
     """One training run; with tracking on, one MLflow run (nested runs per member/baseline)."""
-    run = run or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    run = check_name(run, "run name") if run else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     with start_training_run(config, run) as tracker:
         report = _train(spark, config, run, tracker)
     return report

@@ -28,6 +28,7 @@ import yaml
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 from fraud_app.evaluation.config import TuneSection
+from fraud_app.naming import check_name
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features
 
@@ -96,7 +97,7 @@ def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
 def run_tune(
     spark, config: AppConfig, cfg: TuneSection, *, run: str | None = None
 ) -> dict[str, Any]:
-    run = run or dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    run = check_name(run, "run name") if run else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     df, names = read_features(spark, config)
     vector = config.features.vector_column or "features"
     splits = nodes.split(df, config.splits,

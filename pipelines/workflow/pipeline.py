@@ -25,6 +25,7 @@ from fraud_app.config import AppConfig
 from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from fraud_app.naming import check_name
 from fraud_app.scoring.job import run_scoring
 from fraud_app.tracking.client import open_store
 from fraud_app.validation.runner import import_great_expectations
@@ -82,6 +83,8 @@ def run_workflow(
     spark, config: AppConfig, *, generate: bool, run: str | None = None, warm_up: bool = False
 ) -> WorkflowResult:
     """warm_up: with `generate`, `start_warm_up` while the generated data is written."""
+    if run:
+        check_name(run, "run name")
     result = WorkflowResult()
     paths = config.paths
     if generate:

@@ -139,6 +139,32 @@ def not_a_model(tmp: Path) -> list[str]:
     return ["inspect", str(tmp)]
 
 
+def _root_config(tmp: Path) -> str:
+    return str(_config(tmp, f"paths: {{root: {tmp / 'work'}}}\n"))
+
+
+def broken_yaml(tmp: Path) -> list[str]:
+    return ["-c", str(_config(tmp, "paths: {root: /tmp/x\n")), "validate"]
+
+
+def config_is_a_directory(tmp: Path) -> list[str]:
+    return ["-c", str(tmp), "validate"]
+
+
+def run_name_outside_root(tmp: Path) -> list[str]:
+    # `--run ../../x` used to write models/../../x, i.e. outside paths.root
+    return ["-c", _root_config(tmp), "train", "--run", "../../escaped"]
+
+
+def job_id_with_a_slash(tmp: Path) -> list[str]:
+    return ["-c", _root_config(tmp), "score", "--date", "2024-01-01", "--job-id", "a/b"]
+
+
+def evaluation_name_with_a_slash(tmp: Path) -> list[str]:
+    return ["-c", _root_config(tmp), "evaluate", "m", "--start", "2024-01-01",
+            "--end", "2024-01-02", "--name", "../x"]  # fmt: skip
+
+
 CASES = [
     Case("unwritable paths.root", unwritable_root,
          r"error: paths\.root '.*a-file/work' is not a writable directory \(.+\); set paths\.root "
@@ -172,6 +198,17 @@ CASES = [
     Case("inspect a directory that holds no model", not_a_model,
          r"error: .* is neither a saved model \(no model\.json\) nor a training checkpoint "
          r"directory \(no LATEST\.json, no group-NNNNNN/\); pass the directory that holds them"),
+    Case("YAML syntax error", broken_yaml,
+         r"error: config file .*config\.yaml is not valid YAML: expected ',' or '\}', but got "
+         r"'<stream end>' at line 2, column 1 \(while parsing a flow mapping\)"),
+    Case("-c DIRECTORY", config_is_a_directory,
+         r"error: config file .* is a directory; pass the YAML file itself"),
+    Case("--run ../../x (outside paths.root)", run_name_outside_root,
+         r"error: --run '\.\./\.\./escaped' must be 1-100 letters, digits, '\.', '_' or '-', "
+         r"starting with a letter or digit \(it becomes part of a file name\)"),
+    Case("--job-id a/b", job_id_with_a_slash, r"error: --job-id 'a/b' must be 1-100 letters.*"),
+    Case("evaluate --name ../x", evaluation_name_with_a_slash,
+         r"error: --name '\.\./x' must be 1-100 letters.*"),
 ]  # fmt: skip
 
 

@@ -178,3 +178,24 @@ def test_input_encoding_is_learned_once_and_used_by_transform(vector_df, array_d
     np.testing.assert_allclose(
         fitted.predict_numpy(X), _probs(fitted.transform(array_df)), RTOL, ATOL
     )
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        lambda: F.col("label").cast("int").cast("string"),  # "0" / "1"
+        lambda: F.when(F.col("label") == 1, " TRUE").otherwise("false"),  # as ETL reads them
+        lambda: F.col("label") == 1,  # boolean
+        lambda: F.col("label").cast("decimal(1,0)"),  # e.g. from a database
+    ],
+    ids=["text-01", "text-true-false", "boolean", "decimal"],
+)
+def test_labels_as_text_booleans_or_decimals_train_as_numbers(fitted, vector_df, label):
+    df = vector_df.withColumn("label", label())
+    np.testing.assert_allclose(DlcoreClassifier(**FAST).fit(df).weights, fitted.weights, RTOL, ATOL)
+
+
+def test_label_text_that_is_not_0_or_1_is_named(vector_df):
+    df = vector_df.withColumn("label", F.when(F.col("id") == 3, "maybe").otherwise("0"))
+    msg = _fit_error(df)
+    assert "'label'" in msg and "0 and 1" in msg and "1 rows do not" in msg

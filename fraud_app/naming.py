@@ -1,0 +1,24 @@
+"""Names a user picks that become part of a file or directory name (run names, job ids).
+
+A run name lands in paths such as `<paths.models>/<run>/` and `reports/training-<run>.json`,
+so it must be one plain path component: `../x` or `a/b` would write outside paths.root.
+"""
+
+from __future__ import annotations
+
+import re
+
+from fraud_app.errors import ConfigError
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def check_name(value: str, what: str) -> str:
+    """`value` when it is 1-100 letters, digits, '.', '_' or '-' starting with a letter or
+    digit; ConfigError naming `what` (e.g. "run name") otherwise."""
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise ConfigError(
+            f"{what} {value!r} must be 1-100 letters, digits, '.', '_' or '-', starting "
+            "with a letter or digit (it becomes part of a file name)"
+        )
+    return value

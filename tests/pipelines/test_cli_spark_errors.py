@@ -1,0 +1,68 @@
+"""User mistakes that are found once Spark runs, through the real CLI in-process (the
+shared local session): exit code 2, one `error:` line naming what was wrong, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+
+pytestmark = pytest.mark.spark
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert "Traceback" not in err and len(errors) == 1, err[-2000:]
+    return code, errors[0]
+
+
+def _config(tmp_path: Path, text: str = "") -> str:
+    path = tmp_path / "config.yaml"
+    path.write_text(f"paths: {{root: {tmp_path / 'work'}}}\ntracking: {{enabled: false}}\n{text}")
+    return str(path)
+
+
+def test_features_on_a_missing_canonical_table(spark, tmp_path, capsys):
+    code, line = _cli(
+        capsys, "-c", _config(tmp_path), "features", "--input", str(tmp_path / "nope")
+    )
+    assert code == 2
+    assert line == (
+        f"error: canonical table {tmp_path / 'nope'} does not exist; run `fraud-app etl` first"
+    )
+
+
+HEADER = "transaction_id,card_id,merchant_id,timestamp,amount,label\n"
+
+
+def test_steps_after_an_etl_that_rejected_every_record(spark, tmp_path, capsys):
+    config = _config(tmp_path)
+    raw = tmp_path / "work" / "raw"
+    raw.mkdir(parents=True)
+    # a delivery with another timestamp format and a bad amount: every record is rejected
+    (raw / "a.csv").write_text(HEADER + "t2,c,m,01/02/2024,5,0\nt3,c,m,2024-01-02 10:00:00,x,0\n")
+    assert main(["-c", config, "etl"]) == 0
+    capsys.readouterr()
+    table = tmp_path / "work" / "canonical"
+    for command in ("validate", "features"):
+        code, line = _cli(capsys, "-c", config, command)
+        assert code == 2
+        assert line.endswith(
+            f"canonical table {table} holds no Parquet data (no rows) (its step ran: see "
+            f"{table}/_etl_report.json; e.g. an ETL run that quarantined every record)"
+        ), line
+
+
+@pytest.mark.parametrize("command", [["features"], ["validate"]])
+def test_a_canonical_folder_without_data(spark, tmp_path, capsys, command):
+    (tmp_path / "work" / "canonical").mkdir(parents=True)
+    code, line = _cli(capsys, "-c", _config(tmp_path), *command)
+    assert code == 2
+    assert line.endswith(
+        f"canonical table {tmp_path / 'work' / 'canonical'} holds no Parquet data (no rows); "
+        "run `fraud-app etl` first"
+    )
