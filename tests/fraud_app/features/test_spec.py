@@ -116,6 +116,15 @@ def test_one_hot_in_the_spec_language():
             OneHot(column="mcc", value=bad)
     with pytest.raises(ValidationError, match="must not be one of the non-feature columns"):
         OneHot(column="label", value="1")
+    # the opt-in example file (not in the shipped specs) loads beside them
+    fs = load_feature_set(
+        [*spec_paths(REPO / "feature_specs"), REPO / "docs" / "examples" / "one_hot.yaml"],
+        label_delay_days=7,
+    )
+    hot = [f.name for f in fs.features if isinstance(f, OneHot)]
+    assert len(hot) == 23 and hot[:2] == ["mcc_is_4111", "mcc_is_5311"] and "country_is_US" in hot
+    shipped = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
+    assert not any(isinstance(f, OneHot) for f in shipped.features)
 
 
 def test_repo_specs_load_in_file_order():
@@ -143,9 +152,6 @@ def test_repo_specs_load_in_file_order():
         "card_amount_zscore_30d",
         "card_count_velocity_1h_30d",
         "card_amount_velocity_1d_30d",
-        "mcc_is_5411",  # one-hot inputs
-        "channel_is_ECOM",
-        "country_is_US",
     ):
         assert expected in names
     assert len(set(names)) == len(names)
