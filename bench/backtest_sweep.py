@@ -24,7 +24,9 @@ validation); test AP is reported beside it, and `*_train_only` is the test AP of
 models trained on the train window alone (before the refit), for both models.
 `"refit_keep": true` scores the test window with the mean of the train-window members and
 the refit ones, `"refit_seeds": n` refits n times with other seeds and subsets and scores
-with all members (diagnostics of the refit; validation cannot choose them). Not a benchmark of record (bench/backtest.py
+with all members (diagnostics of the refit; validation cannot choose them). With
+`"refit_variants"`, `"draws": n` trains n independent draws of the balanced subsets at the
+first fit (n x n_subsets members, each refit). Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
