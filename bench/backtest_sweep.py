@@ -24,7 +24,9 @@ validation); test AP is reported beside it, and `*_train_only` is the test AP of
 models trained on the train window alone (before the refit), for both models.
 `"refit_keep": true` scores the test window with the mean of the train-window members and
 the refit ones, `"refit_seeds": n` refits n times with other seeds and subsets and scores
-with all members (diagnostics of the refit; validation cannot choose them). Not a benchmark of record (bench/backtest.py
+with all members (diagnostics of the refit; validation cannot choose them). With
+`"refit_variants"`, `"draws": n` trains n independent draws of the balanced subsets at the
+first fit (n x n_subsets members, each refit). Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
@@ -173,6 +175,20 @@ def ensemble_scores(cfg, X, y, X_stats, seed, val=None, iterations=None, parts_o
     return models, its, vals
 
 
+def first_fit(cfg, X, y, X_stats, s0: int, val):
+    """The early-stopped ensemble. `"draws": n`: n independent draws of the balanced subsets
+    (draw r: seed s0 + 100 r for its subsets and members, as the Spark ML estimator's
+    numRepeats), every member of every draw; returns (members, their chosen iteration counts,
+    each draw's subsets)."""
+    models, its, draws = [], [], []
+    for r in range(cfg.get("draws", 1)):
+        parts: list[np.ndarray] = []
+        m, i, _ = ensemble_scores(cfg, X, y, X_stats, s0 + 100 * r, val, parts_out=parts)
+        models, its = models + m, its + i
+        draws.append(parts)
+    return models, its, draws
+
+
 def grown_subsets(cfg, parts, y_new: np.ndarray, offset: int, seed: int) -> list[np.ndarray]:
     """The refit's subsets as the product's row-hash balancing gives them: a row keeps its
     subset, so subset k of train + validation = subset k of the train window + the
@@ -221,8 +237,9 @@ def continue_member(cfg, model0, X, y, seed: int, spec: dict[str, Any], chosen: 
     return model, n_it
 
 
-def refit_variant(cfg, spec, X, yk, tr, va, first, its, parts):
-    """One refit method on train (tr) + validation (va); returns the members.
+def refit_variant(cfg, spec, X, yk, tr, va, first, its, draws):
+    """One refit method on train (tr) + validation (va); returns the members (draws: each
+    draw's subsets, `first_fit`).
     spec "by": "fresh" (each member from a fresh initialisation for its chosen count, or
     the count scaled by rows with "epochs": true; "seeds": n refits), "warm"
     (continue_member from the first fit's members), "none" (the first fit's members)."""
@@ -231,6 +248,8 @@ def refit_variant(cfg, spec, X, yk, tr, va, first, its, parts):
         return first, its
     used = np.concatenate([tr, va])
     if by == "fresh":
+        if len(draws) > 1:
+            raise ValueError("the fresh refit of several draws is not implemented")
         counts = its
         if spec.get("epochs"):
             counts = [round(i * len(used) / len(tr)) for i in its]
@@ -238,7 +257,8 @@ def refit_variant(cfg, spec, X, yk, tr, va, first, its, parts):
         for seed in range(0, 100 * spec.get("seeds", 1), 100):
             models += ensemble_scores(cfg, X[used], yk[used], X[used], seed, iterations=counts)[0]
         return models, counts
-    grown = grown_subsets(cfg, parts, yk[va], len(tr), 0)
+    grown = [g for r, parts in enumerate(draws)
+             for g in grown_subsets(cfg, parts, yk[va], len(tr), 100 * r)]  # fmt: skip
     Xu, yu = X[used], yk[used]
     out = [continue_member(cfg, m, Xu[g], yu[g], 1000 + k, spec, its[k])
            for k, (m, g) in enumerate(zip(first, grown, strict=True))]  # fmt: skip
@@ -262,23 +282,19 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
         if cfg.get("inner"):
             cut = data["ts"][tr].max() - 7 * DAY_US
             itr, iva = tr[data["ts"][tr] < cut], tr[data["ts"][tr] >= cut]
-            parts: list[np.ndarray] = []
-            first, its, _ = ensemble_scores(cfg, X[itr], yk[itr], X[itr], s0, (X[iva], yk[iva]),
-                                            parts_out=parts)  # fmt: skip
+            first, its, draws = first_fit(cfg, X[itr], yk[itr], X[itr], s0, (X[iva], yk[iva]))
             fold["inner_iterations"] = its
             for v, spec in variants.items():
-                models, _ = refit_variant(cfg, spec, X, yk, itr, iva, first, its, parts)
+                models, _ = refit_variant(cfg, spec, X, yk, itr, iva, first, its, draws)
                 fold[f"inner_{v}"] = round(
                     float(average_precision(yk[va], predict(models, X[va]))), 4
                 )
-        parts = []
-        first, its, _ = ensemble_scores(cfg, X[tr], yk[tr], X[tr], s0, (X[va], yk[va]),
-                                        parts_out=parts)  # fmt: skip
+        first, its, draws = first_fit(cfg, X[tr], yk[tr], X[tr], s0, (X[va], yk[va]))
         fold["val_ap"] = round(float(average_precision(yk[va], predict(first, X[va]))), 4)
         fold["iterations"] = its
         for v, spec in variants.items():
             t1 = time.monotonic()
-            models, counts = refit_variant(cfg, spec, X, yk, tr, va, first, its, parts)
+            models, counts = refit_variant(cfg, spec, X, yk, tr, va, first, its, draws)
             scores = predict(models, X[te])
             fold[f"test_{v}"] = round(float(average_precision(data["y"][te], scores)), 4)
             fold[f"its_{v}"] = counts

@@ -52,6 +52,7 @@ from fraud_app.features.definitions import (
     CrossBorder,
     FraudRate,
     FrequencyEncoding,
+    OneHot,
     TargetEncoding,
     TimeSincePrevious,
     VelocityRatio,
@@ -100,7 +101,7 @@ def spark_features(spark, path: str, fs: FeatureSet, out: str | None) -> float:
 
 ENTITY_KINDS = (WindowAggregate, AmountRatio, AmountZScore, VelocityRatio, TimeSincePrevious,
                 FraudRate)  # fmt: skip
-ROWWISE_KINDS = (Calendar, CrossBorder, ColumnValue)
+ROWWISE_KINDS = (Calendar, CrossBorder, ColumnValue, OneHot)
 ENCODING_KINDS = (FrequencyEncoding, TargetEncoding)
 
 
@@ -317,6 +318,9 @@ def _rowwise(df: pd.DataFrame, f) -> np.ndarray:
     if isinstance(f, CrossBorder):
         a, b = df[f.country], df[f.home_country]
         return np.where(a.notna() & b.notna(), (a != b).astype("float64"), np.nan)
+    if isinstance(f, OneHot):
+        v = df[f.column]
+        return np.where(v.notna(), (v.astype(str) == f.value).astype("float64"), np.nan)
     x = df[f.column].astype("float64").to_numpy()
     return np.log1p(x) if f.transform == "log1p" else x
 

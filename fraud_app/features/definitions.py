@@ -405,6 +405,41 @@ class ColumnValue(FeatureDef):
         return (self.column,)
 
 
+def _category(value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"must be a category value (a string or an integer). Received: {value!r}")
+    text = str(value)
+    if not text or len(text) > 64 or not all(c.isalnum() or c in "_-." for c in text):
+        raise ValueError(
+            "must be 1-64 letters, digits, '_', '-' or '.' (it becomes part of the feature "
+            f"name). Received: {value!r}"
+        )
+    return text
+
+
+class OneHot(FeatureDef):
+    """1.0 when the row's `column` holds `value` (compared as text), 0.0 when it holds
+    another value; undefined (the fill, 0.0) when it is null. `values: [...]` gives one
+    feature per listed value (a value not listed is 0 in all of them), so that a network
+    sees each category on an input of its own instead of through a frequency or fraud-rate
+    encoding of it. Reads the current row alone: point in time by construction."""
+
+    kind: ClassVar[str] = "one_hot"
+    column: str
+    value: str
+
+    _column = field_validator("column")(model_input)
+    _value = field_validator("value", mode="before")(_category)
+
+    @property
+    def name(self) -> str:
+        return f"{self.column}_is_{self.value}"
+
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        return (self.column,)
+
+
 KINDS: dict[str, type[FeatureDef]] = {
     cls.kind: cls
     for cls in (
@@ -419,5 +454,6 @@ KINDS: dict[str, type[FeatureDef]] = {
         Calendar,
         CrossBorder,
         ColumnValue,
+        OneHot,
     )
 }

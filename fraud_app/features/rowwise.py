@@ -1,4 +1,4 @@
-"""Features of the current row alone (calendar, cross-border, a column's own value).
+"""Features of the current row alone (calendar, cross-border, a column's own value, one-hot).
 
 They read nothing but the row itself, so they are point-in-time correct by
 construction and cost no shuffle. Calendar parts come from the epoch microseconds,
@@ -10,10 +10,10 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from fraud_app.features.definitions import Calendar, ColumnValue, CrossBorder, FeatureDef
+from fraud_app.features.definitions import Calendar, ColumnValue, CrossBorder, FeatureDef, OneHot
 from fraud_app.features.windows import TS
 
-ROWWISE_KINDS = (Calendar, ColumnValue, CrossBorder)
+ROWWISE_KINDS = (Calendar, ColumnValue, CrossBorder, OneHot)
 _HOUR_US = 3_600 * 1_000_000
 _DAY_US = 24 * _HOUR_US
 
@@ -27,6 +27,11 @@ def rowwise_column(feature: FeatureDef) -> Column:
     if isinstance(feature, ColumnValue):
         value = F.col(feature.column).cast("double")
         return F.log1p(value) if feature.transform == "log1p" else value
+    if isinstance(feature, OneHot):
+        value = F.col(feature.column)
+        return F.when(
+            value.isNotNull(), (value.cast("string") == F.lit(feature.value)).cast("double")
+        )
     raise TypeError(f"{type(feature).__name__} is not a row-wise feature")
 
 

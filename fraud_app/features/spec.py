@@ -39,6 +39,7 @@ PLURALS: dict[str, str] = {
     "parts": "part",
     "columns": "column",
     "lags": "lag",
+    "values": "value",
 }
 _TOP_LEVEL_KEYS = ("version", "description", "features")
 

@@ -20,6 +20,7 @@ from fraud_app.features.definitions import (
     FeatureDef,
     FraudRate,
     FrequencyEncoding,
+    OneHot,
     TargetEncoding,
     TimeSincePrevious,
     VelocityRatio,
@@ -130,6 +131,9 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
         return None if a is None or b is None else float(a != b)
     if isinstance(f, ColumnValue):
         return math.log1p(r[f.column]) if f.transform == "log1p" else float(r[f.column])
+    if isinstance(f, OneHot):
+        v = r.get(f.column)
+        return None if v is None else float(str(v) == f.value)
     raise TypeError(type(f))
 
 

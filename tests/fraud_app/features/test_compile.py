@@ -15,6 +15,7 @@ from fraud_app.features.definitions import (
     CrossBorder,
     FraudRate,
     FrequencyEncoding,
+    OneHot,
     TimeSincePrevious,
     WindowAggregate,
 )
@@ -135,6 +136,7 @@ def test_missing_input_column_skips_feature_with_warning(spark, caplog):
         FrequencyEncoding(column="mcc"),
         WindowAggregate(aggregation="count", window="1h"),
         WindowAggregate(aggregation="count", window="1h", same="mcc"),  # `same:` an input too
+        OneHot(column="mcc", value="5411"),
     ]
     with caplog.at_level(logging.WARNING, logger="fraud_app.features.compile"):
         rows, result = _compute(spark, features, drop=("card_country", "mcc"))
@@ -143,6 +145,7 @@ def test_missing_input_column_skips_feature_with_warning(spark, caplog):
         "is_cross_border": ("card_country",),
         "mcc_freq": ("mcc",),
         "card_same_mcc_count_1h": ("mcc",),
+        "mcc_is_5411": ("mcc",),
     }
     warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warned) == 1  # one warning lists every skipped feature

@@ -59,6 +59,8 @@ features:
   - {kind: amount_ratio, entity: card, same: mcc, window: 7d}
   - {kind: fraud_rate, entity: card, same: merchant_id, window: 30d, lag: label_delay}
   - {kind: fraud_rate, entity: card, same: country, window: 10d, mature_only: false}
+  - {kind: one_hot, column: device_id, values: [d0, d2]}
+  - {kind: one_hot, column: card_country, values: [FR, "US"]}
 """
 
 

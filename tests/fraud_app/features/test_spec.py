@@ -12,6 +12,7 @@ from fraud_app.errors import ConfigError, FeatureSpecError
 from fraud_app.features.definitions import (
     AmountRatio,
     FraudRate,
+    OneHot,
     TargetEncoding,
     TimeSincePrevious,
     WindowAggregate,
@@ -98,6 +99,32 @@ def test_same_value_windows_in_the_spec_language():
         WindowAggregate(aggregation="count", window="1d", same="label")
     with pytest.raises(ValidationError, match="same must differ from the entity's column"):
         TimeSincePrevious(entity="card", same="card_id")
+
+
+def test_one_hot_in_the_spec_language():
+    """`one_hot`: one feature per listed value; integer values are read as text."""
+    specs = parse_spec(
+        "version: 1\nfeatures:\n  - {kind: one_hot, column: mcc, values: [5411, '5999']}\n",
+        source="s.yaml",
+    )
+    f = [s.feature for s in specs]
+    assert [x.name for x in f] == ["mcc_is_5411", "mcc_is_5999"]
+    assert [x.value for x in f] == ["5411", "5999"]
+    assert f[0].inputs == ("mcc",) and not f[0].uses_labels
+    for bad in ("", "a b", "x" * 65, True, 1.5):
+        with pytest.raises(ValidationError, match="value"):
+            OneHot(column="mcc", value=bad)
+    with pytest.raises(ValidationError, match="must not be one of the non-feature columns"):
+        OneHot(column="label", value="1")
+    # the opt-in example file (not in the shipped specs) loads beside them
+    fs = load_feature_set(
+        [*spec_paths(REPO / "feature_specs"), REPO / "docs" / "examples" / "one_hot.yaml"],
+        label_delay_days=7,
+    )
+    hot = [f.name for f in fs.features if isinstance(f, OneHot)]
+    assert len(hot) == 23 and hot[:2] == ["mcc_is_4111", "mcc_is_5311"] and "country_is_US" in hot
+    shipped = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
+    assert not any(isinstance(f, OneHot) for f in shipped.features)
 
 
 def test_repo_specs_load_in_file_order():
