@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import threading
+
 import py4j.clientserver
 import py4j.java_gateway
 import pytest
@@ -12,17 +15,26 @@ pytestmark = pytest.mark.spark
 
 
 def _round_trips(monkeypatch, build) -> int:
-    """Py4J commands sent while `build()` runs (every connection class counts them)."""
+    """Py4J commands this thread sends while `build()` runs (every connection class counts
+    them). Not counted: another thread's calls, and the object-release commands that a
+    garbage collection of earlier tests' JVM handles would send in the middle of `build`."""
     calls = []
+    me = threading.get_ident()
     for cls in (py4j.java_gateway.GatewayConnection, py4j.clientserver.ClientServerConnection):
         original = cls.send_command
 
         def counted(self, command, *args, _original=original, **kwargs):
-            calls.append(command[:1])
+            if threading.get_ident() == me:
+                calls.append(command[:1])
             return _original(self, command, *args, **kwargs)
 
         monkeypatch.setattr(cls, "send_command", counted)
-    build()
+    gc.collect()
+    gc.disable()
+    try:
+        build()
+    finally:
+        gc.enable()
     return len(calls)
 
 
