@@ -174,10 +174,20 @@ _LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")
 def check_barrier_slots(sc, num_workers: int) -> None:
     """A barrier stage needs `num_workers` task slots at once. On a local master the slots
     are known up front, and too few would fail only after Spark's slot check gives up (~2
-    minutes per attempt, 4 attempts): say so now. Cluster masters are not checked here
-    (executors may still be registering; the stage's own check decides)."""
+    minutes per attempt, 4 attempts): say so now. A cluster master's slots are not checked
+    here (executors may still be registering; the stage's own check decides, and the stage
+    job names its refusal), but dynamic allocation, which Spark refuses at once, is."""
     match = _LOCAL.fullmatch(sc.master.strip())
     if not match:
+        # Spark refuses barrier stages under dynamic allocation (SPARK-24942; local
+        # masters ignore the setting), and YARN / Dataproc / EMR often enable it.
+        if str(sc.getConf().get("spark.dynamicAllocation.enabled", "false")).lower() == "true":
+            raise ConfigError(
+                f"spark.dynamicAllocation.enabled = true on Spark master {sc.master}: Spark "
+                f"does not run barrier stages (distributed training) with dynamic allocation. "
+                f"Set spark.dynamicAllocation.enabled: 'false' under spark.conf in the config "
+                f"(or --conf spark.dynamicAllocation.enabled=false with spark-submit)"
+            )
         return
     given = match.group(1) or "1"
     cores = (os.cpu_count() or 1) if given == "*" else int(given)

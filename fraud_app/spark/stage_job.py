@@ -18,8 +18,14 @@ from fraud_app.spark.worker import StageTask, run_stage
 
 logger = logging.getLogger(__name__)
 
+# Spark's own refusals of a barrier job (org.apache.spark.scheduler.*): the settings decide.
+SLOTS = "BarrierJobSlotsNumberCheckFailed"
+DYNAMIC_ALLOCATION = "BarrierJobRunWithDynamicAllocationException"
+
 # Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
-NOT_RETRIED = ("ConfigError", "ShapeError")
+# Spark has already waited for slots (spark.scheduler.barrier.maxConcurrentTasksCheck.*,
+# ~2 minutes) before it refuses a barrier job for too few of them.
+NOT_RETRIED = ("ConfigError", "ShapeError", SLOTS, DYNAMIC_ALLOCATION)
 
 
 class StageJob:
@@ -45,7 +51,7 @@ class StageJob:
             )
             self.events.put(("done", results))
         except Exception as exc:
-            self.failure = _root_cause(exc)
+            self.failure = _spark_refusal(str(exc), self.sc, self.blocks) or _root_cause(exc)
             self.events.put(("failed", self.failure))
         finally:
             self.sc.removeJobTag(self.job_tag)
@@ -67,6 +73,44 @@ class StageJob:
         self.thread.join(timeout=60.0)
         if self.thread.is_alive():
             logger.warning("Spark jobs tagged %s did not stop within 60 s of cancel", self.job_tag)
+
+
+def _spark_refusal(text: str, sc, blocks) -> str | None:
+    """One line naming the setting when Spark refused to start the barrier job; its own
+    message ("An error occurred while calling ...collectAndServe" and SPARK-24819 text)
+    names neither the number of tasks nor the slots."""
+    if SLOTS in text:
+        tasks = _count(blocks.getNumPartitions, "one slot per worker, i.e. num_workers")
+        slots = _count(lambda: _free_slots(sc), "fewer")
+        return (
+            f"{SLOTS}: the barrier stage needs {tasks} task slots at once (one per worker: "
+            f"training.distributed.num_workers, numWorkers of the fraud_app.ml estimators) "
+            f"and Spark master {sc.master} offers {slots} "
+            f"(after waiting spark.scheduler.barrier.maxConcurrentTasksCheck.interval x "
+            f".maxFailures). Lower num_workers to at most the slots, or give the application "
+            f"more executors / cores (spark.executor.instances, spark.executor.cores; "
+            f"spark.task.cpus per task)"
+        )
+    if DYNAMIC_ALLOCATION in text:
+        return (
+            f"{DYNAMIC_ALLOCATION}: Spark does not run barrier stages with dynamic "
+            f"allocation; set spark.dynamicAllocation.enabled=false (spark.conf in the config "
+            f"file, or --conf with spark-submit)"
+        )
+    return None
+
+
+def _count(read, unknown: str) -> str:
+    try:
+        return str(int(read()))
+    except Exception:  # the error message must not fail on a second Py4J call
+        return unknown
+
+
+def _free_slots(sc) -> int:
+    """The task slots Spark's barrier check counts (all executors, default resources)."""
+    jsc = sc._jsc.sc()
+    return jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile())
 
 
 def _root_cause(exc: BaseException) -> str:

@@ -5,6 +5,10 @@ once, instead of Spark's slot check failing ~2 minutes per attempt (4 attempts, 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -58,3 +62,65 @@ def test_the_trainer_and_the_estimator_refuse_at_once(spark):
         DistributedTrainer(model, BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
     with pytest.raises(ConfigError, match=r"numWorkers of the fraud_app\.ml estimators"):
         DlcoreClassifier(hiddenLayers=[2], epochs=1.0, batchSize=12, numWorkers=3).fit(df)
+
+
+@pytest.mark.parametrize("value", ["true", "TRUE"])
+def test_dynamic_allocation_on_a_cluster_master_is_refused(value):
+    sc = SimpleNamespace(
+        master="yarn",
+        getConf=lambda: SimpleNamespace(get={"spark.dynamicAllocation.enabled": value}.get),
+    )
+    with pytest.raises(ConfigError, match=r"spark\.dynamicAllocation\.enabled = true on Spark"):
+        check_barrier_slots(sc, 2)
+
+
+def test_dynamic_allocation_is_ignored_on_a_local_master():
+    conf = {"spark.dynamicAllocation.enabled": "true"}
+    check_barrier_slots(
+        SimpleNamespace(master="local[2]", getConf=lambda: SimpleNamespace(get=conf.get)), 2
+    )
+
+
+# Spark's slot check, for real, in a session of its own (its wait is fixed when the context
+# starts): 3 barrier tasks on local[2], refused after one 1-second check.
+_REFUSED_STAGE = """
+import queue
+from pyspark.sql import SparkSession
+from fraud_app.spark.stage_job import NOT_RETRIED, StageJob
+spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+         .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
+         .config("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "1")
+         .getOrCreate())
+events = queue.Queue()
+job = StageJob(spark.sparkContext, spark.sparkContext.parallelize(range(3), 3), None, events, "t")
+job.start()
+kind, cause = events.get(timeout=120)
+print(kind)
+print(cause)
+print("not retried" if any(m in cause for m in NOT_RETRIED) else "retried")
+spark.stop()
+"""
+
+
+@pytest.mark.spark
+def test_spark_refusing_the_barrier_stage_for_slots_names_the_setting_and_the_slots():
+    root = Path(__file__).resolve().parents[3]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")]),
+    }
+    env.setdefault("PYSPARK_PYTHON", sys.executable)
+    env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    out = subprocess.run(
+        [sys.executable, "-c", _REFUSED_STAGE], env=env, capture_output=True, text=True,
+        timeout=300, check=True,
+    ).stdout.splitlines()  # fmt: skip
+    kind, cause, retried = out[-3:]
+    assert kind == "failed"
+    assert "collectAndServe" not in cause
+    assert re.search(
+        r"BarrierJobSlotsNumberCheckFailed: the barrier stage needs 3 task slots at once .*"
+        r"num_workers.* Spark master local\[2\] offers 2 ",
+        cause,
+    ), cause
+    assert retried == "not retried"
