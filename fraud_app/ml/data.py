@@ -53,6 +53,33 @@ def features_array(df: DataFrame, col: str, what: str) -> Column:
     )
 
 
+def check_width(df: DataFrame, col: str, feats: Column, width: int, what: str) -> None:
+    """SchemaError now, not when an action runs, when the features column has another
+    width than the model's: read from the column's ML attributes (VectorAssembler) or,
+    when reaching it runs no shuffle, from the first row (the scorer still checks every row)."""
+    found = df.schema[col].metadata.get("ml_attr", {}).get("num_attrs")
+    source = "its ML attributes"
+    if not found:
+        found, source = _first_width(df, feats), "its first row"
+    if found and int(found) != width:
+        raise SchemaError(
+            f"{what}: features column {col!r} has {int(found)} values per row ({source}); the "
+            f"model expects {width} (the width it was trained on). Assemble the same features, "
+            "in the same order, as for fit"
+        )
+
+
+def _first_width(df: DataFrame, feats: Column) -> int | None:
+    peek = df.select(F.size(feats).alias("n")).limit(1)
+    # Only above cached data, if any: a shuffle to run first would make this peek a full stage.
+    plan = peek._jdf.queryExecution().executedPlan().toString().split("InMemoryRelation")[0]
+    if "Exchange" in plan:
+        return None
+    rows = peek.collect()
+    n = rows[0]["n"] if rows else None
+    return n if n is not None and n > 0 else None
+
+
 def require_numeric(df: DataFrame, col: str, what: str) -> None:
     dtype = df.schema[col].dataType
     if not isinstance(dtype, _NUMERIC):

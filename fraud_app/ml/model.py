@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from dlcore.losses import sigmoid
 from fraud_app.errors import SchemaError
-from fraud_app.ml.data import features_array
+from fraud_app.ml.data import check_width, features_array
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.ml.persistence import EnsembleModelReader, EnsembleModelWriter
 from fraud_app.models.ensemble import FraudEnsemble
@@ -106,6 +106,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
                 f"{what}: output column(s) {clash} already exist; rename them or set "
                 "rawPredictionCol / probabilityCol / predictionCol"
             )
+        check_width(dataset, self.getFeaturesCol(), feats, self.numFeatures, what)
         key, bc = broadcast_ensemble(dataset.sparkSession, self.ensemble)
         udf = F.arrow_udf(
             _scorer(key, bc, self.numFeatures, self.getFeaturesCol()), "p double, z double"

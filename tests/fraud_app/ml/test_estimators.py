@@ -151,11 +151,26 @@ def test_wrong_feature_types_and_widths_are_named(spark, fitted, array_df):
     )
     assert "different lengths" in _fit_error(ragged)
     wide = array_df.withColumn("features", F.concat("features", F.array(F.lit(0.0).cast("float"))))
-    with pytest.raises(Exception, match="every row needs 4 values"):
-        fitted.transform(wide).collect()
+    with pytest.raises(Exception, match="every row needs 4 values"):  # a shuffle first: lazily
+        fitted.transform(wide.repartition(3)).collect()
     with pytest.raises(SchemaError, match="'nope'"):
         fitted.setFeaturesCol("nope").transform(array_df)
     fitted.setFeaturesCol("features")
+
+
+def test_a_wrong_feature_width_is_named_by_transform_itself(fitted, raw_df, array_df):
+    """Before any action (it failed lazily, as a PythonException around the SchemaError):
+    from VectorAssembler's ML attributes, or from the first row of an array column."""
+    from pyspark.ml.feature import VectorAssembler
+
+    narrow = VectorAssembler(inputCols=list("abc"), outputCol="features").transform(raw_df)
+    with pytest.raises(SchemaError, match=r"'features' has 3 values per row \(its ML attributes\)"
+                       r"; the model expects 4"):  # fmt: skip
+        fitted.transform(narrow)
+    wide = array_df.withColumn("features", F.concat("features", F.array(F.lit(0.0).cast("float"))))
+    with pytest.raises(SchemaError, match=r"'features' has 5 values per row \(its first row\)"):
+        fitted.transform(wide)
+    fitted.transform(array_df)  # the right width passes both ways
 
 
 def test_input_encoding_is_learned_once_and_used_by_transform(vector_df, array_df):
