@@ -14,6 +14,8 @@ import logging
 from pyspark.sql import DataFrame, SparkSession
 
 from fraud_app.config import AppConfig
+from fraud_app.errors import SchemaError
+from fraud_app.schema import REQUIRED_COLUMNS
 from fraud_app.validation.report import ValidationReport, describe
 from fraud_app.validation.runner import run_checks
 from fraud_app.validation.suites import Check, canonical_checks, feature_checks
@@ -47,6 +49,33 @@ def validate_features(
     fc = cfg.validation.features
     checks = feature_checks(dict(df.dtypes), fc)
     return _validate(df, checks, ("features", fc.key_column), cfg, table, run_name)
+
+
+def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> None:
+    """SchemaError when `df` is not the kind of table (`canonical` | `features`) the suite
+    checks: the feature suite checks whatever numeric columns it finds, so the canonical
+    table passed it (and the canonical suite's failures did not say why)."""
+    from fraud_app.features.pipeline import feature_set_from_config
+
+    columns = set(df.columns)
+    names = [f.name for f in feature_set_from_config(cfg.features).features]
+    vector = cfg.features.vector_column
+    looks_features = bool(columns & set(names)) or (vector is not None and vector in columns)
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if kind == "canonical" and missing:
+        hint = "; it looks like the feature table: use --table features" if looks_features else ""
+        raise SchemaError(
+            f"{table} is not a canonical table: it lacks required column(s) {missing}{hint} "
+            "(or point --input at the table `fraud-app etl` writes)"
+        )
+    if kind == "features" and not looks_features:
+        hint = "; it looks like the canonical table: use --table canonical" if not missing else ""
+        raise SchemaError(
+            f"{table} is not a feature table: it holds none of the {len(names)} features of "
+            f"the feature specs (e.g. {names[:3]})"
+            + (f" nor the vector column {vector!r}" if vector else "")
+            + f"{hint} (or point --input at the table `fraud-app features` writes)"
+        )
 
 
 def _validate(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -330,3 +331,36 @@ def test_two_pass_run_equals_one_summary_validation_with_fewer_jobs(spark, tmp_p
     jobs = {g: len(sc.statusTracker().getJobIdsForGroup(g)) for g in ("one-pass", "two-pass")}
     assert jobs["two-pass"] < jobs["one-pass"], jobs  # 32 vs 58 here; 10 vs 400 at 1M features
     df.unpersist()
+
+
+@pytest.mark.spark
+def test_validate_names_a_table_of_the_other_kind(spark, tmp_path, capsys) -> None:
+    """`validate --table features` on the canonical table passed (exit 0: the feature suite
+    checks whatever numeric columns it finds); each way round is now one error line."""
+    from pipelines.cli import main
+
+    canonical = str(tmp_path / "canonical")
+    spark.createDataFrame(_rows(), CANONICAL_SCHEMA).write.parquet(canonical)
+    features = str(tmp_path / "features")
+    spark.createDataFrame(
+        [("t1", "c1", T0, 1, 2.0, [2.0]), ("t2", "c2", T0, 0, 3.0, [3.0])],
+        "transaction_id string, card_id string, timestamp timestamp, label int, "
+        "card_count_24h double, features array<double>",
+    ).write.parquet(features)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths: {{root: {tmp_path}}}\n")
+    args = ["-c", str(config), "validate", "--no-fail", "--input"]
+
+    assert main([*args, canonical, "--table", "features"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"error: {canonical} is not a feature table: it holds none of the ")
+    assert "nor the vector column 'features'; it looks like the canonical table: use " in err
+    assert main([*args, features, "--table", "canonical"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.match(
+        rf"error: {features} is not a canonical table: it lacks required column\(s\) "
+        r"\['merchant_id', 'amount'\]; it looks like the feature table: use --table features",
+        err,
+    ), err
+    assert main([*args, features, "--table", "features"]) == 0  # the right kinds still pass
+    assert main([*args, canonical, "--table", "canonical"]) == 0
