@@ -51,6 +51,11 @@ class UnsupportedOnnxOpError(OnnxConversionError):
     """An ONNX graph uses ops with no dlcore layer; the message lists each op and its nodes."""
 
 
+class OutputPathError(FraudAppError, ValueError):
+    """An output path holds something a write would destroy or cannot replace (a file where
+    a directory goes, a directory of other files, a directory where a file goes)."""
+
+
 class ConcurrentRunError(FraudAppError, RuntimeError):
     """Another run holds the lock on the same output root (paths.root)."""
 

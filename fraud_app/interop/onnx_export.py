@@ -52,7 +52,7 @@ from dlcore.layers import (
     Tanh,
 )
 from dlcore.model import Model
-from fraud_app.errors import OnnxConversionError
+from fraud_app.errors import OnnxConversionError, OutputPathError
 from fraud_app.interop._deps import require_onnx
 
 OPSET = 17
@@ -339,6 +339,12 @@ def save_onnx(proto: Any, path: str | os.PathLike) -> Path:
     """Check `proto` and write it to `path` atomically (temp file + rename)."""
     check_onnx(proto)
     path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(
+            f"{path} is a directory; give the ONNX file to write (e.g. {path / 'fraud.onnx'})"
+        )
+    if path.parent.exists() and not path.parent.is_dir():
+        raise OutputPathError(f"{path.parent} is a file, not a directory to write {path.name} in")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

@@ -54,9 +54,13 @@ def load_onnx(source: Any) -> Any:
     if not path.is_file():
         raise OnnxConversionError(f"{path}: no ONNX file here (expected a .onnx file)")
     try:
-        return onnx.load_model(os.fspath(path))
+        proto = onnx.load_model(os.fspath(path))
     except Exception as exc:  # protobuf raises DecodeError and other message errors
         raise OnnxConversionError(f"{path}: not a readable ONNX model ({exc})") from exc
+    if not proto.graph.node:  # protobuf reads an empty file (and some others) as a blank model
+        empty = "the file is empty" if path.stat().st_size == 0 else "its graph has no nodes"
+        raise OnnxConversionError(f"{path}: not an ONNX model ({empty})")
+    return proto
 
 
 @dataclass

@@ -20,7 +20,7 @@ import numpy as np
 from dlcore.inference import FusedEnsemble, compile_ensemble, mean_sigmoid
 from dlcore.model import Model
 from dlcore.serialization import load_model, save_model, write_json_atomic
-from fraud_app.errors import ModelLoadError
+from fraud_app.errors import ModelLoadError, OutputPathError
 
 FORMAT = "fraud_app.ensemble/1"
 _UNSET: Any = object()
@@ -93,7 +93,10 @@ class FraudEnsemble:
 
     # -- directory contract --------------------------------------------------------------
     def save(self, path: str | Path) -> Path:
+        """Write the ensemble directory at `path`, replacing an earlier ensemble there; never
+        a file or a directory of other files (it was deleted with everything in it)."""
         path = Path(path)
+        _check_replaceable(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
         try:
@@ -166,3 +169,15 @@ class FraudEnsemble:
             m.load_weights(spec["params"], spec["state"])
             members.append(m)
         return cls(members, list(payload["feature_names"]), {})
+
+
+def _check_replaceable(path: Path) -> None:
+    if path.is_file() or (path.exists() and not path.is_dir()):
+        raise OutputPathError(
+            f"{path} is a file; an ensemble is saved as a directory: give a new directory name"
+        )
+    if path.is_dir() and not (path / "ensemble.json").is_file() and any(path.iterdir()):
+        raise OutputPathError(
+            f"{path} is a directory of other files (no ensemble.json), which saving the "
+            "ensemble there would delete; give a new or empty directory, or an earlier ensemble's"
+        )

@@ -165,6 +165,11 @@ def evaluation_name_with_a_slash(tmp: Path) -> list[str]:
             "--end", "2024-01-02", "--name", "../x"]  # fmt: skip
 
 
+def demo_train_no_rows(tmp: Path) -> list[str]:
+    # --rows 0 ended in an IndexError traceback from NumPy, --rows 1 in a NaN pos_weight
+    return ["demo-train", "--rows", "0"]
+
+
 CASES = [
     Case("unwritable paths.root", unwritable_root,
          r"error: paths\.root '.*a-file/work' is not a writable directory \(.+\); set paths\.root "
@@ -209,6 +214,9 @@ CASES = [
     Case("--job-id a/b", job_id_with_a_slash, r"error: --job-id 'a/b' must be 1-100 letters.*"),
     Case("evaluate --name ../x", evaluation_name_with_a_slash,
          r"error: --name '\.\./x' must be 1-100 letters.*"),
+    Case("demo-train --rows 0", demo_train_no_rows,
+         r"error: demo-train --rows must be at least 2,000 \(about 2 % of the rows are frauds; "
+         r"the 15 % test split needs several\)\. Received: 0"),
 ]  # fmt: skip
 
 

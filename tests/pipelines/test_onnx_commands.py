@@ -4,6 +4,7 @@ working without the optional onnx packages."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -70,6 +71,39 @@ def test_import_onnx_writes_an_ensemble_directory(tmp_path, capsys):
     X = np.random.default_rng(0).normal(size=(50, 4)).astype(np.float32)
     expected = ort_run(proto, X)[0].ravel()
     np.testing.assert_allclose(ensemble.predict_proba(X), expected, rtol=RTOL, atol=ATOL)
+
+
+def test_onnx_commands_name_bad_files_and_paths_in_one_line(ensemble_dir, tmp_path, capsys):
+    """Each was a traceback (IsADirectoryError, NotADirectoryError) or an unclear line; an
+    OUT_DIR of other files was deleted with them."""
+    good = tmp_path / "good.onnx"
+    assert main(["export-onnx", str(ensemble_dir), str(good)]) == 0
+    capsys.readouterr()
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    victim = tmp_path / "victim"
+    victim.mkdir()
+    (victim / "notes.txt").write_text("keep me")
+    cases = [
+        (["export-onnx", str(ensemble_dir), str(tmp_path)], rf"{tmp_path} is a directory; give "),
+        (
+            ["import-onnx", str(empty), str(tmp_path / "o1")],
+            r"not an ONNX model \(the file is empty",
+        ),
+        (["import-onnx", str(truncated), str(tmp_path / "o2")], r"not a readable ONNX model"),
+        (["import-onnx", str(good), str(good)], rf"{good} is a file; an ensemble is saved as a "),
+        (["import-onnx", str(good), str(victim)], r"is a directory of other files \(no ensemble"),
+    ]
+    for args, message in cases:
+        assert main(args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err
+    assert (victim / "notes.txt").read_text() == "keep me"
+    assert main(["import-onnx", str(good), str(tmp_path / "imported")]) == 0
+    assert main(["import-onnx", str(good), str(tmp_path / "imported")]) == 0  # replaces its own
+    assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".victim-*"))
 
 
 @pytest.mark.spark
