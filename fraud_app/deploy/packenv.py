@@ -46,6 +46,10 @@ def pack_environment(
         ) from exc
     prefix = Path(prefix or sys.prefix).resolve()
     output = Path(output).resolve()
+    if output.is_dir():  # venv-pack left its 800 MB temp file inside and reported success
+        raise ConfigError(f"pack-env: {output} is a directory; give the archive file to write")
+    if output.parent.exists() and not output.parent.is_dir():
+        raise ConfigError(f"pack-env: {output.parent} is a file, not a directory to write into")
     if output.exists() and not force:
         raise ConfigError(f"pack-env: {output} already exists; pass --force to overwrite it")
     if not str(output).endswith((".tar.gz", ".tgz")):

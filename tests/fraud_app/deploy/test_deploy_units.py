@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import yaml
 
@@ -72,3 +75,21 @@ def test_init_never_overwrites_without_force(tmp_path):
     assert (tmp_path / "config.yaml").read_text() == "mine: 1\n"
     init_project(tmp_path, force=True)
     assert "mine" not in (tmp_path / "config.yaml").read_text()
+
+
+def test_pack_env_refuses_a_directory_or_a_file_as_parent_before_packing(tmp_path):
+    """`pack-env DIR --force` packed ~800 MB into a temp file left inside DIR and reported
+    success ('packed DIR (0 MB)'); a file as parent was a FileExistsError traceback."""
+    pytest.importorskip("venv_pack")
+    from fraud_app.deploy.packenv import pack_environment
+
+    tiny = tmp_path / "venv"  # a small real virtualenv: without the check it would be packed
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tiny)], check=True)
+    target = tmp_path / "env.tar.gz"
+    target.mkdir()
+    with pytest.raises(ConfigError, match=r"env\.tar\.gz is a directory; give the archive file"):
+        pack_environment(target, prefix=tiny, force=True)
+    assert not list(target.iterdir())
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ConfigError, match=r"a-file is a file, not a directory to write into"):
+        pack_environment(tmp_path / "a-file" / "env.tar.gz", prefix=tiny)
