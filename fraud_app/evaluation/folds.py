@@ -59,8 +59,15 @@ def plan_folds(cfg: BacktestSection, *, label_delay_days: float, data_end: dt.da
     return folds
 
 
-def check_fold_data(fold: Fold, first: dt.datetime | None) -> None:
-    """A fold whose train window ends before the data starts cannot train: say so."""
+def check_fold_data(fold: Fold, first: dt.datetime | None, last: dt.datetime | None = None) -> None:
+    """A fold whose train window ends before the data starts cannot train, one whose test
+    window starts after it has nothing to score (it failed as 'no fraud rows'): say so."""
+    if last is not None and fold.test[0] > last:
+        raise ConfigError(
+            f"backtest fold {fold.index}: its test window starts {fold.test[0]:%Y-%m-%d}, after "
+            f"the last transaction ({last:%Y-%m-%d %H:%M:%S}). Set backtest.end (--end) within "
+            "the data, or leave it unset (the day after the last transaction)"
+        )
     if first is not None and fold.train[1] <= first:
         raise ConfigError(
             f"backtest fold {fold.index}: its train window ends {fold.train[1]:%Y-%m-%d}, before "

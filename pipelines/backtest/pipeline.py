@@ -22,7 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.config import AppConfig
-from fraud_app.errors import EmptyInputError
+from fraud_app.errors import EmptyInputError, FraudAppError
 from fraud_app.evaluation.baseline import baseline_scores
 from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
@@ -52,9 +52,15 @@ def run_backtest(
     folds = plan_folds(cfg, label_delay_days=delay_days, data_end=last.date() + dt.timedelta(1))
     started = time.monotonic()
     results = []
+    first, last = (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t for t in (first, last))
     for fold in folds:
-        check_fold_data(fold, first.replace(tzinfo=dt.UTC) if first.tzinfo is None else first)
-        results.append(_run_fold(spark, config, cfg, fold, df, names, vector, run))
+        check_fold_data(fold, first, last)
+        try:
+            results.append(_run_fold(spark, config, cfg, fold, df, names, vector, run))
+        except FraudAppError as exc:  # e.g. a train window without known frauds: name the fold
+            if str(exc).startswith("backtest fold"):
+                raise
+            raise type(exc)(f"backtest fold {fold.index} ({_windows(fold)}): {exc}") from exc
     report = {
         "run": run,
         "config": cfg.model_dump(mode="json"),
@@ -69,6 +75,17 @@ def run_backtest(
     path.write_text(json.dumps(report, indent=2, default=str))
     report["report_path"] = str(path)
     return report
+
+
+def _windows(fold: Fold) -> str:
+    def day(t):
+        return "the first row" if t is None else f"{t:%Y-%m-%d}"
+
+    (a, b), (c, d), (e, f) = fold.train, fold.validation, fold.test
+    return (
+        f"train {day(a)}..{day(b)}, validation {day(c)}..{day(d)}, test {day(e)}..{day(f)}, "
+        f"labels as known at {fold.cutoff:%Y-%m-%d}"
+    )
 
 
 def _window(lo: dt.datetime | None, hi: dt.datetime):

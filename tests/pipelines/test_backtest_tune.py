@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
 from fraud_app.evaluation.config import BacktestSection, TuneSection, TuneSpace
@@ -145,3 +146,26 @@ def test_tune_selects_on_validation_ap_and_writes_a_loadable_config(spark, confi
     assert sorted(r.info.run_name for r in trials) == ["trial-000", "trial-001"]
     logged = sorted(r.data.metrics["validation_average_precision"] for r in trials)
     assert logged == pytest.approx(sorted(aps))
+
+
+def test_a_fold_error_names_the_fold_and_its_windows(spark, tmp_path):
+    """A fold whose train window holds no known fraud failed naming only the balancing."""
+    from fraud_app.errors import EmptyInputError
+
+    _table(spark, tmp_path / "features", days=6, per_day=10)
+    no_fraud = spark.read.parquet(str(tmp_path / "features")).withColumn("label", F.lit(0))
+    no_fraud.write.parquet(str(tmp_path / "clean"))
+    (tmp_path / "clean" / "_features.json").write_bytes(
+        (tmp_path / "features" / "_features.json").read_bytes()
+    )
+    config = load_config(DEMO, {"paths.root": str(tmp_path),
+                                "features.output": str(tmp_path / "clean")})  # fmt: skip
+    cfg = BacktestSection(folds=1, train_days=2, validation_days=1, test_days=1,
+                          test_gap_days=0, baseline="none")  # fmt: skip
+    with pytest.raises(
+        EmptyInputError,
+        match=r"^backtest fold 0 \(train 2024-01-03\.\.2024-01-05, validation 2024-01-05\.\."
+        r"2024-01-06, test 2024-01-06\.\.2024-01-07, labels as known at 2024-01-06\): "
+        r"balancing strategy 'unionpay_subsets': the data holds no fraud",
+    ):
+        run_backtest(spark, config, cfg, run="t")

@@ -30,6 +30,12 @@ def test_folds_advance_by_the_step_with_the_gap_before_test():
         assert f.train[1] - f.train[0] == dt.timedelta(days=14)
     with pytest.raises(ConfigError, match="before the first transaction"):
         check_fold_data(folds[0], dt.datetime(2024, 2, 1, tzinfo=UTC))
+    # backtest.end after the data: the windows hold nothing ('no fraud rows' named no fold)
+    last = dt.datetime(2024, 2, 20, 23, 59, tzinfo=UTC)
+    check_fold_data(folds[1], None, last)  # test starts 2024-02-16: inside the data
+    with pytest.raises(ConfigError, match=r"fold 2: its test window starts 2024-02-23, after "
+                       r"the last transaction \(2024-02-20 23:59:00\)\. Set backtest\.end"):  # fmt: skip
+        check_fold_data(folds[2], None, last)
 
 
 def _day(d, rows):
