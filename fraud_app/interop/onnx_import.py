@@ -274,4 +274,10 @@ def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -
             f"{len(names)} feature names were given but the model takes "
             f"{members[0].in_features} features"
         )
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if "" in names or repeated:  # the scorer and the pyfunc signature look features up by name
+        raise OnnxConversionError(
+            f"feature names must be non-empty and unique; received {names} "
+            f"({'an empty name' if '' in names else f'repeated: {repeated}'})"
+        )
     return FraudEnsemble(members, names, metadata)

@@ -95,6 +95,14 @@ def test_onnx_commands_name_bad_files_and_paths_in_one_line(ensemble_dir, tmp_pa
         (["import-onnx", str(truncated), str(tmp_path / "o2")], r"not a readable ONNX model"),
         (["import-onnx", str(good), str(good)], rf"{good} is a file; an ensemble is saved as a "),
         (["import-onnx", str(good), str(victim)], r"is a directory of other files \(no ensemble"),
+        (
+            ["import-onnx", str(good), str(tmp_path / "o3"), "--feature-names", "a,,b,c,d"],
+            r"feature names must be non-empty and unique; .*\(an empty name\)",
+        ),
+        (
+            ["import-onnx", str(good), str(tmp_path / "o4"), "--feature-names", "a,b,a,c,d"],
+            r"feature names must be non-empty and unique; .*\(repeated: \['a'\]\)",
+        ),
     ]
     for args, message in cases:
         assert main(args) == 2, args
