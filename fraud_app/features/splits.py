@@ -153,8 +153,13 @@ def split_by_time(
     summary = _summary(df, windows, ts, F.col(label_column), gaps)
     empty = [w.name for w in windows if summary["windows"][w.name]["rows"] == 0]
     if empty:
+        spans = "; ".join(
+            f"{name} {w['start'] or 'the first row'} .. {w['end']}: {w['rows']} rows"
+            for name, w in summary["windows"].items()
+        )  # one readable line, not the summary dict (a screenful of nested keys)
         raise EmptyInputError(
-            f"split window(s) {empty} hold no rows: {summary['windows']}. The data covers "
+            f"split window(s) {empty} hold no rows ({spans}; gaps before validation "
+            f"{gaps[0]:g} d and before test {gaps[1]:g} d). The data covers "
             f"{summary['data_first']} .. {summary['data_last']}; adjust splits.* to fall inside it"
         )
     logger.info("time splits: %s", summary["windows"])

@@ -155,7 +155,11 @@ def test_window_without_rows_is_an_error(spark):
         ("2024-01-01", "2024-01-05"), ("2024-01-12", "2024-01-15"), ("2024-01-22", "2024-01-25")
     )
     with pytest.raises(
-        EmptyInputError, match=r"split window\(s\) \['validation', 'test'\] hold no rows"
+        EmptyInputError,
+        match=r"split window\(s\) \['validation', 'test'\] hold no rows \(train "
+        r"2024-01-01T00:00:00\+00:00 \.\. 2024-01-05T00:00:00\+00:00: 1 rows; validation "
+        r"2024-01-12T00:00:00\+00:00 \.\. 2024-01-15T00:00:00\+00:00: 0 rows; test .*: 0 rows; "
+        r"gaps before validation \d+ d and before test \d+ d\)\. The data covers",
     ):
         split_by_time(df, cfg, label_delay_days=7)
 
