@@ -71,8 +71,11 @@ def check_width(df: DataFrame, col: str, feats: Column, width: int, what: str) -
 
 def _first_width(df: DataFrame, feats: Column) -> int | None:
     peek = df.select(F.size(feats).alias("n")).limit(1)
+    jdf = getattr(peek, "_jdf", None)  # classic Spark; a Spark Connect frame has no JVM handle
+    if jdf is None:
+        return None
     # Only above cached data, if any: a shuffle to run first would make this peek a full stage.
-    plan = peek._jdf.queryExecution().executedPlan().toString().split("InMemoryRelation")[0]
+    plan = jdf.queryExecution().executedPlan().toString().split("InMemoryRelation")[0]
     if "Exchange" in plan:
         return None
     rows = peek.collect()
