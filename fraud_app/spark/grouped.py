@@ -34,7 +34,7 @@ from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 from fraud_app.spark.engine_base import Engine, TrainingResult, log_progress
 from fraud_app.spark.planner import GroupPlanner
-from fraud_app.spark.stage_job import NOT_RETRIED, StageJob
+from fraud_app.spark.stage_job import StageJob, retry_cannot_fix
 from fraud_app.spark.worker import StageTask
 
 logger = logging.getLogger(__name__)
@@ -93,6 +93,7 @@ class GroupedEngine(Engine):
         bind = conf.get("spark.driver.bindAddress", advertise)  # differs behind NAT / in containers
         retries, round_id, attempt = 0, 0, 0
         first_cause = ""  # the first failure of the current run of failures without progress
+        progressed = False  # a group committed in this fit (then lost slots may come back)
         with (
             RendezvousServer(
                 self.secret, cfg.num_workers, host=bind, advertise_host=advertise
@@ -113,15 +114,16 @@ class GroupedEngine(Engine):
                 before = self.state.group
                 try:
                     self._run_stage(blocks, plan, round_id, rdv.address, bsrv, attempt)
-                    attempt = 0
+                    attempt, progressed = 0, True
                     continue
                 except StageFailed as exc:
                     failures.append(f"round {round_id} (group {self.state.group}): {exc.cause}")
                     cause = exc.cause
                 retries += 1
                 attempt = 1 if self.state.group > before else attempt + 1
+                progressed = progressed or self.state.group > before
                 first_cause = cause if attempt == 1 else first_cause
-                if any(marker in cause for marker in NOT_RETRIED):
+                if retry_cannot_fix(cause, progressed):
                     raise TrainingError(
                         f"group {self.state.group} failed with an error a retry cannot fix: {cause}"
                     )

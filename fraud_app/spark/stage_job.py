@@ -23,9 +23,15 @@ SLOTS = "BarrierJobSlotsNumberCheckFailed"
 DYNAMIC_ALLOCATION = "BarrierJobRunWithDynamicAllocationException"
 
 # Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
-# Spark has already waited for slots (spark.scheduler.barrier.maxConcurrentTasksCheck.*,
-# ~2 minutes) before it refuses a barrier job for too few of them.
-NOT_RETRIED = ("ConfigError", "ShapeError", SLOTS, DYNAMIC_ALLOCATION)
+NOT_RETRIED = ("ConfigError", "ShapeError", DYNAMIC_ALLOCATION)
+
+
+def retry_cannot_fix(cause: str, progressed: bool) -> bool:
+    """Whether a failed stage is final. Too few slots before any stage of this fit ran: the
+    cluster is smaller than num_workers, and Spark has already waited for slots
+    (spark.scheduler.barrier.maxConcurrentTasksCheck.*, ~2 minutes), as each retry would
+    again. After progress a lost executor may come back (a frozen host): retried."""
+    return any(marker in cause for marker in NOT_RETRIED) or (SLOTS in cause and not progressed)
 
 
 class StageJob:

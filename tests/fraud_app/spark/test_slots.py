@@ -86,7 +86,7 @@ def test_dynamic_allocation_is_ignored_on_a_local_master():
 _REFUSED_STAGE = """
 import queue
 from pyspark.sql import SparkSession
-from fraud_app.spark.stage_job import NOT_RETRIED, StageJob
+from fraud_app.spark.stage_job import StageJob, retry_cannot_fix
 spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
          .config("spark.scheduler.barrier.maxConcurrentTasksCheck.interval", "1s")
          .config("spark.scheduler.barrier.maxConcurrentTasksCheck.maxFailures", "1")
@@ -97,7 +97,7 @@ job.start()
 kind, cause = events.get(timeout=120)
 print(kind)
 print(cause)
-print("not retried" if any(m in cause for m in NOT_RETRIED) else "retried")
+print("final" if retry_cannot_fix(cause, False) else "retried", retry_cannot_fix(cause, True))
 spark.stop()
 """
 
@@ -123,4 +123,6 @@ def test_spark_refusing_the_barrier_stage_for_slots_names_the_setting_and_the_sl
         r"num_workers.* Spark master local\[2\] offers 2 ",
         cause,
     ), cause
-    assert retried == "not retried"
+    # before any progress the cluster is too small: final; after progress an executor may
+    # come back, so the stage is retried (up to max_retries)
+    assert retried == "final False"
