@@ -173,14 +173,14 @@ def read_table(spark: SparkSession, path: str, what: str, step: str):
     and the `step` that writes it when the path is missing or holds no Parquet data."""
     from pyspark.errors import AnalysisException
 
-    if not HadoopFs(spark).exists(path):
+    fs = HadoopFs(spark)
+    if not fs.exists(path):
         raise EmptyInputError(f"{what} {path} does not exist; run `fraud-app {step}` first")
     try:
         return spark.read.parquet(path)
     except AnalysisException as exc:
         if "UNABLE_TO_INFER_SCHEMA" not in str(exc):
             raise
-        fs = HadoopFs(spark)
         why = next(
             (f" (its step ran: see {path}/{name}; e.g. an ETL run that quarantined every record)"
              for name in ("_etl_report.json", "_features.json") if fs.exists(f"{path}/{name}")),

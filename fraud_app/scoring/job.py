@@ -21,7 +21,7 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
-from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.fs import HadoopFs, read_table
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
@@ -59,12 +59,7 @@ def _check_range(start: dt.date, end: dt.date) -> None:
 
 def _canonical(spark, config, start: dt.date, end: dt.date):
     path = str(config.features.input or config.paths.resolve("canonical"))
-    try:
-        df = spark.read.parquet(path)
-    except Exception as exc:  # AnalysisException: path does not exist
-        raise EmptyInputError(
-            f"canonical table {path} cannot be read ({type(exc).__name__}); run `fraud-app etl` first"
-        ) from exc
+    df = read_table(spark, path, "canonical table", "etl")
     day = F.col(PARTITION_COLUMN)
     row = df.where(day.between(F.lit(start), F.lit(end))).select(day).limit(1).collect()
     if not row:

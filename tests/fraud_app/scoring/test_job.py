@@ -162,6 +162,10 @@ def test_bad_requests_fail_with_one_clear_error(spark, trained, tmp_path):
         run_scoring(spark, config, start=day, end=day, model_uri=str(tmp_path / "nope"))
     with pytest.raises(ModelLoadError, match="holds no ensemble.json"):
         run_scoring(spark, config, start=day, end=day, model_uri=str(tmp_path))
+    missing = _config(tmp_path, **{"features.input": str(tmp_path / "no-canonical")})
+    with pytest.raises(EmptyInputError, match="canonical table .*no-canonical does not exist; "
+                       "run `fraud-app etl` first"):  # fmt: skip
+        run_scoring(spark, missing, start=day, end=day, model_uri=model)
 
 
 def test_evaluate_any_window_writes_c4(spark, trained):
