@@ -2,7 +2,7 @@
 
 Owns: the `Keyed` base (entity, `same`, the key columns a window's rows share with the
 current row, the stage column the compiler partitions by, the name prefix), the name of
-a pair's helper key column and its Spark expression (`add_pair_keys`). A null entity or
+a pair's helper key column and its Spark expression (`pair_key_columns`). A null entity or
 `same` value leaves the feature undefined (its fill); the point-in-time rules of the
 windows themselves live in fraud_app.features.windows.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pydantic import field_validator, model_validator
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from fraud_app.features.base import ENTITIES, Entity, FeatureDef, model_input
@@ -59,7 +59,7 @@ class Keyed(FeatureDef):
 
 
 def pair_key_column(*columns: str) -> str:
-    """Name of the helper column holding the pair key of `columns` (`add_pair_keys`)."""
+    """Name of the helper column holding the pair key of `columns` (`pair_key_columns`)."""
     return "_key_" + "__".join(columns)
 
 
@@ -67,17 +67,15 @@ def _short(column: str) -> str:
     return column.removesuffix("_id")
 
 
-def add_pair_keys(df: DataFrame, features: Sequence[FeatureDef]) -> DataFrame:
-    """df plus one helper key column per `same:` pair of `features` (null when either
-    value is null); a window stage partitions by it like by an entity column."""
+def pair_key_columns(features: Sequence[FeatureDef]) -> list[Column]:
+    """One helper key column per `same:` pair of `features` (null when either value is
+    null), named, for a select; a window stage partitions by it like by an entity column."""
     pairs = {
         f.stage_column: f.key_columns
         for f in features
         if isinstance(f, Keyed) and f.same is not None
     }
-    if not pairs:
-        return df
-    return df.select("*", *[pair_key(cols).alias(k) for k, cols in pairs.items()])
+    return [pair_key(cols).alias(k) for k, cols in pairs.items()]
 
 
 def pair_key(columns: tuple[str, ...]) -> Column:

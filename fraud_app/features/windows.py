@@ -28,7 +28,7 @@ Point-in-time rules (t = the current row's timestamp, in microseconds):
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame, Window, WindowSpec
@@ -69,13 +69,34 @@ class _Frames:
 
     window: WindowSpec
     _memo: dict[tuple[str, int], Column] = field(default_factory=dict)
+    _shared: dict[str, Column] = field(default_factory=dict)
+
+    def shared(self, key: str, build: Callable[[], Column]) -> Column:
+        """One Column per key for the whole stage (a Column is immutable, so the same one
+        can sit in many expressions; every Column built is a few JVM round trips)."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
+
+    @property
+    def zero(self) -> Column:
+        return self.shared("lit:0", lambda: F.lit(0))
+
+    @property
+    def row(self) -> Column:
+        return self.shared("col:row", lambda: F.col(ROW))
+
+    @property
+    def is_row(self) -> Column:
+        """True on data rows (False on fraud-event rows)."""
+        return self.shared("is_row", lambda: self.row == 1)
 
     def cum(self, what: str, expr: Column, upto_us: int) -> Column:
         """Sum of expr over rows with ts <= t - upto_us (0 when there are none)."""
         key = (what, upto_us)
         if key not in self._memo:
             frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
-            self._memo[key] = F.coalesce(F.sum(expr).over(frame), F.lit(0))
+            self._memo[key] = F.coalesce(F.sum(expr).over(frame), self.zero)
         return self._memo[key]
 
     def range_sum(
@@ -83,9 +104,9 @@ class _Frames:
     ) -> Column:
         """Sum of expr over rows with t - lo_us <= ts < t - hi_us (lo_us > hi_us >= 0)."""
         if lo_us <= hi_us:
-            return F.lit(0)
+            return self.zero
         if sliding:
-            return F.coalesce(self.sliding(F.sum, expr, lo_us, hi_us), F.lit(0))
+            return F.coalesce(self.sliding(F.sum, expr, lo_us, hi_us), self.zero)
         return self.cum(what, expr, hi_us + 1) - self.cum(what, expr, lo_us + 1)
 
     def sliding(self, func, expr: Column, lo_us: int, hi_us: int) -> Column:
@@ -102,7 +123,8 @@ def entity_features(
     row_id: str | None = None,
     cluster_by: str | None = None,
 ) -> DataFrame:
-    """df plus one column per feature (raw values; null = undefined).
+    """df plus one column per feature (raw values; null = undefined), and with fraud
+    rates and label_time, one `_ev_<feature>` helper column per rate (null).
 
     df must carry the helper columns TS, KNOWN, FRAUD and ROW (=1). `events_source`
     (the same rows before earlier stages, cheaper to re-read) feeds the fraud events;
@@ -123,23 +145,26 @@ def entity_features(
     window = Window.partitionBy(*keys).orderBy(TS)
     frames = _Frames(window)
     rates = [f for f in features if isinstance(f, FraudRate)]
-    use_events = bool(rates) and "label_time" in df.columns
+    source = events_source if events_source is not None else df
+    # the schema of the (small, shared) events source: no schema call on the growing plan
+    use_events = bool(rates) and "label_time" in source.columns
     stream = df
     if use_events:
         events = fraud_events(
-            events_source if events_source is not None else df, entity_column, rates,
-            label_delay_s, carry=() if cluster_by is None else (cluster_by,),
+            source, entity_column, rates, label_delay_s,
+            carry=() if cluster_by is None else (cluster_by,),
         )  # fmt: skip
         stream = df.unionByName(events, allowMissingColumns=True)
     columns = []
+    defined = entity.isNotNull()
     for feature in features:
         event_column = _event_column(feature) if use_events else None
         expr = _compile(feature, frames, label_delay_s, event_column)
-        columns.append(F.when(entity.isNotNull(), expr).alias(feature.name))
+        columns.append(F.when(defined, expr).alias(feature.name))
     out = stream.select("*", *columns)
-    if use_events:
-        out = out.where(F.col(ROW) == 1).drop(*[_event_column(f) for f in rates])
-    return out
+    # The event rows go; their `_ev_*` columns (null on data rows) stay until the caller's
+    # final select, which names its columns: one DataFrame call (and plan analysis) fewer.
+    return out.where(frames.is_row) if use_events else out
 
 
 def _compile(
@@ -156,7 +181,7 @@ def _compile(
     if isinstance(feature, VelocityRatio):
         return _velocity(feature, frames)
     if isinstance(feature, TimeSincePrevious):
-        prev = F.max(F.when(F.col(ROW) == 1, F.col(TS))).over(
+        prev = F.max(F.when(frames.is_row, F.col(TS))).over(
             frames.window.rangeBetween(Window.unboundedPreceding, -1)
         )
         return F.least((F.col(TS) - prev) / F.lit(float(MICROS)), F.lit(float(feature.cap_s)))
@@ -197,7 +222,7 @@ def _zscore(feature: AmountZScore, frames: _Frames, lag_us: int) -> Column:
 
 def _velocity(feature: VelocityRatio, frames: _Frames) -> Column:
     if feature.aggregation == "count":
-        what, expr = "count:*", F.col(ROW)
+        what, expr = "count:*", frames.row
     else:
         what, expr = f"sum:{feature.column}", F.coalesce(F.col(feature.column), F.lit(0.0))
     w_us, b_us = feature.window_s * MICROS, feature.baseline_s * MICROS
@@ -211,7 +236,7 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0
     aggregation = AGGREGATIONS[feature.aggregation]
     w_us = feature.window_s * MICROS
     value = F.col(feature.column) if aggregation.needs_column else F.lit(1.0)
-    present = F.col(ROW) == 1 if not aggregation.needs_column else value.isNotNull()
+    present = frames.is_row if not aggregation.needs_column else value.isNotNull()
     c = feature.column if aggregation.needs_column else "*"
     sliding = feature.sliding
     lo, hi = lag_us + w_us, lag_us
@@ -239,10 +264,10 @@ def _fraud_rate(
 ) -> Column:
     lag_us = feature.lag_s(label_delay_s) * MICROS
     w_us = feature.window_s * MICROS
-    rows = frames.range_sum("rows", F.col(ROW), lag_us + w_us, lag_us)
+    rows = frames.range_sum("rows", frames.row, lag_us + w_us, lag_us)
     if event_column is not None:
         frame = frames.window.rangeBetween(Window.unboundedPreceding, Window.currentRow)
-        frauds = F.coalesce(F.sum(F.col(event_column)).over(frame), F.lit(0))
+        frauds = F.coalesce(F.sum(F.col(event_column)).over(frame), frames.zero)
     else:
         # known_at = ts + delay: known at t iff ts <= t - delay, i.e. ts < t - (delay - 1us)
         hi_us = max(lag_us, label_delay_s * MICROS - 1)
@@ -268,14 +293,17 @@ def fraud_events(
     """
     frauds = source.where((F.col(FRAUD) == 1) & F.col(entity_column).isNotNull())
     names = [_event_column(f) for f in rates]
+    zeros = {name: F.lit(0).alias(name) for name in names}  # shared by every struct
+    ts, known, one = F.col(TS), F.col(KNOWN), F.lit(1)
     structs = []
     for feature in rates:
         lag_us = feature.lag_s(label_delay_s) * MICROS
-        start = F.greatest(F.col(TS) + F.lit(lag_us + 1), F.col(KNOWN))
-        end = F.col(TS) + F.lit(lag_us + feature.window_s * MICROS)
-        for when_us, delta in ((start, 1), (end + F.lit(1), -1)):
+        start = F.greatest(ts + F.lit(lag_us + 1), known)
+        end = ts + F.lit(lag_us + feature.window_s * MICROS)
+        mine = _event_column(feature)
+        for when_us, delta in ((start, 1), (end + one, -1)):
             fields = [when_us.alias(TS)] + [
-                F.lit(delta if name == _event_column(feature) else 0).alias(name) for name in names
+                F.lit(delta).alias(name) if name == mine else zeros[name] for name in names
             ]
             structs.append(F.when(start <= end, F.struct(*fields)))
     keys = [entity_column, *carry]

@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
 from fraud_app.etl.fs import HadoopFs, read_table
+from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
@@ -93,7 +94,7 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
     skipped = {s.name: list(s.missing) for s in result.skipped}
     check_feature_names(names, list(result.feature_names), skipped=skipped)
-    vector = F.array(*[F.col(n).cast("float") for n in names]).alias("features")
+    vector = vector_sql(names).alias("features")
     ids = [c for c in ID_COLUMNS if c in result.df.columns]
     rows = result.df.select(*ids, PARTITION_COLUMN, vector)
     return score_dataframe(rows, model.ensemble, options=opts)
