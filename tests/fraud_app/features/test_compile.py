@@ -237,3 +237,42 @@ def test_write_replaces_previous_table(spark, tmp_path):
     write_feature_table(spark, compute_features(df, fs), fs, out)
     summary = write_feature_table(spark, compute_features(df.limit(2), fs), fs, out)
     assert summary.rows == 2 == spark.read.parquet(out).count()
+
+
+@pytest.mark.parametrize("fill", [0.0, -1.0, 2_592_000.0, 1e-300, 0.1, float("inf"), float("nan")])
+def test_sql_fill_and_vector_equal_the_column_expressions_bit_for_bit(spark, fill):
+    """The output's window features are filled and assembled by SQL text (one JVM call
+    each); it must give the values of the Column expressions it replaces, for nulls, NaN,
+    infinities, signed zeros and values a float32 rounds."""
+    import math
+    import struct
+
+    from pyspark.sql import functions as F
+
+    from fraud_app.features.compile import _filled, filled_sql, vector_sql
+
+    values = [None, math.nan, math.inf, -math.inf, -0.0, 0.0, 1.0 / 3.0, 1e39, -2.5, 7.0]
+    df = spark.createDataFrame([(i, v) for i, v in enumerate(values)], "i int, `x y` double")
+    name = "x y"  # a name that needs quoting
+    rows = (
+        df.select(
+            "i",
+            _filled(F.col(f"`{name}`"), fill).alias("by_column"),
+            F.expr(filled_sql(name, fill)).alias("by_sql"),
+        )
+        .select(
+            "*",
+            F.array(F.col("by_column").cast("float"), F.col("i").cast("float")).alias("v_column"),
+            vector_sql(["by_sql", "i"]).alias("v_sql"),
+        )
+        .orderBy("i")
+        .collect()
+    )
+
+    def bits(x, fmt):
+        return None if x is None else struct.pack(fmt, x)
+
+    assert len(rows) == len(values)
+    for row in rows:
+        assert bits(row.by_sql, "<d") == bits(row.by_column, "<d"), row
+        assert [bits(x, "<f") for x in row.v_sql] == [bits(x, "<f") for x in row.v_column], row
