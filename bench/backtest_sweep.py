@@ -26,7 +26,8 @@ models trained on the train window alone (before the refit), for both models.
 the refit ones, `"refit_seeds": n` refits n times with other seeds and subsets and scores
 with all members (diagnostics of the refit; validation cannot choose them). With
 `"refit_variants"`, `"draws": n` trains n independent draws of the balanced subsets at the
-first fit (n x n_subsets members, each refit). Not a benchmark of record (bench/backtest.py
+first fit (n x n_subsets members, each refit); `"card_fraction": f` trains both models on
+the rows of a share f of the cards (a learning curve on the same test windows). Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
@@ -275,10 +276,11 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
     variants = cfg["refit_variants"]
     s0 = cfg.get("first_seed", 0)  # the first fit's seed (a replicate of the whole comparison)
     res = {"config": name, "cfg": cfg, "features": X.shape[1], "folds": []}
+    keep = card_sample(data["card"], cfg.get("card_fraction"))
     for f in folds:
-        tr, va, te, yk = f["train"], f["validation"], f["test"], f["y_known"]
+        tr, va, te, yk = keep(f["train"]), keep(f["validation"]), f["test"], f["y_known"]
         t0 = time.monotonic()
-        fold: dict[str, Any] = {"test_frauds": int(data["y"][te].sum())}
+        fold: dict[str, Any] = {"test_frauds": int(data["y"][te].sum()), "train_rows": len(tr)}
         if cfg.get("inner"):
             cut = data["ts"][tr].max() - 7 * DAY_US
             itr, iva = tr[data["ts"][tr] < cut], tr[data["ts"][tr] >= cut]
@@ -320,6 +322,17 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
         for v in variants:
             res[f"diff_{v}"] = round(res[f"mean_test_{v}"] - res["mean_xgb_test_ap"], 4)
     return res
+
+
+def card_sample(card: np.ndarray, fraction: float | None):
+    """`"card_fraction": f` (a learning curve on the same test windows): the training and
+    validation windows keep the rows of a seeded share f of the cards, for both models; the
+    features stay those of the whole data (each card's history is complete)."""
+    if fraction is None:
+        return lambda rows: rows
+    ids, inverse = np.unique(card.astype(str), return_inverse=True)
+    kept = np.random.default_rng(0).random(len(ids)) < fraction
+    return lambda rows: rows[kept[inverse[rows]]]
 
 
 def predict(models, X) -> np.ndarray:
