@@ -315,7 +315,8 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
         print(json.dumps({"fold": fold}), flush=True)
     keys = [k for k in res["folds"][0]
             if k.startswith(("inner_", "test_", "val_", "xgb_", "fit_"))
-            and k not in ("inner_iterations", "test_frauds", "test_by_pattern")]  # fmt: skip
+            and k not in ("inner_iterations", "test_frauds", "test_by_pattern",
+                         "test_precision_at")]  # fmt: skip
     for key in keys:
         res[f"mean_{key}"] = round(float(np.mean([f[key] for f in res["folds"]])), 4)
     if with_xgb:
@@ -362,6 +363,9 @@ def fit_diagnostics(fold, data, te, y_used, shipped, xgb_test, xgb_used) -> None
     fold["fit_ap"] = round(float(average_precision(y_used, ens_used)), 4)
     fold["xgb_fit_ap"] = round(float(average_precision(y_used, xgb_used)), 4)
     fold["test_by_pattern"] = by_pattern(data["y"][te], data["pattern"][te], ens_test, xgb_test)
+    y = data["y"][te]  # the head of each ranking: precision among the top k of the week
+    fold["test_precision_at"] = {k: [round(float(y[np.argsort(-s)[:k]].mean()), 4)
+                                     for s in (ens_test, xgb_test)] for k in (50, 100, 200, 400)}  # fmt: skip
 
 
 def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, Any]:
