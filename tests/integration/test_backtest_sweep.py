@@ -1,0 +1,66 @@
+"""bench/backtest_sweep.py's diagnostics: the learning-curve sample and the fit / head-of-ranking
+figures (issue 10, run 8). The sweep chooses nothing with them, but the report reads them, so
+they must be what they say. No Spark, no XGBoost."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from dlcore.metrics import average_precision
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "bench"))  # the sweep imports its sibling _sweep_inputs
+_spec = importlib.util.spec_from_file_location("bench_sweep", REPO / "bench" / "backtest_sweep.py")
+sweep = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(sweep)
+
+
+def test_card_sample_keeps_whole_cards_a_seeded_share_and_nothing_else():
+    rng = np.random.default_rng(3)
+    card = rng.integers(0, 2_000, 30_000).astype(str)
+    rows = np.sort(rng.choice(len(card), 12_000, replace=False))
+    kept = sweep.card_sample(card, 0.3)(rows)
+    assert set(kept) <= set(rows)
+    chosen = set(card[kept])
+    # a card is in or out: every row of a kept card stays, no row of another one does
+    assert all((c in chosen) == (i in set(kept)) for i, c in zip(rows, card[rows], strict=True))
+    share = len(chosen) / len(set(card[rows]))
+    assert 0.25 < share < 0.35
+    assert np.array_equal(kept, sweep.card_sample(card, 0.3)(rows))  # seeded
+    assert np.array_equal(sweep.card_sample(card, None)(rows), rows)
+    # the same cards in every window: a card of both windows is kept in both or in neither
+    other = np.setdiff1d(np.arange(len(card)), rows)
+    chosen_other = set(card[sweep.card_sample(card, 0.3)(other)])
+    both = set(card[rows]) & set(card[other])
+    assert len(both) > 1_000
+    assert {c for c in both if c in chosen} == {c for c in both if c in chosen_other}
+
+
+def test_fit_diagnostics_match_brute_force_figures():
+    rng = np.random.default_rng(5)
+    n = 2_000
+    y = (rng.random(n) < 0.05).astype(np.float32)
+    pattern = np.where(rng.random(n) < 0.5, "a", "b").astype(object)
+    ens, xgb = y + rng.random(n), rng.random(n)  # the "ensemble" ranks frauds first
+    used_y, ens_used, xgb_used = y[:500], ens[:500], xgb[:500]
+    fold: dict = {}
+    data = {"y": y, "pattern": pattern}
+    sweep.fit_diagnostics(fold, data, np.arange(n), used_y, (ens, ens_used), xgb, xgb_used)
+    assert fold["fit_ap"] == round(float(average_precision(used_y, ens_used)), 4)
+    assert fold["xgb_fit_ap"] == round(float(average_precision(used_y, xgb_used)), 4)
+    for k, (p_ens, p_xgb) in fold["test_precision_at"].items():
+        top = sorted(range(n), key=lambda i: -ens[i])[:k]
+        assert p_ens == round(sum(y[i] for i in top) / k, 4)
+        top = sorted(range(n), key=lambda i: -xgb[i])[:k]
+        assert p_xgb == round(sum(y[i] for i in top) / k, 4)
+    frauds = int(y.sum())
+    assert fold["test_precision_at"][50][0] == 1.0  # 50 < the frauds, all ranked first
+    a = fold["test_by_pattern"]["a"]
+    assert a["n"] == int(((pattern == "a") & (y == 1)).sum())
+    assert (
+        a["top_ens"] == a["n"] and a["top_ens"] + fold["test_by_pattern"]["b"]["top_ens"] == frauds
+    )
