@@ -27,7 +27,8 @@ the refit ones, `"refit_seeds": n` refits n times with other seeds and subsets a
 with all members (diagnostics of the refit; validation cannot choose them). With
 `"refit_variants"`, `"draws": n` trains n independent draws of the balanced subsets at the
 first fit (n x n_subsets members, each refit); `"card_fraction": f` trains both models on
-the rows of a share f of the cards (a learning curve on the same test windows). Not a benchmark of record (bench/backtest.py
+the rows of a share f of the cards (a learning curve on the same test windows); `"drop":
+[names]` removes features of the table from both models' inputs. Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
@@ -85,7 +86,11 @@ def load(path: Path, delay_days: float) -> dict[str, np.ndarray]:
         "tid": table["transaction_id"].to_numpy(zero_copy_only=False),
         "pattern": table["fraud_pattern"].to_numpy(zero_copy_only=False),
     }
-    return {k: v[order] for k, v in data.items()}
+    out = {k: v[order] for k, v in data.items()}
+    meta = path / "_features.json"
+    if meta.exists():
+        out["names"] = json.loads(meta.read_text())["feature_names"]
+    return out
 
 
 def _has(path: Path, column: str) -> bool:
@@ -271,7 +276,7 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
     With "inner": true, the choice is also made honestly inside each fold: first fit on the
     train window less its last 7 days, early stopping on those 7 days, each refit method on
     the whole train window, scored on the validation window (never on test)."""
-    X_raw = with_extra(cfg, data["X"], extra)
+    X_raw = with_extra(cfg, without(cfg, data), extra)
     X = X_raw  # the pl8 configurations encode inside the model (no "encode"/"transform")
     variants = cfg["refit_variants"]
     s0 = cfg.get("first_seed", 0)  # the first fit's seed (a replicate of the whole comparison)
@@ -369,7 +374,7 @@ def fit_diagnostics(fold, data, te, y_used, shipped, xgb_test, xgb_used) -> None
 
 
 def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, Any]:
-    X_raw = with_extra(cfg, data["X"], extra)  # the feature vector of BOTH models
+    X_raw = with_extra(cfg, without(cfg, data), extra)  # the feature vector of BOTH models
     X = transform(cfg, X_raw)
     res = {"config": name, "cfg": cfg, "features": X.shape[1], "folds": []}
     for f in folds:
@@ -419,6 +424,18 @@ def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, 
         if vals:
             res[f"mean_{key}"] = round(float(np.mean(vals)), 4)
     return res
+
+
+def without(cfg, data) -> np.ndarray:
+    """The feature table's vector less the features `"drop": [names]` names (both models; a
+    diagnosis: which inputs a model's lead rests on). An unknown name is an error."""
+    drop = set(cfg.get("drop", []))
+    if not drop:
+        return data["X"]
+    names = list(data["names"])
+    if drop - set(names):
+        raise ValueError(f"drop: {sorted(drop - set(names))} are not features of the table")
+    return data["X"][:, [i for i, n in enumerate(names) if n not in drop]]
 
 
 def with_extra(cfg, X: np.ndarray, extra) -> np.ndarray:

@@ -64,3 +64,16 @@ def test_fit_diagnostics_match_brute_force_figures():
     assert (
         a["top_ens"] == a["n"] and a["top_ens"] + fold["test_by_pattern"]["b"]["top_ens"] == frauds
     )
+
+
+def test_drop_removes_the_named_features_for_both_models_and_refuses_unknown_names():
+    X = np.arange(12, dtype=np.float32).reshape(3, 4)
+    data = {"X": X, "names": ["a", "b", "c", "d"]}
+    assert np.array_equal(sweep.without({"drop": ["b", "d"]}, data), X[:, [0, 2]])
+    assert sweep.without({}, data) is X
+    try:
+        sweep.without({"drop": ["e"]}, data)
+    except ValueError as exc:
+        assert "['e'] are not features" in str(exc)
+    else:
+        raise AssertionError("an unknown name must be refused")
