@@ -28,7 +28,8 @@ with all members (diagnostics of the refit; validation cannot choose them). With
 `"refit_variants"`, `"draws": n` trains n independent draws of the balanced subsets at the
 first fit (n x n_subsets members, each refit); `"card_fraction": f` trains both models on
 the rows of a share f of the cards (a learning curve on the same test windows); `"drop":
-[names]` removes features of the table from both models' inputs. Not a benchmark of record (bench/backtest.py
+[names]` removes features of the table from both models' inputs; `"min_frauds"` keeps an
+indicator column only where the first fit's rows hold enough known frauds with it. Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
@@ -276,11 +277,12 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
     With "inner": true, the choice is also made honestly inside each fold: first fit on the
     train window less its last 7 days, early stopping on those 7 days, each refit method on
     the whole train window, scored on the validation window (never on test)."""
-    X_raw = with_extra(cfg, without(cfg, data), extra)
-    X = X_raw  # the pl8 configurations encode inside the model (no "encode"/"transform")
+    X_all = with_extra(cfg, without(cfg, data), extra)
+    # the pl8 configurations encode inside the model (no "encode"/"transform")
+    names = column_names(cfg, data, extra)
     variants = cfg["refit_variants"]
     s0 = cfg.get("first_seed", 0)  # the first fit's seed (a replicate of the whole comparison)
-    res = {"config": name, "cfg": cfg, "features": X.shape[1], "folds": []}
+    res = {"config": name, "cfg": cfg, "features": X_all.shape[1], "folds": []}
     keep = card_sample(data["card"], cfg.get("card_fraction"))
     for f in folds:
         tr, va, te, yk = keep(f["train"]), keep(f["validation"]), f["test"], f["y_known"]
@@ -289,6 +291,7 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
         if cfg.get("inner"):
             cut = data["ts"][tr].max() - 7 * DAY_US
             itr, iva = tr[data["ts"][tr] < cut], tr[data["ts"][tr] >= cut]
+            X = X_all[:, min_frauds_columns(cfg, names, X_all, yk, itr)]
             first, its, draws = first_fit(cfg, X[itr], yk[itr], X[itr], s0, (X[iva], yk[iva]))
             fold["inner_iterations"] = its
             for v, spec in variants.items():
@@ -296,6 +299,9 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
                 fold[f"inner_{v}"] = round(
                     float(average_precision(yk[va], predict(models, X[va]))), 4
                 )
+        cols = min_frauds_columns(cfg, names, X_all, yk, tr)
+        X = X_raw = X_all[:, cols]  # the same columns for both models
+        fold["columns"] = int(cols.sum())
         first, its, draws = first_fit(cfg, X[tr], yk[tr], X[tr], s0, (X[va], yk[va]))
         fold["val_ap"] = round(float(average_precision(yk[va], predict(first, X[va]))), 4)
         fold["iterations"] = its
@@ -424,6 +430,34 @@ def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, 
         if vals:
             res[f"mean_{key}"] = round(float(np.mean(vals)), 4)
     return res
+
+
+def column_names(cfg, data, extra) -> list[str]:
+    """The names of `with_extra(cfg, without(cfg, data), extra)`'s columns."""
+    drop = set(cfg.get("drop", []))
+    names = [n for n in data.get("names", []) if n not in drop]
+    wanted = cfg.get("extra", [])
+    return names + [c for c in (extra if wanted else [])
+                    if any(c == n or (n.endswith("*") and c.startswith(n[:-1])) for n in wanted)]  # fmt: skip
+
+
+def min_frauds_columns(cfg, names, X, yk, rows) -> np.ndarray:
+    """`"min_frauds": {"columns": [glob], "n": N}`: a column matching a glob (0/1 indicators,
+    e.g. one-hot categories) is kept only when the rows the first fit trains on hold at least
+    N known frauds with it set; every other column is kept. Returns the column mask."""
+    import fnmatch
+
+    rule = cfg.get("min_frauds")
+    keep = np.ones(X.shape[1], dtype=bool)
+    if not rule:
+        return keep
+    if len(names) != X.shape[1]:
+        raise ValueError("min_frauds needs the feature names of every column")
+    counts = (X[rows] * yk[rows, None]).sum(axis=0)
+    for i, n in enumerate(names):
+        if any(fnmatch.fnmatch(n, g) for g in rule["columns"]):
+            keep[i] = counts[i] >= rule["n"]
+    return keep
 
 
 def without(cfg, data) -> np.ndarray:

@@ -77,3 +77,19 @@ def test_drop_removes_the_named_features_for_both_models_and_refuses_unknown_nam
         assert "['e'] are not features" in str(exc)
     else:
         raise AssertionError("an unknown name must be refused")
+
+
+def test_min_frauds_keeps_an_indicator_only_with_enough_known_frauds_in_the_given_rows():
+    names = ["amount", "mcc_is_a", "mcc_is_b", "mcc_is_c"]
+    X = np.array([[5, 1, 0, 0], [6, 1, 0, 0], [7, 0, 1, 0], [8, 0, 1, 0], [9, 0, 0, 1]], float)
+    yk = np.array([1, 1, 1, 0, 1], np.float32)
+    cfg = {"min_frauds": {"columns": ["*_is_*"], "n": 2}}
+    # a: 2 frauds, b: 1 (the other row is a normal), c: 1; "amount" matches no glob: kept
+    assert sweep.min_frauds_columns(cfg, names, X, yk, np.arange(5)).tolist() == [
+        True, True, False, False,
+    ]  # fmt: skip
+    # counted on the given rows only: without row 1, a has one fraud left
+    assert sweep.min_frauds_columns(cfg, names, X, yk, np.array([0, 2, 3, 4])).tolist() == [
+        True, False, False, False,
+    ]  # fmt: skip
+    assert sweep.min_frauds_columns({}, names, X, yk, np.arange(5)).all()
