@@ -26,7 +26,10 @@ models trained on the train window alone (before the refit), for both models.
 the refit ones, `"refit_seeds": n` refits n times with other seeds and subsets and scores
 with all members (diagnostics of the refit; validation cannot choose them). With
 `"refit_variants"`, `"draws": n` trains n independent draws of the balanced subsets at the
-first fit (n x n_subsets members, each refit). Not a benchmark of record (bench/backtest.py
+first fit (n x n_subsets members, each refit); `"card_fraction": f` trains both models on
+the rows of a share f of the cards (a learning curve on the same test windows); `"drop":
+[names]` removes features of the table from both models' inputs; `"min_frauds"` keeps an
+indicator column only where the first fit's rows hold enough known frauds with it. Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
@@ -84,7 +87,11 @@ def load(path: Path, delay_days: float) -> dict[str, np.ndarray]:
         "tid": table["transaction_id"].to_numpy(zero_copy_only=False),
         "pattern": table["fraud_pattern"].to_numpy(zero_copy_only=False),
     }
-    return {k: v[order] for k, v in data.items()}
+    out = {k: v[order] for k, v in data.items()}
+    meta = path / "_features.json"
+    if meta.exists():
+        out["names"] = json.loads(meta.read_text())["feature_names"]
+    return out
 
 
 def _has(path: Path, column: str) -> bool:
@@ -270,18 +277,21 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
     With "inner": true, the choice is also made honestly inside each fold: first fit on the
     train window less its last 7 days, early stopping on those 7 days, each refit method on
     the whole train window, scored on the validation window (never on test)."""
-    X_raw = with_extra(cfg, data["X"], extra)
-    X = X_raw  # the pl8 configurations encode inside the model (no "encode"/"transform")
+    X_all = with_extra(cfg, without(cfg, data), extra)
+    # the pl8 configurations encode inside the model (no "encode"/"transform")
+    names = column_names(cfg, data, extra)
     variants = cfg["refit_variants"]
     s0 = cfg.get("first_seed", 0)  # the first fit's seed (a replicate of the whole comparison)
-    res = {"config": name, "cfg": cfg, "features": X.shape[1], "folds": []}
+    res = {"config": name, "cfg": cfg, "features": X_all.shape[1], "folds": []}
+    keep = card_sample(data["card"], cfg.get("card_fraction"))
     for f in folds:
-        tr, va, te, yk = f["train"], f["validation"], f["test"], f["y_known"]
+        tr, va, te, yk = keep(f["train"]), keep(f["validation"]), f["test"], f["y_known"]
         t0 = time.monotonic()
-        fold: dict[str, Any] = {"test_frauds": int(data["y"][te].sum())}
+        fold: dict[str, Any] = {"test_frauds": int(data["y"][te].sum()), "train_rows": len(tr)}
         if cfg.get("inner"):
             cut = data["ts"][tr].max() - 7 * DAY_US
             itr, iva = tr[data["ts"][tr] < cut], tr[data["ts"][tr] >= cut]
+            X = X_all[:, min_frauds_columns(cfg, names, X_all, yk, itr)]
             first, its, draws = first_fit(cfg, X[itr], yk[itr], X[itr], s0, (X[iva], yk[iva]))
             fold["inner_iterations"] = its
             for v, spec in variants.items():
@@ -289,9 +299,13 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
                 fold[f"inner_{v}"] = round(
                     float(average_precision(yk[va], predict(models, X[va]))), 4
                 )
+        cols = min_frauds_columns(cfg, names, X_all, yk, tr)
+        X = X_raw = X_all[:, cols]  # the same columns for both models
+        fold["columns"] = int(cols.sum())
         first, its, draws = first_fit(cfg, X[tr], yk[tr], X[tr], s0, (X[va], yk[va]))
         fold["val_ap"] = round(float(average_precision(yk[va], predict(first, X[va]))), 4)
         fold["iterations"] = its
+        used, shipped = np.concatenate([tr, va]), None
         for v, spec in variants.items():
             t1 = time.monotonic()
             models, counts = refit_variant(cfg, spec, X, yk, tr, va, first, its, draws)
@@ -299,15 +313,21 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
             fold[f"test_{v}"] = round(float(average_precision(data["y"][te], scores)), 4)
             fold[f"its_{v}"] = counts
             fold[f"s_{v}"] = round(time.monotonic() - t1, 1)
+            if shipped is None:  # the first variant: diagnostics below
+                shipped = (scores, predict(models, X[used]))
         if with_xgb:
-            used = np.concatenate([tr, va])
-            fold["xgb_test_ap"] = round(float(average_precision(
-                data["y"][te], xgb_scores(X_raw[used], yk[used], X_raw[te], 0))), 4)  # fmt: skip
+            xgb = xgb_model(X_raw[used], yk[used], 0)
+            xgb_test = xgb.predict_proba(X_raw[te])[:, 1]
+            fold["xgb_test_ap"] = round(float(average_precision(data["y"][te], xgb_test)), 4)
+            fit_diagnostics(fold, data, te, yk[used], shipped, xgb_test,
+                            xgb.predict_proba(X_raw[used])[:, 1])  # fmt: skip
         fold["s"] = round(time.monotonic() - t0, 1)
         res["folds"].append(fold)
         print(json.dumps({"fold": fold}), flush=True)
-    keys = [k for k in res["folds"][0] if k.startswith(("inner_", "test_", "val_", "xgb_"))
-            and k not in ("inner_iterations", "test_frauds")]  # fmt: skip
+    keys = [k for k in res["folds"][0]
+            if k.startswith(("inner_", "test_", "val_", "xgb_", "fit_"))
+            and k not in ("inner_iterations", "test_frauds", "test_by_pattern",
+                         "test_precision_at")]  # fmt: skip
     for key in keys:
         res[f"mean_{key}"] = round(float(np.mean([f[key] for f in res["folds"]])), 4)
     if with_xgb:
@@ -316,23 +336,51 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
     return res
 
 
+def card_sample(card: np.ndarray, fraction: float | None):
+    """`"card_fraction": f` (a learning curve on the same test windows): the training and
+    validation windows keep the rows of a seeded share f of the cards, for both models; the
+    features stay those of the whole data (each card's history is complete)."""
+    if fraction is None:
+        return lambda rows: rows
+    ids, inverse = np.unique(card.astype(str), return_inverse=True)
+    kept = np.random.default_rng(0).random(len(ids)) < fraction
+    return lambda rows: rows[kept[inverse[rows]]]
+
+
 def predict(models, X) -> np.ndarray:
     from dlcore.losses import sigmoid
 
     return np.mean([sigmoid(m.predict(X).reshape(-1).astype(np.float64)) for m in models], axis=0)
 
 
-def xgb_scores(X, y, X_test, seed, params=None):
+def xgb_model(X, y, seed, params=None):
     import xgboost
 
     p = {"n_estimators": 100, "max_depth": 6, "learning_rate": 0.1, **(params or {})}
     model = xgboost.XGBClassifier(tree_method="hist", n_jobs=2, random_state=seed, **p)
     model.fit(X, y)
-    return model.predict_proba(X_test)[:, 1]
+    return model
+
+
+def xgb_scores(X, y, X_test, seed, params=None):
+    return xgb_model(X, y, seed, params).predict_proba(X_test)[:, 1]
+
+
+def fit_diagnostics(fold, data, te, y_used, shipped, xgb_test, xgb_used) -> None:
+    """Where the trees win (diagnosis only, never used to choose): AP on the rows each model
+    was trained on (train + validation, labels known at the cut-off; under-fitting shows as a
+    low figure) and the test window by generator pattern (first refit variant vs XGBoost)."""
+    ens_test, ens_used = shipped
+    fold["fit_ap"] = round(float(average_precision(y_used, ens_used)), 4)
+    fold["xgb_fit_ap"] = round(float(average_precision(y_used, xgb_used)), 4)
+    fold["test_by_pattern"] = by_pattern(data["y"][te], data["pattern"][te], ens_test, xgb_test)
+    y = data["y"][te]  # the head of each ranking: precision among the top k of the week
+    fold["test_precision_at"] = {k: [round(float(y[np.argsort(-s)[:k]].mean()), 4)
+                                     for s in (ens_test, xgb_test)] for k in (50, 100, 200, 400)}  # fmt: skip
 
 
 def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, Any]:
-    X_raw = with_extra(cfg, data["X"], extra)  # the feature vector of BOTH models
+    X_raw = with_extra(cfg, without(cfg, data), extra)  # the feature vector of BOTH models
     X = transform(cfg, X_raw)
     res = {"config": name, "cfg": cfg, "features": X.shape[1], "folds": []}
     for f in folds:
@@ -382,6 +430,46 @@ def run_config(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str, 
         if vals:
             res[f"mean_{key}"] = round(float(np.mean(vals)), 4)
     return res
+
+
+def column_names(cfg, data, extra) -> list[str]:
+    """The names of `with_extra(cfg, without(cfg, data), extra)`'s columns."""
+    drop = set(cfg.get("drop", []))
+    names = [n for n in data.get("names", []) if n not in drop]
+    wanted = cfg.get("extra", [])
+    return names + [c for c in (extra if wanted else [])
+                    if any(c == n or (n.endswith("*") and c.startswith(n[:-1])) for n in wanted)]  # fmt: skip
+
+
+def min_frauds_columns(cfg, names, X, yk, rows) -> np.ndarray:
+    """`"min_frauds": {"columns": [glob], "n": N}`: a column matching a glob (0/1 indicators,
+    e.g. one-hot categories) is kept only when the rows the first fit trains on hold at least
+    N known frauds with it set; every other column is kept. Returns the column mask."""
+    import fnmatch
+
+    rule = cfg.get("min_frauds")
+    keep = np.ones(X.shape[1], dtype=bool)
+    if not rule:
+        return keep
+    if len(names) != X.shape[1]:
+        raise ValueError("min_frauds needs the feature names of every column")
+    counts = (X[rows] * yk[rows, None]).sum(axis=0)
+    for i, n in enumerate(names):
+        if any(fnmatch.fnmatch(n, g) for g in rule["columns"]):
+            keep[i] = counts[i] >= rule["n"]
+    return keep
+
+
+def without(cfg, data) -> np.ndarray:
+    """The feature table's vector less the features `"drop": [names]` names (both models; a
+    diagnosis: which inputs a model's lead rests on). An unknown name is an error."""
+    drop = set(cfg.get("drop", []))
+    if not drop:
+        return data["X"]
+    names = list(data["names"])
+    if drop - set(names):
+        raise ValueError(f"drop: {sorted(drop - set(names))} are not features of the table")
+    return data["X"][:, [i for i, n in enumerate(names) if n not in drop]]
 
 
 def with_extra(cfg, X: np.ndarray, extra) -> np.ndarray:
