@@ -151,7 +151,14 @@ def test_wrong_feature_types_and_widths_are_named(spark, fitted, array_df):
     )
     assert "different lengths" in _fit_error(ragged)
     wide = array_df.withColumn("features", F.concat("features", F.array(F.lit(0.0).cast("float"))))
-    with pytest.raises(Exception, match="every row needs 4 values"):  # a shuffle first: lazily
+    # a shuffle first: named lazily, by the scoring task, with the widths found and expected
+    # (it said "every row needs 4 values ...; this batch has 1500 values for 300 rows")
+    with pytest.raises(
+        Exception,
+        match=r"DlcoreClassificationModel.transform: features column 'features' has rows of "
+        r"another width than the model's 4 \(the width it was trained on\): in one batch of "
+        r"\d+ rows, \d+ row\(s\) of 5\. Assemble the same features",
+    ):
         fitted.transform(wide.repartition(3)).collect()
     with pytest.raises(SchemaError, match="'nope'"):
         fitted.setFeaturesCol("nope").transform(array_df)
