@@ -221,3 +221,17 @@ def test_label_text_that_is_not_0_or_1_is_named(vector_df):
     df = vector_df.withColumn("label", F.when(F.col("id") == 3, "maybe").otherwise("0"))
     msg = _fit_error(df)
     assert "'label'" in msg and "0 and 1" in msg and "1 rows do not" in msg
+
+
+def test_a_worker_side_error_is_named_by_its_message(array_df):
+    """A negative weight fails in the training tasks (dlcore's loss checks it): the error
+    named the traceback's source line `raise ConfigError(` instead of the message."""
+    from fraud_app.errors import TrainingError
+
+    df = array_df.withColumn("w", F.when(F.col("id") == 5, -1.0).otherwise(1.0))
+    with pytest.raises(TrainingError) as info:
+        DlcoreClassifier(**FAST, weightCol="w").fit(df)
+    assert (
+        "failed with an error a retry cannot fix: dlcore.errors.ConfigError: BCEWithLogits: "
+        "sample_weight must be finite and >= 0" in str(info.value)
+    ), str(info.value)
