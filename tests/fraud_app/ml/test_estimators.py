@@ -8,7 +8,7 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fraud_app.errors import SchemaError
+from fraud_app.errors import EmptyInputError, SchemaError
 from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.train import feature_statistics
@@ -133,6 +133,14 @@ def test_non_binary_labels_are_named(vector_df):
     df = vector_df.withColumn("label", F.when(F.col("id") == 3, 2.0).otherwise(F.col("label")))
     msg = _fit_error(df)
     assert "'label'" in msg and "0 and 1" in msg and "2.0" in msg
+
+
+@pytest.mark.parametrize("label, only", [(0.0, "0 \\(no fraud\\)"), (1.0, "1 \\(no normal\\)")])
+def test_one_class_is_named(array_df, label, only):
+    """It trained a network that predicts one class (exit 0, like the CLI before its
+    balancing check), without a word."""
+    with pytest.raises(EmptyInputError, match=rf"label column 'label' holds only {only} rows in the 300 training rows: a classifier needs both classes"):  # fmt: skip
+        DlcoreClassifier(**FAST).fit(array_df.withColumn("label", F.lit(label)))
 
 
 def test_nan_features_are_named(array_df):
