@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
@@ -33,6 +33,24 @@ class SparkSection(Section):
     # A packed Python environment (`fraud-app pack-env`) shipped to executors with
     # spark.archives; ignored on local masters. Path or hdfs://, s3a://, gs:// URI.
     env_archive: str | None = None
+
+    @field_validator("conf", mode="before")
+    @classmethod
+    def _scalars_as_text(cls, value: Any) -> Any:
+        """Spark reads every setting as text: `spark.sql.shuffle.partitions: 4` or
+        `spark.ui.enabled: false` in YAML (a number, a boolean) were refused as 'Input
+        should be a valid string'. Numbers and booleans become Spark's spelling; lists,
+        mappings and nulls are still errors naming the key."""
+        if not isinstance(value, dict):
+            return value
+        return {
+            k: str(v).lower()
+            if isinstance(v, bool)
+            else str(v)
+            if isinstance(v, int | float)
+            else v
+            for k, v in value.items()
+        }
 
 
 class PathsSection(Section):

@@ -21,7 +21,7 @@ class Column:
 CANONICAL_COLUMNS: tuple[Column, ...] = (
     Column("transaction_id", "string", True, "unique id of the transaction"),
     Column("card_id", "string", True, "card (or account) that paid"),
-    Column("merchant_id", "string", True, "merchant or terminal that was paid"),
+    Column("merchant_id", "string", False, "merchant or terminal that was paid"),
     Column("timestamp", "timestamp", True, "when the transaction happened (UTC)"),
     Column("amount", "double", True, "amount in the settlement currency, > 0"),
     Column("label", "int", True, "1 = confirmed fraud, 0 = normal"),

@@ -104,9 +104,17 @@ class BalancingStrategy(ABC):
         rows = df.groupBy(*keys).count().collect()  # one row per (class, bucket): small
         return {(r["c"], r["b"]): r["count"] for r in rows}
 
-    def require_frauds(self, n_frauds: int) -> None:
+    def require_classes(self, n_frauds: int, n_normals: int) -> None:
+        """Both classes: without normals a model of frauds only trains without an error and
+        scores with NaN AUC / AP (nothing to rank against)."""
         if n_frauds == 0:
             raise EmptyInputError(
                 f"balancing strategy {self.name!r}: the data holds no fraud (label = 1) rows; "
                 "widen the training window or check the labels"
+            )
+        if n_normals == 0:
+            raise EmptyInputError(
+                f"balancing strategy {self.name!r}: the data holds no normal (label = 0) rows, "
+                f"only {n_frauds} fraud(s): a classifier needs both classes; train on all the "
+                "transactions, not only the confirmed frauds, or check the labels (etl.columns.label)"
             )

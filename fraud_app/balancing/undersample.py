@@ -25,7 +25,7 @@ class Undersample(BalancingStrategy):
     def _balance(self, df: DataFrame) -> BalancedData:
         counts = self.class_counts(df)
         n_frauds, n_normals = counts.get((1, None), 0), counts.get((0, None), 0)
-        self.require_frauds(n_frauds)
+        self.require_classes(n_frauds, n_normals)
         keep = min(1.0, self.normal_ratio * n_frauds / n_normals) if n_normals else 1.0
         normals = self.normals(df).where(unit_uniform(self.id_column, self.seed) < F.lit(keep))
         sample = self.frauds(df).unionByName(normals)

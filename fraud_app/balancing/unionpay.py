@@ -40,8 +40,8 @@ class UnionPaySubsets(BalancingStrategy):
         share = F.pmod(row_hash(self.id_column, self.seed), F.lit(k))
         counts = self.class_counts(df, by=F.when(self.label == 0, share))
         n_frauds = counts.get((1, None), 0)
-        self.require_frauds(n_frauds)
         shares = [counts.get((0, i), 0) for i in range(k)]
+        self.require_classes(n_frauds, sum(shares))
         cap = None if self.normal_ratio is None else math.ceil(self.normal_ratio * n_frauds)
         limits = [s if cap is None else min(s, cap) for s in shares]
 

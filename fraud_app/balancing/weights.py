@@ -33,7 +33,7 @@ class ClassWeights(BalancingStrategy):
     def _balance(self, df: DataFrame) -> BalancedData:
         counts = self.class_counts(df)
         n_frauds, n_normals = counts.get((1, None), 0), counts.get((0, None), 0)
-        self.require_frauds(n_frauds)
+        self.require_classes(n_frauds, n_normals)
         if self.mode == "pos_weight":
             w_fraud, w_normal = float(self.pos_weight), 1.0
         else:

@@ -12,7 +12,7 @@ import uuid
 
 from pyspark.sql import SparkSession
 
-from fraud_app.errors import EmptyInputError
+from fraud_app.errors import ConfigError, EmptyInputError
 
 logger = logging.getLogger(__name__)
 
@@ -187,3 +187,29 @@ def read_table(spark: SparkSession, path: str, what: str, step: str):
             f"; run `fraud-app {step}` first",
         )  # fmt: skip
         raise EmptyInputError(f"{what} {path} holds no Parquet data (no rows){why}") from None
+
+
+def check_apart(spark: SparkSession, reads: dict[str, str], writes: dict[str, str]) -> None:
+    """ConfigError, before anything is written, when a directory a step writes (`writes`:
+    setting -> path) is one of its inputs (`reads`), lies inside one or holds one, or two
+    outputs overlap: the swap of the output would delete the input (etl.output = etl.input
+    replaced the raw files with the canonical table, exit 0), or a later run would read
+    the output as input (inputs are read recursively)."""
+    fs = HadoopFs(spark)
+    paths = {k: fs.qualify(v).rstrip("/") for k, v in {**reads, **writes}.items()}
+    pairs = [(w, r) for w in writes for r in reads]
+    pairs += [(a, b) for i, a in enumerate(writes) for b in list(writes)[i + 1 :]]
+    for out, other in pairs:
+        a, b = paths[out], paths[other]
+        relation = (
+            "is the same path as" if a == b
+            else "lies inside" if a.startswith(b + "/")
+            else "holds" if b.startswith(a + "/")
+            else None
+        )  # fmt: skip
+        if relation:
+            raise ConfigError(
+                f"{out} {writes[out]} {relation} {other} {({**reads, **writes})[other]}: "
+                "writing it would replace or mix with the other's files; give "
+                f"{out} a directory of its own"
+            )

@@ -33,7 +33,7 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup
 from fraud_app.etl.config import EtlSection
-from fraud_app.etl.fs import HadoopFs, StagedDir, clean_stale_staging
+from fraud_app.etl.fs import HadoopFs, StagedDir, check_apart, clean_stale_staging
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
@@ -141,6 +141,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     src = cfg.input or str(config.paths.resolve("raw"))
     finals = (cfg.output or str(config.paths.resolve("canonical")),
               cfg.quarantine or str(config.paths.resolve("quarantine")))  # fmt: skip
+    check_apart(spark, {"etl.input": src}, {"etl.output": finals[0], "etl.quarantine": finals[1]})
     for final in finals:
         clean_stale_staging(fs, final)
     raw, fmt = read_input(spark, src, cfg)

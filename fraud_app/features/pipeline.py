@@ -13,7 +13,7 @@ from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.registry import from_config
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
-from fraud_app.etl.fs import read_table
+from fraud_app.etl.fs import check_apart, read_table
 from fraud_app.features.compile import compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
@@ -33,6 +33,7 @@ def build_feature_table(spark: SparkSession, config: AppConfig) -> FeatureTableS
     source = cfg.input or str(config.paths.resolve("canonical"))
     target = cfg.output or str(config.paths.resolve("features"))
     feature_set = feature_set_from_config(cfg)
+    check_apart(spark, {"features.input": source}, {"features.output": target})
     df = read_table(spark, source, "canonical table", "etl")
     if not df.columns:
         raise EmptyInputError(f"canonical table {source} holds no columns")

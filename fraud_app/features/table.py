@@ -20,7 +20,8 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fraud_app.etl.fs import HadoopFs, StagedDir
+from fraud_app.errors import SchemaError
+from fraud_app.etl.fs import HadoopFs, StagedDir, read_table
 from fraud_app.features.compile import FeatureResult
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
@@ -125,3 +126,28 @@ def read_feature_metadata(path: str, spark: SparkSession | None = None) -> dict[
     if not fs.exists(meta_path):  # checked first: a missing file is a Py4J error otherwise
         raise FileNotFoundError(f"{meta_path} does not exist")
     return json.loads(fs.read_text(meta_path))
+
+
+def read_feature_table(spark: SparkSession, path: str) -> tuple[DataFrame, list[str]]:
+    """(the feature table at `path`, its ordered feature names) for the steps that read it
+    (train, backtest, tune, evaluate). A missing or empty table is fraud_app.etl.fs.read_table's
+    EmptyInputError; a table without a readable `_features.json` is a SchemaError naming it."""
+    df = read_table(spark, path, "feature table", "features")
+    meta_path = f"{str(path).rstrip('/')}/{METADATA_NAME}"
+    try:
+        names = read_feature_metadata(path, spark)["feature_names"]
+    except FileNotFoundError:
+        raise SchemaError(
+            f"feature table {path} has no {METADATA_NAME} (the ordered feature names): it was "
+            "not written by `fraud-app features`; run it, or point features.output at its table"
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SchemaError(
+            f"{meta_path} is not a feature-table metadata file ({type(exc).__name__}: {exc}); "
+            "run `fraud-app features` again to rewrite it"
+        ) from None
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise SchemaError(
+            f"{meta_path}: feature_names must be a list of names; run `fraud-app features` again"
+        )
+    return df, list(names)

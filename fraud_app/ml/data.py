@@ -190,3 +190,10 @@ def check_summary(
             f"expected {expected_width}"
         )
     check_content(summary, features, label, what)
+    if summary.positives in (0, summary.rows):  # after check_content: every label is 0 or 1
+        only = "0 (no fraud)" if summary.positives == 0 else "1 (no normal)"
+        raise EmptyInputError(
+            f"{what}: label column {label!r} holds only {only} rows in the {summary.rows} "
+            "training rows: a classifier needs both classes; check the labels or the filter "
+            "that selected the rows"
+        )

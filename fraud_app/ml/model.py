@@ -46,21 +46,36 @@ def probabilities_and_logits(
     return p, np.log(q) - np.log1p(-q)
 
 
-def _scorer(key: str, bc, width: int, column: str):
+def _width_error(what: str, column: str, lengths: np.ndarray, width: int) -> SchemaError:
+    """The error a scoring task raises for rows of another width than the model's: the
+    check before the action could not read the width (a shuffle comes first)."""
+    found, counts = np.unique(lengths[lengths != width], return_counts=True)
+    rows = ", ".join(
+        f"{int(c)} row(s) of {int(w)}" for w, c in zip(found[:5], counts[:5], strict=True)
+    )
+    return SchemaError(
+        f"{what}: features column {column!r} has rows of another width than the model's "
+        f"{width} (the width it was trained on): in one batch of {len(lengths)} rows, {rows}. "
+        "Assemble the same features, in the same order, as for fit"
+    )
+
+
+def _scorer(key: str, bc, width: int, column: str, what: str):
     def score(features):
         import pyarrow as pa
+        import pyarrow.compute as pc
 
         n = len(features)
         if features.null_count:
-            raise SchemaError(f"features column {column!r} has {features.null_count} null rows")
+            raise SchemaError(
+                f"{what}: features column {column!r} has {features.null_count} null rows"
+            )
         flat = features.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
         if flat.size != n * width:
-            raise SchemaError(
-                f"features column {column!r}: every row needs {width} values (the model's input "
-                f"width); this batch has {flat.size} values for {n} rows"
-            )
+            lengths = pc.list_value_length(features).to_numpy(zero_copy_only=False)
+            raise _width_error(what, column, lengths, width)
         if not np.isfinite(flat).all():
-            raise SchemaError(f"features column {column!r} holds NaN or infinite values")
+            raise SchemaError(f"{what}: features column {column!r} holds NaN or infinite values")
         if n == 0:
             p = z = np.zeros(0)
         else:
@@ -109,7 +124,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         check_width(dataset, self.getFeaturesCol(), feats, self.numFeatures, what)
         key, bc = broadcast_ensemble(dataset.sparkSession, self.ensemble)
         udf = F.arrow_udf(
-            _scorer(key, bc, self.numFeatures, self.getFeaturesCol()), "p double, z double"
+            _scorer(key, bc, self.numFeatures, self.getFeaturesCol(), what), "p double, z double"
         ).asNondeterministic()  # evaluate once per row, even though three columns read it
         tmp = f"__{self.uid}_score"
         df = dataset.withColumn(tmp, udf(feats))

@@ -17,7 +17,7 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError, EmptyInputError
-from fraud_app.features.table import read_feature_metadata
+from fraud_app.features.table import read_feature_table
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
@@ -30,13 +30,8 @@ logger = logging.getLogger(__name__)
 
 def _feature_table(spark, config):
     path = str(config.features.output or config.paths.resolve("features"))
-    try:
-        meta = read_feature_metadata(path, spark)
-    except Exception as exc:  # missing table: FileNotFoundError or a Py4J error
-        raise EmptyInputError(
-            f"feature table {path} cannot be read ({type(exc).__name__}); run `fraud-app features` first"
-        ) from exc
-    return spark.read.parquet(path), list(meta["feature_names"]), path
+    df, names = read_feature_table(spark, path)
+    return df, names, path
 
 
 def collect_window(scored, columns: list[str]) -> dict[str, np.ndarray]:

@@ -21,7 +21,7 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
-from fraud_app.etl.fs import HadoopFs, read_table
+from fraud_app.etl.fs import HadoopFs, check_apart, read_table
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.naming import check_name
@@ -56,6 +56,18 @@ def _check_range(start: dt.date, end: dt.date) -> None:
             f"empty date range: end {end} is before start {start}. Give --date D, or "
             "--start S --end E with E >= S (both inclusive)"
         )
+
+
+def _check_output(spark, config) -> None:
+    """Before the model loads: the scores folder must not be (or overlap) a data table."""
+    check_apart(
+        spark,
+        {
+            "the canonical table": str(config.features.input or config.paths.resolve("canonical")),
+            "the feature table": str(config.features.output or config.paths.resolve("features")),
+        },
+        {"scoring.output": str(config.scoring.output or config.paths.resolve("scores"))},
+    )
 
 
 def _canonical(spark, config, start: dt.date, end: dt.date):
@@ -118,6 +130,7 @@ def run_scoring(
     _check_range(start, end)
     job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
     started = time.monotonic()
+    _check_output(spark, config)
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)
     output = str(config.scoring.output or config.paths.resolve("scores"))

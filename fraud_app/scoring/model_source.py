@@ -41,6 +41,14 @@ def _resolve(uri: str, config) -> Path:
                 "registry URI such as models:/fraud-ensemble@champion"
             )
         return path
+    if config is not None and not config.tracking.enabled:
+        # tracking off means no MLflow and no registry: it looked the name up in an empty
+        # embedded store ("registered model ... does not exist; see `fraud-app models`")
+        raise ModelLoadError(
+            f"model {uri!r} is a registry URI, but tracking.enabled is false (no registry, "
+            "nothing registered): pass --model with an ensemble directory (paths.models/<run>), "
+            "or set scoring.model to one"
+        )
     try:
         from fraud_app.tracking.models import resolve_model_dir
     except ImportError as exc:

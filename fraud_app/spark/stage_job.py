@@ -11,6 +11,7 @@ description and scheduler pool.
 from __future__ import annotations
 
 import logging
+import re
 
 from pyspark import InheritableThread
 
@@ -120,8 +121,11 @@ def _free_slots(sc) -> int:
 
 
 def _root_cause(exc: BaseException) -> str:
-    """A one-line cause from a (possibly Py4J-wrapped) Spark failure."""
+    """A one-line cause from a (possibly Py4J-wrapped) Spark failure: for an exception class,
+    the line that raises it (`dlcore.errors.ConfigError: <message>`), not a source line of
+    the worker's traceback that names it (`raise ConfigError(`)."""
     text = str(exc)
+    lines = text.splitlines()
     for marker in (
         *NOT_RETRIED,
         "CommunicationError",
@@ -132,7 +136,8 @@ def _root_cause(exc: BaseException) -> str:
         "crashed",
         "killed",
     ):
-        for line in text.splitlines():
-            if marker in line:
-                return line.strip()[:300]
-    return (text.splitlines() or [type(exc).__name__])[0][:300]
+        found = [line.strip() for line in lines if marker in line]
+        raised = [line for line in found if re.match(rf"[\w.]*{re.escape(marker)}: ", line)]
+        if raised or found:
+            return (raised or found)[0][:300]
+    return (lines or [type(exc).__name__])[0][:300]

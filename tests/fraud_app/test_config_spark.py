@@ -1,0 +1,32 @@
+"""The `spark.conf` section as users write it in YAML: numbers and booleans are settings too."""
+
+from __future__ import annotations
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.errors import ConfigError
+
+
+def test_numbers_and_booleans_are_spark_settings(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "spark:\n  conf:\n    spark.sql.shuffle.partitions: 4\n    spark.ui.enabled: false\n"
+        "    spark.memory.fraction: 0.5\n    spark.driver.memory: 2g\n"
+    )
+    # refused before: "spark.conf.spark.sql.shuffle.partitions: Input should be a valid string"
+    assert load_config(config).spark.conf == {
+        "spark.sql.shuffle.partitions": "4",
+        "spark.ui.enabled": "false",
+        "spark.memory.fraction": "0.5",
+        "spark.driver.memory": "2g",
+    }
+
+
+def test_other_values_still_name_the_key(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("spark:\n  conf:\n    spark.jars: [a.jar, b.jar]\n")
+    with pytest.raises(
+        ConfigError, match=r"spark\.conf\.spark\.jars: Input should be a valid string"
+    ):
+        load_config(config)
