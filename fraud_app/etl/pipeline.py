@@ -20,7 +20,6 @@ return DataFrames; `run_etl` adds the reading, writing and bookkeeping.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -29,6 +28,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup
@@ -163,7 +163,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
             seconds=round(time.monotonic() - started, 3), **counts,
         )  # fmt: skip
         _check_accounting(result)
-        fs.write_text(f"{out.tmp}/{REPORT_NAME}", json.dumps(result.to_dict(), indent=2))
+        fs.write_text(f"{out.tmp}/{REPORT_NAME}", jsonout.dumps(result.to_dict(), indent=2))
     except BaseException:
         out.discard()
         qdir.discard()

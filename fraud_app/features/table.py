@@ -20,6 +20,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from fraud_app import jsonout
 from fraud_app.errors import SchemaError
 from fraud_app.etl.fs import HadoopFs, StagedDir, read_table
 from fraud_app.features.compile import FeatureResult
@@ -83,7 +84,7 @@ def write_feature_table(
         )
         rows = spark.read.parquet(staged.tmp).count()
         meta = {**feature_metadata(result, feature_set), "rows": rows}
-        fs.write_text(f"{staged.tmp}/{METADATA_NAME}", json.dumps(meta, indent=2))
+        fs.write_text(f"{staged.tmp}/{METADATA_NAME}", jsonout.dumps(meta, indent=2))
     except BaseException:
         staged.discard()
         raise

@@ -8,7 +8,6 @@ fraud_app.scoring.evaluation. The window is start..end, both dates inclusive.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,9 @@ from typing import Any
 import numpy as np
 from pyspark.sql import functions as F
 
+from fraud_app import jsonout
 from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.features.compile import vector_sql
 from fraud_app.features.table import read_feature_table
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
@@ -67,7 +68,7 @@ def run_evaluation(
     check_feature_names(names, table_names)
     window = df.where(F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end)))
     wanted = [c for c in ("label", "card_id", "fraud_pattern", PARTITION_COLUMN) if c in df.columns]
-    vector = F.array(*[F.col(n).cast("float") for n in names]).alias("features")
+    vector = vector_sql(names).alias("features")
     scored = score_dataframe(window.select(*wanted, vector), model.ensemble)
     with task_errors():
         data = collect_window(scored, [*wanted, "fraud_score"])
@@ -85,7 +86,7 @@ def run_evaluation(
     name = name or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
     out = config.paths.resolve("reports") / f"evaluation-{name}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2))
+    out.write_text(jsonout.dumps(report, indent=2))
     _log_to_tracking(report, out, config)
     return report, out
 

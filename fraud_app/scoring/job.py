@@ -10,7 +10,6 @@ Owns the order of those steps; each lives in its own module of fraud_app.scoring
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 import uuid
@@ -20,6 +19,7 @@ from typing import Any
 
 from pyspark.sql import functions as F
 
+from fraud_app import jsonout
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
 from fraud_app.etl.fs import HadoopFs, check_apart, read_table
 from fraud_app.features.compile import vector_sql
@@ -183,7 +183,7 @@ def _save_summary(config, job_id: str, summary: dict[str, Any]) -> Path:
     path = config.paths.resolve("reports") / f"scoring-{job_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(summary, indent=2))
+    tmp.write_text(jsonout.dumps(summary, indent=2))
     tmp.replace(path)
     return path
 

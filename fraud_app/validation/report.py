@@ -10,6 +10,7 @@ import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from fraud_app import jsonout
 from fraud_app.errors import ValidationFailedError
 from fraud_app.naming import check_name
 from fraud_app.validation.runner import CheckResult
@@ -58,7 +59,7 @@ class ValidationReport:
             base = f"{self.suite}_validation-{run}-{n}"
         json_path, html_path = out / f"{base}.json", out / f"{base}.html"
         saved = replace(self, json_path=str(json_path), html_path=str(html_path), run=run)
-        json_path.write_text(json.dumps(saved.to_dict(), indent=2, default=str))
+        json_path.write_text(jsonout.dumps(saved.to_dict(), indent=2, default=str))
         html_path.write_text(render_html(saved))
         return saved
 

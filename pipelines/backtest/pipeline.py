@@ -13,7 +13,6 @@ training row's timestamp, and no label it uses, lies past the cut-off.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError, FraudAppError
 from fraud_app.evaluation.baseline import baseline_scores
@@ -72,7 +72,7 @@ def run_backtest(
     }
     path = config.paths.resolve("reports") / f"backtest-{run}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=2, default=str))
+    path.write_text(jsonout.dumps(report, indent=2, default=str))
     report["report_path"] = str(path)
     return report
 

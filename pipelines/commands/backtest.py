@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from pipelines.commands._overrides import with_flags
 
@@ -44,7 +44,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     report = run_backtest(spark, config, cfg, run=args.run)
     pages = [p for p in render_backtest_safely(config, report["run"]) if p.suffix == ".html"]
     if args.json:
-        print(json.dumps(report, indent=2, default=str))
+        print(jsonout.dumps(report, indent=2, default=str))
     else:
         print(format_table(report))
         print(f"report: {report['report_path']}")

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from pipelines.commands._overrides import with_flags
 
@@ -22,5 +22,5 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     etl = with_flags(config.etl, "etl", input=args.input, format=args.format, output=args.output)
     spark = spark_session(config)
     result = run_etl(spark, config.model_copy(update={"etl": etl}))
-    print(json.dumps(result.to_dict(), indent=2))
+    print(jsonout.dumps(result.to_dict(), indent=2))
     return 0

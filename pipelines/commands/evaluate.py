@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from pipelines.commands.score import parse_date
 
@@ -27,7 +27,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     )
     brief = {k: report[k] for k in ("window", "rows", "frauds", "roc_auc", "average_precision")}
     print(
-        json.dumps(
+        jsonout.dumps(
             {**brief, "alert_budgets": report["alert_budgets"], "report": str(path)}, indent=2
         )
     )

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import re
 from pathlib import Path
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 
@@ -81,5 +81,5 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             "member_probabilities float32 [batch, members]",
         ],
     }
-    print(json.dumps(summary, indent=2))
+    print(jsonout.dumps(summary, indent=2))
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from pipelines.commands._overrides import with_flags
 
@@ -40,5 +40,5 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     started = time.monotonic()
     summary = build_feature_table(spark, config.model_copy(update={"features": cfg}))
     out = {**summary.to_dict(), "total_seconds": round(time.monotonic() - started, 1)}
-    print(json.dumps(out, indent=2, default=str))
+    print(jsonout.dumps(out, indent=2, default=str))
     return 0

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from pipelines.commands._overrides import with_flags
 
@@ -45,5 +45,5 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "dirty_fraction": cfg.dirty_fraction,
         "seconds": round(time.monotonic() - started, 1),
     }
-    print(json.dumps(summary, indent=2))
+    print(jsonout.dumps(summary, indent=2))
     return 0

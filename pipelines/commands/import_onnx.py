@@ -10,8 +10,8 @@ for the ops it accepts).
 from __future__ import annotations
 
 import argparse
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 
 
@@ -37,5 +37,5 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "features": len(ensemble.feature_names),
         "parameters_per_member": [m.params.size for m in ensemble.members],
     }
-    print(json.dumps(summary, indent=2))
+    print(jsonout.dumps(summary, indent=2))
     return 0

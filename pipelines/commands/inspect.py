@@ -9,9 +9,9 @@ summary. A damaged or hostile file ends in a one-line error that names it.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"{path} is neither a saved model (no {MODEL_JSON}) nor a training checkpoint "
             "directory (no LATEST.json, no group-NNNNNN/); pass the directory that holds them"
         )
-    print(json.dumps(summary, indent=2))
+    print(jsonout.dumps(summary, indent=2))
     return 0
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 
@@ -28,7 +28,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     name = args.name or config.registry.model_name
     rows = list_versions(client(store.uri), name)
     if args.json:
-        print(json.dumps(rows, indent=2, default=str))
+        print(jsonout.dumps(rows, indent=2, default=str))
         return 0
     print(f"{name} ({store.uri})")
     print(

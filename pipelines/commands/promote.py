@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 
@@ -29,7 +29,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         client(store.uri), name, args.version, experiment_id=store.experiment_id,
         reason=args.reason,
     )  # fmt: skip
-    print(json.dumps(d.to_dict(), indent=2))
+    print(jsonout.dumps(d.to_dict(), indent=2))
     print(
         f"\nfraud-app: {name} v{d.version} is now the champion (previous: v{d.champion_version})."
     )

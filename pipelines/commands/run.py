@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     run_name = Path(result.steps["train"]["report"]).stem.removeprefix("training-")
     dashboards = render_dashboards_safely(config, run_name)
     log_dashboards_safely(config, result.steps["train"].get("mlflow_run_id"), dashboards)
-    print(json.dumps({"seconds": result.seconds, "steps": result.steps}, indent=2, default=str))
+    print(jsonout.dumps({"seconds": result.seconds, "steps": result.steps}, indent=2, default=str))
     print(
         f"\nfraud-app: trained an ensemble in {result.seconds['train']:.0f}s; test window "
         f"({test['rows']:,} transactions, {test['frauds']} frauds): ROC AUC {test['roc_auc']:.4f}, "

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     dashboards = render_dashboards_safely(config, scoring_summary=result.summary)
     dates = result.summary["dates"]
-    print(json.dumps({
+    print(jsonout.dumps({
         "job_id": result.job_id, "summary": result.summary_path,
         "model": f"{result.summary['model_name']} v{result.summary['model_version']}",
         "dates": [{"date": d["date"], "rows": d["rows"], "alerts": d["alerts"]} for d in dates],

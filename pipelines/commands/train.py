@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 
 
@@ -30,7 +30,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     dashboards = render_dashboards_safely(config, report.run)
     log_dashboards_safely(config, report.mlflow_run_id, dashboards)
     print(
-        json.dumps(
+        jsonout.dumps(
             {
                 "run": report.run,
                 "model": report.model_path,

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 
 
@@ -48,5 +48,5 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "json": report.json_path,
         "html": report.html_path,
     }
-    print(json.dumps(summary, indent=2))
+    print(jsonout.dumps(summary, indent=2))
     return 0 if report.success else 1

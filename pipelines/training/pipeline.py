@@ -11,13 +11,13 @@ registered and passed through the promotion gate (pipelines.training.lifecycle).
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
 from fraud_app.features.checks import constant_features
@@ -172,7 +172,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     }
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2, default=str))
+    report_path.write_text(jsonout.dumps(report, indent=2, default=str))
     lifecycle.log_run_artifacts(tracker, config, names, report_path)
     return TrainingReport(
         run, str(model_path), str(report_path), metrics,
@@ -279,7 +279,7 @@ def _write_window_evaluations(windows, config, run: str, model_path: str, splits
         }
         path = config.paths.resolve("reports") / f"evaluation-{run}-{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(report, indent=2))
+        path.write_text(jsonout.dumps(report, indent=2))
         out[name] = str(path)
     return out
 

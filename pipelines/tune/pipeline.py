@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import itertools
-import json
 import logging
 import random
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 from fraud_app.evaluation.config import TuneSection
@@ -139,7 +139,7 @@ def run_tune(
               "trials": trials, "best": best, "best_config": str(output)}  # fmt: skip
     report_path = config.paths.resolve("reports") / f"tune-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(json.dumps(report, indent=2, default=str))
+    report_path.write_text(jsonout.dumps(report, indent=2, default=str))
     report["report_path"] = str(report_path)
     return report
 

@@ -1,0 +1,41 @@
+"""JSON that every parser reads: the reports the steps write and the CLI's printed summaries.
+
+Python's `json.dumps` writes an undefined metric (ROC AUC of a window without frauds, a
+rate over zero rows) as `NaN` and an overflow as `Infinity`: not JSON, and `jq`,
+JavaScript's `JSON.parse`, Go and most schedulers' parsers refuse the whole document. Here
+every non-finite float is written as `null` ("undefined"), NumPy scalars and arrays as
+plain numbers and lists, and anything else that JSON lacks through `default` (e.g. `str`
+for dates and paths).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+
+def finite(value: Any) -> Any:
+    """`value` with NaN and +-infinity replaced by None, recursively through mappings, lists
+    and tuples; NumPy scalars and arrays become Python numbers and lists."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    elif isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {key: finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(item) for item in value]
+    return value
+
+
+def dumps(
+    value: Any, *, indent: int | None = 2, default: Callable[[Any], Any] | None = None
+) -> str:
+    """Strict JSON text of `value` (see the module docstring); never writes NaN or Infinity."""
+    return json.dumps(finite(value), indent=indent, default=default, allow_nan=False)

@@ -1,0 +1,75 @@
+"""Strict JSON for reports and CLI summaries: no NaN / Infinity tokens, ever."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fraud_app import jsonout
+
+
+def _strict_loads(text: str):
+    def refuse(token: str):
+        raise ValueError(f"non-standard JSON token {token}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_non_finite_floats_become_null_at_any_depth():
+    report = {
+        "test": {"roc_auc": math.nan, "average_precision": float("inf"), "rows": 10},
+        "history": [{"ap": -math.inf}, (1.5, math.nan)],
+        "numpy": {"f64": np.float64("nan"), "f32": np.float32("inf"), "ok": np.float32(0.25)},
+    }
+    text = jsonout.dumps(report)
+    assert "NaN" not in text and "Infinity" not in text
+    back = _strict_loads(text)
+    assert back["test"] == {"roc_auc": None, "average_precision": None, "rows": 10}
+    assert back["history"] == [{"ap": None}, [1.5, None]]
+    assert back["numpy"] == {"f64": None, "f32": None, "ok": 0.25}
+
+
+def test_numpy_values_are_numbers_and_lists_not_strings():
+    value = {"n": np.int64(7), "flag": np.bool_(True), "arr": np.array([1.0, np.nan, 2.0])}
+    back = _strict_loads(jsonout.dumps(value, default=str))
+    assert back == {"n": 7, "flag": True, "arr": [1.0, None, 2.0]}
+
+
+def test_default_still_handles_other_types_and_finite_values_round_trip():
+    value = {"when": dt.date(2026, 1, 2), "path": Path("/tmp/x"), "x": 0.1 + 0.2}
+    back = _strict_loads(jsonout.dumps(value, indent=None, default=str))
+    assert back == {"when": "2026-01-02", "path": "/tmp/x", "x": 0.1 + 0.2}
+    with pytest.raises(TypeError):
+        jsonout.dumps({"when": dt.date(2026, 1, 2)})  # no default: refused as json refuses it
+
+
+def test_plain_json_would_write_nan():
+    """The reason the module exists (a test of the premise, not of our code)."""
+    with pytest.raises(ValueError):
+        _strict_loads(json.dumps({"x": math.nan}))
+
+
+def test_an_evaluation_of_a_window_without_frauds_is_strict_json():
+    """The case users met: ROC AUC, AP and recall are undefined without frauds."""
+    from fraud_app.scoring.evaluation import evaluation_report
+
+    report = evaluation_report(
+        labels=np.zeros(40),
+        scores=np.linspace(0.0, 1.0, 40),
+        days=np.array(["2026-01-01"] * 20 + ["2026-01-02"] * 20),
+        cards=np.arange(40).astype(str),
+        patterns=None,
+        budgets=(0.1,),
+        card_k=5,
+        pattern_budget=0.1,
+    )
+    assert math.isnan(report["roc_auc"])  # the figure itself stays NaN in Python
+    back = _strict_loads(jsonout.dumps(report))
+    assert back["roc_auc"] is None and back["average_precision"] is None
+    assert back["alert_budgets"][0]["recall"] is None
+    assert back["alert_budgets"][0]["precision"] == 0.0
