@@ -50,7 +50,8 @@ def new_job_id() -> str:
     return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
 
 
-def _check_range(start: dt.date, end: dt.date) -> None:
+def check_range(start: dt.date, end: dt.date) -> None:
+    """ConfigError when the inclusive range start..end is empty."""
     if end < start:
         raise ConfigError(
             f"empty date range: end {end} is before start {start}. Give --date D, or "
@@ -127,7 +128,7 @@ def run_scoring(
     job_id: str | None = None,
 ) -> ScoringJobResult:  # fmt: skip
     """Score every transaction dated start..end (inclusive) and swap in their partitions."""
-    _check_range(start, end)
+    check_range(start, end)
     job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
     started = time.monotonic()
     _check_output(spark, config)

@@ -37,10 +37,11 @@ def date_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.scoring.job import run_scoring
+    from fraud_app.scoring.job import check_range, run_scoring
     from fraud_app.spark.session import spark_session
 
     start, end = date_range(args)
+    check_range(start, end)  # before the JVM starts
     spark = spark_session(config)
     result = run_scoring(
         spark, config, start=start, end=end, model_uri=args.model, job_id=args.job_id

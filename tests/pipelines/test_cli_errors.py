@@ -35,6 +35,7 @@ class Case:
     setup: Callable[[Path], list[str]]  # prepares tmp_path, returns the CLI arguments
     line: str  # regex of the one error line (fullmatch)
     code: int = 2
+    no_jvm: bool = False  # Java made unreachable: the error must come before any JVM start
 
 
 # -- setups --------------------------------------------------------------------------------
@@ -160,6 +161,11 @@ def job_id_with_a_slash(tmp: Path) -> list[str]:
     return ["-c", _root_config(tmp), "score", "--date", "2024-01-01", "--job-id", "a/b"]
 
 
+def score_empty_range(tmp: Path) -> list[str]:
+    # started Spark (seconds, or minutes on a busy cluster) before refusing the range
+    return ["-c", _root_config(tmp), "score", "--start", "2024-01-05", "--end", "2024-01-01"]
+
+
 def evaluation_name_with_a_slash(tmp: Path) -> list[str]:
     return ["-c", _root_config(tmp), "evaluate", "m", "--start", "2024-01-01",
             "--end", "2024-01-02", "--name", "../x"]  # fmt: skip
@@ -212,6 +218,9 @@ CASES = [
          r"error: --run '\.\./\.\./escaped' must be 1-100 letters, digits, '\.', '_' or '-', "
          r"starting with a letter or digit \(it becomes part of a file name\)"),
     Case("--job-id a/b", job_id_with_a_slash, r"error: --job-id 'a/b' must be 1-100 letters.*"),
+    Case("score --start after --end", score_empty_range,
+         r"error: empty date range: end 2024-01-01 is before start 2024-01-05\. Give --date D, "
+         r"or --start S --end E with E >= S \(both inclusive\)", no_jvm=True),
     Case("evaluate --name ../x", evaluation_name_with_a_slash,
          r"error: --name '\.\./x' must be 1-100 letters.*"),
     Case("demo-train --rows 0", demo_train_no_rows,
@@ -220,8 +229,10 @@ CASES = [
 ]  # fmt: skip
 
 
-def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+def _cli(args: list[str], cwd: Path, no_jvm: bool = False) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
+    if no_jvm:
+        env["JAVA_HOME"] = str(cwd / "no-java")  # pyspark runs $JAVA_HOME/bin/java
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
@@ -230,7 +241,7 @@ def _cli(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
 def test_user_error_is_one_line_and_a_non_zero_exit(tmp_path, case):
-    result = _cli(case.setup(tmp_path), tmp_path)
+    result = _cli(case.setup(tmp_path), tmp_path, no_jvm=case.no_jvm)
     assert result.returncode == case.code, result.stderr[-2000:]
     assert "Traceback" not in result.stderr, result.stderr[-2000:]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
