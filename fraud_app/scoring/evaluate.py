@@ -55,13 +55,19 @@ def window_figures(data: dict[str, np.ndarray], config) -> dict[str, Any]:
     )
 
 
-def run_evaluation(
-    spark, config, *, model_uri: str, start: dt.date, end: dt.date, name: str | None = None
-) -> tuple[dict[str, Any], Path]:
+def check_request(start: dt.date, end: dt.date, name: str | None) -> None:
+    """ConfigError for an empty window (start..end, both inclusive) or a name that cannot be
+    part of a file name; the CLI calls it before Spark starts."""
     if name is not None:
         check_name(name, "evaluation name")
     if end < start:
         raise ConfigError(f"empty window: end {end} is before start {start} (both inclusive)")
+
+
+def run_evaluation(
+    spark, config, *, model_uri: str, start: dt.date, end: dt.date, name: str | None = None
+) -> tuple[dict[str, Any], Path]:
+    check_request(start, end, name)
     model = load_scoring_model(model_uri, config)
     df, table_names, path = _feature_table(spark, config)
     names = model.ensemble.feature_names

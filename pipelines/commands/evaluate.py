@@ -17,10 +17,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.scoring.evaluate import run_evaluation
+    from fraud_app.scoring.evaluate import check_request, run_evaluation
     from fraud_app.spark.session import spark_session
 
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
+    check_request(start, end, args.name)  # before the JVM starts
     spark = spark_session(config)
     report, path = run_evaluation(
         spark, config, model_uri=args.model, start=start, end=end, name=args.name

@@ -166,6 +166,19 @@ def score_empty_range(tmp: Path) -> list[str]:
     return ["-c", _root_config(tmp), "score", "--start", "2024-01-05", "--end", "2024-01-01"]
 
 
+def evaluate_empty_window(tmp: Path) -> list[str]:
+    return [
+        "-c",
+        _root_config(tmp),
+        "evaluate",
+        "m",
+        "--start",
+        "2024-01-05",
+        "--end",
+        "2024-01-01",
+    ]
+
+
 def evaluation_name_with_a_slash(tmp: Path) -> list[str]:
     return ["-c", _root_config(tmp), "evaluate", "m", "--start", "2024-01-01",
             "--end", "2024-01-02", "--name", "../x"]  # fmt: skip
@@ -217,12 +230,16 @@ CASES = [
     Case("--run ../../x (outside paths.root)", run_name_outside_root,
          r"error: --run '\.\./\.\./escaped' must be 1-100 letters, digits, '\.', '_' or '-', "
          r"starting with a letter or digit \(it becomes part of a file name\)"),
-    Case("--job-id a/b", job_id_with_a_slash, r"error: --job-id 'a/b' must be 1-100 letters.*"),
+    Case("--job-id a/b", job_id_with_a_slash, r"error: --job-id 'a/b' must be 1-100 letters.*",
+         no_jvm=True),
     Case("score --start after --end", score_empty_range,
          r"error: empty date range: end 2024-01-01 is before start 2024-01-05\. Give --date D, "
          r"or --start S --end E with E >= S \(both inclusive\)", no_jvm=True),
     Case("evaluate --name ../x", evaluation_name_with_a_slash,
-         r"error: --name '\.\./x' must be 1-100 letters.*"),
+         r"error: --name '\.\./x' must be 1-100 letters.*", no_jvm=True),
+    Case("evaluate --start after --end", evaluate_empty_window,
+         r"error: empty window: end 2024-01-01 is before start 2024-01-05 \(both inclusive\)",
+         no_jvm=True),
     Case("demo-train --rows 0", demo_train_no_rows,
          r"error: demo-train --rows must be at least 2,000 \(about 2 % of the rows are frauds; "
          r"the 15 % test split needs several\)\. Received: 0"),
