@@ -80,6 +80,9 @@ def test_block_summary_matches_numpy_and_finds_bad_content():
     ok = summarize_arrays(np.nan_to_num(X), y)
     with pytest.raises(SchemaError, match=r"'label' must hold only 0 and 1.*e\.g\. 2\.0"):
         check_content(ok, "features", "label", "fit")
+    y[7] = np.nan  # a null label arrives as NaN: named as such, not as "e.g. nan"
+    with pytest.raises(SchemaError, match=r"1 rows do not \(e\.g\. a null or NaN label\)"):
+        check_content(summarize_arrays(np.nan_to_num(X), y), "features", "label", "fit")
 
 
 def test_structural_problems_stop_training_before_it_starts():
