@@ -38,7 +38,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "pipelines.commands.tune",
         "grid / random search of the training config, selected on validation AP",
     ),
-    "run": ("pipelines.commands.run", "the whole workflow: [generate] etl validate features train"),
+    "run": (
+        "pipelines.commands.run",
+        "the whole workflow: [generate] etl validate features validate train score",
+    ),
     "models": ("pipelines.commands.models", "registered ensemble versions, aliases, metrics"),
     "promote": ("pipelines.commands.promote", "make VERSION the champion (manual override)"),
     "score": ("pipelines.commands.score", "batch scoring of a date or date range -> scores/"),

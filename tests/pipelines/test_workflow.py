@@ -9,6 +9,7 @@ import pytest
 
 from fraud_app.config import load_config
 from fraud_app.models.ensemble import FraudEnsemble
+from pipelines.cli import COMMANDS
 from pipelines.workflow.pipeline import run_workflow
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
@@ -35,6 +36,10 @@ def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path, monkeypatch)
     )
     # warm_up as `fraud-app run` calls it: GX and the tracking store on a thread
     result = run_workflow(spark, config, generate=True, run="t1", warm_up=True)
+
+    # `fraud-app run --help` names the steps the workflow runs, in order
+    listed = COMMANDS["run"][1].split(": ", 1)[1].replace("[", "").replace("]", "").split()
+    assert [name.split("_")[0] for name in result.steps] == listed
 
     etl = result.steps["etl"]
     assert etl["input_rows"] == etl["output_rows"] + etl["quarantine_rows"] + etl["duplicate_rows"]
