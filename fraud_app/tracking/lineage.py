@@ -131,7 +131,17 @@ def collect(spark, config) -> dict[str, Any]:
         out["tables"][name] = {"path": path, **_digest(spark, name, path)}
     out["feature_spec"] = feature_spec_lineage(config.features)
     out["git_commit"] = git_commit()
+    out["dlcore_backend"] = dlcore_backend()
     return out
+
+
+def dlcore_backend() -> str:
+    """The BLAS backend this process trains with (the workers use the driver's): `auto`
+    times the libraries per process, so a run on a loaded machine can pick the other one;
+    `DLCORE_BACKEND=<this>` repeats a run bit for bit."""
+    from dlcore.backends import get_ops
+
+    return get_ops().name
 
 
 def feature_spec_lineage(features) -> dict[str, Any] | None:

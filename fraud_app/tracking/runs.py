@@ -207,6 +207,8 @@ class MlflowTracker:
         params.update({"data.feature_spec.digest": spec.get("digest"),
                        "data.feature_spec.version": spec.get("version"),
                        "data.feature_spec.files": json.dumps(spec.get("files"))})  # fmt: skip
+        if lineage.get("dlcore_backend"):
+            params["dlcore.backend"] = lineage["dlcore_backend"]
         self._mlflow.log_params(params)
         if lineage.get("git_commit"):
             self._mlflow.set_tag("mlflow.source.git.commit", lineage["git_commit"])

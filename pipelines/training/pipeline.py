@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dlcore.backends import get_ops
 from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
@@ -169,6 +170,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         "registry": registry,
         "mlflow_run_id": tracker.run_id,
         "evaluations": evaluations,
+        "dlcore_backend": get_ops().name,  # DLCORE_BACKEND=<this> repeats the run bit for bit
     }
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
+from dlcore.backends import get_ops
 from fraud_app.config import load_config
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.tracking.models import resolve_model_dir
@@ -77,6 +78,7 @@ def test_training_run_is_one_tracked_run_with_nested_runs(spark, tmp_path, monke
     assert params["data.features.rows"] == params["data.canonical.rows"] == "3000"
     assert len(params["data.features.digest"]) == 16 and params["data.feature_spec.version"] == "1"
     assert params["n_features"] == "4"
+    assert params["dlcore.backend"] == saved["dlcore_backend"] == get_ops().name
     inputs = {d.dataset.name: d.dataset.digest for d in run.inputs.dataset_inputs}
     assert inputs == {"canonical": params["data.canonical.digest"],
                       "features": params["data.features.digest"]}  # fmt: skip
