@@ -16,11 +16,16 @@ check-python:
 	  { echo "error: Python >= 3.11 is required (found: $$($(PY) --version 2>&1)). Set PY=/path/to/python3.11."; exit 1; }
 
 check-java:
-	@command -v java >/dev/null 2>&1 || [ -x "$$JAVA_HOME/bin/java" ] || \
-	  { echo "error: Java 17 is required by Spark and was not found."; \
-	    echo "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless"; \
-	    echo "  macOS:         brew install openjdk@17"; \
-	    echo "  or set JAVA_HOME to a JDK 17 installation."; exit 1; }
+	@J="$${JAVA_HOME:+$$JAVA_HOME/bin/java}"; [ -x "$$J" ] || J="$$(command -v java)"; \
+	if [ -z "$$J" ]; then \
+	  echo "error: Java 17 is required by Spark and was not found."; \
+	  echo "  Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless"; \
+	  echo "  macOS:         brew install openjdk@17"; \
+	  echo "  or set JAVA_HOME to a JDK 17 installation."; exit 1; fi; \
+	MAJOR="$$("$$J" -version 2>&1 | awk -F'"' '/version/ {split($$2, v, "."); print (v[1] == "1") ? v[2] : v[1]; exit}')"; \
+	[ "$${MAJOR:-0}" -ge 17 ] 2>/dev/null || \
+	  { echo "error: Spark 4 needs Java 17 or newer; $$J is Java $${MAJOR:-of unknown version}."; \
+	    echo "  Install openjdk-17 and put it first on PATH, or set JAVA_HOME to it."; exit 1; }
 
 $(STAMP): pyproject.toml | check-python
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -35,6 +40,7 @@ demo: check-java venv
 
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
 test: check-java lint
