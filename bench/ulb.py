@@ -77,6 +77,20 @@ OURS = [  # BalancedBaggingClassifier configurations (chosen by validation AP)
 ]
 SINGLE = [dict(epochs=10.0), dict(epochs=10.0, posWeight=5.0)]
 XGB = [dict(max_depth=4), dict(max_depth=6)]
+COMMON = dict(validationIndicatorCol="is_val", earlyStoppingPatience=4, seed=0)
+
+
+def make_ours(cfg: dict):
+    """The estimator of one --ours configuration: a BalancedBaggingClassifier, or with
+    "estimator": "single" a DlcoreClassifier (to be mixed with ensembles by --mixes)."""
+    from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
+
+    cfg = dict(cfg)
+    kind = cfg.pop("estimator", "bagging")
+    if kind not in ("bagging", "single"):
+        raise ValueError(f"--ours {cfg}: estimator must be 'bagging' or 'single', got {kind!r}")
+    cls = DlcoreClassifier if kind == "single" else BalancedBaggingClassifier
+    return cls(**{**NET, **COMMON, **cfg})
 
 
 def load(rows: int | None):
@@ -465,24 +479,13 @@ def main(argv=None) -> int:
         "top_k": args.top_k,
     }
 
-    from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
+    from fraud_app.ml import DlcoreClassifier
 
     spark = spark_session("ulb-bench")
     spark.sparkContext.setLogLevel("ERROR")
     folds, arrays = spark_folds(spark, frame, ranges, test, args)
     out["features"] = arrays[0][0].shape[1]
-    common = dict(validationIndicatorCol="is_val", earlyStoppingPatience=4, seed=0)
     if "ours" not in args.skip:
-
-        def make_ours(c):
-            c = dict(c)  # "estimator": "single" = a DlcoreClassifier, to mix with ensembles
-            cls = (
-                DlcoreClassifier
-                if c.pop("estimator", None) == "single"
-                else BalancedBaggingClassifier
-            )
-            return cls(**{**NET, **common, **c})
-
         best = run_grid(
             "balanced_bagging", make_ours, args.ours, folds, tried, args.top_k, args.mixes
         )
@@ -496,7 +499,7 @@ def main(argv=None) -> int:
     if "single" not in args.skip:
 
         def make_single(c):
-            return DlcoreClassifier(**{**NET, **common, **c})
+            return DlcoreClassifier(**{**NET, **COMMON, **c})
 
         best = run_grid("dlcore_single", make_single, args.single, folds, tried)
         out["ulb_time_split_ap_single"], out["single_config"] = best["test_ap"], best["config"]
