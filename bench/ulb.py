@@ -14,7 +14,9 @@ i-th block of --val-share counted back from its end and fits on every row before
 chosen by the mean of its K validation APs; its test AP is fold 0's model's.
 With `--top-k K`, the mean probability of the k best configurations (k = 2..K, ranked by
 that score) is a candidate too, scored the same way (fold by fold) and chosen on the same
-footing.
+footing. With `--mixes '[[0, 3], ...]'` the mean of each named group of --ours
+configurations (indices) is a candidate too; an --ours configuration with
+"estimator": "single" is a DlcoreClassifier, so an ensemble can be mixed with one network.
 A configuration with "seeds": [...] is the mean probability of one model per seed (done by
 the benchmark; the estimator's own param for it is numRepeats). A configuration with
 "refit": true is trained again on fit + validation rows for its early-stopped iteration
