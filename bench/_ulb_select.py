@@ -69,6 +69,18 @@ def top_k_mixes(ranked: list[Scored], k_max: int) -> list[tuple[int, Scored]]:
     return [(k, mean_of(ranked[:k])) for k in range(2, min(k_max, len(ranked)) + 1)]
 
 
+def named_mixes(cands: list[Scored], groups: list[list[int]]) -> list[Scored]:
+    """The mean of each group of candidates, named by their indices (in the order given,
+    declared before the run: `--mixes`), e.g. an ensemble with a single network."""
+    for g in groups:
+        if len(g) < 2 or any(not 0 <= i < len(cands) for i in g):
+            raise ValueError(
+                f"--mixes {g}: each mix names at least two configurations by their index in "
+                f"--ours, 0..{len(cands) - 1}"
+            )
+    return [mean_of([cands[i] for i in g]) for g in groups]
+
+
 def hour_of_day(time_s: np.ndarray) -> np.ndarray:
     """(n, 2) float32: the hour of the day of `Time` (seconds since the first transaction,
     which the data set's authors place at midnight) on the unit circle (sin, cos)."""

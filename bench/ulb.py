@@ -14,7 +14,9 @@ i-th block of --val-share counted back from its end and fits on every row before
 chosen by the mean of its K validation APs; its test AP is fold 0's model's.
 With `--top-k K`, the mean probability of the k best configurations (k = 2..K, ranked by
 that score) is a candidate too, scored the same way (fold by fold) and chosen on the same
-footing.
+footing. With `--mixes '[[0, 3], ...]'` the mean of each named group of --ours
+configurations (indices) is a candidate too; an --ours configuration with
+"estimator": "single" is a DlcoreClassifier, so an ensemble can be mixed with one network.
 A configuration with "seeds": [...] is the mean probability of one model per seed (done by
 the benchmark; the estimator's own param for it is numRepeats). A configuration with
 "refit": true is trained again on fit + validation rows for its early-stopped iteration
@@ -57,7 +59,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _spark_common import machine, spark_session
 from _ulb_overhead import overhead
-from _ulb_select import Scored, ap, fold_score, hour_of_day, mean_of, time_folds, top_k_mixes
+from _ulb_select import (
+    Scored,
+    ap,
+    fold_score,
+    hour_of_day,
+    mean_of,
+    named_mixes,
+    time_folds,
+    top_k_mixes,
+)
 from data.get_ulb import ensure_ulb
 
 PCA = [f"V{i}" for i in range(1, 29)]
@@ -68,6 +79,20 @@ OURS = [  # BalancedBaggingClassifier configurations (chosen by validation AP)
 ]
 SINGLE = [dict(epochs=10.0), dict(epochs=10.0, posWeight=5.0)]
 XGB = [dict(max_depth=4), dict(max_depth=6)]
+COMMON = dict(validationIndicatorCol="is_val", earlyStoppingPatience=4, seed=0)
+
+
+def make_ours(cfg: dict):
+    """The estimator of one --ours configuration: a BalancedBaggingClassifier, or with
+    "estimator": "single" a DlcoreClassifier (to be mixed with ensembles by --mixes)."""
+    from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
+
+    cfg = dict(cfg)
+    kind = cfg.pop("estimator", "bagging")
+    if kind not in ("bagging", "single"):
+        raise ValueError(f"--ours {cfg}: estimator must be 'bagging' or 'single', got {kind!r}")
+    cls = DlcoreClassifier if kind == "single" else BalancedBaggingClassifier
+    return cls(**{**NET, **COMMON, **cfg})
 
 
 def load(rows: int | None):
@@ -257,28 +282,39 @@ def fit_config(name, make, cfg, folds, tried) -> tuple[dict, Scored]:
     return rec, Scored([f[1][:, -1] for f in fitted], test_p[:, -1])
 
 
-def run_grid(name, make, configs, folds, tried, top_k: int = 1) -> dict:
+def _mix_record(model, members, mix, folds, tried) -> tuple[dict, Scored]:
+    score, per_fold = fold_score([f.y_val for f in folds], mix.val)
+    rec = {
+        "model": model,
+        "config": {"mean_of": [r["config"] for r, _ in members]},
+        "val_ap": score,
+        "test_ap": ap(folds[0].y_test, mix.test),
+        "fit_s": round(sum(r["fit_s"] for r, _ in members), 1),
+    }
+    if len(folds) > 1:
+        rec["val_ap_per_fold"] = [round(a, 4) for a in per_fold]
+    tried.append(rec)
+    print(json.dumps(rec), file=sys.stderr, flush=True)
+    return rec, mix
+
+
+def run_grid(name, make, configs, folds, tried, top_k: int = 1, mixes=()) -> dict:
     """Fit each configuration (fit_config), then score the means of the top k (k = 2..top_k,
-    never refit ones: they have trained on the validation rows); the best on validation wins."""
+    never refit ones: they have trained on the validation rows) and of each group of
+    configurations named in `mixes` (indices into configs); the best on validation wins."""
     scored = [fit_config(name, make, c, folds, tried) for c in configs]
     ranked = sorted(
         (t for t in scored if not t[0]["config"].get("refit")), key=lambda t: -t[0]["val_ap"]
     )
-    for k, mix in top_k_mixes([s for _, s in ranked], top_k):
-        score, per_fold = fold_score([f.y_val for f in folds], mix.val)
-        rec = {
-            "model": f"{name}_top{k}",
-            "config": {"mean_of": [r["config"] for r, _ in ranked[:k]]},
-            "val_ap": score,
-            "test_ap": ap(folds[0].y_test, mix.test),
-            "fit_s": round(sum(r["fit_s"] for r, _ in ranked[:k]), 1),
-        }
-        if len(folds) > 1:
-            rec["val_ap_per_fold"] = [round(a, 4) for a in per_fold]
-        tried.append(rec)
-        print(json.dumps(rec), file=sys.stderr, flush=True)
-        scored.append((rec, mix))
-    return max(scored, key=lambda t: t[0]["val_ap"])[0]  # the first of equals, as before
+    extra = [
+        _mix_record(f"{name}_top{k}", ranked[:k], mix, folds, tried)
+        for k, mix in top_k_mixes([s for _, s in ranked], top_k)
+    ]
+    if any(scored[i][0]["config"].get("refit") for g in mixes for i in g):
+        raise ValueError(f"--mixes {list(mixes)}: a refit configuration has seen validation")
+    for g, mix in zip(mixes, named_mixes([s for _, s in scored], list(mixes)), strict=True):
+        extra.append(_mix_record(f"{name}_mix", [scored[i] for i in g], mix, folds, tried))
+    return max(scored + extra, key=lambda t: t[0]["val_ap"])[0]  # the first of equals
 
 
 def refit_chosen(make, best, folds, tried) -> dict:
@@ -389,6 +425,14 @@ def parse_args(argv):
         choices=["log_amount", "signed_log", "quantile"],
         help="feature preparation for every contender (see prepare)",
     )
+    parser.add_argument(
+        "--mixes",
+        type=json.loads,
+        default=[],
+        help="JSON list of index lists into --ours, e.g. [[0, 3]]: the mean probability of "
+        'each group is a candidate too (an --ours configuration with "estimator": "single" '
+        "is a DlcoreClassifier)",
+    )
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(
         "--refit",
@@ -437,19 +481,16 @@ def main(argv=None) -> int:
         "top_k": args.top_k,
     }
 
-    from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
+    from fraud_app.ml import DlcoreClassifier
 
     spark = spark_session("ulb-bench")
     spark.sparkContext.setLogLevel("ERROR")
     folds, arrays = spark_folds(spark, frame, ranges, test, args)
     out["features"] = arrays[0][0].shape[1]
-    common = dict(validationIndicatorCol="is_val", earlyStoppingPatience=4, seed=0)
     if "ours" not in args.skip:
-
-        def make_ours(c):
-            return BalancedBaggingClassifier(**{**NET, **common, **c})
-
-        best = run_grid("balanced_bagging", make_ours, args.ours, folds, tried, args.top_k)
+        best = run_grid(
+            "balanced_bagging", make_ours, args.ours, folds, tried, args.top_k, args.mixes
+        )
         out["ulb_time_split_ap"], out["ours_config"] = best["test_ap"], best["config"]
         if args.refit:  # the chosen configuration again, refit on fit + validation rows
             rec = refit_chosen(make_ours, best, folds, tried)
@@ -460,7 +501,7 @@ def main(argv=None) -> int:
     if "single" not in args.skip:
 
         def make_single(c):
-            return DlcoreClassifier(**{**NET, **common, **c})
+            return DlcoreClassifier(**{**NET, **COMMON, **c})
 
         best = run_grid("dlcore_single", make_single, args.single, folds, tried)
         out["ulb_time_split_ap_single"], out["single_config"] = best["test_ap"], best["config"]

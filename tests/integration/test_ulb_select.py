@@ -52,6 +52,31 @@ def test_fold_score_and_top_k_means():
     assert sel.top_k_mixes(cands, 1) == []
 
 
+def test_named_mixes_average_the_named_candidates_and_refuse_bad_indices():
+    rng = np.random.default_rng(1)
+    cands = [sel.Scored([rng.random(20), rng.random(10)], rng.random(15)) for _ in range(4)]
+    (mix,) = sel.named_mixes(cands, [[0, 3]])
+    np.testing.assert_allclose(mix.val[0], (cands[0].val[0] + cands[3].val[0]) / 2)
+    np.testing.assert_allclose(mix.val[1], (cands[0].val[1] + cands[3].val[1]) / 2)
+    np.testing.assert_allclose(mix.test, (cands[0].test + cands[3].test) / 2)
+    with pytest.raises(ValueError, match=r"--mixes \[0, 4\].*index in --ours, 0..3"):
+        sel.named_mixes(cands, [[0, 4]])
+    with pytest.raises(ValueError, match="at least two"):
+        sel.named_mixes(cands, [[2]])
+
+
+def test_an_ours_configuration_names_its_estimator():
+    from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
+
+    single = ulb.make_ours({"estimator": "single", "posWeight": 5.0})
+    assert type(single) is DlcoreClassifier and single.getPosWeight() == 5.0
+    bagging = ulb.make_ours({"numSubsets": 3})
+    assert type(bagging) is BalancedBaggingClassifier and bagging.getNumSubsets() == 3
+    assert bagging.getHiddenLayers() == ulb.NET["hiddenLayers"]
+    with pytest.raises(ValueError, match="estimator must be 'bagging' or 'single', got 'xgb'"):
+        ulb.make_ours({"estimator": "xgb"})
+
+
 def test_hour_of_day_is_periodic_over_days():
     h = sel.hour_of_day(np.array([0.0, 6 * 3600.0, 30 * 3600.0, 12 * 3600.0]))
     np.testing.assert_allclose(h[0], [0.0, 1.0], atol=1e-6)
