@@ -113,13 +113,14 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         """train_ensemble over this estimator's subsets of `train` (kwargs: validation,
         iterations and checkpoint_root, passed on)."""
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
+        wcol = self._opt(self.weightCol) or None
         summary, stats = None, None
         if self.whole_data_statistics and kwargs.get("warm_start") is None:
             summary = inspect_training_data(train, fcol, lcol, what)
             stats = summary.moments()
 
         def inspect(part: DataSummary) -> None:
-            check_summary(part, fcol, lcol, what, len(names) if names else None)
+            check_summary(part, fcol, lcol, what, len(names) if names else None, wcol)
 
         subsets = self._subsets(train, summary)
         return train_ensemble(
@@ -129,7 +130,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             stats=stats,
             features_col=fcol,
             label_col=lcol,
-            weight_col=self._opt(self.weightCol) or None,
+            weight_col=wcol,
             inspect=inspect,
             encoding_rows=train,
             member_seeds=self._member_seeds(cfg.seed, len(subsets)),
