@@ -117,6 +117,15 @@ def test_bagging_model_exposes_members_and_averages_them(vector_df):
     np.testing.assert_allclose(_probs(out), mean, RTOL, ATOL)
 
 
+@pytest.mark.parametrize("param", ["setPredictionCol", "setRawPredictionCol"])
+def test_output_columns_of_the_same_name_are_refused(fitted, vector_df, param):
+    """predictionCol = probabilityCol wrote the prediction under the probability's name
+    and no probability at all (the last of the same-named columns won), without a word."""
+    model = getattr(fitted.copy(), param)("probability")
+    with pytest.raises(SchemaError, match="must be different names .*'probability'"):
+        model.transform(vector_df)
+
+
 def _fit_error(df, **kwargs):
     with pytest.raises(SchemaError) as info:
         DlcoreClassifier(**FAST, **kwargs).fit(df)
