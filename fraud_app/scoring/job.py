@@ -29,7 +29,7 @@ from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.history import features_for_dates
 from fraud_app.scoring.model_source import ScoringModel, check_feature_names, load_scoring_model
-from fraud_app.scoring.partitions import PartitionSwap
+from fraud_app.scoring.partitions import PartitionSwap, output_lock
 from fraud_app.scoring.summary import date_summaries
 from fraud_app.scoring.tasks import task_errors
 
@@ -135,27 +135,28 @@ def run_scoring(
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)
     output = str(config.scoring.output or config.paths.resolve("scores"))
-    swap = PartitionSwap(HadoopFs(spark), output, job_id)
-    swap.recover()
-    scored = _scored_frame(spark, config, model, start, end, opts).persist()
-    scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
-    ids = [c for c in ID_COLUMNS if c in scored.columns]
-    try:
-        with task_errors():
-            (scored.select(*_output_columns(model, opts, scored_at, ids))
-                .repartition(PARTITION_COLUMN)
-                .sortWithinPartitions(PARTITION_COLUMN, *ids)
-                .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new))  # fmt: skip
-            reference = model.ensemble.metadata["scoring"]["reference"]
-            dates = date_summaries(scored, model.ensemble.feature_names, reference)
-    except BaseException:
-        swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
-        raise
-    finally:
-        scored.unpersist()
-    # A failure from here on leaves staging for recover(): `old` may hold a live date.
-    partitions = tuple(swap.swap(day) for day in swap.written_dates())
-    swap.cleanup()
+    with output_lock(output):  # recover() treats every other job's staging as dead
+        swap = PartitionSwap(HadoopFs(spark), output, job_id)
+        swap.recover()
+        scored = _scored_frame(spark, config, model, start, end, opts).persist()
+        scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+        ids = [c for c in ID_COLUMNS if c in scored.columns]
+        try:
+            with task_errors():
+                (scored.select(*_output_columns(model, opts, scored_at, ids))
+                    .repartition(PARTITION_COLUMN)
+                    .sortWithinPartitions(PARTITION_COLUMN, *ids)
+                    .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new))  # fmt: skip
+                reference = model.ensemble.metadata["scoring"]["reference"]
+                dates = date_summaries(scored, model.ensemble.feature_names, reference)
+        except BaseException:
+            swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
+            raise
+        finally:
+            scored.unpersist()
+        # A failure from here on leaves staging for recover(): `old` may hold a live date.
+        partitions = tuple(swap.swap(day) for day in swap.written_dates())
+        swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)
