@@ -20,10 +20,11 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
-from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
+from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError, ScoringInputError
 from fraud_app.etl.fs import HadoopFs, check_apart, read_table
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
+from fraud_app.features.spec import changed_definitions
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
@@ -104,6 +105,7 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     names = model.ensemble.feature_names
     spec_names = [f.name for f in feature_set.features]
     check_feature_names(names, spec_names, extra_ok=True)  # fail before reading any data
+    _check_definitions(model, feature_set)
     result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
     skipped = {s.name: list(s.missing) for s in result.skipped}
     check_feature_names(names, list(result.feature_names), skipped=skipped)
@@ -111,6 +113,20 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     ids = [c for c in ID_COLUMNS if c in result.df.columns]
     rows = result.df.select(*ids, PARTITION_COLUMN, vector)
     return score_dataframe(rows, model.ensemble, options=opts)
+
+
+def _check_definitions(model: ScoringModel, feature_set) -> None:
+    """A feature whose spec changed but kept its name would be scored with other values
+    than the model learned (models trained before definitions were stored: not checked)."""
+    stored = (model.ensemble.metadata.get("features") or {}).get("definitions")
+    changed = changed_definitions(stored, feature_set) if stored else {}
+    if changed:
+        shown = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
+        raise ScoringInputError(
+            f"the definition of {len(changed)} of the model's features changed in the feature "
+            f"specs since it was trained: {shown}. Score with the specs the model was trained "
+            "on (features.spec_dir / spec_files), or retrain the model on the current specs"
+        )
 
 
 def _output_columns(model: ScoringModel, opts: ScoringOptions, scored_at: dt.datetime, ids):

@@ -27,6 +27,7 @@ from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError, Scori
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.evaluate import run_evaluation
 from fraud_app.scoring.job import run_scoring
 from fraud_app.scoring.partitions import PartitionSwap
@@ -268,3 +269,23 @@ def test_a_second_job_on_the_same_output_is_refused(spark, trained):
     shutil.rmtree(out / "_staging")
     run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])  # lock released
     assert not (out / ".fraud-app.lock").exists()
+
+
+def test_a_feature_spec_changed_under_the_same_name_is_refused(spark, trained, tmp_path):
+    """time_since_previous's cap 30d -> 7d keeps the name card_seconds_since_prev: the job
+    scored the new values with the model trained on the old ones, exit 0."""
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "feature_specs", specs)
+    velocity = specs / "card_velocity.yaml"
+    assert "    cap: 30d\n" in velocity.read_text()
+    velocity.write_text(velocity.read_text().replace("    cap: 30d\n", "    cap: 7d\n"))
+    config = _config(trained["root"], **{"features.spec_dir": str(specs)})
+    day = trained["day"]
+    stored = FraudEnsemble.load(trained["model"]).metadata["features"]["definitions"]
+    assert stored["card_seconds_since_prev"]["cap"] == "30d"
+    with pytest.raises(
+        ScoringInputError,
+        match=r"definition of 1 of the model's features changed .*: card_seconds_since_prev "
+        r"\(cap: '30d' -> '7d'\)",
+    ):
+        run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
