@@ -147,7 +147,9 @@ def _as_row(part: DataSummary) -> dict:
     }
 
 
-def inspect_training_data(df: DataFrame, features: str, label: str, what: str) -> DataSummary:
+def inspect_training_data(
+    df: DataFrame, features: str, label: str, what: str, no_rows: str | None = None
+) -> DataSummary:
     """One pass over (features array, label double): checks + feature moments (for an
     estimator that needs the whole data's statistics before it splits it)."""
     parts = df.select(features, label).mapInArrow(_batch_summary(features, label), _SUMMARY_SCHEMA)
@@ -165,7 +167,7 @@ def inspect_training_data(df: DataFrame, features: str, label: str, what: str) -
             for r in rows
         ]
     )
-    check_summary(summary, features, label, what)
+    check_summary(summary, features, label, what, no_rows=no_rows)
     return summary
 
 
@@ -176,10 +178,12 @@ def check_summary(
     what: str,
     expected_width: int | None = None,
     weight: str | None = None,
+    no_rows: str | None = None,
 ) -> None:
-    """Every input error an estimator reports, each naming its column."""
+    """Every input error an estimator reports, each naming its column (no_rows: why there
+    are no rows, when the estimator knows better than 'the DataFrame has no rows')."""
     if summary.rows == 0:
-        raise EmptyInputError(f"{what}: the training DataFrame has no rows")
+        raise EmptyInputError(f"{what}: {no_rows or 'the training DataFrame has no rows'}")
     if summary.null_rows:
         raise SchemaError(
             f"{what}: features column {features!r} has {summary.null_rows} null rows; "

@@ -260,13 +260,18 @@ def test_a_worker_side_error_is_named_by_its_message(array_df):
     from fraud_app.errors import TrainingError
     from fraud_app.spark.trainer import prepare_training_data
 
+    section = DlcoreClassifier(**FAST).training_section()
     df = array_df.withColumn("w", F.when(F.col("id") == 5, -1.0).otherwise(1.0))
     data = prepare_training_data(
-        df, features_col="features", label_col="label", weight_col="w", num_workers=1
+        df,
+        features_col="features",
+        label_col="label",
+        weight_col="w",
+        num_workers=section.distributed.num_workers,
     )
     data.summary = dataclasses.replace(data.summary, negative_weights=0)
     with pytest.raises(TrainingError) as info:
-        _trainer(array_df, DlcoreClassifier(**FAST).training_section()).fit(data)
+        _trainer(array_df, section).fit(data)
     assert (
         "failed with an error a retry cannot fix: dlcore.errors.ConfigError: BCEWithLogits: "
         "sample_weight must be finite and >= 0" in str(info.value)
@@ -313,3 +318,16 @@ def test_bad_weights_are_named_by_bagging(array_df):
     )
     with pytest.raises(SchemaError, match=expected):
         BalancedBaggingClassifier(**FAST, numSubsets=2, weightCol="w").fit(df)
+
+
+@pytest.mark.parametrize("estimator", [DlcoreClassifier, BalancedBaggingClassifier])
+def test_validation_rows_that_take_every_row_are_named(vector_df, estimator):
+    """validationIndicatorCol true on every row (e.g. text 'yes', which Spark reads as
+    true) said 'the training DataFrame has no rows' of a DataFrame with 300 rows."""
+    df = vector_df.withColumn("v", F.lit("yes"))
+    with pytest.raises(
+        EmptyInputError,
+        match=f"{estimator.__name__}.fit: no training rows are left once the validation rows "
+        "are taken out \\(validationIndicatorCol 'v' is true for every row\\)",
+    ):
+        estimator(**FAST, validationIndicatorCol="v").fit(df)
