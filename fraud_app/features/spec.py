@@ -100,6 +100,35 @@ class FeatureSet:
         )
 
 
+def definitions(feature_set: FeatureSet, names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Each named feature's definition as plain JSON (kind, every field, and the label delay
+    of a label feature): stored with a model, so scoring can tell a feature whose spec
+    changed but whose name did not (e.g. time_since_previous's cap)."""
+    by_name = {f.name: f for f in feature_set.features}
+    out = {}
+    for name in names:
+        f = by_name.get(name)
+        if f is not None:
+            extra = {"label_delay_s": feature_set.label_delay_s} if f.uses_labels else {}
+            out[name] = {"kind": f.kind, **f.model_dump(mode="json"), **extra}
+    return out
+
+
+def changed_definitions(stored: dict[str, Any], feature_set: FeatureSet) -> dict[str, list[str]]:
+    """{feature: [field: stored -> now, ...]} for the stored features whose definition differs
+    from `feature_set`'s (features absent from it are the name check's business)."""
+    now = definitions(feature_set, stored)
+    changed = {}
+    for name, old in stored.items():
+        new = now.get(name)
+        if new is not None and new != old:
+            keys = sorted(set(old) | set(new), key=str)
+            changed[name] = [
+                f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)
+            ]
+    return changed
+
+
 def spec_paths(spec_dir: str | Path, files: Sequence[str] | None = None) -> list[Path]:
     """The spec files to read: `files` (relative to spec_dir) or every *.yaml/*.yml, sorted."""
     directory = Path(spec_dir)

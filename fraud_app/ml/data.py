@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraud_app.errors import EmptyInputError, SchemaError
-from fraud_app.spark.summary import DataSummary, check_content, summarize_arrays
+from fraud_app.spark.summary import DataSummary, check_content, check_weights, summarize_arrays
 
 _NUMERIC = (
     T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DecimalType
@@ -133,7 +133,8 @@ def _batch_summary(features: str, label: str):
 _EMPTY = (np.zeros(0), np.zeros(0))
 _SUMMARY_SCHEMA = (
     "rows long, positives long, widths array<long>, null_rows long, nonfinite long, "
-    "bad_labels long, bad_label_example double, s1 array<double>, s2 array<double>"
+    "bad_labels long, bad_label_example double, s1 array<double>, s2 array<double>, "
+    "negative_weights long, nonfinite_weights long, negative_weight_example double"
 )
 
 
@@ -146,7 +147,9 @@ def _as_row(part: DataSummary) -> dict:
     }
 
 
-def inspect_training_data(df: DataFrame, features: str, label: str, what: str) -> DataSummary:
+def inspect_training_data(
+    df: DataFrame, features: str, label: str, what: str, no_rows: str | None = None
+) -> DataSummary:
     """One pass over (features array, label double): checks + feature moments (for an
     estimator that needs the whole data's statistics before it splits it)."""
     parts = df.select(features, label).mapInArrow(_batch_summary(features, label), _SUMMARY_SCHEMA)
@@ -164,16 +167,23 @@ def inspect_training_data(df: DataFrame, features: str, label: str, what: str) -
             for r in rows
         ]
     )
-    check_summary(summary, features, label, what)
+    check_summary(summary, features, label, what, no_rows=no_rows)
     return summary
 
 
 def check_summary(
-    summary: DataSummary, features: str, label: str, what: str, expected_width: int | None = None
+    summary: DataSummary,
+    features: str,
+    label: str,
+    what: str,
+    expected_width: int | None = None,
+    weight: str | None = None,
+    no_rows: str | None = None,
 ) -> None:
-    """Every input error an estimator reports, each naming its column."""
+    """Every input error an estimator reports, each naming its column (no_rows: why there
+    are no rows, when the estimator knows better than 'the DataFrame has no rows')."""
     if summary.rows == 0:
-        raise EmptyInputError(f"{what}: the training DataFrame has no rows")
+        raise EmptyInputError(f"{what}: {no_rows or 'the training DataFrame has no rows'}")
     if summary.null_rows:
         raise SchemaError(
             f"{what}: features column {features!r} has {summary.null_rows} null rows; "
@@ -190,6 +200,7 @@ def check_summary(
             f"expected {expected_width}"
         )
     check_content(summary, features, label, what)
+    check_weights(summary, weight, what)
     if summary.positives in (0, summary.rows):  # after check_content: every label is 0 or 1
         only = "0 (no fraud)" if summary.positives == 0 else "1 (no normal)"
         raise EmptyInputError(

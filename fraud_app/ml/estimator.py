@@ -103,6 +103,16 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         flag = F.coalesce(F.col(HELD_OUT), F.lit(False))
         return df.where(~flag).select(*keep), df.where(flag).select(*keep)
 
+    def _no_training_rows(self) -> str:
+        vcol = self._opt(self.validationIndicatorCol)
+        if vcol:
+            why = f"validationIndicatorCol {vcol!r} is true for every row"
+            fix = "the column must be true for validation rows only (text such as 'yes' is true)"
+        else:
+            why = f"validationFraction {self.getOrDefault(self.validationFraction)} took them all"
+            fix = "give fit more rows or a smaller validationFraction"
+        return f"no training rows are left once the validation rows are taken out ({why}); {fix}"
+
     def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
         return [train]
 
@@ -113,13 +123,16 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         """train_ensemble over this estimator's subsets of `train` (kwargs: validation,
         iterations and checkpoint_root, passed on)."""
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
+        wcol = self._opt(self.weightCol) or None
         summary, stats = None, None
+        no_rows = self._no_training_rows() if self.has_validation() else None
         if self.whole_data_statistics and kwargs.get("warm_start") is None:
-            summary = inspect_training_data(train, fcol, lcol, what)
+            summary = inspect_training_data(train, fcol, lcol, what, no_rows)
             stats = summary.moments()
 
         def inspect(part: DataSummary) -> None:
-            check_summary(part, fcol, lcol, what, len(names) if names else None)
+            width = len(names) if names else None
+            check_summary(part, fcol, lcol, what, width, wcol, no_rows)
 
         subsets = self._subsets(train, summary)
         return train_ensemble(
@@ -129,7 +142,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             stats=stats,
             features_col=fcol,
             label_col=lcol,
-            weight_col=self._opt(self.weightCol) or None,
+            weight_col=wcol,
             inspect=inspect,
             encoding_rows=train,
             member_seeds=self._member_seeds(cfg.seed, len(subsets)),

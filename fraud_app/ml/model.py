@@ -115,7 +115,14 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         what = f"{type(self).__name__}.transform"
         feats = features_array(dataset, self.getFeaturesCol(), what)
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]
-        clash = [c for c in outputs if c and c in dataset.columns]
+        named = [c for c in outputs if c]
+        if len(set(named)) != len(named):
+            raise SchemaError(
+                f"{what}: rawPredictionCol, probabilityCol and predictionCol must be different "
+                f'names (or "" to leave one out). Received {outputs}; one column would '
+                "overwrite the other"
+            )
+        clash = [c for c in named if c in dataset.columns]
         if clash:
             raise SchemaError(
                 f"{what}: output column(s) {clash} already exist; rename them or set "

@@ -233,7 +233,7 @@ def train_ensemble(
         try:
             if inspect is not None:
                 inspect(data.summary)
-            require_trainable(data.summary, data.partition_rows, features_col)
+            require_trainable(data.summary, data.partition_rows, features_col, weight_col)
             names = names or [f"f{i}" for i in range(data.summary.width)]
             if warm_start is not None:
                 model = copy_model(warm_start.members[k])

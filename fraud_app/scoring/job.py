@@ -20,16 +20,17 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
-from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
+from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError, ScoringInputError
 from fraud_app.etl.fs import HadoopFs, check_apart, read_table
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
+from fraud_app.features.spec import changed_definitions
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.history import features_for_dates
 from fraud_app.scoring.model_source import ScoringModel, check_feature_names, load_scoring_model
-from fraud_app.scoring.partitions import PartitionSwap
+from fraud_app.scoring.partitions import PartitionSwap, output_lock
 from fraud_app.scoring.summary import date_summaries
 from fraud_app.scoring.tasks import task_errors
 
@@ -104,6 +105,7 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     names = model.ensemble.feature_names
     spec_names = [f.name for f in feature_set.features]
     check_feature_names(names, spec_names, extra_ok=True)  # fail before reading any data
+    _check_definitions(model, feature_set)
     result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
     skipped = {s.name: list(s.missing) for s in result.skipped}
     check_feature_names(names, list(result.feature_names), skipped=skipped)
@@ -111,6 +113,20 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     ids = [c for c in ID_COLUMNS if c in result.df.columns]
     rows = result.df.select(*ids, PARTITION_COLUMN, vector)
     return score_dataframe(rows, model.ensemble, options=opts)
+
+
+def _check_definitions(model: ScoringModel, feature_set) -> None:
+    """A feature whose spec changed but kept its name would be scored with other values
+    than the model learned (models trained before definitions were stored: not checked)."""
+    stored = (model.ensemble.metadata.get("features") or {}).get("definitions")
+    changed = changed_definitions(stored, feature_set) if stored else {}
+    if changed:
+        shown = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
+        raise ScoringInputError(
+            f"the definition of {len(changed)} of the model's features changed in the feature "
+            f"specs since it was trained: {shown}. Score with the specs the model was trained "
+            "on (features.spec_dir / spec_files), or retrain the model on the current specs"
+        )
 
 
 def _output_columns(model: ScoringModel, opts: ScoringOptions, scored_at: dt.datetime, ids):
@@ -135,27 +151,28 @@ def run_scoring(
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)
     output = str(config.scoring.output or config.paths.resolve("scores"))
-    swap = PartitionSwap(HadoopFs(spark), output, job_id)
-    swap.recover()
-    scored = _scored_frame(spark, config, model, start, end, opts).persist()
-    scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
-    ids = [c for c in ID_COLUMNS if c in scored.columns]
-    try:
-        with task_errors():
-            (scored.select(*_output_columns(model, opts, scored_at, ids))
-                .repartition(PARTITION_COLUMN)
-                .sortWithinPartitions(PARTITION_COLUMN, *ids)
-                .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new))  # fmt: skip
-            reference = model.ensemble.metadata["scoring"]["reference"]
-            dates = date_summaries(scored, model.ensemble.feature_names, reference)
-    except BaseException:
-        swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
-        raise
-    finally:
-        scored.unpersist()
-    # A failure from here on leaves staging for recover(): `old` may hold a live date.
-    partitions = tuple(swap.swap(day) for day in swap.written_dates())
-    swap.cleanup()
+    with output_lock(output):  # recover() treats every other job's staging as dead
+        swap = PartitionSwap(HadoopFs(spark), output, job_id)
+        swap.recover()
+        scored = _scored_frame(spark, config, model, start, end, opts).persist()
+        scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+        ids = [c for c in ID_COLUMNS if c in scored.columns]
+        try:
+            with task_errors():
+                (scored.select(*_output_columns(model, opts, scored_at, ids))
+                    .repartition(PARTITION_COLUMN)
+                    .sortWithinPartitions(PARTITION_COLUMN, *ids)
+                    .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new))  # fmt: skip
+                reference = model.ensemble.metadata["scoring"]["reference"]
+                dates = date_summaries(scored, model.ensemble.feature_names, reference)
+        except BaseException:
+            swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
+            raise
+        finally:
+            scored.unpersist()
+        # A failure from here on leaves staging for recover(): `old` may hold a live date.
+        partitions = tuple(swap.swap(day) for day in swap.written_dates())
+        swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)

@@ -9,15 +9,18 @@ two renames (final -> old, new -> final), each atomic on a local disk or HDFS: a
 replaces a date, and a job killed before its swaps leaves every previous partition as it
 was. A kill between the two renames of one date leaves that date only in `old`;
 `recover` (run at the start of every job) moves it back and removes dead jobs' staging.
-One scoring job per output path at a time.
+One scoring job per output path at a time (`output_lock`): a second one would take the
+first one's staging for a dead job's and delete it, or restore a date it is swapping.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 
 from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.lock import RootLock
 from fraud_app.schema import PARTITION_COLUMN
 
 logger = logging.getLogger(__name__)
@@ -27,6 +30,17 @@ STAGING = "_staging"
 
 def partition_name(day: dt.date | str) -> str:
     return f"{PARTITION_COLUMN}={day}"
+
+
+def output_lock(output: str):
+    """Context manager: the run lock (`fraud_app.etl.lock.RootLock`) of a local output
+    folder, `<output>/.fraud-app.lock` (Spark and pyarrow skip names starting with '.');
+    ConcurrentRunError while another live job holds it. A remote output (hdfs://, s3a://)
+    is not locked: the scheduler must run one job per output there."""
+    if "://" in output and not output.startswith("file:"):
+        logger.info("scoring output %s is not local: no job lock is taken", output)
+        return contextlib.nullcontext()
+    return RootLock(output, "score")
 
 
 class PartitionSwap:

@@ -32,6 +32,11 @@ class DataSummary:
     bad_label_example: float
     s1: np.ndarray  # per-feature sum of the finite values (float64)
     s2: np.ndarray  # per-feature sum of their squares
+    # per-row weights (when the data has a weight column): rows whose weight is negative,
+    # and rows whose weight is null, NaN or infinite (a null reaches the blocks as NaN)
+    negative_weights: int = 0
+    nonfinite_weights: int = 0
+    negative_weight_example: float = 0.0
 
     @property
     def width(self) -> int | None:
@@ -57,12 +62,19 @@ class DataSummary:
             bad_label_example=next((p.bad_label_example for p in parts if p.bad_labels), 0.0),
             s1=np.sum([p.s1 for p in sums], axis=0) if len(width) == 1 else np.zeros(0),
             s2=np.sum([p.s2 for p in sums], axis=0) if len(width) == 1 else np.zeros(0),
+            negative_weights=sum(p.negative_weights for p in parts),
+            nonfinite_weights=sum(p.nonfinite_weights for p in parts),
+            negative_weight_example=next(
+                (p.negative_weight_example for p in parts if p.negative_weights), 0.0
+            ),
         )
 
 
-def summarize_arrays(X: np.ndarray, y: np.ndarray) -> DataSummary:
-    """The summary of one batch of rows (X float32 (n, d), y float labels)."""
+def summarize_arrays(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> DataSummary:
+    """The summary of one batch of rows (X float32 (n, d), y float labels, w weights or None)."""
     finite = np.isfinite(X)
+    w_finite = np.isfinite(w) if w is not None else np.ones(0, bool)
+    negative = w[w_finite & (w < 0)] if w is not None else np.zeros(0)
     Xf = np.where(finite, X, 0).astype(np.float64)
     bad = ~((y == 0) | (y == 1))
     return DataSummary(
@@ -75,6 +87,9 @@ def summarize_arrays(X: np.ndarray, y: np.ndarray) -> DataSummary:
         bad_label_example=float(y[bad][0]) if bad.any() else 0.0,
         s1=Xf.sum(0),
         s2=(Xf * Xf).sum(0),
+        negative_weights=int(negative.size),
+        nonfinite_weights=int(w_finite.size - np.count_nonzero(w_finite)),
+        negative_weight_example=float(negative[0]) if negative.size else 0.0,
     )
 
 
@@ -84,11 +99,12 @@ def _summarize_blob(blob: bytes) -> DataSummary:
         rows, nulls, wmin, wmax = problem
         widths = tuple(sorted({w for w in (wmin, wmax) if w or not nulls}))
         return DataSummary(rows, 0, widths, nulls, 0, 0, 0.0, np.zeros(0), np.zeros(0))
-    _, n, feats, _ = _HEADER.unpack_from(blob, 0)
+    _, n, feats, has_w = _HEADER.unpack_from(blob, 0)
     off = _HEADER.size
     X = np.frombuffer(blob, np.float32, n * feats, off).reshape(n, feats)
     y = np.frombuffer(blob, np.float32, n, off + 4 * n * feats)
-    return summarize_arrays(X, y)
+    w = np.frombuffer(blob, np.float32, n, off + 4 * n * (feats + 1)) if has_w else None
+    return summarize_arrays(X, y, w)
 
 
 def _partition_summary(index: int, it: Iterator[bytes]):
@@ -106,9 +122,11 @@ def summarize_blocks(blocks) -> tuple[DataSummary, list[int]]:
     return DataSummary.combine([p for p in parts if p is not None]), rows
 
 
-def require_trainable(summary: DataSummary, rows: list[int], features_col: str) -> None:
-    """The structural errors no training can get through: no rows, an empty worker
-    partition, null or ragged feature vectors."""
+def require_trainable(
+    summary: DataSummary, rows: list[int], features_col: str, weight_col: str | None = None
+) -> None:
+    """The errors no training can get through: no rows, an empty worker partition, null or
+    ragged feature vectors, weights that are negative, null, NaN or infinite."""
     if summary.rows == 0:
         raise EmptyInputError("the training DataFrame has no rows")
     if summary.null_rows or len(summary.widths) != 1:
@@ -120,6 +138,25 @@ def require_trainable(summary: DataSummary, rows: list[int], features_col: str) 
             f"worker partition(s) {empty} of {len(rows)} received no rows "
             f"({summary.rows} rows in all); use fewer workers than rows"
         )
+    check_weights(summary, weight_col)
+
+
+def check_weights(summary: DataSummary, weight_col: str | None, what: str = "") -> None:
+    """Per-row weights must be finite and >= 0 (dlcore's loss refuses others in the training
+    tasks, where a null showed as `nan` and the error named no column)."""
+    if not (summary.negative_weights or summary.nonfinite_weights):
+        return
+    found = []
+    if summary.negative_weights:
+        example = summary.negative_weight_example
+        found.append(f"{summary.negative_weights} negative (e.g. {example!r})")
+    if summary.nonfinite_weights:
+        found.append(f"{summary.nonfinite_weights} null, NaN or infinite")
+    raise SchemaError(
+        f"{what + ': ' if what else ''}weight column {weight_col or 'weight'!r} must hold finite weights "
+        f">= 0; of the {summary.rows} training rows, {' and '.join(found)}. Drop those rows "
+        "or fix their weights (e.g. F.coalesce(weight, F.lit(1.0)) for missing ones)"
+    )
 
 
 def check_content(summary: DataSummary, features_col: str, label_col: str, what: str) -> None:

@@ -57,6 +57,7 @@ class TrainingData:
     summary: DataSummary
     features_col: str
     spark: Any
+    weight_col: str | None = None
 
     def unpersist(self) -> None:
         self.blocks.unpersist()
@@ -80,7 +81,7 @@ def prepare_training_data(
     except BaseException:
         blocks.unpersist()
         raise
-    return TrainingData(blocks, rows, summary, features_col, df.sparkSession)
+    return TrainingData(blocks, rows, summary, features_col, df.sparkSession, weight_col)
 
 
 class DistributedTrainer:
@@ -146,7 +147,7 @@ class DistributedTrainer:
                         validation_df, features_col=features_col, label_col=label_col
                     )
                 )
-            require_trainable(data.summary, data.partition_rows, data.features_col)
+            require_trainable(data.summary, data.partition_rows, data.features_col, data.weight_col)
             if len(data.partition_rows) != cfg.num_workers:
                 raise TrainingError(
                     f"the training data has {len(data.partition_rows)} partitions; this run "

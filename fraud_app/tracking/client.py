@@ -74,6 +74,19 @@ def check_reachable(uri: str, timeout_s: float) -> None:
             ) from None
 
 
+def require_store(uri: str) -> None:
+    """TrackingError when `uri` is a sqlite store whose database file does not exist."""
+    if urllib.parse.urlparse(uri).scheme != "sqlite":
+        return
+    db = Path(uri[len("sqlite:///") :])
+    if not db.is_file():
+        raise TrackingError(
+            f"tracking store {uri} does not exist (no file {db}), so no model is registered "
+            "there. Check paths.root / tracking.uri / MLFLOW_TRACKING_URI (the store of "
+            "`fraud-app train` is <paths.root>/mlflow.db by default)"
+        )
+
+
 # MLflow settings the user exported win over ours; read once, at import.
 _USER_SET = {
     k: os.environ.get(k)
@@ -96,8 +109,13 @@ def _bound_http_waits(timeout_s: float) -> None:
             os.environ[key] = value
 
 
-def connect(config) -> Store:
-    """Set the tracking and registry URI for this process; get or create the experiment."""
+def connect(config, *, must_exist: bool = False) -> Store:
+    """Set the tracking and registry URI for this process; get or create the experiment.
+    must_exist: a command that only reads the registry (models, promote, a models:/ URI)
+    refuses a sqlite store whose file does not exist instead of creating an empty one there
+    (a wrong paths.root or tracking.uri then said the model does not exist; train one)."""
+    if must_exist:
+        require_store(tracking_uri(config))
     store = open_store(config)
     logger.info("tracking: %s experiment %r (%s)", store.uri, store.experiment_name,
                 store.artifact_location)  # fmt: skip
@@ -146,8 +164,10 @@ def _open_store(config) -> Store:
             exp_id = client.create_experiment(name, artifact_location=location)
             exp = client.get_experiment(exp_id)
     except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
+        # first line only: sqlalchemy appends the SQL and a link on lines of their own
+        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise TrackingError(
-            f"tracking store {uri}: cannot open experiment {name!r}: {exc}"
+            f"tracking store {uri}: cannot open experiment {name!r}: {why}"
         ) from exc
     return Store(uri, exp.experiment_id, name, exp.artifact_location)
 

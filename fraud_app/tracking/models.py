@@ -86,7 +86,7 @@ def resolve_model_dir(uri: str, *, config=None) -> Path:
     if config is not None:
         from fraud_app.tracking.client import connect
 
-        connect(config)
+        connect(config, must_exist=True)
     import mlflow
     from mlflow.exceptions import MlflowException
 

@@ -24,7 +24,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.tracking.client import client, connect
     from fraud_app.tracking.registry import list_versions
 
-    store = connect(config)
+    store = connect(config, must_exist=True)
     name = args.name or config.registry.model_name
     rows = list_versions(client(store.uri), name)
     if args.json:

@@ -23,7 +23,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.tracking.client import client, connect
     from fraud_app.tracking.registry import promote
 
-    store = connect(config)
+    store = connect(config, must_exist=True)
     name = args.name or config.registry.model_name
     d = promote(
         client(store.uri), name, args.version, experiment_id=store.experiment_id,

@@ -22,6 +22,8 @@ from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
 from fraud_app.features.checks import constant_features
+from fraud_app.features.pipeline import feature_set_from_config
+from fraud_app.features.spec import definitions
 from fraud_app.features.table import read_feature_table
 from fraud_app.models.train import refit_iterations, refit_plan
 from fraud_app.naming import check_name
@@ -130,6 +132,10 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     final.ensemble.metadata["scoring"] = nodes.scoring_metadata(
         splits, final.ensemble, final_val["fraud_score"], config, vector
     )
+    # each feature's spec, so scoring can refuse a spec changed under the same name
+    final.ensemble.metadata["features"] = {
+        "definitions": definitions(feature_set_from_config(config.features), names)
+    }
     model_path = final.ensemble.save(paths.resolve("models") / run)
     lap("scoring_metadata_and_save")
     # MLflow logs the model and runs the promotion gate while the test window is scored.

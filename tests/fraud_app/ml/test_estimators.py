@@ -117,6 +117,15 @@ def test_bagging_model_exposes_members_and_averages_them(vector_df):
     np.testing.assert_allclose(_probs(out), mean, RTOL, ATOL)
 
 
+@pytest.mark.parametrize("param", ["setPredictionCol", "setRawPredictionCol"])
+def test_output_columns_of_the_same_name_are_refused(fitted, vector_df, param):
+    """predictionCol = probabilityCol wrote the prediction under the probability's name
+    and no probability at all (the last of the same-named columns won), without a word."""
+    model = getattr(fitted.copy(), param)("probability")
+    with pytest.raises(SchemaError, match="must be different names .*'probability'"):
+        model.transform(vector_df)
+
+
 def _fit_error(df, **kwargs):
     with pytest.raises(SchemaError) as info:
         DlcoreClassifier(**FAST, **kwargs).fit(df)
@@ -231,15 +240,94 @@ def test_label_text_that_is_not_0_or_1_is_named(vector_df):
     assert "'label'" in msg and "0 and 1" in msg and "1 rows do not" in msg
 
 
-def test_a_worker_side_error_is_named_by_its_message(array_df):
-    """A negative weight fails in the training tasks (dlcore's loss checks it): the error
-    named the traceback's source line `raise ConfigError(` instead of the message."""
-    from fraud_app.errors import TrainingError
+def _trainer(array_df, section):
+    model = build_model(section.model, 4, 5)
+    model.layer.layers[0].set_statistics(*feature_statistics(array_df, "features"))
+    return DistributedTrainer(
+        model,
+        build_loss(section.loss),
+        build_optimizer(section.optimizer),
+        section.distributed.to_config(seed=5, checkpoint_dir=None),
+    )
 
+
+def test_a_worker_side_error_is_named_by_its_message(array_df):
+    """An error raised in the training tasks is named by its message: it named the
+    traceback's source line `raise ConfigError(` instead. A negative weight reaches dlcore's
+    loss only past the driver's check, so the test clears the summary's weight counts."""
+    import dataclasses
+
+    from fraud_app.errors import TrainingError
+    from fraud_app.spark.trainer import prepare_training_data
+
+    section = DlcoreClassifier(**FAST).training_section()
     df = array_df.withColumn("w", F.when(F.col("id") == 5, -1.0).otherwise(1.0))
+    data = prepare_training_data(
+        df,
+        features_col="features",
+        label_col="label",
+        weight_col="w",
+        num_workers=section.distributed.num_workers,
+    )
+    data.summary = dataclasses.replace(data.summary, negative_weights=0)
     with pytest.raises(TrainingError) as info:
-        DlcoreClassifier(**FAST, weightCol="w").fit(df)
+        _trainer(array_df, section).fit(data)
     assert (
         "failed with an error a retry cannot fix: dlcore.errors.ConfigError: BCEWithLogits: "
         "sample_weight must be finite and >= 0" in str(info.value)
     ), str(info.value)
+
+
+_BAD_WEIGHTS = {
+    "negative": (
+        lambda: F.when(F.col("id") == 5, -1.0).otherwise(1.0),
+        "1 negative \\(e.g. -1.0\\)\\. Drop",
+    ),
+    # F.when without otherwise: every other row's weight is null (the worker's error then
+    # showed the -1 as `nan`, the first bad value it met)
+    "negative among nulls": (
+        lambda: F.when(F.col("id") == 5, -1.0),
+        "1 negative \\(e.g. -1.0\\) and 299 null, NaN or infinite",
+    ),
+    "NaN": (lambda: F.when(F.col("id") == 7, float("nan")).otherwise(2.0), "1 null, NaN or inf"),
+}
+
+
+@pytest.mark.parametrize("case", list(_BAD_WEIGHTS))
+def test_bad_weights_are_named_on_the_driver(array_df, case):
+    """Weights that are negative, null or NaN: one SchemaError naming the weight column and
+    the counts, from the trainer's data pass, before any training task starts (it was the
+    training task's TrainingError around dlcore's loss error, naming no column, with the
+    first bad value met, so a -1 among null weights showed as `nan`)."""
+    column, found = _BAD_WEIGHTS[case]
+    df = array_df.withColumn("w", column().cast("double"))
+    expected = (
+        "DlcoreClassifier.fit: weight column 'w' must hold finite weights >= 0; "
+        f"of the 300 training rows, {found}"
+    )
+    with pytest.raises(SchemaError, match=expected):
+        DlcoreClassifier(**FAST, weightCol="w").fit(df)
+
+
+def test_bad_weights_are_named_by_bagging(array_df):
+    """The same check for each balanced subset of BalancedBaggingClassifier."""
+    df = array_df.withColumn("w", F.when(F.col("id") % 3 == 0, -2.0).otherwise(1.0))
+    expected = (
+        "BalancedBaggingClassifier.fit: weight column 'w' must hold finite weights >= 0; "
+        "of the \\d+ training rows, \\d+ negative \\(e.g. -2.0\\)"
+    )
+    with pytest.raises(SchemaError, match=expected):
+        BalancedBaggingClassifier(**FAST, numSubsets=2, weightCol="w").fit(df)
+
+
+@pytest.mark.parametrize("estimator", [DlcoreClassifier, BalancedBaggingClassifier])
+def test_validation_rows_that_take_every_row_are_named(vector_df, estimator):
+    """validationIndicatorCol true on every row (e.g. text 'yes', which Spark reads as
+    true) said 'the training DataFrame has no rows' of a DataFrame with 300 rows."""
+    df = vector_df.withColumn("v", F.lit("yes"))
+    with pytest.raises(
+        EmptyInputError,
+        match=f"{estimator.__name__}.fit: no training rows are left once the validation rows "
+        "are taken out \\(validationIndicatorCol 'v' is true for every row\\)",
+    ):
+        estimator(**FAST, validationIndicatorCol="v").fit(df)

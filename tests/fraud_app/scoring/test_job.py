@@ -27,6 +27,7 @@ from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError, Scori
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.evaluate import run_evaluation
 from fraud_app.scoring.job import run_scoring
 from fraud_app.scoring.partitions import PartitionSwap
@@ -234,3 +235,57 @@ def test_killed_job_leaves_the_previous_partition_intact(spark, trained, tmp_pat
     assert after.equals(before)  # readable, complete, the previous content
     run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])  # cleans up
     assert not (root / "scores" / "_staging").exists()
+
+
+def test_a_second_job_on_the_same_output_is_refused(spark, trained):
+    """Two jobs on one output (a scheduler's retry beside a slow run, a parallel backfill):
+    the second one's recover() took the first one's staging for a dead job's and deleted
+    it (its write then failed or lost files), or restored a date the first one was
+    swapping. Now it is refused, naming the holder, and touches nothing."""
+    from fraud_app.errors import ConcurrentRunError
+
+    config, day, root = trained["config"], trained["day"], trained["root"]
+    out = root / "scores"
+    running = out / "_staging" / "running-job" / "new" / "event_date=2024-01-02"
+    running.mkdir(parents=True)
+    (running / "part-0.parquet").write_text("being written")
+    holder = (
+        "import sys; from fraud_app.scoring.partitions import output_lock\n"
+        f"with output_lock({str(out)!r}):\n"
+        "    print('held', flush=True); sys.stdin.readline()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", holder], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(ConcurrentRunError, match=f"writing to {out}: score \\(pid {proc.pid}"):
+            run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+        assert (running / "part-0.parquet").read_text() == "being written"
+    finally:
+        proc.communicate("\n", timeout=60)
+    shutil.rmtree(out / "_staging")
+    run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])  # lock released
+    assert not (out / ".fraud-app.lock").exists()
+
+
+def test_a_feature_spec_changed_under_the_same_name_is_refused(spark, trained, tmp_path):
+    """time_since_previous's cap 30d -> 7d keeps the name card_seconds_since_prev: the job
+    scored the new values with the model trained on the old ones, exit 0."""
+    specs = tmp_path / "specs"
+    shutil.copytree(ROOT / "feature_specs", specs)
+    velocity = specs / "card_velocity.yaml"
+    assert "    cap: 30d\n" in velocity.read_text()
+    velocity.write_text(velocity.read_text().replace("    cap: 30d\n", "    cap: 7d\n"))
+    config = _config(trained["root"], **{"features.spec_dir": str(specs)})
+    day = trained["day"]
+    stored = FraudEnsemble.load(trained["model"]).metadata["features"]["definitions"]
+    assert stored["card_seconds_since_prev"]["cap"] == "30d"
+    with pytest.raises(
+        ScoringInputError,
+        match=r"definition of 1 of the model's features changed .*: card_seconds_since_prev "
+        r"\(cap: '30d' -> '7d'\)",
+    ):
+        run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])

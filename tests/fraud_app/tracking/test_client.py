@@ -32,3 +32,26 @@ def test_an_unsupported_uri_scheme_is_a_tracking_error(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     with pytest.raises(TrackingError, match=r"tracking store foo://bar: cannot open experiment"):
         connect(h.config(tmp_path, **{"tracking.uri": "foo://bar"}))
+
+
+def test_a_registry_read_refuses_a_store_that_does_not_exist(tmp_path, monkeypatch):
+    """`fraud-app models` / `promote` / a models:/ URI with a wrong paths.root or
+    tracking.uri created an empty store there and said the model does not exist, train
+    one; they now name the missing store, and create nothing."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    config = h.config(tmp_path / "typo")
+    with pytest.raises(TrackingError, match=r"mlflow\.db does not exist \(no file .*Check paths"):
+        connect(config, must_exist=True)
+    assert not (tmp_path / "typo" / "mlflow.db").exists()
+    connect(config)  # a writer (train) creates it
+    connect(config, must_exist=True)
+
+
+def test_a_file_that_is_not_a_database_is_one_line(tmp_path, monkeypatch):
+    """sqlalchemy's message adds the SQL and a link on lines of their own."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    (tmp_path / "notes.db").write_text("not sqlite " * 100)
+    config = h.config(tmp_path, **{"tracking.uri": f"sqlite:///{tmp_path / 'notes.db'}"})
+    with pytest.raises(TrackingError, match="file is not a database") as info:
+        connect(config)
+    assert "\n" not in str(info.value), str(info.value)
