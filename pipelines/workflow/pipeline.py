@@ -22,7 +22,12 @@ from pathlib import Path
 from typing import Any
 
 from fraud_app.config import AppConfig
-from fraud_app.data.generator import generate_raw, write_raw
+from fraud_app.data.generator import (
+    RAW_COLUMN_NAMES,
+    RAW_TIMESTAMP_FORMAT,
+    generate_raw,
+    write_raw,
+)
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.naming import check_name
@@ -79,6 +84,25 @@ def start_warm_up(config: AppConfig) -> threading.Thread:
     return thread
 
 
+def reading_generated(config: AppConfig) -> AppConfig:
+    """config whose ETL reads the files the generate step wrote: the etl settings a user
+    left unset (column mapping, timestamp format, file format) take the generator's, so
+    `run --generate` works on the built-in defaults, not only with configs/demo.yaml's
+    mapping. Settings the user gave are kept."""
+    etl = config.etl
+    update: dict[str, Any] = {}
+    if not etl.columns:
+        update["columns"] = dict(RAW_COLUMN_NAMES)
+    if etl.timestamp_format is None:
+        update["timestamp_format"] = RAW_TIMESTAMP_FORMAT
+    if etl.format is None:
+        update["format"] = config.generate.format
+    if not update:
+        return config
+    logger.info("ETL reads the generated files with the generator's %s", ", ".join(update))
+    return config.model_copy(update={"etl": etl.model_copy(update=update)})
+
+
 def run_workflow(
     spark, config: AppConfig, *, generate: bool, run: str | None = None, warm_up: bool = False
 ) -> WorkflowResult:
@@ -98,6 +122,7 @@ def run_workflow(
 
         _timed(result, "generate", generate_and_write)
         result.steps["generate"] = {"output": raw, "rows": config.generate.n_transactions}
+        config = reading_generated(config)
     etl = _timed(result, "etl", run_etl, spark, config)
     result.steps["etl"] = etl.to_dict()
     canonical = spark.read.parquet(str(paths.resolve("canonical")))
