@@ -21,8 +21,10 @@ class ModelSection(Section):
     standardize_clip: float | None = Field(10.0, gt=0)
     # "piecewise_linear": after Standardize, every feature also enters as `encoding_bins`
     # piecewise-linear columns on quantile bins of the training window (stored in the model;
-    # dlcore.layers.PiecewiseLinear). "none": the standardised features only.
-    encoding: Literal["none", "piecewise_linear"] = "none"
+    # dlcore.layers.PiecewiseLinear). "none": the standardised features only. The training
+    # defaults are the settings measured best in docs/BENCHMARKS.md (issue 10), as in
+    # configs/demo.yaml, so a config that sets only paths trains the same kind of model.
+    encoding: Literal["none", "piecewise_linear"] = "piecewise_linear"
     encoding_bins: int = Field(8, ge=1, le=64)
 
 
@@ -35,7 +37,7 @@ class LossSection(Section):
 
 class OptimizerSection(Section):
     type: Literal["adam", "adamw", "sgd", "lars"] = "adam"
-    learning_rate: float = Field(1e-3, gt=0)
+    learning_rate: float = Field(3e-3, gt=0)  # x global batch / 256 with scale_lr
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.9, ge=0, lt=1)
     clip_norm: float | None = Field(None, gt=0)
@@ -46,7 +48,7 @@ class EarlyStoppingSection(Section):
     (evaluated every `every_epochs` passes over its training subset, or every `every_groups`
     groups); epochs / iterations is then the maximum. See fraud_app.spark.early_stopping."""
 
-    patience: int = Field(3, ge=1)
+    patience: int = Field(5, ge=1)
     restore_best: bool = True
     every_epochs: float | None = Field(1.0, gt=0)
     every_groups: int | None = Field(None, ge=1)
@@ -62,8 +64,8 @@ class DistributedSection(Section):
     """Maps onto fraud_app.spark.config.DistributedConfig (see its docstring)."""
 
     num_workers: int = Field(2, ge=1)
-    global_batch_size: int = Field(1024, ge=1)
-    epochs: float | None = Field(3.0, gt=0)
+    global_batch_size: int = Field(512, ge=1)
+    epochs: float | None = Field(60.0, gt=0)  # the maximum: early stopping chooses
     iterations: int | None = Field(None, ge=1)
     group_size: int | Literal["auto"] = "auto"
     stage_groups: int | Literal["auto"] = "auto"
@@ -75,7 +77,7 @@ class DistributedSection(Section):
     topology: Literal["auto", "flat", "hierarchical"] = "auto"
     scale_lr: bool = True
     base_batch_size: int = Field(256, ge=1)
-    warmup_iterations: int = Field(50, ge=0)
+    warmup_iterations: int = Field(20, ge=0)
     connect_timeout_s: float = Field(60.0, gt=0)
     op_timeout_s: float = Field(120.0, gt=0)
     stage_start_timeout_s: float = Field(600.0, gt=0)
