@@ -74,7 +74,9 @@ def layer_model(case: str, seed: int = 0) -> Model:
     elif case == "feature_embedding_only_ids":
         layer = FeatureEmbedding([0, 1, 2, 3, 4], [3, 3, 4, 4, 6], 2)
     elif case == "fraud_mlp":
-        cfg = ModelSection(hidden=(8, 4), activation="leaky_relu", batchnorm=True, dropout=0.2)
+        cfg = ModelSection(
+            hidden=(8, 4), activation="leaky_relu", batchnorm=True, dropout=0.2, encoding="none"
+        )
         return _randomize(build_model(cfg, N_FEATURES, seed), seed)
     elif case == "fraud_mlp_encoded":  # Standardize -> PiecewiseLinear (quantile bins) -> MLP
         cfg = ModelSection(hidden=(8, 4), encoding="piecewise_linear", encoding_bins=4)
