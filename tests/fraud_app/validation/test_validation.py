@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from fraud_app.config import AppConfig, load_config
-from fraud_app.errors import ConfigError, SchemaError, ValidationFailedError
+from fraud_app.errors import ConfigError, FeatureSpecError, SchemaError, ValidationFailedError
+from fraud_app.schema import REQUIRED_COLUMNS as REQUIRED
 from fraud_app.validation.suites import canonical_checks, feature_checks
 from fraud_app.validation.validate import validate_canonical, validate_features
 
@@ -391,3 +392,21 @@ def test_the_python_api_refuses_a_table_of_the_other_kind(spark, tmp_path) -> No
     ):
         validate_canonical(spark, features, cfg, table="features")
     assert not (tmp_path / "reports").exists()  # refused before any check ran
+
+
+def test_the_canonical_kind_check_does_not_read_the_feature_specs(tmp_path) -> None:
+    """A canonical table is judged by its own columns: feature specs that do not parse must
+    not stop its validation (the kind check read them for every table)."""
+    from fraud_app.validation.validate import require_table_kind
+
+    bad_specs = tmp_path / "specs"
+    bad_specs.mkdir()
+    (bad_specs / "broken.yaml").write_text("features: [{kind: no_such_kind, name: x}]\n")
+    cfg = load_config(None, {"paths.root": str(tmp_path), "features.spec_dir": str(bad_specs)})
+
+    class Table:  # only the columns are read
+        columns = [*REQUIRED, "mcc"]
+
+    require_table_kind(Table(), "canonical", cfg, "canonical")  # no error
+    with pytest.raises(FeatureSpecError, match="broken.yaml"):  # the other kind needs them
+        require_table_kind(Table(), "features", cfg, "canonical")
