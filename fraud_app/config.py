@@ -93,6 +93,15 @@ class AppConfig(Section):
     registry: RegistrySection = Field(default_factory=RegistrySection)
     scoring: ScoringSection = Field(default_factory=ScoringSection)
 
+    def canonical_table(self) -> str:
+        """The canonical table the feature step and the scoring job read: features.input,
+        else <paths.canonical>."""
+        return str(self.features.input or self.paths.resolve("canonical"))
+
+    def feature_table(self) -> str:
+        """The feature table: features.output, else <paths.features>."""
+        return str(self.features.output or self.paths.resolve("features"))
+
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
     """One line: what the parser found and where (its own message spans several lines)."""

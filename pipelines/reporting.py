@@ -28,7 +28,7 @@ def dashboard_sources(config: AppConfig) -> Sources:
         scores=paths.resolve("test_scores"),
         canonical=Path(config.etl.output or paths.resolve("canonical")),
         quarantine=Path(config.etl.quarantine or paths.resolve("quarantine")),
-        features=Path(config.features.output or paths.resolve("features")),
+        features=Path(config.feature_table()),
         models=paths.resolve("models"),
     )
 

@@ -23,6 +23,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.errors import FeatureSpecError, SchemaError
+from fraud_app.etl.reader import quoted
 from fraud_app.features.definitions import FeatureDef
 from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
 from fraud_app.features.keyed import pair_key_columns
@@ -247,11 +248,6 @@ def _output(
 def _filled(value: Column, fill: float) -> Column:
     col = value.cast("double")
     return F.when(col.isNull() | F.isnan(col), F.lit(float(fill))).otherwise(col)
-
-
-def quoted(name: str) -> str:
-    """A column name as a SQL identifier."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def double_sql(value: float) -> str:

@@ -30,8 +30,7 @@ def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
 def build_feature_table(spark: SparkSession, config: AppConfig) -> FeatureTableSummary:
     """Read the canonical table, compute every spec'd feature, write the feature table."""
     cfg = config.features
-    source = cfg.input or str(config.paths.resolve("canonical"))
-    target = cfg.output or str(config.paths.resolve("features"))
+    source, target = config.canonical_table(), config.feature_table()
     feature_set = feature_set_from_config(cfg)
     check_apart(spark, {"features.input": source}, {"features.output": target})
     df = read_table(spark, source, "canonical table", "etl")

@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 
 def _feature_table(spark, config):
-    path = str(config.features.output or config.paths.resolve("features"))
+    path = config.feature_table()
     df, names = read_feature_table(spark, path)
     return df, names, path
 

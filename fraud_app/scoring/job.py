@@ -60,20 +60,20 @@ def check_range(start: dt.date, end: dt.date) -> None:
         )
 
 
-def _check_output(spark, config) -> None:
+def _check_output(spark, config, output: str) -> None:
     """Before the model loads: the scores folder must not be (or overlap) a data table."""
     check_apart(
         spark,
         {
-            "the canonical table": str(config.features.input or config.paths.resolve("canonical")),
-            "the feature table": str(config.features.output or config.paths.resolve("features")),
+            "the canonical table": config.canonical_table(),
+            "the feature table": config.feature_table(),
         },
-        {"scoring.output": str(config.scoring.output or config.paths.resolve("scores"))},
+        {"scoring.output": output},
     )
 
 
 def _canonical(spark, config, start: dt.date, end: dt.date):
-    path = str(config.features.input or config.paths.resolve("canonical"))
+    path = config.canonical_table()
     df = read_table(spark, path, "canonical table", "etl")
     day = F.col(PARTITION_COLUMN)
     row = df.where(day.between(F.lit(start), F.lit(end))).select(day).limit(1).collect()
@@ -147,10 +147,10 @@ def run_scoring(
     check_range(start, end)
     job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
     started = time.monotonic()
-    _check_output(spark, config)
+    output = str(config.scoring.output or config.paths.resolve("scores"))
+    _check_output(spark, config, output)
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)
-    output = str(config.scoring.output or config.paths.resolve("scores"))
     with output_lock(output):  # recover() treats every other job's staging as dead
         swap = PartitionSwap(HadoopFs(spark), output, job_id)
         swap.recover()

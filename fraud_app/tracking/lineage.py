@@ -121,10 +121,9 @@ def _digest(spark, name: str, path: str) -> dict[str, Any]:
 
 def collect(spark, config) -> dict[str, Any]:
     """Lineage of the canonical and feature tables, the feature specs and the code."""
-    paths = config.paths
     tables = {
-        "canonical": config.features.input or str(paths.resolve("canonical")),
-        "features": config.features.output or str(paths.resolve("features")),
+        "canonical": config.canonical_table(),
+        "features": config.feature_table(),
     }
     out: dict[str, Any] = {"tables": {}}
     for name, path in tables.items():

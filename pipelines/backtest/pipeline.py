@@ -42,7 +42,7 @@ def run_backtest(
 ) -> dict[str, Any]:
     """Run every fold; write `<paths.reports>/backtest-<run>.json`; return the report."""
     run = check_name(run, "run name") if run else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    features_path = str(config.features.output or config.paths.resolve("features"))
+    features_path = config.feature_table()
     df, names = read_features(spark, config)
     vector = config.features.vector_column or "features"
     first, last = df.agg(F.min("timestamp"), F.max("timestamp")).first()

@@ -57,7 +57,7 @@ def _check_features_exist(config: AppConfig) -> None:
     from fraud_app.errors import EmptyInputError
     from fraud_app.features.table import METADATA_NAME
 
-    path = str(config.features.output or config.paths.resolve("features"))
+    path = config.feature_table()
     if "://" not in path and not (Path(path) / METADATA_NAME).is_file():
         raise EmptyInputError(
             f"feature table {path} does not exist; run `fraud-app features` first"

@@ -57,9 +57,7 @@ def run_training(spark, config: AppConfig, *, run: str | None = None) -> Trainin
 
 def read_features(spark, config: AppConfig):
     """(feature table, ordered feature names); a clear error when `features` has not run."""
-    return read_feature_table(
-        spark, str(config.features.output or config.paths.resolve("features"))
-    )
+    return read_feature_table(spark, config.feature_table())
 
 
 class _Laps:

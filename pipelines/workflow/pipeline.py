@@ -138,7 +138,7 @@ def run_workflow(
     result.steps["validate_canonical"] = {"success": report.success, "html": report.html_path}
     features = _timed(result, "features", build_feature_table, spark, config)
     result.steps["features"] = features.to_dict()
-    features_path = str(config.features.output or paths.resolve("features"))
+    features_path = config.feature_table()
     report = _timed(
         result,
         "validate_features",
