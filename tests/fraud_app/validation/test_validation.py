@@ -3,6 +3,7 @@ check, the column and failing ids, severities and reports behave."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -300,8 +301,10 @@ def test_validate_command_output_is_not_buried_in_library_logs(tmp_path) -> None
 
 @pytest.mark.spark
 def test_two_pass_run_equals_one_summary_validation_with_fewer_jobs(spark, tmp_path) -> None:
-    """run_checks validates every check without example queries, then only the failed ones
-    with examples: the results equal one SUMMARY validation of the whole suite."""
+    """run_checks validates every check without example queries (the strict row-level ones
+    in BOOLEAN_ONLY, their counts implied by a pass), then only the failed ones with
+    examples: the results equal one SUMMARY validation of the whole suite; without
+    examples, the failed checks still carry GX's counts."""
     from fraud_app.validation import runner
 
     rows = _rows()
@@ -317,7 +320,7 @@ def test_two_pass_run_equals_one_summary_validation_with_fewer_jobs(spark, tmp_p
         {"result_format": "SUMMARY", "partial_unexpected_count": 3,
          "unexpected_index_column_names": ["transaction_id"]},
     )  # fmt: skip
-    expected = [runner._result(c, one_pass.get(c.name)) for c in checks]
+    expected = [runner._result(c, one_pass.get(c.name), False) for c in checks]
     sc.setJobGroup("two-pass", "two-pass validation")
     try:
         got = runner.run_checks(df, checks, "canonical", "transaction_id", 3)
@@ -331,6 +334,11 @@ def test_two_pass_run_equals_one_summary_validation_with_fewer_jobs(spark, tmp_p
     # one SUMMARY validation starts example jobs (limit queries) for every check, passed or not
     jobs = {g: len(sc.statusTracker().getJobIdsForGroup(g)) for g in ("one-pass", "two-pass")}
     assert jobs["two-pass"] < jobs["one-pass"], jobs  # 32 vs 58 here; 10 vs 400 at 1M features
+    no_examples = runner.run_checks(df, checks, "canonical", "transaction_id", 0)
+    assert no_examples == [dataclasses.replace(r, examples=()) for r in expected]
+    assert {r.name: r.unexpected_count for r in no_examples if not r.success} == {
+        "amount:range": 1, "channel:allowed": 1, "transaction_id:unique": 2,
+    }  # fmt: skip
     df.unpersist()
 
 
