@@ -53,8 +53,9 @@ def run_backtest(
     started = time.monotonic()
     results = []
     first, last = (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t for t in (first, last))
-    for fold in folds:
+    for fold in folds:  # every fold before any trains (the newest was checked after the others)
         check_fold_data(fold, first, last)
+    for fold in folds:
         try:
             results.append(_run_fold(spark, config, cfg, fold, df, names, vector, run))
         except FraudAppError as exc:  # e.g. a train window without known frauds: name the fold

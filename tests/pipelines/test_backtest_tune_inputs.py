@@ -1,0 +1,72 @@
+"""`backtest` / `tune` settings that cannot work are named before anything trains."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_app.config import load_config
+from fraud_app.errors import ConfigError
+from fraud_app.evaluation.config import BacktestSection, TuneSection, TuneSpace
+from pipelines.backtest.pipeline import run_backtest
+from pipelines.tune.pipeline import run_tune
+from tests.pipelines.test_backtest_tune import DEMO, _table
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"dropout": [0.1, 1.5]}, r"dropout\[1\] = 1\.5 is not a valid training\.model\.dropout: "
+                                  r"Input should be less than 1"),
+        ({"n_subsets": [0, 3]}, r"n_subsets\[0\] = 0 is not a valid balancing\.unionpay_subsets"),
+        ({"learning_rate": [0.0]}, r"learning_rate\[0\] = 0\.0 is not a valid training\.optimizer"),
+        ({"hidden": [[64], [64, 0]]}, r"hidden\[1\] = \(64, 0\) is not a valid training\.model"),
+    ],
+)  # fmt: skip
+def test_a_search_value_its_setting_refuses_is_an_error_when_the_config_is_read(space, message):
+    # before: accepted here; the trial with that value failed with a pydantic traceback
+    # after the trials before it had trained
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {"tune": {"space": space}})
+
+
+def test_hidden_units_must_be_positive():
+    # before: accepted; training stopped with dlcore's "Linear: units must be a positive
+    # integer. Received: 0", naming no setting
+    with pytest.raises(ConfigError, match=r"training\.model\.hidden\.1: Input should be greater"):
+        load_config(None, {"training": {"model": {"hidden": [64, 0]}}})
+
+
+@pytest.mark.spark
+def test_tune_refuses_axes_that_the_balancing_strategy_ignores(spark, tmp_path):
+    config = load_config(
+        None,
+        {"paths.root": str(tmp_path), "balancing": {"strategy": "class_weights"},
+         "tracking": {"enabled": False}},
+    )  # fmt: skip
+    space = TuneSpace(hidden=[(8,)], n_subsets=[3, 5], normal_ratio=[None])
+    # before: read the feature table (here: none) and trained duplicate trials
+    with pytest.raises(ConfigError, match=r"tune\.space\.n_subsets lists 2 values, but "
+                       r"balancing\.strategy is 'class_weights'"):  # fmt: skip
+        run_tune(spark, config, TuneSection(method="grid", space=space), run="t")
+
+
+@pytest.mark.spark
+def test_every_fold_is_checked_against_the_data_before_any_fold_trains(spark, tmp_path):
+    """--end past the data: the newest fold's test window starts after the last row. It
+    was checked only when its turn came, after the older folds had trained (here fold 0
+    fails first, on a train window without known frauds)."""
+    _table(spark, tmp_path / "features", days=6, per_day=10)
+    clean = spark.read.parquet(str(tmp_path / "features")).withColumn("label", F.lit(0))
+    clean.write.parquet(str(tmp_path / "clean"))
+    (tmp_path / "clean" / "_features.json").write_bytes(
+        (tmp_path / "features" / "_features.json").read_bytes()
+    )
+    config = load_config(DEMO, {"paths.root": str(tmp_path),
+                                "features.output": str(tmp_path / "clean")})  # fmt: skip
+    cfg = BacktestSection(folds=2, step_days=3, train_days=2, validation_days=1, test_days=1,
+                          test_gap_days=0, end=dt.date(2024, 1, 9), baseline="none")  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^backtest fold 1: its test window starts 2024-01-08"):
+        run_backtest(spark, config, cfg, run="t")
