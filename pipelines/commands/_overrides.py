@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from fraud_app.config import error_lines
 from fraud_app.errors import ConfigError
 
 S = TypeVar("S", bound=BaseModel)
@@ -19,8 +20,5 @@ def with_flags(section: S, name: str, **flags: Any) -> S:
     try:
         return type(section).model_validate({**section.model_dump(), **updates})
     except ValidationError as exc:
-        lines = [
-            f"{name}.{'.'.join(str(x) for x in e['loc'])}: {e['msg']} (received {e.get('input')!r})"
-            for e in exc.errors()
-        ]
+        lines = error_lines(exc, type(section), prefix=f"{name}.")
         raise ConfigError("command-line flag(s) invalid:\n  " + "\n  ".join(lines)) from exc
