@@ -37,11 +37,19 @@ from fraud_app.interop.onnx_export import (
     PROBABILITY,
     member_prefix,
 )
-from fraud_app.interop.onnx_ops import AFFINE_OPS, CONVERTERS, Context, Part, Step, convert_chain
+from fraud_app.interop.onnx_ops import (
+    AFFINE_OPS,
+    CONVERTERS,
+    RAMP_OPS,
+    Context,
+    Part,
+    Step,
+    convert_chain,
+)
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_OPS = tuple(sorted(CONVERTERS))
+SUPPORTED_OPS = tuple(sorted({*CONVERTERS, *RAMP_OPS}))
 _ENSEMBLE_OPS = ("Concat", "ReduceMean")  # the combine step of an `ensemble_to_onnx` graph
 
 
@@ -134,6 +142,8 @@ def _chain(g: _Graph, output: str) -> list[Step]:
     """The nodes from the graph input to `output`, in order; each has ONE non-constant input."""
     steps, tensor = [], output
     while tensor != g.input_name:
+        if len(steps) > len(g.nodes):
+            raise OnnxConversionError("the graph has a cycle; it is not a valid ONNX graph")
         node = g.producers.get(tensor)
         if node is None:
             raise OnnxConversionError(
@@ -141,6 +151,11 @@ def _chain(g: _Graph, output: str) -> list[Step]:
                 f"{g.input_name!r}; the graph cannot be read as a chain of layers"
             )
         data = [k for k, name in enumerate(node.input) if name and name not in g.consts]
+        branch = _ramp_branch(g, node) if node.op_type == "Concat" else None
+        if branch is not None:  # [x, ramps(x)]: one layer, PiecewiseLinear
+            steps.append(Step(node, 0, branch))
+            tensor = node.input[0]
+            continue
         if len(data) != 1:
             raise OnnxConversionError(
                 f"node {node.name!r} ({node.op_type}) has {len(data)} non-constant inputs; dlcore "
@@ -148,11 +163,25 @@ def _chain(g: _Graph, output: str) -> list[Step]:
             )
         steps.append(Step(node, data[0]))
         tensor = node.input[data[0]]
-        if len(steps) > len(g.nodes):
-            raise OnnxConversionError("the graph has a cycle; it is not a valid ONNX graph")
     if not steps:
         raise OnnxConversionError(f"output {output!r} is the input itself: the graph has no layers")
     return steps[::-1]
+
+
+def _ramp_branch(g: _Graph, concat: Any) -> tuple[Any, ...] | None:
+    """(Gather, Sub, Mul, Clip) when `concat` is Concat(x, Clip(Mul(Sub(Gather(x, .), .), .)))
+    along the feature axis, the piecewise-linear encoding `onnx_export` writes; else None."""
+    attrs = {a.name: a.i for a in concat.attribute}
+    if len(concat.input) != 2 or attrs.get("axis") not in (1, -1):
+        return None
+    nodes, tensor = [], concat.input[1]
+    for op in reversed(RAMP_OPS):
+        node = g.producers.get(tensor)
+        if node is None or node.op_type != op or any(n not in g.consts for n in node.input[1:]):
+            return None
+        nodes.append(node)
+        tensor = node.input[0]
+    return tuple(nodes[::-1]) if tensor == concat.input[0] else None
 
 
 def _first_width(ctx: Context, steps: list[Step]) -> int:
