@@ -79,7 +79,9 @@ def _choose_master(master: str | None, submitted: dict[str, str] | None) -> str:
         if master and master != chosen:
             logger.warning("spark-submit's --master %s wins over the configured %s", chosen, master)
         return chosen
-    return check_master(master or settings.spark_master_default() or "local[*]")
+    if master is None and (env := settings.spark_master_default()) is not None:
+        return check_master(env, source="FRAUD_APP_SPARK_MASTER")
+    return check_master(master or "local[*]")
 
 
 def submitted_conf() -> dict[str, str]:
@@ -121,13 +123,20 @@ MASTER_URL = re.compile(
 )
 
 
-def check_master(master: str) -> str:
-    """`master` if it has the form of a Spark master URL, else a ConfigError saying which forms do."""
+def check_master(master: str, source: str = "spark.master") -> str:
+    """`master` if it has the form of a Spark master URL, else a ConfigError saying which
+    forms do. `source`: where the value came from (the config or CLI, or the environment
+    variable FRAUD_APP_SPARK_MASTER, which the message then names)."""
     if not MASTER_URL.fullmatch(master):
+        fix = (
+            "Set spark.master in the config or pass --master"
+            if source == "spark.master"
+            else f"Fix or unset the environment variable {source}, or set spark.master in the "
+            "config or pass --master"
+        )
         raise ConfigError(
-            f"spark.master {master!r} is not a Spark master URL; expected local[*], local[N], "
-            "spark://host:7077, yarn or k8s://https://host:port. Set spark.master in the config "
-            "or pass --master"
+            f"{source} {master!r} is not a Spark master URL; expected local[*], local[N], "
+            f"spark://host:7077, yarn or k8s://https://host:port. {fix}"
         )
     return master
 
