@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 
 import pytest
 from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
-from fraud_app.errors import ConfigError
+from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.evaluation.config import BacktestSection, TuneSection, TuneSpace
 from pipelines.backtest.pipeline import run_backtest
 from pipelines.tune.pipeline import run_tune
@@ -70,3 +71,42 @@ def test_every_fold_is_checked_against_the_data_before_any_fold_trains(spark, tm
                           test_gap_days=0, end=dt.date(2024, 1, 9), baseline="none")  # fmt: skip
     with pytest.raises(ConfigError, match=r"^backtest fold 1: its test window starts 2024-01-08"):
         run_backtest(spark, config, cfg, run="t")
+
+
+def _no_fraud_table(spark, tmp_path):
+    _table(spark, tmp_path / "features", days=6, per_day=10)
+    clean = spark.read.parquet(str(tmp_path / "features")).withColumn("label", F.lit(0))
+    clean.write.parquet(str(tmp_path / "clean"))
+    (tmp_path / "clean" / "_features.json").write_bytes(
+        (tmp_path / "features" / "_features.json").read_bytes()
+    )
+    return load_config(DEMO, {"paths.root": str(tmp_path),
+                              "features.output": str(tmp_path / "clean")})  # fmt: skip
+
+
+@pytest.mark.spark
+def test_a_missing_xgboost_is_named_before_any_fold_trains(spark, tmp_path, monkeypatch):
+    """baseline xgboost without the package: found at fold 0's baseline, after its ensemble
+    trained (here fold 0 fails first, on a train window without known frauds)."""
+    config = _no_fraud_table(spark, tmp_path)
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # `import xgboost` raises ImportError
+    cfg = BacktestSection(folds=1, train_days=2, validation_days=1, test_days=1,
+                          test_gap_days=0, baseline="xgboost")  # fmt: skip
+    with pytest.raises(EnvironmentSetupError, match=r"^backtest\.baseline: xgboost needs the "
+                       r"xgboost package; install the `baselines` extra"):  # fmt: skip
+        run_backtest(spark, config, cfg, run="t")
+
+
+def test_tune_trials_flag_on_a_grid_config_is_refused(tmp_path, capsys):
+    from pipelines.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths:\n  root: {tmp_path}\ntune:\n  method: grid\n")
+    # before: ran the whole grid (here 3 x 3 x 2 x 2 x 2 x 2 x 2 = 288 trainings)
+    assert main(["-c", str(config), "tune", "--trials", "3"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --trials applies to random search, but tune.method is grid (every combination "
+        "of tune.space is trained); add --method random, or leave out --trials"
+    )
+    assert main(["-c", str(config), "tune", "--method", "random", "--trials", "0"]) == 2
+    assert "tune.trials: Input should be greater than or equal to 1" in capsys.readouterr().err
