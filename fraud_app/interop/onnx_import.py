@@ -33,8 +33,10 @@ from fraud_app.errors import OnnxConversionError, UnsupportedOnnxOpError
 from fraud_app.interop._deps import require_onnx
 from fraud_app.interop.onnx_export import (
     ENSEMBLE_FORMAT,
+    GRAPH_DIGEST,
     MEMBER_PROBABILITIES,
     PROBABILITY,
+    content_digest,
     member_prefix,
 )
 from fraud_app.interop.onnx_ops import (
@@ -68,6 +70,13 @@ def load_onnx(source: Any) -> Any:
     if not proto.graph.node:  # protobuf reads an empty file (and some others) as a blank model
         empty = "the file is empty" if path.stat().st_size == 0 else "its graph has no nodes"
         raise OnnxConversionError(f"{path}: not an ONNX model ({empty})")
+    props = {p.key: p.value for p in proto.metadata_props}
+    recorded = props.pop(GRAPH_DIGEST, None)
+    if recorded is not None and recorded != content_digest(proto.graph, props):
+        raise OnnxConversionError(
+            f"{path}: corrupted: its graph or metadata does not match the sha256 recorded when "
+            f"fraud-app exported it ({GRAPH_DIGEST}); copy or export the file again"
+        )
     return proto
 
 
@@ -268,6 +277,17 @@ def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
     return members
 
 
+def _json_prop(meta: dict[str, str], key: str, default: str) -> Any:
+    """A JSON metadata_props value; a damaged one is named (it was a JSONDecodeError)."""
+    try:
+        return json.loads(meta.get(key) or default)
+    except ValueError as exc:
+        raise OnnxConversionError(
+            f"metadata_props {key!r} is not valid JSON ({exc}); the file is damaged or was "
+            "edited. Export it again, or give --feature-names"
+        ) from exc
+
+
 def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -> Any:
     """A FraudEnsemble from an ONNX file (see the module docstring)."""
     from fraud_app.models.ensemble import FraudEnsemble
@@ -279,7 +299,7 @@ def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -
     if meta.get("fraud_app.format") == ENSEMBLE_FORMAT:
         _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
-        metadata = json.loads(meta.get("ensemble_metadata") or "{}")
+        metadata = _json_prop(meta, "ensemble_metadata", "{}")
     else:
         _check_ops(g.nodes, SUPPORTED_OPS)
         parts, width = _parts(onnx, g, _pick_output(proto, None))
@@ -296,7 +316,7 @@ def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -
             )
         members = [_build(parts, width)]
         metadata = {"source": "onnx", "producer": proto.producer_name}
-    names = feature_names or json.loads(meta.get("feature_names") or "null")
+    names = feature_names or _json_prop(meta, "feature_names", "null")
     names = list(names or (f"feature_{i:03d}" for i in range(members[0].in_features)))
     if len(names) != members[0].in_features:
         raise OnnxConversionError(

@@ -447,3 +447,39 @@ def test_a_piecewise_linear_graph_from_elsewhere_imports_and_bad_ones_are_named(
     with pytest.raises(OnnxConversionError, match=r"'pick' \(Gather\): Gather is imported only "
                        r"inside a piecewise-linear encoding"):  # fmt: skip
         model_from_onnx(gather_alone)
+
+
+def _exported(tmp_path):
+    from fraud_app.interop.onnx_export import save_onnx
+
+    ensemble = make_ensemble(2)
+    path = save_onnx(ensemble_to_onnx(ensemble), tmp_path / "e.onnx")
+    return ensemble, path, path.read_bytes()
+
+
+def test_a_damaged_byte_in_a_weight_or_a_feature_name_is_refused(tmp_path):
+    """One flipped byte in a weight, or a feature name changed, still parses: the file
+    loaded with other weights (or scored the wrong columns) without a word."""
+    ensemble, path, data = _exported(tmp_path)
+    weight = np.ascontiguousarray(ensemble.members[0].params.data[:4]).tobytes()
+    spots = {"weight": data.index(weight) + 2, "feature name": data.index(b'"f3"') + 2}
+    for what, pos in spots.items():
+        bad = tmp_path / f"bad-{what.replace(' ', '_')}.onnx"
+        bad.write_bytes(data[:pos] + bytes([data[pos] ^ 0x04]) + data[pos + 1 :])
+        with pytest.raises(OnnxConversionError, match=r"bad-.*\.onnx: corrupted: its graph or "
+                           r"metadata does not match the sha256 recorded"):  # fmt: skip
+            ensemble_from_onnx(bad)
+    X = inputs("fraud_mlp")
+    np.testing.assert_allclose(ensemble_from_onnx(path).predict_proba(X),
+                               ensemble.predict_proba(X), rtol=1e-6)  # fmt: skip
+
+
+def test_damaged_metadata_json_is_named(tmp_path):
+    _, path, _ = _exported(tmp_path)
+    proto = onnx.load_model(str(path))
+    props = {p.key: p.value for p in proto.metadata_props if p.key != "fraud_app.sha256"}
+    del proto.metadata_props[:]
+    helper.set_model_props(proto, {**props, "feature_names": '["f0", "f1'})  # no digest: unchecked
+    with pytest.raises(OnnxConversionError, match=r"metadata_props 'feature_names' is not valid "
+                       r"JSON"):  # fmt: skip
+        ensemble_from_onnx(proto)
