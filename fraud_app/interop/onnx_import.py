@@ -90,10 +90,22 @@ class _Graph:
     output_dims: dict[str, list]
 
 
+def _tensor(onnx: Any, tensor: Any) -> np.ndarray:
+    """A weight tensor as an array; one whose type or size does not fit its shape (a damaged
+    file) is named (it was a ValueError / KeyError traceback from onnx.numpy_helper)."""
+    try:
+        return onnx.numpy_helper.to_array(tensor)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OnnxConversionError(
+            f"tensor {tensor.name!r} cannot be read ({type(exc).__name__}: {exc}): its data does "
+            "not fit its type and shape; the file is damaged or not a valid ONNX model"
+        ) from exc
+
+
 def _constant(onnx: Any, node: Any) -> np.ndarray:
     for attr in node.attribute:
         if attr.name == "value":
-            return onnx.numpy_helper.to_array(attr.t)
+            return _tensor(onnx, attr.t)
         if attr.name in ("value_float", "value_floats", "value_int", "value_ints"):
             return np.asarray(onnx.helper.get_attribute_value(attr))
     raise OnnxConversionError(
@@ -108,7 +120,7 @@ def _dims(value_info: Any) -> list:
 
 def _read_graph(onnx: Any, proto: Any) -> _Graph:
     graph = proto.graph
-    consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    consts = {t.name: _tensor(onnx, t) for t in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant":
             consts[node.output[0]] = _constant(onnx, node)
@@ -121,7 +133,8 @@ def _read_graph(onnx: Any, proto: Any) -> _Graph:
     inp = inputs[0]
     elem, dims = inp.type.tensor_type.elem_type, _dims(inp)
     if elem != onnx.TensorProto.FLOAT or len(dims) != 2:
-        kind = onnx.TensorProto.DataType.Name(elem)
+        known = elem in onnx.TensorProto.DataType.values()
+        kind = onnx.TensorProto.DataType.Name(elem) if known else f"of unknown type {elem}"
         raise OnnxConversionError(
             f"graph input {inp.name!r} is {kind} with {len(dims)} dimensions; dlcore imports a "
             "float32 [batch, n_features] input. Re-export with a 2-D float32 input"

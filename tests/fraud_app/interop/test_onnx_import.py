@@ -483,3 +483,23 @@ def test_damaged_metadata_json_is_named(tmp_path):
     with pytest.raises(OnnxConversionError, match=r"metadata_props 'feature_names' is not valid "
                        r"JSON"):  # fmt: skip
         ensemble_from_onnx(proto)
+
+
+def test_a_damaged_tensor_or_type_in_a_foreign_file_is_named():
+    """Files without our digest (PyTorch, Keras): a weight whose data does not fit its shape,
+    or an input of no known type, ended in ValueError / KeyError tracebacks."""
+    W = const("W", RNG.normal(size=(4, 1)))
+    W.dims[0] = 93  # 4 values of data, shape (93, 1)
+    proto = graph_model([helper.make_node("Gemm", ["x", "W"], ["y"], name="fc")], [W], check=False)
+    with pytest.raises(OnnxConversionError, match=r"tensor 'W' cannot be read \(ValueError: .*\): "
+                       r"its data does not fit its type and shape"):  # fmt: skip
+        model_from_onnx(proto)
+    W = const("W", RNG.normal(size=(4, 1)))
+    W.data_type = 84
+    proto = graph_model([helper.make_node("Gemm", ["x", "W"], ["y"], name="fc")], [W], check=False)
+    with pytest.raises(OnnxConversionError, match=r"tensor 'W' cannot be read \(KeyError"):
+        model_from_onnx(proto)
+    node = helper.make_node("Relu", ["x"], ["y"], name="r")
+    proto = graph_model([node], [], in_type=84, check=False)
+    with pytest.raises(OnnxConversionError, match=r"graph input 'x' is of unknown type 84"):
+        model_from_onnx(proto)
