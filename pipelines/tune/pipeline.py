@@ -93,21 +93,35 @@ def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
         raise ConfigError(f"tune: the search point {point} gives an invalid config: {why}") from exc
 
 
-def check_plan(
-    config: AppConfig, cfg: TuneSection, points: list[dict[str, Any]]
-) -> list[AppConfig]:
-    """Every trial's config, built before any data is read: a point the config refuses is
-    an error at once, not after the trials before it trained. Axes that the configured
-    balancing strategy ignores may not vary (their trials would train the same thing)."""
+def effective_space(config: AppConfig, cfg: TuneSection) -> TuneSection:
+    """`cfg` with the axes that the configured balancing strategy ignores held at one value.
+    n_subsets / normal_ratio act only with unionpay_subsets: left at their defaults they are
+    not searched (a WARNING says so); written in the config with several values they are an
+    error (their trials would train the same ensemble)."""
     strategy = config.balancing.strategy
-    varied = [a for a in _UNIONPAY_AXES if len(getattr(cfg.space, a)) > 1]
-    if strategy != "unionpay_subsets" and varied:
-        raise ConfigError(
-            f"tune.space.{varied[0]} lists {len(getattr(cfg.space, varied[0]))} values, but "
-            f"balancing.strategy is {strategy!r}: {', '.join(_UNIONPAY_AXES)} act only with "
-            "unionpay_subsets, so those trials would train the same ensemble. Give "
-            f"tune.space.{varied[0]} one value, or set balancing.strategy: unionpay_subsets"
-        )
+    if strategy == "unionpay_subsets":
+        return cfg
+    held = {}
+    for axis in _UNIONPAY_AXES:
+        values = getattr(cfg.space, axis)
+        if len(values) < 2:
+            continue
+        if axis in cfg.space.model_fields_set:
+            raise ConfigError(
+                f"tune.space.{axis} lists {len(values)} values, but balancing.strategy is "
+                f"{strategy!r}: {', '.join(_UNIONPAY_AXES)} act only with unionpay_subsets, so "
+                f"those trials would train the same ensemble. Give tune.space.{axis} one "
+                "value, or set balancing.strategy: unionpay_subsets"
+            )
+        logger.warning("tune.space.%s (default %s) is not searched: balancing.strategy %r "
+                       "ignores it", axis, values, strategy)  # fmt: skip
+        held[axis] = values[:1]
+    return cfg.model_copy(update={"space": cfg.space.model_copy(update=held)}) if held else cfg
+
+
+def check_plan(config: AppConfig, points: list[dict[str, Any]]) -> list[AppConfig]:
+    """Every trial's config, built before any data is read: a point the config refuses is
+    an error at once, not after the trials before it trained."""
     return [apply_point(config, point) for point in points]
 
 
@@ -115,8 +129,9 @@ def run_tune(
     spark, config: AppConfig, cfg: TuneSection, *, run: str | None = None
 ) -> dict[str, Any]:
     run = check_name(run, "run name") if run else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    cfg = effective_space(config, cfg)
     points = plan_trials(cfg)
-    trial_configs = check_plan(config, cfg, points)
+    trial_configs = check_plan(config, points)
     df, names = read_features(spark, config)
     vector = config.features.vector_column or "features"
     splits = nodes.split(df, config.splits,

@@ -110,3 +110,21 @@ def test_tune_trials_flag_on_a_grid_config_is_refused(tmp_path, capsys):
     )
     assert main(["-c", str(config), "tune", "--method", "random", "--trials", "0"]) == 2
     assert "tune.trials: Input should be greater than or equal to 1" in capsys.readouterr().err
+
+
+def test_default_unionpay_axes_are_held_under_another_strategy(tmp_path, caplog):
+    """Left at their defaults, n_subsets / normal_ratio are not searched under class_weights
+    (one value each, a WARNING); written with several values they are an error (above)."""
+    import logging
+
+    from pipelines.commands._overrides import with_flags
+    from pipelines.tune.pipeline import effective_space, plan_trials
+
+    config = load_config(None, {"balancing": {"strategy": "class_weights"},
+                                "tune": {"method": "grid", "space": {"hidden": [[8]]}}})  # fmt: skip
+    cfg = with_flags(config.tune, "tune", seed=3)  # a flag keeps the defaults defaults
+    with caplog.at_level(logging.WARNING, logger="pipelines.tune.pipeline"):
+        held = effective_space(config, cfg)
+    assert (held.space.n_subsets, held.space.normal_ratio) == ([3], [10.0])
+    assert len(plan_trials(held)) == len(plan_trials(cfg)) // 4
+    assert "tune.space.n_subsets (default [3, 5]) is not searched" in caplog.text
