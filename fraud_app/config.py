@@ -54,6 +54,19 @@ class SparkSection(Section):
             for k, v in value.items()
         }
 
+    @field_validator("conf")
+    @classmethod
+    def _not_the_master(cls, value: dict[str, str]) -> dict[str, str]:
+        """`spark.master` / `spark.app.name` here overrode spark.master (or --master) and
+        spark.app_name behind the master check and the log's back."""
+        own = {"spark.master": "spark.master", "spark.app.name": "spark.app_name"}
+        for key in value:
+            if key in own:
+                raise ValueError(
+                    f"{key!r} is set by the config key {own[key]} (or --master), not in spark.conf"
+                )
+        return value
+
 
 class PathsSection(Section):
     """Where each step reads and writes. Relative paths resolve against `root`."""
