@@ -220,10 +220,25 @@ def render_all(
     sources: Sources, runs: list[str] | None = None, options: DashboardOptions | None = None
 ) -> list[Path]:
     """Pages for `runs` (default: every run with a training report), every backtest
-    report, and the index."""
+    report, and the index. A name in `runs` with a backtest report but no training report
+    is a backtest (`fraud-app backtest --run NAME`): its page is rendered (it was refused
+    as 'no training report')."""
     written: list[Path] = []
+    backtests = []
     for run in list_runs(sources) if runs is None else runs:
+        if runs is not None and _only_a_backtest(sources, run):
+            backtests.append(run)
+            continue
         written += render_run(sources, run, options)
+    for run in backtests:  # asked for by name: a broken report is an error, not a warning
+        written += render_backtest(sources, run, options)
     written += render_backtests(sources, options)
     written.append(render_index(sources))
     return written
+
+
+def _only_a_backtest(sources: Sources, run: str) -> bool:
+    reports = sources.reports
+    return (reports / f"backtest-{run}.json").is_file() and not (
+        reports / f"training-{run}.json"
+    ).is_file()

@@ -141,8 +141,10 @@ def load_run(sources: Sources, run: str, *, quarantine_rows: int = 10) -> RunDat
     training_path = sources.reports / f"training-{run}.json"
     if not training_path.is_file():
         known = ", ".join(list_runs(sources)[:10]) or "none"
+        backtests = ", ".join(list_backtests(sources)[:10]) or "none"
         raise DashboardInputError(
-            f"no training report {training_path}. Known runs (newest first): {known}"
+            f"no training report {training_path} (nor a backtest report backtest-{run}.json "
+            f"there). Known runs (newest first): {known}; backtests: {backtests}"
         )
     training = read_json(training_path)
     data = RunData(run=run, training=training)

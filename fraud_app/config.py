@@ -6,11 +6,13 @@ Each workflow step owns its own section model; this module assembles them.
 
 from __future__ import annotations
 
+import difflib
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
@@ -51,6 +53,19 @@ class SparkSection(Section):
             else v
             for k, v in value.items()
         }
+
+    @field_validator("conf")
+    @classmethod
+    def _not_the_master(cls, value: dict[str, str]) -> dict[str, str]:
+        """`spark.master` / `spark.app.name` here overrode spark.master (or --master) and
+        spark.app_name behind the master check and the log's back."""
+        own = {"spark.master": "spark.master", "spark.app.name": "spark.app_name"}
+        for key in value:
+            if key in own:
+                raise ValueError(
+                    f"{key!r} is set by the config key {own[key]} (or --master), not in spark.conf"
+                )
+        return value
 
 
 class PathsSection(Section):
@@ -145,11 +160,70 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         return AppConfig.model_validate(data)
     except ValidationError as exc:
         where = f"config file {path}" if path else "config"
-        lines = [
-            f"{'.'.join(str(x) for x in e['loc'])}: {e['msg']} (received {e.get('input')!r})"
-            for e in exc.errors()
-        ]
+        lines = error_lines(exc, AppConfig)
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines)) from exc
+
+
+def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[str]:
+    """One line per problem: the dotted key, what was wrong, the value received. An unknown
+    key (a typo such as `num_worker`) names the nearest valid key of its section, or lists
+    the valid ones."""
+    lines = []
+    for e in exc.errors():
+        key = prefix + ".".join(str(x) for x in e["loc"])
+        if e["type"] == "extra_forbidden":
+            lines.append(f"{key}: unknown key (received {e.get('input')!r}); "
+                         + _valid_keys(model, e["loc"], prefix))  # fmt: skip
+        else:
+            lines.append(f"{key}: {e['msg']} (received {e.get('input')!r})")
+    return lines
+
+
+def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "") -> str:
+    section = _model_at(model, loc[:-1])
+    if section is None:
+        return "see configs/demo.yaml for the valid keys"
+    valid = list(section.model_fields)
+    close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+    if close:
+        return f"did you mean {close[0]!r}?"
+    elsewhere = [prefix + k for k in _keys_named(model, str(loc[-1]))]
+    if elsewhere:  # the right key in the wrong section, e.g. training.num_workers
+        return f"it is a key of {' / '.join(k.rsplit('.', 1)[0] for k in elsewhere)}"
+    return f"valid keys here: {', '.join(valid)}"
+
+
+def _keys_named(model: type[BaseModel], name: str, path: str = "", depth: int = 0) -> list[str]:
+    """Dotted keys anywhere under `model` whose last part is `name`."""
+    found = []
+    for field, info in model.model_fields.items():
+        key = f"{path}{field}"
+        if field == name:
+            found.append(key)
+        inner = _model_in(info.annotation)
+        if inner is not None and depth < 6:
+            found += _keys_named(inner, name, key + ".", depth + 1)
+    return found
+
+
+def _model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+    """The section model that the keys `loc` lead to (list indexes skipped), or None."""
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if model is not None else None
+        model = _model_in(field.annotation) if field is not None else None
+    return model
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The section model inside a field's type (`X`, `X | None`, `list[X]`, ...)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in typing.get_args(annotation):
+        if (found := _model_in(arg)) is not None:
+            return found
+    return None
 
 
 def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

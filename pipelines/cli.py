@@ -85,11 +85,12 @@ QUIET_LOGGERS = (
 )
 
 
-def configure_logging(level: str) -> None:
-    """Root logger at `level`; the QUIET_LOGGERS at WARNING unless `level` is DEBUG."""
+def configure_logging(level: str, source: str = "--log-level") -> None:
+    """Root logger at `level`; the QUIET_LOGGERS at WARNING unless `level` is DEBUG.
+    `source` names where the level came from (the flag or FRAUD_APP_LOG_LEVEL)."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
-        raise SystemExit(f"fraud-app: error: --log-level {level!r}; use DEBUG, INFO or WARNING")
+        raise SystemExit(f"fraud-app: error: {source} {level!r}; use DEBUG, INFO or WARNING")
     logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(numeric)
     for name in QUIET_LOGGERS:
@@ -139,7 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging(args.log_level or settings.log_level())
+    if args.log_level:
+        configure_logging(args.log_level)
+    else:
+        configure_logging(settings.log_level(), "environment variable FRAUD_APP_LOG_LEVEL")
     overrides = {"spark.master": args.master} if args.master else {}
     if args.env_archive:
         overrides["spark.env_archive"] = args.env_archive

@@ -55,8 +55,9 @@ class EtlSection(Section):
     columns: {canonical_name: source_column}. A canonical column not listed is looked
       for under its own name; optional ones that are absent become nulls.
     timestamp_format: a Spark datetime pattern such as 'yyyy-MM-dd HH:mm:ss', or
-      'epoch_seconds' / 'epoch_millis' for numbers; None accepts ISO-8601 strings.
-      Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
+      'epoch_seconds' (a number below 1e11) / 'epoch_millis' (from 1e11, 1973-03-03, to
+      1e14: a 10-digit seconds value is refused, not read as a day of January 1970);
+      None accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
     format: csv, parquet or json; None = from the file extension(s) under `input`.
     input/output/quarantine: None = paths.raw / paths.canonical / paths.quarantine.
     encoding: the files' character encoding (CSV, JSON), e.g. UTF-8, ISO-8859-1,
@@ -66,6 +67,9 @@ class EtlSection(Section):
       Costs parallelism (Spark reads each such file in one task); false splits big files
       but quarantines records with embedded newlines as `malformed_record`.
     bounds: plausibility bounds (EtlBounds).
+    decimal_separator: '.' (default: plain numbers such as 1234.56) or ',' (1234,56,
+      also with '.', space or apostrophe grouping thousands: 1.234,56). An amount with a
+      currency sign or code is quarantined either way.
     conflicting_duplicates: what to do with copies of one transaction_id whose content
       differs: keep_earliest (the copy with the earliest timestamp, ties broken by the
       other canonical columns in order, smallest first, goes to the canonical table; the
@@ -86,6 +90,7 @@ class EtlSection(Section):
     csv_multiline: bool = True
     bounds: EtlBounds = Field(default_factory=EtlBounds)
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
+    decimal_separator: Literal[".", ","] = "."
 
     @field_validator("encoding")
     @classmethod

@@ -155,7 +155,11 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
         stage = spark.read.parquet(stage_path)
         input_rows = staged_input_rows(stage)
         if input_rows == 0:
-            raise EmptyInputError(f"ETL input {src} ({fmt}) holds no rows")
+            raise EmptyInputError(
+                f"ETL input {src} ({fmt}) holds no rows: its files hold no records (a CSV "
+                "header line only, or empty JSON / Parquet files). Expected at least one "
+                "transaction; check the delivery"
+            )
         counts = _write_outputs(spark, stage, raw.columns, out, qdir, cfg)
         result = EtlResult(
             input_path=src, input_format=fmt, output_path=out.final, quarantine_path=qdir.final,

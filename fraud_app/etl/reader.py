@@ -171,7 +171,11 @@ def _check_headers(
 def _read_csv(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
     groups = csv_headers(spark, path, cfg)
     if not groups:
-        raise EmptyInputError(f"ETL input {path} (csv) has no header line in any file")
+        raise EmptyInputError(
+            f"ETL input {path} (csv) has no header line in any file: the files are empty. "
+            "Expected CSV files whose first line names the columns (etl.columns maps them), "
+            "then one line per transaction"
+        )
     columns = [*_check_headers(groups, path, cfg), CORRUPT_COLUMN]
     frames = []
     for header, files in groups.items():

@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
+from fraud_app.etl import parsing
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
 from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
@@ -30,8 +31,7 @@ RAW, PARSED = "__r_", "__p_"
 REASON, DETAIL = "reason", "reason_detail"
 REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not valid
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
-_TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
-_SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *_TIME_TYPES)
+_SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *parsing.TIME_TYPES)
 _TRUE, _FALSE = ("true", "t", "yes", "y"), ("false", "f", "no", "n")
 
 
@@ -92,8 +92,7 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
     return df.withColumns(added)
 
 
-def _text(src: Column) -> Column:
-    return F.nullif(F.trim(src.cast("string")), F.lit(""))
+_text = parsing.text
 
 
 def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column:
@@ -102,13 +101,9 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         text = _text(src)
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
-        return _timestamp(src, dtype, cfg.timestamp_format)
+        return parsing.timestamp(src, dtype, cfg.timestamp_format)
     if kind == "double":
-        return (
-            src.cast("double")
-            if isinstance(dtype, T.NumericType)
-            else _text(src).try_cast("double")
-        )
+        return parsing.amount(src, dtype, cfg.decimal_separator)
     if kind == "int":  # the label: 0/1, 0.0/1.0, true/false
         text = F.lower(_text(src))
         number = (
@@ -118,17 +113,6 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         )
         return F.when(number.isin(0.0, 1.0), number.cast("int"))
     raise SchemaError(f"no parser for canonical type {kind!r} of column {name}")
-
-
-def _timestamp(src: Column, dtype: T.DataType, fmt: str | None) -> Column:
-    if isinstance(dtype, _TIME_TYPES):
-        return src.cast("timestamp")
-    text = _text(src)
-    if fmt in ("epoch_seconds", "epoch_millis"):
-        seconds = text.try_cast("double") / (1000.0 if fmt == "epoch_millis" else 1.0)
-        # the bound keeps absurd numbers (and NaN) from overflowing: year ~5000
-        return F.when(F.abs(seconds) < 1e11, F.timestamp_seconds(seconds))
-    return F.try_to_timestamp(text, F.lit(fmt)) if fmt else F.try_to_timestamp(text)
 
 
 @dataclass(frozen=True)
@@ -223,11 +207,13 @@ def encoding_rule(inputs: dict[str, str], cfg: EtlSection) -> Rule:
 def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     """The per-row rules in the order they are tried (the first broken one is the reason)."""
     bound = _bound_rules(cfg)
-    fmt = cfg.timestamp_format
-    unparsed = (  # name the setting: a delivery in another format is the usual cause
-        f"does not parse with etl.timestamp_format {fmt!r}" if fmt
-        else "does not parse as an ISO-8601 timestamp (etl.timestamp_format is unset)"
-    )  # fmt: skip
+
+    def unparsed(name: str) -> Callable[[], Column]:
+        # name the setting: a delivery in another format is the usual cause
+        return lambda: F.concat(
+            _quoted(name), F.lit(" "), parsing.timestamp_hint(_r(name), cfg.timestamp_format)
+        )
+
     return (
         Rule(
             "missing_required_field",
@@ -239,10 +225,11 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
             ),
         ),
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
-             _detail("timestamp", unparsed)),
+             unparsed("timestamp")),
         bound["ts"],
         Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
-             _detail("amount", "is not a number")),
+             lambda: F.concat(_quoted("amount"), F.lit(" "),
+                              parsing.amount_hint(_r("amount"), cfg.decimal_separator))),
         Rule("non_finite_amount", "amount is NaN or infinite",
              lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
              _detail("amount", "is NaN or infinite")),
@@ -254,7 +241,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
              lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
              _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),
         Rule("unparseable_label_time", "label_time does not parse", lambda: _unparsed("label_time"),
-             _detail("label_time", unparsed)),
+             unparsed("label_time")),
         bound["lt"],
         Rule("label_time_before_timestamp", "label known before the transaction happened",
              lambda: _p("label_time") < _p("timestamp"),

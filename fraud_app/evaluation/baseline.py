@@ -40,14 +40,24 @@ def baseline_scores(
     raise ValueError(f"unknown baseline {kind!r}")
 
 
-def _xgboost(cfg: GbtSection, train: DataFrame, test: pd.DataFrame, features_col: str, seed: int):
+def check_available(kind: str) -> None:
+    """Before any fold trains: the xgboost baseline needs its package (it was found
+    missing at the first fold's baseline, after that fold's ensemble had trained)."""
+    if kind != "xgboost":
+        return
     try:
-        import xgboost
+        import xgboost  # noqa: F401
     except ImportError as exc:
         raise EnvironmentSetupError(
             "backtest.baseline: xgboost needs the xgboost package; install the `baselines` "
-            "extra (pip install -e '.[baselines]') or use baseline: gbt"
+            "extra (pip install -e '.[baselines]') or use baseline: gbt (--baseline gbt)"
         ) from exc
+
+
+def _xgboost(cfg: GbtSection, train: DataFrame, test: pd.DataFrame, features_col: str, seed: int):
+    check_available("xgboost")
+    import xgboost
+
     pdf = train.select(features_col, "label").toPandas()
     X = np.stack(pdf[features_col].to_numpy()).astype(np.float32)
     model = xgboost.XGBClassifier(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError, model_validator
 
+from fraud_app.balancing.config import UnionPaySubsetsSection
 from fraud_app.config_base import Section
+from fraud_app.models.config import LossSection, ModelSection, OptimizerSection
 
 
 class GbtSection(Section):
@@ -45,8 +47,27 @@ class BacktestSection(Section):
     k: int = Field(100, ge=1)
 
 
+# tune.space axis -> (the section that holds the setting, its field, the setting's key)
+AXIS_TARGETS: dict[str, tuple[type[Section], str, str]] = {
+    "hidden": (ModelSection, "hidden", "training.model.hidden"),
+    "dropout": (ModelSection, "dropout", "training.model.dropout"),
+    "learning_rate": (OptimizerSection, "learning_rate", "training.optimizer.learning_rate"),
+    "pos_weight": (LossSection, "pos_weight", "training.loss.pos_weight"),
+    "loss": (LossSection, "type", "training.loss.type"),
+    "n_subsets": (UnionPaySubsetsSection, "n_subsets", "balancing.unionpay_subsets.n_subsets"),
+    "normal_ratio": (
+        UnionPaySubsetsSection,
+        "normal_ratio",
+        "balancing.unionpay_subsets.normal_ratio",
+    ),
+}
+
+
 class TuneSpace(Section):
-    """Values to search; every list is one axis (grid: the cartesian product)."""
+    """Values to search; every list is one axis (grid: the cartesian product). Each value
+    is checked against the setting it sets when the config is read (a dropout of 1.5 was
+    accepted here and failed with a traceback at its trial, after the earlier trials had
+    trained)."""
 
     hidden: list[tuple[int, ...]] = Field(default_factory=lambda: [(128, 64), (64, 32), (256, 128)])
     dropout: list[float] = Field(default_factory=lambda: [0.0, 0.1, 0.3])
@@ -55,6 +76,20 @@ class TuneSpace(Section):
     loss: list[Literal["bce", "focal"]] = Field(default_factory=lambda: ["bce", "focal"])
     n_subsets: list[int] = Field(default_factory=lambda: [3, 5])
     normal_ratio: list[float | None] = Field(default_factory=lambda: [10.0, 20.0])
+
+    @model_validator(mode="after")
+    def _values_fit_their_settings(self) -> TuneSpace:
+        problems = []
+        for axis, (section, field, key) in AXIS_TARGETS.items():
+            for i, value in enumerate(getattr(self, axis)):
+                try:
+                    section.model_validate({field: value})
+                except ValidationError as exc:
+                    why = exc.errors()[0]["msg"]
+                    problems.append(f"{axis}[{i}] = {value!r} is not a valid {key}: {why}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
 
 class TuneSection(Section):

@@ -7,10 +7,13 @@ A fold's CUT-OFF is the start of its test window: the moment its model is traine
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 
 from fraud_app.errors import ConfigError
 from fraud_app.evaluation.config import BacktestSection
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -74,3 +77,14 @@ def check_fold_data(fold: Fold, first: dt.datetime | None, last: dt.datetime | N
             f"the first transaction ({first:%Y-%m-%d}). Use fewer folds, a smaller step_days or "
             "shorter windows (backtest.*)"
         )
+    start = fold.train[0]
+    if first is not None and start is not None and start < first:
+        # it trains anyway, on less history than configured: folds are then not comparable
+        held = (fold.train[1] - first).total_seconds() / 86_400
+        configured = (fold.train[1] - start).total_seconds() / 86_400
+        logger.warning(
+            "backtest fold %d: its train window starts %s, before the first transaction (%s): "
+            "it trains on %.1f of its %g days (backtest.train_days); its figures are not "
+            "comparable with the other folds'", fold.index, f"{start:%Y-%m-%d}",
+            f"{first:%Y-%m-%d %H:%M}", held, configured,
+        )  # fmt: skip

@@ -27,6 +27,7 @@ negative id as counting from the end, where dlcore refuses it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -62,6 +63,7 @@ PROBABILITY = "fraud_probability"
 MEMBER_PROBABILITIES = "member_probabilities"
 MODEL_FORMAT = "fraud_app.dlcore_model.onnx/1"
 ENSEMBLE_FORMAT = "fraud_app.ensemble.onnx/1"
+GRAPH_DIGEST = "fraud_app.sha256"  # metadata_props key: sha256 of the graph and the metadata
 
 
 def member_prefix(k: int) -> str:
@@ -248,8 +250,18 @@ def _model_proto(g: GraphBuilder, inputs: list, outputs: list, name: str, meta: 
     version = str(meta.get("model_version", ""))
     if version.isdigit():
         model.model_version = int(version)
-    onnx.helper.set_model_props(model, {k: str(v) for k, v in meta.items()})
+    # the content's digest: import-onnx refuses a file that no longer matches it (a damaged
+    # byte inside a weight or a feature name still parses, and loaded without a word)
+    props = {k: str(v) for k, v in meta.items()}
+    onnx.helper.set_model_props(model, {**props, GRAPH_DIGEST: content_digest(graph, props)})
     return model
+
+
+def content_digest(graph: Any, props: dict[str, str]) -> str:
+    """sha256 of the serialised graph (nodes, weights, inputs, outputs) and the metadata."""
+    h = hashlib.sha256(graph.SerializeToString())
+    h.update(json.dumps(props, sort_keys=True).encode())
+    return h.hexdigest()
 
 
 def _features_input(onnx: Any, n: int) -> Any:

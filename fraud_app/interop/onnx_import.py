@@ -33,15 +33,25 @@ from fraud_app.errors import OnnxConversionError, UnsupportedOnnxOpError
 from fraud_app.interop._deps import require_onnx
 from fraud_app.interop.onnx_export import (
     ENSEMBLE_FORMAT,
+    GRAPH_DIGEST,
     MEMBER_PROBABILITIES,
     PROBABILITY,
+    content_digest,
     member_prefix,
 )
-from fraud_app.interop.onnx_ops import AFFINE_OPS, CONVERTERS, Context, Part, Step, convert_chain
+from fraud_app.interop.onnx_ops import (
+    AFFINE_OPS,
+    CONVERTERS,
+    RAMP_OPS,
+    Context,
+    Part,
+    Step,
+    convert_chain,
+)
 
 logger = logging.getLogger(__name__)
 
-SUPPORTED_OPS = tuple(sorted(CONVERTERS))
+SUPPORTED_OPS = tuple(sorted({*CONVERTERS, *RAMP_OPS}))
 _ENSEMBLE_OPS = ("Concat", "ReduceMean")  # the combine step of an `ensemble_to_onnx` graph
 
 
@@ -60,6 +70,13 @@ def load_onnx(source: Any) -> Any:
     if not proto.graph.node:  # protobuf reads an empty file (and some others) as a blank model
         empty = "the file is empty" if path.stat().st_size == 0 else "its graph has no nodes"
         raise OnnxConversionError(f"{path}: not an ONNX model ({empty})")
+    props = {p.key: p.value for p in proto.metadata_props}
+    recorded = props.pop(GRAPH_DIGEST, None)
+    if recorded is not None and recorded != content_digest(proto.graph, props):
+        raise OnnxConversionError(
+            f"{path}: corrupted: its graph or metadata does not match the sha256 recorded when "
+            f"fraud-app exported it ({GRAPH_DIGEST}); copy or export the file again"
+        )
     return proto
 
 
@@ -73,10 +90,22 @@ class _Graph:
     output_dims: dict[str, list]
 
 
+def _tensor(onnx: Any, tensor: Any) -> np.ndarray:
+    """A weight tensor as an array; one whose type or size does not fit its shape (a damaged
+    file) is named (it was a ValueError / KeyError traceback from onnx.numpy_helper)."""
+    try:
+        return onnx.numpy_helper.to_array(tensor)
+    except (ValueError, KeyError, TypeError) as exc:
+        raise OnnxConversionError(
+            f"tensor {tensor.name!r} cannot be read ({type(exc).__name__}: {exc}): its data does "
+            "not fit its type and shape; the file is damaged or not a valid ONNX model"
+        ) from exc
+
+
 def _constant(onnx: Any, node: Any) -> np.ndarray:
     for attr in node.attribute:
         if attr.name == "value":
-            return onnx.numpy_helper.to_array(attr.t)
+            return _tensor(onnx, attr.t)
         if attr.name in ("value_float", "value_floats", "value_int", "value_ints"):
             return np.asarray(onnx.helper.get_attribute_value(attr))
     raise OnnxConversionError(
@@ -91,7 +120,7 @@ def _dims(value_info: Any) -> list:
 
 def _read_graph(onnx: Any, proto: Any) -> _Graph:
     graph = proto.graph
-    consts = {t.name: onnx.numpy_helper.to_array(t) for t in graph.initializer}
+    consts = {t.name: _tensor(onnx, t) for t in graph.initializer}
     for node in graph.node:
         if node.op_type == "Constant":
             consts[node.output[0]] = _constant(onnx, node)
@@ -104,7 +133,8 @@ def _read_graph(onnx: Any, proto: Any) -> _Graph:
     inp = inputs[0]
     elem, dims = inp.type.tensor_type.elem_type, _dims(inp)
     if elem != onnx.TensorProto.FLOAT or len(dims) != 2:
-        kind = onnx.TensorProto.DataType.Name(elem)
+        known = elem in onnx.TensorProto.DataType.values()
+        kind = onnx.TensorProto.DataType.Name(elem) if known else f"of unknown type {elem}"
         raise OnnxConversionError(
             f"graph input {inp.name!r} is {kind} with {len(dims)} dimensions; dlcore imports a "
             "float32 [batch, n_features] input. Re-export with a 2-D float32 input"
@@ -134,6 +164,8 @@ def _chain(g: _Graph, output: str) -> list[Step]:
     """The nodes from the graph input to `output`, in order; each has ONE non-constant input."""
     steps, tensor = [], output
     while tensor != g.input_name:
+        if len(steps) > len(g.nodes):
+            raise OnnxConversionError("the graph has a cycle; it is not a valid ONNX graph")
         node = g.producers.get(tensor)
         if node is None:
             raise OnnxConversionError(
@@ -141,6 +173,11 @@ def _chain(g: _Graph, output: str) -> list[Step]:
                 f"{g.input_name!r}; the graph cannot be read as a chain of layers"
             )
         data = [k for k, name in enumerate(node.input) if name and name not in g.consts]
+        branch = _ramp_branch(g, node) if node.op_type == "Concat" else None
+        if branch is not None:  # [x, ramps(x)]: one layer, PiecewiseLinear
+            steps.append(Step(node, 0, branch))
+            tensor = node.input[0]
+            continue
         if len(data) != 1:
             raise OnnxConversionError(
                 f"node {node.name!r} ({node.op_type}) has {len(data)} non-constant inputs; dlcore "
@@ -148,11 +185,25 @@ def _chain(g: _Graph, output: str) -> list[Step]:
             )
         steps.append(Step(node, data[0]))
         tensor = node.input[data[0]]
-        if len(steps) > len(g.nodes):
-            raise OnnxConversionError("the graph has a cycle; it is not a valid ONNX graph")
     if not steps:
         raise OnnxConversionError(f"output {output!r} is the input itself: the graph has no layers")
     return steps[::-1]
+
+
+def _ramp_branch(g: _Graph, concat: Any) -> tuple[Any, ...] | None:
+    """(Gather, Sub, Mul, Clip) when `concat` is Concat(x, Clip(Mul(Sub(Gather(x, .), .), .)))
+    along the feature axis, the piecewise-linear encoding `onnx_export` writes; else None."""
+    attrs = {a.name: a.i for a in concat.attribute}
+    if len(concat.input) != 2 or attrs.get("axis") not in (1, -1):
+        return None
+    nodes, tensor = [], concat.input[1]
+    for op in reversed(RAMP_OPS):
+        node = g.producers.get(tensor)
+        if node is None or node.op_type != op or any(n not in g.consts for n in node.input[1:]):
+            return None
+        nodes.append(node)
+        tensor = node.input[0]
+    return tuple(nodes[::-1]) if tensor == concat.input[0] else None
 
 
 def _first_width(ctx: Context, steps: list[Step]) -> int:
@@ -239,6 +290,17 @@ def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
     return members
 
 
+def _json_prop(meta: dict[str, str], key: str, default: str) -> Any:
+    """A JSON metadata_props value; a damaged one is named (it was a JSONDecodeError)."""
+    try:
+        return json.loads(meta.get(key) or default)
+    except ValueError as exc:
+        raise OnnxConversionError(
+            f"metadata_props {key!r} is not valid JSON ({exc}); the file is damaged or was "
+            "edited. Export it again, or give --feature-names"
+        ) from exc
+
+
 def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -> Any:
     """A FraudEnsemble from an ONNX file (see the module docstring)."""
     from fraud_app.models.ensemble import FraudEnsemble
@@ -250,7 +312,7 @@ def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -
     if meta.get("fraud_app.format") == ENSEMBLE_FORMAT:
         _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
-        metadata = json.loads(meta.get("ensemble_metadata") or "{}")
+        metadata = _json_prop(meta, "ensemble_metadata", "{}")
     else:
         _check_ops(g.nodes, SUPPORTED_OPS)
         parts, width = _parts(onnx, g, _pick_output(proto, None))
@@ -267,7 +329,7 @@ def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -
             )
         members = [_build(parts, width)]
         metadata = {"source": "onnx", "producer": proto.producer_name}
-    names = feature_names or json.loads(meta.get("feature_names") or "null")
+    names = feature_names or _json_prop(meta, "feature_names", "null")
     names = list(names or (f"feature_{i:03d}" for i in range(members[0].in_features)))
     if len(names) != members[0].in_features:
         raise OnnxConversionError(

@@ -8,7 +8,10 @@ files or walking the graph (`onnx_import`).
 Op -> layer: Gemm, MatMul[+Add] -> Linear; Relu, LeakyRelu, Tanh, Sigmoid -> the
 same-named activation; BatchNormalization (inference form) -> BatchNorm1d; a run of
 Sub/Div/Mul/Add by per-feature constants[, then a symmetric Clip] -> Standardize;
-Clip(-c, c) alone -> Standardize with clip c; Identity, Dropout -> Dropout.
+Clip(-c, c) alone -> Standardize with clip c; Identity, Dropout -> Dropout;
+Concat(x, Clip(Mul(Sub(Gather(x, columns), lower), inv_width), 0, 1)) -> PiecewiseLinear
+(the encoding `onnx_export` writes: `onnx_import` finds the branch, `_piecewise_linear`
+reads its constants).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dlcore.layers import (
     Layer,
     LeakyReLU,
     Linear,
+    PiecewiseLinear,
     ReLU,
     Sigmoid,
     Standardize,
@@ -41,6 +45,8 @@ class Step:
 
     node: Any
     data_index: int
+    # a Concat of the data and a branch computed from it: the branch's nodes, in order
+    branch: tuple[Any, ...] = ()
 
     @property
     def label(self) -> str:
@@ -255,6 +261,37 @@ def _dropout(ctx: Context, steps: list[Step], i: int, width: int) -> tuple[Part,
     return Part(Dropout(float(f"{rate:.6g}"), name=ctx.layer_name(step, i)), width), 1
 
 
+RAMP_OPS = ("Gather", "Sub", "Mul", "Clip")  # the branch of a piecewise-linear encoding
+
+
+def _piecewise_linear(ctx: Context, steps: list[Step], i: int, width: int) -> tuple[Part, int]:
+    """Concat(x, Clip(Mul(Sub(Gather(x, columns), lower), inv_width), 0, 1)), columns =
+    every feature `bins` times in order -> PiecewiseLinear(bins)."""
+    step = steps[i]
+    if not step.branch:
+        raise OnnxConversionError(
+            f"{step.label}: Concat is imported only as a piecewise-linear encoding, "
+            "Concat(x, Clip(Mul(Sub(Gather(x, columns), lower), inv_width), 0, 1))"
+        )
+    gather, sub, mul, clip = (Step(n, 0) for n in step.branch)
+    columns = ctx.const(gather, 1, "columns").astype(np.int64).reshape(-1)
+    bins = len(columns) // width if width else 0
+    if bins < 1 or not np.array_equal(columns, np.repeat(np.arange(width), bins)):
+        raise OnnxConversionError(
+            f"{gather.label}: gathers columns {columns[:12].tolist()}...; a piecewise-linear "
+            f"encoding gathers each of the {width} features the same number of times, in order"
+        )
+    lo, hi = (scalar(ctx.const(clip, k, b)) for k, b in ((1, "min"), (2, "max")))
+    if (lo, hi) != (0.0, 1.0):
+        raise OnnxConversionError(f"{clip.label}: clips to [{lo}, {hi}]; the ramps clip to [0, 1]")
+    state = {
+        "lower": per_feature(ctx, sub, 1, width * bins, "lower").reshape(width, bins),
+        "inv_width": per_feature(ctx, mul, 1, width * bins, "inv_width").reshape(width, bins),
+    }
+    layer = PiecewiseLinear(bins, name=ctx.layer_name(step, i))
+    return Part(layer, width * (1 + bins), state=state), 1
+
+
 def _activation(cls: type[Layer]) -> Callable[..., tuple[Part, int]]:
     def convert(ctx: Context, steps: list[Step], i: int, width: int) -> tuple[Part, int]:
         step = steps[i]
@@ -277,6 +314,7 @@ CONVERTERS: dict[str, Callable[[Context, list[Step], int, int], tuple[Part, int]
     "Clip": _clip,
     "Identity": _dropout,
     "Dropout": _dropout,
+    "Concat": _piecewise_linear,
     **dict.fromkeys(AFFINE_OPS, _affine),
 }
 
@@ -285,6 +323,11 @@ def convert_chain(ctx: Context, steps: list[Step], width: int) -> list[Part]:
     """The dlcore layers computing `steps` (a chain from the graph input) on `width` features."""
     parts, i = [], 0
     while i < len(steps):
+        if steps[i].node.op_type not in CONVERTERS:  # Gather outside an encoding
+            raise OnnxConversionError(
+                f"{steps[i].label}: {steps[i].node.op_type} is imported only inside a "
+                "piecewise-linear encoding (Gather, Sub, Mul, Clip(0, 1), Concat)"
+            )
         part, used = CONVERTERS[steps[i].node.op_type](ctx, steps, i, width)
         parts.append(part)
         width, i = part.width, i + used

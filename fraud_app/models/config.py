@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -14,7 +14,9 @@ from fraud_app.spark.early_stopping import EarlyStoppingConfig
 class ModelSection(Section):
     """An MLP: Standardize (-> PiecewiseLinear) -> [Linear -> (BatchNorm) -> activation -> (Dropout)] x hidden -> Linear(1)."""
 
-    hidden: tuple[int, ...] = Field((128, 64), min_length=1)
+    # units per hidden layer, each >= 1 (a 0 was accepted and failed at training time as
+    # dlcore's "Linear: units must be a positive integer", naming no setting)
+    hidden: tuple[Annotated[int, Field(ge=1)], ...] = Field((128, 64), min_length=1)
     activation: Literal["relu", "leaky_relu", "tanh"] = "relu"
     dropout: float = Field(0.1, ge=0, lt=1)
     batchnorm: bool = False

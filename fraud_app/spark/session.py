@@ -72,26 +72,43 @@ def archive_settings(
     return {"spark.archives": archives}, {"PYSPARK_PYTHON": ARCHIVE_PYTHON}
 
 
-def _choose_master(master: str | None, submitted: bool) -> str:
+def _choose_master(master: str | None, submitted: dict[str, str] | None) -> str:
     """Config/CLI > FRAUD_APP_SPARK_MASTER > local[*]; under spark-submit, its --master wins."""
-    if submitted:
-        from pyspark import SparkConf
-
-        chosen = SparkConf().get("spark.master", "local[*]")
+    if submitted is not None:
+        chosen = submitted.get("spark.master", "local[*]")
         if master and master != chosen:
             logger.warning("spark-submit's --master %s wins over the configured %s", chosen, master)
         return chosen
-    return check_master(master or settings.spark_master_default() or "local[*]")
+    if master is None and (env := settings.spark_master_default()) is not None:
+        return check_master(env, source="FRAUD_APP_SPARK_MASTER")
+    return check_master(master or "local[*]")
 
 
-def _defaults(submitted: bool) -> dict[str, str]:
-    """DEFAULT_CONF, less what spark-submit's --conf / spark-defaults.conf already set."""
-    if not submitted:
-        return dict(DEFAULT_CONF)
-    from pyspark import SparkConf
+def submitted_conf() -> dict[str, str]:
+    """What spark-submit set (--master, --conf, --driver-memory, spark-defaults.conf), read
+    from the driver JVM it started. A plain `SparkConf()` is empty in Python until the
+    gateway is joined, so the app's defaults and the config's spark.conf overrode
+    spark-submit's own values (a `--conf spark.sql.shuffle.partitions=7` ran with 8)."""
+    from pyspark import SparkConf, SparkContext
 
-    given = SparkConf()
-    return {k: v for k, v in DEFAULT_CONF.items() if not given.contains(k)}
+    SparkContext._ensure_initialized()  # joins spark-submit's gateway; creates no context
+    return dict(SparkConf().getAll())
+
+
+def merged_conf(user: Mapping[str, str] | None, submitted: dict[str, str] | None) -> dict[str, str]:
+    """DEFAULT_CONF < the config's spark.conf, then, under spark-submit, its values win
+    (command line over file, as everywhere): only what spark-submit left unset is filled
+    in, and a config value that spark-submit overrides is named in a WARNING."""
+    conf = {**DEFAULT_CONF, **(user or {})}
+    if submitted is None:
+        return conf
+    for key, value in (user or {}).items():
+        if key in submitted and submitted[key] != value:
+            logger.warning(
+                "spark-submit's %s=%s wins over spark.conf in the config (%s)",
+                key, submitted[key], value,
+            )  # fmt: skip
+    return {k: v for k, v in conf.items() if k not in submitted}
 
 
 def spark_session(config):
@@ -106,13 +123,20 @@ MASTER_URL = re.compile(
 )
 
 
-def check_master(master: str) -> str:
-    """`master` if it has the form of a Spark master URL, else a ConfigError saying which forms do."""
+def check_master(master: str, source: str = "spark.master") -> str:
+    """`master` if it has the form of a Spark master URL, else a ConfigError saying which
+    forms do. `source`: where the value came from (the config or CLI, or the environment
+    variable FRAUD_APP_SPARK_MASTER, which the message then names)."""
     if not MASTER_URL.fullmatch(master):
+        fix = (
+            "Set spark.master in the config or pass --master"
+            if source == "spark.master"
+            else f"Fix or unset the environment variable {source}, or set spark.master in the "
+            "config or pass --master"
+        )
         raise ConfigError(
-            f"spark.master {master!r} is not a Spark master URL; expected local[*], local[N], "
-            "spark://host:7077, yarn or k8s://https://host:port. Set spark.master in the config "
-            "or pass --master"
+            f"{source} {master!r} is not a Spark master URL; expected local[*], local[N], "
+            f"spark://host:7077, yarn or k8s://https://host:port. {fix}"
         )
     return master
 
@@ -134,24 +158,24 @@ def get_spark(
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
-    submitted = settings.launched_by_spark_submit()
-    if not submitted:
+    submitted = submitted_conf() if settings.launched_by_spark_submit() else None
+    if submitted is None:
         settings.java_version()  # clear error when Java is missing
     master = _choose_master(master, submitted)
-    conf = {**_defaults(submitted), **(conf or {})}
+    conf = merged_conf(conf, submitted)
     if env_archive:
-        extra_conf, extra_env = archive_settings(master, env_archive, conf)
+        extra_conf, extra_env = archive_settings(master, env_archive, {**(submitted or {}), **conf})
         if not extra_conf:
             logger.warning(
                 "spark.env_archive is ignored on %s: local executors run this interpreter", master
             )
         conf.update(extra_conf)
         os.environ.update(extra_env)
-    if not submitted:  # spark-submit already chose the interpreters and the bind address
+    if submitted is None:  # spark-submit already chose the interpreters and the bind address
         for key, value in settings.python_env_for_spark().items():
             os.environ.setdefault(key, value)
     builder = SparkSession.builder.appName(app_name)
-    if not submitted:
+    if submitted is None:
         builder = builder.master(master)
     for key, value in conf.items():
         builder = builder.config(key, value)

@@ -8,10 +8,14 @@ a fraud confirmed later counts as not fraud yet. The ensemble trains exactly as
 validation when configured); the baseline trains on the same rows as the final ensemble.
 Every fold's report carries a leakage check computed from the rows actually used: no
 training row's timestamp, and no label it uses, lies past the cut-off.
+
+MLflow (tracking on): one parent run `backtest-<run>`, a nested run per fold, the summary
+and the report (fraud_app.tracking.backtest, through `tracker_for`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import time
@@ -23,7 +27,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError, FraudAppError
-from fraud_app.evaluation.baseline import baseline_scores
+from fraud_app.evaluation.baseline import baseline_scores, check_available
 from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
@@ -53,28 +57,61 @@ def run_backtest(
     started = time.monotonic()
     results = []
     first, last = (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t for t in (first, last))
-    for fold in folds:
+    for fold in folds:  # every fold before any trains (the newest was checked after the others)
         check_fold_data(fold, first, last)
-        try:
-            results.append(_run_fold(spark, config, cfg, fold, df, names, vector, run))
-        except FraudAppError as exc:  # e.g. a train window without known frauds: name the fold
-            if str(exc).startswith("backtest fold"):
-                raise
-            raise type(exc)(f"backtest fold {fold.index} ({_windows(fold)}): {exc}") from exc
-    report = {
-        "run": run,
-        "config": cfg.model_dump(mode="json"),
-        "label_delay_days": delay_days,
-        "feature_names": names,
-        "folds": results,
-        "summary": _summary(results),
-        "seconds": round(time.monotonic() - started, 1),
-    }
+    check_available(cfg.baseline)
+    tracker = tracker_for(config)
+    with tracker.parent(f"backtest-{run}", cfg.model_dump(mode="json")):
+        for fold in folds:
+            results.append(_fold_or_named_error(spark, config, cfg, fold, df, names, vector, run))
+            tracker.fold(results[-1])
+        report = {
+            "run": run,
+            "config": cfg.model_dump(mode="json"),
+            "label_delay_days": delay_days,
+            "feature_names": names,
+            "folds": results,
+            "summary": _summary(results),
+            "seconds": round(time.monotonic() - started, 1),
+        }
+        tracker.summary(report)
     path = config.paths.resolve("reports") / f"backtest-{run}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(jsonout.dumps(report, indent=2, default=str))
     report["report_path"] = str(path)
     return report
+
+
+class NullTracker:
+    """The tracking hook's no-op form (tracking off): fraud_app.tracking.backtest's
+    BacktestTracker logs a parent run, one nested run per fold and the summary."""
+
+    @contextlib.contextmanager
+    def parent(self, run_name: str, params: dict[str, Any]):
+        yield self
+
+    def fold(self, result: dict[str, Any]) -> None:
+        return None
+
+    def summary(self, report: dict[str, Any]) -> None:
+        return None
+
+
+def tracker_for(config: AppConfig):
+    """An MLflow backtest tracker when tracking is on (imported lazily: this module never
+    imports mlflow), else the no-op one."""
+    from fraud_app.tracking.backtest import backtest_tracker
+
+    return backtest_tracker(config) or NullTracker()
+
+
+def _fold_or_named_error(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[str, Any]:
+    try:
+        return _run_fold(spark, config, cfg, fold, df, names, vector, run)
+    except FraudAppError as exc:  # e.g. a train window without known frauds: name the fold
+        if str(exc).startswith("backtest fold"):
+            raise
+        raise type(exc)(f"backtest fold {fold.index} ({_windows(fold)}): {exc}") from exc
 
 
 def _windows(fold: Fold) -> str:

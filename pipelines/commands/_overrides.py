@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from fraud_app.config import error_lines
 from fraud_app.errors import ConfigError
 
 S = TypeVar("S", bound=BaseModel)
@@ -17,10 +18,9 @@ def with_flags(section: S, name: str, **flags: Any) -> S:
     if not updates:
         return section
     try:
-        return type(section).model_validate({**section.model_dump(), **updates})
+        # exclude_unset: what the config file set stays "set" (model_fields_set), defaults
+        # stay defaults (tune tells a search axis the user wrote from a default one)
+        return type(section).model_validate({**section.model_dump(exclude_unset=True), **updates})
     except ValidationError as exc:
-        lines = [
-            f"{name}.{'.'.join(str(x) for x in e['loc'])}: {e['msg']} (received {e.get('input')!r})"
-            for e in exc.errors()
-        ]
+        lines = error_lines(exc, type(section), prefix=f"{name}.")
         raise ConfigError("command-line flag(s) invalid:\n  " + "\n  ".join(lines)) from exc

@@ -6,6 +6,7 @@ import argparse
 import json
 
 from fraud_app.config import AppConfig
+from fraud_app.errors import ConfigError
 from pipelines.commands._overrides import with_flags
 
 
@@ -23,6 +24,13 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
                      output=args.output)  # fmt: skip
+    if cfg.method == "grid" and (args.trials is not None or args.seed is not None):
+        # the grid ignored them: `tune --trials 3` on a grid config trained every combination
+        flag = "--trials" if args.trials is not None else "--seed"
+        raise ConfigError(
+            f"{flag} applies to random search, but tune.method is grid (every combination of "
+            f"tune.space is trained); add --method random, or leave out {flag}"
+        )
     spark = spark_session(config)
     report = run_tune(spark, config, cfg, run=args.run)
     for t in report["trials"]:

@@ -23,11 +23,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
-from fraud_app.evaluation.config import TuneSection
+from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
 from fraud_app.naming import check_name
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features
@@ -35,15 +36,9 @@ from pipelines.training.pipeline import read_features
 logger = logging.getLogger(__name__)
 
 # tune.space axis -> the config key it sets
-AXES: dict[str, str] = {
-    "hidden": "training.model.hidden",
-    "dropout": "training.model.dropout",
-    "learning_rate": "training.optimizer.learning_rate",
-    "pos_weight": "training.loss.pos_weight",
-    "loss": "training.loss.type",
-    "n_subsets": "balancing.unionpay_subsets.n_subsets",
-    "normal_ratio": "balancing.unionpay_subsets.normal_ratio",
-}
+AXES: dict[str, str] = {axis: key for axis, (_, _, key) in AXIS_TARGETS.items()}
+# axes that act only through the unionpay_subsets balancing strategy
+_UNIONPAY_AXES = ("n_subsets", "normal_ratio")
 
 
 class NullTracker:
@@ -91,22 +86,59 @@ def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
         for key in parents:
             node = node[key]
         node[leaf] = list(value) if isinstance(value, tuple) else value
-    return AppConfig.model_validate(data)
+    try:
+        return AppConfig.model_validate(data)
+    except ValidationError as exc:  # a value that fits its setting but not the rest
+        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"tune: the search point {point} gives an invalid config: {why}") from exc
+
+
+def effective_space(config: AppConfig, cfg: TuneSection) -> TuneSection:
+    """`cfg` with the axes that the configured balancing strategy ignores held at one value.
+    n_subsets / normal_ratio act only with unionpay_subsets: left at their defaults they are
+    not searched (a WARNING says so); written in the config with several values they are an
+    error (their trials would train the same ensemble)."""
+    strategy = config.balancing.strategy
+    if strategy == "unionpay_subsets":
+        return cfg
+    held = {}
+    for axis in _UNIONPAY_AXES:
+        values = getattr(cfg.space, axis)
+        if len(values) < 2:
+            continue
+        if axis in cfg.space.model_fields_set:
+            raise ConfigError(
+                f"tune.space.{axis} lists {len(values)} values, but balancing.strategy is "
+                f"{strategy!r}: {', '.join(_UNIONPAY_AXES)} act only with unionpay_subsets, so "
+                f"those trials would train the same ensemble. Give tune.space.{axis} one "
+                "value, or set balancing.strategy: unionpay_subsets"
+            )
+        logger.warning("tune.space.%s (default %s) is not searched: balancing.strategy %r "
+                       "ignores it", axis, values, strategy)  # fmt: skip
+        held[axis] = values[:1]
+    return cfg.model_copy(update={"space": cfg.space.model_copy(update=held)}) if held else cfg
+
+
+def check_plan(config: AppConfig, points: list[dict[str, Any]]) -> list[AppConfig]:
+    """Every trial's config, built before any data is read: a point the config refuses is
+    an error at once, not after the trials before it trained."""
+    return [apply_point(config, point) for point in points]
 
 
 def run_tune(
     spark, config: AppConfig, cfg: TuneSection, *, run: str | None = None
 ) -> dict[str, Any]:
     run = check_name(run, "run name") if run else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    cfg = effective_space(config, cfg)
+    points = plan_trials(cfg)
+    trial_configs = check_plan(config, points)
     df, names = read_features(spark, config)
     vector = config.features.vector_column or "features"
     splits = nodes.split(df, config.splits,
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
-    points = plan_trials(cfg)
     tracker, trials = tracker_for(config), []
     with tracker.parent(f"tune-{run}", {"method": cfg.method, "trials": len(points)}):
-        for i, point in enumerate(points):
-            trial_config = apply_point(config, point)
+        for i, (point, trial_config) in enumerate(zip(points, trial_configs, strict=True)):
             t0 = time.monotonic()
             balanced = nodes.balance(splits.train, trial_config.balancing)
             fitted = nodes.fit_ensemble(balanced, splits.train, trial_config.training, names,

@@ -30,3 +30,21 @@ def test_other_values_still_name_the_key(tmp_path):
         ConfigError, match=r"spark\.conf\.spark\.jars: Input should be a valid string"
     ):
         load_config(config)
+
+
+@pytest.mark.parametrize("key, owner", [("spark.master", "spark.master"),
+                                        ("spark.app.name", "spark.app_name")])  # fmt: skip
+def test_the_master_and_app_name_are_not_spark_conf_entries(tmp_path, key, owner):
+    # spark.conf is applied after the master: 'spark.master: local[4]' there overrode
+    # spark.master / --master (past the master check, with the log naming the other one)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"spark:\n  master: local[2]\n  conf:\n    {key}: x\n")
+    with pytest.raises(ConfigError, match=rf"'{key}' is set by the config key {owner} "):
+        load_config(config)
+
+
+def test_other_keys_pass_through_to_spark(tmp_path):
+    # non-spark.* keys reach the SQL session's Hadoop configuration (e.g. fs.s3a.*)
+    config = tmp_path / "c.yaml"
+    config.write_text("spark:\n  conf:\n    fs.s3a.endpoint: http://minio:9000\n")
+    assert load_config(config).spark.conf == {"fs.s3a.endpoint": "http://minio:9000"}

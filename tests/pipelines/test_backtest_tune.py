@@ -74,7 +74,7 @@ def config(spark, tmp_path_factory):
 
 
 @pytest.mark.slow  # trains 2 folds x (ensemble + refit + GBT): ~1-3 min on the shared machine
-def test_backtest_folds_never_train_past_their_cutoff(spark, config):
+def test_backtest_folds_never_train_past_their_cutoff(spark, config, tmp_path):
     cfg = BacktestSection(folds=2, step_days=5, train_days=14, validation_days=5, test_days=5,
                           baseline="gbt", gbt={"max_iter": 5, "max_depth": 3}, k=10)  # fmt: skip
     report = run_backtest(spark, config, cfg, run="bt1")
@@ -100,6 +100,30 @@ def test_backtest_folds_never_train_past_their_cutoff(spark, config):
     table = format_table(report)
     assert "mean" in table and "baseline" in table and "leakage checks: ok" in table
     assert json.loads(Path(report["report_path"]).read_text())["summary"]["leakage_checks_ok"]
+    # tracking is on in the demo config: a parent run, one nested run per fold (before:
+    # nothing of a backtest reached MLflow)
+    from fraud_app.tracking.client import client, tracking_uri
+
+    mc = client(tracking_uri(config))
+    exp = mc.get_experiment_by_name(config.tracking.experiment).experiment_id
+    (parent,) = mc.search_runs([exp], "tags.`fraud_app.run` = 'backtest-bt1'")
+    assert parent.info.status == "FINISHED" and parent.data.tags["leakage_checks_ok"] == "True"
+    assert parent.data.metrics["ensemble_average_precision_mean"] == pytest.approx(s["mean"])
+    assert parent.data.params["folds"] == "2"
+    kids = mc.search_runs([exp], f"tags.mlflow.parentRunId = '{parent.info.run_id}'")
+    assert sorted(r.info.run_name for r in kids) == ["fold-00", "fold-01"]
+    by_fold = {int(r.data.tags["fold"]): r for r in kids}
+    for fold in folds:
+        logged = by_fold[fold["fold"]]
+        assert logged.data.params["cutoff"] == fold["windows"]["cutoff"]
+        for model in ("ensemble", "baseline"):
+            got = logged.data.metrics[f"{model}_average_precision"]
+            assert got == pytest.approx(fold["models"][model]["average_precision"])
+    artifact = mc.download_artifacts(parent.info.run_id, "backtest.json", str(tmp_path))
+    assert (
+        json.loads(Path(artifact).read_text())["summary"]
+        == json.loads(Path(report["report_path"]).read_text())["summary"]
+    )
 
 
 def test_leakage_check_catches_labels_not_yet_known(spark, config):

@@ -88,3 +88,22 @@ def test_backtest_page_renders_after_a_backtest_and_never_fails_it(tmp_path, cap
     with caplog.at_level(logging.WARNING, logger="pipelines.reporting"):
         assert render_backtest_safely(config, "b2") == []
     assert "backtest page b2 failed" in caplog.text
+
+
+def test_command_renders_a_backtest_named_by_run(tmp_path, capsys):
+    """`fraud-app backtest --run b1` then `fraud-app dashboards --run b1` said 'no training
+    report .../training-b1.json'; the backtest's page is rendered now."""
+    import json
+
+    from tests.dashboards.test_backtest_page import _report
+
+    write_run(tmp_path, SMALL)
+    reports = tmp_path / "reports"
+    (reports / "backtest-b1.json").write_text(json.dumps(_report()))
+    page = reports / "dashboards" / "backtests" / "b1.html"
+    assert main(["-c", str(_config_file(tmp_path)), "dashboards", "--run", "b1"]) == 0
+    assert page.is_file() and "b1.html" in (reports / "dashboards" / "index.html").read_text()
+    assert not (reports / "dashboards" / "r1").exists()  # only what was asked for
+    capsys.readouterr()
+    assert main(["-c", str(_config_file(tmp_path)), "dashboards", "--run", "nope"]) == 2
+    assert "Known runs (newest first): r1; backtests: b1" in capsys.readouterr().err

@@ -51,7 +51,7 @@ def test_every_weighted_pattern_gets_frauds() -> None:
     [
         ({"generate.pattern_weights": {"phishing": 1.0}}, r"generate.*unknown pattern.*phishing"),
         ({"generate.fraud_rate": 0.5}, r"generate\.fraud_rate"),
-        ({"generate.rows": 5}, r"generate\.rows.*Extra inputs"),
+        ({"generate.rows": 5}, r"generate\.rows: unknown key.*valid keys here: n_transactions"),
         (
             {"generate.label_delay_days": {"median_days": 100}},
             r"min_days <= median_days <= max_days",

@@ -332,9 +332,23 @@ def test_empty_input_is_a_clear_error(spark, tmp_path, kind) -> None:
         _write_csv(src / "a.csv", [])
     elif kind == "empty_dir":
         src.mkdir()
-    with pytest.raises(EmptyInputError, match=str(src)):
+    with pytest.raises(EmptyInputError, match=str(src)) as err:
         run_etl(spark, _config(tmp_path, src, format="csv" if kind == "empty_dir" else None))
     assert not (tmp_path / "work" / "canonical").exists()
+    if kind == "header_only":  # it said only "holds no rows"
+        assert str(err.value).endswith(
+            "holds no rows: its files hold no records (a CSV header line only, or empty JSON / "
+            "Parquet files). Expected at least one transaction; check the delivery"
+        )
+
+
+def test_empty_csv_files_say_what_was_expected(spark, tmp_path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.csv").write_bytes(b"")
+    with pytest.raises(EmptyInputError, match=r"has no header line in any file: the files are "
+                       r"empty\. Expected CSV files whose first line names the columns"):  # fmt: skip
+        run_etl(spark, _config(tmp_path, src))
 
 
 def test_unknown_format_asks_for_etl_format(spark, tmp_path) -> None:

@@ -38,6 +38,27 @@ def test_folds_advance_by_the_step_with_the_gap_before_test():
         check_fold_data(folds[2], None, last)
 
 
+def test_a_train_window_that_starts_before_the_data_is_a_warning(caplog):
+    """It trained on less history than configured without a word; its fold is then not
+    comparable with the others."""
+    import logging
+
+    cfg = BacktestSection(folds=2, step_days=7, train_days=14, validation_days=7, test_days=7)
+    folds = plan_folds(cfg, label_delay_days=5, data_end=dt.date(2024, 3, 1))
+    first = dt.datetime(2024, 1, 28, 6, tzinfo=UTC)  # fold 0 trains from 2024-01-21
+    with caplog.at_level(logging.WARNING, logger="fraud_app.evaluation.folds"):
+        check_fold_data(folds[0], first)
+        check_fold_data(folds[1], first)  # from 2024-01-28 00:00: also 6 hours short
+    assert (
+        "backtest fold 0: its train window starts 2024-01-21, before the first transaction "
+        "(2024-01-28 06:00): it trains on 6.8 of its 14 days (backtest.train_days)"
+    ) in caplog.text
+    assert "fold 1: its train window starts 2024-01-28" in caplog.text
+    caplog.clear()
+    check_fold_data(folds[1], dt.datetime(2024, 1, 27, tzinfo=UTC))
+    assert caplog.text == ""
+
+
 def _day(d, rows):
     t = dt.datetime(2024, 1, d, 12, tzinfo=UTC)
     return [{"timestamp": t, "card_id": c, "label": y, "s": s} for c, y, s in rows]

@@ -192,7 +192,9 @@ def test_imported_layers_carry_attributes():
     assert keras.layer.layers[2].negative_slope == pytest.approx(0.3)
 
 
-@pytest.mark.parametrize("case", [*IMPORTABLE, "fraud_mlp"])
+# fraud_mlp_encoded: the default model (piecewise-linear encoding); its export was refused
+# on import ("ops with no dlcore layer: Concat ...; Gather ...")
+@pytest.mark.parametrize("case", [*IMPORTABLE, "fraud_mlp", "fraud_mlp_encoded"])
 def test_dlcore_onnx_dlcore_onnx_is_stable(case):
     model = layer_model(case)
     first = model_to_onnx(model)
@@ -390,3 +392,114 @@ def test_any_run_of_sub_div_mul_add_folds_into_one_standardize():
     zero = [helper.make_node("Mul", ["x", "z"], ["y"], name="zero")]
     with pytest.raises(OnnxConversionError, match="'zero' \\(Mul\\): a zero Mul factor"):
         model_from_onnx(graph_model(zero, [const("z", np.zeros(4))], n_out=4))
+
+
+def test_an_exported_ensemble_of_encoded_members_imports_and_scores_the_same():
+    """The default training config (piecewise-linear encoding) exported, imported back:
+    the same probabilities as dlcore and as onnxruntime, rows beyond every bin included."""
+    from tests.fraud_app.interop.onnx_cases import N_FEATURES
+
+    models = [layer_model("fraud_mlp_encoded", seed=k) for k in range(3)]
+    names = [f"f{i}" for i in range(N_FEATURES)]
+    ensemble = FraudEnsemble(models, names, {"members": 3})
+    first = ensemble_to_onnx(ensemble, model_version="1")
+    back = ensemble_from_onnx(first)
+    X = inputs("fraud_mlp_encoded", rows=200)
+    X = np.vstack([X, X * 100, np.zeros((2, N_FEATURES), np.float32)]).astype(np.float32)
+    np.testing.assert_allclose(back.predict_proba(X), ensemble.predict_proba(X), rtol=1e-6)
+    np.testing.assert_allclose(
+        ort_run(first, X, "fraud_probability"), ensemble.predict_proba(X), rtol=RTOL, atol=ATOL
+    )
+    assert (
+        ensemble_to_onnx(back, model_version="1").SerializeToString() == first.SerializeToString()
+    )
+
+
+def _ramps(clip_max=1.0, columns=(0, 0, 1, 1, 2, 2, 3, 3)):
+    nodes = [
+        helper.make_node("Gather", ["x", "cols"], ["g"], name="enc/Gather", axis=1),
+        helper.make_node("Sub", ["g", "lower"], ["s"], name="enc/Sub"),
+        helper.make_node("Mul", ["s", "inv"], ["m"], name="enc/Mul"),
+        helper.make_node("Clip", ["m", "lo", "hi"], ["c"], name="enc/Clip"),
+        helper.make_node("Concat", ["x", "c"], ["e"], name="enc/Concat", axis=1),
+        helper.make_node("Gemm", ["e", "W"], ["y"], name="fc"),
+    ]
+    inits = [const("cols", np.asarray(columns, np.int64)), const("lower", RNG.normal(size=8)),
+             const("inv", RNG.uniform(0.5, 2, size=8)), const("lo", 0.0), const("hi", clip_max),
+             const("W", RNG.normal(size=(12, 1)))]  # fmt: skip
+    return graph_model(nodes, inits)
+
+
+def test_a_piecewise_linear_graph_from_elsewhere_imports_and_bad_ones_are_named():
+    proto = _ramps()
+    X = X4()
+    np.testing.assert_allclose(model_from_onnx(proto).predict(X), ort_run(proto, X)[0], rtol=RTOL,
+                               atol=ATOL)  # fmt: skip
+    with pytest.raises(OnnxConversionError, match=r"'enc/Clip' \(Clip\): clips to \[0\.0, 2\.0\]"):
+        model_from_onnx(_ramps(clip_max=2.0))
+    with pytest.raises(OnnxConversionError, match=r"'enc/Gather' \(Gather\): gathers columns"):
+        model_from_onnx(_ramps(columns=(0, 1, 2, 3, 0, 1, 2, 3)))
+    gather_alone = graph_model(
+        [helper.make_node("Gather", ["x", "cols"], ["g"], name="pick", axis=1),
+         helper.make_node("Gemm", ["g", "W"], ["y"], name="fc")],
+        [const("cols", np.asarray([0, 2], np.int64)), const("W", RNG.normal(size=(2, 1)))],
+    )  # fmt: skip
+    with pytest.raises(OnnxConversionError, match=r"'pick' \(Gather\): Gather is imported only "
+                       r"inside a piecewise-linear encoding"):  # fmt: skip
+        model_from_onnx(gather_alone)
+
+
+def _exported(tmp_path):
+    from fraud_app.interop.onnx_export import save_onnx
+
+    ensemble = make_ensemble(2)
+    path = save_onnx(ensemble_to_onnx(ensemble), tmp_path / "e.onnx")
+    return ensemble, path, path.read_bytes()
+
+
+def test_a_damaged_byte_in_a_weight_or_a_feature_name_is_refused(tmp_path):
+    """One flipped byte in a weight, or a feature name changed, still parses: the file
+    loaded with other weights (or scored the wrong columns) without a word."""
+    ensemble, path, data = _exported(tmp_path)
+    weight = np.ascontiguousarray(ensemble.members[0].params.data[:4]).tobytes()
+    spots = {"weight": data.index(weight) + 2, "feature name": data.index(b'"f3"') + 2}
+    for what, pos in spots.items():
+        bad = tmp_path / f"bad-{what.replace(' ', '_')}.onnx"
+        bad.write_bytes(data[:pos] + bytes([data[pos] ^ 0x04]) + data[pos + 1 :])
+        with pytest.raises(OnnxConversionError, match=r"bad-.*\.onnx: corrupted: its graph or "
+                           r"metadata does not match the sha256 recorded"):  # fmt: skip
+            ensemble_from_onnx(bad)
+    X = inputs("fraud_mlp")
+    np.testing.assert_allclose(ensemble_from_onnx(path).predict_proba(X),
+                               ensemble.predict_proba(X), rtol=1e-6)  # fmt: skip
+
+
+def test_damaged_metadata_json_is_named(tmp_path):
+    _, path, _ = _exported(tmp_path)
+    proto = onnx.load_model(str(path))
+    props = {p.key: p.value for p in proto.metadata_props if p.key != "fraud_app.sha256"}
+    del proto.metadata_props[:]
+    helper.set_model_props(proto, {**props, "feature_names": '["f0", "f1'})  # no digest: unchecked
+    with pytest.raises(OnnxConversionError, match=r"metadata_props 'feature_names' is not valid "
+                       r"JSON"):  # fmt: skip
+        ensemble_from_onnx(proto)
+
+
+def test_a_damaged_tensor_or_type_in_a_foreign_file_is_named():
+    """Files without our digest (PyTorch, Keras): a weight whose data does not fit its shape,
+    or an input of no known type, ended in ValueError / KeyError tracebacks."""
+    W = const("W", RNG.normal(size=(4, 1)))
+    W.dims[0] = 93  # 4 values of data, shape (93, 1)
+    proto = graph_model([helper.make_node("Gemm", ["x", "W"], ["y"], name="fc")], [W], check=False)
+    with pytest.raises(OnnxConversionError, match=r"tensor 'W' cannot be read \(ValueError: .*\): "
+                       r"its data does not fit its type and shape"):  # fmt: skip
+        model_from_onnx(proto)
+    W = const("W", RNG.normal(size=(4, 1)))
+    W.data_type = 84
+    proto = graph_model([helper.make_node("Gemm", ["x", "W"], ["y"], name="fc")], [W], check=False)
+    with pytest.raises(OnnxConversionError, match=r"tensor 'W' cannot be read \(KeyError"):
+        model_from_onnx(proto)
+    node = helper.make_node("Relu", ["x"], ["y"], name="r")
+    proto = graph_model([node], [], in_type=84, check=False)
+    with pytest.raises(OnnxConversionError, match=r"graph input 'x' is of unknown type 84"):
+        model_from_onnx(proto)

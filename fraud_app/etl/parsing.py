@@ -1,0 +1,105 @@
+"""Typed parsing of amounts and timestamps as Spark columns, and the words that explain a
+value that did not parse: what was expected, and the setting that reads it when the value
+looks like another common spelling (a decimal comma, epoch milliseconds, ...).
+
+Owns: `amount`, `timestamp` (parse, never throw: null where a value does not parse, which
+a rule then quarantines) and `amount_hint`, `timestamp_hint` (the text of that rule's
+detail). Does not own the rules or their order (fraud_app.etl.rules).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
+# Epoch numbers: seconds below 1e11 (before year 5138); milliseconds from 1e11 (after
+# 1973-03-03) up to 1e14. A 10-digit number read as milliseconds is a date in January
+# 1970, inside the default bounds: it was accepted silently, so it is refused here.
+SECONDS_MAX = 1e11
+MILLIS_MIN, MILLIS_MAX = 1e11, 1e14
+# a decimal comma, with '.', ' ', NBSP or "'" grouping thousands (1.234,56 / 1 234,5)
+_COMMA_NUMBER = r"^[+-]?(\d{1,3}([. \x{00A0}']\d{3})+|\d+)(,\d+)?$"
+_GROUPING = r"[. \x{00A0}']"
+_PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
+_COMMA_GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"  # 1,234.56
+_CURRENCY = r"[$€£¥₹]|(^|[\s\d])[A-Za-z]{3}($|[\s\d])"
+
+
+def text(src: Column) -> Column:
+    return F.nullif(F.trim(src.cast("string")), F.lit(""))
+
+
+def amount(src: Column, dtype: T.DataType, decimal_separator: str) -> Column:
+    """A double, or null where the text is not a number in the configured spelling.
+    `decimal_separator` ',': '1.234,56', '1 234,56' and '12,5' read as 1234.56, 1234.56, 12.5."""
+    if isinstance(dtype, T.NumericType):
+        return src.cast("double")
+    value = text(src)
+    if decimal_separator == ",":
+        plain = F.regexp_replace(F.regexp_replace(value, _GROUPING, ""), ",", ".")
+        return F.when(value.rlike(_COMMA_NUMBER), plain.try_cast("double"))
+    return value.try_cast("double")
+
+
+def amount_hint(raw: Column, decimal_separator: str) -> Column:
+    """Why an amount did not parse: what is expected, and what the value looks like."""
+    value = text(raw)
+    if decimal_separator == ",":
+        expected = "expected a number with ',' as decimal separator (etl.decimal_separator), e.g. 1234,56 or 1.234,56"
+    else:
+        expected = "expected a plain number with '.' as decimal point, e.g. 1234.56"
+    looks = (
+        F.when(value.rlike(_CURRENCY), F.lit(
+            "; it holds a currency sign or code: the amount column must hold the number "
+            "alone (keep the currency in a column of its own)"))
+        .when(F.lit(decimal_separator == ".") & value.rlike(_COMMA_GROUPED),
+              F.lit("; it groups thousands with ',': write the number without grouping"))
+        .when(F.lit(decimal_separator == ".") & value.rlike(_COMMA_NUMBER) & value.contains(","),
+              F.lit("; it looks like a decimal comma: set etl.decimal_separator: ','"))
+        .when(F.lit(decimal_separator == ",") & value.rlike(_PLAIN_NUMBER),
+              F.lit("; it looks like a decimal point: set etl.decimal_separator: '.'"))
+        .otherwise(F.lit(""))
+    )  # fmt: skip
+    return F.concat(F.lit(f"is not a number: {expected}"), looks)
+
+
+def timestamp(src: Column, dtype: T.DataType, fmt: str | None) -> Column:
+    """A timestamp (UTC), or null where the value does not parse with `fmt`."""
+    if isinstance(dtype, TIME_TYPES):
+        return src.cast("timestamp")
+    value = text(src)
+    if fmt == "epoch_seconds":
+        number = value.try_cast("double")
+        return F.when(F.abs(number) < SECONDS_MAX, F.timestamp_seconds(number))
+    if fmt == "epoch_millis":
+        number = value.try_cast("double")
+        fits = (F.abs(number) >= MILLIS_MIN) & (F.abs(number) < MILLIS_MAX)
+        return F.when(fits, F.timestamp_seconds(number / 1000.0))
+    return F.try_to_timestamp(value, F.lit(fmt)) if fmt else F.try_to_timestamp(value)
+
+
+def timestamp_hint(raw: Column, fmt: str | None) -> Column:
+    """Why a timestamp did not parse, naming the setting; an epoch number of the other
+    unit (or one given where a date pattern is set) names the setting that reads it."""
+    if fmt == "epoch_seconds":
+        said = "is not epoch seconds (etl.timestamp_format 'epoch_seconds': a number below 1e11)"
+    elif fmt == "epoch_millis":
+        said = ("is not epoch milliseconds (etl.timestamp_format 'epoch_millis': a number from "
+                "1e11, 1973-03-03, to 1e14)")  # fmt: skip
+    elif fmt:
+        said = f"does not parse with etl.timestamp_format {fmt!r}"
+    else:
+        said = "does not parse as an ISO-8601 timestamp (etl.timestamp_format is unset)"
+    number = F.abs(text(raw).try_cast("double"))
+    seconds = (number >= 1e8) & (number < SECONDS_MAX)  # 1973 .. 5138 as seconds
+    millis = (number >= MILLIS_MIN) & (number < MILLIS_MAX)
+    looks = (
+        F.when(F.lit(fmt != "epoch_seconds") & seconds,
+               F.lit("; it looks like epoch seconds: set etl.timestamp_format: epoch_seconds"))
+        .when(F.lit(fmt != "epoch_millis") & millis,
+              F.lit("; it looks like epoch milliseconds: set etl.timestamp_format: epoch_millis"))
+        .otherwise(F.lit(""))
+    )  # fmt: skip
+    return F.concat(F.lit(said), looks)

@@ -1,0 +1,56 @@
+"""A mistyped or misplaced config key names what the user probably meant."""
+
+from __future__ import annotations
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.errors import ConfigError
+from pipelines.cli import main
+from pipelines.commands._overrides import with_flags
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"trainng": {"seed": 1}}, r"trainng: unknown key \(received \{'seed': 1\}\); "
+                                   r"did you mean 'training'\?"),
+        ({"training": {"distributed": {"num_worker": 2}}},
+         r"training\.distributed\.num_worker: unknown key \(received 2\); did you mean 'num_workers'"),
+        ({"etl": {"bounds": {"max_amout": 5}}}, r"etl\.bounds\.max_amout: .*did you mean 'max_amount'"),
+        ({"tune": {"space": {"dropot": [0.1]}}}, r"tune\.space\.dropot: .*did you mean 'dropout'"),
+        # the right key in the wrong section
+        ({"training": {"num_workers": 2}},
+         r"training\.num_workers: unknown key \(received 2\); it is a key of training\.distributed"),
+        # nothing close: the section's keys are listed
+        ({"backtest": {"gbt": {"zzz": 1}}},
+         r"backtest\.gbt\.zzz: unknown key \(received 1\); valid keys here: max_iter, max_depth, "
+         r"learning_rate"),
+    ],
+)  # fmt: skip
+def test_an_unknown_key_names_the_nearest_valid_one(override, message):
+    # before: "Extra inputs are not permitted" and nothing else
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, override)
+
+
+def test_the_cli_prints_every_problem_with_its_suggestion(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "training:\n  distributed:\n    num_worker: 2\nscoring:\n  alert_budgett: 0.1\n"
+    )
+    assert main(["-c", str(config), "models"]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "training.distributed.num_worker: unknown key (received 2); did you mean 'num_workers'?"
+        in err
+    )
+    assert "scoring.alert_budgett: unknown key (received 0.1); did you mean 'alert_budget'?" in err
+
+
+def test_flags_keep_naming_the_section():
+    config = load_config(None)
+    with pytest.raises(
+        ConfigError, match=r"backtest\.folds: Input should be greater than or equal to 1"
+    ):
+        with_flags(config.backtest, "backtest", folds=0)

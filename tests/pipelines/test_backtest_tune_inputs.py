@@ -1,0 +1,130 @@
+"""`backtest` / `tune` settings that cannot work are named before anything trains."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_app.config import load_config
+from fraud_app.errors import ConfigError, EnvironmentSetupError
+from fraud_app.evaluation.config import BacktestSection, TuneSection, TuneSpace
+from pipelines.backtest.pipeline import run_backtest
+from pipelines.tune.pipeline import run_tune
+from tests.pipelines.test_backtest_tune import DEMO, _table
+
+
+@pytest.mark.parametrize(
+    "space, message",
+    [
+        ({"dropout": [0.1, 1.5]}, r"dropout\[1\] = 1\.5 is not a valid training\.model\.dropout: "
+                                  r"Input should be less than 1"),
+        ({"n_subsets": [0, 3]}, r"n_subsets\[0\] = 0 is not a valid balancing\.unionpay_subsets"),
+        ({"learning_rate": [0.0]}, r"learning_rate\[0\] = 0\.0 is not a valid training\.optimizer"),
+        ({"hidden": [[64], [64, 0]]}, r"hidden\[1\] = \(64, 0\) is not a valid training\.model"),
+    ],
+)  # fmt: skip
+def test_a_search_value_its_setting_refuses_is_an_error_when_the_config_is_read(space, message):
+    # before: accepted here; the trial with that value failed with a pydantic traceback
+    # after the trials before it had trained
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {"tune": {"space": space}})
+
+
+def test_hidden_units_must_be_positive():
+    # before: accepted; training stopped with dlcore's "Linear: units must be a positive
+    # integer. Received: 0", naming no setting
+    with pytest.raises(ConfigError, match=r"training\.model\.hidden\.1: Input should be greater"):
+        load_config(None, {"training": {"model": {"hidden": [64, 0]}}})
+
+
+@pytest.mark.spark
+def test_tune_refuses_axes_that_the_balancing_strategy_ignores(spark, tmp_path):
+    config = load_config(
+        None,
+        {"paths.root": str(tmp_path), "balancing": {"strategy": "class_weights"},
+         "tracking": {"enabled": False}},
+    )  # fmt: skip
+    space = TuneSpace(hidden=[(8,)], n_subsets=[3, 5], normal_ratio=[None])
+    # before: read the feature table (here: none) and trained duplicate trials
+    with pytest.raises(ConfigError, match=r"tune\.space\.n_subsets lists 2 values, but "
+                       r"balancing\.strategy is 'class_weights'"):  # fmt: skip
+        run_tune(spark, config, TuneSection(method="grid", space=space), run="t")
+
+
+@pytest.mark.spark
+def test_every_fold_is_checked_against_the_data_before_any_fold_trains(spark, tmp_path):
+    """--end past the data: the newest fold's test window starts after the last row. It
+    was checked only when its turn came, after the older folds had trained (here fold 0
+    fails first, on a train window without known frauds)."""
+    _table(spark, tmp_path / "features", days=6, per_day=10)
+    clean = spark.read.parquet(str(tmp_path / "features")).withColumn("label", F.lit(0))
+    clean.write.parquet(str(tmp_path / "clean"))
+    (tmp_path / "clean" / "_features.json").write_bytes(
+        (tmp_path / "features" / "_features.json").read_bytes()
+    )
+    config = load_config(DEMO, {"paths.root": str(tmp_path),
+                                "features.output": str(tmp_path / "clean")})  # fmt: skip
+    cfg = BacktestSection(folds=2, step_days=3, train_days=2, validation_days=1, test_days=1,
+                          test_gap_days=0, end=dt.date(2024, 1, 9), baseline="none")  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^backtest fold 1: its test window starts 2024-01-08"):
+        run_backtest(spark, config, cfg, run="t")
+
+
+def _no_fraud_table(spark, tmp_path):
+    _table(spark, tmp_path / "features", days=6, per_day=10)
+    clean = spark.read.parquet(str(tmp_path / "features")).withColumn("label", F.lit(0))
+    clean.write.parquet(str(tmp_path / "clean"))
+    (tmp_path / "clean" / "_features.json").write_bytes(
+        (tmp_path / "features" / "_features.json").read_bytes()
+    )
+    return load_config(DEMO, {"paths.root": str(tmp_path),
+                              "features.output": str(tmp_path / "clean")})  # fmt: skip
+
+
+@pytest.mark.spark
+def test_a_missing_xgboost_is_named_before_any_fold_trains(spark, tmp_path, monkeypatch):
+    """baseline xgboost without the package: found at fold 0's baseline, after its ensemble
+    trained (here fold 0 fails first, on a train window without known frauds)."""
+    config = _no_fraud_table(spark, tmp_path)
+    monkeypatch.setitem(sys.modules, "xgboost", None)  # `import xgboost` raises ImportError
+    cfg = BacktestSection(folds=1, train_days=2, validation_days=1, test_days=1,
+                          test_gap_days=0, baseline="xgboost")  # fmt: skip
+    with pytest.raises(EnvironmentSetupError, match=r"^backtest\.baseline: xgboost needs the "
+                       r"xgboost package; install the `baselines` extra"):  # fmt: skip
+        run_backtest(spark, config, cfg, run="t")
+
+
+def test_tune_trials_flag_on_a_grid_config_is_refused(tmp_path, capsys):
+    from pipelines.cli import main
+
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths:\n  root: {tmp_path}\ntune:\n  method: grid\n")
+    # before: ran the whole grid (here 3 x 3 x 2 x 2 x 2 x 2 x 2 = 288 trainings)
+    assert main(["-c", str(config), "tune", "--trials", "3"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --trials applies to random search, but tune.method is grid (every combination "
+        "of tune.space is trained); add --method random, or leave out --trials"
+    )
+    assert main(["-c", str(config), "tune", "--method", "random", "--trials", "0"]) == 2
+    assert "tune.trials: Input should be greater than or equal to 1" in capsys.readouterr().err
+
+
+def test_default_unionpay_axes_are_held_under_another_strategy(tmp_path, caplog):
+    """Left at their defaults, n_subsets / normal_ratio are not searched under class_weights
+    (one value each, a WARNING); written with several values they are an error (above)."""
+    import logging
+
+    from pipelines.commands._overrides import with_flags
+    from pipelines.tune.pipeline import effective_space, plan_trials
+
+    config = load_config(None, {"balancing": {"strategy": "class_weights"},
+                                "tune": {"method": "grid", "space": {"hidden": [[8]]}}})  # fmt: skip
+    cfg = with_flags(config.tune, "tune", seed=3)  # a flag keeps the defaults defaults
+    with caplog.at_level(logging.WARNING, logger="pipelines.tune.pipeline"):
+        held = effective_space(config, cfg)
+    assert (held.space.n_subsets, held.space.normal_ratio) == ([3], [10.0])
+    assert len(plan_trials(held)) == len(plan_trials(cfg)) // 4
+    assert "tune.space.n_subsets (default [3, 5]) is not searched" in caplog.text

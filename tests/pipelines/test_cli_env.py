@@ -1,0 +1,40 @@
+"""Settings read from environment variables are named as such when they are wrong."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_a_bad_fraud_app_spark_master_names_the_variable(tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths:\n  root: {tmp_path}\n")
+    # a process of its own: in this one a test's SparkSession may already be active
+    env = {**os.environ, "FRAUD_APP_SPARK_MASTER": "garbage://x",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "pipelines", "-c", str(config), "etl"],
+                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+    # refused before the JVM starts; it said "spark.master 'garbage://x' ... Set spark.master
+    # in the config or pass --master", and the config held no spark.master at all
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.stderr.strip().splitlines()[-1] == (
+        "error: FRAUD_APP_SPARK_MASTER 'garbage://x' is not a Spark master URL; expected "
+        "local[*], local[N], spark://host:7077, yarn or k8s://https://host:port. Fix or unset "
+        "the environment variable FRAUD_APP_SPARK_MASTER, or set spark.master in the config or "
+        "pass --master"
+    )
+
+
+def test_a_bad_fraud_app_log_level_names_the_variable(monkeypatch):
+    monkeypatch.setenv("FRAUD_APP_LOG_LEVEL", "chatty")
+    with pytest.raises(SystemExit, match=r"environment variable FRAUD_APP_LOG_LEVEL 'CHATTY'; "
+                       r"use DEBUG, INFO or WARNING"):  # fmt: skip
+        main(["models"])
