@@ -45,6 +45,7 @@ from fraud_app.ml.data import (
 )
 from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_logits
 from fraud_app.ml.params import DlcoreParams
+from fraud_app.ml.persistence import ParamsReader, ParamsWriter
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.train import refit_plan, train_ensemble
 from fraud_app.spark.early_stopping import collect_validation
@@ -75,6 +76,13 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     # True: standardise every member with the whole training data's moments (one pass
     # before `_subsets`); False: with its own data's, from the trainer's pass.
     whole_data_statistics = False
+
+    def write(self) -> ParamsWriter:
+        return ParamsWriter(self)
+
+    @classmethod
+    def read(cls) -> ParamsReader:
+        return ParamsReader(cls)
 
     def _prepare(self, dataset: DataFrame, what: str) -> tuple[DataFrame, DataFrame | None]:
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
