@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 
 from dlcore.metrics import average_precision
 from fraud_app.balancing.base import unit_uniform
+from fraud_app.errors import EmptyInputError
 from fraud_app.ml.data import (
     check_summary,
     features_array,
@@ -121,6 +122,26 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             fix = "give fit more rows or a smaller validationFraction"
         return f"no training rows are left once the validation rows are taken out ({why}); {fix}"
 
+    def _check_validation(self, y, what: str) -> None:
+        """Early stopping ranks the validation rows by AP: it needs rows of both classes.
+        Named in the estimator's params (the trainer's error spoke of the config file's
+        training.distributed.early_stopping), e.g. a CrossValidator fold without frauds."""
+        vcol = self._opt(self.validationIndicatorCol)
+        source = (
+            f"validationIndicatorCol {vcol!r}"
+            if vcol
+            else f"validationFraction {self.getOrDefault(self.validationFraction)}"
+        )
+        positives = int((y > 0.5).sum())
+        if len(y) and 0 < positives < len(y):
+            return
+        found = "no rows" if not len(y) else f"only label {int(positives > 0)} in {len(y)} rows"
+        raise EmptyInputError(
+            f"{what}: the validation rows ({source}) hold {found}: early stopping needs frauds "
+            "and normals among them. Hold out more rows or rows of both classes, or unset "
+            "validationFraction / validationIndicatorCol to train without early stopping"
+        )
+
     def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
         return [train]
 
@@ -168,6 +189,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             held_out = collect_validation(
                 validation, features_col=self.getFeaturesCol(), label_col=self.getLabelCol()
             )
+            self._check_validation(held_out.y, what)
         root = self._opt(self.checkpointDir) or None
         fitted = self._train(train, cfg, names, what, validation=held_out, checkpoint_root=root)
         history = [_member_history(r) for r in fitted.results]
