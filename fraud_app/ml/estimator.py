@@ -145,6 +145,11 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
         return [train]
 
+    def _member_data_hint(self, summary: DataSummary | None) -> str:
+        """What to add to a member's no-rows / one-class error when a member trains on a
+        part of the data (the whole data passed its own checks): '' when it is the data."""
+        return ""
+
     def _member_seeds(self, seed: int, members: int) -> list[int]:
         return [seed + k for k in range(members)]
 
@@ -161,7 +166,13 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
 
         def inspect(part: DataSummary) -> None:
             width = len(names) if names else None
-            check_summary(part, fcol, lcol, what, width, wcol, no_rows)
+            try:
+                check_summary(part, fcol, lcol, what, width, wcol, no_rows)
+            except EmptyInputError as exc:
+                hint = self._member_data_hint(summary)
+                if not hint:
+                    raise
+                raise EmptyInputError(f"{exc}. {hint}") from None
 
         subsets = self._subsets(train, summary)
         return train_ensemble(
