@@ -56,6 +56,10 @@ class OutputPathError(FraudAppError, ValueError):
     a directory goes, a directory of other files, a directory where a file goes)."""
 
 
+class RunExistsError(FraudAppError, ValueError):
+    """A run name that names a finished run: training again would replace its outputs."""
+
+
 class ConcurrentRunError(FraudAppError, RuntimeError):
     """Another run holds the lock on the same output root (paths.root)."""
 

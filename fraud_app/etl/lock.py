@@ -49,8 +49,9 @@ def _local_path(root: str) -> Path:
 class RootLock:
     """Context manager: `with RootLock(config.paths.root, "etl"): ...`."""
 
-    def __init__(self, root: str, command: str) -> None:
-        self.path = _local_path(str(root)) / LOCK_NAME
+    def __init__(self, root: str, command: str, name: str = LOCK_NAME) -> None:
+        # name: another lock file in the same directory (one per training run name)
+        self.path = _local_path(str(root)) / name
         self.command = command
 
     def __enter__(self) -> RootLock:

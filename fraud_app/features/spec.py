@@ -117,7 +117,25 @@ def definitions(feature_set: FeatureSet, names: Iterable[str]) -> dict[str, dict
 def changed_definitions(stored: dict[str, Any], feature_set: FeatureSet) -> dict[str, list[str]]:
     """{feature: [field: stored -> now, ...]} for the stored features whose definition differs
     from `feature_set`'s (features absent from it are the name check's business)."""
-    now = definitions(feature_set, stored)
+    return diff_definitions(stored, definitions(feature_set, stored))
+
+
+def table_definitions(metadata: dict[str, Any], stored: dict[str, Any]) -> dict[str, dict]:
+    """What a feature table's `_features.json` records of the specs it was built with, in
+    the shape of `definitions` (for the features named in `stored`, a model's definitions)."""
+    delay_days = metadata.get("label_delay_days")
+    out = {}
+    for entry in metadata.get("features") or []:
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if name in stored:
+            out[name] = {k: v for k, v in entry.items() if k not in ("name", "fill")}
+            if "label_delay_s" in stored[name] and delay_days is not None:
+                out[name]["label_delay_s"] = float(delay_days) * 86_400
+    return out
+
+
+def diff_definitions(stored: dict[str, Any], now: dict[str, Any]) -> dict[str, list[str]]:
+    """{feature: [field: stored -> now, ...]} where both know the feature and differ."""
     changed = {}
     for name, old in stored.items():
         new = now.get(name)

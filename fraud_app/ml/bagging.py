@@ -112,6 +112,16 @@ class BalancedBaggingClassifier(EnsembleEstimator, HasBaggingParams):
             out += [s.drop(ROW_ID) for s in strategy.balance(with_id).subsets]
         return out
 
+    def _member_data_hint(self, summary: DataSummary | None) -> str:
+        """A subset without normals: numSubsets shares the normals out at random."""
+        k = self.getOrDefault(self.numSubsets)
+        normals = "the" if summary is None else f"the {summary.rows - summary.positives}"
+        return (
+            f"That is one of the numSubsets={k} balanced subsets: each holds every fraud and a "
+            f"disjoint share of {normals} normal rows, drawn at random, so with few normals per "
+            "subset one can get none. Lower numSubsets, or fit on more normal rows"
+        )
+
     def _member_seeds(self, seed: int, members: int) -> list[int]:
         k = self.getOrDefault(self.numSubsets)
         return [seed + m // k + m % k for m in range(members)]

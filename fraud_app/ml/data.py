@@ -40,11 +40,13 @@ def require_columns(df: DataFrame, columns: list[str | None], what: str) -> None
 
 
 def features_array(df: DataFrame, col: str, what: str) -> Column:
-    """The features column as array<float>; a clear error for any other type."""
+    """The features column as array<float>; a clear error for any other type. A null vector
+    stays null (Spark's vector_to_array fails on it with a JVM error naming no column), so
+    the estimators' data checks and the scorer name the column and count the null rows."""
     require_columns(df, [col], what)
     dtype = df.schema[col].dataType
     if isinstance(dtype, VectorUDT):
-        return vector_to_array(F.col(col), "float32")
+        return F.when(F.col(col).isNotNull(), vector_to_array(F.col(col), "float32"))
     if isinstance(dtype, T.ArrayType) and isinstance(dtype.elementType, T.FloatType | T.DoubleType):
         return F.col(col).cast("array<float>")
     raise SchemaError(

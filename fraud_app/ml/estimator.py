@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 
 from dlcore.metrics import average_precision
 from fraud_app.balancing.base import unit_uniform
+from fraud_app.errors import EmptyInputError
 from fraud_app.ml.data import (
     check_summary,
     features_array,
@@ -45,6 +46,7 @@ from fraud_app.ml.data import (
 )
 from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_logits
 from fraud_app.ml.params import DlcoreParams
+from fraud_app.ml.persistence import ParamsReader, ParamsWriter
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.train import refit_plan, train_ensemble
 from fraud_app.spark.early_stopping import collect_validation
@@ -75,6 +77,13 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     # True: standardise every member with the whole training data's moments (one pass
     # before `_subsets`); False: with its own data's, from the trainer's pass.
     whole_data_statistics = False
+
+    def write(self) -> ParamsWriter:
+        return ParamsWriter(self)
+
+    @classmethod
+    def read(cls) -> ParamsReader:
+        return ParamsReader(cls)
 
     def _prepare(self, dataset: DataFrame, what: str) -> tuple[DataFrame, DataFrame | None]:
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
@@ -113,8 +122,33 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             fix = "give fit more rows or a smaller validationFraction"
         return f"no training rows are left once the validation rows are taken out ({why}); {fix}"
 
+    def _check_validation(self, y, what: str) -> None:
+        """Early stopping ranks the validation rows by AP: it needs rows of both classes.
+        Named in the estimator's params (the trainer's error spoke of the config file's
+        training.distributed.early_stopping), e.g. a CrossValidator fold without frauds."""
+        vcol = self._opt(self.validationIndicatorCol)
+        source = (
+            f"validationIndicatorCol {vcol!r}"
+            if vcol
+            else f"validationFraction {self.getOrDefault(self.validationFraction)}"
+        )
+        positives = int((y > 0.5).sum())
+        if len(y) and 0 < positives < len(y):
+            return
+        found = "no rows" if not len(y) else f"only label {int(positives > 0)} in {len(y)} rows"
+        raise EmptyInputError(
+            f"{what}: the validation rows ({source}) hold {found}: early stopping needs frauds "
+            "and normals among them. Hold out more rows or rows of both classes, or unset "
+            "validationFraction / validationIndicatorCol to train without early stopping"
+        )
+
     def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
         return [train]
+
+    def _member_data_hint(self, summary: DataSummary | None) -> str:
+        """What to add to a member's no-rows / one-class error when a member trains on a
+        part of the data (the whole data passed its own checks): '' when it is the data."""
+        return ""
 
     def _member_seeds(self, seed: int, members: int) -> list[int]:
         return [seed + k for k in range(members)]
@@ -132,7 +166,13 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
 
         def inspect(part: DataSummary) -> None:
             width = len(names) if names else None
-            check_summary(part, fcol, lcol, what, width, wcol, no_rows)
+            try:
+                check_summary(part, fcol, lcol, what, width, wcol, no_rows)
+            except EmptyInputError as exc:
+                hint = self._member_data_hint(summary)
+                if not hint:
+                    raise
+                raise EmptyInputError(f"{exc}. {hint}") from None
 
         subsets = self._subsets(train, summary)
         return train_ensemble(
@@ -160,6 +200,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             held_out = collect_validation(
                 validation, features_col=self.getFeaturesCol(), label_col=self.getLabelCol()
             )
+            self._check_validation(held_out.y, what)
         root = self._opt(self.checkpointDir) or None
         fitted = self._train(train, cfg, names, what, validation=held_out, checkpoint_root=root)
         history = [_member_history(r) for r in fitted.results]

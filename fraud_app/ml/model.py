@@ -60,6 +60,18 @@ def _width_error(what: str, column: str, lengths: np.ndarray, width: int) -> Sch
     )
 
 
+def _nonfinite_error(what: str, column: str, nulls: int, flat: np.ndarray, n: int):
+    """Null elements (read as NaN) and NaN / infinite values, counted apart."""
+    bad = int((~np.isfinite(flat)).sum())
+    found = f"{nulls} null element(s)" if nulls else ""
+    if bad > nulls:
+        found += (" and " if nulls else "") + f"{bad - nulls} NaN or infinite value(s)"
+    return SchemaError(
+        f"{what}: features column {column!r} holds {found} in one batch of {n} rows; impute "
+        "them (e.g. pyspark.ml.feature.Imputer) or drop those rows before transform"
+    )
+
+
 def _scorer(key: str, bc, width: int, column: str, what: str):
     def score(features):
         import pyarrow as pa
@@ -68,14 +80,17 @@ def _scorer(key: str, bc, width: int, column: str, what: str):
         n = len(features)
         if features.null_count:
             raise SchemaError(
-                f"{what}: features column {column!r} has {features.null_count} null rows"
+                f"{what}: features column {column!r} has {features.null_count} null row(s) "
+                f"in one batch of {n} rows; drop or impute them (e.g. "
+                f"df.na.drop(subset=[{column!r}])) before transform"
             )
-        flat = features.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+        values = features.flatten()
+        flat = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
         if flat.size != n * width:
             lengths = pc.list_value_length(features).to_numpy(zero_copy_only=False)
             raise _width_error(what, column, lengths, width)
         if not np.isfinite(flat).all():
-            raise SchemaError(f"{what}: features column {column!r} holds NaN or infinite values")
+            raise _nonfinite_error(what, column, values.null_count, flat, n)
         if n == 0:
             p = z = np.zeros(0)
         else:

@@ -9,6 +9,8 @@ routes build the same dlcore model and train it with the same code.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import ValidationError
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
@@ -213,9 +215,11 @@ class DlcoreParams(
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])
             raise ConfigError(
-                f"{type(self).__name__}: invalid param ({where}): {first['msg']}. "
-                f"Received: {first.get('input')!r}"
+                f"{type(self).__name__}: invalid param {_PARAM_OF.get(where, where)}: "
+                f"{first['msg']}. Received: {first.get('input')!r}"
             ) from None
+        except ConfigError as exc:  # the config's cross-field rules, in the params' names
+            raise ConfigError(f"{type(self).__name__}: {_param_names(str(exc))}") from None
         fraction = g(self.validationFraction)
         if not 0 <= fraction < 1:
             raise ConfigError(
@@ -227,6 +231,42 @@ class DlcoreParams(
                 "counts; set validationIndicatorCol or validationFraction, or refit=False"
             )
         return section
+
+
+# `training` config keys -> the estimators' param names (for the errors a user reads)
+_PARAM_OF = {
+    "seed": "seed",
+    "model.hidden": "hiddenLayers",
+    "model.activation": "activation",
+    "model.dropout": "dropout",
+    "model.encoding": "inputEncoding",
+    "model.encoding_bins": "encodingBins",
+    "loss.type": "lossType",
+    "loss.pos_weight": "posWeight",
+    "loss.focal_gamma": "focalGamma",
+    "optimizer.type": "optimizer",
+    "optimizer.learning_rate": "learningRate",
+    "optimizer.weight_decay": "weightDecay",
+    "distributed.num_workers": "numWorkers",
+    "distributed.global_batch_size": "batchSize",
+    "distributed.epochs": "epochs",
+    "distributed.group_size": "groupSize",
+    "distributed.early_stopping.patience": "earlyStoppingPatience",
+    "refit.method": "refitMethod",
+    "refit.passes": "refitPasses",
+}
+
+
+def _param_names(message: str) -> str:
+    """A `training` config message with each key (training.distributed.num_workers,
+    training.global_batch_size, num_workers) written as its param name (numWorkers)."""
+    for key, param in sorted(_PARAM_OF.items(), key=lambda kv: -len(kv[0])):
+        leaf = key.rsplit(".", 1)[-1]
+        for spelled in (f"training.{key}", f"training.{leaf}"):
+            message = message.replace(spelled, param)
+        if "_" in leaf:  # plain words such as 'epochs' or 'seed' stay as they are
+            message = re.sub(rf"\b{leaf}\b", param, message)
+    return message
 
 
 def add_accessors(cls: type) -> type:

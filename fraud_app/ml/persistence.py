@@ -7,6 +7,12 @@ Layout of `model.write().save(path)` (also inside a saved PipelineModel's stages
 
 Loading reads JSON and `.npz` (allow_pickle=False) only, so it never runs code from the
 files. Weights live on the driver's file system: use local or shared (NFS) paths.
+
+Spark ML's conventions, with errors that name the path: `write().save(path)` refuses a
+path that exists (`write().overwrite().save(path)` replaces it); `load(path)` of a path
+that does not exist, or holds no saved stage, says so and what it expected, instead of
+Spark's AnalysisException about `<path>/metadata`. The estimators (params only) follow
+the same rules through `ParamsWriter` / `ParamsReader`.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import TYPE_CHECKING
 
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 
-from fraud_app.errors import ModelLoadError
+from fraud_app.errors import ModelLoadError, OutputPathError
+from fraud_app.etl.fs import HadoopFs
 from fraud_app.models.ensemble import FraudEnsemble
 
 if TYPE_CHECKING:
@@ -38,15 +45,65 @@ def local_path(path: str) -> Path:
     return Path(path)
 
 
+def _exists(spark, path: str) -> bool:
+    """Through Hadoop's FileSystem (local, HDFS, object stores), as Spark ML writes."""
+    return HadoopFs(spark).exists(path)
+
+
+def check_save_path(writer: MLWriter, path: str) -> None:
+    """Before anything is written: a plain save refuses a path that exists (Spark ML's rule,
+    with the way out named); overwrite() has already removed it."""
+    if not writer.shouldOverwrite and _exists(writer.sparkSession, path):
+        raise OutputPathError(
+            f"{path} already exists; write().overwrite().save({path!r}) replaces it, or "
+            "save to a new path"
+        )
+
+
+def load_metadata(path: str, spark, what: str) -> dict:
+    """Spark ML metadata of a saved stage; a missing path or one that holds no saved stage
+    is a ModelLoadError naming the path and what was expected."""
+    expected = f"a {what} saved with write().save(path) (metadata/ inside)"
+    if not _exists(spark, path):
+        raise ModelLoadError(f"cannot load {path}: it does not exist; expected {expected}")
+    if not _exists(spark, f"{path.rstrip('/')}/metadata"):
+        raise ModelLoadError(
+            f"cannot load {path}: it holds no metadata/ (not a saved Spark ML stage); "
+            f"expected {expected}"
+        )
+    return DefaultParamsReader.loadMetadata(path, spark)
+
+
+class ParamsWriter(DefaultParamsWriter):
+    """An estimator's params (DefaultParamsWriter), refusing a path that exists."""
+
+    def saveImpl(self, path: str) -> None:
+        check_save_path(self, path)
+        super().saveImpl(path)
+
+
+class ParamsReader(DefaultParamsReader):
+    """An estimator's params; a missing path or another class is named."""
+
+    def load(self, path: str):
+        metadata = load_metadata(path, self.sparkSession, self.cls.__name__)
+        expected = f"{self.cls.__module__}.{self.cls.__name__}"
+        if metadata.get("class") != expected:
+            raise ModelLoadError(f"{path} holds {metadata.get('class')!r}; expected {expected!r}")
+        return super().load(path)
+
+
 class EnsembleModelWriter(MLWriter):
     def __init__(self, instance: EnsembleClassificationModel) -> None:
         super().__init__()
         self.instance = instance
 
     def saveImpl(self, path: str) -> None:
+        target = local_path(path) / "data" / "ensemble"  # a URI is refused before any write
+        check_save_path(self, path)
         extra = {"format": FORMAT, "members": len(self.instance.ensemble.members)}
         DefaultParamsWriter.saveMetadata(self.instance, path, self.sparkSession, extra)
-        self.instance.ensemble.save(local_path(path) / "data" / "ensemble")
+        self.instance.ensemble.save(target)
 
 
 class EnsembleModelReader(MLReader):
@@ -55,7 +112,8 @@ class EnsembleModelReader(MLReader):
         self.cls = cls
 
     def load(self, path: str) -> EnsembleClassificationModel:
-        metadata = DefaultParamsReader.loadMetadata(path, self.sparkSession)
+        local_path(path)  # a URI is named before Spark reads it
+        metadata = load_metadata(path, self.sparkSession, self.cls.__name__)
         expected = f"{self.cls.__module__}.{self.cls.__name__}"
         if metadata.get("class") != expected or metadata.get("format") != FORMAT:
             raise ModelLoadError(

@@ -31,7 +31,9 @@ class ScoringModel:
     version: str
 
 
-def _resolve(uri: str, config) -> Path:
+def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
+    """(ensemble directory, registered name, version): the version an alias or `latest`
+    stood for, so scores name `3`, not `champion`; (None, None) outside the registry."""
     if not _URI.match(uri):
         path = Path(uri)
         if not (path / "ensemble.json").is_file():
@@ -40,7 +42,7 @@ def _resolve(uri: str, config) -> Path:
                 f"model {uri!r} {what}: pass an ensemble directory (paths.models/<run>) or a "
                 "registry URI such as models:/fraud-ensemble@champion"
             )
-        return path
+        return path, None, None
     if config is not None and not config.tracking.enabled:
         # tracking off means no MLflow and no registry: it looked the name up in an empty
         # embedded store ("registered model ... does not exist; see `fraud-app models`")
@@ -50,23 +52,18 @@ def _resolve(uri: str, config) -> Path:
             "or set scoring.model to one"
         )
     try:
-        from fraud_app.tracking.models import resolve_model_dir
+        from fraud_app.tracking.models import resolve_model
     except ImportError as exc:
         raise ModelLoadError(
             f"model {uri!r}: registry URIs need fraud_app.tracking, which this build lacks; "
             "pass an ensemble directory (paths.models/<run>) instead"
         ) from exc
-    return Path(resolve_model_dir(uri, config=config))
+    found = resolve_model(uri, config=config)
+    return Path(found.directory), found.name, found.version
 
 
-def _name_version(uri: str, directory: Path, ensemble: FraudEnsemble, config) -> tuple[str, str]:
-    try:  # the registry knows the version behind an alias
-        from fraud_app.tracking.models import describe_model
-
-        info = describe_model(uri, config=config)
-        return str(info["name"]), str(info["version"])
-    except (ImportError, AttributeError, KeyError, TypeError):
-        pass
+def _name_version(uri: str, directory: Path, ensemble: FraudEnsemble) -> tuple[str, str]:
+    """Outside the registry: the ensemble's own record, the URI's words, else the directory."""
     registry = ensemble.metadata.get("registry") or {}
     if registry.get("name") and registry.get("version"):
         return str(registry["name"]), str(registry["version"])
@@ -77,9 +74,10 @@ def _name_version(uri: str, directory: Path, ensemble: FraudEnsemble, config) ->
 
 
 def load_scoring_model(uri: str, config=None) -> ScoringModel:
-    directory = _resolve(uri, config)
+    directory, name, version = _resolve(uri, config)
     ensemble = FraudEnsemble.load(directory)
-    name, version = _name_version(uri, directory, ensemble, config)
+    if not (name and version):
+        name, version = _name_version(uri, directory, ensemble)
     logger.info("scoring with %s (name %s, version %s) from %s", uri, name, version, directory)
     return ScoringModel(ensemble, uri, directory, name, version)
 

@@ -36,9 +36,15 @@ def output_lock(output: str):
     """Context manager: the run lock (`fraud_app.etl.lock.RootLock`) of a local output
     folder, `<output>/.fraud-app.lock` (Spark and pyarrow skip names starting with '.');
     ConcurrentRunError while another live job holds it. A remote output (hdfs://, s3a://)
-    is not locked: the scheduler must run one job per output there."""
+    is not locked (a lock file there is not atomic on every store, and no distributed lock
+    is built): the scheduler must run one job per output there, and a WARNING says so."""
     if "://" in output and not output.startswith("file:"):
-        logger.info("scoring output %s is not local: no job lock is taken", output)
+        logger.warning(
+            "scoring output %s is not local: no job lock is taken. Run one `fraud-app score` "
+            "per output at a time (scheduler concurrency 1): a second job beside this one "
+            "would take this job's staged dates for a dead job's and delete them",
+            output,
+        )
         return contextlib.nullcontext()
     return RootLock(output, "score")
 

@@ -163,8 +163,8 @@ def check_content(summary: DataSummary, features_col: str, label_col: str, what:
     """NaN / infinite features and non-binary labels: a clear error naming the column."""
     if summary.nonfinite:
         raise SchemaError(
-            f"{what}: features column {features_col!r} holds {summary.nonfinite} NaN or "
-            "infinite values; impute them (e.g. pyspark.ml.feature.Imputer) before fitting"
+            f"{what}: features column {features_col!r} holds {summary.nonfinite} null, NaN "
+            "or infinite values; impute them (e.g. pyspark.ml.feature.Imputer) before fitting"
         )
     if summary.bad_labels:
         raise SchemaError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraud_app.errors import TrackingError
+from fraud_app.tracking.store_lock import store_lock
 
 logger = logging.getLogger(__name__)
 
@@ -156,13 +157,19 @@ def _open_store(config) -> Store:
     else:
         os.environ["MLFLOW_TRACKING_URI"] = exported
     name = config.tracking.experiment
+    # one process at a time creates / migrates an embedded store and its experiment
+    # (concurrent migrations left it broken); fraud_app.tracking.store_lock
+    lock = store_lock(uri, config.tracking.flush_timeout_s, "opening the store")
     try:
-        client = mlflow.MlflowClient(uri)
-        exp = client.get_experiment_by_name(name)
-        if exp is None:
-            location = default_artifact_location(config) if _is_local(uri) else None
-            exp_id = client.create_experiment(name, artifact_location=location)
-            exp = client.get_experiment(exp_id)
+        with lock:
+            client = mlflow.MlflowClient(uri)
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                location = default_artifact_location(config) if _is_local(uri) else None
+                exp_id = client.create_experiment(name, artifact_location=location)
+                exp = client.get_experiment(exp_id)
+    except TrackingError:
+        raise
     except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
         # first line only: sqlalchemy appends the SQL and a link on lines of their own
         why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

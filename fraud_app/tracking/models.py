@@ -1,8 +1,11 @@
 """C1: turn any model URI into a local ensemble directory (one that holds ensemble.json).
 
 Accepted: a local ensemble directory; `models:/<name>@<alias>`; `models:/<name>/<version>`;
-`models:/m-<id>`; `runs:/<run_id>/<path>`. Remote models are downloaded once into a
-cache keyed by the logged model id (or the run URI), then reused.
+`models:/<name>/latest` (the highest version, as MLflow reads it); `models:/m-<id>`;
+`runs:/<run_id>/<path>` (a run's logged model, e.g. `runs:/<id>/model`). Remote models are
+downloaded once into a cache keyed by the logged model id (or the run URI), then reused.
+`resolve_model` also says which registered version an alias or `latest` stood for, so
+scores and reports name the version, not the alias.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import logging
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from fraud_app.errors import ModelLoadError
@@ -19,32 +23,41 @@ logger = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
 
 
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A local ensemble directory and, for a registry URI, the registered name and the
+    version the URI stood for (None otherwise)."""
+
+    directory: Path
+    name: str | None = None
+    version: str | None = None
+
+
 def _cache_root(config) -> Path:
     if config is not None:
         return Path(config.paths.root).resolve() / "model-cache"
     return Path(tempfile.gettempdir()) / "fraud-app-model-cache"
 
 
-def _registry_source(client, uri: str) -> tuple[str, str]:
-    """(download URI, cache key) of a `models:/` URI; errors name what is unknown."""
+def _latest(client, name: str):
+    """The highest version of a registered model (MLflow's `models:/<name>/latest`)."""
+    from mlflow.exceptions import MlflowException
+
+    versions = client.search_model_versions(f"name = '{name}'")
+    if not versions:
+        raise MlflowException(f"registered model {name!r} has no versions")
+    return max(versions, key=lambda mv: int(mv.version))
+
+
+def _registry_source(client, uri: str) -> tuple[str, str, str | None, str | None]:
+    """(download URI, cache key, registered name, version) of a `models:/` URI; errors
+    name what is unknown."""
     from mlflow.exceptions import MlflowException
 
     rest = uri[len("models:/") :].strip("/")
     if rest.startswith("m-") and "/" not in rest and "@" not in rest:
-        return uri, rest
-    if "@" in rest:
-        name, alias = rest.split("@", 1)
-        what = f"alias {alias!r} of model {name!r}"
-        getter = lambda: client.get_model_version_by_alias(name, alias)  # noqa: E731
-    elif "/" in rest:
-        name, version = rest.rsplit("/", 1)
-        what = f"version {version!r} of model {name!r}"
-        getter = lambda: client.get_model_version(name, version)  # noqa: E731
-    else:
-        raise ModelLoadError(
-            f"model URI {uri!r} names no version or alias: use models:/<name>@<alias> "
-            "or models:/<name>/<version>"
-        )
+        return uri, rest, None, None
+    name, what, getter = _lookup(client, uri, rest)
     try:
         client.get_registered_model(name)
     except MlflowException:
@@ -62,23 +75,59 @@ def _registry_source(client, uri: str) -> tuple[str, str]:
         mv.source if str(mv.source).startswith("models:/m-") else f"models:/{name}/{mv.version}"
     )
     key = source[len("models:/") :] if source.startswith("models:/m-") else f"{name}-v{mv.version}"
-    return source, key
+    return source, key, name, str(mv.version)
+
+
+def _lookup(client, uri: str, rest: str):
+    """(registered name, what the URI asks for in words, a getter of its ModelVersion)."""
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        what = f"alias {alias!r} of model {name!r}"
+        getter = lambda: client.get_model_version_by_alias(name, alias)  # noqa: E731
+    elif "/" in rest and rest.rsplit("/", 1)[1].lower() == "latest":
+        name = rest.rsplit("/", 1)[0]
+        what = f"version 'latest' of model {name!r} (it has no versions)"
+        getter = lambda: _latest(client, name)  # noqa: E731
+    elif "/" in rest:
+        name, version = rest.rsplit("/", 1)
+        what = f"version {version!r} of model {name!r}"
+        if not version.isdigit():
+            raise ModelLoadError(
+                f"model URI {uri!r}: {version!r} is not a version; use a version number "
+                f"(models:/{name}/3), models:/{name}/latest or an alias (models:/{name}@champion)"
+            )
+        getter = lambda: client.get_model_version(name, version)  # noqa: E731
+    else:
+        raise ModelLoadError(
+            f"model URI {uri!r} names no version or alias: use models:/<name>@<alias> "
+            "or models:/<name>/<version>"
+        )
+    return name, what, getter
 
 
 def _find_ensemble(root: Path) -> Path | None:
-    for cand in (root, root / "artifacts" / "ensemble"):
-        if (cand / ENSEMBLE_FILE).is_file():
-            return cand
+    """The ensemble inside a download: the directory itself, a logged model's
+    artifacts/ensemble, or those one level down (`runs:/<id>/model` downloads into model/)."""
+    subdirs = sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for base in (root, *subdirs):
+        for cand in (base, base / "artifacts" / "ensemble"):
+            if (cand / ENSEMBLE_FILE).is_file():
+                return cand
     return None
 
 
 def resolve_model_dir(uri: str, *, config=None) -> Path:
     """A local directory holding ensemble.json for `uri` (see the module docstring)."""
+    return resolve_model(uri, config=config).directory
+
+
+def resolve_model(uri: str, *, config=None) -> ResolvedModel:
+    """`resolve_model_dir` plus the registered name and version a `models:/` URI stood for."""
     uri = str(uri)
     if not uri.startswith(("models:/", "runs:/")):
         path = Path(uri)
         if (path / ENSEMBLE_FILE).is_file():
-            return path
+            return ResolvedModel(path)
         raise ModelLoadError(
             f"{uri} is neither an ensemble directory (no {ENSEMBLE_FILE}) nor a models:/ or "
             "runs:/ URI"
@@ -88,19 +137,30 @@ def resolve_model_dir(uri: str, *, config=None) -> Path:
 
         connect(config, must_exist=True)
     import mlflow
-    from mlflow.exceptions import MlflowException
 
     client = mlflow.MlflowClient()
+    name = version = None
     if uri.startswith("models:/"):
-        source, key = _registry_source(client, uri)
+        source, key, name, version = _registry_source(client, uri)
     else:
         source, key = uri, "run-" + hashlib.sha256(uri.encode()).hexdigest()[:16]
     target = _cache_root(config) / key
     found = _find_ensemble(target)
-    if found is not None:
-        return found
+    if found is None:
+        _download(uri, source, target)
+        logger.info("model %s -> %s", uri, target)
+        found = _find_ensemble(target)
+    return ResolvedModel(found, name, version)  # type: ignore[arg-type]
+
+
+def _download(uri: str, source: str, target: Path) -> None:
+    """Download `source` into `target` through a staging directory (a killed download
+    leaves no half model in the cache)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(staging))
         if _find_ensemble(staging) is None:
@@ -113,5 +173,3 @@ def resolve_model_dir(uri: str, *, config=None) -> Path:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    logger.info("model %s -> %s", uri, target)
-    return _find_ensemble(target)  # type: ignore[return-value]

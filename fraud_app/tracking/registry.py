@@ -117,17 +117,32 @@ def _version(client, name: str, version: str):
 def promote(
     client, name: str, version: str, *, experiment_id: str, reason: str = ""
 ) -> GateDecision:
-    """Manual override: `champion` -> `version`, tagged and logged as a run of its own."""
+    """Manual override: `champion` -> `version`, tagged and logged as a run of its own.
+
+    The version keeps the figures its gate recorded (gate.new_ap, gate.champion_ap, the
+    window; they were blanked); gate.decision becomes `manual` and the automatic decision
+    is kept as gate.auto_decision. Promoting the current champion changes nothing (no tag,
+    no run): d.decision is then "unchanged"."""
     import mlflow
 
-    _version(client, name, version)
+    mv = _version(client, name, version)
     previous = current_champion(client, name)
+    was = None if previous is None else str(previous.version)
     d = GateDecision(
-        name, str(version), "manual", 0.0, None, None,
-        None if previous is None else str(previous.version), None,
+        name, str(version), "manual", 0.0, None, None, was, None,
         reason or "manual promotion (fraud-app promote)",
     )  # fmt: skip
-    record(client, d)
+    if was == str(version):
+        return replace(d, decision="unchanged", reason=f"v{version} is already the champion")
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    tags = mv.tags or {}
+    manual = {"gate.decision": "manual", "gate.reason": d.reason, "gate.promoted_from": was or "",
+              "gate.at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}  # fmt: skip
+    if tags.get("gate.decision") not in (None, "", "manual"):
+        manual["gate.auto_decision"] = tags["gate.decision"]
+    for key, value in manual.items():
+        client.set_model_version_tag(name, str(version), key, value)
+    logger.info("registry: %s v%s -> champion (manual; previous %s)", name, version, was)
     if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself
         client.delete_registered_model_alias(name, CHALLENGER)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"promote-{name}-v{version}"):

@@ -32,24 +32,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def resolve_model_dir(uri: str, config: AppConfig) -> Path:
-    """C1 resolver when fraud_app.tracking provides it; else a local ensemble directory only."""
+def resolve_model_dir(uri: str, config: AppConfig) -> tuple[Path, str | None]:
+    """(ensemble directory, the registered version a models:/ URI stood for): the C1
+    resolver when fraud_app.tracking provides it; else a local ensemble directory only."""
     try:
-        from fraud_app.tracking.models import resolve_model_dir as resolve
+        from fraud_app.tracking.models import resolve_model as resolve
     except ImportError:
         resolve = None
     if resolve is not None:
-        return Path(resolve(uri, config=config))
+        found = resolve(uri, config=config)
+        return Path(found.directory), found.version
     path = Path(uri)
     if not (path / "ensemble.json").is_file():
         raise ConfigError(
             f"MODEL_URI {uri!r} is not an ensemble directory (no ensemble.json there), and "
             "registry/run URIs need fraud_app.tracking.models, which this install lacks"
         )
-    return path
+    return path, None
 
 
-def default_version(uri: str, ensemble) -> str:
+def default_version(uri: str, ensemble, registered: str | None = None) -> str:
+    """The registered version (also behind an alias or `latest`), else the ensemble's own
+    record, else a digest of the weights."""
+    if registered:
+        return registered
     match = re.fullmatch(r"models:/[^/@]+/(\d+)", uri)
     if match:
         return match.group(1)
@@ -65,8 +71,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.interop.onnx_export import ensemble_to_onnx, save_onnx
     from fraud_app.models.ensemble import FraudEnsemble
 
-    ensemble = FraudEnsemble.load(resolve_model_dir(args.model_uri, config))
-    version = args.model_version or default_version(args.model_uri, ensemble)
+    directory, registered = resolve_model_dir(args.model_uri, config)
+    ensemble = FraudEnsemble.load(directory)
+    version = args.model_version or default_version(args.model_uri, ensemble, registered)
     proto = ensemble_to_onnx(ensemble, model_version=version, model_uri=args.model_uri)
     path = save_onnx(proto, args.out)
     summary = {

@@ -22,15 +22,20 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         raise ConfigError(f"VERSION must be a version number such as 3. Received: {args.version!r}")
     from fraud_app.tracking.client import client, connect
     from fraud_app.tracking.registry import promote
+    from fraud_app.tracking.store_lock import store_lock
 
     store = connect(config, must_exist=True)
     name = args.name or config.registry.model_name
-    d = promote(
-        client(store.uri), name, args.version, experiment_id=store.experiment_id,
-        reason=args.reason,
-    )  # fmt: skip
+    # the lock a training run's gate holds while it registers (no alias move in between)
+    with store_lock(store.uri, config.tracking.flush_timeout_s, "promote"):
+        d = promote(
+            client(store.uri), name, args.version, experiment_id=store.experiment_id,
+            reason=args.reason,
+        )  # fmt: skip
     print(jsonout.dumps(d.to_dict(), indent=2))
-    print(
-        f"\nfraud-app: {name} v{d.version} is now the champion (previous: v{d.champion_version})."
-    )
+    if d.decision == "unchanged":
+        print(f"\nfraud-app: {name} v{d.version} is already the champion; nothing changed.")
+        return 0
+    was = f"v{d.champion_version}" if d.champion_version else "none"
+    print(f"\nfraud-app: {name} v{d.version} is now the champion (previous: {was}).")
     return 0

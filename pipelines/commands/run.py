@@ -7,11 +7,13 @@ from pathlib import Path
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
+from pipelines.commands.train import add_replace_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generate", action="store_true", help="first write synthetic raw data (demo)")
     p.add_argument("--run", help="run name (default: UTC timestamp)")
+    add_replace_argument(p)
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
@@ -21,11 +23,15 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         log_dashboards_safely,
         render_dashboards_safely,
     )
+    from pipelines.training.run_names import check_run_free
     from pipelines.workflow.pipeline import run_workflow
 
+    check_run_free(config, args.run, replace=args.replace)  # before Spark and the ETL
     spark = spark_session(config)
     # warm_up: the GX import and the tracking store, while the generated data is written
-    result = run_workflow(spark, config, generate=args.generate, run=args.run, warm_up=True)
+    result = run_workflow(
+        spark, config, generate=args.generate, run=args.run, warm_up=True, replace=args.replace
+    )
     test = result.steps["train"]["metrics"]["test"]
     run_name = Path(result.steps["train"]["report"]).stem.removeprefix("training-")
     dashboards = render_dashboards_safely(config, run_name)

@@ -13,6 +13,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--run", help="run name (default: UTC timestamp); names the model, scores and report"
     )
+    add_replace_argument(p)
+
+
+def add_replace_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="train again under a --run name that already finished, replacing its model, test "
+        "scores and report (without it such a name is refused; an interrupted run resumes)",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
@@ -23,10 +33,12 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         render_dashboards_safely,
     )
     from pipelines.training.pipeline import run_training
+    from pipelines.training.run_names import check_run_free
 
+    check_run_free(config, args.run, replace=args.replace)  # before Spark starts
     _check_features_exist(config)
     spark = spark_session(config)
-    report = run_training(spark, config, run=args.run)
+    report = run_training(spark, config, run=args.run, replace=args.replace)
     dashboards = render_dashboards_safely(config, report.run)
     log_dashboards_safely(config, report.mlflow_run_id, dashboards)
     print(

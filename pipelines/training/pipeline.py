@@ -26,11 +26,11 @@ from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.features.table import read_feature_table
 from fraud_app.models.train import refit_iterations, refit_plan
-from fraud_app.naming import check_name
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
+from pipelines.training.run_names import claim_run
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +47,18 @@ class TrainingReport:
     mlflow_run_id: str | None = None
 
 
-def run_training(spark, config: AppConfig, *, run: str | None = None) -> TrainingReport:
-    """One training run; with tracking on, one MLflow run (nested runs per member/baseline)."""
-    run = check_name(run, "run name") if run else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
-    with start_training_run(config, run) as tracker:
-        report = _train(spark, config, run, tracker)
-    return report
+def run_training(
+    spark, config: AppConfig, *, run: str | None = None, replace: bool = False
+) -> TrainingReport:
+    """One training run; with tracking on, one MLflow run (nested runs per member/baseline).
+
+    `run` names it (default: the UTC timestamp); a finished run of that name is refused
+    unless `replace`, and an interrupted one resumes (pipelines.training.run_names)."""
+    with (
+        claim_run(config, run, replace=replace) as name,
+        start_training_run(config, name) as tracker,
+    ):
+        return _train(spark, config, name, tracker)
 
 
 def read_features(spark, config: AppConfig):

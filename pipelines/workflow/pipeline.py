@@ -36,6 +36,7 @@ from fraud_app.tracking.client import open_store
 from fraud_app.validation.runner import import_great_expectations
 from fraud_app.validation.validate import validate_canonical, validate_features
 from pipelines.training.pipeline import run_training
+from pipelines.training.run_names import check_run_free
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +105,19 @@ def reading_generated(config: AppConfig) -> AppConfig:
 
 
 def run_workflow(
-    spark, config: AppConfig, *, generate: bool, run: str | None = None, warm_up: bool = False
+    spark,
+    config: AppConfig,
+    *,
+    generate: bool,
+    run: str | None = None,
+    warm_up: bool = False,
+    replace: bool = False,
 ) -> WorkflowResult:
-    """warm_up: with `generate`, `start_warm_up` while the generated data is written."""
+    """warm_up: with `generate`, `start_warm_up` while the generated data is written.
+    A `run` that already finished is refused before any step unless `replace`."""
     if run:
         check_name(run, "run name")
+        check_run_free(config, run, replace=replace)
     result = WorkflowResult()
     paths = config.paths
     if generate:
@@ -149,7 +158,7 @@ def run_workflow(
         table=features_path,
     )
     result.steps["validate_features"] = {"success": report.success, "html": report.html_path}
-    training = _timed(result, "train", run_training, spark, config, run=run)
+    training = _timed(result, "train", run_training, spark, config, run=run, replace=replace)
     result.steps["train"] = {
         "model": training.model_path,
         "report": training.report_path,

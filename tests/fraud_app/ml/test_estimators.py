@@ -331,3 +331,30 @@ def test_validation_rows_that_take_every_row_are_named(vector_df, estimator):
         "are taken out \\(validationIndicatorCol 'v' is true for every row\\)",
     ):
         estimator(**FAST, validationIndicatorCol="v").fit(df)
+
+
+def test_validation_rows_of_one_class_are_named_in_the_estimator_s_params(vector_df):
+    """A validation fold without frauds (a CrossValidator fold, a small validationFraction):
+    the trainer said 'turn early stopping off (training.distributed.early_stopping: null)',
+    a config key the estimator does not have."""
+    df = vector_df.withColumn("v", (F.col("label") == 0) & (F.col("id") < 40))
+    with pytest.raises(EmptyInputError, match=r"DlcoreClassifier\.fit: the validation rows "
+                       r"\(validationIndicatorCol 'v'\) hold only label 0 in \d+ rows: early "
+                       r"stopping needs frauds and normals among them\. Hold out more rows or rows "
+                       r"of both classes, or unset validationFraction / validationIndicatorCol"):  # fmt: skip
+        DlcoreClassifier(**FAST, validationIndicatorCol="v").fit(df)
+    with pytest.raises(EmptyInputError, match=r"the validation rows \(validationFraction 0\.001\) "
+                       r"hold (no rows|only label [01] in 1 rows)"):  # fmt: skip
+        DlcoreClassifier(**FAST, validationFraction=0.001).fit(df)
+
+
+def test_a_bagging_subset_without_normals_names_num_subsets(vector_df):
+    """40 subsets share ~230 normals out at random: one got none, and the error said only
+    'label column holds only 1 (no normal) rows in the 69 training rows' of data that has
+    both classes."""
+    with pytest.raises(EmptyInputError, match=r"BalancedBaggingClassifier\.fit: label column "
+                       r"'label' holds only 1 \(no normal\) rows in the \d+ training rows: .*\. "
+                       r"That is one of the numSubsets=40 balanced subsets: each holds every "
+                       r"fraud and a disjoint share of the \d+ normal rows, drawn at random, so "
+                       r"with few normals per subset one can get none\. Lower numSubsets"):  # fmt: skip
+        BalancedBaggingClassifier(**FAST, numSubsets=40).fit(vector_df)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -75,8 +77,28 @@ def test_refit_maps_onto_the_section_and_defaults_off():
         refit=True, refitMethod="fresh", refitPasses=3.0, validationFraction=0.2
     ).training_section()
     assert (fresh.refit.method, fresh.refit.passes) == ("fresh", 3.0)
-    with pytest.raises(ConfigError, match=r"invalid param \(refit.method\)"):
+    with pytest.raises(ConfigError, match=r"invalid param refitMethod: "):
         DlcoreClassifier(refitMethod="again").training_section()
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"numWorkers": 3, "batchSize": 32}, "DlcoreClassifier: batchSize (32) must be divisible "
+         "by numWorkers (3) so every worker gets the same local batch"),
+        ({"dropout": 1.5}, "DlcoreClassifier: invalid param dropout: Input should be less than 1. "
+         "Received: 1.5"),
+        ({"numWorkers": 0}, "DlcoreClassifier: invalid param numWorkers: Input should be greater "
+         "than or equal to 1. Received: 0"),
+        ({"earlyStoppingPatience": 0, "validationFraction": 0.1}, "DlcoreClassifier: invalid "
+         "param earlyStoppingPatience: "),
+    ],
+)  # fmt: skip
+def test_param_errors_use_the_param_names(params, message):
+    """They spoke of the config file's keys: 'training.global_batch_size (32) must be divisible
+    by num_workers (3)', 'invalid param (model.dropout)'."""
+    with pytest.raises(ConfigError, match=f"^{re.escape(message)}"):
+        DlcoreClassifier(**params).training_section()
 
 
 def test_training_refit_accepts_a_bool_or_a_section():

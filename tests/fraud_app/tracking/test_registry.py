@@ -95,11 +95,16 @@ def test_gate_first_better_worse_and_manual(spark, tmp_path, validation, monkeyp
     _cli_models_and_promote(tmp_path, capsys)
 
 
+def _cli_config(tmp_path):
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(f"paths:\n  root: {tmp_path}\n")
+    return cfg_file
+
+
 def _cli_models_and_promote(tmp_path, capsys):
     from pipelines.cli import main
 
-    cfg_file = tmp_path / "c.yaml"
-    cfg_file.write_text(f"paths:\n  root: {tmp_path}\n")
+    cfg_file = _cli_config(tmp_path)
     capsys.readouterr()
     assert main(["-c", str(cfg_file), "models", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)

@@ -1,0 +1,67 @@
+"""Spark ML save / load conventions with errors that name the path: a plain save refuses a
+path that exists (overwrite() replaces it), a load of a missing or non-model path says what
+it expected. Both raised Spark's AnalysisException about `<path>/metadata` before."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fraud_app.errors import ModelLoadError, OutputPathError
+from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassificationModel, DlcoreClassifier
+
+pytestmark = pytest.mark.spark
+
+
+def test_model_save_refuses_an_existing_path_and_overwrite_replaces_it(fitted, tmp_path):
+    path = str(tmp_path / "m")
+    fitted.write().save(path)
+    before = sorted(p.name for p in (tmp_path / "m").rglob("*"))
+    with pytest.raises(OutputPathError, match=rf"{path} already exists; write\(\)\.overwrite\(\)"
+                       rf"\.save\('{path}'\) replaces it, or save to a new path"):  # fmt: skip
+        fitted.save(path)
+    assert sorted(p.name for p in (tmp_path / "m").rglob("*")) == before  # nothing touched
+    fitted.write().overwrite().save(path)
+    np.testing.assert_array_equal(DlcoreClassificationModel.load(path).weights, fitted.weights)
+
+
+def test_model_load_names_a_missing_or_foreign_path(fitted, tmp_path):
+    missing = str(tmp_path / "nope")
+    with pytest.raises(ModelLoadError, match=rf"cannot load {missing}: it does not exist; "
+                       "expected a DlcoreClassificationModel saved with write"):  # fmt: skip
+        DlcoreClassificationModel.load(missing)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelLoadError, match=r"empty: it holds no metadata/ \(not a saved Spark "
+                       "ML stage\\); expected a DlcoreClassificationModel"):  # fmt: skip
+        DlcoreClassificationModel.load(str(tmp_path / "empty"))
+    with pytest.raises(ModelLoadError, match="dlcore models save weights with the local file"):
+        fitted.save("hdfs://namenode:8020/models/m")  # refused before anything is written
+
+
+def test_estimator_save_and_load_follow_the_same_rules(tmp_path):
+    path = str(tmp_path / "est")
+    DlcoreClassifier(hiddenLayers=[4]).save(path)
+    with pytest.raises(OutputPathError, match="already exists"):
+        DlcoreClassifier(hiddenLayers=[8]).save(path)
+    assert DlcoreClassifier.load(path).getHiddenLayers() == [4]
+    DlcoreClassifier(hiddenLayers=[8]).write().overwrite().save(path)
+    assert DlcoreClassifier.load(path).getHiddenLayers() == [8]
+    with pytest.raises(ModelLoadError, match="it does not exist; expected a DlcoreClassifier"):
+        DlcoreClassifier.load(str(tmp_path / "nope"))
+    # it returned a DlcoreClassifier from BalancedBaggingClassifier.load, without a word
+    with pytest.raises(ModelLoadError, match=r"holds 'fraud_app\.ml\.classifier\.DlcoreClassifier'"
+                       r"; expected 'fraud_app\.ml\.bagging\.BalancedBaggingClassifier'"):  # fmt: skip
+        BalancedBaggingClassifier.load(path)
+
+
+def test_a_pipeline_overwrites_and_loads_with_the_checked_stages(fitted, vector_df, tmp_path):
+    from pyspark.ml import Pipeline, PipelineModel
+
+    path = str(tmp_path / "pm")
+    Pipeline(stages=[DlcoreClassifier(hiddenLayers=[4])]).save(str(tmp_path / "pipe"))
+    assert Pipeline.load(str(tmp_path / "pipe")).getStages()[0].getHiddenLayers() == [4]
+    model = PipelineModel(stages=[fitted])
+    model.save(path)
+    model.write().overwrite().save(path)  # the stage is saved into the emptied directory
+    out = PipelineModel.load(path).transform(vector_df).select("probability").collect()
+    assert len(out) == 300

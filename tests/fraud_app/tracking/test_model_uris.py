@@ -1,0 +1,46 @@
+"""Every model URI form a user copies from MLflow resolves, and names the registered
+version it stood for (real MLflow on sqlite, real Spark for the gate)."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from fraud_app.errors import ModelLoadError
+from fraud_app.scoring.model_source import load_scoring_model
+from fraud_app.tracking.models import resolve_model
+from tests.fraud_app.tracking import helpers as h
+from tests.fraud_app.tracking.test_registry import _gate
+
+pytestmark = [pytest.mark.spark, pytest.mark.integration]
+
+
+def test_latest_alias_and_run_uris_resolve_to_their_version(spark, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    validation = h.frame(spark, *h.rows(200, seed=3))
+    _gate(spark, cfg, tmp_path, h.linear_ensemble(-2.0), validation, "r1")
+    _, tracker = _gate(spark, cfg, tmp_path, h.linear_ensemble(2.0), validation, "r2")
+    v2 = resolve_model("models:/fraud-ensemble/2", config=cfg).directory / "ensemble.json"
+
+    # `latest` as MLflow reads it (it was "version 'latest' ... does not exist")
+    for uri in ("models:/fraud-ensemble/latest", "models:/fraud-ensemble/LATEST"):
+        found = resolve_model(uri, config=cfg)
+        assert (found.name, found.version) == ("fraud-ensemble", "2")
+        assert (found.directory / "ensemble.json").read_text() == v2.read_text()
+    # scores and reports name the version behind the alias (they said "champion")
+    model = load_scoring_model("models:/fraud-ensemble@champion", cfg)
+    assert (model.name, model.version) == ("fraud-ensemble", "2")
+    # the run's logged model, as the MLflow UI shows it (it was "holds no ensemble")
+    found = resolve_model(f"runs:/{tracker.run_id}/model", config=cfg)
+    assert (found.directory / "ensemble.json").read_text() == v2.read_text()
+
+    with pytest.raises(ModelLoadError, match=r"'Production' is not a version; use a version "
+                       r"number \(models:/fraud-ensemble/3\), models:/fraud-ensemble/latest"):  # fmt: skip
+        resolve_model("models:/fraud-ensemble/Production", config=cfg)
+    mlflow.MlflowClient().create_registered_model("empty")
+    with pytest.raises(ModelLoadError, match=r"version 'latest' of model 'empty' \(it has no "
+                       r"versions\) does not exist"):  # fmt: skip
+        resolve_model("models:/empty/latest", config=cfg)
+    with pytest.raises(ModelLoadError, match=r"cannot download model runs:/.*/nope"):
+        resolve_model(f"runs:/{tracker.run_id}/nope", config=cfg)

@@ -1,0 +1,84 @@
+"""`fraud-app promote`: the promoted version keeps the figures its gate recorded (they were
+blanked: gate.new_ap became ''), and promoting the current champion changes nothing (it
+logged a promotion run 'previous: v1' and retagged v1 as manual). Real MLflow on sqlite."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from fraud_app.tracking import registry
+from tests.fraud_app.tracking import helpers as h
+from tests.fraud_app.tracking.test_registry import _cli_config, _gate
+
+pytestmark = [pytest.mark.spark, pytest.mark.integration]
+
+
+def test_promote_keeps_the_gate_record_and_a_no_op_is_one(spark, tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    validation = h.frame(spark, *h.rows(200, seed=3))
+    _gate(spark, cfg, tmp_path, h.linear_ensemble(2.0), validation, "r1")  # v1 champion
+    _, tracker = _gate(spark, cfg, tmp_path, h.linear_ensemble(-2.0), validation, "r2")
+    client = mlflow.MlflowClient()
+    before = client.get_model_version("fraud-ensemble", "2").tags
+    assert before["gate.decision"] == "challenger" and before["gate.new_ap"]
+
+    d = registry.promote(client, "fraud-ensemble", "1", experiment_id=tracker.store.experiment_id)
+    assert d.decision == "unchanged" and d.champion_version == "1"
+    assert client.get_model_version("fraud-ensemble", "1").tags["gate.decision"] == "champion"
+    query = "tags.fraud_app.kind = 'promotion'"
+    assert client.search_runs([tracker.store.experiment_id], query) == []
+
+    cfg_file = _cli_config(tmp_path)
+    capsys.readouterr()
+    assert main(["-c", str(cfg_file), "promote", "2", "--reason", "analyst review"]) == 0
+    assert "fraud-ensemble v2 is now the champion (previous: v1)." in capsys.readouterr().out
+    after = client.get_model_version("fraud-ensemble", "2").tags
+    kept = ("gate.new_ap", "gate.champion_ap", "gate.champion_version", "gate.window_start")
+    assert {k: after[k] for k in kept} == {k: before[k] for k in kept}
+    assert (after["gate.decision"], after["gate.auto_decision"]) == ("manual", "challenger")
+    assert (after["gate.reason"], after["gate.promoted_from"]) == ("analyst review", "1")
+    assert len(client.search_runs([tracker.store.experiment_id], query)) == 1
+
+    assert main(["-c", str(cfg_file), "promote", "2"]) == 0
+    assert "v2 is already the champion; nothing changed." in capsys.readouterr().out
+    client.delete_registered_model_alias("fraud-ensemble", "champion")
+    assert main(["-c", str(cfg_file), "promote", "1"]) == 0
+    assert "fraud-ensemble v1 is now the champion (previous: none)." in capsys.readouterr().out
+
+
+def test_a_champion_that_moved_since_the_gate_is_compared_again(spark, tmp_path, monkeypatch):
+    """Two runs' gates overlap: this run's gate compared against v1, then another run made
+    v2 the champion before this run registered. It took `champion` from the better v2 (the
+    alias went to whichever run registered last); now it decides again against v2."""
+    from concurrent.futures import Future
+
+    from fraud_app.tracking.registry import GateDecision
+    from fraud_app.tracking.runs import start_training_run
+    from pipelines.training import lifecycle, nodes
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    validation = h.frame(spark, *h.rows(200, seed=3))
+    _gate(spark, cfg, tmp_path, h.linear_ensemble(-2.0), validation, "r1")  # v1: poor
+    medium = h.linear_ensemble(0.5)
+    new_ap = nodes.evaluate(nodes.score(validation, medium, features_col="features"))
+    new_ap = new_ap["average_precision"]
+    # what this run's gate decided while v1 was the champion
+    stale = GateDecision("fraud-ensemble", "", "champion", 0.0, new_ap, 0.01, "1", None, "beats v1")
+    _gate(spark, cfg, tmp_path, h.linear_ensemble(2.0), validation, "r2")  # another run: v2
+    model_dir = medium.save(tmp_path / "models" / "r3")
+    with start_training_run(cfg, "r3") as tracker:
+        logged = tracker.log_model_async(model_dir, h.NAMES, h.rows(5, seed=1)[0])
+        decided: Future = Future()
+        decided.set_result(stale)
+        args = (cfg, h.NAMES, h.splits(validation), new_ap, "features", None)
+        out = tracker.result(
+            tracker.submit("register", lifecycle._register, tracker, logged, decided, args), "r"
+        )
+    assert (out["decision"], out["champion_version"], out["version"]) == ("challenger", "2", "3")
+    aliases = mlflow.MlflowClient().get_registered_model("fraud-ensemble").aliases
+    assert {k: str(v) for k, v in aliases.items()} == {"champion": "2", "challenger": "3"}
