@@ -116,10 +116,7 @@ def _check_table_definitions(model, metadata: dict[str, Any], path: str) -> None
 
 
 def _log_to_tracking(report: dict[str, Any], path: Path, config) -> None:
-    """Hook for fraud_app.tracking: `log_evaluation(report, path, config)` when it exists."""
-    try:
-        from fraud_app.tracking import log_evaluation
-    except ImportError:
-        logger.debug("fraud_app.tracking.log_evaluation not available: JSON saved only")
-        return
+    """One MLflow run per evaluation (fraud_app.tracking.jobs; nothing with tracking off)."""
+    from fraud_app.tracking import log_evaluation
+
     log_evaluation(report, path, config)

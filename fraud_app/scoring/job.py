@@ -207,11 +207,7 @@ def _save_summary(config, job_id: str, summary: dict[str, Any]) -> Path:
 
 
 def _log_to_tracking(summary: dict[str, Any], path: Path, config) -> None:
-    """Hook for fraud_app.tracking (owned by the tracking package): when it provides
-    `log_scoring_job(summary, path, config)`, the summary is logged to MLflow too."""
-    try:
-        from fraud_app.tracking import log_scoring_job
-    except ImportError:
-        logger.debug("fraud_app.tracking.log_scoring_job not available: summary saved only")
-        return
+    """One MLflow run per scoring job (fraud_app.tracking.jobs; nothing with tracking off)."""
+    from fraud_app.tracking import log_scoring_job
+
     log_scoring_job(summary, path, config)

@@ -84,6 +84,18 @@ def _read(path: Path):
     return pq.read_table(str(path)).to_pandas()
 
 
+def _mlflow_run(root: Path, run_name: str):
+    """The MLflow run a job logged (exactly one of that name) in the embedded store."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{root / 'mlflow.db'}")
+    [run] = client.search_runs(
+        [e.experiment_id for e in client.search_experiments()],
+        filter_string=f"attributes.run_name = '{run_name}'",
+    )
+    return run
+
+
 def test_training_stores_scoring_metadata_and_member_columns(trained):
     meta = json.loads((Path(trained["model"]) / "ensemble.json").read_text())["metadata"]["scoring"]
     names = trained["report"]["feature_names"]
@@ -121,6 +133,9 @@ def test_scores_equal_training_test_scores_with_alerts_and_reasons(spark, traine
     assert set(entry["features"]) == names
     assert all(sum(f["counts"]) == len(got) for f in entry["features"].values())
     assert not (trained["root"] / "scores" / "_staging").exists()
+    run = _mlflow_run(trained["root"], f"scoring-{result.job_id}")  # logged to MLflow too
+    assert run.data.tags["fraud_app.kind"] == "scoring" and run.data.params["start"] == str(day)
+    assert run.data.metrics["rows"] == len(got) and run.data.metrics["alerts"] == entry["alerts"]
 
 
 def test_a_date_scored_twice_gives_identical_files(spark, trained):
@@ -175,6 +190,9 @@ def test_evaluate_any_window_writes_c4(spark, trained):
     report, path = run_evaluation(spark, trained["config"], model_uri=trained["model"], start=start,
                                   end=trained["day"], name="t")  # fmt: skip
     assert path.name == "evaluation-t.json" and json.loads(path.read_text()) == report
+    run = _mlflow_run(trained["root"], "evaluation-t")  # logged to MLflow too
+    assert run.data.metrics["roc_auc"] == pytest.approx(report["roc_auc"])
+    assert run.data.params["window_end"] == str(trained["day"])
     assert report["rows"] == trained["report"]["metrics"]["test"]["rows"]
     assert report["roc_auc"] == pytest.approx(
         trained["report"]["metrics"]["test"]["roc_auc"], abs=1e-9

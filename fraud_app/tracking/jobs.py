@@ -1,0 +1,168 @@
+"""MLflow for the batch jobs after training: `fraud-app evaluate` and `fraud-app score`.
+
+Each job is one MLflow run in the configured experiment, beside the training runs:
+
+- `evaluation-<name>` (tag fraud_app.kind=evaluation): the model (URI, name, version) and
+  the window as params; ROC AUC, average precision, rows, frauds, card precision@k (mean),
+  precision / recall / alerts per day at each daily alert budget and recall per fraud
+  pattern as metrics; the report as `evaluation/evaluation-<name>.json`.
+- `scoring-<job id>` (tag fraud_app.kind=scoring): the model, the date range, threshold and
+  alert budget as params; rows, alerts and the alert rate of the job as metrics, and per
+  scored date (step = the date's position, oldest first) rows, alerts and the mean score,
+  so the MLflow UI plots them over the range; the summary (score histogram, per-feature
+  means and quantiles for drift) as `scoring/scoring-<job id>.json`.
+
+The job has already written its JSON (and, for `score`, swapped in its partitions) when it
+logs: a store that cannot be reached or refuses the run costs the MLflow copy, not the
+job's output, so it is a WARNING naming the store and the JSON file, not an error.
+`tracking.enabled: false` logs nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fraud_app.tracking.tune import _finite, _param_text
+
+logger = logging.getLogger(__name__)
+
+
+def log_evaluation(report: dict[str, Any], path: Path, config) -> str | None:
+    """Log one `fraud-app evaluate` report; the MLflow run id (None when not logged)."""
+    window = report.get("window") or {}
+    params = {
+        "model_uri": report.get("model_uri"),
+        "model_name": report.get("model_name"),
+        "model_version": report.get("model_version"),
+        "window_start": window.get("start"),
+        "window_end": window.get("end"),
+        "pattern_recall_budget": report.get("pattern_recall_budget"),
+    }
+    return _log_job(
+        config, kind="evaluation", run_name=Path(path).stem, params=params,
+        metrics=evaluation_metrics(report), steps={}, path=Path(path),
+        tags={"model_name": report.get("model_name"), "model_version": report.get("model_version")},
+    )  # fmt: skip
+
+
+def log_scoring_job(summary: dict[str, Any], path: Path, config) -> str | None:
+    """Log one `fraud-app score` summary; the MLflow run id (None when not logged)."""
+    dates = sorted(summary.get("dates") or [], key=lambda d: str(d.get("date")))
+    params = {
+        "job_id": summary.get("job_id"),
+        "model_uri": summary.get("model_uri"),
+        "model_name": summary.get("model_name"),
+        "model_version": summary.get("model_version"),
+        "start": dates[0]["date"] if dates else None,
+        "end": dates[-1]["date"] if dates else None,
+        "dates": len(dates),
+        "threshold": summary.get("threshold"),
+        "alert_budget": summary.get("alert_budget"),
+        "output": summary.get("output"),
+    }
+    metrics, steps = scoring_metrics(summary)
+    return _log_job(
+        config, kind="scoring", run_name=f"scoring-{summary.get('job_id')}", params=params,
+        metrics=metrics, steps=steps, path=Path(path),
+        tags={"model_name": summary.get("model_name"),
+              "model_version": summary.get("model_version")},
+    )  # fmt: skip
+
+
+def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
+    """The report's figures as flat MLflow metric names (undefined ones left out)."""
+    flat: dict[str, Any] = {
+        key: report.get(key) for key in ("roc_auc", "average_precision", "rows", "frauds", "days")
+    }
+    cards = report.get("card_precision_at_k") or {}
+    if cards.get("k") is not None:
+        flat[f"card_precision_at_{cards['k']}_mean"] = cards.get("mean")
+    for budget in report.get("alert_budgets") or []:
+        tag = _budget_tag(budget.get("budget"))
+        for key in ("precision", "recall", "alerts_per_day"):
+            flat[f"{key}_at_budget_{tag}"] = budget.get(key)
+    for pattern, recall in (report.get("pattern_recall") or {}).items():
+        flat[f"recall_{pattern}"] = recall
+    return _finite(flat)
+
+
+def scoring_metrics(summary: dict[str, Any]) -> tuple[dict[str, float], dict[str, list[float]]]:
+    """(job totals, per-date series oldest first) of a scoring summary."""
+    dates = sorted(summary.get("dates") or [], key=lambda d: str(d.get("date")))
+    rows = sum(int(d.get("rows") or 0) for d in dates)
+    alerts = sum(int(d.get("alerts") or 0) for d in dates)
+    totals = {"rows": rows, "alerts": alerts, "seconds": summary.get("seconds")}
+    if rows:
+        totals["alert_rate"] = alerts / rows
+    steps = {
+        f"date_{key}": [float(d[key]) if d.get(key) is not None else float("nan") for d in dates]
+        for key in ("rows", "alerts", "mean_score")
+    }
+    return _finite(totals), steps
+
+
+def _budget_tag(budget: Any) -> str:
+    """0.001 -> '0.001' as an MLflow-safe key part."""
+    return f"{budget:g}" if isinstance(budget, int | float) else str(budget)
+
+
+def _log_job(
+    config, *, kind: str, run_name: str, params: dict[str, Any], metrics: dict[str, float],
+    steps: dict[str, list[float]], path: Path, tags: dict[str, Any],
+) -> str | None:  # fmt: skip
+    if not config.tracking.enabled:
+        return None
+    try:
+        return _start_and_log(config, kind, run_name, params, metrics, steps, path, tags)
+    except Exception as exc:  # the job's own output is written: say what MLflow lacks
+        logger.warning(
+            "%s %s: not logged to MLflow (%s: %s); the report is saved at %s",
+            kind, run_name, type(exc).__name__, exc, path,
+        )  # fmt: skip
+        return None
+
+
+def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -> str:
+    import mlflow
+
+    from fraud_app.tracking.client import connect
+
+    store = connect(config)
+    client = mlflow.MlflowClient()
+    run = client.create_run(
+        store.experiment_id,
+        run_name=run_name,
+        tags={"fraud_app.kind": kind, "mlflow.runName": run_name,
+              **{f"fraud_app.{k}": str(v) for k, v in tags.items() if v is not None}},
+    )  # fmt: skip
+    run_id = run.info.run_id
+    status = "FAILED"
+    try:
+        from mlflow.entities import Metric, Param
+
+        now = _now_ms()
+        client.log_batch(
+            run_id,
+            params=[Param(k, _param_text(v)[:6000]) for k, v in params.items() if v is not None],
+            metrics=[Metric(k, v, now, 0) for k, v in metrics.items()]
+            + [
+                Metric(k, v, now, step)
+                for k, series in steps.items()
+                for step, v in enumerate(series)
+                if v == v  # NaN: a date without that figure
+            ],
+        )
+        client.log_artifact(run_id, str(path), artifact_path=kind)
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run_id, status)
+    logger.info("%s logged to MLflow: run %s (%s) in %s", kind, run_id, run_name, store.uri)
+    return run_id
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
