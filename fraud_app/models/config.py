@@ -12,7 +12,7 @@ from fraud_app.spark.early_stopping import EarlyStoppingConfig
 
 
 class ModelSection(Section):
-    """An MLP: Standardize (-> PiecewiseLinear) -> [Linear -> (BatchNorm) -> activation -> (Dropout)] x hidden -> Linear(1)."""
+    """An MLP: Standardize (-> GaussianNoise) (-> PiecewiseLinear) -> [Linear -> (BatchNorm) -> activation -> (Dropout)] x hidden -> Linear(1)."""
 
     hidden: tuple[int, ...] = Field((128, 64), min_length=1)
     activation: Literal["relu", "leaky_relu", "tanh"] = "relu"
@@ -26,6 +26,10 @@ class ModelSection(Section):
     # configs/demo.yaml, so a config that sets only paths trains the same kind of model.
     encoding: Literal["none", "piecewise_linear"] = "piecewise_linear"
     encoding_bins: int = Field(8, ge=1, le=64)
+    # Training-time Gaussian noise added to the standardised features (before the encoding;
+    # dlcore.layers.GaussianNoise, the identity when scoring), in units of each feature's
+    # standard deviation. 0 = none (no layer).
+    input_noise: float = Field(0.0, ge=0, le=10)
 
 
 class LossSection(Section):
@@ -54,6 +58,8 @@ class EarlyStoppingSection(Section):
     every_groups: int | None = Field(None, ge=1)
     min_delta: float = Field(0.0, ge=0)
     min_epochs: float = Field(3.0, ge=0)  # and never during the learning-rate warm-up
+    # > 1: end with the mean of the weights of this many best evaluations (restore_best)
+    average_best: int = Field(1, ge=1, le=100)
 
     def to_config(self) -> EarlyStoppingConfig:
         every_epochs = None if self.every_groups is not None else self.every_epochs
