@@ -120,6 +120,12 @@ class DlcoreParams(
         "training stops and restores the best weights (>= 1)",
         TypeConverters.toInt,
     )
+    mixupAlpha = _param(
+        "mixupAlpha",
+        "mixup: > 0 trains on convex combinations of pairs of rows and of their labels, "
+        "weights ~ Beta(mixupAlpha, mixupAlpha) (soft labels: needs lossType bce); 0 = off",
+        TypeConverters.toFloat,
+    )
     averageBest = _param(
         "averageBest",
         "with early stopping: end with the mean of the weights of this many best validation "
@@ -171,6 +177,7 @@ class DlcoreParams(
             validationFraction=0.0,
             earlyStoppingPatience=3,
             averageBest=1,
+            mixupAlpha=0.0,
             refit=False,
             refitMethod=_REFIT_DEFAULTS.method,
             refitPasses=_REFIT_DEFAULTS.passes,
@@ -212,6 +219,7 @@ class DlcoreParams(
                 "global_batch_size": g(self.batchSize),
                 "epochs": g(self.epochs),
                 "group_size": g(self.groupSize) or "auto",
+                "mixup_alpha": g(self.mixupAlpha),
                 "early_stopping": (
                     {
                         "patience": g(self.earlyStoppingPatience),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from fraud_app.config_base import Section
 from fraud_app.spark.config import DistributedConfig
@@ -84,6 +84,9 @@ class DistributedSection(Section):
     scale_lr: bool = True
     base_batch_size: int = Field(256, ge=1)
     warmup_iterations: int = Field(20, ge=0)
+    # > 0: train on mixup batches, weights ~ Beta(mixup_alpha, mixup_alpha) (soft labels:
+    # needs loss.type bce); 0 = off
+    mixup_alpha: float = Field(0.0, ge=0, le=100)
     connect_timeout_s: float = Field(60.0, gt=0)
     op_timeout_s: float = Field(120.0, gt=0)
     stage_start_timeout_s: float = Field(600.0, gt=0)
@@ -160,3 +163,12 @@ class TrainingSection(Section):
     @classmethod
     def _refit_from_bool(cls, value):
         return {"enabled": value} if isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _mixup_needs_soft_labels(self):
+        if self.distributed.mixup_alpha > 0 and self.loss.type != "bce":
+            raise ValueError(
+                "distributed.mixup_alpha > 0 gives soft labels, which only the bce loss takes; "
+                f"loss.type is {self.loss.type!r}"
+            )
+        return self

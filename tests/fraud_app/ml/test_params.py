@@ -137,6 +137,9 @@ def test_input_noise_and_weight_averaging_map_onto_the_section():
     assert section.distributed.early_stopping.to_config().average_best == 3
     names = [type(la).__name__ for la in build_model(section.model, 3, 0).layer.layers]
     assert names[:3] == ["Standardize", "GaussianNoise", "PiecewiseLinear"]
+    assert DlcoreClassifier(mixupAlpha=0.2).training_section().distributed.mixup_alpha == 0.2
+    dist = DlcoreClassifier(mixupAlpha=0.2).training_section().distributed
+    assert dist.to_config(seed=0, checkpoint_dir=None).mixup_alpha == 0.2
 
 
 @pytest.mark.parametrize(
@@ -149,6 +152,8 @@ def test_input_noise_and_weight_averaging_map_onto_the_section():
         ({"refit": True}, "refit=True needs validation rows"),
         ({"inputNoise": -0.1}, "input_noise"),
         ({"averageBest": 0, "validationFraction": 0.2}, "average_best"),
+        ({"mixupAlpha": -1.0}, "mixup_alpha"),
+        ({"mixupAlpha": 0.2, "lossType": "focal"}, "mixup_alpha > 0 gives soft labels"),
     ],
 )
 def test_invalid_params_name_the_param(kwargs, match):

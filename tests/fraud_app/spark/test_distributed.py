@@ -350,6 +350,23 @@ def test_input_noise_is_deterministic_for_a_seed_and_independent_of_groups(spark
         assert np.abs(other.model.params.data - a.model.params.data).max() > 1e-4
 
 
+def test_mixup_is_deterministic_and_the_engines_agree(spark):
+    """Mixes of (seed, rank, iteration): another group size and the per-iteration engine give
+    the same weights; without mixup the weights differ."""
+    df = _df(spark)
+    base = dict(num_workers=2, global_batch_size=32, iterations=9, epochs=None)
+
+    def fit(mixup_alpha=0.4, **kw):
+        cfg = DistributedConfig(**{**base, "group_size": 2, **kw}, mixup_alpha=mixup_alpha)
+        return DistributedTrainer(_model(), BCEWithLogits(), Adam(learning_rate=1e-2), cfg).fit(df)
+
+    a, b, c = fit(), fit(group_size=5), fit(engine="per_iteration")
+    np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.model.params.data, c.model.params.data, rtol=1e-4, atol=1e-5)
+    plain = fit(mixup_alpha=0.0)
+    assert np.abs(plain.model.params.data - a.model.params.data).max() > 1e-4
+
+
 def test_a_stage_whose_tasks_do_not_start_in_time_fails_with_the_reason(spark):
     """Another job holds a task slot: the 2-task barrier stage cannot start, and must not wait forever."""
     import time as _time
