@@ -1,6 +1,7 @@
 """Fused inference for an ensemble of MLP classifiers (mean of member sigmoids).
 
-Owns: compiling K same-shaped members, Standardize (-> PiecewiseLinear) -> [Linear ->
+Owns: compiling K same-shaped members, Standardize (-> GaussianNoise, the identity here)
+(-> PiecewiseLinear) -> [Linear ->
 activation (-> Dropout)] x L -> Linear(1), into one plan that scores them together: the shared standardisation
 once, all members' first layers as ONE GEMM against their weights stacked side by side
 (d + 1, K * h1; the last row is the bias, met by a ones column), the later layers per
@@ -41,6 +42,7 @@ from dlcore.backends.ops import Ops
 from dlcore.errors import ShapeError
 from dlcore.layers.activations import LeakyReLU, ReLU, Tanh
 from dlcore.layers.dropout import Dropout
+from dlcore.layers.gaussian_noise import GaussianNoise
 from dlcore.layers.linear import Linear
 from dlcore.layers.piecewise_linear import PiecewiseLinear, ramps_input_grad, write_ramps
 from dlcore.layers.sequential import Sequential
@@ -112,7 +114,7 @@ def _member_plan(model: Model):
     it is not a plain MLP (with an optional encoding right after its Standardize)."""
     if type(model.layer) is not Sequential or model.out_features != 1:
         return None
-    layers = [la for la in model.layer.layers if type(la) is not Dropout]
+    layers = [la for la in model.layer.layers if type(la) not in (Dropout, GaussianNoise)]
     std = layers.pop(0) if layers and type(layers[0]) is Standardize else None
     enc = None
     if std is not None and layers and type(layers[0]) is PiecewiseLinear:

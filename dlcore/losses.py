@@ -172,9 +172,11 @@ class Loss:
 
 
 class BinaryLoss(Loss):
-    """Binary losses: logits of shape (N,) or (N, 1), labels in {0, 1} of the same length."""
+    """Binary losses: logits of shape (N,) or (N, 1), labels in {0, 1} of the same length
+    (in [0, 1] for a loss with `soft_labels`, e.g. mixup's mixed labels)."""
 
     abstract = True
+    soft_labels: ClassVar[bool] = False
 
     def _prepare(self, logits: np.ndarray, y: Any) -> tuple[np.ndarray, np.ndarray]:
         owner = type(self).__name__
@@ -184,10 +186,15 @@ class BinaryLoss(Loss):
             )
         n = logits.shape[0]
         target = _column(y, n, "y", owner)
-        bad = (target != 0) & (target != 1)
+        if self.soft_labels:
+            bad = ~((target >= 0) & (target <= 1))
+            want = "values in [0, 1]"
+        else:
+            bad = (target != 0) & (target != 1)
+            want = "only 0 and 1"
         if bad.any():
             raise ConfigError(
-                f"{owner}: y must contain only 0 and 1. Received values such as "
+                f"{owner}: y must contain {want}. Received values such as "
                 f"{np.unique(target[bad])[:5].tolist()}"
             )
         return logits.reshape(n).astype(np.float64), target
@@ -200,10 +207,12 @@ class BCEWithLogits(BinaryLoss):
     l = -[p * y * log(sigmoid(x)) + (1 - y) * log(1 - sigmoid(x))]
       = (1 - y) * x + (1 + (p - 1) * y) * softplus(-x)
 
-    dl/dx = (1 + (p - 1) * y) * sigmoid(x) - p * y. Finite for any finite logit.
+    dl/dx = (1 + (p - 1) * y) * sigmoid(x) - p * y. Finite for any finite logit. Soft labels
+    y in [0, 1] are taken (the same formula; torch's loss takes them too).
     """
 
     abstract = False
+    soft_labels = True
 
     def __init__(self, pos_weight: float = 1.0) -> None:
         self.pos_weight = _check_float(pos_weight, "pos_weight", "BCEWithLogits", 0.0)

@@ -6,6 +6,7 @@ from dlcore.layers.batchnorm import BatchNorm1d
 from dlcore.layers.dropout import Dropout
 from dlcore.layers.embedding import Embedding
 from dlcore.layers.feature_embedding import FeatureEmbedding
+from dlcore.layers.gaussian_noise import GaussianNoise
 from dlcore.layers.linear import Linear
 from dlcore.layers.piecewise_linear import PiecewiseLinear, quantile_edges
 from dlcore.layers.sequential import Sequential
@@ -18,6 +19,7 @@ __all__ = [
     "Dropout",
     "Embedding",
     "FeatureEmbedding",
+    "GaussianNoise",
     "Layer",
     "LeakyReLU",
     "Linear",

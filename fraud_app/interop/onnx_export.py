@@ -17,7 +17,8 @@ Graph contract (every export):
   `scoring_threshold` when the ensemble's metadata has scoring.threshold
 
 Layer mapping: Linear -> Gemm; ReLU/LeakyReLU/Tanh/Sigmoid -> same-named ops; Dropout
--> Identity (rate 0) or Dropout with its ratio (inference: identity); BatchNorm1d ->
+-> Identity (rate 0) or Dropout with its ratio (inference: identity); GaussianNoise ->
+Identity (it acts in training only); BatchNorm1d ->
 BatchNormalization (running statistics, ONNX momentum = 1 - dlcore momentum);
 Standardize -> Sub, Div[, Clip]; PiecewiseLinear -> Gather, Sub, Mul, Clip, Concat; Embedding -> Cast, Gather, Reshape; FeatureEmbedding ->
 Gather (numeric columns), Gather/Cast/Add/Gather/Reshape (ids), Concat. Parameters are
@@ -42,6 +43,7 @@ from dlcore.layers import (
     Dropout,
     Embedding,
     FeatureEmbedding,
+    GaussianNoise,
     Layer,
     LeakyReLU,
     Linear,
@@ -212,6 +214,7 @@ EXPORTERS: dict[type[Layer], Callable[[GraphBuilder, Any, str], str]] = {
     Tanh: _simple("Tanh"),
     Sigmoid: _simple("Sigmoid"),
     Dropout: _dropout,
+    GaussianNoise: _simple("Identity"),  # training-time only
     BatchNorm1d: _batchnorm,
     Standardize: _standardize,
     PiecewiseLinear: _piecewise_linear,

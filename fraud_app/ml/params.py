@@ -70,6 +70,13 @@ class DlcoreParams(
         "encodingBins", "quantile bins per feature of the piecewise_linear encoding (1-64)",
         TypeConverters.toInt,
     )  # fmt: skip
+    inputNoise = _param(
+        "inputNoise",
+        "standard deviation of Gaussian noise added to the standardised features in training "
+        "only (before the input encoding; in units of each feature's standard deviation); "
+        "0 = none",
+        TypeConverters.toFloat,
+    )
     lossType = _param("lossType", "loss: bce or focal", TypeConverters.toString)
     posWeight = _param(
         "posWeight", "weight of the positive class in the bce loss (> 0)", TypeConverters.toFloat
@@ -115,6 +122,19 @@ class DlcoreParams(
         "training stops and restores the best weights (>= 1)",
         TypeConverters.toInt,
     )
+    mixupAlpha = _param(
+        "mixupAlpha",
+        "mixup: > 0 trains on convex combinations of pairs of rows and of their labels, "
+        "weights ~ Beta(mixupAlpha, mixupAlpha) (soft labels: needs lossType bce); 0 = off",
+        TypeConverters.toFloat,
+    )
+    averageBest = _param(
+        "averageBest",
+        "with early stopping: end with the mean of the weights of this many best validation "
+        "evaluations instead of the best one's (weight averaging along the run; 1 = the best "
+        "only)",
+        TypeConverters.toInt,
+    )
     refit = _param(
         "refit",
         "after early stopping, train again on the training AND validation rows with each "
@@ -145,6 +165,7 @@ class DlcoreParams(
             dropout=0.1,
             inputEncoding="none",
             encodingBins=8,
+            inputNoise=0.0,
             lossType="bce",
             posWeight=1.0,
             focalGamma=2.0,
@@ -157,6 +178,8 @@ class DlcoreParams(
             groupSize=0,
             validationFraction=0.0,
             earlyStoppingPatience=3,
+            averageBest=1,
+            mixupAlpha=0.0,
             refit=False,
             refitMethod=_REFIT_DEFAULTS.method,
             refitPasses=_REFIT_DEFAULTS.passes,
@@ -181,6 +204,7 @@ class DlcoreParams(
                 "dropout": g(self.dropout),
                 "encoding": g(self.inputEncoding),
                 "encoding_bins": g(self.encodingBins),
+                "input_noise": g(self.inputNoise),
             },
             "loss": {
                 "type": g(self.lossType),
@@ -197,8 +221,14 @@ class DlcoreParams(
                 "global_batch_size": g(self.batchSize),
                 "epochs": g(self.epochs),
                 "group_size": g(self.groupSize) or "auto",
+                "mixup_alpha": g(self.mixupAlpha),
                 "early_stopping": (
-                    {"patience": g(self.earlyStoppingPatience)} if self.has_validation() else None
+                    {
+                        "patience": g(self.earlyStoppingPatience),
+                        "average_best": g(self.averageBest),
+                    }
+                    if self.has_validation()
+                    else None
                 ),
             },
             "checkpoint": bool(self._opt(self.checkpointDir)),

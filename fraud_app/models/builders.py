@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dlcore.layers import (
     Dropout,
+    GaussianNoise,
     LeakyReLU,
     Linear,
     PiecewiseLinear,
@@ -24,6 +25,8 @@ ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh}
 
 def build_model(cfg: ModelSection, in_features: int, seed: int) -> Model:
     layers = [Standardize(clip=cfg.standardize_clip, name="standardize")]
+    if cfg.input_noise > 0:
+        layers.append(GaussianNoise(cfg.input_noise, name="input_noise"))
     if cfg.encoding == "piecewise_linear":
         layers.append(PiecewiseLinear(cfg.encoding_bins, name="encoding"))
     for width in cfg.hidden:

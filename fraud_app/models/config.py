@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from fraud_app.config_base import Section
 from fraud_app.spark.config import DistributedConfig
@@ -12,7 +12,7 @@ from fraud_app.spark.early_stopping import EarlyStoppingConfig
 
 
 class ModelSection(Section):
-    """An MLP: Standardize (-> PiecewiseLinear) -> [Linear -> (BatchNorm) -> activation -> (Dropout)] x hidden -> Linear(1)."""
+    """An MLP: Standardize (-> GaussianNoise) (-> PiecewiseLinear) -> [Linear -> (BatchNorm) -> activation -> (Dropout)] x hidden -> Linear(1)."""
 
     # units per hidden layer, each >= 1 (a 0 was accepted and failed at training time as
     # dlcore's "Linear: units must be a positive integer", naming no setting)
@@ -28,6 +28,10 @@ class ModelSection(Section):
     # configs/demo.yaml, so a config that sets only paths trains the same kind of model.
     encoding: Literal["none", "piecewise_linear"] = "piecewise_linear"
     encoding_bins: int = Field(8, ge=1, le=64)
+    # Training-time Gaussian noise added to the standardised features (before the encoding;
+    # dlcore.layers.GaussianNoise, the identity when scoring), in units of each feature's
+    # standard deviation. 0 = none (no layer).
+    input_noise: float = Field(0.0, ge=0, le=10)
 
 
 class LossSection(Section):
@@ -56,6 +60,8 @@ class EarlyStoppingSection(Section):
     every_groups: int | None = Field(None, ge=1)
     min_delta: float = Field(0.0, ge=0)
     min_epochs: float = Field(3.0, ge=0)  # and never during the learning-rate warm-up
+    # > 1: end with the mean of the weights of this many best evaluations (restore_best)
+    average_best: int = Field(1, ge=1, le=100)
 
     def to_config(self) -> EarlyStoppingConfig:
         every_epochs = None if self.every_groups is not None else self.every_epochs
@@ -80,6 +86,9 @@ class DistributedSection(Section):
     scale_lr: bool = True
     base_batch_size: int = Field(256, ge=1)
     warmup_iterations: int = Field(20, ge=0)
+    # > 0: train on mixup batches, weights ~ Beta(mixup_alpha, mixup_alpha) (soft labels:
+    # needs loss.type bce); 0 = off
+    mixup_alpha: float = Field(0.0, ge=0, le=100)
     connect_timeout_s: float = Field(60.0, gt=0)
     op_timeout_s: float = Field(120.0, gt=0)
     stage_start_timeout_s: float = Field(600.0, gt=0)
@@ -156,3 +165,12 @@ class TrainingSection(Section):
     @classmethod
     def _refit_from_bool(cls, value):
         return {"enabled": value} if isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _mixup_needs_soft_labels(self):
+        if self.distributed.mixup_alpha > 0 and self.loss.type != "bce":
+            raise ValueError(
+                "distributed.mixup_alpha > 0 gives soft labels, which only the bce loss takes; "
+                f"loss.type is {self.loss.type!r}"
+            )
+        return self

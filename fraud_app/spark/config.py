@@ -37,6 +37,9 @@ class DistributedConfig:
         (then iterations/epochs is the maximum; `fit` needs a validation set).
     lr_decay: "none", or "cosine": after the warm-up the learning rate decays to 0 at the
         last iteration (Loshchilov & Hutter 2017; a warm-start refit uses it).
+    mixup_alpha: > 0 trains on mixup batches (dlcore.training.mixup: each worker mixes its
+        local batch with a permutation of itself, weights ~ Beta(alpha, alpha), drawn from
+        (seed, rank, iteration)); 0 = off. The labels become soft: use a bce loss.
     """
 
     num_workers: int = 2
@@ -62,6 +65,7 @@ class DistributedConfig:
     stage_start_timeout_s: float = 600.0
     early_stopping: EarlyStoppingConfig | None = None
     lr_decay: str = "none"
+    mixup_alpha: float = 0.0
 
     def __post_init__(self) -> None:
         _int_at_least("num_workers", self.num_workers, 1)
@@ -89,6 +93,14 @@ class DistributedConfig:
         if self.lr_decay not in ("none", "cosine"):
             raise ConfigError(
                 f"training.lr_decay must be 'none' or 'cosine'. Received: {self.lr_decay!r}"
+            )
+        if isinstance(self.mixup_alpha, bool) or not (
+            isinstance(self.mixup_alpha, int | float)
+            and math.isfinite(self.mixup_alpha)
+            and self.mixup_alpha >= 0
+        ):
+            raise ConfigError(
+                f"training.mixup_alpha must be a finite number >= 0. Received: {self.mixup_alpha!r}"
             )
         if self.compression not in (None, "bf16", "fp16"):
             raise ConfigError(

@@ -14,10 +14,11 @@ a fixed `group_size` makes them reproducible).
 
 When `patience` evaluations in a row fail to beat the best average precision by
 more than `min_delta`, the driver stops and, with `restore_best`, loads the weights
-of the best evaluation. A stage that could end in a stop (the next evaluation would
-spend the patience) is planned to end at that evaluation point, so the stop meets a
-finished stage: its tasks return normally instead of being killed by a cancelled job
-(Spark waits `spark.python.task.killTimeout` for each killed Python worker, and the
+of the best evaluation (with `average_best` k > 1: the mean of the k best evaluations'
+weights, a weight average along the trajectory; the driver holds k copies). A stage
+that could end in a stop (the next evaluation would spend the patience) is planned to end
+at that evaluation point, so the stop meets a finished stage: its tasks return normally
+instead of being killed by a cancelled job (Spark waits `spark.python.task.killTimeout` for each killed Python worker, and the
 next run would start new ones). A stage cancelled for any other reason drops the work
 its workers did past the last committed boundary. `best_iteration` is the iteration count to
 use for a refit on train + validation.
@@ -39,6 +40,7 @@ import numpy as np
 from dlcore.fixed_input import FixedInputPredictor
 from dlcore.metrics import average_precision
 from dlcore.model import Model
+from dlcore.training.snapshots import BestSnapshots
 from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.spark.data import PartitionData, _arrow_encoder, decode_blocks
 
@@ -54,6 +56,9 @@ class EarlyStoppingConfig:
     min_epochs: no evaluation before this many passes (nor before the learning-rate warm-up
     ends, see EarlyStopper): an early, still-warming model on a small, noisy validation
     set must not become "the best" and end the run.
+    average_best: with restore_best, end with the mean of the weights of the `average_best`
+    best evaluations (dlcore.training.snapshots.BestSnapshots; 1 = the best one's weights).
+    `best_iteration` stays the single best evaluation's.
     """
 
     patience: int = 3
@@ -62,8 +67,23 @@ class EarlyStoppingConfig:
     every_groups: int | None = None
     min_delta: float = 0.0
     min_epochs: float = 0.0
+    average_best: int = 1
 
     def __post_init__(self) -> None:
+        if (
+            isinstance(self.average_best, bool)
+            or not isinstance(self.average_best, int)
+            or self.average_best < 1
+        ):
+            raise ConfigError(
+                "early_stopping.average_best must be an integer >= 1. "
+                f"Received: {self.average_best!r}"
+            )
+        if self.average_best > 1 and not self.restore_best:
+            raise ConfigError(
+                "early_stopping.average_best > 1 averages the best evaluations' weights at the "
+                "end, so it needs restore_best: true"
+            )
         if (
             isinstance(self.patience, bool)
             or not isinstance(self.patience, int)
@@ -156,6 +176,7 @@ class EarlyStopper:
         self.best_weights: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
         self.since_best = 0
         self.stopped = False
+        self.snapshots = BestSnapshots(config.average_best) if config.average_best > 1 else None
         self.iterations_per_epoch = max(1, iterations_per_epoch)
         self.first = max(
             math.ceil(config.min_epochs * self.iterations_per_epoch), warmup_iterations
@@ -236,6 +257,8 @@ class EarlyStopper:
             self.best_weights = (params.copy(), {k: v.copy() for k, v in layer_state.items()})
         else:
             self.since_best += 1
+        if self.snapshots is not None:
+            self.snapshots.offer(ap, iteration, params, layer_state)
         if self.since_best >= self.config.patience and iteration < self.total:
             self.stopped = True
             logger.info(
@@ -253,7 +276,14 @@ class EarlyStopper:
     def final_weights(
         self, params: np.ndarray, layer_state: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """The weights the run ends with: the best evaluation's with restore_best, else these."""
+        """The weights the run ends with: the best evaluation's with restore_best (the mean
+        of the `average_best` best ones' when that is > 1), else these."""
+        if self.snapshots is not None and len(self.snapshots):
+            params, layer_state = self.snapshots.average()
+            logger.info(
+                "weights averaged over the evaluations at iterations %s", self.snapshots.steps
+            )
+            return params, layer_state
         if self.config.restore_best and self.best_weights is not None:
             return self.best_weights
         return params, layer_state

@@ -178,6 +178,7 @@ class GroupedEngine(Engine):
             fault=fault,
             topology=cfg.topology,
             backend=get_ops().name,
+            mixup_alpha=cfg.mixup_alpha,
         )
         # A report may take a whole group: every iteration is bounded by op_timeout.
         report_timeout = cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s

@@ -19,6 +19,7 @@ from dlcore.backends import get_ops, use_backend
 from dlcore.losses import loss_from_config
 from dlcore.model import Model
 from dlcore.optimizers.base import ShardContext
+from dlcore.training.mixup import mixup_batch, mixup_rng
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import partition_data
 from fraud_app.spark.engine_base import Engine, TrainingResult, log_progress
@@ -38,6 +39,7 @@ def _partition_gradient(
     seed,
     shuffle,
     backend,
+    mixup_alpha=0.0,
 ):
     def compute(index, blocks):
         use_backend(backend)  # the driver's choice, as in the grouped engine
@@ -55,6 +57,8 @@ def _partition_gradient(
         for layer in random_layers(model.layer):  # same masks as the grouped engine
             layer.reseed([seed, index, iteration])
         X, y, w = cursor.next_batch(local_batch)
+        if mixup_alpha > 0:  # the same mix as the grouped engine's
+            X, y, w = mixup_batch(X, y, w, mixup_alpha, mixup_rng(seed, index, iteration))
         logits, backprop = model.forward(X, training=True)
         value, dlogits = loss_from_config(loss_config)(logits, y, w, denominator=global_batch)
         backprop(dlogits)
@@ -90,6 +94,7 @@ class PerIterationEngine(Engine):
                 cfg.seed,
                 cfg.shuffle,
                 get_ops().name,
+                cfg.mixup_alpha,
             )
             grad, value = blocks.mapPartitionsWithIndex(fn).treeAggregate(zero, _add, _add, depth=2)
             bc.destroy()

@@ -27,6 +27,7 @@ from dlcore.layers.base import Layer
 from dlcore.losses import loss_from_config
 from dlcore.model import Model
 from dlcore.optimizers.base import OptimizerState, optimizer_from_config
+from dlcore.training.mixup import mixup_batch, mixup_rng
 from fraud_app.spark.boundary import BoundaryReporter
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import partition_data
@@ -75,6 +76,7 @@ class StageTask:
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
     topology: str = "auto"  # CommConfig.topology: auto | flat | hierarchical
     backend: str | None = None  # the driver's dlcore backend: every rank computes with it
+    mixup_alpha: float = 0.0  # DistributedConfig.mixup_alpha
 
     @property
     def state_version(self) -> tuple[int, int]:
@@ -216,6 +218,8 @@ def _run_group(
         for layer in reseeded:
             layer.reseed([task.seed, rank, first + i])
         X, y, w = cursor.next_batch(task.local_batch_size)
+        if task.mixup_alpha > 0:
+            X, y, w = mixup_batch(X, y, w, task.mixup_alpha, mixup_rng(task.seed, rank, first + i))
         logits, backprop = model.forward(X, training=True)
         value, dlogits = loss(logits, y, w, denominator=task.global_batch_size)
         backprop(dlogits)

@@ -19,6 +19,7 @@ from dlcore.inference import compile_ensemble, mean_sigmoid
 from dlcore.layers import (
     BatchNorm1d,
     Dropout,
+    GaussianNoise,
     LeakyReLU,
     Linear,
     PiecewiseLinear,
@@ -212,10 +213,12 @@ def test_wrong_width_is_a_shape_error():
         fused.proba_and_gradient(np.zeros(7))
 
 
-def _encoded(seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5)):
-    """A member Standardize -> PiecewiseLinear -> MLP; every member with edges_seed=0 has
-    the same statistics and bins, as training gives them."""
-    layers = [Standardize(clip=2.0, name="standardize"), PiecewiseLinear(bins)]
+def _encoded(seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5), noise=0.0):
+    """A member Standardize (-> GaussianNoise) -> PiecewiseLinear -> MLP; every member with
+    edges_seed=0 has the same statistics and bins, as training gives them."""
+    layers = [Standardize(clip=2.0, name="standardize")]
+    layers += [GaussianNoise(noise)] if noise else []
+    layers.append(PiecewiseLinear(bins))
     for width in hidden:
         layers += [Linear(width), ReLU(), Dropout(0.2)]
     layers.append(Linear(1))
@@ -224,7 +227,8 @@ def _encoded(seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5)):
     model.layer.layers[0].set_statistics(rng.standard_normal(D), rng.random(D) + 0.5)
     sample = np.random.default_rng(edges_seed).standard_normal((500, D))
     sample[:, 0] = np.where(sample[:, 0] > 0.5, sample[:, 0], 0.0)  # a spike, as counts have
-    model.layer.layers[1].set_edges(*quantile_edges(sample, bins))
+    encoding = next(la for la in model.layer.layers if type(la) is PiecewiseLinear)
+    encoding.set_edges(*quantile_edges(sample, bins))
     return model
 
 
@@ -259,3 +263,16 @@ def test_members_with_different_encodings_are_not_fused():
     assert compile_ensemble([_encoded(0), _encoded(1, edges_seed=1)]) is None
     assert compile_ensemble([_encoded(0), _encoded(1, bins=3)]) is None
     assert compile_ensemble([_encoded(0), _member(1, stats_seed=0)]) is None
+
+
+def test_input_noise_is_left_out_of_the_fused_plan():
+    """GaussianNoise acts in training only: members with it fuse, and score as without it
+    (it leaves the initial weights of the later layers as they are: same seed, same weights)."""
+    noisy = [_encoded(k, noise=0.5) for k in range(3)]
+    plain = [_encoded(k) for k in range(3)]
+    np.testing.assert_array_equal(noisy[1].params.data, plain[1].params.data)
+    fused = compile_ensemble(noisy)
+    assert fused is not None and fused.encoding is not None
+    X = _rows()
+    np.testing.assert_allclose(fused.proba(X), _reference(noisy, X), rtol=0, atol=1e-14)
+    np.testing.assert_allclose(fused.proba(X), _reference(plain, X), rtol=0, atol=1e-14)

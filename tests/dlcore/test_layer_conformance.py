@@ -16,6 +16,7 @@ from dlcore.layers import (
     Dropout,
     Embedding,
     FeatureEmbedding,
+    GaussianNoise,
     LeakyReLU,
     Linear,
     PiecewiseLinear,
@@ -29,9 +30,9 @@ from tests.dlcore.harness import check_float32_forward, check_layer
 
 
 def reseed_dropout(layer) -> None:
-    """Same dropout mask on every forward, so finite differences see one function."""
+    """Same dropout mask (noise) on every forward, so finite differences see one function."""
     for child in [layer, *layer.children()]:
-        if isinstance(child, Dropout):
+        if isinstance(child, Dropout | GaussianNoise):
             child.initialize(np.random.default_rng(11))
 
 
@@ -73,6 +74,7 @@ CASES = {
     "tanh": Case(Tanh, 3),
     "sigmoid": Case(Sigmoid, 3),
     "dropout": Case(lambda: Dropout(0.4), 3, {"before_forward": reseed_dropout}),
+    "gaussian_noise": Case(lambda: GaussianNoise(0.3), 3, {"before_forward": reseed_dropout}),
     "batchnorm": Case(lambda: BatchNorm1d(momentum=0.2), 3),
     "standardize": Case(lambda: Standardize(clip=None), 3),
     "standardize_clipped": Case(lambda: Standardize(clip=3.0), 3),

@@ -111,6 +111,23 @@ def test_empty_batch_with_global_denominator_contributes_nothing() -> None:
     assert value == 0.0 and grad.shape == (0,) and grad.dtype == np.float32
 
 
+def test_bce_takes_soft_labels_as_the_same_formula() -> None:
+    """Mixed (mixup) labels in [0, 1]: the loss is the y-weighted mix of the two hard-label
+    losses, and its gradient passes the contract; labels outside [0, 1] are refused."""
+    soft = np.linspace(0.0, 1.0, len(LOGITS))
+    loss = BCEWithLogits(pos_weight=3.0)
+    check_loss(loss, LOGITS, soft, W)
+    value, _ = loss(LOGITS, soft, denominator=1.0)
+    ones, zeros = np.ones_like(soft), np.zeros_like(soft)
+    per_one = np.array([loss(LOGITS[i : i + 1], ones[:1], denominator=1.0)[0] for i in range(8)])
+    per_zero = np.array([loss(LOGITS[i : i + 1], zeros[:1], denominator=1.0)[0] for i in range(8)])
+    assert value == pytest.approx(float(np.sum(soft * per_one + (1 - soft) * per_zero)), rel=1e-12)
+    with pytest.raises(ConfigError, match=r"y must contain values in \[0, 1\]. Received .*1.5"):
+        loss(LOGITS, soft + 0.5)
+    with pytest.raises(ConfigError, match="FocalLoss: y must contain only 0 and 1"):
+        FocalLoss()(LOGITS, soft)
+
+
 # -- validation ----------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("call", "error", "match"),

@@ -13,6 +13,7 @@ from sklearn.metrics import average_precision_score
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
+import _ulb_grid as grid  # noqa: E402
 import _ulb_select as sel  # noqa: E402
 import ulb  # noqa: E402
 
@@ -111,7 +112,7 @@ def test_scores_of_models_on_different_columns_line_up_row_by_row(spark):
     def make(c):
         return DlcoreClassifier(**{**fast, **c})
 
-    got = [ulb._fit_fold(make, {"featuresCol": c}, [0], fold) for c in ("features", "features_tod")]
+    got = [grid.fit_fold(make, {"featuresCol": c}, [0], fold) for c in ("features", "features_tod")]
     val = ranges[1][1]
     np.testing.assert_array_equal(np.sort(fold.y_val), np.sort(frame["Class"][val]))
     spark_pairs = np.stack([got[0][1][:, -1], got[1][1][:, -1]], axis=1)

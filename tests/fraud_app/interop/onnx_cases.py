@@ -87,6 +87,9 @@ def layer_model(case: str, seed: int = 0) -> Model:
         std.set_statistics(X.mean(0) + 0.1, X.std(0) * 0.9)
         encoding.set_edges(*quantile_edges(std.forward(X, False)[0], encoding.bins))
         return model
+    elif case == "fraud_mlp_input_noise":  # Standardize -> GaussianNoise (training only) -> MLP
+        cfg = ModelSection(hidden=(8, 4), encoding="none", input_noise=0.3)
+        return _randomize(build_model(cfg, N_FEATURES, seed), seed)
     else:
         layer = Sequential(_case_layers()[case])
     return _randomize(Model(layer, in_features=N_FEATURES, seed=seed), seed)

@@ -36,7 +36,13 @@ from tests.fraud_app.interop.onnx_cases import (
     ort_run,
 )
 
-ALL_CASES = [*IMPORTABLE, *EMBEDDING_CASES, "fraud_mlp", "fraud_mlp_encoded"]
+ALL_CASES = [
+    *IMPORTABLE,
+    *EMBEDDING_CASES,
+    "fraud_mlp",
+    "fraud_mlp_encoded",
+    "fraud_mlp_input_noise",
+]
 
 
 @pytest.mark.parametrize("case", ALL_CASES)

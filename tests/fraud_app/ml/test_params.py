@@ -143,6 +143,27 @@ def test_params_map_onto_the_training_section():
     assert section.distributed.num_workers == 1 and section.distributed.group_size == "auto"
 
 
+def test_input_noise_and_weight_averaging_map_onto_the_section():
+    from fraud_app.models.builders import build_model
+
+    plain = DlcoreClassifier(validationFraction=0.2).training_section()
+    assert plain.model.input_noise == 0.0 and plain.distributed.early_stopping.average_best == 1
+    assert [type(la).__name__ for la in build_model(plain.model, 3, 0).layer.layers][:2] == [
+        "Standardize",
+        "Linear",
+    ]
+    section = DlcoreClassifier(
+        inputNoise=0.2, averageBest=3, validationFraction=0.2, inputEncoding="piecewise_linear"
+    ).training_section()
+    assert section.model.input_noise == 0.2
+    assert section.distributed.early_stopping.to_config().average_best == 3
+    names = [type(la).__name__ for la in build_model(section.model, 3, 0).layer.layers]
+    assert names[:3] == ["Standardize", "GaussianNoise", "PiecewiseLinear"]
+    assert DlcoreClassifier(mixupAlpha=0.2).training_section().distributed.mixup_alpha == 0.2
+    dist = DlcoreClassifier(mixupAlpha=0.2).training_section().distributed
+    assert dist.to_config(seed=0, checkpoint_dir=None).mixup_alpha == 0.2
+
+
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
@@ -151,6 +172,10 @@ def test_params_map_onto_the_training_section():
         ({"numWorkers": 3, "batchSize": 64}, "divisible"),
         ({"validationFraction": 1.0}, "validationFraction"),
         ({"refit": True}, "refit=True needs validation rows"),
+        ({"inputNoise": -0.1}, "input_noise"),
+        ({"averageBest": 0, "validationFraction": 0.2}, "average_best"),
+        ({"mixupAlpha": -1.0}, "mixup_alpha"),
+        ({"mixupAlpha": 0.2, "lossType": "focal"}, "mixup_alpha > 0 gives soft labels"),
     ],
 )
 def test_invalid_params_name_the_param(kwargs, match):

@@ -7,7 +7,7 @@ import contextlib
 import numpy as np
 import pytest
 
-from dlcore.layers import Dropout, Linear, ReLU, Sequential
+from dlcore.layers import Dropout, GaussianNoise, Linear, ReLU, Sequential
 from dlcore.losses import BCEWithLogits
 from dlcore.model import Model
 from dlcore.optimizers import SGD, Adam
@@ -30,8 +30,9 @@ def _df(spark, n=240, seed=0):
     return spark.createDataFrame(rows, "features array<float>, label double").repartition(3)
 
 
-def _model(seed=1, dropout=0.0):
-    layers = [Linear(8), ReLU(), *([Dropout(dropout)] if dropout else []), Linear(1)]
+def _model(seed=1, dropout=0.0, noise=0.0):
+    layers = [*([GaussianNoise(noise)] if noise else []), Linear(8), ReLU()]
+    layers += [*([Dropout(dropout)] if dropout else []), Linear(1)]
     return Model(Sequential(layers), in_features=D, seed=seed)
 
 
@@ -329,6 +330,41 @@ def test_group_size_does_not_change_the_result(spark):
         for g in (2, 5)
     )  # fmt: skip
     np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
+
+
+def test_input_noise_is_deterministic_for_a_seed_and_independent_of_groups(spark):
+    """Noise of (seed, rank, iteration): a rerun and another group size give the same
+    weights; another seed or no noise gives other weights."""
+    df = _df(spark)
+    base = dict(num_workers=2, global_batch_size=32, iterations=9, epochs=None)
+
+    def fit(group_size, seed=0, noise=0.5):
+        cfg = DistributedConfig(**base, group_size=group_size, seed=seed)
+        model = _model(dropout=0.3, noise=noise)
+        return DistributedTrainer(model, BCEWithLogits(), Adam(learning_rate=1e-2), cfg).fit(df)
+
+    a, b, again = fit(2), fit(5), fit(2)
+    np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(a.model.params.data, again.model.params.data)
+    for other in (fit(2, seed=1), fit(2, noise=0.0)):
+        assert np.abs(other.model.params.data - a.model.params.data).max() > 1e-4
+
+
+def test_mixup_is_deterministic_and_the_engines_agree(spark):
+    """Mixes of (seed, rank, iteration): another group size and the per-iteration engine give
+    the same weights; without mixup the weights differ."""
+    df = _df(spark)
+    base = dict(num_workers=2, global_batch_size=32, iterations=9, epochs=None)
+
+    def fit(mixup_alpha=0.4, **kw):
+        cfg = DistributedConfig(**{**base, "group_size": 2, **kw}, mixup_alpha=mixup_alpha)
+        return DistributedTrainer(_model(), BCEWithLogits(), Adam(learning_rate=1e-2), cfg).fit(df)
+
+    a, b, c = fit(), fit(group_size=5), fit(engine="per_iteration")
+    np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(a.model.params.data, c.model.params.data, rtol=1e-4, atol=1e-5)
+    plain = fit(mixup_alpha=0.0)
+    assert np.abs(plain.model.params.data - a.model.params.data).max() > 1e-4
 
 
 def test_a_stage_whose_tasks_do_not_start_in_time_fails_with_the_reason(spark):

@@ -104,9 +104,36 @@ def test_a_stage_that_may_stop_ends_at_that_evaluation():
     assert _stopper(patience=3).until_possible_stop([40], 0, 0) == [40]  # no point inside
 
 
+def test_average_best_ends_with_the_mean_of_the_best_evaluations_weights():
+    s = _stopper(patience=5, average_best=2)
+    m = _model()
+    X, y = _arrays(50, 3)
+    rng = np.random.default_rng(4)
+    candidates = [rng.normal(0.0, 0.5, m.params.size).astype(np.float32) for _ in range(4)]
+    aps = []
+    for i, params in enumerate(candidates):
+        s.evaluate(4 * (i + 1), i + 1, params, {})
+        m.load_weights(params)
+        aps.append(average_precision(y, m.predict(X).ravel()))
+    assert [r["average_precision"] for r in s.records] == pytest.approx(aps)
+    top2 = np.argsort(-np.asarray(aps), kind="stable")[:2]
+    assert s.best_iteration == 4 * (top2[0] + 1)  # the single best, for a refit
+    params, _ = s.final_weights(candidates[-1], {})
+    expected = (candidates[top2[0]].astype(np.float64) + candidates[top2[1]]) / 2
+    np.testing.assert_array_equal(params, expected.astype(np.float32))
+    one = _stopper(patience=5)  # average_best 1: the best evaluation's weights, as before
+    for i, params in enumerate(candidates):
+        one.evaluate(4 * (i + 1), i + 1, params, {})
+    np.testing.assert_array_equal(one.final_weights(candidates[-1], {})[0], candidates[top2[0]])
+
+
 def test_bad_settings_and_one_class_validation_are_clear_errors():
     with pytest.raises(ConfigError, match="patience must be an integer >= 1"):
         EarlyStoppingConfig(patience=0)
+    with pytest.raises(ConfigError, match="average_best must be an integer >= 1"):
+        EarlyStoppingConfig(average_best=0)
+    with pytest.raises(ConfigError, match="average_best > 1 .* needs restore_best"):
+        EarlyStoppingConfig(average_best=3, restore_best=False)
     with pytest.raises(ConfigError, match="exactly one of every_epochs or every_groups"):
         EarlyStoppingConfig(every_epochs=None)
     X, _ = _arrays(20, 0)
@@ -138,6 +165,22 @@ def test_early_stopping_restores_the_best_weights_and_is_reproducible(spark):
     np.testing.assert_allclose([r["average_precision"] for r in again.validation], aps, rtol=1e-6)
     assert again.best_iteration == a.best_iteration
     np.testing.assert_allclose(again.model.params.data, a.model.params.data, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.spark
+def test_average_best_is_the_mean_of_plain_runs_to_the_best_iterations(spark):
+    """With average_best 2 the run ends with the mean of the weights at its two best
+    evaluations: the mean of two plain runs of those iteration counts."""
+    df, val = _df(spark), _df(spark, n=120, seed=5, flip=True)
+    es = EarlyStoppingConfig(patience=2, every_epochs=0.5, average_best=2)
+    a = _fit(spark, df, val, early_stopping=es)
+    order = sorted(a.validation, key=lambda r: (-r["average_precision"], r["iteration"]))
+    best, second = order[0]["iteration"], order[1]["iteration"]
+    assert a.best_iteration == best
+    plain = [
+        _fit(spark, df, None, iterations=i, group_size=3).model.params.data for i in (best, second)
+    ]
+    np.testing.assert_allclose(a.model.params.data, (plain[0] + plain[1]) / 2, rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.spark
