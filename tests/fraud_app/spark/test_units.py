@@ -75,7 +75,7 @@ def test_block_summary_matches_numpy_and_finds_bad_content():
     X[3, 1], y[7] = np.nan, 2.0
     bad = summarize_arrays(X, y)
     assert (bad.nonfinite, bad.bad_labels, bad.bad_label_example) == (1, 1, 2.0)
-    with pytest.raises(SchemaError, match=r"'features' holds 1 NaN"):
+    with pytest.raises(SchemaError, match=r"'features' holds 1 null, NaN or infinite"):
         check_content(bad, "features", "label", "fit")
     ok = summarize_arrays(np.nan_to_num(X), y)
     with pytest.raises(SchemaError, match=r"'label' must hold only 0 and 1.*e\.g\. 2\.0"):
