@@ -58,7 +58,9 @@ def main() -> None:
         carried = pd.read_parquet(path, columns=["transaction_id", *cols.split(",")])
         table = carried.merge(table, on="transaction_id", how="inner", validate="1:1")
         if len(table) != len(carried):
-            raise ValueError(f"{path} and the regenerated rows differ: {len(carried)} vs {len(table)}")
+            raise ValueError(
+                f"{path} and the regenerated rows differ: {len(carried)} vs {len(table)}"
+            )
     table.to_parquet(args.out)
     print(json.dumps({"rows": len(table), "columns": list(table.columns)[1:],
                       "skipped": [s.name for s in result.skipped],

@@ -101,6 +101,28 @@ def test_same_value_windows_in_the_spec_language():
         TimeSincePrevious(entity="card", same="card_id")
 
 
+def test_relative_window_aggregates_in_the_spec_language():
+    """`relative_to: B`: the aggregate over the card's usual level (its mean over B)."""
+    specs = parse_spec(
+        "version: 1\nfeatures:\n"
+        "  - {kind: window_agg, entity: card, aggregations: [min, std], windows: [1h], relative_to: 30d}\n"
+        "  - {kind: window_agg, entity: merchant, aggregation: max, window: 1d, lag: 2d, relative_to: 7d}\n",
+        source="s.yaml",
+    )
+    f = [s.feature for s in specs]
+    assert [x.name for x in f] == ["card_amount_min_1h_to_mean_30d", "card_amount_std_1h_to_mean_30d",
+                                   "merchant_amount_max_1d_lag2d_to_mean_7d"]  # fmt: skip
+    assert f[0].relative_s == 30 * 86_400 and f[0].fill == 1.0  # undefined -> "usual"
+    assert (
+        WindowAggregate(aggregation="min", window="1h", relative_to="7d", fill_value=-1).fill == -1
+    )
+    assert WindowAggregate(aggregation="min", window="1h").fill == 0.0  # unchanged without it
+    with pytest.raises(ValidationError, match="relative_to needs an aggregation of `column`"):
+        WindowAggregate(aggregation="count", window="1h", relative_to="30d")
+    with pytest.raises(ValidationError, match="must be a duration"):
+        WindowAggregate(aggregation="min", window="1h", relative_to="30 days")
+
+
 def test_one_hot_in_the_spec_language():
     """`one_hot`: one feature per listed value; integer values are read as text."""
     specs = parse_spec(
