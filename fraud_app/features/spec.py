@@ -116,16 +116,20 @@ def definitions(feature_set: FeatureSet, names: Iterable[str]) -> dict[str, dict
 
 def changed_definitions(stored: dict[str, Any], feature_set: FeatureSet) -> dict[str, list[str]]:
     """{feature: [field: stored -> now, ...]} for the stored features whose definition differs
-    from `feature_set`'s (features absent from it are the name check's business)."""
+    from `feature_set`'s (features absent from it are the name check's business). A field
+    missing from a stored definition reads as None: a key added to a kind later with a None
+    default (window_agg's `relative_to`) leaves the features of older models unchanged."""
     now = definitions(feature_set, stored)
     changed = {}
     for name, old in stored.items():
         new = now.get(name)
         if new is not None and new != old:
             keys = sorted(set(old) | set(new), key=str)
-            changed[name] = [
+            diff = [
                 f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)
             ]
+            if diff:
+                changed[name] = diff
     return changed
 
 
