@@ -184,6 +184,16 @@ def _entity(df: pd.DataFrame, entity: str, feats: list, delay_s: int) -> pd.Data
 
 
 def _velocity(keyed: pd.DataFrame, groups, f) -> np.ndarray:
+    got = _rolled(keyed, groups, f)
+    if getattr(f, "relative_s", None) is None:
+        return got
+    # window_agg's relative_to: over the entity's mean of the column in [t - B, t)
+    base = groups.rolling(f"{f.relative_s}s", on="_t", closed="left")[f.column].mean()
+    base = base.to_numpy()
+    return got / np.where(base == 0, np.nan, base)
+
+
+def _rolled(keyed: pd.DataFrame, groups, f) -> np.ndarray:
     column = "amount" if isinstance(f, AmountRatio) else f.column
     roll = groups.rolling(f"{f.window_s}s", on="_t", closed="left")[column]
     if isinstance(f, AmountRatio):

@@ -108,14 +108,37 @@ class WindowAggregate(_FramedWindow):
     Strictly before the current transaction's timestamp t: other transactions with the
     same timestamp are not included (a tie is not "before"). With include_current the
     current row itself (and only it) is added, and the name ends in `_incl`.
+
+    `relative_to: B` divides the aggregate by the mean of `column` over the entity's
+    transactions in [t - B, t) (its own usual level, so the value has no currency unit:
+    `card_amount_min_1h_to_mean_30d`, the smallest amount of the last hour against the
+    card's 30-day mean). Undefined (no row in the window, or no baseline, or a baseline
+    mean of 0) -> fill, by default 1.0 ("usual"). Not for `count` (velocity_ratio is the
+    relative count).
     """
 
     kind: ClassVar[str] = "window_agg"
     aggregation: str
     column: str = "amount"
     include_current: bool = False
+    relative_to: str | None = None
 
     _column = field_validator("column")(model_input)
+
+    @field_validator("relative_to", mode="before")
+    @classmethod
+    def _relative_duration(cls, value: object) -> str | None:
+        return None if value is None else _duration(value)
+
+    @property
+    def relative_s(self) -> int | None:
+        return None if self.relative_to is None else parse_duration(self.relative_to)
+
+    @property
+    def fill(self) -> float:
+        if self.fill_value is None and self.relative_to is not None:
+            return 1.0
+        return super().fill
 
     @field_validator("aggregation")
     @classmethod
@@ -128,13 +151,20 @@ class WindowAggregate(_FramedWindow):
     def name(self) -> str:
         what = "count" if self.aggregation == "count" else f"{self.column}_{self.aggregation}"
         suffix = "_incl" if self.include_current else ""
-        return f"{self.prefix}_{what}_{self.window_name}{self.lag_suffix}{suffix}"
+        relative = "" if self.relative_to is None else f"_to_mean_{self.relative_to}"
+        return f"{self.prefix}_{what}_{self.window_name}{self.lag_suffix}{suffix}{relative}"
 
     @model_validator(mode="after")
     def _current_not_lagged(self) -> WindowAggregate:
         if self.include_current and self.lag_suffix:
             raise ValueError(
                 "include_current cannot be combined with a lag (the window ends before t)"
+            )
+        if self.relative_to is not None and not AGGREGATIONS[self.aggregation].needs_column:
+            valid = sorted(a for a, agg in AGGREGATIONS.items() if agg.needs_column)
+            raise ValueError(
+                f"relative_to needs an aggregation of `column` ({valid}), not "
+                f"{self.aggregation!r}: velocity_ratio is the relative count"
             )
         return self
 

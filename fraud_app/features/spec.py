@@ -135,15 +135,19 @@ def table_definitions(metadata: dict[str, Any], stored: dict[str, Any]) -> dict[
 
 
 def diff_definitions(stored: dict[str, Any], now: dict[str, Any]) -> dict[str, list[str]]:
-    """{feature: [field: stored -> now, ...]} where both know the feature and differ."""
+    """{feature: [field: stored -> now, ...]} where both know the feature and differ. A field
+    missing on one side reads as None: a key added to a kind later with a None default
+    (window_agg's `relative_to`) leaves the features of older models and tables unchanged."""
     changed = {}
     for name, old in stored.items():
         new = now.get(name)
         if new is not None and new != old:
             keys = sorted(set(old) | set(new), key=str)
-            changed[name] = [
+            diff = [
                 f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in keys if old.get(k) != new.get(k)
             ]
+            if diff:
+                changed[name] = diff
     return changed
 
 

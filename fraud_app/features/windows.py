@@ -256,7 +256,11 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0
     components = {name: builders[name]() for name in aggregation.components}
     if feature.include_current:
         components = with_current(components, value)
-    return aggregation.finalize(components)
+    result = aggregation.finalize(components)
+    if feature.relative_s is None:
+        return result
+    base = _mean(frames, feature.column, feature.relative_s * MICROS, sliding)
+    return F.when(base != 0, result / base)
 
 
 def _fraud_rate(

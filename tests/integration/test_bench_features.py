@@ -26,8 +26,9 @@ _spec.loader.exec_module(bench)
 
 
 def test_the_pandas_peer_computes_every_shipped_feature_like_the_reference(tmp_path):
-    # + the opt-in one-hot example (docs/examples/one_hot.yaml)
-    paths = [*spec_paths(REPO / "feature_specs"), REPO / "docs" / "examples" / "one_hot.yaml"]
+    # + the opt-in examples (docs/examples/one_hot.yaml, bursts.yaml: relative_to)
+    examples = [REPO / "docs" / "examples" / n for n in ("one_hot.yaml", "bursts.yaml")]
+    paths = [*spec_paths(REPO / "feature_specs"), *examples]
     fs = load_feature_set(paths, label_delay_days=7)
     assert bench.not_computed(fs) == {}
     dicts = [dict(zip(SCHEMA.names, r, strict=True)) for r in tricky_rows(n=260, seed=11)]

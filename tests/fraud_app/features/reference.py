@@ -87,7 +87,13 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
     if isinstance(f, WindowAggregate):
         if f.include_current:
             vals.append(r[f.column])
-        return _aggregate(f.aggregation, vals)
+        value = _aggregate(f.aggregation, vals)
+        if f.relative_to is None:
+            return value
+        b = f.relative_s * US  # the baseline [t - B, t): the entity's usual level
+        base = [o[f.column] for o in group if t - b <= o["_ts"] < t]
+        mean = sum(base) / len(base) if base else None
+        return value / mean if value is not None and mean else None
     if isinstance(f, AmountRatio):
         mean = sum(vals) / len(vals) if vals else None
         return r[f.column] / mean if mean else None

@@ -61,6 +61,10 @@ features:
   - {kind: fraud_rate, entity: card, same: country, window: 10d, mature_only: false}
   - {kind: one_hot, column: device_id, values: [d0, d2]}
   - {kind: one_hot, column: card_country, values: [FR, "US"]}
+  - {kind: window_agg, entity: card, aggregations: [min, max, std], windows: [10m, 1d], relative_to: 7d}
+  - {kind: window_agg, entity: card, aggregation: mean, window: 1h, include_current: true, relative_to: 1d}
+  - {kind: window_agg, entity: merchant, aggregations: [sum, min], window: 1d, lag: label_delay, relative_to: 30d}
+  - {kind: window_agg, entity: card, same: merchant_id, aggregation: min, window: 1h, relative_to: 30d, fill_value: -1}
 """
 
 

@@ -101,6 +101,43 @@ def test_same_value_windows_in_the_spec_language():
         TimeSincePrevious(entity="card", same="card_id")
 
 
+def test_relative_window_aggregates_in_the_spec_language():
+    """`relative_to: B`: the aggregate over the card's usual level (its mean over B)."""
+    specs = parse_spec(
+        "version: 1\nfeatures:\n"
+        "  - {kind: window_agg, entity: card, aggregations: [min, std], windows: [1h], relative_to: 30d}\n"
+        "  - {kind: window_agg, entity: merchant, aggregation: max, window: 1d, lag: 2d, relative_to: 7d}\n",
+        source="s.yaml",
+    )
+    f = [s.feature for s in specs]
+    assert [x.name for x in f] == ["card_amount_min_1h_to_mean_30d", "card_amount_std_1h_to_mean_30d",
+                                   "merchant_amount_max_1d_lag2d_to_mean_7d"]  # fmt: skip
+    assert f[0].relative_s == 30 * 86_400 and f[0].fill == 1.0  # undefined -> "usual"
+    assert (
+        WindowAggregate(aggregation="min", window="1h", relative_to="7d", fill_value=-1).fill == -1
+    )
+    assert WindowAggregate(aggregation="min", window="1h").fill == 0.0  # unchanged without it
+    with pytest.raises(ValidationError, match="relative_to needs an aggregation of `column`"):
+        WindowAggregate(aggregation="count", window="1h", relative_to="30d")
+    with pytest.raises(ValidationError, match="must be a duration"):
+        WindowAggregate(aggregation="min", window="1h", relative_to="30 days")
+
+
+def test_a_key_added_later_does_not_change_older_models_definitions():
+    """A model trained before `relative_to` existed stored window_agg definitions without
+    that key: they are unchanged (a key's absence = its None default); a changed value
+    still counts."""
+    from fraud_app.features.spec import changed_definitions, definitions
+
+    fs = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
+    stored = definitions(fs, fs.names)
+    assert stored["card_count_1h"]["relative_to"] is None
+    older = {n: {k: v for k, v in d.items() if k != "relative_to"} for n, d in stored.items()}
+    assert changed_definitions(older, fs) == {}
+    older["card_count_1h"]["window"] = "2h"
+    assert changed_definitions(older, fs) == {"card_count_1h": ["window: '2h' -> '1h'"]}
+
+
 def test_one_hot_in_the_spec_language():
     """`one_hot`: one feature per listed value; integer values are read as text."""
     specs = parse_spec(
