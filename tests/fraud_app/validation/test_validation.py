@@ -388,7 +388,7 @@ def test_the_python_api_refuses_a_table_of_the_other_kind(spark, tmp_path) -> No
     cfg = _config(tmp_path)
     with pytest.raises(
         SchemaError,
-        match=r"^canonical is not a feature table: it holds none of the 53 features .* nor the "
+        match=r"^canonical is not a feature table: it holds none of the 50 features .* nor the "
         r"vector column 'features'; it looks like the canonical table: use --table canonical "
         r"\(validate_canonical\)",
     ):
