@@ -18,8 +18,7 @@ import contextlib
 from typing import Any
 
 from fraud_app import jsonout
-from fraud_app.errors import TrackingError
-from fraud_app.tracking.tune import _finite, _param_text
+from fraud_app.tracking.tune import _finite, parent_run
 
 
 class BacktestTracker:
@@ -34,21 +33,9 @@ class BacktestTracker:
 
     @contextlib.contextmanager
     def parent(self, run_name: str, params: dict[str, Any]):
-        try:
-            run = self._mlflow.start_run(experiment_id=self.store.experiment_id, run_name=run_name)
-        except Exception as exc:
-            raise TrackingError(
-                f"tracking store {self.store.uri}: cannot start the backtest run: {exc}"
-            ) from exc
-        self.run_id = run.info.run_id
-        status = "FAILED"
-        try:
-            self._mlflow.set_tags({"fraud_app.kind": "backtest", "fraud_app.run": run_name})
-            self._mlflow.log_params({k: _param_text(v) for k, v in params.items()})
+        with parent_run(self._mlflow, self.store, "backtest", run_name, params) as run_id:
+            self.run_id = run_id
             yield self
-            status = "FINISHED"
-        finally:
-            self._mlflow.end_run(status)
 
     def fold(self, result: dict[str, Any]) -> None:
         """One nested run: the fold's windows and every model's metrics."""

@@ -35,6 +35,27 @@ def _finite(metrics: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+@contextlib.contextmanager
+def parent_run(mlflow, store, kind: str, run_name: str, params: dict[str, Any]):
+    """A parent run (tags fraud_app.kind / fraud_app.run, `params`) that yields its id and
+    ends FINISHED when the block completes, FAILED when it raises (the nested runs that
+    finished stay). TrackingError naming the store when the run cannot start."""
+    try:
+        run = mlflow.start_run(experiment_id=store.experiment_id, run_name=run_name)
+    except Exception as exc:
+        raise TrackingError(
+            f"tracking store {store.uri}: cannot start the {kind} run: {exc}"
+        ) from exc
+    status = "FAILED"
+    try:
+        mlflow.set_tags({"fraud_app.kind": kind, "fraud_app.run": run_name})
+        mlflow.log_params({k: _param_text(v) for k, v in params.items()})
+        yield run.info.run_id
+        status = "FINISHED"
+    finally:
+        mlflow.end_run(status)
+
+
 class TuneTracker:
     """Parent + nested trial runs on one MLflow store (see the module docstring)."""
 
@@ -49,22 +70,10 @@ class TuneTracker:
 
     @contextlib.contextmanager
     def parent(self, run_name: str, params: dict[str, Any]):
-        try:
-            run = self._mlflow.start_run(experiment_id=self.store.experiment_id, run_name=run_name)
-        except Exception as exc:
-            raise TrackingError(
-                f"tracking store {self.store.uri}: cannot start the tune run: {exc}"
-            ) from exc
-        self.run_id = run.info.run_id
-        status = "FAILED"
-        try:
-            self._mlflow.set_tags({"fraud_app.kind": "tune", "fraud_app.run": run_name})
-            self._mlflow.log_params({k: _param_text(v) for k, v in params.items()})
+        with parent_run(self._mlflow, self.store, "tune", run_name, params) as run_id:
+            self.run_id = run_id
             yield self
             self._log_best()
-            status = "FINISHED"
-        finally:
-            self._mlflow.end_run(status)
 
     def trial(self, index: int, params: dict[str, Any], metrics: dict[str, float]) -> None:
         """One nested run under the parent: the point's params and its validation metrics."""
