@@ -4,10 +4,9 @@ Neural Networks from Overfitting"), the form PyTorch and Keras use.
 In training each unit is kept with probability 1 - rate and scaled by 1 / (1 - rate),
 so the expected output equals the input and inference is the identity (no rescaling).
 
-Owns: its own random stream. `initialize(rng)` derives it from the model's generator
-with `rng.spawn(1)`, which leaves the parent's stream untouched: a model is
-deterministic for a seed, and adding a Dropout does not change the initial weights of
-the layers after it. The stream is not saved with the model (it is not model state).
+Owns: its own random stream (dlcore.layers.random_stream: derived with `rng.spawn(1)`,
+restarted by `reseed`, not model state): a model is deterministic for a seed, and adding a
+Dropout does not change the initial weights of the layers after it.
 """
 
 from __future__ import annotations
@@ -17,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.errors import ConfigError, NotBuiltError
-from dlcore.layers.base import Backprop, Layer
+from dlcore.errors import ConfigError
+from dlcore.layers.base import Backprop
+from dlcore.layers.random_stream import RandomStreamLayer
 
 _LEVELS = 1 << 16
 
 
-class Dropout(Layer):
+class Dropout(RandomStreamLayer):
     def __init__(self, rate: float = 0.5, *, name: str | None = None) -> None:
         super().__init__(name=name)
         if (
@@ -40,35 +40,11 @@ class Dropout(Layer):
                 f"Dropout: rate must be below 1 - 2**-17 (it has a resolution of 2**-16). "
                 f"Received: {rate!r}"
             )
-        self._rng: np.random.Generator | None = None
-
-    def initialize(self, rng: np.random.Generator) -> None:
-        try:
-            self._rng = rng.spawn(1)[0]
-        except (TypeError, ValueError, AttributeError):
-            # A Generator built without a SeedSequence cannot spawn; draw a seed instead.
-            self._rng = np.random.default_rng(int(rng.integers(2**63)))
-
-    def reseed(self, seed: int | list[int]) -> None:
-        """Restart the mask stream from `seed` (e.g. [model_seed, rank] so that the workers
-        of a data-parallel job, which share the model seed, draw different masks)."""
-        try:
-            self._rng = np.random.default_rng(seed)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(
-                f"Dropout.reseed: seed must be a non-negative int or a list of them. "
-                f"Received: {seed!r}"
-            ) from exc
 
     def forward(self, X: np.ndarray, training: bool) -> tuple[np.ndarray, Backprop]:
         self.check_input(X)
         if not training or self._threshold == 0:
             return X, self._identity_backprop
-        if self._rng is None:
-            raise NotBuiltError(
-                f"Dropout {self.name!r} has no random stream; call initialize(rng) "
-                "(Model does) before a training forward pass"
-            )
         keep, scale = self._keep_mask(X.shape)
         Y = np.multiply(X, keep)
         Y *= scale
@@ -89,11 +65,8 @@ class Dropout(Layer):
         those >= round(rate * 2**16), so the rate has a resolution of 2**-16; the scale
         uses the exact keep probability, so E[Y] = X holds exactly.
         """
-        keep = self._rng.integers(0, _LEVELS, size=shape, dtype=np.uint16) >= self._threshold
+        keep = self.stream().integers(0, _LEVELS, size=shape, dtype=np.uint16) >= self._threshold
         return keep, _LEVELS / (_LEVELS - self._threshold)
-
-    def _identity_backprop(self, dY: np.ndarray) -> np.ndarray | None:
-        return dY if self.needs_input_grad else None
 
     def get_config(self) -> dict[str, Any]:
         return {"rate": self.rate, "name": self.name}
