@@ -196,6 +196,11 @@ class DlcoreParams(
     def training_section(self) -> TrainingSection:
         """These params as the `training` config section (validated the same way as YAML)."""
         g = self.getOrDefault
+        if g(self.groupSize) < 0:
+            raise ConfigError(
+                f"{type(self).__name__}: groupSize must be >= 1 (iterations per group), or 0 "
+                f"for auto. Received: {g(self.groupSize)}"
+            )
         spec = {
             "seed": g(self.seed),
             "model": {
@@ -243,9 +248,8 @@ class DlcoreParams(
             section.distributed.to_config(seed=section.seed, checkpoint_dir=None)
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
             raise ConfigError(
-                f"{type(self).__name__}: invalid param {_PARAM_OF.get(where, where)}: "
+                f"{type(self).__name__}: invalid param {_param_of(first['loc'])}: "
                 f"{first['msg']}. Received: {first.get('input')!r}"
             ) from None
         except ConfigError as exc:  # the config's cross-field rules, in the params' names
@@ -285,6 +289,16 @@ _PARAM_OF = {
     "refit.method": "refitMethod",
     "refit.passes": "refitPasses",
 }
+
+
+def _param_of(loc: tuple) -> str:
+    """A pydantic error location in the `training` section as the param's name: model.hidden.1
+    -> hiddenLayers[1] (an element of a list param), unknown keys as they are."""
+    parts = [str(p) for p in loc]
+    index = [p for p in parts if p.isdigit()]
+    key = ".".join(p for p in parts if not p.isdigit())
+    name = _PARAM_OF.get(key, key)
+    return f"{name}[{index[0]}]" if index and key in _PARAM_OF else name
 
 
 def _param_names(message: str) -> str:

@@ -92,6 +92,11 @@ def test_refit_maps_onto_the_section_and_defaults_off():
          "than or equal to 1. Received: 0"),
         ({"earlyStoppingPatience": 0, "validationFraction": 0.1}, "DlcoreClassifier: invalid "
          "param earlyStoppingPatience: "),
+        # an element of a list param (it said 'model.hidden.1'); 0 means auto for groupSize
+        ({"hiddenLayers": [64, 0]}, "DlcoreClassifier: invalid param hiddenLayers[1]: Input "
+         "should be greater than or equal to 1. Received: 0"),
+        ({"groupSize": -3}, "DlcoreClassifier: groupSize must be >= 1 (iterations per group), "
+         "or 0 for auto. Received: -3"),
     ],
 )  # fmt: skip
 def test_param_errors_use_the_param_names(params, message):
