@@ -75,6 +75,23 @@ def check_reachable(uri: str, timeout_s: float) -> None:
             ) from None
 
 
+def check_store_uri(config) -> None:
+    """Before Spark starts: TrackingError when tracking is on and its URI names a directory
+    (a plain path or file://), which MLflow 3 no longer accepts as a tracking store; it was
+    refused only when the training step connected, after Spark and the data steps."""
+    if not config.tracking.enabled:
+        return
+    uri = tracking_uri(config)
+    scheme = urllib.parse.urlparse(uri).scheme
+    if scheme == "file" or (scheme == "" and uri != "databricks"):
+        source = "tracking.uri" if config.tracking.uri else "MLFLOW_TRACKING_URI"
+        raise TrackingError(
+            f"{source} {uri!r} is a directory: MLflow 3 does not take a file store. Use "
+            f"sqlite:///<path>/mlflow.db (a file, created when missing), a tracking server "
+            f"(http://host:5000), or set tracking.enabled: false"
+        )
+
+
 def require_store(uri: str) -> None:
     """TrackingError when `uri` is a sqlite store whose database file does not exist."""
     if urllib.parse.urlparse(uri).scheme != "sqlite":

@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
+    from fraud_app.tracking.client import check_store_uri
     from pipelines.reporting import (
         index_path,
         log_dashboards_safely,
@@ -27,6 +28,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from pipelines.workflow.pipeline import run_workflow
 
     check_run_free(config, args.run, replace=args.replace)  # before Spark and the ETL
+    check_store_uri(config)
     spark = spark_session(config)
     # warm_up: the GX import and the tracking store, while the generated data is written
     result = run_workflow(

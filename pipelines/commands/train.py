@@ -27,6 +27,7 @@ def add_replace_argument(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
+    from fraud_app.tracking.client import check_store_uri
     from pipelines.reporting import (
         index_path,
         log_dashboards_safely,
@@ -36,6 +37,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from pipelines.training.run_names import check_run_free
 
     check_run_free(config, args.run, replace=args.replace)  # before Spark starts
+    check_store_uri(config)
     _check_features_exist(config)
     spark = spark_session(config)
     report = run_training(spark, config, run=args.run, replace=args.replace)
