@@ -114,12 +114,6 @@ def definitions(feature_set: FeatureSet, names: Iterable[str]) -> dict[str, dict
     return out
 
 
-def changed_definitions(stored: dict[str, Any], feature_set: FeatureSet) -> dict[str, list[str]]:
-    """{feature: [field: stored -> now, ...]} for the stored features whose definition differs
-    from `feature_set`'s (features absent from it are the name check's business)."""
-    return diff_definitions(stored, definitions(feature_set, stored))
-
-
 def table_definitions(metadata: dict[str, Any], stored: dict[str, Any]) -> dict[str, dict]:
     """What a feature table's `_features.json` records of the specs it was built with, in
     the shape of `definitions` (for the features named in `stored`, a model's definitions)."""

@@ -16,15 +16,19 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
-from fraud_app.errors import ConfigError, EmptyInputError, ScoringInputError
+from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.features.compile import vector_sql
-from fraud_app.features.spec import diff_definitions, table_definitions
+from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
 from fraud_app.scoring.evaluation import evaluation_report
-from fraud_app.scoring.model_source import check_feature_names, load_scoring_model
+from fraud_app.scoring.model_source import (
+    check_definitions,
+    check_feature_names,
+    load_scoring_model,
+)
 from fraud_app.scoring.tasks import task_errors
 
 logger = logging.getLogger(__name__)
@@ -73,7 +77,16 @@ def run_evaluation(
     df, table_names, path = _feature_table(spark, config)
     names = model.ensemble.feature_names
     check_feature_names(names, table_names)
-    _check_table_definitions(model, read_feature_metadata(path, spark), path)
+    metadata = read_feature_metadata(path, spark)
+    check_definitions(  # a spec changed under the same name, the table rebuilt from it
+        model,
+        lambda stored: table_definitions(metadata, stored),
+        lambda n: (
+            f"the feature table {path} computes {n} of the model's features with another "
+            "definition than the model was trained on"
+        ),
+        "Evaluate on a feature table built with the model's specs, or retrain the model on these",
+    )
     window = df.where(F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end)))
     wanted = [c for c in ("label", "card_id", "fraud_pattern", PARTITION_COLUMN) if c in df.columns]
     vector = vector_sql(names).alias("features")
@@ -97,22 +110,6 @@ def run_evaluation(
     out.write_text(jsonout.dumps(report, indent=2))
     _log_to_tracking(report, out, config)
     return report, out
-
-
-def _check_table_definitions(model, metadata: dict[str, Any], path: str) -> None:
-    """A feature whose spec changed under the same name since the model was trained (the
-    table rebuilt from the new specs) would be evaluated on other values than it learned:
-    refused, as the scoring job refuses it (models or tables without definitions: not
-    checked)."""
-    stored = (model.ensemble.metadata.get("features") or {}).get("definitions")
-    changed = diff_definitions(stored, table_definitions(metadata, stored)) if stored else {}
-    if changed:
-        shown = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
-        raise ScoringInputError(
-            f"the feature table {path} computes {len(changed)} of the model's features with "
-            f"another definition than the model was trained on: {shown}. Evaluate on a "
-            "feature table built with the model's specs, or retrain the model on these"
-        )
 
 
 def _log_to_tracking(report: dict[str, Any], path: Path, config) -> None:

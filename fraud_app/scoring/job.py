@@ -20,16 +20,21 @@ from typing import Any
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
-from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError, ScoringInputError
+from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
 from fraud_app.etl.fs import HadoopFs, check_apart, read_table
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
-from fraud_app.features.spec import changed_definitions
+from fraud_app.features.spec import definitions
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.history import features_for_dates
-from fraud_app.scoring.model_source import ScoringModel, check_feature_names, load_scoring_model
+from fraud_app.scoring.model_source import (
+    ScoringModel,
+    check_definitions,
+    check_feature_names,
+    load_scoring_model,
+)
 from fraud_app.scoring.partitions import PartitionSwap, output_lock
 from fraud_app.scoring.summary import date_summaries
 from fraud_app.scoring.tasks import task_errors
@@ -105,7 +110,16 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     names = model.ensemble.feature_names
     spec_names = [f.name for f in feature_set.features]
     check_feature_names(names, spec_names, extra_ok=True)  # fail before reading any data
-    _check_definitions(model, feature_set)
+    check_definitions(
+        model,
+        lambda stored: definitions(feature_set, stored),
+        lambda n: (
+            f"the definition of {n} of the model's features changed in the feature specs "
+            "since it was trained"
+        ),
+        "Score with the specs the model was trained on (features.spec_dir / spec_files), or "
+        "retrain the model on the current specs",
+    )
     result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
     skipped = {s.name: list(s.missing) for s in result.skipped}
     check_feature_names(names, list(result.feature_names), skipped=skipped)
@@ -113,20 +127,6 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     ids = [c for c in ID_COLUMNS if c in result.df.columns]
     rows = result.df.select(*ids, PARTITION_COLUMN, vector)
     return score_dataframe(rows, model.ensemble, options=opts)
-
-
-def _check_definitions(model: ScoringModel, feature_set) -> None:
-    """A feature whose spec changed but kept its name would be scored with other values
-    than the model learned (models trained before definitions were stored: not checked)."""
-    stored = (model.ensemble.metadata.get("features") or {}).get("definitions")
-    changed = changed_definitions(stored, feature_set) if stored else {}
-    if changed:
-        shown = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
-        raise ScoringInputError(
-            f"the definition of {len(changed)} of the model's features changed in the feature "
-            f"specs since it was trained: {shown}. Score with the specs the model was trained "
-            "on (features.spec_dir / spec_files), or retrain the model on the current specs"
-        )
 
 
 def _output_columns(model: ScoringModel, opts: ScoringOptions, scored_at: dt.datetime, ids):

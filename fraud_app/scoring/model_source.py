@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fraud_app.errors import ModelLoadError, ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
@@ -110,3 +112,22 @@ def check_feature_names(
         f"{missing}{why}, extra in the specs {extra}. Score with the specs the model was trained "
         "on (features.spec_dir / spec_files), or retrain the model on the current specs"
     )
+
+
+def check_definitions(
+    model: ScoringModel,
+    current: Callable[[dict[str, Any]], dict[str, Any]],
+    problem: Callable[[int], str],
+    fix: str,
+) -> None:
+    """ScoringInputError when features of the model are computed with another definition
+    than it was trained on: `current(stored)` gives today's definitions of the stored ones
+    (the specs for `score`, the feature table's record for `evaluate`); `problem(n)` opens
+    the message, `fix` ends it. Models trained before definitions were stored: not checked."""
+    from fraud_app.features.spec import diff_definitions
+
+    stored = (model.ensemble.metadata.get("features") or {}).get("definitions")
+    changed = diff_definitions(stored, current(stored)) if stored else {}
+    if changed:
+        shown = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
+        raise ScoringInputError(f"{problem(len(changed))}: {shown}. {fix}")

@@ -127,15 +127,17 @@ def test_a_key_added_later_does_not_change_older_models_definitions():
     """A model trained before `relative_to` existed stored window_agg definitions without
     that key: they are unchanged (a key's absence = its None default); a changed value
     still counts."""
-    from fraud_app.features.spec import changed_definitions, definitions
+    from fraud_app.features.spec import definitions, diff_definitions
 
     fs = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
     stored = definitions(fs, fs.names)
     assert stored["card_count_1h"]["relative_to"] is None
     older = {n: {k: v for k, v in d.items() if k != "relative_to"} for n, d in stored.items()}
-    assert changed_definitions(older, fs) == {}
+    assert diff_definitions(older, definitions(fs, older)) == {}
     older["card_count_1h"]["window"] = "2h"
-    assert changed_definitions(older, fs) == {"card_count_1h": ["window: '2h' -> '1h'"]}
+    assert diff_definitions(older, definitions(fs, older)) == {
+        "card_count_1h": ["window: '2h' -> '1h'"]
+    }
 
 
 def test_one_hot_in_the_spec_language():
