@@ -21,6 +21,7 @@ job's output, so it is a WARNING naming the store and the JSON file, not an erro
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -
     try:
         from mlflow.entities import Metric, Param
 
-        now = _now_ms()
+        now = int(time.time() * 1000)
         client.log_batch(
             run_id,
             params=[Param(k, _param_text(v)[:6000]) for k, v in params.items() if v is not None],
@@ -161,8 +162,3 @@ def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -
     logger.info("%s logged to MLflow: run %s (%s) in %s", kind, run_id, run_name, store.uri)
     return run_id
 
-
-def _now_ms() -> int:
-    import time
-
-    return int(time.time() * 1000)
