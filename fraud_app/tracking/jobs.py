@@ -161,4 +161,3 @@ def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -
         client.set_terminated(run_id, status)
     logger.info("%s logged to MLflow: run %s (%s) in %s", kind, run_id, run_name, store.uri)
     return run_id
-
