@@ -118,13 +118,21 @@ def set_ops(ops: Ops | str) -> Ops:
 def use_backend(name: str) -> Ops:
     """Make `name` the process-wide backend unless it already is, without measuring.
 
-    Distributed training calls this in every worker with the driver's choice: the timed
+    Distributed training and scoring call this in every worker with the driver's choice
+    (its explicit DLCORE_BACKEND, else its timed choice, resolved once there): the timed
     choice of `get_ops()` can differ between processes on a loaded machine (a burst of
     load during one worker's measurement), and ranks on different BLAS libraries round
     differently, so the same seed would not give the same weights."""
     global _CURRENT
     if _CURRENT is None or _CURRENT.name != name:
-        _CURRENT = make_ops(name)
+        try:
+            _CURRENT = make_ops(name)
+        except BackendError as exc:
+            raise BackendError(
+                f"the dlcore backend {name!r} chosen by the driver cannot be used in this "
+                f"process ({exc}); set DLCORE_BACKEND on the driver to one that every worker "
+                f"can load (available here: {', '.join(available_backends())})"
+            ) from exc
     return _CURRENT
 
 

@@ -2,8 +2,8 @@
 feature-vector column.
 
 The ensemble travels to executors once per job as a broadcast of plain arrays
-and JSON configs, is rebuilt once per Python worker (cached by a content key),
-and scores Arrow batches with vectorised NumPy. No per-row Python. A scalar Arrow
+and JSON configs with the driver's dlcore backend name, is rebuilt once per Python worker
+(cached by a content key) on that backend, and scores Arrow batches with vectorised NumPy. No per-row Python. A scalar Arrow
 UDF carries only the feature column to Python and only the new columns back (one
 struct, split into columns in the JVM); the scores come from the fused plan
 (dlcore.inference), the same arithmetic as FraudEnsemble.predict_proba.
@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 
 from dlcore.attribution import ensemble_attribution, top_features
+from dlcore.backends import get_ops, use_backend
 from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
 from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
@@ -52,24 +53,35 @@ class ScoringOptions:
 
 
 def _payload_key(payload) -> str:
-    h = hashlib.sha256()
+    h = hashlib.sha256(payload["backend"].encode())
     for m in payload["members"]:
         h.update(m["params"].tobytes())
     return h.hexdigest()
 
 
+def scoring_payload(ensemble: FraudEnsemble) -> dict[str, Any]:
+    """The ensemble as plain data for executors, with the driver's dlcore backend: the
+    members that the fused plan does not score (a single member's logit in Spark ML,
+    other layers) compute through the backend, and a worker's own timed choice can be
+    the other BLAS library on a loaded machine (other last bits than the driver's)."""
+    return {**ensemble.to_payload(), "backend": get_ops().name}
+
+
 def broadcast_ensemble(spark, ensemble: FraudEnsemble):
     """(content key, broadcast of plain arrays + JSON configs) for executor-side scoring."""
-    payload = ensemble.to_payload()
+    payload = scoring_payload(ensemble)
     return _payload_key(payload), spark.sparkContext.broadcast(payload)
 
 
 def executor_ensemble(key: str, bc) -> FraudEnsemble:
-    """The broadcast ensemble, rebuilt once per Python worker (cached by its content key)."""
+    """The broadcast ensemble, rebuilt once per Python worker (cached by its content key,
+    which holds the backend) with the driver's backend."""
     model = _ENSEMBLES.get(key)
     if model is None:
         _ENSEMBLES.clear()
-        model = _ENSEMBLES[key] = FraudEnsemble.from_payload(bc.value)
+        payload = bc.value
+        use_backend(payload["backend"])  # before the members bind their ops
+        model = _ENSEMBLES[key] = FraudEnsemble.from_payload(payload)
     return model
 
 
@@ -117,7 +129,7 @@ def score_dataframe(
         )
     if not isinstance(df.schema[features_col].dataType, T.ArrayType):
         raise SchemaError(f"cannot score: column {features_col!r} must be array<float|double>")
-    payload = ensemble.to_payload()
+    payload = scoring_payload(ensemble)
     if opts.reasons:
         payload["baseline"] = feature_means(ensemble)
     key = _payload_key(payload)

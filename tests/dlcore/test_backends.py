@@ -151,3 +151,21 @@ def test_use_backend_switches_without_measuring_and_keeps_a_matching_one(monkeyp
             backends.use_backend("cuda")
     finally:
         backends.set_ops(before)
+
+
+def test_use_backend_names_the_drivers_choice_when_it_cannot_load_here(monkeypatch):
+    """A worker told to use a backend it cannot load says where the name came from."""
+    import dlcore.backends as backends
+    from dlcore.errors import BackendError
+
+    before = backends.get_ops()
+    try:
+        backends.set_ops("numpy")
+        monkeypatch.setattr(backends, "mkl_available", lambda: False)
+        with pytest.raises(
+            BackendError,
+            match=r"backend 'mkl' chosen by the driver cannot be used .*set DLCORE_BACKEND on the driver.*available here: numpy\)",
+        ):
+            backends.use_backend("mkl")
+    finally:
+        backends.set_ops(before)

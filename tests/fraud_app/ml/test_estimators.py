@@ -76,6 +76,25 @@ def test_driver_side_scores_match_executor_scores(fitted, array_df):
     )
 
 
+def test_fit_and_transform_compute_with_the_drivers_backend(array_df):
+    """fit's barrier tasks and transform's Arrow UDF: the job's Python workers use the
+    driver's dlcore backend (its DLCORE_BACKEND, else its one timed choice), not their own."""
+    from dlcore.backends import available_backends, get_ops, set_ops
+    from tests.fraud_app.spark.test_distributed import _worker_backends
+
+    if "mkl" not in available_backends():
+        pytest.skip("needs two backends (MKL is not loadable here)")
+    before = get_ops()
+    try:
+        for name in ("numpy", "mkl"):
+            set_ops(name)
+            model = DlcoreClassifier(**FAST, numWorkers=2).fit(array_df)
+            model.transform(array_df).select("probability").collect()
+            assert _worker_backends(array_df.sparkSession) - {None} == {name}
+    finally:
+        set_ops(before)
+
+
 def _spark_jobs(sc, group: str, fn):
     """(fn(), ids of the Spark jobs fn started), through a job group of its own."""
     sc.setJobGroup(group, group)

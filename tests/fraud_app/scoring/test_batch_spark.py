@@ -66,3 +66,31 @@ def test_nonfinite_null_policy_scores_the_rest(spark):
     expected = ens.predict_proba(np.array([[1.0, 2.0, 3.0, 4.0]], dtype=np.float32))[0]
     assert out[2]["fraud_score"] == pytest.approx(expected, rel=1e-6)
     assert out[2]["invalid_features"] is False and out[2]["reason_1"] in NAMES
+
+
+def test_executors_score_with_the_drivers_backend(spark):
+    """A member the fused plan does not score (Spark ML's single-member logit, other layers)
+    computes through the backend: each Python worker would otherwise time the backends
+    itself and, on a loaded machine, could pick the other BLAS library than the driver."""
+    from dlcore.backends import available_backends, get_ops, set_ops
+    from fraud_app.scoring.batch import broadcast_ensemble, executor_ensemble
+
+    if "mkl" not in available_backends():
+        pytest.skip("needs two backends (MKL is not loadable here)")
+    before = get_ops()
+    try:
+        for name in ("numpy", "mkl", "numpy"):
+            set_ops(name)
+            key, bc = broadcast_ensemble(spark, _ensemble())
+
+            def probe(_, key=key, bc=bc):
+                from dlcore.backends import get_ops
+
+                model = executor_ensemble(key, bc)  # what the scoring UDFs call first
+                yield {m.ops.name for m in model.members} | {get_ops().name}
+
+            seen = spark.sparkContext.parallelize(range(4), 4).mapPartitions(probe).collect()
+            assert seen == [{name}] * 4
+            bc.destroy()
+    finally:
+        set_ops(before)
