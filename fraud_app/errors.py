@@ -60,6 +60,10 @@ class RunExistsError(FraudAppError, ValueError):
     """A run name that names a finished run: training again would replace its outputs."""
 
 
+class ReportExistsError(FraudAppError, ValueError):
+    """A report name (`evaluate --name`) whose report exists: writing would replace it."""
+
+
 class ConcurrentRunError(FraudAppError, RuntimeError):
     """Another run holds the lock on the same output root (paths.root)."""
 

@@ -3,12 +3,19 @@
 Scores the window on the executors (the batch scoring path), brings back only
 label, score, card, date and fraud pattern, and computes the figures with
 fraud_app.scoring.evaluation. The window is start..end, both dates inclusive.
+
+The report is `<paths.reports>/evaluation-<name>.json`. An existing report of that name
+is never overwritten silently: ReportExistsError naming the file (checked before Spark
+starts and again when writing, which creates the file exclusively), unless `replace`
+(then it is replaced atomically). A name left out is the UTC time to the second, with
+`-2`, `-3`, ... when that name is taken, as for training runs.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +23,7 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
-from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.errors import ConcurrentRunError, ConfigError, EmptyInputError, ReportExistsError
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
@@ -32,6 +39,7 @@ from fraud_app.scoring.model_source import (
 from fraud_app.scoring.tasks import task_errors
 
 logger = logging.getLogger(__name__)
+MAX_SUFFIX = 50
 
 
 def _feature_table(spark, config):
@@ -60,19 +68,86 @@ def window_figures(data: dict[str, np.ndarray], config) -> dict[str, Any]:
     )
 
 
-def check_request(start: dt.date, end: dt.date, name: str | None) -> None:
+def check_request(
+    start: dt.date, end: dt.date, name: str | None, config=None, *, replace: bool = False
+) -> None:
     """ConfigError for an empty window (start..end, both inclusive) or a name that cannot be
-    part of a file name; the CLI calls it before Spark starts."""
+    part of a file name; ReportExistsError when `config` is given and `name`'s report
+    exists and `replace` is not set. The CLI calls it before Spark starts."""
     if name is not None:
         check_name(name, "evaluation name")
     if end < start:
         raise ConfigError(f"empty window: end {end} is before start {start} (both inclusive)")
+    if name is not None and config is not None and not replace:
+        path = evaluation_path(config, name)
+        if path.exists():
+            raise _exists(name, path)
+
+
+def evaluation_path(config, name: str) -> Path:
+    return config.paths.resolve("reports") / f"evaluation-{name}.json"
+
+
+def _exists(name: str, path: Path) -> ReportExistsError:
+    return ReportExistsError(
+        f"evaluation {name!r} already exists ({path}); evaluating again would replace it. "
+        "Give a new --name (or leave --name out: a UTC timestamp), or pass --replace to "
+        "replace it"
+    )
+
+
+def write_evaluation(
+    report: dict[str, Any], config, name: str | None = None, *, replace: bool = False
+) -> Path:
+    """Write `report` as `name`'s evaluation JSON and return its path (see the module doc)."""
+    text = jsonout.dumps(report, indent=2)
+    reports = config.paths.resolve("reports")
+    reports.mkdir(parents=True, exist_ok=True)
+    if name is not None:
+        path = evaluation_path(config, check_name(name, "evaluation name"))
+        if replace:
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            tmp.write_text(text)
+            os.replace(tmp, path)
+        elif not _create(path, text):
+            raise _exists(name, path)
+        return path
+    stamp = _timestamp()
+    for k in range(1, MAX_SUFFIX + 1):
+        path = evaluation_path(config, stamp if k == 1 else f"{stamp}-{k}")
+        if _create(path, text):
+            return path
+    raise ConcurrentRunError(
+        f"no free evaluation name {stamp}-2 .. -{MAX_SUFFIX} in {reports}; pass --name NAME"
+    )
+
+
+def _timestamp() -> str:
+    """The default evaluation name: the UTC time to the second."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+
+
+def _create(path: Path, text: str) -> bool:
+    """Write `text` to a new file at `path`; False (nothing written) when it exists."""
+    try:
+        with path.open("x") as f:
+            f.write(text)
+    except FileExistsError:
+        return False
+    return True
 
 
 def run_evaluation(
-    spark, config, *, model_uri: str, start: dt.date, end: dt.date, name: str | None = None
+    spark,
+    config,
+    *,
+    model_uri: str,
+    start: dt.date,
+    end: dt.date,
+    name: str | None = None,
+    replace: bool = False,
 ) -> tuple[dict[str, Any], Path]:
-    check_request(start, end, name)
+    check_request(start, end, name, config, replace=replace)
     model = load_scoring_model(model_uri, config)
     df, table_names, path = _feature_table(spark, config)
     names = model.ensemble.feature_names
@@ -104,10 +179,7 @@ def run_evaluation(
         "window": {"start": str(start), "end": str(end)},
         **window_figures(data, config),
     }
-    name = name or f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
-    out = config.paths.resolve("reports") / f"evaluation-{name}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(jsonout.dumps(report, indent=2))
+    out = write_evaluation(report, config, name, replace=replace)
     _log_to_tracking(report, out, config)
     return report, out
 

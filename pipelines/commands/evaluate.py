@@ -13,7 +13,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help="registry URI (models:/fraud-ensemble@champion) or ensemble dir")
     p.add_argument("--start", required=True, help="first date of the window, YYYY-MM-DD")
     p.add_argument("--end", required=True, help="last date of the window (inclusive)")
-    p.add_argument("--name", help="names the JSON: reports/evaluation-<name>.json")
+    p.add_argument(
+        "--name",
+        help="names the JSON: reports/evaluation-<name>.json (default: UTC timestamp); "
+        "a name whose report exists is refused unless --replace",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the report of an earlier evaluation of the same --name",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
@@ -21,10 +30,16 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
 
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
-    check_request(start, end, args.name)  # before the JVM starts
+    check_request(start, end, args.name, config, replace=args.replace)  # before the JVM starts
     spark = spark_session(config)
     report, path = run_evaluation(
-        spark, config, model_uri=args.model, start=start, end=end, name=args.name
+        spark,
+        config,
+        model_uri=args.model,
+        start=start,
+        end=end,
+        name=args.name,
+        replace=args.replace,
     )
     brief = {k: report[k] for k in ("window", "rows", "frauds", "roc_auc", "average_precision")}
     print(

@@ -184,6 +184,15 @@ def evaluation_name_with_a_slash(tmp: Path) -> list[str]:
             "--end", "2024-01-02", "--name", "../x"]  # fmt: skip
 
 
+def evaluation_name_taken(tmp: Path) -> list[str]:
+    # an earlier report of the same --name was overwritten silently
+    reports = tmp / "work" / "reports"
+    reports.mkdir(parents=True)
+    (reports / "evaluation-jan.json").write_text("{}")
+    return ["-c", _root_config(tmp), "evaluate", "m", "--start", "2024-01-01",
+            "--end", "2024-01-02", "--name", "jan"]  # fmt: skip
+
+
 def demo_train_no_rows(tmp: Path) -> list[str]:
     # --rows 0 ended in an IndexError traceback from NumPy, --rows 1 in a NaN pos_weight
     return ["demo-train", "--rows", "0"]
@@ -237,6 +246,10 @@ CASES = [
          r"or --start S --end E with E >= S \(both inclusive\)", no_jvm=True),
     Case("evaluate --name ../x", evaluation_name_with_a_slash,
          r"error: --name '\.\./x' must be 1-100 letters.*", no_jvm=True),
+    Case("evaluate --name NAME that exists", evaluation_name_taken,
+         r"error: evaluation 'jan' already exists \(.*/work/reports/evaluation-jan\.json\); "
+         r"evaluating again would replace it\. Give a new --name \(or leave --name out: a UTC "
+         r"timestamp\), or pass --replace to replace it", no_jvm=True),
     Case("evaluate --start after --end", evaluate_empty_window,
          r"error: empty window: end 2024-01-01 is before start 2024-01-05 \(both inclusive\)",
          no_jvm=True),
