@@ -13,12 +13,12 @@ import importlib
 import logging
 import sys
 import tempfile
-from pathlib import Path
 
 from dlcore.errors import DlcoreError
 from fraud_app import settings
 from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import EnvironmentSetupError, FraudAppError
+from fraud_app.uris import local_path
 
 # name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -187,11 +187,12 @@ def check_flag_names(args: argparse.Namespace) -> None:
 def check_root(config: AppConfig) -> None:
     """paths.root must be a directory we can create and write (remote URIs are left to Spark)."""
     root = config.paths.root
-    if "://" in root:
+    path = local_path(root)
+    if path is None:  # hdfs:/x as much as hdfs://nn/x (fraud_app.uris)
         return
     try:
-        Path(root).mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".fraud-app-write-test-"):
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".fraud-app-write-test-"):
             pass
     except OSError as exc:
         raise EnvironmentSetupError(

@@ -20,6 +20,7 @@ import socket
 from pathlib import Path
 
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
+from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -38,12 +39,15 @@ def _alive(pid: int) -> bool:
 
 
 def _local_path(root: str) -> Path:
-    if "://" in root and not root.startswith("file:"):
+    """The lock's directory: a plain path or a file: URI; any other scheme (hdfs:/x as
+    much as hdfs://nn/x) is refused (fraud_app.uris)."""
+    path = local_path(root)
+    if path is None:
         raise EnvironmentSetupError(
             f"paths.root {root}: the run lock needs a local directory; run with a local "
             "paths.root (and point etl.output / etl.quarantine at remote storage)."
         )
-    return Path(root.removeprefix("file://").removeprefix("file:"))
+    return path
 
 
 class RootLock:

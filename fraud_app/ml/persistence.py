@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 
+from fraud_app import uris
 from fraud_app.errors import ModelLoadError, OutputPathError
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.models.ensemble import FraudEnsemble
@@ -33,16 +34,13 @@ FORMAT = "fraud_app.ml/1"
 
 
 def local_path(path: str) -> Path:
-    if path.startswith("file://"):
-        return Path(path[len("file://") :])
-    if path.startswith("file:"):
-        return Path(path[len("file:") :])
-    if "://" in path:
+    local = uris.local_path(path)
+    if local is None:
         raise ModelLoadError(
             f"{path}: dlcore models save weights with the local file system; "
             "use a local or shared (NFS) path, not a URI"
         )
-    return Path(path)
+    return local
 
 
 def _exists(spark, path: str) -> bool:

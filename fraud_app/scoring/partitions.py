@@ -22,6 +22,7 @@ import logging
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.lock import RootLock
 from fraud_app.schema import PARTITION_COLUMN
+from fraud_app.uris import is_remote
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,11 @@ def partition_name(day: dt.date | str) -> str:
 def output_lock(output: str):
     """Context manager: the run lock (`fraud_app.etl.lock.RootLock`) of a local output
     folder, `<output>/.fraud-app.lock` (Spark and pyarrow skip names starting with '.');
-    ConcurrentRunError while another live job holds it. A remote output (hdfs://, s3a://)
+    ConcurrentRunError while another live job holds it. A remote output (any scheme but
+    file: hdfs:/x, hdfs://nn/x, s3a://b/x; fraud_app.uris)
     is not locked (a lock file there is not atomic on every store, and no distributed lock
     is built): the scheduler must run one job per output there, and a WARNING says so."""
-    if "://" in output and not output.startswith("file:"):
+    if is_remote(output):
         logger.warning(
             "scoring output %s is not local: no job lock is taken. Run one `fraud-app score` "
             "per output at a time (scheduler concurrency 1): a second job beside this one "

@@ -11,10 +11,10 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
+from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,13 @@ def archive_settings(
     """
     if master.startswith("local"):
         return {}, {}
-    scheme = env_archive.split("://", 1)[0] if "://" in env_archive else ""
-    if not scheme and not Path(env_archive).is_file():
+    local = local_path(env_archive)  # None: remote (hdfs:/x, s3a://b/x; fraud_app.uris)
+    if local is not None and not local.is_file():
         raise ConfigError(
             f"spark.env_archive: {env_archive} does not exist. Create it with "
             "`fraud-app pack-env OUT.tar.gz`, or give an hdfs://, s3a://, gs:// URI."
         )
-    source = env_archive if scheme else str(Path(env_archive).resolve())
+    source = env_archive if local is None else str(local.resolve())
     existing = (conf or {}).get("spark.archives", "")
     archives = ",".join(x for x in (existing, f"{source}#{ARCHIVE_ALIAS}") if x)
     return {"spark.archives": archives}, {"PYSPARK_PYTHON": ARCHIVE_PYTHON}

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraud_app.errors import TrackingError
-from fraud_app.tracking.store_lock import store_lock
+from fraud_app.tracking.store_lock import sqlite_database, store_lock
+from fraud_app.uris import scheme
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +66,7 @@ def check_reachable(uri: str, timeout_s: float) -> None:
                 f"tracking server {uri} cannot be reached within {timeout_s:g}s ({exc}). "
                 "Start it, fix tracking.uri / MLFLOW_TRACKING_URI, or set tracking.enabled: false"
             ) from None
-    elif parsed.scheme == "sqlite":
-        db = Path(uri[len("sqlite:///") :])
+    elif (db := sqlite_database(uri)) is not None:
         try:
             db.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -82,8 +82,8 @@ def check_store_uri(config) -> None:
     if not config.tracking.enabled:
         return
     uri = tracking_uri(config)
-    scheme = urllib.parse.urlparse(uri).scheme
-    if scheme == "file" or (scheme == "" and uri != "databricks"):
+    kind = scheme(uri)  # a drive letter (C:/x) is a path; urlparse says scheme "c"
+    if kind == "file" or (kind == "" and uri != "databricks"):
         source = "tracking.uri" if config.tracking.uri else "MLFLOW_TRACKING_URI"
         raise TrackingError(
             f"{source} {uri!r} is a directory: MLflow 3 does not take a file store. Use "
@@ -94,10 +94,8 @@ def check_store_uri(config) -> None:
 
 def require_store(uri: str) -> None:
     """TrackingError when `uri` is a sqlite store whose database file does not exist."""
-    if urllib.parse.urlparse(uri).scheme != "sqlite":
-        return
-    db = Path(uri[len("sqlite:///") :])
-    if not db.is_file():
+    db = sqlite_database(uri)
+    if db is not None and not db.is_file():
         raise TrackingError(
             f"tracking store {uri} does not exist (no file {db}), so no model is registered "
             "there. Check paths.root / tracking.uri / MLFLOW_TRACKING_URI (the store of "
@@ -197,8 +195,7 @@ def _open_store(config) -> Store:
 
 
 def _is_local(uri: str) -> bool:
-    scheme = urllib.parse.urlparse(uri).scheme
-    return scheme in ("sqlite", "file", "")
+    return scheme(uri).split("+", 1)[0] in ("sqlite", "file", "")
 
 
 def client(uri: str):

@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import logging
 import subprocess
-import urllib.parse
 from pathlib import Path
 from typing import Any
+
+from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -29,11 +30,8 @@ _CHUNK = 1 << 20
 
 def _local_dir(path: str) -> Path | None:
     """The directory of a table on the local file system, else None."""
-    parsed = urllib.parse.urlparse(path)
-    if parsed.scheme not in ("", "file"):
-        return None
-    p = Path(parsed.path if parsed.scheme == "file" else path)
-    return p if p.is_dir() else None
+    p = local_path(path)
+    return p if p is not None and p.is_dir() else None
 
 
 def _data_files(root: Path) -> list[Path]:

@@ -20,22 +20,36 @@ import logging
 import os
 import threading
 import time
-import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
 from fraud_app.errors import TrackingError
+from fraud_app.uris import scheme
 
 logger = logging.getLogger(__name__)
 POLL_S = 0.05
 
 
-def lock_path(uri: str) -> Path | None:
-    """`<db>.lock` of a sqlite store URI; None for any other store."""
-    if urllib.parse.urlparse(uri).scheme != "sqlite" or not uri.startswith("sqlite:///"):
+def sqlite_database(uri: str) -> Path | None:
+    """The database file of a sqlite store URI, as SQLAlchemy reads it: `sqlite:///rel.db`
+    (relative), `sqlite:////abs.db`, with a driver (`sqlite+pysqlite:///...`), a query
+    string (`?timeout=5`) not part of the file. None for any other
+    store, an in-memory database (`sqlite://`, `sqlite:///:memory:`) and a sqlite URI
+    without the `///` that SQLAlchemy needs (`sqlite:/x`: no store to lock)."""
+    kind = scheme(uri)
+    if kind.split("+", 1)[0] != "sqlite":
         return None
-    db = uri[len("sqlite:///") :]
-    return Path(db + ".lock") if db and db != ":memory:" else None
+    rest = uri[len(kind) + 1 :]
+    if not rest.startswith("///"):
+        return None
+    db = rest[3:].split("?", 1)[0]
+    return Path(db) if db and db != ":memory:" else None
+
+
+def lock_path(uri: str) -> Path | None:
+    """`<db>.lock` of a sqlite store URI; None for any other store (see sqlite_database)."""
+    db = sqlite_database(uri)
+    return None if db is None else db.with_name(db.name + ".lock")
 
 
 class _Held:

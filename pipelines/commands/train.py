@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
@@ -70,9 +69,11 @@ def _check_features_exist(config: AppConfig) -> None:
     """Before Spark starts: a local feature table must exist (remote ones are checked by Spark)."""
     from fraud_app.errors import EmptyInputError
     from fraud_app.features.table import METADATA_NAME
+    from fraud_app.uris import local_path
 
     path = config.feature_table()
-    if "://" not in path and not (Path(path) / METADATA_NAME).is_file():
+    local = local_path(path)
+    if local is not None and not (local / METADATA_NAME).is_file():
         raise EmptyInputError(
             f"feature table {path} does not exist; run `fraud-app features` first"
         )

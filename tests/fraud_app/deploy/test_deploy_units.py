@@ -33,6 +33,16 @@ def test_archive_settings_keep_existing_archives_and_accept_remote_uris():
     assert conf["spark.archives"] == "hdfs:///other.zip#o,hdfs:///envs/fraud.tar.gz#environment"
 
 
+def test_archive_uris_of_one_slash_are_remote_and_file_uris_local(tmp_path):
+    # hdfs:/x (the default name node) was a local path: "does not exist"
+    conf, _ = archive_settings("yarn", "hdfs:/envs/fraud.tar.gz")
+    assert conf["spark.archives"] == "hdfs:/envs/fraud.tar.gz#environment"
+    archive = tmp_path / "env.tar.gz"
+    archive.write_bytes(b"x")
+    conf, _ = archive_settings("yarn", f"file://{archive}")
+    assert conf["spark.archives"] == f"{archive}#environment"
+
+
 def test_archive_settings_do_nothing_on_local_masters(tmp_path):
     assert archive_settings("local[2]", str(tmp_path / "missing.tar.gz")) == ({}, {})
 

@@ -12,7 +12,11 @@ from fraud_app.errors import ConcurrentRunError
 from fraud_app.scoring.partitions import output_lock
 
 
-@pytest.mark.parametrize("output", ["s3a://bucket/scores", "hdfs://nn:8020/fraud/scores"])
+@pytest.mark.parametrize(
+    "output",
+    # hdfs:/x (one slash: the default name node) was locked as a local folder named hdfs:
+    ["s3a://bucket/scores", "hdfs://nn:8020/fraud/scores", "hdfs:/fraud/scores", "gs:/b/s"],
+)
 def test_a_remote_output_is_not_locked_and_the_log_says_so(output, caplog, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     # no lock: a second job beside the first is not refused

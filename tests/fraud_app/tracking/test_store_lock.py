@@ -58,6 +58,27 @@ def test_processes_opening_a_new_store_at_once_all_get_it(tmp_path):
     assert out.split() == ["ready", "experiment", "1"], err[-2000:]
 
 
+@pytest.mark.parametrize(
+    ("uri", "db"),
+    [
+        ("sqlite:///rel/mlflow.db", "rel/mlflow.db"),
+        ("sqlite:////abs/mlflow.db", "/abs/mlflow.db"),
+        ("sqlite:////abs/mlflow.db?timeout=5", "/abs/mlflow.db"),  # was mlflow.db?timeout=5
+        ("sqlite+pysqlite:////abs/mlflow.db", "/abs/mlflow.db"),  # was not locked
+    ],
+)
+def test_the_lock_sits_beside_the_database_sqlalchemy_opens(uri, db):
+    assert lock_path(uri) == Path(db + ".lock")
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["sqlite://", "sqlite:///:memory:", "sqlite:/x.db", "http://h:5000", "hdfs:/x", "file:/x"],
+)
+def test_no_lock_for_stores_without_a_database_file(uri):
+    assert lock_path(uri) is None
+
+
 HOLD = """
 import sys
 from fraud_app.tracking.store_lock import store_lock

@@ -1,0 +1,54 @@
+"""What a path or URI from the config names: a directory on this machine, or not.
+
+Owns the one parse that the run locks, the output-root check and the local readers share
+(each looked for "://", so `hdfs:/x`, Hadoop's name for /x on the default name node, was
+taken for a local folder named `hdfs:`). Does not own reading or writing.
+
+A string is remote when it starts with a URI scheme (RFC 3986: a letter, then letters,
+digits, '+', '-' or '.', then ':') other than `file`: `hdfs:/x`, `hdfs:///x`,
+`hdfs://nn:8020/x`, `s3a://bucket/key`, `gs://b/k`. A `file:` URI naming another host
+(`file://host/x`) is not on this machine either. Local: a plain path, `file:/x`,
+`file:///x` and `file://localhost/x` (the path /x), and a Windows drive letter
+(`C:\\x`, `C:/x`, `file:///C:/x`): a one-letter "scheme" is a drive, never a store.
+Percent escapes are not decoded: the path is the text, as the locks and checks need.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
+_DRIVE_PATH = re.compile(r"/[A-Za-z]:[/\\]")  # file:///C:/x -> path /C:/x
+
+
+def scheme(uri: str) -> str:
+    """The URI scheme of `uri`, lower-cased; "" for a plain path or a Windows drive letter."""
+    match = _SCHEME.match(uri)
+    if match is None or len(match.group(1)) == 1:
+        return ""
+    return match.group(1).lower()
+
+
+def local_path(uri: str) -> Path | None:
+    """The local path `uri` names (a plain path or a file: URI on this host); None when
+    it names a remote location (any other scheme, or a file: URI of another host)."""
+    found = scheme(uri)
+    if found == "":
+        return Path(uri)
+    if found != "file":
+        return None
+    rest = uri[len("file:") :]
+    if rest.startswith("//"):  # an authority: empty or localhost is this machine
+        host, slash, path = rest[2:].partition("/")
+        if host not in ("", "localhost"):
+            return None
+        rest = slash + path
+    if _DRIVE_PATH.match(rest):
+        rest = rest[1:]
+    return Path(rest or "/")
+
+
+def is_remote(uri: str) -> bool:
+    """True when `uri` names no local path (see the module doc)."""
+    return local_path(uri) is None

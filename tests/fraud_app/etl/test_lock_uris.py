@@ -1,0 +1,60 @@
+"""The run locks on URIs: a root whose scheme is not file (hdfs:/x with one slash as much as
+hdfs://nn/x, and what Path() makes of hdfs://nn/x: hdfs:/nn/x) is not a local directory.
+RootLock created a local folder named `hdfs:` and locked that; the per-run lock of
+`train --run` did the same under <paths.models>. Real files, no Spark."""
+
+from __future__ import annotations
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.errors import EnvironmentSetupError
+from fraud_app.etl.lock import RootLock
+from pipelines.training import run_names
+
+
+@pytest.mark.parametrize("root", ["hdfs:/fraud/work", "hdfs:///fraud/work", "s3a://b/work"])
+def test_a_remote_root_is_refused_and_nothing_is_written_locally(root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with (
+        pytest.raises(EnvironmentSetupError, match=rf"paths\.root {root}: the run lock needs a "),
+        RootLock(root, "etl"),
+    ):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("root", ["hdfs://nn:8020/fraud/work", "hdfs:/fraud/work"])
+def test_the_per_run_lock_of_a_remote_root_is_refused(root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, {"paths.root": root})
+    with (
+        pytest.raises(EnvironmentSetupError, match=r"the run lock needs a local directory"),
+        run_names.claim_run(config, "r1"),
+    ):
+        pass
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("form", ["file:{}", "file://{}", "file://localhost{}", "{}"])
+def test_a_local_root_in_any_form_is_locked_in_that_directory(form, tmp_path):
+    with RootLock(form.format(tmp_path), "etl") as lock:
+        assert lock.path == tmp_path / ".fraud-app.lock" and lock.path.is_file()
+    assert not lock.path.exists()
+
+
+@pytest.mark.parametrize("remote", ["hdfs:/fraud/work", "s3a://b/work"])
+def test_the_root_check_leaves_a_remote_root_to_spark(remote, tmp_path, monkeypatch):
+    from pipelines.cli import check_root
+
+    monkeypatch.chdir(tmp_path)
+    check_root(load_config(None, {"paths.root": remote}))
+    assert list(tmp_path.iterdir()) == []  # it created ./hdfs:/fraud/work
+
+
+def test_the_root_check_writes_into_a_file_uri_root(tmp_path, monkeypatch):
+    from pipelines.cli import check_root
+
+    monkeypatch.chdir(tmp_path)
+    check_root(load_config(None, {"paths.root": f"file:{tmp_path}/work"}))
+    assert [p.name for p in tmp_path.iterdir()] == ["work"]  # not ./file:/...
