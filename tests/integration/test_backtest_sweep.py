@@ -1,6 +1,7 @@
-"""bench/backtest_sweep.py's diagnostics: the learning-curve sample and the fit / head-of-ranking
-figures (issue 10, run 8). The sweep chooses nothing with them, but the report reads them, so
-they must be what they say. No Spark, no XGBoost."""
+"""bench/backtest_sweep.py's diagnostics (bench/_sweep_diagnostics.py, which the sweep
+imports): the learning-curve sample and the fit / head-of-ranking figures (issue 10, run 8).
+The sweep chooses nothing with them, but the report reads them, so they must be what they
+say. No Spark, no XGBoost."""
 
 from __future__ import annotations
 
