@@ -49,3 +49,23 @@ def splits(validation_df) -> SimpleNamespace:
     """What lifecycle.register_and_gate reads of a SplitResult."""
     w = SimpleNamespace(start=dt.datetime(2024, 2, 1), end=dt.datetime(2024, 2, 6))
     return SimpleNamespace(validation=validation_df, windows=(None, w, None))
+
+
+def gate_on_rows(cfg, tmp_path, ensemble: FraudEnsemble, run: str, rows):
+    """(outcome, tracker): `ensemble` saved, logged and registered as run `run` through the
+    promotion gate on collected validation rows (X, labels), as `fraud-app train` does when
+    training collected the window: no Spark job. test_registry checks that this gate decides
+    as the one scoring with Spark does."""
+    from fraud_app.models.train import evaluate_scores
+    from fraud_app.tracking.runs import start_training_run
+    from pipelines.training import lifecycle
+
+    model_dir = ensemble.save(tmp_path / "models" / run)
+    X, y = rows
+    new_ap = evaluate_scores(y, ensemble.predict_proba(X))["average_precision"]
+    with start_training_run(cfg, run) as tracker:
+        out = lifecycle.register_and_gate(
+            None, cfg, tracker, model_dir=model_dir, names=NAMES, splits=splits(None),
+            new_ap=new_ap, features_col="features", rows=rows,
+        )  # fmt: skip
+    return out, tracker

@@ -1,5 +1,5 @@
 """Every model URI form a user copies from MLflow resolves, and names the registered
-version it stood for (real MLflow on sqlite, real Spark for the gate)."""
+version it stood for (real MLflow on sqlite; the gate on collected rows, no Spark)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ from fraud_app.errors import ModelLoadError
 from fraud_app.scoring.model_source import load_scoring_model
 from fraud_app.tracking.models import resolve_model
 from tests.fraud_app.tracking import helpers as h
-from tests.fraud_app.tracking.test_registry import _gate
 
-pytestmark = [pytest.mark.spark, pytest.mark.integration]
+pytestmark = pytest.mark.integration
 
 
-def test_latest_alias_and_run_uris_resolve_to_their_version(spark, tmp_path, monkeypatch):
+def test_latest_alias_and_run_uris_resolve_to_their_version(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
-    validation = h.frame(spark, *h.rows(200, seed=3))
-    _gate(spark, cfg, tmp_path, h.linear_ensemble(-2.0), validation, "r1")
-    _, tracker = _gate(spark, cfg, tmp_path, h.linear_ensemble(2.0), validation, "r2")
+    validation = h.rows(200, seed=3)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "r1", validation)
+    _, tracker = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r2", validation)
     v2 = resolve_model("models:/fraud-ensemble/2", config=cfg).directory / "ensemble.json"
 
     # `latest` as MLflow reads it (it was "version 'latest' ... does not exist")

@@ -1,6 +1,7 @@
 """`fraud-app promote`: the promoted version keeps the figures its gate recorded (they were
 blanked: gate.new_ap became ''), and promoting the current champion changes nothing (it
-logged a promotion run 'previous: v1' and retagged v1 as manual). Real MLflow on sqlite."""
+logged a promotion run 'previous: v1' and retagged v1 as manual). Real MLflow on sqlite; the
+gates score collected rows (tests/fraud_app/tracking/helpers.gate_on_rows), no Spark."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ import pytest
 
 from fraud_app.tracking import registry
 from tests.fraud_app.tracking import helpers as h
-from tests.fraud_app.tracking.test_registry import _cli_config, _gate
+from tests.fraud_app.tracking.test_registry import _cli_config
 
-pytestmark = [pytest.mark.spark, pytest.mark.integration]
+pytestmark = pytest.mark.integration
 
 
-def test_promote_keeps_the_gate_record_and_a_no_op_is_one(spark, tmp_path, monkeypatch, capsys):
+def test_promote_keeps_the_gate_record_and_a_no_op_is_one(tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
-    validation = h.frame(spark, *h.rows(200, seed=3))
-    _gate(spark, cfg, tmp_path, h.linear_ensemble(2.0), validation, "r1")  # v1 champion
-    _, tracker = _gate(spark, cfg, tmp_path, h.linear_ensemble(-2.0), validation, "r2")
+    validation = h.rows(200, seed=3)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r1", validation)  # v1 champion
+    _, tracker = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "r2", validation)
     client = mlflow.MlflowClient()
     before = client.get_model_version("fraud-ensemble", "2").tags
     assert before["gate.decision"] == "challenger" and before["gate.new_ap"]
@@ -50,32 +51,33 @@ def test_promote_keeps_the_gate_record_and_a_no_op_is_one(spark, tmp_path, monke
     assert "fraud-ensemble v1 is now the champion (previous: none)." in capsys.readouterr().out
 
 
-def test_a_champion_that_moved_since_the_gate_is_compared_again(spark, tmp_path, monkeypatch):
+def test_a_champion_that_moved_since_the_gate_is_compared_again(tmp_path, monkeypatch):
     """Two runs' gates overlap: this run's gate compared against v1, then another run made
     v2 the champion before this run registered. It took `champion` from the better v2 (the
     alias went to whichever run registered last); now it decides again against v2."""
     from concurrent.futures import Future
 
+    from fraud_app.models.train import evaluate_scores
     from fraud_app.tracking.registry import GateDecision
     from fraud_app.tracking.runs import start_training_run
-    from pipelines.training import lifecycle, nodes
+    from pipelines.training import lifecycle
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
-    validation = h.frame(spark, *h.rows(200, seed=3))
-    _gate(spark, cfg, tmp_path, h.linear_ensemble(-2.0), validation, "r1")  # v1: poor
+    validation = h.rows(200, seed=3)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "r1", validation)  # v1: poor
     medium = h.linear_ensemble(0.5)
-    new_ap = nodes.evaluate(nodes.score(validation, medium, features_col="features"))
+    new_ap = evaluate_scores(validation[1], medium.predict_proba(validation[0]))
     new_ap = new_ap["average_precision"]
     # what this run's gate decided while v1 was the champion
     stale = GateDecision("fraud-ensemble", "", "champion", 0.0, new_ap, 0.01, "1", None, "beats v1")
-    _gate(spark, cfg, tmp_path, h.linear_ensemble(2.0), validation, "r2")  # another run: v2
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r2", validation)  # another run: v2
     model_dir = medium.save(tmp_path / "models" / "r3")
     with start_training_run(cfg, "r3") as tracker:
         logged = tracker.log_model_async(model_dir, h.NAMES, h.rows(5, seed=1)[0])
         decided: Future = Future()
         decided.set_result(stale)
-        args = (cfg, h.NAMES, h.splits(validation), new_ap, "features", None)
+        args = (cfg, h.NAMES, h.splits(None), new_ap, "features", validation)
         out = tracker.result(
             tracker.submit("register", lifecycle._register, tracker, logged, decided, args), "r"
         )
