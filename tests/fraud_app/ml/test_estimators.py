@@ -16,9 +16,10 @@ from fraud_app.spark.trainer import DistributedTrainer
 from tests.fraud_app.ml.conftest import FAST
 
 pytestmark = pytest.mark.spark
-# dlcore picks its BLAS backend per process by timing a GEMM (dlcore.backends.get_ops), so two
-# Python workers of a loaded machine may use different backends: float32 results then agree
-# to rounding, not bit for bit (the trainer's own tests use the same tolerance).
+# The job's workers compute with the driver's dlcore backend, but a BLAS result depends on the
+# matrix shapes (the driver scores other batches than the executors) and two fits may differ
+# in their float64 feature moments: float32 results agree to rounding, not bit for bit (the
+# trainer's own tests use the same tolerance).
 RTOL, ATOL = 1e-5, 1e-6
 
 
