@@ -251,8 +251,8 @@ def _model_proto(g: GraphBuilder, inputs: list, outputs: list, name: str, meta: 
         doc_string="Exported by fraud-app (fraud_app.interop.onnx_export)",
     )
     version = str(meta.get("model_version", ""))
-    if version.isdigit():
-        model.model_version = int(version)
+    if version.isascii() and version.isdigit() and int(version) < 2**63:  # an int64 field
+        model.model_version = int(version)  # else only the metadata prop carries it
     # the content's digest: import-onnx refuses a file that no longer matches it (a damaged
     # byte inside a weight or a feature name still parses, and loaded without a word)
     props = {k: str(v) for k, v in meta.items()}
