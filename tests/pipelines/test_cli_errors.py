@@ -243,6 +243,11 @@ CASES = [
     Case("demo-train --rows 0", demo_train_no_rows,
          r"error: demo-train --rows must be at least 2,000 \(about 2 % of the rows are frauds; "
          r"the 15 % test split needs several\)\. Received: 0"),
+    Case("demo-train --rows 10^17", lambda tmp: ["demo-train", "--rows", str(10**17)],
+         r"error: demo-train --rows must be at most 10,000,000 \(a demo in memory; train on "
+         r"large data with `fraud-app run`\)\. Received: 100,000,000,000,000,000"),
+    Case("demo-train --seed -1", lambda tmp: ["demo-train", "--seed", "-1"],
+         r"error: demo-train --seed must be >= 0\. Received: -1"),
 ]  # fmt: skip
 
 
