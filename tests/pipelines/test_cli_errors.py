@@ -220,8 +220,9 @@ CASES = [
          r"inf\); refusing to load it\. Training diverged: lower the learning rate or clip "
          r"gradients, and resume from an earlier checkpoint"),
     Case("inspect a directory that holds no model", not_a_model,
-         r"error: .* is neither a saved model \(no model\.json\) nor a training checkpoint "
-         r"directory \(no LATEST\.json, no group-NNNNNN/\); pass the directory that holds them"),
+         r"error: .* is neither a saved model \(no model\.json, no ensemble\.json\) nor a "
+         r"training checkpoint directory \(no LATEST\.json, no group-NNNNNN/\); pass the "
+         r"directory that holds them"),
     Case("YAML syntax error", broken_yaml,
          r"error: config file .*config\.yaml is not valid YAML: expected ',' or '\}', but got "
          r"'<stream end>' at line 2, column 1 \(while parsing a flow mapping\)"),
