@@ -96,6 +96,10 @@ def render_run(sources: Sources, run: str, options: DashboardOptions | None = No
         except DashboardInputError as exc:  # one broken input must not hide the other pages
             logger.warning("dashboards: run %s, page %s: %s", run, stem, exc)
             secs = [Section("This page could not be drawn", paragraph(str(exc)))]
+        except LAYOUT_ERRORS as exc:  # a value of another type than the writer's (e.g. text)
+            logger.warning("dashboards: run %s, page %s: %s", run, stem, _layout_message(exc))
+            logger.debug("dashboards: the drawing error", exc_info=True)
+            secs = [Section("This page could not be drawn", paragraph(_layout_message(exc)))]
         counts[stem] = len(secs)
         written.append(
             _write(
@@ -106,6 +110,19 @@ def render_run(sources: Sources, run: str, options: DashboardOptions | None = No
     written.append(_write(out / "index.html", _run_index(data, counts)))
     logger.info("dashboards: run %s rendered to %s in %.1f s", run, out, time.monotonic() - started)
     return written
+
+
+# What the drawing code raises on a saved value of another type or shape than the step
+# that writes it gives (a report edited by hand, or by other code): named on the page.
+LAYOUT_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
+
+
+def _layout_message(exc: Exception) -> str:
+    return (
+        f"A saved input of this page does not follow the layout its step writes "
+        f"({type(exc).__name__}: {exc}). Re-run the step that wrote it (train, score, "
+        "evaluate, validate)."
+    )
 
 
 def _run_index(data: RunData, counts: dict[str, int]) -> str:
@@ -167,6 +184,8 @@ def render_backtests(sources: Sources, options: DashboardOptions | None = None) 
             written += render_backtest(sources, run, options)
         except DashboardInputError as exc:
             logger.warning("dashboards: backtest %s: %s", run, exc)
+        except LAYOUT_ERRORS as exc:
+            logger.warning("dashboards: backtest %s: %s", run, _layout_message(exc))
     return written
 
 

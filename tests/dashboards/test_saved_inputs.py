@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from dashboards import render_run
+from dashboards import render_all, render_run
 from dashboards.errors import DashboardInputError
 from dashboards.sources import Sources, load_run
 from fraud_app.validation.report import ValidationReport
@@ -103,3 +103,19 @@ def test_a_damaged_quarantine_file_is_named_not_a_traceback(reports, tmp_path):
     sources = Sources(reports=reports, output=tmp_path / "out", quarantine=quarantine)
     with pytest.raises(DashboardInputError, match=r"quarantine: cannot read it as Parquet"):
         load_run(sources, "r1")
+
+
+def test_values_of_another_type_leave_a_message_not_a_traceback(small_run):
+    # text where the training report has numbers: a TypeError / ValueError ended the command
+    path = small_run.reports / "training-r1.json"
+    report = json.loads(path.read_text())
+    report["metrics"]["test"].update(rows="abc", roc_auc="n/a")
+    report["members"][0]["history"][0]["wall_s"] = "slow"
+    path.write_text(json.dumps(report))
+    render_all(small_run)
+    run_dir = small_run.output / "r1"
+    training = (run_dir / "training.html").read_text()
+    assert "This page could not be drawn" in training
+    assert "does not follow the layout its step writes (ValueError: could not convert" in training
+    assert "<td>abc</td>" in (run_dir / "index.html").read_text()
+    assert "Validation: canonical suite passed" in (run_dir / "data-quality.html").read_text()
