@@ -117,8 +117,21 @@ class _QuietLibraries(logging.Filter):
         return not any(name == q or name.startswith(q + ".") for q in QUIET_LOGGERS)
 
 
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fraud-app")
+    except PackageNotFoundError:  # imported from a checkout that was never installed
+        return "(not installed: imported from a source tree)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraud-app", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--version", action="version", version=f"fraud-app {_installed_version()}",
+        help="the installed fraud-app version (check a wheel on a node or in an archive)",
+    )  # fmt: skip
     parser.add_argument("-c", "--config", help="YAML config file (default: built-in defaults)")
     parser.add_argument("--master", help="Spark master URL (overrides spark.master in the config)")
     parser.add_argument(
