@@ -219,7 +219,11 @@ def render_index(sources: Sources) -> Path:
         if not (sources.output / run / "index.html").is_file():
             continue
         report = sources.reports / f"training-{run}.json"
-        training = read_json(report)
+        try:
+            training = read_json(report)
+        except DashboardInputError as exc:  # its pages are from before the file broke
+            logger.warning("dashboards: run %s left out of the index: %s", run, exc)
+            continue
         test = (training.get("metrics") or {}).get("test") or {}
         when = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC)
         rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"),
@@ -248,7 +252,14 @@ def render_all(
         if runs is not None and _only_a_backtest(sources, run):
             backtests.append(run)
             continue
-        written += render_run(sources, run, options)
+        try:
+            written += render_run(sources, run, options)
+        except DashboardInputError as exc:
+            if runs is not None:  # asked for by name: the error is the answer
+                raise
+            # every run: one unreadable report (a run killed while writing it) must not
+            # hide the others' pages and the index
+            logger.warning("dashboards: run %s skipped: %s", run, exc)
     for run in backtests:  # asked for by name: a broken report is an error, not a warning
         written += render_backtest(sources, run, options)
     written += render_backtests(sources, options)

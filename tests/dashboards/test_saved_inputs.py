@@ -119,3 +119,18 @@ def test_values_of_another_type_leave_a_message_not_a_traceback(small_run):
     assert "does not follow the layout its step writes (ValueError: could not convert" in training
     assert "<td>abc</td>" in (run_dir / "index.html").read_text()
     assert "Validation: canonical suite passed" in (run_dir / "data-quality.html").read_text()
+
+
+def test_one_unreadable_training_report_leaves_the_other_runs_and_the_index(
+    reports, tmp_path, caplog
+):
+    _training(reports, "good", mtime=1709287800.0)
+    (reports / "training-broken.json").write_text('{"run": "brok')  # killed while writing
+    sources = Sources(reports=reports, output=tmp_path / "out")
+    written = render_all(sources)
+    assert tmp_path / "out" / "good" / "index.html" in written
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="good/index.html"' in index and "broken" not in index
+    assert "run broken skipped: " in caplog.text and "training-broken.json" in caplog.text
+    with pytest.raises(DashboardInputError, match=r"training-broken.json: cannot read it as JSON"):
+        render_all(sources, ["broken"])  # asked for by name: the error is the answer
