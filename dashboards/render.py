@@ -87,7 +87,7 @@ def render_run(sources: Sources, run: str, options: DashboardOptions | None = No
     options = options or DashboardOptions()
     started = time.monotonic()
     data = load_run(sources, run, quarantine_rows=options.quarantine_rows)
-    out = sources.output / run
+    out = sources.output / run_dir_name(run)
     written = [] if options.inline_plotlyjs else [_plotly_js(out)]
     counts = {}
     for stem, title in PAGES.items():
@@ -125,6 +125,18 @@ def _layout_message(exc: Exception) -> str:
     )
 
 
+BACKTESTS = "backtests"  # folder of the backtest pages under the output
+# names of the output's own entries: a run (or backtest) of one of these names (valid run
+# names) wrote its directory over them (a run `index.html` made the top index a directory)
+RESERVED = frozenset({"index.html", BACKTESTS, PLOTLY_JS})
+
+
+def run_dir_name(run: str) -> str:
+    """The run's folder under the output: its name, or `_<name>` for a reserved name (a
+    run name starts with a letter or digit, so `_...` is nobody else's folder)."""
+    return f"_{run}" if run in RESERVED else run
+
+
 def _run_index(data: RunData, counts: dict[str, int]) -> str:
     blurbs = {
         "training": "loss and validation AP per member, time split per group, throughput",
@@ -155,9 +167,6 @@ def _facts(training: dict) -> list[list[str]]:
         ["registry decision", str(reg.get("decision") or "-")],
         ["model", str(training.get("model_path") or "-")],
     ]
-
-
-BACKTESTS = "backtests"  # folder of the backtest pages under the output
 
 
 def render_backtest(
@@ -216,7 +225,8 @@ def render_index(sources: Sources) -> Path:
     """The top-level list of runs (newest first) that have pages, then the backtests."""
     rows, links = [], []
     for run in list_runs(sources):
-        if not (sources.output / run / "index.html").is_file():
+        folder = run_dir_name(run)
+        if not (sources.output / folder / "index.html").is_file():
             continue
         report = sources.reports / f"training-{run}.json"
         try:
@@ -229,7 +239,7 @@ def render_index(sources: Sources) -> Path:
         rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"),
                      fmt_int(len(training.get("members") or [])), fmt_int(test.get("rows")),
                      fmt_num(test.get("roc_auc"), 4), fmt_num(test.get("average_precision"), 4)])  # fmt: skip
-        links.append(f'<li><a href="{esc(run)}/index.html">{esc(run)}</a></li>')
+        links.append(f'<li><a href="{esc(folder)}/index.html">{esc(run)}</a></li>')
     headers = ["run", "trained", "members", "test rows", "test ROC AUC", "test AP"]
     body = (
         f"<section><h2>Runs</h2><ul>{''.join(links) or '<li>none yet</li>'}</ul>"
