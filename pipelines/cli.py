@@ -185,6 +185,19 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too
         return 141  # 128 + SIGPIPE, what a shell reports for `... | head`
+    except OSError as exc:  # a path given that cannot be written or read (no such directory,
+        # a read-only file system, disk full): one line naming it, the traceback at DEBUG
+        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        return 2
+
+
+def _os_error(exc: OSError) -> str:
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if not where:
+        return f"{what} ({type(exc).__name__})"
+    return f"{where}: {what}; check that the path exists and that this user can write there"
 
 
 # flags whose value becomes part of a file name (a run's model directory, report, job id)

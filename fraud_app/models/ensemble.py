@@ -100,8 +100,14 @@ class FraudEnsemble:
         a file or a directory of other files (it was deleted with everything in it)."""
         path = Path(path)
         _check_replaceable(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        except OSError as exc:  # a directory that cannot be created or written
+            raise OutputPathError(
+                f"cannot write the ensemble to {path}: {exc.strerror or exc} ({path.parent}); "
+                "give a directory this user can write"
+            ) from exc
         try:
             names = []
             for i, m in enumerate(self.members):
