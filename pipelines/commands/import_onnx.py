@@ -34,7 +34,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.interop.onnx_import import ensemble_from_onnx
 
-    names = args.feature_names.split(",") if args.feature_names else None
+    # "a, b" names "a" and "b": the scorer looks features up by name, and " b" matched none
+    names = [n.strip() for n in args.feature_names.split(",")] if args.feature_names else None
     ensemble = ensemble_from_onnx(args.onnx_file, feature_names=names, output=args.output)
     path = ensemble.save(args.out)
     summary = {
