@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -76,25 +77,39 @@ class Section:
 
 
 # -- numbers for people ------------------------------------------------------------------
+# A value that is not a number (a report edited by hand or written by other code) is shown
+# as it is, never a TypeError that takes the whole page (or command) down.
 def _missing(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
+def _is_number(x) -> bool:
+    return isinstance(x, numbers.Real) and not isinstance(x, bool)  # NumPy scalars too
+
+
 def fmt_int(x) -> str:
-    return "-" if _missing(x) else f"{round(x):,}"
+    if _missing(x):
+        return "-"
+    return f"{round(x):,}" if _is_number(x) and math.isfinite(x) else str(x)
 
 
 def fmt_pct(x, digits: int = 1) -> str:
-    return "-" if _missing(x) else f"{x * 100:,.{digits}f}%"
+    if _missing(x):
+        return "-"
+    return f"{x * 100:,.{digits}f}%" if _is_number(x) else str(x)
 
 
 def fmt_num(x, digits: int = 3) -> str:
-    return "-" if _missing(x) else f"{x:,.{digits}f}"
+    if _missing(x):
+        return "-"
+    return f"{x:,.{digits}f}" if _is_number(x) else str(x)
 
 
 def fmt_seconds(x) -> str:
     if _missing(x):
         return "-"
+    if not _is_number(x):
+        return str(x)
     return f"{x:,.1f} s" if x < 120 else f"{x / 60:,.1f} min"
 
 

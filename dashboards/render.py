@@ -87,7 +87,7 @@ def render_run(sources: Sources, run: str, options: DashboardOptions | None = No
     options = options or DashboardOptions()
     started = time.monotonic()
     data = load_run(sources, run, quarantine_rows=options.quarantine_rows)
-    out = sources.output / run
+    out = sources.output / run_dir_name(run)
     written = [] if options.inline_plotlyjs else [_plotly_js(out)]
     counts = {}
     for stem, title in PAGES.items():
@@ -96,6 +96,10 @@ def render_run(sources: Sources, run: str, options: DashboardOptions | None = No
         except DashboardInputError as exc:  # one broken input must not hide the other pages
             logger.warning("dashboards: run %s, page %s: %s", run, stem, exc)
             secs = [Section("This page could not be drawn", paragraph(str(exc)))]
+        except LAYOUT_ERRORS as exc:  # a value of another type than the writer's (e.g. text)
+            logger.warning("dashboards: run %s, page %s: %s", run, stem, _layout_message(exc))
+            logger.debug("dashboards: the drawing error", exc_info=True)
+            secs = [Section("This page could not be drawn", paragraph(_layout_message(exc)))]
         counts[stem] = len(secs)
         written.append(
             _write(
@@ -106,6 +110,31 @@ def render_run(sources: Sources, run: str, options: DashboardOptions | None = No
     written.append(_write(out / "index.html", _run_index(data, counts)))
     logger.info("dashboards: run %s rendered to %s in %.1f s", run, out, time.monotonic() - started)
     return written
+
+
+# What the drawing code raises on a saved value of another type or shape than the step
+# that writes it gives (a report edited by hand, or by other code): named on the page.
+LAYOUT_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
+
+
+def _layout_message(exc: Exception) -> str:
+    return (
+        f"A saved input of this page does not follow the layout its step writes "
+        f"({type(exc).__name__}: {exc}). Re-run the step that wrote it (train, score, "
+        "evaluate, validate)."
+    )
+
+
+BACKTESTS = "backtests"  # folder of the backtest pages under the output
+# names of the output's own entries: a run (or backtest) of one of these names (valid run
+# names) wrote its directory over them (a run `index.html` made the top index a directory)
+RESERVED = frozenset({"index.html", BACKTESTS, PLOTLY_JS})
+
+
+def run_dir_name(run: str) -> str:
+    """The run's folder under the output: its name, or `_<name>` for a reserved name (a
+    run name starts with a letter or digit, so `_...` is nobody else's folder)."""
+    return f"_{run}" if run in RESERVED else run
 
 
 def _run_index(data: RunData, counts: dict[str, int]) -> str:
@@ -140,9 +169,6 @@ def _facts(training: dict) -> list[list[str]]:
     ]
 
 
-BACKTESTS = "backtests"  # folder of the backtest pages under the output
-
-
 def render_backtest(
     sources: Sources, run: str, options: DashboardOptions | None = None
 ) -> list[Path]:
@@ -167,6 +193,8 @@ def render_backtests(sources: Sources, options: DashboardOptions | None = None) 
             written += render_backtest(sources, run, options)
         except DashboardInputError as exc:
             logger.warning("dashboards: backtest %s: %s", run, exc)
+        except LAYOUT_ERRORS as exc:
+            logger.warning("dashboards: backtest %s: %s", run, _layout_message(exc))
     return written
 
 
@@ -197,16 +225,21 @@ def render_index(sources: Sources) -> Path:
     """The top-level list of runs (newest first) that have pages, then the backtests."""
     rows, links = [], []
     for run in list_runs(sources):
-        if not (sources.output / run / "index.html").is_file():
+        folder = run_dir_name(run)
+        if not (sources.output / folder / "index.html").is_file():
             continue
         report = sources.reports / f"training-{run}.json"
-        training = read_json(report)
+        try:
+            training = read_json(report)
+        except DashboardInputError as exc:  # its pages are from before the file broke
+            logger.warning("dashboards: run %s left out of the index: %s", run, exc)
+            continue
         test = (training.get("metrics") or {}).get("test") or {}
         when = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC)
         rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"),
                      fmt_int(len(training.get("members") or [])), fmt_int(test.get("rows")),
                      fmt_num(test.get("roc_auc"), 4), fmt_num(test.get("average_precision"), 4)])  # fmt: skip
-        links.append(f'<li><a href="{esc(run)}/index.html">{esc(run)}</a></li>')
+        links.append(f'<li><a href="{esc(folder)}/index.html">{esc(run)}</a></li>')
     headers = ["run", "trained", "members", "test rows", "test ROC AUC", "test AP"]
     body = (
         f"<section><h2>Runs</h2><ul>{''.join(links) or '<li>none yet</li>'}</ul>"
@@ -229,7 +262,14 @@ def render_all(
         if runs is not None and _only_a_backtest(sources, run):
             backtests.append(run)
             continue
-        written += render_run(sources, run, options)
+        try:
+            written += render_run(sources, run, options)
+        except DashboardInputError as exc:
+            if runs is not None:  # asked for by name: the error is the answer
+                raise
+            # every run: one unreadable report (a run killed while writing it) must not
+            # hide the others' pages and the index
+            logger.warning("dashboards: run %s skipped: %s", run, exc)
     for run in backtests:  # asked for by name: a broken report is an error, not a warning
         written += render_backtest(sources, run, options)
     written += render_backtests(sources, options)

@@ -6,7 +6,8 @@ Inputs (contracts C2-C6 in the project's CONTRACTS):
   reports/training-<run>.json      training report (splits, balancing, members, metrics)
   reports/evaluation-<id>.json     evaluation of a model on a window (C4)
   reports/scoring-<job>.json       scoring summary per job (C3)
-  reports/<suite>_validation.json  data checks (fraud_app.validation)
+  reports/<suite>_validation-<name>.json  data checks (fraud_app.validation; the name is
+                                   validate's --run-name or its UTC time)
   test-scores/<run>/               test-window scores Parquet (C5)
   canonical/_etl_report.json       ETL row accounting; canonical/ itself for rows per day
   quarantine/                      rejected rows (Parquet)
@@ -17,6 +18,7 @@ Inputs (contracts C2-C6 in the project's CONTRACTS):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import re
@@ -116,6 +118,44 @@ def _matching(sources: Sources, prefix: str, run: str, training: dict) -> list[d
     return docs
 
 
+_VALIDATION = re.compile(r"^(?P<suite>.+)_validation(?:-(?P<name>.+))?$")
+
+
+def _validation_reports(reports: Path, run: str, training_path: Path) -> list[dict[str, Any]]:
+    """Per suite, the data checks of this run's data: the report validate wrote under the
+    run's name (`validate --run-name RUN`), else the newest one checked before the training
+    report was written (the data the run trained on), else the newest one. The validation
+    step names its reports `<suite>_validation-<name>.json` (one per validate), so a glob
+    for `<suite>_validation.json` found none of them."""
+    trained = training_path.stat().st_mtime
+    best: dict[str, tuple[tuple[bool, bool, float, str], dict[str, Any]]] = {}
+    for path in reports.glob("*_validation*.json"):
+        m = _VALIDATION.match(path.stem)
+        if m is None:
+            continue
+        try:
+            doc = {**read_json(path), "_file": path.name}
+        except DashboardInputError as exc:  # another day's broken report hides nothing else
+            logger.warning("dashboards: skipping a validation report: %s", exc)
+            continue
+        name, checked = m.group("name") or "", _checked_at(doc, path)
+        own = name == run or (name.startswith(f"{run}-") and name[len(run) + 1 :].isdigit())
+        key = (own, checked <= trained, checked, path.name)
+        suite = m.group("suite")
+        if suite not in best or key > best[suite][0]:
+            best[suite] = (key, doc)
+    return [doc for _, (_, doc) in sorted(best.items())]
+
+
+def _checked_at(doc: dict[str, Any], path: Path) -> float:
+    """When the checks ran (the report's `checked_at`; the file's time if it has none):
+    a time inside the file survives copying, which resets the files' times."""
+    try:
+        return dt.datetime.fromisoformat(str(doc["checked_at"])).timestamp()
+    except (KeyError, ValueError):
+        return path.stat().st_mtime
+
+
 def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
     """A Parquet file or directory (Spark layout; files starting with _ or . skipped)."""
     if not path.exists():
@@ -132,8 +172,10 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame |
 def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
     if path is None or not path.exists() or n <= 0:
         return None
-    dataset = ds.dataset(str(path), format="parquet")
-    return dataset.head(n).to_pandas()
+    try:
+        return ds.dataset(str(path), format="parquet").head(n).to_pandas()
+    except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
+        raise DashboardInputError(f"{path}: cannot read it as Parquet ({exc})") from exc
 
 
 def load_run(sources: Sources, run: str, *, quarantine_rows: int = 10) -> RunData:
@@ -155,7 +197,7 @@ def load_run(sources: Sources, run: str, *, quarantine_rows: int = 10) -> RunDat
         data.scores = read_parquet(sources.scores / run)
     data.evaluations = _matching(sources, "evaluation", run, training)
     data.scoring = _matching(sources, "scoring", run, training)
-    data.validations = [read_json(p) for p in sorted(sources.reports.glob("*_validation.json"))]
+    data.validations = _validation_reports(sources.reports, run, training_path)
     if sources.canonical is not None:
         data.etl = _optional_json(sources.canonical / "_etl_report.json")
         data.canonical_days = read_parquet(sources.canonical, ["event_date", "label"])

@@ -193,7 +193,7 @@ def _data_files(src: Sources, rng: np.random.Generator) -> None:
          "unexpected_percent": 0.01 if i == 0 else 0.0, "examples": [], "error": None}
         for i in range(12)
     ]  # fmt: skip
-    _dump(src.reports / "canonical_validation.json", {
+    _dump(src.reports / "canonical_validation-20240301T000000Z.json", {
         "suite": "canonical", "table": str(src.canonical), "checked_at": "2024-03-01T00:00:00+00:00",
         "results": results, "success": True, "n_errors": 0, "n_warnings": 1})  # fmt: skip
     _dump(src.canonical / "_etl_report.json", {

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import tempfile
 
@@ -117,8 +118,21 @@ class _QuietLibraries(logging.Filter):
         return not any(name == q or name.startswith(q + ".") for q in QUIET_LOGGERS)
 
 
+def _installed_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("fraud-app")
+    except PackageNotFoundError:  # imported from a checkout that was never installed
+        return "(not installed: imported from a source tree)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="fraud-app", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--version", action="version", version=f"fraud-app {_installed_version()}",
+        help="the installed fraud-app version (check a wheel on a node or in an archive)",
+    )  # fmt: skip
     parser.add_argument("-c", "--config", help="YAML config file (default: built-in defaults)")
     parser.add_argument("--master", help="Spark master URL (overrides spark.master in the config)")
     parser.add_argument(
@@ -167,6 +181,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `fraud-app models --json | head`: the reader left, no traceback
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too
+        return 141  # 128 + SIGPIPE, what a shell reports for `... | head`
+    except OSError as exc:  # a path given that cannot be written or read (no such directory,
+        # a read-only file system, disk full): one line naming it, the traceback at DEBUG
+        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
+        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        return 2
+
+
+def _os_error(exc: OSError) -> str:
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    what = exc.strerror or str(exc) or type(exc).__name__
+    if not where:
+        return f"{what} ({type(exc).__name__})"
+    return f"{where}: {what}; check that the path exists and that this user can write there"
 
 
 # flags whose value becomes part of a file name (a run's model directory, report, job id)

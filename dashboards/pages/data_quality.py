@@ -54,6 +54,7 @@ def _validation(report: dict) -> Section:
         f"{report.get('table', '')}, checked at {report.get('checked_at', '?')}: "
         f"{fmt_int(len(results))} checks, {fmt_int(errors)} failed errors, "
         f"{fmt_int(warnings)} failed warnings."
+        + (f" Report: {report['_file']}." if report.get("_file") else "")
     )
     headers = ["check", "column", "expectation", "severity", "result", "observed", "unexpected"]
     body = ""

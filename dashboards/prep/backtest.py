@@ -26,6 +26,17 @@ def check_report(report: dict[str, Any], name: str) -> None:
     for i, fold in enumerate(folds):
         if not isinstance(fold, dict) or not isinstance(fold.get("models"), dict):
             raise DashboardInputError(f"{name}: folds[{i}] has no 'models' object")
+        number = fold.get("fold")
+        if not isinstance(number, int) or isinstance(number, bool):
+            raise DashboardInputError(
+                f"{name}: folds[{i}].fold must be the fold's number. Received {number!r}"
+            )
+        for model, figures in fold["models"].items():
+            if not isinstance(figures, dict):  # a KeyError / AttributeError traceback before
+                raise DashboardInputError(
+                    f"{name}: folds[{i}].models.{model} must be an object of metrics. "
+                    f"Received {type(figures).__name__}"
+                )
 
 
 def fold_metrics(report: dict[str, Any]) -> pd.DataFrame:

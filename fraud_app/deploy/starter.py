@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -28,12 +29,13 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
                 f"fraud-app init: {', '.join(taken)} already exist(s); "
                 "choose an empty directory or pass --force to overwrite"
             )
+    config_text = _starter_config(root, specs)  # before anything is written
     try:
         root.mkdir(parents=True, exist_ok=True)
         specs.mkdir(exist_ok=True)
         for spec in sorted(shipped_spec_dir().glob("*.yaml")):
             shutil.copyfile(spec, specs / spec.name)
-        config_path.write_text(_starter_config(root, specs))
+        config_path.write_text(config_text)
     except OSError as exc:
         raise ConfigError(f"fraud-app init: cannot write into {root}: {exc.strerror}") from exc
     return {"config": config_path, "feature_specs": specs}
@@ -47,11 +49,16 @@ def _starter_config(root: Path, specs: Path) -> str:
     lines = []
     for line in text.splitlines():
         stripped = line.strip()
+        # quoted (a JSON string is a YAML double-quoted scalar): a directory named with
+        # ': ' or ' #' broke the file (ScannerError) or cut the path at the '#'
         if stripped.startswith("root:") and old_root in stripped:
-            line = line.replace(old_root, str(root / "work"), 1)
+            line = line.replace(old_root, json.dumps(str(root / "work")), 1)
         elif stripped.startswith("spec_dir:"):
             indent = line[: len(line) - len(line.lstrip())]
-            line = f"{indent}spec_dir: {specs}   # edit these specs, or null for the shipped ones"
+            line = (
+                f"{indent}spec_dir: {json.dumps(str(specs))}   # edit these specs, or null "
+                "for the shipped ones"
+            )
         lines.append(line)
     out = "\n".join(lines) + "\n"
     check = yaml.safe_load(out)

@@ -251,8 +251,8 @@ def _model_proto(g: GraphBuilder, inputs: list, outputs: list, name: str, meta: 
         doc_string="Exported by fraud-app (fraud_app.interop.onnx_export)",
     )
     version = str(meta.get("model_version", ""))
-    if version.isdigit():
-        model.model_version = int(version)
+    if version.isascii() and version.isdigit() and int(version) < 2**63:  # an int64 field
+        model.model_version = int(version)  # else only the metadata prop carries it
     # the content's digest: import-onnx refuses a file that no longer matches it (a damaged
     # byte inside a weight or a feature name still parses, and loaded without a word)
     props = {k: str(v) for k, v in meta.items()}
@@ -360,8 +360,19 @@ def save_onnx(proto: Any, path: str | os.PathLike) -> Path:
         )
     if path.parent.exists() and not path.parent.is_dir():
         raise OutputPathError(f"{path.parent} is a file, not a directory to write {path.name} in")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.exists() and not path.is_file():  # the rename below would replace the node itself
+        raise OutputPathError(
+            f"{path} exists and is not a regular file (a device, pipe or socket): writing the "
+            "model there would replace it. Give the path of a .onnx file"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:  # a directory that cannot be created or written
+        raise OutputPathError(
+            f"cannot write {path}: {exc.strerror or exc} ({path.parent}); give a path in a "
+            "directory this user can write"
+        ) from exc
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(proto.SerializeToString())

@@ -240,6 +240,7 @@ def _parts(onnx: Any, g: _Graph, output: str, strip_prefix: str = "") -> tuple[l
 
 def _build(parts: list[Part], width: int) -> Model:
     """A dlcore Model of `parts`, with their arrays loaded (one flat ParamBuffer)."""
+    _check_finite(parts)
     model = Model(Sequential([p.layer for p in parts], name="model"), in_features=width)
     for p in parts:
         for key, value in p.params.items():
@@ -255,10 +256,27 @@ def _pick_output(proto: Any, output: str | None) -> str:
     if output is None and len(names) == 1:
         return names[0]
     if output not in names:
+        asked = "" if output is None else f"there is no output {output!r}; "
         raise OnnxConversionError(
-            f"choose which graph output to import: output={output!r}, available: {names}"
+            f"{asked}the graph has outputs {names}: choose the one to import with "
+            "`import-onnx --output NAME` (Python: output=NAME), e.g. the logit or probability "
+            "of the fraud class"
         )
     return output
+
+
+def _check_finite(parts: list[Part]) -> None:
+    """Weights and statistics must be finite: a NaN in a file loaded and scored NaN, and
+    saving the ensemble failed naming a staging directory and advising a lower learning rate."""
+    for p in parts:
+        for key, value in {**p.params, **p.state}.items():
+            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            if bad:
+                raise OnnxConversionError(
+                    f"layer {p.layer.name!r} ({type(p.layer).__name__}): its {key} holds {bad} "
+                    "non-finite value(s) (NaN or inf); the file is damaged or the model it "
+                    "came from diverged. Export a model with finite weights"
+                )
 
 
 def model_from_onnx(source: Any, *, output: str | None = None) -> Model:
@@ -301,8 +319,12 @@ def _json_prop(meta: dict[str, str], key: str, default: str) -> Any:
         ) from exc
 
 
-def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -> Any:
-    """A FraudEnsemble from an ONNX file (see the module docstring)."""
+def ensemble_from_onnx(
+    source: Any, *, feature_names: list[str] | None = None, output: str | None = None
+) -> Any:
+    """A FraudEnsemble from an ONNX file (see the module docstring). `output`: the graph
+    output to import when a graph from elsewhere has several (a file written by
+    `ensemble_to_onnx` always imports whole)."""
     from fraud_app.models.ensemble import FraudEnsemble
 
     onnx = require_onnx()
@@ -315,7 +337,7 @@ def ensemble_from_onnx(source: Any, *, feature_names: list[str] | None = None) -
         metadata = _json_prop(meta, "ensemble_metadata", "{}")
     else:
         _check_ops(g.nodes, SUPPORTED_OPS)
-        parts, width = _parts(onnx, g, _pick_output(proto, None))
+        parts, width = _parts(onnx, g, _pick_output(proto, output))
         if len(parts) > 1 and isinstance(parts[-1].layer, Sigmoid):
             parts = parts[:-1]
         else:

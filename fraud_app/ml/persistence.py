@@ -69,7 +69,16 @@ def load_metadata(path: str, spark, what: str) -> dict:
             f"cannot load {path}: it holds no metadata/ (not a saved Spark ML stage); "
             f"expected {expected}"
         )
-    return DefaultParamsReader.loadMetadata(path, spark)
+    try:  # one JSON line; Spark reads it as `json.loads(text)["class"]`
+        return DefaultParamsReader.loadMetadata(path, spark)
+    except (ValueError, TypeError, KeyError, RecursionError) as exc:
+        # a truncated line (JSONDecodeError), an empty metadata/ (None[0]), a JSON list or
+        # an object without "class": tracebacks that named neither the path nor the cause
+        raise ModelLoadError(
+            f"cannot load {path}: its metadata/ is not the JSON object a saved stage writes "
+            f"({type(exc).__name__}: {exc}); the directory is damaged or was edited. Save "
+            f"the {what} again"
+        ) from None
 
 
 class ParamsWriter(DefaultParamsWriter):

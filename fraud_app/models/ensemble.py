@@ -8,7 +8,7 @@ Spark ships to executors for batch scoring.
 
 from __future__ import annotations
 
-import json
+import math
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -17,9 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.errors import SerializationError
 from dlcore.inference import FusedEnsemble, compile_ensemble, mean_sigmoid
 from dlcore.model import Model
 from dlcore.serialization import load_model, save_model, write_json_atomic
+from dlcore.serialization.files import read_json
 from fraud_app.errors import ModelLoadError, OutputPathError
 
 FORMAT = "fraud_app.ensemble/1"
@@ -37,6 +39,7 @@ class FraudEnsemble:
     def __post_init__(self) -> None:
         if not self.members:
             raise ModelLoadError("an ensemble needs at least one member model")
+        _check_feature_names(self.feature_names)
         widths = {m.in_features for m in self.members}
         if widths != {len(self.feature_names)}:
             raise ModelLoadError(
@@ -97,8 +100,14 @@ class FraudEnsemble:
         a file or a directory of other files (it was deleted with everything in it)."""
         path = Path(path)
         _check_replaceable(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staging = Path(tempfile.mkdtemp(prefix=f".{path.name}-", dir=path.parent))
+        except OSError as exc:  # a directory that cannot be created or written
+            raise OutputPathError(
+                f"cannot write the ensemble to {path}: {exc.strerror or exc} ({path.parent}); "
+                "give a directory this user can write"
+            ) from exc
         try:
             names = []
             for i, m in enumerate(self.members):
@@ -127,14 +136,12 @@ class FraudEnsemble:
     def load(cls, path: str | Path) -> FraudEnsemble:
         path = Path(path)
         spec_path = path / "ensemble.json"
-        try:
-            spec = json.loads(spec_path.read_text())
-        except FileNotFoundError:
-            raise ModelLoadError(
-                f"{path} is not a saved ensemble: {spec_path.name} is missing"
-            ) from None
-        except ValueError as exc:
-            raise ModelLoadError(f"{spec_path} is not valid JSON: {exc}") from exc
+        if not spec_path.is_file():
+            raise ModelLoadError(f"{path} is not a saved ensemble: {spec_path.name} is missing")
+        try:  # UTF-8, a JSON object, nesting a parser can read (dlcore's reader)
+            spec = read_json(spec_path)
+        except SerializationError as exc:
+            raise ModelLoadError(str(exc)) from exc
         if spec.get("format") != FORMAT:
             raise ModelLoadError(
                 f"{spec_path}: format is {spec.get('format')!r}; expected {FORMAT!r}"
@@ -142,6 +149,8 @@ class FraudEnsemble:
         for key, kind in (("members", list), ("feature_names", list)):
             if not isinstance(spec.get(key), kind) or not spec[key]:
                 raise ModelLoadError(f"{spec_path}: {key!r} must be a non-empty list")
+        metadata = spec.get("metadata", {})
+        _check_metadata(metadata, spec_path)
         members = []
         for name in spec["members"]:
             if not isinstance(name, str) or "/" in name or name.startswith("."):
@@ -149,7 +158,10 @@ class FraudEnsemble:
                     f"{spec_path}: member name {name!r} is not a plain directory name"
                 )
             members.append(load_model(path / name))
-        return cls(members, list(spec["feature_names"]), dict(spec.get("metadata", {})))
+        try:
+            return cls(members, list(spec["feature_names"]), dict(metadata))
+        except ModelLoadError as exc:
+            raise ModelLoadError(f"{spec_path}: {exc}") from None
 
     # -- plain data for Spark executors ------------------------------------------------
     def to_payload(self) -> dict[str, Any]:
@@ -180,4 +192,32 @@ def _check_replaceable(path: Path) -> None:
         raise OutputPathError(
             f"{path} is a directory of other files (no ensemble.json), which saving the "
             "ensemble there would delete; give a new or empty directory, or an earlier ensemble's"
+        )
+
+
+def _check_feature_names(names: list[Any]) -> None:
+    """Names the scorer looks features up by: non-empty, unique strings (an export of other
+    names wrote an ONNX file that import-onnx refuses)."""
+    bad = [n for n in names if not isinstance(n, str) or not n]
+    repeated = sorted({n for n in names if isinstance(n, str) and names.count(n) > 1})
+    if bad or repeated:
+        what = f"not non-empty strings: {bad[:5]}" if bad else f"repeated: {repeated[:5]}"
+        raise ModelLoadError(f"feature names must be non-empty, unique strings; {what}")
+
+
+def _check_metadata(metadata: Any, spec_path: Path) -> None:
+    """`metadata` is an object, and the alert threshold in it, when there is one, a number."""
+    if not isinstance(metadata, dict):
+        raise ModelLoadError(
+            f"{spec_path}: 'metadata' must be a JSON object. Received {type(metadata).__name__}"
+        )
+    scoring = metadata.get("scoring")
+    if scoring is not None and not isinstance(scoring, dict):
+        raise ModelLoadError(f"{spec_path}: metadata.scoring must be a JSON object")
+    threshold = (scoring or {}).get("threshold")
+    number = isinstance(threshold, int | float) and not isinstance(threshold, bool)
+    if threshold is not None and not (number and math.isfinite(threshold)):
+        raise ModelLoadError(
+            f"{spec_path}: metadata.scoring.threshold must be a finite number (the alert "
+            f"cut-off). Received {threshold!r}; the file is damaged: save or export it again"
         )

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from dlcore.backends import get_ops
-from dlcore.collective import RendezvousServer, new_job_secret
+from dlcore.collective import CommConfig, RendezvousServer, new_job_secret
 from dlcore.optimizers.base import OptimizerState
 from fraud_app.errors import TrainingError
 from fraud_app.spark.boundary import BoundaryServer, Report
@@ -74,6 +74,11 @@ class GroupedEngine(Engine):
             max_group=cfg.max_group_size,
             stage_groups=cfg.stage_groups,
         )
+        # The driver's DLCORE_TRANSPORT / DLCORE_TOPOLOGY (or the config's topology) is the
+        # run's choice, as the backend is: executors on other hosts never see the driver's
+        # environment, and a bad value failed only inside the first stage's tasks.
+        comm = CommConfig(topology=cfg.topology)
+        self.transport, self.topology = comm.requested_transport(), comm.requested_topology()
         self.secret = new_job_secret()
         self._finishing: tuple[StageJob, Any] | None = None  # a stage whose tasks are returning
         self._t_commit: float | None = None  # last group commit, if no failure since
@@ -176,7 +181,8 @@ class GroupedEngine(Engine):
             op_timeout_s=cfg.op_timeout_s,
             state_broadcast=bc,
             fault=fault,
-            topology=cfg.topology,
+            topology=self.topology,
+            transport=self.transport,
             backend=get_ops().name,
             mixup_alpha=cfg.mixup_alpha,
         )

@@ -182,14 +182,31 @@ def get_spark(
     try:
         spark = builder.getOrCreate()
     except Exception as exc:  # Py4J/JVM start-up errors: one line naming the master
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        raise EnvironmentSetupError(
-            f"Spark could not start on master {master!r}: {first}. Check spark.master / "
-            "--master and spark.conf in the config"
-        ) from exc
+        raise EnvironmentSetupError(startup_failure(master, exc)) from exc
     spark.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", spark.version, master)
     return spark
+
+
+def startup_failure(master: str, exc: BaseException) -> str:
+    """One line for a SparkSession that did not start. A Py4JJavaError's first line only
+    says which call failed (`An error occurred while calling None.org...SparkSession.`): the
+    Java exception comes on the line after it. A standalone master that never answers stops
+    the context while the session starts (Spark logs `All masters are unresponsive`), which
+    reaches Python as `Cannot call methods on a stopped SparkContext`: said in words here."""
+    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
+    java = [ln.removeprefix(": ") for ln in lines if ln.startswith(": ")]
+    detail = (java or lines or [type(exc).__name__])[0][:300]
+    if master.startswith("spark://") and "stopped SparkContext" in detail:
+        detail = (
+            f"no master answered at {master[len('spark://') :]} (Spark gave up registering "
+            "after its retries, about a minute): is the master running there, and is that "
+            "host:port reachable from this machine?"
+        )
+    return (
+        f"Spark could not start on master {master!r}: {detail}. Check spark.master / "
+        "--master and spark.conf in the config"
+    )
 
 
 _LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")

@@ -75,6 +75,7 @@ class StageTask:
     state_broadcast: Any  # pyspark Broadcast of the driver's TrainingState payload
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
     topology: str = "auto"  # CommConfig.topology: auto | flat | hierarchical
+    transport: str = "auto"  # CommConfig.transport: auto | socket | shm (the driver's choice)
     backend: str | None = None  # the driver's dlcore backend: every rank computes with it
     mixup_alpha: float = 0.0  # DistributedConfig.mixup_alpha
 
@@ -149,6 +150,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
         op_timeout=task.op_timeout_s,
         advertise_host=_my_host(ctx),
         topology=task.topology,
+        transport=task.transport,
     )
     t_setup = time.perf_counter()
     reporter = BoundaryReporter(

@@ -27,6 +27,9 @@ logger = logging.getLogger(__name__)
 # ~2 % positives split 70/15/15: below this the test split holds ~1 fraud or none (ROC AUC
 # and AP undefined), and 0 or negative rows failed with a NumPy traceback.
 MIN_ROWS = 2_000
+# A demo held in memory (20 float32 features a row): 10 million rows are 0.8 GB; more ended
+# in a NumPy "array is too big" or MemoryError traceback.
+MAX_ROWS = 10_000_000
 USES_PATHS = False  # generates its data in memory; writes nothing under paths.root
 
 
@@ -52,6 +55,13 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"demo-train --rows must be at least {MIN_ROWS:,} (about 2 % of the rows are "
             f"frauds; the 15 % test split needs several). Received: {args.rows}"
         )
+    if args.rows > MAX_ROWS:
+        raise ConfigError(
+            f"demo-train --rows must be at most {MAX_ROWS:,} (a demo in memory; train on "
+            f"large data with `fraud-app run`). Received: {args.rows:,}"
+        )
+    if args.seed < 0:  # NumPy's generators take non-negative seeds (it was a traceback)
+        raise ConfigError(f"demo-train --seed must be >= 0. Received: {args.seed}")
     X, y = make_task(args.rows, args.seed)
     n_train, n_val = int(0.7 * len(X)), int(0.15 * len(X))
     Xtr, ytr = X[:n_train], y[:n_train]

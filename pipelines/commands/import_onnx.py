@@ -23,13 +23,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="comma-separated feature names in input order (default: the file's "
         "feature_names metadata, else feature_000, feature_001, ...)",
     )
+    p.add_argument(
+        "--output",
+        metavar="NAME",
+        help="the graph output to import when the graph has several (e.g. a logit and a "
+        "probability); a file written by export-onnx imports whole",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.interop.onnx_import import ensemble_from_onnx
 
-    names = args.feature_names.split(",") if args.feature_names else None
-    ensemble = ensemble_from_onnx(args.onnx_file, feature_names=names)
+    # "a, b" names "a" and "b": the scorer looks features up by name, and " b" matched none
+    names = [n.strip() for n in args.feature_names.split(",")] if args.feature_names else None
+    ensemble = ensemble_from_onnx(args.onnx_file, feature_names=names, output=args.output)
     path = ensemble.save(args.out)
     summary = {
         "ensemble": str(path),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from fraud_app.config import AppConfig
 
@@ -17,5 +18,5 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     written = init_project(args.directory, force=args.force)
     print(f"wrote {written['config']} and {written['feature_specs']}/")
-    print(f"next: fraud-app -c {written['config']} run --generate")
+    print(f"next: fraud-app -c {shlex.quote(str(written['config']))} run --generate")
     return 0

@@ -1,5 +1,10 @@
 """`fraud-app inspect PATH`: check a saved model or training checkpoint and summarise it.
 
+PATH: a dlcore model directory (model.json), an ensemble directory (ensemble.json: what
+`fraud-app train` writes under models/<run>/ and `import-onnx` writes), a checkpoint
+directory (LATEST.json / group-NNNNNN/), or a run's checkpoint directory
+(checkpoints/<run>/: one checkpoint directory per member).
+
 Loads the directory exactly as training and scoring would (JSON and .npz only, never
 pickle; every array checked against its recorded shape, dtype and checksum; weights
 must be finite; sizes checked before anything is allocated) and prints a JSON
@@ -21,8 +26,9 @@ USES_PATHS = False  # reads only the PATH argument, writes nothing
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "path",
-        help="a dlcore model directory (holds model.json) or a training checkpoint directory "
-        "(holds LATEST.json and group-NNNNNN/)",
+        help="a dlcore model directory (holds model.json), an ensemble directory (holds "
+        "ensemble.json: models/<run>/), a training checkpoint directory (holds LATEST.json and "
+        "group-NNNNNN/) or a run's checkpoint directory (checkpoints/<run>/)",
     )
 
 
@@ -30,18 +36,43 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from dlcore.serialization import MODEL_JSON, load_model
 
     path = Path(args.path)
+    runs = sorted(p for p in path.glob("*") if _is_checkpoint(p)) if path.is_dir() else []
     if (path / MODEL_JSON).is_file():
         model = load_model(path)
         summary = {"kind": "model", "path": str(path), **_model_figures(model)}
-    elif (path / "LATEST.json").is_file() or any(path.glob("group-*")):
+    elif (path / "ensemble.json").is_file():
+        summary = _ensemble(path)
+    elif _is_checkpoint(path):
         summary = _checkpoint(path)
+    elif runs:  # checkpoints/<run>/: member-NN/ (and refit/...) checkpoint directories
+        summary = {"kind": "run checkpoints", "path": str(path), "checkpoints": {
+            p.name: _checkpoint(p) for p in runs}}  # fmt: skip
     else:
         raise ConfigError(
-            f"{path} is neither a saved model (no {MODEL_JSON}) nor a training checkpoint "
-            "directory (no LATEST.json, no group-NNNNNN/); pass the directory that holds them"
+            f"{path} is neither a saved model (no {MODEL_JSON}, no ensemble.json) nor a "
+            "training checkpoint directory (no LATEST.json, no group-NNNNNN/); pass the "
+            "directory that holds them"
         )
     print(jsonout.dumps(summary, indent=2))
     return 0
+
+
+def _is_checkpoint(path: Path) -> bool:
+    return (path / "LATEST.json").is_file() or any(path.glob("group-*"))
+
+
+def _ensemble(path: Path) -> dict:
+    from fraud_app.models.ensemble import FraudEnsemble
+
+    ensemble = FraudEnsemble.load(path)  # every member loaded and checked as `score` does
+    scoring = ensemble.metadata.get("scoring") or {}
+    return {
+        "kind": "ensemble",
+        "path": str(path),
+        "features": len(ensemble.feature_names),
+        "threshold": scoring.get("threshold"),
+        "members": [_model_figures(m) for m in ensemble.members],
+    }
 
 
 def _model_figures(model) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 
 from fraud_app.config import AppConfig
 
@@ -23,5 +24,5 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     excludes = () if args.keep_pyspark else DEFAULT_EXCLUDES
     out = pack_environment(args.output, excludes=excludes, force=args.force)
     print(f"packed {out} ({out.stat().st_size / 1e6:,.0f} MB)")
-    print(f"use it: fraud-app --env-archive {out} --master spark://HOST:7077 run")
+    print(f"use it: fraud-app --env-archive {shlex.quote(str(out))} --master spark://HOST:7077 run")
     return 0

@@ -107,3 +107,20 @@ def test_a_broken_report_is_named_and_skipped(small_run, caplog):
     names = {p.name for p in written}
     assert "good.html" in names and "broken.html" not in names
     assert "backtest broken" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda f: f.pop("fold"), r"folds\[0\]\.fold must be the fold's number\. Received None"),
+        (lambda f: f["models"].update(baseline=None),
+         r"folds\[0\]\.models\.baseline must be an object of metrics\. Received NoneType"),
+    ],
+)  # fmt: skip
+def test_a_fold_that_breaks_the_layout_is_named(small_run, edit, message):
+    # a KeyError / AttributeError traceback from the drawing code before
+    report = _report()
+    edit(report["folds"][0])
+    _write(small_run, "bt1", report)
+    with pytest.raises(DashboardInputError, match=message):
+        render_backtest(small_run, "bt1")

@@ -89,6 +89,7 @@ def test_installed_cli_inits_and_runs_the_workflow_outside_the_checkout(wheel_ve
     root, _py, env = wheel_venv
     cli = str(root / "venv" / "bin" / "fraud-app")
     assert "pack-env" in _run([cli, "--help"], cwd=root, env=env)
+    assert _run([cli, "--version"], cwd=root, env=env) == "fraud-app 0.1.0\n"
     _run([cli, "init", "proj"], cwd=root, env=env)
     config = root / "proj" / "config.yaml"
     data = yaml.safe_load(config.read_text())

@@ -229,8 +229,9 @@ CASES = [
          r"inf\); refusing to load it\. Training diverged: lower the learning rate or clip "
          r"gradients, and resume from an earlier checkpoint"),
     Case("inspect a directory that holds no model", not_a_model,
-         r"error: .* is neither a saved model \(no model\.json\) nor a training checkpoint "
-         r"directory \(no LATEST\.json, no group-NNNNNN/\); pass the directory that holds them"),
+         r"error: .* is neither a saved model \(no model\.json, no ensemble\.json\) nor a "
+         r"training checkpoint directory \(no LATEST\.json, no group-NNNNNN/\); pass the "
+         r"directory that holds them"),
     Case("YAML syntax error", broken_yaml,
          r"error: config file .*config\.yaml is not valid YAML: expected ',' or '\}', but got "
          r"'<stream end>' at line 2, column 1 \(while parsing a flow mapping\)"),
@@ -256,6 +257,11 @@ CASES = [
     Case("demo-train --rows 0", demo_train_no_rows,
          r"error: demo-train --rows must be at least 2,000 \(about 2 % of the rows are frauds; "
          r"the 15 % test split needs several\)\. Received: 0"),
+    Case("demo-train --rows 10^17", lambda tmp: ["demo-train", "--rows", str(10**17)],
+         r"error: demo-train --rows must be at most 10,000,000 \(a demo in memory; train on "
+         r"large data with `fraud-app run`\)\. Received: 100,000,000,000,000,000"),
+    Case("demo-train --seed -1", lambda tmp: ["demo-train", "--seed", "-1"],
+         r"error: demo-train --seed must be >= 0\. Received: -1"),
 ]  # fmt: skip
 
 

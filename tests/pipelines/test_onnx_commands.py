@@ -64,7 +64,8 @@ def test_import_onnx_writes_an_ensemble_directory(tmp_path, capsys):
     proto = torch_style()
     src.write_bytes(proto.SerializeToString())
     out = tmp_path / "imported"
-    assert main(["import-onnx", str(src), str(out), "--feature-names", "a,b,c,d"]) == 0
+    # spaces after the commas, as people type lists, are not part of the names
+    assert main(["import-onnx", str(src), str(out), "--feature-names", "a, b,c , d"]) == 0
     assert json.loads(capsys.readouterr().out)["members"] == 1
     ensemble = FraudEnsemble.load(out)
     assert ensemble.feature_names == ["a", "b", "c", "d"]

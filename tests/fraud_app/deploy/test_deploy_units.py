@@ -77,6 +77,16 @@ def test_init_writes_a_config_that_loads_and_points_at_the_copied_specs(tmp_path
     assert feature_set_from_config(config.features).names == shipped.names
 
 
+@pytest.mark.parametrize("name", ["we ird: proj", "a #1", "[x]", 'quote\'d "dir"', "ünï"])
+def test_init_into_a_directory_of_any_name_writes_a_config_that_loads(tmp_path, name):
+    # ': ' was a yaml ScannerError traceback (the specs already copied, so a retry said
+    # 'already exists'); ' #' cut the path, and the check called the layout unexpected
+    written = init_project(tmp_path / name / "proj")
+    config = load_config(written["config"])
+    assert config.paths.root == str(tmp_path / name / "proj" / "work")
+    assert config.features.spec_dir == str(tmp_path / name / "proj" / "feature_specs")
+
+
 def test_init_never_overwrites_without_force(tmp_path):
     init_project(tmp_path)
     (tmp_path / "config.yaml").write_text("mine: 1\n")

@@ -124,3 +124,13 @@ def test_exported_files_load_and_score_without_pickle(tmp_path, monkeypatch):
     proto = onnx.load_model(str(path))
     prob, _ = ort_run(proto, inputs("fraud_mlp"))
     assert np.all((prob > 0) & (prob < 1))
+
+
+@pytest.mark.parametrize("version", ["99999999999999999999999", "9223372036854775808", "٣", "v2"])
+def test_a_version_that_is_no_int64_stays_in_the_metadata_only(version, tmp_path):
+    # ModelProto.model_version is an int64: a longer number was a ValueError traceback
+    ensemble = make_ensemble(2)
+    path = save_onnx(ensemble_to_onnx(ensemble, model_version=version), tmp_path / "e.onnx")
+    proto = load_onnx(path)
+    assert proto.model_version == 0
+    assert {p.key: p.value for p in proto.metadata_props}["model_version"] == version

@@ -65,3 +65,29 @@ def test_a_pipeline_overwrites_and_loads_with_the_checked_stages(fitted, vector_
     model.write().overwrite().save(path)  # the stage is saved into the emptied directory
     out = PipelineModel.load(path).transform(vector_df).select("probability").collect()
     assert len(out) == 300
+
+
+@pytest.mark.parametrize(
+    ("text", "cause"),
+    [
+        ('{"class": "fraud_app.ml.classifier.DlcoreClassificationMo', "JSONDecodeError"),
+        ("[1, 2]", "TypeError"),
+        ('{"uid": "x"}', "KeyError"),
+        ("", "TypeError"),  # an empty metadata/ file
+    ],
+)
+def test_a_damaged_metadata_file_is_named(fitted, tmp_path, text, cause):
+    # Spark's own reader ended in a JSONDecodeError / TypeError / KeyError naming no path
+    path = tmp_path / "m"
+    fitted.write().save(str(path))
+    (part,) = [p for p in (path / "metadata").iterdir() if p.name.startswith("part-")]
+    part.write_text(text)
+    for crc in (path / "metadata").glob(".*.crc"):
+        crc.unlink()  # Hadoop's checksum of the old bytes would refuse the edit first
+    with pytest.raises(
+        ModelLoadError,
+        match=rf"cannot load {path}: its metadata/ is not the JSON object a saved stage writes "
+        rf"\({cause}: .*\); the directory is damaged or was edited\. Save the "
+        "DlcoreClassificationModel again",
+    ):
+        DlcoreClassificationModel.load(str(path))

@@ -1,0 +1,152 @@
+"""The dashboards read what the workflow really writes: validation reports under the names
+`ValidationReport.save` gives them, and damaged Parquet named in one line (no traceback)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+
+import pytest
+
+from dashboards import render_all, render_run
+from dashboards.errors import DashboardInputError
+from dashboards.sources import Sources, load_run
+from fraud_app.validation.report import ValidationReport
+from fraud_app.validation.runner import CheckResult
+
+
+def _check(name: str, success: bool) -> CheckResult:
+    return CheckResult(
+        name=name, expectation="ExpectColumnValuesToNotBeNull", column="amount",
+        severity="error", success=success, observed=None, unexpected_count=0 if success else 4,
+        unexpected_percent=0.0 if success else 0.4, examples=(), error=None,
+    )  # fmt: skip
+
+
+def _validation(reports, suite: str, checked_at: str, run: str | None, *, success=True):
+    report = ValidationReport(suite, f"work/{suite}", checked_at, (_check(checked_at, success),))
+    return report.save(reports, run)
+
+
+def _training(reports, run: str, mtime: float):
+    path = reports / f"training-{run}.json"
+    path.write_text(json.dumps({"run": run, "members": []}))
+    os.utime(path, (mtime, mtime))
+
+
+@pytest.fixture
+def reports(tmp_path):
+    path = tmp_path / "reports"
+    path.mkdir()
+    return path
+
+
+def _h2(path) -> list[str]:
+    return re.findall(r"<h2>(.*?)</h2>", path.read_text())
+
+
+def test_the_reports_validate_writes_are_on_the_data_quality_page(reports, tmp_path):
+    # validate names its reports <suite>_validation-<UTC time>.json: the page showed none
+    _validation(reports, "canonical", "2024-03-01T10:00:00+00:00", None)
+    _validation(reports, "features", "2024-03-01T10:05:00+00:00", None, success=False)
+    _training(reports, "r1", mtime=1709287800.0)  # 2024-03-01T10:10:00Z
+    sources = Sources(reports=reports, output=tmp_path / "out")
+    render_run(sources, "r1")
+    page = tmp_path / "out" / "r1" / "data-quality.html"
+    assert _h2(page) == ["Validation: canonical suite passed", "Validation: features suite FAILED"]
+    assert "Report: canonical_validation-20240301T100000Z.json." in page.read_text()
+
+
+def test_each_run_shows_the_checks_of_its_own_data(reports, tmp_path):
+    _validation(reports, "canonical", "2024-03-01T10:00:00+00:00", None, success=False)
+    _training(reports, "first", mtime=1709287800.0)  # 10:10
+    _validation(reports, "canonical", "2024-03-02T10:00:00+00:00", None)
+    _training(reports, "second", mtime=1709374200.0)  # 03-02 10:10
+    _validation(reports, "canonical", "2024-03-03T10:00:00+00:00", None, success=False)
+    _validation(reports, "canonical", "2024-03-01T09:00:00+00:00", "second")  # named for it
+    sources = Sources(reports=reports, output=tmp_path / "out")
+    checked = {
+        run: [v["checked_at"] for v in load_run(sources, run).validations]
+        for run in ("first", "second")
+    }
+    # the newest checked before the run's report; a report under the run's own name first
+    assert checked == {
+        "first": ["2024-03-01T10:00:00+00:00"],
+        "second": ["2024-03-01T09:00:00+00:00"],
+    }
+
+
+def test_copied_files_still_pick_the_newest_checks(reports, tmp_path):
+    # a copied directory has new file times: the time inside the reports decides
+    _validation(reports, "canonical", "2024-03-02T10:00:00+00:00", None)
+    _validation(reports, "canonical", "2024-03-01T10:00:00+00:00", None, success=False)
+    _training(reports, "r1", mtime=1.0)  # older than every check
+    got = load_run(Sources(reports=reports, output=tmp_path / "out"), "r1").validations
+    assert [v["checked_at"] for v in got] == ["2024-03-02T10:00:00+00:00"]
+
+
+def test_a_broken_validation_report_is_skipped_with_a_warning(reports, tmp_path, caplog):
+    _validation(reports, "canonical", "2024-03-01T10:00:00+00:00", None)
+    (reports / "canonical_validation-old.json").write_text("{broken")
+    _training(reports, "r1", mtime=1709287800.0)
+    got = load_run(Sources(reports=reports, output=tmp_path / "out"), "r1").validations
+    assert [v["_file"] for v in got] == ["canonical_validation-20240301T100000Z.json"]
+    assert "canonical_validation-old.json: cannot read it as JSON" in caplog.text
+
+
+def test_a_damaged_quarantine_file_is_named_not_a_traceback(reports, tmp_path):
+    _training(reports, "r1", mtime=1709287800.0)
+    quarantine = tmp_path / "quarantine"
+    quarantine.mkdir()
+    (quarantine / "part-00000.parquet").write_bytes(b"PAR1 not really parquet")
+    sources = Sources(reports=reports, output=tmp_path / "out", quarantine=quarantine)
+    with pytest.raises(DashboardInputError, match=r"quarantine: cannot read it as Parquet"):
+        load_run(sources, "r1")
+
+
+def test_values_of_another_type_leave_a_message_not_a_traceback(small_run):
+    # text where the training report has numbers: a TypeError / ValueError ended the command
+    path = small_run.reports / "training-r1.json"
+    report = json.loads(path.read_text())
+    report["metrics"]["test"].update(rows="abc", roc_auc="n/a")
+    report["members"][0]["history"][0]["wall_s"] = "slow"
+    path.write_text(json.dumps(report))
+    render_all(small_run)
+    run_dir = small_run.output / "r1"
+    training = (run_dir / "training.html").read_text()
+    assert "This page could not be drawn" in training
+    assert "does not follow the layout its step writes (ValueError: could not convert" in training
+    assert "<td>abc</td>" in (run_dir / "index.html").read_text()
+    assert "Validation: canonical suite passed" in (run_dir / "data-quality.html").read_text()
+
+
+def test_one_unreadable_training_report_leaves_the_other_runs_and_the_index(
+    reports, tmp_path, caplog
+):
+    _training(reports, "good", mtime=1709287800.0)
+    (reports / "training-broken.json").write_text('{"run": "brok')  # killed while writing
+    sources = Sources(reports=reports, output=tmp_path / "out")
+    written = render_all(sources)
+    assert tmp_path / "out" / "good" / "index.html" in written
+    index = (tmp_path / "out" / "index.html").read_text()
+    assert 'href="good/index.html"' in index and "broken" not in index
+    assert "run broken skipped: " in caplog.text and "training-broken.json" in caplog.text
+    with pytest.raises(DashboardInputError, match=r"training-broken.json: cannot read it as JSON"):
+        render_all(sources, ["broken"])  # asked for by name: the error is the answer
+
+
+def test_runs_named_like_the_outputs_own_files_get_folders_of_their_own(reports, tmp_path):
+    # valid run names; `index.html` made the top index a directory (IsADirectoryError)
+    names = ["index.html", "backtests", "plotly.min.js", "r1"]
+    for k, run in enumerate(names):
+        _training(reports, run, mtime=1709287800.0 + k)
+    out = tmp_path / "out"
+    render_all(Sources(reports=reports, output=out))
+    index = (out / "index.html").read_text()
+    assert (out / "plotly.min.js").is_file() is False and (out / "index.html").is_file()
+    for run, folder in zip(
+        names, ["_index.html", "_backtests", "_plotly.min.js", "r1"], strict=True
+    ):
+        assert f'<a href="{folder}/index.html">{run}</a>' in index
+        assert f"Run {run}" in (out / folder / "index.html").read_text()

@@ -1,0 +1,84 @@
+"""import-onnx of graphs from elsewhere: a graph with several outputs is imported by the
+output the user names (`--output`; the CLI had no way to name one), and a file whose
+weights hold NaN or inf is refused at import naming the layer (it failed at the save,
+naming a staging directory and advising a lower learning rate)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("onnx", reason="ONNX interop needs the 'onnx' extra")
+pytest.importorskip("onnxruntime", reason="ONNX interop tests need onnxruntime")
+
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+from fraud_app.errors import OnnxConversionError
+from fraud_app.interop.onnx_import import ensemble_from_onnx, model_from_onnx
+from fraud_app.models.ensemble import FraudEnsemble
+from pipelines.cli import main
+from tests.fraud_app.interop.onnx_cases import ort_run
+
+
+def _graph(W: np.ndarray, outputs: tuple[str, ...] = ("logit", "prob")):
+    nodes = [
+        helper.make_node("MatMul", ["features", "W"], ["logit"], name="dense"),
+        helper.make_node("Sigmoid", ["logit"], ["prob"], name="sigmoid"),
+    ]
+    declared = [helper.make_tensor_value_info(o, TensorProto.FLOAT, [None, 1]) for o in outputs]
+    graph = helper.make_graph(
+        nodes,
+        "two_heads",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 3])],
+        declared,
+        initializer=[numpy_helper.from_array(W.astype(np.float32), "W")],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+W = np.array([[0.5], [-1.0], [2.0]])
+
+
+def test_a_graph_with_two_outputs_asks_for_one_and_imports_the_one_named(tmp_path):
+    proto = _graph(W)
+    with pytest.raises(OnnxConversionError, match=r"outputs \['logit', 'prob'\]: .*--output NAME"):
+        ensemble_from_onnx(proto)
+    with pytest.raises(OnnxConversionError, match=r"there is no output 'p'; .*--output NAME"):
+        model_from_onnx(proto, output="p")
+    X = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32)
+    expected = ort_run(proto, X, "prob").reshape(-1)
+    for output in ("logit", "prob"):  # a final Sigmoid is dropped: the ensemble applies it
+        ensemble = ensemble_from_onnx(proto, output=output)
+        assert len(ensemble.members[0].layer.layers) == 1
+        np.testing.assert_allclose(ensemble.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_import_onnx_command_takes_the_output(tmp_path, capsys):
+    path = tmp_path / "two.onnx"
+    onnx.save(_graph(W), str(path))
+    assert main(["import-onnx", str(path), str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "--output NAME" in err
+    assert not (tmp_path / "none").exists()
+    out = tmp_path / "imported"
+    assert main(["import-onnx", str(path), str(out), "--output", "prob"]) == 0
+    assert json.loads(capsys.readouterr().out)["members"] == 1
+    assert FraudEnsemble.load(out).members[0].in_features == 3
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_non_finite_weights_are_refused_at_import_naming_the_layer(tmp_path, capsys, bad):
+    weights = W.copy()
+    weights[1, 0] = bad
+    proto = _graph(weights, outputs=("prob",))
+    with pytest.raises(OnnxConversionError, match=r"layer 'dense' \(Linear\): its W holds 1 non"):
+        ensemble_from_onnx(proto)
+    path = tmp_path / "nan.onnx"
+    onnx.save(proto, str(path))
+    assert main(["import-onnx", str(path), str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "layer 'dense' (Linear): its W holds 1 non-finite value(s)" in err
+    assert "learning rate" not in err and not (tmp_path / "out").exists()

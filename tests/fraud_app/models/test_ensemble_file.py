@@ -1,0 +1,85 @@
+"""A damaged or edited ensemble.json is one ModelLoadError naming the file, and
+`fraud-app export-onnx` (which loads it without Spark) says so in one line, exit 2."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dlcore.layers import Linear, Sequential
+from dlcore.model import Model
+from fraud_app.errors import ModelLoadError
+from fraud_app.models.ensemble import FraudEnsemble
+from pipelines.cli import main
+
+
+@pytest.fixture
+def saved(tmp_path):
+    members = [Model(Sequential([Linear(1)]), in_features=3, seed=k) for k in range(2)]
+    meta = {"scoring": {"threshold": 0.4, "alert_budget": 0.01}}
+    return FraudEnsemble(members, ["a", "b", "c"], meta).save(tmp_path / "model")
+
+
+def _edit(path, **changes):
+    spec = json.loads((path / "ensemble.json").read_text())
+    (path / "ensemble.json").write_text(json.dumps({**spec, **changes}))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[]", r"ensemble.json: expected a JSON object. Received list"),
+        ('"model"', r"ensemble.json: expected a JSON object. Received str"),
+        ("[" * 100_000 + "]" * 100_000, r"ensemble.json: JSON nested too deeply to read"),
+        ("\udcff", r"ensemble.json: not valid JSON"),
+    ],
+)
+def test_a_file_that_is_not_an_object_is_named(saved, text, message):
+    (saved / "ensemble.json").write_bytes(text.encode("utf-8", "surrogateescape"))
+    with pytest.raises(ModelLoadError, match=message):
+        FraudEnsemble.load(saved)
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"metadata": "abc"}, r"'metadata' must be a JSON object. Received str"),
+        ({"metadata": {"scoring": [1]}}, r"metadata.scoring must be a JSON object"),
+        (
+            {"metadata": {"scoring": {"threshold": "x"}}},
+            r"metadata.scoring.threshold must be a finite number .*Received 'x'",
+        ),
+        ({"feature_names": [1, 2, 3]}, r"ensemble.json: feature names must be non-empty, "
+                                       r"unique strings; not non-empty strings: \[1, 2, 3\]"),
+        ({"feature_names": ["a", "a", "c"]}, r"repeated: \['a'\]"),
+        ({"feature_names": ["a", "", "c"]}, r"not non-empty strings: \[''\]"),
+    ],
+)  # fmt: skip
+def test_edited_fields_are_named(saved, changes, message):
+    _edit(saved, **changes)
+    with pytest.raises(ModelLoadError, match=message):
+        FraudEnsemble.load(saved)
+
+
+def test_an_intact_file_still_loads(saved):
+    loaded = FraudEnsemble.load(saved)
+    assert loaded.feature_names == ["a", "b", "c"]
+    assert loaded.metadata["scoring"]["threshold"] == 0.4
+    X = np.random.default_rng(0).normal(size=(4, 3))
+    assert loaded.predict_proba(X).shape == (4,)
+
+
+def test_export_onnx_of_a_damaged_file_is_one_line(saved, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    _edit(saved, metadata=[1, 2])
+    root = tmp_path / "root"
+    root.mkdir()
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths:\n  root: {root}\ntracking:\n  enabled: false\n")
+    code = main(["-c", str(config), "export-onnx", str(saved), str(tmp_path / "m.onnx")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "error: " in err and "'metadata' must be a JSON object. Received list" in err
+    assert "Traceback" not in err

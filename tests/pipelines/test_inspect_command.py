@@ -1,0 +1,50 @@
+"""`fraud-app inspect` on what the workflow writes: an ensemble directory (models/<run>/)
+and a run's checkpoint directory (checkpoints/<run>/, one directory per member). Both
+were refused as 'neither a saved model nor a training checkpoint directory'."""
+
+from __future__ import annotations
+
+import json
+
+from fraud_app.models.ensemble import FraudEnsemble
+from pipelines.cli import main
+from tests.pipelines.test_cli_errors import _checkpoint_dir, _model_dir
+
+
+def _ensemble_dir(tmp_path):
+    from dlcore.serialization import load_model
+
+    members = [load_model(_model_dir(tmp_path / f"m{k}")) for k in range(2)]
+    meta = {"scoring": {"threshold": 0.25}}
+    return FraudEnsemble(members, ["a", "b", "c"], meta).save(tmp_path / "models" / "run-1")
+
+
+def test_an_ensemble_directory_is_checked_and_summarised(tmp_path, capsys):
+    path = _ensemble_dir(tmp_path)
+    assert main(["inspect", str(path)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["kind"], summary["features"], summary["threshold"]) == ("ensemble", 3, 0.25)
+    assert [m["parameters"] for m in summary["members"]] == [21, 21]
+
+
+def test_a_damaged_member_of_an_ensemble_is_named(tmp_path, capsys):
+    path = _ensemble_dir(tmp_path)
+    npz = path / "member-01" / "params.npz"
+    npz.write_bytes(npz.read_bytes()[:50])
+    assert main(["inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "member-01/params.npz: not an .npz (zip) archive" in err
+
+
+def test_a_runs_checkpoint_directory_lists_each_member(tmp_path, capsys):
+    run = tmp_path / "checkpoints" / "run-1"
+    run.mkdir(parents=True)
+    for member in ("member-00", "member-01"):
+        _checkpoint_dir(tmp_path / member).rename(run / member)
+    assert main(["inspect", str(run)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["kind"] == "run checkpoints"
+    assert {k: (v["group"], v["iteration"]) for k, v in summary["checkpoints"].items()} == {
+        "member-00": (2, 8),
+        "member-01": (2, 8),
+    }
