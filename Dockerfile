@@ -6,7 +6,10 @@ ARG SPARK_IMAGE=apache/spark:4.3.0-python3
 FROM ${SPARK_IMAGE}
 
 USER root
-# Python 3.11+ is required; Java 17 and Spark come with the base image.
+# Python 3.11+ is required; Java 17 and Spark come with the base image. Some Spark images
+# carry an older python3 (Ubuntu jammy: 3.10): the build stops here naming it; use a base
+# image with Python 3.11+ (SPARK_IMAGE=...) or ship the packed environment (docs/DEPLOY.md).
+RUN python3 -c "import sys; v = sys.version_info; sys.exit(0 if v >= (3, 11) else 'fraud-app needs Python >= 3.11; this base image has python3 %d.%d (set SPARK_IMAGE to one with 3.11+)' % v[:2])"
 COPY dist/fraud_app-*.whl /tmp/
 RUN python3 -m pip install --no-cache-dir /tmp/fraud_app-*.whl \
     && rm /tmp/fraud_app-*.whl \
