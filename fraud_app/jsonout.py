@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -39,3 +41,17 @@ def dumps(
 ) -> str:
     """Strict JSON text of `value` (see the module docstring); never writes NaN or Infinity."""
     return json.dumps(finite(value), indent=indent, default=default, allow_nan=False)
+
+
+def write_atomic(path: Path, text: str) -> Path:
+    """Write `text` to `path` through a temporary file in the same directory and a rename,
+    so a reader (the dashboards, a scheduler) sees the old file or the whole new one, never
+    half of it, even when the process is killed while writing."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

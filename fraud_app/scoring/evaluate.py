@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -106,9 +105,7 @@ def write_evaluation(
     if name is not None:
         path = evaluation_path(config, check_name(name, "evaluation name"))
         if replace:
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            tmp.write_text(text)
-            os.replace(tmp, path)
+            jsonout.write_atomic(path, text)
         elif not _create(path, text):
             raise _exists(name, path)
         return path

@@ -200,10 +200,7 @@ def _summary(job_id, model: ScoringModel, dates, output: str, seconds: float) ->
 def _save_summary(config, job_id: str, summary: dict[str, Any]) -> Path:
     path = config.paths.resolve("reports") / f"scoring-{job_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(jsonout.dumps(summary, indent=2))
-    tmp.replace(path)
-    return path
+    return jsonout.write_atomic(path, jsonout.dumps(summary, indent=2))
 
 
 def _log_to_tracking(summary: dict[str, Any], path: Path, config) -> None:

@@ -59,7 +59,7 @@ class ValidationReport:
             base = f"{self.suite}_validation-{run}-{n}"
         json_path, html_path = out / f"{base}.json", out / f"{base}.html"
         saved = replace(self, json_path=str(json_path), html_path=str(html_path), run=run)
-        json_path.write_text(jsonout.dumps(saved.to_dict(), indent=2, default=str))
+        jsonout.write_atomic(json_path, jsonout.dumps(saved.to_dict(), indent=2, default=str))
         html_path.write_text(render_html(saved))
         return saved
 

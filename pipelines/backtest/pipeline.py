@@ -77,7 +77,7 @@ def run_backtest(
         tracker.summary(report)
     path = config.paths.resolve("reports") / f"backtest-{run}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(jsonout.dumps(report, indent=2, default=str))
+    jsonout.write_atomic(path, jsonout.dumps(report, indent=2, default=str))
     report["report_path"] = str(path)
     return report
 

@@ -184,7 +184,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     }
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(jsonout.dumps(report, indent=2, default=str))
+    jsonout.write_atomic(report_path, jsonout.dumps(report, indent=2, default=str))
     lifecycle.log_run_artifacts(tracker, config, names, report_path)
     return TrainingReport(
         run, str(model_path), str(report_path), metrics,
@@ -291,7 +291,7 @@ def _write_window_evaluations(windows, config, run: str, model_path: str, splits
         }
         path = config.paths.resolve("reports") / f"evaluation-{run}-{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(jsonout.dumps(report, indent=2))
+        jsonout.write_atomic(path, jsonout.dumps(report, indent=2))
         out[name] = str(path)
     return out
 

@@ -171,7 +171,7 @@ def run_tune(
               "trials": trials, "best": best, "best_config": str(output)}  # fmt: skip
     report_path = config.paths.resolve("reports") / f"tune-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
-    report_path.write_text(jsonout.dumps(report, indent=2, default=str))
+    jsonout.write_atomic(report_path, jsonout.dumps(report, indent=2, default=str))
     report["report_path"] = str(report_path)
     return report
 

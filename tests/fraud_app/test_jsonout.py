@@ -73,3 +73,22 @@ def test_an_evaluation_of_a_window_without_frauds_is_strict_json():
     assert back["roc_auc"] is None and back["average_precision"] is None
     assert back["alert_budgets"][0]["recall"] is None
     assert back["alert_budgets"][0]["precision"] == 0.0
+
+
+def test_write_atomic_replaces_the_file_whole(tmp_path):
+    path = tmp_path / "report.json"
+    path.write_text('{"old": 1}')
+    assert jsonout.write_atomic(path, jsonout.dumps({"new": 2})) == path
+    assert json.loads(path.read_text()) == {"new": 2}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left
+
+
+def test_write_atomic_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
+    # A write that fails half way (here: text that cannot be encoded, after some that can)
+    # must leave the reader the previous report, not a truncated one.
+    path = tmp_path / "report.json"
+    path.write_text('{"old": 1}')
+    with pytest.raises(UnicodeEncodeError):
+        jsonout.write_atomic(path, '{"new": "' + "x" * 100_000 + "\ud800" + '"}')
+    assert json.loads(path.read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
