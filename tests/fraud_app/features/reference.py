@@ -162,7 +162,9 @@ def _novelty(f: Novelty, r: dict, group: list[dict], delay_s: int):
         new = _is_new(f, r, group)
         return None if new is None else float(new)
     lag, w, t = f.lag_s(delay_s) * US, f.window_s * US, r["_ts"]
-    return float(sum(1 for o in group if t - lag - w <= o["_ts"] < t - lag and _is_new(f, o, group)))
+    return float(
+        sum(1 for o in group if t - lag - w <= o["_ts"] < t - lag and _is_new(f, o, group))
+    )
 
 
 def _aggregate(name: str, vals: list):
