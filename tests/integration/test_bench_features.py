@@ -26,8 +26,12 @@ _spec.loader.exec_module(bench)
 
 
 def test_the_pandas_peer_computes_every_shipped_feature_like_the_reference(tmp_path):
-    # + the opt-in examples (docs/examples/one_hot.yaml, bursts.yaml: relative_to)
-    examples = [REPO / "docs" / "examples" / n for n in ("one_hot.yaml", "bursts.yaml")]
+    # + the opt-in examples (docs/examples/one_hot.yaml, bursts.yaml: relative_to,
+    # new_merchants.yaml: count_distinct and novelty)
+    examples = [
+        REPO / "docs" / "examples" / n
+        for n in ("one_hot.yaml", "bursts.yaml", "new_merchants.yaml")
+    ]
     paths = [*spec_paths(REPO / "feature_specs"), *examples]
     fs = load_feature_set(paths, label_delay_days=7)
     assert bench.not_computed(fs) == {}
