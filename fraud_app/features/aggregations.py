@@ -1,8 +1,9 @@
 """Registry of window aggregation kinds (`aggregation:` in a `window_agg` feature spec).
 
 Every aggregation is a closed form of a few *components* (count, sum, sum of squares,
-max, min, the set of distinct values) over a window frame. The window compiler (fraud_app.features.windows) computes
-each component once per (entity, column, window) and shares it between aggregations;
+max, min, the set of distinct values) over a window frame. The window compiler
+(fraud_app.features.windows) computes each component once per (entity, column, window)
+and shares it between aggregations;
 this module only says which components an aggregation needs and how to combine them.
 "including current" variants fold the current row into the components
 (`with_current`) before the same closed form runs, so both variants share one code path.
