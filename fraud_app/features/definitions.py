@@ -8,8 +8,10 @@ is exactly one output column with a deterministic name (`card_count_24h`,
     -> 'card_amount_sum_7d'
 
 This module owns the vocabulary and the validation of each kind; their base
-(`FeatureDef`, entities) lives in fraud_app.features.base and the entity / `same:` pair
-keys of the window kinds in fraud_app.features.keyed; reading YAML lives in
+(`FeatureDef`, entities) lives in fraud_app.features.base, the entity / `same:` pair
+keys of the window kinds in fraud_app.features.keyed, their `window` / `lag` / `frame`
+in fraud_app.features.windowed, and the `novelty` kind (a window over each row's
+"new to the entity" flag) in fraud_app.features.novelty; reading YAML lives in
 fraud_app.features.spec and turning definitions into Spark columns in
 fraud_app.features.compile. Point-in-time semantics of each kind are documented on
 the class and implemented in fraud_app.features.windows / encodings / rowwise.
