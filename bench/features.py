@@ -52,6 +52,7 @@ from fraud_app.features.definitions import (
     CrossBorder,
     FraudRate,
     FrequencyEncoding,
+    Novelty,
     OneHot,
     TargetEncoding,
     TimeSincePrevious,
@@ -100,7 +101,7 @@ def spark_features(spark, path: str, fs: FeatureSet, out: str | None) -> float:
 
 
 ENTITY_KINDS = (WindowAggregate, AmountRatio, AmountZScore, VelocityRatio, TimeSincePrevious,
-                FraudRate)  # fmt: skip
+                FraudRate, Novelty)  # fmt: skip
 ROWWISE_KINDS = (Calendar, CrossBorder, ColumnValue, OneHot)
 ENCODING_KINDS = (FrequencyEncoding, TargetEncoding)
 
@@ -143,6 +144,9 @@ def pandas_features(path: str, fs: FeatureSet) -> pd.DataFrame:
                 df[f.stage_column] = (a.astype(str) + "\x00" + b.astype(str)).where(
                     a.notna() & b.notna(), None
                 )
+    for f in features:  # novelty's derived column first: each row's flag
+        if isinstance(f, Novelty) and f.flag_column not in df.columns:
+            df[f.flag_column] = _new_flags(df, f.entity_column, f.column, f.lookback_s)
     for entity, feats in by_entity.items():
         out = out.join(_entity(df, entity, feats, fs.label_delay_s))
     for f in features:
@@ -168,7 +172,11 @@ def _entity(df: pd.DataFrame, entity: str, feats: list, delay_s: int) -> pd.Data
     res = pd.DataFrame(index=keyed.index)
     groups = keyed.groupby(entity, sort=False)
     for f in feats:
-        if isinstance(f, WindowAggregate | AmountRatio):
+        if isinstance(f, Novelty):
+            res[f.name] = _novelty(keyed, groups, f)
+        elif isinstance(f, WindowAggregate) and f.aggregation == "count_distinct":
+            res[f.name] = _count_distinct(keyed, f)
+        elif isinstance(f, WindowAggregate | AmountRatio):
             res[f.name] = _velocity(keyed, groups, f)
         elif isinstance(f, AmountZScore):
             res[f.name] = _zscore(keyed, groups, f)
@@ -181,6 +189,40 @@ def _entity(df: pd.DataFrame, entity: str, feats: list, delay_s: int) -> pd.Data
         elif isinstance(f, FraudRate):
             res[f.name] = _fraud_rate(keyed, entity, f, delay_s)
     return res
+
+
+def _new_flags(df: pd.DataFrame, entity: str, column: str, lookback_s: int) -> pd.Series:
+    """1.0 where the row's `column` value is absent from the entity's rows in [t - lookback,
+    t), else 0.0; NaN where the entity or the value is null (novelty's flag)."""
+    sub = df[df[entity].notna() & df[column].notna()]
+    sub = sub.sort_values([entity, column, "_ts"], kind="stable")
+    sub = sub.assign(_t=pd.to_datetime(sub["_ts"], unit="us"))
+    roll = sub.groupby([entity, column], sort=False).rolling(
+        f"{lookback_s}s", on="_t", closed="left"
+    )["_ts"]
+    seen = np.nan_to_num(roll.count().to_numpy())
+    return pd.Series(np.where(seen == 0, 1.0, 0.0), index=sub.index).reindex(df.index)
+
+
+def _novelty(keyed: pd.DataFrame, groups, f: Novelty) -> np.ndarray:
+    """The row's flag, or the sum of the entity's flags over [t - W, t)."""
+    if f.window_s is None:
+        return keyed[f.flag_column].to_numpy()
+    roll = groups.rolling(f"{f.window_s}s", on="_t", closed="left")[f.flag_column]
+    return np.nan_to_num(roll.sum().to_numpy())
+
+
+def _count_distinct(keyed: pd.DataFrame, f: WindowAggregate) -> np.ndarray:
+    """Distinct non-null values of f.column over [t - W, t) (+ the current one when new)."""
+    codes = pd.factorize(keyed[f.column])[0].astype("float64")
+    codes[codes < 0] = np.nan
+    coded = keyed.assign(_code=codes).groupby(f.stage_column, sort=False)
+    roll = coded.rolling(f"{f.window_s}s", on="_t", closed="left")["_code"]
+    got = np.nan_to_num(roll.apply(lambda v: len(np.unique(v[~np.isnan(v)])), raw=True).to_numpy())
+    if f.include_current:  # the current value joins the set unless null or already in it
+        flags = _new_flags(keyed, f.stage_column, f.column, f.window_s)
+        got = got + np.nan_to_num(flags.to_numpy())
+    return got
 
 
 def _velocity(keyed: pd.DataFrame, groups, f) -> np.ndarray:

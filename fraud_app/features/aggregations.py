@@ -1,8 +1,9 @@
 """Registry of window aggregation kinds (`aggregation:` in a `window_agg` feature spec).
 
 Every aggregation is a closed form of a few *components* (count, sum, sum of squares,
-max, min) over a window frame. The window compiler (fraud_app.features.windows) computes
-each component once per (entity, column, window) and shares it between aggregations;
+max, min, the set of distinct values) over a window frame. The window compiler
+(fraud_app.features.windows) computes each component once per (entity, column, window)
+and shares it between aggregations;
 this module only says which components an aggregation needs and how to combine them.
 "including current" variants fold the current row into the components
 (`with_current`) before the same closed form runs, so both variants share one code path.
@@ -18,7 +19,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import FeatureSpecError
 
-COMPONENTS: tuple[str, ...] = ("count", "sum", "sumsq", "max", "min")
+COMPONENTS: tuple[str, ...] = ("count", "sum", "sumsq", "max", "min", "distinct")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class Aggregation:
     components: tuple[str, ...]
     finalize: Callable[[Mapping[str, Column]], Column]
     needs_column: bool = True  # False: the aggregation ignores the value column (count)
+    numeric: bool = True  # False: any column type, no `relative_to` (count_distinct)
 
 
 def _count(c: Mapping[str, Column]) -> Column:
@@ -48,6 +50,10 @@ def _std(c: Mapping[str, Column]) -> Column:
     return F.when(n > 1, F.sqrt(F.greatest(var, F.lit(0.0))))
 
 
+def _distinct(c: Mapping[str, Column]) -> Column:
+    return F.size(c["distinct"]).cast("double")
+
+
 AGGREGATIONS: dict[str, Aggregation] = {
     a.name: a
     for a in (
@@ -57,6 +63,9 @@ AGGREGATIONS: dict[str, Aggregation] = {
         Aggregation("max", ("max",), lambda c: c["max"]),
         Aggregation("min", ("min",), lambda c: c["min"]),
         Aggregation("std", ("count", "sum", "sumsq"), _std),
+        # exact: the size of the set of non-null values (collect_set over the frame), so
+        # the value does not depend on the order of rows or partitions (no sketch)
+        Aggregation("count_distinct", ("distinct",), _distinct, numeric=False),
     )
 }
 
@@ -84,6 +93,8 @@ def with_current(components: Mapping[str, Column], value: Column) -> dict[str, C
             out[name] = F.greatest(col, value)  # greatest/least skip nulls
         elif name == "min":
             out[name] = F.least(col, value)
+        elif name == "distinct":  # a set: the current value joins it unless null or present
+            out[name] = F.when(value.isNull(), col).otherwise(F.array_union(col, F.array(value)))
         else:
             raise AssertionError(f"unknown component {name!r}")
     return out

@@ -5,7 +5,8 @@ Plan (each step one concern, in its own module):
      optional columns as all-null ones): ONE warning lists them, and the result too;
   2. add helper columns: `_ts` (epoch microseconds), `_known` (label_known_at),
      `_fraud` (1 for label = 1), `_row` (1 for a data row);
-  3. per-entity window features, one sort per entity (fraud_app.features.windows);
+  3. per-entity window features, one sort per entity (fraud_app.features.windows); the
+     novelty flags (fraud_app.features.novelty) first, one sort per (entity, column);
   4. snapshot encodings via broadcast joins (fraud_app.features.encodings);
   5. row-wise features (fraud_app.features.rowwise);
   6. undefined values -> each feature's fill value, every feature as double, and
@@ -28,6 +29,7 @@ from fraud_app.features.definitions import FeatureDef
 from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
 from fraud_app.features.keyed import pair_key_columns
 from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
+from fraud_app.features.novelty import add_novelty_flags
 from fraud_app.features.rowwise import ROWWISE_KINDS, rowwise_column
 from fraud_app.features.spec import FeatureSet
 from fraud_app.features.windows import ENTITY_KINDS, FRAUD, KNOWN, ROW, TS, entity_features
@@ -99,7 +101,9 @@ def compute_features(
     windowed = [f for f in computable if isinstance(f, ENTITY_KINDS)]
     # the `same:` pairs' helper key columns join the helper columns (one select fewer)
     prepared = _prepared(df, feature_set.label_delay_s, pair_key_columns(windowed))
-    out = _entity_stages(prepared, windowed, feature_set.label_delay_s)
+    row_id = "transaction_id" if "transaction_id" in df.columns else None
+    flagged = add_novelty_flags(prepared, windowed, row_id=row_id)  # novelty's derived column
+    out = _entity_stages(flagged, windowed, feature_set.label_delay_s, events_source=prepared)
     exprs: dict[str, Column] = {}
     encodings = [f for f in computable if isinstance(f, ENCODING_KINDS)]
     if encodings:
@@ -179,11 +183,16 @@ def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:
 
 
 def _entity_stages(
-    prepared: DataFrame, features: list[FeatureDef], label_delay_s: int
+    prepared: DataFrame,
+    features: list[FeatureDef],
+    label_delay_s: int,
+    *,
+    events_source: DataFrame | None = None,
 ) -> DataFrame:
-    """prepared (with the pair key columns) + every window feature, one stage per
-    partitioning column; the stages' fraud-event helper columns (`_ev_*`) stay until the
-    output's select drops them."""
+    """prepared (with the pair key and novelty flag columns) + every window feature, one
+    stage per partitioning column; the stages' fraud-event helper columns (`_ev_*`) stay
+    until the output's select drops them. events_source: the rows the fraud events are
+    read from (default: prepared)."""
     stages: dict[str, list[FeatureDef]] = {}
     for feature in features:
         stages.setdefault(feature.stage_column, []).append(feature)
@@ -198,7 +207,7 @@ def _entity_stages(
             stage_column,
             members,
             label_delay_s=label_delay_s,
-            events_source=prepared,
+            events_source=prepared if events_source is None else events_source,
             row_id="transaction_id" if optional else None,
             cluster_by=entity_column if entity_column != stage_column else None,
         )

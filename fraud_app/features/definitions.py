@@ -8,8 +8,10 @@ is exactly one output column with a deterministic name (`card_count_24h`,
     -> 'card_amount_sum_7d'
 
 This module owns the vocabulary and the validation of each kind; their base
-(`FeatureDef`, entities) lives in fraud_app.features.base and the entity / `same:` pair
-keys of the window kinds in fraud_app.features.keyed; reading YAML lives in
+(`FeatureDef`, entities) lives in fraud_app.features.base, the entity / `same:` pair
+keys of the window kinds in fraud_app.features.keyed, their `window` / `lag` / `frame`
+in fraud_app.features.windowed, and the `novelty` kind (a window over each row's
+"new to the entity" flag) in fraud_app.features.novelty; reading YAML lives in
 fraud_app.features.spec and turning definitions into Spark columns in
 fraud_app.features.compile. Point-in-time semantics of each kind are documented on
 the class and implemented in fraud_app.features.windows / encodings / rowwise.
@@ -27,82 +29,17 @@ from fraud_app.features.base import Entity, FeatureDef, model_input
 from fraud_app.features.durations import parse_duration
 from fraud_app.features.keyed import Keyed
 from fraud_app.features.keyed import pair_key_column as pair_key_column
+from fraud_app.features.novelty import Novelty
+from fraud_app.features.windowed import LABEL_DELAY as LABEL_DELAY
+from fraud_app.features.windowed import SPARSE_ENTITIES as SPARSE_ENTITIES
+from fraud_app.features.windowed import EntityWindow, FramedWindow, duration_text, lag_seconds
+from fraud_app.features.windowed import lag_text as lag_text
 
-# Entities with few transactions per window: sliding frames are cheapest for them (see
-# windows.py); the others (merchants) use running sums.
-SPARSE_ENTITIES: tuple[str, ...] = ("card", "device")
 CALENDAR_PARTS: tuple[str, ...] = ("hour_of_day", "day_of_week", "is_weekend")
 TRANSFORMS: tuple[str, ...] = ("identity", "log1p")
 
 
-def _duration(value: object) -> str:
-    parse_duration(value)  # raises ValueError naming the expected form
-    return str(value)
-
-
-LABEL_DELAY = "label_delay"  # a `lag:` value: the feature set's label delay
-
-
-def _lag(value: object) -> str | None:
-    if value is None or value == LABEL_DELAY or value in (0, "0"):
-        return None if value is None else str(value)
-    parse_duration(value)  # raises ValueError naming the expected form
-    return str(value)
-
-
-def lag_seconds(lag: str | None, label_delay_s: int) -> int:
-    """Seconds a lagged window ends before t: 0, the label delay, or a duration."""
-    if lag is None or lag == "0":
-        return 0
-    return label_delay_s if lag == LABEL_DELAY else parse_duration(lag)
-
-
-class _EntityWindow(Keyed):
-    """An entity window [t - lag - window, t - lag). `lag`: None / "0" (the window ends at t),
-    "label_delay" (it ends one label delay ago: every label in it is settled), or a
-    duration ("3d"). A lagged feature's name ends in `_lag<lag>` (`_lagdelay`)."""
-
-    window: str
-    lag: str | None = None
-
-    _window = field_validator("window", mode="before")(_duration)
-    _lag = field_validator("lag", mode="before")(_lag)
-
-    def lag_s(self, label_delay_s: int) -> int:
-        return lag_seconds(self.lag, label_delay_s)
-
-    @property
-    def lag_suffix(self) -> str:
-        if self.lag is None or self.lag == "0":
-            return ""
-        return "_lagdelay" if self.lag == LABEL_DELAY else f"_lag{self.lag}"
-
-    @property
-    def window_s(self) -> int:
-        return parse_duration(self.window)
-
-    @property
-    def window_name(self) -> str:
-        return self.window  # as spelled in the spec: "24h" and "1d" name different features
-
-
-class _FramedWindow(_EntityWindow):
-    """A window feature built from sums and counts.
-
-    `frame` only chooses how Spark computes them, never the value: "sliding"
-    re-aggregates the rows in the window for every row (cheap when an entity has few
-    rows per window, like a card), "running" subtracts two running sums (O(1) per row
-    however dense the entity, like a merchant). "auto" picks by entity.
-    """
-
-    frame: Literal["auto", "sliding", "running"] = "auto"
-
-    @property
-    def sliding(self) -> bool:
-        return self.frame == "sliding" or (self.frame == "auto" and self.entity in SPARSE_ENTITIES)
-
-
-class WindowAggregate(_FramedWindow):
+class WindowAggregate(FramedWindow):
     """`aggregation` of `column` over the entity's transactions in [t - window, t).
 
     Strictly before the current transaction's timestamp t: other transactions with the
@@ -115,6 +52,11 @@ class WindowAggregate(_FramedWindow):
     card's 30-day mean). Undefined (no row in the window, or no baseline, or a baseline
     mean of 0) -> fill, by default 1.0 ("usual"). Not for `count` (velocity_ratio is the
     relative count).
+
+    `aggregation: count_distinct` counts the distinct non-null values of `column` (any
+    type: `column: merchant_id` gives `card_merchant_id_count_distinct_24h`, the merchants
+    the card paid in the last day). Exact (the size of a set, not a sketch), so it does not
+    depend on row order; it always slides (no running form) and takes no `relative_to`.
     """
 
     kind: ClassVar[str] = "window_agg"
@@ -128,7 +70,7 @@ class WindowAggregate(_FramedWindow):
     @field_validator("relative_to", mode="before")
     @classmethod
     def _relative_duration(cls, value: object) -> str | None:
-        return None if value is None else _duration(value)
+        return None if value is None else duration_text(value)
 
     @property
     def relative_s(self) -> int | None:
@@ -160,10 +102,16 @@ class WindowAggregate(_FramedWindow):
             raise ValueError(
                 "include_current cannot be combined with a lag (the window ends before t)"
             )
-        if self.relative_to is not None and not AGGREGATIONS[self.aggregation].needs_column:
-            valid = sorted(a for a, agg in AGGREGATIONS.items() if agg.needs_column)
+        agg = AGGREGATIONS[self.aggregation]
+        if not agg.numeric and self.column in self.key_columns:
             raise ValueError(
-                f"relative_to needs an aggregation of `column` ({valid}), not "
+                f"{self.aggregation} of {self.column!r}, a key of the window, is always 1: "
+                "count another column (e.g. merchant_id for a card)"
+            )
+        if self.relative_to is not None and not (agg.needs_column and agg.numeric):
+            valid = sorted(a for a, g in AGGREGATIONS.items() if g.needs_column and g.numeric)
+            raise ValueError(
+                f"relative_to needs a numeric aggregation of `column` ({valid}), not "
                 f"{self.aggregation!r}: velocity_ratio is the relative count"
             )
         return self
@@ -175,7 +123,7 @@ class WindowAggregate(_FramedWindow):
         return (*self.key_columns, self.column)
 
 
-class AmountRatio(_FramedWindow):
+class AmountRatio(FramedWindow):
     """`column` / mean of `column` over the entity's transactions in [t - window, t).
 
     Undefined (no previous transaction in the window) -> fill, by default 1.0 ("usual").
@@ -206,7 +154,7 @@ class TimeSincePrevious(Keyed):
     kind: ClassVar[str] = "time_since_previous"
     cap: str = "30d"
 
-    _cap = field_validator("cap", mode="before")(_duration)
+    _cap = field_validator("cap", mode="before")(duration_text)
 
     @property
     def cap_s(self) -> int:
@@ -225,7 +173,7 @@ class TimeSincePrevious(Keyed):
         return self.key_columns
 
 
-class FraudRate(_EntityWindow):
+class FraudRate(EntityWindow):
     """Share of the entity's past transactions that are KNOWN frauds at time t.
 
     Window rows: the entity's transactions with timestamp in [t - lag - window, t - lag),
@@ -271,7 +219,7 @@ class FraudRate(_EntityWindow):
         return (*self.key_columns, "label")
 
 
-class AmountZScore(_FramedWindow):
+class AmountZScore(FramedWindow):
     """(column - mean) / sample std of `column` over the entity's window [t - lag - W, t - lag):
     how unusual this amount is for the card's spending profile. Undefined (fewer than 2
     rows, or no spread) -> fill, by default 0.0 ("usual")."""
@@ -291,7 +239,7 @@ class AmountZScore(_FramedWindow):
         return (*self.key_columns, self.column)
 
 
-class VelocityRatio(_FramedWindow):
+class VelocityRatio(FramedWindow):
     """Velocity: the entity's rate in the recent `window` over its rate in the longer
     `baseline` (both ending at t, per second): (agg_W / W) / (agg_B / B), agg = count of
     transactions or sum of `column`. 1 = usual pace; a burst gives >> 1. Undefined (no
@@ -304,7 +252,7 @@ class VelocityRatio(_FramedWindow):
     aggregation: Literal["count", "sum"] = "count"
     column: str = "amount"
 
-    _baseline = field_validator("baseline", mode="before")(_duration)
+    _baseline = field_validator("baseline", mode="before")(duration_text)
     _column = field_validator("column")(model_input)
 
     @property
@@ -338,7 +286,7 @@ class _Encoding(FeatureDef):
     refresh: str = "1d"
 
     _column = field_validator("column")(model_input)
-    _refresh = field_validator("refresh", mode="before")(_duration)
+    _refresh = field_validator("refresh", mode="before")(duration_text)
 
     @property
     def refresh_s(self) -> int:
@@ -479,6 +427,7 @@ KINDS: dict[str, type[FeatureDef]] = {
         FraudRate,
         AmountZScore,
         VelocityRatio,
+        Novelty,
         FrequencyEncoding,
         TargetEncoding,
         Calendar,

@@ -15,7 +15,8 @@ Point-in-time rules (t = the current row's timestamp, in microseconds):
     rows per window (cards), and count, sum and max of one window share the frame.
     "running": the difference of two running sums (frames from unbounded preceding to
     t - 1us and to t - W - 1us), O(1) per row however dense the entity (merchants).
-    Max and min have no running form and always slide.
+    Max, min and count_distinct (the size of a collect_set: exact, order-free) have no
+    running form and always slide.
   * Fraud rates: rows in [t - lag - W, t - lag) in the denominator; in the numerator
     the ones that are known frauds at t (label = 1 and label_known_at <= t, see
     fraud_app.features.labels). Without a label_time column "known at t" is
@@ -45,6 +46,7 @@ from fraud_app.features.definitions import (
     WindowAggregate,
 )
 from fraud_app.features.labels import MICROS
+from fraud_app.features.novelty import Novelty
 
 ENTITY_KINDS = (
     WindowAggregate,
@@ -53,6 +55,7 @@ ENTITY_KINDS = (
     FraudRate,
     AmountZScore,
     VelocityRatio,
+    Novelty,
 )
 # Helper columns fraud_app.features.compile adds before the entity stages.
 TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
@@ -187,6 +190,8 @@ def _compile(
         return F.least((F.col(TS) - prev) / F.lit(float(MICROS)), F.lit(float(feature.cap_s)))
     if isinstance(feature, FraudRate):
         return _fraud_rate(feature, frames, label_delay_s, event_column)
+    if isinstance(feature, Novelty):
+        return _novelty(feature, frames, label_delay_s)
     raise TypeError(f"{type(feature).__name__} is not an entity window feature")
 
 
@@ -252,6 +257,7 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0
         ),
         "max": lambda: frames.sliding(F.max, value, lo, hi),
         "min": lambda: frames.sliding(F.min, value, lo, hi),
+        "distinct": lambda: frames.sliding(F.collect_set, value, lo, hi),
     }
     components = {name: builders[name]() for name in aggregation.components}
     if feature.include_current:
@@ -261,6 +267,19 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0
         return result
     base = _mean(frames, feature.column, feature.relative_s * MICROS, sliding)
     return F.when(base != 0, result / base)
+
+
+def _novelty(feature: Novelty, frames: _Frames, label_delay_s: int) -> Column:
+    """The row's flag (fraud_app.features.novelty adds the flag columns before the
+    stages), or the sum of the flags over [t - lag - W, t - lag)."""
+    flag = F.col(feature.flag_column)
+    if feature.window_s is None:
+        return flag.cast("double")
+    lag_us = feature.lag_s(label_delay_s) * MICROS
+    hi, lo = lag_us, lag_us + feature.window_s * MICROS
+    what = f"sum:{feature.flag_column}"
+    expr = F.coalesce(flag, frames.zero)
+    return frames.range_sum(what, expr, lo, hi, sliding=feature.sliding).cast("double")
 
 
 def _fraud_rate(

@@ -5,7 +5,8 @@ The features are computed by the same code as the feature table
 (fraud_app.features.compile.compute_features) on the canonical rows from
 `start - history` to the end date, then the rows of the requested dates are kept.
 `history_seconds` is how far back a window feature can look: its window (+ its lag;
-fraud rates: window + label delay; velocity: its baseline), a time_since_previous cap,
+fraud rates: window + label delay; velocity and relative_to: the baseline; novelty: its
+lookback + window + lag), a time_since_previous cap,
 plus the label delay for every label-based one. Categorical encodings (frequency /
 target) count ALL earlier transactions: they are aggregated over the whole history
 (a groupBy, no sort), while the window features, which sort their rows, read only
@@ -26,8 +27,10 @@ from fraud_app.features.definitions import (
     FraudRate,
     TimeSincePrevious,
     VelocityRatio,
+    WindowAggregate,
 )
 from fraud_app.features.encodings import ENCODING_KINDS
+from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -54,6 +57,10 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
             longest = max(longest, f.baseline_s)  # the longer of its two windows
         elif isinstance(f, FraudRate):
             longest = max(longest, f.window_s + max(delay, f.lag_s(delay)))
+        elif isinstance(f, Novelty):  # the window's rows, each with its own lookback
+            longest = max(longest, f.history_s(delay))
+        elif isinstance(f, WindowAggregate) and f.relative_s is not None:
+            longest = max(longest, f.window_s + f.lag_s(delay), f.relative_s)  # + its baseline
         elif hasattr(f, "window_s"):
             longest = max(longest, f.window_s + (f.lag_s(delay) if hasattr(f, "lag_s") else 0))
     return longest + delay

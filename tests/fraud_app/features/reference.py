@@ -20,6 +20,7 @@ from fraud_app.features.definitions import (
     FeatureDef,
     FraudRate,
     FrequencyEncoding,
+    Novelty,
     OneHot,
     TargetEncoding,
     TimeSincePrevious,
@@ -75,17 +76,21 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
         FraudRate,
         AmountZScore,
         VelocityRatio,
+        Novelty,
     )
     if isinstance(f, entity_kinds):
         if _key(f, r) is None:
             return None
         group = _same_entity(f, r, rows)
+    if isinstance(f, Novelty):
+        return _novelty(f, r, group, delay_s)
     if isinstance(f, WindowAggregate | AmountRatio | AmountZScore):
         # the lagged window [t - lag - W, t - lag), in plain words
         lag, w = f.lag_s(delay_s) * US, f.window_s * US
-        vals = [o[f.column] for o in group if t - lag - w <= o["_ts"] < t - lag]
+        vals = [o.get(f.column) for o in group if t - lag - w <= o["_ts"] < t - lag]
+        vals = [v for v in vals if v is not None]
     if isinstance(f, WindowAggregate):
-        if f.include_current:
+        if f.include_current and r.get(f.column) is not None:
             vals.append(r[f.column])
         value = _aggregate(f.aggregation, vals)
         if f.relative_to is None:
@@ -143,9 +148,30 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
     raise TypeError(type(f))
 
 
-def _aggregate(name: str, vals: list[float]):
+def _is_new(f: Novelty, s: dict, group: list[dict]):
+    """Row s's value of f.column is absent from the entity's rows in [ts_s - lookback, ts_s)."""
+    v = s.get(f.column)
+    if v is None:
+        return None
+    lb = f.lookback_s * US
+    return not any(o.get(f.column) == v for o in group if s["_ts"] - lb <= o["_ts"] < s["_ts"])
+
+
+def _novelty(f: Novelty, r: dict, group: list[dict], delay_s: int):
+    if f.window_s is None:
+        new = _is_new(f, r, group)
+        return None if new is None else float(new)
+    lag, w, t = f.lag_s(delay_s) * US, f.window_s * US, r["_ts"]
+    return float(
+        sum(1 for o in group if t - lag - w <= o["_ts"] < t - lag and _is_new(f, o, group))
+    )
+
+
+def _aggregate(name: str, vals: list):
     if name == "count":
         return float(len(vals))
+    if name == "count_distinct":
+        return float(len(set(vals)))
     if name == "sum":
         return float(sum(vals))
     if not vals:

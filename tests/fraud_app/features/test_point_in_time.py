@@ -65,6 +65,17 @@ features:
   - {kind: window_agg, entity: card, aggregation: mean, window: 1h, include_current: true, relative_to: 1d}
   - {kind: window_agg, entity: merchant, aggregations: [sum, min], window: 1d, lag: label_delay, relative_to: 30d}
   - {kind: window_agg, entity: card, same: merchant_id, aggregation: min, window: 1h, relative_to: 30d, fill_value: -1}
+  - {kind: window_agg, entity: card, aggregation: count_distinct, columns: [merchant_id, device_id, mcc], windows: [1h, 2d]}
+  - {kind: window_agg, entity: card, aggregation: count_distinct, column: country, window: 1d, include_current: true}
+  - {kind: window_agg, entity: merchant, aggregation: count_distinct, column: card_id, window: 7d, lag: label_delay}
+  - {kind: window_agg, entity: device, aggregation: count_distinct, column: card_id, window: 30d}
+  - {kind: novelty, entity: card, column: merchant_id, lookback: 2d}
+  - {kind: novelty, entity: card, column: merchant_id, lookback: 2d, windows: [1h, 7d]}
+  - {kind: novelty, entity: card, column: device_id, lookback: 7d, window: 1d, lag: 1d, fill_value: -1}
+  - {kind: novelty, entity: merchant, column: card_id, lookback: 30d, windows: [1d], frame: sliding}
+  - {kind: novelty, entity: merchant, column: card_id, lookback: 10d, window: 3d}
+  - {kind: novelty, entity: device, column: merchant_id, lookback: 1d}
+  - {kind: window_agg, entity: card, same: merchant_id, aggregation: count_distinct, column: device_id, window: 30d}
 """
 
 

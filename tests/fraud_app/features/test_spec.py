@@ -117,10 +117,50 @@ def test_relative_window_aggregates_in_the_spec_language():
         WindowAggregate(aggregation="min", window="1h", relative_to="7d", fill_value=-1).fill == -1
     )
     assert WindowAggregate(aggregation="min", window="1h").fill == 0.0  # unchanged without it
-    with pytest.raises(ValidationError, match="relative_to needs an aggregation of `column`"):
+    with pytest.raises(
+        ValidationError, match="relative_to needs a numeric aggregation of `column`"
+    ):
         WindowAggregate(aggregation="count", window="1h", relative_to="30d")
     with pytest.raises(ValidationError, match="must be a duration"):
         WindowAggregate(aggregation="min", window="1h", relative_to="30 days")
+
+
+def test_count_distinct_and_novelty_in_the_spec_language():
+    """Windows over other columns: distinct values per entity, and values new to it."""
+    from fraud_app.features.novelty import Novelty
+
+    specs = parse_spec(
+        "version: 1\nfeatures:\n"
+        "  - {kind: window_agg, aggregation: count_distinct, columns: [merchant_id, country], window: 24h}\n"
+        "  - {kind: window_agg, entity: merchant, aggregation: count_distinct, column: card_id, window: 1h, include_current: true}\n"
+        "  - {kind: novelty, entity: card, column: merchant_id, lookback: 30d}\n"
+        "  - {kind: novelty, entity: card, column: device_id, lookback: 7d, windows: [1h, 24h]}\n"
+        "  - {kind: novelty, entity: merchant, column: card_id, lookback: 30d, window: 1d, lag: label_delay}\n",
+        source="s.yaml",
+    )
+    f = [s.feature for s in specs]
+    assert [x.name for x in f] == [
+        "card_merchant_id_count_distinct_24h", "card_country_count_distinct_24h",
+        "merchant_card_id_count_distinct_1h_incl", "card_new_merchant_30d",
+        "card_new_device_7d_count_1h", "card_new_device_7d_count_24h",
+        "merchant_new_card_30d_count_1d_lagdelay",
+    ]  # fmt: skip
+    assert f[0].inputs == ("card_id", "merchant_id") and f[3].inputs == ("card_id", "merchant_id")
+    assert f[3].history_s(7 * 86_400) == 30 * 86_400
+    assert f[6].history_s(7 * 86_400) == (30 + 1 + 7) * 86_400
+    assert f[3].flag_column == f[3].model_copy(update={"window": "1h"}).flag_column
+    with pytest.raises(ValidationError, match="relative_to needs a numeric aggregation"):
+        WindowAggregate(aggregation="count_distinct", column="mcc", window="1h", relative_to="7d")
+    with pytest.raises(ValidationError, match="a key of the window, is always 1"):
+        WindowAggregate(aggregation="count_distinct", column="card_id", window="1h")
+    with pytest.raises(ValidationError, match="novelty takes no `same`"):
+        Novelty(column="mcc", same="merchant_id")
+    with pytest.raises(ValidationError, match="column must differ from the entity's column"):
+        Novelty(entity="merchant", column="merchant_id")
+    with pytest.raises(ValidationError, match="lag needs a window"):
+        Novelty(column="merchant_id", lag="1d")
+    with pytest.raises(ValidationError, match="must not be one of the non-feature columns"):
+        Novelty(column="label")
 
 
 def test_a_key_added_later_does_not_change_older_models_definitions():
@@ -214,8 +254,8 @@ BAD_SPECS = [
     ),
     (
         "version: 1\nfeatures:\n  - {kind: window_agg, aggregations: [sum, median], window: 1h}\n",
-        r"features\[0\]\.aggregations\[1\] must be one of \['count', 'max', 'mean', 'min', 'std', "
-        r"'sum'\]\. Received: 'median'",
+        r"features\[0\]\.aggregations\[1\] must be one of \['count', 'count_distinct', 'max', 'mean', 'min', "
+        r"'std', 'sum'\]\. Received: 'median'",
     ),
     (
         "version: 1\nfeatures:\n  - {kind: window_agg, aggregation: sum, windw: 1h}\n",

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.features.compile import compute_features
 from fraud_app.features.definitions import VelocityRatio, WindowAggregate
+from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.history import features_for_dates, history_rows, history_seconds
@@ -27,7 +28,11 @@ def test_history_of_the_window_features_and_of_the_encodings():
     assert history_seconds(SHIPPED, encodings=False) == (30 + 7 + 7) * DAY
     velocity = VelocityRatio(entity="card", window="1h", baseline="60d")
     lagged = WindowAggregate(entity="card", aggregation="count", window="1d", lag="20d")
-    for feature, days in ((velocity, 60), (lagged, 21)):
+    relative = WindowAggregate(entity="card", aggregation="min", window="1h", relative_to="30d")
+    flag = Novelty(entity="card", column="merchant_id", lookback="40d")
+    new = Novelty(entity="card", column="merchant_id", lookback="30d", window="7d", lag="2d")
+    cases = ((velocity, 60), (lagged, 21), (relative, 30), (flag, 40), (new, 39))
+    for feature, days in cases:
         fs = FeatureSet(features=(feature,), label_delay_s=7 * DAY)
         assert history_seconds(fs) == (days + 7) * DAY
 

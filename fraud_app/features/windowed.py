@@ -1,0 +1,87 @@
+"""The base of the window kinds: an entity window [t - lag - window, t - lag) and its frame.
+
+Owns the `window` / `lag` vocabulary (durations, "label_delay"), the lagged name suffix and
+the frame choice (sliding / running) that every window kind shares. The kinds themselves
+live in fraud_app.features.definitions and fraud_app.features.novelty; the Spark side in
+fraud_app.features.windows.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import field_validator
+
+from fraud_app.features.durations import parse_duration
+from fraud_app.features.keyed import Keyed
+
+# Entities with few transactions per window: sliding frames are cheapest for them (see
+# windows.py); the others (merchants) use running sums.
+SPARSE_ENTITIES: tuple[str, ...] = ("card", "device")
+
+
+def duration_text(value: object) -> str:
+    parse_duration(value)  # raises ValueError naming the expected form
+    return str(value)
+
+
+LABEL_DELAY = "label_delay"  # a `lag:` value: the feature set's label delay
+
+
+def lag_text(value: object) -> str | None:
+    if value is None or value == LABEL_DELAY or value in (0, "0"):
+        return None if value is None else str(value)
+    parse_duration(value)  # raises ValueError naming the expected form
+    return str(value)
+
+
+def lag_seconds(lag: str | None, label_delay_s: int) -> int:
+    """Seconds a lagged window ends before t: 0, the label delay, or a duration."""
+    if lag is None or lag == "0":
+        return 0
+    return label_delay_s if lag == LABEL_DELAY else parse_duration(lag)
+
+
+class EntityWindow(Keyed):
+    """An entity window [t - lag - window, t - lag). `lag`: None / "0" (the window ends at t),
+    "label_delay" (it ends one label delay ago: every label in it is settled), or a
+    duration ("3d"). A lagged feature's name ends in `_lag<lag>` (`_lagdelay`)."""
+
+    window: str
+    lag: str | None = None
+
+    _window = field_validator("window", mode="before")(duration_text)
+    _lag = field_validator("lag", mode="before")(lag_text)
+
+    def lag_s(self, label_delay_s: int) -> int:
+        return lag_seconds(self.lag, label_delay_s)
+
+    @property
+    def lag_suffix(self) -> str:
+        if self.lag is None or self.lag == "0":
+            return ""
+        return "_lagdelay" if self.lag == LABEL_DELAY else f"_lag{self.lag}"
+
+    @property
+    def window_s(self) -> int:
+        return parse_duration(self.window)
+
+    @property
+    def window_name(self) -> str:
+        return self.window  # as spelled in the spec: "24h" and "1d" name different features
+
+
+class FramedWindow(EntityWindow):
+    """A window feature built from sums and counts.
+
+    `frame` only chooses how Spark computes them, never the value: "sliding"
+    re-aggregates the rows in the window for every row (cheap when an entity has few
+    rows per window, like a card), "running" subtracts two running sums (O(1) per row
+    however dense the entity, like a merchant). "auto" picks by entity.
+    """
+
+    frame: Literal["auto", "sliding", "running"] = "auto"
+
+    @property
+    def sliding(self) -> bool:
+        return self.frame == "sliding" or (self.frame == "auto" and self.entity in SPARSE_ENTITIES)
