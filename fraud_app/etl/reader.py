@@ -197,7 +197,9 @@ def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
 
 
 def _read_parquet(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
-    return spark.read.parquet(path)
+    from fraud_app.etl.parquet_reader import read_parquet  # it imports `quoted` from here
+
+    return read_parquet(spark, path)
 
 
 _READERS = {"csv": _read_csv, "json": _read_json, "parquet": _read_parquet}
