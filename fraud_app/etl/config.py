@@ -76,6 +76,14 @@ class EtlSection(Section):
       other versions go to the quarantine as `conflicting_duplicate`) or quarantine_all
       (every version is quarantined, none is kept). Identical copies are dropped and
       counted as duplicates either way.
+    mode: replace (default): each run publishes exactly what `input` holds; the canonical
+      table and the quarantine are replaced (dates the previous table held and this input
+      does not are named in a WARNING and the report's `dropped_dates`). append: this
+      input's records are added to the published table (a delivery of new days, or late
+      records of old ones): a record identical to a published row is dropped and counted
+      as a duplicate, one that differs from it is quarantined as `conflicting_duplicate`
+      (a published row is never replaced); the quarantine keeps earlier runs' rows. The
+      table is rewritten (one pass over it) and swapped in, as in replace mode.
     """
 
     input: str | None = None
@@ -91,6 +99,7 @@ class EtlSection(Section):
     bounds: EtlBounds = Field(default_factory=EtlBounds)
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
     decimal_separator: Literal[".", ","] = "."
+    mode: Literal["replace", "append"] = "replace"
 
     @field_validator("encoding")
     @classmethod
