@@ -24,12 +24,17 @@ class EtlBounds(Section):
       currency, so it only catches absurd values such as 1e308 (validation's
       max_amount is the tighter business check).
     min_timestamp / max_timestamp: bounds of `timestamp` and `label_time` (naive = UTC).
+    max_future_hours: a `timestamp` more than this many hours after the ETL run's own clock
+      (UTC) is quarantined as `timestamp_in_future` (a device clock or a typo; one such row
+      moved the default split windows years ahead); None turns the check off. `label_time`
+      may lie in the future (a label not known yet).
     """
 
     min_amount: float = 0.0
     max_amount: float = 1e10
     min_timestamp: dt.datetime = dt.datetime(1970, 1, 1)
     max_timestamp: dt.datetime = dt.datetime(2100, 1, 1)
+    max_future_hours: float | None = Field(24.0, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> EtlBounds:

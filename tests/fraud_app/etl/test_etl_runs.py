@@ -4,7 +4,9 @@ per output root, and what killed runs leave behind."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -332,3 +334,25 @@ def test_append_mode_adds_a_delivery_and_never_replaces_a_published_row(spark, t
     assert "'t1' is already in the canonical table with other values" in detail
     assert "differs in: amount; kept (published before): amount=1.5" in detail
     assert json.loads(Path(r.report_path).read_text())["previous_rows"] == 4
+
+
+@pytest.mark.spark
+def test_a_timestamp_in_the_future_is_quarantined(spark, tmp_path) -> None:
+    # a device clock years ahead passed ETL (the bound was 2100) and moved the default
+    # split windows to that year: `train` then failed on an empty validation window
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    stamps = {"soon": now + dt.timedelta(hours=1), "later": now + dt.timedelta(days=400),
+              "past": dt.datetime(2024, 1, 5, 10)}  # fmt: skip
+    src = _write(tmp_path / "in.csv", HEADER + "\n" + "".join(
+        f"{k},c1,m1,{t:%Y-%m-%d %H:%M:%S},1.5,0\n" for k, t in stamps.items()))  # fmt: skip
+    r = run_etl(spark, _cfg(tmp_path, src))
+    assert (r.output_rows, r.quarantine_by_reason) == (2, {"timestamp_in_future": 1})
+    (q,) = spark.read.parquet(r.quarantine_path).collect()
+    assert q.raw_transaction_id == "later"
+    assert re.search(
+        r"is after \S+ \S+ UTC: the ETL run's clock \(\S+ \S+ UTC\) \+ 24 h "
+        r"\(etl.bounds.max_future_hours\)",
+        q.reason_detail,
+    ), q.reason_detail
+    off = run_etl(spark, _cfg(tmp_path, src, bounds={"max_future_hours": None}))
+    assert (off.output_rows, off.quarantine_rows) == (3, 0)
