@@ -28,6 +28,7 @@ from fraud_app.features.spec import definitions
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
+from fraud_app.scoring.dates import dates_without_rows, warn_dates_without_rows
 from fraud_app.scoring.history import features_for_dates
 from fraud_app.scoring.model_source import (
     ScoringModel,
@@ -174,32 +175,15 @@ def run_scoring(
         partitions = tuple(swap.swap(day) for day in swap.written_dates())
         swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
-    summary["dates_without_rows"] = dates_without_rows(start, end, dates)
-    if summary["dates_without_rows"]:
-        _warn_empty_dates(summary["dates_without_rows"], start, end, config)
+    summary["dates_without_rows"] = empty = dates_without_rows(
+        start, end, (d["date"] for d in dates)
+    )
+    warn_dates_without_rows(
+        "score", start, end, empty, f"the canonical table {config.canonical_table()}"
+    )
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)
     return ScoringJobResult(job_id, str(path), partitions, summary)
-
-
-def dates_without_rows(start: dt.date, end: dt.date, dates: list[dict]) -> list[str]:
-    """The dates of start..end (inclusive) that no scored row fell on (ISO strings)."""
-    scored = {str(d["date"]) for d in dates}
-    days = ((start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1))
-    return [day for day in days if day not in scored]
-
-
-def _warn_empty_dates(empty: list[str], start: dt.date, end: dt.date, config) -> None:
-    # a scheduler's range that runs ahead of the deliveries: nothing is scored for those
-    # dates, and the job still succeeds on the others; say which, so it is not mistaken
-    # for a day without alerts
-    shown = ", ".join(empty) if len(empty) <= 6 else f"{', '.join(empty[:3])}, ..., {empty[-1]}"
-    logger.warning(
-        "score %s..%s: %d date(s) have no transactions in the canonical table %s, so nothing "
-        "was scored for them: %s. Deliver their files and run `fraud-app etl`, then score "
-        "those dates again",
-        start, end, len(empty), config.canonical_table(), shown,
-    )  # fmt: skip
 
 
 def _summary(job_id, model: ScoringModel, dates, output: str, seconds: float) -> dict[str, Any]:

@@ -26,7 +26,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     report, path = run_evaluation(
         spark, config, model_uri=args.model, start=start, end=end, name=args.name
     )
-    brief = {k: report[k] for k in ("window", "rows", "frauds", "roc_auc", "average_precision")}
+    keys = ("window", "dates_without_rows", "rows", "frauds", "roc_auc", "average_precision")
+    brief = {k: report[k] for k in keys}
     print(
         jsonout.dumps(
             {**brief, "alert_budgets": report["alert_budgets"], "report": str(path)}, indent=2

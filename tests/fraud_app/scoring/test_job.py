@@ -143,7 +143,7 @@ def test_dates_of_the_range_without_transactions_are_named(spark, trained, caplo
     # it found, so "no rows yet" read like "a quiet day"
     config, day = trained["config"], trained["day"]
     later = [str(day + dt.timedelta(days=i)) for i in (1, 2)]
-    with caplog.at_level("WARNING", logger="fraud_app.scoring.job"):
+    with caplog.at_level("WARNING", logger="fraud_app.scoring.dates"):
         result = run_scoring(
             spark, config, start=day, end=day + dt.timedelta(days=2), model_uri=trained["model"]
         )
@@ -153,6 +153,10 @@ def test_dates_of_the_range_without_transactions_are_named(spark, trained, caplo
     assert "2 date(s) have no transactions in the canonical table" in caplog.text
     assert ", ".join(later) in caplog.text
     assert not _partition(trained["root"], later[0]).exists()
+    # evaluate names them the same way (its `days` counted only the dates with rows)
+    report, _ = run_evaluation(spark, config, model_uri=trained["model"], start=day,
+                               end=day + dt.timedelta(days=2), name="past-the-data")  # fmt: skip
+    assert report["dates_without_rows"] == later and report["days"] == 1
 
 
 def test_a_date_scored_twice_gives_identical_files(spark, trained):

@@ -13,8 +13,8 @@ from dlcore.model import Model
 from fraud_app.errors import ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.batch import ScoringOptions, score_arrow_column
+from fraud_app.scoring.dates import dates_without_rows
 from fraud_app.scoring.evaluation import budget_metrics, card_precision_at_k, pattern_recall
-from fraud_app.scoring.job import dates_without_rows
 from fraud_app.scoring.reference import alert_threshold, bin_counts, decile_edges, reference_block
 
 
@@ -143,6 +143,6 @@ def test_a_registry_uri_with_tracking_off_says_so(tmp_path, uri):
 
 def test_dates_without_rows_lists_the_range_minus_the_scored_dates():
     d = dt.date
-    scored = [{"date": "2024-03-02"}, {"date": "2024-03-04"}]
+    scored = ["2024-03-02", dt.date(2024, 3, 4)]
     assert dates_without_rows(d(2024, 3, 1), d(2024, 3, 4), scored) == ["2024-03-01", "2024-03-03"]
     assert dates_without_rows(d(2024, 3, 2), d(2024, 3, 2), scored) == []
