@@ -24,6 +24,7 @@ from fraud_app.evaluation.config import BacktestSection, TuneSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
 from fraud_app.scoring.config import ScoringSection
+from fraud_app.spark.session import UTC_NAMES
 from fraud_app.tracking.config import RegistrySection, TrackingSection
 from fraud_app.validation.config import ValidationSection
 
@@ -65,6 +66,15 @@ class SparkSection(Section):
                 raise ValueError(
                     f"{key!r} is set by the config key {own[key]} (or --master), not in spark.conf"
                 )
+        zone = value.get("spark.sql.session.timeZone")
+        if zone is not None and zone not in UTC_NAMES:
+            raise ValueError(
+                f"'spark.sql.session.timeZone' must be UTC (received {zone!r}): event_date, "
+                "score / evaluate dates and the split windows are UTC dates, and another zone "
+                "put transactions near midnight in one date's partition but outside its "
+                "window. Leave it out; give local times with their offset in the data "
+                "(2024-03-01T10:00:00+01:00)"
+            )
         return value
 
 

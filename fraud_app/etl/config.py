@@ -24,12 +24,17 @@ class EtlBounds(Section):
       currency, so it only catches absurd values such as 1e308 (validation's
       max_amount is the tighter business check).
     min_timestamp / max_timestamp: bounds of `timestamp` and `label_time` (naive = UTC).
+    max_future_hours: a `timestamp` more than this many hours after the ETL run's own clock
+      (UTC) is quarantined as `timestamp_in_future` (a device clock or a typo; one such row
+      moved the default split windows years ahead); None turns the check off. `label_time`
+      may lie in the future (a label not known yet).
     """
 
     min_amount: float = 0.0
     max_amount: float = 1e10
     min_timestamp: dt.datetime = dt.datetime(1970, 1, 1)
     max_timestamp: dt.datetime = dt.datetime(2100, 1, 1)
+    max_future_hours: float | None = Field(24.0, ge=0)
 
     @model_validator(mode="after")
     def _ordered(self) -> EtlBounds:
@@ -76,6 +81,14 @@ class EtlSection(Section):
       other versions go to the quarantine as `conflicting_duplicate`) or quarantine_all
       (every version is quarantined, none is kept). Identical copies are dropped and
       counted as duplicates either way.
+    mode: replace (default): each run publishes exactly what `input` holds; the canonical
+      table and the quarantine are replaced (dates the previous table held and this input
+      does not are named in a WARNING and the report's `dropped_dates`). append: this
+      input's records are added to the published table (a delivery of new days, or late
+      records of old ones): a record identical to a published row is dropped and counted
+      as a duplicate, one that differs from it is quarantined as `conflicting_duplicate`
+      (a published row is never replaced); the quarantine keeps earlier runs' rows. The
+      table is rewritten (one pass over it) and swapped in, as in replace mode.
     """
 
     input: str | None = None
@@ -91,6 +104,7 @@ class EtlSection(Section):
     bounds: EtlBounds = Field(default_factory=EtlBounds)
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
     decimal_separator: Literal[".", ","] = "."
+    mode: Literal["replace", "append"] = "replace"
 
     @field_validator("encoding")
     @classmethod

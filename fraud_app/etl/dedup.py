@@ -12,6 +12,11 @@ Which version wins (etl.conflicting_duplicates):
     to the quarantine as `conflicting_duplicate`, its detail naming the columns that
     differ and the kept values, so both versions can be read from the quarantine.
   quarantine_all: every version goes to the quarantine; none is kept.
+
+With `etl.mode: append` the rows already published (`previous`) take part: a published
+row always stays (it may already have been trained on or scored); a new copy identical
+to it is dropped and counted, a new version that differs from it is quarantined as
+`conflicting_duplicate`, its detail naming the columns and the published values.
 """
 
 from __future__ import annotations
@@ -37,34 +42,55 @@ def dedup_order() -> list[Column]:
 
 CLASS = "__dup_class"
 KEEP, EXACT, CONFLICT = 0, 1, 2
+PUBLISHED = "__published"  # a row of the canonical table before this run (append mode)
 
 
-def classify(valid: DataFrame, policy: str) -> DataFrame:
+def classify(valid: DataFrame, policy: str, previous: DataFrame | None = None) -> DataFrame:
     """Add CLASS (KEEP / EXACT copy of a row already counted / CONFLICT version to
-    quarantine) and, for CONFLICT rows, `reason` and `reason_detail`."""
+    quarantine) and, for CONFLICT rows, `reason` and `reason_detail`. `previous`: the
+    published canonical rows (append mode), which come out as KEEP rows too."""
+    df = valid.withColumn(PUBLISHED, F.lit(False))
+    if previous is not None:
+        old = previous.select(*CANONICAL_NAMES).withColumn(PUBLISHED, F.lit(True))
+        df = df.unionByName(old, allowMissingColumns=True)
     ordered = Window.partitionBy("transaction_id").orderBy(*dedup_order())
+    # identical rows: the published one first, so a re-delivered copy is the duplicate
+    copies = Window.partitionBy("transaction_id").orderBy(*dedup_order(), F.col(PUBLISHED).desc())
     whole = Window.partitionBy("transaction_id")
+    published = F.first(F.when(F.col(PUBLISHED), F.struct(*CANONICAL_NAMES)), ignorenulls=True)
     # rank == row_number only on the first row of a run of identical rows
-    df = valid.withColumns(
+    df = df.withColumns(
         {
-            "__rn": F.row_number().over(ordered),
+            "__rn": F.row_number().over(copies),
             "__rk": F.rank().over(ordered),
             "__version": F.dense_rank().over(ordered),
-            "__kept": F.first(F.struct(*CANONICAL_NAMES)).over(ordered),
+            "__kept": F.coalesce(
+                published.over(whole), F.first(F.struct(*CANONICAL_NAMES)).over(ordered)
+            ),
         }
-    ).withColumn("__versions", F.max("__version").over(whole))
+    ).withColumns(
+        {
+            "__versions": F.max("__version").over(whole),
+            "__has_published": F.max(F.col(PUBLISHED).cast("int")).over(whole) == 1,
+        }
+    )
     exact = F.col("__rn") != F.col("__rk")
     conflict = F.col("__versions") > 1
     if policy == "keep_earliest":
         conflict = conflict & (F.col("__version") > 1)
-    cls = F.when(exact, EXACT).when(conflict, CONFLICT).otherwise(KEEP)
+    cls = (
+        F.when(exact, EXACT)
+        .when(F.col(PUBLISHED), KEEP)
+        .when(F.col("__has_published") | conflict, CONFLICT)
+        .otherwise(KEEP)
+    )
     df = df.withColumn(CLASS, cls)
     return df.withColumns(
         {
             REASON: F.when(F.col(CLASS) == CONFLICT, F.lit(CONFLICTING_DUPLICATE)),
             DETAIL: F.when(F.col(CLASS) == CONFLICT, _detail(policy)),
         }
-    ).drop("__rn", "__rk", "__version", "__kept", "__versions")
+    ).drop("__rn", "__rk", "__version", "__kept", "__versions", "__has_published", PUBLISHED)
 
 
 def _differs(c: str) -> Column:
@@ -92,16 +118,27 @@ def _detail(policy: str) -> Column:
         F.col("__versions").cast("string"), F.lit(" different versions"),
     )  # fmt: skip
     if policy == "keep_earliest":
-        return F.concat(
+        usual = F.concat(
             head, F.lit("; this one differs from the kept (earliest) version in: "), diff_names,
             F.lit("; kept in the canonical table: "), kept,
             F.lit(" (etl.conflicting_duplicates: keep_earliest)"),
         )  # fmt: skip
-    first_differs = F.when(
-        F.length(diff_names) > 0,
-        F.concat(F.lit("; this one differs from the earliest in: "), diff_names),
-    ).otherwise(F.lit("; this is the earliest"))
+    else:
+        first_differs = F.when(
+            F.length(diff_names) > 0,
+            F.concat(F.lit("; this one differs from the earliest in: "), diff_names),
+        ).otherwise(F.lit("; this is the earliest"))
+        usual = F.concat(
+            head, first_differs,
+            F.lit("; none kept (etl.conflicting_duplicates: quarantine_all)"),
+        )  # fmt: skip
+    return F.when(F.col("__has_published"), _published_detail(diff_names, kept)).otherwise(usual)
+
+
+def _published_detail(diff_names: Column, kept: Column) -> Column:
     return F.concat(
-        head, first_differs,
-        F.lit("; none kept (etl.conflicting_duplicates: quarantine_all)"),
+        F.lit("transaction_id '"), F.col("transaction_id"),
+        F.lit("' is already in the canonical table with other values; this one differs in: "),
+        diff_names, F.lit("; kept (published before): "), kept,
+        F.lit(" (etl.mode: append never replaces a published row)"),
     )  # fmt: skip

@@ -2,6 +2,7 @@
 plus a quarantine of the rows that break a rule, with nothing silently dropped.
 
     input records = output rows + quarantined rows + dropped identical duplicates
+    (etl.mode: append: output rows added to the published table)
 
 is measured (the input as the staged records, one per record the reader produced, and
 both outputs from their written files) and checked on every run; the counts go to the
@@ -63,6 +64,10 @@ class EtlResult:
     duplicate_examples: tuple[str, ...] = ()
     conflict_examples: tuple[str, ...] = ()
     seconds: float = 0.0
+    # etl.mode: append: the rows the table held before this run (output_rows counts them)
+    previous_rows: int = 0
+    # dates the previous canonical table held and this run's input does not (removed)
+    dropped_dates: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -107,11 +112,14 @@ def quarantine_rows(annotated: DataFrame, raw_columns: list[str]) -> DataFrame:
     )
 
 
-def deduplicate(annotated: DataFrame, policy: str = "keep_earliest") -> DataFrame:
+def deduplicate(
+    annotated: DataFrame, policy: str = "keep_earliest", previous: DataFrame | None = None
+) -> DataFrame:
     """The clean rows with dedup.CLASS (KEEP / EXACT / CONFLICT) and, for CONFLICT rows,
-    reason `conflicting_duplicate` (fraud_app.etl.dedup says which version wins)."""
+    reason `conflicting_duplicate` (fraud_app.etl.dedup says which version wins).
+    `previous`: the published canonical rows (etl.mode: append), kept as KEEP rows."""
     clean = annotated.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
-    return dedup.classify(clean, policy)
+    return dedup.classify(clean, policy, previous)
 
 
 def to_partitioned(df: DataFrame) -> DataFrame:
@@ -161,10 +169,11 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
                 "transaction; check the delivery"
             )
         counts = _write_outputs(spark, stage, raw.columns, out, qdir, cfg)
+        dropped = sorted(partition_dates(fs, out.final) - partition_dates(fs, out.tmp))
         result = EtlResult(
             input_path=src, input_format=fmt, output_path=out.final, quarantine_path=qdir.final,
             report_path=f"{out.final}/{REPORT_NAME}", input_rows=input_rows,
-            seconds=round(time.monotonic() - started, 3), **counts,
+            seconds=round(time.monotonic() - started, 3), dropped_dates=tuple(dropped), **counts,
         )  # fmt: skip
         _check_accounting(result)
         fs.write_text(f"{out.tmp}/{REPORT_NAME}", jsonout.dumps(result.to_dict(), indent=2))
@@ -178,6 +187,16 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     out.commit()
     _log(result)
     return result
+
+
+def partition_dates(fs: HadoopFs, table: str) -> set[str]:
+    """The `event_date` partitions of a table, from its folder names (no Spark job)."""
+    prefix = f"{PARTITION_COLUMN}="
+    return {
+        name.removeprefix(prefix)
+        for name, is_dir in fs.list_dir(table)
+        if is_dir and name.startswith(prefix)
+    }
 
 
 def staged_input_rows(stage: DataFrame) -> int:
@@ -195,16 +214,20 @@ def _write_outputs(
     qdir: StagedDir,
     cfg: EtlSection,
 ) -> dict:
-    """Write quarantine and deduplicated output into their temp dirs; return the counts."""
-    classified = deduplicate(stage, cfg.conflicting_duplicates).persist(
+    """Write quarantine and deduplicated output into their temp dirs; return the counts.
+    etl.mode: append adds the published rows and the previous quarantine (`_published`)."""
+    schema = stage.select(*CANONICAL_NAMES).schema
+    previous, old_quarantine = (
+        _published(spark, out.final, qdir.final, schema) if cfg.mode == "append" else (None, None)
+    )
+    classified = deduplicate(stage, cfg.conflicting_duplicates, previous).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     try:
         rejected = stage.filter(F.col(REASON).isNotNull())
         conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT).drop(dedup.CLASS)
-        quarantine_rows(rejected.unionByName(conflicts), raw_columns).write.mode("error").parquet(
-            qdir.tmp
-        )
+        quarantined = quarantine_rows(rejected.unionByName(conflicts), raw_columns)
+        old_by_reason = _write_quarantine(quarantined, old_quarantine, qdir.tmp)
         kept = classified.filter(F.col(dedup.CLASS) == dedup.KEEP).select(*CANONICAL_NAMES)
         to_partitioned(kept).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(out.tmp)
         exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
@@ -215,19 +238,45 @@ def _write_outputs(
         classified.unpersist()
     written = spark.read.parquet(qdir.tmp)
     by_reason = {r[0]: r[1] for r in written.groupBy(REASON).count().collect()}
+    by_reason = {k: n - old_by_reason.get(k, 0) for k, n in by_reason.items()}  # this run's
+    by_reason = {k: n for k, n in by_reason.items() if n}
     # with a schema given, an output without any row (no partition dir) counts 0
-    schema = stage.select(*CANONICAL_NAMES).schema
     n_out = spark.read.schema(schema).parquet(out.tmp).count()
     if n_out == 0:
         logger.warning("ETL: no row reached the canonical table; it is empty")
     return {
         "output_rows": n_out,
-        "quarantine_rows": written.count(),
+        "previous_rows": 0 if previous is None else previous.count(),
+        "quarantine_rows": written.count() - sum(old_by_reason.values()),
         "duplicate_rows": n_exact,
         "quarantine_by_reason": dict(sorted(by_reason.items(), key=lambda kv: str(kv[0]))),
         "duplicate_examples": dup_ids,
         "conflict_examples": conflict_ids,
     }
+
+
+def _write_quarantine(rows: DataFrame, earlier: DataFrame | None, path: str) -> dict[str, int]:
+    """Write this run's quarantine rows, and in append mode the earlier quarantine's
+    (input columns of other deliveries as nulls); return the earlier rows per reason."""
+    if earlier is None:
+        rows.write.mode("error").parquet(path)
+        return {}
+    counts = {r[0]: r[1] for r in earlier.groupBy(REASON).count().collect()}
+    rows.unionByName(earlier, allowMissingColumns=True).write.mode("error").parquet(path)
+    return counts
+
+
+def _published(spark: SparkSession, table: str, quarantine: str, schema):
+    """(published canonical rows, earlier quarantine rows) for etl.mode: append; None
+    for what does not exist yet. With the schema given, a table without rows reads empty."""
+    fs = HadoopFs(spark)
+    rows = spark.read.schema(schema).parquet(table) if fs.exists(table) else None
+    old_q = (
+        spark.read.parquet(quarantine)
+        if fs.exists(quarantine) and fs.list_paths(quarantine)
+        else None
+    )
+    return rows, old_q
 
 
 def _examples(rows: DataFrame, n: int) -> tuple[str, ...]:
@@ -240,24 +289,37 @@ def _examples(rows: DataFrame, n: int) -> tuple[str, ...]:
 def _check_accounting(r: EtlResult) -> None:
     quarantined = sum(r.quarantine_by_reason.values())
     if (
-        r.input_rows != r.output_rows + r.quarantine_rows + r.duplicate_rows
+        r.input_rows != r.output_rows - r.previous_rows + r.quarantine_rows + r.duplicate_rows
         or r.quarantine_rows != quarantined
         or None in r.quarantine_by_reason
-        or min(r.output_rows, r.quarantine_rows, r.duplicate_rows) < 0
+        or min(r.output_rows, r.quarantine_rows, r.duplicate_rows, r.previous_rows) < 0
     ):
+        before = f" - published before {r.previous_rows}" if r.previous_rows else ""
         raise DataIntegrityError(
             f"ETL row accounting does not add up for {r.input_path}: input {r.input_rows} != "
-            f"output {r.output_rows} + quarantine {r.quarantine_rows} (by reason: {quarantined}) "
+            f"output {r.output_rows}{before} + quarantine {r.quarantine_rows} (by reason: {quarantined}) "
             f"+ duplicates {r.duplicate_rows}. Nothing was published; please report this "
             "with the input."
         )
 
 
 def _log(r: EtlResult) -> None:
+    added = f" ({r.output_rows - r.previous_rows} added to {r.previous_rows} published)"
     logger.info(
-        "ETL %s: %d records in -> %d canonical, %d quarantined, %d identical duplicates "
+        "ETL %s: %d records in -> %d canonical%s, %d quarantined, %d identical duplicates "
         "dropped (%.1f s)",
-        r.input_path, r.input_rows, r.output_rows, r.quarantine_rows, r.duplicate_rows, r.seconds,
+        r.input_path, r.input_rows, r.output_rows, added if r.previous_rows else "",
+        r.quarantine_rows, r.duplicate_rows, r.seconds,
     )  # fmt: skip
     for reason, n in r.quarantine_by_reason.items():
         logger.info("  quarantine reason %s: %d rows", reason, n)
+    if r.dropped_dates:
+        days = r.dropped_dates
+        logger.warning(
+            "ETL replaced the canonical table %s: %d date(s) it held are not in this input "
+            "and were removed (%s). Each run publishes exactly what etl.input holds: keep "
+            "every delivery under etl.input (a folder of files; copies are dropped as "
+            "duplicates), or the training and scoring history loses those dates",
+            r.output_path, len(days),
+            ", ".join(days) if len(days) <= 6 else f"{', '.join(days[:3])}, ..., {days[-1]}",
+        )  # fmt: skip

@@ -72,6 +72,7 @@ def read_input(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
             "or set etl.input / paths.raw to where your files are."
         )
     fmt = detect_format(fs, path, cfg.format)
+    cfg = _tsv_delimiter(fs, path, cfg) if fmt == "csv" else cfg
     try:
         df = _READERS[fmt](spark, path, cfg)
     except AnalysisException as exc:
@@ -82,6 +83,19 @@ def read_input(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
         raise EmptyInputError(f"ETL input {path} ({fmt}) has no columns and no rows")
     logger.info("reading %s input %s with columns %s", fmt, path, df.columns)
     return df, fmt
+
+
+def _tsv_delimiter(fs: HadoopFs, path: str, cfg: EtlSection) -> EtlSection:
+    """Files that are all `.tsv` are read with a tab when etl.csv_delimiter is not set (the
+    header was read as one column and the run stopped asking for the setting)."""
+    if "csv_delimiter" in cfg.model_fields_set:
+        return cfg
+    names = fs.list_files(path) if fs.is_dir(path) else [path.rsplit("/", 1)[-1]]
+    bases = [n.lower().removesuffix(".gz").removesuffix(".bz2") for n in names]
+    if bases and all(b.endswith(".tsv") for b in bases):
+        logger.info("ETL input %s: .tsv files, read with a tab delimiter", path)
+        return cfg.model_copy(update={"csv_delimiter": "\t"})
+    return cfg
 
 
 def quoted(name: str) -> str:
@@ -197,7 +211,9 @@ def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
 
 
 def _read_parquet(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
-    return spark.read.parquet(path)
+    from fraud_app.etl.parquet_reader import read_parquet  # it imports `quoted` from here
+
+    return read_parquet(spark, path)
 
 
 _READERS = {"csv": _read_csv, "json": _read_json, "parquet": _read_parquet}

@@ -12,6 +12,7 @@ columns to `__in_<i>` first, so no input column name can collide with these.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -168,9 +169,19 @@ def _bound_rules(cfg: EtlSection) -> dict[str, Rule]:
     span = (
         f"outside [{b.min_timestamp}, {b.max_timestamp}] (etl.bounds.min_timestamp / max_timestamp)"
     )
+    hours = b.max_future_hours
+    clock = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)  # once per run
+    latest = clock + dt.timedelta(hours=hours or 0)
+    future = (
+        f"is after {latest} UTC: the ETL run's clock ({clock} UTC) + "
+        f"{hours:g} h (etl.bounds.max_future_hours)"
+    ) if hours is not None else ""  # fmt: skip
     return {
         "ts": Rule("timestamp_out_of_range", "timestamp outside the configured bounds",
                    lambda: outside("timestamp"), _detail("timestamp", f"is {span}")),
+        "fut": Rule("timestamp_in_future", "timestamp after the run's clock + max_future_hours",
+                    lambda: F.lit(hours is not None) & (_p("timestamp") > _ts_lit(latest)),
+                    _detail("timestamp", future)),
         "lt": Rule("label_time_out_of_range", "label_time outside the configured bounds",
                    lambda: outside("label_time"), _detail("label_time", f"is {span}")),
         "lo": Rule("amount_below_minimum", "amount < etl.bounds.min_amount",
@@ -227,6 +238,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
              unparsed("timestamp")),
         bound["ts"],
+        bound["fut"],
         Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
              lambda: F.concat(_quoted("amount"), F.lit(" "),
                               parsing.amount_hint(_r("amount"), cfg.decimal_separator))),
@@ -266,6 +278,7 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "missing_required_field",
     "unparseable_timestamp",
     "timestamp_out_of_range",
+    "timestamp_in_future",
     "non_numeric_amount",
     "non_finite_amount",
     "amount_below_minimum",

@@ -29,6 +29,7 @@ from fraud_app.features.table import read_feature_metadata, read_feature_table
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
+from fraud_app.scoring.dates import dates_without_rows, warn_dates_without_rows
 from fraud_app.scoring.evaluation import evaluation_report
 from fraud_app.scoring.model_source import (
     check_definitions,
@@ -169,11 +170,14 @@ def run_evaluation(
         raise EmptyInputError(
             f"no rows dated {start}..{end} in the feature table {path}: pick a window inside it"
         )
+    empty = dates_without_rows(start, end, np.unique(data[PARTITION_COLUMN].astype(str)))
+    warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}")
     report = {
         "model_uri": model_uri,
         "model_name": model.name,
         "model_version": model.version,
         "window": {"start": str(start), "end": str(end)},
+        "dates_without_rows": empty,
         **window_figures(data, config),
     }
     out = write_evaluation(report, config, name, replace=replace)

@@ -28,6 +28,7 @@ from fraud_app.features.spec import definitions
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
+from fraud_app.scoring.dates import dates_without_rows, warn_dates_without_rows
 from fraud_app.scoring.history import features_for_dates
 from fraud_app.scoring.model_source import (
     ScoringModel,
@@ -174,6 +175,12 @@ def run_scoring(
         partitions = tuple(swap.swap(day) for day in swap.written_dates())
         swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
+    summary["dates_without_rows"] = empty = dates_without_rows(
+        start, end, (d["date"] for d in dates)
+    )
+    warn_dates_without_rows(
+        "score", start, end, empty, f"the canonical table {config.canonical_table()}"
+    )
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)
     return ScoringJobResult(job_id, str(path), partitions, summary)

@@ -157,7 +157,7 @@ def get_spark(
 
     active = SparkSession.getActiveSession()
     if active is not None:
-        return active
+        return ensure_utc(active)
     submitted = submitted_conf() if settings.launched_by_spark_submit() else None
     if submitted is None:
         settings.java_version()  # clear error when Java is missing
@@ -185,6 +185,29 @@ def get_spark(
         raise EnvironmentSetupError(startup_failure(master, exc)) from exc
     spark.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", spark.version, master)
+    return ensure_utc(spark)
+
+
+SESSION_TIME_ZONE = "spark.sql.session.timeZone"
+UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "+00:00", "Zulu"})
+
+
+def ensure_utc(spark):
+    """The session's time zone set to UTC, with a WARNING when it was another one.
+
+    Every date the app handles is a UTC date: ETL writes `event_date` with Spark's
+    to_date (the session's zone), while score / evaluate windows, splits and history cuts
+    are UTC midnights. Under another zone (a cluster's spark-defaults.conf, a spark-submit
+    --conf, a notebook's own session) a transaction between local and UTC midnight was
+    in one date's partition and outside that date's time window: `score` skipped it."""
+    zone = spark.conf.get(SESSION_TIME_ZONE, None)
+    if zone not in UTC_NAMES:
+        logger.warning(
+            "Spark session time zone %s -> UTC (%s): fraud-app reads naive timestamps, "
+            "writes event_date and cuts every date window in UTC",
+            zone, SESSION_TIME_ZONE,
+        )  # fmt: skip
+        spark.conf.set(SESSION_TIME_ZONE, "UTC")
     return spark
 
 

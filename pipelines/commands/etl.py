@@ -13,13 +13,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", help="etl.input (default: paths.raw)")
     parser.add_argument("--format", choices=("csv", "parquet", "json"), help="etl.format")
     parser.add_argument("--output", help="etl.output (default: paths.canonical)")
+    parser.add_argument(
+        "--mode",
+        choices=("replace", "append"),
+        help="etl.mode: replace the table with this input, or append it (default: replace)",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.etl.pipeline import run_etl
     from fraud_app.spark.session import spark_session
 
-    etl = with_flags(config.etl, "etl", input=args.input, format=args.format, output=args.output)
+    etl = with_flags(
+        config.etl, "etl", input=args.input, format=args.format, output=args.output, mode=args.mode
+    )
     spark = spark_session(config)
     result = run_etl(spark, config.model_copy(update={"etl": etl}))
     print(jsonout.dumps(result.to_dict(), indent=2))

@@ -41,7 +41,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         name=args.name,
         replace=args.replace,
     )
-    brief = {k: report[k] for k in ("window", "rows", "frauds", "roc_auc", "average_precision")}
+    keys = ("window", "dates_without_rows", "rows", "frauds", "roc_auc", "average_precision")
+    brief = {k: report[k] for k in keys}
     print(
         jsonout.dumps(
             {**brief, "alert_budgets": report["alert_budgets"], "report": str(path)}, indent=2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from fraud_app import jsonout
@@ -51,6 +52,14 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     return 0
 
 
+def _figure(x) -> str:
+    """A metric for a person: 4 decimals, or why there is none (a window without frauds
+    has no AP or ROC AUC: NaN in memory, null in the JSON; it printed `nan`)."""
+    if isinstance(x, int | float) and math.isfinite(x):
+        return f"{x:.4f}"
+    return "undefined (no fraud in the window)"
+
+
 def _print_lifecycle(train: dict, config: AppConfig) -> None:
     """Registry decision, baselines, and how to open the MLflow UI (what `make demo` ends with)."""
     from fraud_app.tracking.client import ui_hint
@@ -58,14 +67,16 @@ def _print_lifecycle(train: dict, config: AppConfig) -> None:
     reg = train.get("registry") or {}
     if reg.get("version"):
         champ = reg.get("champion_ap")
-        vs = f" vs champion v{reg['champion_version']} {champ:.4f}" if champ is not None else ""
+        vs = (
+            f" vs champion v{reg['champion_version']} {_figure(champ)}" if champ is not None else ""
+        )
         print(
             f"fraud-app: registered {reg['name']} v{reg['version']} -> {reg['decision']} "
-            f"(validation AP {reg['new_ap']:.4f}{vs}; margin {reg['margin']:g})"
+            f"(validation AP {_figure(reg['new_ap'])}{vs}; margin {reg['margin']:g})"
         )
     for name, b in (train.get("baselines") or {}).items():
-        print(f"fraud-app: baseline {name}: test AP {b['test']['average_precision']:.4f}, "
-              f"ROC AUC {b['test']['roc_auc']:.4f}")  # fmt: skip
+        print(f"fraud-app: baseline {name}: test AP {_figure(b['test']['average_precision'])}, "
+              f"ROC AUC {_figure(b['test']['roc_auc'])}")  # fmt: skip
     hint = ui_hint(config)
     if hint:
         print(f"fraud-app: MLflow runs and models: {hint}")

@@ -54,6 +54,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "job_id": result.job_id, "summary": result.summary_path,
         "model": f"{result.summary['model_name']} v{result.summary['model_version']}",
         "dates": [{"date": d["date"], "rows": d["rows"], "alerts": d["alerts"]} for d in dates],
+        "dates_without_rows": result.summary["dates_without_rows"],
         "partitions": list(result.partitions),
         "dashboards": str(index_path(config)) if dashboards else None,
     }, indent=2))  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -41,6 +42,30 @@ def test_generate_etl_validate_from_one_config(tmp_path, capsys) -> None:
     assert main(["-c", str(config), "validate"]) == 0
     validated = json.loads(capsys.readouterr().out)
     assert validated["success"] and Path(validated["html"]).is_file()
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+def test_the_same_delivery_appended_again_adds_nothing(tmp_path, capsys) -> None:
+    # etl --mode append on a delivery already published: every record is a duplicate of a
+    # published row or quarantined again (the earlier quarantine stays beside it)
+    demo = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
+    demo["paths"]["root"] = str(tmp_path / "work")
+    demo["generate"].update(n_transactions=1_000, n_cards=100, dirty_fraction=0.02, partitions=1)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(demo))
+    assert main(["-c", str(config), "generate"]) == 0
+    capsys.readouterr()
+    assert main(["-c", str(config), "etl"]) == 0
+    etl = json.loads(capsys.readouterr().out)
+    assert etl["quarantine_rows"] > 0 and etl["duplicate_rows"] > 0
+    assert main(["-c", str(config), "etl", "--mode", "append"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["previous_rows"], again["output_rows"]) == (etl["output_rows"],) * 2
+    assert again["quarantine_by_reason"] == etl["quarantine_by_reason"]
+    assert again["input_rows"] == again["quarantine_rows"] + again["duplicate_rows"]
+    quarantine = tmp_path / "work" / "quarantine"
+    assert len(pd.read_parquet(quarantine)) == 2 * etl["quarantine_rows"]
 
 
 def test_flag_errors_name_the_key(tmp_path, capsys) -> None:

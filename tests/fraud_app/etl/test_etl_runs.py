@@ -4,7 +4,9 @@ per output root, and what killed runs leave behind."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -271,3 +273,86 @@ def test_reason_codes_are_documented_in_the_readme() -> None:
     section = readme[readme.index("## What happens to bad input") :]
     missing = [code for code in REASON_CODES if f"`{code}`" not in section]
     assert not missing, f"README 'What happens to bad input' lacks {missing}"
+
+
+# ---- a second delivery: the table is replaced, and the dates it loses are named ---------
+
+
+@pytest.mark.spark
+def test_a_run_on_new_days_only_names_the_dates_it_removes(spark, tmp_path, caplog) -> None:
+    # A daily delivery pointed at etl.input alone replaced the canonical table: the earlier
+    # days vanished from training and scoring history without a word.
+    day = "t{i},c1,m1,2024-01-0{d} 10:00:00,{i}.5,0"
+    first = _write(tmp_path / "d1" / "a.csv", HEADER + "\n" + "\n".join(
+        day.format(i=i, d=1 + i % 2) for i in range(4)) + "\n")  # fmt: skip
+    second = _write(tmp_path / "d2" / "b.csv", HEADER + "\n" + day.format(i=9, d=3) + "\n")
+    assert run_etl(spark, _cfg(tmp_path, first)).dropped_dates == ()
+
+    with caplog.at_level("WARNING", logger="fraud_app.etl.pipeline"):
+        r = run_etl(spark, _cfg(tmp_path, second))
+
+    assert r.dropped_dates == ("2024-01-01", "2024-01-02")
+    assert "2 date(s) it held are not in this input and were removed (2024-01-01, 2024-01-02)" in (
+        caplog.text
+    )
+    report = json.loads(Path(r.report_path).read_text())
+    assert report["dropped_dates"] == ["2024-01-01", "2024-01-02"]
+    # every delivery under etl.input: nothing dropped, the re-delivered record counted once
+    both = tmp_path / "all"
+    for f in (first, second, second):
+        _write(both / f"{f.parent.name}-{len(list(both.glob('*')))}.csv", f.read_bytes())
+    r = run_etl(spark, _cfg(tmp_path, both))
+    assert (r.output_rows, r.duplicate_rows, r.dropped_dates) == (5, 1, ())
+
+
+@pytest.mark.spark
+def test_append_mode_adds_a_delivery_and_never_replaces_a_published_row(spark, tmp_path) -> None:
+    day = "t{i},c1,m1,2024-01-0{d} 10:00:00,{a},0"
+    first = [day.format(i=i, d=1 + i % 2, a=f"{i}.5") for i in range(4)]
+    second = [
+        day.format(i=9, d=3, a="9.5"),  # a new day
+        first[0],  # re-delivered as it was: a duplicate
+        day.format(i=1, d=2, a="7.25"),  # re-delivered with another amount: a conflict
+        day.format(i=8, d=3, a="x"),  # bad
+    ]
+    bad = day.format(i=7, d=1, a="y")
+    d1 = _write(tmp_path / "d1" / "a.csv", "\n".join([HEADER, *first, bad]) + "\n")
+    d2 = _write(tmp_path / "d2" / "b.csv", "\n".join([HEADER, *second]) + "\n")
+    r1 = run_etl(spark, _cfg(tmp_path, d1, mode="append"))  # no table yet: as replace
+    assert (r1.output_rows, r1.quarantine_rows, r1.previous_rows) == (4, 1, 0)
+
+    r = run_etl(spark, _cfg(tmp_path, d2, mode="append"))
+
+    assert (r.input_rows, r.previous_rows, r.output_rows) == (4, 4, 5)
+    assert (r.duplicate_rows, r.quarantine_rows, r.dropped_dates) == (1, 2, ())
+    assert r.quarantine_by_reason == {"conflicting_duplicate": 1, "non_numeric_amount": 1}
+    table = {row.transaction_id: row.amount for row in spark.read.parquet(r.output_path).collect()}
+    assert table == {"t0": 0.5, "t1": 1.5, "t2": 2.5, "t3": 3.5, "t9": 9.5}  # t1 as published
+    quarantine = spark.read.parquet(r.quarantine_path).toPandas().set_index("raw_transaction_id")
+    assert sorted(quarantine.index) == ["t1", "t7", "t8"]  # the first run's bad row stays
+    detail = quarantine.loc["t1", "reason_detail"]
+    assert "'t1' is already in the canonical table with other values" in detail
+    assert "differs in: amount; kept (published before): amount=1.5" in detail
+    assert json.loads(Path(r.report_path).read_text())["previous_rows"] == 4
+
+
+@pytest.mark.spark
+def test_a_timestamp_in_the_future_is_quarantined(spark, tmp_path) -> None:
+    # a device clock years ahead passed ETL (the bound was 2100) and moved the default
+    # split windows to that year: `train` then failed on an empty validation window
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    stamps = {"soon": now + dt.timedelta(hours=1), "later": now + dt.timedelta(days=400),
+              "past": dt.datetime(2024, 1, 5, 10)}  # fmt: skip
+    src = _write(tmp_path / "in.csv", HEADER + "\n" + "".join(
+        f"{k},c1,m1,{t:%Y-%m-%d %H:%M:%S},1.5,0\n" for k, t in stamps.items()))  # fmt: skip
+    r = run_etl(spark, _cfg(tmp_path, src))
+    assert (r.output_rows, r.quarantine_by_reason) == (2, {"timestamp_in_future": 1})
+    (q,) = spark.read.parquet(r.quarantine_path).collect()
+    assert q.raw_transaction_id == "later"
+    assert re.search(
+        r"is after \S+ \S+ UTC: the ETL run's clock \(\S+ \S+ UTC\) \+ 24 h "
+        r"\(etl.bounds.max_future_hours\)",
+        q.reason_detail,
+    ), q.reason_detail
+    off = run_etl(spark, _cfg(tmp_path, src, bounds={"max_future_hours": None}))
+    assert (off.output_rows, off.quarantine_rows) == (3, 0)

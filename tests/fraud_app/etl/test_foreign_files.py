@@ -172,3 +172,14 @@ def test_a_bom_crlf_file_with_other_column_names_and_zone_offsets_is_read(spark,
         "c": ("2024-01-01 10:00:00", 7.0, 0),
     }
     assert result.quarantine_rows == 0
+
+
+def test_tsv_files_are_read_with_a_tab_unless_a_delimiter_is_set(spark, tmp_path):
+    # a .tsv was taken for CSV with ',' and the run stopped asking for etl.csv_delimiter
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.tsv").write_text((HEADER + "\n" + ROWS).replace(",", "\t"))
+    result = run_etl(spark, _config(tmp_path, src))
+    assert (result.output_rows, result.quarantine_rows) == (2, 0)
+    with pytest.raises(SchemaError, match=r"set etl.csv_delimiter: \"\\t\""):
+        run_etl(spark, _config(tmp_path, src, csv_delimiter=","))  # set: honoured

@@ -138,6 +138,27 @@ def test_scores_equal_training_test_scores_with_alerts_and_reasons(spark, traine
     assert run.data.metrics["rows"] == len(got) and run.data.metrics["alerts"] == entry["alerts"]
 
 
+def test_dates_of_the_range_without_transactions_are_named(spark, trained, caplog):
+    # a scheduler's range ahead of the deliveries: the job succeeded listing only the dates
+    # it found, so "no rows yet" read like "a quiet day"
+    config, day = trained["config"], trained["day"]
+    later = [str(day + dt.timedelta(days=i)) for i in (1, 2)]
+    with caplog.at_level("WARNING", logger="fraud_app.scoring.dates"):
+        result = run_scoring(
+            spark, config, start=day, end=day + dt.timedelta(days=2), model_uri=trained["model"]
+        )
+    assert [d["date"] for d in result.summary["dates"]] == [str(day)]
+    assert result.summary["dates_without_rows"] == later
+    assert json.loads(Path(result.summary_path).read_text())["dates_without_rows"] == later
+    assert "2 date(s) have no transactions in the canonical table" in caplog.text
+    assert ", ".join(later) in caplog.text
+    assert not _partition(trained["root"], later[0]).exists()
+    # evaluate names them the same way (its `days` counted only the dates with rows)
+    report, _ = run_evaluation(spark, config, model_uri=trained["model"], start=day,
+                               end=day + dt.timedelta(days=2), name="past-the-data")  # fmt: skip
+    assert report["dates_without_rows"] == later and report["days"] == 1
+
+
 def test_a_date_scored_twice_gives_identical_files(spark, trained):
     config, day = trained["config"], trained["day"]
     run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -11,6 +13,7 @@ from dlcore.model import Model
 from fraud_app.errors import ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.batch import ScoringOptions, score_arrow_column
+from fraud_app.scoring.dates import dates_without_rows
 from fraud_app.scoring.evaluation import budget_metrics, card_precision_at_k, pattern_recall
 from fraud_app.scoring.reference import alert_threshold, bin_counts, decile_edges, reference_block
 
@@ -136,3 +139,10 @@ def test_a_registry_uri_with_tracking_off_says_so(tmp_path, uri):
     with pytest.raises(ModelLoadError, match=rf"^model '{uri}' is a registry URI, but tracking.enabled is false .*: pass --model with an ensemble directory"):  # fmt: skip
         load_scoring_model(uri, config)
     assert not (tmp_path / "mlflow.db").exists()  # no store created
+
+
+def test_dates_without_rows_lists_the_range_minus_the_scored_dates():
+    d = dt.date
+    scored = ["2024-03-02", dt.date(2024, 3, 4)]
+    assert dates_without_rows(d(2024, 3, 1), d(2024, 3, 4), scored) == ["2024-03-01", "2024-03-03"]
+    assert dates_without_rows(d(2024, 3, 2), d(2024, 3, 2), scored) == []

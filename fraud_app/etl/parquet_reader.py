@@ -1,0 +1,168 @@
+"""Read a user's Parquet files the way CSV files are read: each file by its own schema.
+
+Spark reads a folder of Parquet files with the schema of ONE file (no `mergeSchema`), so
+a delivery whose files differ lost or broke data: a column that only some files have was
+dropped silently, a column stored as text in one file and as a number in another failed
+in the middle of the ETL job (`PARQUET_COLUMN_DATA_TYPE_MISMATCH`, a traceback), and the
+nanosecond timestamps pandas writes by default (`df.to_parquet`, `TIMESTAMP(NANOS)`) were
+refused by Spark (`PARQUET_TYPE_ILLEGAL`) before anything was read.
+
+Here every file's footer is read on the driver (no Spark job), and:
+  - a file whose column names differ from the first file's is a SchemaError naming it
+    (the same rule and words as CSV headers);
+  - files whose column types differ are read group by group, and a column whose Spark
+    type differs between groups is read as text in all of them (the ETL parses text as
+    it parses CSV, and keeps the value as written in the quarantine);
+  - nanosecond timestamps are read as their int64 count (Spark's
+    `spark.sql.legacy.parquet.nanosAsLong`, for the read only) and turned into Spark
+    timestamps (microseconds: the last three digits are cut, as Spark keeps no finer).
+
+Does not own format detection, CSV or JSON (fraud_app.etl.reader).
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import reduce
+
+from py4j.protocol import Py4JJavaError
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from fraud_app.errors import SchemaError
+from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.reader import quoted
+
+logger = logging.getLogger(__name__)
+
+NANOS_AS_LONG = "spark.sql.legacy.parquet.nanosAsLong"
+FOOTER_THREADS = 4  # footers read at once (each is a small read of the file's tail)
+_NANOS = "TIMESTAMP(NANOS"
+
+
+@dataclass(frozen=True)
+class FileSchema:
+    """One file's top-level columns, as written in its footer."""
+
+    names: tuple[str, ...]
+    fields: tuple[str, ...]  # the Parquet field declarations, e.g. "optional int64 ts (...)"
+
+    @property
+    def nanos(self) -> tuple[str, ...]:
+        """Columns holding nanosecond timestamps (Spark refuses them by default)."""
+        return tuple(n for n, f in zip(self.names, self.fields, strict=True) if _NANOS in f)
+
+
+def footer_schema(spark: SparkSession, file: str) -> FileSchema:
+    """The footer schema of one Parquet file; SchemaError when it is not a Parquet file."""
+    jvm = spark._jvm
+    conf = spark._jsc.hadoopConfiguration()
+    path = jvm.org.apache.hadoop.fs.Path(file)
+    try:
+        reader = jvm.org.apache.parquet.hadoop.ParquetFileReader.open(
+            jvm.org.apache.parquet.hadoop.util.HadoopInputFile.fromPath(path, conf)
+        )
+        try:
+            schema = reader.getFooter().getFileMetaData().getSchema()
+        finally:
+            reader.close()
+    except Py4JJavaError as exc:
+        problem = str(exc.java_exception.getMessage() or exc.java_exception)
+        raise SchemaError(
+            f"ETL input file {file} is not a readable Parquet file ({problem.splitlines()[0]}). "
+            "Expected Parquet files only under etl.input; move that file, or set etl.format"
+        ) from exc
+    fields = list(schema.getFields())
+    return FileSchema(tuple(f.getName() for f in fields), tuple(f.toString() for f in fields))
+
+
+def _check_names(schemas: dict[FileSchema, list[str]], path: str) -> FileSchema:
+    """The first file's schema; SchemaError naming the first file whose columns differ."""
+    first = min(schemas, key=lambda s: schemas[s][0])
+    for schema, files in schemas.items():
+        missing = sorted(set(first.names) - set(schema.names))
+        extra = sorted(set(schema.names) - set(first.names))
+        if missing or extra:
+            problem = (
+                f"lacks column(s) {missing} and has unexpected {extra}" if missing and extra
+                else f"lacks column(s) {missing}" if missing else f"has unexpected column(s) {extra}"
+            )  # fmt: skip
+            raise SchemaError(
+                f"ETL input file {files[0]}: it {problem} compared with "
+                f"{schemas[first][0]} (columns {list(first.names)}). Every Parquet file under "
+                f"{path} must have the same column names, in any order; fix or move that file."
+            )
+    return first
+
+
+@contextmanager
+def _nanos_as_long(spark: SparkSession, needed: bool):
+    """Spark's switch that reads TIMESTAMP(NANOS) as int64, set only while `needed`."""
+    if not needed:
+        yield
+        return
+    before = spark.conf.get(NANOS_AS_LONG, None)
+    spark.conf.set(NANOS_AS_LONG, "true")
+    try:
+        yield
+    finally:
+        if before is None:
+            spark.conf.unset(NANOS_AS_LONG)
+        else:
+            spark.conf.set(NANOS_AS_LONG, before)
+
+
+def _from_nanos(name: str) -> F.Column:
+    """Epoch nanoseconds (int64) -> timestamp, floored to the microsecond in integers (a
+    double holds such a count only to ~256 ns)."""
+    q = quoted(name)
+    return F.timestamp_micros(F.expr(f"({q} - pmod({q}, 1000)) div 1000")).alias(name)
+
+
+def _read(spark: SparkSession, files: list[str], base: str | None, nanos: tuple[str, ...]):
+    reader = spark.read.option("basePath", base) if base else spark.read
+    with _nanos_as_long(spark, bool(nanos)):
+        df = reader.parquet(*files)
+        # the plan is analysed now, with the switch set; the scan keeps its schema
+        return df.withColumns({n: _from_nanos(n) for n in nanos}) if nanos else df
+
+
+def read_parquet(spark: SparkSession, path: str) -> DataFrame:
+    """Every Parquet file under `path` by its own schema (see the module docstring)."""
+    fs = HadoopFs(spark)
+    files = fs.list_paths(path)
+    with ThreadPoolExecutor(max_workers=max(1, min(FOOTER_THREADS, len(files)))) as pool:
+        found = list(pool.map(lambda f: footer_schema(spark, f), files))
+    groups: dict[FileSchema, list[str]] = {}
+    for file, schema in zip(files, found, strict=True):
+        groups.setdefault(schema, []).append(file)
+    if not groups:
+        return spark.read.parquet(path)  # no data file: Spark's own (empty) answer
+    first = _check_names(groups, path)
+    nanos = tuple(sorted({n for s in groups for n in s.nanos}))
+    if len(groups) == 1:
+        return _read(spark, [path], None, nanos)
+    base = path if fs.is_dir(path) else None
+    frames = [_read(spark, members, base, s.nanos) for s, members in groups.items()]
+    types = [dict(f.dtypes) for f in frames]
+    mixed = sorted(
+        {c for c in types[0] if len({t.get(c) for t in types}) > 1},
+        key=list(frames[0].columns).index,
+    )
+    if mixed:
+        logger.warning(
+            "ETL input %s: column(s) %s have different types in different Parquet files; "
+            "they are read as text and parsed like CSV values",
+            path, mixed,
+        )  # fmt: skip
+    order = [quoted(c) for c in frames[0].columns]
+    frames = [
+        f.withColumns({c: F.col(quoted(c)).cast(T.StringType()) for c in mixed}).select(*order)
+        for f in frames
+    ]
+    logger.info("ETL input %s: %d Parquet schemas (first: %s)", path, len(groups), first.names)
+    return reduce(DataFrame.unionByName, frames)
