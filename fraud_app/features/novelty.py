@@ -35,18 +35,11 @@ from pyspark.sql import functions as F
 
 from fraud_app.features.base import FeatureDef, model_input
 from fraud_app.features.durations import parse_duration
-from fraud_app.features.keyed import Keyed
 from fraud_app.features.labels import MICROS
-from fraud_app.features.windowed import (
-    LABEL_DELAY,
-    SPARSE_ENTITIES,
-    duration_text,
-    lag_seconds,
-    lag_text,
-)
+from fraud_app.features.windowed import SPARSE_ENTITIES, Lagged, duration_text
 
 
-class Novelty(Keyed):
+class Novelty(Lagged):
     """1 when `column`'s value is new to the entity over `lookback` (strictly before t);
     with `window`, the count of the entity's transactions in [t - lag - window, t - lag)
     whose value was new to it at their own time. See the module docstring."""
@@ -55,12 +48,10 @@ class Novelty(Keyed):
     column: str
     lookback: str = "30d"
     window: str | None = None
-    lag: str | None = None
     frame: Literal["auto", "sliding", "running"] = "auto"
 
     _column = field_validator("column")(model_input)
     _lookback = field_validator("lookback", mode="before")(duration_text)
-    _lag = field_validator("lag", mode="before")(lag_text)
 
     @field_validator("window", mode="before")
     @classmethod
@@ -87,15 +78,6 @@ class Novelty(Keyed):
     @property
     def window_s(self) -> int | None:
         return None if self.window is None else parse_duration(self.window)
-
-    def lag_s(self, label_delay_s: int) -> int:
-        return lag_seconds(self.lag, label_delay_s)
-
-    @property
-    def lag_suffix(self) -> str:
-        if self.lag is None or self.lag == "0":
-            return ""
-        return "_lagdelay" if self.lag == LABEL_DELAY else f"_lag{self.lag}"
 
     @property
     def sliding(self) -> bool:

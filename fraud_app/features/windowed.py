@@ -42,15 +42,13 @@ def lag_seconds(lag: str | None, label_delay_s: int) -> int:
     return label_delay_s if lag == LABEL_DELAY else parse_duration(lag)
 
 
-class EntityWindow(Keyed):
-    """An entity window [t - lag - window, t - lag). `lag`: None / "0" (the window ends at t),
+class Lagged(Keyed):
+    """A keyed feature whose window may end before t: `lag` None / "0" (it ends at t),
     "label_delay" (it ends one label delay ago: every label in it is settled), or a
     duration ("3d"). A lagged feature's name ends in `_lag<lag>` (`_lagdelay`)."""
 
-    window: str
     lag: str | None = None
 
-    _window = field_validator("window", mode="before")(duration_text)
     _lag = field_validator("lag", mode="before")(lag_text)
 
     def lag_s(self, label_delay_s: int) -> int:
@@ -61,6 +59,14 @@ class EntityWindow(Keyed):
         if self.lag is None or self.lag == "0":
             return ""
         return "_lagdelay" if self.lag == LABEL_DELAY else f"_lag{self.lag}"
+
+
+class EntityWindow(Lagged):
+    """An entity window [t - lag - window, t - lag) (`lag`: see Lagged)."""
+
+    window: str
+
+    _window = field_validator("window", mode="before")(duration_text)
 
     @property
     def window_s(self) -> int:
