@@ -31,3 +31,17 @@ def warn_dates_without_rows(step: str, start, end, empty: list[str], table: str)
         step, start, end, len(empty), table, "scored" if step == "score" else "evaluated",
         shown, "" if step == "score" else " and `fraud-app features`", step,
     )  # fmt: skip
+
+
+def warn_earlier_scores(start, end, kept: list[str]) -> None:
+    """A re-run replaces a date's scores partition with its new scores; a date that has no
+    transactions any more (a delivery replaced without it) writes nothing, so the earlier
+    job's partition stays, scores of rows the canonical table no longer holds: named here,
+    not deleted (an ETL that lost a day by mistake must not take its scores with it)."""
+    if kept:
+        logger.warning(
+            "score %s..%s: %d date(s) without transactions keep an earlier job's scores "
+            "partition: %s. Those rows are no longer in the canonical table; delete the "
+            "partition(s) if their transactions were withdrawn, or deliver them again",
+            start, end, len(kept), ", ".join(kept),
+        )  # fmt: skip

@@ -28,7 +28,11 @@ from fraud_app.features.spec import definitions
 from fraud_app.naming import check_name
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
-from fraud_app.scoring.dates import dates_without_rows, warn_dates_without_rows
+from fraud_app.scoring.dates import (
+    dates_without_rows,
+    warn_dates_without_rows,
+    warn_earlier_scores,
+)
 from fraud_app.scoring.history import features_for_dates
 from fraud_app.scoring.model_source import (
     ScoringModel,
@@ -36,7 +40,7 @@ from fraud_app.scoring.model_source import (
     check_feature_names,
     load_scoring_model,
 )
-from fraud_app.scoring.partitions import PartitionSwap, output_lock
+from fraud_app.scoring.partitions import PartitionSwap, output_lock, partition_name
 from fraud_app.scoring.summary import date_summaries
 from fraud_app.scoring.tasks import task_errors
 
@@ -181,6 +185,10 @@ def run_scoring(
     warn_dates_without_rows(
         "score", start, end, empty, f"the canonical table {config.canonical_table()}"
     )
+    fs = HadoopFs(spark)
+    kept = [f"{output.rstrip('/')}/{partition_name(d)}" for d in empty]
+    summary["earlier_partitions_kept"] = kept = [p for p in kept if fs.exists(p)]
+    warn_earlier_scores(start, end, kept)
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)
     return ScoringJobResult(job_id, str(path), partitions, summary)

@@ -143,10 +143,23 @@ def test_dates_of_the_range_without_transactions_are_named(spark, trained, caplo
     # it found, so "no rows yet" read like "a quiet day"
     config, day = trained["config"], trained["day"]
     later = [str(day + dt.timedelta(days=i)) for i in (1, 2)]
-    with caplog.at_level("WARNING", logger="fraud_app.scoring.dates"):
-        result = run_scoring(
-            spark, config, start=day, end=day + dt.timedelta(days=2), model_uri=trained["model"]
-        )
+    # an earlier job's partition of a date that has no transactions any more: kept, named
+    earlier = _partition(trained["root"], later[1])
+    earlier.mkdir(parents=True)
+    try:
+        with caplog.at_level("WARNING", logger="fraud_app.scoring.dates"):
+            result = run_scoring(
+                spark, config, start=day, end=day + dt.timedelta(days=2),
+                model_uri=trained["model"],
+            )  # fmt: skip
+        assert earlier.is_dir()
+    finally:
+        shutil.rmtree(earlier)
+    assert [Path(p).name for p in result.summary["earlier_partitions_kept"]] == [earlier.name]
+    assert (
+        f"keep an earlier job's scores partition: {result.summary['earlier_partitions_kept'][0]}"
+        in caplog.text
+    )
     assert [d["date"] for d in result.summary["dates"]] == [str(day)]
     assert result.summary["dates_without_rows"] == later
     assert json.loads(Path(result.summary_path).read_text())["dates_without_rows"] == later
