@@ -35,7 +35,7 @@ from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.reader import quoted
+from fraud_app.etl.reader import columns_problem, quoted
 
 logger = logging.getLogger(__name__)
 
@@ -87,10 +87,7 @@ def _check_names(schemas: dict[FileSchema, list[str]], path: str) -> FileSchema:
         missing = sorted(set(first.names) - set(schema.names))
         extra = sorted(set(schema.names) - set(first.names))
         if missing or extra:
-            problem = (
-                f"lacks column(s) {missing} and has unexpected {extra}" if missing and extra
-                else f"lacks column(s) {missing}" if missing else f"has unexpected column(s) {extra}"
-            )  # fmt: skip
+            problem = columns_problem(missing, extra)
             raise SchemaError(
                 f"ETL input file {files[0]}: it {problem} compared with "
                 f"{schemas[first][0]} (columns {list(first.names)}). Every Parquet file under "

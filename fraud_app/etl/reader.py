@@ -98,6 +98,13 @@ def _tsv_delimiter(fs: HadoopFs, path: str, cfg: EtlSection) -> EtlSection:
     return cfg
 
 
+def columns_problem(missing: list[str], extra: list[str]) -> str:
+    """How one input file's column names differ from the first file's, for the error."""
+    if missing and extra:
+        return f"lacks column(s) {missing} and has unexpected {extra}"
+    return f"lacks column(s) {missing}" if missing else f"has unexpected column(s) {extra}"
+
+
 def quoted(name: str) -> str:
     """`name` as a Spark column reference: backticks, a backtick inside doubled."""
     return "`" + name.replace("`", "``") + "`"
@@ -170,10 +177,7 @@ def _check_headers(
         dups = _repeated(header)
         missing, extra = sorted(set(first) - set(header)), sorted(set(header) - set(first))
         if dups or missing or extra:
-            problem = f"repeats column(s) {dups}" if dups else (
-                f"lacks {missing} and has unexpected {extra}" if missing and extra
-                else f"lacks {missing}" if missing else f"has unexpected {extra}"
-            )  # fmt: skip
+            problem = f"repeats column(s) {dups}" if dups else columns_problem(missing, extra)
             raise SchemaError(
                 f"ETL input file {files[0]}: its header {problem} compared with "
                 f"{groups[first][0]} (columns {list(first)}). Every CSV file under {path} "

@@ -45,8 +45,8 @@ def _write(path: Path, text: str | bytes) -> Path:
 @pytest.mark.parametrize(
     "header, problem",
     [
-        ("transaction_id,card_id,merchant_id,timestamp,amount", r"lacks \['label'\]"),
-        (HEADER + ",extra", r"has unexpected \['extra'\]"),
+        ("transaction_id,card_id,merchant_id,timestamp,amount", r"lacks column\(s\) \['label'\]"),
+        (HEADER + ",extra", r"has unexpected column\(s\) \['extra'\]"),
         (
             "transaction_id,card_id,merchant_id,timestamp,amount,amount",
             r"repeats column\(s\) \['amount'\]",
