@@ -16,14 +16,20 @@ from pipelines.cli import main
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _demo_config(tmp_path: Path, **generate) -> Path:
+    """configs/demo.yaml with its root under tmp_path, a small dirty data set, written out."""
+    demo = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
+    demo["paths"]["root"] = str(tmp_path / "work")
+    demo["generate"].update(dirty_fraction=0.02, **generate)
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump(demo))
+    return config
+
+
 @pytest.mark.spark
 @pytest.mark.integration
 def test_generate_etl_validate_from_one_config(tmp_path, capsys) -> None:
-    demo = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
-    demo["paths"]["root"] = str(tmp_path / "work")
-    demo["generate"].update(n_transactions=3_000, n_cards=300, dirty_fraction=0.02, partitions=2)
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(demo))
+    config = _demo_config(tmp_path, n_transactions=3_000, n_cards=300, partitions=2)
 
     assert main(["-c", str(config), "generate"]) == 0
     generated = json.loads(capsys.readouterr().out)
@@ -49,11 +55,7 @@ def test_generate_etl_validate_from_one_config(tmp_path, capsys) -> None:
 def test_the_same_delivery_appended_again_adds_nothing(tmp_path, capsys) -> None:
     # etl --mode append on a delivery already published: every record is a duplicate of a
     # published row or quarantined again (the earlier quarantine stays beside it)
-    demo = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
-    demo["paths"]["root"] = str(tmp_path / "work")
-    demo["generate"].update(n_transactions=1_000, n_cards=100, dirty_fraction=0.02, partitions=1)
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump(demo))
+    config = _demo_config(tmp_path, n_transactions=1_000, n_cards=100, partitions=1)
     assert main(["-c", str(config), "generate"]) == 0
     capsys.readouterr()
     assert main(["-c", str(config), "etl"]) == 0

@@ -25,6 +25,18 @@ bench = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(bench)
 
 
+def _assert_matches(got: pd.DataFrame, ref: dict, names, *, tol: float) -> None:
+    """The peer's table (indexed by transaction_id) equals the reference on every row and
+    feature within `tol` (relative and absolute)."""
+    bad = [
+        (tid, name, ref[tid][name], got.at[tid, name])
+        for tid in ref
+        for name in names
+        if not math.isclose(ref[tid][name], got.at[tid, name], rel_tol=tol, abs_tol=tol)
+    ]
+    assert not bad, f"{len(bad)} differences from the reference, e.g. {bad[:5]}"
+
+
 def test_the_pandas_peer_computes_every_shipped_feature_like_the_reference(tmp_path):
     # + the opt-in examples (docs/examples/one_hot.yaml, bursts.yaml: relative_to,
     # new_merchants.yaml: count_distinct and novelty)
@@ -41,13 +53,7 @@ def test_the_pandas_peer_computes_every_shipped_feature_like_the_reference(tmp_p
     assert list(got.columns) == ["transaction_id", *fs.names]
     got = got.set_index("transaction_id")
     ref = reference_features(dicts, fs)
-    bad = [
-        (tid, name, ref[tid][name], got.at[tid, name])
-        for tid in ref
-        for name in fs.names
-        if not math.isclose(ref[tid][name], got.at[tid, name], rel_tol=1e-6, abs_tol=1e-6)
-    ]
-    assert not bad, f"{len(bad)} differences from the reference, e.g. {bad[:5]}"
+    _assert_matches(got, ref, fs.names, tol=1e-6)
 
 
 def test_a_feature_the_peer_cannot_compute_is_named_with_the_reason(tmp_path):
@@ -88,11 +94,5 @@ def test_the_pandas_peer_computes_count_distinct_and_novelty_like_the_reference(
     pd.DataFrame(dicts).to_parquet(tmp_path / "canonical.parquet")
     got = bench.pandas_features(str(tmp_path / "canonical.parquet"), fs).set_index("transaction_id")
     ref = reference_features(dicts, fs)
-    bad = [
-        (tid, name, ref[tid][name], got.at[tid, name])
-        for tid in ref
-        for name in fs.names
-        if not math.isclose(ref[tid][name], got.at[tid, name], rel_tol=1e-9, abs_tol=1e-9)
-    ]
-    assert not bad, f"{len(bad)} differences from the reference, e.g. {bad[:5]}"
+    _assert_matches(got, ref, fs.names, tol=1e-9)
     assert len({tuple(got[n]) for n in fs.names}) == len(fs.names)  # no two columns alike
