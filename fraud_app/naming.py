@@ -6,9 +6,17 @@ so it must be one plain path component: `../x` or `a/b` would write outside path
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from fraud_app.errors import ConfigError
+
+
+def utc_stamp() -> str:
+    """The default name of a run, evaluation or job: the UTC time to the second
+    (YYYYMMDDTHHMMSS), so names sort by start time."""
+    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
+
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 

@@ -26,7 +26,7 @@ from fraud_app.errors import ConcurrentRunError, ConfigError, EmptyInputError, R
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
-from fraud_app.naming import check_name
+from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
 from fraud_app.scoring.dates import dates_without_rows, warn_dates_without_rows
@@ -110,7 +110,7 @@ def write_evaluation(
         elif not _create(path, text):
             raise _exists(name, path)
         return path
-    stamp = _timestamp()
+    stamp = utc_stamp()
     for k in range(1, MAX_SUFFIX + 1):
         path = evaluation_path(config, stamp if k == 1 else f"{stamp}-{k}")
         if _create(path, text):
@@ -118,11 +118,6 @@ def write_evaluation(
     raise ConcurrentRunError(
         f"no free evaluation name {stamp}-2 .. -{MAX_SUFFIX} in {reports}; pass --name NAME"
     )
-
-
-def _timestamp() -> str:
-    """The default evaluation name: the UTC time to the second."""
-    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
 
 
 def _create(path: Path, text: str) -> bool:

@@ -25,7 +25,7 @@ from fraud_app.etl.fs import HadoopFs, check_apart, read_table
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
-from fraud_app.naming import check_name
+from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.dates import (
@@ -58,7 +58,7 @@ class ScoringJobResult:
 
 
 def new_job_id() -> str:
-    return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    return f"{utc_stamp()}-{uuid.uuid4().hex[:6]}"
 
 
 def check_range(start: dt.date, end: dt.date) -> None:

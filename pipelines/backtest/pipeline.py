@@ -33,7 +33,7 @@ from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
 from fraud_app.features.labels import MICROS, label_known_at_micros
 from fraud_app.features.splits import SplitResult, TimeWindow
-from fraud_app.naming import check_name
+from fraud_app.naming import check_name, utc_stamp
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features, refit_ensemble
 
@@ -45,7 +45,7 @@ def run_backtest(
     spark, config: AppConfig, cfg: BacktestSection, *, run: str | None = None
 ) -> dict[str, Any]:
     """Run every fold; write `<paths.reports>/backtest-<run>.json`; return the report."""
-    run = check_name(run, "run name") if run else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    run = check_name(run, "run name") if run else utc_stamp()
     features_path = config.feature_table()
     df, names = read_features(spark, config)
     vector = config.features.vector_column or "features"

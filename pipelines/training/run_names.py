@@ -18,7 +18,6 @@ again under the run's lock by `run_training`:
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import shutil
 from collections.abc import Iterator
@@ -28,15 +27,10 @@ from pathlib import Path
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConcurrentRunError, RunExistsError
 from fraud_app.etl.lock import RootLock
-from fraud_app.naming import check_name
+from fraud_app.naming import check_name, utc_stamp
 
 logger = logging.getLogger(__name__)
 MAX_SUFFIX = 50
-
-
-def timestamp() -> str:
-    """The default run name: the UTC time to the second."""
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
 
 
 def report_path(config: AppConfig, run: str) -> Path:
@@ -87,7 +81,7 @@ def claim_run(config: AppConfig, run: str | None, *, replace: bool = False) -> I
                 _clear(config, run)
             yield run
         return
-    stamp = timestamp()
+    stamp = utc_stamp()
     for k in range(1, MAX_SUFFIX + 1):
         name = stamp if k == 1 else f"{stamp}-{k}"
         if finished(config, name) or _checkpoints(config, name).exists():

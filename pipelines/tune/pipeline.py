@@ -14,7 +14,6 @@ hook is `tracker_for(config)`: it imports `fraud_app.tracking.tune.tune_tracker`
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import itertools
 import logging
 import random
@@ -29,7 +28,7 @@ from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
-from fraud_app.naming import check_name
+from fraud_app.naming import check_name, utc_stamp
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features
 
@@ -128,7 +127,7 @@ def check_plan(config: AppConfig, points: list[dict[str, Any]]) -> list[AppConfi
 def run_tune(
     spark, config: AppConfig, cfg: TuneSection, *, run: str | None = None
 ) -> dict[str, Any]:
-    run = check_name(run, "run name") if run else dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
+    run = check_name(run, "run name") if run else utc_stamp()
     cfg = effective_space(config, cfg)
     points = plan_trials(cfg)
     trial_configs = check_plan(config, points)

@@ -95,7 +95,7 @@ def test_two_processes_never_share_a_run_name(tmp_path, monkeypatch):
     ):
         pass
     # the default name: the second process in the same second takes <stamp>-2, then -3
-    monkeypatch.setattr(run_names, "timestamp", lambda: "20240101T000000")
+    monkeypatch.setattr(run_names, "utc_stamp", lambda: "20240101T000000")
     _held_by_another_process(tmp_path, "20240101T000000")
     _finish(tmp_path, "20240101T000000-2")
     with run_names.claim_run(config, None) as name:

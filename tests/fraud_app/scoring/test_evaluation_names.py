@@ -55,7 +55,7 @@ def test_a_free_name_passes_the_check(config):
 
 
 def test_unnamed_evaluations_in_the_same_second_get_their_own_files(config, monkeypatch):
-    monkeypatch.setattr(evaluate, "_timestamp", lambda: "20260102T030405")
+    monkeypatch.setattr(evaluate, "utc_stamp", lambda: "20260102T030405")
     paths = [write_evaluation({"rows": k}, config) for k in range(3)]
     assert [p.name for p in paths] == [
         "evaluation-20260102T030405.json",
