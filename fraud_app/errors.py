@@ -39,6 +39,11 @@ class TrainingError(FraudAppError, RuntimeError):
     """Distributed training failed beyond its retry budget; the message names the cause."""
 
 
+class TrainingDivergedError(TrainingError):
+    """The loss or the weights became NaN or infinite; the message names the group and
+    iteration. Never retried: the same group from the same state diverges again."""
+
+
 class ModelLoadError(FraudAppError, ValueError):
     """A saved model or registry entry cannot be loaded."""
 

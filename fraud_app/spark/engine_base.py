@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from dlcore.losses import loss_to_config
 from dlcore.model import Model
 from dlcore.optimizers.base import Optimizer, optimizer_to_config
 from dlcore.params import shard_bounds
+from fraud_app.errors import TrainingDivergedError
 from fraud_app.spark.checkpoint import TrainingState
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.early_stopping import EarlyStopper
@@ -134,6 +138,30 @@ class Engine:
 
     def run(self, blocks, rows: int) -> TrainingResult:
         raise NotImplementedError
+
+
+def check_finite(
+    entry: dict[str, Any], arrays: dict[str, np.ndarray], first_bad: int | None = None
+) -> None:
+    """A group whose loss or weights are NaN or infinite stops training before it is
+    committed: no evaluation, checkpoint or model of it (a silently NaN model was
+    returned, and registered when checkpoints were off). `first_bad`: the first iteration
+    whose loss was not finite, when the workers know it."""
+    loss = entry["loss"]
+    bad = {k: int(v.size - np.count_nonzero(np.isfinite(v))) for k, v in arrays.items()}
+    bad = {k: n for k, n in bad.items() if n}
+    if math.isfinite(loss) and not bad:
+        return
+    what = [] if math.isfinite(loss) else [f"the loss is {loss}"]
+    what += [f"{n} of {arrays[k].size} values of {k!r} are NaN or infinite" for k, n in bad.items()]
+    at = f", first at iteration {first_bad}" if first_bad is not None else ""
+    raise TrainingDivergedError(
+        f"training diverged in group {entry['group']} (iterations {entry['start_iteration']}-"
+        f"{entry['end_iteration']}{at}): {'; '.join(what)}. Nothing of this group is kept "
+        f"(the last committed state, iteration {entry['start_iteration']}, is finite). Lower "
+        "the learning rate (training.optimizer.learning_rate), clip the gradients "
+        "(training.optimizer.clip_norm) or check the scale of the features and weights"
+    )
 
 
 def log_progress(entry: dict[str, Any], total: int) -> None:

@@ -32,7 +32,7 @@ from dlcore.optimizers.base import OptimizerState
 from fraud_app.errors import TrainingError
 from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
-from fraud_app.spark.engine_base import Engine, TrainingResult, log_progress
+from fraud_app.spark.engine_base import Engine, TrainingResult, check_finite, log_progress
 from fraud_app.spark.planner import GroupPlanner
 from fraud_app.spark.stage_job import StageJob, retry_cannot_fix
 from fraud_app.spark.worker import StageTask
@@ -331,6 +331,9 @@ class GroupedEngine(Engine):
             )
         rank0 = reports[0].arrays
         layer_state = {k[len("layer/") :]: v for k, v in rank0.items() if k.startswith("layer/")}
+        bad_at = [m.get("nonfinite_loss_at") for m in meta]
+        first_bad = min((i for i in bad_at if i is not None), default=None)
+        check_finite(entry, {"params": rank0["params"], **layer_state}, first_bad)
         self.maybe_evaluate(entry, rank0["params"], layer_state)
         log_progress(entry, self.total)
         self.state = TrainingState(

@@ -22,7 +22,7 @@ from dlcore.optimizers.base import ShardContext
 from dlcore.training.mixup import mixup_batch, mixup_rng
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import partition_data
-from fraud_app.spark.engine_base import Engine, TrainingResult, log_progress
+from fraud_app.spark.engine_base import Engine, TrainingResult, check_finite, log_progress
 from fraud_app.spark.worker import random_layers
 
 logger = logging.getLogger(__name__)
@@ -100,6 +100,8 @@ class PerIterationEngine(Engine):
             bc.destroy()
             params.grad[...] = grad
             self.optimizer.step(params.data, params.grad, opt_state, shard)
+            step = {"group": len(state.history), "start_iteration": start, "end_iteration": it + 1}
+            check_finite({**step, "loss": value}, {"params": params.data}, it)
             loss_group += value
             boundary = (it + 1) % 50 == 0 or it + 1 == total
             self._evaluate(it + 1, len(state.history) + 1 if boundary else None, state)

@@ -13,6 +13,7 @@ is only a small summary.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 import time
@@ -206,8 +207,9 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
 def _run_group(
     task: StageTask, rank: int, g: int, first: int, model, loss, step, cursor
 ) -> dict[str, float]:
-    """G iterations; returns the group's loss sum and timings (loop, compute, sync)."""
-    loss_sum, compute_s, optimizer_s = 0.0, 0.0, 0.0
+    """G iterations; returns the group's loss sum, timings (loop, compute, sync) and the
+    first iteration whose loss was NaN or infinite (None: none was; the driver stops)."""
+    loss_sum, compute_s, optimizer_s, nonfinite_at = 0.0, 0.0, 0.0, None
     sync_before = step.total_sync_s
     # Masks are a function of (seed, rank, iteration) alone, so the result does not depend
     # on how iterations fall into groups and stages (auto sizes follow measured timings).
@@ -228,8 +230,11 @@ def _run_group(
         compute_s += time.perf_counter() - t0
         optimizer_s += step.step(model.params).optimizer_s
         loss_sum += value
+        if nonfinite_at is None and not math.isfinite(value):
+            nonfinite_at = first + i
     return {
         "loss_sum": float(loss_sum),
+        "nonfinite_loss_at": nonfinite_at,
         "loop_s": time.perf_counter() - t_loop,
         "compute_s": compute_s + optimizer_s,
         "sync_s": step.total_sync_s - sync_before,
