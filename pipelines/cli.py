@@ -12,13 +12,15 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 import tempfile
+import threading
 
 from dlcore.errors import DlcoreError
 from fraud_app import settings
 from fraud_app.config import AppConfig, load_config
-from fraud_app.errors import EnvironmentSetupError, FraudAppError
+from fraud_app.errors import ConfigError, EnvironmentSetupError, FraudAppError
 from fraud_app.uris import local_path
 
 # name -> (module path, one-line help)
@@ -91,7 +93,7 @@ def configure_logging(level: str, source: str = "--log-level") -> None:
     `source` names where the level came from (the flag or FRAUD_APP_LOG_LEVEL)."""
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
-        raise SystemExit(f"fraud-app: error: {source} {level!r}; use DEBUG, INFO or WARNING")
+        raise ConfigError(f"{source} is {level!r}; expected DEBUG, INFO, WARNING or ERROR")
     logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(numeric)
     for name in QUIET_LOGGERS:
@@ -152,12 +154,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM (a scheduler's stop, `kill`, a pod's shutdown) raised in the main thread.
+    A BaseException, as KeyboardInterrupt is: no `except Exception` swallows it, and every
+    cleanup path (`finally`, `with`, `except BaseException`) runs: locks are released,
+    staged outputs discarded, the MLflow run marked FAILED. Python's default for SIGTERM
+    ended the process at once, leaving the lock file and staging directories behind."""
+
+
+_TERMINATED = threading.Event()  # set by the first SIGTERM, even if cleanup then fails
+
+
+def _on_sigterm(signum: int, frame) -> None:
+    _TERMINATED.set()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    raise Terminated(signum)
+
+
+def _install_sigterm_handler() -> None:
+    if threading.current_thread() is threading.main_thread():  # main() called from a thread
+        signal.signal(signal.SIGTERM, _on_sigterm)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.log_level:
-        configure_logging(args.log_level)
-    else:
-        configure_logging(settings.log_level(), "environment variable FRAUD_APP_LOG_LEVEL")
+    _install_sigterm_handler()
+    try:
+        return _main(args)
+    except BaseException:
+        if _TERMINATED.is_set():  # a cleanup step that failed after the signal: still a stop
+            logging.getLogger(__name__).debug("after SIGTERM", exc_info=True)
+            return _terminated()
+        raise
+
+
+def _terminated() -> int:
+    print(
+        "error: terminated (SIGTERM); stopped before finishing: nothing was published "
+        "(outputs are staged and swapped in), locks are released. Run the command again",
+        file=sys.stderr,
+    )
+    return 128 + signal.SIGTERM  # 143, what a shell reports for a process ended by SIGTERM
+
+
+def _main(args: argparse.Namespace) -> int:
+    try:
+        if args.log_level:
+            configure_logging(args.log_level)
+        else:
+            configure_logging(settings.log_level(), "environment variable FRAUD_APP_LOG_LEVEL")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     overrides = {"spark.master": args.master} if args.master else {}
     if args.env_archive:
         overrides["spark.env_archive"] = args.env_archive
@@ -181,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        return _terminated()
     except BrokenPipeError:  # `fraud-app models --json | head`: the reader left, no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too

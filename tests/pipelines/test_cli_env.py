@@ -33,8 +33,17 @@ def test_a_bad_fraud_app_spark_master_names_the_variable(tmp_path):
     )
 
 
-def test_a_bad_fraud_app_log_level_names_the_variable(monkeypatch):
+def test_a_bad_fraud_app_log_level_names_the_variable(monkeypatch, capsys):
+    """One `error:` line and exit 2, as every other config mistake (it was SystemExit's
+    exit 1 with a `fraud-app: error:` line of its own)."""
     monkeypatch.setenv("FRAUD_APP_LOG_LEVEL", "chatty")
-    with pytest.raises(SystemExit, match=r"environment variable FRAUD_APP_LOG_LEVEL 'CHATTY'; "
-                       r"use DEBUG, INFO or WARNING"):  # fmt: skip
-        main(["models"])
+    assert main(["models"]) == 2
+    assert capsys.readouterr().err == (
+        "error: environment variable FRAUD_APP_LOG_LEVEL is 'CHATTY'; expected DEBUG, INFO, "
+        "WARNING or ERROR\n"
+    )
+    monkeypatch.delenv("FRAUD_APP_LOG_LEVEL")
+    assert main(["--log-level", "loud", "models"]) == 2
+    assert capsys.readouterr().err == (
+        "error: --log-level is 'loud'; expected DEBUG, INFO, WARNING or ERROR\n"
+    )
