@@ -3,6 +3,8 @@
 FRAUD_APP_SPARK_MASTER   default Spark master when neither config nor CLI sets one
 FRAUD_APP_LOG_LEVEL      CLI log level (default INFO)
 MLFLOW_TRACKING_URI      honoured by the tracking module when the config sets none
+MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT  set to true by the CLI unless given (see
+                         keep_mlflow_off_stdout)
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ def log_level() -> str:
 
 def mlflow_tracking_uri() -> str | None:
     return os.environ.get("MLFLOW_TRACKING_URI") or None
+
+
+def keep_mlflow_off_stdout() -> None:
+    """With a tracking server (http://), MLflow writes "View run ... at: <url>" lines to
+    stdout at the end of every run, into the JSON `score`, `evaluate`, `models --json` and
+    `promote` print for a scheduler to parse. The CLI turns that off (an explicit value of
+    the variable wins); the run is named in the log lines on stderr instead."""
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
 
 
 def java_version() -> str:

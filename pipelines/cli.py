@@ -144,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--log-level",
         default=None,
-        help="DEBUG, INFO, WARNING (default: env FRAUD_APP_LOG_LEVEL or INFO)",
+        help="DEBUG, INFO, WARNING or ERROR (default: env FRAUD_APP_LOG_LEVEL or INFO)",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
@@ -184,14 +184,15 @@ def main(argv: list[str] | None = None) -> int:
     except BaseException:
         if _TERMINATED.is_set():  # a cleanup step that failed after the signal: still a stop
             logging.getLogger(__name__).debug("after SIGTERM", exc_info=True)
-            return _terminated()
+            return _terminated(args.command)
         raise
 
 
-def _terminated() -> int:
+def _terminated(command: str) -> int:
     print(
-        "error: terminated (SIGTERM); stopped before finishing: nothing was published "
-        "(outputs are staged and swapped in), locks are released. Run the command again",
+        f"error: fraud-app {command} was terminated (SIGTERM) before it finished: nothing is "
+        "left half-written (outputs are staged, then swapped in) and its locks are released; "
+        "run it again (an interrupted `train --run NAME` resumes from its last checkpoint)",
         file=sys.stderr,
     )
     return 128 + signal.SIGTERM  # 143, what a shell reports for a process ended by SIGTERM
@@ -206,6 +207,7 @@ def _main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    settings.keep_mlflow_off_stdout()  # stdout carries the command's result only
     overrides = {"spark.master": args.master} if args.master else {}
     if args.env_archive:
         overrides["spark.env_archive"] = args.env_archive
@@ -230,7 +232,7 @@ def _main(args: argparse.Namespace) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Terminated:
-        return _terminated()
+        return _terminated(args.command)
     except BrokenPipeError:  # `fraud-app models --json | head`: the reader left, no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too

@@ -48,8 +48,9 @@ def test_sigterm_releases_the_lock_and_publishes_nothing(tmp_path):
     assert "Traceback" not in err, err[-3000:]
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert errors == [
-        "error: terminated (SIGTERM); stopped before finishing: nothing was published "
-        "(outputs are staged and swapped in), locks are released. Run the command again"
+        "error: fraud-app etl was terminated (SIGTERM) before it finished: nothing is left "
+        "half-written (outputs are staged, then swapped in) and its locks are released; run it "
+        "again (an interrupted `train --run NAME` resumes from its last checkpoint)"
     ], err[-3000:]
     assert out == ""
     assert not lock.exists()
