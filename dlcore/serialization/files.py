@@ -64,13 +64,57 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -
     fsync_dir(path.parent)
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write `obj` as JSON (no NaN/Infinity) to `path` atomically."""
+SEAL = "sha256"  # the top-level key of a sealed JSON file: the digest of the rest of it
+
+
+def _digest(obj: dict[str, Any]) -> str:
+    canonical = json.dumps(obj, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def seal(obj: dict[str, Any]) -> dict[str, Any]:
+    """`obj` as a reader will see it (JSON types), with its digest under SEAL (replaced if
+    there). ValueError / TypeError for what JSON cannot hold."""
+    plain = json.loads(json.dumps({k: v for k, v in obj.items() if k != SEAL}, allow_nan=False))
+    return {**plain, SEAL: _digest(plain)}
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, *, sealed: bool = False) -> None:
+    """Write `obj` as JSON (no NaN/Infinity) to `path` atomically. `sealed`: add the sha256
+    of the object's canonical JSON under SEAL, which `check_seal` verifies on reading."""
     try:
+        obj = seal(obj) if sealed else obj
         text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise SerializationError(f"{path}: cannot encode as JSON: {exc}") from exc
     _write_atomic(path, lambda f: f.write(text.encode()))  # UTF-8
+
+
+def check_seal(meta: dict[str, Any], path: Path, keys: frozenset[str]) -> None:
+    """`meta`, read from `path`, must match the seal it was written with: a flipped bit in a
+    size, a step count, an activation's slope or a data position parses as valid JSON and
+    was loaded silently (the arrays' own sha256 records do not cover the JSON around them).
+    Files written before seals existed carry none and are read as before; every top-level
+    key must then be one of `keys` (a flip inside the key SEAL itself leaves an unknown
+    key behind, never a file without one)."""
+    unknown = sorted(set(meta) - keys - {SEAL})
+    if unknown:
+        raise SerializationError(
+            f"{path}: unexpected key(s) {unknown}; expected {sorted(keys)}. The file is "
+            "corrupted or was not written by dlcore"
+        )
+    if SEAL not in meta:
+        return
+    try:
+        digest = _digest({k: v for k, v in meta.items() if k != SEAL})
+    except ValueError:  # NaN / Infinity, which no writer of a sealed file produces
+        digest = None
+    if meta[SEAL] != digest:
+        raise SerializationError(
+            f"{path}: its content does not match its sha256 seal: the file was corrupted (a "
+            "flipped bit, a partial copy) or edited after it was written. Restore it from a "
+            "good copy, or write it again"
+        )
 
 
 def write_npz_atomic(path: str | os.PathLike, arrays: Mapping[str, np.ndarray]) -> None:

@@ -32,6 +32,7 @@ from dlcore.serialization.files import (
     array_records,
     check_finite,
     check_format,
+    check_seal,
     fsync_dir,
     match_records,
     parse_records,
@@ -43,6 +44,7 @@ from dlcore.serialization.files import (
 
 MODEL_FORMAT, MODEL_VERSION = "dlcore.saved_model", 1
 MODEL_JSON, PARAMS_NPZ, STATE_NPZ = "model.json", "params.npz", "state.npz"
+MODEL_KEYS = frozenset({"format", "version", "model", "params", "state"})
 # Limits checked BEFORE a saved architecture is built, so a hostile or mistyped model.json
 # cannot make the loader allocate terabytes: any integer in the config (units, features,
 # vocabulary sizes) and the total parameter count.
@@ -91,7 +93,7 @@ def save_model(model: Model, path: str | os.PathLike) -> None:
     try:
         write_npz_atomic(tmp / PARAMS_NPZ, params)
         write_npz_atomic(tmp / STATE_NPZ, state)
-        write_json_atomic(tmp / MODEL_JSON, meta)
+        write_json_atomic(tmp / MODEL_JSON, meta, sealed=True)
         _swap_into_place(tmp, target)
     except BaseException:
         # `tmp` exists (mkdtemp made it), so ignore_errors (kept so that a failing cleanup
@@ -164,6 +166,7 @@ def load_model(path: str | os.PathLike, ops: Ops | None = None) -> Model:
     json_path = directory / MODEL_JSON
     meta = read_json(json_path)
     check_format(meta, json_path, MODEL_FORMAT, MODEL_VERSION)
+    check_seal(meta, json_path, MODEL_KEYS)
     records = parse_records(meta, "params", json_path)
     state_records = parse_records(meta, "state", json_path)
     model = _rebuild(meta, json_path, ops)

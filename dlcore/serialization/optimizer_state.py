@@ -24,6 +24,7 @@ from dlcore.serialization.files import (
     array_records,
     check_finite,
     check_format,
+    check_seal,
     match_records,
     parse_records,
     read_json,
@@ -35,6 +36,7 @@ from dlcore.serialization.files import (
 logger = logging.getLogger(__name__)
 
 OPTIMIZER_FORMAT, OPTIMIZER_VERSION = "dlcore.optimizer_state", 1
+OPTIMIZER_KEYS = frozenset({"format", "version", "optimizer", "step", "shard", "slots"})
 
 
 def optimizer_state_paths(
@@ -106,7 +108,7 @@ def save_optimizer_state(
         "slots": array_records(state.slots),
     }
     write_npz_atomic(npz_path, state.slots)
-    write_json_atomic(json_path, meta)  # written last: it holds the checksums
+    write_json_atomic(json_path, meta, sealed=True)  # written last: it holds the checksums
 
 
 def _check_saved_shard(meta: dict[str, Any], path: Path, want: dict[str, Any]) -> int | None:
@@ -143,6 +145,7 @@ def load_optimizer_state(
     )
     meta = read_json(json_path)
     check_format(meta, json_path, OPTIMIZER_FORMAT, OPTIMIZER_VERSION)
+    check_seal(meta, json_path, OPTIMIZER_KEYS)
     start, stop = want["start"], _check_saved_shard(meta, json_path, want)
     saved_cfg, current = meta.get("optimizer"), optimizer_to_config(optimizer)
     if not isinstance(saved_cfg, dict) or saved_cfg.get("type") != current["type"]:

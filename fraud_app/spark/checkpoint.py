@@ -15,8 +15,10 @@ leaves the previous one intact (a save that fails part-way removes its own
 directory). If LATEST.json itself is malformed or names a directory that is not
 there, loading falls back to the newest group directory that loads completely,
 with a warning. Weights and optimizer slots that are not finite are refused on
-save and on load (dlcore.serialization). Nothing is unpickled on load: .npz
-with allow_pickle=False and JSON only.
+save and on load (dlcore.serialization). Every JSON file is sealed (its own sha256,
+dlcore.serialization.check_seal) and every array carries a sha256 record, so a flipped
+bit anywhere in a checkpoint is an error, never a silent resume from another state.
+Nothing is unpickled on load: .npz with allow_pickle=False and JSON only.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from dlcore.model import Model
 from dlcore.optimizers.base import Optimizer, OptimizerState, optimizer_from_config
 from dlcore.params import shard_bounds
 from dlcore.serialization import (
+    check_seal,
     load_model,
     load_optimizer_state,
     read_json,
@@ -51,6 +54,8 @@ logger = logging.getLogger(__name__)
 FORMAT = "fraud_app.checkpoint/1"
 FOREIGN = "belongs to a different training setup"  # never skipped by the fall-back
 GROUP_DIR = re.compile(r"group-\d{6,}")
+META_KEYS = frozenset({"format", "fingerprint", "iteration", "group", "world_size", "positions",
+                       "history"})  # fmt: skip
 
 
 @dataclass
@@ -111,7 +116,9 @@ class CheckpointStore:
             "positions": [list(p) for p in state.positions],
             "history": state.history,
         }
-        write_json_atomic(target / "meta.json", meta)  # last: a directory without it is partial
+        # last: a directory without it is partial; sealed: a flipped digit in the iteration or
+        # a position resumed a run at another point than it stopped, silently
+        write_json_atomic(target / "meta.json", meta, sealed=True)
 
     def latest(self) -> Path | None:
         """The checkpoint LATEST.json names; None if there is no pointer.
@@ -187,6 +194,7 @@ class CheckpointStore:
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
             raise TrainingError(f"checkpoint {path} has format {found!r}; expected {FORMAT!r}")
+        check_seal(meta, path / "meta.json", META_KEYS)  # SerializationError naming the file
         if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
             raise TrainingError(
                 f"checkpoint {path} {FOREIGN} (model, optimizer, data or "

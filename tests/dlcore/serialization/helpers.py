@@ -12,7 +12,7 @@ from dlcore.layers.linear import Linear
 from dlcore.layers.sequential import Sequential
 from dlcore.model import Model
 from dlcore.optimizers import Adam, OptimizerState
-from dlcore.serialization import sha256_array, write_npz_atomic
+from dlcore.serialization import seal, sha256_array, write_npz_atomic
 
 
 class RunningShift(Layer):
@@ -47,7 +47,7 @@ def npz_arrays(path: Path) -> dict[str, np.ndarray]:
 def edit_json(saved: Path, edit) -> None:
     meta = json.loads((saved / "model.json").read_text())
     edit(meta)
-    (saved / "model.json").write_text(json.dumps(meta))
+    (saved / "model.json").write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
 
 
 def rewrite_params(saved: Path, edit) -> None:
@@ -85,7 +85,7 @@ def rewrite_array(saved: Path, archive: str, record_key: str, name: str, fn) -> 
     for rec in meta[record_key]:
         if rec["name"] == name:
             rec["sha256"] = sha256_array(arrays[name])
-    (saved / "model.json").write_text(json.dumps(meta))
+    (saved / "model.json").write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
 
 
 def set_first(value):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dlcore.errors import SerializationError
-from dlcore.serialization import load_model, save_model
+from dlcore.serialization import load_model, save_model, seal
 from dlcore.serialization import model as model_module
 from tests.dlcore.serialization.helpers import config_depth, make_model, rewrite_array, set_first
 
@@ -49,7 +49,7 @@ def test_non_finite_layer_state_is_refused_on_load(saved):
 def test_huge_units_are_refused_before_any_allocation(saved):
     meta = json.loads((saved / "model.json").read_text())
     meta["model"]["layer"]["config"]["layers"][0]["config"]["units"] = 10**12
-    (saved / "model.json").write_text(json.dumps(meta))
+    (saved / "model.json").write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
     with pytest.raises(
         SerializationError,
         match=r"model.json: model.layer.config.layers\[0\].config.units = 1000000000000 is over the limit",
@@ -79,7 +79,7 @@ def test_nested_config_deeper_than_the_limit_is_refused(saved):
         node["x"] = {}
         node = node["x"]
     meta["model"]["extra"] = deep
-    (saved / "model.json").write_text(json.dumps(meta))
+    (saved / "model.json").write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
     with pytest.raises(SerializationError, match="nested deeper than 64 levels"):
         load_model(saved)
 
@@ -100,7 +100,7 @@ def test_config_int_limit_is_inclusive(saved, monkeypatch):
 def test_negative_huge_sizes_are_refused_by_the_limit_too(saved):
     meta = json.loads((saved / "model.json").read_text())
     meta["model"]["in_features"] = -(10**12)
-    (saved / "model.json").write_text(json.dumps(meta))
+    (saved / "model.json").write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
     with pytest.raises(SerializationError, match=r"model.in_features = -1000000000000 is over"):
         load_model(saved)
 
@@ -131,7 +131,7 @@ def test_parameter_limit_is_inclusive_and_names_itself(saved, monkeypatch):
 def test_unbuildable_config_is_refused_before_building(saved):
     meta = json.loads((saved / "model.json").read_text())
     del meta["model"]["in_features"]
-    (saved / "model.json").write_text(json.dumps(meta))
+    (saved / "model.json").write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
     with pytest.raises(SerializationError) as info:
         load_model(saved)
     assert str(info.value) == (

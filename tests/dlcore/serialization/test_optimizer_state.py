@@ -14,6 +14,7 @@ from dlcore.serialization import (
     load_optimizer_state,
     optimizer_state_paths,
     save_optimizer_state,
+    seal,
     sha256_array,
     write_npz_atomic,
 )
@@ -121,6 +122,6 @@ def test_non_finite_optimizer_slots_are_refused_on_save_and_load(tmp_path):
     for rec in meta["slots"]:
         if rec["name"] == name:
             rec["sha256"] = sha256_array(arrays[name])
-    json_path.write_text(json.dumps(meta))
+    json_path.write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
     with pytest.raises(SerializationError, match=f"array '{name}' holds 1 non-finite.*load"):
         load_optimizer_state(tmp_path, Adam(learning_rate=0.01))

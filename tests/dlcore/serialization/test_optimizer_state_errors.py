@@ -18,6 +18,7 @@ from dlcore.serialization import (
     load_optimizer_state,
     optimizer_state_paths,
     save_optimizer_state,
+    seal,
     sha256_array,
     write_npz_atomic,
 )
@@ -33,7 +34,7 @@ def _saved(tmp_path, **shard):
 def _edit(json_path, edit) -> None:
     meta = json.loads(json_path.read_text())
     edit(meta)
-    json_path.write_text(json.dumps(meta))
+    json_path.write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
 
 
 def _load_error(tmp_path, opt, **shard) -> str:

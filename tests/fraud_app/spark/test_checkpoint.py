@@ -14,7 +14,7 @@ from dlcore.model import Model
 from dlcore.optimizers import Adam
 from dlcore.optimizers.base import optimizer_to_config
 from dlcore.params import shard_bounds
-from dlcore.serialization import read_npz, sha256_array, write_npz_atomic
+from dlcore.serialization import read_npz, seal, sha256_array, write_npz_atomic
 from fraud_app.errors import TrainingError
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 
@@ -153,7 +153,9 @@ def test_non_finite_weights_in_a_checkpoint_are_refused_on_load(store_with_two):
     meta = json.loads((model_dir / "model.json").read_text())
     for rec in meta["params"]:
         rec["sha256"] = sha256_array(arrays[rec["name"]])
-    (model_dir / "model.json").write_text(json.dumps(meta))
+    (model_dir / "model.json").write_text(
+        json.dumps(seal(meta))
+    )  # a valid seal: the checks behind it
     with pytest.raises(SerializationError, match="holds 1 non-finite values.*refusing to load"):
         store.load(Adam(learning_rate=0.01))
 
@@ -267,7 +269,7 @@ def test_saved_optimizer_errors_name_the_problem(tmp_path, store_with_two):
     shard = store.dir / "group-000002" / "optimizer.rank-00000-of-00002.json"
     meta = json.loads(shard.read_text())
     meta["optimizer"] = {"type": "Nope"}
-    shard.write_text(json.dumps(meta))
+    shard.write_text(json.dumps(seal(meta)))  # a valid seal: the checks behind it
     with pytest.raises(TrainingError) as info:
         store.saved_optimizer()
     assert str(info.value).startswith(

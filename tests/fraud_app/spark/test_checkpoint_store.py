@@ -105,7 +105,9 @@ def test_a_model_of_another_size_beside_the_optimizer_shard_is_refused(tmp_path)
 
 
 def _edit_meta(target, edit) -> None:
+    """An unsealed meta.json, as checkpoints written before seals were (still read)."""
     meta = json.loads((target / "meta.json").read_text())
+    del meta["sha256"]
     edit(meta)
     (target / "meta.json").write_text(json.dumps(meta))
 
@@ -134,3 +136,19 @@ def test_saved_optimizer_follows_the_pointer_past_a_newer_partial_directory(tmp_
     assert type(store.saved_optimizer()) is Adam
     (tmp_path / "LATEST.json").unlink()
     assert type(store.saved_optimizer()) is SGD
+
+
+@pytest.mark.parametrize(
+    "field", ['"iteration": 8', '"group": 2', '"positions": [\n    [\n      0,\n      32']
+)
+def test_a_flipped_digit_in_meta_json_is_refused_not_resumed_from(tmp_path, field):
+    """'8' -> '9' is one flipped bit: the run resumed at iteration 9 (or another data
+    position) with the weights of iteration 8, and ended unlike an uninterrupted run."""
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    target = store.save(_state(model, OPT, 2), model, OPT)
+    path = target / "meta.json"
+    text = path.read_text()
+    assert field in text, text
+    path.write_text(text.replace(field, field[:-1] + chr(ord(field[-1]) ^ 1), 1))
+    with pytest.raises(SerializationError, match=f"{path}: its content does not match its sha256"):
+        store.load(OPT)
