@@ -15,14 +15,21 @@ handshake with the job secret; a stranger, another job or a stale round is
 refused and logged. Every wait has a deadline.
 
 Encoding (one dlcore.collective TENSOR frame per report, tag = group index; nothing is
-unpickled): `!I` length of a JSON header, the JSON header, then raw array bytes.
-The header names each array with its dtype (float32/float64/int64 only), shape,
-offset and size, all checked against the payload before any array is built.
+unpickled): `!I` length of a JSON header, the JSON header, raw array bytes, then an
+HMAC-SHA256 of all of it under a key derived from the job secret (`report_key`). The MAC
+is checked before anything is parsed: a bit flipped in transit (the weights the driver
+commits, checkpoints and returns as the model) or bytes from anyone without the secret
+are a FrameError, and the stage is retried from the last committed group (it was
+committed as received). The header names each array with its dtype (float32/float64/
+int64 only), shape, offset and size, all checked against the payload before any array
+is built.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import hmac
 import json
 import logging
 import math
@@ -56,6 +63,14 @@ logger = logging.getLogger(__name__)
 _LENGTH = struct.Struct("!I")
 _DTYPES = {"float32": np.float32, "float64": np.float64, "int64": np.int64}
 _MAX_HEADER = 1 << 20
+_MAC = hashlib.sha256().digest_size
+
+
+def report_key(secret: bytes) -> bytes:
+    """The reports' MAC key: the job secret, bound to this one use."""
+    return hmac.new(check_secret(secret), b"fraud_app.boundary-report/1", hashlib.sha256).digest()
+
+
 MAX_BACKLOG_GROUPS = 32  # groups of reports the driver may have queued but not yet taken
 
 
@@ -71,8 +86,8 @@ class Report:
 
 
 # -- encoding ---------------------------------------------------------------------------
-def encode_report(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[Any]:
-    """Buffers of one report payload (header first); the arrays are sent zero-copy."""
+def encode_report(meta: dict[str, Any], arrays: dict[str, np.ndarray], key: bytes) -> list[Any]:
+    """Buffers of one report payload (header first, MAC last); the arrays are sent zero-copy."""
     specs, parts, offset = [], [], 0
     for name, value in arrays.items():
         arr = np.asarray(value)
@@ -86,13 +101,25 @@ def encode_report(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> list[A
         parts.append(byte_view(arr))
         offset += arr.nbytes
     header = json.dumps({"meta": meta, "arrays": specs}, separators=(",", ":")).encode()
-    return [_LENGTH.pack(len(header)) + header, *parts]
+    mac = hmac.new(key, digestmod=hashlib.sha256)
+    for part in (head := _LENGTH.pack(len(header)) + header, *parts):
+        mac.update(part)
+    return [head, *parts, mac.digest()]
 
 
 def decode_report(
-    payload: bytes | bytearray, peer: str
+    payload: bytes | bytearray, peer: str, key: bytes
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Parse a payload made by `encode_report`; any inconsistency is a FrameError naming it."""
+    body = memoryview(payload)[: max(len(payload) - _MAC, 0)]
+    mac = hmac.new(key, body, hashlib.sha256).digest()
+    if len(payload) < _MAC or not hmac.compare_digest(mac, bytes(payload[len(body) :])):
+        raise FrameError(
+            f"{peer} sent a report of {len(payload)} bytes that fails its HMAC (job secret): "
+            "it was corrupted in transit or not sent by a worker of this job; nothing of it "
+            "is used"
+        )
+    payload = body
     if len(payload) < _LENGTH.size:
         raise FrameError(f"{peer} sent a report of {len(payload)} bytes, too short for a header")
     (hlen,) = _LENGTH.unpack_from(payload)
@@ -157,9 +184,10 @@ class BoundaryReporter:
             address, check_secret(secret), identity, deadline, "the boundary report connection",
             1 << 20,
         )  # fmt: skip
+        self._key = report_key(secret)
 
     def send(self, group: int, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
-        parts = encode_report({**meta, "rank": self.rank, "group": group}, arrays)
+        parts = encode_report({**meta, "rank": self.rank, "group": group}, arrays, self._key)
         length = sum(memoryview(p).nbytes for p in parts)
         if length > MAX_TENSOR_FRAME:
             raise FrameError(f"a group report of {length} bytes exceeds {MAX_TENSOR_FRAME} bytes")
@@ -208,6 +236,7 @@ class BoundaryServer(ConnectionServer):
         limits: ServerLimits | None = None,
     ) -> None:
         self.world_size = world_size
+        self._report_key = report_key(secret)
         self._lock = threading.Lock()
         self._round: int | None = None
         self._events: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
@@ -307,7 +336,7 @@ class BoundaryServer(ConnectionServer):
             check_header(header, (Kind.TENSOR,), MAX_TENSOR_FRAME, "a group report", name)
             payload = bytearray(header.length)
             recv_exact(conn, memoryview(payload), deadline, "a group report", name)
-            meta, arrays = decode_report(payload, name)
+            meta, arrays = decode_report(payload, name, self._report_key)
             if meta.get("rank") != rank or not isinstance(meta.get("group"), int):
                 raise FrameError(
                     f"{name} sent a report for rank {meta.get('rank')!r}, group {meta.get('group')!r}"

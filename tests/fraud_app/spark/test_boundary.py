@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import queue
 import struct
@@ -13,9 +15,16 @@ import pytest
 from dlcore.collective import new_job_secret
 from dlcore.errors import AuthenticationError, FrameError
 from fraud_app.spark import boundary
-from fraud_app.spark.boundary import BoundaryReporter, BoundaryServer, decode_report, encode_report
+from fraud_app.spark.boundary import (
+    BoundaryReporter,
+    BoundaryServer,
+    decode_report,
+    encode_report,
+    report_key,
+)
 
 SECRET = new_job_secret()
+KEY = report_key(SECRET)
 
 
 def _events(q: queue.SimpleQueue, count: int, timeout: float = 10.0) -> list[tuple[str, object]]:
@@ -140,27 +149,28 @@ def _payload(header: dict, data: bytes = b"") -> bytes:
     ],
 )
 def test_malformed_reports_are_refused_with_the_reason(payload, match):
-    with pytest.raises(FrameError, match=match):
-        decode_report(payload, "rank 0")
+    with pytest.raises(FrameError, match=match):  # signed: the checks behind the MAC
+        decode_report(payload + hmac.new(KEY, payload, hashlib.sha256).digest(), "rank 0", KEY)
 
 
 def test_encoding_refuses_arrays_that_need_pickle():
     with pytest.raises(FrameError, match="dtype object"):
-        encode_report({}, {"x": np.array([{"a": 1}], dtype=object)})
+        encode_report({}, {"x": np.array([{"a": 1}], dtype=object)}, KEY)
 
 
 def test_round_trip_of_empty_and_scalar_arrays():
     parts = encode_report(
-        {"k": 1}, {"empty": np.zeros(0, np.float32), "scalar": np.float64(2.5) * np.ones(())}
+        {"k": 1}, {"empty": np.zeros(0, np.float32), "scalar": np.float64(2.5) * np.ones(())}, KEY
     )
-    meta, arrays = decode_report(b"".join(bytes(p) for p in parts), "rank 0")
+    meta, arrays = decode_report(b"".join(bytes(p) for p in parts), "rank 0", KEY)
     assert meta == {"k": 1} and arrays["empty"].shape == (0,) and float(arrays["scalar"]) == 2.5
 
 
 def test_infinite_shape_is_a_frame_error():
     raw = b'{"meta":{},"arrays":[{"name":"x","dtype":"float32","shape":[Infinity],"offset":0}]}'
+    payload = struct.pack("!I", len(raw)) + raw
     with pytest.raises(FrameError, match="malformed array entry"):
-        decode_report(struct.pack("!I", len(raw)) + raw, "rank 0")
+        decode_report(payload + hmac.new(KEY, payload, hashlib.sha256).digest(), "rank 0", KEY)
 
 
 def test_readers_stop_at_the_backlog_cap_until_the_driver_consumes(monkeypatch):
@@ -177,3 +187,48 @@ def test_readers_stop_at_the_backlog_cap_until_the_driver_consumes(monkeypatch):
             server.report_consumed()
             got += _events(events, 2)
     assert [p.group for kind, p in got if kind == "report"] == [0, 1, 2, 3]
+
+
+HMAC_FAILS = "fails its HMAC \\(job secret\\): it was corrupted in transit or not sent by"
+
+
+def test_a_flipped_bit_anywhere_in_a_report_is_refused():
+    """The weights the driver commits, checkpoints and returns came from these bytes: a
+    flipped bit in an array was committed as received."""
+    parts = encode_report(
+        {"loss_sum": 0.5}, {"params": np.linspace(-1, 1, 9, dtype=np.float32)}, KEY
+    )
+    good = b"".join(bytes(p) for p in parts)
+    assert decode_report(good, "rank 0", KEY)[0] == {"loss_sum": 0.5}
+    for i in range(len(good)):
+        bad = bytearray(good)
+        bad[i] ^= 1 << (i % 8)
+        with pytest.raises(FrameError, match=HMAC_FAILS):
+            decode_report(bad, "rank 0", KEY)
+    with pytest.raises(FrameError, match=HMAC_FAILS):  # truncated
+        decode_report(good[:-1], "rank 0", KEY)
+    with pytest.raises(FrameError, match=HMAC_FAILS):  # another job's worker
+        decode_report(good, "rank 0", report_key(new_job_secret()))
+
+
+def test_a_report_corrupted_on_the_wire_is_a_reader_error(monkeypatch):
+    """Real sockets: the reporter's bytes are damaged after they were signed (as a bad
+    NIC, driver or middlebox would); the driver's reader refuses them, naming the rank."""
+    real = boundary.encode_report
+
+    def damaged(meta, arrays, key):
+        parts = real(meta, arrays, key)
+        params = bytearray(bytes(parts[1]))
+        params[3] ^= 0x10
+        return [parts[0], bytes(params), *parts[2:]]
+
+    with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
+        events = server.open_round(1, report_timeout=5.0)
+        with _reporter(server, 1, 1) as r1:
+            monkeypatch.setattr(boundary, "encode_report", damaged)
+            r1.send(0, {"loss_sum": 0.5}, {"params": np.arange(4, dtype=np.float32)})
+            got = _events(events, 2, timeout=10.0)
+    assert got[0] == ("connected", 1)
+    kind, (rank, message) = got[1]
+    assert (kind, rank) == ("error", 1) and "rank 1" in message, message
+    assert "fails its HMAC" in message, message
