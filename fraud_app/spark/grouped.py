@@ -305,6 +305,7 @@ class GroupedEngine(Engine):
     def _commit(self, reports: list[Report], g: int, wall: float) -> None:
         state = self.state
         meta = [r.meta for r in reports]
+        _check_replicas(meta, state.group)
         loop = max(m["loop_s"] for m in meta)
         first = meta[0].get("setup_s") is not None
         entry = {
@@ -355,6 +356,20 @@ class GroupedEngine(Engine):
         )
         if self.store:
             self.store.save(self.state, self.model, self.optimizer)
+
+
+def _check_replicas(meta: list[dict[str, Any]], group: int) -> None:
+    """Every rank must end a group with the same weights (the all-gather gives each the
+    same bits). Ranks that differ fail the stage, which is retried from the last committed
+    group: their weights were not the ones rank 0 reported, and the run went on with
+    replicas that disagreed."""
+    digests = [m.get("params_sha256") for m in meta]
+    odd = [r for r, d in enumerate(digests) if d != digests[0]]
+    if odd:
+        raise StageFailed(
+            f"after group {group} rank(s) {odd} hold other weights than rank 0: a frame "
+            "between workers was corrupted, or a rank computed differently"
+        )
 
 
 def _payload(state: TrainingState) -> dict[str, Any]:

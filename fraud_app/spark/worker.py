@@ -12,6 +12,7 @@ is only a small summary.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -193,6 +194,9 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
                 arrays.update({f"layer/{k}": v for k, v in snapshot.layer_state.items()})
             meta = {
                 **figures,
+                # every rank holds the same weights after the all-gather: the driver
+                # compares these (a frame corrupted between workers, a rank gone astray)
+                "params_sha256": hashlib.sha256(snapshot.params.data).hexdigest(),
                 "iteration": iteration,
                 "opt_step": int(snapshot.opt_state.step),
                 "position": list(snapshot.position),

@@ -184,3 +184,15 @@ def test_cursor_refuses_an_empty_partition():
     empty = PartitionData(np.zeros((0, 3), np.float32), np.zeros(0, np.float32), None)
     with pytest.raises(EmptyInputError, match="rank 1 has an empty data partition"):
         DataCursor(empty, seed=0, rank=1)
+
+
+def test_ranks_whose_weights_differ_fail_the_stage_naming_them():
+    """Ranks end a group with the same bits (the all-gather); a rank whose weights differ
+    (a frame corrupted between workers) fails the stage, which is retried from the last
+    committed group, instead of committing rank 0's weights and training on."""
+    from fraud_app.spark.grouped import StageFailed, _check_replicas
+
+    same = [{"params_sha256": "a"}] * 3
+    _check_replicas(same, 4)
+    with pytest.raises(StageFailed, match=r"after group 4 rank\(s\) \[2\] hold other weights"):
+        _check_replicas([*same[:2], {"params_sha256": "b"}], 4)
