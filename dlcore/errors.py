@@ -45,3 +45,7 @@ class FrameError(CommunicationError):
 
 class PeerTimeoutError(CommunicationError, TimeoutError):
     """A socket wait passed its deadline. The message says what was awaited."""
+
+
+class DivergedError(DlcoreError, RuntimeError):
+    """Training produced a NaN or infinite loss or weight; the message names where."""

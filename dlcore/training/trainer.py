@@ -10,13 +10,14 @@ average precision). Does not own: distribution (fraud_app.spark drives
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from dlcore.errors import ConfigError, ShapeError
+from dlcore.errors import ConfigError, DivergedError, ShapeError
 from dlcore.losses import sigmoid
 from dlcore.metrics import average_precision, roc_auc
 from dlcore.model import Model
@@ -88,7 +89,7 @@ class Trainer:
             cb.on_train_begin(self)
         for epoch in range(self.config.epochs):
             t0 = time.perf_counter()
-            train_loss, n_seen = self._run_epoch(X, y, w)
+            train_loss, n_seen = self._run_epoch(X, y, w, epoch)
             logs = {"loss": train_loss, "epoch_seconds": time.perf_counter() - t0}
             logs["samples_per_second"] = n_seen / max(logs["epoch_seconds"], 1e-9)
             if validation_data is not None:
@@ -102,7 +103,18 @@ class Trainer:
             cb.on_train_end(self)
         return history
 
-    def _run_epoch(self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None) -> tuple[float, int]:
+    def _diverged(self, epoch: int, step: int, loss: float) -> None:
+        weights = self.model.params.data
+        bad = int(weights.size - np.count_nonzero(np.isfinite(weights)))
+        raise DivergedError(
+            f"training diverged at epoch {epoch}, step {step}: loss {loss}, {bad} of "
+            f"{weights.size} weights NaN or infinite after the step. Lower the learning rate, "
+            "clip the gradients (clip_norm) or check the scale of the features"
+        )
+
+    def _run_epoch(
+        self, X: np.ndarray, y: np.ndarray, w: np.ndarray | None, epoch: int = 0
+    ) -> tuple[float, int]:
         n, bs = len(X), self.config.batch_size
         if self.config.shuffle:
             # One gather per epoch; minibatches are then contiguous views (no per-step copy).
@@ -114,6 +126,8 @@ class Trainer:
         for i in range(0, stop, bs):
             j = min(i + bs, stop)
             value = self.train_step(X[i:j], y[i:j], None if w is None else w[i:j])
+            if not (math.isfinite(value) and np.isfinite(self.model.params.data).all()):
+                self._diverged(epoch, i // bs, value)
             total += value * (j - i)
             seen += j - i
         return total / max(seen, 1), seen

@@ -68,3 +68,21 @@ def test_bad_inputs_raise_clear_errors():
         TrainerConfig(batch_size=0)
     with pytest.raises(ConfigError, match="patience"):
         EarlyStopping(patience=0)
+
+
+def test_a_diverging_fit_stops_naming_the_epoch_and_step():
+    """It trained on through NaN weights and returned them (demo-train printed nan)."""
+    from dlcore.errors import DivergedError
+    from dlcore.optimizers import SGD
+
+    X, y = _task(512)
+    model = Model(Sequential([Linear(16), ReLU(), Linear(1)]), in_features=8, seed=0)
+    t = Trainer(
+        model, BCEWithLogits(), SGD(learning_rate=1e38), TrainerConfig(epochs=3, batch_size=128)
+    )
+    with pytest.raises(
+        DivergedError,
+        match=r"training diverged at epoch 0, step \d: loss \S+, \d+ of 161 weights NaN or "
+        r"infinite after the step\. Lower the learning rate",
+    ):
+        t.fit(X, y)
