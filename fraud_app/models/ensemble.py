@@ -20,11 +20,12 @@ import numpy as np
 from dlcore.errors import SerializationError
 from dlcore.inference import FusedEnsemble, compile_ensemble, mean_sigmoid
 from dlcore.model import Model
-from dlcore.serialization import load_model, save_model, write_json_atomic
+from dlcore.serialization import check_seal, load_model, save_model, write_json_atomic
 from dlcore.serialization.files import read_json
 from fraud_app.errors import ModelLoadError, OutputPathError
 
 FORMAT = "fraud_app.ensemble/1"
+SPEC_KEYS = frozenset({"format", "members", "feature_names", "combine", "metadata"})
 _UNSET: Any = object()
 
 
@@ -123,6 +124,7 @@ class FraudEnsemble:
                     "combine": "mean_probability",
                     "metadata": self.metadata,
                 },
+                sealed=True,  # a flipped digit in the alert threshold loaded silently
             )
             if path.exists():
                 shutil.rmtree(path)
@@ -138,8 +140,9 @@ class FraudEnsemble:
         spec_path = path / "ensemble.json"
         if not spec_path.is_file():
             raise ModelLoadError(f"{path} is not a saved ensemble: {spec_path.name} is missing")
-        try:  # UTF-8, a JSON object, nesting a parser can read (dlcore's reader)
+        try:  # UTF-8, a JSON object, nesting a parser can read (dlcore's reader), its seal
             spec = read_json(spec_path)
+            check_seal(spec, spec_path, SPEC_KEYS)
         except SerializationError as exc:
             raise ModelLoadError(str(exc)) from exc
         if spec.get("format") != FORMAT:

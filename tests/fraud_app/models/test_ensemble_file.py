@@ -10,6 +10,7 @@ import pytest
 
 from dlcore.layers import Linear, Sequential
 from dlcore.model import Model
+from dlcore.serialization import seal
 from fraud_app.errors import ModelLoadError
 from fraud_app.models.ensemble import FraudEnsemble
 from pipelines.cli import main
@@ -24,7 +25,8 @@ def saved(tmp_path):
 
 def _edit(path, **changes):
     spec = json.loads((path / "ensemble.json").read_text())
-    (path / "ensemble.json").write_text(json.dumps({**spec, **changes}))
+    # a valid seal: the checks behind it
+    (path / "ensemble.json").write_text(json.dumps(seal({**spec, **changes})))
 
 
 @pytest.mark.parametrize(
@@ -83,3 +85,15 @@ def test_export_onnx_of_a_damaged_file_is_one_line(saved, tmp_path, capsys):
     assert code == 2
     assert "error: " in err and "'metadata' must be a JSON object. Received list" in err
     assert "Traceback" not in err
+
+
+def test_a_changed_threshold_is_refused_by_the_seal(saved):
+    """0.4 -> 0.6 is one flipped bit ('4' 0x34, '6' 0x36): it loaded and moved every alert."""
+    path = saved / "ensemble.json"
+    text = path.read_text()
+    assert '"threshold": 0.4' in text
+    path.write_text(text.replace('"threshold": 0.4', '"threshold": 0.6'))
+    with pytest.raises(
+        ModelLoadError, match=r"ensemble.json: its content does not match its sha256"
+    ):
+        FraudEnsemble.load(saved)

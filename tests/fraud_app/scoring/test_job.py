@@ -21,6 +21,7 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
+from dlcore.serialization import seal
 from fraud_app.config import load_config
 from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError, ScoringInputError
@@ -191,7 +192,7 @@ def test_feature_name_mismatch_names_missing_and_extra(spark, trained, tmp_path)
     shutil.copytree(trained["model"], model)
     spec = json.loads((model / "ensemble.json").read_text())
     spec["feature_names"][0] = "card_velocity_9y"
-    (model / "ensemble.json").write_text(json.dumps(spec))
+    (model / "ensemble.json").write_text(json.dumps(seal(spec)))  # renamed, not damaged
     real = trained["report"]["feature_names"][0]
     day = trained["day"]
     with pytest.raises(
