@@ -28,7 +28,10 @@ def _raw(root: Path, rows: int = 20_000) -> None:
     (raw / "tx.csv").write_text("\n".join(lines) + "\n")
 
 
-def test_sigterm_releases_the_lock_and_publishes_nothing(tmp_path):
+@pytest.mark.parametrize("group", [False, True], ids=["process", "process-group"])
+def test_sigterm_releases_the_lock_and_publishes_nothing(tmp_path, group):
+    """group: the signal goes to the whole process group, as Airflow and a shell's job
+    control send it: Spark's JVM gets it too and may die first."""
     _raw(tmp_path)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"paths:\n  root: {tmp_path}\nspark:\n  master: local[1]\n")
@@ -36,13 +39,17 @@ def test_sigterm_releases_the_lock_and_publishes_nothing(tmp_path):
     proc = subprocess.Popen(
         [sys.executable, "-m", "pipelines", "-c", str(cfg), "etl"],
         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
     )  # fmt: skip
     lock = tmp_path / ".fraud-app.lock"
     deadline = time.monotonic() + 180
     while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # polling a condition under a deadline, not synchronising on time
     assert lock.exists(), "etl never took its lock"
-    proc.send_signal(signal.SIGTERM)
+    if group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 143, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
