@@ -129,8 +129,22 @@ def _installed_version() -> str:
         return "(not installed: imported from a source tree)"
 
 
+EPILOG = """\
+exit codes: 0 done; 2 a mistake, a damaged file or a failed step (one `error:` line on
+stderr); 130 Ctrl-C; 141 stdout closed by its reader; 143 SIGTERM (stopped cleanly: lock
+released, nothing half-written). stdout carries the command's result only.
+
+environment: FRAUD_APP_SPARK_MASTER (master when neither config nor --master sets one),
+FRAUD_APP_LOG_LEVEL (default INFO), MLFLOW_TRACKING_URI (when tracking.uri is not set),
+DLCORE_BACKEND, DLCORE_NUM_THREADS, DLCORE_TUNE_MALLOC, DLCORE_TRANSPORT, DLCORE_TOPOLOGY
+(README: "Environment variables"). Precedence: defaults < config file < flags."""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="fraud-app", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="fraud-app", description=__doc__.splitlines()[0], epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )  # fmt: skip
     parser.add_argument(
         "--version", action="version", version=f"fraud-app {_installed_version()}",
         help="the installed fraud-app version (check a wheel on a node or in an archive)",

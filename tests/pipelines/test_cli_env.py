@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from pipelines.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,3 +47,23 @@ def test_a_bad_fraud_app_log_level_names_the_variable(monkeypatch, capsys):
     assert capsys.readouterr().err == (
         "error: --log-level is 'loud'; expected DEBUG, INFO, WARNING or ERROR\n"
     )
+
+
+def test_every_environment_variable_read_is_documented_in_the_readme_and_help(capsys):
+    """The variables the two settings modules read (the only modules that read any) are in
+    README's table and in `fraud-app --help`, which a scheduler's author reads."""
+    import re
+
+    repo = Path(__file__).resolve().parents[2]
+    names = set()
+    for module in ("fraud_app/settings.py", "dlcore/settings.py"):
+        text = (repo / module).read_text()
+        names |= set(re.findall(r'environ\.get\("((?:FRAUD_APP|DLCORE|MLFLOW)_[A-Z_]+)"', text))
+    assert {"FRAUD_APP_LOG_LEVEL", "DLCORE_BACKEND", "MLFLOW_TRACKING_URI"} <= names
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    help_text = capsys.readouterr().out
+    readme = (repo / "README.md").read_text()
+    assert [n for n in sorted(names) if f"| `{n}` |" not in readme] == []
+    assert [n for n in sorted(names) if n not in help_text] == []
+    assert "143 SIGTERM" in help_text and "2 a mistake" in help_text
