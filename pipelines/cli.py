@@ -185,14 +185,13 @@ def _on_sigterm(signum: int, frame) -> None:
     raise Terminated(signum)
 
 
-def _install_sigterm_handler() -> None:
-    if threading.current_thread() is threading.main_thread():  # main() called from a thread
-        signal.signal(signal.SIGTERM, _on_sigterm)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    _install_sigterm_handler()
+    # Only the main thread may set handlers (main() called from a thread keeps Python's);
+    # the caller's handler comes back afterwards (main() called from Python, e.g. a test).
+    own = threading.current_thread() is threading.main_thread()
+    _TERMINATED.clear()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if own else None
     try:
         return _main(args)
     except BaseException:
@@ -200,6 +199,9 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(__name__).debug("after SIGTERM", exc_info=True)
             return _terminated(args.command)
         raise
+    finally:
+        if own:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _terminated(command: str) -> int:
