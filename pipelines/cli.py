@@ -18,7 +18,7 @@ import tempfile
 import threading
 
 from dlcore.errors import DlcoreError
-from fraud_app import settings
+from fraud_app import interrupts, settings
 from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import ConfigError, EnvironmentSetupError, FraudAppError
 from fraud_app.uris import local_path
@@ -168,21 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM (a scheduler's stop, `kill`, a pod's shutdown) raised in the main thread.
-    A BaseException, as KeyboardInterrupt is: no `except Exception` swallows it, and every
-    cleanup path (`finally`, `with`, `except BaseException`) runs: locks are released,
-    staged outputs discarded, the MLflow run marked FAILED. Python's default for SIGTERM
-    ended the process at once, leaving the lock file and staging directories behind."""
-
-
 _TERMINATED = threading.Event()  # set by the first SIGTERM, even if cleanup then fails
 
 
 def _on_sigterm(signum: int, frame) -> None:
+    """SIGTERM -> Terminated in the main thread, so every cleanup path runs (locks released,
+    staged outputs discarded, the MLflow run marked FAILED); Python's default ended the
+    process at once, leaving the lock file and staging directories behind. Held back
+    while an output is being swapped in (fraud_app.interrupts.critical)."""
     _TERMINATED.set()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-    raise Terminated(signum)
+    interrupts.stop(signum)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -247,7 +243,7 @@ def _main(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
-    except Terminated:
+    except interrupts.Terminated:
         return _terminated(args.command)
     except BrokenPipeError:  # `fraud-app models --json | head`: the reader left, no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)

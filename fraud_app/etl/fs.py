@@ -13,6 +13,7 @@ import uuid
 from pyspark.sql import SparkSession
 
 from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.interrupts import critical
 
 logger = logging.getLogger(__name__)
 
@@ -152,15 +153,16 @@ class StagedDir:
         fs.mkdirs(parent)
 
     def commit(self) -> None:
-        had_old = self.fs.exists(self.final)
-        if had_old:
-            self.fs.rename(self.final, self._old)
-        try:
-            self.fs.rename(self.tmp, self.final)
-        except OSError:
+        with critical():  # a SIGTERM waits for the second rename (fraud_app.interrupts)
+            had_old = self.fs.exists(self.final)
             if had_old:
-                self.fs.rename(self._old, self.final)
-            raise
+                self.fs.rename(self.final, self._old)
+            try:
+                self.fs.rename(self.tmp, self.final)
+            except OSError:
+                if had_old:
+                    self.fs.rename(self._old, self.final)
+                raise
         self.fs.delete(self._old)
         logger.debug("committed %s into %s", self.tmp, self.final)
 

@@ -21,6 +21,7 @@ import logging
 
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.lock import RootLock
+from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.uris import is_remote
 
@@ -83,10 +84,11 @@ class PartitionSwap:
     def swap(self, day: str) -> str:
         name = partition_name(day)
         final = f"{self.output}/{name}"
-        if self.fs.exists(final):
-            self.fs.mkdirs(self.old)
-            self.fs.rename(final, f"{self.old}/{name}")
-        self.fs.rename(f"{self.new}/{name}", final)
+        with critical():  # a SIGTERM waits for the second rename (fraud_app.interrupts)
+            if self.fs.exists(final):
+                self.fs.mkdirs(self.old)
+                self.fs.rename(final, f"{self.old}/{name}")
+            self.fs.rename(f"{self.new}/{name}", final)
         return final
 
     def cleanup(self) -> None:
