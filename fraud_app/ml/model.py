@@ -128,6 +128,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         what = f"{type(self).__name__}.transform"
+        self.check_threshold()
         feats = features_array(dataset, self.getFeaturesCol(), what)
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]
         named = [c for c in outputs if c]
