@@ -11,6 +11,8 @@ trainer cannot train through; content checks (NaN, labels) are the caller's choi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -45,6 +47,16 @@ class DataSummary:
     @property
     def width(self) -> int | None:
         return self.widths[0] if len(self.widths) == 1 else None
+
+    def digest(self) -> str:
+        """What the data is, for matching checkpoints to it: the counts exactly, the sums
+        quantised (their last bits depend on the order the rows were summed in, so a
+        resumed run reading the same rows must get the same digest)."""
+        scale = np.sqrt(np.maximum(self.s2, 0.0)) + 1e-30
+        s1 = np.rint(self.s1 / scale * 1e6).astype(np.int64).tolist()
+        other = [float(f"{v:.6g}") for v in (*self.s2, self.weight_sum, self.positive_weight_sum)]
+        blob = json.dumps([self.rows, self.positives, list(self.widths), s1, other])
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature mean and (population) standard deviation."""
