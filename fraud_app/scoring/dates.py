@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from fraud_app.errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 
@@ -26,6 +28,21 @@ def dates_without_rows(
     seen = {str(d) for d in present}
     days = ((start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1))
     return list(itertools.islice((day for day in days if day not in seen), limit))
+
+
+def as_date(value, name: str) -> dt.date:
+    """A window bound from Python: a date, a datetime (its date) or ISO text ('2024-01-31');
+    text failed deep inside with 'can only concatenate str (not "datetime.timedelta")'."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{name} must be a date (datetime.date or text like 2024-01-31). Received: {value!r}"
+        ) from None
 
 
 def date_literal(day: dt.date) -> Column:

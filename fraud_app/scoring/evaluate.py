@@ -35,7 +35,12 @@ from fraud_app.features.table import read_feature_metadata, read_feature_table
 from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
-from fraud_app.scoring.dates import date_literal, dates_without_rows, warn_dates_without_rows
+from fraud_app.scoring.dates import (
+    as_date,
+    date_literal,
+    dates_without_rows,
+    warn_dates_without_rows,
+)
 from fraud_app.scoring.evaluation import evaluation_report
 from fraud_app.scoring.model_source import (
     check_definitions,
@@ -147,6 +152,7 @@ def run_evaluation(
     name: str | None = None,
     replace: bool = False,
 ) -> tuple[dict[str, Any], Path]:
+    start, end = as_date(start, "start"), as_date(end, "end")
     check_request(start, end, name, config, replace=replace)
     model = load_scoring_model(model_uri, config)
     df, table_names, path = _feature_table(spark, config)

@@ -12,7 +12,7 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from fraud_app.errors import SchemaError
+from fraud_app.errors import ConfigError, SchemaError
 from fraud_app.scoring import evaluate
 from fraud_app.scoring.evaluate import run_evaluation
 from tests.fraud_app.scoring.test_evaluate_definitions import _setup
@@ -71,3 +71,13 @@ def test_a_short_window_lists_every_date_without_rows(spark, tmp_path):
     report, _ = _evaluate(spark, tmp_path, start=dt.date(2023, 12, 31), end=dt.date(2024, 1, 4))
     assert report["dates_without_rows"] == ["2023-12-31", "2024-01-04"]
     assert report["days_without_rows"] == 2
+
+
+def test_python_callers_may_give_the_window_as_iso_text(spark, tmp_path):
+    # a notebook's run_evaluation(..., start="2024-01-01") failed with "can only concatenate
+    # str (not "datetime.timedelta") to str" after scoring the window
+    report, _ = _evaluate(spark, tmp_path, start="2024-01-01", end=dt.datetime(2024, 1, 3, 12))
+    assert (report["rows"], report["window"]) == (60, {"start": "2024-01-01", "end": "2024-01-03"})
+    with pytest.raises(ConfigError, match=r"start must be a date \(datetime\.date or text like "
+                       r"2024-01-31\)\. Received: 'Jan 1'"):  # fmt: skip
+        _evaluate(spark, tmp_path / "again", start="Jan 1", end="2024-01-03")
