@@ -58,9 +58,12 @@ def features_array(df: DataFrame, col: str, what: str) -> Column:
 def check_width(df: DataFrame, col: str, feats: Column, width: int, what: str) -> None:
     """SchemaError now, not when an action runs, when the features column has another
     width than the model's: read from the column's ML attributes (VectorAssembler) or,
-    when reaching it runs no shuffle, from the first row (the scorer still checks every row)."""
+    when reaching it runs no shuffle, from the first row (the scorer still checks every row;
+    on a streaming DataFrame, where collecting a row is refused, only the scorer)."""
     found = df.schema[col].metadata.get("ml_attr", {}).get("num_attrs")
     source = "its ML attributes"
+    if not found and df.isStreaming:  # a stream has no first row to read now
+        return
     if not found:
         found, source = _first_width(df, feats), "its first row"
     if found and int(found) != width:
@@ -136,7 +139,8 @@ _EMPTY = (np.zeros(0), np.zeros(0))
 _SUMMARY_SCHEMA = (
     "rows long, positives long, widths array<long>, null_rows long, nonfinite long, "
     "bad_labels long, bad_label_example double, s1 array<double>, s2 array<double>, "
-    "negative_weights long, nonfinite_weights long, negative_weight_example double"
+    "negative_weights long, nonfinite_weights long, negative_weight_example double, "
+    "weight_sum double, positive_weight_sum double"
 )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 from pyspark.ml import Model
 from pyspark.ml.functions import array_to_vector
+from pyspark.ml.linalg import DenseVector, Vectors
 from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -126,8 +127,36 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         """Fraud probabilities of a NumPy matrix on the driver (small data, tests, notebooks)."""
         return probabilities_and_logits(self.ensemble, np.asarray(X, np.float32))[0]
 
+    # One feature vector on the driver, as Spark's ProbabilisticClassificationModel scores
+    # one (`model.predict(Vectors.dense(...))`): the same values as a transform row.
+    def predictRaw(self, value) -> DenseVector:
+        z = self._one_row(value, "predictRaw")[1]
+        return Vectors.dense([-z, z])
+
+    def predictProbability(self, value) -> DenseVector:
+        p = self._one_row(value, "predictProbability")[0]
+        return Vectors.dense([1.0 - p, p])
+
+    def predict(self, value) -> float:
+        self.check_threshold()
+        return float(self._one_row(value, "predict")[0] > self.getThreshold())
+
+    def _one_row(self, value, what: str) -> tuple[float, float]:
+        x = np.asarray(value.toArray() if hasattr(value, "toArray") else value, np.float64)
+        where = f"{type(self).__name__}.{what}"
+        if x.ndim != 1 or x.size != self.numFeatures:
+            raise SchemaError(
+                f"{where}: expected one vector of {self.numFeatures} values (the width the "
+                f"model was trained on). Received shape {x.shape}"
+            )
+        if not np.isfinite(x).all():
+            raise SchemaError(f"{where}: the vector holds NaN or infinite values; impute them")
+        p, z = probabilities_and_logits(self.ensemble, x.astype(np.float32).reshape(1, -1))
+        return float(p[0]), float(z[0])
+
     def _transform(self, dataset: DataFrame) -> DataFrame:
         what = f"{type(self).__name__}.transform"
+        self.check_threshold()
         feats = features_array(dataset, self.getFeaturesCol(), what)
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]
         named = [c for c in outputs if c]

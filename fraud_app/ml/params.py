@@ -193,9 +193,20 @@ class DlcoreParams(
             self.getOrDefault(self.validationFraction) > 0
         )
 
+    def check_threshold(self) -> None:
+        """threshold is a probability (Spark's classifiers validate it in [0, 1] too): 1.5
+        or -1 predicted one class for every row without a word."""
+        threshold = self.getOrDefault(self.threshold)
+        if not 0 <= threshold <= 1:
+            raise ConfigError(
+                f"{type(self).__name__}: threshold must be in [0, 1] (a row is predicted 1 when "
+                f"its fraud probability is above it). Received: {threshold}"
+            )
+
     def training_section(self) -> TrainingSection:
         """These params as the `training` config section (validated the same way as YAML)."""
         g = self.getOrDefault
+        self.check_threshold()
         if g(self.groupSize) < 0:
             raise ConfigError(
                 f"{type(self).__name__}: groupSize must be >= 1 (iterations per group), or 0 "

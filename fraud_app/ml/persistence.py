@@ -70,15 +70,58 @@ def load_metadata(path: str, spark, what: str) -> dict:
             f"expected {expected}"
         )
     try:  # one JSON line; Spark reads it as `json.loads(text)["class"]`
-        return DefaultParamsReader.loadMetadata(path, spark)
+        metadata = DefaultParamsReader.loadMetadata(path, spark)
+        _check_fields(metadata)
     except (ValueError, TypeError, KeyError, RecursionError) as exc:
         # a truncated line (JSONDecodeError), an empty metadata/ (None[0]), a JSON list or
         # an object without "class": tracebacks that named neither the path nor the cause
-        raise ModelLoadError(
-            f"cannot load {path}: its metadata/ is not the JSON object a saved stage writes "
-            f"({type(exc).__name__}: {exc}); the directory is damaged or was edited. Save "
-            f"the {what} again"
-        ) from None
+        raise _damaged(path, what, exc) from None
+    return metadata
+
+
+# What DefaultParamsWriter writes and the readers use: a key missing (or of another type)
+# was a KeyError / TypeError from inside Spark's reader, naming neither path nor key.
+_FIELDS = {"class": str, "uid": str, "sparkVersion": str, "paramMap": dict}
+
+
+def _check_fields(metadata: dict) -> None:
+    for key, kind in _FIELDS.items():
+        if not isinstance(metadata.get(key), kind):
+            raise KeyError(f"{key!r} must be a JSON {'object' if kind is dict else 'string'}")
+    if not isinstance(metadata.get("defaultParamMap", {}), dict):
+        raise KeyError("'defaultParamMap' must be a JSON object")
+
+
+def _damaged(path: str, what: str, exc: Exception) -> ModelLoadError:
+    return ModelLoadError(
+        f"cannot load {path}: its metadata/ is not the JSON object a saved stage writes "
+        f"({type(exc).__name__}: {exc}); the directory is damaged or was edited. Save "
+        f"the {what} again"
+    )
+
+
+def set_params(instance, metadata: dict, path: str) -> None:
+    """The saved uid and params on `instance`; a param the class does not have, or a value
+    its param refuses (an edited file), is a ModelLoadError naming the path and the param."""
+    what = type(instance).__name__
+    instance._resetUid(metadata["uid"])
+    for key in ("paramMap", "defaultParamMap"):
+        for name, value in metadata.get(key, {}).items():
+            if not instance.hasParam(name):
+                raise ModelLoadError(
+                    f"cannot load {path}: its metadata/ sets param {name!r}, which a {what} "
+                    "does not have; the directory was edited or saved by another class"
+                )
+            try:  # a saved default stays a default, as in Spark's getAndSetParams
+                if key == "paramMap":
+                    instance.set(instance.getParam(name), value)
+                else:
+                    instance._setDefault(**{name: value})
+            except (TypeError, ValueError) as exc:
+                raise ModelLoadError(
+                    f"cannot load {path}: its metadata/ sets param {name!r} to {value!r}, "
+                    f"which a {what} refuses ({exc}); the directory was edited"
+                ) from None
 
 
 class ParamsWriter(DefaultParamsWriter):
@@ -97,7 +140,9 @@ class ParamsReader(DefaultParamsReader):
         expected = f"{self.cls.__module__}.{self.cls.__name__}"
         if metadata.get("class") != expected:
             raise ModelLoadError(f"{path} holds {metadata.get('class')!r}; expected {expected!r}")
-        return super().load(path)
+        instance = self.cls()
+        set_params(instance, metadata, path)
+        return instance
 
 
 class EnsembleModelWriter(MLWriter):
@@ -128,7 +173,12 @@ class EnsembleModelReader(MLReader):
                 f"expected {expected!r} ({FORMAT!r})"
             )
         ensemble = FraudEnsemble.load(local_path(path) / "data" / "ensemble")
+        if metadata.get("members") != len(ensemble.members):
+            raise ModelLoadError(
+                f"cannot load {path}: its metadata/ records {metadata.get('members')!r} "
+                f"network(s), its data/ensemble holds {len(ensemble.members)}; the directory "
+                "was edited or mixes two saves. Save the model again"
+            )
         instance = self.cls(ensemble)
-        instance._resetUid(metadata["uid"])
-        DefaultParamsReader.getAndSetParams(instance, metadata)
+        set_params(instance, metadata, path)
         return instance

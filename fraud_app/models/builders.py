@@ -18,12 +18,31 @@ from dlcore.losses import BCEWithLogits, FocalLoss
 from dlcore.model import Model
 from dlcore.optimizers import LARS, SGD, Adam, AdamW
 from dlcore.optimizers.base import Optimizer
+from dlcore.params import ParamBuffer
+from dlcore.serialization.model import MAX_PARAMETERS
+from fraud_app.errors import ConfigError
 from fraud_app.models.config import LossSection, ModelSection, OptimizerSection
 
 ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "tanh": Tanh}
 
 
 def build_model(cfg: ModelSection, in_features: int, seed: int) -> Model:
+    """The MLP of `cfg` on `in_features` inputs; a network over dlcore's parameter limit is a
+    ConfigError before any weight is allocated (hiddenLayers=[100000, 100000] asked NumPy for
+    37 GiB and ended in a MemoryError; a model that large could not be loaded back either)."""
+    size = ParamBuffer()
+    Sequential(_layers(cfg)).declare(size, in_features)  # counts only: never allocated
+    if size.size > MAX_PARAMETERS:
+        raise ConfigError(
+            f"a network with hidden layers {list(cfg.hidden)} on {in_features} input features "
+            f"has {size.size:,} parameters, over dlcore's limit of {MAX_PARAMETERS:,} (a model "
+            "that large could not be saved and loaded back); use smaller training.model.hidden "
+            "(hiddenLayers of the fraud_app.ml estimators) or fewer features"
+        )
+    return Model(Sequential(_layers(cfg)), in_features=in_features, seed=seed)
+
+
+def _layers(cfg: ModelSection) -> list:
     layers = [Standardize(clip=cfg.standardize_clip, name="standardize")]
     if cfg.input_noise > 0:
         layers.append(GaussianNoise(cfg.input_noise, name="input_noise"))
@@ -37,7 +56,7 @@ def build_model(cfg: ModelSection, in_features: int, seed: int) -> Model:
         if cfg.dropout > 0:
             layers.append(Dropout(cfg.dropout))
     layers.append(Linear(1, init="glorot_uniform"))
-    return Model(Sequential(layers), in_features=in_features, seed=seed)
+    return layers
 
 
 def build_loss(cfg: LossSection):

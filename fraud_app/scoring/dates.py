@@ -8,27 +8,62 @@ without alerts". Owns the list and its WARNING; not the jobs themselves.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from collections.abc import Iterable
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+from fraud_app.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
 
-def dates_without_rows(start: dt.date, end: dt.date, present: Iterable) -> list[str]:
-    """The dates of start..end (inclusive) not in `present` (dates or ISO strings), as ISO."""
+def dates_without_rows(
+    start: dt.date, end: dt.date, present: Iterable, limit: int | None = None
+) -> list[str]:
+    """The dates of start..end (inclusive) not in `present` (dates or ISO strings), as ISO;
+    the first `limit` of them when given (a window of centuries lists nothing else)."""
     seen = {str(d) for d in present}
     days = ((start + dt.timedelta(days=i)).isoformat() for i in range((end - start).days + 1))
-    return [day for day in days if day not in seen]
+    return list(itertools.islice((day for day in days if day not in seen), limit))
 
 
-def warn_dates_without_rows(step: str, start, end, empty: list[str], table: str) -> None:
+def as_date(value, name: str) -> dt.date:
+    """A window bound from Python: a date, a datetime (its date) or ISO text ('2024-01-31');
+    text failed deep inside with 'can only concatenate str (not "datetime.timedelta")'."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"{name} must be a date (datetime.date or text like 2024-01-31). Received: {value!r}"
+        ) from None
+
+
+def date_literal(day: dt.date) -> Column:
+    """A date as a Spark literal. F.lit(date) fails for years before 1000 (Py4J:
+    IllegalArgumentException without a message); ISO text cast to date takes 0001-9999."""
+    return F.lit(day.isoformat()).cast("date")
+
+
+def warn_dates_without_rows(
+    step: str, start, end, empty: list[str], table: str, total: int | None = None
+) -> None:
+    """`total`: how many dates lack rows when `empty` lists only the first of them."""
     if not empty:
         return
-    shown = ", ".join(empty) if len(empty) <= 6 else f"{', '.join(empty[:3])}, ..., {empty[-1]}"
+    total = len(empty) if total is None else total
+    last = empty[-1] if total == len(empty) else "..."
+    shown = ", ".join(empty) if total <= 6 else f"{', '.join(empty[:3])}, ..., {last}"
     logger.warning(
         "%s %s..%s: %d date(s) have no transactions in %s, so nothing was %s for them: %s. "
         "Deliver their files and run `fraud-app etl`%s, then %s those dates again",
-        step, start, end, len(empty), table, "scored" if step == "score" else "evaluated",
+        step, start, end, total, table, "scored" if step == "score" else "evaluated",
         shown, "" if step == "score" else " and `fraud-app features`", step,
     )  # fmt: skip
 

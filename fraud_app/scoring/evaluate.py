@@ -22,14 +22,25 @@ import numpy as np
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
-from fraud_app.errors import ConcurrentRunError, ConfigError, EmptyInputError, ReportExistsError
+from fraud_app.errors import (
+    ConcurrentRunError,
+    ConfigError,
+    EmptyInputError,
+    ReportExistsError,
+    SchemaError,
+)
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
 from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
-from fraud_app.scoring.dates import dates_without_rows, warn_dates_without_rows
+from fraud_app.scoring.dates import (
+    as_date,
+    date_literal,
+    dates_without_rows,
+    warn_dates_without_rows,
+)
 from fraud_app.scoring.evaluation import evaluation_report
 from fraud_app.scoring.model_source import (
     check_definitions,
@@ -40,6 +51,7 @@ from fraud_app.scoring.tasks import task_errors
 
 logger = logging.getLogger(__name__)
 MAX_SUFFIX = 50
+MAX_LISTED_DATES = 366  # dates_without_rows lists at most these; days_without_rows counts all
 
 
 def _feature_table(spark, config):
@@ -140,6 +152,7 @@ def run_evaluation(
     name: str | None = None,
     replace: bool = False,
 ) -> tuple[dict[str, Any], Path]:
+    start, end = as_date(start, "start"), as_date(end, "end")
     check_request(start, end, name, config, replace=replace)
     model = load_scoring_model(model_uri, config)
     df, table_names, path = _feature_table(spark, config)
@@ -155,29 +168,60 @@ def run_evaluation(
         ),
         "Evaluate on a feature table built with the model's specs, or retrain the model on these",
     )
-    window = df.where(F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end)))
+    _require_columns(df, names, path)
+    window = df.where(F.col(PARTITION_COLUMN).between(date_literal(start), date_literal(end)))
     wanted = [c for c in ("label", "card_id", "fraud_pattern", PARTITION_COLUMN) if c in df.columns]
+    columns = [F.col(c).try_cast("double").alias(c) if c == "label" else c for c in wanted]
     vector = vector_sql(names).alias("features")
-    scored = score_dataframe(window.select(*wanted, vector), model.ensemble)
+    scored = score_dataframe(window.select(*columns, vector), model.ensemble)
     with task_errors():
         data = collect_window(scored, [*wanted, "fraud_score"])
     if not len(data["fraud_score"]):
         raise EmptyInputError(
             f"no rows dated {start}..{end} in the feature table {path}: pick a window inside it"
         )
-    empty = dates_without_rows(start, end, np.unique(data[PARTITION_COLUMN].astype(str)))
-    warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}")
+    _check_labels(data["label"], path, start, end)
+    present = np.unique(data[PARTITION_COLUMN].astype(str))
+    empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
+    missing = (end - start).days + 1 - len(present)
+    warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}", missing)
     report = {
         "model_uri": model_uri,
         "model_name": model.name,
         "model_version": model.version,
         "window": {"start": str(start), "end": str(end)},
         "dates_without_rows": empty,
+        "days_without_rows": missing,
         **window_figures(data, config),
     }
     out = write_evaluation(report, config, name, replace=replace)
     _log_to_tracking(report, out, config)
     return report, out
+
+
+def _require_columns(df, names: list[str], path) -> None:
+    """The columns evaluate reads: a table that lacks one (a copy without labels, a damaged
+    or hand-made folder) failed with a KeyError or Spark's unresolved-column error."""
+    missing = [c for c in ("label", PARTITION_COLUMN, *names) if c not in df.columns]
+    if missing:
+        raise SchemaError(
+            f"the feature table {path} lacks column(s) {missing} that evaluate reads (the "
+            "label, the date and the model's features); evaluate needs a labelled table "
+            "written by `fraud-app features`"
+        )
+
+
+def _check_labels(labels: np.ndarray, path, start: dt.date, end: dt.date) -> None:
+    """Labels must be 0 or 1: a null stopped the figures with 'cannot convert float NaN to
+    integer', and a 2 counted as two frauds."""
+    bad = ~((labels == 0) | (labels == 1))
+    if bad.any():
+        example = "null" if np.isnan(labels[bad][0]) else repr(float(labels[bad][0]))
+        raise SchemaError(
+            f"the feature table {path}: label must be 0 or 1, but {int(bad.sum())} of the "
+            f"{len(labels)} rows dated {start}..{end} hold another value (e.g. {example}); "
+            "fix the labels or pick a window whose labels are known"
+        )
 
 
 def _log_to_tracking(report: dict[str, Any], path: Path, config) -> None:

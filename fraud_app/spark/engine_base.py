@@ -63,6 +63,9 @@ class Engine:
         self.spark, self.sc = spark, spark.sparkContext
         self.model, self.loss, self.optimizer, self.config = model, loss, optimizer, config
         self.fault = fault
+        # the training data's DataSummary.digest(), set by the trainer: a checkpoint of
+        # other data (same row count, other labels or features) is never resumed
+        self.data_digest = ""
         self.stopper: EarlyStopper | None = None  # set by the trainer when early stopping is on
         self.run_id = uuid.uuid4().hex
         self.model_config = model.get_config()
@@ -81,6 +84,7 @@ class Engine:
                 c.seed,
                 c.shuffle,
                 rows,
+                self.data_digest,
                 # the starting weights: a warm-start refit must not resume a fresh run's
                 # checkpoint (or the other way round)
                 hashlib.sha256(self.model.params.data.tobytes()).hexdigest(),

@@ -11,6 +11,8 @@ trainer cannot train through; content checks (NaN, labels) are the caller's choi
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,10 +39,24 @@ class DataSummary:
     negative_weights: int = 0
     nonfinite_weights: int = 0
     negative_weight_example: float = 0.0
+    # sums of the finite, non-negative weights: of all rows and of the label-1 rows (a
+    # class whose rows all weigh 0 leaves the loss one class, as if its rows were absent)
+    weight_sum: float = 0.0
+    positive_weight_sum: float = 0.0
 
     @property
     def width(self) -> int | None:
         return self.widths[0] if len(self.widths) == 1 else None
+
+    def digest(self) -> str:
+        """What the data is, for matching checkpoints to it: the counts exactly, the sums
+        quantised (their last bits depend on the order the rows were summed in, so a
+        resumed run reading the same rows must get the same digest)."""
+        scale = np.sqrt(np.maximum(self.s2, 0.0)) + 1e-30
+        s1 = np.rint(self.s1 / scale * 1e6).astype(np.int64).tolist()
+        other = [float(f"{v:.6g}") for v in (*self.s2, self.weight_sum, self.positive_weight_sum)]
+        blob = json.dumps([self.rows, self.positives, list(self.widths), s1, other])
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature mean and (population) standard deviation."""
@@ -67,6 +83,8 @@ class DataSummary:
             negative_weight_example=next(
                 (p.negative_weight_example for p in parts if p.negative_weights), 0.0
             ),
+            weight_sum=sum(p.weight_sum for p in parts),
+            positive_weight_sum=sum(p.positive_weight_sum for p in parts),
         )
 
 
@@ -75,6 +93,7 @@ def summarize_arrays(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) 
     finite = np.isfinite(X)
     w_finite = np.isfinite(w) if w is not None else np.ones(0, bool)
     negative = w[w_finite & (w < 0)] if w is not None else np.zeros(0)
+    usable = np.where(w_finite & (w >= 0), w, 0).astype(np.float64) if w is not None else None
     Xf = np.where(finite, X, 0).astype(np.float64)
     bad = ~((y == 0) | (y == 1))
     return DataSummary(
@@ -90,6 +109,8 @@ def summarize_arrays(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) 
         negative_weights=int(negative.size),
         nonfinite_weights=int(w_finite.size - np.count_nonzero(w_finite)),
         negative_weight_example=float(negative[0]) if negative.size else 0.0,
+        weight_sum=float(usable.sum()) if usable is not None else 0.0,
+        positive_weight_sum=float(usable[y == 1].sum()) if usable is not None else 0.0,
     )
 
 
@@ -143,8 +164,12 @@ def require_trainable(
 
 def check_weights(summary: DataSummary, weight_col: str | None, what: str = "") -> None:
     """Per-row weights must be finite and >= 0 (dlcore's loss refuses others in the training
-    tasks, where a null showed as `nan` and the error named no column)."""
+    tasks, where a null showed as `nan` and the error named no column), and each class
+    present needs some weight: rows that all weigh 0 train nothing (the network kept its
+    initial weights without a word), as Spark's own classifiers refuse a weight sum of 0."""
     if not (summary.negative_weights or summary.nonfinite_weights):
+        if weight_col:
+            _check_weight_sums(summary, weight_col, what)
         return
     found = []
     if summary.negative_weights:
@@ -156,6 +181,26 @@ def check_weights(summary: DataSummary, weight_col: str | None, what: str = "") 
         f"{what + ': ' if what else ''}weight column {weight_col or 'weight'!r} must hold finite weights "
         f">= 0; of the {summary.rows} training rows, {' and '.join(found)}. Drop those rows "
         "or fix their weights (e.g. F.coalesce(weight, F.lit(1.0)) for missing ones)"
+    )
+
+
+def _check_weight_sums(summary: DataSummary, weight_col: str, what: str) -> None:
+    normals = summary.rows - summary.positives
+    zero = [
+        name
+        for name, rows, total in (
+            ("label 1 (fraud)", summary.positives, summary.positive_weight_sum),
+            ("label 0 (normal)", normals, summary.weight_sum - summary.positive_weight_sum),
+        )
+        if rows and total <= 0
+    ]
+    if not zero:
+        return
+    which = "every one of the" if len(zero) == 2 else f"all {' '.join(zero)} rows of the"
+    raise SchemaError(
+        f"{what + ': ' if what else ''}weight column {weight_col!r} gives {which} "
+        f"{summary.rows} training rows a weight of 0, so {' and '.join(zero)} would not "
+        "count in the loss; give each class positive weights (or leave weightCol unset)"
     )
 
 

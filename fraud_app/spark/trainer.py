@@ -161,6 +161,7 @@ class DistributedTrainer:
             optimizer = self._scaled_optimizer(cfg.total_iterations(rows))
             engine_cls = GroupedEngine if cfg.engine == "grouped" else PerIterationEngine
             engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
+            engine.data_digest = data.summary.digest()
             if validation is not None:
                 engine.stopper = EarlyStopper(
                     cfg.early_stopping or MONITOR_ONLY,

@@ -41,7 +41,15 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         name=args.name,
         replace=args.replace,
     )
-    keys = ("window", "dates_without_rows", "rows", "frauds", "roc_auc", "average_precision")
+    keys = (
+        "window",
+        "dates_without_rows",
+        "days_without_rows",
+        "rows",
+        "frauds",
+        "roc_auc",
+        "average_precision",
+    )
     brief = {k: report[k] for k in keys}
     print(
         jsonout.dumps(

@@ -91,3 +91,60 @@ def test_a_damaged_metadata_file_is_named(fitted, tmp_path, text, cause):
         "DlcoreClassificationModel again",
     ):
         DlcoreClassificationModel.load(str(path))
+
+
+def _edit_metadata(path, edit) -> None:
+    import json
+
+    (part,) = [p for p in (path / "metadata").iterdir() if p.name.startswith("part-")]
+    metadata = json.loads(part.read_text())
+    edit(metadata)
+    part.write_text(json.dumps(metadata))
+    for crc in (path / "metadata").glob(".*.crc"):
+        crc.unlink()
+
+
+_EDITS = {  # Spark's reader raised KeyError / AttributeError / TypeError naming no path
+    "no uid": (lambda m: m.pop("uid"), r"is not .* \(KeyError: .*'uid' must be a JSON string"),
+    "no paramMap": (lambda m: m.pop("paramMap"), r"is not .*'paramMap' must be a JSON object"),
+    "paramMap a list": (lambda m: m.update(paramMap=[1]), r"is not .*'paramMap' must be a JSON"),
+    "no sparkVersion": (lambda m: m.pop("sparkVersion"), r"is not .*'sparkVersion' must be a"),
+    "unknown param": (
+        lambda m: m["paramMap"].update(fooBar=1),
+        r"sets param 'fooBar', which a DlcoreClassificationModel does not have",
+    ),
+    "value of another type": (
+        lambda m: m["paramMap"].update(hiddenLayers="abc"),
+        r"sets param 'hiddenLayers' to 'abc', which a DlcoreClassificationModel refuses \(",
+    ),
+    "default of another type": (
+        lambda m: m["defaultParamMap"].update(threshold="x"),
+        r"sets param 'threshold' to 'x', which a DlcoreClassificationModel refuses",
+    ),
+    "member count": (
+        lambda m: m.update(members=3),
+        r"records 3 network\(s\), its data/ensemble holds 1",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(_EDITS))
+def test_an_edited_metadata_file_is_named(fitted, tmp_path, case):
+    edit, message = _EDITS[case]
+    path = tmp_path / "m"
+    fitted.write().save(str(path))
+    _edit_metadata(path, edit)
+    with pytest.raises(ModelLoadError, match=rf"cannot load {path}: its metadata/ " + message):
+        DlcoreClassificationModel.load(str(path))
+
+
+def test_an_edited_estimator_file_is_named_and_saved_params_load_back(tmp_path):
+    path = tmp_path / "est"
+    DlcoreClassifier(hiddenLayers=[4], threshold=0.3).save(str(path))
+    loaded = DlcoreClassifier.load(str(path))
+    assert (loaded.getHiddenLayers(), loaded.getThreshold()) == ([4], 0.3)
+    assert not loaded.isSet("dropout") and loaded.hasDefault("dropout")  # defaults stay defaults
+    _edit_metadata(path, lambda m: m["paramMap"].update(fooBar=1))
+    with pytest.raises(ModelLoadError, match=rf"cannot load {path}: its metadata/ sets param "
+                       "'fooBar', which a DlcoreClassifier does not have"):  # fmt: skip
+        DlcoreClassifier.load(str(path))

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[3]
 NAMES = ["card_seconds_since_prev", "amount_log1p"]
 
 
-def _setup(spark, tmp_path):
+def _setup(spark, tmp_path, mutate=lambda df: df):
     config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False,
                                 "features.spec_dir": str(ROOT / "feature_specs")})  # fmt: skip
     defs = definitions(feature_set_from_config(config.features), NAMES)
@@ -39,7 +39,7 @@ def _setup(spark, tmp_path):
         f"{n} double" for n in NAMES
     )
     table = tmp_path / "features"
-    spark.createDataFrame(rows, schema).write.parquet(str(table))
+    mutate(spark.createDataFrame(rows, schema)).write.parquet(str(table))
     entries = [{"name": n, "fill": 0.0, **defs[n]} for n in NAMES]
     meta = {"feature_names": NAMES, "label_delay_days": 7.0, "features": entries}
     (table / "_features.json").write_text(json.dumps(meta))

@@ -1,0 +1,83 @@
+"""`evaluate` on odd windows and odd tables: a feature table without the label, the date or a
+feature column (KeyError / Spark's unresolved column), labels that are null or not 0/1 (a
+ValueError, or a 2 counted as two frauds), a window reaching year 1 (IllegalArgumentException
+from the date literal) and one of centuries (every date listed: megabytes of JSON). Real
+Spark, the small feature table of test_evaluate_definitions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_app.errors import ConfigError, SchemaError
+from fraud_app.scoring import evaluate
+from fraud_app.scoring.evaluate import run_evaluation
+from tests.fraud_app.scoring.test_evaluate_definitions import _setup
+
+pytestmark = pytest.mark.spark
+WINDOW = {"start": dt.date(2024, 1, 1), "end": dt.date(2024, 1, 3)}
+
+
+def _evaluate(spark, tmp_path, mutate=lambda df: df, **window):
+    config, _, _ = _setup(spark, tmp_path, mutate)
+    return run_evaluation(spark, config, model_uri=str(tmp_path / "m"), **(window or WINDOW))
+
+
+@pytest.mark.parametrize("column", ["label", "event_date", "amount_log1p"])
+def test_a_table_without_a_column_evaluate_reads_is_named(spark, tmp_path, column):
+    with pytest.raises(SchemaError, match=rf"the feature table {tmp_path}/features lacks "
+                       rf"column\(s\) \['{column}'\] that evaluate reads"):  # fmt: skip
+        _evaluate(spark, tmp_path, lambda df: df.drop(column))
+
+
+_LABELS = {
+    "null": (lambda: F.when(F.col("card_id") == "c1", None).otherwise(F.col("label")), "null"),
+    "2": (lambda: F.col("label") * 2, "2.0"),
+    "text": (lambda: F.when(F.col("card_id") == "c1", "maybe").otherwise("0"), "null"),
+}
+
+
+@pytest.mark.parametrize("case", list(_LABELS))
+def test_labels_other_than_0_and_1_are_named(spark, tmp_path, case):
+    column, example = _LABELS[case]
+    with pytest.raises(SchemaError, match=rf"the feature table {tmp_path}/features: label must "
+                       rf"be 0 or 1, but \d+ of the 60 rows dated 2024-01-01..2024-01-03 hold "
+                       rf"another value \(e\.g\. {example}\)"):  # fmt: skip
+        _evaluate(spark, tmp_path, lambda df: df.withColumn("label", column()))
+
+
+def test_labels_as_text_or_booleans_evaluate_as_numbers(spark, tmp_path):
+    as_text = lambda df: df.withColumn("label", F.col("label").cast("int").cast("string"))  # noqa: E731
+    report, _ = _evaluate(spark, tmp_path, as_text)
+    assert (report["rows"], report["frauds"]) == (60, 12)
+
+
+def test_a_window_of_centuries_lists_the_first_dates_and_counts_them_all(spark, tmp_path):
+    window = {"start": dt.date(1, 1, 1), "end": dt.date(9999, 12, 31)}
+    report, path = _evaluate(spark, tmp_path, **window)
+    assert report["rows"] == 60
+    days = (window["end"] - window["start"]).days + 1
+    assert report["days_without_rows"] == days - 3
+    listed = report["dates_without_rows"]
+    assert len(listed) == evaluate.MAX_LISTED_DATES and listed[:2] == ["0001-01-01", "0001-01-02"]
+    assert json.loads(path.read_text())["days_without_rows"] == days - 3
+    assert path.stat().st_size < 100_000
+
+
+def test_a_short_window_lists_every_date_without_rows(spark, tmp_path):
+    report, _ = _evaluate(spark, tmp_path, start=dt.date(2023, 12, 31), end=dt.date(2024, 1, 4))
+    assert report["dates_without_rows"] == ["2023-12-31", "2024-01-04"]
+    assert report["days_without_rows"] == 2
+
+
+def test_python_callers_may_give_the_window_as_iso_text(spark, tmp_path):
+    # a notebook's run_evaluation(..., start="2024-01-01") failed with "can only concatenate
+    # str (not "datetime.timedelta") to str" after scoring the window
+    report, _ = _evaluate(spark, tmp_path, start="2024-01-01", end=dt.datetime(2024, 1, 3, 12))
+    assert (report["rows"], report["window"]) == (60, {"start": "2024-01-01", "end": "2024-01-03"})
+    with pytest.raises(ConfigError, match=r"start must be a date \(datetime\.date or text like "
+                       r"2024-01-31\)\. Received: 'Jan 1'"):  # fmt: skip
+        _evaluate(spark, tmp_path / "again", start="Jan 1", end="2024-01-03")
