@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraud_app.errors import ModelLoadError
+from fraud_app.tracking.registry import absent, store_failed
 
 logger = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
@@ -42,10 +43,13 @@ def _cache_root(config) -> Path:
 def _latest(client, name: str):
     """The highest version of a registered model (MLflow's `models:/<name>/latest`)."""
     from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 
     versions = client.search_model_versions(f"name = '{name}'")
     if not versions:
-        raise MlflowException(f"registered model {name!r} has no versions")
+        raise MlflowException(
+            f"registered model {name!r} has no versions", error_code=RESOURCE_DOES_NOT_EXIST
+        )
     return max(versions, key=lambda mv: int(mv.version))
 
 
@@ -60,14 +64,18 @@ def _registry_source(client, uri: str) -> tuple[str, str, str | None, str | None
     name, what, getter = _lookup(client, uri, rest)
     try:
         client.get_registered_model(name)
-    except MlflowException:
+    except MlflowException as exc:
+        if not absent(exc):
+            raise store_failed(client, exc, f"resolving {uri}") from None
         raise ModelLoadError(
             f"registered model {name!r} does not exist in {client.tracking_uri}; "
             "see `fraud-app models` for the registered models"
         ) from None
     try:
         mv = getter()
-    except MlflowException:
+    except MlflowException as exc:
+        if not absent(exc):
+            raise store_failed(client, exc, f"resolving {uri}") from None
         raise ModelLoadError(
             f"{what} does not exist; see `fraud-app models` for its versions and aliases"
         ) from None

@@ -15,10 +15,32 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from fraud_app.errors import ModelLoadError
+from fraud_app.errors import ModelLoadError, TrackingError
 
 logger = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
+# what MLflow answers for a name, version or alias that does not exist (an unknown alias
+# is INVALID_PARAMETER_VALUE); anything else is a store that could not answer
+_ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
+
+
+def absent(exc) -> bool:
+    """Whether an MlflowException says that what was looked up does not exist, as opposed
+    to a tracking store that could not answer (a server's 5xx, a refused permission, a
+    lost connection): only the first may be read as "no such model / version / alias"."""
+    return getattr(exc, "error_code", None) in _ABSENT
+
+
+def store_failed(client, exc, doing: str) -> TrackingError:
+    """The error for a store that could not answer while `doing` (e.g. "looking up the
+    champion of 'fraud-ensemble'"): its URI, MLflow's error code and first line."""
+    first = (str(getattr(exc, "message", exc)).strip().splitlines() or [""])[0][:300]
+    code = str(getattr(exc, "error_code", type(exc).__name__))
+    said = first if first.startswith(code) else f"{code}: {first}"
+    return TrackingError(
+        f"the tracking store {client.tracking_uri} could not answer while {doing} ({said}); "
+        "nothing was changed, run the command again when the store answers"
+    )
 
 
 @dataclass(frozen=True)
@@ -53,13 +75,17 @@ def decide(new_ap: float, champion_ap: float | None, margin: float) -> tuple[str
 
 
 def current_champion(client, name: str):
-    """The version holding `champion`, or None."""
+    """The version holding `champion`, or None when there is none. A store that cannot
+    answer is a TrackingError: read as "no champion", it made the gate promote any new
+    version unconditionally."""
     from mlflow.exceptions import MlflowException
 
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
+    except MlflowException as exc:
+        if absent(exc):
+            return None
+        raise store_failed(client, exc, f"looking up the champion of {name!r}") from None
 
 
 def decision_tags(d: GateDecision) -> dict[str, str]:
@@ -104,11 +130,15 @@ def _version(client, name: str, version: str):
 
     try:
         client.get_registered_model(name)
-    except MlflowException:
+    except MlflowException as exc:
+        if not absent(exc):
+            raise store_failed(client, exc, f"looking up model {name!r}") from None
         raise ModelLoadError(f"registered model {name!r} does not exist") from None
     try:
         return client.get_model_version(name, str(version))
-    except MlflowException:
+    except MlflowException as exc:
+        if not absent(exc):
+            raise store_failed(client, exc, f"looking up version {version!r} of {name!r}") from None
         raise ModelLoadError(
             f"version {version!r} of model {name!r} does not exist; see `fraud-app models`"
         ) from None
@@ -157,8 +187,10 @@ def _alias_is(client, name: str, alias: str, version: str) -> bool:
 
     try:
         return str(client.get_model_version_by_alias(name, alias).version) == str(version)
-    except MlflowException:
-        return False
+    except MlflowException as exc:
+        if absent(exc):
+            return False
+        raise store_failed(client, exc, f"looking up alias {alias!r} of {name!r}") from None
 
 
 def list_versions(client, name: str) -> list[dict[str, Any]]:
@@ -167,7 +199,9 @@ def list_versions(client, name: str) -> list[dict[str, Any]]:
 
     try:
         model = client.get_registered_model(name)
-    except MlflowException:
+    except MlflowException as exc:
+        if not absent(exc):
+            raise store_failed(client, exc, f"looking up model {name!r}") from None
         raise ModelLoadError(
             f"registered model {name!r} does not exist; train one with `fraud-app train`"
         ) from None
@@ -180,7 +214,9 @@ def list_versions(client, name: str) -> list[dict[str, Any]]:
         if mv.run_id:
             try:
                 metrics = client.get_run(mv.run_id).data.metrics
-            except MlflowException:
+            except MlflowException as exc:  # a deleted run: the version is still listed
+                if not absent(exc):
+                    raise store_failed(client, exc, f"reading run {mv.run_id}") from None
                 metrics = {}
         rows.append({
             "version": str(mv.version),
