@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from fraud_app.errors import ConfigError
 
 logger = logging.getLogger(__name__)
+MAX_LISTED_DATES = 366  # dates_without_rows lists at most these; days_without_rows counts all
 
 
 def dates_without_rows(
@@ -49,6 +50,11 @@ def date_literal(day: dt.date) -> Column:
     """A date as a Spark literal. F.lit(date) fails for years before 1000 (Py4J:
     IllegalArgumentException without a message); ISO text cast to date takes 0001-9999."""
     return F.lit(day.isoformat()).cast("date")
+
+
+def timestamp_literal(moment: dt.datetime) -> Column:
+    """A UTC datetime as a Spark timestamp literal, for the same years (the session is UTC)."""
+    return F.lit(moment.astimezone(dt.UTC).replace(tzinfo=None).isoformat()).cast("timestamp")
 
 
 def warn_dates_without_rows(

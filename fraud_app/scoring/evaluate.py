@@ -36,6 +36,7 @@ from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
 from fraud_app.scoring.dates import (
+    MAX_LISTED_DATES,
     as_date,
     date_literal,
     dates_without_rows,
@@ -51,7 +52,6 @@ from fraud_app.scoring.tasks import task_errors
 
 logger = logging.getLogger(__name__)
 MAX_SUFFIX = 50
-MAX_LISTED_DATES = 366  # dates_without_rows lists at most these; days_without_rows counts all
 
 
 def _feature_table(spark, config):

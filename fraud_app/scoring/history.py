@@ -33,6 +33,7 @@ from fraud_app.features.encodings import ENCODING_KINDS
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
+from fraud_app.scoring.dates import date_literal, timestamp_literal
 
 logger = logging.getLogger(__name__)
 
@@ -71,16 +72,23 @@ def _midnight(day: dt.date) -> dt.datetime:
 
 
 def history_rows(canonical: DataFrame, start: dt.date, end: dt.date, history_s: int | None):
-    """Canonical rows that the features of [start, end] (inclusive dates) can depend on."""
-    stop = end + dt.timedelta(days=1)
-    rows = canonical.where(F.col(PARTITION_COLUMN) < F.lit(stop))
-    rows = rows.where(F.col("timestamp") < F.lit(_midnight(stop)))
+    """Canonical rows that the features of [start, end] (inclusive dates) can depend on.
+    Dates at the ends of the calendar (0001-01-01, 9999-12-31) leave that bound open."""
+    rows = canonical
+    if end < dt.date.max:
+        stop = end + dt.timedelta(days=1)
+        rows = rows.where(F.col(PARTITION_COLUMN) < date_literal(stop))
+        rows = rows.where(F.col("timestamp") < timestamp_literal(_midnight(stop)))
     if history_s is None:
         return rows
-    first = _midnight(start) - dt.timedelta(seconds=history_s)
+    try:
+        first = _midnight(start) - dt.timedelta(seconds=history_s)
+        before = first.date() - dt.timedelta(days=1)
+    except OverflowError:  # the history reaches before year 1: all of it
+        return rows
     # the partition filter prunes files; the timestamp filter is the exact one
-    rows = rows.where(F.col(PARTITION_COLUMN) >= F.lit(first.date() - dt.timedelta(days=1)))
-    return rows.where(F.col("timestamp") >= F.lit(first))
+    rows = rows.where(F.col(PARTITION_COLUMN) >= date_literal(before))
+    return rows.where(F.col("timestamp") >= timestamp_literal(first))
 
 
 def features_for_dates(
@@ -103,7 +111,7 @@ def features_for_dates(
         history_rows(canonical, start, end, None) if encodings and history_s is not None else None
     )
     result = compute_features(source, feature_set, vector_column=None, whole_history=whole)
-    dates = F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end))
+    dates = F.col(PARTITION_COLUMN).between(date_literal(start), date_literal(end))
     return FeatureResult(
         df=result.df.where(dates),
         feature_names=result.feature_names,

@@ -29,6 +29,8 @@ from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.dates import (
+    MAX_LISTED_DATES,
+    date_literal,
     dates_without_rows,
     warn_dates_without_rows,
     warn_earlier_scores,
@@ -40,7 +42,7 @@ from fraud_app.scoring.model_source import (
     check_feature_names,
     load_scoring_model,
 )
-from fraud_app.scoring.partitions import PartitionSwap, output_lock, partition_name
+from fraud_app.scoring.partitions import PartitionSwap, output_lock
 from fraud_app.scoring.summary import date_summaries
 from fraud_app.scoring.tasks import task_errors
 
@@ -86,7 +88,9 @@ def _canonical(spark, config, start: dt.date, end: dt.date):
     path = config.canonical_table()
     df = read_table(spark, path, "canonical table", "etl")
     day = F.col(PARTITION_COLUMN)
-    row = df.where(day.between(F.lit(start), F.lit(end))).select(day).limit(1).collect()
+    row = (
+        df.where(day.between(date_literal(start), date_literal(end))).select(day).limit(1).collect()
+    )
     if not row:
         span = df.agg(F.min(day), F.max(day)).first()
         raise EmptyInputError(
@@ -179,15 +183,22 @@ def run_scoring(
         partitions = tuple(swap.swap(day) for day in swap.written_dates())
         swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
+    present = {str(d["date"]) for d in dates}
     summary["dates_without_rows"] = empty = dates_without_rows(
-        start, end, (d["date"] for d in dates)
+        start, end, present, limit=MAX_LISTED_DATES
     )
+    summary["days_without_rows"] = missing = (end - start).days + 1 - len(present)
     warn_dates_without_rows(
-        "score", start, end, empty, f"the canonical table {config.canonical_table()}"
+        "score", start, end, empty, f"the canonical table {config.canonical_table()}", missing
     )
     fs = HadoopFs(spark)
-    kept = [f"{output.rstrip('/')}/{partition_name(d)}" for d in empty]
-    summary["earlier_partitions_kept"] = kept = [p for p in kept if fs.exists(p)]
+    root, low, high = output.rstrip("/"), start.isoformat(), end.isoformat()
+    kept = [  # partitions of the range's dates without rows (listed, not probed date by date)
+        f"{root}/{name}" for name in fs.children(root)
+        if name.startswith(f"{PARTITION_COLUMN}=")
+        and low <= (day := name.split("=", 1)[1]) <= high and day not in present
+    ]  # fmt: skip
+    summary["earlier_partitions_kept"] = kept
     warn_earlier_scores(start, end, kept)
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)

@@ -173,6 +173,19 @@ def test_dates_of_the_range_without_transactions_are_named(spark, trained, caplo
     assert report["dates_without_rows"] == later and report["days"] == 1
 
 
+def test_a_range_from_the_first_day_of_the_calendar_scores_its_dates(spark, trained):
+    # 0001-01-01: Spark's date literal failed (Py4J, no message) and the history's start
+    # (the range's start minus the longest window) overflowed Python's datetime
+    config, day = trained["config"], trained["day"]
+    first = dt.date(1, 1, 1)
+    result = run_scoring(spark, config, start=first, end=day, model_uri=trained["model"])
+    scored = [d["date"] for d in result.summary["dates"]]
+    assert str(day) in scored
+    assert result.summary["days_without_rows"] == (day - first).days + 1 - len(scored)
+    assert len(result.summary["dates_without_rows"]) == 366  # the first of them, listed
+    assert result.summary["dates_without_rows"][0] == "0001-01-01"
+
+
 def test_a_date_scored_twice_gives_identical_files(spark, trained):
     config, day = trained["config"], trained["day"]
     run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
