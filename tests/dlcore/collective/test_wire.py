@@ -51,7 +51,7 @@ def test_bad_magic_is_a_frame_error(pair):
 def test_other_wire_version_is_refused(pair):
     a, b = pair
     a.sendall(raw_header(version=wire.VERSION + 1))
-    with pytest.raises(FrameError, match=r"wire version 2.*same dlcore version"):
+    with pytest.raises(FrameError, match=r"wire version 3.*same dlcore version"):
         wire.recv_frame(b, Kind.HELLO, soon(), "a")
 
 
@@ -170,5 +170,5 @@ def test_header_layout_is_fixed():
     # magic, version, kind, reserved, tag, length in network order: 20 bytes.
     assert wire.HEADER.size == 20
     assert wire.pack_header(Kind.TENSOR, 5, tag=2) == struct.pack(
-        "!4sBBHIQ", b"DLCW", 1, 20, 0, 2, 5
+        "!4sBBHIQ", b"DLCW", 2, 20, 0, 2, 5
     )
