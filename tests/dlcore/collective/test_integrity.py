@@ -9,6 +9,7 @@ that received it, before the bytes are reduced into its buffer.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import socket
 import threading
@@ -65,10 +66,8 @@ class Proxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def close(self) -> None:
         self.listener.close()
@@ -93,7 +92,9 @@ def run_pair(damage: str | None):
         config = loopback_config(op_timeout=20.0, transport="socket", topology="flat")
         mine: object
         try:
-            with Communicator(Member(0, 2), [real[0], proxy.address], secret, listener, config) as c:
+            with Communicator(
+                Member(0, 2), [real[0], proxy.address], secret, listener, config
+            ) as c:
                 buf = np.ones(LENGTH, dtype=np.float32)
                 c.all_reduce(buf)
                 mine = (float(buf.min()), float(buf.max()))
