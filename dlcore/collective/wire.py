@@ -14,16 +14,20 @@ Failure mapping (all from `dlcore.errors`):
     bad magic, version, kind, tag, size  -> FrameError
     payload whose CRC-32 does not match  -> FrameError
 
-Integrity: every tensor payload (TENSOR, REDUCE, GATHER, SMALL, BARRIER, SHM frames; in
-the pipelined ring every chunk of a segment) is followed by a 4-byte CRC-32 of its bytes,
-checked before the receiver reduces, copies or forwards it, so a bit flipped or a byte
-lost in transit raises FrameError instead of being summed into the gradients. CRC-32,
-not an HMAC: it detects every burst error of up to 32 bits and random corruption with
-probability 1 - 2**-32, at about twice the speed of HMAC-SHA256 here
-(docs/BENCHMARKS.md); forgery is not the threat, as the ring sockets are authenticated
-at connect time (auth.py). Headers carry no CRC: their fields are all checked against
-what the receiver expects (magic, version, kind, tag, length), except the reserved one.
-Handshake, rendezvous and error frames carry no trailer (the handshake is MAC'd).
+Integrity: every tensor payload between ranks (`send_array`; the ring's REDUCE and GATHER
+frames, one trailer per pipelined chunk; SMALL, BARRIER and SHM frames) is followed by a
+4-byte CRC-32 of its bytes. The receiver checks it before it adds the chunk into its
+buffer or forwards it (a gathered chunk lands in the caller's buffer first; the
+collective then raises, so that buffer is never handed back as a result): a bit flipped
+or a byte lost in transit raises FrameError instead of entering the sum. CRC-32, not an
+HMAC: it detects every burst error of up to 32 bits and random corruption with
+probability 1 - 2**-32, at about twice the speed of HMAC-SHA256 here (docs/BENCHMARKS.md);
+forgery is not the threat, as the ring sockets are authenticated at connect time
+(auth.py). Headers carry no CRC: their fields are checked against what the receiver
+expects (magic, version, kind, tag, length), all but the reserved one.
+Handshake, rendezvous and error frames carry no trailer (the handshake is MAC'd); callers
+that frame their own payloads with `send_bytes` (fraud_app's boundary reports, which end
+with an HMAC) choose their own check.
 """
 
 from __future__ import annotations
