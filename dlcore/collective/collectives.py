@@ -37,15 +37,19 @@ from dlcore.collective.compression import Codec, get_codec
 from dlcore.collective.wire import (
     HEADER,
     MAX_TENSOR_FRAME,
+    TRAILER,
     FrameHeader,
     Kind,
     byte_view,
     check_header,
     pack_header,
     parse_header,
+    recv_checked,
     recv_exact,
     recv_header,
     send_bytes,
+    trailer,
+    verify,
 )
 from dlcore.errors import ConfigError, FrameError, ShapeError
 from dlcore.params import shard_bounds
@@ -258,15 +262,18 @@ def _pass_around(comm: Communicator, mine: np.ndarray, kind: Kind, op: Operation
     current = mine
     for j in range(n - 1):
         what = f"{op.name} value of rank {(r - j - 1) % n} (hop {j + 1} of {n - 1})"
-        frame = pack_header(kind, current.nbytes, op.tag) + current.tobytes()
+        payload = current.tobytes()
+        frame = pack_header(kind, current.nbytes, op.tag) + payload + trailer(payload)
         send_bytes(comm.right, frame, op.deadline, what, comm.right_name)
-        # The size is known, so header and payload arrive in one read (one wake-up).
-        raw = bytearray(HEADER.size + mine.nbytes)
+        # The size is known, so header, payload and trailer arrive in one read (one wake-up).
+        raw = bytearray(HEADER.size + mine.nbytes + TRAILER.size)
         recv_exact(comm.left, memoryview(raw), op.deadline, what, comm.left_name)
         _expect(
             parse_header(raw, what, comm.left_name), kind, op, mine.nbytes, what, comm.left_name
         )
-        current = np.frombuffer(raw, dtype=mine.dtype, offset=HEADER.size)
+        body = memoryview(raw)[HEADER.size : HEADER.size + mine.nbytes]
+        verify(body, memoryview(raw)[HEADER.size + mine.nbytes :], what, comm.left_name)
+        current = np.frombuffer(body, dtype=mine.dtype)
         parts[(r - j - 1) % n] = current
     return parts
 
@@ -316,13 +323,14 @@ class _Ring:
         phase = "reduce-scatter" if j < self.n - 1 else "all-gather"
         return f"{self.op.name} ({phase} segment {segment}, ring step {j + 1} of {2 * self.n - 2})"
 
-    def _queue(self, j: int, data: memoryview) -> None:
+    def _queue(self, j: int, data: memoryview, checked: bool = True) -> None:
+        """Queue one chunk (with its CRC-32 trailer, wire.py) or a header (`checked=False`)."""
         what = self._what(j, (self.r - j - 1) % self.n)
-        self.comm.sender.put(data, self.op.deadline, what)
+        self.comm.sender.put(data, self.op.deadline, what, checked)
 
     def _queue_header(self, j: int, lo: int, hi: int) -> None:
         header = pack_header(self._kind(j), (hi - lo) * self.itemsize, self.op.tag)
-        self._queue(j, memoryview(header))
+        self._queue(j, memoryview(header), checked=False)
 
     def _outgoing(self, j: int, a: int, b: int) -> memoryview:
         view = self.buf[a:b]
@@ -351,17 +359,17 @@ class _Ring:
                 if fill is not None:  # before the receive: overlaps with the arrival
                     fill(a, b)
                 wire = comm.scratch(self.codec.wire_dtype, b - a)
-                recv_exact(comm.left, byte_view(wire), deadline, what, peer)
+                recv_checked(comm.left, byte_view(wire), deadline, what, peer)
                 self.codec.decode_add(wire, self.buf[a:b])
                 if forward:
                     self._queue(j + 1, self._outgoing(j + 1, a, b))
             elif self.codec.lossless:
-                recv_exact(comm.left, byte_view(self.buf[a:b]), deadline, what, peer)
+                recv_checked(comm.left, byte_view(self.buf[a:b]), deadline, what, peer)
                 if forward:
                     self._queue(j + 1, byte_view(self.buf[a:b]))
             else:
                 wire = np.empty(b - a, dtype=self.codec.wire_dtype)
-                recv_exact(comm.left, byte_view(wire), deadline, what, peer)
+                recv_checked(comm.left, byte_view(wire), deadline, what, peer)
                 self.codec.decode(wire, self.buf[a:b])
                 if forward:
                     self._queue(j + 1, byte_view(wire))

@@ -37,7 +37,14 @@ from dlcore.collective.auth import Identity, authenticate_client, authenticate_s
 from dlcore.collective.collectives import SocketTransport
 from dlcore.collective.config import CommConfig, Member
 from dlcore.collective.rendezvous import Address, rendezvous
-from dlcore.collective.wire import Deadline, configure_socket, connect, open_listener, send_bytes
+from dlcore.collective.wire import (
+    Deadline,
+    configure_socket,
+    connect,
+    open_listener,
+    send_bytes,
+    send_checked,
+)
 from dlcore.errors import CommunicationError, ConfigError
 from dlcore.params import shard_bounds
 
@@ -69,8 +76,9 @@ class _Sender:
         self._thread = threading.Thread(target=self._run, name=f"dlcore-send-{peer}", daemon=True)
         self._thread.start()
 
-    def put(self, data: Any, deadline: Deadline, what: str) -> None:
-        self._queue.put((data, deadline, what))
+    def put(self, data: Any, deadline: Deadline, what: str, checked: bool = False) -> None:
+        """Queue `data`; `checked` sends it as a payload with its CRC-32 trailer."""
+        self._queue.put((data, deadline, what, checked))
 
     def flush(self, deadline: Deadline) -> None:
         """Wait until everything queued so far is in the kernel; raise the send error if any."""
@@ -93,9 +101,10 @@ class _Sender:
             if isinstance(item, threading.Event):
                 item.set()
             elif self.error is None:
-                data, deadline, what = item
+                data, deadline, what, checked = item
+                send = send_checked if checked else send_bytes
                 try:
-                    send_bytes(self._sock, data, deadline, what, self._peer)
+                    send(self._sock, data, deadline, what, self._peer)
                 except CommunicationError as exc:
                     self.error = exc
                     self._on_error(f"send to {self._peer} failed: {exc}")

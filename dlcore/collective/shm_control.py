@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 from dlcore.collective.wire import (
     HEADER,
     MAX_CONTROL_FRAME,
+    TRAILER,
     FrameHeader,
     Kind,
     check_header,
@@ -30,6 +31,8 @@ from dlcore.collective.wire import (
     recv_exact,
     recv_header,
     send_bytes,
+    trailer,
+    verify,
 )
 from dlcore.errors import FrameError
 
@@ -73,7 +76,7 @@ def exchange(
     """
     n, r = comm.world_size, comm.rank
     payload = CONTROL.pack(nbytes, phase, arg) + body
-    frame = pack_header(Kind.SHM, len(payload), op.tag) + payload
+    frame = pack_header(Kind.SHM, len(payload), op.tag) + payload + trailer(payload)
     send_bytes(comm.right, frame, op.deadline, f"{op.name} ({TEXT[phase]})", comm.right_name)
     bodies = [body] * n
     for hop in range(1, n):
@@ -81,7 +84,7 @@ def exchange(
         what = f"{op.name} (shared memory: {TEXT[phase]} by rank {src}, hop {hop} of {n - 1})"
         if body:
             received = _receive(comm, op, (nbytes, phase, arg), src, what)
-            bodies[src] = bytes(received[HEADER.size + CONTROL.size :])
+            bodies[src] = bytes(received[HEADER.size + CONTROL.size : -TRAILER.size])
         else:
             received = _receive_signal(comm, op, frame, src, what)
         if hop < n - 1:
@@ -91,12 +94,16 @@ def exchange(
 
 def _receive_signal(comm: Communicator, op: Operation, mine: bytes, src: int, what: str) -> bytes:
     """A frame without body: in step, it is byte-identical to `mine` (same call, phase,
-    length, argument), so one read and one comparison do; any difference is diagnosed."""
+    length, argument, hence CRC-32 trailer), so one read and one comparison do; any
+    difference is diagnosed."""
     got = bytearray(len(mine))
     recv_exact(comm.left, memoryview(got), op.deadline, what, comm.left_name)
     if got != mine:
         header = parse_header(got, what, comm.left_name)
         _check_header(comm, op, header, what)
+        if HEADER.size + header.length + TRAILER.size == len(mine):  # else: not a signal
+            view = memoryview(got)
+            verify(view[HEADER.size : -TRAILER.size], view[-TRAILER.size :], what, comm.left_name)
         _check(
             CONTROL.unpack_from(got, HEADER.size), CONTROL.unpack_from(mine, HEADER.size), src, what
         )
@@ -109,9 +116,11 @@ def _receive(
 ) -> bytearray:
     header = recv_header(comm.left, op.deadline, what, comm.left_name)
     _check_header(comm, op, header, what)
-    frame = bytearray(HEADER.size + header.length)
+    frame = bytearray(HEADER.size + header.length + TRAILER.size)
     frame[: HEADER.size] = pack_header(Kind.SHM, header.length, header.tag)
     recv_exact(comm.left, memoryview(frame)[HEADER.size :], op.deadline, what, comm.left_name)
+    body = memoryview(frame)[HEADER.size : -TRAILER.size]
+    verify(body, memoryview(frame)[-TRAILER.size :], what, comm.left_name)
     _check(CONTROL.unpack_from(frame, HEADER.size), expected, src, what)
     return frame
 

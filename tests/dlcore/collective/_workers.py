@@ -32,3 +32,21 @@ def all_reduce_forever_on_host(
         while True:
             comm.all_reduce(buf)
             buf.fill(1.0)
+
+
+def all_reduce_once_via_pipe(conn, secret, length) -> None:
+    """Rank 1 of 2 over a peer table the parent sends (so the parent can put a proxy in
+    rank 0's table); sends back ("ok", min, max) of the sum, or (error class, message)."""
+    from dlcore.collective.wire import open_listener
+
+    listener = open_listener("127.0.0.1")
+    conn.send(listener.getsockname()[1])
+    peers = conn.recv()
+    config = loopback_config(op_timeout=20.0, transport="socket", topology="flat")
+    try:
+        with Communicator(Member(1, 2), peers, secret, listener, config) as comm:
+            buf = np.full(length, 2.0, dtype=np.float32)
+            comm.all_reduce(buf)
+            conn.send(("ok", float(buf.min()), float(buf.max())))
+    except Exception as exc:  # the test inspects it
+        conn.send((type(exc).__name__, str(exc)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 import struct
+import zlib
 
 import numpy as np
 import pytest
@@ -51,7 +52,7 @@ def test_bad_magic_is_a_frame_error(pair):
 def test_other_wire_version_is_refused(pair):
     a, b = pair
     a.sendall(raw_header(version=wire.VERSION + 1))
-    with pytest.raises(FrameError, match=r"wire version 2.*same dlcore version"):
+    with pytest.raises(FrameError, match=r"wire version 3.*same dlcore version"):
         wire.recv_frame(b, Kind.HELLO, soon(), "a")
 
 
@@ -170,5 +171,35 @@ def test_header_layout_is_fixed():
     # magic, version, kind, reserved, tag, length in network order: 20 bytes.
     assert wire.HEADER.size == 20
     assert wire.pack_header(Kind.TENSOR, 5, tag=2) == struct.pack(
-        "!4sBBHIQ", b"DLCW", 1, 20, 0, 2, 5
+        "!4sBBHIQ", b"DLCW", 2, 20, 0, 2, 5
     )
+
+
+def test_array_frames_end_with_the_crc32_of_their_bytes(pair):
+    a, b = pair
+    sent = np.arange(5, dtype=np.float32)
+    wire.send_array(a, sent, soon(), "b", tag=3)
+    raw = bytearray(wire.HEADER.size + sent.nbytes + wire.TRAILER.size)
+    wire.recv_exact(b, memoryview(raw), soon(), "the frame", "a")
+    assert raw[wire.HEADER.size : -4] == sent.tobytes()
+    assert raw[-4:] == struct.pack("!I", zlib.crc32(sent.tobytes()))
+
+
+@pytest.mark.parametrize("where", [0, 7, 19])
+def test_a_flipped_payload_byte_is_a_frame_error_naming_the_peer(pair, where):
+    a, b = pair
+    payload = bytearray(np.ones(5, np.float32).tobytes())
+    check = struct.pack("!I", zlib.crc32(payload))
+    payload[where] ^= 0x01
+    a.sendall(raw_header(kind=Kind.TENSOR, length=len(payload)) + payload + check)
+    with pytest.raises(FrameError, match=r"^rank 7 sent a TENSOR frame of 20 bytes whose bytes"):
+        wire.recv_into(b, np.zeros(5, np.float32), soon(), "rank 7")
+
+
+def test_a_corrupted_trailer_is_a_frame_error(pair):
+    a, b = pair
+    payload = np.ones(5, np.float32).tobytes()
+    check = struct.pack("!I", zlib.crc32(payload) ^ 1)
+    a.sendall(raw_header(kind=Kind.TENSOR, length=len(payload)) + payload + check)
+    with pytest.raises(FrameError, match=r"do not match its CRC-32 \(sent [0-9a-f]{8}, computed"):
+        wire.recv_into(b, np.zeros(5, np.float32), soon(), "rank 7")
