@@ -2,7 +2,9 @@
 model, same rows, same Spark session, alternating rounds.
 
 The model is a FraudEnsemble shaped like the demo's (K members, an MLP per member,
-D features), saved as its directory (ensemble.json + .npz). The peer is the SAME
+D features, by default the demo's piecewise-linear input encoding with its quantile bins
+fitted on rows drawn like the benchmark's, as training fits them; `--encoding none` for
+the plain MLP), saved as its directory (ensemble.json + .npz). The peer is the SAME
 directory logged as an MLflow pyfunc model built from code (a model file that loads
 the directory with FraudEnsemble.load: no pickle), served to Spark with
 `mlflow.pyfunc.spark_udf(..., env_manager="local")` on one column per feature (the
@@ -63,19 +65,32 @@ mlflow.models.set_model(EnsembleModel())
 """
 
 
-def build_ensemble(d: int, members: int, hidden: tuple[int, ...], path: Path):
+def feature_rows(n: int, d: int, seed: int) -> np.ndarray:
+    """Rows drawn like make_rows's (feature j: 2 * N(0, 1) + j % 3), in NumPy."""
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, d)) * 2 + np.arange(d) % 3).astype(np.float32)
+
+
+def build_ensemble(
+    d: int, members: int, hidden: tuple[int, ...], path: Path, encoding: str = "piecewise_linear"
+):
     from fraud_app.models.builders import build_model
     from fraud_app.models.config import ModelSection
     from fraud_app.models.ensemble import FraudEnsemble
+    from fraud_app.models.train import encoding_state, set_encoding
 
     rng = np.random.default_rng(0)
-    # one set of feature statistics for every member, as training sets them (the whole
-    # training window's, pipelines/training/nodes.py)
+    # one set of feature statistics and one encoding for every member, as training sets
+    # them (the whole training window's, pipelines/training/nodes.py): without fitted
+    # bins every ramp would be 0, a model no training produces
     stats = rng.standard_normal(d), rng.random(d) + 0.5
+    sample = feature_rows(20_000, d, seed=1)
     models = []
     for k in range(members):
-        m = build_model(ModelSection(hidden=hidden, dropout=0.0), d, seed=k)
+        cfg = ModelSection(hidden=hidden, dropout=0.0, encoding=encoding)
+        m = build_model(cfg, d, seed=k)
         m.layer.layers[0].set_statistics(*stats)
+        set_encoding(m, encoding_state(m, sample))
         models.append(m)
     names = [f"f{j:02d}" for j in range(d)]
     meta = {"scoring": {"threshold": 0.5, "feature_means": [0.0] * d}}
@@ -129,6 +144,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--features", type=int, default=35)
     ap.add_argument("--members", type=int, default=5)
+    ap.add_argument("--encoding", choices=["piecewise_linear", "none"], default="piecewise_linear")
     args = ap.parse_args()
 
     import mlflow
@@ -139,7 +155,7 @@ def main() -> None:
     info = machine()
     spark = spark_session("bench-scoring")
     tmp = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
-    ens = build_ensemble(args.features, args.members, (128, 64), tmp / "ensemble")
+    ens = build_ensemble(args.features, args.members, (128, 64), tmp / "ensemble", args.encoding)
     uri = log_pyfunc(tmp, tmp / "ensemble", ens.feature_names)
     df = make_rows(spark, args.rows, args.features)
 
@@ -168,6 +184,7 @@ def main() -> None:
         "rows": args.rows,
         "features": args.features,
         "members": args.members,
+        "encoding": args.encoding,
         "rounds": args.rounds,
         "seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
         "scoring_rows_per_s": round(rate["ours"]),
