@@ -21,6 +21,10 @@ Also measured: ours with alert + top-3 reasons (attribution), and its ratio to t
 plain spark_udf score (`with_reasons_rows_per_s_ratio_vs_spark_udf`: ours does MORE
 work there than the peer, which computes the score only).
 
+Each round also records the CPU seconds of the driver, the JVM and its Python workers
+(/proc): on a shared machine the wall times follow the other users' load, the CPU
+seconds much less (`cpu_ratio_spark_udf_over_ours`: the peer's over ours, medians).
+
 Last line: one JSON object with scoring_rows_per_s_ratio_vs_spark_udf (target >= 3).
 
     .venv/bin/python bench/scoring.py --rows 200000 --rounds 3     # quick
@@ -31,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -132,10 +137,34 @@ def make_rows(spark, n: int, d: int):
     return df
 
 
-def timed(frame) -> float:
-    t0 = time.perf_counter()
+def tree_cpu_seconds() -> float:
+    """CPU seconds (user + system, with reaped children's) of this process and every
+    descendant: the Spark JVM and its Python workers. Linux /proc; NaN elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    if not stats:
+        return float("nan")
+    tree, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += [c for c, (ppid, _) in stats.items() if ppid == pid and c not in tree]
+    return sum(stats[p][1] for p in tree if p in stats) / tick
+
+
+def timed(frame) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the driver, JVM and Python workers) of one round."""
+    c0, t0 = tree_cpu_seconds(), time.perf_counter()
     frame.write.format("noop").mode("overwrite").save()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, tree_cpu_seconds() - c0
 
 
 def main() -> None:
@@ -172,13 +201,16 @@ def main() -> None:
     max_diff = float(np.max(np.abs(a - b)))
 
     times = {"ours": [], "spark_udf": [], "ours_with_reasons": []}
+    cpu = {k: [] for k in times}
     for r in range(args.rounds + 1):
         for name, frame in (("ours", ours), ("spark_udf", peer), ("ours_with_reasons", full)):
-            t = timed(frame)
+            t, c = timed(frame)
             if r > 0:
                 times[name].append(t)
-            print(f"round {r} {name}: {t:.2f}s", file=sys.stderr)
+                cpu[name].append(c)
+            print(f"round {r} {name}: {t:.2f}s, {c:.2f} CPU s", file=sys.stderr)
     rate = {k: args.rows / statistics.median(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     out = {
         **info,
         "rows": args.rows,
@@ -195,7 +227,11 @@ def main() -> None:
         "with_reasons_rows_per_s_ratio_vs_spark_udf": round(
             rate["ours_with_reasons"] / rate["spark_udf"], 2
         ),
-        "load_avg_1m_end": round(__import__("os").getloadavg()[0], 2),
+        # CPU seconds per round of the driver, the JVM and the Python workers (less
+        # sensitive to other users of a shared machine than the wall times above)
+        "cpu_seconds": {k: [round(x, 2) for x in v] for k, v in cpu.items()},
+        "cpu_ratio_spark_udf_over_ours": round(cpu_med["spark_udf"] / cpu_med["ours"], 2),
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
     }
     spark.stop()
     print(json.dumps(out))
