@@ -213,9 +213,7 @@ def test_wrong_width_is_a_shape_error():
         fused.proba_and_gradient(np.zeros(7))
 
 
-def _encoded(
-    seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5), noise=0.0, constant=()
-):
+def _encoded(seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5), noise=0.0, constant=()):
     """A member Standardize (-> GaussianNoise) -> PiecewiseLinear -> MLP; every member with
     edges_seed=0 has the same statistics and bins, as training gives them. Feature 0 is a
     spike; features in `constant` are constant in the sample (all their bins unused)."""
