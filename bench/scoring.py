@@ -2,7 +2,9 @@
 model, same rows, same Spark session, alternating rounds.
 
 The model is a FraudEnsemble shaped like the demo's (K members, an MLP per member,
-D features), saved as its directory (ensemble.json + .npz). The peer is the SAME
+D features, by default the demo's piecewise-linear input encoding with its quantile bins
+fitted on rows drawn like the benchmark's, as training fits them; `--encoding none` for
+the plain MLP), saved as its directory (ensemble.json + .npz). The peer is the SAME
 directory logged as an MLflow pyfunc model built from code (a model file that loads
 the directory with FraudEnsemble.load: no pickle), served to Spark with
 `mlflow.pyfunc.spark_udf(..., env_manager="local")` on one column per feature (the
@@ -19,6 +21,10 @@ Also measured: ours with alert + top-3 reasons (attribution), and its ratio to t
 plain spark_udf score (`with_reasons_rows_per_s_ratio_vs_spark_udf`: ours does MORE
 work there than the peer, which computes the score only).
 
+Each round also records the CPU seconds of the driver, the JVM and its Python workers
+(/proc): on a shared machine the wall times follow the other users' load, the CPU
+seconds much less (`cpu_ratio_spark_udf_over_ours`: the peer's over ours, medians).
+
 Last line: one JSON object with scoring_rows_per_s_ratio_vs_spark_udf (target >= 3).
 
     .venv/bin/python bench/scoring.py --rows 200000 --rounds 3     # quick
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -63,19 +70,32 @@ mlflow.models.set_model(EnsembleModel())
 """
 
 
-def build_ensemble(d: int, members: int, hidden: tuple[int, ...], path: Path):
+def feature_rows(n: int, d: int, seed: int) -> np.ndarray:
+    """Rows drawn like make_rows's (feature j: 2 * N(0, 1) + j % 3), in NumPy."""
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal((n, d)) * 2 + np.arange(d) % 3).astype(np.float32)
+
+
+def build_ensemble(
+    d: int, members: int, hidden: tuple[int, ...], path: Path, encoding: str = "piecewise_linear"
+):
     from fraud_app.models.builders import build_model
     from fraud_app.models.config import ModelSection
     from fraud_app.models.ensemble import FraudEnsemble
+    from fraud_app.models.train import encoding_state, set_encoding
 
     rng = np.random.default_rng(0)
-    # one set of feature statistics for every member, as training sets them (the whole
-    # training window's, pipelines/training/nodes.py)
+    # one set of feature statistics and one encoding for every member, as training sets
+    # them (the whole training window's, pipelines/training/nodes.py): without fitted
+    # bins every ramp would be 0, a model no training produces
     stats = rng.standard_normal(d), rng.random(d) + 0.5
+    sample = feature_rows(20_000, d, seed=1)
     models = []
     for k in range(members):
-        m = build_model(ModelSection(hidden=hidden, dropout=0.0), d, seed=k)
+        cfg = ModelSection(hidden=hidden, dropout=0.0, encoding=encoding)
+        m = build_model(cfg, d, seed=k)
         m.layer.layers[0].set_statistics(*stats)
+        set_encoding(m, encoding_state(m, sample))
         models.append(m)
     names = [f"f{j:02d}" for j in range(d)]
     meta = {"scoring": {"threshold": 0.5, "feature_means": [0.0] * d}}
@@ -117,10 +137,34 @@ def make_rows(spark, n: int, d: int):
     return df
 
 
-def timed(frame) -> float:
-    t0 = time.perf_counter()
+def tree_cpu_seconds() -> float:
+    """CPU seconds (user + system, with reaped children's) of this process and every
+    descendant: the Spark JVM and its Python workers. Linux /proc; NaN elsewhere."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                text = (entry / "stat").read_text()
+            except OSError:  # exited meanwhile
+                continue
+            fields = text[text.rindex(")") + 2 :].split()
+            stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+    if not stats:
+        return float("nan")
+    tree, todo = set(), [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        tree.add(pid)
+        todo += [c for c, (ppid, _) in stats.items() if ppid == pid and c not in tree]
+    return sum(stats[p][1] for p in tree if p in stats) / tick
+
+
+def timed(frame) -> tuple[float, float]:
+    """(wall seconds, CPU seconds of the driver, JVM and Python workers) of one round."""
+    c0, t0 = tree_cpu_seconds(), time.perf_counter()
     frame.write.format("noop").mode("overwrite").save()
-    return time.perf_counter() - t0
+    return time.perf_counter() - t0, tree_cpu_seconds() - c0
 
 
 def main() -> None:
@@ -129,6 +173,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--features", type=int, default=35)
     ap.add_argument("--members", type=int, default=5)
+    ap.add_argument("--encoding", choices=["piecewise_linear", "none"], default="piecewise_linear")
     args = ap.parse_args()
 
     import mlflow
@@ -139,7 +184,7 @@ def main() -> None:
     info = machine()
     spark = spark_session("bench-scoring")
     tmp = Path(tempfile.mkdtemp(prefix="bench-scoring-"))
-    ens = build_ensemble(args.features, args.members, (128, 64), tmp / "ensemble")
+    ens = build_ensemble(args.features, args.members, (128, 64), tmp / "ensemble", args.encoding)
     uri = log_pyfunc(tmp, tmp / "ensemble", ens.feature_names)
     df = make_rows(spark, args.rows, args.features)
 
@@ -156,18 +201,22 @@ def main() -> None:
     max_diff = float(np.max(np.abs(a - b)))
 
     times = {"ours": [], "spark_udf": [], "ours_with_reasons": []}
+    cpu = {k: [] for k in times}
     for r in range(args.rounds + 1):
         for name, frame in (("ours", ours), ("spark_udf", peer), ("ours_with_reasons", full)):
-            t = timed(frame)
+            t, c = timed(frame)
             if r > 0:
                 times[name].append(t)
-            print(f"round {r} {name}: {t:.2f}s", file=sys.stderr)
+                cpu[name].append(c)
+            print(f"round {r} {name}: {t:.2f}s, {c:.2f} CPU s", file=sys.stderr)
     rate = {k: args.rows / statistics.median(v) for k, v in times.items()}
+    cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     out = {
         **info,
         "rows": args.rows,
         "features": args.features,
         "members": args.members,
+        "encoding": args.encoding,
         "rounds": args.rounds,
         "seconds": {k: [round(x, 3) for x in v] for k, v in times.items()},
         "scoring_rows_per_s": round(rate["ours"]),
@@ -178,7 +227,11 @@ def main() -> None:
         "with_reasons_rows_per_s_ratio_vs_spark_udf": round(
             rate["ours_with_reasons"] / rate["spark_udf"], 2
         ),
-        "load_avg_1m_end": round(__import__("os").getloadavg()[0], 2),
+        # CPU seconds per round of the driver, the JVM and the Python workers (less
+        # sensitive to other users of a shared machine than the wall times above)
+        "cpu_seconds": {k: [round(x, 2) for x in v] for k, v in cpu.items()},
+        "cpu_ratio_spark_udf_over_ours": round(cpu_med["spark_udf"] / cpu_med["ours"], 2),
+        "load_avg_1m_end": round(os.getloadavg()[0], 2),
     }
     spark.stop()
     print(json.dumps(out))

@@ -71,7 +71,8 @@ def write_ramps(
     X: np.ndarray, lower: np.ndarray, inv_width: np.ndarray, *, out: np.ndarray
 ) -> None:
     """out (n, f, bins) = clip((X[:, :, None] - lower) * inv_width, 0, 1): the encoding
-    (also the fused scorer's, dlcore.inference, so both compute the same values)."""
+    (the fused scorer, dlcore.inference, applies the same operations to its used bins, so
+    both compute the same values)."""
     np.subtract(X[:, :, None], lower, out=out)
     out *= inv_width
     np.clip(out, 0.0, 1.0, out=out)

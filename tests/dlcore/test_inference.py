@@ -213,9 +213,10 @@ def test_wrong_width_is_a_shape_error():
         fused.proba_and_gradient(np.zeros(7))
 
 
-def _encoded(seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5), noise=0.0):
+def _encoded(seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5), noise=0.0, constant=()):
     """A member Standardize (-> GaussianNoise) -> PiecewiseLinear -> MLP; every member with
-    edges_seed=0 has the same statistics and bins, as training gives them."""
+    edges_seed=0 has the same statistics and bins, as training gives them. Feature 0 is a
+    spike; features in `constant` are constant in the sample (all their bins unused)."""
     layers = [Standardize(clip=2.0, name="standardize")]
     layers += [GaussianNoise(noise)] if noise else []
     layers.append(PiecewiseLinear(bins))
@@ -227,6 +228,7 @@ def _encoded(seed, *, dtype="float64", bins=4, edges_seed=0, hidden=(9, 5), nois
     model.layer.layers[0].set_statistics(rng.standard_normal(D), rng.random(D) + 0.5)
     sample = np.random.default_rng(edges_seed).standard_normal((500, D))
     sample[:, 0] = np.where(sample[:, 0] > 0.5, sample[:, 0], 0.0)  # a spike, as counts have
+    sample[:, list(constant)] = 1.0
     encoding = next(la for la in model.layer.layers if type(la) is PiecewiseLinear)
     encoding.set_edges(*quantile_edges(sample, bins))
     return model
@@ -276,3 +278,39 @@ def test_input_noise_is_left_out_of_the_fused_plan():
     X = _rows()
     np.testing.assert_allclose(fused.proba(X), _reference(noisy, X), rtol=0, atol=1e-14)
     np.testing.assert_allclose(fused.proba(X), _reference(plain, X), rtol=0, atol=1e-14)
+
+
+def _unused_bins(model) -> int:
+    encoding = next(la for la in model.layer.layers if type(la) is PiecewiseLinear)
+    return int((encoding.inv_width == 0).sum())
+
+
+@pytest.mark.parametrize("constant", [(), (3,), (0, 2, 5), tuple(range(D))])
+def test_unused_bins_are_left_out_of_the_first_gemm(constant):
+    """An unused bin's ramp is always 0: the plan leaves its rows out of the first GEMM
+    (fewer input columns) and still scores exactly as the members do, gradient included."""
+    models = [_encoded(k, constant=constant) for k in range(3)]
+    unused = _unused_bins(models[0])
+    assert unused == 4 * len(constant)  # a constant feature has no bins: all 4 unused
+    fused = compile_ensemble(models)
+    assert fused.D == D * 5 and fused.n_in == fused.D - unused
+    assert fused.inputs[0].W1b.shape == (fused.n_in + 1, 3 * 9)
+    X = _rows()
+    np.testing.assert_allclose(fused.proba(X), _reference(models, X), rtol=0, atol=1e-14)
+    proba, grad = fused.proba_and_gradient(X)
+    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D))
+    np.testing.assert_allclose(proba, ref_p, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(grad * X, ref_attr, rtol=0, atol=1e-12)
+
+
+def test_the_ramps_have_the_layers_bits():
+    """The plan writes the used bins' ramps with PiecewiseLinear's own operations: the
+    same float32 values as the layer's forward, bit for bit."""
+    model = _encoded(0, dtype="float32", constant=(3,))
+    fused = compile_ensemble([model])
+    encoding = next(la for la in model.layer.layers if type(la) is PiecewiseLinear)
+    Z = (np.random.default_rng(6).standard_normal((50, D)) * 3).astype(np.float32)
+    Y, _ = encoding.forward(Z, False)
+    out = np.empty((50, fused.n_in - D), np.float32)
+    fused.used.write(Z, out)
+    np.testing.assert_array_equal(out, Y[:, D:][:, fused.used.cols])
