@@ -15,6 +15,15 @@ The leading layers' state (`state()`: a standardisation's mean and scale, the en
 bins) is compared with the cached one at every call, and the cache is rebuilt when it
 differs. Models that are not a Sequential, or whose cache would exceed `max_cache_bytes`,
 are scored by `Model.predict` itself.
+
+`EncodedRows` is the training counterpart: a data-parallel worker draws its minibatches
+from ONE fixed partition, so the leading layers that are row-wise maps in training too
+(`Layer.rowwise_fixed`: Standardize, PiecewiseLinear; not a random layer such as
+GaussianNoise) can run once over all its rows; each step then gathers the encoded rows
+and runs only the layers after them. Those layers compute every output element from its
+own input element with correctly rounded operations (subtract, divide, multiply, clip),
+so an encoded row has the same bits whether it was encoded alone, in a minibatch or in a
+block of 8,192 rows, and training is unchanged to the last bit.
 """
 
 from __future__ import annotations
@@ -67,6 +76,80 @@ class FixedInputPredictor:
         for layer in layers:
             h = layer.forward(h, False)[0]
         return h
+
+
+class EncodedRows:
+    """The output of a model's leading row-wise layers for every row of X, for training.
+
+    Build with `EncodedRows.build(model, X)` (None when the model has no such layers, or
+    the encoded rows would exceed `max_cache_bytes`); `matches(model, X)` says whether it
+    still holds for this model and input (same X object, same state of those layers),
+    so a worker can keep it between stages; `forward(H, training)` runs the rest of the
+    model on encoded rows H, as `Model.forward` would on the raw rows."""
+
+    def __init__(self, X: np.ndarray, rows: np.ndarray, state: list, count: int) -> None:
+        self.source = X
+        self.rows = rows  # (len(X), width) C-contiguous, the model's dtype
+        self._state = state
+        self._count = count  # how many leading layers `rows` went through
+
+    @classmethod
+    def build(
+        cls, model: Model, X: np.ndarray, *, batch_size: int = 8192,
+        max_cache_bytes: int = MAX_CACHE_BYTES,
+    ) -> EncodedRows | None:  # fmt: skip
+        prefix = training_prefix(model)
+        if not prefix or X.ndim != 2:
+            return None
+        width = prefix[-1].out_features
+        if width * len(X) * model.dtype.itemsize > max_cache_bytes:
+            return None
+        rows = np.empty((len(X), width), dtype=model.dtype)
+        for i in range(0, len(X), batch_size):
+            h = model._as_input(X[i : i + batch_size])
+            for layer in prefix:
+                h = layer.forward(h, True)[0]
+            rows[i : i + len(h)] = h
+        return cls(X, rows, [layer.state() for layer in prefix], len(prefix))
+
+    def matches(self, model: Model, X: np.ndarray) -> bool:
+        prefix = training_prefix(model)
+        return (
+            X is self.source
+            and len(prefix) == self._count
+            and _same_state([layer.state() for layer in prefix], self._state)
+        )
+
+    def forward(self, model: Model, H: np.ndarray, training: bool):
+        """(Y, backprop) of the model's layers after the encoded ones, on encoded rows H.
+        The encoded layers compute no input gradient (they precede every parameter), so
+        their backprop, which `Model.forward`'s would call, does nothing."""
+        backprops = []
+        for layer in model.layer.layers[self._count :]:
+            H, bp = layer.forward(H, training)
+            backprops.append(bp)
+
+        def backprop(dY: np.ndarray) -> None:
+            for bp in reversed(backprops):
+                dY = bp(dY)
+
+        return H, backprop
+
+
+def training_prefix(model: Model) -> list:
+    """The leading layers of a Sequential model that may run once per row before training:
+    `rowwise_fixed` layers (no parameters, no randomness, each output row a function of
+    its input row and the layer's state) before the first layer with parameters. Empty
+    when there is none or when nothing would follow them."""
+    top = model.layer
+    if type(top) is not Sequential:
+        return []
+    count = 0
+    for layer, trainable in zip(top.layers, top._declares_params, strict=True):
+        if trainable or not getattr(layer, "rowwise_fixed", False) or layer.needs_input_grad:
+            break
+        count += 1
+    return top.layers[:count] if count < len(top.layers) else []
 
 
 def _split_leading(model: Model) -> tuple[list, list]:

@@ -1,13 +1,22 @@
 """FixedInputPredictor: Model.predict of one input, bit for bit, with the parameter-free
-leading layers (standardisation, input encoding) run once while their state holds."""
+leading layers (standardisation, input encoding) run once while their state holds; and
+EncodedRows, the same idea for the training steps of a fixed partition."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from dlcore.fixed_input import FixedInputPredictor
-from dlcore.layers import Dropout, Linear, PiecewiseLinear, ReLU, Sequential, Standardize
+from dlcore.fixed_input import EncodedRows, FixedInputPredictor, training_prefix
+from dlcore.layers import (
+    Dropout,
+    GaussianNoise,
+    Linear,
+    PiecewiseLinear,
+    ReLU,
+    Sequential,
+    Standardize,
+)
 from dlcore.layers.piecewise_linear import quantile_edges
 from dlcore.model import Model
 
@@ -98,3 +107,62 @@ def test_empty_input():
     model = _encoded_model()
     out = FixedInputPredictor(model, np.zeros((0, D), np.float32)).predict()
     assert out.shape == (0, 1) and out.dtype == np.float32
+
+
+# -- EncodedRows: training steps on rows encoded once ------------------------------------
+
+
+def _step(model: Model, forward, X: np.ndarray, iteration: int) -> tuple[np.ndarray, np.ndarray]:
+    """One training step's logits and weight gradients (Dropout reseeded per iteration,
+    as the Spark worker does)."""
+    for layer in model.layer.layers:
+        if hasattr(layer, "reseed"):
+            layer.reseed([0, 0, iteration])
+    logits, backprop = forward(X)
+    backprop(logits - 0.5)  # any upstream gradient
+    return logits.copy(), model.params.grad.copy()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_training_steps_on_encoded_rows_equal_the_whole_model_bit_for_bit(dtype):
+    model, X = _encoded_model(dtype=dtype), _rows(300).astype(dtype)
+    encoded = EncodedRows.build(model, X, batch_size=BATCH)  # blocks of 64 rows, not batches
+    assert encoded is not None and encoded.rows.shape == (300, D * 5)
+    rng = np.random.default_rng(3)
+    for iteration in range(6):
+        _new_weights(model, iteration)
+        idx = rng.integers(0, len(X), 32)
+        want = _step(model, lambda b: model.forward(b, training=True), X[idx], iteration)
+        got = _step(model, lambda b: encoded.forward(model, b, True), encoded.rows[idx], iteration)
+        assert np.array_equal(got[0], want[0])  # logits (Dropout active)
+        assert np.array_equal(got[1], want[1])  # every weight gradient
+        assert np.any(want[1] != 0)
+
+
+def test_encoded_rows_match_only_the_same_input_and_state():
+    model, X = _encoded_model(), _rows()
+    encoded = EncodedRows.build(model, X)
+    assert encoded.matches(model, X)
+    assert not encoded.matches(model, X.copy())  # another partition's rows
+    twin = _encoded_model()  # a new model object with the same state (a new stage)
+    assert encoded.matches(twin, X)
+    std = twin.layer.layers[0]
+    std.set_statistics(std.mean + 0.5, std.scale)
+    assert not encoded.matches(twin, X)
+
+
+def test_no_encoded_rows_without_rowwise_leading_layers():
+    X = _rows(100)
+    plain = Model(Sequential([Linear(8), ReLU(), Linear(1)]), in_features=D, seed=0)
+    assert training_prefix(plain) == [] and EncodedRows.build(plain, X) is None
+    # input noise first: random in training, so nothing before the first Linear is fixed
+    noisy = Model(Sequential([GaussianNoise(0.1), Standardize(), PiecewiseLinear(4), Linear(1)]),
+                  in_features=D, seed=0)  # fmt: skip
+    assert training_prefix(noisy) == []
+    # noise after the standardisation: only the standardisation is encoded
+    mixed = Model(Sequential([Standardize(), GaussianNoise(0.1), PiecewiseLinear(4), Linear(1)]),
+                  in_features=D, seed=0)  # fmt: skip
+    assert [type(x) for x in training_prefix(mixed)] == [Standardize]
+    assert EncodedRows.build(mixed, X).rows.shape == (100, D)
+    # above the size cap: the whole model runs per batch
+    assert EncodedRows.build(_encoded_model(), X, max_cache_bytes=100 * D * 5 * 4 - 1) is None
