@@ -13,7 +13,9 @@ result changes, only the work: for the demo model (Standardize -> 8-bin encoding
 128 -> 64 -> 1 on 50 features) the encoding is about half of a prediction's time.
 The leading layers' state (`state()`: a standardisation's mean and scale, the encoding's
 bins) is compared with the cached one at every call, and the cache is rebuilt when it
-differs. Models that are not a Sequential, or whose cache would exceed `max_cache_bytes`,
+differs. Predictors of the same X whose leading layers have the same configs and state
+share one cache (early stopping scores the same validation rows for every member of an
+ensemble whose members share their statistics and bins); it is released with X. Models that are not a Sequential, or whose cache would exceed `max_cache_bytes`,
 are scored by `Model.predict` itself.
 
 `EncodedRows` is the training counterpart: a data-parallel worker draws its minibatches
@@ -28,8 +30,11 @@ block of 8,192 rows, and training is unchanged to the last bit.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
+from dlcore.layers.base import layer_to_config
 from dlcore.layers.sequential import Sequential
 from dlcore.model import Model
 
@@ -66,10 +71,14 @@ class FixedInputPredictor:
             return self.model.predict(self.X, self.batch_size)
         state = [layer.state() for layer in self.prefix]
         if self._state is None or not _same_state(state, self._state):
-            self._blocks = [self._run(self.prefix, self.X[i : i + self.batch_size])
-                            for i in range(0, len(self.X), self.batch_size)]  # fmt: skip
+            key = (self.batch_size, [layer_to_config(x) for x in self.prefix], state)
+            self._blocks = _shared_blocks(self.X, key, self._encode)
             self._state = state
         return np.concatenate([self._run(self.rest, h) for h in self._blocks], axis=0)
+
+    def _encode(self) -> list[np.ndarray]:
+        return [self._run(self.prefix, self.X[i : i + self.batch_size])
+                for i in range(0, len(self.X), self.batch_size)]  # fmt: skip
 
     @staticmethod
     def _run(layers, h: np.ndarray) -> np.ndarray:
@@ -150,6 +159,27 @@ def training_prefix(model: Model) -> list:
             break
         count += 1
     return top.layers[:count] if count < len(top.layers) else []
+
+
+# id(X) -> (a weak reference to X, (batch size, leading layers' configs, their state), the
+# blocks they gave): several predictors on the same rows share them (early stopping builds
+# one predictor per ensemble member on the same validation rows, and members with shared
+# statistics and bins have the same leading layers). An entry goes when X does.
+_SHARED: dict[int, tuple[weakref.ref, tuple, list[np.ndarray]]] = {}
+
+
+def _shared_blocks(X: np.ndarray, key: tuple, encode) -> list[np.ndarray]:
+    entry = _SHARED.get(id(X))
+    if entry is not None and entry[0]() is X and _same_key(entry[1], key):
+        return entry[2]
+    blocks = encode()
+    key_id = id(X)
+    _SHARED[key_id] = (weakref.ref(X, lambda _: _SHARED.pop(key_id, None)), key, blocks)
+    return blocks
+
+
+def _same_key(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and a[1] == b[1] and _same_state(a[2], b[2])
 
 
 def _split_leading(model: Model) -> tuple[list, list]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from dlcore import fixed_input
 from dlcore.fixed_input import EncodedRows, FixedInputPredictor, training_prefix
 from dlcore.layers import (
     Dropout,
@@ -87,6 +88,34 @@ def test_rebuilds_when_the_leading_layers_state_changes():
     enc = model.layer.layers[1]
     enc.load_state({"lower": enc.lower - 0.25, "inv_width": enc.inv_width})
     assert np.array_equal(predictor.predict(), model.predict(X, batch_size=BATCH))
+
+
+def test_predictors_of_the_same_rows_and_leading_layers_share_one_encoding():
+    """Early stopping builds one predictor per member on the same validation rows; members
+    with the same statistics and bins encode them once."""
+    X = _rows()
+    first, second = _encoded_model(seed=0), _encoded_model(seed=0)
+    _new_weights(second, 7)  # other weights, same leading layers
+    first_calls, second_calls = _counting(first.layer.layers[1]), _counting(second.layer.layers[1])
+    a = FixedInputPredictor(first, X, batch_size=BATCH).predict()
+    b = FixedInputPredictor(second, X, batch_size=BATCH).predict()
+    assert len(first_calls) == 5 and second_calls == []  # 300 rows in blocks of 64: once
+    assert np.array_equal(a, first.predict(X, batch_size=BATCH))
+    assert np.array_equal(b, second.predict(X, batch_size=BATCH))
+    assert not np.array_equal(a, b)
+    shared = fixed_input._SHARED[id(X)]
+    # other leading layers (another standardisation) or other rows: their own encoding
+    other = _encoded_model(seed=1)
+    assert np.array_equal(
+        FixedInputPredictor(other, X, batch_size=BATCH).predict(),
+        other.predict(X, batch_size=BATCH),
+    )
+    Y = X.copy()
+    assert np.array_equal(FixedInputPredictor(first, Y, batch_size=BATCH).predict(), a)
+    assert fixed_input._SHARED[id(X)] is not shared and id(Y) in fixed_input._SHARED
+    ids = (id(X), id(Y))
+    del X, Y
+    assert not any(i in fixed_input._SHARED for i in ids)  # released with the rows
 
 
 def test_falls_back_to_model_predict():
