@@ -15,8 +15,9 @@ The leading layers' state (`state()`: a standardisation's mean and scale, the en
 bins) is compared with the cached one at every call, and the cache is rebuilt when it
 differs. Predictors of the same X whose leading layers have the same configs and state
 share one cache (early stopping scores the same validation rows for every member of an
-ensemble whose members share their statistics and bins); it is released with X. Models that are not a Sequential, or whose cache would exceed `max_cache_bytes`,
-are scored by `Model.predict` itself.
+ensemble whose members share their statistics and bins); it is released with X. Models
+that are not a Sequential, or whose cache would exceed `max_cache_bytes`, are scored by
+`Model.predict` itself.
 
 `EncodedRows` is the training counterpart: a data-parallel worker draws its minibatches
 from ONE fixed partition, so the leading layers that are row-wise maps in training too
@@ -93,8 +94,8 @@ class EncodedRows:
     Build with `EncodedRows.build(model, X)` (None when the model has no such layers, or
     the encoded rows would exceed `max_cache_bytes`); `matches(model, X)` says whether it
     still holds for this model and input (same X object, same state of those layers),
-    so a worker can keep it between stages; `forward(H, training)` runs the rest of the
-    model on encoded rows H, as `Model.forward` would on the raw rows."""
+    so a worker can keep it between stages; `forward(model, H, training)` runs the rest
+    of the model on encoded rows H, as `Model.forward` would on the raw rows."""
 
     def __init__(self, X: np.ndarray, rows: np.ndarray, state: list, count: int) -> None:
         self.source = X
