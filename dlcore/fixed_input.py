@@ -13,14 +13,29 @@ result changes, only the work: for the demo model (Standardize -> 8-bin encoding
 128 -> 64 -> 1 on 50 features) the encoding is about half of a prediction's time.
 The leading layers' state (`state()`: a standardisation's mean and scale, the encoding's
 bins) is compared with the cached one at every call, and the cache is rebuilt when it
-differs. Models that are not a Sequential, or whose cache would exceed `max_cache_bytes`,
-are scored by `Model.predict` itself.
+differs. Predictors of the same X whose leading layers have the same configs and state
+share one cache (early stopping scores the same validation rows for every member of an
+ensemble whose members share their statistics and bins); it is released with X. Models
+that are not a Sequential, or whose cache would exceed `max_cache_bytes`, are scored by
+`Model.predict` itself.
+
+`EncodedRows` is the training counterpart: a data-parallel worker draws its minibatches
+from ONE fixed partition, so the leading layers that are row-wise maps in training too
+(`Layer.rowwise_fixed`: Standardize, PiecewiseLinear; not a random layer such as
+GaussianNoise) can run once over all its rows; each step then gathers the encoded rows
+and runs only the layers after them. Those layers compute every output element from its
+own input element with correctly rounded operations (subtract, divide, multiply, clip),
+so an encoded row has the same bits whether it was encoded alone, in a minibatch or in a
+block of 8,192 rows, and training is unchanged to the last bit.
 """
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
+from dlcore.layers.base import layer_to_config
 from dlcore.layers.sequential import Sequential
 from dlcore.model import Model
 
@@ -57,16 +72,115 @@ class FixedInputPredictor:
             return self.model.predict(self.X, self.batch_size)
         state = [layer.state() for layer in self.prefix]
         if self._state is None or not _same_state(state, self._state):
-            self._blocks = [self._run(self.prefix, self.X[i : i + self.batch_size])
-                            for i in range(0, len(self.X), self.batch_size)]  # fmt: skip
+            key = (self.batch_size, [layer_to_config(x) for x in self.prefix], state)
+            self._blocks = _shared_blocks(self.X, key, self._encode)
             self._state = state
         return np.concatenate([self._run(self.rest, h) for h in self._blocks], axis=0)
+
+    def _encode(self) -> list[np.ndarray]:
+        return [self._run(self.prefix, self.X[i : i + self.batch_size])
+                for i in range(0, len(self.X), self.batch_size)]  # fmt: skip
 
     @staticmethod
     def _run(layers, h: np.ndarray) -> np.ndarray:
         for layer in layers:
             h = layer.forward(h, False)[0]
         return h
+
+
+class EncodedRows:
+    """The output of a model's leading row-wise layers for every row of X, for training.
+
+    Build with `EncodedRows.build(model, X)` (None when the model has no such layers, or
+    the encoded rows would exceed `max_cache_bytes`); `matches(model, X)` says whether it
+    still holds for this model and input (same X object, same state of those layers),
+    so a worker can keep it between stages; `forward(model, H, training)` runs the rest
+    of the model on encoded rows H, as `Model.forward` would on the raw rows."""
+
+    def __init__(self, X: np.ndarray, rows: np.ndarray, state: list, count: int) -> None:
+        self.source = X
+        self.rows = rows  # (len(X), width) C-contiguous, the model's dtype
+        self._state = state
+        self._count = count  # how many leading layers `rows` went through
+
+    @classmethod
+    def build(
+        cls, model: Model, X: np.ndarray, *, batch_size: int = 8192,
+        max_cache_bytes: int = MAX_CACHE_BYTES,
+    ) -> EncodedRows | None:  # fmt: skip
+        prefix = training_prefix(model)
+        if not prefix or X.ndim != 2:
+            return None
+        width = prefix[-1].out_features
+        if width * len(X) * model.dtype.itemsize > max_cache_bytes:
+            return None
+        rows = np.empty((len(X), width), dtype=model.dtype)
+        for i in range(0, len(X), batch_size):
+            h = model._as_input(X[i : i + batch_size])
+            for layer in prefix:
+                h = layer.forward(h, True)[0]
+            rows[i : i + len(h)] = h
+        return cls(X, rows, [layer.state() for layer in prefix], len(prefix))
+
+    def matches(self, model: Model, X: np.ndarray) -> bool:
+        prefix = training_prefix(model)
+        return (
+            X is self.source
+            and len(prefix) == self._count
+            and _same_state([layer.state() for layer in prefix], self._state)
+        )
+
+    def forward(self, model: Model, H: np.ndarray, training: bool):
+        """(Y, backprop) of the model's layers after the encoded ones, on encoded rows H.
+        The encoded layers compute no input gradient (they precede every parameter), so
+        their backprop, which `Model.forward`'s would call, does nothing."""
+        backprops = []
+        for layer in model.layer.layers[self._count :]:
+            H, bp = layer.forward(H, training)
+            backprops.append(bp)
+
+        def backprop(dY: np.ndarray) -> None:
+            for bp in reversed(backprops):
+                dY = bp(dY)
+
+        return H, backprop
+
+
+def training_prefix(model: Model) -> list:
+    """The leading layers of a Sequential model that may run once per row before training:
+    `rowwise_fixed` layers (no parameters, no randomness, each output row a function of
+    its input row and the layer's state) before the first layer with parameters. Empty
+    when there is none or when nothing would follow them."""
+    top = model.layer
+    if type(top) is not Sequential:
+        return []
+    count = 0
+    for layer, trainable in zip(top.layers, top._declares_params, strict=True):
+        if trainable or not getattr(layer, "rowwise_fixed", False) or layer.needs_input_grad:
+            break
+        count += 1
+    return top.layers[:count] if count < len(top.layers) else []
+
+
+# id(X) -> (a weak reference to X, (batch size, leading layers' configs, their state), the
+# blocks they gave): several predictors on the same rows share them (early stopping builds
+# one predictor per ensemble member on the same validation rows, and members with shared
+# statistics and bins have the same leading layers). An entry goes when X does.
+_SHARED: dict[int, tuple[weakref.ref, tuple, list[np.ndarray]]] = {}
+
+
+def _shared_blocks(X: np.ndarray, key: tuple, encode) -> list[np.ndarray]:
+    entry = _SHARED.get(id(X))
+    if entry is not None and entry[0]() is X and _same_key(entry[1], key):
+        return entry[2]
+    blocks = encode()
+    key_id = id(X)
+    _SHARED[key_id] = (weakref.ref(X, lambda _: _SHARED.pop(key_id, None)), key, blocks)
+    return blocks
+
+
+def _same_key(a: tuple, b: tuple) -> bool:
+    return a[0] == b[0] and a[1] == b[1] and _same_state(a[2], b[2])
 
 
 def _split_leading(model: Model) -> tuple[list, list]:

@@ -34,6 +34,11 @@ class Layer:
     """Base class. Subclasses override `declare`/`bind`/`initialize` if they have weights."""
 
     type_name: ClassVar[str] = ""
+    # True for a layer without parameters or randomness whose every output row is a
+    # function of its input row and its state alone, in training as in inference
+    # (Standardize, PiecewiseLinear): a trainer may then run it once per row of a fixed
+    # input instead of once per minibatch (dlcore.fixed_input.EncodedRows).
+    rowwise_fixed: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

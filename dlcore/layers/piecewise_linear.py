@@ -88,6 +88,8 @@ def ramps_input_grad(
 
 
 class PiecewiseLinear(Layer):
+    rowwise_fixed = True
+
     def __init__(self, bins: int = 8, *, name: str | None = None) -> None:
         super().__init__(name=name)
         if isinstance(bins, bool) or not isinstance(bins, int) or not 1 <= bins <= 256:

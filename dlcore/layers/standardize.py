@@ -18,6 +18,8 @@ from dlcore.params import ParamBuffer
 
 
 class Standardize(Layer):
+    rowwise_fixed = True
+
     def __init__(self, *, clip: float | None = 10.0, name: str | None = None) -> None:
         super().__init__(name=name)
         if clip is not None and not (isinstance(clip, int | float) and clip > 0):

@@ -40,6 +40,11 @@ class DistributedConfig:
     mixup_alpha: > 0 trains on mixup batches (dlcore.training.mixup: each worker mixes its
         local batch with a permutation of itself, weights ~ Beta(alpha, alpha), drawn from
         (seed, rank, iteration)); 0 = off. The labels become soft: use a bce loss.
+    encoded_rows_max_bytes: the grouped engine's workers run the model's leading row-wise
+        layers (standardisation, input encoding) once over their partition and keep the
+        result (dlcore.fixed_input.EncodedRows) when it fits in this many bytes per
+        worker; each step then runs only the layers after them, with the same bits.
+        0 = every batch goes through the whole model.
     """
 
     num_workers: int = 2
@@ -66,6 +71,7 @@ class DistributedConfig:
     early_stopping: EarlyStoppingConfig | None = None
     lr_decay: str = "none"
     mixup_alpha: float = 0.0
+    encoded_rows_max_bytes: int = 1 << 30
 
     def __post_init__(self) -> None:
         _int_at_least("num_workers", self.num_workers, 1)
@@ -90,6 +96,7 @@ class DistributedConfig:
                 f"training.engine must be one of {ENGINES}. Received: {self.engine!r}"
             )
         _int_at_least("max_retries", self.max_retries, 0)
+        _int_at_least("encoded_rows_max_bytes", self.encoded_rows_max_bytes, 0)
         if self.lr_decay not in ("none", "cosine"):
             raise ConfigError(
                 f"training.lr_decay must be 'none' or 'cosine'. Received: {self.lr_decay!r}"

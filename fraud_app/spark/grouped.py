@@ -185,6 +185,7 @@ class GroupedEngine(Engine):
             transport=self.transport,
             backend=get_ops().name,
             mixup_alpha=cfg.mixup_alpha,
+            encoded_rows_max_bytes=cfg.encoded_rows_max_bytes,
         )
         # A report may take a whole group: every iteration is bounded by op_timeout.
         report_timeout = cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s
@@ -328,6 +329,7 @@ class GroupedEngine(Engine):
                 rendezvous_s=max(m["rendezvous_s"] for m in meta),
                 data_cache_hits=sum(bool(m["data_cache_hit"]) for m in meta),
                 state_cache_hits=sum(bool(m["state_cache_hit"]) for m in meta),
+                encoded_ranks=sum(bool(m.get("encoded_rows")) for m in meta),
                 transport=meta[0].get("transport"),
             )
         rank0 = reports[0].arrays

@@ -25,6 +25,7 @@ import numpy as np
 
 from dlcore.backends import set_num_threads, use_backend
 from dlcore.collective import CommConfig, Communicator, Member, ShardedStep
+from dlcore.fixed_input import EncodedRows
 from dlcore.layers.base import Layer
 from dlcore.losses import loss_from_config
 from dlcore.model import Model
@@ -32,7 +33,7 @@ from dlcore.optimizers.base import OptimizerState, optimizer_from_config
 from dlcore.training.mixup import mixup_batch, mixup_rng
 from fraud_app.spark.boundary import BoundaryReporter
 from fraud_app.spark.cursor import CursorPosition, DataCursor
-from fraud_app.spark.data import partition_data
+from fraud_app.spark.data import PartitionData, partition_data
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ logger = logging.getLogger(__name__)
 # worker. The round matters: a group a failed round finished but never committed has the same
 # number as the one the retry commits, yet may differ in its bits.
 _STATE_CACHE: dict[tuple[str, int], tuple[tuple[int, int], RankState]] = {}
+# (run_id, rank) -> this rank's rows after the model's leading row-wise layers (the
+# standardisation and the input encoding), kept while the partition and those layers'
+# state stay the same: encoded once per fit, not once per minibatch.
+_ENCODED_CACHE: dict[tuple[str, int], EncodedRows] = {}
 
 
 @dataclass
@@ -80,6 +85,7 @@ class StageTask:
     transport: str = "auto"  # CommConfig.transport: auto | socket | shm (the driver's choice)
     backend: str | None = None  # the driver's dlcore backend: every rank computes with it
     mixup_alpha: float = 0.0  # DistributedConfig.mixup_alpha
+    encoded_rows_max_bytes: int = 1 << 30  # DistributedConfig.encoded_rows_max_bytes
 
     @property
     def state_version(self) -> tuple[int, int]:
@@ -139,8 +145,9 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
     model.load_weights(state.params, state.layer_state)
     loss = loss_from_config(task.loss_config)
     optimizer = optimizer_from_config(task.optimizer_config)
+    encoded = _encoded_rows(task, rank, model, data)
     cursor = DataCursor(
-        data,
+        data if encoded is None else PartitionData(encoded.rows, data.y, data.w),
         seed=task.seed,
         rank=rank,
         shuffle=task.shuffle,
@@ -171,12 +178,13 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
             "rendezvous_s": t_ready - t_setup,
             "data_cache_hit": data_hit,
             "state_cache_hit": state_hit,
+            "encoded_rows": encoded is not None,
             "transport": comm.transport,
         }
         iteration, report_s = task.start_iteration, 0.0
         for index, g in enumerate(task.group_sizes):
             group = task.start_group + index
-            figures = _run_group(task, rank, g, iteration, model, loss, step, cursor)
+            figures = _run_group(task, rank, g, iteration, model, loss, step, cursor, encoded)
             iteration += g
             t0 = time.perf_counter()
             snapshot = RankState(
@@ -208,11 +216,34 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
     return {"rank": rank, "report_s": report_s, "stage_s": time.perf_counter() - t_start, **stage}
 
 
+def _encoded_rows(task: StageTask, rank: int, model: Model, data) -> EncodedRows | None:
+    """This rank's rows through the model's leading row-wise layers (from the process cache
+    when the partition and their state are the same); None: batches go through the whole
+    model (no such layers, over the size limit, or mixup, which mixes raw rows before the
+    encoding)."""
+    key = (task.run_id, rank)
+    for stale in [k for k in _ENCODED_CACHE if k[0] != task.run_id]:
+        del _ENCODED_CACHE[stale]
+    if task.mixup_alpha > 0 or task.encoded_rows_max_bytes == 0:
+        return None
+    cached = _ENCODED_CACHE.get(key)
+    if cached is not None and cached.matches(model, data.X):
+        return cached
+    encoded = EncodedRows.build(model, data.X, max_cache_bytes=task.encoded_rows_max_bytes)
+    if encoded is None:
+        _ENCODED_CACHE.pop(key, None)
+    else:
+        _ENCODED_CACHE[key] = encoded
+    return encoded
+
+
 def _run_group(
-    task: StageTask, rank: int, g: int, first: int, model, loss, step, cursor
+    task: StageTask, rank: int, g: int, first: int, model, loss, step, cursor, encoded
 ) -> dict[str, float]:
     """G iterations; returns the group's loss sum, timings (loop, compute, sync) and the
-    first iteration whose loss was NaN or infinite (None: none was; the driver stops)."""
+    first iteration whose loss was NaN or infinite (None: none was; the driver stops).
+    With `encoded`, the cursor's rows are already encoded and only the layers after the
+    encoding run (the same bits as the whole model on the raw rows)."""
     loss_sum, compute_s, optimizer_s, nonfinite_at = 0.0, 0.0, 0.0, None
     sync_before = step.total_sync_s
     # Masks are a function of (seed, rank, iteration) alone, so the result does not depend
@@ -228,7 +259,10 @@ def _run_group(
         X, y, w = cursor.next_batch(task.local_batch_size)
         if task.mixup_alpha > 0:
             X, y, w = mixup_batch(X, y, w, task.mixup_alpha, mixup_rng(task.seed, rank, first + i))
-        logits, backprop = model.forward(X, training=True)
+        if encoded is None:
+            logits, backprop = model.forward(X, training=True)
+        else:
+            logits, backprop = encoded.forward(model, X, True)
         value, dlogits = loss(logits, y, w, denominator=task.global_batch_size)
         backprop(dlogits)
         compute_s += time.perf_counter() - t0

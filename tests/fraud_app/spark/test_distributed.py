@@ -7,7 +7,16 @@ import contextlib
 import numpy as np
 import pytest
 
-from dlcore.layers import Dropout, GaussianNoise, Linear, ReLU, Sequential
+from dlcore.layers import (
+    Dropout,
+    GaussianNoise,
+    Linear,
+    PiecewiseLinear,
+    ReLU,
+    Sequential,
+    Standardize,
+)
+from dlcore.layers.piecewise_linear import quantile_edges
 from dlcore.losses import BCEWithLogits
 from dlcore.model import Model
 from dlcore.optimizers import SGD, Adam
@@ -449,3 +458,35 @@ def test_workers_compute_with_the_drivers_backend(spark, engine):
             assert seen == {name}
     finally:
         set_ops(before)
+
+
+def test_encoded_rows_train_the_same_weights_as_the_whole_model(spark):
+    """The workers encode their rows once (standardisation + piecewise-linear encoding,
+    dlcore.fixed_input.EncodedRows) and run only the layers after them: the weights equal,
+    bit for bit, those of every batch going through the whole model (limit 0)."""
+    df = _df(spark)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((500, D)).astype(np.float32)
+
+    def encoded_model():
+        layers = [Standardize(clip=3.0), PiecewiseLinear(4), Linear(8), ReLU(), Dropout(0.3),
+                  Linear(1)]  # fmt: skip
+        model = Model(Sequential(layers), in_features=D, seed=1)
+        model.layer.layers[0].set_statistics(X.mean(0) + 0.1, X.std(0) * 0.8)
+        z, _ = model.layer.layers[0].forward(X, False)
+        model.layer.layers[1].set_edges(*quantile_edges(z, 4))
+        return model
+
+    def fit(limit):  # 4 groups in 2 stages: the second stage finds the rows encoded
+        cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=12, epochs=None,
+                                group_size=3, stage_groups=2, encoded_rows_max_bytes=limit)  # fmt: skip
+        return DistributedTrainer(encoded_model(), BCEWithLogits(), Adam(learning_rate=1e-2),
+                                  cfg).fit(df)  # fmt: skip
+
+    whole, encoded = fit(0), fit(1 << 20)
+    np.testing.assert_array_equal(encoded.model.params.data, whole.model.params.data)
+    assert [h["loss"] for h in encoded.history] == [h["loss"] for h in whole.history]
+    # both ranks trained on encoded rows in both stages (and on raw rows with limit 0)
+    assert [h.get("encoded_ranks") for h in encoded.history] == [2, None, 2, None]
+    assert [h.get("encoded_ranks") for h in whole.history] == [0, None, 0, None]
+    assert np.abs(whole.model.params.data - encoded_model().params.data).max() > 1e-3
