@@ -84,7 +84,9 @@ def measure_backends(
 # Timings within this factor of the fastest are a tie, decided by PREFERENCE: on a loaded
 # machine the timed choice otherwise flipped from run to run (a 1M training run picked
 # numpy at load 12 and MKL when quiet, and the two round differently: another test AP).
-# Real differences are far larger (2-4x on the small products above).
+# Where the libraries really differ it is by 2-4x (the small products above on the
+# project's first EPYC VM); on a Zen 4 VM they timed within 2-13 % of each other, 3 runs in a
+# row at load ~2 (a coin toss without the tie).
 TIE = 1.10
 PREFERENCE = ("mkl", "numpy")
 
