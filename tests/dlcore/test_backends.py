@@ -3,7 +3,14 @@ import time
 import numpy as np
 import pytest
 
-from dlcore.backends import GEMM_PROBLEMS, Ops, available_backends, make_ops, measure_backends
+from dlcore.backends import (
+    GEMM_PROBLEMS,
+    Ops,
+    available_backends,
+    make_ops,
+    measure_backends,
+    pick_backend,
+)
 from dlcore.errors import ConfigError, ShapeError
 
 
@@ -54,6 +61,16 @@ def test_auto_selection_measures_every_backend():
     assert set(timings) == set(available_backends())
     assert all(t > 0 for t in timings.values())
     assert make_ops("auto").name in timings
+
+
+def test_a_clear_winner_is_taken_and_a_tie_goes_to_the_fixed_order():
+    # clearly faster (beyond 10 %): the fastest, whichever it is
+    assert pick_backend({"mkl": 1.0, "numpy": 0.5}) == "numpy"
+    assert pick_backend({"mkl": 0.5, "numpy": 1.0}) == "mkl"
+    # within 10 %: a tie, the first in PREFERENCE, whichever measured faster this time
+    assert pick_backend({"mkl": 1.05, "numpy": 1.0}) == "mkl"
+    assert pick_backend({"mkl": 1.0, "numpy": 1.05}) == "mkl"
+    assert pick_backend({"numpy": 1.0}) == "numpy"
 
 
 def test_unknown_backend_lists_valid_ones():
