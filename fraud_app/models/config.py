@@ -89,6 +89,9 @@ class DistributedSection(Section):
     # > 0: train on mixup batches, weights ~ Beta(mixup_alpha, mixup_alpha) (soft labels:
     # needs loss.type bce); 0 = off
     mixup_alpha: float = Field(0.0, ge=0, le=100)
+    # workers encode their partition once (standardisation + input encoding) when the result
+    # fits in this many bytes per worker; 0 = every batch runs the whole model (same bits)
+    encoded_rows_max_bytes: int = Field(1 << 30, ge=0)
     connect_timeout_s: float = Field(60.0, gt=0)
     op_timeout_s: float = Field(120.0, gt=0)
     stage_start_timeout_s: float = Field(600.0, gt=0)
