@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 
 from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.interrupts import critical
+from fraud_app.schema import PARTITION_COLUMN
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +110,16 @@ class HadoopFs:
             return "\n".join(lines)
         finally:
             stream.close()
+
+
+def partition_dates(fs: HadoopFs, table: str) -> set[str]:
+    """The `event_date` partitions of a table, from its folder names (no Spark job)."""
+    prefix = f"{PARTITION_COLUMN}="
+    return {
+        name.removeprefix(prefix)
+        for name, is_dir in fs.list_dir(table)
+        if is_dir and name.startswith(prefix)
+    }
 
 
 def clean_stale_staging(fs: HadoopFs, final: str) -> list[str]:

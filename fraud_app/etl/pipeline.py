@@ -34,7 +34,13 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup
 from fraud_app.etl.config import EtlSection
-from fraud_app.etl.fs import HadoopFs, StagedDir, check_apart, clean_stale_staging
+from fraud_app.etl.fs import (
+    HadoopFs,
+    StagedDir,
+    check_apart,
+    clean_stale_staging,
+    partition_dates,
+)
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
@@ -187,16 +193,6 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     out.commit()
     _log(result)
     return result
-
-
-def partition_dates(fs: HadoopFs, table: str) -> set[str]:
-    """The `event_date` partitions of a table, from its folder names (no Spark job)."""
-    prefix = f"{PARTITION_COLUMN}="
-    return {
-        name.removeprefix(prefix)
-        for name, is_dir in fs.list_dir(table)
-        if is_dir and name.startswith(prefix)
-    }
 
 
 def staged_input_rows(stage: DataFrame) -> int:

@@ -21,7 +21,7 @@ from pyspark.sql import functions as F
 
 from fraud_app import jsonout
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
-from fraud_app.etl.fs import HadoopFs, check_apart, read_table
+from fraud_app.etl.fs import HadoopFs, check_apart, partition_dates, read_table
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
@@ -42,7 +42,7 @@ from fraud_app.scoring.model_source import (
     check_feature_names,
     load_scoring_model,
 )
-from fraud_app.scoring.partitions import PartitionSwap, output_lock
+from fraud_app.scoring.partitions import PartitionSwap, output_lock, partition_name
 from fraud_app.scoring.summary import date_summaries
 from fraud_app.scoring.tasks import task_errors
 
@@ -192,13 +192,12 @@ def run_scoring(
         "score", start, end, empty, f"the canonical table {config.canonical_table()}", missing
     )
     fs = HadoopFs(spark)
-    root, low, high = output.rstrip("/"), start.isoformat(), end.isoformat()
-    kept = [  # partitions of the range's dates without rows (listed, not probed date by date)
-        f"{root}/{name}" for name in fs.children(root)
-        if name.startswith(f"{PARTITION_COLUMN}=")
-        and low <= (day := name.split("=", 1)[1]) <= high and day not in present
-    ]  # fmt: skip
-    summary["earlier_partitions_kept"] = kept
+    low, high = start.isoformat(), end.isoformat()
+    summary["earlier_partitions_kept"] = kept = [  # listed, not probed date by date
+        f"{output.rstrip('/')}/{partition_name(day)}"
+        for day in sorted(partition_dates(fs, output))
+        if low <= day <= high and day not in present
+    ]
     warn_earlier_scores(start, end, kept)
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)

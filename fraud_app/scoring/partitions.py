@@ -19,7 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 
-from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.fs import HadoopFs, partition_dates
 from fraud_app.etl.lock import RootLock
 from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
@@ -76,10 +76,7 @@ class PartitionSwap:
         return restored
 
     def written_dates(self) -> list[str]:
-        prefix = f"{PARTITION_COLUMN}="
-        return sorted(
-            n[len(prefix) :] for n, d in self.fs.list_dir(self.new) if d and n.startswith(prefix)
-        )
+        return sorted(partition_dates(self.fs, self.new))
 
     def swap(self, day: str) -> str:
         name = partition_name(day)
