@@ -55,8 +55,7 @@ class FixedInputPredictor:
         self.X = model._as_input(X)
         self.batch_size = int(batch_size)
         self.prefix, self.rest = _split_leading(model)
-        width = self.prefix[-1].out_features if self.prefix else 0
-        if width * len(self.X) * model.dtype.itemsize > max_cache_bytes:
+        if self.prefix and not _fits(self.prefix, self.X, model, max_cache_bytes):
             self.prefix, self.rest = [], []
         self._state: list[dict[str, np.ndarray]] | None = None
         self._blocks: list[np.ndarray] = []
@@ -78,14 +77,11 @@ class FixedInputPredictor:
         return np.concatenate([self._run(self.rest, h) for h in self._blocks], axis=0)
 
     def _encode(self) -> list[np.ndarray]:
-        return [self._run(self.prefix, self.X[i : i + self.batch_size])
-                for i in range(0, len(self.X), self.batch_size)]  # fmt: skip
+        return list(_encoded_blocks(self.prefix, self.model, self.X, self.batch_size, False))
 
     @staticmethod
     def _run(layers, h: np.ndarray) -> np.ndarray:
-        for layer in layers:
-            h = layer.forward(h, False)[0]
-        return h
+        return _run_layers(layers, h, False)
 
 
 class EncodedRows:
@@ -111,15 +107,13 @@ class EncodedRows:
         prefix = training_prefix(model)
         if not prefix or X.ndim != 2:
             return None
-        width = prefix[-1].out_features
-        if width * len(X) * model.dtype.itemsize > max_cache_bytes:
+        if not _fits(prefix, X, model, max_cache_bytes):
             return None
-        rows = np.empty((len(X), width), dtype=model.dtype)
-        for i in range(0, len(X), batch_size):
-            h = model._as_input(X[i : i + batch_size])
-            for layer in prefix:
-                h = layer.forward(h, True)[0]
+        rows = np.empty((len(X), prefix[-1].out_features), dtype=model.dtype)
+        i = 0
+        for h in _encoded_blocks(prefix, model, X, batch_size, True):
             rows[i : i + len(h)] = h
+            i += len(h)
         return cls(X, rows, [layer.state() for layer in prefix], len(prefix))
 
     def matches(self, model: Model, X: np.ndarray) -> bool:
@@ -160,6 +154,23 @@ def training_prefix(model: Model) -> list:
             break
         count += 1
     return top.layers[:count] if count < len(top.layers) else []
+
+
+def _fits(prefix: list, X: np.ndarray, model: Model, max_cache_bytes: int) -> bool:
+    """Whether the leading layers' output for every row of X stays within the bound."""
+    return prefix[-1].out_features * len(X) * model.dtype.itemsize <= max_cache_bytes
+
+
+def _run_layers(layers, h: np.ndarray, training: bool) -> np.ndarray:
+    for layer in layers:
+        h = layer.forward(h, training)[0]
+    return h
+
+
+def _encoded_blocks(prefix: list, model: Model, X: np.ndarray, batch_size: int, training: bool):
+    """The leading layers' output for X, one block of `batch_size` rows at a time."""
+    for i in range(0, len(X), batch_size):
+        yield _run_layers(prefix, model._as_input(X[i : i + batch_size]), training)
 
 
 # id(X) -> (a weak reference to X, (batch size, leading layers' configs, their state), the
