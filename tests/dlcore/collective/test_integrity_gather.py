@@ -116,3 +116,36 @@ def test_bytes_the_forwarder_damages_after_its_check_are_caught_downstream():
         with pytest.raises(FrameError, match=r"rank 1 .*all-gather segment.*CRC-32"):
             group.run(lambda comm: comm.all_reduce(bufs[comm.rank]))
     assert fault.corrupted >= 1
+
+
+@pytest.mark.parametrize("world", [2, 3, 4])
+def test_each_byte_is_checksummed_once_where_it_is_sent_from_and_once_where_it_arrives(
+    world, monkeypatch
+):
+    """A rank checksums what it receives (2(n-1)/n S) and what it originates: its input
+    segments and partial sums in the reduce-scatter, its own sum at the start of the
+    all-gather ((n-1)/n S + S/n); a forwarded gathered chunk costs nothing. All ranks:
+    (3n - 2) S, where recomputing the forwarded trailers took 4(n-1) S."""
+    from dlcore.collective import checksum
+
+    config = loopback_config(op_timeout=20.0, transport="socket", topology="flat")
+    nbytes = world * 4096 * 4
+    with LocalGroup(world, config) as group:
+        counted, lock, crc32 = [0], threading.Lock(), checksum.crc32
+
+        def counting(data):
+            with lock:
+                counted[0] += memoryview(data).nbytes
+            return crc32(data)
+
+        monkeypatch.setattr(checksum, "crc32", counting)
+        bufs = [np.full(nbytes // 4, r + 1.0, dtype=np.float32) for r in range(world)]
+        group.run(lambda comm: comm.all_reduce(bufs[comm.rank]))
+        ring, counted[0] = counted[0], 0
+        # all_reduce_small passes each rank's values around whole: one CRC per value array
+        # where it starts, one per hop where it arrives, none to forward it.
+        small = group.run(lambda comm: comm.all_reduce_small(np.full(3, comm.rank + 1.0)))
+    assert all((b == world * (world + 1) / 2).all() for b in bufs)
+    assert ring == (3 * world - 2) * nbytes
+    assert [s.tolist() for s in small] == [[world * (world + 1) / 2] * 3] * world
+    assert counted[0] == world * world * 3 * 8
