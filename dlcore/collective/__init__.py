@@ -1,6 +1,7 @@
-"""dlcore.collective: communication for data-parallel training, on the stdlib and NumPy only.
+"""dlcore.collective: communication for data-parallel training, on the stdlib and NumPy
+(plus the optional `zlib-ng` wheel for a faster CRC-32: `checksum`; zlib without it).
 
-Owns: wire framing (`wire`), mutual HMAC authentication (`auth`), a TCP rendezvous
+Owns: wire framing (`wire`) and its CRC-32 (`checksum`), mutual HMAC authentication (`auth`), a TCP rendezvous
 (`rendezvous`), a rank's ring connections and the choice of transport
 (`communicator`), the two transports (the TCP ring: `collectives`, `compression`;
 shared memory for ranks on one host: `shm`, `shm_control`, `segment`), the sharded
