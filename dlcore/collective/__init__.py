@@ -1,5 +1,5 @@
 """dlcore.collective: communication for data-parallel training, on the stdlib and NumPy
-(plus the optional `zlib-ng` wheel for a faster CRC-32: `checksum`; zlib without it).
+(and the `zlib-ng` wheel's CRC-32 when installed, a dependency; zlib's without it).
 
 Owns: wire framing (`wire`) and its CRC-32 (`checksum`), mutual HMAC authentication (`auth`), a TCP rendezvous
 (`rendezvous`), a rank's ring connections and the choice of transport
