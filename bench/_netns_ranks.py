@@ -41,7 +41,8 @@ def agent(host: int, job: dict, run_dir: Path) -> None:
     threads = []  # ranks as processes of this host (they inherit its namespaces)
     for rank in ranks:
         argv = [sys.executable, SCRIPT, "--rank", str(rank), str(run_dir)]
-        threads.append(subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": job["repo"]}))
+        path = os.pathsep.join(filter(None, (job["repo"], os.environ.get("PYTHONPATH"))))
+        threads.append(subprocess.Popen(argv, env={**os.environ, "PYTHONPATH": path}))
     codes = [p.wait(timeout=TIMEOUT_S * 4) for p in threads]
     if any(codes) and not job.get("partial"):
         raise SystemExit(f"host {host}: rank exit codes {codes}")
@@ -112,7 +113,14 @@ def pair_rank(rank: int, job: dict, run_dir: Path) -> dict:
     transport = comm.transport
     comm.close()
     sock.close()
-    return {"times": times, "transport": transport, "hostname": socket.gethostname()}
+    from dlcore.collective import checksum
+
+    return {
+        "times": times,
+        "transport": transport,
+        "hostname": socket.gethostname(),
+        "crc32": checksum.IMPLEMENTATION,
+    }
 
 
 def _addr(job: dict, host: int) -> str:

@@ -61,6 +61,7 @@ from dlcore.collective import (
     Communicator,
     Member,
     RendezvousServer,
+    checksum,
     loopback_config,
     new_job_secret,
 )
@@ -250,6 +251,7 @@ def main() -> None:
         "chunk_bytes": args.chunk_kib << 10,
         "transport": names["default"],
         "transport_tcp_ring": names["tcp_ring"],
+        "crc32": checksum.IMPLEMENTATION,  # the code computing the wire's CRC-32 (DLCORE_CRC32)
         "raw_socket_ms_median": round(t_raw * 1e3, 3),
         "raw_socket_GBps": round(nbytes / t_raw / 1e9, 3),
         "raw_duplex_ms_median": round(t_duplex * 1e3, 3),

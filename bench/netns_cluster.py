@@ -196,6 +196,7 @@ def summarize(args, pair: list[dict], train: list[dict], reference: np.ndarray) 
         "allreduce_busbw_mb_s": round(nbytes / t_ar / 1e6, 1),
         "pair_transport": pair[0]["transport"],
         "pair_hostnames": [p["hostname"] for p in pair],
+        "pair_crc32": [p["crc32"] for p in pair],  # the code computing the wire's CRC-32
         "throughput_ratio_hierarchical_vs_flat_2x2": round(rate["hierarchical"] / rate["flat"], 3),
         "samples_per_s_flat_2x2": round(rate["flat"], 1),
         "samples_per_s_hierarchical_2x2": round(rate["hierarchical"], 1),

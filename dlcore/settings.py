@@ -7,6 +7,9 @@ DLCORE_TRANSPORT    auto | socket | shm: what CommConfig(transport="auto") means
                     dlcore.collective (default auto); an explicit CommConfig.transport wins
 DLCORE_TOPOLOGY     auto | flat | hierarchical: what CommConfig(topology="auto") means
                     (default auto = hierarchical where ranks share hosts); explicit wins
+DLCORE_CRC32        auto | zlib-ng | zlib: the code that computes the wire's CRC-32
+                    trailers (default auto = zlib-ng when installed; the same value
+                    either way, dlcore/collective/checksum.py validates the name)
 """
 
 from __future__ import annotations
@@ -45,3 +48,8 @@ def transport() -> str:
 def topology() -> str:
     """DLCORE_TOPOLOGY, lower-cased; dlcore.collective.config validates the value."""
     return os.environ.get("DLCORE_TOPOLOGY", "auto").strip().lower() or "auto"
+
+
+def crc32() -> str:
+    """DLCORE_CRC32, lower-cased; dlcore.collective.checksum validates the value."""
+    return os.environ.get("DLCORE_CRC32", "auto").strip().lower() or "auto"

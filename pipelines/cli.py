@@ -136,8 +136,8 @@ released, nothing half-written). stdout carries the command's result only.
 
 environment: FRAUD_APP_SPARK_MASTER (master when neither config nor --master sets one),
 FRAUD_APP_LOG_LEVEL (default INFO), MLFLOW_TRACKING_URI (when tracking.uri is not set),
-DLCORE_BACKEND, DLCORE_NUM_THREADS, DLCORE_TUNE_MALLOC, DLCORE_TRANSPORT, DLCORE_TOPOLOGY
-(README: "Environment variables"). Precedence: defaults < config file < flags."""
+DLCORE_BACKEND, DLCORE_NUM_THREADS, DLCORE_TUNE_MALLOC, DLCORE_TRANSPORT, DLCORE_TOPOLOGY,
+DLCORE_CRC32 (README: "Environment variables"). Precedence: defaults < config file < flags."""
 
 
 def build_parser() -> argparse.ArgumentParser:

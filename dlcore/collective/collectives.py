@@ -259,11 +259,10 @@ def _pass_around(comm: Communicator, mine: np.ndarray, kind: Kind, op: Operation
     """Ring all-gather of one small array per rank; returns them indexed by rank."""
     n, r = comm.world_size, comm.rank
     parts: list[np.ndarray] = [mine] * n
-    current = mine
+    payload = mine.tobytes()
+    frame: bytes | bytearray = pack_header(kind, mine.nbytes, op.tag) + payload + trailer(payload)
     for j in range(n - 1):
         what = f"{op.name} value of rank {(r - j - 1) % n} (hop {j + 1} of {n - 1})"
-        payload = current.tobytes()
-        frame = pack_header(kind, current.nbytes, op.tag) + payload + trailer(payload)
         send_bytes(comm.right, frame, op.deadline, what, comm.right_name)
         # The size is known, so header, payload and trailer arrive in one read (one wake-up).
         raw = bytearray(HEADER.size + mine.nbytes + TRAILER.size)
@@ -273,8 +272,9 @@ def _pass_around(comm: Communicator, mine: np.ndarray, kind: Kind, op: Operation
         )
         body = memoryview(raw)[HEADER.size : HEADER.size + mine.nbytes]
         verify(body, memoryview(raw)[HEADER.size + mine.nbytes :], what, comm.left_name)
-        current = np.frombuffer(body, dtype=mine.dtype)
-        parts[(r - j - 1) % n] = current
+        parts[(r - j - 1) % n] = np.frombuffer(body, dtype=mine.dtype)
+        # Forwarded as received: same kind, tag and length; its CRC-32 is the origin's.
+        frame = raw
     return parts
 
 
@@ -323,10 +323,12 @@ class _Ring:
         phase = "reduce-scatter" if j < self.n - 1 else "all-gather"
         return f"{self.op.name} ({phase} segment {segment}, ring step {j + 1} of {2 * self.n - 2})"
 
-    def _queue(self, j: int, data: memoryview, checked: bool = True) -> None:
-        """Queue one chunk (with its CRC-32 trailer, wire.py) or a header (`checked=False`)."""
+    def _queue(self, j: int, data: memoryview, checked: bool = True, crc: int | None = None):
+        """Queue one chunk (with its CRC-32 trailer, wire.py) or a header (`checked=False`).
+
+        `crc`: the verified CRC-32 a gathered chunk arrived with, forwarded unchanged."""
         what = self._what(j, (self.r - j - 1) % self.n)
-        self.comm.sender.put(data, self.op.deadline, what, checked)
+        self.comm.sender.put(data, self.op.deadline, what, checked, crc)
 
     def _queue_header(self, j: int, lo: int, hi: int) -> None:
         header = pack_header(self._kind(j), (hi - lo) * self.itemsize, self.op.tag)
@@ -363,15 +365,15 @@ class _Ring:
                 self.codec.decode_add(wire, self.buf[a:b])
                 if forward:
                     self._queue(j + 1, self._outgoing(j + 1, a, b))
-            elif self.codec.lossless:
-                recv_checked(comm.left, byte_view(self.buf[a:b]), deadline, what, peer)
+            elif self.codec.lossless:  # gathered bytes go on unchanged, with their CRC
+                crc = recv_checked(comm.left, byte_view(self.buf[a:b]), deadline, what, peer)
                 if forward:
-                    self._queue(j + 1, byte_view(self.buf[a:b]))
+                    self._queue(j + 1, byte_view(self.buf[a:b]), crc=crc)
             else:
                 wire = np.empty(b - a, dtype=self.codec.wire_dtype)
-                recv_checked(comm.left, byte_view(wire), deadline, what, peer)
+                crc = recv_checked(comm.left, byte_view(wire), deadline, what, peer)
                 self.codec.decode(wire, self.buf[a:b])
                 if forward:
-                    self._queue(j + 1, byte_view(wire))
+                    self._queue(j + 1, byte_view(wire), crc=crc)
             if final is not None:
                 final(a, b)

@@ -76,9 +76,17 @@ class _Sender:
         self._thread = threading.Thread(target=self._run, name=f"dlcore-send-{peer}", daemon=True)
         self._thread.start()
 
-    def put(self, data: Any, deadline: Deadline, what: str, checked: bool = False) -> None:
-        """Queue `data`; `checked` sends it as a payload with its CRC-32 trailer."""
-        self._queue.put((data, deadline, what, checked))
+    def put(
+        self,
+        data: Any,
+        deadline: Deadline,
+        what: str,
+        checked: bool = False,
+        crc: int | None = None,
+    ) -> None:
+        """Queue `data`; `checked` sends it as a payload with its CRC-32 trailer (`crc`:
+        the verified CRC it arrived with, when forwarded unchanged; else computed)."""
+        self._queue.put((data, deadline, what, checked, crc))
 
     def flush(self, deadline: Deadline) -> None:
         """Wait until everything queued so far is in the kernel; raise the send error if any."""
@@ -101,10 +109,12 @@ class _Sender:
             if isinstance(item, threading.Event):
                 item.set()
             elif self.error is None:
-                data, deadline, what, checked = item
-                send = send_checked if checked else send_bytes
+                data, deadline, what, checked, crc = item
                 try:
-                    send(self._sock, data, deadline, what, self._peer)
+                    if checked:
+                        send_checked(self._sock, data, deadline, what, self._peer, crc)
+                    else:
+                        send_bytes(self._sock, data, deadline, what, self._peer)
                 except CommunicationError as exc:
                     self.error = exc
                     self._on_error(f"send to {self._peer} failed: {exc}")

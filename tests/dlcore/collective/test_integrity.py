@@ -9,10 +9,7 @@ that received it, before the bytes are reduced into its buffer.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
-import socket
-import threading
 
 import numpy as np
 import pytest
@@ -20,57 +17,11 @@ import pytest
 from dlcore.collective import Communicator, Member, loopback_config, new_job_secret
 from dlcore.collective.wire import open_listener
 from dlcore.errors import CommunicationError
+from tests.dlcore.collective._proxy import LOOPBACK, Proxy
 from tests.dlcore.collective._workers import all_reduce_once_via_pipe
 
 LENGTH = 1 << 20  # 4 MiB: 2 MiB segments of 1 MiB chunks each way
 OFFSET = (1 << 20) + 777  # stream offset of the damaged byte: inside a REDUCE payload
-LOOPBACK = "127.0.0.1"
-
-
-class Proxy:
-    """Forwards one connection to `target`; damages the byte at OFFSET going there."""
-
-    def __init__(self, target: tuple[str, int], damage: str | None) -> None:
-        self.target, self.damage, self.damaged = target, damage, False
-        self.listener = open_listener(LOOPBACK)
-        self.address = self.listener.getsockname()
-        self.threads: list[threading.Thread] = []
-        accept = threading.Thread(target=self._accept, daemon=True)
-        accept.start()
-        self.threads.append(accept)
-
-    def _accept(self) -> None:
-        self.listener.settimeout(20.0)
-        client, _ = self.listener.accept()
-        server = socket.create_connection(self.target, timeout=20.0)
-        client.settimeout(20.0)
-        for src, dst, damage in ((client, server, self.damage), (server, client, None)):
-            t = threading.Thread(target=self._pump, args=(src, dst, damage), daemon=True)
-            t.start()
-            self.threads.append(t)
-
-    def _pump(self, src: socket.socket, dst: socket.socket, damage: str | None) -> None:
-        offset = 0
-        try:
-            while data := src.recv(1 << 16):
-                at, offset = OFFSET - offset, offset + len(data)  # offsets in the original
-                if damage and 0 <= at < len(data):
-                    chunk = bytearray(data)
-                    if damage == "flip":
-                        chunk[at] ^= 0x10
-                    else:
-                        del chunk[at]
-                    data, self.damaged = bytes(chunk), True
-                dst.sendall(data)
-        except OSError:
-            pass
-        finally:
-            for s in (src, dst):
-                with contextlib.suppress(OSError):
-                    s.shutdown(socket.SHUT_RDWR)
-
-    def close(self) -> None:
-        self.listener.close()
 
 
 def run_pair(damage: str | None):
@@ -87,7 +38,7 @@ def run_pair(damage: str | None):
         real = [None, (LOOPBACK, parent.recv())]
         listener = open_listener(LOOPBACK)
         real[0] = listener.getsockname()
-        proxy = Proxy(real[1], damage)
+        proxy = Proxy(real[1], damage, OFFSET)
         parent.send(real)
         config = loopback_config(op_timeout=20.0, transport="socket", topology="flat")
         mine: object
