@@ -11,7 +11,9 @@ whole directory's.
 
 A listing is taken and stamped on each call: a file written or rewritten during the render
 (a scoring job finishing) is parsed again, never served stale, and a new one is seen by
-the runs rendered after it, as before. This module does not decide what belongs to a run
+the runs rendered after it, as before. (A rewrite of the same size that also keeps the
+nanosecond mtime, e.g. a copy that restores times, is the one change a stamp cannot see.)
+This module does not decide what belongs to a run
 (dashboards.sources does).
 """
 
