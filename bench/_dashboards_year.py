@@ -64,6 +64,7 @@ def _score_render_seconds(root: Path) -> float:
 def measure_year(tmp: Path, days: int, repeat: int) -> dict:
     root = tmp / f"year-{days}"
     sources = write_year(root, SyntheticYear(days=days))
+    _render(sources, ReportIndex, tmp / f"warm-{days}")  # imports, plotly's caches
     rounds: dict[str, list] = {name: [] for name in SIDES}
     for i in range(repeat):
         for name, index_class in SIDES.items():

@@ -102,7 +102,8 @@ def _matching(index: ReportIndex, prefix: str, run: str, training: dict) -> list
     fails the run (as it did when each run parsed them all). Only the matching ones are
     read in full."""
     docs = []
-    for path, entry in index.entries(f"{prefix}-*.json"):
+    for entry in index.entries(f"{prefix}-*.json"):
+        path = entry.path
         own = path.stem == f"{prefix}-{run}"
         if own or belongs_to(entry.doc(), run, training):
             doc = index.read(path)  # rewritten since it was indexed: match it again
@@ -123,7 +124,8 @@ def _validation_reports(index: ReportIndex, run: str, training_path: Path) -> li
     chosen report of each suite is read in full."""
     trained = training_path.stat().st_mtime
     best: dict[str, tuple[tuple[bool, bool, float, str], Path]] = {}
-    for path, entry in index.entries("*_validation*.json"):
+    for entry in index.entries("*_validation*.json"):
+        path = entry.path
         m = _VALIDATION.match(path.stem)
         if m is None:
             continue
