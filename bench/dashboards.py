@@ -14,11 +14,18 @@ target <= 10 s), `largest_page_bytes` (target <= 5 MB), the peer's, and the rati
 Prints ONE JSON line at the end.
 
     python bench/dashboards.py [--members 5] [--days 60] [--test-rows 20000] [--repeat 3]
+
+With `--year DAYS [DAYS ...]` it measures instead every run of a deployment DAYS days into
+production, ours (a report index per render) against the code path before it (every run
+parsing every report), in the same run (bench/_dashboards_year.py):
+
+    python bench/dashboards.py --year 30 182 365 --repeat 1
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import platform
@@ -32,7 +39,8 @@ from pathlib import Path
 
 # Run as a script, this file's folder is sys.path[0] and its name would shadow the
 # `dashboards` package it measures.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
 from dashboards import DashboardOptions, render_run  # noqa: E402
 from dashboards.synthetic import SyntheticRun, write_run  # noqa: E402
@@ -75,7 +83,11 @@ def main() -> None:
     ap.add_argument("--features", type=int, default=35)
     ap.add_argument("--groups", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--year", type=int, nargs="+", metavar="DAYS",
+                    help="every run after DAYS days in production, ours vs the pre-index path")  # fmt: skip
     args = ap.parse_args()
+    if args.year:
+        return _main_year(args.year, args.repeat)
     spec = SyntheticRun(run="bench", members=args.members, groups=args.groups,
                         scored_days=args.days, test_rows=args.test_rows, features=args.features)  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,6 +110,29 @@ def main() -> None:
         "largest_page_ratio_peer_over_ours": round(peer["largest_page_bytes"] / ours["largest_page_bytes"], 1),
         "target_seconds_met": ours["seconds"] <= 10,
         "target_page_met": ours["largest_page_bytes"] <= 5 * MB,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus",
+        "load_1m": round(os.getloadavg()[0], 2),
+    }))  # fmt: skip
+
+
+def _main_year(days: list[int], repeat: int) -> None:
+    # by path: this folder is off sys.path (see the top), so a plain import cannot find it
+    spec = importlib.util.spec_from_file_location("_dashboards_year", _HERE / "_dashboards_year.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    measure_year = module.measure_year
+    with tempfile.TemporaryDirectory() as tmp:
+        sizes = []
+        for d in days:
+            sizes.append(measure_year(Path(tmp), d, repeat))
+            print(f"{d} days: {sizes[-1]}")
+    year = sizes[-1]
+    print(json.dumps({
+        "bench": "dashboards_year", "repeat": repeat, "sizes": sizes,
+        "render_all_seconds": year["render_all_seconds"],
+        "peer": "UncachedIndex (every run parses every report: the code before the index)",
+        "peer_render_all_seconds": year["peer_render_all_seconds"],
+        "seconds_ratio_peer_over_ours": year["seconds_ratio_peer_over_ours"],
         "machine": f"{platform.machine()} {os.cpu_count()} cpus",
         "load_1m": round(os.getloadavg()[0], 2),
     }))  # fmt: skip

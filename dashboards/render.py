@@ -33,6 +33,7 @@ from dashboards.html import (
 from dashboards.pages import backtest, data_quality, model_quality, scoring, training
 from dashboards.prep.backtest import check_report
 from dashboards.prep.drift import DEFAULT_THRESHOLD
+from dashboards.report_index import ReportIndex
 from dashboards.sources import RunData, Sources, list_backtests, list_runs, load_run, read_json
 
 logger = logging.getLogger(__name__)
@@ -82,11 +83,18 @@ def _plotly_js(directory: Path) -> Path:
     return path
 
 
-def render_run(sources: Sources, run: str, options: DashboardOptions | None = None) -> list[Path]:
-    """All pages of one run; returns the files written (pages, plotly.min.js)."""
+def render_run(
+    sources: Sources,
+    run: str,
+    options: DashboardOptions | None = None,
+    *,
+    index: ReportIndex | None = None,
+) -> list[Path]:
+    """All pages of one run; returns the files written (pages, plotly.min.js). `index`:
+    the reports as this render has read them (render_all shares one across its runs)."""
     options = options or DashboardOptions()
     started = time.monotonic()
-    data = load_run(sources, run, quarantine_rows=options.quarantine_rows)
+    data = load_run(sources, run, quarantine_rows=options.quarantine_rows, index=index)
     out = sources.output / run_dir_name(run)
     written = [] if options.inline_plotlyjs else [_plotly_js(out)]
     counts = {}
@@ -250,20 +258,26 @@ def render_index(sources: Sources) -> Path:
 
 
 def render_all(
-    sources: Sources, runs: list[str] | None = None, options: DashboardOptions | None = None
+    sources: Sources,
+    runs: list[str] | None = None,
+    options: DashboardOptions | None = None,
+    *,
+    index: ReportIndex | None = None,
 ) -> list[Path]:
     """Pages for `runs` (default: every run with a training report), every backtest
     report, and the index. A name in `runs` with a backtest report but no training report
     is a backtest (`fraud-app backtest --run NAME`): its page is rendered (it was refused
-    as 'no training report')."""
+    as 'no training report'). `index`: the view of the reports directory its runs share
+    (default: a new ReportIndex, so each report is parsed once, not once per run)."""
     written: list[Path] = []
     backtests = []
+    index = index if index is not None else ReportIndex(sources.reports)
     for run in list_runs(sources) if runs is None else runs:
         if runs is not None and _only_a_backtest(sources, run):
             backtests.append(run)
             continue
         try:
-            written += render_run(sources, run, options)
+            written += render_run(sources, run, options, index=index)
         except DashboardInputError as exc:
             if runs is not None:  # asked for by name: the error is the answer
                 raise

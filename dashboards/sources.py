@@ -19,7 +19,6 @@ Inputs (contracts C2-C6 in the project's CONTRACTS):
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -30,6 +29,7 @@ import pandas as pd
 import pyarrow.dataset as ds
 
 from dashboards.errors import DashboardInputError
+from dashboards.report_index import ReportIndex, read_json
 
 logger = logging.getLogger(__name__)
 _MODELS_URI = re.compile(r"^models:/([^/@]+)/(\w+)$")
@@ -61,18 +61,6 @@ class RunData:
     feature_rows: int | None = None
     quarantine_sample: pd.DataFrame | None = None
     canonical_days: pd.DataFrame | None = None  # columns: date, label
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as exc:
-        raise DashboardInputError(
-            f"{path}: cannot read it as JSON ({exc}). Re-run the step that writes it"
-        ) from exc
-    if not isinstance(data, dict):
-        raise DashboardInputError(f"{path}: expected a JSON object, found {type(data).__name__}")
-    return data
 
 
 def _optional_json(path: Path | None) -> dict[str, Any] | None:
@@ -109,51 +97,65 @@ def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
     return bool(uri) and (uri == model_path or Path(uri).name == run)
 
 
-def _matching(sources: Sources, prefix: str, run: str, training: dict) -> list[dict[str, Any]]:
+def _matching(index: ReportIndex, prefix: str, run: str, training: dict) -> list[dict[str, Any]]:
+    """The reports `<prefix>-*.json` about this run's model, by file name; a broken one
+    fails the run (as it did when each run parsed them all). Only the matching ones are
+    read in full."""
     docs = []
-    for path in sorted(sources.reports.glob(f"{prefix}-*.json")):
-        doc = read_json(path)
-        if belongs_to(doc, run, training) or path.stem == f"{prefix}-{run}":
-            docs.append({**doc, "_file": path.name})
+    for entry in index.entries(f"{prefix}-*.json"):
+        path = entry.path
+        own = path.stem == f"{prefix}-{run}"
+        if own or belongs_to(entry.doc(), run, training):
+            doc = index.read(path)  # rewritten since it was indexed: match it again
+            if own or belongs_to(doc, run, training):
+                docs.append({**doc, "_file": path.name})
     return docs
 
 
 _VALIDATION = re.compile(r"^(?P<suite>.+)_validation(?:-(?P<name>.+))?$")
 
 
-def _validation_reports(reports: Path, run: str, training_path: Path) -> list[dict[str, Any]]:
+def _validation_reports(index: ReportIndex, run: str, training_path: Path) -> list[dict[str, Any]]:
     """Per suite, the data checks of this run's data: the report validate wrote under the
     run's name (`validate --run-name RUN`), else the newest one checked before the training
     report was written (the data the run trained on), else the newest one. The validation
     step names its reports `<suite>_validation-<name>.json` (one per validate), so a glob
-    for `<suite>_validation.json` found none of them."""
+    for `<suite>_validation.json` found none of them. Chosen from the index; only the
+    chosen report of each suite is read in full."""
     trained = training_path.stat().st_mtime
-    best: dict[str, tuple[tuple[bool, bool, float, str], dict[str, Any]]] = {}
-    for path in reports.glob("*_validation*.json"):
+    best: dict[str, tuple[tuple[bool, bool, float, str], Path]] = {}
+    for entry in index.entries("*_validation*.json"):
+        path = entry.path
         m = _VALIDATION.match(path.stem)
         if m is None:
             continue
         try:
-            doc = {**read_json(path), "_file": path.name}
+            fields = entry.doc()
         except DashboardInputError as exc:  # another day's broken report hides nothing else
             logger.warning("dashboards: skipping a validation report: %s", exc)
             continue
-        name, checked = m.group("name") or "", _checked_at(doc, path)
+        name, checked = m.group("name") or "", _checked_at(fields, entry.mtime)
         own = name == run or (name.startswith(f"{run}-") and name[len(run) + 1 :].isdigit())
         key = (own, checked <= trained, checked, path.name)
         suite = m.group("suite")
         if suite not in best or key > best[suite][0]:
-            best[suite] = (key, doc)
-    return [doc for _, (_, doc) in sorted(best.items())]
+            best[suite] = (key, path)
+    docs = []
+    for _, (_, path) in sorted(best.items()):
+        try:
+            docs.append({**index.read(path), "_file": path.name})
+        except DashboardInputError as exc:  # broke since it was indexed
+            logger.warning("dashboards: skipping a validation report: %s", exc)
+    return docs
 
 
-def _checked_at(doc: dict[str, Any], path: Path) -> float:
+def _checked_at(doc: dict[str, Any], mtime: float) -> float:
     """When the checks ran (the report's `checked_at`; the file's time if it has none):
     a time inside the file survives copying, which resets the files' times."""
     try:
         return dt.datetime.fromisoformat(str(doc["checked_at"])).timestamp()
     except (KeyError, ValueError):
-        return path.stat().st_mtime
+        return mtime
 
 
 def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame | None:
@@ -178,8 +180,12 @@ def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
         raise DashboardInputError(f"{path}: cannot read it as Parquet ({exc})") from exc
 
 
-def load_run(sources: Sources, run: str, *, quarantine_rows: int = 10) -> RunData:
-    """Everything saved about one run; absent inputs stay None or empty."""
+def load_run(
+    sources: Sources, run: str, *, quarantine_rows: int = 10, index: ReportIndex | None = None
+) -> RunData:
+    """Everything saved about one run; absent inputs stay None or empty. `index`: the
+    render's view of the reports directory, shared by its runs (a new one if None)."""
+    index = index if index is not None else ReportIndex(sources.reports)
     training_path = sources.reports / f"training-{run}.json"
     if not training_path.is_file():
         known = ", ".join(list_runs(sources)[:10]) or "none"
@@ -195,9 +201,9 @@ def load_run(sources: Sources, run: str, *, quarantine_rows: int = 10) -> RunDat
         data.model_meta = ensemble.get("metadata") or {}
     if sources.scores is not None:
         data.scores = read_parquet(sources.scores / run)
-    data.evaluations = _matching(sources, "evaluation", run, training)
-    data.scoring = _matching(sources, "scoring", run, training)
-    data.validations = _validation_reports(sources.reports, run, training_path)
+    data.evaluations = _matching(index, "evaluation", run, training)
+    data.scoring = _matching(index, "scoring", run, training)
+    data.validations = _validation_reports(index, run, training_path)
     if sources.canonical is not None:
         data.etl = _optional_json(sources.canonical / "_etl_report.json")
         data.canonical_days = read_parquet(sources.canonical, ["event_date", "label"])
