@@ -1,36 +1,140 @@
-"""The one place fraud_app reads environment variables.
+"""The one place fraud_app reads (and sets) environment variables.
 
-FRAUD_APP_SPARK_MASTER   default Spark master when neither config nor CLI sets one
-FRAUD_APP_LOG_LEVEL      CLI log level (default INFO)
-MLFLOW_TRACKING_URI      honoured by the tracking module when the config sets none
-MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT  set to true by the CLI unless given (see
-                         keep_mlflow_off_stdout)
+`VARIABLES` lists every one, with its meaning and default: `fraud-app --help` prints their
+names from it, README's table describes each. A value that cannot be right is a ConfigError
+naming the variable, raised where the value is read (FRAUD_APP_LOG_LEVEL by the CLI,
+FRAUD_APP_SPARK_MASTER by the session factory, the MLFLOW_HTTP_* numbers here). dlcore reads
+its own (DLCORE_*) in dlcore/settings.py; it never imports fraud_app.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
 
-from fraud_app.errors import EnvironmentSetupError
+from fraud_app.errors import ConfigError, EnvironmentSetupError
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    meaning: str
+    default: str
+
+
+VARIABLES = (
+    Variable("FRAUD_APP_SPARK_MASTER", "Spark master when neither config nor --master sets one",
+             "local[*]"),
+    Variable("FRAUD_APP_LOG_LEVEL", "CLI log level (DEBUG, INFO, WARNING, ERROR)", "INFO"),
+    Variable("MLFLOW_TRACKING_URI", "tracking store when tracking.uri is not set",
+             "sqlite under paths.root"),
+    Variable("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "MLflow's; the CLI sets it unless set",
+             "true (CLI)"),
+    Variable("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLflow's; seconds per request (int)",
+             "tracking.connect_timeout_s"),
+    Variable("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLflow's; retries per request (int)", "1"),
+    Variable("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLflow's; retry back-off (number)", "1"),
+    Variable("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "MLflow's; progress bars on stdout",
+             "false"),
+    Variable("SPARK_LOCAL_IP", "address Spark and the training workers bind (executors "
+             "read it too)", "127.0.0.1 (local)"),
+    Variable("PYSPARK_PYTHON", "Python of Spark's workers", "this interpreter"),
+    Variable("PYSPARK_DRIVER_PYTHON", "Python of Spark's driver", "this interpreter"),
+    Variable("PYSPARK_GATEWAY_PORT", "set by spark-submit: its JVM is already up", "unset"),
+    Variable("JAVA_HOME", "the Java that runs Spark", "`java` on PATH"),
+)  # fmt: skip
+NAMES = frozenset(v.name for v in VARIABLES)
+
+
+def _get(name: str, default: str | None = None) -> str | None:
+    """The only read of os.environ in fraud_app (the names are listed in VARIABLES)."""
+    if name not in NAMES:
+        raise KeyError(f"{name} is not in fraud_app.settings.VARIABLES; add it there first")
+    return os.environ.get(name, default)
 
 
 def spark_master_default() -> str | None:
-    return os.environ.get("FRAUD_APP_SPARK_MASTER") or None
+    return _get("FRAUD_APP_SPARK_MASTER") or None
 
 
 def launched_by_spark_submit() -> bool:
     """True when spark-submit started this Python driver (its JVM gateway is already up)."""
-    return bool(os.environ.get("PYSPARK_GATEWAY_PORT"))
+    return bool(_get("PYSPARK_GATEWAY_PORT"))
 
 
 def log_level() -> str:
-    return os.environ.get("FRAUD_APP_LOG_LEVEL", "INFO").upper()
+    return (_get("FRAUD_APP_LOG_LEVEL") or "INFO").upper()
 
 
 def mlflow_tracking_uri() -> str | None:
-    return os.environ.get("MLFLOW_TRACKING_URI") or None
+    return _get("MLFLOW_TRACKING_URI") or None
+
+
+def spark_local_ip() -> str:
+    """SPARK_LOCAL_IP of this process ("" when unset); on an executor, the executor's."""
+    return _get("SPARK_LOCAL_IP") or ""
+
+
+# MLflow's HTTP settings the user exported win over ours: read once, at import (afterwards
+# the process's environment holds ours). name -> (our value, or None for the timeout; the
+# type a user's value must parse as)
+_MLFLOW_HTTP = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": (None, int),
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": ("1", int),
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": ("1", float),
+    # MLflow draws tqdm bars for artifact transfers; the library must not print.
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": ("false", str),
+}
+_MLFLOW_USER_SET = {name: _get(name) for name in _MLFLOW_HTTP}
+
+
+def bound_mlflow_http_waits(timeout_s: float) -> None:
+    """MLflow's REST client retries 7 times with exponential back-off by default: minutes.
+    Ours: one retry, `timeout_s` per request; a value the user exported stays (ConfigError
+    when it is not a number: MLflow failed on it inside its first request)."""
+    for name, (ours, kind) in _MLFLOW_HTTP.items():
+        user = _MLFLOW_USER_SET[name]
+        if user is None:
+            os.environ[name] = str(max(1, round(timeout_s))) if ours is None else ours
+            continue
+        try:
+            kind(user)
+        except ValueError:
+            raise ConfigError(
+                f"environment variable {name} is {user!r}; expected "
+                f"{'an integer' if kind is int else 'a number'}. Fix or unset it"
+            ) from None
+
+
+@contextlib.contextmanager
+def mlflow_tracking_uri_kept() -> Iterator[None]:
+    """MLflow exports the URI it is given as MLFLOW_TRACKING_URI, which mlflow_tracking_uri()
+    reads as the user's choice: a later config with another paths.root (a notebook, a test)
+    would then write to that store. The process keeps the user's value (or none)."""
+    exported = _get("MLFLOW_TRACKING_URI")
+    try:
+        yield
+    finally:
+        if exported is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = exported
+
+
+def export(values: dict[str, str], *, keep_set: bool = False) -> None:
+    """Set variables of VARIABLES for this process and the Spark processes it starts (the
+    JVM and its Python workers inherit them); keep_set: leave those already set."""
+    for name, value in values.items():
+        if name not in NAMES:
+            raise KeyError(f"{name} is not in fraud_app.settings.VARIABLES; add it there first")
+        if keep_set:
+            os.environ.setdefault(name, value)
+        else:
+            os.environ[name] = value
 
 
 def keep_mlflow_off_stdout() -> None:
@@ -43,11 +147,8 @@ def keep_mlflow_off_stdout() -> None:
 
 def java_version() -> str:
     """The `java -version` banner, or raise with install instructions."""
-    java = (
-        os.path.join(os.environ["JAVA_HOME"], "bin", "java")
-        if os.environ.get("JAVA_HOME")
-        else shutil.which("java")
-    )
+    java_home = _get("JAVA_HOME")
+    java = os.path.join(java_home, "bin", "java") if java_home else shutil.which("java")
     if not java or not os.path.exists(java):
         raise EnvironmentSetupError(
             "Java 17 is required by Spark but no `java` was found on PATH or in JAVA_HOME. "
@@ -63,9 +164,9 @@ def python_env_for_spark() -> dict[str, str]:
     import sys
 
     env = {
-        "PYSPARK_PYTHON": os.environ.get("PYSPARK_PYTHON", sys.executable),
-        "PYSPARK_DRIVER_PYTHON": os.environ.get("PYSPARK_DRIVER_PYTHON", sys.executable),
+        "PYSPARK_PYTHON": _get("PYSPARK_PYTHON", sys.executable),
+        "PYSPARK_DRIVER_PYTHON": _get("PYSPARK_DRIVER_PYTHON", sys.executable),
     }
-    if "SPARK_LOCAL_IP" not in os.environ:
+    if _get("SPARK_LOCAL_IP") is None:
         env["SPARK_LOCAL_IP"] = "127.0.0.1"
     return env

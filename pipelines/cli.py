@@ -134,10 +134,15 @@ exit codes: 0 done; 2 a mistake, a damaged file or a failed step (one `error:` l
 stderr); 130 Ctrl-C; 141 stdout closed by its reader; 143 SIGTERM (stopped cleanly: lock
 released, nothing half-written). stdout carries the command's result only.
 
-environment: FRAUD_APP_SPARK_MASTER (master when neither config nor --master sets one),
-FRAUD_APP_LOG_LEVEL (default INFO), MLFLOW_TRACKING_URI (when tracking.uri is not set),
-DLCORE_BACKEND, DLCORE_NUM_THREADS, DLCORE_TUNE_MALLOC, DLCORE_TRANSPORT, DLCORE_TOPOLOGY,
-DLCORE_CRC32 (README: "Environment variables"). Precedence: defaults < config file < flags."""
+environment variables read (README: "Environment variables"):
+{variables}
+  DLCORE_BACKEND, DLCORE_NUM_THREADS, DLCORE_TUNE_MALLOC, DLCORE_TRANSPORT, DLCORE_TOPOLOGY,
+  DLCORE_CRC32 (dlcore: backend, BLAS threads, malloc tuning, all-reduce transport,
+    topology and CRC-32 code)
+Precedence: defaults < config file < flags.""".format(
+    variables="\n".join(f"  {v.name}: {v.meaning} [default: {v.default}]"
+                        for v in settings.VARIABLES)
+)  # fmt: skip
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,6 +183,9 @@ def _on_sigterm(signum: int, frame) -> None:
     while an output is being swapped in (fraud_app.interrupts.critical)."""
     _TERMINATED.set()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
+    # A signal sent to the process group stops Spark's JVM too: py4j then logs each failed
+    # call of the cleanup at ERROR with a traceback, the consequence of the stop, not news.
+    logging.getLogger("py4j").setLevel(logging.CRITICAL)
     interrupts.stop(signum)
 
 
@@ -188,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     own = threading.current_thread() is threading.main_thread()
     _TERMINATED.clear()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if own else None
+    py4j_level = logging.getLogger("py4j").level  # _on_sigterm raises it
     try:
         return _main(args)
     except BaseException:
@@ -198,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if own:
             signal.signal(signal.SIGTERM, previous)
+            logging.getLogger("py4j").setLevel(py4j_level)
 
 
 def _terminated(command: str) -> int:
@@ -237,23 +247,37 @@ def _main(args: argparse.Namespace) -> int:
         if getattr(module, "USES_PATHS", True):
             check_root(config)
         return int(module.run(args, config) or 0)
-    except (FraudAppError, DlcoreError) as exc:
+    except BaseException as exc:
+        if _TERMINATED.is_set() and not isinstance(exc, SystemExit):
+            # whatever a cleanup step raised after the signal (a Spark JVM that got the
+            # signal too and is gone: ConnectionRefusedError, Py4JError) is still the stop;
+            # it was reported as `error: Connection refused` with exit 2
+            logging.getLogger(__name__).debug("after SIGTERM", exc_info=True)
+            return _terminated(args.command)
+        return _failed(args.command, exc)
+
+
+def _failed(command: str, exc: BaseException) -> int:
+    """The exit code and the one `error:` line of a command that raised `exc`; re-raises a
+    bug (keeps its traceback)."""
+    if isinstance(exc, (FraudAppError, DlcoreError)):
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    if isinstance(exc, KeyboardInterrupt):
         print("error: interrupted", file=sys.stderr)
         return 130
-    except interrupts.Terminated:
-        return _terminated(args.command)
-    except BrokenPipeError:  # `fraud-app models --json | head`: the reader left, no traceback
+    if isinstance(exc, interrupts.Terminated):
+        return _terminated(command)
+    if isinstance(exc, BrokenPipeError):  # `fraud-app models --json | head`: no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too
         return 141  # 128 + SIGPIPE, what a shell reports for `... | head`
-    except OSError as exc:  # a path given that cannot be written or read (no such directory,
-        # a read-only file system, disk full): one line naming it, the traceback at DEBUG
-        logging.getLogger(__name__).debug("%s failed", args.command, exc_info=True)
+    if isinstance(exc, OSError):  # a path given that cannot be written or read (no such
+        # directory, a read-only file system, disk full): one line naming it, traceback at DEBUG
+        logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
         print(f"error: {_os_error(exc)}", file=sys.stderr)
         return 2
+    raise exc
 
 
 def _os_error(exc: OSError) -> str:

@@ -175,6 +175,8 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
                 raise EmptyInputError(f"{exc}. {hint}") from None
 
         subsets = self._subsets(train, summary)
+        # checkpointDir is shared by every fit of this estimator (a CrossValidator's folds
+        # and param maps): each training setup keeps its checkpoints apart
         return train_ensemble(
             subsets,
             cfg,
@@ -186,6 +188,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             inspect=inspect,
             encoding_rows=train,
             member_seeds=self._member_seeds(cfg.seed, len(subsets)),
+            checkpoint_per_setup=True,
             **kwargs,
         )
 

@@ -8,6 +8,7 @@ Does not own: balancing (fraud_app.balancing builds the subsets) or scoring.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -181,6 +182,7 @@ def train_ensemble(
     member_seeds: Sequence[int] | None = None,
     encoding_row_count: int | None = None,
     warm_start: WarmStart | None = None,
+    checkpoint_per_setup: bool = False,
 ) -> EnsembleTraining:
     """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
 
@@ -200,6 +202,8 @@ def train_ensemble(
     cfg.seed + k.
     warm_start: a warm-start refit (WarmStart): member k continues from its model for its
     passes; stats and encoding_rows are then not used. Turns early stopping off.
+    checkpoint_per_setup: each member's checkpoints in a subdirectory per training setup
+    (DistributedConfig.checkpoint_per_setup; the Spark ML estimators' checkpointDir).
     """
     t0 = time.perf_counter()
     members, results = [], []
@@ -266,6 +270,8 @@ def train_ensemble(
             early_stopping=validation is not None,
             lr_decay="none" if warm_start is None else warm_start.decay,
         )
+        if checkpoint_per_setup:  # DistributedConfig.checkpoint_per_setup
+            dist = dataclasses.replace(dist, checkpoint_per_setup=True)
         logger.info("training ensemble member %d/%d", k + 1, len(subsets))
         optimizer = cfg.optimizer
         if warm_start is not None and warm_start.learning_rate_scale != 1.0:

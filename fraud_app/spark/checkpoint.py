@@ -14,7 +14,10 @@ A checkpoint exists only once LATEST.json points at it, so a crash mid-write
 leaves the previous one intact (a save that fails part-way removes its own
 directory). If LATEST.json itself is malformed or names a directory that is not
 there, loading falls back to the newest group directory that loads completely,
-with a warning. Weights and optimizer slots that are not finite are refused on
+with a warning; if the directory it names is damaged (a seal that does not match,
+a missing or truncated file), to the newest intact one BEFORE it, with a warning
+naming the damage; if it is missing while group directories are there, to the
+newest intact one of those (none: start over, with a warning). Weights and optimizer slots that are not finite are refused on
 save and on load (dlcore.serialization). Every JSON file is sealed (its own sha256,
 dlcore.serialization.check_seal) and every array carries a sha256 record, so a flipped
 bit anywhere in a checkpoint is an error, never a silent resume from another state.
@@ -159,19 +162,49 @@ class CheckpointStore:
             raise TrainingError(f"{shard}: unknown optimizer: {exc}") from exc
 
     def load(self, optimizer: Optimizer) -> tuple[TrainingState, Model] | None:
-        """The checkpoint LATEST.json names, or with a broken pointer the newest intact one."""
+        """The checkpoint LATEST.json names. When that is damaged, the newest intact one
+        before it, with a WARNING naming what was damaged (it failed the run; a pointer
+        that is malformed or names no directory: the newest intact one). No pointer but
+        group directories (the pointer lost): the newest intact one of those, with a
+        WARNING (the run restarted from iteration 0 without a word). A checkpoint of
+        another training setup is never skipped over: that stays an error."""
+        pointer = self.dir / "LATEST.json"
         try:
             path = self.latest()
         except TrainingError as exc:
             return self._fall_back(optimizer, str(exc))
-        return None if path is None else self._load_dir(path, optimizer)
+        if path is None:
+            if not self._groups():
+                return None
+            return self._fall_back(
+                optimizer, f"{self.dir} has checkpoint directories but no {pointer.name}",
+                required=False,
+            )  # fmt: skip
+        try:
+            return self._load_dir(path, optimizer)
+        except (TrainingError, SerializationError) as exc:
+            if FOREIGN in str(exc):
+                raise
+            problem = f"checkpoint {path.name} (named by {pointer}) is damaged: {exc}"
+            return self._fall_back(optimizer, problem, before=path.name)
 
-    def _fall_back(self, optimizer: Optimizer, problem: str) -> tuple[TrainingState, Model] | None:
-        candidates = sorted(
+    def _groups(self) -> list[Path]:
+        """The group directories, newest first."""
+        return sorted(
             (p for p in self.dir.glob("group-*") if p.is_dir() and GROUP_DIR.fullmatch(p.name)),
             reverse=True,
         )
-        for path in candidates:
+
+    def _fall_back(
+        self, optimizer: Optimizer, problem: str, *, before: str | None = None,
+        required: bool = True,
+    ) -> tuple[TrainingState, Model] | None:  # fmt: skip
+        """The newest intact checkpoint (older than `before` when given), with a WARNING
+        naming `problem`; none: TrainingError, or with required=False None (start over;
+        a first save killed part-way leaves a group directory and no pointer)."""
+        for path in self._groups():
+            if before is not None and path.name >= before:
+                continue
             try:
                 loaded = self._load_dir(path, optimizer)
             except (TrainingError, SerializationError) as exc:
@@ -181,6 +214,9 @@ class CheckpointStore:
                 continue
             logger.warning("%s; resuming from the newest intact checkpoint %s", problem, path)
             return loaded
+        if not required:
+            logger.warning("%s, and none of them is intact; starting from iteration 0", problem)
+            return None
         raise TrainingError(
             f"{problem}, and no intact checkpoint is left in {self.dir}; delete the directory "
             "to start over"

@@ -40,6 +40,12 @@ class DistributedConfig:
     mixup_alpha: > 0 trains on mixup batches (dlcore.training.mixup: each worker mixes its
         local batch with a permutation of itself, weights ~ Beta(alpha, alpha), drawn from
         (seed, rank, iteration)); 0 = off. The labels become soft: use a bce loss.
+    checkpoint_per_setup: the checkpoints live in `checkpoint_dir/setup-<fingerprint>`, one
+        directory per training setup (model, loss, optimizer, workers, batch, seed, starting
+        weights, the data's digest): fits of other data or parameters that share a
+        checkpoint_dir (a CrossValidator's folds and param maps) each resume only their
+        own. False (`fraud-app train --run`): checkpoint_dir holds one setup, and a
+        checkpoint of another one there is refused.
     encoded_rows_max_bytes: the grouped engine's workers run the model's leading row-wise
         layers (standardisation, input encoding) once over their partition and keep the
         result (dlcore.fixed_input.EncodedRows) when it fits in this many bytes per
@@ -58,6 +64,7 @@ class DistributedConfig:
     engine: str = "grouped"
     max_retries: int = 3
     checkpoint_dir: str | None = None
+    checkpoint_per_setup: bool = False
     seed: int = 0
     shuffle: bool = True
     compression: str | None = None

@@ -55,11 +55,13 @@ class GroupedEngine(Engine):
     def run(self, blocks, rows: int) -> TrainingResult:
         cfg = self.config
         self.total = cfg.total_iterations(rows)
-        self.store = (
-            CheckpointStore(cfg.checkpoint_dir, fingerprint=self.fingerprint(rows))
-            if cfg.checkpoint_dir
-            else None
-        )
+        self.store = None
+        if cfg.checkpoint_dir:
+            fingerprint = self.fingerprint(rows)
+            directory = cfg.checkpoint_dir
+            if cfg.checkpoint_per_setup:
+                directory = f"{directory.rstrip('/')}/setup-{fingerprint}"
+            self.store = CheckpointStore(directory, fingerprint=fingerprint)
         loaded = self.store.load(self.optimizer) if self.store else None
         self.state = loaded[0] if loaded else self.initial_state()
         if loaded:

@@ -170,10 +170,9 @@ def get_spark(
                 "spark.env_archive is ignored on %s: local executors run this interpreter", master
             )
         conf.update(extra_conf)
-        os.environ.update(extra_env)
+        settings.export(extra_env)
     if submitted is None:  # spark-submit already chose the interpreters and the bind address
-        for key, value in settings.python_env_for_spark().items():
-            os.environ.setdefault(key, value)
+        settings.export(settings.python_env_for_spark(), keep_set=True)
     builder = SparkSession.builder.appName(app_name)
     if submitted is None:
         builder = builder.master(master)

@@ -31,6 +31,7 @@ from dlcore.losses import loss_from_config
 from dlcore.model import Model
 from dlcore.optimizers.base import OptimizerState, optimizer_from_config
 from dlcore.training.mixup import mixup_batch, mixup_rng
+from fraud_app import settings
 from fraud_app.spark.boundary import BoundaryReporter
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import PartitionData, partition_data
@@ -114,7 +115,7 @@ def _restore(task: StageTask, rank: int) -> tuple[RankState, bool]:
 
 def _my_host(ctx) -> str:
     """This executor's address as Spark knows it (valid on a cluster and on loopback)."""
-    local_ip = os.environ.get("SPARK_LOCAL_IP", "")
+    local_ip = settings.spark_local_ip()
     if local_ip and local_ip not in ("0.0.0.0", "::", "[::]"):
         return local_ip
     address = ctx.getTaskInfos()[ctx.partitionId()].address

@@ -13,7 +13,6 @@ step connects, and `connect` waits for it (one thread at a time opens a store).
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import socket
 import threading
@@ -22,6 +21,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
+from fraud_app import settings
 from fraud_app.errors import TrackingError
 from fraud_app.tracking.store_lock import sqlite_database, store_lock
 from fraud_app.uris import scheme
@@ -42,7 +42,7 @@ class Store:
 def tracking_uri(config) -> str:
     if config.tracking.uri:
         return config.tracking.uri
-    env = os.environ.get("MLFLOW_TRACKING_URI")
+    env = settings.mlflow_tracking_uri()
     if env:
         return env
     return f"sqlite:///{(Path(config.paths.root) / 'mlflow.db').resolve()}"
@@ -104,28 +104,6 @@ def require_store(uri: str) -> None:
         )
 
 
-# MLflow settings the user exported win over ours; read once, at import.
-_USER_SET = {
-    k: os.environ.get(k)
-    for k in ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
-              "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-}  # fmt: skip
-
-
-def _bound_http_waits(timeout_s: float) -> None:
-    # MLflow's REST client retries 7 times with exponential back-off by default: minutes.
-    ours = {
-        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(max(1, round(timeout_s))),
-        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "1",
-        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
-        # MLflow draws tqdm bars for artifact transfers; the library must not print.
-        "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-    }
-    for key, value in ours.items():
-        if _USER_SET.get(key) is None:
-            os.environ[key] = value
-
-
 def connect(config, *, must_exist: bool = False) -> Store:
     """Set the tracking and registry URI for this process; get or create the experiment.
     must_exist: a command that only reads the registry (models, promote, a models:/ URI)
@@ -161,17 +139,10 @@ def _open_store(config) -> Store:
     check_reachable(uri, timeout)  # before `import mlflow` (seconds): fail fast
     import mlflow
 
-    _bound_http_waits(timeout)
-    # MLflow also exports the URI as MLFLOW_TRACKING_URI, which tracking_uri() reads as the
-    # user's choice: a later config with another paths.root (a notebook, a test) would
-    # then write to this store. The process keeps the user's environment.
-    exported = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    if exported is None:
-        os.environ.pop("MLFLOW_TRACKING_URI", None)
-    else:
-        os.environ["MLFLOW_TRACKING_URI"] = exported
+    settings.bound_mlflow_http_waits(timeout)
+    with settings.mlflow_tracking_uri_kept():  # MLflow exports the URI it is given
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
     name = config.tracking.experiment
     # one process at a time creates / migrates an embedded store and its experiment
     # (concurrent migrations left it broken); fraud_app.tracking.store_lock

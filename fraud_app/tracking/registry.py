@@ -6,6 +6,15 @@ moves to the new version only if its average precision beats the champion's by
 `registry.promotion_margin` (always when there is no champion); otherwise the new
 version gets the alias `challenger`. The decision, both figures and the window are
 tagged on the version (keys `gate.*`).
+
+Moving an alias is check-then-set: MLflow has no compare-and-set, so a move first reads
+`champion` again (the request right before the move) and, when it is no longer the version
+the decision was made against (`gate.champion_version`), decides again instead of moving
+(`register_decided`); after the move it reads the alias back and records a later mover in
+`superseded_by`. What remains: a move by another process between that last read and the
+move itself (one request's round trip) is overwritten unseen. On an embedded sqlite store
+the callers also hold fraud_app.tracking.store_lock, which closes that window between
+processes of one machine.
 """
 
 from __future__ import annotations
@@ -19,6 +28,8 @@ from fraud_app.errors import ModelLoadError, TrackingError
 
 logger = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
+# how many times the gate decides again when the champion keeps moving under it
+GATE_ATTEMPTS = 3
 # what MLflow answers for a name, version or alias that does not exist (an unknown alias
 # is INVALID_PARAMETER_VALUE); anything else is a store that could not answer
 _ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
@@ -54,6 +65,9 @@ class GateDecision:
     champion_version: str | None
     window: dict[str, str] | None
     reason: str
+    # the version holding the alias when it was read back after the move, when that is
+    # not this version (another process moved it right after: it won)
+    superseded_by: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,25 +118,59 @@ def decision_tags(d: GateDecision) -> dict[str, str]:
     return {key: "" if value is None else str(value) for key, value in tags.items()}
 
 
-def record(client, d: GateDecision) -> None:
-    """Move the alias and tag the version with the decision and both figures."""
-    alias = CHAMPION if d.decision == "manual" else d.decision
-    client.set_registered_model_alias(d.name, alias, d.version)
-    for key, value in decision_tags(d).items():
-        client.set_model_version_tag(d.name, d.version, key, value)
-    logger.info("registry: %s v%s -> %s (%s)", d.name, d.version, d.decision, d.reason)
+def champion_version(client, name: str) -> str | None:
+    """The version number holding `champion` now (one request), None when there is none."""
+    mv = current_champion(client, name)
+    return None if mv is None else str(mv.version)
 
 
-def register_decided(client, model_uri: str, d: GateDecision) -> GateDecision:
+def register_decided(client, model_uri: str, d: GateDecision, redecide) -> GateDecision:
     """Register `model_uri` as a new version of d.name WITH its gate tags (one request),
-    then give it the decided alias. d.version is ignored; the returned decision has it."""
+    then give it the decided alias, checked: right before the move the champion is read
+    again, and when it is no longer d.champion_version (another run's gate or a `promote`
+    moved it since the decision) `redecide()` (the gate again, against the champion now in
+    place) replaces the decision and the version's tags, up to GATE_ATTEMPTS times.
+    d.version is ignored; the returned decision has it."""
     import mlflow
 
     mv = mlflow.register_model(model_uri, d.name, tags=decision_tags(d))
     d = replace(d, version=str(mv.version))
-    client.set_registered_model_alias(d.name, d.decision, d.version)
+    for _ in range(GATE_ATTEMPTS):
+        now = champion_version(client, d.name)  # the last read before the move
+        if now == d.champion_version:
+            client.set_registered_model_alias(d.name, d.decision, d.version)
+            break
+        logger.info("registry: the champion moved (v%s -> v%s) since the gate of v%s; "
+                    "deciding again", d.champion_version, now, d.version)  # fmt: skip
+        d = replace(redecide(), version=d.version)
+        _tag(client, d.name, d.version, decision_tags(d))
+    else:
+        raise TrackingError(
+            f"the champion of {d.name!r} moved {GATE_ATTEMPTS} times while v{d.version} was "
+            f"being decided (last seen: v{now}); v{d.version} is registered without an alias "
+            f"and its gate.* tags hold the last decision. Promote it with `fraud-app promote "
+            f"{d.version}` if wanted"
+        )
+    d = _read_back(client, d, d.decision)
     logger.info("registry: %s v%s -> %s (%s)", d.name, d.version, d.decision, d.reason)
     return d
+
+
+def _tag(client, name: str, version: str, tags: dict[str, str]) -> None:
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, value)
+
+
+def _read_back(client, d: GateDecision, alias: str) -> GateDecision:
+    """d with superseded_by set when `alias` no longer names d.version right after the move
+    (another process moved it in between: the later move stands); tagged on the version."""
+    now = _alias_version(client, d.name, alias)
+    if now == d.version:
+        return d
+    logger.warning("registry: %s moved %s to v%s right after this process moved it to v%s; "
+                   "v%s holds it", d.name, alias, now, d.version, now)  # fmt: skip
+    client.set_model_version_tag(d.name, d.version, "gate.superseded_by", str(now or ""))
+    return replace(d, superseded_by=now)
 
 
 def _version(client, name: str, version: str):
@@ -165,6 +213,7 @@ def promote(
     if was == str(version):
         return replace(d, decision="unchanged", reason=f"v{version} is already the champion")
     client.set_registered_model_alias(name, CHAMPION, str(version))
+    d = _read_back(client, d, CHAMPION)
     tags = mv.tags or {}
     manual = {"gate.decision": "manual", "gate.reason": d.reason, "gate.promoted_from": was or "",
               "gate.at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}  # fmt: skip
@@ -183,13 +232,17 @@ def promote(
 
 
 def _alias_is(client, name: str, alias: str, version: str) -> bool:
+    return _alias_version(client, name, alias) == str(version)
+
+
+def _alias_version(client, name: str, alias: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
-        return str(client.get_model_version_by_alias(name, alias).version) == str(version)
+        return str(client.get_model_version_by_alias(name, alias).version)
     except MlflowException as exc:
         if absent(exc):
-            return False
+            return None
         raise store_failed(client, exc, f"looking up alias {alias!r} of {name!r}") from None
 
 

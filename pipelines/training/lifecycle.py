@@ -16,12 +16,7 @@ from fraud_app.baselines.spark import Baseline, add_scores, train_baselines
 from fraud_app.config import AppConfig
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import evaluate_scores
-from fraud_app.tracking.registry import (
-    GateDecision,
-    current_champion,
-    decide,
-    register_decided,
-)
+from fraud_app.tracking.registry import GateDecision, decide, register_decided
 from fraud_app.tracking.store_lock import store_lock
 from pipelines.training import nodes
 
@@ -135,19 +130,18 @@ def _gate(tracker, config, names, splits, new_ap, features_col, rows=None) -> Ga
 
 
 def _register(tracker, logged_f, gate_f, gate_args: tuple) -> dict[str, Any]:
-    """Register with the gate's decision, under the store's lock (one process at a time
-    between here and the alias). When the champion moved since the gate scored it (another
-    run's gate or a `promote` in between), the gate runs again against the champion now in
-    place: else the alias went to whichever run registered last, even a worse one."""
+    """Register with the gate's decision and move its alias, checked: when the champion
+    moved since the gate scored it (another run's gate or a `promote` in between), the gate
+    runs again against the champion now in place (registry.register_decided); else the
+    alias went to whichever run registered last, even a worse one. On an embedded sqlite
+    store this holds the store's lock (one process of this machine at a time between the
+    check and the move); a tracking server keeps the window of one request (README)."""
     logged, d = logged_f.result(), gate_f.result()  # both done: queued before this job
     config = gate_args[0]
     with store_lock(tracker.store.uri, config.tracking.flush_timeout_s, "promotion gate"):
-        now = current_champion(tracker.client, d.name)
-        if (None if now is None else str(now.version)) != d.champion_version:
-            logger.info("registry: the champion moved (v%s -> v%s) since the gate; deciding "
-                        "again", d.champion_version, None if now is None else now.version)  # fmt: skip
-            d = _gate(tracker, *gate_args)
-        d = register_decided(tracker.client, logged.model_uri, d)
+        d = register_decided(
+            tracker.client, logged.model_uri, d, lambda: _gate(tracker, *gate_args)
+        )
     out = {**d.to_dict(), "model_uri": logged.model_uri,
            "registered_uri": f"models:/{d.name}/{d.version}"}  # fmt: skip
     tracker.log_dict(out, "registry.json")  # queued after this job

@@ -103,9 +103,11 @@ def truncated_params(tmp: Path) -> list[str]:
 
 
 def truncated_checkpoint(tmp: Path) -> list[str]:
+    """Both checkpoints: with only the newest one damaged, the one before it is read."""
     path = _checkpoint_dir(tmp)
-    npz = path / "group-000002" / "model" / "params.npz"
-    npz.write_bytes(npz.read_bytes()[:100])
+    for group in ("group-000001", "group-000002"):
+        npz = path / group / "model" / "params.npz"
+        npz.write_bytes(npz.read_bytes()[:100])
     return ["inspect", str(path)]
 
 
@@ -216,8 +218,10 @@ CASES = [
     Case("truncated params.npz", truncated_params,
          r"error: .*/model/params\.npz: not an \.npz \(zip\) archive; truncated or corrupted"),
     Case("truncated checkpoint params.npz", truncated_checkpoint,
-         r"error: .*/group-000002/model/params\.npz: not an \.npz \(zip\) archive; truncated or "
-         r"corrupted"),
+         r"error: checkpoint group-000002 \(named by .*/LATEST\.json\) is damaged: "
+         r".*/group-000002/model/params\.npz: not an \.npz \(zip\) archive; truncated or "
+         r"corrupted, and no intact checkpoint is left in .*/ckpt; delete the directory to start "
+         r"over"),
     Case("model JSON asking for 10^12 units", huge_units,
          r"error: .*/model\.json: model\.layer\.config\.layers\[0\]\.config\.units = 1000000000000 "
          r"is over the limit of 16777216 for any size in a model config; refusing to build it "
@@ -284,6 +288,23 @@ def test_user_error_is_one_line_and_a_non_zero_exit(tmp_path, case):
     assert len(errors) == 1, result.stderr[-2000:]
     assert re.fullmatch(case.line, errors[0]), errors[0]
     assert result.stdout == ""
+
+
+def test_a_damaged_newest_checkpoint_is_named_and_the_one_before_it_read(tmp_path):
+    path = _checkpoint_dir(tmp_path)
+    npz = path / "group-000002" / "model" / "params.npz"
+    npz.write_bytes(npz.read_bytes()[:100])
+    result = _cli(["inspect", str(path)], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout)
+    assert (summary["kind"], summary["group"], summary["iteration"]) == ("checkpoint", 1, 4)
+    assert re.search(
+        r"WARNING fraud_app\.spark\.checkpoint: checkpoint group-000002 \(named by "
+        r".*LATEST\.json\) is damaged: .*group-000002/model/params\.npz: not an \.npz \(zip\) "
+        r"archive; truncated or corrupted; resuming from the newest intact checkpoint "
+        r".*group-000001",
+        result.stderr,
+    ), result.stderr
 
 
 def test_malformed_latest_json_falls_back_with_a_warning(tmp_path):

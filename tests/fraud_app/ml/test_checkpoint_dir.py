@@ -1,8 +1,9 @@
 """checkpointDir and other data: a second fit on data of the same row count (other labels,
 the columns in another order) resumed the first fit's finished checkpoint and returned the
 FIRST model without a word; the checkpoint fingerprint covered the row count, not the data.
-It now carries DataSummary.digest(), so such a checkpoint is refused, naming it, while a
-fit of the same data still resumes."""
+It carries DataSummary.digest(), and the estimators keep each training setup's checkpoints
+in a subdirectory of their own (`setup-<fingerprint>`), so fits of other data or params
+sharing one checkpointDir (a CrossValidator) never meet, and a fit of the same data resumes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
-from fraud_app.errors import TrainingError
 from fraud_app.ml import DlcoreClassifier
 from fraud_app.spark.summary import DataSummary, summarize_arrays
 from tests.fraud_app.ml.conftest import FAST
@@ -40,11 +40,43 @@ def test_the_digest_changes_with_labels_or_column_order():
 
 
 @pytest.mark.spark
-def test_a_checkpoint_of_other_data_is_refused_and_the_same_data_resumes(vector_df, tmp_path):
-    clf = DlcoreClassifier(**FAST, checkpointDir=str(tmp_path / "ckpt"))
+def test_other_data_trains_in_its_own_directory_and_the_same_data_resumes(vector_df, tmp_path):
+    """A fit of other rows of the same count resumed the first fit's finished checkpoint and
+    returned the first model; then it was refused ('belongs to a different training
+    setup'); now it trains in a directory of its own beside the first one's."""
+    root = tmp_path / "ckpt"
+    clf = DlcoreClassifier(**FAST, checkpointDir=str(root))
     first = clf.fit(vector_df)
-    flipped = vector_df.withColumn("label", 1.0 - F.col("label"))
-    with pytest.raises(TrainingError, match="belongs to a different training setup"):
-        clf.fit(flipped)  # it returned `first`'s weights, trained on the other labels
+    flipped = clf.fit(vector_df.withColumn("label", 1.0 - F.col("label")))
+    assert not np.array_equal(flipped.weights, first.weights)
+    assert len(list(root.glob("member-00/setup-*/LATEST.json"))) == 2
     again = clf.fit(vector_df)  # the same rows: the finished checkpoint is resumed
     np.testing.assert_array_equal(again.weights, first.weights)
+    assert len(list(root.glob("member-00/setup-*"))) == 2
+
+
+@pytest.mark.spark
+def test_cross_validator_folds_and_param_maps_get_checkpoint_directories_of_their_own(
+    vector_df, tmp_path
+):
+    """One checkpointDir for every fit CrossValidator makes (2 folds x 2 param maps + 1): each
+    fit keeps its checkpoints in a subdirectory of its own, so no fit meets another's
+    checkpoint (with the data digest in the fingerprint fold 2 met fold 1's and was refused,
+    'belongs to a different training setup'; before it, it resumed it). A CrossValidator run
+    again with the same folds resumes each fit's finished checkpoint: the same metrics."""
+    from pyspark.ml.evaluation import BinaryClassificationEvaluator
+    from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
+
+    root = tmp_path / "ckpt"
+    clf = DlcoreClassifier(**FAST, checkpointDir=str(root))
+    grid = ParamGridBuilder().addGrid(clf.learningRate, [0.05, 0.02]).build()
+    evaluator = BinaryClassificationEvaluator(metricName="areaUnderPR")
+    cv = CrossValidator(estimator=clf, estimatorParamMaps=grid, evaluator=evaluator,
+                        numFolds=2, parallelism=1, seed=3)  # fmt: skip
+    first = cv.fit(vector_df)
+    fits = sorted(p.parent.name for p in root.glob("member-00/setup-*/LATEST.json"))
+    # one per (fold, param map), and CrossValidator's last fit: the best params on all rows
+    assert len(fits) == 2 * 2 + 1, fits
+    again = cv.fit(vector_df)
+    assert sorted(p.name for p in root.glob("member-00/setup-*")) == fits  # resumed, none added
+    assert again.avgMetrics == first.avgMetrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -143,9 +144,23 @@ def test_non_finite_weights_are_refused_on_save(store_with_two):
     assert store.latest().name == "group-000002"
 
 
+def _only_the_newest(store) -> None:
+    """Leave group-000002 alone: no earlier checkpoint to fall back to."""
+    shutil.rmtree(store.dir / "group-000001")
+
+
+def damaged(store, group: str, why: str) -> str:
+    """The error when the only checkpoint, the one LATEST.json names, is damaged."""
+    return (
+        f"checkpoint {group} (named by {store.dir / 'LATEST.json'}) is damaged: {why}, and no "
+        f"intact checkpoint is left in {store.dir}; delete the directory to start over"
+    )
+
+
 def test_non_finite_weights_in_a_checkpoint_are_refused_on_load(store_with_two):
     """A checkpoint edited by another tool (checksums updated to match) still cannot load NaN."""
     store, _ = store_with_two
+    _only_the_newest(store)
     model_dir = store.dir / "group-000002" / "model"
     arrays = read_npz(model_dir / "params.npz")
     arrays["model/0_linear.W"].reshape(-1)[0] = np.nan
@@ -156,7 +171,7 @@ def test_non_finite_weights_in_a_checkpoint_are_refused_on_load(store_with_two):
     (model_dir / "model.json").write_text(
         json.dumps(seal(meta))
     )  # a valid seal: the checks behind it
-    with pytest.raises(SerializationError, match="holds 1 non-finite values.*refusing to load"):
+    with pytest.raises(TrainingError, match="holds 1 non-finite values.*refusing to load"):
         store.load(Adam(learning_rate=0.01))
 
 
@@ -203,22 +218,26 @@ def test_no_intact_checkpoint_message(store_with_two):
 )
 def test_load_names_a_checkpoint_of_another_format(store_with_two, meta, found):
     store, _ = store_with_two
+    _only_the_newest(store)
     (store.dir / "group-000002" / "meta.json").write_text(meta)
     with pytest.raises(TrainingError) as info:
         store.load(Adam(learning_rate=0.01))
-    assert str(info.value) == (
+    assert str(info.value) == damaged(
+        store, "group-000002",
         f"checkpoint {store.dir / 'group-000002'} has format {found}; expected "
-        "'fraud_app.checkpoint/1'"
-    )
+        "'fraud_app.checkpoint/1'",
+    )  # fmt: skip
 
 
 def test_load_names_unreadable_meta(store_with_two):
     store, _ = store_with_two
+    _only_the_newest(store)
     (store.dir / "group-000002" / "meta.json").write_text("{not json")
     with pytest.raises(TrainingError) as info:
         store.load(Adam(learning_rate=0.01))
     assert str(info.value).startswith(
-        f"checkpoint {store.dir / 'group-000002'} has no readable meta.json: Expecting property"
+        f"checkpoint group-000002 (named by {store.dir / 'LATEST.json'}) is damaged: checkpoint "
+        f"{store.dir / 'group-000002'} has no readable meta.json: Expecting property"
     )
 
 
@@ -282,4 +301,73 @@ def test_saved_optimizer_errors_name_the_problem(tmp_path, store_with_two):
     assert (
         str(info.value)
         == f"checkpoint {store.dir / 'group-000002'} has no optimizer shard of rank 0"
+    )
+
+
+# -- a damaged checkpoint named by LATEST.json: the newest intact one before it -------------
+def _flip_a_digit(path) -> None:
+    """'"iteration": 8' -> 9: one flipped bit in a sealed meta.json."""
+    text = path.read_text()
+    at = text.index('"iteration": ') + len('"iteration": ')
+    path.write_text(text[:at] + chr(ord(text[at]) ^ 1) + text[at + 1 :])
+
+
+@pytest.mark.parametrize(
+    "damage, why",
+    [
+        (lambda g: _flip_a_digit(g / "meta.json"), "its content does not match its sha256"),
+        (lambda g: (g / "model" / "params.npz").unlink(), "params.npz"),
+        (lambda g: (g / "optimizer.rank-00001-of-00002.npz").unlink(), "rank-00001"),
+    ],
+    ids=["seal", "missing-weights", "missing-shard"],
+)
+def test_a_damaged_checkpoint_falls_back_to_the_one_before_it(store_with_two, caplog, damage, why):
+    """It failed the run (delete the directory to start over: every iteration lost)."""
+    store, states = store_with_two
+    newest = store.dir / "group-000002"
+    damage(newest)
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        loaded, _ = store.load(Adam(learning_rate=0.01))
+    _assert_same(loaded, states[0])
+    last = caplog.records[-1].getMessage()
+    assert last.startswith(
+        f"checkpoint group-000002 (named by {store.dir / 'LATEST.json'}) is damaged: "
+    ), last
+    assert why in last and last.endswith(
+        f"; resuming from the newest intact checkpoint {store.dir / 'group-000001'}"
+    ), last
+
+
+def test_a_newer_directory_the_pointer_never_named_is_not_taken(store_with_two, caplog):
+    """group-000003 is complete but LATEST.json never named it (a save killed before the
+    pointer): a checkpoint exists only once the pointer names it."""
+    store, states = store_with_two
+    shutil.copytree(store.dir / "group-000002", store.dir / "group-000003")
+    _flip_a_digit(store.dir / "group-000002" / "meta.json")
+    loaded, _ = store.load(Adam(learning_rate=0.01))
+    _assert_same(loaded, states[0])
+
+
+def test_a_lost_pointer_resumes_from_the_newest_intact_directory(store_with_two, caplog):
+    """No LATEST.json beside checkpoint directories: the run started from iteration 0
+    without a word."""
+    store, states = store_with_two
+    (store.dir / "LATEST.json").unlink()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        loaded, _ = store.load(Adam(learning_rate=0.01))
+    _assert_same(loaded, states[1])
+    assert caplog.records[-1].getMessage() == (
+        f"{store.dir} has checkpoint directories but no LATEST.json; resuming from the newest "
+        f"intact checkpoint {store.dir / 'group-000002'}"
+    )
+
+
+def test_a_first_save_killed_part_way_starts_over_with_a_warning(tmp_path, caplog):
+    store = CheckpointStore(tmp_path, fingerprint="fp")
+    (tmp_path / "group-000001" / "model").mkdir(parents=True)  # no meta.json, no pointer
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        assert store.load(Adam(learning_rate=0.01)) is None
+    assert caplog.records[-1].getMessage() == (
+        f"{tmp_path} has checkpoint directories but no LATEST.json, and none of them is "
+        "intact; starting from iteration 0"
     )

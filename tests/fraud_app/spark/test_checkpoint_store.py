@@ -11,7 +11,6 @@ import logging
 
 import pytest
 
-from dlcore.errors import SerializationError
 from dlcore.layers import Linear, Sequential
 from dlcore.model import Model
 from dlcore.optimizers import SGD, Adam, OptimizerState
@@ -19,7 +18,7 @@ from dlcore.params import shard_bounds
 from dlcore.serialization import save_model, save_optimizer_state
 from fraud_app.errors import TrainingError
 from fraud_app.spark.checkpoint import FORMAT, CheckpointStore
-from tests.fraud_app.spark.test_checkpoint import _assert_same, _model, _state
+from tests.fraud_app.spark.test_checkpoint import _assert_same, _model, _state, damaged
 
 OPT = Adam(learning_rate=0.01)
 
@@ -96,12 +95,13 @@ def test_a_model_of_another_size_beside_the_optimizer_shard_is_refused(tmp_path)
     target = store.save(_state(model, OPT, 1, world=1), model, OPT)
     bigger = Model(Sequential([Linear(6), Linear(1)]), in_features=3)
     save_model(bigger, target / "model")
-    with pytest.raises(SerializationError) as info:
+    with pytest.raises(TrainingError) as info:
         store.load(OPT)
-    assert str(info.value) == (
+    assert str(info.value) == damaged(
+        store, target.name,
         f"{target / 'optimizer.rank-00000-of-00001.json'}: saved for stop={model.params.size}, "
-        f"but stop={bigger.params.size} was requested"
-    )
+        f"but stop={bigger.params.size} was requested",
+    )  # fmt: skip
 
 
 def _edit_meta(target, edit) -> None:
@@ -125,7 +125,8 @@ def test_meta_missing_a_field_is_named(tmp_path):
     _edit_meta(target, lambda m: m.pop("iteration"))
     with pytest.raises(TrainingError) as info:
         store.load(OPT)
-    assert str(info.value) == f"checkpoint {target}/meta.json is malformed: KeyError('iteration')"
+    why = f"checkpoint {target}/meta.json is malformed: KeyError('iteration')"
+    assert str(info.value) == damaged(store, target.name, why)
 
 
 def test_saved_optimizer_follows_the_pointer_past_a_newer_partial_directory(tmp_path):
@@ -150,5 +151,5 @@ def test_a_flipped_digit_in_meta_json_is_refused_not_resumed_from(tmp_path, fiel
     text = path.read_text()
     assert field in text, text
     path.write_text(text.replace(field, field[:-1] + chr(ord(field[-1]) ^ 1), 1))
-    with pytest.raises(SerializationError, match=f"{path}: its content does not match its sha256"):
+    with pytest.raises(TrainingError, match=f"{path}: its content does not match its sha256"):
         store.load(OPT)

@@ -1,5 +1,6 @@
 """The registry commands against a real MLflow tracking SERVER over HTTP (`mlflow server`,
-sqlite backend and artifact store in tmp, nothing local to the client): `models`,
+sqlite backend and artifact store in tmp, nothing local to the client; the `server`
+fixture is in conftest.py): `models`,
 `promote`, a missing version, and a `models:/...@champion` model fetched through the
 server's artifact proxy. MLflow printed "View run ... at: http://..." lines into the
 commands' stdout (the JSON a scheduler parses) whenever the store was a server."""
@@ -8,11 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -22,41 +18,6 @@ from tests.fraud_app.tracking import helpers as h
 
 pytestmark = pytest.mark.integration
 QUIET = "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("mlflow-server")
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--backend-store-uri", f"sqlite:///{root / 'server.db'}",
-         "--artifacts-destination", str(root / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=root,
-    )  # fmt: skip
-    uri = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    try:
-        while True:  # poll the server's health under a deadline
-            try:
-                with urllib.request.urlopen(f"{uri}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
-            assert time.monotonic() < deadline, "mlflow server did not answer in 180 s"
-            time.sleep(0.2)
-        yield uri
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def test_registry_commands_over_http(server, tmp_path, monkeypatch, capsys):
