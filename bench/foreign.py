@@ -130,6 +130,23 @@ def _mean(folds: list[dict[str, Any]], metric: str) -> float:
     return round(float(np.nanmean([f[metric] for f in folds])), 4)
 
 
+def _figures(c: dict[str, Any]) -> dict[str, Any]:
+    """One configuration's means over the folds, with its per-fold AP."""
+    return {
+        "ap_ensemble": _mean(c["ens"], "average_precision"),
+        "ap_xgboost_own_features": _mean(c["xgb"], "average_precision"),
+        "auc_ensemble": _mean(c["ens"], "roc_auc"),
+        "auc_xgboost_own_features": _mean(c["xgb"], "roc_auc"),
+        "cp100_ensemble": _mean(c["ens"], "card_precision_at_k"),
+        "cp100_xgboost_own_features": _mean(c["xgb"], "card_precision_at_k"),
+        "ap_per_fold_ensemble": [round(f["average_precision"], 4) for f in c["ens"]],
+        "ap_per_fold_xgboost": [round(f["average_precision"], 4) for f in c["xgb"]],
+        "best_iterations": [f["best_iterations"] for f in c["folds"]],
+        "leakage_checks_ok": c["leakage_checks_ok"],
+        "seconds": c["seconds"],
+    }
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--customers", type=int, default=1_000)
@@ -170,21 +187,7 @@ def main() -> None:
                       "leakage_checks_ok": report["summary"]["leakage_checks_ok"],
                       "folds": report["folds"]})  # fmt: skip
     hb = handbook_peer(raw, tried[0]["folds"], report["config"]["gbt"], seed=0)
-    figures = {}
-    for c in tried:
-        figures[c["configuration"]] = {
-            "ap_ensemble": _mean(c["ens"], "average_precision"),
-            "ap_xgboost_own_features": _mean(c["xgb"], "average_precision"),
-            "auc_ensemble": _mean(c["ens"], "roc_auc"),
-            "auc_xgboost_own_features": _mean(c["xgb"], "roc_auc"),
-            "cp100_ensemble": _mean(c["ens"], "card_precision_at_k"),
-            "cp100_xgboost_own_features": _mean(c["xgb"], "card_precision_at_k"),
-            "ap_per_fold_ensemble": [round(f["average_precision"], 4) for f in c["ens"]],
-            "ap_per_fold_xgboost": [round(f["average_precision"], 4) for f in c["xgb"]],
-            "best_iterations": [f["best_iterations"] for f in c["folds"]],
-            "leakage_checks_ok": c["leakage_checks_ok"],
-            "seconds": c["seconds"],
-        }
+    figures = {c["configuration"]: _figures(c) for c in tried}
     first = figures[tried[0]["configuration"]]
     print(json.dumps({
         "foreign_ap_ensemble_minus_xgboost": round(first["ap_ensemble"] - first["ap_xgboost_own_features"], 4),
