@@ -99,7 +99,9 @@ def compute_features(
     """Every computable feature of `feature_set` for every row of the canonical `df`.
 
     skip_all_null: also skip features whose optional input column is null in every row
-    (one small Spark job counts the non-null values of those columns).
+    (one small Spark job counts the non-null values of those columns), and, when
+    label_time is absent or null in every row, the fraud-rate windows that end within the
+    label delay (0 on every row: no label in them is known yet).
     whole_history: canonical rows (a superset of `df`'s, same columns) that the
     categorical encodings and the all-null check read instead of `df`: the batch scorer
     passes every row up to its last date and, as `df`, only the history the window
