@@ -6,7 +6,12 @@ a fill value that dominates. Training warns about them (ONE warning listing them
 the training report lists them; nothing is dropped, the choice stays with the user.
 
 constant: min == max over the window (nulls ignored; all null counts as constant).
-near-constant: one value holds at least `share` of the (non-null) rows. One Spark pass
+near-constant: one value holds at least `share` of the (non-null) rows, and, when the
+window's labels are given (`label_column`), the other rows hold no higher a fraud rate
+than the window: a risk feature that is 0 except on the few rows of a compromised
+merchant (0 on 99.4 % of the rows, a fraud rate of 30 % on the rest) is rare because
+fraud is rare, and is among the most informative; it is logged at INFO, not warned
+about. One Spark pass
 (`mapInArrow`, NumPy per Arrow batch): min and max over EVERY row, and a sample of about
 `sample_rows` rows (a row is in it by a hash of its feature values, so the same rows are
 picked in any partitioning or order) whose most frequent value is counted exactly on
@@ -42,30 +47,42 @@ def constant_features(
     share: float = NEAR_CONSTANT_SHARE,
     rows: int | None = None,
     sample_rows: int = SAMPLE_ROWS,
+    label_column: str | None = None,
 ) -> dict[str, list[str]]:
     """{"constant": [...], "near_constant": [...]} among the features `names` of `df`.
 
     Each feature is read from its own column when `df` has one, else from its position in
     `vector_column` (a feature table may carry only the vector). rows: the row count of
-    `df` when known (else one count); the share is counted on about `sample_rows` of them."""
+    `df` when known (else one count); the share is counted on about `sample_rows` of them.
+    label_column: the 0/1 label of `df` (used when present): a near-constant feature whose
+    other rows hold more frauds than their share is informative and not listed."""
     if not names:
         return {"constant": [], "near_constant": []}
     columns = [_feature_column(df, name, i, vector_column) for i, name in enumerate(names)]
+    labelled = label_column is not None and label_column in df.columns
+    if labelled:
+        columns.append(F.col(f"`{label_column}`"))
     rows = df.count() if rows is None else rows
     fraction = 1.0 if rows <= sample_rows else sample_rows / rows
     data = df.select(*[c.cast("double").alias(f"c{i}") for i, c in enumerate(columns)])
-    parts = data.mapInArrow(_partials(len(names), fraction), _SCHEMA).collect()
-    d = len(names)
-    lo = _reduce(np.fmin, [p["mn"] for p in parts], d)
-    hi = _reduce(np.fmax, [p["mx"] for p in parts], d)
-    sample = [np.frombuffer(p["sample"], np.float64).reshape(-1, d) for p in parts]
-    S = np.concatenate(sample) if sample else np.zeros((0, d))
-    constant, near = [], []
+    d, width = len(names), len(columns)
+    parts = data.mapInArrow(_partials(width, fraction, d), _SCHEMA).collect()
+    lo = _reduce(np.fmin, [p["mn"] for p in parts], width)
+    hi = _reduce(np.fmax, [p["mx"] for p in parts], width)
+    sample = [np.frombuffer(p["sample"], np.float64).reshape(-1, width) for p in parts]
+    S = np.concatenate(sample) if sample else np.zeros((0, width))
+    y = S[:, d] if labelled else None
+    constant, near, informative = [], [], []
     for j, name in enumerate(names):
         if np.isnan(lo[j]) or lo[j] == hi[j]:
             constant.append(name)
         elif _top_share(S[:, j]) >= share:
-            near.append(name)
+            (informative if _rare_values_hold_frauds(S[:, j], y) else near).append(name)
+    if informative:
+        logger.info(
+            "feature check on the training window: near-constant but informative (the rows "
+            "off their main value hold more frauds than their share): %s", informative,
+        )  # fmt: skip
     if constant or near:
         logger.warning(
             "feature check on the training window: %d constant feature(s) %s and %d "
@@ -74,6 +91,18 @@ def constant_features(
             len(constant), constant, len(near), 100 * share, near,
         )  # fmt: skip
     return {"constant": constant, "near_constant": near}
+
+
+def _rare_values_hold_frauds(x: np.ndarray, y: np.ndarray | None) -> bool:
+    """Whether the rows off x's most frequent value have a higher fraud rate than all
+    rows (labels null or unknown count as 0). False without labels."""
+    if y is None:
+        return False
+    ok = ~np.isnan(x)
+    x, y = x[ok], np.nan_to_num(y[ok]) == 1
+    values, counts = np.unique(x, return_counts=True)
+    off = x != values[np.argmax(counts)]
+    return bool(off.any() and y[off].mean() > y.mean())
 
 
 def _top_share(x: np.ndarray) -> float:
@@ -108,7 +137,11 @@ def in_sample(X: np.ndarray, fraction: float) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
 
 
-def _partials(d: int, fraction: float):
+def _partials(d: int, fraction: float, hashed: int | None = None):
+    """Per Arrow batch of `d` columns: min, max and the sampled rows; the sample is drawn
+    by a hash of the first `hashed` columns (the features: the label never moves it)."""
+    hashed = d if hashed is None else hashed
+
     def fn(batches: Iterator):
         import pyarrow as pa
 
@@ -123,7 +156,7 @@ def _partials(d: int, fraction: float):
             )
             with np.errstate(invalid="ignore"):
                 mn, mx = np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
-            sample = X[in_sample(X, fraction)]
+            sample = X[in_sample(X[:, :hashed], fraction)]
             yield pa.RecordBatch.from_arrays(
                 [pa.array([a.tobytes()], pa.binary()) for a in (mn, mx, sample)],
                 ["mn", "mx", "sample"],

@@ -25,7 +25,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import FeatureSpecError, SchemaError
 from fraud_app.etl.reader import quoted
-from fraud_app.features.definitions import FeatureDef
+from fraud_app.features.definitions import FeatureDef, FraudRate
 from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
 from fraud_app.features.keyed import pair_key_columns
 from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
@@ -56,12 +56,25 @@ class SkippedFeature:
     name: str
     missing: tuple[str, ...]  # input columns absent from the data
     all_null: tuple[str, ...] = ()  # input columns present but null in every row
+    # a label window that no label can reach: without label_time, labels are known only
+    # `label delay` after the transaction, and the window ends within that delay
+    labels_unknown: bool = False
 
     @property
     def reason(self) -> str:
         parts = [f"absent: {', '.join(self.missing)}"] if self.missing else []
         parts += [f"all null: {', '.join(self.all_null)}"] if self.all_null else []
+        if self.labels_unknown:
+            parts.append(
+                "no label_time, and its window ends within the label delay: no label in it "
+                "is known yet, so it is 0 on every row"
+            )
         return "; ".join(parts)
+
+    def to_dict(self) -> dict:
+        """The `skipped` entry of _features.json and of the features step's summary."""
+        out = {"name": self.name, "missing": list(self.missing), "all_null": list(self.all_null)}
+        return {**out, "labels_unknown": True} if self.labels_unknown else out
 
 
 @dataclass(frozen=True)
@@ -86,7 +99,9 @@ def compute_features(
     """Every computable feature of `feature_set` for every row of the canonical `df`.
 
     skip_all_null: also skip features whose optional input column is null in every row
-    (one small Spark job counts the non-null values of those columns).
+    (one small Spark job counts the non-null values of those columns), and, when
+    label_time is absent or null in every row, the fraud-rate windows that end within the
+    label delay (0 on every row: no label in them is known yet).
     whole_history: canonical rows (a superset of `df`'s, same columns) that the
     categorical encodings and the all-null check read instead of `df`: the batch scorer
     passes every row up to its last date and, as `df`, only the history the window
@@ -139,21 +154,32 @@ def _split_available(
     df: DataFrame, feature_set: FeatureSet, *, skip_all_null: bool
 ) -> tuple[list[FeatureDef], list[SkippedFeature]]:
     present = set(df.columns)
-    optional = sorted(
-        {c for f in feature_set.features for c in f.inputs if c in present} - set(REQUIRED_COLUMNS)
+    optional = {c for f in feature_set.features for c in f.inputs if c in present}
+    rates = [f for f in feature_set.features if isinstance(f, FraudRate)]
+    if rates and "label_time" in present:
+        optional.add("label_time")
+    nulls = (
+        all_null_columns(df, sorted(optional - set(REQUIRED_COLUMNS))) if skip_all_null else set()
     )
-    nulls = all_null_columns(df, optional) if skip_all_null else set()
+    delay_only = "label_time" not in present or "label_time" in nulls
     computable, skipped = [], []
     for feature in feature_set.features:
         missing = tuple(c for c in feature.inputs if c not in present)
         empty = tuple(c for c in feature.inputs if c in nulls)
-        if missing or empty:
-            skipped.append(SkippedFeature(feature.name, missing, empty))
+        unknown = (
+            skip_all_null
+            and delay_only
+            and isinstance(feature, FraudRate)
+            and not feature.sees_labels_without_label_time(feature_set.label_delay_s)
+        )
+        if missing or empty or unknown:
+            skipped.append(SkippedFeature(feature.name, missing, empty, unknown))
         else:
             computable.append(feature)
     if skipped:
         logger.warning(
-            "%d feature(s) skipped, their inputs are absent or entirely null in the data: %s",
+            "%d feature(s) skipped, they would be constant: their inputs are absent or "
+            "entirely null in the data, or their label window holds no known label: %s",
             len(skipped),
             ", ".join(f"{s.name} ({s.reason})" for s in skipped),
         )

@@ -207,6 +207,14 @@ class FraudRate(EntityWindow):
             )
         return self
 
+    def sees_labels_without_label_time(self, label_delay_s: int) -> bool:
+        """Whether the window can hold a known fraud when labels are known only by the
+        delay (no label_time): a row of [t - lag - W, t - lag) is known at t iff its
+        timestamp <= t - delay, so the window must reach further back than the delay
+        (lag + W > delay). Otherwise (e.g. the recent 7-day window with a 7-day delay)
+        the rate is 0 on every row."""
+        return self.lag_s(label_delay_s) + self.window_s > label_delay_s
+
     @property
     def name(self) -> str:
         lag = self.lag if self.lag is not None else (LABEL_DELAY if self.mature_only else "0")

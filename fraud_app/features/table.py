@@ -59,10 +59,7 @@ def feature_metadata(result: FeatureResult, feature_set: FeatureSet) -> dict[str
         "timestamp_column": "timestamp",
         "partition_column": PARTITION_COLUMN,
         "label_delay_days": result.label_delay_s / 86_400,
-        "skipped": [
-            {"name": s.name, "missing": list(s.missing), "all_null": list(s.all_null)}
-            for s in result.skipped
-        ],
+        "skipped": [s.to_dict() for s in result.skipped],
         "features": [
             {"name": f.name, "kind": f.kind, "fill": f.fill, **f.model_dump()}
             for f in feature_set.features
@@ -94,10 +91,7 @@ def write_feature_table(
         metadata_path=f"{staged.final}/{METADATA_NAME}",
         rows=rows,
         feature_names=result.feature_names,
-        skipped=tuple(
-            {"name": s.name, "missing": list(s.missing), "all_null": list(s.all_null)}
-            for s in result.skipped
-        ),
+        skipped=tuple(s.to_dict() for s in result.skipped),
         seconds=round(time.monotonic() - started, 3),
     )
     logger.info(

@@ -130,7 +130,7 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
         "retrain the model on the current specs",
     )
     result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
-    skipped = {s.name: list(s.missing) for s in result.skipped}
+    skipped = {s.name: s.reason for s in result.skipped}
     check_feature_names(names, list(result.feature_names), skipped=skipped)
     vector = vector_sql(names).alias("features")
     ids = [c for c in ID_COLUMNS if c in result.df.columns]

@@ -88,7 +88,7 @@ def check_feature_names(
     model_names: list[str],
     spec_names: list[str],
     *,
-    skipped: dict[str, list[str]] | None = None,
+    skipped: dict[str, str] | None = None,
     extra_ok: bool = False,
 ) -> None:
     """Raise when the model's features are not exactly the ones the specs compute.
@@ -106,7 +106,7 @@ def check_feature_names(
     if skipped:
         gone = {n: skipped[n] for n in missing if n in skipped}
         if gone:
-            why = f" (skipped because the data lacks their input columns: {gone})"
+            why = f" (skipped by the feature step on this data: {gone})"
     raise ScoringInputError(
         f"the model's features differ from the current feature specs: missing from the specs "
         f"{missing}{why}, extra in the specs {extra}. Score with the specs the model was trained "

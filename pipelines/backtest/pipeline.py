@@ -7,7 +7,8 @@ a fraud confirmed later counts as not fraud yet. The ensemble trains exactly as
 `fraud-app train` does (balancing, early stopping on validation, refit on train +
 validation when configured); the baseline trains on the same rows as the final ensemble.
 Every fold's report carries a leakage check computed from the rows actually used: no
-training row's timestamp, and no label it uses, lies past the cut-off.
+training row's timestamp, and no label it uses, lies past the cut-off; and, as `train`
+does, the constant and near-constant features of its train window (one warning each).
 
 MLflow (tracking on): one parent run `backtest-<run>`, a nested run per fold, the summary
 and the report (fraud_app.tracking.backtest, through `tracker_for`).
@@ -31,6 +32,7 @@ from fraud_app.evaluation.baseline import baseline_scores, check_available
 from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
+from fraud_app.features.checks import constant_features
 from fraud_app.features.labels import MICROS, label_known_at_micros
 from fraud_app.features.splits import SplitResult, TimeWindow
 from fraud_app.naming import check_name, utc_stamp
@@ -146,6 +148,8 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
     test = df.where(_window(*fold.test))
     splits = _split_result(fold, train, validation, test)
     logger.info("backtest fold %d: %s", fold.index, fold.to_dict())
+    checks = constant_features(train, names, vector_column=vector, label_column="label",
+                               rows=splits.summary["windows"]["train"]["rows"])  # fmt: skip
     balanced = nodes.balance(train, config.balancing)
     fitted = nodes.fit_ensemble(balanced, train, config.training, names, features_col=vector,
                                 checkpoint_root=None, validation_df=validation)  # fmt: skip
@@ -175,6 +179,7 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
         "fold": fold.index,
         "windows": fold.to_dict(),
         "leakage_check": leakage_check(used, fold.cutoff, delay_s),
+        "feature_checks": checks,  # constant / near-constant in the fold's train window
         "test_rows": len(pdf),
         "test_frauds": int(pdf["label"].sum()),
         "best_iterations": [r.best_iteration for r in fitted.results],

@@ -91,7 +91,11 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
     lap("splits")
     feature_checks = constant_features(
-        splits.train, names, vector_column=vector, rows=splits.summary["windows"]["train"]["rows"]
+        splits.train,
+        names,
+        vector_column=vector,
+        rows=splits.summary["windows"]["train"]["rows"],
+        label_column="label",
     )
     lap("feature_checks")
     # The subsets are computed once for all members (persisted), not once per member.

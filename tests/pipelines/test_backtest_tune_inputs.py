@@ -97,6 +97,26 @@ def test_a_missing_xgboost_is_named_before_any_fold_trains(spark, tmp_path, monk
         run_backtest(spark, config, cfg, run="t")
 
 
+def test_an_xgboost_that_fails_to_import_says_why(monkeypatch):
+    """An installed xgboost whose import fails (a broken dependency, a package replaced
+    under a running job) is not reported as merely missing: the cause is in the message."""
+    import builtins
+
+    from fraud_app.evaluation.baseline import check_available
+
+    real = builtins.__import__
+
+    def failing(name, *args, **kwargs):
+        if name == "xgboost":
+            raise ImportError("libxgboost.so: cannot open shared object file")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", failing)
+    with pytest.raises(EnvironmentSetupError, match=r"Importing it failed with ImportError: "
+                       r"libxgboost\.so: cannot open shared object file$"):  # fmt: skip
+        check_available("xgboost")
+
+
 def test_tune_trials_flag_on_a_grid_config_is_refused(tmp_path, capsys):
     from pipelines.cli import main
 

@@ -75,3 +75,32 @@ def test_a_value_at_the_edge_of_the_range_holding_99_2_percent_is_near_constant(
     df = spark.createDataFrame(rows, "rate double")
     assert constant_features(df, ["rate"]) == {"constant": [], "near_constant": ["rate"]}
     assert constant_features(df, ["rate"], share=0.995)["near_constant"] == []
+
+
+def test_a_rare_value_that_holds_the_frauds_is_not_called_uninformative(spark, caplog):
+    """Fraud is rare, so a risk feature is 0 on almost every row: with the labels, a
+    near-constant feature whose other rows are richer in frauds than the window is left
+    out of the warning (logged at INFO); one whose other rows hold no more frauds than
+    their share is still warned about; without labels both are near-constant."""
+    n = 2000
+    label = [float(i % 100 == 0) for i in range(n)]  # 1 % fraud
+    risk = [0.4 if i % 100 == 0 and i < 1200 else 0.0 for i in range(n)]  # 0.6 %: frauds
+    noise = [float(i % 100 == 50 and i < 1200) for i in range(n)]  # 0.6 %: no fraud
+    amount = [float(i) for i in range(n)]  # distinct rows, so the hashed sample is a sample
+    df = spark.createDataFrame(
+        list(zip(risk, noise, amount, label, strict=True)),
+        "risk double, noise double, amount double, label double",
+    )
+    names = ["risk", "noise", "amount"]
+    assert constant_features(df, names) == {
+        "constant": [],
+        "near_constant": ["risk", "noise"],
+    }
+    with caplog.at_level(logging.INFO, logger="fraud_app.features.checks"):
+        found = constant_features(df, names, label_column="label")
+    assert found == {"constant": [], "near_constant": ["noise"]}
+    info = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert any("near-constant but informative" in m and "['risk']" in m for m in info)
+    # sampled: the label does not move the sample, and the answer is the same
+    sampled = constant_features(df, names, label_column="label", rows=n, sample_rows=1500)
+    assert sampled == found

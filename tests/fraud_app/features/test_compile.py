@@ -81,10 +81,10 @@ EXPECTED_CARD = {
 }
 
 
-def _compute(spark, features, drop=()):
+def _compute(spark, features, drop=(), **kw):
     df = spark.createDataFrame(HAND_ROWS, SCHEMA).drop(*drop)
     fs = FeatureSet(features=tuple(features), label_delay_s=7 * 86_400)
-    result = compute_features(df, fs)
+    result = compute_features(df, fs, **kw)
     return {r["transaction_id"]: r.asDict() for r in result.df.collect()}, result
 
 
@@ -121,12 +121,13 @@ def test_pair_stage_follows_its_entity_and_shuffles_nothing_of_its_own(spark):
     [
         # label_time known: m_f counts from day 2 on. known_7d on [t-7d, t); mature on [t-14d, t-7d)
         ((), {"q1": (0.0, 0.0), "q2": (1 / 3, 0.0), "q3": (0.0, 0.5)}),
-        # no label_time: m_f known at day 0 + 7 days
+        # no label_time: m_f known at day 0 + 7 days (the recent window is then 0 on every
+        # row, which is why the feature step skips it: computed here without the skip)
         (("label_time",), {"q1": (0.0, 0.0), "q2": (0.0, 0.0), "q3": (0.0, 0.5)}),
     ],
 )
 def test_merchant_fraud_rates_count_only_known_labels(spark, drop, expected):
-    rows, _ = _compute(spark, MERCHANT, drop)
+    rows, _ = _compute(spark, MERCHANT, drop, skip_all_null=False)
     for tid, values in expected.items():
         assert (rows[tid][MERCHANT[0].name], rows[tid][MERCHANT[1].name]) == pytest.approx(values)
 
@@ -190,6 +191,51 @@ def test_all_null_input_columns_skip_their_features_and_leave_the_rest_unchanged
     assert got == alone
     unskipped = compute_features(nulled, fs, skip_all_null=False)
     assert "mcc_freq" in unskipped.feature_names
+
+
+@pytest.mark.parametrize("how", ["absent", "all_null"])
+def test_label_windows_no_label_can_reach_are_skipped_without_label_time(spark, caplog, how):
+    """Without label_time a label is known `delay` after its transaction: a fraud-rate
+    window that ends within the delay (the recent 7-day window with a 7-day delay) is 0
+    on every row, so it is skipped and named; the windows that reach past the delay stay
+    and are unchanged; with label_time the recent window is kept."""
+    from pyspark.sql import functions as F
+
+    features = [
+        FraudRate(entity="merchant", window="7d", mature_only=False),  # 0 + 7d <= 7d: empty
+        FraudRate(entity="merchant", window="9d", mature_only=False),  # 9d > 7d: reaches
+        FraudRate(entity="merchant", window="1d", lag="label_delay"),  # settled: reaches
+        FraudRate(entity="merchant", window="2d", lag="5d"),  # 5d + 2d = 7d: empty
+        WindowAggregate(aggregation="count", window="1h"),
+    ]
+    fs = FeatureSet(features=tuple(features), label_delay_s=7 * 86_400)
+    base = spark.createDataFrame(HAND_ROWS, SCHEMA)
+    with_times = compute_features(base, fs)
+    assert with_times.skipped == ()  # label_time set: every window can see labels
+    data = (
+        base.drop("label_time")
+        if how == "absent"
+        else base.withColumn("label_time", F.lit(None).cast("timestamp"))
+    )
+    with caplog.at_level(logging.WARNING, logger="fraud_app.features.compile"):
+        result = compute_features(data, fs)
+    assert [s.name for s in result.skipped] == [
+        "merchant_known_fraud_rate_7d",
+        "merchant_fraud_rate_2d_lag5d",
+    ]
+    assert all(s.labels_unknown and s.to_dict()["labels_unknown"] for s in result.skipped)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "2 feature(s) skipped" in warned[0]
+    assert "merchant_known_fraud_rate_7d (no label_time, and its window ends within" in warned[0]
+    # the skipped ones were indeed 0 everywhere; the kept ones are the same as unskipped
+    full = compute_features(data, fs, skip_all_null=False)
+    rows = {r["transaction_id"]: r for r in full.df.collect()}
+    assert {r["merchant_known_fraud_rate_7d"] for r in rows.values()} == {0.0}
+    assert {r["merchant_fraud_rate_2d_lag5d"] for r in rows.values()} == {0.0}
+    assert rows["q3"]["merchant_known_fraud_rate_9d"] > 0  # m_f (day 0) known at day 7
+    for r in result.df.collect():
+        for name in result.feature_names:
+            assert r[name] == rows[r["transaction_id"]][name]
 
 
 def test_feature_table_and_metadata_via_cli(spark, tmp_path, capsys):

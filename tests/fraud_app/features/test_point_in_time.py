@@ -91,7 +91,9 @@ FEATURES = _feature_set()
 
 
 def _collect(df, fs: FeatureSet) -> dict[str, dict[str, float]]:
-    result = compute_features(df, fs)
+    # every feature, also those the feature step skips as constant (without label_time a
+    # fraud rate whose window ends within the delay): their values must be point-in-time too
+    result = compute_features(df, fs, skip_all_null=False)
     rows = result.df.select("transaction_id", *result.feature_names, "features").collect()
     return {r["transaction_id"]: r.asDict() for r in rows}
 
