@@ -60,8 +60,9 @@ class EtlSection(Section):
     columns: {canonical_name: source_column}. A canonical column not listed is looked
       for under its own name; optional ones that are absent become nulls.
     timestamp_format: a Spark datetime pattern such as 'yyyy-MM-dd HH:mm:ss', or
-      'epoch_seconds' (a number below 1e11) / 'epoch_millis' (from 1e11, 1973-03-03, to
-      1e14: a 10-digit seconds value is refused, not read as a day of January 1970);
+      'epoch_seconds' (from 1e8, 1973-03-03, to 1e11: a small number such as PaySim's hour
+      `step` is an offset, refused, not read as seconds of 1970-01-01) / 'epoch_millis'
+      (from 1e11 to 1e14: a 10-digit seconds value is refused, not read as a day of 1970);
       None accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
     format: csv, parquet or json; None = from the file extension(s) under `input`.
     input/output/quarantine: None = paths.raw / paths.canonical / paths.quarantine.

@@ -13,11 +13,16 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from fraud_app.etl.config import EPOCH_FORMATS
+
 TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
-# Epoch numbers: seconds below 1e11 (before year 5138); milliseconds from 1e11 (after
-# 1973-03-03) up to 1e14. A 10-digit number read as milliseconds is a date in January
-# 1970, inside the default bounds: it was accepted silently, so it is refused here.
-SECONDS_MAX = 1e11
+# Epoch numbers: seconds from 1e8 (1973-03-03) to 1e11 (year 5138); milliseconds from 1e11
+# (after 1973-03-03) up to 1e14. A 10-digit number read as milliseconds is a date in January
+# 1970, inside the default bounds: it was accepted silently, so it is refused here. So is a
+# small number read as seconds: an offset from the start of the data (PaySim's `step`, in
+# hours: 1..743; ULB's `Time`, seconds since its first row) was read as seconds after
+# 1970-01-01 and published, a month of hours squeezed into 12 minutes of 1970.
+SECONDS_MIN, SECONDS_MAX = 1e8, 1e11
 MILLIS_MIN, MILLIS_MAX = 1e11, 1e14
 # a decimal comma, with '.', ' ', NBSP or "'" grouping thousands (1.234,56 / 1 234,5)
 _COMMA_NUMBER = r"^[+-]?(\d{1,3}([. \x{00A0}']\d{3})+|\d+)(,\d+)?$"
@@ -29,6 +34,25 @@ _CURRENCY = r"[$€£¥₹]|(^|[\s\d])[A-Za-z]{3}($|[\s\d])"
 
 def text(src: Column) -> Column:
     return F.nullif(F.trim(src.cast("string")), F.lit(""))
+
+
+# floats hold every integer exactly only up to 2^24 (float) / 2^53 (double)
+_EXACT_INTEGERS = {T.FloatType: 2.0**24, T.DoubleType: 2.0**53}
+# a number in scientific notation: Java's (4.111111111111111E15) or a spreadsheet's
+# (4.11111E+15, 1E+15): what an id column becomes when it passed through a float
+SCIENTIFIC = r"^[+-]?\d\.\d+[eE][+-]?\d+$|^[+-]?\d+[eE]\+\d+$"
+
+
+def number_text(src: Column, dtype: T.DataType) -> Column:
+    """`src` as text; a float that holds an integer exactly as that integer ('123', never
+    '123.0' or '1.0E7'), so an id stored as a float in one file and as an integer or text
+    in another stays one id (pandas writes an integer column with a gap as float64).
+    Other floats keep Spark's text, scientific notation from 1e7 (see SCIENTIFIC)."""
+    limit = _EXACT_INTEGERS.get(type(dtype))
+    if limit is None:
+        return src.cast("string")
+    exact = (src == F.floor(src)) & (F.abs(src) < F.lit(limit))
+    return F.when(exact, src.cast("decimal(38,0)").cast("string")).otherwise(src.cast("string"))
 
 
 def amount(src: Column, dtype: T.DataType, decimal_separator: str) -> Column:
@@ -72,7 +96,8 @@ def timestamp(src: Column, dtype: T.DataType, fmt: str | None) -> Column:
     value = text(src)
     if fmt == "epoch_seconds":
         number = value.try_cast("double")
-        return F.when(F.abs(number) < SECONDS_MAX, F.timestamp_seconds(number))
+        fits = (F.abs(number) >= SECONDS_MIN) & (F.abs(number) < SECONDS_MAX)
+        return F.when(fits, F.timestamp_seconds(number))
     if fmt == "epoch_millis":
         number = value.try_cast("double")
         fits = (F.abs(number) >= MILLIS_MIN) & (F.abs(number) < MILLIS_MAX)
@@ -84,7 +109,8 @@ def timestamp_hint(raw: Column, fmt: str | None) -> Column:
     """Why a timestamp did not parse, naming the setting; an epoch number of the other
     unit (or one given where a date pattern is set) names the setting that reads it."""
     if fmt == "epoch_seconds":
-        said = "is not epoch seconds (etl.timestamp_format 'epoch_seconds': a number below 1e11)"
+        said = ("is not epoch seconds (etl.timestamp_format 'epoch_seconds': a number from 1e8, "
+                "1973-03-03, to 1e11)")  # fmt: skip
     elif fmt == "epoch_millis":
         said = ("is not epoch milliseconds (etl.timestamp_format 'epoch_millis': a number from "
                 "1e11, 1973-03-03, to 1e14)")  # fmt: skip
@@ -93,10 +119,15 @@ def timestamp_hint(raw: Column, fmt: str | None) -> Column:
     else:
         said = "does not parse as an ISO-8601 timestamp (etl.timestamp_format is unset)"
     number = F.abs(text(raw).try_cast("double"))
-    seconds = (number >= 1e8) & (number < SECONDS_MAX)  # 1973 .. 5138 as seconds
+    seconds = (number >= SECONDS_MIN) & (number < SECONDS_MAX)  # 1973 .. 5138 as seconds
     millis = (number >= MILLIS_MIN) & (number < MILLIS_MAX)
+    offset = text(raw).rlike(r"^\d+(\.\d*)?$") & (number < SECONDS_MIN)
     looks = (
-        F.when(F.lit(fmt != "epoch_seconds") & seconds,
+        F.when(F.lit(fmt in EPOCH_FORMATS) & offset,
+               F.lit("; it looks like an offset from the start of the data (an hour `step` as "
+                     "in PaySim, seconds since the first row), not an epoch: convert it to a "
+                     "timestamp (start time + offset) before the ETL"))
+        .when(F.lit(fmt != "epoch_seconds") & seconds,
                F.lit("; it looks like epoch seconds: set etl.timestamp_format: epoch_seconds"))
         .when(F.lit(fmt != "epoch_millis") & millis,
               F.lit("; it looks like epoch milliseconds: set etl.timestamp_format: epoch_millis"))

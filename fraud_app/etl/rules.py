@@ -46,6 +46,7 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             f"ETL input {where} lacks required column(s): {wanted}. Columns present: "
             f"{sorted(present)}. Map them in the config under etl.columns, e.g. "
             f"`etl.columns.{missing[0]}: <your column name>`.{_delimiter_hint(present, cfg)}"
+            f"{_near_names(missing, present, cfg)}"
         )
     sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
                for c in CANONICAL_COLUMNS}  # fmt: skip
@@ -62,6 +63,23 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             "Expected strings, numbers, booleans or timestamps."
         )
     return sources
+
+
+def _near_names(missing: list[str], present: set[str], cfg: EtlSection) -> str:
+    """Columns present under the wanted name but for case or surrounding spaces."""
+    near = {
+        cfg.source_for(c): p
+        for c in missing
+        for p in sorted(present)
+        if p.strip().casefold() == cfg.source_for(c).strip().casefold()
+    }
+    if not near:
+        return ""
+    found = ", ".join(f"{p!r} for {w!r}" for w, p in near.items())
+    return (
+        f" Found {found}: names are matched exactly (case and spaces count); map them under "
+        "etl.columns, or fix the header."
+    )
 
 
 def _delimiter_hint(present: set[str], cfg: EtlSection) -> str:
@@ -98,8 +116,8 @@ _text = parsing.text
 
 def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column:
     kind = _TYPES[name]
-    if kind == "string":
-        text = _text(src)
+    if kind == "string":  # a float id 123.0 is id '123' (parsing.number_text)
+        text = _text(parsing.number_text(src, dtype))
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
         return parsing.timestamp(src, dtype, cfg.timestamp_format)
@@ -140,6 +158,30 @@ def _missing(name: str) -> Column:
 
 def _unparsed(name: str) -> Column:
     return ~_missing(name) & _p(name).isNull()
+
+
+ID_COLUMNS = ("transaction_id", "card_id", "merchant_id", "device_id")
+
+
+def _inexact(name: str) -> Column:
+    return _p(name).rlike(parsing.SCIENTIFIC)
+
+
+def _inexact_id_rule() -> Rule:
+    """An id in scientific notation passed through a float (a spreadsheet shows 16-digit
+    card numbers as 4.11111E+15; Spark writes a double id beyond 2^53 as 4.1E18): distinct
+    ids may have become one, and as text they were kept and merged cards silently."""
+    return Rule(
+        "inexact_id",
+        "an id in scientific notation (it was a float, which keeps ~15 digits)",
+        lambda: F.greatest(*[_inexact(c) for c in ID_COLUMNS]),
+        lambda: F.concat(
+            F.concat_ws(", ", *[F.when(_inexact(c), _quoted(c)) for c in ID_COLUMNS]),
+            F.lit(" is a number in scientific notation: the id was stored as a float (a "
+                  "spreadsheet, a float column), which keeps about 15 digits, so distinct ids "
+                  "may have become one; deliver ids as text or integers"),
+        ),
+    )  # fmt: skip
 
 
 def _quoted(name: str) -> Column:
@@ -235,6 +277,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
                 F.concat_ws(", ", *[F.when(_missing(c), F.lit(c)) for c in REQUIRED_COLUMNS]),
             ),
         ),
+        _inexact_id_rule(),
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
              unparsed("timestamp")),
         bound["ts"],
@@ -276,6 +319,7 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "invalid_encoding",
     "malformed_record",
     "missing_required_field",
+    "inexact_id",
     "unparseable_timestamp",
     "timestamp_out_of_range",
     "timestamp_in_future",
