@@ -30,10 +30,23 @@ _GROUPING = r"[. \x{00A0}']"
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _COMMA_GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"  # 1,234.56
 _CURRENCY = r"[$€£¥₹]|(^|[\s\d])[A-Za-z]{3}($|[\s\d])"
+_NON_FINITE = r"(?i)^[+-]?(nan|inf|infinity)$"  # read, then quarantined as non_finite_amount
+# ISO-8601 text must start with a whole date: Spark's cast read a time alone ('10:00:00')
+# as that time of the ETL run's own day, and '2024' or '2024-01' as the 1st of the month
+_ISO_DATE = r"^[+-]?\d{4,}-\d{1,2}-\d{1,2}"
+_TIME_ONLY = r"^T?\d{1,2}:\d{2}"
 
 
 def text(src: Column) -> Column:
     return F.nullif(F.trim(src.cast("string")), F.lit(""))
+
+
+def plain_number(value: Column) -> Column:
+    """A double from text that is a plain number (or NaN / Infinity), else null. Spark's
+    cast takes Java's spellings too: '12.5d' and '12.5F' read as 12.5, the hexadecimal
+    '0x1p3' as 8.0, a label '1d' as fraud."""
+    number = value.rlike(_PLAIN_NUMBER) | value.rlike(_NON_FINITE)
+    return F.when(number, value.try_cast("double"))
 
 
 # floats hold every integer exactly only up to 2^24 (float) / 2^53 (double)
@@ -64,7 +77,7 @@ def amount(src: Column, dtype: T.DataType, decimal_separator: str) -> Column:
     if decimal_separator == ",":
         plain = F.regexp_replace(F.regexp_replace(value, _GROUPING, ""), ",", ".")
         return F.when(value.rlike(_COMMA_NUMBER), plain.try_cast("double"))
-    return value.try_cast("double")
+    return plain_number(value)
 
 
 def amount_hint(raw: Column, decimal_separator: str) -> Column:
@@ -95,14 +108,16 @@ def timestamp(src: Column, dtype: T.DataType, fmt: str | None) -> Column:
         return src.cast("timestamp")
     value = text(src)
     if fmt == "epoch_seconds":
-        number = value.try_cast("double")
+        number = plain_number(value)
         fits = (F.abs(number) >= SECONDS_MIN) & (F.abs(number) < SECONDS_MAX)
         return F.when(fits, F.timestamp_seconds(number))
     if fmt == "epoch_millis":
-        number = value.try_cast("double")
+        number = plain_number(value)
         fits = (F.abs(number) >= MILLIS_MIN) & (F.abs(number) < MILLIS_MAX)
         return F.when(fits, F.timestamp_seconds(number / 1000.0))
-    return F.try_to_timestamp(value, F.lit(fmt)) if fmt else F.try_to_timestamp(value)
+    if fmt:
+        return F.try_to_timestamp(value, F.lit(fmt))
+    return F.when(value.rlike(_ISO_DATE), F.try_to_timestamp(value))
 
 
 def timestamp_hint(raw: Column, fmt: str | None) -> Column:
@@ -123,7 +138,12 @@ def timestamp_hint(raw: Column, fmt: str | None) -> Column:
     millis = (number >= MILLIS_MIN) & (number < MILLIS_MAX)
     offset = text(raw).rlike(r"^\d+(\.\d*)?$") & (number < SECONDS_MIN)
     looks = (
-        F.when(F.lit(fmt in EPOCH_FORMATS) & offset,
+        F.when(F.lit(fmt is None) & text(raw).rlike(_TIME_ONLY),
+               F.lit("; it holds a time without a date (expected the date first, e.g. "
+                     "2024-01-31T10:00:00; a time alone was read as the ETL run's own day)"))
+        .when(F.lit(fmt is None) & text(raw).rlike(r"^[+-]?\d{4}(-\d{1,2})?$"),
+              F.lit("; it lacks the day (a year or month alone was read as its first day)"))
+        .when(F.lit(fmt in EPOCH_FORMATS) & offset,
                F.lit("; it looks like an offset from the start of the data (an hour `step` as "
                      "in PaySim, seconds since the first row), not an epoch: convert it to a "
                      "timestamp (start time + offset) before the ETL"))

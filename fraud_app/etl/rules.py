@@ -128,7 +128,7 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         number = (
             F.when(text.isin(*_TRUE), 1.0)
             .when(text.isin(*_FALSE), 0.0)
-            .otherwise(text.try_cast("double"))
+            .otherwise(parsing.plain_number(text))
         )
         return F.when(number.isin(0.0, 1.0), number.cast("int"))
     raise SchemaError(f"no parser for canonical type {kind!r} of column {name}")

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from fraud_app.config import load_config
-from fraud_app.errors import SchemaError
+from fraud_app.errors import ConfigError, SchemaError
 from fraud_app.etl.pipeline import EtlResult, run_etl
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -179,3 +179,47 @@ def test_a_session_in_another_time_zone_is_run_in_utc(spark, tmp_path) -> None:
         dt.datetime(2024, 1, 6, 4, 30),
         dt.date(2024, 1, 6),
     )
+
+
+# (raw timestamp, amount, label) -> reason; None = clean
+LOOSE = {
+    # Spark's cast read a time alone as that time of the ETL run's day, a year as 1 January
+    "time_only": (("10:00:00", "1", "0"), "unparseable_timestamp"),
+    "t_time": (("T10:00:00", "1", "0"), "unparseable_timestamp"),
+    "year": (("2024", "1", "0"), "unparseable_timestamp"),
+    "month": (("2024-01", "1", "0"), "unparseable_timestamp"),
+    "date": (("2024-01-05", "1", "0"), None),
+    "loose_date": (("2024-1-5 1:2:3", "1", "0"), None),
+    # Java's number spellings: '12.5d' was 12.5, hexadecimal '0x1p3' was 8.0, label '1d' fraud
+    "amount_d": (("2024-01-05", "12.5d", "0"), "non_numeric_amount"),
+    "amount_hex": (("2024-01-05", "0x1p3", "0"), "non_numeric_amount"),
+    "amount_nan": (("2024-01-05", "NaN", "0"), "non_finite_amount"),
+    "amount_exp": (("2024-01-05", "1.5e2", "0"), None),
+    "label_d": (("2024-01-05", "1", "1d"), "invalid_label"),
+    "label_f": (("2024-01-05", "1", "0f"), "invalid_label"),
+}
+
+
+def test_loose_spellings_are_quarantined_not_guessed(spark, tmp_path) -> None:
+    csv = HEADER + "".join(f"{k},c,m,{ts},{a},{y}\n" for k, ((ts, a, y), _) in LOOSE.items())
+    result = _run(spark, tmp_path, {"a.csv": csv})
+    assert_accounted(spark, result, len(LOOSE))
+    q = _quarantine(spark, result)
+    assert {k: q[k][0] if k in q else None for k in LOOSE} == {k: v for k, (_, v) in LOOSE.items()}
+    assert q["time_only"][1] == (
+        "timestamp '10:00:00' does not parse as an ISO-8601 timestamp (etl.timestamp_format is "
+        "unset); it holds a time without a date (expected the date first, e.g. "
+        "2024-01-31T10:00:00; a time alone was read as the ETL run's own day)"
+    )
+    assert q["year"][1].endswith(
+        "; it lacks the day (a year or month alone was read as its first day)"
+    )
+    assert _rows(spark, result)["amount_exp"]["amount"] == 150.0
+
+
+def test_a_timestamp_pattern_without_a_date_is_refused() -> None:
+    # 'HH:mm:ss' put every row on 1970-01-01, inside the default bounds
+    with pytest.raises(ConfigError, match=r"etl.timestamp_format 'HH:mm:ss' lacks a year \(y\)"):
+        load_config(None, {"etl": {"timestamp_format": "HH:mm:ss"}})
+    cfg = load_config(None, {"etl": {"timestamp_format": "dd/MM/yyyy'T'HH:mm"}})
+    assert cfg.etl.timestamp_format == "dd/MM/yyyy'T'HH:mm"
