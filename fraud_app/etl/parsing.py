@@ -37,8 +37,14 @@ _ISO_DATE = r"^[+-]?\d{4,}-\d{1,2}-\d{1,2}"
 _TIME_ONLY = r"^T?\d{1,2}:\d{2}"
 
 
+# blanks at either end: any Unicode space (NBSP, tab, line break) or invisible format
+# character (zero-width space, BOM); F.trim strips only ' ', so 'c1\u00a0' was another card
+_ENDS = r"^[\s\p{Z}\p{Cf}]+|[\s\p{Z}\p{Cf}]+$"
+
+
 def text(src: Column) -> Column:
-    return F.nullif(F.trim(src.cast("string")), F.lit(""))
+    """The value as text without blanks at its ends; null when nothing is left."""
+    return F.nullif(F.regexp_replace(src.cast("string"), _ENDS, ""), F.lit(""))
 
 
 def plain_number(value: Column) -> Column:

@@ -34,6 +34,10 @@ REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not val
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
 _SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *parsing.TIME_TYPES)
 _TRUE, _FALSE = ("true", "t", "yes", "y"), ("false", "f", "no", "n")
+ID_COLUMNS = ("transaction_id", "card_id", "merchant_id", "device_id")
+# what exports write for a missing value; an id column holding one is missing: 'NULL' as a
+# card_id made one card of every card-less row, 'N/A' one merchant of every unknown one
+NULL_MARKERS = ("null", "none", "nan", "na", "n/a", "#n/a", "nil")
 
 
 def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str | None]:
@@ -118,6 +122,8 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
     kind = _TYPES[name]
     if kind == "string":  # a float id 123.0 is id '123' (parsing.number_text)
         text = _text(parsing.number_text(src, dtype))
+        if name in ID_COLUMNS:  # 'NULL', 'N/A': no id (see NULL_MARKERS)
+            return F.when(~F.lower(text).isin(*NULL_MARKERS), text)
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
         return parsing.timestamp(src, dtype, cfg.timestamp_format)
@@ -152,15 +158,21 @@ def _r(name: str) -> Column:
     return F.col(RAW + name)
 
 
+def _marker(name: str) -> Column:
+    return F.lit(name in ID_COLUMNS) & F.lower(_text(_r(name))).isin(*NULL_MARKERS)
+
+
 def _missing(name: str) -> Column:
-    return _r(name).isNull() | (F.trim(_r(name)) == "")
+    return _text(_r(name)).isNull() | _marker(name)
+
+
+def _missing_detail(name: str) -> Column:
+    said = F.concat(F.lit(f"{name} ('"), _text(_r(name)), F.lit("' means no value)"))
+    return F.when(_missing(name), F.when(_marker(name), said).otherwise(F.lit(name)))
 
 
 def _unparsed(name: str) -> Column:
     return ~_missing(name) & _p(name).isNull()
-
-
-ID_COLUMNS = ("transaction_id", "card_id", "merchant_id", "device_id")
 
 
 def _inexact(name: str) -> Column:
@@ -274,7 +286,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
             lambda: F.greatest(*[_missing(c) for c in REQUIRED_COLUMNS]),
             lambda: F.concat(
                 F.lit("missing required field(s): "),
-                F.concat_ws(", ", *[F.when(_missing(c), F.lit(c)) for c in REQUIRED_COLUMNS]),
+                F.concat_ws(", ", *[_missing_detail(c) for c in REQUIRED_COLUMNS]),
             ),
         ),
         _inexact_id_rule(),

@@ -223,3 +223,31 @@ def test_a_timestamp_pattern_without_a_date_is_refused() -> None:
         load_config(None, {"etl": {"timestamp_format": "HH:mm:ss"}})
     cfg = load_config(None, {"etl": {"timestamp_format": "dd/MM/yyyy'T'HH:mm"}})
     assert cfg.etl.timestamp_format == "dd/MM/yyyy'T'HH:mm"
+
+
+def test_null_markers_and_invisible_blanks_in_ids(spark, tmp_path) -> None:
+    # 'NULL' as a card_id made one card of every card-less row ('N/A' one merchant), and
+    # 'c1' followed by a no-break space, a tab or led by a zero-width space was another card
+    csv = HEADER + (
+        "t1,NULL,m1,2024-01-05 10:00:00,1.5,0\n"
+        "NULL,c1,m1,2024-01-05 10:00:00,1.5,0\n"
+        "t3,c1,N/A,2024-01-05 10:00:00,1.5,0\n"
+        "t4,c1\u00a0,m1,2024-01-05 10:00:00,1.5,0\n"
+        "t5,c1\t,m1,2024-01-05 10:00:00,1.5,0\n"
+        "t6,\u200bc1,nan,2024-01-05 10:00:00,\u00a012.5\u00a0,0\n"
+        "t7,\u00a0,m1,2024-01-05 10:00:00,1.5,0\n"
+    )
+    result = _run(spark, tmp_path, {"a.csv": csv})
+    assert_accounted(spark, result, 7)
+    q = _quarantine(spark, result)
+    assert q == {
+        "t1": ("missing_required_field", "missing required field(s): card_id ('NULL' means no value)"),
+        "NULL": ("missing_required_field",
+                 "missing required field(s): transaction_id ('NULL' means no value)"),
+        "t7": ("missing_required_field", "missing required field(s): card_id"),
+    }  # fmt: skip
+    rows = _rows(spark, result)
+    assert {k: (v["card_id"], v["merchant_id"]) for k, v in rows.items()} == {
+        "t3": ("c1", None), "t4": ("c1", "m1"), "t5": ("c1", "m1"), "t6": ("c1", None),
+    }  # fmt: skip
+    assert rows["t6"]["amount"] == 12.5
