@@ -37,14 +37,21 @@ _ISO_DATE = r"^[+-]?\d{4,}-\d{1,2}-\d{1,2}"
 _TIME_ONLY = r"^T?\d{1,2}:\d{2}"
 
 
-# blanks at either end: any Unicode space (NBSP, tab, line break) or invisible format
-# character (zero-width space, BOM); F.trim strips only ' ', so 'c1\u00a0' was another card
-_ENDS = r"^[\s\p{Z}\p{Cf}]+|[\s\p{Z}\p{Cf}]+$"
+# blanks at either end: the Unicode spaces (NBSP, tabs, line breaks, ...) and the invisible
+# zero-width characters and BOM; F.trim strips only ' ', so 'c1\u00a0' was another card.
+# A character set for trim, not a regex: a regex on every value cost ~40% of the ETL's time
+BLANKS = "".join(
+    chr(c)
+    for c in (
+        *range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, 0x180E, *range(0x2000, 0x200E),
+        0x2028, 0x2029, 0x202F, 0x205F, 0x2060, 0x3000, 0xFEFF,
+    )
+)  # fmt: skip
 
 
 def text(src: Column) -> Column:
     """The value as text without blanks at its ends; null when nothing is left."""
-    return F.nullif(F.regexp_replace(src.cast("string"), _ENDS, ""), F.lit(""))
+    return F.nullif(F.trim(src.cast("string"), F.lit(BLANKS)), F.lit(""))
 
 
 def plain_number(value: Column) -> Column:
