@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import datetime as dt
 import math
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -60,8 +61,9 @@ class EtlSection(Section):
     columns: {canonical_name: source_column}. A canonical column not listed is looked
       for under its own name; optional ones that are absent become nulls.
     timestamp_format: a Spark datetime pattern such as 'yyyy-MM-dd HH:mm:ss', or
-      'epoch_seconds' (a number below 1e11) / 'epoch_millis' (from 1e11, 1973-03-03, to
-      1e14: a 10-digit seconds value is refused, not read as a day of January 1970);
+      'epoch_seconds' (from 1e8, 1973-03-03, to 1e11: a small number such as PaySim's hour
+      `step` is an offset, refused, not read as seconds of 1970-01-01) / 'epoch_millis'
+      (from 1e11 to 1e14: a 10-digit seconds value is refused, not read as a day of 1970);
       None accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
     format: csv, parquet or json; None = from the file extension(s) under `input`.
     input/output/quarantine: None = paths.raw / paths.canonical / paths.quarantine.
@@ -105,6 +107,22 @@ class EtlSection(Section):
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
     decimal_separator: Literal[".", ","] = "."
     mode: Literal["replace", "append"] = "replace"
+
+    @field_validator("timestamp_format")
+    @classmethod
+    def _pattern_has_a_date(cls, value: str | None) -> str | None:
+        """A pattern without year and day ('HH:mm:ss') put every row on 1970-01-01,
+        inside the default bounds: refused here, before any row is read."""
+        if value is None or value in EPOCH_FORMATS:
+            return value
+        fields = re.sub(r"'[^']*'", "", value)  # quoted text such as 'T' is not a field
+        if not re.search(r"[yu]", fields) or not re.search(r"[dD]", fields):
+            raise ValueError(
+                f"etl.timestamp_format {value!r} lacks a year (y) or a day (d) field: its "
+                "timestamps would fall on a day of 1970. Expected a pattern with the date, e.g. "
+                "'yyyy-MM-dd HH:mm:ss', or 'epoch_seconds' / 'epoch_millis'"
+            )
+        return value
 
     @field_validator("encoding")
     @classmethod

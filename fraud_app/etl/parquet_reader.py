@@ -12,7 +12,8 @@ Here every file's footer is read on the driver (no Spark job), and:
     (the same rule and words as CSV headers);
   - files whose column types differ are read group by group, and a column whose Spark
     type differs between groups is read as text in all of them (the ETL parses text as
-    it parses CSV, and keeps the value as written in the quarantine);
+    it parses CSV, and keeps the value as written in the quarantine; a float holding an
+    integer becomes that integer's text, so id 7.0 of one file is id 7 of another);
   - nanosecond timestamps are read as their int64 count (Spark's
     `spark.sql.legacy.parquet.nanosAsLong`, for the read only) and turned into Spark
     timestamps (microseconds: the last three digits are cut, as Spark keeps no finer).
@@ -31,9 +32,9 @@ from functools import reduce
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
+from fraud_app.etl import parsing
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.reader import columns_problem, quoted
 
@@ -84,6 +85,14 @@ def _check_names(schemas: dict[FileSchema, list[str]], path: str) -> FileSchema:
     """The first file's schema; SchemaError naming the first file whose columns differ."""
     first = min(schemas, key=lambda s: schemas[s][0])
     for schema, files in schemas.items():
+        folded = [n.casefold() for n in schema.names]
+        same = sorted({n for n, f in zip(schema.names, folded, strict=True) if folded.count(f) > 1})
+        if same:  # Spark compares names without case: a traceback (COLUMN_ALREADY_EXISTS)
+            raise SchemaError(
+                f"ETL input file {files[0]}: its columns {same} differ only in case; Spark "
+                "compares column names without case, so it cannot tell them apart. Expected "
+                "each name once: rename or drop one"
+            )
         missing = sorted(set(first.names) - set(schema.names))
         extra = sorted(set(schema.names) - set(first.names))
         if missing or extra:
@@ -128,6 +137,13 @@ def _read(spark: SparkSession, files: list[str], base: str | None, nanos: tuple[
         return df.withColumns({n: _from_nanos(n) for n in nanos}) if nanos else df
 
 
+def _as_text(frame: DataFrame, columns: list[str]) -> DataFrame:
+    """`columns` as text; a float holding an integer as that integer ('7', not '7.0': the
+    same id as the 7 of an integer file)."""
+    types = {f.name: f.dataType for f in frame.schema.fields}
+    return frame.withColumns({c: parsing.number_text(F.col(quoted(c)), types[c]) for c in columns})
+
+
 def read_parquet(spark: SparkSession, path: str) -> DataFrame:
     """Every Parquet file under `path` by its own schema (see the module docstring)."""
     fs = HadoopFs(spark)
@@ -157,9 +173,6 @@ def read_parquet(spark: SparkSession, path: str) -> DataFrame:
             path, mixed,
         )  # fmt: skip
     order = [quoted(c) for c in frames[0].columns]
-    frames = [
-        f.withColumns({c: F.col(quoted(c)).cast(T.StringType()) for c in mixed}).select(*order)
-        for f in frames
-    ]
+    frames = [_as_text(f, mixed).select(*order) for f in frames]
     logger.info("ETL input %s: %d Parquet schemas (first: %s)", path, len(groups), first.names)
     return reduce(DataFrame.unionByName, frames)

@@ -13,11 +13,16 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from fraud_app.etl.config import EPOCH_FORMATS
+
 TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
-# Epoch numbers: seconds below 1e11 (before year 5138); milliseconds from 1e11 (after
-# 1973-03-03) up to 1e14. A 10-digit number read as milliseconds is a date in January
-# 1970, inside the default bounds: it was accepted silently, so it is refused here.
-SECONDS_MAX = 1e11
+# Epoch numbers: seconds from 1e8 (1973-03-03) to 1e11 (year 5138); milliseconds from 1e11
+# (after 1973-03-03) up to 1e14. A 10-digit number read as milliseconds is a date in January
+# 1970, inside the default bounds: it was accepted silently, so it is refused here. So is a
+# small number read as seconds: an offset from the start of the data (PaySim's `step`, in
+# hours: 1..743; ULB's `Time`, seconds since its first row) was read as seconds after
+# 1970-01-01 and published, a month of hours squeezed into 12 minutes of 1970.
+SECONDS_MIN, SECONDS_MAX = 1e8, 1e11
 MILLIS_MIN, MILLIS_MAX = 1e11, 1e14
 # a decimal comma, with '.', ' ', NBSP or "'" grouping thousands (1.234,56 / 1 234,5)
 _COMMA_NUMBER = r"^[+-]?(\d{1,3}([. \x{00A0}']\d{3})+|\d+)(,\d+)?$"
@@ -25,10 +30,55 @@ _GROUPING = r"[. \x{00A0}']"
 _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _COMMA_GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"  # 1,234.56
 _CURRENCY = r"[$€£¥₹]|(^|[\s\d])[A-Za-z]{3}($|[\s\d])"
+_NON_FINITE = r"(?i)^[+-]?(nan|inf|infinity)$"  # read, then quarantined as non_finite_amount
+# ISO-8601 text must start with a whole date: Spark's cast read a time alone ('10:00:00')
+# as that time of the ETL run's own day, and '2024' or '2024-01' as the 1st of the month
+_ISO_DATE = r"^[+-]?\d{4,}-\d{1,2}-\d{1,2}"
+_TIME_ONLY = r"^T?\d{1,2}:\d{2}"
+
+
+# blanks at either end: the Unicode spaces (NBSP, tabs, line breaks, ...) and the invisible
+# zero-width characters and BOM; F.trim strips only ' ', so 'c1\u00a0' was another card.
+# A character set for trim, not a regex: a regex on every value cost ~40% of the ETL's time
+BLANKS = "".join(
+    chr(c)
+    for c in (
+        *range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, 0x180E, *range(0x2000, 0x200E),
+        0x2028, 0x2029, 0x202F, 0x205F, 0x2060, 0x3000, 0xFEFF,
+    )
+)  # fmt: skip
 
 
 def text(src: Column) -> Column:
-    return F.nullif(F.trim(src.cast("string")), F.lit(""))
+    """The value as text without blanks at its ends; null when nothing is left."""
+    return F.nullif(F.trim(src.cast("string"), F.lit(BLANKS)), F.lit(""))
+
+
+def plain_number(value: Column) -> Column:
+    """A double from text that is a plain number (or NaN / Infinity), else null. Spark's
+    cast takes Java's spellings too: '12.5d' and '12.5F' read as 12.5, the hexadecimal
+    '0x1p3' as 8.0, a label '1d' as fraud."""
+    number = value.rlike(_PLAIN_NUMBER) | value.rlike(_NON_FINITE)
+    return F.when(number, value.try_cast("double"))
+
+
+# floats hold every integer exactly only up to 2^24 (float) / 2^53 (double)
+_EXACT_INTEGERS = {T.FloatType: 2.0**24, T.DoubleType: 2.0**53}
+# a number in scientific notation: Java's (4.111111111111111E15) or a spreadsheet's
+# (4.11111E+15, 1E+15): what an id column becomes when it passed through a float
+SCIENTIFIC = r"^[+-]?\d\.\d+[eE][+-]?\d+$|^[+-]?\d+[eE]\+\d+$"
+
+
+def number_text(src: Column, dtype: T.DataType) -> Column:
+    """`src` as text; a float that holds an integer exactly as that integer ('123', never
+    '123.0' or '1.0E7'), so an id stored as a float in one file and as an integer or text
+    in another stays one id (pandas writes an integer column with a gap as float64).
+    Other floats keep Spark's text, scientific notation from 1e7 (see SCIENTIFIC)."""
+    limit = _EXACT_INTEGERS.get(type(dtype))
+    if limit is None:
+        return src.cast("string")
+    exact = (src == F.floor(src)) & (F.abs(src) < F.lit(limit))
+    return F.when(exact, src.cast("decimal(38,0)").cast("string")).otherwise(src.cast("string"))
 
 
 def amount(src: Column, dtype: T.DataType, decimal_separator: str) -> Column:
@@ -40,7 +90,7 @@ def amount(src: Column, dtype: T.DataType, decimal_separator: str) -> Column:
     if decimal_separator == ",":
         plain = F.regexp_replace(F.regexp_replace(value, _GROUPING, ""), ",", ".")
         return F.when(value.rlike(_COMMA_NUMBER), plain.try_cast("double"))
-    return value.try_cast("double")
+    return plain_number(value)
 
 
 def amount_hint(raw: Column, decimal_separator: str) -> Column:
@@ -71,20 +121,24 @@ def timestamp(src: Column, dtype: T.DataType, fmt: str | None) -> Column:
         return src.cast("timestamp")
     value = text(src)
     if fmt == "epoch_seconds":
-        number = value.try_cast("double")
-        return F.when(F.abs(number) < SECONDS_MAX, F.timestamp_seconds(number))
+        number = plain_number(value)
+        fits = (F.abs(number) >= SECONDS_MIN) & (F.abs(number) < SECONDS_MAX)
+        return F.when(fits, F.timestamp_seconds(number))
     if fmt == "epoch_millis":
-        number = value.try_cast("double")
+        number = plain_number(value)
         fits = (F.abs(number) >= MILLIS_MIN) & (F.abs(number) < MILLIS_MAX)
         return F.when(fits, F.timestamp_seconds(number / 1000.0))
-    return F.try_to_timestamp(value, F.lit(fmt)) if fmt else F.try_to_timestamp(value)
+    if fmt:
+        return F.try_to_timestamp(value, F.lit(fmt))
+    return F.when(value.rlike(_ISO_DATE), F.try_to_timestamp(value))
 
 
 def timestamp_hint(raw: Column, fmt: str | None) -> Column:
     """Why a timestamp did not parse, naming the setting; an epoch number of the other
     unit (or one given where a date pattern is set) names the setting that reads it."""
     if fmt == "epoch_seconds":
-        said = "is not epoch seconds (etl.timestamp_format 'epoch_seconds': a number below 1e11)"
+        said = ("is not epoch seconds (etl.timestamp_format 'epoch_seconds': a number from 1e8, "
+                "1973-03-03, to 1e11)")  # fmt: skip
     elif fmt == "epoch_millis":
         said = ("is not epoch milliseconds (etl.timestamp_format 'epoch_millis': a number from "
                 "1e11, 1973-03-03, to 1e14)")  # fmt: skip
@@ -93,10 +147,20 @@ def timestamp_hint(raw: Column, fmt: str | None) -> Column:
     else:
         said = "does not parse as an ISO-8601 timestamp (etl.timestamp_format is unset)"
     number = F.abs(text(raw).try_cast("double"))
-    seconds = (number >= 1e8) & (number < SECONDS_MAX)  # 1973 .. 5138 as seconds
+    seconds = (number >= SECONDS_MIN) & (number < SECONDS_MAX)  # 1973 .. 5138 as seconds
     millis = (number >= MILLIS_MIN) & (number < MILLIS_MAX)
+    offset = text(raw).rlike(r"^\d+(\.\d*)?$") & (number < SECONDS_MIN)
     looks = (
-        F.when(F.lit(fmt != "epoch_seconds") & seconds,
+        F.when(F.lit(fmt is None) & text(raw).rlike(_TIME_ONLY),
+               F.lit("; it holds a time without a date (expected the date first, e.g. "
+                     "2024-01-31T10:00:00; a time alone was read as the ETL run's own day)"))
+        .when(F.lit(fmt is None) & text(raw).rlike(r"^[+-]?\d{4}(-\d{1,2})?$"),
+              F.lit("; it lacks the day (a year or month alone was read as its first day)"))
+        .when(F.lit(fmt in EPOCH_FORMATS) & offset,
+               F.lit("; it looks like an offset from the start of the data (an hour `step` as "
+                     "in PaySim, seconds since the first row), not an epoch: convert it to a "
+                     "timestamp (start time + offset) before the ETL"))
+        .when(F.lit(fmt != "epoch_seconds") & seconds,
                F.lit("; it looks like epoch seconds: set etl.timestamp_format: epoch_seconds"))
         .when(F.lit(fmt != "epoch_millis") & millis,
               F.lit("; it looks like epoch milliseconds: set etl.timestamp_format: epoch_millis"))

@@ -45,6 +45,7 @@ from fraud_app.etl.lock import RootLock
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
 from fraud_app.schema import PARTITION_COLUMN
+from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
 
@@ -140,8 +141,10 @@ def to_partitioned(df: DataFrame) -> DataFrame:
 def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     """Read `etl.input`, write canonical + quarantine Parquet, return the counts.
 
-    Holds the lock of `paths.root` (ConcurrentRunError when another run holds it).
+    Holds the lock of `paths.root` (ConcurrentRunError when another run holds it). The
+    session's time zone is set to UTC first (naive timestamps and event_date are UTC).
     """
+    ensure_utc(spark)  # a notebook's own session in another zone shifted both silently
     with RootLock(config.paths.root, "etl"):
         return _run_locked(spark, config)
 

@@ -78,6 +78,12 @@ def read_input(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
     except AnalysisException as exc:
         if "UNABLE_TO_INFER_SCHEMA" in str(exc) or "empty" in str(exc).lower():
             raise EmptyInputError(f"ETL input {path} ({fmt}) holds no rows: {exc}") from exc
+        if "COLUMN_ALREADY_EXISTS" in str(exc):  # JSON keys `amount` and `Amount`
+            raise SchemaError(
+                f"ETL input {path} ({fmt}) has two columns whose names differ only in case "
+                f"({str(exc).splitlines()[0]}); Spark compares column names without case, so "
+                "it cannot tell them apart. Expected each name once: rename or drop one"
+            ) from exc
         raise
     if not [c for c in df.columns if c != CORRUPT_COLUMN]:
         raise EmptyInputError(f"ETL input {path} ({fmt}) has no columns and no rows")
@@ -155,9 +161,12 @@ def csv_headers(
 
 def _repeated(header: tuple[str, ...]) -> list[str]:
     """Names a header repeats. Spark renames each copy of a repeated name to name + index
-    (`amount4`, `amount5`), so repeats are found from those suffixes."""
+    (`amount4`, `amount5`), so repeats are found from those suffixes. Names that differ
+    only in case (`amount`, `Amount`) are repeats too: Spark compares names without case
+    (its renamed copies made the run say the file lacked `amount`)."""
     bases = [c[: -len(str(i))] if c.endswith(str(i)) else None for i, c in enumerate(header)]
-    return sorted({b for b in bases if b and bases.count(b) > 1})
+    folded = [b.casefold() if b else None for b in bases]
+    return sorted({b for b, f in zip(bases, folded, strict=True) if f and folded.count(f) > 1})
 
 
 def _check_headers(

@@ -34,6 +34,10 @@ REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not val
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
 _SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *parsing.TIME_TYPES)
 _TRUE, _FALSE = ("true", "t", "yes", "y"), ("false", "f", "no", "n")
+ID_COLUMNS = ("transaction_id", "card_id", "merchant_id", "device_id")
+# what exports write for a missing value; an id column holding one is missing: 'NULL' as a
+# card_id made one card of every card-less row, 'N/A' one merchant of every unknown one
+NULL_MARKERS = ("null", "none", "nan", "na", "n/a", "#n/a", "nil")
 
 
 def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str | None]:
@@ -46,6 +50,7 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             f"ETL input {where} lacks required column(s): {wanted}. Columns present: "
             f"{sorted(present)}. Map them in the config under etl.columns, e.g. "
             f"`etl.columns.{missing[0]}: <your column name>`.{_delimiter_hint(present, cfg)}"
+            f"{_near_names(missing, present, cfg)}"
         )
     sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
                for c in CANONICAL_COLUMNS}  # fmt: skip
@@ -62,6 +67,23 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             "Expected strings, numbers, booleans or timestamps."
         )
     return sources
+
+
+def _near_names(missing: list[str], present: set[str], cfg: EtlSection) -> str:
+    """Columns present under the wanted name but for case or surrounding spaces."""
+    near = {
+        cfg.source_for(c): p
+        for c in missing
+        for p in sorted(present)
+        if p.strip().casefold() == cfg.source_for(c).strip().casefold()
+    }
+    if not near:
+        return ""
+    found = ", ".join(f"{p!r} for {w!r}" for w, p in near.items())
+    return (
+        f" Found {found}: names are matched exactly (case and spaces count); map them under "
+        "etl.columns, or fix the header."
+    )
 
 
 def _delimiter_hint(present: set[str], cfg: EtlSection) -> str:
@@ -98,8 +120,10 @@ _text = parsing.text
 
 def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column:
     kind = _TYPES[name]
-    if kind == "string":
-        text = _text(src)
+    if kind == "string":  # a float id 123.0 is id '123' (parsing.number_text)
+        text = _text(parsing.number_text(src, dtype))
+        if name in ID_COLUMNS:  # 'NULL', 'N/A': no id (see NULL_MARKERS)
+            return F.when(~F.lower(text).isin(*NULL_MARKERS), text)
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
         return parsing.timestamp(src, dtype, cfg.timestamp_format)
@@ -110,7 +134,7 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         number = (
             F.when(text.isin(*_TRUE), 1.0)
             .when(text.isin(*_FALSE), 0.0)
-            .otherwise(text.try_cast("double"))
+            .otherwise(parsing.plain_number(text))
         )
         return F.when(number.isin(0.0, 1.0), number.cast("int"))
     raise SchemaError(f"no parser for canonical type {kind!r} of column {name}")
@@ -134,12 +158,42 @@ def _r(name: str) -> Column:
     return F.col(RAW + name)
 
 
+def _marker(name: str) -> Column:
+    return F.lit(name in ID_COLUMNS) & F.lower(_text(_r(name))).isin(*NULL_MARKERS)
+
+
 def _missing(name: str) -> Column:
-    return _r(name).isNull() | (F.trim(_r(name)) == "")
+    return _text(_r(name)).isNull() | _marker(name)
+
+
+def _missing_detail(name: str) -> Column:
+    said = F.concat(F.lit(f"{name} ('"), _text(_r(name)), F.lit("' means no value)"))
+    return F.when(_missing(name), F.when(_marker(name), said).otherwise(F.lit(name)))
 
 
 def _unparsed(name: str) -> Column:
     return ~_missing(name) & _p(name).isNull()
+
+
+def _inexact(name: str) -> Column:
+    return _p(name).rlike(parsing.SCIENTIFIC)
+
+
+def _inexact_id_rule() -> Rule:
+    """An id in scientific notation passed through a float (a spreadsheet shows 16-digit
+    card numbers as 4.11111E+15; Spark writes a double id beyond 2^53 as 4.1E18): distinct
+    ids may have become one, and as text they were kept and merged cards silently."""
+    return Rule(
+        "inexact_id",
+        "an id in scientific notation (it was a float, which keeps ~15 digits)",
+        lambda: F.greatest(*[_inexact(c) for c in ID_COLUMNS]),
+        lambda: F.concat(
+            F.concat_ws(", ", *[F.when(_inexact(c), _quoted(c)) for c in ID_COLUMNS]),
+            F.lit(" is a number in scientific notation: the id was stored as a float (a "
+                  "spreadsheet, a float column), which keeps about 15 digits, so distinct ids "
+                  "may have become one; deliver ids as text or integers"),
+        ),
+    )  # fmt: skip
 
 
 def _quoted(name: str) -> Column:
@@ -232,9 +286,10 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
             lambda: F.greatest(*[_missing(c) for c in REQUIRED_COLUMNS]),
             lambda: F.concat(
                 F.lit("missing required field(s): "),
-                F.concat_ws(", ", *[F.when(_missing(c), F.lit(c)) for c in REQUIRED_COLUMNS]),
+                F.concat_ws(", ", *[_missing_detail(c) for c in REQUIRED_COLUMNS]),
             ),
         ),
+        _inexact_id_rule(),
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
              unparsed("timestamp")),
         bound["ts"],
@@ -276,6 +331,7 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "invalid_encoding",
     "malformed_record",
     "missing_required_field",
+    "inexact_id",
     "unparseable_timestamp",
     "timestamp_out_of_range",
     "timestamp_in_future",

@@ -20,6 +20,7 @@ from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.features.splits import SplitResult, split_by_time
 from fraud_app.features.table import FeatureTableSummary, write_feature_table
 from fraud_app.resources import shipped_spec_dir
+from fraud_app.spark.session import ensure_utc
 
 
 def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
@@ -28,7 +29,9 @@ def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
 
 
 def build_feature_table(spark: SparkSession, config: AppConfig) -> FeatureTableSummary:
-    """Read the canonical table, compute every spec'd feature, write the feature table."""
+    """Read the canonical table, compute every spec'd feature, write the feature table
+    (in a UTC session: the windows and the split dates are UTC)."""
+    ensure_utc(spark)
     cfg = config.features
     source, target = config.canonical_table(), config.feature_table()
     feature_set = feature_set_from_config(cfg)

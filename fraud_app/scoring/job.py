@@ -45,6 +45,7 @@ from fraud_app.scoring.model_source import (
 from fraud_app.scoring.partitions import PartitionSwap, output_lock, partition_name
 from fraud_app.scoring.summary import date_summaries
 from fraud_app.scoring.tasks import task_errors
+from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
 
@@ -152,8 +153,10 @@ def run_scoring(
     spark, config, *, start: dt.date, end: dt.date, model_uri: str | None = None,
     job_id: str | None = None,
 ) -> ScoringJobResult:  # fmt: skip
-    """Score every transaction dated start..end (inclusive) and swap in their partitions."""
+    """Score every transaction dated start..end (inclusive) and swap in their partitions
+    (in a UTC session: a date is a UTC date, as ETL's event_date)."""
     check_range(start, end)
+    ensure_utc(spark)
     job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
     started = time.monotonic()
     output = str(config.scoring.output or config.paths.resolve("scores"))
