@@ -156,8 +156,8 @@ def run_scoring(
     """Score every transaction dated start..end (inclusive) and swap in their partitions
     (in a UTC session: a date is a UTC date, as ETL's event_date)."""
     check_range(start, end)
-    ensure_utc(spark)
     job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
+    ensure_utc(spark)
     started = time.monotonic()
     output = str(config.scoring.output or config.paths.resolve("scores"))
     _check_output(spark, config, output)
