@@ -38,16 +38,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "bench"))
 
 from _handbook_features import handbook_features  # noqa: E402
-from foreign_data import ForeignConfig, simulate  # noqa: E402
+from foreign_data import MAPPING, ForeignConfig, simulate  # noqa: E402
 
-MAPPING = {
-    "transaction_id": "TRANSACTION_ID",
-    "card_id": "CUSTOMER_ID",
-    "merchant_id": "TERMINAL_ID",
-    "timestamp": "TX_DATETIME",
-    "amount": "TX_AMOUNT",
-    "label": "TX_FRAUD",
-}
 DELAY_DAYS = 7
 # Ensemble configurations (dotted config keys); "default" = the built-in defaults.
 CONFIGS: dict[str, dict[str, Any]] = {"default": {}}

@@ -51,6 +51,15 @@ COLUMNS = [
     "TX_FRAUD",
     "TX_FRAUD_SCENARIO",
 ]
+# fraud-app's `etl.columns` for these files: canonical name -> this data's column
+MAPPING = {
+    "transaction_id": "TRANSACTION_ID",
+    "card_id": "CUSTOMER_ID",
+    "merchant_id": "TERMINAL_ID",
+    "timestamp": "TX_DATETIME",
+    "amount": "TX_AMOUNT",
+    "label": "TX_FRAUD",
+}
 DAY_S = 86_400
 
 

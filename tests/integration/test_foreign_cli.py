@@ -21,18 +21,10 @@ from pipelines.cli import main
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "bench"))
 
-from foreign_data import ForeignConfig, simulate  # noqa: E402
+from foreign_data import MAPPING, ForeignConfig, simulate  # noqa: E402
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.integration]
 
-MAPPING = {
-    "transaction_id": "TRANSACTION_ID",
-    "card_id": "CUSTOMER_ID",
-    "merchant_id": "TERMINAL_ID",
-    "timestamp": "TX_DATETIME",
-    "amount": "TX_AMOUNT",
-    "label": "TX_FRAUD",
-}
 # inputs the data does not have (null columns after ETL), and the recent fraud window that
 # no label reaches without label_time (it ends within the 7-day delay)
 EXPECTED_SKIPPED = {
