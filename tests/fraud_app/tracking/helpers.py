@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 from types import SimpleNamespace
 
 import numpy as np
@@ -69,3 +71,16 @@ def gate_on_rows(cfg, tmp_path, ensemble: FraudEnsemble, run: str, rows):
             new_ap=new_ap, features_col="features", rows=rows,
         )  # fmt: skip
     return out, tracker
+
+
+@contextlib.contextmanager
+def serving(httpd):
+    """Serve `httpd` (a real HTTP server on 127.0.0.1) on a thread while the block runs."""
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

@@ -12,7 +12,6 @@ import http.client
 import os
 import subprocess
 import sys
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -66,14 +65,8 @@ def relay(server):
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Relay)
     httpd.target_port = int(server.rsplit(":", 1)[1])
     httpd.hooks = {}
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with h.serving(httpd):
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 def _promote_process(cfg_file: Path, version: str, done: list) -> None:

@@ -4,7 +4,6 @@ read a refused or failed lookup of the champion as "no champion" (and promote an
 from __future__ import annotations
 
 import json
-import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -12,6 +11,7 @@ import pytest
 from fraud_app.errors import ModelLoadError, TrackingError
 from fraud_app.tracking.models import resolve_model_dir
 from fraud_app.tracking.registry import current_champion, list_versions
+from tests.fraud_app.tracking import helpers as h
 
 
 class _Answer(BaseHTTPRequestHandler):
@@ -35,14 +35,8 @@ def server(monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "5")
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with h.serving(httpd):
         yield httpd
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(5)
 
 
 def _client(httpd):
