@@ -55,7 +55,13 @@ from fraud_app.errors import TrainingError
 
 logger = logging.getLogger(__name__)
 FORMAT = "fraud_app.checkpoint/1"
-FOREIGN = "belongs to a different training setup"  # never skipped by the fall-back
+FOREIGN = "belongs to a different training setup"
+
+
+class ForeignCheckpointError(TrainingError):
+    """A checkpoint of another training setup: never skipped by the fall-back."""
+
+
 GROUP_DIR = re.compile(r"group-\d{6,}")
 META_KEYS = frozenset({"format", "fingerprint", "iteration", "group", "world_size", "positions",
                        "history"})  # fmt: skip
@@ -182,9 +188,9 @@ class CheckpointStore:
             )  # fmt: skip
         try:
             return self._load_dir(path, optimizer)
+        except ForeignCheckpointError:
+            raise
         except (TrainingError, SerializationError) as exc:
-            if FOREIGN in str(exc):
-                raise
             problem = f"checkpoint {path.name} (named by {pointer}) is damaged: {exc}"
             return self._fall_back(optimizer, problem, before=path.name)
 
@@ -207,9 +213,9 @@ class CheckpointStore:
                 continue
             try:
                 loaded = self._load_dir(path, optimizer)
+            except ForeignCheckpointError:
+                raise
             except (TrainingError, SerializationError) as exc:
-                if FOREIGN in str(exc):
-                    raise
                 logger.warning("checkpoint %s is not intact, skipping it: %s", path, exc)
                 continue
             logger.warning("%s; resuming from the newest intact checkpoint %s", problem, path)
@@ -232,7 +238,7 @@ class CheckpointStore:
             raise TrainingError(f"checkpoint {path} has format {found!r}; expected {FORMAT!r}")
         check_seal(meta, path / "meta.json", META_KEYS)  # SerializationError naming the file
         if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
-            raise TrainingError(
+            raise ForeignCheckpointError(
                 f"checkpoint {path} {FOREIGN} (model, optimizer, data or "
                 "worker count changed). Use a new checkpoint directory or delete this one to start over."
             )
