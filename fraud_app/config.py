@@ -184,8 +184,9 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (received {e.get('input')!r}); "
                          + _valid_keys(model, e["loc"], prefix))  # fmt: skip
-        else:
-            lines.append(f"{key}: {e['msg']} (received {e.get('input')!r})")
+        else:  # pydantic prefixes a validator's own message with "Value error, "
+            msg = e["msg"].removeprefix("Value error, ")
+            lines.append(f"{key}: {msg} (received {e.get('input')!r})")
     return lines
 
 

@@ -10,4 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `.inf` / `.nan` in YAML are floats; an infinite epochs, timeout
+    # or learning rate was accepted and trained or waited without end (bounds such as
+    # `gt=0` let +inf through). Every float key is a finite number or null.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)

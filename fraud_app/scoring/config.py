@@ -6,7 +6,7 @@ fraud_app.scoring interprets it; the training pipeline uses `alert_budget` and
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
@@ -33,5 +33,9 @@ class ScoringSection(Section):
     reasons: int = Field(3, ge=0, le=20)
     output: str | None = None
     reference_rows: int = Field(100_000, ge=100)
-    alert_budgets: tuple[float, ...] = Field((0.001, 0.005, 0.01), min_length=1)
+    # each a share of the window's rows in (0, 1), as alert_budget (2.0 or 0 was read as
+    # every row or one row, and reported as that budget)
+    alert_budgets: tuple[Annotated[float, Field(gt=0, lt=1)], ...] = Field(
+        (0.001, 0.005, 0.01), min_length=1
+    )
     card_k: int = Field(100, ge=1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fraud_app.config_base import Section
 
@@ -44,6 +44,19 @@ class CanonicalChecks(Section):
             )
         return self
 
+    @field_validator("severities")
+    @classmethod
+    def _known_checks(cls, value: dict[str, Severity]) -> dict[str, Severity]:
+        """Checked when the config is read (it was at `validate`: `fraud-app run` met a
+        misspelt check name only after its ETL). Lazy import: suites imports this module."""
+        if value:
+            from fraud_app.validation.suites import unknown_severity_names
+
+            problem = unknown_severity_names(value)
+            if problem:
+                raise ValueError(problem)
+        return value
+
 
 class FeatureRange(Section):
     """Expected range of one feature column; a bound left out is only 'finite'."""
@@ -52,6 +65,12 @@ class FeatureRange(Section):
     max: float | None = None
     nullable: bool = False
     severity: Severity = "error"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FeatureRange:
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must be <= max ({self.max})")
+        return self
 
 
 class FeatureChecks(Section):

@@ -9,6 +9,7 @@ and the results in the reports.
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -171,11 +172,30 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
     return checks
 
 
+def unknown_severity_names(
+    overrides: dict[str, Severity], where: str = "", names: list[str] | None = None
+) -> str | None:
+    """What is wrong with the check names of a severities mapping (None: nothing): each
+    unknown one with the nearest valid name, then every valid name. `names` defaults to
+    the canonical suite's."""
+    if names is None:
+        names = [c.name for c in canonical_checks(CanonicalChecks())]
+    unknown = sorted(set(overrides) - set(names))
+    if not unknown:
+        return None
+    parts = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    lead = f"{where}: " if where else ""
+    return f"{lead}unknown check name(s) {', '.join(parts)}. Valid: {names}"
+
+
 def _with_severities(
     checks: list[Check], overrides: dict[str, Severity], where: str
 ) -> list[Check]:
     names = [c.name for c in checks]
-    unknown = sorted(set(overrides) - set(names))
-    if unknown:
-        raise ConfigError(f"{where}: unknown check name(s) {unknown}. Valid: {names}")
+    problem = unknown_severity_names(overrides, where, names)
+    if problem:
+        raise ConfigError(problem)
     return [replace(c, severity=overrides.get(c.name, c.severity)) for c in checks]

@@ -54,3 +54,34 @@ def test_flags_keep_naming_the_section():
         ConfigError, match=r"backtest\.folds: Input should be greater than or equal to 1"
     ):
         with_flags(config.backtest, "backtest", folds=0)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        # .inf / .nan are YAML floats: an infinite epochs or timeout trained or waited
+        # without end, an infinite learning rate diverged
+        ({"training": {"distributed": {"epochs": float("inf")}}},
+         r"training\.distributed\.epochs: Input should be a finite number \(received inf\)"),
+        ({"tracking": {"connect_timeout_s": float("inf")}},
+         r"tracking\.connect_timeout_s: Input should be a finite number"),
+        ({"training": {"optimizer": {"learning_rate": float("inf")}}},
+         r"training\.optimizer\.learning_rate: Input should be a finite number"),
+        # each evaluate budget is a share in (0, 1), as scoring.alert_budget (2.0 reported
+        # every row as "budget 2.0", 0 one row)
+        ({"scoring": {"alert_budgets": [0.01, 2.0]}},
+         r"scoring\.alert_budgets\.1: Input should be less than 1 \(received 2\.0\)"),
+        ({"scoring": {"alert_budgets": [0]}},
+         r"scoring\.alert_budgets\.0: Input should be greater than 0"),
+        # a range whose bounds are swapped failed every row of the column at `validate`
+        ({"validation": {"features": {"columns": {"amount_log": {"min": 5, "max": 1}}}}},
+         r"validation\.features\.columns\.amount_log: min \(5\.0\) must be <= max \(1\.0\)"),
+        # a misspelt check name: refused when the config is read, naming the nearest
+        ({"validation": {"canonical": {"severities": {"timestamp:freshnes": "warning"}}}},
+         r"validation\.canonical\.severities: unknown check name\(s\) 'timestamp:freshnes' "
+         r"\(did you mean 'timestamp:freshness'\?\)"),
+    ],
+)  # fmt: skip
+def test_values_a_section_cannot_use_are_refused_when_read(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, override)
