@@ -22,6 +22,7 @@ from fraud_app.ml.classifier import DlcoreClassificationModel
 from fraud_app.ml.estimator import ROW_ID, EnsembleEstimator
 from fraud_app.ml.model import EnsembleClassificationModel
 from fraud_app.ml.params import add_accessors
+from fraud_app.models.config import TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.spark.summary import DataSummary
 
@@ -90,15 +91,22 @@ class BalancedBaggingClassifier(EnsembleEstimator, HasBaggingParams):
         """Set any of the params by name (keyword arguments only)."""
         return self._set(**self._input_kwargs)
 
-    def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
+    def training_section(self) -> TrainingSection:
+        """The params checked before `fit` reads any data (the bagging ones were checked
+        after the whole-data pass; a NaN normalRatio passed)."""
         k, ratio = self.getOrDefault(self.numSubsets), self.getOrDefault(self.normalRatio)
         repeats = self.getOrDefault(self.numRepeats)
-        if k < 1 or ratio < 0 or repeats < 1:
+        if k < 1 or not ratio >= 0 or repeats < 1:
             raise ConfigError(
                 f"BalancedBaggingClassifier: numSubsets and numRepeats must be >= 1 and "
                 f"normalRatio >= 0. Received: numSubsets={k}, normalRatio={ratio}, "
                 f"numRepeats={repeats}"
             )
+        return super().training_section()
+
+    def _subsets(self, train: DataFrame, summary: DataSummary | None) -> list[DataFrame]:
+        k, ratio = self.getOrDefault(self.numSubsets), self.getOrDefault(self.normalRatio)
+        repeats = self.getOrDefault(self.numRepeats)
         with_id = train.withColumn(ROW_ID, F.xxhash64(*train.columns))
         out = []
         for r in range(repeats):

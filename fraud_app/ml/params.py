@@ -26,7 +26,7 @@ from pyspark.ml.param.shared import (
 )
 
 from fraud_app.errors import ConfigError
-from fraud_app.models.config import RefitSection, TrainingSection
+from fraud_app.models.config import EarlyStoppingSection, RefitSection, TrainingSection
 
 _REFIT_DEFAULTS = RefitSection()  # the estimators' refitMethod / refitPasses defaults
 
@@ -255,13 +255,23 @@ class DlcoreParams(
             },
         }
         try:
+            # the early-stopping params are checked even when no validation rows use them
+            # (earlyStoppingPatience=-1 was accepted without a word)
+            EarlyStoppingSection.model_validate(
+                {"patience": g(self.earlyStoppingPatience), "average_best": g(self.averageBest)}
+            )
             section = TrainingSection.model_validate(spec)
             section.distributed.to_config(seed=section.seed, checkpoint_dir=None)
         except ValidationError as exc:
             first = exc.errors()[0]
+            msg = first["msg"].removeprefix("Value error, ")
+            if first["type"] == "value_error" and not first["loc"]:
+                # a rule across params: its message names the keys (it printed
+                # "invalid param : Value error, ..." and the whole section as "Received")
+                raise ConfigError(f"{type(self).__name__}: {_param_names(msg)}") from None
             raise ConfigError(
                 f"{type(self).__name__}: invalid param {_param_of(first['loc'])}: "
-                f"{first['msg']}. Received: {first.get('input')!r}"
+                f"{msg}. Received: {first.get('input')!r}"
             ) from None
         except ConfigError as exc:  # the config's cross-field rules, in the params' names
             raise ConfigError(f"{type(self).__name__}: {_param_names(str(exc))}") from None
@@ -286,6 +296,7 @@ _PARAM_OF = {
     "model.dropout": "dropout",
     "model.encoding": "inputEncoding",
     "model.encoding_bins": "encodingBins",
+    "model.input_noise": "inputNoise",
     "loss.type": "lossType",
     "loss.pos_weight": "posWeight",
     "loss.focal_gamma": "focalGamma",
@@ -296,7 +307,13 @@ _PARAM_OF = {
     "distributed.global_batch_size": "batchSize",
     "distributed.epochs": "epochs",
     "distributed.group_size": "groupSize",
+    "distributed.mixup_alpha": "mixupAlpha",
     "distributed.early_stopping.patience": "earlyStoppingPatience",
+    "distributed.early_stopping.average_best": "averageBest",
+    # EarlyStoppingSection's own keys (checked alone, above)
+    "patience": "earlyStoppingPatience",
+    "average_best": "averageBest",
+    "refit.enabled": "refit",
     "refit.method": "refitMethod",
     "refit.passes": "refitPasses",
 }
@@ -319,6 +336,8 @@ def _param_names(message: str) -> str:
         leaf = key.rsplit(".", 1)[-1]
         for spelled in (f"training.{key}", f"training.{leaf}"):
             message = message.replace(spelled, param)
+        if "." in key:  # a section's own message: distributed.mixup_alpha, loss.type
+            message = re.sub(rf"(?<![\w.]){re.escape(key)}\b", param, message)
         if "_" in leaf:  # plain words such as 'epochs' or 'seed' stay as they are
             message = re.sub(rf"\b{leaf}\b", param, message)
     return message

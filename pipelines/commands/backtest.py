@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
@@ -18,7 +17,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--validation-days", type=float, help="backtest.validation_days")
     p.add_argument("--test-days", type=float, help="backtest.test_days")
     p.add_argument("--test-gap-days", type=float, help="gap before test (default: label delay)")
-    p.add_argument("--end", type=dt.date.fromisoformat, help="exclusive end of the newest test")
+    # text, checked as backtest.end is (argparse's `invalid fromisoformat value` named no format)
+    p.add_argument("--end", help="exclusive end of the newest test, YYYY-MM-DD (backtest.end)")
     p.add_argument("--baseline", choices=["gbt", "xgboost", "none"], help="backtest.baseline")
     p.add_argument("--json", action="store_true", help="print the whole report as JSON")
 

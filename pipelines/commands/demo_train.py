@@ -35,8 +35,10 @@ USES_PATHS = False  # generates its data in memory; writes nothing under paths.r
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rows", type=int, default=60_000, help="generated rows (default 60000)")
-    p.add_argument("--epochs", type=int, default=15)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--epochs", type=int, default=15, help="at most this many (early stopping; default 15)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="data and weights seed (default 0)")
 
 
 def make_task(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,6 +62,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"demo-train --rows must be at most {MAX_ROWS:,} (a demo in memory; train on "
             f"large data with `fraud-app run`). Received: {args.rows:,}"
         )
+    if args.epochs < 1:  # it was "TrainerConfig.epochs must be ...", naming no flag
+        raise ConfigError(f"demo-train --epochs must be at least 1. Received: {args.epochs}")
     if args.seed < 0:  # NumPy's generators take non-negative seeds (it was a traceback)
         raise ConfigError(f"demo-train --seed must be >= 0. Received: {args.seed}")
     X, y = make_task(args.rows, args.seed)

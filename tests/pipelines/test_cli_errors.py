@@ -266,6 +266,12 @@ CASES = [
          r"large data with `fraud-app run`\)\. Received: 100,000,000,000,000,000"),
     Case("demo-train --seed -1", lambda tmp: ["demo-train", "--seed", "-1"],
          r"error: demo-train --seed must be >= 0\. Received: -1"),
+    Case("demo-train --epochs 0", lambda tmp: ["demo-train", "--epochs", "0"],
+         r"error: demo-train --epochs must be at least 1\. Received: 0"),
+    # argparse said `argument --end: invalid fromisoformat value: 'garbage'` under a usage
+    Case("backtest --end garbage", lambda tmp: ["-c", _root_config(tmp), "backtest", "--end",
+                                                 "garbage"],
+         r"error: command-line flag\(s\) invalid:", no_jvm=True),
 ]  # fmt: skip
 
 
@@ -318,4 +324,15 @@ def test_malformed_latest_json_falls_back_with_a_warning(tmp_path):
         r"WARNING fraud_app\.spark\.checkpoint: checkpoint pointer .*LATEST\.json is malformed: "
         r".*; resuming from the newest intact checkpoint .*group-000002",
         result.stderr,
+    ), result.stderr
+
+
+def test_a_flag_of_the_wrong_form_names_its_config_key(tmp_path):
+    # argparse printed its usage and `argument --end: invalid fromisoformat value: 'garbage'`
+    result = _cli(["-c", _root_config(tmp_path), "backtest", "--end", "garbage"], tmp_path,
+                  no_jvm=True)  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert (
+        "  backtest.end: Input should be a valid date or datetime, input is too short "
+        "(received 'garbage')" in result.stderr
     ), result.stderr

@@ -177,12 +177,28 @@ def test_input_noise_and_weight_averaging_map_onto_the_section():
         ({"numWorkers": 3, "batchSize": 64}, "divisible"),
         ({"validationFraction": 1.0}, "validationFraction"),
         ({"refit": True}, "refit=True needs validation rows"),
-        ({"inputNoise": -0.1}, "input_noise"),
-        ({"averageBest": 0, "validationFraction": 0.2}, "average_best"),
-        ({"mixupAlpha": -1.0}, "mixup_alpha"),
-        ({"mixupAlpha": 0.2, "lossType": "focal"}, "mixup_alpha > 0 gives soft labels"),
+        # the param's own name (they said model.input_noise, average_best, mixup_alpha)
+        ({"inputNoise": -0.1}, r"invalid param inputNoise: "),
+        ({"averageBest": 0, "validationFraction": 0.2}, r"invalid param averageBest: "),
+        ({"mixupAlpha": -1.0}, r"invalid param mixupAlpha: "),
+        ({"mixupAlpha": 0.2, "lossType": "focal"}, "mixupAlpha > 0 gives soft labels"),
+        # checked without validation rows too (earlyStoppingPatience=-1 was accepted)
+        ({"earlyStoppingPatience": -1}, r"invalid param earlyStoppingPatience: Input should be "
+                                        r"greater than or equal to 1\. Received: -1"),
+        ({"averageBest": 0}, r"invalid param averageBest: "),
+        ({"learningRate": float("inf")}, r"invalid param learningRate: Input should be a finite"),
     ],
-)
+)  # fmt: skip
 def test_invalid_params_name_the_param(kwargs, match):
     with pytest.raises(ConfigError, match=match):
         DlcoreClassifier(**kwargs).training_section()
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"numSubsets": 0}, {"normalRatio": -1.0}, {"normalRatio": float("nan")},
+               {"numRepeats": 0}]
+)  # fmt: skip
+def test_bagging_params_are_checked_before_any_data_is_read(kwargs):
+    # they were checked after fit's whole-data pass; a NaN normalRatio passed
+    with pytest.raises(ConfigError, match=r"^BalancedBaggingClassifier: numSubsets and "):
+        BalancedBaggingClassifier(**kwargs).training_section()
