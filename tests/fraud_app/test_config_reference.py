@@ -1,0 +1,39 @@
+"""docs/CONFIG.md lists every config key with its default: it is generated from the section
+models, and this test fails when a key, a default or a bound changed without regenerating
+it (`python -m fraud_app.config_reference > docs/CONFIG.md`). The README's Configuration
+section names every key too (what it means)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fraud_app.config_reference import render, rows
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_docs_config_md_is_the_generated_reference():
+    assert (ROOT / "docs" / "CONFIG.md").read_text() == render(), (
+        "docs/CONFIG.md is stale: run `python -m fraud_app.config_reference > docs/CONFIG.md`"
+    )
+
+
+def test_the_reference_has_every_key_and_its_default():
+    keys = {key: default for key, default, _ in rows()}
+    assert keys["training.distributed.num_workers"] == "2"
+    assert keys["scoring.model"] == "'models:/fraud-ensemble@champion'"
+    assert keys["validation.features.columns.<name>.nullable"] == "false"
+    assert keys["splits.train.start"] == "(required)"
+    assert len(keys) > 200
+
+
+def test_the_readme_configuration_section_names_every_key():
+    section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1]
+    section = section.split("\n## ", 1)[0]
+    missing = [
+        key
+        for key, _, _ in rows()
+        if not re.search(rf"(?<![\w-]){re.escape(key.rsplit('.', 1)[-1])}\b", section)
+    ]
+    assert missing == [], f"keys the README's Configuration section does not name: {missing}"
