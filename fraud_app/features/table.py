@@ -113,30 +113,28 @@ def _time_ordered(df: DataFrame) -> DataFrame:
 
 
 def read_feature_metadata(path: str, spark: SparkSession | None = None) -> dict[str, Any]:
-    """The `_features.json` of a feature table (local path, or any Hadoop path with spark)."""
-    meta_path = f"{str(path).rstrip('/')}/{METADATA_NAME}"
-    if spark is None:
-        return json.loads(Path(meta_path).read_text())
-    fs = HadoopFs(spark)
-    if not fs.exists(meta_path):  # checked first: a missing file is a Py4J error otherwise
-        raise FileNotFoundError(f"{meta_path} does not exist")
-    return json.loads(fs.read_text(meta_path))
+    """The `_features.json` of a feature table (local path, or any Hadoop path with spark).
 
-
-def read_feature_table(spark: SparkSession, path: str) -> tuple[DataFrame, list[str]]:
-    """(the feature table at `path`, its ordered feature names) for the steps that read it
-    (train, backtest, tune, evaluate). A missing or empty table is fraud_app.etl.fs.read_table's
-    EmptyInputError; a table without a readable `_features.json` is a SchemaError naming it."""
-    df = read_table(spark, path, "feature table", "features")
+    A missing table or file, or one that is not the JSON object `fraud-app features` writes
+    (with its `feature_names`), is a SchemaError naming the table (a notebook got a bare
+    FileNotFoundError / JSONDecodeError naming only the file)."""
     meta_path = f"{str(path).rstrip('/')}/{METADATA_NAME}"
-    try:
-        names = read_feature_metadata(path, spark)["feature_names"]
-    except FileNotFoundError:
+    fs = HadoopFs(spark) if spark is not None else None
+    exists = fs.exists if fs is not None else (lambda p: Path(p).exists())
+    if not exists(meta_path):  # checked first: a missing file is a Py4J error otherwise
+        if not exists(str(path)):
+            raise SchemaError(
+                f"feature table {path} does not exist; run `fraud-app features` first"
+            )
         raise SchemaError(
             f"feature table {path} has no {METADATA_NAME} (the ordered feature names): it was "
             "not written by `fraud-app features`; run it, or point features.output at its table"
-        ) from None
-    except (ValueError, KeyError, TypeError) as exc:
+        )
+    try:
+        text = fs.read_text(meta_path) if fs is not None else Path(meta_path).read_text()
+        meta = json.loads(text)
+        names = meta["feature_names"]
+    except (ValueError, KeyError, TypeError, OSError) as exc:
         raise SchemaError(
             f"{meta_path} is not a feature-table metadata file ({type(exc).__name__}: {exc}); "
             "run `fraud-app features` again to rewrite it"
@@ -145,4 +143,12 @@ def read_feature_table(spark: SparkSession, path: str) -> tuple[DataFrame, list[
         raise SchemaError(
             f"{meta_path}: feature_names must be a list of names; run `fraud-app features` again"
         )
-    return df, list(names)
+    return meta
+
+
+def read_feature_table(spark: SparkSession, path: str) -> tuple[DataFrame, list[str]]:
+    """(the feature table at `path`, its ordered feature names) for the steps that read it
+    (train, backtest, tune, evaluate). A missing or empty table is fraud_app.etl.fs.read_table's
+    EmptyInputError; a table without a readable `_features.json` is a SchemaError naming it."""
+    df = read_table(spark, path, "feature table", "features")
+    return df, list(read_feature_metadata(path, spark)["feature_names"])

@@ -8,6 +8,7 @@ import pytest
 
 from fraud_app.config import load_config
 from fraud_app.errors import EmptyInputError, SchemaError
+from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.evaluate import _feature_table
 from pipelines.training.pipeline import read_features
 
@@ -43,3 +44,20 @@ def test_each_unusable_feature_table_is_named(spark, tmp_path, step):
         read(spark)
     (table / "_features.json").write_text('{"feature_names": ["x"]}')
     assert read(spark) == ["x"]
+
+
+@pytest.mark.parametrize("content", [None, "{not json", "[1, 2]", '{"rows": 3}'])
+def test_read_feature_metadata_names_the_table_without_spark(tmp_path, content):
+    # the notebooks' call (no session): a bare FileNotFoundError / JSONDecodeError /
+    # KeyError naming only the file, or nothing at all for a JSON list
+    table = tmp_path / "features"
+    with pytest.raises(SchemaError, match=rf"^feature table {table} does not exist; run "):
+        read_feature_metadata(str(table))
+    table.mkdir()
+    if content is None:
+        with pytest.raises(SchemaError, match=rf"^feature table {table} has no _features\.json "):
+            read_feature_metadata(str(table))
+        return
+    (table / "_features.json").write_text(content)
+    with pytest.raises(SchemaError, match=rf"^{table}/_features\.json is not a feature-table "):
+        read_feature_metadata(str(table))
