@@ -55,7 +55,11 @@ def detect_format(fs: HadoopFs, path: str, configured: str | None) -> str:
     if len(found) == 1:
         return found.pop()
     if not names:
-        raise EmptyInputError(f"ETL input {path} holds no data files")
+        raise EmptyInputError(
+            f"ETL input {path} holds no data files (the folder is empty). Expected the "
+            "delivery's CSV, Parquet or JSON files there (.csv, .tsv, .parquet, .json, ...); "
+            "or set etl.input / paths.raw to the folder that holds them"
+        )
     raise ConfigError(
         f"etl.format: cannot tell the format of {path} from its file names "
         f"(found formats {sorted(found) or 'none'} in e.g. {sorted(names)[:3]}). "

@@ -325,12 +325,14 @@ def test_unusable_column_type_is_a_schema_error(spark, tmp_path) -> None:
         run_etl(spark, cfg)
 
 
-@pytest.mark.parametrize("kind", ["header_only", "missing_path", "empty_dir"])
+@pytest.mark.parametrize(
+    "kind", ["header_only", "missing_path", "empty_dir", "empty_dir_no_format"]
+)
 def test_empty_input_is_a_clear_error(spark, tmp_path, kind) -> None:
     src = tmp_path / "in"
     if kind == "header_only":
         _write_csv(src / "a.csv", [])
-    elif kind == "empty_dir":
+    elif kind.startswith("empty_dir"):
         src.mkdir()
     with pytest.raises(EmptyInputError, match=str(src)) as err:
         run_etl(spark, _config(tmp_path, src, format="csv" if kind == "empty_dir" else None))
@@ -339,6 +341,10 @@ def test_empty_input_is_a_clear_error(spark, tmp_path, kind) -> None:
         assert str(err.value).endswith(
             "holds no rows: its files hold no records (a CSV header line only, or empty JSON / "
             "Parquet files). Expected at least one transaction; check the delivery"
+        )
+    if kind == "empty_dir_no_format":  # it said only "holds no data files"
+        assert "holds no data files (the folder is empty). Expected the delivery's CSV" in str(
+            err.value
         )
 
 
