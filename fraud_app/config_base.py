@@ -6,6 +6,9 @@ fraud_app.config, which assembles all sections into AppConfig.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -14,3 +17,15 @@ class Section(BaseModel):
     # or learning rate was accepted and trained or waited without end (bounds such as
     # `gt=0` let +inf through). Every float key is a finite number or null.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+def name_unknown(names: Iterable[str], valid: Iterable[str]) -> str:
+    """Each name as `'x'`, followed by ` (did you mean 'y'?)` when a valid one is close: the
+    names of a mapping whose keys are not config keys (etl.columns, a check name), which
+    pydantic's unknown-key errors do not cover."""
+    valid = list(valid)
+    parts = []
+    for name in names:
+        close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.6)
+        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+    return ", ".join(parts)

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from fraud_app.config_base import Section
+from fraud_app.config_base import Section, name_unknown
 
 FRAUD_PATTERNS: tuple[str, ...] = (
     "compromised_merchant",
@@ -82,7 +82,8 @@ class GenerateSection(Section):
         unknown = sorted(set(self.pattern_weights) - set(FRAUD_PATTERNS))
         if unknown:
             raise ValueError(
-                f"pattern_weights has unknown pattern(s) {unknown}; valid: {list(FRAUD_PATTERNS)}"
+                f"pattern_weights has unknown pattern(s) {name_unknown(unknown, FRAUD_PATTERNS)}; "
+                f"valid: {list(FRAUD_PATTERNS)}"
             )
         if any(w < 0 for w in self.pattern_weights.values()) or not any(
             w > 0 for w in self.pattern_weights.values()

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from fraud_app.config_base import Section
+from fraud_app.config_base import Section, name_unknown
 from fraud_app.schema import CANONICAL_COLUMNS
 
 _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
@@ -142,7 +142,8 @@ class EtlSection(Section):
         unknown = sorted(set(value) - set(_CANONICAL))
         if unknown:
             raise ValueError(
-                f"etl.columns keys must be canonical column names; unknown: {unknown}. "
+                "etl.columns keys must be canonical column names; unknown: "
+                f"{name_unknown(unknown, _CANONICAL)}. "
                 f"Valid: {list(_CANONICAL)}"
             )
         empty = sorted(k for k, v in value.items() if not str(v).strip())

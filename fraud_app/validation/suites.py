@@ -9,10 +9,10 @@ and the results in the reports.
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fraud_app.config_base import name_unknown
 from fraud_app.errors import ConfigError
 from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
 from fraud_app.validation.config import CanonicalChecks, FeatureChecks, Severity
@@ -183,12 +183,8 @@ def unknown_severity_names(
     unknown = sorted(set(overrides) - set(names))
     if not unknown:
         return None
-    parts = []
-    for name in unknown:
-        close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
     lead = f"{where}: " if where else ""
-    return f"{lead}unknown check name(s) {', '.join(parts)}. Valid: {names}"
+    return f"{lead}unknown check name(s) {name_unknown(unknown, names)}. Valid: {names}"
 
 
 def _with_severities(

@@ -76,6 +76,12 @@ def test_flags_keep_naming_the_section():
         # a range whose bounds are swapped failed every row of the column at `validate`
         ({"validation": {"features": {"columns": {"amount_log": {"min": 5, "max": 1}}}}},
          r"validation\.features\.columns\.amount_log: min \(5\.0\) must be <= max \(1\.0\)"),
+        # mappings whose keys are names, not config keys: the nearest name too
+        ({"etl": {"columns": {"transacton_id": "id"}}},
+         r"etl\.columns: etl\.columns keys must be canonical column names; unknown: "
+         r"'transacton_id' \(did you mean 'transaction_id'\?\)\. Valid: "),
+        ({"generate": {"pattern_weights": {"stolen_crd": 1.0}}},
+         r"pattern_weights has unknown pattern\(s\) 'stolen_crd' \(did you mean 'stolen_card'\?\)"),
         # a misspelt check name: refused when the config is read, naming the nearest
         ({"validation": {"canonical": {"severities": {"timestamp:freshnes": "warning"}}}},
          r"validation\.canonical\.severities: unknown check name\(s\) 'timestamp:freshnes' "
