@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from fraud_app.config_base import name_unknown
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.definitions import KINDS, FeatureDef
 
@@ -196,7 +197,8 @@ def parse_spec(text: str, *, source: str) -> list[SourcedFeature]:
     unknown = sorted(set(doc) - set(_TOP_LEVEL_KEYS))
     if unknown:
         raise FeatureSpecError(
-            f"{source}: unknown top-level key(s) {unknown}. Valid keys: {list(_TOP_LEVEL_KEYS)}"
+            f"{source}: unknown top-level key(s) {name_unknown(unknown, _TOP_LEVEL_KEYS)}. "
+            f"Valid keys: {list(_TOP_LEVEL_KEYS)}"
         )
     if doc.get("version") != SPEC_VERSION:
         raise FeatureSpecError(
@@ -264,8 +266,11 @@ def _format_error(
         key = ".".join([origin.get(loc[0], loc[0]), *loc[1:]]) if loc else ""
         path = f"{where}.{key}" if key else where
         if err["type"] == "extra_forbidden":
-            valid = sorted(["kind", *cls.model_fields])
-            lines.append(f"{path} is not a key of kind {kind!r}. Valid keys: {valid}")
+            # the plural forms the shipped specs use (windows, aggregations) are keys too
+            fields = ["kind", *cls.model_fields]
+            valid = sorted(fields + [p for p, one in PLURALS.items() if one in fields])
+            named = name_unknown([loc[0]], valid).removeprefix(repr(loc[0]))
+            lines.append(f"{path} is not a key of kind {kind!r}{named}. Valid keys: {valid}")
             continue
         if err["type"] == "missing":
             lines.append(f"{path} is required for kind {kind!r}")

@@ -259,7 +259,9 @@ BAD_SPECS = [
     ),
     (
         "version: 1\nfeatures:\n  - {kind: window_agg, aggregation: sum, windw: 1h}\n",
-        r"features\[0\]\.windw is not a key of kind 'window_agg'\. Valid keys: \[.*'window'.*\]",
+        # the nearest key, and the plural keys among the valid ones (they were left out)
+        r"features\[0\]\.windw is not a key of kind 'window_agg' \(did you mean 'window'\?\)\. "
+        r"Valid keys: \[.*'window', 'windows'\]",
     ),
     (
         "version: 1\nfeatures:\n  - {kind: window_agg, aggregation: sum}\n",
@@ -288,7 +290,10 @@ BAD_SPECS = [
         r"features\[0\]\.windows must be a non-empty list\. Received: '1h'",
     ),
     ("version: 1\nfeatures: []\n", r"card\.yaml: features must be a non-empty list"),
-    ("version: 1\nfeature: []\n", r"unknown top-level key\(s\) \['feature'\]"),
+    (
+        "version: 1\nfeature: []\n",
+        r"unknown top-level key\(s\) 'feature' \(did you mean 'features'\?\)",
+    ),
     ("version: 1\nfeatures: [\n", r"feature_specs/card\.yaml: not valid YAML"),
     ("- 1\n", r"card\.yaml: must be a mapping"),
 ]
