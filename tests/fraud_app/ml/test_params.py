@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
@@ -47,6 +48,14 @@ SPARK_NAMES = {
     "validationIndicatorCol",
     "validationFraction",
 }
+
+
+@pytest.mark.parametrize("cls", ALL)
+def test_the_readme_names_every_param(cls):
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    section = readme.split("## Notebooks / Spark ML API", 1)[1].split("\n## ", 1)[0]
+    missing = [p.name for p in cls().params if not re.search(rf"\b{p.name}\b", section)]
+    assert missing == [], f"params the README's Spark ML section does not name: {missing}"
 
 
 @pytest.mark.parametrize("cls", ALL)
