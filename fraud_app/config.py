@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
 from fraud_app.config_base import Section
@@ -147,7 +148,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         if not p.is_file():
             raise ConfigError(f"config file {p} does not exist")
         try:
-            loaded = yaml.safe_load(p.read_text())
+            loaded = yamlfile.safe_load(p.read_text())  # a key written twice is an error
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {p} is not valid YAML: {_yaml_problem(exc)}") from exc
         except RecursionError:

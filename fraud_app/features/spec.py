@@ -26,6 +26,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from fraud_app import yamlfile
 from fraud_app.config_base import name_unknown
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.definitions import KINDS, FeatureDef
@@ -186,7 +187,7 @@ def load_spec_file(path: str | Path) -> list[SourcedFeature]:
 def parse_spec(text: str, *, source: str) -> list[SourcedFeature]:
     """Features defined by one spec document; `source` names it in error messages."""
     try:
-        doc = yaml.safe_load(text)
+        doc = yamlfile.safe_load(text)  # a key written twice is an error
     except yaml.YAMLError as exc:
         raise FeatureSpecError(f"{source}: not valid YAML: {exc}") from exc
     if not isinstance(doc, dict):

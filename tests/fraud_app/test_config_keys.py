@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from fraud_app import yamlfile
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError
 from pipelines.cli import main
@@ -91,3 +92,20 @@ def test_flags_keep_naming_the_section():
 def test_values_a_section_cannot_use_are_refused_when_read(override, message):
     with pytest.raises(ConfigError, match=message):
         load_config(None, override)
+
+
+def test_a_section_written_twice_is_an_error_naming_both_lines(tmp_path):
+    # YAML keeps the last of two equal keys: the first `training:` block was dropped silently
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "training:\n  seed: 7\nscoring:\n  reasons: 2\ntraining:\n  checkpoint: false\n"
+    )
+    with pytest.raises(
+        ConfigError,
+        match=r"^config file .*c\.yaml is not valid YAML: found duplicate key 'training' \(first at "
+        r"line 1; YAML would keep only the last one\) at line 5, column 1$",
+    ):
+        load_config(config)
+    # an anchor's merged keys may be overridden (that is what `<<` is for)
+    merged = yamlfile.safe_load("a: &a {x: 1, y: 2}\nb:\n  <<: *a\n  x: 3\n")
+    assert merged["b"] == {"x": 3, "y": 2}
