@@ -17,7 +17,9 @@ FRAUD_APP = "/opt/fraud-app/venv/bin/fraud-app"
 CONFIG = "/etc/fraud/prod.yaml"
 MASTER = "yarn"
 ARCHIVE = "hdfs:///apps/fraud/env.tar.gz"  # from `fraud-app pack-env`; None on local masters
-BASE = f"{FRAUD_APP} -c {CONFIG} --master {MASTER} --env-archive {ARCHIVE}"
+BASE = f"{FRAUD_APP} -c {CONFIG} --master {MASTER}" + (
+    f" --env-archive {ARCHIVE}" if ARCHIVE else ""  # it passed `--env-archive None`
+)
 
 with DAG(
     dag_id="fraud_app_daily",
@@ -33,7 +35,9 @@ with DAG(
         "validate_canonical": "validate --table canonical",
         "features": "features",
         "validate_features": "validate --table features",
-        "train": "train",
+        # one run name per DAG run (Jinja, rendered by Airflow): a retried train task
+        # resumes that run from its last checkpoint instead of training a new one from 0
+        "train": "train --run daily-{{ ds_nodash }}",
     }
     previous = None
     for task_id, command in steps.items():
