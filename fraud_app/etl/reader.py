@@ -43,9 +43,15 @@ _EXTENSIONS = {
 
 def detect_format(fs: HadoopFs, path: str, configured: str | None) -> str:
     """The configured format, else the one extension shared by the files under `path`."""
+    names = fs.list_files(path) if fs.is_dir(path) else [path.rsplit("/", 1)[-1]]
+    if not names:  # also with etl.format set (it said "the files are empty": there were none)
+        raise EmptyInputError(
+            f"ETL input {path} holds no data files (the folder is empty). Expected the "
+            "delivery's CSV, Parquet or JSON files there (.csv, .tsv, .parquet, .json, ...); "
+            "or set etl.input / paths.raw to the folder that holds them"
+        )
     if configured:
         return configured
-    names = fs.list_files(path) if fs.is_dir(path) else [path.rsplit("/", 1)[-1]]
     found = set()
     for name in names:
         base = name.lower()
@@ -54,12 +60,6 @@ def detect_format(fs: HadoopFs, path: str, configured: str | None) -> str:
         found.update(fmt for ext, fmt in _EXTENSIONS.items() if base.endswith(ext))
     if len(found) == 1:
         return found.pop()
-    if not names:
-        raise EmptyInputError(
-            f"ETL input {path} holds no data files (the folder is empty). Expected the "
-            "delivery's CSV, Parquet or JSON files there (.csv, .tsv, .parquet, .json, ...); "
-            "or set etl.input / paths.raw to the folder that holds them"
-        )
     raise ConfigError(
         f"etl.format: cannot tell the format of {path} from its file names "
         f"(found formats {sorted(found) or 'none'} in e.g. {sorted(names)[:3]}). "
