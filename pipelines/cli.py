@@ -154,23 +154,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"fraud-app {_installed_version()}",
         help="the installed fraud-app version (check a wheel on a node or in an archive)",
     )  # fmt: skip
-    parser.add_argument("-c", "--config", help="YAML config file (default: built-in defaults)")
-    parser.add_argument("--master", help="Spark master URL (overrides spark.master in the config)")
+    _global_options(parser, None)
+    # the same options after COMMAND (`fraud-app etl -c prod.yaml` was "unrecognized
+    # arguments: -c"); SUPPRESS: one left out there keeps the value given before COMMAND
+    after = argparse.ArgumentParser(add_help=False)
+    _global_options(after, argparse.SUPPRESS)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, parents=[after])
+        importlib.import_module(module).add_arguments(p)
+        p.set_defaults(_module=module)
+    return parser
+
+
+def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "-c", "--config", default=default, help="YAML config file (default: built-in defaults)"
+    )
+    parser.add_argument(
+        "--master", default=default, help="Spark master URL (overrides spark.master in the config)"
+    )
     parser.add_argument(
         "--env-archive",
+        default=default,
         help="packed environment for executors (`fraud-app pack-env`; overrides spark.env_archive)",
     )
     parser.add_argument(
         "--log-level",
-        default=None,
+        default=default,
         help="DEBUG, INFO, WARNING or ERROR (default: env FRAUD_APP_LOG_LEVEL or INFO)",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (module, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
-        importlib.import_module(module).add_arguments(p)
-        p.set_defaults(_module=module)
-    return parser
 
 
 _TERMINATED = threading.Event()  # set by the first SIGTERM, even if cleanup then fails

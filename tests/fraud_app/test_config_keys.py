@@ -49,6 +49,13 @@ def test_the_cli_prints_every_problem_with_its_suggestion(tmp_path, capsys):
     assert "scoring.alert_budgett: unknown key (received 0.1); did you mean 'alert_budget'?" in err
 
 
+def test_a_config_given_after_the_command_is_read(tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("scoring:\n  alert_budgett: 0.1\n")
+    assert main(["models", "-c", str(config)]) == 2
+    assert "scoring.alert_budgett: unknown key" in capsys.readouterr().err
+
+
 def test_flags_keep_naming_the_section():
     config = load_config(None)
     with pytest.raises(
