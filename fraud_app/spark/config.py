@@ -21,12 +21,18 @@ class DistributedConfig:
     group_size: iterations per group (the unit of progress lines, checkpoints and
         recovery), or "auto": long enough that a stage's launch + set-up +
         rendezvous would stay under `auto_overhead_target` of ONE group.
+    max_group_size: the most iterations "auto" puts in one group (2000).
     stage_groups: groups one barrier stage runs back to back (Drizzle's group
         scheduling: Spark schedules the stage once), or "auto": enough groups that
         the stage's fixed cost stays under 0.5 % of the stage. 1 = a Spark job per
         group (the classic design, for comparison).
     engine: "grouped" (ours) or "per_iteration" (one Spark job per step, gradients
         summed through the driver with treeAggregate; the Spark MLlib pattern).
+    max_retries: a failed stage is retried from the last committed group this many times
+        in a row without progress. checkpoint_dir: group checkpoints (None = none).
+    seed: batch order and dropout streams. shuffle: each epoch visits a worker's rows in a
+        seeded permuted order (False: in partition order). compression: None, "bf16" or
+        "fp16" gradients on the wire; topology: "auto" | "flat" | "hierarchical".
     base_batch_size / warmup_iterations: linear scaling rule + gradual warm-up
         (Goyal et al. 2017) applied when scale_lr is true.
     connect_timeout_s / op_timeout_s: deadlines for the rendezvous + connections and
