@@ -20,7 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
-    from pipelines.tune.pipeline import run_tune
+    from pipelines.tune.pipeline import check_output, run_tune
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
                      output=args.output)  # fmt: skip
@@ -31,6 +31,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"{flag} applies to random search, but tune.method is grid (every combination of "
             f"tune.space is trained); add --method random, or leave out {flag}"
         )
+    check_output(cfg)  # before the JVM starts (run_tune checks it again for the Python API)
     spark = spark_session(config)
     report = run_tune(spark, config, cfg, run=args.run)
     for t in report["trials"]:

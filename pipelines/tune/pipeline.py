@@ -124,10 +124,32 @@ def check_plan(config: AppConfig, points: list[dict[str, Any]]) -> list[AppConfi
     return [apply_point(config, point) for point in points]
 
 
+def check_output(cfg: TuneSection) -> None:
+    """`tune.output` (`--output`) can take the best config, checked before any trial trains:
+    a directory there, or a parent that is a file or cannot be created, failed after every
+    trial had trained, and the report (written after it) was lost too."""
+    if not cfg.output:
+        return  # <paths.reports>/tune-<run>-best.yaml: paths.root is checked by the CLI
+    path = Path(cfg.output)
+    if path.is_dir():
+        raise ConfigError(
+            f"tune.output {path} is a directory; give the YAML file to write the best config "
+            f"to (e.g. {path / 'best.yaml'})"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"tune.output {path}: cannot create {path.parent} ({exc.strerror or exc}); give a "
+            "path in a directory this user can write"
+        ) from None
+
+
 def run_tune(
     spark, config: AppConfig, cfg: TuneSection, *, run: str | None = None
 ) -> dict[str, Any]:
     run = check_name(run, "run name") if run else utc_stamp()
+    check_output(cfg)
     cfg = effective_space(config, cfg)
     points = plan_trials(cfg)
     trial_configs = check_plan(config, points)
@@ -165,7 +187,7 @@ def run_tune(
     )
     output.parent.mkdir(parents=True, exist_ok=True)
     best_config = apply_point(config, best["params"]).model_dump(mode="json")
-    output.write_text(yaml.safe_dump(best_config, sort_keys=False))
+    jsonout.write_atomic(output, yaml.safe_dump(best_config, sort_keys=False))
     report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
               "trials": trials, "best": best, "best_config": str(output)}  # fmt: skip
     report_path = config.paths.resolve("reports") / f"tune-{run}.json"

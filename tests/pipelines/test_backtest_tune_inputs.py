@@ -148,3 +148,16 @@ def test_default_unionpay_axes_are_held_under_another_strategy(tmp_path, caplog)
     assert (held.space.n_subsets, held.space.normal_ratio) == ([3], [10.0])
     assert len(plan_trials(held)) == len(plan_trials(cfg)) // 4
     assert "tune.space.n_subsets (default [3, 5]) is not searched" in caplog.text
+
+
+@pytest.mark.parametrize("where", ["directory", "under_a_file"])
+def test_tune_output_is_checked_before_any_trial(tmp_path, where):
+    # it failed writing the best config after every trial had trained; no session is
+    # needed to refuse it
+    (tmp_path / "a-file").write_text("x")
+    output = tmp_path if where == "directory" else tmp_path / "a-file" / "best.yaml"
+    config = load_config(None, {"paths.root": str(tmp_path / "work")})
+    cfg = config.tune.model_copy(update={"output": str(output)})
+    match = "is a directory; give the YAML file" if where == "directory" else "cannot create"
+    with pytest.raises(ConfigError, match=rf"^tune\.output .*{match}"):
+        run_tune(None, config, cfg)

@@ -266,6 +266,11 @@ CASES = [
          r"large data with `fraud-app run`\)\. Received: 100,000,000,000,000,000"),
     Case("demo-train --seed -1", lambda tmp: ["demo-train", "--seed", "-1"],
          r"error: demo-train --seed must be >= 0\. Received: -1"),
+    # it failed writing the best config after every trial had trained (the report lost)
+    Case("tune --output DIRECTORY", lambda tmp: ["-c", _root_config(tmp), "tune", "--output",
+                                                  str(tmp)],
+         r"error: tune\.output .* is a directory; give the YAML file to write the best config "
+         r"to \(e\.g\. .*/best\.yaml\)", no_jvm=True),
     Case("demo-train --epochs 0", lambda tmp: ["demo-train", "--epochs", "0"],
          r"error: demo-train --epochs must be at least 1\. Received: 0"),
     # argparse said `argument --end: invalid fromisoformat value: 'garbage'` under a usage
