@@ -27,7 +27,7 @@ class ScoringSection(Section):
     alert_budgets / card_k: the budgets and k that `evaluate` reports.
     """
 
-    model: str = "models:/fraud-ensemble@champion"
+    model: str = Field("models:/fraud-ensemble@champion", min_length=1)
     alert_budget: float = Field(0.01, gt=0, lt=1)
     nonfinite: Literal["error", "null"] = "error"
     reasons: int = Field(3, ge=0, le=20)

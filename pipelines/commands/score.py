@@ -42,6 +42,11 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     start, end = date_range(args)
     check_range(start, end)  # before the JVM starts
+    if args.model is not None and not args.model.strip():  # it scored with scoring.model
+        raise ConfigError(
+            "--model is empty; give a registry URI (models:/fraud-ensemble@champion) or an "
+            "ensemble directory, or leave --model out to use scoring.model"
+        )
     spark = spark_session(config)
     result = run_scoring(
         spark, config, start=start, end=end, model_uri=args.model, job_id=args.job_id

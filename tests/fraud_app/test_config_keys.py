@@ -81,6 +81,7 @@ def test_flags_keep_naming_the_section():
          r"scoring\.alert_budgets\.1: Input should be less than 1 \(received 2\.0\)"),
         ({"scoring": {"alert_budgets": [0]}},
          r"scoring\.alert_budgets\.0: Input should be greater than 0"),
+        ({"scoring": {"model": ""}}, r"scoring\.model: String should have at least 1 character"),
         # a range whose bounds are swapped failed every row of the column at `validate`
         ({"validation": {"features": {"columns": {"amount_log": {"min": 5, "max": 1}}}}},
          r"validation\.features\.columns\.amount_log: min \(5\.0\) must be <= max \(1\.0\)"),

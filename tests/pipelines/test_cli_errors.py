@@ -271,6 +271,10 @@ CASES = [
                                                   str(tmp)],
          r"error: tune\.output .* is a directory; give the YAML file to write the best config "
          r"to \(e\.g\. .*/best\.yaml\)", no_jvm=True),
+    # an empty --model (an unset variable in a scheduler's command) scored with scoring.model
+    Case("score --model ''", lambda tmp: ["-c", _root_config(tmp), "score", "--date",
+                                          "2024-01-01", "--model", ""],
+         r"error: --model is empty; give a registry URI .*", no_jvm=True),
     Case("demo-train --epochs 0", lambda tmp: ["demo-train", "--epochs", "0"],
          r"error: demo-train --epochs must be at least 1\. Received: 0"),
     # argparse said `argument --end: invalid fromisoformat value: 'garbage'` under a usage
