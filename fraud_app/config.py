@@ -32,7 +32,7 @@ from fraud_app.validation.config import ValidationSection
 
 class SparkSection(Section):
     master: str | None = None
-    app_name: str = "fraud-app"
+    app_name: str = Field("fraud-app", min_length=1)
     conf: dict[str, str] = Field(default_factory=dict)
     # A packed Python environment (`fraud-app pack-env`) shipped to executors with
     # spark.archives; ignored on local masters. Path or hdfs://, s3a://, gs:// URI.
@@ -80,20 +80,23 @@ class SparkSection(Section):
 
 
 class PathsSection(Section):
-    """Where each step reads and writes. Relative paths resolve against `root`."""
+    """Where each step reads and writes. Relative paths resolve against `root`. None may be
+    empty: `raw: ""` resolved to paths.root itself."""
 
-    root: str = "work"
-    raw: str = "raw"
-    canonical: str = "canonical"
-    quarantine: str = "quarantine"
-    features: str = "features"
-    reports: str = "reports"
-    models: str = "models"
-    checkpoints: str = "checkpoints"
-    scores: str = "scores"  # the batch scoring job's table (event_date=YYYY-MM-DD/)
+    root: str = Field("work", min_length=1)
+    raw: str = Field("raw", min_length=1)
+    canonical: str = Field("canonical", min_length=1)
+    quarantine: str = Field("quarantine", min_length=1)
+    features: str = Field("features", min_length=1)
+    reports: str = Field("reports", min_length=1)
+    models: str = Field("models", min_length=1)
+    checkpoints: str = Field("checkpoints", min_length=1)
+    scores: str = Field(
+        "scores", min_length=1
+    )  # the batch scoring job's table (event_date=YYYY-MM-DD/)
     # A training run's test-window scores, <test_scores>/<run>/: kept apart from `scores`
     # so that the batch job's partitioned table stays readable as one Spark table.
-    test_scores: str = "test-scores"
+    test_scores: str = Field("test-scores", min_length=1)
 
     def resolve(self, name: str) -> Path:
         value = getattr(self, name)

@@ -42,7 +42,7 @@ class UndersampleSection(Section):
 class BalancingSection(Section):
     strategy: Literal["unionpay_subsets", "class_weights", "undersample"] = "unionpay_subsets"
     seed: int = Field(42, ge=0, lt=2**31)
-    label_column: str = "label"
+    label_column: str = Field("label", min_length=1)
     unionpay_subsets: UnionPaySubsetsSection = Field(default_factory=UnionPaySubsetsSection)
     class_weights: ClassWeightsSection = Field(default_factory=ClassWeightsSection)
     undersample: UndersampleSection = Field(default_factory=UndersampleSection)

@@ -28,7 +28,9 @@ class FeaturesSection(Section):
     spec_dir: str | None = None
     spec_files: tuple[str, ...] | None = None
     label_delay_days: float = Field(7.0, ge=0, le=3650)
-    vector_column: str | None = "features"  # None: no assembled array<float> column
+    vector_column: str | None = Field(
+        "features", min_length=1
+    )  # None: no assembled array<float> column
     input: str | None = None
     output: str | None = None
 

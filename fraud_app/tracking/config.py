@@ -16,7 +16,7 @@ class TrackingSection(Section):
 
     enabled: bool = True
     uri: str | None = None
-    experiment: str = "fraud-app"
+    experiment: str = Field("fraud-app", min_length=1)
     artifact_location: str | None = None  # None: <paths.root>/mlartifacts (embedded store only)
     connect_timeout_s: float = Field(10.0, gt=0)  # deadline to reach a tracking server
     # MLflow calls run on a background thread beside training; the run waits this long at

@@ -81,7 +81,7 @@ class FeatureChecks(Section):
     column and requires those columns to exist. `key_column` must be unique.
     """
 
-    key_column: str = "transaction_id"
+    key_column: str = Field("transaction_id", min_length=1)
     columns: dict[str, FeatureRange] = Field(default_factory=dict)
     exclude: tuple[str, ...] = ("label", "label_time")
     default_severity: Severity = "error"

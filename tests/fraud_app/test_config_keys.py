@@ -82,6 +82,9 @@ def test_flags_keep_naming_the_section():
         ({"scoring": {"alert_budgets": [0]}},
          r"scoring\.alert_budgets\.0: Input should be greater than 0"),
         ({"scoring": {"model": ""}}, r"scoring\.model: String should have at least 1 character"),
+        # paths.raw: "" resolved to paths.root itself; an empty experiment failed in MLflow
+        ({"paths": {"raw": ""}}, r"paths\.raw: String should have at least 1 character"),
+        ({"tracking": {"experiment": ""}}, r"tracking\.experiment: String should have at least"),
         # a range whose bounds are swapped failed every row of the column at `validate`
         ({"validation": {"features": {"columns": {"amount_log": {"min": 5, "max": 1}}}}},
          r"validation\.features\.columns\.amount_log: min \(5\.0\) must be <= max \(1\.0\)"),
