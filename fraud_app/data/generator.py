@@ -30,6 +30,7 @@ from fraud_app.data import entities as E
 from fraud_app.data.config import FRAUD_PATTERNS, GenerateSection
 from fraud_app.data.patterns import OUTPUT_COLUMNS, PATTERNS, NormalSpending, Pattern
 from fraud_app.data.random_exprs import normal, pick
+from fraud_app.errors import OutputPathError
 
 logger = logging.getLogger(__name__)
 
@@ -196,7 +197,30 @@ def generate_raw(spark: SparkSession, cfg: GenerateSection) -> DataFrame:
 
 
 def write_raw(df: DataFrame, path: str | Path, fmt: str) -> None:
-    """Overwrite `path` with `df` as csv (with header), parquet or json."""
+    """Overwrite `path` with `df` as csv (with header), parquet or json.
+
+    Only an empty folder or one Spark wrote (part-* files, an earlier `generate`) is
+    replaced: Spark's overwrite deleted whatever `path` held, so `generate --output` (or
+    `run --generate`) pointed at a folder of real deliveries deleted them."""
+    from fraud_app.etl.fs import HadoopFs  # lazy: the generator itself needs no file system
+
+    fs = HadoopFs(df.sparkSession)
+    if fs.exists(str(path)):
+        if not fs.is_dir(str(path)):
+            raise OutputPathError(
+                f"generate: {path} is a file; the generated data is written as a folder of "
+                "part files. Give a new or empty directory (generate.output / --output)"
+            )
+        other = [
+            p for p in fs.list_paths(str(path)) if not p.rsplit("/", 1)[-1].startswith("part-")
+        ]
+        if other:
+            raise OutputPathError(
+                f"generate: {path} holds files that generate did not write (e.g. "
+                f"{other[0].rsplit('/', 1)[-1]}, {len(other)} in all); writing there would "
+                "delete them. Give a new or empty directory (generate.output / --output, or "
+                "paths.raw for `run --generate`)"
+            )
     writer = df.write.mode("overwrite")
     if fmt == "csv":
         writer.option("header", True).csv(str(path))

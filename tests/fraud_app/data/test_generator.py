@@ -17,8 +17,9 @@ from fraud_app.data.generator import (
     generate_transactions,
     plan_segments,
     to_raw_layout,
+    write_raw,
 )
-from fraud_app.errors import ConfigError
+from fraud_app.errors import ConfigError, OutputPathError
 from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -206,3 +207,20 @@ def test_delay_only_mode_drops_label_time_and_changes_nothing_else(spark) -> Non
     )
     raw = generate_raw(spark, cfg.model_copy(update={"label_times": False, "dirty_fraction": 0.05}))
     assert RAW_COLUMN_NAMES["label_time"] not in raw.columns and raw.count() >= 800
+
+
+def test_write_raw_never_deletes_files_it_did_not_write(spark, tmp_path) -> None:
+    # Spark's overwrite deleted whatever the folder held: `generate --output` (or `run
+    # --generate`) pointed at a folder of real deliveries deleted them
+    df = spark.createDataFrame([(1, "a")], "id int, v string")
+    out = tmp_path / "raw"
+    write_raw(df, out, "csv")
+    write_raw(df, out, "csv")  # its own earlier output is replaced
+    (out / "delivery-2024-01.csv").write_text("id,v\n7,x\n")
+    with pytest.raises(OutputPathError, match=r"holds files that generate did not write \(e\.g\. "
+                       r"delivery-2024-01\.csv, 1 in all\); writing there would delete them"):  # fmt: skip
+        write_raw(df, out, "csv")
+    assert (out / "delivery-2024-01.csv").read_text() == "id,v\n7,x\n"
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(OutputPathError, match=r"a-file is a file"):
+        write_raw(df, tmp_path / "a-file", "csv")
