@@ -367,7 +367,7 @@ def test_unknown_format_asks_for_etl_format(spark, tmp_path) -> None:
 @pytest.mark.parametrize(
     "override, match",
     [
-        ({"etl.columns": {"amout": "x"}}, r"unknown: \['amout'\]"),
+        ({"etl.columns": {"amout": "x"}}, r"unknown: 'amout' \(did you mean 'amount'\?\)"),
         ({"etl.columns": {"amount": "x", "label": "x"}}, r"same source \['x'\]"),
         ({"etl.format": "xlsx"}, r"etl\.format"),
         ({"etl.inputs": "x"}, r"etl\.inputs"),
