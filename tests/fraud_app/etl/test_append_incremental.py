@@ -190,3 +190,26 @@ def test_a_run_killed_inside_its_commit_converges_on_a_re_run(spark, tmp_path, m
     bad = [q.raw_transaction_id for q in spark.read.parquet(r.quarantine_path).collect()]
     assert sorted(bad) == ["bad0", "bad2"]  # the killed run added no quarantine file
     assert not (table / "_staging").exists()
+
+
+def test_every_quarantine_file_has_the_columns_of_every_delivery(spark, tmp_path) -> None:
+    # a delivery with a column the quarantine lacks rewrites it once with both sets of
+    # raw_ columns; one with fewer columns adds a file with the missing ones as nulls, so
+    # a reader without mergeSchema (Spark, pyarrow) sees every column of every row
+    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
+    quarantine = Path(first.quarantine_path)
+    wider = tmp_path / "d2" / "b.csv"
+    wider.parent.mkdir()
+    wider.write_text(f"{HEADER},device_id\n{_row('bad3', 6, 'q')},dev3\n{_row('t50', 6)},dev4\n")
+    second = run_etl(spark, _cfg(tmp_path, wider))
+    assert second.quarantine_by_reason == {"non_numeric_amount": 1}
+    narrow = _write(tmp_path / "d3" / "c.csv", [_row("bad4", 7, "r")])
+    third = run_etl(spark, _cfg(tmp_path, narrow))
+    assert (third.quarantine_rows, third.previous_rows, third.output_rows) == (1, 9, 9)
+    files = sorted(quarantine.glob("*.parquet"))
+    schemas = {tuple(spark.read.parquet(str(f)).columns) for f in files}
+    assert len(files) >= 2 and len(schemas) == 1 and "raw_device_id" in schemas.pop()
+    rows = {q.raw_transaction_id: q for q in spark.read.parquet(str(quarantine)).collect()}
+    assert sorted(rows) == ["bad0", "bad3", "bad4"]
+    assert (rows["bad3"].raw_device_id, rows["bad4"].raw_device_id) == ("dev3", None)
+    assert rows["bad4"].reason_detail.startswith("amount 'r'")
