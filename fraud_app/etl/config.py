@@ -89,8 +89,11 @@ class EtlSection(Section):
       input's records are added to the published table (a delivery of new days, or late
       records of old ones): a record identical to a published row is dropped and counted
       as a duplicate, one that differs from it is quarantined as `conflicting_duplicate`
-      (a published row is never replaced); the quarantine keeps earlier runs' rows. The
-      table is rewritten (one pass over it) and swapped in, as in replace mode.
+      (a published row is never replaced); the quarantine keeps earlier runs' rows. Only
+      the event_date partitions that receive new rows are rewritten (staged, swapped in
+      date by date); the others are read only for their transaction_id column and keep
+      their files; this run's quarantine rows are added as one new file
+      (fraud_app.etl.publish).
     """
 
     input: str | None = None

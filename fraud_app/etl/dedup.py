@@ -48,7 +48,9 @@ PUBLISHED = "__published"  # a row of the canonical table before this run (appen
 def classify(valid: DataFrame, policy: str, previous: DataFrame | None = None) -> DataFrame:
     """Add CLASS (KEEP / EXACT copy of a row already counted / CONFLICT version to
     quarantine) and, for CONFLICT rows, `reason` and `reason_detail`. `previous`: the
-    published canonical rows (append mode), which come out as KEEP rows too."""
+    published canonical rows (append mode), which come out as KEEP rows too, with
+    PUBLISHED true (false on every row of `valid`). Only the rows of the transaction_ids
+    in `valid` matter: the classification is per transaction_id."""
     df = valid.withColumn(PUBLISHED, F.lit(False))
     if previous is not None:
         old = previous.select(*CANONICAL_NAMES).withColumn(PUBLISHED, F.lit(True))
@@ -90,7 +92,7 @@ def classify(valid: DataFrame, policy: str, previous: DataFrame | None = None) -
             REASON: F.when(F.col(CLASS) == CONFLICT, F.lit(CONFLICTING_DUPLICATE)),
             DETAIL: F.when(F.col(CLASS) == CONFLICT, _detail(policy)),
         }
-    ).drop("__rn", "__rk", "__version", "__kept", "__versions", "__has_published", PUBLISHED)
+    ).drop("__rn", "__rk", "__version", "__kept", "__versions", "__has_published")
 
 
 def _differs(c: str) -> Column:

@@ -69,6 +69,24 @@ _EXACT_INTEGERS = {T.FloatType: 2.0**24, T.DoubleType: 2.0**53}
 SCIENTIFIC = r"^[+-]?\d\.\d+[eE][+-]?\d+$|^[+-]?\d+[eE]\+\d+$"
 
 
+# an id written as a decimal number: a JSON number 12.0 (read as its text), a float column
+# exported as text ('123.0', pandas' integers with a gap): the integer part is the id, and
+# a fraction (12.5) is no id at all (rule `inexact_id`)
+_INTEGRAL_DECIMAL = r"^([+-]?\d+)\.0+$"
+FRACTIONAL = r"^[+-]?\d*\.\d+$"
+
+
+def id_text(value: Column) -> Column:
+    """An id's text: Unicode NFC (a 'café' typed on a Mac, NFD, is the 'café' of other
+    systems, NFC) and an integral decimal as its integer ('12.0' -> '12'). NFC by ICU4J,
+    which Spark ships (`reflect` of a static method; only values with a non-ASCII
+    character take the call: ASCII text is NFC already)."""
+    nfc = F.call_function("reflect", F.lit("com.ibm.icu.text.Normalizer"), F.lit("compose"),
+                          value, F.lit(False))  # fmt: skip
+    value = F.when(value.rlike(r"[^\x00-\x7F]"), nfc).otherwise(value)
+    return F.regexp_replace(value, _INTEGRAL_DECIMAL, "$1")
+
+
 def number_text(src: Column, dtype: T.DataType) -> Column:
     """`src` as text; a float that holds an integer exactly as that integer ('123', never
     '123.0' or '1.0E7'), so an id stored as a float in one file and as an integer or text

@@ -7,9 +7,11 @@ plus a quarantine of the rows that break a rule, with nothing silently dropped.
 is measured (the input as the staged records, one per record the reader produced, and
 both outputs from their written files) and checked on every run; the counts go to the
 log, to the returned EtlResult and to `_etl_report.json` inside the output directory.
-Outputs are written to temp dirs and swapped in, so a re-run on the same input gives the
-same output. A run holds the lock of `paths.root`
-(fraud_app.etl.lock) and first clears what killed runs left beside its outputs.
+Outputs are staged and swapped in (fraud_app.etl.publish: the whole table and quarantine
+in replace mode, a re-run on the same input giving the same output; in append mode only
+the date partitions that receive rows, and one new quarantine file). A run holds the lock
+of `paths.root` (fraud_app.etl.lock) and first clears what killed runs left beside its
+outputs.
 
 Quarantine layout: `raw_<input column>` for every input column (the value as written),
 then `reason`, `reason_detail`, `source_file`. The prefix keeps an input column named
@@ -34,22 +36,20 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup
 from fraud_app.etl.config import EtlSection
-from fraud_app.etl.fs import (
-    HadoopFs,
-    StagedDir,
-    check_apart,
-    clean_stale_staging,
-    partition_dates,
-)
+from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging
 from fraud_app.etl.lock import RootLock
+from fraud_app.etl.publish import (
+    REPORT_NAME,
+    AppendPublish,
+    ReplacePublish,
+    published_schema_errors,
+)
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
-from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
 
-REPORT_NAME = "_etl_report.json"  # leading "_": Spark's readers skip it
 RAW_PREFIX = "raw_"  # quarantine: input column `x` is stored as `raw_x`
 SOURCE_FILE = "source_file"
 _IN, _RAW, _FILE = "__in_", "__raw_", "__file"
@@ -129,15 +129,6 @@ def deduplicate(
     return dedup.classify(clean, policy, previous)
 
 
-def to_partitioned(df: DataFrame) -> DataFrame:
-    """Add event_date; one task per date, rows in time order (fewer files, PIT-friendly)."""
-    return (
-        df.withColumn(PARTITION_COLUMN, F.to_date("timestamp"))
-        .repartition(PARTITION_COLUMN)
-        .sortWithinPartitions(PARTITION_COLUMN, "timestamp", "transaction_id")
-    )
-
-
 def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     """Read `etl.input`, write canonical + quarantine Parquet, return the counts.
 
@@ -163,8 +154,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
         clean_stale_staging(fs, final)
     raw, fmt = read_input(spark, src, cfg)
     annotated = annotate_rows(raw, cfg, src)
-    out, qdir = StagedDir(fs, finals[0]), StagedDir(fs, finals[1])
-    stage_path = f"{out.tmp}-stage"
+    publish = (AppendPublish if cfg.mode == "append" else ReplacePublish)(spark, *finals)
+    stage_path = publish.stage_path
     try:
         # parse once: re-reading the staged rows beats re-parsing the input, even for
         # Parquet input (1M rows, shared machine: 53-65 s staged vs 93-128 s re-parsed)
@@ -177,23 +168,22 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
                 "header line only, or empty JSON / Parquet files). Expected at least one "
                 "transaction; check the delivery"
             )
-        counts = _write_outputs(spark, stage, raw.columns, out, qdir, cfg)
-        dropped = sorted(partition_dates(fs, out.final) - partition_dates(fs, out.tmp))
+        with published_schema_errors(fs.qualify(finals[0])):
+            counts = _write_outputs(stage, raw.columns, publish, cfg)
         result = EtlResult(
-            input_path=src, input_format=fmt, output_path=out.final, quarantine_path=qdir.final,
-            report_path=f"{out.final}/{REPORT_NAME}", input_rows=input_rows,
-            seconds=round(time.monotonic() - started, 3), dropped_dates=tuple(dropped), **counts,
+            input_path=src, input_format=fmt, output_path=finals[0].rstrip("/"),
+            quarantine_path=finals[1].rstrip("/"),
+            report_path=f"{finals[0].rstrip('/')}/{REPORT_NAME}", input_rows=input_rows,
+            seconds=round(time.monotonic() - started, 3), dropped_dates=publish.dropped_dates(),
+            **counts,
         )  # fmt: skip
         _check_accounting(result)
-        fs.write_text(f"{out.tmp}/{REPORT_NAME}", jsonout.dumps(result.to_dict(), indent=2))
     except BaseException:
-        out.discard()
-        qdir.discard()
+        publish.discard()
         raise
     finally:
         fs.delete(stage_path)
-    qdir.commit()
-    out.commit()
+    publish.commit(jsonout.dumps(result.to_dict(), indent=2))
     _log(result)
     return result
 
@@ -206,76 +196,43 @@ def staged_input_rows(stage: DataFrame) -> int:
 
 
 def _write_outputs(
-    spark: SparkSession,
-    stage: DataFrame,
-    raw_columns: list[str],
-    out: StagedDir,
-    qdir: StagedDir,
+    stage: DataFrame, raw_columns: list[str], publish: ReplacePublish | AppendPublish,
     cfg: EtlSection,
-) -> dict:
-    """Write quarantine and deduplicated output into their temp dirs; return the counts.
-    etl.mode: append adds the published rows and the previous quarantine (`_published`)."""
+) -> dict:  # fmt: skip
+    """Classify the clean rows (in append mode against the published rows that share
+    their ids), hand the new canonical rows and this run's quarantine rows to `publish`
+    (fraud_app.etl.publish), which stages them; return the counts."""
     schema = stage.select(*CANONICAL_NAMES).schema
-    previous, old_quarantine = (
-        _published(spark, out.final, qdir.final, schema) if cfg.mode == "append" else (None, None)
-    )
+    previous = publish.published(stage.filter(F.col(REASON).isNull()), schema)
     classified = deduplicate(stage, cfg.conflicting_duplicates, previous).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     try:
         rejected = stage.filter(F.col(REASON).isNotNull())
-        conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT).drop(dedup.CLASS)
+        conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT)
+        conflicts = conflicts.drop(dedup.CLASS, dedup.PUBLISHED)
         quarantined = quarantine_rows(rejected.unionByName(conflicts), raw_columns)
-        old_by_reason = _write_quarantine(quarantined, old_quarantine, qdir.tmp)
-        kept = classified.filter(F.col(dedup.CLASS) == dedup.KEEP).select(*CANONICAL_NAMES)
-        to_partitioned(kept).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(out.tmp)
+        new = (F.col(dedup.CLASS) == dedup.KEEP) & ~F.col(dedup.PUBLISHED)
+        kept = classified.filter(new).select(*CANONICAL_NAMES)
+        n_out, written = publish.write(kept, quarantined, schema)
         exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
         n_exact = exact.count()
         dup_ids = _examples(exact, cfg.duplicate_examples) if n_exact else ()
         conflict_ids = _examples(conflicts, cfg.duplicate_examples)
     finally:
         classified.unpersist()
-    written = spark.read.parquet(qdir.tmp)
     by_reason = {r[0]: r[1] for r in written.groupBy(REASON).count().collect()}
-    by_reason = {k: n - old_by_reason.get(k, 0) for k, n in by_reason.items()}  # this run's
-    by_reason = {k: n for k, n in by_reason.items() if n}
-    # with a schema given, an output without any row (no partition dir) counts 0
-    n_out = spark.read.schema(schema).parquet(out.tmp).count()
     if n_out == 0:
         logger.warning("ETL: no row reached the canonical table; it is empty")
     return {
         "output_rows": n_out,
-        "previous_rows": 0 if previous is None else previous.count(),
-        "quarantine_rows": written.count() - sum(old_by_reason.values()),
+        "previous_rows": publish.previous_rows,
+        "quarantine_rows": sum(by_reason.values()),
         "duplicate_rows": n_exact,
         "quarantine_by_reason": dict(sorted(by_reason.items(), key=lambda kv: str(kv[0]))),
         "duplicate_examples": dup_ids,
         "conflict_examples": conflict_ids,
     }
-
-
-def _write_quarantine(rows: DataFrame, earlier: DataFrame | None, path: str) -> dict[str, int]:
-    """Write this run's quarantine rows, and in append mode the earlier quarantine's
-    (input columns of other deliveries as nulls); return the earlier rows per reason."""
-    if earlier is None:
-        rows.write.mode("error").parquet(path)
-        return {}
-    counts = {r[0]: r[1] for r in earlier.groupBy(REASON).count().collect()}
-    rows.unionByName(earlier, allowMissingColumns=True).write.mode("error").parquet(path)
-    return counts
-
-
-def _published(spark: SparkSession, table: str, quarantine: str, schema):
-    """(published canonical rows, earlier quarantine rows) for etl.mode: append; None
-    for what does not exist yet. With the schema given, a table without rows reads empty."""
-    fs = HadoopFs(spark)
-    rows = spark.read.schema(schema).parquet(table) if fs.exists(table) else None
-    old_q = (
-        spark.read.parquet(quarantine)
-        if fs.exists(quarantine) and fs.list_paths(quarantine)
-        else None
-    )
-    return rows, old_q
 
 
 def _examples(rows: DataFrame, n: int) -> tuple[str, ...]:

@@ -122,8 +122,8 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
     kind = _TYPES[name]
     if kind == "string":  # a float id 123.0 is id '123' (parsing.number_text)
         text = _text(parsing.number_text(src, dtype))
-        if name in ID_COLUMNS:  # 'NULL', 'N/A': no id (see NULL_MARKERS)
-            return F.when(~F.lower(text).isin(*NULL_MARKERS), text)
+        if name in ID_COLUMNS:  # 'NULL', 'N/A': no id (see NULL_MARKERS); NFC, 12.0 = 12
+            return F.when(~F.lower(text).isin(*NULL_MARKERS), parsing.id_text(text))
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
         return parsing.timestamp(src, dtype, cfg.timestamp_format)
@@ -175,25 +175,42 @@ def _unparsed(name: str) -> Column:
     return ~_missing(name) & _p(name).isNull()
 
 
-def _inexact(name: str) -> Column:
+def _scientific(name: str) -> Column:
     return _p(name).rlike(parsing.SCIENTIFIC)
+
+
+def _fractional(name: str) -> Column:
+    return _p(name).rlike(parsing.FRACTIONAL)
 
 
 def _inexact_id_rule() -> Rule:
     """An id in scientific notation passed through a float (a spreadsheet shows 16-digit
     card numbers as 4.11111E+15; Spark writes a double id beyond 2^53 as 4.1E18): distinct
-    ids may have become one, and as text they were kept and merged cards silently."""
+    ids may have become one, and as text they were kept and merged cards silently. An id
+    with a fraction (a JSON number 12.5) is no id: 12 and 12.0 are id 12 (parsing.id_text),
+    12.5 was published as a card of its own."""
+    sci = " is a number in scientific notation"
+    why = (": the id was stored as a float (a spreadsheet, a float column), which keeps "
+           "about 15 digits, so distinct ids may have become one; deliver ids as text or "
+           "integers")  # fmt: skip
+    fraction = (" is a number with a fraction: an id is text or an integer (12 and 12.0 "
+                "are id 12); deliver ids as text or integers")  # fmt: skip
+
+    def detail() -> Column:
+        scientific = [F.when(_scientific(c), _quoted(c)) for c in ID_COLUMNS]
+        fractional = [F.when(_fractional(c), _quoted(c)) for c in ID_COLUMNS]
+        return F.coalesce(
+            F.when(F.greatest(*[_scientific(c) for c in ID_COLUMNS]),
+                   F.concat(F.concat_ws(", ", *scientific), F.lit(sci + why))),
+            F.concat(F.concat_ws(", ", *fractional), F.lit(fraction)),
+        )  # fmt: skip
+
     return Rule(
         "inexact_id",
-        "an id in scientific notation (it was a float, which keeps ~15 digits)",
-        lambda: F.greatest(*[_inexact(c) for c in ID_COLUMNS]),
-        lambda: F.concat(
-            F.concat_ws(", ", *[F.when(_inexact(c), _quoted(c)) for c in ID_COLUMNS]),
-            F.lit(" is a number in scientific notation: the id was stored as a float (a "
-                  "spreadsheet, a float column), which keeps about 15 digits, so distinct ids "
-                  "may have become one; deliver ids as text or integers"),
-        ),
-    )  # fmt: skip
+        "an id in scientific notation (it was a float, which keeps ~15 digits) or with a fraction",
+        lambda: F.greatest(*[_scientific(c) | _fractional(c) for c in ID_COLUMNS]),
+        detail,
+    )
 
 
 def _quoted(name: str) -> Column:

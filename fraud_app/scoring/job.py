@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
 from fraud_app.etl.fs import HadoopFs, check_apart, partition_dates, read_table
+from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
@@ -42,7 +43,7 @@ from fraud_app.scoring.model_source import (
     check_feature_names,
     load_scoring_model,
 )
-from fraud_app.scoring.partitions import PartitionSwap, output_lock, partition_name
+from fraud_app.scoring.partitions import output_lock
 from fraud_app.scoring.summary import date_summaries
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import ensure_utc

@@ -26,12 +26,12 @@ from fraud_app.config import load_config
 from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError, ScoringInputError
 from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.partition_swap import PartitionSwap
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.evaluate import run_evaluation
 from fraud_app.scoring.job import run_scoring
-from fraud_app.scoring.partitions import PartitionSwap
 from pipelines.training.pipeline import run_training
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

@@ -1,0 +1,236 @@
+"""How the ETL's classified rows reach the canonical table and the quarantine (etl.mode).
+
+    ReplacePublish (replace): the table and the quarantine are written whole into sibling
+      temp directories and swapped in (fraud_app.etl.fs.StagedDir).
+    AppendPublish (append): only the event_date partitions that receive new rows are
+      rewritten (their published rows + the new ones), staged under
+      `<table>/_staging/etl-<token>/new` and swapped in date by date
+      (fraud_app.etl.partition_swap.PartitionSwap). The other partitions are neither
+      rewritten nor read beyond their `transaction_id` column (Parquet column pruning),
+      which finds the published rows that share an id with the input: only those rows,
+      read from their own partitions, take part in the dedup (fraud_app.etl.dedup
+      classifies per transaction_id, so the result is the same as against the whole
+      table). This run's quarantine rows are added to the quarantine as one new file.
+
+Append's commit order: the partitions, then the quarantine file, then the report. A run
+killed before it leaves the published table and quarantine as they were; one killed
+inside it leaves every partition complete (old or new; the next run's recovery puts back
+a partition caught between its two renames), and a re-run of the same delivery converges
+on the same table: the rows already swapped in are then identical duplicates.
+
+Owns which published rows the dedup sees, the staging, the swaps and the counts measured
+from the written files; does not own parsing, rules or the classification
+(fraud_app.etl.pipeline, fraud_app.etl.dedup).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import uuid
+
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from fraud_app.errors import SchemaError
+from fraud_app.etl.dedup import CANONICAL_NAMES
+from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
+from fraud_app.etl.partition_swap import STAGING, PartitionSwap, partition_name
+from fraud_app.etl.reader import quoted
+from fraud_app.interrupts import critical
+from fraud_app.schema import PARTITION_COLUMN
+
+logger = logging.getLogger(__name__)
+
+REPORT_NAME = "_etl_report.json"  # leading "_": Spark's readers skip it
+KEY_SCHEMA = "transaction_id string"  # the only column append reads from every partition
+
+
+def to_partitioned(df: DataFrame) -> DataFrame:
+    """Add event_date; one task per date, rows in time order (fewer files, PIT-friendly)."""
+    return (
+        df.withColumn(PARTITION_COLUMN, F.to_date("timestamp"))
+        .repartition(PARTITION_COLUMN)
+        .sortWithinPartitions(PARTITION_COLUMN, "timestamp", "transaction_id")
+    )
+
+
+class ReplacePublish:
+    """etl.mode: replace: the table is exactly this run's rows; the quarantine too."""
+
+    def __init__(self, spark: SparkSession, table: str, quarantine: str) -> None:
+        self.spark, self.fs = spark, HadoopFs(spark)
+        self.out, self.qdir = StagedDir(self.fs, table), StagedDir(self.fs, quarantine)
+        self.stage_path = f"{self.out.tmp}-stage"
+        self.previous_rows = 0
+
+    def published(self, clean: DataFrame, schema: StructType) -> DataFrame | None:
+        return None
+
+    def write(self, kept: DataFrame, quarantined: DataFrame, schema: StructType):
+        """(rows the table holds, this run's quarantine rows as written)."""
+        quarantined.write.mode("error").parquet(self.qdir.tmp)
+        to_partitioned(kept).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(self.out.tmp)
+        # with a schema given, an output without any row (no partition dir) counts 0
+        n_out = self.spark.read.schema(schema).parquet(self.out.tmp).count()
+        return n_out, self.spark.read.parquet(self.qdir.tmp)
+
+    def dropped_dates(self) -> tuple[str, ...]:
+        """Dates the previous table held and this run's does not (removed by the swap)."""
+        return tuple(sorted(partition_dates(self.fs, self.out.final) - partition_dates(self.fs, self.out.tmp)))  # fmt: skip
+
+    def commit(self, report: str) -> None:
+        self.fs.write_text(f"{self.out.tmp}/{REPORT_NAME}", report)
+        self.qdir.commit()
+        self.out.commit()
+
+    def discard(self) -> None:
+        self.out.discard()
+        self.qdir.discard()
+
+
+class AppendPublish:
+    """etl.mode: append: new rows added to the partitions of their dates (module docstring)."""
+
+    def __init__(self, spark: SparkSession, table: str, quarantine: str) -> None:
+        self.spark, self.fs = spark, HadoopFs(spark)
+        self.table, self.quarantine = table.rstrip("/"), quarantine.rstrip("/")
+        token = uuid.uuid4().hex[:12]
+        self.swap = PartitionSwap(self.fs, self.table, f"etl-{token}")
+        self.qstage = f"{self.quarantine}/{STAGING}/etl-{token}"
+        parent, name = self.table.rsplit("/", 1) if "/" in self.table else (".", self.table)
+        self.stage_path = f"{parent}/{name}.tmp-{token}-stage"  # clean_stale_staging's name
+        self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
+        self.previous_rows, self._dates, self._adds_file = 0, [], False
+        self._recover()
+
+    def _recover(self) -> None:
+        """What killed append runs left (call under the root lock, as run_etl does)."""
+        self.swap.recover()
+        self.fs.delete(f"{self.quarantine}/{STAGING}")
+
+    def published(self, clean: DataFrame, schema: StructType) -> DataFrame | None:
+        """The published rows sharing a transaction_id with `clean` (None: none). Reads
+        `transaction_id` of every partition, then whole rows of only the dates it hit."""
+        if not partition_dates(self.fs, self.table):
+            return None
+        keys = self.spark.read.schema(KEY_SCHEMA).parquet(self.table)  # + event_date
+        self.previous_rows = keys.count()
+        ids = clean.select("transaction_id").distinct()
+        hits = keys.join(ids, "transaction_id", "left_semi").select(PARTITION_COLUMN).distinct()
+        dates = sorted(str(r[0]) for r in hits.collect())
+        if not dates:
+            return None
+        return self._partitions(schema, dates).join(ids, "transaction_id", "left_semi")
+
+    def _partitions(self, schema: StructType, dates: list[str]) -> DataFrame:
+        paths = [f"{self.table}/{partition_name(d)}" for d in dates]
+        return self.spark.read.schema(schema).parquet(*paths).select(*CANONICAL_NAMES)
+
+    def write(self, kept: DataFrame, quarantined: DataFrame, schema: StructType):
+        """Stage the partitions of the new rows' dates (old rows + new) and this run's
+        quarantine file; return (rows the table will hold, this run's quarantine rows)."""
+        day = F.to_date("timestamp").cast("string")
+        dates = sorted(r[0] for r in kept.select(day).distinct().collect())
+        present = partition_dates(self.fs, self.table)
+        old_dates = [d for d in dates if d in present]
+        old = self._partitions(schema, old_dates) if old_dates else None
+        added = 0
+        if dates:
+            rows = kept.select(*CANONICAL_NAMES)
+            rows = rows.unionByName(old) if old is not None else rows
+            out = to_partitioned(rows).write.mode("error").partitionBy(PARTITION_COLUMN)
+            out.parquet(self.swap.new)
+            staged = self.spark.read.schema(schema).parquet(self.swap.new).count()
+            added = staged - (old.count() if old is not None else 0)
+        self._dates = self.swap.written_dates()
+        return self.previous_rows + added, self._stage_quarantine(quarantined)
+
+    def _stage_quarantine(self, rows: DataFrame) -> DataFrame:
+        """This run's rows, in one file, in the quarantine's columns (input columns of
+        other deliveries as nulls), so every file of the quarantine has one schema and any
+        reader sees every column. An input column the quarantine lacks: the quarantine is
+        rewritten with the union of both (as every append did before)."""
+        current = self._quarantine_columns()
+        have = {c.lower() for c in rows.columns}
+        fits = current is not None and have <= {c.lower() for c in current}
+        if fits:
+            rows = rows.select(
+                *[F.col(quoted(c)).alias(c) if c.lower() in have
+                  else F.lit(None).cast("string").alias(c) for c in current]
+            )  # fmt: skip
+        rows.repartition(1).write.mode("error").parquet(self.qstage)
+        batch = self.spark.read.parquet(self.qstage)
+        self._adds_file = current is None or batch.count() > 0  # a fresh one gets its columns
+        if current is not None and not fits:
+            self.qdir = StagedDir(self.fs, self.quarantine)
+            earlier = self.spark.read.parquet(self.quarantine)
+            union = earlier.unionByName(batch, allowMissingColumns=True)
+            union.write.mode("error").parquet(self.qdir.tmp)
+            logger.info("ETL: the quarantine gains input column(s); it is rewritten once")
+        return batch
+
+    def _quarantine_columns(self) -> list[str] | None:
+        if not self.fs.exists(self.quarantine) or not self.fs.list_paths(self.quarantine):
+            return None
+        return self.spark.read.parquet(self.quarantine).columns
+
+    def dropped_dates(self) -> tuple[str, ...]:
+        return ()
+
+    def commit(self, report: str) -> None:
+        """Partitions, then the quarantine, then the report (a stop waits for all)."""
+        with critical():
+            for day in self._dates:
+                self.swap.swap(day)
+            if self.qdir is not None:
+                self.qdir.commit()
+            elif self._adds_file:
+                self.fs.mkdirs(self.quarantine)
+                for path in self.fs.list_paths(self.qstage):
+                    self.fs.rename(path, f"{self.quarantine}/{path.rsplit('/', 1)[-1]}")
+            self.fs.write_text(f"{self.table}/{REPORT_NAME}", report)
+        self.discard()
+        if self._dates:
+            logger.info("ETL append: rewrote %d date partition(s) of %s", len(self._dates), self.table)  # fmt: skip
+
+    def discard(self) -> None:
+        self.swap.cleanup()
+        self.fs.delete(f"{self.quarantine}/{STAGING}")
+        if self.qdir is not None:
+            self.qdir.discard()
+
+
+_MISMATCH = re.compile(
+    r"reading file (?P<file>\S+?)\.\s+Data type mismatches when reading Parquet column "
+    r"(?P<column>\S+)\. Expected Spark type (?P<expected>\S+), actual Parquet type (?P<actual>\S+?)\."
+)
+
+
+def _bare(path: str) -> str:
+    """A path without its scheme and authority slashes: file:///t/x and file:/t/x -> /t/x."""
+    return re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*:/*", "/", path)
+
+
+@contextlib.contextmanager
+def published_schema_errors(table: str):
+    """A published table whose files store a canonical column in another type (written
+    by another version or tool: schema drift between runs) is a SchemaError naming the
+    file and the column, instead of Spark's FAILED_READ_FILE traceback."""
+    try:
+        yield
+    except (Py4JJavaError, PySparkException) as exc:
+        found = _MISMATCH.search(str(exc))
+        if not found or not _bare(found["file"]).startswith(_bare(table).rstrip("/") + "/"):
+            raise
+        raise SchemaError(
+            f"etl.mode: append: the published canonical table {table} does not have the "
+            f"schema this ETL writes: {found['file']} stores column {found['column']} as "
+            f"{found['actual']}, expected {found['expected']} (fraud_app/schema.py). It was "
+            "written by another version or tool; nothing was published. Rebuild the table "
+            "with etl.mode: replace over every delivery, or set etl.output to a new table"
+        ) from exc
