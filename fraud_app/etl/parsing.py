@@ -87,6 +87,11 @@ def id_text(value: Column) -> Column:
     return F.regexp_replace(value, _INTEGRAL_DECIMAL, "$1")
 
 
+def is_text(dtype: T.DataType) -> bool:
+    """Whether `number_text` of a column of this type is its plain cast to string."""
+    return type(dtype) not in _EXACT_INTEGERS
+
+
 def number_text(src: Column, dtype: T.DataType) -> Column:
     """`src` as text; a float that holds an integer exactly as that integer ('123', never
     '123.0' or '1.0E7'), so an id stored as a float in one file and as an integer or text
@@ -99,21 +104,24 @@ def number_text(src: Column, dtype: T.DataType) -> Column:
     return F.when(exact, src.cast("decimal(38,0)").cast("string")).otherwise(src.cast("string"))
 
 
-def amount(src: Column, dtype: T.DataType, decimal_separator: str) -> Column:
+def amount(
+    src: Column, dtype: T.DataType, decimal_separator: str, value: Column | None = None
+) -> Column:
     """A double, or null where the text is not a number in the configured spelling.
-    `decimal_separator` ',': '1.234,56', '1 234,56' and '12,5' read as 1234.56, 1234.56, 12.5."""
+    `decimal_separator` ',': '1.234,56', '1 234,56' and '12,5' read as 1234.56, 1234.56, 12.5.
+    `value`: `text(src)` when the caller has it as a column already."""
     if isinstance(dtype, T.NumericType):
         return src.cast("double")
-    value = text(src)
+    value = text(src) if value is None else value
     if decimal_separator == ",":
         plain = F.regexp_replace(F.regexp_replace(value, _GROUPING, ""), ",", ".")
         return F.when(value.rlike(_COMMA_NUMBER), plain.try_cast("double"))
     return plain_number(value)
 
 
-def amount_hint(raw: Column, decimal_separator: str) -> Column:
-    """Why an amount did not parse: what is expected, and what the value looks like."""
-    value = text(raw)
+def amount_hint(value: Column, decimal_separator: str) -> Column:
+    """Why an amount did not parse: what is expected, and what the value looks like.
+    `value`: the raw value as `text`."""
     if decimal_separator == ",":
         expected = "expected a number with ',' as decimal separator (etl.decimal_separator), e.g. 1234,56 or 1.234,56"
     else:
@@ -133,11 +141,14 @@ def amount_hint(raw: Column, decimal_separator: str) -> Column:
     return F.concat(F.lit(f"is not a number: {expected}"), looks)
 
 
-def timestamp(src: Column, dtype: T.DataType, fmt: str | None) -> Column:
-    """A timestamp (UTC), or null where the value does not parse with `fmt`."""
+def timestamp(
+    src: Column, dtype: T.DataType, fmt: str | None, value: Column | None = None
+) -> Column:
+    """A timestamp (UTC), or null where the value does not parse with `fmt`.
+    `value`: `text(src)` when the caller has it as a column already."""
     if isinstance(dtype, TIME_TYPES):
         return src.cast("timestamp")
-    value = text(src)
+    value = text(src) if value is None else value
     if fmt == "epoch_seconds":
         number = plain_number(value)
         fits = (F.abs(number) >= SECONDS_MIN) & (F.abs(number) < SECONDS_MAX)
@@ -151,9 +162,10 @@ def timestamp(src: Column, dtype: T.DataType, fmt: str | None) -> Column:
     return F.when(value.rlike(_ISO_DATE), F.try_to_timestamp(value))
 
 
-def timestamp_hint(raw: Column, fmt: str | None) -> Column:
+def timestamp_hint(value: Column, fmt: str | None) -> Column:
     """Why a timestamp did not parse, naming the setting; an epoch number of the other
-    unit (or one given where a date pattern is set) names the setting that reads it."""
+    unit (or one given where a date pattern is set) names the setting that reads it.
+    `value`: the raw value as `text`."""
     if fmt == "epoch_seconds":
         said = ("is not epoch seconds (etl.timestamp_format 'epoch_seconds': a number from 1e8, "
                 "1973-03-03, to 1e11)")  # fmt: skip
@@ -164,15 +176,15 @@ def timestamp_hint(raw: Column, fmt: str | None) -> Column:
         said = f"does not parse with etl.timestamp_format {fmt!r}"
     else:
         said = "does not parse as an ISO-8601 timestamp (etl.timestamp_format is unset)"
-    number = F.abs(text(raw).try_cast("double"))
+    number = F.abs(value.try_cast("double"))
     seconds = (number >= SECONDS_MIN) & (number < SECONDS_MAX)  # 1973 .. 5138 as seconds
     millis = (number >= MILLIS_MIN) & (number < MILLIS_MAX)
-    offset = text(raw).rlike(r"^\d+(\.\d*)?$") & (number < SECONDS_MIN)
+    offset = value.rlike(r"^\d+(\.\d*)?$") & (number < SECONDS_MIN)
     looks = (
-        F.when(F.lit(fmt is None) & text(raw).rlike(_TIME_ONLY),
+        F.when(F.lit(fmt is None) & value.rlike(_TIME_ONLY),
                F.lit("; it holds a time without a date (expected the date first, e.g. "
                      "2024-01-31T10:00:00; a time alone was read as the ETL run's own day)"))
-        .when(F.lit(fmt is None) & text(raw).rlike(r"^[+-]?\d{4}(-\d{1,2})?$"),
+        .when(F.lit(fmt is None) & value.rlike(r"^[+-]?\d{4}(-\d{1,2})?$"),
               F.lit("; it lacks the day (a year or month alone was read as its first day)"))
         .when(F.lit(fmt in EPOCH_FORMATS) & offset,
                F.lit("; it looks like an offset from the start of the data (an hour `step` as "

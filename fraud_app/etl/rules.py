@@ -5,9 +5,16 @@ that never throws (try_cast / try_to_timestamp), and the ordered rule registry. 
 gets the code of the FIRST rule it breaks, so each quarantined row is counted under
 exactly one reason. Does not own reading, writing or deduplication.
 
-Working columns added to the raw DataFrame: `__r_<canonical>` (the raw value as a
-string) and `__p_<canonical>` (the parsed, typed value). The caller renames the input
-columns to `__in_<i>` first, so no input column name can collide with these.
+Working columns added to the raw DataFrame: `__t_<canonical>` (the raw value as text
+without blanks at its ends, parsing.text), `__r_<canonical>` (the raw value as a string)
+and `__p_<canonical>` (the parsed, typed value); `annotate` adds `__b_<i>` (rule i broken)
+and drops them again. The caller renames the input columns to `__in_<i>` first, so no
+input column name can collide with these.
+
+Each working column is its own projection and is referenced by name: the trim and the
+rule tests are evaluated once per row. Written inline, Spark's plan repeated them (108
+set-trims per row, every rule test for `reason` and again for `reason_detail`); Spark
+does not fold a non-trivial column referenced twice into the projection above it.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from fraud_app.etl.config import EtlSection
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
 from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
 
-RAW, PARSED = "__r_", "__p_"
+RAW, PARSED, TEXT, BROKEN = "__r_", "__p_", "__t_", "__b_"
 REASON, DETAIL = "reason", "reason_detail"
 REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not valid
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
@@ -101,8 +108,14 @@ def _delimiter_hint(present: set[str], cfg: EtlSection) -> str:
 
 
 def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection) -> DataFrame:
-    """Add `__r_<c>` (raw as string) and `__p_<c>` (typed) for every canonical column."""
+    """Add `__t_<c>` (trimmed text), `__r_<c>` (raw as string) and `__p_<c>` (typed) for
+    every canonical column; the text is computed once and read by the parser and the rules."""
     fields = {f.name: f.dataType for f in df.schema.fields}
+    texts: dict[str, Column] = {}
+    for name, source in sources.items():
+        raw = F.col(quoted(source)).cast("string") if source is not None else None
+        texts[TEXT + name] = _text(raw) if raw is not None else F.lit(None).cast("string")
+    df = df.withColumns(texts)
     added: dict[str, Column] = {}
     for name, source in sources.items():
         if source is None:
@@ -121,16 +134,16 @@ _text = parsing.text
 def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column:
     kind = _TYPES[name]
     if kind == "string":  # a float id 123.0 is id '123' (parsing.number_text)
-        text = _text(parsing.number_text(src, dtype))
+        text = _t(name) if parsing.is_text(dtype) else _text(parsing.number_text(src, dtype))
         if name in ID_COLUMNS:  # 'NULL', 'N/A': no id (see NULL_MARKERS); NFC, 12.0 = 12
             return F.when(~F.lower(text).isin(*NULL_MARKERS), parsing.id_text(text))
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
-        return parsing.timestamp(src, dtype, cfg.timestamp_format)
+        return parsing.timestamp(src, dtype, cfg.timestamp_format, _t(name))
     if kind == "double":
-        return parsing.amount(src, dtype, cfg.decimal_separator)
+        return parsing.amount(src, dtype, cfg.decimal_separator, _t(name))
     if kind == "int":  # the label: 0/1, 0.0/1.0, true/false
-        text = F.lower(_text(src))
+        text = F.lower(_t(name))
         number = (
             F.when(text.isin(*_TRUE), 1.0)
             .when(text.isin(*_FALSE), 0.0)
@@ -158,16 +171,21 @@ def _r(name: str) -> Column:
     return F.col(RAW + name)
 
 
+def _t(name: str) -> Column:
+    """The raw value as text without blanks at its ends (parsing.text; null if empty)."""
+    return F.col(TEXT + name)
+
+
 def _marker(name: str) -> Column:
-    return F.lit(name in ID_COLUMNS) & F.lower(_text(_r(name))).isin(*NULL_MARKERS)
+    return F.lit(name in ID_COLUMNS) & F.lower(_t(name)).isin(*NULL_MARKERS)
 
 
 def _missing(name: str) -> Column:
-    return _text(_r(name)).isNull() | _marker(name)
+    return _t(name).isNull() | _marker(name)
 
 
 def _missing_detail(name: str) -> Column:
-    said = F.concat(F.lit(f"{name} ('"), _text(_r(name)), F.lit("' means no value)"))
+    said = F.concat(F.lit(f"{name} ('"), _t(name), F.lit("' means no value)"))
     return F.when(_missing(name), F.when(_marker(name), said).otherwise(F.lit(name)))
 
 
@@ -293,7 +311,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     def unparsed(name: str) -> Callable[[], Column]:
         # name the setting: a delivery in another format is the usual cause
         return lambda: F.concat(
-            _quoted(name), F.lit(" "), parsing.timestamp_hint(_r(name), cfg.timestamp_format)
+            _quoted(name), F.lit(" "), parsing.timestamp_hint(_t(name), cfg.timestamp_format)
         )
 
     return (
@@ -313,7 +331,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         bound["fut"],
         Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
              lambda: F.concat(_quoted("amount"), F.lit(" "),
-                              parsing.amount_hint(_r("amount"), cfg.decimal_separator))),
+                              parsing.amount_hint(_t("amount"), cfg.decimal_separator))),
         Rule("non_finite_amount", "amount is NaN or infinite",
              lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
              _detail("amount", "is NaN or infinite")),
@@ -373,8 +391,11 @@ def annotate(
     bytes; `corrupt`: the parser's corrupt-record column (renamed), if any."""
     first = [encoding_rule(inputs, cfg)]
     rules = (*first, *([malformed_rule(corrupt)] if corrupt else []), *build_rules(cfg))
-    # a null test result (e.g. comparing with a null) counts as "not broken"
-    broken = [r.broken() for r in rules]  # each test built once, used by both columns
+    # each test is a column of its own (evaluated once per row, read by both columns); a
+    # null test result (e.g. comparing with a null) counts as "not broken"
+    flags = {f"{BROKEN}{i}": r.broken() for i, r in enumerate(rules)}
+    tested = df.withColumns(flags)
+    broken = [F.col(f) for f in flags]
     reason = F.coalesce(*[F.when(b, F.lit(r.code)) for r, b in zip(rules, broken, strict=True)])
     detail = F.coalesce(*[F.when(b, r.detail()) for r, b in zip(rules, broken, strict=True)])
-    return df.withColumns({REASON: reason, DETAIL: detail})
+    return tested.withColumns({REASON: reason, DETAIL: detail}).drop(*flags)
