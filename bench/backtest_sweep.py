@@ -153,18 +153,23 @@ def train_member(cfg, X, y, stats_X, seed, val=None, iterations=None):
         return model, iterations, None
     best = (-1.0, 0, model.params.data.copy())
     waited, max_epochs = 0, cfg.get("epochs", 8)
+    top: list[tuple[float, int, np.ndarray]] = []  # "average_best": k best evaluations
     for epoch in range(1, max_epochs + 1):
         trainer._run_epoch(*trainer._check_data(X, y, None))
         if epoch < cfg.get("min_epochs", 3):
             continue
         ap = average_precision(val[1], model.predict(val[0]).reshape(-1))
+        top = sorted([*top, (ap, epoch, model.params.data.copy())], key=lambda t: -t[0])
+        top = top[: cfg.get("average_best", 1)]
         if ap > best[0]:
             best, waited = (ap, epoch * per_epoch, model.params.data.copy()), 0
         else:
             waited += 1
             if waited >= cfg.get("patience", 3):
                 break
-    model.params.data[...] = best[2]
+    # restore_best; with average_best k > 1 the mean of the k best evaluations' weights
+    # (fraud_app.spark.early_stopping's `average_best`)
+    model.params.data[...] = best[2] if len(top) < 2 else np.mean([t[2] for t in top], axis=0)
     return model, best[1], best[0]
 
 
@@ -306,6 +311,13 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
         first, its, draws = first_fit(cfg, X[tr], yk[tr], X[tr], s0, (X[va], yk[va]))
         fold["val_ap"] = round(float(average_precision(yk[va], predict(first, X[va]))), 4)
         fold["iterations"] = its
+        bs = cfg.get("batch", 256)  # the chosen passes, and the share of the normals used
+        parts = [p for d in draws for p in d]
+        fold["passes"] = [
+            round(i / np.ceil(len(p) / bs), 1) for i, p in zip(its, parts, strict=True)
+        ]
+        used_normals = len(np.unique(np.concatenate(parts)[yk[tr][np.concatenate(parts)] == 0]))
+        fold["normal_share"] = round(used_normals / max(1, int((yk[tr] == 0).sum())), 3)
         used, shipped = np.concatenate([tr, va]), None
         for v, spec in variants.items():
             t1 = time.monotonic()
