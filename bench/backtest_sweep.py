@@ -153,23 +153,18 @@ def train_member(cfg, X, y, stats_X, seed, val=None, iterations=None):
         return model, iterations, None
     best = (-1.0, 0, model.params.data.copy())
     waited, max_epochs = 0, cfg.get("epochs", 8)
-    top: list[tuple[float, int, np.ndarray]] = []  # "average_best": k best evaluations
     for epoch in range(1, max_epochs + 1):
         trainer._run_epoch(*trainer._check_data(X, y, None))
         if epoch < cfg.get("min_epochs", 3):
             continue
         ap = average_precision(val[1], model.predict(val[0]).reshape(-1))
-        top = sorted([*top, (ap, epoch, model.params.data.copy())], key=lambda t: -t[0])
-        top = top[: cfg.get("average_best", 1)]
         if ap > best[0]:
             best, waited = (ap, epoch * per_epoch, model.params.data.copy()), 0
         else:
             waited += 1
             if waited >= cfg.get("patience", 3):
                 break
-    # restore_best; with average_best k > 1 the mean of the k best evaluations' weights
-    # (fraud_app.spark.early_stopping's `average_best`)
-    model.params.data[...] = best[2] if len(top) < 2 else np.mean([t[2] for t in top], axis=0)
+    model.params.data[...] = best[2]
     return model, best[1], best[0]
 
 
