@@ -2,7 +2,8 @@
 figures and never chooses with (issue 10, run 8): the learning-curve sample of cards
 (`"card_fraction"`), the AP on the rows each model trained on, the precision at the head of
 each ranking, AP / top-k share per generator fraud pattern (ensemble vs XGBoost), and the
-feature vector less the features `"drop"` names (which inputs a model's lead rests on).
+feature vector less the features `"drop"` names (which inputs a model's lead rests on), the
+members' chosen passes and the share of the normals the balanced subsets use.
 Pure NumPy on arrays the sweep hands over; tests/integration/test_backtest_sweep.py checks
 them against brute-force figures.
 """
@@ -25,6 +26,17 @@ def card_sample(card: np.ndarray, fraction: float | None):
     ids, inverse = np.unique(card.astype(str), return_inverse=True)
     kept = np.random.default_rng(0).random(len(ids)) < fraction
     return lambda rows: rows[kept[inverse[rows]]]
+
+
+def subset_use(its, parts, y: np.ndarray, batch: int) -> dict[str, Any]:
+    """The members' chosen passes (chosen iterations / iterations per pass over the member's
+    subset) and the share of the window's normals (y == 0) that any subset holds: whether
+    early stopping hit the budget and whether balancing left normals unused (issue 10, run 13).
+    `parts`: each member's subset as row indices into y, in the order of `its`."""
+    passes = [round(i / np.ceil(len(p) / batch), 1) for i, p in zip(its, parts, strict=True)]
+    rows = np.unique(np.concatenate(parts))
+    normals = int((y == 0).sum())
+    return {"passes": passes, "normal_share": round(int((y[rows] == 0).sum()) / max(1, normals), 3)}
 
 
 def fit_diagnostics(fold, data, te, y_used, shipped, xgb_test, xgb_used) -> None:

@@ -203,6 +203,20 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # the shipped ensemble with run 1-5's refit: each member from a fresh initialisation
     # for its chosen iteration count
     "shipped_fresh_refit": {"training.refit.method": "fresh"},
+    # the shipped ensemble with batch 256 instead of 512 (the same learning rate per sample,
+    # twice the steps per pass; issue 10 run 13's 200k candidate), at the three seeds of
+    # shipped / shipped_seed1 / shipped_seed2
+    "b256": {"training.distributed.global_batch_size": 256},
+    "b256_seed1": {
+        "training.distributed.global_batch_size": 256,
+        "training.seed": 1,
+        "balancing.seed": 1,
+    },
+    "b256_seed2": {
+        "training.distributed.global_batch_size": 256,
+        "training.seed": 2,
+        "balancing.seed": 2,
+    },
     # the shipped ensemble without the input encoding (= demo_long_lr3 before run 3)
     "shipped_no_encoding": {"training.model.encoding": "none"},
     "wide": {

@@ -29,7 +29,9 @@ with all members (diagnostics of the refit; validation cannot choose them). With
 first fit (n x n_subsets members, each refit); `"card_fraction": f` trains both models on
 the rows of a share f of the cards (a learning curve on the same test windows); `"drop":
 [names]` removes features of the table from both models' inputs; `"min_frauds"` keeps an
-indicator column only where the first fit's rows hold enough known frauds with it. Not a benchmark of record (bench/backtest.py
+indicator column only where the first fit's rows hold enough known frauds with it. Each fold of a
+`"refit_variants"` run also reports the members' chosen `passes` and `normal_share`, the share
+of the train window's normals the balanced subsets use. Not a benchmark of record (bench/backtest.py
 is): a tool to choose what to try there. Prints one JSON line per configuration.
 
     PYTHONPATH=. python bench/backtest_sweep.py --workdir /tmp/bench-backtest --configs default,long
@@ -45,7 +47,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _sweep_diagnostics import by_pattern, card_sample, fit_diagnostics, without
+from _sweep_diagnostics import by_pattern, card_sample, fit_diagnostics, subset_use, without
 from _sweep_inputs import fitted_transform, transform
 
 from dlcore.metrics import average_precision
@@ -306,6 +308,7 @@ def run_variants(name, cfg, data, folds, with_xgb: bool, extra=None) -> dict[str
         first, its, draws = first_fit(cfg, X[tr], yk[tr], X[tr], s0, (X[va], yk[va]))
         fold["val_ap"] = round(float(average_precision(yk[va], predict(first, X[va]))), 4)
         fold["iterations"] = its
+        fold.update(subset_use(its, [p for d in draws for p in d], yk[tr], cfg.get("batch", 256)))
         used, shipped = np.concatenate([tr, va]), None
         for v, spec in variants.items():
             t1 = time.monotonic()

@@ -94,3 +94,12 @@ def test_min_frauds_keeps_an_indicator_only_with_enough_known_frauds_in_the_give
         True, False, False, False,
     ]  # fmt: skip
     assert sweep.min_frauds_columns({}, names, X, yk, np.arange(5)).all()
+
+
+def test_subset_use_counts_passes_per_member_and_the_normals_any_subset_holds():
+    y = np.array([1, 0, 0, 0, 0, 0, 1, 0, 0, 0], dtype=np.float32)  # 8 normals
+    parts = [np.array([0, 6, 1, 2, 3]), np.array([0, 6, 3, 4])]  # normals 1-4 used, 3 twice
+    out = sweep.subset_use([10, 6], parts, y, batch=2)
+    # 5 rows / batch 2 = 3 iterations a pass; 4 rows = 2
+    assert out["passes"] == [round(10 / 3, 1), 3.0]
+    assert out["normal_share"] == 0.5  # 4 distinct normals of 8
