@@ -382,8 +382,10 @@ def test_a_lost_rank_fails_every_host_within_the_deadline(spawn, secret, how):
         assert all(isinstance(e, CommunicationError) for e in errors.values()), errors
         if how == "freeze":
             assert any(isinstance(e, PeerTimeoutError) for e in errors.values()), errors
-        # Rank 2 (its host's ring) and rank 1 (its lane) face rank 3 directly.
-        assert "rank 3" in str(errors[2]) and "rank 3" in str(errors[1])
+        # Rank 2 (its host's ring) and rank 1 (its lane) face rank 3 directly; the first of
+        # them to notice names it. The other may be waiting on a rank that has already given
+        # up (rank 1 on rank 0 in its host's all-gather), whose closed connection it reports.
+        assert "rank 3" in str(errors[2]) or "rank 3" in str(errors[1]), errors
     finally:
         victim.kill()
         victim.join(timeout=10)
