@@ -181,7 +181,7 @@ def _version(client, name: str, version: str):
     except MlflowException as exc:
         if not absent(exc):
             raise store_failed(client, exc, f"looking up model {name!r}") from None
-        raise ModelLoadError(f"registered model {name!r} does not exist") from None
+        raise no_such_model(client, name, "") from None
     try:
         return client.get_model_version(name, str(version))
     except MlflowException as exc:
@@ -190,6 +190,24 @@ def _version(client, name: str, version: str):
         raise ModelLoadError(
             f"version {version!r} of model {name!r} does not exist; see `fraud-app models`"
         ) from None
+
+
+def no_such_model(client, name: str, then: str) -> ModelLoadError:
+    """The error for a registered model that does not exist, naming the ones that do (a
+    typo in --name or registry.model_name is then plain to see); `then`: what to do."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        names = sorted(m.name for m in client.search_registered_models(max_results=20))
+    except MlflowException:
+        names = None  # the listing is a courtesy: the error stands without it
+    if names is None:
+        known = ""
+    elif not names:
+        known = "; the store has no registered model yet"
+    else:
+        known = f"; registered: {', '.join(names)}"
+    return ModelLoadError(f"registered model {name!r} does not exist{known}{then}")
 
 
 def promote(
@@ -255,9 +273,7 @@ def list_versions(client, name: str) -> list[dict[str, Any]]:
     except MlflowException as exc:
         if not absent(exc):
             raise store_failed(client, exc, f"looking up model {name!r}") from None
-        raise ModelLoadError(
-            f"registered model {name!r} does not exist; train one with `fraud-app train`"
-        ) from None
+        raise no_such_model(client, name, "; train one with `fraud-app train`") from None
     aliases: dict[str, list[str]] = {}
     for alias, version in (model.aliases or {}).items():
         aliases.setdefault(str(version), []).append(alias)

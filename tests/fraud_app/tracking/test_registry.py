@@ -115,7 +115,9 @@ def _cli_models_and_promote(tmp_path, capsys):
     assert main(["-c", str(cfg_file), "promote", "9"]) == 2
     assert "version '9' of model 'fraud-ensemble' does not exist" in capsys.readouterr().err
     assert main(["-c", str(cfg_file), "models", "--name", "nope"]) == 2
-    assert "registered model 'nope' does not exist" in capsys.readouterr().err
+    assert "registered model 'nope' does not exist; registered: fraud-ensemble; train one" in (
+        capsys.readouterr().err
+    )
 
 
 def test_gate_on_training_s_collected_rows_equals_spark_scoring_without_a_spark_job(
