@@ -181,14 +181,17 @@ class StagedDir:
         self.fs.delete(self.tmp)
 
 
-def read_table(spark: SparkSession, path: str, what: str, step: str):
+def read_table(spark: SparkSession, path: str, what: str, step: str, given: str | None = None):
     """spark.read.parquet(path), or EmptyInputError naming `what` (e.g. "canonical table")
-    and the `step` that writes it when the path is missing or holds no Parquet data."""
+    and the `step` that writes it when the path is missing or holds no Parquet data.
+    `given`: the flag the user named `path` with (then the fix is that flag, not the step)."""
     from pyspark.errors import AnalysisException
 
     fs = HadoopFs(spark)
+    fix = (f"check {given} (a Parquet table as `fraud-app {step}` writes it)" if given
+           else f"run `fraud-app {step}` first")  # fmt: skip
     if not fs.exists(path):
-        raise EmptyInputError(f"{what} {path} does not exist; run `fraud-app {step}` first")
+        raise EmptyInputError(f"{what} {path} does not exist; {fix}")
     try:
         return spark.read.parquet(path)
     except AnalysisException as exc:
@@ -197,7 +200,7 @@ def read_table(spark: SparkSession, path: str, what: str, step: str):
         why = next(
             (f" (its step ran: see {path}/{name}; e.g. an ETL run that quarantined every record)"
              for name in ("_etl_report.json", "_features.json") if fs.exists(f"{path}/{name}")),
-            f"; run `fraud-app {step}` first",
+            f"; {fix}",
         )  # fmt: skip
         raise EmptyInputError(f"{what} {path} holds no Parquet data (no rows){why}") from None
 

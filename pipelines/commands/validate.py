@@ -36,7 +36,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     path = args.input or str(config.paths.resolve(args.table))
     spark = spark_session(config)
     step = "etl" if args.table == "canonical" else "features"
-    df = read_table(spark, path, f"validate: {args.table} table", step)
+    given = "--input" if args.input else None
+    df = read_table(spark, path, f"validate: {args.table} table", step, given)
     validate = validate_canonical if args.table == "canonical" else validate_features
     report = validate(spark, df, config, table=path, run_name=args.run_name)
     summary = {

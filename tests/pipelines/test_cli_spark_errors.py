@@ -66,3 +66,13 @@ def test_a_canonical_folder_without_data(spark, tmp_path, capsys, command):
         f"canonical table {tmp_path / 'work' / 'canonical'} holds no Parquet data (no rows); "
         "run `fraud-app etl` first"
     )
+
+
+def test_a_validate_input_given_by_hand_names_the_flag(spark, tmp_path, capsys):
+    missing = tmp_path / "elsewhere"
+    code, line = _cli(capsys, "-c", _config(tmp_path), "validate", "--input", str(missing))
+    assert code == 2
+    assert line.endswith(
+        f"validate: canonical table {missing} does not exist; check --input (a Parquet table "
+        "as `fraud-app etl` writes it)"
+    ), line
