@@ -104,15 +104,12 @@ def number_text(src: Column, dtype: T.DataType) -> Column:
     return F.when(exact, src.cast("decimal(38,0)").cast("string")).otherwise(src.cast("string"))
 
 
-def amount(
-    src: Column, dtype: T.DataType, decimal_separator: str, value: Column | None = None
-) -> Column:
+def amount(src: Column, dtype: T.DataType, decimal_separator: str, value: Column) -> Column:
     """A double, or null where the text is not a number in the configured spelling.
     `decimal_separator` ',': '1.234,56', '1 234,56' and '12,5' read as 1234.56, 1234.56, 12.5.
-    `value`: `text(src)` when the caller has it as a column already."""
+    `value`: `text(src)`, the column the caller computed once."""
     if isinstance(dtype, T.NumericType):
         return src.cast("double")
-    value = text(src) if value is None else value
     if decimal_separator == ",":
         plain = F.regexp_replace(F.regexp_replace(value, _GROUPING, ""), ",", ".")
         return F.when(value.rlike(_COMMA_NUMBER), plain.try_cast("double"))
@@ -141,14 +138,11 @@ def amount_hint(value: Column, decimal_separator: str) -> Column:
     return F.concat(F.lit(f"is not a number: {expected}"), looks)
 
 
-def timestamp(
-    src: Column, dtype: T.DataType, fmt: str | None, value: Column | None = None
-) -> Column:
+def timestamp(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
     """A timestamp (UTC), or null where the value does not parse with `fmt`.
-    `value`: `text(src)` when the caller has it as a column already."""
+    `value`: `text(src)`, the column the caller computed once."""
     if isinstance(dtype, TIME_TYPES):
         return src.cast("timestamp")
-    value = text(src) if value is None else value
     if fmt == "epoch_seconds":
         number = plain_number(value)
         fits = (F.abs(number) >= SECONDS_MIN) & (F.abs(number) < SECONDS_MAX)
