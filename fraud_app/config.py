@@ -6,7 +6,6 @@ Each workflow step owns its own section model; this module assembles them.
 
 from __future__ import annotations
 
-import difflib
 import typing
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
-from fraud_app.config_base import Section
+from fraud_app.config_base import Section, nearest
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
@@ -91,9 +90,8 @@ class PathsSection(Section):
     reports: str = Field("reports", min_length=1)
     models: str = Field("models", min_length=1)
     checkpoints: str = Field("checkpoints", min_length=1)
-    scores: str = Field(
-        "scores", min_length=1
-    )  # the batch scoring job's table (event_date=YYYY-MM-DD/)
+    # the batch scoring job's table (event_date=YYYY-MM-DD/)
+    scores: str = Field("scores", min_length=1)
     # A training run's test-window scores, <test_scores>/<run>/: kept apart from `scores`
     # so that the batch job's partitioned table stays readable as one Spark table.
     test_scores: str = Field("test-scores", min_length=1)
@@ -199,9 +197,9 @@ def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "") -> str:
     if section is None:
         return "see configs/demo.yaml for the valid keys"
     valid = list(section.model_fields)
-    close = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.6)
+    close = nearest(loc[-1], valid)
     if close:
-        return f"did you mean {close[0]!r}?"
+        return f"did you mean {close!r}?"
     elsewhere = [prefix + k for k in _keys_named(model, str(loc[-1]))]
     if elsewhere:  # the right key in the wrong section, e.g. training.num_workers
         return f"it is a key of {' / '.join(k.rsplit('.', 1)[0] for k in elsewhere)}"
@@ -215,7 +213,7 @@ def _keys_named(model: type[BaseModel], name: str, path: str = "", depth: int = 
         key = f"{path}{field}"
         if field == name:
             found.append(key)
-        inner = _model_in(info.annotation)
+        inner = section_model(info.annotation)
         if inner is not None and depth < 6:
             found += _keys_named(inner, name, key + ".", depth + 1)
     return found
@@ -227,16 +225,16 @@ def _model_at(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | No
         if isinstance(part, int):
             continue
         field = model.model_fields.get(str(part)) if model is not None else None
-        model = _model_in(field.annotation) if field is not None else None
+        model = section_model(field.annotation) if field is not None else None
     return model
 
 
-def _model_in(annotation: Any) -> type[BaseModel] | None:
+def section_model(annotation: Any) -> type[BaseModel] | None:
     """The section model inside a field's type (`X`, `X | None`, `list[X]`, ...)."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
     for arg in typing.get_args(annotation):
-        if (found := _model_in(arg)) is not None:
+        if (found := section_model(arg)) is not None:
             return found
     return None
 

@@ -19,6 +19,12 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def nearest(name: object, valid: Iterable[str]) -> str | None:
+    """The valid name closest to `name` (a likely typo of it), or None when none is close."""
+    close = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.6)
+    return close[0] if close else None
+
+
 def name_unknown(names: Iterable[str], valid: Iterable[str]) -> str:
     """Each name as `'x'`, followed by ` (did you mean 'y'?)` when a valid one is close: the
     names of a mapping whose keys are not config keys (etl.columns, a check name), which
@@ -26,6 +32,6 @@ def name_unknown(names: Iterable[str], valid: Iterable[str]) -> str:
     valid = list(valid)
     parts = []
     for name in names:
-        close = difflib.get_close_matches(str(name), valid, n=1, cutoff=0.6)
-        parts.append(f"{name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        close = nearest(name, valid)
+        parts.append(f"{name!r}" + (f" (did you mean {close!r}?)" if close else ""))
     return ", ".join(parts)

@@ -18,7 +18,7 @@ import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from fraud_app.config import AppConfig
+from fraud_app.config import AppConfig, section_model
 
 _BOUNDS = ((at.Ge, ">= {}", "ge"), (at.Gt, "> {}", "gt"), (at.Le, "<= {}", "le"),
            (at.Lt, "< {}", "lt"))  # fmt: skip
@@ -90,21 +90,12 @@ def _default(info: FieldInfo) -> str:
     return repr(value).replace("|", "\\|")
 
 
-def _section_of(annotation: Any) -> type[BaseModel] | None:
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in typing.get_args(annotation):
-        if (found := _section_of(arg)) is not None:
-            return found
-    return None
-
-
 def rows(model: type[BaseModel] = AppConfig, prefix: str = "") -> list[tuple[str, str, str]]:
     """(dotted key, default, accepts) for every key, sections before their keys."""
     out = []
     for name, info in model.model_fields.items():
         key = prefix + name
-        inner = _section_of(info.annotation)
+        inner = section_model(info.annotation)
         accepts = describe(info.annotation, list(info.metadata)).replace("|", "\\|")
         if inner is not None and prefix:  # a nested section: its own row, then its keys
             out.append((key, _default(info), accepts))
@@ -128,10 +119,10 @@ def render() -> str:
         "valid one; every number must be finite (`.inf` / `.nan` are refused).",
         "",
     ]
-    sections = list(AppConfig.model_fields)
-    for section in sections:
+    every = rows(AppConfig, "")
+    for section in AppConfig.model_fields:
         lines += [f"## `{section}`", "", "| key | default | accepts |", "| --- | --- | --- |"]
-        for key, default, accepts in rows(AppConfig, ""):
+        for key, default, accepts in every:
             if key.split(".", 1)[0] == section:
                 lines.append(f"| `{key}` | `{default}` | {accepts} |")
         lines.append("")

@@ -27,7 +27,7 @@ import yaml
 from pydantic import ValidationError
 
 from fraud_app import yamlfile
-from fraud_app.config_base import name_unknown
+from fraud_app.config_base import name_unknown, nearest
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.definitions import KINDS, FeatureDef
 
@@ -270,7 +270,8 @@ def _format_error(
             # the plural forms the shipped specs use (windows, aggregations) are keys too
             fields = ["kind", *cls.model_fields]
             valid = sorted(fields + [p for p, one in PLURALS.items() if one in fields])
-            named = name_unknown([loc[0]], valid).removeprefix(repr(loc[0]))
+            close = nearest(loc[0], valid)
+            named = f" (did you mean {close!r}?)" if close else ""
             lines.append(f"{path} is not a key of kind {kind!r}{named}. Valid keys: {valid}")
             continue
         if err["type"] == "missing":
