@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
-from fraud_app.config_base import Section, nearest
+from fraud_app.config_base import Section, error_message, nearest
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
@@ -186,8 +186,8 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (received {e.get('input')!r}); "
                          + _valid_keys(model, e["loc"], prefix))  # fmt: skip
-        else:  # pydantic prefixes a validator's own message with "Value error, "
-            msg = e["msg"].removeprefix("Value error, ")
+        else:
+            msg = error_message(e)
             lines.append(f"{key}: {msg} (received {e.get('input')!r})")
     return lines
 

@@ -19,6 +19,12 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
+def error_message(err: dict) -> str:
+    """A pydantic error's message as the user should read it: a validator's own message
+    without the "Value error, " pydantic puts before it."""
+    return err["msg"].removeprefix("Value error, ")
+
+
 def nearest(name: object, valid: Iterable[str]) -> str | None:
     """The valid name closest to `name` (a likely typo of it), or None when none is close."""
     close = difflib.get_close_matches(str(name), list(valid), n=1, cutoff=0.6)

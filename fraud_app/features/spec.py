@@ -27,7 +27,7 @@ import yaml
 from pydantic import ValidationError
 
 from fraud_app import yamlfile
-from fraud_app.config_base import name_unknown, nearest
+from fraud_app.config_base import error_message, name_unknown, nearest
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.definitions import KINDS, FeatureDef
 
@@ -277,7 +277,7 @@ def _format_error(
         if err["type"] == "missing":
             lines.append(f"{path} is required for kind {kind!r}")
             continue
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = error_message(err)
         msg = msg[:1].lower() + msg[1:]
         if "Received:" not in msg:
             msg = f"{msg}. Received: {err.get('input')!r}"

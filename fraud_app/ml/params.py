@@ -25,6 +25,7 @@ from pyspark.ml.param.shared import (
     HasWeightCol,
 )
 
+from fraud_app.config_base import error_message
 from fraud_app.errors import ConfigError
 from fraud_app.models.config import EarlyStoppingSection, RefitSection, TrainingSection
 
@@ -264,7 +265,7 @@ class DlcoreParams(
             section.distributed.to_config(seed=section.seed, checkpoint_dir=None)
         except ValidationError as exc:
             first = exc.errors()[0]
-            msg = first["msg"].removeprefix("Value error, ")
+            msg = error_message(first)
             if first["type"] == "value_error" and not first["loc"]:
                 # a rule across params: its message names the keys (it printed
                 # "invalid param : Value error, ..." and the whole section as "Received")
