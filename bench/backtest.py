@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
+MODES = ("label_time", "delay_only")
 
 
 def _config(workdir: Path, mode: str, args, extra: dict[str, Any]):
@@ -87,6 +88,30 @@ def _reused(config) -> dict[str, Any] | None:
             "skipped": data.get("skipped", []), "reused": str(meta.parent)}  # fmt: skip
 
 
+def parse_modes(text: str) -> list[str]:
+    """--modes: the label modes to run, in the order given, each once."""
+    modes = list(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
+    if not modes or set(modes) - set(MODES):
+        raise ValueError(f"--modes: expected label_time and/or delay_only, got {text!r}")
+    return modes
+
+
+def headline(figures: dict[str, Any], modes: list[str]) -> dict[str, float]:
+    """The JSON line's figures of one configuration for the modes run (the delay-only /
+    label_time ratio only when both ran)."""
+    out = {}
+    for mode in modes:
+        m = figures[mode]
+        out[f"backtest_ap_ensemble_minus_gbt_{mode}"] = round(
+            m["ensemble_ap"]["mean"] - m["gbt_ap"]["mean"], 4
+        )
+        out[f"backtest_cp100_ensemble_{mode}"] = round(m["ensemble_cp100"]["mean"], 4)
+    if set(MODES) <= set(modes):
+        lt, do = figures["label_time"]["ensemble_ap"], figures["delay_only"]["ensemble_ap"]
+        out["backtest_ap_delay_only_vs_label_time"] = round(do["mean"] / lt["mean"], 4)
+    return out
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--transactions", type=int, default=60_000)
@@ -112,9 +137,10 @@ def main() -> None:
     p.add_argument("--configs", default="default",
                    help="comma-separated ensemble configurations to try: " + ", ".join(CONFIGS))  # fmt: skip
     args = p.parse_args()
-    modes = list(dict.fromkeys(m for m in args.modes.split(",") if m))
-    if not modes or set(modes) - {"label_time", "delay_only"}:
-        p.error(f"--modes: expected label_time and/or delay_only, got {args.modes!r}")
+    try:
+        modes = parse_modes(args.modes)
+    except ValueError as e:
+        p.error(str(e))
     from fraud_app.spark.session import get_spark
     from pipelines.backtest.pipeline import format_table, run_backtest
 
@@ -124,7 +150,7 @@ def main() -> None:
     workdir, t0 = Path(args.workdir), time.monotonic()
     tried, prepared = [], {}
     if args.features_only:
-        for mode in ("label_time", "delay_only"):
+        for mode in MODES:
             t_mode = time.monotonic()
             prepared[mode] = _features(spark, _config(workdir, mode, args, {}))
             prepared[mode]["s"] = round(time.monotonic() - t_mode, 1)
@@ -153,20 +179,8 @@ def main() -> None:
             }
         tried.append(figures)
     best = max(tried, key=lambda f: f[modes[0]]["ensemble_ap"]["mean"])
-    headline: dict[str, Any] = {}
-    for mode in modes:
-        m = best[mode]
-        headline[f"backtest_ap_ensemble_minus_gbt_{mode}"] = round(
-            m["ensemble_ap"]["mean"] - m["gbt_ap"]["mean"], 4
-        )
-        headline[f"backtest_cp100_ensemble_{mode}"] = round(m["ensemble_cp100"]["mean"], 4)
-    if len(modes) == 2:
-        lt, do = best["label_time"], best["delay_only"]
-        headline["backtest_ap_delay_only_vs_label_time"] = round(
-            do["ensemble_ap"]["mean"] / lt["ensemble_ap"]["mean"], 4
-        )
     print(json.dumps({
-        **headline,
+        **headline(best, modes),
         "selected_configuration": best["configuration"],
         "configurations": tried,
         "data": {"transactions": args.transactions, "days": args.days, "fraud_rate": args.fraud_rate,
