@@ -4,8 +4,7 @@ feature-vector column.
 The ensemble travels to executors once per job as a broadcast of plain arrays
 and JSON configs with the driver's dlcore backend name, is rebuilt once per Python worker
 (cached by a digest of everything it is rebuilt from) on that backend, and scores Arrow
-batches with vectorised NumPy, re-cut into whole 256-row blocks of the fused plan (no padded
-block per batch). No per-row Python. A scalar Arrow
+batches with vectorised NumPy. No per-row Python. A scalar Arrow
 UDF carries only the feature column to Python and only the new columns back (one
 struct, split into columns in the JVM); the scores come from the fused plan
 (dlcore.inference), the same arithmetic as FraudEnsemble.predict_proba.
@@ -30,7 +29,7 @@ import pyarrow as pa
 
 from dlcore.attribution import ensemble_attribution, top_features
 from dlcore.backends import get_ops, use_backend
-from dlcore.inference import BLOCK_ROWS, mean_sigmoid
+from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
 from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
@@ -163,10 +162,8 @@ def score_dataframe(
     def score(columns: Iterator[pa.Array]) -> Iterator[pa.Array]:
         model = executor_ensemble(key, bc)
         baseline = bc.value.get("baseline")
-        width, feats = len(model.feature_names), model.feature_names
-        matrices = (feature_matrix(column, width, feats) for column in columns)
-        for X in whole_blocks(matrices):
-            cols = score_matrix(X, model, opts, baseline=baseline)
+        for column in columns:
+            cols = score_arrow_column(column, model, opts, baseline=baseline)
             yield cols[0] if single else pa.StructArray.from_arrays(cols, names=names)
 
     # A scalar Arrow UDF: only the feature column travels to Python and only the new
@@ -209,37 +206,13 @@ def _nonfinite_rows(X: np.ndarray, names: list[str], policy: str) -> np.ndarray:
     return rows
 
 
-def whole_blocks(matrices: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-    """The rows of `matrices`, in order, re-cut into multiples of the fused plan's
-    BLOCK_ROWS (the last one whatever is left): the plan pads every call's last block
-    to BLOCK_ROWS rows, so scoring Spark's 10,000-row Arrow batches as they come computes
-    40 blocks for 39.06 blocks of rows (2.4 % padding); carried over, one partial block
-    per task. A row's score does not depend on its block (dlcore.inference), so the
-    bits are the same. A scalar iterator UDF may yield batches of other lengths than it
-    reads as long as it never runs ahead of its input and the totals match."""
-    pending = None
-    for X in matrices:
-        if pending is not None and len(pending):
-            X = np.concatenate([pending, X])
-        cut = len(X) - len(X) % BLOCK_ROWS
-        if cut:
-            yield X[:cut]
-        pending = X[cut:]
-    if pending is not None and len(pending):
-        yield pending
-
-
 def score_arrow_column(
     column, model: FraudEnsemble, opts: ScoringOptions, *, baseline=None
 ) -> list[Any]:
     """The output Arrow arrays for one batch's feature column (same order as the schema)."""
-    names = model.feature_names
-    return score_matrix(feature_matrix(column, len(names), names), model, opts, baseline=baseline)
 
-
-def score_matrix(X: np.ndarray, model: FraudEnsemble, opts: ScoringOptions, *, baseline=None):
-    """The output Arrow arrays for (rows, features) float32 X (same order as the schema)."""
     names = model.feature_names
+    X = feature_matrix(column, len(names), names)
     invalid = _nonfinite_rows(X, names, opts.nonfinite)
     good = ~invalid
     Xg = X[good] if invalid.any() else X

@@ -117,23 +117,3 @@ def test_a_worker_never_serves_a_changed_model_from_its_cache(spark):
         rows = score_dataframe(df, ens, options=opts).orderBy("id").collect()
         np.testing.assert_array_equal([r["fraud_score"] for r in rows], ens.predict_proba(X))
         assert {r["reason_1"] for r in rows} <= set(ens.feature_names)
-
-
-def test_batches_are_recut_into_whole_blocks_with_the_same_bits(spark):
-    """Arrow batches of 100 rows are scored as 256-row blocks carried across batches
-    (whole_blocks); every row keeps its predict_proba bits, reasons and alerts included."""
-    rng = np.random.default_rng(4)
-    X = rng.standard_normal((1000, D)).astype(np.float32)
-    df = spark.createDataFrame(
-        [(i, X[i].tolist()) for i in range(1000)], "id int, features array<float>"
-    )
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "100")
-    try:
-        opts = ScoringOptions(threshold=0.5, reasons=2)
-        rows = score_dataframe(df.coalesce(1), _ensemble(), options=opts).orderBy("id").collect()
-    finally:
-        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
-    expected = _ensemble().predict_proba(X)
-    np.testing.assert_array_equal([r["fraud_score"] for r in rows], expected)
-    assert [r["alert"] for r in rows] == list(expected >= 0.5)
-    assert all(r["reason_1"] in NAMES and r["reason_2"] in NAMES for r in rows)

@@ -146,27 +146,3 @@ def test_dates_without_rows_lists_the_range_minus_the_scored_dates():
     scored = ["2024-03-02", dt.date(2024, 3, 4)]
     assert dates_without_rows(d(2024, 3, 1), d(2024, 3, 4), scored) == ["2024-03-01", "2024-03-03"]
     assert dates_without_rows(d(2024, 3, 2), d(2024, 3, 2), scored) == []
-
-
-def test_whole_blocks_recut_rows_in_order_and_never_run_ahead():
-    from dlcore.inference import BLOCK_ROWS
-    from fraud_app.scoring.batch import whole_blocks
-
-    sizes = [100, 300, 5, 0, 600, 1, 2 * BLOCK_ROWS]
-    batches = [np.full((n, 2), i, np.float32) for i, n in enumerate(sizes)]
-    read = 0
-
-    def source():
-        nonlocal read
-        for b in batches:
-            read += len(b)
-            yield b
-
-    out, written = [], 0
-    for chunk in whole_blocks(source()):
-        written += len(chunk)
-        assert written <= read  # a scalar iterator UDF may not run ahead of its input
-        out.append(chunk)
-    assert all(len(c) % BLOCK_ROWS == 0 for c in out[:-1]) and len(out[-1]) % BLOCK_ROWS
-    np.testing.assert_array_equal(np.concatenate(out), np.concatenate(batches))
-    assert list(whole_blocks(iter([]))) == [] and list(whole_blocks(iter([batches[3]]))) == []
