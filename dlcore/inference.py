@@ -250,6 +250,9 @@ class _Work:
         self.Zb = [aligned_empty((B, n + 1), dt) for _ in plan.inputs]
         for Zb in self.Zb:
             Zb[:, n] = 1
+        # the used bins' ramps, contiguous: written here, then copied into Zb once (the
+        # elementwise passes on Zb's strided columns cost 1.6x as much: 321 vs 200 us a block)
+        self.E = None if plan.encoding is None else aligned_empty((B, n - d), dt)
         self.H = [aligned_empty((B, plan.k * h), dt) for h in plan.widths]
         self.L = aligned_empty((B, plan.k), dt)
         self.G = [aligned_empty((B, plan.k * h), dt) for h in plan.widths] if grad else []
@@ -334,11 +337,13 @@ class FusedEnsemble:
             if self.clip is not None:
                 np.clip(Z, -self.clip, self.clip, out=Z)
             if self.encoding is not None:
-                self._encode(Zb)
+                self._encode(Zb, w.E)
 
-    def _encode(self, Zb: np.ndarray) -> None:
-        """PiecewiseLinear.forward into Zb for the used bins: clip((z - lower) * inv_width, 0, 1)."""
-        self.used.write(Zb[:, : self.d], Zb[:, self.d : self.n_in])
+    def _encode(self, Zb: np.ndarray, E: np.ndarray) -> None:
+        """PiecewiseLinear.forward into Zb for the used bins: clip((z - lower) * inv_width, 0, 1),
+        computed in the contiguous E, then copied (the same values)."""
+        self.used.write(Zb[:, : self.d], E)
+        Zb[:, self.d : self.n_in] = E
 
     def _all_bins(self, A: np.ndarray, full: np.ndarray | None) -> np.ndarray:
         """The (BLOCK_ROWS, d, bins) values of every bin from A's used-bin columns: a view

@@ -3,7 +3,8 @@ feature-vector column.
 
 The ensemble travels to executors once per job as a broadcast of plain arrays
 and JSON configs with the driver's dlcore backend name, is rebuilt once per Python worker
-(cached by a content key) on that backend, and scores Arrow batches with vectorised NumPy. No per-row Python. A scalar Arrow
+(cached by a digest of everything it is rebuilt from) on that backend, and scores Arrow
+batches with vectorised NumPy. No per-row Python. A scalar Arrow
 UDF carries only the feature column to Python and only the new columns back (one
 struct, split into columns in the JVM); the scores come from the fused plan
 (dlcore.inference), the same arithmetic as FraudEnsemble.predict_proba.
@@ -18,6 +19,7 @@ rows a null score and `invalid_features = true`.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -53,10 +55,29 @@ class ScoringOptions:
 
 
 def _payload_key(payload) -> str:
-    h = hashlib.sha256(payload["backend"].encode())
+    """Digest of everything FraudEnsemble.from_payload rebuilds the ensemble from (backend,
+    feature names, every member's config, weights and state: standardisation, encoding
+    bins), so a worker's cache never serves a model that differs in any of them. The
+    weights alone (the key until 2026-12-02) let a model with other statistics, bins or
+    feature names be scored as the one a worker had rebuilt before."""
+    head = {
+        "backend": payload["backend"],
+        "feature_names": list(payload["feature_names"]),
+        "configs": [m["config"] for m in payload["members"]],
+    }
+    h = hashlib.sha256(json.dumps(head, sort_keys=True, default=repr).encode())
     for m in payload["members"]:
-        h.update(m["params"].tobytes())
+        _digest_array(h, m["params"])
+        for name in sorted(m["state"]):
+            h.update(name.encode())
+            _digest_array(h, m["state"][name])
     return h.hexdigest()
+
+
+def _digest_array(h, a) -> None:
+    a = np.ascontiguousarray(a)
+    h.update(f"{a.dtype.str}{a.shape}".encode())
+    h.update(a.tobytes())
 
 
 def scoring_payload(ensemble: FraudEnsemble) -> dict[str, Any]:

@@ -94,3 +94,26 @@ def test_executors_score_with_the_drivers_backend(spark):
             bc.destroy()
     finally:
         set_ops(before)
+
+
+def _renamed(ensemble: FraudEnsemble, shift: float) -> FraudEnsemble:
+    """The same weights, other standardisation statistics and other feature names."""
+    for m in ensemble.members:
+        m.layer.layers[0].set_statistics(np.full(D, shift), np.full(D, 2.0))
+    return FraudEnsemble(ensemble.members, [f"x{j}" for j in range(D)], ensemble.metadata)
+
+
+def test_a_worker_never_serves_a_changed_model_from_its_cache(spark):
+    """Python workers outlive a job and keep the last ensemble they rebuilt: a model that
+    differs only in its state (standardisation, encoding bins) or its feature names must
+    be rebuilt, not served from that cache (the key once held the weights alone)."""
+    df = spark.createDataFrame(
+        [(i, [float(i % 5), 1.0, -2.0, 0.5 * i]) for i in range(40)],
+        "id int, features array<float>",
+    ).coalesce(1)
+    X = np.array([r["features"] for r in df.orderBy("id").collect()], dtype=np.float32)
+    opts = ScoringOptions(reasons=1)
+    for ens in (_ensemble(), _renamed(_ensemble(), 3.0), _renamed(_ensemble(), -1.0)):
+        rows = score_dataframe(df, ens, options=opts).orderBy("id").collect()
+        np.testing.assert_array_equal([r["fraud_score"] for r in rows], ens.predict_proba(X))
+        assert {r["reason_1"] for r in rows} <= set(ens.feature_names)
