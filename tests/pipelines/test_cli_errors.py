@@ -186,6 +186,28 @@ def evaluation_name_with_a_slash(tmp: Path) -> list[str]:
             "--end", "2024-01-02", "--name", "../x"]  # fmt: skip
 
 
+def _report(tmp: Path, name: str) -> Path:
+    reports = tmp / "work" / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / name).write_text("{}")
+    return reports / name
+
+
+def backtest_run_taken(tmp: Path) -> list[str]:
+    # a scheduled `backtest --run weekly` replaced last week's report silently
+    _report(tmp, "backtest-weekly.json")
+    return ["-c", _root_config(tmp), "backtest", "--run", "weekly"]
+
+
+def tune_run_taken(tmp: Path) -> list[str]:
+    _report(tmp, "tune-t1-best.yaml")  # the best config alone (a report lost) is refused too
+    return ["-c", _root_config(tmp), "tune", "--run", "t1"]
+
+
+def tune_output_taken(tmp: Path) -> list[str]:
+    return ["-c", _root_config(tmp), "tune", "--output", str(_report(tmp, "best.yaml"))]
+
+
 def evaluation_name_taken(tmp: Path) -> list[str]:
     # an earlier report of the same --name was overwritten silently
     reports = tmp / "work" / "reports"
@@ -255,6 +277,17 @@ CASES = [
          r"error: evaluation 'jan' already exists \(.*/work/reports/evaluation-jan\.json\); "
          r"evaluating again would replace it\. Give a new --name \(or leave --name out: a UTC "
          r"timestamp\), or pass --replace to replace it", no_jvm=True),
+    Case("backtest --run NAME that exists", backtest_run_taken,
+         r"error: backtest run 'weekly' already exists \(.*/work/reports/backtest-weekly\.json\); "
+         r"running it again would replace its results\. Give a new --run name \(or leave --run "
+         r"out: a UTC timestamp\), or pass --replace to replace them", no_jvm=True),
+    Case("tune --run NAME that exists", tune_run_taken,
+         r"error: tune run 't1' already exists \(.*/work/reports/tune-t1-best\.yaml\); .*"
+         r"or pass --replace to replace them", no_jvm=True),
+    Case("tune --output FILE that exists", tune_output_taken,
+         r"error: tune\.output .*/best\.yaml already exists \(the best config of an earlier "
+         r"tune\); writing it would replace it\. Give another --output \(or leave tune\.output "
+         r"out: reports/tune-<run>-best\.yaml\), or pass --replace to replace it", no_jvm=True),
     Case("evaluate --start after --end", evaluate_empty_window,
          r"error: empty window: end 2024-01-01 is before start 2024-01-05 \(both inclusive\)",
          no_jvm=True),
