@@ -29,7 +29,7 @@ class Variable:
 VARIABLES = (
     Variable("FRAUD_APP_SPARK_MASTER", "Spark master when neither config nor --master sets one",
              "local[*]"),
-    Variable("FRAUD_APP_LOG_LEVEL", "CLI log level (DEBUG, INFO, WARNING, ERROR)", "INFO"),
+    Variable("FRAUD_APP_LOG_LEVEL", "CLI log level (DEBUG, INFO, WARNING or WARN, ERROR, CRITICAL; any case)", "INFO"),
     Variable("MLFLOW_TRACKING_URI", "tracking store when tracking.uri is not set",
              "sqlite under paths.root"),
     Variable("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "MLflow's; the CLI sets it unless set",
