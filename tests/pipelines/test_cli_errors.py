@@ -288,6 +288,16 @@ CASES = [
          r"error: tune\.output .*/best\.yaml already exists \(the best config of an earlier "
          r"tune\); writing it would replace it\. Give another --output \(or leave tune\.output "
          r"out: reports/tune-<run>-best\.yaml\), or pass --replace to replace it", no_jvm=True),
+    # Spark ignored it: 200 shuffle partitions, without a word
+    Case("spark.conf key misspelt", lambda tmp: ["-c", str(_config(tmp, (
+             f"paths: {{root: {tmp / 'work'}}}\n"
+             "spark: {conf: {spark.sql.shuffle.partiton: 4, spark.hadoop.fs.s3a.endpoint: x}}\n"
+         ))), "features"],
+         r"error: spark\.conf: 1 key\(s\) Spark does not know, each a near miss of a setting "
+         r"it reads: 'spark\.sql\.shuffle\.partiton': did you mean "
+         r"'spark\.sql\.shuffle\.partitions'\? Spark ignores a key it does not know, so the job "
+         r"would run with that setting's default\. Fix the spelling \(keys are case-sensitive\)",
+         no_jvm=True),
     Case("evaluate --start after --end", evaluate_empty_window,
          r"error: empty window: end 2024-01-01 is before start 2024-01-05 \(both inclusive\)",
          no_jvm=True),
