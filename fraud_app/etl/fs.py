@@ -12,7 +12,7 @@ import uuid
 
 from pyspark.sql import SparkSession
 
-from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.errors import ConfigError, DataIntegrityError, EmptyInputError
 from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -192,6 +192,15 @@ def read_table(spark: SparkSession, path: str, what: str, step: str, given: str 
            else f"run `fraud-app {step}` first")  # fmt: skip
     if not fs.exists(path):
         raise EmptyInputError(f"{what} {path} does not exist; {fix}")
+    from fraud_app.etl.partition_swap import interrupted
+
+    killed = interrupted(fs, path)
+    if killed:  # a date short, or half a delivery: read silently before
+        raise DataIntegrityError(
+            f"{what} {path} is half-updated: {'; '.join(killed)}. Some dates may hold that "
+            f"run's rows and others not. Run `fraud-app {step}` again (the same input): it "
+            "puts back what the killed run moved and finishes the update"
+        )
     try:
         return spark.read.parquet(path)
     except AnalysisException as exc:
