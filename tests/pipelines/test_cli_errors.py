@@ -263,6 +263,15 @@ CASES = [
          r"'<stream end>' at line 2, column 1 \(while parsing a flow mapping\)"),
     Case("-c DIRECTORY", config_is_a_directory,
          r"error: config file .* is a directory; pass the YAML file itself"),
+    # it said "config file /dev/null does not exist"
+    Case("-c /dev/null", lambda tmp: ["-c", "/dev/null", "models"],
+         r"error: config file /dev/null is not a regular file \(a device or socket\); pass the "
+         r"YAML file itself"),
+    # a data file given as -c was read whole and parsed as YAML
+    Case("-c a data file", lambda tmp: ["-c", str(_config(tmp, "a: 1\n" + "x" * (17 << 20))),
+                                        "models"],
+         r"error: config file .*config\.yaml is larger than 16 MiB; a config is a small YAML "
+         r"file \(see configs/demo\.yaml\): is it a data file\?"),
     Case("--run ../../x (outside paths.root)", run_name_outside_root,
          r"error: --run '\.\./\.\./escaped' must be 1-100 letters, digits, '\.', '_' or '-', "
          r"starting with a letter or digit \(it becomes part of a file name\)"),
@@ -388,3 +397,23 @@ def test_a_flag_of_the_wrong_form_names_its_config_key(tmp_path):
         "  backtest.end: Input should be a valid date or datetime, input is too short "
         "(received 'garbage')" in result.stderr
     ), result.stderr
+
+
+def test_a_config_from_a_pipe_is_read(tmp_path):
+    """`fraud-app -c <(envsubst < template.yaml) ...` (a scheduler filling in a template):
+    /dev/fd/N is a pipe, refused before as 'config file /dev/fd/63 does not exist'."""
+    read, write = os.pipe()
+    os.write(write, f"paths: {{root: {tmp_path / 'from-pipe'}}}\n".encode())
+    os.close(write)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "-c", f"/dev/fd/{read}", "models"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+            pass_fds=(read,),
+        )  # fmt: skip
+    finally:
+        os.close(read)
+    # the config was read: its paths.root is the store the error names
+    assert re.fullmatch(r"error: tracking store sqlite:///.*/from-pipe/mlflow\.db does not "
+                        r"exist .*\n", result.stderr), result.stderr  # fmt: skip
