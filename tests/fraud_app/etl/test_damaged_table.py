@@ -17,9 +17,7 @@ pytestmark = pytest.mark.spark
 @pytest.mark.parametrize("checksum", [True, False])  # False: copied without its .crc file
 def test_a_truncated_part_file_is_named(spark, tmp_path, checksum):
     table = tmp_path / "features"
-    spark.range(200).selectExpr("id", "id % 2 AS day").write.partitionBy("day").parquet(
-        str(table)
-    )
+    spark.range(200).selectExpr("id", "id % 2 AS day").write.partitionBy("day").parquet(str(table))
     part = sorted(table.glob("day=0/part-*.parquet"))[0]
     data = part.read_bytes()
     part.write_bytes(data[: len(data) // 2])
