@@ -46,6 +46,8 @@ VARIABLES = (
     Variable("PYSPARK_DRIVER_PYTHON", "Python of Spark's driver", "this interpreter"),
     Variable("PYSPARK_GATEWAY_PORT", "set by spark-submit: its JVM is already up", "unset"),
     Variable("JAVA_HOME", "the Java that runs Spark", "`java` on PATH"),
+    Variable("SPARK_HOME", "the Spark whose jars list the settings spark.conf is checked "
+             "against (spark-submit sets it)", "pyspark's own"),
 )  # fmt: skip
 NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -64,6 +66,10 @@ def spark_master_default() -> str | None:
 def launched_by_spark_submit() -> bool:
     """True when spark-submit started this Python driver (its JVM gateway is already up)."""
     return bool(_get("PYSPARK_GATEWAY_PORT"))
+
+
+def spark_home() -> str | None:
+    return _get("SPARK_HOME") or None
 
 
 def log_level() -> str:

@@ -31,12 +31,12 @@ from __future__ import annotations
 import difflib
 import functools
 import logging
-import os
 import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from fraud_app import settings
 from fraud_app.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ _MIN_KEYS = 200  # fewer found: not a Spark distribution we can read; check noth
 
 def jars_dir() -> Path | None:
     """The folder of the Spark jars this driver runs: $SPARK_HOME/jars, else pyspark's."""
-    home = os.environ.get("SPARK_HOME")
+    home = settings.spark_home()
     candidates = [Path(home) / "jars"] if home else []
     try:
         import pyspark
