@@ -139,17 +139,38 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{problem}{where}" + (f" ({context})" if context else "")
 
 
+MAX_CONFIG_BYTES = 16 << 20  # a config is a small YAML file; a data file passed as -c is not
+
+
+def _config_text(p: Path) -> str:
+    """The text of config file `p`: a regular file, or a pipe (`-c <(envsubst < t.yaml)`);
+    a directory, a device (`/dev/null`, `/dev/zero`: read without end) or socket, and a
+    file over MAX_CONFIG_BYTES (a data file given by mistake) are errors naming it."""
+    if p.is_dir():
+        raise ConfigError(f"config file {p} is a directory; pass the YAML file itself")
+    if not p.exists():
+        raise ConfigError(f"config file {p} does not exist")
+    if not (p.is_file() or p.is_fifo()):  # it said "does not exist" for /dev/null
+        raise ConfigError(
+            f"config file {p} is not a regular file (a device or socket); pass the YAML file itself"
+        )
+    with p.open("rb") as f:
+        raw = f.read(MAX_CONFIG_BYTES + 1)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"config file {p} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a config is a small "
+            "YAML file (see configs/demo.yaml): is it a data file?"
+        )
+    return raw.decode("utf-8")
+
+
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:
     """Read the YAML file (None = defaults), apply dotted-key overrides, validate."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
-        if p.is_dir():
-            raise ConfigError(f"config file {p} is a directory; pass the YAML file itself")
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
         try:
-            loaded = yamlfile.safe_load(p.read_text())  # a key written twice is an error
+            loaded = yamlfile.safe_load(_config_text(p))  # a key written twice is an error
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {p} is not valid YAML: {_yaml_problem(exc)}") from exc
         except RecursionError:

@@ -29,7 +29,7 @@ class Variable:
 VARIABLES = (
     Variable("FRAUD_APP_SPARK_MASTER", "Spark master when neither config nor --master sets one",
              "local[*]"),
-    Variable("FRAUD_APP_LOG_LEVEL", "CLI log level (DEBUG, INFO, WARNING, ERROR)", "INFO"),
+    Variable("FRAUD_APP_LOG_LEVEL", "CLI log level (DEBUG, INFO, WARNING or WARN, ERROR, CRITICAL; any case)", "INFO"),
     Variable("MLFLOW_TRACKING_URI", "tracking store when tracking.uri is not set",
              "sqlite under paths.root"),
     Variable("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "MLflow's; the CLI sets it unless set",
@@ -46,6 +46,8 @@ VARIABLES = (
     Variable("PYSPARK_DRIVER_PYTHON", "Python of Spark's driver", "this interpreter"),
     Variable("PYSPARK_GATEWAY_PORT", "set by spark-submit: its JVM is already up", "unset"),
     Variable("JAVA_HOME", "the Java that runs Spark", "`java` on PATH"),
+    Variable("SPARK_HOME", "the Spark whose jars list the settings spark.conf is checked "
+             "against (spark-submit sets it)", "pyspark's own"),
 )  # fmt: skip
 NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -64,6 +66,10 @@ def spark_master_default() -> str | None:
 def launched_by_spark_submit() -> bool:
     """True when spark-submit started this Python driver (its JVM gateway is already up)."""
     return bool(_get("PYSPARK_GATEWAY_PORT"))
+
+
+def spark_home() -> str | None:
+    return _get("SPARK_HOME") or None
 
 
 def log_level() -> str:

@@ -88,12 +88,25 @@ QUIET_LOGGERS = (
 )
 
 
+# the levels --log-level and FRAUD_APP_LOG_LEVEL accept, any case (WARN: log4j's spelling,
+# as in Spark's own logs). logging.getLevelName also took FATAL, NOTSET and "Level 5" words
+LOG_LEVELS = {
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARNING": logging.WARNING,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+    "CRITICAL": logging.CRITICAL,
+}
+LOG_LEVELS_TEXT = "DEBUG, INFO, WARNING (or WARN), ERROR or CRITICAL (any case)"
+
+
 def configure_logging(level: str, source: str = "--log-level") -> None:
     """Root logger at `level`; the QUIET_LOGGERS at WARNING unless `level` is DEBUG.
     `source` names where the level came from (the flag or FRAUD_APP_LOG_LEVEL)."""
-    numeric = logging.getLevelName(level.upper())
-    if not isinstance(numeric, int):
-        raise ConfigError(f"{source} is {level!r}; expected DEBUG, INFO, WARNING or ERROR")
+    numeric = LOG_LEVELS.get(level.strip().upper())
+    if numeric is None:
+        raise ConfigError(f"{source} is {level!r}; expected {LOG_LEVELS_TEXT}")
     logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(numeric)
     for name in QUIET_LOGGERS:
@@ -182,7 +195,7 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
     parser.add_argument(
         "--log-level",
         default=default,
-        help="DEBUG, INFO, WARNING or ERROR (default: env FRAUD_APP_LOG_LEVEL or INFO)",
+        help=f"{LOG_LEVELS_TEXT} (default: env FRAUD_APP_LOG_LEVEL or INFO)",
     )
 
 

@@ -8,11 +8,12 @@ swap there is only "all or nothing visible at the end", not atomic.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 
 from pyspark.sql import SparkSession
 
-from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.errors import ConfigError, DataIntegrityError, EmptyInputError
 from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -181,6 +182,12 @@ class StagedDir:
         self.fs.delete(self.tmp)
 
 
+_DAMAGED = re.compile(
+    r"\[FAILED_READ_FILE\.(?P<code>\w+)\] Encountered error while reading file (?P<file>\S+?)\. "
+    r"(?P<why>[^.\n]*)"
+)
+
+
 def read_table(spark: SparkSession, path: str, what: str, step: str, given: str | None = None):
     """spark.read.parquet(path), or EmptyInputError naming `what` (e.g. "canonical table")
     and the `step` that writes it when the path is missing or holds no Parquet data.
@@ -192,10 +199,27 @@ def read_table(spark: SparkSession, path: str, what: str, step: str, given: str 
            else f"run `fraud-app {step}` first")  # fmt: skip
     if not fs.exists(path):
         raise EmptyInputError(f"{what} {path} does not exist; {fix}")
+    from fraud_app.etl.partition_swap import interrupted
+
+    killed = interrupted(fs, path)
+    if killed:  # a date short, or half a delivery: read silently before
+        raise DataIntegrityError(
+            f"{what} {path} is half-updated: {'; '.join(killed)}. Some dates may hold that "
+            f"run's rows and others not. Run `fraud-app {step}` again (the same input): it "
+            "puts back what the killed run moved and finishes the update"
+        )
     try:
         return spark.read.parquet(path)
-    except AnalysisException as exc:
-        if "UNABLE_TO_INFER_SCHEMA" not in str(exc):
+    except Exception as exc:  # Py4JJavaError or PySparkException: one line for a bad file
+        damaged = _DAMAGED.search(str(exc))
+        if damaged:  # a truncated or overwritten part file: a Java traceback, exit 1
+            why = "checksum error" if "ChecksumException" in str(exc) else damaged["why"]
+            raise DataIntegrityError(
+                f"{what} {path}: the file {damaged['file']} cannot be read ({why}): it was "
+                "truncated or changed after it was written. Rebuild the table (`fraud-app "
+                f"{step}`), or put back that file from a copy"
+            ) from None
+        if not isinstance(exc, AnalysisException) or "UNABLE_TO_INFER_SCHEMA" not in str(exc):
             raise
         why = next(
             (f" (its step ran: see {path}/{name}; e.g. an ETL run that quarantined every record)"

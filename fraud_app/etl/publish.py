@@ -39,7 +39,12 @@ from pyspark.sql.types import StructType
 from fraud_app.errors import SchemaError
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
-from fraud_app.etl.partition_swap import STAGING, PartitionSwap, partition_name
+from fraud_app.etl.partition_swap import (
+    STAGING,
+    PartitionSwap,
+    committing_jobs,
+    partition_name,
+)
 from fraud_app.etl.reader import quoted
 from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
@@ -109,7 +114,18 @@ class AppendPublish:
         self._recover()
 
     def _recover(self) -> None:
-        """What killed append runs left (call under the root lock, as run_etl does)."""
+        """What killed append runs left (call under the root lock, as run_etl does). A run
+        killed inside its commit (its marker left) may have added its quarantine file: it
+        is taken out, as the re-run of that delivery quarantines those rows again (they
+        were in the quarantine twice); its swapped-in dates stay, and the re-run's rows
+        there are identical duplicates."""
+        for job in committing_jobs(self.fs, self.table):
+            for path in (
+                self.fs.list_paths(self.quarantine) if self.fs.exists(self.quarantine) else []
+            ):
+                if path.rsplit("/", 1)[-1].startswith(f"{job}-"):
+                    self.fs.delete(path)
+                    logger.warning("removed %s, added by the killed ETL run %s", path, job)
         self.swap.recover()
         self.fs.delete(f"{self.quarantine}/{STAGING}")
 
@@ -185,6 +201,9 @@ class AppendPublish:
     def commit(self, report: str) -> None:
         """Partitions, then the quarantine, then the report (a stop waits for all)."""
         with critical():
+            # killed from here until the report is written: readers refuse the table
+            # (read_table) and the next run takes this run's quarantine file back out
+            self.swap.mark_committing(self._dates)
             for day in self._dates:
                 self.swap.swap(day)
             if self.qdir is not None:
@@ -192,8 +211,10 @@ class AppendPublish:
             elif self._adds_file:
                 self.fs.mkdirs(self.quarantine)
                 for path in self.fs.list_paths(self.qstage):
-                    self.fs.rename(path, f"{self.quarantine}/{path.rsplit('/', 1)[-1]}")
+                    name = f"{self.swap.job}-{path.rsplit('/', 1)[-1]}"
+                    self.fs.rename(path, f"{self.quarantine}/{name}")
             self.fs.write_text(f"{self.table}/{REPORT_NAME}", report)
+            self.swap.clear_committing()
         self.discard()
         if self._dates:
             logger.info("ETL append: rewrote %d date partition(s) of %s", len(self._dates), self.table)  # fmt: skip

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
+from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
@@ -158,6 +159,7 @@ def get_spark(
     active = SparkSession.getActiveSession()
     if active is not None:
         return ensure_utc(active)
+    check_conf_keys(conf or {})  # a misspelt setting, before the JVM starts
     submitted = submitted_conf() if settings.launched_by_spark_submit() else None
     if submitted is None:
         settings.java_version()  # clear error when Java is missing

@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import shutil
 import time
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import DataFrame
@@ -35,7 +37,7 @@ from fraud_app.evaluation.ranking import fold_metrics, mean_std
 from fraud_app.features.checks import constant_features
 from fraud_app.features.labels import MICROS, label_known_at_micros
 from fraud_app.features.splits import SplitResult, TimeWindow
-from fraud_app.naming import check_name, utc_stamp
+from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features, refit_ensemble
 
@@ -43,11 +45,30 @@ logger = logging.getLogger(__name__)
 METRICS = ("roc_auc", "average_precision", "recall_at_budget", "card_precision_at_k")
 
 
+def report_path(config: AppConfig, run: str) -> Path:
+    return config.paths.resolve("reports") / f"backtest-{run}.json"
+
+
+def check_run(config: AppConfig, run: str | None, *, replace: bool = False) -> str:
+    """The run name (pipelines.named_reports): a name whose report exists is refused
+    unless `replace`; None: the first free UTC stamp. The CLI calls it before Spark starts."""
+    return pick_run("backtest", run, lambda r: [report_path(config, r)], replace=replace)
+
+
 def run_backtest(
-    spark, config: AppConfig, cfg: BacktestSection, *, run: str | None = None
+    spark,
+    config: AppConfig,
+    cfg: BacktestSection,
+    *,
+    run: str | None = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
-    """Run every fold; write `<paths.reports>/backtest-<run>.json`; return the report."""
-    run = check_name(run, "run name") if run else utc_stamp()
+    """Run every fold; write `<paths.reports>/backtest-<run>.json`; return the report. An
+    existing report of `run` is refused (ReportExistsError) unless `replace`, which also
+    removes the earlier run's refit checkpoints (`<paths.checkpoints>/backtest-<run>/`)."""
+    run = check_run(config, run, replace=replace)
+    if replace:
+        shutil.rmtree(config.paths.resolve("checkpoints") / f"backtest-{run}", ignore_errors=True)
     features_path = config.feature_table()
     df, names = read_features(spark, config)
     vector = config.features.vector_column or "features"
@@ -77,9 +98,8 @@ def run_backtest(
             "seconds": round(time.monotonic() - started, 1),
         }
         tracker.summary(report)
-    path = config.paths.resolve("reports") / f"backtest-{run}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    jsonout.write_atomic(path, jsonout.dumps(report, indent=2, default=str))
+    path = write_output(report_path(config, run), jsonout.dumps(report, indent=2, default=str),
+                        command="backtest", run=run, replace=replace)  # fmt: skip
     report["report_path"] = str(path)
     return report
 

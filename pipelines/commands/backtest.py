@@ -10,7 +10,16 @@ from pipelines.commands._overrides import with_flags
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", help="run name (default: UTC timestamp); names the report")
+    p.add_argument(
+        "--run",
+        help="run name, names the report reports/backtest-<run>.json (default: UTC timestamp); "
+        "a name whose report exists is refused unless --replace",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the report (and refit checkpoints) of an earlier backtest of this --run",
+    )
     p.add_argument("--folds", type=int, help="number of folds (backtest.folds)")
     p.add_argument("--step-days", type=float, help="days between folds (backtest.step_days)")
     p.add_argument("--train-days", type=float, help="train window days (backtest.train_days)")
@@ -25,7 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
-    from pipelines.backtest.pipeline import format_table, run_backtest
+    from pipelines.backtest.pipeline import check_run, format_table, run_backtest
     from pipelines.reporting import render_backtest_safely
 
     cfg = with_flags(
@@ -40,8 +49,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         end=args.end,
         baseline=args.baseline,
     )
+    check_run(config, args.run, replace=args.replace)  # before the JVM starts
     spark = spark_session(config)
-    report = run_backtest(spark, config, cfg, run=args.run)
+    report = run_backtest(spark, config, cfg, run=args.run, replace=args.replace)
     pages = [p for p in render_backtest_safely(config, report["run"]) if p.suffix == ".html"]
     if args.json:
         print(jsonout.dumps(report, indent=2, default=str))

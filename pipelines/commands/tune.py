@@ -11,7 +11,17 @@ from pipelines.commands._overrides import with_flags
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", help="run name (default: UTC timestamp); names the report")
+    p.add_argument(
+        "--run",
+        help="run name, names reports/tune-<run>.json and tune-<run>-best.yaml (default: UTC "
+        "timestamp); a name whose report or best config exists is refused unless --replace",
+    )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the report and best config of an earlier tune of this --run "
+        "(or an existing --output file)",
+    )
     p.add_argument("--method", choices=["grid", "random"], help="tune.method")
     p.add_argument("--trials", type=int, help="random search: number of trials (tune.trials)")
     p.add_argument("--seed", type=int, help="random search seed (tune.seed)")
@@ -20,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
-    from pipelines.tune.pipeline import check_output, run_tune
+    from pipelines.tune.pipeline import check_output, check_run, run_tune
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
                      output=args.output)  # fmt: skip
@@ -32,8 +42,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"tune.space is trained); add --method random, or leave out {flag}"
         )
     check_output(cfg)  # before the JVM starts (run_tune checks it again for the Python API)
+    check_run(config, cfg, args.run, replace=args.replace)
     spark = spark_session(config)
-    report = run_tune(spark, config, cfg, run=args.run)
+    report = run_tune(spark, config, cfg, run=args.run, replace=args.replace)
     for t in report["trials"]:
         print(
             f"trial {t['trial']:>3}  validation AP {t['validation']['average_precision']:.4f}  {json.dumps(t['params'])}"

@@ -26,9 +26,9 @@ from pydantic import ValidationError
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
-from fraud_app.errors import ConfigError
+from fraud_app.errors import ConfigError, ReportExistsError
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
-from fraud_app.naming import check_name, utc_stamp
+from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features
 
@@ -145,11 +145,41 @@ def check_output(cfg: TuneSection) -> None:
         ) from None
 
 
+def outputs(config: AppConfig, cfg: TuneSection, run: str) -> list[Path]:
+    """The files tune run `run` writes: its report and its best config."""
+    reports = config.paths.resolve("reports")
+    best = Path(cfg.output) if cfg.output else reports / f"tune-{run}-best.yaml"
+    return [reports / f"tune-{run}.json", best]
+
+
+def check_run(
+    config: AppConfig, cfg: TuneSection, run: str | None, *, replace: bool = False
+) -> str:
+    """The run name (pipelines.named_reports): a name whose report or best config exists
+    is refused unless `replace`; None: the first free UTC stamp. An existing tune.output
+    (`--output`) is refused too. The CLI calls it before Spark starts."""
+    if cfg.output and not replace and Path(cfg.output).exists():
+        raise ReportExistsError(
+            f"tune.output {cfg.output} already exists (the best config of an earlier tune); "
+            "writing it would replace it. Give another --output (or leave tune.output out: "
+            "reports/tune-<run>-best.yaml), or pass --replace to replace it"
+        )
+    return pick_run("tune", run, lambda r: outputs(config, cfg, r)[:1 if cfg.output else 2],
+                    replace=replace)  # fmt: skip
+
+
 def run_tune(
-    spark, config: AppConfig, cfg: TuneSection, *, run: str | None = None
+    spark,
+    config: AppConfig,
+    cfg: TuneSection,
+    *,
+    run: str | None = None,
+    replace: bool = False,
 ) -> dict[str, Any]:
-    run = check_name(run, "run name") if run else utc_stamp()
+    """Run the trials; write the best config and `<paths.reports>/tune-<run>.json`; return
+    the report. Existing files of `run` are refused (ReportExistsError) unless `replace`."""
     check_output(cfg)
+    run = check_run(config, cfg, run, replace=replace)
     cfg = effective_space(config, cfg)
     points = plan_trials(cfg)
     trial_configs = check_plan(config, points)
@@ -180,19 +210,14 @@ def run_tune(
             logger.info("tune trial %d/%d %s: validation AP %.4f", i + 1, len(points), point,
                         metrics["average_precision"])  # fmt: skip
     best = max(trials, key=lambda t: _ap(t["validation"]["average_precision"]))
-    output = (
-        Path(cfg.output)
-        if cfg.output
-        else config.paths.resolve("reports") / f"tune-{run}-best.yaml"
-    )
-    output.parent.mkdir(parents=True, exist_ok=True)
+    report_path, output = outputs(config, cfg, run)
     best_config = apply_point(config, best["params"]).model_dump(mode="json")
-    jsonout.write_atomic(output, yaml.safe_dump(best_config, sort_keys=False))
+    write_output(output, yaml.safe_dump(best_config, sort_keys=False), command="tune", run=run,
+                 replace=replace)  # fmt: skip
     report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
               "trials": trials, "best": best, "best_config": str(output)}  # fmt: skip
-    report_path = config.paths.resolve("reports") / f"tune-{run}.json"
-    report_path.parent.mkdir(parents=True, exist_ok=True)
-    jsonout.write_atomic(report_path, jsonout.dumps(report, indent=2, default=str))
+    write_output(report_path, jsonout.dumps(report, indent=2, default=str), command="tune",
+                 run=run, replace=replace)  # fmt: skip
     report["report_path"] = str(report_path)
     return report
 

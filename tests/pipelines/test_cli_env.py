@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fraud_app.errors import ConfigError
 from pipelines.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,12 +41,45 @@ def test_a_bad_fraud_app_log_level_names_the_variable(monkeypatch, capsys):
     assert main(["models"]) == 2
     assert capsys.readouterr().err == (
         "error: environment variable FRAUD_APP_LOG_LEVEL is 'CHATTY'; expected DEBUG, INFO, "
-        "WARNING or ERROR\n"
+        "WARNING (or WARN), ERROR or CRITICAL (any case)\n"
     )
     monkeypatch.delenv("FRAUD_APP_LOG_LEVEL")
     assert main(["--log-level", "loud", "models"]) == 2
     assert capsys.readouterr().err == (
-        "error: --log-level is 'loud'; expected DEBUG, INFO, WARNING or ERROR\n"
+        "error: --log-level is 'loud'; expected DEBUG, INFO, WARNING (or WARN), ERROR or "
+        "CRITICAL (any case)\n"
+    )
+
+
+@pytest.mark.parametrize("level", ["FATAL", "notset", "Level 5", "5", ""])
+def test_log_levels_outside_the_documented_set_are_refused(level, capsys):
+    # logging.getLevelName took FATAL and NOTSET (a root logger at 0: everything), the
+    # help and README named four levels
+    from pipelines.cli import configure_logging
+
+    with pytest.raises(ConfigError, match=r"^--log-level is .*; expected DEBUG, INFO"):
+        configure_logging(level)
+
+
+@pytest.mark.parametrize(
+    "level, numeric",
+    [("debug", 10), ("Info", 20), ("WARN", 30), ("warning", 30), ("ERROR", 40),
+     ("critical", 50)],
+)  # fmt: skip
+def test_the_documented_log_levels_are_accepted_in_any_case(level, numeric):
+    import logging
+
+    from pipelines.cli import build_parser, configure_logging
+
+    before = logging.getLogger().level
+    try:
+        configure_logging(level)
+        assert logging.getLogger().level == numeric
+    finally:
+        logging.getLogger().setLevel(before)
+    help_text = build_parser().format_help()
+    assert "DEBUG, INFO, WARNING (or WARN), ERROR or CRITICAL (any case)" in " ".join(
+        help_text.split()
     )
 
 

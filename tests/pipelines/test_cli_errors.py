@@ -186,6 +186,28 @@ def evaluation_name_with_a_slash(tmp: Path) -> list[str]:
             "--end", "2024-01-02", "--name", "../x"]  # fmt: skip
 
 
+def _report(tmp: Path, name: str) -> Path:
+    reports = tmp / "work" / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / name).write_text("{}")
+    return reports / name
+
+
+def backtest_run_taken(tmp: Path) -> list[str]:
+    # a scheduled `backtest --run weekly` replaced last week's report silently
+    _report(tmp, "backtest-weekly.json")
+    return ["-c", _root_config(tmp), "backtest", "--run", "weekly"]
+
+
+def tune_run_taken(tmp: Path) -> list[str]:
+    _report(tmp, "tune-t1-best.yaml")  # the best config alone (a report lost) is refused too
+    return ["-c", _root_config(tmp), "tune", "--run", "t1"]
+
+
+def tune_output_taken(tmp: Path) -> list[str]:
+    return ["-c", _root_config(tmp), "tune", "--output", str(_report(tmp, "best.yaml"))]
+
+
 def evaluation_name_taken(tmp: Path) -> list[str]:
     # an earlier report of the same --name was overwritten silently
     reports = tmp / "work" / "reports"
@@ -241,6 +263,15 @@ CASES = [
          r"'<stream end>' at line 2, column 1 \(while parsing a flow mapping\)"),
     Case("-c DIRECTORY", config_is_a_directory,
          r"error: config file .* is a directory; pass the YAML file itself"),
+    # it said "config file /dev/null does not exist"
+    Case("-c /dev/null", lambda tmp: ["-c", "/dev/null", "models"],
+         r"error: config file /dev/null is not a regular file \(a device or socket\); pass the "
+         r"YAML file itself"),
+    # a data file given as -c was read whole and parsed as YAML
+    Case("-c a data file", lambda tmp: ["-c", str(_config(tmp, "a: 1\n" + "x" * (17 << 20))),
+                                        "models"],
+         r"error: config file .*config\.yaml is larger than 16 MiB; a config is a small YAML "
+         r"file \(see configs/demo\.yaml\): is it a data file\?"),
     Case("--run ../../x (outside paths.root)", run_name_outside_root,
          r"error: --run '\.\./\.\./escaped' must be 1-100 letters, digits, '\.', '_' or '-', "
          r"starting with a letter or digit \(it becomes part of a file name\)"),
@@ -255,6 +286,27 @@ CASES = [
          r"error: evaluation 'jan' already exists \(.*/work/reports/evaluation-jan\.json\); "
          r"evaluating again would replace it\. Give a new --name \(or leave --name out: a UTC "
          r"timestamp\), or pass --replace to replace it", no_jvm=True),
+    Case("backtest --run NAME that exists", backtest_run_taken,
+         r"error: backtest run 'weekly' already exists \(.*/work/reports/backtest-weekly\.json\); "
+         r"running it again would replace its results\. Give a new --run name \(or leave --run "
+         r"out: a UTC timestamp\), or pass --replace to replace them", no_jvm=True),
+    Case("tune --run NAME that exists", tune_run_taken,
+         r"error: tune run 't1' already exists \(.*/work/reports/tune-t1-best\.yaml\); .*"
+         r"or pass --replace to replace them", no_jvm=True),
+    Case("tune --output FILE that exists", tune_output_taken,
+         r"error: tune\.output .*/best\.yaml already exists \(the best config of an earlier "
+         r"tune\); writing it would replace it\. Give another --output \(or leave tune\.output "
+         r"out: reports/tune-<run>-best\.yaml\), or pass --replace to replace it", no_jvm=True),
+    # Spark ignored it: 200 shuffle partitions, without a word
+    Case("spark.conf key misspelt", lambda tmp: ["-c", str(_config(tmp, (
+             f"paths: {{root: {tmp / 'work'}}}\n"
+             "spark: {conf: {spark.sql.shuffle.partiton: 4, spark.hadoop.fs.s3a.endpoint: x}}\n"
+         ))), "features"],
+         r"error: spark\.conf: 1 key\(s\) Spark does not know, each a near miss of a setting "
+         r"it reads: 'spark\.sql\.shuffle\.partiton': did you mean "
+         r"'spark\.sql\.shuffle\.partitions'\? Spark ignores a key it does not know, so the job "
+         r"would run with that setting's default\. Fix the spelling \(keys are case-sensitive\)",
+         no_jvm=True),
     Case("evaluate --start after --end", evaluate_empty_window,
          r"error: empty window: end 2024-01-01 is before start 2024-01-05 \(both inclusive\)",
          no_jvm=True),
@@ -345,3 +397,23 @@ def test_a_flag_of_the_wrong_form_names_its_config_key(tmp_path):
         "  backtest.end: Input should be a valid date or datetime, input is too short "
         "(received 'garbage')" in result.stderr
     ), result.stderr
+
+
+def test_a_config_from_a_pipe_is_read(tmp_path):
+    """`fraud-app -c <(envsubst < template.yaml) ...` (a scheduler filling in a template):
+    /dev/fd/N is a pipe, refused before as 'config file /dev/fd/63 does not exist'."""
+    read, write = os.pipe()
+    os.write(write, f"paths: {{root: {tmp_path / 'from-pipe'}}}\n".encode())
+    os.close(write)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "-c", f"/dev/fd/{read}", "models"],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+            pass_fds=(read,),
+        )  # fmt: skip
+    finally:
+        os.close(read)
+    # the config was read: its paths.root is the store the error names
+    assert re.fullmatch(r"error: tracking store sqlite:///.*/from-pipe/mlflow\.db does not "
+                        r"exist .*\n", result.stderr), result.stderr  # fmt: skip
