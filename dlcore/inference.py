@@ -10,15 +10,23 @@ all output layers as one GEMM against a block-diagonal (K * hL, K). The same pla
 the input gradient of the mean probability (the members' first-layer gradients side by
 side: one GEMM against the stacked weights sums them over members).
 
-Precision: the members' own dtype (float32 for trained models). Reproducible to the bit:
-every GEMM runs on blocks of exactly BLOCK_ROWS rows (the last block padded with zero
-rows) in 64-byte aligned buffers, through NumPy's BLAS (never the timed process-wide
-backend choice, which can differ between processes). BLAS picks its kernel by the
-matrix shapes, and the shapes never change, so a row's result does not depend on the
-batch it arrives in, its offset in it, the input's alignment or the BLAS thread count
+Precision: the members' own dtype (float32 for trained models). Every GEMM runs on blocks
+of exactly BLOCK_ROWS rows (the last block padded with zero rows) in 64-byte aligned
+buffers, through NumPy's BLAS (never the timed process-wide backend choice, which can
+differ between processes). BLAS picks its kernel by the matrix shapes, and the shapes
+never change, so where the kernel computes every row of a block alike
+(`blas_rows_uniform()`: OpenBLAS's AVX-512 kernels on the Zen 4 and Sapphire Rapids
+machines measured here) a row's result does not depend on the batch it arrives in, its
+offset in it, the input's alignment or the BLAS thread count, to the bit
 (tests/dlcore/test_inference.py checks all four, and a second process): Spark batches,
-a pyfunc call on any number of rows and a server give the same bits. The logits leave
-the plan as float64; sigmoid and the member mean are float64.
+a pyfunc call on any number of rows and a server give the same bits. Not everywhere:
+OpenBLAS 0.3.31's Haswell sgemm (AVX2, e.g. AMD EPYC family 23) computes the rows of a
+block in groups of 12 whose two halves round differently (and the last 4 rows of 256 a
+third way), so there a row scored at another offset differs in its last float32 bits
+(~4e-7 relative on a logit; the tests then check that tolerance). Exact rows on such a
+kernel would need rows placed only at the positions of one class (half the block there)
+or another GEMM layout: not done. The logits leave the plan as float64; sigmoid and the
+member mean are float64.
 
 A PiecewiseLinear input encoding right after the standardisation is part of the plan when
 every member has the same standardisation and the same bins (training fits one encoding for
@@ -69,6 +77,19 @@ def _limit_numpy_blas() -> None:
     if not _THREADS_SET:
         Ops().set_num_threads(settings.num_threads())
         _THREADS_SET = True
+
+
+def blas_rows_uniform() -> bool:
+    """Whether NumPy's BLAS, at its current thread count, computes every row of a
+    BLOCK_ROWS-row float32 GEMM alike: the same input row at every position of a block
+    gives the same bits (module docstring). A probe of a few microseconds."""
+    _limit_numpy_blas()
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((64, 96)).astype(np.float32)
+    A = aligned_empty((BLOCK_ROWS, 64), np.float32)
+    A[:] = rng.standard_normal(64).astype(np.float32)
+    C = A @ W
+    return bool(np.all(C[0] == C))
 
 
 @dataclass(frozen=True)
