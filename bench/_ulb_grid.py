@@ -42,11 +42,33 @@ def ap4(y: np.ndarray, p: np.ndarray) -> float:
     return round(ap(y, p), 4)
 
 
-def fit_fold(make, params, seeds, fold):
-    """(models, P on the fold's validation rows, the validation AP it is chosen on)."""
+def combined_scores(models, df, combine: str) -> tuple[np.ndarray, np.ndarray]:
+    """mean_scores of the models ("probability": their mean probability in the last column)
+    or, with "logit", of every member of every model, the last column replaced by the mean
+    of the members' logits (the same networks, another way to average them)."""
+    if combine == "probability":
+        return mean_scores(models, df)
+    if combine != "logit":
+        raise ValueError(f'"combine" must be "probability" or "logit", got {combine!r}')
+    members = [m for model in models for m in getattr(model, "members", [model])]
+    P, y = mean_scores(members, df)
+    q = np.clip(P[:, :-1], 1e-15, 1 - 1e-15)
+    P[:, -1] = 1.0 / (1.0 + np.exp(-np.mean(np.log(q) - np.log1p(-q), axis=1)))
+    return P, y
+
+
+def fit_fold(make, params, seeds, fold, combine="probability", cache=None):
+    """(models, P on the fold's validation rows, the validation AP it is chosen on). `cache`
+    (a dict) keeps the fitted models of each (params, seeds, fold), so a configuration that
+    differs only in "combine" scores the same networks instead of fitting them again."""
     col = params.get("featuresCol", "features")
-    models = [make({**params, "seed": s}).fit(fold.trainval(col)) for s in seeds]
-    val_p, val_y = mean_scores(models, fold.val_df(col))
+    key = (json.dumps(params, sort_keys=True), tuple(seeds), id(fold))
+    models = None if cache is None else cache.get(key)
+    if models is None:
+        models = [make({**params, "seed": s}).fit(fold.trainval(col)) for s in seeds]
+        if cache is not None:
+            cache[key] = models
+    val_p, val_y = combined_scores(models, fold.val_df(col), combine)
     if fold.y_val is None:
         fold.y_val = val_y
     elif not np.array_equal(val_y, fold.y_val):
@@ -55,20 +77,24 @@ def fit_fold(make, params, seeds, fold):
     return models, val_p, ap(val_y, val_p[:, -1]) if before_refit is None else before_refit
 
 
-def fit_config(name, make, cfg, folds, tried) -> tuple[dict, Scored]:
+def fit_config(name, make, cfg, folds, tried, cache=None) -> tuple[dict, Scored]:
     """Fit one configuration on every fold and record its validation score (the mean of
     the folds' validation APs) and test AP (fold 0's model). With "seeds": [s1, ...] one
     model per seed, scored by the mean of their probabilities. With "refit": true the
-    validation AP is each model's `validation_ap` (before the refit)."""
-    params = {k: v for k, v in cfg.items() if k != "seeds"}
+    validation AP is each model's `validation_ap` (before the refit). With "combine":
+    "logit" the networks (every member of every seed) are averaged by their logits instead
+    of their probabilities (the benchmark does it; `cache`: see fit_fold)."""
+    params = {k: v for k, v in cfg.items() if k not in ("seeds", "combine")}
     seeds = cfg.get("seeds") or [params.pop("seed", 0)]
-    if params.get("refit") and len(seeds) > 1:
-        raise ValueError(f"{cfg}: refit with several seeds: use numRepeats instead")
+    combine = cfg.get("combine", "probability")
+    if params.get("refit") and (len(seeds) > 1 or combine != "probability"):
+        raise ValueError(f"{cfg}: refit with several seeds or a combine: use numRepeats instead")
     t0 = time.perf_counter()
-    fitted = [fit_fold(make, params, seeds, fold) for fold in folds]
+    fitted = [fit_fold(make, params, seeds, fold, combine, cache) for fold in folds]
     secs = time.perf_counter() - t0
     models, val_p, _ = fitted[0]
-    test_p, test_y = mean_scores(models, folds[0].test_df(params.get("featuresCol", "features")))
+    test_df = folds[0].test_df(params.get("featuresCol", "features"))
+    test_p, test_y = combined_scores(models, test_df, combine)
     if folds[0].y_test is None:
         folds[0].y_test = test_y
     elif not np.array_equal(test_y, folds[0].y_test):
@@ -87,7 +113,7 @@ def fit_config(name, make, cfg, folds, tried) -> tuple[dict, Scored]:
     if models[0].validation_ap is not None:  # the refit model has trained on val
         rec["val_ap_after_refit_not_a_criterion"] = ap4(folds[0].y_val, val_p[:, -1])
         rec["refit_iterations"] = [h.get("refit_iterations") for h in models[0].history]
-    if len(models) > 1:  # each seed's own model (fold 0), for the spread
+    if len(models) > 1 and combine == "probability":  # each seed's model (fold 0): spread
         rec["val_ap_per_seed"] = [ap4(folds[0].y_val, val_p[:, i]) for i in range(len(models))]
         rec["test_ap_per_seed"] = [ap4(test_y, test_p[:, i]) for i in range(len(models))]
     tried.append(rec)
@@ -115,7 +141,8 @@ def run_grid(name, make, configs, folds, tried, top_k: int = 1, mixes=()) -> dic
     """Fit each configuration (fit_config), then score the means of the top k (k = 2..top_k,
     never refit ones: they have trained on the validation rows) and of each group of
     configurations named in `mixes` (indices into configs); the best on validation wins."""
-    scored = [fit_config(name, make, c, folds, tried) for c in configs]
+    cache: dict = {}  # configurations differing only in "combine" share their networks
+    scored = [fit_config(name, make, c, folds, tried, cache) for c in configs]
     ranked = sorted(
         (t for t in scored if not t[0]["config"].get("refit")), key=lambda t: -t[0]["val_ap"]
     )

@@ -18,7 +18,9 @@ footing. With `--mixes '[[0, 3], ...]'` the mean of each named group of --ours
 configurations (indices) is a candidate too; an --ours configuration with
 "estimator": "single" is a DlcoreClassifier, so an ensemble can be mixed with one network.
 A configuration with "seeds": [...] is the mean probability of one model per seed (done by
-the benchmark; the estimator's own param for it is numRepeats). A configuration with
+the benchmark; the estimator's own param for it is numRepeats); with "combine": "logit" its
+networks (every member of every seed) are averaged by their logits, not their probabilities
+(the networks of an otherwise identical configuration are reused). A configuration with
 "refit": true is trained again on fit + validation rows for its early-stopped iteration
 counts: its validation AP is the estimator's `validation_ap`, the ensemble's BEFORE the
 refit (the refit one has seen those rows), so it is chosen on the same footing (it never

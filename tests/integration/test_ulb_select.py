@@ -126,3 +126,45 @@ def test_scores_of_models_on_different_columns_line_up_row_by_row(spark):
     nearest = dist.argmin(axis=1)
     assert dist.min(axis=1).max() < 1e-5
     assert len(set(nearest.tolist())) == len(driver_pairs)
+
+
+@pytest.mark.spark
+def test_combine_logit_averages_the_same_networks_by_their_logits(spark):
+    """A configuration that differs only in "combine": "logit" scores the networks fitted
+    for its sibling (no second fit) and ranks rows by the mean of the members' logits, as
+    the fitted ensemble's members score them on the driver; the mean probability ranks them
+    otherwise."""
+    import pandas as pd
+
+    from fraud_app.ml import BalancedBaggingClassifier
+
+    rng = np.random.default_rng(2)
+    n = 800
+    frame = {f"V{i}": rng.standard_normal(n) for i in range(1, 29)}
+    frame.update(Amount=rng.exponential(50.0, n), Time=np.arange(n) * 300.0)
+    frame["Class"] = (frame["V1"] - frame["V2"] + rng.standard_normal(n) > 2.0).astype(int)
+    frame = pd.DataFrame(frame)
+    ranges = sel.time_folds(n, 0.25, 1)
+    _, _, test = ulb.split(n, 0.25)
+    args = Namespace(transform="log_amount", time_of_day=False)
+    folds, arrays = ulb.spark_folds(spark, frame, ranges, test, args)
+    fast = dict(hiddenLayers=[8], epochs=2.0, batchSize=32, learningRate=0.02, groupSize=8,
+                validationIndicatorCol="is_val", numSubsets=3)  # fmt: skip
+
+    def make(c):
+        return BalancedBaggingClassifier(**{**fast, **c})
+
+    tried, cache = [], {}
+    _, mean_p = grid.fit_config("t", make, {}, folds, tried, cache)
+    (models,) = cache.values()
+    _, mean_z = grid.fit_config("t", make, {"combine": "logit"}, folds, tried, cache)
+    assert len(cache) == 1 and next(iter(cache.values())) is models  # not fitted again
+    X = arrays[0][0][ranges[0][1]]
+    z = models[0].ensemble.member_logits(X)
+    want = np.sort(1.0 / (1.0 + np.exp(-z.mean(axis=1))))
+    np.testing.assert_allclose(np.sort(mean_z.val[0]), want, rtol=1e-5, atol=1e-7)
+    p = np.sort(models[0].predict_numpy(X))
+    np.testing.assert_allclose(np.sort(mean_p.val[0]), p, rtol=1e-5, atol=1e-7)
+    assert np.abs(want - p).max() > 1e-4  # the two means differ: the test can tell them apart
+    with pytest.raises(ValueError, match='"combine" must be "probability" or "logit"'):
+        grid.fit_config("t", make, {"combine": "rank"}, folds, tried, cache)
