@@ -31,6 +31,7 @@ from dlcore.layers import (
 from dlcore.layers.piecewise_linear import quantile_edges
 from dlcore.losses import sigmoid
 from dlcore.model import Model
+from tests.rows import assert_same_rows
 
 D = 7
 REPO = Path(__file__).resolve().parents[2]
@@ -99,16 +100,6 @@ def _wide(k, width=35):
     return model
 
 
-def _same_rows(actual, expected):
-    """Bit for bit where the BLAS computes every row of a block alike; else (OpenBLAS's
-    Haswell sgemm, see dlcore/inference.py) to the last float32 bits of each logit."""
-    if inference.blas_rows_uniform():
-        np.testing.assert_array_equal(actual, expected)
-    else:
-        scale = max(float(np.abs(expected).max()), 1e-30)
-        np.testing.assert_allclose(actual, expected, rtol=2e-6, atol=2e-6 * scale)
-
-
 def test_the_row_uniformity_probe_tells_the_truth():
     """blas_rows_uniform() against a direct check at the plan's shapes: one row at every
     position of a block of a first-layer-sized GEMM."""
@@ -142,7 +133,7 @@ def test_a_row_scores_the_same_bits_in_any_batch(dtype):
     whole = fused.proba(X)
     whole_p, whole_g = fused.proba_and_gradient(X)
     np.testing.assert_array_equal(whole_p, whole)
-    same = np.testing.assert_array_equal if dtype == "float64" else _same_rows
+    same = np.testing.assert_array_equal if dtype == "float64" else assert_same_rows
     for sl in (slice(13, 400), slice(999, None), slice(1, 2), slice(255, 769), slice(0, 256)):
         for part in (X[sl], _misaligned(X[sl]), np.asfortranarray(X[sl])):
             same(fused.proba(part), whole[sl])
@@ -163,8 +154,8 @@ def test_the_blas_thread_count_does_not_change_the_bits():
         one = fused.proba_and_gradient(X)
     with openblas.limit(limits=2):
         two = fused.proba_and_gradient(X[7:])
-    _same_rows(two[0], one[0][7:])
-    _same_rows(two[1], one[1][7:])
+    assert_same_rows(two[0], one[0][7:])
+    assert_same_rows(two[1], one[1][7:])
     with openblas.limit(limits=2):  # the same batch: the same bits at any thread count
         again = fused.proba_and_gradient(X)
     if inference.blas_rows_uniform():
@@ -193,7 +184,7 @@ def test_a_fresh_process_scores_the_same_bits(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    _same_rows(np.load(tmp_path / "out.npy"), compile_ensemble(models).proba(X))
+    assert_same_rows(np.load(tmp_path / "out.npy"), compile_ensemble(models).proba(X))
 
 
 @pytest.mark.parametrize("hidden", [(9, 5), (6,), (8, 6, 4)])
@@ -289,8 +280,8 @@ def test_an_encoded_float32_plan_gives_the_same_bits_in_any_batch():
     np.testing.assert_array_equal(fused.proba(X), whole_p)
     for sl in (slice(5, 300), slice(699, None), slice(256, 512)):
         p, g = fused.proba_and_gradient(_misaligned(X[sl]))
-        _same_rows(p, whole_p[sl])
-        _same_rows(g, whole_g[sl])
+        assert_same_rows(p, whole_p[sl])
+        assert_same_rows(g, whole_g[sl])
     p, g = fused.proba_and_gradient(_misaligned(X[256:512]))  # whole blocks: the same bits
     np.testing.assert_array_equal(p, whole_p[256:512])
     np.testing.assert_allclose(whole_p, _reference(models, X), rtol=0, atol=2e-6)
