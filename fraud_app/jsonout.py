@@ -55,3 +55,27 @@ def write_atomic(path: Path, text: str) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def write_new(path: Path, text: str) -> bool:
+    """Write `text` to `path` only if no file is there (False, nothing written, when one
+    is): never replaces a file another process wrote, and, as write_atomic, a reader sees
+    no file or the whole one (a temporary file hard-linked into place; on a file system
+    without hard links an exclusive create)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        try:
+            os.link(tmp, path)  # fails if `path` exists
+        except FileExistsError:
+            return False
+        except OSError:  # no hard links here
+            try:
+                with path.open("x") as f:
+                    f.write(text)
+            except FileExistsError:
+                return False
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True

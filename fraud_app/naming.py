@@ -18,6 +18,15 @@ def utc_stamp() -> str:
     return f"{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}"
 
 
+MAX_SUFFIX = 50  # runs started in the same second: stamp, stamp-2 .. stamp-50
+
+
+def stamped_names(stamp: str) -> list[str]:
+    """The names a run, evaluation or report left unnamed may take, in order: `stamp`
+    (utc_stamp()), then `stamp-2` .. `stamp-<MAX_SUFFIX>`."""
+    return [stamp, *(f"{stamp}-{k}" for k in range(2, MAX_SUFFIX + 1))]
+
+
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 

@@ -13,15 +13,12 @@ and `evaluate --name`:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, ReportExistsError
-from fraud_app.naming import check_name, utc_stamp
-
-MAX_SUFFIX = 50
+from fraud_app.naming import MAX_SUFFIX, check_name, stamped_names, utc_stamp
 
 
 def existing(paths: list[Path]) -> list[Path]:
@@ -54,8 +51,7 @@ def pick_run(
             refuse_existing(command, run, outputs(run))
         return run
     stamp = utc_stamp()
-    for k in range(1, MAX_SUFFIX + 1):
-        name = stamp if k == 1 else f"{stamp}-{k}"
+    for name in stamped_names(stamp):
         if not existing(outputs(name)):
             return name
     raise ConcurrentRunError(
@@ -69,19 +65,6 @@ def write_output(path: Path, text: str, *, command: str, run: str, replace: bool
     path.parent.mkdir(parents=True, exist_ok=True)
     if replace:
         return jsonout.write_atomic(path, text)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        try:
-            os.link(tmp, path)  # fails if `path` exists: never replaces it
-        except FileExistsError:
-            refuse_existing(command, run, [path])
-        except OSError:  # a file system without hard links: exclusive create
-            try:
-                with path.open("x") as f:
-                    f.write(text)
-            except FileExistsError:
-                refuse_existing(command, run, [path])
-    finally:
-        tmp.unlink(missing_ok=True)
+    if not jsonout.write_new(path, text):
+        refuse_existing(command, run, [path])
     return path

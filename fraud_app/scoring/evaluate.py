@@ -32,7 +32,7 @@ from fraud_app.errors import (
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
-from fraud_app.naming import check_name, utc_stamp
+from fraud_app.naming import MAX_SUFFIX, check_name, stamped_names, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
 from fraud_app.scoring.dates import (
@@ -51,7 +51,6 @@ from fraud_app.scoring.model_source import (
 from fraud_app.scoring.tasks import task_errors
 
 logger = logging.getLogger(__name__)
-MAX_SUFFIX = 50
 
 
 def _feature_table(spark, config):
@@ -119,27 +118,17 @@ def write_evaluation(
         path = evaluation_path(config, check_name(name, "evaluation name"))
         if replace:
             jsonout.write_atomic(path, text)
-        elif not _create(path, text):
+        elif not jsonout.write_new(path, text):
             raise _exists(name, path)
         return path
     stamp = utc_stamp()
-    for k in range(1, MAX_SUFFIX + 1):
-        path = evaluation_path(config, stamp if k == 1 else f"{stamp}-{k}")
-        if _create(path, text):
+    for candidate in stamped_names(stamp):
+        path = evaluation_path(config, candidate)
+        if jsonout.write_new(path, text):
             return path
     raise ConcurrentRunError(
         f"no free evaluation name {stamp}-2 .. -{MAX_SUFFIX} in {reports}; pass --name NAME"
     )
-
-
-def _create(path: Path, text: str) -> bool:
-    """Write `text` to a new file at `path`; False (nothing written) when it exists."""
-    try:
-        with path.open("x") as f:
-            f.write(text)
-    except FileExistsError:
-        return False
-    return True
 
 
 def run_evaluation(

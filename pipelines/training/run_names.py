@@ -27,10 +27,9 @@ from pathlib import Path
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConcurrentRunError, RunExistsError
 from fraud_app.etl.lock import RootLock
-from fraud_app.naming import check_name, utc_stamp
+from fraud_app.naming import MAX_SUFFIX, check_name, stamped_names, utc_stamp
 
 logger = logging.getLogger(__name__)
-MAX_SUFFIX = 50
 
 
 def report_path(config: AppConfig, run: str) -> Path:
@@ -82,8 +81,7 @@ def claim_run(config: AppConfig, run: str | None, *, replace: bool = False) -> I
             yield run
         return
     stamp = utc_stamp()
-    for k in range(1, MAX_SUFFIX + 1):
-        name = stamp if k == 1 else f"{stamp}-{k}"
+    for name in stamped_names(stamp):
         if finished(config, name) or _checkpoints(config, name).exists():
             continue
         try:

@@ -92,3 +92,11 @@ def test_write_atomic_that_fails_leaves_the_old_file_and_no_temporary(tmp_path):
         jsonout.write_atomic(path, '{"new": "' + "x" * 100_000 + "\ud800" + '"}')
     assert json.loads(path.read_text()) == {"old": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+
+
+def test_write_new_creates_once_and_never_replaces(tmp_path):
+    path = tmp_path / "report.json"
+    assert jsonout.write_new(path, jsonout.dumps({"first": 1})) is True
+    assert jsonout.write_new(path, jsonout.dumps({"second": 2})) is False
+    assert json.loads(path.read_text()) == {"first": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left
