@@ -11,10 +11,8 @@ the only way to hit a point between two renames every time); the kill is real.
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -31,6 +29,7 @@ from tests.fraud_app.etl.test_append_incremental import (
     _table,
     _write,
 )
+from tests.processes import kill_group_when
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]  # a second JVM: ~1 min on a loaded machine
 REPO = Path(__file__).resolve().parents[3]
@@ -91,12 +90,7 @@ def test_sigkill_inside_the_append_swap_is_refused_by_readers_and_converges(spar
          "--master", "local[1]", "etl"],
         env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 900  # a loaded shared machine: the JVM takes minutes
-    while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling for the child to reach the kill point
-    paused = flag.exists() and proc.poll() is None
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=60)
+    paused = kill_group_when(proc, flag.exists)  # the child reached the kill point
     log.close()
     tail = (tmp_path / "etl.log").read_text()[-3000:]
     assert paused, f"the child never reached the kill point; nothing was tested:\n{tail}"

@@ -10,10 +10,8 @@ import datetime as dt
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +31,7 @@ from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.evaluate import run_evaluation
 from fraud_app.scoring.job import run_scoring
 from pipelines.training.pipeline import run_training
+from tests.processes import kill_group_when
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
@@ -288,12 +287,7 @@ def test_killed_job_leaves_the_previous_partition_intact(spark, trained, tmp_pat
         cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     staging = root / "scores" / "_staging" / "killed" / "new"
-    deadline = time.monotonic() + 900  # a loaded shared machine: the JVM + features take minutes
-    while not staging.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.02)  # polling for the write to start, not synchronising threads
-    killed_mid_write = staging.exists() and proc.poll() is None
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
+    killed_mid_write = kill_group_when(proc, staging.exists, poll=0.02, wait=30)
     log.close()
     tail = (tmp_path / "score.log").read_text()[-3000:]
     assert killed_mid_write, f"the job ended before its write started; nothing was tested:\n{tail}"
