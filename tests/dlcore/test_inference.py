@@ -230,8 +230,9 @@ def test_rows_placed_at_scattered_positions_score_as_the_members():
     still the same bits in any batch."""
     models = [_encoded(k, constant=(3,)) for k in range(3)]
     fused = compile_ensemble(models)
-    fused._place(fused.positions[3::2])  # within the probed class: still one code path
-    assert not fused._contiguous and fused.rows_per_block == len(fused.positions[3::2])
+    scattered = fused.positions[3::2]  # within the probed class: still one code path
+    fused._place(scattered)
+    assert not fused._contiguous and fused.rows_per_block == len(scattered)
     X = _rows(400)
     np.testing.assert_allclose(fused.proba(X), _reference(models, X), rtol=0, atol=1e-14)
     proba, grad = fused.proba_and_gradient(X)
