@@ -23,8 +23,8 @@ change, but a kernel can compute the positions of a block by different code path
 another): so real rows go only to the positions of one class, the largest one common to
 every GEMM of the plan (forward and gradient), found by a probe when the plan is built
 (cached per process, dtype and shape; `FusedEnsemble.positions`); the other positions
-carry padding. Where every position is alike (OpenBLAS's AVX-512 kernels) a block holds
-BLOCK_ROWS rows; on the AVX2 EPYC measured here 240 (8-247). So a row's result does not
+carry padding. Where every position is alike (float64 here) a block holds BLOCK_ROWS
+rows; float32 on the AVX2 EPYC measured here 240 (8-247). So a row's result does not
 depend on the batch it arrives in, its offset in it, the input's alignment or the
 process's BLAS thread count, to the bit (tests/dlcore/test_inference.py checks them all,
 and a second process): Spark batches, a pyfunc call on any number of rows and a server

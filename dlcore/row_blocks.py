@@ -12,12 +12,13 @@ input row then gives other float32 bits at another position. OpenBLAS 0.3.31's H
 sgemm (AVX2; AMD EPYC family 23 here) computes the first and last 8 of 256 rows laid out
 along M one way and rows 8-247 another; laid out along N (NumPy's `A @ W`) it computes
 them three ways, in groups of 12 (docs/BENCHMARKS.md, "float32 rows at one code path").
-Its AVX-512 kernels computed every position alike. Which positions agree is a property
-of the kernel, the dtype and the shapes, not of the values, so a probe finds it: every
-column of the right operand the same random vector, columns compared bit for bit, three
+Its AVX-512 kernels computed every position alike in NumPy's layout (session 15's Zen
+4; the M layout was not measured there). Which positions agree is a property of the
+kernel, the dtype and the shapes, not of the values, so a probe finds it: every column
+of the right operand the same random vector, columns compared bit for bit, three
 vectors, every GEMM shape of the plan; the plan places real rows only at the positions
-of the largest class common to all of its GEMMs (the other positions carry zero padding)
-and a machine whose kernels treat every position alike pays nothing.
+of the largest class common to all of its GEMMs (the other positions carry zero
+padding), and a machine whose kernels treat every position alike pays nothing.
 
 The thread count is part of the code path (OpenBLAS splits a block between threads, and
 each thread's share has its own edges), so the plan's GEMMs and the probe run with NumPy's
