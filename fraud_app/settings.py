@@ -116,6 +116,14 @@ def bound_mlflow_http_waits(timeout_s: float) -> None:
             ) from None
 
 
+def mlflow_request_timeout() -> tuple[str, str]:
+    """(MLflow's per-request deadline in seconds, the setting it comes from): the user's
+    MLFLOW_HTTP_REQUEST_TIMEOUT, else tracking.connect_timeout_s (bound_mlflow_http_waits)."""
+    if _MLFLOW_USER_SET["MLFLOW_HTTP_REQUEST_TIMEOUT"] is not None:
+        return _MLFLOW_USER_SET["MLFLOW_HTTP_REQUEST_TIMEOUT"], "MLFLOW_HTTP_REQUEST_TIMEOUT"
+    return os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "?"), "tracking.connect_timeout_s"
+
+
 @contextlib.contextmanager
 def mlflow_tracking_uri_kept() -> Iterator[None]:
     """MLflow exports the URI it is given as MLFLOW_TRACKING_URI, which mlflow_tracking_uri()

@@ -52,3 +52,13 @@ def local_path(uri: str) -> Path | None:
 def is_remote(uri: str) -> bool:
     """True when `uri` names no local path (see the module doc)."""
     return local_path(uri) is None
+
+
+_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
+
+
+def redacted(text: str) -> str:
+    """`text` with the user information of every URI in it (`user:password@`, a token as
+    `token@`) shown as `***@`, for messages and logs: http://u:p@host:5000/x ->
+    http://***@host:5000/x. The URI itself (to connect with) is kept as given."""
+    return _USERINFO.sub(r"\g<scheme>***@", text)

@@ -298,6 +298,16 @@ def _failed(command: str, exc: BaseException) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too
         return 141  # 128 + SIGPIPE, what a shell reports for `... | head`
+    from fraud_app.etl.fs import damaged_file_error
+    from fraud_app.scoring.tasks import from_task_error
+
+    # a damaged file met by an action after its table was opened; a fraud_app error a
+    # Spark task raised (a PythonException whose last line it is), outside task_errors
+    found = damaged_file_error(exc) or from_task_error(exc)
+    if found is not None:
+        logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
+        print(f"error: {found}", file=sys.stderr)
+        return 2
     if isinstance(exc, OSError):  # a path given that cannot be written or read (no such
         # directory, a read-only file system, disk full): one line naming it, traceback at DEBUG
         logging.getLogger(__name__).debug("%s failed", command, exc_info=True)

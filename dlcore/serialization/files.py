@@ -17,6 +17,7 @@ import json
 import os
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -248,8 +249,14 @@ def read_npz(
             arrays = {name: npz[name] for name in npz.files}
     except SerializationError:
         raise
-    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error) as exc:
         raise SerializationError(f"{path}: cannot read archive ({exc}); corrupted?") from exc
+    except (NotImplementedError, RuntimeError) as exc:  # a damaged compression / flag field:
+        # zipfile's "That compression method is not supported", "File ... is encrypted"
+        raise SerializationError(
+            f"{path}: cannot read archive ({exc}); corrupted? (the writer stores every "
+            "member uncompressed and unencrypted)"
+        ) from exc
     for name, digest in (checksums or {}).items():
         if name in arrays and sha256_array(arrays[name]) != digest:
             raise SerializationError(

@@ -1,10 +1,11 @@
 """One writer per output root: a lock file `<paths.root>/.fraud-app.lock`.
 
 Owns taking, refusing and releasing the lock; does not own what the holder writes.
-The file holds JSON {pid, host, command, started_at}. A lock whose pid is no longer
-alive on this host is stale (a killed run) and is taken over with a warning; a lock
-held by a live process, or by another host (whose processes cannot be checked), is
-refused with ConcurrentRunError naming the holder and how to clear it.
+The file holds JSON {pid, host, process_start, command, started_at} (`owner_info`). A
+lock whose process no longer runs on this host (`process_alive`: its pid gone, or reused
+by a process started at another time) is stale (a killed run) and is taken over with a
+warning; a lock held by a live process, or by another host (whose processes cannot be
+checked), is refused with ConcurrentRunError naming the holder and how to clear it.
 
 Creation is atomic on a local disk (O_CREAT | O_EXCL). Re-entrant within a process,
 so a workflow that runs several steps can hold it around all of them.
@@ -28,14 +29,51 @@ LOCK_NAME = ".fraud-app.lock"
 _HELD: dict[str, int] = {}  # lock path -> nesting depth, this process
 
 
-def _alive(pid: int) -> bool:
+def process_start(pid: int) -> str | None:
+    """When process `pid` of this host started, as a string that changes when the pid is
+    reused: the boot id and the start time in clock ticks since boot (Linux /proc); None
+    where that cannot be read (another OS, the process gone)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after "(comm)", which may hold spaces
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
+
+
+def owner_info() -> dict:
+    """Who holds a lock or writes a commit marker: this process, as `process_alive` reads it
+    back (pid, host, process_start) and an operator reads it (started_at, UTC)."""
+    pid = os.getpid()
+    return {
+        "pid": pid,
+        "host": socket.gethostname(),
+        "process_start": process_start(pid),
+        "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def process_alive(pid: object, host: object, start: object = None) -> bool | None:
+    """Whether the process a lock or marker names (`owner_info`) still runs.
+
+    True / False for a process of this host: False when `pid` is gone, or now belongs to a
+    process started at another time than `start` (the pid was reused; `start` None: the pid
+    alone decides). None for a process of another host (a cluster's other driver), whose
+    processes this host cannot check: the caller must not guess (it names the host and
+    what the operator can do there). A pid that is not a positive int: False on this host.
+    """
+    if host != socket.gethostname():
+        return None
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # exists, owned by another user
-        return True
-    return True
+        pass
+    return start is None or process_start(pid) in (None, start)
 
 
 def _local_path(root: str) -> Path:
@@ -87,12 +125,7 @@ class RootLock:
             self.path.unlink(missing_ok=True)
 
     def _create(self) -> bool:
-        info = {
-            "pid": os.getpid(),
-            "host": socket.gethostname(),
-            "command": self.command,
-            "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
+        info = {**owner_info(), "command": self.command}
         try:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
@@ -116,7 +149,7 @@ class RootLock:
             pid, host = int(holder["pid"]), str(holder["host"])
         except (ValueError, KeyError, TypeError):
             holder, pid, host = {}, -1, ""
-        if host == socket.gethostname() and not _alive(pid):
+        if process_alive(pid, host, holder.get("process_start")) is False:
             logger.warning("removing the stale run lock %s of a dead process: %s", self.path, text)
             self.path.unlink(missing_ok=True)
             return

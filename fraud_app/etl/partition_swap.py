@@ -13,11 +13,25 @@ date only in `old`; `recover` (run at the start of every job, under the output's
 moves it back and removes dead jobs' staging.
 
 A job that swaps several dates as one change (the ETL's append: one delivery) first writes
-`_staging/<job>/_committing.json` (pid, host, dates). Killed inside its swaps, it leaves a
-table where some dates hold the delivery and others not, and one date maybe only in `old`:
-`interrupted` finds that (a marker whose pid is dead on this host, or a partition only in
-an `old`) so that a reader refuses the table until the writer runs again
-(fraud_app.etl.fs.read_table), instead of reading a date short.
+`_staging/<job>/_committing.json` (pid, host, process_start, started_at, dates:
+fraud_app.etl.lock.owner_info). Killed inside its swaps, it leaves a table where some dates
+hold the delivery and others not, and one date maybe only in `old`: `interrupted` finds
+that, so that a reader refuses the table until the writer runs again
+(fraud_app.etl.fs.read_table), instead of reading a date short. Whose marker it is decides
+(fraud_app.etl.lock.process_alive):
+
+    this host, process running      a live job: readers go on (it finishes or recovers)
+    this host, process gone         killed: readers refuse; the next run recovers it
+    another host                    this host cannot tell whether that driver still runs:
+                                    readers and the next run refuse, naming the host, pid
+                                    and start, and the way out: run `fraud-app etl` again
+                                    on that host (it checks the pid there), or, once the
+                                    operator knows that run is gone, rename the marker to
+                                    `_killed.json`, which every host then
+                                    treats as a killed job's
+    `_killed.json`                  killed (an operator said so): as "process gone"
+
+A partition only in an `old` area without any marker is a killed job's too.
 """
 
 from __future__ import annotations
@@ -25,10 +39,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
-import socket
 
+from fraud_app.errors import ConcurrentRunError
 from fraud_app.etl.fs import HadoopFs, partition_dates
+from fraud_app.etl.lock import owner_info, process_alive
 from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -36,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 STAGING = "_staging"
 COMMITTING = "_committing.json"
+KILLED = "_killed.json"  # a marker an operator renamed: that job is known to be gone
 
 
 def partition_name(day: dt.date | str) -> str:
@@ -80,9 +95,7 @@ class PartitionSwap:
 
     def mark_committing(self, days: list[str]) -> None:
         """Record that this job starts swapping `days` in as one change (module docstring)."""
-        started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        info = {"pid": os.getpid(), "host": socket.gethostname(), "started_at": started,
-                "dates": list(days)}  # fmt: skip
+        info = {**owner_info(), "dates": list(days)}
         self.fs.write_text(f"{self.root}/{COMMITTING}", json.dumps(info))
 
     def clear_committing(self) -> None:
@@ -96,50 +109,89 @@ class PartitionSwap:
             self.fs.delete(staging)
 
 
-def _dead_here(info: dict) -> bool:
-    """The marker's process is known dead: on this host, and its pid is gone."""
-    from fraud_app.etl.lock import _alive
+def _marker(fs: HadoopFs, root: str) -> tuple[dict, str] | None:
+    """(the marker's content, "running" | "killed" | "elsewhere") of the job staged at
+    `root`; None: it has none (the module docstring's rule). An unreadable marker: killed."""
+    for name, default in ((KILLED, "killed"), (COMMITTING, None)):
+        if not fs.exists(f"{root}/{name}"):
+            continue
+        try:
+            info = json.loads(fs.read_text(f"{root}/{name}"))
+        except ValueError:
+            info = None
+        if not isinstance(info, dict):
+            return {}, "killed"
+        if default:
+            return info, default
+        alive = process_alive(info.get("pid"), info.get("host"), info.get("process_start"))
+        return info, {True: "running", False: "killed", None: "elsewhere"}[alive]
+    return None
 
-    pid = info.get("pid")
-    return info.get("host") == socket.gethostname() and isinstance(pid, int) and not _alive(pid)
+
+def _elsewhere(job: str, root: str, info: dict) -> str:
+    """What an operator reads about a job whose marker another host wrote."""
+    return (
+        f"job {job} was swapping in dates {', '.join(info.get('dates') or [])} on host "
+        f"{info.get('host')} (pid {info.get('pid')}, started {info.get('started_at')}), and "
+        "this host cannot tell whether that run still goes on. If it does, wait for it; if "
+        f"it was killed, run `fraud-app etl` again (the same input) on {info.get('host')}, "
+        f"or, once sure that run is gone, rename {root}/{COMMITTING} to {KILLED} and run "
+        "it again here: it puts back what the killed run moved and finishes the update"
+    )
 
 
 def committing_jobs(fs: HadoopFs, output: str) -> list[str]:
-    """The jobs whose `_committing.json` is still in `output`'s staging (killed inside
-    their change, when no live job holds the output's lock)."""
+    """The jobs killed inside their change (a marker left; call under the output's lock, so
+    no live job of this host has one). ConcurrentRunError for another host's marker: that
+    job may still run, and taking its change back would break it (module docstring)."""
     staging = f"{output.rstrip('/')}/{STAGING}"
-    return [job for job, is_dir in fs.list_dir(staging)
-            if is_dir and fs.exists(f"{staging}/{job}/{COMMITTING}")]  # fmt: skip
+    jobs = []
+    for job, is_dir in fs.list_dir(staging):
+        found = _marker(fs, f"{staging}/{job}") if is_dir else None
+        if found and found[1] == "elsewhere":
+            raise ConcurrentRunError(
+                f"{output}: {_elsewhere(job, f'{staging}/{job}', found[0])}. Nothing was written"
+            )
+        if found:
+            jobs.append(job)
+    return jobs
+
+
+def _jobs(fs: HadoopFs, output: str):
+    """(job, its staging root, _marker's answer) of every job staged in `output`."""
+    staging = f"{output}/{STAGING}"
+    if not fs.exists(staging):
+        return []
+    return [(job, f"{staging}/{job}", _marker(fs, f"{staging}/{job}"))
+            for job, is_dir in fs.list_dir(staging) if is_dir]  # fmt: skip
+
+
+def other_hosts(fs: HadoopFs, output: str) -> list[str]:
+    """Jobs of another host inside their change of `output` (running or killed there: this
+    host cannot tell): one line each, naming the host and the way out."""
+    output = output.rstrip("/")
+    return [_elsewhere(job, root, found[0]) for job, root, found in _jobs(fs, output)
+            if found and found[1] == "elsewhere"]  # fmt: skip
 
 
 def interrupted(fs: HadoopFs, output: str) -> list[str]:
     """What killed jobs left half-swapped in `output`: one line per job (its dates, the
-    partitions found only in its `old`); empty when nothing is (or may still be running)."""
+    partitions found only in its `old`); empty when nothing is (or may still be running,
+    here or on another host: `other_hosts`)."""
     output = output.rstrip("/")
-    staging = f"{output}/{STAGING}"
-    if not fs.exists(staging):
-        return []
-    found = []
-    for job, is_dir in fs.list_dir(staging):
-        if not is_dir:
-            continue
-        root = f"{staging}/{job}"
-        info = None
-        if fs.exists(f"{root}/{COMMITTING}"):
-            try:
-                info = json.loads(fs.read_text(f"{root}/{COMMITTING}"))
-            except ValueError:
-                info = {}
-        if info is not None and not _dead_here(info):
-            continue  # a job still swapping (or on another host): it finishes or recovers
+    lines = []
+    for job, root, found in _jobs(fs, output):
+        if found and found[1] in ("running", "elsewhere"):
+            continue  # a job still swapping (it finishes or recovers), or other_hosts'
+        info = found[0] if found else None
         orphans = [name for name, _ in fs.list_dir(f"{root}/old")
                    if not fs.exists(f"{output}/{name}")]  # fmt: skip
         if info is not None and (info.get("dates") or orphans):
-            found.append(
+            lines.append(
                 f"job {job} (pid {info.get('pid')}, started {info.get('started_at')}) was "
                 f"killed while swapping in dates {', '.join(info.get('dates') or [])}"
                 + (f"; {', '.join(orphans)} only in {root}/old" if orphans else "")
             )
         elif orphans:
-            found.append(f"{', '.join(orphans)} only in {root}/old (job {job} was killed)")
-    return found
+            lines.append(f"{', '.join(orphans)} only in {root}/old (job {job} was killed)")
+    return lines

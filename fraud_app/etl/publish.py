@@ -38,7 +38,7 @@ from pyspark.sql.types import StructType
 
 from fraud_app.errors import SchemaError
 from fraud_app.etl.dedup import CANONICAL_NAMES
-from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
+from fraud_app.etl.fs import HadoopFs, StagedDir, bare_path, partition_dates
 from fraud_app.etl.partition_swap import (
     STAGING,
     PartitionSwap,
@@ -169,12 +169,24 @@ class AppendPublish:
     def _stage_quarantine(self, rows: DataFrame) -> DataFrame:
         """This run's rows, in one file, in the quarantine's columns (input columns of
         other deliveries as nulls), so every file of the quarantine has one schema and any
-        reader sees every column. An input column the quarantine lacks: the quarantine is
-        rewritten with the union of both (as every append did before)."""
+        reader sees every column. An input column the quarantine lacks: the earlier rows
+        are rewritten once with it (as nulls) into a staged copy of the quarantine, and
+        this run's file still goes in apart, under its job's name, so that `_recover` can
+        take it back out after a kill (a rewrite holding this run's rows could not be)."""
         current = self._quarantine_columns()
-        have = {c.lower() for c in rows.columns}
-        fits = current is not None and have <= {c.lower() for c in current}
-        if fits:
+        if current is not None:
+            known = {c.lower() for c in current}
+            extra = [c for c in rows.columns if c.lower() not in known]
+            if extra:
+                types = {f.name: f.dataType for f in rows.schema.fields}
+                earlier = self.spark.read.parquet(self.quarantine)
+                widened = earlier.select("*", *[F.lit(None).cast(types[c]).alias(c) for c in extra])
+                self.qdir = StagedDir(self.fs, self.quarantine)
+                widened.write.mode("error").parquet(self.qdir.tmp)
+                logger.info("ETL: the quarantine gains input column(s) %s; its earlier rows "
+                            "are rewritten once", extra)  # fmt: skip
+                current = [*current, *extra]
+            have = {c.lower() for c in rows.columns}
             rows = rows.select(
                 *[F.col(quoted(c)).alias(c) if c.lower() in have
                   else F.lit(None).cast("string").alias(c) for c in current]
@@ -182,12 +194,6 @@ class AppendPublish:
         rows.repartition(1).write.mode("error").parquet(self.qstage)
         batch = self.spark.read.parquet(self.qstage)
         self._adds_file = current is None or batch.count() > 0  # a fresh one gets its columns
-        if current is not None and not fits:
-            self.qdir = StagedDir(self.fs, self.quarantine)
-            earlier = self.spark.read.parquet(self.quarantine)
-            union = earlier.unionByName(batch, allowMissingColumns=True)
-            union.write.mode("error").parquet(self.qdir.tmp)
-            logger.info("ETL: the quarantine gains input column(s); it is rewritten once")
         return batch
 
     def _quarantine_columns(self) -> list[str] | None:
@@ -206,13 +212,16 @@ class AppendPublish:
             self.swap.mark_committing(self._dates)
             for day in self._dates:
                 self.swap.swap(day)
-            if self.qdir is not None:
-                self.qdir.commit()
-            elif self._adds_file:
-                self.fs.mkdirs(self.quarantine)
+            # this run's file under its job's name (into the widened copy when the
+            # quarantine gains columns: that copy is then swapped in whole)
+            into = self.qdir.tmp if self.qdir is not None else self.quarantine
+            if self._adds_file:
+                self.fs.mkdirs(into)
                 for path in self.fs.list_paths(self.qstage):
                     name = f"{self.swap.job}-{path.rsplit('/', 1)[-1]}"
-                    self.fs.rename(path, f"{self.quarantine}/{name}")
+                    self.fs.rename(path, f"{into}/{name}")
+            if self.qdir is not None:
+                self.qdir.commit()
             self.fs.write_text(f"{self.table}/{REPORT_NAME}", report)
             self.swap.clear_committing()
         self.discard()
@@ -232,11 +241,6 @@ _MISMATCH = re.compile(
 )
 
 
-def _bare(path: str) -> str:
-    """A path without its scheme and authority slashes: file:///t/x and file:/t/x -> /t/x."""
-    return re.sub(r"^[A-Za-z][A-Za-z0-9+.-]*:/*", "/", path)
-
-
 @contextlib.contextmanager
 def published_schema_errors(table: str):
     """A published table whose files store a canonical column in another type (written
@@ -246,7 +250,7 @@ def published_schema_errors(table: str):
         yield
     except (Py4JJavaError, PySparkException) as exc:
         found = _MISMATCH.search(str(exc))
-        if not found or not _bare(found["file"]).startswith(_bare(table).rstrip("/") + "/"):
+        if not found or not bare_path(found["file"]).startswith(bare_path(table) + "/"):
             raise
         raise SchemaError(
             f"etl.mode: append: the published canonical table {table} does not have the "

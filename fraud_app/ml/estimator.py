@@ -49,6 +49,7 @@ from fraud_app.ml.params import DlcoreParams
 from fraud_app.ml.persistence import ParamsReader, ParamsWriter
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.train import refit_plan, train_ensemble
+from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.summary import DataSummary
 
@@ -193,6 +194,12 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         )
 
     def _fit(self, dataset: DataFrame) -> EnsembleClassificationModel:
+        # fit's actions run the dataset's plan: an error a fraud_app scorer raised in it
+        # (stacking on a model's transform) comes back as itself, not a PythonException
+        with task_errors():
+            return self._fit_checked(dataset)
+
+    def _fit_checked(self, dataset: DataFrame) -> EnsembleClassificationModel:
         started = time.perf_counter()
         what = f"{type(self).__name__}.fit"
         cfg: TrainingSection = self.training_section()

@@ -17,7 +17,8 @@ there, loading falls back to the newest group directory that loads completely,
 with a warning; if the directory it names is damaged (a seal that does not match,
 a missing or truncated file), to the newest intact one BEFORE it, with a warning
 naming the damage; if it is missing while group directories are there, to the
-newest intact one of those (none: start over, with a warning). Weights and optimizer slots that are not finite are refused on
+newest intact one of those (none: start over, with a warning); LATEST.json is sealed too,
+so a flipped digit naming an older group is a damaged pointer, not a silent older resume. Weights and optimizer slots that are not finite are refused on
 save and on load (dlcore.serialization). Every JSON file is sealed (its own sha256,
 dlcore.serialization.check_seal) and every array carries a sha256 record, so a flipped
 bit anywhere in a checkpoint is an error, never a silent resume from another state.
@@ -63,6 +64,7 @@ class ForeignCheckpointError(TrainingError):
 
 
 GROUP_DIR = re.compile(r"group-\d{6,}")
+POINTER_KEYS = frozenset({"format", "group_dir"})
 META_KEYS = frozenset({"format", "fingerprint", "iteration", "group", "world_size", "positions",
                        "history"})  # fmt: skip
 
@@ -102,7 +104,9 @@ class CheckpointStore:
                 ignore_errors=True,  # pragma: no mutate
             )
             raise
-        write_json_atomic(self.dir / "LATEST.json", {"format": FORMAT, "group_dir": target.name})
+        # sealed: a flipped digit naming an older group that exists resumed it silently
+        pointer = {"format": FORMAT, "group_dir": target.name}
+        write_json_atomic(self.dir / "LATEST.json", pointer, sealed=True)
         self._prune(keep_name=target.name)
         logger.info("checkpoint written: %s (iteration %d)", target, state.iteration)
         return target
@@ -141,6 +145,9 @@ class CheckpointStore:
         try:
             obj = json.loads(pointer.read_text())
             name = obj["group_dir"]
+            check_seal(obj, pointer, POINTER_KEYS)  # pointers before seals: none, read as before
+        except SerializationError as exc:
+            raise TrainingError(f"checkpoint pointer {exc}") from exc
         except (OSError, ValueError, KeyError, TypeError, RecursionError) as exc:
             raise TrainingError(f"checkpoint pointer {pointer} is malformed: {exc!r}") from exc
         if not isinstance(name, str) or not GROUP_DIR.fullmatch(name):

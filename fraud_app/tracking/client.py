@@ -24,7 +24,7 @@ from pathlib import Path
 from fraud_app import settings
 from fraud_app.errors import TrackingError
 from fraud_app.tracking.store_lock import sqlite_database, store_lock
-from fraud_app.uris import scheme
+from fraud_app.uris import redacted, scheme
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +64,9 @@ def check_reachable(uri: str, timeout_s: float) -> None:
                 pass
         except OSError as exc:
             raise TrackingError(
-                f"tracking server {uri} cannot be reached within {timeout_s:g}s ({exc}). "
-                "Start it, fix tracking.uri / MLFLOW_TRACKING_URI, or set tracking.enabled: false"
+                f"tracking server {redacted(uri)} cannot be reached within {timeout_s:g}s "
+                f"({exc}). Start it, fix tracking.uri / MLFLOW_TRACKING_URI, or set "
+                "tracking.enabled: false"
             ) from None
     elif (db := sqlite_database(uri)) is not None:
         try:
@@ -112,8 +113,8 @@ def connect(config, *, must_exist: bool = False) -> Store:
     if must_exist:
         require_store(tracking_uri(config))
     store = open_store(config)
-    logger.info("tracking: %s experiment %r (%s)", store.uri, store.experiment_name,
-                store.artifact_location)  # fmt: skip
+    logger.info("tracking: %s experiment %r (%s)", redacted(store.uri), store.experiment_name,
+                redacted(store.artifact_location))  # fmt: skip
     return store
 
 
@@ -158,12 +159,26 @@ def _open_store(config) -> Store:
     except TrackingError:
         raise
     except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
-        # first line only: sqlalchemy appends the SQL and a link on lines of their own
-        why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise TrackingError(
-            f"tracking store {uri}: cannot open experiment {name!r}: {why}"
-        ) from exc
+        raise store_error(uri, f"cannot open experiment {name!r}", exc) from exc
     return Store(uri, exp.experiment_id, name, exp.artifact_location)
+
+
+def store_error(uri: str, doing: str, exc: BaseException) -> TrackingError:
+    """One line for a failed store call, without the credentials of `uri`: a server that
+    accepts connections but does not answer within the deadline is named as such (MLflow
+    said "Max retries exceeded ... Read timed out" in a 400-character line); any other
+    failure: the first line of its message (sqlalchemy appends the SQL and a link)."""
+    text = str(exc)
+    if "Read timed out" in text or "ReadTimeout" in text:
+        seconds, source = settings.mlflow_request_timeout()
+        return TrackingError(
+            f"tracking server {redacted(uri)} {doing}: it accepts connections but did not "
+            f"answer within {seconds}s ({source}, per request). Check that an MLflow server "
+            "listens there (not another service) and is not stuck or overloaded (its logs), "
+            f"raise {source}, or set tracking.enabled: false"
+        )
+    why = (text.strip().splitlines() or [type(exc).__name__])[0]
+    return TrackingError(f"tracking store {redacted(uri)}: {doing}: {redacted(why)}")
 
 
 def _is_local(uri: str) -> bool:
@@ -183,7 +198,7 @@ def ui_hint(config) -> str | None:
         return None
     uri = tracking_uri(config)
     if uri.startswith(("http://", "https://")):
-        return f"open {uri}"
+        return f"open {redacted(uri)}"
     return f"mlflow ui --backend-store-uri {shlex.quote(uri)} --host 127.0.0.1 --port 5000"
 
 

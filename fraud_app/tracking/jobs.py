@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fraud_app.tracking.tune import _finite, _param_text
+from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
 
@@ -159,5 +160,7 @@ def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -
         status = "FINISHED"
     finally:
         client.set_terminated(run_id, status)
-    logger.info("%s logged to MLflow: run %s (%s) in %s", kind, run_id, run_name, store.uri)
+    logger.info(
+        "%s logged to MLflow: run %s (%s) in %s", kind, run_id, run_name, redacted(store.uri)
+    )
     return run_id

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from fraud_app.errors import ModelLoadError
 from fraud_app.tracking.registry import absent, store_failed
+from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
@@ -68,7 +69,7 @@ def _registry_source(client, uri: str) -> tuple[str, str, str | None, str | None
         if not absent(exc):
             raise store_failed(client, exc, f"resolving {uri}") from None
         raise ModelLoadError(
-            f"registered model {name!r} does not exist in {client.tracking_uri}; "
+            f"registered model {name!r} does not exist in {redacted(client.tracking_uri)}; "
             "see `fraud-app models` for the registered models"
         ) from None
     try:
@@ -177,7 +178,7 @@ def _download(uri: str, source: str, target: Path) -> None:
             shutil.rmtree(target)
         staging.rename(target)
     except MlflowException as exc:
-        raise ModelLoadError(f"cannot download model {uri}: {exc.message}") from None
+        raise ModelLoadError(f"cannot download model {uri}: {redacted(exc.message)}") from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fraud_app.errors import ModelLoadError, TrackingError
+from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
@@ -49,7 +50,8 @@ def store_failed(client, exc, doing: str) -> TrackingError:
     code = str(getattr(exc, "error_code", type(exc).__name__))
     said = first if first.startswith(code) else f"{code}: {first}"
     return TrackingError(
-        f"the tracking store {client.tracking_uri} could not answer while {doing} ({said}); "
+        f"the tracking store {redacted(client.tracking_uri)} could not answer while {doing} "
+        f"({redacted(said)}); "
         "nothing was changed, run the command again when the store answers"
     )
 

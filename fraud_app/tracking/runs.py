@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fraud_app.errors import TrackingError
+from fraud_app.tracking.client import store_error
 
 logger = logging.getLogger(__name__)
 
@@ -121,9 +122,7 @@ class MlflowTracker:
                 experiment_id=self.store.experiment_id, run_name=self.run_name
             )
         except Exception as exc:
-            raise TrackingError(
-                f"tracking store {self.store.uri}: cannot start a run: {exc}"
-            ) from exc
+            raise store_error(self.store.uri, "cannot start a run", exc) from exc
         self._mlflow.set_tags({"fraud_app.run": self.run_name, "fraud_app.kind": "training"})
         return run.info.run_id
 

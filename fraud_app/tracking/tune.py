@@ -17,7 +17,7 @@ import json
 import logging
 from typing import Any
 
-from fraud_app.errors import TrackingError
+from fraud_app.tracking.client import store_error
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +43,7 @@ def parent_run(mlflow, store, kind: str, run_name: str, params: dict[str, Any]):
     try:
         run = mlflow.start_run(experiment_id=store.experiment_id, run_name=run_name)
     except Exception as exc:
-        raise TrackingError(
-            f"tracking store {store.uri}: cannot start the {kind} run: {exc}"
-        ) from exc
+        raise store_error(store.uri, f"cannot start the {kind} run", exc) from exc
     status = "FAILED"
     try:
         mlflow.set_tags({"fraud_app.kind": kind, "fraud_app.run": run_name})

@@ -7,6 +7,7 @@ import argparse
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
+from fraud_app.uris import redacted
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     if args.json:
         print(jsonout.dumps(rows, indent=2, default=str))
         return 0
-    print(f"{name} ({store.uri})")
+    print(f"{name} ({redacted(store.uri)})")
     print(
         f"{'version':>7}  {'aliases':<20} {'val AP':>7} {'test AP':>7} {'test AUC':>8}  {'gate':<10} created"
     )

@@ -28,6 +28,7 @@ from fraud_app.data.generator import (
     generate_raw,
     write_raw,
 )
+from fraud_app.etl.fs import read_table
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.naming import check_name
@@ -134,7 +135,7 @@ def run_workflow(
         config = reading_generated(config)
     etl = _timed(result, "etl", run_etl, spark, config)
     result.steps["etl"] = etl.to_dict()
-    canonical = spark.read.parquet(str(paths.resolve("canonical")))
+    canonical = read_table(spark, str(paths.resolve("canonical")), "canonical table", "etl")
     report = _timed(
         result,
         "validate_canonical",
@@ -153,7 +154,7 @@ def run_workflow(
         "validate_features",
         validate_features,
         spark,
-        spark.read.parquet(features_path),
+        read_table(spark, features_path, "feature table", "features"),
         config,
         table=features_path,
     )

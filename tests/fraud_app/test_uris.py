@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from fraud_app.uris import is_remote, local_path, scheme
+from fraud_app.uris import is_remote, local_path, redacted, scheme
 
 LOCAL = [
     ("/data/work", "/data/work"),
@@ -56,3 +56,20 @@ def test_scheme_is_lower_cased_and_empty_for_paths_and_drive_letters():
         "xy",
         "",
     ]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("http://u:p%40ss@host:5000/x", "http://***@host:5000/x"),
+        ("http://u:p@ss@host/x", "http://***@host/x"),  # an unescaped @ in the password
+        (
+            "see https://token@h/a and sqlite:////t/m.db",
+            "see https://***@h/a and sqlite:////t/m.db",
+        ),
+        ("databricks://profile:prefix@x", "databricks://***@x"),
+        ("http://host:5000/api?x=a@b", "http://host:5000/api?x=a@b"),  # no user information
+    ],
+)
+def test_redacted_masks_the_user_information_of_every_uri(text, shown):
+    assert redacted(text) == shown

@@ -76,3 +76,23 @@ def test_a_validate_input_given_by_hand_names_the_flag(spark, tmp_path, capsys):
         f"validate: canonical table {missing} does not exist; check --input (a Parquet table "
         "as `fraud-app etl` writes it)"
     ), line
+
+
+def test_an_error_a_spark_task_raised_is_the_one_line(spark, capsys):
+    """A fraud_app error raised on an executor reaches the driver as a PythonException
+    ('An exception was thrown from the Python worker: Traceback ...'); the CLI prints the
+    error itself, whichever step ran the action (it re-raised: a traceback, exit 1)."""
+    from pipelines.cli import _failed
+
+    def fail(batches):
+        from fraud_app.errors import SchemaError
+
+        for _ in batches:
+            raise SchemaError("features column 'x' holds 2 NaN value(s); impute them")
+        yield from ()
+
+    with pytest.raises(Exception, match="Python worker") as info:
+        spark.range(3).mapInArrow(fail, "id long").collect()
+    assert _failed("score", info.value) == 2
+    err = capsys.readouterr().err
+    assert err == "error: features column 'x' holds 2 NaN value(s); impute them\n"

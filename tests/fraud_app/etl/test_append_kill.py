@@ -22,6 +22,7 @@ from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.fs import read_table
 from fraud_app.etl.pipeline import run_etl
 from tests.fraud_app.etl.test_append_incremental import (
+    HEADER,
     _cfg,
     _first_delivery,
     _old_append,
@@ -80,19 +81,7 @@ def test_sigkill_inside_the_append_swap_is_refused_by_readers_and_converges(spar
     delivery = [_row("t40", 1), _row("t41", 2), _row("t42", 6), _row("bad2", 6, "z")]
     cfg = _cfg(tmp_path, _write(tmp_path / "d2" / "b.csv", delivery))
     expected, _ = _old_append(spark, cfg, str(table))
-    config = tmp_path / "etl.yaml"
-    config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
-    flag = tmp_path / "paused"
-    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
-    log = (tmp_path / "etl.log").open("w")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CHILD, point, "2024-01-02", str(flag), "-c", str(config),
-         "--master", "local[1]", "etl"],
-        env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-    )  # fmt: skip
-    paused = kill_group_when(proc, flag.exists)  # the child reached the kill point
-    log.close()
-    tail = (tmp_path / "etl.log").read_text()[-3000:]
+    paused, tail = _start(tmp_path, cfg, point)
     assert paused, f"the child never reached the kill point; nothing was tested:\n{tail}"
 
     # a reader (features, validate, score) refuses the half-updated table, naming the fix;
@@ -113,3 +102,46 @@ def test_sigkill_inside_the_append_swap_is_refused_by_readers_and_converges(spar
     assert bad == ["bad0", "bad2"]  # once: a killed run's quarantine file is taken back out
     assert not (table / "_staging").exists() and not (quarantine / "_staging").exists()
     assert read_table(spark, str(table), "canonical table", "etl").count() == len(expected)
+
+
+def _start(tmp_path, cfg, point: str, day: str = "2024-01-02"):
+    """The `fraud-app etl` child of `cfg`, paused at `point`, then SIGKILLed; True: reached."""
+    config = tmp_path / "etl.yaml"
+    config.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    flag = tmp_path / "paused"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
+    with (tmp_path / "etl.log").open("w") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CHILD, point, day, str(flag), "-c", str(config),
+             "--master", "local[1]", "etl"],
+            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        return kill_group_when(proc, flag.exists), (tmp_path / "etl.log").read_text()[-3000:]
+
+
+def test_sigkill_after_a_delivery_that_widens_the_quarantine_quarantines_its_rows_once(
+    spark, tmp_path
+):
+    """A delivery with a column the quarantine lacks rewrites the quarantine's earlier
+    rows; its own bad rows still go in as a file of its own, which the re-run after a kill
+    takes back out (the rewrite held them, and the re-run added them a second time)."""
+    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
+    table, quarantine = Path(first.output_path), Path(first.quarantine_path)
+    wider = tmp_path / "d2" / "b.csv"
+    wider.parent.mkdir()
+    wider.write_text(f"{HEADER},device_id\n{_row('bad2', 6, 'q')},dev2\n{_row('t40', 6)},dev4\n")
+    cfg = _cfg(tmp_path, wider)
+    expected, _ = _old_append(spark, cfg, str(table))
+    paused, tail = _start(tmp_path, cfg, "before_report")
+    assert paused, f"the child never reached the kill point; nothing was tested:\n{tail}"
+
+    again = run_etl(spark, cfg)
+
+    assert _table(spark, again.output_path) == expected
+    rows = spark.read.parquet(str(quarantine)).collect()
+    assert sorted(q.raw_transaction_id for q in rows) == ["bad0", "bad2"]
+    assert {q.raw_transaction_id: q.raw_device_id for q in rows} == {"bad0": None, "bad2": "dev2"}
+    files = sorted(quarantine.glob("*.parquet"))
+    assert len({tuple(spark.read.parquet(str(f)).columns) for f in files}) == 1
+    assert not (quarantine / "_staging").exists()
+    assert not list(quarantine.parent.glob(f"{quarantine.name}.*"))  # no staged copy left

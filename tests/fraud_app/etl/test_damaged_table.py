@@ -33,3 +33,43 @@ def test_a_truncated_part_file_is_named(spark, tmp_path, checksum):
         "it was truncated or changed after it was written. Rebuild the table (`fraud-app "
         "features`), or put back that file from a copy"
     )
+
+
+def _damage_last(table: Path) -> Path:
+    """Truncate the last part file of `table` (read_table reads another's footer, so the
+    damage is met by a later action of the step, not by read_table)."""
+    part = sorted(table.rglob("part-*.parquet"))[-1]
+    part.write_bytes(part.read_bytes()[:100])
+    for crc in table.rglob(".*.crc"):
+        crc.unlink()
+    return part
+
+
+@pytest.mark.slow  # generate, etl, features, then train on a loaded machine: minutes
+def test_a_file_damaged_past_the_first_read_is_one_line_in_every_step(tmp_path, capsys):
+    """features reading the canonical table and train reading the feature table meet the
+    damaged file at an action after read_table: a Java FAILED_READ_FILE trace, exit 1."""
+    from pipelines.cli import main
+    from tests.fraud_app.test_cli_data_steps import _demo_config
+
+    config = str(_demo_config(tmp_path, n_transactions=2_000, n_cards=200, partitions=2))
+    for step in ("generate", "etl", "features"):
+        assert main(["-c", config, step]) == 0, step
+    work = tmp_path / "work"
+    for step, table, what, rebuild in [
+        ("features", work / "canonical", "canonical table", "etl"),
+        ("train", work / "features", "feature table", "features"),
+    ]:
+        capsys.readouterr()
+        part = _damage_last(table)
+        assert main(["-c", config, step]) == 2, step
+        out = capsys.readouterr().err
+        errors = [line for line in out.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "Traceback" not in out, out[-3000:]
+        err = errors[0]
+        assert "(not a Parquet file: no Parquet footer at its end)" in err, err
+        assert err.startswith(f"error: {what} {table}: the file "), err
+        assert part.name in err and err.endswith(
+            f"it was truncated or changed after it was written. Rebuild the table (`fraud-app "
+            f"{rebuild}`), or put back that file from a copy"
+        ), err

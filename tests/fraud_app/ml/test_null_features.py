@@ -55,3 +55,38 @@ def test_a_null_vector_is_named_by_fit(vector_df, array_df):
         DlcoreClassifier(**FAST).fit(_null_vector(vector_df))
     with pytest.raises(SchemaError, match=r"'features' holds 1 null, NaN or infinite values"):
         DlcoreClassifier(**FAST).fit(_null_element(array_df))
+
+
+def _nan_row(vector_df):
+    from pyspark.ml.functions import array_to_vector, vector_to_array
+
+    arr = vector_to_array(F.col("features"))
+    first = F.when(F.col("id") != 5, arr[0]).otherwise(F.lit(float("nan")))
+    return vector_df.withColumn("features", array_to_vector(F.array(first, arr[1], arr[2], arr[3])))
+
+
+def test_task_errors_raises_the_scorers_error_itself_around_an_action(fitted, vector_df):
+    """In a notebook: the SchemaError, one line, instead of a PythonException whose first
+    line is 'An exception was thrown from the Python worker:'."""
+    from fraud_app.ml import task_errors
+
+    with pytest.raises(SchemaError) as info, task_errors():
+        fitted.transform(_nan_row(vector_df)).select("probability").collect()
+    assert str(info.value).startswith(
+        "DlcoreClassificationModel.transform: features column 'features' holds 1 NaN or "
+        "infinite value(s) in one batch of"
+    )
+    assert "\n" not in str(info.value)
+
+
+def test_fit_on_a_transform_that_fails_raises_the_scorers_error(fitted, vector_df):
+    """Stacking: fit's own actions run the first model's scorer; its error was a
+    PythonException out of fit."""
+    from pyspark.ml.functions import vector_to_array
+
+    stacked = fitted.transform(_nan_row(vector_df)).select(
+        "label", F.array(vector_to_array("probability")[1]).alias("features")
+    )
+    with pytest.raises(SchemaError, match=r"^DlcoreClassificationModel\.transform: features "
+                       r"column 'features' holds 1 NaN or infinite value\(s\)"):  # fmt: skip
+        DlcoreClassifier(**FAST).fit(stacked)

@@ -92,6 +92,23 @@ def test_malformed_pointer_falls_back_to_the_newest_intact_checkpoint(
     assert "group-000002" in caplog.text
 
 
+def test_a_flipped_digit_in_the_pointer_is_a_damaged_pointer_not_an_older_resume(
+    store_with_two, caplog
+):
+    """'group-000002' -> 'group-000001' (one bit: '2' ^ 0x03 = '1') names a checkpoint that
+    exists and loads: it resumed from group 1 without a word."""
+    store, states = store_with_two
+    pointer = store.dir / "LATEST.json"
+    pointer.write_text(pointer.read_text().replace("group-000002", "group-000001"))
+    with pytest.raises(TrainingError, match=rf"^checkpoint pointer {pointer}: its content does "
+                       "not match its sha256 seal"):  # fmt: skip
+        store.latest()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        loaded, _ = store.load(Adam(learning_rate=0.01))
+    _assert_same(loaded, states[1])
+    assert "resuming from the newest intact checkpoint" in caplog.text
+
+
 def test_fall_back_skips_a_partial_newest_directory(store_with_two, caplog):
     store, states = store_with_two
     (store.dir / "LATEST.json").write_text("garbage")

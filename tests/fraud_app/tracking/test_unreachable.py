@@ -23,13 +23,17 @@ def _closed_port() -> int:
 def test_closed_port_fails_fast_with_a_clear_error(tmp_path):
     import mlflow  # noqa: F401  (importing takes seconds on a busy machine; not a network wait)
 
-    cfg = h.config(tmp_path, **{"tracking.uri": f"http://127.0.0.1:{_closed_port()}",
+    port = _closed_port()
+    cfg = h.config(tmp_path, **{"tracking.uri": f"http://ops:s3cret@127.0.0.1:{port}",
                                 "tracking.connect_timeout_s": 2})  # fmt: skip
     t0 = time.monotonic()
     with pytest.raises(
-        TrackingError, match=r"cannot be reached within 2s.*tracking.enabled: false"
-    ):
+        TrackingError,
+        match=rf"^tracking server http://\*\*\*@127\.0\.0\.1:{port} cannot be "
+        r"reached within 2s.*tracking.enabled: false",
+    ) as info:
         start_training_run(cfg, "r")
+    assert "s3cret" not in str(info.value) and "\n" not in str(info.value)
     with pytest.raises(TrackingError, match="cannot be reached"):
         resolve_model_dir("models:/fraud-ensemble@champion", config=cfg)
     assert time.monotonic() - t0 < 10
@@ -55,14 +59,24 @@ def test_silent_server_times_out_instead_of_hanging(tmp_path):
     thread.start()
     try:
         port = server.getsockname()[1]
-        cfg = h.config(tmp_path, **{"tracking.uri": f"http://127.0.0.1:{port}",
+        cfg = h.config(tmp_path, **{"tracking.uri": f"http://ops:s3cret@127.0.0.1:{port}/x",
                                     "tracking.connect_timeout_s": 1})  # fmt: skip
         import mlflow  # noqa: F401
 
         t0 = time.monotonic()
-        with pytest.raises(TrackingError, match="cannot open experiment"):
+        with pytest.raises(TrackingError) as info:
             start_training_run(cfg, "r")
         assert time.monotonic() - t0 < 30
+        # one line: the URI without its password, the deadline and what to check (it
+        # was MLflow's 400-character 'Max retries exceeded ... Read timed out', password
+        # and all)
+        assert str(info.value) == (
+            f"tracking server http://***@127.0.0.1:{port}/x cannot open experiment "
+            "'fraud-app': it accepts connections but did not answer within 1s "
+            "(tracking.connect_timeout_s, per request). Check that an MLflow server listens "
+            "there (not another service) and is not stuck or overloaded (its logs), raise "
+            "tracking.connect_timeout_s, or set tracking.enabled: false"
+        )
     finally:
         stop.set()
         thread.join(5)
