@@ -43,16 +43,6 @@ DEFAULT_CONF: dict[str, str] = {
     "spark.python.sql.dataFrameDebugging.enabled": "false",
 }
 
-# On a local master the driver JVM is also the only executor, started for one command. Its
-# HotSpot C2 compiler then spends a large share of the run's CPU compiling code that runs
-# for seconds (the MLlib baselines' first fit on a 2-core AVX2 EPYC: 38 of 89 CPU-seconds
-# in the C1/C2 compiler threads), on the cores the tasks need. C1 alone compiles cheaply
-# and its code is a little slower; Java's floating point is strict (JEP 306), so results
-# are the same bits either way (docs/BENCHMARKS.md, "JIT compilation on a local master").
-# Applied only when the config sets no spark.driver.extraJavaOptions of its own.
-LOCAL_DRIVER_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
-_JAVA_OPTIONS = "spark.driver.extraJavaOptions"
-
 
 ARCHIVE_ALIAS = "environment"
 ARCHIVE_PYTHON = f"./{ARCHIVE_ALIAS}/bin/python"
@@ -122,17 +112,6 @@ def merged_conf(user: Mapping[str, str] | None, submitted: dict[str, str] | None
     return {k: v for k, v in conf.items() if k not in submitted}
 
 
-def with_local_java_options(
-    master: str, conf: dict[str, str], submitted: dict[str, str] | None
-) -> dict[str, str]:
-    """conf + LOCAL_DRIVER_JAVA_OPTIONS for the driver JVM that get_spark starts on a local
-    master, unless the conf names its own spark.driver.extraJavaOptions (that wins whole).
-    Under spark-submit the JVM already runs: nothing is added."""
-    if submitted is not None or not _LOCAL.fullmatch(master.strip()) or _JAVA_OPTIONS in conf:
-        return conf
-    return {**conf, _JAVA_OPTIONS: LOCAL_DRIVER_JAVA_OPTIONS}
-
-
 def spark_session(config):
     """The SparkSession a command runs on, from the config's `spark` section."""
     s = config.spark
@@ -186,7 +165,6 @@ def get_spark(
         settings.java_version()  # clear error when Java is missing
     master = _choose_master(master, submitted)
     conf = merged_conf(conf, submitted)
-    conf = with_local_java_options(master, conf, submitted)
     if env_archive:
         extra_conf, extra_env = archive_settings(master, env_archive, {**(submitted or {}), **conf})
         if not extra_conf:

@@ -54,31 +54,3 @@ def test_errors_still_name_what_was_wrong(spark):
     df = spark.createDataFrame([(1,)], "a int")
     with pytest.raises(AnalysisException, match="nope"):
         df.select(F.col("nope")).collect()
-
-
-def test_the_local_driver_jvm_compiles_with_c1_only(spark):
-    """get_spark started the test session's JVM with LOCAL_DRIVER_JAVA_OPTIONS."""
-    from fraud_app.spark.session import LOCAL_DRIVER_JAVA_OPTIONS
-
-    bean = spark.sparkContext._jvm.java.lang.management.ManagementFactory.getRuntimeMXBean()
-    assert LOCAL_DRIVER_JAVA_OPTIONS in list(bean.getInputArguments())
-
-
-@pytest.mark.parametrize(
-    ("master", "conf", "submitted", "expected"),
-    [
-        ("local[2]", {}, None, "-XX:TieredStopAtLevel=1"),
-        ("local", {}, None, "-XX:TieredStopAtLevel=1"),
-        ("local[*]", {"spark.driver.extraJavaOptions": "-Dx=1"}, None, "-Dx=1"),
-        ("spark://h:7077", {}, None, None),
-        ("local-cluster[2,1,1024]", {}, None, None),
-        ("local[2]", {}, {"spark.master": "local[2]"}, None),
-    ],
-)
-def test_c1_only_on_a_local_master_unless_the_config_sets_java_options(
-    master, conf, submitted, expected
-):
-    from fraud_app.spark.session import with_local_java_options
-
-    got = with_local_java_options(master, conf, submitted)
-    assert got.get("spark.driver.extraJavaOptions") == expected
