@@ -218,13 +218,34 @@ def _read_csv(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
 
 
 def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
-    return (
-        spark.read.option("primitivesAsString", True)
-        .option("encoding", cfg.encoding)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
-        .json(path)
-    )
+    """JSON Lines (one object per line; an array of objects on one line is read too). When
+    no line is an object, the files are read as whole JSON documents: a pretty-printed
+    array of objects (what many APIs and `json.dump(..., indent=2)` write) was refused as
+    "no columns and no rows"."""
+
+    def reader(multiline: bool) -> DataFrame:
+        return (
+            spark.read.option("primitivesAsString", True)
+            .option("encoding", cfg.encoding)
+            .option("mode", "PERMISSIVE")
+            .option("multiLine", multiline)
+            .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
+            .json(path)
+        )
+
+    df = reader(False)
+    if df.columns != [CORRUPT_COLUMN]:
+        return df
+    whole = reader(True)
+    if whole.columns == [CORRUPT_COLUMN]:
+        raise SchemaError(
+            f"ETL input {path} (json): no record is a JSON object, read line by line or as a "
+            "whole file. Expected JSON Lines (one object per line, e.g. "
+            '{"transaction_id": "t1", "amount": 12.5, ...}) or a JSON array of such objects; '
+            "check that the files are JSON (etl.format, etl.encoding)"
+        )
+    logger.info("ETL input %s: no line is a JSON object; read each file as one document", path)
+    return whole
 
 
 def _read_parquet(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
