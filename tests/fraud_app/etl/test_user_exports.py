@@ -137,3 +137,18 @@ def test_a_mapped_export_runs_from_a_config_file(spark, tmp_path: Path) -> None:
     rows = _rows(spark, result)
     assert [(r["amount"], r["label"], str(r["label_time"])) for _, r in sorted(rows.items())] == [
         (12.5, 1, "2024-01-09 00:00:00"), (3.0, 0, "None")]  # fmt: skip
+
+
+def test_a_delimiter_at_the_end_of_every_line_is_a_column_without_a_name(spark, tmp_path):
+    # some exports end each line with the delimiter: the empty header cell made Spark's
+    # header check fail the job with a FAILED_READ_FILE traceback
+    csv = "transaction_id,card_id,timestamp,amount,label,\n" + "".join(
+        f"t{i},c1,2024-01-05 10:00:00,1.5,0,\n" for i in range(3)
+    )
+    result = _run(spark, tmp_path, {"a.csv": csv})
+    assert_accounted(spark, result, 3)
+    assert (result.output_rows, result.quarantine_rows) == (3, 0)
+    # beside a file without it, the file is named with what differs
+    other = "transaction_id,card_id,timestamp,amount,label\nu1,c1,2024-01-05 10:00:00,1.5,0\n"
+    with pytest.raises(SchemaError, match=r"\(_c5: a column without a name, e\.g\. a delimiter"):
+        _run(spark, tmp_path / "mixed", {"a.csv": csv, "b.csv": other})
