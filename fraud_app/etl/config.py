@@ -138,6 +138,18 @@ class EtlSection(Section):
             )
         return value
 
+    @field_validator("label_values", mode="before")
+    @classmethod
+    def _text_keys(cls, value: object) -> object:
+        """YAML reads an unquoted yes / no / on / off / true / false key as a boolean."""
+        if isinstance(value, dict) and any(isinstance(k, bool) for k in value):
+            said = [k for k in value if isinstance(k, bool)]
+            raise ValueError(
+                f"keys {said} are YAML booleans: an unquoted yes, no, on, off, true or false; "
+                "quote the label text, e.g. 'on': 1 (yes/no/true/false are read without it)"
+            )
+        return value
+
     @field_validator("label_values")
     @classmethod
     def _label_spellings(cls, value: dict[str, int]) -> dict[str, int]:

@@ -104,6 +104,13 @@ def test_label_values_that_contradict_are_refused(values, said) -> None:
         load_config(None, {"etl.label_values": values})
 
 
+def test_an_unquoted_yaml_boolean_label_value_says_to_quote_it(tmp_path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("etl:\n  label_values: {fraud: 1, on: 1}\n")
+    with pytest.raises(ConfigError, match=r"keys \[True\] are YAML booleans.*quote the label"):
+        load_config(cfg)
+
+
 def test_when_every_record_is_rejected_the_warning_names_the_reason(spark, tmp_path, caplog):
     csv = "transaction_id,card_id,timestamp,amount,label\nt1,c1,1704448800,1.5,0\n"
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl.pipeline"):
