@@ -8,13 +8,16 @@ import math
 import re
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from fraud_app.config_base import Section, name_unknown
 from fraud_app.schema import CANONICAL_COLUMNS
 
 _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
 EPOCH_FORMATS = ("epoch_seconds", "epoch_millis")
+BUILTIN_LABELS = {"1": 1, "0": 0, "true": 1, "t": 1, "yes": 1, "y": 1,
+                  "false": 0, "f": 0, "no": 0, "n": 0}  # fmt: skip
+ISO_FORMAT = "iso8601"  # ISO-8601 text, named (the default of timestamp_format, None)
 
 
 class EtlBounds(Section):
@@ -64,7 +67,10 @@ class EtlSection(Section):
       'epoch_seconds' (from 1e8, 1973-03-03, to 1e11: a small number such as PaySim's hour
       `step` is an offset, refused, not read as seconds of 1970-01-01) / 'epoch_millis'
       (from 1e11 to 1e14: a 10-digit seconds value is refused, not read as a day of 1970);
-      None accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
+      None (or 'iso8601') accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
+    label_time_format: the same choices, for `label_time` alone, when an export writes it
+      differently from `timestamp` (a chargeback date '2025-02-20', 'iso8601', beside
+      epoch seconds); None = timestamp_format.
     format: csv, parquet or json; None = from the file extension(s) under `input`.
     input/output/quarantine: None = paths.raw / paths.canonical / paths.quarantine.
     encoding: the files' character encoding (CSV, JSON), e.g. UTF-8, ISO-8859-1,
@@ -74,6 +80,9 @@ class EtlSection(Section):
       Costs parallelism (Spark reads each such file in one task); false splits big files
       but quarantines records with embedded newlines as `malformed_record`.
     bounds: plausibility bounds (EtlBounds).
+    label_values: more spellings of the label, {text: 0 or 1}, e.g. {fraud: 1, legit: 0}
+      or {chargeback: 1, genuine: 0}; compared without case and surrounding blanks, beside
+      the built-in 0/1, 0.0/1.0, true/false, t/f, yes/no, y/n (which they cannot redefine).
     decimal_separator: '.' (default: plain numbers such as 1234.56) or ',' (1234,56,
       also with '.', space or apostrophe grouping thousands: 1.234,56). An amount with a
       currency sign or code is quarantined either way.
@@ -100,6 +109,7 @@ class EtlSection(Section):
     format: Literal["csv", "parquet", "json"] | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     timestamp_format: str | None = None
+    label_time_format: str | None = None
     csv_delimiter: str = Field(",", min_length=1, max_length=1)
     output: str | None = None
     quarantine: str | None = None
@@ -109,22 +119,53 @@ class EtlSection(Section):
     bounds: EtlBounds = Field(default_factory=EtlBounds)
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
     decimal_separator: Literal[".", ","] = "."
+    label_values: dict[str, Literal[0, 1]] = Field(default_factory=dict)
     mode: Literal["replace", "append"] = "replace"
 
-    @field_validator("timestamp_format")
+    @field_validator("timestamp_format", "label_time_format")
     @classmethod
-    def _pattern_has_a_date(cls, value: str | None) -> str | None:
+    def _pattern_has_a_date(cls, value: str | None, info: ValidationInfo) -> str | None:
         """A pattern without year and day ('HH:mm:ss') put every row on 1970-01-01,
         inside the default bounds: refused here, before any row is read."""
-        if value is None or value in EPOCH_FORMATS:
+        if value is None or value in (*EPOCH_FORMATS, ISO_FORMAT):
             return value
         fields = re.sub(r"'[^']*'", "", value)  # quoted text such as 'T' is not a field
         if not re.search(r"[yu]", fields) or not re.search(r"[dD]", fields):
             raise ValueError(
-                f"etl.timestamp_format {value!r} lacks a year (y) or a day (d) field: its "
+                f"etl.{info.field_name} {value!r} lacks a year (y) or a day (d) field: its "
                 "timestamps would fall on a day of 1970. Expected a pattern with the date, e.g. "
                 "'yyyy-MM-dd HH:mm:ss', or 'epoch_seconds' / 'epoch_millis'"
             )
+        return value
+
+    @field_validator("label_values", mode="before")
+    @classmethod
+    def _text_keys(cls, value: object) -> object:
+        """YAML reads an unquoted yes / no / on / off / true / false key as a boolean."""
+        if isinstance(value, dict) and any(isinstance(k, bool) for k in value):
+            said = [k for k in value if isinstance(k, bool)]
+            raise ValueError(
+                f"keys {said} are YAML booleans: an unquoted yes, no, on, off, true or false; "
+                "quote the label text, e.g. 'on': 1 (yes/no/true/false are read without it)"
+            )
+        return value
+
+    @field_validator("label_values")
+    @classmethod
+    def _label_spellings(cls, value: dict[str, int]) -> dict[str, int]:
+        folded: dict[str, int] = {}
+        for text, label in value.items():
+            key = text.strip().casefold()
+            if not key:
+                raise ValueError("etl.label_values: a label text must not be empty")
+            if key in BUILTIN_LABELS and BUILTIN_LABELS[key] != label:
+                raise ValueError(
+                    f"etl.label_values: {text!r}: {label} contradicts its built-in meaning "
+                    f"{BUILTIN_LABELS[key]}; expected new spellings such as fraud: 1, legit: 0"
+                )
+            if folded.get(key, label) != label:
+                raise ValueError(f"etl.label_values: {text!r} is given both as 0 and as 1")
+            folded[key] = label
         return value
 
     @field_validator("encoding")
@@ -162,3 +203,10 @@ class EtlSection(Section):
 
     def source_for(self, canonical: str) -> str:
         return self.columns.get(canonical, canonical)
+
+    def time_format(self, canonical: str) -> tuple[str | None, str]:
+        """(format, the setting it comes from) of the time column `canonical`; None: ISO-8601."""
+        fmt, setting = self.timestamp_format, "etl.timestamp_format"
+        if canonical == "label_time" and self.label_time_format is not None:
+            fmt, setting = self.label_time_format, "etl.label_time_format"
+        return (None if fmt == ISO_FORMAT else fmt), setting

@@ -156,20 +156,22 @@ def timestamp(src: Column, dtype: T.DataType, fmt: str | None, value: Column) ->
     return F.when(value.rlike(_ISO_DATE), F.try_to_timestamp(value))
 
 
-def timestamp_hint(value: Column, fmt: str | None) -> Column:
+def timestamp_hint(value: Column, fmt: str | None, setting: str = "etl.timestamp_format") -> Column:
     """Why a timestamp did not parse, naming the setting; an epoch number of the other
     unit (or one given where a date pattern is set) names the setting that reads it.
-    `value`: the raw value as `text`."""
+    `value`: the raw value as `text`; `setting`: the key `fmt` came from."""
     if fmt == "epoch_seconds":
-        said = ("is not epoch seconds (etl.timestamp_format 'epoch_seconds': a number from 1e8, "
+        said = (f"is not epoch seconds ({setting} 'epoch_seconds': a number from 1e8, "
                 "1973-03-03, to 1e11)")  # fmt: skip
     elif fmt == "epoch_millis":
-        said = ("is not epoch milliseconds (etl.timestamp_format 'epoch_millis': a number from "
+        said = (f"is not epoch milliseconds ({setting} 'epoch_millis': a number from "
                 "1e11, 1973-03-03, to 1e14)")  # fmt: skip
     elif fmt:
-        said = f"does not parse with etl.timestamp_format {fmt!r}"
-    else:
+        said = f"does not parse with {setting} {fmt!r}"
+    elif setting == "etl.timestamp_format":
         said = "does not parse as an ISO-8601 timestamp (etl.timestamp_format is unset)"
+    else:
+        said = f"does not parse as an ISO-8601 timestamp ({setting} 'iso8601')"
     number = F.abs(value.try_cast("double"))
     seconds = (number >= SECONDS_MIN) & (number < SECONDS_MAX)  # 1973 .. 5138 as seconds
     millis = (number >= MILLIS_MIN) & (number < MILLIS_MAX)
@@ -185,9 +187,9 @@ def timestamp_hint(value: Column, fmt: str | None) -> Column:
                      "in PaySim, seconds since the first row), not an epoch: convert it to a "
                      "timestamp (start time + offset) before the ETL"))
         .when(F.lit(fmt != "epoch_seconds") & seconds,
-               F.lit("; it looks like epoch seconds: set etl.timestamp_format: epoch_seconds"))
+               F.lit(f"; it looks like epoch seconds: set {setting}: epoch_seconds"))
         .when(F.lit(fmt != "epoch_millis") & millis,
-              F.lit("; it looks like epoch milliseconds: set etl.timestamp_format: epoch_millis"))
+              F.lit(f"; it looks like epoch milliseconds: set {setting}: epoch_millis"))
         .otherwise(F.lit(""))
     )  # fmt: skip
     return F.concat(F.lit(said), looks)

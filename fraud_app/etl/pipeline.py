@@ -75,6 +75,8 @@ class EtlResult:
     previous_rows: int = 0
     # dates the previous canonical table held and this run's input does not (removed)
     dropped_dates: tuple[str, ...] = ()
+    # reason -> the detail of one of its quarantined rows (the first in text order)
+    quarantine_examples: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -221,9 +223,13 @@ def _write_outputs(
         conflict_ids = _examples(conflicts, cfg.duplicate_examples)
     finally:
         classified.unpersist()
-    by_reason = {r[0]: r[1] for r in written.groupBy(REASON).count().collect()}
+    counted = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
+    by_reason = {r[0]: r[1] for r in counted}
+    examples = {str(r[0]): r[2] for r in sorted(counted, key=lambda r: str(r[0]))}
     if n_out == 0:
-        logger.warning("ETL: no row reached the canonical table; it is empty")
+        top = max(by_reason, key=lambda k: by_reason[k], default=None)
+        said = f" (most: {top}, e.g. {examples[str(top)]})" if top is not None else ""
+        logger.warning("ETL: no row reached the canonical table; it is empty%s", said)
     return {
         "output_rows": n_out,
         "previous_rows": publish.previous_rows,
@@ -232,6 +238,7 @@ def _write_outputs(
         "quarantine_by_reason": dict(sorted(by_reason.items(), key=lambda kv: str(kv[0]))),
         "duplicate_examples": dup_ids,
         "conflict_examples": conflict_ids,
+        "quarantine_examples": examples,
     }
 
 
@@ -268,7 +275,10 @@ def _log(r: EtlResult) -> None:
         r.quarantine_rows, r.duplicate_rows, r.seconds,
     )  # fmt: skip
     for reason, n in r.quarantine_by_reason.items():
-        logger.info("  quarantine reason %s: %d rows", reason, n)
+        example = r.quarantine_examples.get(reason)
+        logger.info(
+            "  quarantine reason %s: %d rows%s", reason, n, f" (e.g. {example})" if example else ""
+        )
     if r.dropped_dates:
         days = r.dropped_dates
         logger.warning(

@@ -163,6 +163,11 @@ def csv_headers(
     return groups
 
 
+def _blank_names(header: tuple[str, ...]) -> list[str]:
+    """The names Spark gave empty header cells (`_c<position>`)."""
+    return [c for i, c in enumerate(header) if c == f"_c{i}"]
+
+
 def _repeated(header: tuple[str, ...]) -> list[str]:
     """Names a header repeats. Spark renames each copy of a repeated name to name + index
     (`amount4`, `amount5`), so repeats are found from those suffixes. Names that differ
@@ -191,6 +196,10 @@ def _check_headers(
         missing, extra = sorted(set(first) - set(header)), sorted(set(header) - set(first))
         if dups or missing or extra:
             problem = f"repeats column(s) {dups}" if dups else columns_problem(missing, extra)
+            blank = sorted(set(_blank_names(header)) ^ set(_blank_names(first)))
+            if blank:
+                problem += (f" ({', '.join(blank)}: a column without a name, e.g. a delimiter "
+                            "at the end of the header line)")  # fmt: skip
             raise SchemaError(
                 f"ETL input file {files[0]}: its header {problem} compared with "
                 f"{groups[first][0]} (columns {list(first)}). Every CSV file under {path} "
@@ -212,19 +221,45 @@ def _read_csv(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
     for header, files in groups.items():
         # explicit all-string schema + a corrupt-record column keeps malformed lines visible
         schema = StructType([StructField(c, StringType()) for c in (*header, CORRUPT_COLUMN)])
-        df = _csv_reader(spark, cfg).schema(schema).option("enforceSchema", False).csv(files)
+        # an empty header cell (a delimiter at the end of every line, as some exports write)
+        # is named `_c<i>` by Spark, whose header check then compared '' with that name and
+        # failed the job (a FAILED_READ_FILE traceback): such a group is read by position,
+        # which is its own header's order
+        check = not _blank_names(header)
+        df = _csv_reader(spark, cfg).schema(schema).option("enforceSchema", not check).csv(files)
         frames.append(df.select(*[quoted(c) for c in columns]))
     return reduce(DataFrame.unionByName, frames)
 
 
 def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
-    return (
-        spark.read.option("primitivesAsString", True)
-        .option("encoding", cfg.encoding)
-        .option("mode", "PERMISSIVE")
-        .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
-        .json(path)
-    )
+    """JSON Lines (one object per line; an array of objects on one line is read too). When
+    no line is an object, the files are read as whole JSON documents: a pretty-printed
+    array of objects (what many APIs and `json.dump(..., indent=2)` write) was refused as
+    "no columns and no rows"."""
+
+    def reader(multiline: bool) -> DataFrame:
+        return (
+            spark.read.option("primitivesAsString", True)
+            .option("encoding", cfg.encoding)
+            .option("mode", "PERMISSIVE")
+            .option("multiLine", multiline)
+            .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
+            .json(path)
+        )
+
+    df = reader(False)
+    if df.columns != [CORRUPT_COLUMN]:
+        return df
+    whole = reader(True)
+    if whole.columns == [CORRUPT_COLUMN]:
+        raise SchemaError(
+            f"ETL input {path} (json): no record is a JSON object, read line by line or as a "
+            "whole file. Expected JSON Lines (one object per line, e.g. "
+            '{"transaction_id": "t1", "amount": 12.5, ...}) or a JSON array of such objects; '
+            "check that the files are JSON (etl.format, etl.encoding)"
+        )
+    logger.info("ETL input %s: no line is a JSON object; read each file as one document", path)
+    return whole
 
 
 def _read_parquet(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:

@@ -139,14 +139,15 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
             return F.when(~F.lower(text).isin(*NULL_MARKERS), parsing.id_text(text))
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
-        return parsing.timestamp(src, dtype, cfg.timestamp_format, _t(name))
+        return parsing.timestamp(src, dtype, cfg.time_format(name)[0], _t(name))
     if kind == "double":
         return parsing.amount(src, dtype, cfg.decimal_separator, _t(name))
-    if kind == "int":  # the label: 0/1, 0.0/1.0, true/false
+    if kind == "int":  # the label: 0/1, 0.0/1.0, true/false, etl.label_values
         text = F.lower(_t(name))
+        extra = {k.strip().casefold(): v for k, v in cfg.label_values.items()}
         number = (
-            F.when(text.isin(*_TRUE), 1.0)
-            .when(text.isin(*_FALSE), 0.0)
+            F.when(text.isin(*_TRUE, *[k for k, v in extra.items() if v == 1]), 1.0)
+            .when(text.isin(*_FALSE, *[k for k, v in extra.items() if v == 0]), 0.0)
             .otherwise(parsing.plain_number(text))
         )
         return F.when(number.isin(0.0, 1.0), number.cast("int"))
@@ -311,7 +312,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     def unparsed(name: str) -> Callable[[], Column]:
         # name the setting: a delivery in another format is the usual cause
         return lambda: F.concat(
-            _quoted(name), F.lit(" "), parsing.timestamp_hint(_t(name), cfg.timestamp_format)
+            _quoted(name), F.lit(" "), parsing.timestamp_hint(_t(name), *cfg.time_format(name))
         )
 
     return (
@@ -338,7 +339,9 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         bound["lo"],
         bound["hi"],
         Rule("invalid_label", "label is not 0/1", lambda: _unparsed("label"),
-             _detail("label", "is not 0 or 1")),
+             _detail("label", "is not 0 or 1: expected 0/1 (or 0.0/1.0), true/false, t/f, "
+                              "yes/no or y/n in any case; other spellings such as fraud / "
+                              "legit: map them under etl.label_values")),
         Rule("unknown_channel", f"channel not in {ALLOWED_CHANNELS}",
              lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
              _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),

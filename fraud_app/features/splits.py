@@ -161,9 +161,27 @@ def split_by_time(
             f"split window(s) {empty} hold no rows ({spans}; gaps before validation "
             f"{gaps[0]:g} d and before test {gaps[1]:g} d). The data covers "
             f"{summary['data_first']} .. {summary['data_last']}; adjust splits.* to fall inside it"
+            f"{_too_short(cfg, gaps, summary)}"
         )
     logger.info("time splits: %s", summary["windows"])
     return SplitResult(parts[0], parts[1], parts[2], windows, summary)
+
+
+def _too_short(cfg: SplitsSection, gaps: tuple[float, float], summary: dict[str, Any]) -> str:
+    """With `by: lengths`, what the windows need beside how many days the data holds: a
+    delivery of a few days failed with the windows' dates alone."""
+    if cfg.by != "lengths" or summary["data_first"] is None:
+        return ""
+    first, last = (dt.datetime.fromisoformat(summary[k]) for k in ("data_first", "data_last"))
+    held = (last - first).total_seconds() / 86400
+    need = cfg.test_days + gaps[1] + cfg.validation_days + gaps[0]
+    return (
+        f". The windows take the last {need:g} days (test_days {cfg.test_days:g} + "
+        f"test_gap_days {gaps[1]:g} + validation_days {cfg.validation_days:g} + "
+        f"validation_gap_days {gaps[0]:g}) and training needs days before them; the data spans "
+        f"{held:.1f} days: shorten those windows (the test gap defaults to "
+        "features.label_delay_days) or deliver more days"
+    )
 
 
 def _summary(

@@ -40,16 +40,24 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     dashboards = render_dashboards_safely(config, run_name)
     log_dashboards_safely(config, result.steps["train"].get("mlflow_run_id"), dashboards)
     print(jsonout.dumps({"seconds": result.seconds, "steps": result.steps}, indent=2, default=str))
-    print(
-        f"\nfraud-app: trained an ensemble in {result.seconds['train']:.0f}s; test window "
-        f"({test['rows']:,} transactions, {test['frauds']} frauds): ROC AUC {test['roc_auc']:.4f}, "
-        f"average precision {test['average_precision']:.4f}, recall at a 1% alert budget "
-        f"{test['recall_at_alert_0.01']:.1%}. Model: {result.steps['train']['model']}"
-    )
+    print("\n" + _summary(test, result.seconds["train"], result.steps["train"]["model"]))
     if dashboards:
         print(f"fraud-app: dashboards: {index_path(config).resolve()}")
     _print_lifecycle(result.steps["train"], config)
     return 0
+
+
+def _summary(test: dict, seconds: float, model: str) -> str:
+    """The line `run` ends with. A test window without frauds has no ROC AUC, AP or recall:
+    said so (it printed `ROC AUC nan, ... recall ... nan%`)."""
+    recall = test.get("recall_at_alert_0.01")
+    shown = f"{recall:.1%}" if isinstance(recall, int | float) and math.isfinite(recall) else None
+    return (
+        f"fraud-app: trained an ensemble in {seconds:.0f}s; test window ({test['rows']:,} "
+        f"transactions, {test['frauds']} frauds): ROC AUC {_figure(test['roc_auc'])}, average "
+        f"precision {_figure(test['average_precision'])}, recall at a 1% alert budget "
+        f"{shown or _figure(recall)}. Model: {model}"
+    )
 
 
 def _figure(x) -> str:

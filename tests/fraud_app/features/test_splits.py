@@ -187,3 +187,19 @@ def test_split_and_balance_from_config(spark):
     train_frauds = split.summary["windows"]["train"]["frauds"]
     assert [s["frauds"] for s in balanced.summary["subsets"]] == [train_frauds, train_frauds]
     assert balanced.summary["normals"] == split.summary["windows"]["train"]["rows"] - train_frauds
+
+
+@pytest.mark.spark
+def test_data_of_a_few_days_says_how_many_days_the_windows_take(spark):
+    # ten days of data under the default lengths (7 + 7 + 7): the error gave the windows'
+    # dates only; it now adds them up beside the days the data spans
+    start = dt.datetime(2024, 1, 1, tzinfo=UTC)
+    rows = [(f"t{i}", start + dt.timedelta(hours=6 * i), i % 2) for i in range(40)]
+    df = spark.createDataFrame(rows, "transaction_id string, timestamp timestamp, label int")
+    with pytest.raises(
+        EmptyInputError,
+        match=r"\. The windows take the last 21 days \(test_days 7 \+ test_gap_days 7 \+ "
+        r"validation_days 7 \+ validation_gap_days 0\) and training needs days before them; "
+        r"the data spans 9\.8 days: shorten those windows",
+    ):
+        split_by_time(df, SplitsSection(), label_delay_days=7)
