@@ -31,7 +31,7 @@ from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
 from fraud_app.etl import parsing
-from fraud_app.etl.config import EtlSection
+from fraud_app.etl.config import BUILTIN_LABELS, EtlSection
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
 from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
 
@@ -40,7 +40,6 @@ REASON, DETAIL = "reason", "reason_detail"
 REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not valid
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
 _SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *parsing.TIME_TYPES)
-_TRUE, _FALSE = ("true", "t", "yes", "y"), ("false", "f", "no", "n")
 ID_COLUMNS = ("transaction_id", "card_id", "merchant_id", "device_id")
 # what exports write for a missing value; an id column holding one is missing: 'NULL' as a
 # card_id made one card of every card-less row, 'N/A' one merchant of every unknown one
@@ -144,10 +143,12 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         return parsing.amount(src, dtype, cfg.decimal_separator, _t(name))
     if kind == "int":  # the label: 0/1, 0.0/1.0, true/false, etl.label_values
         text = F.lower(_t(name))
-        extra = {k.strip().casefold(): v for k, v in cfg.label_values.items()}
+        # the built-in spellings (etl.config.BUILTIN_LABELS, which the config checks
+        # label_values against) and the configured ones, compared as the config folds them
+        words = {**BUILTIN_LABELS, **{k.strip().casefold(): v for k, v in cfg.label_values.items()}}
         number = (
-            F.when(text.isin(*_TRUE, *[k for k, v in extra.items() if v == 1]), 1.0)
-            .when(text.isin(*_FALSE, *[k for k, v in extra.items() if v == 0]), 0.0)
+            F.when(text.isin(*[k for k, v in words.items() if v == 1]), 1.0)
+            .when(text.isin(*[k for k, v in words.items() if v == 0]), 0.0)
             .otherwise(parsing.plain_number(text))
         )
         return F.when(number.isin(0.0, 1.0), number.cast("int"))
