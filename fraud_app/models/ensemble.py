@@ -53,8 +53,9 @@ class FraudEnsemble:
         Inputs are rounded to float32 (the feature table's type). Same-shaped MLP members
         are scored together in their own dtype (float32 for trained models) by the fused
         plan of dlcore.inference: fixed 256-row GEMM blocks in aligned buffers through
-        NumPy's BLAS, so a row's score is the same bits in any batch and any process
-        (Spark executors, the MLflow pyfunc model, a server); sigmoid and mean in float64.
+        NumPy's BLAS, rows only at the block positions the BLAS computes alike, so a row's
+        score is the same bits in any batch and any process (Spark executors, the MLflow
+        pyfunc model, a server); sigmoid and mean in float64.
         Other members are scored by float64 twins, one member at a time.
         """
         return mean_sigmoid(self.member_logits(X))

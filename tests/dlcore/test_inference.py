@@ -1,5 +1,5 @@
 """Fused ensemble inference against member-by-member float64 scoring, and its bit-for-bit
-reproducibility across batches, alignment, BLAS threads and processes."""
+reproducibility across batches, offsets, alignment, BLAS threads and processes."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import dlcore.inference as inference
+import dlcore.row_blocks as row_blocks
 from dlcore.attribution import ensemble_attribution
 from dlcore.errors import ShapeError
 from dlcore.inference import compile_ensemble, mean_sigmoid
@@ -31,7 +32,7 @@ from dlcore.layers import (
 from dlcore.layers.piecewise_linear import quantile_edges
 from dlcore.losses import sigmoid
 from dlcore.model import Model
-from tests.rows import assert_same_rows
+from dlcore.row_blocks import one_blas_thread
 
 D = 7
 REPO = Path(__file__).resolve().parents[2]
@@ -100,15 +101,63 @@ def _wide(k, width=35):
     return model
 
 
-def test_the_row_uniformity_probe_tells_the_truth():
-    """blas_rows_uniform() against a direct check at the plan's shapes: one row at every
-    position of a block of a first-layer-sized GEMM."""
-    rng = np.random.default_rng(5)
-    W = rng.standard_normal((316, 640)).astype(np.float32)
-    A = inference.aligned_empty((inference.BLOCK_ROWS, 316), np.float32)
-    A[:] = rng.standard_normal(316).astype(np.float32)
-    C = A @ W
-    assert inference.blas_rows_uniform() == bool(np.all(C[0] == C))
+def _one_row_everywhere(Wt, rng, rows=None):
+    """(rows, n_out) bits of one random input row placed at every position of a block of
+    other random rows, in the plan's product Wt (n_out, k) @ A (k, block): row p of the
+    result is the row's output at position p."""
+    rows = inference.BLOCK_ROWS if rows is None else rows
+    A = inference.aligned_empty((Wt.shape[1], rows), Wt.dtype)
+    C = inference.aligned_empty((Wt.shape[0], rows), Wt.dtype)
+    x = rng.standard_normal(Wt.shape[1]).astype(Wt.dtype)
+    out = np.empty((rows, Wt.shape[0]), Wt.dtype)
+    with one_blas_thread():
+        for p in range(rows):
+            A[...] = rng.standard_normal(A.shape)
+            A[:, p] = x
+            np.matmul(Wt, A, out=C)
+            out[p] = C[:, p]
+    return out
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_positions_are_computed_alike_by_every_gemm_of_the_plan(dtype):
+    """Checked without the probe's method (one row among other random rows, at every
+    position, weights of the plan's shapes): every position the plan puts rows at gives
+    the row the same bits, in each of its products, forward and gradient."""
+    models = [_wide(k) for k in range(3)]
+    if dtype == "float64":
+        models = [_encoded(k, dtype=dtype) for k in range(3)]
+    fused = compile_ensemble(models)
+    rng = np.random.default_rng(11)
+    for n_out, k in sorted(set(fused._gemms())):
+        Wt = rng.standard_normal((n_out, k)).astype(dtype)
+        bits = _one_row_everywhere(Wt, rng)[fused.positions]
+        assert (bits == bits[0]).all(), (n_out, k)
+
+
+def test_the_probe_sees_the_classes_a_direct_check_sees():
+    """gemm_row_classes against the direct check at a first-layer shape of the demo
+    (640 units, 36 inputs): positions in one class agree to the bit, positions in two
+    classes differ (for a random row)."""
+    labels = row_blocks.gemm_row_classes(np.float32, 640, 36, inference.BLOCK_ROWS)
+    rng = np.random.default_rng(12)
+    bits = _one_row_everywhere(rng.standard_normal((640, 36)).astype(np.float32), rng)
+    same = (bits[:, None, :] == bits[None, :, :]).all(axis=2)
+    np.testing.assert_array_equal(same, labels[:, None] == labels[None, :])
+
+
+def test_the_largest_common_class_is_chosen():
+    labels = row_blocks._first_position_labels(np.array([[5, 1], [5, 2], [3, 1], [5, 1], [3, 1]]))
+    np.testing.assert_array_equal(labels, [0, 1, 2, 0, 2])
+    row_blocks._classes_cache[("<f4", 3, 2, 8)] = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    row_blocks._classes_cache[("<f4", 4, 2, 8)] = np.array([0, 1, 1, 1, 1, 1, 1, 0])
+    try:
+        got = row_blocks.uniform_positions(np.float32, [(3, 2), (4, 2), (3, 2)], 8)
+    finally:
+        for key in [("<f4", 3, 2, 8), ("<f4", 4, 2, 8)]:
+            del row_blocks._classes_cache[key]
+        row_blocks._positions_cache.pop(("<f4", ((3, 2), (4, 2)), 8))
+    np.testing.assert_array_equal(got, [2, 3, 4, 5, 6])
 
 
 def _misaligned(X):
@@ -133,7 +182,7 @@ def test_a_row_scores_the_same_bits_in_any_batch(dtype):
     whole = fused.proba(X)
     whole_p, whole_g = fused.proba_and_gradient(X)
     np.testing.assert_array_equal(whole_p, whole)
-    same = np.testing.assert_array_equal if dtype == "float64" else assert_same_rows
+    same = np.testing.assert_array_equal
     for sl in (slice(13, 400), slice(999, None), slice(1, 2), slice(255, 769), slice(0, 256)):
         for part in (X[sl], _misaligned(X[sl]), np.asfortranarray(X[sl])):
             same(fused.proba(part), whole[sl])
@@ -144,7 +193,59 @@ def test_a_row_scores_the_same_bits_in_any_batch(dtype):
     assert inference.BLOCK_ROWS == 256  # a changed block size changes float32 bits
 
 
+def _plan_and_rows(kind, n):
+    if kind == "wide":
+        models, dtype = [_wide(k) for k in range(3)], "float32"
+    else:
+        dtype = "float32" if kind == "encoded" else "float64"
+        models = [_encoded(k, dtype=dtype, constant=(3,)) for k in range(3)]
+    rng = np.random.default_rng(4)
+    X = (rng.standard_normal((n, models[0].in_features)) * 3).astype(dtype)
+    return compile_ensemble(models), X
+
+
+@pytest.mark.parametrize("kind", ["wide", "encoded", "float64"])
+def test_a_row_at_every_offset_of_every_batch_size_scores_the_same_bits(kind):
+    """Every batch size from 1 to past two blocks, at shifting offsets, and one row at
+    every offset of a batch: the bits of the whole batch, score and gradient."""
+    fused, X = _plan_and_rows(kind, 2 * inference.BLOCK_ROWS + 80)
+    whole, (whole_p, whole_g) = fused.proba(X), fused.proba_and_gradient(X)
+    np.testing.assert_array_equal(whole_p, whole)
+    for n in range(1, 2 * inference.BLOCK_ROWS + 40):
+        start = (n * 37) % 41
+        np.testing.assert_array_equal(fused.proba(X[start : start + n]), whole[start : start + n])
+        if n % 17 == 0:
+            p, g = fused.proba_and_gradient(X[start : start + n])
+            np.testing.assert_array_equal(p, whole_p[start : start + n])
+            np.testing.assert_array_equal(g, whole_g[start : start + n])
+    same = np.repeat(X[5:6], 2 * inference.BLOCK_ROWS + 16, axis=0)  # row 5 at every offset
+    p, g = fused.proba_and_gradient(same)
+    assert (p == whole[5]).all() and (fused.proba(same) == whole[5]).all()
+    assert (g == whole_g[5]).all()
+
+
+def test_rows_placed_at_scattered_positions_score_as_the_members():
+    """Where the common class of a machine's kernels is not one run of positions, the
+    rows go to scattered positions (an index array, not a slice): the same scores, and
+    still the same bits in any batch."""
+    models = [_encoded(k, constant=(3,)) for k in range(3)]
+    fused = compile_ensemble(models)
+    scattered = fused.positions[3::2]  # within the probed class: still one code path
+    fused._place(scattered)
+    assert not fused._contiguous and fused.rows_per_block == len(scattered)
+    X = _rows(400)
+    np.testing.assert_allclose(fused.proba(X), _reference(models, X), rtol=0, atol=1e-14)
+    proba, grad = fused.proba_and_gradient(X)
+    np.testing.assert_array_equal(proba, fused.proba(X))
+    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D))
+    np.testing.assert_allclose(proba, ref_p, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(grad * X, ref_attr, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(fused.proba_and_gradient(X[130:])[1], grad[130:])
+
+
 def test_the_blas_thread_count_does_not_change_the_bits():
+    """The plan runs its GEMMs on one BLAS thread whatever the process set (a thread
+    split adds block edges), and leaves the process's count as it found it."""
     from threadpoolctl import ThreadpoolController
 
     openblas = ThreadpoolController().select(internal_api="openblas")  # NumPy's BLAS only
@@ -153,13 +254,11 @@ def test_the_blas_thread_count_does_not_change_the_bits():
     with openblas.limit(limits=1):
         one = fused.proba_and_gradient(X)
     with openblas.limit(limits=2):
+        threads = [lib.get_num_threads() for lib in openblas.lib_controllers]
         two = fused.proba_and_gradient(X[7:])
-    assert_same_rows(two[0], one[0][7:])
-    assert_same_rows(two[1], one[1][7:])
-    with openblas.limit(limits=2):  # the same batch: the same bits at any thread count
-        again = fused.proba_and_gradient(X)
-    if inference.blas_rows_uniform():
-        np.testing.assert_array_equal(again[0], one[0])
+        assert [lib.get_num_threads() for lib in openblas.lib_controllers] == threads  # restored
+    np.testing.assert_array_equal(two[0], one[0][7:])
+    np.testing.assert_array_equal(two[1], one[1][7:])
 
 
 def test_a_fresh_process_scores_the_same_bits(tmp_path):
@@ -184,7 +283,7 @@ def test_a_fresh_process_scores_the_same_bits(tmp_path):
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
                           text=True, timeout=120)  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert_same_rows(np.load(tmp_path / "out.npy"), compile_ensemble(models).proba(X))
+    np.testing.assert_array_equal(np.load(tmp_path / "out.npy"), compile_ensemble(models).proba(X))
 
 
 @pytest.mark.parametrize("hidden", [(9, 5), (6,), (8, 6, 4)])
@@ -280,10 +379,8 @@ def test_an_encoded_float32_plan_gives_the_same_bits_in_any_batch():
     np.testing.assert_array_equal(fused.proba(X), whole_p)
     for sl in (slice(5, 300), slice(699, None), slice(256, 512)):
         p, g = fused.proba_and_gradient(_misaligned(X[sl]))
-        assert_same_rows(p, whole_p[sl])
-        assert_same_rows(g, whole_g[sl])
-    p, g = fused.proba_and_gradient(_misaligned(X[256:512]))  # whole blocks: the same bits
-    np.testing.assert_array_equal(p, whole_p[256:512])
+        np.testing.assert_array_equal(p, whole_p[sl])
+        np.testing.assert_array_equal(g, whole_g[sl])
     np.testing.assert_allclose(whole_p, _reference(models, X), rtol=0, atol=2e-6)
 
 
@@ -320,7 +417,7 @@ def test_unused_bins_are_left_out_of_the_first_gemm(constant):
     assert unused == 4 * len(constant)  # a constant feature has no bins: all 4 unused
     fused = compile_ensemble(models)
     assert fused.D == D * 5 and fused.n_in == fused.D - unused
-    assert fused.inputs[0].W1b.shape == (fused.n_in + 1, 3 * 9)
+    assert fused.inputs[0].W1t.shape == (3 * 9, fused.n_in + 1)
     _assert_scores_and_gradients_match(fused, models, attribution_atol=1e-12)
 
 
@@ -332,6 +429,6 @@ def test_the_ramps_have_the_layers_bits():
     encoding = next(la for la in model.layer.layers if type(la) is PiecewiseLinear)
     Z = (np.random.default_rng(6).standard_normal((50, D)) * 3).astype(np.float32)
     Y, _ = encoding.forward(Z, False)
-    out = np.empty((50, fused.n_in - D), np.float32)
-    fused.used.write(Z, out)
-    np.testing.assert_array_equal(out, Y[:, D:][:, fused.used.cols])
+    out = np.empty((fused.n_in - D, 50), np.float32)
+    fused.used.write(Z.T, out)
+    np.testing.assert_array_equal(out.T, Y[:, D:][:, fused.used.cols])

@@ -88,7 +88,7 @@ def test_pyfunc_in_fresh_process_matches_spark_scores(logged):
     assert "SPARK_STARTED False" in proc.stdout
     got = np.load(logged["root"] / "out.npy")
     assert got.dtype == np.float64 and got.shape == logged["expected"].shape
-    np.testing.assert_allclose(got, logged["expected"], rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(got, logged["expected"])  # the same bits
 
 
 def test_logged_model_holds_no_pickle(logged):
@@ -147,7 +147,7 @@ def test_mlflow_models_serve_answers_with_the_same_scores(logged):
             answer = json.loads(r.read())
         got = np.array([p if not isinstance(p, dict) else p["fraud_score"]
                         for p in answer["predictions"]], dtype=np.float64)  # fmt: skip
-        np.testing.assert_allclose(got, logged["expected"], rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(got, logged["expected"])  # the same bits
     finally:
         _stop(proc)
 
