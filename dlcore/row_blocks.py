@@ -23,6 +23,17 @@ padding), and a machine whose kernels treat every position alike pays nothing.
 The thread count is part of the code path (OpenBLAS splits a block between threads, and
 each thread's share has its own edges), so the plan's GEMMs and the probe run with NumPy's
 BLAS held at one thread (`one_blas_thread`), whatever the process set.
+
+Speed: the first hold in a process also runs `warm_blas` (one throwaway 1024 x 64 x 1024
+GEMM per float dtype, ~5 + ~13 ms, once). On this machine OpenBLAS 0.3.31's one-thread
+sgemm ran the plan's products (256 output columns: BLAS's M = 256) 2-3.5x slower, to the
+same bits, in a process that had not yet run a GEMM with more output columns (640 x 316
+@ 316 x 256: 10.4 vs 2.9 ms; 128 x 64 @ 64 x 256: 0.33 vs 0.14 ms), and stayed so for
+the process's life: a Spark Python worker (which runs nothing else) spent 0.46 instead of
+0.19 CPU s per 10,000 rows (docs/BENCHMARKS.md, "float32 rows at one code path", the
+session 18 part). One larger GEMM ends that state for the process and all of its
+threads; which one does (and which does not) is measured there. The warm-up changes no
+result's bits (only when the plan computes, not how).
 """
 
 from __future__ import annotations
@@ -38,6 +49,7 @@ _PROBE_VECTORS = 3
 
 _lock = threading.Lock()
 _libs: list | None = None
+_warm = False
 _holders = 0
 _saved: list[int] = []
 _classes_cache: dict[tuple, np.ndarray] = {}
@@ -69,12 +81,21 @@ def _blas_libs() -> list:
     return _libs
 
 
+def warm_blas() -> None:
+    """One throwaway GEMM per float dtype, at the caller's BLAS thread count: after it,
+    OpenBLAS's one-thread GEMMs with 256 output columns run at full speed in this process
+    (see the module docstring); elsewhere it costs its ~20 ms and nothing else."""
+    for dt in (np.float32, np.float64):
+        np.matmul(np.ones((1024, 64), dt), np.ones((64, 1024), dt))
+
+
 @contextmanager
 def one_blas_thread() -> Iterator[None]:
     """Within the block, the loaded BLAS libraries run on one thread; their counts are
     restored when the last concurrent holder leaves. Process-wide: NumPy GEMMs of other
-    Python threads meanwhile run on one thread too."""
-    global _holders, _saved
+    Python threads meanwhile run on one thread too. The first hold of a process runs
+    `warm_blas` (at one thread)."""
+    global _holders, _saved, _warm
     libs = _blas_libs()
     with _lock:
         if _holders == 0:
@@ -84,6 +105,9 @@ def one_blas_thread() -> Iterator[None]:
                     lib.set_num_threads(1)
         _holders += 1
     try:
+        if not _warm:  # two threads may both warm: harmless
+            warm_blas()
+            _warm = True
         yield
     finally:
         with _lock:
