@@ -17,7 +17,10 @@ and 64-byte aligned (weights included).
 Precision: the members' own dtype (float32 for trained models). Every GEMM runs on blocks
 of exactly BLOCK_ROWS columns through NumPy's BLAS (never the timed process-wide backend
 choice, which can differ between processes), held at one BLAS thread while the plan runs
-(dlcore/row_blocks.py `one_blas_thread`). BLAS picks its kernel by the shapes, which never
+(dlcore/row_blocks.py `one_blas_thread`; its first hold in a process runs one larger GEMM,
+`warm_blas`: without it OpenBLAS 0.3.31 ran these 256-column products 2-3.5x slower, to
+the same bits, in a process that had run no larger GEMM, such as a Spark Python worker,
+which doubled the scoring job's CPU seconds). BLAS picks its kernel by the shapes, which never
 change, but a kernel can compute the positions of a block by different code paths
 (OpenBLAS 0.3.31's Haswell sgemm: the first and last 8 of 256 columns one way, the rest
 another): so real rows go only to the positions of one class, the largest one common to
