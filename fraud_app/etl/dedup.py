@@ -75,6 +75,9 @@ def classify(valid: DataFrame, policy: str, previous: DataFrame | None = None) -
     if previous is not None:
         old = previous.select(*CANONICAL_NAMES).withColumn(PUBLISHED, F.lit(True))
         df = df.unionByName(old, allowMissingColumns=True)
+    # one shuffle by id serves every window below (each is per transaction_id); without it
+    # the window by content hashed on all its columns and the later ones shuffled again
+    df = df.repartition("transaction_id")
     same = Window.partitionBy(*CONTENT)
     unlabelled = F.col("label").isNull()
     labelled_copy = F.max(~unlabelled).over(same)
