@@ -24,7 +24,12 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
     Column("merchant_id", "string", False, "merchant or terminal that was paid"),
     Column("timestamp", "timestamp", True, "when the transaction happened (UTC)"),
     Column("amount", "double", True, "amount in the settlement currency, > 0"),
-    Column("label", "int", True, "1 = confirmed fraud, 0 = normal"),
+    Column(
+        "label",
+        "int",
+        True,
+        "1 = confirmed fraud, 0 = normal, null = not known yet (unlabelled: etl.allow_unlabelled)",
+    ),
     Column("label_time", "timestamp", False, "when the label became known (fraud confirmation)"),
     Column("mcc", "string", False, "merchant category code"),
     Column("channel", "string", False, "POS, ECOM or ATM"),
@@ -40,6 +45,10 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
 )
 
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(c.name for c in CANONICAL_COLUMNS if c.required)
+# the required columns that are never null: every one but the label, which is null while a
+# transaction's label is not known yet (the column itself is always there)
+NOT_NULL_COLUMNS: tuple[str, ...] = tuple(c for c in REQUIRED_COLUMNS if c != "label")
+LABEL_COLUMNS: tuple[str, ...] = ("label", "label_time")
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in CANONICAL_COLUMNS if not c.required)
 ALLOWED_CHANNELS: tuple[str, ...] = ("POS", "ECOM", "ATM")
 # Columns that must never reach a model as inputs.

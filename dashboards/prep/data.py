@@ -54,15 +54,21 @@ class Daily:
 
 
 def daily_stats(dates, labels) -> Daily:
-    """Transactions, frauds and label rate (frauds / transactions) per calendar day.
-    Rows without a label count as transactions but not as frauds."""
+    """Transactions, frauds and label rate (frauds / labelled transactions) per calendar day.
+    Rows without a label (not known yet) count as transactions, never in the rate: a day
+    without any known label has rate NaN (a gap in the plot), not 0."""
     d = pd.DataFrame({"date": pd.to_datetime(np.asarray(dates)).normalize(), "label": labels})
     if d.empty:
         return Daily([], [], [], [])
-    g = d.groupby("date").agg(transactions=("label", "size"), frauds=("label", "sum"))
+    g = d.groupby("date").agg(
+        transactions=("label", "size"), frauds=("label", "sum"), labelled=("label", "count")
+    )
     return Daily(
         [ts.strftime("%Y-%m-%d") for ts in g.index],
         [int(v) for v in g["transactions"]],
         [int(v) for v in g["frauds"]],
-        [float(f / t) for f, t in zip(g["frauds"], g["transactions"], strict=True)],
+        [
+            float(f / n) if n else float("nan")
+            for f, n in zip(g["frauds"], g["labelled"], strict=True)
+        ],
     )

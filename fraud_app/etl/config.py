@@ -92,13 +92,26 @@ class EtlSection(Section):
       other versions go to the quarantine as `conflicting_duplicate`) or quarantine_all
       (every version is quarantined, none is kept). Identical copies are dropped and
       counted as duplicates either way.
+    allow_unlabelled: true (default): a transaction whose label is not known yet (label
+      empty or null, or a null marker such as NULL / NaN; label_time empty too) is published
+      with label and label_time null ("unlabelled", counted as `unlabelled_rows`), and a
+      delivery without the label column publishes every row unlabelled (a WARNING names the
+      column looked for): new transactions are scored before their fraud is confirmed. A
+      label_time without a label is quarantined as `label_time_without_label`; a label that
+      is present but not 0/1 stays `invalid_label`. Every later step reads a null label as
+      unknown, never as 0 (train, tune, backtest and evaluate leave such rows out). A later
+      delivery of the same transaction with its label fills it in (etl.mode: append; see
+      fraud_app.etl.dedup). false: the label is required, as every other required column
+      (`missing_required_field`; a delivery without it is a SchemaError).
     mode: replace (default): each run publishes exactly what `input` holds; the canonical
       table and the quarantine are replaced (dates the previous table held and this input
       does not are named in a WARNING and the report's `dropped_dates`). append: this
       input's records are added to the published table (a delivery of new days, or late
       records of old ones): a record identical to a published row is dropped and counted
       as a duplicate, one that differs from it is quarantined as `conflicting_duplicate`
-      (a published row is never replaced); the quarantine keeps earlier runs' rows. Only
+      (a published row is never replaced, except that a published unlabelled row takes the
+      label of a copy that differs from it only by having one: `labels_filled`); the
+      quarantine keeps earlier runs' rows. Only
       the event_date partitions that receive new rows are rewritten (staged, swapped in
       date by date); the others are read only for their transaction_id column and keep
       their files; this run's quarantine rows are added as one new file
@@ -121,6 +134,7 @@ class EtlSection(Section):
     decimal_separator: Literal[".", ","] = "."
     label_values: dict[str, Literal[0, 1]] = Field(default_factory=dict)
     mode: Literal["replace", "append"] = "replace"
+    allow_unlabelled: bool = True
 
     @field_validator("timestamp_format", "label_time_format")
     @classmethod

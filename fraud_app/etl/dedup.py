@@ -17,6 +17,15 @@ With `etl.mode: append` the rows already published (`previous`) take part: a pub
 row always stays (it may already have been trained on or scored); a new copy identical
 to it is dropped and counted, a new version that differs from it is quarantined as
 `conflicting_duplicate`, its detail naming the columns and the published values.
+
+Labels that arrive later (etl.allow_unlabelled): a copy WITHOUT a label of a row that has
+one (every other column equal) is an earlier copy of it: dropped and counted as a
+duplicate, in the input or against the table. A published row WITHOUT a label whose new
+copy has one is the one exception to "a published row always stays": the labelled copy
+takes its place (FILLED; the row's other columns, so its features before the label was
+known, do not change). Several labelled copies of it are versions by the policy above
+(keep_earliest: fraud first; quarantine_all: none kept, the row stays unlabelled). A new
+label for a row that already has another one is a `conflicting_duplicate`.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from fraud_app.etl.rules import CONFLICTING_DUPLICATE, DETAIL, REASON
-from fraud_app.schema import CANONICAL_COLUMNS
+from fraud_app.schema import CANONICAL_COLUMNS, LABEL_COLUMNS
 
 CANONICAL_NAMES: tuple[str, ...] = tuple(c.name for c in CANONICAL_COLUMNS)
 
@@ -41,58 +50,103 @@ def dedup_order() -> list[Column]:
 
 
 CLASS = "__dup_class"
-KEEP, EXACT, CONFLICT = 0, 1, 2
+KEEP, EXACT, CONFLICT, FILLED = 0, 1, 2, 3
 PUBLISHED = "__published"  # a row of the canonical table before this run (append mode)
+FILLS = "__fills"  # a new row (KEEP) that fills in the label of a published unlabelled row
+# every canonical column but the label and its time: two rows equal in these are copies
+# of one transaction, one of them maybe not labelled yet
+CONTENT: tuple[str, ...] = tuple(c for c in CANONICAL_NAMES if c not in LABEL_COLUMNS)
 
 
 def classify(valid: DataFrame, policy: str, previous: DataFrame | None = None) -> DataFrame:
     """Add CLASS (KEEP / EXACT copy of a row already counted / CONFLICT version to
-    quarantine) and, for CONFLICT rows, `reason` and `reason_detail`. `previous`: the
-    published canonical rows (append mode), which come out as KEEP rows too, with
-    PUBLISHED true (false on every row of `valid`). Only the rows of the transaction_ids
-    in `valid` matter: the classification is per transaction_id."""
+    quarantine / FILLED: a published row replaced by its labelled copy), FILLS and, for
+    CONFLICT rows, `reason` and `reason_detail`. `previous`: the published canonical rows
+    (append mode), which come out as KEEP (or FILLED) rows, with PUBLISHED true (false on
+    every row of `valid`). Only the rows of the transaction_ids in `valid` matter: the
+    classification is per transaction_id.
+
+    Unlabelled copies (label null): a row whose CONTENT equals a labelled row's is an
+    earlier copy of it: a new one is EXACT; a published one (the label arrived later)
+    gives its place to its labelled new copies, which are versioned among themselves by
+    the policy (the kept one FILLS it, the others CONFLICT); each kind is classified apart
+    (key `__group`) from the transaction's other new rows, which conflict with it."""
     df = valid.withColumn(PUBLISHED, F.lit(False))
     if previous is not None:
         old = previous.select(*CANONICAL_NAMES).withColumn(PUBLISHED, F.lit(True))
         df = df.unionByName(old, allowMissingColumns=True)
-    ordered = Window.partitionBy("transaction_id").orderBy(*dedup_order())
+    # one shuffle by id serves every window below (each is per transaction_id); without it
+    # the window by content hashed on all its columns and the later ones shuffled again
+    df = df.repartition("transaction_id")
+    same = Window.partitionBy(*CONTENT)
+    unlabelled = F.col("label").isNull()
+    labelled_copy = F.max(~unlabelled).over(same)
+    # the key's second part: 0 the usual, 1 a fill group (a published unlabelled row and
+    # its labelled new copies), 2 a new unlabelled copy of a labelled row (EXACT)
+    group = (
+        F.when(unlabelled & labelled_copy & ~F.col(PUBLISHED), 2)
+        .when(F.max(F.col(PUBLISHED) & unlabelled).over(same) & labelled_copy, 1)
+        .otherwise(0)
+    )
+    df = df.withColumn("__group", group)
+    fill = F.col("__group") == 1
+    key = ("transaction_id", "__group")
+    ordered = Window.partitionBy(*key).orderBy(*dedup_order())
     # identical rows: the published one first, so a re-delivered copy is the duplicate
-    copies = Window.partitionBy("transaction_id").orderBy(*dedup_order(), F.col(PUBLISHED).desc())
-    whole = Window.partitionBy("transaction_id")
+    copies = Window.partitionBy(*key).orderBy(*dedup_order(), F.col(PUBLISHED).desc())
+    whole = Window.partitionBy(*key)
     published = F.first(F.when(F.col(PUBLISHED), F.struct(*CANONICAL_NAMES)), ignorenulls=True)
+    # the published row a fill group takes the place of, seen by the transaction's other rows
+    open_row = F.first(F.when(F.col(PUBLISHED) & fill, F.struct(*CANONICAL_NAMES)),
+                       ignorenulls=True).over(Window.partitionBy("transaction_id"))  # fmt: skip
+    new_versions = F.max(F.when(~F.col(PUBLISHED), F.col("__version"))).over(whole)
     # rank == row_number only on the first row of a run of identical rows
     df = df.withColumns(
         {
             "__rn": F.row_number().over(copies),
             "__rk": F.rank().over(ordered),
             "__version": F.dense_rank().over(ordered),
-            "__kept": F.coalesce(
-                published.over(whole), F.first(F.struct(*CANONICAL_NAMES)).over(ordered)
-            ),
+            "__open": open_row,
         }
     ).withColumns(
         {
-            "__versions": F.max("__version").over(whole),
-            "__has_published": F.max(F.col(PUBLISHED).cast("int")).over(whole) == 1,
+            # a fill group's kept version is its first labelled copy, not the published row
+            "__kept": F.coalesce(
+                F.when(~fill, F.coalesce(published.over(whole), F.col("__open"))),
+                F.first(F.struct(*CANONICAL_NAMES)).over(ordered),
+            ),
+            # a fill group's versions are its labelled copies (its published row comes last)
+            "__versions": F.when(fill, new_versions).otherwise(F.max("__version").over(whole)),
+            "__has_published": ~fill
+            & (
+                (F.max(F.col(PUBLISHED).cast("int")).over(whole) == 1) | F.col("__open").isNotNull()
+            ),
         }
     )
-    exact = F.col("__rn") != F.col("__rk")
+    exact = (F.col("__rn") != F.col("__rk")) | (F.col("__group") == 2)
     conflict = F.col("__versions") > 1
+    # quarantine_all: a published row whose labelled copies disagree keeps its place
+    stays = conflict if policy == "quarantine_all" else F.lit(False)
     if policy == "keep_earliest":
         conflict = conflict & (F.col("__version") > 1)
     cls = (
         F.when(exact, EXACT)
+        .when(F.col(PUBLISHED) & fill, F.when(stays, KEEP).otherwise(FILLED))
         .when(F.col(PUBLISHED), KEEP)
+        .when(fill, F.when(conflict, CONFLICT).otherwise(KEEP))
         .when(F.col("__has_published") | conflict, CONFLICT)
         .otherwise(KEEP)
     )
-    df = df.withColumn(CLASS, cls)
+    df = df.withColumn(CLASS, cls).withColumn(
+        FILLS, fill & ~F.col(PUBLISHED) & (F.col(CLASS) == KEEP)
+    )
     return df.withColumns(
         {
             REASON: F.when(F.col(CLASS) == CONFLICT, F.lit(CONFLICTING_DUPLICATE)),
             DETAIL: F.when(F.col(CLASS) == CONFLICT, _detail(policy)),
         }
-    ).drop("__rn", "__rk", "__version", "__kept", "__versions", "__has_published")
+    ).drop("__rn", "__rk", "__version", "__kept", "__versions", "__has_published", "__open",
+           "__group")  # fmt: skip
 
 
 def _differs(c: str) -> Column:
@@ -142,5 +196,5 @@ def _published_detail(diff_names: Column, kept: Column) -> Column:
         F.lit("transaction_id '"), F.col("transaction_id"),
         F.lit("' is already in the canonical table with other values; this one differs in: "),
         diff_names, F.lit("; kept (published before): "), kept,
-        F.lit(" (etl.mode: append never replaces a published row)"),
+        F.lit(" (etl.mode: append never replaces a published row; it only fills in a missing label)"),
     )  # fmt: skip

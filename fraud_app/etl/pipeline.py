@@ -2,7 +2,9 @@
 plus a quarantine of the rows that break a rule, with nothing silently dropped.
 
     input records = output rows + quarantined rows + dropped identical duplicates
-    (etl.mode: append: output rows added to the published table)
+                    (+ labels filled in)
+    (etl.mode: append: output rows added to the published table; a record that brings
+    the label of a published unlabelled row replaces that row: `labels_filled`)
 
 is measured (the input as the staged records, one per record the reader produced, and
 both outputs from their written files) and checked on every run; the counts go to the
@@ -77,6 +79,10 @@ class EtlResult:
     dropped_dates: tuple[str, ...] = ()
     # reason -> the detail of one of its quarantined rows (the first in text order)
     quarantine_examples: dict[str, str] = field(default_factory=dict)
+    # rows this run added without a label (label and label_time null: not known yet)
+    unlabelled_rows: int = 0
+    # published unlabelled rows whose label this run filled in (append: a labelled copy)
+    labels_filled: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -156,6 +162,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
         clean_stale_staging(fs, final)
     raw, fmt = read_input(spark, src, cfg)
     annotated = annotate_rows(raw, cfg, src)
+    _warn_without_labels(raw.columns, cfg, src)
     publish = (AppendPublish if cfg.mode == "append" else ReplacePublish)(spark, *finals)
     stage_path = publish.stage_path
     try:
@@ -190,6 +197,16 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     return result
 
 
+def _warn_without_labels(columns: list[str], cfg: EtlSection, src: str) -> None:
+    if cfg.source_for("label") not in columns:  # allowed (etl.allow_unlabelled), else a SchemaError
+        logger.warning(
+            "ETL input %s has no label column (looked for %r): every row is published "
+            "unlabelled (label null; etl.allow_unlabelled). If the labels are in another "
+            "column, map it under etl.columns.label",
+            src, cfg.source_for("label"),
+        )  # fmt: skip
+
+
 def staged_input_rows(stage: DataFrame) -> int:
     """The number of input records: the staged rows, one per record the reader produced
     (annotate_rows is a projection). Parquet answers the count from its footers, where
@@ -212,11 +229,19 @@ def _write_outputs(
     try:
         rejected = stage.filter(F.col(REASON).isNotNull())
         conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT)
-        conflicts = conflicts.drop(dedup.CLASS, dedup.PUBLISHED)
+        conflicts = conflicts.drop(dedup.CLASS, dedup.PUBLISHED, dedup.FILLS)
         quarantined = quarantine_rows(rejected.unionByName(conflicts), raw_columns)
         new = (F.col(dedup.CLASS) == dedup.KEEP) & ~F.col(dedup.PUBLISHED)
         kept = classified.filter(new).select(*CANONICAL_NAMES)
-        n_out, written = publish.write(kept, quarantined, schema)
+        fills = classified.filter(new & F.col(dedup.FILLS)).select("transaction_id")
+        n_filled, n_unlabelled = (
+            classified.filter(new)
+            .agg(
+                F.count(F.when(F.col(dedup.FILLS), 1)), F.count(F.when(F.col("label").isNull(), 1))
+            )
+            .first()
+        )
+        n_out, written = publish.write(kept, quarantined, schema, fills if n_filled else None)
         exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
         n_exact = exact.count()
         dup_ids = _examples(exact, cfg.duplicate_examples) if n_exact else ()
@@ -239,6 +264,8 @@ def _write_outputs(
         "duplicate_examples": dup_ids,
         "conflict_examples": conflict_ids,
         "quarantine_examples": examples,
+        "unlabelled_rows": n_unlabelled,
+        "labels_filled": n_filled,
     }
 
 
@@ -251,18 +278,23 @@ def _examples(rows: DataFrame, n: int) -> tuple[str, ...]:
 
 def _check_accounting(r: EtlResult) -> None:
     quarantined = sum(r.quarantine_by_reason.values())
+    added = r.output_rows - r.previous_rows
     if (
-        r.input_rows != r.output_rows - r.previous_rows + r.quarantine_rows + r.duplicate_rows
+        r.input_rows != added + r.quarantine_rows + r.duplicate_rows + r.labels_filled
         or r.quarantine_rows != quarantined
         or None in r.quarantine_by_reason
         or min(r.output_rows, r.quarantine_rows, r.duplicate_rows, r.previous_rows) < 0
+        or min(r.labels_filled, r.unlabelled_rows) < 0
+        or r.unlabelled_rows > max(added, 0)
     ):
         before = f" - published before {r.previous_rows}" if r.previous_rows else ""
+        filled = f" + labels filled in {r.labels_filled}" if r.labels_filled else ""
+        unlabelled = f" (unlabelled rows added: {r.unlabelled_rows})" if r.unlabelled_rows else ""
         raise DataIntegrityError(
             f"ETL row accounting does not add up for {r.input_path}: input {r.input_rows} != "
             f"output {r.output_rows}{before} + quarantine {r.quarantine_rows} (by reason: {quarantined}) "
-            f"+ duplicates {r.duplicate_rows}. Nothing was published; please report this "
-            "with the input."
+            f"+ duplicates {r.duplicate_rows}{filled}{unlabelled}. Nothing was published; please "
+            "report this with the input."
         )
 
 
@@ -274,6 +306,13 @@ def _log(r: EtlResult) -> None:
         r.input_path, r.input_rows, r.output_rows, added if r.previous_rows else "",
         r.quarantine_rows, r.duplicate_rows, r.seconds,
     )  # fmt: skip
+    if r.unlabelled_rows:
+        logger.info(
+            "  %d of the rows added have no label yet (label null: scored, never trained or "
+            "evaluated on, until a later delivery brings their label)", r.unlabelled_rows,
+        )  # fmt: skip
+    if r.labels_filled:
+        logger.info("  %d published unlabelled rows got their label", r.labels_filled)
     for reason, n in r.quarantine_by_reason.items():
         example = r.quarantine_examples.get(reason)
         logger.info(

@@ -76,8 +76,12 @@ class ReplacePublish:
     def published(self, clean: DataFrame, schema: StructType) -> DataFrame | None:
         return None
 
-    def write(self, kept: DataFrame, quarantined: DataFrame, schema: StructType):
-        """(rows the table holds, this run's quarantine rows as written)."""
+    def write(
+        self, kept: DataFrame, quarantined: DataFrame, schema: StructType,
+        filled: DataFrame | None = None,
+    ):  # fmt: skip
+        """(rows the table holds, this run's quarantine rows as written); nothing is
+        published before, so no row is `filled`."""
         quarantined.write.mode("error").parquet(self.qdir.tmp)
         to_partitioned(kept).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(self.out.tmp)
         # with a schema given, an output without any row (no partition dir) counts 0
@@ -147,9 +151,14 @@ class AppendPublish:
         paths = [f"{self.table}/{partition_name(d)}" for d in dates]
         return self.spark.read.schema(schema).parquet(*paths).select(*CANONICAL_NAMES)
 
-    def write(self, kept: DataFrame, quarantined: DataFrame, schema: StructType):
+    def write(
+        self, kept: DataFrame, quarantined: DataFrame, schema: StructType,
+        filled: DataFrame | None = None,
+    ):  # fmt: skip
         """Stage the partitions of the new rows' dates (old rows + new) and this run's
-        quarantine file; return (rows the table will hold, this run's quarantine rows)."""
+        quarantine file; return (rows the table will hold, this run's quarantine rows).
+        `filled`: the transaction_ids whose published (unlabelled) row a row of `kept`
+        replaces: its labelled copy, of the same date (fraud_app.etl.dedup)."""
         day = F.to_date("timestamp").cast("string")
         dates = sorted(r[0] for r in kept.select(day).distinct().collect())
         present = partition_dates(self.fs, self.table)
@@ -158,7 +167,9 @@ class AppendPublish:
         added = 0
         if dates:
             rows = kept.select(*CANONICAL_NAMES)
-            rows = rows.unionByName(old) if old is not None else rows
+            if old is not None:
+                stays = old if filled is None else old.join(filled, "transaction_id", "left_anti")
+                rows = rows.unionByName(stays)
             out = to_partitioned(rows).write.mode("error").partitionBy(PARTITION_COLUMN)
             out.parquet(self.swap.new)
             staged = self.spark.read.schema(schema).parquet(self.swap.new).count()

@@ -33,7 +33,12 @@ from fraud_app.errors import SchemaError
 from fraud_app.etl import parsing
 from fraud_app.etl.config import BUILTIN_LABELS, EtlSection
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
-from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
+from fraud_app.schema import (
+    ALLOWED_CHANNELS,
+    CANONICAL_COLUMNS,
+    NOT_NULL_COLUMNS,
+    REQUIRED_COLUMNS,
+)
 
 RAW, PARSED, TEXT, BROKEN = "__r_", "__p_", "__t_", "__b_"
 REASON, DETAIL = "reason", "reason_detail"
@@ -44,18 +49,27 @@ ID_COLUMNS = ("transaction_id", "card_id", "merchant_id", "device_id")
 # what exports write for a missing value; an id column holding one is missing: 'NULL' as a
 # card_id made one card of every card-less row, 'N/A' one merchant of every unknown one
 NULL_MARKERS = ("null", "none", "nan", "na", "n/a", "#n/a", "nil")
+# columns where a null marker means no value: the ids, and the label and its time (a label
+# not known yet; a pandas float column writes it as NaN)
+MARKED_COLUMNS = (*ID_COLUMNS, "label", "label_time")
+
+
+def required_fields(cfg: EtlSection) -> tuple[str, ...]:
+    """The columns a row must hold a value in: the label only with etl.allow_unlabelled off."""
+    return NOT_NULL_COLUMNS if cfg.allow_unlabelled else REQUIRED_COLUMNS
 
 
 def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str | None]:
     """canonical name -> source column (None: optional and absent). SchemaError otherwise."""
     present = {c for c in df.columns if c != CORRUPT_COLUMN}
-    missing = [c for c in REQUIRED_COLUMNS if cfg.source_for(c) not in present]
+    missing = [c for c in required_fields(cfg) if cfg.source_for(c) not in present]
     if missing:
         wanted = ", ".join(f"{c} (looked for {cfg.source_for(c)!r})" for c in missing)
         raise SchemaError(
             f"ETL input {where} lacks required column(s): {wanted}. Columns present: "
             f"{sorted(present)}. Map them in the config under etl.columns, e.g. "
             f"`etl.columns.{missing[0]}: <your column name>`.{_delimiter_hint(present, cfg)}"
+            f"{_label_hint(missing)}"
             f"{_near_names(missing, present, cfg)}"
         )
     sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
@@ -73,6 +87,15 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             "Expected strings, numbers, booleans or timestamps."
         )
     return sources
+
+
+def _label_hint(missing: list[str]) -> str:
+    if "label" not in missing:
+        return ""
+    return (
+        " A delivery whose labels are not known yet may leave the label out: set "
+        "etl.allow_unlabelled: true (the default) to publish its rows unlabelled."
+    )
 
 
 def _near_names(missing: list[str], present: set[str], cfg: EtlSection) -> str:
@@ -179,7 +202,7 @@ def _t(name: str) -> Column:
 
 
 def _marker(name: str) -> Column:
-    return F.lit(name in ID_COLUMNS) & F.lower(_t(name)).isin(*NULL_MARKERS)
+    return F.lit(name in MARKED_COLUMNS) & F.lower(_t(name)).isin(*NULL_MARKERS)
 
 
 def _missing(name: str) -> Column:
@@ -316,14 +339,15 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
             _quoted(name), F.lit(" "), parsing.timestamp_hint(_t(name), *cfg.time_format(name))
         )
 
+    required = required_fields(cfg)
     return (
         Rule(
             "missing_required_field",
             "a required column is null or empty",
-            lambda: F.greatest(*[_missing(c) for c in REQUIRED_COLUMNS]),
+            lambda: F.greatest(*[_missing(c) for c in required]),
             lambda: F.concat(
                 F.lit("missing required field(s): "),
-                F.concat_ws(", ", *[_missing_detail(c) for c in REQUIRED_COLUMNS]),
+                F.concat_ws(", ", *[_missing_detail(c) for c in required]),
             ),
         ),
         _inexact_id_rule(),
@@ -343,6 +367,11 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
              _detail("label", "is not 0 or 1: expected 0/1 (or 0.0/1.0), true/false, t/f, "
                               "yes/no or y/n in any case; other spellings such as fraud / "
                               "legit: map them under etl.label_values")),
+        Rule("label_time_without_label", "label_time set while the label is empty",
+             lambda: _missing("label") & ~_missing("label_time"),
+             lambda: F.concat(_quoted("label_time"), F.lit(
+                 " is set but the label is empty: a label_time needs its label (a transaction "
+                 "not labelled yet has both empty; etl.allow_unlabelled)"))),
         Rule("unknown_channel", f"channel not in {ALLOWED_CHANNELS}",
              lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
              _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),
@@ -379,6 +408,7 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "amount_below_minimum",
     "amount_above_maximum",
     "invalid_label",
+    "label_time_without_label",
     "unknown_channel",
     "unparseable_label_time",
     "label_time_out_of_range",

@@ -136,11 +136,15 @@ def split_by_time(
     timestamp_column: str = "timestamp",
     label_column: str = "label",
 ) -> SplitResult:
-    """Train / validation / test DataFrames of `df` and a summary of each window."""
+    """Train / validation / test DataFrames of `df`'s labelled rows (label not null) and a
+    summary of each window."""
     for col in (timestamp_column, label_column):
         if col not in df.columns:
             raise SchemaError(f"split_by_time needs column {col!r}. Received columns: {df.columns}")
     gaps = cfg.gaps(label_delay_days)
+    # a row whose label is not known yet (null) is in no window: never trained, validated
+    # or tested on as a normal (read_features leaves them out before; a notebook may not)
+    df = df.where(F.col(label_column).isNotNull())
     data_end = None
     if cfg.by == "lengths" and cfg.end is None:
         last_day = df.agg(F.max(F.to_date(timestamp_column))).first()[0]  # UTC session date

@@ -47,6 +47,19 @@ class FeatureTableSummary:
         return asdict(self)
 
 
+def labelled_rows(df: DataFrame, step: str) -> DataFrame:
+    """The rows whose label is known (label not null). A null label is not known yet
+    (etl.allow_unlabelled: a transaction scored before its fraud was confirmed): such rows
+    are left out of `step` and counted in the log, never read as normals (0)."""
+    unlabelled = df.filter(F.col("label").isNull()).count()
+    if unlabelled:
+        logger.info(
+            "%s: %d rows of the feature table have no label yet (label null) and are left "
+            "out", step, unlabelled,
+        )  # fmt: skip
+    return df.filter(F.col("label").isNotNull())
+
+
 def feature_metadata(result: FeatureResult, feature_set: FeatureSet) -> dict[str, Any]:
     computed = set(result.feature_names)
     return {

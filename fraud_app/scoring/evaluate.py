@@ -160,7 +160,7 @@ def run_evaluation(
     _require_columns(df, names, path)
     window = df.where(F.col(PARTITION_COLUMN).between(date_literal(start), date_literal(end)))
     wanted = [c for c in ("label", "card_id", "fraud_pattern", PARTITION_COLUMN) if c in df.columns]
-    columns = [F.col(c).try_cast("double").alias(c) if c == "label" else c for c in wanted]
+    columns = [_label_number().alias(c) if c == "label" else c for c in wanted]
     vector = vector_sql(names).alias("features")
     scored = score_dataframe(window.select(*columns, vector), model.ensemble)
     with task_errors():
@@ -169,8 +169,8 @@ def run_evaluation(
         raise EmptyInputError(
             f"no rows dated {start}..{end} in the feature table {path}: pick a window inside it"
         )
-    _check_labels(data["label"], path, start, end)
     present = np.unique(data[PARTITION_COLUMN].astype(str))
+    data, unlabelled = labelled_only(data, path, start, end)
     empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
     missing = (end - start).days + 1 - len(present)
     warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}", missing)
@@ -181,6 +181,7 @@ def run_evaluation(
         "window": {"start": str(start), "end": str(end)},
         "dates_without_rows": empty,
         "days_without_rows": missing,
+        "unlabelled_rows": unlabelled,
         **window_figures(data, config),
     }
     out = write_evaluation(report, config, name, replace=replace)
@@ -200,12 +201,45 @@ def _require_columns(df, names: list[str], path) -> None:
         )
 
 
+def labelled_only(
+    data: dict[str, np.ndarray], path, start: dt.date, end: dt.date
+) -> tuple[dict[str, np.ndarray], int]:
+    """The collected rows whose label is known, and how many were left out: a null label
+    is not known yet (etl.allow_unlabelled), never a 0. EmptyInputError when no label of
+    the window is known; SchemaError for a label other than 0, 1 or null."""
+    unknown = np.isnan(data["label"])
+    n = int(unknown.sum())
+    if n == len(unknown):
+        raise EmptyInputError(
+            f"none of the {n} rows dated {start}..{end} in the feature table {path} has a "
+            "label yet (label null: not known yet); evaluate a window whose labels are known"
+        )
+    if n:
+        logger.info(
+            "evaluate: %d of the %d rows dated %s..%s have no label yet (label null) and are "
+            "left out of the figures", n, len(unknown), start, end,
+        )  # fmt: skip
+        data = {k: v[~unknown] for k, v in data.items()}
+    _check_labels(data["label"], path, start, end)
+    return data, n
+
+
+NOT_A_NUMBER = float("-inf")  # a label that is set but no number (hand-made tables)
+
+
+def _label_number():
+    """The label as a double: null stays null (not known yet), a value that is no number
+    becomes NOT_A_NUMBER, so that it is named, not taken for an unknown label."""
+    label = F.col("label")
+    return F.when(label.isNotNull(), F.coalesce(label.try_cast("double"), F.lit(NOT_A_NUMBER)))
+
+
 def _check_labels(labels: np.ndarray, path, start: dt.date, end: dt.date) -> None:
-    """Labels must be 0 or 1: a null stopped the figures with 'cannot convert float NaN to
-    integer', and a 2 counted as two frauds."""
+    """Known labels must be 0 or 1: a 2 counted as two frauds (nulls are left out first)."""
     bad = ~((labels == 0) | (labels == 1))
     if bad.any():
-        example = "null" if np.isnan(labels[bad][0]) else repr(float(labels[bad][0]))
+        first = float(labels[bad][0])
+        example = "text that is not a number" if first == NOT_A_NUMBER else repr(first)
         raise SchemaError(
             f"the feature table {path}: label must be 0 or 1, but {int(bad.sum())} of the "
             f"{len(labels)} rows dated {start}..{end} hold another value (e.g. {example}); "

@@ -14,7 +14,7 @@ from typing import Any
 
 from fraud_app.config_base import name_unknown
 from fraud_app.errors import ConfigError
-from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, REQUIRED_COLUMNS
+from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, NOT_NULL_COLUMNS
 from fraud_app.validation.config import CanonicalChecks, FeatureChecks, Severity
 
 DOUBLE_MAX = 1.7976931348623157e308  # between(-max, max) rejects NaN and +-inf in Spark
@@ -64,7 +64,7 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
         ),
         Check(
             "label:values", "ExpectColumnValuesToBeInSet", "error", "label", {"value_set": [0, 1]},
-            expected="label 0 or 1", setting="etl.columns.label",
+            expected="label 0 or 1 (null: not known yet)", setting="etl.columns.label",
         ),
         Check(
             "label:rate",
@@ -72,7 +72,8 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
             "error",
             "label",
             {"min_value": cfg.label_rate_min, "max_value": cfg.label_rate_max},
-            expected=f"fraud rate in [{cfg.label_rate_min:g}, {cfg.label_rate_max:g}]",
+            expected=f"fraud rate of the labelled rows in [{cfg.label_rate_min:g}, "
+            f"{cfg.label_rate_max:g}]",
             setting=f"{_C}.label_rate_min / {_C}.label_rate_max",
         ),
         Check(
@@ -112,7 +113,8 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
 
 
 def _schema_checks() -> list[Check]:
-    """Rows exist, every canonical column has its type, required ones are never null."""
+    """Rows exist, every canonical column has its type, required ones are never null (but
+    the label: null while not known yet, etl.allow_unlabelled)."""
     checks = [
         Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None,
               {"min_value": 1}, "at least 1 row", "etl.input")
@@ -123,7 +125,7 @@ def _schema_checks() -> list[Check]:
             Check(f"{col.name}:type", "ExpectColumnValuesToBeOfType", "error", col.name, kwargs,
                   f"type {kwargs['type_']}", "etl (writes the canonical types)")
         )  # fmt: skip
-    for name in REQUIRED_COLUMNS:
+    for name in NOT_NULL_COLUMNS:
         checks.append(Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", "error", name,
                             expected="no nulls", setting=f"etl.columns.{name}"))  # fmt: skip
     return checks

@@ -70,7 +70,7 @@ def run_backtest(
     if replace:
         shutil.rmtree(config.paths.resolve("checkpoints") / f"backtest-{run}", ignore_errors=True)
     features_path = config.feature_table()
-    df, names = read_features(spark, config)
+    df, names = read_features(spark, config, "backtest")
     vector = config.features.vector_column or "features"
     first, last = df.agg(F.min("timestamp"), F.max("timestamp")).first()
     if last is None:

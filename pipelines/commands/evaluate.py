@@ -45,6 +45,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "window",
         "dates_without_rows",
         "days_without_rows",
+        "unlabelled_rows",
         "rows",
         "frauds",
         "roc_auc",

@@ -24,7 +24,7 @@ from fraud_app.config import AppConfig
 from fraud_app.features.checks import constant_features
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
-from fraud_app.features.table import read_feature_table
+from fraud_app.features.table import labelled_rows, read_feature_table
 from fraud_app.models.train import refit_iterations, refit_plan
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
@@ -61,9 +61,12 @@ def run_training(
         return _train(spark, config, name, tracker)
 
 
-def read_features(spark, config: AppConfig):
-    """(feature table, ordered feature names); a clear error when `features` has not run."""
-    return read_feature_table(spark, config.feature_table())
+def read_features(spark, config: AppConfig, step: str = "train"):
+    """(the labelled rows of the feature table, ordered feature names); a clear error when
+    `features` has not run. Rows whose label is not known yet are left out (and counted
+    in the log): train, tune and backtest never read them as normals."""
+    df, names = read_feature_table(spark, config.feature_table())
+    return labelled_rows(df, step), names
 
 
 class _Laps:

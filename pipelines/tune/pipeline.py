@@ -183,7 +183,7 @@ def run_tune(
     cfg = effective_space(config, cfg)
     points = plan_trials(cfg)
     trial_configs = check_plan(config, points)
-    df, names = read_features(spark, config)
+    df, names = read_features(spark, config, "tune")
     vector = config.features.vector_column or "features"
     splits = nodes.split(df, config.splits,
                          label_delay_days=config.features.label_delay_days)  # fmt: skip

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from dashboards.prep.data import daily_stats, rows_per_step
@@ -81,3 +83,7 @@ def test_daily_stats_by_hand_and_empty():
     assert (d.dates, d.transactions, d.frauds) == (["2024-01-01", "2024-01-02"], [2, 2], [1, 0])
     assert d.label_rate == [0.5, 0.0]
     assert daily_stats([], []).dates == []
+    # labels not known yet (null): transactions, never in the rate; no known label: NaN
+    d = daily_stats(["2024-01-01", "2024-01-01", "2024-01-01", "2024-01-02"], [1, 0, None, None])
+    assert (d.transactions, d.frauds, d.label_rate[0]) == ([3, 1], [1, 0], 0.5)
+    assert math.isnan(d.label_rate[1])

@@ -12,11 +12,13 @@ from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.pipeline import EtlResult, _check_accounting
 
 
-def _result(inp: int, out: int, quarantine: int, dups: int, by_reason: dict[str, int]) -> EtlResult:
+def _result(
+    inp: int, out: int, quarantine: int, dups: int, by_reason: dict[str, int], **labels: int
+) -> EtlResult:
     return EtlResult(
         input_path="in.csv", input_format="csv", output_path="out", quarantine_path="q",
         report_path="r.json", input_rows=inp, output_rows=out, quarantine_rows=quarantine,
-        duplicate_rows=dups, quarantine_by_reason=by_reason,
+        duplicate_rows=dups, quarantine_by_reason=by_reason, **labels,
     )  # fmt: skip
 
 
@@ -50,3 +52,17 @@ def test_unbalanced_accounts_are_refused(inp, out, quarantine, dups, by_reason):
         f"quarantine {quarantine} (by reason: {quarantined}) + duplicates {dups}. Nothing was "
         "published; please report this with the input."
     )
+
+
+def test_filled_labels_and_unlabelled_rows_are_counted():
+    # 10 records: 5 new rows (2 of them unlabelled), 2 quarantined, 1 duplicate, 2 labels
+    # of published rows filled in (the table keeps its row count for those)
+    ok = {"previous_rows": 20, "labels_filled": 2, "unlabelled_rows": 2}
+    _check_accounting(_result(10, 25, 2, 1, {"x": 2}, **ok))
+    with pytest.raises(DataIntegrityError, match=r"\+ duplicates 1 \+ labels filled in 2 "
+                       r"\(unlabelled rows added: 2\)\. Nothing was published"):  # fmt: skip
+        _check_accounting(_result(10, 26, 2, 1, {"x": 2}, **ok))  # a fill counted as new
+    # totals that balance only through negative fills; more unlabelled rows than added
+    for out, bad in ((28, {"labels_filled": -1}), (25, {"labels_filled": 2, "unlabelled_rows": 6})):
+        with pytest.raises(DataIntegrityError):
+            _check_accounting(_result(10, out, 2, 1, {"x": 2}, previous_rows=20, **bad))

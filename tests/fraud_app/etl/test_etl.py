@@ -50,7 +50,8 @@ CASES: list[tuple[str, dict, str | None]] = [
     ("ok_no_shop", {"shop": "  "}, None),  # merchant_id is optional: null when blank
     ("no_amount", {"value": ""}, "missing_required_field"),
     ("no_time", {"when": ""}, "missing_required_field"),
-    ("no_label", {"fraud": ""}, "missing_required_field"),
+    ("ok_no_label", {"fraud": "", "confirmed": ""}, None),  # not known yet: unlabelled
+    ("no_label", {"fraud": ""}, "label_time_without_label"),
     ("ts_text", {"when": "not a date"}, "unparseable_timestamp"),
     ("ts_impossible", {"when": "2024-02-30 25:61:00"}, "unparseable_timestamp"),
     ("ts_other_format", {"when": "05/01/2024 10:00"}, "unparseable_timestamp"),
@@ -309,8 +310,8 @@ def test_json_input_and_epoch_timestamps(spark, tmp_path) -> None:
 def test_missing_required_columns_name_the_columns(spark, tmp_path) -> None:
     src = _write_csv(tmp_path / "in.csv", [{"id": "a", "card": "c"}], header=["id", "card"])
     with pytest.raises(
-        SchemaError, match=r"timestamp \(looked for 'when'\), amount \(looked for 'value'\), label"
-    ):
+        SchemaError, match=r"timestamp \(looked for 'when'\), amount \(looked for 'value'\)\. "
+    ):  # not the label: etl.allow_unlabelled (test_unlabelled)
         run_etl(spark, _config(tmp_path, src))
 
 

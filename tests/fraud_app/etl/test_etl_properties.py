@@ -41,7 +41,7 @@ POOLS = {
         st.sampled_from(["1.5", " 3 ", "-2", "0", "NaN", "Infinity", "x", "1,5", "", None]),
         st.floats(allow_nan=True, allow_infinity=True).map(repr),
     ),
-    "label": st.sampled_from(["0", "1", "1.0", "true", "no", "2", "x", "", None]),
+    "label": st.sampled_from(["0", "1", "1.0", "true", "no", "2", "x", "", None, "NULL"]),
     "label_time": st.sampled_from([None, "", "2024-02-01 00:00:00", "2024-01-01 00:00:00", "zzz"]),
     "channel": st.sampled_from(["POS", "ecom", " ATM ", "MOBILE", "", None]),
 }
@@ -61,7 +61,8 @@ def _ts(v: str | None) -> dt.datetime | None:
 
 def expected_reason(row: dict) -> str | None:
     """The rules of fraud_app.etl.rules, written out in Python for these value pools."""
-    required = ("transaction_id", "card_id", "timestamp", "amount", "label")
+    # the label may be empty (etl.allow_unlabelled: not known yet; also a null marker)
+    required = ("transaction_id", "card_id", "timestamp", "amount")
     if any(_blank(row[c]) for c in required):
         return "missing_required_field"
     ts = _ts(row["timestamp"])
@@ -77,9 +78,11 @@ def expected_reason(row: dict) -> str | None:
         return "amount_below_minimum"
     if amount > 1e10:
         return "amount_above_maximum"
-    label = row["label"].strip().lower()
-    if label not in ("0", "1", "1.0", "true", "no"):
+    label = "" if _blank(row["label"]) else row["label"].strip().lower()
+    if label not in ("0", "1", "1.0", "true", "no", "", "null"):
         return "invalid_label"
+    if label in ("", "null") and not _blank(row["label_time"]):
+        return "label_time_without_label"
     if not _blank(row["channel"]) and row["channel"].strip().upper() not in ("POS", "ECOM", "ATM"):
         return "unknown_channel"
     if not _blank(row["label_time"]):

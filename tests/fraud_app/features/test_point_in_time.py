@@ -182,3 +182,31 @@ def test_truncation_check_catches_a_label_leak(spark, rows):
     full = run(df)
     part = run(as_known_at(df, cutoff, FEATURES.label_delay_s))
     assert _mismatches(full, part, ["leak"])
+
+
+def test_unlabelled_rows_are_never_known_frauds_and_change_no_earlier_feature(spark, rows, world):
+    # a delivery from `cut` on arrives without labels (etl.allow_unlabelled: label null)
+    name, df, fs, _, full = world
+    fs = fs.subset(f.name for f in fs.features if f.uses_labels)
+    cut = sorted(r[3] for r in rows)[len(rows) * 2 // 3]
+    later = F.col("timestamp") >= F.lit(cut)
+    hidden = {c: F.when(~later, F.col(c)) for c in ("label", "label_time") if c in df.columns}
+    part = _collect(df.withColumns(hidden), fs)
+    # every row is there; a row's features are those of the full data until a label of a
+    # row from `cut` on would have been known as a fraud (label_time, or timestamp + delay)
+    delay = dt.timedelta(days=DELAY_DAYS)
+    known = [r[6] if name == "with_label_time" and r[6] else r[3] + delay
+             for r in rows if r[3] >= cut and r[5] == 1]  # fmt: skip
+    first_known = min(known)
+    same = {r[0] for r in rows if r[3] < first_known}
+    assert set(part) == set(full) and len(same) > len(rows) * 2 // 3
+    bad = _mismatches(full, {t: part[t] for t in same}, fs.names)
+    assert not bad, f"{name}: {len(bad)} mismatches, e.g. {bad[:5]}"
+    # ... and after it an unlabelled row counts as no fraud and as a row (rates' denominators
+    # never depend on labels): as if it were a known normal, whatever its label will be
+    normals = _collect(
+        df.withColumn("label", F.when(later, F.lit(0)).otherwise(F.col("label"))), fs
+    )
+    bad = _mismatches(normals, part, fs.names)
+    assert not bad, f"{name}: {len(bad)} mismatches, e.g. {bad[:5]}"
+    assert _mismatches(full, part, fs.names)  # the check sees labels that became known

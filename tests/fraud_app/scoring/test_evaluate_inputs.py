@@ -1,6 +1,6 @@
 """`evaluate` on odd windows and odd tables: a feature table without the label, the date or a
-feature column (KeyError / Spark's unresolved column), labels that are null or not 0/1 (a
-ValueError, or a 2 counted as two frauds), a window reaching year 1 (IllegalArgumentException
+feature column (KeyError / Spark's unresolved column), labels that are not 0/1 (a
+ValueError, or a 2 counted as two frauds) or null (not known yet: left out and counted), a window reaching year 1 (IllegalArgumentException
 from the date literal) and one of centuries (every date listed: megabytes of JSON). Real
 Spark, the small feature table of test_evaluate_definitions."""
 
@@ -12,7 +12,7 @@ import json
 import pytest
 from pyspark.sql import functions as F
 
-from fraud_app.errors import ConfigError, SchemaError
+from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
 from fraud_app.scoring import evaluate
 from fraud_app.scoring.evaluate import run_evaluation
 from tests.fraud_app.scoring.test_evaluate_definitions import _setup
@@ -34,9 +34,11 @@ def test_a_table_without_a_column_evaluate_reads_is_named(spark, tmp_path, colum
 
 
 _LABELS = {
-    "null": (lambda: F.when(F.col("card_id") == "c1", None).otherwise(F.col("label")), "null"),
     "2": (lambda: F.col("label") * 2, "2.0"),
-    "text": (lambda: F.when(F.col("card_id") == "c1", "maybe").otherwise("0"), "null"),
+    "text": (
+        lambda: F.when(F.col("card_id") == "c1", "maybe").otherwise("0"),
+        "text that is not a number",
+    ),
 }
 
 
@@ -47,6 +49,25 @@ def test_labels_other_than_0_and_1_are_named(spark, tmp_path, case):
                        rf"be 0 or 1, but \d+ of the 60 rows dated 2024-01-01..2024-01-03 hold "
                        rf"another value \(e\.g\. {example}\)"):  # fmt: skip
         _evaluate(spark, tmp_path, lambda df: df.withColumn("label", column()))
+
+
+def test_unlabelled_rows_are_left_out_and_counted(spark, tmp_path, caplog):
+    # a null label is not known yet (etl.allow_unlabelled): neither a 0 nor an error
+    unlabelled = lambda df: df.withColumn(  # noqa: E731
+        "label", F.when(F.col("card_id") == "c1", None).otherwise(F.col("label"))
+    )
+    full, _ = _evaluate(spark, tmp_path / "full")
+    with caplog.at_level("INFO", logger="fraud_app.scoring.evaluate"):
+        report, path = _evaluate(spark, tmp_path, unlabelled)
+    n = report["unlabelled_rows"]
+    assert 0 < n < 60 and report["rows"] == 60 - n and full["unlabelled_rows"] == 0
+    assert json.loads(path.read_text())["unlabelled_rows"] == n
+    assert f"{n} of the 60 rows dated 2024-01-01..2024-01-03 have no label yet" in caplog.text
+    with pytest.raises(EmptyInputError, match=r"none of the 60 rows dated 2024-01-01..2024-01-03 "
+                       r"in the feature table .* has a label yet"):  # fmt: skip
+        _evaluate(
+            spark, tmp_path / "none", lambda df: df.withColumn("label", F.lit(None).cast("int"))
+        )
 
 
 def test_labels_as_text_or_booleans_evaluate_as_numbers(spark, tmp_path):

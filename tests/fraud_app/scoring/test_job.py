@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import yaml
+from pyspark.sql import functions as F
 
 from dlcore.serialization import seal
 from fraud_app.config import load_config
@@ -350,3 +351,27 @@ def test_a_feature_spec_changed_under_the_same_name_is_refused(spark, trained, t
         r"\(cap: '30d' -> '7d'\)",
     ):
         run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+
+
+def test_a_day_delivered_without_labels_scores_as_with_them(spark, trained, tmp_path):
+    # production: a day's transactions arrive before their fraud is confirmed; the ETL
+    # publishes them unlabelled and the job scores them, with the scores the same rows get
+    # once labelled (no label of the scored day, nor later, reaches its features)
+    config, day = trained["config"], trained["day"]
+    raw = spark.read.option("header", True).csv(str(trained["root"] / "raw"))
+    from_day = raw["ts"].substr(1, 10) >= str(day)
+    blank = {c: F.when(~from_day, F.col(c)) for c in ("is_fraud", "label_ts")}
+    raw.withColumns(blank).write.option("header", True).csv(str(tmp_path / "raw"))
+    unlabelled = _config(tmp_path)
+    etl = run_etl(spark, unlabelled)
+    assert etl.unlabelled_rows == raw.filter(from_day).count() > 0
+    assert etl.quarantine_rows == 0
+    run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    run_scoring(spark, unlabelled, start=day, end=day, model_uri=trained["model"])
+    labelled = _read(_partition(trained["root"], day)).set_index("transaction_id")
+    got = _read(_partition(tmp_path, day)).set_index("transaction_id")
+    assert len(got) == len(labelled) > 0 and set(got.index) == set(labelled.index)
+    # rtol: a row's last float32 bits may depend on its place in a 256-row block (ARCHITECTURE)
+    np.testing.assert_allclose(
+        got["fraud_score"], labelled.loc[got.index, "fraud_score"], rtol=1e-6
+    )

@@ -421,3 +421,20 @@ def test_the_canonical_kind_check_does_not_read_the_feature_specs(tmp_path) -> N
     require_table_kind(Table(), "canonical", cfg, "canonical")  # no error
     with pytest.raises(FeatureSpecError, match="broken.yaml"):  # the other kind needs them
         require_table_kind(Table(), "features", cfg, "canonical")
+
+
+@pytest.mark.spark
+def test_unlabelled_rows_pass_and_the_fraud_rate_is_of_the_labelled_rows(spark, tmp_path) -> None:
+    # the last 15 of 40 rows are not labelled yet (label, label_time null); 2 frauds among
+    # the 25 labelled rows: a rate of 0.08, which passes [0.05, 0.2] (0.05 over all 40)
+    rows = [(*r[:5], None, None, *r[7:]) if i >= 25 else r for i, r in enumerate(_rows())]
+    df = spark.createDataFrame(rows, CANONICAL_SCHEMA)
+    report = validate_canonical(spark, df, _config(tmp_path, label_rate_min=0.06))
+    results = {r.name: r for r in report.results}
+    assert report.success and "label:not_null" not in results
+    assert float(results["label:rate"].observed) == pytest.approx(2 / 25)
+    assert results["label:rate"].expected == "fraud rate of the labelled rows in [0.06, 0.2]"
+    # a label that is neither 0, 1 nor null still fails
+    rows[30] = (*rows[30][:5], 2, *rows[30][6:])
+    with pytest.raises(ValidationFailedError, match=r"label:values .*t030"):
+        validate_canonical(spark, spark.createDataFrame(rows, CANONICAL_SCHEMA), _config(tmp_path))
