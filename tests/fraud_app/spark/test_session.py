@@ -54,3 +54,34 @@ def test_errors_still_name_what_was_wrong(spark):
     df = spark.createDataFrame([(1,)], "a int")
     with pytest.raises(AnalysisException, match="nope"):
         df.select(F.col("nope")).collect()
+
+
+def test_the_local_driver_jvm_runs_the_parallel_collector(spark):
+    """get_spark started the test session's JVM with LOCAL_DRIVER_JAVA_OPTIONS, and the JVM
+    took it (its garbage collectors are the parallel collector's, not G1's)."""
+    from fraud_app.spark.session import LOCAL_DRIVER_JAVA_OPTIONS
+
+    mf = spark.sparkContext._jvm.java.lang.management.ManagementFactory
+    assert LOCAL_DRIVER_JAVA_OPTIONS in list(mf.getRuntimeMXBean().getInputArguments())
+    collectors = sorted(b.getName() for b in mf.getGarbageCollectorMXBeans())
+    assert collectors == ["PS MarkSweep", "PS Scavenge"], collectors
+
+
+@pytest.mark.parametrize(
+    ("master", "conf", "submitted", "expected"),
+    [
+        ("local[2]", {}, None, "-XX:+UseParallelGC"),
+        ("local", {}, None, "-XX:+UseParallelGC"),
+        ("local[*]", {"spark.driver.extraJavaOptions": "-Dx=1"}, None, "-Dx=1"),
+        ("spark://h:7077", {}, None, None),
+        ("local-cluster[2,1,1024]", {}, None, None),
+        ("local[2]", {}, {"spark.master": "local[2]"}, None),
+    ],
+)
+def test_the_parallel_collector_on_a_local_master_unless_the_config_sets_java_options(
+    master, conf, submitted, expected
+):
+    from fraud_app.spark.session import with_local_java_options
+
+    got = with_local_java_options(master, conf, submitted)
+    assert got.get("spark.driver.extraJavaOptions") == expected
