@@ -33,6 +33,22 @@ class ScoringModel:
     version: str
 
 
+def is_registry_uri(uri: str) -> bool:
+    """models:/... or runs:/... (resolved through the registry), not a directory."""
+    return bool(_URI.match(uri))
+
+
+def resolve_local(uri: str, config) -> Path | None:
+    """The checks of `_resolve` that need no registry: a directory that holds no
+    ensemble.json, or a registry URI while tracking is off, is a ModelLoadError; the
+    directory, or None for a registry URI (the CLI runs this before the JVM starts)."""
+    if is_registry_uri(uri):
+        if config is not None and not config.tracking.enabled:
+            _resolve(uri, config)  # raises: tracking off means no registry
+        return None
+    return _resolve(uri, config)[0]
+
+
 def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
     """(ensemble directory, registered name, version): the version an alias or `latest`
     stood for, so scores name `3`, not `champion`; (None, None) outside the registry."""

@@ -36,6 +36,21 @@ def date_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
     return parse_date(args.start, "--start"), parse_date(args.end, "--end")
 
 
+def check_model_source(uri: str, config: AppConfig) -> None:
+    """Before the JVM starts (tens of seconds on a busy node): a model that cannot be there
+    is named at once, with the error the scoring job would give after Spark started. A
+    directory without ensemble.json, a registry URI with tracking off, a sqlite store whose
+    file does not exist (a wrong paths.root / tracking.uri). Nothing is downloaded here."""
+    from fraud_app.scoring.model_source import is_registry_uri, resolve_local
+
+    resolve_local(uri, config)  # a directory, or a registry URI with tracking off
+    if not is_registry_uri(uri):
+        return
+    from fraud_app.tracking.client import require_store, tracking_uri
+
+    require_store(tracking_uri(config))
+
+
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.scoring.job import check_range, run_scoring
     from fraud_app.spark.session import spark_session
@@ -47,6 +62,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             "--model is empty; give a registry URI (models:/fraud-ensemble@champion) or an "
             "ensemble directory, or leave --model out to use scoring.model"
         )
+    check_model_source(args.model or config.scoring.model, config)
     spark = spark_session(config)
     result = run_scoring(
         spark, config, start=start, end=end, model_uri=args.model, job_id=args.job_id

@@ -1,0 +1,47 @@
+"""`score` / `evaluate` name a model that cannot be there before Spark starts (a wrong
+paths.root, a directory without an ensemble): they started the JVM first (about a minute
+on a busy node) and then gave the same error. The real CLI in a subprocess with no Java
+reachable: an error about Java would mean Spark was started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.pipelines.test_cli_errors import REPO
+
+
+def _cli(tmp_path, *args):
+    (tmp_path / "c.yaml").write_text(f"paths:\n  root: {tmp_path / 'nowhere'}\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING",
+           "JAVA_HOME": str(tmp_path / "no-java")}  # fmt: skip
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "-c", str(tmp_path / "c.yaml"), *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    return line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "--date", "2024-02-28"],  # scoring.model: models:/fraud-ensemble@champion
+        ["evaluate", "models:/fraud-ensemble@champion", "--start", "2024-02-20",
+         "--end", "2024-02-29"],
+    ],
+)  # fmt: skip
+def test_a_registry_uri_of_a_store_that_does_not_exist_is_named_before_spark(tmp_path, args):
+    line = _cli(tmp_path, *args)
+    db = tmp_path / "nowhere" / "mlflow.db"
+    assert line.startswith(f"error: tracking store sqlite:///{db} does not exist (no file {db})")
+
+
+def test_a_model_directory_that_does_not_exist_is_named_before_spark(tmp_path):
+    line = _cli(tmp_path, "score", "--date", "2024-02-28", "--model", str(tmp_path / "m"))
+    assert line.startswith(f"error: model '{tmp_path / 'm'}' does not exist: pass an ensemble")
