@@ -33,20 +33,12 @@ class ScoringModel:
     version: str
 
 
-def is_registry_uri(uri: str) -> bool:
-    """models:/... or runs:/... (resolved through the registry), not a directory."""
-    return bool(_URI.match(uri))
-
-
-def resolve_local(uri: str, config) -> Path | None:
-    """The checks of `_resolve` that need no registry: a directory that holds no
-    ensemble.json, or a registry URI while tracking is off, is a ModelLoadError; the
-    directory, or None for a registry URI (the CLI runs this before the JVM starts)."""
-    if is_registry_uri(uri):
-        if config is not None and not config.tracking.enabled:
-            _resolve(uri, config)  # raises: tracking off means no registry
-        return None
-    return _resolve(uri, config)[0]
+def check_source(uri: str, config) -> None:
+    """ModelLoadError / TrackingError when `uri` names no model: a directory without
+    ensemble.json, a registry URI with tracking off, a store that does not exist, an unknown
+    name, version, alias or stage. A registry model is downloaded into the model cache,
+    where the job that loads it next finds it. The CLI runs this before the JVM starts."""
+    _resolve(uri, config)
 
 
 def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:

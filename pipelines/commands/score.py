@@ -37,18 +37,13 @@ def date_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
 
 
 def check_model_source(uri: str, config: AppConfig) -> None:
-    """Before the JVM starts (tens of seconds on a busy node): a model that cannot be there
-    is named at once, with the error the scoring job would give after Spark started. A
-    directory without ensemble.json, a registry URI with tracking off, a sqlite store whose
-    file does not exist (a wrong paths.root / tracking.uri). Nothing is downloaded here."""
-    from fraud_app.scoring.model_source import is_registry_uri, resolve_local
+    """Before the JVM starts (about a minute on a busy node): a model that cannot be loaded
+    is named at once, with the error the job would give after Spark started (a directory
+    without ensemble.json, a registry URI with tracking off, a sqlite store that does not
+    exist, an unknown model, version, alias or stage)."""
+    from fraud_app.scoring.model_source import check_source
 
-    resolve_local(uri, config)  # a directory, or a registry URI with tracking off
-    if not is_registry_uri(uri):
-        return
-    from fraud_app.tracking.client import require_store, tracking_uri
-
-    require_store(tracking_uri(config))
+    check_source(uri, config)
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:

@@ -45,3 +45,17 @@ def test_a_registry_uri_of_a_store_that_does_not_exist_is_named_before_spark(tmp
 def test_a_model_directory_that_does_not_exist_is_named_before_spark(tmp_path):
     line = _cli(tmp_path, "score", "--date", "2024-02-28", "--model", str(tmp_path / "m"))
     assert line.startswith(f"error: model '{tmp_path / 'm'}' does not exist: pass an ensemble")
+
+
+@pytest.mark.integration
+def test_an_unknown_registered_model_or_stage_is_named_before_spark(tmp_path):
+    # a store that exists but does not hold what the URI names
+    from fraud_app.config import load_config
+    from fraud_app.tracking.client import connect
+
+    connect(load_config(None, {"paths.root": str(tmp_path / "nowhere")}))  # an empty store
+    line = _cli(tmp_path, "score", "--date", "2024-02-28", "--model", "models:/nope@champion")
+    assert line.startswith("error: registered model 'nope' does not exist in sqlite:///")
+    line = _cli(tmp_path, "evaluate", "models:/nope/Production", "--start", "2024-02-20",
+                "--end", "2024-02-29")  # fmt: skip
+    assert "'Production' is not a version" in line or "'nope' does not exist" in line
