@@ -46,6 +46,34 @@ def check_model_source(uri: str, config: AppConfig) -> None:
     check_source(uri, config)
 
 
+def check_output_dir(config: AppConfig) -> None:
+    """Before the JVM starts: a local scores folder this user cannot create or write (a
+    read-only mount, a path under a file) is named with the setting it came from. It was
+    found after Spark had started and the model loaded (about four minutes on a busy node),
+    as `cannot create the output root ...: Set paths.root to a writable directory`, even
+    when scoring.output had named it."""
+    import os
+
+    from fraud_app.uris import local_path
+
+    output = config.scoring.output or str(config.paths.resolve("scores"))
+    path = local_path(str(output))
+    if path is None:  # remote storage: Spark checks it
+        return
+    setting = "scoring.output" if config.scoring.output else "paths.scores"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        problem = None if os.access(path, os.W_OK | os.X_OK) else "not writable by this user"
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    if problem is None and path.is_dir():
+        return
+    raise ConfigError(
+        f"{setting} {output} cannot take the scores: {problem or 'not a directory'}; give "
+        f"{setting} a directory this user can write"
+    )
+
+
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.scoring.job import check_range, run_scoring
     from fraud_app.spark.session import spark_session
@@ -57,6 +85,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             "--model is empty; give a registry URI (models:/fraud-ensemble@champion) or an "
             "ensemble directory, or leave --model out to use scoring.model"
         )
+    check_output_dir(config)
     check_model_source(args.model or config.scoring.model, config)
     spark = spark_session(config)
     result = run_scoring(

@@ -59,3 +59,27 @@ def test_an_unknown_registered_model_or_stage_is_named_before_spark(tmp_path):
     line = _cli(tmp_path, "evaluate", "models:/nope/Production", "--start", "2024-02-20",
                 "--end", "2024-02-29")  # fmt: skip
     assert "'Production' is not a version" in line or "'nope' does not exist" in line
+
+
+def test_a_scores_folder_that_cannot_be_created_is_named_before_spark(tmp_path):
+    # it was `cannot create the output root ...: Not a directory. Set paths.root to a
+    # writable directory.` after Spark had started and the model loaded (about 4 minutes on
+    # the probe's read-only mount), naming paths.root where scoring.output was at fault
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "c.yaml").write_text(
+        f"paths:\n  root: {tmp_path / 'root'}\nscoring:\n  output: {tmp_path / 'a-file' / 's'}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING",
+           "JAVA_HOME": str(tmp_path / "no-java")}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "-c", str(tmp_path / "c.yaml"), "score",
+         "--date", "2024-02-28", "--model", str(tmp_path / "m")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert line == (
+        f"error: scoring.output {tmp_path / 'a-file' / 's'} cannot take the scores: Not a "
+        "directory; give scoring.output a directory this user can write"
+    )
