@@ -61,17 +61,31 @@ def check_output_dir(config: AppConfig) -> None:
     if path is None:  # remote storage: Spark checks it
         return
     setting = "scoring.output" if config.scoring.output else "paths.scores"
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        problem = None if os.access(path, os.W_OK | os.X_OK) else "not writable by this user"
-    except OSError as exc:
-        problem = exc.strerror or str(exc)
-    if problem is None and path.is_dir():
+    # nothing is created here (a folder inside a table is refused later, before anything
+    # is written): the path, or its nearest existing parent, must be a writable directory
+    near = path
+    while not near.exists() and near.parent != near:
+        near = near.parent
+    if not near.is_dir():
+        problem = f"{near} is not a directory" if near != path else "not a directory"
+    elif not os.access(near, os.W_OK | os.X_OK):
+        problem = "read-only file system" if _read_only(near) else "not writable by this user"
+        problem += "" if near == path else f" ({near})"
+    else:
         return
     raise ConfigError(
-        f"{setting} {output} cannot take the scores: {problem or 'not a directory'}; give "
-        f"{setting} a directory this user can write"
+        f"{setting} {output} cannot take the scores: {problem}; give {setting} a directory "
+        "this user can write"
     )
+
+
+def _read_only(path) -> bool:
+    import os
+
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:

@@ -80,6 +80,7 @@ def test_a_scores_folder_that_cannot_be_created_is_named_before_spark(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
     [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
     assert line == (
-        f"error: scoring.output {tmp_path / 'a-file' / 's'} cannot take the scores: Not a "
-        "directory; give scoring.output a directory this user can write"
+        f"error: scoring.output {tmp_path / 'a-file' / 's'} cannot take the scores: "
+        f"{tmp_path / 'a-file'} is not a directory; give scoring.output a directory this user "
+        "can write"
     )
