@@ -16,6 +16,7 @@ import signal
 import sys
 import tempfile
 import threading
+from pathlib import Path
 
 from dlcore.errors import DlcoreError
 from fraud_app import interrupts, settings
@@ -128,9 +129,28 @@ class _QuietLibraries(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.WARNING:
-            return True
+            return not after_interrupt(record)
         name = record.name
         return not any(name == q or name.startswith(q + ".") for q in QUIET_LOGGERS)
+
+
+def after_interrupt(record: logging.LogRecord) -> bool:
+    """Whether `record` is py4j's report of a call that Ctrl-C broke: pyspark's SIGINT
+    handler cancels the jobs through py4j while the interrupted call still reads its answer
+    (`reentrant call`), and Ctrl-C reached Spark's JVM too (the process group): py4j logged
+    two ERROR tracebacks on the root logger before the CLI's `error:` line. The consequence
+    of the stop, not news (kept with --log-level DEBUG, whose handlers have no filter)."""
+    if record.exc_info is None or "py4j" not in Path(record.pathname).parts:
+        return False
+    exc = record.exc_info[1]
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, KeyboardInterrupt) or (
+            isinstance(exc, RuntimeError) and "reentrant call" in str(exc)
+        ):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def _installed_version() -> str:
@@ -290,7 +310,13 @@ def _failed(command: str, exc: BaseException) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if isinstance(exc, KeyboardInterrupt):
-        print("error: interrupted", file=sys.stderr)
+        # it said `error: interrupted`, without what a re-run finds (SIGTERM's line does)
+        print(
+            f"error: fraud-app {command} was interrupted (Ctrl-C, SIGINT) before it finished: "
+            "nothing is left half-written (outputs are staged, then swapped in); run it again "
+            "(an interrupted `train --run NAME` resumes from its last checkpoint)",
+            file=sys.stderr,
+        )
         return 130
     if isinstance(exc, interrupts.Terminated):
         return _terminated(command)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 from pathlib import Path
 
@@ -51,7 +52,13 @@ def _starter_config(root: Path, specs: Path) -> str:
         stripped = line.strip()
         # quoted (a JSON string is a YAML double-quoted scalar): a directory named with
         # ': ' or ' #' broke the file (ScannerError) or cut the path at the '#'
-        if stripped.startswith("root:") and old_root in stripped:
+        if stripped.startswith("#"):
+            # the header's commands named configs/demo.yaml, a file a user of this config
+            # does not have (and "demo configuration"): they name this file
+            line = line.replace("configs/demo.yaml", shlex.quote(str(root / "config.yaml")))
+            line = line.replace("fraud-app demo configuration", "fraud-app configuration "
+                                "(written by `fraud-app init`, from the demo's)")  # fmt: skip
+        elif stripped.startswith("root:") and old_root in stripped:
             line = line.replace(old_root, json.dumps(str(root / "work")), 1)
         elif stripped.startswith("spec_dir:"):
             indent = line[: len(line) - len(line.lstrip())]

@@ -21,13 +21,12 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraud_app.errors import EmptyInputError, SchemaError
+from fraud_app.etl.config import BUILTIN_LABELS
 from fraud_app.spark.summary import DataSummary, check_content, check_weights, summarize_arrays
 
 _NUMERIC = (
     T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DecimalType
 )  # fmt: skip
-# label text read as 1 / 0 (as ETL reads labels); other text is cast as a number
-_TRUE, _FALSE = ("true", "t", "yes", "y"), ("false", "f", "no", "n")
 
 
 def require_columns(df: DataFrame, columns: list[str | None], what: str) -> None:
@@ -102,10 +101,12 @@ def label_column(df: DataFrame, col: str, what: str) -> Column:
     check reports); SchemaError for any other type."""
     dtype = df.schema[col].dataType
     if isinstance(dtype, T.StringType):
+        # label text read as 1 / 0 by ETL's built-in spellings (etl.config.BUILTIN_LABELS,
+        # the one list: true/false, yes/no, ...); other text is cast as a number
         text = F.lower(F.trim(F.col(col)))
         return (
-            F.when(text.isin(*_TRUE), 1.0)
-            .when(text.isin(*_FALSE), 0.0)
+            F.when(text.isin(*[k for k, v in BUILTIN_LABELS.items() if v == 1]), 1.0)
+            .when(text.isin(*[k for k, v in BUILTIN_LABELS.items() if v == 0]), 0.0)
             .otherwise(text.try_cast("double"))
         )
     if not isinstance(dtype, T.BooleanType):

@@ -33,6 +33,14 @@ class ScoringModel:
     version: str
 
 
+def check_source(uri: str, config) -> None:
+    """ModelLoadError / TrackingError when `uri` names no model: a directory without
+    ensemble.json, a registry URI with tracking off, a store that does not exist, an unknown
+    name, version, alias or stage. A registry model is downloaded into the model cache,
+    where the job that loads it next finds it. The CLI runs this before the JVM starts."""
+    _resolve(uri, config)
+
+
 def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
     """(ensemble directory, registered name, version): the version an alias or `latest`
     stood for, so scores name `3`, not `champion`; (None, None) outside the registry."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -70,13 +71,46 @@ class GateDecision:
     # the version holding the alias when it was read back after the move, when that is
     # not this version (another process moved it right after: it won)
     superseded_by: str | None = None
+    # no frauds (or only frauds) in the validation window: new_ap is None, and the gate
+    # promoted nothing on it (unless registry.promote_undefined_ap; see decide)
+    validation_ap_undefined: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def decide(new_ap: float, champion_ap: float | None, margin: float) -> tuple[str, str]:
-    """(alias for the new version, reason). Pure: the whole promotion rule."""
+def undefined(ap: float | None) -> bool:
+    """Whether an AP is undefined: None (as JSON gives it back) or NaN (a window without
+    frauds, or of frauds only)."""
+    return ap is None or (isinstance(ap, float) and not math.isfinite(ap))
+
+
+UNDEFINED_AP = "validation AP undefined (no frauds in the validation window)"
+
+
+def decide(
+    new_ap: float | None, champion_ap: float | None, margin: float, *,
+    champion: bool | None = None, promote_undefined: bool = False,
+) -> tuple[str, str]:  # fmt: skip
+    """(alias for the new version, reason). Pure: the whole promotion rule.
+
+    champion: whether a champion exists (default: champion_ap is not None). A new AP that
+    is undefined (a validation window without frauds) is never promoted over a champion,
+    and without one only when `promote_undefined` (registry.promote_undefined_ap): nothing
+    shows that such a model ranks frauds (it was promoted silently)."""
+    has_champion = champion_ap is not None if champion is None else champion
+    if undefined(new_ap):
+        if has_champion:
+            return CHALLENGER, f"{UNDEFINED_AP}: not compared; the champion stays"
+        if promote_undefined:
+            return CHAMPION, (
+                f"no champion yet; {UNDEFINED_AP}: promoted unvalidated because "
+                "registry.promote_undefined_ap is true"
+            )
+        return CHALLENGER, (
+            f"no champion yet, but {UNDEFINED_AP}: not promoted (promote it with `fraud-app "
+            "promote VERSION`, or set registry.promote_undefined_ap: true)"
+        )
     if champion_ap is None:
         return CHAMPION, "no champion yet"
     if new_ap > champion_ap + margin:
@@ -117,6 +151,8 @@ def decision_tags(d: GateDecision) -> dict[str, str]:
         "gate.reason": d.reason,
         "gate.at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
+    if d.validation_ap_undefined:
+        tags["gate.validation_ap_undefined"] = "true"
     return {key: "" if value is None else str(value) for key, value in tags.items()}
 
 

@@ -31,6 +31,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     check_request(start, end, args.name, config, replace=args.replace)  # before the JVM starts
+    from pipelines.commands.score import check_model_source
+
+    check_model_source(args.model, config)
     spark = spark_session(config)
     report, path = run_evaluation(
         spark,

@@ -35,10 +35,22 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     print(
         f"{'version':>7}  {'aliases':<20} {'val AP':>7} {'test AP':>7} {'test AUC':>8}  {'gate':<10} created"
     )
+    unvalidated = []
     for r in rows:
+        val_ap = _fmt(r["validation_average_precision"])
+        if r["gate"].get("validation_ap_undefined") == "true":
+            val_ap = "undef*"
+            unvalidated.append(r["version"])
         print(
             f"{r['version']:>7}  {','.join(r['aliases']) or '-':<20} "
-            f"{_fmt(r['validation_average_precision']):>7} {_fmt(r['test_average_precision']):>7} "
+            f"{val_ap:>7} {_fmt(r['test_average_precision']):>7} "
             f"{_fmt(r['test_roc_auc']):>8}  {r['gate'].get('decision', '-'):<10} {r['created']}"
+        )
+    if unvalidated:
+        print(
+            f"* validation AP undefined (no frauds in the validation window): "
+            f"v{', v'.join(unvalidated)}; the gate promotes such a version only when there is "
+            "no champion and registry.promote_undefined_ap is true (`fraud-app promote "
+            "VERSION` promotes one by hand)"
         )
     return 0

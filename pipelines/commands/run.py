@@ -68,6 +68,33 @@ def _figure(x) -> str:
     return "undefined (no fraud in the window)"
 
 
+def _undefined_ap_line(reg: dict) -> str:
+    """What the gate did with a version whose validation AP is undefined (no frauds in the
+    validation window), and what to do: it was promoted without a word."""
+    window = reg.get("window") or {}
+    where = f"the validation window {window.get('start', '?')}..{window.get('end', '?')}"
+    v, name = reg["version"], reg["name"]
+    if reg["decision"] == "champion":
+        return (
+            f"fraud-app: WARNING: v{v} is the champion although its validation AP is undefined "
+            f"(no frauds in {where}): nothing shows it ranks frauds "
+            "(registry.promote_undefined_ap: true); tagged gate.validation_ap_undefined"
+        )
+    if reg.get("champion_version"):
+        return (
+            f"fraud-app: v{v} was not compared with champion v{reg['champion_version']}: its "
+            f"validation AP is undefined (no frauds in {where}); v{reg['champion_version']} "
+            "stays the champion. Give splits.validation_days a window that holds frauds"
+        )
+    return (
+        f"fraud-app: WARNING: v{v} was NOT promoted: its validation AP is undefined (no frauds "
+        f"in {where}) and there is no champion yet, so models:/{name}@champion names no model. "
+        f"Give splits.validation_days a window that holds frauds and train again, or promote "
+        f"it by hand: fraud-app promote {v} (registry.promote_undefined_ap: true promotes such "
+        "a first version automatically)"
+    )
+
+
 def _print_lifecycle(train: dict, config: AppConfig) -> None:
     """Registry decision, baselines, and how to open the MLflow UI (what `make demo` ends with)."""
     from fraud_app.tracking.client import ui_hint
@@ -82,6 +109,8 @@ def _print_lifecycle(train: dict, config: AppConfig) -> None:
             f"fraud-app: registered {reg['name']} v{reg['version']} -> {reg['decision']} "
             f"(validation AP {_figure(reg['new_ap'])}{vs}; margin {reg['margin']:g})"
         )
+        if reg.get("validation_ap_undefined"):
+            print(_undefined_ap_line(reg))
     for name, b in (train.get("baselines") or {}).items():
         print(f"fraud-app: baseline {name}: test AP {_figure(b['test']['average_precision'])}, "
               f"ROC AUC {_figure(b['test']['roc_auc'])}")  # fmt: skip

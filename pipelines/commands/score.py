@@ -36,6 +36,58 @@ def date_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
     return parse_date(args.start, "--start"), parse_date(args.end, "--end")
 
 
+def check_model_source(uri: str, config: AppConfig) -> None:
+    """Before the JVM starts (about a minute on a busy node): a model that cannot be loaded
+    is named at once, with the error the job would give after Spark started (a directory
+    without ensemble.json, a registry URI with tracking off, a sqlite store that does not
+    exist, an unknown model, version, alias or stage)."""
+    from fraud_app.scoring.model_source import check_source
+
+    check_source(uri, config)
+
+
+def check_output_dir(config: AppConfig) -> None:
+    """Before the JVM starts: a local scores folder this user cannot create or write (a
+    read-only mount, a path under a file) is named with the setting it came from. It was
+    found after Spark had started and the model loaded (about four minutes on a busy node),
+    as `cannot create the output root ...: Set paths.root to a writable directory`, even
+    when scoring.output had named it."""
+    import os
+
+    from fraud_app.uris import local_path
+
+    output = config.scoring.output or str(config.paths.resolve("scores"))
+    path = local_path(str(output))
+    if path is None:  # remote storage: Spark checks it
+        return
+    setting = "scoring.output" if config.scoring.output else "paths.scores"
+    # nothing is created here (a folder inside a table is refused later, before anything
+    # is written): the path, or its nearest existing parent, must be a writable directory
+    near = path
+    while not near.exists() and near.parent != near:
+        near = near.parent
+    if not near.is_dir():
+        problem = f"{near} is not a directory" if near != path else "not a directory"
+    elif not os.access(near, os.W_OK | os.X_OK):
+        problem = "read-only file system" if _read_only(near) else "not writable by this user"
+        problem += "" if near == path else f" ({near})"
+    else:
+        return
+    raise ConfigError(
+        f"{setting} {output} cannot take the scores: {problem}; give {setting} a directory "
+        "this user can write"
+    )
+
+
+def _read_only(path) -> bool:
+    import os
+
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.scoring.job import check_range, run_scoring
     from fraud_app.spark.session import spark_session
@@ -47,6 +99,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             "--model is empty; give a registry URI (models:/fraud-ensemble@champion) or an "
             "ensemble directory, or leave --model out to use scoring.model"
         )
+    check_output_dir(config)
+    check_model_source(args.model or config.scoring.model, config)
     spark = spark_session(config)
     result = run_scoring(
         spark, config, start=start, end=end, model_uri=args.model, job_id=args.job_id

@@ -30,7 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
-    from pipelines.tune.pipeline import check_output, check_run, run_tune
+    from pipelines.tune.pipeline import check_output, check_run, format_ap, run_tune
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
                      output=args.output)  # fmt: skip
@@ -46,12 +46,10 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     spark = spark_session(config)
     report = run_tune(spark, config, cfg, run=args.run, replace=args.replace)
     for t in report["trials"]:
-        print(
-            f"trial {t['trial']:>3}  validation AP {t['validation']['average_precision']:.4f}  {json.dumps(t['params'])}"
-        )
+        ap = format_ap(t["validation"]["average_precision"])
+        print(f"trial {t['trial']:>3}  validation AP {ap}  {json.dumps(t['params'])}")
     best = report["best"]
-    print(
-        f"best: trial {best['trial']} (validation AP {best['validation']['average_precision']:.4f})"
-    )
+    print(f"best: trial {best['trial']} (validation AP "
+          f"{format_ap(best['validation']['average_precision'])})")  # fmt: skip
     print(f"best config: {report['best_config']}\nreport: {report['report_path']}")
     return 0

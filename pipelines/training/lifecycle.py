@@ -16,7 +16,12 @@ from fraud_app.baselines.spark import Baseline, add_scores, train_baselines
 from fraud_app.config import AppConfig
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import evaluate_scores
-from fraud_app.tracking.registry import GateDecision, decide, register_decided
+from fraud_app.tracking.registry import (
+    GateDecision,
+    decide,
+    register_decided,
+    undefined,
+)
 from fraud_app.tracking.store_lock import store_lock
 from pipelines.training import nodes
 
@@ -121,12 +126,19 @@ def _gate(tracker, config, names, splits, new_ap, features_col, rows=None) -> Ga
     version, champ_ap, why_not = _champion_ap(
         tracker.client, config, names, splits.validation, features_col, rows
     )
+    # NaN (a window without frauds) is recorded as undefined: None, an empty tag ("nan")
+    new_ap, champ_ap = (None if undefined(x) else x for x in (new_ap, champ_ap))
     if why_not:
         alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
     else:
-        alias, reason = decide(new_ap, champ_ap, reg.promotion_margin)
+        alias, reason = decide(new_ap, champ_ap, reg.promotion_margin,
+                               champion=version is not None,
+                               promote_undefined=reg.promote_undefined_ap)  # fmt: skip
+    if new_ap is None:
+        logger.warning("promotion gate: %s", reason)
     return GateDecision(reg.model_name, "", alias, reg.promotion_margin, new_ap, champ_ap,
-                        version, _window(splits.windows[1]), reason)  # fmt: skip
+                        version, _window(splits.windows[1]), reason,
+                        validation_ap_undefined=new_ap is None)  # fmt: skip
 
 
 def _register(tracker, logged_f, gate_f, gate_args: tuple) -> dict[str, Any]:

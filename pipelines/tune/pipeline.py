@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import math
 import random
 import time
 from pathlib import Path
@@ -26,7 +27,7 @@ from pydantic import ValidationError
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
-from fraud_app.errors import ConfigError, ReportExistsError
+from fraud_app.errors import ConfigError, EmptyInputError, ReportExistsError
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
@@ -187,6 +188,7 @@ def run_tune(
     vector = config.features.vector_column or "features"
     splits = nodes.split(df, config.splits,
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
+    check_validation_window(splits.summary)  # before any trial trains
     tracker, trials = tracker_for(config), []
     with tracker.parent(f"tune-{run}", {"method": cfg.method, "trials": len(points)}):
         for i, (point, trial_config) in enumerate(zip(points, trial_configs, strict=True)):
@@ -207,9 +209,15 @@ def run_tune(
             }
             trials.append(record)
             tracker.trial(i, point, {"validation_average_precision": metrics["average_precision"]})
-            logger.info("tune trial %d/%d %s: validation AP %.4f", i + 1, len(points), point,
-                        metrics["average_precision"])  # fmt: skip
-    best = max(trials, key=lambda t: _ap(t["validation"]["average_precision"]))
+            logger.info("tune trial %d/%d %s: validation AP %s", i + 1, len(points), point,
+                        format_ap(metrics["average_precision"]))  # fmt: skip
+    best = select_best(trials)
+    if best is None:
+        raise EmptyInputError(
+            f"tune: every trial's validation AP is {UNDEFINED} ({len(trials)} trial(s)), so "
+            "none can be selected; no best config was written. Give the validation window "
+            "frauds and normals (splits.validation_days, splits.end) and run tune again"
+        )
     report_path, output = outputs(config, cfg, run)
     best_config = apply_point(config, best["params"]).model_dump(mode="json")
     write_output(output, yaml.safe_dump(best_config, sort_keys=False), command="tune", run=run,
@@ -222,5 +230,40 @@ def run_tune(
     return report
 
 
-def _ap(value: float) -> float:
-    return float("-inf") if value != value else value  # NaN (no frauds) never wins
+UNDEFINED = "undefined (no frauds in validation)"
+
+
+def defined(ap) -> bool:
+    """Whether a validation AP is a number (not NaN or None: a window without frauds)."""
+    return isinstance(ap, int | float) and math.isfinite(ap)
+
+
+def format_ap(ap) -> str:
+    """A trial's validation AP for a person: 4 decimals, or why there is none (it printed
+    `nan`)."""
+    return f"{ap:.4f}" if defined(ap) else UNDEFINED
+
+
+def select_best(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The trial of the highest defined validation AP (the first of equals); None when no
+    trial's AP is defined. An undefined AP never wins over a defined one."""
+    scored = [t for t in trials if defined(t["validation"]["average_precision"])]
+    return max(scored, key=lambda t: t["validation"]["average_precision"], default=None)
+
+
+def check_validation_window(summary: dict[str, Any]) -> None:
+    """Tune selects on validation AP: a validation window without frauds (or of frauds
+    only) makes it undefined for every trial. Said before any trial trains (every trial
+    trained and printed `nan`, and the first was written as the best config)."""
+    w = summary["windows"]["validation"]
+    rows, frauds = w["rows"], w["frauds"]
+    if 0 < frauds < rows:
+        return
+    what = "no fraud (label = 1)" if frauds == 0 else "only frauds (no label = 0 row)"
+    raise EmptyInputError(
+        f"tune: the validation window {w['start']} .. {w['end']} ({rows:,} rows) holds {what}, "
+        "so the validation AP that tune selects on is undefined for every trial; nothing was "
+        "trained. Give it a window with frauds and normals: more splits.validation_days or "
+        f"another splits.end (the train window holds {summary['windows']['train']['frauds']:,} "
+        "frauds)"
+    )

@@ -75,6 +75,11 @@ def test_init_writes_a_config_that_loads_and_points_at_the_copied_specs(tmp_path
     assert copied == sorted(p.name for p in shipped_spec_dir().glob("*.yaml"))
     shipped = feature_set_from_config(load_config(None).features)
     assert feature_set_from_config(config.features).names == shipped.names
+    # the header's commands name this file (they named configs/demo.yaml, which a user of
+    # the starter config does not have)
+    text = written["config"].read_text()
+    assert "configs/demo.yaml" not in text and "demo configuration" not in text
+    assert f"# Run:  fraud-app -c {tmp_path / 'proj' / 'config.yaml'} generate" in text
 
 
 @pytest.mark.parametrize("name", ["we ird: proj", "a #1", "[x]", 'quote\'d "dir"', "ünï"])

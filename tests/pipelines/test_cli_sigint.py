@@ -1,0 +1,73 @@
+"""Ctrl-C (SIGINT to the process group, as a terminal sends it) stops a command with exit
+130 and one `error:` line saying what a re-run finds, its lock released, nothing published.
+Spark's JVM gets the signal too: pyspark's SIGINT handler then cancels the jobs through a
+py4j connection that is gone, and py4j logged two ERROR tracebacks (`Exception while sending
+command.`, `KeyboardInterrupt while sending command.`) before `error: interrupted`.
+A real `fraud-app etl` on local Spark, interrupted while it holds the lock."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from pipelines.cli import after_interrupt
+from tests.pipelines.test_cli_sigterm import REPO, _raw
+
+
+@pytest.mark.spark
+def test_ctrl_c_to_the_process_group_ends_in_one_line_and_exit_130(tmp_path):
+    _raw(tmp_path)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"paths:\n  root: {tmp_path}\nspark:\n  master: local[1]\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "-c", str(cfg), "etl"],
+        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    lock = tmp_path / ".fraud-app.lock"
+    deadline = time.monotonic() + 180
+    while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a condition under a deadline, not synchronising on time
+    assert lock.exists(), "etl never took its lock"
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert errors == [
+        "error: fraud-app etl was interrupted (Ctrl-C, SIGINT) before it finished: nothing is "
+        "left half-written (outputs are staged, then swapped in); run it again (an "
+        "interrupted `train --run NAME` resumes from its last checkpoint)"
+    ], err[-3000:]
+    assert out == "" and not lock.exists()
+
+
+def _record(exc: BaseException, pathname: str) -> logging.LogRecord:
+    try:
+        raise exc
+    except BaseException:
+        info = sys.exc_info()
+    return logging.LogRecord("root", logging.ERROR, pathname, 1, "x", None, info)
+
+
+def test_only_py4j_records_of_an_interrupted_call_are_dropped():
+    py4j = "/venv/lib/python3.11/site-packages/py4j/clientserver.py"
+    assert after_interrupt(_record(KeyboardInterrupt(), py4j))
+    try:
+        try:
+            raise RuntimeError("reentrant call inside <_io.BufferedReader name=5>")
+        except RuntimeError:
+            raise ConnectionError("Error while sending or receiving") from None
+    except ConnectionError as exc:
+        exc.__context__ = RuntimeError("reentrant call inside <_io.BufferedReader name=5>")
+        assert after_interrupt(_record(exc, py4j))
+    assert not after_interrupt(_record(ConnectionError("JVM gone"), py4j))  # not a Ctrl-C
+    assert not after_interrupt(_record(KeyboardInterrupt(), "/app/fraud_app/x.py"))
+    assert not after_interrupt(logging.LogRecord("root", logging.ERROR, py4j, 1, "x", None, None))

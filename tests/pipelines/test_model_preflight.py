@@ -1,0 +1,86 @@
+"""`score` / `evaluate` name a model that cannot be there before Spark starts (a wrong
+paths.root, a directory without an ensemble): they started the JVM first (about a minute
+on a busy node) and then gave the same error. The real CLI in a subprocess with no Java
+reachable: an error about Java would mean Spark was started."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.pipelines.test_cli_errors import REPO
+
+
+def _cli(tmp_path, *args):
+    (tmp_path / "c.yaml").write_text(f"paths:\n  root: {tmp_path / 'nowhere'}\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING",
+           "JAVA_HOME": str(tmp_path / "no-java")}  # fmt: skip
+    env.pop("MLFLOW_TRACKING_URI", None)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "-c", str(tmp_path / "c.yaml"), *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    return line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["score", "--date", "2024-02-28"],  # scoring.model: models:/fraud-ensemble@champion
+        ["evaluate", "models:/fraud-ensemble@champion", "--start", "2024-02-20",
+         "--end", "2024-02-29"],
+    ],
+)  # fmt: skip
+def test_a_registry_uri_of_a_store_that_does_not_exist_is_named_before_spark(tmp_path, args):
+    line = _cli(tmp_path, *args)
+    db = tmp_path / "nowhere" / "mlflow.db"
+    assert line.startswith(f"error: tracking store sqlite:///{db} does not exist (no file {db})")
+
+
+def test_a_model_directory_that_does_not_exist_is_named_before_spark(tmp_path):
+    line = _cli(tmp_path, "score", "--date", "2024-02-28", "--model", str(tmp_path / "m"))
+    assert line.startswith(f"error: model '{tmp_path / 'm'}' does not exist: pass an ensemble")
+
+
+@pytest.mark.integration
+def test_an_unknown_registered_model_or_stage_is_named_before_spark(tmp_path):
+    # a store that exists but does not hold what the URI names
+    from fraud_app.config import load_config
+    from fraud_app.tracking.client import connect
+
+    connect(load_config(None, {"paths.root": str(tmp_path / "nowhere")}))  # an empty store
+    line = _cli(tmp_path, "score", "--date", "2024-02-28", "--model", "models:/nope@champion")
+    assert line.startswith("error: registered model 'nope' does not exist in sqlite:///")
+    line = _cli(tmp_path, "evaluate", "models:/nope/Production", "--start", "2024-02-20",
+                "--end", "2024-02-29")  # fmt: skip
+    assert "'Production' is not a version" in line or "'nope' does not exist" in line
+
+
+def test_a_scores_folder_that_cannot_be_created_is_named_before_spark(tmp_path):
+    # it was `cannot create the output root ...: Not a directory. Set paths.root to a
+    # writable directory.` after Spark had started and the model loaded (about 4 minutes on
+    # the probe's read-only mount), naming paths.root where scoring.output was at fault
+    (tmp_path / "a-file").write_text("x")
+    (tmp_path / "m").mkdir()
+    (tmp_path / "c.yaml").write_text(
+        f"paths:\n  root: {tmp_path / 'root'}\nscoring:\n  output: {tmp_path / 'a-file' / 's'}\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING",
+           "JAVA_HOME": str(tmp_path / "no-java")}  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "-c", str(tmp_path / "c.yaml"), "score",
+         "--date", "2024-02-28", "--model", str(tmp_path / "m")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
+    assert line == (
+        f"error: scoring.output {tmp_path / 'a-file' / 's'} cannot take the scores: "
+        f"{tmp_path / 'a-file'} is not a directory; give scoring.output a directory this user "
+        "can write"
+    )
