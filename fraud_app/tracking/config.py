@@ -35,7 +35,8 @@ class RegistrySection(Section):
     # `champion` moves to a new version only if its validation AP beats the champion's by this.
     promotion_margin: float = Field(0.0, ge=0)
     # A first version (no champion yet) whose validation AP is undefined (no frauds in the
-    # validation window: nothing shows it ranks frauds) is NOT promoted by default: it gets
-    # `challenger` and the tag gate.validation_ap_undefined; `fraud-app promote VERSION`
-    # promotes it by hand. true: it is promoted (with a WARNING and the same tag).
-    promote_undefined_ap: bool = False
+    # validation window: nothing shows it ranks frauds). true (default, the gate's rule: the
+    # champion always moves when there is none): it is promoted, with a WARNING and the tag
+    # gate.validation_ap_undefined. false: it gets `challenger` (same tag); `fraud-app
+    # promote VERSION` promotes it by hand.
+    promote_undefined_ap: bool = True

@@ -77,8 +77,9 @@ def _undefined_ap_line(reg: dict) -> str:
     if reg["decision"] == "champion":
         return (
             f"fraud-app: WARNING: v{v} is the champion although its validation AP is undefined "
-            f"(no frauds in {where}): nothing shows it ranks frauds "
-            "(registry.promote_undefined_ap: true); tagged gate.validation_ap_undefined"
+            f"(no frauds in {where}): nothing shows it ranks frauds; it was promoted because "
+            "there was no champion (registry.promote_undefined_ap: false keeps such a version "
+            "challenger); tagged gate.validation_ap_undefined"
         )
     if reg.get("champion_version"):
         return (

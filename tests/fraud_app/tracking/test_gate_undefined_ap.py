@@ -46,7 +46,7 @@ def test_decide_never_promotes_an_undefined_ap_unless_asked():
 def test_first_version_without_frauds_in_validation_is_not_promoted(tmp_path, monkeypatch,
                                                                      capsys):  # fmt: skip
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = h.config(tmp_path)
+    cfg = h.config(tmp_path, **{"registry.promote_undefined_ap": False})
     out, _ = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r1", _no_frauds())
     assert out["decision"] == "challenger" and out["champion_version"] is None, out
     assert out["validation_ap_undefined"] is True and out["new_ap"] is None
@@ -91,10 +91,11 @@ def test_first_version_without_frauds_in_validation_is_not_promoted(tmp_path, mo
     assert _tags(cfg, "2")["gate.champion_ap"] == ""  # it was the text "nan"
 
 
-def test_promote_undefined_ap_promotes_a_first_version_with_a_warning(tmp_path, monkeypatch,
-                                                                       capsys):  # fmt: skip
+def test_by_default_a_first_version_is_promoted_with_a_warning(tmp_path, monkeypatch,
+                                                            capsys):  # fmt: skip
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = h.config(tmp_path, **{"registry.promote_undefined_ap": True})
+    cfg = h.config(tmp_path)  # the default: the champion always moves when there is none
+    assert cfg.registry.promote_undefined_ap is True
     out, _ = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r1", _no_frauds())
     assert out["decision"] == "champion" and out["validation_ap_undefined"] is True
     assert "promoted unvalidated because registry.promote_undefined_ap is true" in out["reason"]
