@@ -50,7 +50,10 @@ class FeatureTableSummary:
 def labelled_rows(df: DataFrame, step: str) -> DataFrame:
     """The rows whose label is known (label not null). A null label is not known yet
     (etl.allow_unlabelled: a transaction scored before its fraud was confirmed): such rows
-    are left out of `step` and counted in the log, never read as normals (0)."""
+    are left out of `step` and counted in the log, never read as normals (0). A table
+    without a label column is returned as it is: the step's own check names it."""
+    if "label" not in df.columns:
+        return df
     unlabelled = df.filter(F.col("label").isNull()).count()
     if unlabelled:
         logger.info(
