@@ -148,6 +148,8 @@ def decision_tags(d: GateDecision) -> dict[str, str]:
         "gate.champion_version": d.champion_version,
         "gate.window_start": (d.window or {}).get("start"),
         "gate.window_end": (d.window or {}).get("end"),
+        # the champion trained on the window's first days: both were compared after them
+        "gate.champion_trained_through": (d.window or {}).get("champion_trained_through"),
         "gate.reason": d.reason,
         "gate.at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }

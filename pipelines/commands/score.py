@@ -79,6 +79,37 @@ def check_output_dir(config: AppConfig) -> None:
     )
 
 
+def check_dates_present(config: AppConfig, start: dt.date, end: dt.date) -> None:
+    """Before the JVM starts: a local canonical table (published: _SUCCESS) none of whose
+    date partitions falls in start..end is named at once, with the job's own error. The
+    job found it after Spark had started and the model loaded (about four minutes on a
+    busy node). Anything else (remote storage, a table being written, a date partition
+    without rows) is left to the job."""
+    from fraud_app.errors import EmptyInputError
+    from fraud_app.schema import PARTITION_COLUMN
+    from fraud_app.uris import local_path
+
+    table = config.canonical_table()
+    path = local_path(table)
+    if path is None or not (path / "_SUCCESS").is_file():
+        return
+    days = []
+    for child in path.iterdir():
+        key, eq, value = child.name.partition("=")
+        if eq and key == PARTITION_COLUMN and child.is_dir():
+            try:
+                days.append(dt.date.fromisoformat(value))
+            except ValueError:
+                continue
+    if not days or any(start <= day <= end for day in days):
+        return
+    raise EmptyInputError(
+        f"no transactions dated {start}..{end} in the canonical table {table} (it holds "
+        f"{min(days)}..{max(days)}): pick dates inside that range, or run `fraud-app etl` on "
+        "new files"
+    )
+
+
 def _read_only(path) -> bool:
     import os
 
@@ -100,6 +131,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             "ensemble directory, or leave --model out to use scoring.model"
         )
     check_output_dir(config)
+    check_dates_present(config, start, end)
     check_model_source(args.model or config.scoring.model, config)
     spark = spark_session(config)
     result = run_scoring(

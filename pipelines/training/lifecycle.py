@@ -6,6 +6,7 @@ tracking is off) so the training code never branches on whether MLflow is in use
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 from typing import Any
@@ -76,11 +77,34 @@ def _window(w) -> dict[str, str]:
     return {"start": w.start.date().isoformat() if w.start else "", "end": w.end.date().isoformat()}
 
 
-def _champion_ap(client, config, names, validation_df, features_col, rows=None):
-    """(champion version, its AP on this validation window or None, reason if None).
+TRAINED_THROUGH = "trained_through"  # the model metadata key (an ISO datetime, exclusive)
 
-    rows: (X, labels) of the validation window as training collected them: the champion is
-    scored on them in this process (no Spark job); else it is scored on `validation_df`."""
+
+def trained_through(splits, refit: bool) -> str:
+    """The (exclusive) end of the last time window whose labelled rows trained the final
+    weights: validation's after a refit on train + validation, else train's. Stored in the
+    model's metadata: a later run's gate compares with this model only on validation rows
+    from that point on (`unseen_days`)."""
+    return splits.windows[1 if refit else 0].end.isoformat()
+
+
+def unseen_days(champion: FraudEnsemble, scores) -> tuple[dt.date, np.ndarray] | None:
+    """(first day, row mask) of this validation window's days that the champion did not
+    train on, when it trained on some of them (a refit champion of an earlier run whose
+    windows overlap this one's: scored on rows it learnt, it looked better than it is);
+    None when it trained on none of them, or that is not known (a model without
+    `trained_through`, or validation scores without event_date)."""
+    through = champion.metadata.get(TRAINED_THROUGH)
+    if not through or scores is None or "event_date" not in scores:
+        return None
+    t = dt.datetime.fromisoformat(str(through))
+    first = t.date() if t.time() == dt.time() else t.date() + dt.timedelta(days=1)
+    mask = np.asarray(scores["event_date"], dtype="datetime64[D]") >= np.datetime64(first)
+    return None if mask.all() else (first, mask)
+
+
+def _load_champion(client, config, names):
+    """(champion version, its ensemble, reason it cannot be compared) or (None, None, None)."""
     from fraud_app.tracking.models import resolve_model_dir
     from fraud_app.tracking.registry import current_champion
 
@@ -91,13 +115,26 @@ def _champion_ap(client, config, names, validation_df, features_col, rows=None):
     version = str(champion.version)
     ensemble = FraudEnsemble.load(resolve_model_dir(f"models:/{name}/{version}", config=config))
     if ensemble.feature_names != names:
-        return version, None, "the champion uses other feature names"
+        return version, ensemble, "the champion uses other feature names"
+    return version, ensemble, None
+
+
+def _champion_ap(ensemble, validation_df, features_col, rows=None, unseen=None):
+    """The champion's AP on this validation window (on its unseen days only when `unseen`).
+
+    rows: (X, labels) of the validation window as training collected them: the champion is
+    scored on them in this process (no Spark job); else it is scored on `validation_df`."""
     if rows is not None:
         X, labels = rows
-        ap = evaluate_scores(labels, ensemble.predict_proba(X))["average_precision"]
-        return version, ap, None
+        if unseen is not None:
+            X, labels = X[unseen[1]], labels[unseen[1]]
+        return evaluate_scores(labels, ensemble.predict_proba(X))["average_precision"]
+    if unseen is not None:
+        from pyspark.sql import functions as F
+
+        validation_df = validation_df.where(F.col("event_date") >= F.lit(unseen[0]))
     scored = nodes.score(validation_df, ensemble, features_col=features_col)
-    return version, nodes.evaluate(scored)["average_precision"], None
+    return nodes.evaluate(scored)["average_precision"]
 
 
 # The validation window's feature matrix is collected for the gate (and the logged model's
@@ -120,25 +157,60 @@ def _log_model(tracker, model_dir, names, validation_df, features_col, rows=None
     return tracker.log_model_on_thread(model_dir, names, example)
 
 
-def _gate(tracker, config, names, splits, new_ap, features_col, rows=None) -> GateDecision:
-    """The decision (version not yet known): the champion scored on this validation window."""
+def _gate(tracker, config, names, splits, new_ap, features_col, rows=None,
+          scores=None) -> GateDecision:  # fmt: skip
+    """The decision (version not yet known): the champion scored on this validation window,
+    or on its days after the champion's training data when it trained on some of them.
+
+    scores: the new model's validation scores with the window's columns (label,
+    fraud_score, event_date), in the order of `rows`; they let both be compared on the
+    champion's unseen days only."""
     reg = config.registry
-    version, champ_ap, why_not = _champion_ap(
-        tracker.client, config, names, splits.validation, features_col, rows
-    )
-    # NaN (a window without frauds) is recorded as undefined: None, an empty tag ("nan")
-    new_ap, champ_ap = (None if undefined(x) else x for x in (new_ap, champ_ap))
+    window = _window(splits.windows[1])
+    version, champion, why_not = _load_champion(tracker.client, config, names)
+    new_ap = None if undefined(new_ap) else new_ap  # NaN: recorded as undefined (None)
+    undefined_new = new_ap is None
+    unseen = None if version is None or why_not else unseen_days(champion, scores)
+    champ_ap = None
+    if unseen is not None:
+        first, mask = unseen
+        window = {**window, "start": first.isoformat(),
+                  "champion_trained_through": str(champion.metadata[TRAINED_THROUGH])}  # fmt: skip
+        labels = np.asarray(scores["label"])[mask]
+        new_ap = evaluate_scores(labels, np.asarray(scores["fraud_score"])[mask])[
+            "average_precision"] if mask.any() else None  # fmt: skip
+        new_ap = None if undefined(new_ap) else new_ap
+    if version is not None and not why_not and (unseen is None or new_ap is not None):
+        champ_ap = _champion_ap(champion, splits.validation, features_col, rows, unseen)
+        champ_ap = None if undefined(champ_ap) else champ_ap
     if why_not:
         alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
+    elif unseen is not None and new_ap is None:
+        frauds = int(np.sum(labels == 1))
+        alias, reason = (
+            "challenger",
+            (
+                f"not compared: champion v{version} trained on this validation window's rows "
+                f"before {first} (trained through {champion.metadata[TRAINED_THROUGH]}); the "
+                f"days from {first} to {window['end']} hold {int(mask.sum())} rows and {frauds} "
+                "frauds, no fair comparison; the champion stays (lengthen splits.validation_days "
+                "or promote by hand: fraud-app promote VERSION)"
+            ),
+        )
     else:
         alias, reason = decide(new_ap, champ_ap, reg.promotion_margin,
                                champion=version is not None,
                                promote_undefined=reg.promote_undefined_ap)  # fmt: skip
+        if unseen is not None:
+            reason += (
+                f" (compared on {first}..{window['end']} only: champion v{version} trained "
+                f"on the window's earlier days)"
+            )
     if new_ap is None:
         logger.warning("promotion gate: %s", reason)
     return GateDecision(reg.model_name, "", alias, reg.promotion_margin, new_ap, champ_ap,
-                        version, _window(splits.windows[1]), reason,
-                        validation_ap_undefined=new_ap is None)  # fmt: skip
+                        version, window, reason,
+                        validation_ap_undefined=undefined_new)  # fmt: skip
 
 
 def _register(tracker, logged_f, gate_f, gate_args: tuple) -> dict[str, Any]:
@@ -163,7 +235,8 @@ def _register(tracker, logged_f, gate_f, gate_args: tuple) -> dict[str, Any]:
 
 
 def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
-                        new_ap: float, features_col: str, rows=None):  # fmt: skip
+                        new_ap: float, features_col: str, rows=None,
+                        scores=None):  # fmt: skip
     """Queue the model's logging, the promotion gate and the registration (C6 "registry").
 
     All of it runs on the tracking thread, so the pipeline calls this as soon as the model
@@ -171,7 +244,7 @@ def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
     returns. None when tracking is off. rows: (X, labels) of the validation window
     (nodes.ValidationWindow.gate_rows): the champion is then scored on them on the
     tracking thread, with no Spark job beside training; None: by a Spark job on
-    splits.validation.
+    splits.validation. scores: the new model's validation scores and columns (see _gate).
     """
     if not tracker.enabled:
         return None
@@ -181,14 +254,14 @@ def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
     )
     if not config.registry.enabled:
         return logged, None
-    args = (config, names, splits, new_ap, features_col, rows)
+    args = (config, names, splits, new_ap, features_col, rows, scores)
     gate = tracker.submit("gate", _gate, tracker, *args)
     return logged, tracker.submit("register", _register, tracker, logged, gate, args)
 
 
 def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, splits,
                       new_ap: float, features_col: str, pending=None,
-                      rows=None) -> dict[str, Any] | None:  # fmt: skip
+                      rows=None, scores=None) -> dict[str, Any] | None:  # fmt: skip
     """Log the pyfunc model; register it and run the promotion gate; wait for the outcome.
 
     Gate: the new version and the current `champion` are both scored on this run's
@@ -200,7 +273,7 @@ def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, sp
         return None
     logged, registered = pending or start_model_logging(
         config, tracker, model_dir=model_dir, names=names, splits=splits, new_ap=new_ap,
-        features_col=features_col, rows=rows,
+        features_col=features_col, rows=rows, scores=scores,
     )  # fmt: skip
     if registered is None:
         return {"model_uri": tracker.result(logged, "log_model").model_uri}

@@ -147,12 +147,18 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     final.ensemble.metadata["features"] = {
         "definitions": definitions(feature_set_from_config(config.features), names)
     }
+    # what the final weights trained on: a later run's gate compares with this model only
+    # on validation days after it (lifecycle.unseen_days)
+    final.ensemble.metadata[lifecycle.TRAINED_THROUGH] = lifecycle.trained_through(
+        splits, refit=refit is not None
+    )
     model_path = final.ensemble.save(paths.resolve("models") / run)
     lap("scoring_metadata_and_save")
     # MLflow logs the model and runs the promotion gate while the test window is scored.
     pending = lifecycle.start_model_logging(
         config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
         new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"], rows=gate_rows,
+        scores=windows["validation"],
     )  # fmt: skip
     scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()

@@ -84,3 +84,20 @@ def test_a_scores_folder_that_cannot_be_created_is_named_before_spark(tmp_path):
         f"{tmp_path / 'a-file'} is not a directory; give scoring.output a directory this user "
         "can write"
     )
+
+
+def test_dates_the_canonical_table_does_not_hold_are_named_before_spark(tmp_path):
+    table = tmp_path / "nowhere" / "canonical"
+    for day in ("2024-01-01", "2024-01-03"):
+        (table / f"event_date={day}").mkdir(parents=True)
+        (table / f"event_date={day}" / "part-0.parquet").write_bytes(b"PAR1")
+    (table / "_SUCCESS").touch()
+    line = _cli(tmp_path, "score", "--date", "2030-01-01")
+    assert line == (
+        f"error: no transactions dated 2030-01-01..2030-01-01 in the canonical table {table} "
+        "(it holds 2024-01-01..2024-01-03): pick dates inside that range, or run `fraud-app "
+        "etl` on new files"
+    )
+    # a range that holds one published date goes on to the next check (the model)
+    line = _cli(tmp_path, "score", "--start", "2024-01-02", "--end", "2024-01-05")
+    assert line.startswith("error: tracking store sqlite:///")

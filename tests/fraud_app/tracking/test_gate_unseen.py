@@ -1,0 +1,120 @@
+"""The promotion gate against a champion that trained on part of the new run's validation
+window (a refit on train + validation, then a later run whose windows overlap): on real
+MLflow (sqlite in tmp). Scored on rows it had learnt, the champion looked better than it
+is and kept every retrain out; both are now compared on the window's unseen days only."""
+
+from __future__ import annotations
+
+import datetime as dt
+from types import SimpleNamespace
+
+import mlflow
+import numpy as np
+import pytest
+
+from fraud_app.models.train import evaluate_scores
+from fraud_app.tracking.runs import start_training_run
+from pipelines.training import lifecycle
+from tests.fraud_app.tracking import helpers as h
+
+pytestmark = pytest.mark.integration
+
+DAYS = np.array(["2024-02-01", "2024-02-02", "2024-02-03", "2024-02-04", "2024-02-05"])
+
+
+def _window_rows(n_per_day: int = 120):
+    """Rows of 5 validation days: on the first three, frauds have a high x0 (what the
+    champion scores), on the last two a low x0 (what the new model scores)."""
+    rng = np.random.default_rng(11)
+    X = rng.standard_normal((n_per_day * 5, h.D)).astype(np.float32)
+    day = np.repeat(DAYS, n_per_day).astype("datetime64[D]")
+    noise = 0.5 * rng.standard_normal(len(X))
+    late = day >= np.datetime64("2024-02-04")
+    y = np.where(late, X[:, 0] + noise < -1.0, X[:, 0] + noise > 1.0).astype(np.float64)
+    return X, y, day
+
+
+def _champion(through: str):
+    model = h.linear_ensemble(2.0)
+    model.metadata[lifecycle.TRAINED_THROUGH] = through
+    return model
+
+
+def _gate_new(cfg, tmp_path, X, y, day):
+    new = h.linear_ensemble(-2.0)
+    scores = {"label": y, "fraud_score": new.predict_proba(X), "event_date": day}
+    new_ap = evaluate_scores(y, scores["fraud_score"])["average_precision"]
+    with start_training_run(cfg, "new") as tracker:
+        out = lifecycle.register_and_gate(
+            None, cfg, tracker, model_dir=new.save(tmp_path / "models" / "new"), names=h.NAMES,
+            splits=h.splits(None), new_ap=new_ap, features_col="features", rows=(X, y),
+            scores=scores,
+        )  # fmt: skip
+    return out, new_ap
+
+
+def _version_tags(cfg, version):
+    return mlflow.MlflowClient().get_model_version(cfg.registry.model_name, version).tags
+
+
+def test_a_champion_is_compared_only_on_the_days_it_did_not_train_on(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    champion = _champion("2024-02-04T00:00:00+00:00")  # trained on 02-01 .. 02-03
+    first, _ = h.gate_on_rows(cfg, tmp_path, champion, "champ", (X, y))
+    assert first["decision"] == "champion"
+    out, full_new_ap = _gate_new(cfg, tmp_path, X, y, day)
+    # on the whole window the champion wins: the gate used to keep it
+    full_champ_ap = evaluate_scores(y, champion.predict_proba(X))["average_precision"]
+    assert full_champ_ap > full_new_ap
+    late = day >= np.datetime64("2024-02-04")
+    assert out["decision"] == "champion", out
+    assert out["window"]["start"] == "2024-02-04" and out["window"]["end"] == "2024-02-06"
+    assert out["new_ap"] == pytest.approx(
+        evaluate_scores(y[late], h.linear_ensemble(-2.0).predict_proba(X[late]))[
+            "average_precision"]
+    )  # fmt: skip
+    assert out["champion_ap"] == pytest.approx(
+        evaluate_scores(y[late], champion.predict_proba(X[late]))["average_precision"]
+    )
+    assert "compared on 2024-02-04..2024-02-06 only" in out["reason"]
+    tags = _version_tags(cfg, out["version"])
+    assert tags["gate.window_start"] == "2024-02-04"
+    assert tags["gate.champion_trained_through"] == "2024-02-04T00:00:00+00:00"
+
+
+def test_a_champion_that_trained_on_the_whole_window_is_not_compared(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    # trained through 02-05 13:00: the whole of 02-05 counts as seen (days are compared)
+    h.gate_on_rows(cfg, tmp_path, _champion("2024-02-05T13:00:00+00:00"), "champ", (X, y))
+    out, _ = _gate_new(cfg, tmp_path, X, y, day)
+    assert out["decision"] == "challenger" and out["champion_version"] == "1", out
+    assert out["new_ap"] is None and out["champion_ap"] is None
+    assert out["validation_ap_undefined"] is False  # its own window's AP was defined
+    assert "not compared: champion v1 trained on this validation window" in out["reason"]
+    assert "hold 0 rows and 0 frauds" in out["reason"]
+    aliases = mlflow.MlflowClient().get_registered_model(cfg.registry.model_name).aliases
+    assert {k: str(v) for k, v in aliases.items()} == {"champion": "1", "challenger": "2"}
+
+
+def test_a_champion_without_overlap_or_without_the_date_is_compared_on_the_whole_window(
+    tmp_path, monkeypatch
+):
+    _x, y, day = _window_rows(10)
+    scores = {"label": y, "fraud_score": np.zeros(len(y)), "event_date": day}
+    assert lifecycle.unseen_days(_champion("2024-02-01T00:00:00+00:00"), scores) is None
+    assert lifecycle.unseen_days(h.linear_ensemble(2.0), scores) is None  # older model
+    no_dates = {k: v for k, v in scores.items() if k != "event_date"}
+    assert lifecycle.unseen_days(_champion("2024-02-03T00:00:00+00:00"), no_dates) is None
+    first, mask = lifecycle.unseen_days(_champion("2024-02-03T00:00:01+00:00"), scores)
+    assert first == dt.date(2024, 2, 4) and mask.sum() == 20
+
+
+def test_trained_through_is_the_end_of_the_last_window_the_weights_saw():
+    w = [SimpleNamespace(end=dt.datetime(2024, 2, d, tzinfo=dt.UTC)) for d in (1, 8, 20)]
+    splits = SimpleNamespace(windows=tuple(w))
+    assert lifecycle.trained_through(splits, refit=True) == "2024-02-08T00:00:00+00:00"
+    assert lifecycle.trained_through(splits, refit=False) == "2024-02-01T00:00:00+00:00"
