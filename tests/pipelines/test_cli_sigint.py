@@ -10,32 +10,17 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import subprocess
 import sys
-import time
 
 import pytest
 
 from pipelines.cli import after_interrupt
-from tests.pipelines.test_cli_sigterm import REPO, _raw
+from tests.pipelines.test_cli_sigterm import etl_holding_its_lock
 
 
 @pytest.mark.spark
 def test_ctrl_c_to_the_process_group_ends_in_one_line_and_exit_130(tmp_path):
-    _raw(tmp_path)
-    cfg = tmp_path / "c.yaml"
-    cfg.write_text(f"paths:\n  root: {tmp_path}\nspark:\n  master: local[1]\n")
-    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines", "-c", str(cfg), "etl"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )  # fmt: skip
-    lock = tmp_path / ".fraud-app.lock"
-    deadline = time.monotonic() + 180
-    while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.05)  # polling a condition under a deadline, not synchronising on time
-    assert lock.exists(), "etl never took its lock"
+    proc, lock = etl_holding_its_lock(tmp_path)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]

@@ -28,10 +28,9 @@ def _raw(root: Path, rows: int = 20_000) -> None:
     (raw / "tx.csv").write_text("\n".join(lines) + "\n")
 
 
-@pytest.mark.parametrize("group", [False, True], ids=["process", "process-group"])
-def test_sigterm_releases_the_lock_and_publishes_nothing(tmp_path, group):
-    """group: the signal goes to the whole process group, as Airflow and a shell's job
-    control send it: Spark's JVM gets it too and may die first."""
+def etl_holding_its_lock(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    """A real `fraud-app etl` (local[1], its own session) on raw rows under tmp_path, once
+    it holds its lock: (the process, the lock file)."""
     _raw(tmp_path)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"paths:\n  root: {tmp_path}\nspark:\n  master: local[1]\n")
@@ -46,6 +45,14 @@ def test_sigterm_releases_the_lock_and_publishes_nothing(tmp_path, group):
     while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # polling a condition under a deadline, not synchronising on time
     assert lock.exists(), "etl never took its lock"
+    return proc, lock
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["process", "process-group"])
+def test_sigterm_releases_the_lock_and_publishes_nothing(tmp_path, group):
+    """group: the signal goes to the whole process group, as Airflow and a shell's job
+    control send it: Spark's JVM gets it too and may die first."""
+    proc, lock = etl_holding_its_lock(tmp_path)
     if group:
         os.killpg(proc.pid, signal.SIGTERM)
     else:
