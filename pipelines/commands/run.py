@@ -106,9 +106,18 @@ def _print_lifecycle(train: dict, config: AppConfig) -> None:
         vs = (
             f" vs champion v{reg['champion_version']} {_figure(champ)}" if champ is not None else ""
         )
+        window = reg.get("window") or {}
+        if reg.get("new_ap") is None and not reg.get("validation_ap_undefined"):
+            detail = reg.get("reason") or "not compared"  # the champion trained on the window
+        else:
+            detail = f"validation AP {_figure(reg['new_ap'])}{vs}; margin {reg['margin']:g}"
+            if window.get("champion_trained_through"):
+                detail += (
+                    f"; on {window['start']}..{window['end']} only: the champion trained on "
+                    "the window's earlier days"
+                )
         print(
-            f"fraud-app: registered {reg['name']} v{reg['version']} -> {reg['decision']} "
-            f"(validation AP {_figure(reg['new_ap'])}{vs}; margin {reg['margin']:g})"
+            f"fraud-app: registered {reg['name']} v{reg['version']} -> {reg['decision']} ({detail})"
         )
         if reg.get("validation_ap_undefined"):
             print(_undefined_ap_line(reg))

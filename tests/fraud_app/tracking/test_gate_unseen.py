@@ -14,6 +14,7 @@ import pytest
 
 from fraud_app.models.train import evaluate_scores
 from fraud_app.tracking.runs import start_training_run
+from pipelines.commands.run import _print_lifecycle
 from pipelines.training import lifecycle
 from tests.fraud_app.tracking import helpers as h
 
@@ -84,7 +85,8 @@ def test_a_champion_is_compared_only_on_the_days_it_did_not_train_on(tmp_path, m
     assert tags["gate.champion_trained_through"] == "2024-02-04T00:00:00+00:00"
 
 
-def test_a_champion_that_trained_on_the_whole_window_is_not_compared(tmp_path, monkeypatch):
+def test_a_champion_that_trained_on_the_whole_window_is_not_compared(tmp_path, monkeypatch,
+                                                                     capsys):  # fmt: skip
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
     X, y, day = _window_rows()
@@ -98,6 +100,14 @@ def test_a_champion_that_trained_on_the_whole_window_is_not_compared(tmp_path, m
     assert "hold 0 rows and 0 frauds" in out["reason"]
     aliases = mlflow.MlflowClient().get_registered_model(cfg.registry.model_name).aliases
     assert {k: str(v) for k, v in aliases.items()} == {"champion": "1", "challenger": "2"}
+    # what `train` / `run` print: why there was no comparison (it said "validation AP
+    # undefined (no fraud in the window)")
+    _print_lifecycle({"registry": out}, h.config(tmp_path, **{"tracking.enabled": False}))
+    printed = capsys.readouterr().out
+    assert "registered fraud-ensemble v2 -> challenger (not compared: champion v1 trained" in (
+        printed
+    )
+    assert "undefined" not in printed
 
 
 def test_a_champion_without_overlap_or_without_the_date_is_compared_on_the_whole_window(
