@@ -60,3 +60,11 @@ NON_FEATURE_COLUMNS: tuple[str, ...] = (
     "timestamp",
 )
 PARTITION_COLUMN = "event_date"
+
+
+def partition_value(name: str) -> str | None:
+    """The date of a partition folder's name (`event_date=2024-01-31` -> `2024-01-31`), None
+    for any other name (`_SUCCESS`, `.tmp-*`, `other=1`). Every reader of a table's
+    folder names (Hadoop listings, local paths) goes through this one rule."""
+    key, eq, value = name.partition("=")
+    return value if eq and key == PARTITION_COLUMN else None

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 
 from fraud_app.errors import ConfigError, DataIntegrityError, EmptyInputError
 from fraud_app.interrupts import critical
-from fraud_app.schema import PARTITION_COLUMN
+from fraud_app.schema import partition_value
 
 logger = logging.getLogger(__name__)
 
@@ -115,12 +115,8 @@ class HadoopFs:
 
 def partition_dates(fs: HadoopFs, table: str) -> set[str]:
     """The `event_date` partitions of a table, from its folder names (no Spark job)."""
-    prefix = f"{PARTITION_COLUMN}="
-    return {
-        name.removeprefix(prefix)
-        for name, is_dir in fs.list_dir(table)
-        if is_dir and name.startswith(prefix)
-    }
+    values = (partition_value(name) for name, is_dir in fs.list_dir(table) if is_dir)
+    return {value for value in values if value is not None}
 
 
 def clean_stale_staging(fs: HadoopFs, final: str) -> list[str]:

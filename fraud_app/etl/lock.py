@@ -76,14 +76,18 @@ def process_alive(pid: object, host: object, start: object = None) -> bool | Non
     return start is None or process_start(pid) in (None, start)
 
 
-def _local_path(root: str) -> Path:
+def _local_path(root: str, setting: str = "paths.root") -> Path:
     """The lock's directory: a plain path or a file: URI; any other scheme (hdfs:/x as
     much as hdfs://nn/x) is refused (fraud_app.uris)."""
     path = local_path(root)
     if path is None:
+        where = (
+            "paths.root (and point etl.output / etl.quarantine at remote storage)"
+            if setting == "paths.root"
+            else setting
+        )
         raise EnvironmentSetupError(
-            f"paths.root {root}: the run lock needs a local directory; run with a local "
-            "paths.root (and point etl.output / etl.quarantine at remote storage)."
+            f"{setting} {root}: the run lock needs a local directory; run with a local {where}."
         )
     return path
 
@@ -91,10 +95,14 @@ def _local_path(root: str) -> Path:
 class RootLock:
     """Context manager: `with RootLock(config.paths.root, "etl"): ...`."""
 
-    def __init__(self, root: str, command: str, name: str = LOCK_NAME) -> None:
-        # name: another lock file in the same directory (one per training run name)
-        self.path = _local_path(str(root)) / name
+    def __init__(
+        self, root: str, command: str, name: str = LOCK_NAME, setting: str = "paths.root"
+    ) -> None:
+        # name: another lock file in the same directory (one per training run name);
+        # setting: the configuration key the directory came from, named in errors
+        self.path = _local_path(str(root), setting) / name
         self.command = command
+        self.setting = setting
 
     def __enter__(self) -> RootLock:
         key = str(self.path.resolve())
@@ -106,7 +114,7 @@ class RootLock:
         except OSError as exc:
             raise EnvironmentSetupError(
                 f"cannot create the output root {self.path.parent}: {exc.strerror}. "
-                "Set paths.root to a writable directory."
+                f"Set {self.setting} to a writable directory."
             ) from exc
         for _ in range(3):  # a stale lock is removed, then creation is retried
             if self._create():
@@ -133,7 +141,7 @@ class RootLock:
         except OSError as exc:
             raise EnvironmentSetupError(
                 f"cannot write the run lock {self.path}: {exc.strerror}. "
-                "Set paths.root to a writable directory."
+                f"Set {self.setting} to a writable directory."
             ) from exc
         with os.fdopen(fd, "w") as f:
             json.dump(info, f)

@@ -164,7 +164,8 @@ def run_scoring(
     _check_output(spark, config, output)
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)
-    with output_lock(output):  # recover() treats every other job's staging as dead
+    setting = "scoring.output" if config.scoring.output else "paths.scores"
+    with output_lock(output, setting):  # recover() treats every other job's staging as dead
         swap = PartitionSwap(HadoopFs(spark), output, job_id)
         swap.recover()
         scored = _scored_frame(spark, config, model, start, end, opts).persist()

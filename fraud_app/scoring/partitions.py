@@ -16,7 +16,7 @@ from fraud_app.uris import is_remote
 logger = logging.getLogger(__name__)
 
 
-def output_lock(output: str):
+def output_lock(output: str, setting: str = "paths.scores"):
     """Context manager: the run lock (`fraud_app.etl.lock.RootLock`) of a local output
     folder, `<output>/.fraud-app.lock` (Spark and pyarrow skip names starting with '.');
     ConcurrentRunError while another live job holds it. A remote output (any scheme but
@@ -31,4 +31,4 @@ def output_lock(output: str):
             output,
         )
         return contextlib.nullcontext()
-    return RootLock(output, "score")
+    return RootLock(output, "score", setting=setting)

@@ -86,7 +86,7 @@ def check_dates_present(config: AppConfig, start: dt.date, end: dt.date) -> None
     busy node). Anything else (remote storage, a table being written, a date partition
     without rows) is left to the job."""
     from fraud_app.errors import EmptyInputError
-    from fraud_app.schema import PARTITION_COLUMN
+    from fraud_app.schema import partition_value
     from fraud_app.uris import local_path
 
     table = config.canonical_table()
@@ -95,8 +95,8 @@ def check_dates_present(config: AppConfig, start: dt.date, end: dt.date) -> None
         return
     days = []
     for child in path.iterdir():
-        key, eq, value = child.name.partition("=")
-        if eq and key == PARTITION_COLUMN and child.is_dir():
+        value = partition_value(child.name)
+        if value is not None and child.is_dir():
             try:
                 days.append(dt.date.fromisoformat(value))
             except ValueError:

@@ -98,7 +98,9 @@ def claim_run(config: AppConfig, run: str | None, *, replace: bool = False) -> I
 
 
 def _lock(config: AppConfig, run: str) -> RootLock:
-    return RootLock(str(config.paths.resolve("models")), f"train --run {run}", f".{run}.lock")
+    return RootLock(
+        str(config.paths.resolve("models")), f"train --run {run}", f".{run}.lock", "paths.models"
+    )
 
 
 def _clear(config: AppConfig, run: str) -> None:

@@ -29,7 +29,11 @@ def test_the_per_run_lock_of_a_remote_root_is_refused(root, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     config = load_config(None, {"paths.root": root})
     with (
-        pytest.raises(EnvironmentSetupError, match=r"the run lock needs a local directory"),
+        pytest.raises(
+            EnvironmentSetupError,
+            match=r"^paths\.models .+: the run lock needs a local directory; run with a local "
+            r"paths\.models\.$",
+        ),
         run_names.claim_run(config, "r1"),
     ):
         pass
@@ -58,3 +62,20 @@ def test_the_root_check_writes_into_a_file_uri_root(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     check_root(load_config(None, {"paths.root": f"file:{tmp_path}/work"}))
     assert [p.name for p in tmp_path.iterdir()] == ["work"]  # not ./file:/...
+
+
+@pytest.mark.parametrize("setting", ["paths.root", "paths.models", "scoring.output"])
+def test_a_lock_directory_that_cannot_be_created_names_its_setting(setting, tmp_path):
+    # the lock's directory came from paths.root (etl), paths.models (train --run) or the
+    # scores folder (score); the error said "Set paths.root" for all three
+    (tmp_path / "a-file").write_text("x")
+    root = tmp_path / "a-file" / "out"
+    with (
+        pytest.raises(
+            EnvironmentSetupError,
+            match=rf"^cannot create the output root {root}: .+\. Set {setting} to a writable "
+            r"directory\.$",
+        ),
+        RootLock(str(root), "score", setting=setting),
+    ):
+        pass
