@@ -227,6 +227,10 @@ CONFIGS: dict[str, dict[str, Any]] = {
     # draws): the benchmark's seed noise, which differences between configurations must beat
     "shipped_seed1": {"training.seed": 1, "balancing.seed": 1},
     "shipped_seed2": {"training.seed": 2, "balancing.seed": 2},
+    # fresh seeds for issue 10 session 19's pre-registered rule (never measured before it)
+    "shipped_seed3": {"training.seed": 3, "balancing.seed": 3},
+    "shipped_seed4": {"training.seed": 4, "balancing.seed": 4},
+    "shipped_seed5": {"training.seed": 5, "balancing.seed": 5},
     # the shipped ensemble with run 1-5's refit: each member from a fresh initialisation
     # for its chosen iteration count
     "shipped_fresh_refit": {"training.refit.method": "fresh"},
@@ -243,6 +247,22 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "training.distributed.global_batch_size": 256,
         "training.seed": 2,
         "balancing.seed": 2,
+    },
+    # the same at fresh seeds 3 / 4 / 5 (issue 10 session 19's pre-registered rule)
+    "b256_seed3": {
+        "training.distributed.global_batch_size": 256,
+        "training.seed": 3,
+        "balancing.seed": 3,
+    },
+    "b256_seed4": {
+        "training.distributed.global_batch_size": 256,
+        "training.seed": 4,
+        "balancing.seed": 4,
+    },
+    "b256_seed5": {
+        "training.distributed.global_batch_size": 256,
+        "training.seed": 5,
+        "balancing.seed": 5,
     },
     # the shipped ensemble without the input encoding (= demo_long_lr3 before run 3)
     "shipped_no_encoding": {"training.model.encoding": "none"},
