@@ -72,7 +72,7 @@ class DistributedSection(Section):
     """Maps onto fraud_app.spark.config.DistributedConfig (see its docstring)."""
 
     num_workers: int = Field(2, ge=1)
-    global_batch_size: int = Field(512, ge=1)
+    global_batch_size: int = Field(256, ge=1)  # 512 until issue 10 run 15 (session 19)
     epochs: float | None = Field(60.0, gt=0)  # the maximum: early stopping chooses
     iterations: int | None = Field(None, ge=1)
     group_size: int | Literal["auto"] = "auto"
