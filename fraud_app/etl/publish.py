@@ -11,6 +11,8 @@
       read from their own partitions, take part in the dedup (fraud_app.etl.dedup
       classifies per transaction_id, so the result is the same as against the whole
       table). This run's quarantine rows are added to the quarantine as one new file.
+      The label feed (fraud_app.etl.labels) publishes its filled rows through it too
+      (job `labels-<token>`, report `_labels_report.json`).
 
 Append's commit order: the partitions, then the quarantine file, then the report. A run
 killed before it leaves the published table and quarantine as they were; one killed

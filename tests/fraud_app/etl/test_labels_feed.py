@@ -33,8 +33,11 @@ DATES = ("2024-01-05", "2024-01-06", "2024-01-07")
 
 @pytest.fixture(scope="module")
 def published(spark, tmp_path_factory) -> Path:
+    return publish_transactions(spark, tmp_path_factory.mktemp("published"))
+
+
+def publish_transactions(spark, base: Path) -> Path:
     """paths.root of a canonical table the ETL published (5 rows over 3 dates)."""
-    base = tmp_path_factory.mktemp("published")
     (base / "raw").mkdir()
     (base / "raw" / "a.csv").write_text(TRANSACTIONS)
     config = load_config(
