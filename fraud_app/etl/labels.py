@@ -273,18 +273,8 @@ def _apply(
     try:
         counted = classified.groupBy(_STATUS).count().collect()
         by_status = {r[0]: r[1] for r in counted}
-        fills = classified.filter(F.col(_STATUS) == _FILL).select(
-            "transaction_id",
-            F.col("label").alias("__label"),
-            F.col("label_time").alias("__label_time"),
-            F.col(_PUB[PARTITION_COLUMN]).alias("__d"),
-        )
-        dates = sorted(r[0] for r in fills.select("__d").distinct().collect())
+        fills, dates, kept = _filled_rows(spark, classified, publish.table)
         schema = spark.createDataFrame([], CANONICAL_DDL).schema
-        old = _partitions(spark, publish.table, dates)
-        kept = old.join(fills, "transaction_id").withColumns(
-            {"label": F.col("__label"), "label_time": F.col("__label_time")}
-        ).select(*CANONICAL_NAMES)  # fmt: skip
         rejected = quarantine_rows(stage.filter(F.col(REASON).isNotNull()))
         conflicts = quarantine_rows(classified.filter(F.col(REASON).isNotNull()))
         ids = fills.select("transaction_id") if dates else None
@@ -293,7 +283,8 @@ def _apply(
         classified.unpersist()
     filled = _labelled(spark, publish.swap.new, dates) - _labelled(spark, publish.table, dates)
     by_reason_rows = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
-    by_reason = {str(r[0]): r[1] for r in sorted(by_reason_rows, key=lambda r: str(r[0]))}
+    by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
+    by_reason = {str(r[0]): r[1] for r in by_reason_rows}
     # previous_rows is 0 here: n_out is the rows the rewrite added (none may be), and the
     # labels the rewritten files gained are the fills classified (no other row changed)
     if n_out != 0 or filled != by_status.get(_FILL, 0):
@@ -310,6 +301,19 @@ def _apply(
         "quarantine_examples": {str(r[0]): r[2] for r in by_reason_rows},
         "partitions_rewritten": tuple(publish.swap.written_dates()),
     }  # fmt: skip
+
+
+def _filled_rows(spark: SparkSession, classified: DataFrame, table: str):
+    """(the ids to fill with their label, label_time and date; those dates; the published
+    rows of those ids with the label and label_time filled in)."""
+    fills = classified.filter(F.col(_STATUS) == _FILL).select(
+        "transaction_id", F.col("label").alias("__label"),
+        F.col("label_time").alias("__label_time"), F.col(_PUB[PARTITION_COLUMN]).alias("__d"),
+    )  # fmt: skip
+    dates = sorted(r[0] for r in fills.select("__d").distinct().collect())
+    kept = _partitions(spark, table, dates).join(fills, "transaction_id")
+    kept = kept.withColumns({"label": F.col("__label"), "label_time": F.col("__label_time")})
+    return fills, dates, kept.select(*CANONICAL_NAMES)
 
 
 def _partitions(spark: SparkSession, table: str, dates: list[str]) -> DataFrame:

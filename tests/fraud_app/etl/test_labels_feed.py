@@ -38,7 +38,7 @@ def published(spark, tmp_path_factory) -> Path:
 
 def publish_transactions(spark, base: Path) -> Path:
     """paths.root of a canonical table the ETL published (5 rows over 3 dates)."""
-    (base / "raw").mkdir()
+    (base / "raw").mkdir(parents=True)
     (base / "raw" / "a.csv").write_text(TRANSACTIONS)
     config = load_config(
         None, {"paths.root": str(base / "work"), "etl": {"input": str(base / "raw")}}
@@ -183,3 +183,22 @@ def test_a_feed_without_transaction_id_is_one_schema_error(spark, published, tmp
                        r"Expected transaction_id, label and optionally label_time"):  # fmt: skip
         run_labels(spark, _config(root), [feed])
     assert not list((root / "canonical").glob("_labels_report.json"))
+
+
+def test_several_feeds_csv_and_json_with_and_without_label_time(spark, published, tmp_path):
+    root = _root(published, tmp_path)
+    csv = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-10\nt4,1,2024-01-10\n")
+    js = _feed(tmp_path, '{"transaction_id": "t3", "label": "yes"}\n'
+                         '{"transaction_id": "t4", "label": 1}\n', "b.json")  # fmt: skip
+    r = run_labels(spark, _config(root, label_time_format="yyyy-MM-dd"), [csv, js])
+    _accounted(r)
+    assert (r.input_rows, r.labels_filled, r.delay_only) == (4, 2, False)
+    # t4: with a label_time in one feed and without in the other: two versions, none applied
+    assert r.quarantine_by_reason == {"conflicting_duplicate": 2}
+    assert r.partitions_rewritten == ("2024-01-05", "2024-01-06")
+    labels = _labels(spark, r)
+    assert {t: labels[t] for t in ("t1", "t3", "t4")} == {
+        "t1": (1, "2024-01-10 00:00:00"), "t3": (1, None), "t4": (None, None)}  # fmt: skip
+    sources = {x.raw_label_time: x.source_file.rsplit("/", 1)[-1]
+               for x in spark.read.parquet(r.quarantine_path).collect()}  # fmt: skip
+    assert sources == {"2024-01-10": "feed.csv", None: "b.json"}
