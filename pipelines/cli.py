@@ -28,6 +28,10 @@ from fraud_app.uris import local_path
 COMMANDS: dict[str, tuple[str, str]] = {
     "generate": ("pipelines.commands.generate", "write synthetic raw card transactions"),
     "etl": ("pipelines.commands.etl", "raw files -> canonical Parquet + quarantine"),
+    "labels": (
+        "pipelines.commands.labels",
+        "late labels (chargebacks): a transaction_id,label[,label_time] feed -> canonical table",
+    ),
     "validate": ("pipelines.commands.validate", "data checks (Great Expectations) + reports"),
     "features": ("pipelines.commands.features", "canonical table -> point-in-time feature table"),
     "train": (

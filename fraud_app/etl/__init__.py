@@ -7,6 +7,7 @@ config models stay importable without Spark):
     fraud_app.etl.rules.REASON_CODES  (README: "What happens to bad input")
     fraud_app.etl.dedup  (identical vs conflicting duplicates, which version wins)
     fraud_app.etl.publish  (etl.mode: replace / incremental append of date partitions)
+    fraud_app.etl.labels.run_labels(spark, config, inputs) -> LabelsResult  (late labels feed)
     fraud_app.etl.partition_swap.PartitionSwap  (per-date staging and swap; also scoring)
     fraud_app.etl.lock.RootLock  (one writer per paths.root)
     fraud_app.etl.config.EtlSection  (config section `etl`)

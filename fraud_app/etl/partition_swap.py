@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 STAGING = "_staging"
 COMMITTING = "_committing.json"
 KILLED = "_killed.json"  # a marker an operator renamed: that job is known to be gone
+# a killed label feed run (fraud_app.etl.labels): its own re-run recovers and finishes it
+LABELS_HINT = " (a `fraud-app labels` run: run it again on the same feed)"
 
 
 def partition_name(day: dt.date | str) -> str:
@@ -191,6 +193,7 @@ def interrupted(fs: HadoopFs, output: str) -> list[str]:
                 f"job {job} (pid {info.get('pid')}, started {info.get('started_at')}) was "
                 f"killed while swapping in dates {', '.join(info.get('dates') or [])}"
                 + (f"; {', '.join(orphans)} only in {root}/old" if orphans else "")
+                + (LABELS_HINT if job.startswith("labels-") else "")
             )
         elif orphans:
             lines.append(f"{', '.join(orphans)} only in {root}/old (job {job} was killed)")

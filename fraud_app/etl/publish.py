@@ -11,6 +11,8 @@
       read from their own partitions, take part in the dedup (fraud_app.etl.dedup
       classifies per transaction_id, so the result is the same as against the whole
       table). This run's quarantine rows are added to the quarantine as one new file.
+      The label feed (fraud_app.etl.labels) publishes its filled rows through it too
+      (job `labels-<token>`, report `_labels_report.json`).
 
 Append's commit order: the partitions, then the quarantine file, then the report. A run
 killed before it leaves the published table and quarantine as they were; one killed
@@ -105,12 +107,17 @@ class ReplacePublish:
 class AppendPublish:
     """etl.mode: append: new rows added to the partitions of their dates (module docstring)."""
 
-    def __init__(self, spark: SparkSession, table: str, quarantine: str) -> None:
+    def __init__(
+        self, spark: SparkSession, table: str, quarantine: str, *, job: str = "etl",
+        report: str = REPORT_NAME,
+    ) -> None:  # fmt: skip
+        # job: the staging name's prefix; report: the report file (the label feed's own)
         self.spark, self.fs = spark, HadoopFs(spark)
         self.table, self.quarantine = table.rstrip("/"), quarantine.rstrip("/")
         token = uuid.uuid4().hex[:12]
-        self.swap = PartitionSwap(self.fs, self.table, f"etl-{token}")
-        self.qstage = f"{self.quarantine}/{STAGING}/etl-{token}"
+        self.report_name = report
+        self.swap = PartitionSwap(self.fs, self.table, f"{job}-{token}")
+        self.qstage = f"{self.quarantine}/{STAGING}/{job}-{token}"
         parent, name = self.table.rsplit("/", 1) if "/" in self.table else (".", self.table)
         self.stage_path = f"{parent}/{name}.tmp-{token}-stage"  # clean_stale_staging's name
         self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
@@ -233,11 +240,12 @@ class AppendPublish:
                     self.fs.rename(path, f"{into}/{name}")
             if self.qdir is not None:
                 self.qdir.commit()
-            self.fs.write_text(f"{self.table}/{REPORT_NAME}", report)
+            self.fs.write_text(f"{self.table}/{self.report_name}", report)
             self.swap.clear_committing()
         self.discard()
         if self._dates:
-            logger.info("ETL append: rewrote %d date partition(s) of %s", len(self._dates), self.table)  # fmt: skip
+            what = "ETL append" if self.swap.job.startswith("etl-") else self.swap.job
+            logger.info("%s: rewrote %d date partition(s) of %s", what, len(self._dates), self.table)  # fmt: skip
 
     def discard(self) -> None:
         self.swap.cleanup()

@@ -329,6 +329,19 @@ def encoding_rule(inputs: dict[str, str], cfg: EtlSection) -> Rule:
     )
 
 
+def missing_rule(required: tuple[str, ...]) -> Rule:
+    """`missing_required_field`: one of the `required` columns is null, empty or a null marker."""
+    return Rule(
+        "missing_required_field",
+        "a required column is null or empty",
+        lambda: F.greatest(*[_missing(c) for c in required]),
+        lambda: F.concat(
+            F.lit("missing required field(s): "),
+            F.concat_ws(", ", *[_missing_detail(c) for c in required]),
+        ),
+    )
+
+
 def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     """The per-row rules in the order they are tried (the first broken one is the reason)."""
     bound = _bound_rules(cfg)
@@ -339,17 +352,8 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
             _quoted(name), F.lit(" "), parsing.timestamp_hint(_t(name), *cfg.time_format(name))
         )
 
-    required = required_fields(cfg)
     return (
-        Rule(
-            "missing_required_field",
-            "a required column is null or empty",
-            lambda: F.greatest(*[_missing(c) for c in required]),
-            lambda: F.concat(
-                F.lit("missing required field(s): "),
-                F.concat_ws(", ", *[_missing_detail(c) for c in required]),
-            ),
-        ),
+        missing_rule(required_fields(cfg)),
         _inexact_id_rule(),
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
              unparsed("timestamp")),
@@ -414,17 +418,23 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "label_time_out_of_range",
     "label_time_before_timestamp",
     CONFLICTING_DUPLICATE,
+    # the label feed only (fraud_app.etl.labels: a label checked against the published row)
+    "unknown_transaction",
+    "conflicting_label",
 )
 
 
 def annotate(
-    df: DataFrame, cfg: EtlSection, inputs: dict[str, str], corrupt: str | None
-) -> DataFrame:
+    df: DataFrame, cfg: EtlSection, inputs: dict[str, str], corrupt: str | None,
+    row_rules: tuple[Rule, ...] | None = None,
+) -> DataFrame:  # fmt: skip
     """Add `reason` / `reason_detail`: the first broken rule, null for a clean row.
     `inputs`: {renamed input column: its name in the file}, all checked for undecodable
-    bytes; `corrupt`: the parser's corrupt-record column (renamed), if any."""
+    bytes; `corrupt`: the parser's corrupt-record column (renamed), if any; `row_rules`:
+    the rules after those two (default build_rules(cfg); the label feed passes a subset)."""
     first = [encoding_rule(inputs, cfg)]
-    rules = (*first, *([malformed_rule(corrupt)] if corrupt else []), *build_rules(cfg))
+    after = build_rules(cfg) if row_rules is None else row_rules
+    rules = (*first, *([malformed_rule(corrupt)] if corrupt else []), *after)
     # each test is a column of its own (evaluated once per row, read by both columns); a
     # null test result (e.g. comparing with a null) counts as "not broken"
     flags = {f"{BROKEN}{i}": r.broken() for i, r in enumerate(rules)}

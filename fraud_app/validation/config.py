@@ -21,6 +21,9 @@ class CanonicalChecks(Section):
       set, e.g. to the end of the period.
     severities: {check name: error|warning} overriding a check's default severity,
       e.g. {"timestamp:freshness": "error"}.
+    unlabelled_grace_days: unlabelled rows older than features.label_delay_days + this
+      (before reference_time) get one WARNING naming their count and oldest event_date:
+      the label feed (`fraud-app labels`) lags. Never a failure.
     """
 
     min_amount: float = Field(0.0, ge=0)  # 0 accepts zero-amount authorisations
@@ -30,6 +33,7 @@ class CanonicalChecks(Section):
     label_rate_min: float = Field(0.0005, ge=0, le=1)
     label_rate_max: float = Field(0.05, ge=0, le=1)
     severities: dict[str, Severity] = Field(default_factory=dict)
+    unlabelled_grace_days: float = Field(7.0, ge=0, le=3650)
 
     @model_validator(mode="after")
     def _rate_bounds(self) -> CanonicalChecks:

@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from fraud_app.config import AppConfig
 from fraud_app.errors import SchemaError
 from fraud_app.schema import REQUIRED_COLUMNS
+from fraud_app.validation.label_age import lagging_labels
 from fraud_app.validation.report import ValidationReport, describe
 from fraud_app.validation.runner import run_checks
 from fraud_app.validation.suites import Check, canonical_checks, feature_checks
@@ -36,7 +37,21 @@ def validate_canonical(
     SchemaError, before any check, when `df` looks like a feature table."""
     require_table_kind(df, "canonical", cfg, table)
     checks = canonical_checks(cfg.validation.canonical)
-    return _validate(df, checks, ("canonical", "transaction_id"), cfg, table, run_name)
+    report = _validate(df, checks, ("canonical", "transaction_id"), cfg, table, run_name)
+    _warn_lagging_labels(df, cfg)
+    return report
+
+
+def _warn_lagging_labels(df: DataFrame, cfg: AppConfig) -> None:
+    """One WARNING when unlabelled rows are older than the label delay + grace
+    (fraud_app.validation.label_age); `now` is validation.canonical.reference_time, as for
+    the freshness check, else the wall clock (UTC)."""
+    checks = cfg.validation.canonical
+    now = checks.reference_time or dt.datetime.now(dt.UTC)
+    now = now.astimezone(dt.UTC).replace(tzinfo=None) if now.tzinfo else now
+    line = lagging_labels(df, cfg.features.label_delay_days, checks.unlabelled_grace_days, now)
+    if line:
+        logger.warning("%s", line)
 
 
 def validate_features(

@@ -1,0 +1,343 @@
+"""Late labels: a labels-only feed (chargebacks, confirmed-fraud lists) applied to the
+published canonical table, with nothing lost and no published label overwritten.
+
+A feed holds `transaction_id`, `label` and optionally `label_time` (the same `etl.columns`
+mapping, `etl.label_values`, `etl.label_time_format` and input formats as the ETL; other
+columns are kept in the quarantine only). Without `label_time` (delay-only) a filled row
+keeps label_time null, as the ETL publishes a labelled row without one: the features then
+take its label as known at timestamp + features.label_delay_days
+(fraud_app.features.labels). Each feed row ends in exactly one place:
+
+    input rows = labels_filled + labels_unchanged + quarantined + duplicate_rows
+
+  filled      the published row is unlabelled: it takes the label (and label_time)
+  unchanged   the published row already has this label (its label_time is kept)
+  quarantined the ETL's per-row reasons (fraud_app.etl.rules: missing_required_field for
+              a null transaction_id or label, inexact_id, invalid_label,
+              unparseable_label_time, label_time_out_of_range, label_time_before_timestamp
+              against the published timestamp); `conflicting_duplicate`: an id given
+              with different (label, label_time) in the feed (every version, none
+              applied); `unknown_transaction`: the id is not in the table (yet);
+              `conflicting_label`: the published label is the other one (never
+              overwritten)
+  duplicate   an identical copy of another feed row (counted once)
+
+Only the event_date partitions holding a filled row are rewritten, through the ETL's
+append staging and swap (fraud_app.etl.publish.AppendPublish, job `labels-<token>`):
+a killed run leaves every partition complete and the next `labels` or `etl --mode
+append` run recovers; the quarantine rows are added as one new file. The report is
+`<table>/_labels_report.json`. Re-running a feed is idempotent (its filled rows are then
+unchanged), which is also how quarantined `unknown_transaction` rows are re-applied once
+their transactions have been published.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+from functools import reduce
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from fraud_app import jsonout
+from fraud_app.config import AppConfig
+from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
+from fraud_app.etl.config import EtlSection
+from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging, read_table
+from fraud_app.etl.lock import RootLock
+from fraud_app.etl.partition_swap import partition_name
+from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE
+from fraud_app.etl.publish import AppendPublish, published_schema_errors
+from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
+from fraud_app.etl.rules import (
+    CONFLICTING_DUPLICATE,
+    DETAIL,
+    PARSED,
+    REASON,
+    annotate,
+    build_rules,
+    missing_rule,
+    parse_columns,
+)
+from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
+from fraud_app.spark.session import ensure_utc
+
+logger = logging.getLogger(__name__)
+
+REPORT = "_labels_report.json"
+UNKNOWN_TRANSACTION, CONFLICTING_LABEL = "unknown_transaction", "conflicting_label"
+BEFORE_TIMESTAMP = "label_time_before_timestamp"
+FEED_COLUMNS = ("transaction_id", "label", "label_time")
+# the per-row rules of the ETL that a label row can break (after encoding / malformed)
+FEED_RULES = ("inexact_id", "invalid_label", "unparseable_label_time", "label_time_out_of_range")
+CANONICAL_DDL = ", ".join(f"`{c.name}` {c.spark_type}" for c in CANONICAL_COLUMNS)
+_FILE, _STATUS = "__file", "__status"
+_FILL, _SAME, _DUP = "fill", "same", "dup"
+_PUB = {"label": "__pub_label", "timestamp": "__pub_ts", PARTITION_COLUMN: "__pub_date"}
+
+
+@dataclass(frozen=True)
+class LabelsResult:
+    input_paths: tuple[str, ...]
+    output_path: str
+    quarantine_path: str
+    report_path: str
+    input_rows: int
+    labels_filled: int
+    labels_unchanged: int
+    quarantine_rows: int
+    duplicate_rows: int
+    quarantine_by_reason: dict[str, int] = field(default_factory=dict)
+    quarantine_examples: dict[str, str] = field(default_factory=dict)
+    partitions_rewritten: tuple[str, ...] = ()
+    delay_only: bool = False  # no input file had a label_time column
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        reasons = ", ".join(f"{k} {v}" for k, v in self.quarantine_by_reason.items())
+        return (
+            f"labels: {self.input_rows} rows in -> {self.labels_filled} filled, "
+            f"{self.labels_unchanged} unchanged, {self.quarantine_rows} quarantined"
+            f"{f' ({reasons})' if reasons else ''}, {self.duplicate_rows} duplicates; "
+            f"{len(self.partitions_rewritten)} partition(s) rewritten; report {self.report_path}"
+        )
+
+
+def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
+    """One row per feed record: transaction_id, label, label_time (typed), `reason` /
+    `reason_detail` of the first per-row rule broken (null: clean), the source file and
+    every input column as text under `raw_<name>`. SchemaError before any Spark job
+    when transaction_id or label is absent."""
+    present = [c for c in raw.columns if c != CORRUPT_COLUMN]
+    missing = [c for c in FEED_COLUMNS[:2] if cfg.source_for(c) not in present]
+    if missing:
+        wanted = ", ".join(f"{c} (looked for {cfg.source_for(c)!r})" for c in missing)
+        raise SchemaError(
+            f"label feed {where} lacks column(s) {wanted}. Columns present: {sorted(present)}. "
+            "Expected transaction_id, label and optionally label_time (map other names under "
+            f"etl.columns, e.g. `etl.columns.{missing[0]}: <your column name>`)"
+        )
+    renamed = {c: f"__in_{i}" for i, c in enumerate(raw.columns)}
+    safe = raw.select(*[F.col(quoted(c)).alias(n) for c, n in renamed.items()],
+                      F.input_file_name().alias(_FILE))  # fmt: skip
+    sources = {c.name: None for c in CANONICAL_COLUMNS}
+    sources.update({c: renamed[cfg.source_for(c)] for c in FEED_COLUMNS
+                    if cfg.source_for(c) in present})  # fmt: skip
+    rules = (missing_rule(FEED_COLUMNS[:2]),
+             *[r for r in build_rules(cfg) if r.code in FEED_RULES])  # fmt: skip
+    inputs = {n: c for c, n in renamed.items()}
+    annotated = annotate(parse_columns(safe, sources, cfg), cfg, inputs,
+                         renamed.get(CORRUPT_COLUMN), rules)  # fmt: skip
+    return annotated.select(
+        *[F.col(PARSED + c).alias(c) for c in FEED_COLUMNS], REASON, DETAIL,
+        F.nullif(F.col(_FILE), F.lit("")).alias(_FILE),
+        *[F.col(n).cast("string").alias(f"{RAW_PREFIX}{c}") for c, n in renamed.items()],
+    )  # fmt: skip
+
+
+def classify(clean: DataFrame, published: DataFrame, table: str) -> DataFrame:
+    """The clean feed rows with `_STATUS` (fill / same / dup) or a `reason` and its detail
+    (module docstring). `published`: transaction_id, label, timestamp, event_date of the
+    canonical table. Per transaction_id, so the result does not depend on row order."""
+    by_id = Window.partitionBy("transaction_id")
+    df = clean.withColumns({
+        "__versions": F.size(F.collect_set(F.struct("label", "label_time")).over(by_id)),
+        "__n": F.row_number().over(by_id.orderBy(F.col(_FILE).asc_nulls_first())),
+    })  # fmt: skip
+    pub = published.select("transaction_id", *[F.col(k).alias(v) for k, v in _PUB.items()])
+    df = df.join(pub.withColumn("__found", F.lit(True)), "transaction_id", "left")
+    label, pub_label = F.col("label"), F.col(_PUB["label"])
+    outcome = (
+        F.when(F.col("__versions") > 1, F.lit(CONFLICTING_DUPLICATE))
+        .when(F.col("__n") > 1, F.lit(_DUP))
+        .when(F.col("__found").isNull(), F.lit(UNKNOWN_TRANSACTION))
+        .when(F.col("label_time") < F.col(_PUB["timestamp"]), F.lit(BEFORE_TIMESTAMP))
+        .when(pub_label.isNull(), F.lit(_FILL))
+        .when(pub_label == label, F.lit(_SAME))
+        .otherwise(F.lit(CONFLICTING_LABEL))
+    )
+    df = df.withColumn("__outcome", outcome)
+    tid = F.concat(F.lit("transaction_id '"), F.col("transaction_id"), F.lit("'"))
+    lt = F.coalesce(F.col("label_time").cast("string"), F.lit("null"))
+    details = {
+        CONFLICTING_DUPLICATE: F.concat(
+            tid, F.lit(" is given with different labels or label times in this feed (here "
+                       "label "), label.cast("string"), F.lit(", label_time "), lt,
+            F.lit("): every version is quarantined, none applied; deliver one")),
+        UNKNOWN_TRANSACTION: F.concat(
+            tid, F.lit(f" is not in the canonical table {table} (its transaction is not "
+                       "published yet); run `fraud-app labels` on this feed again once "
+                       "`fraud-app etl` has published it")),
+        BEFORE_TIMESTAMP: F.concat(
+            F.lit("label_time '"), F.col("label_time").cast("string"),
+            F.lit("' is before the published timestamp '"),
+            F.col(_PUB["timestamp"]).cast("string"), F.lit("' of "), tid),
+        CONFLICTING_LABEL: F.concat(
+            tid, F.lit(" is published with label "), pub_label.cast("string"),
+            F.lit("; this feed says "), label.cast("string"),
+            F.lit(": a published label is never overwritten (the published one stays)")),
+    }  # fmt: skip
+    is_reason = F.col("__outcome").isin(*details)
+    detail = F.coalesce(*[F.when(F.col("__outcome") == k, d) for k, d in details.items()])
+    return df.withColumns({
+        _STATUS: F.when(~is_reason, F.col("__outcome")),
+        REASON: F.when(is_reason, F.col("__outcome")),
+        DETAIL: F.when(is_reason, detail),
+    })  # fmt: skip
+
+
+def quarantine_rows(rows: DataFrame) -> DataFrame:
+    """The ETL's quarantine layout: `raw_<input column>`, reason, reason_detail, source_file."""
+    raw = [c for c in rows.columns if c.startswith(RAW_PREFIX)]
+    return rows.select(*[F.col(quoted(c)) for c in raw], REASON, DETAIL,
+                       F.col(_FILE).alias(SOURCE_FILE))  # fmt: skip
+
+
+def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> LabelsResult:
+    """Apply the label feed `inputs` (files or folders) to the canonical table; the
+    quarantine and the lock are the ETL's (etl.output / etl.quarantine, paths.root)."""
+    ensure_utc(spark)
+    with RootLock(config.paths.root, "labels"):
+        return _run_locked(spark, config, inputs)
+
+
+def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> LabelsResult:
+    started, cfg, fs = time.monotonic(), config.etl, HadoopFs(spark)
+    table = (cfg.output or str(config.paths.resolve("canonical"))).rstrip("/")
+    quarantine = (cfg.quarantine or str(config.paths.resolve("quarantine"))).rstrip("/")
+    reads = {f"label feed {i + 1}": p for i, p in enumerate(inputs)}
+    check_apart(spark, reads, {"etl.output": table, "etl.quarantine": quarantine})
+    for path in inputs:
+        if not fs.exists(path):
+            raise EmptyInputError(
+                f"label feed {path} does not exist; expected a CSV, Parquet or JSON file (or a "
+                "folder of them) with columns transaction_id, label and optionally label_time"
+            )
+    feeds = [_read_feed(spark, p, cfg) for p in inputs]
+    delay_only = all(cfg.source_for("label_time") not in raw.columns for raw, _ in feeds)
+    if delay_only:
+        logger.info("label feed without label_time: filled labels keep label_time null "
+                    "(known at timestamp + features.label_delay_days)")  # fmt: skip
+    for final in (table, quarantine):
+        clean_stale_staging(fs, final)
+    publish = AppendPublish(spark, table, quarantine, job="labels", report=REPORT)
+    try:
+        published = read_table(spark, table, "labels: canonical table", "etl")
+        feed = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True),
+                      [annotated for _, annotated in feeds])  # fmt: skip
+        feed.write.mode("error").parquet(publish.stage_path)
+        stage = spark.read.parquet(publish.stage_path)
+        input_rows = stage.count()
+        if input_rows == 0:
+            raise EmptyInputError(f"label feed {', '.join(inputs)} holds no rows; expected "
+                                  "at least one transaction_id with its label")  # fmt: skip
+        with published_schema_errors(fs.qualify(table)):
+            counts = _apply(spark, stage, published, publish, table)
+        result = LabelsResult(
+            input_paths=tuple(inputs), output_path=table, quarantine_path=quarantine,
+            report_path=f"{table}/{REPORT}", input_rows=input_rows, delay_only=delay_only,
+            seconds=round(time.monotonic() - started, 3), **counts,
+        )  # fmt: skip
+        check_accounting(result)
+    except BaseException:
+        publish.discard()
+        raise
+    finally:
+        fs.delete(publish.stage_path)
+    publish.commit(jsonout.dumps(result.to_dict(), indent=2))
+    logger.info("%s", result.summary())
+    return result
+
+
+def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFrame, DataFrame]:
+    raw, _ = read_input(spark, path, cfg)
+    return raw, annotate_feed(raw, cfg, path)
+
+
+def _apply(
+    spark: SparkSession, stage: DataFrame, published: DataFrame, publish: AppendPublish,
+    table: str,
+) -> dict:  # fmt: skip
+    """Classify the clean rows, stage the rewritten partitions and the quarantine file
+    through `publish`; return the counts, measured from the staged files."""
+    keys = published.select("transaction_id", "label", "timestamp",
+                            F.col(PARTITION_COLUMN).cast("string").alias(PARTITION_COLUMN))  # fmt: skip
+    clean = stage.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
+    classified = classify(clean, keys, table).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counted = classified.groupBy(_STATUS).count().collect()
+        by_status = {r[0]: r[1] for r in counted}
+        fills, dates, kept = _filled_rows(spark, classified, publish.table)
+        schema = spark.createDataFrame([], CANONICAL_DDL).schema
+        rejected = quarantine_rows(stage.filter(F.col(REASON).isNotNull()))
+        conflicts = quarantine_rows(classified.filter(F.col(REASON).isNotNull()))
+        ids = fills.select("transaction_id") if dates else None
+        n_out, written = publish.write(kept, rejected.unionByName(conflicts), schema, ids)
+    finally:
+        classified.unpersist()
+    filled = _labelled(spark, publish.swap.new, dates) - _labelled(spark, publish.table, dates)
+    by_reason_rows = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
+    by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
+    by_reason = {str(r[0]): r[1] for r in by_reason_rows}
+    # previous_rows is 0 here: n_out is the rows the rewrite added (none may be), and the
+    # labels the rewritten files gained are the fills classified (no other row changed)
+    if n_out != 0 or filled != by_status.get(_FILL, 0):
+        raise DataIntegrityError(
+            f"labels: the rewritten partitions of {table} hold {n_out} rows more than before "
+            f"and {filled} more labels, for {by_status.get(_FILL, 0)} labels to fill; "
+            "expected no row added and one label per fill. Nothing was published; please "
+            "report this with the feed"
+        )
+    return {
+        "labels_filled": filled, "labels_unchanged": by_status.get(_SAME, 0),
+        "duplicate_rows": by_status.get(_DUP, 0), "quarantine_rows": sum(by_reason.values()),
+        "quarantine_by_reason": by_reason,
+        "quarantine_examples": {str(r[0]): r[2] for r in by_reason_rows},
+        "partitions_rewritten": tuple(publish.swap.written_dates()),
+    }  # fmt: skip
+
+
+def _filled_rows(spark: SparkSession, classified: DataFrame, table: str):
+    """(the ids to fill with their label, label_time and date; those dates; the published
+    rows of those ids with the label and label_time filled in)."""
+    fills = classified.filter(F.col(_STATUS) == _FILL).select(
+        "transaction_id", F.col("label").alias("__label"),
+        F.col("label_time").alias("__label_time"), F.col(_PUB[PARTITION_COLUMN]).alias("__d"),
+    )  # fmt: skip
+    dates = sorted(r[0] for r in fills.select("__d").distinct().collect())
+    kept = _partitions(spark, table, dates).join(fills, "transaction_id")
+    kept = kept.withColumns({"label": F.col("__label"), "label_time": F.col("__label_time")})
+    return fills, dates, kept.select(*CANONICAL_NAMES)
+
+
+def _partitions(spark: SparkSession, table: str, dates: list[str]) -> DataFrame:
+    if not dates:
+        return spark.createDataFrame([], CANONICAL_DDL)
+    paths = [f"{table}/{partition_name(d)}" for d in dates]
+    return spark.read.schema(CANONICAL_DDL).parquet(*paths).select(*CANONICAL_NAMES)
+
+
+def _labelled(spark: SparkSession, table: str, dates: list[str]) -> int:
+    """Rows with a label in the `dates` partitions of `table` (staged or published)."""
+    return _partitions(spark, table, dates).filter(F.col("label").isNotNull()).count()
+
+
+def check_accounting(r: LabelsResult) -> None:
+    """input rows = filled + unchanged + quarantined + duplicates, or DataIntegrityError."""
+    if (
+        r.input_rows != r.labels_filled + r.labels_unchanged + r.quarantine_rows + r.duplicate_rows
+        or r.quarantine_rows != sum(r.quarantine_by_reason.values())
+        or min(r.labels_filled, r.labels_unchanged, r.quarantine_rows, r.duplicate_rows) < 0
+    ):
+        raise DataIntegrityError(
+            f"label feed row accounting does not add up for {', '.join(r.input_paths)}: input "
+            f"{r.input_rows} != filled {r.labels_filled} + unchanged {r.labels_unchanged} + "
+            f"quarantined {r.quarantine_rows} + duplicates {r.duplicate_rows}. Nothing was "
+            "published; please report this with the feed."
+        )

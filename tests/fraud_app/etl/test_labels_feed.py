@@ -1,0 +1,204 @@
+"""The labels-only feed (fraud_app.etl.labels, `fraud-app labels`): late labels fill published
+unlabelled rows; the same label is a no-op, another label, an unknown id, a label_time
+before the transaction, bad values and conflicting feed copies are quarantined; only the
+date partitions holding a filled row are rewritten; a re-run is idempotent. Real Spark,
+a canonical table published once by the real ETL and copied per test."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.errors import SchemaError
+from fraud_app.etl.labels import LabelsResult, check_accounting, run_labels
+from fraud_app.etl.pipeline import run_etl
+
+pytestmark = pytest.mark.spark
+
+TRANSACTIONS = (
+    "transaction_id,card_id,timestamp,amount,label,label_time\n"
+    "t1,c1,2024-01-05 10:00:00,1.5,,\n"  # unlabelled
+    "t2,c1,2024-01-05 11:00:00,2.5,0,\n"  # labelled 0
+    "t3,c2,2024-01-06 10:00:00,3.5,,\n"  # unlabelled
+    "t4,c2,2024-01-07 10:00:00,4.5,,\n"  # unlabelled
+    "t5,c3,2024-01-07 12:00:00,5.5,1,2024-01-08 00:00:00\n"  # labelled 1
+)
+DATES = ("2024-01-05", "2024-01-06", "2024-01-07")
+
+
+@pytest.fixture(scope="module")
+def published(spark, tmp_path_factory) -> Path:
+    return publish_transactions(spark, tmp_path_factory.mktemp("published"))
+
+
+def publish_transactions(spark, base: Path) -> Path:
+    """paths.root of a canonical table the ETL published (5 rows over 3 dates)."""
+    (base / "raw").mkdir(parents=True)
+    (base / "raw" / "a.csv").write_text(TRANSACTIONS)
+    config = load_config(
+        None, {"paths.root": str(base / "work"), "etl": {"input": str(base / "raw")}}
+    )
+    assert run_etl(spark, config).output_rows == 5
+    return base / "work"
+
+
+def _config(root: Path, **etl):
+    return load_config(None, {"paths.root": str(root), "etl": etl})
+
+
+def _root(published: Path, tmp_path: Path) -> Path:
+    shutil.copytree(published, tmp_path / "work")  # copy2: the files keep their mtimes
+    return tmp_path / "work"
+
+
+def _feed(tmp_path: Path, text: str, name: str = "feed.csv") -> str:
+    path = tmp_path / "feeds" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, pd.DataFrame):
+        text.to_parquet(path, index=False)
+    else:
+        path.write_text(text)
+    return str(path)
+
+
+def _labels(spark, r: LabelsResult) -> dict[str, tuple]:
+    rows = spark.read.parquet(r.output_path).collect()
+    return {x.transaction_id: (x.label, x.label_time and str(x.label_time)) for x in rows}
+
+
+def _quarantine(spark, r: LabelsResult) -> list[tuple]:
+    rows = spark.read.parquet(r.quarantine_path).collect()
+    return [(x.raw_transaction_id, x.raw_label, x.reason, x.reason_detail) for x in rows]
+
+
+def _files(table: str) -> dict[str, dict[str, int]]:
+    """date -> {part file: mtime_ns} of each partition of `table`."""
+    return {
+        d: {p.name: p.stat().st_mtime_ns for p in (Path(table) / f"event_date={d}").iterdir()}
+        for d in DATES
+    }
+
+
+def _accounted(r: LabelsResult) -> None:
+    assert r.input_rows == (r.labels_filled + r.labels_unchanged + r.quarantine_rows
+                            + r.duplicate_rows)  # fmt: skip
+    check_accounting(r)
+
+
+def test_a_feed_fills_unchanged_quarantines_and_rewrites_only_its_dates(spark, published, tmp_path):
+    root = _root(published, tmp_path)
+    before = _files(str(root / "canonical"))
+    feed = _feed(tmp_path, (
+        "transaction_id,label,label_time\n"
+        "t1,1,2024-01-09 00:00:00\n"  # unlabelled: filled
+        "t2,0,2024-01-09 00:00:00\n"  # the same label: unchanged (label_time kept)
+        "t2,0,2024-01-09 00:00:00\n"  # an identical copy: a duplicate
+        "t5,0,2024-01-09 00:00:00\n"  # another label: conflicting_label
+        "t9,1,2024-01-09 00:00:00\n"  # not published: unknown_transaction
+        "t3,1,2024-01-01 00:00:00\n"  # before its transaction: label_time_before_timestamp
+        "t4,1,\nt4,0,\n"  # two labels for one id: both conflicting_duplicate
+        "t6,maybe,\n"  # invalid_label
+        ",1,\n"  # no id: missing_required_field
+    ))  # fmt: skip
+    r = run_labels(spark, _config(root), [feed])
+    _accounted(r)
+    assert (r.input_rows, r.labels_filled, r.labels_unchanged, r.duplicate_rows) == (10, 1, 1, 1)
+    assert r.quarantine_by_reason == {
+        "conflicting_duplicate": 2, "conflicting_label": 1, "invalid_label": 1,
+        "label_time_before_timestamp": 1, "missing_required_field": 1, "unknown_transaction": 1,
+    }  # fmt: skip
+    assert r.partitions_rewritten == ("2024-01-05",) and not r.delay_only
+    assert _labels(spark, r) == {
+        "t1": (1, "2024-01-09 00:00:00"), "t2": (0, None), "t3": (None, None),
+        "t4": (None, None), "t5": (1, "2024-01-08 00:00:00"),
+    }  # fmt: skip
+    q = {(tid, label): (reason, detail) for tid, label, reason, detail in _quarantine(spark, r)}
+    assert q[("t5", "0")] == ("conflicting_label", "transaction_id 't5' is published with label "
+                              "1; this feed says 0: a published label is never overwritten (the "
+                              "published one stays)")  # fmt: skip
+    assert q[("t9", "1")][1].startswith("transaction_id 't9' is not in the canonical table ")
+    assert "run `fraud-app labels` on this feed again" in q[("t9", "1")][1]
+    assert q[("t3", "1")] == ("label_time_before_timestamp", "label_time '2024-01-01 00:00:00' "
+                              "is before the published timestamp '2024-01-06 10:00:00' of "
+                              "transaction_id 't3'")  # fmt: skip
+    assert {q[("t4", "1")][0], q[("t4", "0")][0]} == {"conflicting_duplicate"}
+    assert q[("t6", "maybe")][0] == "invalid_label"
+    assert q[(None, "1")] == ("missing_required_field", "missing required field(s): transaction_id")
+    # only 2024-01-05 was rewritten; the other partitions keep their files
+    after = _files(r.output_path)
+    assert after["2024-01-05"] != before["2024-01-05"]
+    assert {d: after[d] for d in DATES[1:]} == {d: before[d] for d in DATES[1:]}
+    report = json.loads(Path(r.report_path).read_text())
+    assert report["labels_filled"] == 1 and report["partitions_rewritten"] == ["2024-01-05"]
+    assert json.loads((root / "canonical" / "_etl_report.json").read_text())["output_rows"] == 5
+    assert not list((root / "canonical").glob("_staging")) and not list(root.glob("*.tmp-*"))
+
+
+def test_a_rerun_is_idempotent_and_reapplies_unknown_ids_once_published(spark, published, tmp_path):
+    root = _root(published, tmp_path)
+    feed = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-09 00:00:00\n"
+                           "t9,1,2024-01-20 00:00:00\n")  # fmt: skip
+    first = run_labels(spark, _config(root), [feed])
+    assert (first.labels_filled, first.quarantine_by_reason) == (1, {"unknown_transaction": 1})
+    files = _files(first.output_path)
+    again = run_labels(spark, _config(root), [feed])
+    assert (again.labels_filled, again.labels_unchanged, again.partitions_rewritten) == (0, 1, ())
+    assert _files(again.output_path) == files  # nothing rewritten
+    # t9's transaction arrives (unlabelled); the same feed run again now fills it
+    late = tmp_path / "late"
+    late.mkdir()
+    (late / "b.csv").write_text(TRANSACTIONS.splitlines()[0] + "\nt9,c9,2024-01-10 09:00:00,9,,\n")
+    run_etl(spark, _config(root, input=str(late), mode="append"))
+    third = run_labels(spark, _config(root), [feed])
+    assert (third.labels_filled, third.labels_unchanged, third.quarantine_rows) == (1, 1, 0)
+    assert third.partitions_rewritten == ("2024-01-10",)
+    assert _labels(spark, third)["t9"] == (1, "2024-01-20 00:00:00")
+
+
+def test_a_delay_only_parquet_feed_with_own_names_and_label_words(spark, published, tmp_path):
+    root = _root(published, tmp_path)
+    frame = pd.DataFrame({"txn": ["t1", "t3", "t4"], "status": ["Chargeback", "genuine", "1"]})
+    feed = _feed(tmp_path, frame, "cb.parquet")
+    config = _config(root, columns={"transaction_id": "txn", "label": "status"},
+                     label_values={"chargeback": 1, "genuine": 0})  # fmt: skip
+    r = run_labels(spark, config, [feed])
+    _accounted(r)
+    assert (r.labels_filled, r.delay_only, r.quarantine_rows) == (3, True, 0)
+    assert r.partitions_rewritten == DATES
+    labels = _labels(spark, r)
+    assert {t: labels[t] for t in ("t1", "t3", "t4")} == {
+        "t1": (1, None), "t3": (0, None), "t4": (1, None)}  # fmt: skip
+
+
+def test_a_feed_without_transaction_id_is_one_schema_error(spark, published, tmp_path):
+    root = _root(published, tmp_path)
+    feed = _feed(tmp_path, "id,label\nt1,1\n")
+    with pytest.raises(SchemaError, match=r"label feed .*feed.csv lacks column\(s\) transaction_id "
+                       r"\(looked for 'transaction_id'\)\. Columns present: \['id', 'label'\]\. "
+                       r"Expected transaction_id, label and optionally label_time"):  # fmt: skip
+        run_labels(spark, _config(root), [feed])
+    assert not list((root / "canonical").glob("_labels_report.json"))
+
+
+def test_several_feeds_csv_and_json_with_and_without_label_time(spark, published, tmp_path):
+    root = _root(published, tmp_path)
+    csv = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-10\nt4,1,2024-01-10\n")
+    js = _feed(tmp_path, '{"transaction_id": "t3", "label": "yes"}\n'
+                         '{"transaction_id": "t4", "label": 1}\n', "b.json")  # fmt: skip
+    r = run_labels(spark, _config(root, label_time_format="yyyy-MM-dd"), [csv, js])
+    _accounted(r)
+    assert (r.input_rows, r.labels_filled, r.delay_only) == (4, 2, False)
+    # t4: with a label_time in one feed and without in the other: two versions, none applied
+    assert r.quarantine_by_reason == {"conflicting_duplicate": 2}
+    assert r.partitions_rewritten == ("2024-01-05", "2024-01-06")
+    labels = _labels(spark, r)
+    assert {t: labels[t] for t in ("t1", "t3", "t4")} == {
+        "t1": (1, "2024-01-10 00:00:00"), "t3": (1, None), "t4": (None, None)}  # fmt: skip
+    sources = {x.raw_label_time: x.source_file.rsplit("/", 1)[-1]
+               for x in spark.read.parquet(r.quarantine_path).collect()}  # fmt: skip
+    assert sources == {"2024-01-10": "feed.csv", None: "b.json"}
