@@ -31,6 +31,9 @@ class Model:
             raise ConfigError(f"Model needs a Layer. Received: {type(layer).__name__}")
         if not isinstance(in_features, int | np.integer) or in_features < 1:
             raise ConfigError(f"in_features must be a positive integer. Received: {in_features!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            # numpy's default_rng said only "expected non-negative integer"
+            raise ConfigError(f"seed must be an integer >= 0. Received: {seed!r}")
         self.layer = layer
         self.in_features = int(in_features)
         self.seed = int(seed)
