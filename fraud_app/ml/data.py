@@ -87,6 +87,44 @@ def _first_width(df: DataFrame, feats: Column) -> int | None:
     return n if n is not None and n > 0 else None
 
 
+def require_distinct(roles: dict[str, str | None], what: str) -> None:
+    """Each column param names its own column: weightCol = labelCol (or the features) failed
+    with Spark's AnalysisException `Reference 'label' is ambiguous`, naming no param."""
+    seen: dict[str, str] = {}
+    for param, col in roles.items():
+        if not col:
+            continue
+        if col in seen:
+            raise SchemaError(
+                f"{what}: {seen[col]} and {param} both name column {col!r}; each needs a column "
+                "of its own (e.g. a weight column computed beside the label)"
+            )
+        seen[col] = param
+
+
+def validation_flag(df: DataFrame, col: str, what: str) -> Column:
+    """validationIndicatorCol as a boolean: booleans as they are, numbers 0 = false, text
+    as Spark casts it (true/false, yes/no, y/n, t/f, 1/0). Text that is none of those is
+    named (one look at the rows that hold text: Spark's CAST_INVALID_INPUT error, a JVM
+    trace, came from inside fit); other types are refused."""
+    dtype = df.schema[col].dataType
+    if isinstance(dtype, (T.BooleanType, *_NUMERIC)):
+        return F.col(col).cast("boolean")
+    if not isinstance(dtype, T.StringType):
+        raise SchemaError(
+            f"{what}: validationIndicatorCol {col!r} must be boolean, numeric or text such as "
+            f"true/false. Received {dtype.simpleString()}"
+        )
+    flag = F.col(col).try_cast("boolean")
+    bad = df.where(F.col(col).isNotNull() & flag.isNull()).select(col).limit(1).collect()
+    if bad:
+        raise SchemaError(
+            f"{what}: validationIndicatorCol {col!r} holds {bad[0][0]!r}, which is neither true "
+            "nor false; expected true/false, yes/no, y/n, t/f or 1/0 (null = a training row)"
+        )
+    return flag
+
+
 def require_numeric(df: DataFrame, col: str, what: str) -> None:
     dtype = df.schema[col].dataType
     if not isinstance(dtype, _NUMERIC):

@@ -1,0 +1,51 @@
+"""Column params that name one column twice, and validationIndicatorCol text that is neither
+true nor false: one SchemaError naming the params / the value, before any training (they
+failed with Spark's AMBIGUOUS_REFERENCE and CAST_INVALID_INPUT errors, JVM traces)."""
+
+from __future__ import annotations
+
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_app.errors import SchemaError
+from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
+from tests.fraud_app.ml.conftest import FAST
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"weightCol": "label"}, r"labelCol and weightCol both name column 'label'"),
+        ({"validationIndicatorCol": "label"},
+         r"labelCol and validationIndicatorCol both name column 'label'"),
+        ({"weightCol": "w", "validationIndicatorCol": "w"},
+         r"weightCol and validationIndicatorCol both name column 'w'"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("estimator", [DlcoreClassifier, BalancedBaggingClassifier])
+def test_one_column_for_two_params_is_named(array_df, estimator, params, message):
+    df = array_df.withColumn("w", F.lit(1.0))
+    with pytest.raises(SchemaError, match=rf"^{estimator.__name__}\.fit: {message}; each needs"):
+        estimator(**FAST, **params).fit(df)
+
+
+def test_validation_indicator_text_that_is_no_boolean_is_named(array_df):
+    df = array_df.withColumn("v", F.when(F.col("id") % 4 == 0, "maybe").otherwise("no"))
+    with pytest.raises(
+        SchemaError,
+        match=r"^DlcoreClassifier\.fit: validationIndicatorCol 'v' holds 'maybe', which is "
+        r"neither true nor false; expected true/false, yes/no",
+    ):
+        DlcoreClassifier(**FAST, validationIndicatorCol="v").fit(df)
+
+
+def test_a_validation_indicator_of_another_type_is_named(array_df):
+    df = array_df.withColumn("v", F.array(F.lit(1)))
+    with pytest.raises(
+        SchemaError,
+        match=r"validationIndicatorCol 'v' must be boolean, numeric or text such as true/false\. "
+        r"Received array<int>",
+    ):
+        DlcoreClassifier(**FAST, validationIndicatorCol="v").fit(df)
