@@ -140,3 +140,29 @@ def test_an_impossible_date_is_named_with_its_line(tmp_path, capsys, text, value
     assert f"{value} is not a valid date or time" in err
     assert f"at line {line}," in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("training:\n  distributed:\n    num_workers: true\n", "training.distributed.num_workers"),
+        ("training:\n  optimizer: {type: adam, learning_rate: yes}\n",
+         "training.optimizer.learning_rate"),
+        ("training:\n  distributed:\n    group_size: on\n", "training.distributed.group_size"),
+        ("balancing:\n  unionpay_subsets: {normal_ratio: off}\n",
+         "balancing.unionpay_subsets.normal_ratio"),
+    ],
+)  # fmt: skip
+def test_a_boolean_for_a_number_is_named(tmp_path, text, key):
+    # before: pydantic read true as 1 (one worker, a learning rate of 1.0) without a word
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=rf"{key}: expected a number, not the boolean"):
+        load_config(config)
+
+
+def test_booleans_still_set_the_keys_that_take_them():
+    config = load_config(
+        None, {"training": {"refit": False, "checkpoint": False}, "etl": {"csv_multiline": False}}
+    )
+    assert config.training.refit.enabled is False and config.training.checkpoint is False
