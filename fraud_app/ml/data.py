@@ -1,7 +1,7 @@
 """Input checks and preparation for the dlcore estimators.
 
-`features_array` turns the features column (Spark `VectorUDT` or `array<float|double>`)
-into the float array the trainer and the scorer read. `check_summary` raises the input
+`features_array` turns the features column (Spark `VectorUDT`, `array<float|double>` or an
+array of integers) into the float array the trainer and the scorer read. `check_summary` raises the input
 errors (feature width, null or NaN/infinite features, null and non-binary labels) from a
 `DataSummary`: the one the trainer's own data pass makes (DlcoreClassifier: no Spark job
 of the estimator's own), or the one `inspect_training_data` makes in ONE pass (partial
@@ -27,6 +27,7 @@ from fraud_app.spark.summary import DataSummary, check_content, check_weights, s
 _NUMERIC = (
     T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DecimalType
 )  # fmt: skip
+_ARRAY_ELEMENTS = (T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType)
 
 
 def require_columns(df: DataFrame, columns: list[str | None], what: str) -> None:
@@ -46,11 +47,14 @@ def features_array(df: DataFrame, col: str, what: str) -> Column:
     dtype = df.schema[col].dataType
     if isinstance(dtype, VectorUDT):
         return F.when(F.col(col).isNotNull(), vector_to_array(F.col(col), "float32"))
-    if isinstance(dtype, T.ArrayType) and isinstance(dtype.elementType, T.FloatType | T.DoubleType):
+    # integer arrays are numbers too (they were refused, with a hint to use F.array, which
+    # builds the same array<int> again); cast to float32 like every feature
+    if isinstance(dtype, T.ArrayType) and isinstance(dtype.elementType, _ARRAY_ELEMENTS):
         return F.col(col).cast("array<float>")
     raise SchemaError(
-        f"{what}: features column {col!r} must be a Spark ML vector or array<float|double>. "
-        f"Received {dtype.simpleString()}; use VectorAssembler or F.array(...)."
+        f"{what}: features column {col!r} must be a Spark ML vector or array of numbers "
+        f"(float, double, int, long, short, byte). Received {dtype.simpleString()}; use "
+        "VectorAssembler or F.array(...)."
     )
 
 

@@ -4,6 +4,7 @@ failed with Spark's AMBIGUOUS_REFERENCE and CAST_INVALID_INPUT errors, JVM trace
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
@@ -49,3 +50,18 @@ def test_a_validation_indicator_of_another_type_is_named(array_df):
         r"Received array<int>",
     ):
         DlcoreClassifier(**FAST, validationIndicatorCol="v").fit(df)
+
+
+def test_integer_arrays_train_and_score_as_the_same_numbers_in_floats(spark, array_df):
+    # before: refused ("must be a Spark ML vector or array<float|double>. Received array<int>;
+    # use ... F.array(...)", which builds the same array<int> again)
+    ints = array_df.withColumn(
+        "features", F.transform("features", lambda v: F.round(v * 10).cast("int"))
+    )
+    floats = ints.withColumn("features", F.col("features").cast("array<float>"))
+    a = DlcoreClassifier(**FAST).fit(ints)
+    b = DlcoreClassifier(**FAST).fit(floats)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    p_int = [r[0][1] for r in a.transform(ints).select("probability").collect()]
+    p_float = [r[0][1] for r in a.transform(floats).select("probability").collect()]
+    assert p_int == p_float
