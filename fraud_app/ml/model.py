@@ -124,8 +124,19 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         return 2
 
     def predict_numpy(self, X: np.ndarray) -> np.ndarray:
-        """Fraud probabilities of a NumPy matrix on the driver (small data, tests, notebooks)."""
-        return probabilities_and_logits(self.ensemble, np.asarray(X, np.float32))[0]
+        """Fraud probabilities of a NumPy matrix on the driver (small data, tests, notebooks).
+        NaN or infinite features are refused, as transform and predictProbability refuse
+        them (it returned NaN probabilities for those rows without a word)."""
+        X = np.asarray(X, np.float32)
+        finite = np.isfinite(X)
+        if not finite.all():
+            rows = np.flatnonzero(~finite.reshape(len(X), -1).all(axis=1)) if X.ndim else [0]
+            raise SchemaError(
+                f"{type(self).__name__}.predict_numpy: {int(finite.size - finite.sum())} NaN "
+                f"or infinite value(s) in {len(rows)} row(s) (e.g. row {int(rows[0])}); impute "
+                "them or drop those rows"
+            )
+        return probabilities_and_logits(self.ensemble, X)[0]
 
     # One feature vector on the driver, as Spark's ProbabilisticClassificationModel scores
     # one (`model.predict(Vectors.dense(...))`): the same values as a transform row.
