@@ -65,3 +65,15 @@ def test_integer_arrays_train_and_score_as_the_same_numbers_in_floats(spark, arr
     p_int = [r[0][1] for r in a.transform(ints).select("probability").collect()]
     p_float = [r[0][1] for r in a.transform(floats).select("probability").collect()]
     assert p_int == p_float
+
+
+def test_a_double_beyond_float32_is_named_as_such(spark):
+    # before: "holds 1 null, NaN or infinite values" for a finite 1e300 (float32 overflows it)
+    rows = [([1e300 if i == 5 else float(i % 7), 1.0], float(i % 2)) for i in range(40)]
+    df = spark.createDataFrame(rows, "features array<double>, label double")
+    with pytest.raises(
+        SchemaError,
+        match=r"holds 1 null, NaN or infinite values \(features are float32: a number beyond "
+        r"\+-3\.4e38, such as 1e300, is infinite too\)",
+    ):
+        DlcoreClassifier(**FAST).fit(df)
