@@ -30,6 +30,15 @@ _NUMERIC = (
 _ARRAY_ELEMENTS = (T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType)
 
 
+def require_dataframe(df: object, what: str) -> None:
+    """A Spark DataFrame (classic or Connect): a pandas one failed with AttributeError
+    "'DataFrame' object has no attribute 'schema'", naming neither the cause nor the fix."""
+    if not isinstance(df, DataFrame):
+        kind = f"{type(df).__module__}.{type(df).__qualname__}"
+        hint = " (convert it: spark.createDataFrame(pdf))" if kind.startswith("pandas.") else ""
+        raise SchemaError(f"{what} needs a Spark DataFrame; received {kind}{hint}")
+
+
 def require_columns(df: DataFrame, columns: list[str | None], what: str) -> None:
     missing = [c for c in columns if c and c not in df.columns]
     if missing:

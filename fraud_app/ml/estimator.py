@@ -42,6 +42,7 @@ from fraud_app.ml.data import (
     inspect_training_data,
     label_column,
     require_columns,
+    require_dataframe,
     require_distinct,
     require_numeric,
     validation_flag,
@@ -213,6 +214,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     def _fit_checked(self, dataset: DataFrame) -> EnsembleClassificationModel:
         started = time.perf_counter()
         what = f"{type(self).__name__}.fit"
+        require_dataframe(dataset, what)
         cfg: TrainingSection = self.training_section()
         train, validation = self._prepare(dataset, what)
         names = feature_names(dataset, self.getFeaturesCol())

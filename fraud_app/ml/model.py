@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 
 from dlcore.losses import sigmoid
 from fraud_app.errors import SchemaError
-from fraud_app.ml.data import check_width, features_array
+from fraud_app.ml.data import check_width, features_array, require_dataframe
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.ml.persistence import EnsembleModelReader, EnsembleModelWriter
 from fraud_app.models.ensemble import FraudEnsemble
@@ -167,6 +167,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         what = f"{type(self).__name__}.transform"
+        require_dataframe(dataset, what)
         self.check_threshold()
         feats = features_array(dataset, self.getFeaturesCol(), what)
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]

@@ -77,3 +77,15 @@ def test_a_double_beyond_float32_is_named_as_such(spark):
         r"\+-3\.4e38, such as 1e300, is infinite too\)",
     ):
         DlcoreClassifier(**FAST).fit(df)
+
+
+def test_a_pandas_frame_is_named_by_fit_and_transform(fitted):
+    import pandas as pd
+
+    pdf = pd.DataFrame({"features": [np.zeros(4)] * 4, "label": [0.0, 1.0] * 2})
+    # before: AttributeError "'DataFrame' object has no attribute 'schema'"
+    expected = r"needs a Spark DataFrame; received pandas\.core\.frame\.DataFrame \(convert it: "
+    with pytest.raises(SchemaError, match=rf"^DlcoreClassifier\.fit {expected}"):
+        DlcoreClassifier(**FAST).fit(pdf)
+    with pytest.raises(SchemaError, match=rf"^DlcoreClassificationModel\.transform {expected}"):
+        fitted.transform(pdf)
