@@ -72,6 +72,13 @@ class Model:
 
     def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """Raw model outputs (logits for a classifier) in inference mode."""
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int | np.integer)
+            or batch_size < 1
+        ):
+            # a negative one returned 0 rows for any input, 0 raised range()'s ValueError
+            raise ConfigError(f"batch_size must be an integer >= 1. Received: {batch_size!r}")
         X = self._as_input(X)
         outs = [
             self.layer.forward(X[i : i + batch_size], False)[0]

@@ -108,3 +108,12 @@ def test_a_diverging_fit_stops_naming_the_epoch_and_step():
         r"infinite after the step\. Lower the learning rate",
     ):
         t.fit(X, y)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5])
+def test_predict_refuses_a_batch_size_below_one(batch_size):
+    # before: -1 returned 0 rows for 4 inputs without a word, 0 raised range()'s ValueError
+    model = Model(Sequential([Linear(1)]), in_features=8, seed=0)
+    with pytest.raises(ConfigError, match=r"batch_size must be an integer >= 1\. Received"):
+        model.predict(np.zeros((4, 8), np.float32), batch_size=batch_size)
+    assert model.predict(np.zeros((4, 8), np.float32), batch_size=3).shape == (4, 1)
