@@ -3,13 +3,16 @@
 ROC AUC (Mann-Whitney U with average ranks for ties) and average precision
 (step-wise area under the precision-recall curve, scikit-learn's definition).
 Both are defined only when both classes are present; otherwise they return NaN.
+Labels must be 0 or 1 and scores finite: a NaN score sorts after every number, so a
+model that scored some rows NaN got a plausible AUC (1.0 in a probe), and a label 2 or NaN
+counted as fraud or normal without a word; both are a ConfigError naming the count.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from dlcore.errors import ShapeError
+from dlcore.errors import ConfigError, ShapeError
 
 
 def _check(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -19,7 +22,18 @@ def _check(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
         raise ShapeError(
             f"y_true and scores must have the same length. Received {y.shape} and {s.shape}"
         )
-    return (y > 0.5).astype(np.int64), s
+    bad_scores = int(s.size - np.count_nonzero(np.isfinite(s)))
+    if bad_scores:
+        raise ConfigError(
+            f"scores must be finite: {bad_scores} of {s.size} are NaN or infinite; score "
+            "rows with finite features, or drop the rows the model could not score"
+        )
+    yf = y.astype(np.float64, copy=False) if y.dtype.kind in "biuf" else None
+    bad = ~((yf == 0) | (yf == 1)) if yf is not None else None
+    if bad is None or bad.any():
+        found = y.dtype if bad is None else np.unique(y[bad])[:5].tolist()
+        raise ConfigError(f"y_true must hold only labels 0 and 1. Received values such as {found}")
+    return (yf > 0.5).astype(np.int64), s
 
 
 def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:

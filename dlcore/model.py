@@ -31,6 +31,9 @@ class Model:
             raise ConfigError(f"Model needs a Layer. Received: {type(layer).__name__}")
         if not isinstance(in_features, int | np.integer) or in_features < 1:
             raise ConfigError(f"in_features must be a positive integer. Received: {in_features!r}")
+        if isinstance(seed, bool) or not isinstance(seed, int | np.integer) or seed < 0:
+            # numpy's default_rng said only "expected non-negative integer"
+            raise ConfigError(f"seed must be an integer >= 0. Received: {seed!r}")
         self.layer = layer
         self.in_features = int(in_features)
         self.seed = int(seed)
@@ -69,6 +72,13 @@ class Model:
 
     def predict(self, X: np.ndarray, batch_size: int = 8192) -> np.ndarray:
         """Raw model outputs (logits for a classifier) in inference mode."""
+        if (
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int | np.integer)
+            or batch_size < 1
+        ):
+            # a negative one returned 0 rows for any input, 0 raised range()'s ValueError
+            raise ConfigError(f"batch_size must be an integer >= 1. Received: {batch_size!r}")
         X = self._as_input(X)
         outs = [
             self.layer.forward(X[i : i + batch_size], False)[0]

@@ -36,8 +36,19 @@ def num_threads() -> int:
     return n
 
 
+_ON = ("1", "true", "yes", "on")
+_OFF = ("0", "false", "no", "off")
+
+
 def tune_malloc() -> bool:
-    return os.environ.get("DLCORE_TUNE_MALLOC", "1").strip() not in ("0", "false", "no")
+    """DLCORE_TUNE_MALLOC: 1/true/yes/on or 0/false/no/off, any case ('False' and 'off'
+    kept the tuning on without a word)."""
+    raw = os.environ.get("DLCORE_TUNE_MALLOC", "1").strip().lower() or "1"
+    if raw not in _ON + _OFF:
+        raise ConfigError(
+            f"DLCORE_TUNE_MALLOC must be 1 or 0 (or true/false, yes/no, on/off). Received: {raw!r}"
+        )
+    return raw in _ON
 
 
 def transport() -> str:

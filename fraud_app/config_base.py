@@ -7,9 +7,11 @@ fraud_app.config, which assembles all sections into AppConfig.
 from __future__ import annotations
 
 import difflib
+import typing
 from collections.abc import Iterable
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
 
 class Section(BaseModel):
@@ -17,6 +19,26 @@ class Section(BaseModel):
     # or learning rate was accepted and trained or waited without end (bounds such as
     # `gt=0` let +inf through). Every float key is a finite number or null.
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        """pydantic reads true as 1: `num_workers: true` trained with 1 worker and
+        `learning_rate: yes` with 1.0 (YAML reads true/false/yes/no/on/off as booleans)."""
+        if isinstance(value, bool) and info.field_name is not None:
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _number_not_bool(field.annotation):
+                raise ValueError(
+                    f"expected a number, not the boolean {str(value).lower()} (YAML reads "
+                    "true/false, yes/no and on/off as booleans)"
+                )
+        return value
+
+
+def _number_not_bool(annotation: Any) -> bool:
+    """True when a field takes an int or a float (alone, in a union, optional) but no bool."""
+    kinds = set(typing.get_args(annotation)) | {annotation}
+    return bool(kinds & {int, float}) and bool not in kinds
 
 
 def error_message(err: dict) -> str:

@@ -42,6 +42,10 @@ class TrainerConfig:
                 raise ConfigError(
                     f"TrainerConfig.{name} must be an integer >= 1. Received: {value!r}"
                 )
+        seed = self.seed
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            # numpy's default_rng said only "expected non-negative integer"
+            raise ConfigError(f"TrainerConfig.seed must be an integer >= 0. Received: {seed!r}")
 
 
 class Trainer:
@@ -155,6 +159,14 @@ class Trainer:
             )
         if len(X) == 0:
             raise ShapeError("fit received an empty training set (0 rows)")
+        bad = X.size - np.count_nonzero(np.isfinite(X))
+        if bad:
+            # the first step turned every weight NaN and the error blamed the learning rate
+            rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+            raise ShapeError(
+                f"X holds {bad} NaN or infinite value(s) in {rows.size} row(s) (e.g. row "
+                f"{int(rows[0])}); impute or drop them before fit or evaluate"
+            )
         if w is not None:
             w = np.ascontiguousarray(w, dtype=self.model.dtype).reshape(-1)
             if len(w) != len(y):

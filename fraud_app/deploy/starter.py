@@ -30,6 +30,8 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
                 f"fraud-app init: {', '.join(taken)} already exist(s); "
                 "choose an empty directory or pass --force to overwrite"
             )
+    if root.exists() and not root.is_dir():  # it said "cannot write into DIR: File exists"
+        raise ConfigError(f"fraud-app init: {root} is a file; pass a new or empty directory")
     config_text = _starter_config(root, specs)  # before anything is written
     try:
         root.mkdir(parents=True, exist_ok=True)

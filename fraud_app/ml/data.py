@@ -1,7 +1,7 @@
 """Input checks and preparation for the dlcore estimators.
 
-`features_array` turns the features column (Spark `VectorUDT` or `array<float|double>`)
-into the float array the trainer and the scorer read. `check_summary` raises the input
+`features_array` turns the features column (Spark `VectorUDT`, `array<float|double>` or an
+array of integers) into the float array the trainer and the scorer read. `check_summary` raises the input
 errors (feature width, null or NaN/infinite features, null and non-binary labels) from a
 `DataSummary`: the one the trainer's own data pass makes (DlcoreClassifier: no Spark job
 of the estimator's own), or the one `inspect_training_data` makes in ONE pass (partial
@@ -27,6 +27,16 @@ from fraud_app.spark.summary import DataSummary, check_content, check_weights, s
 _NUMERIC = (
     T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DecimalType
 )  # fmt: skip
+_ARRAY_ELEMENTS = (T.FloatType, T.DoubleType, T.IntegerType, T.LongType, T.ShortType, T.ByteType)
+
+
+def require_dataframe(df: object, what: str) -> None:
+    """A Spark DataFrame (classic or Connect): a pandas one failed with AttributeError
+    "'DataFrame' object has no attribute 'schema'", naming neither the cause nor the fix."""
+    if not isinstance(df, DataFrame):
+        kind = f"{type(df).__module__}.{type(df).__qualname__}"
+        hint = " (convert it: spark.createDataFrame(pdf))" if kind.startswith("pandas.") else ""
+        raise SchemaError(f"{what} needs a Spark DataFrame; received {kind}{hint}")
 
 
 def require_columns(df: DataFrame, columns: list[str | None], what: str) -> None:
@@ -46,11 +56,14 @@ def features_array(df: DataFrame, col: str, what: str) -> Column:
     dtype = df.schema[col].dataType
     if isinstance(dtype, VectorUDT):
         return F.when(F.col(col).isNotNull(), vector_to_array(F.col(col), "float32"))
-    if isinstance(dtype, T.ArrayType) and isinstance(dtype.elementType, T.FloatType | T.DoubleType):
+    # integer arrays are numbers too (they were refused, with a hint to use F.array, which
+    # builds the same array<int> again); cast to float32 like every feature
+    if isinstance(dtype, T.ArrayType) and isinstance(dtype.elementType, _ARRAY_ELEMENTS):
         return F.col(col).cast("array<float>")
     raise SchemaError(
-        f"{what}: features column {col!r} must be a Spark ML vector or array<float|double>. "
-        f"Received {dtype.simpleString()}; use VectorAssembler or F.array(...)."
+        f"{what}: features column {col!r} must be a Spark ML vector or array of numbers "
+        f"(float, double, int, long, short, byte). Received {dtype.simpleString()}; use "
+        "VectorAssembler or F.array(...)."
     )
 
 
@@ -85,6 +98,44 @@ def _first_width(df: DataFrame, feats: Column) -> int | None:
     rows = peek.collect()
     n = rows[0]["n"] if rows else None
     return n if n is not None and n > 0 else None
+
+
+def require_distinct(roles: dict[str, str | None], what: str) -> None:
+    """Each column param names its own column: weightCol = labelCol (or the features) failed
+    with Spark's AnalysisException `Reference 'label' is ambiguous`, naming no param."""
+    seen: dict[str, str] = {}
+    for param, col in roles.items():
+        if not col:
+            continue
+        if col in seen:
+            raise SchemaError(
+                f"{what}: {seen[col]} and {param} both name column {col!r}; each needs a column "
+                "of its own (e.g. a weight column computed beside the label)"
+            )
+        seen[col] = param
+
+
+def validation_flag(df: DataFrame, col: str, what: str) -> Column:
+    """validationIndicatorCol as a boolean: booleans as they are, numbers 0 = false, text
+    as Spark casts it (true/false, yes/no, y/n, t/f, 1/0). Text that is none of those is
+    named (one look at the rows that hold text: Spark's CAST_INVALID_INPUT error, a JVM
+    trace, came from inside fit); other types are refused."""
+    dtype = df.schema[col].dataType
+    if isinstance(dtype, (T.BooleanType, *_NUMERIC)):
+        return F.col(col).cast("boolean")
+    if not isinstance(dtype, T.StringType):
+        raise SchemaError(
+            f"{what}: validationIndicatorCol {col!r} must be boolean, numeric or text such as "
+            f"true/false. Received {dtype.simpleString()}"
+        )
+    flag = F.col(col).try_cast("boolean")
+    bad = df.where(F.col(col).isNotNull() & flag.isNull()).select(col).limit(1).collect()
+    if bad:
+        raise SchemaError(
+            f"{what}: validationIndicatorCol {col!r} holds {bad[0][0]!r}, which is neither true "
+            "nor false; expected true/false, yes/no, y/n, t/f or 1/0 (null = a training row)"
+        )
+    return flag
 
 
 def require_numeric(df: DataFrame, col: str, what: str) -> None:

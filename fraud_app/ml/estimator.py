@@ -42,7 +42,10 @@ from fraud_app.ml.data import (
     inspect_training_data,
     label_column,
     require_columns,
+    require_dataframe,
+    require_distinct,
     require_numeric,
+    validation_flag,
 )
 from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_logits
 from fraud_app.ml.params import DlcoreParams
@@ -91,6 +94,15 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         wcol = self._opt(self.weightCol) or None
         vcol = self._opt(self.validationIndicatorCol) or None
         require_columns(dataset, [fcol, lcol, wcol, vcol], what)
+        require_distinct(
+            {
+                "featuresCol": fcol,
+                "labelCol": lcol,
+                "weightCol": wcol,
+                "validationIndicatorCol": vcol,
+            },
+            what,
+        )
         if wcol:
             require_numeric(dataset, wcol, what)
         cols = [
@@ -103,7 +115,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             return dataset.select(*cols), None
         keep = [fcol, lcol, *([wcol] if wcol else [])]
         if vcol:
-            df = dataset.select(*cols, F.col(vcol).cast("boolean").alias(HELD_OUT))
+            df = dataset.select(*cols, validation_flag(dataset, vcol, what).alias(HELD_OUT))
         else:
             held_out = unit_uniform(ROW_ID, self.getSeed(), salt=7) < F.lit(
                 self.getOrDefault(self.validationFraction)
@@ -202,6 +214,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     def _fit_checked(self, dataset: DataFrame) -> EnsembleClassificationModel:
         started = time.perf_counter()
         what = f"{type(self).__name__}.fit"
+        require_dataframe(dataset, what)
         cfg: TrainingSection = self.training_section()
         train, validation = self._prepare(dataset, what)
         names = feature_names(dataset, self.getFeaturesCol())

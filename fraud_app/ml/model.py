@@ -26,7 +26,7 @@ from pyspark.sql import functions as F
 
 from dlcore.losses import sigmoid
 from fraud_app.errors import SchemaError
-from fraud_app.ml.data import check_width, features_array
+from fraud_app.ml.data import check_width, features_array, require_dataframe
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.ml.persistence import EnsembleModelReader, EnsembleModelWriter
 from fraud_app.models.ensemble import FraudEnsemble
@@ -124,8 +124,19 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         return 2
 
     def predict_numpy(self, X: np.ndarray) -> np.ndarray:
-        """Fraud probabilities of a NumPy matrix on the driver (small data, tests, notebooks)."""
-        return probabilities_and_logits(self.ensemble, np.asarray(X, np.float32))[0]
+        """Fraud probabilities of a NumPy matrix on the driver (small data, tests, notebooks).
+        NaN or infinite features are refused, as transform and predictProbability refuse
+        them (it returned NaN probabilities for those rows without a word)."""
+        X = np.asarray(X, np.float32)
+        finite = np.isfinite(X)
+        if not finite.all():
+            rows = np.flatnonzero(~finite.reshape(len(X), -1).all(axis=1)) if X.ndim else [0]
+            raise SchemaError(
+                f"{type(self).__name__}.predict_numpy: {int(finite.size - finite.sum())} NaN "
+                f"or infinite value(s) in {len(rows)} row(s) (e.g. row {int(rows[0])}); impute "
+                "them or drop those rows"
+            )
+        return probabilities_and_logits(self.ensemble, X)[0]
 
     # One feature vector on the driver, as Spark's ProbabilisticClassificationModel scores
     # one (`model.predict(Vectors.dense(...))`): the same values as a transform row.
@@ -156,6 +167,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         what = f"{type(self).__name__}.transform"
+        require_dataframe(dataset, what)
         self.check_threshold()
         feats = features_array(dataset, self.getFeaturesCol(), what)
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]

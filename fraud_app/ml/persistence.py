@@ -6,7 +6,8 @@ Layout of `model.write().save(path)` (also inside a saved PipelineModel's stages
     path/data/ensemble/    FraudEnsemble directory: ensemble.json + member-NN/ (JSON + .npz)
 
 Loading reads JSON and `.npz` (allow_pickle=False) only, so it never runs code from the
-files. Weights live on the driver's file system: use local or shared (NFS) paths.
+files. Weights live on the driver's file system: use local or shared (NFS) paths; a
+relative path is resolved as Spark resolves it, against the JVM's working directory.
 
 Spark ML's conventions, with errors that name the path: `write().save(path)` refuses a
 path that exists (`write().overwrite().save(path)` replaces it); `load(path)` of a path
@@ -33,13 +34,21 @@ if TYPE_CHECKING:
 FORMAT = "fraud_app.ml/1"
 
 
-def local_path(path: str) -> Path:
+def local_path(path: str, spark=None) -> Path:
+    """Where the weights of `path` go. A relative path is resolved as Spark resolves the
+    metadata/ beside them: against the JVM's working directory, which stays the one the
+    session started in (after an os.chdir in a notebook, metadata/ went there and the
+    weights under the new directory, one model in two places)."""
     local = uris.local_path(path)
     if local is None:
         raise ModelLoadError(
             f"{path}: dlcore models save weights with the local file system; "
             "use a local or shared (NFS) path, not a URI"
         )
+    if spark is not None and not local.is_absolute():
+        qualified = uris.local_path(HadoopFs(spark).qualify(path))
+        if qualified is not None:
+            local = qualified
     return local
 
 
@@ -55,6 +64,17 @@ def check_save_path(writer: MLWriter, path: str) -> None:
         raise OutputPathError(
             f"{path} already exists; write().overwrite().save({path!r}) replaces it, or "
             "save to a new path"
+        )
+    local = uris.local_path(path)
+    if local is None:
+        return
+    parent = local_path(path, writer.sparkSession).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():  # Spark's Py4JJavaError (ParentNotDirectoryException), 70 lines
+        raise OutputPathError(
+            f"cannot save to {path}: {parent} is a file, not a directory; save to a path "
+            "whose parents are directories"
         )
 
 
@@ -151,7 +171,8 @@ class EnsembleModelWriter(MLWriter):
         self.instance = instance
 
     def saveImpl(self, path: str) -> None:
-        target = local_path(path) / "data" / "ensemble"  # a URI is refused before any write
+        # a URI is refused before any write
+        target = local_path(path, self.sparkSession) / "data" / "ensemble"
         check_save_path(self, path)
         extra = {"format": FORMAT, "members": len(self.instance.ensemble.members)}
         DefaultParamsWriter.saveMetadata(self.instance, path, self.sparkSession, extra)
@@ -172,7 +193,7 @@ class EnsembleModelReader(MLReader):
                 f"{path} holds {metadata.get('class')!r} (format {metadata.get('format')!r}); "
                 f"expected {expected!r} ({FORMAT!r})"
             )
-        ensemble = FraudEnsemble.load(local_path(path) / "data" / "ensemble")
+        ensemble = FraudEnsemble.load(local_path(path, self.sparkSession) / "data" / "ensemble")
         if metadata.get("members") != len(ensemble.members):
             raise ModelLoadError(
                 f"cannot load {path}: its metadata/ records {metadata.get('members')!r} "

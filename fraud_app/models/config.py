@@ -154,7 +154,9 @@ class RefitSection(Section):
 class TrainingSection(Section):
     """Train one ensemble member per balanced subset (UnionPay); score = mean member probability."""
 
-    seed: int = Field(0, ge=0)
+    # below 2**62: Spark hashes rows with seed + k as a 64-bit literal (2**64 was a Py4JError
+    # from functions.lit in the estimators' validation split)
+    seed: int = Field(0, ge=0, lt=2**62)
     model: ModelSection = Field(default_factory=ModelSection)
     loss: LossSection = Field(default_factory=LossSection)
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)

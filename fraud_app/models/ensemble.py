@@ -26,6 +26,7 @@ from fraud_app.errors import ModelLoadError, OutputPathError
 
 FORMAT = "fraud_app.ensemble/1"
 SPEC_KEYS = frozenset({"format", "members", "feature_names", "combine", "metadata"})
+COMBINE = "mean_probability"  # how members' scores combine: the only way predict_proba has
 _UNSET: Any = object()
 
 
@@ -122,7 +123,7 @@ class FraudEnsemble:
                     "format": FORMAT,
                     "members": names,
                     "feature_names": self.feature_names,
-                    "combine": "mean_probability",
+                    "combine": COMBINE,
                     "metadata": self.metadata,
                 },
                 sealed=True,  # a flipped digit in the alert threshold loaded silently
@@ -153,6 +154,11 @@ class FraudEnsemble:
         for key, kind in (("members", list), ("feature_names", list)):
             if not isinstance(spec.get(key), kind) or not spec[key]:
                 raise ModelLoadError(f"{spec_path}: {key!r} must be a non-empty list")
+        if spec.get("combine", COMBINE) != COMBINE:  # scored as the mean without a word
+            raise ModelLoadError(
+                f"{spec_path}: combine is {spec['combine']!r}; this version scores ensembles "
+                f"by {COMBINE!r} only (a model written by another version, or an edited file)"
+            )
         metadata = spec.get("metadata", {})
         _check_metadata(metadata, spec_path)
         members = []

@@ -148,6 +148,13 @@ def check_master(master: str, source: str = "spark.master") -> str:
     """`master` if it has the form of a Spark master URL, else a ConfigError saying which
     forms do. `source`: where the value came from (the config or CLI, or the environment
     variable FRAUD_APP_SPARK_MASTER, which the message then names)."""
+    zero = re.fullmatch(r"local\[0+(,\d+)?\]|local-cluster\[(0+,\d+|\d+,0+),\d+\]", master)
+    if zero:  # Spark failed to start after a JVM stack trace ("Asked to run locally with 0
+        # threads")
+        raise ConfigError(
+            f"{source} {master!r} asks for 0 threads (or workers, cores); expected local[N] "
+            "with N >= 1, local[*], or local-cluster[W,C,MB] with W, C >= 1"
+        )
     if not MASTER_URL.fullmatch(master):
         fix = (
             "Set spark.master in the config or pass --master"

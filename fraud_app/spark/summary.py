@@ -209,7 +209,9 @@ def check_content(summary: DataSummary, features_col: str, label_col: str, what:
     if summary.nonfinite:
         raise SchemaError(
             f"{what}: features column {features_col!r} holds {summary.nonfinite} null, NaN "
-            "or infinite values; impute them (e.g. pyspark.ml.feature.Imputer) before fitting"
+            "or infinite values (features are float32: a number beyond +-3.4e38, such as "
+            "1e300, is infinite too); impute them (e.g. pyspark.ml.feature.Imputer) or rescale "
+            "them before fitting"
         )
     if summary.bad_labels:
         raise SchemaError(

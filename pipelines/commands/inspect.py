@@ -27,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "path",
         help="a dlcore model directory (holds model.json), an ensemble directory (holds "
-        "ensemble.json: models/<run>/), a training checkpoint directory (holds LATEST.json and "
+        "ensemble.json: models/<run>/, or a fraud_app.ml model saved with write().save), a training checkpoint directory (holds LATEST.json and "
         "group-NNNNNN/) or a run's checkpoint directory (checkpoints/<run>/)",
     )
 
@@ -36,6 +36,10 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from dlcore.serialization import MODEL_JSON, load_model
 
     path = Path(args.path)
+    if not path.exists():  # it said "neither a saved model nor a training checkpoint"
+        raise ConfigError(f"{path} does not exist; pass a model or checkpoint directory")
+    if (path / "metadata").is_dir() and (path / "data" / "ensemble" / "ensemble.json").is_file():
+        path = path / "data" / "ensemble"  # a fraud_app.ml model's write().save(path)
     runs = sorted(p for p in path.glob("*") if _is_checkpoint(p)) if path.is_dir() else []
     if (path / MODEL_JSON).is_file():
         model = load_model(path)

@@ -92,6 +92,26 @@ def test_env_var_selects_backend(monkeypatch):
         settings.num_threads()
 
 
+@pytest.mark.parametrize(
+    "raw, on", [("0", False), ("False", False), ("off", False), ("NO", False), ("1", True),
+                ("on", True), ("TRUE", True), ("", True)]
+)  # fmt: skip
+def test_tune_malloc_reads_the_usual_spellings_in_any_case(monkeypatch, raw, on):
+    from dlcore import settings
+
+    # before: only 0 / false / no switched it off; 'False' and 'off' left it on silently
+    monkeypatch.setenv("DLCORE_TUNE_MALLOC", raw)
+    assert settings.tune_malloc() is on
+
+
+def test_tune_malloc_names_a_value_it_cannot_read(monkeypatch):
+    from dlcore import settings
+
+    monkeypatch.setenv("DLCORE_TUNE_MALLOC", "disabled")
+    with pytest.raises(ConfigError, match=r"DLCORE_TUNE_MALLOC must be 1 or 0 .*'disabled'"):
+        settings.tune_malloc()
+
+
 @pytest.mark.parametrize("name", available_backends())
 def test_set_num_threads_really_limits_the_blas(name):
     ops = make_ops(name)

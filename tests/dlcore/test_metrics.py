@@ -1,10 +1,12 @@
 import math
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from dlcore.errors import ConfigError
 from dlcore.metrics import average_precision, roc_auc
 
 
@@ -24,3 +26,27 @@ def pytest_approx(x):
     import pytest
 
     return pytest.approx(x, rel=1e-12, abs=1e-12)
+
+
+@pytest.mark.parametrize("metric", [roc_auc, average_precision])
+def test_a_nan_or_infinite_score_is_refused_not_ranked_last(metric):
+    # before: NaN sorted after every score, so this ranking got AUC 1.0 and AP 0.98
+    y = np.array([1, 1, 0, 0, 0, 1])
+    for bad in (np.nan, np.inf):
+        s = np.array([0.9, 0.8, 0.2, 0.1, 0.3, bad])
+        with pytest.raises(ConfigError, match=r"scores must be finite: 1 of 6 are NaN or infinite"):
+            metric(y, s)
+
+
+@pytest.mark.parametrize("metric", [roc_auc, average_precision])
+@pytest.mark.parametrize("label, shown", [(2.0, "[2.0]"), (np.nan, "[nan]"), (-1.0, "[-1.0]")])
+def test_a_label_other_than_0_or_1_is_refused(metric, label, shown):
+    # before: a 2 counted as fraud and a NaN as normal without a word
+    y = np.array([1.0, 0.0, 0.0, label])
+    with pytest.raises(ConfigError, match=rf"labels 0 and 1\. Received values such as \{shown}"):
+        metric(y, np.array([0.9, 0.1, 0.2, 0.5]))
+
+
+def test_boolean_labels_are_read_as_0_and_1():
+    y = np.array([True, False, False, True])
+    assert roc_auc(y, np.array([0.9, 0.1, 0.2, 0.8])) == 1.0

@@ -70,6 +70,28 @@ def test_bad_inputs_raise_clear_errors():
         EarlyStopping(patience=0)
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_or_infinite_features_are_named_not_blamed_on_the_learning_rate(bad):
+    # before: DivergedError "training diverged ... Lower the learning rate" after one step
+    X, y = _task(256)
+    X[7, 2] = bad
+    t = _trainer()
+    for call in (lambda: t.fit(X, y), lambda: t.evaluate(X, y)):
+        with pytest.raises(
+            ShapeError, match=r"X holds 1 NaN or infinite value\(s\) in 1 row\(s\) \(e\.g\. row 7\)"
+        ):
+            call()
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True])
+def test_a_seed_that_is_no_natural_number_is_named(seed):
+    # before: numpy's "ValueError: expected non-negative integer", naming nothing
+    with pytest.raises(ConfigError, match=r"seed must be an integer >= 0\. Received"):
+        Model(Sequential([Linear(1)]), in_features=8, seed=seed)
+    with pytest.raises(ConfigError, match=r"TrainerConfig\.seed must be an integer >= 0"):
+        TrainerConfig(seed=seed)
+
+
 def test_a_diverging_fit_stops_naming_the_epoch_and_step():
     """It trained on through NaN weights and returned them (demo-train printed nan)."""
     from dlcore.errors import DivergedError
@@ -86,3 +108,12 @@ def test_a_diverging_fit_stops_naming_the_epoch_and_step():
         r"infinite after the step\. Lower the learning rate",
     ):
         t.fit(X, y)
+
+
+@pytest.mark.parametrize("batch_size", [0, -1, 2.5])
+def test_predict_refuses_a_batch_size_below_one(batch_size):
+    # before: -1 returned 0 rows for 4 inputs without a word, 0 raised range()'s ValueError
+    model = Model(Sequential([Linear(1)]), in_features=8, seed=0)
+    with pytest.raises(ConfigError, match=r"batch_size must be an integer >= 1\. Received"):
+        model.predict(np.zeros((4, 8), np.float32), batch_size=batch_size)
+    assert model.predict(np.zeros((4, 8), np.float32), batch_size=3).shape == (4, 1)

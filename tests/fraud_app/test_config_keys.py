@@ -120,3 +120,49 @@ def test_a_section_written_twice_is_an_error_naming_both_lines(tmp_path):
     # an anchor's merged keys may be overridden (that is what `<<` is for)
     merged = yamlfile.safe_load("a: &a {x: 1, y: 2}\nb:\n  <<: *a\n  x: 3\n")
     assert merged["b"] == {"x": 3, "y": 2}
+
+
+@pytest.mark.parametrize(
+    "text, value, line",
+    [
+        ("generate:\n  start_date: 2024-02-30\n", "'2024-02-30'", 2),
+        ("splits:\n  end: 2024-13-01\n", "'2024-13-01'", 2),
+        ("validation:\n  canonical:\n    reference_time: 2024-02-30T00:00:00\n",
+         "'2024-02-30T00:00:00'", 3),
+    ],
+)  # fmt: skip
+def test_an_impossible_date_is_named_with_its_line(tmp_path, capsys, text, value, line):
+    # before: PyYAML's bare ValueError ("day is out of range for month"), a traceback, exit 1
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    assert main(["-c", str(config), "models"]) == 2
+    err = capsys.readouterr().err
+    assert f"{value} is not a valid date or time" in err
+    assert f"at line {line}," in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "text, key",
+    [
+        ("training:\n  distributed:\n    num_workers: true\n", "training.distributed.num_workers"),
+        ("training:\n  optimizer: {type: adam, learning_rate: yes}\n",
+         "training.optimizer.learning_rate"),
+        ("training:\n  distributed:\n    group_size: on\n", "training.distributed.group_size"),
+        ("balancing:\n  unionpay_subsets: {normal_ratio: off}\n",
+         "balancing.unionpay_subsets.normal_ratio"),
+    ],
+)  # fmt: skip
+def test_a_boolean_for_a_number_is_named(tmp_path, text, key):
+    # before: pydantic read true as 1 (one worker, a learning rate of 1.0) without a word
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError, match=rf"{key}: expected a number, not the boolean"):
+        load_config(config)
+
+
+def test_booleans_still_set_the_keys_that_take_them():
+    config = load_config(
+        None, {"training": {"refit": False, "checkpoint": False}, "etl": {"csv_multiline": False}}
+    )
+    assert config.training.refit.enabled is False and config.training.checkpoint is False

@@ -48,3 +48,17 @@ def test_other_keys_pass_through_to_spark(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("spark:\n  conf:\n    fs.s3a.endpoint: http://minio:9000\n")
     assert load_config(config).spark.conf == {"fs.s3a.endpoint": "http://minio:9000"}
+
+
+@pytest.mark.parametrize("master", ["local[0]", "local[0,3]", "local-cluster[0,1,1024]"])
+def test_a_master_of_zero_threads_is_refused_before_spark_starts(master, capsys):
+    # before: the form passed, then Spark printed a JVM stack trace ("Asked to run locally
+    # with 0 threads") before the error line
+    from pipelines.cli import main
+
+    assert main(["--master", master, "train"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"error: spark.master {master!r} asks for 0 threads (or workers, cores); expected "
+        "local[N] with N >= 1, local[*], or local-cluster[W,C,MB] with W, C >= 1\n"
+    )

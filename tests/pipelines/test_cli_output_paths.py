@@ -73,3 +73,14 @@ def test_any_other_file_system_error_is_one_line_naming_the_path(tmp_path, capsy
         f"error: {tmp_path}/proj/config.yaml: No space left on device; check that the path "
         "exists and that this user can write there\n"
     )
+
+
+def test_init_into_a_file_says_it_is_a_file(tmp_path, capsys):
+    # before: "cannot write into <file>: File exists"
+    target = tmp_path / "notes.txt"
+    target.write_text("x")
+    assert main(["init", str(target)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: fraud-app init: {target} is a file; pass a new or empty directory\n"
+    )
+    assert target.read_text() == "x"

@@ -48,3 +48,23 @@ def test_a_runs_checkpoint_directory_lists_each_member(tmp_path, capsys):
         "member-00": (2, 8),
         "member-01": (2, 8),
     }
+
+
+def test_a_spark_ml_model_directory_is_summarised_by_its_ensemble(tmp_path, capsys):
+    # a fraud_app.ml model's save(path): metadata/ + data/ensemble/; it was refused as
+    # 'neither a saved model nor a training checkpoint directory'
+    saved = tmp_path / "spark-model"
+    (saved / "data").mkdir(parents=True)
+    _ensemble_dir(tmp_path).rename(saved / "data" / "ensemble")
+    (saved / "metadata").mkdir()
+    assert main(["inspect", str(saved)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["kind"], summary["features"]) == ("ensemble", 3)
+
+
+def test_a_missing_path_is_named_as_missing(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "nope")]) == 2
+    assert (
+        capsys.readouterr().err
+        == f"error: {tmp_path / 'nope'} does not exist; pass a model or checkpoint directory\n"
+    )

@@ -196,6 +196,9 @@ def test_input_noise_and_weight_averaging_map_onto_the_section():
                                         r"greater than or equal to 1\. Received: -1"),
         ({"averageBest": 0}, r"invalid param averageBest: "),
         ({"learningRate": float("inf")}, r"invalid param learningRate: Input should be a finite"),
+        # a Py4JError from Spark's functions.lit (the validation split's row hash) before
+        ({"seed": 2**64, "validationFraction": 0.2}, r"invalid param seed: Input should be less "
+                                                     r"than 4611686018427387904"),
     ],
 )  # fmt: skip
 def test_invalid_params_name_the_param(kwargs, match):

@@ -4,6 +4,8 @@ it expected. Both raised Spark's AnalysisException about `<path>/metadata` befor
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -148,3 +150,35 @@ def test_an_edited_estimator_file_is_named_and_saved_params_load_back(tmp_path):
     with pytest.raises(ModelLoadError, match=rf"cannot load {path}: its metadata/ sets param "
                        "'fooBar', which a DlcoreClassifier does not have"):  # fmt: skip
         DlcoreClassifier.load(str(path))
+
+
+def test_a_relative_path_keeps_the_model_in_one_directory_after_a_chdir(
+    spark, fitted, tmp_path, monkeypatch
+):
+    """Spark resolves a relative path against the JVM's working directory (the one the
+    session started in); the weights went under Python's current one: after an os.chdir
+    (a notebook's %cd), metadata/ and data/ of one model landed in two directories."""
+    from pathlib import Path
+
+    jvm_cwd = Path(spark.sparkContext._jvm.java.lang.System.getProperty("user.dir"))
+    relative = os.path.relpath(tmp_path / "m", jvm_cwd)
+    # deeper than the JVM's directory, so the old resolution stayed inside tmp_path too
+    elsewhere = tmp_path.joinpath(*["d"] * (len(jvm_cwd.parts) + 1))
+    elsewhere.mkdir(parents=True)
+    monkeypatch.chdir(elsewhere)
+    fitted.write().save(relative)
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["data", "metadata"]
+    loaded = DlcoreClassificationModel.load(relative)
+    np.testing.assert_array_equal(loaded.weights, fitted.weights)
+
+
+def test_a_path_under_a_file_is_named(fitted, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    path = str(tmp_path / "afile" / "m")
+    # was Spark's Py4JJavaError (ParentNotDirectoryException), 70 lines of JVM trace
+    with pytest.raises(
+        OutputPathError, match=rf"cannot save to {path}: {tmp_path / 'afile'} is a file"
+    ):
+        fitted.write().save(path)
+    with pytest.raises(OutputPathError, match="is a file, not a directory"):
+        DlcoreClassifier().write().save(path)

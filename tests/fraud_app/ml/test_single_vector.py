@@ -37,3 +37,17 @@ def test_one_vector_of_another_width_or_with_nan_is_named(fitted):
         fitted.predictProbability(Vectors.dense([1.0, float("nan"), 0.0, 0.0]))
     with pytest.raises(ConfigError, match=r"threshold must be in \[0, 1\]"):
         fitted.copy({fitted.threshold: 2.0}).predict(Vectors.dense([0.0] * 4))
+
+
+def test_predict_numpy_names_nan_or_infinite_rows(fitted):
+    # before: NaN probabilities for those rows, without a word
+    X = np.zeros((5, 4), np.float32)
+    X[3, 1] = np.nan
+    X[4, 0] = np.inf
+    with pytest.raises(
+        SchemaError,
+        match=r"DlcoreClassificationModel\.predict_numpy: 2 NaN or infinite value\(s\) in 2 "
+        r"row\(s\) \(e\.g\. row 3\)",
+    ):
+        fitted.predict_numpy(X)
+    assert np.isfinite(fitted.predict_numpy(X[:3])).all()

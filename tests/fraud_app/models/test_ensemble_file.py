@@ -57,6 +57,9 @@ def test_a_file_that_is_not_an_object_is_named(saved, text, message):
                                        r"unique strings; not non-empty strings: \[1, 2, 3\]"),
         ({"feature_names": ["a", "a", "c"]}, r"repeated: \['a'\]"),
         ({"feature_names": ["a", "", "c"]}, r"not non-empty strings: \[''\]"),
+        # was scored as the mean of the members without a word
+        ({"combine": "max_probability"}, r"combine is 'max_probability'; this version scores "
+                                         r"ensembles by 'mean_probability' only"),
     ],
 )  # fmt: skip
 def test_edited_fields_are_named(saved, changes, message):
