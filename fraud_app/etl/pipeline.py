@@ -148,6 +148,15 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
         return _run_locked(spark, config)
 
 
+def output_tables(config: AppConfig) -> tuple[str, str]:
+    """The tables the ETL publishes (and the `labels` feed rewrites): the canonical table
+    (etl.output, else <paths.canonical>) and the quarantine (etl.quarantine, else
+    <paths.quarantine>), as configured (a trailing '/' kept)."""
+    cfg = config.etl
+    return (cfg.output or str(config.paths.resolve("canonical")),
+            cfg.quarantine or str(config.paths.resolve("quarantine")))  # fmt: skip
+
+
 def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     """The input is parsed once into a staging Parquet dataset (typed columns + reason +
     raw strings); counts, quarantine and output are read from it."""
@@ -155,8 +164,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     cfg: EtlSection = config.etl
     fs = HadoopFs(spark)
     src = cfg.input or str(config.paths.resolve("raw"))
-    finals = (cfg.output or str(config.paths.resolve("canonical")),
-              cfg.quarantine or str(config.paths.resolve("quarantine")))  # fmt: skip
+    finals = output_tables(config)
     check_apart(spark, {"etl.input": src}, {"etl.output": finals[0], "etl.quarantine": finals[1]})
     for final in finals:
         clean_stale_staging(fs, final)
