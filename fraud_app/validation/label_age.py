@@ -21,13 +21,13 @@ def lagging_labels(
 ) -> str | None:
     """One line when `df` (canonical) holds unlabelled rows older than label_delay_days +
     grace_days before `now` (naive UTC); None otherwise."""
+    fmt = "%Y-%m-%d %H:%M:%S"
     cutoff = now - dt.timedelta(days=label_delay_days + grace_days)
-    at = F.to_timestamp(F.lit(cutoff.strftime("%Y-%m-%d %H:%M:%S")))  # session zone: UTC
+    at = F.to_timestamp(F.lit(cutoff.strftime(fmt)))  # session zone: UTC
     late = df.filter(F.col("label").isNull() & (F.col("timestamp") < at))
     n, oldest = late.agg(F.count(F.lit(1)), F.min(F.to_date("timestamp"))).first()
     if not n:
         return None
-    fmt = "%Y-%m-%d %H:%M:%S"
     return (
         f"label feed lagging: {n} unlabelled row(s) have a timestamp before "
         f"{cutoff.strftime(fmt)} UTC ({now.strftime(fmt)} - features.label_delay_days "
