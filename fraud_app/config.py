@@ -120,14 +120,29 @@ class AppConfig(Section):
     registry: RegistrySection = Field(default_factory=RegistrySection)
     scoring: ScoringSection = Field(default_factory=ScoringSection)
 
+    def etl_tables(self) -> tuple[str, str]:
+        """The tables the ETL publishes (and the `labels` feed rewrites): the canonical table
+        (etl.output, else <paths.canonical>) and the quarantine (etl.quarantine, else
+        <paths.quarantine>), as configured (a trailing '/' kept)."""
+        return (self.etl.output or str(self.paths.resolve("canonical")),
+                self.etl.quarantine or str(self.paths.resolve("quarantine")))  # fmt: skip
+
     def canonical_table(self) -> str:
-        """The canonical table the feature step and the scoring job read: features.input,
-        else <paths.canonical>."""
-        return str(self.features.input or self.paths.resolve("canonical"))
+        """The canonical table that validation, the feature step and the scoring job read:
+        features.input, else the ETL's output (etl.output, else <paths.canonical>), so a
+        config that moves the ETL's output moves every reader with it."""
+        return str(self.features.input or self.etl_tables()[0])
 
     def feature_table(self) -> str:
         """The feature table: features.output, else <paths.features>."""
         return str(self.features.output or self.paths.resolve("features"))
+
+    def scores_output(self) -> tuple[str, str]:
+        """Where `fraud-app score` writes, and the setting that named it (for errors):
+        scoring.output, else <paths.scores>."""
+        if self.scoring.output:
+            return str(self.scoring.output), "scoring.output"
+        return str(self.paths.resolve("scores")), "paths.scores"
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:

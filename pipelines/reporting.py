@@ -26,8 +26,8 @@ def dashboard_sources(config: AppConfig) -> Sources:
         reports=reports,
         output=reports / "dashboards",
         scores=paths.resolve("test_scores"),
-        canonical=Path(config.etl.output or paths.resolve("canonical")),
-        quarantine=Path(config.etl.quarantine or paths.resolve("quarantine")),
+        canonical=Path(config.etl_tables()[0]),
+        quarantine=Path(config.etl_tables()[1]),
         features=Path(config.feature_table()),
         models=paths.resolve("models"),
     )

@@ -149,12 +149,9 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
 
 
 def output_tables(config: AppConfig) -> tuple[str, str]:
-    """The tables the ETL publishes (and the `labels` feed rewrites): the canonical table
-    (etl.output, else <paths.canonical>) and the quarantine (etl.quarantine, else
-    <paths.quarantine>), as configured (a trailing '/' kept)."""
-    cfg = config.etl
-    return (cfg.output or str(config.paths.resolve("canonical")),
-            cfg.quarantine or str(config.paths.resolve("quarantine")))  # fmt: skip
+    """The tables the ETL publishes: `AppConfig.etl_tables` (one definition for the ETL,
+    the labels feed, validation and the dashboards)."""
+    return config.etl_tables()
 
 
 def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:

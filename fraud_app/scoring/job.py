@@ -74,7 +74,7 @@ def check_range(start: dt.date, end: dt.date) -> None:
         )
 
 
-def _check_output(spark, config, output: str) -> None:
+def _check_output(spark, config, output: str, setting: str) -> None:
     """Before the model loads: the scores folder must not be (or overlap) a data table."""
     check_apart(
         spark,
@@ -82,7 +82,7 @@ def _check_output(spark, config, output: str) -> None:
             "the canonical table": config.canonical_table(),
             "the feature table": config.feature_table(),
         },
-        {"scoring.output": output},
+        {setting: output},
     )
 
 
@@ -160,11 +160,10 @@ def run_scoring(
     job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
     ensure_utc(spark)
     started = time.monotonic()
-    output = str(config.scoring.output or config.paths.resolve("scores"))
-    _check_output(spark, config, output)
+    output, setting = config.scores_output()
+    _check_output(spark, config, output, setting)
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)
-    setting = "scoring.output" if config.scoring.output else "paths.scores"
     with output_lock(output, setting):  # recover() treats every other job's staging as dead
         swap = PartitionSwap(HadoopFs(spark), output, job_id)
         swap.recover()

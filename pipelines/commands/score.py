@@ -56,11 +56,10 @@ def check_output_dir(config: AppConfig) -> None:
 
     from fraud_app.uris import local_path
 
-    output = config.scoring.output or str(config.paths.resolve("scores"))
-    path = local_path(str(output))
+    output, setting = config.scores_output()
+    path = local_path(output)
     if path is None:  # remote storage: Spark checks it
         return
-    setting = "scoring.output" if config.scoring.output else "paths.scores"
     # nothing is created here (a folder inside a table is refused later, before anything
     # is written): the path, or its nearest existing parent, must be a writable directory
     near = path

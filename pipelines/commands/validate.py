@@ -15,7 +15,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="canonical",
         help="which table to check (default: canonical)",
     )
-    parser.add_argument("--input", help="Parquet path (default: paths.canonical / paths.features)")
+    parser.add_argument(
+        "--input",
+        help="Parquet path (default: the canonical table: features.input, else etl.output, "
+        "else paths.canonical; the feature table: features.output, else paths.features)",
+    )
     parser.add_argument(
         "--no-fail", action="store_true", help="report error-severity failures without failing"
     )
@@ -33,7 +37,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     if args.no_fail:
         validation = config.validation.model_copy(update={"fail_on_error": False})
         config = config.model_copy(update={"validation": validation})
-    path = args.input or str(config.paths.resolve(args.table))
+    default = config.canonical_table() if args.table == "canonical" else config.feature_table()
+    path = args.input or default
     spark = spark_session(config)
     step = "etl" if args.table == "canonical" else "features"
     given = "--input" if args.input else None

@@ -135,7 +135,8 @@ def run_workflow(
         config = reading_generated(config)
     etl = _timed(result, "etl", run_etl, spark, config)
     result.steps["etl"] = etl.to_dict()
-    canonical = read_table(spark, str(paths.resolve("canonical")), "canonical table", "etl")
+    canonical_path = config.etl_tables()[0]  # what this run's ETL step just published
+    canonical = read_table(spark, canonical_path, "canonical table", "etl")
     report = _timed(
         result,
         "validate_canonical",
@@ -143,7 +144,7 @@ def run_workflow(
         spark,
         canonical,
         config,
-        table=str(paths.resolve("canonical")),
+        table=canonical_path,
     )
     result.steps["validate_canonical"] = {"success": report.success, "html": report.html_path}
     features = _timed(result, "features", build_feature_table, spark, config)

@@ -73,3 +73,26 @@ def test_the_same_delivery_appended_again_adds_nothing(tmp_path, capsys) -> None
 def test_flag_errors_name_the_key(tmp_path, capsys) -> None:
     assert main(["generate", "--rows", "0"]) == 2
     assert "generate.n_transactions" in capsys.readouterr().err
+
+
+@pytest.mark.spark
+@pytest.mark.integration
+def test_a_moved_etl_output_moves_its_readers(tmp_path, capsys) -> None:
+    # etl.output set in the config (features.input not): validate and features read the table
+    # the ETL published, not an absent (or stale) <paths.canonical>
+    config = _demo_config(tmp_path, n_transactions=1_500, n_cards=150, partitions=1)
+    demo = yaml.safe_load(config.read_text())
+    moved = tmp_path / "elsewhere" / "canonical"
+    demo["etl"]["output"] = str(moved)
+    config.write_text(yaml.safe_dump(demo))
+    assert main(["-c", str(config), "generate"]) == 0
+    capsys.readouterr()
+    assert main(["-c", str(config), "etl"]) == 0
+    published = json.loads(capsys.readouterr().out)["output_rows"]
+    assert not (tmp_path / "work" / "canonical").exists()
+
+    assert main(["-c", str(config), "validate"]) == 0
+    report = json.loads(Path(json.loads(capsys.readouterr().out)["json"]).read_text())
+    assert report["table"] == str(moved)
+    assert main(["-c", str(config), "features"]) == 0
+    assert json.loads(capsys.readouterr().out)["rows"] == published

@@ -57,4 +57,7 @@ def test_features_and_scoring_refuse_to_write_over_a_table(spark, tmp_path):
     with pytest.raises(ConfigError, match=r"^scoring.output .* lies inside the canonical table"):
         day = dt.date(2024, 1, 5)
         run_scoring(spark, cfg, start=day, end=day, model_uri=str(tmp_path / "no-model"))
+    cfg = _config(tmp_path, **{"paths.scores": "canonical"})  # named by the setting it came from
+    with pytest.raises(ConfigError, match=r"^paths.scores .* is the same path as the canonical"):
+        run_scoring(spark, cfg, start=day, end=day, model_uri=str(tmp_path / "no-model"))
     assert sorted(p.name for p in canonical.iterdir()) == before
