@@ -145,3 +145,24 @@ def _standardize_mean(ensemble) -> np.ndarray | None:
     state = ensemble.members[0].layer.state()
     key = next((k for k in state if k.endswith("standardize.mean") or k == "mean"), None)
     return None if key is None else np.asarray(state[key], dtype=np.float64)
+
+
+def training_range(ensemble) -> tuple[np.ndarray, np.ndarray] | None:
+    """(low, high) per feature: mean -+ clip x sd of the members' leading Standardize, the
+    training window's statistics, beyond which the model clips an input (it scores and
+    attributes such a value as if it sat at the bound). The narrowest over the members
+    (beyond it at least one member clips); None when a member has no clipping Standardize
+    (an imported model): no range known."""
+    from dlcore.layers import Sequential, Standardize
+
+    lows, highs = [], []
+    for member in ensemble.members:
+        layer = member.layer
+        first = layer.layers[0] if type(layer) is Sequential else None
+        if type(first) is not Standardize or first.clip is None:
+            return None
+        mean = np.asarray(first.mean, dtype=np.float64)
+        scale = np.asarray(first.scale, dtype=np.float64)
+        lows.append(mean - first.clip * scale)
+        highs.append(mean + first.clip * scale)
+    return np.max(lows, axis=0), np.min(highs, axis=0)

@@ -162,3 +162,43 @@ def test_dates_without_rows_lists_the_range_minus_the_scored_dates():
     scored = ["2024-03-02", dt.date(2024, 3, 4)]
     assert dates_without_rows(d(2024, 3, 1), d(2024, 3, 4), scored) == ["2024-03-01", "2024-03-03"]
     assert dates_without_rows(d(2024, 3, 2), d(2024, 3, 2), scored) == []
+
+
+def _fused_ensemble():
+    from dlcore.layers import ReLU
+
+    members = []
+    for seed in (0, 1):
+        layers = [Standardize(clip=3.0, name="standardize"), Linear(6), ReLU(), Linear(1)]
+        m = Model(Sequential(layers), in_features=D, seed=seed)
+        m.layer.layers[0].set_statistics(np.zeros(D), np.ones(D))
+        members.append(m)
+    return FraudEnsemble(members, ["a", "b", "c"], {"scoring": {"feature_means": [0.0] * D}})
+
+
+@pytest.mark.parametrize("make", [_ensemble, _fused_ensemble])
+def test_a_feature_beyond_the_clip_is_a_reason_and_scores_are_predict_probas(make):
+    """Session 19 probe: a clipped input got no attribution, so no reason named it. The
+    score column stays predict_proba's bits (the pyfunc model's numbers)."""
+    ens = make()
+    assert (ens.fused() is not None) == (make is _fused_ensemble)
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((40, D)).astype(np.float32) * 0.3
+    rows[::4, 0] = 9e9  # far beyond the clip (training: mean 0, sd 1)
+    score, r1, _r2, _r3 = score_arrow_column(
+        _column(rows.tolist()), ens, ScoringOptions(reasons=3), baseline=np.zeros(D)
+    )
+    np.testing.assert_array_equal(score.to_numpy(), ens.predict_proba(rows))
+    first = np.array(r1.to_pylist())
+    assert (first[::4] == "a").all()  # the clipped feature leads its rows' reasons
+    assert ens.predict_proba(rows[:1])[0] == score[0].as_py()
+
+
+def test_training_range_is_where_the_standardisation_clips():
+    from fraud_app.scoring.reference import training_range
+
+    low, high = training_range(_fused_ensemble())
+    np.testing.assert_array_equal(low, [-3.0] * D)
+    np.testing.assert_array_equal(high, [3.0] * D)
+    no_clip = Model(Sequential([Standardize(clip=None), Linear(1)]), in_features=D, seed=0)
+    assert training_range(FraudEnsemble([no_clip], ["a", "b", "c"], {})) is None
