@@ -7,6 +7,9 @@
   al.'s, with each day's number of cards beside it).
 * Per-pattern recall: for each fraud pattern, the share of its frauds inside the daily
   alerts of one budget.
+* The model's own threshold (`model_threshold`, when the model stores one): what `score`
+  raises on the window by alerting every score >= it, one fixed score for every day
+  (README "Ranking figures": how it relates to the daily budget).
 """
 
 from __future__ import annotations
@@ -32,6 +35,27 @@ def pattern_recall(
     return out
 
 
+def threshold_figures(
+    labels: np.ndarray, scores: np.ndarray, days: np.ndarray, threshold: float
+) -> dict[str, Any]:
+    """Alerts of score >= threshold over the window: total, per day (mean, min, max),
+    precision and recall."""
+    y = np.asarray(labels, dtype=np.float64)
+    alerted = np.asarray(scores, dtype=np.float64) >= threshold
+    _, codes = np.unique(np.asarray(days), return_inverse=True)
+    per_day = np.bincount(codes.reshape(-1), weights=alerted, minlength=codes.max() + 1)
+    alerts, caught, frauds = int(alerted.sum()), float(y[alerted].sum()), float(y.sum())
+    return {
+        "threshold": float(threshold),
+        "alerts": alerts,
+        "alerts_per_day": alerts / len(per_day),
+        "alerts_per_day_min": int(per_day.min()),
+        "alerts_per_day_max": int(per_day.max()),
+        "precision": caught / alerts if alerts else float("nan"),
+        "recall": caught / frauds if frauds else float("nan"),
+    }
+
+
 def evaluation_report(
     *,
     labels: np.ndarray,
@@ -42,8 +66,10 @@ def evaluation_report(
     budgets: tuple[float, ...],
     card_k: int,
     pattern_budget: float,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
-    """The figures of C4 (the caller adds model_uri and window)."""
+    """The figures of C4 (the caller adds model_uri and window). `threshold`: the model's
+    stored alert threshold (C2), for `model_threshold`."""
     n_days = len(set(np.asarray(days).tolist()))
     out: dict[str, Any] = {
         "rows": len(labels),
@@ -58,4 +84,6 @@ def evaluation_report(
     if patterns is not None:
         out["pattern_recall"] = pattern_recall(labels, scores, patterns, pattern_budget, days)
         out["pattern_recall_budget"] = float(pattern_budget)
+    if threshold is not None and len(labels):
+        out["model_threshold"] = threshold_figures(labels, scores, days, threshold)
     return out

@@ -248,6 +248,10 @@ def test_evaluate_any_window_writes_c4(spark, trained):
     )
     assert [b["budget"] for b in report["alert_budgets"]] == [0.001, 0.005, 0.01]
     assert len(report["card_precision_at_k"]["per_day"]) == report["days"] == 3
+    stored = FraudEnsemble.load(trained["model"]).metadata["scoring"]["threshold"]
+    mine = report["model_threshold"]  # what `score` alerts on this window
+    assert mine["threshold"] == stored and mine["alerts_per_day_min"] <= mine["alerts_per_day_max"]
+    assert mine["alerts"] == round(mine["alerts_per_day"] * report["days"])
     assert set(report["pattern_recall"]) <= {
         "compromised_merchant",
         "stolen_card",

@@ -89,6 +89,27 @@ def test_pattern_recall_per_pattern_within_the_daily_alerts():
     assert pattern_recall(labels, scores, patterns, 0.1, days) == {"p": 0.5, "q": 0.0}
 
 
+def test_the_models_threshold_on_the_window_beside_the_daily_budget():
+    from fraud_app.scoring.evaluation import evaluation_report
+
+    labels = np.array([1, 0, 0, 0, 0, 0, 1, 0])
+    scores = np.array([0.9, 0.8, 0.7, 0.1, 0.95, 0.9, 0.85, 0.6])
+    days = np.array(["d1"] * 4 + ["d2"] * 4)
+    report = evaluation_report(labels=labels, scores=scores, days=days, cards=None,
+                               patterns=None, budgets=(0.25,), card_k=1, pattern_budget=0.25,
+                               threshold=0.8)  # fmt: skip
+    # a fixed score: d1 raises 2 alerts, d2 3 (its daily budget: 1 each)
+    assert report["model_threshold"] == {
+        "threshold": 0.8, "alerts": 5, "alerts_per_day": 2.5, "alerts_per_day_min": 2,
+        "alerts_per_day_max": 3, "precision": 0.4, "recall": 1.0,
+    }  # fmt: skip
+    assert report["alert_budgets"][0]["alerts"] == 2
+    no_threshold = evaluation_report(labels=labels, scores=scores, days=days, cards=None,
+                                     patterns=None, budgets=(0.25,), card_k=1,
+                                     pattern_budget=0.25)  # fmt: skip
+    assert "model_threshold" not in no_threshold
+
+
 # -- one Arrow batch through the scoring function, no Spark ---------------------------
 D = 3
 
