@@ -218,15 +218,16 @@ def _card_precision(scores: pd.DataFrame | None, data: RunData, k: int) -> list[
 
 
 def _evaluation_budgets(data: RunData) -> Section | None:
-    rows = [
-        (e.get("_file", "evaluation"), b)
-        for e in data.evaluations
-        for b in e.get("alert_budgets") or []
-    ]
+    rows = []
+    for e in data.evaluations:
+        rows += [(e.get("_file", "evaluation"), b) for b in e.get("alert_budgets") or []]
+        if isinstance(e.get("model_threshold"), dict):  # evaluate, from session 20
+            rows.append((e.get("_file", "evaluation"), {**e["model_threshold"], "scope": "fixed"}))
     if not rows:
         return None
     cells = [
-        [name, fmt_pct(b.get("budget"), 2), _scope(b), fmt_num(b.get("alerts_per_day"), 1),
+        [name, "the model's threshold" if b.get("scope") == "fixed" else fmt_pct(b.get("budget"), 2),
+         _scope(b), fmt_num(b.get("alerts_per_day"), 1),
          fmt_num(b.get("threshold"), 4), fmt_pct(b.get("precision")), fmt_pct(b.get("recall"))]
         for name, b in rows
     ]  # fmt: skip
@@ -234,15 +235,20 @@ def _evaluation_budgets(data: RunData) -> Section | None:
                "precision", "recall"]  # fmt: skip
     note = (
         "Each day's top ceil(budget x rows of the day) scores are alerted; threshold: the "
-        "lowest alerted score. Evaluations written before session 20 (no scope) alerted the "
-        "top round(budget x rows) of the whole window."
+        "lowest alerted score. The model's threshold: every score >= the threshold stored "
+        "with the model, as `fraud-app score` alerts (a fixed score: alerts per day vary). "
+        "Evaluations written before session 20 (no scope) alerted the top round(budget x "
+        "rows) of the whole window."
     )
     body = table(headers, cells, numeric=[1, 3, 4, 5, 6])
     return Section("Alert budgets in saved evaluations", body, note)
 
 
 def _scope(budget: dict) -> str:
-    return "each day" if budget.get("scope") == "day" else "the window (before session 20)"
+    scope = budget.get("scope")
+    if scope == "fixed":
+        return "every day, score >= threshold"
+    return "each day" if scope == "day" else "the window (before session 20)"
 
 
 def _patterns(data: RunData) -> Section | None:
