@@ -34,7 +34,7 @@ INDEX_FIELDS = ("model_uri", "model_name", "model_version", "checked_at")
 
 def read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DashboardInputError(
             f"{path}: cannot read it as JSON ({exc}). Re-run the step that writes it"

@@ -182,6 +182,9 @@ def _evaluation(df: pd.DataFrame, patterns: list[str], model_dir: Path) -> dict:
         "card_precision_at_k": {"k": 100, "per_day": [{"date": d, "precision": 0.3} for d in days],
                                 "mean": 0.3},
         "pattern_recall": {p: 0.5 + 0.1 * i for i, p in enumerate(sorted(set(patterns)))},
+        "model_threshold": {"threshold": 0.31, "alerts": 60, "alerts_per_day": 12.0,
+                            "alerts_per_day_min": 9, "alerts_per_day_max": 15,
+                            "precision": 0.45, "recall": 0.55},
     }  # fmt: skip
 
 

@@ -249,9 +249,12 @@ class FusedEnsemble:
             self.acts[j].apply(w.H[j])
         return np.matmul(self.W_outt, w.H[-1], out=w.L)
 
-    def _block_gradient(self, s: np.ndarray, w: _Work) -> np.ndarray:
+    def _block_gradient(self, s: np.ndarray, w: _Work, zb: list | None = None) -> np.ndarray:
         """(d, BLOCK_ROWS) gradient of the mean probability for the block that
-        `_block_forward` left in w; s: the members' probabilities (K, BLOCK_ROWS)."""
+        `_block_forward` left in w; s: the members' probabilities (K, BLOCK_ROWS). With
+        `zb` (each input's baseline, (d, 1) float64, see `_baseline_inputs`): the float64
+        attribution instead, the gradient with respect to each input's standardised and
+        clipped z times (z - its baseline), summed over the inputs."""
         G = w.G[-1]
         g = (s * (1.0 - s)).astype(self.dtype)  # d sigmoid / d logit
         np.multiply(g[:, None, :], self.w_out[:, :, None], out=G.reshape(self.k, -1, G.shape[1]))
@@ -261,19 +264,23 @@ class FusedEnsemble:
                 np.matmul(W, w.G[j][self._rows(k, j)], out=w.G[j - 1][self._rows(k, j - 1)])
             w.G[j - 1] *= self.acts[j - 1].derivative(w.H[j - 1])
         if self.encoding is not None:
-            return self._encoded_input_gradient(w)
-        dX = w.dX
+            return self._encoded_input_gradient(w, zb)
+        dX, attr = w.dX, None
         for i, (inp, Zb) in enumerate(zip(self.inputs, w.Zb, strict=True)):
             dZ = np.matmul(inp.W1, w.G[0][inp.rows], out=dX if i == 0 else w.dZ)
+            if zb is not None:
+                term = dZ.astype(np.float64) * (Zb[: self.d].astype(np.float64) - zb[i])
+                attr = term if attr is None else np.add(attr, term, out=attr)
+                continue
             if inp.mean is not None:
                 dZ /= inp.scale[:, None]
                 if self.clip is not None:
                     dZ *= np.abs(Zb[: self.d]) < self.clip
             if i:
                 dX += dZ
-        return dX
+        return dX if zb is None else attr
 
-    def _encoded_input_gradient(self, w: _Work) -> np.ndarray:
+    def _encoded_input_gradient(self, w: _Work, zb: list | None = None) -> np.ndarray:
         """The gradient through [z; ramps(z)] and the standardisation (one input: every
         member has the same standardisation): dz + sum over bins of the ramp's gradient
         times its slope, inv_width inside the ramp and 0 where it is clipped."""
@@ -284,6 +291,8 @@ class FusedEnsemble:
         T = self._all_bins(Zb[d : self.n_in], w.T)
         inside = (T > 0) & (T < 1)
         dX = np.add(dZ[:d], (dT * inside * self._inv_width).sum(axis=1), out=w.dX)
+        if zb is not None:  # with respect to z: before the standardisation's own gradient
+            return dX.astype(np.float64) * (Zb[:d].astype(np.float64) - zb[0])
         dX /= inp.scale[:, None]
         if self.clip is not None:
             dX *= np.abs(Zb[:d]) < self.clip
@@ -320,7 +329,36 @@ class FusedEnsemble:
     def proba_and_gradient(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """((n,) mean probability, exactly proba(X)'s; (n, d) float64 its gradient with
         respect to X)."""
-        X = self._check(X)
+        return self._proba_and(self._check(X), None)
+
+    def proba_and_attribution(
+        self, X: np.ndarray, baseline: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """((n,) mean probability, exactly proba(X)'s; (n, d) float64 attribution in the
+        standardised and clipped input space, as dlcore.attribution.ensemble_attribution
+        defines it: a feature pinned at the clip keeps its share, which a gradient with
+        respect to the raw X (0 beyond the clip) gave nothing)."""
+        return self._proba_and(self._check(X), self._baseline_inputs(baseline))
+
+    def _baseline_inputs(self, baseline: np.ndarray) -> list[np.ndarray]:
+        """Each input's baseline as a (d, 1) float64 column: standardised and clipped by
+        the input's Standardize with its own operations (the raw baseline without one)."""
+        b = np.asarray(baseline, dtype=np.float64).reshape(-1)
+        if b.shape != (self.d,):
+            raise ShapeError(f"baseline must have shape ({self.d},). Received {b.shape}")
+        out = []
+        for inp in self.inputs:
+            if inp.mean is None:
+                out.append(b[:, None])
+                continue
+            z = np.subtract(b.astype(self.dtype), inp.mean)
+            z /= inp.scale
+            if self.clip is not None:
+                np.clip(z, -self.clip, self.clip, out=z)
+            out.append(z.astype(np.float64)[:, None])
+        return out
+
+    def _proba_and(self, X: np.ndarray, zb: list | None) -> tuple[np.ndarray, np.ndarray]:
         proba = np.empty(len(X))
         grad = np.empty(X.shape)
         w, step = _Work(self, grad=True), self.rows_per_block
@@ -331,7 +369,7 @@ class FusedEnsemble:
                 logits = self._block_forward(Xb, w).astype(np.float64)
                 logits += self.b_out[:, None]
                 proba[i : i + m] = mean_sigmoid(logits[:, at].T)
-                grad[i : i + m] = self._block_gradient(sigmoid(logits), w)[:, at].T
+                grad[i : i + m] = self._block_gradient(sigmoid(logits), w, zb)[:, at].T
         grad /= self.k
         return proba, grad
 

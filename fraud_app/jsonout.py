@@ -5,11 +5,14 @@ rate over zero rows) as `NaN` and an overflow as `Infinity`: not JSON, and `jq`,
 JavaScript's `JSON.parse`, Go and most schedulers' parsers refuse the whole document. Here
 every non-finite float is written as `null` ("undefined"), NumPy scalars and arrays as
 plain numbers and lists, and anything else that JSON lacks through `default` (e.g. `str`
-for dates and paths).
+for dates and paths). Text is written as UTF-8 and non-ASCII characters as themselves
+(`ensure_ascii=False`): a path with `ü` prints as `ü`, not `\\u00fc`, so it can be copied
+back into a shell. Readers open these files as UTF-8, whatever the locale.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 import os
@@ -36,11 +39,40 @@ def finite(value: Any) -> Any:
     return value
 
 
+ESCAPE_ERRORS = "fraud_app.json_escape"
+
+
+def _json_escape(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: a character the stream's encoding lacks is written as its JSON
+    escape (`\\u00fc`), valid inside a JSON string and readable anywhere else."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = exc.object[exc.start : exc.end]
+    return json.dumps(text)[1:-1], exc.end
+
+
+codecs.register_error(ESCAPE_ERRORS, _json_escape)
+
+
+def escape_unencodable(stream: Any) -> str | None:
+    """Let `stream` (sys.stdout) write any text: characters its encoding lacks (an ASCII
+    or Latin-1 terminal) become JSON escapes instead of a UnicodeEncodeError after the
+    work is done. Returns the stream's previous `errors` (None: not a reconfigurable
+    text stream), for `reconfigure(errors=...)` afterwards."""
+    previous = getattr(stream, "errors", None)
+    if previous is None or not hasattr(stream, "reconfigure"):
+        return None
+    stream.reconfigure(errors=ESCAPE_ERRORS)
+    return previous
+
+
 def dumps(
     value: Any, *, indent: int | None = 2, default: Callable[[Any], Any] | None = None
 ) -> str:
     """Strict JSON text of `value` (see the module docstring); never writes NaN or Infinity."""
-    return json.dumps(finite(value), indent=indent, default=default, allow_nan=False)
+    return json.dumps(
+        finite(value), indent=indent, default=default, allow_nan=False, ensure_ascii=False
+    )
 
 
 def write_atomic(path: Path, text: str) -> Path:
@@ -50,7 +82,7 @@ def write_atomic(path: Path, text: str) -> Path:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -65,14 +97,14 @@ def write_new(path: Path, text: str) -> bool:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
         try:
             os.link(tmp, path)  # fails if `path` exists
         except FileExistsError:
             return False
         except OSError:  # no hard links here
             try:
-                with path.open("x") as f:
+                with path.open("x", encoding="utf-8") as f:
                     f.write(text)
             except FileExistsError:
                 return False

@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 
 from dlcore.errors import DlcoreError
-from fraud_app import interrupts, settings
+from fraud_app import interrupts, jsonout, settings
 from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import ConfigError, EnvironmentSetupError, FraudAppError
 from fraud_app.uris import local_path
@@ -247,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     _TERMINATED.clear()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if own else None
     py4j_level = logging.getLogger("py4j").level  # _on_sigterm raises it
+    stdout, stdout_errors = sys.stdout, jsonout.escape_unencodable(sys.stdout)
     try:
         return _main(args)
     except BaseException:
@@ -258,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         if own:
             signal.signal(signal.SIGTERM, previous)
             logging.getLogger("py4j").setLevel(py4j_level)
+        if stdout_errors is not None:
+            stdout.reconfigure(errors=stdout_errors)
 
 
 def _terminated(command: str) -> int:

@@ -171,7 +171,9 @@ def _threshold(scores: pd.DataFrame, budget: float) -> Section:
     fig.update_yaxes(title_text="share (%)", tickformat=".0%", range=[0, 1.05])
     note = (
         f"The configured alert budget ({fmt_pct(budget, 2)} of transactions) is the bold row. "
-        "Card precision: alerted cards that had a fraud that day / alerted cards (per day, mean)."
+        "Alerts: the top ceil(budget x rows of the day) scores of each day (as evaluate and "
+        "backtest count them); threshold: the lowest alerted score. Card precision: alerted "
+        "cards that had a fraud that day / alerted cards (per day, mean)."
     )
     body = table(headers, cells, numeric=range(1, 7), row_classes=marks) + figure(
         fig, "threshold plot"
@@ -189,8 +191,7 @@ def _card_precision(scores: pd.DataFrame | None, data: RunData, k: int) -> list[
     if not series and scores is not None and "card_id" in scores.columns:
         per_day = card_precision_at_k(scores["label"].to_numpy(), scores["fraud_score"].to_numpy(),
                                       _days(scores), scores["card_id"].to_numpy(), k)  # fmt: skip
-        series = [("test window", {"k": k, "per_day": [{"date": d, "precision": p}
-                                                       for d, p in per_day]})]  # fmt: skip
+        series = [("test window", {"k": k, "per_day": per_day})]
     if not series:
         return []
     fig = new_figure()
@@ -198,31 +199,56 @@ def _card_precision(scores: pd.DataFrame | None, data: RunData, k: int) -> list[
         days = c["per_day"]
         fig.add_trace(go.Scatter(
             x=[d["date"] for d in days], y=[d["precision"] for d in days], mode="lines+markers",
-            name=f"{name} (k = {fmt_int(c.get('k'))})", hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            name=f"{name} (k = {fmt_int(c.get('k'))})",
+            customdata=[fmt_int(d.get("cards")) for d in days],
+            hovertemplate="%{x}: %{y:.1%} (%{customdata} cards that day)<extra></extra>",
         ))  # fmt: skip
     style(fig, "Card precision@k per day")
     fig.update_xaxes(title_text="date", type="category")
     fig.update_yaxes(
         title_text="precision of the top-k cards (%)", tickformat=".0%", range=[0, 1.05]
     )
-    return [Section("Card precision@k", figure(fig, "card precision at k per day"))]
+    note = (
+        "Each day the k cards with the highest score of the day are reviewed; precision = "
+        "those with a fraud that day / k (Le Borgne et al.), so a day with fewer than k cards "
+        "stays below 1 (hover: the day's cards). Cards caught on an earlier day are left out. "
+        "Evaluations written before session 20 divided by min(k, cards)."
+    )
+    return [Section("Card precision@k", figure(fig, "card precision at k per day"), note)]
 
 
 def _evaluation_budgets(data: RunData) -> Section | None:
-    rows = [
-        (e.get("_file", "evaluation"), b)
-        for e in data.evaluations
-        for b in e.get("alert_budgets") or []
-    ]
+    rows = []
+    for e in data.evaluations:
+        rows += [(e.get("_file", "evaluation"), b) for b in e.get("alert_budgets") or []]
+        if isinstance(e.get("model_threshold"), dict):  # evaluate, from session 20
+            rows.append((e.get("_file", "evaluation"), {**e["model_threshold"], "scope": "fixed"}))
     if not rows:
         return None
     cells = [
-        [name, fmt_pct(b.get("budget"), 2), fmt_num(b.get("alerts_per_day"), 1),
+        [name, "the model's threshold" if b.get("scope") == "fixed" else fmt_pct(b.get("budget"), 2),
+         _scope(b), fmt_num(b.get("alerts_per_day"), 1),
          fmt_num(b.get("threshold"), 4), fmt_pct(b.get("precision")), fmt_pct(b.get("recall"))]
         for name, b in rows
     ]  # fmt: skip
-    headers = ["evaluation", "alert budget", "alerts per day", "threshold", "precision", "recall"]
-    return Section("Alert budgets in saved evaluations", table(headers, cells, numeric=range(1, 6)))
+    headers = ["evaluation", "alert budget", "of the rows of", "alerts per day", "threshold",
+               "precision", "recall"]  # fmt: skip
+    note = (
+        "Each day's top ceil(budget x rows of the day) scores are alerted; threshold: the "
+        "lowest alerted score. The model's threshold: every score >= the threshold stored "
+        "with the model, as `fraud-app score` alerts (a fixed score: alerts per day vary). "
+        "Evaluations written before session 20 (no scope) alerted the top round(budget x "
+        "rows) of the whole window."
+    )
+    body = table(headers, cells, numeric=[1, 3, 4, 5, 6])
+    return Section("Alert budgets in saved evaluations", body, note)
+
+
+def _scope(budget: dict) -> str:
+    scope = budget.get("scope")
+    if scope == "fixed":
+        return "every day, score >= threshold"
+    return "each day" if scope == "day" else "the window (before session 20)"
 
 
 def _patterns(data: RunData) -> Section | None:

@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 
 from dashboards.errors import DashboardInputError
+from dlcore.daily_ranking import alert_budget, daily_alerts
+from dlcore.daily_ranking import card_precision_at_k as daily_card_precision
 
 
 @dataclass(frozen=True)
@@ -102,29 +104,31 @@ def budgets_around(budget: float) -> list[float]:
     return sorted({b for b in (budget / 4, budget / 2, budget, budget * 2, budget * 4) if b <= 1})
 
 
+def _none(value: float) -> float | None:
+    return None if value is None or np.isnan(value) else float(value)
+
+
 def threshold_table(labels, scores, days, budgets, card_ids=None) -> list[ThresholdRow]:
-    """For each budget (share of rows alerted), alert the top round(budget * rows) scores
-    (at least one when there are rows) and measure what that buys."""
+    """For each budget, alert the top ceil(budget * rows of the day) scores of EACH day
+    (dlcore.daily_ranking: the definition `evaluate` and `backtest` use) and measure what
+    that buys; threshold = the lowest alerted score."""
     y, s = _arrays(labels, scores)
     days = np.asarray(days).ravel()
-    n, positives = y.size, int(y.sum())
-    n_days = len(np.unique(days)) if n else 0
-    order = np.argsort(-s, kind="stable")
     rows = []
     for budget in budgets:
-        k = min(n, max(1, round(budget * n))) if n else 0
-        top = order[:k]
-        tp = float(y[top].sum())
-        alerted = np.zeros(n, dtype=bool)
-        alerted[top] = True
+        if not y.size:
+            rows.append(ThresholdRow(float(budget), 0, 0.0, None, None, None, None))
+            continue
+        fig = alert_budget(y, s, days, budget)
+        alerted = daily_alerts(days, s, budget)
         rows.append(
             ThresholdRow(
                 budget=float(budget),
-                alerts=k,
-                alerts_per_day=k / n_days if n_days else 0.0,
-                threshold=float(s[top].min()) if k else None,
-                precision=tp / k if k else None,
-                recall=tp / positives if positives else None,
+                alerts=fig["alerts"],
+                alerts_per_day=fig["alerts_per_day"],
+                threshold=_none(fig["threshold"]),
+                precision=_none(fig["precision"]),
+                recall=_none(fig["recall"]),
                 card_precision=None
                 if card_ids is None
                 else _card_precision(y, alerted, days, np.asarray(card_ids).ravel()),
@@ -143,22 +147,16 @@ def _card_precision(y, alerted, days, cards) -> float | None:
     return float(hit.mean())
 
 
-def card_precision_at_k(labels, scores, days, card_ids, k: int) -> list[tuple[str, float]]:
-    """Per day: rank cards by their highest score, take the top k; the share of those
-    cards that had a fraud that day. Days in ascending order."""
+def card_precision_at_k(labels, scores, days, card_ids, k: int) -> list[dict]:
+    """Per day, ascending: {"date", "precision", "cards"} of dlcore.daily_ranking (the
+    top k cards by their highest score; precision = those with a fraud that day / k;
+    cards caught on an earlier day left out), as `evaluate` writes them."""
     y, s = _arrays(labels, scores)
-    if k < 1:
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise DashboardInputError(f"k must be >= 1. Received: {k!r}")
     if y.size == 0:
         return []
-    df = pd.DataFrame({"day": np.asarray(days).ravel(), "card": np.asarray(card_ids).ravel()})
-    df["fraud"], df["score"] = y > 0, s
-    cards = df.groupby(["day", "card"]).agg(score=("score", "max"), fraud=("fraud", "any"))
-    out = []
-    for day, group in cards.groupby(level="day"):
-        top = group.sort_values("score", ascending=False, kind="stable").head(k)
-        out.append((str(day), float(top["fraud"].mean())))
-    return out
+    return daily_card_precision(days, card_ids, y, s, int(k))["per_day"]
 
 
 @dataclass(frozen=True)

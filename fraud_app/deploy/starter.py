@@ -38,15 +38,23 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
         specs.mkdir(exist_ok=True)
         for spec in sorted(shipped_spec_dir().glob("*.yaml")):
             shutil.copyfile(spec, specs / spec.name)
-        config_path.write_text(config_text)
+        config_path.write_text(config_text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"fraud-app init: cannot write into {root}: {exc.strerror}") from exc
     return {"config": config_path, "feature_specs": specs}
 
 
+def _quoted(path: str) -> str:
+    """A YAML double-quoted scalar of `path` (JSON's string syntax): non-ASCII letters as
+    themselves (`ü`, not the escape `\\u00fc`), unless a character is not printable (YAML
+    refuses C1 controls; a lone surrogate cannot be written as UTF-8): then all escaped."""
+    text = json.dumps(path, ensure_ascii=False)
+    return text if text.isprintable() else json.dumps(path)
+
+
 def _starter_config(root: Path, specs: Path) -> str:
     """The example config's text with paths.root and features.spec_dir pointed at DIR."""
-    text = example_config().read_text()
+    text = example_config().read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     old_root = str(data["paths"]["root"])
     lines = []
@@ -61,11 +69,11 @@ def _starter_config(root: Path, specs: Path) -> str:
             line = line.replace("fraud-app demo configuration", "fraud-app configuration "
                                 "(written by `fraud-app init`, from the demo's)")  # fmt: skip
         elif stripped.startswith("root:") and old_root in stripped:
-            line = line.replace(old_root, json.dumps(str(root / "work")), 1)
+            line = line.replace(old_root, _quoted(str(root / "work")), 1)
         elif stripped.startswith("spec_dir:"):
             indent = line[: len(line) - len(line.lstrip())]
             line = (
-                f"{indent}spec_dir: {json.dumps(str(specs))}   # edit these specs, or null "
+                f"{indent}spec_dir: {_quoted(str(specs))}   # edit these specs, or null "
                 "for the shipped ones"
             )
         lines.append(line)

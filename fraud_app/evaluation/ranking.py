@@ -1,15 +1,15 @@
 """Ranking metrics of one test window, as a fraud investigations team uses them.
 
 Input: a pandas frame of the test window's transactions with columns card_id,
-timestamp (UTC), label (0/1) and one score column.
+timestamp (UTC), label (0/1) and one score column. The definitions are
+dlcore.daily_ranking's (the same as `evaluate`'s and the dashboards'):
 
 * recall at the daily alert budget: each day the top ceil(budget * rows of the day)
   transactions by score are alerted; recall = frauds alerted / all frauds of the window.
-* card precision@k per day (Le Borgne et al., Reproducible Machine Learning for Credit
-  Card Fraud Detection): each day the k cards with the highest score (a card scores its
-  highest transaction of the day) are reviewed; precision = reviewed cards with a fraud
-  that day / k. Cards already caught (a fraudulent card reviewed on an EARLIER test day)
-  are left out of later days: they are blocked and no longer need finding.
+* card precision@k per day (Le Borgne et al.): each day the k cards with the highest
+  score (a card scores its highest transaction of the day) are reviewed; precision =
+  reviewed cards with a fraud that day / k, with the day's number of cards beside it.
+  Cards already caught on an EARLIER test day are left out of later days.
 """
 
 from __future__ import annotations
@@ -20,32 +20,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from dlcore import daily_ranking
 from dlcore.metrics import average_precision, roc_auc
 
 
+def _days(df: pd.DataFrame) -> np.ndarray:
+    """The UTC day of each row as YYYY-MM-DD text (the key `evaluate` uses too)."""
+    return df["timestamp"].dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
+
+
 def daily_alert_recall(df: pd.DataFrame, score: str, budget: float) -> float:
-    frauds = int(df["label"].sum())
-    if frauds == 0:
-        return float("nan")
-    caught = 0
-    for _, day in df.groupby(df["timestamp"].dt.floor("D")):
-        n = math.ceil(budget * len(day))
-        top = day.sort_values(score, ascending=False, kind="mergesort").head(n)
-        caught += int(top["label"].sum())
-    return caught / frauds
+    figures = daily_ranking.alert_budget(df["label"].to_numpy(), df[score].to_numpy(),
+                                         _days(df), budget)  # fmt: skip
+    return figures["recall"]
 
 
 def card_precision_at_k(df: pd.DataFrame, score: str, k: int) -> list[dict[str, Any]]:
-    caught: set = set()
-    out = []
-    for day, rows in df.groupby(df["timestamp"].dt.floor("D")):
-        cards = rows.groupby("card_id").agg(score=(score, "max"), fraud=("label", "max"))
-        cards = cards[~cards.index.isin(caught)]
-        top = cards.sort_values("score", ascending=False, kind="mergesort").head(k)
-        hits = top[top["fraud"] > 0]
-        caught |= set(hits.index)
-        out.append({"date": day.strftime("%Y-%m-%d"), "precision": len(hits) / k})
-    return out
+    """[{"date", "precision", "cards"}] per day, days ascending."""
+    return daily_ranking.card_precision_at_k(
+        _days(df), df["card_id"].to_numpy(), df["label"].to_numpy(), df[score].to_numpy(), k
+    )["per_day"]
 
 
 def fold_metrics(df: pd.DataFrame, score: str, *, budget: float, k: int) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.attribution import ensemble_attribution
 from dlcore.errors import SerializationError
 from dlcore.inference import FusedEnsemble, compile_ensemble, mean_sigmoid
 from dlcore.model import Model
@@ -79,6 +80,20 @@ class FraudEnsemble:
         if fused is None:
             return None
         return fused.proba_and_gradient(np.ascontiguousarray(X, dtype=np.float32))
+
+    def proba_and_attribution(
+        self, X: np.ndarray, baseline: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(predict_proba(X), bit for bit; (n, d) attribution against `baseline` in the
+        standardised and clipped input space, dlcore.attribution's definition, so a feature
+        clipped at the standardisation's bound keeps its share). The fused plan gives both
+        at once; other members: the float64 twins predict_proba scores with."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        fused = self.fused()
+        if fused is not None:
+            return fused.proba_and_attribution(X, baseline)
+        _, attr = ensemble_attribution(self._float64_members(), X.astype(np.float64), baseline)
+        return self.predict_proba(X), attr
 
     def fused(self) -> FusedEnsemble | None:
         """The members compiled for joint scoring (dlcore.inference), or None (built once)."""

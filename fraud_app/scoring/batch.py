@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 import pyarrow as pa
 
-from dlcore.attribution import ensemble_attribution, top_features
+from dlcore.attribution import top_features
 from dlcore.backends import get_ops, use_backend
 from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
@@ -44,8 +44,8 @@ class ScoringOptions:
 
     members: one `member_XX` probability column per ensemble member.
     threshold: add `alert` (score >= threshold). reasons: add `reason_1..reason_n`, the
-    features with the largest gradient x (x - training mean) attribution (needs the
-    model's metadata["scoring"]["feature_means"]).
+    features with the largest gradient x (z - z(training mean)) attribution, z the
+    standardised and clipped input (needs the model's metadata["scoring"]["feature_means"]).
     """
 
     nonfinite: Literal["error", "null"] = "error"
@@ -239,14 +239,9 @@ def score_arrow_column(
 
 
 def _attribution(model: FraudEnsemble, X: np.ndarray, baseline) -> tuple[np.ndarray, np.ndarray]:
-    """(score, gradient x (x - baseline)): the fused plan when the members allow
-    it (the score is then exactly predict_proba's), else member by member."""
-    fused = model.proba_and_gradient(X)
-    if fused is None:
-        return ensemble_attribution(model.members, X, baseline)
-    proba, grad = fused
-    grad *= X.astype(np.float64) - np.asarray(baseline, dtype=np.float64)
-    return proba, grad
+    """(score, exactly predict_proba's; gradient x (z - z(baseline)) in the standardised
+    and clipped input z, so an input beyond the clip is credited: dlcore.attribution)."""
+    return model.proba_and_attribution(X, baseline)
 
 
 def _spread(values: np.ndarray, good: np.ndarray) -> np.ndarray:

@@ -64,8 +64,11 @@ def collect_window(scored, columns: list[str]) -> dict[str, np.ndarray]:
     return {c: table.column(c).to_numpy(zero_copy_only=False) for c in columns}
 
 
-def window_figures(data: dict[str, np.ndarray], config) -> dict[str, Any]:
-    """C4 figures of collected arrays (label, fraud_score, event_date, [card_id, fraud_pattern])."""
+def window_figures(
+    data: dict[str, np.ndarray], config, threshold: float | None = None
+) -> dict[str, Any]:
+    """C4 figures of collected arrays (label, fraud_score, event_date, [card_id, fraud_pattern]);
+    `threshold`: the model's stored alert threshold (its `model_threshold` figures)."""
     sc = config.scoring
     return evaluation_report(
         labels=data["label"].astype(np.float64),
@@ -76,6 +79,7 @@ def window_figures(data: dict[str, np.ndarray], config) -> dict[str, Any]:
         budgets=tuple(sc.alert_budgets),
         card_k=sc.card_k,
         pattern_budget=sc.alert_budget,
+        threshold=threshold,
     )
 
 
@@ -182,11 +186,17 @@ def run_evaluation(
         "dates_without_rows": empty,
         "days_without_rows": missing,
         "unlabelled_rows": unlabelled,
-        **window_figures(data, config),
+        **window_figures(data, config, _stored_threshold(model.ensemble)),
     }
     out = write_evaluation(report, config, name, replace=replace)
     _log_to_tracking(report, out, config)
     return report, out
+
+
+def _stored_threshold(ensemble) -> float | None:
+    meta = ensemble.metadata.get("scoring")
+    value = meta.get("threshold") if isinstance(meta, dict) else None
+    return None if value is None else float(value)
 
 
 def _require_columns(df, names: list[str], path) -> None:

@@ -44,7 +44,8 @@ from fraud_app.scoring.model_source import (
     load_scoring_model,
 )
 from fraud_app.scoring.partitions import output_lock
-from fraud_app.scoring.summary import date_summaries
+from fraud_app.scoring.reference import training_range
+from fraud_app.scoring.summary import date_summaries, out_of_range
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import ensure_utc
 
@@ -177,7 +178,9 @@ def run_scoring(
                     .sortWithinPartitions(PARTITION_COLUMN, *ids)
                     .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new))  # fmt: skip
                 reference = model.ensemble.metadata["scoring"]["reference"]
-                dates = date_summaries(scored, model.ensemble.feature_names, reference)
+                bounds = training_range(model.ensemble)
+                names = model.ensemble.feature_names
+                dates = date_summaries(scored, names, reference, bounds=bounds)
         except BaseException:
             swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
             raise
@@ -187,6 +190,8 @@ def run_scoring(
         partitions = tuple(swap.swap(day) for day in swap.written_dates())
         swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
+    summary["out_of_range"] = beyond = out_of_range(dates, names, bounds)
+    warn_out_of_range(start, end, beyond)
     present = {str(d["date"]) for d in dates}
     summary["dates_without_rows"] = empty = dates_without_rows(
         start, end, present, limit=MAX_LISTED_DATES
@@ -206,6 +211,22 @@ def run_scoring(
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)
     return ScoringJobResult(job_id, str(path), partitions, summary)
+
+
+def warn_out_of_range(start, end, beyond: dict[str, Any] | None) -> None:
+    """One WARNING line naming the features with rows beyond the training range."""
+    if not beyond:
+        return
+    ranked = sorted(beyond.items(), key=lambda kv: (-kv[1]["rows"], kv[0]))
+    shown = ", ".join(f"{name} {v['rows']}" for name, v in ranked[:10])
+    more = f" and {len(ranked) - 10} more features" if len(ranked) > 10 else ""
+    logger.warning(
+        "score %s..%s: rows beyond the training range of %d feature(s) (rows per feature): "
+        "%s%s. The model clips such inputs at its standardisation's bound (training mean "
+        "-+ clip x sd), so their scores and reasons treat them as at that bound; see "
+        "out_of_range in the summary, and check the inputs (`fraud-app validate`)",
+        start, end, len(ranked), shown, more,
+    )  # fmt: skip
 
 
 def _summary(job_id, model: ScoringModel, dates, output: str, seconds: float) -> dict[str, Any]:

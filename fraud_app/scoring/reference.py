@@ -2,7 +2,7 @@
 every drift figure shares.
 
     metadata["scoring"] = {
-      "alert_budget": b, "threshold": t,      # the validation window alerts b * rows rows
+      "alert_budget": b, "threshold": t,      # the validation window alerts ceil(b * rows) rows
       "feature_means": [...],                 # training window, the attribution baseline
       "reference": {"feature_edges": [[...]], "feature_props": [[...]],
                     "score_edges": [...], "score_props": [...]}}
@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.daily_ranking import alerts_for
 from fraud_app.errors import EmptyInputError
 
 logger = logging.getLogger(__name__)
@@ -29,9 +30,15 @@ DECILES = np.linspace(0.1, 0.9, 9)
 
 
 def alert_threshold(scores: np.ndarray, budget: float) -> float:
-    """The score of the k-th highest row, k = max(1, round(budget * rows)).
+    """The score of the k-th highest validation row, k = dlcore.daily_ranking.alerts_for(
+    budget, rows) = ceil(budget * rows): the rounding of the daily budget.
 
-    Alerting on score >= threshold raises k alerts on these rows (more only on exact ties).
+    The scoring job alerts score >= threshold, one fixed score for every day. On the
+    validation window it raises k alerts (more only on exact ties): the sum of the daily
+    budgets ceil(budget * rows of the day) up to rounding (at most one alert a day fewer).
+    A scored day raises budget * its rows alerts only when its scores are distributed as
+    the validation window's; `evaluate`'s daily budget instead alerts exactly each day's
+    top ceil(budget * rows), the figure a team reviewing that many would see.
     """
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     s = s[np.isfinite(s)]
@@ -39,7 +46,7 @@ def alert_threshold(scores: np.ndarray, budget: float) -> float:
         raise EmptyInputError("cannot set an alert threshold: the validation window has no scores")
     if not 0 < budget < 1:
         raise ValueError(f"alert budget must be in (0, 1). Received: {budget}")
-    k = max(1, round(budget * s.size))
+    k = alerts_for(budget, s.size)
     return float(np.partition(s, s.size - k)[s.size - k])
 
 
@@ -138,3 +145,24 @@ def _standardize_mean(ensemble) -> np.ndarray | None:
     state = ensemble.members[0].layer.state()
     key = next((k for k in state if k.endswith("standardize.mean") or k == "mean"), None)
     return None if key is None else np.asarray(state[key], dtype=np.float64)
+
+
+def training_range(ensemble) -> tuple[np.ndarray, np.ndarray] | None:
+    """(low, high) per feature: mean -+ clip x sd of the members' leading Standardize, the
+    training window's statistics, beyond which the model clips an input (it scores and
+    attributes such a value as if it sat at the bound). The narrowest over the members
+    (beyond it at least one member clips); None when a member has no clipping Standardize
+    (an imported model): no range known."""
+    from dlcore.layers import Sequential, Standardize
+
+    lows, highs = [], []
+    for member in ensemble.members:
+        layer = member.layer
+        first = layer.layers[0] if type(layer) is Sequential else None
+        if type(first) is not Standardize or first.clip is None:
+            return None
+        mean = np.asarray(first.mean, dtype=np.float64)
+        scale = np.asarray(first.scale, dtype=np.float64)
+        lows.append(mean - first.clip * scale)
+        highs.append(mean + first.clip * scale)
+    return np.max(lows, axis=0), np.min(highs, axis=0)

@@ -1,5 +1,7 @@
 """The per-date summary of a scoring job (contract C3): rows, alerts, score histogram and
-per-feature mean, quantiles and histogram in the model's reference bins (for drift).
+per-feature mean, quantiles and histogram in the model's reference bins (for drift), and
+per feature the rows below / above the training range (`reference.training_range`: where
+the model's standardisation clips its inputs; none without one).
 
 Counts and sums are exact: each Arrow batch emits partial sums per date (NumPy), the
 driver adds them. Quantiles are Spark's percentile_approx (accuracy 10,000) per date.
@@ -21,7 +23,9 @@ from fraud_app.scoring.reference import bin_counts
 QUANTILES = (0.05, 0.5, 0.95)
 
 
-def _partials(features_col: str, score_col: str, feature_edges, score_edges):
+def _partials(features_col: str, score_col: str, feature_edges, score_edges, bounds):
+    low, high = (None, None) if bounds is None else (np.asarray(bounds[0]), np.asarray(bounds[1]))
+
     def fn(batches: Iterator):
         import pyarrow as pa
 
@@ -39,9 +43,11 @@ def _partials(features_col: str, score_col: str, feature_edges, score_edges):
                 m = days == day
                 Xd, sd = X[m], s[m]
                 fcounts = [bin_counts(Xd[:, j], e).tolist() for j, e in enumerate(feature_edges)]
+                below = [0] * X.shape[1] if low is None else (Xd < low).sum(axis=0).tolist()
+                above = [0] * X.shape[1] if high is None else (Xd > high).sum(axis=0).tolist()
                 rows.append((str(day), int(m.sum()), int(alert[m].sum()), float(np.nansum(sd)),
                              int(np.isfinite(sd).sum()), bin_counts(sd, score_edges).tolist(),
-                             np.nansum(Xd, axis=0).tolist(), fcounts))  # fmt: skip
+                             np.nansum(Xd, axis=0).tolist(), fcounts, below, above))  # fmt: skip
             yield pa.RecordBatch.from_pylist(
                 [dict(zip(_FIELDS, r, strict=True)) for r in rows], schema=_arrow_schema()
             )
@@ -49,10 +55,14 @@ def _partials(features_col: str, score_col: str, feature_edges, score_edges):
     return fn
 
 
-_FIELDS = ("date", "rows", "alerts", "score_sum", "scored", "score_counts", "sums", "counts")
+_FIELDS = (
+    "date", "rows", "alerts", "score_sum", "scored", "score_counts", "sums", "counts",
+    "below", "above",
+)  # fmt: skip
 _SPARK_SCHEMA = (
     "date string, rows long, alerts long, score_sum double, scored long, "
-    "score_counts array<long>, sums array<double>, counts array<array<long>>"
+    "score_counts array<long>, sums array<double>, counts array<array<long>>, "
+    "below array<long>, above array<long>"
 )
 
 
@@ -64,6 +74,7 @@ def _arrow_schema():
         ("score_sum", pa.float64()), ("scored", pa.int64()),
         ("score_counts", pa.list_(pa.int64())), ("sums", pa.list_(pa.float64())),
         ("counts", pa.list_(pa.list_(pa.int64()))),
+        ("below", pa.list_(pa.int64())), ("above", pa.list_(pa.int64())),
     ])  # fmt: skip
 
 
@@ -78,13 +89,17 @@ def _quantiles(df: DataFrame, features_col: str, n: int) -> dict[str, list[list[
 
 def date_summaries(
     scored: DataFrame, names: list[str], reference: dict[str, Any], *,
-    features_col: str = "features", score_col: str = "fraud_score",
+    features_col: str = "features", score_col: str = "fraud_score", bounds=None,
 ) -> list[dict[str, Any]]:  # fmt: skip
-    """One C3 `dates` entry per date present in `scored`, in date order."""
+    """One C3 `dates` entry per date present in `scored`, in date order. `bounds`: the
+    (low, high) arrays of the training range, or None (no counts beyond it)."""
     fedges, sedges = reference["feature_edges"], reference["score_edges"]
+    bounds = (
+        None if bounds is None else ([float(v) for v in bounds[0]], [float(v) for v in bounds[1]])
+    )
     parts = (
         scored.select(PARTITION_COLUMN, features_col, score_col, "alert")
-        .mapInArrow(_partials(features_col, score_col, fedges, sedges), _SPARK_SCHEMA)
+        .mapInArrow(_partials(features_col, score_col, fedges, sedges, bounds), _SPARK_SCHEMA)
         .collect()
     )
     merged: dict[str, dict[str, Any]] = {}
@@ -96,7 +111,8 @@ def date_summaries(
         for key in ("rows", "alerts", "score_sum", "scored"):
             m[key] += p[key]
         m["score_counts"] = np.add(m["score_counts"], p["score_counts"]).tolist()
-        m["sums"] = np.add(m["sums"], p["sums"]).tolist()
+        for key in ("sums", "below", "above"):
+            m[key] = np.add(m[key], p[key]).tolist()
         m["counts"] = [np.add(a, b).tolist() for a, b in zip(m["counts"], p["counts"], strict=True)]
     quantiles = _quantiles(scored, features_col, len(names)) if merged else {}
     return [_entry(day, merged[day], quantiles.get(day), names) for day in sorted(merged)]
@@ -111,6 +127,7 @@ def _entry(day: str, m: dict[str, Any], q, names: list[str]) -> dict[str, Any]:
             "mean": float(m["sums"][j] / rows),
             "q05": qj[0], "q50": qj[1], "q95": qj[2],
             "counts": [int(c) for c in m["counts"][j]],
+            "below_range": int(m["below"][j]), "above_range": int(m["above"][j]),
         }  # fmt: skip
     return {
         "date": day,
@@ -120,3 +137,18 @@ def _entry(day: str, m: dict[str, Any], q, names: list[str]) -> dict[str, Any]:
         "score_counts": [int(c) for c in m["score_counts"]],
         "features": features,
     }
+
+
+def out_of_range(dates: list[dict[str, Any]], names: list[str], bounds) -> dict[str, Any] | None:
+    """The job's rows beyond the training range per feature, {name: {"rows", "below",
+    "above", "low", "high"}} for the features with any (None: no range known)."""
+    if bounds is None:
+        return None
+    out = {}
+    for j, name in enumerate(names):
+        below = sum(d["features"][name]["below_range"] for d in dates)
+        above = sum(d["features"][name]["above_range"] for d in dates)
+        if below or above:
+            out[name] = {"rows": below + above, "below": below, "above": above,
+                         "low": float(bounds[0][j]), "high": float(bounds[1][j])}  # fmt: skip
+    return out

@@ -180,7 +180,9 @@ class MlflowTracker:
     def _log_config(self, config) -> None:
         params = flatten(config.model_dump(mode="json"))
         self._mlflow.log_params({f"config.{k}": v for k, v in params.items()})
-        self._mlflow.log_text(json.dumps(config.model_dump(mode="json"), indent=2), "config.json")
+        self._mlflow.log_text(
+            json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False), "config.json"
+        )
 
     def log_data_lineage(self, spark, config) -> None:
         """Digest the canonical and feature tables and log the lineage, on the thread."""

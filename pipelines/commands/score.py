@@ -145,6 +145,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "model": f"{result.summary['model_name']} v{result.summary['model_version']}",
         "dates": [{"date": d["date"], "rows": d["rows"], "alerts": d["alerts"]} for d in dates],
         "dates_without_rows": result.summary["dates_without_rows"],
+        "out_of_range": {name: v["rows"] for name, v in
+                         (result.summary.get("out_of_range") or {}).items()},
         "partitions": list(result.partitions),
         "dashboards": str(index_path(config)) if dashboards else None,
     }, indent=2))  # fmt: skip

@@ -47,7 +47,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     report = run_tune(spark, config, cfg, run=args.run, replace=args.replace)
     for t in report["trials"]:
         ap = format_ap(t["validation"]["average_precision"])
-        print(f"trial {t['trial']:>3}  validation AP {ap}  {json.dumps(t['params'])}")
+        print(
+            f"trial {t['trial']:>3}  validation AP {ap}  {json.dumps(t['params'], ensure_ascii=False)}"
+        )
     best = report["best"]
     print(f"best: trial {best['trial']} (validation AP "
           f"{format_ap(best['validation']['average_precision'])})")  # fmt: skip

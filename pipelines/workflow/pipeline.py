@@ -182,7 +182,7 @@ def run_workflow(
 
 def score_test_window(spark, config: AppConfig, report_path: str):
     """The batch scoring job on the test window of a training run, with that run's model."""
-    report = json.loads(Path(report_path).read_text())
+    report = json.loads(Path(report_path).read_text(encoding="utf-8"))
     test = report["splits"]["windows"]["test"]
     start = dt.datetime.fromisoformat(test["start"]).date()
     end = (dt.datetime.fromisoformat(test["end"]) - dt.timedelta(days=1)).date()

@@ -69,17 +69,18 @@ def test_mismatched_or_bad_labels_are_named():
 
 
 def test_threshold_table_by_hand():
+    # the daily budget (session 20, as evaluate and backtest): ceil(budget * 5) rows a day
     rows = threshold_table(LABELS, SCORES, DAYS, [0.2, 0.4, 0.6], card_ids=CARDS)
     r2, r4, r6 = rows
-    # 0.2: top 2 rows (.9 fraud card a, .8 normal card b); card b had a fraud that day
-    assert (r2.alerts, r2.alerts_per_day, r2.threshold) == (2, 1.0, 0.8)
-    assert (r2.precision, r2.recall, r2.card_precision) == (0.5, pytest.approx(1 / 3), 1.0)
-    # 0.4: rows .9 .8 .7 .6 -> cards a, b, c on d1; a and b had frauds
-    assert (r4.alerts, r4.threshold, r4.precision) == (4, 0.6, 0.5)
-    assert r4.recall == pytest.approx(2 / 3) and r4.card_precision == pytest.approx(2 / 3)
-    # 0.6: d1 cards a b c d (2 fraud) and d2 card a (no fraud on d2): mean(1/2, 0)
-    assert (r6.alerts, r6.alerts_per_day, r6.threshold) == (6, 3.0, 0.4)
-    assert r6.precision == pytest.approx(1 / 3) and r6.card_precision == pytest.approx(0.25)
+    # 0.2: one a day: d1 .9 (fraud, card a), d2 .4 (normal, card a: no fraud on d2)
+    assert (r2.alerts, r2.alerts_per_day, r2.threshold) == (2, 1.0, 0.4)
+    assert (r2.precision, r2.recall, r2.card_precision) == (0.5, pytest.approx(1 / 3), 0.5)
+    # 0.4: d1 .9 .8 (cards a, b: both had a fraud on d1), d2 .4 .3 (a, e: none)
+    assert (r4.alerts, r4.threshold, r4.precision) == (4, 0.3, 0.25)
+    assert r4.recall == pytest.approx(1 / 3) and r4.card_precision == pytest.approx(0.5)
+    # 0.6: d1 .9 .8 .7 (two frauds), d2 .4 .3 .2
+    assert (r6.alerts, r6.alerts_per_day, r6.threshold) == (6, 3.0, 0.2)
+    assert r6.precision == pytest.approx(1 / 3) and r6.recall == pytest.approx(2 / 3)
 
 
 def test_threshold_table_empty_and_single_class():
@@ -103,9 +104,15 @@ def test_budgets_around():
 
 
 def test_card_precision_at_k_by_hand():
-    # d1: cards by max score a .9, b .8, c .6, d .5 -> top 2 = a, b (both fraud) -> 1.0
-    # d2: a .4, e .3, f .2, g .1, h .05 (only h fraud) -> top 2 = a, e -> 0.0
-    assert card_precision_at_k(LABELS, SCORES, DAYS, CARDS, 2) == [("d1", 1.0), ("d2", 0.0)]
+    # d1: cards by max score a .9, b .8, c .6, d .5 -> top 2 = a, b (both fraud) -> 2 / 2;
+    # a and b are caught. d2: a left out; e .3, f .2, g .1, h .05 -> top 2 = e, f -> 0
+    assert card_precision_at_k(LABELS, SCORES, DAYS, CARDS, 2) == [
+        {"date": "d1", "precision": 1.0, "cards": 4},
+        {"date": "d2", "precision": 0.0, "cards": 4},
+    ]
+    # k above the day's cards: still divided by k (Le Borgne et al.), the cards shown
+    per_day = card_precision_at_k(LABELS, SCORES, DAYS, CARDS, 10)
+    assert [(d["precision"], d["cards"]) for d in per_day] == [(0.2, 4), (0.1, 4)]
     assert card_precision_at_k([], [], [], [], 5) == []
 
 

@@ -57,7 +57,15 @@ def test_numbers_are_formatted_for_people(small_run):
     quality = (small_run.output / "r1" / "model-quality.html").read_text()
     assert "3,000" in quality  # test transactions with a thousands separator
     assert '<tr class="focus"><td class="num">1.00%</td>' not in quality  # first cell is text
-    assert re.search(r'<tr class="focus"><td>1\.00%</td><td class="num">30</td>', quality)
+    # 1 % of each of the 5 days' ~600 rows, rounded up per day (dlcore.daily_ranking): 32
+    assert re.search(r'<tr class="focus"><td>1\.00%</td><td class="num">32</td>', quality)
+    # saved evaluations: budgets of an old file (the window) and the model's own threshold
+    assert "the window (before session 20)" in quality
+    row = (
+        r'<td class="num">the model&#x27;s threshold</td><td>every day, score &gt;= threshold'
+        r'</td><td class="num">12\.0</td><td class="num">0\.3100</td>'
+    )
+    assert re.search(row, quality)
     data = (small_run.output / "r1" / "data-quality.html").read_text()
     assert "300,030" in data and "FAIL" in data  # raw rows; the failing warning check
 

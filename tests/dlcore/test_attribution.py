@@ -89,3 +89,34 @@ def test_top_features_equal_a_stable_full_sort_with_ties():
         np.testing.assert_array_equal(top_features(a, n), expected[:, : min(n, 9)])
     a[0, 4] = np.nan  # non-finite values: the full sort (NaN last)
     np.testing.assert_array_equal(top_features(a, 3), np.argsort(-a, axis=1, kind="stable")[:, :3])
+
+
+def _clipped_model(seed: int) -> Model:
+    layers = [Standardize(clip=3.0, name="standardize"), Linear(8), Tanh(), Linear(1)]
+    model = Model(Sequential(layers), in_features=D, seed=seed, dtype="float64")
+    rng = np.random.default_rng(0)  # one standardisation for all members, as training fits
+    model.layer.layers[0].set_statistics(rng.standard_normal(D), rng.random(D) + 0.5)
+    return model
+
+
+def test_an_input_beyond_the_clip_keeps_its_share():
+    """Session 19 probe: an amount of 9e9 (training: thousands) scored high, but the raw
+    input gradient is 0 beyond the standardisation's clip, so no reason code named it.
+    In the standardised input the clipped feature is credited as if it sat at the clip."""
+    models = [_clipped_model(s) for s in (3, 4)]
+    std = models[0].layer.layers[0]
+    baseline = np.array(std.mean)  # the training mean: the scorer's baseline
+    X = np.random.default_rng(2).standard_normal((4, D)) * 0.5 + baseline
+    far = X.copy()
+    far[:, 0] = 9e9
+    proba, attr = ensemble_attribution(models, far, baseline)
+    _, raw = ensemble_attribution(models, far, baseline, space="input")
+    assert (raw[:, 0] == 0).all() and (np.abs(attr[:, 0]) > 1e-3).all()
+    # the same as the raw-input attribution of a value just inside the clip
+    inside = far.copy()
+    inside[:, 0] = baseline[0] + (3.0 - 1e-9) * std.scale[0]
+    _, at_edge = ensemble_attribution(models, inside, baseline, space="input")
+    np.testing.assert_allclose(attr, at_edge, rtol=1e-6, atol=1e-12)
+    # features not clipped: both forms agree
+    np.testing.assert_allclose(attr[:, 1:], raw[:, 1:], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(proba, _proba(models, far), rtol=1e-12)

@@ -79,9 +79,21 @@ def _assert_scores_and_gradients_match(fused, models, attribution_atol):
     X = _rows()
     np.testing.assert_allclose(fused.proba(X), _reference(models, X), rtol=0, atol=1e-14)
     proba, grad = fused.proba_and_gradient(X)
-    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D))
+    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D), space="input")
     np.testing.assert_allclose(proba, ref_p, rtol=0, atol=1e-14)
     np.testing.assert_allclose(grad * X, ref_attr, rtol=0, atol=attribution_atol)
+    _assert_attribution_matches(fused, models, X, attribution_atol)
+
+
+def _assert_attribution_matches(fused, models, X, atol):
+    """The plan's attribution in the standardised, clipped input is the members' (and its
+    score the same bits as proba)."""
+    baseline = np.random.default_rng(5).standard_normal(D)
+    proba, attr = fused.proba_and_attribution(X, baseline)
+    np.testing.assert_array_equal(proba, fused.proba(X))
+    ref_p, ref_attr = ensemble_attribution(models, X, baseline)
+    np.testing.assert_allclose(ref_p, proba, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(attr, ref_attr, rtol=0, atol=atol)
 
 
 def test_fused_without_standardize():
@@ -237,7 +249,7 @@ def test_rows_placed_at_scattered_positions_score_as_the_members():
     np.testing.assert_allclose(fused.proba(X), _reference(models, X), rtol=0, atol=1e-14)
     proba, grad = fused.proba_and_gradient(X)
     np.testing.assert_array_equal(proba, fused.proba(X))
-    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D))
+    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D), space="input")
     np.testing.assert_allclose(proba, ref_p, rtol=0, atol=1e-14)
     np.testing.assert_allclose(grad * X, ref_attr, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(fused.proba_and_gradient(X[130:])[1], grad[130:])
@@ -300,7 +312,7 @@ def test_float32_members_are_scored_in_float32_close_to_float64(hidden):
         twins.append(twin)
     np.testing.assert_allclose(fused.proba(X), _reference(twins, X), rtol=0, atol=2e-6)
     proba, grad = fused.proba_and_gradient(X)
-    ref_p, ref_attr = ensemble_attribution(twins, X.astype(np.float64), np.zeros(D))
+    ref_p, ref_attr = ensemble_attribution(twins, X.astype(np.float64), np.zeros(D), space="input")
     np.testing.assert_allclose(proba, ref_p, rtol=0, atol=2e-6)
     np.testing.assert_allclose(grad * X, ref_attr, rtol=1e-4, atol=1e-6)
 
@@ -365,9 +377,10 @@ def test_an_input_encoding_is_part_of_the_fused_plan():
     X = _rows()
     np.testing.assert_allclose(fused.proba(X), _reference(models, X), rtol=0, atol=1e-14)
     proba, grad = fused.proba_and_gradient(X)
-    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D))
+    ref_p, ref_attr = ensemble_attribution(models, X, np.zeros(D), space="input")
     np.testing.assert_allclose(proba, ref_p, rtol=0, atol=1e-14)
     np.testing.assert_allclose(grad * X, ref_attr, rtol=0, atol=1e-12)
+    _assert_attribution_matches(fused, models, X, 1e-12)
 
 
 def test_an_encoded_float32_plan_gives_the_same_bits_in_any_batch():

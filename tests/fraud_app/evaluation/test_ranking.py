@@ -72,8 +72,8 @@ def test_card_precision_leaves_out_cards_caught_on_earlier_days():
     per_day = card_precision_at_k(df, "s", k=2)
     # day 1: top-2 = A (fraud), B -> 1/2; A is caught. day 2: A left out, top-2 = C (fraud), B -> 1/2
     assert per_day == [
-        {"date": "2024-01-01", "precision": 0.5},
-        {"date": "2024-01-02", "precision": 0.5},
+        {"date": "2024-01-01", "precision": 0.5, "cards": 3},
+        {"date": "2024-01-02", "precision": 0.5, "cards": 2},
     ]
     # without leaving A out, day 2 would be A, C = 2/2
 
@@ -85,3 +85,33 @@ def test_recall_at_the_daily_alert_budget():
     # budget 0.2: 2 alerts a day; day 1 catches both frauds, day 2 misses its only one
     assert daily_alert_recall(df, "s", 0.2) == pytest.approx(2 / 3)
     assert mean_std([0.5, 0.7]) == pytest.approx({"mean": 0.6, "std": 0.1414213562})
+
+
+def test_evaluate_backtest_and_dashboards_report_the_same_figures():
+    """One frame through the three callers: the numbers must be the shared module's."""
+    from dashboards.prep.metrics import card_precision_at_k as dashboard_cards
+    from dashboards.prep.metrics import threshold_table
+    from dlcore import daily_ranking
+    from fraud_app.evaluation.ranking import fold_metrics
+    from fraud_app.scoring.evaluation import evaluation_report
+    from tests.dlcore.test_daily_ranking import _window
+
+    dates, cards, labels, scores = _window(11)
+    ts = pd.to_datetime(pd.Series(dates)).dt.tz_localize(dt.UTC) + pd.Timedelta(hours=13)
+    frame = pd.DataFrame({"timestamp": ts, "card_id": cards, "label": labels, "s": scores})
+    budget, k = 0.05, 7
+    backtest = fold_metrics(frame, "s", budget=budget, k=k)
+    evaluate = evaluation_report(labels=labels.astype(float), scores=scores, days=dates,
+                                 cards=cards, patterns=None, budgets=(budget,), card_k=k,
+                                 pattern_budget=budget)  # fmt: skip
+    (row,) = threshold_table(labels, scores, dates, [budget], card_ids=cards)
+    shared = daily_ranking.alert_budget(labels, scores, dates, budget)
+    assert backtest["recall_at_budget"] == evaluate["alert_budgets"][0]["recall"] == row.recall
+    assert evaluate["alert_budgets"][0] == shared
+    assert (row.alerts, row.precision, row.threshold) == (
+        shared["alerts"], shared["precision"], shared["threshold"])  # fmt: skip
+    per_day = daily_ranking.card_precision_at_k(dates, cards, labels, scores, k)["per_day"]
+    assert backtest["card_precision_per_day"] == evaluate["card_precision_at_k"]["per_day"]
+    assert backtest["card_precision_per_day"] == per_day
+    assert dashboard_cards(labels, scores, dates, cards, k) == per_day
+    assert backtest["card_precision_at_k"] == evaluate["card_precision_at_k"]["mean"]

@@ -248,6 +248,10 @@ def test_evaluate_any_window_writes_c4(spark, trained):
     )
     assert [b["budget"] for b in report["alert_budgets"]] == [0.001, 0.005, 0.01]
     assert len(report["card_precision_at_k"]["per_day"]) == report["days"] == 3
+    stored = FraudEnsemble.load(trained["model"]).metadata["scoring"]["threshold"]
+    mine = report["model_threshold"]  # what `score` alerts on this window
+    assert mine["threshold"] == stored and mine["alerts_per_day_min"] <= mine["alerts_per_day_max"]
+    assert mine["alerts"] == round(mine["alerts_per_day"] * report["days"])
     assert set(report["pattern_recall"]) <= {
         "compromised_merchant",
         "stolen_card",
@@ -373,3 +377,43 @@ def test_a_day_delivered_without_labels_scores_as_with_them(spark, trained, tmp_
     assert len(got) == len(labelled) > 0 and set(got.index) == set(labelled.index)
     # to the bit: a row's score does not depend on its place in a batch (dlcore.inference)
     np.testing.assert_array_equal(got["fraud_score"], labelled.loc[got.index, "fraud_score"])
+
+
+def test_amounts_beyond_the_training_range_are_named_counted_and_warned(
+    spark, trained, tmp_path, caplog
+):
+    """Session 19 probe: amounts of 9e9 (training: thousands) scored high, but none of
+    their reasons named an amount feature (the input is clipped after standardisation and
+    the raw-input gradient is 0 there), and `score` said nothing about the range."""
+    import logging
+
+    day = trained["day"]
+    raw = spark.read.option("header", True).csv(str(trained["root"] / "raw"))
+    big = (raw["ts"].substr(1, 10) == str(day)) & (F.crc32(raw["txn_id"]) % 5 == 0)
+    raw.withColumn("amt", F.when(big, F.lit("9000000000")).otherwise(raw["amt"])).write.option(
+        "header", True
+    ).csv(str(tmp_path / "raw"))
+    big_ids = {r[0] for r in raw.filter(big).select("txn_id").collect()}
+    far = _config(tmp_path)
+    run_etl(spark, far)
+    with caplog.at_level(logging.WARNING, logger="fraud_app.scoring.job"):
+        result = run_scoring(spark, far, start=day, end=day, model_uri=trained["model"])
+    got = _read(_partition(tmp_path, day)).set_index("transaction_id")
+    rows = got.loc[got.index.astype(str).isin(big_ids)]
+    assert len(rows) == len(big_ids) > 0
+    reasons = rows[["reason_1", "reason_2", "reason_3"]].astype(str)
+    named = reasons.apply(lambda r: any("amount" in v for v in r), axis=1)
+    assert named.mean() >= 0.9, reasons.head()
+    summary = json.loads(Path(result.summary_path).read_text())
+    beyond = summary["out_of_range"]
+    amount = [n for n in beyond if "amount" in n]
+    assert amount and max(beyond[n]["above"] for n in amount) >= len(rows)
+    assert all(beyond[n]["rows"] == beyond[n]["below"] + beyond[n]["above"] > 0 for n in beyond)
+    (entry,) = summary["dates"]
+    for name, counts in beyond.items():
+        assert entry["features"][name]["above_range"] == counts["above"]
+        assert counts["low"] < counts["high"]
+    (line,) = [r.getMessage() for r in caplog.records if "training range" in r.getMessage()]
+    (top, counts), *_ = sorted(beyond.items(), key=lambda kv: (-kv[1]["rows"], kv[0]))
+    assert "amount" in top and f": {top} {counts['rows']}" in line  # the most rows first
+    assert f"of {len(beyond)} feature(s)" in line

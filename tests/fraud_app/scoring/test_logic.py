@@ -8,13 +8,14 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from dlcore.daily_ranking import alert_budget, card_precision_at_k
 from dlcore.layers import Linear, Sequential, Standardize
 from dlcore.model import Model
 from fraud_app.errors import ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.batch import ScoringOptions, score_arrow_column
 from fraud_app.scoring.dates import dates_without_rows
-from fraud_app.scoring.evaluation import budget_metrics, card_precision_at_k, pattern_recall
+from fraud_app.scoring.evaluation import pattern_recall
 from fraud_app.scoring.reference import alert_threshold, bin_counts, decile_edges, reference_block
 
 
@@ -36,12 +37,22 @@ def test_bins_are_right_closed_and_collapse_on_ties():
     assert ref["feature_edges"][1] == [1.0] and ref["feature_props"][1] == [1.0, 0.0]
 
 
-def test_budget_metrics_count_frauds_in_the_top_share():
+def test_alert_threshold_rounds_up_as_the_daily_budget_does():
+    # 0.025 * 100 = 2.5: ceil 3, as the daily budget counts (round() gave 2)
+    scores = np.arange(100) / 100.0
+    assert (scores >= alert_threshold(scores, 0.025)).sum() == 3
+    assert (scores >= alert_threshold(scores, 0.07)).sum() == 7  # 7.000000000000001
+
+
+def test_budget_metrics_alert_the_top_share_of_each_day():
     labels = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1])
     scores = np.array([0.9, 0.8, 0.7, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.05])
-    m = budget_metrics(labels, scores, 0.2, days=2)
+    days = np.array(["d1"] * 5 + ["d2"] * 5)
+    m = alert_budget(labels, scores, days, 0.2)
+    # one alert a day: d1's 0.9 (fraud), d2's first 0.1 (normal; the earlier of equal scores)
     assert m["alerts"] == 2 and m["precision"] == 0.5 and m["recall"] == pytest.approx(1 / 3)
-    assert m["threshold"] == 0.8 and m["alerts_per_day"] == 1.0
+    assert m["threshold"] == 0.1 and m["alerts_per_day"] == 1.0 and m["scope"] == "day"
+    assert m["daily_thresholds"] == {"min": 0.1, "median": pytest.approx(0.5), "max": 0.9}
 
 
 def test_card_precision_at_k_excludes_cards_caught_on_earlier_days():
@@ -59,18 +70,44 @@ def test_card_precision_at_k_excludes_cards_caught_on_earlier_days():
     assert single["per_day"][0]["precision"] == 1.0
 
 
-def test_card_precision_divides_by_the_cards_of_a_small_day():
+def test_card_precision_divides_by_k_and_shows_a_small_days_cards():
+    # Le Borgne et al.'s definition (session 20): one compromised card of one, k = 100
     out = card_precision_at_k(
         np.array(["d"]), np.array(["x"]), np.array([1]), np.array([0.3]), k=100
     )
-    assert out["per_day"][0]["precision"] == 1.0
+    assert out["per_day"] == [{"date": "d", "precision": 0.01, "cards": 1}]
 
 
-def test_pattern_recall_per_pattern():
+def test_pattern_recall_per_pattern_within_the_daily_alerts():
     labels = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 0])
     scores = np.array([0.9, 0.1, 0.8, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2, 0.2])
     patterns = np.array(["p", "p", "q", None, None, None, None, None, None, None], dtype=object)
-    assert pattern_recall(labels, scores, patterns, 0.2) == {"p": 0.5, "q": 1.0}
+    days = np.array(["d1"] * 10)
+    assert pattern_recall(labels, scores, patterns, 0.2, days) == {"p": 0.5, "q": 1.0}
+    # one alert a day over two days: d1's 0.9 (p) and d2's first 0.2; q's 0.8 missed
+    days = np.array(["d1"] * 3 + ["d2"] * 7)
+    assert pattern_recall(labels, scores, patterns, 0.1, days) == {"p": 0.5, "q": 0.0}
+
+
+def test_the_models_threshold_on_the_window_beside_the_daily_budget():
+    from fraud_app.scoring.evaluation import evaluation_report
+
+    labels = np.array([1, 0, 0, 0, 0, 0, 1, 0])
+    scores = np.array([0.9, 0.8, 0.7, 0.1, 0.95, 0.9, 0.85, 0.6])
+    days = np.array(["d1"] * 4 + ["d2"] * 4)
+    report = evaluation_report(labels=labels, scores=scores, days=days, cards=None,
+                               patterns=None, budgets=(0.25,), card_k=1, pattern_budget=0.25,
+                               threshold=0.8)  # fmt: skip
+    # a fixed score: d1 raises 2 alerts, d2 3 (its daily budget: 1 each)
+    assert report["model_threshold"] == {
+        "threshold": 0.8, "alerts": 5, "alerts_per_day": 2.5, "alerts_per_day_min": 2,
+        "alerts_per_day_max": 3, "precision": 0.4, "recall": 1.0,
+    }  # fmt: skip
+    assert report["alert_budgets"][0]["alerts"] == 2
+    no_threshold = evaluation_report(labels=labels, scores=scores, days=days, cards=None,
+                                     patterns=None, budgets=(0.25,), card_k=1,
+                                     pattern_budget=0.25)  # fmt: skip
+    assert "model_threshold" not in no_threshold
 
 
 # -- one Arrow batch through the scoring function, no Spark ---------------------------
@@ -146,3 +183,43 @@ def test_dates_without_rows_lists_the_range_minus_the_scored_dates():
     scored = ["2024-03-02", dt.date(2024, 3, 4)]
     assert dates_without_rows(d(2024, 3, 1), d(2024, 3, 4), scored) == ["2024-03-01", "2024-03-03"]
     assert dates_without_rows(d(2024, 3, 2), d(2024, 3, 2), scored) == []
+
+
+def _fused_ensemble():
+    from dlcore.layers import ReLU
+
+    members = []
+    for seed in (0, 1):
+        layers = [Standardize(clip=3.0, name="standardize"), Linear(6), ReLU(), Linear(1)]
+        m = Model(Sequential(layers), in_features=D, seed=seed)
+        m.layer.layers[0].set_statistics(np.zeros(D), np.ones(D))
+        members.append(m)
+    return FraudEnsemble(members, ["a", "b", "c"], {"scoring": {"feature_means": [0.0] * D}})
+
+
+@pytest.mark.parametrize("make", [_ensemble, _fused_ensemble])
+def test_a_feature_beyond_the_clip_is_a_reason_and_scores_are_predict_probas(make):
+    """Session 19 probe: a clipped input got no attribution, so no reason named it. The
+    score column stays predict_proba's bits (the pyfunc model's numbers)."""
+    ens = make()
+    assert (ens.fused() is not None) == (make is _fused_ensemble)
+    rng = np.random.default_rng(3)
+    rows = rng.standard_normal((40, D)).astype(np.float32) * 0.3
+    rows[::4, 0] = 9e9  # far beyond the clip (training: mean 0, sd 1)
+    score, r1, _r2, _r3 = score_arrow_column(
+        _column(rows.tolist()), ens, ScoringOptions(reasons=3), baseline=np.zeros(D)
+    )
+    np.testing.assert_array_equal(score.to_numpy(), ens.predict_proba(rows))
+    first = np.array(r1.to_pylist())
+    assert (first[::4] == "a").all()  # the clipped feature leads its rows' reasons
+    assert ens.predict_proba(rows[:1])[0] == score[0].as_py()
+
+
+def test_training_range_is_where_the_standardisation_clips():
+    from fraud_app.scoring.reference import training_range
+
+    low, high = training_range(_fused_ensemble())
+    np.testing.assert_array_equal(low, [-3.0] * D)
+    np.testing.assert_array_equal(high, [3.0] * D)
+    no_clip = Model(Sequential([Standardize(clip=None), Linear(1)]), in_features=D, seed=0)
+    assert training_range(FraudEnsemble([no_clip], ["a", "b", "c"], {})) is None

@@ -1,0 +1,147 @@
+"""Ranking figures of a team that reviews a fixed share of each day's rows, in plain NumPy.
+
+The ONE definition of each (session 20: `backtest`, `evaluate`, the dashboards and the
+benches had two of each; they all call these now). Inputs are arrays of one window: a
+day label per row (any sortable value: "2024-01-05", a datetime64 day), scores, 0/1
+labels and, for cards, a card id per row.
+
+* Daily alert budget b: each day the top `alerts_for(b, rows of the day)` =
+  ceil(b * rows of the day) rows by score are alerted (at least one on a day with rows;
+  among equal scores the earlier row first). `alert_budget` sums the days: alerts,
+  alerts per day, precision = frauds alerted / alerts, recall = frauds alerted / frauds
+  of the window, threshold = the lowest alerted score (each day's cut-off is at or above
+  it; `daily_thresholds` gives their min / median / max).
+* Card precision@k per day (Le Borgne et al., "Reproducible machine learning for credit
+  card fraud detection - practical handbook", 2022): each day the day's cards are ranked
+  by their highest score of the day and the top k reviewed; precision = reviewed cards
+  with a fraud that day / k. Cards caught on an EARLIER day (a fraud card in that day's
+  top k) are left out of later days: blocked, they need no finding. A day with fewer than
+  k cards still divides by k (its `cards` count says so); the window's figure is the mean
+  over its days. Ties between cards: the lower card id first (sortable ids), else the
+  first seen.
+
+Does not own: AUC and AP (dlcore.metrics), choosing b or k, reading the data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from dlcore.errors import ConfigError, ShapeError
+from dlcore.metrics import _check
+
+
+def alerts_for(budget: float, rows: int) -> int:
+    """ceil(budget * rows) alerts for a day of `rows` rows (>= 1 when rows > 0, never more
+    than rows). 0.07 * 100 is 7.000000000000001 in floating point: rounded to 9 decimals
+    first, so it is 7 alerts, not 8."""
+    if not 0 < budget <= 1:
+        raise ConfigError(f"alert budget must be in (0, 1]. Received: {budget!r}")
+    if rows <= 0:
+        return 0
+    return min(rows, max(1, math.ceil(round(budget * rows, 9))))
+
+
+def _day_codes(days: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct days in ascending order, each row's index into them)."""
+    values, codes = np.unique(np.asarray(days).reshape(-1), return_inverse=True)
+    return values, codes.reshape(-1)
+
+
+def daily_alerts(days: np.ndarray, scores: np.ndarray, budget: float) -> np.ndarray:
+    """Boolean mask of the rows alerted under the daily budget (see the module doc)."""
+    s = np.asarray(scores, dtype=np.float64).reshape(-1)
+    _, codes = _day_codes(days)
+    if codes.shape != s.shape:
+        raise ShapeError(f"days and scores must have the same length: {codes.size} and {s.size}")
+    alerted = np.zeros(s.size, dtype=bool)
+    if not s.size:
+        return alerted
+    order = np.lexsort((np.arange(s.size), -s, codes))  # by day, score down, row
+    sorted_codes = codes[order]
+    first = np.searchsorted(sorted_codes, sorted_codes, side="left")
+    rank = np.arange(s.size) - first  # position within the day
+    per_day = np.bincount(codes)
+    quota = np.array([alerts_for(budget, int(n)) for n in per_day])
+    alerted[order] = rank < quota[sorted_codes]
+    return alerted
+
+
+def alert_budget(
+    labels: np.ndarray, scores: np.ndarray, days: np.ndarray, budget: float
+) -> dict[str, Any]:
+    """The figures of one daily budget over a window (keys as `evaluate` writes them)."""
+    y, s = _check(labels, scores)
+    alerted = daily_alerts(days, s, budget)
+    day_values, codes = _day_codes(days)
+    alerts, caught, frauds = int(alerted.sum()), float(y[alerted].sum()), float(y.sum())
+    cutoffs = [float(s[alerted & (codes == d)].min()) for d in np.unique(codes[alerted])]
+    return {
+        "budget": float(budget),
+        "scope": "day",
+        "alerts": alerts,
+        "alerts_per_day": alerts / max(len(day_values), 1),
+        "threshold": min(cutoffs) if cutoffs else float("nan"),
+        "daily_thresholds": {
+            "min": min(cutoffs) if cutoffs else float("nan"),
+            "median": float(np.median(cutoffs)) if cutoffs else float("nan"),
+            "max": max(cutoffs) if cutoffs else float("nan"),
+        },
+        "precision": caught / alerts if alerts else float("nan"),
+        "recall": caught / frauds if frauds else float("nan"),
+    }
+
+
+def _card_order(cards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(distinct cards, each row's index into them): sorted when the ids sort, else in
+    order of first appearance (ids of mixed types, None)."""
+    try:
+        values, codes = np.unique(cards, return_inverse=True)
+        return values, codes.reshape(-1)
+    except TypeError:
+        index: dict[Any, int] = {}
+        codes = np.array([index.setdefault(c, len(index)) for c in cards.tolist()], np.int64)
+        values = np.empty(len(index), dtype=object)
+        values[:] = list(index)
+        return values, codes
+
+
+def card_precision_at_k(
+    days: np.ndarray, cards: np.ndarray, labels: np.ndarray, scores: np.ndarray, k: int
+) -> dict[str, Any]:
+    """{"k", "per_day": [{"date", "precision", "cards"}], "mean"}, days ascending; `cards`
+    is the number of the day's cards that could be reviewed (caught ones left out)."""
+    if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
+        raise ConfigError(f"card precision@k needs an integer k >= 1. Received: {k!r}")
+    y, s = _check(labels, scores)
+    day_values, day_codes = _day_codes(days)
+    cards = np.asarray(cards, dtype=object).reshape(-1)
+    if not (day_codes.size == cards.size == s.size):
+        raise ShapeError(
+            f"days, cards and scores must have the same length: {day_codes.size}, "
+            f"{cards.size} and {s.size}"
+        )
+    caught: set = set()
+    per_day = []
+    for d, day in enumerate(day_values):
+        rows = day_codes == d
+        names, idx = _card_order(cards[rows])
+        best = np.full(names.size, -np.inf)
+        fraud = np.zeros(names.size)
+        np.maximum.at(best, idx, s[rows])
+        np.maximum.at(fraud, idx, y[rows])
+        keep = np.array([c not in caught for c in names.tolist()], dtype=bool)
+        names, best, fraud = names[keep], best[keep], fraud[keep]
+        top = np.argsort(-best, kind="stable")[:k]
+        hits = [names[i] for i in top if fraud[i] > 0.5]
+        caught.update(hits)
+        per_day.append({"date": str(day), "precision": len(hits) / k, "cards": int(names.size)})
+    values = [d["precision"] for d in per_day]
+    return {
+        "k": int(k),
+        "per_day": per_day,
+        "mean": float(np.mean(values)) if values else float("nan"),
+    }
