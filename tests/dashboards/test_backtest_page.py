@@ -124,3 +124,17 @@ def test_a_fold_that_breaks_the_layout_is_named(small_run, edit, message):
     _write(small_run, "bt1", report)
     with pytest.raises(DashboardInputError, match=message):
         render_backtest(small_run, "bt1")
+
+
+def test_a_metric_undefined_in_every_fold_still_renders(small_run):
+    # no fraud in any test window: the backtest writes AP and AUC as null in every fold
+    # (jsonout); the page raised KeyError: 'average_precision' and was skipped
+    report = _report()
+    for fold in report["folds"]:
+        for figures in fold["models"].values():
+            figures.update(average_precision=None, roc_auc=None)
+    _write(small_run, "nofraud", report)
+    render_backtest(small_run, "nofraud")
+    text = (small_run.output / "backtests" / "nofraud.html").read_text()
+    assert "<h2>Ensemble against the baseline</h2>" in text  # recall and card precision
+    assert [d.metric for d in differences(report)] == ["recall_at_budget", "card_precision_at_k"]
