@@ -137,6 +137,11 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
         path = Path(uri)
         if (path / ENSEMBLE_FILE).is_file():
             return ResolvedModel(path)
+        if not path.exists():  # a typo read as "neither ... nor", as if the directory were wrong
+            raise ModelLoadError(
+                f"{uri} does not exist; expected an ensemble directory (holding "
+                f"{ENSEMBLE_FILE}) or a models:/ or runs:/ URI"
+            )
         raise ModelLoadError(
             f"{uri} is neither an ensemble directory (no {ENSEMBLE_FILE}) nor a models:/ or "
             "runs:/ URI"

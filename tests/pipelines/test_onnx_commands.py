@@ -55,8 +55,10 @@ def test_export_onnx_names_a_bad_model_uri(tmp_path, capsys):
     missing = tmp_path / "nowhere"
     assert main(["export-onnx", str(missing), str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error:") and "nowhere" in err
+    assert err.startswith("error:") and "nowhere does not exist; expected an ensemble" in err
     assert not (tmp_path / "x.onnx").exists()
+    assert main(["export-onnx", str(tmp_path), str(tmp_path / "x.onnx")]) == 2
+    assert "is neither an ensemble directory" in capsys.readouterr().err  # there, but no model
 
 
 def test_import_onnx_writes_an_ensemble_directory(tmp_path, capsys):
@@ -103,6 +105,10 @@ def test_onnx_commands_name_bad_files_and_paths_in_one_line(ensemble_dir, tmp_pa
         (
             ["import-onnx", str(good), str(tmp_path / "o4"), "--feature-names", "a,b,a,c,d"],
             r"feature names must be non-empty and unique; .*\(repeated: \['a'\]\)",
+        ),
+        (  # a member's output of our own file: it imported the whole ensemble silently
+            ["import-onnx", str(good), str(tmp_path / "o5"), "--output", "member_probabilities"],
+            r"output 'member_probabilities': this file was written by export-onnx and imports whole",
         ),
     ]
     for args, message in cases:
