@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -19,11 +21,12 @@ from tests.pipelines.test_backtest_tune import DEMO, _table
 @pytest.mark.parametrize(
     "space, message",
     [
-        ({"dropout": [0.1, 1.5]}, r"dropout\[1\] = 1\.5 is not a valid training\.model\.dropout: "
-                                  r"Input should be less than 1"),
-        ({"n_subsets": [0, 3]}, r"n_subsets\[0\] = 0 is not a valid balancing\.unionpay_subsets"),
-        ({"learning_rate": [0.0]}, r"learning_rate\[0\] = 0\.0 is not a valid training\.optimizer"),
-        ({"hidden": [[64], [64, 0]]}, r"hidden\[1\] = \(64, 0\) is not a valid training\.model"),
+        ({"dropout": [0.1, 1.5]}, r"tune\.space\.dropout: \[1\] = 1\.5 is not a valid "
+                                  r"training\.model\.dropout: Input should be less than 1 "
+                                  r"\(received \[0\.1, 1\.5\]\)$"),  # not the whole space
+        ({"n_subsets": [0, 3]}, r"n_subsets: \[0\] = 0 is not a valid balancing\.unionpay_subsets"),
+        ({"learning_rate": [0.0]}, r"learning_rate: \[0\] = 0\.0 is not a valid training\.optimizer"),
+        ({"hidden": [[64], [64, 0]]}, r"hidden: \[1\] = \[64, 0\] is not a valid training\.model"),
     ],
 )  # fmt: skip
 def test_a_search_value_its_setting_refuses_is_an_error_when_the_config_is_read(space, message):
@@ -161,3 +164,32 @@ def test_tune_output_is_checked_before_any_trial(tmp_path, where):
     match = "is a directory; give the YAML file" if where == "directory" else "cannot create"
     with pytest.raises(ConfigError, match=rf"^tune\.output .*{match}"):
         run_tune(None, config, cfg)
+
+
+@pytest.mark.parametrize(
+    "tune, message",
+    [
+        ({"space": {"dropout": [0.1, 0.1]}}, "tune.space.dropout lists 0.1 more than once"),
+        ({"space": {"hidden": [[8], [8]]}}, "tune.space.hidden lists [8] more than once"),
+        ({"space": {"dropout": []}}, "tune.space.dropout is empty"),
+    ],
+)
+def test_a_bad_search_space_is_one_line_before_spark_starts(tmp_path, tune, message):
+    """A duplicate value trained the same trials twice; an empty axis or a balancing
+    mismatch was found only after the JVM had started (a minute on a loaded host)."""
+    import json
+    import subprocess
+
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"paths": {"root": str(tmp_path)}, "tune": tune}))
+    probe = (
+        "import sys; from pipelines.cli import main; rc = main(sys.argv[1:]); "
+        "from pyspark import SparkContext; print(rc, SparkContext._active_spark_context is None)"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), "tune"], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], done.stderr
