@@ -167,28 +167,33 @@ def test_tune_output_is_checked_before_any_trial(tmp_path, where):
 
 
 @pytest.mark.parametrize(
-    "tune, message",
+    "command, section, message",
     [
-        ({"space": {"dropout": [0.1, 0.1]}}, "tune.space.dropout lists 0.1 more than once"),
-        ({"space": {"hidden": [[8], [8]]}}, "tune.space.hidden lists [8] more than once"),
-        ({"space": {"dropout": []}}, "tune.space.dropout is empty"),
+        ("tune", {"space": {"dropout": [0.1, 0.1]}}, "tune.space.dropout lists 0.1 more than once"),
+        ("tune", {"space": {"hidden": [[8], [8]]}}, "tune.space.hidden lists [8] more than once"),
+        ("tune", {"space": {"dropout": []}}, "tune.space.dropout is empty"),
+        ("tune", {}, "features does not exist; run `fraud-app features` first"),
+        ("backtest", {}, "features does not exist; run `fraud-app features` first"),
+        ("backtest", {"baseline": "xgboost"}, "backtest.baseline: xgboost needs the xgboost"),
     ],
-)
-def test_a_bad_search_space_is_one_line_before_spark_starts(tmp_path, tune, message):
-    """A duplicate value trained the same trials twice; an empty axis or a balancing
-    mismatch was found only after the JVM had started (a minute on a loaded host)."""
+)  # fmt: skip
+def test_what_needs_no_data_is_one_line_before_spark_starts(tmp_path, command, section, message):
+    """A duplicate value trained the same trials twice; an empty axis, a balancing
+    mismatch, a missing feature table or a missing xgboost were found only after the JVM
+    had started (a minute on a loaded host; xgboost after the table was read too)."""
     import json
     import subprocess
 
     config = tmp_path / "c.yaml"
-    config.write_text(json.dumps({"paths": {"root": str(tmp_path)}, "tune": tune}))
-    probe = (
-        "import sys; from pipelines.cli import main; rc = main(sys.argv[1:]); "
+    config.write_text(json.dumps({"paths": {"root": str(tmp_path)}, command: section}))
+    probe = (  # xgboost made unimportable, installed or not
+        "import sys; sys.modules['xgboost'] = None; from pipelines.cli import main; "
+        "rc = main(sys.argv[1:]); "
         "from pyspark import SparkContext; print(rc, SparkContext._active_spark_context is None)"
     )
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": str(repo)}
-    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), "tune"], env=env,
+    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), command], env=env,
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
