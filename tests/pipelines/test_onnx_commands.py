@@ -161,3 +161,23 @@ def test_core_and_cli_work_without_the_onnx_packages(ensemble_dir, tmp_path):
     )
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'fraud-app[onnx]'" in proc.stderr
+
+
+def test_a_spark_ml_model_directory_exports_and_resolves_to_its_ensemble(ensemble_dir, tmp_path):
+    # a fraud_app.ml model's save(path): metadata/ + data/ensemble/. export-onnx and
+    # score --model refused it ("neither an ensemble directory") though inspect read it
+    from fraud_app.scoring.model_source import check_source
+    from fraud_app.tracking.models import resolve_model_dir
+
+    saved = tmp_path / "spark-model"
+    (saved / "data").mkdir(parents=True)
+    ensemble_dir.rename(saved / "data" / "ensemble")
+    (saved / "metadata").mkdir()
+    assert resolve_model_dir(str(saved)) == saved / "data" / "ensemble"
+    check_source(str(saved), None)  # score / evaluate --model
+    out = tmp_path / "m.onnx"
+    assert main(["export-onnx", str(saved), str(out)]) == 0
+    X = inputs("fraud_mlp", rows=32)
+    expected = FraudEnsemble.load(saved / "data" / "ensemble").predict_proba(X)
+    got = ort_run(load_onnx(str(out)), X, "fraud_probability")
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)
