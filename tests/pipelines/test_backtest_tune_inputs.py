@@ -198,3 +198,23 @@ def test_what_needs_no_data_is_one_line_before_spark_starts(tmp_path, command, s
     assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], done.stderr
+
+
+def test_the_backtest_table_says_undef_for_a_metric_a_fold_cannot_define():
+    # a test window without fraud: AUC and AP NaN printed `nan`; a None (a report read back,
+    # or a metric left out) stopped the command with a TypeError after every fold trained
+    from fraud_app.evaluation.ranking import mean_std
+    from pipelines.backtest.pipeline import METRICS, format_table
+
+    good = {"roc_auc": 0.9, "average_precision": 0.5, "recall_at_budget": 0.4,
+            "card_precision_at_k": 0.03}  # fmt: skip
+    none = dict(good, roc_auc=float("nan"), average_precision=None)
+    folds = [{"fold": 0, "models": {"ensemble": good}}, {"fold": 1, "models": {"ensemble": none}}]
+    summary = {"ensemble": {m: mean_std([f["models"]["ensemble"][m] for f in folds])
+                            for m in METRICS}, "leakage_checks_ok": True}  # fmt: skip
+    table = format_table({"folds": folds, "summary": summary})
+    assert "nan" not in table.lower().replace("undef", "")
+    lines = table.splitlines()
+    assert lines[3].split()[:4] == ["1", "ensemble", "undef", "undef"]
+    assert "0.9000+-0.0000" in lines[5]  # the mean leaves the undefined fold out
+    assert lines[-1].startswith("undef: undefined, the test window holds no fraud")
