@@ -157,17 +157,21 @@ def _run_index(data: RunData, counts: dict[str, int]) -> str:
         f"({fmt_int(counts[stem])} sections)</li>"
         for stem, title in PAGES.items()
     )
-    facts = table(["figure", "value"], _facts(data.training))
+    try:
+        facts = table(["figure", "value"], _facts(data.training))
+    except LAYOUT_ERRORS as exc:  # it escaped render_all: a traceback for `members: 5`
+        logger.warning("dashboards: run %s, index: %s", data.run, _layout_message(exc))
+        facts = f"<section>{paragraph(_layout_message(exc))}</section>"
     return plain_page(
         f"Run {data.run}", f"<section><ul>{rows}</ul></section>{facts}", up="../index.html"
     )
 
 
 def _facts(training: dict) -> list[list[str]]:
-    test = (training.get("metrics") or {}).get("test") or {}
+    members, test = _members_and_test(training)
     reg = training.get("registry") or {}
     return [
-        ["ensemble members", fmt_int(len(training.get("members") or []))],
+        ["ensemble members", fmt_int(members)],
         ["test transactions", fmt_int(test.get("rows"))],
         ["test frauds", fmt_int(test.get("frauds"))],
         ["test ROC AUC", fmt_num(test.get("roc_auc"), 4)],
@@ -175,6 +179,17 @@ def _facts(training: dict) -> list[list[str]]:
         ["registry decision", str(reg.get("decision") or "-")],
         ["model", str(training.get("model_path") or "-")],
     ]
+
+
+def _members_and_test(training: dict) -> tuple[int | None, dict]:
+    """The member count and the test metrics of a training report, None / {} where the
+    report holds something else there (`members: 5` was a TypeError out of render_all,
+    a traceback from `fraud-app dashboards`, and no index for any run)."""
+    members = training.get("members")
+    metrics = training.get("metrics")
+    test = metrics.get("test") if isinstance(metrics, dict) else None
+    return (len(members) if isinstance(members, list) else None,
+            test if isinstance(test, dict) else {})  # fmt: skip
 
 
 def render_backtest(
@@ -242,11 +257,11 @@ def render_index(sources: Sources) -> Path:
         except DashboardInputError as exc:  # its pages are from before the file broke
             logger.warning("dashboards: run %s left out of the index: %s", run, exc)
             continue
-        test = (training.get("metrics") or {}).get("test") or {}
+        members, test = _members_and_test(training)
         when = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC)
-        rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"),
-                     fmt_int(len(training.get("members") or [])), fmt_int(test.get("rows")),
-                     fmt_num(test.get("roc_auc"), 4), fmt_num(test.get("average_precision"), 4)])  # fmt: skip
+        rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"), fmt_int(members),
+                     fmt_int(test.get("rows")), fmt_num(test.get("roc_auc"), 4),
+                     fmt_num(test.get("average_precision"), 4)])  # fmt: skip
         links.append(f'<li><a href="{esc(folder)}/index.html">{esc(run)}</a></li>')
     headers = ["run", "trained", "members", "test rows", "test ROC AUC", "test AP"]
     body = (
@@ -284,6 +299,10 @@ def render_all(
             # every run: one unreadable report (a run killed while writing it) must not
             # hide the others' pages and the index
             logger.warning("dashboards: run %s skipped: %s", run, exc)
+        except LAYOUT_ERRORS as exc:  # a report of another shape, met outside the pages
+            if runs is not None:
+                raise DashboardInputError(f"run {run}: {_layout_message(exc)}") from exc
+            logger.warning("dashboards: run %s skipped: %s", run, _layout_message(exc))
     for run in backtests:  # asked for by name: a broken report is an error, not a warning
         written += render_backtest(sources, run, options)
     written += render_backtests(sources, options)
