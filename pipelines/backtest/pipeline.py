@@ -168,7 +168,7 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
     validation = known_labels(df.where(_window(*fold.validation)), fold.cutoff, delay_s)
     test = df.where(_window(*fold.test))
     splits = _split_result(fold, train, validation, test)
-    logger.info("backtest fold %d: %s", fold.index, fold.to_dict())
+    logger.info("backtest fold %d of %d: %s", fold.index, cfg.folds, _windows(fold))
     checks = constant_features(train, names, vector_column=vector, label_column="label",
                                rows=splits.summary["windows"]["train"]["rows"])  # fmt: skip
     balanced = nodes.balance(train, config.balancing)
