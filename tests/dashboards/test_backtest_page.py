@@ -138,3 +138,14 @@ def test_a_metric_undefined_in_every_fold_still_renders(small_run):
     text = (small_run.output / "backtests" / "nofraud.html").read_text()
     assert "<h2>Ensemble against the baseline</h2>" in text  # recall and card precision
     assert [d.metric for d in differences(report)] == ["recall_at_budget", "card_precision_at_k"]
+
+
+@pytest.mark.parametrize("summary", ["x", {"ensemble": "x"}, {"ensemble": {"average_precision": 3}}])
+def test_a_summary_of_another_shape_leaves_the_index(small_run, summary):
+    # `summary: "x"` was an AttributeError out of render_all (the top index's backtest list)
+    report = _report()
+    report["summary"] = summary
+    _write(small_run, "odd", report)
+    render_all(small_run)
+    index = (small_run.output / "index.html").read_text()
+    assert 'href="backtests/odd.html"' in index and 'href="r1/index.html"' in index
