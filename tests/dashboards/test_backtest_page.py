@@ -140,7 +140,9 @@ def test_a_metric_undefined_in_every_fold_still_renders(small_run):
     assert [d.metric for d in differences(report)] == ["recall_at_budget", "card_precision_at_k"]
 
 
-@pytest.mark.parametrize("summary", ["x", {"ensemble": "x"}, {"ensemble": {"average_precision": 3}}])
+@pytest.mark.parametrize(
+    "summary", ["x", {"ensemble": "x"}, {"ensemble": {"average_precision": 3}}]
+)
 def test_a_summary_of_another_shape_leaves_the_index(small_run, summary):
     # `summary: "x"` was an AttributeError out of render_all (the top index's backtest list)
     report = _report()
