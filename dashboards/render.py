@@ -157,17 +157,21 @@ def _run_index(data: RunData, counts: dict[str, int]) -> str:
         f"({fmt_int(counts[stem])} sections)</li>"
         for stem, title in PAGES.items()
     )
-    facts = table(["figure", "value"], _facts(data.training))
+    try:
+        facts = table(["figure", "value"], _facts(data.training))
+    except LAYOUT_ERRORS as exc:  # it escaped render_all: a traceback for `members: 5`
+        logger.warning("dashboards: run %s, index: %s", data.run, _layout_message(exc))
+        facts = f"<section>{paragraph(_layout_message(exc))}</section>"
     return plain_page(
         f"Run {data.run}", f"<section><ul>{rows}</ul></section>{facts}", up="../index.html"
     )
 
 
 def _facts(training: dict) -> list[list[str]]:
-    test = (training.get("metrics") or {}).get("test") or {}
+    members, test = _members_and_test(training)
     reg = training.get("registry") or {}
     return [
-        ["ensemble members", fmt_int(len(training.get("members") or []))],
+        ["ensemble members", fmt_int(members)],
         ["test transactions", fmt_int(test.get("rows"))],
         ["test frauds", fmt_int(test.get("frauds"))],
         ["test ROC AUC", fmt_num(test.get("roc_auc"), 4)],
@@ -175,6 +179,17 @@ def _facts(training: dict) -> list[list[str]]:
         ["registry decision", str(reg.get("decision") or "-")],
         ["model", str(training.get("model_path") or "-")],
     ]
+
+
+def _members_and_test(training: dict) -> tuple[int | None, dict]:
+    """The member count and the test metrics of a training report, None / {} where the
+    report holds something else there (`members: 5` was a TypeError out of render_all,
+    a traceback from `fraud-app dashboards`, and no index for any run)."""
+    members = training.get("members")
+    metrics = training.get("metrics")
+    test = metrics.get("test") if isinstance(metrics, dict) else None
+    return (len(members) if isinstance(members, list) else None,
+            test if isinstance(test, dict) else {})  # fmt: skip
 
 
 def render_backtest(
@@ -206,19 +221,31 @@ def render_backtests(sources: Sources, options: DashboardOptions | None = None) 
     return written
 
 
+def _dig(doc, *keys):
+    """doc[k1][k2]...; None where a level is missing or not a JSON object."""
+    for key in keys:
+        if not isinstance(doc, dict):
+            return None
+        doc = doc.get(key)
+    return doc
+
+
 def _backtest_index(sources: Sources) -> str:
     rows, links = [], []
     for run in list_backtests(sources):
         if not (sources.output / BACKTESTS / f"{run}.html").is_file():
             continue
-        report = read_json(sources.reports / f"backtest-{run}.json")
-        s = report.get("summary") or {}
-
-        def ap(model, s=s):
-            return fmt_num(((s.get(model) or {}).get("average_precision") or {}).get("mean"), 4)
-
-        rows.append([run, fmt_int(len(report.get("folds") or [])), ap("ensemble"), ap("baseline"),
-                     "ok" if s.get("leakage_checks_ok") else "FAILED"])  # fmt: skip
+        try:  # its page is from before the file broke
+            report = read_json(sources.reports / f"backtest-{run}.json")
+        except DashboardInputError as exc:
+            logger.warning("dashboards: backtest %s left out of the index: %s", run, exc)
+            continue
+        # a summary of another shape (`summary: "x"`) was an AttributeError out of render_all
+        folds = report.get("folds")
+        rows.append([run, fmt_int(len(folds) if isinstance(folds, list) else None),
+                     fmt_num(_dig(report, "summary", "ensemble", "average_precision", "mean"), 4),
+                     fmt_num(_dig(report, "summary", "baseline", "average_precision", "mean"), 4),
+                     "ok" if _dig(report, "summary", "leakage_checks_ok") is True else "FAILED"])  # fmt: skip
         links.append(f'<li><a href="{BACKTESTS}/{esc(run)}.html">{esc(run)}</a></li>')
     if not rows:
         return ""
@@ -242,11 +269,11 @@ def render_index(sources: Sources) -> Path:
         except DashboardInputError as exc:  # its pages are from before the file broke
             logger.warning("dashboards: run %s left out of the index: %s", run, exc)
             continue
-        test = (training.get("metrics") or {}).get("test") or {}
+        members, test = _members_and_test(training)
         when = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC)
-        rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"),
-                     fmt_int(len(training.get("members") or [])), fmt_int(test.get("rows")),
-                     fmt_num(test.get("roc_auc"), 4), fmt_num(test.get("average_precision"), 4)])  # fmt: skip
+        rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"), fmt_int(members),
+                     fmt_int(test.get("rows")), fmt_num(test.get("roc_auc"), 4),
+                     fmt_num(test.get("average_precision"), 4)])  # fmt: skip
         links.append(f'<li><a href="{esc(folder)}/index.html">{esc(run)}</a></li>')
     headers = ["run", "trained", "members", "test rows", "test ROC AUC", "test AP"]
     body = (
@@ -284,6 +311,10 @@ def render_all(
             # every run: one unreadable report (a run killed while writing it) must not
             # hide the others' pages and the index
             logger.warning("dashboards: run %s skipped: %s", run, exc)
+        except LAYOUT_ERRORS as exc:  # a report of another shape, met outside the pages
+            if runs is not None:
+                raise DashboardInputError(f"run {run}: {_layout_message(exc)}") from exc
+            logger.warning("dashboards: run %s skipped: %s", run, _layout_message(exc))
     for run in backtests:  # asked for by name: a broken report is an error, not a warning
         written += render_backtest(sources, run, options)
     written += render_backtests(sources, options)

@@ -86,7 +86,8 @@ def list_backtests(sources: Sources) -> list[str]:
 def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
     """Whether an evaluation or scoring summary is about this run's model: same registry
     name and version, or a model URI/path that names the run's model directory."""
-    reg = training.get("registry") or {}
+    reg = training.get("registry")
+    reg = reg if isinstance(reg, dict) else {}  # a report edited by hand: no match by name
     uri = str(doc.get("model_uri") or "").rstrip("/")
     name, version = doc.get("model_name"), doc.get("model_version")
     if (m := _MODELS_URI.match(uri)) and name is None:

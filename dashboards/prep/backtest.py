@@ -71,7 +71,9 @@ class Difference:
 def differences(report: dict[str, Any], model: str = "ensemble") -> list[Difference]:
     """`model` minus every other model, per metric: the mean and per-fold differences."""
     df = fold_metrics(report)
-    wide = df.pivot_table(index=["fold", "metric"], columns="model", values="value")
+    # dropna=False: a metric undefined in every fold (no fraud in any test window: null AP)
+    # keeps its rows as NaN; pivot_table's default dropped them and `xs` raised KeyError
+    wide = df.pivot_table(index=["fold", "metric"], columns="model", values="value", dropna=False)
     out = []
     for other in [m for m in wide.columns if m != model] if model in wide.columns else []:
         for metric in METRICS:

@@ -50,6 +50,7 @@ from dlcore.collective import checksum
 from dlcore.errors import (
     AuthenticationError,
     CommunicationError,
+    ConfigError,
     FrameError,
     PeerTimeoutError,
     ShapeError,
@@ -130,8 +131,23 @@ def configure_socket(sock: socket.socket, buffer_bytes: int = DEFAULT_SOCKET_BUF
             sock.setsockopt(socket.SOL_SOCKET, opt, buffer_bytes)
 
 
+def check_port(port: Any, what: str, lowest: int = 0) -> int:
+    """A TCP port number: getaddrinfo wraps 70000 to 4464 (a connection to another port)
+    and bind() raises OverflowError, a traceback, for one out of range."""
+    if (
+        isinstance(port, bool)
+        or not isinstance(port, int | np.integer)
+        or not lowest <= port <= 65535
+    ):
+        raise ConfigError(
+            f"{what}: port must be an integer in [{lowest}, 65535]. Received: {port!r}"
+        )
+    return int(port)
+
+
 def open_listener(host: str = "0.0.0.0", port: int = 0, backlog: int = 128) -> socket.socket:
     """A listening TCP socket; port 0 lets the OS pick. Accepted sockets inherit buffers."""
+    port = check_port(port, f"listening on {host}")
     try:
         sock = socket.create_server((host, port), backlog=backlog)
     except OSError as exc:
@@ -145,11 +161,17 @@ def connect(
 ) -> socket.socket:
     """Open a configured TCP connection to `address` before `deadline`."""
     peer = f"{address[0]}:{address[1]}"
+    check_port(address[1], f"{what} with {peer}", lowest=1)
     timeout = deadline.remaining(what, peer)
     try:
         sock = socket.create_connection(address, timeout=timeout)
     except TimeoutError:
         raise deadline.timeout_error(what, peer) from None
+    except socket.gaierror as exc:  # "is that process still alive?" sent people the wrong way
+        raise CommunicationError(
+            f"cannot connect to {peer} for {what}: host name {address[0]!r} does not resolve "
+            f"({exc.strerror or exc}); check the address this rank was given"
+        ) from exc
     except OSError as exc:
         raise CommunicationError(
             f"cannot connect to {peer} for {what}: {exc}; is that process still alive?"

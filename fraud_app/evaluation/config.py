@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from fraud_app.balancing.config import UnionPaySubsetsSection
 from fraud_app.config_base import Section
@@ -77,19 +77,23 @@ class TuneSpace(Section):
     n_subsets: list[int] = Field(default_factory=lambda: [3, 5])
     normal_ratio: list[float | None] = Field(default_factory=lambda: [10.0, 20.0])
 
-    @model_validator(mode="after")
-    def _values_fit_their_settings(self) -> TuneSpace:
+    @field_validator("*")
+    @classmethod
+    def _values_fit_their_settings(cls, values: list, info: ValidationInfo) -> list:
+        """Per axis, so the error names `tune.space.<axis>` and quotes that axis's values
+        (a model validator quoted the whole space as the value received)."""
+        section, field, key = AXIS_TARGETS[info.field_name]
         problems = []
-        for axis, (section, field, key) in AXIS_TARGETS.items():
-            for i, value in enumerate(getattr(self, axis)):
-                try:
-                    section.model_validate({field: value})
-                except ValidationError as exc:
-                    why = exc.errors()[0]["msg"]
-                    problems.append(f"{axis}[{i}] = {value!r} is not a valid {key}: {why}")
+        for i, value in enumerate(values):
+            try:
+                section.model_validate({field: value})
+            except ValidationError as exc:
+                why = exc.errors()[0]["msg"]
+                shown = list(value) if isinstance(value, tuple) else value
+                problems.append(f"[{i}] = {shown!r} is not a valid {key}: {why}")
         if problems:
             raise ValueError("; ".join(problems))
-        return self
+        return values
 
 
 class TuneSection(Section):

@@ -332,6 +332,11 @@ def ensemble_from_onnx(
     meta = {p.key: p.value for p in proto.metadata_props}
     g = _read_graph(onnx, proto)
     if meta.get("fraud_app.format") == ENSEMBLE_FORMAT:
+        if output not in (None, PROBABILITY):  # it imported the whole ensemble silently
+            raise OnnxConversionError(
+                f"output {output!r}: this file was written by export-onnx and imports whole "
+                f"(members and their mean, {PROBABILITY!r}); leave out --output"
+            )
         _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
         metadata = _json_prop(meta, "ensemble_metadata", "{}")

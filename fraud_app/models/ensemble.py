@@ -208,6 +208,20 @@ class FraudEnsemble:
         return cls(members, list(payload["feature_names"]), {})
 
 
+def local_ensemble_dir(path: str | Path) -> Path | None:
+    """The ensemble directory a local model path names: the path itself (holding
+    ensemble.json) or, for a fraud_app.ml model saved with `write().save(path)`, its
+    `data/ensemble/`; None when it names neither (export-onnx and score refused a saved
+    Spark ML model as "no ensemble.json" though `inspect` read it)."""
+    path = Path(path)
+    if (path / "ensemble.json").is_file():
+        return path
+    inner = path / "data" / "ensemble"
+    if (path / "metadata").is_dir() and (inner / "ensemble.json").is_file():
+        return inner
+    return None
+
+
 def _check_replaceable(path: Path) -> None:
     if path.is_file() or (path.exists() and not path.is_dir()):
         raise OutputPathError(

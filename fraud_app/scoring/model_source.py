@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fraud_app.errors import ModelLoadError, ScoringInputError
-from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +46,14 @@ def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
     stood for, so scores name `3`, not `champion`; (None, None) outside the registry."""
     if not _URI.match(uri):
         path = Path(uri)
-        if not (path / "ensemble.json").is_file():
+        found = local_ensemble_dir(path)
+        if found is None:
             what = "does not exist" if not path.exists() else "holds no ensemble.json"
             raise ModelLoadError(
                 f"model {uri!r} {what}: pass an ensemble directory (paths.models/<run>) or a "
                 "registry URI such as models:/fraud-ensemble@champion"
             )
-        return path, None, None
+        return found, None, None
     if config is not None and not config.tracking.enabled:
         # tracking off means no MLflow and no registry: it looked the name up in an empty
         # embedded store ("registered model ... does not exist; see `fraud-app models`")

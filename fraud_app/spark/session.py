@@ -192,6 +192,7 @@ def get_spark(
         settings.java_version()  # clear error when Java is missing
     master = _choose_master(master, submitted)
     conf = merged_conf(conf, submitted)
+    check_driver_addresses(conf)
     conf = with_local_java_options(master, conf, submitted)
     if env_archive:
         extra_conf, extra_env = archive_settings(master, env_archive, {**(submitted or {}), **conf})
@@ -215,6 +216,36 @@ def get_spark(
     spark.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", spark.version, master)
     return ensure_utc(spark)
+
+
+def check_driver_addresses(conf: Mapping[str, str]) -> None:
+    """`spark.driver.host` must resolve and `spark.driver.bindAddress` be an address of
+    this machine, before the JVM starts: Spark logged a 50-line JVM trace
+    (`java.nio.channels.UnresolvedAddressException`) a minute later, before our error line.
+    The trainer's rendezvous and report servers listen on them too."""
+    import socket
+
+    host = conf.get("spark.driver.host")
+    if host:
+        try:
+            socket.getaddrinfo(host, None)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise ConfigError(
+                f"spark.conf spark.driver.host {host!r} does not resolve on this machine "
+                f"({getattr(exc, 'strerror', None) or exc}); give the driver's host name or "
+                "IP address that executors can reach, or leave it out"
+            ) from None
+    bind = conf.get("spark.driver.bindAddress")
+    if bind:
+        try:
+            with socket.create_server((bind, 0)):
+                pass
+        except (OSError, UnicodeError) as exc:
+            raise ConfigError(
+                f"spark.conf spark.driver.bindAddress {bind!r} is not an address of this "
+                f"machine ({getattr(exc, 'strerror', None) or exc}); give one of its own "
+                "addresses (e.g. 0.0.0.0), or leave it out"
+            ) from None
 
 
 SESSION_TIME_ZONE = "spark.sql.session.timeZone"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraud_app.errors import ModelLoadError
+from fraud_app.models.ensemble import local_ensemble_dir
 from fraud_app.tracking.registry import absent, store_failed
 from fraud_app.uris import redacted
 
@@ -135,8 +136,14 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
     uri = str(uri)
     if not uri.startswith(("models:/", "runs:/")):
         path = Path(uri)
-        if (path / ENSEMBLE_FILE).is_file():
-            return ResolvedModel(path)
+        found = local_ensemble_dir(path)  # also a fraud_app.ml model's data/ensemble
+        if found is not None:
+            return ResolvedModel(found)
+        if not path.exists():  # a typo read as "neither ... nor", as if the directory were wrong
+            raise ModelLoadError(
+                f"{uri} does not exist; expected an ensemble directory (holding "
+                f"{ENSEMBLE_FILE}) or a models:/ or runs:/ URI"
+            )
         raise ModelLoadError(
             f"{uri} is neither an ensemble directory (no {ENSEMBLE_FILE}) nor a models:/ or "
             "runs:/ URI"

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import math
 import shutil
 import time
 from pathlib import Path
@@ -167,7 +168,7 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
     validation = known_labels(df.where(_window(*fold.validation)), fold.cutoff, delay_s)
     test = df.where(_window(*fold.test))
     splits = _split_result(fold, train, validation, test)
-    logger.info("backtest fold %d: %s", fold.index, fold.to_dict())
+    logger.info("backtest fold %d of %d: %s", fold.index, cfg.folds, _windows(fold))
     checks = constant_features(train, names, vector_column=vector, label_column="label",
                                rows=splits.summary["windows"]["train"]["rows"])  # fmt: skip
     balanced = nodes.balance(train, config.balancing)
@@ -268,20 +269,35 @@ def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def format_table(report: dict[str, Any]) -> str:
-    """The terminal table: one line per fold and model, then mean +- std."""
+    """The terminal table: one line per fold and model, then mean +- std. A metric that is
+    undefined (a test window without fraud: NaN, or None) shows as `undef` (it printed `nan`,
+    and a None stopped the command with a TypeError after every fold had trained)."""
     head = f"{'fold':>5} {'model':<9} {'ROC AUC':>8} {'AP':>7} {'recall@budget':>14} {'CP@k':>7}"
     lines = [head, "-" * len(head)]
+    undefined = False
+
+    def cell(value, width: int) -> str:
+        nonlocal undefined
+        if isinstance(value, int | float) and math.isfinite(value):
+            return f"{value:{width}.4f}"
+        undefined = True
+        return f"{'undef':>{width}}"
+
     for r in report["folds"]:
         for model, m in r["models"].items():
             lines.append(
-                f"{r['fold']:>5} {model:<9} {m['roc_auc']:8.4f} {m['average_precision']:7.4f} "
-                f"{m['recall_at_budget']:14.4f} {m['card_precision_at_k']:7.4f}"
+                f"{r['fold']:>5} {model:<9} {cell(m['roc_auc'], 8)} "
+                f"{cell(m['average_precision'], 7)} {cell(m['recall_at_budget'], 14)} "
+                f"{cell(m['card_precision_at_k'], 7)}"
             )
     lines.append("-" * len(head))
     for model, s in report["summary"].items():
         if model == "leakage_checks_ok":
             continue
-        cells = [f"{s[m]['mean']:.4f}+-{s[m]['std']:.4f}" for m in METRICS]
+        cells = [f"{cell(s[m]['mean'], 0)}+-{cell(s[m]['std'], 0)}" for m in METRICS]
         lines.append(f"{'mean':>5} {model:<9} " + "  ".join(cells))
     lines.append(f"leakage checks: {'ok' if report['summary']['leakage_checks_ok'] else 'FAILED'}")
+    if undefined:
+        lines.append("undef: undefined, the test window holds no fraud (or only frauds); the "
+                     "means leave such folds out")  # fmt: skip
     return "\n".join(lines)

@@ -33,8 +33,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.evaluation.baseline import check_available
     from fraud_app.spark.session import spark_session
     from pipelines.backtest.pipeline import check_run, format_table, run_backtest
+    from pipelines.commands.train import check_features_exist
     from pipelines.reporting import render_backtest_safely
 
     cfg = with_flags(
@@ -50,6 +52,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         baseline=args.baseline,
     )
     check_run(config, args.run, replace=args.replace)  # before the JVM starts
+    check_available(cfg.baseline)  # (it came after Spark had started and read the table)
+    check_features_exist(config)
     spark = spark_session(config)
     report = run_backtest(spark, config, cfg, run=args.run, replace=args.replace)
     pages = [p for p in render_backtest_safely(config, report["run"]) if p.suffix == ".html"]

@@ -27,7 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--output",
         metavar="NAME",
         help="the graph output to import when the graph has several (e.g. a logit and a "
-        "probability); a file written by export-onnx imports whole",
+        "probability); a file written by export-onnx imports whole (only its "
+        "fraud_probability may be named)",
     )
 
 

@@ -34,12 +34,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from dlcore.serialization import MODEL_JSON, load_model
+    from fraud_app.models.ensemble import local_ensemble_dir
 
     path = Path(args.path)
     if not path.exists():  # it said "neither a saved model nor a training checkpoint"
         raise ConfigError(f"{path} does not exist; pass a model or checkpoint directory")
-    if (path / "metadata").is_dir() and (path / "data" / "ensemble" / "ensemble.json").is_file():
-        path = path / "data" / "ensemble"  # a fraud_app.ml model's write().save(path)
+    path = local_ensemble_dir(path) or path  # also a fraud_app.ml model's write().save(path)
     runs = sorted(p for p in path.glob("*") if _is_checkpoint(p)) if path.is_dir() else []
     if (path / MODEL_JSON).is_file():
         model = load_model(path)

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     check_run_free(config, args.run, replace=args.replace)  # before Spark starts
     check_store_uri(config)
-    _check_features_exist(config)
+    check_features_exist(config)
     spark = spark_session(config)
     report = run_training(spark, config, run=args.run, replace=args.replace)
     dashboards = render_dashboards_safely(config, report.run)
@@ -65,7 +65,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     return 0
 
 
-def _check_features_exist(config: AppConfig) -> None:
+def check_features_exist(config: AppConfig) -> None:
     """Before Spark starts: a local feature table must exist (remote ones are checked by Spark)."""
     from fraud_app.errors import EmptyInputError
     from fraud_app.features.table import METADATA_NAME

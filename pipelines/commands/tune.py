@@ -30,7 +30,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
-    from pipelines.tune.pipeline import check_output, check_run, format_ap, run_tune
+    from pipelines.commands.train import check_features_exist
+    from pipelines.tune.pipeline import check_output, check_run, format_ap, plan, run_tune
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
                      output=args.output)  # fmt: skip
@@ -43,8 +44,11 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         )
     check_output(cfg)  # before the JVM starts (run_tune checks it again for the Python API)
     check_run(config, cfg, args.run, replace=args.replace)
+    # a bad tune.space too (it was found after Spark had started)
+    cfg, points = plan(config, cfg)
+    check_features_exist(config)
     spark = spark_session(config)
-    report = run_tune(spark, config, cfg, run=args.run, replace=args.replace)
+    report = run_tune(spark, config, cfg, run=args.run, replace=args.replace, points=points)
     for t in report["trials"]:
         ap = format_ap(t["validation"]["average_precision"])
         print(

@@ -68,13 +68,33 @@ def plan_trials(cfg: TuneSection) -> list[dict[str, Any]]:
     empty = [name for name, values in axes if not values]
     if empty:
         raise ConfigError(f"tune.space.{empty[0]} is empty: give at least one value per axis")
+    for name, values in axes:  # a value listed twice trained the same trials twice
+        seen = [v for i, v in enumerate(values) if v in values[:i]]
+        if seen:
+            raise ConfigError(
+                f"tune.space.{name} lists {list(seen[0]) if isinstance(seen[0], tuple) else seen[0]!r} "
+                "more than once (its trials would train the same ensemble); list each value once"
+            )
     grid = [
         dict(zip(AXES, combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))
     ]
     if cfg.method == "grid":
         return grid
+    if cfg.trials > len(grid):  # it ran fewer trials than asked without a word
+        logger.warning("tune: %d trials asked, but tune.space has %d combinations; running "
+                       "each once", cfg.trials, len(grid))  # fmt: skip
     rng = random.Random(cfg.seed)
     return rng.sample(grid, min(cfg.trials, len(grid)))
+
+
+def plan(config: AppConfig, cfg: TuneSection) -> tuple[TuneSection, list[dict[str, Any]]]:
+    """The search as run: the effective space and its points, every trial's config checked.
+    Pure (no data, no Spark): the CLI calls it before the JVM starts, so a bad space is one
+    line in a second, not after a minute of Spark start-up."""
+    cfg = effective_space(config, cfg)
+    points = plan_trials(cfg)
+    check_plan(config, points)
+    return cfg, points
 
 
 def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
@@ -176,13 +196,16 @@ def run_tune(
     *,
     run: str | None = None,
     replace: bool = False,
+    points: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Run the trials; write the best config and `<paths.reports>/tune-<run>.json`; return
-    the report. Existing files of `run` are refused (ReportExistsError) unless `replace`."""
+    the report. Existing files of `run` are refused (ReportExistsError) unless `replace`.
+    `points`: the search points `plan` gave for `cfg` (the CLI plans before Spark starts);
+    None: planned here."""
     check_output(cfg)
     run = check_run(config, cfg, run, replace=replace)
-    cfg = effective_space(config, cfg)
-    points = plan_trials(cfg)
+    if points is None:
+        cfg, points = plan(config, cfg)
     trial_configs = check_plan(config, points)
     df, names = read_features(spark, config, "tune")
     vector = config.features.vector_column or "features"

@@ -124,3 +124,30 @@ def test_a_fold_that_breaks_the_layout_is_named(small_run, edit, message):
     _write(small_run, "bt1", report)
     with pytest.raises(DashboardInputError, match=message):
         render_backtest(small_run, "bt1")
+
+
+def test_a_metric_undefined_in_every_fold_still_renders(small_run):
+    # no fraud in any test window: the backtest writes AP and AUC as null in every fold
+    # (jsonout); the page raised KeyError: 'average_precision' and was skipped
+    report = _report()
+    for fold in report["folds"]:
+        for figures in fold["models"].values():
+            figures.update(average_precision=None, roc_auc=None)
+    _write(small_run, "nofraud", report)
+    render_backtest(small_run, "nofraud")
+    text = (small_run.output / "backtests" / "nofraud.html").read_text()
+    assert "<h2>Ensemble against the baseline</h2>" in text  # recall and card precision
+    assert [d.metric for d in differences(report)] == ["recall_at_budget", "card_precision_at_k"]
+
+
+@pytest.mark.parametrize(
+    "summary", ["x", {"ensemble": "x"}, {"ensemble": {"average_precision": 3}}]
+)
+def test_a_summary_of_another_shape_leaves_the_index(small_run, summary):
+    # `summary: "x"` was an AttributeError out of render_all (the top index's backtest list)
+    report = _report()
+    report["summary"] = summary
+    _write(small_run, "odd", report)
+    render_all(small_run)
+    index = (small_run.output / "index.html").read_text()
+    assert 'href="backtests/odd.html"' in index and 'href="r1/index.html"' in index

@@ -150,3 +150,24 @@ def test_runs_named_like_the_outputs_own_files_get_folders_of_their_own(reports,
     ):
         assert f'<a href="{folder}/index.html">{run}</a>' in index
         assert f"Run {run}" in (out / folder / "index.html").read_text()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda r: r.update(members=5),
+        lambda r: r.update(metrics={"test": 0.9}),
+        lambda r: r.update(metrics=[1, 2]),
+        lambda r: r.update(registry="champion"),
+    ],
+)
+def test_a_report_field_of_another_shape_leaves_the_run_index_and_the_top_index(small_run, edit):
+    # `members: 5` was a TypeError out of render_all (the run's index and the top index):
+    # a traceback from `fraud-app dashboards` and no index for any run
+    path = small_run.reports / "training-r1.json"
+    report = json.loads(path.read_text())
+    edit(report)
+    path.write_text(json.dumps(report))
+    render_all(small_run)
+    assert (small_run.output / "r1" / "index.html").is_file()
+    assert 'href="r1/index.html"' in (small_run.output / "index.html").read_text()

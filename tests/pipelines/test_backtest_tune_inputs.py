@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
+from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -19,11 +21,12 @@ from tests.pipelines.test_backtest_tune import DEMO, _table
 @pytest.mark.parametrize(
     "space, message",
     [
-        ({"dropout": [0.1, 1.5]}, r"dropout\[1\] = 1\.5 is not a valid training\.model\.dropout: "
-                                  r"Input should be less than 1"),
-        ({"n_subsets": [0, 3]}, r"n_subsets\[0\] = 0 is not a valid balancing\.unionpay_subsets"),
-        ({"learning_rate": [0.0]}, r"learning_rate\[0\] = 0\.0 is not a valid training\.optimizer"),
-        ({"hidden": [[64], [64, 0]]}, r"hidden\[1\] = \(64, 0\) is not a valid training\.model"),
+        ({"dropout": [0.1, 1.5]}, r"tune\.space\.dropout: \[1\] = 1\.5 is not a valid "
+                                  r"training\.model\.dropout: Input should be less than 1 "
+                                  r"\(received \[0\.1, 1\.5\]\)$"),  # not the whole space
+        ({"n_subsets": [0, 3]}, r"n_subsets: \[0\] = 0 is not a valid balancing\.unionpay_subsets"),
+        ({"learning_rate": [0.0]}, r"learning_rate: \[0\] = 0\.0 is not a valid training\.optimizer"),
+        ({"hidden": [[64], [64, 0]]}, r"hidden: \[1\] = \[64, 0\] is not a valid training\.model"),
     ],
 )  # fmt: skip
 def test_a_search_value_its_setting_refuses_is_an_error_when_the_config_is_read(space, message):
@@ -161,3 +164,57 @@ def test_tune_output_is_checked_before_any_trial(tmp_path, where):
     match = "is a directory; give the YAML file" if where == "directory" else "cannot create"
     with pytest.raises(ConfigError, match=rf"^tune\.output .*{match}"):
         run_tune(None, config, cfg)
+
+
+@pytest.mark.parametrize(
+    "command, section, message",
+    [
+        ("tune", {"space": {"dropout": [0.1, 0.1]}}, "tune.space.dropout lists 0.1 more than once"),
+        ("tune", {"space": {"hidden": [[8], [8]]}}, "tune.space.hidden lists [8] more than once"),
+        ("tune", {"space": {"dropout": []}}, "tune.space.dropout is empty"),
+        ("tune", {}, "features does not exist; run `fraud-app features` first"),
+        ("backtest", {}, "features does not exist; run `fraud-app features` first"),
+        ("backtest", {"baseline": "xgboost"}, "backtest.baseline: xgboost needs the xgboost"),
+    ],
+)  # fmt: skip
+def test_what_needs_no_data_is_one_line_before_spark_starts(tmp_path, command, section, message):
+    """A duplicate value trained the same trials twice; an empty axis, a balancing
+    mismatch, a missing feature table or a missing xgboost were found only after the JVM
+    had started (a minute on a loaded host; xgboost after the table was read too)."""
+    import json
+    import subprocess
+
+    config = tmp_path / "c.yaml"
+    config.write_text(json.dumps({"paths": {"root": str(tmp_path)}, command: section}))
+    probe = (  # xgboost made unimportable, installed or not
+        "import sys; sys.modules['xgboost'] = None; from pipelines.cli import main; "
+        "rc = main(sys.argv[1:]); "
+        "from pyspark import SparkContext; print(rc, SparkContext._active_spark_context is None)"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), command], env=env,
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and message in errors[0], done.stderr
+
+
+def test_the_backtest_table_says_undef_for_a_metric_a_fold_cannot_define():
+    # a test window without fraud: AUC and AP NaN printed `nan`; a None (a report read back,
+    # or a metric left out) stopped the command with a TypeError after every fold trained
+    from fraud_app.evaluation.ranking import mean_std
+    from pipelines.backtest.pipeline import METRICS, format_table
+
+    good = {"roc_auc": 0.9, "average_precision": 0.5, "recall_at_budget": 0.4,
+            "card_precision_at_k": 0.03}  # fmt: skip
+    none = dict(good, roc_auc=float("nan"), average_precision=None)
+    folds = [{"fold": 0, "models": {"ensemble": good}}, {"fold": 1, "models": {"ensemble": none}}]
+    summary = {"ensemble": {m: mean_std([f["models"]["ensemble"][m] for f in folds])
+                            for m in METRICS}, "leakage_checks_ok": True}  # fmt: skip
+    table = format_table({"folds": folds, "summary": summary})
+    assert "nan" not in table.lower().replace("undef", "")
+    lines = table.splitlines()
+    assert lines[3].split()[:4] == ["1", "ensemble", "undef", "undef"]
+    assert "0.9000+-0.0000" in lines[5]  # the mean leaves the undefined fold out
+    assert lines[-1].startswith("undef: undefined, the test window holds no fraud")

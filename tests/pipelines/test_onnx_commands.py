@@ -55,8 +55,10 @@ def test_export_onnx_names_a_bad_model_uri(tmp_path, capsys):
     missing = tmp_path / "nowhere"
     assert main(["export-onnx", str(missing), str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error:") and "nowhere" in err
+    assert err.startswith("error:") and "nowhere does not exist; expected an ensemble" in err
     assert not (tmp_path / "x.onnx").exists()
+    assert main(["export-onnx", str(tmp_path), str(tmp_path / "x.onnx")]) == 2
+    assert "is neither an ensemble directory" in capsys.readouterr().err  # there, but no model
 
 
 def test_import_onnx_writes_an_ensemble_directory(tmp_path, capsys):
@@ -103,6 +105,10 @@ def test_onnx_commands_name_bad_files_and_paths_in_one_line(ensemble_dir, tmp_pa
         (
             ["import-onnx", str(good), str(tmp_path / "o4"), "--feature-names", "a,b,a,c,d"],
             r"feature names must be non-empty and unique; .*\(repeated: \['a'\]\)",
+        ),
+        (  # a member's output of our own file: it imported the whole ensemble silently
+            ["import-onnx", str(good), str(tmp_path / "o5"), "--output", "member_probabilities"],
+            r"output 'member_probabilities': this file was written by export-onnx and imports whole",
         ),
     ]
     for args, message in cases:
@@ -155,3 +161,23 @@ def test_core_and_cli_work_without_the_onnx_packages(ensemble_dir, tmp_path):
     )
     assert proc.returncode == 2, proc.stderr
     assert "pip install 'fraud-app[onnx]'" in proc.stderr
+
+
+def test_a_spark_ml_model_directory_exports_and_resolves_to_its_ensemble(ensemble_dir, tmp_path):
+    # a fraud_app.ml model's save(path): metadata/ + data/ensemble/. export-onnx and
+    # score --model refused it ("neither an ensemble directory") though inspect read it
+    from fraud_app.scoring.model_source import check_source
+    from fraud_app.tracking.models import resolve_model_dir
+
+    saved = tmp_path / "spark-model"
+    (saved / "data").mkdir(parents=True)
+    ensemble_dir.rename(saved / "data" / "ensemble")
+    (saved / "metadata").mkdir()
+    assert resolve_model_dir(str(saved)) == saved / "data" / "ensemble"
+    check_source(str(saved), None)  # score / evaluate --model
+    out = tmp_path / "m.onnx"
+    assert main(["export-onnx", str(saved), str(out)]) == 0
+    X = inputs("fraud_mlp", rows=32)
+    expected = FraudEnsemble.load(saved / "data" / "ensemble").predict_proba(X)
+    got = ort_run(load_onnx(str(out)), X, "fraud_probability")
+    np.testing.assert_allclose(got, expected, rtol=RTOL, atol=ATOL)

@@ -17,7 +17,7 @@ import pytest
 from dlcore.collective import auth, new_job_secret, wire
 from dlcore.collective.auth import connect_authenticated
 from dlcore.collective.wire import Deadline, Kind
-from dlcore.errors import AuthenticationError, CommunicationError, PeerTimeoutError
+from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, PeerTimeoutError
 from tests.dlcore.collective._sockets import full_backlog
 from tests.dlcore.collective.test_auth import handshake, in_thread
 
@@ -113,3 +113,26 @@ def test_a_client_gone_before_the_proof_is_named(pair):
     with pytest.raises(CommunicationError) as info:
         server_side()
     assert str(info.value) == "sending PROOF to the client failed: [Errno 32] Broken pipe"
+
+
+def test_a_host_name_that_does_not_resolve_is_named_as_such():
+    # it said "[Errno -2] Name or service not known; is that process still alive?"
+    with pytest.raises(CommunicationError) as info:
+        connect_authenticated(("no-such-host.invalid", 4000), new_job_secret(), {},
+                              Deadline.after(0.5), "the rendezvous connection", 1 << 16)  # fmt: skip
+    assert "host name 'no-such-host.invalid' does not resolve" in str(info.value)
+    assert "check the address this rank was given" in str(info.value)
+    assert "still alive" not in str(info.value)
+
+
+@pytest.mark.parametrize("port", [70000, -1, 0, "4000", True])
+def test_a_port_out_of_range_is_refused_before_any_connection(port):
+    # getaddrinfo wrapped 70000 to 4464 and connected there; bind() raised OverflowError
+    started = time.monotonic()
+    with pytest.raises(ConfigError, match=r"port must be an integer in \[1, 65535\]"):
+        connect_authenticated(("127.0.0.1", port), new_job_secret(), {}, Deadline.after(5.0),
+                              "the rendezvous connection", 1 << 16)  # fmt: skip
+    assert time.monotonic() - started < 1.0  # no retries
+    if port != 0:  # 0 is "any free port" for a listener
+        with pytest.raises(ConfigError, match=r"listening on 127\.0\.0\.1: port must be"):
+            wire.open_listener("127.0.0.1", port)

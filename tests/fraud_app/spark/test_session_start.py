@@ -66,3 +66,32 @@ def test_the_cli_names_a_master_nobody_runs(tmp_path):
     assert done.returncode == 2, done.stderr[-2000:]
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"error: Spark could not start on master '{master}': no master answered")
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("spark.driver.host", "no-such-host.invalid",
+         "spark.conf spark.driver.host 'no-such-host.invalid' does not resolve on this machine"),
+        ("spark.driver.bindAddress", "192.0.2.1",
+         "spark.conf spark.driver.bindAddress '192.0.2.1' is not an address of this machine"),
+    ],
+)  # fmt: skip
+def test_a_driver_address_spark_cannot_use_is_one_line_before_the_jvm(
+    tmp_path, key, value, message
+):
+    # it was a 50-line JVM trace (UnresolvedAddressException) a minute later, then our line
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths:\n  root: {tmp_path}\nspark:\n  conf:\n    {key}: {value}\n")
+    (tmp_path / "canonical").mkdir()
+    probe = (
+        "import sys; from pipelines.cli import main; rc = main(sys.argv[1:]); "
+        "from pyspark import SparkContext; print(rc, SparkContext._active_spark_context is None)"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), "features"],
+                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {message}"), done.stderr
+    assert "\tat " not in done.stderr

@@ -177,8 +177,10 @@ def test_unknown_name_alias_version_are_named(spark, tmp_path, validation, monke
         resolve_model_dir("models:/fraud-ensemble@gold", config=cfg)
     with pytest.raises(ModelLoadError, match="version '7' of model 'fraud-ensemble'"):
         resolve_model_dir("models:/fraud-ensemble/7", config=cfg)
-    with pytest.raises(ModelLoadError, match="neither an ensemble directory"):
+    with pytest.raises(ModelLoadError, match="missing does not exist; expected an ensemble"):
         resolve_model_dir(str(tmp_path / "missing"), config=cfg)
+    with pytest.raises(ModelLoadError, match="neither an ensemble directory"):
+        resolve_model_dir(str(tmp_path), config=cfg)
     client = mlflow.MlflowClient()
     with pytest.raises(ModelLoadError, match="version '9'"):
         registry.promote(client, "fraud-ensemble", "9", experiment_id="0")
