@@ -1,9 +1,9 @@
 """Late labels: a labels-only feed (chargebacks, confirmed-fraud lists) applied to the
 published canonical table, with nothing lost and no published label overwritten.
 
-A feed holds `transaction_id`, `label` and optionally `label_time` (the same `etl.columns`
-mapping, `etl.label_values`, `etl.label_time_format` and input formats as the ETL; other
-columns are kept in the quarantine only). Without `label_time` (delay-only) a filled row
+A feed holds `transaction_id`, `label` and optionally `label_time` (named as `etl.columns`
+maps them, else by these canonical names; the ETL's `etl.label_values`,
+`etl.label_time_format` and input formats; other columns are kept in the quarantine only). Without `label_time` (delay-only) a filled row
 keeps label_time null, as the ETL publishes a labelled row without one: the features then
 take its label as known at timestamp + features.label_delay_days
 (fraud_app.features.labels). Each feed row ends in exactly one place:
@@ -128,15 +128,32 @@ class LabelsResult:
         )
 
 
+def feed_columns(present: list[str], cfg: EtlSection) -> dict[str, str]:
+    """transaction_id / label / label_time -> the feed's column: the name etl.columns maps
+    it to (the ETL input's), else the canonical name (a feed written by hand or by another
+    system than the transactions' export), when the feed has it."""
+    names = {}
+    for c in FEED_COLUMNS:
+        found = [n for n in (cfg.source_for(c), c) if n in present]
+        if found:
+            names[c] = found[0]
+    return names
+
+
 def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     """One row per feed record: transaction_id, label, label_time (typed), `reason` /
     `reason_detail` of the first per-row rule broken (null: clean), the source file and
     every input column as text under `raw_<name>`. SchemaError before any Spark job
     when transaction_id or label is absent."""
     present = [c for c in raw.columns if c != CORRUPT_COLUMN]
-    missing = [c for c in FEED_COLUMNS[:2] if cfg.source_for(c) not in present]
+    names = feed_columns(present, cfg)
+    missing = [c for c in FEED_COLUMNS[:2] if c not in names]
     if missing:
-        wanted = ", ".join(f"{c} (looked for {cfg.source_for(c)!r})" for c in missing)
+        wanted = ", ".join(
+            f"{c} (looked for {cfg.source_for(c)!r}"
+            + (f", as etl.columns maps it, or {c!r})" if cfg.source_for(c) != c else ")")
+            for c in missing
+        )
         raise SchemaError(
             f"label feed {where} lacks column(s) {wanted}. Columns present: {sorted(present)}. "
             "Expected transaction_id, label and optionally label_time (map other names under "
@@ -146,8 +163,7 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     safe = raw.select(*[F.col(quoted(c)).alias(n) for c, n in renamed.items()],
                       F.input_file_name().alias(_FILE))  # fmt: skip
     sources = {c.name: None for c in CANONICAL_COLUMNS}
-    sources.update({c: renamed[cfg.source_for(c)] for c in FEED_COLUMNS
-                    if cfg.source_for(c) in present})  # fmt: skip
+    sources.update({c: renamed[n] for c, n in names.items()})
     rules = (missing_rule(FEED_COLUMNS[:2]),
              *[r for r in build_rules(cfg) if r.code in FEED_RULES])  # fmt: skip
     inputs = {n: c for c, n in renamed.items()}
@@ -242,7 +258,7 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
                 "folder of them) with columns transaction_id, label and optionally label_time"
             )
     feeds = [_read_feed(spark, p, cfg) for p in inputs]
-    delay_only = all(cfg.source_for("label_time") not in raw.columns for raw, _ in feeds)
+    delay_only = all("label_time" not in feed_columns(raw.columns, cfg) for raw, _ in feeds)
     if delay_only:
         logger.info("label feed without label_time: filled labels keep label_time null "
                     "(known at timestamp + features.label_delay_days)")  # fmt: skip

@@ -233,3 +233,23 @@ def test_several_feeds_csv_and_json_with_and_without_label_time(spark, published
     sources = {x.raw_label_time: x.source_file.rsplit("/", 1)[-1]
                for x in spark.read.parquet(r.quarantine_path).collect()}  # fmt: skip
     assert sources == {"2024-01-10": "feed.csv", None: "b.json"}
+
+
+def test_a_feed_with_canonical_names_is_read_when_etl_columns_maps_the_exports(
+    spark, published, tmp_path
+):
+    """etl.columns maps the transactions' export (txn_id, is_fraud, label_ts); a chargeback
+    feed from another system names its columns transaction_id, label, label_time: it was a
+    SchemaError that suggested mapping the names the config already maps."""
+    root = _root(published, tmp_path)
+    config = _config(root, columns={"transaction_id": "txn_id", "label": "is_fraud",
+                                    "label_time": "label_ts"})  # fmt: skip
+    feed = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-09 00:00:00\n")
+    r = run_labels(spark, config, [feed])
+    assert (r.labels_filled, r.delay_only) == (1, False)
+    assert _labels(spark, r)["t1"] == (1, "2024-01-09 00:00:00")
+    bad = _feed(tmp_path, "txn,label\nt3,1\n", "bad.csv")
+    with pytest.raises(SchemaError, match=(
+        r"lacks column\(s\) transaction_id \(looked for 'txn_id', as etl.columns maps it, or "
+        r"'transaction_id'\)\. Columns present: \['label', 'txn'\]")):  # fmt: skip
+        run_labels(spark, config, [bad])
