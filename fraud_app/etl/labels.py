@@ -1,9 +1,9 @@
 """Late labels: a labels-only feed (chargebacks, confirmed-fraud lists) applied to the
 published canonical table, with nothing lost and no published label overwritten.
 
-A feed holds `transaction_id`, `label` and optionally `label_time` (the same `etl.columns`
-mapping, `etl.label_values`, `etl.label_time_format` and input formats as the ETL; other
-columns are kept in the quarantine only). Without `label_time` (delay-only) a filled row
+A feed holds `transaction_id`, `label` and optionally `label_time` (named as `etl.columns`
+maps them, else by these canonical names; the ETL's `etl.label_values`,
+`etl.label_time_format` and input formats; other columns are kept in the quarantine only). Without `label_time` (delay-only) a filled row
 keeps label_time null, as the ETL publishes a labelled row without one: the features then
 take its label as known at timestamp + features.label_delay_days
 (fraud_app.features.labels). Each feed row ends in exactly one place:
@@ -11,7 +11,8 @@ take its label as known at timestamp + features.label_delay_days
     input rows = labels_filled + labels_unchanged + quarantined + duplicate_rows
 
   filled      the published row is unlabelled: it takes the label (and label_time)
-  unchanged   the published row already has this label (its label_time is kept)
+  unchanged   the published row already has this label (its label_time is kept; one
+              giving another label_time is counted as `label_time_changed`, a WARNING)
   quarantined the ETL's per-row reasons (fraud_app.etl.rules: missing_required_field for
               a null transaction_id or label, inexact_id, invalid_label,
               unparseable_label_time, label_time_out_of_range, label_time_before_timestamp
@@ -27,8 +28,11 @@ append staging and swap (fraud_app.etl.publish.AppendPublish, job `labels-<token
 a killed run leaves every partition complete and the next `labels` or `etl --mode
 append` run recovers; the quarantine rows are added as one new file. The report is
 `<table>/_labels_report.json`. Re-running a feed is idempotent (its filled rows are then
-unchanged), which is also how quarantined `unknown_transaction` rows are re-applied once
-their transactions have been published.
+unchanged; a quarantine row equal in its raw values and reason to one the quarantine holds
+is not added again: `already_quarantined`), which is also how quarantined
+`unknown_transaction` rows are re-applied once their transactions have been published.
+Each fill is recorded in the label ledger (fraud_app.etl.ledger), which an `etl.mode:
+replace` rebuild re-applies.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging, read_table
+from fraud_app.etl.ledger import ledger_path, new_entries, read_ledger
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.partition_swap import partition_name
 from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE, output_tables
@@ -76,7 +81,9 @@ FEED_RULES = ("inexact_id", "invalid_label", "unparseable_label_time", "label_ti
 CANONICAL_DDL = ", ".join(f"`{c.name}` {c.spark_type}" for c in CANONICAL_COLUMNS)
 _FILE, _STATUS = "__file", "__status"
 _FILL, _SAME, _DUP = "fill", "same", "dup"
-_PUB = {"label": "__pub_label", "timestamp": "__pub_ts", PARTITION_COLUMN: "__pub_date"}
+_PUB = {"label": "__pub_label", "label_time": "__pub_lt", "timestamp": "__pub_ts",
+        PARTITION_COLUMN: "__pub_date"}  # fmt: skip
+_LT_CHANGED = "__lt_changed"  # unchanged, but the feed gives another label_time
 
 
 @dataclass(frozen=True)
@@ -95,18 +102,42 @@ class LabelsResult:
     partitions_rewritten: tuple[str, ...] = ()
     delay_only: bool = False  # no input file had a label_time column
     seconds: float = 0.0
+    # of quarantine_rows: equal (raw values and reason) to a row the quarantine already
+    # holds, from an earlier run of this feed: not added again
+    already_quarantined: int = 0
+    # of labels_unchanged: the feed gives another label_time (the published one is kept)
+    label_time_changed: int = 0
+    label_time_changed_example: str = ""
+    # filled labels recorded in the label ledger (fraud_app.etl.ledger)
+    ledger_entries_added: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def summary(self) -> str:
         reasons = ", ".join(f"{k} {v}" for k, v in self.quarantine_by_reason.items())
+        if self.already_quarantined:
+            reasons += f"; {self.already_quarantined} already there from an earlier run"
+        changed = (f" ({self.label_time_changed} with another label_time, published one kept)"
+                   if self.label_time_changed else "")  # fmt: skip
         return (
             f"labels: {self.input_rows} rows in -> {self.labels_filled} filled, "
-            f"{self.labels_unchanged} unchanged, {self.quarantine_rows} quarantined"
-            f"{f' ({reasons})' if reasons else ''}, {self.duplicate_rows} duplicates; "
+            f"{self.labels_unchanged} unchanged{changed}, {self.quarantine_rows} quarantined"
+            f"{f' ({reasons})' if reasons else ''}, {self.duplicate_rows} duplicate(s); "
             f"{len(self.partitions_rewritten)} partition(s) rewritten; report {self.report_path}"
         )
+
+
+def feed_columns(present: list[str], cfg: EtlSection) -> dict[str, str]:
+    """transaction_id / label / label_time -> the feed's column: the name etl.columns maps
+    it to (the ETL input's), else the canonical name (a feed written by hand or by another
+    system than the transactions' export), when the feed has it."""
+    names = {}
+    for c in FEED_COLUMNS:
+        found = [n for n in (cfg.source_for(c), c) if n in present]
+        if found:
+            names[c] = found[0]
+    return names
 
 
 def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
@@ -115,9 +146,14 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     every input column as text under `raw_<name>`. SchemaError before any Spark job
     when transaction_id or label is absent."""
     present = [c for c in raw.columns if c != CORRUPT_COLUMN]
-    missing = [c for c in FEED_COLUMNS[:2] if cfg.source_for(c) not in present]
+    names = feed_columns(present, cfg)
+    missing = [c for c in FEED_COLUMNS[:2] if c not in names]
     if missing:
-        wanted = ", ".join(f"{c} (looked for {cfg.source_for(c)!r})" for c in missing)
+        wanted = ", ".join(
+            f"{c} (looked for {cfg.source_for(c)!r}"
+            + (f", as etl.columns maps it, or {c!r})" if cfg.source_for(c) != c else ")")
+            for c in missing
+        )
         raise SchemaError(
             f"label feed {where} lacks column(s) {wanted}. Columns present: {sorted(present)}. "
             "Expected transaction_id, label and optionally label_time (map other names under "
@@ -127,8 +163,7 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     safe = raw.select(*[F.col(quoted(c)).alias(n) for c, n in renamed.items()],
                       F.input_file_name().alias(_FILE))  # fmt: skip
     sources = {c.name: None for c in CANONICAL_COLUMNS}
-    sources.update({c: renamed[cfg.source_for(c)] for c in FEED_COLUMNS
-                    if cfg.source_for(c) in present})  # fmt: skip
+    sources.update({c: renamed[n] for c, n in names.items()})
     rules = (missing_rule(FEED_COLUMNS[:2]),
              *[r for r in build_rules(cfg) if r.code in FEED_RULES])  # fmt: skip
     inputs = {n: c for c, n in renamed.items()}
@@ -185,10 +220,14 @@ def classify(clean: DataFrame, published: DataFrame, table: str) -> DataFrame:
     }  # fmt: skip
     is_reason = F.col("__outcome").isin(*details)
     detail = F.coalesce(*[F.when(F.col("__outcome") == k, d) for k, d in details.items()])
+    changed = F.col("label_time").isNotNull() & ~F.col("label_time").eqNullSafe(
+        F.col(_PUB["label_time"])
+    )
     return df.withColumns({
         _STATUS: F.when(~is_reason, F.col("__outcome")),
         REASON: F.when(is_reason, F.col("__outcome")),
         DETAIL: F.when(is_reason, detail),
+        _LT_CHANGED: (F.col("__outcome") == _SAME) & changed,
     })  # fmt: skip
 
 
@@ -219,7 +258,7 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
                 "folder of them) with columns transaction_id, label and optionally label_time"
             )
     feeds = [_read_feed(spark, p, cfg) for p in inputs]
-    delay_only = all(cfg.source_for("label_time") not in raw.columns for raw, _ in feeds)
+    delay_only = all("label_time" not in feed_columns(raw.columns, cfg) for raw, _ in feeds)
     if delay_only:
         logger.info("label feed without label_time: filled labels keep label_time null "
                     "(known at timestamp + features.label_delay_days)")  # fmt: skip
@@ -263,43 +302,95 @@ def _apply(
     spark: SparkSession, stage: DataFrame, published: DataFrame, publish: AppendPublish,
     table: str,
 ) -> dict:  # fmt: skip
-    """Classify the clean rows, stage the rewritten partitions and the quarantine file
-    through `publish`; return the counts, measured from the staged files."""
-    keys = published.select("transaction_id", "label", "timestamp",
+    """Classify the clean rows, stage the rewritten partitions, the quarantine rows not
+    quarantined before and the ledger entries through `publish`; return the counts, the
+    filled ones measured from the staged files."""
+    keys = published.select("transaction_id", "label", "label_time", "timestamp",
                             F.col(PARTITION_COLUMN).cast("string").alias(PARTITION_COLUMN))  # fmt: skip
     clean = stage.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
     classified = classify(clean, keys, table).persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counted = classified.groupBy(_STATUS).count().collect()
-        by_status = {r[0]: r[1] for r in counted}
+        counted = classified.groupBy(_STATUS, _LT_CHANGED).count().collect()
+        by_status = {s: sum(r[2] for r in counted if r[0] == s) for s in (_FILL, _SAME, _DUP)}
+        changed = sum(r[2] for r in counted if r[1])
         fills, dates, kept = _filled_rows(spark, classified, publish.table)
         schema = spark.createDataFrame([], CANONICAL_DDL).schema
-        rejected = quarantine_rows(stage.filter(F.col(REASON).isNotNull()))
-        conflicts = quarantine_rows(classified.filter(F.col(REASON).isNotNull()))
+        rows = quarantine_rows(stage.filter(F.col(REASON).isNotNull())).unionByName(
+            quarantine_rows(classified.filter(F.col(REASON).isNotNull())))  # fmt: skip
+        by_reason_rows = rows.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
         ids = fills.select("transaction_id") if dates else None
-        n_out, written = publish.write(kept, rejected.unionByName(conflicts), schema, ids)
+        new_rows = not_yet_quarantined(spark, publish.fs, rows, publish.quarantine)
+        n_out, written = publish.write(kept, new_rows, schema, ids)
+        n_written = written.count()
+        entries = classified.filter(F.col(_STATUS) == _FILL).select(
+            "transaction_id", "label", "label_time", F.col(_FILE).alias("source_file"))  # fmt: skip
+        ledger = read_ledger(spark, publish.fs, table) if dates else None
+        added = publish.stage_extra(new_entries(entries, ledger, publish.swap.job),
+                                    ledger_path(table)) if dates else 0  # fmt: skip
+        example = _changed_example(classified) if changed else ""
     finally:
         classified.unpersist()
     filled = _labelled(spark, publish.swap.new, dates) - _labelled(spark, publish.table, dates)
-    by_reason_rows = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
     by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
     by_reason = {str(r[0]): r[1] for r in by_reason_rows}
     # previous_rows is 0 here: n_out is the rows the rewrite added (none may be), and the
     # labels the rewritten files gained are the fills classified (no other row changed)
-    if n_out != 0 or filled != by_status.get(_FILL, 0):
+    if n_out != 0 or filled != by_status[_FILL] or n_written > sum(by_reason.values()):
         raise DataIntegrityError(
             f"labels: the rewritten partitions of {table} hold {n_out} rows more than before "
-            f"and {filled} more labels, for {by_status.get(_FILL, 0)} labels to fill; "
-            "expected no row added and one label per fill. Nothing was published; please "
-            "report this with the feed"
+            f"and {filled} more labels, for {by_status[_FILL]} labels to fill, and "
+            f"{n_written} quarantine rows were staged for {sum(by_reason.values())}; expected "
+            "no row added, one label per fill and no more quarantine rows than quarantined. "
+            "Nothing was published; please report this with the feed"
         )
+    if changed:
+        logger.warning(
+            "labels: %d feed row(s) give the published label with another label_time (e.g. "
+            "%s); the published label_time is kept: a label's time is never overwritten "
+            "(counted as unchanged, `label_time_changed` in %s)", changed, example, REPORT,
+        )  # fmt: skip
     return {
-        "labels_filled": filled, "labels_unchanged": by_status.get(_SAME, 0),
-        "duplicate_rows": by_status.get(_DUP, 0), "quarantine_rows": sum(by_reason.values()),
+        "labels_filled": filled, "labels_unchanged": by_status[_SAME],
+        "duplicate_rows": by_status[_DUP], "quarantine_rows": sum(by_reason.values()),
         "quarantine_by_reason": by_reason,
         "quarantine_examples": {str(r[0]): r[2] for r in by_reason_rows},
         "partitions_rewritten": tuple(publish.swap.written_dates()),
+        "already_quarantined": sum(by_reason.values()) - n_written,
+        "label_time_changed": changed, "label_time_changed_example": example,
+        "ledger_entries_added": added,
     }  # fmt: skip
+
+
+def _changed_example(classified: DataFrame) -> str:
+    row = (classified.filter(F.col(_LT_CHANGED)).orderBy("transaction_id")
+           .select("transaction_id", "label_time", _PUB["label_time"]).first())  # fmt: skip
+    published = "none (null)" if row[2] is None else f"'{row[2]}'"
+    return f"transaction_id '{row[0]}': published label_time {published}, this feed '{row[1]}'"
+
+
+def not_yet_quarantined(
+    spark: SparkSession, fs: HadoopFs, rows: DataFrame, quarantine: str
+) -> DataFrame:  # fmt: skip
+    """The quarantine `rows` of this feed that the quarantine does not hold yet: a row
+    whose `raw_` values and reason equal a quarantined row's (its other `raw_` columns
+    null: a row of a feed with these columns, not an ETL record) is there from an earlier
+    run of this feed. Compared null-safely, without the detail and the source file."""
+    if not fs.exists(quarantine) or not fs.list_paths(quarantine):
+        return rows
+    held = spark.read.parquet(quarantine)
+    have = {c.lower(): c for c in held.columns}
+    raw = [c for c in rows.columns if c.startswith(RAW_PREFIX)]
+    if any(c.lower() not in have for c in raw) or REASON not in have:
+        return rows  # a column the quarantine lacks: no row there can be equal
+    others = [c for c in held.columns
+              if c.startswith(RAW_PREFIX) and c.lower() not in {r.lower() for r in raw}]  # fmt: skip
+    held = held.filter(reduce(lambda a, b: a & b, [F.col(quoted(c)).isNull() for c in others],
+                              F.lit(True)))  # fmt: skip
+    keys = held.select(*[F.col(quoted(have[c.lower()])).cast("string").alias(f"__k{i}")
+                         for i, c in enumerate(raw)], F.col(REASON).alias("__kr")).distinct()  # fmt: skip
+    same = [F.col(quoted(c)).eqNullSafe(F.col(f"__k{i}")) for i, c in enumerate(raw)]
+    return rows.join(keys, reduce(lambda a, b: a & b, same, F.col(REASON) == F.col("__kr")),
+                     "left_anti")  # fmt: skip
 
 
 def _filled_rows(spark: SparkSession, classified: DataFrame, table: str):
@@ -333,10 +424,13 @@ def check_accounting(r: LabelsResult) -> None:
         r.input_rows != r.labels_filled + r.labels_unchanged + r.quarantine_rows + r.duplicate_rows
         or r.quarantine_rows != sum(r.quarantine_by_reason.values())
         or min(r.labels_filled, r.labels_unchanged, r.quarantine_rows, r.duplicate_rows) < 0
+        or not 0 <= r.already_quarantined <= r.quarantine_rows
+        or not 0 <= r.label_time_changed <= r.labels_unchanged
     ):
         raise DataIntegrityError(
             f"label feed row accounting does not add up for {', '.join(r.input_paths)}: input "
             f"{r.input_rows} != filled {r.labels_filled} + unchanged {r.labels_unchanged} + "
-            f"quarantined {r.quarantine_rows} + duplicates {r.duplicate_rows}. Nothing was "
-            "published; please report this with the feed."
+            f"quarantined {r.quarantine_rows} (already there {r.already_quarantined}) + "
+            f"duplicates {r.duplicate_rows} (unchanged with another label_time "
+            f"{r.label_time_changed}). Nothing was published; please report this with the feed."
         )

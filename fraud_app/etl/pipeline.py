@@ -37,6 +37,7 @@ from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup
+from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging
 from fraud_app.etl.lock import RootLock
@@ -83,6 +84,12 @@ class EtlResult:
     unlabelled_rows: int = 0
     # published unlabelled rows whose label this run filled in (append: a labelled copy)
     labels_filled: int = 0
+    # etl.mode: replace over a table with a label ledger (fraud_app.etl.ledger): feed
+    # labels filled in again, entries quarantined (added to the quarantine, not counted in
+    # quarantine_rows: they are no input records) and entries whose id this input lacks
+    labels_reapplied: int = 0
+    ledger_quarantined: dict[str, int] = field(default_factory=dict)
+    ledger_not_found: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -169,6 +176,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     annotated = annotate_rows(raw, cfg, src)
     _warn_without_labels(raw.columns, cfg, src)
     publish = (AppendPublish if cfg.mode == "append" else ReplacePublish)(spark, *finals)
+    # replace rebuilds the table: the labels feeds filled in are re-applied (fraud_app.etl.ledger)
+    ledger = None if cfg.mode == "append" else label_ledger.read_ledger(spark, fs, finals[0])
     stage_path = publish.stage_path
     try:
         # parse once: re-reading the staged rows beats re-parsing the input, even for
@@ -183,7 +192,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
                 "transaction; check the delivery"
             )
         with published_schema_errors(fs.qualify(finals[0])):
-            counts = _write_outputs(stage, raw.columns, publish, cfg)
+            counts = _write_outputs(stage, raw.columns, publish, cfg, ledger)
         result = EtlResult(
             input_path=src, input_format=fmt, output_path=finals[0].rstrip("/"),
             quarantine_path=finals[1].rstrip("/"),
@@ -221,11 +230,12 @@ def staged_input_rows(stage: DataFrame) -> int:
 
 def _write_outputs(
     stage: DataFrame, raw_columns: list[str], publish: ReplacePublish | AppendPublish,
-    cfg: EtlSection,
+    cfg: EtlSection, ledger: DataFrame | None = None,
 ) -> dict:  # fmt: skip
     """Classify the clean rows (in append mode against the published rows that share
     their ids), hand the new canonical rows and this run's quarantine rows to `publish`
-    (fraud_app.etl.publish), which stages them; return the counts."""
+    (fraud_app.etl.publish), which stages them; return the counts. `ledger`: the label
+    ledger of the table a replace run rebuilds, re-applied to its rows and carried over."""
     schema = stage.select(*CANONICAL_NAMES).schema
     previous = publish.published(stage.filter(F.col(REASON).isNull()), schema)
     classified = deduplicate(stage, cfg.conflicting_duplicates, previous).persist(
@@ -246,6 +256,11 @@ def _write_outputs(
             )
             .first()
         )
+        outcomes, ledger_counts = None, {}
+        if ledger is not None:
+            kept, outcomes = label_ledger.reapply(kept, ledger)
+            outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
+            ledger_counts = label_ledger.counts(outcomes)
         n_out, written = publish.write(kept, quarantined, schema, fills if n_filled else None)
         exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
         n_exact = exact.count()
@@ -255,11 +270,17 @@ def _write_outputs(
         classified.unpersist()
     counted = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
     by_reason = {r[0]: r[1] for r in counted}
+    if outcomes is not None:  # after the counts: the entries are no input records
+        names = {c: f"{RAW_PREFIX}{cfg.source_for(c)}" for c in label_ledger.LEDGER_COLUMNS[:3]
+                 if cfg.source_for(c) in raw_columns}  # fmt: skip
+        publish.keep_ledger(ledger, label_ledger.quarantine_rows(outcomes, names))
+        outcomes.unpersist()
     examples = {str(r[0]): r[2] for r in sorted(counted, key=lambda r: str(r[0]))}
     if n_out == 0:
         top = max(by_reason, key=lambda k: by_reason[k], default=None)
         said = f" (most: {top}, e.g. {examples[str(top)]})" if top is not None else ""
         logger.warning("ETL: no row reached the canonical table; it is empty%s", said)
+    ledger_q = {k: ledger_counts[k] for k in label_ledger.QUARANTINED if ledger_counts.get(k)}
     return {
         "output_rows": n_out,
         "previous_rows": publish.previous_rows,
@@ -269,8 +290,11 @@ def _write_outputs(
         "duplicate_examples": dup_ids,
         "conflict_examples": conflict_ids,
         "quarantine_examples": examples,
-        "unlabelled_rows": n_unlabelled,
+        "unlabelled_rows": n_unlabelled - ledger_counts.get(label_ledger.FILL, 0),
         "labels_filled": n_filled,
+        "labels_reapplied": ledger_counts.get(label_ledger.FILL, 0),
+        "ledger_quarantined": ledger_q,
+        "ledger_not_found": ledger_counts.get(label_ledger.NOT_FOUND, 0),
     }
 
 
@@ -318,6 +342,7 @@ def _log(r: EtlResult) -> None:
         )  # fmt: skip
     if r.labels_filled:
         logger.info("  %d published unlabelled rows got their label", r.labels_filled)
+    _log_ledger(r)
     for reason, n in r.quarantine_by_reason.items():
         example = r.quarantine_examples.get(reason)
         logger.info(
@@ -332,4 +357,25 @@ def _log(r: EtlResult) -> None:
             "duplicates), or the training and scoring history loses those dates",
             r.output_path, len(days),
             ", ".join(days) if len(days) <= 6 else f"{', '.join(days[:3])}, ..., {days[-1]}",
+        )  # fmt: skip
+
+
+def _log_ledger(r: EtlResult) -> None:
+    """What a replace run did with the label ledger of the table it rebuilt."""
+    if r.labels_reapplied:
+        logger.info("  %d label(s) from `fraud-app labels` feeds re-applied from the label "
+                    "ledger (%s/%s)", r.labels_reapplied, r.output_path, label_ledger.LEDGER)  # fmt: skip
+    if r.ledger_quarantined:
+        reasons = ", ".join(f"{k} {v}" for k, v in r.ledger_quarantined.items())
+        logger.warning(
+            "ETL: %d label(s) of the label ledger (`fraud-app labels` feeds) were not applied "
+            "to the rebuilt table and are in the quarantine (%s): etl.input now gives those "
+            "transactions another label or a later timestamp (the quarantine's reason_detail "
+            "names each)", sum(r.ledger_quarantined.values()), reasons,
+        )  # fmt: skip
+    if r.ledger_not_found:
+        logger.warning(
+            "ETL: %d label(s) of the label ledger are for transactions this input does not "
+            "hold; they stay in the ledger and are applied when a rebuild holds them",
+            r.ledger_not_found,
         )  # fmt: skip

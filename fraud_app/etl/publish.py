@@ -41,6 +41,7 @@ from pyspark.sql.types import StructType
 from fraud_app.errors import SchemaError
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, bare_path, partition_dates
+from fraud_app.etl.ledger import LEDGER
 from fraud_app.etl.partition_swap import (
     STAGING,
     PartitionSwap,
@@ -48,7 +49,7 @@ from fraud_app.etl.partition_swap import (
     partition_name,
 )
 from fraud_app.etl.reader import quoted
-from fraud_app.interrupts import critical
+from fraud_app.interrupts import Terminated, critical
 from fraud_app.schema import PARTITION_COLUMN
 
 logger = logging.getLogger(__name__)
@@ -90,12 +91,34 @@ class ReplacePublish:
         n_out = self.spark.read.schema(schema).parquet(self.out.tmp).count()
         return n_out, self.spark.read.parquet(self.qdir.tmp)
 
+    def keep_ledger(self, ledger: DataFrame, quarantined: DataFrame) -> None:
+        """Carry the label ledger (fraud_app.etl.ledger) into the new table and add the
+        entries it could not apply to this run's quarantine, in its columns (call after
+        the quarantine's counts are taken: these rows are no input records)."""
+        columns = self.spark.read.parquet(self.qdir.tmp).columns
+        have = {c.lower(): c for c in quarantined.columns}
+        rows = quarantined.select(*[
+            F.col(quoted(have[c.lower()])).alias(c) if c.lower() in have
+            else F.lit(None).cast("string").alias(c) for c in columns
+        ])  # fmt: skip
+        rows.write.mode("append").parquet(self.qdir.tmp)
+        ledger.repartition(1).write.mode("error").parquet(f"{self.out.tmp}/{LEDGER}")
+
     def dropped_dates(self) -> tuple[str, ...]:
         """Dates the previous table held and this run's does not (removed by the swap)."""
         return tuple(sorted(partition_dates(self.fs, self.out.final) - partition_dates(self.fs, self.out.tmp)))  # fmt: skip
 
     def commit(self, report: str) -> None:
         self.fs.write_text(f"{self.out.tmp}/{REPORT_NAME}", report)
+        final = self.qdir.final
+        fed = [p for p in (self.fs.list_paths(final) if self.fs.exists(final) else [])
+               if p.rsplit("/", 1)[-1].startswith("labels-")]  # fmt: skip
+        if fed:
+            logger.warning(
+                "ETL (etl.mode: replace) rebuilds the quarantine %s from etl.input: the rows "
+                "that `fraud-app labels` runs quarantined (%d file(s)) are not in it any more; "
+                "run those feeds again to see them", final, len(fed),
+            )  # fmt: skip
         self.qdir.commit()
         self.out.commit()
 
@@ -122,6 +145,7 @@ class AppendPublish:
         self.stage_path = f"{parent}/{name}.tmp-{token}-stage"  # clean_stale_staging's name
         self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
         self.previous_rows, self._dates, self._adds_file = 0, [], False
+        self._extra: list[tuple[str, str]] = []  # (staged folder, folder its files go into)
         self._recover()
 
     def _recover(self) -> None:
@@ -214,6 +238,16 @@ class AppendPublish:
         self._adds_file = current is None or batch.count() > 0  # a fresh one gets its columns
         return batch
 
+    def stage_extra(self, rows: DataFrame, into: str) -> int:
+        """Stage `rows` as one file that the commit moves into the folder `into` before
+        any partition is swapped (the label ledger, fraud_app.etl.ledger); their count."""
+        path = f"{self.swap.root}/extra-{len(self._extra)}"
+        rows.repartition(1).write.mode("error").parquet(path)
+        n = self.spark.read.parquet(path).count()
+        if n:
+            self._extra.append((path, into))
+        return n
+
     def _quarantine_columns(self) -> list[str] | None:
         if not self.fs.exists(self.quarantine) or not self.fs.list_paths(self.quarantine):
             return None
@@ -224,10 +258,25 @@ class AppendPublish:
 
     def commit(self, report: str) -> None:
         """Partitions, then the quarantine, then the report (a stop waits for all)."""
+        try:
+            self._commit(report)
+        except Terminated:  # held back until the commit was done: it is complete
+            self.discard()
+            raise
+        self.discard()
+        if self._dates:
+            what = "ETL append" if self.swap.job.startswith("etl-") else self.swap.job
+            logger.info("%s: rewrote %d date partition(s) of %s", what, len(self._dates), self.table)  # fmt: skip
+
+    def _commit(self, report: str) -> None:
         with critical():
             # killed from here until the report is written: readers refuse the table
             # (read_table) and the next run takes this run's quarantine file back out
             self.swap.mark_committing(self._dates)
+            for staged, into in self._extra:  # first: a kill after it leaves them for the re-run
+                self.fs.mkdirs(into)
+                for path in self.fs.list_paths(staged):
+                    self.fs.rename(path, f"{into}/{self.swap.job}-{path.rsplit('/', 1)[-1]}")
             for day in self._dates:
                 self.swap.swap(day)
             # this run's file under its job's name (into the widened copy when the
@@ -242,10 +291,6 @@ class AppendPublish:
                 self.qdir.commit()
             self.fs.write_text(f"{self.table}/{self.report_name}", report)
             self.swap.clear_committing()
-        self.discard()
-        if self._dates:
-            what = "ETL append" if self.swap.job.startswith("etl-") else self.swap.job
-            logger.info("%s: rewrote %d date partition(s) of %s", what, len(self._dates), self.table)  # fmt: skip
 
     def discard(self) -> None:
         self.swap.cleanup()

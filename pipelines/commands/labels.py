@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         nargs="+",
         metavar="FILE_OR_DIR",
         help="CSV, Parquet or JSON files (or folders of them) with transaction_id, label and "
-        "optionally label_time, named as etl.columns maps them",
+        "optionally label_time, named as etl.columns maps them or by these names",
     )
     parser.add_argument("--format", choices=("csv", "parquet", "json"), help="etl.format")
     parser.add_argument(

@@ -66,3 +66,26 @@ def test_filled_labels_and_unlabelled_rows_are_counted():
     for out, bad in ((28, {"labels_filled": -1}), (25, {"labels_filled": 2, "unlabelled_rows": 6})):
         with pytest.raises(DataIntegrityError):
             _check_accounting(_result(10, out, 2, 1, {"x": 2}, previous_rows=20, **bad))
+
+
+def _labels_result(**counts: int):
+    from fraud_app.etl.labels import LabelsResult
+
+    base = {"input_rows": 6, "labels_filled": 2, "labels_unchanged": 2, "quarantine_rows": 1,
+            "duplicate_rows": 1}  # fmt: skip
+    return LabelsResult(
+        input_paths=("f.csv",), output_path="t", quarantine_path="q", report_path="r",
+        quarantine_by_reason={"unknown_transaction": 1}, **{**base, **counts},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "counts", [{"already_quarantined": 2}, {"already_quarantined": -1},
+               {"label_time_changed": 3}, {"label_time_changed": -1}],
+)  # fmt: skip
+def test_labels_accounting_refuses_subcounts_beyond_their_total(counts):
+    from fraud_app.etl.labels import check_accounting
+
+    check_accounting(_labels_result(already_quarantined=1, label_time_changed=2))
+    with pytest.raises(DataIntegrityError, match="label feed row accounting does not add up"):
+        check_accounting(_labels_result(**counts))

@@ -43,7 +43,7 @@ def test_the_cli_fills_prints_one_line_and_reruns_as_unchanged(published, tmp_pa
     out = capsys.readouterr().out.splitlines()
     assert out == [
         f"labels: 2 rows in -> 1 filled, 0 unchanged, 1 quarantined (unknown_transaction 1), "
-        f"0 duplicates; 1 partition(s) rewritten; report {root}/canonical/_labels_report.json"
+        f"0 duplicate(s); 1 partition(s) rewritten; report {root}/canonical/_labels_report.json"
     ]
     assert main(["labels", "--json", feed, "-c", config]) == 0
     report = json.loads(capsys.readouterr().out)

@@ -113,6 +113,14 @@ def test_a_feed_fills_unchanged_quarantines_and_rewrites_only_its_dates(spark, p
         "label_time_before_timestamp": 1, "missing_required_field": 1, "unknown_transaction": 1,
     }  # fmt: skip
     assert r.partitions_rewritten == ("2024-01-05",) and not r.delay_only
+    # t2 is published with label 0 and no label_time: the feed's label_time is not taken
+    assert (r.label_time_changed, r.label_time_changed_example) == (
+        1, "transaction_id 't2': published label_time none (null), this feed "
+        "'2024-01-09 00:00:00'")  # fmt: skip
+    assert (r.already_quarantined, r.ledger_entries_added) == (0, 1)
+    ledger = spark.read.parquet(str(root / "canonical" / "_labels_ledger")).collect()
+    assert [(x.transaction_id, x.label, str(x.label_time), x.source_file.rsplit("/", 1)[-1])
+            for x in ledger] == [("t1", 1, "2024-01-09 00:00:00", "feed.csv")]  # fmt: skip
     assert _labels(spark, r) == {
         "t1": (1, "2024-01-09 00:00:00"), "t2": (0, None), "t3": (None, None),
         "t4": (None, None), "t5": (1, "2024-01-08 00:00:00"),
@@ -149,6 +157,19 @@ def test_a_rerun_is_idempotent_and_reapplies_unknown_ids_once_published(spark, p
     again = run_labels(spark, _config(root), [feed])
     assert (again.labels_filled, again.labels_unchanged, again.partitions_rewritten) == (0, 1, ())
     assert _files(again.output_path) == files  # nothing rewritten
+    # t9 is still unknown: counted as quarantined, but the quarantine holds it once
+    assert again.quarantine_by_reason == {"unknown_transaction": 1}
+    assert again.already_quarantined == 1
+    assert [q[0] for q in _quarantine(spark, again)] == ["t9"]
+    assert "1 quarantined (unknown_transaction 1; 1 already there from an earlier run)" in (
+        again.summary())  # fmt: skip
+    assert json.loads(Path(again.report_path).read_text())["already_quarantined"] == 1
+    # a new bad row beside the old one: only the new one goes in
+    both = _feed(tmp_path, "transaction_id,label,label_time\nt9,1,2024-01-20 00:00:00\n"
+                           "t8,maybe,\n", "feed2.csv")  # fmt: skip
+    more = run_labels(spark, _config(root), [both])
+    assert (more.quarantine_rows, more.already_quarantined) == (2, 1)
+    assert sorted(q[0] for q in _quarantine(spark, more)) == ["t8", "t9"]
     # t9's transaction arrives (unlabelled); the same feed run again now fills it
     late = tmp_path / "late"
     late.mkdir()
@@ -158,6 +179,16 @@ def test_a_rerun_is_idempotent_and_reapplies_unknown_ids_once_published(spark, p
     assert (third.labels_filled, third.labels_unchanged, third.quarantine_rows) == (1, 1, 0)
     assert third.partitions_rewritten == ("2024-01-10",)
     assert _labels(spark, third)["t9"] == (1, "2024-01-20 00:00:00")
+    # the same label with another label_time: unchanged, the published time kept, counted
+    moved = _feed(tmp_path, "transaction_id,label,label_time\nt9,1,2024-01-25 00:00:00\n",
+                  "moved.csv")  # fmt: skip
+    fourth = run_labels(spark, _config(root), [moved])
+    assert (fourth.labels_unchanged, fourth.label_time_changed) == (1, 1)
+    assert fourth.label_time_changed_example == (
+        "transaction_id 't9': published label_time '2024-01-20 00:00:00', this feed "
+        "'2024-01-25 00:00:00'")  # fmt: skip
+    assert "1 unchanged (1 with another label_time, published one kept)" in fourth.summary()
+    assert _labels(spark, fourth)["t9"] == (1, "2024-01-20 00:00:00")
 
 
 def test_a_delay_only_parquet_feed_with_own_names_and_label_words(spark, published, tmp_path):
@@ -202,3 +233,23 @@ def test_several_feeds_csv_and_json_with_and_without_label_time(spark, published
     sources = {x.raw_label_time: x.source_file.rsplit("/", 1)[-1]
                for x in spark.read.parquet(r.quarantine_path).collect()}  # fmt: skip
     assert sources == {"2024-01-10": "feed.csv", None: "b.json"}
+
+
+def test_a_feed_with_canonical_names_is_read_when_etl_columns_maps_the_exports(
+    spark, published, tmp_path
+):
+    """etl.columns maps the transactions' export (txn_id, is_fraud, label_ts); a chargeback
+    feed from another system names its columns transaction_id, label, label_time: it was a
+    SchemaError that suggested mapping the names the config already maps."""
+    root = _root(published, tmp_path)
+    config = _config(root, columns={"transaction_id": "txn_id", "label": "is_fraud",
+                                    "label_time": "label_ts"})  # fmt: skip
+    feed = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-09 00:00:00\n")
+    r = run_labels(spark, config, [feed])
+    assert (r.labels_filled, r.delay_only) == (1, False)
+    assert _labels(spark, r)["t1"] == (1, "2024-01-09 00:00:00")
+    bad = _feed(tmp_path, "txn,label\nt3,1\n", "bad.csv")
+    with pytest.raises(SchemaError, match=(
+        r"lacks column\(s\) transaction_id \(looked for 'txn_id', as etl.columns maps it, or "
+        r"'transaction_id'\)\. Columns present: \['label', 'txn'\]")):  # fmt: skip
+        run_labels(spark, config, [bad])

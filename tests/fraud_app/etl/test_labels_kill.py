@@ -10,8 +10,10 @@ tests/fraud_app/etl/test_append_kill.py does); the kill is real."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -92,3 +94,105 @@ def test_sigkill_between_renames_is_refused_by_readers_and_the_rerun_finishes(sp
     assert quarantined == ["t9"]  # once: the killed run's file never went in
     assert not (table / "_staging").exists()
     assert read_table(spark, str(table), "canonical table", "etl").count() == 5
+
+
+TERM_CHILD = """
+import os, sys, time
+from fraud_app import interrupts
+from fraud_app.etl.fs import HadoopFs
+from pipelines.cli import main
+
+day, flag, go, termed = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+real, real_stop = HadoopFs.rename, interrupts.stop
+
+
+def rename(self, src, dst):
+    if src.endswith("/event_date=" + day) and "/old/" in dst:
+        real(self, src, dst)  # the date's first rename done, its second not
+        open(flag, "w").write("paused")
+        while not os.path.exists(go):  # until the test has sent its SIGTERM
+            time.sleep(0.05)
+        return None  # then on to the date's second rename
+    return real(self, src, dst)
+
+
+def stop(signum):
+    open(termed, "w").write(str(signum))  # the handler ran (the stop may be held back)
+    return real_stop(signum)
+
+
+HadoopFs.rename = rename
+interrupts.stop = stop
+sys.exit(main(sys.argv[5:]))
+"""
+
+
+@pytest.mark.parametrize("group", [False, True], ids=["process", "process-group"])
+def test_sigterm_between_renames_leaves_a_readable_table_or_one_the_rerun_finishes(
+    spark, tmp_path, group
+):
+    """SIGTERM to the process: the stop waits for the commit (fraud_app.interrupts), so the
+    table is the feed's, whole, and exit 143. To the process group, as a scheduler sends it:
+    the JVM may be gone before the second rename; then readers refuse the table naming the
+    labels run, and the re-run of the feed finishes it. Either way no row is lost and the
+    quarantine holds each bad row once."""
+    root = _root(publish_transactions(spark, tmp_path / "base"), tmp_path)
+    feed = _feed(tmp_path, "transaction_id,label\nt1,1\nt3,0\nt4,1\nt9,1\n")
+    config = tmp_path / "labels.yaml"
+    config.write_text(yaml.safe_dump(_config(root).model_dump(mode="json")))
+    flag, go, termed = tmp_path / "paused", tmp_path / "go", tmp_path / "termed"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", TERM_CHILD, "2024-01-06", str(flag), str(go), str(termed),
+         "-c", str(config), "--master", "local[1]", "labels", feed],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 900
+    while not flag.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a child process under a deadline
+    if not flag.exists():
+        proc.kill()
+        pytest.fail(f"the child never reached the swap; nothing was tested:\n{proc.communicate()}")
+    if group:
+        os.killpg(proc.pid, signal.SIGTERM)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    while not termed.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    go.write_text("go")
+    out, err = proc.communicate(timeout=300)
+    assert out == ""  # stopped: no summary line
+    assert proc.returncode == 143, err[-3000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert [line for line in err.splitlines() if line.startswith("error:")] == [
+        "error: fraud-app labels was terminated (SIGTERM) before it finished: nothing is left "
+        "half-written (outputs are staged, then swapped in) and its locks are released; run it "
+        "again (an interrupted `train --run NAME` resumes from its last checkpoint)"
+    ], err[-3000:]
+    assert not (root / ".fraud-app.lock").exists()
+
+    table = root / "canonical"
+    for part in sorted(table.glob("event_date=*")):
+        spark.read.parquet(str(part)).count()  # every partition file left reads
+    try:
+        read_table(spark, str(table), "canonical table", "etl")
+        complete = True
+    except DataIntegrityError as exc:
+        assert group, f"only a JVM stopped with the process can leave the swap unfinished: {err}"
+        assert "a `fraud-app labels` run: run it again on the same feed" in str(exc)
+        complete = False
+    if not group:  # the commit went through before the stop: the table is the feed's
+        assert complete and not (table / "_staging").exists()
+        rows = spark.read.parquet(str(table)).collect()
+        assert {x.transaction_id: x.label for x in rows} == FILLED
+    again = run_labels(spark, _config(root), [feed])
+    assert again.labels_filled + again.labels_unchanged == 3
+    assert {t: v[0] for t, v in _labels(spark, again).items()} == FILLED
+    assert [q.raw_transaction_id for q in spark.read.parquet(again.quarantine_path).collect()] == [
+        "t9"
+    ]
+    assert not (table / "_staging").exists()
+
+
+FILLED = {"t1": 1, "t2": 0, "t3": 0, "t4": 1, "t5": 1}
