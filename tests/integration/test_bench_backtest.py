@@ -67,3 +67,15 @@ def test_the_command_line_names_a_bad_mode_before_starting_spark():
     )
     assert done.returncode == 2
     assert "--modes: expected label_time and/or delay_only, got 'delay-only'" in done.stderr
+
+
+def test_several_configurations_give_the_first_and_their_mean_never_the_best():
+    tried = [
+        {"configuration": "a", "label_time": _mode(0.70, 0.69, 0.03)},
+        {"configuration": "b", "label_time": _mode(0.74, 0.69, 0.05)},
+    ]
+    mean = backtest.mean_figures(tried, ["label_time"])
+    assert backtest.headline(mean, ["label_time"]) == {
+        "backtest_ap_ensemble_minus_gbt_label_time": 0.03,
+        "backtest_cp100_ensemble_label_time": 0.04,
+    }
