@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="version string for the metadata (default: the URI's version, else "
         "sha256:<digest of the weights>)",
     )
+    p.add_argument(
+        "--replace", action="store_true", help="replace OUT.onnx when it exists (refused otherwise)"
+    )
 
 
 def resolve_model_dir(uri: str, config: AppConfig) -> tuple[Path, str | None]:
@@ -71,6 +74,11 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.interop.onnx_export import ensemble_to_onnx, save_onnx
     from fraud_app.models.ensemble import FraudEnsemble
 
+    out = Path(args.out)
+    if out.is_file() and not args.replace:  # checked before the model loads
+        raise ConfigError(
+            f"export-onnx: {out} exists; give another OUT.onnx, or pass --replace to replace it"
+        )
     directory, registered = resolve_model_dir(args.model_uri, config)
     ensemble = FraudEnsemble.load(directory)
     version = args.model_version or default_version(args.model_uri, ensemble, registered)

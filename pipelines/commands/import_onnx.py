@@ -30,10 +30,24 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "probability); a file written by export-onnx imports whole (only its "
         "fraud_probability may be named)",
     )
+    p.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace the ensemble already saved in OUT_DIR (refused otherwise)",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from pathlib import Path
+
+    from fraud_app.errors import ConfigError
     from fraud_app.interop.onnx_import import ensemble_from_onnx
+
+    if (Path(args.out) / "ensemble.json").is_file() and not args.replace:
+        raise ConfigError(
+            f"import-onnx: {args.out} already holds an ensemble; give another OUT_DIR, or "
+            "pass --replace to replace it"
+        )
 
     # "a, b" names "a" and "b": the scorer looks features up by name, and " b" matched none
     names = [n.strip() for n in args.feature_names.split(",")] if args.feature_names else None

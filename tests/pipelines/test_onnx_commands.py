@@ -47,7 +47,9 @@ def test_export_onnx_writes_a_checked_graph_of_the_ensemble(ensemble_dir, tmp_pa
     assert meta["model_version"].startswith("sha256:") and meta["model_uri"] == str(ensemble_dir)
     assert json.loads(meta["feature_names"]) == ensemble.feature_names
 
-    assert main(["export-onnx", str(ensemble_dir), str(out), "--model-version", "9"]) == 0
+    assert (
+        main(["export-onnx", str(ensemble_dir), str(out), "--model-version", "9", "--replace"]) == 0
+    )
     assert load_onnx(out).model_version == 9
 
 
@@ -117,7 +119,21 @@ def test_onnx_commands_name_bad_files_and_paths_in_one_line(ensemble_dir, tmp_pa
         assert len(err) == 1 and err[0].startswith("error: ") and re.search(message, err[0]), err
     assert (victim / "notes.txt").read_text() == "keep me"
     assert main(["import-onnx", str(good), str(tmp_path / "imported")]) == 0
-    assert main(["import-onnx", str(good), str(tmp_path / "imported")]) == 0  # replaces its own
+    capsys.readouterr()
+    # an existing output is kept unless --replace (as train / tune / evaluate do)
+    assert main(["import-onnx", str(good), str(tmp_path / "imported")]) == 2
+    assert "already holds an ensemble; give another OUT_DIR, or pass --replace" in (
+        capsys.readouterr().err
+    )
+    assert main(["import-onnx", str(good), str(tmp_path / "imported"), "--replace"]) == 0
+    before = good.read_bytes()
+    good.touch()
+    assert main(["export-onnx", str(ensemble_dir), str(good)]) == 2
+    assert f"export-onnx: {good} exists; give another OUT.onnx, or pass --replace" in (
+        capsys.readouterr().err
+    )
+    assert good.read_bytes() == before
+    assert main(["export-onnx", str(ensemble_dir), str(good), "--replace"]) == 0
     assert not list(tmp_path.glob(".*.tmp")) and not list(tmp_path.glob(".victim-*"))
 
 
