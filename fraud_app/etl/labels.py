@@ -54,7 +54,7 @@ from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging, read_ta
 from fraud_app.etl.ledger import ledger_path, new_entries, read_ledger
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.partition_swap import partition_name
-from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE, output_tables
+from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE
 from fraud_app.etl.publish import AppendPublish, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.rules import (
@@ -248,7 +248,7 @@ def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> Lab
 
 def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> LabelsResult:
     started, cfg, fs = time.monotonic(), config.etl, HadoopFs(spark)
-    table, quarantine = (path.rstrip("/") for path in output_tables(config))
+    table, quarantine = (path.rstrip("/") for path in config.etl_tables())
     reads = {f"label feed {i + 1}": p for i, p in enumerate(inputs)}
     check_apart(spark, reads, {"etl.output": table, "etl.quarantine": quarantine})
     for path in inputs:

@@ -155,12 +155,6 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
         return _run_locked(spark, config)
 
 
-def output_tables(config: AppConfig) -> tuple[str, str]:
-    """The tables the ETL publishes: `AppConfig.etl_tables` (one definition for the ETL,
-    the labels feed, validation and the dashboards)."""
-    return config.etl_tables()
-
-
 def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     """The input is parsed once into a staging Parquet dataset (typed columns + reason +
     raw strings); counts, quarantine and output are read from it."""
@@ -168,7 +162,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     cfg: EtlSection = config.etl
     fs = HadoopFs(spark)
     src = cfg.input or str(config.paths.resolve("raw"))
-    finals = output_tables(config)
+    finals = config.etl_tables()
     check_apart(spark, {"etl.input": src}, {"etl.output": finals[0], "etl.quarantine": finals[1]})
     for final in finals:
         clean_stale_staging(fs, final)
