@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 from pipelines.commands._overrides import with_flags
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     for t in report["trials"]:
         ap = format_ap(t["validation"]["average_precision"])
         print(
-            f"trial {t['trial']:>3}  validation AP {ap}  {json.dumps(t['params'], ensure_ascii=False)}"
+            f"trial {t['trial']:>3}  validation AP {ap}  {jsonout.dumps(t['params'], indent=None)}"
         )
     best = report["best"]
     print(f"best: trial {best['trial']} (validation AP "
