@@ -1,6 +1,6 @@
 """Backend selection: `get_ops()` returns the fastest available `Ops` for this CPU.
 
-The choice is made by measuring, not by name: on first use we time a few short
+The choice is made by measuring, not by name: on first use we time (CPU time) a few short
 float32 GEMMs (a square one and the three products of a Linear layer at a small batch,
 `GEMM_PROBLEMS`) on every backend that loads here, interleaved, and keep the fastest
 overall (within 10 %, a tie, a fixed order decides: `pick_backend`). `DLCORE_BACKEND` (`auto`, `numpy`, `mkl`) or `set_ops()` overrides the choice;
@@ -47,9 +47,15 @@ GEMM_PROBLEMS = (
 )
 
 
-def _time_gemms(backends: dict[str, Ops], repeats: int = 15) -> dict[str, float]:
-    """Per backend, the sum over GEMM_PROBLEMS of its best time of `repeats`; the
-    backends alternate call by call, so a burst of load on a shared machine hits them all."""
+def _time_gemms(backends: dict[str, Ops], repeats: int = 15, threads: int = 1) -> dict[str, float]:
+    """Per backend, the sum over GEMM_PROBLEMS of its best CPU time of `repeats`; the
+    backends alternate call by call. CPU time, not wall time: on a loaded 2-vCPU machine
+    (a Spark job of the same application running beside the measurement) a GEMM of a few
+    milliseconds was preempted often enough that the best of 15 wall times picked OpenBLAS
+    in one run (0.009 s vs MKL 0.015 s) and MKL in the next (0.020 s vs 0.011 s), on the
+    same machine and data. The calling thread's CPU time with one BLAS thread (the
+    default), the process's with more."""
+    clock = time.thread_time if threads == 1 else time.process_time
     rng = np.random.default_rng(0)
     totals = dict.fromkeys(backends, 0.0)
     for (m, k, n), trans_a, trans_b in GEMM_PROBLEMS:
@@ -59,10 +65,10 @@ def _time_gemms(backends: dict[str, Ops], repeats: int = 15) -> dict[str, float]
         best = dict.fromkeys(backends, float("inf"))
         for repeat in range(repeats + 1):  # call 0 warms up (thread pool, dispatch set-up)
             for name, ops in backends.items():
-                t0 = time.perf_counter()
+                t0 = clock()
                 ops.gemm(a, b, out, trans_a=trans_a, trans_b=trans_b)
                 if repeat:
-                    best[name] = min(best[name], time.perf_counter() - t0)
+                    best[name] = min(best[name], clock() - t0)
         for name in backends:
             totals[name] += best[name]
     return totals
@@ -71,14 +77,14 @@ def _time_gemms(backends: dict[str, Ops], repeats: int = 15) -> dict[str, float]
 def measure_backends(
     num_threads: int | None = None, backends: dict[str, Ops] | None = None
 ) -> dict[str, float]:
-    """Seconds for the GEMM_PROBLEMS (sum of each one's best of 15) per backend: every
+    """CPU seconds for the GEMM_PROBLEMS (sum of each one's best of 15) per backend: every
     available one, or the given `backends` by name."""
     threads = settings.num_threads() if num_threads is None else num_threads
     if backends is None:
         backends = {name: _BACKENDS[name]() for name in available_backends()}
     for ops in backends.values():
         ops.set_num_threads(threads)
-    return _time_gemms(backends)
+    return _time_gemms(backends, threads=threads)
 
 
 # Timings within this factor of the fastest are a tie, decided by PREFERENCE: on a loaded
