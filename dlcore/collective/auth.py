@@ -218,14 +218,24 @@ def connect_authenticated(
         # The time left never equals `pause` exactly (floats of clock readings), so `<` and
         # `<=` cannot be told apart: equivalent mutants (docs/TESTING.md).
         if deadline.at - time.monotonic() <= pause:  # pragma: no mutate
-            raise CommunicationError(
-                f"gave up on {what} with {peer}: {attempts} attempts over {_since(started)} "
-                f"all failed before authenticating (deadline {deadline.budget:.3g} s). "
-                f"Last error: {last}"
-            ) from last
+            raise _gave_up(what, peer, attempts, started, deadline, last)
         logger.info("%s with %s failed (%s); retrying in %.2f s", what, peer, last, pause)
         time.sleep(pause)
+        if time.monotonic() >= deadline.at:  # woken late (a loaded machine): the last cause,
+            raise _gave_up(what, peer, attempts, started, deadline, last)  # not a timeout
         delay = min(delay * 2, RETRY_MAX_S)
+
+
+def _gave_up(
+    what: str, peer: str, attempts: int, started: float, deadline: Deadline, last: Exception
+) -> CommunicationError:
+    error = CommunicationError(
+        f"gave up on {what} with {peer}: {attempts} attempts over {_since(started)} "
+        f"all failed before authenticating (deadline {deadline.budget:.3g} s). "
+        f"Last error: {last}"
+    )
+    error.__cause__ = last
+    return error
 
 
 def _since(started: float) -> str:

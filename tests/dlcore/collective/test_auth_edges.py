@@ -125,6 +125,20 @@ def test_a_host_name_that_does_not_resolve_is_named_as_such():
     assert "still alive" not in str(info.value)
 
 
+def test_a_retry_woken_after_the_deadline_names_the_last_cause_not_a_timeout(monkeypatch):
+    # Under load the back-off's sleep overran the deadline and the next attempt raised a
+    # bare PeerTimeoutError: "does not resolve" was lost (seen at load ~30, session 21).
+    real_sleep = time.sleep
+    monkeypatch.setattr(auth.time, "sleep", lambda s: real_sleep(s + 0.6))  # woken late
+    with pytest.raises(CommunicationError) as info:
+        connect_authenticated(("no-such-host.invalid", 4000), new_job_secret(), {},
+                              Deadline.after(0.5), "the rendezvous connection", 1 << 16)  # fmt: skip
+    assert not isinstance(info.value, PeerTimeoutError)
+    assert "gave up on the rendezvous connection" in str(info.value)
+    assert "host name 'no-such-host.invalid' does not resolve" in str(info.value)
+    assert isinstance(info.value.__cause__, CommunicationError)
+
+
 @pytest.mark.parametrize("port", [70000, -1, 0, "4000", True])
 def test_a_port_out_of_range_is_refused_before_any_connection(port):
     # getaddrinfo wrapped 70000 to 4464 and connected there; bind() raised OverflowError
