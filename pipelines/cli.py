@@ -245,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     # the caller's handler comes back afterwards (main() called from Python, e.g. a test).
     own = threading.current_thread() is threading.main_thread()
     _TERMINATED.clear()
+    interrupts.forget()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if own else None
     py4j_level = logging.getLogger("py4j").level  # _on_sigterm raises it
     stdout, stdout_errors = sys.stdout, jsonout.escape_unencodable(sys.stdout)
@@ -264,13 +265,33 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _terminated(command: str) -> int:
-    print(
-        f"error: fraud-app {command} was terminated (SIGTERM) before it finished: nothing is "
-        "left half-written (outputs are staged, then swapped in) and its locks are released; "
-        "run it again (an interrupted `train --run NAME` resumes from its last checkpoint)",
-        file=sys.stderr,
-    )
+    print(_stop_message(command, "terminated (SIGTERM)"), file=sys.stderr)
     return 128 + signal.SIGTERM  # 143, what a shell reports for a process ended by SIGTERM
+
+
+def _stop_message(command: str, how: str) -> str:
+    """The `error:` line of a stopped command, true to what it had committed: a stop held
+    back until a commit was done said "before it finished: nothing is left half-written"
+    while that output was complete (fraud_app.interrupts.progress)."""
+    done, cut = interrupts.progress()
+    if cut:
+        return (
+            f"error: fraud-app {command} was {how} inside a commit: not committed: "
+            f"{'; '.join(cut)}" + (f"; committed before it: {'; '.join(done)}" if done else "")
+        )
+    if done:
+        return (
+            f"error: fraud-app {command} was {how} after it committed {'; '.join(done)}: that is "
+            "complete (running it again is not needed for it); what came after it was not done "
+            "(nothing of it is half-written; its summary was not printed) and its locks are "
+            "released"
+        )
+    locks = " and its locks are released" if how.startswith("terminated") else ""
+    return (
+        f"error: fraud-app {command} was {how} before it finished: nothing is left "
+        f"half-written (outputs are staged, then swapped in){locks}; run it again (an "
+        "interrupted `train --run NAME` resumes from its last checkpoint)"
+    )
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -318,12 +339,7 @@ def _failed(command: str, exc: BaseException) -> int:
         return 2
     if isinstance(exc, KeyboardInterrupt):
         # it said `error: interrupted`, without what a re-run finds (SIGTERM's line does)
-        print(
-            f"error: fraud-app {command} was interrupted (Ctrl-C, SIGINT) before it finished: "
-            "nothing is left half-written (outputs are staged, then swapped in); run it again "
-            "(an interrupted `train --run NAME` resumes from its last checkpoint)",
-            file=sys.stderr,
-        )
+        print(_stop_message(command, "interrupted (Ctrl-C, SIGINT)"), file=sys.stderr)
         return 130
     if isinstance(exc, interrupts.Terminated):
         return _terminated(command)

@@ -38,6 +38,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from fraud_app import interrupts
 from fraud_app.errors import SchemaError
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, bare_path, partition_dates
@@ -119,8 +120,25 @@ class ReplacePublish:
                 "that `fraud-app labels` runs quarantined (%d file(s)) are not in it any more; "
                 "run those feeds again to see them", final, len(fed),
             )  # fmt: skip
-        self.qdir.commit()
-        self.out.commit()
+        what = (f"the ETL (etl.mode: replace) table {self.out.final} and quarantine {final}, "
+                f"report {self.out.final}/{REPORT_NAME}")  # fmt: skip
+        swapped = False
+        try:
+            with critical():  # one section: a stop never lands between the two swaps
+                self.qdir.commit()
+                swapped = True
+                self.out.commit()
+        except Terminated:  # held back until both were swapped in: complete
+            interrupts.committed(what)
+            raise
+        except BaseException:
+            if swapped:
+                interrupts.unfinished(
+                    f"the ETL (etl.mode: replace): its quarantine {final} was replaced but not its "
+                    f"table {self.out.final}; run `fraud-app etl` on the same input again"
+                )
+            raise
+        interrupts.committed(what)
 
     def discard(self) -> None:
         self.out.discard()
@@ -145,6 +163,7 @@ class AppendPublish:
         self.stage_path = f"{parent}/{name}.tmp-{token}-stage"  # clean_stale_staging's name
         self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
         self.previous_rows, self._dates, self._adds_file = 0, [], False
+        self._marked = False  # its commit marker written: a failure from here is half-done
         self._extra: list[tuple[str, str]] = []  # (staged folder, folder its files go into)
         self._recover()
 
@@ -258,11 +277,23 @@ class AppendPublish:
 
     def commit(self, report: str) -> None:
         """Partitions, then the quarantine, then the report (a stop waits for all)."""
+        self._marked = False
         try:
             self._commit(report)
         except Terminated:  # held back until the commit was done: it is complete
+            interrupts.committed(self._what())
             self.discard()
             raise
+        except BaseException:  # e.g. a JVM stopped with the process group, inside the swaps
+            if self._marked:
+                labels = self.swap.job.startswith("labels-")
+                interrupts.unfinished(
+                    f"{self._what(whole=False)}: stopped inside its swaps; readers refuse "
+                    f"{self.table} until `fraud-app {'labels' if labels else 'etl'}` on the "
+                    f"same {'feed' if labels else 'input'} runs again and finishes it"
+                )
+            raise
+        interrupts.committed(self._what())
         self.discard()
         if self._dates:
             what = "ETL append" if self.swap.job.startswith("etl-") else self.swap.job
@@ -273,6 +304,7 @@ class AppendPublish:
             # killed from here until the report is written: readers refuse the table
             # (read_table) and the next run takes this run's quarantine file back out
             self.swap.mark_committing(self._dates)
+            self._marked = True
             for staged, into in self._extra:  # first: a kill after it leaves them for the re-run
                 self.fs.mkdirs(into)
                 for path in self.fs.list_paths(staged):
@@ -291,6 +323,13 @@ class AppendPublish:
                 self.qdir.commit()
             self.fs.write_text(f"{self.table}/{self.report_name}", report)
             self.swap.clear_committing()
+
+    def _what(self, *, whole: bool = True) -> str:
+        kind = "the label feed" if self.swap.job.startswith("labels-") else "the ETL append"
+        if not whole:
+            return f"{kind} into {self.table}"
+        return (f"{kind}: {len(self._dates)} date partition(s) of {self.table}, its quarantine "
+                f"rows and its report {self.table}/{self.report_name}")  # fmt: skip
 
     def discard(self) -> None:
         self.swap.cleanup()
