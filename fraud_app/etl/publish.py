@@ -105,6 +105,45 @@ class ReplacePublish:
         rows.write.mode("append").parquet(self.qdir.tmp)
         ledger.repartition(1).write.mode("error").parquet(f"{self.out.tmp}/{LEDGER}")
 
+    def keep_fed_quarantine(self) -> int:
+        """Carry the rows `fraud-app labels` runs quarantined (their `labels-*` files in the
+        quarantine this run replaces) into the new one; their count. The rebuild reads
+        etl.input, which never held them: they were dropped with a WARNING. Written in the
+        new quarantine's columns (a column only they have widens it, as nulls for this
+        run's rows: one schema for every file), under `labels-kept-` names, so the next
+        rebuild carries them again, once. Not in quarantine_rows: they are no input records."""
+        final = self.qdir.final
+        fed = [p for p in (self.fs.list_paths(final) if self.fs.exists(final) else [])
+               if p.rsplit("/", 1)[-1].startswith("labels-")]  # fmt: skip
+        if not fed:
+            return 0
+        earlier = self.spark.read.parquet(*fed)
+        current = self.spark.read.parquet(self.qdir.tmp)
+        have = {c.lower() for c in current.columns}
+        extra = [f for f in earlier.schema.fields if f.name.lower() not in have]
+        if extra:
+            widened = f"{self.qdir.tmp}-widened"
+            current.select("*", *[F.lit(None).cast(f.dataType).alias(f.name) for f in extra]
+                           ).write.mode("error").parquet(widened)  # fmt: skip
+            self.fs.delete(self.qdir.tmp)
+            self.fs.rename(widened, self.qdir.tmp)
+            current = self.spark.read.parquet(self.qdir.tmp)
+        theirs = {c.lower(): c for c in earlier.columns}
+        rows = earlier.select(*[
+            F.col(quoted(theirs[f.name.lower()])).cast(f.dataType).alias(f.name)
+            if f.name.lower() in theirs else F.lit(None).cast(f.dataType).alias(f.name)
+            for f in current.schema.fields
+        ])  # fmt: skip
+        stage = f"{self.qdir.tmp}-fed"
+        rows.repartition(1).write.mode("error").parquet(stage)
+        n = self.spark.read.parquet(stage).count()
+        for path in self.fs.list_paths(stage):
+            self.fs.rename(path, f"{self.qdir.tmp}/labels-kept-{path.rsplit('/', 1)[-1]}")
+        self.fs.delete(stage)
+        logger.info("ETL (etl.mode: replace): %d row(s) that `fraud-app labels` runs "
+                    "quarantined are kept in the rebuilt quarantine %s", n, final)  # fmt: skip
+        return n
+
     def dropped_dates(self) -> tuple[str, ...]:
         """Dates the previous table held and this run's does not (removed by the swap)."""
         return tuple(sorted(partition_dates(self.fs, self.out.final) - partition_dates(self.fs, self.out.tmp)))  # fmt: skip
@@ -112,14 +151,6 @@ class ReplacePublish:
     def commit(self, report: str) -> None:
         self.fs.write_text(f"{self.out.tmp}/{REPORT_NAME}", report)
         final = self.qdir.final
-        fed = [p for p in (self.fs.list_paths(final) if self.fs.exists(final) else [])
-               if p.rsplit("/", 1)[-1].startswith("labels-")]  # fmt: skip
-        if fed:
-            logger.warning(
-                "ETL (etl.mode: replace) rebuilds the quarantine %s from etl.input: the rows "
-                "that `fraud-app labels` runs quarantined (%d file(s)) are not in it any more; "
-                "run those feeds again to see them", final, len(fed),
-            )  # fmt: skip
         what = (f"the ETL (etl.mode: replace) table {self.out.final} and quarantine {final}, "
                 f"report {self.out.final}/{REPORT_NAME}")  # fmt: skip
         swapped = False
@@ -143,6 +174,8 @@ class ReplacePublish:
     def discard(self) -> None:
         self.out.discard()
         self.qdir.discard()
+        for part in ("fed", "widened"):
+            self.fs.delete(f"{self.qdir.tmp}-{part}")
 
 
 class AppendPublish:
@@ -274,6 +307,9 @@ class AppendPublish:
 
     def dropped_dates(self) -> tuple[str, ...]:
         return ()
+
+    def keep_fed_quarantine(self) -> int:
+        return 0  # append adds to the quarantine; it never replaces it
 
     def commit(self, report: str) -> None:
         """Partitions, then the quarantine, then the report (a stop waits for all)."""
