@@ -142,14 +142,17 @@ def after_interrupt(record: logging.LogRecord) -> bool:
     """Whether `record` is py4j's report of a call that Ctrl-C broke: pyspark's SIGINT
     handler cancels the jobs through py4j while the interrupted call still reads its answer
     (`reentrant call`), and Ctrl-C reached Spark's JVM too (the process group): py4j logged
-    two ERROR tracebacks on the root logger before the CLI's `error:` line. The consequence
-    of the stop, not news (kept with --log-level DEBUG, whose handlers have no filter)."""
+    two ERROR tracebacks on the root logger before the CLI's `error:` line; likewise a call
+    that a SIGTERM's cleanup made after the JVM had gone. The consequence of the stop, not
+    news (kept with --log-level DEBUG, whose handlers have no filter)."""
     if record.exc_info is None or "py4j" not in Path(record.pathname).parts:
         return False
     exc = record.exc_info[1]
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(exc, KeyboardInterrupt) or (
+        # Terminated: a cleanup call (after a SIGTERM to the process group) that met the
+        # JVM already gone; py4j logged it on the root logger as an ERROR traceback
+        if isinstance(exc, (KeyboardInterrupt, interrupts.Terminated)) or (
             isinstance(exc, RuntimeError) and "reentrant call" in str(exc)
         ):
             return True
