@@ -284,10 +284,9 @@ def _stop_message(command: str, how: str) -> str:
         )
     if done:
         return (
-            f"error: fraud-app {command} was {how} after it committed {'; '.join(done)}: that is "
-            "complete (running it again is not needed for it); what came after it was not done "
-            "(nothing of it is half-written; its summary was not printed) and its locks are "
-            "released"
+            f"error: fraud-app {command} was {how} after it committed {'; '.join(done)}; what "
+            "came after it was not done (nothing of it is half-written; its summary was not "
+            "printed) and its locks are released"
         )
     locks = " and its locks are released" if how.startswith("terminated") else ""
     return (

@@ -152,7 +152,8 @@ class ReplacePublish:
         self.fs.write_text(f"{self.out.tmp}/{REPORT_NAME}", report)
         final = self.qdir.final
         what = (f"the ETL (etl.mode: replace) table {self.out.final} and quarantine {final}, "
-                f"report {self.out.final}/{REPORT_NAME}")  # fmt: skip
+                f"report {self.out.final}/{REPORT_NAME} (complete: running it again on the "
+                "same input is not needed)")  # fmt: skip
         swapped = False
         try:
             with critical():  # one section: a stop never lands between the two swaps
@@ -364,8 +365,10 @@ class AppendPublish:
         kind = "the label feed" if self.swap.job.startswith("labels-") else "the ETL append"
         if not whole:
             return f"{kind} into {self.table}"
+        again = "feed" if kind == "the label feed" else "input"
         return (f"{kind}: {len(self._dates)} date partition(s) of {self.table}, its quarantine "
-                f"rows and its report {self.table}/{self.report_name}")  # fmt: skip
+                f"rows and its report {self.table}/{self.report_name} (complete: running it "
+                f"again on the same {again} is not needed)")  # fmt: skip
 
     def discard(self) -> None:
         self.swap.cleanup()

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from fraud_app import jsonout
+from fraud_app import interrupts, jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError, EmptyInputError, ReportExistsError, TrainingError
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
@@ -251,6 +251,12 @@ def run_tune(
             "trains the rest", run, len(kept), len(points), done, len(kept) - done,
             journal.path, run,
         )  # fmt: skip
+        if kept:  # the CLI's stop line says so (it said "nothing is left half-written")
+            interrupts.committed(
+                f"{done} finished and {len(kept) - done} failed of {len(points)} tune trial(s) "
+                f"in {journal.path} (`fraud-app tune --run {run}` with the same config reuses "
+                "the finished ones and trains the rest)"
+            )
         raise
     best = select_best(trials)
     failed = [t for t in trials if "error" in t]

@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from fraud_app import interrupts
 from fraud_app.config import load_config
 from fraud_app.evaluation.config import TuneSection, TuneSpace
 from pipelines.tune.journal import TrialJournal
@@ -104,6 +105,10 @@ def test_a_tune_stopped_mid_way_keeps_its_finished_trials_and_a_rerun_reuses_the
         "tune run stop1 stopped with 1 of 3 trial(s) recorded (1 finished, 0 failed)" in caplog.text
     )
     assert not (tmp_path / "best.yaml").exists()
+    # the CLI's stop line names them (it said "nothing is left half-written")
+    assert interrupts.progress()[0][-1].startswith(
+        f"1 finished and 0 failed of 3 tune trial(s) in {journal} (`fraud-app tune --run stop1`"
+    )
 
     caplog.clear()
     report = run_tune(spark, config, cfg, run="stop1")

@@ -184,8 +184,8 @@ def test_sigterm_between_renames_leaves_a_readable_table_or_one_the_rerun_finish
         assert errors == [
             f"error: fraud-app labels was terminated (SIGTERM) after it committed the label "
             f"feed: 3 date partition(s) of {table}, its quarantine rows and its report "
-            f"{table}/_labels_report.json: that is complete (running it again is not needed "
-            "for it); what came after it was not done (nothing of it is half-written; its "
+            f"{table}/_labels_report.json (complete: running it again on the same feed is "
+            "not needed); what came after it was not done (nothing of it is half-written; its "
             "summary was not printed) and its locks are released"
         ], err[-3000:]
     else:

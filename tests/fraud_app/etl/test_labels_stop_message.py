@@ -57,9 +57,9 @@ def test_a_stop_held_until_the_labels_commit_says_what_was_committed(
     assert errors == [
         f"error: fraud-app labels was terminated (SIGTERM) after it committed the label feed: "
         f"3 date partition(s) of {table}, its quarantine rows and its report "
-        f"{table}/_labels_report.json: that is complete (running it again is not needed for "
-        "it); what came after it was not done (nothing of it is half-written; its summary was "
-        "not printed) and its locks are released"
+        f"{table}/_labels_report.json (complete: running it again on the same feed is not "
+        "needed); what came after it was not done (nothing of it is half-written; its summary "
+        "was not printed) and its locks are released"
     ], err[-3000:]
     assert (table / "_labels_report.json").is_file() and not (table / "_staging").exists()
     rows = read_table(spark, str(table), "canonical table", "etl").collect()
