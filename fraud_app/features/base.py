@@ -56,5 +56,11 @@ class FeatureDef(BaseModel):
         raise NotImplementedError
 
     @property
+    def numeric_inputs(self) -> tuple[str, ...]:
+        """The inputs whose values it computes with as numbers (a sum, a mean, log1p); the
+        compiler refuses a text column there (fraud_app.features.compile)."""
+        return ()
+
+    @property
     def fill(self) -> float:
         return self.default_fill if self.fill_value is None else self.fill_value

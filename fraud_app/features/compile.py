@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from fraud_app.errors import FeatureSpecError, SchemaError
 from fraud_app.etl.reader import quoted
@@ -111,6 +112,7 @@ def compute_features(
             f"compute_features needs a `timestamp` column (canonical schema). Received columns: {df.columns}"
         )
     whole = df if whole_history is None else whole_history
+    check_numeric_inputs(whole, feature_set.features)
     computable, skipped = _split_available(whole, feature_set, skip_all_null=skip_all_null)
     _check_names(computable, vector_column)
     windowed = [f for f in computable if isinstance(f, ENTITY_KINDS)]
@@ -184,6 +186,34 @@ def _split_available(
             ", ".join(f"{s.name} ({s.reason})" for s in skipped),
         )
     return computable, skipped
+
+
+_FOR_TEXT = (
+    "for a text column use count_distinct (window_agg), one_hot, frequency_encoding or "
+    "target_encoding"
+)
+
+
+def check_numeric_inputs(df: DataFrame, features: Sequence[FeatureDef]) -> None:
+    """Refuse a feature that computes with the numbers of a column holding text: Spark cast
+    it to double, so `mean` of `mcc` averaged the codes, `column: channel` wrote the fill in
+    every row (each value cast to null), `sum` of `merchant_id` failed in a task. A column
+    absent from `df` is left to the skipping rule. Reads the schema only (no Spark job)."""
+    types = {f.name: f.dataType for f in df.schema.fields}
+    for feature in features:
+        for column in feature.numeric_inputs:
+            kind = types.get(column)
+            if kind is None or isinstance(kind, T.NumericType):
+                continue
+            what = feature.kind
+            aggregation = getattr(feature, "aggregation", None)
+            if feature.kind == "window_agg":
+                what = f"{what}, aggregation {aggregation}"
+            raise FeatureSpecError(
+                f"feature {feature.name!r} ({what}) computes with the numbers of column "
+                f"{column!r}, which holds {kind.simpleString()} values; expected a numeric "
+                f"column (int, double, decimal) such as amount: {_FOR_TEXT}"
+            )
 
 
 def all_null_columns(df: DataFrame, columns: list[str]) -> set[str]:
