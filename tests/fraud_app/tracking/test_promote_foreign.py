@@ -26,9 +26,7 @@ def test_a_version_without_an_ensemble_is_not_promoted(tmp_path, monkeypatch, ca
     empty.mkdir()
     (empty / "README.txt").write_text("a model of another team\n")
     assert client.create_model_version("fraud-ensemble", source=str(empty)).version == 2
-    assert (
-        client.create_model_version("fraud-ensemble", source=str(tmp_path / "gone")).version == 3
-    )
+    assert client.create_model_version("fraud-ensemble", source=str(tmp_path / "gone")).version == 3
     cfg_file = _cli_config(tmp_path)
 
     for version in ("2", "3"):
