@@ -8,7 +8,7 @@ import pytest
 
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.definitions import TargetEncoding, WindowAggregate
-from fraud_app.features.spec import parse_spec
+from fraud_app.features.spec import load_feature_set, parse_spec, spec_paths
 
 HEAD = "version: 1\nfeatures:\n  - "
 
@@ -52,3 +52,21 @@ def test_the_longest_duration_still_parses() -> None:
     assert WindowAggregate(aggregation="count", window="36500d").window_s == 36_500 * 86_400
     assert WindowAggregate(aggregation="count", window="5214w").window_s == 5_214 * 604_800
     assert TargetEncoding(column="mcc", smoothing=0).smoothing == 0.0
+
+
+def test_a_value_listed_twice_names_both_places(tmp_path) -> None:
+    # it said "features[0] defines feature 'card_count_1h', already defined by features[0]"
+    spec = tmp_path / "s.yaml"
+    spec.write_text(HEAD + "{kind: window_agg, entity: card, aggregations: [count, sum, count], "
+                    "windows: [1h]}\n")  # fmt: skip
+    with pytest.raises(FeatureSpecError, match=(
+        r"s\.yaml: features\[0\] \(aggregations\[2\], windows\[0\]\) defines feature "
+        r"'card_count_1h', already defined by .*s\.yaml: features\[0\] \(aggregations\[0\], "
+        r"windows\[0\]\)")):  # fmt: skip
+        load_feature_set([spec], label_delay_days=7)
+
+
+def test_a_spec_file_listed_twice_is_named(tmp_path) -> None:
+    (tmp_path / "a.yaml").write_text(HEAD + "{kind: calendar, part: hour_of_day}\n")
+    with pytest.raises(FeatureSpecError, match=r"features\.spec_files lists .*a\.yaml twice"):
+        spec_paths(tmp_path, ["a.yaml", "./a.yaml"])
