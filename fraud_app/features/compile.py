@@ -229,6 +229,11 @@ def all_null_columns(df: DataFrame, columns: list[str]) -> set[str]:
 
 
 def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:
+    if vector_column in {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS}:  # Spark: `is ambiguous`
+        raise FeatureSpecError(
+            f"vector column {vector_column!r} is a column of the feature table "
+            f"{sorted({*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS})}: name it otherwise, e.g. 'features'"
+        )
     reserved = {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS, *([vector_column] if vector_column else [])}
     clashes = sorted({f.name for f in features} & reserved)
     if clashes:

@@ -79,3 +79,22 @@ def test_an_integer_or_decimal_column_is_a_number(spark) -> None:
     )
     assert result.feature_names == ("amount", "card_mcc_max_7d")
     assert result.df.count() == 20
+
+
+@pytest.mark.parametrize("name", ["label", "timestamp", "card_id", "event_date", "_ts"])
+def test_a_vector_column_named_like_a_table_column_is_refused(canonical, name) -> None:
+    # it stopped with Spark's AnalysisException `Reference 'label' is ambiguous`
+    fs = FeatureSet(features=(WindowAggregate(aggregation="count", window="1h"),), label_delay_s=60)
+    with pytest.raises(
+        FeatureSpecError, match=rf"vector column {name!r} is a column of the feature table"
+    ):
+        compute_features(canonical, fs, vector_column=name)
+
+
+@pytest.mark.parametrize("name", ["label", "timestamp", "amount", "mcc", "event_date"])
+def test_the_config_refuses_such_a_vector_column_before_spark(name) -> None:
+    from fraud_app.config import load_config
+    from fraud_app.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"features\.vector_column: .*{name!r} is a column of"):
+        load_config(None, {"features.vector_column": name})
