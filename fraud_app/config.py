@@ -218,12 +218,22 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
 
 
 _ENV_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
-_HOME_REFERENCE = re.compile(r"~[A-Za-z0-9_.-]*(/|$)")
+_HOME_REFERENCE = re.compile(r"~[A-Za-z0-9_.-]*/")  # not "~" alone: a CSV delimiter
+
+
+# the keys that name files, folders, tables or stores (other text, such as a column name,
+# that holds `$x` is a name of its own, and a wrong one fails where it is used)
+_PLACE_KEYS = frozenset({"input", "output", "quarantine", "spec_dir", "spec_files", "uri",
+                         "artifact_location", "model"})  # fmt: skip
+
+
+def _names_a_place(key: str) -> bool:
+    return key.startswith("paths.") or key.split(".")[-1].split("[")[0] in _PLACE_KEYS
 
 
 def _unexpanded(node: Any, key: str, path: str | Path | None) -> Iterator[str]:
-    """One line per text value that relies on a shell's expansion, which a YAML file never
-    gets: `${DATA_DIR}/fraud`, `$HOME/x` and `~/fraud` were used as written, and the steps
+    """One line per path or URI value that relies on a shell's expansion, which a YAML file
+    never gets: `${DATA_DIR}/fraud`, `$HOME/x` and `~/fraud` were used as written, and the steps
     wrote under folders named `${DATA_DIR}` or `~` in the working directory. spark.conf is
     left alone (Spark substitutes its own `${env:X}` / `${spark.x}` references)."""
     if key == "spark.conf":
@@ -234,7 +244,7 @@ def _unexpanded(node: Any, key: str, path: str | Path | None) -> Iterator[str]:
     elif isinstance(node, list | tuple):
         for i, v in enumerate(node):
             yield from _unexpanded(v, f"{key}[{i}]", path)
-    elif isinstance(node, str):
+    elif isinstance(node, str) and _names_a_place(key):
         if match := _ENV_REFERENCE.search(node):
             how = f"-c <(envsubst < {path})" if path else "the shell's own $VAR in the flag"
             yield (
