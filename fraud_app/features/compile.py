@@ -17,8 +17,9 @@ Nothing is collected to the driver; the result is a lazy DataFrame.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -199,20 +200,30 @@ def check_numeric_inputs(df: DataFrame, features: Sequence[FeatureDef]) -> None:
     it to double, so `mean` of `mcc` averaged the codes, `column: channel` wrote the fill in
     every row (each value cast to null), `sum` of `merchant_id` failed in a task. A column
     absent from `df` is left to the skipping rule. Reads the schema only (no Spark job)."""
-    types = {f.name: f.dataType for f in df.schema.fields}
+    check_numeric_types(features, {f.name: f.dataType for f in df.schema.fields})
+
+
+_NUMERIC_DDL = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
+
+
+def check_numeric_types(features: Sequence[FeatureDef], types: Mapping[str, Any]) -> None:
+    """`check_numeric_inputs` against column types given as Spark types or DDL names (the
+    canonical schema, fraud_app.schema: checked before Spark starts)."""
     for feature in features:
         for column in feature.numeric_inputs:
             kind = types.get(column)
-            if kind is None or isinstance(kind, T.NumericType):
+            if kind is None:
+                continue
+            name = kind if isinstance(kind, str) else kind.simpleString()
+            if isinstance(kind, T.NumericType) or name.startswith(_NUMERIC_DDL):
                 continue
             what = feature.kind
-            aggregation = getattr(feature, "aggregation", None)
             if feature.kind == "window_agg":
-                what = f"{what}, aggregation {aggregation}"
+                what = f"{what}, aggregation {getattr(feature, 'aggregation', None)}"
             raise FeatureSpecError(
                 f"feature {feature.name!r} ({what}) computes with the numbers of column "
-                f"{column!r}, which holds {kind.simpleString()} values; expected a numeric "
-                f"column (int, double, decimal) such as amount: {_FOR_TEXT}"
+                f"{column!r}, which holds {name} values; expected a numeric column "
+                f"(int, double, decimal) such as amount: {_FOR_TEXT}"
             )
 
 
