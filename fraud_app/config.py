@@ -207,9 +207,9 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
     where = f"config file {path}" if path else "config"
-    unexpanded = list(_unexpanded(data, "", path))
-    if unexpanded:
-        raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(unexpanded))
+    problems = list(unexpanded(data, "", path))
+    if problems:
+        raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(problems))
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
@@ -231,7 +231,7 @@ def _names_a_place(key: str) -> bool:
     return key.startswith("paths.") or key.split(".")[-1].split("[")[0] in _PLACE_KEYS
 
 
-def _unexpanded(node: Any, key: str, path: str | Path | None) -> Iterator[str]:
+def unexpanded(node: Any, key: str, path: str | Path | None) -> Iterator[str]:
     """One line per path or URI value that relies on a shell's expansion, which a YAML file
     never gets: `${DATA_DIR}/fraud`, `$HOME/x` and `~/fraud` were used as written, and the steps
     wrote under folders named `${DATA_DIR}` or `~` in the working directory. spark.conf is
@@ -240,10 +240,10 @@ def _unexpanded(node: Any, key: str, path: str | Path | None) -> Iterator[str]:
         return
     if isinstance(node, dict):
         for k, v in node.items():
-            yield from _unexpanded(v, f"{key}.{k}" if key else str(k), path)
+            yield from unexpanded(v, f"{key}.{k}" if key else str(k), path)
     elif isinstance(node, list | tuple):
         for i, v in enumerate(node):
-            yield from _unexpanded(v, f"{key}[{i}]", path)
+            yield from unexpanded(v, f"{key}[{i}]", path)
     elif isinstance(node, str) and _names_a_place(key):
         if match := _ENV_REFERENCE.search(node):
             how = f"-c <(envsubst < {path})" if path else "the shell's own $VAR in the flag"

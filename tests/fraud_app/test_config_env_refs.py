@@ -43,6 +43,15 @@ def test_a_cli_flag_with_a_tilde_is_refused_too() -> None:
         load_config(None, {"scoring.output": "~/scores"})
 
 
+def test_a_command_flag_with_a_tilde_is_refused() -> None:
+    from pipelines.commands._overrides import with_flags
+
+    section = load_config(None).features
+    with pytest.raises(ConfigError, match=r"features\.spec_dir: '~/specs' starts with '~'"):
+        with_flags(section, "features", spec_dir="~/specs")
+    assert with_flags(section, "features", spec_dir="/abs/specs").spec_dir == "/abs/specs"
+
+
 def test_dollars_that_are_not_references_and_spark_conf_are_kept(tmp_path) -> None:
     config = tmp_path / "c.yaml"
     # Spark substitutes ${env:X} / ${spark.x} in its own settings itself; a '$' in a name
