@@ -30,11 +30,15 @@ def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
 
 
 def check_feature_specs(cfg: FeaturesSection) -> FeatureSet:
-    """The spec files parsed and checked against the canonical schema's column types, for
-    the commands to call before Spark starts: a typo in a spec was reported after the JVM
-    had started (`features`), or after the ETL and validation (`run`)."""
+    """The spec files parsed and, when the features read the ETL's canonical table (no
+    `features.input` of the user's own), checked against the canonical schema's column
+    types, for the commands to call before Spark starts: a typo in a spec was reported after
+    the JVM had started (`features`), or after the ETL and validation (`run`). A table of
+    the user's own is checked against its real schema by `compute_features`."""
     feature_set = feature_set_from_config(cfg)
-    check_numeric_types(feature_set.features, {c.name: c.spark_type for c in CANONICAL_COLUMNS})
+    if cfg.input is None:
+        types = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
+        check_numeric_types(feature_set.features, types)
     return feature_set
 
 

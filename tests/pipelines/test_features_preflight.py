@@ -41,3 +41,17 @@ def test_a_spec_mistake_is_one_line_before_spark(tmp_path, command, case) -> Non
     assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and message in errors[0], done.stderr
+
+
+def test_a_table_of_the_users_own_is_left_to_its_real_schema(tmp_path) -> None:
+    # features.input names the user's table, whose mcc may hold integers: the canonical
+    # schema (mcc a string) says nothing about it; compute_features checks its real schema.
+    from fraud_app.errors import FeatureSpecError
+    from fraud_app.features.config import FeaturesSection
+    from fraud_app.features.pipeline import check_feature_specs
+
+    (tmp_path / "a.yaml").write_text(f"version: 1\nfeatures:\n  - {SPECS['text column'][0]}\n")
+    own = FeaturesSection(spec_dir=str(tmp_path), input=str(tmp_path / "mine"))
+    assert [f.name for f in check_feature_specs(own).features]
+    with pytest.raises(FeatureSpecError, match="which holds string values"):
+        check_feature_specs(own.model_copy(update={"input": None}))
