@@ -142,11 +142,13 @@ def after_interrupt(record: logging.LogRecord) -> bool:
     """Whether `record` is py4j's report of a call that Ctrl-C broke: pyspark's SIGINT
     handler cancels the jobs through py4j while the interrupted call still reads its answer
     (`reentrant call`), and Ctrl-C reached Spark's JVM too (the process group): py4j logged
-    two ERROR tracebacks on the root logger before the CLI's `error:` line; likewise a call
-    that a SIGTERM's cleanup made after the JVM had gone. The consequence of the stop, not
+    two ERROR tracebacks on the root logger before the CLI's `error:` line; likewise every
+    call that a SIGTERM's cleanup made after the JVM had gone (the signal reached it too). The consequence of the stop, not
     news (kept with --log-level DEBUG, whose handlers have no filter)."""
     if record.exc_info is None or "py4j" not in Path(record.pathname).parts:
         return False
+    if _TERMINATED.is_set():  # after a SIGTERM: each cleanup call that met the JVM gone
+        return True
     exc = record.exc_info[1]
     seen = 0
     while exc is not None and seen < 10:

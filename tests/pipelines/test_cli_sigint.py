@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from fraud_app import interrupts
+from pipelines import cli
 from pipelines.cli import after_interrupt
 from tests.pipelines.test_cli_sigterm import etl_holding_its_lock
 
@@ -61,5 +62,13 @@ def test_only_py4j_records_of_an_interrupted_call_are_dropped():
     gone.__context__ = ConnectionResetError(104, "Connection reset by peer")
     gone.__context__.__context__ = interrupts.Terminated(15)
     assert after_interrupt(_record(gone, py4j))
+    # the cleanup's later calls: no Terminated in their chain, but the CLI got a SIGTERM
+    assert not after_interrupt(_record(ConnectionResetError(104, "reset"), py4j))
+    cli._TERMINATED.set()
+    try:
+        assert after_interrupt(_record(ConnectionResetError(104, "reset"), py4j))
+        assert not after_interrupt(_record(ConnectionResetError(104, "reset"), "/app/x.py"))
+    finally:
+        cli._TERMINATED.clear()
     assert not after_interrupt(_record(KeyboardInterrupt(), "/app/fraud_app/x.py"))
     assert not after_interrupt(logging.LogRecord("root", logging.ERROR, py4j, 1, "x", None, None))
