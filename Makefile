@@ -43,8 +43,12 @@ lint: venv
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
+# The fast suite on PYTEST_WORKERS processes (pytest-xdist; 0 = one process, no workers).
+# --dist loadfile: a test file's tests share one worker, so its module-scoped fixtures are
+# built once; each worker starts its own local[2] SparkSession (tests/conftest.py).
+PYTEST_WORKERS ?= 2
 test: check-java lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test-slow: check-java venv
 	$(BIN)/python -m pytest -q -m slow

@@ -206,6 +206,15 @@ def main() -> None:
     }, default=str))  # fmt: skip
 
 
+def _seeded(name: str, overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """`name` (seed 0, as `shipped`) and `name_seed1` / `name_seed2` (training.seed =
+    balancing.seed = 1 / 2, as `shipped_seed1` / `shipped_seed2`) with the same overrides."""
+    out = {name: dict(overrides)}
+    for seed in (1, 2):
+        out[f"{name}_seed{seed}"] = {**overrides, "training.seed": seed, "balancing.seed": seed}
+    return out
+
+
 # Ensemble configurations the benchmark can try (config overrides); all are reported.
 CONFIGS: dict[str, dict[str, Any]] = {
     "default": {
@@ -280,6 +289,28 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "training.seed": 5,
         "balancing.seed": 5,
     },
+    # issue 10 session 21 (helper q21): candidates screened on validation at 60k with
+    # bench/backtest_sweep.py (each = the shipped configuration + ONE product knob; run 17)
+    **_seeded(
+        "q21_k1pw5",
+        {
+            "balancing.unionpay_subsets.n_subsets": 1,
+            "balancing.unionpay_subsets.normal_ratio": None,
+            "training.loss.pos_weight": 5.0,
+        },
+    ),
+    **_seeded("q21_w256", {"training.model.hidden": [256, 128]}),
+    **_seeded("q21_lr6", {"training.optimizer.learning_rate": 0.006}),
+    **_seeded(
+        "q21_k3all",
+        {
+            "balancing.unionpay_subsets.n_subsets": 3,
+            "balancing.unionpay_subsets.normal_ratio": None,
+        },
+    ),
+    **_seeded("q21_d0", {"training.model.dropout": 0.0}),
+    **_seeded("q21_pw3", {"training.loss.pos_weight": 3.0}),
+    **_seeded("q21_refit_p6", {"training.refit.passes": 6.0}),
     # the shipped ensemble without the input encoding (= demo_long_lr3 before run 3)
     "shipped_no_encoding": {"training.model.encoding": "none"},
     "wide": {

@@ -144,6 +144,11 @@ def paragraph(text: str) -> str:
     return f'<p class="note">{esc(text)}</p>'
 
 
+def unreadable_section(title: str, error: str) -> Section:
+    """A section whose input could not be read: its title and the one-line error."""
+    return Section(title, f'<p class="note bad">Not drawn: {esc(error)}</p>')
+
+
 def style(fig: go.Figure, title: str, *, height: int = 380, legend_gap_px: int = 0) -> go.Figure:
     """House look: white template, readable font, legend always shown at the top right
     (raised by `legend_gap_px` above subplot titles), title on the figure."""

@@ -89,12 +89,17 @@ def render_run(
     options: DashboardOptions | None = None,
     *,
     index: ReportIndex | None = None,
+    unreadable: list[str] | None = None,
 ) -> list[Path]:
     """All pages of one run; returns the files written (pages, plotly.min.js). `index`:
-    the reports as this render has read them (render_all shares one across its runs)."""
+    the reports as this render has read them (render_all shares one across its runs).
+    `unreadable`: gets one line per input that could not be read (its sections show the
+    error; the other sections and pages are drawn)."""
     options = options or DashboardOptions()
     started = time.monotonic()
     data = load_run(sources, run, quarantine_rows=options.quarantine_rows, index=index)
+    if unreadable is not None:
+        unreadable += [f"run {run}: {why}" for why in data.unreadable.values()]
     out = sources.output / run_dir_name(run)
     written = [] if options.inline_plotlyjs else [_plotly_js(out)]
     counts = {}
@@ -290,12 +295,14 @@ def render_all(
     options: DashboardOptions | None = None,
     *,
     index: ReportIndex | None = None,
+    unreadable: list[str] | None = None,
 ) -> list[Path]:
     """Pages for `runs` (default: every run with a training report), every backtest
     report, and the index. A name in `runs` with a backtest report but no training report
     is a backtest (`fraud-app backtest --run NAME`): its page is rendered (it was refused
     as 'no training report'). `index`: the view of the reports directory its runs share
-    (default: a new ReportIndex, so each report is parsed once, not once per run)."""
+    (default: a new ReportIndex, so each report is parsed once, not once per run).
+    `unreadable`: as for render_run; a run skipped whole is added there too."""
     written: list[Path] = []
     backtests = []
     index = index if index is not None else ReportIndex(sources.reports)
@@ -304,17 +311,21 @@ def render_all(
             backtests.append(run)
             continue
         try:
-            written += render_run(sources, run, options, index=index)
+            written += render_run(sources, run, options, index=index, unreadable=unreadable)
         except DashboardInputError as exc:
             if runs is not None:  # asked for by name: the error is the answer
                 raise
             # every run: one unreadable report (a run killed while writing it) must not
             # hide the others' pages and the index
             logger.warning("dashboards: run %s skipped: %s", run, exc)
+            if unreadable is not None:
+                unreadable.append(f"run {run} skipped whole: {exc}")
         except LAYOUT_ERRORS as exc:  # a report of another shape, met outside the pages
             if runs is not None:
                 raise DashboardInputError(f"run {run}: {_layout_message(exc)}") from exc
             logger.warning("dashboards: run %s skipped: %s", run, _layout_message(exc))
+            if unreadable is not None:
+                unreadable.append(f"run {run} skipped whole: {_layout_message(exc)}")
     for run in backtests:  # asked for by name: a broken report is an error, not a warning
         written += render_backtest(sources, run, options)
     written += render_backtests(sources, options)

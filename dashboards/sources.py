@@ -1,6 +1,8 @@
 """Reading what the workflow saved: the only module of dashboards that touches files it
 did not write. Every input is optional; a missing file is None (its section is left
-out), a file that exists but breaks its contract is a DashboardInputError naming it.
+out), a file that exists but breaks its contract is a DashboardInputError naming it; a
+damaged Parquet file of the scores, the canonical table or the quarantine is kept in
+`RunData.unreadable` instead, so only the sections that read it show the error.
 
 Inputs (contracts C2-C6 in the project's CONTRACTS):
   reports/training-<run>.json      training report (splits, balancing, members, metrics)
@@ -27,6 +29,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow.dataset as ds
+import pyarrow.parquet as pq
 
 from dashboards.errors import DashboardInputError
 from dashboards.report_index import ReportIndex, read_json
@@ -61,6 +64,9 @@ class RunData:
     feature_rows: int | None = None
     quarantine_sample: pd.DataFrame | None = None
     canonical_days: pd.DataFrame | None = None  # columns: date, label
+    # input ("scores", "canonical", "quarantine") -> the one line saying why it could not
+    # be read (a damaged Parquet file): the sections that read it show this line instead
+    unreadable: dict[str, str] = field(default_factory=dict)
 
 
 def _optional_json(path: Path | None) -> dict[str, Any] | None:
@@ -169,7 +175,7 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame |
             columns = [c for c in columns if c in dataset.schema.names]
         return dataset.to_table(columns=columns).to_pandas()
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
-        raise DashboardInputError(f"{path}: cannot read it as Parquet ({exc})") from exc
+        raise _unreadable(path, exc, columns) from exc
 
 
 def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
@@ -178,7 +184,37 @@ def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
     try:
         return ds.dataset(str(path), format="parquet").head(n).to_pandas()
     except (OSError, ValueError) as exc:  # pyarrow's errors derive from these
-        raise DashboardInputError(f"{path}: cannot read it as Parquet ({exc})") from exc
+        raise _unreadable(path, exc, None) from exc
+
+
+def _unreadable(path: Path, exc: Exception, columns: list[str] | None) -> DashboardInputError:
+    """The error naming the file of `path` that cannot be read (pyarrow's message names
+    a buffer or nothing when a file of a directory is damaged)."""
+    where = path
+    if path.is_dir():
+        for file in sorted(p for p in path.rglob("*") if p.is_file()
+                           and not any(part[0] in "._" for part in p.relative_to(path).parts)):  # fmt: skip
+            try:
+                pf = pq.ParquetFile(file)  # a partition file lacks its partition column
+                pf.read(columns=None if columns is None
+                        else [c for c in columns if c in pf.schema_arrow.names])  # fmt: skip
+            except (OSError, ValueError) as found:
+                where, exc = file, found
+                break
+    why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return DashboardInputError(f"{where}: cannot read it as Parquet ({why})")
+
+
+def _tolerant(data: RunData, name: str, read):
+    """`read()`, or None with the error kept in `data.unreadable[name]` (one damaged file
+    takes out only the sections that read it, not the run's pages)."""
+    try:
+        return read()
+    except DashboardInputError as exc:
+        data.unreadable[name] = str(exc)
+        logger.warning("dashboards: run %s: %s; the sections that read it show this error, "
+                       "the others are drawn", data.run, exc)  # fmt: skip
+        return None
 
 
 def load_run(
@@ -201,15 +237,19 @@ def load_run(
         ensemble = _optional_json(sources.models / run / "ensemble.json") or {}
         data.model_meta = ensemble.get("metadata") or {}
     if sources.scores is not None:
-        data.scores = read_parquet(sources.scores / run)
+        data.scores = _tolerant(data, "scores", lambda: read_parquet(sources.scores / run))
     data.evaluations = _matching(index, "evaluation", run, training)
     data.scoring = _matching(index, "scoring", run, training)
     data.validations = _validation_reports(index, run, training_path)
     if sources.canonical is not None:
         data.etl = _optional_json(sources.canonical / "_etl_report.json")
-        data.canonical_days = read_parquet(sources.canonical, ["event_date", "label"])
+        data.canonical_days = _tolerant(
+            data, "canonical", lambda: read_parquet(sources.canonical, ["event_date", "label"])
+        )
     if sources.features is not None:
         meta = _optional_json(sources.features / "_features.json") or {}
         data.feature_rows = meta.get("rows")
-    data.quarantine_sample = _quarantine_sample(sources.quarantine, quarantine_rows)
+    data.quarantine_sample = _tolerant(
+        data, "quarantine", lambda: _quarantine_sample(sources.quarantine, quarantine_rows)
+    )
     return data

@@ -6,7 +6,9 @@ Each workflow step owns its own section model; this module assembles them.
 
 from __future__ import annotations
 
+import re
 import typing
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -204,12 +206,57 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         data = loaded
     for dotted, value in (overrides or {}).items():
         _set_dotted(data, dotted, value)
+    where = f"config file {path}" if path else "config"
+    problems = list(unexpanded(data, "", path))
+    if problems:
+        raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(problems))
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:
-        where = f"config file {path}" if path else "config"
         lines = error_lines(exc, AppConfig)
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines)) from exc
+
+
+_ENV_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_HOME_REFERENCE = re.compile(r"~[A-Za-z0-9_.-]*/")  # not "~" alone: a CSV delimiter
+
+
+# the keys that name files, folders, tables or stores (other text, such as a column name,
+# that holds `$x` is a name of its own, and a wrong one fails where it is used)
+_PLACE_KEYS = frozenset({"input", "output", "quarantine", "spec_dir", "spec_files", "uri",
+                         "artifact_location", "model"})  # fmt: skip
+
+
+def _names_a_place(key: str) -> bool:
+    return key.startswith("paths.") or key.split(".")[-1].split("[")[0] in _PLACE_KEYS
+
+
+def unexpanded(node: Any, key: str, path: str | Path | None) -> Iterator[str]:
+    """One line per path or URI value that relies on a shell's expansion, which a YAML file
+    never gets: `${DATA_DIR}/fraud`, `$HOME/x` and `~/fraud` were used as written, and the steps
+    wrote under folders named `${DATA_DIR}` or `~` in the working directory. spark.conf is
+    left alone (Spark substitutes its own `${env:X}` / `${spark.x}` references)."""
+    if key == "spark.conf":
+        return
+    if isinstance(node, dict):
+        for k, v in node.items():
+            yield from unexpanded(v, f"{key}.{k}" if key else str(k), path)
+    elif isinstance(node, list | tuple):
+        for i, v in enumerate(node):
+            yield from unexpanded(v, f"{key}[{i}]", path)
+    elif isinstance(node, str) and _names_a_place(key):
+        if match := _ENV_REFERENCE.search(node):
+            how = f"-c <(envsubst < {path})" if path else "the shell's own $VAR in the flag"
+            yield (
+                f"{key}: {node!r} refers to the environment variable {match.group(1)}, but the "
+                f"config is read as written (no interpolation); write the value itself, or "
+                f"expand it before fraud-app reads it: {how}"
+            )
+        elif _HOME_REFERENCE.match(node):
+            yield (
+                f"{key}: {node!r} starts with '~', which is not expanded (it would name a folder "
+                "'~' in the working directory); write the absolute path"
+            )
 
 
 def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") -> list[str]:

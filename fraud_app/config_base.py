@@ -23,16 +23,21 @@ class Section(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
-        """pydantic reads true as 1: `num_workers: true` trained with 1 worker and
-        `learning_rate: yes` with 1.0 (YAML reads true/false/yes/no/on/off as booleans)."""
-        if isinstance(value, bool) and info.field_name is not None:
-            field = cls.model_fields.get(info.field_name)
-            if field is not None and _number_not_bool(field.annotation):
-                raise ValueError(
-                    f"expected a number, not the boolean {str(value).lower()} (YAML reads "
-                    "true/false, yes/no and on/off as booleans)"
-                )
-        return value
+        return no_boolean_for_a_number(cls, value, info)
+
+
+def no_boolean_for_a_number(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """pydantic reads true as 1: `num_workers: true` trained with 1 worker and
+    `learning_rate: yes` with 1.0 (YAML reads true/false/yes/no/on/off as booleans). A
+    `field_validator("*", mode="before")` of config sections and feature kinds calls it."""
+    if isinstance(value, bool) and info.field_name is not None:
+        field = model.model_fields.get(info.field_name)
+        if field is not None and _number_not_bool(field.annotation):
+            raise ValueError(
+                f"expected a number, not the boolean {str(value).lower()} (YAML reads "
+                "true/false, yes/no and on/off as booleans)"
+            )
+    return value
 
 
 def _number_not_bool(annotation: Any) -> bool:

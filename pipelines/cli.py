@@ -142,14 +142,19 @@ def after_interrupt(record: logging.LogRecord) -> bool:
     """Whether `record` is py4j's report of a call that Ctrl-C broke: pyspark's SIGINT
     handler cancels the jobs through py4j while the interrupted call still reads its answer
     (`reentrant call`), and Ctrl-C reached Spark's JVM too (the process group): py4j logged
-    two ERROR tracebacks on the root logger before the CLI's `error:` line. The consequence
-    of the stop, not news (kept with --log-level DEBUG, whose handlers have no filter)."""
+    two ERROR tracebacks on the root logger before the CLI's `error:` line; likewise every
+    call that a SIGTERM's cleanup made after the JVM had gone (the signal reached it too). The consequence of the stop, not
+    news (kept with --log-level DEBUG, whose handlers have no filter)."""
     if record.exc_info is None or "py4j" not in Path(record.pathname).parts:
         return False
+    if _TERMINATED.is_set():  # after a SIGTERM: each cleanup call that met the JVM gone
+        return True
     exc = record.exc_info[1]
     seen = 0
     while exc is not None and seen < 10:
-        if isinstance(exc, KeyboardInterrupt) or (
+        # Terminated: a cleanup call (after a SIGTERM to the process group) that met the
+        # JVM already gone; py4j logged it on the root logger as an ERROR traceback
+        if isinstance(exc, (KeyboardInterrupt, interrupts.Terminated)) or (
             isinstance(exc, RuntimeError) and "reentrant call" in str(exc)
         ):
             return True
@@ -245,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     # the caller's handler comes back afterwards (main() called from Python, e.g. a test).
     own = threading.current_thread() is threading.main_thread()
     _TERMINATED.clear()
+    interrupts.forget()
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if own else None
     py4j_level = logging.getLogger("py4j").level  # _on_sigterm raises it
     stdout, stdout_errors = sys.stdout, jsonout.escape_unencodable(sys.stdout)
@@ -264,13 +270,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _terminated(command: str) -> int:
-    print(
-        f"error: fraud-app {command} was terminated (SIGTERM) before it finished: nothing is "
-        "left half-written (outputs are staged, then swapped in) and its locks are released; "
-        "run it again (an interrupted `train --run NAME` resumes from its last checkpoint)",
-        file=sys.stderr,
-    )
+    print(_stop_message(command, "terminated (SIGTERM)"), file=sys.stderr)
     return 128 + signal.SIGTERM  # 143, what a shell reports for a process ended by SIGTERM
+
+
+def _stop_message(command: str, how: str) -> str:
+    """The `error:` line of a stopped command, true to what it had committed: a stop held
+    back until a commit was done said "before it finished: nothing is left half-written"
+    while that output was complete (fraud_app.interrupts.progress)."""
+    done, cut = interrupts.progress()
+    if cut:
+        return (
+            f"error: fraud-app {command} was {how} inside a commit: not committed: "
+            f"{'; '.join(cut)}" + (f"; committed before it: {'; '.join(done)}" if done else "")
+        )
+    if done:
+        return (
+            f"error: fraud-app {command} was {how} after it committed {'; '.join(done)}; what "
+            "came after it was not done (nothing of it is half-written; its summary was not "
+            "printed) and its locks are released"
+        )
+    locks = " and its locks are released" if how.startswith("terminated") else ""
+    return (
+        f"error: fraud-app {command} was {how} before it finished: nothing is left "
+        f"half-written (outputs are staged, then swapped in){locks}; run it again (an "
+        "interrupted `train --run NAME` resumes from its last checkpoint)"
+    )
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -318,12 +343,7 @@ def _failed(command: str, exc: BaseException) -> int:
         return 2
     if isinstance(exc, KeyboardInterrupt):
         # it said `error: interrupted`, without what a re-run finds (SIGTERM's line does)
-        print(
-            f"error: fraud-app {command} was interrupted (Ctrl-C, SIGINT) before it finished: "
-            "nothing is left half-written (outputs are staged, then swapped in); run it again "
-            "(an interrupted `train --run NAME` resumes from its last checkpoint)",
-            file=sys.stderr,
-        )
+        print(_stop_message(command, "interrupted (Ctrl-C, SIGINT)"), file=sys.stderr)
         return 130
     if isinstance(exc, interrupts.Terminated):
         return _terminated(command)

@@ -43,10 +43,15 @@ def index_path(config: AppConfig) -> Path:
 
 
 def render_dashboards(
-    config: AppConfig, run: str | None = None, *, scoring_summary: dict[str, Any] | None = None
+    config: AppConfig,
+    run: str | None = None,
+    *,
+    scoring_summary: dict[str, Any] | None = None,
+    unreadable: list[str] | None = None,
 ) -> list[Path]:
     """Pages of `run`, or of the runs whose model a scoring summary (C3: model_uri,
-    model_name, model_version) is about, or of every run."""
+    model_name, model_version) is about, or of every run. `unreadable`: gets a line per
+    input that could not be read (dashboards.render.render_all)."""
     sources = dashboard_sources(config)
     if run is not None:
         runs = [run]
@@ -60,7 +65,7 @@ def render_dashboards(
         runs = None
     if runs == []:
         return [render_index(sources)]
-    return render_all(sources, runs, dashboard_options(config))
+    return render_all(sources, runs, dashboard_options(config), unreadable=unreadable)
 
 
 def render_dashboards_safely(

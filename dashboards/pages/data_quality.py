@@ -7,7 +7,18 @@ from __future__ import annotations
 import pandas as pd
 import plotly.graph_objects as go
 
-from dashboards.html import Section, figure, fmt_int, fmt_pct, new_figure, style, subplots, table
+from dashboards.html import (
+    Section,
+    figure,
+    fmt_int,
+    fmt_pct,
+    new_figure,
+    paragraph,
+    style,
+    subplots,
+    table,
+    unreadable_section,
+)
 from dashboards.prep.data import daily_stats, rows_per_step
 from dashboards.sources import RunData
 
@@ -17,7 +28,9 @@ MAX_CELL = 60  # characters shown per sample cell
 def sections(data: RunData) -> list[Section]:
     out = [_validation(v) for v in data.validations]
     if data.etl and data.etl.get("quarantine_by_reason") is not None:
-        out.append(_quarantine(data.etl, data.quarantine_sample))
+        out.append(_quarantine(data.etl, data.quarantine_sample, data.unreadable.get("quarantine")))
+    elif "quarantine" in data.unreadable:
+        out.append(unreadable_section("Quarantine", data.unreadable["quarantine"]))
     steps = rows_per_step(
         data.etl, data.feature_rows, data.training.get("splits"), data.training.get("balancing")
     )
@@ -25,6 +38,10 @@ def sections(data: RunData) -> list[Section]:
         out.append(_steps(steps))
     if data.canonical_days is not None and not data.canonical_days.empty:
         out.append(_daily(data.canonical_days))
+    elif "canonical" in data.unreadable:
+        out.append(
+            unreadable_section("Transactions and label rate per day", data.unreadable["canonical"])
+        )
     return out
 
 
@@ -75,7 +92,7 @@ def _short(value) -> str:
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
 
-def _quarantine(etl: dict, sample: pd.DataFrame | None) -> Section:
+def _quarantine(etl: dict, sample: pd.DataFrame | None, error: str | None = None) -> Section:
     reasons = sorted(etl["quarantine_by_reason"].items(), key=lambda kv: kv[1])
     fig = new_figure(go.Bar(
         y=[r for r, _ in reasons], x=[n for _, n in reasons], orientation="h", name="quarantined rows",
@@ -92,6 +109,8 @@ def _quarantine(etl: dict, sample: pd.DataFrame | None) -> Section:
     body = figure(fig, "quarantined rows by reason")
     if sample is not None and not sample.empty:
         body += f"<h3>Sample of rejected rows ({fmt_int(len(sample))})</h3>" + _sample(sample)
+    elif error is not None:
+        body += "<h3>Sample of rejected rows</h3>" + paragraph(f"Not drawn: {error}")
     return Section("Quarantine", body, note)
 
 

@@ -21,6 +21,7 @@ from dashboards.html import (
     paragraph,
     style,
     table,
+    unreadable_section,
 )
 from dashboards.prep.metrics import (
     budgets_around,
@@ -47,8 +48,10 @@ def sections(data: RunData, options: QualityOptions) -> list[Section]:
         budget = _budget(data, options)
         out += [_curves(scores, "pr"), _curves(scores, "roc"), _histogram(scores)]
         out += [_threshold(scores, budget), *_card_precision(scores, data, options.card_k)]
-    elif card := _card_precision(None, data, options.card_k):
-        out += card
+    else:
+        if "scores" in data.unreadable:  # the curves, histogram and threshold table read them
+            out.append(unreadable_section("Test-window scores", data.unreadable["scores"]))
+        out += _card_precision(None, data, options.card_k) or []
     out += [s for s in (_evaluation_budgets(data), _patterns(data)) if s]
     return out
 

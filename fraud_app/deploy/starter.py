@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import shutil
 from pathlib import Path
@@ -32,6 +33,14 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
             )
     if root.exists() and not root.is_dir():  # it said "cannot write into DIR: File exists"
         raise ConfigError(f"fraud-app init: {root} is a file; pass a new or empty directory")
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError as exc:  # bytes that are not UTF-8 (os.fsdecode's escapes)
+        raise ConfigError(
+            f"fraud-app init: the path {shell_word(str(root))} is not valid UTF-8 (at "
+            f"character {exc.start + 1}); a config file (UTF-8 YAML) cannot name it, and the "
+            "config written would be refused when read. Choose a directory with a UTF-8 name"
+        ) from None
     config_text = _starter_config(root, specs)  # before anything is written
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -52,6 +61,34 @@ def _quoted(path: str) -> str:
     return text if text.isprintable() else json.dumps(path)
 
 
+# what a YAML comment may hold: PyYAML's printable set less its line breaks (NEL U+0085,
+# LS U+2028, PS U+2029, CR): one of those ended the comment, and the rest of the command
+# became YAML (a ParserError), a control character was refused (a ReaderError)
+_COMMENT_SAFE = re.compile("[\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]*")
+
+
+def shell_word(path: str) -> str:
+    """`path` as one POSIX shell word: shlex.quote, or, for a path with characters a YAML
+    comment or a terminal line cannot hold (line separators, controls, bytes that are not
+    UTF-8), bash's $'...' with them escaped (`$'/data/a\\u0085b'`), so the commands in the
+    config's header and the `next:` line stay one line and copy-paste as they are."""
+    if _COMMENT_SAFE.fullmatch(path):
+        return shlex.quote(path)
+    out = []
+    for ch in path:
+        code = ord(ch)
+        if 0xDC80 <= code <= 0xDCFF:  # a byte that is not UTF-8 (os.fsdecode's escape)
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif ch in "'\\":
+            out.append("\\" + ch)
+        elif _COMMENT_SAFE.fullmatch(ch) and not 0xD800 <= code <= 0xDFFF:
+            out.append(ch)
+        else:
+            out.append(f"\\x{code:02x}" if code < 0x80 else f"\\u{code:04x}" if code <= 0xFFFF
+                       else f"\\U{code:08x}")  # fmt: skip
+    return "$'" + "".join(out) + "'"
+
+
 def _starter_config(root: Path, specs: Path) -> str:
     """The example config's text with paths.root and features.spec_dir pointed at DIR."""
     text = example_config().read_text(encoding="utf-8")
@@ -65,7 +102,7 @@ def _starter_config(root: Path, specs: Path) -> str:
         if stripped.startswith("#"):
             # the header's commands named configs/demo.yaml, a file a user of this config
             # does not have (and "demo configuration"): they name this file
-            line = line.replace("configs/demo.yaml", shlex.quote(str(root / "config.yaml")))
+            line = line.replace("configs/demo.yaml", shell_word(str(root / "config.yaml")))
             line = line.replace("fraud-app demo configuration", "fraud-app configuration "
                                 "(written by `fraud-app init`, from the demo's)")  # fmt: skip
         elif stripped.startswith("root:") and old_root in stripped:
@@ -78,7 +115,21 @@ def _starter_config(root: Path, specs: Path) -> str:
             )
         lines.append(line)
     out = "\n".join(lines) + "\n"
-    check = yaml.safe_load(out)
-    if check["paths"]["root"] != str(root / "work") or check["features"]["spec_dir"] != str(specs):
-        raise ConfigError("fraud-app init: the example config's layout is not the expected one")
+    # the text must read back as the example with the two paths set, nothing else changed
+    expected = {**data, "paths": {**data["paths"], "root": str(root / "work")},
+                "features": {**data["features"], "spec_dir": str(specs)}}  # fmt: skip
+    try:
+        check = yaml.safe_load(out)
+    except yaml.YAMLError as exc:
+        raise ConfigError(
+            f"fraud-app init: the config written for {shell_word(str(root))} would not read "
+            f"back ({' '.join(str(exc).split())}); choose a directory whose name has no "
+            "control characters"
+        ) from None
+    if check != expected:
+        raise ConfigError(
+            f"fraud-app init: the config written for {shell_word(str(root))} would not read "
+            "back as written (the example config's layout is not the expected one, or the "
+            "directory's name changed it); choose a plain directory name"
+        )
     return out

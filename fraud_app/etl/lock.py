@@ -21,6 +21,7 @@ import socket
 from pathlib import Path
 
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
+from fraud_app.interrupts import critical
 from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
@@ -117,7 +118,17 @@ class RootLock:
                 f"Set {self.setting} to a writable directory."
             ) from exc
         for _ in range(3):  # a stale lock is removed, then creation is retried
-            if self._create():
+            created = False
+            try:
+                # a SIGTERM between creating the file and returning (no __exit__ then) left
+                # the lock behind: it waits for the file to be written, then the file goes
+                with critical():
+                    created = self._create()
+            except BaseException:
+                if created:
+                    self.path.unlink(missing_ok=True)
+                raise
+            if created:
                 _HELD[key] = 1
                 return self
             self._refuse_or_clear()

@@ -90,6 +90,9 @@ class EtlResult:
     labels_reapplied: int = 0
     ledger_quarantined: dict[str, int] = field(default_factory=dict)
     ledger_not_found: int = 0
+    # etl.mode: replace: rows `fraud-app labels` runs had quarantined, carried into the
+    # rebuilt quarantine (not in quarantine_rows: no input records; they were dropped)
+    label_feed_quarantine_kept: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -269,6 +272,7 @@ def _write_outputs(
                  if cfg.source_for(c) in raw_columns}  # fmt: skip
         publish.keep_ledger(ledger, label_ledger.quarantine_rows(outcomes, names))
         outcomes.unpersist()
+    kept_from_feeds = publish.keep_fed_quarantine()  # after the counts, as the ledger's
     examples = {str(r[0]): r[2] for r in sorted(counted, key=lambda r: str(r[0]))}
     if n_out == 0:
         top = max(by_reason, key=lambda k: by_reason[k], default=None)
@@ -289,6 +293,7 @@ def _write_outputs(
         "labels_reapplied": ledger_counts.get(label_ledger.FILL, 0),
         "ledger_quarantined": ledger_q,
         "ledger_not_found": ledger_counts.get(label_ledger.NOT_FOUND, 0),
+        "label_feed_quarantine_kept": kept_from_feeds,
     }
 
 

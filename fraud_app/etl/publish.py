@@ -38,6 +38,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
+from fraud_app import interrupts
 from fraud_app.errors import SchemaError
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, bare_path, partition_dates
@@ -104,6 +105,45 @@ class ReplacePublish:
         rows.write.mode("append").parquet(self.qdir.tmp)
         ledger.repartition(1).write.mode("error").parquet(f"{self.out.tmp}/{LEDGER}")
 
+    def keep_fed_quarantine(self) -> int:
+        """Carry the rows `fraud-app labels` runs quarantined (their `labels-*` files in the
+        quarantine this run replaces) into the new one; their count. The rebuild reads
+        etl.input, which never held them: they were dropped with a WARNING. Written in the
+        new quarantine's columns (a column only they have widens it, as nulls for this
+        run's rows: one schema for every file), under `labels-kept-` names, so the next
+        rebuild carries them again, once. Not in quarantine_rows: they are no input records."""
+        final = self.qdir.final
+        fed = [p for p in (self.fs.list_paths(final) if self.fs.exists(final) else [])
+               if p.rsplit("/", 1)[-1].startswith("labels-")]  # fmt: skip
+        if not fed:
+            return 0
+        earlier = self.spark.read.parquet(*fed)
+        current = self.spark.read.parquet(self.qdir.tmp)
+        have = {c.lower() for c in current.columns}
+        extra = [f for f in earlier.schema.fields if f.name.lower() not in have]
+        if extra:
+            widened = f"{self.qdir.tmp}-widened"
+            current.select("*", *[F.lit(None).cast(f.dataType).alias(f.name) for f in extra]
+                           ).write.mode("error").parquet(widened)  # fmt: skip
+            self.fs.delete(self.qdir.tmp)
+            self.fs.rename(widened, self.qdir.tmp)
+            current = self.spark.read.parquet(self.qdir.tmp)
+        theirs = {c.lower(): c for c in earlier.columns}
+        rows = earlier.select(*[
+            F.col(quoted(theirs[f.name.lower()])).cast(f.dataType).alias(f.name)
+            if f.name.lower() in theirs else F.lit(None).cast(f.dataType).alias(f.name)
+            for f in current.schema.fields
+        ])  # fmt: skip
+        stage = f"{self.qdir.tmp}-fed"
+        rows.repartition(1).write.mode("error").parquet(stage)
+        n = self.spark.read.parquet(stage).count()
+        for path in self.fs.list_paths(stage):
+            self.fs.rename(path, f"{self.qdir.tmp}/labels-kept-{path.rsplit('/', 1)[-1]}")
+        self.fs.delete(stage)
+        logger.info("ETL (etl.mode: replace): %d row(s) that `fraud-app labels` runs "
+                    "quarantined are kept in the rebuilt quarantine %s", n, final)  # fmt: skip
+        return n
+
     def dropped_dates(self) -> tuple[str, ...]:
         """Dates the previous table held and this run's does not (removed by the swap)."""
         return tuple(sorted(partition_dates(self.fs, self.out.final) - partition_dates(self.fs, self.out.tmp)))  # fmt: skip
@@ -111,20 +151,32 @@ class ReplacePublish:
     def commit(self, report: str) -> None:
         self.fs.write_text(f"{self.out.tmp}/{REPORT_NAME}", report)
         final = self.qdir.final
-        fed = [p for p in (self.fs.list_paths(final) if self.fs.exists(final) else [])
-               if p.rsplit("/", 1)[-1].startswith("labels-")]  # fmt: skip
-        if fed:
-            logger.warning(
-                "ETL (etl.mode: replace) rebuilds the quarantine %s from etl.input: the rows "
-                "that `fraud-app labels` runs quarantined (%d file(s)) are not in it any more; "
-                "run those feeds again to see them", final, len(fed),
-            )  # fmt: skip
-        self.qdir.commit()
-        self.out.commit()
+        what = (f"the ETL (etl.mode: replace) table {self.out.final} and quarantine {final}, "
+                f"report {self.out.final}/{REPORT_NAME} (complete: running it again on the "
+                "same input is not needed)")  # fmt: skip
+        swapped = False
+        try:
+            with critical():  # one section: a stop never lands between the two swaps
+                self.qdir.commit()
+                swapped = True
+                self.out.commit()
+        except Terminated:  # held back until both were swapped in: complete
+            interrupts.committed(what)
+            raise
+        except BaseException:
+            if swapped:
+                interrupts.unfinished(
+                    f"the ETL (etl.mode: replace): its quarantine {final} was replaced but not its "
+                    f"table {self.out.final}; run `fraud-app etl` on the same input again"
+                )
+            raise
+        interrupts.committed(what)
 
     def discard(self) -> None:
         self.out.discard()
         self.qdir.discard()
+        for part in ("fed", "widened"):
+            self.fs.delete(f"{self.qdir.tmp}-{part}")
 
 
 class AppendPublish:
@@ -145,6 +197,7 @@ class AppendPublish:
         self.stage_path = f"{parent}/{name}.tmp-{token}-stage"  # clean_stale_staging's name
         self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
         self.previous_rows, self._dates, self._adds_file = 0, [], False
+        self._marked = False  # its commit marker written: a failure from here is half-done
         self._extra: list[tuple[str, str]] = []  # (staged folder, folder its files go into)
         self._recover()
 
@@ -256,13 +309,28 @@ class AppendPublish:
     def dropped_dates(self) -> tuple[str, ...]:
         return ()
 
+    def keep_fed_quarantine(self) -> int:
+        return 0  # append adds to the quarantine; it never replaces it
+
     def commit(self, report: str) -> None:
         """Partitions, then the quarantine, then the report (a stop waits for all)."""
+        self._marked = False
         try:
             self._commit(report)
         except Terminated:  # held back until the commit was done: it is complete
+            interrupts.committed(self._what())
             self.discard()
             raise
+        except BaseException:  # e.g. a JVM stopped with the process group, inside the swaps
+            if self._marked:
+                labels = self.swap.job.startswith("labels-")
+                interrupts.unfinished(
+                    f"{self._what(whole=False)}: stopped inside its swaps; readers refuse "
+                    f"{self.table} until `fraud-app {'labels' if labels else 'etl'}` on the "
+                    f"same {'feed' if labels else 'input'} runs again and finishes it"
+                )
+            raise
+        interrupts.committed(self._what())
         self.discard()
         if self._dates:
             what = "ETL append" if self.swap.job.startswith("etl-") else self.swap.job
@@ -273,6 +341,7 @@ class AppendPublish:
             # killed from here until the report is written: readers refuse the table
             # (read_table) and the next run takes this run's quarantine file back out
             self.swap.mark_committing(self._dates)
+            self._marked = True
             for staged, into in self._extra:  # first: a kill after it leaves them for the re-run
                 self.fs.mkdirs(into)
                 for path in self.fs.list_paths(staged):
@@ -291,6 +360,15 @@ class AppendPublish:
                 self.qdir.commit()
             self.fs.write_text(f"{self.table}/{self.report_name}", report)
             self.swap.clear_committing()
+
+    def _what(self, *, whole: bool = True) -> str:
+        kind = "the label feed" if self.swap.job.startswith("labels-") else "the ETL append"
+        if not whole:
+            return f"{kind} into {self.table}"
+        again = "feed" if kind == "the label feed" else "input"
+        return (f"{kind}: {len(self._dates)} date partition(s) of {self.table}, its quarantine "
+                f"rows and its report {self.table}/{self.report_name} (complete: running it "
+                f"again on the same {again} is not needed)")  # fmt: skip
 
     def discard(self) -> None:
         self.swap.cleanup()

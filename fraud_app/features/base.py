@@ -8,10 +8,11 @@ fraud_app.features.keyed.
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
+from fraud_app.config_base import no_boolean_for_a_number
 from fraud_app.schema import NON_FEATURE_COLUMNS
 
 # Entity name in specs -> canonical column it partitions by.
@@ -31,12 +32,19 @@ def model_input(value: str) -> str:
 class FeatureDef(BaseModel):
     """Base of every feature kind. `fill_value` replaces an undefined value (no history)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: `smoothing: .inf` made every encoded value the prior and
+    # `fill_value: .nan` wrote NaN features (spec files are YAML, where both are floats)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
     kind: ClassVar[str]
     default_fill: ClassVar[float] = 0.0
     uses_labels: ClassVar[bool] = False
 
     fill_value: float | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
+        return no_boolean_for_a_number(cls, value, info)
 
     @property
     def name(self) -> str:
@@ -46,6 +54,12 @@ class FeatureDef(BaseModel):
     def inputs(self) -> tuple[str, ...]:
         """Canonical columns this feature reads; if any is absent the feature is skipped."""
         raise NotImplementedError
+
+    @property
+    def numeric_inputs(self) -> tuple[str, ...]:
+        """The inputs whose values it computes with as numbers (a sum, a mean, log1p); the
+        compiler refuses a text column there (fraud_app.features.compile)."""
+        return ()
 
     @property
     def fill(self) -> float:

@@ -17,11 +17,13 @@ Nothing is collected to the driver; the result is a lazy DataFrame.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from fraud_app.errors import FeatureSpecError, SchemaError
 from fraud_app.etl.reader import quoted
@@ -111,6 +113,7 @@ def compute_features(
             f"compute_features needs a `timestamp` column (canonical schema). Received columns: {df.columns}"
         )
     whole = df if whole_history is None else whole_history
+    check_numeric_inputs(whole, feature_set.features)
     computable, skipped = _split_available(whole, feature_set, skip_all_null=skip_all_null)
     _check_names(computable, vector_column)
     windowed = [f for f in computable if isinstance(f, ENTITY_KINDS)]
@@ -186,6 +189,44 @@ def _split_available(
     return computable, skipped
 
 
+_FOR_TEXT = (
+    "for a text column use count_distinct (window_agg), one_hot, frequency_encoding or "
+    "target_encoding"
+)
+
+
+def check_numeric_inputs(df: DataFrame, features: Sequence[FeatureDef]) -> None:
+    """Refuse a feature that computes with the numbers of a column holding text: Spark cast
+    it to double, so `mean` of `mcc` averaged the codes, `column: channel` wrote the fill in
+    every row (each value cast to null), `sum` of `merchant_id` failed in a task. A column
+    absent from `df` is left to the skipping rule. Reads the schema only (no Spark job)."""
+    check_numeric_types(features, {f.name: f.dataType for f in df.schema.fields})
+
+
+_NUMERIC_DDL = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
+
+
+def check_numeric_types(features: Sequence[FeatureDef], types: Mapping[str, Any]) -> None:
+    """`check_numeric_inputs` against column types given as Spark types or DDL names (the
+    canonical schema, fraud_app.schema: checked before Spark starts)."""
+    for feature in features:
+        for column in feature.numeric_inputs:
+            kind = types.get(column)
+            if kind is None:
+                continue
+            name = kind if isinstance(kind, str) else kind.simpleString()
+            if isinstance(kind, T.NumericType) or name.startswith(_NUMERIC_DDL):
+                continue
+            what = feature.kind
+            if feature.kind == "window_agg":
+                what = f"{what}, aggregation {getattr(feature, 'aggregation', None)}"
+            raise FeatureSpecError(
+                f"feature {feature.name!r} ({what}) computes with the numbers of column "
+                f"{column!r}, which holds {name} values; expected a numeric column "
+                f"(int, double, decimal) such as amount: {_FOR_TEXT}"
+            )
+
+
 def all_null_columns(df: DataFrame, columns: list[str]) -> set[str]:
     """The `columns` that hold no non-null value (none when `df` has no rows), in one job."""
     if not columns:
@@ -199,6 +240,11 @@ def all_null_columns(df: DataFrame, columns: list[str]) -> set[str]:
 
 
 def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:
+    if vector_column in {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS}:  # Spark: `is ambiguous`
+        raise FeatureSpecError(
+            f"vector column {vector_column!r} is a column of the feature table "
+            f"{sorted({*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS})}: name it otherwise, e.g. 'features'"
+        )
     reserved = {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS, *([vector_column] if vector_column else [])}
     clashes = sorted({f.name for f in features} & reserved)
     if clashes:

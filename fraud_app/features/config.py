@@ -9,9 +9,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fraud_app.config_base import Section
+from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
 
 
 class FeaturesSection(Section):
@@ -33,6 +34,19 @@ class FeaturesSection(Section):
     )  # None: no assembled array<float> column
     input: str | None = None
     output: str | None = None
+
+    @field_validator("vector_column")
+    @classmethod
+    def _vector_column_own_name(cls, value: str | None) -> str | None:
+        """`vector_column: label` stopped in Spark (`Reference 'label' is ambiguous`)."""
+        taken = (*(c.name for c in CANONICAL_COLUMNS), PARTITION_COLUMN)
+        if value is not None and (value in taken or value.startswith("_")):
+            raise ValueError(
+                f"{value!r} is a column of the canonical or feature table ({', '.join(taken)}; "
+                "names starting with '_' are the compiler's own); give the assembled vector a "
+                "name of its own, e.g. features"
+            )
+        return value
 
 
 class SplitWindow(Section):

@@ -122,6 +122,11 @@ class WindowAggregate(FramedWindow):
             return self.key_columns
         return (*self.key_columns, self.column)
 
+    @property
+    def numeric_inputs(self) -> tuple[str, ...]:
+        agg = AGGREGATIONS[self.aggregation]
+        return (self.column,) if agg.needs_column and agg.numeric else ()
+
 
 class AmountRatio(FramedWindow):
     """`column` / mean of `column` over the entity's transactions in [t - window, t).
@@ -143,6 +148,10 @@ class AmountRatio(FramedWindow):
     @property
     def inputs(self) -> tuple[str, ...]:
         return (*self.key_columns, self.column)
+
+    @property
+    def numeric_inputs(self) -> tuple[str, ...]:
+        return (self.column,)
 
 
 class TimeSincePrevious(Keyed):
@@ -246,6 +255,10 @@ class AmountZScore(FramedWindow):
     def inputs(self) -> tuple[str, ...]:
         return (*self.key_columns, self.column)
 
+    @property
+    def numeric_inputs(self) -> tuple[str, ...]:
+        return (self.column,)
+
 
 class VelocityRatio(FramedWindow):
     """Velocity: the entity's rate in the recent `window` over its rate in the longer
@@ -287,6 +300,10 @@ class VelocityRatio(FramedWindow):
         if self.aggregation == "count":
             return self.key_columns
         return (*self.key_columns, self.column)
+
+    @property
+    def numeric_inputs(self) -> tuple[str, ...]:
+        return () if self.aggregation == "count" else (self.column,)
 
 
 class _Encoding(FeatureDef):
@@ -388,6 +405,10 @@ class ColumnValue(FeatureDef):
 
     @property
     def inputs(self) -> tuple[str, ...]:
+        return (self.column,)
+
+    @property
+    def numeric_inputs(self) -> tuple[str, ...]:
         return (self.column,)
 
 

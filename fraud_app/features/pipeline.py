@@ -14,18 +14,32 @@ from fraud_app.balancing.registry import from_config
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
 from fraud_app.etl.fs import check_apart, read_table
-from fraud_app.features.compile import compute_features
+from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.features.splits import SplitResult, split_by_time
 from fraud_app.features.table import FeatureTableSummary, write_feature_table
 from fraud_app.resources import shipped_spec_dir
+from fraud_app.schema import CANONICAL_COLUMNS
 from fraud_app.spark.session import ensure_utc
 
 
 def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
     paths = spec_paths(cfg.spec_dir or shipped_spec_dir(), cfg.spec_files)
     return load_feature_set(paths, label_delay_days=cfg.label_delay_days)
+
+
+def check_feature_specs(cfg: FeaturesSection) -> FeatureSet:
+    """The spec files parsed and, when the features read the ETL's canonical table (no
+    `features.input` of the user's own), checked against the canonical schema's column
+    types, for the commands to call before Spark starts: a typo in a spec was reported after
+    the JVM had started (`features`), or after the ETL and validation (`run`). A table of
+    the user's own is checked against its real schema by `compute_features`."""
+    feature_set = feature_set_from_config(cfg)
+    if cfg.input is None:
+        types = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
+        check_numeric_types(feature_set.features, types)
+    return feature_set
 
 
 def build_feature_table(spark: SparkSession, config: AppConfig) -> FeatureTableSummary:

@@ -159,6 +159,14 @@ def spec_paths(spec_dir: str | Path, files: Sequence[str] | None = None) -> list
                 "in the config to the folder holding your *.yaml feature specs."
             )
         paths = sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
+    seen: dict[Path, Path] = {}
+    for p in paths:
+        if p.resolve() in seen:
+            raise FeatureSpecError(
+                f"features.spec_files lists {seen[p.resolve()]} twice (also as {p}): each "
+                "file's features would be defined twice; list it once"
+            )
+        seen[p.resolve()] = p
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise FeatureSpecError(f"feature spec file(s) not found: {missing}")
@@ -230,7 +238,10 @@ def _parse_entry(entry: Any, where: str) -> list[SourcedFeature]:
             feature = cls(**values)
         except ValidationError as exc:
             raise FeatureSpecError(_format_error(exc, where, kind, cls, origin)) from exc
-        out.append(SourcedFeature(feature, where))
+        # the expanded values in the source: a value listed twice named `features[0]` twice
+        out.append(
+            SourcedFeature(feature, f"{where} ({', '.join(origin.values())})" if origin else where)
+        )
     return out
 
 

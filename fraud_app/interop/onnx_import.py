@@ -80,6 +80,25 @@ def load_onnx(source: Any) -> Any:
     return proto
 
 
+def check_onnx(proto: Any, what: str = "the ONNX model") -> Any:
+    """`proto` if `onnx.checker.check_model(full_check=True)` accepts it (the graph's
+    structure, its opsets, and strict shape and type inference: an int64 weight beside a
+    float input, which onnxruntime refuses, was cast to float32 and imported); else one
+    OnnxConversionError line saying what the checker found. Called after the graph was
+    converted: the conversion's own errors (unsupported ops, mismatched widths, a branch)
+    name the node in our terms first; the checker refuses what they let through."""
+    onnx = require_onnx()
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        raise OnnxConversionError(
+            f"{what}: refused by the ONNX checker (onnx.checker.check_model, full check): "
+            f"{why[:400]}{'...' if len(why) > 400 else ''}; fix the graph or export it again"
+        ) from None
+    return proto
+
+
 @dataclass
 class _Graph:
     consts: dict[str, np.ndarray]
@@ -286,7 +305,12 @@ def model_from_onnx(source: Any, *, output: str | None = None) -> Model:
     g = _read_graph(onnx, proto)
     _check_ops(g.nodes, SUPPORTED_OPS)
     parts, width = _parts(onnx, g, _pick_output(proto, output))
+    check_onnx(proto, _name(source))
     return _build(parts, width)
+
+
+def _name(source: Any) -> str:
+    return "the ONNX model" if hasattr(source, "graph") else str(source)
 
 
 def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
@@ -356,6 +380,7 @@ def ensemble_from_onnx(
             )
         members = [_build(parts, width)]
         metadata = {"source": "onnx", "producer": proto.producer_name}
+    check_onnx(proto, _name(source))
     names = feature_names or _json_prop(meta, "feature_names", "null")
     names = list(names or (f"feature_{i:03d}" for i in range(members[0].in_features)))
     if len(names) != members[0].in_features:

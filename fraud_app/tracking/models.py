@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fraud_app.errors import ModelLoadError
 from fraud_app.models.ensemble import local_ensemble_dir
-from fraud_app.tracking.registry import absent, store_failed
+from fraud_app.tracking.registry import absent, store_failed, versions_filter
 from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,7 @@ def _latest(client, name: str):
     from mlflow.exceptions import MlflowException
     from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
 
-    versions = client.search_model_versions(f"name = '{name}'")
+    versions = client.search_model_versions(versions_filter(name))
     if not versions:
         raise MlflowException(
             f"registered model {name!r} has no versions", error_code=RESOURCE_DOES_NOT_EXIST

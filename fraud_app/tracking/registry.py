@@ -304,6 +304,19 @@ def _alias_version(client, name: str, alias: str) -> str | None:
         raise store_failed(client, exc, f"looking up alias {alias!r} of {name!r}") from None
 
 
+def versions_filter(name: str) -> str:
+    """MLflow's filter for the versions of `name`, quoted so that a name holding ' works
+    (pasted between single quotes, `o'brien` stopped with `Invalid clause(s)` from MLflow)."""
+    if "'" not in name:
+        return f"name = '{name}'"
+    if '"' not in name:
+        return f'name = "{name}"'
+    raise ModelLoadError(
+        f"registered model name {name!r} holds both ' and \"; rename it in the registry "
+        "(MLflow's search cannot quote it)"
+    )
+
+
 def list_versions(client, name: str) -> list[dict[str, Any]]:
     """Every version of `name`, newest first, with aliases, gate tags and run metrics."""
     from mlflow.exceptions import MlflowException
@@ -318,7 +331,7 @@ def list_versions(client, name: str) -> list[dict[str, Any]]:
     for alias, version in (model.aliases or {}).items():
         aliases.setdefault(str(version), []).append(alias)
     rows = []
-    for mv in client.search_model_versions(f"name = '{name}'"):
+    for mv in client.search_model_versions(versions_filter(name)):
         metrics = {}
         if mv.run_id:
             try:

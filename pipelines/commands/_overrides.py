@@ -6,7 +6,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fraud_app.config import error_lines
+from fraud_app.config import error_lines, unexpanded
 from fraud_app.errors import ConfigError
 
 S = TypeVar("S", bound=BaseModel)
@@ -17,6 +17,10 @@ def with_flags(section: S, name: str, **flags: Any) -> S:
     updates = {k: v for k, v in flags.items() if v is not None}
     if not updates:
         return section
+    # `--spec-dir=~/specs`: bash expands no `~` after `=` (the config file's rule, for flags)
+    unexpanded_flags = list(unexpanded({name: updates}, "", None))
+    if unexpanded_flags:
+        raise ConfigError("command-line flag(s) invalid:\n  " + "\n  ".join(unexpanded_flags))
     try:
         # exclude_unset: what the config file set stays "set" (model_fields_set), defaults
         # stay defaults (tune tells a search axis the user wrote from a default one)

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.features.pipeline import build_feature_table
+    from fraud_app.features.pipeline import build_feature_table, check_feature_specs
     from fraud_app.spark.session import spark_session
 
     cfg = with_flags(
@@ -36,6 +36,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         spec_files=tuple(args.spec_files) if args.spec_files else None,
         label_delay_days=args.label_delay_days,
     )
+    check_feature_specs(cfg)  # a spec mistake is one line before the JVM starts
     spark = spark_session(config)
     started = time.monotonic()
     summary = build_feature_table(spark, config.model_copy(update={"features": cfg}))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 
 from fraud_app.config import AppConfig
 
@@ -15,8 +14,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.deploy import init_project
+    from fraud_app.deploy.starter import shell_word
 
     written = init_project(args.directory, force=args.force)
     print(f"wrote {written['config']} and {written['feature_specs']}/")
-    print(f"next: fraud-app -c {shlex.quote(str(written['config']))} run --generate")
+    print(f"next: fraud-app -c {shell_word(str(written['config']))} run --generate")
     return 0

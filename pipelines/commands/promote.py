@@ -6,7 +6,7 @@ import argparse
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
-from fraud_app.errors import ConfigError
+from fraud_app.errors import ConfigError, ModelLoadError
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,6 +26,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     store = connect(config, must_exist=True)
     name = args.name or config.registry.model_name
+    _check_loads(name, str(args.version), config)
     # the lock a training run's gate holds while it registers (no alias move in between)
     with store_lock(store.uri, config.tracking.flush_timeout_s, "promote"):
         d = promote(
@@ -39,3 +40,25 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     was = f"v{d.champion_version}" if d.champion_version else "none"
     print(f"\nfraud-app: {name} v{d.version} is now the champion (previous: {was}).")
     return 0
+
+
+def _check_loads(name: str, version: str, config: AppConfig) -> None:
+    """The version must hold an ensemble that loads, as `score` of `@champion` will read it:
+    a version registered by hand (another team's model, a path holding nothing) became the
+    champion without a word and every scoring run failed afterwards. Downloads it into the
+    model cache that `score` reuses; an absent version keeps its own message."""
+    from fraud_app.models.ensemble import FraudEnsemble
+    from fraud_app.tracking.models import resolve_model
+
+    uri = f"models:/{name}/{version}"
+    try:
+        resolved = resolve_model(uri, config=config)
+        FraudEnsemble.load(resolved.directory)
+    except ModelLoadError as exc:
+        if "does not exist; see `fraud-app models`" in str(exc):
+            raise
+        raise ModelLoadError(
+            f"cannot promote {name} v{version}: its model does not load as an ensemble "
+            f"({exc}); the champion is unchanged. Promote a version that `fraud-app train` "
+            "registered (see `fraud-app models`)"
+        ) from None

@@ -18,6 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
+    from fraud_app.features.pipeline import check_feature_specs
     from fraud_app.spark.session import spark_session
     from fraud_app.tracking.client import check_store_uri
     from pipelines.reporting import (
@@ -30,6 +31,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     check_run_free(config, args.run, replace=args.replace)  # before Spark and the ETL
     check_store_uri(config)
+    check_feature_specs(config.features)  # not after the ETL and validation
     spark = spark_session(config)
     # warm_up: the GX import and the tracking store, while the generated data is written
     result = run_workflow(

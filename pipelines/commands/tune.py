@@ -50,12 +50,17 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     spark = spark_session(config)
     report = run_tune(spark, config, cfg, run=args.run, replace=args.replace, points=points)
     for t in report["trials"]:
+        params = jsonout.dumps(t["params"], indent=None)
+        if "error" in t:
+            print(f"trial {t['trial']:>3}  FAILED ({t['error']})  {params}")
+            continue
         ap = format_ap(t["validation"]["average_precision"])
-        print(
-            f"trial {t['trial']:>3}  validation AP {ap}  {jsonout.dumps(t['params'], indent=None)}"
-        )
+        note = "  (reused: finished by an earlier, stopped tune)" if "reused_from" in t else ""
+        print(f"trial {t['trial']:>3}  validation AP {ap}  {params}{note}")
     best = report["best"]
     print(f"best: trial {best['trial']} (validation AP "
           f"{format_ap(best['validation']['average_precision'])})")  # fmt: skip
     print(f"best config: {report['best_config']}\nreport: {report['report_path']}")
+    print(f"trials: {report['trials_journal']} ({report['reused']} reused, "
+          f"{report['failed']} failed)")  # fmt: skip
     return 0

@@ -25,13 +25,15 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from fraud_app import jsonout
+from fraud_app import interrupts, jsonout
 from fraud_app.config import AppConfig
-from fraud_app.errors import ConfigError, EmptyInputError, ReportExistsError
+from fraud_app.errors import ConfigError, EmptyInputError, ReportExistsError, TrainingError
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
+from fraud_app.interrupts import Terminated
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features
+from pipelines.tune.journal import TrialJournal, fingerprint, journal_path
 
 logger = logging.getLogger(__name__)
 
@@ -212,29 +214,58 @@ def run_tune(
     splits = nodes.split(df, config.splits,
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
     check_validation_window(splits.summary)  # before any trial trains
+    journal = TrialJournal(journal_path(config, run))
+    if replace:
+        journal.reset()
+    earlier = journal.finished()
+    prints = [fingerprint(c) for c in trial_configs]
+    reused = sum(f in earlier for f in prints)
+    if earlier:  # an earlier tune of this run name stopped before its report
+        logger.warning(
+            "tune run %s: %s (an earlier tune of this run stopped before it finished) holds "
+            "%d finished trial(s); %d of them match(es) this search and is reused, %d trial(s) "
+            "left to train", run, journal.path, len(earlier), reused, len(points) - reused,
+        )  # fmt: skip
     tracker, trials = tracker_for(config), []
-    with tracker.parent(f"tune-{run}", {"method": cfg.method, "trials": len(points)}):
-        for i, (point, trial_config) in enumerate(zip(points, trial_configs, strict=True)):
-            t0 = time.monotonic()
-            balanced = nodes.balance(splits.train, trial_config.balancing)
-            fitted = nodes.fit_ensemble(balanced, splits.train, trial_config.training, names,
-                                        features_col=vector, checkpoint_root=None,
-                                        validation_df=splits.validation)  # fmt: skip
-            metrics = nodes.evaluate(
-                nodes.score(splits.validation, fitted.ensemble, features_col=vector)
+    try:
+        with tracker.parent(f"tune-{run}", {"method": cfg.method, "trials": len(points)}):
+            for i, (point, trial_config) in enumerate(zip(points, trial_configs, strict=True)):
+                if prints[i] in earlier:
+                    record = {**earlier[prints[i]], "trial": i, "params": point,
+                              "reused_from": str(journal.path)}  # fmt: skip
+                else:
+                    record = _trial(splits, trial_config, names, vector, i, point, len(points))
+                    journal.append({**record, "config_sha256": prints[i]})
+                trials.append(record)
+                ap = record.get("validation", {}).get("average_precision")
+                tracker.trial(i, point, {} if "error" in record
+                              else {"validation_average_precision": ap})  # fmt: skip
+    except (KeyboardInterrupt, Terminated):
+        # counted from the journal (what is on disk), not from the trials in memory
+        ours = set(prints)
+        kept = {r["config_sha256"]: r for r in journal.records() if r["config_sha256"] in ours}
+        done = sum("error" not in r for r in kept.values())
+        logger.warning(
+            "tune run %s stopped with %d of %d trial(s) recorded (%d finished, %d failed) in "
+            "%s: `fraud-app tune --run %s` with the same config reuses the finished ones and "
+            "trains the rest", run, len(kept), len(points), done, len(kept) - done,
+            journal.path, run,
+        )  # fmt: skip
+        if kept:  # the CLI's stop line says so (it said "nothing is left half-written")
+            interrupts.committed(
+                f"{done} finished and {len(kept) - done} failed of {len(points)} tune trial(s) "
+                f"in {journal.path} (`fraud-app tune --run {run}` with the same config reuses "
+                "the finished ones and trains the rest)"
             )
-            record = {
-                "trial": i,
-                "params": point,
-                "validation": metrics,
-                "best_iterations": [r.best_iteration for r in fitted.results],
-                "seconds": round(time.monotonic() - t0, 1),
-            }
-            trials.append(record)
-            tracker.trial(i, point, {"validation_average_precision": metrics["average_precision"]})
-            logger.info("tune trial %d/%d %s: validation AP %s", i + 1, len(points), point,
-                        format_ap(metrics["average_precision"]))  # fmt: skip
+        raise
     best = select_best(trials)
+    failed = [t for t in trials if "error" in t]
+    if failed and len(failed) == len(trials):
+        raise TrainingError(
+            f"tune: every trial failed ({len(trials)} trial(s); trial {failed[0]['trial']}: "
+            f"{failed[0]['error']}); no best config was written. Their errors are in "
+            f"{journal.path}"
+        )
     if best is None:
         raise EmptyInputError(
             f"tune: every trial's validation AP is {UNDEFINED} ({len(trials)} trial(s)), so "
@@ -246,11 +277,44 @@ def run_tune(
     write_output(output, yaml.safe_dump(best_config, sort_keys=False), command="tune", run=run,
                  replace=replace)  # fmt: skip
     report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
-              "trials": trials, "best": best, "best_config": str(output)}  # fmt: skip
+              "trials": trials, "failed": len(failed), "reused": reused, "best": best,
+              "best_config": str(output), "trials_journal": str(journal.path)}  # fmt: skip
     write_output(report_path, jsonout.dumps(report, indent=2, default=str), command="tune",
                  run=run, replace=replace)  # fmt: skip
     report["report_path"] = str(report_path)
     return report
+
+
+def _trial(splits, trial_config, names, vector, i, point, n) -> dict[str, Any]:
+    """Train and score one trial; a trial that fails (diverged, out of memory, a lost
+    executor) is its record with the `error`, and the other trials go on."""
+    t0 = time.monotonic()
+    try:
+        balanced = nodes.balance(splits.train, trial_config.balancing)
+        fitted = nodes.fit_ensemble(balanced, splits.train, trial_config.training, names,
+                                    features_col=vector, checkpoint_root=None,
+                                    validation_df=splits.validation)  # fmt: skip
+        metrics = nodes.evaluate(
+            nodes.score(splits.validation, fitted.ensemble, features_col=vector)
+        )
+    except Exception as exc:
+        error = (
+            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+        )
+        logger.debug("tune trial %d failed", i, exc_info=True)
+        logger.warning("tune trial %d/%d %s failed (%s); the other trials go on", i + 1, n,
+                       point, error)  # fmt: skip
+        return {"trial": i, "params": point, "error": error,
+                "seconds": round(time.monotonic() - t0, 1)}  # fmt: skip
+    logger.info("tune trial %d/%d %s: validation AP %s", i + 1, n, point,
+                format_ap(metrics["average_precision"]))  # fmt: skip
+    return {
+        "trial": i,
+        "params": point,
+        "validation": metrics,
+        "best_iterations": [r.best_iteration for r in fitted.results],
+        "seconds": round(time.monotonic() - t0, 1),
+    }
 
 
 UNDEFINED = "undefined (no frauds in validation)"
@@ -270,7 +334,7 @@ def format_ap(ap) -> str:
 def select_best(trials: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The trial of the highest defined validation AP (the first of equals); None when no
     trial's AP is defined. An undefined AP never wins over a defined one."""
-    scored = [t for t in trials if defined(t["validation"]["average_precision"])]
+    scored = [t for t in trials if defined(t.get("validation", {}).get("average_precision"))]
     return max(scored, key=lambda t: t["validation"]["average_precision"], default=None)
 
 

@@ -42,3 +42,23 @@ def test_a_stop_outside_is_raised_at_once(handler):
         _sigterm()
         done.append("more work")
     assert done == []
+
+
+def test_a_stop_while_the_lock_file_is_written_leaves_no_lock(handler, tmp_path):
+    """`fraud-app etl` stopped right as its lock file appeared (tests/pipelines/
+    test_cli_sigterm.py sends SIGTERM then): the stop landed inside RootLock.__enter__, whose
+    __exit__ then never ran, and the lock stayed behind."""
+    from fraud_app.etl.lock import RootLock
+
+    class SignalledWhileWriting(RootLock):
+        def _create(self) -> bool:
+            created = super()._create()  # the file exists now; __enter__ has not returned
+            _sigterm()
+            return created
+
+    lock = SignalledWhileWriting(tmp_path, "etl")
+    with pytest.raises(interrupts.Terminated), lock:
+        pytest.fail("the stop was not raised before the block")
+    assert not lock.path.exists()
+    with RootLock(tmp_path, "etl"):  # free for the next run
+        assert lock.path.exists()

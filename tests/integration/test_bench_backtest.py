@@ -79,3 +79,30 @@ def test_several_configurations_give_the_first_and_their_mean_never_the_best():
         "backtest_ap_ensemble_minus_gbt_label_time": 0.03,
         "backtest_cp100_ensemble_label_time": 0.04,
     }
+
+
+def test_seeded_configurations_differ_only_by_the_seeds_of_shipped_seed1_and_seed2():
+    made = backtest._seeded("x", {"training.model.dropout": 0.0})
+    assert made == {
+        "x": {"training.model.dropout": 0.0},
+        "x_seed1": {"training.model.dropout": 0.0, "training.seed": 1, "balancing.seed": 1},
+        "x_seed2": {"training.model.dropout": 0.0, "training.seed": 2, "balancing.seed": 2},
+    }
+    for seed in (1, 2):
+        extra = {"training.seed": seed, "balancing.seed": seed}
+        assert backtest.CONFIGS[f"shipped_seed{seed}"] == extra
+
+
+def test_every_configuration_is_a_valid_config_of_the_bench(tmp_path):
+    from types import SimpleNamespace
+
+    args = SimpleNamespace(transactions=60_000, days=63, fraud_rate=0.01, train_days=21,
+                           spec_dir=None, baseline="xgboost")  # fmt: skip
+    for name, overrides in backtest.CONFIGS.items():
+        config = backtest._config(tmp_path, "label_time", args, overrides)
+        assert config.generate.n_transactions == 60_000, name
+    k1 = backtest._config(tmp_path, "delay_only", args, backtest.CONFIGS["q21_k1pw5_seed2"])
+    assert k1.balancing.unionpay_subsets.n_subsets == 1
+    assert k1.balancing.unionpay_subsets.normal_ratio is None
+    assert (k1.training.loss.pos_weight, k1.training.seed, k1.balancing.seed) == (5.0, 2, 2)
+    assert k1.generate.label_times is False

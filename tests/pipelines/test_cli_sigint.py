@@ -14,6 +14,8 @@ import sys
 
 import pytest
 
+from fraud_app import interrupts
+from pipelines import cli
 from pipelines.cli import after_interrupt
 from tests.pipelines.test_cli_sigterm import etl_holding_its_lock
 
@@ -54,5 +56,19 @@ def test_only_py4j_records_of_an_interrupted_call_are_dropped():
         exc.__context__ = RuntimeError("reentrant call inside <_io.BufferedReader name=5>")
         assert after_interrupt(_record(exc, py4j))
     assert not after_interrupt(_record(ConnectionError("JVM gone"), py4j))  # not a Ctrl-C
+    # a SIGTERM's cleanup meeting the JVM gone (the process group got the signal too): the
+    # labels commit's discard logged this traceback after the stop's `error:` line's cause
+    gone = ConnectionError("Error while sending or receiving")
+    gone.__context__ = ConnectionResetError(104, "Connection reset by peer")
+    gone.__context__.__context__ = interrupts.Terminated(15)
+    assert after_interrupt(_record(gone, py4j))
+    # the cleanup's later calls: no Terminated in their chain, but the CLI got a SIGTERM
+    assert not after_interrupt(_record(ConnectionResetError(104, "reset"), py4j))
+    cli._TERMINATED.set()
+    try:
+        assert after_interrupt(_record(ConnectionResetError(104, "reset"), py4j))
+        assert not after_interrupt(_record(ConnectionResetError(104, "reset"), "/app/x.py"))
+    finally:
+        cli._TERMINATED.clear()
     assert not after_interrupt(_record(KeyboardInterrupt(), "/app/fraud_app/x.py"))
     assert not after_interrupt(logging.LogRecord("root", logging.ERROR, py4j, 1, "x", None, None))

@@ -47,10 +47,11 @@ def reference_features(rows: list[dict], fs: FeatureSet) -> dict[str, dict[str, 
         known = micros(lt) if lt is not None else ts + fs.label_delay_s * US
         prepared.append({**r, "_ts": ts, "_known": known, "_fraud": r.get("label") == 1})
     out = {}
+    groups: dict = {}  # key columns -> {key: rows}, built once per call (see _same_entity)
     for r in prepared:
         values = {}
         for f in fs.features:
-            v = _value(f, r, prepared, fs.label_delay_s)
+            v = _value(f, r, prepared, fs.label_delay_s, groups)
             values[f.name] = f.fill if v is None or (isinstance(v, float) and math.isnan(v)) else v
         out[r["transaction_id"]] = values
     return out
@@ -62,12 +63,24 @@ def _key(f, r) -> tuple | None:
     return None if any(v is None for v in values) else values
 
 
-def _same_entity(f, r, rows):
+def _same_entity(f, r, rows, groups: dict):
+    """[o for o in rows if _key(f, o) == _key(f, r)], in row order: the rows are grouped by
+    the feature's key columns once per reference_features call (the scan per row and feature
+    was most of the reference's time)."""
     key = _key(f, r)
-    return [] if key is None else [o for o in rows if _key(f, o) == key]
+    if key is None:
+        return []
+    if f.key_columns not in groups:
+        index: dict[tuple, list[dict]] = {}
+        for o in rows:
+            k = _key(f, o)
+            if k is not None:
+                index.setdefault(k, []).append(o)
+        groups[f.key_columns] = index
+    return groups[f.key_columns].get(key, [])
 
 
-def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
+def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int, groups: dict):
     t = r["_ts"]
     entity_kinds = (
         WindowAggregate,
@@ -81,7 +94,7 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int):
     if isinstance(f, entity_kinds):
         if _key(f, r) is None:
             return None
-        group = _same_entity(f, r, rows)
+        group = _same_entity(f, r, rows, groups)
     if isinstance(f, Novelty):
         return _novelty(f, r, group, delay_s)
     if isinstance(f, WindowAggregate | AmountRatio | AmountZScore):

@@ -314,7 +314,7 @@ def test_duplicate_names_across_files_name_both_definitions(tmp_path):
     (tmp_path / "b.yaml").write_text(spec)
     with pytest.raises(
         FeatureSpecError,
-        match=r"b\.yaml: features\[0\] defines feature 'hour_of_day', already defined by .*a\.yaml: features\[0\]",
+        match=r"b\.yaml: features\[0\] \(parts\[0\]\) defines feature 'hour_of_day', already defined by .*a\.yaml: features\[0\]",
     ):
         load_feature_set(spec_paths(tmp_path), label_delay_days=1)
 

@@ -89,6 +89,15 @@ def _config(tmp_path, uri: str, name: str, **more):
     return h.config(tmp_path, **{"tracking.uri": uri, "registry.model_name": name, **more})
 
 
+def _relayed(tmp_path, relay, name):
+    """The gate's config through the relay. The relay holds the hooked request while a whole
+    `fraud-app promote` process runs (~8 s quiet; minutes on a loaded machine or beside a
+    second test worker), so the gate's per-request deadline (tracking.connect_timeout_s,
+    10 s by default) is raised: it timed out and the test failed with an empty `done`."""
+    uri = f"http://127.0.0.1:{relay.server_address[1]}"
+    return _config(tmp_path / "c", uri, name, **{"tracking.connect_timeout_s": 600})
+
+
 def _setup(server, tmp_path, monkeypatch, name):
     """v1 poor and champion; v2 good but a challenger (registered with a margin no model
     beats): the operator has a reason to promote v2 by hand."""
@@ -116,7 +125,7 @@ def test_a_promote_between_the_decision_and_the_move_is_not_overwritten(
     done: list = []
     relay.hooks[("POST", "/model-versions/create")] = (
         "before", lambda: _promote_process(cfg_file, "2", done))  # fmt: skip
-    via_relay = _config(tmp_path / "c", f"http://127.0.0.1:{relay.server_address[1]}", name)
+    via_relay = _relayed(tmp_path, relay, name)
     # r3 beats v1 (the champion its gate scores) but not v2 (promoted meanwhile)
     out, _ = h.gate_on_rows(via_relay, tmp_path / "c", h.linear_ensemble(0.5), "r3", validation)
 
@@ -142,7 +151,7 @@ def test_a_move_right_after_the_gate_s_is_read_back_and_recorded(
     done: list = []
     relay.hooks[("POST", "/registered-models/alias")] = (
         "after", lambda: _promote_process(cfg_file, "2", done))  # fmt: skip
-    via_relay = _config(tmp_path / "c", f"http://127.0.0.1:{relay.server_address[1]}", name)
+    via_relay = _relayed(tmp_path, relay, name)
     out, _ = h.gate_on_rows(via_relay, tmp_path / "c", h.linear_ensemble(0.5), "r3", validation)
 
     assert done and done[0].returncode == 0, done and done[0].stderr[-2000:]

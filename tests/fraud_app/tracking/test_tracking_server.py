@@ -47,7 +47,7 @@ def test_registry_commands_over_http(server, tmp_path, monkeypatch, capsys):
     assert main(["-c", str(cfg_file), "promote", "9"]) == 2
     err = capsys.readouterr().err
     assert err.endswith("error: version '9' of model 'fraud-ensemble' does not exist; see "
-                        "`fraud-app models`\n"), err  # fmt: skip
+                        "`fraud-app models` for its versions and aliases\n"), err  # fmt: skip
 
     # the champion's files come through the server's artifact proxy into the model cache
     directory = resolve_model_dir("models:/fraud-ensemble@champion", config=cfg)

@@ -1,0 +1,79 @@
+"""One damaged Parquet file of a run's data (test scores, canonical table, quarantine)
+skipped all five pages of that run; now only the sections that read it show a one-line
+error naming the file, and `fraud-app dashboards` says on stderr what was not drawn."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from dashboards import render_all
+from dashboards.synthetic import SyntheticRun, write_run
+from tests.dashboards.test_render import SECTIONS
+
+SMALL = SyntheticRun(run="r1", members=2, groups=6, scored_days=4, test_rows=3_000, features=8)
+
+
+def _damage(path):
+    """Cut a real Parquet file in half: its footer (schema, row groups) is gone."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _h2(text):
+    return re.findall(r"<h2>(.*?)</h2>", text)
+
+
+def _page(src, name):
+    return (src.output / "r1" / name).read_text()
+
+
+def test_damaged_test_scores_leave_every_other_section_and_page(tmp_path):
+    src = write_run(tmp_path, SMALL)
+    bad = _damage(src.scores / "r1" / "part-00000.parquet")
+    unreadable: list[str] = []
+    render_all(src, unreadable=unreadable)
+    quality = _page(src, "model-quality.html")
+    assert _h2(quality)[:2] == ["Headline figures", "Registry decision: champion"]
+    assert "Test-window scores" in _h2(quality) and "Precision-recall" not in _h2(quality)
+    assert f"Not drawn: {bad}: cannot read it as Parquet (" in quality
+    for name in ("training.html", "data-quality.html"):
+        assert _h2(_page(src, name)) == SECTIONS[name]
+    assert unreadable == [
+        f"run r1: {bad}: cannot read it as Parquet ({unreadable[0].split('(', 1)[1]}"
+    ]
+    assert '"r1/index.html"' in (src.output / "index.html").read_text()
+
+
+def test_a_damaged_quarantine_or_canonical_file_takes_out_only_its_section(tmp_path):
+    src = write_run(tmp_path, SMALL)
+    q = _damage(src.quarantine / "part-00000.parquet")
+    day = _damage(src.canonical / "event_date=2024-01-05" / "part-00000.parquet")
+    unreadable: list[str] = []
+    render_all(src, unreadable=unreadable)
+    data = _page(src, "data-quality.html")
+    assert _h2(data) == SECTIONS["data-quality.html"]  # every section, two with an error
+    assert f"Not drawn: {q}: cannot read it as Parquet" in data  # the sample, not the chart
+    assert "Quarantined rows by reason" in data
+    assert f"Not drawn: {day}: cannot read it as Parquet" in data
+    assert _h2(_page(src, "model-quality.html")) == SECTIONS["model-quality.html"]
+    assert len(unreadable) == 2 and str(q) in unreadable[1] and str(day) in unreadable[0]
+
+
+@pytest.mark.parametrize("flag", [[], ["--run", "r1"]])
+def test_the_cli_names_what_was_not_drawn_and_exits_0(tmp_path, capsys, flag):
+    from pipelines.cli import main
+
+    src = write_run(tmp_path, SMALL)
+    bad = _damage(src.scores / "r1" / "part-00000.parquet")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"paths": {"root": str(tmp_path)},
+                                      "tracking": {"enabled": False}}))  # fmt: skip
+    assert main(["-c", str(config), "dashboards", *flag]) == 0
+    out, err = capsys.readouterr()
+    assert "dashboard pages written" in out
+    assert f"warning: not drawn: run r1: {bad}: cannot read it as Parquet (" in err
+    assert (src.output / "r1" / "model-quality.html").is_file()

@@ -1,0 +1,33 @@
+"""A registered model name holding a quote (session 21 probe): `fraud-app models --name
+"o'brien"` and `models:/o'brien/latest` stopped with MLflow's `Invalid clause(s) in filter
+string` traceback, since the name was pasted between single quotes. Real MLflow on sqlite."""
+
+from __future__ import annotations
+
+import mlflow
+import pytest
+
+from fraud_app.errors import ModelLoadError
+from fraud_app.tracking.models import resolve_model
+from fraud_app.tracking.registry import list_versions, versions_filter
+
+pytestmark = pytest.mark.integration
+
+
+def test_names_with_quotes_are_listed_and_resolved(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/m.db")
+    client = mlflow.MlflowClient()
+    for name in ("o'brien", 'say "hi"', "plain"):
+        client.create_registered_model(name)
+        client.create_model_version(name, source=str(tmp_path / "none"))
+        client.create_model_version(name, source=str(tmp_path / "none"))
+        assert [r["version"] for r in list_versions(client, name)] == ["2", "1"]
+    with pytest.raises(ModelLoadError, match=r"models:/o'brien/latest holds no ensemble"):
+        resolve_model("models:/o'brien/latest")  # found v2, which holds no model
+
+
+def test_a_name_with_both_quotes_is_refused_in_words() -> None:
+    assert versions_filter("plain") == "name = 'plain'"
+    assert versions_filter("o'brien") == 'name = "o\'brien"'
+    with pytest.raises(ModelLoadError, match=r"holds both ' and \"; rename"):
+        versions_filter('it\'s "x"')

@@ -1,0 +1,131 @@
+"""`fraud-app tune` stopped mid-way or with a failing trial keeps its finished trials:
+each is written to `reports/tune-<run>.trials.jsonl` as it ends, a re-run of the same
+--run reuses them, and a failing trial is recorded with its error (the others go on)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from fraud_app import interrupts
+from fraud_app.config import load_config
+from fraud_app.evaluation.config import TuneSection, TuneSpace
+from pipelines.tune.journal import TrialJournal
+from pipelines.tune.pipeline import run_tune
+from tests.pipelines.test_backtest_tune import DEMO, _table
+
+
+@pytest.fixture(scope="module")
+def config(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("tune-journal")
+    _table(spark, root / "features")
+    return load_config(DEMO, {
+        "paths.root": str(root),
+        "features.output": str(root / "features"),
+        "features.label_delay_days": 3,
+        "splits.test_days": 5,
+        "splits.validation_days": 5,
+        "balancing.unionpay_subsets.n_subsets": 1,
+        "balancing.unionpay_subsets.normal_ratio": None,
+        "training.model.hidden": [8],
+        "training.distributed.global_batch_size": 64,
+        "training.distributed.epochs": 2,
+        "training.distributed.group_size": 8,
+        "training.checkpoint": False,
+        "tracking.enabled": False,
+    })  # fmt: skip
+
+
+def _cfg(rates, tmp_path):
+    space = TuneSpace(hidden=[(8,)], dropout=[0.0], learning_rate=rates, pos_weight=[1.0],
+                      loss=["bce"], n_subsets=[1], normal_ratio=[None])  # fmt: skip
+    return TuneSection(method="grid", space=space, output=str(tmp_path / "best.yaml"))
+
+
+def _lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # trains small ensembles
+def test_a_failing_trial_is_recorded_with_its_error_and_the_others_are_kept(
+    spark, config, tmp_path
+):
+    # a learning rate of 1e30 diverges at its first step: a real failure of that trial
+    report = run_tune(spark, config, _cfg([1e30, 1e-3], tmp_path), run="fail1")
+    failed, ok = report["trials"]
+    assert failed["error"].startswith("TrainingDivergedError: ") and "validation" not in failed
+    assert ok["validation"]["average_precision"] > 0
+    assert report["best"]["trial"] == 1 and report["failed"] == 1
+    journal = config.paths.resolve("reports") / "tune-fail1.trials.jsonl"
+    assert [r["trial"] for r in _lines(journal)] == [0, 1]
+    assert "error" in _lines(journal)[0]
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # trains small ensembles
+def test_every_trial_failing_is_one_error_naming_the_journal(spark, config, tmp_path):
+    from fraud_app.errors import TrainingError
+
+    with pytest.raises(TrainingError, match=r"every trial failed \(1 trial\(s\); trial 0: "
+                       r"TrainingDivergedError: .*tune-fail2.trials.jsonl"):  # fmt: skip
+        run_tune(spark, config, _cfg([1e30], tmp_path), run="fail2")
+    assert not (tmp_path / "best.yaml").exists()
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # trains small ensembles
+def test_a_tune_stopped_mid_way_keeps_its_finished_trials_and_a_rerun_reuses_them(
+    spark, config, tmp_path, caplog
+):
+    journal = config.paths.resolve("reports") / "tune-stop1.trials.jsonl"
+    cfg = _cfg([1e-3, 3e-3, 1e-2], tmp_path)
+
+    def interrupt_after_first_trial():  # a real SIGINT, as Ctrl-C sends it
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if journal.exists() and journal.read_text().count("\n") >= 1:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=interrupt_after_first_trial, daemon=True)
+    watcher.start()
+    with pytest.raises(KeyboardInterrupt):
+        run_tune(spark, config, cfg, run="stop1")
+    watcher.join()
+    kept = _lines(journal)
+    assert [r["trial"] for r in kept] == [0] and kept[0]["validation"]["average_precision"] > 0
+    assert (
+        "tune run stop1 stopped with 1 of 3 trial(s) recorded (1 finished, 0 failed)" in caplog.text
+    )
+    assert not (tmp_path / "best.yaml").exists()
+    # the CLI's stop line names them (it said "nothing is left half-written")
+    assert interrupts.progress()[0][-1].startswith(
+        f"1 finished and 0 failed of 3 tune trial(s) in {journal} (`fraud-app tune --run stop1`"
+    )
+
+    caplog.clear()
+    report = run_tune(spark, config, cfg, run="stop1")
+    assert "holds 1 finished trial(s); 1 of them match(es) this search and is reused, " \
+        "2 trial(s) left to train" in caplog.text  # fmt: skip
+    first = report["trials"][0]
+    assert first["reused_from"] == str(journal) and first["validation"] == kept[0]["validation"]
+    assert report["reused"] == 1 and len(report["trials"]) == 3
+    assert [r["trial"] for r in _lines(journal)] == [0, 1, 2]  # trial 0 not trained again
+    assert (tmp_path / "best.yaml").exists()
+
+
+def test_a_torn_last_line_is_skipped_and_the_next_record_starts_its_own_line(tmp_path):
+    journal = TrialJournal(tmp_path / "t.jsonl")
+    journal.append({"trial": 0, "config_sha256": "a", "validation": {}})
+    with open(journal.path, "a") as f:
+        f.write('{"trial": 1, "config_sha')  # a kill while the line was written
+    journal.append({"trial": 2, "config_sha256": "c", "validation": {}})
+    assert [r["trial"] for r in journal.records()] == [0, 2]
+    assert set(journal.finished()) == {"a", "c"}
