@@ -215,7 +215,7 @@ def check_numeric_types(features: Sequence[FeatureDef], types: Mapping[str, Any]
             if kind is None:
                 continue
             name = kind if isinstance(kind, str) else kind.simpleString()
-            if isinstance(kind, T.NumericType) or name.startswith(_NUMERIC_DDL):
+            if isinstance(kind, T.NumericType) or name.split("(")[0] in _NUMERIC_DDL:
                 continue
             what = feature.kind
             if feature.kind == "window_agg":
