@@ -374,6 +374,8 @@ def _rowwise(df: pd.DataFrame, f) -> np.ndarray:
         v = df[f.column]
         return np.where(v.notna(), (v.astype(str) == f.value).astype("float64"), np.nan)
     x = df[f.column].astype("float64").to_numpy()
+    if f.transform == "signed_log1p":
+        return np.sign(x) * np.log1p(np.abs(x))
     return np.log1p(x) if f.transform == "log1p" else x
 
 

@@ -173,8 +173,10 @@ def _installed_version() -> str:
 
 EPILOG = """\
 exit codes: 0 done; 2 a mistake, a damaged file or a failed step (one `error:` line on
-stderr); 130 Ctrl-C; 141 stdout closed by its reader; 143 SIGTERM (stopped cleanly: lock
-released, nothing half-written). stdout carries the command's result only.
+stderr); 3 done in part (`dashboards`: pages written, some sections not drawn, each a
+`warning: not drawn:` line); 130 Ctrl-C; 141 stdout closed by its reader; 143 SIGTERM
+(stopped cleanly: lock released, nothing half-written). stdout carries the command's result
+only.
 
 environment variables read (README: "Environment variables"):
 {variables}

@@ -24,7 +24,9 @@ class EtlBounds(Section):
     """Plausibility bounds (inclusive); a row outside them is quarantined with a reason.
 
     min_amount: 0 accepts zero-amount authorisations (card verification); raise it to
-      e.g. 0.01 to quarantine them. max_amount: far above any real card payment in any
+      e.g. 0.01 to quarantine them. A negative value admits refunds: a feature spec's
+      `transform: log1p` of amount is then refused when it is <= -1 (log1p is undefined
+      there; use `signed_log1p`). max_amount: far above any real card payment in any
       currency, so it only catches absurd values such as 1e308 (validation's
       max_amount is the tighter business check).
     min_timestamp / max_timestamp: bounds of `timestamp` and `label_time` (naive = UTC).

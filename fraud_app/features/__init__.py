@@ -6,6 +6,7 @@
     windows.py      per-entity windows (velocity, ratios, fraud rates): one sort per entity
     encodings.py    categorical frequency / delayed target rate as daily snapshots
     rowwise.py      calendar, cross-border, a column's own value
+    profile.py      one job before compiling: all-null inputs, the data's span, log1p domain
     compile.py      compute_features(df, feature_set) -> FeatureResult (lazy DataFrame)
     table.py        write/read the feature table and its `_features.json`
     splits.py       time-based train / validation / test with a label-delay gap

@@ -1,8 +1,10 @@
 """Compile a FeatureSet against a canonical DataFrame into a feature table.
 
 Plan (each step one concern, in its own module):
-  1. skip features whose input columns are absent or entirely null (ETL creates absent
-     optional columns as all-null ones): ONE warning lists them, and the result too;
+  1. skip the features that would be constant: input columns absent or entirely null (ETL
+     creates absent optional columns as all-null ones), a label window no label reaches,
+     a lag not shorter than the data's span (fraud_app.features.profile, one Spark job):
+     ONE warning lists them, and the result too; warn once about log1p inputs <= -1;
   2. add helper columns: `_ts` (epoch microseconds), `_known` (label_known_at),
      `_fraud` (1 for label = 1), `_row` (1 for a data row);
   3. per-entity window features, one sort per entity (fraud_app.features.windows); the
@@ -32,6 +34,14 @@ from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
 from fraud_app.features.keyed import pair_key_columns
 from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
 from fraud_app.features.novelty import add_novelty_flags
+from fraud_app.features.profile import (
+    DataProfile,
+    data_profile,
+    lag_beyond_data,
+    lag_reason,
+    log1p_inputs,
+    warn_log1p_below_domain,
+)
 from fraud_app.features.rowwise import ROWWISE_KINDS, rowwise_column
 from fraud_app.features.spec import FeatureSet
 from fraud_app.features.windows import ENTITY_KINDS, FRAUD, KNOWN, ROW, TS, entity_features
@@ -61,6 +71,8 @@ class SkippedFeature:
     # a label window that no label can reach: without label_time, labels are known only
     # `label delay` after the transaction, and the window ends within that delay
     labels_unknown: bool = False
+    # a window that ends `lag` before t, with lag >= the data's span: no row is in it
+    lag_beyond_data: str = ""  # the reason in words (fraud_app.features.profile.lag_reason)
 
     @property
     def reason(self) -> str:
@@ -71,12 +83,17 @@ class SkippedFeature:
                 "no label_time, and its window ends within the label delay: no label in it "
                 "is known yet, so it is 0 on every row"
             )
+        parts += [self.lag_beyond_data] if self.lag_beyond_data else []
         return "; ".join(parts)
 
     def to_dict(self) -> dict:
         """The `skipped` entry of _features.json and of the features step's summary."""
         out = {"name": self.name, "missing": list(self.missing), "all_null": list(self.all_null)}
-        return {**out, "labels_unknown": True} if self.labels_unknown else out
+        if self.labels_unknown:
+            out["labels_unknown"] = True
+        if self.lag_beyond_data:
+            out["lag_beyond_data"] = self.lag_beyond_data
+        return out
 
 
 @dataclass(frozen=True)
@@ -97,13 +114,19 @@ def compute_features(
     vector_column: str | None = "features",
     skip_all_null: bool = True,
     whole_history: DataFrame | None = None,
+    skip_lags_beyond_data: bool = True,
 ) -> FeatureResult:
     """Every computable feature of `feature_set` for every row of the canonical `df`.
 
-    skip_all_null: also skip features whose optional input column is null in every row
-    (one small Spark job counts the non-null values of those columns), and, when
-    label_time is absent or null in every row, the fraud-rate windows that end within the
-    label delay (0 on every row: no label in them is known yet).
+    skip_all_null: also skip features whose optional input column is null in every row,
+    whose window ends `lag` before t with lag >= the data's span (first to last
+    timestamp: no row is in it; with `skip_lags_beyond_data`), and, when label_time is
+    absent or null in every row, the fraud-rate windows that end within the label delay
+    (0 on every row: no label in them is known yet); and warn about log1p inputs <= -1.
+    One small Spark job (fraud_app.features.profile) counts what these need.
+    skip_lags_beyond_data: False for a slice of a table (the scorer's history, which the
+    feature step judged whole): there a lag longer than the slice is history not read,
+    not a constant feature.
     whole_history: canonical rows (a superset of `df`'s, same columns) that the
     categorical encodings and the all-null check read instead of `df`: the batch scorer
     passes every row up to its last date and, as `df`, only the history the window
@@ -114,7 +137,9 @@ def compute_features(
         )
     whole = df if whole_history is None else whole_history
     check_numeric_inputs(whole, feature_set.features)
-    computable, skipped = _split_available(whole, feature_set, skip_all_null=skip_all_null)
+    computable, skipped = _split_available(
+        whole, feature_set, skip_all_null=skip_all_null, lags=skip_lags_beyond_data
+    )
     _check_names(computable, vector_column)
     windowed = [f for f in computable if isinstance(f, ENTITY_KINDS)]
     # the `same:` pairs' helper key columns join the helper columns (one select fewer)
@@ -154,16 +179,26 @@ def _prepared(df: DataFrame, label_delay_s: int, extra: Sequence[Column] = ()) -
 
 
 def _split_available(
-    df: DataFrame, feature_set: FeatureSet, *, skip_all_null: bool
+    df: DataFrame, feature_set: FeatureSet, *, skip_all_null: bool, lags: bool = True
 ) -> tuple[list[FeatureDef], list[SkippedFeature]]:
     present = set(df.columns)
     optional = {c for f in feature_set.features for c in f.inputs if c in present}
     rates = [f for f in feature_set.features if isinstance(f, FraudRate)]
     if rates and "label_time" in present:
         optional.add("label_time")
-    nulls = (
-        all_null_columns(df, sorted(optional - set(REQUIRED_COLUMNS))) if skip_all_null else set()
+    delay = feature_set.label_delay_s
+    lag_of = {f.name: _lag_s(f, delay) if lags else 0 for f in feature_set.features}
+    profile = (
+        data_profile(
+            df,
+            sorted(optional - set(REQUIRED_COLUMNS)),
+            [c for c in log1p_inputs(feature_set.features) if c in present],
+            span=any(lag_of.values()),
+        )
+        if skip_all_null
+        else DataProfile()
     )
+    nulls = profile.all_null
     delay_only = "label_time" not in present or "label_time" in nulls
     computable, skipped = [], []
     for feature in feature_set.features:
@@ -173,20 +208,36 @@ def _split_available(
             skip_all_null
             and delay_only
             and isinstance(feature, FraudRate)
-            and not feature.sees_labels_without_label_time(feature_set.label_delay_s)
+            and not feature.sees_labels_without_label_time(delay)
         )
-        if missing or empty or unknown:
-            skipped.append(SkippedFeature(feature.name, missing, empty, unknown))
+        lag_s = lag_of[feature.name]
+        beyond = (
+            lag_reason(lag_s, getattr(feature, "lag", None), profile)
+            if lag_beyond_data(lag_s, profile)
+            else ""
+        )
+        if missing or empty or unknown or beyond:
+            skipped.append(SkippedFeature(feature.name, missing, empty, unknown, beyond))
         else:
             computable.append(feature)
     if skipped:
         logger.warning(
             "%d feature(s) skipped, they would be constant: their inputs are absent or "
-            "entirely null in the data, or their label window holds no known label: %s",
+            "entirely null in the data, their label window holds no known label, or their "
+            "lag reaches before the data's first row: %s",
             len(skipped),
             ", ".join(f"{s.name} ({s.reason})" for s in skipped),
         )
+    warn_log1p_below_domain(computable, profile)
     return computable, skipped
+
+
+def _lag_s(feature: FeatureDef, label_delay_s: int) -> int:
+    """Seconds the feature's window ends before t (0: it ends at t, or no window)."""
+    if not isinstance(feature, ENTITY_KINDS) or getattr(feature, "window_s", None) is None:
+        return 0
+    lag_s = getattr(feature, "lag_s", None)
+    return lag_s(label_delay_s) if lag_s is not None else 0
 
 
 _FOR_TEXT = (
@@ -225,18 +276,6 @@ def check_numeric_types(features: Sequence[FeatureDef], types: Mapping[str, Any]
                 f"{column!r}, which holds {name} values; expected a numeric column "
                 f"(int, double, decimal) such as amount: {_FOR_TEXT}"
             )
-
-
-def all_null_columns(df: DataFrame, columns: list[str]) -> set[str]:
-    """The `columns` that hold no non-null value (none when `df` has no rows), in one job."""
-    if not columns:
-        return set()
-    counts = df.select(
-        F.count(F.lit(1)).alias("_rows"), *[F.count(F.col(c)).alias(c) for c in columns]
-    ).first()
-    if not counts or counts["_rows"] == 0:
-        return set()
-    return {c for c in columns if counts[c] == 0}
 
 
 def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:

@@ -23,7 +23,8 @@ class FeaturesSection(Section):
     `spec_dir`: the folder of feature specs; None = the specs shipped with the package
     (`feature_specs/` in a checkout; `fraud-app init` copies them for editing).
     `spec_files`: names inside `spec_dir` (None = every *.yaml there, sorted by name).
-    `input` / `output`: None = paths.canonical / paths.features.
+    `input` / `output`: None = the ETL's output (etl.output, else paths.canonical) /
+    paths.features.
     """
 
     spec_dir: str | None = None

@@ -36,7 +36,7 @@ from fraud_app.features.windowed import EntityWindow, FramedWindow, duration_tex
 from fraud_app.features.windowed import lag_text as lag_text
 
 CALENDAR_PARTS: tuple[str, ...] = ("hour_of_day", "day_of_week", "is_weekend")
-TRANSFORMS: tuple[str, ...] = ("identity", "log1p")
+TRANSFORMS: tuple[str, ...] = ("identity", "log1p", "signed_log1p")
 
 
 class WindowAggregate(FramedWindow):
@@ -391,11 +391,18 @@ class CrossBorder(FeatureDef):
 
 
 class ColumnValue(FeatureDef):
-    """The current row's own numeric column, optionally transformed (log1p)."""
+    """The current row's own numeric column, optionally transformed.
+
+    `log1p`: log(1 + x), for a column >= 0 such as a purchase amount; undefined for
+    x <= -1 (the row gets the fill: a refund of -5 would read as an amount of 0), so the
+    compiler warns when the data holds such values and `fraud-app features` / `run` refuse
+    it on `amount` when etl.bounds.min_amount <= -1. `signed_log1p`: sign(x) * log1p(|x|),
+    defined everywhere and the same as log1p for x >= 0, for a column with negative
+    values (refunds); a feature of its own (`amount_signed_log1p`)."""
 
     kind: ClassVar[str] = "column"
     column: str
-    transform: Literal["identity", "log1p"] = "identity"
+    transform: Literal["identity", "log1p", "signed_log1p"] = "identity"
 
     _column = field_validator("column")(model_input)
 

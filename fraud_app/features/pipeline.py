@@ -7,6 +7,8 @@ summary = build_feature_table(spark, config)                           # reads +
 
 from __future__ import annotations
 
+import logging
+
 from pyspark.sql import DataFrame, SparkSession
 
 from fraud_app.balancing.base import BalancedData
@@ -16,6 +18,7 @@ from fraud_app.errors import EmptyInputError
 from fraud_app.etl.fs import check_apart, read_table
 from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
+from fraud_app.features.profile import check_log1p_bounds
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.features.splits import SplitResult, split_by_time
 from fraud_app.features.table import FeatureTableSummary, write_feature_table
@@ -23,32 +26,46 @@ from fraud_app.resources import shipped_spec_dir
 from fraud_app.schema import CANONICAL_COLUMNS
 from fraud_app.spark.session import ensure_utc
 
+logger = logging.getLogger(__name__)
+
 
 def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
     paths = spec_paths(cfg.spec_dir or shipped_spec_dir(), cfg.spec_files)
-    return load_feature_set(paths, label_delay_days=cfg.label_delay_days)
+    feature_set = load_feature_set(paths, label_delay_days=cfg.label_delay_days)
+    logger.info("feature specs: %d feature(s) from %d file(s) in %s", len(feature_set.features),
+                len(paths), paths[0].parent)  # fmt: skip
+    return feature_set
 
 
-def check_feature_specs(cfg: FeaturesSection) -> FeatureSet:
+def check_feature_specs(cfg: FeaturesSection, min_amount: float | None = None) -> FeatureSet:
     """The spec files parsed and, when the features read the ETL's canonical table (no
     `features.input` of the user's own), checked against the canonical schema's column
-    types, for the commands to call before Spark starts: a typo in a spec was reported after
+    types and, given `min_amount` (etl.bounds.min_amount), a log1p of amount against it,
+    for the commands to call before Spark starts: a typo in a spec was reported after
     the JVM had started (`features`), or after the ETL and validation (`run`). A table of
-    the user's own is checked against its real schema by `compute_features`."""
+    the user's own is checked against its real schema by `compute_features`, which also
+    warns about log1p inputs <= -1 in the data."""
     feature_set = feature_set_from_config(cfg)
     if cfg.input is None:
         types = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
         check_numeric_types(feature_set.features, types)
+        if min_amount is not None:
+            check_log1p_bounds(feature_set.features, min_amount)
     return feature_set
 
 
-def build_feature_table(spark: SparkSession, config: AppConfig) -> FeatureTableSummary:
+def build_feature_table(
+    spark: SparkSession, config: AppConfig, feature_set: FeatureSet | None = None
+) -> FeatureTableSummary:
     """Read the canonical table, compute every spec'd feature, write the feature table
-    (in a UTC session: the windows and the split dates are UTC)."""
+    (in a UTC session: the windows and the split dates are UTC). `feature_set`: the specs
+    of `config.features` already parsed (what `check_feature_specs` returned before Spark
+    started: the commands parse the files once); None: read here."""
     ensure_utc(spark)
     cfg = config.features
     source, target = config.canonical_table(), config.feature_table()
-    feature_set = feature_set_from_config(cfg)
+    if feature_set is None:
+        feature_set = feature_set_from_config(cfg)
     check_apart(spark, {"features.input": source}, {"features.output": target})
     df = read_table(spark, source, "canonical table", "etl")
     if not df.columns:

@@ -26,6 +26,8 @@ def rowwise_column(feature: FeatureDef) -> Column:
         return F.when(here.isNotNull() & home.isNotNull(), (here != home).cast("double"))
     if isinstance(feature, ColumnValue):
         value = F.col(feature.column).cast("double")
+        if feature.transform == "signed_log1p":
+            return F.signum(value) * F.log1p(F.abs(value))
         return F.log1p(value) if feature.transform == "log1p" else value
     if isinstance(feature, OneHot):
         value = F.col(feature.column)

@@ -110,7 +110,11 @@ def features_for_dates(
     whole = (
         history_rows(canonical, start, end, None) if encodings and history_s is not None else None
     )
-    result = compute_features(source, feature_set, vector_column=None, whole_history=whole)
+    # a slice of the table: a lag longer than it is history not read (the table's first
+    # days), not a constant feature; the feature step judged the whole table
+    result = compute_features(
+        source, feature_set, vector_column=None, whole_history=whole, skip_lags_beyond_data=False
+    )
     dates = F.col(PARTITION_COLUMN).between(date_literal(start), date_literal(end))
     return FeatureResult(
         df=result.df.where(dates),

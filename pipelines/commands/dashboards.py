@@ -1,4 +1,9 @@
-"""`fraud-app dashboards`: (re)render the HTML pages from the saved reports and scores."""
+"""`fraud-app dashboards`: (re)render the HTML pages from the saved reports and scores.
+
+Exit status: 0 every section drawn; PARTIAL (3) the pages were written but some sections
+were not drawn (a damaged Parquet file: each is a `warning: not drawn:` line on stderr and
+a "Not drawn" note on its page), so a scheduler sees that something was left out; 2 no
+page could be written (the CLI's error line)."""
 
 from __future__ import annotations
 
@@ -8,6 +13,8 @@ import sys
 from dashboards.errors import DashboardError
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
+
+PARTIAL = 3  # pages written, some sections not drawn (documented in the CLI's epilog, README)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -26,4 +33,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     print(f"fraud-app: {len(pages)} dashboard pages written; open {index_path(config).resolve()}")
     for line in unreadable:  # its sections show the error; the rest is drawn
         print(f"warning: not drawn: {line}", file=sys.stderr)
+    if unreadable:
+        print(f"fraud-app: {len(unreadable)} section(s) not drawn (see the warnings); exit "
+              f"status {PARTIAL}", file=sys.stderr)  # fmt: skip
+        return PARTIAL
     return 0

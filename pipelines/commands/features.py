@@ -11,7 +11,9 @@ from pipelines.commands._overrides import with_flags
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--input", help="features.input (default: paths.canonical)")
+    parser.add_argument(
+        "--input", help="features.input (default: etl.output, else paths.canonical)"
+    )
     parser.add_argument("--output", help="features.output (default: paths.features)")
     parser.add_argument("--spec-dir", help="features.spec_dir")
     parser.add_argument(
@@ -36,10 +38,11 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         spec_files=tuple(args.spec_files) if args.spec_files else None,
         label_delay_days=args.label_delay_days,
     )
-    check_feature_specs(cfg)  # a spec mistake is one line before the JVM starts
+    # a spec mistake is one line before the JVM starts
+    feature_set = check_feature_specs(cfg, config.etl.bounds.min_amount)
     spark = spark_session(config)
     started = time.monotonic()
-    summary = build_feature_table(spark, config.model_copy(update={"features": cfg}))
+    summary = build_feature_table(spark, config.model_copy(update={"features": cfg}), feature_set)
     out = {**summary.to_dict(), "total_seconds": round(time.monotonic() - started, 1)}
     print(jsonout.dumps(out, indent=2, default=str))
     return 0

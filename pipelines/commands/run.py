@@ -31,12 +31,14 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     check_run_free(config, args.run, replace=args.replace)  # before Spark and the ETL
     check_store_uri(config)
-    check_feature_specs(config.features)  # not after the ETL and validation
+    # not after the ETL and validation
+    feature_set = check_feature_specs(config.features, config.etl.bounds.min_amount)
     spark = spark_session(config)
     # warm_up: the GX import and the tracking store, while the generated data is written
     result = run_workflow(
-        spark, config, generate=args.generate, run=args.run, warm_up=True, replace=args.replace
-    )
+        spark, config, generate=args.generate, run=args.run, warm_up=True,
+        replace=args.replace, feature_set=feature_set,
+    )  # fmt: skip
     test = result.steps["train"]["metrics"]["test"]
     run_name = Path(result.steps["train"]["report"]).stem.removeprefix("training-")
     dashboards = render_dashboards_safely(config, run_name)

@@ -14,10 +14,12 @@ hook is `tracker_for(config)`: it imports `fraud_app.tracking.tune.tune_tracker`
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
 import logging
 import math
 import random
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,16 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from dlcore.errors import DlcoreError
 from fraud_app import interrupts, jsonout
 from fraud_app.config import AppConfig
-from fraud_app.errors import ConfigError, EmptyInputError, ReportExistsError, TrainingError
+from fraud_app.errors import (
+    ConfigError,
+    EmptyInputError,
+    FraudAppError,
+    ReportExistsError,
+    TrainingError,
+)
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
 from fraud_app.interrupts import Terminated
 from pipelines.named_reports import pick_run, write_output
@@ -234,8 +243,9 @@ def run_tune(
                     record = {**earlier[prints[i]], "trial": i, "params": point,
                               "reused_from": str(journal.path)}  # fmt: skip
                 else:
-                    record = _trial(splits, trial_config, names, vector, i, point, len(points))
-                    journal.append({**record, "config_sha256": prints[i]})
+                    train = functools.partial(_trial, splits, trial_config, names, vector, i,
+                                              point, len(points))  # fmt: skip
+                    record = _journaled(journal, prints[i], i, point, train)
                 trials.append(record)
                 ap = record.get("validation", {}).get("average_precision")
                 tracker.trial(i, point, {} if "error" in record
@@ -285,9 +295,55 @@ def run_tune(
     return report
 
 
+def _journaled(journal: TrialJournal, sha: str, i: int, point: dict[str, Any], train):
+    """`train()` (a `_trial`), its record appended to the journal; a bug (not a
+    `trial_failure`) is recorded with its error too (a re-run trains that trial again), then
+    raised."""
+    t0 = time.monotonic()
+    try:
+        record = train()
+    except Exception as exc:  # not a trial failure (_trial records those): ours to fix
+        journal.append({"trial": i, "params": point, "error": error_line(exc), "bug": True,
+                        "seconds": round(time.monotonic() - t0, 1), "config_sha256": sha})  # fmt: skip
+        raise
+    journal.append({**record, "config_sha256": sha})
+    return record
+
+
+def trial_failure(exc: BaseException) -> bool:
+    """Whether `exc` ends one trial, recorded while the tune goes on, rather than being a bug
+    of our own code (a TypeError, an AttributeError, ...), which stops the tune with its
+    traceback. A trial failure is a fraud_app or dlcore error (a setting the data or the
+    trainer refuses, training that diverged, a lost peer), memory running out, or a Spark
+    job that failed in the JVM (a lost executor, a task out of memory). Not one: a Python
+    error a task raised, unless it is a fraud_app or dlcore error; a query Spark could not
+    analyse (a plan our code built wrong); pyspark's own argument errors on the driver."""
+    from py4j.protocol import Py4JJavaError
+    from pyspark.errors import AnalysisException, PythonException
+    from pyspark.errors.exceptions.captured import CapturedException
+
+    if isinstance(exc, FraudAppError | DlcoreError | MemoryError):
+        return True
+    if not isinstance(exc, Py4JJavaError | CapturedException):
+        return False
+    text = str(exc)
+    if isinstance(exc, PythonException) or "org.apache.spark.api.python.PythonException" in text:
+        return _OUR_ERROR_IN_A_TASK.search(text) is not None or "MemoryError" in text
+    return not isinstance(exc, AnalysisException)
+
+
+_OUR_ERROR_IN_A_TASK = re.compile(r"\b(?:fraud_app|dlcore)\.errors\.\w+: ")
+
+
+def error_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
+
+
 def _trial(splits, trial_config, names, vector, i, point, n) -> dict[str, Any]:
-    """Train and score one trial; a trial that fails (diverged, out of memory, a lost
-    executor) is its record with the `error`, and the other trials go on."""
+    """Train and score one trial; a trial that fails (`trial_failure`: diverged, a setting
+    the data refuses, out of memory, a lost executor) is its record with the `error`, and
+    the other trials go on; anything else (a bug) is raised."""
     t0 = time.monotonic()
     try:
         balanced = nodes.balance(splits.train, trial_config.balancing)
@@ -298,9 +354,9 @@ def _trial(splits, trial_config, names, vector, i, point, n) -> dict[str, Any]:
             nodes.score(splits.validation, fitted.ensemble, features_col=vector)
         )
     except Exception as exc:
-        error = (
-            f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-        )
+        if not trial_failure(exc):
+            raise
+        error = error_line(exc)
         logger.debug("tune trial %d failed", i, exc_info=True)
         logger.warning("tune trial %d/%d %s failed (%s); the other trials go on", i + 1, n,
                        point, error)  # fmt: skip

@@ -31,6 +31,7 @@ from fraud_app.data.generator import (
 from fraud_app.etl.fs import read_table
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from fraud_app.features.spec import FeatureSet
 from fraud_app.naming import check_name
 from fraud_app.scoring.job import run_scoring
 from fraud_app.tracking.client import open_store
@@ -113,9 +114,12 @@ def run_workflow(
     run: str | None = None,
     warm_up: bool = False,
     replace: bool = False,
+    feature_set: FeatureSet | None = None,
 ) -> WorkflowResult:
     """warm_up: with `generate`, `start_warm_up` while the generated data is written.
-    A `run` that already finished is refused before any step unless `replace`."""
+    A `run` that already finished is refused before any step unless `replace`.
+    feature_set: config.features' specs already parsed (`fraud-app run` checks them before
+    Spark starts); None: the features step reads them."""
     if run:
         check_name(run, "run name")
         check_run_free(config, run, replace=replace)
@@ -147,7 +151,7 @@ def run_workflow(
         table=canonical_path,
     )
     result.steps["validate_canonical"] = {"success": report.success, "html": report.html_path}
-    features = _timed(result, "features", build_feature_table, spark, config)
+    features = _timed(result, "features", build_feature_table, spark, config, feature_set)
     result.steps["features"] = features.to_dict()
     features_path = config.feature_table()
     report = _timed(

@@ -1,6 +1,7 @@
 """One damaged Parquet file of a run's data (test scores, canonical table, quarantine)
 skipped all five pages of that run; now only the sections that read it show a one-line
-error naming the file, and `fraud-app dashboards` says on stderr what was not drawn."""
+error naming the file, and `fraud-app dashboards` says on stderr what was not drawn and
+exits 3 (pages written, something left out)."""
 
 from __future__ import annotations
 
@@ -64,16 +65,24 @@ def test_a_damaged_quarantine_or_canonical_file_takes_out_only_its_section(tmp_p
 
 
 @pytest.mark.parametrize("flag", [[], ["--run", "r1"]])
-def test_the_cli_names_what_was_not_drawn_and_exits_0(tmp_path, capsys, flag):
+def test_the_cli_names_what_was_not_drawn_and_exits_3(tmp_path, capsys, flag):
+    """The pages are written, and the exit status tells a scheduler that a section was
+    left out (it exited 0: a cron job or an Airflow task saw success)."""
     from pipelines.cli import main
 
     src = write_run(tmp_path, SMALL)
-    bad = _damage(src.scores / "r1" / "part-00000.parquet")
     config = tmp_path / "c.yaml"
     config.write_text(yaml.safe_dump({"paths": {"root": str(tmp_path)},
                                       "tracking": {"enabled": False}}))  # fmt: skip
-    assert main(["-c", str(config), "dashboards", *flag]) == 0
+    assert main(["-c", str(config), "dashboards", *flag]) == 0  # every section drawn
+    capsys.readouterr()
+    bad = _damage(src.scores / "r1" / "part-00000.parquet")
+    assert main(["-c", str(config), "dashboards", *flag]) == 3
     out, err = capsys.readouterr()
     assert "dashboard pages written" in out
     assert f"warning: not drawn: run r1: {bad}: cannot read it as Parquet (" in err
+    assert (
+        err.splitlines()[-1]
+        == "fraud-app: 1 section(s) not drawn (see the warnings); exit status 3"
+    )
     assert (src.output / "r1" / "model-quality.html").is_file()

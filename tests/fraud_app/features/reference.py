@@ -154,7 +154,10 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int, groups: dict)
         a, b = r.get(f.country), r.get(f.home_country)
         return None if a is None or b is None else float(a != b)
     if isinstance(f, ColumnValue):
-        return math.log1p(r[f.column]) if f.transform == "log1p" else float(r[f.column])
+        x = float(r[f.column])
+        if f.transform == "signed_log1p":
+            return math.copysign(math.log1p(abs(x)), x) if x else 0.0
+        return math.log1p(x) if f.transform == "log1p" else x
     if isinstance(f, OneHot):
         v = r.get(f.column)
         return None if v is None else float(str(v) == f.value)

@@ -1,0 +1,155 @@
+"""What the compiler learns from the data before it compiles the features, in ONE Spark job.
+
+  * which optional input columns hold no value (their features would be constant);
+  * the data's time span, first to last timestamp (a window that ends `lag` before t
+    holds no row for any row when lag >= span: constant too);
+  * per input of a `transform: log1p` feature, the rows log1p cannot take (<= -1:
+    Spark's log1p gives null there, which the fill replaces: a refund of -5 read as an
+    amount of 0).
+
+fraud_app.features.compile decides what to skip and warn about from this profile; this
+module only counts, and says in words what a lag beyond the data or a log1p below its
+domain means. `check_log1p_bounds` is the same log1p rule against the ETL's amount bounds,
+before Spark starts (fraud_app.features.pipeline.check_feature_specs).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.errors import FeatureSpecError
+from fraud_app.features.definitions import ColumnValue, FeatureDef
+from fraud_app.features.labels import MICROS, ts_micros
+
+logger = logging.getLogger(__name__)
+_DAY_S = 86_400
+
+
+@dataclass(frozen=True)
+class DataProfile:
+    rows: int = 0
+    all_null: frozenset[str] = frozenset()
+    first_us: int | None = None  # first and last timestamp, epoch microseconds
+    last_us: int | None = None
+    below_log1p: dict[str, tuple[int, float]] = field(default_factory=dict)  # col: (rows, min)
+
+    @property
+    def span_us(self) -> int | None:
+        if self.first_us is None or self.last_us is None:
+            return None
+        return self.last_us - self.first_us
+
+    def span_text(self) -> str:
+        first, last = (_date(us) for us in (self.first_us, self.last_us))
+        return f"{(self.span_us or 0) / MICROS / _DAY_S:.2f} days, {first} .. {last}"
+
+
+def _date(us: int | None) -> str:
+    if us is None:
+        return "-"
+    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)).isoformat(
+        sep=" ", timespec="seconds"
+    )[:19]
+
+
+def log1p_inputs(features: Sequence[FeatureDef]) -> list[str]:
+    """The columns a `transform: log1p` feature reads (not signed_log1p: defined everywhere)."""
+    seen = {
+        f.column: None for f in features if isinstance(f, ColumnValue) and f.transform == "log1p"
+    }
+    return list(seen)
+
+
+def data_profile(
+    df: DataFrame, nullable: Sequence[str], log1p: Sequence[str], *, span: bool
+) -> DataProfile:
+    """The profile of `df` in one job: which of `nullable` hold no value, the first and last
+    timestamp (when `span`), and per column of `log1p` its rows <= -1 and its minimum.
+    No job when there is nothing to ask."""
+    if not nullable and not log1p and not span:
+        return DataProfile()
+    exprs = [F.count(F.lit(1)).alias("_rows")]
+    exprs += [F.count(F.col(c)).alias(f"n{i}") for i, c in enumerate(nullable)]
+    if span:
+        exprs += [F.min(ts_micros()).alias("_first"), F.max(ts_micros()).alias("_last")]
+    for i, c in enumerate(log1p):
+        value = F.col(c).cast("double")
+        exprs += [
+            F.count(F.when(value <= -1, 1)).alias(f"b{i}"),
+            F.min(value).alias(f"m{i}"),
+        ]
+    counts = df.select(*exprs).first()
+    if not counts or counts["_rows"] == 0:
+        return DataProfile()
+    return DataProfile(
+        rows=counts["_rows"],
+        all_null=frozenset(c for i, c in enumerate(nullable) if counts[f"n{i}"] == 0),
+        first_us=counts["_first"] if span else None,
+        last_us=counts["_last"] if span else None,
+        below_log1p={
+            c: (counts[f"b{i}"], counts[f"m{i}"]) for i, c in enumerate(log1p) if counts[f"b{i}"]
+        },
+    )
+
+
+def lag_beyond_data(lag_s: int, profile: DataProfile) -> bool:
+    """Whether a window ending `lag_s` before t holds no row for any row of the data: the
+    last row's window ends at last - lag, at or before the first row (lag >= the span)."""
+    span = profile.span_us
+    return lag_s > 0 and span is not None and span <= lag_s * MICROS
+
+
+def lag_reason(lag_s: int, lag: str | None, profile: DataProfile) -> str:
+    said = "the label delay" if lag in (None, "label_delay") else lag
+    return (
+        f"its lag ({said}: {lag_s / _DAY_S:g} days) is not shorter than the data's span "
+        f"({profile.span_text()}): its window ends before the first row, so it is the fill "
+        "on every row"
+    )
+
+
+def warn_log1p_below_domain(features: Sequence[FeatureDef], profile: DataProfile) -> None:
+    """ONE warning naming each log1p feature whose input holds values <= -1 (refunds):
+    log1p is undefined there, so those rows get the feature's fill."""
+    parts = []
+    for f in features:
+        if (
+            isinstance(f, ColumnValue)
+            and f.transform == "log1p"
+            and f.column in profile.below_log1p
+        ):
+            n, low = profile.below_log1p[f.column]
+            parts.append(f"{f.name} ({n:,} of {profile.rows:,} rows, min {low:g}: written as the "
+                         f"fill {f.fill:g})")  # fmt: skip
+    if parts:
+        logger.warning(
+            "%d log1p feature(s) read values <= -1, where log1p is undefined: %s. A column "
+            "with negative values (refunds) wants `transform: signed_log1p` (sign(x) * "
+            "log1p(|x|): the same value as log1p for every x >= 0)",
+            len(parts), "; ".join(parts),
+        )  # fmt: skip
+
+
+def check_log1p_bounds(features: Sequence[FeatureDef], min_amount: float) -> None:
+    """Before Spark: a log1p of `amount` when the ETL keeps amounts down to `min_amount`
+    <= -1 (etl.bounds.min_amount, refunds) is refused: those rows would be the fill, the
+    value of a zero amount."""
+    if min_amount > -1:
+        return
+    for f in features:
+        if isinstance(f, ColumnValue) and f.transform == "log1p" and f.column == "amount":
+            raise FeatureSpecError(
+                f"feature {f.name!r} (column, transform log1p) takes log1p of amount, but "
+                f"etl.bounds.min_amount is {min_amount:g}: the ETL keeps amounts down to it "
+                "(refunds), and log1p of an amount <= -1 is undefined (such a row would get "
+                f"the fill {f.fill:g}, the value of a zero amount). Use `transform: "
+                "signed_log1p` (sign(x) * log1p(|x|), the same value for every amount >= 0; "
+                f"the feature is then named {f.column}_signed_log1p), or set "
+                "etl.bounds.min_amount above -1"
+            )
