@@ -66,11 +66,17 @@ class PartitionSwap:
         self.new, self.old = f"{self.root}/new", f"{self.root}/old"
 
     def recover(self) -> list[str]:
-        """Restore partitions a killed job left only in its `old` area; drop dead staging."""
+        """Restore partitions a killed job left only in its `old` area; drop dead staging.
+
+        Call before this job writes anything, under the output's lock: every staging area
+        then is a dead job's, this job's own name too (a scheduler's retry of a killed job
+        with the same `--job-id`: its staging was skipped, so the retry's write met the
+        killed run's `new` and stopped with Spark's PATH_ALREADY_EXISTS, and its clean-up
+        deleted the killed run's `old`, the only copy of a date caught between renames)."""
         restored = []
         staging = f"{self.output}/{STAGING}"
         for job, is_dir in self.fs.list_dir(staging):
-            if not is_dir or f"{staging}/{job}" == self.root:
+            if not is_dir:
                 continue
             old = f"{staging}/{job}/old"
             for name, _ in self.fs.list_dir(old):

@@ -41,29 +41,57 @@ _EXTENSIONS = {
 }
 
 
+def format_of(name: str) -> str | None:
+    """The format a file name's extension says (a compression suffix aside), else None."""
+    base = name.lower()
+    for compressed in (".gz", ".bz2", ".snappy", ".zst", ".lz4"):
+        base = base.removesuffix(compressed)
+    return next((fmt for ext, fmt in _EXTENSIONS.items() if base.endswith(ext)), None)
+
+
 def detect_format(fs: HadoopFs, path: str, configured: str | None) -> str:
-    """The configured format, else the one extension shared by the files under `path`."""
-    names = fs.list_files(path) if fs.is_dir(path) else [path.rsplit("/", 1)[-1]]
+    """The configured format, else the one extension shared by the files under `path`.
+    SchemaError when some files have a data extension and others none (see _strays)."""
+    is_dir = fs.is_dir(path)
+    files = fs.list_paths(path) if is_dir else [path]
+    names = [f.rsplit("/", 1)[-1] for f in files]
     if not names:  # also with etl.format set (it said "the files are empty": there were none)
         raise EmptyInputError(
             f"ETL input {path} holds no data files (the folder is empty). Expected the "
             "delivery's CSV, Parquet or JSON files there (.csv, .tsv, .parquet, .json, ...); "
             "or set etl.input / paths.raw to the folder that holds them"
         )
+    if is_dir:
+        _strays(fs.qualify(path), files, names)
     if configured:
         return configured
-    found = set()
-    for name in names:
-        base = name.lower()
-        for compressed in (".gz", ".bz2", ".snappy", ".zst", ".lz4"):
-            base = base.removesuffix(compressed)
-        found.update(fmt for ext, fmt in _EXTENSIONS.items() if base.endswith(ext))
+    found = {fmt for fmt in map(format_of, names) if fmt is not None}
     if len(found) == 1:
         return found.pop()
     raise ConfigError(
         f"etl.format: cannot tell the format of {path} from its file names "
         f"(found formats {sorted(found) or 'none'} in e.g. {sorted(names)[:3]}). "
         "Set etl.format to csv, parquet or json."
+    )
+
+
+def _strays(folder: str, files: list[str], names: list[str]) -> None:
+    """Every file under a folder is read in its format, whatever its name: a backup copy
+    beside the delivery (`d.csv.bak`, `d.csv~`), an upload in progress (`e.csv.part`) or
+    a note (`README.md`) was read as data, without a word (a backup's stale values
+    competed with the delivery's as conflicting duplicates; a note's lines were records).
+    When some files have a data extension, the others are refused, named."""
+    strays = [f for f, n in zip(files, names, strict=True) if format_of(n) is None]
+    if not strays or len(strays) == len(files):
+        return
+    shown = ", ".join(f.removeprefix(folder.rstrip("/") + "/") for f in strays[:5])
+    more = f" and {len(strays) - 5} more" if len(strays) > 5 else ""
+    raise SchemaError(
+        f"ETL input {folder} holds {len(strays)} file(s) without a data extension beside "
+        f"its data files: {shown}{more}. Every file under the folder is read as data, so a "
+        "backup copy (.bak, ~), an upload in progress (.part, .tmp) or a note would be read "
+        "as transactions. Move them out of the folder, or name data files with their "
+        "format's extension (.csv, .tsv, .json, .jsonl, .parquet, optionally .gz)"
     )
 
 

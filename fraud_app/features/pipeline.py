@@ -15,7 +15,8 @@ from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.registry import from_config
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
-from fraud_app.etl.fs import check_apart, read_table
+from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging, read_table
+from fraud_app.etl.lock import RootLock
 from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.profile import check_log1p_bounds
@@ -60,13 +61,28 @@ def build_feature_table(
     """Read the canonical table, compute every spec'd feature, write the feature table
     (in a UTC session: the windows and the split dates are UTC). `feature_set`: the specs
     of `config.features` already parsed (what `check_feature_specs` returned before Spark
-    started: the commands parse the files once); None: read here."""
+    started: the commands parse the files once); None: read here.
+
+    Holds the lock of `paths.root`, as `etl` and `labels` do (ConcurrentRunError when
+    another run holds it), and first clears what a killed `features` left beside the table
+    (`clean_stale_staging`): without either, a killed run's `<table>.tmp-*` (a whole
+    feature table) stayed on disk for good, a kill between the commit's two renames left
+    no table (only `<table>.old-*`), and two runs at once (a scheduler's overlapping
+    runs, or one beside `etl` replacing the canonical table) committed into each other."""
     ensure_utc(spark)
+    with RootLock(config.paths.root, "features"):
+        return _build_locked(spark, config, feature_set)
+
+
+def _build_locked(
+    spark: SparkSession, config: AppConfig, feature_set: FeatureSet | None
+) -> FeatureTableSummary:
     cfg = config.features
     source, target = config.canonical_table(), config.feature_table()
     if feature_set is None:
         feature_set = feature_set_from_config(cfg)
     check_apart(spark, {"features.input": source}, {"features.output": target})
+    clean_stale_staging(HadoopFs(spark), target)
     df = read_table(spark, source, "canonical table", "etl")
     if not df.columns:
         raise EmptyInputError(f"canonical table {source} holds no columns")

@@ -178,11 +178,14 @@ def run_evaluation(
     empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
     missing = (end - start).days + 1 - len(present)
     warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}", missing)
+    seen = seen_in_training(model.ensemble.metadata, start, end)
+    warn_seen_in_training(start, end, seen)
     report = {
         "model_uri": model_uri,
         "model_name": model.name,
         "model_version": model.version,
         "window": {"start": str(start), "end": str(end)},
+        "trained_on": seen,
         "dates_without_rows": empty,
         "days_without_rows": missing,
         "unlabelled_rows": unlabelled,
@@ -191,6 +194,42 @@ def run_evaluation(
     out = write_evaluation(report, config, name, replace=replace)
     _log_to_tracking(report, out, config)
     return report, out
+
+
+def seen_in_training(metadata: dict[str, Any], start: dt.date, end: dt.date) -> dict | None:
+    """The dates of start..end whose labelled rows the model's final weights may have
+    trained on, from its metadata: `trained_from` (the train window's start; absent or
+    null: the data's start) up to `trained_through` (exclusive: a midnight end leaves its
+    own date out). None when no date of the window is such a date, or the model does not
+    say (trained before `trained_through` was stored). Evaluated on rows it learnt, a model
+    looks better than it is, and the figures said nothing of it."""
+    through = metadata.get("trained_through")
+    if not through:
+        return None
+    t = dt.datetime.fromisoformat(str(through))
+    last = t.date() - dt.timedelta(days=1) if t.time() == dt.time() else t.date()
+    since = metadata.get("trained_from")
+    first = dt.datetime.fromisoformat(str(since)).date() if since else None
+    low, high = max(start, first) if first else start, min(end, last)
+    if low > high:
+        return None
+    return {
+        "first": str(low), "last": str(high), "days": (high - low).days + 1,
+        "trained_from": str(since) if since else None, "trained_through": str(through),
+    }  # fmt: skip
+
+
+def warn_seen_in_training(start: dt.date, end: dt.date, seen: dict | None) -> None:
+    if seen is None:
+        return
+    since = f"from {seen['trained_from']} " if seen["trained_from"] else ""
+    logger.warning(
+        "evaluate %s..%s: the model trained on labelled rows %suntil %s (exclusive), so %d "
+        "date(s) of the window, %s..%s, may be rows it learnt: its figures are optimistic "
+        "there. Evaluate dates it did not train on for an honest estimate (`trained_on` in "
+        "the report)",
+        start, end, since, seen["trained_through"], seen["days"], seen["first"], seen["last"],
+    )  # fmt: skip
 
 
 def _stored_threshold(ensemble) -> float | None:

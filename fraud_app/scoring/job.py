@@ -31,6 +31,7 @@ from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.dates import (
     MAX_LISTED_DATES,
+    as_date,
     date_literal,
     dates_without_rows,
     warn_dates_without_rows,
@@ -156,7 +157,9 @@ def run_scoring(
     job_id: str | None = None,
 ) -> ScoringJobResult:  # fmt: skip
     """Score every transaction dated start..end (inclusive) and swap in their partitions
-    (in a UTC session: a date is a UTC date, as ETL's event_date)."""
+    (in a UTC session: a date is a UTC date, as ETL's event_date). `start` / `end`: dates,
+    datetimes (their date) or ISO text such as "2024-01-31", as `run_evaluation` takes."""
+    start, end = as_date(start, "start"), as_date(end, "end")
     check_range(start, end)
     job_id = check_name(job_id, "scoring job id") if job_id else new_job_id()
     ensure_utc(spark)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fraud_app.errors import ModelLoadError
 from fraud_app.models.ensemble import local_ensemble_dir
-from fraud_app.tracking.registry import absent, store_failed, versions_filter
+from fraud_app.tracking.registry import absent, store_failed, version_number, versions_filter
 from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
@@ -101,12 +101,15 @@ def _lookup(client, uri: str, rest: str):
     elif "/" in rest:
         name, version = rest.rsplit("/", 1)
         what = f"version {version!r} of model {name!r}"
-        if not version.isdigit():
+        number = version_number(version)
+        if number is None and version.isascii() and version.isdigit():  # beyond any version
+            raise ModelLoadError(f"{what} does not exist; see `fraud-app models` for its versions")
+        if number is None:
             raise ModelLoadError(
                 f"model URI {uri!r}: {version!r} is not a version; use a version number "
                 f"(models:/{name}/3), models:/{name}/latest or an alias (models:/{name}@champion)"
             )
-        getter = lambda: client.get_model_version(name, version)  # noqa: E731
+        getter = lambda: client.get_model_version(name, number)  # noqa: E731
     else:
         raise ModelLoadError(
             f"model URI {uri!r} names no version or alias: use models:/<name>@<alias> "

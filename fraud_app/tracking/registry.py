@@ -37,6 +37,22 @@ GATE_ATTEMPTS = 3
 _ABSENT = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"})
 
 
+MAX_VERSION = 2**63 - 1  # a registry's version column (sqlite INTEGER, SQL BIGINT)
+
+
+def version_number(text: object) -> str | None:
+    """A version as the registry writes it ('2'), from ASCII digits ('2', '02'); None for
+    anything else ('³' and '٣' are digits to str.isdigit). '02' named version 2 to MLflow,
+    but compared unequal to '2': `promote 02` of the champion v2 moved the alias again,
+    recorded a manual promotion over the gate's decision, with v2 as its own predecessor
+    and `superseded_by` 2. A number beyond the version column is no version either (the
+    store failed on it: 'run the command again when the store answers')."""
+    text = str(text)
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_VERSION:
+        return None
+    return str(int(text))
+
+
 def absent(exc) -> bool:
     """Whether an MlflowException says that what was looked up does not exist, as opposed
     to a tracking store that could not answer (a server's 5xx, a refused permission, a
@@ -261,6 +277,7 @@ def promote(
     no run): d.decision is then "unchanged"."""
     import mlflow
 
+    version = version_number(version) or str(version)  # '02' is v2 (an absent one: named)
     mv = _version(client, name, version)
     previous = current_champion(client, name)
     was = None if previous is None else str(previous.version)

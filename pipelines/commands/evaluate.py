@@ -46,6 +46,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     )
     keys = (
         "window",
+        "trained_on",
         "dates_without_rows",
         "days_without_rows",
         "unlabelled_rows",

@@ -18,19 +18,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     if not config.tracking.enabled:
         raise ConfigError("`fraud-app promote` needs tracking.enabled: true (the registry)")
-    if not str(args.version).isdigit():
-        raise ConfigError(f"VERSION must be a version number such as 3. Received: {args.version!r}")
+    from fraud_app.tracking.registry import MAX_VERSION, version_number
+
+    version = version_number(args.version)
+    if version is None:  # '02' is version 2, as the registry names it
+        raise ConfigError(
+            f"VERSION must be a version number such as 3 (digits 0-9, at most {MAX_VERSION}). "
+            f"Received: {args.version!r}"
+        )
     from fraud_app.tracking.client import client, connect
     from fraud_app.tracking.registry import promote
     from fraud_app.tracking.store_lock import store_lock
 
     store = connect(config, must_exist=True)
     name = args.name or config.registry.model_name
-    _check_loads(name, str(args.version), config)
+    _check_loads(name, version, config)
     # the lock a training run's gate holds while it registers (no alias move in between)
     with store_lock(store.uri, config.tracking.flush_timeout_s, "promote"):
         d = promote(
-            client(store.uri), name, args.version, experiment_id=store.experiment_id,
+            client(store.uri), name, version, experiment_id=store.experiment_id,
             reason=args.reason,
         )  # fmt: skip
     print(jsonout.dumps(d.to_dict(), indent=2))

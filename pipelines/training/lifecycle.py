@@ -88,6 +88,16 @@ def trained_through(splits, refit: bool) -> str:
     return splits.windows[1 if refit else 0].end.isoformat()
 
 
+TRAINED_FROM = "trained_from"  # the train window's start (ISO), None: the data's start
+
+
+def trained_from(splits) -> str | None:
+    """The start of the train window (None: unbounded, the first rows of the data); with
+    `trained_through`, `evaluate` names the window dates the model may have learnt."""
+    start = splits.windows[0].start
+    return None if start is None else start.isoformat()
+
+
 def unseen_days(champion: FraudEnsemble, scores) -> tuple[dt.date, np.ndarray] | None:
     """(first day, row mask) of this validation window's days that the champion did not
     train on, when it trained on some of them (a refit champion of an earlier run whose

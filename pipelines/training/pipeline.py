@@ -152,6 +152,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     final.ensemble.metadata[lifecycle.TRAINED_THROUGH] = lifecycle.trained_through(
         splits, refit=refit is not None
     )
+    final.ensemble.metadata[lifecycle.TRAINED_FROM] = lifecycle.trained_from(splits)
     model_path = final.ensemble.save(paths.resolve("models") / run)
     lap("scoring_metadata_and_save")
     # MLflow logs the model and runs the promotion gate while the test window is scored.

@@ -273,6 +273,49 @@ def test_recover_restores_a_partition_left_between_the_two_renames(spark, tmp_pa
     assert not (out / "_staging" / "deadjob").exists()
 
 
+def test_recover_takes_back_a_killed_run_of_the_same_job_id(spark, tmp_path):
+    """A scheduler retries a killed job with the same --job-id (Airflow's run id): its
+    staging was skipped as this job's own, so a date left between the two renames stayed
+    in `old` (then deleted with the retry's clean-up: data lost)."""
+    out = tmp_path / "scores"
+    old = out / "_staging" / "retry" / "old" / "event_date=2024-01-02"
+    old.mkdir(parents=True)
+    (old / "part-0.parquet").write_text("x")
+    (out / "_staging" / "retry" / "new" / "event_date=2024-01-03").mkdir(parents=True)
+    restored = PartitionSwap(HadoopFs(spark), str(out), "retry").recover()
+    assert restored == ["event_date=2024-01-02"]
+    assert (out / "event_date=2024-01-02" / "part-0.parquet").read_text() == "x"
+    assert not (out / "_staging" / "retry").exists()
+
+
+def test_a_retry_with_the_killed_jobs_id_scores(spark, trained):
+    """The retry's write met the killed run's `new` and stopped with Spark's
+    PATH_ALREADY_EXISTS (a JVM trace, exit 1) on every retry of that id."""
+    config, day, root = trained["config"], trained["day"], trained["root"]
+    left = root / "scores" / "_staging" / "airflow-1" / "new" / f"event_date={day}"
+    left.mkdir(parents=True)
+    (left / "part-00000-dead.parquet").write_text("half a file of the killed run")
+    result = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"],
+                         job_id="airflow-1")  # fmt: skip
+    assert result.summary["dates"][0]["rows"] > 0
+    assert not (root / "scores" / "_staging").exists()
+    assert len(_read(_partition(root, day))) == result.summary["dates"][0]["rows"]
+
+
+def test_python_callers_may_give_the_dates_as_iso_text_or_datetimes(spark, trained):
+    """As run_evaluation takes them: ISO text failed deep inside the job (a TypeError of
+    date arithmetic on a str), a datetime too (compared with a date)."""
+    config, day = trained["config"], trained["day"]
+    by_date = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    by_text = run_scoring(spark, config, start=str(day), end=str(day), model_uri=trained["model"])
+    noon = dt.datetime.combine(day, dt.time(12))
+    by_time = run_scoring(spark, config, start=noon, end=noon, model_uri=trained["model"])
+    assert by_text.summary["dates"] == by_date.summary["dates"] == by_time.summary["dates"]
+    with pytest.raises(ConfigError, match=r"start must be a date \(datetime.date or text like "
+                       r"2024-01-31\). Received: '31/01/2024'"):  # fmt: skip
+        run_scoring(spark, config, start="31/01/2024", end=day, model_uri=trained["model"])
+
+
 def test_killed_job_leaves_the_previous_partition_intact(spark, trained, tmp_path):
     config, day, root = trained["config"], trained["day"], trained["root"]
     run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
