@@ -3,14 +3,20 @@
 `spark`: ONE local[2] SparkSession for the whole test run (starting one costs ~8 s),
 configured through fraud_app.spark.session.get_spark so tests see the app's settings.
 Tests that use it are marked `@pytest.mark.spark`.
+
+`fresh_store`: <tmp_path>/mlflow.db, a new empty MLflow sqlite store copied from one migrated
+once per test process (`mlflow_template`; tests/mlflow_store.py says why and what is checked).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
+
+from tests.mlflow_store import StoreTemplate, make_template
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +37,14 @@ def spark():
     )
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory) -> StoreTemplate:
+    return make_template(tmp_path_factory.mktemp("mlflow-template"))
+
+
+@pytest.fixture
+def fresh_store(mlflow_template, tmp_path) -> Path:
+    """<tmp_path>/mlflow.db: the embedded store of a config whose paths.root is tmp_path."""
+    return mlflow_template.copy_to(tmp_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
@@ -31,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
     from pipelines.commands.train import check_features_exist
-    from pipelines.tune.pipeline import check_output, check_run, format_ap, plan, run_tune
+    from pipelines.tune.pipeline import check_output, check_run, plan, run_tune
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
                      output=args.output)  # fmt: skip
@@ -49,18 +50,30 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     check_features_exist(config)
     spark = spark_session(config)
     report = run_tune(spark, config, cfg, run=args.run, replace=args.replace, points=points)
+    print("\n".join(summary_lines(report)))
+    return 0
+
+
+def summary_lines(report: dict[str, Any]) -> list[str]:
+    """What `fraud-app tune` prints at its end: one line per trial (its validation AP, or
+    FAILED with the error; a trial reused from a stopped tune says so), the best trial, and
+    where the best config, the report and the trials journal are."""
+    from pipelines.tune.pipeline import format_ap
+
+    lines = []
     for t in report["trials"]:
         params = jsonout.dumps(t["params"], indent=None)
         if "error" in t:
-            print(f"trial {t['trial']:>3}  FAILED ({t['error']})  {params}")
+            lines.append(f"trial {t['trial']:>3}  FAILED ({t['error']})  {params}")
             continue
         ap = format_ap(t["validation"]["average_precision"])
         note = "  (reused: finished by an earlier, stopped tune)" if "reused_from" in t else ""
-        print(f"trial {t['trial']:>3}  validation AP {ap}  {params}{note}")
+        lines.append(f"trial {t['trial']:>3}  validation AP {ap}  {params}{note}")
     best = report["best"]
-    print(f"best: trial {best['trial']} (validation AP "
-          f"{format_ap(best['validation']['average_precision'])})")  # fmt: skip
-    print(f"best config: {report['best_config']}\nreport: {report['report_path']}")
-    print(f"trials: {report['trials_journal']} ({report['reused']} reused, "
-          f"{report['failed']} failed)")  # fmt: skip
-    return 0
+    lines.append(f"best: trial {best['trial']} (validation AP "
+                 f"{format_ap(best['validation']['average_precision'])})")  # fmt: skip
+    lines.append(f"best config: {report['best_config']}")
+    lines.append(f"report: {report['report_path']}")
+    lines.append(f"trials: {report['trials_journal']} ({report['reused']} reused, "
+                 f"{report['failed']} failed)")  # fmt: skip
+    return lines

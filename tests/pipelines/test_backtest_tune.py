@@ -16,61 +16,15 @@ from fraud_app.config import load_config
 from fraud_app.evaluation.config import BacktestSection, TuneSection, TuneSpace
 from pipelines.backtest.pipeline import format_table, known_labels, leakage_check, run_backtest
 from pipelines.tune.pipeline import apply_point, plan_trials, run_tune
+from tests.pipelines.tune_data import DEMO, T0, feature_table, small_config
 
 pytestmark = pytest.mark.spark
-DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
-T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-D = 4
-
-
-def _table(spark, path: Path, days=40, per_day=50, seed=0):
-    """A feature table: 4 features with a fraud signal; frauds confirmed 1-12 days later."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for day in range(days):
-        for i in range(per_day):
-            y = int(rng.random() < 0.12)
-            x = rng.standard_normal(D)
-            x[0] += 2.0 * y
-            ts = T0 + dt.timedelta(days=day, seconds=int(rng.integers(0, 86_400)))
-            lt = ts + dt.timedelta(days=float(rng.uniform(1, 12)) if y else 30)
-            rows.append(
-                (
-                    f"d{day}-{i}",
-                    f"c{rng.integers(0, 300)}",
-                    ts,
-                    y,
-                    lt,
-                    x.astype(np.float32).tolist(),
-                )
-            )
-    schema = "transaction_id string, card_id string, timestamp timestamp, label int, label_time timestamp, features array<float>"
-    spark.createDataFrame(rows, schema).write.mode("overwrite").parquet(str(path))
-    names = [f"f{i}" for i in range(D)]
-    (path / "_features.json").write_text(
-        json.dumps({"version": 1, "feature_names": names, "vector_column": "features"})
-    )
 
 
 @pytest.fixture(scope="module")
 def config(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("bt")
-    _table(spark, root / "features")
-    return load_config(DEMO, {
-        "paths.root": str(root),
-        "features.output": str(root / "features"),
-        "features.label_delay_days": 3,
-        "splits.test_days": 5,
-        "splits.validation_days": 5,
-        "balancing.unionpay_subsets.n_subsets": 1,
-        "balancing.unionpay_subsets.normal_ratio": None,
-        "training.model.hidden": [8],
-        "training.distributed.global_batch_size": 64,
-        "training.distributed.epochs": 3,
-        "training.distributed.group_size": 8,
-        "training.distributed.early_stopping.patience": 2,
-        "training.checkpoint": False,
-    })  # fmt: skip
+    return small_config(spark, root, **{"training.distributed.early_stopping.patience": 2})
 
 
 @pytest.mark.slow  # trains 2 folds x (ensemble + refit + GBT): ~1-3 min on the shared machine
@@ -176,7 +130,7 @@ def test_a_fold_error_names_the_fold_and_its_windows(spark, tmp_path):
     """A fold whose train window holds no known fraud failed naming only the balancing."""
     from fraud_app.errors import EmptyInputError
 
-    _table(spark, tmp_path / "features", days=6, per_day=10)
+    feature_table(spark, tmp_path / "features", days=6, per_day=10)
     no_fraud = spark.read.parquet(str(tmp_path / "features")).withColumn("label", F.lit(0))
     no_fraud.write.parquet(str(tmp_path / "clean"))
     (tmp_path / "clean" / "_features.json").write_bytes(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sys
-from pathlib import Path
 
 import pytest
 from pyspark.sql import functions as F
@@ -15,7 +13,8 @@ from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.evaluation.config import BacktestSection, TuneSection, TuneSpace
 from pipelines.backtest.pipeline import run_backtest
 from pipelines.tune.pipeline import run_tune
-from tests.pipelines.test_backtest_tune import DEMO, _table
+from tests.pipelines.before_spark import one_error_before_spark
+from tests.pipelines.tune_data import DEMO, feature_table
 
 
 @pytest.mark.parametrize(
@@ -62,7 +61,7 @@ def test_every_fold_is_checked_against_the_data_before_any_fold_trains(spark, tm
     """--end past the data: the newest fold's test window starts after the last row. It
     was checked only when its turn came, after the older folds had trained (here fold 0
     fails first, on a train window without known frauds)."""
-    _table(spark, tmp_path / "features", days=6, per_day=10)
+    feature_table(spark, tmp_path / "features", days=6, per_day=10)
     clean = spark.read.parquet(str(tmp_path / "features")).withColumn("label", F.lit(0))
     clean.write.parquet(str(tmp_path / "clean"))
     (tmp_path / "clean" / "_features.json").write_bytes(
@@ -77,7 +76,7 @@ def test_every_fold_is_checked_against_the_data_before_any_fold_trains(spark, tm
 
 
 def _no_fraud_table(spark, tmp_path):
-    _table(spark, tmp_path / "features", days=6, per_day=10)
+    feature_table(spark, tmp_path / "features", days=6, per_day=10)
     clean = spark.read.parquet(str(tmp_path / "features")).withColumn("label", F.lit(0))
     clean.write.parquet(str(tmp_path / "clean"))
     (tmp_path / "clean" / "_features.json").write_bytes(
@@ -182,22 +181,12 @@ def test_what_needs_no_data_is_one_line_before_spark_starts(tmp_path, command, s
     mismatch, a missing feature table or a missing xgboost were found only after the JVM
     had started (a minute on a loaded host; xgboost after the table was read too)."""
     import json
-    import subprocess
 
     config = tmp_path / "c.yaml"
     config.write_text(json.dumps({"paths": {"root": str(tmp_path)}, command: section}))
-    probe = (  # xgboost made unimportable, installed or not
-        "import sys; sys.modules['xgboost'] = None; from pipelines.cli import main; "
-        "rc = main(sys.argv[1:]); "
-        "from pyspark import SparkContext; print(rc, SparkContext._active_spark_context is None)"
-    )
-    repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(repo)}
-    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), command], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)  # fmt: skip
-    assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and message in errors[0], done.stderr
+    # xgboost made unimportable, installed or not
+    one_error_before_spark(config, command, message, prelude="sys.modules['xgboost'] = None; ",
+                           timeout=120)  # fmt: skip
 
 
 def test_the_backtest_table_says_undef_for_a_metric_a_fold_cannot_define():

@@ -8,7 +8,7 @@ from fraud_app.config import load_config
 from pipelines.reporting import index_path, log_dashboards_safely
 
 
-def test_pages_are_logged_under_dashboards_keeping_their_layout(tmp_path):
+def test_pages_are_logged_under_dashboards_keeping_their_layout(tmp_path, fresh_store):
     config = load_config(None, {"paths.root": str(tmp_path)})
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     config = config.model_copy(update={"tracking": config.tracking.model_copy(update={"uri": uri})})

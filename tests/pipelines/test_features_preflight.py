@@ -6,12 +6,10 @@ column (`mean` of `mcc`) is refused from the canonical schema, also before Spark
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
+
+from tests.pipelines.before_spark import one_error_before_spark
 
 SPECS = {
     "typo": ("{kind: window_agg, entity: card, aggregation: medain, window: 1h}",
@@ -30,17 +28,7 @@ def test_a_spec_mistake_is_one_line_before_spark(tmp_path, command, case) -> Non
     config = tmp_path / "c.yaml"
     config.write_text(json.dumps({"paths": {"root": str(tmp_path)}, "tracking": {"enabled": False},
                                   "features": {"spec_dir": str(tmp_path / "specs")}}))  # fmt: skip
-    probe = (
-        "import sys; from pipelines.cli import main; rc = main(sys.argv[1:]); "
-        "from pyspark import SparkContext; print(rc, SparkContext._active_spark_context is None)"
-    )
-    repo = Path(__file__).resolve().parents[2]
-    env = {**os.environ, "PYTHONPATH": str(repo)}
-    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), command], env=env,
-                          cwd=tmp_path, capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr
-    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and message in errors[0], done.stderr
+    one_error_before_spark(config, command, message)
 
 
 def test_a_table_of_the_users_own_is_left_to_its_real_schema(tmp_path) -> None:

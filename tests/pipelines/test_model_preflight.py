@@ -48,11 +48,12 @@ def test_a_model_directory_that_does_not_exist_is_named_before_spark(tmp_path):
 
 
 @pytest.mark.integration
-def test_an_unknown_registered_model_or_stage_is_named_before_spark(tmp_path):
+def test_an_unknown_registered_model_or_stage_is_named_before_spark(tmp_path, mlflow_template):
     # a store that exists but does not hold what the URI names
     from fraud_app.config import load_config
     from fraud_app.tracking.client import connect
 
+    mlflow_template.copy_to(tmp_path / "nowhere")  # a new store, not migrated again
     connect(load_config(None, {"paths.root": str(tmp_path / "nowhere")}))  # an empty store
     line = _cli(tmp_path, "score", "--date", "2024-02-28", "--model", "models:/nope@champion")
     assert line.startswith("error: registered model 'nope' does not exist in sqlite:///")

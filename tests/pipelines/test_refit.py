@@ -3,9 +3,7 @@ validation with each member's chosen iteration count (pipelines/training)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,23 +13,15 @@ from fraud_app.config import load_config
 from fraud_app.features.config import SplitsSection
 from pipelines.training import nodes
 from pipelines.training.pipeline import refit_ensemble
+from tests.pipelines.tune_data import DEMO, D, signal_rows
 
 pytestmark = pytest.mark.spark
-DEMO = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
-D = 4
-T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 
 
 def _features(spark, days=30, per_day=40, seed=0):
     rng = np.random.default_rng(seed)
-    rows = []
-    for day in range(days):
-        for i in range(per_day):
-            y = float(rng.random() < 0.15)
-            x = rng.standard_normal(D)
-            x[0] += 2.0 * y
-            ts = T0 + dt.timedelta(days=day, seconds=int(rng.integers(0, 86_400)))
-            rows.append((f"d{day}-{i}", ts, y, x.astype(np.float32).tolist()))
+    rows = [(tid, ts, float(y), x.astype(np.float32).tolist())
+            for tid, ts, y, x in signal_rows(rng, days, per_day, 0.15)]  # fmt: skip
     schema = "transaction_id string, timestamp timestamp, label double, features array<float>"
     return spark.createDataFrame(rows, schema)
 

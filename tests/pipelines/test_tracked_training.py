@@ -65,6 +65,7 @@ def _config(root: Path, **extra):
     })  # fmt: skip
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_training_run_is_one_tracked_run_with_nested_runs(spark, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     _write_tables(spark, tmp_path)

@@ -13,32 +13,17 @@ import time
 import pytest
 
 from fraud_app import interrupts
-from fraud_app.config import load_config
 from fraud_app.evaluation.config import TuneSection, TuneSpace
 from pipelines.tune.journal import TrialJournal
 from pipelines.tune.pipeline import run_tune
-from tests.pipelines.test_backtest_tune import DEMO, _table
+from tests.pipelines.tune_data import small_config
 
 
 @pytest.fixture(scope="module")
 def config(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("tune-journal")
-    _table(spark, root / "features")
-    return load_config(DEMO, {
-        "paths.root": str(root),
-        "features.output": str(root / "features"),
-        "features.label_delay_days": 3,
-        "splits.test_days": 5,
-        "splits.validation_days": 5,
-        "balancing.unionpay_subsets.n_subsets": 1,
-        "balancing.unionpay_subsets.normal_ratio": None,
-        "training.model.hidden": [8],
-        "training.distributed.global_batch_size": 64,
-        "training.distributed.epochs": 2,
-        "training.distributed.group_size": 8,
-        "training.checkpoint": False,
-        "tracking.enabled": False,
-    })  # fmt: skip
+    return small_config(spark, root, **{"training.distributed.epochs": 2,
+                                        "tracking.enabled": False})  # fmt: skip
 
 
 def _cfg(rates, tmp_path):

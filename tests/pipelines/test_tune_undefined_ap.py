@@ -12,7 +12,7 @@ from fraud_app.config import load_config
 from fraud_app.errors import EmptyInputError
 from pipelines.cli import main
 from pipelines.tune.pipeline import format_ap, run_tune, select_best
-from tests.pipelines.test_backtest_tune import DEMO, T0, _table
+from tests.pipelines.tune_data import DEMO, T0, feature_table
 
 
 def _trial(i, ap):
@@ -34,7 +34,7 @@ def no_fraud_root(spark, tmp_path_factory):
     """A feature table whose frauds all fall in its first 20 of 40 days: the default
     windows (test 5 days, gap 3, validation 5) put none in validation."""
     root = tmp_path_factory.mktemp("tune-nofraud")
-    _table(spark, root / "all")
+    feature_table(spark, root / "all")
     df = spark.read.parquet(str(root / "all"))
     late = F.col("timestamp") >= F.lit(T0.replace(day=21)).cast("timestamp")
     df.withColumn("label", F.when(late, F.lit(0)).otherwise(F.col("label"))).write.parquet(

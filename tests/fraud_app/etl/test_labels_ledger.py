@@ -45,18 +45,24 @@ def _raw(tmp_path: Path, rows: str) -> None:
     (tmp_path / "raw" / "a.csv").write_text(HEADER + rows)
 
 
+def published_then_fed(spark, tmp_path: Path, feed_rows: str):
+    """FIRST published by a replace ETL run, then a `fraud-app labels` run of feed.csv
+    (transaction_id,label,label_time + `feed_rows`): (the labels run's result, feed.csv)."""
+    _raw(tmp_path, FIRST)
+    run_etl(spark, _config(tmp_path))
+    feed = tmp_path / "feed.csv"
+    feed.write_text("transaction_id,label,label_time\n" + feed_rows)
+    return run_labels(spark, _config(tmp_path), [str(feed)]), feed
+
+
 def _labels(spark, table: str) -> dict[str, tuple]:
     rows = spark.read.parquet(table).collect()
     return {x.transaction_id: (x.label, x.label_time and str(x.label_time)) for x in rows}
 
 
 def test_a_replace_rebuild_reapplies_feed_labels_and_quarantines_the_conflicts(spark, tmp_path):
-    _raw(tmp_path, FIRST)
-    run_etl(spark, _config(tmp_path))
-    feed = tmp_path / "feed.csv"
-    feed.write_text("transaction_id,label,label_time\na1,1,2024-01-09 00:00:00\n"
-                    "a3,0,2024-01-09 00:00:00\na4,1,2024-01-09 00:00:00\na5,1,\n")  # fmt: skip
-    fed = run_labels(spark, _config(tmp_path), [str(feed)])
+    fed, feed = published_then_fed(spark, tmp_path, "a1,1,2024-01-09 00:00:00\n"
+                                   "a3,0,2024-01-09 00:00:00\na4,1,2024-01-09 00:00:00\na5,1,\n")  # fmt: skip
     assert (fed.labels_filled, fed.ledger_entries_added) == (4, 4)
 
     _raw(tmp_path, SECOND)

@@ -8,9 +8,8 @@ import logging
 
 import pytest
 
-from fraud_app.etl.labels import run_labels
 from fraud_app.etl.pipeline import run_etl
-from tests.fraud_app.etl.test_labels_ledger import FIRST, HEADER, _config, _raw
+from tests.fraud_app.etl.test_labels_ledger import FIRST, HEADER, _config, published_then_fed
 
 pytestmark = pytest.mark.spark
 
@@ -21,12 +20,8 @@ def _quarantined(spark, path: str) -> dict[str, tuple]:
 
 
 def test_a_replace_rebuild_keeps_the_rows_label_feeds_quarantined(spark, tmp_path, caplog):
-    _raw(tmp_path, FIRST)
-    run_etl(spark, _config(tmp_path))
-    feed = tmp_path / "feed.csv"
-    feed.write_text("transaction_id,label,label_time\na1,1,2024-01-09 00:00:00\n"
-                    "zz9,1,2024-01-09 00:00:00\na2,maybe,\n")  # fmt: skip
-    fed = run_labels(spark, _config(tmp_path), [str(feed)])
+    fed, _ = published_then_fed(spark, tmp_path, "a1,1,2024-01-09 00:00:00\n"
+                                "zz9,1,2024-01-09 00:00:00\na2,maybe,\n")  # fmt: skip
     assert fed.quarantine_rows == 2
     before = _quarantined(spark, fed.quarantine_path)
     assert set(before) == {"zz9", "a2"}
@@ -45,11 +40,7 @@ def test_a_replace_rebuild_keeps_the_rows_label_feeds_quarantined(spark, tmp_pat
 
 
 def test_a_rebuild_without_a_column_the_kept_rows_have_is_widened_for_them(spark, tmp_path):
-    _raw(tmp_path, FIRST)
-    run_etl(spark, _config(tmp_path))
-    feed = tmp_path / "feed.csv"
-    feed.write_text("transaction_id,label,label_time\nzz9,1,2024-01-09 00:00:00\n")
-    run_labels(spark, _config(tmp_path), [str(feed)])
+    published_then_fed(spark, tmp_path, "zz9,1,2024-01-09 00:00:00\n")
     # the rebuild's input has no label_time column (allowed: a delay-only export)
     header = HEADER.replace(",label_time", "")
     (tmp_path / "raw" / "a.csv").write_text(

@@ -1,5 +1,7 @@
 """`server`: a real MLflow tracking server (`mlflow server`, sqlite backend and artifact
-store in tmp) on 127.0.0.1, one per test module, for the tests that need HTTP."""
+store in tmp) on 127.0.0.1, one per test module, for the tests that need HTTP. Its backend
+starts as a copy of the migrated empty store (tests/mlflow_store.py): the server does not
+migrate a new database on every start."""
 
 from __future__ import annotations
 
@@ -19,8 +21,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, mlflow_template):
     root = tmp_path_factory.mktemp("mlflow-server")
+    mlflow_template.copy_to(root, "server.db")
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),

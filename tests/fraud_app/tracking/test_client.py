@@ -12,8 +12,10 @@ from fraud_app.tracking.client import connect, tracking_uri
 from tests.fraud_app.tracking import helpers as h
 
 
-def test_connect_leaves_the_environment_as_the_user_set_it(tmp_path, monkeypatch):
+def test_connect_leaves_the_environment_as_the_user_set_it(tmp_path, monkeypatch, mlflow_template):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mlflow_template.copy_to(tmp_path / "a")  # new stores, not migrated again
+    mlflow_template.copy_to(tmp_path, "c.db")
     first = h.config(tmp_path / "a")
     connect(first)
     # mlflow.set_tracking_uri exports the URI; the next config (another paths.root, in the

@@ -43,6 +43,7 @@ def test_decide_never_promotes_an_undefined_ap_unless_asked():
     assert registry.decide(0.3, None, 0.0) == ("champion", "no champion yet")
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_first_version_without_frauds_in_validation_is_not_promoted(tmp_path, monkeypatch,
                                                                      capsys):  # fmt: skip
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
@@ -91,6 +92,7 @@ def test_first_version_without_frauds_in_validation_is_not_promoted(tmp_path, mo
     assert _tags(cfg, "2")["gate.champion_ap"] == ""  # it was the text "nan"
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_by_default_a_first_version_is_promoted_with_a_warning(tmp_path, monkeypatch,
                                                             capsys):  # fmt: skip
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

@@ -58,6 +58,7 @@ def _version_tags(cfg, version):
     return mlflow.MlflowClient().get_model_version(cfg.registry.model_name, version).tags
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_a_champion_is_compared_only_on_the_days_it_did_not_train_on(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
@@ -85,6 +86,7 @@ def test_a_champion_is_compared_only_on_the_days_it_did_not_train_on(tmp_path, m
     assert tags["gate.champion_trained_through"] == "2024-02-04T00:00:00+00:00"
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_a_champion_that_trained_on_the_whole_window_is_not_compared(tmp_path, monkeypatch,
                                                                      capsys):  # fmt: skip
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)

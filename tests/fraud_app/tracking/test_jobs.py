@@ -50,6 +50,7 @@ def _write(tmp_path, name, report):
     return path
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_an_evaluation_is_one_run_with_its_figures_and_report(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
@@ -72,6 +73,7 @@ def test_an_evaluation_is_one_run_with_its_figures_and_report(tmp_path, monkeypa
     assert json.loads(Path(local).read_text()) == EVALUATION
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_a_scoring_job_is_one_run_with_totals_and_per_date_series(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)

@@ -14,6 +14,7 @@ from tests.fraud_app.tracking import helpers as h
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_latest_alias_and_run_uris_resolve_to_their_version(tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)

@@ -15,6 +15,7 @@ from tests.fraud_app.tracking.test_registry import _cli_config
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_promote_keeps_the_gate_record_and_a_no_op_is_one(tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
 
@@ -51,6 +52,7 @@ def test_promote_keeps_the_gate_record_and_a_no_op_is_one(tmp_path, monkeypatch,
     assert "fraud-ensemble v1 is now the champion (previous: none)." in capsys.readouterr().out
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_a_champion_that_moved_since_the_gate_is_compared_again(tmp_path, monkeypatch):
     """Two runs' gates overlap: this run's gate compared against v1, then another run made
     v2 the champion before this run registered. It took `champion` from the better v2 (the

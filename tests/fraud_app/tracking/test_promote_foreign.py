@@ -15,6 +15,7 @@ from tests.fraud_app.tracking.test_registry import _cli_config
 pytestmark = pytest.mark.integration
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_a_version_without_an_ensemble_is_not_promoted(tmp_path, monkeypatch, capsys) -> None:
     from pipelines.cli import main
 

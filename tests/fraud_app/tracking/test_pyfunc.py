@@ -40,8 +40,9 @@ def _mlp_ensemble() -> FraudEnsemble:
 
 
 @pytest.fixture(scope="module")
-def logged(spark, tmp_path_factory):
+def logged(spark, tmp_path_factory, mlflow_template):
     root = tmp_path_factory.mktemp("pyfunc")
+    mlflow_template.copy_to(root)  # a new store, not migrated again
     cfg = h.config(root, **{"tracking.uri": f"sqlite:///{root}/mlflow.db"})
     ensemble = _mlp_ensemble()
     model_dir = ensemble.save(root / "models" / "m")

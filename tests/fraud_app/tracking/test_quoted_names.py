@@ -14,7 +14,8 @@ from fraud_app.tracking.registry import list_versions, versions_filter
 pytestmark = pytest.mark.integration
 
 
-def test_names_with_quotes_are_listed_and_resolved(tmp_path, monkeypatch) -> None:
+def test_names_with_quotes_are_listed_and_resolved(tmp_path, monkeypatch, mlflow_template) -> None:
+    mlflow_template.copy_to(tmp_path, "m.db")  # a new store, not migrated again
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/m.db")
     client = mlflow.MlflowClient()
     for name in ("o'brien", 'say "hi"', "plain"):

@@ -46,6 +46,7 @@ def _tags(cfg, version):
     return client.get_model_version(cfg.registry.model_name, version).tags
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_gate_first_better_worse_and_manual(spark, tmp_path, validation, monkeypatch, capsys):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path, **{"registry.promotion_margin": 0.01})
@@ -120,6 +121,7 @@ def _cli_models_and_promote(tmp_path, capsys):
     )
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_gate_on_training_s_collected_rows_equals_spark_scoring_without_a_spark_job(
     spark, tmp_path, validation, monkeypatch
 ):
@@ -151,6 +153,7 @@ def test_gate_on_training_s_collected_rows_equals_spark_scoring_without_a_spark_
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_margin_keeps_an_equal_model_out(spark, tmp_path, validation, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path, **{"registry.promotion_margin": 0.05})
@@ -167,6 +170,7 @@ def test_decide_rule():
     assert registry.decide(0.4, 0.5, 0.0)[0] == "challenger"
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_unknown_name_alias_version_are_named(spark, tmp_path, validation, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)

@@ -23,6 +23,7 @@ def _search(tracker, points_aps):
             tracker.trial(i, point, {"validation_average_precision": ap, "validation_roc_auc": 0.9})
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_each_trial_is_a_nested_run_under_one_parent(tmp_path):
     tracker = tune_tracker(h.config(tmp_path))
     assert isinstance(tracker, TuneTracker)
@@ -53,6 +54,7 @@ def test_each_trial_is_a_nested_run_under_one_parent(tmp_path):
     assert "validation_average_precision" not in by_name["trial-002"].data.metrics
 
 
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
 def test_a_failing_search_marks_the_parent_failed(tmp_path):
     tracker = tune_tracker(h.config(tmp_path))
     with (
