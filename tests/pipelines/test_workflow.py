@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from fraud_app.config import load_config
+from fraud_app.features.pipeline import check_feature_specs
 from fraud_app.models.ensemble import FraudEnsemble
 from pipelines.cli import COMMANDS
 from pipelines.workflow.pipeline import run_workflow
@@ -34,8 +35,14 @@ def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path, monkeypatch)
             "baselines.gbt.max_iter": 5,
         },
     )
-    # warm_up as `fraud-app run` calls it: GX and the tracking store on a thread
-    result = run_workflow(spark, config, generate=True, run="t1", warm_up=True)
+    # as `fraud-app run` calls it: the specs parsed before Spark (check_feature_specs) and
+    # handed on, so the features step does not read them again; warm_up: GX and the
+    # tracking store on a thread
+    feature_set = check_feature_specs(config.features, config.etl.bounds.min_amount)
+    result = run_workflow(
+        spark, config, generate=True, run="t1", warm_up=True, feature_set=feature_set
+    )
+    assert tuple(result.steps["features"]["feature_names"]) == feature_set.names
 
     # `fraud-app run --help` names the steps the workflow runs, in order
     listed = COMMANDS["run"][1].split(": ", 1)[1].replace("[", "").replace("]", "").split()
