@@ -27,10 +27,13 @@ check-java:
 	  { echo "error: Spark 4 needs Java 17 or newer; $$J is Java $${MAJOR:-of unknown version}."; \
 	    echo "  Install openjdk-17 and put it first on PATH, or set JAVA_HOME to it."; exit 1; }
 
+# --no-compile: pip would byte-compile all ~15,000 .py files of the environment (67 s of CPU
+# on CI's machine kind, docs/BENCHMARKS.md); Python compiles the modules a process imports
+# on first import instead, and keeps them in __pycache__ (a few thousand for the tests).
 $(STAMP): pyproject.toml | check-python
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-compile --upgrade pip
+	$(BIN)/pip install -q --no-compile -e '.[dev]'
 	@touch $@
 
 venv: $(STAMP)

@@ -29,9 +29,13 @@ def test_demo_config_runs_end_to_end_on_small_data(spark, tmp_path, monkeypatch)
             "generate.fraud_rate": 0.01,
             "generate.partitions": 2,
             "balancing.unionpay_subsets.n_subsets": 2,
-            "training.distributed.epochs": 30,
+            # at most 10 passes (was 30) and 10 logreg iterations (was 50): the assertions
+            # need a trained, tracked, gated run and both baselines, not the best model; test
+            # ROC AUC 0.9998 with these, 0.9996 with the old ones (docs/BENCHMARKS.md)
+            "training.distributed.epochs": 10,
             "training.distributed.global_batch_size": 128,
             "training.model.hidden": [16],
+            "baselines.logreg.max_iter": 10,
             "baselines.gbt.max_iter": 5,
         },
     )
