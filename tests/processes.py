@@ -1,12 +1,18 @@
-"""Killing a real child process at a chosen point of its work (the kill -9 tests)."""
+"""Child processes for the tests: killing one at a chosen point of its work (the kill -9
+tests), and one holding a lock while the test runs (the concurrent-run tests)."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def kill_group_when(
@@ -28,3 +34,26 @@ def kill_group_when(
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait(timeout=wait)
     return reached
+
+
+@contextmanager
+def held_in_child(lock: str) -> Iterator[subprocess.Popen]:
+    """A child Python process that enters the context manager `lock` (an expression, its
+    imports before it on the same line or lines: `from m import L; L(...)`), and holds it
+    until the block ends. Yields the process once it holds the lock (pid for the messages
+    that name the holder)."""
+    *imports, expression = lock.split("\n")
+    code = "\n".join(
+        ["import sys", *imports, f"with {expression}:", "    print('held', flush=True)",
+         "    sys.stdin.readline()"]
+    )  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        yield proc
+    finally:
+        proc.communicate("\n", timeout=60)

@@ -7,9 +7,6 @@ other's commit. Real Spark, a real lock holder in another process."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +15,7 @@ from fraud_app.config import load_config
 from fraud_app.errors import ConcurrentRunError
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from tests.processes import held_in_child
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
@@ -55,21 +53,9 @@ def test_what_a_killed_run_left_is_cleared_and_the_table_rebuilt(spark, tmp_path
 def test_a_second_run_on_the_root_is_refused_naming_the_holder(spark, tmp_path):
     config = _config(tmp_path)
     run_etl(spark, config)
-    holder = (
-        "import sys; from fraud_app.etl.lock import RootLock\n"
-        f"with RootLock({config.paths.root!r}, 'etl'):\n"
-        "    print('held', flush=True); sys.stdin.readline()\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", holder], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout.readline().strip() == "held"
+    lock = f"from fraud_app.etl.lock import RootLock\nRootLock({config.paths.root!r}, 'etl')"
+    with held_in_child(lock) as proc:
         with pytest.raises(ConcurrentRunError, match=rf"writing to .*root: etl \(pid {proc.pid}"):
             build_feature_table(spark, config)
         assert not Path(config.feature_table()).exists()
-    finally:
-        proc.communicate("\n", timeout=60)
     assert build_feature_table(spark, config).rows == 24  # released: it runs

@@ -32,7 +32,7 @@ from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.evaluate import run_evaluation
 from fraud_app.scoring.job import run_scoring
 from pipelines.training.pipeline import run_training
-from tests.processes import kill_group_when
+from tests.processes import held_in_child, kill_group_when
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[3]
@@ -358,23 +358,11 @@ def test_a_second_job_on_the_same_output_is_refused(spark, trained):
     running = out / "_staging" / "running-job" / "new" / "event_date=2024-01-02"
     running.mkdir(parents=True)
     (running / "part-0.parquet").write_text("being written")
-    holder = (
-        "import sys; from fraud_app.scoring.partitions import output_lock\n"
-        f"with output_lock({str(out)!r}):\n"
-        "    print('held', flush=True); sys.stdin.readline()\n"
-    )
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen(
-        [sys.executable, "-c", holder], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    try:
-        assert proc.stdout.readline().strip() == "held"
+    lock = f"from fraud_app.scoring.partitions import output_lock\noutput_lock({str(out)!r})"
+    with held_in_child(lock) as proc:
         with pytest.raises(ConcurrentRunError, match=f"writing to {out}: score \\(pid {proc.pid}"):
             run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
         assert (running / "part-0.parquet").read_text() == "being written"
-    finally:
-        proc.communicate("\n", timeout=60)
     shutil.rmtree(out / "_staging")
     run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])  # lock released
     assert not (out / ".fraud-app.lock").exists()
