@@ -137,6 +137,12 @@ def resolve_model_dir(uri: str, *, config=None) -> Path:
 def resolve_model(uri: str, *, config=None) -> ResolvedModel:
     """`resolve_model_dir` plus the registered name and version a `models:/` URI stood for."""
     uri = str(uri)
+    if uri.strip() != uri and not Path(uri).exists():  # e.g. a DAG's quoted ' models:/...'
+        raise ModelLoadError(
+            f"model {uri!r} starts or ends with whitespace (a leading one made it a local "
+            f"path that does not exist); expected an ensemble directory or a models:/ or "
+            f"runs:/ URI, e.g. {uri.strip()!r}"
+        )
     if not uri.startswith(("models:/", "runs:/")):
         path = Path(uri)
         found = local_ensemble_dir(path)  # also a fraud_app.ml model's data/ensemble

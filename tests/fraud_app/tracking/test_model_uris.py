@@ -44,3 +44,13 @@ def test_latest_alias_and_run_uris_resolve_to_their_version(tmp_path, monkeypatc
         resolve_model("models:/empty/latest", config=cfg)
     with pytest.raises(ModelLoadError, match=r"cannot download model runs:/.*/nope"):
         resolve_model(f"runs:/{tracker.run_id}/nope", config=cfg)
+
+
+@pytest.mark.parametrize("uri", [" models:/fraud-ensemble/1", "runs:/abc/model\n", "\tmodels/r1"])
+def test_a_uri_with_surrounding_whitespace_is_named_as_such(tmp_path, monkeypatch, uri):
+    """A URI quoted with a space (a DAG's templated ' models:/...') was read as a local
+    path and refused as 'does not exist' without naming the space."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ModelLoadError, match="starts or ends with whitespace") as err:
+        resolve_model(uri)
+    assert repr(uri.strip()) in str(err.value)
