@@ -58,12 +58,14 @@ def _date(us: int | None) -> str:
     )[:19]
 
 
+def _log1p_features(features: Sequence[FeatureDef]) -> list[ColumnValue]:
+    """The `transform: log1p` features (not signed_log1p: defined everywhere)."""
+    return [f for f in features if isinstance(f, ColumnValue) and f.transform == "log1p"]
+
+
 def log1p_inputs(features: Sequence[FeatureDef]) -> list[str]:
-    """The columns a `transform: log1p` feature reads (not signed_log1p: defined everywhere)."""
-    seen = {
-        f.column: None for f in features if isinstance(f, ColumnValue) and f.transform == "log1p"
-    }
-    return list(seen)
+    """The columns a `transform: log1p` feature reads, each once."""
+    return list(dict.fromkeys(f.column for f in _log1p_features(features)))
 
 
 def data_profile(
@@ -118,12 +120,8 @@ def warn_log1p_below_domain(features: Sequence[FeatureDef], profile: DataProfile
     """ONE warning naming each log1p feature whose input holds values <= -1 (refunds):
     log1p is undefined there, so those rows get the feature's fill."""
     parts = []
-    for f in features:
-        if (
-            isinstance(f, ColumnValue)
-            and f.transform == "log1p"
-            and f.column in profile.below_log1p
-        ):
+    for f in _log1p_features(features):
+        if f.column in profile.below_log1p:
             n, low = profile.below_log1p[f.column]
             parts.append(f"{f.name} ({n:,} of {profile.rows:,} rows, min {low:g}: written as the "
                          f"fill {f.fill:g})")  # fmt: skip
@@ -142,8 +140,8 @@ def check_log1p_bounds(features: Sequence[FeatureDef], min_amount: float) -> Non
     value of a zero amount."""
     if min_amount > -1:
         return
-    for f in features:
-        if isinstance(f, ColumnValue) and f.transform == "log1p" and f.column == "amount":
+    for f in _log1p_features(features):
+        if f.column == "amount":
             raise FeatureSpecError(
                 f"feature {f.name!r} (column, transform log1p) takes log1p of amount, but "
                 f"etl.bounds.min_amount is {min_amount:g}: the ETL keeps amounts down to it "
