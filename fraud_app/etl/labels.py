@@ -57,6 +57,7 @@ from fraud_app.etl.partition_swap import partition_name
 from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE
 from fraud_app.etl.publish import AppendPublish, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
+from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import (
     CONFLICTING_DUPLICATE,
     DETAIL,
@@ -243,6 +244,7 @@ def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> Lab
     quarantine and the lock are the ETL's (etl.output / etl.quarantine, paths.root)."""
     ensure_utc(spark)
     with RootLock(config.paths.root, "labels"):
+        refuse_while_read(config.paths.root, "labels", "canonical")
         return _run_locked(spark, config, inputs)
 
 

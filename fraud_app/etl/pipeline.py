@@ -48,6 +48,7 @@ from fraud_app.etl.publish import (
     published_schema_errors,
 )
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
+from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
 from fraud_app.spark.session import ensure_utc
 
@@ -155,6 +156,7 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     """
     ensure_utc(spark)  # a notebook's own session in another zone shifted both silently
     with RootLock(config.paths.root, "etl"):
+        refuse_while_read(config.paths.root, "etl", "canonical")
         return _run_locked(spark, config)
 
 

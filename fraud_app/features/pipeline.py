@@ -17,6 +17,7 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
 from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging, read_table
 from fraud_app.etl.lock import RootLock
+from fraud_app.etl.readers import refuse_while_read
 from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.profile import check_log1p_bounds
@@ -71,6 +72,7 @@ def build_feature_table(
     runs, or one beside `etl` replacing the canonical table) committed into each other."""
     ensure_utc(spark)
     with RootLock(config.paths.root, "features"):
+        refuse_while_read(config.paths.root, "features", "features")
         return _build_locked(spark, config, feature_set)
 
 

@@ -29,6 +29,7 @@ from fraud_app.errors import (
     ReportExistsError,
     SchemaError,
 )
+from fraud_app.etl.readers import reads
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
@@ -135,6 +136,7 @@ def write_evaluation(
     )
 
 
+@reads("features", "evaluate")
 def run_evaluation(
     spark,
     config,

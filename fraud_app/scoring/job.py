@@ -23,6 +23,7 @@ from fraud_app import jsonout
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
 from fraud_app.etl.fs import HadoopFs, check_apart, partition_dates, read_table
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
+from fraud_app.etl.readers import reads
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
@@ -152,6 +153,7 @@ def _output_columns(model: ScoringModel, opts: ScoringOptions, scored_at: dt.dat
     ]  # fmt: skip
 
 
+@reads("canonical", "score")
 def run_scoring(
     spark, config, *, start: dt.date, end: dt.date, model_uri: str | None = None,
     job_id: str | None = None,

@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError, FraudAppError
+from fraud_app.etl.readers import reads
 from fraud_app.evaluation.baseline import baseline_scores, check_available
 from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
@@ -56,6 +57,7 @@ def check_run(config: AppConfig, run: str | None, *, replace: bool = False) -> s
     return pick_run("backtest", run, lambda r: [report_path(config, r)], replace=replace)
 
 
+@reads("features", "backtest")
 def run_backtest(
     spark,
     config: AppConfig,

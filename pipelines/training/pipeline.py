@@ -21,6 +21,7 @@ from dlcore.backends import get_ops
 from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
+from fraud_app.etl.readers import reads
 from fraud_app.features.checks import constant_features
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
@@ -47,6 +48,7 @@ class TrainingReport:
     mlflow_run_id: str | None = None
 
 
+@reads("features", "train")
 def run_training(
     spark, config: AppConfig, *, run: str | None = None, replace: bool = False
 ) -> TrainingReport:

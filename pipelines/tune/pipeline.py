@@ -37,6 +37,7 @@ from fraud_app.errors import (
     ReportExistsError,
     TrainingError,
 )
+from fraud_app.etl.readers import reads
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
 from fraud_app.interrupts import Terminated
 from pipelines.named_reports import pick_run, write_output
@@ -200,6 +201,7 @@ def check_run(
                     replace=replace)  # fmt: skip
 
 
+@reads("features", "tune")
 def run_tune(
     spark,
     config: AppConfig,

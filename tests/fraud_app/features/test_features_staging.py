@@ -59,3 +59,24 @@ def test_a_second_run_on_the_root_is_refused_naming_the_holder(spark, tmp_path):
             build_feature_table(spark, config)
         assert not Path(config.feature_table()).exists()
     assert build_feature_table(spark, config).rows == 24  # released: it runs
+
+
+def test_features_is_refused_while_a_training_reads_the_table(spark, tmp_path):
+    """A `train` (or tune, backtest, evaluate) reading the feature table holds `features`
+    back: its commit would pull the files from under the training."""
+    config = _config(tmp_path)
+    run_etl(spark, config)
+    assert build_feature_table(spark, config).rows == 24
+    table = Path(config.feature_table())
+    before = sorted(p.relative_to(table) for p in table.rglob("*"))
+    reader = (
+        "from fraud_app.etl.readers import TableReader\n"
+        f"TableReader({config.paths.root!r}, 'train', 'features')"
+    )
+    with held_in_child(reader) as proc:
+        with pytest.raises(
+            ConcurrentRunError, match=rf"while 1 run\(s\) read it: train \(pid {proc.pid}"
+        ):
+            build_feature_table(spark, config)
+        assert sorted(p.relative_to(table) for p in table.rglob("*")) == before
+    assert build_feature_table(spark, config).rows == 24  # the reader ended: it runs
