@@ -38,7 +38,10 @@ from dlcore.serialization import (
 from dlcore.serialization.files import read_json
 from fraud_app.errors import ModelLoadError, OutputPathError
 
-FORMAT = "fraud_app.ensemble/1"
+# /2 adds member_seals; /1 (saved before it) still loads. A version that reads /1 only
+# names the format instead of refusing member_seals as an unknown key ("corrupted").
+FORMAT = "fraud_app.ensemble/2"
+FORMATS = ("fraud_app.ensemble/1", FORMAT)
 SPEC_KEYS = frozenset({"format", "members", "feature_names", "combine", "metadata", "member_seals"})
 COMBINE = "mean_probability"  # how members' scores combine: the only way predict_proba has
 _UNSET: Any = object()
@@ -177,9 +180,9 @@ class FraudEnsemble:
             check_seal(spec, spec_path, SPEC_KEYS)
         except SerializationError as exc:
             raise ModelLoadError(str(exc)) from exc
-        if spec.get("format") != FORMAT:
+        if spec.get("format") not in FORMATS:
             raise ModelLoadError(
-                f"{spec_path}: format is {spec.get('format')!r}; expected {FORMAT!r}"
+                f"{spec_path}: format is {spec.get('format')!r}; expected one of {FORMATS}"
             )
         for key, kind in (("members", list), ("feature_names", list)):
             if not isinstance(spec.get(key), kind) or not spec[key]:

@@ -63,7 +63,9 @@ def test_an_intact_ensemble_and_one_saved_before_member_seals_load(two, tmp_path
     assert set(spec["member_seals"]) == {"member-00", "member-01"}
     from dlcore.serialization import seal
 
+    assert spec["format"] == "fraud_app.ensemble/2"
     old = {k: v for k, v in spec.items() if k not in ("member_seals", "sha256")}
+    old["format"] = "fraud_app.ensemble/1"
     (r1 / "ensemble.json").write_text(json.dumps(seal(old)))
     np.testing.assert_array_equal(FraudEnsemble.load(r1).predict_proba(X), want)
 
