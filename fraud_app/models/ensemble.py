@@ -39,7 +39,7 @@ from dlcore.serialization.files import read_json
 from fraud_app.errors import ModelLoadError, OutputPathError
 
 # /2 adds member_seals; /1 (saved before it) still loads. A version that reads /1 only
-# names the format instead of refusing member_seals as an unknown key ("corrupted").
+# refuses a /2 file (member_seals is an unknown key to its seal check).
 FORMAT = "fraud_app.ensemble/2"
 FORMATS = ("fraud_app.ensemble/1", FORMAT)
 SPEC_KEYS = frozenset({"format", "members", "feature_names", "combine", "metadata", "member_seals"})
