@@ -54,6 +54,17 @@ class BestSnapshots:
         del self._kept[self.k :]
         return True
 
+    def entries(self) -> list[tuple[float, int, np.ndarray, dict[str, np.ndarray]]]:
+        """The kept (score, step, params, state), best first (what a checkpoint saves)."""
+        return list(self._kept)
+
+    def restore(self, entries: list[tuple[float, int, np.ndarray, dict[str, np.ndarray]]]) -> None:
+        """Keep exactly `entries` (from `entries()`, e.g. read back from a checkpoint)."""
+        kept = [(float(s), int(t), p.copy(), {k: v.copy() for k, v in st.items()})
+                for s, t, p, st in entries]  # fmt: skip
+        kept.sort(key=lambda e: (-e[0], e[1]))
+        self._kept = kept[: self.k]
+
     def average(self) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """(the mean of the kept parameter vectors, the best snapshot's layer state)."""
         if not self._kept:

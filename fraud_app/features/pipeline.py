@@ -21,6 +21,7 @@ from fraud_app.etl.readers import refuse_while_read
 from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.profile import check_log1p_bounds
+from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.features.splits import SplitResult, split_by_time
 from fraud_app.features.table import FeatureTableSummary, write_feature_table
@@ -88,8 +89,10 @@ def _build_locked(
     df = read_table(spark, source, "canonical table", "etl")
     if not df.columns:
         raise EmptyInputError(f"canonical table {source} holds no columns")
+    # under the root lock: no etl or labels run rewrites it before the table is written
+    state = source_state(HadoopFs(spark), source)
     result = compute_features(df, feature_set, vector_column=cfg.vector_column)
-    summary = write_feature_table(spark, result, feature_set, target)
+    summary = write_feature_table(spark, result, feature_set, target, source=state)
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
     return summary

@@ -24,6 +24,7 @@ from fraud_app import jsonout
 from fraud_app.errors import SchemaError
 from fraud_app.etl.fs import HadoopFs, StagedDir, read_table
 from fraud_app.features.compile import FeatureResult
+from fraud_app.features.source_state import warn_if_stale
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -85,9 +86,12 @@ def feature_metadata(result: FeatureResult, feature_set: FeatureSet) -> dict[str
 
 
 def write_feature_table(
-    spark: SparkSession, result: FeatureResult, feature_set: FeatureSet, path: str
-) -> FeatureTableSummary:
-    """Write `result.df` to `path` (replacing it) with `_features.json`; count the rows."""
+    spark: SparkSession, result: FeatureResult, feature_set: FeatureSet, path: str,
+    source: dict[str, Any] | None = None,
+) -> FeatureTableSummary:  # fmt: skip
+    """Write `result.df` to `path` (replacing it) with `_features.json`; count the rows.
+    `source`: the state of the input table read (fraud_app.features.source_state), which
+    the readers compare with it as it is then."""
     started = time.monotonic()
     fs = HadoopFs(spark)
     staged = StagedDir(fs, str(path))
@@ -97,6 +101,8 @@ def write_feature_table(
         )
         rows = spark.read.parquet(staged.tmp).count()
         meta = {**feature_metadata(result, feature_set), "rows": rows}
+        if source is not None:
+            meta["source"] = source
         fs.write_text(f"{staged.tmp}/{METADATA_NAME}", jsonout.dumps(meta, indent=2))
     except BaseException:
         staged.discard()
@@ -171,4 +177,6 @@ def read_feature_table(spark: SparkSession, path: str) -> tuple[DataFrame, list[
     (train, backtest, tune, evaluate). A missing or empty table is fraud_app.etl.fs.read_table's
     EmptyInputError; a table without a readable `_features.json` is a SchemaError naming it."""
     df = read_table(spark, path, "feature table", "features")
-    return df, list(read_feature_metadata(path, spark)["feature_names"])
+    metadata = read_feature_metadata(path, spark)
+    warn_if_stale(HadoopFs(spark), path, metadata)
+    return df, list(metadata["feature_names"])

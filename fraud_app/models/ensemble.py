@@ -4,6 +4,12 @@ Owns: the ensemble's directory contract (ensemble.json + one dlcore model
 directory per member; JSON and .npz only, so loading never unpickles), its
 in-memory scoring, and a plain-data form (`to_payload` / `from_payload`) that
 Spark ships to executors for batch scoring.
+
+ensemble.json is sealed and records each member's model.json seal (`member_seals`), which
+covers the member's architecture and the sha256 of every array: a member directory
+replaced by another one (a member of another run copied in, members swapped, a partial
+sync of a retrained model) is refused naming the member. An ensemble saved before
+`member_seals` existed loads as before.
 """
 
 from __future__ import annotations
@@ -21,12 +27,22 @@ from dlcore.attribution import ensemble_attribution
 from dlcore.errors import SerializationError
 from dlcore.inference import FusedEnsemble, compile_ensemble, mean_sigmoid
 from dlcore.model import Model
-from dlcore.serialization import check_seal, load_model, save_model, write_json_atomic
+from dlcore.serialization import (
+    MODEL_JSON,
+    SEAL,
+    check_seal,
+    load_model,
+    save_model,
+    write_json_atomic,
+)
 from dlcore.serialization.files import read_json
 from fraud_app.errors import ModelLoadError, OutputPathError
 
-FORMAT = "fraud_app.ensemble/1"
-SPEC_KEYS = frozenset({"format", "members", "feature_names", "combine", "metadata"})
+# /2 adds member_seals; /1 (saved before it) still loads. A version that reads /1 only
+# refuses a /2 file (member_seals is an unknown key to its seal check).
+FORMAT = "fraud_app.ensemble/2"
+FORMATS = ("fraud_app.ensemble/1", FORMAT)
+SPEC_KEYS = frozenset({"format", "members", "feature_names", "combine", "metadata", "member_seals"})
 COMBINE = "mean_probability"  # how members' scores combine: the only way predict_proba has
 _UNSET: Any = object()
 
@@ -127,11 +143,12 @@ class FraudEnsemble:
                 "give a directory this user can write"
             ) from exc
         try:
-            names = []
+            names, seals = [], {}
             for i, m in enumerate(self.members):
                 name = f"member-{i:02d}"
                 save_model(m, staging / name)
                 names.append(name)
+                seals[name] = read_json(staging / name / MODEL_JSON)[SEAL]
             write_json_atomic(
                 staging / "ensemble.json",
                 {
@@ -140,6 +157,7 @@ class FraudEnsemble:
                     "feature_names": self.feature_names,
                     "combine": COMBINE,
                     "metadata": self.metadata,
+                    "member_seals": seals,
                 },
                 sealed=True,  # a flipped digit in the alert threshold loaded silently
             )
@@ -162,9 +180,9 @@ class FraudEnsemble:
             check_seal(spec, spec_path, SPEC_KEYS)
         except SerializationError as exc:
             raise ModelLoadError(str(exc)) from exc
-        if spec.get("format") != FORMAT:
+        if spec.get("format") not in FORMATS:
             raise ModelLoadError(
-                f"{spec_path}: format is {spec.get('format')!r}; expected {FORMAT!r}"
+                f"{spec_path}: format is {spec.get('format')!r}; expected one of {FORMATS}"
             )
         for key, kind in (("members", list), ("feature_names", list)):
             if not isinstance(spec.get(key), kind) or not spec[key]:
@@ -183,6 +201,7 @@ class FraudEnsemble:
                     f"{spec_path}: member name {name!r} is not a plain directory name"
                 )
             members.append(load_model(path / name))
+        _check_member_seals(spec, path, spec_path)
         try:
             return cls(members, list(spec["feature_names"]), dict(metadata))
         except ModelLoadError as exc:
@@ -260,3 +279,27 @@ def _check_metadata(metadata: Any, spec_path: Path) -> None:
             f"{spec_path}: metadata.scoring.threshold must be a finite number (the alert "
             f"cut-off). Received {threshold!r}; the file is damaged: save or export it again"
         )
+
+
+def _check_member_seals(spec: dict[str, Any], path: Path, spec_path: Path) -> None:
+    """Each member's model.json seal is the one ensemble.json recorded when it was saved
+    (each member's own seal and checksums passed: a whole member directory from another
+    save was loaded as this ensemble's without a word)."""
+    seals = spec.get("member_seals")
+    if seals is None:  # saved before member_seals existed
+        return
+    if not isinstance(seals, dict) or set(seals) != set(spec["members"]):
+        raise ModelLoadError(
+            f"{spec_path}: member_seals must name each member ({spec['members']}); the file "
+            "is damaged: save or export the ensemble again"
+        )
+    for name in spec["members"]:
+        found = read_json(path / name / MODEL_JSON).get(SEAL)
+        if found != seals[name]:
+            raise ModelLoadError(
+                f"{path / name}: this member is not the model {spec_path.name} was saved with "
+                f"(its model.json seal {str(found)[:12]}..., recorded {str(seals[name])[:12]}...): "
+                "a member directory of another save or run was copied in, or members were "
+                "swapped. Restore the ensemble directory from one save (copy it whole), or "
+                "train it again"
+            )

@@ -7,7 +7,9 @@ still hold the optimizer state sharded, one file per rank. Layout:
 
     <dir>/group-000012/model/            dlcore model directory (json + npz)
     <dir>/group-000012/optimizer-rank{r}-of-{n}.npz + .json
-    <dir>/group-000012/meta.json         iteration, positions, fingerprint, history
+    <dir>/group-000012/early_stopping.npz  the early stopper's best weights (with a
+                                         validation set; its scores and counts in meta.json)
+    <dir>/group-000012/meta.json         iteration, positions, fingerprint, setup, history
     <dir>/LATEST.json                    pointer, replaced atomically last
 
 A checkpoint exists only once LATEST.json points at it, so a crash mid-write
@@ -23,6 +25,9 @@ save and on load (dlcore.serialization). Every JSON file is sealed (its own sha2
 dlcore.serialization.check_seal) and every array carries a sha256 record, so a flipped
 bit anywhere in a checkpoint is an error, never a silent resume from another state.
 Nothing is unpickled on load: .npz with allow_pickle=False and JSON only.
+
+A checkpoint of another setup (its fingerprint differs) is refused naming what differs:
+meta.json keeps the setup the fingerprint is the digest of (`setup_differences`).
 """
 
 from __future__ import annotations
@@ -48,10 +53,13 @@ from dlcore.serialization import (
     load_model,
     load_optimizer_state,
     read_json,
+    read_npz,
     save_model,
     save_optimizer_state,
     write_json_atomic,
+    write_npz_atomic,
 )
+from dlcore.serialization.files import array_records, match_records, parse_records
 from fraud_app.errors import TrainingError
 
 logger = logging.getLogger(__name__)
@@ -66,7 +74,8 @@ class ForeignCheckpointError(TrainingError):
 GROUP_DIR = re.compile(r"group-\d{6,}")
 POINTER_KEYS = frozenset({"format", "group_dir"})
 META_KEYS = frozenset({"format", "fingerprint", "iteration", "group", "world_size", "positions",
-                       "history"})  # fmt: skip
+                       "history", "setup", "early_stopping"})  # fmt: skip
+STOPPER_NPZ = "early_stopping.npz"
 
 
 @dataclass
@@ -80,14 +89,23 @@ class TrainingState:
     opt_states: list[OptimizerState]  # one per rank, each for that rank's shard only
     positions: list[tuple[int, int]]  # (epoch, offset) per rank
     history: list[dict[str, Any]] = field(default_factory=list)
+    # the early stopper's (JSON, arrays) after this group (EarlyStopper.checkpoint_state);
+    # None: no validation set
+    stopper: tuple[dict[str, Any], dict[str, np.ndarray]] | None = None
 
 
 class CheckpointStore:
-    def __init__(self, directory: str | Path, *, fingerprint: str | None, keep: int = 2) -> None:
-        """fingerprint=None: read any run's checkpoints (inspection); never for resuming."""
+    def __init__(
+        self, directory: str | Path, *, fingerprint: str | None, keep: int = 2,
+        setup: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
+        """fingerprint=None: read any run's checkpoints (inspection); never for resuming.
+        setup: what the fingerprint is the digest of (kept in meta.json, so that a refused
+        checkpoint can be told apart from this run by name)."""
         self.dir = Path(directory)
         self.fingerprint = fingerprint
         self.keep = keep
+        self.setup = setup
 
     def save(self, state: TrainingState, model: Model, optimizer: Optimizer) -> Path:
         target = self.dir / f"group-{state.group:06d}"
@@ -129,6 +147,12 @@ class CheckpointStore:
             "positions": [list(p) for p in state.positions],
             "history": state.history,
         }
+        if self.setup is not None:
+            meta["setup"] = self.setup
+        if state.stopper is not None:
+            stopper_meta, arrays = state.stopper
+            write_npz_atomic(target / STOPPER_NPZ, arrays)
+            meta["early_stopping"] = {"state": stopper_meta, "arrays": array_records(arrays)}
         # last: a directory without it is partial; sealed: a flipped digit in the iteration or
         # a position resumed a run at another point than it stopped, silently
         write_json_atomic(target / "meta.json", meta, sealed=True)
@@ -245,9 +269,10 @@ class CheckpointStore:
             raise TrainingError(f"checkpoint {path} has format {found!r}; expected {FORMAT!r}")
         check_seal(meta, path / "meta.json", META_KEYS)  # SerializationError naming the file
         if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
+            what = setup_differences(meta.get("setup"), self.setup)
             raise ForeignCheckpointError(
-                f"checkpoint {path} {FOREIGN} (model, optimizer, data or "
-                "worker count changed). Use a new checkpoint directory or delete this one to start over."
+                f"checkpoint {path} {FOREIGN} ({what}). Use a new checkpoint directory or "
+                "delete this one to start over."
             )
         model = load_model(path / "model")
         try:
@@ -271,7 +296,34 @@ class CheckpointStore:
                     path, optimizer, rank=r, world_size=world, start=start, stop=stop
                 )
             )
+        state.stopper = self._load_stopper(path, meta, model)
         return state, model
+
+    def _load_stopper(self, path: Path, meta: dict[str, Any], model: Model):
+        """The early stopper's (JSON, arrays) of this checkpoint, None when it has none;
+        its weights are checked against the model (shapes, dtypes) and their sha256."""
+        saved = meta.get("early_stopping")
+        if saved is None:
+            return None
+        json_path = path / "meta.json"
+        try:
+            records = parse_records(saved, "arrays", json_path)
+            state = saved["state"]
+            n_snapshots = len(state["snapshots"])
+        except (KeyError, TypeError) as exc:
+            raise TrainingError(
+                f"checkpoint {json_path}: early_stopping is malformed: {exc!r}"
+            ) from exc
+        layer = {k: (np.shape(v), np.asarray(v).dtype) for k, v in model.layer.state().items()}
+        prefixes = [f"snapshot{i}" for i in range(n_snapshots)]
+        prefixes += ["best"] if "best:params" in records else []
+        expected = {}
+        for prefix in prefixes:
+            expected[f"{prefix}:params"] = ((model.params.size,), model.dtype)
+            expected.update({f"{prefix}:layer:{k}": want for k, want in layer.items()})
+        match_records(records, expected, json_path)
+        sums = {name: rec["sha256"] for name, rec in records.items()}
+        return state, read_npz(path / STOPPER_NPZ, expected, checksums=sums)
 
     def _prune(self, keep_name: str) -> None:
         groups = sorted(p for p in self.dir.glob("group-*") if p.is_dir())
@@ -283,3 +335,71 @@ class CheckpointStore:
                     old,
                     ignore_errors=True,  # pragma: no mutate
                 )
+
+
+# How the parts of a setup are named when a checkpoint of another setup is refused.
+SETUP_NAMES = {
+    "model": "the model (training.model: architecture, widths, dropout, encoding)",
+    "loss": "the loss (training.loss)",
+    "optimizer": "the optimizer or its learning rate schedule (training.optimizer, "
+    "scale_lr, warmup, lr_decay with the iteration count)",
+    "num_workers": "training.distributed.num_workers",
+    "global_batch_size": "training.global_batch_size",
+    "seed": "the seed (training.seed + member)",
+    "shuffle": "training.distributed.shuffle",
+    "rows": "the training rows' count",
+    "data": "the training data (its labels, features or weights)",
+    "starting_weights": "the starting weights (a warm start from another model)",
+    "mixup_alpha": "training.distributed.mixup_alpha",
+    "compression": "training.distributed.compression",
+    "early_stopping": "early stopping (its settings or the validation window's rows)",
+}
+
+
+def setup_differences(saved: Any, current: dict[str, Any] | None) -> str:
+    """What differs between a checkpoint's setup and this run's, in words: each part that
+    differs, with up to three of its values that differ (then -> now)."""
+    if not isinstance(saved, dict) or current is None:
+        return "model, optimizer, data, worker count or another setting changed"
+    changed = []
+    for key in sorted(set(saved) | set(current)):
+        old, new = saved.get(key), current.get(key)
+        if old == new:
+            continue
+        name = SETUP_NAMES.get(key, key)
+        if key in ("data", "starting_weights"):  # digests: nothing to show
+            changed.append(f"{name} changed")
+            continue
+        leaves = _leaf_differences(old, new, key)
+        shown = ", ".join(
+            f"{'' if where == key else where + ' '}{a!r} then, {b!r} now"
+            for where, a, b in leaves[:3]
+        )
+        more = f" and {len(leaves) - 3} more" if len(leaves) > 3 else ""
+        changed.append(f"{name}: {shown}{more}")
+    return "; ".join(changed) or "its fingerprint differs"
+
+
+def _leaf_differences(old: Any, new: Any, where: str) -> list[tuple[str, Any, Any]]:
+    """(path, old, new) of every value that differs between two JSON values."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) != new.get(key):
+                out += _leaf_differences(old.get(key), new.get(key), f"{where}.{key}")
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        out = []
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a != b:
+                out += _leaf_differences(a, b, f"{where}[{i}]")
+        return out
+    if isinstance(old, list | dict) or isinstance(new, list | dict):
+        return [(where, _short(old), _short(new))]
+    return [(where, old, new)]
+
+
+def _short(value: Any) -> Any:
+    if isinstance(value, list):
+        return f"<{len(value)} items>"
+    return f"<{len(value)} keys>" if isinstance(value, dict) else value

@@ -23,13 +23,22 @@ next run would start new ones). A stage cancelled for any other reason drops the
 its workers did past the last committed boundary. `best_iteration` is the iteration count to
 use for a refit on train + validation.
 
-A run resumed from a checkpoint keeps its earlier evaluation records (they live
-in the history) but not the best weights from before the restart: best weights
-are tracked again from the resumed iteration.
+A run resumed from a checkpoint continues the stopper as it was at that group: the
+checkpoint keeps the evaluation records, the best score, iteration and weights (the
+`average_best` snapshots too), the patience count and whether the run had stopped
+(`checkpoint_state` / `restore_state`), so a resumed run ends with the weights, the
+`best_iteration` and the records of the run that was not interrupted. (They were
+tracked again from the resumed iteration: a member that had finished or stopped was
+resumed with no best weights, so it ended with its last weights and best_iteration
+None, which also turned the refit off, or trained on past its stop.) The stopper's
+settings and its validation rows are part of the checkpoint's setup (`setup`), so a
+checkpoint of another validation window or other settings is not resumed.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import logging
 import math
 from dataclasses import dataclass
@@ -273,6 +282,54 @@ class EarlyStopper:
             )  # fmt: skip
         return record
 
+    def setup(self) -> dict[str, Any]:
+        """What a resumed run's stopper must share with the checkpoint's: its settings and
+        its validation rows (a digest that does not depend on their order)."""
+        v = self.validation
+        rows = np.ascontiguousarray(
+            np.column_stack([v.X.astype(np.float32), v.y.astype(np.float32)])
+        )
+        keyed = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
+        digest = hashlib.sha256(np.sort(keyed).tobytes()).hexdigest()[:16]
+        return {"config": dataclasses.asdict(self.config), "validation": digest}
+
+    def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """(JSON, arrays) a checkpoint keeps of the stopper: the records, the best score,
+        iteration and patience count, whether it stopped; the best weights and snapshots."""
+        arrays: dict[str, np.ndarray] = {}
+        if self.best_weights is not None:
+            _put_weights(arrays, "best", *self.best_weights)
+        snapshots = []
+        for i, (score, step, params, state) in enumerate(
+            self.snapshots.entries() if self.snapshots is not None else []
+        ):
+            _put_weights(arrays, f"snapshot{i}", params, state)
+            snapshots.append([score, step])
+        meta = {
+            "records": [dict(r) for r in self.records],
+            "best_ap": self.best_ap if math.isfinite(self.best_ap) else None,
+            "best_iteration": self.best_iteration,
+            "since_best": self.since_best,
+            "stopped": self.stopped,
+            "snapshots": snapshots,
+        }
+        return meta, arrays
+
+    def restore_state(self, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """The stopper as `checkpoint_state` left it (read back from a checkpoint)."""
+        self.records = [dict(r) for r in meta["records"]]
+        best = meta["best_ap"]
+        self.best_ap = -math.inf if best is None else float(best)
+        it = meta["best_iteration"]
+        self.best_iteration = None if it is None else int(it)
+        self.since_best, self.stopped = int(meta["since_best"]), bool(meta["stopped"])
+        self.best_weights = _get_weights(arrays, "best") if "best:params" in arrays else None
+        if self.snapshots is not None:
+            self.snapshots.restore(
+                [(float(score), int(step), *_get_weights(arrays, f"snapshot{i}"))
+                 for i, (score, step) in enumerate(meta["snapshots"])]
+            )  # fmt: skip
+
     def final_weights(
         self, params: np.ndarray, layer_state: dict[str, np.ndarray]
     ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
@@ -287,3 +344,15 @@ class EarlyStopper:
         if self.config.restore_best and self.best_weights is not None:
             return self.best_weights
         return params, layer_state
+
+
+def _put_weights(arrays: dict[str, np.ndarray], prefix: str, params, state) -> None:
+    arrays[f"{prefix}:params"] = params
+    for key, value in state.items():
+        arrays[f"{prefix}:layer:{key}"] = value
+
+
+def _get_weights(arrays: dict[str, np.ndarray], prefix: str):
+    layer = f"{prefix}:layer:"
+    state = {k[len(layer) :]: v for k, v in arrays.items() if k.startswith(layer)}
+    return arrays[f"{prefix}:params"], state

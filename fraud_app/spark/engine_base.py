@@ -72,25 +72,36 @@ class Engine:
         self.loss_config = loss_to_config(loss)
         self.optimizer_config = optimizer_to_config(optimizer)
 
-    def fingerprint(self, rows: int) -> str:
+    def setup(self, rows: int) -> dict[str, Any]:
+        """Everything a checkpoint must share with this run to be resumed by it (JSON
+        types): the fingerprint is its digest, and meta.json keeps it, so a refusal names
+        what differs (checkpoint.setup_differences)."""
         c = self.config
-        blob = json.dumps(
-            [
-                self.model_config,
-                self.loss_config,
-                self.optimizer_config,
-                c.num_workers,
-                c.global_batch_size,
-                c.seed,
-                c.shuffle,
-                rows,
-                self.data_digest,
-                # the starting weights: a warm-start refit must not resume a fresh run's
-                # checkpoint (or the other way round)
-                hashlib.sha256(self.model.params.data.tobytes()).hexdigest(),
-            ],
-            sort_keys=True,
-        )
+        setup = {
+            "model": self.model_config,
+            "loss": self.loss_config,
+            "optimizer": self.optimizer_config,
+            "num_workers": c.num_workers,
+            "global_batch_size": c.global_batch_size,
+            "seed": c.seed,
+            "shuffle": c.shuffle,
+            "rows": rows,
+            "data": self.data_digest,
+            # the starting weights: a warm-start refit must not resume a fresh run's
+            # checkpoint (or the other way round)
+            "starting_weights": hashlib.sha256(self.model.params.data.tobytes()).hexdigest(),
+            # these change what each step computes (a resume with mixup turned on, or
+            # another gradient compression, continued the old run without a word)
+            "mixup_alpha": c.mixup_alpha,
+            "compression": c.compression,
+            # the stopper's settings and validation rows: its state is resumed with the run
+            "early_stopping": self.stopper.setup() if self.stopper is not None else None,
+        }
+        return json.loads(json.dumps(setup))
+
+    def fingerprint(self, rows: int, setup: dict[str, Any] | None = None) -> str:
+        """The digest of `setup` (None: this run's, `self.setup(rows)`)."""
+        blob = json.dumps(self.setup(rows) if setup is None else setup, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def initial_state(self) -> TrainingState:

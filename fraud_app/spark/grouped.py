@@ -19,6 +19,7 @@ round, up to `max_retries` times without progress.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import time
@@ -30,6 +31,7 @@ from dlcore.backends import get_ops
 from dlcore.collective import CommConfig, RendezvousServer, new_job_secret
 from dlcore.optimizers.base import OptimizerState
 from fraud_app.errors import TrainingError
+from fraud_app.etl.lock import RootLock
 from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 from fraud_app.spark.engine_base import Engine, TrainingResult, check_finite, log_progress
@@ -40,6 +42,7 @@ from fraud_app.spark.worker import StageTask
 logger = logging.getLogger(__name__)
 
 DRAIN_S = 10.0  # after a stage fails: how long to wait for reports already in flight
+CHECKPOINT_LOCK = ".training.lock"  # in the checkpoint directory, while a run uses it
 RETRY_BACKOFF_S = 0.5  # pause before retry n without progress: 0.5 s * 2**(n-1), at most 8 s
 
 
@@ -56,20 +59,28 @@ class GroupedEngine(Engine):
         cfg = self.config
         self.total = cfg.total_iterations(rows)
         self.store = None
+        lock: contextlib.AbstractContextManager = contextlib.nullcontext()
         if cfg.checkpoint_dir:
-            fingerprint = self.fingerprint(rows)
+            setup = self.setup(rows)
+            fingerprint = self.fingerprint(rows, setup)
             directory = cfg.checkpoint_dir
             if cfg.checkpoint_per_setup:
                 directory = f"{directory.rstrip('/')}/setup-{fingerprint}"
-            self.store = CheckpointStore(directory, fingerprint=fingerprint)
+            self.store = CheckpointStore(directory, fingerprint=fingerprint, setup=setup)
+            # one run per checkpoint directory, taken before any group trains: a second
+            # process deleted the first one's groups as it pruned and saved over them; a
+            # directory that cannot be written failed only after the first group trained
+            lock = RootLock(directory, "distributed training", CHECKPOINT_LOCK,
+                            "the checkpoint directory (paths.checkpoints, checkpoint_dir)")  # fmt: skip
+        with lock:
+            return self._run_locked(blocks, rows)
+
+    def _run_locked(self, blocks, rows: int) -> TrainingResult:
+        cfg = self.config
         loaded = self.store.load(self.optimizer) if self.store else None
         self.state = loaded[0] if loaded else self.initial_state()
         if loaded:
-            logger.info(
-                "resuming from the checkpoint of group %d at iteration %d",
-                self.state.group,
-                self.state.iteration,
-            )
+            self._resume(self.state)
         self.planner = GroupPlanner(
             cfg.group_size,
             target=cfg.auto_overhead_target,
@@ -91,6 +102,32 @@ class GroupedEngine(Engine):
         finally:
             self._retire_previous()  # also when interrupted between two stages
         return self.finish(self.state, rows, retries, failures)
+
+    def _resume(self, state: TrainingState) -> None:
+        """Continue from a loaded checkpoint: its early stopper's state comes back with it
+        (best weights, records, patience), and a checkpoint past this run's last iteration
+        is refused (it returned a model trained longer than asked, without a word)."""
+        if state.iteration > self.total:
+            raise TrainingError(
+                f"the checkpoint in {self.store.dir} is at iteration {state.iteration}, past "
+                f"this run's {self.total} iterations (training epochs or iterations were "
+                "lowered since it was written); resuming would return a model trained longer "
+                "than asked. Set them back, or use a new checkpoint directory or delete this "
+                "one to start over"
+            )
+        if self.stopper is not None:
+            if state.stopper is None:  # the setup holds the stopper's: not from this code
+                raise TrainingError(
+                    f"checkpoint group {state.group} in {self.store.dir} has no early-stopping "
+                    "state, which this run (with a validation set) needs; use a new checkpoint "
+                    "directory or delete this one to start over"
+                )
+            self.stopper.restore_state(*state.stopper)
+        logger.info(
+            "resuming from the checkpoint of group %d at iteration %d%s",
+            state.group, state.iteration,
+            " (early stopping had stopped the run there)" if self.stopped() else "",
+        )  # fmt: skip
 
     def _run_stages(self, blocks, failures: list[str]) -> int:
         """Stages until every iteration is committed; returns the number of retries."""
@@ -351,6 +388,7 @@ class GroupedEngine(Engine):
             ],
             positions=[tuple(r.meta["position"]) for r in reports],
             history=[*state.history, entry],
+            stopper=self.stopper.checkpoint_state() if self.stopper is not None else None,
         )
         if self.store:
             self.store.save(self.state, self.model, self.optimizer)

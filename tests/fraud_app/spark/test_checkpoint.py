@@ -17,7 +17,7 @@ from dlcore.optimizers.base import optimizer_to_config
 from dlcore.params import shard_bounds
 from dlcore.serialization import read_npz, seal, sha256_array, write_npz_atomic
 from fraud_app.errors import TrainingError
-from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
+from fraud_app.spark.checkpoint import CheckpointStore, ForeignCheckpointError, TrainingState
 
 LOGGER = "fraud_app.spark.checkpoint"
 
@@ -264,9 +264,26 @@ def test_another_setup_message(store_with_two):
         CheckpointStore(store.dir, fingerprint="other").load(Adam(learning_rate=0.01))
     assert str(info.value) == (
         f"checkpoint {store.dir / 'group-000002'} belongs to a different training setup (model, "
-        "optimizer, data or worker count changed). Use a new checkpoint directory or delete this "
-        "one to start over."
+        "optimizer, data, worker count or another setting changed). Use a new checkpoint "
+        "directory or delete this one to start over."
     )
+
+
+def test_another_setup_is_refused_naming_what_differs(tmp_path):
+    """meta.json keeps the setup its fingerprint digests, so a refusal names each part that
+    differs with its values (it said only 'model, optimizer, data or worker count changed')."""
+    model, opt = _model(), Adam(learning_rate=0.01)
+    setup = {"model": model.get_config(), "num_workers": 2, "mixup_alpha": 0.0, "data": "d1"}
+    CheckpointStore(tmp_path, fingerprint="fp", setup=setup).save(_state(model, opt, 1), model, opt)
+    wider = Model(Sequential([Linear(7), ReLU(), Linear(1)]), in_features=3, seed=2)
+    now = {**setup, "model": wider.get_config(), "mixup_alpha": 0.4, "data": "d2"}
+    with pytest.raises(ForeignCheckpointError) as info:
+        CheckpointStore(tmp_path, fingerprint="other", setup=now).load(opt)
+    message = str(info.value)
+    assert "training.distributed.mixup_alpha: 0.0 then, 0.4 now" in message
+    assert "the training data (its labels, features or weights) changed" in message
+    assert "model.layer.config.layers[0].config.units 5 then, 7 now" in message
+    assert "num_workers" not in message
 
 
 def test_layer_state_comes_back(tmp_path):

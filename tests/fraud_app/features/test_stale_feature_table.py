@@ -1,0 +1,63 @@
+"""A feature table older than the canonical table it was computed from (session 23 probe).
+
+`fraud-app labels` filled a label (a chargeback) in the canonical table; `train` then read
+the feature table built before it, where that row is still unlabelled (left out of
+training), without a word. `features` now records its input's data files in
+`_features.json` (`source`) and the readers warn when the input was rewritten since.
+Real Spark: the real ETL, features and labels feed."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.etl.labels import run_labels
+from fraud_app.etl.pipeline import run_etl
+from fraud_app.features.pipeline import build_feature_table
+from fraud_app.features.table import read_feature_table
+from pipelines.training.pipeline import read_features
+
+pytestmark = pytest.mark.spark
+ROOT = Path(__file__).resolve().parents[3]
+CSV = "transaction_id,card_id,timestamp,amount,label\n" + "".join(
+    f"t{i},c{i % 3},2024-01-0{1 + i % 4} 10:0{i % 6}:00,{10 + i}.5,{'' if i == 5 else int(i % 7 == 0)}\n"
+    for i in range(24)
+)
+LOGGER = "fraud_app.features.source_state"
+
+
+def test_a_feature_table_older_than_the_canonical_table_is_named(spark, tmp_path, caplog):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "d.csv").write_text(CSV)
+    config = load_config(None, {"paths.root": str(tmp_path / "root"), "etl.input": str(raw),
+                                "features.spec_dir": str(ROOT / "feature_specs")})  # fmt: skip
+    run_etl(spark, config)
+    build_feature_table(spark, config)
+    meta = json.loads((Path(config.feature_table()) / "_features.json").read_text())
+    assert meta["source"]["files"] >= 4 and meta["source"]["path"].endswith("canonical")
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        read_feature_table(spark, config.feature_table())
+    assert "older than its input" not in caplog.text  # up to date: no word
+    feed = tmp_path / "feed.csv"
+    feed.write_text("transaction_id,label\nt5,1\n")  # a chargeback for the unlabelled row
+    assert run_labels(spark, config, [str(feed)]).labels_filled == 1
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        df, _ = read_features(spark, config)  # what train, tune and backtest read
+    assert df.filter("transaction_id = 't5'").count() == 0  # still unlabelled there
+    assert (
+        f"feature table {config.feature_table()} is older than its input "
+        f"{meta['source']['path']}: that table was rewritten after `features` ran"
+    ) in caplog.text
+    assert "Run `fraud-app features` to bring the feature table up to date" in caplog.text
+    build_feature_table(spark, config)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=LOGGER):
+        df, _ = read_features(spark, config)
+    assert "older than its input" not in caplog.text
+    assert df.filter("transaction_id = 't5'").first()["label"] == 1
