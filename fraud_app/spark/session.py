@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
+from fraud_app.redaction import redact_value
 from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.uris import local_path
 
@@ -116,7 +117,7 @@ def merged_conf(user: Mapping[str, str] | None, submitted: dict[str, str] | None
         if key in submitted and submitted[key] != value:
             logger.warning(
                 "spark-submit's %s=%s wins over spark.conf in the config (%s)",
-                key, submitted[key], value,
+                key, redact_value(key, submitted[key]), redact_value(key, value),
             )  # fmt: skip
     return {k: v for k, v in conf.items() if k not in submitted}
 
