@@ -77,7 +77,10 @@ def archive_settings(
             f"spark.env_archive: {env_archive} does not exist. Create it with "
             "`fraud-app pack-env OUT.tar.gz`, or give an hdfs://, s3a://, gs:// URI."
         )
-    source = env_archive if local is None else str(local.resolve())
+    # a file: URI, percent-encoded: Spark splits spark.archives at ',' and reads what
+    # follows '#' as the alias; a plain path holding a space is no URI to Spark
+    # (Utils.resolveURI), which then took `#environment` for part of the file's name
+    source = env_archive if local is None else local.resolve().as_uri()
     existing = (conf or {}).get("spark.archives", "")
     archives = ",".join(x for x in (existing, f"{source}#{ARCHIVE_ALIAS}") if x)
     return {"spark.archives": archives}, {"PYSPARK_PYTHON": ARCHIVE_PYTHON}
