@@ -12,8 +12,10 @@ is used as given (to connect with); what is shown or recorded is its redacted fo
 - `redact_mapping(data)`: a nested dict (a config's `model_dump`) whose values under a
   secret-looking key (`SECRET_KEY`, the words of Spark's own `spark.redaction.regex` and
   the cloud stores' key names) are `***`, and whose other text is `redact_text`-ed;
-- `RedactingFilter`: a logging filter that redacts each record (message, arguments and
-  traceback), which the CLI puts on its log handlers.
+- `shown_text(text)`: `redact_text`, and the control characters a terminal acts on (ESC,
+  CR, BEL, ...) as escapes, for log and `error:` lines that may quote the data;
+- `RedactingFilter`: a logging filter that applies `shown_text` to each record (message,
+  arguments and traceback), which the CLI puts on its log handlers.
 
 Owns the rule of what is a secret; does not own where the values are used.
 """
@@ -92,17 +94,35 @@ def redact_mapping(data: Any, key: object = "") -> Any:
     return redact_value(key, data)
 
 
+# C0 controls but tab and newline, DEL, C1 controls: a terminal acts on them (ESC starts a
+# sequence that clears the screen, moves the cursor, sets the window title; CR rewrites the
+# line), so a value from the data in a log or `error:` line could rewrite what is shown
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escaped(match: re.Match) -> str:
+    return f"\\x{ord(match.group(0)):02x}"
+
+
+def shown_text(text: str) -> str:
+    """`text` as a terminal or a log file may show it: `redact_text`, and each control
+    character a terminal acts on (ESC, CR, BEL, ...; not tab or newline) written as its
+    escape (`\\x1b`)."""
+    return _CONTROL.sub(_escaped, redact_text(text))
+
+
 class RedactingFilter(logging.Filter):
-    """A handler filter that redacts each record in place (its message with the arguments,
-    and its traceback) with `redact_text`: a library that logs a URL it was given (MLflow's
-    REST errors quote the request URL, user information and all) is written redacted, by
-    every handler after it."""
+    """A handler filter that rewrites each record in place (its message with the
+    arguments, and its traceback) with `shown_text`: a library that logs a URL it was given
+    (MLflow's REST errors quote the request URL, user information and all) is written
+    redacted, and a value of the data (a quarantine example) cannot send a terminal its
+    control sequences; by every handler after it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        shown = redact_text(message)
+        shown = shown_text(message)
         if shown != message:
             record.msg, record.args = shown, None
         if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
-            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+            record.exc_text = shown_text(logging.Formatter().formatException(record.exc_info))
         return True

@@ -22,7 +22,7 @@ from dlcore.errors import DlcoreError
 from fraud_app import interrupts, jsonout, settings
 from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import ConfigError, EnvironmentSetupError, FraudAppError
-from fraud_app.redaction import RedactingFilter, redact_text
+from fraud_app.redaction import RedactingFilter, shown_text
 from fraud_app.uris import local_path
 
 # name -> (module path, one-line help)
@@ -313,7 +313,7 @@ def _main(args: argparse.Namespace) -> int:
         else:
             configure_logging(settings.log_level(), "environment variable FRAUD_APP_LOG_LEVEL")
     except ConfigError as exc:
-        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
+        print(f"error: {shown_text(str(exc))}", file=sys.stderr)
         return 2
     settings.keep_mlflow_off_stdout()  # stdout carries the command's result only
     overrides = {"spark.master": args.master} if args.master else {}
@@ -347,7 +347,7 @@ def _failed(command: str, exc: BaseException) -> int:
     """The exit code and the one `error:` line of a command that raised `exc`; re-raises a
     bug (keeps its traceback)."""
     if isinstance(exc, (FraudAppError, DlcoreError)):
-        print(f"error: {redact_text(str(exc))}", file=sys.stderr)
+        print(f"error: {shown_text(str(exc))}", file=sys.stderr)
         return 2
     if isinstance(exc, KeyboardInterrupt):
         # it said `error: interrupted`, without what a re-run finds (SIGTERM's line does)
@@ -367,12 +367,12 @@ def _failed(command: str, exc: BaseException) -> int:
     found = damaged_file_error(exc) or from_task_error(exc)
     if found is not None:
         logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
-        print(f"error: {redact_text(str(found))}", file=sys.stderr)
+        print(f"error: {shown_text(str(found))}", file=sys.stderr)
         return 2
     if isinstance(exc, OSError):  # a path given that cannot be written or read (no such
         # directory, a read-only file system, disk full): one line naming it, traceback at DEBUG
         logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
-        print(f"error: {redact_text(_os_error(exc))}", file=sys.stderr)
+        print(f"error: {shown_text(_os_error(exc))}", file=sys.stderr)
         return 2
     raise exc
 

@@ -45,3 +45,26 @@ def test_a_spark_submit_override_names_the_key_not_the_secrets(caplog):
     assert "CONFIGPW" not in caplog.text and "SUBMITPW" not in caplog.text
     assert f"spark-submit's {key}=*** wins over spark.conf in the config (***)" in caplog.text
     assert "spark.sql.shuffle.partitions=7 wins over spark.conf in the config (3)" in caplog.text
+
+
+def test_control_characters_from_the_data_reach_no_terminal(tmp_path, caplog, capsys):
+    """A value of a delivery (an amount of `\\x1b[2J...HACKED\\r` quoted in the quarantine
+    WARNING of an ETL that rejects every row) or a name in an `error:` line was written as
+    it was: the operator's terminal cleared its screen, set its title, rewrote the line.
+    Control characters a terminal acts on are written as escapes; tab and newline stay."""
+    hostile = "\x1b[2J\x1b]0;pwned\x07\x1b[31mHACKED\r"
+    configure_logging("INFO")
+    try:
+        logging.getLogger("fraud_app.etl.pipeline").warning(
+            "ETL: no row reached the canonical table; it is empty (most: non_numeric_amount, "
+            "e.g. amount '%s' is not a number)", hostile,
+        )  # fmt: skip
+    finally:
+        for handler in logging.getLogger().handlers:
+            for f in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+                handler.removeFilter(f)
+    assert "\x1b" not in caplog.text and "\r" not in caplog.text and "\x07" not in caplog.text
+    assert "e.g. amount '\\x1b[2J\\x1b]0;pwned\\x07\\x1b[31mHACKED\\x0d' is not" in caplog.text
+    assert main(["-c", str(tmp_path / f"c{hostile}.yaml"), "models"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\r" not in err and "\\x1b[31mHACKED\\x0d.yaml" in err
