@@ -12,6 +12,7 @@ import numbers
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
@@ -172,8 +173,55 @@ def style(fig: go.Figure, title: str, *, height: int = 380, legend_gap_px: int =
     return fig
 
 
+# the trace attributes whose text plotly.js draws (legend, ticks, bar labels, hover)
+_TRACE_TEXT = ("name", "x", "y", "text", "customdata", "labels", "legendgroup")
+
+
+def plot_text(value):
+    """`value` as plotly.js should draw it: `&`, `<`, `>` as entities (which it decodes back
+    for display). plotly.js reads text as its own markup: `<a href="https://...">` became a
+    link, `<b>`, `<br>` and `style=` were applied, and a value that is a tag it does not
+    know vanished. Anything but text is returned as it is. Data put into a hover template
+    goes through it too (`plain_labels` leaves templates alone)."""
+    if isinstance(value, str):
+        return html.escape(value, quote=False)
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
+        return [plot_text(v) for v in value.tolist()]
+    if isinstance(value, list | tuple) and any(isinstance(v, str | list | tuple) for v in value):
+        return [plot_text(v) for v in value]
+    return value
+
+
+def plain_labels(fig: go.Figure) -> go.Figure:
+    """`fig` with every text plotly.js draws from data (trace names, category labels, bar
+    and hover text, titles) escaped: a fraud_pattern, a feature or a validation column
+    named `<a href=...>` is shown as written, not as a link. Hover templates are this
+    package's own and keep their markup; data goes into them through %{...} fields."""
+    for trace in fig.data:
+        for attr in _TRACE_TEXT:
+            value = getattr(trace, attr, None)
+            if value is not None:
+                setattr(trace, attr, plot_text(value))
+    for title in _layout_titles(fig):
+        if title.text:
+            title.text = plot_text(title.text)
+    for annotation in fig.layout.annotations or ():  # subplot titles
+        if annotation.text:
+            annotation.text = plot_text(annotation.text)
+    return fig
+
+
+def _layout_titles(fig: go.Figure):
+    yield fig.layout.title
+    for name in dir(fig.layout):
+        if name.startswith(("xaxis", "yaxis")) and fig.layout[name] is not None:
+            yield fig.layout[name].title
+
+
 def figure(fig: go.Figure, label: str) -> str:
-    """One figure as a div (plotly.js comes from the page's script tag)."""
+    """One figure as a div (plotly.js comes from the page's script tag); its text from
+    data escaped for plotly.js (`plain_labels`)."""
+    plain_labels(fig)
     div = fig.to_html(
         full_html=False,
         include_plotlyjs=False,

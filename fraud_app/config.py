@@ -25,6 +25,7 @@ from fraud_app.etl.config import EtlSection
 from fraud_app.evaluation.config import BacktestSection, TuneSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
+from fraud_app.redaction import redact_mapping, redact_text
 from fraud_app.scoring.config import ScoringSection
 from fraud_app.spark.session import UTC_NAMES
 from fraud_app.tracking.config import RegistrySection, TrackingSection
@@ -218,6 +219,7 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
 
 
 _ENV_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")
+_BRACED_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?[-=?+][^}]*)?\}")
 _HOME_REFERENCE = re.compile(r"~[A-Za-z0-9_.-]*/")  # not "~" alone: a CSV delimiter
 
 
@@ -245,16 +247,19 @@ def unexpanded(node: Any, key: str, path: str | Path | None) -> Iterator[str]:
         for i, v in enumerate(node):
             yield from unexpanded(v, f"{key}[{i}]", path)
     elif isinstance(node, str) and _names_a_place(key):
-        if match := _ENV_REFERENCE.search(node):
+        # a `$` in a URI's password or token (`postgresql://u:pa$word@h/db`) is a character
+        # of the secret, which is never quoted either; `${NAME}` anywhere is a reference
+        shown = redact_text(node)
+        if match := _ENV_REFERENCE.search(shown) or _BRACED_REFERENCE.search(node):
             how = f"-c <(envsubst < {path})" if path else "the shell's own $VAR in the flag"
             yield (
-                f"{key}: {node!r} refers to the environment variable {match.group(1)}, but the "
+                f"{key}: {shown!r} refers to the environment variable {match.group(1)}, but the "
                 f"config is read as written (no interpolation); write the value itself, or "
                 f"expand it before fraud-app reads it: {how}"
             )
         elif _HOME_REFERENCE.match(node):
             yield (
-                f"{key}: {node!r} starts with '~', which is not expanded (it would name a folder "
+                f"{key}: {shown!r} starts with '~', which is not expanded (it would name a folder "
                 "'~' in the working directory); write the absolute path"
             )
 
@@ -266,12 +271,14 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
     lines = []
     for e in exc.errors():
         key = prefix + ".".join(str(x) for x in e["loc"])
+        # the value as it may be shown: a password or key in it is `***` (fraud_app.redaction)
+        received = redact_mapping(e.get("input"), e["loc"][-1] if e["loc"] else "")
         if e["type"] == "extra_forbidden":
-            lines.append(f"{key}: unknown key (received {e.get('input')!r}); "
+            lines.append(f"{key}: unknown key (received {received!r}); "
                          + _valid_keys(model, e["loc"], prefix))  # fmt: skip
         else:
             msg = error_message(e)
-            lines.append(f"{key}: {msg} (received {e.get('input')!r})")
+            lines.append(f"{key}: {msg} (received {received!r})")
     return lines
 
 

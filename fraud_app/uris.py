@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from fraud_app.redaction import redact_text
+
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _DRIVE_PATH = re.compile(r"/[A-Za-z]:[/\\]")  # file:///C:/x -> path /C:/x
 
@@ -54,11 +56,9 @@ def is_remote(uri: str) -> bool:
     return local_path(uri) is None
 
 
-_USERINFO = re.compile(r"(?P<scheme>\b[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s]*@")
-
-
 def redacted(text: str) -> str:
-    """`text` with the user information of every URI in it (`user:password@`, a token as
-    `token@`) shown as `***@`, for messages and logs: http://u:p@host:5000/x ->
-    http://***@host:5000/x. The URI itself (to connect with) is kept as given."""
-    return _USERINFO.sub(r"\g<scheme>***@", text)
+    """`text` fit for messages and logs: the user information of every URI in it
+    (`user:password@`, a token as `token@`) shown as `***@` (http://u:p@host:5000/x ->
+    http://***@host:5000/x) and secret query parameters as `token=***`
+    (`fraud_app.redaction.redact_text`). The URI itself (to connect with) is kept as given."""
+    return redact_text(text)

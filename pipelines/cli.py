@@ -22,6 +22,7 @@ from dlcore.errors import DlcoreError
 from fraud_app import interrupts, jsonout, settings
 from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import ConfigError, EnvironmentSetupError, FraudAppError
+from fraud_app.redaction import RedactingFilter, shown_text
 from fraud_app.uris import local_path
 
 # name -> (module path, one-line help)
@@ -114,6 +115,11 @@ def configure_logging(level: str, source: str = "--log-level") -> None:
         raise ConfigError(f"{source} is {level!r}; expected {LOG_LEVELS_TEXT}")
     logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger().setLevel(numeric)
+    # a password or token a library puts in a line (MLflow's errors quote the request URL,
+    # user information and all) is written as `***` (fraud_app.redaction), at every level
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
     for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(
             numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
@@ -307,7 +313,7 @@ def _main(args: argparse.Namespace) -> int:
         else:
             configure_logging(settings.log_level(), "environment variable FRAUD_APP_LOG_LEVEL")
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown_text(str(exc))}", file=sys.stderr)
         return 2
     settings.keep_mlflow_off_stdout()  # stdout carries the command's result only
     overrides = {"spark.master": args.master} if args.master else {}
@@ -341,7 +347,7 @@ def _failed(command: str, exc: BaseException) -> int:
     """The exit code and the one `error:` line of a command that raised `exc`; re-raises a
     bug (keeps its traceback)."""
     if isinstance(exc, (FraudAppError, DlcoreError)):
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {shown_text(str(exc))}", file=sys.stderr)
         return 2
     if isinstance(exc, KeyboardInterrupt):
         # it said `error: interrupted`, without what a re-run finds (SIGTERM's line does)
@@ -361,12 +367,12 @@ def _failed(command: str, exc: BaseException) -> int:
     found = damaged_file_error(exc) or from_task_error(exc)
     if found is not None:
         logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
-        print(f"error: {found}", file=sys.stderr)
+        print(f"error: {shown_text(str(found))}", file=sys.stderr)
         return 2
     if isinstance(exc, OSError):  # a path given that cannot be written or read (no such
         # directory, a read-only file system, disk full): one line naming it, traceback at DEBUG
         logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
-        print(f"error: {_os_error(exc)}", file=sys.stderr)
+        print(f"error: {shown_text(_os_error(exc))}", file=sys.stderr)
         return 2
     raise exc
 

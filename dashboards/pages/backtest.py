@@ -78,7 +78,7 @@ def _per_fold(report: dict[str, Any]) -> Section:
                 go.Bar(x=[f"fold {k}" for k in part["fold"]], y=part["value"], name=model,
                        marker_color=COLORS[i % len(COLORS)], legendgroup=model,
                        showlegend=j == 0,
-                       hovertemplate=f"{model}<br>%{{x}}: %{{y:.4f}}<extra></extra>"),
+                       hovertemplate="%{fullData.name}<br>%{x}: %{y:.4f}<extra></extra>"),
                 row=1, col=j + 1,
             )  # fmt: skip
     fig.update_layout(barmode="group")

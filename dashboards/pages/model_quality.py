@@ -19,6 +19,7 @@ from dashboards.html import (
     fmt_pct,
     new_figure,
     paragraph,
+    plot_text,
     style,
     table,
     unreadable_section,
@@ -102,7 +103,7 @@ def _curves(scores: pd.DataFrame, kind: str) -> Section:
             fig.add_trace(go.Scatter(
                 x=np.asarray(c.x), y=np.asarray(c.y), mode="lines",  # arrays validate fast
                 name=f"{name} ({area} {c.area:.3f})", line=line,
-                hovertemplate="%{x:.1%} / %{y:.1%}<extra>" + name + "</extra>",
+                hovertemplate="%{x:.1%} / %{y:.1%}<extra>" + plot_text(name) + "</extra>",
             ))  # fmt: skip
     if kind == "pr":
         style(fig, "Precision-recall curve on the test window", height=440)

@@ -18,6 +18,7 @@ from dashboards.html import (
     fmt_pct,
     new_figure,
     paragraph,
+    plot_text,
     style,
     subplots,
     table,
@@ -176,7 +177,7 @@ def _score_distribution(reference: dict, today: dict) -> Section:
         (f"{today['date']}", now, "#d62728"),
     ):
         fig.add_trace(go.Bar(x=labels, y=y, name=name, marker_color=color,
-                             hovertemplate="%{x}: %{y:.1%}<extra>" + name + "</extra>"))  # fmt: skip
+                             hovertemplate="%{x}: %{y:.1%}<extra>" + plot_text(name) + "</extra>"))  # fmt: skip
     style(fig, f"Score distribution on {today['date']} vs the training window")
     fig.update_xaxes(title_text="fraud score bin (training-window deciles)", type="category")
     fig.update_yaxes(title_text="share of rows (%)", tickformat=".0%")

@@ -17,6 +17,7 @@ import importlib.util
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from fraud_app.errors import ConfigError
@@ -56,6 +57,7 @@ def pack_environment(
         raise ConfigError(
             f"pack-env: the output must end in .tar.gz (Spark unpacks it). Received: {output}"
         )
+    _check_writable(output.parent)  # before a minute of packing, not after it
     try:
         env = venv_pack.Env(str(prefix))
     except venv_pack.VenvPackException as exc:
@@ -67,10 +69,30 @@ def pack_environment(
     for pattern in excludes:
         env = env.exclude(pattern)
     logger.info("packing %d files of %s into %s", len(env.files), prefix, output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    env.pack(output=str(output), force=True, compress_level=compress_level)
+    # venv-pack writes the archive to a temporary file, then moves it to `output`; that
+    # file goes beside the output (one file system: the move is a rename), not into $TMPDIR,
+    # where a move that failed left the whole archive (~800 MB) behind
+    previous = tempfile.tempdir
+    tempfile.tempdir = str(output.parent)
+    try:
+        env.pack(output=str(output), force=True, compress_level=compress_level)
+    finally:
+        tempfile.tempdir = previous
     logger.info("packed %s (%.0f MB)", output, output.stat().st_size / 1e6)
     return output
+
+
+def _check_writable(directory: Path) -> None:
+    """ConfigError unless `directory` can be created and written by this user."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".pack-env-write-test-"):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"pack-env: cannot write the archive into {directory} "
+            f"({exc.strerror or type(exc).__name__}); give an output path this user can write"
+        ) from None
 
 
 def _with_project_code(files: list, prefix: Path, file_type) -> list:

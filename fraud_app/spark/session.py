@@ -14,6 +14,7 @@ from collections.abc import Mapping
 
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
+from fraud_app.redaction import redact_value
 from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.uris import local_path
 
@@ -76,7 +77,10 @@ def archive_settings(
             f"spark.env_archive: {env_archive} does not exist. Create it with "
             "`fraud-app pack-env OUT.tar.gz`, or give an hdfs://, s3a://, gs:// URI."
         )
-    source = env_archive if local is None else str(local.resolve())
+    # a file: URI, percent-encoded: Spark splits spark.archives at ',' and reads what
+    # follows '#' as the alias; a plain path holding a space is no URI to Spark
+    # (Utils.resolveURI), which then took `#environment` for part of the file's name
+    source = env_archive if local is None else local.resolve().as_uri()
     existing = (conf or {}).get("spark.archives", "")
     archives = ",".join(x for x in (existing, f"{source}#{ARCHIVE_ALIAS}") if x)
     return {"spark.archives": archives}, {"PYSPARK_PYTHON": ARCHIVE_PYTHON}
@@ -116,7 +120,7 @@ def merged_conf(user: Mapping[str, str] | None, submitted: dict[str, str] | None
         if key in submitted and submitted[key] != value:
             logger.warning(
                 "spark-submit's %s=%s wins over spark.conf in the config (%s)",
-                key, submitted[key], value,
+                key, redact_value(key, submitted[key]), redact_value(key, value),
             )  # fmt: skip
     return {k: v for k, v in conf.items() if k not in submitted}
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from fraud_app import settings
 from fraud_app.errors import TrackingError
+from fraud_app.redaction import RedactingFilter
 from fraud_app.tracking.store_lock import sqlite_database, store_lock
 from fraud_app.uris import redacted, scheme
 
@@ -73,7 +74,7 @@ def check_reachable(uri: str, timeout_s: float) -> None:
             db.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise TrackingError(
-                f"tracking store {uri}: cannot create {db.parent} ({exc})"
+                f"tracking store {redacted(uri)}: cannot create {db.parent} ({exc})"
             ) from None
 
 
@@ -140,6 +141,8 @@ def _open_store(config) -> Store:
     check_reachable(uri, timeout)  # before `import mlflow` (seconds): fail fast
     import mlflow
 
+    redact_mlflow_logs()
+
     settings.bound_mlflow_http_waits(timeout)
     with settings.mlflow_tracking_uri_kept():  # MLflow exports the URI it is given
         mlflow.set_tracking_uri(uri)
@@ -161,6 +164,16 @@ def _open_store(config) -> Store:
     except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
         raise store_error(uri, f"cannot open experiment {name!r}", exc) from exc
     return Store(uri, exp.experiment_id, name, exp.artifact_location)
+
+
+def redact_mlflow_logs() -> None:
+    """MLflow logs through handlers of its own (`mlflow`, `alembic`, ... do not propagate to
+    the root logger, where the CLI's handlers redact): the same redaction on those, so a
+    line quoting a request URL or a store URI shows `***@` (fraud_app.redaction)."""
+    for name in ("mlflow", "sqlalchemy.engine", "alembic", "huey"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                handler.addFilter(RedactingFilter())
 
 
 def store_error(uri: str, doing: str, exc: BaseException) -> TrackingError:
@@ -199,7 +212,11 @@ def ui_hint(config) -> str | None:
     uri = tracking_uri(config)
     if uri.startswith(("http://", "https://")):
         return f"open {redacted(uri)}"
-    return f"mlflow ui --backend-store-uri {shlex.quote(uri)} --host 127.0.0.1 --port 5000"
+    shown = redacted(uri)  # postgresql://u:password@h/db: the password is not printed
+    hidden = " (with the store's credentials in place of ***)" if shown != uri else ""
+    return (
+        f"mlflow ui --backend-store-uri {shlex.quote(shown)} --host 127.0.0.1 --port 5000{hidden}"
+    )
 
 
 def log_files(config, run_id: str | None, files, root, artifact_path: str) -> int:

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from fraud_app.redaction import redact_value
 from fraud_app.tracking.tune import _finite, _param_text
 from fraud_app.uris import redacted
 
@@ -121,7 +122,7 @@ def _log_job(
     except Exception as exc:  # the job's own output is written: say what MLflow lacks
         logger.warning(
             "%s %s: not logged to MLflow (%s: %s); the report is saved at %s",
-            kind, run_name, type(exc).__name__, exc, path,
+            kind, run_name, type(exc).__name__, redacted(str(exc)), path,
         )  # fmt: skip
         return None
 
@@ -147,7 +148,11 @@ def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -
         now = int(time.time() * 1000)
         client.log_batch(
             run_id,
-            params=[Param(k, _param_text(v)[:6000]) for k, v in params.items() if v is not None],
+            params=[
+                Param(k, redact_value(k, _param_text(v))[:6000])
+                for k, v in params.items()
+                if v is not None
+            ],
             metrics=[Metric(k, v, now, 0) for k, v in metrics.items()]
             + [
                 Metric(k, v, now, step)

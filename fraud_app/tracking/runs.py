@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fraud_app.errors import TrackingError
+from fraud_app.redaction import redact_mapping, redact_text
 from fraud_app.tracking.client import store_error
 
 logger = logging.getLogger(__name__)
@@ -178,11 +179,12 @@ class MlflowTracker:
         self.submit("config", self._log_config, config)
 
     def _log_config(self, config) -> None:
-        params = flatten(config.model_dump(mode="json"))
-        self._mlflow.log_params({f"config.{k}": v for k, v in params.items()})
-        self._mlflow.log_text(
-            json.dumps(config.model_dump(mode="json"), indent=2, ensure_ascii=False), "config.json"
-        )
+        """The config as params and config.json, its credentials redacted (a password in
+        tracking.uri, a key in spark.conf: fraud_app.redaction): anyone who can read the
+        run can read its params."""
+        data = redact_mapping(config.model_dump(mode="json"))
+        self._mlflow.log_params({f"config.{k}": v for k, v in flatten(data).items()})
+        self._mlflow.log_text(json.dumps(data, indent=2, ensure_ascii=False), "config.json")
 
     def log_data_lineage(self, spark, config) -> None:
         """Digest the canonical and feature tables and log the lineage, on the thread."""
@@ -202,7 +204,8 @@ class MlflowTracker:
             params.update({f"data.{name}.path": t["path"], f"data.{name}.rows": t["rows"],
                            f"data.{name}.digest": t["digest"]})  # fmt: skip
             if t["digest"]:
-                ds = MetaDataset(SparkDatasetSource(path=t["path"]), name=name, digest=t["digest"])
+                source = SparkDatasetSource(path=redact_text(t["path"]))
+                ds = MetaDataset(source, name=name, digest=t["digest"])
                 self._mlflow.log_input(ds, context="training", tags={"rows": str(t["rows"])})
         spec = lineage.get("feature_spec") or {}
         params.update({"data.feature_spec.digest": spec.get("digest"),
@@ -210,10 +213,10 @@ class MlflowTracker:
                        "data.feature_spec.files": json.dumps(spec.get("files"))})  # fmt: skip
         if lineage.get("dlcore_backend"):
             params["dlcore.backend"] = lineage["dlcore_backend"]
-        self._mlflow.log_params(params)
+        self._mlflow.log_params(redact_mapping(params))
         if lineage.get("git_commit"):
             self._mlflow.set_tag("mlflow.source.git.commit", lineage["git_commit"])
-        self._mlflow.log_dict(lineage, "lineage.json")
+        self._mlflow.log_dict(redact_mapping(lineage), "lineage.json")
 
     def log_feature_names(self, names: list[str]) -> None:
         self.submit("artifacts", self._log_feature_names, list(names))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
@@ -39,12 +40,16 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             client(store.uri), name, version, experiment_id=store.experiment_id,
             reason=args.reason,
         )  # fmt: skip
+    # stdout: the decision as JSON only (`| jq` and json.loads read it); the line for a
+    # person goes to stderr, as the logs do (it followed the JSON on stdout)
     print(jsonout.dumps(d.to_dict(), indent=2))
     if d.decision == "unchanged":
-        print(f"\nfraud-app: {name} v{d.version} is already the champion; nothing changed.")
+        print(f"fraud-app: {name} v{d.version} is already the champion; nothing changed.",
+              file=sys.stderr)  # fmt: skip
         return 0
     was = f"v{d.champion_version}" if d.champion_version else "none"
-    print(f"\nfraud-app: {name} v{d.version} is now the champion (previous: {was}).")
+    print(f"fraud-app: {name} v{d.version} is now the champion (previous: {was}).",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 

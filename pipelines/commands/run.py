@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 from pathlib import Path
 
 from fraud_app import jsonout
@@ -43,10 +44,12 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     run_name = Path(result.steps["train"]["report"]).stem.removeprefix("training-")
     dashboards = render_dashboards_safely(config, run_name)
     log_dashboards_safely(config, result.steps["train"].get("mlflow_run_id"), dashboards)
+    # stdout: the result as JSON only; the lines for a person go to stderr, as the logs do
+    # (they followed the JSON on stdout, which no JSON reader then took)
     print(jsonout.dumps({"seconds": result.seconds, "steps": result.steps}, indent=2, default=str))
-    print("\n" + _summary(test, result.seconds["train"], result.steps["train"]["model"]))
+    print(_summary(test, result.seconds["train"], result.steps["train"]["model"]), file=sys.stderr)
     if dashboards:
-        print(f"fraud-app: dashboards: {index_path(config).resolve()}")
+        print(f"fraud-app: dashboards: {index_path(config).resolve()}", file=sys.stderr)
     _print_lifecycle(result.steps["train"], config)
     return 0
 
@@ -101,7 +104,8 @@ def _undefined_ap_line(reg: dict) -> str:
 
 
 def _print_lifecycle(train: dict, config: AppConfig) -> None:
-    """Registry decision, baselines, and how to open the MLflow UI (what `make demo` ends with)."""
+    """Registry decision, baselines, and how to open the MLflow UI (what `make demo` ends
+    with), on stderr."""
     from fraud_app.tracking.client import ui_hint
 
     reg = train.get("registry") or {}
@@ -121,13 +125,14 @@ def _print_lifecycle(train: dict, config: AppConfig) -> None:
                     "the window's earlier days"
                 )
         print(
-            f"fraud-app: registered {reg['name']} v{reg['version']} -> {reg['decision']} ({detail})"
+            f"fraud-app: registered {reg['name']} v{reg['version']} -> {reg['decision']} ({detail})",
+            file=sys.stderr,
         )
         if reg.get("validation_ap_undefined"):
-            print(_undefined_ap_line(reg))
+            print(_undefined_ap_line(reg), file=sys.stderr)
     for name, b in (train.get("baselines") or {}).items():
         print(f"fraud-app: baseline {name}: test AP {_figure(b['test']['average_precision'])}, "
-              f"ROC AUC {_figure(b['test']['roc_auc'])}")  # fmt: skip
+              f"ROC AUC {_figure(b['test']['roc_auc'])}", file=sys.stderr)  # fmt: skip
     hint = ui_hint(config)
     if hint:
-        print(f"fraud-app: MLflow runs and models: {hint}")
+        print(f"fraud-app: MLflow runs and models: {hint}", file=sys.stderr)

@@ -17,7 +17,7 @@ def test_undefined_figures_are_named_not_printed_as_nan(tmp_path, capsys):
                       "logreg": {"test": {"average_precision": 0.25, "roc_auc": 0.75}}},
     }  # fmt: skip
     _print_lifecycle(train, config)
-    out = capsys.readouterr().out
+    out = capsys.readouterr().err  # stderr: stdout carries the JSON result only
     assert "nan" not in out.lower().replace("undefined", "")
     assert (
         "registered m v2 -> challenger (validation AP undefined (no fraud in the window) vs "

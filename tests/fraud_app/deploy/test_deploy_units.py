@@ -20,7 +20,7 @@ def test_archive_settings_ship_the_archive_and_point_executors_at_its_python(tmp
     archive = tmp_path / "env.tar.gz"
     archive.write_bytes(b"x")
     conf, env = archive_settings("spark://h:7077", str(archive))
-    assert conf == {"spark.archives": f"{archive}#environment"}
+    assert conf == {"spark.archives": f"{archive.as_uri()}#environment"}
     assert (
         env == {"PYSPARK_PYTHON": ARCHIVE_PYTHON} == {"PYSPARK_PYTHON": "./environment/bin/python"}
     )
@@ -40,7 +40,7 @@ def test_archive_uris_of_one_slash_are_remote_and_file_uris_local(tmp_path):
     archive = tmp_path / "env.tar.gz"
     archive.write_bytes(b"x")
     conf, _ = archive_settings("yarn", f"file://{archive}")
-    assert conf["spark.archives"] == f"{archive}#environment"
+    assert conf["spark.archives"] == f"{archive.as_uri()}#environment"
 
 
 def test_archive_settings_do_nothing_on_local_masters(tmp_path):
@@ -118,3 +118,28 @@ def test_pack_env_refuses_a_directory_or_a_file_as_parent_before_packing(tmp_pat
     (tmp_path / "a-file").write_text("x")
     with pytest.raises(ConfigError, match=r"a-file is a file, not a directory to write into"):
         pack_environment(tmp_path / "a-file" / "env.tar.gz", prefix=tiny)
+
+
+def test_pack_env_into_a_directory_it_cannot_write_fails_at_once_and_leaves_nothing(
+    tmp_path, monkeypatch
+):
+    """`pack-env /sys/env.tar.gz` (a directory this user cannot write) packed the whole
+    environment first (95 s here), failed at venv-pack's final move and left the archive,
+    734 MB, as a temporary file in $TMPDIR (session 23 probes). /sys refuses every
+    write, also root's. The temporary file now goes beside the output."""
+    pytest.importorskip("venv_pack")
+    import tempfile
+
+    from fraud_app.deploy.packenv import pack_environment
+
+    tiny = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tiny)], check=True)
+    scratch = tmp_path / "tmpdir"  # this test's $TMPDIR
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    with pytest.raises(ConfigError, match=r"pack-env: cannot write the archive into /sys \("):
+        pack_environment("/sys/env.tar.gz", prefix=tiny)
+    assert list(scratch.iterdir()) == []
+    out = pack_environment(tmp_path / "sp ace" / "env.tar.gz", prefix=tiny)  # a space: fine
+    assert out.is_file() and list(scratch.iterdir()) == []
+    assert sorted(p.name for p in out.parent.iterdir()) == ["env.tar.gz"]

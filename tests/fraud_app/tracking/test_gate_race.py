@@ -130,7 +130,7 @@ def test_a_promote_between_the_decision_and_the_move_is_not_overwritten(
     out, _ = h.gate_on_rows(via_relay, tmp_path / "c", h.linear_ensemble(0.5), "r3", validation)
 
     assert done and done[0].returncode == 0, done and done[0].stderr[-2000:]
-    assert f"{name} v2 is now the champion (previous: v1)." in done[0].stdout
+    assert f"{name} v2 is now the champion (previous: v1)." in done[0].stderr
     assert _aliases(server, name) == {"champion": "2", "challenger": "3"}
     assert (out["decision"], out["champion_version"], out["version"]) == ("challenger", "2", "3")
     tags = mlflow.MlflowClient(server, server).get_model_version(name, "3").tags
@@ -155,7 +155,7 @@ def test_a_move_right_after_the_gate_s_is_read_back_and_recorded(
     out, _ = h.gate_on_rows(via_relay, tmp_path / "c", h.linear_ensemble(0.5), "r3", validation)
 
     assert done and done[0].returncode == 0, done and done[0].stderr[-2000:]
-    assert f"{name} v2 is now the champion (previous: v3)." in done[0].stdout
+    assert f"{name} v2 is now the champion (previous: v3)." in done[0].stderr
     assert (out["decision"], out["champion_version"], out["superseded_by"]) == (
         "champion",
         "1",

@@ -58,7 +58,7 @@ def test_first_version_without_frauds_in_validation_is_not_promoted(tmp_path, mo
 
     # what `train` / `run` print: the decision and what to do, naming the version
     _print_lifecycle({"registry": out}, h.config(tmp_path, **{"tracking.enabled": False}))
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert "registered fraud-ensemble v1 -> challenger (validation AP undefined" in printed
     assert (
         "WARNING: v1 was NOT promoted: its validation AP is undefined (no frauds in the "
@@ -105,7 +105,7 @@ def test_by_default_a_first_version_is_promoted_with_a_warning(tmp_path, monkeyp
     assert _tags(cfg, "1")["gate.validation_ap_undefined"] == "true"
     _print_lifecycle({"registry": out}, h.config(tmp_path, **{"tracking.enabled": False}))
     assert "WARNING: v1 is the champion although its validation AP is undefined" in (
-        capsys.readouterr().out
+        capsys.readouterr().err
     )
     # a version whose AP is defined carries no such tag
     X, y = h.rows(200, seed=5)

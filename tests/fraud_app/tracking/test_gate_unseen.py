@@ -105,7 +105,7 @@ def test_a_champion_that_trained_on_the_whole_window_is_not_compared(tmp_path, m
     # what `train` / `run` print: why there was no comparison (it said "validation AP
     # undefined (no fraud in the window)")
     _print_lifecycle({"registry": out}, h.config(tmp_path, **{"tracking.enabled": False}))
-    printed = capsys.readouterr().out
+    printed = capsys.readouterr().err
     assert "registered fraud-ensemble v2 -> challenger (not compared: champion v1 trained" in (
         printed
     )

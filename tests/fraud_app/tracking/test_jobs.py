@@ -128,3 +128,15 @@ def test_metric_names_are_flat_and_finite():
     totals, steps = scoring_metrics({"dates": [], "seconds": 1.0})
     assert totals == {"rows": 0.0, "alerts": 0.0, "seconds": 1.0}
     assert steps == {"date_rows": [], "date_alerts": [], "date_mean_score": []}
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_scoring_run_s_params_hold_no_credentials(tmp_path, monkeypatch):
+    """The scoring job's params include its output URI (session 23 probes)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    summary = {**SUMMARY, "output": "s3a://AKIA:JOBSECRET@bucket/scores?token=JOBTOKEN"}
+    run_id = log_scoring_job(summary, _write(tmp_path, "scoring-s", summary), cfg)
+    params = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(run_id).data.params
+    assert params["output"] == "s3a://***@bucket/scores?token=***"
+    assert params["model_uri"] == "models:/fraud-ensemble@champion"  # the rest as it was

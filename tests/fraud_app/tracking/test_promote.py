@@ -5,6 +5,8 @@ gates score collected rows (tests/fraud_app/tracking/helpers.gate_on_rows), no S
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import pytest
 
@@ -37,7 +39,10 @@ def test_promote_keeps_the_gate_record_and_a_no_op_is_one(tmp_path, monkeypatch,
     cfg_file = _cli_config(tmp_path)
     capsys.readouterr()
     assert main(["-c", str(cfg_file), "promote", "2", "--reason", "analyst review"]) == 0
-    assert "fraud-ensemble v2 is now the champion (previous: v1)." in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "fraud-ensemble v2 is now the champion (previous: v1)." in printed.err
+    decision = json.loads(printed.out)  # stdout: the decision's JSON only (a line followed it)
+    assert (decision["version"], decision["champion_version"]) == ("2", "1")
     after = client.get_model_version("fraud-ensemble", "2").tags
     kept = ("gate.new_ap", "gate.champion_ap", "gate.champion_version", "gate.window_start")
     assert {k: after[k] for k in kept} == {k: before[k] for k in kept}
@@ -46,10 +51,12 @@ def test_promote_keeps_the_gate_record_and_a_no_op_is_one(tmp_path, monkeypatch,
     assert len(client.search_runs([tracker.store.experiment_id], query)) == 1
 
     assert main(["-c", str(cfg_file), "promote", "2"]) == 0
-    assert "v2 is already the champion; nothing changed." in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "v2 is already the champion; nothing changed." in printed.err
+    assert json.loads(printed.out)["decision"] == "unchanged"
     client.delete_registered_model_alias("fraud-ensemble", "champion")
     assert main(["-c", str(cfg_file), "promote", "1"]) == 0
-    assert "fraud-ensemble v1 is now the champion (previous: none)." in capsys.readouterr().out
+    assert "fraud-ensemble v1 is now the champion (previous: none)." in capsys.readouterr().err
 
 
 @pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again

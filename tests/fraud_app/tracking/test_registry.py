@@ -112,7 +112,9 @@ def _cli_models_and_promote(tmp_path, capsys):
     assert [(r["version"], r["aliases"]) for r in rows] == [("3", ["champion"]), ("2", []),
                                                              ("1", [])]  # fmt: skip
     assert main(["-c", str(cfg_file), "promote", "2", "--reason", "rollback"]) == 0
-    assert "v2 is now the champion (previous: v3)" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "v2 is now the champion (previous: v3)" in printed.err
+    assert json.loads(printed.out)["version"] == "2"  # stdout: the decision's JSON only
     assert main(["-c", str(cfg_file), "promote", "9"]) == 2
     assert "version '9' of model 'fraud-ensemble' does not exist" in capsys.readouterr().err
     assert main(["-c", str(cfg_file), "models", "--name", "nope"]) == 2

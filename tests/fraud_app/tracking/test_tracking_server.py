@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,7 +43,7 @@ def test_registry_commands_over_http(server, tmp_path, monkeypatch, capsys):
     assert main(["-c", str(cfg_file), "promote", "2", "--reason", "review"]) == 0
     out = capsys.readouterr().out
     assert "View run" not in out and "View experiment" not in out, out
-    decision = json.loads(out.split("\nfraud-app: ")[0])
+    decision = json.loads(out)  # the JSON only: the line for a person is on stderr
     assert (decision["version"], decision["champion_version"]) == ("2", "1")
     assert main(["-c", str(cfg_file), "promote", "9"]) == 2
     err = capsys.readouterr().err
@@ -57,3 +58,29 @@ def test_registry_commands_over_http(server, tmp_path, monkeypatch, capsys):
     )
     local_stores = {"mlflow.db", "mlruns", "mlartifacts"} & set(os.listdir(tmp_path))
     assert not local_stores  # nothing was written to a store beside the server
+
+
+def test_a_password_in_the_server_uri_is_never_shown_or_recorded(server, tmp_path, capfd):
+    """`tracking.uri: http://user:password@host` (basic auth in the URI): the runs work, and
+    the password appears in no param, no config.json, no printed line (session 23)."""
+    import mlflow
+
+    from fraud_app.tracking.runs import start_training_run
+    from pipelines.cli import main
+
+    uri = server.replace("http://", "http://alice:SERVERPW@")
+    cfg = h.config(tmp_path, **{"tracking.uri": uri})
+    with start_training_run(cfg, "secret-uri") as tracker:
+        tracker.log_config(cfg)
+    client = mlflow.MlflowClient(server)
+    params = client.get_run(tracker.run_id).data.params
+    config_json = Path(client.download_artifacts(tracker.run_id, "config.json", str(tmp_path)))
+    assert params["config.tracking.uri"] == server.replace("http://", "http://***@")
+    assert "SERVERPW" not in json.dumps(params) + config_json.read_text()
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(f"paths:\n  root: {tmp_path}\ntracking:\n  uri: {uri}\n")
+    capfd.readouterr()
+    main(["-c", str(cfg_file), "--log-level", "DEBUG", "models"])  # listed, or none there yet
+    out, err = capfd.readouterr()
+    assert "SERVERPW" not in out + err
+    assert server.replace("http://", "http://***@") in out + err

@@ -57,12 +57,12 @@ def test_a_version_with_a_leading_zero_is_that_version(tmp_path, monkeypatch):
     cfg_file.write_text(f"paths: {{root: {tmp_path}}}\n")
     done = _promote(cfg_file, "02")
     assert done.returncode == 0, done.stderr
-    assert "fraud-ensemble v2 is already the champion; nothing changed" in done.stdout
+    assert "fraud-ensemble v2 is already the champion; nothing changed" in done.stderr
     assert client.get_model_version("fraud-ensemble", "2").tags == before  # no record written
 
     done = _promote(cfg_file, "01")  # a real move, named as the registry names it
     assert done.returncode == 0, done.stderr
-    assert "fraud-ensemble v1 is now the champion (previous: v2)" in done.stdout
+    assert "fraud-ensemble v1 is now the champion (previous: v2)" in done.stderr
     tags = client.get_model_version("fraud-ensemble", "1").tags
     assert tags["gate.promoted_from"] == "2" and "gate.superseded_by" not in tags
 

@@ -1,0 +1,70 @@
+"""The CLI's lines never show a credential (session 23 probes): its `error:` line for a
+config that holds one, any library's log line that quotes a URI with a password, and
+the WARNING naming a spark-submit setting that overrides the config's."""
+
+from __future__ import annotations
+
+import logging
+
+from fraud_app.redaction import RedactingFilter
+from fraud_app.spark.session import merged_conf
+from pipelines.cli import configure_logging, main
+
+
+def test_the_error_line_of_a_config_mistake_does_not_quote_the_password(tmp_path, capsys):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"paths:\n  root: {tmp_path}\ntrackng:\n  uri: https://alice:TYPOPW@h.example\n")
+    assert main(["-c", str(cfg), "models", "--json"]) == 2
+    out, err = capsys.readouterr()
+    assert out == ""  # stdout carries results only; nothing on an error
+    assert err.startswith("error: config file") and "https://***@h.example" in err
+    assert "TYPOPW" not in err
+
+
+def test_a_library_log_line_with_a_uri_password_is_written_redacted(caplog):
+    """MLflow's and requests' messages quote the request URL with its user information."""
+    configure_logging("INFO")
+    try:
+        logging.getLogger("some.library").warning(
+            "GET %s failed", "https://alice:LIBPW@mlflow.example.com/api/2.0/x?token=QTOK"
+        )
+    finally:
+        for handler in logging.getLogger().handlers:
+            for f in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+                handler.removeFilter(f)
+    assert "LIBPW" not in caplog.text and "QTOK" not in caplog.text
+    assert "GET https://***@mlflow.example.com/api/2.0/x?token=*** failed" in caplog.text
+
+
+def test_a_spark_submit_override_names_the_key_not_the_secrets(caplog):
+    key = "spark.hadoop.fs.s3a.secret.key"
+    with caplog.at_level(logging.WARNING, logger="fraud_app.spark.session"):
+        conf = merged_conf({key: "CONFIGPW", "spark.sql.shuffle.partitions": "3"},
+                           {key: "SUBMITPW", "spark.sql.shuffle.partitions": "7"})  # fmt: skip
+    assert key not in conf  # spark-submit's value stays in force
+    assert "CONFIGPW" not in caplog.text and "SUBMITPW" not in caplog.text
+    assert f"spark-submit's {key}=*** wins over spark.conf in the config (***)" in caplog.text
+    assert "spark.sql.shuffle.partitions=7 wins over spark.conf in the config (3)" in caplog.text
+
+
+def test_control_characters_from_the_data_reach_no_terminal(tmp_path, caplog, capsys):
+    """A value of a delivery (an amount of `\\x1b[2J...HACKED\\r` quoted in the quarantine
+    WARNING of an ETL that rejects every row) or a name in an `error:` line was written as
+    it was: the operator's terminal cleared its screen, set its title, rewrote the line.
+    Control characters a terminal acts on are written as escapes; tab and newline stay."""
+    hostile = "\x1b[2J\x1b]0;pwned\x07\x1b[31mHACKED\r"
+    configure_logging("INFO")
+    try:
+        logging.getLogger("fraud_app.etl.pipeline").warning(
+            "ETL: no row reached the canonical table; it is empty (most: non_numeric_amount, "
+            "e.g. amount '%s' is not a number)", hostile,
+        )  # fmt: skip
+    finally:
+        for handler in logging.getLogger().handlers:
+            for f in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+                handler.removeFilter(f)
+    assert "\x1b" not in caplog.text and "\r" not in caplog.text and "\x07" not in caplog.text
+    assert "e.g. amount '\\x1b[2J\\x1b]0;pwned\\x07\\x1b[31mHACKED\\x0d' is not" in caplog.text
+    assert main(["-c", str(tmp_path / f"c{hostile}.yaml"), "models"]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\r" not in err and "\\x1b[31mHACKED\\x0d.yaml" in err
