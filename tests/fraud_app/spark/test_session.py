@@ -67,20 +67,6 @@ def test_the_local_driver_jvm_runs_the_parallel_collector(spark):
     assert collectors == ["PS MarkSweep", "PS Scavenge"], collectors
 
 
-def test_the_test_sessions_jvm_compiles_with_c1_only_beside_the_apps_options(spark):
-    """tests/conftest.py's TEST_JVM_OPTIONS (spark.driver.defaultJavaOptions) reached the
-    JVM without replacing get_spark's spark.driver.extraJavaOptions, and HotSpot took it."""
-    from fraud_app.spark.session import LOCAL_DRIVER_JAVA_OPTIONS
-    from tests.conftest import TEST_JVM_OPTIONS
-
-    jvm = spark.sparkContext._jvm
-    mf = jvm.java.lang.management.ManagementFactory
-    args = list(mf.getRuntimeMXBean().getInputArguments())
-    assert TEST_JVM_OPTIONS in args and LOCAL_DRIVER_JAVA_OPTIONS in args, args
-    hotspot = jvm.java.lang.Class.forName("com.sun.management.HotSpotDiagnosticMXBean")
-    assert mf.getPlatformMXBean(hotspot).getVMOption("TieredStopAtLevel").getValue() == "1"
-
-
 @pytest.mark.parametrize(
     ("master", "conf", "submitted", "expected"),
     [
