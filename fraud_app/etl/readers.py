@@ -28,6 +28,7 @@ refuses such a root, so no writer of ours can run there.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import functools
 import json
@@ -68,9 +69,15 @@ class TableReader:
         info = {**owner_info(), "command": self.command, "table": self.table}
         temp, path, fd = folder / f".{name}.tmp", folder / f"{name}.json", None
         try:
-            folder.mkdir(exist_ok=True)
             with critical():  # a SIGTERM here leaves no registration behind
-                fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                for attempt in range(3):  # a finishing reader removes the folder when empty
+                    folder.mkdir(exist_ok=True)
+                    try:
+                        fd = os.open(temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+                        break
+                    except FileNotFoundError:
+                        if attempt == 2:
+                            raise
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 os.write(fd, json.dumps(info).encode())
                 os.replace(temp, path)  # in place only once held: writers never see it free
@@ -98,6 +105,10 @@ class TableReader:
             self.path.unlink(missing_ok=True)
             os.close(self._fd)
             self._fd = None
+        # nothing left behind by a run that read (or was refused before reading); a reader
+        # registering meanwhile holds a file in it (then this fails) or makes it again
+        with contextlib.suppress(OSError):
+            self.path.parent.rmdir()
 
 
 def reads(table: str, command: str):
