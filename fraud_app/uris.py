@@ -16,6 +16,7 @@ Percent escapes are not decoded: the path is the text, as the locks and checks n
 from __future__ import annotations
 
 import re
+import tempfile
 from pathlib import Path
 
 from fraud_app.redaction import redact_text
@@ -62,3 +63,15 @@ def redacted(text: str) -> str:
     http://***@host:5000/x) and secret query parameters as `token=***`
     (`fraud_app.redaction.redact_text`). The URI itself (to connect with) is kept as given."""
     return redact_text(text)
+
+
+def unwritable(directory: Path, probe: str = ".fraud-app-write-test-") -> OSError | None:
+    """Why `directory` cannot be created or written by this user (the OSError of making it
+    or a temporary file `<probe>*` in it); None when it can."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=probe):
+            pass
+    except OSError as exc:
+        return exc
+    return None

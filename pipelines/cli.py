@@ -14,7 +14,6 @@ import logging
 import os
 import signal
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from fraud_app import interrupts, jsonout, settings
 from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import ConfigError, EnvironmentSetupError, FraudAppError
 from fraud_app.redaction import RedactingFilter, shown_text
-from fraud_app.uris import local_path
+from fraud_app.uris import local_path, unwritable
 
 # name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -406,11 +405,8 @@ def check_root(config: AppConfig) -> None:
     path = local_path(root)
     if path is None:  # hdfs:/x as much as hdfs://nn/x (fraud_app.uris)
         return
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path, prefix=".fraud-app-write-test-"):
-            pass
-    except OSError as exc:
+    exc = unwritable(path)
+    if exc is not None:
         raise EnvironmentSetupError(
             f"paths.root {root!r} is not a writable directory ({exc.strerror or exc}); set "
             "paths.root in the config to a directory you can write"

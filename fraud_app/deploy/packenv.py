@@ -21,6 +21,7 @@ import tempfile
 from pathlib import Path
 
 from fraud_app.errors import ConfigError
+from fraud_app.uris import unwritable
 
 logger = logging.getLogger(__name__)
 
@@ -84,11 +85,8 @@ def pack_environment(
 
 def _check_writable(directory: Path) -> None:
     """ConfigError unless `directory` can be created and written by this user."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, prefix=".pack-env-write-test-"):
-            pass
-    except OSError as exc:
+    exc = unwritable(directory, ".pack-env-write-test-")
+    if exc is not None:
         raise ConfigError(
             f"pack-env: cannot write the archive into {directory} "
             f"({exc.strerror or type(exc).__name__}); give an output path this user can write"
