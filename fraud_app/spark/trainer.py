@@ -160,6 +160,12 @@ class DistributedTrainer:
                 )
             optimizer = self._scaled_optimizer(cfg.total_iterations(rows))
             engine_cls = GroupedEngine if cfg.engine == "grouped" else PerIterationEngine
+            if engine_cls is PerIterationEngine and cfg.checkpoint_dir:
+                logger.warning(
+                    "engine per_iteration writes no checkpoints: checkpoint_dir %s is not "
+                    "used, and an interrupted run starts over (engine grouped checkpoints "
+                    "every group)", cfg.checkpoint_dir,
+                )  # fmt: skip
             engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
             engine.data_digest = data.summary.digest()
             if validation is not None:

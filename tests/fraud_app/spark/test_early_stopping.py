@@ -225,3 +225,15 @@ def test_validation_without_early_stopping_only_records(spark):
     assert [r["iteration"] for r in res.validation] == [8, 16]
     with pytest.raises(TrainingError, match="no validation_df"):
         _fit(spark, df, None, early_stopping=EarlyStoppingConfig())
+
+
+@pytest.mark.spark
+def test_the_per_iteration_engine_names_the_checkpoint_dir_it_does_not_use(spark, tmp_path, caplog):
+    """It wrote no checkpoint and said nothing: a user counting on a resume got none."""
+    res = _fit(spark, _df(spark), None, iterations=4, engine="per_iteration",
+               checkpoint_dir=str(tmp_path / "ck"))  # fmt: skip
+    assert res.iterations == 4
+    assert f"engine per_iteration writes no checkpoints: checkpoint_dir {tmp_path / 'ck'}" in (
+        caplog.text
+    )
+    assert not (tmp_path / "ck").exists() or not any((tmp_path / "ck").iterdir())
