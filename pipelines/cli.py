@@ -15,6 +15,7 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from pathlib import Path
 
 from dlcore.errors import DlcoreError
@@ -274,6 +275,18 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("py4j").setLevel(py4j_level)
         if stdout_errors is not None:
             stdout.reconfigure(errors=stdout_errors)
+
+
+def entry() -> int:
+    """The `fraud-app` console script and `python -m pipelines`: `main()`, and for a bug (an
+    exception no command turns into an `error:` line) Python's traceback and exit 1 as
+    before, but written as the logs are (fraud_app.redaction.shown_text): an exception's
+    text may quote a tracking URI with its password, or a control sequence from the data."""
+    try:
+        return main()
+    except Exception:
+        sys.stderr.write(shown_text(traceback.format_exc()))
+        return 1
 
 
 def _terminated(command: str) -> int:

@@ -5,10 +5,16 @@ the WARNING naming a spark-submit setting that overrides the config's."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 from fraud_app.redaction import RedactingFilter
 from fraud_app.spark.session import merged_conf
 from pipelines.cli import configure_logging, main
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_error_line_of_a_config_mistake_does_not_quote_the_password(tmp_path, capsys):
@@ -72,3 +78,20 @@ def test_control_characters_from_the_data_reach_no_terminal(tmp_path, caplog, ca
     assert main(["-c", str(tmp_path / f"c{hostile}.yaml"), "models"]) == 2
     (line,) = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error:")]
     assert "\x1b" not in line and "\r" not in line and "\\x1b[31mHACKED\\x0d.yaml" in line
+
+
+def test_a_bugs_traceback_is_written_redacted_with_exit_1(tmp_path):
+    """A bug's traceback (exit 1) was Python's own: an exception quoting a tracking URI
+    with its password, or a control sequence from the data, was written as it was."""
+    code = (
+        "import sys\nimport pipelines.cli as cli\n"
+        "def bug(args):\n"
+        "    raise RuntimeError('GET https://alice:BUGPW@mlflow.example.com/x failed \\x1b[2J')\n"
+        "cli._main = bug\nsys.exit(cli.entry())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, "models"], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, timeout=120)  # fmt: skip
+    assert done.returncode == 1 and done.stdout == ""
+    assert "Traceback (most recent call last)" in done.stderr
+    assert "RuntimeError: GET https://***@mlflow.example.com/x failed \\x1b[2J" in done.stderr
+    assert "BUGPW" not in done.stderr and "\x1b" not in done.stderr
