@@ -76,15 +76,21 @@ def test_an_intact_file_still_loads(saved):
     assert loaded.predict_proba(X).shape == (4,)
 
 
-def test_export_onnx_of_a_damaged_file_is_one_line(saved, tmp_path, capsys):
-    pytest.importorskip("onnx")
-    _edit(saved, metadata=[1, 2])
+def export_onnx_cli(model_dir, tmp_path, capsys) -> tuple[int, str]:
+    """`fraud-app export-onnx model_dir` through the real CLI on an empty project (no
+    tracking): (exit code, stderr)."""
     root = tmp_path / "root"
     root.mkdir()
     config = tmp_path / "c.yaml"
     config.write_text(f"paths:\n  root: {root}\ntracking:\n  enabled: false\n")
-    code = main(["-c", str(config), "export-onnx", str(saved), str(tmp_path / "m.onnx")])
-    err = capsys.readouterr().err
+    code = main(["-c", str(config), "export-onnx", str(model_dir), str(tmp_path / "m.onnx")])
+    return code, capsys.readouterr().err
+
+
+def test_export_onnx_of_a_damaged_file_is_one_line(saved, tmp_path, capsys):
+    pytest.importorskip("onnx")
+    _edit(saved, metadata=[1, 2])
+    code, err = export_onnx_cli(saved, tmp_path, capsys)
     assert code == 2
     assert "error: " in err and "'metadata' must be a JSON object. Received list" in err
     assert "Traceback" not in err

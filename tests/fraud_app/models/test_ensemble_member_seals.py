@@ -17,7 +17,7 @@ from dlcore.layers import Linear, ReLU, Sequential, Standardize
 from dlcore.model import Model
 from fraud_app.errors import ModelLoadError
 from fraud_app.models.ensemble import FraudEnsemble
-from pipelines.cli import main
+from tests.fraud_app.models.test_ensemble_file import export_onnx_cli
 
 
 def _ensemble(seed: int) -> FraudEnsemble:
@@ -75,11 +75,6 @@ def test_export_onnx_of_a_swapped_member_is_one_line(two, tmp_path, capsys):
     r1, r2 = two
     shutil.rmtree(r1 / "member-00")
     shutil.copytree(r2 / "member-00", r1 / "member-00")
-    root = tmp_path / "root"
-    root.mkdir()
-    config = tmp_path / "c.yaml"
-    config.write_text(f"paths:\n  root: {root}\ntracking:\n  enabled: false\n")
-    code = main(["-c", str(config), "export-onnx", str(r1), str(tmp_path / "m.onnx")])
-    err = capsys.readouterr().err
+    code, err = export_onnx_cli(r1, tmp_path, capsys)
     assert code == 2 and "Traceback" not in err
     assert "member-00: this member is not the model ensemble.json was saved with" in err
