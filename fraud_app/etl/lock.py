@@ -55,6 +55,15 @@ def owner_info() -> dict:
     }
 
 
+def holder_text(info: dict) -> str:
+    """Who a lock or registration (`owner_info` + command) names, for an error line:
+    `etl (pid 12 on host h, started 2024-01-01T00:00:00+00:00)`."""
+    return (
+        f"{info.get('command', '?')} (pid {info.get('pid', '?')} on host "
+        f"{info.get('host', '?')}, started {info.get('started_at', '?')})"
+    )
+
+
 def process_alive(pid: object, host: object, start: object = None) -> bool | None:
     """Whether the process a lock or marker names (`owner_info`) still runs.
 
@@ -172,13 +181,7 @@ class RootLock:
             logger.warning("removing the stale run lock %s of a dead process: %s", self.path, text)
             self.path.unlink(missing_ok=True)
             return
-        if not holder:
-            why = "an unreadable lock file"
-        else:
-            why = (
-                f"{holder.get('command', '?')} (pid {pid} on host {host}, "
-                f"started {holder.get('started_at', '?')})"
-            )
+        why = holder_text(holder) if holder else "an unreadable lock file"
         raise ConcurrentRunError(
             f"another fraud-app run is writing to {self.path.parent}: {why}. Wait for it to "
             f"finish, or delete {self.path} if that run no longer exists."

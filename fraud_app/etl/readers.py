@@ -38,14 +38,15 @@ import secrets
 from pathlib import Path
 
 from fraud_app.errors import ConcurrentRunError
-from fraud_app.etl.lock import LOCK_NAME, owner_info, process_alive
+from fraud_app.etl.lock import LOCK_NAME, holder_text, owner_info, process_alive
 from fraud_app.interrupts import critical
 from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
 READERS_DIR = ".fraud-app.readers"
-TABLES = ("canonical", "features")
+TABLE_NAMES = {"canonical": "the canonical table", "features": "the feature table"}
+TABLES = tuple(TABLE_NAMES)
 WRITERS = {"features": ("features",), "canonical": ("etl", "labels")}  # RootLock commands
 
 
@@ -91,9 +92,8 @@ class TableReader:
         writer = _writer_holding(self.root, self.table)
         if writer is not None:
             self.__exit__(None, None, None)
-            what = "the feature table" if self.table == "features" else "the canonical table"
             raise ConcurrentRunError(
-                f"{self.command} reads {what}, which another fraud-app run is replacing: "
+                f"{self.command} reads {TABLE_NAMES[self.table]}, which another fraud-app run is replacing: "
                 f"{writer}. Wait for it to finish, then run {self.command} again."
             )
         return self
@@ -160,14 +160,9 @@ def refuse_while_read(root: str, writer: str, table: str) -> None:
     readers = live_readers(root, table)
     if not readers:
         return
-    named = "; ".join(
-        f"{r.get('command', '?')} (pid {r.get('pid', '?')} on host {r.get('host', '?')}, "
-        f"started {r.get('started_at', '?')})"
-        for r in readers
-    )
-    what = "the feature table" if table == "features" else "the canonical table"
+    named = "; ".join(holder_text(r) for r in readers)
     raise ConcurrentRunError(
-        f"{writer} would replace {what} while {len(readers)} run(s) read it: {named}. Wait "
+        f"{writer} would replace {TABLE_NAMES[table]} while {len(readers)} run(s) read it: {named}. Wait "
         f"for them to finish, then run {writer} again (a reader's registration ends with its "
         f"process)."
     )
@@ -187,10 +182,7 @@ def _writer_holding(root: Path, table: str) -> str | None:
         return None
     if process_alive(pid, host, holder.get("process_start")) is False:
         return None  # a dead run's lock: the next writer clears it
-    return (
-        f"{holder.get('command')} (pid {pid} on host {host}, "
-        f"started {holder.get('started_at', '?')})"
-    )
+    return holder_text(holder)
 
 
 def _read(entry: Path) -> dict:
