@@ -39,6 +39,7 @@ from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.config import EtlSection
+from fraud_app.etl.delivery_checks import DeliveryChecks, check_append, log_checks
 from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.publish import (
@@ -94,6 +95,12 @@ class EtlResult:
     # etl.mode: replace: rows `fraud-app labels` runs had quarantined, carried into the
     # rebuilt quarantine (not in quarantine_rows: no input records; they were dropped)
     label_feed_quarantine_kept: int = 0
+    # etl.mode: append (fraud_app.etl.delivery_checks): added rows equal to another
+    # transaction but for its id (published all the same), and dates added before the
+    # newest published one (the features of later days change at the next `features`)
+    rekeyed_copies: int = 0
+    rekeyed_examples: tuple[str, ...] = ()
+    backfilled_dates: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -255,6 +262,13 @@ def _write_outputs(
             )
             .first()
         )
+        checks = DeliveryChecks()
+        if isinstance(publish, AppendPublish):  # what the dedup by id cannot see
+            added = classified.filter(new & ~F.col(dedup.FILLS)).select(*CANONICAL_NAMES)
+            checks = check_append(
+                added, lambda dates: publish.rows_of_dates(schema, dates),
+                publish.present_dates(), cfg.duplicate_examples,
+            )  # fmt: skip
         outcomes, ledger_counts = None, {}
         if ledger is not None:
             kept, outcomes = label_ledger.reapply(kept, ledger)
@@ -296,6 +310,7 @@ def _write_outputs(
         "ledger_quarantined": ledger_q,
         "ledger_not_found": ledger_counts.get(label_ledger.NOT_FOUND, 0),
         "label_feed_quarantine_kept": kept_from_feeds,
+        **asdict(checks),
     }
 
 
@@ -344,6 +359,9 @@ def _log(r: EtlResult) -> None:
     if r.labels_filled:
         logger.info("  %d published unlabelled rows got their label", r.labels_filled)
     _log_ledger(r)
+    log_checks(
+        DeliveryChecks(r.rekeyed_copies, r.rekeyed_examples, r.backfilled_dates), r.output_path
+    )
     for reason, n in r.quarantine_by_reason.items():
         example = r.quarantine_examples.get(reason)
         logger.info(

@@ -231,6 +231,14 @@ class AppendPublish:
             return None
         return self._partitions(schema, dates).join(ids, "transaction_id", "left_semi")
 
+    def present_dates(self) -> set[str]:
+        """The dates the published table holds (its partitions)."""
+        return partition_dates(self.fs, self.table)
+
+    def rows_of_dates(self, schema: StructType, dates: list[str]) -> DataFrame:
+        """The published rows of `dates` (each a partition of the table)."""
+        return self._partitions(schema, dates)
+
     def _partitions(self, schema: StructType, dates: list[str]) -> DataFrame:
         paths = [f"{self.table}/{partition_name(d)}" for d in dates]
         return self.spark.read.schema(schema).parquet(*paths).select(*CANONICAL_NAMES)

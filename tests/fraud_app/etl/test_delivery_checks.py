@@ -1,0 +1,55 @@
+"""etl.mode: append: rows equal to a published (or another added) transaction but for their
+transaction_id, and rows dated before the newest published date, are published as the
+delivery says and named: counts and examples in the report, one WARNING each (before,
+a re-keyed re-delivery was published twice and a backfill changed later days' features
+without a word)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from fraud_app.etl.pipeline import run_etl
+from tests.fraud_app.etl.test_append_incremental import _cfg, _first_delivery, _row, _write
+
+pytestmark = pytest.mark.spark
+
+
+def test_rekeyed_copies_and_backfilled_dates_are_published_and_named(spark, tmp_path, caplog):
+    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))  # t0..t7, 01-01..01-04
+    assert (first.rekeyed_copies, first.backfilled_dates) == (0, ())
+    second = _write(
+        tmp_path / "d2" / "b.csv",
+        [
+            _row("n3", 2, "3.5"),  # t3 again (01-02 10:00, 3.5) under a new id
+            _row("n8", 2, "7", hour=11),  # a new transaction on a published day
+            _row("n9", 5, "9"),  # a new day after the newest published one
+            _row("n10", 5, "2", hour=12),  # two added rows alike but for their ids
+            _row("n11", 5, "2", hour=12),
+        ],
+    )
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.delivery_checks"):
+        result = run_etl(spark, _cfg(tmp_path, second))
+    assert result.output_rows == 8 + 5  # nothing dropped: published as delivered
+    assert result.rekeyed_copies == 3
+    assert result.rekeyed_examples == (
+        "t3 (published) = n3 (added): card_id c1, merchant_id m1, 2024-01-02 10:00:00, amount 3.5",
+        "n10 (added) = n11 (added): card_id c1, merchant_id m1, 2024-01-05 12:00:00, amount 2",
+    )
+    assert result.backfilled_dates == ("2024-01-02",)
+    report = json.loads((tmp_path / "work" / "canonical" / "_etl_report.json").read_text())
+    assert report["rekeyed_copies"] == 3 and report["backfilled_dates"] == ["2024-01-02"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("3 added row(s) equal a published or another added" in w for w in warnings)
+    assert any(
+        "rows dated 2024-01-02 were added before the newest published" in w for w in warnings
+    )
+
+
+def test_a_later_day_alone_is_neither(spark, tmp_path):
+    run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
+    later = _write(tmp_path / "d2" / "b.csv", [_row("n1", 5, "0.5"), _row("n2", 6, "1.5")])
+    result = run_etl(spark, _cfg(tmp_path, later))  # same card, amounts, hours: other days
+    assert (result.rekeyed_copies, result.rekeyed_examples, result.backfilled_dates) == (0, (), ())
