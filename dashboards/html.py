@@ -150,12 +150,42 @@ def unreadable_section(title: str, error: str) -> Section:
     return Section(title, f'<p class="note bad">Not drawn: {esc(error)}</p>')
 
 
+LEGEND_ROW_PX = 22  # one row of legend entries at font size 13
+LEGEND_WIDTH_PX = 880  # the plot's width on a 1280-pixel-wide page, less some margin
+
+
+def legend_rows(fig: go.Figure, width_px: int = LEGEND_WIDTH_PX) -> int:
+    """Rows a horizontal legend of `fig`'s traces takes (an estimate: ~7.5 px a character
+    at font size 13, plus the entry's symbol and gap)."""
+    rows, used = 1, 0.0
+    for trace in fig.data:
+        if trace.showlegend is False or not trace.name:
+            continue
+        width = 50 + 7.5 * len(str(trace.name))
+        if used and used + width > width_px:
+            rows, used = rows + 1, 0.0
+        used += width
+    return rows
+
+
 def style(fig: go.Figure, title: str, *, height: int = 380, legend_gap_px: int = 0) -> go.Figure:
     """House look: white template, readable font, legend always shown at the top right
-    (raised by `legend_gap_px` above subplot titles), title on the figure."""
-    top = 70 + legend_gap_px
+    (raised by `legend_gap_px` above subplot titles), title on the figure. A legend of the
+    traces already added that needs more than one row gets the room for its rows (it grew
+    upwards over the title: the PR curve's eight entries)."""
+    extra = LEGEND_ROW_PX * (legend_rows(fig) - 1)
+    height += extra
+    top = 70 + legend_gap_px + extra
     fig.update_layout(
-        title={"text": title, "x": 0, "xanchor": "left"},
+        # at the figure's top edge, above a legend of any number of rows
+        title={
+            "text": title,
+            "x": 0,
+            "xanchor": "left",
+            "yref": "container",
+            "y": 1 - 12 / height,
+            "yanchor": "top",
+        },
         font={"family": FONT, "size": 13},
         height=height,
         margin={"l": 70, "r": 30, "t": top, "b": 60},

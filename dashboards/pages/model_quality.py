@@ -132,8 +132,9 @@ def _histogram(scores: pd.DataFrame) -> Section:
     style(fig, "Ensemble score distribution by class (test window)")
     fig.update_layout(barmode="overlay", bargap=0)
     fig.update_xaxes(title_text="fraud score (probability)", range=[0, 1])
+    # "~%": as many digits as a tick needs (".1%" wrote 0.05 %, 0.02 % and 0.01 % as "0.0%")
     fig.update_yaxes(title_text="share of the class's rows (%, log scale)", type="log",
-                     tickformat=".1%")  # fmt: skip
+                     tickformat="~%")  # fmt: skip
     return Section("Score distributions", figure(fig, "score histogram by class"))
 
 

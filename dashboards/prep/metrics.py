@@ -62,8 +62,15 @@ def _counts_at_thresholds(y: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def _thin(x: np.ndarray, y: np.ndarray, max_points: int) -> tuple[list[float], list[float]]:
+    """At most `max_points` of the curve, spread evenly along its length in the unit square
+    (both axes are shares), first and last kept. Spread evenly over the thresholds instead,
+    a model that ranks most frauds above every normal drew its PR curve as one straight
+    line from recall 0 to 80 %: those frauds took a few hundred of 90,000 thresholds."""
     if x.size > max_points:
-        keep = np.unique(np.linspace(0, x.size - 1, max_points).round().astype(int))
+        along = np.r_[0.0, np.cumsum(np.hypot(np.diff(x), np.diff(y)))]
+        marks = np.linspace(0.0, along[-1], max_points - 1)
+        keep = np.searchsorted(along, marks, side="left").clip(0, x.size - 1)
+        keep = np.unique(np.r_[0, keep, x.size - 1])
         x, y = x[keep], y[keep]
     return [float(v) for v in x], [float(v) for v in y]
 

@@ -121,3 +121,22 @@ def test_score_histogram_shares_per_class():
     assert h.edges == [0.0, 0.5, 1.0]
     assert h.shares == {"normal": [2 / 3, 1 / 3], "fraud": [0.0, 1.0]}
     assert score_histogram([0], [0.2], bins=2).shares["fraud"] is None
+
+
+def test_thinned_curves_follow_the_whole_curve():
+    """A model that ranks most frauds above every normal: the part of the curve those
+    frauds make (a few hundred of many thousand thresholds) keeps its points."""
+    rng = np.random.default_rng(1)
+    n_normal, n_fraud = 60_000, 200
+    y = np.r_[np.ones(n_fraud), np.zeros(n_normal)]
+    s = np.r_[
+        rng.uniform(0.9, 1.0, 160), rng.uniform(0.0, 0.5, 40), rng.uniform(0.0, 0.6, n_normal)
+    ]
+    for curve in (pr_curve(y, s, max_points=100), roc_curve(y, s, max_points=100)):
+        x, v = np.asarray(curve.x), np.asarray(curve.y)
+        assert len(x) <= 100
+        gaps = np.hypot(np.diff(x), np.diff(v))
+        # points every ~1/100 of the curve's length (which is < 3 in the unit square)
+        assert gaps.max() < 0.05, gaps.max()
+    pr = pr_curve(y, s, max_points=100)
+    assert any(0.2 < r < 0.6 for r in pr.x)  # the thresholds spread evenly: none there
