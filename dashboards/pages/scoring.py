@@ -151,9 +151,24 @@ def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Sectio
     return Section("Score drift", figure(fig, "score drift per day"))
 
 
+def cut_texts(edges: list[float]) -> list[str]:
+    """Edges as text that tells them apart: 3 decimals when that does, else as many
+    significant digits as it takes (fraud scores' deciles are often all below 0.001:
+    they read "0.000 to 0.000")."""
+    texts = [fmt_num(v, 3) for v in edges]
+    distinct = len(set(edges))
+    if len(set(texts)) == distinct and all(v == 0 or abs(v) >= 0.01 for v in edges):
+        return texts
+    for digits in range(3, 17):
+        texts = [f"{v:.{digits}g}" for v in edges]
+        if len(set(texts)) == distinct:
+            break
+    return texts
+
+
 def bin_labels(edges: list[float], n: int) -> list[str]:
     """Names for n score bins from either n + 1 edges or n - 1 inner cut points."""
-    e = [fmt_num(v, 3) for v in edges]
+    e = cut_texts(edges)
     if len(e) == n + 1:
         return [f"{a} to {b}" for a, b in itertools.pairwise(e)]
     if len(e) == n - 1 and n > 1:

@@ -131,6 +131,15 @@ def test_score_bin_labels_from_edges_or_cut_points():
     # fraud_app.scoring.reference: right-closed bins around inner cut points
     assert bin_labels([0.1, 0.2], 3) == ["≤ 0.100", "0.100 to 0.200", "> 0.200"]
     assert bin_labels([], 2) == ["bin 1", "bin 2"]
+    # scores' deciles far below 0.001 (they read "0.000 to 0.000"), two close ones
+    small = bin_labels([2.1345e-05, 2.1349e-05, 0.00113, 0.006], 5)
+    assert small == [
+        "≤ 2.134e-05",
+        "2.134e-05 to 2.135e-05",
+        "2.135e-05 to 0.00113",
+        "0.00113 to 0.006",
+        "> 0.006",
+    ]
 
 
 def test_a_broken_input_leaves_a_message_on_its_page_only(small_run):
