@@ -51,13 +51,20 @@ def _summary(report: dict[str, Any]) -> Section:
     return Section("Mean over folds", table(headers, rows, numeric=(2, 3, 4)), note)
 
 
+def _ahead_class(mean: float | None) -> str:
+    if mean is None or mean != mean or abs(mean) < 5e-5:  # shown as 0.0000 (4 decimals)
+        return ""
+    return "good" if mean > 0 else "bad"
+
+
 def _differences(diffs) -> Section:
     rows = [
         [METRICS[d.metric], f"ensemble - {d.versus}", fmt_num(d.mean, 4),
          ", ".join(fmt_num(x, 4) for x in d.per_fold), f"{d.folds_ahead} of {len(d.per_fold)}"]
         for d in diffs
     ]  # fmt: skip
-    classes = ["good" if d.mean > 0 else "bad" for d in diffs]
+    # a tie is neither (it was red: "behind"); a missing mean (a metric undefined) neither
+    classes = [_ahead_class(d.mean) for d in diffs]
     headers = ["metric", "difference", "mean", "per fold", "folds ahead"]
     return Section(
         "Ensemble against the baseline",

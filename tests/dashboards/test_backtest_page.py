@@ -84,6 +84,9 @@ def test_backtest_page_is_written_linked_and_local(small_run):
     assert "https://cdn" not in text
     assert "0.0225" in text  # mean AP difference (0.57 - 0.5475), 4 decimals
     assert "3 of 4" in text and "4,409" in text
+    # ahead in AP (green); level in ROC AUC (the folds' figures are equal): neither colour
+    assert '<tr class="good"><td>average precision</td>' in text
+    assert "<tr><td>ROC AUC</td><td>ensemble - baseline</td>" in text
     index = (small_run.output / "index.html").read_text()
     assert 'href="backtests/bt1.html"' in index and "0.5700" in index
     assert 'href="r1/index.html"' in index  # the runs are still listed
