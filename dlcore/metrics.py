@@ -3,6 +3,8 @@
 ROC AUC (Mann-Whitney U with average ranks for ties) and average precision
 (step-wise area under the precision-recall curve, scikit-learn's definition).
 Both are defined only when both classes are present; otherwise they return NaN.
+Also the population stability index (PSI) of binned counts against reference shares,
+which the drift reference (fraud_app.scoring.reference) and the dashboards share.
 Labels must be 0 or 1 and scores finite: a NaN score sorts after every number, so a
 model that scored some rows NaN got a plausible AUC (1.0 in a probe), and a label 2 or NaN
 counted as fraud or normal without a word; both are a ConfigError naming the count.
@@ -70,3 +72,24 @@ def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
     recall = tp / n_pos
     recall_prev = np.concatenate(([0.0], recall[:-1]))
     return float(np.sum((recall - recall_prev) * precision))
+
+
+PSI_EPS = 1e-4
+
+
+def population_stability_index(expected_props, actual_counts, *, eps: float = PSI_EPS):
+    """sum_i (a_i - e_i) * ln(a_i / e_i) of `actual_counts` against `expected_props` (both
+    renormalised; empty bins floored at `eps` so the logarithm stays finite, the usual
+    practice). None when either side is empty. A ShapeError when the bin counts differ."""
+    e = np.asarray(expected_props, dtype=np.float64).ravel()
+    a = np.asarray(actual_counts, dtype=np.float64).ravel()
+    if e.size != a.size:
+        raise ShapeError(
+            f"PSI needs one count per reference bin: {e.size} reference bins, "
+            f"received {a.size} counts"
+        )
+    if e.size == 0 or a.sum() <= 0 or e.sum() <= 0:
+        return None
+    e = np.maximum(e / e.sum(), eps)
+    a = np.maximum(a / a.sum(), eps)
+    return float(np.sum((a - e) * np.log(a / e)))

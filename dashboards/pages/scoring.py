@@ -116,23 +116,38 @@ def _heatmap(drift: DriftTable) -> Section:
 
 def _latest_bars(drift: DriftTable) -> Section:
     day = drift.dates[-1]
-    pairs = [(f, row[-1]) for f, row in zip(drift.features, drift.values, strict=True)]
-    pairs = sorted(pairs, key=lambda p: -(p[1] if p[1] is not None else -1))[:MAX_BARS][::-1]
+    triples = [(f, row[-1], drift.limit(i))
+               for i, (f, row) in enumerate(zip(drift.features, drift.values, strict=True))]  # fmt: skip
+    triples = sorted(triples, key=lambda p: -(p[1] if p[1] is not None else -1))
+    triples = triples[:MAX_BARS][::-1]
     fig = new_figure(go.Bar(
-        y=[f for f, _ in pairs], x=[v for _, v in pairs], orientation="h", name=f"PSI on {day}",
-        marker_color=["#d62728" if (v or 0) > drift.threshold else "#1f77b4" for _, v in pairs],
-        hovertemplate="%{y}: PSI %{x:.3f}<extra></extra>",
+        y=[f for f, _, _ in triples], x=[v for _, v, _ in triples], orientation="h",
+        name=f"PSI on {day}", customdata=[lim for _, _, lim in triples],
+        marker_color=["#d62728" if (v or 0) > lim else "#1f77b4" for _, v, lim in triples],
+        hovertemplate="%{y}: PSI %{x:.3f} (flagged above %{customdata:.3f})<extra></extra>",
     ))  # fmt: skip
+    raised = [(f, lim) for f, _, lim in triples if lim > drift.threshold]
+    if raised:
+        fig.add_trace(go.Scatter(
+            y=[f for f, _ in raised], x=[lim for _, lim in raised], mode="markers",
+            name="one training day vs the window (90th percentile)", marker={"symbol": "line-ns-open",
+            "size": 14, "color": "#444", "line": {"width": 2}},
+            hovertemplate="%{y}: 9 of 10 training days within PSI %{x:.3f} of the window<extra></extra>",
+        ))  # fmt: skip
     fig.add_vline(x=drift.threshold, line_dash="dash", line_color="#444",
                   annotation_text=f"threshold {fmt_num(drift.threshold, 2)}")  # fmt: skip
-    style(fig, f"Feature drift on {day}, most drifted first", height=160 + 22 * len(pairs))
+    style(fig, f"Feature drift on {day}, most drifted first", height=160 + 22 * len(triples))
     fig.update_xaxes(title_text="population stability index (PSI)", rangemode="tozero")
     fig.update_yaxes(title_text="feature", automargin=True)
     over = drift.over_threshold(-1)
     note = (
-        f"{fmt_int(len(over))} feature(s) over the threshold on {day}"
+        f"{fmt_int(len(over))} feature(s) drifted on {day}"
         + (f": {', '.join(over[:10])}" if over else "")
         + (f" (top {MAX_BARS} shown)" if len(drift.features) > MAX_BARS else "")
+        + f". A feature is flagged when its PSI is above {fmt_num(drift.threshold, 2)} and "
+        "above the PSI that 9 of 10 single days of the training window stay within against "
+        "the window (the marks): a calendar feature (one weekday a day) or an encoding "
+        "refreshed once a day differs from a window of many days on every day, drift or not."
     )
     return Section("Feature drift on the latest scored date", figure(fig, "latest drift"), note)
 
@@ -145,6 +160,10 @@ def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Sectio
                                name="score PSI", hovertemplate="%{x}: PSI %{y:.3f}<extra></extra>"))  # fmt: skip
     fig.add_hline(y=threshold, line_dash="dash", line_color="#444",
                   annotation_text=f"threshold {fmt_num(threshold, 2)}")  # fmt: skip
+    base = reference.get("score_day_psi")
+    if isinstance(base, int | float) and not isinstance(base, bool) and base > threshold:
+        fig.add_hline(y=base, line_dash="dot", line_color="#888",
+                      annotation_text=f"training days (90th percentile) {fmt_num(base, 2)}")  # fmt: skip
     style(fig, "Score distribution drift (PSI) per scored date")
     fig.update_xaxes(title_text="scored date", type="category")
     fig.update_yaxes(title_text="population stability index (PSI)", rangemode="tozero")

@@ -11,32 +11,29 @@ shift, > 0.2 significant shift.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from dashboards.errors import DashboardInputError
+from dlcore.metrics import PSI_EPS, population_stability_index
 
-EPS = 1e-4
+EPS = PSI_EPS
 DEFAULT_THRESHOLD = 0.2
 
 
 def psi(expected_props, actual_counts, *, eps: float = EPS) -> float | None:
-    """PSI of `actual_counts` against `expected_props` (renormalised). None when either
-    side is empty (no rows scored that date, or no reference)."""
-    e = np.asarray(expected_props, dtype=np.float64).ravel()
-    a = np.asarray(actual_counts, dtype=np.float64).ravel()
+    """PSI of `actual_counts` against `expected_props` (dlcore.metrics, the one definition
+    the drift reference shares). None when either side is empty (no rows scored that
+    date, or no reference)."""
+    e, a = np.ravel(expected_props), np.ravel(actual_counts)
     if e.size != a.size:
         raise DashboardInputError(
             f"PSI needs one count per reference bin: {e.size} reference bins, "
             f"received {a.size} counts. Score with the model whose reference you compare to"
         )
-    if e.size == 0 or a.sum() <= 0 or e.sum() <= 0:
-        return None
-    e = np.maximum(e / e.sum(), eps)
-    a = np.maximum(a / a.sum(), eps)
-    return float(np.sum((a - e) * np.log(a / e)))
+    return population_stability_index(e, a, eps=eps)
 
 
 @dataclass(frozen=True)
@@ -47,12 +44,20 @@ class DriftTable:
     features: list[str]
     values: list[list[float | None]]  # values[f][d]
     threshold: float
+    # per feature: the PSI above which a date is flagged: the threshold, or the PSI that 9
+    # of 10 days of the training window stay within against the window when that is
+    # higher (reference `feature_day_psi`; calendar features and daily encodings differ
+    # from a window of many days on every day). Empty: the threshold for every feature.
+    limits: list[float] = field(default_factory=list)
+
+    def limit(self, index: int) -> float:
+        return self.limits[index] if self.limits else self.threshold
 
     def over_threshold(self, date_index: int = -1) -> list[str]:
         return [
             name
-            for name, row in zip(self.features, self.values, strict=True)
-            if row and row[date_index] is not None and row[date_index] > self.threshold
+            for i, (name, row) in enumerate(zip(self.features, self.values, strict=True))
+            if row and row[date_index] is not None and row[date_index] > self.limit(i)
         ]
 
 
@@ -71,17 +76,32 @@ def feature_drift(
             f"reference.feature_props has {len(props)} entries for {len(feature_names)} "
             "feature_names; expected one list of bin proportions per feature (contract C2)"
         )
+    baselines = reference.get("feature_day_psi") or [None] * len(feature_names)
+    if len(baselines) != len(feature_names):
+        raise DashboardInputError(
+            f"reference.feature_day_psi has {len(baselines)} entries for {len(feature_names)} "
+            "feature_names; expected one per feature (contract C2)"
+        )
     rows = []
-    for name, expected in zip(feature_names, props, strict=True):
+    for name, expected, base in zip(feature_names, props, baselines, strict=True):
         row = []
         for d in dates:
             counts = (d.get("features") or {}).get(name, {}).get("counts")
             row.append(None if counts is None else psi(expected, counts))
-        rows.append((name, row))
+        rows.append((name, row, day_limit(threshold, base)))
     rows.sort(key=lambda r: (-_peak(r[1]), r[0]))
     return DriftTable(
-        [str(d["date"]) for d in dates], [r[0] for r in rows], [r[1] for r in rows], threshold
-    )
+        [str(d["date"]) for d in dates], [r[0] for r in rows], [r[1] for r in rows], threshold,
+        [r[2] for r in rows],
+    )  # fmt: skip
+
+
+def day_limit(threshold: float, day_psi) -> float:
+    """The PSI above which a date is flagged: the threshold, or the training window's own
+    one-day PSI baseline when higher (None / not a number: the threshold)."""
+    if isinstance(day_psi, bool) or not isinstance(day_psi, int | float) or day_psi != day_psi:
+        return threshold
+    return max(threshold, float(day_psi))
 
 
 def _peak(row: list[float | None]) -> float:

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from dlcore.errors import ConfigError
+from dlcore.errors import ConfigError, ShapeError
 from dlcore.metrics import average_precision, roc_auc
 
 
@@ -50,3 +50,14 @@ def test_a_label_other_than_0_or_1_is_refused(metric, label, shown):
 def test_boolean_labels_are_read_as_0_and_1():
     y = np.array([True, False, False, True])
     assert roc_auc(y, np.array([0.9, 0.1, 0.2, 0.8])) == 1.0
+
+
+def test_population_stability_index_by_hand():
+    from dlcore.metrics import population_stability_index as psi
+
+    # shares 0.5 / 0.5 against counts 30 / 10: (0.75 - 0.5) ln 1.5 + (0.25 - 0.5) ln 0.5
+    assert psi([0.5, 0.5], [30, 10]) == pytest.approx(0.25 * np.log(1.5) - 0.25 * np.log(0.5))
+    assert psi([0.2, 0.8], [2, 8]) == pytest.approx(0.0)
+    assert psi([], []) is None and psi([0.5, 0.5], [0, 0]) is None
+    with pytest.raises(ShapeError, match="2 reference bins, received 3 counts"):
+        psi([0.5, 0.5], [1, 2, 3])

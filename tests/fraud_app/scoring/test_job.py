@@ -105,6 +105,8 @@ def test_training_stores_scoring_metadata_and_member_columns(trained):
     ref = meta["reference"]
     assert len(ref["feature_edges"]) == len(names) == len(ref["feature_props"])
     assert all(abs(sum(p) - 1) < 1e-9 for p in [*ref["feature_props"], ref["score_props"]])
+    # the one-day baselines, from each sampled row's date (fraud_app.scoring.reference.day_psi)
+    assert len(ref["feature_day_psi"]) == len(names) and "score_day_psi" in ref
     test = _read(trained["root"] / "test-scores" / "r1")
     assert {"transaction_id", "card_id", "timestamp", "label", "fraud_score"} <= set(test.columns)
     np.testing.assert_allclose(test[["member_00", "member_01"]].mean(axis=1), test["fraud_score"])
