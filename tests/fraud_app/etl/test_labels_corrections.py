@@ -180,3 +180,27 @@ def test_a_replace_rebuild_keeps_the_corrections(spark, published, tmp_path):
     assert [(x.raw_transaction_id, x.reason) for x in q] == [
         ("u2", "correction_not_after_published_label")]  # fmt: skip
     assert "not after etl.input's label 0, known at '2024-01-11 00:00:00'" in q[0].reason_detail
+
+
+def test_a_ledger_written_before_corrections_is_read_as_fills(spark, published, tmp_path):
+    """A ledger of the six columns before session 24 (no kind, no previous label) beside a
+    new one: read together, its entries are fills, and a rebuild re-applies both."""
+    base = _copy(published, tmp_path)
+    table = str(base / "work" / "canonical")
+    old = spark.createDataFrame(
+        [("u4", 1, dt.datetime(2024, 1, 9), "old.csv", "labels-old", dt.datetime(2024, 2, 1))],
+        "transaction_id string, label int, label_time timestamp, source_file string, "
+        "job string, applied_at timestamp",
+    )  # fmt: skip
+    old.repartition(1).write.parquet(str(tmp_path / "old"))  # as a labels run moves it in
+    (Path(table) / "_labels_ledger").mkdir()
+    for part in (tmp_path / "old").glob("part-*.parquet"):
+        part.rename(Path(table) / "_labels_ledger" / f"labels-old-{part.name}")
+    fixed = run_labels(spark, _config(base), [_feed(base, "transaction_id,label\nu1,1\n")])
+    assert (fixed.labels_corrected, fixed.ledger_entries_added) == (1, 1)
+    rebuilt = run_etl(spark, _config(base))
+    assert (rebuilt.labels_reapplied, rebuilt.corrections_reapplied) == (1, 1)
+    labels = _labels(spark, rebuilt.output_path)
+    assert labels["u4"] == (1, "2024-01-09 00:00:00") and labels["u1"][0] == 1
+    assert [e[:2] for e in _ledger(spark, rebuilt.output_path)] == [
+        ("u1", "correction"), ("u4", None)]  # fmt: skip
