@@ -31,7 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "etl": ("pipelines.commands.etl", "raw files -> canonical Parquet + quarantine"),
     "labels": (
         "pipelines.commands.labels",
-        "late labels (chargebacks): a transaction_id,label[,label_time] feed -> canonical table",
+        "late labels and 0 -> 1 corrections (chargebacks): a transaction_id,label[,label_time] "
+        "feed -> canonical table",
     ),
     "validate": ("pipelines.commands.validate", "data checks (Great Expectations) + reports"),
     "features": ("pipelines.commands.features", "canonical table -> point-in-time feature table"),

@@ -105,6 +105,18 @@ class EtlSection(Section):
       delivery of the same transaction with its label fills it in (etl.mode: append; see
       fraud_app.etl.dedup). false: the label is required, as every other required column
       (`missing_required_field`; a delivery without it is a SchemaError).
+    label_corrections: what `fraud-app labels` does with a feed label other than the
+      published one (fraud_app.etl.labels_classify). apply (default): a 0 -> 1 (a
+      chargeback for a row exported as "no dispute yet") is applied when it is known after
+      the published label (its label_time, or, for a feed row without one, the labels
+      run's time; the published one's label_time, else timestamp +
+      features.label_delay_days), else quarantined as
+      `correction_not_after_published_label`; the row takes label 1 with that known time
+      as label_time, so the features count the fraud from then on only. A 1 -> 0 (a
+      withdrawn chargeback) is quarantined as `label_reversal_not_supported` (the features
+      have no retraction event: applying it would rewrite past features). quarantine:
+      every other label is quarantined as `conflicting_label` (the behaviour before
+      corrections).
     mode: replace (default): each run publishes exactly what `input` holds; the canonical
       table and the quarantine are replaced (dates the previous table held and this input
       does not are named in a WARNING and the report's `dropped_dates`). append: this
@@ -137,6 +149,7 @@ class EtlSection(Section):
     label_values: dict[str, Literal[0, 1]] = Field(default_factory=dict)
     mode: Literal["replace", "append"] = "replace"
     allow_unlabelled: bool = True
+    label_corrections: Literal["apply", "quarantine"] = "apply"
 
     @field_validator("timestamp_format", "label_time_format")
     @classmethod

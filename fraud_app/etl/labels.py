@@ -1,57 +1,66 @@
 """Late labels: a labels-only feed (chargebacks, confirmed-fraud lists) applied to the
-published canonical table, with nothing lost and no published label overwritten.
+published canonical table, with nothing lost and no published label silently overwritten.
 
 A feed holds `transaction_id`, `label` and optionally `label_time` (named as `etl.columns`
 maps them, else by these canonical names; the ETL's `etl.label_values`,
-`etl.label_time_format` and input formats; other columns are kept in the quarantine only). Without `label_time` (delay-only) a filled row
-keeps label_time null, as the ETL publishes a labelled row without one: the features then
-take its label as known at timestamp + features.label_delay_days
-(fraud_app.features.labels). Each feed row ends in exactly one place:
+`etl.label_time_format` and input formats; other columns are kept in the quarantine
+only). Without `label_time` (delay-only) a filled row keeps label_time null, as the ETL
+publishes a labelled row without one: the features then take its label as known at
+timestamp + features.label_delay_days (fraud_app.features.labels). Each feed row ends in
+exactly one place:
 
-    input rows = labels_filled + labels_unchanged + quarantined + duplicate_rows
+    input rows = labels_filled + labels_unchanged + labels_corrected + quarantined
+                 + duplicate_rows
 
   filled      the published row is unlabelled: it takes the label (and label_time)
   unchanged   the published row already has this label (its label_time is kept; one
               giving another label_time is counted as `label_time_changed`, a WARNING)
+  corrected   `etl.label_corrections: apply` (default): the published 0 becomes 1 with the
+              correction's known time as label_time (fraud_app.etl.labels_classify: its
+              label_time; a row without one: this run's time, never timestamp + delay)
   quarantined the ETL's per-row reasons (fraud_app.etl.rules: missing_required_field for
               a null transaction_id or label, inexact_id, invalid_label,
               unparseable_label_time, label_time_out_of_range, label_time_before_timestamp
               against the published timestamp); `conflicting_duplicate`: an id given
               with different (label, label_time) in the feed (every version, none
               applied); `unknown_transaction`: the id is not in the table (yet);
-              `conflicting_label`: the published label is the other one (never
-              overwritten)
+              `correction_not_after_published_label`: a 0 -> 1 known no later than the
+              published 0; `label_reversal_not_supported`: a 1 -> 0;
+              `conflicting_label`: another label under `etl.label_corrections: quarantine`
   duplicate   an identical copy of another feed row (counted once)
 
-Only the event_date partitions holding a filled row are rewritten, through the ETL's
-append staging and swap (fraud_app.etl.publish.AppendPublish, job `labels-<token>`):
-a killed run leaves every partition complete and the next `labels` or `etl --mode
-append` run recovers; the quarantine rows are added as one new file. The report is
-`<table>/_labels_report.json`. Re-running a feed is idempotent (its filled rows are then
-unchanged; a quarantine row equal in its raw values and reason to one the quarantine holds
-is not added again: `already_quarantined`), which is also how quarantined
-`unknown_transaction` rows are re-applied once their transactions have been published.
-Each fill is recorded in the label ledger (fraud_app.etl.ledger), which an `etl.mode:
-replace` rebuild re-applies.
+Only the event_date partitions holding a filled or corrected row are rewritten, through
+the ETL's append staging and swap (fraud_app.etl.publish.AppendPublish, job
+`labels-<token>`): a killed run leaves every partition complete and the next `labels` or
+`etl --mode append` run recovers; the quarantine rows are added as one new file. The
+report is `<table>/_labels_report.json`. Re-running a feed is idempotent (its filled and
+corrected rows are then unchanged; a quarantine row equal in its raw values and reason to
+one the quarantine holds is not added again: `already_quarantined`), which is also how
+quarantined `unknown_transaction` rows are re-applied once their transactions have been
+published. Each fill and correction is recorded in the label ledger
+(fraud_app.etl.ledger) with the label it replaced, which an `etl.mode: replace` rebuild
+re-applies.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import asdict, dataclass, field
 from functools import reduce
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
+from fraud_app.etl import labels_classify as lc
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging, read_table
-from fraud_app.etl.ledger import ledger_path, new_entries, read_ledger
+from fraud_app.etl.ledger import KIND_CORRECTION, KIND_FILL, ledger_path, new_entries, read_ledger
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.partition_swap import partition_name
 from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE
@@ -59,7 +68,6 @@ from fraud_app.etl.publish import AppendPublish, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import (
-    CONFLICTING_DUPLICATE,
     DETAIL,
     PARSED,
     REASON,
@@ -74,17 +82,10 @@ from fraud_app.spark.session import ensure_utc
 logger = logging.getLogger(__name__)
 
 REPORT = "_labels_report.json"
-UNKNOWN_TRANSACTION, CONFLICTING_LABEL = "unknown_transaction", "conflicting_label"
-BEFORE_TIMESTAMP = "label_time_before_timestamp"
 FEED_COLUMNS = ("transaction_id", "label", "label_time")
 # the per-row rules of the ETL that a label row can break (after encoding / malformed)
 FEED_RULES = ("inexact_id", "invalid_label", "unparseable_label_time", "label_time_out_of_range")
 CANONICAL_DDL = ", ".join(f"`{c.name}` {c.spark_type}" for c in CANONICAL_COLUMNS)
-_FILE, _STATUS = "__file", "__status"
-_FILL, _SAME, _DUP = "fill", "same", "dup"
-_PUB = {"label": "__pub_label", "label_time": "__pub_lt", "timestamp": "__pub_ts",
-        PARTITION_COLUMN: "__pub_date"}  # fmt: skip
-_LT_CHANGED = "__lt_changed"  # unchanged, but the feed gives another label_time
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,13 @@ class LabelsResult:
     # of labels_unchanged: the feed gives another label_time (the published one is kept)
     label_time_changed: int = 0
     label_time_changed_example: str = ""
-    # filled labels recorded in the label ledger (fraud_app.etl.ledger)
+    # filled and corrected labels recorded in the label ledger (fraud_app.etl.ledger)
     ledger_entries_added: int = 0
+    # published labels this feed corrected (0 -> 1; fraud_app.etl.labels_classify), one in
+    # words, and etl.label_corrections (quarantine: every correction `conflicting_label`)
+    labels_corrected: int = 0
+    label_correction_example: str = ""
+    label_corrections: str = "apply"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -121,8 +127,10 @@ class LabelsResult:
             reasons += f"; {self.already_quarantined} already there from an earlier run"
         changed = (f" ({self.label_time_changed} with another label_time, published one kept)"
                    if self.label_time_changed else "")  # fmt: skip
+        fixed = (f"{self.labels_corrected} corrected (e.g. {self.label_correction_example}), "
+                 if self.labels_corrected else "")  # fmt: skip
         return (
-            f"labels: {self.input_rows} rows in -> {self.labels_filled} filled, "
+            f"labels: {self.input_rows} rows in -> {self.labels_filled} filled, {fixed}"
             f"{self.labels_unchanged} unchanged{changed}, {self.quarantine_rows} quarantined"
             f"{f' ({reasons})' if reasons else ''}, {self.duplicate_rows} duplicate(s); "
             f"{len(self.partitions_rewritten)} partition(s) rewritten; report {self.report_path}"
@@ -162,7 +170,7 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
         )
     renamed = {c: f"__in_{i}" for i, c in enumerate(raw.columns)}
     safe = raw.select(*[F.col(quoted(c)).alias(n) for c, n in renamed.items()],
-                      F.input_file_name().alias(_FILE))  # fmt: skip
+                      F.input_file_name().alias(lc.FILE))  # fmt: skip
     sources = {c.name: None for c in CANONICAL_COLUMNS}
     sources.update({c: renamed[n] for c, n in names.items()})
     rules = (missing_rule(FEED_COLUMNS[:2]),
@@ -172,71 +180,16 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
                          renamed.get(CORRUPT_COLUMN), rules)  # fmt: skip
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in FEED_COLUMNS], REASON, DETAIL,
-        F.nullif(F.col(_FILE), F.lit("")).alias(_FILE),
+        F.nullif(F.col(lc.FILE), F.lit("")).alias(lc.FILE),
         *[F.col(n).cast("string").alias(f"{RAW_PREFIX}{c}") for c, n in renamed.items()],
     )  # fmt: skip
-
-
-def classify(clean: DataFrame, published: DataFrame, table: str) -> DataFrame:
-    """The clean feed rows with `_STATUS` (fill / same / dup) or a `reason` and its detail
-    (module docstring). `published`: transaction_id, label, timestamp, event_date of the
-    canonical table. Per transaction_id, so the result does not depend on row order."""
-    by_id = Window.partitionBy("transaction_id")
-    df = clean.withColumns({
-        "__versions": F.size(F.collect_set(F.struct("label", "label_time")).over(by_id)),
-        "__n": F.row_number().over(by_id.orderBy(F.col(_FILE).asc_nulls_first())),
-    })  # fmt: skip
-    pub = published.select("transaction_id", *[F.col(k).alias(v) for k, v in _PUB.items()])
-    df = df.join(pub.withColumn("__found", F.lit(True)), "transaction_id", "left")
-    label, pub_label = F.col("label"), F.col(_PUB["label"])
-    outcome = (
-        F.when(F.col("__versions") > 1, F.lit(CONFLICTING_DUPLICATE))
-        .when(F.col("__n") > 1, F.lit(_DUP))
-        .when(F.col("__found").isNull(), F.lit(UNKNOWN_TRANSACTION))
-        .when(F.col("label_time") < F.col(_PUB["timestamp"]), F.lit(BEFORE_TIMESTAMP))
-        .when(pub_label.isNull(), F.lit(_FILL))
-        .when(pub_label == label, F.lit(_SAME))
-        .otherwise(F.lit(CONFLICTING_LABEL))
-    )
-    df = df.withColumn("__outcome", outcome)
-    tid = F.concat(F.lit("transaction_id '"), F.col("transaction_id"), F.lit("'"))
-    lt = F.coalesce(F.col("label_time").cast("string"), F.lit("null"))
-    details = {
-        CONFLICTING_DUPLICATE: F.concat(
-            tid, F.lit(" is given with different labels or label times in this feed (here "
-                       "label "), label.cast("string"), F.lit(", label_time "), lt,
-            F.lit("): every version is quarantined, none applied; deliver one")),
-        UNKNOWN_TRANSACTION: F.concat(
-            tid, F.lit(f" is not in the canonical table {table} (its transaction is not "
-                       "published yet); run `fraud-app labels` on this feed again once "
-                       "`fraud-app etl` has published it")),
-        BEFORE_TIMESTAMP: F.concat(
-            F.lit("label_time '"), F.col("label_time").cast("string"),
-            F.lit("' is before the published timestamp '"),
-            F.col(_PUB["timestamp"]).cast("string"), F.lit("' of "), tid),
-        CONFLICTING_LABEL: F.concat(
-            tid, F.lit(" is published with label "), pub_label.cast("string"),
-            F.lit("; this feed says "), label.cast("string"),
-            F.lit(": a published label is never overwritten (the published one stays)")),
-    }  # fmt: skip
-    is_reason = F.col("__outcome").isin(*details)
-    detail = F.coalesce(*[F.when(F.col("__outcome") == k, d) for k, d in details.items()])
-    changed = F.col("label_time").isNotNull() & ~F.col("label_time").eqNullSafe(
-        F.col(_PUB["label_time"])
-    )
-    return df.withColumns({
-        _STATUS: F.when(~is_reason, F.col("__outcome")),
-        REASON: F.when(is_reason, F.col("__outcome")),
-        DETAIL: F.when(is_reason, detail),
-        _LT_CHANGED: (F.col("__outcome") == _SAME) & changed,
-    })  # fmt: skip
 
 
 def quarantine_rows(rows: DataFrame) -> DataFrame:
     """The ETL's quarantine layout: `raw_<input column>`, reason, reason_detail, source_file."""
     raw = [c for c in rows.columns if c.startswith(RAW_PREFIX)]
     return rows.select(*[F.col(quoted(c)) for c in raw], REASON, DETAIL,
-                       F.col(_FILE).alias(SOURCE_FILE))  # fmt: skip
+                       F.col(lc.FILE).alias(SOURCE_FILE))  # fmt: skip
 
 
 def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> LabelsResult:
@@ -261,9 +214,11 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
             )
     feeds = [_read_feed(spark, p, cfg) for p in inputs]
     delay_only = all("label_time" not in feed_columns(raw.columns, cfg) for raw, _ in feeds)
+    now = dt.datetime.now(dt.UTC)  # applied_at, and when a correction without label_time is known
     if delay_only:
         logger.info("label feed without label_time: filled labels keep label_time null "
-                    "(known at timestamp + features.label_delay_days)")  # fmt: skip
+                    "(known at timestamp + features.label_delay_days); a correction is "
+                    "known at this run's time, %s", now.isoformat())  # fmt: skip
     for final in (table, quarantine):
         clean_stale_staging(fs, final)
     publish = AppendPublish(spark, table, quarantine, job="labels", report=REPORT)
@@ -278,7 +233,7 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
             raise EmptyInputError(f"label feed {', '.join(inputs)} holds no rows; expected "
                                   "at least one transaction_id with its label")  # fmt: skip
         with published_schema_errors(fs.qualify(table)):
-            counts = _apply(spark, stage, published, publish, table)
+            counts = _apply(spark, stage, published, publish, table, config, now)
         result = LabelsResult(
             input_paths=tuple(inputs), output_path=table, quarantine_path=quarantine,
             report_path=f"{table}/{REPORT}", input_rows=input_rows, delay_only=delay_only,
@@ -302,18 +257,22 @@ def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
 
 def _apply(
     spark: SparkSession, stage: DataFrame, published: DataFrame, publish: AppendPublish,
-    table: str,
+    table: str, config: AppConfig, now: dt.datetime,
 ) -> dict:  # fmt: skip
     """Classify the clean rows, stage the rewritten partitions, the quarantine rows not
     quarantined before and the ledger entries through `publish`; return the counts, the
-    filled ones measured from the staged files."""
+    filled and corrected ones measured from the staged files."""
     keys = published.select("transaction_id", "label", "label_time", "timestamp",
                             F.col(PARTITION_COLUMN).cast("string").alias(PARTITION_COLUMN))  # fmt: skip
     clean = stage.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
-    classified = classify(clean, keys, table).persist(StorageLevel.MEMORY_AND_DISK)
+    classified = lc.classify(
+        clean, keys, table, corrections=config.etl.label_corrections,
+        delay_days=config.features.label_delay_days, now=now,
+    ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
     try:
-        counted = classified.groupBy(_STATUS, _LT_CHANGED).count().collect()
-        by_status = {s: sum(r[2] for r in counted if r[0] == s) for s in (_FILL, _SAME, _DUP)}
+        counted = classified.groupBy(lc.STATUS, lc.LT_CHANGED).count().collect()
+        by_status = {s: sum(r[2] for r in counted if r[0] == s)
+                     for s in (lc.FILL, lc.SAME, lc.DUP, lc.CORRECT)}  # fmt: skip
         changed = sum(r[2] for r in counted if r[1])
         fills, dates, kept = _filled_rows(spark, classified, publish.table)
         schema = spark.createDataFrame([], CANONICAL_DDL).schema
@@ -324,25 +283,37 @@ def _apply(
         new_rows = not_yet_quarantined(spark, publish.fs, rows, publish.quarantine)
         n_out, written = publish.write(kept, new_rows, schema, ids)
         n_written = written.count()
-        entries = classified.filter(F.col(_STATUS) == _FILL).select(
-            "transaction_id", "label", "label_time", F.col(_FILE).alias("source_file"))  # fmt: skip
+        fixed = F.col(lc.STATUS) == lc.CORRECT
+        entries = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
+            "transaction_id", "label",
+            F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("label_time"),
+            F.col(lc.FILE).alias("source_file"),
+            F.when(fixed, F.lit(KIND_CORRECTION)).otherwise(F.lit(KIND_FILL)).alias("kind"),
+            F.col(lc.PUB["label"]).alias("previous_label"),
+            F.col(lc.PUB["label_time"]).alias("previous_label_time"),
+        )  # fmt: skip
         ledger = read_ledger(spark, publish.fs, table) if dates else None
-        added = publish.stage_extra(new_entries(entries, ledger, publish.swap.job),
+        added = publish.stage_extra(new_entries(entries, ledger, publish.swap.job, now),
                                     ledger_path(table)) if dates else 0  # fmt: skip
         example = _changed_example(classified) if changed else ""
+        fix_example = lc.correction_example(classified) if by_status[lc.CORRECT] else ""
     finally:
         classified.unpersist()
     filled = _labelled(spark, publish.swap.new, dates) - _labelled(spark, publish.table, dates)
+    corrected = _relabelled(spark, publish.swap.new, publish.table, dates)
     by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
     by_reason = {str(r[0]): r[1] for r in by_reason_rows}
     # previous_rows is 0 here: n_out is the rows the rewrite added (none may be), and the
-    # labels the rewritten files gained are the fills classified (no other row changed)
-    if n_out != 0 or filled != by_status[_FILL] or n_written > sum(by_reason.values()):
+    # labels the rewritten files gained are the fills classified, the labels they changed
+    # the corrections (no other row changed)
+    if (n_out != 0 or filled != by_status[lc.FILL] or corrected != by_status[lc.CORRECT]
+            or n_written > sum(by_reason.values())):  # fmt: skip
         raise DataIntegrityError(
-            f"labels: the rewritten partitions of {table} hold {n_out} rows more than before "
-            f"and {filled} more labels, for {by_status[_FILL]} labels to fill, and "
-            f"{n_written} quarantine rows were staged for {sum(by_reason.values())}; expected "
-            "no row added, one label per fill and no more quarantine rows than quarantined. "
+            f"labels: the rewritten partitions of {table} hold {n_out} rows more than before, "
+            f"{filled} more labels and {corrected} changed ones, for {by_status[lc.FILL]} labels "
+            f"to fill and {by_status[lc.CORRECT]} to correct, and {n_written} quarantine rows "
+            f"were staged for {sum(by_reason.values())}; expected no row added, one label per "
+            "fill, one change per correction and no more quarantine rows than quarantined. "
             "Nothing was published; please report this with the feed"
         )
     if changed:
@@ -352,8 +323,10 @@ def _apply(
             "(counted as unchanged, `label_time_changed` in %s)", changed, example, REPORT,
         )  # fmt: skip
     return {
-        "labels_filled": filled, "labels_unchanged": by_status[_SAME],
-        "duplicate_rows": by_status[_DUP], "quarantine_rows": sum(by_reason.values()),
+        "labels_filled": filled, "labels_unchanged": by_status[lc.SAME],
+        "labels_corrected": corrected, "label_correction_example": fix_example,
+        "label_corrections": config.etl.label_corrections,
+        "duplicate_rows": by_status[lc.DUP], "quarantine_rows": sum(by_reason.values()),
         "quarantine_by_reason": by_reason,
         "quarantine_examples": {str(r[0]): r[2] for r in by_reason_rows},
         "partitions_rewritten": tuple(publish.swap.written_dates()),
@@ -364,8 +337,8 @@ def _apply(
 
 
 def _changed_example(classified: DataFrame) -> str:
-    row = (classified.filter(F.col(_LT_CHANGED)).orderBy("transaction_id")
-           .select("transaction_id", "label_time", _PUB["label_time"]).first())  # fmt: skip
+    row = (classified.filter(F.col(lc.LT_CHANGED)).orderBy("transaction_id")
+           .select("transaction_id", "label_time", lc.PUB["label_time"]).first())  # fmt: skip
     published = "none (null)" if row[2] is None else f"'{row[2]}'"
     return f"transaction_id '{row[0]}': published label_time {published}, this feed '{row[1]}'"
 
@@ -396,11 +369,14 @@ def not_yet_quarantined(
 
 
 def _filled_rows(spark: SparkSession, classified: DataFrame, table: str):
-    """(the ids to fill with their label, label_time and date; those dates; the published
-    rows of those ids with the label and label_time filled in)."""
-    fills = classified.filter(F.col(_STATUS) == _FILL).select(
+    """(the ids to fill or correct with their label, label_time and date; those dates; the
+    published rows of those ids with the label and label_time set: a fill's, a correction's
+    label and known time)."""
+    fixed = F.col(lc.STATUS) == lc.CORRECT
+    fills = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
         "transaction_id", F.col("label").alias("__label"),
-        F.col("label_time").alias("__label_time"), F.col(_PUB[PARTITION_COLUMN]).alias("__d"),
+        F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("__label_time"),
+        F.col(lc.PUB[PARTITION_COLUMN]).alias("__d"),
     )  # fmt: skip
     dates = sorted(r[0] for r in fills.select("__d").distinct().collect())
     kept = _partitions(spark, table, dates).join(fills, "transaction_id")
@@ -420,19 +396,32 @@ def _labelled(spark: SparkSession, table: str, dates: list[str]) -> int:
     return _partitions(spark, table, dates).filter(F.col("label").isNotNull()).count()
 
 
+def _relabelled(spark: SparkSession, staged: str, table: str, dates: list[str]) -> int:
+    """Rows of the `dates` partitions whose published label the staged ones changed."""
+    if not dates:
+        return 0
+    old = _partitions(spark, table, dates).filter(F.col("label").isNotNull())
+    new = _partitions(spark, staged, dates).select("transaction_id", F.col("label").alias("__n"))
+    joined = old.select("transaction_id", "label").join(new, "transaction_id", "left")
+    return joined.filter(~F.col("label").eqNullSafe(F.col("__n"))).count()
+
+
 def check_accounting(r: LabelsResult) -> None:
-    """input rows = filled + unchanged + quarantined + duplicates, or DataIntegrityError."""
+    """input rows = filled + unchanged + corrected + quarantined + duplicates, or
+    DataIntegrityError."""
+    parts = (r.labels_filled, r.labels_unchanged, r.labels_corrected, r.quarantine_rows,
+             r.duplicate_rows)  # fmt: skip
     if (
-        r.input_rows != r.labels_filled + r.labels_unchanged + r.quarantine_rows + r.duplicate_rows
+        r.input_rows != sum(parts)
         or r.quarantine_rows != sum(r.quarantine_by_reason.values())
-        or min(r.labels_filled, r.labels_unchanged, r.quarantine_rows, r.duplicate_rows) < 0
+        or min(parts) < 0
         or not 0 <= r.already_quarantined <= r.quarantine_rows
         or not 0 <= r.label_time_changed <= r.labels_unchanged
     ):
         raise DataIntegrityError(
             f"label feed row accounting does not add up for {', '.join(r.input_paths)}: input "
             f"{r.input_rows} != filled {r.labels_filled} + unchanged {r.labels_unchanged} + "
-            f"quarantined {r.quarantine_rows} (already there {r.already_quarantined}) + "
+            f"corrected {r.labels_corrected} + quarantined {r.quarantine_rows} (already there {r.already_quarantined}) + "
             f"duplicates {r.duplicate_rows} (unchanged with another label_time "
             f"{r.label_time_changed}). Nothing was published; please report this with the feed."
         )

@@ -1,33 +1,46 @@
-"""The label ledger: every label a `fraud-app labels` feed filled in, kept inside the
-canonical table as `<table>/_labels_ledger/` (Parquet; the leading "_" keeps it out of
-every reader of the table), one entry per transaction_id:
+"""The label ledger: every label a `fraud-app labels` feed filled in or corrected, kept
+inside the canonical table as `<table>/_labels_ledger/` (Parquet; the leading "_" keeps it
+out of every reader of the table), one entry per version of a transaction's label:
 
-    transaction_id, label, label_time, source_file (the feed file), job, applied_at
+    transaction_id, label, label_time (as applied: a correction from a feed row without
+    label_time holds the time of its labels run), source_file (the feed file), job,
+    applied_at, kind (fill / correction; null in ledgers written before corrections:
+    fills), previous_label, previous_label_time (the published ones it replaced)
 
 Why: an `etl.mode: replace` run rebuilds the table from `etl.input`, which does not hold
 the labels the feeds brought, so they were lost without a word. The replace run now reads
-the ledger of the table it replaces, re-applies it to the rows it publishes by the feed's
-own rules (fraud_app.etl.labels) and carries the ledger over into the new table:
+the ledger of the table it replaces, re-applies each transaction's LATEST version (by
+applied_at; the versions were applied in that order, each to the one before, so the
+latest is the label the table held) to the rows it publishes, and carries every entry
+over into the new table:
 
     row unlabelled                       filled (`labels_reapplied`)
     row holding the same label           nothing to do (`ledger_unchanged`)
-    row holding another label            etl.input's label stays; the entry is added to
+    row holding another label, the       corrected (`corrections_reapplied`) when the
+      latest version a 0 -> 1 correction  correction's label_time is after the row's known
+                                         time (label_time, else timestamp +
+                                         features.label_delay_days), else quarantined as
+                                         `correction_not_after_published_label`
+    row holding another label otherwise  etl.input's label stays; the entry is added to
                                          the quarantine as `conflicting_label`
     entry's label_time before the row's  quarantined as `label_time_before_timestamp`
-      timestamp (etl.input moved it)     (`ledger_quarantined` counts both)
+      timestamp (etl.input moved it)     (`ledger_quarantined` counts the quarantined)
     transaction_id not published         not applied; the entry stays in the ledger and
                                          applies once a rebuild holds it (`ledger_not_found`)
 
 Every entry stays in the ledger (it records what a feed said), so each replace rebuild
 gives the same table and quarantine from the same input and ledger. A labels run adds its
-fills as one file (`labels-<token>-part-*.parquet`) inside its commit, before any partition
-is swapped (fraud_app.etl.publish.AppendPublish.stage_extra): a run killed after that
-leaves entries whose rows its re-run fills (ids already in the ledger are not added twice).
+fills and corrections as one file (`labels-<token>-part-*.parquet`) inside its commit,
+before any partition is swapped (fraud_app.etl.publish.AppendPublish.stage_extra): a run
+killed after that leaves entries whose rows its re-run applies (a version equal in label
+and label_time to the id's latest entry is not added again).
 """
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame, SparkSession
+import datetime as dt
+
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_app.etl.fs import HadoopFs
@@ -36,14 +49,28 @@ from fraud_app.etl.rules import DETAIL, REASON
 LEDGER = "_labels_ledger"
 LEDGER_DDL = (
     "transaction_id string, label int, label_time timestamp, source_file string, "
-    "job string, applied_at timestamp"
+    "job string, applied_at timestamp, kind string, previous_label int, "
+    "previous_label_time timestamp"
 )
-LEDGER_COLUMNS = ("transaction_id", "label", "label_time", "source_file", "job", "applied_at")
+LEDGER_COLUMNS = ("transaction_id", "label", "label_time", "source_file", "job", "applied_at",
+                  "kind", "previous_label", "previous_label_time")  # fmt: skip
+KIND_FILL, KIND_CORRECTION = "fill", "correction"
 CONFLICTING_LABEL, BEFORE_TIMESTAMP = "conflicting_label", "label_time_before_timestamp"
-FILL, SAME, NOT_FOUND = "fill", "same", "not_found"
-QUARANTINED = (CONFLICTING_LABEL, BEFORE_TIMESTAMP)
+# a correction known no later than the label it corrects; a 1 -> 0 feed label
+CORRECTION_TOO_EARLY = "correction_not_after_published_label"
+REVERSAL = "label_reversal_not_supported"
+FILL, SAME, NOT_FOUND, CORRECTED = "fill", "same", "not_found", "corrected"
+QUARANTINED = (CONFLICTING_LABEL, BEFORE_TIMESTAMP, CORRECTION_TOO_EARLY)
+OUTCOMES = (FILL, SAME, CORRECTED, NOT_FOUND, *QUARANTINED)
 _OUTCOME = "__ledger_outcome"
-_L = {c: f"__ledger_{c}" for c in ("label", "label_time", "source_file")}
+_L = {c: f"__ledger_{c}" for c in ("label", "label_time", "source_file", "kind")}
+
+
+def known_at(label_time: Column, timestamp: Column, delay_s: int) -> Column:
+    """When a published label is known (fraud_app.features.labels' label_known_at, as a
+    timestamp): its label_time, else timestamp + the label delay."""
+    later = F.timestamp_micros(F.unix_micros(timestamp) + F.lit(delay_s * 1_000_000))
+    return F.coalesce(label_time, later)
 
 
 def ledger_path(table: str) -> str:
@@ -51,47 +78,66 @@ def ledger_path(table: str) -> str:
 
 
 def read_ledger(spark: SparkSession, fs: HadoopFs, table: str) -> DataFrame | None:
-    """The ledger of `table`, one entry per transaction_id (the earliest applied); None
-    when the table has none (no label feed ever filled a row of it)."""
+    """Every entry of the ledger of `table` (a ledger written before corrections reads
+    its kind and previous label as null); None when the table has none (no label feed
+    ever filled or corrected a row of it)."""
     path = ledger_path(table)
     if not fs.exists(path) or not fs.list_paths(path):
         return None
-    entries = spark.read.schema(LEDGER_DDL).parquet(path)
-    first = F.min(F.struct("applied_at", "job", "label", "label_time", "source_file"))
-    return (
-        entries.groupBy("transaction_id")
-        .agg(first.alias("__first"))
-        .select("transaction_id", "__first.*")
-        .select(*LEDGER_COLUMNS)
-    )
+    return spark.read.schema(LEDGER_DDL).parquet(path).select(*LEDGER_COLUMNS)
 
 
-def new_entries(fills: DataFrame, ledger: DataFrame | None, job: str) -> DataFrame:
-    """Ledger rows for `fills` (transaction_id, label, label_time, source_file) whose id the
-    ledger does not hold yet."""
-    rows = fills.select(
-        "transaction_id", "label", "label_time", "source_file",
-        F.lit(job).alias("job"), F.current_timestamp().alias("applied_at"),
+def latest(ledger: DataFrame) -> DataFrame:
+    """One entry per transaction_id: its latest version (by applied_at, then job)."""
+    last = F.max(F.struct("applied_at", "job", *[c for c in LEDGER_COLUMNS
+                                                 if c not in ("transaction_id", "applied_at",
+                                                              "job")]))  # fmt: skip
+    return (ledger.groupBy("transaction_id").agg(last.alias("__last"))
+            .select("transaction_id", "__last.*").select(*LEDGER_COLUMNS))  # fmt: skip
+
+
+def new_entries(
+    applied: DataFrame, ledger: DataFrame | None, job: str, now: dt.datetime
+) -> DataFrame:  # fmt: skip
+    """Ledger rows for `applied` (transaction_id, label, label_time, source_file, kind,
+    previous_label, previous_label_time), applied at `now`, but for those equal in label and
+    label_time to their id's latest entry (already recorded by a run killed before its
+    partitions were swapped)."""
+    rows = applied.select(
+        "transaction_id", "label", "label_time", "source_file", F.lit(job).alias("job"),
+        F.lit(now).cast("timestamp").alias("applied_at"), "kind", "previous_label",
+        "previous_label_time",
     )  # fmt: skip
     if ledger is not None:
-        rows = rows.join(ledger.select("transaction_id"), "transaction_id", "left_anti")
+        last = latest(ledger).select("transaction_id", F.col("label").alias("__ll"),
+                                     F.col("label_time").alias("__llt"))  # fmt: skip
+        same = ((rows["transaction_id"] == last["transaction_id"])
+                & rows["label"].eqNullSafe(last["__ll"])
+                & rows["label_time"].eqNullSafe(last["__llt"]))  # fmt: skip
+        rows = rows.join(last, same, "left_anti")
     return rows
 
 
-def reapply(kept: DataFrame, ledger: DataFrame) -> tuple[DataFrame, DataFrame]:
-    """(`kept`, the rows a replace run publishes, with the ledger's labels filled into its
-    unlabelled rows; the ledger's entries with their outcome in `_OUTCOME`: FILL, SAME,
-    NOT_FOUND, CONFLICTING_LABEL or BEFORE_TIMESTAMP, and for the last two a `reason` and
-    `reason_detail`). `kept` holds one row per transaction_id (after the dedup)."""
-    entries = ledger.select("transaction_id", *[F.col(c).alias(a) for c, a in _L.items()])
-    rows = kept.select("transaction_id", "label", "timestamp", F.lit(True).alias("__found"))
+def reapply(kept: DataFrame, ledger: DataFrame, delay_s: int) -> tuple[DataFrame, DataFrame]:
+    """(`kept`, the rows a replace run publishes, with the latest ledger version of each id
+    applied (module docstring); the latest entries with their outcome in `_OUTCOME` (one of
+    OUTCOMES), the quarantined ones with a `reason` and `reason_detail`). `kept` holds one
+    row per transaction_id (after the dedup); `delay_s`: features.label_delay_days."""
+    entries = latest(ledger).select(
+        "transaction_id", *[F.col(c).alias(a) for c, a in _L.items()])  # fmt: skip
+    rows = kept.select("transaction_id", "label", "label_time", "timestamp",
+                       F.lit(True).alias("__found"))  # fmt: skip
     joined = entries.join(rows, "transaction_id", "left")
-    label, ledger_label = F.col("label"), F.col(_L["label"])
+    label, ledger_label, ledger_time = F.col("label"), F.col(_L["label"]), F.col(_L["label_time"])
+    row_known = known_at(F.col("label_time"), F.col("timestamp"), delay_s)
+    correction = (F.col(_L["kind"]) == KIND_CORRECTION) & (ledger_label == 1) & (label == 0)
     outcome = (
         F.when(F.col("__found").isNull(), F.lit(NOT_FOUND))
         .when(label.isNotNull() & (label == ledger_label), F.lit(SAME))
+        .when(correction & (ledger_time > row_known), F.lit(CORRECTED))
+        .when(correction, F.lit(CORRECTION_TOO_EARLY))
         .when(label.isNotNull(), F.lit(CONFLICTING_LABEL))
-        .when(F.col(_L["label_time"]) < F.col("timestamp"), F.lit(BEFORE_TIMESTAMP))
+        .when(ledger_time < F.col("timestamp"), F.lit(BEFORE_TIMESTAMP))
         .otherwise(F.lit(FILL))
     )
     tid = F.concat(F.lit("transaction_id '"), F.col("transaction_id"), F.lit("'"))
@@ -103,21 +149,25 @@ def reapply(kept: DataFrame, ledger: DataFrame) -> tuple[DataFrame, DataFrame]:
             F.lit(" by etl.input; "), said, F.lit(" says "), ledger_label.cast("string"),
             F.lit(": etl.input's label stays, the ledger's is not applied")),
         BEFORE_TIMESTAMP: F.concat(
-            F.lit("label_time '"), F.col(_L["label_time"]).cast("string"), F.lit("' from "),
+            F.lit("label_time '"), ledger_time.cast("string"), F.lit("' from "),
             said, F.lit(" is before the timestamp '"), F.col("timestamp").cast("string"),
             F.lit("' etl.input now gives "), tid, F.lit("; its label "),
             ledger_label.cast("string"), F.lit(" is not applied")),
+        CORRECTION_TOO_EARLY: F.concat(
+            tid, F.lit(": the correction to label 1 from "), said, F.lit(" is known at '"),
+            ledger_time.cast("string"), F.lit("', not after etl.input's label 0, known at '"),
+            row_known.cast("string"), F.lit("' (its label_time, else timestamp + "
+                                            "features.label_delay_days); it is not applied")),
     }  # fmt: skip
     classified = joined.withColumn(_OUTCOME, outcome).withColumns({
         REASON: F.when(F.col(_OUTCOME).isin(*details), F.col(_OUTCOME)),
         DETAIL: F.coalesce(*[F.when(F.col(_OUTCOME) == k, d) for k, d in details.items()]),
     })  # fmt: skip
-    fills = classified.filter(F.col(_OUTCOME) == FILL).select(
-        "transaction_id", F.col(_L["label"]).alias("__fill"),
-        F.col(_L["label_time"]).alias("__fill_time"),
+    applied = classified.filter(F.col(_OUTCOME).isin(FILL, CORRECTED)).select(
+        "transaction_id", ledger_label.alias("__fill"), ledger_time.alias("__fill_time"),
     )  # fmt: skip
-    filled = kept.join(F.broadcast(fills), "transaction_id", "left").withColumns({
-        "label": F.coalesce(F.col("label"), F.col("__fill")),
+    filled = kept.join(F.broadcast(applied), "transaction_id", "left").withColumns({
+        "label": F.coalesce(F.col("__fill"), F.col("label")),
         "label_time": F.when(F.col("__fill").isNotNull(), F.col("__fill_time"))
                        .otherwise(F.col("label_time")),
     })  # fmt: skip
@@ -139,6 +189,4 @@ def quarantine_rows(classified: DataFrame, raw_names: dict[str, str]) -> DataFra
 def counts(classified: DataFrame) -> dict[str, int]:
     """Entries per outcome (every outcome named, 0 when none)."""
     found = {r[0]: r[1] for r in classified.groupBy(_OUTCOME).count().collect()}
-    return {
-        k: found.get(k, 0) for k in (FILL, SAME, NOT_FOUND, CONFLICTING_LABEL, BEFORE_TIMESTAMP)
-    }
+    return {k: found.get(k, 0) for k in OUTCOMES}

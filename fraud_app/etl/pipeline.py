@@ -90,6 +90,8 @@ class EtlResult:
     # labels filled in again, entries quarantined (added to the quarantine, not counted in
     # quarantine_rows: they are no input records) and entries whose id this input lacks
     labels_reapplied: int = 0
+    # published labels corrected again from the ledger (a `labels` feed's 0 -> 1)
+    corrections_reapplied: int = 0
     ledger_quarantined: dict[str, int] = field(default_factory=dict)
     ledger_not_found: int = 0
     # etl.mode: replace: rows `fraud-app labels` runs had quarantined, carried into the
@@ -198,7 +200,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
                 "transaction; check the delivery"
             )
         with published_schema_errors(fs.qualify(finals[0])):
-            counts = _write_outputs(stage, raw.columns, publish, cfg, ledger)
+            counts = _write_outputs(stage, raw.columns, publish, cfg, ledger,
+                                    round(config.features.label_delay_days * 86_400))  # fmt: skip
         result = EtlResult(
             input_path=src, input_format=fmt, output_path=finals[0].rstrip("/"),
             quarantine_path=finals[1].rstrip("/"),
@@ -236,12 +239,13 @@ def staged_input_rows(stage: DataFrame) -> int:
 
 def _write_outputs(
     stage: DataFrame, raw_columns: list[str], publish: ReplacePublish | AppendPublish,
-    cfg: EtlSection, ledger: DataFrame | None = None,
+    cfg: EtlSection, ledger: DataFrame | None = None, label_delay_s: int = 0,
 ) -> dict:  # fmt: skip
     """Classify the clean rows (in append mode against the published rows that share
     their ids), hand the new canonical rows and this run's quarantine rows to `publish`
     (fraud_app.etl.publish), which stages them; return the counts. `ledger`: the label
-    ledger of the table a replace run rebuilds, re-applied to its rows and carried over."""
+    ledger of the table a replace run rebuilds, re-applied to its rows (the corrections
+    against the rows' known times, `label_delay_s` without label_time) and carried over."""
     schema = stage.select(*CANONICAL_NAMES).schema
     previous = publish.published(stage.filter(F.col(REASON).isNull()), schema)
     classified = deduplicate(stage, cfg.conflicting_duplicates, previous).persist(
@@ -271,9 +275,10 @@ def _write_outputs(
             )  # fmt: skip
         outcomes, ledger_counts = None, {}
         if ledger is not None:
-            kept, outcomes = label_ledger.reapply(kept, ledger)
+            kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s)
             outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
             ledger_counts = label_ledger.counts(outcomes)
+            _check_ledger(ledger, ledger_counts)
         n_out, written = publish.write(kept, quarantined, schema, fills if n_filled else None)
         exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
         n_exact = exact.count()
@@ -307,11 +312,23 @@ def _write_outputs(
         "unlabelled_rows": n_unlabelled - ledger_counts.get(label_ledger.FILL, 0),
         "labels_filled": n_filled,
         "labels_reapplied": ledger_counts.get(label_ledger.FILL, 0),
+        "corrections_reapplied": ledger_counts.get(label_ledger.CORRECTED, 0),
         "ledger_quarantined": ledger_q,
         "ledger_not_found": ledger_counts.get(label_ledger.NOT_FOUND, 0),
         "label_feed_quarantine_kept": kept_from_feeds,
         **asdict(checks),
     }
+
+
+def _check_ledger(ledger: DataFrame, counts: dict[str, int]) -> None:
+    """Each transaction of the ledger has exactly one outcome (its latest version's)."""
+    ids = ledger.select("transaction_id").distinct().count()
+    if sum(counts.values()) != ids:
+        raise DataIntegrityError(
+            f"ETL: the label ledger holds {ids} transaction(s), but their re-applied outcomes "
+            f"add up to {sum(counts.values())} ({counts}); expected one each. Nothing was "
+            "published; please report this with the ledger"
+        )
 
 
 def _examples(rows: DataFrame, n: int) -> tuple[str, ...]:
@@ -384,12 +401,15 @@ def _log_ledger(r: EtlResult) -> None:
     if r.labels_reapplied:
         logger.info("  %d label(s) from `fraud-app labels` feeds re-applied from the label "
                     "ledger (%s/%s)", r.labels_reapplied, r.output_path, label_ledger.LEDGER)  # fmt: skip
+    if r.corrections_reapplied:
+        logger.info("  %d label correction(s) (0 -> 1) from `fraud-app labels` feeds re-applied "
+                    "from the label ledger", r.corrections_reapplied)  # fmt: skip
     if r.ledger_quarantined:
         reasons = ", ".join(f"{k} {v}" for k, v in r.ledger_quarantined.items())
         logger.warning(
             "ETL: %d label(s) of the label ledger (`fraud-app labels` feeds) were not applied "
             "to the rebuilt table and are in the quarantine (%s): etl.input now gives those "
-            "transactions another label or a later timestamp (the quarantine's reason_detail "
+            "transactions another label, a later timestamp or a later label time (the quarantine's reason_detail "
             "names each)", sum(r.ledger_quarantined.values()), reasons,
         )  # fmt: skip
     if r.ledger_not_found:

@@ -421,6 +421,8 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     # the label feed only (fraud_app.etl.labels: a label checked against the published row)
     "unknown_transaction",
     "conflicting_label",
+    "correction_not_after_published_label",
+    "label_reversal_not_supported",
 )
 
 

@@ -8,6 +8,10 @@ KNOWN FRAUD iff label = 1 and label_known_at <= t. Nothing else about a label is
 visible at t: in particular whether a not-yet-known row is a fraud or not must never
 change a feature, so denominators of rates never depend on labels.
 
+A label CORRECTION (`fraud-app labels`: a published 0 -> 1, fraud_app.etl.labels_classify)
+sets label_time to when it was learnt, so it enters the rate numerators from then on and
+changes nothing before (a 1 -> 0 is not applied: this rule has no retraction).
+
 `as_known_at` builds "the world as known at a cut-off": the rows that happened before
 it, with the labels not yet known at it hidden (null label and label_time). Features
 computed on it must equal the full-data features for every row before the cut-off;

@@ -81,11 +81,13 @@ def _labels_result(**counts: int):
 
 @pytest.mark.parametrize(
     "counts", [{"already_quarantined": 2}, {"already_quarantined": -1},
-               {"label_time_changed": 3}, {"label_time_changed": -1}],
+               {"label_time_changed": 3}, {"label_time_changed": -1},
+               {"labels_corrected": 1}, {"labels_corrected": -1, "input_rows": 5}],
 )  # fmt: skip
 def test_labels_accounting_refuses_subcounts_beyond_their_total(counts):
     from fraud_app.etl.labels import check_accounting
 
     check_accounting(_labels_result(already_quarantined=1, label_time_changed=2))
+    check_accounting(_labels_result(labels_corrected=1, input_rows=7))  # corrections add up
     with pytest.raises(DataIntegrityError, match="label feed row accounting does not add up"):
         check_accounting(_labels_result(**counts))

@@ -56,6 +56,27 @@ def test_the_cli_fills_prints_one_line_and_reruns_as_unchanged(published, tmp_pa
     assert not (root / ".fraud-app.lock").exists()
 
 
+def test_the_cli_corrects_a_chargeback_and_corrections_quarantine_keeps_it_out(
+    published, tmp_path, capsys
+):
+    root = _root(published, tmp_path)
+    config = _config_file(root, tmp_path)
+    feed = _feed(tmp_path, "transaction_id,label\nt2,1\nt5,0\n")  # 0 -> 1, 1 -> 0
+    assert main(["-c", config, "labels", "--corrections", "quarantine", feed]) == 0
+    assert capsys.readouterr().out.startswith(
+        "labels: 2 rows in -> 0 filled, 0 unchanged, 2 quarantined (conflicting_label 2), "
+    )
+    assert main(["-c", config, "labels", feed]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("labels: 2 rows in -> 0 filled, 1 corrected (e.g. transaction_id "
+                           "'t2': label 0 (known at '2024-01-12 11:00:00') -> 1, known at '")  # fmt: skip
+    assert line.endswith("'), 0 unchanged, 1 quarantined (label_reversal_not_supported 1), 0 "
+                         "duplicate(s); 1 partition(s) rewritten; report "
+                         f"{root}/canonical/_labels_report.json")  # fmt: skip
+    report = json.loads((root / "canonical" / "_labels_report.json").read_text())
+    assert (report["labels_corrected"], report["label_corrections"]) == (1, "apply")
+
+
 def test_the_cli_names_a_missing_feed_and_a_missing_column_in_one_line(published, tmp_path, capsys):
     root = _root(published, tmp_path)
     config = _config_file(root, tmp_path)

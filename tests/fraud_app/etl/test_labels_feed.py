@@ -98,7 +98,7 @@ def test_a_feed_fills_unchanged_quarantines_and_rewrites_only_its_dates(spark, p
         "t1,1,2024-01-09 00:00:00\n"  # unlabelled: filled
         "t2,0,2024-01-09 00:00:00\n"  # the same label: unchanged (label_time kept)
         "t2,0,2024-01-09 00:00:00\n"  # an identical copy: a duplicate
-        "t5,0,2024-01-09 00:00:00\n"  # another label: conflicting_label
+        "t5,0,2024-01-09 00:00:00\n"  # 1 -> 0: label_reversal_not_supported
         "t9,1,2024-01-09 00:00:00\n"  # not published: unknown_transaction
         "t3,1,2024-01-01 00:00:00\n"  # before its transaction: label_time_before_timestamp
         "t4,1,\nt4,0,\n"  # two labels for one id: both conflicting_duplicate
@@ -109,7 +109,7 @@ def test_a_feed_fills_unchanged_quarantines_and_rewrites_only_its_dates(spark, p
     _accounted(r)
     assert (r.input_rows, r.labels_filled, r.labels_unchanged, r.duplicate_rows) == (10, 1, 1, 1)
     assert r.quarantine_by_reason == {
-        "conflicting_duplicate": 2, "conflicting_label": 1, "invalid_label": 1,
+        "conflicting_duplicate": 2, "label_reversal_not_supported": 1, "invalid_label": 1,
         "label_time_before_timestamp": 1, "missing_required_field": 1, "unknown_transaction": 1,
     }  # fmt: skip
     assert r.partitions_rewritten == ("2024-01-05",) and not r.delay_only
@@ -126,9 +126,12 @@ def test_a_feed_fills_unchanged_quarantines_and_rewrites_only_its_dates(spark, p
         "t4": (None, None), "t5": (1, "2024-01-08 00:00:00"),
     }  # fmt: skip
     q = {(tid, label): (reason, detail) for tid, label, reason, detail in _quarantine(spark, r)}
-    assert q[("t5", "0")] == ("conflicting_label", "transaction_id 't5' is published with label "
-                              "1; this feed says 0: a published label is never overwritten (the "
-                              "published one stays)")  # fmt: skip
+    assert q[("t5", "0")] == ("label_reversal_not_supported", (
+        "transaction_id 't5' is published with label 1, a known fraud from '2024-01-08 00:00:00' "
+        "(its label_time); this feed says 0 (a reversal: a chargeback withdrawn): not applied, "
+        "the published 1 stays. The feature step has no retraction event: a 0 would take the "
+        "fraud out of the risk features of every window it was known in, rewriting past "
+        "features"))  # fmt: skip
     assert q[("t9", "1")][1].startswith("transaction_id 't9' is not in the canonical table ")
     assert "run `fraud-app labels` on this feed again" in q[("t9", "1")][1]
     assert q[("t3", "1")] == ("label_time_before_timestamp", "label_time '2024-01-01 00:00:00' "
