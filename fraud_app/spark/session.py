@@ -7,6 +7,7 @@ user's `spark_conf` overrides.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -273,6 +274,21 @@ def ensure_utc(spark):
         )  # fmt: skip
         spark.conf.set(SESSION_TIME_ZONE, "UTC")
     return spark
+
+
+def utc_session(fn):
+    """Decorator for a step `fn(spark, ...)` that cuts dates or reads and writes naive
+    timestamp text: `ensure_utc(spark)` first. A notebook calls the steps on its own
+    session, whose zone the analyst may have set (or set again after get_spark, to look at
+    local times); under Asia/Kolkata the generated raw timestamps were written 5:30 h
+    late and training's split windows moved by a day."""
+
+    @functools.wraps(fn)
+    def inner(spark, *args, **kwargs):
+        ensure_utc(spark)
+        return fn(spark, *args, **kwargs)
+
+    return inner
 
 
 def startup_failure(master: str, exc: BaseException) -> str:
