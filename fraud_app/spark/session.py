@@ -190,6 +190,7 @@ def get_spark(
 
     active = SparkSession.getActiveSession()
     if active is not None:
+        warn_not_applied(active, master, conf)
         return ensure_utc(active)
     check_conf_keys(conf or {})  # a misspelt setting, before the JVM starts
     submitted = submitted_conf() if settings.launched_by_spark_submit() else None
@@ -221,6 +222,33 @@ def get_spark(
     spark.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", spark.version, master)
     return ensure_utc(spark)
+
+
+def warn_not_applied(active, master: str | None, conf: Mapping[str, str] | None) -> None:
+    """One WARNING naming what get_spark was given and does not apply to the session that
+    already runs (a notebook's own, or a platform's): its master, and each setting whose
+    value differs. They were dropped without a word (`get_spark("local[1]",
+    conf={"spark.sql.shuffle.partitions": "7"})` ran on local[2] with 3 partitions). Our
+    own defaults (DEFAULT_CONF) are not named: only what the caller gave."""
+    differs = []
+    running = active.sparkContext.master
+    if master and master != running:
+        differs.append(f"master {master} (the session runs on {running})")
+    for key, value in (conf or {}).items():
+        try:
+            now = active.conf.get(key, None)
+        except Exception:  # a key the session cannot read back
+            now = None
+        if now is None or str(now) != str(value):
+            shown = "unset" if now is None else redact_value(key, str(now))
+            differs.append(f"{key}={redact_value(key, str(value))} (the session: {shown})")
+    if differs:
+        logger.warning(
+            "get_spark: a SparkSession is already running; it is used as it is, without: %s. "
+            "Set runtime SQL settings with spark.conf.set(key, value), or stop the session "
+            "(spark.stop()) before get_spark to start one with these settings",
+            "; ".join(differs),
+        )
 
 
 def check_driver_addresses(conf: Mapping[str, str]) -> None:
