@@ -293,7 +293,9 @@ def ensure_utc(spark):
     are UTC midnights. Under another zone (a cluster's spark-defaults.conf, a spark-submit
     --conf, a notebook's own session) a transaction between local and UTC midnight was
     in one date's partition and outside that date's time window: `score` skipped it."""
-    zone = spark.conf.get(SESSION_TIME_ZONE, None)
+    # without a default: a session that never set it has the JVM's zone (get(key, None)
+    # gave None, and a session already in UTC was "set" with a WARNING `zone None -> UTC`)
+    zone = spark.conf.get(SESSION_TIME_ZONE)
     if zone not in UTC_NAMES:
         logger.warning(
             "Spark session time zone %s -> UTC (%s): fraud-app reads naive timestamps, "

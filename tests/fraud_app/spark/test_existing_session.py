@@ -35,3 +35,22 @@ def test_get_spark_says_nothing_when_the_running_session_is_what_was_asked(spark
         get_spark("local[2]", conf={"spark.sql.shuffle.partitions": spark.conf.get(
             "spark.sql.shuffle.partitions")})  # fmt: skip
     assert "already running" not in caplog.text
+
+
+def test_a_session_that_never_set_its_zone_is_judged_by_its_effective_zone(spark, caplog):
+    # a notebook's own session has no spark.sql.session.timeZone of its own: its zone is
+    # the JVM's. It was read as None: a WARNING `time zone None -> UTC` in a UTC JVM
+    from fraud_app.spark.session import SESSION_TIME_ZONE, ensure_utc
+
+    spark.conf.unset(SESSION_TIME_ZONE)
+    try:
+        effective = spark.conf.get(SESSION_TIME_ZONE)
+        with caplog.at_level("WARNING", logger="fraud_app.spark.session"):
+            ensure_utc(spark)
+        assert "None" not in caplog.text
+        if effective in ("UTC", "Etc/UTC", "GMT", "Etc/GMT"):
+            assert "time zone" not in caplog.text
+        else:
+            assert f"time zone {effective} -> UTC" in caplog.text
+    finally:
+        spark.conf.set(SESSION_TIME_ZONE, "UTC")
