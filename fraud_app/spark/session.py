@@ -315,7 +315,8 @@ def utc_session(fn):
 
     @functools.wraps(fn)
     def inner(spark, *args, **kwargs):
-        ensure_utc(spark)
+        if spark is not None:  # None: the CLI's checks of what needs no session yet
+            ensure_utc(spark)
         return fn(spark, *args, **kwargs)
 
     return inner
