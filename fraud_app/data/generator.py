@@ -31,6 +31,7 @@ from fraud_app.data.config import FRAUD_PATTERNS, GenerateSection
 from fraud_app.data.patterns import OUTPUT_COLUMNS, PATTERNS, NormalSpending, Pattern
 from fraud_app.data.random_exprs import normal, pick
 from fraud_app.errors import OutputPathError
+from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
 
@@ -172,7 +173,9 @@ def _id_offset(seed: int) -> int:
 
 
 def to_raw_layout(df: DataFrame) -> DataFrame:
-    """Rename to the user-like raw names; timestamps become strings like a CSV export."""
+    """Rename to the user-like raw names; timestamps become strings like a CSV export
+    (UTC wall times, without an offset: the session is set to UTC first)."""
+    ensure_utc(df.sparkSession)
     cols = []
     for canonical, raw in RAW_COLUMN_NAMES.items():
         if canonical not in df.columns:  # label_time in delay-only mode

@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
 from fraud_app.features.config import SplitsSection
+from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def split_by_time(
     for col in (timestamp_column, label_column):
         if col not in df.columns:
             raise SchemaError(f"split_by_time needs column {col!r}. Received columns: {df.columns}")
+    ensure_utc(df.sparkSession)  # the data's last UTC date anchors the windows
     gaps = cfg.gaps(label_delay_days)
     # a row whose label is not known yet (null) is in no window: never trained, validated
     # or tested on as a normal (read_features leaves them out before; a notebook may not)
@@ -204,8 +206,10 @@ def _summary(
         .agg(
             F.count(F.lit(1)).alias("rows"),
             F.sum(F.when(F.col("label") == 1, 1).otherwise(0)).alias("frauds"),
-            F.min("ts").alias("first"),
-            F.max("ts").alias("last"),
+            # microseconds, not timestamps: PySpark hands a collected timestamp over in the
+            # Python process's local zone (a laptop's), not in UTC
+            F.min(F.unix_micros("ts")).alias("first"),
+            F.max(F.unix_micros("ts")).alias("last"),
         )
         .collect()  # at most four rows
     )
@@ -225,13 +229,24 @@ def _summary(
             "rows": n,
             "frauds": r["frauds"] if r else 0,
             "fraud_rate": round(r["frauds"] / n, 6) if n else None,
-            "first": str(r["first"]) if r else None,
-            "last": str(r["last"]) if r else None,
+            "first": utc_text(r["first"]) if r else None,
+            "last": utc_text(r["last"]) if r else None,
         }
     unused = by_name.get("unused")
     out["unused_rows"] = unused["rows"] if unused else 0
     firsts = [r["first"] for r in rows if r["first"] is not None]
     lasts = [r["last"] for r in rows if r["last"] is not None]
-    out["data_first"] = str(min(firsts)) if firsts else None
-    out["data_last"] = str(max(lasts)) if lasts else None
+    out["data_first"] = utc_text(min(firsts)) if firsts else None
+    out["data_last"] = utc_text(max(lasts)) if lasts else None
     return out
+
+
+def utc_micros_datetime(us: int) -> dt.datetime:
+    """Microseconds since the epoch as an aware UTC datetime (exact: no float seconds)."""
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+
+
+def utc_text(us: int | None) -> str | None:
+    """A timestamp's microseconds as UTC wall-clock text, `2024-01-20 22:00:00` (as str()
+    of a collected timestamp reads in a UTC process)."""
+    return None if us is None else str(utc_micros_datetime(us).replace(tzinfo=None))

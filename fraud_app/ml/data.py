@@ -86,6 +86,34 @@ def check_width(df: DataFrame, col: str, feats: Column, width: int, what: str) -
         )
 
 
+def feature_names(df: DataFrame, col: str) -> list[str] | None:
+    """Names from VectorAssembler's ML attributes when present (None otherwise: f0, f1, ...
+    for the width the training pass finds)."""
+    ml_attr = df.schema[col].metadata.get("ml_attr", {})
+    width = ml_attr.get("num_attrs")
+    if not width:
+        return None
+    found = {a["idx"]: a.get("name") for group in ml_attr.get("attrs", {}).values() for a in group}
+    names = [found.get(i) or f"f{i}" for i in range(width)]
+    return names if len(set(names)) == width else [f"f{i}" for i in range(width)]
+
+
+def check_feature_order(df: DataFrame, col: str, trained: list[str], what: str) -> None:
+    """SchemaError when the features column names (ML attributes) the model's features in
+    another order: the same width, so every row was scored reading one feature as another
+    (VectorAssembler(inputCols=["b", "a", ...]) at transform, ["a", "b", ...] at fit). Other
+    names (renamed columns, a column without names) are not judged."""
+    names = feature_names(df, col)
+    if not names or names == list(trained) or sorted(names) != sorted(trained):
+        return
+    moved = [n for n, t in zip(names, trained, strict=True) if n != t]
+    raise SchemaError(
+        f"{what}: features column {col!r} holds the model's features in another order "
+        f"({len(moved)} of {len(names)} moved): {names}; the model was trained on {list(trained)}. "
+        "Assemble them in the training order (VectorAssembler inputCols as for fit)"
+    )
+
+
 def _first_width(df: DataFrame, feats: Column) -> int | None:
     peek = df.select(F.size(feats).alias("n")).limit(1)
     jdf = getattr(peek, "_jdf", None)  # classic Spark; a Spark Connect frame has no JVM handle

@@ -38,6 +38,7 @@ from fraud_app.balancing.base import unit_uniform
 from fraud_app.errors import EmptyInputError
 from fraud_app.ml.data import (
     check_summary,
+    feature_names,
     features_array,
     inspect_training_data,
     label_column,
@@ -60,18 +61,6 @@ logger = logging.getLogger(__name__)
 
 ROW_ID = "__dlcore_row_id"
 HELD_OUT = "__dlcore_validation"
-
-
-def feature_names(df: DataFrame, col: str) -> list[str] | None:
-    """Names from VectorAssembler's ML attributes when present (None otherwise: f0, f1, ...
-    for the width the training pass finds)."""
-    ml_attr = df.schema[col].metadata.get("ml_attr", {})
-    width = ml_attr.get("num_attrs")
-    if not width:
-        return None
-    found = {a["idx"]: a.get("name") for group in ml_attr.get("attrs", {}).values() for a in group}
-    names = [found.get(i) or f"f{i}" for i in range(width)]
-    return names if len(set(names)) == width else [f"f{i}" for i in range(width)]
 
 
 class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultParamsWritable):

@@ -26,11 +26,21 @@ from pyspark.sql import functions as F
 
 from dlcore.losses import sigmoid
 from fraud_app.errors import SchemaError
-from fraud_app.ml.data import check_width, features_array, require_dataframe
+from fraud_app.ml.data import (
+    check_feature_order,
+    check_width,
+    features_array,
+    require_dataframe,
+)
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.ml.persistence import EnsembleModelReader, EnsembleModelWriter
 from fraud_app.models.ensemble import FraudEnsemble
-from fraud_app.scoring.batch import broadcast_ensemble, executor_ensemble
+from fraud_app.scoring.batch import (
+    broadcast_ensemble,
+    column_key,
+    executor_ensemble,
+    taken_columns,
+)
 
 _EPS = 1e-15
 
@@ -172,19 +182,21 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         feats = features_array(dataset, self.getFeaturesCol(), what)
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]
         named = [c for c in outputs if c]
-        if len(set(named)) != len(named):
+        key = column_key(dataset.sparkSession)  # `Prediction` is `prediction` by default
+        if len({key(c) for c in named}) != len(named):
             raise SchemaError(
                 f"{what}: rawPredictionCol, probabilityCol and predictionCol must be different "
                 f'names (or "" to leave one out). Received {outputs}; one column would '
                 "overwrite the other"
             )
-        clash = [c for c in named if c in dataset.columns]
+        clash = taken_columns(dataset, named)  # also `Prediction` in a case-insensitive session
         if clash:
             raise SchemaError(
                 f"{what}: output column(s) {clash} already exist; rename them or set "
                 "rawPredictionCol / probabilityCol / predictionCol"
             )
         check_width(dataset, self.getFeaturesCol(), feats, self.numFeatures, what)
+        check_feature_order(dataset, self.getFeaturesCol(), self.ensemble.feature_names, what)
         key, bc = broadcast_ensemble(dataset.sparkSession, self.ensemble)
         udf = F.arrow_udf(
             _scorer(key, bc, self.numFeatures, self.getFeaturesCol(), what), "p double, z double"

@@ -132,6 +132,23 @@ def feature_means(ensemble: FraudEnsemble) -> np.ndarray:
     return np.asarray(means, dtype=np.float64)
 
 
+def column_key(spark):
+    """How the session compares column names: as written under spark.sql.caseSensitive=true,
+    else ignoring case (Spark's default)."""
+    sensitive = str(spark.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
+    return (lambda name: name) if sensitive else str.lower
+
+
+def taken_columns(df, names) -> list[str]:
+    """The columns of `df` that new columns named `names` would replace or duplicate, as
+    `df` spells them: the same names, and, under Spark's default
+    spark.sql.caseSensitive=false, names that differ in case only (withColumn replaced a
+    `Prediction` column by `prediction` without a word; a select kept both)."""
+    key = column_key(df.sparkSession)
+    wanted = {key(n) for n in names if n}
+    return [c for c in df.columns if key(c) in wanted]
+
+
 def score_dataframe(
     df,
     ensemble: FraudEnsemble,
@@ -157,6 +174,12 @@ def score_dataframe(
     bc = df.sparkSession.sparkContext.broadcast(payload)
     fields = _output_fields(ensemble, score_col, opts)
     names = [f.name for f in fields]
+    taken = taken_columns(df, names)
+    if taken:  # the select below kept both: two columns of one name, the next read ambiguous
+        raise SchemaError(
+            f"cannot score: the DataFrame already has column(s) {taken}, which scoring adds "
+            f"({names}); drop or rename them first (score_col names the score column)"
+        )
     single = len(fields) == 1  # the score alone: a double column, no struct to split
 
     def score(columns: Iterator[pa.Array]) -> Iterator[pa.Array]:

@@ -50,6 +50,7 @@ from fraud_app.scoring.model_source import (
     load_scoring_model,
 )
 from fraud_app.scoring.tasks import task_errors
+from fraud_app.spark.session import utc_session
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +137,7 @@ def write_evaluation(
     )
 
 
+@utc_session
 @reads("features", "evaluate")
 def run_evaluation(
     spark,

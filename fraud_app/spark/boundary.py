@@ -286,6 +286,10 @@ class BoundaryServer(ConnectionServer):
         for conn in self._conns:
             with contextlib.suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+        # wake the readers waiting for room in this round's backlog: they see that their
+        # round is over and end (they waited out the report deadline, minutes, after a
+        # stage was cancelled or retried: one thread per rank left behind each time)
+        self._backlog.release(max(len(self._conns), self.world_size))
         self._conns, self._ranks = [], set()
 
     def check(self, identity: dict[str, Any]) -> str | None:
@@ -316,20 +320,25 @@ class BoundaryServer(ConnectionServer):
         name = f"rank {rank} ({peer})"
         events.put(("connected", rank))
         try:
-            self._read_reports(conn, rank, name, events, timeout, backlog)
+            self._read_reports(conn, rank, round_id, name, events, timeout, backlog)
             events.put(("closed", rank))
         except Exception as exc:  # whatever ends this reader, the driver must hear of it
             events.put(("error", (rank, f"{name}: {type(exc).__name__}: {exc}")))
         finally:
             conn.close()
 
-    def _read_reports(self, conn, rank: int, name: str, events, timeout: float, backlog) -> None:
+    def _read_reports(
+        self, conn, rank: int, round_id: int, name: str, events, timeout: float, backlog
+    ) -> None:
         while True:
             deadline = Deadline.after(timeout)
             if not backlog.acquire(timeout=deadline.remaining("room in the report backlog", name)):
                 raise deadline.timeout_error(
                     "room in the report backlog (the driver is not consuming reports)", name
                 )
+            with self._lock:
+                if self._round != round_id:
+                    return  # the driver closed this round: nobody reads its reports
             if not _more_to_read(conn, deadline, name):
                 return  # the task closed its end after its last report
             header = recv_header(conn, deadline, "the next group report", name)

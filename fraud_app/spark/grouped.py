@@ -226,9 +226,7 @@ class GroupedEngine(Engine):
             mixup_alpha=cfg.mixup_alpha,
             encoded_rows_max_bytes=cfg.encoded_rows_max_bytes,
         )
-        # A report may take a whole group: every iteration is bounded by op_timeout.
-        report_timeout = cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s
-        events = bsrv.open_round(round_id, report_timeout)
+        events = bsrv.open_round(round_id, self._report_timeout(plan))
         job = StageJob(self.sc, blocks, task, events, f"fraud_app-train-{self.run_id}-{round_id}")
         # Pipelined: this stage is submitted while the previous one's tasks are still
         # returning, so Spark launches it the moment their slots free up. Its first
@@ -250,6 +248,11 @@ class GroupedEngine(Engine):
             bc.destroy()
             return
         self._finishing = (job, bc)  # also after a stop at its last group: tasks return
+
+    def _report_timeout(self, plan: list[int]) -> float:
+        """How long a report may take: a whole group, every iteration bounded by op_timeout."""
+        cfg = self.config
+        return cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s
 
     def _retire_previous(self) -> None:
         """Wait for the previous stage's tasks to return (all its groups are committed)."""
@@ -335,8 +338,12 @@ class GroupedEngine(Engine):
                 failure = failure or payload
                 drain_until = drain_until or time.monotonic() + DRAIN_S
             elif kind == "done" and committed < len(plan):
+                # Every task returned, so every report is sent: the rest are on their way
+                # (queued behind a driver busy writing checkpoints). Read them until the
+                # readers close (each bounded by its report deadline); after DRAIN_S alone
+                # a loaded driver failed a finished stage and trained its groups again.
                 failure = failure or "the stage finished but not every rank reported every group"
-                drain_until = drain_until or time.monotonic() + DRAIN_S
+                drain_until = max(drain_until or 0.0, time.monotonic() + self._report_timeout(plan))
         if committed < len(plan):
             raise StageFailed(failure or "the stage ended early")
         self.planner.observe(stage_cost_s=stage_cost, loop_s=loops, iterations=sum(plan))

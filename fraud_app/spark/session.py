@@ -7,6 +7,7 @@ user's `spark_conf` overrides.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -189,6 +190,7 @@ def get_spark(
 
     active = SparkSession.getActiveSession()
     if active is not None:
+        warn_not_applied(active, master, conf)
         return ensure_utc(active)
     check_conf_keys(conf or {})  # a misspelt setting, before the JVM starts
     submitted = submitted_conf() if settings.launched_by_spark_submit() else None
@@ -220,6 +222,33 @@ def get_spark(
     spark.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", spark.version, master)
     return ensure_utc(spark)
+
+
+def warn_not_applied(active, master: str | None, conf: Mapping[str, str] | None) -> None:
+    """One WARNING naming what get_spark was given and does not apply to the session that
+    already runs (a notebook's own, or a platform's): its master, and each setting whose
+    value differs. They were dropped without a word (`get_spark("local[1]",
+    conf={"spark.sql.shuffle.partitions": "7"})` ran on local[2] with 3 partitions). Our
+    own defaults (DEFAULT_CONF) are not named: only what the caller gave."""
+    differs = []
+    running = active.sparkContext.master
+    if master and master != running:
+        differs.append(f"master {master} (the session runs on {running})")
+    for key, value in (conf or {}).items():
+        try:
+            now = active.conf.get(key, None)
+        except Exception:  # a key the session cannot read back
+            now = None
+        if now is None or str(now) != str(value):
+            shown = "unset" if now is None else redact_value(key, str(now))
+            differs.append(f"{key}={redact_value(key, str(value))} (the session: {shown})")
+    if differs:
+        logger.warning(
+            "get_spark: a SparkSession is already running; it is used as it is, without: %s. "
+            "Set runtime SQL settings with spark.conf.set(key, value), or stop the session "
+            "(spark.stop()) before get_spark to start one with these settings",
+            "; ".join(differs),
+        )
 
 
 def check_driver_addresses(conf: Mapping[str, str]) -> None:
@@ -264,7 +293,9 @@ def ensure_utc(spark):
     are UTC midnights. Under another zone (a cluster's spark-defaults.conf, a spark-submit
     --conf, a notebook's own session) a transaction between local and UTC midnight was
     in one date's partition and outside that date's time window: `score` skipped it."""
-    zone = spark.conf.get(SESSION_TIME_ZONE, None)
+    # without a default: a session that never set it has the JVM's zone (get(key, None)
+    # gave None, and a session already in UTC was "set" with a WARNING `zone None -> UTC`)
+    zone = spark.conf.get(SESSION_TIME_ZONE)
     if zone not in UTC_NAMES:
         logger.warning(
             "Spark session time zone %s -> UTC (%s): fraud-app reads naive timestamps, "
@@ -273,6 +304,22 @@ def ensure_utc(spark):
         )  # fmt: skip
         spark.conf.set(SESSION_TIME_ZONE, "UTC")
     return spark
+
+
+def utc_session(fn):
+    """Decorator for a step `fn(spark, ...)` that cuts dates or reads and writes naive
+    timestamp text: `ensure_utc(spark)` first. A notebook calls the steps on its own
+    session, whose zone the analyst may have set (or set again after get_spark, to look at
+    local times); under Asia/Kolkata the generated raw timestamps were written 5:30 h
+    late and training's split windows moved by a day."""
+
+    @functools.wraps(fn)
+    def inner(spark, *args, **kwargs):
+        if spark is not None:  # None: the CLI's checks of what needs no session yet
+            ensure_utc(spark)
+        return fn(spark, *args, **kwargs)
+
+    return inner
 
 
 def startup_failure(master: str, exc: BaseException) -> str:

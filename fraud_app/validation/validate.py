@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from fraud_app.config import AppConfig
 from fraud_app.errors import SchemaError
 from fraud_app.schema import REQUIRED_COLUMNS
+from fraud_app.spark.session import utc_session
 from fraud_app.validation.label_age import lagging_labels
 from fraud_app.validation.report import ValidationReport, describe
 from fraud_app.validation.runner import run_checks
@@ -24,6 +25,7 @@ from fraud_app.validation.suites import Check, canonical_checks, feature_checks
 logger = logging.getLogger(__name__)
 
 
+@utc_session
 def validate_canonical(
     spark: SparkSession,
     df: DataFrame,

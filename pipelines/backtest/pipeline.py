@@ -38,7 +38,8 @@ from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
 from fraud_app.features.checks import constant_features
 from fraud_app.features.labels import MICROS, label_known_at_micros
-from fraud_app.features.splits import SplitResult, TimeWindow
+from fraud_app.features.splits import SplitResult, TimeWindow, utc_micros_datetime
+from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features, refit_ensemble
@@ -57,6 +58,7 @@ def check_run(config: AppConfig, run: str | None, *, replace: bool = False) -> s
     return pick_run("backtest", run, lambda r: [report_path(config, r)], replace=replace)
 
 
+@utc_session
 @reads("features", "backtest")
 def run_backtest(
     spark,
@@ -75,14 +77,16 @@ def run_backtest(
     features_path = config.feature_table()
     df, names = read_features(spark, config, "backtest")
     vector = config.features.vector_column or "features"
-    first, last = df.agg(F.min("timestamp"), F.max("timestamp")).first()
-    if last is None:
+    # microseconds: a collected timestamp comes in the Python process's local zone (an
+    # analyst's laptop in Asia/Kolkata moved the data's last date, and every fold, a day)
+    span = df.agg(F.min(F.unix_micros("timestamp")), F.max(F.unix_micros("timestamp"))).first()
+    if span[1] is None:
         raise EmptyInputError(f"feature table {features_path} holds no rows")
+    first, last = (utc_micros_datetime(us) for us in span)
     delay_days = config.features.label_delay_days
     folds = plan_folds(cfg, label_delay_days=delay_days, data_end=last.date() + dt.timedelta(1))
     started = time.monotonic()
     results = []
-    first, last = (t.replace(tzinfo=dt.UTC) if t.tzinfo is None else t for t in (first, last))
     for fold in folds:  # every fold before any trains (the newest was checked after the others)
         check_fold_data(fold, first, last)
     check_available(cfg.baseline)

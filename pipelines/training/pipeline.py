@@ -29,6 +29,7 @@ from fraud_app.features.table import labelled_rows, read_feature_table
 from fraud_app.models.train import refit_iterations, refit_plan
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
+from fraud_app.spark.session import utc_session
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
 from pipelines.training.run_names import claim_run
@@ -48,6 +49,7 @@ class TrainingReport:
     mlflow_run_id: str | None = None
 
 
+@utc_session
 @reads("features", "train")
 def run_training(
     spark, config: AppConfig, *, run: str | None = None, replace: bool = False

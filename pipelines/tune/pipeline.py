@@ -40,6 +40,7 @@ from fraud_app.errors import (
 from fraud_app.etl.readers import reads
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
 from fraud_app.interrupts import Terminated
+from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features
@@ -201,6 +202,7 @@ def check_run(
                     replace=replace)  # fmt: skip
 
 
+@utc_session
 @reads("features", "tune")
 def run_tune(
     spark,

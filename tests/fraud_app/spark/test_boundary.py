@@ -232,3 +232,25 @@ def test_a_report_corrupted_on_the_wire_is_a_reader_error(monkeypatch):
     kind, (rank, message) = got[1]
     assert (kind, rank) == ("error", 1) and "rank 1" in message, message
     assert "fails its HMAC" in message, message
+
+
+def test_a_closed_round_ends_its_readers_waiting_for_backlog_room(monkeypatch):
+    """A reader blocked on a full backlog waited out the report deadline (minutes) after
+    its round was closed (a cancelled, interrupted or retried stage): one thread per rank
+    left behind each time (session 24: 5 after two interrupted fits in a notebook)."""
+    import threading
+
+    monkeypatch.setattr(boundary, "MAX_BACKLOG_GROUPS", 1)  # 2 reports for 2 ranks
+    with BoundaryServer(SECRET, 2, host="127.0.0.1") as server:
+        events = server.open_round(1, report_timeout=60.0)
+        with _reporter(server, 0, 1) as r0:
+            for group in range(5):
+                r0.send(group, {}, {"x": np.zeros(3, np.float32)})
+            _events(events, 3)  # connected + the 2 reports the cap allows; the reader waits
+            readers = [t for t in threading.enumerate() if "_run_handler" in t.name]
+            assert readers
+            server.close_round()
+            for t in readers:
+                t.join(timeout=5.0)
+            assert not any(t.is_alive() for t in readers)  # were alive until the 60 s deadline
+            server.open_round(2, report_timeout=60.0)  # the next round starts clean
