@@ -81,7 +81,7 @@ def train_baselines(
     if not estimators:
         return []
     data = _assemble(training_sample(train_df, cfg, label_col), features_col, label_col)
-    data = data.select(_VEC, _LABEL).persist()
+    data = _one_partition_per_core(data.select(_VEC, _LABEL)).persist()
     try:
         rows = data.count()
         if rows == 0:
@@ -97,6 +97,15 @@ def train_baselines(
         return out
     finally:
         data.unpersist()
+
+
+def _one_partition_per_core(df):
+    """`df` in at most one partition per core of the application (defaultParallelism),
+    merged without a shuffle. Every L-BFGS evaluation and every tree level is a Spark job
+    with one task per partition; the sample (frauds + sampled normals of the feature
+    table's scan) ran 11 tasks per job at 1M rows on 2 cores. GBT samples its split
+    candidates per partition, so its figures follow this count (README, `baselines`)."""
+    return df.coalesce(max(1, df.sparkSession.sparkContext.defaultParallelism))  # never more
 
 
 def add_scores(df, baselines: list[Baseline], *, features_col: str):
