@@ -58,6 +58,9 @@ def _config(root: Path, **extra):
         "training.distributed.group_size": 10,
         "training.distributed.global_batch_size": 64,
         "training.distributed.warmup_iterations": 0,
+        # no refit: a refit v1 trained on the validation window, so r2's gate cannot score
+        # it there (the session 18 rule: champion_ap None); this test compares that figure
+        "training.refit.enabled": False,
         "baselines.logreg.max_iter": 10,
         "baselines.gbt.max_iter": 3,
         "baselines.gbt.max_depth": 2,
