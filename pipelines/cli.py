@@ -362,8 +362,11 @@ def _failed(command: str, exc: BaseException) -> int:
     if isinstance(exc, (FraudAppError, DlcoreError)):
         print(f"error: {shown_text(str(exc))}", file=sys.stderr)
         return 2
-    if isinstance(exc, KeyboardInterrupt):
-        # it said `error: interrupted`, without what a re-run finds (SIGTERM's line does)
+    if _interrupted(exc):
+        # it said `error: interrupted`, without what a re-run finds (SIGTERM's line does).
+        # Also an error raised while the KeyboardInterrupt was handled: pyspark's SIGINT
+        # handler raises it inside a py4j call, whose clean-up then fails with "Py4JError:
+        # Gateway must be connected to send cancel cmd." (exit 1 and a traceback before)
         print(_stop_message(command, "interrupted (Ctrl-C, SIGINT)"), file=sys.stderr)
         return 130
     if isinstance(exc, interrupts.Terminated):
@@ -388,6 +391,17 @@ def _failed(command: str, exc: BaseException) -> int:
         print(f"error: {shown_text(_os_error(exc))}", file=sys.stderr)
         return 2
     raise exc
+
+
+def _interrupted(exc: BaseException) -> bool:
+    """Whether `exc` is a KeyboardInterrupt or was raised while one was handled."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _os_error(exc: OSError) -> str:

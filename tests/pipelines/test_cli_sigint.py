@@ -72,3 +72,24 @@ def test_only_py4j_records_of_an_interrupted_call_are_dropped():
         cli._TERMINATED.clear()
     assert not after_interrupt(_record(KeyboardInterrupt(), "/app/fraud_app/x.py"))
     assert not after_interrupt(logging.LogRecord("root", logging.ERROR, py4j, 1, "x", None, None))
+
+
+def test_an_error_raised_while_ctrl_c_was_handled_is_still_ctrl_c(capsys):
+    """pyspark's SIGINT handler raises KeyboardInterrupt inside a py4j call; py4j's clean-up
+    then raises Py4JError ('Gateway must be connected to send cancel cmd.'). The suite met
+    it once: exit 1 and a traceback instead of the one line and 130."""
+    from py4j.protocol import Py4JError
+
+    from pipelines.cli import _failed
+
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise Py4JError("Gateway must be connected to send cancel cmd.")  # noqa: B904
+    except Py4JError as exc:
+        assert _failed("etl", exc) == 130
+    err = capsys.readouterr().err
+    assert "interrupted (Ctrl-C, SIGINT)" in err and "Traceback" not in err
+    with pytest.raises(Py4JError):  # the same error without an interrupt is a bug
+        _failed("etl", Py4JError("Gateway must be connected to send cancel cmd."))
