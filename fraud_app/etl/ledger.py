@@ -45,6 +45,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.rules import DETAIL, REASON
+from fraud_app.features.labels import known_at_micros
 
 LEDGER = "_labels_ledger"
 LEDGER_DDL = (
@@ -67,10 +68,9 @@ _L = {c: f"__ledger_{c}" for c in ("label", "label_time", "source_file", "kind")
 
 
 def known_at(label_time: Column, timestamp: Column, delay_s: int) -> Column:
-    """When a published label is known (fraud_app.features.labels' label_known_at, as a
-    timestamp): its label_time, else timestamp + the label delay."""
-    later = F.timestamp_micros(F.unix_micros(timestamp) + F.lit(delay_s * 1_000_000))
-    return F.coalesce(label_time, later)
+    """When a published label is known, as a timestamp: its label_time, else timestamp +
+    the label delay (fraud_app.features.labels.known_at_micros, the features' rule)."""
+    return F.timestamp_micros(known_at_micros(label_time, timestamp, delay_s))
 
 
 def ledger_path(table: str) -> str:

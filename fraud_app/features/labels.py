@@ -28,16 +28,28 @@ from pyspark.sql import functions as F
 MICROS = 1_000_000
 
 
+def utc_micros_datetime(us: int) -> dt.datetime:
+    """Microseconds since the epoch as an aware UTC datetime (exact: no float seconds; a
+    collected Spark timestamp would come in the Python process's local zone)."""
+    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
+
+
 def ts_micros(column: str = "timestamp") -> Column:
     """Microseconds since the epoch (UTC) as a long: the order key of every window."""
     return F.unix_micros(F.col(column))
 
 
+def known_at_micros(label_time: Column | None, timestamp: Column, label_delay_s: int) -> Column:
+    """When a label is known, in microseconds since the epoch: its label_time, else (null,
+    or no label_time column: None) timestamp + the label delay. The one rule; the label
+    feed and the ledger compare corrections by it too (fraud_app.etl.ledger.known_at)."""
+    fallback = F.unix_micros(timestamp) + F.lit(label_delay_s * MICROS)
+    return fallback if label_time is None else F.coalesce(F.unix_micros(label_time), fallback)
+
+
 def label_known_at_micros(df: DataFrame, label_delay_s: int) -> Column:
-    fallback = ts_micros() + F.lit(label_delay_s * MICROS)
-    if "label_time" in df.columns:
-        return F.coalesce(ts_micros("label_time"), fallback)
-    return fallback
+    label_time = F.col("label_time") if "label_time" in df.columns else None
+    return known_at_micros(label_time, F.col("timestamp"), label_delay_s)
 
 
 def is_fraud(df: DataFrame) -> Column:

@@ -15,7 +15,6 @@ before Spark starts (fraud_app.features.pipeline.check_feature_specs).
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.definitions import ColumnValue, FeatureDef
-from fraud_app.features.labels import MICROS, ts_micros
+from fraud_app.features.labels import MICROS, ts_micros, utc_micros_datetime
 
 logger = logging.getLogger(__name__)
 _DAY_S = 86_400
@@ -53,9 +52,7 @@ class DataProfile:
 def _date(us: int | None) -> str:
     if us is None:
         return "-"
-    return (dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)).isoformat(
-        sep=" ", timespec="seconds"
-    )[:19]
+    return utc_micros_datetime(us).isoformat(sep=" ", timespec="seconds")[:19]
 
 
 def _log1p_features(features: Sequence[FeatureDef]) -> list[ColumnValue]:

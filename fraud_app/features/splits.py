@@ -27,6 +27,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
 from fraud_app.features.config import SplitsSection
+from fraud_app.features.labels import utc_micros_datetime
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
@@ -239,11 +240,6 @@ def _summary(
     out["data_first"] = utc_text(min(firsts)) if firsts else None
     out["data_last"] = utc_text(max(lasts)) if lasts else None
     return out
-
-
-def utc_micros_datetime(us: int) -> dt.datetime:
-    """Microseconds since the epoch as an aware UTC datetime (exact: no float seconds)."""
-    return dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=us)
 
 
 def utc_text(us: int | None) -> str | None:

@@ -37,8 +37,8 @@ from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
 from fraud_app.features.checks import constant_features
-from fraud_app.features.labels import MICROS, label_known_at_micros
-from fraud_app.features.splits import SplitResult, TimeWindow, utc_micros_datetime
+from fraud_app.features.labels import MICROS, label_known_at_micros, utc_micros_datetime
+from fraud_app.features.splits import SplitResult, TimeWindow
 from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
@@ -245,7 +245,7 @@ def leakage_check(used: DataFrame, cutoff: dt.datetime, delay_s: int) -> dict[st
     cut = int(cutoff.timestamp() * MICROS)
 
     def iso(us):
-        return None if us is None else dt.datetime.fromtimestamp(us / MICROS, dt.UTC).isoformat()
+        return None if us is None else utc_micros_datetime(us).isoformat()
 
     settled = None if row["ts"] is None else row["ts"] + delay_s * MICROS
     ok = (
