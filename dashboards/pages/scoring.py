@@ -23,7 +23,14 @@ from dashboards.html import (
     subplots,
     table,
 )
-from dashboards.prep.drift import DEFAULT_THRESHOLD, DriftTable, feature_drift, score_drift, shares
+from dashboards.prep.drift import (
+    DEFAULT_THRESHOLD,
+    DriftTable,
+    day_limit,
+    feature_drift,
+    score_drift,
+    shares,
+)
 from dashboards.sources import RunData
 
 MAX_BARS = 40  # features shown in the latest-day bar chart (most drifted first)
@@ -160,8 +167,8 @@ def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Sectio
                                name="score PSI", hovertemplate="%{x}: PSI %{y:.3f}<extra></extra>"))  # fmt: skip
     fig.add_hline(y=threshold, line_dash="dash", line_color="#444",
                   annotation_text=f"threshold {fmt_num(threshold, 2)}")  # fmt: skip
-    base = reference.get("score_day_psi")
-    if isinstance(base, int | float) and not isinstance(base, bool) and base > threshold:
+    base = day_limit(threshold, reference.get("score_day_psi"))
+    if base > threshold:
         fig.add_hline(y=base, line_dash="dot", line_color="#888",
                       annotation_text=f"training days (90th percentile) {fmt_num(base, 2)}")  # fmt: skip
     style(fig, "Score distribution drift (PSI) per scored date")

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dashboards.errors import DashboardInputError
+from dlcore.errors import ShapeError
 from dlcore.metrics import PSI_EPS, population_stability_index
 
 EPS = PSI_EPS
@@ -27,13 +28,12 @@ def psi(expected_props, actual_counts, *, eps: float = EPS) -> float | None:
     """PSI of `actual_counts` against `expected_props` (dlcore.metrics, the one definition
     the drift reference shares). None when either side is empty (no rows scored that
     date, or no reference)."""
-    e, a = np.ravel(expected_props), np.ravel(actual_counts)
-    if e.size != a.size:
+    try:
+        return population_stability_index(expected_props, actual_counts, eps=eps)
+    except ShapeError as exc:  # its own check of the bin counts, with the dashboards' hint
         raise DashboardInputError(
-            f"PSI needs one count per reference bin: {e.size} reference bins, "
-            f"received {a.size} counts. Score with the model whose reference you compare to"
-        )
-    return population_stability_index(e, a, eps=eps)
+            f"{exc}. Score with the model whose reference you compare to"
+        ) from exc
 
 
 @dataclass(frozen=True)

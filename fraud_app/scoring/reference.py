@@ -91,11 +91,12 @@ def reference_block(
         "score_props": _props(scores, score_edges),
     }
     if days is not None:
+        groups = day_rows(days)  # once for every feature and the score
         block["feature_day_psi"] = [
-            day_psi(X[:, j], days, e, p)
+            day_psi(X[:, j], groups, e, p)
             for j, (e, p) in enumerate(zip(feature_edges, feature_props, strict=True))
         ]
-        block["score_day_psi"] = day_psi(scores, days, score_edges, block["score_props"])
+        block["score_day_psi"] = day_psi(scores, groups, score_edges, block["score_props"])
     return block
 
 
@@ -105,10 +106,19 @@ MIN_DAY_ROWS = 200  # a sampled day with fewer rows is too noisy to set a drift 
 DAY_PSI_QUANTILE = 0.9
 
 
-def day_psi(values: np.ndarray, days: np.ndarray, edges, props) -> float | None:
-    """The 90th percentile, over the days of the training window (those with >=
-    MIN_DAY_ROWS sampled rows), of one day's PSI against the whole window; None with
-    fewer than two such days.
+def day_rows(days: np.ndarray) -> list[np.ndarray]:
+    """The row indices of each day with >= MIN_DAY_ROWS sampled rows (`days`: each row's
+    date)."""
+    _, inverse, counts = np.unique(np.asarray(days), return_inverse=True, return_counts=True)
+    order = np.argsort(inverse, kind="stable")
+    groups = np.split(order, np.cumsum(counts)[:-1])
+    return [g for g, n in zip(groups, counts, strict=True) if n >= MIN_DAY_ROWS]
+
+
+def day_psi(values: np.ndarray, groups: list[np.ndarray], edges, props) -> float | None:
+    """The 90th percentile, over the days of the training window (`groups`: day_rows, the
+    days with >= MIN_DAY_ROWS sampled rows), of one day's PSI against the whole window;
+    None with fewer than two such days.
 
     A scored date is one day; some features differ from a window of many days on EVERY
     day by construction: calendar features (one weekday a day; a weekend day further
@@ -117,12 +127,9 @@ def day_psi(values: np.ndarray, days: np.ndarray, edges, props) -> float | None:
     of stationary data; they flag a date's PSI only above this baseline too. A quantile,
     not the largest: the first days of a window (30-day features not yet filled) lie
     far from it, and the largest would excuse any drift of those features."""
-    days = np.asarray(days)
-    names, counts = np.unique(days, return_counts=True)
-    kept = names[counts >= MIN_DAY_ROWS]
-    if kept.size < 2:
+    if len(groups) < 2:
         return None
-    found = [population_stability_index(props, bin_counts(values[days == d], edges)) for d in kept]
+    found = [population_stability_index(props, bin_counts(values[g], edges)) for g in groups]
     found = [v for v in found if v is not None]
     return float(np.quantile(found, DAY_PSI_QUANTILE)) if found else None
 

@@ -10,7 +10,7 @@ import pytest
 
 from dashboards.errors import DashboardInputError
 from dashboards.prep.drift import feature_drift
-from fraud_app.scoring.reference import MIN_DAY_ROWS, bin_counts, day_psi, reference_block
+from fraud_app.scoring.reference import MIN_DAY_ROWS, bin_counts, day_psi, day_rows, reference_block
 
 DAYS = 28
 PER_DAY = 400
@@ -73,4 +73,4 @@ def test_day_psi_needs_two_days_with_enough_rows():
     days = np.array(["a"] * (2 * MIN_DAY_ROWS) + ["b"] * (MIN_DAY_ROWS - 1) + ["c"])
     edges = np.quantile(values, np.linspace(0.1, 0.9, 9))
     props = bin_counts(values, edges) / values.size
-    assert day_psi(values, days, edges, props) is None  # only day "a" has enough rows
+    assert day_psi(values, day_rows(days), edges, props) is None  # only day "a" has enough rows
