@@ -40,6 +40,7 @@ table{border-collapse:collapse;width:100%;font-size:13px;table-layout:auto}
 th,td{border:1px solid #d5d5d5;padding:4px 8px;text-align:left;vertical-align:top;
       overflow-wrap:anywhere}
 th{background:#eef1f5} td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.words{overflow-wrap:break-word}
 tr.bad{background:#fde2e2} tr.warn{background:#fff4d6} tr.good{background:#eef8ee}
 tr.focus{font-weight:700;background:#e8f0fb}
 .plot{width:100%;margin:8px 0}
@@ -124,16 +125,25 @@ def table(
     rows: Iterable[Sequence[str]],
     *,
     numeric: Sequence[int] = (),
+    words: Sequence[int] = (),
     row_classes: Sequence[str] | None = None,
     caption: str = "",
 ) -> str:
-    """Cells are already formatted strings (escaped here). `numeric`: right-aligned columns."""
+    """Cells are already formatted strings (escaped here). `numeric`: right-aligned columns.
+    `words`: columns whose cells break only between words (a word wider than the cell
+    still breaks); the others may break anywhere, so a long unbroken value (a path, a raw
+    record) never widens the table past the page, but a narrow column then shows its
+    identifiers cut mid-word."""
     head = "".join(f'<th scope="col">{esc(h)}</th>' for h in headers)
     body = []
     for i, row in enumerate(rows):
         cls = f' class="{row_classes[i]}"' if row_classes and row_classes[i] else ""
         cells = "".join(
-            f'<td class="num">{esc(c)}</td>' if j in numeric else f"<td>{esc(c)}</td>"
+            f'<td class="num">{esc(c)}</td>'
+            if j in numeric
+            else f'<td class="words">{esc(c)}</td>'
+            if j in words
+            else f"<td>{esc(c)}</td>"
             for j, c in enumerate(row)
         )
         body.append(f"<tr{cls}>{cells}</tr>")

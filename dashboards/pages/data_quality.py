@@ -123,7 +123,8 @@ def _sample(sample: pd.DataFrame) -> str:
          "; ".join(f"{c}={_short(rec[c])}" for c in sample.columns if c not in keys)]
         for rec in sample.to_dict("records")
     ]  # fmt: skip
-    return table([*keys, "original values"], rows)
+    # reason / detail keep whole words (a reason is one identifier, cut mid-word before)
+    return table([*keys, "original values"], rows, words=range(len(keys)))
 
 
 def _steps(steps) -> Section:

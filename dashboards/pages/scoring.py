@@ -102,21 +102,30 @@ def _daily(dates: list[dict[str, Any]], threshold) -> Section:
 
 
 def _heatmap(drift: DriftTable) -> Section:
-    z = [[v if v is not None else None for v in row] for row in drift.values]
+    ratios = drift.ratios()
+    peak = max((v for r in ratios for v in r if v is not None), default=0.0)
+    cells = [
+        [[v, drift.limit(i)] for v in row] for i, row in enumerate(drift.values)
+    ]  # hover: the PSI and the feature's flag level
     fig = new_figure(go.Heatmap(
-        z=z, x=drift.dates, y=drift.features, colorscale="YlOrRd", zmin=0, name="PSI",
-        showscale=True, showlegend=False,  # the colour bar is the legend
-        zmax=max(2 * drift.threshold, max((v for r in z for v in r if v is not None), default=0)),
-        colorbar={"title": {"text": "PSI"}},
-        hovertemplate="%{y} on %{x}: PSI %{z:.3f}<extra></extra>",
+        z=ratios, x=drift.dates, y=drift.features, customdata=cells, name="PSI / flag level",
+        zmin=0, zmax=max(2.0, peak), showscale=True, showlegend=False,  # the bar is the legend
+        # white to pale yellow below the flag level (1), a step to orange at it, dark red above
+        colorscale=[[0.0, "#ffffff"], [1.0 / max(2.0, peak), "#fde9a9"],
+                    [1.0 / max(2.0, peak), "#fd8d3c"], [1.0, "#a50026"]],
+        colorbar={"title": {"text": "PSI / flag level"}},
+        hovertemplate="%{y} on %{x}: PSI %{customdata[0]:.3f}, flagged above "
+                      "%{customdata[1]:.3f}<extra></extra>",
     ))  # fmt: skip
-    style(fig, "Feature drift (PSI) per scored date, most drifted features on top",
-          height=160 + 18 * len(drift.features))  # fmt: skip
+    style(fig, "Feature drift per scored date: PSI over each feature's flag level, "
+          "most drifted features on top", height=160 + 18 * len(drift.features))  # fmt: skip
     fig.update_xaxes(title_text="scored date", type="category")
     fig.update_yaxes(title_text="feature", autorange="reversed", automargin=True)
     note = (
-        f"PSI of each date vs the training window, per feature; {fmt_num(drift.threshold, 2)} "
-        "and above is usually read as a significant shift."
+        f"PSI of each date vs the training window, per feature, divided by the feature's flag "
+        f"level: {fmt_num(drift.threshold, 2)} (usually read as a significant shift), or the PSI "
+        "that 9 of 10 single training days stay within against the window when that is higher. "
+        "Orange and red cells (above 1) are flagged."
     )
     return Section("Feature drift over time", figure(fig, "feature drift heatmap"), note)
 

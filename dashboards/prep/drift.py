@@ -53,6 +53,14 @@ class DriftTable:
     def limit(self, index: int) -> float:
         return self.limits[index] if self.limits else self.threshold
 
+    def ratios(self) -> list[list[float | None]]:
+        """values / the feature's flag level: above 1 is flagged (the heatmap's colour, so a
+        calendar feature that differs from the window every day is not the reddest row)."""
+        return [
+            [None if v is None else v / self.limit(i) for v in row]
+            for i, row in enumerate(self.values)
+        ]
+
     def over_threshold(self, date_index: int = -1) -> list[str]:
         return [
             name
@@ -68,8 +76,14 @@ def feature_drift(
     *,
     threshold: float = DEFAULT_THRESHOLD,
 ) -> DriftTable:
-    """PSI of every feature on every scored date; features sorted by their peak PSI
-    (highest first, features never measured last), ties by name."""
+    """PSI of every feature on every scored date; features sorted by their peak PSI over
+    their flag level (`day_limit`; highest first, features never measured last), ties by
+    name: a feature whose single training days already differ from the window (a calendar
+    feature) ranks by how far it goes beyond that, not by its raw PSI."""
+    if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not threshold > 0:
+        raise DashboardInputError(
+            f"psi_threshold is {threshold!r}; expected a number above 0 (e.g. 0.2)"
+        )
     props = reference.get("feature_props") or []
     if len(props) != len(feature_names):
         raise DashboardInputError(
@@ -89,7 +103,7 @@ def feature_drift(
             counts = (d.get("features") or {}).get(name, {}).get("counts")
             row.append(None if counts is None else psi(expected, counts))
         rows.append((name, row, day_limit(threshold, base)))
-    rows.sort(key=lambda r: (-_peak(r[1]), r[0]))
+    rows.sort(key=lambda r: (-_peak([None if v is None else v / r[2] for v in r[1]]), r[0]))
     return DriftTable(
         [str(d["date"]) for d in dates], [r[0] for r in rows], [r[1] for r in rows], threshold,
         [r[2] for r in rows],

@@ -24,6 +24,23 @@ ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 VIEWPORT = {"width": 1280, "height": 800}
+# Texts of the table cells that keep whole words (`td.words`) but show a line break between
+# two characters of one word: two neighbouring non-space characters on different lines.
+CUT_WORDS = r"""() => [...document.querySelectorAll('td.words')].filter(td => {
+  const walker = document.createTreeWalker(td, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent, range = document.createRange();
+    let top = null;
+    for (let i = 0; i < text.length; i++) {
+      range.setStart(node, i); range.setEnd(node, i + 1);
+      const rect = range.getBoundingClientRect(), here = rect.top;
+      if (top !== null && here > top + 1 && /\S/.test(text[i]) && /\S/.test(text[i - 1]))
+        return true;
+      top = here;
+    }
+  }
+  return false;
+}).map(td => td.textContent)"""
 PLOTS_DRAWN = """() => [...document.querySelectorAll('figure.plot')].every(f => {
   const svg = f.querySelector('.js-plotly-plot svg.main-svg');
   return svg && svg.getBoundingClientRect().width > 0 &&
@@ -52,6 +69,8 @@ class PageCheck:
     requests: list[str] = field(default_factory=list)  # non-file URLs
     broken_links: list[str] = field(default_factory=list)
     scroll_width: int = 0
+    words_cells: int = 0  # table cells that keep whole words (td.words)
+    cut_words: list[str] = field(default_factory=list)  # of those, texts cut inside a word
 
 
 def _links(page, path: Path) -> list[str]:
@@ -93,6 +112,8 @@ def check_pages(pages: list[Path], screenshots: dict[str, Path] | None = None) -
                 check.plots = page.eval_on_selector_all("figure.plot", "els => els.length")
                 check.broken_links = _links(page, path)
                 check.scroll_width = page.evaluate("document.documentElement.scrollWidth")
+                check.words_cells = page.eval_on_selector_all("td.words", "els => els.length")
+                check.cut_words = page.evaluate(CUT_WORDS)
                 if screenshots and path.name in screenshots:
                     screenshots[path.name].parent.mkdir(parents=True, exist_ok=True)
                     page.screenshot(path=str(screenshots[path.name]))
@@ -108,3 +129,4 @@ def assert_pages_ok(results: list[PageCheck]) -> None:
         assert r.requests == [], f"{r.path.name}: requests to hosts {r.requests}"
         assert r.broken_links == [], f"{r.path.name}: broken links {r.broken_links}"
         assert r.scroll_width <= VIEWPORT["width"], f"{r.path.name}: scrolls sideways"
+        assert r.cut_words == [], f"{r.path.name}: words cut across lines {r.cut_words}"

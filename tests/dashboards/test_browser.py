@@ -39,6 +39,9 @@ def test_fixture_pages_open_offline_with_every_plot_drawn(small_run):
     # every section of the fixture has its plot (see test_render.SECTIONS)
     assert plots == {"index.html": 0, "training.html": 4, "model-quality.html": 7,
                      "data-quality.html": 3, "scoring.html": 5}  # fmt: skip
+    # the quarantine sample's reason and detail cells are there and keep whole words
+    cells = {r.path.name: r.words_cells for r in results if r.path.parent.name == "r1"}
+    assert cells["data-quality.html"] > 0
 
 
 @pytest.mark.slow
@@ -69,3 +72,24 @@ def test_pages_of_a_real_workflow_run(spark, tmp_path):
     plots = {r.path.name: r.plots for r in results if r.path.parent.name == "e2e"}
     assert plots["training.html"] >= 3 and plots["model-quality.html"] >= 4
     assert plots["data-quality.html"] == 3  # quarantine, rows per step, rows per day
+
+
+def test_quarantine_sample_keeps_reasons_whole_beside_long_records(tmp_path):
+    # a raw record of long values takes the width: the reason column used to shrink to a
+    # few characters and show `label_time_before_timestamp` cut mid-word over four lines
+    import pandas as pd
+
+    from dashboards.html import plain_page
+    from dashboards.pages.data_quality import _sample
+
+    record = {f"raw_column_{i}": "x" * 40 + f" value {i}" for i in range(12)}
+    sample = pd.DataFrame([
+        {"reason": "label_time_before_timestamp",
+         "reason_detail": "label_time '2024-01-01 13:15:56' is before timestamp", **record},
+        {"reason": "amount_below_minimum", "reason_detail": "amount '-1' is below 0", **record},
+    ])  # fmt: skip
+    path = tmp_path / "sample.html"
+    path.write_text(plain_page("sample", _sample(sample)))
+    (result,) = check_pages([path])
+    assert result.words_cells == 4
+    assert_pages_ok([result])

@@ -48,6 +48,22 @@ def test_feature_drift_sorted_most_drifted_first():
     assert t.over_threshold(0) == ["b"] and t.over_threshold(-1) == []
 
 
+def test_feature_drift_ranks_and_colours_by_the_flag_level():
+    # "cal" drifts more in raw PSI, but its single training days already reach 0.9 against
+    # the window (a calendar feature): "amt", past its 0.2 flag level, ranks first
+    reference = {"feature_props": [[0.5, 0.5], [0.5, 0.5]], "feature_day_psi": [0.9, None]}
+    dates = [_date("2024-03-01", {"cal": [9, 1], "amt": [7, 3]})]
+    t = feature_drift(reference, dates, ["cal", "amt"], threshold=0.1)
+    cal, amt = psi([0.5, 0.5], [9, 1]), psi([0.5, 0.5], [7, 3])
+    assert cal > amt > 0.1 and cal < 0.9
+    assert t.features == ["amt", "cal"]
+    assert t.ratios() == [[pytest.approx(amt / 0.1)], [pytest.approx(cal / 0.9)]]
+    assert t.over_threshold() == ["amt"]
+    for bad in (0, -0.2, float("nan"), "0.2", True):
+        with pytest.raises(DashboardInputError, match="psi_threshold is .*; expected a number"):
+            feature_drift(reference, dates, ["cal", "amt"], threshold=bad)
+
+
 def test_feature_drift_with_no_dates_and_bad_reference():
     t = feature_drift({"feature_props": [[1.0]]}, [], ["x"])
     assert (t.dates, t.features, t.values) == ([], ["x"], [[]])
