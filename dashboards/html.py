@@ -68,7 +68,12 @@ def new_figure(*traces) -> go.Figure:
 
 
 def subplots(**kwargs) -> go.Figure:
-    return make_subplots(figure=new_figure(), **kwargs)
+    fig = make_subplots(figure=new_figure(), **kwargs)
+    # a secondary y axis gets its own round ticks (plotly.js 4 syncs an overlaying axis's
+    # ticks to the primary grid: 0.00357, 0.00714, ... for a probability) and no grid of
+    # its own, so the primary's gridlines stay the only ones
+    fig.update_yaxes(tickmode="auto", showgrid=False, selector={"overlaying": "y"})
+    return fig
 
 
 @dataclass(frozen=True)

@@ -36,3 +36,14 @@ def test_entries_hidden_from_the_legend_take_no_room():
     for trace in fig.data[1:]:
         trace.showlegend = False
     assert legend_rows(fig) == 1
+
+
+def test_a_secondary_axis_gets_round_ticks_of_its_own():
+    # plotly.js 4 syncs an overlaying axis's ticks to the primary grid (0.00357, 0.00714 ...
+    # on the mean score axis); the secondary axis asks for its own ticks and draws no grid
+    from dashboards.html import subplots
+
+    fig = subplots(specs=[[{"secondary_y": True}]])
+    assert fig.layout.yaxis2.overlaying == "y"
+    assert (fig.layout.yaxis2.tickmode, fig.layout.yaxis2.showgrid) == ("auto", False)
+    assert fig.layout.yaxis.tickmode is None and fig.layout.yaxis.showgrid is None
