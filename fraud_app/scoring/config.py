@@ -25,6 +25,10 @@ class ScoringSection(Section):
     output: where `score` writes `event_date=YYYY-MM-DD/` partitions (None = paths.scores).
     reference_rows: training-window rows sampled for the drift reference deciles.
     alert_budgets / card_k: the budgets and k that `evaluate` reports.
+    features: where `score` takes the features of its rows: "auto" = the feature table's
+      rows when the table is current (built from the canonical table as it is now, with
+      the specs' definitions: fraud_app.scoring.table_source), else computed from the
+      canonical table and its history; "recompute" = always computed.
     """
 
     model: str = Field("models:/fraud-ensemble@champion", min_length=1)
@@ -39,3 +43,4 @@ class ScoringSection(Section):
         (0.001, 0.005, 0.01), min_length=1
     )
     card_k: int = Field(100, ge=1)
+    features: Literal["auto", "recompute"] = "auto"

@@ -48,6 +48,7 @@ from fraud_app.scoring.model_source import (
 from fraud_app.scoring.partitions import output_lock
 from fraud_app.scoring.reference import training_range
 from fraud_app.scoring.summary import date_summaries, out_of_range
+from fraud_app.scoring.table_source import table_rows
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import ensure_utc
 
@@ -134,13 +135,26 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
         "Score with the specs the model was trained on (features.spec_dir / spec_files), or "
         "retrain the model on the current specs",
     )
-    result = features_for_dates(_canonical(spark, config, start, end), feature_set, start, end)
-    skipped = {s.name: s.reason for s in result.skipped}
-    check_feature_names(names, list(result.feature_names), skipped=skipped)
-    vector = vector_sql(names).alias("features")
-    ids = [c for c in ID_COLUMNS if c in result.df.columns]
-    rows = result.df.select(*ids, PARTITION_COLUMN, vector)
-    return score_dataframe(rows, model.ensemble, options=opts)
+    canonical = _canonical(spark, config, start, end)  # fails first on dates without rows
+    table = table_rows(spark, config, feature_set, names, start, end)
+    try:
+        if table.df is not None:
+            logger.info("score %s..%s: features read from the feature table (current)", start, end)
+            df = table.df
+        else:
+            logger.info("score %s..%s: features computed: not read from the feature table, as %s",
+                        start, end, table.why)  # fmt: skip
+            result = features_for_dates(canonical, feature_set, start, end)
+            skipped = {s.name: s.reason for s in result.skipped}
+            check_feature_names(names, list(result.feature_names), skipped=skipped)
+            df = result.df
+        vector = vector_sql(names).alias("features")
+        ids = [c for c in ID_COLUMNS if c in df.columns]
+        rows = df.select(*ids, PARTITION_COLUMN, vector)
+        return score_dataframe(rows, model.ensemble, options=opts), table
+    except BaseException:
+        table.close()  # the caller never gets it to close
+        raise
 
 
 def _output_columns(model: ScoringModel, opts: ScoringOptions, scored_at: dt.datetime, ids):
@@ -173,10 +187,11 @@ def run_scoring(
     with output_lock(output, setting):  # recover() treats every other job's staging as dead
         swap = PartitionSwap(HadoopFs(spark), output, job_id)
         swap.recover()
-        scored = _scored_frame(spark, config, model, start, end, opts).persist()
-        scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
-        ids = [c for c in ID_COLUMNS if c in scored.columns]
+        scored, table = _scored_frame(spark, config, model, start, end, opts)
         try:
+            scored = scored.persist()
+            scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+            ids = [c for c in ID_COLUMNS if c in scored.columns]
             with task_errors():
                 (scored.select(*_output_columns(model, opts, scored_at, ids))
                     .repartition(PARTITION_COLUMN)
@@ -191,10 +206,16 @@ def run_scoring(
             raise
         finally:
             scored.unpersist()
+            table.close()  # no longer a reader of the feature table
         # A failure from here on leaves staging for recover(): `old` may hold a live date.
         partitions = tuple(swap.swap(day) for day in swap.written_dates())
         swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
+    summary["features_source"] = {
+        "source": "feature_table" if table.df is not None else "computed",
+        "path": config.feature_table() if table.df is not None else config.canonical_table(),
+        "why_computed": table.why or None,
+    }
     summary["out_of_range"] = beyond = out_of_range(dates, names, bounds)
     warn_out_of_range(start, end, beyond)
     present = {str(d["date"]) for d in dates}

@@ -115,9 +115,20 @@ def test_training_stores_scoring_metadata_and_member_columns(trained):
     assert c4["card_precision_at_k"]["per_day"] and "pattern_recall" in c4
 
 
-def test_scores_equal_training_test_scores_with_alerts_and_reasons(spark, trained):
-    config, day = trained["config"], trained["day"]
+def _features_mode(config, mode: str):
+    return config.model_copy(
+        update={"scoring": config.scoring.model_copy(update={"features": mode})}
+    )
+
+
+@pytest.mark.parametrize("mode", ["recompute", "auto"])
+def test_scores_equal_training_test_scores_with_alerts_and_reasons(spark, trained, mode):
+    # recompute: the job's own point-in-time features from the canonical history give the
+    # bits training scored; auto: the feature table is current, so the job reads its rows
+    config, day = _features_mode(trained["config"], mode), trained["day"]
     result = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    source = json.loads(Path(result.summary_path).read_text())["features_source"]
+    assert source["source"] == {"recompute": "computed", "auto": "feature_table"}[mode]
     got = _read(_partition(trained["root"], day)).set_index("transaction_id")
     ref = _read(trained["root"] / "test-scores" / "r1").set_index("transaction_id")
     assert len(got) > 0 and set(got.index) <= set(ref.index)
@@ -450,3 +461,38 @@ def test_amounts_beyond_the_training_range_are_named_counted_and_warned(
     (top, counts), *_ = sorted(beyond.items(), key=lambda kv: (-kv[1]["rows"], kv[0]))
     assert "amount" in top and f": {top} {counts['rows']}" in line  # the most rows first
     assert f"of {len(beyond)} feature(s)" in line
+
+
+def test_a_stale_or_differently_built_feature_table_is_not_read(spark, trained, tmp_path, caplog):
+    # the table stands in for the job's features only while it is current: a copy whose
+    # record of a definition differs from the specs, or a canonical table rewritten since
+    config, day = trained["config"], trained["day"]
+    copy = tmp_path / "features"
+    shutil.copytree(trained["root"] / "features", copy)
+    meta_path = copy / "_features.json"
+    meta = json.loads(meta_path.read_text())
+    name = trained["report"]["feature_names"][0]
+    entry = next(f for f in meta["features"] if f["name"] == name)
+    entry["kind"] += "_edited"
+    meta_path.write_text(json.dumps(meta))
+    (copy / f".{meta_path.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum of the old text
+    moved = config.model_copy(
+        update={"paths": config.paths.model_copy(update={"features": str(copy)})}
+    )
+    caplog.set_level("INFO", logger="fraud_app.scoring.job")
+    result = run_scoring(spark, moved, start=day, end=day, model_uri=trained["model"])
+    source = json.loads(Path(result.summary_path).read_text())["features_source"]
+    assert source["source"] == "computed" and name in source["why_computed"]
+    assert "features computed: not read from the feature table, as the specs changed" in caplog.text
+    # the canonical table rewritten after `features`: a partition's file under a new name
+    # (what an etl or labels run gives; the same rows, so the other tests see no change)
+    part = next((trained["root"] / "canonical").glob("event_date=*/part-*.parquet"))
+    renamed = part.with_name("part-99999-rewritten.parquet")
+    part.rename(renamed)
+    try:
+        result = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    finally:
+        renamed.rename(part)
+    source = json.loads(Path(result.summary_path).read_text())["features_source"]
+    assert source["source"] == "computed" and "rewritten" in source["why_computed"]
+    assert not (trained["root"] / ".fraud-app.readers").exists()  # no reader left registered
