@@ -275,7 +275,8 @@ def _write_outputs(
             )  # fmt: skip
         outcomes, ledger_counts = None, {}
         if ledger is not None:
-            kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s)
+            kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s,
+                                                  cfg.label_corrections)  # fmt: skip
             outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
             ledger_counts = label_ledger.counts(outcomes)
             _check_ledger(ledger, ledger_counts)
