@@ -6,10 +6,11 @@ fraud_app.config, which assembles all sections into AppConfig.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import typing
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
@@ -24,6 +25,34 @@ class Section(BaseModel):
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         return no_boolean_for_a_number(cls, value, info)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        return validated_copy(self, update, deep)
+
+
+def validated_copy(model: BaseModel, update: Mapping[str, Any] | None, deep: bool) -> Any:
+    """`model` with `update` validated as a config file's values are (every check, also
+    the model's own cross-field ones). pydantic's `model_copy(update=...)` takes `update`
+    as it is: `cfg.training.distributed.model_copy(update={"epochs": -3})` in a notebook,
+    or a step's copy of a section, kept a value no config file could give. Raises
+    ConfigError naming the key, what was wrong and the value received."""
+    if not update:
+        return BaseModel.model_copy(model, deep=deep)
+    from pydantic import ValidationError
+
+    from fraud_app.errors import ConfigError
+
+    values = {name: getattr(model, name) for name in model.model_fields_set}
+    values.update(update)
+    try:
+        return type(model).model_validate(copy.deepcopy(values) if deep else values)
+    except ValidationError as exc:
+        from fraud_app.config import error_lines
+
+        lines = error_lines(exc, type(model))
+        raise ConfigError(
+            f"{type(model).__name__}.model_copy(update=...) is invalid:\n  " + "\n  ".join(lines)
+        ) from exc
 
 
 def no_boolean_for_a_number(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:

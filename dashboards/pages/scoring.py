@@ -6,6 +6,7 @@ the training window."""
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any
 
 import plotly.graph_objects as go
@@ -202,7 +203,13 @@ def cut_texts(edges: list[float]) -> list[str]:
 
 
 def bin_labels(edges: list[float], n: int) -> list[str]:
-    """Names for n score bins from either n + 1 edges or n - 1 inner cut points."""
+    """Names for n score bins from either n + 1 edges or n - 1 inner cut points; a first
+    cut just below the next one (the reference's bin for values below the training
+    minimum, fraud_app.scoring.reference) reads `< x`, and the minimum's own bin `x`."""
+    if n > 2 and len(edges) == n - 1 and edges[0] == math.nextafter(edges[1], -math.inf):
+        rest = bin_labels(edges[1:], n - 1)
+        low = rest[0].removeprefix("≤ ")
+        return [f"< {low}", low, *rest[1:]]
     e = cut_texts(edges)
     if len(e) == n + 1:
         return [f"{a} to {b}" for a, b in itertools.pairwise(e)]

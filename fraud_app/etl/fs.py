@@ -8,14 +8,17 @@ swap there is only "all or nothing visible at the end", not atomic.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import uuid
+from pathlib import Path
 
 from pyspark.sql import SparkSession
 
 from fraud_app.errors import ConfigError, DataIntegrityError, EmptyInputError
 from fraud_app.interrupts import critical
 from fraud_app.schema import partition_value
+from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -297,3 +300,23 @@ def check_apart(spark: SparkSession, reads: dict[str, str], writes: dict[str, st
                 "writing it would replace or mix with the other's files; give "
                 f"{out} a directory of its own"
             )
+
+
+def check_working_directory(spark: SparkSession, root: str, setting: str = "paths.root") -> None:
+    """ConfigError when a relative `root` names another folder for Spark than for this
+    process. Hadoop resolves it against the JVM's working directory (where the session
+    started), Python against the process's: after an `os.chdir` in a notebook the tables
+    were written under the first and the run lock, the readers' registrations and the
+    reports under the second, so the lock guarded a folder no table was in."""
+    ours = local_path(str(root))
+    if ours is None or ours.is_absolute():
+        return
+    theirs = local_path(HadoopFs(spark).qualify(str(root)))
+    here = Path(os.path.normpath(Path.cwd() / ours))
+    if theirs is not None and Path(os.path.normpath(theirs)) != here:
+        raise ConfigError(
+            f"{setting} {str(root)!r} is relative: Spark writes it under {theirs}, this "
+            f"process would lock it (and write its reports) under {here}, as the working "
+            "directory changed after the Spark session started. Give an absolute "
+            f"{setting}, or change back to the directory the session started in"
+        )

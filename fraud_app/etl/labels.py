@@ -59,7 +59,13 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
 from fraud_app.etl import labels_classify as lc
 from fraud_app.etl.config import EtlSection
-from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging, read_table
+from fraud_app.etl.fs import (
+    HadoopFs,
+    check_apart,
+    check_working_directory,
+    clean_stale_staging,
+    read_table,
+)
 from fraud_app.etl.ledger import KIND_CORRECTION, KIND_FILL, ledger_path, new_entries, read_ledger
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.partition_swap import partition_name
@@ -196,6 +202,7 @@ def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> Lab
     """Apply the label feed `inputs` (files or folders) to the canonical table; the
     quarantine and the lock are the ETL's (etl.output / etl.quarantine, paths.root)."""
     ensure_utc(spark)
+    check_working_directory(spark, config.paths.root)
     with RootLock(config.paths.root, "labels"):
         refuse_while_read(config.paths.root, "labels", "canonical")
         return _run_locked(spark, config, inputs)

@@ -16,11 +16,12 @@ over into the new table:
 
     row unlabelled                       filled (`labels_reapplied`)
     row holding the same label           nothing to do (`ledger_unchanged`)
-    row holding another label, the       corrected (`corrections_reapplied`) when the
-      latest version a 0 -> 1 correction  correction's label_time is after the row's known
-                                         time (label_time, else timestamp +
-                                         features.label_delay_days), else quarantined as
-                                         `correction_not_after_published_label`
+    row holding 0, the latest version    corrected (`corrections_reapplied`) when the
+      a 1 (a correction; under            entry is known (its label_time, else its
+      etl.label_corrections apply, a fill applied_at) after the row's known time
+      too: the feed filled the row while  (label_time, else timestamp +
+      it was unlabelled, the export now   features.label_delay_days), else quarantined as
+      says 0)                             `correction_not_after_published_label`
     row holding another label otherwise  etl.input's label stays; the entry is added to
                                          the quarantine as `conflicting_label`
     entry's label_time before the row's  quarantined as `label_time_before_timestamp`
@@ -64,7 +65,7 @@ FILL, SAME, NOT_FOUND, CORRECTED = "fill", "same", "not_found", "corrected"
 QUARANTINED = (CONFLICTING_LABEL, BEFORE_TIMESTAMP, CORRECTION_TOO_EARLY)
 OUTCOMES = (FILL, SAME, CORRECTED, NOT_FOUND, *QUARANTINED)
 _OUTCOME = "__ledger_outcome"
-_L = {c: f"__ledger_{c}" for c in ("label", "label_time", "source_file", "kind")}
+_L = {c: f"__ledger_{c}" for c in ("label", "label_time", "source_file", "kind", "applied_at")}
 
 
 def known_at(label_time: Column, timestamp: Column, delay_s: int) -> Column:
@@ -118,11 +119,19 @@ def new_entries(
     return rows
 
 
-def reapply(kept: DataFrame, ledger: DataFrame, delay_s: int) -> tuple[DataFrame, DataFrame]:
+def reapply(
+    kept: DataFrame, ledger: DataFrame, delay_s: int, corrections: str = "apply"
+) -> tuple[DataFrame, DataFrame]:  # fmt: skip
     """(`kept`, the rows a replace run publishes, with the latest ledger version of each id
     applied (module docstring); the latest entries with their outcome in `_OUTCOME` (one of
     OUTCOMES), the quarantined ones with a `reason` and `reason_detail`). `kept` holds one
-    row per transaction_id (after the dedup); `delay_s`: features.label_delay_days."""
+    row per transaction_id (after the dedup); `delay_s`: features.label_delay_days.
+
+    A latest entry of label 1 over a row etl.input now gives 0 is a correction, as
+    `fraud-app labels` would take it on the rebuilt table: also a FILL (the feed filled
+    the row while it was unlabelled, the export then said 0) under `corrections` apply,
+    known at its label_time, else when it was applied (`applied_at`). It was quarantined
+    as `conflicting_label` and the rebuilt row kept 0: a known fraud lost by a rebuild."""
     entries = latest(ledger).select(
         "transaction_id", *[F.col(c).alias(a) for c, a in _L.items()])  # fmt: skip
     rows = kept.select("transaction_id", "label", "label_time", "timestamp",
@@ -130,11 +139,16 @@ def reapply(kept: DataFrame, ledger: DataFrame, delay_s: int) -> tuple[DataFrame
     joined = entries.join(rows, "transaction_id", "left")
     label, ledger_label, ledger_time = F.col("label"), F.col(_L["label"]), F.col(_L["label_time"])
     row_known = known_at(F.col("label_time"), F.col("timestamp"), delay_s)
-    correction = (F.col(_L["kind"]) == KIND_CORRECTION) & (ledger_label == 1) & (label == 0)
+    # when the entry's label was learnt: its label_time (a correction's is its known time),
+    # else the time its labels run applied it (a delay-only feed)
+    entry_known = F.coalesce(ledger_time, F.col(_L["applied_at"]))
+    # apply: any 1 over a 0 (a fill too); quarantine: only what was applied as a correction
+    kinds = F.lit(True) if corrections == "apply" else F.col(_L["kind"]) == KIND_CORRECTION
+    correction = kinds & (ledger_label == 1) & (label == 0)
     outcome = (
         F.when(F.col("__found").isNull(), F.lit(NOT_FOUND))
         .when(label.isNotNull() & (label == ledger_label), F.lit(SAME))
-        .when(correction & (ledger_time > row_known), F.lit(CORRECTED))
+        .when(correction & (entry_known > row_known), F.lit(CORRECTED))
         .when(correction, F.lit(CORRECTION_TOO_EARLY))
         .when(label.isNotNull(), F.lit(CONFLICTING_LABEL))
         .when(ledger_time < F.col("timestamp"), F.lit(BEFORE_TIMESTAMP))
@@ -155,7 +169,7 @@ def reapply(kept: DataFrame, ledger: DataFrame, delay_s: int) -> tuple[DataFrame
             ledger_label.cast("string"), F.lit(" is not applied")),
         CORRECTION_TOO_EARLY: F.concat(
             tid, F.lit(": the correction to label 1 from "), said, F.lit(" is known at '"),
-            ledger_time.cast("string"), F.lit("', not after etl.input's label 0, known at '"),
+            entry_known.cast("string"), F.lit("', not after etl.input's label 0, known at '"),
             row_known.cast("string"), F.lit("' (its label_time, else timestamp + "
                                             "features.label_delay_days); it is not applied")),
     }  # fmt: skip
@@ -163,8 +177,10 @@ def reapply(kept: DataFrame, ledger: DataFrame, delay_s: int) -> tuple[DataFrame
         REASON: F.when(F.col(_OUTCOME).isin(*details), F.col(_OUTCOME)),
         DETAIL: F.coalesce(*[F.when(F.col(_OUTCOME) == k, d) for k, d in details.items()]),
     })  # fmt: skip
+    corrected = F.col(_OUTCOME) == CORRECTED
     applied = classified.filter(F.col(_OUTCOME).isin(FILL, CORRECTED)).select(
-        "transaction_id", ledger_label.alias("__fill"), ledger_time.alias("__fill_time"),
+        "transaction_id", ledger_label.alias("__fill"),
+        F.when(corrected, entry_known).otherwise(ledger_time).alias("__fill_time"),
     )  # fmt: skip
     filled = kept.join(F.broadcast(applied), "transaction_id", "left").withColumns({
         "label": F.coalesce(F.col("__fill"), F.col("label")),

@@ -40,7 +40,7 @@ from fraud_app.etl import dedup
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, check_append, log_checks
-from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging
+from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.publish import (
     REPORT_NAME,
@@ -164,6 +164,7 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     session's time zone is set to UTC first (naive timestamps and event_date are UTC).
     """
     ensure_utc(spark)  # a notebook's own session in another zone shifted both silently
+    check_working_directory(spark, config.paths.root)
     with RootLock(config.paths.root, "etl"):
         refuse_while_read(config.paths.root, "etl", "canonical")
         return _run_locked(spark, config)
@@ -275,7 +276,8 @@ def _write_outputs(
             )  # fmt: skip
         outcomes, ledger_counts = None, {}
         if ledger is not None:
-            kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s)
+            kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s,
+                                                  cfg.label_corrections)  # fmt: skip
             outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
             ledger_counts = label_ledger.counts(outcomes)
             _check_ledger(ledger, ledger_counts)

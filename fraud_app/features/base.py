@@ -8,11 +8,12 @@ fraud_app.features.keyed.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 
-from fraud_app.config_base import no_boolean_for_a_number
+from fraud_app.config_base import no_boolean_for_a_number, validated_copy
 from fraud_app.schema import NON_FEATURE_COLUMNS
 
 # Entity name in specs -> canonical column it partitions by.
@@ -45,6 +46,9 @@ class FeatureDef(BaseModel):
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
         return no_boolean_for_a_number(cls, value, info)
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        return validated_copy(self, update, deep)  # `update` checked as a spec file's values
 
     @property
     def name(self) -> str:

@@ -15,7 +15,13 @@ from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.registry import from_config
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
-from fraud_app.etl.fs import HadoopFs, check_apart, clean_stale_staging, read_table
+from fraud_app.etl.fs import (
+    HadoopFs,
+    check_apart,
+    check_working_directory,
+    clean_stale_staging,
+    read_table,
+)
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.features.compile import check_numeric_types, compute_features
@@ -72,6 +78,7 @@ def build_feature_table(
     no table (only `<table>.old-*`), and two runs at once (a scheduler's overlapping
     runs, or one beside `etl` replacing the canonical table) committed into each other."""
     ensure_utc(spark)
+    check_working_directory(spark, config.paths.root)
     with RootLock(config.paths.root, "features"):
         refuse_while_read(config.paths.root, "features", "features")
         return _build_locked(spark, config, feature_set)

@@ -21,7 +21,13 @@ from pyspark.sql import functions as F
 
 from fraud_app import jsonout
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
-from fraud_app.etl.fs import HadoopFs, check_apart, partition_dates, read_table
+from fraud_app.etl.fs import (
+    HadoopFs,
+    check_apart,
+    check_working_directory,
+    partition_dates,
+    read_table,
+)
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.etl.readers import reads
 from fraud_app.features.compile import vector_sql
@@ -182,6 +188,7 @@ def run_scoring(
     started = time.monotonic()
     output, setting = config.scores_output()
     _check_output(spark, config, output, setting)
+    check_working_directory(spark, output, setting)
     model = load_scoring_model(model_uri or config.scoring.model, config)
     opts = _options(model, config)
     with output_lock(output, setting):  # recover() treats every other job's staging as dead

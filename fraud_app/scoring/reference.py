@@ -10,7 +10,11 @@ every drift figure shares.
 Bins (one rule everywhere, also in the scoring summary, C3): `edges` are the distinct
 inner decile cut points e_0 < ... < e_{m-1}; bin 0 is x <= e_0, bin i is
 e_{i-1} < x <= e_i, bin m is x > e_{m-1}, so m + 1 bins (fewer than ten when many
-values tie, as counts of rare events do). Pure NumPy; the Spark side (sampling the
+values tie, as counts of rare events do). When the lowest cut point is the minimum
+itself (a tenth or more of the values tie at it: a constant feature or score, a count
+that is mostly 0), a cut just below it (`np.nextafter`) comes first, so a value below
+the training range has a bin of its own (empty in training) instead of being counted
+with the minimum; references stored before keep their edges. Pure NumPy; the Spark side (sampling the
 training window) lives in `reference_from_training`.
 """
 
@@ -52,11 +56,18 @@ def alert_threshold(scores: np.ndarray, budget: float) -> float:
 
 
 def decile_edges(values: np.ndarray) -> np.ndarray:
+    """The distinct inner decile cut points of the finite `values`, and a cut just below
+    their minimum when the lowest decile is the minimum itself (module doc)."""
     v = np.asarray(values, dtype=np.float64).reshape(-1)
     v = v[np.isfinite(v)]
     if not v.size:
         return np.zeros(0)
-    return np.unique(np.quantile(v, DECILES))
+    edges = np.unique(np.quantile(v, DECILES))
+    if edges[0] == v.min():
+        # bin 0 (x <= e_0) would hold the minimum and everything below it: a constant
+        # feature (or score) that fell on a scored date read PSI 0 (1.0 -> 0.0 unseen)
+        edges = np.concatenate(([np.nextafter(edges[0], -np.inf)], edges))
+    return edges
 
 
 def bin_counts(values: np.ndarray, edges) -> np.ndarray:

@@ -10,6 +10,7 @@ when `unexpected_index_column_names` names a key column, so we pass one.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import threading
@@ -200,7 +201,7 @@ def _gx_batch_and_suite(checks: list[Check], suite_name: str):
     )
     suite = gx.ExpectationSuite(name=f"{suite_name}_{token}")
     for check in checks:
-        kwargs = dict(check.kwargs)
+        kwargs = {k: process_time(v) for k, v in check.kwargs.items()}
         if check.column is not None and "column_A" not in kwargs:
             kwargs["column"] = check.column
         suite.add_expectation(getattr(gxe, check.expectation)(**kwargs, meta={"check": check.name}))
@@ -218,7 +219,7 @@ def _result(check: Check, raw: dict[str, Any] | None, counted_by_success: bool) 
     examples = res.get("partial_unexpected_index_list") or [
         {check.column or "value": v} for v in res.get("partial_unexpected_list") or []
     ]
-    observed = res.get("observed_value")
+    observed = utc_time(res.get("observed_value"))
     success = bool(raw.get("success")) and error is None
     if counted_by_success and success and "unexpected_count" not in res:
         res = {**res, "unexpected_count": 0, "unexpected_percent": 0.0}
@@ -255,7 +256,26 @@ def _plain(example: Any) -> dict[str, Any]:
     """JSON-safe copy of one failing-row example (NaN/inf as strings)."""
     if not isinstance(example, dict):
         example = {"value": example}
-    return {str(k): v if _json_safe(v) else str(v) for k, v in example.items()}
+    return {str(k): v if _json_safe(v) else str(utc_time(v)) for k, v in example.items()}
+
+
+# PySpark hands a timestamp to Python as a naive datetime in the PROCESS's local zone, and
+# reads a naive datetime literal in that zone too (GX's aggregates and bounds cross there);
+# our bounds are naive UTC. In a process under TZ=Asia/Kolkata the freshness check saw the
+# newest timestamp 5:30 h late (a fresh table "in the future", a stale one fresh) and the
+# reports showed failing rows' times in local time.
+def process_time(value: Any) -> Any:
+    """A naive UTC datetime as the naive local time PySpark takes it for; else as is."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=dt.UTC).astimezone().replace(tzinfo=None)
+    return value
+
+
+def utc_time(value: Any) -> Any:
+    """A naive datetime PySpark collected (local time) as naive UTC; else as is."""
+    if isinstance(value, dt.datetime) and value.tzinfo is None:
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value
 
 
 def _json_safe(v: Any) -> bool:

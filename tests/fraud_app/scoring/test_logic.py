@@ -29,12 +29,16 @@ def test_alert_threshold_raises_the_budget_share_of_alerts():
 
 def test_bins_are_right_closed_and_collapse_on_ties():
     edges = decile_edges(np.r_[np.zeros(80), np.arange(1, 21)])
-    assert edges[0] == 0.0 and len(edges) < 9  # most values tie at zero
-    assert bin_counts([0.0, 0.0, 1e9, -1.0], edges)[0] == 3  # x <= e0 goes to bin 0
+    assert edges[1] == 0.0 and len(edges) < 9  # most values tie at zero
+    # the minimum is a cut point: a cut just below it gives values below the range a bin
+    assert edges[0] == np.nextafter(0.0, -np.inf)
+    assert bin_counts([0.0, 0.0, 1e9, -1.0], edges)[:2].tolist() == [1, 2]  # right-closed
     assert bin_counts([0.0], edges).sum() == 1 and len(bin_counts([0.0], edges)) == len(edges) + 1
     ref = reference_block(np.c_[np.arange(100.0), np.ones(100)], np.linspace(0, 1, 100))
     assert np.allclose([sum(p) for p in ref["feature_props"]], 1.0)
-    assert ref["feature_edges"][1] == [1.0] and ref["feature_props"][1] == [1.0, 0.0]
+    assert ref["feature_edges"][1] == [np.nextafter(1.0, -np.inf), 1.0]
+    assert ref["feature_props"][1] == [0.0, 1.0, 0.0]
+    assert decile_edges(np.arange(100.0))[0] > 0  # a spread minimum: the deciles alone
 
 
 def test_alert_threshold_rounds_up_as_the_daily_budget_does():
