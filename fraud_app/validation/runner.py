@@ -57,13 +57,8 @@ def run_checks(
     check (`limit(0)`: no Spark job, but a plan for the JVM to analyse and optimise, ~600
     for the feature suite), which was most of the suite's time on the driver
     (`validate --table features`, 200k rows: 27.8 -> 17.2 s at load ~15, 7 -> 9 Spark
-    jobs). Pass 1 starts with the BOOLEAN_ONLY checks that GX bundles into one aggregate
-    (all but the window-based uniqueness, `_WINDOW_EXPECTATIONS`): GX persists the table,
-    so its first job fills the cache; that job now also computes them, where a row count
-    filled it and the aggregate scanned the cache again (`validate --table features`, 1M
-    rows, cold JVM at load 5-8: 62.8 / 61.5 -> 56.5 / 54.9 CPU-s; docs/BENCHMARKS.md,
-    session 25). Pass 2 re-runs only the checks that failed: with examples (SUMMARY, the
-    key column) when `examples` > 0, otherwise in BASIC for their counts. A check's outcome
+    jobs). Pass 2 re-runs only the checks that failed: with examples (SUMMARY, the key
+    column) when `examples` > 0, otherwise in BASIC for their counts. A check's outcome
     and counts do not depend on the other checks in its validation, so the results equal
     one SUMMARY validation of the whole suite, apart from the examples of passed checks.
     """
@@ -73,15 +68,10 @@ def run_checks(
     rest = [c for c in checks if c.name not in counted]
     basic: dict[str, Any] = {"result_format": "BASIC", "partial_unexpected_count": 0}
     by_name: dict[str, dict[str, Any]] = {}
-    boolean: dict[str, Any] = {"result_format": "BOOLEAN_ONLY"}
-    # the bundled checks first: one job fills GX's cache of the table and computes them
-    bundled = [c for c in from_success if c.expectation not in _WINDOW_EXPECTATIONS]
-    if bundled:
-        by_name.update(_validate(df, bundled, suite_name, boolean))
     if rest:
         by_name.update(_validate(df, rest, suite_name, basic))
-    if windowed := [c for c in from_success if c.expectation in _WINDOW_EXPECTATIONS]:
-        by_name.update(_validate(df, windowed, suite_name, boolean))
+    if from_success:
+        by_name.update(_validate(df, from_success, suite_name, {"result_format": "BOOLEAN_ONLY"}))
     failed = [c for c in checks if not _passed(by_name.get(c.name))]
     if failed and examples > 0:
         result_format: dict[str, Any] = {
@@ -100,8 +90,6 @@ def run_checks(
     ]
 
 
-# Row-level expectations whose Spark metric is a window over the table (a job of its own)
-_WINDOW_EXPECTATIONS = frozenset({"ExpectColumnValuesToBeUnique"})
 # Row-level expectations whose result is an observed value (the column's type), not counts.
 _SCHEMA_EXPECTATIONS = frozenset(
     {"ExpectColumnValuesToBeOfType", "ExpectColumnValuesToBeInTypeList"}
