@@ -53,6 +53,7 @@ CLASS = "__dup_class"
 KEEP, EXACT, CONFLICT, FILLED = 0, 1, 2, 3
 PUBLISHED = "__published"  # a row of the canonical table before this run (append mode)
 FILLS = "__fills"  # a new row (KEEP) that fills in the label of a published unlabelled row
+_ID, _COPIES = "__id", "__copies"  # working columns of _split_by_copies
 # every canonical column but the label and its time: two rows equal in these are copies
 # of one transaction, one of them maybe not labelled yet
 CONTENT: tuple[str, ...] = tuple(c for c in CANONICAL_NAMES if c not in LABEL_COLUMNS)
@@ -75,6 +76,42 @@ def classify(valid: DataFrame, policy: str, previous: DataFrame | None = None) -
     if previous is not None:
         old = previous.select(*CANONICAL_NAMES).withColumn(PUBLISHED, F.lit(True))
         df = df.unionByName(old, allowMissingColumns=True)
+    single, several = _split_by_copies(df)
+    return _classify_several(several, policy).unionByName(_classify_single(single))
+
+
+def _split_by_copies(df: DataFrame) -> tuple[DataFrame, DataFrame]:
+    """(rows whose transaction_id no other row has, the other rows). Nearly every id has
+    one row: the windows of `_classify_several` on every row cost two sorts of the wide
+    rows and a window group per row, where the count per id is a hash aggregate of the
+    ids alone and a hash join (no sort); the 1M demo's classification and cache took 43
+    -> 27 CPU-s (docs/BENCHMARKS.md, session 25). A null id (none among the clean rows)
+    is grouped as one id, as the windows' partitions group it."""
+    ids = df.groupBy(F.col("transaction_id").alias(_ID)).agg(F.count(F.lit(1)).alias(_COPIES))
+    counted = df.join(
+        ids.hint("shuffle_hash"), F.col("transaction_id").eqNullSafe(F.col(_ID))
+    ).drop(_ID)
+    return (
+        counted.filter(F.col(_COPIES) == 1).drop(_COPIES),
+        counted.filter(F.col(_COPIES) > 1).drop(_COPIES),
+    )
+
+
+def _classify_single(df: DataFrame) -> DataFrame:
+    """What `_classify_several` gives a transaction_id's only row: KEEP (published or not),
+    filling nothing, no reason."""
+    return df.withColumns(
+        {
+            CLASS: F.lit(KEEP),
+            FILLS: F.lit(False),
+            REASON: F.lit(None).cast("string"),
+            DETAIL: F.lit(None).cast("string"),
+        }
+    )
+
+
+def _classify_several(df: DataFrame, policy: str) -> DataFrame:
+    """`classify` of the rows of transaction_ids that have more than one row."""
     # one shuffle by id serves every window below (each is per transaction_id); without it
     # the window by content hashed on all its columns and the later ones shuffled again
     df = df.repartition("transaction_id")
