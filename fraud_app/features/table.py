@@ -96,9 +96,9 @@ def write_feature_table(
     fs = HadoopFs(spark)
     staged = StagedDir(fs, str(path))
     try:
-        _time_ordered(result.df).write.mode("error").option(
-            "parquet.enable.dictionary", "false"
-        ).partitionBy(PARTITION_COLUMN).parquet(staged.tmp)
+        _time_ordered(result.df).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(
+            staged.tmp
+        )
         rows = spark.read.parquet(staged.tmp).count()
         meta = {**feature_metadata(result, feature_set), "rows": rows}
         if source is not None:
