@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -86,17 +87,35 @@ def train_baselines(
         rows = data.count()
         if rows == 0:
             raise EmptyInputError("baselines: the training window holds no rows")
-        out = []
-        for name, (est, params) in estimators.items():
-            t0 = time.perf_counter()
-            est = est.setFeaturesCol(_VEC).setLabelCol(_LABEL)
-            model = est.fit(data)
-            seconds = time.perf_counter() - t0
-            logger.info("baseline %s: fitted on %d rows in %.1fs", name, rows, seconds)
-            out.append(Baseline(name, model, params, seconds, rows))
-        return out
+        return _fit_side_by_side(estimators, data, rows)
     finally:
         data.unpersist()
+
+
+def _fit_side_by_side(estimators: dict[str, tuple[Any, dict[str, Any]]], data, rows: int):
+    """Every baseline fitted at the same time, one driver thread each, in the order of
+    `estimators`. Their Spark jobs are small (one per L-BFGS evaluation or tree level: two
+    tasks of ~0.05 s on the cached sample) with driver work between them, so one after
+    the other the cores mostly waited: 126 jobs held the executors 12 s of a 19 s phase
+    at 1M rows (docs/BENCHMARKS.md, session 25). Each fit reads the same cached sample
+    with its own estimator; its jobs compute what they computed one after the other (the
+    figures of a 1M run are the same to the bit). The threads keep the caller's job
+    group, description and session tags (PySpark's inheritable_thread_target)."""
+    from pyspark.util import inheritable_thread_target
+
+    def fit(name: str, est, params: dict[str, Any]) -> Baseline:
+        t0 = time.perf_counter()
+        model = est.setFeaturesCol(_VEC).setLabelCol(_LABEL).fit(data)
+        seconds = time.perf_counter() - t0
+        logger.info("baseline %s: fitted on %d rows in %.1fs", name, rows, seconds)
+        return Baseline(name, model, params, seconds, rows)
+
+    with ThreadPoolExecutor(max_workers=len(estimators), thread_name_prefix="baseline") as pool:
+        futures = [
+            pool.submit(inheritable_thread_target(data.sparkSession)(fit), name, est, params)
+            for name, (est, params) in estimators.items()
+        ]
+        return [f.result() for f in futures]
 
 
 def _one_partition_per_core(df):

@@ -25,18 +25,30 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.errors import SchemaError
+from fraud_app.features.moments import batch_moments, combine_moments
 
 logger = logging.getLogger(__name__)
 
 NEAR_CONSTANT_SHARE = 0.99
 SAMPLE_ROWS = 100_000
 _SCHEMA = "mn binary, mx binary, sample binary"
+_MOMENTS = ", s1 binary, s2 binary, n long"
+
+
+@dataclass(frozen=True)
+class WindowChecks:
+    """What one pass over a training window found: the feature check's lists and, when
+    asked for, the (mean, std) of the vector column (fraud_app.features.moments)."""
+
+    checks: dict[str, list[str]]  # {"constant": [...], "near_constant": [...]}
+    moments: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def constant_features(
@@ -56,17 +68,59 @@ def constant_features(
     `df` when known (else one count); the share is counted on about `sample_rows` of them.
     label_column: the 0/1 label of `df` (used when present): a near-constant feature whose
     other rows hold more frauds than their share is informative and not listed."""
+    return check_window(
+        df, names, vector_column=vector_column, share=share, rows=rows,
+        sample_rows=sample_rows, label_column=label_column,
+    ).checks  # fmt: skip
+
+
+def check_window(
+    df: DataFrame,
+    names: Sequence[str],
+    *,
+    vector_column: str | None = None,
+    share: float = NEAR_CONSTANT_SHARE,
+    rows: int | None = None,
+    sample_rows: int = SAMPLE_ROWS,
+    label_column: str | None = None,
+    moments: bool = False,
+) -> WindowChecks:
+    """`constant_features`, and with `moments` the (mean, std) of every position of
+    `vector_column` summed in the same pass, as fraud_app.models.train.feature_statistics
+    gives them (same batches, same order: the same bits); the train step's standardisation
+    statistics without a second scan of the window. moments: None when `df` has no such
+    column or `names` is empty."""
     if not names:
-        return {"constant": [], "near_constant": []}
+        return WindowChecks({"constant": [], "near_constant": []})
     columns = [_feature_column(df, name, i, vector_column) for i, name in enumerate(names)]
     labelled = label_column is not None and label_column in df.columns
     if labelled:
         columns.append(F.col(f"`{label_column}`"))
     rows = df.count() if rows is None else rows
     fraction = 1.0 if rows <= sample_rows else sample_rows / rows
-    data = df.select(*[c.cast("double").alias(f"c{i}") for i, c in enumerate(columns)])
+    data = [c.cast("double").alias(f"c{i}") for i, c in enumerate(columns)]
+    summed = moments and vector_column is not None and vector_column in df.columns
+    if summed:
+        data.append(F.col(f"`{vector_column}`").alias("v"))
     d, width = len(names), len(columns)
-    parts = data.mapInArrow(_partials(width, fraction, d), _SCHEMA).collect()
+    parts = (
+        df.select(*data)
+        .mapInArrow(_partials(width, fraction, d, summed), _SCHEMA + (_MOMENTS if summed else ""))
+        .collect()
+    )
+    found = _verdicts(names, parts, width, d, labelled, share)
+    if not summed:
+        return WindowChecks(found)
+    stats = combine_moments(
+        [p["n"] for p in parts],
+        [np.frombuffer(p["s1"], np.float64) for p in parts],
+        [np.frombuffer(p["s2"], np.float64) for p in parts],
+    )
+    return WindowChecks(found, stats)
+
+
+def _verdicts(names, parts, width: int, d: int, labelled: bool, share: float):
+    """The lists (and their log lines) from the batches' minima, maxima and samples."""
     lo = _reduce(np.fmin, [p["mn"] for p in parts], width)
     hi = _reduce(np.fmax, [p["mx"] for p in parts], width)
     sample = [np.frombuffer(p["sample"], np.float64).reshape(-1, width) for p in parts]
@@ -137,9 +191,10 @@ def in_sample(X: np.ndarray, fraction: float) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
 
 
-def _partials(d: int, fraction: float, hashed: int | None = None):
+def _partials(d: int, fraction: float, hashed: int | None = None, moments: bool = False):
     """Per Arrow batch of `d` columns: min, max and the sampled rows; the sample is drawn
-    by a hash of the first `hashed` columns (the features: the label never moves it)."""
+    by a hash of the first `hashed` columns (the features: the label never moves it).
+    moments: column `d` is a vector column whose partial sums come too (batch_moments)."""
     hashed = d if hashed is None else hashed
 
     def fn(batches: Iterator):
@@ -157,10 +212,17 @@ def _partials(d: int, fraction: float, hashed: int | None = None):
             with np.errstate(invalid="ignore"):
                 mn, mx = np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
             sample = X[in_sample(X[:, :hashed], fraction)]
-            yield pa.RecordBatch.from_arrays(
-                [pa.array([a.tobytes()], pa.binary()) for a in (mn, mx, sample)],
-                ["mn", "mx", "sample"],
-            )
+            blobs = [mn, mx, sample]
+            names = ["mn", "mx", "sample"]
+            if moments:
+                n, s1, s2 = batch_moments(batch.column(d))
+                blobs += [s1, s2]
+                names += ["s1", "s2"]
+            arrays = [pa.array([a.tobytes()], pa.binary()) for a in blobs]
+            if moments:
+                arrays.append(pa.array([n], pa.int64()))
+                names.append("n")
+            yield pa.RecordBatch.from_arrays(arrays, names)
 
     return fn
 

@@ -21,6 +21,7 @@ import numpy as np
 from dlcore.layers import PiecewiseLinear, quantile_edges
 from dlcore.metrics import average_precision, roc_auc
 from fraud_app.errors import ConfigError, EmptyInputError
+from fraud_app.features.moments import batch_moments, combine_moments
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.config import RefitSection, TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
@@ -37,18 +38,11 @@ def _partial_moments(features_col: str):
         import pyarrow as pa
 
         for batch in batches:
-            n = batch.num_rows
-            if n == 0:
+            if batch.num_rows == 0:
                 continue
-            flat = (
-                batch.column(features_col)
-                .flatten()
-                .to_numpy(zero_copy_only=False)
-                .astype(np.float64)
-            )
-            X = flat.reshape(n, flat.size // n)
+            n, s1, s2 = batch_moments(batch.column(features_col))
             yield pa.RecordBatch.from_arrays(
-                [pa.array([n]), pa.array([X.sum(0).tolist()]), pa.array([(X * X).sum(0).tolist()])],
+                [pa.array([n]), pa.array([s1.tolist()]), pa.array([s2.tolist()])],
                 ["n", "s1", "s2"],
             )
 
@@ -62,14 +56,9 @@ def feature_statistics(df, features_col: str = "features") -> tuple[np.ndarray, 
         .mapInArrow(_partial_moments(features_col), "n long, s1 array<double>, s2 array<double>")
         .collect()
     )
-    if not parts:
-        raise EmptyInputError("cannot compute feature statistics: the training data has no rows")
-    n = sum(p["n"] for p in parts)
-    s1 = np.sum([p["s1"] for p in parts], axis=0)
-    s2 = np.sum([p["s2"] for p in parts], axis=0)
-    mean = s1 / n
-    var = np.maximum(s2 / n - mean * mean, 0.0)
-    return mean, np.sqrt(var)
+    return combine_moments(
+        [p["n"] for p in parts], [p["s1"] for p in parts], [p["s2"] for p in parts]
+    )
 
 
 def feature_sample(

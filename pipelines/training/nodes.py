@@ -58,12 +58,18 @@ def fit_ensemble(
     iterations: list[int] | None = None,
     rows: int | None = None,
     warm_start: WarmStart | None = None,
+    stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> EnsembleTraining:
     """validation_df: early stopping on it (when configured); iterations: a fresh refit's
     counts; warm_start: a warm-start refit (the members keep their statistics and bins);
-    rows: the row count of train_df when known (the splits' summary), spares a count."""
+    rows: the row count of train_df when known (the splits' summary), spares a count;
+    stats: train_df's (mean, std) of features_col when already summed (the feature
+    check's pass, fraud_app.features.checks.check_window), spares a pass."""
     # Standardise with statistics of the whole training window, not of one subset.
-    stats = feature_statistics(train_df, features_col) if warm_start is None else None
+    if warm_start is not None:
+        stats = None
+    elif stats is None:
+        stats = feature_statistics(train_df, features_col)
     return train_ensemble(
         balanced.subsets,
         cfg,

@@ -22,7 +22,7 @@ from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
 from fraud_app.etl.readers import reads
-from fraud_app.features.checks import constant_features
+from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.features.table import labelled_rows, read_feature_table
@@ -97,13 +97,16 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
     lap("splits")
-    feature_checks = constant_features(
+    # one pass over the window: the checks, and the members' standardisation statistics
+    window = check_window(
         splits.train,
         names,
         vector_column=vector,
         rows=splits.summary["windows"]["train"]["rows"],
         label_column="label",
+        moments=True,
     )
+    feature_checks = window.checks
     lap("feature_checks")
     # The subsets are computed once for all members (persisted), not once per member.
     balanced = nodes.balance(splits.train, config.balancing, keep=[vector]).persist()
@@ -121,6 +124,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
             checkpoint_root=checkpoints,
             validation_df=val.partition_data() if val is not None else splits.validation,
             rows=_rows(splits, "train"),
+            stats=window.moments,
         )
     finally:
         balanced.unpersist()
