@@ -8,6 +8,14 @@ export PYSPARK_PYTHON := $(abspath $(BIN)/python)
 export PYSPARK_DRIVER_PYTHON := $(abspath $(BIN)/python)
 export SPARK_LOCAL_IP ?= 127.0.0.1
 export DEMO_DIR ?= work/demo
+# Byte code: with pip's --no-compile below, Python compiles a module on its first import
+# and keeps it in __pycache__ for every later process. An environment that sets
+# PYTHONDONTWRITEBYTECODE (CI images and sandboxes often do) keeps nothing, so every
+# process (the CLI, each test worker and subprocess, each Spark Python worker) compiles
+# all it imports again: `import great_expectations` 11.2 s instead of 5.2, two CLI test
+# files 139 s instead of 58 (docs/BENCHMARKS.md, session 26). The venv is this project's
+# own, so its targets write the caches.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: demo test test-slow lint bench mutation venv check-java check-python clean
 
@@ -27,9 +35,10 @@ check-java:
 	  { echo "error: Spark 4 needs Java 17 or newer; $$J is Java $${MAJOR:-of unknown version}."; \
 	    echo "  Install openjdk-17 and put it first on PATH, or set JAVA_HOME to it."; exit 1; }
 
-# --no-compile: pip would byte-compile all ~15,000 .py files of the environment (67 s of CPU
-# on CI's machine kind, docs/BENCHMARKS.md); Python compiles the modules a process imports
-# on first import instead, and keeps them in __pycache__ (a few thousand for the tests).
+# --no-compile: pip would byte-compile all ~15,000 .py files of the environment (38-67 s of
+# CPU on CI's machine kind, docs/BENCHMARKS.md); Python compiles the modules a process
+# imports on first import instead, and keeps them in __pycache__ (about 3,900 for a
+# `fraud-app run`; see PYTHONDONTWRITEBYTECODE above).
 $(STAMP): pyproject.toml | check-python
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --no-compile --upgrade pip
