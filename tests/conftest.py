@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -48,3 +49,18 @@ def mlflow_template(tmp_path_factory) -> StoreTemplate:
 def fresh_store(mlflow_template, tmp_path) -> Path:
     """<tmp_path>/mlflow.db: the embedded store of a config whose paths.root is tmp_path."""
     return mlflow_template.copy_to(tmp_path)
+
+
+@pytest.fixture
+def kolkata_process():
+    """The Python process's own zone (TZ) set to Asia/Kolkata (+05:30), as on a laptop in
+    India; the JVM keeps its zone. Restored afterwards."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "Asia/Kolkata"
+    time.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()

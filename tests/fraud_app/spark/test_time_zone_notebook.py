@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import time
 
 import pytest
 
@@ -37,20 +35,6 @@ def kolkata_session(spark):
     spark.conf.set(SESSION_TIME_ZONE, KOLKATA)
     yield spark
     spark.conf.set(SESSION_TIME_ZONE, "UTC")
-
-
-@pytest.fixture
-def kolkata_process():
-    """The Python process's own zone (TZ), as on a laptop; the JVM keeps its zone."""
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = KOLKATA
-    time.tzset()
-    yield
-    if before is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
 
 def _late_rows(spark):

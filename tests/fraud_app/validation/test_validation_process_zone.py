@@ -7,8 +7,6 @@ rows' times were shown in local time. Real Spark, real GX."""
 from __future__ import annotations
 
 import datetime as dt
-import os
-import time
 
 import pytest
 
@@ -22,19 +20,6 @@ SCHEMA = (
     "country string, card_country string, device_id string, fraud_pattern string"
 )
 T0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def kolkata_process():
-    before = os.environ.get("TZ")
-    os.environ["TZ"] = "Asia/Kolkata"  # +05:30
-    time.tzset()
-    yield
-    if before is None:
-        os.environ.pop("TZ", None)
-    else:
-        os.environ["TZ"] = before
-    time.tzset()
 
 
 def _table(spark):
