@@ -40,6 +40,7 @@ NEAR_CONSTANT_SHARE = 0.99
 SAMPLE_ROWS = 100_000
 _SCHEMA = "mn binary, mx binary, sample binary"
 _MOMENTS = ", s1 binary, s2 binary, n long"
+_SAMPLE = ", drawn binary"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,10 @@ class WindowChecks:
 
     checks: dict[str, list[str]]  # {"constant": [...], "near_constant": [...]}
     moments: tuple[np.ndarray, np.ndarray] | None = None
+    # with `sample` = (fraction, seed): the float32 vectors of the rows that
+    # df.sample(False, fraction, seed) keeps, in its order (fraud_app.models.train's
+    # feature_sample, which the input encoding's bins are fitted on)
+    sample: np.ndarray | None = None
 
 
 def constant_features(
@@ -84,12 +89,19 @@ def check_window(
     sample_rows: int = SAMPLE_ROWS,
     label_column: str | None = None,
     moments: bool = False,
+    sample: tuple[float, int] | None = None,
 ) -> WindowChecks:
     """`constant_features`, and with `moments` the (mean, std) of every position of
     `vector_column` summed in the same pass, as fraud_app.models.train.feature_statistics
     gives them (same batches, same order: the same bits); the train step's standardisation
     statistics without a second scan of the window. moments: None when `df` has no such
-    column or `names` is empty."""
+    column or `names` is empty.
+
+    sample: (fraction, seed): the pass also keeps the vectors of the rows that Spark's
+    `df.sample(False, fraction, seed)` keeps (`WindowChecks.sample`; fraction >= 1: every
+    row), so the input encoding's sample needs no pass of its own. The draw is the same:
+    Spark's sampler and `rand(seed)` both take one XORShift double per row, seeded with
+    seed + the partition's index, and keep a row when it is below the fraction."""
     if not names:
         return WindowChecks({"constant": [], "near_constant": []})
     columns = [_feature_column(df, name, i, vector_column) for i, name in enumerate(names)]
@@ -99,24 +111,38 @@ def check_window(
     rows = df.count() if rows is None else rows
     fraction = 1.0 if rows <= sample_rows else sample_rows / rows
     data = [c.cast("double").alias(f"c{i}") for i, c in enumerate(columns)]
-    summed = moments and vector_column is not None and vector_column in df.columns
-    if summed:
+    has_vector = vector_column is not None and vector_column in df.columns
+    summed = moments and has_vector
+    drawn = sample is not None and has_vector
+    if summed or drawn:
         data.append(F.col(f"`{vector_column}`").alias("v"))
+    if drawn:
+        keep = F.lit(True) if sample[0] >= 1.0 else F.rand(sample[1]) < F.lit(sample[0])
+        data.append(keep.alias("s"))
     d, width = len(names), len(columns)
+    schema = _SCHEMA + (_MOMENTS if summed else "") + (_SAMPLE if drawn else "")
     parts = (
-        df.select(*data)
-        .mapInArrow(_partials(width, fraction, d, summed), _SCHEMA + (_MOMENTS if summed else ""))
-        .collect()
+        df.select(*data).mapInArrow(_partials(width, fraction, d, summed, drawn), schema).collect()
     )
     found = _verdicts(names, parts, width, d, labelled, share)
+    drawn_rows = _drawn(parts, vector_column) if drawn else None
     if not summed:
-        return WindowChecks(found)
+        return WindowChecks(found, sample=drawn_rows)
     stats = combine_moments(
         [p["n"] for p in parts],
         [np.frombuffer(p["s1"], np.float64) for p in parts],
         [np.frombuffer(p["s2"], np.float64) for p in parts],
     )
-    return WindowChecks(found, stats)
+    return WindowChecks(found, stats, drawn_rows)
+
+
+def _drawn(parts, column: str) -> np.ndarray:
+    """The drawn rows' vectors (float32, in partition and batch order), decoded as
+    collect_validation decodes its blocks (a null or ragged vector is its error)."""
+    from fraud_app.spark.data import decode_blocks
+
+    blobs = (bytes(p["drawn"]) for p in parts)
+    return decode_blocks((b for b in blobs if b), column).X
 
 
 def _verdicts(names, parts, width: int, d: int, labelled: bool, share: float):
@@ -191,15 +217,21 @@ def in_sample(X: np.ndarray, fraction: float) -> np.ndarray:
     return (h >> np.uint64(11)).astype(np.float64) * 2.0**-53 < fraction
 
 
-def _partials(d: int, fraction: float, hashed: int | None = None, moments: bool = False):
+def _partials(
+    d: int, fraction: float, hashed: int | None = None, moments: bool = False, drawn: bool = False
+):
     """Per Arrow batch of `d` columns: min, max and the sampled rows; the sample is drawn
     by a hash of the first `hashed` columns (the features: the label never moves it).
-    moments: column `d` is a vector column whose partial sums come too (batch_moments)."""
+    moments: column `v` is a vector column whose partial sums come too (batch_moments).
+    drawn: column `s` says which rows' `v` to keep (a training block, data.py)."""
     hashed = d if hashed is None else hashed
 
     def fn(batches: Iterator):
         import pyarrow as pa
 
+        from fraud_app.spark.data import _arrow_encoder
+
+        encode = _arrow_encoder("v", "s", None)
         for batch in batches:
             if batch.num_rows == 0:
                 continue
@@ -215,13 +247,18 @@ def _partials(d: int, fraction: float, hashed: int | None = None, moments: bool 
             blobs = [mn, mx, sample]
             names = ["mn", "mx", "sample"]
             if moments:
-                n, s1, s2 = batch_moments(batch.column(d))
+                n, s1, s2 = batch_moments(batch.column("v"))
                 blobs += [s1, s2]
                 names += ["s1", "s2"]
             arrays = [pa.array([a.tobytes()], pa.binary()) for a in blobs]
             if moments:
                 arrays.append(pa.array([n], pa.int64()))
                 names.append("n")
+            if drawn:
+                kept = batch.select(["v", "s"]).filter(batch.column("s"))
+                blocks = [b.column(0)[0].as_py() for b in encode(iter([kept]))]
+                arrays.append(pa.array([blocks[0] if blocks else b""], pa.binary()))
+                names.append("drawn")
             yield pa.RecordBatch.from_arrays(arrays, names)
 
     return fn

@@ -27,6 +27,7 @@ from fraud_app.models.config import RefitSection, TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.spark.data import PartitionData
 from fraud_app.spark.early_stopping import collect_validation
+from fraud_app.spark.planner import StageTiming
 from fraud_app.spark.summary import DataSummary, require_trainable
 from fraud_app.spark.trainer import DistributedTrainer, TrainingResult, prepare_training_data
 
@@ -61,21 +62,31 @@ def feature_statistics(df, features_col: str = "features") -> tuple[np.ndarray, 
     )
 
 
+ENCODING_SAMPLE_ROWS = 20_000  # about this many rows fit the input encoding's bins
+
+
+def sample_fraction(rows: int, max_rows: int = ENCODING_SAMPLE_ROWS) -> float:
+    """The Bernoulli fraction `feature_sample` draws from `rows` rows (1.0: every row)."""
+    return max_rows / rows if rows > max_rows else 1.0
+
+
 def feature_sample(
     df,
     features_col: str,
     label_col: str,
     *,
-    max_rows: int = 20_000,
+    max_rows: int = ENCODING_SAMPLE_ROWS,
     seed: int = 0,
     rows: int | None = None,
 ) -> np.ndarray:
     """Up to about `max_rows` feature vectors of `df` (a seeded Bernoulli sample), on the
     driver: what the input encoding's quantile bins are fitted on. rows: the row count of
-    `df` when the caller knows it (else one Spark count)."""
+    `df` when the caller knows it (else one Spark count). The train step draws the same
+    rows in its feature check's pass (fraud_app.features.checks.check_window `sample`)."""
     rows = df.count() if rows is None else rows
-    if rows > max_rows:
-        df = df.sample(withReplacement=False, fraction=max_rows / rows, seed=seed)
+    fraction = sample_fraction(rows, max_rows)
+    if fraction < 1.0:
+        df = df.sample(withReplacement=False, fraction=fraction, seed=seed)
     return collect_validation(df, features_col=features_col, label_col=label_col).X
 
 
@@ -130,6 +141,8 @@ class EnsembleTraining:
     ensemble: FraudEnsemble
     results: list[TrainingResult]
     seconds: float
+    # the last member's planner measurement: a refit of the same ensemble starts from it
+    stage_timing: StageTiming | None = None
 
 
 def refit_iterations(fitted: EnsembleTraining) -> list[int] | None:
@@ -172,6 +185,8 @@ def train_ensemble(
     encoding_row_count: int | None = None,
     warm_start: WarmStart | None = None,
     checkpoint_per_setup: bool = False,
+    stage_timing: StageTiming | None = None,
+    encoding_sample: np.ndarray | None = None,
 ) -> EnsembleTraining:
     """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
 
@@ -193,6 +208,12 @@ def train_ensemble(
     passes; stats and encoding_rows are then not used. Turns early stopping off.
     checkpoint_per_setup: each member's checkpoints in a subdirectory per training setup
     (DistributedConfig.checkpoint_per_setup; the Spark ML estimators' checkpointDir).
+    stage_timing: an earlier fit's planner measurement (EnsembleTraining.stage_timing of
+    the members, for their refit). Each member passes its own on to the next, so only
+    the first fit of a process spends a stage measuring (auto group sizes); group and
+    stage sizes change no result.
+    encoding_sample: `feature_sample(encoding_rows, ..., seed=cfg.seed)` drawn already (the
+    train step's feature check draws it in its pass); spares that pass.
     """
     t0 = time.perf_counter()
     members, results = [], []
@@ -213,7 +234,7 @@ def train_ensemble(
     validation = _usable_validation(validation, cfg, features_col, label_col, fixed)
     names = list(feature_names) if feature_names is not None else None
     encoding: dict[str, np.ndarray] | None = None
-    sample: np.ndarray | None = None
+    sample = encoding_sample if encoding_rows is not None else None
     for k, subset in enumerate(subsets):
         seed = cfg.seed + k if member_seeds is None else int(member_seeds[k])
         data = prepare_training_data(
@@ -266,7 +287,9 @@ def train_ensemble(
         if warm_start is not None and warm_start.learning_rate_scale != 1.0:
             lr = cfg.optimizer.learning_rate * warm_start.learning_rate_scale
             optimizer = optimizer.model_copy(update={"learning_rate": lr})
-        trainer = DistributedTrainer(model, build_loss(cfg.loss), build_optimizer(optimizer), dist)
+        trainer = DistributedTrainer(
+            model, build_loss(cfg.loss), build_optimizer(optimizer), dist, stage_timing=stage_timing
+        )
         result = trainer.fit(
             data,
             features_col=features_col,
@@ -276,9 +299,13 @@ def train_ensemble(
         )
         members.append(result.model)
         results.append(result)
+        stage_timing = result.stage_timing or stage_timing
     metadata = {"members": len(members), "training": cfg.model_dump(mode="json")}
     return EnsembleTraining(
-        FraudEnsemble(members, list(names or []), metadata), results, time.perf_counter() - t0
+        FraudEnsemble(members, list(names or []), metadata),
+        results,
+        time.perf_counter() - t0,
+        stage_timing,
     )
 
 

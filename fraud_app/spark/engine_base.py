@@ -20,6 +20,7 @@ from fraud_app.errors import TrainingDivergedError
 from fraud_app.spark.checkpoint import TrainingState
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.early_stopping import EarlyStopper
+from fraud_app.spark.planner import StageTiming
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +47,9 @@ class TrainingResult:
     best_iteration: int | None = None
     validation: list[dict[str, Any]] = field(default_factory=list)
     stopped_early: bool = False
+    # what the grouped engine's planner measured (stage cost, seconds per iteration): the
+    # next fit of the same ensemble plans its first stage from it (GroupPlanner prior)
+    stage_timing: StageTiming | None = None
 
 
 class Engine:
@@ -67,6 +71,8 @@ class Engine:
         # other data (same row count, other labels or features) is never resumed
         self.data_digest = ""
         self.stopper: EarlyStopper | None = None  # set by the trainer when early stopping is on
+        # an earlier fit's planner measurement, set by the trainer (None: measure first)
+        self.stage_timing: StageTiming | None = None
         self.run_id = uuid.uuid4().hex
         self.model_config = model.get_config()
         self.loss_config = loss_to_config(loss)

@@ -86,6 +86,7 @@ class GroupedEngine(Engine):
             target=cfg.auto_overhead_target,
             max_group=cfg.max_group_size,
             stage_groups=cfg.stage_groups,
+            prior=self.stage_timing,
         )
         # The driver's DLCORE_TRANSPORT / DLCORE_TOPOLOGY (or the config's topology) is the
         # run's choice, as the backend is: executors on other hosts never see the driver's
@@ -101,7 +102,9 @@ class GroupedEngine(Engine):
             retries = self._run_stages(blocks, failures)
         finally:
             self._retire_previous()  # also when interrupted between two stages
-        return self.finish(self.state, rows, retries, failures)
+        result = self.finish(self.state, rows, retries, failures)
+        result.stage_timing = self.planner.timing
+        return result
 
     def _resume(self, state: TrainingState) -> None:
         """Continue from a loaded checkpoint: its early stopper's state comes back with it

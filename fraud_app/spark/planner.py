@@ -15,17 +15,30 @@ iteration t, and plans the next stage:
         stage:  K >= C * (1 - STAGE_TARGET) / (STAGE_TARGET * G * t).
 
 The first auto stage uses FIRST_AUTO_GROUP-iteration groups and FIRST_AUTO_STAGE
-groups (it is also the measurement). Fixed values are used as given.
+groups (it is also the measurement), unless the planner starts from a `StageTiming`
+that an earlier fit measured on the same cluster (the members of one ensemble: same
+model, same batch, same executors), which spares each later fit that extra stage.
+Group and stage sizes never change a result (the engine's module doc), only the
+overhead. Fixed values are used as given.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 FIRST_AUTO_GROUP = 10
 FIRST_AUTO_STAGE = 4
 STAGE_TARGET = 0.005  # a stage lasts ~200 of its launches (~20 s here, ~40 s at 200 ms)
 MAX_STAGE_GROUPS = 10_000
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    """What a planner measured: a stage's fixed cost and the seconds per iteration."""
+
+    stage_cost_s: float
+    iter_s: float
 
 
 class GroupPlanner:
@@ -36,17 +49,28 @@ class GroupPlanner:
         target: float = 0.05,
         max_group: int = 2000,
         stage_groups: int | str = "auto",
+        prior: StageTiming | None = None,
     ) -> None:
+        """prior: an earlier fit's measurement (`timing`) to plan the first stage from."""
         self.fixed = None if group_size == "auto" else int(group_size)
         self.fixed_stage = None if stage_groups == "auto" else int(stage_groups)
         self.target = target
         self.max_group = max_group
         self.stage_cost_s: float | None = None
         self.iter_s: float | None = None
+        if prior is not None and prior.iter_s > 0:
+            self.stage_cost_s, self.iter_s = max(prior.stage_cost_s, 0.0), prior.iter_s
 
     @property
     def measured(self) -> bool:
         return self.stage_cost_s is not None and bool(self.iter_s)
+
+    @property
+    def timing(self) -> StageTiming | None:
+        """The measurement so far (None before the first stage of a planner without prior)."""
+        if not self.measured:
+            return None
+        return StageTiming(float(self.stage_cost_s), float(self.iter_s))
 
     def next(self, remaining: int) -> int:
         """Iterations of the next group."""

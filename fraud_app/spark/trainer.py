@@ -38,6 +38,7 @@ from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig, co
 from fraud_app.spark.engine_base import FaultInjection, TrainingResult
 from fraud_app.spark.grouped import GroupedEngine
 from fraud_app.spark.per_iteration import PerIterationEngine
+from fraud_app.spark.planner import StageTiming
 from fraud_app.spark.session import check_barrier_slots
 from fraud_app.spark.summary import DataSummary, require_trainable, summarize_blocks
 
@@ -94,13 +95,18 @@ class DistributedTrainer:
         *,
         spark=None,
         fault_injection: FaultInjection | None = None,
+        stage_timing: StageTiming | None = None,
     ) -> None:
+        """stage_timing: an earlier fit's `TrainingResult.stage_timing` on the same cluster
+        (the members of one ensemble): the first stage is planned from it instead of
+        measuring first. Group and stage sizes change no result, only the overhead."""
         self.model = model
         self.loss = loss
         self.optimizer = optimizer
         self.config = config
         self.spark = spark
         self.fault_injection = fault_injection
+        self.stage_timing = stage_timing
 
     def fit(
         self,
@@ -168,6 +174,7 @@ class DistributedTrainer:
                 )  # fmt: skip
             engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
             engine.data_digest = data.summary.digest()
+            engine.stage_timing = self.stage_timing
             if validation is not None:
                 engine.stopper = EarlyStopper(
                     cfg.early_stopping or MONITOR_ONLY,

@@ -59,12 +59,16 @@ def fit_ensemble(
     rows: int | None = None,
     warm_start: WarmStart | None = None,
     stats: tuple[np.ndarray, np.ndarray] | None = None,
+    stage_timing=None,
+    encoding_sample: np.ndarray | None = None,
 ) -> EnsembleTraining:
     """validation_df: early stopping on it (when configured); iterations: a fresh refit's
     counts; warm_start: a warm-start refit (the members keep their statistics and bins);
     rows: the row count of train_df when known (the splits' summary), spares a count;
     stats: train_df's (mean, std) of features_col when already summed (the feature
-    check's pass, fraud_app.features.checks.check_window), spares a pass."""
+    check's pass, fraud_app.features.checks.check_window), spares a pass;
+    stage_timing: the members' planner measurement for their refit; encoding_sample:
+    train_df's input-encoding sample, drawn already (both: train_ensemble)."""
     # Standardise with statistics of the whole training window, not of one subset.
     if warm_start is not None:
         stats = None
@@ -83,6 +87,8 @@ def fit_ensemble(
         encoding_rows=train_df,  # the input encoding's bins: the whole window, as stats
         encoding_row_count=rows,
         warm_start=warm_start,
+        stage_timing=stage_timing,
+        encoding_sample=encoding_sample,
     )
 
 

@@ -26,7 +26,7 @@ from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.features.table import labelled_rows, read_feature_table
-from fraud_app.models.train import refit_iterations, refit_plan
+from fraud_app.models.train import refit_iterations, refit_plan, sample_fraction
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import utc_session
@@ -97,14 +97,18 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
     lap("splits")
-    # one pass over the window: the checks, and the members' standardisation statistics
+    # one pass over the window: the checks, the members' standardisation statistics and
+    # the input encoding's sample (the rows feature_sample would draw)
+    train_rows = splits.summary["windows"]["train"]["rows"]
+    encoded = config.training.model.encoding != "none"
     window = check_window(
         splits.train,
         names,
         vector_column=vector,
-        rows=splits.summary["windows"]["train"]["rows"],
+        rows=train_rows,
         label_column="label",
         moments=True,
+        sample=(sample_fraction(train_rows), config.training.seed) if encoded else None,
     )
     feature_checks = window.checks
     lap("feature_checks")
@@ -125,6 +129,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
             validation_df=val.partition_data() if val is not None else splits.validation,
             rows=_rows(splits, "train"),
             stats=window.moments,
+            encoding_sample=window.sample,
         )
     finally:
         balanced.unpersist()
@@ -273,6 +278,7 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
             iterations=iterations,
             rows=_rows(splits, "train", "validation"),  # refit_data: exactly these windows
             warm_start=warm,
+            stage_timing=fitted.stage_timing,  # no measuring stage: the members measured
         )
     finally:
         balanced.unpersist()

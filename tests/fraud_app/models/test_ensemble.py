@@ -172,3 +172,28 @@ def test_feature_sample_with_a_known_row_count_is_the_counted_one(spark, frames)
     np.testing.assert_array_equal(known, counted)
     other = feature_sample(window, "features", "label", max_rows=100, seed=3, rows=3200)
     assert len(other) < len(counted)  # fraction 100 / 3200 instead of 100 / 320
+
+
+@pytest.mark.spark
+def test_later_members_plan_from_the_first_ones_timing_with_the_same_weights(spark, frames):
+    """With auto group sizes only the first member measures (a stage of FIRST_AUTO_STAGE
+    groups of FIRST_AUTO_GROUP iterations); the next one plans its first stage from that
+    timing, and its weights are those of fixed groups of FIRST_AUTO_GROUP iterations."""
+    from fraud_app.spark.planner import FIRST_AUTO_GROUP, FIRST_AUTO_STAGE
+
+    subsets, _ = frames
+    stats = feature_statistics(subsets[0])
+
+    def fit(group_size):
+        cfg = _cfg()
+        dist = cfg.distributed.model_copy(update={"group_size": group_size})
+        return train_ensemble(subsets, cfg.model_copy(update={"distributed": dist}), None,
+                              stats=stats)  # fmt: skip
+
+    auto, fixed = fit("auto"), fit(FIRST_AUTO_GROUP)
+    first, second = (r.history for r in auto.results)
+    assert [h["iterations"] for h in first[:FIRST_AUTO_STAGE]] == [FIRST_AUTO_GROUP] * 4
+    assert second[0]["iterations"] > FIRST_AUTO_GROUP and second[0]["stage_start"]
+    assert auto.stage_timing is not None and auto.results[1].stage_timing is not None
+    for ours, theirs in zip(auto.ensemble.members, fixed.ensemble.members, strict=True):
+        np.testing.assert_array_equal(ours.params.data, theirs.params.data)

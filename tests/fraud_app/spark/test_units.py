@@ -9,7 +9,13 @@ from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.cursor import CursorPosition, DataCursor
 from fraud_app.spark.data import PartitionData, decode_blocks, encode_block, problem_block
-from fraud_app.spark.planner import FIRST_AUTO_GROUP, FIRST_AUTO_STAGE, STAGE_TARGET, GroupPlanner
+from fraud_app.spark.planner import (
+    FIRST_AUTO_GROUP,
+    FIRST_AUTO_STAGE,
+    STAGE_TARGET,
+    GroupPlanner,
+    StageTiming,
+)
 from fraud_app.spark.summary import (
     DataSummary,
     _summarize_blob,
@@ -137,6 +143,20 @@ def test_planner_auto_group_keeps_a_stage_launch_under_target_of_one_group():
     assert 1.0 / (1.0 + g * 0.01) <= 0.05 + 1e-9 < 1.0 / (1.0 + (g - 1) * 0.01)
     assert p.next(7) == 7
     assert GroupPlanner(25).next(1000) == 25
+
+
+def test_planner_with_a_prior_plans_its_first_stage_from_it():
+    """An earlier fit's measurement (the members of one ensemble) spares the measuring
+    stage of FIRST_AUTO_STAGE groups of FIRST_AUTO_GROUP iterations."""
+    first = GroupPlanner("auto")
+    assert first.timing is None and first.plan(10_000) == [FIRST_AUTO_GROUP] * FIRST_AUTO_STAGE
+    first.observe(stage_cost_s=0.3, loop_s=40 * 0.002, iterations=40)
+    assert first.timing == StageTiming(0.3, 0.002)
+    later = GroupPlanner("auto", prior=first.timing)
+    assert later.plan(10_000) == first.plan(10_000)
+    assert later.next(10_000) > FIRST_AUTO_GROUP
+    assert GroupPlanner("auto", prior=StageTiming(0.3, 0.0)).next(10_000) == FIRST_AUTO_GROUP
+    assert GroupPlanner(25, prior=first.timing).plan(60) == [25, 25, 10]
 
 
 def test_planner_auto_stage_keeps_the_launch_under_one_percent_of_the_stage():
