@@ -58,6 +58,12 @@ logger = logging.getLogger(__name__)
 RAW_PREFIX = "raw_"  # quarantine: input column `x` is stored as `raw_x`
 SOURCE_FILE = "source_file"
 _IN, _RAW, _FILE = "__in_", "__raw_", "__file"
+# the staged rows' key: the classification carries it instead of the raw strings and the
+# file name, which only the conflicting versions' quarantine rows need (joined back by it)
+ROW_KEY = "__row"
+# at most this many conflicting versions are broadcast to the stage's scan that joins their
+# raw values back; more (a delivery of mostly conflicting copies) take a shuffled join
+BROADCAST_CONFLICTS = 100_000
 CANONICAL_NAMES = dedup.CANONICAL_NAMES
 
 
@@ -150,10 +156,16 @@ def quarantine_rows(annotated: DataFrame, raw_columns: list[str]) -> DataFrame:
 def deduplicate(
     annotated: DataFrame, policy: str = "keep_earliest", previous: DataFrame | None = None
 ) -> DataFrame:
-    """The clean rows with dedup.CLASS (KEEP / EXACT / CONFLICT) and, for CONFLICT rows,
-    reason `conflicting_duplicate` (fraud_app.etl.dedup says which version wins).
-    `previous`: the published canonical rows (etl.mode: append), kept as KEEP rows."""
-    clean = annotated.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
+    """The clean rows' canonical columns (and ROW_KEY, when staged with one) with
+    dedup.CLASS (KEEP / EXACT / CONFLICT) and, for CONFLICT rows, reason
+    `conflicting_duplicate` (fraud_app.etl.dedup says which version wins).
+    `previous`: the published canonical rows (etl.mode: append), kept as KEEP rows.
+
+    The raw strings and the file name are left out: the classification shuffles, joins
+    and caches every clean row, and only its few conflicting versions need them (joined
+    back from the stage by ROW_KEY, `_with_conflicts`)."""
+    key = [ROW_KEY] if ROW_KEY in annotated.columns else []
+    clean = annotated.filter(F.col(REASON).isNull()).select(*CANONICAL_NAMES, *key)
     return dedup.classify(clean, policy, previous)
 
 
@@ -172,7 +184,7 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
 
 def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     """The input is parsed once into a staging Parquet dataset (typed columns + reason +
-    raw strings); counts, quarantine and output are read from it."""
+    raw strings + ROW_KEY); counts, quarantine and output are read from it."""
     started = time.monotonic()
     cfg: EtlSection = config.etl
     fs = HadoopFs(spark)
@@ -191,7 +203,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     try:
         # parse once: re-reading the staged rows beats re-parsing the input, even for
         # Parquet input (1M rows, shared machine: 53-65 s staged vs 93-128 s re-parsed)
-        annotated.write.mode("error").parquet(stage_path)
+        keyed = annotated.withColumn(ROW_KEY, F.monotonically_increasing_id())
+        keyed.write.mode("error").parquet(stage_path)
         stage = spark.read.parquet(stage_path)
         input_rows = staged_input_rows(stage)
         if input_rows == 0:
@@ -253,20 +266,16 @@ def _write_outputs(
         StorageLevel.MEMORY_AND_DISK
     )
     try:
-        rejected = stage.filter(F.col(REASON).isNotNull())
         conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT)
-        conflicts = conflicts.drop(dedup.CLASS, dedup.PUBLISHED, dedup.FILLS)
-        quarantined = quarantine_rows(rejected.unionByName(conflicts), raw_columns)
         new = (F.col(dedup.CLASS) == dedup.KEEP) & ~F.col(dedup.PUBLISHED)
         kept = classified.filter(new).select(*CANONICAL_NAMES)
         fills = classified.filter(new & F.col(dedup.FILLS)).select("transaction_id")
-        n_filled, n_unlabelled = (
-            classified.filter(new)
-            .agg(
-                F.count(F.when(F.col(dedup.FILLS), 1)), F.count(F.when(F.col("label").isNull(), 1))
-            )
-            .first()
-        )
+        n_filled, n_unlabelled, n_conflicts = classified.agg(
+            F.count(F.when(new & F.col(dedup.FILLS), 1)),
+            F.count(F.when(new & F.col("label").isNull(), 1)),
+            F.count(F.when(F.col(dedup.CLASS) == dedup.CONFLICT, 1)),
+        ).first()
+        quarantined = quarantine_rows(_with_conflicts(stage, conflicts, n_conflicts), raw_columns)
         checks = DeliveryChecks()
         if isinstance(publish, AppendPublish):  # what the dedup by id cannot see
             added = classified.filter(new & ~F.col(dedup.FILLS)).select(*CANONICAL_NAMES)
@@ -331,6 +340,29 @@ def _check_ledger(ledger: DataFrame, counts: dict[str, int]) -> None:
             f"add up to {sum(counts.values())} ({counts}); expected one each. Nothing was "
             "published; please report this with the ledger"
         )
+
+
+def _with_conflicts(stage: DataFrame, conflicts: DataFrame, n_conflicts: int) -> DataFrame:
+    """The staged rows a rule rejected and those the classification found conflicting
+    (`conflicts`: their ROW_KEY, reason and detail), in the stage's columns: one scan of
+    the stage, the conflicts' raw strings and file name joined back by ROW_KEY."""
+    c_key, c_reason, c_detail = "__c_row", "__c_reason", "__c_detail"
+    found = conflicts.select(
+        F.col(ROW_KEY).alias(c_key), F.col(REASON).alias(c_reason), F.col(DETAIL).alias(c_detail)
+    )
+    if n_conflicts <= BROADCAST_CONFLICTS:
+        found = F.broadcast(found)
+    joined = stage.join(found, F.col(ROW_KEY) == F.col(c_key), "left")
+    return (
+        joined.filter(F.col(REASON).isNotNull() | F.col(c_key).isNotNull())
+        .withColumns(
+            {
+                REASON: F.coalesce(F.col(REASON), F.col(c_reason)),
+                DETAIL: F.coalesce(F.col(DETAIL), F.col(c_detail)),
+            }
+        )
+        .drop(c_key, c_reason, c_detail)
+    )
 
 
 def _examples(rows: DataFrame, n: int) -> tuple[str, ...]:

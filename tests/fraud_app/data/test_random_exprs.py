@@ -63,3 +63,28 @@ def test_case_form_equals_the_lookup_array_in_every_bin(spark) -> None:
         got = [r[f"{name}_case"] for r in rows]
         assert got == [r[f"{name}_array"] for r in rows], name
         assert got == [table[int(r["u"] * LOOKUP_SIZE)] for r in rows], name
+
+
+def test_zero_padded_ids_are_the_text_of_format_string(spark) -> None:
+    """The generator's ids as lpad (cheaper than format_string per row) give the same
+    text, padding or not: at the width's edges, beyond it and below zero."""
+    from fraud_app.data.entities import card_id, merchant_id, zero_padded
+    from fraud_app.data.generator import _ID_MOD, _id_offset, _transaction_id
+
+    values = [0, 7, 99_999_999, 100_000_000, 123_456_789_012, 10**14 - 1, 10**14, -5]
+    df = spark.createDataFrame([(v,) for v in values], "n bigint")
+    got = df.select(
+        card_id(F.col("n")), F.format_string("62%014d", "n"),
+        merchant_id(F.col("n")), F.format_string("M%08d", "n"),
+        zero_padded("x", F.col("n"), 3), F.format_string("x%03d", "n"),
+    ).collect()  # fmt: skip
+    assert [(r[0], r[2], r[4]) for r in got] == [(r[1], r[3], r[5]) for r in got]
+    # transaction ids (the hash of the row number lies in [0, 2**40): 10 hex digits)
+    n = F.pmod(F.col("i") * F.lit(0x9E3779B1) + F.lit(_id_offset(42)), F.lit(_ID_MOD))
+    rows = (
+        spark.range(0, 2000)
+        .select(F.col("id").alias("i"))
+        .select(_transaction_id(42, F.col("i")), F.format_string("T%010x", n))
+        .collect()
+    )
+    assert all(r[0] == r[1] for r in rows) and len(rows) == 2000
