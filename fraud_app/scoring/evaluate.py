@@ -154,7 +154,7 @@ def run_evaluation(
     model = load_scoring_model(model_uri, config)
     df, table_names, path = _feature_table(spark, config)
     names = model.ensemble.feature_names
-    check_feature_names(names, table_names)
+    check_feature_names(names, table_names, extra_ok=True, table=path)  # by name: extras unread
     metadata = read_feature_metadata(path, spark)
     check_definitions(  # a spec changed under the same name, the table rebuilt from it
         model,

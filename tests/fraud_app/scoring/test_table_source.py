@@ -21,16 +21,19 @@ from dlcore.layers import Linear, ReLU, Sequential, Standardize
 from dlcore.model import Model
 from fraud_app.config import load_config
 from fraud_app.data.generator import generate_raw, write_raw
+from fraud_app.errors import ScoringInputError
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.scoring.evaluate import run_evaluation
 from fraud_app.scoring.job import run_scoring
 from fraud_app.scoring.reference import scoring_metadata
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
 SPECS = ("card_velocity.yaml", "risk_card.yaml", "transaction.yaml")
+EXTRA = "version: 1\nfeatures:\n  - kind: window_agg\n    entity: card\n    aggregations: [min]\n    windows: [2d]\n"  # fmt: skip
 
 
 def _config(root: Path, spec_dir: Path, **more):
@@ -138,3 +141,57 @@ def test_a_feature_table_whose_files_changed_is_not_read(spark, data, tmp_path):
     (copy / "._features.json.crc").unlink(missing_ok=True)
     summary, _ = _score(spark, moved, tmp_path / "older", start, end, model)
     assert "records no list of its data files" in summary["features_source"]["why_computed"]
+
+
+def test_specs_computing_more_than_the_model_reads_score_both_ways(spark, data, tmp_path):
+    # a spec file added after the model was trained (for a challenger): the model reads its
+    # own features by name. It scored reading the feature table, and computing (the
+    # table stale, or scoring.features: recompute) refused: "extra in the specs"
+    config, days, model = data["config"], data["days"], data["model"]
+    specs = tmp_path / "specs"
+    shutil.copytree(data["specs"], specs)
+    (specs / "zz_extra.yaml").write_text(EXTRA)
+    more = config.model_copy(update={"features": config.features.model_copy(update={
+        "spec_dir": str(specs), "spec_files": (*SPECS, "zz_extra.yaml")})})  # fmt: skip
+    day = days[-1]
+    summary, read = _score(spark, more, tmp_path / "read", day, day, model)
+    assert summary["features_source"]["source"] == "feature_table"
+    summary, computed = _score(spark, more, tmp_path / "computed", day, day, model,
+                               features="recompute")  # fmt: skip
+    assert summary["features_source"]["source"] == "computed"
+    assert len(computed) > 0
+    np.testing.assert_array_equal(computed["fraud_score"], read["fraud_score"])
+
+
+def test_evaluate_reads_the_models_features_of_a_table_that_holds_more(spark, data, tmp_path):
+    # the feature table rebuilt with one more spec file (to train a challenger), then the
+    # champion evaluated on it: refused as "extra in the specs", naming the specs, not the
+    # table; the champion reads its own features by name, as `score` does
+    config, days, model = data["config"], data["days"], data["model"]
+    window = {"start": days[-6], "end": days[-1]}
+    base, _ = run_evaluation(spark, config, model_uri=model, name="base", **window)
+    specs = tmp_path / "specs"
+    shutil.copytree(data["specs"], specs)
+    (specs / "zz_extra.yaml").write_text(EXTRA)
+    more = _moved_features(config, tmp_path / "features").model_copy(update={
+        "features": config.features.model_copy(update={
+            "spec_dir": str(specs), "spec_files": (*SPECS, "zz_extra.yaml")})})  # fmt: skip
+    build_feature_table(spark, more)
+    meta = json.loads((tmp_path / "features" / "_features.json").read_text())
+    old = json.loads((data["root"] / "features" / "_features.json").read_text())
+    assert len(meta["feature_names"]) == len(old["feature_names"]) + 1
+    report, _ = run_evaluation(spark, more, model_uri=model, name="more", **window)
+    for key in ("rows", "frauds", "roc_auc", "average_precision", "alert_budgets"):
+        assert report[key] == base[key], key
+    # a table that lacks one of the model's features names the table and the features
+    less = _config(
+        data["root"],
+        data["specs"],
+        **{"features.spec_files": list(SPECS[:2]), "paths.features": str(tmp_path / "less")},
+    )
+    build_feature_table(spark, less)
+    with pytest.raises(
+        ScoringInputError,
+        match=r"the feature table .*less lacks 1 of the model's features: \['amount_log1p'\]",
+    ):
+        run_evaluation(spark, less, model_uri=model, name="less", **window)
