@@ -9,6 +9,7 @@ minutes), saved with the metadata `score` reads. Real Spark, real files.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import shutil
 from pathlib import Path
@@ -21,7 +22,7 @@ from dlcore.layers import Linear, ReLU, Sequential, Standardize
 from dlcore.model import Model
 from fraud_app.config import load_config
 from fraud_app.data.generator import generate_raw, write_raw
-from fraud_app.errors import ScoringInputError
+from fraud_app.errors import EmptyInputError, ScoringInputError
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
 from fraud_app.features.spec import definitions
@@ -195,3 +196,16 @@ def test_evaluate_reads_the_models_features_of_a_table_that_holds_more(spark, da
         match=r"the feature table .*less lacks 1 of the model's features: \['amount_log1p'\]",
     ):
         run_evaluation(spark, less, model_uri=model, name="less", **window)
+
+
+def test_evaluate_a_window_outside_the_table_names_the_dates_it_holds(spark, data):
+    # the next day, delivered to the canonical table but `features` not run yet, read as a
+    # window to move ("pick a window inside it") without the table's dates or the fix
+    config, days, model = data["config"], data["days"], data["model"]
+    after = (dt.date.fromisoformat(days[-1]) + dt.timedelta(days=1)).isoformat()
+    with pytest.raises(
+        EmptyInputError,
+        match=rf"no rows dated {after}..{after} in the feature table .* \(it holds "
+        rf"{days[0]}..{days[-1]}\): pick a window inside it, or run `fraud-app features`",
+    ):
+        run_evaluation(spark, config, model_uri=model, start=after, end=after, name="after")
