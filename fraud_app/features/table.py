@@ -3,9 +3,11 @@
 The table is Parquet partitioned by event_date, written to a staged directory and
 swapped into place (fraud_app.etl.fs.StagedDir), with `_features.json` inside it
 (Spark and pyarrow skip `_` files): the ordered feature names of the `features`
-vector, the label/weight/id columns the trainer should use, the skipped features
-and every feature's definition. The trainer reads the names from there rather than
-guessing from column order.
+vector, the label/weight/id columns the trainer should use, the skipped features,
+every feature's definition, the state of its input (`source`) and of its own data files
+(`data_files`: their count and a digest of their relative paths, which the batch scorer
+compares before it reads the table's rows). The trainer reads the names from there
+rather than guessing from column order.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from fraud_app import jsonout
 from fraud_app.errors import SchemaError
 from fraud_app.etl.fs import HadoopFs, StagedDir, read_table
 from fraud_app.features.compile import FeatureResult
-from fraud_app.features.source_state import warn_if_stale
+from fraud_app.features.source_state import source_state, warn_if_stale
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -103,6 +105,10 @@ def write_feature_table(
         meta = {**feature_metadata(result, feature_set), "rows": rows}
         if source is not None:
             meta["source"] = source
+        # its own data files (relative paths: the same after the swap), so that a reader can
+        # tell the table `features` wrote from one a partition was deleted from or copied into
+        own = source_state(fs, staged.tmp)
+        meta["data_files"] = {"files": own["files"], "digest": own["digest"]}
         fs.write_text(f"{staged.tmp}/{METADATA_NAME}", jsonout.dumps(meta, indent=2))
     except BaseException:
         staged.discard()

@@ -154,7 +154,7 @@ def run_evaluation(
     model = load_scoring_model(model_uri, config)
     df, table_names, path = _feature_table(spark, config)
     names = model.ensemble.feature_names
-    check_feature_names(names, table_names)
+    check_feature_names(names, table_names, extra_ok=True, table=path)  # by name: extras unread
     metadata = read_feature_metadata(path, spark)
     check_definitions(  # a spec changed under the same name, the table rebuilt from it
         model,
@@ -174,9 +174,7 @@ def run_evaluation(
     with task_errors():
         data = collect_window(scored, [*wanted, "fraud_score"])
     if not len(data["fraud_score"]):
-        raise EmptyInputError(
-            f"no rows dated {start}..{end} in the feature table {path}: pick a window inside it"
-        )
+        raise _empty_window(df, path, start, end)
     present = np.unique(data[PARTITION_COLUMN].astype(str))
     data, unlabelled = labelled_only(data, path, start, end)
     empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
@@ -198,6 +196,19 @@ def run_evaluation(
     out = write_evaluation(report, config, name, replace=replace)
     _log_to_tracking(report, out, config)
     return report, out
+
+
+def _empty_window(df, path, start: dt.date, end: dt.date) -> EmptyInputError:
+    """The dates the table holds, and the step that adds more: the window was named alone
+    ("pick a window inside it"), and a date appended to the canonical table since
+    `features` ran looked like a date without transactions."""
+    day = F.col(PARTITION_COLUMN)
+    first, last = df.agg(F.min(day), F.max(day)).first()
+    return EmptyInputError(
+        f"no rows dated {start}..{end} in the feature table {path} (it holds {first}..{last}): "
+        "pick a window inside it, or run `fraud-app features` if the canonical table has "
+        "received those dates since"
+    )
 
 
 def seen_in_training(metadata: dict[str, Any], start: dt.date, end: dt.date) -> dict | None:

@@ -152,7 +152,8 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
                         start, end, table.why)  # fmt: skip
             result = features_for_dates(canonical, feature_set, start, end)
             skipped = {s.name: s.reason for s in result.skipped}
-            check_feature_names(names, list(result.feature_names), skipped=skipped)
+            # the specs may compute more than the model reads (as the table may hold more)
+            check_feature_names(names, list(result.feature_names), skipped=skipped, extra_ok=True)
             df = result.df
         vector = vector_sql(names).alias("features")
         ids = [c for c in ID_COLUMNS if c in df.columns]

@@ -99,13 +99,17 @@ def check_feature_names(
     *,
     skipped: dict[str, str] | None = None,
     extra_ok: bool = False,
+    table: str | None = None,
 ) -> None:
     """Raise when the model's features are not exactly the ones the specs compute.
 
     The order may differ (scoring builds the vector in the model's order); the set may not.
-    `extra_ok`: only the model's features must be among `spec_names` (the check before
-    the data is read: the feature step skips specs whose inputs the data lacks, so a
-    model trained on such data has fewer features than the specs define).
+    `extra_ok`: only the model's features must be among `spec_names`: the vector takes
+    the model's features by name, so a feature the model was not trained on is not read
+    (the feature step skips specs whose inputs the data lacks, so a model trained on such
+    data has fewer features than the specs define; a table built from more specs holds
+    more). `table`: `spec_names` are the features of that feature table (evaluate), not
+    of the specs.
     """
     missing = [n for n in model_names if n not in set(spec_names)]
     extra = [n for n in spec_names if n not in set(model_names)]
@@ -116,6 +120,13 @@ def check_feature_names(
         gone = {n: skipped[n] for n in missing if n in skipped}
         if gone:
             why = f" (skipped by the feature step on this data: {gone})"
+    if table is not None:
+        raise ScoringInputError(
+            f"the feature table {table} lacks {len(missing)} of the model's features: "
+            f"{missing[:10]}{' ...' if len(missing) > 10 else ''}. Evaluate on a feature table "
+            "built with the specs the model was trained on (features.spec_dir / spec_files), "
+            "or retrain the model on this one"
+        )
     raise ScoringInputError(
         f"the model's features differ from the current feature specs: missing from the specs "
         f"{missing}{why}, extra in the specs {extra}. Score with the specs the model was trained "

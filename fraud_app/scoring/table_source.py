@@ -16,6 +16,11 @@ Current means all of:
   since rewrote partitions (new file names), and then the table is stale;
 - the table records, for every feature the model needs, the definition the specs give
   now (fraud_app.features.spec.table_definitions), and the same label delay;
+- its own data files are the ones `features` wrote (`data_files`: a partition deleted
+  from it, or a file copied in, left the canonical table as it was, and the job read the
+  table's rows: a date whose files were gone was not scored, and the summary named the
+  canonical table as lacking it); a table written before `data_files` was recorded is
+  not read;
 - the table has a column for each of them.
 
 Anything else (no table, an unreadable `_features.json`, a `features` run replacing the
@@ -104,6 +109,17 @@ def _not_current(spark, fs: HadoopFs, config, feature_set: FeatureSet, names) ->
         return f"it records no build from the canonical table {canonical}"
     if source_state(fs, canonical)["digest"] != source.get("digest"):
         return "the canonical table was rewritten after `features` ran (an etl or labels run)"
+    written = meta.get("data_files")
+    if not isinstance(written, dict) or "digest" not in written:
+        return (
+            f"its {METADATA_NAME} records no list of its data files (written by an older fraud-app)"
+        )
+    own = source_state(fs, path)
+    if own["digest"] != written["digest"]:
+        return (
+            f"its data files are not the ones `features` wrote ({written.get('files', '?')} "
+            f"files then, {own['files']} now: a partition deleted, replaced or copied in)"
+        )
     delay = meta.get("label_delay_days")
     if not isinstance(delay, int | float) or not math.isclose(
         float(delay) * 86_400, feature_set.label_delay_s, abs_tol=1e-6
