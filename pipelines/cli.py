@@ -24,6 +24,7 @@ from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import ConfigError, EnvironmentSetupError, FraudAppError
 from fraud_app.redaction import RedactingFilter, shown_text
 from fraud_app.uris import local_path, unwritable
+from pipelines.whole_lines import WholeLines
 
 # name -> (module path, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -263,6 +264,10 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if own else None
     py4j_level = logging.getLogger("py4j").level  # _on_sigterm raises it
     stdout, stdout_errors = sys.stdout, jsonout.escape_unencodable(sys.stdout)
+    stderr = sys.stderr
+    whole = None if isinstance(stderr, WholeLines) else WholeLines(stderr)
+    if whole is not None:  # the `error:` line starts a line of its own (whole_lines)
+        sys.stderr = whole
     try:
         return _main(args)
     except BaseException:
@@ -276,6 +281,10 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger("py4j").setLevel(py4j_level)
         if stdout_errors is not None:
             stdout.reconfigure(errors=stdout_errors)
+        if whole is not None:
+            whole.drain()
+            if sys.stderr is whole:
+                sys.stderr = stderr
 
 
 def entry() -> int:
