@@ -9,6 +9,7 @@ and the test asserts where fraud_app is imported from.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -28,12 +29,12 @@ TINY = {
 }
 
 
-def _run(cmd, *, cwd, env, timeout=900):
+def _run(cmd, *, cwd, env, timeout=900, stderr=False):
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     assert out.returncode == 0, (
         f"{cmd} exited {out.returncode}:\n{out.stdout[-3000:]}\n{out.stderr[-6000:]}"
     )
-    return out.stdout
+    return (out.stdout, out.stderr) if stderr else out.stdout
 
 
 @pytest.fixture(scope="module")
@@ -97,6 +98,8 @@ def test_installed_cli_inits_and_runs_the_workflow_outside_the_checkout(wheel_ve
         data[section] = {**data.get(section, {}), **values}
     data["training"]["distributed"]["epochs"] = 3
     config.write_text(yaml.safe_dump(data))
-    out = _run([cli, "-c", str(config), "run", "--generate"], cwd=root, env=env)
-    assert "trained an ensemble" in out
+    # stdout is the run's JSON document; the line for a person goes to stderr
+    out, err = _run([cli, "-c", str(config), "run", "--generate"], cwd=root, env=env, stderr=True)
+    assert set(json.loads(out)["steps"]) >= {"etl", "features", "train", "score"}
+    assert "fraud-app: trained an ensemble" in err
     assert any((root / "proj" / "work" / "models").iterdir())
