@@ -61,12 +61,18 @@ def _budget(data: RunData, options: QualityOptions) -> float:
     return float((data.model_meta.get("scoring") or {}).get("alert_budget") or options.alert_budget)
 
 
+BEFORE_REFIT = " (before the refit)"  # the early-stopped ensemble's figures, not the saved model's
+
+
 def _metrics(data: RunData) -> Section | None:
+    refit = bool(data.training.get("refit"))  # a training report's validation figures: before it
     rows = [
-        (name, m) for name, m in (data.training.get("metrics") or {}).items()
+        (name + (BEFORE_REFIT if refit and name == "validation" else ""), m)
+        for name, m in (data.training.get("metrics") or {}).items()
     ] + [
         (f"{e.get('_file', 'evaluation')} ({(e.get('window') or {}).get('start', '?')} to "
-         f"{(e.get('window') or {}).get('end', '?')})", e)
+         f"{(e.get('window') or {}).get('end', '?')})"
+         f"{BEFORE_REFIT if e.get('before_refit') is True else ''}", e)
         for e in data.evaluations
     ]  # fmt: skip
     if not rows:

@@ -3,6 +3,11 @@ per-feature mean, quantiles and histogram in the model's reference bins (for dri
 per feature the rows below / above the training range (`reference.training_range`: where
 the model's standardisation clips its inputs; none without one).
 
+The feature figures read each feature's finite values; `nonfinite` counts the date's rows
+holding NaN or inf in it (scored null under `scoring.nonfinite: null`). The mean divided
+the nansum by every row (a NaN read as 0, an inf made it inf) and Spark's
+percentile_approx takes NaN for a value (a date with half its values NaN had q05 NaN).
+
 Counts and sums are exact: each Arrow batch emits partial sums per date (NumPy), the
 driver adds them. Quantiles are Spark's percentile_approx (accuracy 10,000) per date.
 Bins follow fraud_app.scoring.reference (right-closed, len(edges) + 1 bins).
@@ -42,12 +47,14 @@ def _partials(features_col: str, score_col: str, feature_edges, score_edges, bou
             for day in np.unique(days):
                 m = days == day
                 Xd, sd = X[m], s[m]
+                finite = np.isfinite(Xd)
                 fcounts = [bin_counts(Xd[:, j], e).tolist() for j, e in enumerate(feature_edges)]
                 below = [0] * X.shape[1] if low is None else (Xd < low).sum(axis=0).tolist()
                 above = [0] * X.shape[1] if high is None else (Xd > high).sum(axis=0).tolist()
                 rows.append((str(day), int(m.sum()), int(alert[m].sum()), float(np.nansum(sd)),
                              int(np.isfinite(sd).sum()), bin_counts(sd, score_edges).tolist(),
-                             np.nansum(Xd, axis=0).tolist(), fcounts, below, above))  # fmt: skip
+                             np.where(finite, Xd, 0.0).sum(axis=0).tolist(),
+                             (~finite).sum(axis=0).tolist(), fcounts, below, above))  # fmt: skip
             yield pa.RecordBatch.from_pylist(
                 [dict(zip(_FIELDS, r, strict=True)) for r in rows], schema=_arrow_schema()
             )
@@ -56,12 +63,13 @@ def _partials(features_col: str, score_col: str, feature_edges, score_edges, bou
 
 
 _FIELDS = (
-    "date", "rows", "alerts", "score_sum", "scored", "score_counts", "sums", "counts",
-    "below", "above",
+    "date", "rows", "alerts", "score_sum", "scored", "score_counts", "sums", "nonfinite",
+    "counts", "below", "above",
 )  # fmt: skip
 _SPARK_SCHEMA = (
     "date string, rows long, alerts long, score_sum double, scored long, "
-    "score_counts array<long>, sums array<double>, counts array<array<long>>, "
+    "score_counts array<long>, sums array<double>, nonfinite array<long>, "
+    "counts array<array<long>>, "
     "below array<long>, above array<long>"
 )
 
@@ -73,18 +81,27 @@ def _arrow_schema():
         ("date", pa.string()), ("rows", pa.int64()), ("alerts", pa.int64()),
         ("score_sum", pa.float64()), ("scored", pa.int64()),
         ("score_counts", pa.list_(pa.int64())), ("sums", pa.list_(pa.float64())),
+        ("nonfinite", pa.list_(pa.int64())),
         ("counts", pa.list_(pa.list_(pa.int64()))),
         ("below", pa.list_(pa.int64())), ("above", pa.list_(pa.int64())),
     ])  # fmt: skip
 
 
 def _quantiles(df: DataFrame, features_col: str, n: int) -> dict[str, list[list[float]]]:
+    """Per date, per feature the QUANTILES of its finite values (None: it has none)."""
     pct = F.array(*[F.lit(q) for q in QUANTILES])
+
+    def finite(x):  # percentile_approx leaves null out, and takes NaN for a value
+        return F.when(~F.isnan(x) & (F.abs(x) != F.lit(float("inf"))), x)
+
     exprs = [
-        F.percentile_approx(F.col(features_col)[j], pct, 10_000).alias(f"q{j}") for j in range(n)
+        F.percentile_approx(finite(F.col(features_col)[j]), pct, 10_000).alias(f"q{j}")
+        for j in range(n)
     ]
     rows = df.groupBy(F.col(PARTITION_COLUMN).cast("string").alias("d")).agg(*exprs).collect()
-    return {r["d"]: [list(r[f"q{j}"]) for j in range(n)] for r in rows}
+    return {
+        r["d"]: [None if r[f"q{j}"] is None else list(r[f"q{j}"]) for j in range(n)] for r in rows
+    }
 
 
 def date_summaries(
@@ -111,7 +128,7 @@ def date_summaries(
         for key in ("rows", "alerts", "score_sum", "scored"):
             m[key] += p[key]
         m["score_counts"] = np.add(m["score_counts"], p["score_counts"]).tolist()
-        for key in ("sums", "below", "above"):
+        for key in ("sums", "nonfinite", "below", "above"):
             m[key] = np.add(m[key], p[key]).tolist()
         m["counts"] = [np.add(a, b).tolist() for a, b in zip(m["counts"], p["counts"], strict=True)]
     quantiles = _quantiles(scored, features_col, len(names)) if merged else {}
@@ -123,8 +140,10 @@ def _entry(day: str, m: dict[str, Any], q, names: list[str]) -> dict[str, Any]:
     features = {}
     for j, name in enumerate(names):
         qj = q[j] if q and q[j] is not None else [None] * len(QUANTILES)
+        values = rows - int(m["nonfinite"][j])  # the finite ones
         features[name] = {
-            "mean": float(m["sums"][j] / rows),
+            "mean": float(m["sums"][j] / values) if values else None,
+            "nonfinite": int(m["nonfinite"][j]),
             "q05": qj[0], "q50": qj[1], "q95": qj[2],
             "counts": [int(c) for c in m["counts"][j]],
             "below_range": int(m["below"][j]), "above_range": int(m["above"][j]),

@@ -3,7 +3,12 @@
 Accepted: a local ensemble directory; `models:/<name>@<alias>`; `models:/<name>/<version>`;
 `models:/<name>/latest` (the highest version, as MLflow reads it); `models:/m-<id>`;
 `runs:/<run_id>/<path>` (a run's logged model, e.g. `runs:/<id>/model`). Remote models are
-downloaded once into a cache keyed by the logged model id (or the run URI), then reused.
+downloaded once into a cache keyed by the logged model id (or the run URI), then reused; a
+registered version whose source is not a logged model (registered by hand from a folder or
+a run's artifacts) by its name, number and a digest of the registry store and the version's
+own record (`<name>-v<version>-<digest>`): its name and number alone said nothing of the
+store, so after `tracking.uri` changed, another store's version of that name and number was
+served from the cache.
 `resolve_model` also says which registered version an alias or `latest` stood for, so
 scores and reports name the version, not the alias.
 """
@@ -11,6 +16,7 @@ scores and reports name the version, not the alias.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
 import tempfile
@@ -84,8 +90,22 @@ def _registry_source(client, uri: str) -> tuple[str, str, str | None, str | None
     source = (
         mv.source if str(mv.source).startswith("models:/m-") else f"models:/{name}/{mv.version}"
     )
-    key = source[len("models:/") :] if source.startswith("models:/m-") else f"{name}-v{mv.version}"
+    if source.startswith("models:/m-"):  # a logged model's id: unique across stores
+        key = source[len("models:/") :]
+    else:
+        key = f"{name}-v{mv.version}-{_version_digest(mv)}"
     return source, key, name, str(mv.version)
+
+
+def _version_digest(mv) -> str:
+    """16 hex digits naming a registered version in its registry store: the store's URI and
+    the version's creation time, source and run (a version deleted and registered again
+    under the same number in one store is another model too)."""
+    import mlflow
+
+    record = [mlflow.get_registry_uri(), mv.name, str(mv.version), mv.creation_timestamp,
+              str(mv.source), mv.run_id]  # fmt: skip
+    return hashlib.sha256(json.dumps(record, default=str).encode()).hexdigest()[:16]
 
 
 def _lookup(client, uri: str, rest: str):

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.daily_ranking import alert_budget
 from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.balancing.registry import from_config as balancing_strategy
@@ -178,8 +179,17 @@ def collect_validation_window(df, features_col: str) -> ValidationWindow:
     return ValidationWindow(columns, vectors, vector_matrix(vectors))
 
 
-def evaluate_arrays(data: dict[str, np.ndarray]) -> dict[str, Any]:
-    return evaluate_scores(data["label"], data["fraud_score"])
+def evaluate_arrays(data: dict[str, np.ndarray], budget: float | None = None) -> dict[str, Any]:
+    """evaluate_scores' figures of one window (its `recall_at_alert_X`: the top round(X x
+    rows) of the whole window); with `budget` (scoring.alert_budget) and the rows' dates,
+    also `recall_at_budget`: the recall of the DAILY alert budget, each day's top ceil(b x
+    rows of the day) (dlcore.daily_ranking, the figure of `evaluate` and `backtest`)."""
+    out = evaluate_scores(data["label"], data["fraud_score"])
+    if budget is not None and "event_date" in data and len(data["label"]):
+        out["recall_at_budget"] = alert_budget(
+            data["label"], data["fraud_score"], data["event_date"], budget
+        )["recall"]
+    return out
 
 
 def scoring_metadata(splits, ensemble, validation_scores, config, features_col: str):

@@ -34,15 +34,17 @@ def test_the_run_summary_of_a_test_window_without_frauds_says_so():
     # frauds only early in the data: the test window holds none, and `run` ended with
     # "ROC AUC nan, average precision nan, recall at a 1% alert budget nan%"
     test = {"rows": 1735, "frauds": 0, "roc_auc": float("nan"), "average_precision": None,
-            "recall_at_alert_0.01": float("nan")}  # fmt: skip
+            "recall_at_budget": float("nan")}  # fmt: skip
     line = _summary(test, 343.2, "/m")
     assert line == (
         "fraud-app: trained an ensemble in 343s; test window (1,735 transactions, 0 frauds): "
         "ROC AUC undefined (no fraud in the window), average precision undefined (no fraud in "
-        "the window), recall at a 1% alert budget undefined (no fraud in the window). Model: /m"
+        "the window), recall at the daily alert budget (1% of each day's transactions) "
+        "undefined (no fraud in the window). Model: /m"
     )
     test = {"rows": 10, "frauds": 2, "roc_auc": 0.9, "average_precision": 0.5,
-            "recall_at_alert_0.01": 0.5}  # fmt: skip
-    assert "ROC AUC 0.9000, average precision 0.5000, recall at a 1% alert budget 50.0%" in (
-        _summary(test, 1, "/m")
+            "recall_at_budget": 0.5}  # fmt: skip
+    assert (
+        "ROC AUC 0.9000, average precision 0.5000, recall at the daily alert budget (0.5% "
+        "of each day's transactions) 50.0%" in _summary(test, 1, "/m", 0.005)
     )

@@ -113,6 +113,12 @@ def test_training_stores_scoring_metadata_and_member_columns(trained):
     c4 = json.loads(Path(trained["report"]["evaluations"]["test"]).read_text())
     assert c4["roc_auc"] == trained["report"]["metrics"]["test"]["roc_auc"]
     assert c4["card_precision_at_k"]["per_day"] and "pattern_recall" in c4
+    # the report's daily-budget recall is the evaluation's (`run` ends with it)
+    daily = next(b for b in c4["alert_budgets"] if b["budget"] == 0.01)["recall"]
+    assert trained["report"]["metrics"]["test"]["recall_at_budget"] == daily
+    validation = json.loads(Path(trained["report"]["evaluations"]["validation"]).read_text())
+    refit = trained["report"]["refit"] is not None
+    assert (validation["before_refit"], c4["before_refit"]) == (refit, False)
 
 
 def _features_mode(config, mode: str):

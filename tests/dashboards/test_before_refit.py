@@ -1,0 +1,33 @@
+"""The headline figures of a run with `training.refit` (session 27 probe): its validation
+figures are the early-stopped ensemble's, before the refit on train + validation, while the
+saved model trained on that window (`evaluate` of it there: AP 0.819 where the page showed
+0.669 under the run's name alone). The page says so on those rows."""
+
+from __future__ import annotations
+
+from dashboards.pages.model_quality import _metrics
+from dashboards.sources import RunData
+
+
+def _figures(ap: float) -> dict:
+    return {"rows": 1234, "frauds": 23, "roc_auc": 0.97, "average_precision": ap}
+
+
+def test_validation_rows_of_a_refit_run_say_before_the_refit():
+    window = {"start": "2024-02-13", "end": "2024-02-17"}
+    evaluations = [
+        {"_file": "evaluation-r1-validation.json", "window": window, "before_refit": True,
+         **_figures(0.6685)},
+        {"_file": "evaluation-r1-test.json", "window": window, "before_refit": False,
+         **_figures(0.8263)},
+    ]  # fmt: skip
+    metrics = {"validation": _figures(0.6685), "test": _figures(0.8263)}
+    body = _metrics(RunData("r1", {"metrics": metrics, "refit": {"method": "warm_start"}},
+                            evaluations=evaluations)).body  # fmt: skip
+    assert "<td>validation (before the refit)</td>" in body
+    assert "evaluation-r1-validation.json (2024-02-13 to 2024-02-17) (before the refit)" in body
+    assert "<td>test</td>" in body and "test.json (2024-02-13 to 2024-02-17)</td>" in body
+    # without a refit (or a file written before session 27): the names alone
+    body = _metrics(RunData("r1", {"metrics": metrics, "refit": None},
+                            evaluations=[{**evaluations[0], "before_refit": None}])).body  # fmt: skip
+    assert "before the refit" not in body and "<td>validation</td>" in body
