@@ -6,6 +6,7 @@ import codecs
 import datetime as dt
 import math
 import re
+import zoneinfo
 from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
@@ -18,6 +19,11 @@ EPOCH_FORMATS = ("epoch_seconds", "epoch_millis")
 BUILTIN_LABELS = {"1": 1, "0": 0, "true": 1, "t": 1, "yes": 1, "y": 1,
                   "false": 0, "f": 0, "no": 0, "n": 0}  # fmt: skip
 ISO_FORMAT = "iso8601"  # ISO-8601 text, named (the default of timestamp_format, None)
+ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
+_ZONE_EXPECTED = (
+    "expected an IANA zone name such as 'America/New_York', 'Europe/Berlin' or 'UTC' (the zone "
+    "of wall-clock times written without an offset)"
+)
 
 
 class EtlBounds(Section):
@@ -70,6 +76,15 @@ class EtlSection(Section):
       `step` is an offset, refused, not read as seconds of 1970-01-01) / 'epoch_millis'
       (from 1e11 to 1e14: a 10-digit seconds value is refused, not read as a day of 1970);
       None (or 'iso8601') accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
+    time_zone: the zone of wall-clock times written without an offset or zone, e.g.
+      'America/New_York' for an export of local times '2025-03-01 09:30:00': each is read
+      as that zone's local time and converted to UTC (daylight saving included; a time in
+      a spring-forward gap moves forward by the gap, one in a fall-back overlap takes the
+      earlier offset). None (default) = UTC: such a time is read as UTC. Times that carry
+      an offset or zone (ISO '+02:00' / 'Z', a pattern with a zone field), epoch numbers
+      and zone-aware Parquet timestamps are instants already and are never converted;
+      naive Parquet timestamps (pandas' datetime64 without tz) are wall clocks and are.
+      Applies to `timestamp` and `label_time`.
     label_time_format: the same choices, for `label_time` alone, when an export writes it
       differently from `timestamp` (a chargeback date '2025-02-20', 'iso8601', beside
       epoch seconds); None = timestamp_format.
@@ -137,6 +152,7 @@ class EtlSection(Section):
     columns: dict[str, str] = Field(default_factory=dict)
     timestamp_format: str | None = None
     label_time_format: str | None = None
+    time_zone: str | None = None
     csv_delimiter: str = Field(",", min_length=1, max_length=1)
     output: str | None = None
     quarantine: str | None = None
@@ -165,6 +181,20 @@ class EtlSection(Section):
                 "timestamps would fall on a day of 1970. Expected a pattern with the date, e.g. "
                 "'yyyy-MM-dd HH:mm:ss', or 'epoch_seconds' / 'epoch_millis'"
             )
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        """An IANA zone name; a typo would fail every row's conversion inside Spark."""
+        if value is None:
+            return None
+        if not ZONE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a zone name; {_ZONE_EXPECTED}")
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a known time zone; {_ZONE_EXPECTED}") from None
         return value
 
     @field_validator("label_values", mode="before")

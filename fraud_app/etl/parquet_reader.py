@@ -57,6 +57,13 @@ class FileSchema:
         """Columns holding nanosecond timestamps (Spark refuses them by default)."""
         return tuple(n for n, f in zip(self.names, self.fields, strict=True) if _NANOS in f)
 
+    @property
+    def naive_nanos(self) -> tuple[str, ...]:
+        """Those of them that are wall clocks (isAdjustedToUTC false: pandas' datetime64
+        without a zone), read as TIMESTAMP_NTZ so that etl.time_zone places them."""
+        return tuple(n for n, f in zip(self.names, self.fields, strict=True)
+                     if _NANOS + ",false)" in f.replace(" ", ""))  # fmt: skip
+
 
 def footer_schema(spark: SparkSession, file: str) -> FileSchema:
     """The footer schema of one Parquet file; SchemaError when it is not a Parquet file."""
@@ -122,19 +129,23 @@ def _nanos_as_long(spark: SparkSession, needed: bool):
             spark.conf.set(NANOS_AS_LONG, before)
 
 
-def _from_nanos(name: str) -> F.Column:
+def _from_nanos(name: str, naive: bool) -> F.Column:
     """Epoch nanoseconds (int64) -> timestamp, floored to the microsecond in integers (a
-    double holds such a count only to ~256 ns)."""
+    double holds such a count only to ~256 ns). `naive`: a wall clock (no zone), returned
+    as TIMESTAMP_NTZ, as Spark reads a naive microsecond column (the session is UTC)."""
     q = quoted(name)
-    return F.timestamp_micros(F.expr(f"({q} - pmod({q}, 1000)) div 1000")).alias(name)
+    ts = F.timestamp_micros(F.expr(f"({q} - pmod({q}, 1000)) div 1000"))
+    return (ts.cast("timestamp_ntz") if naive else ts).alias(name)
 
 
-def _read(spark: SparkSession, files: list[str], base: str | None, nanos: tuple[str, ...]):
+def _read(spark: SparkSession, files: list[str], base: str | None, schema: FileSchema):
     reader = spark.read.option("basePath", base) if base else spark.read
+    nanos = schema.nanos
     with _nanos_as_long(spark, bool(nanos)):
         df = reader.parquet(*files)
         # the plan is analysed now, with the switch set; the scan keeps its schema
-        return df.withColumns({n: _from_nanos(n) for n in nanos}) if nanos else df
+        naive = set(schema.naive_nanos)
+        return df.withColumns({n: _from_nanos(n, n in naive) for n in nanos}) if nanos else df
 
 
 def _as_text(frame: DataFrame, columns: list[str]) -> DataFrame:
@@ -156,11 +167,10 @@ def read_parquet(spark: SparkSession, path: str) -> DataFrame:
     if not groups:
         return spark.read.parquet(path)  # no data file: Spark's own (empty) answer
     first = _check_names(groups, path)
-    nanos = tuple(sorted({n for s in groups for n in s.nanos}))
     if len(groups) == 1:
-        return _read(spark, [path], None, nanos)
+        return _read(spark, [path], None, first)
     base = path if fs.is_dir(path) else None
-    frames = [_read(spark, members, base, s.nanos) for s, members in groups.items()]
+    frames = [_read(spark, members, base, s) for s, members in groups.items()]
     types = [dict(f.dtypes) for f in frames]
     mixed = sorted(
         {c for c in types[0] if len({t.get(c) for t in types}) > 1},

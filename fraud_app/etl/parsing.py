@@ -9,6 +9,8 @@ detail). Does not own the rules or their order (fraud_app.etl.rules).
 
 from __future__ import annotations
 
+import re
+
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -76,15 +78,30 @@ _INTEGRAL_DECIMAL = r"^([+-]?\d+)\.0+$"
 FRACTIONAL = r"^[+-]?\d*\.\d+$"
 
 
-def id_text(value: Column) -> Column:
+def id_text(value: Column, written: bool = False) -> Column:
     """An id's text: Unicode NFC (a 'café' typed on a Mac, NFD, is the 'café' of other
     systems, NFC) and an integral decimal as its integer ('12.0' -> '12'). NFC by ICU4J,
     which Spark ships (`reflect` of a static method; only values with a non-ASCII
-    character take the call: ASCII text is NFC already)."""
+    character take the call: ASCII text is NFC already). `written`: the value is text as
+    the file wrote it (CSV, JSON, a Parquet string): an integral decimal at or beyond
+    2^53 keeps its '.0' (see `float_integer`), for the `inexact_id` rule."""
     nfc = F.call_function("reflect", F.lit("com.ibm.icu.text.Normalizer"), F.lit("compose"),
                           value, F.lit(False))  # fmt: skip
     value = F.when(value.rlike(r"[^\x00-\x7F]"), nfc).otherwise(value)
-    return F.regexp_replace(value, _INTEGRAL_DECIMAL, "$1")
+    integral = F.regexp_replace(value, _INTEGRAL_DECIMAL, "$1")
+    if not written:
+        return integral
+    return F.when(float_integer(value), value).otherwise(integral)
+
+
+def float_integer(value: Column) -> Column:
+    """Text such as '9100000000000808.0': an integer written by a float (pandas writes an
+    id column with a gap as float64, `to_csv` as repr) at or beyond 2^53, where a double
+    no longer holds every integer: 9100000000000807 and ...808 were both written
+    '9100000000000808.0' and published as one card."""
+    return value.rlike(_INTEGRAL_DECIMAL) & (
+        F.abs(value.try_cast("double")) >= F.lit(_EXACT_INTEGERS[T.DoubleType])
+    )
 
 
 def is_text(dtype: T.DataType) -> bool:
@@ -138,9 +155,45 @@ def amount_hint(value: Column, decimal_separator: str) -> Column:
     return F.concat(F.lit(f"is not a number: {expected}"), looks)
 
 
-def timestamp(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
+def timestamp(
+    src: Column, dtype: T.DataType, fmt: str | None, value: Column, zone: str | None = None
+) -> Column:
     """A timestamp (UTC), or null where the value does not parse with `fmt`.
-    `value`: `text(src)`, the column the caller computed once."""
+    `value`: `text(src)`, the column the caller computed once. `zone` (etl.time_zone): the
+    zone of wall-clock times without an offset; None = UTC (see `wall_clock`)."""
+    parsed = _parsed_time(src, dtype, fmt, value)
+    if zone is None:
+        return parsed
+    naive = wall_clock(dtype, fmt, value)
+    if naive is None:
+        return parsed
+    local = F.to_utc_timestamp(parsed, F.lit(zone))
+    return local if naive is True else F.when(naive, local).otherwise(parsed)
+
+
+# ISO-8601 text without an offset or zone: a date, then an optional time (Spark's cast
+# reads '2024-01-05', '2024-01-05 10', '10:00', '10:00:00', fractions with '.' or ',')
+_NAIVE_ISO = r"^[+-]?\d{4,}-\d{1,2}-\d{1,2}([T ](\d{1,2}(:\d{1,2}(:\d{1,2}([.,]\d*)?)?)?)?)?$"
+# pattern letters of a zone or offset field (Spark's datetime patterns)
+_ZONE_FIELDS = re.compile(r"[VzOXxZ]")
+
+
+def wall_clock(dtype: T.DataType, fmt: str | None, value: Column) -> Column | bool | None:
+    """Whether a value is a wall clock without an offset (which etl.time_zone places):
+    True for every row, a Column per row (ISO text), None when it is an instant (epoch
+    numbers, zone-aware Parquet timestamps, a pattern with a zone field)."""
+    if isinstance(dtype, T.TimestampType):
+        return None  # an instant (Parquet isAdjustedToUTC, a zone-aware pandas column)
+    if isinstance(dtype, (T.TimestampNTZType, T.DateType)):
+        return True
+    if fmt in EPOCH_FORMATS:
+        return None
+    if fmt:
+        return None if _ZONE_FIELDS.search(re.sub(r"'[^']*'", "", fmt)) else True
+    return value.rlike(_NAIVE_ISO)
+
+
+def _parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
     if isinstance(dtype, TIME_TYPES):
         return src.cast("timestamp")
     if fmt == "epoch_seconds":
@@ -182,6 +235,10 @@ def timestamp_hint(value: Column, fmt: str | None, setting: str = "etl.timestamp
                      "2024-01-31T10:00:00; a time alone was read as the ETL run's own day)"))
         .when(F.lit(fmt is None) & value.rlike(r"^[+-]?\d{4}(-\d{1,2})?$"),
               F.lit("; it lacks the day (a year or month alone was read as its first day)"))
+        .when(F.lit(bool(fmt) and fmt not in EPOCH_FORMATS) & value.rlike(_ISO_DATE)
+              & F.try_to_timestamp(value).isNotNull(),
+              F.lit(f"; it looks like ISO-8601 (offsets such as +01:00 or Z are converted to "
+                    f"UTC): set {setting}: iso8601"))
         .when(F.lit(fmt in EPOCH_FORMATS) & offset,
                F.lit("; it looks like an offset from the start of the data (an hour `step` as "
                      "in PaySim, seconds since the first row), not an epoch: convert it to a "

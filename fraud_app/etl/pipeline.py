@@ -51,6 +51,7 @@ from fraud_app.etl.publish import (
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
+from fraud_app.schema import REQUIRED_COLUMNS
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
@@ -196,6 +197,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     raw, fmt = read_input(spark, src, cfg)
     annotated = annotate_rows(raw, cfg, src)
     _warn_without_labels(raw.columns, cfg, src)
+    _warn_mapped_absent(raw.columns, cfg, src)
     publish = (AppendPublish if cfg.mode == "append" else ReplacePublish)(spark, *finals)
     # replace rebuilds the table: the labels feeds filled in are re-applied (fraud_app.etl.ledger)
     ledger = None if cfg.mode == "append" else label_ledger.read_ledger(spark, fs, finals[0])
@@ -241,6 +243,21 @@ def _warn_without_labels(columns: list[str], cfg: EtlSection, src: str) -> None:
             "unlabelled (label null; etl.allow_unlabelled). If the labels are in another "
             "column, map it under etl.columns.label",
             src, cfg.source_for("label"),
+        )  # fmt: skip
+
+
+def _warn_mapped_absent(columns: list[str], cfg: EtlSection, src: str) -> None:
+    """Optional columns etl.columns maps to a name the input lacks (a typo, a mapping left
+    from another export) are published null and their features skipped: say which."""
+    absent = {c: s for c, s in cfg.columns.items()
+              if c not in REQUIRED_COLUMNS and s not in columns}  # fmt: skip
+    if absent:
+        logger.warning(
+            "ETL input %s lacks the column(s) etl.columns maps %s: those canonical columns "
+            "are published null (the features that read them are skipped). Columns present: "
+            "%s. Fix the name, or remove the mapping if the export has no such column",
+            src, ", ".join(f"{c} -> {s!r}" for c, s in absent.items()),
+            sorted(c for c in columns if c != CORRUPT_COLUMN),
         )  # fmt: skip
 
 

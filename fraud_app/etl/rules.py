@@ -158,10 +158,11 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
     if kind == "string":  # a float id 123.0 is id '123' (parsing.number_text)
         text = _t(name) if parsing.is_text(dtype) else _text(parsing.number_text(src, dtype))
         if name in ID_COLUMNS:  # 'NULL', 'N/A': no id (see NULL_MARKERS); NFC, 12.0 = 12
-            return F.when(~F.lower(text).isin(*NULL_MARKERS), parsing.id_text(text))
+            written = isinstance(dtype, T.StringType)  # '9100000000000808.0': inexact_id
+            return F.when(~F.lower(text).isin(*NULL_MARKERS), parsing.id_text(text, written))
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
-        return parsing.timestamp(src, dtype, cfg.time_format(name)[0], _t(name))
+        return parsing.timestamp(src, dtype, cfg.time_format(name)[0], _t(name), cfg.time_zone)
     if kind == "double":
         return parsing.amount(src, dtype, cfg.decimal_separator, _t(name))
     if kind == "int":  # the label: 0/1, 0.0/1.0, true/false, etl.label_values
@@ -226,6 +227,11 @@ def _fractional(name: str) -> Column:
     return _p(name).rlike(parsing.FRACTIONAL)
 
 
+def _float_integer(name: str) -> Column:
+    """The parsed id kept its '.0': an integer a float wrote beyond 2^53 (parsing.id_text)."""
+    return parsing.float_integer(_p(name))
+
+
 def _inexact_id_rule() -> Rule:
     """An id in scientific notation passed through a float (a spreadsheet shows 16-digit
     card numbers as 4.11111E+15; Spark writes a double id beyond 2^53 as 4.1E18): distinct
@@ -238,20 +244,30 @@ def _inexact_id_rule() -> Rule:
            "integers")  # fmt: skip
     fraction = (" is a number with a fraction: an id is text or an integer (12 and 12.0 "
                 "are id 12); deliver ids as text or integers")  # fmt: skip
+    beyond = (" is an integer written as a float (its '.0') at or beyond 2^53 = "
+              "9007199254740992, where a float no longer holds every integer (pandas writes "
+              "an id column with a gap as float64): distinct ids may have become one; "
+              "deliver ids as text or integers")  # fmt: skip
 
     def detail() -> Column:
         scientific = [F.when(_scientific(c), _quoted(c)) for c in ID_COLUMNS]
+        floats = [F.when(_float_integer(c), _quoted(c)) for c in ID_COLUMNS]
         fractional = [F.when(_fractional(c), _quoted(c)) for c in ID_COLUMNS]
         return F.coalesce(
             F.when(F.greatest(*[_scientific(c) for c in ID_COLUMNS]),
                    F.concat(F.concat_ws(", ", *scientific), F.lit(sci + why))),
+            F.when(F.greatest(*[_float_integer(c) for c in ID_COLUMNS]),
+                   F.concat(F.concat_ws(", ", *floats), F.lit(beyond))),
             F.concat(F.concat_ws(", ", *fractional), F.lit(fraction)),
         )  # fmt: skip
 
     return Rule(
         "inexact_id",
-        "an id in scientific notation (it was a float, which keeps ~15 digits) or with a fraction",
-        lambda: F.greatest(*[_scientific(c) | _fractional(c) for c in ID_COLUMNS]),
+        "an id in scientific notation (it was a float, which keeps ~15 digits), an integer a "
+        "float wrote beyond 2^53 ('9100000000000808.0') or with a fraction",
+        lambda: F.greatest(
+            *[_scientific(c) | _float_integer(c) | _fractional(c) for c in ID_COLUMNS]
+        ),
         detail,
     )
 

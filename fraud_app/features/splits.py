@@ -174,6 +174,26 @@ def split_by_time(
     return SplitResult(parts[0], parts[1], parts[2], windows, summary)
 
 
+def require_training_frauds(summary: dict[str, Any]) -> None:
+    """EmptyInputError when the training window holds rows but no fraud, naming where the
+    frauds are and the settings that move the windows: the balancing step's own words
+    ("the data holds no fraud") named neither the window nor what to change."""
+    train = summary["windows"]["train"]
+    if not train["rows"] or train["frauds"]:
+        return
+    where = ", ".join(f"{n} {summary['windows'][n]['frauds']}" for n in ("validation", "test"))
+    first = summary.get("first_fraud")
+    seen = f"the data's first fraud is at {first}" if first else "the data holds no fraud at all"
+    raise EmptyInputError(
+        f"the training window ({train['start'] or 'the first row'} .. {train['end']}, "
+        f"{train['rows']} rows) holds no fraud (label = 1), so no model can learn one: frauds "
+        f"per window: train 0, {where}, {summary.get('unused_frauds', 0)} in the gaps; {seen}. "
+        "Move the windows so that training holds frauds (splits.test_days, "
+        "splits.validation_days, splits.test_gap_days, splits.end; or splits.by: dates), or "
+        "check the labels (etl.columns.label, etl.label_values)"
+    )
+
+
 def _too_short(cfg: SplitsSection, gaps: tuple[float, float], summary: dict[str, Any]) -> str:
     """With `by: lengths`, what the windows need beside how many days the data holds: a
     delivery of a few days failed with the windows' dates alone."""
@@ -211,6 +231,7 @@ def _summary(
             # Python process's local zone (a laptop's), not in UTC
             F.min(F.unix_micros("ts")).alias("first"),
             F.max(F.unix_micros("ts")).alias("last"),
+            F.min(F.when(F.col("label") == 1, F.unix_micros("ts"))).alias("first_fraud"),
         )
         .collect()  # at most four rows
     )
@@ -235,6 +256,9 @@ def _summary(
         }
     unused = by_name.get("unused")
     out["unused_rows"] = unused["rows"] if unused else 0
+    out["unused_frauds"] = unused["frauds"] if unused else 0
+    frauds = [r["first_fraud"] for r in rows if r["first_fraud"] is not None]
+    out["first_fraud"] = utc_text(min(frauds)) if frauds else None
     firsts = [r["first"] for r in rows if r["first"] is not None]
     lasts = [r["last"] for r in rows if r["last"] is not None]
     out["data_first"] = utc_text(min(firsts)) if firsts else None

@@ -16,7 +16,7 @@ from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.balancing.registry import from_config as balancing_strategy
 from fraud_app.features.config import SplitsSection
-from fraud_app.features.splits import SplitResult, split_by_time
+from fraud_app.features.splits import SplitResult, require_training_frauds, split_by_time
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import (
@@ -34,7 +34,10 @@ from fraud_app.spark.data import PartitionData
 
 
 def split(features_df, cfg: SplitsSection, *, label_delay_days: float) -> SplitResult:
-    return split_by_time(features_df, cfg, label_delay_days=label_delay_days)
+    """The time windows; a training window without a fraud is refused naming where they are."""
+    splits = split_by_time(features_df, cfg, label_delay_days=label_delay_days)
+    require_training_frauds(splits.summary)
+    return splits
 
 
 def balance(train_df, cfg: BalancingSection, *, keep: Sequence[str] | None = None) -> BalancedData:

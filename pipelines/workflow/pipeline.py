@@ -91,7 +91,8 @@ def reading_generated(config: AppConfig) -> AppConfig:
     """config whose ETL reads the files the generate step wrote: the etl settings a user
     left unset (column mapping, timestamp format, file format) take the generator's, so
     `run --generate` works on the built-in defaults, not only with configs/demo.yaml's
-    mapping. Settings the user gave are kept."""
+    mapping. Settings the user gave are kept, but for etl.time_zone: the generator writes
+    UTC wall clocks."""
     etl = config.etl
     update: dict[str, Any] = {}
     if not etl.columns:
@@ -100,6 +101,8 @@ def reading_generated(config: AppConfig) -> AppConfig:
         update["timestamp_format"] = RAW_TIMESTAMP_FORMAT
     if etl.format is None:
         update["format"] = config.generate.format
+    if etl.time_zone is not None:
+        update["time_zone"] = None  # the generator writes UTC wall clocks
     if not update:
         return config
     logger.info("ETL reads the generated files with the generator's %s", ", ".join(update))

@@ -61,8 +61,9 @@ def test_an_unparseable_timestamp_names_the_format_it_was_read_with(spark, tmp_p
     assert row.reason == "unparseable_timestamp"
     assert row.reason_detail == (
         "timestamp '2024-01-01T10:00:00Z' does not parse with etl.timestamp_format "
-        "'yyyy-MM-dd HH:mm:ss'"
-    )
+        "'yyyy-MM-dd HH:mm:ss'; it looks like ISO-8601 (offsets such as +01:00 or Z are "
+        "converted to UTC): set etl.timestamp_format: iso8601"
+    )  # the hint: an init config's pattern quarantined an ISO export without saying what to set
     # unset, the same ISO-8601 value with its offset is read as UTC
     iso = run_etl(spark, _config(tmp_path, src))
     assert (iso.output_rows, iso.quarantine_rows) == (2, 0)
