@@ -12,6 +12,9 @@ scaling: every worker keeps its own batch (--batch), as when a cluster adds exec
 Systems, each in fresh processes per (workers, round), rounds alternating the order:
   dlcore_shm     dlcore, transport "auto" (= shared memory on one host: what
                  `fraud-app train` with local[N] or one big executor host gets)
+  dlcore_shm_frames  dlcore_shm with its phases signalled by control frames round the
+                 socket ring (DLCORE_SHM_SIGNAL=socket: the signal before session 28,
+                 and the one used off x86-64) instead of counters in shared memory
   dlcore_tcp     dlcore, transport "socket" (the TCP ring that crosses hosts)
   torch_ddp      the peer: torch.nn.parallel.DistributedDataParallel, gloo backend,
                  the same MLP (Linear/ReLU/Dropout), loss, Adam and batch per worker
@@ -51,6 +54,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the launcher imports dlcore too
 MODELS = {  # name -> (in_features, hidden widths, dropout, batch per worker, lr)
     "fraud": (274, (128, 64), 0.1, 256, 3e-3),
     "wide": (64, (2048, 2048), 0.0, 64, 1e-3),
@@ -84,7 +88,8 @@ def main() -> None:
                     print(
                         f"{model:5s} {system:10s} n={n:2d} round {r}: "
                         f"{res['samples_per_s']:,.0f} samples/s, steps {res['steps']}, "
-                        f"sync share {res.get('sync_share', float('nan')):.3f}",
+                        f"sync share {res.get('sync_share', float('nan')):.3f}"
+                        f"{', memory signals' if res.get('memory_signals') else ''}",
                         flush=True,
                     )
     print(json.dumps(summarise(runs, workers, systems, models)))
@@ -115,6 +120,15 @@ def summarise(runs, workers, systems, models) -> dict:
             fig["ratio_vs_torch_ddp"] = {
                 n: round(
                     fig["dlcore_shm"][n]["samples_per_s"] / fig["torch_ddp"][n]["samples_per_s"], 2
+                )
+                for n in workers
+            }
+        if "dlcore_shm_frames" in systems and "dlcore_shm" in systems:
+            fig["ratio_memory_vs_frame_signals"] = {
+                n: round(
+                    fig["dlcore_shm"][n]["samples_per_s"]
+                    / fig["dlcore_shm_frames"][n]["samples_per_s"],
+                    2,
                 )
                 for n in workers
             }
@@ -155,6 +169,8 @@ def launch(system: str, model: str, n: int, round_no: int, seconds: float) -> di
                 job["port"] = s.getsockname()[1]
         (run_dir / "job.json").write_text(json.dumps(job))
         env = {**os.environ, **ONE_THREAD, "PYTHONPATH": _pythonpath()}
+        if system == "dlcore_shm_frames":
+            env["DLCORE_SHM_SIGNAL"] = "socket"
         procs = [
             subprocess.Popen(
                 [sys.executable, __file__, "--rank", str(r), "--job", str(run_dir / "job.json")],
@@ -188,6 +204,8 @@ def launch(system: str, model: str, n: int, round_no: int, seconds: float) -> di
         "params": results[0]["params"],
         "weight_spread": spread,
     }
+    if "memory_signals" in results[0]:
+        out["memory_signals"] = results[0]["memory_signals"]
     if "sync_s" in results[0]:
         out["sync_share"] = statistics.mean(r["sync_s"] / r["seconds"] for r in results)
     return out
@@ -278,6 +296,7 @@ def dlcore_rank(rank: int, job: dict, run_dir: Path, data) -> dict:
     result = {
         "seconds": seconds, "steps": steps, "params": int(model.params.size),
         "sync_s": step.total_sync_s - sync0, "transport": comm.transport,
+        "memory_signals": getattr(comm._transport, "_signals", None) is not None,
         "weights": model.params.data[:: max(1, model.params.size // 512)].tolist(),
     }  # fmt: skip
     comm.close()

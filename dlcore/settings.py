@@ -56,6 +56,11 @@ def transport() -> str:
     return os.environ.get("DLCORE_TRANSPORT", "auto").strip().lower() or "auto"
 
 
+def shm_signal() -> str:
+    """DLCORE_SHM_SIGNAL, lower-cased; dlcore.collective.shm_signal validates the value."""
+    return os.environ.get("DLCORE_SHM_SIGNAL", "auto").strip().lower() or "auto"
+
+
 def topology() -> str:
     """DLCORE_TOPOLOGY, lower-cased; dlcore.collective.config validates the value."""
     return os.environ.get("DLCORE_TOPOLOGY", "auto").strip().lower() or "auto"

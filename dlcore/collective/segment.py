@@ -10,7 +10,9 @@ random, unguessable name (`dlcore-` + 128 random bits), its memory reserved up f
 with posix_fallocate (a full tmpfs then fails here with ENOSPC, not later with SIGBUS
 in the middle of a collective), and mapped MAP_SHARED. Layout:
 
-    [ header page: MAGIC, 16-byte random token ][ slot 0: capacity ][ slot 1: capacity ]
+    [ header page: MAGIC, 16-byte random token, at 64: signal words ][ slot 0 ][ slot 1 ]
+
+(the signal words: `shm_signal.py`).
 
 Peers open it read-only, check that it is a regular file of our uid, private, of the
 expected size, and that it holds the token its creator announced over the
@@ -44,6 +46,7 @@ MAGIC = b"dlcore.collective/shm/v1\n"
 TOKEN_BYTES = 16
 HEADER_BYTES = max(mmap.PAGESIZE, 4096)
 SLOTS = 2
+SIGNAL_OFFSET, SIGNAL_WORDS = 64, 7  # uint64 words in the header page (shm_signal.py)
 GRANULE = 64 << 10  # slot capacities are multiples of this (page-aligned slots)
 NAME_PREFIX = "dlcore-"
 _NAME = re.compile(r"dlcore-[0-9a-f]{32}")
@@ -110,10 +113,12 @@ class _Mapped:
             np.frombuffer(mm, np.float32, elements, HEADER_BYTES + s * capacity)
             for s in range(SLOTS)
         ]
+        self.words = np.frombuffer(mm, np.uint64, SIGNAL_WORDS, SIGNAL_OFFSET)
 
     def close(self) -> None:
         """Drop the views and unmap. A view still alive elsewhere keeps the map until GC."""
         self.slots = []
+        self.words = np.zeros(0, np.uint64)
         with contextlib.suppress(BufferError):
             self._mm.close()
 

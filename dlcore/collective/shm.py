@@ -7,17 +7,19 @@ failure model in `communicator.py` and `wire.py`. all_reduce_small and barrier a
 latency-bound, not bandwidth-bound, and use the ring sockets exactly as the socket
 transport does.
 
-Data moves through memory; the authenticated ring sockets carry only small control
-frames (`shm_control.py`). Every wait is a socket receive under the operation's
-deadline, so the failure model is the socket transport's: an error breaks the
-communicator and shuts its sockets, and the neighbours fail within milliseconds. The
-send and receive syscalls between one rank's writes and another rank's reads order
-the memory accesses.
+Data moves through memory. Each phase is signalled through memory too, by a counter
+and record in every segment's header page (`shm_signal.py`, on x86-64), or else by
+small control frames round the authenticated ring sockets (`shm_control.py`; the send
+and receive syscalls between one rank's writes and another rank's reads order the
+memory accesses). Every wait is bounded by the operation's deadline and watches the
+sockets, so the failure model is the socket transport's: an error breaks the
+communicator and shuts its sockets, and the neighbours fail within milliseconds.
 
 Each rank r owns one segment with two slots. An all-reduce of S floats on n ranks:
 
     1. r copies buf outside its own shard (shard_bounds(S, n, r)) into its slot;
-    2. all-to-all "inputs written" (each rank's frame travels n-1 hops round the ring);
+    2. all-to-all "inputs written" (a counter in each segment, or each rank's frame
+       travelling n-1 hops round the ring);
     3. r sums its shard over ranks in rank order (its own term read from buf) into
        buf and into its slot;
     4. all-to-all "sums written";
@@ -64,6 +66,7 @@ from dlcore.collective.segment import (
     slot_capacity,
 )
 from dlcore.collective.shm_control import Phase, exchange
+from dlcore.collective.shm_signal import MemorySignals, memory_signals_possible
 from dlcore.errors import CommunicationError, FrameError
 from dlcore.params import shard_bounds
 
@@ -112,6 +115,8 @@ class ShmTransport:
         self._socket = SocketTransport(comm)
         self._calls = 0
         self._bounds: tuple[int, list[tuple[int, int]]] = (-1, [])
+        self._signals: MemorySignals | None = None
+        self._memory_ok, self._no_memory = memory_signals_possible()
 
     @property
     def name(self) -> str:
@@ -126,9 +131,9 @@ class ShmTransport:
         with self.comm.operation("all_reduce") as op:
             views, bounds = self._begin(buf.size)
             self._write_inputs(buf, views, bounds)
-            exchange(self.comm, op, Phase.INPUTS, buf.nbytes)
+            self.signal(op, Phase.INPUTS, buf.nbytes)
             self._sum_own_shard(buf, views, bounds, publish=True)
-            exchange(self.comm, op, Phase.SUMS, buf.nbytes)
+            self.signal(op, Phase.SUMS, buf.nbytes)
             self._copy_others(buf, views, bounds)
         return buf
 
@@ -142,7 +147,7 @@ class ShmTransport:
             views, default = self._begin(buf.size)
             bounds = bounds or default
             self._write_inputs(buf, views, bounds)
-            exchange(self.comm, op, Phase.INPUTS, buf.nbytes)
+            self.signal(op, Phase.INPUTS, buf.nbytes)
             self._sum_own_shard(buf, views, bounds, publish=False)
         start, stop = bounds[self.comm.rank]
         return buf[start:stop]
@@ -157,7 +162,7 @@ class ShmTransport:
             bounds = bounds or default
             start, stop = bounds[self.comm.rank]
             np.copyto(views[self.comm.rank][start:stop], buf[start:stop])
-            exchange(self.comm, op, Phase.SLICE, buf.nbytes)
+            self.signal(op, Phase.SLICE, buf.nbytes)
             self._copy_others(buf, views, bounds)
         return buf
 
@@ -170,10 +175,18 @@ class ShmTransport:
             views, _ = self._begin(buf.size)
             if self.comm.rank == root:
                 np.copyto(views[root], buf)
-            exchange(self.comm, op, Phase.ROOT, buf.nbytes, root)  # all-to-all: keeps slots safe
+            self.signal(op, Phase.ROOT, buf.nbytes, root)  # all-to-all: keeps slots safe
             if self.comm.rank != root:
                 np.copyto(buf, views[root])
         return buf
+
+    def signal(self, op: Operation, phase: Phase, nbytes: int, arg: int = 0) -> None:
+        """Tell every rank this one finished `phase`; return when all have (memory
+        counters where sound, `shm_signal.py`; else control frames round the ring)."""
+        if self._signals is not None:
+            self._signals.signal(op, phase, nbytes, arg)
+        else:
+            exchange(self.comm, op, phase, nbytes, arg)
 
     def all_reduce_small(self, values: np.ndarray) -> np.ndarray:
         return self._socket.all_reduce_small(values)
@@ -184,6 +197,7 @@ class ShmTransport:
     def close(self) -> None:
         """Unmap every segment (and unlink this rank's, if that did not happen yet)."""
         segments, self._segments = self._segments, []
+        self._signals = None
         for segment in segments:
             segment.close()
 
@@ -282,6 +296,8 @@ class ShmTransport:
         self.close()  # earlier, smaller segments: this rank's reads of them are done
         self._segments = [own if k == self.comm.rank else peers[k] for k in range(len(bodies))]
         self.capacity = capacity
+        if all(o["signal"] == "memory" for o in offers):  # the same decision on every rank
+            self._signals = MemorySignals(self.comm, [s.words for s in self._segments])
         return ""
 
     def _offer(self, capacity: int, requested: str) -> tuple[Segment | None, dict[str, str]]:
@@ -291,6 +307,7 @@ class ShmTransport:
             "token": "",
             "error": "",
             "transport": requested,
+            "signal": "memory" if self._memory_ok else "socket",
         }
         rank = self.comm.rank
         if self.dir is None:
@@ -342,7 +359,7 @@ def offers_problem(offers: list[dict[str, Any]]) -> str:
     return ""
 
 
-_OFFER_KEYS = ("host", "name", "token", "error", "transport")
+_OFFER_KEYS = ("host", "name", "token", "error", "transport", "signal")
 
 
 def _to_json(value: object) -> bytes:

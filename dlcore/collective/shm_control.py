@@ -83,7 +83,7 @@ def exchange(
         src = (r - hop) % n
         what = f"{op.name} (shared memory: {TEXT[phase]} by rank {src}, hop {hop} of {n - 1})"
         if body:
-            received = _receive(comm, op, (nbytes, phase, arg), src, what)
+            received = receive_frame(comm, op, (nbytes, phase, arg), src, what)
             bodies[src] = bytes(received[HEADER.size + CONTROL.size : -TRAILER.size])
         else:
             received = _receive_signal(comm, op, frame, src, what)
@@ -104,14 +104,14 @@ def _receive_signal(comm: Communicator, op: Operation, mine: bytes, src: int, wh
         if HEADER.size + header.length + TRAILER.size == len(mine):  # else: not a signal
             view = memoryview(got)
             verify(view[HEADER.size : -TRAILER.size], view[-TRAILER.size :], what, comm.left_name)
-        _check(
+        check_control(
             CONTROL.unpack_from(got, HEADER.size), CONTROL.unpack_from(mine, HEADER.size), src, what
         )
         raise FrameError(f"rank {src} sent an unexpected frame ({what})")
     return mine
 
 
-def _receive(
+def receive_frame(
     comm: Communicator, op: Operation, expected: tuple[int, int, int], src: int, what: str
 ) -> bytearray:
     header = recv_header(comm.left, op.deadline, what, comm.left_name)
@@ -121,7 +121,7 @@ def _receive(
     recv_exact(comm.left, memoryview(frame)[HEADER.size :], op.deadline, what, comm.left_name)
     body = memoryview(frame)[HEADER.size : -TRAILER.size]
     verify(body, memoryview(frame)[-TRAILER.size :], what, comm.left_name)
-    _check(CONTROL.unpack_from(frame, HEADER.size), expected, src, what)
+    check_control(CONTROL.unpack_from(frame, HEADER.size), expected, src, what)
     return frame
 
 
@@ -136,7 +136,7 @@ def _check_header(comm: Communicator, op: Operation, header: FrameHeader, what: 
         )
 
 
-def _check(got: tuple[int, int, int], expected: tuple[int, int, int], src: int, what: str):
+def check_control(got: tuple[int, int, int], expected: tuple[int, int, int], src: int, what: str):
     (nbytes, phase, arg), (my_nbytes, my_phase, my_arg) = got, expected
     if nbytes != my_nbytes:
         raise FrameError(

@@ -54,7 +54,7 @@ import numpy as np
 
 from dlcore.collective.collectives import RingHooks
 from dlcore.collective.shm import ShmTransport
-from dlcore.collective.shm_control import Phase, exchange
+from dlcore.collective.shm_control import Phase
 from dlcore.params import shard_bounds
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ class Regions:
     # -- helpers ------------------------------------------------------------------------
     def _signal(self, phase: Phase) -> None:
         with self.local.operation(f"{self.name} (hierarchical, shared memory)") as op:
-            exchange(self.local, op, phase, self.buf.nbytes)
+            self.local._transport.signal(op, phase, self.buf.nbytes)
 
     def _copy_in(self, todo: Places) -> None:
         mine = self.views[self.j]
