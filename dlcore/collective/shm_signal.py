@@ -126,6 +126,8 @@ class MemorySignals:
         comm = self.comm
         socks = {comm.left: comm.left_name, comm.right: comm.right_name}
         ready, _, _ = select.select(list(socks), [], [], timeout)
+        if ready and not any(w[0] < c for _, w in self.peers):
+            return  # every rank signalled; a peer may have finished and closed since
         for sock in ready:
             try:
                 peek = sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
@@ -141,9 +143,9 @@ class MemorySignals:
                     "process stopped, or it gave up because another rank failed (see the "
                     "first error in the job's logs)"
                 )
-            if sock is comm.left and any(w[0] < c for _, w in self.peers):
-                # The left neighbour sends nothing until every rank has signalled: it is
-                # in another call. Read its frame to say how.
+            if sock is comm.left:
+                # The left neighbour sends nothing until every rank has signalled (checked
+                # above, after the select): it is in another call. Read its frame to say how.
                 receive_frame(comm, op, expected, self.left_rank, what)
                 raise FrameError(
                     f"{comm.left_name} sent a frame while this rank waited for {what}; the "

@@ -148,3 +148,24 @@ def test_a_neighbour_closing_its_sockets_fails_the_wait_at_once():
     assert set(errors) == {0, 1}
     assert all(isinstance(e, CommunicationError) for e in errors.values())
     assert elapsed < 5.0, elapsed  # not the 30 s deadline
+
+
+@needs_x86
+def test_a_peer_that_finishes_and_closes_at_once_does_not_fail_the_waiting_rank():
+    """The last collective of a Spark stage: a rank signals, returns and closes its sockets
+    while a peer still waits in its sleeping poll. The peer must see the counter, not the
+    closed connection (it saw the connection: Spark stages whose rank 0 reached the last
+    all_gather more than 2 ms after rank 1 failed, and were retried)."""
+    for _ in range(10):
+        with LocalGroup(2, shm()) as group:
+
+            def last_call(c):
+                if c.rank == 0:
+                    time.sleep(0.02)  # the peer is past its spinning phase: it naps in select
+                out = c.all_gather(np.full(4, c.rank + 1.0, np.float32)).copy()
+                if c.rank == 0:
+                    c.close()  # the end of its stage
+                return out
+
+            results = group.run(last_call)
+        assert all(np.array_equal(r, [1.0, 1.0, 2.0, 2.0]) for r in results)
