@@ -211,6 +211,12 @@ class Communicator:
         return self._transport.name
 
     @property
+    def shm_signal(self) -> str | None:
+        """How shared-memory phases are signalled: "memory" (counters in the segments),
+        "socket" (control frames round the ring), or None (no shared memory in use)."""
+        return getattr(self._transport, "signal_kind", None)
+
+    @property
     def usable(self) -> bool:
         """False once closed or broken by a failure."""
         return not (self._closed or self._broken)

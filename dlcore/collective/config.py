@@ -14,6 +14,7 @@ from dlcore.errors import ConfigError
 
 TRANSPORTS = ("auto", "socket", "shm")
 TOPOLOGIES = ("auto", "flat", "hierarchical")
+SHM_SIGNALS = ("auto", "memory", "socket")
 
 
 def _positive_seconds(name: str, value: float) -> None:
@@ -88,6 +89,11 @@ class CommConfig:
         to the flat ring when every host has one rank and to shm when there is one
         host. "auto" (default): the DLCORE_TOPOLOGY environment variable if set, else
         "hierarchical" (which is flat wherever hierarchy cannot help).
+    shm_signal: how ranks sharing memory signal the phases of a collective. "memory":
+        counters in the shared segments (x86-64 only; elsewhere it acts as "socket").
+        "socket": control frames round the ring. "auto" (default): the DLCORE_SHM_SIGNAL
+        environment variable if set, else "memory". A group uses memory signals only
+        when every rank chose them.
     host_key: for tests and experiments only: pretend this rank runs on the host with
         this key (any non-empty string) instead of the probed one (boot id, hostname,
         uid). None (default) = probe.
@@ -103,6 +109,7 @@ class CommConfig:
     transport: str = "auto"
     shm_dir: str | None = None
     topology: str = "auto"
+    shm_signal: str = "auto"
     host_key: str | None = None
 
     def __post_init__(self) -> None:
@@ -125,6 +132,7 @@ class CommConfig:
             )
 
         _check_choice("CommConfig.topology", self.topology, TOPOLOGIES)
+        _check_choice("CommConfig.shm_signal", self.shm_signal, SHM_SIGNALS)
         if self.host_key is not None and not (isinstance(self.host_key, str) and self.host_key):
             raise ConfigError(
                 f"CommConfig.host_key must be a non-empty string or None. Received: {self.host_key!r}"
@@ -136,6 +144,14 @@ class CommConfig:
             return self.topology
         value = settings.topology()
         _check_choice("DLCORE_TOPOLOGY", value, TOPOLOGIES)
+        return value
+
+    def requested_shm_signal(self) -> str:
+        """`shm_signal`, with "auto" replaced by DLCORE_SHM_SIGNAL when that is set."""
+        if self.shm_signal != "auto":
+            return self.shm_signal
+        value = settings.shm_signal()
+        _check_choice("DLCORE_SHM_SIGNAL", value, SHM_SIGNALS)
         return value
 
     def requested_transport(self) -> str:

@@ -116,11 +116,19 @@ class ShmTransport:
         self._calls = 0
         self._bounds: tuple[int, list[tuple[int, int]]] = (-1, [])
         self._signals: MemorySignals | None = None
-        self._memory_ok, self._no_memory = memory_signals_possible()
+        self._memory_ok, self._no_memory = memory_signals_possible(
+            comm.config.requested_shm_signal()
+        )
 
     @property
     def name(self) -> str:
         return "shm" if self._segments else "socket"
+
+    @property
+    def signal_kind(self) -> str | None:
+        if not self._segments:
+            return None
+        return "memory" if self._signals is not None else "socket"
 
     # -- collectives --------------------------------------------------------------------
     def all_reduce(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:

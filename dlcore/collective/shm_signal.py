@@ -23,8 +23,8 @@ different calls, phases or buffer lengths are told how, as with socket frames.
 Memory order: x86-64 keeps stores in program order and loads in program order (TSO),
 so data written before the counter is visible to whoever sees the counter, and a rank's
 reads of a slot precede its next counter store. Other processors need fences that
-Python cannot issue, so there (and under DLCORE_SHM_SIGNAL=socket) the socket frames
-stay in use.
+Python cannot issue, so there (and under `CommConfig.shm_signal` / DLCORE_SHM_SIGNAL
+"socket") the socket frames stay in use.
 
 Failures: waits are bounded by the operation's deadline (PeerTimeoutError naming the
 slowest rank). While waiting, the ring sockets are watched: a neighbour's closed
@@ -45,9 +45,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlcore import settings
 from dlcore.collective.shm_control import TEXT, Phase, check_control, receive_frame
-from dlcore.errors import CommunicationError, ConfigError, FrameError
+from dlcore.errors import CommunicationError, FrameError
 
 if TYPE_CHECKING:
     from dlcore.collective.communicator import Communicator, Operation
@@ -56,19 +55,14 @@ SPIN_S = 0.002  # yield-and-poll this long, then sleep between polls
 SOCKET_CHECK_S = 0.0002  # how often the spinning phase looks at the sockets
 SLEEP_MAX_S = 0.001
 _X86_64 = {"x86_64", "amd64"}
-_CHOICES = ("auto", "memory", "socket")
 
 
-def memory_signals_possible() -> tuple[bool, str]:
-    """(whether this rank can signal through memory, why not)."""
-    choice = settings.shm_signal()
-    if choice not in _CHOICES:
-        raise ConfigError(
-            f"DLCORE_SHM_SIGNAL must be one of {', '.join(_CHOICES)}. Received: {choice!r}"
-        )
-    machine = platform.machine().lower()
+def memory_signals_possible(choice: str) -> tuple[bool, str]:
+    """(whether this rank can signal through memory, why not), for a resolved
+    `CommConfig.requested_shm_signal()`."""
     if choice == "socket":
-        return False, "DLCORE_SHM_SIGNAL=socket"
+        return False, "shm_signal 'socket'"
+    machine = platform.machine().lower()
     if machine not in _X86_64:
         return False, f"memory signals need x86-64's store order; this is {machine or 'unknown'}"
     return True, ""

@@ -88,11 +88,13 @@ class GroupedEngine(Engine):
             stage_groups=cfg.stage_groups,
             prior=self.stage_timing,
         )
-        # The driver's DLCORE_TRANSPORT / DLCORE_TOPOLOGY (or the config's topology) is the
-        # run's choice, as the backend is: executors on other hosts never see the driver's
-        # environment, and a bad value failed only inside the first stage's tasks.
+        # The driver's DLCORE_TRANSPORT / DLCORE_TOPOLOGY / DLCORE_SHM_SIGNAL (or the config's
+        # topology) is the run's choice, as the backend is: executors on other hosts never
+        # see the driver's environment, and a bad value failed only inside the first
+        # stage's tasks.
         comm = CommConfig(topology=cfg.topology)
         self.transport, self.topology = comm.requested_transport(), comm.requested_topology()
+        self.shm_signal = comm.requested_shm_signal()
         self.secret = new_job_secret()
         self._finishing: tuple[StageJob, Any] | None = None  # a stage whose tasks are returning
         self._t_commit: float | None = None  # last group commit, if no failure since
@@ -225,6 +227,7 @@ class GroupedEngine(Engine):
             fault=fault,
             topology=self.topology,
             transport=self.transport,
+            shm_signal=self.shm_signal,
             backend=get_ops().name,
             mixup_alpha=cfg.mixup_alpha,
             encoded_rows_max_bytes=cfg.encoded_rows_max_bytes,
@@ -374,6 +377,7 @@ class GroupedEngine(Engine):
                 state_cache_hits=sum(bool(m["state_cache_hit"]) for m in meta),
                 encoded_ranks=sum(bool(m.get("encoded_rows")) for m in meta),
                 transport=meta[0].get("transport"),
+                shm_signal=meta[0].get("shm_signal"),
             )
         rank0 = reports[0].arrays
         layer_state = {k[len("layer/") :]: v for k, v in rank0.items() if k.startswith("layer/")}

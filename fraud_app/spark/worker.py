@@ -84,6 +84,7 @@ class StageTask:
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
     topology: str = "auto"  # CommConfig.topology: auto | flat | hierarchical
     transport: str = "auto"  # CommConfig.transport: auto | socket | shm (the driver's choice)
+    shm_signal: str = "auto"  # CommConfig.shm_signal: auto | memory | socket (the driver's)
     backend: str | None = None  # the driver's dlcore backend: every rank computes with it
     mixup_alpha: float = 0.0  # DistributedConfig.mixup_alpha
     encoded_rows_max_bytes: int = 1 << 30  # DistributedConfig.encoded_rows_max_bytes
@@ -161,6 +162,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
         advertise_host=_my_host(ctx),
         topology=task.topology,
         transport=task.transport,
+        shm_signal=task.shm_signal,
     )
     t_setup = time.perf_counter()
     reporter = BoundaryReporter(
@@ -181,6 +183,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
             "state_cache_hit": state_hit,
             "encoded_rows": encoded is not None,
             "transport": comm.transport,
+            "shm_signal": comm.shm_signal,
         }
         iteration, report_s = task.start_iteration, 0.0
         for index, g in enumerate(task.group_sizes):

@@ -13,9 +13,10 @@ import time
 import numpy as np
 import pytest
 
-from dlcore.collective import LocalGroup, loopback_config
+from dlcore.collective import CommConfig, LocalGroup, loopback_config
 from dlcore.collective.shm_signal import memory_signals_possible
 from dlcore.errors import CommunicationError, ConfigError, FrameError
+from tests.dlcore.collective.test_shm import join_all, run_all
 
 X86_64 = platform.machine().lower() in {"x86_64", "amd64"}
 needs_x86 = pytest.mark.skipif(not X86_64, reason="memory signals are x86-64 only")
@@ -66,26 +67,27 @@ def test_memory_signals_survive_segment_growth():
         assert all(c._transport._signals is not None for c in group.comms)
 
 
-def test_a_rank_that_wants_socket_signals_makes_every_rank_use_them(monkeypatch):
+def test_a_rank_that_wants_socket_signals_makes_every_rank_use_them(secret):
     """The choice travels in the segment offer: one rank saying socket decides for all."""
-    real = memory_signals_possible
-    calls_seen = []
-
-    def per_thread():
-        calls_seen.append(1)
-        return (False, "test") if len(calls_seen) == 1 else real()
-
-    monkeypatch.setattr("dlcore.collective.shm.memory_signals_possible", per_thread)
-    with LocalGroup(3, shm()) as group:
-        assert all(c._transport._signals is None for c in group.comms)
-        results = group.run(lambda c: c.all_reduce(np.full(5, 1.0, np.float32)))
+    configs = [shm(shm_signal="socket" if r == 1 else "memory") for r in range(3)]
+    comms = join_all(configs, secret)
+    try:
+        assert all(c._transport._signals is None for c in comms)
+        results = run_all(comms, lambda c: c.all_reduce(np.full(5, 1.0, np.float32)))
+    finally:
+        for c in comms:
+            c.close()
     assert all(np.all(r == 3.0) for r in results)
 
 
 def test_a_bad_signal_setting_is_a_clear_error(monkeypatch):
+    with pytest.raises(ConfigError, match="CommConfig.shm_signal must be one of 'auto', 'memo"):
+        CommConfig(shm_signal="futex")
     monkeypatch.setenv("DLCORE_SHM_SIGNAL", "futex")
-    with pytest.raises(ConfigError, match="DLCORE_SHM_SIGNAL must be one of auto, memory, socket"):
-        memory_signals_possible()
+    with pytest.raises(ConfigError, match="DLCORE_SHM_SIGNAL must be one of 'auto', 'memory'"):
+        CommConfig().requested_shm_signal()
+    assert CommConfig(shm_signal="socket").requested_shm_signal() == "socket"
+    assert memory_signals_possible("socket") == (False, "shm_signal 'socket'")
 
 
 @needs_x86
