@@ -189,8 +189,8 @@ only.
 environment variables read (README: "Environment variables"):
 {variables}
   DLCORE_BACKEND, DLCORE_NUM_THREADS, DLCORE_TUNE_MALLOC, DLCORE_TRANSPORT, DLCORE_TOPOLOGY,
-  DLCORE_CRC32 (dlcore: backend, BLAS threads, malloc tuning, all-reduce transport,
-    topology and CRC-32 code)
+  DLCORE_SHM_SIGNAL, DLCORE_CRC32 (dlcore: backend, BLAS threads, malloc tuning, all-reduce
+    transport, topology, shared-memory signal and CRC-32 code)
 Precedence: defaults < config file < flags.""".format(
     variables="\n".join(f"  {v.name}: {v.meaning} [default: {v.default}]"
                         for v in settings.VARIABLES)
