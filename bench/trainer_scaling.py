@@ -247,6 +247,16 @@ def timed_steps(step_fn, barrier, seconds: float) -> int:
     return max(5, int(seconds / ((time.perf_counter() - t0) / 10)))
 
 
+def run_steps(step_fn, barrier, steps: int) -> float:
+    """Seconds for `steps` steps between two barriers (every rank runs the same count)."""
+    barrier()
+    t0 = time.perf_counter()
+    for i in range(steps):
+        step_fn(1000 + i)
+    barrier()
+    return time.perf_counter() - t0
+
+
 def dlcore_rank(rank: int, job: dict, run_dir: Path, data) -> dict:
     from dlcore.backends import set_num_threads
     from dlcore.collective import CommConfig, Communicator, Member, ShardedStep
@@ -287,12 +297,7 @@ def dlcore_rank(rank: int, job: dict, run_dir: Path, data) -> dict:
 
     steps = _agree(comm, timed_steps(one, comm.barrier, job["seconds"]))
     sync0 = step.total_sync_s
-    comm.barrier()
-    t0 = time.perf_counter()
-    for i in range(steps):
-        one(1000 + i)
-    comm.barrier()
-    seconds = time.perf_counter() - t0
+    seconds = run_steps(one, comm.barrier, steps)
     result = {
         "seconds": seconds, "steps": steps, "params": int(model.params.size),
         "sync_s": step.total_sync_s - sync0, "transport": comm.transport,
@@ -343,12 +348,7 @@ def torch_rank(rank: int, job: dict, run_dir: Path, data) -> dict:
     agreed = torch.tensor([steps], dtype=torch.int64)
     dist.broadcast(agreed, src=0)
     steps = int(agreed.item())
-    dist.barrier()
-    t0 = time.perf_counter()
-    for i in range(steps):
-        one(1000 + i)
-    dist.barrier()
-    seconds = time.perf_counter() - t0
+    seconds = run_steps(one, dist.barrier, steps)
     flat = torch.cat([p.detach().reshape(-1) for p in net.parameters()]).numpy()
     dist.destroy_process_group()
     return {
