@@ -235,8 +235,50 @@ def _result(check: Check, raw: dict[str, Any] | None, counted_by_success: bool) 
         examples=tuple(_plain(e) for e in examples),
         error=error,
         expected=check.expected,
-        setting=check.setting,
+        setting=check.setting if success or error else _crossed_bound(check, res),
     )
+
+
+def _crossed_bound(check: Check, res: dict[str, Any]) -> str:
+    """A failed range check of one observed number (`label:rate`: the fraud rate) names
+    the bound it crossed and the value that would pass, not both settings: a new user's
+    5 % fraud rate under `fraud-app init`'s demo bounds (0.001 .. 0.02) was told
+    `setting: ...label_rate_min / ...label_rate_max` without which one or to what."""
+    observed, low, high = (res.get("observed_value"), check.kwargs.get("min_value"),
+                           check.kwargs.get("max_value"))  # fmt: skip
+    names = check.setting.split(" / ")
+    if (
+        len(names) != 2
+        or not _number(observed)
+        or not all(_number(v) for v in (low, high) if v is not None)
+    ):
+        return check.setting
+    if high is not None and observed > high:
+        name, side, bound = names[1], "above", high
+        fix = f"at least {_round_away(observed, math.ceil):g}"
+    elif low is not None and observed < low:
+        name, side, bound = names[0], "below", low
+        fix = f"at most {_round_away(observed, math.floor):g}"
+    else:
+        return check.setting
+    return (
+        f"{name} (observed {observed:g} is {side} its {bound:g}; if that is what your data "
+        f"holds, set {name} to {fix})"
+    )
+
+
+def _round_away(x: float, direction: Any) -> float:
+    """`x` to two significant digits, rounded by `direction` (math.ceil / math.floor) so
+    the value still lets `x` pass: 0.0523 -> 0.053 (ceil), 0.00047 -> 0.00047."""
+    if x == 0:
+        return 0.0
+    scale = 10 ** (math.floor(math.log10(abs(x))) - 1)
+    # round first: 0.2 / 0.01 is 20.000000000000004, whose ceil is 21
+    return float(f"{direction(round(x / scale, 9)) * scale:.12g}")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _exception_message(info: dict[str, Any]) -> str | None:

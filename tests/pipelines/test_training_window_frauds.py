@@ -43,3 +43,24 @@ def test_a_training_window_with_a_fraud_splits_as_before(spark) -> None:
     splits = nodes.split(df, SplitsSection(test_days=5, validation_days=5), label_delay_days=7)
     assert splits.summary["windows"]["train"]["frauds"] == 6
     assert splits.summary["first_fraud"] == "2025-03-01 00:00:00"
+
+
+def test_a_training_window_with_few_frauds_is_warned_about(spark, caplog) -> None:
+    # session 28 (probe28b): a 0.05 % export (30k rows) trained on 4 frauds and its model,
+    # worse than chance (validation AP 0.0003), became the champion without a word
+    df = _frame(spark, lambda i: i in (3, 10, 90, 110))  # train 2, validation 0, test 1
+    cfg = SplitsSection(test_days=5, validation_days=5)
+    with caplog.at_level("WARNING", logger="fraud_app.features.splits"):
+        nodes.split(df, cfg, label_delay_days=7)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1, warned
+    assert warned[0].startswith(
+        "the training window (the first row .. 2025-03-14T00:00:00+00:00, 52 rows) holds "
+        "only 2 fraud(s) (validation 0, test 1, 1 in the gaps)"
+    ), warned
+    assert "splits.test_days" in warned[0]
+    caplog.clear()
+    many = _frame(spark, lambda i: i < 52 and i % 2 == 0)  # 26 training frauds: no warning
+    with caplog.at_level("WARNING", logger="fraud_app.features.splits"):
+        nodes.split(many, cfg, label_delay_days=7)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]

@@ -151,3 +151,19 @@ def test_unionpay_subsets_persisted_are_the_same_rows_computed_once(spark, data)
     weights = ClassWeights().balance(data)
     assert weights.shared is None
     weights.persist().unpersist()
+
+
+def test_unionpay_warns_when_a_subset_holds_more_frauds_than_normals(spark, caplog):
+    # session 28 (probe28b): 20 % fraud under the starter's 5 subsets gave members more
+    # frauds than normals, the reverse of the data, without a word
+    rows = [(f"f{i}", 1) for i in range(40)] + [(f"n{i}", 0) for i in range(160)]
+    df = spark.createDataFrame(rows, "transaction_id string, label int")
+    with caplog.at_level("WARNING", logger="fraud_app.balancing.unionpay"):
+        UnionPaySubsets(n_subsets=5, normal_ratio=20).balance(df)
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warned) == 1 and "holds all 40 frauds" in warned[0], warned
+    assert "set balancing.unionpay_subsets.n_subsets to at most 4" in warned[0]
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="fraud_app.balancing.unionpay"):
+        UnionPaySubsets(n_subsets=2, normal_ratio=20).balance(df)  # 80 normals a subset
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
