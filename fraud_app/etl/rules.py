@@ -40,7 +40,8 @@ from fraud_app.schema import (
     REQUIRED_COLUMNS,
 )
 
-RAW, PARSED, TEXT, BROKEN = "__r_", "__p_", "__t_", "__b_"
+RAW, PARSED, TEXT, BROKEN, GAP = "__r_", "__p_", "__t_", "__b_", "__g_"
+LOCAL_TIMES = ("timestamp", "label_time")  # etl.time_zone places these
 REASON, DETAIL = "reason", "reason_detail"
 REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not valid
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
@@ -139,6 +140,7 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
         texts[TEXT + name] = _text(raw) if raw is not None else F.lit(None).cast("string")
     df = df.withColumns(texts)
     added: dict[str, Column] = {}
+    added.update({GAP + name: F.lit(False) for name in LOCAL_TIMES})
     for name, source in sources.items():
         if source is None:
             added[RAW + name] = F.lit(None).cast("string")
@@ -147,6 +149,11 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
         src = F.col(quoted(source))
         added[RAW + name] = src.cast("string")
         added[PARSED + name] = _parse(name, src, fields[source], cfg)
+        if name in LOCAL_TIMES:  # `__g_<c>`: a wall clock that etl.time_zone lacks
+            fmt = cfg.time_format(name)[0]
+            added[GAP + name] = parsing.local_time_gap(
+                src, fields[source], fmt, _t(name), cfg.time_zone
+            )
     return df.withColumns(added)
 
 
@@ -373,6 +380,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         _inexact_id_rule(),
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
              unparsed("timestamp")),
+        _gap_rule(cfg),
         bound["ts"],
         bound["fut"],
         Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
@@ -404,6 +412,29 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     )  # fmt: skip
 
 
+def _gap_rule(cfg: EtlSection) -> Rule:
+    """`nonexistent_local_time`: a wall clock in etl.time_zone's spring-forward gap
+    (parsing.local_time_gap) names no instant; it was moved forward by the gap, onto the
+    instant of a real later time and after rows the file wrote after it."""
+    gap = {name: F.col(GAP + name) for name in LOCAL_TIMES}
+
+    def said(name: str) -> Column:
+        return F.concat(
+            _quoted(name),
+            F.lit(
+                f" does not exist in {cfg.time_zone} (etl.time_zone): its clocks skipped that "
+                "time for daylight saving, so the time names no instant; expected a time the "
+                "zone's clocks showed, or the time with its UTC offset (e.g. -05:00) or in UTC"
+            ),
+        )
+
+    return Rule(
+        "nonexistent_local_time", "a wall clock in the spring-forward gap of etl.time_zone",
+        lambda: gap["timestamp"] | gap["label_time"],
+        lambda: F.when(gap["timestamp"], said("timestamp")).otherwise(said("label_time")),
+    )  # fmt: skip
+
+
 def malformed_rule(corrupt: str) -> Rule:
     return Rule(
         "malformed_record",
@@ -421,6 +452,7 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "missing_required_field",
     "inexact_id",
     "unparseable_timestamp",
+    "nonexistent_local_time",
     "timestamp_out_of_range",
     "timestamp_in_future",
     "non_numeric_amount",
