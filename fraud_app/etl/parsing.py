@@ -161,7 +161,7 @@ def timestamp(
     """A timestamp (UTC), or null where the value does not parse with `fmt`.
     `value`: `text(src)`, the column the caller computed once. `zone` (etl.time_zone): the
     zone of wall-clock times without an offset; None = UTC (see `wall_clock`)."""
-    parsed = _parsed_time(src, dtype, fmt, value)
+    parsed = parsed_time(src, dtype, fmt, value)
     if zone is None:
         return parsed
     naive = wall_clock(dtype, fmt, value)
@@ -169,24 +169,6 @@ def timestamp(
         return parsed
     local = F.to_utc_timestamp(parsed, F.lit(zone))
     return local if naive is True else F.when(naive, local).otherwise(parsed)
-
-
-def local_time_gap(
-    src: Column, dtype: T.DataType, fmt: str | None, value: Column, zone: str | None
-) -> Column:
-    """Whether a wall clock does not exist in `zone` (etl.time_zone): a time in a
-    spring-forward gap, e.g. 2026-03-08 02:30 in New York, whose clocks jumped 02:00 ->
-    03:00. It names no instant; Java's rule (move it forward by the gap) put it on the
-    same instant as 03:30 and after the real 03:00-03:29 rows of the file, so it is
-    quarantined (fraud_app.etl.rules). False without a zone or for instants."""
-    naive = wall_clock(dtype, fmt, value) if zone is not None else None
-    if naive is None:
-        return F.lit(False)
-    parsed = _parsed_time(src, dtype, fmt, value)
-    back = F.from_utc_timestamp(F.to_utc_timestamp(parsed, F.lit(zone)), F.lit(zone))
-    return F.coalesce(F.lit(naive) if naive is True else naive, F.lit(False)) & F.coalesce(
-        back != parsed, F.lit(False)
-    )
 
 
 # ISO-8601 text without an offset or zone: a date, then an optional time (Spark's cast
@@ -211,7 +193,7 @@ def wall_clock(dtype: T.DataType, fmt: str | None, value: Column) -> Column | bo
     return value.rlike(_NAIVE_ISO)
 
 
-def _parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
+def parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
     if isinstance(dtype, TIME_TYPES):
         return src.cast("timestamp")
     if fmt == "epoch_seconds":

@@ -30,8 +30,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
-from fraud_app.etl import parsing
+from fraud_app.etl import local_times, parsing
 from fraud_app.etl.config import BUILTIN_LABELS, EtlSection
+from fraud_app.etl.local_times import GAP, LOCAL_TIMES
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
 from fraud_app.schema import (
     ALLOWED_CHANNELS,
@@ -40,8 +41,7 @@ from fraud_app.schema import (
     REQUIRED_COLUMNS,
 )
 
-RAW, PARSED, TEXT, BROKEN, GAP = "__r_", "__p_", "__t_", "__b_", "__g_"
-LOCAL_TIMES = ("timestamp", "label_time")  # etl.time_zone places these
+RAW, PARSED, TEXT, BROKEN = "__r_", "__p_", "__t_", "__b_"
 REASON, DETAIL = "reason", "reason_detail"
 REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not valid
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
@@ -140,7 +140,8 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
         texts[TEXT + name] = _text(raw) if raw is not None else F.lit(None).cast("string")
     df = df.withColumns(texts)
     added: dict[str, Column] = {}
-    added.update({GAP + name: F.lit(False) for name in LOCAL_TIMES})
+    for name in LOCAL_TIMES:  # `__g_<c>` / `__o_<c>`: on the zone's daylight-saving edges
+        added.update(local_times.never(name))
     for name, source in sources.items():
         if source is None:
             added[RAW + name] = F.lit(None).cast("string")
@@ -149,10 +150,10 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
         src = F.col(quoted(source))
         added[RAW + name] = src.cast("string")
         added[PARSED + name] = _parse(name, src, fields[source], cfg)
-        if name in LOCAL_TIMES:  # `__g_<c>`: a wall clock that etl.time_zone lacks
+        if name in LOCAL_TIMES:
             fmt = cfg.time_format(name)[0]
-            added[GAP + name] = parsing.local_time_gap(
-                src, fields[source], fmt, _t(name), cfg.time_zone
+            added.update(
+                local_times.columns(name, src, fields[source], fmt, _t(name), cfg.time_zone)
             )
     return df.withColumns(added)
 
@@ -414,8 +415,8 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
 
 def _gap_rule(cfg: EtlSection) -> Rule:
     """`nonexistent_local_time`: a wall clock in etl.time_zone's spring-forward gap
-    (parsing.local_time_gap) names no instant; it was moved forward by the gap, onto the
-    instant of a real later time and after rows the file wrote after it."""
+    (fraud_app.etl.local_times) names no instant; it was moved forward by the gap, onto
+    the instant of a real later time and after rows the file wrote after it."""
     gap = {name: F.col(GAP + name) for name in LOCAL_TIMES}
 
     def said(name: str) -> Column:
