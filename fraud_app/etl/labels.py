@@ -90,7 +90,13 @@ logger = logging.getLogger(__name__)
 REPORT = "_labels_report.json"
 FEED_COLUMNS = ("transaction_id", "label", "label_time")
 # the per-row rules of the ETL that a label row can break (after encoding / malformed)
-FEED_RULES = ("inexact_id", "invalid_label", "unparseable_label_time", "label_time_out_of_range")
+FEED_RULES = (
+    "inexact_id",
+    "invalid_label",
+    "unparseable_label_time",
+    "nonexistent_local_time",
+    "label_time_out_of_range",
+)
 CANONICAL_DDL = ", ".join(f"`{c.name}` {c.spark_type}" for c in CANONICAL_COLUMNS)
 
 

@@ -161,7 +161,7 @@ def timestamp(
     """A timestamp (UTC), or null where the value does not parse with `fmt`.
     `value`: `text(src)`, the column the caller computed once. `zone` (etl.time_zone): the
     zone of wall-clock times without an offset; None = UTC (see `wall_clock`)."""
-    parsed = _parsed_time(src, dtype, fmt, value)
+    parsed = parsed_time(src, dtype, fmt, value)
     if zone is None:
         return parsed
     naive = wall_clock(dtype, fmt, value)
@@ -193,7 +193,7 @@ def wall_clock(dtype: T.DataType, fmt: str | None, value: Column) -> Column | bo
     return value.rlike(_NAIVE_ISO)
 
 
-def _parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
+def parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
     if isinstance(dtype, TIME_TYPES):
         return src.cast("timestamp")
     if fmt == "epoch_seconds":

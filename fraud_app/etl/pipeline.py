@@ -36,7 +36,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import dedup
+from fraud_app.etl import dedup, local_times
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, check_append, log_checks
@@ -110,6 +110,9 @@ class EtlResult:
     rekeyed_copies: int = 0
     rekeyed_examples: tuple[str, ...] = ()
     backfilled_dates: tuple[str, ...] = ()
+    # etl.time_zone: rows whose wall clock happened twice (the fall-back hour), read with
+    # the earlier offset (fraud_app.etl.local_times; a WARNING says so)
+    ambiguous_local_times: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -136,6 +139,9 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
         DETAIL,
         F.nullif(F.col(_FILE), F.lit("")).alias(_FILE),
         *[F.col(n).cast("string").alias(f"{_RAW}{i}") for i, n in enumerate(renamed.values())],
+        F.greatest(*[F.col(local_times.OVERLAP + c) for c in local_times.LOCAL_TIMES]).alias(
+            local_times.AMBIGUOUS
+        ),
     )
 
 
@@ -223,7 +229,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
             quarantine_path=finals[1].rstrip("/"),
             report_path=f"{finals[0].rstrip('/')}/{REPORT_NAME}", input_rows=input_rows,
             seconds=round(time.monotonic() - started, 3), dropped_dates=publish.dropped_dates(),
-            **counts,
+            ambiguous_local_times=local_times.count_ambiguous(stage, cfg.time_zone), **counts,
         )  # fmt: skip
         _check_accounting(result)
     except BaseException:

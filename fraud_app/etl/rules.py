@@ -30,8 +30,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
-from fraud_app.etl import parsing
+from fraud_app.etl import local_times, parsing
 from fraud_app.etl.config import BUILTIN_LABELS, EtlSection
+from fraud_app.etl.local_times import GAP, LOCAL_TIMES
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
 from fraud_app.schema import (
     ALLOWED_CHANNELS,
@@ -139,6 +140,8 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
         texts[TEXT + name] = _text(raw) if raw is not None else F.lit(None).cast("string")
     df = df.withColumns(texts)
     added: dict[str, Column] = {}
+    for name in LOCAL_TIMES:  # `__g_<c>` / `__o_<c>`: on the zone's daylight-saving edges
+        added.update(local_times.never(name))
     for name, source in sources.items():
         if source is None:
             added[RAW + name] = F.lit(None).cast("string")
@@ -147,6 +150,11 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
         src = F.col(quoted(source))
         added[RAW + name] = src.cast("string")
         added[PARSED + name] = _parse(name, src, fields[source], cfg)
+        if name in LOCAL_TIMES:
+            fmt = cfg.time_format(name)[0]
+            added.update(
+                local_times.columns(name, src, fields[source], fmt, _t(name), cfg.time_zone)
+            )
     return df.withColumns(added)
 
 
@@ -373,6 +381,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         _inexact_id_rule(),
         Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
              unparsed("timestamp")),
+        _gap_rule(cfg),
         bound["ts"],
         bound["fut"],
         Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
@@ -404,6 +413,29 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     )  # fmt: skip
 
 
+def _gap_rule(cfg: EtlSection) -> Rule:
+    """`nonexistent_local_time`: a wall clock in etl.time_zone's spring-forward gap
+    (fraud_app.etl.local_times) names no instant; it was moved forward by the gap, onto
+    the instant of a real later time and after rows the file wrote after it."""
+    gap = {name: F.col(GAP + name) for name in LOCAL_TIMES}
+
+    def said(name: str) -> Column:
+        return F.concat(
+            _quoted(name),
+            F.lit(
+                f" does not exist in {cfg.time_zone} (etl.time_zone): its clocks skipped that "
+                "time for daylight saving, so the time names no instant; expected a time the "
+                "zone's clocks showed, or the time with its UTC offset (e.g. -05:00) or in UTC"
+            ),
+        )
+
+    return Rule(
+        "nonexistent_local_time", "a wall clock in the spring-forward gap of etl.time_zone",
+        lambda: gap["timestamp"] | gap["label_time"],
+        lambda: F.when(gap["timestamp"], said("timestamp")).otherwise(said("label_time")),
+    )  # fmt: skip
+
+
 def malformed_rule(corrupt: str) -> Rule:
     return Rule(
         "malformed_record",
@@ -421,6 +453,7 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "missing_required_field",
     "inexact_id",
     "unparseable_timestamp",
+    "nonexistent_local_time",
     "timestamp_out_of_range",
     "timestamp_in_future",
     "non_numeric_amount",

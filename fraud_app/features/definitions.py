@@ -360,7 +360,8 @@ class TargetEncoding(_Encoding):
 
 
 class Calendar(FeatureDef):
-    """hour_of_day (0-23), day_of_week (0 = Monday) or is_weekend (0/1), in UTC."""
+    """hour_of_day (0-23), day_of_week (0 = Monday) or is_weekend (0/1), in UTC (also with
+    etl.time_zone set: it reads wall clocks; event_date and every day are UTC dates)."""
 
     kind: ClassVar[str] = "calendar"
     part: Literal["hour_of_day", "day_of_week", "is_weekend"]

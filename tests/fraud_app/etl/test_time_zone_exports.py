@@ -13,7 +13,7 @@ import pytest
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError
 from fraud_app.etl.pipeline import run_etl
-from tests.fraud_app.etl.test_hostile_inputs import _rows, _run, assert_accounted
+from tests.fraud_app.etl.test_hostile_inputs import _quarantine, _rows, _run, assert_accounted
 
 pytestmark = pytest.mark.spark
 
@@ -35,7 +35,7 @@ def test_wall_clocks_in_a_named_zone_are_converted_to_utc(spark, tmp_path) -> No
         "t2,c1,2025-03-10T09:00:00,2.5,1,2025-03-12 08:00:00\n"  # EDT (-4) after the DST change
         "t3,c1,2025-03-10T09:00:00Z,3.5,0,\n"  # an offset: an instant, never moved
         "t4,c1,2025-03-10T09:00:00+01:00,4.5,0,\n"
-        "t5,c1,2025-03-09 02:30:00,5.5,0,\n"  # inside the spring-forward gap: moved forward
+        "t5,c1,2025-03-09 02:30:00,5.5,0,\n"  # inside the spring-forward gap: no instant
     )
     result = _run(spark, tmp_path, {"a.csv": csv}, time_zone=NY)
     assert_accounted(spark, result, 5)
@@ -44,8 +44,8 @@ def test_wall_clocks_in_a_named_zone_are_converted_to_utc(spark, tmp_path) -> No
         "t2": ("2025-03-10 13:00:00", "2025-03-12 12:00:00", "2025-03-10"),
         "t3": ("2025-03-10 09:00:00", None, "2025-03-10"),
         "t4": ("2025-03-10 08:00:00", None, "2025-03-10"),
-        "t5": ("2025-03-09 07:30:00", None, "2025-03-09"),
     }
+    assert _quarantine(spark, result)["t5"][0] == "nonexistent_local_time"  # test_local_time_dst
     # unset: the documented UTC reading, unchanged
     result = _run(spark, tmp_path / "utc", {"a.csv": csv})
     assert _utc(spark, result)["t1"] == ("2025-03-08 23:30:00", None, "2025-03-08")
