@@ -81,9 +81,10 @@ class EtlSection(Section):
       as that zone's local time and converted to UTC (daylight saving included; a time in
       a spring-forward gap names no instant and is quarantined as nonexistent_local_time,
       one in a fall-back overlap takes the earlier offset, e.g. 01:30 on New York's
-      fall-back day is 05:30 UTC: counted as ambiguous_local_times, with a WARNING). None (default) = UTC: such a time is read as UTC. Only
-      the reading changes: event_date, calendar features, daily budgets, per-day metrics,
-      folds and score dates stay UTC days. Times that carry
+      fall-back day is 05:30 UTC: counted as ambiguous_local_times, with a WARNING).
+      None (default) = UTC: such a time is read as UTC. Only the reading changes:
+      event_date, calendar features, daily budgets, per-day metrics, folds and score
+      dates stay UTC days. Times that carry
       an offset or zone (ISO '+02:00' / 'Z', a pattern with a zone field), epoch numbers
       and zone-aware Parquet timestamps are instants already and are never converted;
       naive Parquet timestamps (pandas' datetime64 without tz) are wall clocks and are.
