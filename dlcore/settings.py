@@ -57,7 +57,7 @@ def transport() -> str:
 
 
 def shm_signal() -> str:
-    """DLCORE_SHM_SIGNAL, lower-cased; dlcore.collective.shm_signal validates the value."""
+    """DLCORE_SHM_SIGNAL, lower-cased; dlcore.collective.config validates the value."""
     return os.environ.get("DLCORE_SHM_SIGNAL", "auto").strip().lower() or "auto"
 
 

@@ -140,27 +140,24 @@ class CommConfig:
 
     def requested_topology(self) -> str:
         """`topology`, with "auto" replaced by DLCORE_TOPOLOGY when that is set."""
-        if self.topology != "auto":
-            return self.topology
-        value = settings.topology()
-        _check_choice("DLCORE_TOPOLOGY", value, TOPOLOGIES)
-        return value
+        return _requested(self.topology, settings.topology, "DLCORE_TOPOLOGY", TOPOLOGIES)
 
     def requested_shm_signal(self) -> str:
         """`shm_signal`, with "auto" replaced by DLCORE_SHM_SIGNAL when that is set."""
-        if self.shm_signal != "auto":
-            return self.shm_signal
-        value = settings.shm_signal()
-        _check_choice("DLCORE_SHM_SIGNAL", value, SHM_SIGNALS)
-        return value
+        return _requested(self.shm_signal, settings.shm_signal, "DLCORE_SHM_SIGNAL", SHM_SIGNALS)
 
     def requested_transport(self) -> str:
         """`transport`, with "auto" replaced by DLCORE_TRANSPORT when that is set."""
-        if self.transport != "auto":
-            return self.transport
-        value = settings.transport()
-        _check_transport("DLCORE_TRANSPORT", value)
+        return _requested(self.transport, settings.transport, "DLCORE_TRANSPORT", TRANSPORTS)
+
+
+def _requested(value: str, read_env, env_name: str, choices: tuple[str, ...]) -> str:
+    """`value`, or for "auto" the environment variable's value (validated; "auto" if unset)."""
+    if value != "auto":
         return value
+    from_env = read_env()
+    _check_choice(env_name, from_env, choices)
+    return from_env
 
 
 def _check_transport(name: str, value: object) -> None:

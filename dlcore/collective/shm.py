@@ -118,7 +118,7 @@ class ShmTransport:
         self._signals: MemorySignals | None = None
         self._memory_ok, self._no_memory = memory_signals_possible(
             comm.config.requested_shm_signal()
-        )
+        )  # the reason is logged if the group then signals over the sockets
 
     @property
     def name(self) -> str:
@@ -306,6 +306,12 @@ class ShmTransport:
         self.capacity = capacity
         if all(o["signal"] == "memory" for o in offers):  # the same decision on every rank
             self._signals = MemorySignals(self.comm, [s.words for s in self._segments])
+        else:
+            logger.info(
+                "rank %d: shared-memory phases signalled over the ring sockets: %s",
+                self.comm.rank,
+                self._no_memory or "another rank chose socket signals",
+            )
         return ""
 
     def _offer(self, capacity: int, requested: str) -> tuple[Segment | None, dict[str, str]]:

@@ -82,8 +82,8 @@ class Regions:
         self.layout = layout = owner._layout_for(buf.size)
         self.lanes, self.n, self.host = owner._lanes, owner.comm.world_size, owner.host
         self.j = self.local.rank
-        transport: ShmTransport = self.local._transport
-        self.views, _ = transport._begin(buf.size)
+        self.transport: ShmTransport = self.local._transport
+        self.views, _ = self.transport._begin(buf.size)
         lo, hi = layout.regions[self.j]
         self.lo = lo
         self.region = self.views[self.j][lo:hi]
@@ -170,7 +170,7 @@ class Regions:
     # -- helpers ------------------------------------------------------------------------
     def _signal(self, phase: Phase) -> None:
         with self.local.operation(f"{self.name} (hierarchical, shared memory)") as op:
-            self.local._transport.signal(op, phase, self.buf.nbytes)
+            self.transport.signal(op, phase, self.buf.nbytes)
 
     def _copy_in(self, todo: Places) -> None:
         mine = self.views[self.j]

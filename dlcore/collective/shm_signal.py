@@ -83,14 +83,15 @@ class MemorySignals:
         self.count += 1
         c = self.count
         at = 1 + 3 * (c % 2)
-        self.own[at : at + 3] = (int(phase), nbytes, arg)
+        record = [int(phase), nbytes, arg]
+        self.own[at : at + 3] = record
         self.own[0] = c  # after the record, after this rank's writes to its slot
         what = f"{op.name} (shared memory: {TEXT[phase]})"
         self._wait(op, c, (nbytes, phase, arg), what)
         for k, w in self.peers:
-            got = (int(w[at + 1]), int(w[at]), int(w[at + 2]))
-            if got != (nbytes, int(phase), arg):
-                check_control(got, (nbytes, phase, arg), k, what)
+            theirs = w[at : at + 3].tolist()
+            if theirs != record:
+                check_control((theirs[1], theirs[0], theirs[2]), (nbytes, phase, arg), k, what)
 
     def _wait(self, op: Operation, c: int, expected: tuple[int, int, int], what: str) -> None:
         pending = list(self.peers)
@@ -105,14 +106,13 @@ class MemorySignals:
                 os.sched_yield()
                 if now < next_check:
                     continue
-                next_check = now + SOCKET_CHECK_S
+                next_check, timeout = now + SOCKET_CHECK_S, 0.0
             else:
                 nap = min(SLEEP_MAX_S, max(5e-5, nap * 2))
                 slowest = pending[0][0]
-                nap = min(
-                    nap, op.deadline.remaining(f"{what} by rank {slowest}", f"rank {slowest}")
-                )
-            self._watch_sockets(op, c, expected, what, nap if now - t0 >= SPIN_S else 0.0)
+                left = op.deadline.remaining(f"{what} by rank {slowest}", f"rank {slowest}")
+                timeout = min(nap, left)
+            self._watch_sockets(op, c, expected, what, timeout)
 
     def _watch_sockets(
         self, op: Operation, c: int, expected: tuple[int, int, int], what: str, timeout: float
