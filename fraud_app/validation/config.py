@@ -29,7 +29,7 @@ class CanonicalChecks(Section):
     # 0 accepts zero-amount authorisations; negative admits refunds, as etl.bounds.min_amount
     # does (it was ge=0: an export with refunds kept by the ETL failed amount:range, whose
     # message named this setting, which then refused the value it needed)
-    min_amount: float = 0.0
+    min_amount: float = Field(0.0, allow_inf_nan=False)  # ge=0 had refused NaN too
     max_amount: float = Field(1_000_000.0, gt=0)
     reference_time: dt.datetime | None = None
     max_staleness_hours: float = Field(48.0, gt=0)

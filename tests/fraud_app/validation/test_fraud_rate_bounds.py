@@ -108,3 +108,16 @@ def test_refunds_kept_by_the_etl_can_pass_the_amount_check(spark, tmp_path):
         {"etl.bounds.min_amount": -500, "validation.canonical": {**over, "min_amount": -500}},
     )
     assert validate_canonical(spark, df, cfg).success
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("-inf")])
+def test_a_negative_min_amount_is_allowed_but_not_nan_or_infinity(bad):
+    """ge=0 refused NaN as a side effect; lifting it for refunds must not let NaN in (every
+    amount:range comparison with it is false)."""
+    from pydantic import ValidationError
+
+    from fraud_app.validation.config import CanonicalChecks
+
+    assert CanonicalChecks(min_amount=-500).min_amount == -500
+    with pytest.raises(ValidationError, match="min_amount"):
+        CanonicalChecks(min_amount=bad)
