@@ -192,6 +192,12 @@ class HierarchicalTransport:
         )  # fmt: skip
         return cls(comm, hosts, rings[0], rings[1])
 
+    @property
+    def signal_kind(self) -> str | None:
+        """The local ring's shared-memory signal ("memory" / "socket"), None without one
+        (a host of one rank, or sockets within hosts): `Communicator.shm_signal`."""
+        return self.local.shm_signal
+
     # -- collectives --------------------------------------------------------------------
     def all_reduce(self, buf: np.ndarray, *, compression: str | None = None) -> np.ndarray:
         check_flat(buf, "all_reduce", self.comm.world_size)

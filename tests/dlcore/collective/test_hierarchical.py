@@ -194,6 +194,8 @@ def test_the_sub_rings_use_shared_memory_within_and_sockets_between_hosts():
             transport = comm._transport
             assert transport.regular and transport.hosts == [[0, 1], [2, 3]]
             assert (transport.local.transport, transport.lane.transport) == ("shm", "socket")
+            # what the trainer's history records: the local ring's signal, not None
+            assert comm.shm_signal == transport.local.shm_signal in ("memory", "socket")
     finally:
         for comm in comms:
             comm.close()
@@ -402,6 +404,7 @@ def test_without_shared_memory_the_local_rings_use_sockets_and_stay_exact(keys, 
     comms = join(keys, transport="socket")
     try:
         assert {c._transport.local.transport for c in comms} == {"socket"}
+        assert {c.shm_signal for c in comms} == {None}
         bufs = [x.copy() for x in inputs]
         for result in run(comms, lambda c: c.all_reduce(bufs[c.rank])):
             assert result.tobytes() == total.tobytes()
