@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import mlflow
 import numpy as np
+import pandas as pd
 
 
 class EnsembleModel(mlflow.pyfunc.PythonModel):
@@ -23,9 +24,10 @@ class EnsembleModel(mlflow.pyfunc.PythonModel):
 
         self.ensemble = FraudEnsemble.load(context.artifacts["ensemble"])
 
-    def predict(self, context, model_input, params=None):
-        import pandas as pd
-
+    # The input's type hint is pandas' DataFrame: MLflow then enforces the logged signature
+    # (one float column per feature) and does not try to infer another schema from the
+    # hint; without a hint it warned at every import of this file, at logging and loading.
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.Series:
         names = self.ensemble.feature_names
         missing = [n for n in names if n not in model_input.columns]
         if missing:
