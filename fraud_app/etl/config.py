@@ -26,6 +26,19 @@ _ZONE_EXPECTED = (
 )
 
 
+def known_zone(value: str, expected: str = _ZONE_EXPECTED) -> str:
+    """`value` if it is an IANA zone name this Python knows (Spark reads the same tz
+    database names), else ValueError quoting it and `expected`: a typo would fail every
+    row's conversion inside Spark."""
+    if not isinstance(value, str) or not ZONE_NAME.fullmatch(value):
+        raise ValueError(f"{value!r} is not a zone name; {expected}")
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not a known time zone; {expected}") from None
+    return value
+
+
 class EtlBounds(Section):
     """Plausibility bounds (inclusive); a row outside them is quarantined with a reason.
 
@@ -83,8 +96,8 @@ class EtlSection(Section):
       one in a fall-back overlap takes the earlier offset, e.g. 01:30 on New York's
       fall-back day is 05:30 UTC: counted as ambiguous_local_times, with a WARNING).
       None (default) = UTC: such a time is read as UTC. Only the reading changes:
-      event_date, calendar features, daily budgets, per-day metrics, folds and score
-      dates stay UTC days. Times that carry
+      event_date, calendar features (but those whose spec names a time_zone), daily
+      budgets, per-day metrics, folds and score dates stay UTC days. Times that carry
       an offset or zone (ISO '+02:00' / 'Z', a pattern with a zone field), epoch numbers
       and zone-aware Parquet timestamps are instants already and are never converted;
       naive Parquet timestamps (pandas' datetime64 without tz) are wall clocks and are.
@@ -190,16 +203,8 @@ class EtlSection(Section):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        """An IANA zone name; a typo would fail every row's conversion inside Spark."""
-        if value is None:
-            return None
-        if not ZONE_NAME.fullmatch(value):
-            raise ValueError(f"{value!r} is not a zone name; {_ZONE_EXPECTED}")
-        try:
-            zoneinfo.ZoneInfo(value)
-        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{value!r} is not a known time zone; {_ZONE_EXPECTED}") from None
-        return value
+        """An IANA zone name (`known_zone`)."""
+        return None if value is None else known_zone(value)
 
     @field_validator("label_values", mode="before")
     @classmethod

@@ -23,6 +23,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from fraud_app.etl.config import known_zone
 from fraud_app.features.aggregations import AGGREGATIONS
 from fraud_app.features.base import ENTITIES as ENTITIES  # re-exported: the public names
 from fraud_app.features.base import Entity, FeatureDef, model_input
@@ -36,6 +37,10 @@ from fraud_app.features.windowed import EntityWindow, FramedWindow, duration_tex
 from fraud_app.features.windowed import lag_text as lag_text
 
 CALENDAR_PARTS: tuple[str, ...] = ("hour_of_day", "day_of_week", "is_weekend")
+_CALENDAR_ZONE = (
+    "expected an IANA zone name such as 'America/New_York', 'Europe/Berlin' or 'UTC' (the "
+    "clock the calendar parts are read on; leave time_zone out for UTC)"
+)
 TRANSFORMS: tuple[str, ...] = ("identity", "log1p", "signed_log1p")
 
 
@@ -360,15 +365,24 @@ class TargetEncoding(_Encoding):
 
 
 class Calendar(FeatureDef):
-    """hour_of_day (0-23), day_of_week (0 = Monday) or is_weekend (0/1), in UTC (also with
-    etl.time_zone set: it reads wall clocks; event_date and every day are UTC dates)."""
+    """hour_of_day (0-23), day_of_week (0 = Monday) or is_weekend (0/1) of the transaction's
+    instant on the clock of `time_zone` (an IANA name; DST included), named `<part>_local`;
+    without it (the default) in UTC, named `<part>`, also with etl.time_zone set: that
+    setting only reads wall clocks; event_date and every day of the framework are UTC
+    dates."""
 
     kind: ClassVar[str] = "calendar"
     part: Literal["hour_of_day", "day_of_week", "is_weekend"]
+    time_zone: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else known_zone(value, _CALENDAR_ZONE)
 
     @property
     def name(self) -> str:
-        return self.part
+        return self.part if self.time_zone is None else f"{self.part}_local"
 
     @property
     def inputs(self) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import statistics
+import zoneinfo
 
 from fraud_app.features.definitions import (
     AmountRatio,
@@ -143,6 +144,10 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int, groups: dict)
     if isinstance(f, FrequencyEncoding | TargetEncoding):
         return _encoding(f, r, rows, delay_s)
     if isinstance(f, Calendar):
+        if f.time_zone is not None:  # the instant on the zone's wall clock, as if UTC
+            utc = dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=t)
+            wall = utc.astimezone(zoneinfo.ZoneInfo(f.time_zone)).replace(tzinfo=dt.UTC)
+            t = micros(wall)
         days = t // (86_400 * US)
         dow = (days + 3) % 7
         return {

@@ -76,6 +76,7 @@ features:
   - {kind: novelty, entity: merchant, column: card_id, lookback: 10d, window: 3d}
   - {kind: novelty, entity: device, column: merchant_id, lookback: 1d}
   - {kind: window_agg, entity: card, same: merchant_id, aggregation: count_distinct, column: device_id, window: 30d}
+  - {kind: calendar, parts: [hour_of_day, day_of_week, is_weekend], time_zone: Asia/Kolkata}
 """
 
 
