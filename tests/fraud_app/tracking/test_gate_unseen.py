@@ -130,3 +130,44 @@ def test_trained_through_is_the_end_of_the_last_window_the_weights_saw():
     splits = SimpleNamespace(windows=tuple(w))
     assert lifecycle.trained_through(splits, refit=True) == "2024-02-08T00:00:00+00:00"
     assert lifecycle.trained_through(splits, refit=False) == "2024-02-01T00:00:00+00:00"
+
+
+def _old_champion(refit: bool):
+    """A champion as `train` saved it before session 18: its training settings (refit on by
+    default since session 10) in the metadata, no trained_through."""
+    model = h.linear_ensemble(2.0)
+    model.metadata.update({"training": {"refit": {"enabled": refit, "method": "warm_start"}}})
+    return model
+
+
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_an_old_refit_champion_without_its_dates_is_not_compared(tmp_path, monkeypatch, capsys):
+    """Session 29 (upgrades): a champion of an older release refit on its validation window
+    and does not say when. The same config and data retrained by the new code lost
+    0.6524 vs 0.8765 (the champion scored on rows it learnt); the gate said nothing."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    h.gate_on_rows(cfg, tmp_path, _old_champion(refit=True), "champ", (X, y))
+    out, _ = _gate_new(cfg, tmp_path, X, y, day)
+    assert out["decision"] == "challenger" and out["champion_version"] == "1", out
+    assert out["champion_ap"] is None
+    assert out["reason"].startswith(
+        "not compared: champion v1 was saved by an older fraud-app that did not record the "
+        "dates it trained on (no trained_through"
+    ), out["reason"]
+    assert "fraud-app promote VERSION" in out["reason"]
+    _print_lifecycle({"registry": out}, h.config(tmp_path, **{"tracking.enabled": False}))
+    printed = capsys.readouterr().err
+    assert "fraud-ensemble v2 -> challenger (validation AP 0.1" in printed
+    assert "; not compared: champion v1 was saved by an older fraud-app" in printed
+
+
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_an_old_champion_that_was_not_refit_is_compared_as_before(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    h.gate_on_rows(cfg, tmp_path, _old_champion(refit=False), "champ", (X, y))
+    out, new_ap = _gate_new(cfg, tmp_path, X, y, day)
+    assert out["champion_ap"] is not None and out["new_ap"] == pytest.approx(new_ap)
