@@ -58,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 def _feature_table(spark, config):
     path = config.feature_table()
-    df, names = read_feature_table(spark, path)
+    df, names = read_feature_table(spark, path, config.canonical_table())
     return df, names, path
 
 

@@ -70,7 +70,7 @@ def read_features(spark, config: AppConfig, step: str = "train"):
     """(the labelled rows of the feature table, ordered feature names); a clear error when
     `features` has not run. Rows whose label is not known yet are left out (and counted
     in the log): train, tune and backtest never read them as normals."""
-    df, names = read_feature_table(spark, config.feature_table())
+    df, names = read_feature_table(spark, config.feature_table(), config.canonical_table())
     return labelled_rows(df, step), names
 
 
