@@ -270,7 +270,7 @@ class CheckpointStore:
         check_seal(meta, path / "meta.json", META_KEYS)  # SerializationError naming the file
         if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
             if "setup" not in meta and self.setup is not None:
-                raise ForeignCheckpointError(older_release(path))
+                raise ForeignCheckpointError(older_release(path, self.dir))
             what = setup_differences(meta.get("setup"), self.setup)
             raise ForeignCheckpointError(
                 f"checkpoint {path} {FOREIGN} ({what}). Use a new checkpoint directory or "
@@ -358,7 +358,7 @@ SETUP_NAMES = {
 }
 
 
-def older_release(path: Path) -> str:
+def older_release(path: Path, store: Path) -> str:
     """The refusal of a checkpoint written before its setup was recorded (a release before
     session 23): it said 'model, optimizer, data, worker count or another setting changed',
     and an operator who had only upgraded looked for a setting that had not changed."""
@@ -366,8 +366,9 @@ def older_release(path: Path) -> str:
         f"checkpoint {path} {FOREIGN}: it was written by an older fraud-app release (its "
         f"meta.json, format {FORMAT}, records no training setup: checkpoints written before "
         "session 23), whose training differs from this release's, so the run it belongs to "
-        "cannot resume under this release. Delete this checkpoint directory (or train under "
-        "a new --run name) to start over."
+        f"cannot resume under this release. Delete {store} and the run's other checkpoint "
+        "directories (paths.checkpoints/<run>/), or train under a new --run name, to start "
+        "over."
     )
 
 

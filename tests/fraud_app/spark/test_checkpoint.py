@@ -423,6 +423,6 @@ def test_a_checkpoint_of_an_older_release_is_refused_as_one(tmp_path):
         "was written by an older fraud-app release (its meta.json, format "
         "fraud_app.checkpoint/1, records no training setup: checkpoints written before session "
         "23), whose training differs from this release's, so the run it belongs to cannot "
-        "resume under this release. Delete this checkpoint directory (or train under a new "
-        "--run name) to start over."
+        f"resume under this release. Delete {tmp_path} and the run's other checkpoint "
+        "directories (paths.checkpoints/<run>/), or train under a new --run name, to start over."
     )
