@@ -128,14 +128,35 @@ def _load_champion(client, config, names):
     if undated_refit(ensemble.metadata):
         # scored on a window it may have trained on (the same dates when the data did not
         # grow), it kept every retrain out: 0.6524 vs 0.8765 for the same config and data
-        why = (
-            f"{undated_refit_words(f'champion v{version}')}: its AP on this validation window "
-            "is no fair comparison, so the champion stays (a champion trained by this release "
-            "records its dates); compare the two with `fraud-app evaluate` on dates neither "
-            "trained on, then `fraud-app promote VERSION`"
-        )
-        return version, ensemble, why
+        through = _registered_through(champion)
+        if through is None:
+            why = (
+                f"{undated_refit_words(f'champion v{version}')}: its AP on this validation "
+                "window is no fair comparison, so the champion stays (a champion trained by "
+                "this release records its dates); compare the two with `fraud-app evaluate` on "
+                "dates neither trained on, then `fraud-app promote VERSION`"
+            )
+            return version, ensemble, why
+        logger.warning(
+            "gate: %s; taken to have trained through %s, the day after its registration's "
+            "gate.window_end %s (its validation window's end date, which its refit trained "
+            "on): compared on this window's later days only",
+            undated_refit_words(f"champion v{version}"), through, champion.tags["gate.window_end"],
+        )  # fmt: skip
+        ensemble.metadata[TRAINED_THROUGH] = through  # this process's copy only
     return version, ensemble, None
+
+
+def _registered_through(champion) -> str | None:
+    """An older champion's trained_through from its registration: the day after the
+    `gate.window_end` tag (the date of its validation window's end; the tag keeps no time,
+    so the whole date counts as trained on). None without the tag."""
+    end = (getattr(champion, "tags", None) or {}).get("gate.window_end")
+    try:
+        day = dt.date.fromisoformat(str(end))
+    except ValueError:
+        return None
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC).isoformat()
 
 
 def _champion_ap(ensemble, validation_df, features_col, rows=None, unseen=None):
