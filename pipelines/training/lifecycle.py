@@ -139,8 +139,9 @@ def _load_champion(client, config, names):
             return version, ensemble, why
         logger.warning(
             "gate: %s; taken to have trained through %s, the day after its registration's "
-            "gate.window_end %s (its validation window's end date, which its refit trained "
-            "on): compared on this window's later days only",
+            "gate.window_end %s (the date its validation window ended; the tag keeps no time "
+            "of day, so that whole date counts as trained on): compared on this window's "
+            "later days only",
             undated_refit_words(f"champion v{version}"), through, champion.tags["gate.window_end"],
         )  # fmt: skip
         ensemble.metadata[TRAINED_THROUGH] = through  # this process's copy only
@@ -149,8 +150,9 @@ def _load_champion(client, config, names):
 
 def _registered_through(champion) -> str | None:
     """An older champion's trained_through from its registration: the day after the
-    `gate.window_end` tag (the date of its validation window's end; the tag keeps no time,
-    so the whole date counts as trained on). None without the tag."""
+    `gate.window_end` tag (the date its validation window ended, exclusive when at
+    midnight; the tag keeps no time of day, so the whole date counts as trained on, at
+    worst one unseen day less to compare on). None without the tag."""
     end = (getattr(champion, "tags", None) or {}).get("gate.window_end")
     try:
         day = dt.date.fromisoformat(str(end))
