@@ -64,6 +64,15 @@ def _budget(data: RunData, options: QualityOptions) -> float:
 BEFORE_REFIT = " (before the refit)"  # the early-stopped ensemble's figures, not the saved model's
 
 
+def _before_refit(evaluation: dict, run: str, refit: bool) -> bool:
+    """Whether an evaluation file holds figures of the ensemble before the refit: its
+    `before_refit`, else (a file written before session 27, without the key) whether it is
+    train's own validation file of a refit run, which held those figures then too."""
+    if "before_refit" in evaluation:
+        return evaluation["before_refit"] is True
+    return refit and evaluation.get("_file") == f"evaluation-{run}-validation.json"
+
+
 def _metrics(data: RunData) -> Section | None:
     refit = bool(data.training.get("refit"))  # a training report's validation figures: before it
     rows = [
@@ -72,7 +81,7 @@ def _metrics(data: RunData) -> Section | None:
     ] + [
         (f"{e.get('_file', 'evaluation')} ({(e.get('window') or {}).get('start', '?')} to "
          f"{(e.get('window') or {}).get('end', '?')})"
-         f"{BEFORE_REFIT if e.get('before_refit') is True else ''}", e)
+         f"{BEFORE_REFIT if _before_refit(e, data.run, refit) else ''}", e)
         for e in data.evaluations
     ]  # fmt: skip
     if not rows:

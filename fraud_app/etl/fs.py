@@ -67,6 +67,27 @@ class HadoopFs:
                     out.append(str(status.getPath().toString()))
         return sorted(out)
 
+    def newest_data_file(self, path: str) -> tuple[int, str] | None:
+        """(modification time in ms, full path) of the newest data file under `path` (the
+        files list_paths names), None when there is none."""
+        if not self.exists(path):
+            return None
+        fs, best = self._fs(path), None
+        stack = [self._path(path)]
+        while stack:
+            for status in fs.listStatus(stack.pop()):
+                if status.getPath().getName().startswith(("_", ".")):
+                    continue
+                if status.isDirectory():
+                    stack.append(status.getPath())
+                elif best is None or status.getModificationTime() > best[0]:
+                    best = (int(status.getModificationTime()), str(status.getPath().toString()))
+        return best
+
+    def modification_time(self, path: str) -> int:
+        """The modification time of the file `path`, in ms since the epoch."""
+        return int(self._fs(path).getFileStatus(self._path(path)).getModificationTime())
+
     def children(self, path: str) -> list[str]:
         """Names directly under the directory `path` ([] when it does not exist)."""
         if not self.exists(path):

@@ -15,6 +15,7 @@ listing of the table.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import logging
 from typing import Any
@@ -32,12 +33,17 @@ def source_state(fs: HadoopFs, table: str) -> dict[str, Any]:
     return {"path": root, "files": len(paths), "digest": digest}
 
 
-def warn_if_stale(fs: HadoopFs, feature_table: str, metadata: dict[str, Any]) -> bool:
-    """WARNING when the input `features` read has changed since (True); a table built
-    before `source` was recorded, or whose input is gone, is not judged (False)."""
+def warn_if_stale(
+    fs: HadoopFs, feature_table: str, metadata: dict[str, Any], source: str | None = None
+) -> bool:
+    """WARNING when the input `features` read has changed since (True); a table whose input
+    is gone is not judged (False). A table built before `source` was recorded (a release
+    before session 23) is judged by time when the caller names its input (`source`, the
+    configured canonical table): stale when a data file there is newer than the table's
+    `_features.json`."""
     recorded = metadata.get("source")
     if not isinstance(recorded, dict) or not isinstance(recorded.get("path"), str):
-        return False
+        return _older_than(fs, feature_table, source) if source else False
     path = recorded["path"]
     if not fs.exists(path):
         return False
@@ -52,3 +58,29 @@ def warn_if_stale(fs: HadoopFs, feature_table: str, metadata: dict[str, Any]) ->
         feature_table, path, recorded.get("files", "?"), now["files"],
     )  # fmt: skip
     return True
+
+
+def _older_than(fs: HadoopFs, feature_table: str, source: str) -> bool:
+    """A feature table without `source` (an older release's): WARNING when its input holds a
+    data file written after the table's `_features.json` (an `etl --mode append` or
+    `labels` run since; it was read without a word)."""
+    newest = fs.newest_data_file(source)
+    meta = f"{str(feature_table).rstrip('/')}/_features.json"
+    if newest is None or not fs.exists(meta):
+        return False
+    written = fs.modification_time(meta)
+    if newest[0] <= written:
+        return False
+    stamp = _utc(newest[0])
+    logger.warning(
+        "feature table %s records no state of its input (written by a fraud-app release "
+        "before session 23: no `source` in its _features.json), and its input %s has a data "
+        "file written after it (%s, %s; the table: %s): this step reads the labels and rows "
+        "as they were then. Run `fraud-app features` to bring the feature table up to date",
+        feature_table, source, newest[1], stamp, _utc(written),
+    )  # fmt: skip
+    return True
+
+
+def _utc(ms: int) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

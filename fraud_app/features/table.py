@@ -178,11 +178,15 @@ def read_feature_metadata(path: str, spark: SparkSession | None = None) -> dict[
     return meta
 
 
-def read_feature_table(spark: SparkSession, path: str) -> tuple[DataFrame, list[str]]:
+def read_feature_table(
+    spark: SparkSession, path: str, source: str | None = None
+) -> tuple[DataFrame, list[str]]:
     """(the feature table at `path`, its ordered feature names) for the steps that read it
     (train, backtest, tune, evaluate). A missing or empty table is fraud_app.etl.fs.read_table's
-    EmptyInputError; a table without a readable `_features.json` is a SchemaError naming it."""
+    EmptyInputError; a table without a readable `_features.json` is a SchemaError naming it.
+    `source`: the canonical table it is computed from (the config's), which judges a table
+    of an older release that does not record its input (source_state.warn_if_stale)."""
     df = read_table(spark, path, "feature table", "features")
     metadata = read_feature_metadata(path, spark)
-    warn_if_stale(HadoopFs(spark), path, metadata)
+    warn_if_stale(HadoopFs(spark), path, metadata, source)
     return df, list(metadata["feature_names"])

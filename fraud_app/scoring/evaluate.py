@@ -33,6 +33,7 @@ from fraud_app.etl.readers import reads
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
+from fraud_app.models.provenance import undated_refit, undated_refit_words
 from fraud_app.naming import MAX_SUFFIX, check_name, stamped_names, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
@@ -57,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 def _feature_table(spark, config):
     path = config.feature_table()
-    df, names = read_feature_table(spark, path)
+    df, names = read_feature_table(spark, path, config.canonical_table())
     return df, names, path
 
 
@@ -182,6 +183,8 @@ def run_evaluation(
     warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}", missing)
     seen = seen_in_training(model.ensemble.metadata, start, end)
     warn_seen_in_training(start, end, seen)
+    if undated_refit(model.ensemble.metadata):
+        seen = undated_training(model_uri, start, end)
     report = {
         "model_uri": model_uri,
         "model_name": model.name,
@@ -245,6 +248,23 @@ def warn_seen_in_training(start: dt.date, end: dt.date, seen: dict | None) -> No
         "the report)",
         start, end, since, seen["trained_through"], seen["days"], seen["first"], seen["last"],
     )  # fmt: skip
+
+
+def undated_training(model_uri: str, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """`trained_on` of a model refit on its validation window that does not record the dates
+    (saved before session 18): the dates are unknown, said in the report and one WARNING
+    (it was null, as for a model that trained on none of the window's dates)."""
+    why = undated_refit_words(f"model {model_uri}")
+    logger.warning(
+        "evaluate %s..%s: %s; whether it trained on this window's rows is not known, so its "
+        "figures may be optimistic. Evaluate it on dates after the data it was trained on, or "
+        "retrain with this release (its models record trained_through)",
+        start, end, why,
+    )  # fmt: skip
+    return {
+        "first": None, "last": None, "days": None, "trained_from": None,
+        "trained_through": None, "unknown": why,
+    }  # fmt: skip
 
 
 def _stored_threshold(ensemble) -> float | None:

@@ -269,6 +269,8 @@ class CheckpointStore:
             raise TrainingError(f"checkpoint {path} has format {found!r}; expected {FORMAT!r}")
         check_seal(meta, path / "meta.json", META_KEYS)  # SerializationError naming the file
         if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
+            if "setup" not in meta and self.setup is not None:
+                raise ForeignCheckpointError(older_release(path, self.dir))
             what = setup_differences(meta.get("setup"), self.setup)
             raise ForeignCheckpointError(
                 f"checkpoint {path} {FOREIGN} ({what}). Use a new checkpoint directory or "
@@ -354,6 +356,20 @@ SETUP_NAMES = {
     "compression": "training.distributed.compression",
     "early_stopping": "early stopping (its settings or the validation window's rows)",
 }
+
+
+def older_release(path: Path, store: Path) -> str:
+    """The refusal of a checkpoint written before its setup was recorded (a release before
+    session 23): it said 'model, optimizer, data, worker count or another setting changed',
+    and an operator who had only upgraded looked for a setting that had not changed."""
+    return (
+        f"checkpoint {path} {FOREIGN}: it was written by an older fraud-app release (its "
+        f"meta.json, format {FORMAT}, records no training setup: checkpoints written before "
+        "session 23), whose training differs from this release's, so the run it belongs to "
+        f"cannot resume under this release. Delete {store} and the run's other checkpoint "
+        "directories (paths.checkpoints/<run>/), or train under a new --run name, to start "
+        "over."
+    )
 
 
 def setup_differences(saved: Any, current: dict[str, Any] | None) -> str:

@@ -14,6 +14,7 @@ summary. A damaged or hostile file ends in a one-line error that names it.
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from fraud_app import jsonout
@@ -105,4 +106,21 @@ def _checkpoint(path: Path) -> dict:
         "world_size": len(state.opt_states),
         "optimizer": type(optimizer).__name__,
         **_model_figures(model),
+        **_older_release(path, state.group),
     }
+
+
+def _older_release(path: Path, group: int) -> dict:
+    """{resumable: false, why: ...} for a checkpoint an older release wrote (its meta.json
+    without the training setup, before session 23), which `train` refuses to resume; it
+    was shown like any other."""
+    from fraud_app.spark.checkpoint import older_release
+
+    meta_path = path / f"group-{group:06d}" / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(meta, dict) or "setup" in meta:
+        return {}
+    return {"resumable": False, "why": older_release(meta_path.parent, path)}

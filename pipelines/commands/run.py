@@ -124,6 +124,9 @@ def _print_lifecycle(train: dict, config: AppConfig) -> None:
             detail = reg.get("reason") or "not compared"  # the champion trained on the window
         else:
             detail = f"validation AP {_figure(reg['new_ap'])}{vs}; margin {reg['margin']:g}"
+            if str(reg.get("reason") or "").startswith("not compared"):
+                # a champion of other features, or of an older release without its dates
+                detail = f"validation AP {_figure(reg['new_ap'])}; {reg['reason']}"
             if window.get("champion_trained_through"):
                 detail += (
                     f"; on {window['start']}..{window['end']} only: the champion trained on "

@@ -16,6 +16,11 @@ import numpy as np
 from fraud_app.baselines.spark import Baseline, add_scores, train_baselines
 from fraud_app.config import AppConfig
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.models.provenance import (
+    TRAINED_THROUGH,
+    undated_refit,
+    undated_refit_words,
+)
 from fraud_app.models.train import evaluate_scores
 from fraud_app.tracking.registry import (
     GateDecision,
@@ -77,18 +82,12 @@ def _window(w) -> dict[str, str]:
     return {"start": w.start.date().isoformat() if w.start else "", "end": w.end.date().isoformat()}
 
 
-TRAINED_THROUGH = "trained_through"  # the model metadata key (an ISO datetime, exclusive)
-
-
 def trained_through(splits, refit: bool) -> str:
     """The (exclusive) end of the last time window whose labelled rows trained the final
     weights: validation's after a refit on train + validation, else train's. Stored in the
     model's metadata: a later run's gate compares with this model only on validation rows
     from that point on (`unseen_days`)."""
     return splits.windows[1 if refit else 0].end.isoformat()
-
-
-TRAINED_FROM = "trained_from"  # the train window's start (ISO), None: the data's start
 
 
 def trained_from(splits) -> str | None:
@@ -126,7 +125,40 @@ def _load_champion(client, config, names):
     ensemble = FraudEnsemble.load(resolve_model_dir(f"models:/{name}/{version}", config=config))
     if ensemble.feature_names != names:
         return version, ensemble, "the champion uses other feature names"
+    if undated_refit(ensemble.metadata):
+        # scored on a window it may have trained on (the same dates when the data did not
+        # grow), it kept every retrain out: 0.6524 vs 0.8765 for the same config and data
+        through = _registered_through(champion)
+        if through is None:
+            why = (
+                f"{undated_refit_words(f'champion v{version}')}: its AP on this validation "
+                "window is no fair comparison, so the champion stays (a champion trained by "
+                "this release records its dates); compare the two with `fraud-app evaluate` on "
+                "dates neither trained on, then `fraud-app promote VERSION`"
+            )
+            return version, ensemble, why
+        logger.warning(
+            "gate: %s; taken to have trained through %s, the day after its registration's "
+            "gate.window_end %s (the date its validation window ended; the tag keeps no time "
+            "of day, so that whole date counts as trained on): compared on this window's "
+            "later days only",
+            undated_refit_words(f"champion v{version}"), through, champion.tags["gate.window_end"],
+        )  # fmt: skip
+        ensemble.metadata[TRAINED_THROUGH] = through  # this process's copy only
     return version, ensemble, None
+
+
+def _registered_through(champion) -> str | None:
+    """An older champion's trained_through from its registration: the day after the
+    `gate.window_end` tag (the date its validation window ended, exclusive when at
+    midnight; the tag keeps no time of day, so the whole date counts as trained on, at
+    worst one unseen day less to compare on). None without the tag."""
+    end = (getattr(champion, "tags", None) or {}).get("gate.window_end")
+    try:
+        day = dt.date.fromisoformat(str(end))
+    except ValueError:
+        return None
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC).isoformat()
 
 
 def _champion_ap(ensemble, validation_df, features_col, rows=None, unseen=None):

@@ -26,6 +26,7 @@ from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.features.table import labelled_rows, read_feature_table
+from fraud_app.models.provenance import TRAINED_FROM
 from fraud_app.models.train import refit_iterations, refit_plan, sample_fraction
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
@@ -69,7 +70,7 @@ def read_features(spark, config: AppConfig, step: str = "train"):
     """(the labelled rows of the feature table, ordered feature names); a clear error when
     `features` has not run. Rows whose label is not known yet are left out (and counted
     in the log): train, tune and backtest never read them as normals."""
-    df, names = read_feature_table(spark, config.feature_table())
+    df, names = read_feature_table(spark, config.feature_table(), config.canonical_table())
     return labelled_rows(df, step), names
 
 
@@ -165,7 +166,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     final.ensemble.metadata[lifecycle.TRAINED_THROUGH] = lifecycle.trained_through(
         splits, refit=refit is not None
     )
-    final.ensemble.metadata[lifecycle.TRAINED_FROM] = lifecycle.trained_from(splits)
+    final.ensemble.metadata[TRAINED_FROM] = lifecycle.trained_from(splits)
     model_path = final.ensemble.save(paths.resolve("models") / run)
     lap("scoring_metadata_and_save")
     # MLflow logs the model and runs the promotion gate while the test window is scored.

@@ -31,3 +31,22 @@ def test_validation_rows_of_a_refit_run_say_before_the_refit():
     body = _metrics(RunData("r1", {"metrics": metrics, "refit": None},
                             evaluations=[{**evaluations[0], "before_refit": None}])).body  # fmt: skip
     assert "before the refit" not in body and "<td>validation</td>" in body
+
+
+def test_an_older_releases_validation_file_of_a_refit_run_says_before_the_refit():
+    """Session 29 (upgrades): reports a release before session 27 wrote have no
+    `before_refit`; train's `evaluation-<run>-validation.json` of a refit run held the
+    early-stopped ensemble's figures then too, and the page showed them under the run's
+    name alone (the session 27 misattribution, back for every older run)."""
+    window = {"start": "2024-01-24", "end": "2024-01-28"}
+    evaluations = [  # as session 10 wrote them: no before_refit key
+        {"_file": "evaluation-r1-validation.json", "window": window, **_figures(0.6524)},
+        {"_file": "evaluation-r1-test.json", "window": window, **_figures(0.7528)},
+        {"_file": "evaluation-e1.json", "window": window, **_figures(0.75)},  # `evaluate`'s
+    ]  # fmt: skip
+    refit = {"method": "warm_start"}
+    body = _metrics(RunData("r1", {"metrics": {}, "refit": refit}, evaluations=evaluations)).body
+    assert "evaluation-r1-validation.json (2024-01-24 to 2024-01-28) (before the refit)" in body
+    assert body.count("before the refit") == 1
+    body = _metrics(RunData("r1", {"metrics": {}, "refit": None}, evaluations=evaluations)).body
+    assert "before the refit" not in body

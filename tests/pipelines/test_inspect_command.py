@@ -68,3 +68,24 @@ def test_a_missing_path_is_named_as_missing(tmp_path, capsys):
         capsys.readouterr().err
         == f"error: {tmp_path / 'nope'} does not exist; pass a model or checkpoint directory\n"
     )
+
+
+def test_a_checkpoint_of_an_older_release_says_it_does_not_resume(tmp_path, capsys):
+    """Session 29 (upgrades): a checkpoint written before session 23 (meta.json without the
+    training setup, as _checkpoint_dir's store writes it) was shown like any other, while
+    `train` refuses to resume it."""
+    old = _checkpoint_dir(tmp_path / "old")
+    assert main(["inspect", str(old)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["resumable"] is False
+    assert summary["why"].startswith(
+        f"checkpoint {old / 'group-000002'} belongs to a different training setup: it was "
+        "written by an older fraud-app release"
+    )
+    meta = old / "group-000002" / "meta.json"  # this release's: the setup recorded
+    record = json.loads(meta.read_text())
+    record["setup"] = {"num_workers": 2}
+    record.pop("sha256")  # an unsealed meta.json reads as before seals
+    meta.write_text(json.dumps(record))
+    assert main(["inspect", str(old)]) == 0
+    assert "resumable" not in json.loads(capsys.readouterr().out)

@@ -75,3 +75,32 @@ def test_a_window_the_model_trained_on_is_named_and_warned(spark, tmp_path, capl
     assert '"trained_on"' in path.read_text()
     [line] = [r.getMessage() for r in caplog.records if "trained on" in r.getMessage()]
     assert "2 date(s) of the window, 2024-01-01..2024-01-02, may be rows it learnt" in line
+
+
+@pytest.mark.spark
+def test_an_old_refit_model_without_its_dates_says_they_are_unknown(spark, tmp_path, caplog):
+    """Session 29 (upgrades): an ensemble saved before session 18 records no trained_through;
+    refit on train + validation (its stored training.refit, on by default since session 10),
+    it trained on its own validation window. Evaluated there, `trained_on` was null, as for a
+    window it never saw: now it says the dates are unknown, with one WARNING."""
+    config, _, _ = _setup(spark, tmp_path)
+    model = FraudEnsemble.load(tmp_path / "m")
+    # the metadata as session 10's `train` wrote it: its training settings, no dates
+    model.metadata["training"] = {"refit": {"enabled": True, "method": "warm_start"}}
+    model.save(tmp_path / "old")
+    window = {"start": D(2024, 1, 1), "end": D(2024, 1, 3)}
+    with caplog.at_level("WARNING", logger="fraud_app.scoring.evaluate"):
+        report, path = run_evaluation(spark, config, model_uri=str(tmp_path / "old"), **window)
+    seen = report["trained_on"]
+    assert seen is not None and seen["first"] is None and seen["days"] is None
+    assert "did not record the dates it trained on" in seen["unknown"]
+    [line] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"model {tmp_path / 'old'} was saved by an older fraud-app" in line
+    assert "figures may be optimistic" in line
+    assert "did not record the dates" in path.read_text()
+
+    # refit off: it trained before its validation window only, as it says: nothing claimed
+    model.metadata["training"] = {"refit": {"enabled": False}}
+    model.save(tmp_path / "old-norefit")
+    report, _ = run_evaluation(spark, config, model_uri=str(tmp_path / "old-norefit"), **window)
+    assert report["trained_on"] is None

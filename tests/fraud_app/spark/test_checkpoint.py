@@ -405,3 +405,24 @@ def test_a_first_save_killed_part_way_starts_over_with_a_warning(tmp_path, caplo
         f"{tmp_path} has checkpoint directories but no LATEST.json, and none of them is "
         "intact; starting from iteration 0"
     )
+
+
+def test_a_checkpoint_of_an_older_release_is_refused_as_one(tmp_path):
+    """Session 29 (upgrades): a run interrupted under a release before session 23 (its
+    meta.json without `setup`, as that release's store wrote it), then `train --run NAME`
+    after the upgrade: refused saying 'model, optimizer, data, worker count or another
+    setting changed' while the operator had changed nothing but the release."""
+    model, opt = _model(), Adam(learning_rate=0.01)
+    CheckpointStore(tmp_path, fingerprint="old").save(_state(model, opt, 1), model, opt)
+    assert "setup" not in json.loads((tmp_path / "group-000001" / "meta.json").read_text())
+    setup = {"model": model.get_config(), "num_workers": 2, "mixup_alpha": 0.0, "data": "d1"}
+    with pytest.raises(ForeignCheckpointError) as info:
+        CheckpointStore(tmp_path, fingerprint="new", setup=setup).load(opt)
+    assert str(info.value) == (
+        f"checkpoint {tmp_path / 'group-000001'} belongs to a different training setup: it "
+        "was written by an older fraud-app release (its meta.json, format "
+        "fraud_app.checkpoint/1, records no training setup: checkpoints written before session "
+        "23), whose training differs from this release's, so the run it belongs to cannot "
+        f"resume under this release. Delete {tmp_path} and the run's other checkpoint "
+        "directories (paths.checkpoints/<run>/), or train under a new --run name, to start over."
+    )

@@ -130,3 +130,100 @@ def test_trained_through_is_the_end_of_the_last_window_the_weights_saw():
     splits = SimpleNamespace(windows=tuple(w))
     assert lifecycle.trained_through(splits, refit=True) == "2024-02-08T00:00:00+00:00"
     assert lifecycle.trained_through(splits, refit=False) == "2024-02-01T00:00:00+00:00"
+
+
+def _old_champion(refit: bool):
+    """A champion as `train` saved it before session 18: its training settings (refit on by
+    default since session 10) in the metadata, no trained_through."""
+    model = h.linear_ensemble(2.0)
+    model.metadata.update({"training": {"refit": {"enabled": refit, "method": "warm_start"}}})
+    return model
+
+
+def _register_old(cfg, tmp_path, model, rows, window_end: dt.datetime | None):
+    """`model` registered as champion v1 by the gate with its validation window ending at
+    `window_end` (the gate.window_end tag), or without that tag (None)."""
+    end = window_end or dt.datetime(2024, 2, 6)
+    w = SimpleNamespace(start=end - dt.timedelta(days=5), end=end)
+    X, y = rows
+    with start_training_run(cfg, "champ") as tracker:
+        out = lifecycle.register_and_gate(
+            None, cfg, tracker, model_dir=model.save(tmp_path / "models" / "champ"),
+            names=h.NAMES, splits=SimpleNamespace(validation=None, windows=(None, w, None)),
+            new_ap=evaluate_scores(y, model.predict_proba(X))["average_precision"],
+            features_col="features", rows=rows,
+        )  # fmt: skip
+    assert out["decision"] == "champion"
+    if window_end is None:
+        mlflow.MlflowClient().delete_model_version_tag(
+            cfg.registry.model_name, out["version"], "gate.window_end"
+        )
+
+
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_an_old_refit_champion_is_compared_after_its_registered_window(tmp_path, monkeypatch,
+                                                                       caplog):  # fmt: skip
+    """Session 29 (upgrades): a champion of an older release refit on its validation window
+    and does not say when. The same config and data retrained by the new code lost
+    0.6524 vs 0.8765 (the champion scored on rows it learnt); the gate said nothing. Its
+    registration's gate.window_end (its validation window's end date) now stands for its
+    trained_through (a day later: the tag keeps no time)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    # its validation window ended on 2024-02-03: taken as trained through 02-04 00:00
+    _register_old(cfg, tmp_path, _old_champion(refit=True), (X, y), dt.datetime(2024, 2, 3))
+    with caplog.at_level("WARNING", logger="pipelines.training.lifecycle"):
+        out, _ = _gate_new(cfg, tmp_path, X, y, day)
+    late = day >= np.datetime64("2024-02-04")
+    assert out["window"]["start"] == "2024-02-04", out
+    assert out["window"]["champion_trained_through"] == "2024-02-04T00:00:00+00:00"
+    assert out["champion_ap"] == pytest.approx(
+        evaluate_scores(y[late], _old_champion(True).predict_proba(X[late]))["average_precision"]
+    )
+    assert out["decision"] == "champion"  # the new model ranks the late days' frauds
+    [line] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert line.startswith("gate: champion v1 was saved by an older fraud-app that did not")
+    assert "the day after its registration's gate.window_end 2024-02-03 (the date its" in line
+
+
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_an_old_refit_champion_of_the_same_window_is_not_compared(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    _register_old(cfg, tmp_path, _old_champion(refit=True), (X, y), dt.datetime(2024, 2, 6))
+    out, _ = _gate_new(cfg, tmp_path, X, y, day)
+    assert out["decision"] == "challenger" and out["champion_ap"] is None, out
+    assert "not compared: champion v1 trained on this validation window" in out["reason"]
+
+
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_an_old_refit_champion_without_any_dates_is_not_compared(tmp_path, monkeypatch, capsys):
+    """Without its registration's window either (a version registered by hand)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    _register_old(cfg, tmp_path, _old_champion(refit=True), (X, y), None)
+    out, _ = _gate_new(cfg, tmp_path, X, y, day)
+    assert out["decision"] == "challenger" and out["champion_version"] == "1", out
+    assert out["champion_ap"] is None
+    assert out["reason"].startswith(
+        "not compared: champion v1 was saved by an older fraud-app that did not record the "
+        "dates it trained on (no trained_through"
+    ), out["reason"]
+    assert "fraud-app promote VERSION" in out["reason"]
+    _print_lifecycle({"registry": out}, h.config(tmp_path, **{"tracking.enabled": False}))
+    printed = capsys.readouterr().err
+    assert "fraud-ensemble v2 -> challenger (validation AP 0.1" in printed
+    assert "; not compared: champion v1 was saved by an older fraud-app" in printed
+
+
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_an_old_champion_that_was_not_refit_is_compared_as_before(tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    h.gate_on_rows(cfg, tmp_path, _old_champion(refit=False), "champ", (X, y))
+    out, new_ap = _gate_new(cfg, tmp_path, X, y, day)
+    assert out["champion_ap"] is not None and out["new_ap"] == pytest.approx(new_ap)
