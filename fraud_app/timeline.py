@@ -253,3 +253,32 @@ def window_history_line(name: str, history: Mapping[str, Any] | None) -> str | N
         "`fraud-app features` again, or start the window later (splits.train_days, or "
         "splits.by: dates)"
     )
+
+
+def dates_within(
+    timeline: Mapping[str, Any] | None, start: dt.datetime, end: dt.datetime
+) -> list[ThinDay]:
+    """The incomplete dates of `table_timeline` inside the window [start, end)."""
+    if not timeline:
+        return []
+    low, high = start.date(), (end - dt.timedelta(microseconds=1)).date()
+    return [
+        ThinDay(day, t["rows"], t["usual"])
+        for t in timeline["incomplete_dates"]
+        if low <= (day := dt.date.fromisoformat(t["date"])) <= high
+    ]
+
+
+_ROLE = {
+    "validation": "its figures (early stopping, the promotion gate)",
+    "test": "the test figures",
+}
+
+
+def window_dates_line(name: str, start: dt.datetime, end: dt.datetime, thin: list[ThinDay]) -> str:
+    """One line for a validation or test window that holds incomplete dates."""
+    return (
+        f"the {name} window ({start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}) holds {len(thin)} "
+        f"incomplete date(s): {describe_days(thin)}; {_ROLE.get(name, 'its figures')} rest on "
+        "fewer transactions than the window spans, and on features that undercount after them"
+    )

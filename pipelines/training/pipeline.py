@@ -30,7 +30,12 @@ from fraud_app.models.train import refit_iterations, refit_plan, sample_fraction
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import utc_session
-from fraud_app.timeline import window_history, window_history_line
+from fraud_app.timeline import (
+    dates_within,
+    window_dates_line,
+    window_history,
+    window_history_line,
+)
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
 from pipelines.training.run_names import claim_run
@@ -84,6 +89,11 @@ def _train_history(spark, config: AppConfig, splits) -> None:
     line = window_history_line("training", history)
     if line:
         logger.warning("%s", line)
+    for w in splits.windows[1:]:  # validation and test: the dates they hold
+        thin = dates_within(timeline, w.start, w.end)
+        splits.summary["windows"][w.name]["incomplete_dates"] = [t.to_dict() for t in thin]
+        if thin:
+            logger.warning("%s", window_dates_line(w.name, w.start, w.end, thin))
 
 
 class _Laps:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 from fraud_app.timeline import (
+    dates_within,
     describe_days,
     table_timeline,
     thin_days,
@@ -95,3 +96,15 @@ def test_a_training_window_mostly_in_the_warm_up_is_named():
     few = {**history, "warm_up_rows": 50, "incomplete_history_rows": 0}
     assert window_history_line("training", few) is None  # 5 %: not worth a warning
     assert window_history_line("training", None) is None
+
+
+def test_the_incomplete_dates_inside_a_window():
+    rows = [300] * 30
+    rows[9], rows[14] = 0, 20
+    timeline = table_timeline(_counts(rows), 7 * DAY, 0.25)
+    noon = dt.datetime(2024, 1, 10, 12, tzinfo=dt.UTC)
+    assert [t.date.day for t in dates_within(timeline, noon, noon + dt.timedelta(days=5))] == [10, 15]  # fmt: skip
+    # the end is exclusive: a window ending at 2024-01-15 00:00 does not hold that date
+    start = dt.datetime(2024, 1, 11, tzinfo=dt.UTC)
+    assert dates_within(timeline, start, start + dt.timedelta(days=4)) == []
+    assert dates_within(None, start, start) == []

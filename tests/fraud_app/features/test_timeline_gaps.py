@@ -98,6 +98,20 @@ def test_incomplete_dates_and_the_warm_up_are_named_and_recorded(spark, tmp_path
     assert history["incomplete_dates"] == ["2024-01-20", "2024-01-21", "2024-01-25"]
     assert "of the training window's 373 rows, 84 (23%) are from the warm-up" in caplog.text
     assert "121 (32%) read incomplete dates (2024-01-20, 2024-01-21, 2024-01-25)" in caplog.text
+    assert split.summary["windows"]["test"]["incomplete_dates"] == []
+    # a test window that holds the partial day (splits ending 2024-01-28)
+    caplog.clear()
+    ending = config.splits.model_copy(update={"end": dt.date(2024, 1, 28)})
+    split = split_by_time(features, ending, label_delay_days=2)
+    with caplog.at_level("WARNING", logger="pipelines.training.pipeline"):
+        _train_history(spark, config, split)
+    assert split.summary["windows"]["test"]["incomplete_dates"] == [
+        {"date": "2024-01-25", "rows": 1, "usual": 12.0}
+    ]
+    assert (
+        "the test window (2024-01-25 00:00 .. 2024-01-28 00:00) holds 1 incomplete date(s): "
+        "2024-01-25 (1 row; usual ~12); the test figures rest on fewer transactions" in caplog.text
+    )
 
     # score: the history of 01-23 holds the outage; that of 01-03 starts before the data
     caplog.clear()
