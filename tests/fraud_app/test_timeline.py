@@ -108,3 +108,27 @@ def test_the_incomplete_dates_inside_a_window():
     start = dt.datetime(2024, 1, 11, tzinfo=dt.UTC)
     assert dates_within(timeline, start, start + dt.timedelta(days=4)) == []
     assert dates_within(None, start, start) == []
+
+
+def test_a_backtest_fold_with_incomplete_dates_is_warned_one_in_a_gap_refused(caplog):
+    import pytest
+
+    from fraud_app.errors import ConfigError
+    from fraud_app.evaluation.folds import Fold, check_fold_dates
+
+    rows = [300] * 40
+    rows[20] = rows[21] = 0  # 2024-01-21, 01-22
+    rows[25] = 10
+    timeline = table_timeline(_counts(rows), 7 * DAY, 0.25)
+
+    def at(day: int) -> dt.datetime:
+        return dt.datetime(2024, 1, day, tzinfo=dt.UTC)
+
+    with caplog.at_level("WARNING", logger="fraud_app.evaluation.folds"):
+        check_fold_dates(Fold(0, (None, at(10)), (at(10), at(15)), (at(15), at(20))), timeline)
+        assert not caplog.records
+        check_fold_dates(Fold(1, (at(5), at(20)), (at(20), at(24)), (at(24), at(28))), timeline)
+    assert "backtest fold 1: its validation window (2024-01-20 00:00 .. 2024-01-24 00:00) holds 2 incomplete date(s): 2024-01-21..2024-01-22 (2 dates, no rows)" in caplog.text  # fmt: skip
+    assert "its test window (2024-01-24 00:00 .. 2024-01-28 00:00) holds 1 incomplete date(s): 2024-01-26 (10 rows; usual ~300)" in caplog.text  # fmt: skip
+    with pytest.raises(ConfigError, match=r"fold 2: its test window .* holds no rows"):
+        check_fold_dates(Fold(2, (at(5), at(15)), (at(15), at(21)), (at(21), at(23))), timeline)

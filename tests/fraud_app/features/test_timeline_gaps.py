@@ -15,6 +15,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
+from fraud_app.errors import ConfigError
 from fraud_app.etl.fs import read_table
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
@@ -137,3 +138,26 @@ def test_incomplete_dates_and_the_warm_up_are_named_and_recorded(spark, tmp_path
     assert "reaches before the canonical table's first date 2024-01-01" in caplog.text
     complete = history_timeline(canonical, fs, dt.date(2024, 2, 5), dt.date(2024, 2, 9), 0.25)
     assert not complete.thin and complete.data_starts is None
+
+
+def test_a_backtest_fold_whose_test_window_falls_into_the_outage_stops_first(spark, tmp_path):
+    # it trained the fold, then failed: `the test window (datetime.datetime(2024, 1, 20, 0,
+    # 0, tzinfo=datetime.timezone.utc), ...) has no rows`
+    from pipelines.backtest.pipeline import run_backtest
+
+    config = _config(tmp_path)
+    run_etl(spark, config)
+    build_feature_table(spark, config)
+    cfg = config.backtest.model_copy(update={
+        "folds": 2, "step_days": 2, "train_days": 5, "validation_days": 3, "test_days": 2,
+        "test_gap_days": 0, "end": dt.date(2024, 1, 24), "baseline": "none",
+    })  # fmt: skip
+    with pytest.raises(ConfigError) as info:
+        run_backtest(spark, config, cfg, run="b1")
+    assert str(info.value) == (
+        "backtest fold 0: its test window (2024-01-20 00:00 .. 2024-01-22 00:00) holds no "
+        "rows: 2024-01-20..2024-01-21 (2 dates, no rows) (a gap in the data). Move the folds "
+        "so that each window holds data (backtest.end / --end, step_days, folds, or the "
+        "window lengths), or deliver those dates"
+    )
+    assert not (Path(config.paths.root) / "reports" / "backtest-b1.json").exists()
