@@ -238,10 +238,7 @@ def window_history_line(name: str, history: Mapping[str, Any] | None) -> str | N
             "their window features saw less history than those of later rows"
         )
     if under:
-        dates = history["incomplete_dates"]
-        shown = ", ".join(dates[:SHOWN]) + (
-            f" and {len(dates) - SHOWN} more" if len(dates) > SHOWN else ""
-        )
+        shown = date_ranges(history["incomplete_dates"])
         parts.append(
             f"{under} ({under / rows:.0%}) read incomplete dates ({shown}), so their window "
             "features count fewer transactions than happened"
@@ -282,3 +279,19 @@ def window_dates_line(name: str, start: dt.datetime, end: dt.datetime, thin: lis
         f"incomplete date(s): {describe_days(thin)}; {_ROLE.get(name, 'its figures')} rest on "
         "fewer transactions than the window spans, and on features that undercount after them"
     )
+
+
+def date_ranges(dates: list[str], shown: int = SHOWN) -> str:
+    """ISO dates as '2024-01-10..2024-02-09 (31 dates), 2024-02-15': consecutive ones as a
+    range; the first `shown` entries and a count of the others."""
+    days = [dt.date.fromisoformat(d) for d in dates]
+    entries: list[str] = []
+    i = 0
+    while i < len(days):
+        j = i
+        while j + 1 < len(days) and days[j + 1] - days[j] == dt.timedelta(days=1):
+            j += 1
+        entries.append(str(days[i]) if i == j else f"{days[i]}..{days[j]} ({j - i + 1} dates)")
+        i = j + 1
+    more = f" and {len(entries) - shown} more" if len(entries) > shown else ""
+    return ", ".join(entries[:shown]) + more

@@ -93,6 +93,9 @@ def test_a_training_window_mostly_in_the_warm_up_is_named():
     assert line.startswith("of the training window's 1000 rows, 860 (86%) are from the warm-up")
     assert "50 (5%) read incomplete dates (2024-02-10)" in line
     assert "splits.train_days" in line
+    month = [str(dt.date(2024, 1, 10) + dt.timedelta(days=i)) for i in range(31)]
+    line = window_history_line("training", {**history, "incomplete_dates": [*month, "2024-02-15"]})
+    assert "read incomplete dates (2024-01-10..2024-02-09 (31 dates), 2024-02-15)" in line
     few = {**history, "warm_up_rows": 50, "incomplete_history_rows": 0}
     assert window_history_line("training", few) is None  # 5 %: not worth a warning
     assert window_history_line("training", None) is None

@@ -98,7 +98,10 @@ def test_incomplete_dates_and_the_warm_up_are_named_and_recorded(spark, tmp_path
     assert history["incomplete_history_rows"] == 12 * 10 + 1
     assert history["incomplete_dates"] == ["2024-01-20", "2024-01-21", "2024-01-25"]
     assert "of the training window's 373 rows, 84 (23%) are from the warm-up" in caplog.text
-    assert "121 (32%) read incomplete dates (2024-01-20, 2024-01-21, 2024-01-25)" in caplog.text
+    assert (
+        "121 (32%) read incomplete dates (2024-01-20..2024-01-21 (2 dates), 2024-01-25)"
+        in caplog.text
+    )
     assert split.summary["windows"]["test"]["incomplete_dates"] == []
     # a test window that holds the partial day (splits ending 2024-01-28)
     caplog.clear()
