@@ -97,8 +97,8 @@ def check_fold_dates(fold: Fold, timeline: dict | None) -> None:
     """A fold window that falls wholly into a gap of the data (dates without rows between
     the first and the last: fraud_app.timeline) is a ConfigError before any fold trains (a
     test window in an outage failed after its fold had trained, naming the window as a
-    tuple of datetimes; an empty validation window trained without early stopping); one
-    that holds incomplete dates gets a WARNING: its figures are not comparable."""
+    tuple of datetimes); one that holds incomplete dates gets a WARNING: its figures are
+    not comparable."""
     windows = (("train", fold.train), ("validation", fold.validation), ("test", fold.test))
     for name, (start, end) in windows:
         if start is None:
