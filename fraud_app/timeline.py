@@ -8,8 +8,11 @@ with a fraction of its usual rows makes every count, sum and rate of the followi
 the data's first days, which have no history before them (the warm-up). This module
 finds such dates ("thin" dates: fewer rows than `ratio` x the median of the neighbouring
 dates that hold rows, none at all included) from the rows per date, and describes them
-in one line; `validate`, `features`, `score` and `train` say what they mean for them
-(validation.canonical.min_day_volume_ratio, 0: off). Pure Python but `day_counts`.
+in one line; `validate`, `features`, `train`, `backtest` and `score` say what they mean
+for them (validation.canonical.min_day_volume_ratio, 0: off; an `etl` append names the
+dates it skips itself: fraud_app.etl.delivery_checks). Pure Python
+but `day_counts` and `window_history` (one Spark aggregation each, pyspark imported
+there: the validation suites, read with the config, import this module).
 """
 
 from __future__ import annotations
@@ -45,8 +48,7 @@ class ThinDay:
 
 def day_counts(df, *, column: str = PARTITION_COLUMN) -> dict[dt.date, int]:
     """Rows per date of the DataFrame `df` (its `column`, else the UTC date of `timestamp`):
-    one Spark aggregation, one row per date collected. (pyspark imported here: the
-    validation suites, read with the config, import this module.)"""
+    one Spark aggregation, one row per date collected."""
     from pyspark.sql import functions as F
 
     day = F.col(column) if column in df.columns else F.to_date("timestamp")
