@@ -297,3 +297,16 @@ def date_ranges(dates: list[str], shown: int = SHOWN) -> str:
         i = j + 1
     more = f" and {len(entries) - shown} more" if len(entries) > shown else ""
     return ", ".join(entries[:shown]) + more
+
+
+def read_by(timeline: Mapping[str, Any] | None, start: dt.date, end: dt.date) -> list[ThinDay]:
+    """The incomplete dates of `table_timeline` that the window features of the dates
+    start..end (inclusive) read: dated up to `end`, read until `start` or later."""
+    if not timeline:
+        return []
+    return [
+        ThinDay(day, t["rows"], t["usual"])
+        for t in timeline["incomplete_dates"]
+        if (day := dt.date.fromisoformat(t["date"])) <= end
+        and dt.date.fromisoformat(t["read_until"]) >= start
+    ]

@@ -51,6 +51,7 @@ from fraud_app.scoring.model_source import (
 )
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import utc_session
+from fraud_app.timeline import describe_days, read_by
 
 logger = logging.getLogger(__name__)
 
@@ -182,6 +183,15 @@ def run_evaluation(
     warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}", missing)
     seen = seen_in_training(model.ensemble.metadata, start, end)
     warn_seen_in_training(start, end, seen)
+    thin = read_by(metadata.get("timeline"), start, end)
+    if thin:
+        logger.warning(
+            "evaluate %s..%s: the window features of these dates read %d incomplete date(s) "
+            "of the data (fraud_app.timeline): %s; their counts, sums and rates are lower "
+            "than what happened, and so the figures are not those of complete data. Deliver "
+            "the missing rows (`fraud-app etl`, etl.mode: append), run `fraud-app features` "
+            "and evaluate again", start, end, len(thin), describe_days(thin),
+        )  # fmt: skip
     report = {
         "model_uri": model_uri,
         "model_name": model.name,
@@ -191,6 +201,7 @@ def run_evaluation(
         "dates_without_rows": empty,
         "days_without_rows": missing,
         "unlabelled_rows": unlabelled,
+        "incomplete_history_dates": [t.to_dict() for t in thin],
         **window_figures(data, config, _stored_threshold(model.ensemble)),
     }
     out = write_evaluation(report, config, name, replace=replace)

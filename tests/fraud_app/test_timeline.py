@@ -9,6 +9,7 @@ import datetime as dt
 from fraud_app.timeline import (
     dates_within,
     describe_days,
+    read_by,
     table_timeline,
     thin_days,
     timeline_line,
@@ -135,3 +136,14 @@ def test_a_backtest_fold_with_incomplete_dates_is_warned_one_in_a_gap_refused(ca
     assert "its test window (2024-01-24 00:00 .. 2024-01-28 00:00) holds 1 incomplete date(s): 2024-01-26 (10 rows; usual ~300)" in caplog.text  # fmt: skip
     with pytest.raises(ConfigError, match=r"fold 2: its test window .* holds no rows"):
         check_fold_dates(Fold(2, (at(5), at(15)), (at(15), at(21)), (at(21), at(23))), timeline)
+
+
+def test_the_incomplete_dates_a_window_of_dates_reads():
+    rows = [300] * 40
+    rows[9], rows[20] = 0, 10  # 2024-01-10 (read until 01-17), 2024-01-21 (until 01-28)
+    timeline = table_timeline(_counts(rows), 7 * DAY, 0.25)
+    day = dt.date(2024, 1, 1).replace
+    assert [t.date.day for t in read_by(timeline, day(day=17), day(day=21))] == [10, 21]
+    assert [t.date.day for t in read_by(timeline, day(day=18), day(day=20))] == []
+    assert [t.date.day for t in read_by(timeline, day(day=28), day(day=30))] == [21]
+    assert read_by(None, day(day=1), day(day=2)) == []

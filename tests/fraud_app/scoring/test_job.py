@@ -507,3 +507,12 @@ def test_an_outage_in_the_history_of_a_scored_date_is_named(spark, trained, tmp_
     got = _read(_partition(tmp_path, day)).set_index("transaction_id")
     assert set(got.index) == set(complete.index)
     assert (got["fraud_score"] != complete.loc[got.index, "fraud_score"]).mean() > 0.2
+    # evaluate of that date on the outage's feature table names them too (it said nothing)
+    build_feature_table(spark, outage)
+    with caplog.at_level("WARNING", logger="fraud_app.scoring.evaluate"):
+        report, _ = run_evaluation(spark, outage, model_uri=trained["model"], start=day, end=day,
+                                   name="outage")  # fmt: skip
+    assert [d["date"] for d in report["incomplete_history_dates"]] == lost
+    assert f"evaluate {day}..{day}: the window features of these dates read 2 incomplete" in (
+        caplog.text
+    )
