@@ -11,12 +11,17 @@ because neither can be told from a legitimate delivery by the rows alone:
   `fraud-app features` the windows of every later transaction take them in, so the
   features (and any score already written) of those later days change.
 
-Owns these two measures; does not own the dedup (fraud_app.etl.dedup) or the writing
+A third says what the rows alone cannot: skipped dates, the dates between the newest
+date the table held and this delivery's first date after it, which no delivery brought
+(a missed day, an outage): the window features of the days after them undercount.
+
+Owns these measures; does not own the dedup (fraud_app.etl.dedup) or the writing
 (fraud_app.etl.publish).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,6 +40,8 @@ class DeliveryChecks:
     rekeyed_copies: int = 0  # added rows in a group of equal MATCH_COLUMNS, other ids
     rekeyed_examples: tuple[str, ...] = ()  # "T9 (added) = T1 (published): card ..., ..."
     backfilled_dates: tuple[str, ...] = ()  # dates added before the newest published one
+    skipped_dates: str | None = None  # "first..last": dates between the newest published
+    skipped_days: int = 0  # and this delivery's first later date that no delivery holds
 
 
 def check_append(
@@ -53,7 +60,14 @@ def check_append(
     old_dates = [d for d in dates if d in present]
     published = published_of(old_dates) if old_dates else None
     count, examples = rekeyed_copies(added, published, n_examples)
-    return DeliveryChecks(count, examples, backfilled)
+    later = [d for d in dates if newest is not None and d > newest]
+    skipped, days = None, 0
+    if later:
+        after, until = (dt.date.fromisoformat(d) for d in (newest, later[0]))
+        days = (until - after).days - 1
+        one = dt.timedelta(days=1)
+        skipped = f"{after + one}..{until - one}" if days > 0 else None
+    return DeliveryChecks(count, examples, backfilled, skipped, max(days, 0))
 
 
 def rekeyed_copies(
@@ -102,6 +116,15 @@ def log_checks(checks: DeliveryChecks, table: str) -> None:
             "is then in %s twice. If this delivery repeats published transactions, rebuild "
             "the table without it (etl.mode: replace over the deliveries without the copy)",
             checks.rekeyed_copies, "; ".join(checks.rekeyed_examples[:2]), table,
+        )  # fmt: skip
+    if checks.skipped_days:
+        logger.warning(
+            "ETL append: %d date(s), %s, hold no rows: this delivery starts after them and the "
+            "table ended before them (a missed delivery or an outage?). The window features "
+            "of the days after them will count fewer transactions than happened; deliver them "
+            "(etl.mode: append) before `fraud-app features`, or ignore this if no business "
+            "happened then (`fraud-app validate` names such dates: event_date:volume)",
+            checks.skipped_days, checks.skipped_dates,
         )  # fmt: skip
     if checks.backfilled_dates:
         days = checks.backfilled_dates

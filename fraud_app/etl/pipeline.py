@@ -110,6 +110,8 @@ class EtlResult:
     rekeyed_copies: int = 0
     rekeyed_examples: tuple[str, ...] = ()
     backfilled_dates: tuple[str, ...] = ()
+    skipped_dates: str | None = None  # "first..last" no delivery holds, before this one's
+    skipped_days: int = 0
     # etl.time_zone: rows whose wall clock happened twice (the fall-back hour), read with
     # the earlier offset (fraud_app.etl.local_times; a WARNING says so)
     ambiguous_local_times: int = 0
@@ -433,9 +435,9 @@ def _log(r: EtlResult) -> None:
     if r.labels_filled:
         logger.info("  %d published unlabelled rows got their label", r.labels_filled)
     _log_ledger(r)
-    log_checks(
-        DeliveryChecks(r.rekeyed_copies, r.rekeyed_examples, r.backfilled_dates), r.output_path
-    )
+    fields = ("rekeyed_copies", "rekeyed_examples", "backfilled_dates", "skipped_dates",
+              "skipped_days")  # fmt: skip
+    log_checks(DeliveryChecks(**{f: getattr(r, f) for f in fields}), r.output_path)
     for reason, n in r.quarantine_by_reason.items():
         example = r.quarantine_examples.get(reason)
         logger.info(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from fraud_app.errors import ConfigError
 from fraud_app.evaluation.config import BacktestSection
+from fraud_app.timeline import dates_within, describe_days
 
 logger = logging.getLogger(__name__)
 
@@ -89,4 +90,34 @@ def check_fold_data(fold: Fold, first: dt.datetime | None, last: dt.datetime | N
             "it trains on %.1f of its %g days (backtest.train_days); its figures are not "
             "comparable with the other folds'", fold.index, f"{start:%Y-%m-%d}",
             f"{first:%Y-%m-%d %H:%M}", held, configured,
+        )  # fmt: skip
+
+
+def check_fold_dates(fold: Fold, timeline: dict | None) -> None:
+    """A fold window that falls wholly into a gap of the data (dates without rows between
+    the first and the last: fraud_app.timeline) is a ConfigError before any fold trains (a
+    test window in an outage failed after its fold had trained, naming the window as a
+    tuple of datetimes); one that holds incomplete dates gets a WARNING: its figures are
+    not comparable."""
+    windows = (("train", fold.train), ("validation", fold.validation), ("test", fold.test))
+    for name, (start, end) in windows:
+        if start is None:
+            continue
+        thin = dates_within(timeline, start, end)
+        if not thin:
+            continue
+        span = f"{start:%Y-%m-%d %H:%M} .. {end:%Y-%m-%d %H:%M}"
+        days = (end - dt.timedelta(microseconds=1)).date() - start.date()
+        if sum(1 for t in thin if not t.rows) == days.days + 1:
+            raise ConfigError(
+                f"backtest fold {fold.index}: its {name} window ({span}) holds no rows: "
+                f"{describe_days(thin)} (a gap in the data). Move the folds so that each "
+                "window holds data (backtest.end / --end, step_days, folds, or the window "
+                "lengths), or deliver those dates"
+            )
+        logger.warning(
+            "backtest fold %d: its %s window (%s) holds %d incomplete date(s): %s; the fold's "
+            "figures rest on fewer transactions than the window spans and are not "
+            "comparable with the other folds'", fold.index, name, span, len(thin),
+            describe_days(thin),
         )  # fmt: skip

@@ -34,6 +34,7 @@ from fraud_app.features.table import FeatureTableSummary, write_feature_table
 from fraud_app.resources import shipped_spec_dir
 from fraud_app.schema import CANONICAL_COLUMNS
 from fraud_app.spark.session import ensure_utc
+from fraud_app.timeline import day_counts, table_timeline, timeline_line
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +100,30 @@ def _build_locked(
     # under the root lock: no etl or labels run rewrites it before the table is written
     state = source_state(HadoopFs(spark), source)
     result = compute_features(df, feature_set, vector_column=cfg.vector_column)
-    summary = write_feature_table(spark, result, feature_set, target, source=state)
+    timeline = _timeline(df, feature_set, config)
+    summary = write_feature_table(
+        spark, result, feature_set, target, source=state, timeline=timeline
+    )
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
     return summary
+
+
+def _timeline(df: DataFrame, feature_set: FeatureSet, config: AppConfig) -> dict | None:
+    """The canonical table's timeline as its window features see it (fraud_app.timeline):
+    one WARNING naming its incomplete dates (an outage, a partial delivery): the features
+    of the days after them undercount, which no step said."""
+    from fraud_app.scoring.history import lookback_seconds
+
+    timeline = table_timeline(
+        day_counts(df),
+        lookback_seconds(feature_set, encodings=False),
+        config.validation.canonical.min_day_volume_ratio,
+    )
+    line = timeline_line(timeline) if timeline else None
+    if line:
+        logger.warning("features: %s", line)
+    return timeline
 
 
 def split_and_balance(features: DataFrame, config: AppConfig) -> tuple[SplitResult, BalancedData]:

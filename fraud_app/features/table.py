@@ -89,11 +89,12 @@ def feature_metadata(result: FeatureResult, feature_set: FeatureSet) -> dict[str
 
 def write_feature_table(
     spark: SparkSession, result: FeatureResult, feature_set: FeatureSet, path: str,
-    source: dict[str, Any] | None = None,
+    source: dict[str, Any] | None = None, timeline: dict[str, Any] | None = None,
 ) -> FeatureTableSummary:  # fmt: skip
     """Write `result.df` to `path` (replacing it) with `_features.json`; count the rows.
     `source`: the state of the input table read (fraud_app.features.source_state), which
-    the readers compare with it as it is then."""
+    the readers compare with it as it is then. `timeline`: fraud_app.timeline.table_timeline
+    (its incomplete dates and warm-up; `train` reads it)."""
     started = time.monotonic()
     fs = HadoopFs(spark)
     staged = StagedDir(fs, str(path))
@@ -105,6 +106,8 @@ def write_feature_table(
         meta = {**feature_metadata(result, feature_set), "rows": rows}
         if source is not None:
             meta["source"] = source
+        if timeline is not None:
+            meta["timeline"] = timeline
         # its own data files (relative paths: the same after the swap), so that a reader can
         # tell the table `features` wrote from one a partition was deleted from or copied into
         own = source_state(fs, staged.tmp)
@@ -121,6 +124,7 @@ def write_feature_table(
         feature_names=result.feature_names,
         skipped=tuple(s.to_dict() for s in result.skipped),
         seconds=round(time.monotonic() - started, 3),
+        extra={"timeline": timeline} if timeline is not None else {},
     )
     logger.info(
         "feature table %s: %d rows, %d features (%d skipped), %.1f s",

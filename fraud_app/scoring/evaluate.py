@@ -52,6 +52,7 @@ from fraud_app.scoring.model_source import (
 )
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import utc_session
+from fraud_app.timeline import describe_days, read_by
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +186,15 @@ def run_evaluation(
     warn_seen_in_training(start, end, seen)
     if undated_refit(model.ensemble.metadata):
         seen = undated_training(model_uri, start, end)
+    thin = read_by(metadata.get("timeline"), start, end)
+    if thin:
+        logger.warning(
+            "evaluate %s..%s: the window features of these dates read %d incomplete date(s) "
+            "of the data (fraud_app.timeline): %s; their counts, sums and rates are lower "
+            "than what happened, and so the figures are not those of complete data. Deliver "
+            "the missing rows (`fraud-app etl`, etl.mode: append), run `fraud-app features` "
+            "and evaluate again", start, end, len(thin), describe_days(thin),
+        )  # fmt: skip
     report = {
         "model_uri": model_uri,
         "model_name": model.name,
@@ -194,6 +204,7 @@ def run_evaluation(
         "dates_without_rows": empty,
         "days_without_rows": missing,
         "unlabelled_rows": unlabelled,
+        "incomplete_history_dates": [t.to_dict() for t in thin],
         **window_figures(data, config, _stored_threshold(model.ensemble)),
     }
     out = write_evaluation(report, config, name, replace=replace)

@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -34,6 +36,15 @@ from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.dates import date_literal, timestamp_literal
+from fraud_app.timeline import (
+    NEIGHBOURS,
+    RATIO_SETTING,
+    ThinDay,
+    day_counts,
+    describe_days,
+    history_start,
+    thin_days,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +54,13 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
 
     encodings=False: of the features other than the categorical encodings (those count
     all earlier rows: with them the answer is None)."""
+    longest = lookback_seconds(feature_set, encodings=encodings)
+    return None if longest is None else longest + feature_set.label_delay_s
+
+
+def lookback_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int | None:
+    """The longest window a feature looks back over (its window, lag and baseline), without
+    the label delay `history_seconds` adds to what it reads; None = all of the history."""
     longest = 0
     delay = feature_set.label_delay_s
     for f in feature_set.features:
@@ -64,7 +82,7 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
             longest = max(longest, f.window_s + f.lag_s(delay), f.relative_s)  # + its baseline
         elif hasattr(f, "window_s"):
             longest = max(longest, f.window_s + (f.lag_s(delay) if hasattr(f, "lag_s") else 0))
-    return longest + delay
+    return longest
 
 
 def _midnight(day: dt.date) -> dt.datetime:
@@ -123,3 +141,75 @@ def features_for_dates(
         vector_column=None,
         label_delay_s=result.label_delay_s,
     )
+
+
+@dataclass(frozen=True)
+class HistoryTimeline:
+    """What the history of some dates' window features holds (`history_timeline`)."""
+
+    lookback_days: float
+    first: dt.date  # the first date that history reads
+    thin: tuple[ThinDay, ...]  # its incomplete dates
+    data_starts: dt.date | None  # the table's first date, when after `first` (warm-up)
+    ratio: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "lookback_days": self.lookback_days,
+            "from": self.first.isoformat(),
+            "incomplete_dates": [t.to_dict() for t in self.thin],
+            "data_starts": self.data_starts.isoformat() if self.data_starts else None,
+            "min_day_volume_ratio": self.ratio,
+        }
+
+
+def history_timeline(
+    canonical: DataFrame, feature_set: FeatureSet, start: dt.date, end: dt.date, ratio: float
+) -> HistoryTimeline | None:
+    """The incomplete dates (fraud_app.timeline.thin_days at `ratio`) in the history the
+    window features of start..end read, and the table's first date when that history
+    reaches before it (the warm-up); None when the specs look back over all of it. One
+    Spark job over the dates of that history (+ a week either side, for the usual volume)."""
+    lookback = lookback_seconds(feature_set, encodings=False)
+    if lookback is None:
+        return None
+    first = history_start(start, lookback)
+    pad = dt.timedelta(days=NEIGHBOURS)
+    day = F.col(PARTITION_COLUMN)
+    counts = day_counts(
+        canonical.where(day.between(date_literal(first - pad), date_literal(end + pad)))
+    )
+    held = [d for d, n in counts.items() if n]
+    starts = min(held) if held else None
+    return HistoryTimeline(
+        lookback_days=round(lookback / 86_400, 3),
+        first=first,
+        thin=tuple(thin_days(counts, ratio, within=(first, end))),
+        data_starts=starts if starts is not None and starts > first else None,
+        ratio=ratio,
+    )
+
+
+def warn_history(step: str, start: dt.date, end: dt.date, history: HistoryTimeline | None) -> None:
+    """One WARNING naming the incomplete dates of `history_timeline` and the warm-up."""
+    if history is None or not (history.thin or history.data_starts):
+        return
+    parts = []
+    if history.thin:
+        parts.append(
+            f"holds {len(history.thin)} incomplete date(s) (fewer rows than {RATIO_SETTING} "
+            f"{history.ratio:g} x the usual): {describe_days(list(history.thin))}"
+        )
+    if history.data_starts:
+        parts.append(
+            f"reaches before the canonical table's first date {history.data_starts} (the "
+            "warm-up: no history before it)"
+        )
+    logger.warning(
+        "%s %s..%s: the history its window features read (%g days, from %s) %s; their counts, "
+        "sums and rates over those dates are lower than what happened, so the %s of these "
+        "dates may differ from those of complete data. Deliver the missing rows (`fraud-app "
+        "etl`, etl.mode: append) and %s them again; `history` in the summary lists the dates",
+        step, start, end, history.lookback_days, history.first, "; it ".join(parts),
+        "scores" if step == "score" else "figures", step,
+    )  # fmt: skip

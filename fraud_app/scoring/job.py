@@ -44,7 +44,7 @@ from fraud_app.scoring.dates import (
     warn_dates_without_rows,
     warn_earlier_scores,
 )
-from fraud_app.scoring.history import features_for_dates
+from fraud_app.scoring.history import features_for_dates, history_timeline, warn_history
 from fraud_app.scoring.model_source import (
     ScoringModel,
     check_definitions,
@@ -142,6 +142,10 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
         "retrain the model on the current specs",
     )
     canonical = _canonical(spark, config, start, end)  # fails first on dates without rows
+    history = history_timeline(
+        canonical, feature_set, start, end, config.validation.canonical.min_day_volume_ratio
+    )
+    warn_history("score", start, end, history)
     table = table_rows(spark, config, feature_set, names, start, end)
     try:
         if table.df is not None:
@@ -158,7 +162,7 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
         vector = vector_sql(names).alias("features")
         ids = [c for c in ID_COLUMNS if c in df.columns]
         rows = df.select(*ids, PARTITION_COLUMN, vector)
-        return score_dataframe(rows, model.ensemble, options=opts), table
+        return score_dataframe(rows, model.ensemble, options=opts), table, history
     except BaseException:
         table.close()  # the caller never gets it to close
         raise
@@ -195,7 +199,7 @@ def run_scoring(
     with output_lock(output, setting):  # recover() treats every other job's staging as dead
         swap = PartitionSwap(HadoopFs(spark), output, job_id)
         swap.recover()
-        scored, table = _scored_frame(spark, config, model, start, end, opts)
+        scored, table, history = _scored_frame(spark, config, model, start, end, opts)
         try:
             scored = scored.persist()
             scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
@@ -224,6 +228,7 @@ def run_scoring(
         "path": config.feature_table() if table.df is not None else config.canonical_table(),
         "why_computed": table.why or None,
     }
+    summary["history"] = history.to_dict() if history else None
     summary["out_of_range"] = beyond = out_of_range(dates, names, bounds)
     warn_out_of_range(start, end, beyond)
     present = {str(d["date"]) for d in dates}

@@ -24,6 +24,12 @@ class CanonicalChecks(Section):
     unlabelled_grace_days: unlabelled rows older than features.label_delay_days + this
       (before reference_time) get one WARNING naming their count and oldest event_date:
       the label feed (`fraud-app labels`) lags. Never a failure.
+    min_day_volume_ratio: a date between the data's first and last with fewer rows than
+      this x its usual volume (the median of the 7 dates either side that hold rows), none
+      at all included, is incomplete: an outage, a partial or a cut delivery. The check
+      `event_date:volume` (a warning unless `severities` says error) names such dates;
+      `features`, `score` and `train` name those in the history their window features read
+      (they undercount there). 0 turns it off (e.g. data with days of no business).
     """
 
     # 0 accepts zero-amount authorisations; negative admits refunds, as etl.bounds.min_amount
@@ -37,6 +43,7 @@ class CanonicalChecks(Section):
     label_rate_max: float = Field(0.05, ge=0, le=1)
     severities: dict[str, Severity] = Field(default_factory=dict)
     unlabelled_grace_days: float = Field(7.0, ge=0, le=3650)
+    min_day_volume_ratio: float = Field(0.25, ge=0, lt=1)
 
     @model_validator(mode="after")
     def _rate_bounds(self) -> CanonicalChecks:

@@ -15,6 +15,7 @@ from typing import Any
 from fraud_app.config_base import name_unknown
 from fraud_app.errors import ConfigError
 from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, NOT_NULL_COLUMNS
+from fraud_app.timeline import NEIGHBOURS
 from fraud_app.validation.config import CanonicalChecks, FeatureChecks, Severity
 
 DOUBLE_MAX = 1.7976931348623157e308  # between(-max, max) rejects NaN and +-inf in Spark
@@ -42,6 +43,8 @@ class Check:
 
 
 _C = "validation.canonical"
+# not a Great Expectations class: fraud_app.validation.validate runs it (fraud_app.timeline)
+DAY_VOLUME = "DailyRowCount"
 
 
 def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> list[Check]:
@@ -107,6 +110,18 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
                 "ignore_row_if": "either_value_is_missing",
             },
             expected="label_time >= timestamp", setting="etl.columns.label_time",
+        ),
+        Check(
+            "event_date:volume",
+            DAY_VOLUME,
+            "warning",
+            "event_date",
+            {"ratio": cfg.min_day_volume_ratio},
+            expected=f"every date from the first to the last with at least "
+            f"{cfg.min_day_volume_ratio:g} x its usual rows (the median of the {NEIGHBOURS} "
+            "dates either side); fewer is an outage or a partial delivery, and the window "
+            "features of the days after it count fewer transactions than happened",
+            setting=f"{_C}.min_day_volume_ratio (0: off)",
         ),
     ]  # fmt: skip
     return _with_severities(checks, cfg.severities, "validation.canonical.severities")

@@ -34,11 +34,12 @@ from fraud_app.errors import EmptyInputError, FraudAppError
 from fraud_app.etl.readers import reads
 from fraud_app.evaluation.baseline import baseline_scores, check_available
 from fraud_app.evaluation.config import BacktestSection
-from fraud_app.evaluation.folds import Fold, check_fold_data, plan_folds
+from fraud_app.evaluation.folds import Fold, check_fold_data, check_fold_dates, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
 from fraud_app.features.checks import constant_features
 from fraud_app.features.labels import MICROS, label_known_at_micros, utc_micros_datetime
 from fraud_app.features.splits import SplitResult, TimeWindow
+from fraud_app.features.table import read_feature_metadata
 from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
@@ -87,8 +88,10 @@ def run_backtest(
     folds = plan_folds(cfg, label_delay_days=delay_days, data_end=last.date() + dt.timedelta(1))
     started = time.monotonic()
     results = []
+    timeline = read_feature_metadata(features_path, spark).get("timeline")
     for fold in folds:  # every fold before any trains (the newest was checked after the others)
         check_fold_data(fold, first, last)
+        check_fold_dates(fold, timeline)
     check_available(cfg.baseline)
     tracker = tracker_for(config)
     with tracker.parent(f"backtest-{run}", cfg.model_dump(mode="json")):
@@ -195,7 +198,8 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
     pdf = scored.select(*cols, *([vector] if cfg.baseline == "xgboost" else [])).toPandas()
     if pdf.empty:
         raise EmptyInputError(
-            f"backtest fold {fold.index}: the test window {fold.test} has no rows"
+            f"backtest fold {fold.index}: the test window ({fold.test[0]:%Y-%m-%d %H:%M} .. "
+            f"{fold.test[1]:%Y-%m-%d %H:%M}) has no rows"
         )
     models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
     if cfg.baseline != "none":

@@ -147,6 +147,10 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "dates_without_rows": result.summary["dates_without_rows"],
         "out_of_range": {name: v["rows"] for name, v in
                          (result.summary.get("out_of_range") or {}).items()},
+        # the incomplete dates in the history the window features read (fraud_app.timeline)
+        "incomplete_history_dates": [
+            d["date"] for d in (result.summary.get("history") or {}).get("incomplete_dates", [])
+        ],
         "partitions": list(result.partitions),
         "dashboards": str(index_path(config)) if dashboards else None,
     }, indent=2))  # fmt: skip

@@ -25,12 +25,18 @@ from fraud_app.etl.readers import reads
 from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
-from fraud_app.features.table import labelled_rows, read_feature_table
+from fraud_app.features.table import labelled_rows, read_feature_metadata, read_feature_table
 from fraud_app.models.provenance import TRAINED_FROM
 from fraud_app.models.train import refit_iterations, refit_plan, sample_fraction
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import utc_session
+from fraud_app.timeline import (
+    dates_within,
+    window_dates_line,
+    window_history,
+    window_history_line,
+)
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
 from pipelines.training.run_names import claim_run
@@ -74,6 +80,23 @@ def read_features(spark, config: AppConfig, step: str = "train"):
     return labelled_rows(df, step), names
 
 
+def _train_history(spark, config: AppConfig, splits) -> None:
+    """The training window's rows whose window features read short history (the data's
+    first days, incomplete dates: fraud_app.timeline), in the split summary (`history` of
+    the train window) and one WARNING when they are many: they were used silently."""
+    timeline = read_feature_metadata(config.feature_table(), spark).get("timeline")
+    history = window_history(splits.train, timeline)
+    splits.summary["windows"]["train"]["history"] = history
+    line = window_history_line("training", history)
+    if line:
+        logger.warning("%s", line)
+    for w in splits.windows[1:]:  # validation and test: the dates they hold
+        thin = dates_within(timeline, w.start, w.end)
+        splits.summary["windows"][w.name]["incomplete_dates"] = [t.to_dict() for t in thin]
+        if thin:
+            logger.warning("%s", window_dates_line(w.name, w.start, w.end, thin))
+
+
 class _Laps:
     """Seconds per phase of a training run, for the report (where the step's time goes)."""
 
@@ -97,6 +120,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     tracker.log_data_lineage(spark, config)
 
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
+    _train_history(spark, config, splits)
     lap("splits")
     # one pass over the window: the checks, the members' standardisation statistics and
     # the input encoding's sample (the rows feature_sample would draw)

@@ -53,3 +53,17 @@ def test_a_later_day_alone_is_neither(spark, tmp_path):
     later = _write(tmp_path / "d2" / "b.csv", [_row("n1", 5, "0.5"), _row("n2", 6, "1.5")])
     result = run_etl(spark, _cfg(tmp_path, later))  # same card, amounts, hours: other days
     assert (result.rekeyed_copies, result.rekeyed_examples, result.backfilled_dates) == (0, (), ())
+    assert (result.skipped_dates, result.skipped_days) == (None, 0)  # 01-05 follows 01-04
+
+
+def test_dates_an_append_skips_are_named(spark, tmp_path, caplog):
+    # session 29: a month without a delivery between two appends was published without a
+    # word; the window features of the days after it count fewer transactions
+    run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))  # 01-01..01-04
+    later = _write(tmp_path / "d2" / "b.csv", [_row("n1", 9, "0.5"), _row("n2", 10, "1.5")])
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.delivery_checks"):
+        result = run_etl(spark, _cfg(tmp_path, later))
+    assert (result.skipped_dates, result.skipped_days) == ("2024-01-05..2024-01-08", 4)
+    report = json.loads((tmp_path / "work" / "canonical" / "_etl_report.json").read_text())
+    assert report["skipped_dates"] == "2024-01-05..2024-01-08" and report["skipped_days"] == 4
+    assert "ETL append: 4 date(s), 2024-01-05..2024-01-08, hold no rows" in caplog.text

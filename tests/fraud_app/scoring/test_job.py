@@ -476,3 +476,43 @@ def test_a_stale_or_differently_built_feature_table_is_not_read(spark, trained, 
     readers = trained["root"] / ".fraud-app.readers"
     left = sorted(readers.glob(f"{os.getpid()}-*")) if readers.exists() else []
     assert left == []
+
+
+def test_an_outage_in_the_history_of_a_scored_date_is_named(spark, trained, tmp_path, caplog):
+    # session 29: the two deliveries before the scored date never came; its window features
+    # counted fewer transactions (other scores) and the job said nothing of it
+    config, day = trained["config"], trained["day"]
+    raw = spark.read.option("header", True).csv(str(trained["root"] / "raw"))
+    lost = [str(day - dt.timedelta(days=i)) for i in (2, 1)]
+    raw.where(~raw["ts"].substr(1, 10).isin(lost)).write.option("header", True).csv(
+        str(tmp_path / "raw")
+    )
+    outage = _config(tmp_path)
+    run_etl(spark, outage)
+    with caplog.at_level("WARNING", logger="fraud_app.scoring.history"):
+        result = run_scoring(spark, outage, start=day, end=day, model_uri=trained["model"])
+    history = result.summary["history"]
+    assert [d["date"] for d in history["incomplete_dates"]] == lost
+    assert all(d["rows"] == 0 and d["usual"] > 50 for d in history["incomplete_dates"])
+    assert history["lookback_days"] == 37 and history["data_starts"] is None
+    assert json.loads(Path(result.summary_path).read_text())["history"] == history
+    assert (
+        f"score {day}..{day}: the history its window features read (37 days, from "
+        f"{day - dt.timedelta(days=37)}) holds 2 incomplete date(s)" in caplog.text
+    )
+    assert f"{lost[0]}..{lost[1]} (2 dates, no rows)" in caplog.text
+    # what it meant: other scores for the same transactions
+    run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    complete = _read(_partition(trained["root"], day)).set_index("transaction_id")
+    got = _read(_partition(tmp_path, day)).set_index("transaction_id")
+    assert set(got.index) == set(complete.index)
+    assert (got["fraud_score"] != complete.loc[got.index, "fraud_score"]).mean() > 0.2
+    # evaluate of that date on the outage's feature table names them too (it said nothing)
+    build_feature_table(spark, outage)
+    with caplog.at_level("WARNING", logger="fraud_app.scoring.evaluate"):
+        report, _ = run_evaluation(spark, outage, model_uri=trained["model"], start=day, end=day,
+                                   name="outage")  # fmt: skip
+    assert [d["date"] for d in report["incomplete_history_dates"]] == lost
+    assert f"evaluate {day}..{day}: the window features of these dates read 2 incomplete" in (
+        caplog.text
+    )
