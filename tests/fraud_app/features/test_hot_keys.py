@@ -88,3 +88,40 @@ def test_uniform_ids_are_not_named(spark, tmp_path, caplog) -> None:
         summary = build_feature_table(spark, config)
     assert "hot_keys" not in summary.extra
     assert not caplog.records
+
+
+def test_two_spellings_of_one_id_are_named(spark, tmp_path, caplog) -> None:
+    # card 123 delivered as text '00123' and, by an export that wrote numbers, as 123: two
+    # cards with half a history each; 'Shop1' / 'SHOP1' typed by hand: two merchants
+    rows = [("t1", "00123", "Shop1"), ("t2", "123", "SHOP1"), ("t3", "0042", "m2"),
+            ("t4", "42", "m2"), ("t5", "042", "m3"), ("t6", "C7", "m3"), ("t7", "c7", "m3")]  # fmt: skip
+    csv = "transaction_id,card_id,merchant_id,timestamp,amount,label\n" + "".join(
+        f"{t},{c},{m},2024-01-05 1{i}:00:00,10.0,0\n" for i, (t, c, m) in enumerate(rows)
+    )
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text(csv)
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "s.yaml").write_text(SPEC)
+    config = load_config(None, {
+        "paths.root": str(tmp_path / "work"), "etl.input": str(tmp_path / "in"),
+        "features.spec_dir": str(tmp_path / "specs"),
+    })  # fmt: skip
+    run_etl(spark, config)
+    with caplog.at_level(logging.WARNING, logger="fraud_app.features.id_spellings"):
+        summary = build_feature_table(spark, config)
+    assert summary.extra["id_spellings"] == {
+        "card_id": {
+            "case": {"groups": 1, "examples": [["C7", "c7"]]},
+            "leading zeros": {"groups": 2, "examples": [["00123", "123"], ["0042", "042", "42"]]},
+        },
+        "merchant_id": {"case": {"groups": 1, "examples": [["SHOP1", "Shop1"]]}},
+    }
+    messages = sorted(r.getMessage() for r in caplog.records)
+    assert len(messages) == 3
+    assert messages[2] == (
+        "features: 2 card_id value(s) come in several spellings that differ only in leading zeros "
+        "(e.g. '00123' / '123'; '0042' / '042' / '42'): each spelling is its own card to the "
+        "features, with its own history. If they are one card (an export that wrote the ids as "
+        "numbers drops their zeros), deliver the ids in one spelling (as text) and run etl "
+        "again; if they are distinct cards, this is expected"
+    )
