@@ -6,7 +6,7 @@ features. Its features are computed exactly (its own earlier rows), but for a
 placeholder they mix unrelated transactions, and a card's sliding frames
 (fraud_app.features.windows: Spark re-aggregates the rows in the frame for every row)
 cost time that grows with the square of the entity's rows per window: a card holding
-30 % of 50,000 rows made `features` 8x slower than uniform cards (session 29). Nothing
+30 % of 50,000 rows made `features` ~5x slower than uniform cards (session 29). Nothing
 said so. Owns the count and the WARNING; the features themselves are unchanged.
 """
 

@@ -1,7 +1,7 @@
 """An id holding a large share of the rows (session 29 probe): a test card run thousands
 of times, an aggregator merchant, or an export's placeholder for "unknown" that
 etl.missing_ids does not list ('0') is ONE entity to the window features. Its features
-were computed without a word, and a hot card made `features` 8x slower than uniform cards
+were computed without a word, and a hot card made `features` ~5x slower than uniform cards
 at 50,000 rows (sliding frames: cost grows with the square of a card's rows per window).
 Now one WARNING per such id, before the windows run, and `hot_keys` in the summary.
 Real ETL and feature table on a small CSV."""
