@@ -2,7 +2,7 @@
 of times, an aggregator merchant, or an export's placeholder for "unknown" that
 etl.missing_ids does not list ('0') is ONE entity to the window features. Its features
 were computed without a word, and a hot card made `features` ~5x slower than uniform cards
-at 50,000 rows (sliding frames: cost grows with the square of a card's rows per window).
+at 50,000 rows (sliding frames: cost grows with a card's rows per window).
 Now one WARNING per such id, before the windows run, and `hot_keys` in the summary.
 Real ETL and feature table on a small CSV."""
 
@@ -66,8 +66,10 @@ def test_a_hot_card_and_a_hot_merchant_are_named(spark, tmp_path, caplog) -> Non
     assert messages[0].startswith(
         "features: card_id 'TEST' holds 1100 of the 3300 rows (33.3 %; the next largest "
         "card_id holds 24): its card features are computed over all of them as one card; its "
-        "card windows use sliding frames, whose cost grows with the square of an entity's rows "
-        "per window, so this step takes longer. If the value stands for an unknown card (a "
+        "card windows use sliding frames (frame: auto), whose cost per row grows with the "
+        "entity's rows per window, so this step takes longer (frame: running in the spec uses "
+        "running sums instead: sums, counts, means and z-scores). If the value stands for an "
+        "unknown card (a "
         "placeholder such as 0 or -1), list it under etl.missing_ids and run etl again"
     )
     assert "merchant_id '0' holds 1100" in messages[1] and "sliding" not in messages[1]
