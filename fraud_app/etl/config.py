@@ -18,6 +18,9 @@ _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
 EPOCH_FORMATS = ("epoch_seconds", "epoch_millis")
 BUILTIN_LABELS = {"1": 1, "0": 0, "true": 1, "t": 1, "yes": 1, "y": 1,
                   "false": 0, "f": 0, "no": 0, "n": 0}  # fmt: skip
+# ids that exports write for "unknown" (etl.missing_ids): words no card or merchant is
+# named; numbers such as 0 or -1 are real ids in some exports, so the user lists them
+DEFAULT_MISSING_IDS = ("unknown", "undefined", "?", "-")
 ISO_FORMAT = "iso8601"  # ISO-8601 text, named (the default of timestamp_format, None)
 ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+)*")
 _ZONE_EXPECTED = (
@@ -117,6 +120,19 @@ class EtlSection(Section):
     label_values: more spellings of the label, {text: 0 or 1}, e.g. {fraud: 1, legit: 0}
       or {chargeback: 1, genuine: 0}; compared without case and surrounding blanks, beside
       the built-in 0/1, 0.0/1.0, true/false, t/f, yes/no, y/n (which they cannot redefine).
+    missing_ids: id values that mean "no id" in transaction_id, card_id, merchant_id and
+      device_id, compared without case or surrounding blanks and as ids ('0.0' is '0'),
+      beside the built-in null markers (NULL, None, NaN, NA, N/A, #N/A, nil) and empty
+      values. Default: unknown, undefined, ?, -. A row whose transaction_id or card_id is one
+      is quarantined (`missing_required_field`, its detail naming this setting); a
+      merchant_id or device_id that is one is published null (its entity's features are
+      undefined, filled as for any row without one), counted per value in the report's
+      `placeholder_ids`, with one WARNING. Before, such a value was published as a real id:
+      every unknown merchant of an export became ONE merchant, whose counts and fraud
+      rates mixed unrelated transactions. Add your export's own placeholders, e.g.
+      ['0', '-1', 'UNKNOWN'] (numbers are read as their text: 0 is '0'); [] treats
+      every such value as a real id. The features step names an id that holds a large
+      share of the rows (a placeholder not listed here, or a test card).
     decimal_separator: '.' (default: plain numbers such as 1234.56) or ',' (1234,56,
       also with '.', space or apostrophe grouping thousands: 1.234,56). An amount with a
       currency sign or code is quarantined either way.
@@ -180,6 +196,7 @@ class EtlSection(Section):
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
     decimal_separator: Literal[".", ","] = "."
     label_values: dict[str, Literal[0, 1]] = Field(default_factory=dict)
+    missing_ids: tuple[str, ...] = DEFAULT_MISSING_IDS
     mode: Literal["replace", "append"] = "replace"
     allow_unlabelled: bool = True
     label_corrections: Literal["apply", "quarantine"] = "apply"
@@ -235,6 +252,32 @@ class EtlSection(Section):
                 raise ValueError(f"etl.label_values: {text!r} is given both as 0 and as 1")
             folded[key] = label
         return value
+
+    @field_validator("missing_ids", mode="before")
+    @classmethod
+    def _id_texts(cls, value: object) -> object:
+        """Numbers as their id text (YAML reads an unquoted 0 as an integer); no booleans,
+        no empty or fractional values (an empty id is missing already)."""
+        if not isinstance(value, list | tuple):
+            return value
+        texts = []
+        for item in value:
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise ValueError(
+                    f"etl.missing_ids: {item!r} is not an id; expected text or integers, "
+                    "e.g. ['0', '-1', 'UNKNOWN'] (YAML reads an unquoted yes/no/true as a "
+                    "boolean: quote it)"
+                )
+            if isinstance(item, float) and not item.is_integer():
+                raise ValueError(f"etl.missing_ids: {item!r} has a fraction; an id is text or "
+                                 "an integer")  # fmt: skip
+            text = str(int(item)) if isinstance(item, int | float) else item.strip()
+            text = re.sub(r"^([+-]?\d+)\.0+$", r"\1", text)  # as the ETL reads an id: 0.0 is 0
+            if not text:
+                raise ValueError("etl.missing_ids: an empty value is missing already; list "
+                                 "the text your export writes for an unknown id")  # fmt: skip
+            texts.append(text)
+        return tuple(texts)
 
     @field_validator("encoding")
     @classmethod

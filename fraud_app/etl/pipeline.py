@@ -41,6 +41,8 @@ from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, check_append, log_checks
 from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
+from fraud_app.etl.id_checks import count_placeholders, warn_placeholders
+from fraud_app.etl.id_marks import placeholder_columns
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.publish import (
     REPORT_NAME,
@@ -115,6 +117,9 @@ class EtlResult:
     # etl.time_zone: rows whose wall clock happened twice (the fall-back hour), read with
     # the earlier offset (fraud_app.etl.local_times; a WARNING says so)
     ambiguous_local_times: int = 0
+    # optional ids (merchant_id, device_id) read as missing by etl.missing_ids, published
+    # null: {column: {value as written: rows}} (fraud_app.etl.id_checks; a WARNING says so)
+    placeholder_ids: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,6 +149,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
         F.greatest(*[F.col(local_times.OVERLAP + c) for c in local_times.LOCAL_TIMES]).alias(
             local_times.AMBIGUOUS
         ),
+        *[c.alias(n) for n, c in placeholder_columns().items()],
     )
 
 
@@ -231,7 +237,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
             quarantine_path=finals[1].rstrip("/"),
             report_path=f"{finals[0].rstrip('/')}/{REPORT_NAME}", input_rows=input_rows,
             seconds=round(time.monotonic() - started, 3), dropped_dates=publish.dropped_dates(),
-            ambiguous_local_times=local_times.count_ambiguous(stage, cfg.time_zone), **counts,
+            ambiguous_local_times=local_times.count_ambiguous(stage, cfg.time_zone),
+            placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {}, **counts,
         )  # fmt: skip
         _check_accounting(result)
     except BaseException:
@@ -241,6 +248,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
         fs.delete(stage_path)
     publish.commit(jsonout.dumps(result.to_dict(), indent=2))
     _log(result)
+    warn_placeholders(result.placeholder_ids)
     return result
 
 

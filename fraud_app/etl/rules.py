@@ -32,6 +32,7 @@ from pyspark.sql import types as T
 from fraud_app.errors import SchemaError
 from fraud_app.etl import local_times, parsing
 from fraud_app.etl.config import BUILTIN_LABELS, EtlSection
+from fraud_app.etl.id_marks import ID_COLUMNS, MARK, MARKED_COLUMNS, TEXT, is_placeholder, marks
 from fraud_app.etl.local_times import GAP, LOCAL_TIMES
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
 from fraud_app.schema import (
@@ -41,18 +42,11 @@ from fraud_app.schema import (
     REQUIRED_COLUMNS,
 )
 
-RAW, PARSED, TEXT, BROKEN = "__r_", "__p_", "__t_", "__b_"
+RAW, PARSED, BROKEN = "__r_", "__p_", "__b_"
 REASON, DETAIL = "reason", "reason_detail"
 REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not valid
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
 _SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *parsing.TIME_TYPES)
-ID_COLUMNS = ("transaction_id", "card_id", "merchant_id", "device_id")
-# what exports write for a missing value; an id column holding one is missing: 'NULL' as a
-# card_id made one card of every card-less row, 'N/A' one merchant of every unknown one
-NULL_MARKERS = ("null", "none", "nan", "na", "n/a", "#n/a", "nil")
-# columns where a null marker means no value: the ids, and the label and its time (a label
-# not known yet; a pandas float column writes it as NaN)
-MARKED_COLUMNS = (*ID_COLUMNS, "label", "label_time")
 
 
 def required_fields(cfg: EtlSection) -> tuple[str, ...]:
@@ -139,6 +133,7 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
         raw = F.col(quoted(source)).cast("string") if source is not None else None
         texts[TEXT + name] = _text(raw) if raw is not None else F.lit(None).cast("string")
     df = df.withColumns(texts)
+    df = df.withColumns({MARK + n: marks(n, cfg.missing_ids) for n in MARKED_COLUMNS})
     added: dict[str, Column] = {}
     for name in LOCAL_TIMES:  # `__g_<c>` / `__o_<c>`: on the zone's daylight-saving edges
         added.update(local_times.never(name))
@@ -165,9 +160,9 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
     kind = _TYPES[name]
     if kind == "string":  # a float id 123.0 is id '123' (parsing.number_text)
         text = _t(name) if parsing.is_text(dtype) else _text(parsing.number_text(src, dtype))
-        if name in ID_COLUMNS:  # 'NULL', 'N/A': no id (see NULL_MARKERS); NFC, 12.0 = 12
+        if name in ID_COLUMNS:  # 'NULL', 'N/A', etl.missing_ids: no id (_marks); NFC, 12.0 = 12
             written = isinstance(dtype, T.StringType)  # '9100000000000808.0': inexact_id
-            return F.when(~F.lower(text).isin(*NULL_MARKERS), parsing.id_text(text, written))
+            return F.when(~F.col(MARK + name), parsing.id_text(text, written))
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
         return parsing.timestamp(src, dtype, cfg.time_format(name)[0], _t(name), cfg.time_zone)
@@ -211,7 +206,7 @@ def _t(name: str) -> Column:
 
 
 def _marker(name: str) -> Column:
-    return F.lit(name in MARKED_COLUMNS) & F.lower(_t(name)).isin(*NULL_MARKERS)
+    return F.col(MARK + name) if name in MARKED_COLUMNS else F.lit(False)
 
 
 def _missing(name: str) -> Column:
@@ -220,6 +215,10 @@ def _missing(name: str) -> Column:
 
 def _missing_detail(name: str) -> Column:
     said = F.concat(F.lit(f"{name} ('"), _t(name), F.lit("' means no value)"))
+    if name in ID_COLUMNS:
+        listed = F.concat(F.lit(f"{name} ('"), _t(name),
+                          F.lit("' means no value: etl.missing_ids)"))  # fmt: skip
+        said = F.when(is_placeholder(name), listed).otherwise(said)
     return F.when(_missing(name), F.when(_marker(name), said).otherwise(F.lit(name)))
 
 

@@ -8,6 +8,7 @@ summary = build_feature_table(spark, config)                           # reads +
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from pyspark.sql import DataFrame, SparkSession
 
@@ -26,6 +27,8 @@ from fraud_app.etl.lock import RootLock
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
+from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
+from fraud_app.features.id_spellings import find_spellings, warn_spellings
 from fraud_app.features.profile import check_log1p_bounds
 from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
@@ -99,6 +102,10 @@ def _build_locked(
         raise EmptyInputError(f"canonical table {source} holds no columns")
     # under the root lock: no etl or labels run rewrites it before the table is written
     state = source_state(HadoopFs(spark), source)
+    hot = find_hot_keys(df, feature_set.features)  # named before the windows run
+    warn_hot_keys(hot)
+    spellings = find_spellings(df, feature_set.features)
+    warn_spellings(spellings)
     result = compute_features(df, feature_set, vector_column=cfg.vector_column)
     timeline = _timeline(df, feature_set, config)
     summary = write_feature_table(
@@ -106,6 +113,11 @@ def _build_locked(
     )
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
+    checks = {"hot_keys": [h.to_dict() for h in hot], "id_spellings": spellings}
+    if hot or spellings:
+        summary = replace(
+            summary, extra={**summary.extra, **{k: v for k, v in checks.items() if v}}
+        )
     return summary
 
 

@@ -1,0 +1,81 @@
+"""Entity ids written in two spellings of one value: leading zeros ('00123' / '123') or case.
+
+The ETL keeps an id as written (blanks at its ends, NFC and '123.0' aside): '00123' and
+'123' are two cards, 'AB12' and 'ab12' two merchants. Usually that is right, but an
+export that wrote a card number column as numbers drops its zeros (Parquet or JSON
+integers beside text deliveries), and a merchant typed by hand changes case: one entity
+then splits into two, each with half a history, and every window feature of its rows
+is too small, without a word. The ids may also be distinct (case-sensitive ids), so
+this module only counts such pairs over the whole table and names them in one WARNING
+per column and kind; it changes no value. Owns the check, not the ids (fraud_app.etl).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from fraud_app.features.base import FeatureDef
+from fraud_app.features.keyed import Keyed
+
+logger = logging.getLogger(__name__)
+_EXAMPLES = 3
+ZEROS, CASE = "leading zeros", "case"
+
+
+def find_spellings(df: DataFrame, features: Sequence[FeatureDef]) -> dict[str, dict]:
+    """{column: {kind: {"groups": n, "examples": [[spellings], ...]}}} for the window
+    features' entity columns: groups of distinct ids equal but for leading zeros (digits
+    only) or case; {} when none. One job over the distinct ids."""
+    columns = sorted({f.entity_column for f in features if isinstance(f, Keyed)} & set(df.columns))
+    if not columns:
+        return {}
+    pairs = F.explode(F.array(*[
+        F.struct(F.lit(c).alias("c"), F.col(c).cast("string").alias("v")) for c in columns
+    ])).alias("p")  # fmt: skip
+    ids = df.select(pairs).select("p.c", "p.v").where(F.col("v").isNotNull()).distinct()
+    v = F.col("v")
+    keys = F.array(
+        F.struct(F.lit(ZEROS).alias("kind"),
+                 F.when(v.rlike("^[0-9]+$"), F.regexp_replace(v, "^0+(?=[0-9])", "")).alias("k")),
+        F.struct(F.lit(CASE).alias("kind"), F.lower(v).alias("k")),
+    )  # fmt: skip
+    keyed = ids.select("c", "v", F.explode(keys).alias("x")).select("c", "v", "x.kind", "x.k")
+    groups = (
+        keyed.where(F.col("k").isNotNull())
+        .groupBy("c", "kind", "k")
+        .agg(F.count("v").alias("n"), F.sort_array(F.collect_list("v")).alias("vs"))
+        .where(F.col("n") > 1)
+    )
+    per = Window.partitionBy("c", "kind")
+    ranked = groups.select(
+        "c", "kind", "vs", F.count(F.lit(1)).over(per).alias("groups"),
+        F.row_number().over(per.orderBy("k")).alias("i"),
+    ).where(F.col("i") <= _EXAMPLES)  # fmt: skip
+    found: dict[str, dict] = {}
+    for r in sorted(ranked.collect(), key=lambda r: (r["c"], r["kind"], r["i"])):
+        entry = found.setdefault(r["c"], {}).setdefault(r["kind"], {"groups": int(r["groups"]),
+                                                                     "examples": []})  # fmt: skip
+        entry["examples"].append(list(r["vs"]))
+    return found
+
+
+def warn_spellings(found: dict[str, dict]) -> None:
+    for column, kinds in found.items():
+        entity = column.removesuffix("_id")
+        for kind, entry in kinds.items():
+            shown = "; ".join(" / ".join(repr(s) for s in vs) for vs in entry["examples"])
+            cause = (
+                "an export that wrote the ids as numbers drops their zeros" if kind == ZEROS
+                else "ids typed or exported in another case"
+            )  # fmt: skip
+            logger.warning(
+                "features: %d %s value(s) come in several spellings that differ only in %s "
+                "(e.g. %s): each spelling is its own %s to the features, with its own "
+                "history. If they are one %s (%s), deliver the ids in one spelling (as text) "
+                "and run etl again; if they are distinct %ss, this is expected",
+                entry["groups"], column, kind, shown, entity, entity, cause, entity,
+            )  # fmt: skip
