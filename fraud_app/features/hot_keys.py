@@ -17,11 +17,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.keyed import Keyed
+from fraud_app.features.value_counts import ValueCounts
 
 logger = logging.getLogger(__name__)
 # an id is named when it holds at least this share of the rows and this many rows (small
@@ -43,26 +44,19 @@ class HotKey:
         return asdict(self)
 
 
-def find_hot_keys(df: DataFrame, features: Sequence[FeatureDef]) -> list[HotKey]:
-    """The ids of the window features' entity columns holding >= HOT_SHARE of `df`'s
-    rows (and >= HOT_MIN_ROWS), largest first; one job (two with the row count)."""
-    keyed = [f for f in features if isinstance(f, Keyed)]
-    columns = sorted({f.entity_column for f in keyed} & set(df.columns))
-    if not columns:
-        return []
-    total = df.count()
+def find_hot_keys(counts: ValueCounts, features: Sequence[FeatureDef]) -> list[HotKey]:
+    """The ids of the window features' entity columns holding >= HOT_SHARE of the table's
+    rows (and >= HOT_MIN_ROWS), largest first (fraud_app.features.value_counts' counts)."""
+    total = counts.total
     floor = max(HOT_SHARE * total, HOT_MIN_ROWS)
-    if total < floor:
+    if not counts.columns or total < floor:
         return []
-    pairs = F.explode(F.array(*[
-        F.struct(F.lit(c).alias("c"), F.col(c).cast("string").alias("v")) for c in columns
-    ])).alias("p")  # fmt: skip
-    counts = df.select(pairs).where(F.col("p.v").isNotNull()).groupBy("p.c", "p.v").count()
     rank = F.row_number().over(Window.partitionBy("c").orderBy(F.desc("count"), "v"))
-    top = counts.withColumn("rank", rank).where(F.col("rank") <= 2).collect()
+    top = counts.counts.withColumn("rank", rank).where(F.col("rank") <= 2).collect()
     second = {r["c"]: int(r["count"]) for r in top if r["rank"] == 2}
+    keyed = [f for f in features if isinstance(f, Keyed)]
     sliding = {c: any(getattr(f, "sliding", False) for f in keyed if f.entity_column == c)
-               for c in columns}  # fmt: skip
+               for c in counts.columns}  # fmt: skip
     hot = [
         HotKey(r["c"], r["v"], int(r["count"]), total, second.get(r["c"], 0), sliding[r["c"]])
         for r in top

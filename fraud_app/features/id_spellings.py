@@ -13,30 +13,25 @@ per column and kind; it changes no value. Owns the check, not the ids (fraud_app
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Window
 from pyspark.sql import functions as F
 
-from fraud_app.features.base import FeatureDef
-from fraud_app.features.keyed import Keyed
+from fraud_app.features.value_counts import ValueCounts
 
 logger = logging.getLogger(__name__)
 _EXAMPLES = 3
 ZEROS, CASE = "leading zeros", "case"
 
 
-def find_spellings(df: DataFrame, features: Sequence[FeatureDef]) -> dict[str, dict]:
+def find_spellings(counts: ValueCounts) -> dict[str, dict]:
     """{column: {kind: {"groups": n, "examples": [[spellings], ...]}}} for the window
     features' entity columns: groups of distinct ids equal but for leading zeros (digits
-    only) or case; {} when none. One job over the distinct ids."""
-    columns = sorted({f.entity_column for f in features if isinstance(f, Keyed)} & set(df.columns))
-    if not columns:
+    only) or case; {} when none. One job over the distinct ids of `counts`
+    (fraud_app.features.value_counts)."""
+    if not counts.columns:
         return {}
-    pairs = F.explode(F.array(*[
-        F.struct(F.lit(c).alias("c"), F.col(c).cast("string").alias("v")) for c in columns
-    ])).alias("p")  # fmt: skip
-    ids = df.select(pairs).select("p.c", "p.v").where(F.col("v").isNotNull()).distinct()
+    ids = counts.counts.select("c", "v")
     v = F.col("v")
     keys = F.array(
         F.struct(F.lit(ZEROS).alias("kind"),

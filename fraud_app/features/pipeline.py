@@ -34,10 +34,11 @@ from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.features.splits import SplitResult, split_by_time
 from fraud_app.features.table import FeatureTableSummary, write_feature_table
+from fraud_app.features.value_counts import value_counts
 from fraud_app.resources import shipped_spec_dir
 from fraud_app.schema import CANONICAL_COLUMNS
 from fraud_app.spark.session import ensure_utc
-from fraud_app.timeline import day_counts, table_timeline, timeline_line
+from fraud_app.timeline import table_timeline, timeline_line
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +103,13 @@ def _build_locked(
         raise EmptyInputError(f"canonical table {source} holds no columns")
     # under the root lock: no etl or labels run rewrites it before the table is written
     state = source_state(HadoopFs(spark), source)
-    hot = find_hot_keys(df, feature_set.features)  # named before the windows run
-    warn_hot_keys(hot)
-    spellings = find_spellings(df, feature_set.features)
-    warn_spellings(spellings)
+    with value_counts(df, feature_set.features) as counts:  # one pass for the three checks
+        hot = find_hot_keys(counts, feature_set.features)  # named before the windows run
+        warn_hot_keys(hot)
+        spellings = find_spellings(counts)
+        warn_spellings(spellings)
+        timeline = _timeline(counts.days, feature_set, config)
     result = compute_features(df, feature_set, vector_column=cfg.vector_column)
-    timeline = _timeline(df, feature_set, config)
     summary = write_feature_table(
         spark, result, feature_set, target, source=state, timeline=timeline
     )
@@ -121,14 +123,14 @@ def _build_locked(
     return summary
 
 
-def _timeline(df: DataFrame, feature_set: FeatureSet, config: AppConfig) -> dict | None:
+def _timeline(days: dict, feature_set: FeatureSet, config: AppConfig) -> dict | None:
     """The canonical table's timeline as its window features see it (fraud_app.timeline):
     one WARNING naming its incomplete dates (an outage, a partial delivery): the features
     of the days after them undercount, which no step said."""
     from fraud_app.scoring.history import lookback_seconds
 
     timeline = table_timeline(
-        day_counts(df),
+        days,
         lookback_seconds(feature_set, encodings=False),
         config.validation.canonical.min_day_volume_ratio,
     )

@@ -1,0 +1,70 @@
+"""One pass over the canonical table for the feature step's data checks.
+
+Rows per (column, value) of the window features' entity columns and per date, counted in
+ONE Spark aggregation and kept (persisted, small: one row per distinct id and date) for the
+checks that read them: the hot ids (fraud_app.features.hot_keys), the ids in two spellings
+(fraud_app.features.id_spellings) and the rows per date of the timeline
+(fraud_app.timeline). Each check had its own scan and shuffle of the table: three passes,
++8.8 s of a 1M-row `features` step (51.6 -> 60.4 s, session 29); one pass now. Owns the
+counting, not what the checks conclude.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.features.base import FeatureDef
+from fraud_app.features.keyed import Keyed
+from fraud_app.schema import PARTITION_COLUMN
+
+DATE = "__date__"  # the `c` of the rows per date (not a column name of the table)
+
+
+@dataclass(frozen=True)
+class ValueCounts:
+    """`counts`: rows (c, v, count) per entity column c and its non-null value v as text;
+    `days`: rows per date (the event_date, else the UTC date of the timestamp); `total`:
+    the table's rows."""
+
+    counts: DataFrame
+    columns: tuple[str, ...]
+    days: dict[dt.date, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.days.values())
+
+
+def entity_columns(features: Sequence[FeatureDef], present: Sequence[str]) -> tuple[str, ...]:
+    """The columns the window features are keyed by that the table holds, sorted."""
+    return tuple(sorted({f.entity_column for f in features if isinstance(f, Keyed)} & set(present)))
+
+
+@contextmanager
+def value_counts(df: DataFrame, features: Sequence[FeatureDef]) -> Iterator[ValueCounts]:
+    """The counts of `df` (one aggregation, persisted while the block runs)."""
+    columns = entity_columns(features, df.columns)
+    day = F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date("timestamp")
+    pairs = [F.struct(F.lit(c).alias("c"), F.col(c).cast("string").alias("v")) for c in columns]
+    pairs.append(F.struct(F.lit(DATE).alias("c"), day.cast("string").alias("v")))
+    counts = (
+        df.select(F.explode(F.array(*pairs)).alias("p"))
+        .select("p.c", "p.v")
+        .where(F.col("v").isNotNull())
+        .groupBy("c", "v")
+        .count()
+        .persist()
+    )
+    try:
+        dated = counts.where(F.col("c") == DATE).collect()
+        days = {dt.date.fromisoformat(r["v"]): int(r["count"]) for r in dated}
+        ids = counts.where(F.col("c") != DATE)
+        yield ValueCounts(ids, columns, days)
+    finally:
+        counts.unpersist()
