@@ -18,6 +18,7 @@ there: the validation suites, read with the config, import this module).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import statistics
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -222,6 +223,16 @@ def window_history(df, timeline: Mapping[str, Any] | None) -> dict[str, Any] | N
         # the incomplete dates this window's rows read (of the first MAX_COUNTED)
         "incomplete_dates": [t["date"] for i, t in enumerate(thin) if row[f"t{i}"]],
     }
+
+
+def window_history_level(history: Mapping[str, Any]) -> int:
+    """The log level of `window_history_line`: WARNING when at least SHORT_HISTORY_SHARE of
+    the rows read incomplete dates (an outage: counts lower than what happened); INFO when
+    it is the warm-up alone, which every data set has at its start (the demo's 60 days:
+    86 % of its training rows) and which is a property of the data, not a fault."""
+    rows = history.get("rows") or 0
+    under = history.get("incomplete_history_rows") or 0
+    return logging.WARNING if rows and under / rows >= SHORT_HISTORY_SHARE else logging.INFO
 
 
 def window_history_line(name: str, history: Mapping[str, Any] | None) -> str | None:

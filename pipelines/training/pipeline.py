@@ -35,6 +35,7 @@ from fraud_app.timeline import (
     dates_within,
     window_dates_line,
     window_history,
+    window_history_level,
     window_history_line,
 )
 from fraud_app.tracking.runs import start_training_run
@@ -83,13 +84,14 @@ def read_features(spark, config: AppConfig, step: str = "train"):
 def _train_history(spark, config: AppConfig, splits) -> None:
     """The training window's rows whose window features read short history (the data's
     first days, incomplete dates: fraud_app.timeline), in the split summary (`history` of
-    the train window) and one WARNING when they are many: they were used silently."""
+    the train window) and one line when they are many (a WARNING for incomplete dates,
+    INFO for the warm-up alone: fraud_app.timeline.window_history_level)."""
     timeline = read_feature_metadata(config.feature_table(), spark).get("timeline")
     history = window_history(splits.train, timeline)
     splits.summary["windows"]["train"]["history"] = history
     line = window_history_line("training", history)
     if line:
-        logger.warning("%s", line)
+        logger.log(window_history_level(history), "%s", line)
     for w in splits.windows[1:]:  # validation and test: the dates they hold
         thin = dates_within(timeline, w.start, w.end)
         splits.summary["windows"][w.name]["incomplete_dates"] = [t.to_dict() for t in thin]

@@ -5,6 +5,7 @@ of them. Pure Python; the Spark callers are tested beside validate, features and
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 from fraud_app.timeline import (
     dates_within,
@@ -13,6 +14,7 @@ from fraud_app.timeline import (
     table_timeline,
     thin_days,
     timeline_line,
+    window_history_level,
     window_history_line,
 )
 
@@ -100,6 +102,15 @@ def test_a_training_window_mostly_in_the_warm_up_is_named():
     few = {**history, "warm_up_rows": 50, "incomplete_history_rows": 0}
     assert window_history_line("training", few) is None  # 5 %: not worth a warning
     assert window_history_line("training", None) is None
+
+
+def test_the_warm_up_alone_is_information_incomplete_dates_a_warning():
+    # every data set has a warm-up at its start (make demo: 86 % of its training rows)
+    warm_only = {"rows": 1000, "warm_up_rows": 860, "incomplete_history_rows": 0}
+    assert window_history_level(warm_only) == logging.INFO
+    assert window_history_level({**warm_only, "incomplete_history_rows": 99}) == logging.INFO
+    assert window_history_level({**warm_only, "incomplete_history_rows": 100}) == logging.WARNING
+    assert window_history_level({"rows": 0, "incomplete_history_rows": 0}) == logging.INFO
 
 
 def test_the_incomplete_dates_inside_a_window():
