@@ -40,6 +40,21 @@ def _warnings(caplog, logger: str) -> list[str]:
     ]
 
 
+def _features_of(spark, tmp_path, caplog, csv: str, logger: str):
+    """`etl` of the CSV text, then `features` with SPEC, `logger`'s WARNINGs in caplog."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text(csv)
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "s.yaml").write_text(SPEC)
+    config = load_config(None, {
+        "paths.root": str(tmp_path / "work"), "etl.input": str(tmp_path / "in"),
+        "features.spec_dir": str(tmp_path / "specs"),
+    })  # fmt: skip
+    run_etl(spark, config)
+    with caplog.at_level(logging.WARNING, logger=logger):
+        return build_feature_table(spark, config)
+
+
 def _export(n: int, hot_every: int) -> str:
     """n rows over 5 days; every `hot_every`-th row is card 'TEST' and merchant '0'."""
     lines = ["transaction_id,card_id,merchant_id,timestamp,amount,label"]
@@ -53,17 +68,7 @@ def _export(n: int, hot_every: int) -> str:
 
 def test_a_hot_card_and_a_hot_merchant_are_named(spark, tmp_path, caplog) -> None:
     n = 3 * HOT_MIN_ROWS + 300  # 3,300 rows; the hot ids hold 1 in 3 of them (1,100)
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "a.csv").write_text(_export(n, 3))
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "s.yaml").write_text(SPEC)
-    config = load_config(None, {
-        "paths.root": str(tmp_path / "work"), "etl.input": str(tmp_path / "in"),
-        "features.spec_dir": str(tmp_path / "specs"),
-    })  # fmt: skip
-    run_etl(spark, config)
-    with caplog.at_level(logging.WARNING, logger="fraud_app.features.hot_keys"):
-        summary = build_feature_table(spark, config)
+    summary = _features_of(spark, tmp_path, caplog, _export(n, 3), "fraud_app.features.hot_keys")
     hot = summary.extra["hot_keys"]
     assert [(h["column"], h["value"], h["rows"], h["total"], h["sliding"]) for h in hot] == [
         ("card_id", "TEST", 1100, n, True),
@@ -85,17 +90,13 @@ def test_a_hot_card_and_a_hot_merchant_are_named(spark, tmp_path, caplog) -> Non
 
 def test_uniform_ids_are_not_named(spark, tmp_path, caplog) -> None:
     n = 2 * HOT_MIN_ROWS
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "a.csv").write_text(_export(n, n + 1).replace("TEST", "c0"))
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "s.yaml").write_text(SPEC)
-    config = load_config(None, {
-        "paths.root": str(tmp_path / "work"), "etl.input": str(tmp_path / "in"),
-        "features.spec_dir": str(tmp_path / "specs"),
-    })  # fmt: skip
-    run_etl(spark, config)
-    with caplog.at_level(logging.WARNING, logger="fraud_app.features.hot_keys"):
-        summary = build_feature_table(spark, config)
+    summary = _features_of(
+        spark,
+        tmp_path,
+        caplog,
+        _export(n, n + 1).replace("TEST", "c0"),
+        "fraud_app.features.hot_keys",
+    )
     assert "hot_keys" not in summary.extra
     assert not _warnings(caplog, "fraud_app.features.hot_keys")
 
@@ -108,17 +109,7 @@ def test_two_spellings_of_one_id_are_named(spark, tmp_path, caplog) -> None:
     csv = "transaction_id,card_id,merchant_id,timestamp,amount,label\n" + "".join(
         f"{t},{c},{m},2024-01-05 1{i}:00:00,10.0,0\n" for i, (t, c, m) in enumerate(rows)
     )
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "a.csv").write_text(csv)
-    (tmp_path / "specs").mkdir()
-    (tmp_path / "specs" / "s.yaml").write_text(SPEC)
-    config = load_config(None, {
-        "paths.root": str(tmp_path / "work"), "etl.input": str(tmp_path / "in"),
-        "features.spec_dir": str(tmp_path / "specs"),
-    })  # fmt: skip
-    run_etl(spark, config)
-    with caplog.at_level(logging.WARNING, logger="fraud_app.features.id_spellings"):
-        summary = build_feature_table(spark, config)
+    summary = _features_of(spark, tmp_path, caplog, csv, "fraud_app.features.id_spellings")
     assert summary.extra["id_spellings"] == {
         "card_id": {
             "case": {"groups": 1, "examples": [["C7", "c7"]]},

@@ -15,8 +15,16 @@ pytestmark = pytest.mark.integration
 
 
 def test_names_with_quotes_are_listed_and_resolved(tmp_path, monkeypatch, mlflow_template) -> None:
+    import mlflow.tracking._model_registry.utils as registry_utils
+    import mlflow.tracking._tracking_service.utils as tracking_utils
+
     mlflow_template.copy_to(tmp_path, "m.db")  # a new store, not migrated again
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/m.db")
+    # the client reads the variable unless an earlier test of this process set the
+    # process's URIs (a `server` test left http://127.0.0.1:<its port>: refused); restored
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setattr(registry_utils, "_registry_uri", None)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     client = mlflow.MlflowClient()
     for name in ("o'brien", 'say "hi"', "plain"):
         client.create_registered_model(name)
