@@ -54,25 +54,23 @@ class HadoopFs:
         """Full paths of the data files under `path` (or `path` itself), sorted."""
         if not self.is_dir(path):
             return [self.qualify(path)]
-        fs, out = self._fs(path), []
-        stack = [self._path(path)]
-        while stack:
-            for status in fs.listStatus(stack.pop()):
-                name = status.getPath().getName()
-                if name.startswith(("_", ".")):
-                    continue
-                if status.isDirectory():
-                    stack.append(status.getPath())
-                else:
-                    out.append(str(status.getPath().toString()))
-        return sorted(out)
+        return sorted(str(status.getPath().toString()) for status in self._data_files(path))
 
     def newest_data_file(self, path: str) -> tuple[int, str] | None:
         """(modification time in ms, full path) of the newest data file under `path` (the
         files list_paths names), None when there is none."""
         if not self.exists(path):
             return None
-        fs, best = self._fs(path), None
+        return max(
+            ((int(s.getModificationTime()), str(s.getPath().toString()))
+             for s in self._data_files(path)),
+            default=None,
+        )  # fmt: skip
+
+    def _data_files(self, path: str):
+        """The FileStatus of every data file under the directory `path`, recursively;
+        `_x`/`.x` entries (and what they hold) skipped."""
+        fs = self._fs(path)
         stack = [self._path(path)]
         while stack:
             for status in fs.listStatus(stack.pop()):
@@ -80,9 +78,8 @@ class HadoopFs:
                     continue
                 if status.isDirectory():
                     stack.append(status.getPath())
-                elif best is None or status.getModificationTime() > best[0]:
-                    best = (int(status.getModificationTime()), str(status.getPath().toString()))
-        return best
+                else:
+                    yield status
 
     def modification_time(self, path: str) -> int:
         """The modification time of the file `path`, in ms since the epoch."""
