@@ -92,40 +92,46 @@ def thin_days(
     return out
 
 
+def _spans(n: int, joined) -> list[tuple[int, int]]:
+    """(first, last) index of each run of items 0..n-1 where `joined(k, k + 1)` links
+    neighbours."""
+    spans, i = [], 0
+    while i < n:
+        j = i
+        while j + 1 < n and joined(j, j + 1):
+            j += 1
+        spans.append((i, j))
+        i = j + 1
+    return spans
+
+
 def describe_days(days: list[ThinDay], shown: int = SHOWN) -> str:
     """'2024-02-10..2024-02-11 (no rows), 2024-02-15 (7 rows; usual ~310)': consecutive
     dates without rows as one range; the first `shown` entries and the last when there
     are more."""
-    entries: list[str] = []
-    i = 0
-    while i < len(days):
-        j = i
-        while (
-            j + 1 < len(days)
-            and not days[i].rows
-            and not days[j + 1].rows
-            and days[j + 1].date - days[j].date == dt.timedelta(days=1)
-        ):
-            j += 1
-        entries.append(
-            days[i].describe()
-            if j == i
-            else f"{days[i].date}..{days[j].date} ({j - i + 1} dates, no rows)"
-        )
-        i = j + 1
+    one = dt.timedelta(days=1)
+    entries = [
+        days[i].describe() if j == i else f"{days[i].date}..{days[j].date} ({j - i + 1} dates, no rows)"
+        for i, j in _spans(len(days), lambda a, b: not days[a].rows and not days[b].rows
+                           and days[b].date - days[a].date == one)
+    ]  # fmt: skip
     if len(entries) <= shown:
         return ", ".join(entries)
     return f"{', '.join(entries[: shown - 1])}, ... ({len(entries) - shown} more), {entries[-1]}"
 
 
+def _lookback_days(lookback_s: int) -> dt.timedelta:
+    return dt.timedelta(days=-(-lookback_s // 86_400))  # whole days, rounded up
+
+
 def history_start(day: dt.date, lookback_s: int) -> dt.date:
     """The first date the features of `day`'s rows may read (its midnight - lookback)."""
-    return day - dt.timedelta(days=-(-lookback_s // 86_400))
+    return day - _lookback_days(lookback_s)
 
 
 def affected_until(day: dt.date, lookback_s: int) -> dt.date:
     """The last date whose window features may read rows of `day`."""
-    return day + dt.timedelta(days=-(-lookback_s // 86_400))
+    return day + _lookback_days(lookback_s)
 
 
 def table_timeline(
@@ -160,12 +166,22 @@ def table_timeline(
     }
 
 
+def _recorded(timeline: Mapping[str, Any] | None) -> list[tuple[ThinDay, dt.date]]:
+    """The incomplete dates of `table_timeline` (as written to _features.json), each with
+    the last date whose features read it."""
+    return [
+        (ThinDay(dt.date.fromisoformat(t["date"]), t["rows"], t["usual"]),
+         dt.date.fromisoformat(t["read_until"]))
+        for t in (timeline or {}).get("incomplete_dates") or []
+    ]  # fmt: skip
+
+
 def timeline_line(timeline: Mapping[str, Any]) -> str | None:
     """The feature step's WARNING line for the incomplete dates of `table_timeline`."""
     thin = timeline["incomplete_dates"]
     if not thin:
         return None
-    days = [ThinDay(dt.date.fromisoformat(t["date"]), t["rows"], t["usual"]) for t in thin]
+    days = [day for day, _ in _recorded(timeline)]
     reach = (
         f"up to {timeline['lookback_days']:g} days after each (through {thin[-1]['read_until']})"
         if timeline["lookback_days"] is not None
@@ -269,14 +285,8 @@ def dates_within(
     timeline: Mapping[str, Any] | None, start: dt.datetime, end: dt.datetime
 ) -> list[ThinDay]:
     """The incomplete dates of `table_timeline` inside the window [start, end)."""
-    if not timeline:
-        return []
     low, high = start.date(), (end - dt.timedelta(microseconds=1)).date()
-    return [
-        ThinDay(day, t["rows"], t["usual"])
-        for t in timeline["incomplete_dates"]
-        if low <= (day := dt.date.fromisoformat(t["date"])) <= high
-    ]
+    return [day for day, _ in _recorded(timeline) if low <= day.date <= high]
 
 
 _ROLE = {
@@ -298,14 +308,11 @@ def date_ranges(dates: list[str], shown: int = SHOWN) -> str:
     """ISO dates as '2024-01-10..2024-02-09 (31 dates), 2024-02-15': consecutive ones as a
     range; the first `shown` entries and a count of the others."""
     days = [dt.date.fromisoformat(d) for d in dates]
-    entries: list[str] = []
-    i = 0
-    while i < len(days):
-        j = i
-        while j + 1 < len(days) and days[j + 1] - days[j] == dt.timedelta(days=1):
-            j += 1
-        entries.append(str(days[i]) if i == j else f"{days[i]}..{days[j]} ({j - i + 1} dates)")
-        i = j + 1
+    one = dt.timedelta(days=1)
+    entries = [
+        str(days[i]) if i == j else f"{days[i]}..{days[j]} ({j - i + 1} dates)"
+        for i, j in _spans(len(days), lambda a, b: days[b] - days[a] == one)
+    ]
     more = f" and {len(entries) - shown} more" if len(entries) > shown else ""
     return ", ".join(entries[:shown]) + more
 
@@ -313,11 +320,4 @@ def date_ranges(dates: list[str], shown: int = SHOWN) -> str:
 def read_by(timeline: Mapping[str, Any] | None, start: dt.date, end: dt.date) -> list[ThinDay]:
     """The incomplete dates of `table_timeline` that the window features of the dates
     start..end (inclusive) read: dated up to `end`, read until `start` or later."""
-    if not timeline:
-        return []
-    return [
-        ThinDay(day, t["rows"], t["usual"])
-        for t in timeline["incomplete_dates"]
-        if (day := dt.date.fromisoformat(t["date"])) <= end
-        and dt.date.fromisoformat(t["read_until"]) >= start
-    ]
+    return [day for day, until in _recorded(timeline) if day.date <= end and until >= start]
