@@ -29,6 +29,7 @@ from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
 from fraud_app.features.id_spellings import find_spellings, warn_spellings
+from fraud_app.features.lookback import lookback_seconds
 from fraud_app.features.profile import check_log1p_bounds
 from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
@@ -127,8 +128,6 @@ def _timeline(days: dict, feature_set: FeatureSet, config: AppConfig) -> dict | 
     """The canonical table's timeline as its window features see it (fraud_app.timeline):
     one WARNING naming its incomplete dates (an outage, a partial delivery): the features
     of the days after them undercount, which no step said."""
-    from fraud_app.scoring.history import lookback_seconds
-
     timeline = table_timeline(
         days,
         lookback_seconds(feature_set, encodings=False),

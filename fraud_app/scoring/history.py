@@ -25,14 +25,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.features.compile import FeatureResult, compute_features
-from fraud_app.features.definitions import (
-    FraudRate,
-    TimeSincePrevious,
-    VelocityRatio,
-    WindowAggregate,
-)
 from fraud_app.features.encodings import ENCODING_KINDS
-from fraud_app.features.novelty import Novelty
+from fraud_app.features.lookback import lookback_seconds
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.dates import date_literal, timestamp_literal
@@ -56,33 +50,6 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
     all earlier rows: with them the answer is None)."""
     longest = lookback_seconds(feature_set, encodings=encodings)
     return None if longest is None else longest + feature_set.label_delay_s
-
-
-def lookback_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int | None:
-    """The longest window a feature looks back over (its window, lag and baseline), without
-    the label delay `history_seconds` adds to what it reads; None = all of the history."""
-    longest = 0
-    delay = feature_set.label_delay_s
-    for f in feature_set.features:
-        if isinstance(f, ENCODING_KINDS):
-            if encodings:
-                return None
-            continue
-        if isinstance(f, TimeSincePrevious):
-            if f.fill_value is not None and f.fill_value != f.cap_s:
-                return None  # "no earlier row" and "one older than the cap" differ
-            longest = max(longest, f.cap_s)
-        elif isinstance(f, VelocityRatio):
-            longest = max(longest, f.baseline_s)  # the longer of its two windows
-        elif isinstance(f, FraudRate):
-            longest = max(longest, f.window_s + max(delay, f.lag_s(delay)))
-        elif isinstance(f, Novelty):  # the window's rows, each with its own lookback
-            longest = max(longest, f.history_s(delay))
-        elif isinstance(f, WindowAggregate) and f.relative_s is not None:
-            longest = max(longest, f.window_s + f.lag_s(delay), f.relative_s)  # + its baseline
-        elif hasattr(f, "window_s"):
-            longest = max(longest, f.window_s + (f.lag_s(delay) if hasattr(f, "lag_s") else 0))
-    return longest
 
 
 def _midnight(day: dt.date) -> dt.datetime:

@@ -26,7 +26,7 @@ from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.features.table import labelled_rows, read_feature_metadata, read_feature_table
-from fraud_app.models.provenance import TRAINED_FROM
+from fraud_app.models.provenance import TRAINED_FROM, TRAINED_THROUGH
 from fraud_app.models.train import refit_iterations, refit_plan, sample_fraction
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
@@ -189,7 +189,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     }
     # what the final weights trained on: a later run's gate compares with this model only
     # on validation days after it (lifecycle.unseen_days)
-    final.ensemble.metadata[lifecycle.TRAINED_THROUGH] = lifecycle.trained_through(
+    final.ensemble.metadata[TRAINED_THROUGH] = lifecycle.trained_through(
         splits, refit=refit is not None
     )
     final.ensemble.metadata[TRAINED_FROM] = lifecycle.trained_from(splits)
