@@ -31,7 +31,8 @@ CSV = "transaction_id,card_id,timestamp,amount,label\n" + "".join(
 LOGGER = "fraud_app.features.source_state"
 
 
-def test_a_feature_table_older_than_the_canonical_table_is_named(spark, tmp_path, caplog):
+def _project(spark, tmp_path):
+    """`etl` of CSV, then `features` with the shipped specs; the config."""
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "d.csv").write_text(CSV)
@@ -39,6 +40,11 @@ def test_a_feature_table_older_than_the_canonical_table_is_named(spark, tmp_path
                                 "features.spec_dir": str(ROOT / "feature_specs")})  # fmt: skip
     run_etl(spark, config)
     build_feature_table(spark, config)
+    return config
+
+
+def test_a_feature_table_older_than_the_canonical_table_is_named(spark, tmp_path, caplog):
+    config = _project(spark, tmp_path)
     meta = json.loads((Path(config.feature_table()) / "_features.json").read_text())
     assert meta["source"]["files"] >= 4 and meta["source"]["path"].endswith("canonical")
     with caplog.at_level(logging.WARNING, logger=LOGGER):
@@ -73,13 +79,7 @@ def test_an_older_releases_feature_table_is_judged_by_time(spark, tmp_path, capl
     """Session 29 (upgrades): a feature table written before session 23 records no `source`;
     after the upgrade a `labels` run (or an ETL append) rewrote the canonical table, and
     train read the old table without a word (the chargeback left out of training)."""
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "d.csv").write_text(CSV)
-    config = load_config(None, {"paths.root": str(tmp_path / "root"), "etl.input": str(raw),
-                                "features.spec_dir": str(ROOT / "feature_specs")})  # fmt: skip
-    run_etl(spark, config)
-    build_feature_table(spark, config)
+    config = _project(spark, tmp_path)
     # the _features.json session 10's `features` wrote: these keys, no source / data_files
     path = Path(config.feature_table()) / "_features.json"
     meta = json.loads(path.read_text())
