@@ -301,13 +301,11 @@ class FusedEnsemble:
     def _all_bins(self, A: np.ndarray, full: np.ndarray | None) -> np.ndarray:
         """The (d, bins, BLOCK_ROWS) values of every bin from A's used-bin rows: a view
         when every bin is used, else `full` with the used rows written (the rest 0)."""
-        if full is None:
-            out = A.view()
-        else:
+        if full is not None:
             full[self.used.cols] = A
-            out = full.view()
-        out.shape = (self.d, self.encoding.bins, A.shape[1])  # raises rather than copy
-        return out
+            A = full
+        # copy=False raises rather than copy (NumPy 2.5 deprecates setting `.shape`)
+        return np.reshape(A, (self.d, self.encoding.bins, A.shape[1]), copy=False)
 
     # -- public ------------------------------------------------------------------------
     def member_logits(self, X: np.ndarray) -> np.ndarray:
