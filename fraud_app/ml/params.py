@@ -332,7 +332,7 @@ def _param_of(loc: tuple) -> str:
 
 def _param_names(message: str) -> str:
     """A `training` config message with each key (training.distributed.num_workers,
-    training.global_batch_size, num_workers) written as its param name (numWorkers)."""
+    training.distributed.global_batch_size, num_workers) written as its param name (numWorkers)."""
     for key, param in sorted(_PARAM_OF.items(), key=lambda kv: -len(kv[0])):
         leaf = key.rsplit(".", 1)[-1]
         for spelled in (f"training.{key}", f"training.{leaf}"):

@@ -172,6 +172,21 @@ class TrainingSection(Section):
         return {"enabled": value} if isinstance(value, bool) else value
 
     @model_validator(mode="after")
+    def _batch_splits_among_workers(self):
+        # checked when the config is read: it was DistributedConfig's error at the first
+        # member's training, after Spark, the data and the balancing, naming a key
+        # (training.global_batch_size) the config file does not have
+        batch, workers = self.distributed.global_batch_size, self.distributed.num_workers
+        if batch % workers:
+            fits = max(workers, batch // workers * workers)
+            raise ValueError(
+                f"distributed.global_batch_size ({batch}) must be divisible by "
+                f"distributed.num_workers ({workers}) so every worker gets the same local "
+                f"batch (e.g. {fits})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _mixup_needs_soft_labels(self):
         if self.distributed.mixup_alpha > 0 and self.loss.type != "bce":
             raise ValueError(
