@@ -177,7 +177,7 @@ def _config_text(p: Path) -> str:
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(
             f"config file {p} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a config is a small "
-            "YAML file (see configs/demo.yaml): is it a data file?"
+            "YAML file (`fraud-app init DIR` writes an annotated one): is it a data file?"
         )
     return raw.decode("utf-8")
 
@@ -197,7 +197,8 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             raise ConfigError(f"config file {p} cannot be read: {exc}") from exc
         if loaded is None:  # an empty file (or comments only) is a mistake, not "use defaults"
             raise ConfigError(
-                f"config file {p} is empty; give it at least one section (see configs/demo.yaml), "
+                f"config file {p} is empty; give it at least one section (`fraud-app init DIR` "
+                "writes an annotated config; every key: docs/CONFIG.md), "
                 "or leave out -c/--config to run on the built-in defaults"
             )
         if not isinstance(loaded, dict):
@@ -285,7 +286,7 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
 def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "") -> str:
     section = _model_at(model, loc[:-1])
     if section is None:
-        return "see configs/demo.yaml for the valid keys"
+        return "every valid key: docs/CONFIG.md"
     valid = list(section.model_fields)
     close = nearest(loc[-1], valid)
     if close:

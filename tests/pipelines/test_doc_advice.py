@@ -29,3 +29,18 @@ def test_a_global_batch_the_workers_cannot_share_is_refused_when_the_config_is_r
             "training: distributed.global_batch_size (255) must be divisible by "
             "distributed.num_workers (2) so every worker gets the same local batch (e.g. 254)"
         ) in err, err
+
+
+def test_an_empty_config_points_to_what_an_installed_fraud_app_has(tmp_path, capsys):
+    # before: "(see configs/demo.yaml)": a file of the repository's checkout, which a
+    # project made with `fraud-app init` from the wheel (docs/DEPLOY.md) does not have
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("# nothing yet\n")
+    assert main(["-c", str(empty), "models"]) == 2
+    err = capsys.readouterr().err
+    assert "`fraud-app init DIR` writes an annotated config" in err, err
+    assert "configs/demo.yaml" not in err
+    # the advice works: init writes a config the CLI reads
+    assert main(["init", str(tmp_path / "proj")]) == 0
+    assert main(["-c", str(tmp_path / "proj" / "config.yaml"), "models", "--json"]) == 2
+    assert "tracking store" in capsys.readouterr().err  # read; no model is registered yet
