@@ -4,6 +4,8 @@ refused when the config is read, not after Spark started and the data was read."
 
 from __future__ import annotations
 
+import pytest
+
 from pipelines.cli import main
 
 
@@ -44,3 +46,29 @@ def test_an_empty_config_points_to_what_an_installed_fraud_app_has(tmp_path, cap
     assert main(["init", str(tmp_path / "proj")]) == 0
     assert main(["-c", str(tmp_path / "proj" / "config.yaml"), "models", "--json"]) == 2
     assert "tracking store" in capsys.readouterr().err  # read; no model is registered yet
+
+
+def test_a_registry_uri_with_tracking_off_is_refused_with_each_commands_way_to_give_a_dir(
+    tmp_path, capsys
+):
+    # before: `evaluate` was told to "pass --model with an ensemble directory" (evaluate
+    # takes MODEL; --model is an unrecognized argument there), and `export-onnx` read the
+    # registry although tracking.enabled: false turns it off ("tracking store ... does not
+    # exist ... Check paths.root / tracking.uri")
+    config = _config(tmp_path, "tracking:\n  enabled: false\n")
+    uri = "models:/fraud-ensemble@champion"
+    for command in (
+        ["evaluate", uri, "--start", "2024-02-01", "--end", "2024-02-02"],
+        ["score", "--date", "2024-02-01"],
+        ["export-onnx", uri, str(tmp_path / "m.onnx")],
+    ):
+        assert main(["-c", config, *command]) == 2
+        err = capsys.readouterr().err
+        assert f"model '{uri}' is a registry URI, but tracking.enabled is false" in err, err
+        assert "`fraud-app evaluate DIR ...`" in err and "`fraud-app score --model DIR`" in err
+        assert "tracking store" not in err
+    # the advice taken literally: `evaluate --model DIR` is not a flag evaluate has
+    with pytest.raises(SystemExit) as stop:
+        main(["-c", config, "evaluate", "--model", str(tmp_path), "--start", "2024-02-01",
+              "--end", "2024-02-02"])  # fmt: skip
+    assert stop.value.code == 2
