@@ -4,6 +4,10 @@ refused when the config is read, not after Spark started and the data was read."
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from pipelines.cli import main
@@ -72,3 +76,16 @@ def test_a_registry_uri_with_tracking_off_is_refused_with_each_commands_way_to_g
         main(["-c", config, "evaluate", "--model", str(tmp_path), "--start", "2024-02-01",
               "--end", "2024-02-02"])  # fmt: skip
     assert stop.value.code == 2
+
+
+def test_a_wrong_dlcore_backend_is_one_line_naming_the_variable(tmp_path):
+    env = {**os.environ, "DLCORE_BACKEND": "cuda"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "demo-train", "--rows", "2000", "--epochs", "1"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: environment variable DLCORE_BACKEND is 'cuda'; expected auto, numpy or mkl "
+        "(any case). Fix or unset it"
+    )
