@@ -123,6 +123,22 @@ class AppConfig(Section):
     registry: RegistrySection = Field(default_factory=RegistrySection)
     scoring: ScoringSection = Field(default_factory=ScoringSection)
 
+    @field_validator("balancing")
+    @classmethod
+    def _label_is_the_tables(cls, section: BalancingSection) -> BalancingSection:
+        # the feature table train / tune / backtest read names its label `label` whatever
+        # the export calls it: another name failed after Spark started, the table was read
+        # and split ("balancing strategy ... needs column(s) ['is_fraud']")
+        if section.label_column != "label":
+            raise ValueError(
+                f"label_column is {section.label_column!r}, but the feature table that "
+                "train, tune and backtest balance names its label 'label' whatever the export "
+                "calls it: map the export's column under etl.columns (e.g. label: "
+                f"{section.label_column}) and leave balancing.label_column out (it is for "
+                "the balancing strategies' Python API on other DataFrames)"
+            )
+        return section
+
     def etl_tables(self) -> tuple[str, str]:
         """The tables the ETL publishes (and the `labels` feed rewrites): the canonical table
         (etl.output, else <paths.canonical>) and the quarantine (etl.quarantine, else

@@ -89,3 +89,22 @@ def test_a_wrong_dlcore_backend_is_one_line_naming_the_variable(tmp_path):
         "error: environment variable DLCORE_BACKEND is 'cuda'; expected auto, numpy or mkl "
         "(any case). Fix or unset it"
     )
+
+
+def test_a_balancing_label_column_the_feature_table_lacks_is_refused_with_the_mapping(
+    tmp_path, capsys
+):
+    # before: read, and `train` / `tune` / `backtest` failed after Spark, the feature table
+    # and the split: "balancing strategy 'unionpay_subsets' needs column(s) ['is_fraud']"
+    config = _config(tmp_path, "balancing:\n  label_column: is_fraud\n")
+    for command in (["train"], ["tune"], ["backtest"]):
+        assert main(["-c", config, *command]) == 2
+        err = capsys.readouterr().err
+        assert "balancing: label_column is 'is_fraud', but the feature table" in err, err
+        assert "map the export's column under etl.columns (e.g. label: is_fraud)" in err
+    # the advice: the mapping is a key the config has
+    from fraud_app.config import load_config
+
+    assert load_config(None, {"etl": {"columns": {"label": "is_fraud"}}}).etl.columns == {
+        "label": "is_fraud"
+    }
