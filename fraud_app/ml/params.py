@@ -119,8 +119,10 @@ class DlcoreParams(
     )
     earlyStoppingPatience = _param(
         "earlyStoppingPatience",
-        "evaluations (every half epoch) without a better validation average precision before "
-        "training stops and restores the best weights (>= 1)",
+        "evaluations without a better validation average precision before training stops "
+        "and restores the best weights (>= 1); one evaluation every epoch from the third on "
+        "(and after the learning-rate warm-up) and at the end, as fraud-app train's "
+        "early_stopping (every_epochs 1, min_epochs 3): with epochs 3 that is one, at the end",
         TypeConverters.toInt,
     )
     mixupAlpha = _param(
