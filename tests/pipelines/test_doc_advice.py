@@ -108,3 +108,19 @@ def test_a_balancing_label_column_the_feature_table_lacks_is_refused_with_the_ma
     assert load_config(None, {"etl": {"columns": {"label": "is_fraud"}}}).etl.columns == {
         "label": "is_fraud"
     }
+
+
+def test_the_xgboost_remedy_names_the_install_an_installed_fraud_app_takes(tmp_path, capsys):
+    # before: only "pip install -e '.[baselines]'", which needs the repository's checkout
+    # (a project made from the wheel with `fraud-app init` has none)
+    pytest.importorskip("pyspark")
+    try:
+        import xgboost  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("xgboost is installed here")
+    assert main(["-c", _config(tmp_path, ""), "backtest", "--baseline", "xgboost"]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'fraud-app[baselines]'" in err, err
+    assert "--baseline gbt" in err
