@@ -33,6 +33,11 @@ from fraud_app.validation.config import ValidationSection
 
 
 class SparkSection(Section):
+    """The Spark session: `master` (null: --master, else env FRAUD_APP_SPARK_MASTER, else
+    local[*]), `app_name`, `conf` (Spark settings, checked against the settings Spark
+    knows; `spark.sql.session.timeZone` must stay UTC) and `env_archive` (the packed
+    environment executors run, `fraud-app pack-env`)."""
+
     master: str | None = None
     app_name: str = Field("fraud-app", min_length=1)
     conf: dict[str, str] = Field(default_factory=dict)
