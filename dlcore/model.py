@@ -18,6 +18,12 @@ from dlcore.params import ParamBuffer
 
 
 class Model:
+    """A network and its weights: `layer` (e.g. a Sequential) declared for `in_features`
+    inputs, its parameters in one flat ParamBuffer of `dtype` (float32 by default),
+    initialised from `seed`. `predict(X)` returns the raw outputs (logits for a fraud
+    model) for a (batch, in_features) array; `dlcore.serialization.save_model` /
+    `load_model` write and read it as model.json + .npz arrays (never pickled)."""
+
     def __init__(
         self,
         layer: Layer,

@@ -18,9 +18,20 @@ import os
 
 from dlcore.errors import ConfigError
 
+BACKENDS = ("auto", "numpy", "mkl")
+
 
 def backend_name() -> str:
-    return os.environ.get("DLCORE_BACKEND", "auto").strip().lower() or "auto"
+    """DLCORE_BACKEND, checked here so a wrong value names the variable (it was `unknown
+    dlcore backend 'cuda'`, which did not say where the name came from)."""
+    raw = os.environ.get("DLCORE_BACKEND", "auto")
+    name = raw.strip().lower() or "auto"
+    if name not in BACKENDS:
+        raise ConfigError(
+            f"environment variable DLCORE_BACKEND is {raw!r}; expected "
+            f"{', '.join(BACKENDS[:-1])} or {BACKENDS[-1]} (any case). Fix or unset it"
+        )
+    return name
 
 
 def num_threads() -> int:

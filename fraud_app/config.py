@@ -33,6 +33,11 @@ from fraud_app.validation.config import ValidationSection
 
 
 class SparkSection(Section):
+    """The Spark session: `master` (null: --master, else env FRAUD_APP_SPARK_MASTER, else
+    local[*]), `app_name`, `conf` (Spark settings, checked against the settings Spark
+    knows; `spark.sql.session.timeZone` must stay UTC) and `env_archive` (the packed
+    environment executors run, `fraud-app pack-env`)."""
+
     master: str | None = None
     app_name: str = Field("fraud-app", min_length=1)
     conf: dict[str, str] = Field(default_factory=dict)
@@ -123,6 +128,22 @@ class AppConfig(Section):
     registry: RegistrySection = Field(default_factory=RegistrySection)
     scoring: ScoringSection = Field(default_factory=ScoringSection)
 
+    @field_validator("balancing")
+    @classmethod
+    def _label_is_the_tables(cls, section: BalancingSection) -> BalancingSection:
+        # the feature table train / tune / backtest read names its label `label` whatever
+        # the export calls it: another name failed after Spark started, the table was read
+        # and split ("balancing strategy ... needs column(s) ['is_fraud']")
+        if section.label_column != "label":
+            raise ValueError(
+                f"label_column is {section.label_column!r}, but the feature table that "
+                "train, tune and backtest balance names its label 'label' whatever the export "
+                "calls it: map the export's column under etl.columns (e.g. label: "
+                f"{section.label_column}) and leave balancing.label_column out (it is for "
+                "the balancing strategies' Python API on other DataFrames)"
+            )
+        return section
+
     def etl_tables(self) -> tuple[str, str]:
         """The tables the ETL publishes (and the `labels` feed rewrites): the canonical table
         (etl.output, else <paths.canonical>) and the quarantine (etl.quarantine, else
@@ -177,7 +198,7 @@ def _config_text(p: Path) -> str:
     if len(raw) > MAX_CONFIG_BYTES:
         raise ConfigError(
             f"config file {p} is larger than {MAX_CONFIG_BYTES >> 20} MiB; a config is a small "
-            "YAML file (see configs/demo.yaml): is it a data file?"
+            "YAML file (`fraud-app init DIR` writes an annotated one): is it a data file?"
         )
     return raw.decode("utf-8")
 
@@ -197,7 +218,8 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             raise ConfigError(f"config file {p} cannot be read: {exc}") from exc
         if loaded is None:  # an empty file (or comments only) is a mistake, not "use defaults"
             raise ConfigError(
-                f"config file {p} is empty; give it at least one section (see configs/demo.yaml), "
+                f"config file {p} is empty; give it at least one section (`fraud-app init DIR` "
+                "writes an annotated config; every key: docs/CONFIG.md), "
                 "or leave out -c/--config to run on the built-in defaults"
             )
         if not isinstance(loaded, dict):
@@ -285,7 +307,7 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
 def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "") -> str:
     section = _model_at(model, loc[:-1])
     if section is None:
-        return "see configs/demo.yaml for the valid keys"
+        return "every valid key: docs/CONFIG.md"
     valid = list(section.model_fields)
     close = nearest(loc[-1], valid)
     if close:

@@ -20,6 +20,10 @@ from dlcore.params import ParamBuffer
 
 
 class Linear(Layer):
+    """A fully connected layer, x @ W + b, with `units` outputs; its input width comes
+    from the layer before it (or the Model's in_features). `init`: the weights'
+    initialiser (he_uniform by default; the bias starts at 0)."""
+
     def __init__(
         self,
         units: int,

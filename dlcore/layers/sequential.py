@@ -13,6 +13,8 @@ from dlcore.params import ParamBuffer
 
 
 class Sequential(Layer):
+    """The given layers applied in order, each reading the one before's output."""
+
     def __init__(self, layers: list[Layer], *, name: str | None = None) -> None:
         super().__init__(name=name)
         layers = list(layers)

@@ -29,6 +29,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainerConfig:
+    """Single-process training: `epochs` passes over the data in minibatches of
+    `batch_size` rows, reshuffled each epoch from `seed` when `shuffle` (else in order);
+    `drop_last` leaves out an epoch's last, smaller batch."""
+
     epochs: int = 10
     batch_size: int = 1024
     shuffle: bool = True
@@ -49,6 +53,10 @@ class TrainerConfig:
 
 
 class Trainer:
+    """Trains `model` in this process: minibatch steps of `loss` (e.g. BCEWithLogits)
+    with `optimizer` (e.g. Adam), as `config` (TrainerConfig) says, calling `callbacks`
+    (dlcore.training.callbacks: early stopping, ...) after each epoch."""
+
     def __init__(
         self,
         model: Model,
@@ -85,6 +93,11 @@ class Trainer:
         sample_weight: np.ndarray | None = None,
         validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     ) -> History:
+        """Train on X (rows x in_features) and labels y, optionally weighted per row;
+        with `validation_data` = (X_val, y_val) each epoch also logs val_loss,
+        val_roc_auc and val_average_precision. Returns the History: `.epochs`, one dict
+        of logs per epoch, and `.metric(name)`. A loss or weights that become NaN or
+        infinite stop it with DivergedError naming the epoch and step."""
         X, y, w = self._check_data(X, y, sample_weight)
         history = History()
         callbacks = [history, *self.callbacks]
@@ -148,6 +161,7 @@ class Trainer:
         }
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """The sigmoid of the model's single output per row, shape (n,), float64."""
         return sigmoid(self.model.predict(X).reshape(-1).astype(np.float64))
 
     def _check_data(self, X, y, w):

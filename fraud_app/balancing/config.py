@@ -40,6 +40,12 @@ class UndersampleSection(Section):
 
 
 class BalancingSection(Section):
+    """How the training window is balanced: `unionpay_subsets` (one ensemble member per
+    subset of every fraud + a disjoint share of the normals), `class_weights` or
+    `undersample`, each configured in its sub-section; `seed` of the draws;
+    `label_column` must stay `label` (the feature table's label, whatever the export
+    calls it: etl.columns maps it)."""
+
     strategy: Literal["unionpay_subsets", "class_weights", "undersample"] = "unionpay_subsets"
     seed: int = Field(42, ge=0, lt=2**31)
     label_column: str = Field("label", min_length=1)

@@ -8,6 +8,8 @@ from fraud_app.config_base import Section
 
 
 class LogRegSection(Section):
+    """Spark MLlib LogisticRegression: `max_iter`, `reg_param`, `elastic_net_param`."""
+
     enabled: bool = True
     max_iter: int = Field(50, ge=1)
     reg_param: float = Field(0.01, ge=0)
@@ -15,6 +17,8 @@ class LogRegSection(Section):
 
 
 class GbtSection(Section):
+    """Spark MLlib GBTClassifier: `max_iter` trees of `max_depth`, `step_size`."""
+
     enabled: bool = True
     max_iter: int = Field(20, ge=1)
     max_depth: int = Field(4, ge=1, le=30)

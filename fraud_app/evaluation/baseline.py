@@ -50,7 +50,8 @@ def check_available(kind: str) -> None:
     except ImportError as exc:
         raise EnvironmentSetupError(
             "backtest.baseline: xgboost needs the xgboost package; install the `baselines` "
-            "extra (pip install -e '.[baselines]') or use baseline: gbt (--baseline gbt). "
+            "extra (pip install 'fraud-app[baselines]'; in a checkout: pip install -e "
+            "'.[baselines]') or use baseline: gbt (--baseline gbt). "
             f"Importing it failed with {type(exc).__name__}: {exc}"
         ) from exc
 

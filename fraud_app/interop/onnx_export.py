@@ -14,7 +14,8 @@ Graph contract (every export):
   float32 [batch, n_members]
 - metadata_props: `fraud_app.format`, `feature_names` (JSON list), `model_version`,
   `members`, `combine`, `ensemble_metadata` (JSON), `model_uri` when known,
-  `scoring_threshold` when the ensemble's metadata has scoring.threshold
+  `scoring_threshold` when the ensemble's metadata holds the alert threshold
+  (`scoring` -> `threshold`)
 
 Layer mapping: Linear -> Gemm; ReLU/LeakyReLU/Tanh/Sigmoid -> same-named ops; Dropout
 -> Identity (rate 0) or Dropout with its ratio (inference: identity); GaussianNoise ->

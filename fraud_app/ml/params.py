@@ -119,8 +119,10 @@ class DlcoreParams(
     )
     earlyStoppingPatience = _param(
         "earlyStoppingPatience",
-        "evaluations (every half epoch) without a better validation average precision before "
-        "training stops and restores the best weights (>= 1)",
+        "evaluations without a better validation average precision before training stops "
+        "and restores the best weights (>= 1); one evaluation every epoch from the third on "
+        "(and after the learning-rate warm-up) and at the end, as fraud-app train's "
+        "early_stopping (every_epochs 1, min_epochs 3): with epochs 3 that is one, at the end",
         TypeConverters.toInt,
     )
     mixupAlpha = _param(
@@ -332,7 +334,7 @@ def _param_of(loc: tuple) -> str:
 
 def _param_names(message: str) -> str:
     """A `training` config message with each key (training.distributed.num_workers,
-    training.global_batch_size, num_workers) written as its param name (numWorkers)."""
+    training.distributed.global_batch_size, num_workers) written as its param name (numWorkers)."""
     for key, param in sorted(_PARAM_OF.items(), key=lambda kv: -len(kv[0])):
         leaf = key.rsplit(".", 1)[-1]
         for spelled in (f"training.{key}", f"training.{leaf}"):

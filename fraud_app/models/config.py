@@ -35,6 +35,9 @@ class ModelSection(Section):
 
 
 class LossSection(Section):
+    """The training loss: `bce` (binary cross-entropy with logits, frauds weighted by
+    `pos_weight`) or `focal` (Lin et al. 2017: `focal_alpha`, `focal_gamma`)."""
+
     type: Literal["bce", "focal"] = "bce"
     pos_weight: float = Field(1.0, gt=0)
     focal_alpha: float = Field(0.25, gt=0, lt=1)
@@ -42,6 +45,11 @@ class LossSection(Section):
 
 
 class OptimizerSection(Section):
+    """The optimizer: `adam`, `adamw`, `sgd` or `lars` (`momentum` for the last two) at
+    `learning_rate` (x global batch / base_batch_size with distributed.scale_lr),
+    `weight_decay`, and `clip_norm` (null: no clipping; else the gradients' global norm
+    is clipped to it)."""
+
     type: Literal["adam", "adamw", "sgd", "lars"] = "adam"
     learning_rate: float = Field(3e-3, gt=0)  # x global batch / 256 with scale_lr
     weight_decay: float = Field(0.0, ge=0)
@@ -170,6 +178,21 @@ class TrainingSection(Section):
     @classmethod
     def _refit_from_bool(cls, value):
         return {"enabled": value} if isinstance(value, bool) else value
+
+    @model_validator(mode="after")
+    def _batch_splits_among_workers(self):
+        # checked when the config is read: it was DistributedConfig's error at the first
+        # member's training, after Spark, the data and the balancing, naming a key
+        # (training.global_batch_size) the config file does not have
+        batch, workers = self.distributed.global_batch_size, self.distributed.num_workers
+        if batch % workers:
+            fits = max(workers, batch // workers * workers)
+            raise ValueError(
+                f"distributed.global_batch_size ({batch}) must be divisible by "
+                f"distributed.num_workers ({workers}) so every worker gets the same local "
+                f"batch (e.g. {fits})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _mixup_needs_soft_labels(self):

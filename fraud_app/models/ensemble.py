@@ -49,6 +49,12 @@ _UNSET: Any = object()
 
 @dataclass
 class FraudEnsemble:
+    """The fraud model `fraud-app train` saves: one dlcore network per balanced subset
+    (`members`, each outputting a logit), the ordered `feature_names` they read, and
+    `metadata` (training window, alert threshold, feature definitions, ...). The score is
+    the mean of the members' sigmoids (`predict_proba`). `save(path)` / `load(path)`: an
+    ensemble directory, ensemble.json + member-XX/ model directories, sealed (sha256)."""
+
     members: list[Model]
     feature_names: list[str]
     metadata: dict[str, Any]
@@ -171,6 +177,8 @@ class FraudEnsemble:
 
     @classmethod
     def load(cls, path: str | Path) -> FraudEnsemble:
+        """The ensemble saved in directory `path` (models/<run>/, what `save` wrote);
+        ModelLoadError naming the file when it is missing, damaged or edited."""
         path = Path(path)
         spec_path = path / "ensemble.json"
         if not spec_path.is_file():

@@ -41,6 +41,21 @@ def check_source(uri: str, config) -> None:
     _resolve(uri, config)
 
 
+def refuse_registry_without_tracking(uri: str, config) -> None:
+    """ModelLoadError for a registry or run URI under tracking.enabled: false: no MLflow and
+    no registry (it looked the name up in an empty embedded store, "registered model ...
+    does not exist; see `fraud-app models`"; export-onnx read the registry regardless). The
+    remedy names each command's way of giving a directory: `evaluate` takes MODEL, not
+    --model (it told evaluate's user to pass --model, a flag evaluate does not have)."""
+    if config is not None and not config.tracking.enabled and _URI.match(uri):
+        raise ModelLoadError(
+            f"model {uri!r} is a registry URI, but tracking.enabled is false (no registry, "
+            "nothing registered): give an ensemble directory (paths.models/<run>) instead: "
+            "`fraud-app score --model DIR` (or scoring.model: DIR), `fraud-app evaluate DIR "
+            "...`, `fraud-app export-onnx DIR OUT.onnx`; or set tracking.enabled: true"
+        )
+
+
 def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
     """(ensemble directory, registered name, version): the version an alias or `latest`
     stood for, so scores name `3`, not `champion`; (None, None) outside the registry."""
@@ -54,14 +69,7 @@ def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
                 "registry URI such as models:/fraud-ensemble@champion"
             )
         return found, None, None
-    if config is not None and not config.tracking.enabled:
-        # tracking off means no MLflow and no registry: it looked the name up in an empty
-        # embedded store ("registered model ... does not exist; see `fraud-app models`")
-        raise ModelLoadError(
-            f"model {uri!r} is a registry URI, but tracking.enabled is false (no registry, "
-            "nothing registered): pass --model with an ensemble directory (paths.models/<run>), "
-            "or set scoring.model to one"
-        )
+    refuse_registry_without_tracking(uri, config)
     try:
         from fraud_app.tracking.models import resolve_model
     except ImportError as exc:

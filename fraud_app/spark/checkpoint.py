@@ -346,9 +346,9 @@ SETUP_NAMES = {
     "optimizer": "the optimizer or its learning rate schedule (training.optimizer, "
     "scale_lr, warmup, lr_decay with the iteration count)",
     "num_workers": "training.distributed.num_workers",
-    "global_batch_size": "training.global_batch_size",
+    "global_batch_size": "training.distributed.global_batch_size",
     "seed": "the seed (training.seed + member)",
-    "shuffle": "training.distributed.shuffle",
+    "shuffle": "DistributedConfig.shuffle (the order each worker reads its rows in)",
     "rows": "the training rows' count",
     "data": "the training data (its labels, features or weights)",
     "starting_weights": "the starting weights (a warm start from another model)",

@@ -91,28 +91,29 @@ class DistributedConfig:
         _int_at_least("global_batch_size", self.global_batch_size, self.num_workers)
         if self.global_batch_size % self.num_workers:
             raise ConfigError(
-                f"training.global_batch_size ({self.global_batch_size}) must be divisible by "
-                f"num_workers ({self.num_workers}) so every worker gets the same local batch"
+                f"training.distributed.global_batch_size ({self.global_batch_size}) must be "
+                f"divisible by training.distributed.num_workers ({self.num_workers}) so every "
+                "worker gets the same local batch"
             )
         if (self.iterations is None) == (self.epochs is None):
-            raise ConfigError("training: set exactly one of iterations or epochs")
+            raise ConfigError("training.distributed: set exactly one of iterations or epochs")
         if self.iterations is not None:
             _int_at_least("iterations", self.iterations, 1)
         if self.epochs is not None and not (math.isfinite(self.epochs) and self.epochs > 0):
-            raise ConfigError(f"training.epochs must be > 0. Received: {self.epochs!r}")
+            raise ConfigError(f"training.distributed.epochs must be > 0. Received: {self.epochs!r}")
         if self.group_size != "auto":
             _int_at_least("group_size", self.group_size, 1)
         if self.stage_groups != "auto":
             _int_at_least("stage_groups", self.stage_groups, 1)
         if self.engine not in ENGINES:
             raise ConfigError(
-                f"training.engine must be one of {ENGINES}. Received: {self.engine!r}"
+                f"training.distributed.engine must be one of {ENGINES}. Received: {self.engine!r}"
             )
         _int_at_least("max_retries", self.max_retries, 0)
         _int_at_least("encoded_rows_max_bytes", self.encoded_rows_max_bytes, 0)
         if self.lr_decay not in ("none", "cosine"):
             raise ConfigError(
-                f"training.lr_decay must be 'none' or 'cosine'. Received: {self.lr_decay!r}"
+                f"DistributedConfig.lr_decay must be 'none' or 'cosine'. Received: {self.lr_decay!r}"
             )
         if isinstance(self.mixup_alpha, bool) or not (
             isinstance(self.mixup_alpha, int | float)
@@ -120,11 +121,11 @@ class DistributedConfig:
             and self.mixup_alpha >= 0
         ):
             raise ConfigError(
-                f"training.mixup_alpha must be a finite number >= 0. Received: {self.mixup_alpha!r}"
+                f"training.distributed.mixup_alpha must be a finite number >= 0. Received: {self.mixup_alpha!r}"
             )
         if self.compression not in (None, "bf16", "fp16"):
             raise ConfigError(
-                f"training.compression must be null, 'bf16' or 'fp16'. Received: {self.compression!r}"
+                f"training.distributed.compression must be null, 'bf16' or 'fp16'. Received: {self.compression!r}"
             )
         if self.topology not in ("auto", "flat", "hierarchical"):
             raise ConfigError(
@@ -139,11 +140,11 @@ class DistributedConfig:
                 or not (math.isfinite(value) and value > 0)
             ):
                 raise ConfigError(
-                    f"training.{name} must be a finite number of seconds > 0. Received: {value!r}"
+                    f"training.distributed.{name} must be a finite number of seconds > 0. Received: {value!r}"
                 )
         if not 0 < self.auto_overhead_target < 1:
             raise ConfigError(
-                f"training.auto_overhead_target must be in (0, 1). Received: {self.auto_overhead_target!r}"
+                f"DistributedConfig.auto_overhead_target must be in (0, 1). Received: {self.auto_overhead_target!r}"
             )
 
     @property
@@ -158,4 +159,6 @@ class DistributedConfig:
 
 def _int_at_least(name: str, value: object, minimum: int) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"training.{name} must be an integer >= {minimum}. Received: {value!r}")
+        raise ConfigError(
+            f"training.distributed.{name} must be an integer >= {minimum}. Received: {value!r}"
+        )

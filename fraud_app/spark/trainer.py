@@ -86,6 +86,12 @@ def prepare_training_data(
 
 
 class DistributedTrainer:
+    """Data-parallel training of one dlcore `model` on a Spark DataFrame: `config.num_workers`
+    barrier tasks, each holding a replica and a share of the rows, all-reduce their
+    gradients peer to peer each step (the driver never sees gradients); `fit(df)` returns a
+    TrainingResult (the trained model, a history entry per group and, with a validation
+    set, the early-stopping records). See DistributedConfig for the settings."""
+
     def __init__(
         self,
         model: Model,

@@ -102,6 +102,11 @@ class FeatureChecks(Section):
 
 
 class ValidationSection(Section):
+    """The Great Expectations suites `fraud-app validate` runs: `canonical` (the ETL's
+    table: amounts, freshness, fraud rate, day volumes) and `features` (the feature
+    table: keys unique, numbers finite, column ranges), `examples` failing rows shown
+    per check, and `fail_on_error` (false: report error-severity failures, exit 0)."""
+
     canonical: CanonicalChecks = Field(default_factory=CanonicalChecks)
     features: FeatureChecks = Field(default_factory=FeatureChecks)
     examples: int = Field(5, ge=1, le=100)  # failing rows shown per check

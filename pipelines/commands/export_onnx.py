@@ -38,6 +38,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def resolve_model_dir(uri: str, config: AppConfig) -> tuple[Path, str | None]:
     """(ensemble directory, the registered version a models:/ URI stood for): the C1
     resolver when fraud_app.tracking provides it; else a local ensemble directory only."""
+    from fraud_app.scoring.model_source import refuse_registry_without_tracking
+
+    refuse_registry_without_tracking(uri, config)
     try:
         from fraud_app.tracking.models import resolve_model as resolve
     except ImportError:

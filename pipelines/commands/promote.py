@@ -66,7 +66,9 @@ def _check_loads(name: str, version: str, config: AppConfig) -> None:
         resolved = resolve_model(uri, config=config)
         FraudEnsemble.load(resolved.directory)
     except ModelLoadError as exc:
-        if "does not exist; see `fraud-app models`" in str(exc):
+        if "does not exist" in str(exc) and "see `fraud-app models`" in str(exc):
+            # no such version, alias or registered model (`--name` mistyped): its own line
+            # (a missing registered model read "its model does not load as an ensemble")
             raise
         raise ModelLoadError(
             f"cannot promote {name} v{version}: its model does not load as an ensemble "

@@ -241,3 +241,20 @@ def test_use_backend_names_the_drivers_choice_when_it_cannot_load_here(monkeypat
             backends.use_backend("mkl")
     finally:
         backends.set_ops(before)
+
+
+def test_a_wrong_dlcore_backend_variable_is_named(monkeypatch):
+    # before: "unknown dlcore backend 'cuda'", which did not say it came from the environment
+    from dlcore import settings
+
+    monkeypatch.setenv("DLCORE_BACKEND", "cuda")
+    with pytest.raises(
+        ConfigError,
+        match=r"^environment variable DLCORE_BACKEND is 'cuda'; expected auto, numpy or mkl "
+        r"\(any case\)\. Fix or unset it$",
+    ):
+        settings.backend_name()
+    monkeypatch.setenv("DLCORE_BACKEND", " MKL ")
+    assert settings.backend_name() == "mkl"
+    monkeypatch.setenv("DLCORE_BACKEND", "")
+    assert settings.backend_name() == "auto"

@@ -37,3 +37,26 @@ def test_the_readme_configuration_section_names_every_key():
         if not re.search(rf"(?<![\w-]){re.escape(key.rsplit('.', 1)[-1])}\b", section)
     ]
     assert missing == [], f"keys the README's Configuration section does not name: {missing}"
+
+
+def test_every_section_model_says_what_its_keys_do():
+    # docs/CONFIG.md sends the reader to "the docstring of the section's model"; spark,
+    # validation, balancing, training.loss / optimizer and the baselines' had none
+    import typing
+
+    from pydantic import BaseModel
+
+    from fraud_app.config import AppConfig
+
+    missing, todo, seen = [], [("", AppConfig)], set()
+    while todo:
+        prefix, model = todo.pop()
+        for name, field in model.model_fields.items():
+            for kind in typing.get_args(field.annotation) or (field.annotation,):
+                if isinstance(kind, type) and issubclass(kind, BaseModel) and kind not in seen:
+                    seen.add(kind)
+                    if not (vars(kind).get("__doc__") or "").strip():
+                        missing.append(f"{prefix}{name} ({kind.__name__})")
+                    todo.append((f"{prefix}{name}.", kind))
+    assert len(seen) > 20
+    assert missing == [], f"section models without a docstring: {missing}"

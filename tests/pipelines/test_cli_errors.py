@@ -233,8 +233,9 @@ CASES = [
     Case("train before features", train_before_features,
          r"error: feature table .*/work/features does not exist; run `fraud-app features` first"),
     Case("empty config file", empty_config,
-         r"error: config file .*config\.yaml is empty; give it at least one section \(see "
-         r"configs/demo\.yaml\), or leave out -c/--config to run on the built-in defaults"),
+         r"error: config file .*config\.yaml is empty; give it at least one section "
+         r"\(`fraud-app init DIR` writes an annotated config; every key: docs/CONFIG\.md\), "
+         r"or leave out -c/--config to run on the built-in defaults"),
     Case("deeply nested config", nested_config,
          r"error: config file .*config\.yaml is nested too deeply to read"),
     Case("truncated params.npz", truncated_params,
@@ -271,7 +272,7 @@ CASES = [
     Case("-c a data file", lambda tmp: ["-c", str(_config(tmp, "a: 1\n" + "x" * (17 << 20))),
                                         "models"],
          r"error: config file .*config\.yaml is larger than 16 MiB; a config is a small YAML "
-         r"file \(see configs/demo\.yaml\): is it a data file\?"),
+         r"file \(`fraud-app init DIR` writes an annotated one\): is it a data file\?"),
     Case("--run ../../x (outside paths.root)", run_name_outside_root,
          r"error: --run '\.\./\.\./escaped' must be 1-100 letters, digits, '\.', '_' or '-', "
          r"starting with a letter or digit \(it becomes part of a file name\)"),

@@ -79,6 +79,9 @@ def test_init_writes_a_config_that_loads_and_points_at_the_copied_specs(tmp_path
     # the starter config does not have)
     text = written["config"].read_text()
     assert "configs/demo.yaml" not in text and "demo configuration" not in text
+    # nor a path of the demo's (scoring.model's comment named work/demo/models/<run>, while
+    # this project's models are under DIR/work/models)
+    assert "work/demo" not in text
     assert f"# Run:  fraud-app -c {tmp_path / 'proj' / 'config.yaml'} generate" in text
 
 

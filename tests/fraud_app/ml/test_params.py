@@ -214,3 +214,14 @@ def test_bagging_params_are_checked_before_any_data_is_read(kwargs):
     # they were checked after fit's whole-data pass; a NaN normalRatio passed
     with pytest.raises(ConfigError, match=r"^BalancedBaggingClassifier: numSubsets and "):
         BalancedBaggingClassifier(**kwargs).training_section()
+
+
+def test_the_patience_doc_states_when_the_evaluations_happen():
+    # it said "every half epoch"; the estimators take training.distributed.early_stopping's
+    # every_epochs 1 and min_epochs 3, so with the default epochs 3 there is one evaluation
+    section = DlcoreClassifier(validationFraction=0.2).training_section()
+    stopping = section.distributed.early_stopping
+    doc = DlcoreClassifier.earlyStoppingPatience.doc
+    assert f"every_epochs {stopping.every_epochs:g}, min_epochs {stopping.min_epochs:g}" in doc
+    assert "half epoch" not in doc
+    assert DlcoreClassifier().getOrDefault("epochs") == stopping.min_epochs == 3

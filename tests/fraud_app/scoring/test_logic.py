@@ -177,7 +177,7 @@ def test_a_registry_uri_with_tracking_off_says_so(tmp_path, uri):
     from fraud_app.scoring.model_source import load_scoring_model
 
     config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False})
-    with pytest.raises(ModelLoadError, match=rf"^model '{uri}' is a registry URI, but tracking.enabled is false .*: pass --model with an ensemble directory"):  # fmt: skip
+    with pytest.raises(ModelLoadError, match=rf"^model '{uri}' is a registry URI, but tracking.enabled is false .*: give an ensemble directory \(paths.models/<run>\) instead"):  # fmt: skip
         load_scoring_model(uri, config)
     assert not (tmp_path / "mlflow.db").exists()  # no store created
 

@@ -175,14 +175,25 @@ def test_planner_auto_stage_keeps_the_launch_under_one_percent_of_the_stage():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"num_workers": 0}, "num_workers must be an integer >= 1. Received: 0"),
-        ({"num_workers": 3, "global_batch_size": 1024}, "divisible by num_workers"),
+        # the config file's keys (training.global_batch_size is not one)
+        (
+            {"num_workers": 0},
+            "training.distributed.num_workers must be an integer >= 1. Received: 0",
+        ),
+        (
+            {"num_workers": 3, "global_batch_size": 1024},
+            r"training\.distributed\."
+            r"global_batch_size \(1024\) must be divisible by training\.distributed\.num_workers",
+        ),
         ({"iterations": 10, "epochs": 1.0}, "exactly one of iterations or epochs"),
         ({"group_size": "fast"}, "group_size must be an integer >= 1. Received: 'fast'"),
         ({"engine": "horovod"}, "engine must be one of"),
         ({"stage_groups": 0}, "stage_groups must be an integer >= 1. Received: 0"),
         ({"stage_start_timeout_s": float("inf")}, "stage_start_timeout_s must be a finite number"),
-        ({"compression": "int8"}, "compression must be null, 'bf16' or 'fp16'"),
+        (
+            {"compression": "int8"},
+            "training.distributed.compression must be null, 'bf16' or 'fp16'",
+        ),
     ],
 )
 def test_config_errors_name_the_key(kwargs, match):

@@ -45,3 +45,9 @@ def test_a_version_without_an_ensemble_is_not_promoted(tmp_path, monkeypatch, ca
     assert client.get_model_version_by_alias("fraud-ensemble", "champion").version == 4
     assert main(["-c", str(cfg_file), "promote", "9"]) == 2
     assert "version '9' of model 'fraud-ensemble' does not exist" in capsys.readouterr().err
+    # a mistyped --name: the registered model is missing, not "its model does not load as
+    # an ensemble" (what it said, sending the user to look at version 1's files)
+    assert main(["-c", str(cfg_file), "promote", "1", "--name", "fraud-ensembel"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: registered model 'fraud-ensembel' does not exist in "), err
+    assert err.endswith("see `fraud-app models` for the registered models")
