@@ -39,9 +39,10 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     if cfg.method == "grid" and (args.trials is not None or args.seed is not None):
         # the grid ignored them: `tune --trials 3` on a grid config trained every combination
         flag = "--trials" if args.trials is not None else "--seed"
+        source = "--method grid" if args.method == "grid" else "tune.method is grid"
         raise ConfigError(
-            f"{flag} applies to random search, but tune.method is grid (every combination of "
-            f"tune.space is trained); add --method random, or leave out {flag}"
+            f"{flag} applies to random search, but {source} (every combination of "
+            f"tune.space is trained); {_remedy(args, flag)}"
         )
     check_output(cfg)  # before the JVM starts (run_tune checks it again for the Python API)
     check_run(config, cfg, args.run, replace=args.replace)
@@ -52,6 +53,12 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     report = run_tune(spark, config, cfg, run=args.run, replace=args.replace, points=points)
     print("\n".join(summary_lines(report)))
     return 0
+
+
+def _remedy(args: argparse.Namespace, flag: str) -> str:
+    if args.method == "grid":
+        return f"use --method random, or leave out {flag}"
+    return f"add --method random, or leave out {flag}"
 
 
 def summary_lines(report: dict[str, Any]) -> list[str]:

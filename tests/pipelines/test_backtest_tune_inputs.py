@@ -130,6 +130,12 @@ def test_tune_trials_flag_on_a_grid_config_is_refused(tmp_path, capsys):
         "error: --trials applies to random search, but tune.method is grid (every combination "
         "of tune.space is trained); add --method random, or leave out --trials"
     )
+    # the flag, not the config, chose the grid: the line names the flag
+    assert main(["-c", str(config), "tune", "--method", "grid", "--seed", "4"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: --seed applies to random search, but --method grid (every combination "
+        "of tune.space is trained); use --method random, or leave out --seed"
+    )
     assert main(["-c", str(config), "tune", "--method", "random", "--trials", "0"]) == 2
     assert "tune.trials: Input should be greater than or equal to 1" in capsys.readouterr().err
 
