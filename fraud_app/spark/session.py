@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.redaction import redact_value
+from fraud_app.spark import progress
 from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.uris import local_path
 
@@ -145,7 +146,10 @@ def with_local_java_options(
 def spark_session(config):
     """The SparkSession a command runs on, from the config's `spark` section."""
     s = config.spark
-    return get_spark(s.master, s.app_name, s.conf, env_archive=s.env_archive)
+    interval = settings.progress_interval_s()  # a bad value: an error before the JVM starts
+    spark = get_spark(s.master, s.app_name, s.conf, env_archive=s.env_archive)
+    progress.start(spark, interval)  # a line when jobs run long without one
+    return spark
 
 
 MASTER_URL = re.compile(
