@@ -56,6 +56,7 @@ class SparkProgress:
         self._stop = threading.Event()
         self._busy_since: float | None = None  # when a poll first saw a job running
         self._jobs_seen: set[int] = set()  # the jobs seen in this busy spell
+        self._idle_since: float | None = None  # when a poll first saw none running
         self._last = _LastRecord()
         logging.getLogger().addHandler(self._last)
         self._thread = threading.Thread(target=self._run, name="spark-progress", daemon=True)
@@ -81,14 +82,19 @@ class SparkProgress:
 
     def poll(self, now: float | None = None) -> str | None:
         """The progress line due now (None: none is due). Jobs that follow each other
-        (a step's many short jobs) count as one busy spell, from the first poll that saw one
-        running to the first that sees none."""
+        (a step's many short jobs: a storm of one job per file was silent for 10 min) are
+        one busy spell, from the first poll that saw one running until none has run for
+        the interval; the count is of the jobs the polls saw (at most every poll's)."""
         now = time.monotonic() if now is None else now
         tracker = self._sc.statusTracker()
         jobs = sorted(tracker.getActiveJobsIds())
-        if not jobs:
-            self._busy_since, self._jobs_seen = None, set()
+        if not jobs:  # a gap between a step's jobs ends the spell only when it lasts
+            if self._idle_since is None:
+                self._idle_since = now
+            if now - self._idle_since >= self.interval_s:
+                self._busy_since, self._jobs_seen = None, set()
             return None
+        self._idle_since = None
         if self._busy_since is None:
             self._busy_since = now
         self._jobs_seen.update(jobs)

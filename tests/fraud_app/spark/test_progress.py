@@ -52,6 +52,21 @@ def test_a_long_silent_job_gets_a_progress_line(spark, monkeypatch, caplog, repo
     assert all(g >= 0.9 for g in gaps), gaps
 
 
+def test_a_storm_of_short_jobs_gets_a_progress_line(spark, monkeypatch, caplog, reporter_off):
+    # one short job after another (a Spark job per input file): the gaps between them
+    # do not end the busy spell
+    monkeypatch.setenv("FRAUD_APP_PROGRESS_S", "1")
+    caplog.set_level(logging.INFO)
+    spark_session_module.spark_session(load_config(None))
+    rdd = spark.sparkContext.parallelize(range(1), 1)
+    started = time.monotonic()
+    while time.monotonic() - started < 4:
+        rdd.map(lambda x: time.sleep(0.05) or x).collect()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("spark: busy")]
+    assert lines, "no progress line over 4 s of back-to-back short jobs (interval 1 s)"
+    assert re.search(r"\((\d+) jobs so far\)", lines[-1]), lines[-1]
+
+
 def test_a_step_that_logs_gets_no_progress_line(spark, monkeypatch, caplog, reporter_off):
     monkeypatch.setenv("FRAUD_APP_PROGRESS_S", "1.5")
     caplog.set_level(logging.INFO)
