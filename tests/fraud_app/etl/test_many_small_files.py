@@ -1,6 +1,6 @@
 """A delivery of many small CSV files: every file's header is still checked, but Spark
 parses each distinct header line once (fraud_app.etl.reader.csv_headers), not once per
-file. Session 30 (helper probe30a): 2,923 five-row files were 2,923 Spark jobs, ~8 minutes
+file. Session 30 (helper probe30a): 2,923 five-row files were 2,923 Spark jobs, ~11 minutes
 on local[2] before the first row was read. Real local Spark, real files."""
 
 from __future__ import annotations
