@@ -30,6 +30,8 @@ VARIABLES = (
     Variable("FRAUD_APP_SPARK_MASTER", "Spark master when neither config nor --master sets one",
              "local[*]"),
     Variable("FRAUD_APP_LOG_LEVEL", "CLI log level (DEBUG, INFO, WARNING or WARN, ERROR, CRITICAL; any case)", "INFO"),
+    Variable("FRAUD_APP_PROGRESS_S", "seconds of Spark jobs without a log line before the "
+             "CLI logs their progress (0 = never)", "60"),
     Variable("MLFLOW_TRACKING_URI", "tracking store when tracking.uri is not set",
              "sqlite under paths.root"),
     Variable("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "MLflow's; the CLI sets it unless set",
@@ -74,6 +76,24 @@ def spark_home() -> str | None:
 
 def log_level() -> str:
     return (_get("FRAUD_APP_LOG_LEVEL") or "INFO").upper()
+
+
+def progress_interval_s() -> float:
+    """FRAUD_APP_PROGRESS_S: seconds (>= 0) of busy Spark without a log line before the CLI
+    logs a progress line (fraud_app.spark.progress); 0 turns the lines off."""
+    raw = (_get("FRAUD_APP_PROGRESS_S") or "").strip()
+    if not raw:
+        return 60.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = float("nan")
+    if not value >= 0 or value == float("inf"):
+        raise ConfigError(
+            f"environment variable FRAUD_APP_PROGRESS_S is {raw!r}; expected a number of "
+            "seconds >= 0 (0 turns the Spark progress lines off)"
+        )
+    return value
 
 
 def mlflow_tracking_uri() -> str | None:

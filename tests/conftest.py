@@ -17,6 +17,11 @@ from pathlib import Path
 
 import pytest
 
+# The CLI's Spark progress lines (fraud_app.spark.progress) stay off in tests that run CLI
+# commands in-process: a slow machine would add INFO lines to the logs they check.
+# tests/fraud_app/spark/test_progress.py turns them on for itself.
+os.environ.setdefault("FRAUD_APP_PROGRESS_S", "0")
+
 from tests.mlflow_store import StoreTemplate, make_template
 
 

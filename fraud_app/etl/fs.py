@@ -29,6 +29,7 @@ class HadoopFs:
     def __init__(self, spark: SparkSession) -> None:
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+        self._codecs = None  # Hadoop's CompressionCodecFactory (head_bytes)
 
     def _path(self, path: str):
         return self._jvm.org.apache.hadoop.fs.Path(str(path))
@@ -117,6 +118,29 @@ class HadoopFs:
         stream = self._fs(path).create(self._path(path), True)
         try:
             stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+    def head_bytes(self, path: str, n: int) -> bytes | None:
+        """The first `n` bytes of the file, decompressed as Hadoop (and so Spark) decompresses
+        it by its extension (.gz, .bz2, ...); None when it cannot be read so (a damaged
+        archive): the caller then lets Spark read it and say why."""
+        p = self._path(path)
+        try:
+            stream = self._fs(path).open(p)
+        except Exception:
+            return None
+        try:
+            if self._codecs is None:  # built once: it looks up every codec class
+                self._codecs = self._jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(
+                    self._conf
+                )
+            codec = self._codecs.getCodec(p)
+            if codec is not None:
+                stream = codec.createInputStream(stream)
+            return bytes(stream.readNBytes(int(n)))
+        except Exception:
+            return None
         finally:
             stream.close()
 
