@@ -20,7 +20,6 @@ import pytest
 from fraud_app.config import load_config
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.labels import run_labels
-from fraud_app.etl.manifest import MANIFEST_NAME
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
 from fraud_app.features.table import read_feature_metadata
@@ -29,6 +28,7 @@ from pipelines.training.pipeline import read_features
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
+MANIFEST_NAME = "_files.json"  # fraud_app.etl.manifest's
 DAYS = 6
 DAY5 = dt.date(2024, 1, 5)
 CSV = "transaction_id,card_id,timestamp,amount,label\n" + "".join(
@@ -50,6 +50,14 @@ def _project(spark, tmp_path, csv: str = CSV):
 
 def _part(table: str, day: str) -> Path:
     return sorted(Path(table).glob(f"event_date=2024-01-0{day}/part-*.parquet"))[0]
+
+
+def _replace(table: str, day: str, other: str) -> None:
+    """`day`'s part file overwritten by `other`'s, by a tool that knows nothing of Hadoop's
+    `.crc` files (on HDFS or an object store there is none beside it to fail)."""
+    part = _part(table, day)
+    part.write_bytes(_part(table, other).read_bytes())
+    part.with_name(f".{part.name}.crc").unlink(missing_ok=True)
 
 
 def test_a_missing_canonical_part_file_stops_features(spark, tmp_path):
@@ -84,7 +92,7 @@ def test_a_feature_table_short_of_a_date_or_with_a_swapped_file_stops_train(spar
     copy = tmp_path / "copy"
     shutil.copytree(features, copy)
     # another date's file under this date's file name: its rows read as this date's
-    _part(features, "2").write_bytes(_part(features, "5").read_bytes())
+    _replace(features, "2", "5")
     with pytest.raises(DataIntegrityError, match=r"1 changed \(event_date=2024-01-02/part-"):
         read_features(spark, config)
     shutil.rmtree(features)
@@ -122,7 +130,7 @@ def test_score_computes_when_a_feature_file_was_swapped(spark, tmp_path):
     rows = table_rows(spark, config, feature_set, names, DAY5, DAY5)
     assert rows.df is not None, rows.why
     rows.close()
-    _part(config.feature_table(), "5").write_bytes(_part(config.feature_table(), "4").read_bytes())
+    _replace(config.feature_table(), "5", "4")
     rows = table_rows(spark, config, feature_set, names, DAY5, DAY5)
     assert rows.df is None
     assert rows.why.startswith("its files are not the ones `features` wrote: ")
