@@ -378,7 +378,7 @@ class AppendPublish:
                     self.fs.rename(path, f"{into}/{name}")
             if self.qdir is not None:
                 self.qdir.commit()
-            # the files as they are now (checked when the run began: _check_recorded)
+            # the files as they are now (checked when the run began: _recover)
             record_files(self.fs, self.table)
             if self.fs.exists(self.quarantine):
                 record_files(self.fs, self.quarantine)

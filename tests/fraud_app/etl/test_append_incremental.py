@@ -133,8 +133,8 @@ def test_a_delivery_of_duplicates_only_rewrites_nothing(spark, tmp_path) -> None
 
     assert (r.output_rows, r.previous_rows, r.duplicate_rows, r.quarantine_rows) == (8, 8, 2, 0)
     assert _files(table) == before and _files(quarantine) == q_before
-    assert sorted(p.name for p in table.iterdir() if p.name[0] != ".") == ["_etl_report.json"] + [
-        f"event_date=2024-01-0{d}" for d in range(1, 5)]  # fmt: skip
+    assert sorted(p.name for p in table.iterdir() if p.name[0] != ".") == [
+        "_etl_report.json", "_files.json"] + [f"event_date=2024-01-0{d}" for d in range(1, 5)]  # fmt: skip
 
 
 def test_a_published_table_of_another_schema_is_a_clear_error(spark, tmp_path) -> None:
