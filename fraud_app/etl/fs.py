@@ -57,6 +57,16 @@ class HadoopFs:
             return [self.qualify(path)]
         return sorted(str(status.getPath().toString()) for status in self._data_files(path))
 
+    def list_sizes(self, path: str) -> list[tuple[str, int]]:
+        """(full path, bytes) of the data files under `path` (list_paths' files), sorted."""
+        if not self.is_dir(path):
+            return [
+                (self.qualify(path), int(self._fs(path).getFileStatus(self._path(path)).getLen()))
+            ]
+        return sorted(
+            (str(s.getPath().toString()), int(s.getLen())) for s in self._data_files(path)
+        )
+
     def newest_data_file(self, path: str) -> tuple[int, str] | None:
         """(modification time in ms, full path) of the newest data file under `path` (the
         files list_paths names), None when there is none."""
@@ -141,6 +151,23 @@ class HadoopFs:
             return bytes(stream.readNBytes(int(n)))
         except Exception:
             return None
+        finally:
+            stream.close()
+
+    def read_bytes(self, path: str) -> bytes:
+        """The whole file `path` (small files: metadata)."""
+        stream = self._fs(path).open(self._path(path))
+        try:
+            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
+        finally:
+            stream.close()
+
+    def read_range(self, path: str, offset: int, length: int) -> bytes:
+        """`length` bytes of the file `path` from `offset` (a Parquet footer)."""
+        stream = self._fs(path).open(self._path(path))
+        try:
+            stream.seek(offset)
+            return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream, length))
         finally:
             stream.close()
 
@@ -301,6 +328,9 @@ def read_table(spark: SparkSession, path: str, what: str, step: str, given: str 
             f"run's rows and others not. Run `fraud-app {step}` again (the same input): it "
             "puts back what the killed run moved and finishes the update"
         )
+    from fraud_app.etl.manifest import verify
+
+    verify(fs, path, what, step)  # a part file missing, truncated or swapped: refused
     _READ[bare_path(fs.qualify(path))] = (what, step, path)
     try:
         return spark.read.parquet(path)

@@ -43,6 +43,8 @@ from fraud_app.errors import SchemaError
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, bare_path, partition_dates
 from fraud_app.etl.ledger import LEDGER
+from fraud_app.etl.manifest import record as record_files
+from fraud_app.etl.manifest import verify as verify_files
 from fraud_app.etl.partition_swap import (
     STAGING,
     PartitionSwap,
@@ -150,6 +152,9 @@ class ReplacePublish:
 
     def commit(self, report: str) -> None:
         self.fs.write_text(f"{self.out.tmp}/{REPORT_NAME}", report)
+        record_files(self.fs, self.out.tmp)  # what readers check (fraud_app.etl.manifest)
+        if self.fs.exists(self.qdir.tmp):
+            record_files(self.fs, self.qdir.tmp)
         final = self.qdir.final
         what = (f"the ETL (etl.mode: replace) table {self.out.final} and quarantine {final}, "
                 f"report {self.out.final}/{REPORT_NAME} (complete: running it again on the "
@@ -207,7 +212,8 @@ class AppendPublish:
         is taken out, as the re-run of that delivery quarantines those rows again (they
         were in the quarantine twice); its swapped-in dates stay, and the re-run's rows
         there are identical duplicates."""
-        for job in committing_jobs(self.fs, self.table):
+        killed = committing_jobs(self.fs, self.table)
+        for job in killed:
             for path in (
                 self.fs.list_paths(self.quarantine) if self.fs.exists(self.quarantine) else []
             ):
@@ -216,6 +222,12 @@ class AppendPublish:
                     logger.warning("removed %s, added by the killed ETL run %s", path, job)
         self.swap.recover()
         self.fs.delete(f"{self.quarantine}/{STAGING}")
+        if not killed:  # a run killed inside its commit left the record of before it
+            # this run rewrites the record at its commit: first the files must be the
+            # ones the last writer recorded, or the damage would be recorded as written
+            for path, what in ((self.table, "canonical table"), (self.quarantine, "quarantine")):
+                if self.fs.exists(path):
+                    verify_files(self.fs, path, what, "etl")
 
     def published(self, clean: DataFrame, schema: StructType) -> DataFrame | None:
         """The published rows sharing a transaction_id with `clean` (None: none). Reads
@@ -366,6 +378,10 @@ class AppendPublish:
                     self.fs.rename(path, f"{into}/{name}")
             if self.qdir is not None:
                 self.qdir.commit()
+            # the files as they are now (checked when the run began: _recover)
+            record_files(self.fs, self.table)
+            if self.fs.exists(self.quarantine):
+                record_files(self.fs, self.quarantine)
             self.fs.write_text(f"{self.table}/{self.report_name}", report)
             self.swap.clear_committing()
 

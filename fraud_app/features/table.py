@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.errors import SchemaError
 from fraud_app.etl.fs import HadoopFs, StagedDir, read_table
+from fraud_app.etl.manifest import record as record_files
 from fraud_app.features.compile import FeatureResult
 from fraud_app.features.source_state import source_state, warn_if_stale
 from fraud_app.features.spec import FeatureSet
@@ -113,6 +114,8 @@ def write_feature_table(
         own = source_state(fs, staged.tmp)
         meta["data_files"] = {"files": own["files"], "digest": own["digest"]}
         fs.write_text(f"{staged.tmp}/{METADATA_NAME}", jsonout.dumps(meta, indent=2))
+        # each file's size and the metadata's sha256, which every reader checks (read_table)
+        record_files(fs, staged.tmp, (METADATA_NAME,))
     except BaseException:
         staged.discard()
         raise

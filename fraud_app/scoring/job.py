@@ -28,6 +28,7 @@ from fraud_app.etl.fs import (
     partition_dates,
     read_table,
 )
+from fraud_app.etl.manifest import update as update_files
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.etl.readers import reads
 from fraud_app.features.compile import vector_sql
@@ -220,7 +221,10 @@ def run_scoring(
             scored.unpersist()
             table.close()  # no longer a reader of the feature table
         # A failure from here on leaves staging for recover(): `old` may hold a live date.
-        partitions = tuple(swap.swap(day) for day in swap.written_dates())
+        days = swap.written_dates()
+        partitions = tuple(swap.swap(day) for day in days)
+        # the record of the table's files (fraud_app.etl.manifest): these dates as written now
+        update_files(HadoopFs(spark), output, [partition_name(day) for day in days])
         swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
     summary["features_source"] = {

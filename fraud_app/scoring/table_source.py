@@ -39,6 +39,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import ConcurrentRunError
 from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.manifest import differences
 from fraud_app.etl.readers import TableReader
 from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet, definitions, diff_definitions, table_definitions
@@ -120,6 +121,9 @@ def _not_current(spark, fs: HadoopFs, config, feature_set: FeatureSet, names) ->
             f"its data files are not the ones `features` wrote ({written.get('files', '?')} "
             f"files then, {own['files']} now: a partition deleted, replaced or copied in)"
         )
+    damaged = differences(fs, path)
+    if damaged:  # the same listing, but a file truncated or replaced, or _features.json edited
+        return f"its files are not the ones `features` wrote: {damaged}"
     delay = meta.get("label_delay_days")
     if not isinstance(delay, int | float) or not math.isclose(
         float(delay) * 86_400, feature_set.label_delay_s, abs_tol=1e-6

@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
-from fraud_app.errors import SchemaError
+from fraud_app.errors import DataIntegrityError, SchemaError
 from fraud_app.etl import dedup
 from fraud_app.etl.partition_swap import PartitionSwap
 from fraud_app.etl.pipeline import annotate_rows, deduplicate, run_etl
@@ -133,8 +133,8 @@ def test_a_delivery_of_duplicates_only_rewrites_nothing(spark, tmp_path) -> None
 
     assert (r.output_rows, r.previous_rows, r.duplicate_rows, r.quarantine_rows) == (8, 8, 2, 0)
     assert _files(table) == before and _files(quarantine) == q_before
-    assert sorted(p.name for p in table.iterdir() if p.name[0] != ".") == ["_etl_report.json"] + [
-        f"event_date=2024-01-0{d}" for d in range(1, 5)]  # fmt: skip
+    assert sorted(p.name for p in table.iterdir() if p.name[0] != ".") == [
+        "_etl_report.json", "_files.json"] + [f"event_date=2024-01-0{d}" for d in range(1, 5)]  # fmt: skip
 
 
 def test_a_published_table_of_another_schema_is_a_clear_error(spark, tmp_path) -> None:
@@ -148,8 +148,13 @@ def test_a_published_table_of_another_schema_is_a_clear_error(spark, tmp_path) -
         f.unlink()
     (table / "event_date=2024-01-02").rmdir()
     (tmp_path / "drifted").rename(table / "event_date=2024-01-02")
-    before = _files(table)
     late = _write(tmp_path / "d2" / "b.csv", [_row("t30", 2)])
+    # not the files the ETL recorded (session 30): refused naming them; once the user
+    # accepts the table as it is (its _files.json deleted), the schema is named
+    with pytest.raises(DataIntegrityError, match=r"its data files are not the ones"):
+        run_etl(spark, _cfg(tmp_path, late))
+    (table / "_files.json").unlink()
+    before = _files(table)
 
     with pytest.raises(SchemaError, match=(
         r"published canonical table .* does not have the schema this ETL writes: \S+"

@@ -67,6 +67,22 @@ def test_a_file_damaged_past_the_first_read_is_one_line_in_every_step(tmp_path, 
         errors = [line for line in out.splitlines() if line.startswith("error:")]
         assert len(errors) == 1 and "Traceback" not in out, out[-3000:]
         err = errors[0]
+        # named from the table's record of its files (session 30) before Spark reads it
+        assert err.startswith(
+            f"error: {what} {table}: its data files are not the ones `fraud-app {rebuild}` "
+            "wrote (its _files.json): of the "
+        ), err
+        assert "1 changed (event_date=" in err and f"/{part.name} 100 bytes, written " in err
+        assert err.endswith(
+            f"Put back the files from a copy, or rebuild the table (`fraud-app {rebuild}`); to "
+            f"read the table as it is now, delete {table}/_files.json"
+        ), err
+        (table / "_files.json").unlink()  # a table without the record: met by Spark
+        assert main(["-c", config, step]) == 2, step
+        out = capsys.readouterr().err
+        errors = [line for line in out.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and "Traceback" not in out, out[-3000:]
+        err = errors[0]
         assert "(not a Parquet file: no Parquet footer at its end)" in err, err
         assert err.startswith(f"error: {what} {table}: the file "), err
         assert part.name in err and err.endswith(

@@ -452,6 +452,7 @@ def test_a_stale_or_differently_built_feature_table_is_not_read(spark, trained, 
     entry["kind"] += "_edited"
     meta_path.write_text(json.dumps(meta))
     (copy / f".{meta_path.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum of the old text
+    (copy / "_files.json").unlink()  # as another build wrote it: no record of the edit
     moved = config.model_copy(
         update={"paths": config.paths.model_copy(update={"features": str(copy)})}
     )
@@ -464,11 +465,16 @@ def test_a_stale_or_differently_built_feature_table_is_not_read(spark, trained, 
     # (what an etl or labels run gives; the same rows, so the other tests see no change)
     part = next((trained["root"] / "canonical").glob("event_date=*/part-*.parquet"))
     renamed = part.with_name("part-99999-rewritten.parquet")
+    record = trained["root"] / "canonical" / "_files.json"  # as the rewrite records it
+    written = record.read_text()
     part.rename(renamed)
+    record.write_text(written.replace(f"/{part.name}", f"/{renamed.name}"))
+    record.with_name("._files.json.crc").unlink(missing_ok=True)
     try:
         result = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
     finally:
         renamed.rename(part)
+        record.write_text(written)
     source = json.loads(Path(result.summary_path).read_text())["features_source"]
     assert source["source"] == "computed" and "rewritten" in source["why_computed"]
     # no reader left registered by this process (a job an earlier test killed may have left

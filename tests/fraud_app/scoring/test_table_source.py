@@ -140,6 +140,7 @@ def test_a_feature_table_whose_files_changed_is_not_read(spark, data, tmp_path):
     del meta["data_files"]
     meta_path.write_text(json.dumps(meta))
     (copy / "._features.json.crc").unlink(missing_ok=True)
+    (copy / "_files.json").unlink()  # nor the record of its files (session 30)
     summary, _ = _score(spark, moved, tmp_path / "older", start, end, model)
     assert "records no list of its data files" in summary["features_source"]["why_computed"]
 

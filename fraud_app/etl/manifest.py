@@ -1,0 +1,219 @@
+"""The data files a step wrote into a table (`_files.json`), and the check its readers make.
+
+A table is a folder of Parquet part files; Spark reads whatever files are there. A part
+file deleted (a partial copy or sync, a retention script, a person), a date partition
+missing in the middle of the range, a file truncated or replaced by another partition's
+file of the same name: before this record, the steps that read the table computed on
+fewer or other rows without a word (a missing file is not an error to Spark; a replaced
+file's rows take the date of the folder they sit in). Only a file Spark cannot decode at
+all was named (fraud_app.etl.fs.damaged_file_error).
+
+Every writer of a table records, as its last act before the table becomes visible, the
+relative path, byte size and Parquet footer digest of each data file (`_files.json`,
+skipped by Spark's readers as every `_` file), and a sha256 of each metadata file it wrote
+beside them (`_features.json`: the ordered feature names the vector is read with). Readers
+(fraud_app.etl.fs.read_table, the feature table's readers, the scorer's table source)
+compare that record with one listing of the table and each file's footer: no Spark job
+(0.1-0.3 s per step at 60-600 files: docs/ARCHITECTURE.md, session 30). A difference is one
+DataIntegrityError naming the table, the files that differ and what to do: put the files
+back from a copy, run the step that writes the table again, or accept the table as it is
+now by deleting its `_files.json` (a table without the record, as older releases wrote
+them, is read as before).
+
+Sizes and footers, not digests of the whole content: those would read every byte of the
+table on every step. A truncated file is shorter; another partition's file of the same
+size (small dates of one schema often are) has another footer (its row count, row-group
+offsets, the min / max of every column). The footer is the file's last 8 + n bytes, read
+with Python on a local disk, through Hadoop elsewhere (Spark reads every footer anyway).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from typing import Any
+
+from fraud_app import jsonout
+from fraud_app.errors import DataIntegrityError
+from fraud_app.etl.fs import HadoopFs
+from fraud_app.uris import local_path
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_NAME = "_files.json"
+FORMAT = "fraud_app.files/1"
+MAGIC = b"PAR1"
+SHOWN = 3  # files named per kind of difference
+
+
+def _relative(root: str, path: str) -> str:
+    return path[len(root) + 1 :] if path.startswith(root + "/") else path
+
+
+def data_files(fs: HadoopFs, table: str) -> dict[str, dict[str, Any]]:
+    """{relative path: {bytes, footer}} of the data files under `table` now."""
+    root = fs.qualify(table).rstrip("/")
+    return {
+        _relative(root, path): {"bytes": size, "footer": _footer(fs, path, size)}
+        for path, size in fs.list_sizes(root)
+    }
+
+
+def _footer(fs: HadoopFs, path: str, size: int) -> str:
+    """16 hex digits of the sha256 of the Parquet footer (the file's last 8 + n bytes);
+    of its last bytes when they are no footer (then the file is not Parquet, or cut)."""
+    if size < 12:
+        return "short"
+    local = local_path(path)
+    if local is not None:
+        with open(local, "rb") as f:
+            f.seek(size - 8)
+            tail = f.read(8)
+            n = int.from_bytes(tail[:4], "little")
+            if tail[4:] != MAGIC or n + 12 > size:
+                return "nofooter-" + hashlib.sha256(tail).hexdigest()[:16]
+            f.seek(size - 8 - n)
+            return hashlib.sha256(f.read(n)).hexdigest()[:16]
+    tail = fs.read_range(path, size - 8, 8)
+    n = int.from_bytes(tail[:4], "little")
+    if tail[4:] != MAGIC or n + 12 > size:
+        return "nofooter-" + hashlib.sha256(tail).hexdigest()[:16]
+    return hashlib.sha256(fs.read_range(path, size - 8 - n, n)).hexdigest()[:16]
+
+
+def _entries(raw: Any) -> dict[str, dict[str, Any]]:
+    """The record's data files, checked: {relative path: {bytes: int, footer: str}}."""
+    out = {}
+    for name, entry in raw.items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("footer"), str):
+            raise ValueError(f"entry {name!r} is not {{bytes, footer}}")
+        out[str(name)] = {"bytes": int(entry["bytes"]), "footer": entry["footer"]}
+    return out
+
+
+def _write(fs: HadoopFs, root: str, files: dict, metadata: dict) -> dict[str, Any]:
+    manifest = {
+        "format": FORMAT,
+        "files": len(files),
+        "bytes": sum(f["bytes"] for f in files.values()),
+        "data_files": dict(sorted(files.items())),
+        "metadata": metadata,
+    }
+    fs.write_text(f"{root}/{MANIFEST_NAME}", jsonout.dumps(manifest, indent=1))
+    return manifest
+
+
+def _sha256(fs: HadoopFs, path: str) -> str:
+    """The file's sha256; "" when Hadoop's own checksum (`.<name>.crc` beside it on a local
+    disk) says it changed after it was written: an edit by a tool that is not Hadoop."""
+    try:
+        return hashlib.sha256(fs.read_bytes(path)).hexdigest()
+    except Exception as exc:  # Py4JJavaError
+        if "ChecksumException" in str(exc):
+            return ""
+        raise
+
+
+def record(fs: HadoopFs, table: str, metadata: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Write `<table>/_files.json`: the data files under `table` now and the sha256 of
+    each metadata file named in `metadata` (names inside `table`). Call it on the staged
+    folder before its swap (relative paths stay the same), or inside the commit of an
+    in-place update. Returns the record."""
+    root = table.rstrip("/")
+    sealed = {name: _sha256(fs, f"{root}/{name}") for name in metadata}
+    return _write(fs, root, data_files(fs, root), sealed)
+
+
+def _text(fs: HadoopFs, path: str) -> str:
+    try:
+        return fs.read_text(path)
+    except Exception as exc:  # Py4JJavaError: Hadoop's checksum of an edited file
+        if "ChecksumException" in str(exc):
+            raise ValueError(
+                "Hadoop's checksum of it fails: changed after it was written"
+            ) from None
+        raise
+
+
+def update(fs: HadoopFs, table: str, partitions: list[str]) -> dict[str, Any]:
+    """Rewrite `<table>/_files.json` after `partitions` (folder names, e.g.
+    `event_date=2024-01-05`) were swapped in: their files as they are now, every other
+    file as the record had it (so damage elsewhere stays visible to readers). A table
+    without a readable record is recorded as it is now."""
+    root = table.rstrip("/")
+    try:
+        old = json.loads(_text(fs, f"{root}/{MANIFEST_NAME}"))
+        kept = _entries(old["data_files"])
+    except Exception:  # no record, or not one: start from the listing
+        return record(fs, root)
+    ours = tuple(f"{p}/" for p in partitions)
+    files = {f: e for f, e in kept.items() if not f.startswith(ours)}
+    files.update({f: e for f, e in data_files(fs, root).items() if f.startswith(ours)})
+    return _write(fs, root, files, old.get("metadata", {}))
+
+
+def differences(fs: HadoopFs, table: str) -> str | None:
+    """What differs between the table and its `_files.json` ("" when nothing; None when the
+    table has no record: written by a release before session 30, or accepted as it is).
+    A record that is not one is a difference too."""
+    root = table.rstrip("/")
+    path = f"{root}/{MANIFEST_NAME}"
+    if not fs.exists(path):
+        return None
+    try:
+        manifest = json.loads(_text(fs, path))
+        if manifest.get("format") != FORMAT:
+            raise ValueError(f"format {manifest.get('format')!r}, expected {FORMAT!r}")
+        written = _entries(manifest["data_files"])
+        sealed = {str(k): str(v) for k, v in manifest.get("metadata", {}).items()}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        return f"its record {MANIFEST_NAME} is not readable ({type(exc).__name__}: {exc})"
+    now = data_files(fs, root)
+    missing = sorted(set(written) - set(now))
+    extra = sorted(set(now) - set(written))
+    changed = sorted(f for f in set(written) & set(now) if written[f] != now[f])
+    parts = []
+    if missing:
+        parts.append(f"{len(missing)} missing ({_names(missing, written)})")
+    if changed:
+        shown = ", ".join(_change(f, now[f], written[f]) for f in changed[:SHOWN])
+        more = f", ... {len(changed) - SHOWN} more" if len(changed) > SHOWN else ""
+        parts.append(f"{len(changed)} changed ({shown}{more})")
+    if extra:
+        parts.append(f"{len(extra)} not written by it ({_names(extra, now)})")
+    for name, digest in sealed.items():
+        meta = f"{root}/{name}"
+        if not fs.exists(meta):
+            parts.append(f"its {name} is missing")
+        elif _sha256(fs, meta) != digest:
+            parts.append(f"its {name} was changed after it was written")
+    if not parts:
+        return ""
+    total = sum(e["bytes"] for e in written.values())
+    return f"of the {len(written)} data files written ({total} bytes), " + "; ".join(parts)
+
+
+def _change(name: str, now: dict[str, Any], written: dict[str, Any]) -> str:
+    if now["bytes"] != written["bytes"]:
+        return f"{name} {now['bytes']} bytes, written {written['bytes']}"
+    return f"{name}: another content of the same size, its Parquet footer differs"
+
+
+def _names(files: list[str], entries: dict[str, dict[str, Any]]) -> str:
+    shown = ", ".join(f"{f} ({entries[f]['bytes']} bytes)" for f in files[:SHOWN])
+    return shown + (f", ... {len(files) - SHOWN} more" if len(files) > SHOWN else "")
+
+
+def verify(fs: HadoopFs, table: str, what: str, step: str) -> None:
+    """DataIntegrityError when the table's files are not the ones its writer recorded
+    (module doc); nothing when they are, or when it records none."""
+    diff = differences(fs, table)
+    if not diff:
+        return
+    raise DataIntegrityError(
+        f"{what} {table}: its data files are not the ones `fraud-app {step}` wrote (its "
+        f"{MANIFEST_NAME}): {diff}. Reading it would compute on fewer or other rows than "
+        "were written. Put back the files from a copy, or rebuild the table (`fraud-app "
+        f"{step}`); to read the table as it is now, delete {table.rstrip('/')}/{MANIFEST_NAME}"
+    )
