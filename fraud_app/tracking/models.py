@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraud_app.errors import ModelLoadError
-from fraud_app.models.ensemble import local_ensemble_dir
+from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir
 from fraud_app.tracking.registry import absent, store_failed, version_number, versions_filter
 from fraud_app.uris import redacted
 
@@ -191,11 +191,31 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
         source, key = uri, "run-" + hashlib.sha256(uri.encode()).hexdigest()[:16]
     target = _cache_root(config) / key
     found = _find_ensemble(target)
+    if found is not None and (damage := _damaged(found)) is not None:
+        logger.warning(
+            "model cache entry %s of %s is damaged (%s): downloading it again", target, uri,
+            damage,
+        )  # fmt: skip
+        found = None
     if found is None:
         _download(uri, source, target)
         logger.info("model %s -> %s", uri, target)
         found = _find_ensemble(target)
     return ResolvedModel(found, name, version)  # type: ignore[arg-type]
+
+
+def _damaged(directory: Path) -> str | None:
+    """Why the cached ensemble in `directory` does not load (a truncated or edited file, a
+    member lost by a partial copy or a cleaner), or None when it loads. A cached copy is
+    only a copy: the registry's artifacts are downloaded again rather than the job refused
+    (it was refused naming the file, until the user deleted the entry by hand)."""
+    from dlcore.errors import SerializationError
+
+    try:
+        FraudEnsemble.load(directory)
+    except (ModelLoadError, SerializationError, OSError) as exc:
+        return str(exc)
+    return None
 
 
 def _download(uri: str, source: str, target: Path) -> None:

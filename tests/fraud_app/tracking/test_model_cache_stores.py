@@ -57,3 +57,34 @@ def test_version_1_of_another_store_is_not_served_from_the_cache(
     _register(uri, ranks_last)
     renewed = resolve_model("models:/fraud-ensemble/1", config=configs["a"])
     assert _score(renewed.directory) == pytest.approx(_score(ranks_last))
+
+
+def test_a_damaged_cache_entry_is_downloaded_again(tmp_path, monkeypatch, mlflow_template, caplog):
+    """A cached copy truncated or short of a member (a full disk, a cleaner, a partial
+    copy) was refused naming the file until the user deleted the entry by hand; the
+    registry still holds the model, so the copy is downloaded again, with one WARNING."""
+    import logging
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    source = tmp_path / "model"
+    h.linear_ensemble(2.0).save(source)
+    uri = f"sqlite:///{mlflow_template.copy_to(tmp_path / 'store')}"
+    _register(uri, source)
+    config = h.config(tmp_path / "project", **{"tracking.uri": uri})
+    first = resolve_model("models:/fraud-ensemble/1", config=config).directory
+    weights = sorted(first.rglob("*.npz"))
+    assert weights
+    for damage in ("truncate", "delete"):
+        if damage == "truncate":
+            weights[0].write_bytes(weights[0].read_bytes()[:100])
+        else:
+            weights[0].unlink()
+        with pytest.raises(Exception):  # the copy as it is does not load
+            FraudEnsemble.load(first)
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="fraud_app.tracking.models"):
+            again = resolve_model("models:/fraud-ensemble/1", config=config).directory
+        assert again == first
+        assert _score(again) == pytest.approx(_score(source))
+        lines = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(lines) == 1 and "is damaged" in lines[0] and "downloading it again" in lines[0]
