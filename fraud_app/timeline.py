@@ -124,14 +124,22 @@ def _lookback_days(lookback_s: int) -> dt.timedelta:
     return dt.timedelta(days=-(-lookback_s // 86_400))  # whole days, rounded up
 
 
+def shifted(day: dt.date, delta: dt.timedelta) -> dt.date:
+    """`day + delta`, held at the calendar's first or last day (`score --start 0001-01-01`
+    overflowed Python's date)."""
+    if delta < dt.timedelta(0):
+        return day + delta if day - dt.date.min >= -delta else dt.date.min
+    return day + delta if dt.date.max - day >= delta else dt.date.max
+
+
 def history_start(day: dt.date, lookback_s: int) -> dt.date:
     """The first date the features of `day`'s rows may read (its midnight - lookback)."""
-    return day - _lookback_days(lookback_s)
+    return shifted(day, -_lookback_days(lookback_s))
 
 
 def affected_until(day: dt.date, lookback_s: int) -> dt.date:
     """The last date whose window features may read rows of `day`."""
-    return day + _lookback_days(lookback_s)
+    return shifted(day, _lookback_days(lookback_s))
 
 
 def table_timeline(

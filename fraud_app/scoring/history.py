@@ -37,6 +37,7 @@ from fraud_app.timeline import (
     day_counts,
     describe_days,
     history_start,
+    shifted,
     thin_days,
 )
 
@@ -144,7 +145,9 @@ def history_timeline(
     pad = dt.timedelta(days=NEIGHBOURS)
     day = F.col(PARTITION_COLUMN)
     counts = day_counts(
-        canonical.where(day.between(date_literal(first - pad), date_literal(end + pad)))
+        canonical.where(
+            day.between(date_literal(shifted(first, -pad)), date_literal(shifted(end, pad)))
+        )
     )
     held = [d for d, n in counts.items() if n]
     starts = min(held) if held else None

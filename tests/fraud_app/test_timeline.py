@@ -8,9 +8,12 @@ import datetime as dt
 import logging
 
 from fraud_app.timeline import (
+    affected_until,
     dates_within,
     describe_days,
+    history_start,
     read_by,
+    shifted,
     table_timeline,
     thin_days,
     timeline_line,
@@ -158,3 +161,18 @@ def test_the_incomplete_dates_a_window_of_dates_reads():
     assert [t.date.day for t in read_by(timeline, day(day=18), day(day=20))] == []
     assert [t.date.day for t in read_by(timeline, day(day=28), day(day=30))] == [21]
     assert read_by(None, day(day=1), day(day=2)) == []
+
+
+def test_the_history_of_the_calendars_first_days_starts_at_its_first_day():
+    # `score --start 0001-01-01` overflowed Python's date here (OverflowError)
+    lookback = 37 * DAY + 1  # rounded up to 38 days
+    assert history_start(D0, lookback) == D0 - dt.timedelta(days=38)
+    assert history_start(dt.date(1, 1, 1), lookback) == dt.date.min
+    assert history_start(dt.date(1, 2, 7), lookback) == dt.date(1, 1, 1)  # exactly 38 days
+    assert history_start(dt.date(1, 2, 6), lookback) == dt.date.min
+    assert affected_until(D0, lookback) == D0 + dt.timedelta(days=38)
+    assert affected_until(dt.date(9999, 12, 30), lookback) == dt.date.max
+    week = dt.timedelta(days=7)
+    assert shifted(dt.date(1, 1, 3), -week) == dt.date.min
+    assert shifted(dt.date(9999, 12, 29), week) == dt.date.max
+    assert shifted(D0, -week) == dt.date(2023, 12, 25) and shifted(D0, week) == dt.date(2024, 1, 8)

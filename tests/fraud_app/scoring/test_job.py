@@ -468,7 +468,10 @@ def test_a_stale_or_differently_built_feature_table_is_not_read(spark, trained, 
     record = trained["root"] / "canonical" / "_files.json"  # as the rewrite records it
     written = record.read_text()
     part.rename(renamed)
-    record.write_text(written.replace(f"/{part.name}", f"/{renamed.name}"))
+    # one partition's entry: Spark gives each partition's file of one write the same name
+    here = f"{part.parent.name}/{part.name}"
+    assert written.count(here) == 1
+    record.write_text(written.replace(here, f"{part.parent.name}/{renamed.name}"))
     record.with_name("._files.json.crc").unlink(missing_ok=True)
     try:
         result = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
