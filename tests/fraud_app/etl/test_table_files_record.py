@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 
-from fraud_app.config import load_config
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.labels import run_labels
 from fraud_app.etl.pipeline import run_etl
@@ -25,9 +24,9 @@ from fraud_app.features.pipeline import build_feature_table, feature_set_from_co
 from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.table_source import table_rows
 from pipelines.training.pipeline import read_features
+from tests.fraud_app.csv_project import csv_project
 
 pytestmark = pytest.mark.spark
-ROOT = Path(__file__).resolve().parents[3]
 MANIFEST_NAME = "_files.json"  # fraud_app.etl.manifest's
 DAYS = 6
 DAY5 = dt.date(2024, 1, 5)
@@ -38,14 +37,7 @@ CSV = "transaction_id,card_id,timestamp,amount,label\n" + "".join(
 
 
 def _project(spark, tmp_path, csv: str = CSV):
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "d.csv").write_text(csv)
-    config = load_config(None, {"paths.root": str(tmp_path / "root"), "etl.input": str(raw),
-                                "features.spec_dir": str(ROOT / "feature_specs")})  # fmt: skip
-    run_etl(spark, config)
-    build_feature_table(spark, config)
-    return config
+    return csv_project(spark, tmp_path, csv)
 
 
 def _part(table: str, day: str) -> Path:

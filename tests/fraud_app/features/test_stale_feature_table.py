@@ -15,15 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from fraud_app.config import load_config
 from fraud_app.etl.labels import run_labels
-from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.features.table import read_feature_table
 from pipelines.training.pipeline import read_features
+from tests.fraud_app.csv_project import csv_project
 
 pytestmark = pytest.mark.spark
-ROOT = Path(__file__).resolve().parents[3]
 CSV = "transaction_id,card_id,timestamp,amount,label\n" + "".join(
     f"t{i},c{i % 3},2024-01-0{1 + i % 4} 10:0{i % 6}:00,{10 + i}.5,{'' if i == 5 else int(i % 7 == 0)}\n"
     for i in range(24)
@@ -33,14 +31,7 @@ LOGGER = "fraud_app.features.source_state"
 
 def _project(spark, tmp_path):
     """`etl` of CSV, then `features` with the shipped specs; the config."""
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    (raw / "d.csv").write_text(CSV)
-    config = load_config(None, {"paths.root": str(tmp_path / "root"), "etl.input": str(raw),
-                                "features.spec_dir": str(ROOT / "feature_specs")})  # fmt: skip
-    run_etl(spark, config)
-    build_feature_table(spark, config)
-    return config
+    return csv_project(spark, tmp_path, CSV)
 
 
 def test_a_feature_table_older_than_the_canonical_table_is_named(spark, tmp_path, caplog):
