@@ -228,15 +228,19 @@ def _gate(tracker, config, names, splits, new_ap, features_col, rows=None,
     if why_not:
         alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
     elif unseen is not None and new_ap is None:
-        frauds = int(np.sum(labels == 1))
+        frauds, through = int(np.sum(labels == 1)), champion.metadata[TRAINED_THROUGH]
+        left = (  # an empty range read "the days from 2024-02-18 to 2024-02-18 hold 0 rows"
+            f"the days from {first} to {window['end']} hold {int(mask.sum())} rows and {frauds} "
+            "frauds, no fair comparison"
+            if mask.any()
+            else "no day of the window is left that it did not train on"
+        )
         alias, reason = (
             "challenger",
             (
                 f"not compared: champion v{version} trained on this validation window's rows "
-                f"before {first} (trained through {champion.metadata[TRAINED_THROUGH]}); the "
-                f"days from {first} to {window['end']} hold {int(mask.sum())} rows and {frauds} "
-                "frauds, no fair comparison; the champion stays (lengthen splits.validation_days "
-                "or promote by hand: fraud-app promote VERSION)"
+                f"before {first} (trained through {through}); {left}; the champion stays "
+                "(lengthen splits.validation_days or promote by hand: fraud-app promote VERSION)"
             ),
         )
     else:

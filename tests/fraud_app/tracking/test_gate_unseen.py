@@ -99,7 +99,8 @@ def test_a_champion_that_trained_on_the_whole_window_is_not_compared(tmp_path, m
     assert out["new_ap"] is None and out["champion_ap"] is None
     assert out["validation_ap_undefined"] is False  # its own window's AP was defined
     assert "not compared: champion v1 trained on this validation window" in out["reason"]
-    assert "hold 0 rows and 0 frauds" in out["reason"]
+    assert "no day of the window is left that it did not train on" in out["reason"]
+    assert "hold 0 rows" not in out["reason"]  # an empty range of days was named
     aliases = mlflow.MlflowClient().get_registered_model(cfg.registry.model_name).aliases
     assert {k: str(v) for k, v in aliases.items()} == {"champion": "1", "challenger": "2"}
     # what `train` / `run` print: why there was no comparison (it said "validation AP
