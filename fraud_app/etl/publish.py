@@ -222,7 +222,14 @@ class AppendPublish:
                     logger.warning("removed %s, added by the killed ETL run %s", path, job)
         self.swap.recover()
         self.fs.delete(f"{self.quarantine}/{STAGING}")
-        if not killed:  # a run killed inside its commit left the record of before it
+        if killed:
+            # a run killed inside its commit left the record of before it, and its swapped-in
+            # dates stay: the files now are the product's own (the re-run's read_table
+            # refused them as not written, so `labels` could not finish a killed run)
+            for path in (self.table, self.quarantine):
+                if self.fs.exists(path):
+                    record_files(self.fs, path)
+        else:
             # this run rewrites the record at its commit: first the files must be the
             # ones the last writer recorded, or the damage would be recorded as written
             for path, what in ((self.table, "canonical table"), (self.quarantine, "quarantine")):
