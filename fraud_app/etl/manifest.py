@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from fraud_app import jsonout
@@ -66,20 +67,24 @@ def _footer(fs: HadoopFs, path: str, size: int) -> str:
     if size < 12:
         return "short"
     local = local_path(path)
-    if local is not None:
-        with open(local, "rb") as f:
-            f.seek(size - 8)
-            tail = f.read(8)
-            n = int.from_bytes(tail[:4], "little")
-            if tail[4:] != MAGIC or n + 12 > size:
-                return "nofooter-" + hashlib.sha256(tail).hexdigest()[:16]
-            f.seek(size - 8 - n)
-            return hashlib.sha256(f.read(n)).hexdigest()[:16]
-    tail = fs.read_range(path, size - 8, 8)
+    if local is None:
+        return _footer_digest(size, lambda offset, n: fs.read_range(path, offset, n))
+    with open(local, "rb") as f:  # one open, two small reads
+
+        def read(offset: int, n: int) -> bytes:
+            f.seek(offset)
+            return f.read(n)
+
+        return _footer_digest(size, read)
+
+
+def _footer_digest(size: int, read: Callable[[int, int], bytes]) -> str:
+    """`_footer` of a file of `size` bytes whose bytes `read(offset, n)` returns."""
+    tail = read(size - 8, 8)
     n = int.from_bytes(tail[:4], "little")
     if tail[4:] != MAGIC or n + 12 > size:
         return "nofooter-" + hashlib.sha256(tail).hexdigest()[:16]
-    return hashlib.sha256(fs.read_range(path, size - 8 - n, n)).hexdigest()[:16]
+    return hashlib.sha256(read(size - 8 - n, n)).hexdigest()[:16]
 
 
 def _entries(raw: Any) -> dict[str, dict[str, Any]]:
