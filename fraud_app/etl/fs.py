@@ -163,8 +163,10 @@ class HadoopFs:
             stream.close()
 
     def read_range(self, path: str, offset: int, length: int) -> bytes:
-        """`length` bytes of the file `path` from `offset` (a Parquet footer)."""
-        stream = self._fs(path).open(self._path(path))
+        """`length` bytes of the file `path` from `offset` (a Parquet footer); safe to call
+        from several threads at once."""
+        p = self._path(path)
+        stream = p.getFileSystem(self._conf).open(p)
         try:
             stream.seek(offset)
             return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream, length))
