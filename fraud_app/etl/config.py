@@ -178,6 +178,15 @@ class EtlSection(Section):
       date by date); the others are read only for their transaction_id column and keep
       their files; this run's quarantine rows are added as one new file
       (fraud_app.etl.publish).
+    compact_files: how many data files the quarantine and the label ledger
+      (`<canonical>/_labels_ledger/`) may hold before an `etl.mode: append` or
+      `fraud-app labels` run rewrites them as one file each (the quarantine: its
+      `labels-` files, which a replace rebuild carries over, and the others apart),
+      inside the run's commit: each such run adds one small file, so a daily schedule
+      left 365 files a year in each, every one read by each later run (the ledger by
+      `labels`, the quarantine by `labels` and every append). Default 32; null never
+      rewrites them. The canonical table's date partitions need none: a run rewrites each
+      date it touches as one file.
     """
 
     input: str | None = None
@@ -198,6 +207,7 @@ class EtlSection(Section):
     label_values: dict[str, Literal[0, 1]] = Field(default_factory=dict)
     missing_ids: tuple[str, ...] = DEFAULT_MISSING_IDS
     mode: Literal["replace", "append"] = "replace"
+    compact_files: int | None = Field(32, ge=2)
     allow_unlabelled: bool = True
     label_corrections: Literal["apply", "quarantine"] = "apply"
 

@@ -234,7 +234,8 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
                     "known at this run's time, %s", now.isoformat())  # fmt: skip
     for final in (table, quarantine):
         clean_stale_staging(fs, final)
-    publish = AppendPublish(spark, table, quarantine, job="labels", report=REPORT)
+    publish = AppendPublish(spark, table, quarantine, job="labels", report=REPORT,
+                            compact_files=config.etl.compact_files)  # fmt: skip
     try:
         published = read_table(spark, table, "labels: canonical table", "etl")
         feed = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True),
@@ -307,7 +308,7 @@ def _apply(
         )  # fmt: skip
         ledger = read_ledger(spark, publish.fs, table) if dates else None
         added = publish.stage_extra(new_entries(entries, ledger, publish.swap.job, now),
-                                    ledger_path(table)) if dates else 0  # fmt: skip
+                                    ledger_path(table), earlier=ledger) if dates else 0  # fmt: skip
         example = _changed_example(classified) if changed else ""
         fix_example = lc.correction_example(classified) if by_status[lc.CORRECT] else ""
     finally:

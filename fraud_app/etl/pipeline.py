@@ -212,7 +212,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     annotated = annotate_rows(raw, cfg, src)
     _warn_without_labels(raw.columns, cfg, src)
     _warn_mapped_absent(raw.columns, cfg, src)
-    publish = (AppendPublish if cfg.mode == "append" else ReplacePublish)(spark, *finals)
+    publish = (AppendPublish(spark, *finals, compact_files=cfg.compact_files)
+               if cfg.mode == "append" else ReplacePublish(spark, *finals))  # fmt: skip
     # replace rebuilds the table: the labels feeds filled in are re-applied (fraud_app.etl.ledger)
     ledger = None if cfg.mode == "append" else label_ledger.read_ledger(spark, fs, finals[0])
     stage_path = publish.stage_path

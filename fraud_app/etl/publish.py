@@ -189,10 +189,12 @@ class AppendPublish:
 
     def __init__(
         self, spark: SparkSession, table: str, quarantine: str, *, job: str = "etl",
-        report: str = REPORT_NAME,
+        report: str = REPORT_NAME, compact_files: int | None = None,
     ) -> None:  # fmt: skip
-        # job: the staging name's prefix; report: the report file (the label feed's own)
+        # job: the staging name's prefix; report: the report file (the label feed's own);
+        # compact_files: etl.compact_files (None: the quarantine and ledger never rewritten)
         self.spark, self.fs = spark, HadoopFs(spark)
+        self.compact_files = compact_files
         self.table, self.quarantine = table.rstrip("/"), quarantine.rstrip("/")
         token = uuid.uuid4().hex[:12]
         self.report_name = report
@@ -203,7 +205,8 @@ class AppendPublish:
         self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
         self.previous_rows, self._dates, self._adds_file = 0, [], False
         self._marked = False  # its commit marker written: a failure from here is half-done
-        self._extra: list[tuple[str, str]] = []  # (staged folder, folder its files go into)
+        # (staged folder, folder its files go into, files there it replaces: a compaction)
+        self._extra: list[tuple[str, str, list[str]]] = []
         self._recover()
 
     def _recover(self) -> None:
@@ -301,13 +304,16 @@ class AppendPublish:
             extra = [c for c in rows.columns if c.lower() not in known]
             if extra:
                 types = {f.name: f.dataType for f in rows.schema.fields}
-                earlier = self.spark.read.parquet(self.quarantine)
-                widened = earlier.select("*", *[F.lit(None).cast(types[c]).alias(c) for c in extra])
-                self.qdir = StagedDir(self.fs, self.quarantine)
-                widened.write.mode("error").parquet(self.qdir.tmp)
+                self._rewrite_quarantine([F.lit(None).cast(types[c]).alias(c) for c in extra])
                 logger.info("ETL: the quarantine gains input column(s) %s; its earlier rows "
                             "are rewritten once", extra)  # fmt: skip
                 current = [*current, *extra]
+            elif self._too_many(self.quarantine):
+                n = len(self.fs.list_paths(self.quarantine))
+                self._rewrite_quarantine([])
+                logger.info("ETL: the quarantine %s holds %d files (etl.compact_files %d); "
+                            "its earlier rows are rewritten as one file", self.quarantine, n,
+                            self.compact_files)  # fmt: skip
             have = {c.lower() for c in rows.columns}
             rows = rows.select(
                 *[F.col(quoted(c)).alias(c) if c.lower() in have
@@ -318,14 +324,57 @@ class AppendPublish:
         self._adds_file = current is None or batch.count() > 0  # a fresh one gets its columns
         return batch
 
-    def stage_extra(self, rows: DataFrame, into: str) -> int:
+    def _too_many(self, folder: str) -> bool:
+        """`folder` holds etl.compact_files data files or more: rewrite it as one."""
+        if self.compact_files is None or not self.fs.exists(folder):
+            return False
+        return len(self.fs.list_paths(folder)) >= self.compact_files
+
+    def _rewrite_quarantine(self, extra: list) -> None:
+        """The earlier quarantine rows (plus the `extra` columns, as nulls) rewritten into a
+        staged copy of the quarantine (self.qdir, swapped in whole at the commit), one file
+        for the rows `fraud-app labels` runs quarantined (`labels-` names, which a replace
+        rebuild carries over: fraud_app.etl.publish.ReplacePublish.keep_fed_quarantine)
+        and one for the others. This run's file goes in apart (_stage_quarantine)."""
+        self.qdir = StagedDir(self.fs, self.quarantine)
+        fed, other = [], []
+        for path in self.fs.list_paths(self.quarantine):
+            (fed if path.rsplit("/", 1)[-1].startswith("labels-") else other).append(path)
+        columns = self.spark.read.parquet(self.quarantine).columns  # one schema (docstring)
+        for paths, prefix in ((other, ""), (fed, "labels-kept-")):
+            if not paths:
+                continue
+            stage = f"{self.qdir.tmp}-part"
+            rows = self.spark.read.parquet(*paths).select(*[F.col(quoted(c)) for c in columns],
+                                                          *extra)  # fmt: skip
+            rows.repartition(1).write.mode("error").parquet(stage)
+            self.fs.mkdirs(self.qdir.tmp)
+            for path in self.fs.list_paths(stage):
+                self.fs.rename(path, f"{self.qdir.tmp}/{prefix}{path.rsplit('/', 1)[-1]}")
+            self.fs.delete(stage)
+
+    def stage_extra(self, rows: DataFrame, into: str, *, earlier: DataFrame | None = None) -> int:
         """Stage `rows` as one file that the commit moves into the folder `into` before
-        any partition is swapped (the label ledger, fraud_app.etl.ledger); their count."""
+        any partition is swapped (the label ledger, fraud_app.etl.ledger); their count.
+        `earlier`: the rows `into` holds; when it holds etl.compact_files files or more,
+        the staged file holds them too (distinct rows) and the commit deletes the files it
+        replaces after moving it in (a run killed between leaves rows twice, which the
+        next compaction makes one again; never one lost)."""
         path = f"{self.swap.root}/extra-{len(self._extra)}"
         rows.repartition(1).write.mode("error").parquet(path)
         n = self.spark.read.parquet(path).count()
-        if n:
-            self._extra.append((path, into))
+        replaced = []
+        if earlier is not None and self._too_many(into):
+            replaced = self.fs.list_paths(into)
+            whole = f"{path}-whole"
+            both = earlier.unionByName(self.spark.read.parquet(path)).distinct()
+            both.repartition(1).write.mode("error").parquet(whole)
+            self.fs.delete(path)
+            self.fs.rename(whole, path)
+            logger.info("%s: %s holds %d files (etl.compact_files %d); rewritten as one file",
+                        self.swap.job, into, len(replaced), self.compact_files)  # fmt: skip
+        if n or replaced:
+            self._extra.append((path, into, replaced))
         return n
 
     def _quarantine_columns(self) -> list[str] | None:
@@ -369,10 +418,12 @@ class AppendPublish:
             # (read_table) and the next run takes this run's quarantine file back out
             self.swap.mark_committing(self._dates)
             self._marked = True
-            for staged, into in self._extra:  # first: a kill after it leaves them for the re-run
+            for staged, into, replaced in self._extra:  # first: a kill after leaves them
                 self.fs.mkdirs(into)
                 for path in self.fs.list_paths(staged):
                     self.fs.rename(path, f"{into}/{self.swap.job}-{path.rsplit('/', 1)[-1]}")
+                for path in replaced:  # their rows are in the file just moved in
+                    self.fs.delete(path)
             for day in self._dates:
                 self.swap.swap(day)
             # this run's file under its job's name (into the widened copy when the
@@ -406,6 +457,7 @@ class AppendPublish:
         self.fs.delete(f"{self.quarantine}/{STAGING}")
         if self.qdir is not None:
             self.qdir.discard()
+            self.fs.delete(f"{self.qdir.tmp}-part")
 
 
 _MISMATCH = re.compile(
