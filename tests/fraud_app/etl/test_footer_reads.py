@@ -24,9 +24,9 @@ def _expected(path: str) -> str:
 
 def test_hadoop_and_local_footer_reads_agree(spark, tmp_path):
     table = tmp_path / "table"
-    spark.range(0, 400).selectExpr("id", "cast(id % 4 as int) as d").write.partitionBy(
-        "d"
-    ).parquet(str(table / "narrow"))
+    spark.range(0, 400).selectExpr("id", "cast(id % 4 as int) as d").write.partitionBy("d").parquet(
+        str(table / "narrow")
+    )
     # 1,500 columns: a footer several times manifest.TAIL, read in two reads
     wide = spark.range(0, 3).selectExpr(*[f"id + {i} as c{i}" for i in range(1500)])
     wide.coalesce(1).write.parquet(str(table / "wide"))
