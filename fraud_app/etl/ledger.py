@@ -83,9 +83,12 @@ def read_ledger(spark: SparkSession, fs: HadoopFs, table: str) -> DataFrame | No
     its kind and previous label as null); None when the table has none (no label feed
     ever filled or corrected a row of it)."""
     path = ledger_path(table)
-    if not fs.exists(path) or not fs.list_paths(path):
+    files = fs.list_paths(path) if fs.exists(path) else []
+    if not files:
         return None
-    return spark.read.schema(LEDGER_DDL).parquet(path).select(*LEDGER_COLUMNS)
+    # its files by name: a folder whose name starts with "_" read as a path makes Spark log
+    # "WARN DataSource: All paths were ignored" on every read (it reads it all the same)
+    return spark.read.schema(LEDGER_DDL).parquet(*files).select(*LEDGER_COLUMNS)
 
 
 def latest(ledger: DataFrame) -> DataFrame:
