@@ -170,6 +170,10 @@ class TrainingSection(Section):
     optimizer: OptimizerSection = Field(default_factory=OptimizerSection)
     distributed: DistributedSection = Field(default_factory=DistributedSection)
     checkpoint: bool = True
+    # A finished run's checkpoints (`<paths.checkpoints>/<run>/`; a backtest's refit ones,
+    # `backtest-<run>/`) only resume an interrupted run: removed once the run's report is
+    # written (a daily schedule kept every run's, forever), unless true.
+    keep_checkpoints: bool = False
     # After early stopping: train again on train + validation (RefitSection); `true` /
     # `false` stand for the default section / enabled: false.
     refit: RefitSection = Field(default_factory=RefitSection)

@@ -44,6 +44,7 @@ from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features, refit_ensemble
+from pipelines.training.run_names import drop_checkpoints
 
 logger = logging.getLogger(__name__)
 METRICS = ("roc_auc", "average_precision", "recall_at_budget", "card_precision_at_k")
@@ -110,6 +111,7 @@ def run_backtest(
         tracker.summary(report)
     path = write_output(report_path(config, run), jsonout.dumps(report, indent=2, default=str),
                         command="backtest", run=run, replace=replace)  # fmt: skip
+    drop_checkpoints(config, f"backtest-{run}")
     report["report_path"] = str(path)
     return report
 

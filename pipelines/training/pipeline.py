@@ -40,7 +40,7 @@ from fraud_app.timeline import (
 )
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
-from pipelines.training.run_names import claim_run
+from pipelines.training.run_names import claim_run, drop_checkpoints
 
 logger = logging.getLogger(__name__)
 
@@ -241,6 +241,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     jsonout.write_atomic(report_path, jsonout.dumps(report, indent=2, default=str))
+    drop_checkpoints(config, run)
     lifecycle.log_run_artifacts(tracker, config, names, report_path)
     return TrainingReport(
         run, str(model_path), str(report_path), metrics,

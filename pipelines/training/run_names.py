@@ -97,6 +97,17 @@ def claim_run(config: AppConfig, run: str | None, *, replace: bool = False) -> I
     raise ConcurrentRunError(f"no free run name {stamp}-2 .. -{MAX_SUFFIX}; pass --run NAME")
 
 
+def drop_checkpoints(config: AppConfig, directory: str) -> None:
+    """A finished run's checkpoints (`<paths.checkpoints>/<directory>/`): removed, unless
+    `training.keep_checkpoints`; call once the run's report is written (the report makes
+    the run finished: its checkpoints can resume nothing)."""
+    path = config.paths.resolve("checkpoints") / directory
+    if config.training.keep_checkpoints or not path.exists():
+        return
+    shutil.rmtree(path, ignore_errors=True)
+    logger.info("run finished: its checkpoints %s removed (training.keep_checkpoints: false)", path)
+
+
 def _lock(config: AppConfig, run: str) -> RootLock:
     return RootLock(
         str(config.paths.resolve("models")), f"train --run {run}", f".{run}.lock", "paths.models"

@@ -100,3 +100,15 @@ def test_two_processes_never_share_a_run_name(tmp_path, monkeypatch):
     _finish(tmp_path, "20240101T000000-2")
     with run_names.claim_run(config, None) as name:
         assert name == "20240101T000000-3"
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_a_finished_runs_checkpoints_go_unless_kept(tmp_path, keep):
+    config = load_config(None, {"paths.root": str(tmp_path), "training.keep_checkpoints": keep})
+    _finish(tmp_path)
+    (tmp_path / "checkpoints" / "other" / "member-00").mkdir(parents=True)  # another run's
+    run_names.drop_checkpoints(config, "r1")
+    assert (tmp_path / "checkpoints" / "r1" / "member-00").is_dir() == keep
+    assert (tmp_path / "checkpoints" / "other" / "member-00").is_dir()
+    assert run_names.finished(config, "r1")  # its report: still finished, never resumed
+    run_names.drop_checkpoints(config, "never-ran")  # nothing there: nothing to do

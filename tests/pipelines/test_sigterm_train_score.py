@@ -181,6 +181,7 @@ def test_train_terminated_while_members_train(prepared):
     assert again.returncode == 0, err[-4000:]
     assert "resum" in err.lower(), err[-4000:]
     assert json.loads(out)["model"] == str(root / "models" / "r2")
+    assert not checkpoints.exists()  # finished: they can resume nothing (keep_checkpoints)
     _no_processes_left(again.pid)
 
 
