@@ -83,7 +83,9 @@ def _same(old, new, path="report"):
 
 
 @pytest.mark.parametrize(
-    ("seed", "decimals"), [(0, 2), (1, 1), (2, None), (3, 3)], ids=["ties", "few", "distinct", "3dp"]
+    ("seed", "decimals"),
+    [(0, 2), (1, 1), (2, None), (3, 3)],
+    ids=["ties", "few", "distinct", "3dp"],
 )
 def test_the_distributed_figures_are_those_of_the_collected_rows(spark, seed, decimals):
     spark.conf.set("spark.sql.shuffle.partitions", "5")  # several range partitions of scores
