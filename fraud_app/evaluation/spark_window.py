@@ -56,7 +56,7 @@ def census(w: DataFrame, cols: WindowColumns) -> Census:
     y, s = F.col(cols.label), F.col(cols.score)
     known = y.isNotNull()
     bad = known & ~y.isin(0.0, 1.0)
-    finite = ~F.isnan(s) & ~s.isin(float("inf"), float("-inf"))
+    finite = s.isNotNull() & ~F.isnan(s) & ~s.isin(float("inf"), float("-inf"))
     rows = (
         w.groupBy(F.col(cols.day).alias("d"))
         .agg(
@@ -65,7 +65,7 @@ def census(w: DataFrame, cols: WindowColumns) -> Census:
             F.sum(F.when(known & (y == 1), 1).otherwise(0)).alias("frauds"),
             F.sum(bad.cast("long")).alias("bad"),
             F.min(F.when(bad, F.struct(F.col(ROW), y))).alias("first_bad"),
-            F.sum((known & ~finite).cast("long")).alias("nonfinite"),
+            F.sum(F.when(known & ~finite, 1).otherwise(0)).alias("nonfinite"),
         )
         .collect()
     )

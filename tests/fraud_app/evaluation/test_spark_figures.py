@@ -120,3 +120,30 @@ def test_one_class_windows_give_nan_as_before(spark):
     old, new = _both(spark, rows)
     _same(old, new)
     assert math.isnan(new["roc_auc"]) and math.isnan(new["average_precision"])
+
+
+def test_a_backtest_folds_figures_are_those_of_its_collected_rows(spark):
+    from fraud_app.evaluation.ranking import fold_metrics
+    from fraud_app.evaluation.spark_folds import fold_census, fold_figures, fold_rows
+
+    rng = np.random.default_rng(5)
+    start = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    rows = [
+        (f"t{i}", f"c{int(rng.integers(0, 30))}", start + dt.timedelta(minutes=int(m)),
+         int(rng.random() < 0.1), round(float(rng.random()), 2))
+        for i, m in enumerate(rng.integers(0, 6 * 1440, 2500))
+    ]  # fmt: skip
+    scored = spark.createDataFrame(
+        rows, "transaction_id string, card_id string, timestamp timestamp, label int, "
+        "fraud_score double"
+    ).repartition(3).cache()  # fmt: skip
+    w = fold_rows(scored)
+    try:
+        new = fold_figures(w, fold_census(w), "fraud_score", budget=0.05, k=4)
+        pdf = scored.toPandas()  # what backtest collected: the same order as ROW's
+    finally:
+        w.unpersist()
+        scored.unpersist()
+    old = fold_metrics(pdf, "fraud_score", budget=0.05, k=4)
+    _same(old, new)
+    assert len(new["card_precision_per_day"]) == 6
