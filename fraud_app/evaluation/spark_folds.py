@@ -37,8 +37,9 @@ def fold_rows(scored: DataFrame) -> DataFrame:
     """The columns the figures read, in the scored frame's order, persisted (each figure
     reads them again; the scoring runs once). The caller unpersists."""
     rows = scored.select(
-        "transaction_id", "card_id", F.to_date("timestamp").alias(DAY), "label", "fraud_score"
-    )
+        "transaction_id", "card_id", "timestamp", F.to_date("timestamp").alias(DAY), "label",
+        "fraud_score",
+    )  # fmt: skip
     return with_row_order(rows).persist(StorageLevel.MEMORY_AND_DISK)
 
 

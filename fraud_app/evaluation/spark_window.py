@@ -26,6 +26,21 @@ from fraud_app.evaluation.spark_ranking import (
 )
 from fraud_app.scoring.evaluation import threshold_summary
 
+DRIVER_ROWS = 250_000  # a window of at most this many rows is collected (see fits_on_driver)
+ROW_BYTES = 64  # a row of the collected columns, serialised (53 measured, 16-character ids)
+
+
+def fits_on_driver(spark, rows: int) -> bool:
+    """Whether a window of `rows` rows is collected and its figures computed in NumPy (the
+    same numbers: tests/fraud_app/evaluation/test_spark_figures.py): up to DRIVER_ROWS rows
+    and an eighth of `spark.driver.maxResultSize`. A small window's figures cost ~1 s there,
+    and 30-40 s of Spark jobs on the executors; a large one's rows do not fit there."""
+    if rows > DRIVER_ROWS:
+        return False
+    cap = spark.sparkContext.getConf().get("spark.driver.maxResultSize", "1g")
+    limit = spark.sparkContext._jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(cap)
+    return limit == 0 or rows * ROW_BYTES * 8 <= limit
+
 
 @dataclass(frozen=True)
 class FigureRequest:

@@ -32,7 +32,13 @@ from fraud_app.errors import (
 )
 from fraud_app.etl.readers import reads
 from fraud_app.evaluation.spark_ranking import WindowColumns, with_row_order
-from fraud_app.evaluation.spark_window import Census, FigureRequest, census, window_report
+from fraud_app.evaluation.spark_window import (
+    Census,
+    FigureRequest,
+    census,
+    fits_on_driver,
+    window_report,
+)
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
@@ -180,7 +186,8 @@ def run_evaluation(
         card="card_id" if "card_id" in wanted else None,
         pattern="fraud_pattern" if "fraud_pattern" in wanted else None,
     )
-    rows = with_row_order(scored.select(*wanted, "fraud_score"))
+    cols_read = [*wanted, "fraud_score"]
+    rows = with_row_order(scored.select(*cols_read))
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # scored once, read by each figure
     try:
         with task_errors():
@@ -188,10 +195,16 @@ def run_evaluation(
         if not counted.rows:
             raise _empty_window(df, path, start, end)
         unlabelled = check_labels(counted, path, start, end)
-        request = FigureRequest(tuple(config.scoring.alert_budgets), config.scoring.card_k,
-                                config.scoring.alert_budget, _stored_threshold(model.ensemble))  # fmt: skip
+        threshold = _stored_threshold(model.ensemble)
         with task_errors():
-            figures = window_report(rows, cols, counted, request)
+            if fits_on_driver(spark, counted.labelled):  # the same figures, sooner
+                labelled = rows.where(F.col("label").isNotNull())
+                figures = window_figures(collect_window(labelled, cols_read), config, threshold)
+            else:
+                request = FigureRequest(tuple(config.scoring.alert_budgets),
+                                        config.scoring.card_k, config.scoring.alert_budget,
+                                        threshold)  # fmt: skip
+                figures = window_report(rows, cols, counted, request)
     finally:
         rows.unpersist()
     present = [str(d) for d in counted.dates]

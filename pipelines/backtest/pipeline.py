@@ -37,6 +37,7 @@ from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import Fold, check_fold_data, check_fold_dates, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
 from fraud_app.evaluation.spark_folds import fold_census, fold_figures, fold_rows, with_scores
+from fraud_app.evaluation.spark_window import fits_on_driver
 from fraud_app.features.checks import constant_features
 from fraud_app.features.labels import MICROS, label_known_at_micros, utc_micros_datetime
 from fraud_app.features.splits import SplitResult, TimeWindow
@@ -222,14 +223,17 @@ def _empty_test(fold: Fold) -> EmptyInputError:
 
 
 def _executor_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
-    """The fold's figures computed on the executors (fraud_app.evaluation.spark_folds): the
-    driver receives per-day and per-partition sums, not the test window's rows."""
+    """The fold's figures: a test window larger than `fits_on_driver` takes computed on the
+    executors (fraud_app.evaluation.spark_folds: the driver receives per-day and
+    per-partition sums, not its rows); a smaller one collected, the same figures sooner."""
     rows = fold_rows(scored)
     try:
         with task_errors():
             seen = fold_census(rows)
         if not seen.rows:
             raise _empty_test(fold)
+        if fits_on_driver(rows.sparkSession, seen.rows):  # the same figures, sooner
+            return _collected_metrics(cfg, config, rows, used, test, vector)
         models = {"ensemble": fold_figures(rows, seen, "fraud_score", budget=cfg.alert_budget,
                                            k=cfg.k)}  # fmt: skip
         if cfg.baseline == "gbt":
@@ -242,6 +246,19 @@ def _executor_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
     finally:
         rows.unpersist()
     return models, seen.rows, seen.frauds
+
+
+def _collected_metrics(cfg, config, rows, used, test, vector: str):
+    """A small window's figures from its collected rows, in the rows' order."""
+    cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
+    with task_errors():
+        pdf = rows.select(*cols).toPandas()
+    models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
+    if cfg.baseline == "gbt":
+        pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
+                                          features_col=vector, seed=config.training.seed)  # fmt: skip
+        models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
+    return models, len(pdf), int(pdf["label"].sum())
 
 
 def _driver_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):

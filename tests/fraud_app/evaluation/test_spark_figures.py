@@ -147,3 +147,28 @@ def test_a_backtest_folds_figures_are_those_of_its_collected_rows(spark):
     old = fold_metrics(pdf, "fraud_score", budget=0.05, k=4)
     _same(old, new)
     assert len(new["card_precision_per_day"]) == 6
+
+
+def test_a_baseline_joined_by_transaction_id_gives_the_figures_of_its_mapped_scores(spark):
+    from fraud_app.evaluation.ranking import fold_metrics
+    from fraud_app.evaluation.spark_folds import fold_census, fold_figures, fold_rows, with_scores
+
+    start = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
+    rows = [(f"t{i}", f"c{i % 23}", start + dt.timedelta(hours=i % 71), int(i % 9 == 0),
+             (i * 37 % 100) / 100) for i in range(700)]  # fmt: skip
+    scored = spark.createDataFrame(
+        rows, "transaction_id string, card_id string, timestamp timestamp, label int, "
+        "fraud_score double"
+    ).repartition(2).cache()  # fmt: skip
+    baseline = {f"t{i}": (i * 53 % 97) / 97 for i in range(700)}
+    scores = spark.createDataFrame(list(baseline.items()), "transaction_id string, _p double")
+    w = fold_rows(scored)
+    try:
+        joined = with_scores(w, scores, "baseline")
+        new = fold_figures(joined, fold_census(joined, "baseline"), "baseline", budget=0.1, k=2)
+        pdf = scored.toPandas()
+    finally:
+        w.unpersist()
+        scored.unpersist()
+    pdf["baseline"] = pdf["transaction_id"].map(baseline)  # what backtest did on the driver
+    _same(fold_metrics(pdf, "baseline", budget=0.1, k=2), new)
