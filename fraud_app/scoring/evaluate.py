@@ -1,8 +1,11 @@
 """`fraud-app evaluate`: a model on any window of the feature table -> evaluation JSON (C4).
 
-Scores the window on the executors (the batch scoring path), brings back only
-label, score, card, date and fraud pattern, and computes the figures with
-fraud_app.scoring.evaluation. The window is start..end, both dates inclusive.
+Scores the window on the executors (the batch scoring path) into a persisted frame of
+label, score, card, date and fraud pattern, counts it per date (fraud_app.evaluation.
+spark_window.census), and computes the figures: a window within `fits_on_driver` (250,000
+rows) collected, with fraud_app.scoring.evaluation; a larger one on the executors
+(fraud_app.evaluation.spark_window: the same numbers, the driver receiving per-date and
+per-partition sums). The window is start..end, both dates inclusive.
 
 The report is `<paths.reports>/evaluation-<name>.json`. An existing report of that name
 is never overwritten silently: ReportExistsError naming the file (checked before Spark
