@@ -17,8 +17,6 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from dlcore.errors import ConfigError
-from dlcore.metrics import nonfinite_scores_error
 from fraud_app.evaluation.spark_cards import card_precision
 from fraud_app.evaluation.spark_ranking import (
     WindowColumns,
@@ -27,7 +25,7 @@ from fraud_app.evaluation.spark_ranking import (
     day_figures,
     with_row_order,
 )
-from fraud_app.evaluation.spark_window import Census, FigureRequest, census
+from fraud_app.evaluation.spark_window import Census, FigureRequest, census, check_binary
 
 DAY = "__day"
 COLUMNS = WindowColumns(day=DAY, card="card_id", pattern=None)
@@ -57,11 +55,7 @@ def fold_figures(
     rows: DataFrame, seen: Census, score: str, *, budget: float, k: int
 ) -> dict[str, Any]:
     """fold_metrics' figures of `rows` (`seen`: their census under this score)."""
-    if seen.nonfinite:
-        raise nonfinite_scores_error(seen.nonfinite, seen.rows)
-    if seen.unlabelled or seen.bad_labels:
-        found = [float("nan") if seen.unlabelled else seen.first_bad]
-        raise ConfigError(f"y_true must hold only labels 0 and 1. Received values such as {found}")
+    check_binary(seen)
     cols = dataclasses.replace(COLUMNS, score=score)
     out = auc_and_ap(rows, cols, seen.frauds, seen.rows)
     days = day_figures(rows, cols, seen.day_rows, FigureRequest((budget,), k, None))

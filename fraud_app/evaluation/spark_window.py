@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from dlcore.errors import ConfigError
 from dlcore.metrics import nonfinite_scores_error
 from fraud_app.evaluation.spark_cards import card_precision
 from fraud_app.evaluation.spark_ranking import (
@@ -96,6 +97,15 @@ def census(w: DataFrame, cols: WindowColumns) -> Census:
         first_bad=float(min(firsts)[1]) if firsts else None,
         nonfinite=sum(r["nonfinite"] for r in rows),
     )
+
+
+def check_binary(seen: Census) -> None:
+    """dlcore.metrics' checks of every row (none left out as unlabelled), in its order."""
+    if seen.nonfinite:
+        raise nonfinite_scores_error(seen.nonfinite, seen.rows)
+    if seen.unlabelled or seen.bad_labels:
+        found = [float("nan") if seen.unlabelled else seen.first_bad]
+        raise ConfigError(f"y_true must hold only labels 0 and 1. Received values such as {found}")
 
 
 def window_report(w: DataFrame, cols: WindowColumns, seen: Census, request: FigureRequest):

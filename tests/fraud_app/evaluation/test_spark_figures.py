@@ -172,3 +172,21 @@ def test_a_baseline_joined_by_transaction_id_gives_the_figures_of_its_mapped_sco
         scored.unpersist()
     pdf["baseline"] = pdf["transaction_id"].map(baseline)  # what backtest did on the driver
     _same(fold_metrics(pdf, "baseline", budget=0.1, k=2), new)
+
+
+@pytest.mark.parametrize("decimals", [1, None], ids=["ties", "distinct"])
+def test_trains_ranking_figures_are_those_of_the_collected_scores(spark, decimals):
+    from fraud_app.evaluation.spark_scores import score_figures
+    from fraud_app.models.train import evaluate_scores
+
+    df = spark.createDataFrame(_rows(6, 3000, decimals=decimals), SCHEMA).repartition(3)
+    w = with_row_order(df.where(F.col("label").isNotNull())).cache()
+    cols = WindowColumns(card=None)
+    seen = census(w, cols)
+    try:
+        new = score_figures(w, cols, rows=seen.rows, frauds=seen.frauds)
+        table = w.orderBy(ROW).toArrow()
+    finally:
+        w.unpersist()
+    old = evaluate_scores(table.column("label").to_numpy(), table.column("fraud_score").to_numpy())
+    _same(old, new)
