@@ -3,7 +3,8 @@ window past `fits_on_driver` (a smaller one is collected as before: the same num
 
 `test_window_figures`: evaluate_arrays' metrics (evaluate_scores + the daily budget's
 recall) and window_figures' C4 report of the scored test window; `columns_figures`:
-evaluate_scores of each baseline's score column. The driver receives per-date and
+evaluate_scores of score columns (the baselines', a tune trial's, the gate's champion on a
+validation window not collected), either way. The driver receives per-date and
 per-partition sums (fraud_app.evaluation.spark_window, spark_scores).
 """
 
@@ -30,6 +31,7 @@ from fraud_app.evaluation.spark_window import (
     fits_on_driver,
     window_report,
 )
+from fraud_app.models.train import evaluate_scores
 
 
 @dataclass(frozen=True)
@@ -64,18 +66,25 @@ def test_window_figures(scored: DataFrame, columns: list[str], scoring) -> Execu
         rows.unpersist()
 
 
-def columns_figures(scored: DataFrame, columns: list[str], label: str) -> dict | None:
-    """{column: evaluate_scores' figures}, or None when the window fits on the driver."""
-    if fits_on_driver(scored.sparkSession, scored.count()):
-        return None
-    out = {}
-    for column in columns:
-        cols = WindowColumns(label=label, score=column, card=None)
-        rows = with_row_order(scored.select(label, column)).persist(StorageLevel.MEMORY_AND_DISK)
-        try:
-            seen = census(rows, dataclasses.replace(cols, day=label))  # no dates: by label
+def columns_figures(scored: DataFrame, columns: list[str], label: str) -> dict[str, dict]:
+    """{column: evaluate_scores' figures} of each score column: the window is persisted
+    (scored once) and counted; within `fits_on_driver` collected and computed in NumPy as
+    before, past it on the executors."""
+    rows = with_row_order(scored.select(label, *columns)).persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        by_label = WindowColumns(label=label, score=columns[0], day=label, card=None)
+        total = census(rows, by_label).rows  # grouped by label: there may be no dates
+        if fits_on_driver(scored.sparkSession, total):
+            table = rows.select(label, *columns).toArrow()
+            y = table.column(label).to_numpy(zero_copy_only=False)
+            return {c: evaluate_scores(y, table.column(c).to_numpy(zero_copy_only=False))
+                    for c in columns}  # fmt: skip
+        out = {}
+        for column in columns:
+            cols = dataclasses.replace(by_label, score=column)
+            seen = census(rows, cols)
             check_binary(seen)
             out[column] = score_figures(rows, cols, rows=seen.rows, frauds=seen.frauds)
-        finally:
-            rows.unpersist()
-    return out
+        return out
+    finally:
+        rows.unpersist()

@@ -37,15 +37,10 @@ logger = logging.getLogger(__name__)
 
 
 def columns_metrics(scored_df, columns: list[str], label_col: str = "label") -> dict[str, dict]:
-    """Metrics of several score columns of one window, from one collect; past
-    `fits_on_driver`, computed on the executors (fraud_app.evaluation.spark_train)."""
+    """Metrics of several score columns of one window (fraud_app.evaluation.spark_train:
+    collected, or past `fits_on_driver` computed on the executors)."""
     with task_errors():
-        done = columns_figures(scored_df, columns, label_col)
-    if done is not None:
-        return done
-    pdf = scored_df.select(label_col, *columns).toPandas()
-    labels = pdf[label_col].to_numpy()
-    return {c: evaluate_scores(labels, pdf[c].to_numpy()) for c in columns}
+        return columns_figures(scored_df, columns, label_col)
 
 
 def fit_baselines(splits, config: AppConfig, tracker, *, features_col: str) -> list[Baseline]:

@@ -15,7 +15,11 @@ from dlcore.daily_ranking import alert_budget
 from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.balancing.registry import from_config as balancing_strategy
-from fraud_app.evaluation.spark_train import ExecutorWindow, test_window_figures
+from fraud_app.evaluation.spark_train import (
+    ExecutorWindow,
+    columns_figures,
+    test_window_figures,
+)
 from fraud_app.features.config import SplitsSection
 from fraud_app.features.splits import SplitResult, require_training_frauds, split_by_time
 from fraud_app.models.config import TrainingSection
@@ -111,8 +115,10 @@ def score(df, ensemble: FraudEnsemble, *, features_col: str, members: bool = Fal
 def evaluate(
     scored_df, *, label_col: str = "label", score_col: str = "fraud_score"
 ) -> dict[str, Any]:
-    pdf = scored_df.select(label_col, score_col).toPandas()
-    return evaluate_scores(pdf[label_col].to_numpy(), pdf[score_col].to_numpy())
+    """evaluate_scores' figures of one scored window: collected, or past `fits_on_driver`
+    computed on the executors (fraud_app.evaluation.spark_train)."""
+    with task_errors():
+        return columns_figures(scored_df, [score_col], label_col)[score_col]
 
 
 # -- scoring metadata (C2) and the arrays evaluation needs ------------------------------
