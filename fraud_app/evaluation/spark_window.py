@@ -85,7 +85,7 @@ def census(w: DataFrame, cols: WindowColumns) -> Census:
         )
         .collect()
     )
-    rows.sort(key=lambda r: r["d"])
+    rows.sort(key=lambda r: (r["d"] is None, r["d"]))  # a null key (label) last
     firsts = [r["first_bad"] for r in rows if r["first_bad"] is not None]
     return Census(
         rows=sum(r["n"] for r in rows),

@@ -64,3 +64,18 @@ def test_the_test_window_on_the_executors_gives_the_collected_figures(spark, tmp
     _same(nodes.evaluate_arrays(collected, budget), nodes.evaluate_arrays(on_executors, budget))
     _same(window_figures(collected, config), on_executors.figures)
     _same(old_baseline, new_baseline)
+
+
+def test_an_unlabelled_row_is_refused_on_the_executors_path(spark, monkeypatch):
+    # the collected path raises from evaluate_scores as it did (ValueError: cannot convert
+    # float NaN to integer); the executors' path names the label, as dlcore.metrics does
+    from dlcore.errors import ConfigError
+
+    rows = [(None if i == 3 else float(i % 2), i / 10) for i in range(10)]
+    scored = spark.createDataFrame(rows, "label double, fraud_score double")
+    with pytest.raises(ValueError, match="cannot convert float NaN to integer"):
+        lifecycle.columns_metrics(scored, ["fraud_score"])
+    monkeypatch.setattr(spark_window, "DRIVER_ROWS", 0)
+    with pytest.raises(ConfigError, match=r"y_true must hold only labels 0 and 1\. Received "
+                       r"values such as \[nan\]"):  # fmt: skip
+        lifecycle.columns_metrics(scored, ["fraud_score"])
