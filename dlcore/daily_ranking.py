@@ -79,11 +79,21 @@ def alert_budget(
     day_values, codes = _day_codes(days)
     alerts, caught, frauds = int(alerted.sum()), float(y[alerted].sum()), float(y.sum())
     cutoffs = [float(s[alerted & (codes == d)].min()) for d in np.unique(codes[alerted])]
+    return budget_figures(budget, alerts, caught, frauds, cutoffs, len(day_values))
+
+
+def budget_figures(
+    budget: float, alerts: int, caught: float, frauds: float, cutoffs: list[float], days: int
+) -> dict[str, Any]:
+    """`alert_budget`'s figures from its sums: the window's alerts, frauds alerted and
+    frauds, each alerting day's cut-off (its lowest alerted score, days ascending) and the
+    number of days. The distributed figures (fraud_app.evaluation.spark_ranking) sum per day
+    on the executors and finish here, so both give the same bits."""
     return {
         "budget": float(budget),
         "scope": "day",
         "alerts": alerts,
-        "alerts_per_day": alerts / max(len(day_values), 1),
+        "alerts_per_day": alerts / max(days, 1),
         "threshold": min(cutoffs) if cutoffs else float("nan"),
         "daily_thresholds": {
             "min": min(cutoffs) if cutoffs else float("nan"),

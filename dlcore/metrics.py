@@ -17,6 +17,13 @@ import numpy as np
 from dlcore.errors import ConfigError, ShapeError
 
 
+def nonfinite_scores_error(bad: int, rows: int) -> ConfigError:
+    return ConfigError(
+        f"scores must be finite: {bad} of {rows} are NaN or infinite; score "
+        "rows with finite features, or drop the rows the model could not score"
+    )
+
+
 def _check(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y_true).reshape(-1)
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -26,10 +33,7 @@ def _check(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarr
         )
     bad_scores = int(s.size - np.count_nonzero(np.isfinite(s)))
     if bad_scores:
-        raise ConfigError(
-            f"scores must be finite: {bad_scores} of {s.size} are NaN or infinite; score "
-            "rows with finite features, or drop the rows the model could not score"
-        )
+        raise nonfinite_scores_error(bad_scores, s.size)
     yf = y.astype(np.float64, copy=False) if y.dtype.kind in "biuf" else None
     bad = ~((yf == 0) | (yf == 1)) if yf is not None else None
     if bad is None or bad.any():
@@ -53,7 +57,15 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
     ends = np.concatenate((boundaries, [s.size]))
     avg = (starts + ends + 1) / 2.0
     ranks[order] = np.repeat(avg, ends - starts)
-    rank_sum = ranks[y == 1].sum()
+    return auc_of_rank_sum(ranks[y == 1].sum(), n_pos, n_neg)
+
+
+def auc_of_rank_sum(rank_sum: float, n_pos: int, n_neg: int) -> float:
+    """Mann-Whitney's AUC of the positives' rank sum (1-based average ranks): the one
+    formula `roc_auc` and the distributed figures (fraud_app.evaluation.spark_ranking) use,
+    so both give the same bits."""
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 

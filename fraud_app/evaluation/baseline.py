@@ -82,6 +82,17 @@ def _spark_gbt(
     features_col: str,
     seed: int,
 ):
+    by_id = dict(spark_gbt_scores(cfg, train, test_df, features_col, seed).toPandas().itertuples(
+        index=False, name=None
+    ))  # fmt: skip
+    return test["transaction_id"].map(by_id).to_numpy(np.float64)
+
+
+def spark_gbt_scores(
+    cfg: GbtSection, train: DataFrame, test_df: DataFrame, features_col: str, seed: int
+) -> DataFrame:
+    """(transaction_id, _p): the Spark GBT baseline trained on `train`, scoring `test_df`
+    on the executors."""
     from pyspark.ml.classification import GBTClassifier
     from pyspark.ml.functions import array_to_vector, vector_to_array
 
@@ -100,8 +111,6 @@ def _spark_gbt(
         stepSize=cfg.learning_rate,
         seed=seed,
     ).fit(vec(train))
-    scored = model.transform(vec(test_df)).select(
+    return model.transform(vec(test_df)).select(
         "transaction_id", vector_to_array(F.col("probability"))[1].alias("_p")
     )
-    by_id = dict(scored.toPandas().itertuples(index=False, name=None))
-    return test["transaction_id"].map(by_id).to_numpy(np.float64)

@@ -1,8 +1,11 @@
 """`fraud-app evaluate`: a model on any window of the feature table -> evaluation JSON (C4).
 
-Scores the window on the executors (the batch scoring path), brings back only
-label, score, card, date and fraud pattern, and computes the figures with
-fraud_app.scoring.evaluation. The window is start..end, both dates inclusive.
+Scores the window on the executors (the batch scoring path) into a persisted frame of
+label, score, card, date and fraud pattern, counts it per date (fraud_app.evaluation.
+spark_window.census), and computes the figures: a window within `fits_on_driver` (250,000
+rows) collected, with fraud_app.scoring.evaluation; a larger one on the executors
+(fraud_app.evaluation.spark_window: the same numbers, the driver receiving per-date and
+per-partition sums). The window is start..end, both dates inclusive.
 
 The report is `<paths.reports>/evaluation-<name>.json`. An existing report of that name
 is never overwritten silently: ReportExistsError naming the file (checked before Spark
@@ -19,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
@@ -30,6 +34,14 @@ from fraud_app.errors import (
     SchemaError,
 )
 from fraud_app.etl.readers import reads
+from fraud_app.evaluation.spark_ranking import WindowColumns, with_row_order
+from fraud_app.evaluation.spark_window import (
+    Census,
+    FigureRequest,
+    census,
+    fits_on_driver,
+    window_report,
+)
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
@@ -173,12 +185,32 @@ def run_evaluation(
     columns = [_label_number().alias(c) if c == "label" else c for c in wanted]
     vector = vector_sql(names).alias("features")
     scored = score_dataframe(window.select(*columns, vector), model.ensemble)
-    with task_errors():
-        data = collect_window(scored, [*wanted, "fraud_score"])
-    if not len(data["fraud_score"]):
-        raise _empty_window(df, path, start, end)
-    present = np.unique(data[PARTITION_COLUMN].astype(str))
-    data, unlabelled = labelled_only(data, path, start, end)
+    cols = WindowColumns(
+        card="card_id" if "card_id" in wanted else None,
+        pattern="fraud_pattern" if "fraud_pattern" in wanted else None,
+    )
+    cols_read = [*wanted, "fraud_score"]
+    rows = with_row_order(scored.select(*cols_read))
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # scored once, read by each figure
+    try:
+        with task_errors():
+            counted = census(rows, cols)
+        if not counted.rows:
+            raise _empty_window(df, path, start, end)
+        unlabelled = check_labels(counted, path, start, end)
+        threshold = _stored_threshold(model.ensemble)
+        with task_errors():
+            if fits_on_driver(spark, counted.labelled):  # the same figures, sooner
+                labelled = rows.where(F.col("label").isNotNull())
+                figures = window_figures(collect_window(labelled, cols_read), config, threshold)
+            else:
+                request = FigureRequest(tuple(config.scoring.alert_budgets),
+                                        config.scoring.card_k, config.scoring.alert_budget,
+                                        threshold)  # fmt: skip
+                figures = window_report(rows, cols, counted, request)
+    finally:
+        rows.unpersist()
+    present = [str(d) for d in counted.dates]
     empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
     missing = (end - start).days + 1 - len(present)
     warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}", missing)
@@ -205,7 +237,7 @@ def run_evaluation(
         "days_without_rows": missing,
         "unlabelled_rows": unlabelled,
         "incomplete_history_dates": [t.to_dict() for t in thin],
-        **window_figures(data, config, _stored_threshold(model.ensemble)),
+        **figures,
     }
     out = write_evaluation(report, config, name, replace=replace)
     _log_to_tracking(report, out, config)
@@ -296,15 +328,12 @@ def _require_columns(df, names: list[str], path) -> None:
         )
 
 
-def labelled_only(
-    data: dict[str, np.ndarray], path, start: dt.date, end: dt.date
-) -> tuple[dict[str, np.ndarray], int]:
-    """The collected rows whose label is known, and how many were left out: a null label
+def check_labels(counted: Census, path, start: dt.date, end: dt.date) -> int:
+    """How many rows of the window have no label yet (left out of the figures): a null label
     is not known yet (etl.allow_unlabelled), never a 0. EmptyInputError when no label of
     the window is known; SchemaError for a label other than 0, 1 or null."""
-    unknown = np.isnan(data["label"])
-    n = int(unknown.sum())
-    if n == len(unknown):
+    n = counted.unlabelled
+    if n == counted.rows:
         raise EmptyInputError(
             f"none of the {n} rows dated {start}..{end} in the feature table {path} has a "
             "label yet (label null: not known yet); evaluate a window whose labels are known"
@@ -312,11 +341,17 @@ def labelled_only(
     if n:
         logger.info(
             "evaluate: %d of the %d rows dated %s..%s have no label yet (label null) and are "
-            "left out of the figures", n, len(unknown), start, end,
+            "left out of the figures", n, counted.rows, start, end,
         )  # fmt: skip
-        data = {k: v[~unknown] for k, v in data.items()}
-    _check_labels(data["label"], path, start, end)
-    return data, n
+    if counted.bad_labels:  # a 2 counted as two frauds
+        first = counted.first_bad
+        example = "text that is not a number" if first == NOT_A_NUMBER else repr(first)
+        raise SchemaError(
+            f"the feature table {path}: label must be 0 or 1, but {counted.bad_labels} of the "
+            f"{counted.labelled} rows dated {start}..{end} hold another value (e.g. {example}); "
+            "fix the labels or pick a window whose labels are known"
+        )
+    return n
 
 
 NOT_A_NUMBER = float("-inf")  # a label that is set but no number (hand-made tables)
@@ -327,19 +362,6 @@ def _label_number():
     becomes NOT_A_NUMBER, so that it is named, not taken for an unknown label."""
     label = F.col("label")
     return F.when(label.isNotNull(), F.coalesce(label.try_cast("double"), F.lit(NOT_A_NUMBER)))
-
-
-def _check_labels(labels: np.ndarray, path, start: dt.date, end: dt.date) -> None:
-    """Known labels must be 0 or 1: a 2 counted as two frauds (nulls are left out first)."""
-    bad = ~((labels == 0) | (labels == 1))
-    if bad.any():
-        first = float(labels[bad][0])
-        example = "text that is not a number" if first == NOT_A_NUMBER else repr(first)
-        raise SchemaError(
-            f"the feature table {path}: label must be 0 or 1, but {int(bad.sum())} of the "
-            f"{len(labels)} rows dated {start}..{end} hold another value (e.g. {example}); "
-            "fix the labels or pick a window whose labels are known"
-        )
 
 
 def _log_to_tracking(report: dict[str, Any], path: Path, config) -> None:

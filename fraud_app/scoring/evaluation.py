@@ -44,7 +44,16 @@ def threshold_figures(
     alerted = np.asarray(scores, dtype=np.float64) >= threshold
     _, codes = np.unique(np.asarray(days), return_inverse=True)
     per_day = np.bincount(codes.reshape(-1), weights=alerted, minlength=codes.max() + 1)
-    alerts, caught, frauds = int(alerted.sum()), float(y[alerted].sum()), float(y.sum())
+    return threshold_summary(threshold, per_day, float(y[alerted].sum()), float(y.sum()))
+
+
+def threshold_summary(
+    threshold: float, per_day: np.ndarray, caught: float, frauds: float
+) -> dict[str, Any]:
+    """threshold_figures from its sums: the alerts of each day of the window (ascending),
+    the frauds alerted and the window's frauds; the distributed figures finish here too."""
+    per_day = np.asarray(per_day)
+    alerts = int(per_day.sum())
     return {
         "threshold": float(threshold),
         "alerts": alerts,

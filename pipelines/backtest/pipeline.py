@@ -32,14 +32,17 @@ from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError, FraudAppError
 from fraud_app.etl.readers import reads
-from fraud_app.evaluation.baseline import baseline_scores, check_available
+from fraud_app.evaluation.baseline import baseline_scores, check_available, spark_gbt_scores
 from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import Fold, check_fold_data, check_fold_dates, plan_folds
 from fraud_app.evaluation.ranking import fold_metrics, mean_std
+from fraud_app.evaluation.spark_folds import fold_census, fold_figures, fold_rows, with_scores
+from fraud_app.evaluation.spark_window import fits_on_driver
 from fraud_app.features.checks import constant_features
 from fraud_app.features.labels import MICROS, label_known_at_micros, utc_micros_datetime
 from fraud_app.features.splits import SplitResult, TimeWindow
 from fraud_app.features.table import read_feature_metadata
+from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
@@ -196,30 +199,81 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
     final = refit or fitted
     used = nodes.refit_data(splits) if refit else train
     scored = nodes.score(test, final.ensemble, features_col=vector)
-    cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
-    pdf = scored.select(*cols, *([vector] if cfg.baseline == "xgboost" else [])).toPandas()
-    if pdf.empty:
-        raise EmptyInputError(
-            f"backtest fold {fold.index}: the test window ({fold.test[0]:%Y-%m-%d %H:%M} .. "
-            f"{fold.test[1]:%Y-%m-%d %H:%M}) has no rows"
-        )
-    models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
-    if cfg.baseline != "none":
-        pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
-                                          features_col=vector, seed=config.training.seed)  # fmt: skip
-        models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
+    if cfg.baseline == "xgboost":  # scores on the driver: the test window's rows go there
+        models, rows, frauds = _driver_metrics(cfg, config, fold, scored, used, test, vector)
+    else:
+        models, rows, frauds = _executor_metrics(cfg, config, fold, scored, used, test, vector)
     return {
         "fold": fold.index,
         "windows": fold.to_dict(),
         "leakage_check": leakage_check(used, fold.cutoff, delay_s),
         "feature_checks": checks,  # constant / near-constant in the fold's train window
-        "test_rows": len(pdf),
-        "test_frauds": int(pdf["label"].sum()),
+        "test_rows": rows,
+        "test_frauds": frauds,
         "best_iterations": [r.best_iteration for r in fitted.results],
         "refit": refit is not None,
         "models": models,
         "seconds": round(time.monotonic() - t0, 1),
     }
+
+
+def _empty_test(fold: Fold) -> EmptyInputError:
+    return EmptyInputError(
+        f"backtest fold {fold.index}: the test window ({fold.test[0]:%Y-%m-%d %H:%M} .. "
+        f"{fold.test[1]:%Y-%m-%d %H:%M}) has no rows"
+    )
+
+
+def _executor_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
+    """The fold's figures: a test window larger than `fits_on_driver` takes computed on the
+    executors (fraud_app.evaluation.spark_folds: the driver receives per-day and
+    per-partition sums, not its rows); a smaller one collected, the same figures sooner."""
+    rows = fold_rows(scored)
+    try:
+        with task_errors():
+            seen = fold_census(rows)
+        if not seen.rows:
+            raise _empty_test(fold)
+        if fits_on_driver(rows.sparkSession, seen.rows):  # the same figures, sooner
+            return _collected_metrics(cfg, config, rows, used, test, vector)
+        models = {"ensemble": fold_figures(rows, seen, "fraud_score", budget=cfg.alert_budget,
+                                           k=cfg.k)}  # fmt: skip
+        if cfg.baseline == "gbt":
+            scores = spark_gbt_scores(cfg.gbt, used, test, vector, config.training.seed)
+            with_baseline = with_scores(rows, scores, "baseline")
+            models["baseline"] = fold_figures(
+                with_baseline, fold_census(with_baseline, "baseline"), "baseline",
+                budget=cfg.alert_budget, k=cfg.k,
+            )  # fmt: skip
+    finally:
+        rows.unpersist()
+    return models, seen.rows, seen.frauds
+
+
+def _collected_metrics(cfg, config, rows, used, test, vector: str):
+    """A small window's figures from its collected rows, in the rows' order."""
+    cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
+    with task_errors():
+        pdf = rows.select(*cols).toPandas()
+    models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
+    if cfg.baseline == "gbt":
+        pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
+                                          features_col=vector, seed=config.training.seed)  # fmt: skip
+        models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
+    return models, len(pdf), int(pdf["label"].sum())
+
+
+def _driver_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
+    """The xgboost baseline predicts on the driver: the window is collected for it."""
+    cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score", vector]
+    pdf = scored.select(*cols).toPandas()
+    if pdf.empty:
+        raise _empty_test(fold)
+    models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
+    pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
+                                      features_col=vector, seed=config.training.seed)  # fmt: skip
+    models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
+    return models, len(pdf), int(pdf["label"].sum())
 
 
 def _split_result(fold: Fold, train, validation, test) -> SplitResult:

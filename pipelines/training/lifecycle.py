@@ -15,6 +15,7 @@ import numpy as np
 
 from fraud_app.baselines.spark import Baseline, add_scores, train_baselines
 from fraud_app.config import AppConfig
+from fraud_app.evaluation.spark_train import columns_figures
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.provenance import (
     TRAINED_THROUGH,
@@ -22,6 +23,7 @@ from fraud_app.models.provenance import (
     undated_refit_words,
 )
 from fraud_app.models.train import evaluate_scores
+from fraud_app.scoring.tasks import task_errors
 from fraud_app.tracking.registry import (
     GateDecision,
     decide,
@@ -35,10 +37,10 @@ logger = logging.getLogger(__name__)
 
 
 def columns_metrics(scored_df, columns: list[str], label_col: str = "label") -> dict[str, dict]:
-    """Metrics of several score columns of one window, from one collect."""
-    pdf = scored_df.select(label_col, *columns).toPandas()
-    labels = pdf[label_col].to_numpy()
-    return {c: evaluate_scores(labels, pdf[c].to_numpy()) for c in columns}
+    """Metrics of several score columns of one window (fraud_app.evaluation.spark_train:
+    collected, or past `fits_on_driver` computed on the executors)."""
+    with task_errors():
+        return columns_figures(scored_df, columns, label_col)
 
 
 def fit_baselines(splits, config: AppConfig, tracker, *, features_col: str) -> list[Baseline]:

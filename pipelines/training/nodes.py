@@ -15,6 +15,11 @@ from dlcore.daily_ranking import alert_budget
 from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.balancing.registry import from_config as balancing_strategy
+from fraud_app.evaluation.spark_train import (
+    ExecutorWindow,
+    columns_figures,
+    test_window_figures,
+)
 from fraud_app.features.config import SplitsSection
 from fraud_app.features.splits import SplitResult, require_training_frauds, split_by_time
 from fraud_app.models.config import TrainingSection
@@ -110,8 +115,10 @@ def score(df, ensemble: FraudEnsemble, *, features_col: str, members: bool = Fal
 def evaluate(
     scored_df, *, label_col: str = "label", score_col: str = "fraud_score"
 ) -> dict[str, Any]:
-    pdf = scored_df.select(label_col, score_col).toPandas()
-    return evaluate_scores(pdf[label_col].to_numpy(), pdf[score_col].to_numpy())
+    """evaluate_scores' figures of one scored window: collected, or past `fits_on_driver`
+    computed on the executors (fraud_app.evaluation.spark_train)."""
+    with task_errors():
+        return columns_figures(scored_df, [score_col], label_col)[score_col]
 
 
 # -- scoring metadata (C2) and the arrays evaluation needs ------------------------------
@@ -123,6 +130,15 @@ def collect_scores(scored_df) -> dict[str, np.ndarray]:
     cols = [c for c in _COLLECT if c in scored_df.columns]
     with task_errors():
         return collect_window(scored_df, cols)
+
+
+def test_window(scored_df, scoring) -> dict[str, np.ndarray] | ExecutorWindow:
+    """The scored test window as collect_scores gives it, or, past `fits_on_driver`, its
+    figures computed on the executors (fraud_app.evaluation.spark_train)."""
+    cols = [c for c in _COLLECT if c in scored_df.columns]
+    with task_errors():
+        done = test_window_figures(scored_df, cols, scoring)
+    return collect_scores(scored_df) if done is None else done
 
 
 def vector_matrix(column) -> np.ndarray:
@@ -182,11 +198,16 @@ def collect_validation_window(df, features_col: str) -> ValidationWindow:
     return ValidationWindow(columns, vectors, vector_matrix(vectors))
 
 
-def evaluate_arrays(data: dict[str, np.ndarray], budget: float | None = None) -> dict[str, Any]:
+def evaluate_arrays(
+    data: dict[str, np.ndarray] | ExecutorWindow, budget: float | None = None
+) -> dict[str, Any]:
     """evaluate_scores' figures of one window (its `recall_at_alert_X`: the top round(X x
     rows) of the whole window); with `budget` (scoring.alert_budget) and the rows' dates,
     also `recall_at_budget`: the recall of the DAILY alert budget, each day's top ceil(b x
-    rows of the day) (dlcore.daily_ranking, the figure of `evaluate` and `backtest`)."""
+    rows of the day) (dlcore.daily_ranking, the figure of `evaluate` and `backtest`). A
+    window computed on the executors brings its own (budget: scoring.alert_budget)."""
+    if isinstance(data, ExecutorWindow):
+        return data.metrics
     out = evaluate_scores(data["label"], data["fraud_score"])
     if budget is not None and "event_date" in data and len(data["label"]):
         out["recall_at_budget"] = alert_budget(

@@ -22,6 +22,7 @@ from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
 from fraud_app.etl.readers import reads
+from fraud_app.evaluation.spark_train import ExecutorWindow
 from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
@@ -204,7 +205,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
     _write_test_scores(scored_test, str(paths.resolve("test_scores") / run))
-    windows["test"] = nodes.collect_scores(scored_test)
+    windows["test"] = nodes.test_window(scored_test, config.scoring)
     lifecycle.finish_baselines(baselines, scored_test, tracker)
     scored_test.unpersist()
     lap("test_scores")
@@ -352,7 +353,7 @@ def _write_window_evaluations(
             "model_uri": model_path,
             "before_refit": refit and name == "validation",
             "window": {"start": str(w.start.date()) if w.start else None, "end": str(last)},
-            **window_figures(data, config),
+            **(data.figures if isinstance(data, ExecutorWindow) else window_figures(data, config)),
         }
         path = config.paths.resolve("reports") / f"evaluation-{run}-{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
