@@ -52,6 +52,16 @@ from dlcore.model import Model
 from dlcore.training.snapshots import BestSnapshots
 from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.spark.data import PartitionData, _arrow_encoder, decode_blocks
+from fraud_app.spark.result_cap import result_cap
+
+# early stopping scores its validation rows on the driver (fraud_app.spark.result_cap)
+VALIDATION_ADVICE = (
+    "Early stopping scores the validation rows on the driver: give it a shorter validation "
+    "window (splits.validation_days; in a notebook, fewer rows marked by "
+    "validationIndicatorCol or a smaller validationFraction), or a larger "
+    "spark.driver.maxResultSize and spark.driver.memory (spark.conf in the config, or "
+    "--conf at spark-submit)"
+)
 
 logger = logging.getLogger(__name__)
 
@@ -134,11 +144,12 @@ def collect_validation(df, *, features_col: str, label_col: str) -> PartitionDat
         raise SchemaError(
             f"validation DataFrame lacks column(s) {missing}. Available: {df.columns}"
         )
-    rows = (
-        df.select(features_col, label_col)
-        .mapInArrow(_arrow_encoder(features_col, label_col, None), "block binary")
-        .collect()
-    )
+    with result_cap("the validation window", VALIDATION_ADVICE):
+        rows = (
+            df.select(features_col, label_col)
+            .mapInArrow(_arrow_encoder(features_col, label_col, None), "block binary")
+            .collect()
+        )
     return decode_blocks(bytes(r[0]) for r in rows)
 
 

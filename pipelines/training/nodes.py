@@ -36,6 +36,8 @@ from fraud_app.scoring.evaluate import collect_window
 from fraud_app.scoring.reference import reference_from_training
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.data import PartitionData
+from fraud_app.spark.early_stopping import VALIDATION_ADVICE
+from fraud_app.spark.result_cap import result_cap
 
 
 def split(features_df, cfg: SplitsSection, *, label_delay_days: float) -> SplitResult:
@@ -191,7 +193,7 @@ class ValidationWindow:
 def collect_validation_window(df, features_col: str) -> ValidationWindow:
     """One Spark job: the evaluation columns and the feature vectors of the window."""
     cols = [c for c in _COLLECT if c in df.columns and c != "fraud_score"]
-    with task_errors():
+    with task_errors(), result_cap("the validation window", VALIDATION_ADVICE):
         table = df.select(*cols, features_col).toArrow()
     vectors = table.column(features_col).combine_chunks()
     columns = {c: table.column(c).to_numpy(zero_copy_only=False) for c in cols}
