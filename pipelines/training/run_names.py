@@ -8,7 +8,9 @@ again under the run's lock by `run_training`:
 - a finished run is never trained again silently: RunExistsError naming its report and
   model, unless `replace` (then its checkpoints and report are removed first, so it trains
   anew; the earlier MLflow run and registered versions are kept);
-- an unfinished run (checkpoints, no report: an interrupted run) is resumed;
+- an unfinished run (checkpoints, no report: an interrupted run) is resumed; a finished
+  run's checkpoints are removed once its report is written (`drop_checkpoints`), unless
+  `training.keep_checkpoints`;
 - two processes never train the same name at once: a lock file per name
   (`<paths.models>/.<run>.lock`, fraud_app.etl.lock.RootLock: a dead pid's lock is taken
   over), so the second gets ConcurrentRunError;
