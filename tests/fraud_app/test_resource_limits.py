@@ -20,14 +20,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def _child(code: str, *, fsize: int | None = None, nofile: int | None = None, cwd=None):
     """Run `code` in a fresh interpreter of this tree under the given limits."""
-    limits = textwrap.dedent(f"""
-        import resource, signal
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        if {fsize!r} is not None:
-            resource.setrlimit(resource.RLIMIT_FSIZE, ({fsize!r}, {fsize!r}))
-        if {nofile!r} is not None:
-            resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile!r}, {nofile!r}))
-    """)
+    limits = "import resource, signal\nsignal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+    if fsize is not None:
+        limits += f"resource.setrlimit(resource.RLIMIT_FSIZE, ({fsize}, {fsize}))\n"
+    if nofile is not None:
+        limits += f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile}))\n"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-c", limits + textwrap.dedent(code)],

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,21 +45,25 @@ def test_a_java_write_error_is_one_line(spark, capsys):
 
 
 @pytest.fixture
-def tiny_disk(tmp_path):
-    """A 3 MiB tmpfs (root only: skipped otherwise)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
+def tiny_disk():
+    """A 3 MiB tmpfs at /mnt/p31b_disk-* (root only: skipped otherwise). Not under
+    tmp_path: pytest renames old temporary folders, and a mount point moved away can no
+    longer be unmounted by its first name."""
+    if os.geteuid() != 0 or shutil.which("mount") is None or not os.access("/mnt", os.W_OK):
         pytest.skip("mounting a tmpfs needs root")
-    where = tmp_path / "disk"
-    where.mkdir()
+    where = Path(tempfile.mkdtemp(prefix="p31b_disk-", dir="/mnt"))
     done = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(where)], capture_output=True
     )
     if done.returncode != 0:
+        where.rmdir()
         pytest.skip(f"mount not permitted: {done.stderr.decode().strip()}")
     try:
         yield where
     finally:
-        subprocess.run(["umount", str(where)], check=False)
+        # lazily: Spark's JVM (the shared session) may still hold a file of it open
+        if subprocess.run(["umount", "-l", str(where)], check=False).returncode == 0:
+            where.rmdir()
 
 
 def _fill(disk: Path, leave_kib: int) -> Path:
