@@ -76,7 +76,7 @@ def _write(path: Path, text: str) -> Path:
         # a full disk left the part page behind, holding the space, and the error named
         # no file ("No space left on device (OSError)")
         tmp.unlink(missing_ok=True)
-        if exc.filename is not None:
+        if exc.filename is not None or exc.errno is None:
             raise
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     return path

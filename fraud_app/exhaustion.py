@@ -22,6 +22,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from dlcore.errors import DlcoreError
+from fraud_app.errors import FraudAppError
+
 SPACE, QUOTA, FILE_SIZE, OPEN_FILES = "space", "quota", "file_size", "open_files"
 _ERRNOS = {
     errno.ENOSPC: SPACE,
@@ -74,7 +77,10 @@ def find(exc: BaseException | None) -> Exhaustion | None:
             # a copy names its destination second (shutil: src -> dst): that one was written
             where = one.filename2 if one.filename2 is not None else one.filename
             return Exhaustion(_ERRNOS[one.errno], None if where is None else os.fsdecode(where))
-    return next((found for one in chain if (found := _from_text(str(one))) is not None), None)
+    # not our own errors' text: it may quote the data (a value such as "File too large");
+    # what they wrap (SQLite's error under a TrackingError) is read
+    texts = (str(one) for one in chain if not isinstance(one, (FraudAppError, DlcoreError)))
+    return next((found for text in texts if (found := _from_text(text)) is not None), None)
 
 
 def _from_text(text: str) -> Exhaustion | None:

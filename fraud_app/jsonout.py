@@ -111,7 +111,7 @@ def named(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.filename is not None:
+        if exc.filename is not None or exc.errno is None:
             raise
         raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 

@@ -143,3 +143,43 @@ def test_a_low_soft_limit_is_raised_within_the_hard_one():
         """
     )
     assert result.stdout.strip() == "True", result.stderr[-3000:]
+
+
+def test_a_full_sqlite_store_is_named_by_its_setting(tmp_path, capsys):
+    """MLflow's sqlite store full (a real SQLITE_FULL: the database at its page limit) under
+    the tracking worker's TrackingError. Was 4 lines: `error: tracking: config failed:
+    (sqlite3.OperationalError) database or disk is full`, the SQL statement, its
+    parameters (2 KB of config values), SQLAlchemy's link; no store named."""
+    import sqlite3
+
+    from fraud_app.config import load_config
+    from fraud_app.errors import TrackingError
+    from pipelines.cli import _failed
+
+    db = tmp_path / "mlflow.db"
+    con = sqlite3.connect(db)
+    con.execute("create table params (value blob)")
+    con.execute("pragma max_page_count = 2")
+    try:
+        try:
+            con.execute("insert into params values (?)", (b"x" * 100000,))
+        except sqlite3.OperationalError as exc:
+            raise TrackingError(f"tracking: config failed: {exc}\n[SQL: INSERT ...]") from exc
+    except TrackingError as exc:
+        failure = exc
+    (tmp_path / "c.yaml").write_text(
+        f"paths: {{root: {tmp_path / 'work'}}}\ntracking: {{uri: 'sqlite:///{db}'}}\n"
+    )
+    config = load_config(str(tmp_path / "c.yaml"), {})
+    assert _failed("train", failure, config=config) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no space left on device writing {db} (tracking.uri); ")
+    assert "or set tracking.uri to a larger disk, then run `fraud-app train` again" in err
+    assert len(err.splitlines()) == 1
+
+
+def test_our_own_errors_quoting_the_data_are_not_taken_for_a_full_disk():
+    from fraud_app import exhaustion
+    from fraud_app.errors import SchemaError
+
+    assert exhaustion.find(SchemaError("merchant_id 'No space left on device' ...")) is None
