@@ -51,6 +51,10 @@ _JAVA_PATHS = (
 _SHUFFLE = re.compile(r"ShuffleWriter|DiskBlockObjectWriter|temp_shuffle|UnsafeExternalSorter")
 
 
+# where a setting left unset puts its files (Spark's scratch: java.io.tmpdir)
+_DEFAULT_PLACES = {"spark.local.dir": "/tmp"}
+
+
 @dataclass(frozen=True)
 class Exhaustion:
     """What ran out (`kind`: SPACE, QUOTA, FILE_SIZE, OPEN_FILES) and, when the failure
@@ -151,8 +155,9 @@ def message(found: Exhaustion, command: str, places: Mapping[str, str]) -> str:
         )
     path = found.path
     key = None
-    if path is None and found.setting in places:
-        path, key = places[found.setting], found.setting
+    if path is None and found.setting is not None:
+        path = places.get(found.setting, _DEFAULT_PLACES.get(found.setting))
+        key = found.setting if path is not None else None
     elif path is not None:
         key = setting_for(path, places)
     what = {

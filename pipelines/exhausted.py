@@ -13,6 +13,11 @@ _PATHS = (
 )  # fmt: skip
 
 
+# commands that write in place, not staged: the line's "what it had written in part was
+# discarded" would not be true (`init` keeps its own line: cannot write into DIR: ...)
+UNSTAGED = frozenset({"init"})
+
+
 def places(config: AppConfig | None) -> dict[str, str]:
     """setting -> the local directory (or file) it names in `config`; {} without a config."""
     if config is None:
@@ -27,14 +32,16 @@ def places(config: AppConfig | None) -> dict[str, str]:
     db = sqlite_database(tracking_uri(config))
     if db is not None:
         out["tracking.uri"] = str(db)
-    # Spark's scratch files (shuffle, spills): java.io.tmpdir (/tmp) unless set
-    out["spark.local.dir"] = str(config.spark.conf.get("spark.local.dir", "/tmp")).split(",")[0]
+    # Spark's scratch files (shuffle, spills), when set: its default, java.io.tmpdir (/tmp),
+    # would claim every file under /tmp (exhaustion.message falls back to it for a shuffle)
+    if config.spark.conf.get("spark.local.dir"):
+        out["spark.local.dir"] = str(config.spark.conf["spark.local.dir"]).split(",")[0]
     return out
 
 
 def exhausted_line(command: str, exc: BaseException, config: AppConfig | None) -> str | None:
     """The `error:` text when `exc` is a resource running out, else None."""
-    found = exhaustion.find(exc)
+    found = None if command in UNSTAGED else exhaustion.find(exc)
     if found is None:
         return None
     return exhaustion.message(found, command, places(config))
