@@ -16,7 +16,6 @@ from __future__ import annotations
 import errno
 import os
 import re
-import resource
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -137,6 +136,8 @@ def _free(path: str) -> str:
 
 
 def open_files_limit() -> str:
+    import resource  # POSIX only, like the limits it reads
+
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     shown = "unlimited" if soft == resource.RLIM_INFINITY else str(soft)
     return shown if hard == soft else f"{shown} (hard limit {hard})"
@@ -172,6 +173,8 @@ def message(found: Exhaustion, command: str, places: Mapping[str, str]) -> str:
         where = f" writing {path}{set_}{_free(path)}"
         fix = f"free space there{f' or set {key} to a larger disk' if key else ''}"
     if found.kind == FILE_SIZE:
+        import resource
+
         limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
         shown = "unlimited" if limit == resource.RLIM_INFINITY else f"{limit} bytes"
         fix = (

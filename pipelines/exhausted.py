@@ -44,4 +44,8 @@ def exhausted_line(command: str, exc: BaseException, config: AppConfig | None) -
     found = None if command in UNSTAGED else exhaustion.find(exc)
     if found is None:
         return None
-    return exhaustion.message(found, command, places(config))
+    try:
+        where = places(config)
+    except Exception:  # the line must not hide the failure it reports: without settings
+        where = {}
+    return exhaustion.message(found, command, where)

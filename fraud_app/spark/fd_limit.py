@@ -12,7 +12,10 @@ file`). Does not own the limits of a cluster's executors (their hosts' settings)
 
 from __future__ import annotations
 
-import resource
+try:
+    import resource
+except ImportError:  # Windows: no such limits to check
+    resource = None
 
 from fraud_app.errors import EnvironmentSetupError
 from fraud_app.spark.conf_keys import jars_dir
@@ -34,7 +37,7 @@ def check_open_files() -> None:
     """EnvironmentSetupError naming the limit when the hard open-files limit is below what
     the JVM needs; a soft limit below it is raised (up to the hard one) for this process,
     as the JVM does for itself."""
-    needed = needed_open_files()
+    needed = None if resource is None else needed_open_files()
     if needed is None:
         return
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
