@@ -50,6 +50,8 @@ _JAVA_PATHS = (
 _SHUFFLE = re.compile(r"ShuffleWriter|DiskBlockObjectWriter|temp_shuffle|UnsafeExternalSorter")
 
 
+# an MLflow logged model's artifact folder (`<artifact root>/models/m-<id>/...`)
+_LOGGED_MODEL = re.compile(r"(?P<dir>.*/models/m-[0-9a-f]{8,})/")
 # where a setting left unset puts its files (Spark's scratch: java.io.tmpdir)
 _DEFAULT_PLACES = {"spark.local.dir": "/tmp"}
 
@@ -181,8 +183,15 @@ def message(found: Exhaustion, command: str, places: Mapping[str, str]) -> str:
             f"the file grew past the largest file this process may write ({shown}, "
             "`ulimit -f`) or the file system allows: raise the limit or write elsewhere"
         )
-    return (
-        f"{what}{where}. {fix[0].upper()}{fix[1:]}, {again}; what it had written in part "
-        "was discarded (outputs are staged, then swapped in whole), earlier outputs are "
-        "unchanged"
-    )
+    logged = _LOGGED_MODEL.match(path or "")
+    if logged:  # MLflow writes a logged model's artifacts in place, not staged
+        kept = (
+            f"earlier outputs are unchanged; the unregistered logged model it was writing "
+            f"is left in {logged['dir']} (nothing reads it): delete it to get its space back"
+        )
+    else:
+        kept = (
+            "what it had written in part was discarded (outputs are staged, then swapped in "
+            "whole), earlier outputs are unchanged"
+        )
+    return f"{what}{where}. {fix[0].upper()}{fix[1:]}, {again}; {kept}"

@@ -183,3 +183,19 @@ def test_our_own_errors_quoting_the_data_are_not_taken_for_a_full_disk():
     from fraud_app.errors import SchemaError
 
     assert exhaustion.find(SchemaError("merchant_id 'No space left on device' ...")) is None
+
+
+def test_a_logged_model_cut_short_is_named_not_claimed_discarded(tmp_path):
+    """MLflow writes a logged model's artifacts in place: the part stays (88 KiB in the
+    probe), so the line names it instead of saying it was discarded."""
+    from fraud_app import exhaustion
+
+    store = tmp_path / "mlartifacts"
+    model = store / "models" / "m-93fd14c97c174490a6e4cd9f3055b6e0"
+    found = exhaustion.Exhaustion(exhaustion.SPACE, f"{model}/artifacts/ensemble/params.npz")
+    line = exhaustion.message(found, "train", {"tracking.artifact_location": str(store)})
+    assert "(tracking.artifact_location)" in line and "discarded" not in line
+    assert line.endswith(
+        f"the unregistered logged model it was writing is left in {model} (nothing reads "
+        "it): delete it to get its space back"
+    )
