@@ -69,8 +69,16 @@ def _sections(stem: str, data: RunData, options: DashboardOptions):
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)  # a reader never sees half a page
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)  # a reader never sees half a page
+    except OSError as exc:
+        # a full disk left the part page behind, holding the space, and the error named
+        # no file ("No space left on device (OSError)")
+        tmp.unlink(missing_ok=True)
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     return path
 
 

@@ -13,10 +13,11 @@ back into a shell. Readers open these files as UTF-8, whatever the locale.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -82,11 +83,37 @@ def write_atomic(path: Path, text: str) -> Path:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
+        with named(path):
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def _create_whole(path: Path, text: str) -> None:
+    """Create `path` holding `text` (FileExistsError when it is there); a write that fails
+    part-way (a full disk) removes the part, which readers took for the whole file."""
+    with path.open("x", encoding="utf-8") as f:
+        try:
+            f.write(text)
+            f.flush()
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+
+
+@contextlib.contextmanager
+def named(path: Path) -> Iterator[None]:
+    """An OSError without a file name (a write() that failed: "[Errno 28] No space left on
+    device") raised inside is raised again naming `path`, so the CLI's line names the disk
+    that filled up."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 def write_new(path: Path, text: str) -> bool:
@@ -97,17 +124,16 @@ def write_new(path: Path, text: str) -> bool:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        tmp.write_text(text, encoding="utf-8")
-        try:
-            os.link(tmp, path)  # fails if `path` exists
-        except FileExistsError:
-            return False
-        except OSError:  # no hard links here
+        with named(path):
+            tmp.write_text(text, encoding="utf-8")
             try:
-                with path.open("x", encoding="utf-8") as f:
-                    f.write(text)
+                os.link(tmp, path)  # fails if `path` exists
             except FileExistsError:
                 return False
+            except OSError:  # no hard links here
+                _create_whole(path, text)
+    except FileExistsError:
+        return False
     finally:
         tmp.unlink(missing_ok=True)
     return True

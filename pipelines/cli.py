@@ -344,6 +344,7 @@ def _main(args: argparse.Namespace) -> int:
 
     # User mistakes end in one line and exit code 2 (the README's "What happens to bad
     # input" lists them); anything else is a bug and keeps its traceback.
+    config = None
     try:
         config = load_config(args.config, overrides)
         if args.master:
@@ -362,12 +363,22 @@ def _main(args: argparse.Namespace) -> int:
             # it was reported as `error: Connection refused` with exit 2
             logging.getLogger(__name__).debug("after SIGTERM", exc_info=True)
             return _terminated(args.command)
-        return _failed(args.command, exc)
+        return _failed(args.command, exc, config)
 
 
-def _failed(command: str, exc: BaseException) -> int:
+def _failed(command: str, exc: BaseException, config: AppConfig | None = None) -> int:
     """The exit code and the one `error:` line of a command that raised `exc`; re-raises a
     bug (keeps its traceback)."""
+    if not isinstance(exc, (interrupts.Terminated, SystemExit)) and not _interrupted(exc):
+        from pipelines.exhausted import exhausted_line
+
+        # a full disk, a quota, too many open files: whether Python, Spark's JVM, SQLite or
+        # a wrapping TrackingError said it (a Java trace, "(OSError)" without the path)
+        line = exhausted_line(command, exc, config)
+        if line is not None:
+            logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
+            print(f"error: {shown_text(line)}", file=sys.stderr)
+            return 2
     if isinstance(exc, (FraudAppError, DlcoreError)):
         print(f"error: {shown_text(str(exc))}", file=sys.stderr)
         return 2

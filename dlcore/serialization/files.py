@@ -56,11 +56,15 @@ def _write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         # `tmp` exists unless an interrupt lands just after os.replace: not testable, so
         # its mutants count as equivalent (docs/TESTING.md).
         with contextlib.suppress(FileNotFoundError):  # pragma: no mutate
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
+            # a failed write() names no file ("[Errno 28] No space left on device"): the
+            # CLI's line could not say which disk filled up
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
         raise
     fsync_dir(path.parent)
 

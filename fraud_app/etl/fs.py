@@ -7,6 +7,7 @@ swap there is only "all or nothing visible at the end", not atomic.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -125,11 +126,29 @@ class HadoopFs:
         self._fs(path).mkdirs(self._path(path))
 
     def write_text(self, path: str, text: str) -> None:
-        stream = self._fs(path).create(self._path(path), True)
+        """Write the file `path` whole or not at all: into a hidden file beside it (which
+        table listings skip), then renamed over it. It was written in place, so a disk
+        that filled up part-way through a table's `_files.json` (an append's, a labels
+        or score commit's) truncated the record and lost the old one."""
+        parent, name = str(path).rstrip("/").rsplit("/", 1)
+        tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:12]}"
+        fs = self._fs(path)
         try:
-            stream.write(bytearray(text.encode("utf-8")))
-        finally:
-            stream.close()
+            stream = fs.create(self._path(tmp), True)
+            try:
+                stream.write(bytearray(text.encode("utf-8")))
+            finally:
+                stream.close()
+            # a local disk renames over the file (its .crc too); HDFS and object stores
+            # refuse an existing target: the old file goes first there
+            if not fs.rename(self._path(tmp), self._path(path)):
+                fs.delete(self._path(path), False)
+                if not fs.rename(self._path(tmp), self._path(path)):
+                    raise OSError(f"could not rename {tmp} to {path}")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                fs.delete(self._path(tmp), False)
+            raise
 
     def head_bytes(self, path: str, n: int) -> bytes | None:
         """The first `n` bytes of the file, decompressed as Hadoop (and so Spark) decompresses

@@ -18,6 +18,7 @@ from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.redaction import redact_value
 from fraud_app.spark import progress
 from fraud_app.spark.conf_keys import check_conf_keys
+from fraud_app.spark.fd_limit import check_open_files
 from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
@@ -205,6 +206,7 @@ def get_spark(
     submitted = submitted_conf() if settings.launched_by_spark_submit() else None
     if submitted is None:
         settings.java_version()  # clear error when Java is missing
+        check_open_files()  # the JVM opens its ~280 jars at once: `ulimit -n 256` stopped it
     master = _choose_master(master, submitted)
     conf = merged_conf(conf, submitted)
     check_driver_addresses(conf)
