@@ -5,7 +5,6 @@ path) against the collected path's: the same metrics, the same C4 report. Real S
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import numpy as np
 import pytest
@@ -15,25 +14,9 @@ from fraud_app.evaluation import spark_window
 from fraud_app.evaluation.spark_train import ExecutorWindow
 from fraud_app.scoring.evaluate import window_figures
 from pipelines.training import lifecycle, nodes
+from tests.fraud_app.evaluation.same_figures import same
 
 pytestmark = pytest.mark.spark
-
-
-def _same(old, new, path=""):
-    if isinstance(old, dict):
-        assert list(old) == list(new), path
-        for key in old:
-            _same(old[key], new[key], f"{path}.{key}")
-    elif isinstance(old, list):
-        assert len(old) == len(new), path
-        for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            _same(a, b, f"{path}[{i}]")
-    elif isinstance(old, float) and math.isnan(old):
-        assert math.isnan(new), path
-    elif path.endswith("average_precision"):
-        assert new == pytest.approx(old, rel=1e-13, abs=0), path
-    else:
-        assert old == new, (path, old, new)
 
 
 def _scored(spark):
@@ -61,9 +44,9 @@ def test_the_test_window_on_the_executors_gives_the_collected_figures(spark, tmp
         scored.unpersist()
     assert isinstance(collected, dict) and isinstance(on_executors, ExecutorWindow)
     budget = config.scoring.alert_budget
-    _same(nodes.evaluate_arrays(collected, budget), nodes.evaluate_arrays(on_executors, budget))
-    _same(window_figures(collected, config), on_executors.figures)
-    _same(old_baseline, new_baseline)
+    same(nodes.evaluate_arrays(collected, budget), nodes.evaluate_arrays(on_executors, budget))
+    same(window_figures(collected, config), on_executors.figures)
+    same(old_baseline, new_baseline)
 
 
 def test_an_unlabelled_row_is_refused_on_the_executors_path(spark, monkeypatch):

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from fraud_app.evaluation.spark_ranking import ROW, WindowColumns, with_row_order
 from fraud_app.evaluation.spark_window import FigureRequest, census, window_report
 from fraud_app.scoring.evaluation import evaluation_report
+from tests.fraud_app.evaluation.same_figures import same
 
 pytestmark = pytest.mark.spark
 SCHEMA = "label double, fraud_score double, event_date date, card_id string, fraud_pattern string"
@@ -64,24 +65,6 @@ def _both(spark, rows, request=REQUEST):
     return old, new
 
 
-def _same(old, new, path="report"):
-    """Equal, NaN equal to NaN; average precision to 1e-13 relative."""
-    if isinstance(old, dict):
-        assert list(old) == list(new), path
-        for key in old:
-            _same(old[key], new[key], f"{path}.{key}")
-    elif isinstance(old, list):
-        assert len(old) == len(new), path
-        for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            _same(a, b, f"{path}[{i}]")
-    elif isinstance(old, float) and math.isnan(old):
-        assert isinstance(new, float) and math.isnan(new), path
-    elif path.endswith("average_precision"):
-        assert new == pytest.approx(old, rel=1e-13, abs=0), path
-    else:
-        assert old == new and type(old) is type(new), (path, old, new)
-
-
 @pytest.mark.parametrize(
     ("seed", "decimals"),
     [(0, 2), (1, 1), (2, None), (3, 3)],
@@ -93,14 +76,14 @@ def test_the_distributed_figures_are_those_of_the_collected_rows(spark, seed, de
         old, new = _both(spark, _rows(seed, 3000, decimals=decimals))
     finally:
         spark.conf.set("spark.sql.shuffle.partitions", "2")
-    _same(old, new)
+    same(old, new)
     assert new["roc_auc"] == old["roc_auc"]  # bit-equal: the rank sum is an exact integer
     assert any(d["cards"] < 3 for d in new["card_precision_at_k"]["per_day"]) or seed != 0
 
 
 def test_a_day_with_a_null_card_ranks_ties_by_first_seen_as_before(spark):
     old, new = _both(spark, _rows(4, 2000, decimals=1, null_card_day=3))
-    _same(old, new)
+    same(old, new)
 
 
 def test_caught_cards_are_left_out_of_later_days_beyond_the_first_fetch(spark):
@@ -111,14 +94,14 @@ def test_caught_cards_are_left_out_of_later_days_beyond_the_first_fetch(spark):
         for d in range(4) for c in range(20)
     ]  # fmt: skip
     old, new = _both(spark, rows, FigureRequest((0.1,), 3, 0.1, None))
-    _same(old, new)
+    same(old, new)
     assert [d["precision"] for d in new["card_precision_at_k"]["per_day"]] == [1.0, 1.0, 0, 0]
 
 
 def test_one_class_windows_give_nan_as_before(spark):
     rows = [(0.0, 0.1 * (i % 4), dt.date(2024, 3, 1 + i % 2), f"c{i}", None) for i in range(40)]
     old, new = _both(spark, rows)
-    _same(old, new)
+    same(old, new)
     assert math.isnan(new["roc_auc"]) and math.isnan(new["average_precision"])
 
 
@@ -145,7 +128,7 @@ def test_a_backtest_folds_figures_are_those_of_its_collected_rows(spark):
         w.unpersist()
         scored.unpersist()
     old = fold_metrics(pdf, "fraud_score", budget=0.05, k=4)
-    _same(old, new)
+    same(old, new)
     assert len(new["card_precision_per_day"]) == 6
 
 
@@ -171,7 +154,7 @@ def test_a_baseline_joined_by_transaction_id_gives_the_figures_of_its_mapped_sco
         w.unpersist()
         scored.unpersist()
     pdf["baseline"] = pdf["transaction_id"].map(baseline)  # what backtest did on the driver
-    _same(fold_metrics(pdf, "baseline", budget=0.1, k=2), new)
+    same(fold_metrics(pdf, "baseline", budget=0.1, k=2), new)
 
 
 @pytest.mark.parametrize("decimals", [1, None], ids=["ties", "distinct"])
@@ -189,4 +172,4 @@ def test_trains_ranking_figures_are_those_of_the_collected_scores(spark, decimal
     finally:
         w.unpersist()
     old = evaluate_scores(table.column("label").to_numpy(), table.column("fraud_score").to_numpy())
-    _same(old, new)
+    same(old, new)
