@@ -159,8 +159,11 @@ def message(found: Exhaustion, command: str, places: Mapping[str, str]) -> str:
     path = found.path
     key = None
     if path is None and found.setting is not None:
-        path = places.get(found.setting, _DEFAULT_PLACES.get(found.setting))
-        key = found.setting if path is not None else None
+        setting = found.setting
+        if setting == "spark.local.dir" and "SPARK_LOCAL_DIRS" in places:
+            setting = "SPARK_LOCAL_DIRS"  # Spark's own order: the environment's comes first
+        path = places.get(setting, _DEFAULT_PLACES.get(setting))
+        key = setting if path is not None else None
     elif path is not None:
         key = setting_for(path, places)
     what = {

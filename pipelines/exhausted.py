@@ -4,6 +4,8 @@ setting that chooses each, so that the line can say which setting to point elsew
 
 from __future__ import annotations
 
+import os
+
 from fraud_app import exhaustion
 from fraud_app.config import AppConfig
 
@@ -36,6 +38,10 @@ def places(config: AppConfig | None) -> dict[str, str]:
     # would claim every file under /tmp (exhaustion.message falls back to it for a shuffle)
     if config.spark.conf.get("spark.local.dir"):
         out["spark.local.dir"] = str(config.spark.conf["spark.local.dir"]).split(",")[0]
+    # Spark takes the environment's SPARK_LOCAL_DIRS before spark.local.dir: where it is
+    # set, that is where the scratch files went and the setting to change
+    if os.environ.get("SPARK_LOCAL_DIRS"):
+        out["SPARK_LOCAL_DIRS"] = os.environ["SPARK_LOCAL_DIRS"].split(",")[0]
     return out
 
 

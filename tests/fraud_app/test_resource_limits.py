@@ -199,3 +199,26 @@ def test_a_logged_model_cut_short_is_named_not_claimed_discarded(tmp_path):
         f"the unregistered logged model it was writing is left in {model} (nothing reads "
         "it): delete it to get its space back"
     )
+
+
+def test_spark_scratch_space_names_spark_local_dirs_when_the_environment_sets_it(
+    tmp_path, monkeypatch
+):
+    """Spark puts its shuffle files under SPARK_LOCAL_DIRS before spark.local.dir: the line
+    named spark.local.dir (or /tmp) and told the user to change a setting Spark ignored."""
+    from fraud_app import exhaustion
+    from fraud_app.config import load_config
+    from pipelines.exhausted import places
+
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False,
+                                "spark.conf": {"spark.local.dir": "/elsewhere"}})  # fmt: skip
+    found = exhaustion.Exhaustion(exhaustion.SPACE, None, "spark.local.dir")
+    monkeypatch.delenv("SPARK_LOCAL_DIRS", raising=False)
+    line = exhaustion.message(found, "features", places(config))
+    assert "writing /elsewhere (spark.local.dir)" in line, line
+    monkeypatch.setenv("SPARK_LOCAL_DIRS", f"{scratch},/other")
+    line = exhaustion.message(found, "features", places(config))
+    assert f"writing {scratch} (SPARK_LOCAL_DIRS)" in line, line
+    assert "or set SPARK_LOCAL_DIRS to a larger disk" in line, line
