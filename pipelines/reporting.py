@@ -15,6 +15,7 @@ from typing import Any
 from dashboards import DashboardOptions, Sources, render_all, render_backtest, render_index
 from dashboards.sources import belongs_to, list_runs, read_json
 from fraud_app.config import AppConfig
+from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
 
@@ -105,5 +106,10 @@ def log_dashboards_safely(config: AppConfig, run_id: str | None, written: list[P
 
         n = log_files(config, run_id, written, index_path(config).parent, "dashboards")
         logger.info("logged %d dashboard files to MLflow run %s", n, run_id)
-    except Exception:
-        logger.exception("could not log the dashboards to MLflow run %s", run_id)
+    except Exception as exc:  # one line (the pages are on disk); the trace at DEBUG
+        lines = str(exc).strip().splitlines() or [""]
+        logger.warning(
+            "could not log the dashboards to MLflow run %s (%s: %s); the pages are in %s",
+            run_id, type(exc).__name__, redacted(lines[0][:500]), index_path(config).parent,
+        )  # fmt: skip
+        logger.debug("the failure to log the dashboards", exc_info=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import mlflow
 
 from fraud_app.config import load_config
@@ -33,3 +35,20 @@ def test_pages_are_logged_under_dashboards_keeping_their_layout(tmp_path, fresh_
 def test_a_failure_to_log_never_raises(tmp_path):
     config = load_config(None, {"paths.root": str(tmp_path)})
     log_dashboards_safely(config, "no-such-run", [tmp_path / "missing.html"])
+
+
+def test_a_failure_to_log_is_one_warning_line_naming_the_pages(tmp_path, caplog):
+    """It was an ERROR with a traceback (a full artifact store, an unknown run) for a
+    failure that loses nothing: the pages are on disk."""
+    config = load_config(None, {"paths.root": str(tmp_path)})
+    page = index_path(config)
+    page.parent.mkdir(parents=True)
+    page.write_text("<html></html>")
+    with caplog.at_level(logging.DEBUG, logger="pipelines.reporting"):
+        log_dashboards_safely(config, "no-such-run", [page])
+    above_debug = [r for r in caplog.records if r.levelno > logging.DEBUG]
+    [record] = [r for r in above_debug if "dashboards" in r.getMessage()]
+    assert record.levelname == "WARNING" and record.exc_info is None
+    message = record.getMessage()
+    assert message.startswith("could not log the dashboards to MLflow run no-such-run (")
+    assert "\n" not in message and message.endswith(f"the pages are in {page.parent}")
