@@ -50,6 +50,8 @@ VARIABLES = (
     Variable("JAVA_HOME", "the Java that runs Spark", "`java` on PATH"),
     Variable("SPARK_HOME", "the Spark whose jars list the settings spark.conf is checked "
              "against (spark-submit sets it)", "pyspark's own"),
+    Variable("SPARK_LOCAL_DIRS", "Spark's; its scratch folders, taken before spark.local.dir "
+             "(read only to name a full one)", "spark.local.dir, else /tmp"),
 )  # fmt: skip
 NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -72,6 +74,13 @@ def launched_by_spark_submit() -> bool:
 
 def spark_home() -> str | None:
     return _get("SPARK_HOME") or None
+
+
+def spark_local_dir() -> str | None:
+    """The first of SPARK_LOCAL_DIRS (Spark puts its scratch files there before any
+    spark.local.dir), None when unset."""
+    value = _get("SPARK_LOCAL_DIRS") or ""
+    return value.split(",")[0] or None
 
 
 def log_level() -> str:

@@ -4,9 +4,7 @@ setting that chooses each, so that the line can say which setting to point elsew
 
 from __future__ import annotations
 
-import os
-
-from fraud_app import exhaustion
+from fraud_app import exhaustion, settings
 from fraud_app.config import AppConfig
 
 _PATHS = (
@@ -40,8 +38,8 @@ def places(config: AppConfig | None) -> dict[str, str]:
         out["spark.local.dir"] = str(config.spark.conf["spark.local.dir"]).split(",")[0]
     # Spark takes the environment's SPARK_LOCAL_DIRS before spark.local.dir: where it is
     # set, that is where the scratch files went and the setting to change
-    if os.environ.get("SPARK_LOCAL_DIRS"):
-        out["SPARK_LOCAL_DIRS"] = os.environ["SPARK_LOCAL_DIRS"].split(",")[0]
+    if settings.spark_local_dir():
+        out["SPARK_LOCAL_DIRS"] = settings.spark_local_dir()
     return out
 
 
