@@ -58,13 +58,12 @@ def fold_figures(
     check_binary(seen)
     cols = dataclasses.replace(COLUMNS, score=score)
     out = auc_and_ap(rows, cols, seen.frauds, seen.rows)
-    days = day_figures(rows, cols, seen.day_rows, FigureRequest((budget,), k, None))
+    request = FigureRequest((budget,), k, None)
+    days = day_figures(rows, cols, seen.day_rows, request)
     cards = card_precision(rows, cols, k, days.days)
     return {
         **out,
-        "recall_at_budget": budget_report(FigureRequest((budget,), k, None), days, seen.frauds)[0][
-            "recall"
-        ],
+        "recall_at_budget": budget_report(request, days, seen.frauds)[0]["recall"],
         "card_precision_at_k": cards["mean"],
         "card_precision_per_day": cards["per_day"],
     }

@@ -59,6 +59,14 @@ class WindowColumns:
     card: str | None = "card_id"
     pattern: str | None = None
 
+    @classmethod
+    def of(cls, columns: list[str]) -> WindowColumns:
+        """The default names, the card and the fraud pattern only when `columns` hold them."""
+        return cls(
+            card="card_id" if "card_id" in columns else None,
+            pattern="fraud_pattern" if "fraud_pattern" in columns else None,
+        )
+
 
 def with_row_order(df: DataFrame) -> DataFrame:
     """`df` + ROW: its rows' order as a collect of `df` gives them (partition, then position),
@@ -170,6 +178,8 @@ class DayFigures:
     budgets: list[dict]  # per budget: {"alerts", "caught", "cutoffs"} summed over the days
     threshold: dict | None  # {"per_day": [alerts], "caught": int}
     patterns: dict[str, tuple[int, int]]  # pattern -> (frauds, frauds alerted)
+    # the request's pattern_budget, all frauds: {"alerts", "caught"} summed over the days
+    pattern_budget: dict | None = None
 
 
 def day_figures(labelled: DataFrame, cols: WindowColumns, day_rows: dict, request) -> DayFigures:
@@ -228,7 +238,12 @@ def _day_summary(days, day_rows, rows, n_budgets: int, request) -> DayFigures:
         for b in range(n_budgets)
     ]  # fmt: skip
     threshold = None if request.threshold is None else {"per_day": t_alerts, "caught": t_caught}
-    return DayFigures(days, [day_rows[d] for d in days], budgets, threshold, patterns)
+    pattern_budget = None if request.pattern_budget is None else {
+        "alerts": int(alerts[:, n_budgets].sum()), "caught": int(caught[:, n_budgets].sum())
+    }  # fmt: skip
+    return DayFigures(
+        days, [day_rows[d] for d in days], budgets, threshold, patterns, pattern_budget
+    )
 
 
 def budget_report(request, figures: DayFigures, frauds: int) -> list[dict[str, Any]]:

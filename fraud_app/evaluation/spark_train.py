@@ -17,12 +17,8 @@ from typing import Any
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
-from fraud_app.evaluation.spark_ranking import (
-    WindowColumns,
-    budget_report,
-    day_figures,
-    with_row_order,
-)
+from dlcore.daily_ranking import budget_figures
+from fraud_app.evaluation.spark_ranking import WindowColumns, day_figures, with_row_order
 from fraud_app.evaluation.spark_scores import score_figures
 from fraud_app.evaluation.spark_window import (
     FigureRequest,
@@ -46,10 +42,7 @@ def test_window_figures(scored: DataFrame, columns: list[str], scoring) -> Execu
     """None when the window fits on the driver or has no event_date (collect it)."""
     if "event_date" not in columns:
         return None
-    cols = WindowColumns(
-        card="card_id" if "card_id" in columns else None,
-        pattern="fraud_pattern" if "fraud_pattern" in columns else None,
-    )
+    cols = WindowColumns.of(columns)
     rows = with_row_order(scored.select(*columns)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         seen = census(rows, cols)
@@ -57,11 +50,16 @@ def test_window_figures(scored: DataFrame, columns: list[str], scoring) -> Execu
             return None
         check_binary(seen)
         metrics = score_figures(rows, cols, rows=seen.rows, frauds=seen.frauds)
-        daily = FigureRequest((scoring.alert_budget,), scoring.card_k, None)
-        days = day_figures(rows, cols, seen.day_rows, daily)
-        metrics["recall_at_budget"] = budget_report(daily, days, seen.frauds)[0]["recall"]
+        # the report's ranking of each day also counts the alerts at scoring.alert_budget
+        # (its pattern_budget): the daily budget's recall, with no second ranking
         request = FigureRequest(tuple(scoring.alert_budgets), scoring.card_k, scoring.alert_budget)
-        return ExecutorWindow(metrics, window_report(rows, cols, seen, request))
+        days = day_figures(rows, cols, seen.day_rows, request)
+        at_budget = days.pattern_budget
+        metrics["recall_at_budget"] = budget_figures(
+            scoring.alert_budget, at_budget["alerts"], float(at_budget["caught"]),
+            float(seen.frauds), [], len(days.days),
+        )["recall"]  # fmt: skip
+        return ExecutorWindow(metrics, window_report(rows, cols, seen, request, days))
     finally:
         rows.unpersist()
 
@@ -73,16 +71,16 @@ def columns_figures(scored: DataFrame, columns: list[str], label: str) -> dict[s
     rows = with_row_order(scored.select(label, *columns)).persist(StorageLevel.MEMORY_AND_DISK)
     try:
         by_label = WindowColumns(label=label, score=columns[0], day=label, card=None)
-        total = census(rows, by_label).rows  # grouped by label: there may be no dates
-        if fits_on_driver(scored.sparkSession, total):
+        first = census(rows, by_label)  # grouped by label: there may be no dates
+        if fits_on_driver(scored.sparkSession, first.rows):
             table = rows.select(label, *columns).toArrow()
             y = table.column(label).to_numpy(zero_copy_only=False)
             return {c: evaluate_scores(y, table.column(c).to_numpy(zero_copy_only=False))
                     for c in columns}  # fmt: skip
         out = {}
-        for column in columns:
+        for column in columns:  # each column's own census: its non-finite scores
             cols = dataclasses.replace(by_label, score=column)
-            seen = census(rows, cols)
+            seen = first if column == columns[0] else census(rows, cols)
             check_binary(seen)
             out[column] = score_figures(rows, cols, rows=seen.rows, frauds=seen.frauds)
         return out

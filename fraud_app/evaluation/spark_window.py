@@ -20,6 +20,7 @@ from dlcore.metrics import nonfinite_scores_error
 from fraud_app.evaluation.spark_cards import card_precision
 from fraud_app.evaluation.spark_ranking import (
     ROW,
+    DayFigures,
     WindowColumns,
     auc_and_ap,
     budget_report,
@@ -108,9 +109,13 @@ def check_binary(seen: Census) -> None:
         raise ConfigError(f"y_true must hold only labels 0 and 1. Received values such as {found}")
 
 
-def window_report(w: DataFrame, cols: WindowColumns, seen: Census, request: FigureRequest):
+def window_report(
+    w: DataFrame, cols: WindowColumns, seen: Census, request: FigureRequest,
+    days: DayFigures | None = None,
+):  # fmt: skip
     """evaluation_report's figures (same keys and order) of `w`'s labelled rows, whose labels
-    `seen` found to be 0 or 1."""
+    `seen` found to be 0 or 1. `days`: their day_figures under `request`, when the caller
+    has them (else computed here)."""
     if seen.nonfinite:
         raise nonfinite_scores_error(seen.nonfinite, seen.labelled)
     labelled = w.where(F.col(cols.label).isNotNull())
@@ -120,7 +125,8 @@ def window_report(w: DataFrame, cols: WindowColumns, seen: Census, request: Figu
         "days": len(seen.day_rows),
         **auc_and_ap(labelled, cols, seen.frauds, seen.labelled),
     }
-    days = day_figures(labelled, cols, seen.day_rows, request)
+    if days is None:
+        days = day_figures(labelled, cols, seen.day_rows, request)
     out["alert_budgets"] = budget_report(request, days, seen.frauds)
     if cols.card is not None:
         out["card_precision_at_k"] = card_precision(labelled, cols, request.card_k, days.days)

@@ -185,10 +185,7 @@ def run_evaluation(
     columns = [_label_number().alias(c) if c == "label" else c for c in wanted]
     vector = vector_sql(names).alias("features")
     scored = score_dataframe(window.select(*columns, vector), model.ensemble)
-    cols = WindowColumns(
-        card="card_id" if "card_id" in wanted else None,
-        pattern="fraud_pattern" if "fraud_pattern" in wanted else None,
-    )
+    cols = WindowColumns.of(wanted)
     cols_read = [*wanted, "fraud_score"]
     rows = with_row_order(scored.select(*cols_read))
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # scored once, read by each figure
