@@ -304,16 +304,16 @@ class AppendPublish:
             extra = [c for c in rows.columns if c.lower() not in known]
             if extra:
                 types = {f.name: f.dataType for f in rows.schema.fields}
-                self._rewrite_quarantine([F.lit(None).cast(types[c]).alias(c) for c in extra])
+                nulls = [F.lit(None).cast(types[c]).alias(c) for c in extra]
+                self._rewrite_quarantine(nulls, self.fs.list_paths(self.quarantine))
                 logger.info("ETL: the quarantine gains input column(s) %s; its earlier rows "
                             "are rewritten once", extra)  # fmt: skip
                 current = [*current, *extra]
-            elif self._too_many(self.quarantine):
-                n = len(self.fs.list_paths(self.quarantine))
-                self._rewrite_quarantine([])
+            elif files := self._to_compact(self.quarantine):
+                self._rewrite_quarantine([], files)
                 logger.info("ETL: the quarantine %s holds %d files (etl.compact_files %d); "
-                            "its earlier rows are rewritten as one file", self.quarantine, n,
-                            self.compact_files)  # fmt: skip
+                            "its earlier rows are rewritten as one file", self.quarantine,
+                            len(files), self.compact_files)  # fmt: skip
             have = {c.lower() for c in rows.columns}
             rows = rows.select(
                 *[F.col(quoted(c)).alias(c) if c.lower() in have
@@ -324,21 +324,24 @@ class AppendPublish:
         self._adds_file = current is None or batch.count() > 0  # a fresh one gets its columns
         return batch
 
-    def _too_many(self, folder: str) -> bool:
-        """`folder` holds etl.compact_files data files or more: rewrite it as one."""
+    def _to_compact(self, folder: str) -> list[str]:
+        """The data files of `folder` when they are etl.compact_files or more (rewrite them
+        as one), else []."""
         if self.compact_files is None or not self.fs.exists(folder):
-            return False
-        return len(self.fs.list_paths(folder)) >= self.compact_files
+            return []
+        files = self.fs.list_paths(folder)
+        return files if len(files) >= self.compact_files else []
 
-    def _rewrite_quarantine(self, extra: list) -> None:
+    def _rewrite_quarantine(self, extra: list, files: list[str]) -> None:
         """The earlier quarantine rows (plus the `extra` columns, as nulls) rewritten into a
         staged copy of the quarantine (self.qdir, swapped in whole at the commit), one file
         for the rows `fraud-app labels` runs quarantined (`labels-` names, which a replace
         rebuild carries over: fraud_app.etl.publish.ReplacePublish.keep_fed_quarantine)
-        and one for the others. This run's file goes in apart (_stage_quarantine)."""
+        and one for the others (`files`: the quarantine's data files). This run's file goes
+        in apart (_stage_quarantine)."""
         self.qdir = StagedDir(self.fs, self.quarantine)
         fed, other = [], []
-        for path in self.fs.list_paths(self.quarantine):
+        for path in files:
             (fed if path.rsplit("/", 1)[-1].startswith("labels-") else other).append(path)
         columns = self.spark.read.parquet(self.quarantine).columns  # one schema (docstring)
         for paths, prefix in ((other, ""), (fed, "labels-kept-")):
@@ -363,9 +366,8 @@ class AppendPublish:
         path = f"{self.swap.root}/extra-{len(self._extra)}"
         rows.repartition(1).write.mode("error").parquet(path)
         n = self.spark.read.parquet(path).count()
-        replaced = []
-        if earlier is not None and self._too_many(into):
-            replaced = self.fs.list_paths(into)
+        replaced = self._to_compact(into) if earlier is not None else []
+        if replaced:
             whole = f"{path}-whole"
             both = earlier.unionByName(self.spark.read.parquet(path)).distinct()
             both.repartition(1).write.mode("error").parquet(whole)
