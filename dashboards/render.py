@@ -35,6 +35,7 @@ from dashboards.prep.backtest import check_report
 from dashboards.prep.drift import DEFAULT_THRESHOLD
 from dashboards.report_index import ReportIndex
 from dashboards.sources import RunData, Sources, list_backtests, list_runs, load_run, read_json
+from dlcore.serialization.files import naming
 
 logger = logging.getLogger(__name__)
 
@@ -69,16 +70,13 @@ def _sections(stem: str, data: RunData, options: DashboardOptions):
 def _write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)  # a reader never sees half a page
-    except OSError as exc:
-        # a full disk left the part page behind, holding the space, and the error named
-        # no file ("No space left on device (OSError)")
-        tmp.unlink(missing_ok=True)
-        if exc.filename is not None or exc.errno is None:
+    with naming(path):  # a full disk's error named no file ("No space left on device")
+        try:
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(path)  # a reader never sees half a page
+        except OSError:
+            tmp.unlink(missing_ok=True)  # a full disk left the part page, holding the space
             raise
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
     return path
 
 

@@ -13,15 +13,16 @@ back into a shell. Readers open these files as UTF-8, whatever the locale.
 from __future__ import annotations
 
 import codecs
-import contextlib
 import json
 import math
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from dlcore.serialization.files import naming
 
 
 def finite(value: Any) -> Any:
@@ -83,7 +84,7 @@ def write_atomic(path: Path, text: str) -> Path:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with named(path):
+        with naming(path):
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, path)
     finally:
@@ -103,19 +104,6 @@ def _create_whole(path: Path, text: str) -> None:
             raise
 
 
-@contextlib.contextmanager
-def named(path: Path) -> Iterator[None]:
-    """An OSError without a file name (a write() that failed: "[Errno 28] No space left on
-    device") raised inside is raised again naming `path`, so the CLI's line names the disk
-    that filled up."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.filename is not None or exc.errno is None:
-            raise
-        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
-
-
 def write_new(path: Path, text: str) -> bool:
     """Write `text` to `path` only if no file is there (False, nothing written, when one
     is): never replaces a file another process wrote, and, as write_atomic, a reader sees
@@ -124,7 +112,7 @@ def write_new(path: Path, text: str) -> bool:
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        with named(path):
+        with naming(path):
             tmp.write_text(text, encoding="utf-8")
             try:
                 os.link(tmp, path)  # fails if `path` exists

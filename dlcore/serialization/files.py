@@ -18,7 +18,7 @@ import os
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -45,27 +45,37 @@ def fsync_dir(directory: Path) -> None:
             os.close(fd)
 
 
+@contextlib.contextmanager
+def naming(path: str | os.PathLike) -> Iterator[None]:
+    """An OSError without a file name raised inside (a write() that failed: "[Errno 28] No
+    space left on device") is raised again naming `path`, so that the error says which
+    file, and so which disk, it was; one with a name, or no errno, as it is."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+
+
 def _write_atomic(path: str | os.PathLike, write: Callable[[IO[bytes]], None]) -> None:
     """Write to a temp file in the same directory, fsync, then os.replace over `path`."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as exc:
-        # `tmp` exists unless an interrupt lands just after os.replace: not testable, so
-        # its mutants count as equivalent (docs/TESTING.md).
-        with contextlib.suppress(FileNotFoundError):  # pragma: no mutate
-            os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename is None and exc.errno is not None:
-            # a failed write() names no file ("[Errno 28] No space left on device"): the
-            # CLI's line could not say which disk filled up
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
-        raise
+    with naming(path):  # a failed write() names no file: the CLI's line names the disk
+        try:
+            with os.fdopen(fd, "wb") as f:
+                write(f)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            # `tmp` exists unless an interrupt lands just after os.replace: not testable, so
+            # its mutants count as equivalent (docs/TESTING.md).
+            with contextlib.suppress(FileNotFoundError):  # pragma: no mutate
+                os.unlink(tmp)
+            raise
     fsync_dir(path.parent)
 
 
