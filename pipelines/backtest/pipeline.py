@@ -255,12 +255,7 @@ def _collected_metrics(cfg, config, rows, used, test, vector: str):
     cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
     with task_errors():
         pdf = rows.select(*cols).toPandas()
-    models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
-    if cfg.baseline == "gbt":
-        pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
-                                          features_col=vector, seed=config.training.seed)  # fmt: skip
-        models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
-    return models, len(pdf), int(pdf["label"].sum())
+    return _pdf_metrics(cfg, config, pdf, used, test, vector)
 
 
 def _driver_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
@@ -269,10 +264,17 @@ def _driver_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
     pdf = scored.select(*cols).toPandas()
     if pdf.empty:
         raise _empty_test(fold)
+    return _pdf_metrics(cfg, config, pdf, used, test, vector)
+
+
+def _pdf_metrics(cfg, config, pdf, used, test, vector: str):
+    """fold_metrics of the ensemble and (unless `baseline: none`) the baseline, on the
+    collected test window; its rows and frauds."""
     models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
-    pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
-                                      features_col=vector, seed=config.training.seed)  # fmt: skip
-    models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
+    if cfg.baseline != "none":
+        pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
+                                          features_col=vector, seed=config.training.seed)  # fmt: skip
+        models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
     return models, len(pdf), int(pdf["label"].sum())
 
 
