@@ -69,7 +69,12 @@ def auc_of_rank_sum(rank_sum: float, n_pos: int, n_neg: int) -> float:
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
+def average_precision(
+    y_true: np.ndarray, scores: np.ndarray, sample_weight: np.ndarray | None = None
+) -> float:
+    """Step-wise average precision (scikit-learn's definition: thresholds at the distinct
+    scores). sample_weight: each row counts this many times (a stratified sample's inverse
+    sampling rates: the estimate of the whole window's AP); None = every row once."""
     y, s = _check(y_true, scores)
     n_pos = int(y.sum())
     if n_pos == 0 or n_pos == y.size:
@@ -78,12 +83,28 @@ def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
     s_sorted, y_sorted = s[order], y[order]
     # Thresholds at distinct score values: take the last index of each tie group.
     last = np.concatenate((np.flatnonzero(np.diff(s_sorted)), [s.size - 1]))
-    tp = np.cumsum(y_sorted)[last]
-    fp = (last + 1) - tp
+    if sample_weight is None:
+        tp = np.cumsum(y_sorted)[last]
+        fp = (last + 1) - tp
+        total_pos: float = n_pos
+    else:
+        w = _weights(sample_weight, s.size)[order]
+        tp = np.cumsum(w * y_sorted)[last]
+        fp = np.cumsum(w * (1 - y_sorted))[last]
+        total_pos = float(tp[-1])
     precision = tp / (tp + fp)
-    recall = tp / n_pos
+    recall = tp / total_pos
     recall_prev = np.concatenate(([0.0], recall[:-1]))
     return float(np.sum((recall - recall_prev) * precision))
+
+
+def _weights(sample_weight: np.ndarray, n: int) -> np.ndarray:
+    w = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+    if w.shape != (n,):
+        raise ShapeError(f"sample_weight must hold one weight per row ({n}). Received {w.shape}")
+    if not (np.isfinite(w).all() and (w > 0).all()):
+        raise ConfigError("sample_weight must hold finite weights > 0")
+    return w
 
 
 PSI_EPS = 1e-4

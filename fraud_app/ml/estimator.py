@@ -209,8 +209,13 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         names = feature_names(dataset, self.getFeaturesCol())
         held_out = None
         if validation is not None:  # collected once, for early stopping and validation_ap
+            stopping = cfg.distributed.early_stopping
             held_out = collect_validation(
-                validation, features_col=self.getFeaturesCol(), label_col=self.getLabelCol()
+                validation,
+                features_col=self.getFeaturesCol(),
+                label_col=self.getLabelCol(),
+                max_rows=stopping.max_rows if stopping is not None else None,
+                seed=cfg.seed,
             )
             self._check_validation(held_out.y, what)
         root = self._opt(self.checkpointDir) or None
@@ -256,6 +261,7 @@ def _member_history(result) -> dict:
 
 
 def _average_precision(ensemble, held_out) -> float:
-    """The ensemble's average precision on the collected validation rows (driver side)."""
+    """The ensemble's average precision on the collected validation rows (driver side;
+    weighted when they are a sample of a larger window, fraud_app.spark.validation_sample)."""
     p = probabilities_and_logits(ensemble, held_out.X)[0]
-    return float(average_precision(held_out.y, p))
+    return float(average_precision(held_out.y, p, sample_weight=held_out.w))

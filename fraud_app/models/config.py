@@ -70,6 +70,10 @@ class EarlyStoppingSection(Section):
     min_epochs: float = Field(3.0, ge=0)  # and never during the learning-rate warm-up
     # > 1: end with the mean of the weights of this many best evaluations (restore_best)
     average_best: int = Field(1, ge=1, le=100)
+    # past this many validation rows, the stopper scores a stratified sample of them with
+    # weights (all frauds + normal rows; the reported figures use the whole window);
+    # null = every row on the driver
+    max_rows: int | None = Field(1_000_000, ge=2)
 
     def to_config(self) -> EarlyStoppingConfig:
         every_epochs = None if self.every_groups is not None else self.every_epochs

@@ -315,7 +315,13 @@ def _usable_validation(validation, cfg: TrainingSection, features_col, label_col
     if validation is None or fixed or cfg.distributed.early_stopping is None:
         return None
     if not isinstance(validation, PartitionData):
-        validation = collect_validation(validation, features_col=features_col, label_col=label_col)
+        validation = collect_validation(
+            validation,
+            features_col=features_col,
+            label_col=label_col,
+            max_rows=cfg.distributed.early_stopping.max_rows,
+            seed=cfg.seed,
+        )
     positives = int((validation.y > 0.5).sum())
     if positives in (0, validation.rows):
         logger.warning(

@@ -53,12 +53,15 @@ from dlcore.training.snapshots import BestSnapshots
 from fraud_app.errors import ConfigError, EmptyInputError
 from fraud_app.spark.data import PartitionData, _arrow_encoder, decode_blocks
 from fraud_app.spark.result_cap import result_cap
+from fraud_app.spark.validation_sample import stratified_sample
 
 # early stopping scores its validation rows on the driver (fraud_app.spark.result_cap)
 VALIDATION_ADVICE = (
     "Early stopping scores the validation rows on the driver: give it a shorter validation "
     "window (splits.validation_days; in a notebook, fewer rows marked by "
-    "validationIndicatorCol or a smaller validationFraction), or a larger "
+    "validationIndicatorCol or a smaller validationFraction), a smaller "
+    "training.distributed.early_stopping.max_rows (it scores a weighted sample of a larger "
+    "window), or a larger "
     "spark.driver.maxResultSize and spark.driver.memory (spark.conf in the config, or "
     "--conf at spark-submit)"
 )
@@ -78,6 +81,8 @@ class EarlyStoppingConfig:
     average_best: with restore_best, end with the mean of the weights of the `average_best`
     best evaluations (dlcore.training.snapshots.BestSnapshots; 1 = the best one's weights).
     `best_iteration` stays the single best evaluation's.
+    max_rows: past this many validation rows, the stopper scores a stratified sample with
+    weights (fraud_app.spark.validation_sample); None = the whole window, however large.
     """
 
     patience: int = 3
@@ -87,8 +92,18 @@ class EarlyStoppingConfig:
     min_delta: float = 0.0
     min_epochs: float = 0.0
     average_best: int = 1
+    max_rows: int | None = 1_000_000
 
     def __post_init__(self) -> None:
+        if self.max_rows is not None and (
+            isinstance(self.max_rows, bool)
+            or not isinstance(self.max_rows, int)
+            or self.max_rows < 2
+        ):
+            raise ConfigError(
+                "early_stopping.max_rows must be an integer >= 2 or null (every row). "
+                f"Received: {self.max_rows!r}"
+            )
         if (
             isinstance(self.average_best, bool)
             or not isinstance(self.average_best, int)
@@ -135,8 +150,12 @@ class EarlyStoppingConfig:
             )
 
 
-def collect_validation(df, *, features_col: str, label_col: str) -> PartitionData:
-    """The validation rows as NumPy arrays on the driver (one Spark job, Arrow batches)."""
+def collect_validation(
+    df, *, features_col: str, label_col: str, max_rows: int | None = None, seed: int = 0
+) -> PartitionData:
+    """The validation rows as NumPy arrays on the driver (one Spark job, Arrow batches).
+    max_rows: past this many rows, a stratified sample with weights (its `w`), see
+    fraud_app.spark.validation_sample (one more job, the count); None = every row."""
     from fraud_app.errors import SchemaError
 
     missing = [c for c in (features_col, label_col) if c not in df.columns]
@@ -144,10 +163,14 @@ def collect_validation(df, *, features_col: str, label_col: str) -> PartitionDat
         raise SchemaError(
             f"validation DataFrame lacks column(s) {missing}. Available: {df.columns}"
         )
+    weight = None
+    if max_rows is not None:
+        df, weight = stratified_sample(df, label_col=label_col, max_rows=max_rows, seed=seed)
+    cols = [features_col, label_col] + ([weight] if weight else [])
     with result_cap("the validation window", VALIDATION_ADVICE):
         rows = (
-            df.select(features_col, label_col)
-            .mapInArrow(_arrow_encoder(features_col, label_col, None), "block binary")
+            df.select(*cols)
+            .mapInArrow(_arrow_encoder(features_col, label_col, weight), "block binary")
             .collect()
         )
     return decode_blocks(bytes(r[0]) for r in rows)
@@ -264,7 +287,7 @@ class EarlyStopper:
         """Score the validation set with these weights; update best / patience; return the record."""
         self.model.load_weights(params, layer_state)
         scores = self.predictor.predict().reshape(-1)  # = self.model.predict(X), bit for bit
-        ap = average_precision(self.validation.y, scores)
+        ap = average_precision(self.validation.y, scores, sample_weight=self.validation.w)
         record = {
             "epoch": round(iteration / self.iterations_per_epoch, 4),
             "iteration": iteration,
@@ -297,12 +320,15 @@ class EarlyStopper:
         """What a resumed run's stopper must share with the checkpoint's: its settings and
         its validation rows (a digest that does not depend on their order)."""
         v = self.validation
-        rows = np.ascontiguousarray(
-            np.column_stack([v.X.astype(np.float32), v.y.astype(np.float32)])
-        )
+        columns = [v.X.astype(np.float32), v.y.astype(np.float32)]
+        if v.w is not None:  # a sample's weights (a whole window has none: digests as before)
+            columns.append(v.w.astype(np.float32))
+        rows = np.ascontiguousarray(np.column_stack(columns))
         keyed = rows.view(np.dtype((np.void, rows.dtype.itemsize * rows.shape[1]))).ravel()
         digest = hashlib.sha256(np.sort(keyed).tobytes()).hexdigest()[:16]
-        return {"config": dataclasses.asdict(self.config), "validation": digest}
+        config = dataclasses.asdict(self.config)
+        config.pop("max_rows")  # what it changes, the rows, is in the digest
+        return {"config": config, "validation": digest}
 
     def checkpoint_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         """(JSON, arrays) a checkpoint keeps of the stopper: the records, the best score,

@@ -156,7 +156,11 @@ class DistributedTrainer:
                     validation_df
                     if isinstance(validation_df, PartitionData)
                     else collect_validation(
-                        validation_df, features_col=features_col, label_col=label_col
+                        validation_df,
+                        features_col=features_col,
+                        label_col=label_col,
+                        max_rows=cfg.early_stopping.max_rows if cfg.early_stopping else None,
+                        seed=cfg.seed,
                     )
                 )
             require_trainable(data.summary, data.partition_rows, data.features_col, data.weight_col)

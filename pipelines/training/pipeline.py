@@ -253,9 +253,15 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
 
 def _validation_window(config: AppConfig, tracker, splits, names, vector: str):
     """The validation window on the driver (one Spark job) when early stopping or the
-    promotion gate needs it there anyway; None: each model is scored on it by Spark."""
-    early_stopping = config.training.distributed.early_stopping is not None
-    if not early_stopping and not lifecycle.collect_gate_rows(tracker, splits, names):
+    promotion gate needs it there anyway; None: each model is scored on it by Spark.
+    A window larger than early_stopping.max_rows stays on the executors: the members'
+    early stopping collects a weighted sample of it (fraud_app.spark.validation_sample),
+    and the reported figures, threshold and gate come from Spark over every row."""
+    stopping = config.training.distributed.early_stopping
+    rows = splits.summary["windows"]["validation"]["rows"]
+    if stopping is not None and stopping.max_rows is not None and rows > stopping.max_rows:
+        return None
+    if stopping is None and not lifecycle.collect_gate_rows(tracker, splits, names):
         return None
     return nodes.collect_validation_window(splits.validation, vector)
 

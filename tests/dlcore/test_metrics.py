@@ -61,3 +61,35 @@ def test_population_stability_index_by_hand():
     assert psi([], []) is None and psi([0.5, 0.5], [0, 0]) is None
     with pytest.raises(ShapeError, match="2 reference bins, received 3 counts"):
         psi([0.5, 0.5], [1, 2, 3])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1), st.integers(0, 6), st.integers(1, 4)), min_size=2, max_size=60
+    )
+)
+def test_weighted_average_precision_counts_a_row_weight_times(triples):
+    # a weight k is the row repeated k times (what a stratified sample's 1/rate stands for)
+    y = np.array([t[0] for t in triples])
+    s = np.array([t[1] for t in triples], dtype=np.float64)
+    w = np.array([t[2] for t in triples], dtype=np.float64)
+    weighted = average_precision(y, s, sample_weight=w)
+    repeated = average_precision(np.repeat(y, w.astype(int)), np.repeat(s, w.astype(int)))
+    if y.min() == y.max():
+        assert math.isnan(weighted) and math.isnan(repeated)
+        return
+    assert weighted == pytest_approx(repeated)
+    assert weighted == pytest_approx(average_precision_score(y, s, sample_weight=w))
+    assert average_precision(y, s, sample_weight=np.ones(len(y))) == pytest_approx(
+        average_precision(y, s)
+    )
+
+
+def test_bad_sample_weights_are_named():
+    y, s = np.array([0, 1, 0]), np.array([0.1, 0.9, 0.3])
+    with pytest.raises(ShapeError, match=r"one weight per row \(3\)"):
+        average_precision(y, s, sample_weight=np.ones(2))
+    for bad in (0.0, -1.0, np.nan):
+        with pytest.raises(ConfigError, match="finite weights > 0"):
+            average_precision(y, s, sample_weight=np.array([1.0, bad, 1.0]))

@@ -32,6 +32,8 @@ CHILD = textwrap.dedent(
     )
     small = collect_validation(df.limit(100), features_col="features", label_col="label")
     print("SMALL", small.rows)
+    sample = collect_validation(df, features_col="features", label_col="label", max_rows=3000)
+    print("SAMPLE", sample.rows < 4000, int(sample.y.sum()) > 0, round(float(sample.w.sum()), -4))
     try:
         collect_validation(df, features_col="features", label_col="label")
     except ConfigError as exc:
@@ -47,12 +49,16 @@ def test_a_validation_window_past_the_drivers_result_cap_is_named(tmp_path):
                           capture_output=True, text=True, timeout=600)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "SMALL 100" in done.stdout
+    # early_stopping.max_rows: a weighted sample of the same window fits under the cap
+    assert "SAMPLE True True 60000.0" in done.stdout
     [line] = [x for x in done.stdout.splitlines() if x.startswith("ERROR")]
     assert re.fullmatch(
         r"ERROR the validation window does not fit on the driver: its first \d+ tasks' results "
         r"came to [\d.]+ [KM]iB, past spark\.driver\.maxResultSize \(1024\.0 KiB\)\. Early "
         r"stopping scores the validation rows on the driver: give it a shorter validation "
-        r"window \(splits\.validation_days; .*\), or a larger spark\.driver\.maxResultSize and "
+        r"window \(splits\.validation_days; .*\), a smaller "
+        r"training\.distributed\.early_stopping\.max_rows \(it scores a weighted sample of a "
+        r"larger window\), or a larger spark\.driver\.maxResultSize and "
         r"spark\.driver\.memory \(spark\.conf in the config, or --conf at spark-submit\)",
         line,
     ), line
