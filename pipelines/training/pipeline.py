@@ -17,12 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyspark import StorageLevel
+
 from dlcore.backends import get_ops
 from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
 from fraud_app.etl.readers import reads
 from fraud_app.evaluation.spark_train import ExecutorWindow
+from fraud_app.evaluation.spark_window import fits_on_driver
 from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
@@ -169,7 +172,8 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     # Validation metrics come from the ensemble selected on validation (before any refit).
     # With tracking on, the window's features go to the promotion gate, which scores the
     # champion on them on the tracking thread (no Spark job beside training).
-    windows = {"validation": _scored_validation(val, splits, fitted.ensemble, vector)}
+    validation, val_scores = _scored_validation(val, splits, fitted.ensemble, vector, config)
+    windows = {"validation": validation}
     with_rows = val is not None and lifecycle.collect_gate_rows(tracker, splits, names)
     gate_rows = val.gate_rows if with_rows else None
     lap("validation_scores")
@@ -179,7 +183,9 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     # The alert threshold stored with the model (C2) is a quantile of the FINAL model's
     # validation scores, so it is on the scale of the scores the model will give.
     final_val = (
-        _scored_validation(val, splits, final.ensemble, vector) if refit else windows["validation"]
+        _scored_validation(val, splits, final.ensemble, vector, config, figures=False)[1]
+        if refit
+        else val_scores
     )
     final.ensemble.metadata["scoring"] = nodes.scoring_metadata(
         splits, final.ensemble, final_val["fraud_score"], config, vector
@@ -200,7 +206,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     pending = lifecycle.start_model_logging(
         config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
         new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"], rows=gate_rows,
-        scores=windows["validation"],
+        scores=val_scores,
     )  # fmt: skip
     scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
@@ -266,12 +272,33 @@ def _validation_window(config: AppConfig, tracker, splits, names, vector: str):
     return nodes.collect_validation_window(splits.validation, vector)
 
 
-def _scored_validation(val, splits, ensemble, vector: str) -> dict[str, Any]:
-    """The validation window's evaluation columns + `fraud_score` of `ensemble`: scored on
-    the driver when the window is there (same bits as the Spark scorer), else by Spark."""
+def _scored_validation(val, splits, ensemble, vector: str, config: AppConfig, *,
+                       figures: bool = True) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """(the validation window as evaluation takes it, its per-row scores).
+
+    The window: its evaluation columns + `fraud_score` of `ensemble`, scored on the driver
+    when it is there (same bits as the Spark scorer), else by Spark and collected; past
+    `fits_on_driver` (a window that early_stopping.max_rows left on the executors) its
+    figures computed on the executors (an ExecutorWindow; not with figures=False). The
+    scores: `label`, `fraud_score`, `event_date` of every row, numbers only (~13 bytes a
+    row), for the alert threshold and the promotion gate; the same dict as the window when
+    that was collected."""
     if val is not None:
-        return val.scored(ensemble)
-    return nodes.score_and_collect(splits.validation, ensemble, vector)
+        data = val.scored(ensemble)
+        return data, data
+    rows = splits.summary["windows"]["validation"]["rows"]
+    if fits_on_driver(splits.validation.sparkSession, rows):
+        data = nodes.score_and_collect(splits.validation, ensemble, vector)
+        return data, data
+    scored = nodes.score(splits.validation, ensemble, features_col=vector)
+    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        window = nodes.test_window(scored, config.scoring) if figures else None
+        numbers = [c for c in ("label", "fraud_score", "event_date") if c in scored.columns]
+        scores = nodes.collect_scores(scored.select(*numbers))
+    finally:
+        scored.unpersist()
+    return (scores if window is None else window), scores
 
 
 def _rows(splits, *windows: str) -> int:
