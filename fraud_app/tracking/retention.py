@@ -53,7 +53,14 @@ def registry_holds(config) -> RegistryHolds:
     from fraud_app.tracking.client import client, store_error
 
     uri = tracking_uri(config)
-    check_reachable(uri, config.tracking.connect_timeout_s)  # a server that is down: one line
+    try:
+        check_reachable(uri, config.tracking.connect_timeout_s)
+    except TrackingError as exc:  # its remedy "set tracking.enabled: false" is not prune's
+        raise TrackingError(
+            f"{str(exc).split('. Start it', 1)[0]}. prune reads the registry first, to keep "
+            "what its versions hold: nothing was removed. Start the server or fix "
+            "tracking.uri / MLFLOW_TRACKING_URI, then run it again"
+        ) from None
     holds = RegistryHolds(store=redacted(uri))
     c = client(uri)
     try:

@@ -281,3 +281,37 @@ def test_a_bad_rule_is_one_line(project, tmp_path, capsys):
         "retention.training_runs.keep_last: Input should be greater than or equal to 1 (received 0)"
         in err
     )
+
+
+def test_a_store_that_cannot_answer_removes_nothing(project, tmp_path, capsys):
+    """The registry says what must stay: without it, nothing is removed (one line, exit 2)."""
+    root, _, _ = project
+    cfg = tmp_path / "prune.yaml"
+    cfg.write_text(
+        f"paths: {{root: {json.dumps(str(root))}}}\n"
+        "tracking: {uri: 'http://127.0.0.1:9', connect_timeout_s: 1}\n"
+        "retention: {training_runs: {keep_last: 1}, scoring_reports: {keep_last: 1}}\n"
+    )
+    before = _files(root)
+    assert main(["-c", str(cfg), "prune"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: tracking server http://127.0.0.1:9 cannot be reached within 1s")
+    assert err.count("\n") == 1 and err.rstrip().endswith(
+        "prune reads the registry first, to keep what its versions hold: nothing was removed. "
+        "Start the server or fix tracking.uri / MLFLOW_TRACKING_URI, then run it again"
+    )
+    assert _files(root) == before
+
+
+def test_the_config_file_given_is_never_removed(project, capsys):
+    """A tune's best config used as the command's config (`-c reports/tune-t0-best.yaml`)."""
+    root, _, _ = project
+    best = root / "reports" / "tune-t0-best.yaml"
+    best.write_text(
+        f"paths: {{root: {json.dumps(str(root))}}}\nretention: {{job_reports: {{keep_last: 1}}}}\n"
+    )
+    _age(best, 50)
+    assert main(["-c", str(best), "prune"]) == 0
+    assert best.is_file() and (root / "reports" / "tune-t0.json").is_file()
+    assert not (root / "reports" / "evaluation-e0.json").exists()
+    assert "1 it holds the config file of this command" in capsys.readouterr().out
