@@ -27,7 +27,8 @@ class RetentionSection(Section):
     and reports (`training-<run>.json`, `evaluation-<run>-*.json`), dated by its report. Never removed: the
     newest run, a run being trained or resumed (no report yet, or its run-name lock held), a
     run whose version holds a registry alias (champion, challenger, any other), a run whose
-    directory a registered version's source or `scoring.model` names.
+    directory a registered version's source or `scoring.model` names, an ensemble under
+    `paths.models` without a training report (import-onnx's output, a copy).
     scoring_reports: `<paths.reports>/scoring-<job>.json`, one per `score` run.
     validation_reports: `validate`'s `<table>_validation-<time>.json` + `.html` (each table's
     newest is kept).

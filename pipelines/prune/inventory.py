@@ -78,6 +78,8 @@ def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | N
             kind.protected[run] = (
                 "not finished (being trained, or interrupted: `train --run` resumes it)"
             )
+        elif not report.is_file():  # an ensemble put there by hand (import-onnx, a copy)
+            kind.protected[run] = f"no report {report.name}: not a training run's model"
         elif (holder := lock_holder(paths.resolve("models") / f".{run}.lock")) is not None:
             kind.protected[run] = f"its run-name lock is held by {holder}"
         elif run in holds.runs:

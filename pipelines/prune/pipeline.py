@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConcurrentRunError
+from fraud_app.etl.lock import RootLock
 from fraud_app.retention.plan import Decision, Item, decide
 from fraud_app.tracking.retention import (
     RegistryHolds,
@@ -33,6 +34,7 @@ from pipelines.prune import inventory
 from pipelines.training.run_names import finished, run_lock
 
 logger = logging.getLogger(__name__)
+PRUNE_LOCK = ".fraud-app-prune.lock"
 KINDS = {
     "training_runs": ("training run", "training runs"),
     "scoring_reports": ("scoring report", "scoring reports"),
@@ -73,8 +75,18 @@ def prune(
     config_file: Path | None = None,
 ) -> PruneResult:
     """Remove (or with dry_run, only list) what `config.retention` does not keep."""
+    # one prune at a time (two would race to remove the same items; a dry run removes
+    # nothing, and writes no lock); writers are not held back: a training run is removed
+    # under its own run-name lock
+    lock = contextlib.nullcontext() if dry_run else RootLock(config.paths.root, "prune", PRUNE_LOCK)
+    with lock:
+        return _prune(config, dry_run, now or dt.datetime.now(dt.UTC), config_file)
+
+
+def _prune(
+    config: AppConfig, dry_run: bool, now: dt.datetime, config_file: Path | None
+) -> PruneResult:
     rules = config.retention
-    now = now or dt.datetime.now(dt.UTC)
     needs_registry = not (rules.training_runs.keeps_all() and rules.model_cache.keeps_all())
     holds = registry_holds(config) if needs_registry else RegistryHolds()
     if holds.store:

@@ -74,6 +74,7 @@ def project(tmp_path, fresh_store, monkeypatch):
         _training_run(root, run, days=80 - 10 * i)
     _write(root / "checkpoints" / "rX" / "member-00" / "LATEST.json")  # in progress
     _write(root / "test-scores" / "rX" / "part-00000.parquet")
+    h.linear_ensemble(3.0).save(root / "models" / "imported")  # import-onnx OUT_DIR: no report
     lock = {**owner_info(), "command": "train --run rL"}  # this process: alive
     _write(root / "models" / ".rL.lock", json.dumps(lock))
     for i in range(5):
@@ -176,6 +177,7 @@ def test_prune_removes_exactly_what_no_rule_keeps_and_never_the_champion(project
         "r3": "fraud-ensemble v3's source",
         "r2": "fraud-ensemble v1 holds alias champion",
         "rX": "not finished (being trained, or interrupted: `train --run` resumes it)",
+        "imported": "no report training-imported.json: not a training run's model",
     }
     assert kept["rL"].startswith("its run-name lock is held by train --run rL (pid")
 
@@ -240,7 +242,7 @@ def test_the_champion_stays_whatever_the_rule(project):
     config = _config(root, training_runs={"keep_last": 1, "max_age_days": 0.001})
     prune(config)
     left = {p.name for p in (root / "models").iterdir() if not p.name.startswith(".")}
-    assert left == {"r2", "r3", "r5", "r6", "rL"}
+    assert left == {"r2", "r3", "r5", "r6", "rL", "imported"}
 
 
 def test_the_cli_dry_run_lists_and_the_summary_goes_to_stdout(project, tmp_path, capsys, caplog):
@@ -315,3 +317,25 @@ def test_the_config_file_given_is_never_removed(project, capsys):
     assert best.is_file() and (root / "reports" / "tune-t0.json").is_file()
     assert not (root / "reports" / "evaluation-e0.json").exists()
     assert "1 it holds the config file of this command" in capsys.readouterr().out
+
+
+def test_one_prune_at_a_time(project, tmp_path, capsys):
+    """A second prune while one runs is refused naming it (two raced to remove the same
+    items); a dry run takes no lock."""
+    root, _, _ = project
+    cfg = tmp_path / "prune.yaml"
+    cfg.write_text(
+        f"paths: {{root: {json.dumps(str(root))}}}\nretention: {{scoring_reports: {{keep_last: 1}}}}\n"
+    )
+    _write(root / ".fraud-app-prune.lock", json.dumps({**owner_info(), "command": "prune"}))
+    before = _files(root)
+    assert main(["-c", str(cfg), "prune"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"error: another fraud-app run is writing to {root}: prune (pid {os.getpid()}"
+    )
+    assert _files(root) == before
+    assert main(["-c", str(cfg), "prune", "--dry-run"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "prune: would remove 0 training runs, 4 scoring reports"
+    )
