@@ -63,7 +63,13 @@ def _evaluations(config: AppConfig, run: str, report: Path) -> list[Path]:
     with contextlib.suppress(OSError, ValueError, AttributeError):
         listed = list((json.loads(report.read_text()).get("evaluations") or {}).values())
     found = {reports / f"evaluation-{run}-{w}.json" for w in WINDOWS}
-    found |= {Path(p) for p in listed if Path(p).name.startswith(f"evaluation-{run}-")}
+    found |= {  # only files of this run in the reports folder, whatever the report says
+        reports / Path(p).name
+        for p in listed
+        if isinstance(p, str)
+        and Path(p).name.startswith(f"evaluation-{run}-")
+        and Path(p).parent.resolve() == reports.resolve()
+    }
     return sorted(p for p in found if p.is_file())
 
 
