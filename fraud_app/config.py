@@ -26,6 +26,7 @@ from fraud_app.evaluation.config import BacktestSection, TuneSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
 from fraud_app.redaction import redact_mapping, redact_text
+from fraud_app.retention.config import RetentionSection
 from fraud_app.scoring.config import ScoringSection
 from fraud_app.spark.session import UTC_NAMES
 from fraud_app.tracking.config import RegistrySection, TrackingSection
@@ -127,6 +128,7 @@ class AppConfig(Section):
     tracking: TrackingSection = Field(default_factory=TrackingSection)
     registry: RegistrySection = Field(default_factory=RegistrySection)
     scoring: ScoringSection = Field(default_factory=ScoringSection)
+    retention: RetentionSection = Field(default_factory=RetentionSection)
 
     @field_validator("balancing")
     @classmethod

@@ -76,6 +76,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "render the HTML dashboards (training, quality, data, scoring) from saved reports",
     ),
     "inspect": ("pipelines.commands.inspect", "check a saved model or checkpoint, print a summary"),
+    "prune": (
+        "pipelines.commands.prune",
+        "remove old runs, reports and cached models the `retention` rules no longer keep",
+    ),
 }
 
 

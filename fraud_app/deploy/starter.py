@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import re
 import shlex
 import shutil
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -42,15 +45,44 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
             "config written would be refused when read. Choose a directory with a UTF-8 name"
         ) from None
     config_text = _starter_config(root, specs)  # before anything is written
+    made = [p for p in (root, *root.parents) if not p.exists()]  # the folders init creates
     try:
         root.mkdir(parents=True, exist_ok=True)
-        specs.mkdir(exist_ok=True)
-        for spec in sorted(shipped_spec_dir().glob("*.yaml")):
-            shutil.copyfile(spec, specs / spec.name)
-        config_path.write_text(config_text, encoding="utf-8")
+        _write_staged(root, config_text)
     except OSError as exc:
-        raise ConfigError(f"fraud-app init: cannot write into {root}: {exc.strerror}") from exc
+        for folder in made:  # nothing of init's left: a re-run needs no --force
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise ConfigError(
+            f"fraud-app init: cannot write into {root}: {exc.strerror}{where}; nothing was "
+            "written (its files are staged, then moved in whole): fix that, then run it again"
+        ) from exc
     return {"config": config_path, "feature_specs": specs}
+
+
+def _write_staged(root: Path, config_text: str) -> None:
+    """Write feature_specs/*.yaml and config.yaml into a hidden folder of `root`, then move
+    them in (renames: no space needed), config.yaml last. A disk that filled part-way left
+    the specs copied so far and a truncated config.yaml, and the re-run then needed
+    --force. An existing spec of the same name (--force) is replaced; other files stay."""
+    staging = Path(tempfile.mkdtemp(prefix=".fraud-app-init-", dir=root))
+    try:
+        staged_specs = staging / "feature_specs"
+        staged_specs.mkdir()
+        for spec in sorted(shipped_spec_dir().glob("*.yaml")):
+            shutil.copyfile(spec, staged_specs / spec.name)
+        (staging / "config.yaml").write_text(config_text, encoding="utf-8")
+        specs = root / "feature_specs"
+        if not specs.exists():
+            staged_specs.rename(specs)
+        else:
+            specs.mkdir(exist_ok=True)  # a file there: the error names it
+            for spec in sorted(staged_specs.iterdir()):
+                os.replace(spec, specs / spec.name)
+        os.replace(staging / "config.yaml", root / "config.yaml")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _quoted(path: str) -> str:

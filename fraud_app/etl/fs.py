@@ -131,7 +131,8 @@ class HadoopFs:
         that filled up part-way through a table's `_files.json` (an append's, a labels
         or score commit's) truncated the record and lost the old one."""
         parent, name = str(path).rstrip("/").rsplit("/", 1)
-        tmp = f"{parent}/.{name}.tmp-{uuid.uuid4().hex[:12]}"
+        tag = uuid.uuid4().hex[:12]
+        tmp = f"{parent}/.{name}.tmp-{tag}"
         fs = self._fs(path)
         try:
             stream = fs.create(self._path(tmp), True)
@@ -139,16 +140,33 @@ class HadoopFs:
                 stream.write(bytearray(text.encode("utf-8")))
             finally:
                 stream.close()
-            # a local disk renames over the file (its .crc too); HDFS and object stores
-            # refuse an existing target: the old file goes first there
-            if not fs.rename(self._path(tmp), self._path(path)):
-                fs.delete(self._path(path), False)
-                if not fs.rename(self._path(tmp), self._path(path)):
-                    raise OSError(f"could not rename {tmp} to {path}")
+            with critical():  # a SIGTERM waits until the record is in place (or back)
+                self._move_in(fs, tmp, str(path), f"{parent}/.{name}.replaced-{tag}")
         except BaseException:
             with contextlib.suppress(Exception):
                 fs.delete(self._path(tmp), False)
             raise
+
+    def _move_in(self, fs, tmp: str, path: str, aside: str) -> None:
+        """Rename `tmp` over `path`. A local disk renames over the file (its .crc too); HDFS
+        and object stores refuse an existing target: there the old file is moved aside
+        first and deleted only once the new one is in place, and put back when the new one
+        cannot be (the old one was deleted first: a rename that then failed lost both)."""
+        if fs.rename(self._path(tmp), self._path(path)):
+            return
+        moved = bool(fs.rename(self._path(path), self._path(aside)))
+        try:
+            if not fs.rename(self._path(tmp), self._path(path)):
+                raise OSError(f"could not rename {tmp} to {path}")
+        except BaseException as exc:
+            if moved and not fs.rename(self._path(aside), self._path(path)):
+                raise OSError(
+                    f"could not rename {tmp} to {path}, nor put the previous {path} back: it "
+                    f"is kept as {aside}; rename it to {path}"
+                ) from exc
+            raise
+        if moved:
+            fs.delete(self._path(aside), False)
 
     def head_bytes(self, path: str, n: int) -> bytes | None:
         """The first `n` bytes of the file, decompressed as Hadoop (and so Spark) decompresses

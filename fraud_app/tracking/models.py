@@ -15,9 +15,11 @@ scores and reports name the version, not the alias.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -97,14 +99,14 @@ def _registry_source(client, uri: str) -> tuple[str, str, str | None, str | None
     return source, key, name, str(mv.version)
 
 
-def _version_digest(mv) -> str:
+def _version_digest(mv, registry_uri: str | None = None) -> str:
     """16 hex digits naming a registered version in its registry store: the store's URI and
     the version's creation time, source and run (a version deleted and registered again
     under the same number in one store is another model too)."""
     import mlflow
 
-    record = [mlflow.get_registry_uri(), mv.name, str(mv.version), mv.creation_timestamp,
-              str(mv.source), mv.run_id]  # fmt: skip
+    store = registry_uri or mlflow.get_registry_uri()
+    record = [store, mv.name, str(mv.version), mv.creation_timestamp, str(mv.source), mv.run_id]
     return hashlib.sha256(json.dumps(record, default=str).encode()).hexdigest()[:16]
 
 
@@ -201,7 +203,17 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
         _download(uri, source, target)
         logger.info("model %s -> %s", uri, target)
         found = _find_ensemble(target)
+    else:
+        _touch(target)
     return ResolvedModel(found, name, version)  # type: ignore[arg-type]
+
+
+def _touch(entry: Path) -> None:
+    """An entry's time is its last use: `fraud-app prune`'s retention.model_cache ages
+    entries by it (an entry used daily is not the oldest because it was downloaded first).
+    A read-only cache is still read."""
+    with contextlib.suppress(OSError):
+        os.utime(entry)
 
 
 def _damaged(directory: Path) -> str | None:

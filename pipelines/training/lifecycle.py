@@ -329,9 +329,24 @@ def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, sp
 
 
 def log_run_artifacts(tracker, config: AppConfig, names: list[str], report_path: Path) -> None:
-    """Feature names, the data-validation reports of this root, and the training report."""
+    """Feature names, the newest data-validation report of each table (JSON and HTML), and
+    the training report."""
     tracker.log_feature_names(names)
-    reports = config.paths.resolve("reports")
-    for p in sorted(reports.glob("*_validation.*")) if reports.is_dir() else []:
+    for p in newest_validation_reports(config.paths.resolve("reports")):
         tracker.log_artifact_file(p, "validation")
     tracker.log_artifact_file(report_path)
+
+
+def newest_validation_reports(reports: Path) -> list[Path]:
+    """The newest `<suite>_validation-<run>.json` of each suite and its `.html`. The glob
+    `*_validation.*` matched none of the names `validate` writes since reports are kept
+    per run, so no run logged its validation reports."""
+    newest: dict[str, Path] = {}
+    for p in sorted(reports.glob("*_validation-*.json")) if reports.is_dir() else []:
+        suite = p.name.split("_validation-", 1)[0]
+        if suite not in newest or p.stat().st_mtime >= newest[suite].stat().st_mtime:
+            newest[suite] = p
+    found = []
+    for p in (newest[suite] for suite in sorted(newest)):
+        found += [q for q in (p, p.with_suffix(".html")) if q.is_file()]
+    return found

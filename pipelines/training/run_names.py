@@ -76,7 +76,7 @@ def claim_run(config: AppConfig, run: str | None, *, replace: bool = False) -> I
     """The run name to train under, held (lock) while the block runs; see the module doc."""
     if run:
         run = check_name(run, "run name")
-        with _lock(config, run):
+        with run_lock(config, run):
             check_run_free(config, run, replace=replace)
             if replace:
                 _clear(config, run)
@@ -87,7 +87,7 @@ def claim_run(config: AppConfig, run: str | None, *, replace: bool = False) -> I
         if finished(config, name) or _checkpoints(config, name).exists():
             continue
         try:
-            lock = _lock(config, name)
+            lock = run_lock(config, name)
             lock.__enter__()
         except ConcurrentRunError:
             continue
@@ -110,7 +110,9 @@ def drop_checkpoints(config: AppConfig, directory: str) -> None:
     logger.info("run finished: its checkpoints %s removed (training.keep_checkpoints: false)", path)
 
 
-def _lock(config: AppConfig, run: str) -> RootLock:
+def run_lock(config: AppConfig, run: str) -> RootLock:
+    """The lock a run name is trained under (`<paths.models>/.<run>.lock`); `fraud-app prune`
+    holds it while it removes a run."""
     return RootLock(
         str(config.paths.resolve("models")), f"train --run {run}", f".{run}.lock", "paths.models"
     )

@@ -1,0 +1,159 @@
+"""What the MLflow registry holds on to, for `fraud-app prune`; and deleting the MLflow runs
+of removed training runs.
+
+Owns reading the registry (every registered model of the store, not only
+registry.model_name) and `delete_run`; does not own deciding what goes
+(fraud_app.retention.plan) nor the files (pipelines.prune). A store that cannot answer is
+a TrackingError: prune then removes nothing (it cannot tell what the registry needs).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fraud_app.errors import TrackingError
+from fraud_app.tracking.client import check_reachable, require_store, tracking_uri
+from fraud_app.tracking.registry import versions_filter
+from fraud_app.uris import local_path, redacted
+
+logger = logging.getLogger(__name__)
+RUN_TAG, KIND_TAG, PARENT_TAG = "fraud_app.run", "fraud_app.kind", "mlflow.parentRunId"
+
+
+@dataclass
+class RegistryHolds:
+    """runs: training run name -> why it stays (a version of it holds an alias); sources:
+    a local directory a registered version's source names -> which version; cache_keys:
+    model-cache entry names of the versions holding an alias -> why; registered_run_ids:
+    the MLflow run of every registered version (never deleted)."""
+
+    runs: dict[str, str] = field(default_factory=dict)
+    sources: dict[Path, str] = field(default_factory=dict)
+    cache_keys: dict[str, str] = field(default_factory=dict)
+    registered_run_ids: set[str] = field(default_factory=set)
+    store: str | None = None  # the store read (None: no store)
+
+
+def store_exists(config) -> bool:
+    """Whether there is a store to read: tracking on, or an embedded store file left from
+    when it was (a version registered then still names its run's files)."""
+    try:
+        require_store(tracking_uri(config))
+    except TrackingError:  # an embedded store whose file does not exist
+        return False
+    return config.tracking.enabled or tracking_uri(config).startswith("sqlite:")
+
+
+def registry_holds(config) -> RegistryHolds:
+    """Every registered version's hold on the files: see RegistryHolds."""
+    if not store_exists(config):
+        return RegistryHolds()
+    from fraud_app.tracking.client import client, store_error
+
+    uri = tracking_uri(config)
+    try:
+        check_reachable(uri, config.tracking.connect_timeout_s)
+    except TrackingError as exc:  # its remedy "set tracking.enabled: false" is not prune's
+        raise TrackingError(
+            f"{str(exc).split('. Start it', 1)[0]}. prune reads the registry first, to keep "
+            "what its versions hold: nothing was removed. Start the server or fix "
+            "tracking.uri / MLFLOW_TRACKING_URI, then run it again"
+        ) from None
+    holds = RegistryHolds(store=redacted(uri))
+    c = client(uri)
+    try:
+        for model in _all(c.search_registered_models, None):
+            aliases: dict[str, list[str]] = {}
+            # the registered model's own alias map: a version searched for carries none
+            for alias, version in (getattr(model, "aliases", None) or {}).items():
+                aliases.setdefault(str(version), []).append(alias)
+            for mv in _all(c.search_model_versions, versions_filter(model.name)):
+                _hold(c, holds, mv, aliases.get(str(mv.version), []), uri)
+    except Exception as exc:  # MlflowException, sqlalchemy, requests errors
+        raise store_error(uri, "reading the registry (nothing was removed)", exc) from exc
+    return holds
+
+
+def _all(search, *args) -> list:
+    """Every result of an MLflow search, all pages (a deployment of years registers more
+    versions than one page holds)."""
+    found, token = [], None
+    while True:
+        page = search(*args, max_results=1000, page_token=token)
+        found += list(page)
+        token = getattr(page, "token", None)
+        if not token:
+            return found
+
+
+def _hold(c, holds: RegistryHolds, mv, aliases: list[str], uri: str) -> None:
+    what = f"{mv.name} v{mv.version}"
+    if mv.run_id:
+        holds.registered_run_ids.add(mv.run_id)
+    source = str(mv.source or "")
+    path = local_path(source) if not source.startswith(("models:/", "runs:/")) else None
+    if path is not None:
+        holds.sources[path.resolve()] = f"{what}'s source"
+    if not aliases:
+        return
+    why = f"{what} holds alias {', '.join(sorted(aliases))}"
+    run = _run_name(c, mv.run_id)
+    if run:
+        holds.runs.setdefault(run, why)
+    holds.cache_keys.setdefault(_cache_key(mv, uri), why)
+
+
+def _run_name(c, run_id: str | None) -> str | None:
+    if not run_id:
+        return None
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return c.get_run(run_id).data.tags.get(RUN_TAG)
+    except MlflowException:  # the run was deleted for good: its version keeps its model
+        return None
+
+
+def _cache_key(mv, uri: str) -> str:
+    """The model-cache entry a registered version is downloaded into (the key fraud_app.tracking.models gives it)."""
+    from fraud_app.tracking.models import _version_digest
+
+    source = str(mv.source)
+    if source.startswith("models:/m-"):
+        return source[len("models:/") :]
+    return f"{mv.name}-v{mv.version}-{_version_digest(mv, uri)}"
+
+
+def training_run_ids(config, run: str) -> list[str]:
+    """The MLflow runs of training run `run` in the experiment: the run tagged
+    fraud_app.run=<run> (kind training) and its nested runs (members, baselines)."""
+    from fraud_app.tracking.client import client
+
+    c = client(tracking_uri(config))
+    exp = c.get_experiment_by_name(config.tracking.experiment)
+    if exp is None:
+        return []
+    name = run.replace("'", "\\'")
+    parents = c.search_runs(
+        [exp.experiment_id], f"tags.`{RUN_TAG}` = '{name}' and tags.`{KIND_TAG}` = 'training'"
+    )
+    found = []
+    for parent in parents:
+        found.append(parent.info.run_id)
+        children = c.search_runs(
+            [exp.experiment_id], f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'"
+        )
+        found += [child.info.run_id for child in children]
+    return found
+
+
+def delete_runs(config, run_ids: list[str]) -> None:
+    """MLflow's delete_run of each (marked deleted; `mlflow gc` removes them and their
+    artifacts for good)."""
+    from fraud_app.tracking.client import client
+
+    c = client(tracking_uri(config))
+    for run_id in run_ids:
+        c.delete_run(run_id)

@@ -1,0 +1,205 @@
+"""The per-run records under paths.root that `fraud-app prune` may remove, by kind, and
+what must stay whatever the retention rules say (with why).
+
+Owns finding the items (training runs, scoring summaries, job reports, model-cache entries)
+and their protections; does not own the decision (fraud_app.retention.plan) nor removing
+(pipelines.prune.pipeline). Reads only: nothing here changes a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dashboards.render import BACKTESTS, run_dir_name
+from fraud_app.config import AppConfig
+from fraud_app.etl.lock import holder_text, process_alive
+from fraud_app.retention.plan import Item
+from fraud_app.tracking.retention import RegistryHolds
+from fraud_app.uris import local_path
+from pipelines.training.run_names import finished
+
+logger = logging.getLogger(__name__)
+WINDOWS = ("validation", "test")  # training's evaluation-<run>-<window>.json
+CACHE = "model-cache"  # fraud_app.tracking.models._cache_root
+
+
+@dataclass
+class Kind:
+    """The items of one kind and the ones that must stay (name -> why)."""
+
+    items: list[Item] = field(default_factory=list)
+    protected: dict[str, str] = field(default_factory=dict)
+
+
+def mtime(path: Path) -> dt.datetime:
+    return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
+
+
+def _dirs(folder: Path) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def training_names(config: AppConfig) -> set[str]:
+    """Every name a training run left something under (models, test scores, reports)."""
+    paths = config.paths
+    reports = paths.resolve("reports")
+    names = {p.name for p in _dirs(paths.resolve("models")) + _dirs(paths.resolve("test_scores"))}
+    if reports.is_dir():
+        names |= {p.name[len("training-") : -len(".json")] for p in reports.glob("training-*.json")}
+    return names
+
+
+def _evaluations(config: AppConfig, run: str, report: Path) -> list[Path]:
+    """The run's window reports: those its report lists, else evaluation-<run>-<window>.json."""
+    reports = config.paths.resolve("reports")
+    listed = []
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        listed = list((json.loads(report.read_text()).get("evaluations") or {}).values())
+    found = {reports / f"evaluation-{run}-{w}.json" for w in WINDOWS}
+    found |= {  # only files of this run in the reports folder, whatever the report says
+        reports / Path(p).name
+        for p in listed
+        if isinstance(p, str)
+        and Path(p).name.startswith(f"evaluation-{run}-")
+        and Path(p).parent.resolve() == reports.resolve()
+    }
+    return sorted(p for p in found if p.is_file())
+
+
+def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | None) -> Kind:
+    paths, kind = config.paths, Kind()
+    for run in sorted(training_names(config)):
+        model, report = (
+            paths.resolve("models") / run,
+            paths.resolve("reports") / f"training-{run}.json",
+        )
+        if not finished(config, run):
+            kind.protected[run] = (
+                "not finished (being trained, or interrupted: `train --run` resumes it)"
+            )
+        elif not report.is_file():  # an ensemble put there by hand (import-onnx, a copy)
+            kind.protected[run] = f"no report {report.name}: not a training run's model"
+        elif (holder := lock_holder(paths.resolve("models") / f".{run}.lock")) is not None:
+            kind.protected[run] = f"its run-name lock is held by {holder}"
+        elif run in holds.runs:
+            kind.protected[run] = holds.runs[run]
+        elif (why := _named(model, holds.sources)) is not None:
+            kind.protected[run] = why
+        elif scoring_dir is not None and _inside(scoring_dir, model):
+            kind.protected[run] = "scoring.model names it"
+        scores = paths.resolve("test_scores") / run
+        when = mtime(
+            next(p for p in (report, model / "ensemble.json", model, scores) if p.exists())
+        )
+        pages = paths.resolve("reports") / "dashboards" / run_dir_name(run)
+        parts = [model, scores, paths.resolve("checkpoints") / run, pages]
+        parts += [*_evaluations(config, run, report), report]
+        kind.items.append(Item("training_runs", run, when, tuple(p for p in parts if p.exists())))
+    return kind
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    folder = folder.resolve()
+    return path == folder or folder in path.parents
+
+
+def _named(model: Path, sources: dict[Path, str]) -> str | None:
+    """Why a registered version's source holds `model` (the source is it or inside it)."""
+    for source, why in sources.items():
+        if _inside(source, model):
+            return why
+    return None
+
+
+def lock_holder(lock: Path) -> str | None:
+    """Who holds a run-name lock, when a live process (or another host) does; None for no
+    lock or a dead holder's. Reads only (a dry run must change nothing)."""
+    try:
+        info = json.loads(lock.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return f"an unreadable lock file {lock}"
+    if not isinstance(info, dict):
+        return f"an unreadable lock file {lock}"
+    if process_alive(info.get("pid"), info.get("host"), info.get("process_start")) is False:
+        return None
+    return holder_text(info)
+
+
+def scoring_model_dir(config: AppConfig) -> Path | None:
+    """scoring.model as a local directory (None for a registry or run URI)."""
+    uri = str(config.scoring.model or "")
+    if not uri or uri.startswith(("models:/", "runs:/")):
+        return None
+    path = local_path(uri)
+    return path.resolve() if path is not None else None
+
+
+def scoring_reports(config: AppConfig) -> Kind:
+    reports, kind = config.paths.resolve("reports"), Kind()
+    for path in sorted(reports.glob("scoring-*.json")) if reports.is_dir() else []:
+        kind.items.append(Item("scoring_reports", path.stem, mtime(path), (path,)))
+    return kind
+
+
+def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
+    """backtest-<run>.json; tune-<run>.json with its best config and trial journal;
+    `evaluate`'s evaluation-<name>.json (not a training run's window report)."""
+    paths, kind = config.paths, Kind()
+    reports = paths.resolve("reports")
+    if not reports.is_dir():
+        return kind
+    training = training_names(config)
+    owned = {f"evaluation-{run}-{w}" for run in training for w in WINDOWS}
+    pages = reports / "dashboards" / BACKTESTS
+    for path in sorted(reports.glob("backtest-*.json")):
+        page = pages / f"{path.stem[len('backtest-') :]}.html"
+        parts = (path, *([page] if page.is_file() else []))
+        kind.items.append(Item("job_reports", path.stem, mtime(path), parts, "backtest"))
+        if (paths.resolve("checkpoints") / path.stem).exists():
+            kind.protected[path.stem] = "its checkpoints exist (a backtest of that name runs)"
+    for path in sorted(reports.glob("tune-*.json")):
+        run = path.stem[len("tune-") :]
+        extra = [reports / f"tune-{run}-best.yaml", reports / f"tune-{run}.trials.jsonl"]
+        parts = (path, *(p for p in extra if p.is_file()))
+        kind.items.append(Item("job_reports", path.stem, mtime(path), parts, "tune"))
+    for path in sorted(reports.glob("evaluation-*.json")):
+        if path.stem not in owned:
+            kind.items.append(Item("job_reports", path.stem, mtime(path), (path,), "evaluation"))
+    if config_file is not None:
+        for item in kind.items:
+            if any(p.resolve() == config_file for p in item.paths):
+                kind.protected[item.name] = "it holds the config file of this command"
+    return kind
+
+
+def validation_reports(config: AppConfig) -> Kind:
+    """`validate`'s `<table>_validation-<UTC time>Z.json` and `.html`, one pair per run and
+    table (each table a family: its newest is kept)."""
+    reports, kind = config.paths.resolve("reports"), Kind()
+    if not reports.is_dir():
+        return kind
+    for path in sorted(reports.glob("*_validation-*.json")):
+        html = path.with_suffix(".html")
+        parts = (path, *([html] if html.is_file() else []))
+        group = path.stem.split("_validation-", 1)[0]
+        kind.items.append(Item("validation_reports", path.stem, mtime(path), parts, group))
+    return kind
+
+
+def model_cache(config: AppConfig, holds: RegistryHolds) -> Kind:
+    """`<paths.root>/model-cache/<entry>/`, dated by its last use (resolve_model touches it)."""
+    kind = Kind()
+    for path in _dirs(Path(config.paths.root).resolve() / CACHE):
+        kind.items.append(Item("model_cache", path.name, mtime(path), (path,)))
+        if path.name in holds.cache_keys:
+            kind.protected[path.name] = holds.cache_keys[path.name]
+    return kind

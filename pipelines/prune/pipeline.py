@@ -1,0 +1,257 @@
+"""`fraud-app prune`: remove the per-run records the `retention` rules no longer keep.
+
+Owns the order of work (read the registry, find the items, decide, remove) and the
+removal; pipelines.prune.inventory finds the items and what must stay,
+fraud_app.retention.plan decides. A training run is removed under its run-name lock (the
+one `train --run` takes), its report last: a prune stopped part-way leaves a run that is
+still finished (report or model), which the next prune removes. Tables (canonical,
+features, scores) are data, not per-run records: never touched here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import logging
+import os
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import ConcurrentRunError
+from fraud_app.etl.lock import RootLock
+from fraud_app.retention.plan import Decision, Item, decide
+from fraud_app.tracking.retention import (
+    RegistryHolds,
+    delete_runs,
+    registry_holds,
+    store_exists,
+    training_run_ids,
+)
+from pipelines.prune import inventory
+from pipelines.training.run_names import finished, run_lock
+
+logger = logging.getLogger(__name__)
+PRUNE_LOCK = ".fraud-app-prune.lock"
+KINDS = {
+    "training_runs": ("training run", "training runs"),
+    "scoring_reports": ("scoring report", "scoring reports"),
+    "validation_reports": ("validation report", "validation reports"),
+    "job_reports": ("job report", "job reports"),
+    "model_cache": ("model-cache entry", "model-cache entries"),
+}
+
+
+@dataclass
+class KindResult:
+    removed: list[Item] = field(default_factory=list)
+    kept: list[Decision] = field(default_factory=list)
+    failed: list[tuple[Item, str]] = field(default_factory=list)  # (item, why not removed)
+    freed: int = 0
+
+
+@dataclass
+class PruneResult:
+    dry_run: bool
+    kinds: dict[str, KindResult]
+    mlflow_runs: int = 0  # MLflow runs deleted (or that would be)
+
+    @property
+    def freed(self) -> int:
+        return sum(k.freed for k in self.kinds.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(len(k.failed) for k in self.kinds.values())
+
+
+def prune(
+    config: AppConfig,
+    *,
+    dry_run: bool = False,
+    now: dt.datetime | None = None,
+    config_file: Path | None = None,
+) -> PruneResult:
+    """Remove (or with dry_run, only list) what `config.retention` does not keep."""
+    # one prune at a time (two would race to remove the same items; a dry run removes
+    # nothing, and writes no lock); writers are not held back: a training run is removed
+    # under its own run-name lock
+    lock = contextlib.nullcontext() if dry_run else RootLock(config.paths.root, "prune", PRUNE_LOCK)
+    with lock:
+        return _prune(config, dry_run, now or dt.datetime.now(dt.UTC), config_file)
+
+
+def _prune(
+    config: AppConfig, dry_run: bool, now: dt.datetime, config_file: Path | None
+) -> PruneResult:
+    rules = config.retention
+    needs_registry = not (rules.training_runs.keeps_all() and rules.model_cache.keeps_all())
+    holds = registry_holds(config) if needs_registry else RegistryHolds()
+    if holds.store:
+        logger.info("prune: the registry of %s read: %d run(s), %d cached model(s) held by an "
+                    "alias", holds.store, len(holds.runs), len(holds.cache_keys))  # fmt: skip
+    found = {
+        "training_runs": inventory.training_runs(
+            config, holds, inventory.scoring_model_dir(config)
+        ),
+        "scoring_reports": inventory.scoring_reports(config),
+        "validation_reports": inventory.validation_reports(config),
+        "job_reports": inventory.job_reports(
+            config, config_file.resolve() if config_file else None
+        ),
+        "model_cache": inventory.model_cache(config, holds),
+    }
+    result = PruneResult(dry_run, {})
+    for kind, items in found.items():
+        decisions = decide(items.items, getattr(rules, kind), now, items.protected)
+        result.kinds[kind] = _apply(config, kind, decisions, dry_run)
+    if rules.mlflow_runs and result.kinds["training_runs"].removed and store_exists(config):
+        result.mlflow_runs = _mlflow(config, result.kinds["training_runs"].removed, holds, dry_run)
+    if not dry_run and (
+        result.kinds["training_runs"].removed or result.kinds["job_reports"].removed
+    ):
+        _reindex(config)
+    return result
+
+
+def _reindex(config: AppConfig) -> None:
+    """The dashboards' index again, without the removed runs and backtests (when there is one)."""
+    from pipelines.reporting import dashboard_sources, index_path
+
+    if not index_path(config).is_file():
+        return
+    from dashboards import render_index
+
+    try:
+        render_index(dashboard_sources(config))
+    except Exception as exc:  # the pruning is done; the index is a convenience
+        logger.warning("prune: the dashboards' index %s was not rewritten: %s "
+                       "(`fraud-app dashboards` rewrites it)", index_path(config), exc)  # fmt: skip
+
+
+def _apply(config: AppConfig, kind: str, decisions: list[Decision], dry_run: bool) -> KindResult:
+    out, word = KindResult(), KINDS[kind][0]
+    for d in decisions:
+        if not d.remove:
+            out.kept.append(d)
+            if not d.why.startswith(_RULE_WORDS):  # kept for a reason of its own
+                logger.info("prune: keeping %s %s: %s", word, d.item.name, d.why)
+            continue
+        size = sum(_size(p) for p in d.item.paths)
+        why = None if dry_run else _remove(config, kind, d.item)
+        if why is not None:
+            out.failed.append((d.item, why))
+            logger.warning("prune: %s %s not removed: %s", word, d.item.name, why)
+            continue
+        out.removed.append(d.item)
+        out.freed += size
+        logger.info("prune: %s %s %s (%s: %s, %s)", "would remove" if dry_run else "removed",
+                    word, d.item.name, d.why, _listed(d.item.paths, Path(config.paths.root)), size_text(size))  # fmt: skip
+    return out
+
+
+_RULE_WORDS = ("the newest", "no rule set", "within keep_last", "younger than max_age_days")
+
+
+def _listed(paths: tuple[Path, ...], root: Path) -> str:
+    """The paths, relative to paths.root where they lie under it, the first four."""
+    names = [
+        str(p.relative_to(root) if p.is_relative_to(root) else p) + ("/" if p.is_dir() else "")
+        for p in paths
+    ]
+    return ", ".join(names[:4]) + (f" and {len(names) - 4} more" if len(names) > 4 else "")
+
+
+def _remove(config: AppConfig, kind: str, item: Item) -> str | None:
+    """Remove the item's paths (None), or say why it was not removed."""
+    if kind != "training_runs":
+        return _delete(item.paths)
+    try:
+        with run_lock(config, item.name):
+            if not finished(config, item.name):  # a --replace started since the listing
+                return "no longer finished (a `train --replace` of it runs)"
+            return _delete(item.paths)
+    except ConcurrentRunError as exc:
+        return str(exc)
+
+
+def _delete(paths: tuple[Path, ...]) -> str | None:
+    for path in paths:
+        try:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink(missing_ok=True)
+        except OSError as exc:
+            return f"{exc.strerror or exc} ({exc.filename or path})"
+    return None
+
+
+def _size(path: Path) -> int:
+    if path.is_symlink() or not path.is_dir():
+        return path.lstat().st_size if path.exists() or path.is_symlink() else 0
+    total = 0
+    for folder, _, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(folder, name)).st_size
+    return total
+
+
+def _mlflow(config: AppConfig, removed: list[Item], holds: RegistryHolds, dry_run: bool) -> int:
+    """Delete the MLflow runs (and nested runs) of the removed training runs that no
+    registered version came from; returns how many were (or would be) deleted."""
+    count = 0
+    for item in removed:
+        ids = training_run_ids(config, item.name)
+        if not ids:
+            continue
+        if holds.registered_run_ids & set(ids):
+            logger.info(
+                "prune: MLflow run of %s kept: a registered version came from it", item.name
+            )
+            continue
+        if not dry_run:
+            delete_runs(config, ids)
+        count += len(ids)
+        logger.info("prune: %s %d MLflow run(s) of %s", "would delete" if dry_run else "deleted",
+                    len(ids), item.name)  # fmt: skip
+    return count
+
+
+def size_text(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift:
+            return f"{n / (1 << shift):.1f} {unit}"
+    return f"{n} bytes"
+
+
+def summary(result: PruneResult) -> str:
+    """One line: what went (or would go), the bytes, what was kept and why."""
+    verb = "would remove" if result.dry_run else "removed"
+    gone = ", ".join(
+        f"{len(k.removed)} {_noun(kind, len(k.removed))}" for kind, k in result.kinds.items()
+    )
+    kept = "; ".join(_kept(kind, k) for kind, k in result.kinds.items() if k.kept)
+    line = f"prune: {verb} {gone}: {size_text(result.freed)} {'to free' if result.dry_run else 'freed'}"
+    if result.mlflow_runs:
+        line += (f"; {result.mlflow_runs} MLflow run(s) {'would be ' if result.dry_run else ''}"
+                 "deleted (`mlflow gc` frees their artifacts)")  # fmt: skip
+    line += f"; kept {kept or 'nothing'}"
+    if result.failed:
+        line += f"; {result.failed} could not be removed (the warnings above say why)"
+    if result.dry_run:
+        line += "; nothing was removed (--dry-run)"
+    return line
+
+
+def _noun(kind: str, n: int) -> str:
+    return KINDS[kind][0 if n == 1 else 1]
+
+
+def _kept(kind: str, k: KindResult) -> str:
+    reasons = Counter(d.why for d in k.kept)
+    whys = ", ".join(f"{n} {why}" for why, n in reasons.most_common())
+    return f"{len(k.kept)} {_noun(kind, len(k.kept))} ({whys})"
