@@ -25,7 +25,9 @@ def _child(code: str, *, fsize: int | None = None, nofile: int | None = None, cw
         limits += f"resource.setrlimit(resource.RLIMIT_FSIZE, ({fsize}, {fsize}))\n"
     if nofile is not None:
         limits += f"resource.setrlimit(resource.RLIMIT_NOFILE, ({nofile}, {nofile}))\n"
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # no .pyc: one written under the file-size limit is cut short (a short write that
+    # CPython renames into place) and breaks every later import of that module
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [sys.executable, "-c", limits + textwrap.dedent(code)],
         capture_output=True, text=True, env=env, cwd=cwd, timeout=300,

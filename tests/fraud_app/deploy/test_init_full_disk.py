@@ -26,7 +26,9 @@ def _init(directory: Path, fsize: int | None) -> subprocess.CompletedProcess:
         from pipelines.cli import main
         sys.exit(main(["init", {str(directory)!r}]))
     """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # no .pyc: one written under the file-size limit is cut short (a short write that
+    # CPython renames into place) and breaks every later import of that module
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     return subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
     )

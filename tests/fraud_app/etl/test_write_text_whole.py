@@ -39,7 +39,9 @@ def test_a_write_that_fails_part_way_keeps_the_old_file(tmp_path):
             print("failed:", "File too large" in str(exc))
         print("read:", fs.read_text({str(target)!r}))
     """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # no .pyc: one written under the file-size limit is cut short (a short write that
+    # CPython renames into place) and breaks every later import of that module
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )
@@ -100,7 +102,9 @@ def test_a_record_on_a_file_system_that_refuses_rename_over_keeps_the_old_one(tm
         fs.write_text({uri!r}, '{{"new": 3}}')  # a rename that works: replaced
         print("read:", fs.read_text({uri!r}))
     """)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    # no .pyc: one written under the file-size limit is cut short (a short write that
+    # CPython renames into place) and breaks every later import of that module
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )
