@@ -12,14 +12,19 @@ notebook that scores in a loop filled the disk).
 `broadcast(sc, value)` keeps a JVM weak reference to each broadcast it makes; the next
 call (or `sweep(sc)`) deletes the files of those the JVM has collected: no Python object
 and no plan refers to them any more, so no task can read the file again. A broadcast
-whose lifetime the caller bounds (the trainers') is destroyed by it, as before.
+whose lifetime the caller bounds (the trainers') is destroyed by it, as before; a block
+that consumes its scored DataFrames before it ends (a tune trial's validation figures, a
+backtest fold's test figures) runs inside `released()`, which destroys the broadcasts
+made in it at its end: many trials in one process leave none, whenever the JVM collects.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -27,6 +32,24 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _context: Any = None  # the SparkContext the entries belong to
 _entries: list[tuple[Any, str]] = []  # (JVM WeakReference to the broadcast, its file)
+_scope = threading.local()  # .made: the broadcasts of the innermost `released()` block
+
+
+@contextlib.contextmanager
+def released() -> Iterator[None]:
+    """Destroy, when the block ends (also by an error), the broadcasts `broadcast()` made
+    in it on this thread. Only for a block whose DataFrames are not read after it."""
+    outer = getattr(_scope, "made", None)
+    _scope.made = []
+    try:
+        yield
+    finally:
+        made, _scope.made = _scope.made, outer
+        for bc in made:
+            try:
+                bc.destroy()
+            except Exception as exc:  # a stopped context: PySpark removed the files
+                logger.debug("could not destroy a broadcast: %s", exc)
 
 
 def broadcast(sc: Any, value: Any) -> Any:
@@ -34,6 +57,9 @@ def broadcast(sc: Any, value: Any) -> Any:
     has collected the broadcast (module doc)."""
     sweep(sc)
     bc = sc.broadcast(value)
+    made = getattr(_scope, "made", None)
+    if made is not None:
+        made.append(bc)
     path = getattr(bc, "_path", None)  # None: an encrypted broadcast served over a socket
     if path:
         ref = sc._jvm.java.lang.ref.WeakReference(bc._jbroadcast)

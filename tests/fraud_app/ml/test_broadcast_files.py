@@ -71,3 +71,21 @@ def test_a_scored_dataframe_still_in_use_keeps_its_broadcast(spark, fitted, vect
     assert not _let_go(sc, others, lambda: score_dataframe(array_df, fitted.ensemble))
     assert mine in _files(sc)
     assert sorted(held.collect()) == first
+
+
+def test_a_released_block_destroys_its_broadcasts_when_it_ends(spark, fitted, array_df):
+    """What tune's trials and backtest's folds score inside `released()` leaves no file
+    once the block ends, even when it raises."""
+    from fraud_app.scoring.batch import score_dataframe
+    from fraud_app.spark.broadcasts import released
+
+    sc = spark.sparkContext
+    before = _files(sc)
+    with released():
+        score_dataframe(array_df, fitted.ensemble).select("fraud_score").collect()
+        assert _files(sc) - before
+    assert not _files(sc) - before
+    with pytest.raises(ValueError), released():
+        score_dataframe(array_df, fitted.ensemble)
+        raise ValueError("a failed fold")
+    assert not _files(sc) - before
