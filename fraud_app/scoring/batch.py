@@ -33,6 +33,7 @@ from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
 from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.spark.broadcasts import broadcast
 
 _ENSEMBLES: dict[str, FraudEnsemble] = {}
 INVALID_COL = "invalid_features"
@@ -91,7 +92,7 @@ def scoring_payload(ensemble: FraudEnsemble) -> dict[str, Any]:
 def broadcast_ensemble(spark, ensemble: FraudEnsemble):
     """(content key, broadcast of plain arrays + JSON configs) for executor-side scoring."""
     payload = scoring_payload(ensemble)
-    return _payload_key(payload), spark.sparkContext.broadcast(payload)
+    return _payload_key(payload), broadcast(spark.sparkContext, payload)
 
 
 def executor_ensemble(key: str, bc) -> FraudEnsemble:
@@ -171,7 +172,7 @@ def score_dataframe(
     if opts.reasons:
         payload["baseline"] = feature_means(ensemble)
     key = _payload_key(payload)
-    bc = df.sparkSession.sparkContext.broadcast(payload)
+    bc = broadcast(df.sparkSession.sparkContext, payload)
     fields = _output_fields(ensemble, score_col, opts)
     names = [f.name for f in fields]
     taken = taken_columns(df, names)

@@ -63,6 +63,7 @@ from fraud_app.scoring.model_source import (
     load_scoring_model,
 )
 from fraud_app.scoring.tasks import task_errors
+from fraud_app.spark.broadcasts import released
 from fraud_app.spark.session import utc_session
 from fraud_app.timeline import describe_days, read_by
 
@@ -184,29 +185,30 @@ def run_evaluation(
     wanted = [c for c in ("label", "card_id", "fraud_pattern", PARTITION_COLUMN) if c in df.columns]
     columns = [_label_number().alias(c) if c == "label" else c for c in wanted]
     vector = vector_sql(names).alias("features")
-    scored = score_dataframe(window.select(*columns, vector), model.ensemble)
-    cols = WindowColumns.of(wanted)
-    cols_read = [*wanted, "fraud_score"]
-    rows = with_row_order(scored.select(*cols_read))
-    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # scored once, read by each figure
-    try:
-        with task_errors():
-            counted = census(rows, cols)
-        if not counted.rows:
-            raise _empty_window(df, path, start, end)
-        unlabelled = check_labels(counted, path, start, end)
-        threshold = _stored_threshold(model.ensemble)
-        with task_errors():
-            if fits_on_driver(spark, counted.labelled):  # the same figures, sooner
-                labelled = rows.where(F.col("label").isNotNull())
-                figures = window_figures(collect_window(labelled, cols_read), config, threshold)
-            else:
-                request = FigureRequest(tuple(config.scoring.alert_budgets),
-                                        config.scoring.card_k, config.scoring.alert_budget,
-                                        threshold)  # fmt: skip
-                figures = window_report(rows, cols, counted, request)
-    finally:
-        rows.unpersist()
+    with released():  # the scoring broadcast's file goes with the figures
+        scored = score_dataframe(window.select(*columns, vector), model.ensemble)
+        cols = WindowColumns.of(wanted)
+        cols_read = [*wanted, "fraud_score"]
+        rows = with_row_order(scored.select(*cols_read))
+        rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # scored once, read by each figure
+        try:
+            with task_errors():
+                counted = census(rows, cols)
+            if not counted.rows:
+                raise _empty_window(df, path, start, end)
+            unlabelled = check_labels(counted, path, start, end)
+            threshold = _stored_threshold(model.ensemble)
+            with task_errors():
+                if fits_on_driver(spark, counted.labelled):  # the same figures, sooner
+                    labelled = rows.where(F.col("label").isNotNull())
+                    figures = window_figures(collect_window(labelled, cols_read), config, threshold)
+                else:
+                    request = FigureRequest(tuple(config.scoring.alert_budgets),
+                                            config.scoring.card_k, config.scoring.alert_budget,
+                                            threshold)  # fmt: skip
+                    figures = window_report(rows, cols, counted, request)
+        finally:
+            rows.unpersist()
     present = [str(d) for d in counted.dates]
     empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
     missing = (end - start).days + 1 - len(present)

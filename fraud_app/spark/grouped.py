@@ -267,14 +267,19 @@ class GroupedEngine(Engine):
         job, bc = self._finishing
         self._finishing = None
         cfg = self.config
-        job.wait(cfg.connect_timeout_s + cfg.op_timeout_s)
+        try:
+            job.wait(cfg.connect_timeout_s + cfg.op_timeout_s)
+        except BaseException:  # interrupted while waiting: its tasks stop, then the file goes
+            job.cancel()
+            bc.destroy()
+            raise
+        bc.destroy()
         if job.failure:
             logger.warning(
                 "stage %s failed after all its groups were committed: %s",
                 job.job_tag,
                 job.failure,
             )
-        bc.destroy()
 
     def _collect(
         self, task: StageTask, plan: list[int], events, bsrv, job: StageJob, t0: float

@@ -96,8 +96,12 @@ class PerIterationEngine(Engine):
                 get_ops().name,
                 cfg.mixup_alpha,
             )
-            grad, value = blocks.mapPartitionsWithIndex(fn).treeAggregate(zero, _add, _add, depth=2)
-            bc.destroy()
+            try:
+                grad, value = blocks.mapPartitionsWithIndex(fn).treeAggregate(
+                    zero, _add, _add, depth=2
+                )
+            finally:  # also a failed or interrupted iteration: the file and the JVM copy
+                bc.destroy()
             params.grad[...] = grad
             self.optimizer.step(params.data, params.grad, opt_state, shard)
             step = {"group": len(state.history), "start_iteration": start, "end_iteration": it + 1}

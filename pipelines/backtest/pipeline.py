@@ -43,6 +43,7 @@ from fraud_app.features.labels import MICROS, label_known_at_micros, utc_micros_
 from fraud_app.features.splits import SplitResult, TimeWindow
 from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.tasks import task_errors
+from fraud_app.spark.broadcasts import released
 from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
@@ -198,11 +199,12 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
     )
     final = refit or fitted
     used = nodes.refit_data(splits) if refit else train
-    scored = nodes.score(test, final.ensemble, features_col=vector)
-    if cfg.baseline == "xgboost":  # scores on the driver: the test window's rows go there
-        models, rows, frauds = _driver_metrics(cfg, config, fold, scored, used, test, vector)
-    else:
-        models, rows, frauds = _executor_metrics(cfg, config, fold, scored, used, test, vector)
+    with released():  # the scoring broadcast's file goes with the fold
+        scored = nodes.score(test, final.ensemble, features_col=vector)
+        if cfg.baseline == "xgboost":  # scores on the driver: the test window's rows go there
+            models, rows, frauds = _driver_metrics(cfg, config, fold, scored, used, test, vector)
+        else:
+            models, rows, frauds = _executor_metrics(cfg, config, fold, scored, used, test, vector)
     return {
         "fold": fold.index,
         "windows": fold.to_dict(),

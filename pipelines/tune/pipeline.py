@@ -40,6 +40,7 @@ from fraud_app.errors import (
 from fraud_app.etl.readers import reads
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
 from fraud_app.interrupts import Terminated
+from fraud_app.spark.broadcasts import released
 from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
@@ -354,9 +355,10 @@ def _trial(splits, trial_config, names, vector, i, point, n) -> dict[str, Any]:
         fitted = nodes.fit_ensemble(balanced, splits.train, trial_config.training, names,
                                     features_col=vector, checkpoint_root=None,
                                     validation_df=splits.validation)  # fmt: skip
-        metrics = nodes.evaluate(
-            nodes.score(splits.validation, fitted.ensemble, features_col=vector)
-        )
+        with released():  # the scoring broadcast's file goes with the trial
+            metrics = nodes.evaluate(
+                nodes.score(splits.validation, fitted.ensemble, features_col=vector)
+            )
     except Exception as exc:
         if not trial_failure(exc):
             raise

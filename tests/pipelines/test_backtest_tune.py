@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -107,7 +108,12 @@ def test_tune_selects_on_validation_ap_and_writes_a_loadable_config(spark, confi
     cfg = TuneSection(
         method="random", trials=2, seed=5, space=space, output=str(tmp_path / "best.yaml")
     )
+    temp = spark.sparkContext._temp_dir  # PySpark's broadcast files
+    before = set(os.listdir(temp))
     report = run_tune(spark, config, cfg, run="tu1")
+    # each trial's scoring broadcast is destroyed with it (one file a trial stayed until
+    # the session ended before session 32)
+    assert set(os.listdir(temp)) <= before
     aps = [t["validation"]["average_precision"] for t in report["trials"]]
     assert len(aps) == 2 and report["best"]["validation"]["average_precision"] == max(aps)
     best = load_config(tmp_path / "best.yaml")

@@ -84,3 +84,39 @@ def test_a_password_in_the_server_uri_is_never_shown_or_recorded(server, tmp_pat
     out, err = capfd.readouterr()
     assert "SERVERPW" not in out + err
     assert server.replace("http://", "http://***@") in out + err
+
+
+def _process_tree(port: int) -> list[tuple[int, str]]:
+    """(pid, command line) of the `mlflow server` listening on `port` and its descendants."""
+    procs = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            ppid = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        procs[int(pid)] = (ppid, cmd)
+    roots = [p for p, (_, c) in procs.items() if "mlflow server" in c and f"--port {port} " in c]
+    tree, todo = [], list(roots)
+    while todo:
+        pid = todo.pop()
+        tree.append((pid, procs[pid][1]))
+        todo += [p for p, (pp, _) in procs.items() if pp == pid]
+    return tree
+
+
+def test_the_test_server_runs_no_job_queue_in_dev_shm(server):
+    """The fixture's server starts without MLflow's job runner: before session 32 each one
+    left its huey queue directory in /dev/shm (MLflow never removes it) and ran 8 more
+    processes beside the server."""
+    port = int(server.rsplit(":", 1)[1])
+    tree = _process_tree(port)
+    assert tree, f"no mlflow server process found for port {port}"
+    extra = [cmd for _, cmd in tree if "huey" in cmd or "_job_runner" in cmd]
+    assert not extra, extra
+    for pid, _ in tree:
+        try:
+            env = Path(f"/proc/{pid}/environ").read_bytes()
+        except OSError:
+            continue
+        assert b"_MLFLOW_HUEY_STORAGE_PATH=" not in env
