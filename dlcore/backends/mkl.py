@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import re
 import sys
 
 import numpy as np
@@ -70,7 +71,48 @@ def _load() -> ctypes.CDLL:
     lib.MKL_Get_Max_Threads.argtypes = []
     lib.MKL_Get_Max_Threads.restype = ctypes.c_int
     _LIB = lib
+    remove_stale_openmp_registrations()
     return lib
+
+
+_KMP_FILE = re.compile(r"__KMP_REGISTERED_LIB_(\d+)(?:_(\d+))?")
+
+
+def remove_stale_openmp_registrations(shm: str = "/dev/shm") -> int:
+    """Remove this user's `__KMP_REGISTERED_LIB_<pid>[_<uid>]` files of processes that no
+    longer run; returns how many. MKL's Intel OpenMP runtime registers each process that
+    loads it there and removes the file at a normal exit; Spark kills its Python workers
+    when a session ends, so every session left one file per worker, forever (1,176 on the
+    test machine after a day). The runtime itself treats a dead pid's file as stale, so
+    removing it changes nothing for anyone. Once per process that loads MKL."""
+    try:
+        names = os.listdir(shm)
+    except OSError:
+        return 0
+    uid, removed = os.getuid(), 0
+    for name in names:
+        m = _KMP_FILE.fullmatch(name)
+        if m is None or (m.group(2) is not None and int(m.group(2)) != uid):
+            continue
+        path = os.path.join(shm, name)
+        try:
+            if os.stat(path).st_uid != uid or _alive(int(m.group(1))):
+                continue
+            os.unlink(path)
+            removed += 1
+        except OSError:
+            continue
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process: alive
+        return True
+    return True
 
 
 def mkl_available() -> bool:
