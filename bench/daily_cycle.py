@@ -216,6 +216,7 @@ def main() -> None:
         if i % args.heavy_every == 0:
             summary = _timed(t, "features", build_feature_table, spark, config)
             t["features_mode"] = summary.extra["build"]["mode"]
+            t["features_from"] = summary.extra["build"].get("from")
             if args.full_too:
                 full = cfg(**{"features.output": str(root / "features-full"),
                               "features.incremental": False})  # fmt: skip
