@@ -258,3 +258,32 @@ def test_a_killed_incremental_run_leaves_the_previous_table_readable(spark, tmp_
     build_feature_table(spark, cfg())  # takes the killed run's staging away, updates
     assert not staging.exists()
     assert len(_table(spark, cfg().feature_table())) == len(before) + 20
+
+
+def test_a_table_a_killed_commit_left_is_refused_then_rebuilt_whole(spark, tmp_path, caplog):
+    """What a SIGKILL inside the incremental commit leaves (its marker, a date moved out
+    and not yet back): readers refuse it; the next `features` rebuilds the table whole."""
+    from fraud_app.errors import DataIntegrityError
+    from fraud_app.etl.lock import owner_info
+
+    cfg = _project(tmp_path, True)
+    rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
+    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
+    build_feature_table(spark, cfg())
+    before = _table(spark, cfg().feature_table())
+    table = Path(cfg().feature_table())
+    job = table / "_staging" / "features-0123456789ab"
+    (job / "old").mkdir(parents=True)
+    (table / "event_date=2024-03-02").rename(job / "old" / "event_date=2024-03-02")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    marker = {**owner_info(), "pid": dead.pid, "dates": ["2024-03-02"]}
+    (job / "_committing.json").write_text(json.dumps(marker))
+    with pytest.raises(DataIntegrityError, match="is half-updated: job features-0123456789ab"):
+        read_feature_table(spark, str(table))
+    build, log = _build(spark, cfg(), caplog)
+    assert build == {"mode": "full",
+                     "reason": "a killed `features` run left the table half-updated"}  # fmt: skip
+    assert "full build" in log
+    assert not (table / "_staging").exists()
+    assert _table(spark, str(table)).equals(before)
