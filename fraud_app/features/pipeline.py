@@ -114,8 +114,7 @@ def _build_locked(
     if not df.columns:
         raise EmptyInputError(f"canonical table {source} holds no columns")
     # under the root lock: no etl or labels run rewrites it before the table is written
-    fs = HadoopFs(spark)
-    state = source_state(fs, source)
+    state = source_state(HadoopFs(spark), source)
     now = _record(spark, df, feature_set, config)
     with value_counts(df, feature_set.features) as counts:  # one pass for the three checks
         hot = find_hot_keys(counts, feature_set.features)  # named before the windows run
@@ -123,27 +122,7 @@ def _build_locked(
         spellings = find_spellings(counts)
         warn_spellings(spellings)
         timeline = _timeline(counts.days, feature_set, config)
-    forced = None if cfg.incremental else "asked for (features.incremental: false, or --full)"
-    how = plan(fs, target, source, now, forced=forced,
-               read_metadata=lambda t: read_feature_metadata(t, spark))  # fmt: skip
-    summary = None
-    if not how.full and how.start is None:
-        summary = unchanged_summary(target, how.previous, timeline)
-    elif not how.full:
-        summary = _update(spark, df, feature_set, config, how, state, timeline, now)
-        if isinstance(summary, str):
-            how, summary = replace(how, full=True, reason=summary), None
-    if summary is None:
-        logger.info("features: full build of %s: %s", target, how.reason)
-        result = compute_features(df, feature_set, vector_column=cfg.vector_column)
-        summary = write_feature_table(
-            spark, result, feature_set, target, source=state, timeline=timeline,
-            incremental=now,
-        )  # fmt: skip
-        build = {"mode": "full", "reason": how.reason}
-    else:
-        build = {"mode": "incremental", "from": how.start and how.start.isoformat(),
-                 "changed_dates": list(how.changed), "removed_dates": list(how.gone)}  # fmt: skip
+    summary, build = _build(spark, df, feature_set, config, (state, timeline, now))
     summary = replace(summary, extra={**summary.extra, "build": build})
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
@@ -153,6 +132,34 @@ def _build_locked(
             summary, extra={**summary.extra, **{k: v for k, v in checks.items() if v}}
         )
     return summary
+
+
+def _build(
+    spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig, inputs: tuple
+) -> tuple[FeatureTableSummary, dict]:
+    """The incremental build when `plan` allows it, else the full one (one INFO line saying
+    why); (the summary, its `build` entry). inputs: (source state, timeline, record)."""
+    state, timeline, now = inputs
+    cfg, source, target = config.features, config.canonical_table(), config.feature_table()
+    forced = None if cfg.incremental else "asked for (features.incremental: false, or --full)"
+    how = plan(HadoopFs(spark), target, source, now, forced=forced,
+               read_metadata=lambda t: read_feature_metadata(t, spark))  # fmt: skip
+    summary = None
+    if not how.full and how.start is None:
+        summary = unchanged_summary(target, how.previous, timeline)
+    elif not how.full:
+        summary = _update(spark, df, feature_set, config, how, state, timeline, now)
+        if isinstance(summary, str):
+            how, summary = replace(how, full=True, reason=summary), None
+    if summary is not None:
+        return summary, {"mode": "incremental", "from": how.start and how.start.isoformat(),
+                         "changed_dates": list(how.changed), "removed_dates": list(how.gone)}  # fmt: skip
+    logger.info("features: full build of %s: %s", target, how.reason)
+    result = compute_features(df, feature_set, vector_column=cfg.vector_column)
+    summary = write_feature_table(
+        spark, result, feature_set, target, source=state, timeline=timeline, incremental=now
+    )
+    return summary, {"mode": "full", "reason": how.reason}
 
 
 def _record(spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig):

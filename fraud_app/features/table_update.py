@@ -19,6 +19,7 @@ table (fraud_app.etl.fs.read_table) and the next `features` recovers and rebuild
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 import uuid
@@ -65,7 +66,7 @@ def recompute(
             ", ".join(floats),
         )  # fmt: skip
         history_s = None
-    rows = history_rows(df, start, start.max, history_s)
+    rows = history_rows(df, start, dt.date.max, history_s)  # every date from start on
     result = compute_features(rows, feature_set, vector_column=vector_column, whole_history=df)
     dates = F.col(PARTITION_COLUMN) >= date_literal(start)
     return FeatureResult(
