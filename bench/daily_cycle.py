@@ -7,7 +7,10 @@ days and one `features` + `train`; then each following day, as a scheduler would
     etl --mode append      that day's delivery (labels known by the day's end; the others
                            blank), plus `--redelivered` rows of yesterday again (duplicates)
     labels FEED            the labels that became known that day, for earlier days' rows
-    features, score --date every `--heavy-every` days (1: every day)
+    features, score --date every `--heavy-every` days (1: every day); `features` is
+                           incremental (the dates from the first changed one); with
+                           `--full-too` a full rebuild of the same table into
+                           <root>/features-full follows it, timed as `features_full`
     train + promote        every `--train-every` days (0: only the first)
 
 through the step API in one process (one Spark session, as the CLI's steps would each
@@ -161,6 +164,12 @@ def main() -> None:
     p.add_argument("--train-every", type=int, default=0, help="train + promote every N days")
     p.add_argument("--tracking", action="store_true", help="MLflow on sqlite + registry")
     p.add_argument("--compact-files", type=int, help="etl.compact_files (default: the config's)")
+    p.add_argument(
+        "--full-too",
+        action="store_true",
+        help="also time a full feature rebuild each heavy day (features_full)",
+    )
+    p.add_argument("--skip-score", action="store_true", help="no train or score step")
     p.add_argument("--window", type=int, default=5)
     p.add_argument("--out", type=Path, default=Path("/tmp/daily-cycle"))
     args = p.parse_args()
@@ -194,7 +203,8 @@ def main() -> None:
 
     run_etl(spark, cfg(**{"etl.input": str(hist), "etl.mode": "replace"}))
     build_feature_table(spark, config)
-    _timed({}, "train", run_training, spark, config, run="day-000")
+    if not args.skip_score:
+        _timed({}, "train", run_training, spark, config, run="day-000")
     model = None if args.tracking else str(root / "models" / "day-000")
     rows = []
     for i, (delivery, feed) in enumerate(daily[: args.days], start=1):
@@ -204,9 +214,17 @@ def main() -> None:
         if feed is not None:
             _timed(t, "labels", run_labels, spark, config, [str(feed)])
         if i % args.heavy_every == 0:
-            _timed(t, "features", build_feature_table, spark, config)
+            summary = _timed(t, "features", build_feature_table, spark, config)
+            t["features_mode"] = summary.extra["build"]["mode"]
+            t["features_from"] = summary.extra["build"].get("from")
+            if args.full_too:
+                full = cfg(**{"features.output": str(root / "features-full"),
+                              "features.incremental": False})  # fmt: skip
+                _timed(t, "features_full", build_feature_table, spark, full)
             date = delivery.name
-            _timed(t, "score", run_scoring, spark, config, start=date, end=date, model_uri=model)
+            if not args.skip_score:
+                _timed(t, "score", run_scoring, spark, config, start=date, end=date,
+                       model_uri=model)  # fmt: skip
         if args.train_every and i % args.train_every == 0:
             _timed(t, "train", run_training, spark, config, run=f"day-{i:03d}")
             if not args.tracking:
@@ -224,6 +242,8 @@ def main() -> None:
     (args.out / "days.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     w = args.window
 
+    steps = ("etl", "labels", "features", "features_full", "score")
+
     def med(step, part):
         vals = [r["seconds"][step] for r in part if step in r["seconds"]]
         return round(statistics.median(vals), 2) if vals else None
@@ -232,8 +252,8 @@ def main() -> None:
     n = max(1, len(rows) - 1)
     figures = {
         "days": len(rows), "rows_per_day": args.rows_per_day, "history_days": args.history,
-        "seconds_first": {s: med(s, rows[:w]) for s in ("etl", "labels", "features", "score")},
-        "seconds_last": {s: med(s, rows[-w:]) for s in ("etl", "labels", "features", "score")},
+        "seconds_first": {s: med(s, rows[:w]) for s in steps},
+        "seconds_last": {s: med(s, rows[-w:]) for s in steps},
         "end": {k: v for k, v in last.items()},
         "per_day": {k: round((last[k]["files"] - first[k]["files"]) / n, 2)
                     for k in last if isinstance(last[k], dict)},

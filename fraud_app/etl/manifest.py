@@ -158,21 +158,27 @@ def _text(fs: HadoopFs, path: str) -> str:
         raise
 
 
-def update(fs: HadoopFs, table: str, partitions: list[str]) -> dict[str, Any]:
+def update(
+    fs: HadoopFs, table: str, partitions: list[str], metadata: tuple[str, ...] = ()
+) -> dict[str, Any]:
     """Rewrite `<table>/_files.json` after `partitions` (folder names, e.g.
-    `event_date=2024-01-05`) were swapped in: their files as they are now, every other
-    file as the record had it (so damage elsewhere stays visible to readers). A table
+    `event_date=2024-01-05`) were swapped in or removed: their files as they are now, every
+    other file as the record had it (so damage elsewhere stays visible to readers), and
+    the sha256 of the metadata files named in `metadata` (rewritten with them). A table
     without a readable record is recorded as it is now."""
     root = table.rstrip("/")
     try:
         old = json.loads(_text(fs, f"{root}/{MANIFEST_NAME}"))
         kept = _entries(old["data_files"])
     except Exception:  # no record, or not one: start from the listing
-        return record(fs, root)
+        return record(fs, root, metadata)
     ours = tuple(f"{p}/" for p in partitions)
     files = {f: e for f, e in kept.items() if not f.startswith(ours)}
-    files.update({f: e for f, e in data_files(fs, root).items() if f.startswith(ours)})
-    return _write(fs, root, files, old.get("metadata", {}))
+    for part in partitions:  # only their footers are read
+        if fs.exists(f"{root}/{part}"):
+            files.update({f"{part}/{f}": e for f, e in data_files(fs, f"{root}/{part}").items()})
+    sealed = {**old.get("metadata", {}), **{n: _sha256(fs, f"{root}/{n}") for n in metadata}}
+    return _write(fs, root, files, sealed)
 
 
 def differences(fs: HadoopFs, table: str) -> str | None:

@@ -101,6 +101,13 @@ class PartitionSwap:
             self.fs.rename(f"{self.new}/{name}", final)
         return final
 
+    def remove(self, day: str) -> None:
+        """Take the partition of `day` out of the table (into `old`, until cleanup): a date
+        the job's input no longer holds."""
+        name = partition_name(day)
+        self.fs.mkdirs(self.old)
+        self.fs.rename(f"{self.output}/{name}", f"{self.old}/{name}")
+
     def mark_committing(self, days: list[str]) -> None:
         """Record that this job starts swapping `days` in as one change (module docstring)."""
         info = {**owner_info(), "dates": list(days)}

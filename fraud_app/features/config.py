@@ -25,6 +25,11 @@ class FeaturesSection(Section):
     `spec_files`: names inside `spec_dir` (None = every *.yaml there, sorted by name).
     `input` / `output`: None = the ETL's output (etl.output, else paths.canonical) /
     paths.features.
+    `incremental`: recompute only the event dates from the first canonical date whose
+    files changed since the table was built (an append, a labels run), with the history
+    their windows read; anything it cannot vouch for (no record, changed specs or
+    settings, a damaged table) is a full rebuild, named in the log. false (or
+    `features --full`): always rebuild the whole table.
     """
 
     spec_dir: str | None = None
@@ -35,6 +40,7 @@ class FeaturesSection(Section):
     )  # None: no assembled array<float> column
     input: str | None = None
     output: str | None = None
+    incremental: bool = True
 
     @field_validator("vector_column")
     @classmethod

@@ -29,12 +29,23 @@ from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
 from fraud_app.features.id_spellings import find_spellings, warn_spellings
+from fraud_app.features.incremental import KEY, input_digests, partition_states, plan, record
 from fraud_app.features.lookback import lookback_seconds
 from fraud_app.features.profile import check_log1p_bounds
 from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 from fraud_app.features.splits import SplitResult, split_by_time
-from fraud_app.features.table import FeatureTableSummary, write_feature_table
+from fraud_app.features.table import (
+    FeatureTableSummary,
+    read_feature_metadata,
+    write_feature_table,
+)
+from fraud_app.features.table_update import (
+    recompute,
+    same_features,
+    unchanged_summary,
+    update_feature_table,
+)
 from fraud_app.features.value_counts import value_counts
 from fraud_app.resources import shipped_spec_dir
 from fraud_app.schema import CANONICAL_COLUMNS
@@ -104,16 +115,15 @@ def _build_locked(
         raise EmptyInputError(f"canonical table {source} holds no columns")
     # under the root lock: no etl or labels run rewrites it before the table is written
     state = source_state(HadoopFs(spark), source)
+    now = _record(spark, df, feature_set, config)
     with value_counts(df, feature_set.features) as counts:  # one pass for the three checks
         hot = find_hot_keys(counts, feature_set.features)  # named before the windows run
         warn_hot_keys(hot)
         spellings = find_spellings(counts)
         warn_spellings(spellings)
         timeline = _timeline(counts.days, feature_set, config)
-    result = compute_features(df, feature_set, vector_column=cfg.vector_column)
-    summary = write_feature_table(
-        spark, result, feature_set, target, source=state, timeline=timeline
-    )
+    summary, build = _build(spark, df, feature_set, config, (state, timeline, now))
+    summary = replace(summary, extra={**summary.extra, "build": build})
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
     checks = {"hot_keys": [h.to_dict() for h in hot], "id_spellings": spellings}
@@ -122,6 +132,65 @@ def _build_locked(
             summary, extra={**summary.extra, **{k: v for k, v in checks.items() if v}}
         )
     return summary
+
+
+def _build(
+    spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig, inputs: tuple
+) -> tuple[FeatureTableSummary, dict]:
+    """The incremental build when `plan` allows it, else the full one (one INFO line saying
+    why); (the summary, its `build` entry). inputs: (source state, timeline, record)."""
+    state, timeline, now = inputs
+    cfg, source, target = config.features, config.canonical_table(), config.feature_table()
+    forced = None if cfg.incremental else "asked for (features.incremental: false, or --full)"
+    how = plan(HadoopFs(spark), target, source, now, forced=forced,
+               read_metadata=lambda t: read_feature_metadata(t, spark))  # fmt: skip
+    summary = None
+    if not how.full and how.start is None:
+        summary = unchanged_summary(target, how.previous, timeline)
+    elif not how.full:
+        summary = _update(spark, df, feature_set, config, how, state, timeline, now)
+        if isinstance(summary, str):
+            how, summary = replace(how, full=True, reason=summary), None
+    if summary is not None:
+        return summary, {"mode": "incremental", "from": how.start and how.start.isoformat(),
+                         "changed_dates": list(how.changed), "removed_dates": list(how.gone)}  # fmt: skip
+    logger.info("features: full build of %s: %s", target, how.reason)
+    result = compute_features(df, feature_set, vector_column=cfg.vector_column)
+    summary = write_feature_table(
+        spark, result, feature_set, target, source=state, timeline=timeline, incremental=now
+    )
+    return summary, {"mode": "full", "reason": how.reason}
+
+
+def _record(spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig):
+    """fraud_app.features.incremental.record of the canonical table `df` as it is now."""
+    inputs = input_digests(
+        feature_set,
+        vector_column=config.features.vector_column,
+        schema=df.schema.json(),
+        time_zone=spark.conf.get("spark.sql.session.timeZone"),
+        day_volume_ratio=config.validation.canonical.min_day_volume_ratio,
+    )
+    return record(inputs, partition_states(HadoopFs(spark), config.canonical_table()))
+
+
+def _update(spark, df, feature_set, config, how, state, timeline, now):
+    """The incremental build (fraud_app.features.table_update); the reason for a full one
+    instead (a str) when the features computed would differ from the table's."""
+    changed = ", ".join(how.changed[:6]) + (", ..." if len(how.changed) > 6 else "")
+    logger.info(
+        "features: incremental build of %s: %d canonical date(s) changed, appeared or went "
+        "since it was built (%s): recomputing the dates from %s",
+        config.feature_table(), len(how.changed), changed, how.start,
+    )  # fmt: skip
+    result = recompute(df, feature_set, how, config.features.vector_column)
+    differ = same_features(result, how.previous)
+    if differ:
+        return differ
+    extra = {"source": state, **({"timeline": timeline} if timeline is not None else {})}
+    return update_feature_table(
+        spark, result, feature_set, config.feature_table(), how, {**extra, KEY: now}
+    )
 
 
 def _timeline(days: dict, feature_set: FeatureSet, config: AppConfig) -> dict | None:

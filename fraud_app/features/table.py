@@ -91,11 +91,13 @@ def feature_metadata(result: FeatureResult, feature_set: FeatureSet) -> dict[str
 def write_feature_table(
     spark: SparkSession, result: FeatureResult, feature_set: FeatureSet, path: str,
     source: dict[str, Any] | None = None, timeline: dict[str, Any] | None = None,
+    incremental: dict[str, Any] | None = None,
 ) -> FeatureTableSummary:  # fmt: skip
     """Write `result.df` to `path` (replacing it) with `_features.json`; count the rows.
     `source`: the state of the input table read (fraud_app.features.source_state), which
     the readers compare with it as it is then. `timeline`: fraud_app.timeline.table_timeline
-    (its incomplete dates and warm-up; `train` reads it)."""
+    (its incomplete dates and warm-up; `train` reads it). `incremental`: the per-date state
+    of the input that the next run compares (fraud_app.features.incremental.record)."""
     started = time.monotonic()
     fs = HadoopFs(spark)
     staged = StagedDir(fs, str(path))
@@ -113,6 +115,8 @@ def write_feature_table(
         # tell the table `features` wrote from one a partition was deleted from or copied into
         own = source_state(fs, staged.tmp)
         meta["data_files"] = {"files": own["files"], "digest": own["digest"]}
+        if incremental is not None:
+            meta["incremental"] = incremental
         fs.write_text(f"{staged.tmp}/{METADATA_NAME}", jsonout.dumps(meta, indent=2))
         # each file's size and the metadata's sha256, which every reader checks (read_table)
         record_files(fs, staged.tmp, (METADATA_NAME,))

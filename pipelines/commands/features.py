@@ -23,6 +23,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="features.spec_files (repeatable; default: every *.yaml in the spec dir)",
     )
     parser.add_argument("--label-delay-days", type=float, help="features.label_delay_days")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="rebuild the whole table (features.incremental: false); default: recompute "
+        "only the dates from the first canonical date changed since the last run",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
@@ -37,6 +43,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         spec_dir=args.spec_dir,
         spec_files=tuple(args.spec_files) if args.spec_files else None,
         label_delay_days=args.label_delay_days,
+        incremental=False if args.full else None,
     )
     # a spec mistake is one line before the JVM starts
     feature_set = check_feature_specs(cfg, config.etl.bounds.min_amount)

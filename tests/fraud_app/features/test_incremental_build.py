@@ -1,0 +1,289 @@
+"""`features` recomputes only the dates from the first canonical date that changed (session 32).
+
+Each step of a deployment's life (an ETL append of a new day, a late row on an old date,
+a labels run filling older labels, a date removed) is followed by the incremental build
+and by a full rebuild of the same canonical table into another folder: the two tables are
+equal row for row and value for value (sorted by transaction_id, compared exactly), and
+so are their `_features.json` but for their own file names. Both label modes (label_time,
+and the label delay alone). Real parts: the ETL, the label feed, local Spark, files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.etl.labels import run_labels
+from fraud_app.etl.pipeline import run_etl
+from fraud_app.features.pipeline import build_feature_table
+from fraud_app.features.table import read_feature_table
+
+pytestmark = pytest.mark.spark
+ROOT = Path(__file__).resolve().parents[3]
+LOGGER = "fraud_app.features.pipeline"
+
+# short windows and a 1-day label delay: 12 days of data reach past every history
+SPECS = """version: 1
+features:
+  - {kind: window_agg, entity: card, aggregations: [count, sum, mean, max, std], windows: [6h, 1d]}
+  - {kind: window_agg, entity: card, aggregations: [count], windows: [1d], lag: label_delay}
+  - {kind: window_agg, entity: merchant, aggregations: [count], windows: [1d, 2d]}
+  - {kind: window_agg, entity: card, same: merchant_id, aggregations: [count], windows: [2d], fill_value: -1}
+  - {kind: amount_ratio, entity: card, windows: [1d]}
+  - {kind: amount_zscore, entity: card, windows: [2d]}
+  - {kind: time_since_previous, entity: card, cap: 2d}
+  - {kind: velocity_ratio, entity: card, aggregation: count, window: 6h, baseline: 2d}
+  - {kind: velocity_ratio, entity: card, aggregation: sum, window: 6h, baseline: 2d}
+  - {kind: fraud_rate, entity: card, windows: [1d, 2d], lag: label_delay}
+  - {kind: fraud_rate, entity: merchant, window: 2d, mature_only: false}
+  - {kind: novelty, entity: card, column: merchant_id, lookback: 2d, windows: [1d]}
+  - {kind: frequency_encoding, columns: [mcc, channel]}
+  - {kind: target_encoding, columns: [mcc], smoothing: 5}
+  - {kind: cross_border}
+  - {kind: calendar, parts: [hour_of_day, day_of_week]}
+  - {kind: column, column: amount, transform: log1p}
+"""
+# a merchant sum on running frames: its last bits depend on where the sums start, so the
+# incremental build reads all history for the windows
+RUNNING_FLOAT = """version: 1
+features:
+  - {kind: window_agg, entity: merchant, aggregations: [sum, mean], windows: [1d], frame: running}
+"""
+HEADER = "transaction_id,card_id,merchant_id,timestamp,amount,label,mcc,channel,country,card_country,device_id"
+
+
+def _rows(day: int, n: int, seed: int) -> list[dict]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        sec = rnd.randrange(86_400)
+        ts = f"2024-03-{day:02d} {sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+        fraud = rnd.random() < 0.08
+        out.append({
+            "transaction_id": f"t{day:02d}{i:03d}", "card_id": f"c{rnd.randrange(15)}",
+            "merchant_id": f"m{rnd.randrange(6)}", "timestamp": ts,
+            "amount": f"{rnd.uniform(1, 300):.2f}", "label": str(int(fraud)),
+            "mcc": str(5411 + rnd.randrange(4)), "channel": rnd.choice(["POS", "ECOM"]),
+            "country": rnd.choice(["DE", "FR"]), "card_country": "DE",
+            "device_id": rnd.choice(["", "d1", "d2"]),
+            # known 1-3 days later
+            "label_time": f"2024-03-{day + 1 + rnd.randrange(3):02d} {ts[11:]}",
+        })  # fmt: skip
+    return out
+
+
+def _csv(rows: list[dict], label_time: bool, known_by: int | None = None) -> str:
+    """The rows as a delivery; labels not known by the end of day `known_by` left blank."""
+    cols = HEADER + (",label_time" if label_time else "")
+    lines = [cols]
+    for r in rows:
+        r = dict(r)
+        if known_by is not None and r["label_time"] >= f"2024-03-{known_by + 1:02d}":
+            r["label"] = r["label_time"] = ""
+        lines.append(",".join(r[c] for c in cols.split(",")))
+    return "\n".join(lines) + "\n"
+
+
+def _project(tmp_path: Path, label_time: bool, extra_specs: str = ""):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "a.yaml").write_text(SPECS)
+    if extra_specs:
+        (specs / "b.yaml").write_text(extra_specs)
+    overrides = {"paths.root": str(tmp_path / "root"), "features.spec_dir": str(specs),
+                 "features.label_delay_days": 1}  # fmt: skip
+    return lambda **more: load_config(None, {**overrides, **more})
+
+
+def _deliver(spark, cfg, tmp_path: Path, name: str, text: str, mode: str) -> None:
+    folder = tmp_path / "deliveries" / name
+    folder.mkdir(parents=True)
+    (folder / "d.csv").write_text(text)
+    run_etl(spark, cfg(**{"etl.input": str(folder), "etl.mode": mode}))
+
+
+def _table(spark, path: str):
+    df, _ = read_feature_table(spark, path)
+    return df.toPandas().sort_values("transaction_id").reset_index(drop=True)
+
+
+def _meta(path: str) -> dict:
+    meta = json.loads((Path(path) / "_features.json").read_text())
+    meta["data_files"].pop("digest")  # the part files' names: unique to every write
+    return meta
+
+
+def _same_as_full(spark, cfg, tmp_path: Path, step: str) -> dict:
+    """The incremental table equals a full rebuild of the same input (exact)."""
+    full = str(tmp_path / f"full-{step}")
+    build_feature_table(spark, cfg(**{"features.output": full, "features.incremental": False}))
+    config = cfg()
+    mine, theirs = _table(spark, config.feature_table()), _table(spark, full)
+    assert list(mine.columns) == list(theirs.columns)
+    assert len(mine) == len(theirs) and len(mine) > 0
+    for column in mine.columns:
+        a, b = mine[column].tolist(), theirs[column].tolist()
+        if column == "features":
+            a, b = [list(v) for v in a], [list(v) for v in b]
+        assert a == b or (str(a) == str(b)), f"{step}: column {column} differs"
+    meta_mine, meta_full = _meta(config.feature_table()), _meta(full)
+    assert meta_mine == meta_full, step
+    return meta_mine
+
+
+def _build(spark, config, caplog) -> tuple[dict, str]:
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger=LOGGER):
+        summary = build_feature_table(spark, config)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("features: ")]
+    return summary.extra["build"], "\n".join(lines)
+
+
+@pytest.mark.parametrize("label_time", [True, False], ids=["label_time", "delay_only"])
+def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, label_time):
+    cfg = _project(tmp_path, label_time, "" if label_time else RUNNING_FLOAT)
+    days = {d: _rows(d, 30, d) for d in range(1, 13)}
+    history = [r for d in range(1, 11) for r in days[d]]
+    _deliver(spark, cfg, tmp_path, "history", _csv(history, label_time, 10), "replace")
+    build, log = _build(spark, cfg(), caplog)
+    assert build == {"mode": "full", "reason": "no feature table yet"}
+    assert "full build" in log and "no feature table yet" in log
+
+    # a new day appended: only that date recomputed
+    _deliver(spark, cfg, tmp_path, "d11", _csv(days[11], label_time, 11), "append")
+    build, log = _build(spark, cfg(), caplog)
+    assert build["mode"] == "incremental" and build["from"] == "2024-03-11", build
+    assert build["changed_dates"] == ["2024-03-11"]
+    _same_as_full(spark, cfg, tmp_path, "append")
+
+    # nothing changed: nothing recomputed
+    build, _ = _build(spark, cfg(), caplog)
+    assert build == {"mode": "incremental", "from": None, "changed_dates": [], "removed_dates": []}
+
+    # a late row on an old date (and the next day): from that date on
+    late = dict(days[3][0], transaction_id="late1", timestamp="2024-03-03 23:59:00",
+                label_time="2024-03-04 10:00:00")  # fmt: skip
+    _deliver(spark, cfg, tmp_path, "late", _csv([late, *days[12]], label_time, 12), "append")
+    build, _ = _build(spark, cfg(), caplog)
+    assert build["from"] == "2024-03-03" and "2024-03-12" in build["changed_dates"], build
+    _same_as_full(spark, cfg, tmp_path, "late")
+
+    # labels filled on older dates (known since; delay-only: no label_time column)
+    blank = [r for d in range(8, 13) for r in days[d] if r["label_time"] >= f"2024-03-{d + 1:02d}"]
+    feed = tmp_path / "feed.csv"
+    feed.write_text("transaction_id,label" + (",label_time" if label_time else "") + "\n" + "".join(
+        f"{r['transaction_id']},{r['label']}" + (f",{r['label_time']}" if label_time else "") + "\n"
+        for r in blank
+    ))  # fmt: skip
+    assert run_labels(spark, cfg(), [str(feed)]).labels_filled > 0
+    build, _ = _build(spark, cfg(), caplog)
+    assert build["mode"] == "incremental" and build["from"] >= "2024-03-08", build
+    _same_as_full(spark, cfg, tmp_path, "labels")
+
+    # a date removed from the canonical table (a retention script), the record accepted
+    canonical = Path(cfg().canonical_table())
+    shutil.rmtree(canonical / "event_date=2024-03-06")
+    (canonical / "_files.json").unlink()
+    build, log = _build(spark, cfg(), caplog)
+    assert build["from"] == "2024-03-06" and build["removed_dates"] == ["2024-03-06"], build
+    assert "recomputing the dates from 2024-03-06" in log
+    meta = _same_as_full(spark, cfg, tmp_path, "removed")
+    assert not (Path(cfg().feature_table()) / "event_date=2024-03-06").exists()
+    assert "2024-03-06" not in meta["incremental"]["partitions"]
+
+
+def test_a_changed_spec_or_setting_rebuilds_the_whole_table(spark, tmp_path, caplog):
+    cfg = _project(tmp_path, True)
+    rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
+    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
+    build_feature_table(spark, cfg())
+    specs = Path(cfg().features.spec_dir)
+    (specs / "a.yaml").write_text(SPECS.replace("windows: [6h, 1d]}", "windows: [6h, 2d]}"))
+    build, log = _build(spark, cfg(), caplog)
+    assert build == {"mode": "full", "reason": "specs changed since it was built"}
+    assert f"features: full build of {cfg().feature_table()}: specs changed" in log
+    build, _ = _build(spark, cfg(**{"features.label_delay_days": 2}), caplog)
+    assert build["reason"] == "label_delay changed since it was built"
+    build, _ = _build(spark, cfg(**{"features.label_delay_days": 2}), caplog)
+    assert build["mode"] == "incremental" and build["from"] is None
+    build, _ = _build(spark, cfg(**{"features.label_delay_days": 2, "features.incremental": False}), caplog)  # fmt: skip
+    assert build["mode"] == "full" and "features.incremental: false" in build["reason"]
+    # a part file of the table deleted: its record disagrees, the table is rebuilt whole
+    table = Path(cfg().feature_table())
+    next((table / "event_date=2024-03-02").glob("*.parquet")).unlink()
+    build, _ = _build(spark, cfg(**{"features.label_delay_days": 2}), caplog)
+    assert build["mode"] == "full" and "its files are not the ones recorded" in build["reason"]
+    assert (table / "event_date=2024-03-02").exists()
+
+
+def test_a_killed_incremental_run_leaves_the_previous_table_readable(spark, tmp_path):
+    cfg = _project(tmp_path, True)
+    days = {d: _rows(d, 20, d) for d in range(1, 7)}
+    history = [r for d in range(1, 6) for r in days[d]]
+    _deliver(spark, cfg, tmp_path, "history", _csv(history, True, 5), "replace")
+    build_feature_table(spark, cfg())
+    before = _table(spark, cfg().feature_table())
+    _deliver(spark, cfg, tmp_path, "d6", _csv(days[6], True, 6), "append")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"paths: {{root: {tmp_path / 'root'}}}\nfeatures: {{spec_dir: {tmp_path / 'specs'}, "
+        "label_delay_days: 1}\nspark: {master: 'local[1]'}\n"
+    )
+    staging = Path(cfg().feature_table()) / "_staging"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "-c", str(config), "features"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not list(staging.glob("*/new")) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the run never staged its dates"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its JVM
+        proc.wait()
+    assert list(staging.glob("*/new")), "the run finished before it was killed"
+    assert _table(spark, cfg().feature_table()).equals(before)  # readable, as it was
+    build_feature_table(spark, cfg())  # takes the killed run's staging away, updates
+    assert not staging.exists()
+    assert len(_table(spark, cfg().feature_table())) == len(before) + 20
+
+
+def test_a_table_a_killed_commit_left_is_refused_then_rebuilt_whole(spark, tmp_path, caplog):
+    """What a SIGKILL inside the incremental commit leaves (its marker, a date moved out
+    and not yet back): readers refuse it; the next `features` rebuilds the table whole."""
+    from fraud_app.errors import DataIntegrityError
+    from fraud_app.etl.lock import owner_info
+
+    cfg = _project(tmp_path, True)
+    rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
+    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
+    build_feature_table(spark, cfg())
+    before = _table(spark, cfg().feature_table())
+    table = Path(cfg().feature_table())
+    job = table / "_staging" / "features-0123456789ab"
+    (job / "old").mkdir(parents=True)
+    (table / "event_date=2024-03-02").rename(job / "old" / "event_date=2024-03-02")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    marker = {**owner_info(), "pid": dead.pid, "dates": ["2024-03-02"]}
+    (job / "_committing.json").write_text(json.dumps(marker))
+    with pytest.raises(DataIntegrityError, match="is half-updated: job features-0123456789ab"):
+        read_feature_table(spark, str(table))
+    build, log = _build(spark, cfg(), caplog)
+    assert build == {"mode": "full",
+                     "reason": "a killed `features` run left the table half-updated"}  # fmt: skip
+    assert "full build" in log
+    assert not (table / "_staging").exists()
+    assert _table(spark, str(table)).equals(before)
