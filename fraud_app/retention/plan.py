@@ -65,7 +65,9 @@ def _kept_by(
         return "the newest"
     if rule.keep_last is not None and kept < rule.keep_last:
         return f"within keep_last {rule.keep_last}"
-    if rule.max_age_days is not None and now - item.when < dt.timedelta(days=rule.max_age_days):
+    # in seconds: a timedelta of max_age_days overflows past 999,999,999 days
+    age_s = (now - item.when).total_seconds()
+    if rule.max_age_days is not None and age_s < rule.max_age_days * 86400.0:
         return f"younger than max_age_days {rule.max_age_days:g}"
     return None
 
