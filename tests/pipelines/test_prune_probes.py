@@ -128,3 +128,15 @@ def test_files_put_there_by_hand_stay(project, tmp_path, caplog):
         "prune: keeping training run my notes: 'my notes' is not a name fraud-app gives"
         in caplog.text
     )
+
+
+def test_a_report_dated_in_the_future_does_not_stand_in_for_the_newest(project, caplog):
+    """A scoring summary copied from a host whose clock is 10 days ahead. Before: it was
+    "the newest", and keep_last 1 removed the real newest (scoring-job4)."""
+    root, _, _ = project
+    ahead = _write(root / "reports" / "scoring-copied.json", "{}", days=-10)
+    caplog.set_level("INFO")
+    result = prune(_config(root, scoring_reports={"keep_last": 1}))
+    assert _names(result, "scoring_reports") == {f"scoring-job{i}" for i in range(4)}
+    assert ahead.exists() and (root / "reports" / "scoring-job4.json").exists()
+    assert "prune: keeping scoring report scoring-copied: dated in the future" in caplog.text
