@@ -30,6 +30,12 @@ def stamped_names(stamp: str) -> list[str]:
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
+def is_name(value: str) -> bool:
+    """Whether `value` is a name check_name accepts (every run, job and report name
+    fraud-app writes is one)."""
+    return isinstance(value, str) and _NAME.fullmatch(value) is not None
+
+
 def check_name(value: str, what: str) -> str:
     """`value` when it is 1-100 letters, digits, '.', '_' or '-' starting with a letter or
     digit; ConfigError naming `what` (e.g. "run name") otherwise."""

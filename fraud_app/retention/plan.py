@@ -12,6 +12,11 @@ from pathlib import Path
 
 from fraud_app.retention.config import KeepRule
 
+# an item dated later than now by more than this (a clock set ahead, a copy that kept a
+# skewed host's times) is kept on its own line and not counted: as "the newest" it made
+# keep_last 1 remove the real newest
+FUTURE_SLACK = dt.timedelta(minutes=10)
+
 
 @dataclass(frozen=True)
 class Item:
@@ -46,6 +51,10 @@ def decide(
         if item.name in protected:
             out.append(Decision(item, False, protected[item.name]))
             continue
+        # a time ahead of now would make it "the newest" in place of the newest
+        if not rule.keeps_all() and item.when > now + FUTURE_SLACK:
+            out.append(Decision(item, False, f"dated in the future ({item.when:%Y-%m-%dT%H:%M:%SZ}: a clock ahead?), not counted"))  # fmt: skip
+            continue
         # the newest item the rule governs is kept: a protected one (a run in progress, a
         # champion) does not stand in for it
         newest = item.group not in kept
@@ -65,7 +74,9 @@ def _kept_by(
         return "the newest"
     if rule.keep_last is not None and kept < rule.keep_last:
         return f"within keep_last {rule.keep_last}"
-    if rule.max_age_days is not None and now - item.when < dt.timedelta(days=rule.max_age_days):
+    # in seconds: a timedelta of max_age_days overflows past 999,999,999 days
+    age_s = (now - item.when).total_seconds()
+    if rule.max_age_days is not None and age_s < rule.max_age_days * 86400.0:
         return f"younger than max_age_days {rule.max_age_days:g}"
     return None
 

@@ -7,7 +7,8 @@ driver's memory, with their standardised and encoded copy. A bank's week of
 transactions is tens of millions of rows, which no driver holds, and past
 `spark.driver.maxResultSize` the collect itself failed. Past `max_rows`, the stopper
 gets every fraud (up to half of `max_rows`, then a share of them too) and a seeded
-Bernoulli sample of the normal rows, each row weighted by the inverse of its class's
+Bernoulli sample of the normal rows (each class at least 32 rows expected, or all of it:
+a sample without one of the classes cannot stop anything), each row weighted by the inverse of its class's
 sampling rate: the weighted average precision (dlcore.metrics.average_precision with
 `sample_weight`) estimates the whole window's, and only the stopping decision uses it.
 The reported validation figures, the alert threshold and the promotion gate are
@@ -29,6 +30,8 @@ from pyspark.sql import functions as F
 logger = logging.getLogger(__name__)
 
 WEIGHT = "__stopping_weight"
+# each class's expected rows in a sample: P(a class missing) <= exp(-32), about 1e-14
+MIN_PER_CLASS = 32
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,16 @@ class SampleRates:
 
 def sample_rates(rows: int, positives: int, max_rows: int) -> SampleRates:
     """Per-class Bernoulli rates that keep about `max_rows` rows: every positive up to
-    half of them, the normal rows filling the rest."""
+    half of them, the normal rows filling the rest; each class at least MIN_PER_CLASS
+    rows (or all of it), whatever max_rows."""
     if rows <= max_rows:
         return SampleRates(rows, positives, 1.0, 1.0)
     negatives = rows - positives
-    kept_pos = min(positives, max(1, max_rows // 2))
-    kept_neg = max_rows - kept_pos
+    # at least MIN_PER_CLASS of each class expected (all of a smaller class): a small
+    # max_rows drew samples without a fraud, without a normal row or empty (max_rows 3:
+    # 3 of 12 seeds), and the stopper refused a window that has both classes
+    kept_pos = min(positives, max(MIN_PER_CLASS, max_rows // 2))
+    kept_neg = max(MIN_PER_CLASS, max_rows - kept_pos)
     return SampleRates(
         rows,
         positives,

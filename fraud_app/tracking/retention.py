@@ -76,6 +76,45 @@ def registry_holds(config) -> RegistryHolds:
     return holds
 
 
+def check_store_holds(config, reported: dict[str, str]) -> None:
+    """TrackingError unless the store prune reads knows at least one of the MLflow runs the
+    training reports name (`reported`: training run -> its report's mlflow_run_id). A store
+    that knows none of them is not the one `train` wrote to (tracking.uri or
+    MLFLOW_TRACKING_URI pointing elsewhere, a sqlite file not there, tracking.enabled false
+    with a server URI): read as empty, no alias would hold any run, and the champion's run
+    would be removed. Stops at the first run found (one lookup in the usual case)."""
+    if not reported:
+        return
+    uri = tracking_uri(config)
+    if store_exists(config):
+        from mlflow.exceptions import MlflowException
+
+        from fraud_app.tracking.client import client, store_error
+
+        c = client(uri)
+        for run_id in sorted(set(reported.values())):
+            try:
+                c.get_run(run_id)
+                return
+            except MlflowException:  # not in this store
+                continue
+            except Exception as exc:  # sqlalchemy, requests errors
+                raise store_error(uri, "reading the runs (nothing was removed)", exc) from exc
+        where = "holds none of them"
+    elif not config.tracking.enabled and not uri.startswith("sqlite:"):
+        where = "is not read with tracking.enabled false"
+    else:
+        where = "does not exist"
+    run, run_id = sorted(reported.items())[0]
+    raise TrackingError(
+        f"the tracking store {redacted(uri)} {where}, but {len(reported)} training "
+        f"report(s) name MLflow runs (training run {run}: MLflow run {run_id}): it is not the "
+        "store `train` wrote to, so the registry's aliases cannot be read and nothing was "
+        "removed. Point tracking.uri / MLFLOW_TRACKING_URI (and tracking.enabled) at that "
+        "store, then run prune again"
+    )
+
+
 def _all(search, *args) -> list:
     """Every result of an MLflow search, all pages (a deployment of years registers more
     versions than one page holds)."""

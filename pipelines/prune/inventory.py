@@ -18,6 +18,7 @@ from pathlib import Path
 from dashboards.render import BACKTESTS, run_dir_name
 from fraud_app.config import AppConfig
 from fraud_app.etl.lock import holder_text, process_alive
+from fraud_app.naming import is_name
 from fraud_app.retention.plan import Item
 from fraud_app.tracking.retention import RegistryHolds
 from fraud_app.uris import local_path
@@ -34,6 +35,18 @@ class Kind:
 
     items: list[Item] = field(default_factory=list)
     protected: dict[str, str] = field(default_factory=dict)
+
+
+def _by_hand(kind: Kind, item: str, name: str) -> None:
+    """Protect `item` when `name` (its run, job or report name) is none fraud-app writes
+    (every name it writes passes naming.check_name): a file put there by hand that only
+    looks like a record (`scoring-my notes.json`, `training-ünïcode.json`)."""
+    if not is_name(name):
+        kind.protected.setdefault(
+            item,
+            f"{name!r} is not a name fraud-app gives (letters, digits, '.', '_', '-'): "
+            "put there by hand?",
+        )
 
 
 def mtime(path: Path) -> dt.datetime:
@@ -54,6 +67,17 @@ def training_names(config: AppConfig) -> set[str]:
     if reports.is_dir():
         names |= {p.name[len("training-") : -len(".json")] for p in reports.glob("training-*.json")}
     return names
+
+
+def reported_mlflow_runs(config: AppConfig) -> dict[str, str]:
+    """Training run -> the MLflow run its report names (tracking was on when it ran)."""
+    reports, found = config.paths.resolve("reports"), {}
+    for path in sorted(reports.glob("training-*.json")) if reports.is_dir() else []:
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            run_id = json.loads(path.read_text()).get("mlflow_run_id")
+            if isinstance(run_id, str) and run_id:
+                found[path.name[len("training-") : -len(".json")]] = run_id
+    return found
 
 
 def _evaluations(config: AppConfig, run: str, report: Path) -> list[Path]:
@@ -102,6 +126,7 @@ def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | N
         parts = [model, scores, paths.resolve("checkpoints") / run, pages]
         parts += [*_evaluations(config, run, report), report]
         kind.items.append(Item("training_runs", run, when, tuple(p for p in parts if p.exists())))
+        _by_hand(kind, run, run)
     return kind
 
 
@@ -147,6 +172,7 @@ def scoring_reports(config: AppConfig) -> Kind:
     reports, kind = config.paths.resolve("reports"), Kind()
     for path in sorted(reports.glob("scoring-*.json")) if reports.is_dir() else []:
         kind.items.append(Item("scoring_reports", path.stem, mtime(path), (path,)))
+        _by_hand(kind, path.stem, path.stem[len("scoring-") :])
     return kind
 
 
@@ -164,6 +190,7 @@ def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
         page = pages / f"{path.stem[len('backtest-') :]}.html"
         parts = (path, *([page] if page.is_file() else []))
         kind.items.append(Item("job_reports", path.stem, mtime(path), parts, "backtest"))
+        _by_hand(kind, path.stem, path.stem[len("backtest-") :])
         if (paths.resolve("checkpoints") / path.stem).exists():
             kind.protected[path.stem] = "its checkpoints exist (a backtest of that name runs)"
     for path in sorted(reports.glob("tune-*.json")):
@@ -171,9 +198,11 @@ def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
         extra = [reports / f"tune-{run}-best.yaml", reports / f"tune-{run}.trials.jsonl"]
         parts = (path, *(p for p in extra if p.is_file()))
         kind.items.append(Item("job_reports", path.stem, mtime(path), parts, "tune"))
+        _by_hand(kind, path.stem, run)
     for path in sorted(reports.glob("evaluation-*.json")):
         if path.stem not in owned:
             kind.items.append(Item("job_reports", path.stem, mtime(path), (path,), "evaluation"))
+            _by_hand(kind, path.stem, path.stem[len("evaluation-") :])
     if config_file is not None:
         for item in kind.items:
             if any(p.resolve() == config_file for p in item.paths):
@@ -190,8 +219,9 @@ def validation_reports(config: AppConfig) -> Kind:
     for path in sorted(reports.glob("*_validation-*.json")):
         html = path.with_suffix(".html")
         parts = (path, *([html] if html.is_file() else []))
-        group = path.stem.split("_validation-", 1)[0]
+        group, run = path.stem.split("_validation-", 1)
         kind.items.append(Item("validation_reports", path.stem, mtime(path), parts, group))
+        _by_hand(kind, path.stem, run if is_name(group) else group)
     return kind
 
 

@@ -25,6 +25,7 @@ from fraud_app.etl.lock import RootLock
 from fraud_app.retention.plan import Decision, Item, decide
 from fraud_app.tracking.retention import (
     RegistryHolds,
+    check_store_holds,
     delete_runs,
     registry_holds,
     store_exists,
@@ -89,6 +90,8 @@ def _prune(
     rules = config.retention
     needs_registry = not (rules.training_runs.keeps_all() and rules.model_cache.keeps_all())
     holds = registry_holds(config) if needs_registry else RegistryHolds()
+    if needs_registry:  # a store that is not train's reads as empty: no alias would hold
+        check_store_holds(config, inventory.reported_mlflow_runs(config))
     if holds.store:
         logger.info("prune: the registry of %s read: %d run(s), %d cached model(s) held by an "
                     "alias", holds.store, len(holds.runs), len(holds.cache_keys))  # fmt: skip

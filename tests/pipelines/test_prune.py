@@ -65,6 +65,10 @@ def _files(root: Path) -> dict[str, int]:
 
 @pytest.fixture
 def project(tmp_path, fresh_store, monkeypatch):
+    return build_project(tmp_path, fresh_store, monkeypatch)
+
+
+def build_project(tmp_path, fresh_store, monkeypatch):
     """paths.root = tmp_path with 8 training runs, 5 scoring summaries, validation reports,
     a backtest, a tune and an evaluation, and a registry: v1 (r2's run) champion, v2 (r4's)
     no alias, v3 registered from r3's model directory, v4 (r5's) challenger."""

@@ -94,3 +94,31 @@ def test_the_trainer_stops_on_the_weighted_sample(spark, caplog):
     assert average_precision(
         sample.y, run.model.predict(sample.X).ravel(), sample_weight=sample.w
     ) == pytest.approx(max(aps), abs=1e-9)
+
+
+def test_a_small_max_rows_still_samples_both_classes():
+    """probe32d: max_rows 2 kept one fraud and one normal row expected (rates 1/50 and
+    1/2950): a Bernoulli sample then had no fraud, no normal row, or no row at all."""
+    r = sample_rates(3000, 50, 2)
+    assert r.positive_rate == pytest.approx(32 / 50)
+    assert r.negative_rate == pytest.approx(32 / 2950)
+    assert sample_rates(3000, 10, 2).positive_rate == 1.0  # a class under 32: all of it
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("max_rows", [2, 3, 4])
+def test_a_sample_past_a_small_max_rows_has_both_classes(spark, max_rows):
+    """The stopper refuses a validation set without both classes ('Widen the validation
+    window'), though the window has both: on 0b17914, max_rows 3 drew such a sample for
+    3 of 12 seeds (one empty)."""
+    df = spark.range(3000, numPartitions=2).select(
+        F.array(*[F.rand(10 + i).cast("float") for i in range(3)]).alias("features"),
+        ((F.col("id") % 60) == 0).cast("double").alias("label"),
+    )
+    for seed in range(12):
+        v = collect_validation(
+            df, features_col="features", label_col="label", max_rows=max_rows, seed=seed
+        )
+        positives = int((v.y > 0.5).sum())
+        assert 0 < positives < v.rows, (seed, v.rows, positives)
+        assert np.allclose(v.w[v.y > 0.5], 50 / 32) and np.allclose(v.w[v.y < 0.5], 2950 / 32)
