@@ -1,7 +1,8 @@
 """Page layout: number formats for people, HTML tables, plotly figures as page sections.
 
-Pages load plotly.js from `plotly.min.js` beside them (one copy per run directory, written
-by dashboards.render), so they open from a file with no server and no network.
+Pages load plotly.js from the output's one shared copy, `../assets/plotly-<version>.min.js`
+(dashboards.assets, written by dashboards.render), so they open from a file with no server
+and no network.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from dashboards.assets import plotly_src
+
 PAGES: dict[str, str] = {  # file stem -> title (order = navigation order)
     "training": "Training",
     "model-quality": "Model quality",
     "data-quality": "Data quality",
     "scoring": "Scoring monitoring",
 }
-PLOTLY_JS = "plotly.min.js"
+PLOTLY_JS = "plotly.min.js"  # the per-folder copy of pages before session 32
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b"]
 
@@ -279,10 +282,13 @@ def figure(fig: go.Figure, label: str) -> str:
 
 
 def plotly_script(inline: bool) -> str:
-    """plotly.js for a page: a tag loading the shared file beside it, or the whole bundle
-    inline (a self-contained ~5 MB page; the benchmark's peer)."""
+    """plotly.js for a page one folder below the output: a tag loading the output's shared
+    copy (dashboards.assets), or the whole bundle inline (a self-contained ~5 MB page; the
+    benchmark's peer)."""
     return (
-        f"<script>{get_plotlyjs()}</script>" if inline else f'<script src="{PLOTLY_JS}"></script>'
+        f"<script>{get_plotlyjs()}</script>"
+        if inline
+        else f'<script src="{plotly_src()}"></script>'
     )
 
 

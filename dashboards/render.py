@@ -1,9 +1,10 @@
 """Write the pages: per run `<output>/<run>/{index,training,model-quality,data-quality,
-scoring}.html` plus one `plotly.min.js` in that directory (so a run directory is
-self-contained: copy it, zip it, log it as an MLflow artifact), per backtest report
-`<output>/backtests/<run>.html` (with its own plotly.min.js), and `<output>/index.html`
-listing every run and backtest. Returns the written files; logging them anywhere is the
-caller's job.
+scoring}.html`, per backtest report `<output>/backtests/<run>.html`, and `<output>/index.html`
+listing every run and backtest. The pages share one plotly.js,
+`<output>/assets/plotly-<version>.min.js` (dashboards.assets; before session 32 each folder
+had its own 4.8 MB `plotly.min.js`): copy or zip the output folder, or a run folder with
+`assets/`. Returns the written files (with the shared bundle, so a caller logging them
+keeps the layout the pages refer to); logging them anywhere is the caller's job.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from plotly.offline import get_plotlyjs
-
+from dashboards.assets import ASSETS, drop_old_copy, ensure_plotly
 from dashboards.errors import DashboardInputError
 from dashboards.html import (
     PAGES,
@@ -53,7 +53,7 @@ class DashboardOptions:
     psi_threshold: float = DEFAULT_THRESHOLD
     card_k: int = 100
     quarantine_rows: int = 10
-    inline_plotlyjs: bool = False  # True: self-contained pages (~5 MB each), no plotly.min.js
+    inline_plotlyjs: bool = False  # True: self-contained pages (~5 MB each), no shared plotly.js
 
 
 def _sections(stem: str, data: RunData, options: DashboardOptions):
@@ -80,15 +80,6 @@ def _write(path: Path, text: str) -> Path:
     return path
 
 
-def _plotly_js(directory: Path) -> Path:
-    """plotly.min.js beside the pages, written once per run directory."""
-    path = directory / PLOTLY_JS
-    js = get_plotlyjs()
-    if not path.is_file() or path.stat().st_size != len(js.encode("utf-8")):
-        _write(path, js)
-    return path
-
-
 def render_run(
     sources: Sources,
     run: str,
@@ -107,7 +98,7 @@ def render_run(
     if unreadable is not None:
         unreadable += [f"run {run}: {why}" for why in data.unreadable.values()]
     out = sources.output / run_dir_name(run)
-    written = [] if options.inline_plotlyjs else [_plotly_js(out)]
+    written = [] if options.inline_plotlyjs else [ensure_plotly(sources.output)]
     counts = {}
     for stem, title in PAGES.items():
         try:
@@ -127,6 +118,7 @@ def render_run(
             )
         )
     written.append(_write(out / "index.html", _run_index(data, counts)))
+    drop_old_copy(out)  # the folder's pages no longer load their own plotly.min.js
     logger.info("dashboards: run %s rendered to %s in %.1f s", run, out, time.monotonic() - started)
     return written
 
@@ -147,7 +139,7 @@ def _layout_message(exc: Exception) -> str:
 BACKTESTS = "backtests"  # folder of the backtest pages under the output
 # names of the output's own entries: a run (or backtest) of one of these names (valid run
 # names) wrote its directory over them (a run `index.html` made the top index a directory)
-RESERVED = frozenset({"index.html", BACKTESTS, PLOTLY_JS})
+RESERVED = frozenset({"index.html", BACKTESTS, PLOTLY_JS, ASSETS})
 
 
 def run_dir_name(run: str) -> str:
@@ -206,16 +198,18 @@ def _members_and_test(training: dict) -> tuple[int | None, dict]:
 def render_backtest(
     sources: Sources, run: str, options: DashboardOptions | None = None
 ) -> list[Path]:
-    """`<output>/backtests/<run>.html` from `reports/backtest-<run>.json` (+ plotly.min.js)."""
+    """`<output>/backtests/<run>.html` from `reports/backtest-<run>.json` (+ the shared
+    plotly.js)."""
     options = options or DashboardOptions()
     path = sources.reports / f"backtest-{run}.json"
     report = read_json(path)
     check_report(report, str(path))
     out = sources.output / BACKTESTS
-    written = [] if options.inline_plotlyjs else [_plotly_js(out)]
+    written = [] if options.inline_plotlyjs else [ensure_plotly(sources.output)]
     text = report_page(f"Backtest {run}", backtest.sections(report), up="../index.html",
                        inline_js=options.inline_plotlyjs)  # fmt: skip
     written.append(_write(out / f"{run}.html", text))
+    drop_old_copy(out)  # once no backtest page there loads it
     return written
 
 
@@ -336,7 +330,7 @@ def render_all(
         written += render_backtest(sources, run, options)
     written += render_backtests(sources, options)
     written.append(render_index(sources))
-    return written
+    return list(dict.fromkeys(written))  # the shared bundle once, not once per run
 
 
 def _only_a_backtest(sources: Sources, run: str) -> bool:

@@ -2,8 +2,9 @@
 
 `render_dashboards` raises (for `fraud-app dashboards`); `render_dashboards_safely` is
 what `run`, `train` and `score` call at their end (score: `scoring_summary=result.summary`): a rendering failure is logged and
-never fails the step. Both return the written files (pages and plotly.min.js), so a
-caller can log them to MLflow as run artifacts.
+never fails the step. Both return the written files (pages and the shared
+`assets/plotly-<version>.min.js` they load), so a caller can log them to MLflow as run
+artifacts: the run's artifacts keep the layout, one plotly.js copy per MLflow run.
 """
 
 from __future__ import annotations
@@ -104,7 +105,8 @@ def log_dashboards_safely(config: AppConfig, run_id: str | None, written: list[P
     try:
         from fraud_app.tracking.client import log_files
 
-        n = log_files(config, run_id, written, index_path(config).parent, "dashboards")
+        files = list(dict.fromkeys(written))  # the shared plotly.js once
+        n = log_files(config, run_id, files, index_path(config).parent, "dashboards")
         logger.info("logged %d dashboard files to MLflow run %s", n, run_id)
     except Exception as exc:  # one line (the pages are on disk); the trace at DEBUG
         lines = str(exc).strip().splitlines() or [""]

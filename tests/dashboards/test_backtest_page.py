@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from dashboards import render_all, render_backtest
+from dashboards.assets import plotly_name, plotly_src
 from dashboards.errors import DashboardInputError
 from dashboards.prep.backtest import differences, fold_metrics, summary
 
@@ -75,12 +76,12 @@ def test_backtest_page_is_written_linked_and_local(small_run):
     _write(small_run, "bt1", _report())
     written = render_all(small_run)
     page = small_run.output / "backtests" / "bt1.html"
-    assert page in written and (small_run.output / "backtests" / "plotly.min.js") in written
+    assert page in written and (small_run.output / "assets" / plotly_name()) in written
     text = page.read_text()
     assert re.findall(r"<h2>(.*?)</h2>", text) == [
         "Mean over folds", "Ensemble against the baseline", "Metrics per fold",
         "Fold windows", "Leakage checks: all passed"]  # fmt: skip
-    assert re.findall(r'<script src="([^"]+)"', text) == ["plotly.min.js"]
+    assert re.findall(r'<script src="([^"]+)"', text) == [plotly_src()]
     assert "https://cdn" not in text
     assert "0.0225" in text  # mean AP difference (0.57 - 0.5475), 4 decimals
     assert "3 of 4" in text and "4,409" in text

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from dashboards import DashboardOptions, render_all, render_run
+from dashboards.assets import plotly_name, plotly_src
 from dashboards.errors import DashboardInputError
 from dashboards.html import PAGES
 from dashboards.sources import Sources, load_run
@@ -38,16 +39,16 @@ def test_every_page_has_every_section_and_loads_nothing_remote(small_run):
     run_dir = small_run.output / "r1"
     names = sorted(p.name for p in written)
     assert names == sorted(
-        [*(f"{s}.html" for s in PAGES), "index.html", "index.html", "plotly.min.js"]
+        [*(f"{s}.html" for s in PAGES), "index.html", "index.html", plotly_name()]
     )
     for name, expected in SECTIONS.items():
         text = (run_dir / name).read_text()
         assert _h2(text) == expected, name
-        assert re.findall(r'<script src="([^"]+)"', text) == ["plotly.min.js"]
+        assert re.findall(r'<script src="([^"]+)"', text) == [plotly_src()]
         assert "cdn.plot.ly" not in text and "https://" not in text.replace(
             "https://plotly.com", ""
         )
-    assert (run_dir / "plotly.min.js").stat().st_size > 1_000_000
+    assert (run_dir / plotly_src()).stat().st_size > 1_000_000
     top = (small_run.output / "index.html").read_text()
     assert 'href="r1/index.html"' in top and "0.9500" in top  # test ROC AUC, 4 decimals
 

@@ -44,7 +44,7 @@ def test_the_index_renders_the_same_pages_with_each_report_parsed_once(year, tmp
     render_all(replace(year, output=tmp_path / "a"), index=cached)
     render_all(replace(year, output=tmp_path / "b"), index=uncached)
     a, b = _files(tmp_path / "a"), _files(tmp_path / "b")
-    assert len(a) == 3 * 6 + 1  # 3 runs x (4 pages, run index, plotly.min.js), top index
+    assert len(a) == 3 * 5 + 2  # 3 runs x (4 pages, run index), top index, shared plotly.js
     assert a == b
     reports = [n for n in os.listdir(year.reports) if n.startswith(("scoring-", "evaluation-"))]
     validations = [n for n in os.listdir(year.reports) if "_validation" in n]

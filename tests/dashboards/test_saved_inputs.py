@@ -10,6 +10,7 @@ import re
 import pytest
 
 from dashboards import render_all, render_run
+from dashboards.assets import plotly_name
 from dashboards.errors import DashboardInputError
 from dashboards.sources import Sources, load_run
 from fraud_app.validation.report import ValidationReport
@@ -142,15 +143,16 @@ def test_one_unreadable_training_report_leaves_the_other_runs_and_the_index(
 
 def test_runs_named_like_the_outputs_own_files_get_folders_of_their_own(reports, tmp_path):
     # valid run names; `index.html` made the top index a directory (IsADirectoryError)
-    names = ["index.html", "backtests", "plotly.min.js", "r1"]
+    names = ["index.html", "backtests", "plotly.min.js", "assets", "r1"]
     for k, run in enumerate(names):
         _training(reports, run, mtime=1709287800.0 + k)
     out = tmp_path / "out"
     render_all(Sources(reports=reports, output=out))
     index = (out / "index.html").read_text()
     assert (out / "plotly.min.js").is_file() is False and (out / "index.html").is_file()
+    assert [p.name for p in (out / "assets").iterdir()] == [plotly_name()]  # the shared file
     for run, folder in zip(
-        names, ["_index.html", "_backtests", "_plotly.min.js", "r1"], strict=True
+        names, ["_index.html", "_backtests", "_plotly.min.js", "_assets", "r1"], strict=True
     ):
         assert f'<a href="{folder}/index.html">{run}</a>' in index
         assert f"Run {run}" in (out / folder / "index.html").read_text()
