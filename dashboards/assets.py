@@ -95,7 +95,9 @@ def ensure_plotly(output: Path) -> Path:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-    _checked.pop(str(path), None)
+    stamp = _stamp(path)  # the bytes just written: no need to hash them again
+    if stamp is not None:
+        _checked[str(path)] = stamp
     return path
 
 
