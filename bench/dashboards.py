@@ -4,7 +4,7 @@ Inputs are synthetic files that follow the contracts (dashboards.synthetic: trai
 report with per-group history, evaluation JSON, scoring summaries, test scores Parquet
 with member and baseline columns, validation, ETL, quarantine, canonical per-day files).
 
-Ours: pages that load one shared `plotly.min.js` from their directory.
+Ours: pages that load the output's one shared `assets/plotly-<version>.min.js`.
 Peer (same run, same figures): plotly's self-contained pages, plotly.js inline in every
 page (`include_plotlyjs=True`), the usual way to get offline plotly HTML.
 
@@ -94,7 +94,7 @@ def main() -> None:
         sources = write_run(Path(tmp), spec)
         render_run(replace(sources, output=Path(tmp) / "warm"), "bench")  # imports, caches
         ours, peer = _measure(sources, "bench", args.repeat)
-    print(f"ours (shared plotly.min.js): {ours}")
+    print(f"ours (shared assets/plotly-<version>.min.js): {ours}")
     print(f"peer (plotly.js inline per page): {peer}")
     print(json.dumps({
         "bench": "dashboards", "members": args.members, "scored_days": args.days,
