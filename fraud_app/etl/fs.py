@@ -79,6 +79,14 @@ class HadoopFs:
             default=None,
         )  # fmt: skip
 
+    def list_stats(self, path: str) -> list[tuple[str, int, int]]:
+        """(full path, bytes, modification time in ms) of the data files under the directory
+        `path` (list_paths' files), sorted."""
+        return sorted(
+            (str(s.getPath().toString()), int(s.getLen()), int(s.getModificationTime()))
+            for s in self._data_files(path)
+        )
+
     def _data_files(self, path: str):
         """The FileStatus of every data file under the directory `path`, recursively;
         `_x`/`.x` entries (and what they hold) skipped."""

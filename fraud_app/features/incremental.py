@@ -9,8 +9,9 @@ d0: only the dates >= d0 need computing (from d0 minus the specs' history,
 fraud_app.scoring.history) and swapping in.
 
 `features` records in `_features.json` (`incremental`): a digest of each canonical date
-partition's file names (every rewrite of a partition, an append, a labels run or a
-replace, gives new names) and digests of everything else the values depend on (`inputs`:
+partition's data files: names, sizes and modification times (every rewrite of a
+partition, an append, a labels run or a replace, gives new names; a file rewritten under
+its own name by hand a new time) and digests of everything else the values depend on (`inputs`:
 the specs, the label delay, the vector column, the canonical schema, the session time
 zone, the timeline's ratio, this module's FORMAT and the release). `plan` compares it with
 the input as it is now: d0 is the first date whose files changed, appeared or went.
@@ -37,7 +38,7 @@ from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import partition_value
 
-FORMAT = 1  # bump when a change of the compiler changes feature values
+FORMAT = 2  # bump when a change of the compiler changes feature values (2: sizes, times)
 KEY = "incremental"  # its key in _features.json
 
 
@@ -73,17 +74,22 @@ def input_digests(
 
 
 def partition_states(fs: HadoopFs, table: str) -> dict[str, str] | None:
-    """{date: digest of that date partition's data file names} of `table` now (one listing);
-    None when a data file is not inside an event_date partition."""
+    """{date: digest of that date partition's data files (name, size, modification time)}
+    of `table` now (one listing); None when a data file is not inside an event_date
+    partition. The size and time too: a file rewritten under its own name (by hand, the
+    table's `_files.json` then deleted to accept it, as its integrity error says) changes
+    the rows but not the names, and the table was called up to date (session 32)."""
     root = fs.qualify(table).rstrip("/")
+    if not fs.is_dir(root):
+        return None
     groups: dict[str, list[str]] = {}
-    for path in fs.list_paths(root):
+    for path, size, mtime in fs.list_stats(root):
         relative = path[len(root) + 1 :] if path.startswith(root + "/") else path
         folder, sep, _ = relative.partition("/")
         day = partition_value(folder) if sep else None
         if day is None:
             return None
-        groups.setdefault(day, []).append(relative)
+        groups.setdefault(day, []).append(f"{relative}\t{size}\t{mtime}")
     return {
         day: hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()[:16]
         for day, names in sorted(groups.items())
