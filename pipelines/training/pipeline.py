@@ -279,7 +279,7 @@ def _scored_validation(val, splits, ensemble, vector: str, config: AppConfig, *,
     The window: its evaluation columns + `fraud_score` of `ensemble`, scored on the driver
     when it is there (same bits as the Spark scorer), else by Spark and collected; past
     `fits_on_driver` (a window that early_stopping.max_rows left on the executors) its
-    figures computed on the executors (an ExecutorWindow; not with figures=False). The
+    figures computed on the executors (an ExecutorWindow; None with figures=False). The
     scores: `label`, `fraud_score`, `event_date` of every row, numbers only (~13 bytes a
     row), for the alert threshold and the promotion gate; the same dict as the window when
     that was collected."""
@@ -291,14 +291,16 @@ def _scored_validation(val, splits, ensemble, vector: str, config: AppConfig, *,
         data = nodes.score_and_collect(splits.validation, ensemble, vector)
         return data, data
     scored = nodes.score(splits.validation, ensemble, features_col=vector)
-    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
+    numbers = [c for c in ("label", "fraud_score", "event_date") if c in scored.columns]
+    if not figures:  # one pass over the window: nothing to keep between jobs
+        return None, nodes.collect_scores(scored.select(*numbers))
+    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # the figures' jobs, then the scores
     try:
-        window = nodes.test_window(scored, config.scoring) if figures else None
-        numbers = [c for c in ("label", "fraud_score", "event_date") if c in scored.columns]
+        window = nodes.test_window(scored, config.scoring)
         scores = nodes.collect_scores(scored.select(*numbers))
     finally:
         scored.unpersist()
-    return (scores if window is None else window), scores
+    return window, scores
 
 
 def _rows(splits, *windows: str) -> int:
