@@ -86,12 +86,13 @@ def stratified_sample(
     )
     logger.info(
         "early stopping scores a stratified sample of the validation window's %d rows "
-        "(training.distributed.early_stopping.max_rows: %d): %s of its %d frauds and %.4g%% "
+        "(training.distributed.early_stopping.max_rows: %d): %s of its %d fraud%s and %.4g%% "
         "of its normal rows, weighted back to the whole window",
         rows,
         max_rows,
         "all" if rates.positive_rate >= 1.0 else f"{rates.positive_rate:.4g} x",
         positives,
+        "" if positives == 1 else "s",
         100.0 * rates.negative_rate,
     )
     return sample, WEIGHT
