@@ -10,7 +10,9 @@ and rewritten when it is missing or damaged (its size or SHA-256 differ from the
 
 Pages written before session 32 load `plotly.min.js` beside them; that copy stays until no
 page in its folder refers to it any more (`drop_old_copy`, after the folder's pages are
-rewritten), so an old run folder keeps working as it is.
+rewritten), so an old run folder keeps working as it is. A bundle of an older plotly.js
+that no page loads any more (its runs pruned, or every page redrawn after an upgrade) is
+removed by `fraud-app prune` (`unused_bundles`); the current version's never is.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import hashlib
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
@@ -30,6 +33,7 @@ from dlcore.serialization.files import naming
 ASSETS = "assets"  # folder of the shared files under the output
 OLD_COPY = "plotly.min.js"  # the per-folder copy pages before session 32 load
 _OLD_REF = re.compile(r"""src\s*=\s*["']?(\./)?plotly\.min\.js""")
+_BUNDLE = re.compile(r"plotly-[^/\\\s\"'<>]+\.min\.js")  # a shared bundle's file name
 
 
 def plotly_name() -> str:
@@ -116,3 +120,31 @@ def drop_old_copy(folder: Path) -> bool:
             return False
     old.unlink(missing_ok=True)
     return True
+
+
+def unused_bundles(output: Path, gone: Iterable[Path] = ()) -> list[Path]:
+    """The bundles in `<output>/assets/` of an older plotly.js that no page under `output`
+    loads, the pages under `gone` (folders or files about to be removed) left out. The
+    current version's bundle is never among them; nothing is when a page cannot be read
+    (it might load any of them)."""
+    assets = Path(output) / ASSETS
+    if not assets.is_dir():
+        return []
+    current = plotly_name()
+    candidates = [
+        p
+        for p in sorted(assets.iterdir())
+        if _BUNDLE.fullmatch(p.name) and p.name != current and p.is_file() and not p.is_symlink()
+    ]
+    if not candidates:
+        return []
+    gone = [Path(g) for g in gone]
+    loaded: set[str] = set()
+    for page in Path(output).rglob("*.htm*"):
+        if page.parent == assets or any(page == g or g in page.parents for g in gone):
+            continue
+        try:
+            loaded.update(_BUNDLE.findall(page.read_text(encoding="utf-8", errors="replace")))
+        except OSError:
+            return []
+    return [p for p in candidates if p.name not in loaded]

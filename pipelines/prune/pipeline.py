@@ -58,10 +58,14 @@ class PruneResult:
     dry_run: bool
     kinds: dict[str, KindResult]
     mlflow_runs: int = 0  # MLflow runs deleted (or that would be)
+    # the dashboards' bundles of an older plotly.js no page loads any more (removed, or
+    # that would be) and their bytes
+    bundles: list[Path] = field(default_factory=list)
+    bundle_bytes: int = 0
 
     @property
     def freed(self) -> int:
-        return sum(k.freed for k in self.kinds.values())
+        return sum(k.freed for k in self.kinds.values()) + self.bundle_bytes
 
     @property
     def failed(self) -> int:
@@ -116,7 +120,31 @@ def _prune(
         result.kinds["training_runs"].removed or result.kinds["job_reports"].removed
     ):
         _reindex(config)
+    _drop_bundles(config, result)
     return result
+
+
+def _drop_bundles(config: AppConfig, result: PruneResult) -> None:
+    """Remove the dashboards' plotly.js bundles of older versions that no page left loads
+    (a plotly upgrade writes a new 4.8 MB bundle beside the old one; the pages of the runs
+    drawn before it keep loading the old one until they are pruned or redrawn). A dry run
+    counts the pages it would remove as gone."""
+    from dashboards.assets import unused_bundles
+    from pipelines.reporting import dashboard_sources
+
+    output = dashboard_sources(config).output
+    gone = [p for k in result.kinds.values() for item in k.removed for p in item.paths]
+    for bundle in unused_bundles(output, gone if result.dry_run else ()):
+        size = _size(bundle)
+        why = None if result.dry_run else _delete((bundle,))
+        if why is not None:
+            logger.warning("prune: %s not removed: %s", bundle, why)
+            continue
+        result.bundles.append(bundle)
+        result.bundle_bytes += size
+        logger.info("prune: %s %s: no page loads this plotly.js any more (%s)",
+                    "would remove" if result.dry_run else "removed",
+                    _listed((bundle,), Path(config.paths.root)), size_text(size))  # fmt: skip
 
 
 def _reindex(config: AppConfig) -> None:
@@ -238,6 +266,9 @@ def summary(result: PruneResult) -> str:
         f"{len(k.removed)} {_noun(kind, len(k.removed))}" for kind, k in result.kinds.items()
     )
     kept = "; ".join(_kept(kind, k) for kind, k in result.kinds.items() if k.kept)
+    if result.bundles:
+        n = len(result.bundles)
+        gone += f", {n} unused plotly.js bundle{'' if n == 1 else 's'} of the dashboards"
     line = f"prune: {verb} {gone}: {size_text(result.freed)} {'to free' if result.dry_run else 'freed'}"
     if result.mlflow_runs:
         line += (f"; {result.mlflow_runs} MLflow run(s) {'would be ' if result.dry_run else ''}"
