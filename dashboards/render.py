@@ -2,7 +2,8 @@
 scoring}.html`, per backtest report `<output>/backtests/<run>.html`, and `<output>/index.html`
 listing every run and backtest. The pages share one plotly.js,
 `<output>/assets/plotly-<version>.min.js` (dashboards.assets; before session 32 each folder
-had its own 4.8 MB `plotly.min.js`): copy or zip the output folder, or a run folder with
+had its own 4.8 MB `plotly.min.js`); a run's key charts are also SVG files,
+`<output>/<run>/plots/*.svg` (dashboards.stills: MLflow's viewer shows them): copy or zip the output folder, or a run folder with
 `assets/`. Returns the written files (with the shared bundle, so a caller logging them
 keeps the layout the pages refer to); logging them anywhere is the caller's job.
 """
@@ -35,6 +36,7 @@ from dashboards.prep.backtest import check_report
 from dashboards.prep.drift import DEFAULT_THRESHOLD
 from dashboards.report_index import ReportIndex
 from dashboards.sources import RunData, Sources, list_backtests, list_runs, load_run, read_json
+from dashboards.stills import PLOTS, stills
 from dlcore.serialization.files import naming
 
 logger = logging.getLogger(__name__)
@@ -117,9 +119,28 @@ def render_run(
                 page(title, run, stem, secs, HINTS[stem], inline_js=options.inline_plotlyjs),
             )
         )
-    written.append(_write(out / "index.html", _run_index(data, counts)))
+    plots = _write_stills(out, data)
+    written.append(_write(out / "index.html", _run_index(data, counts, [p.name for p in plots])))
+    written += plots
     drop_old_copy(out)  # the folder's pages no longer load their own plotly.min.js
     logger.info("dashboards: run %s rendered to %s in %.1f s", run, out, time.monotonic() - started)
+    return written
+
+
+def _write_stills(out: Path, data: RunData) -> list[Path]:
+    """The run's key charts as SVG (`<run>/plots/`, dashboards.stills); a chart the saved
+    data no longer defines is removed. A drawing error is logged; the pages stand."""
+    folder = out / PLOTS
+    try:
+        charts = stills(data)
+    except (DashboardInputError, *LAYOUT_ERRORS) as exc:
+        logger.warning("dashboards: run %s, the SVG plots: %s", data.run, _layout_message(exc))
+        charts = {}
+    written = [_write(folder / name, svg) for name, svg in charts.items()]
+    if folder.is_dir():
+        for stale in folder.glob("*.svg"):
+            if stale.name not in charts:
+                stale.unlink(missing_ok=True)
     return written
 
 
@@ -148,7 +169,7 @@ def run_dir_name(run: str) -> str:
     return f"_{run}" if run in RESERVED else run
 
 
-def _run_index(data: RunData, counts: dict[str, int]) -> str:
+def _run_index(data: RunData, counts: dict[str, int], plots: list[str]) -> str:
     blurbs = {
         "training": "loss and validation AP per member, time split per group, throughput",
         "model-quality": "PR/ROC curves, score distributions, threshold table, registry",
@@ -160,6 +181,9 @@ def _run_index(data: RunData, counts: dict[str, int]) -> str:
         f"({fmt_int(counts[stem])} sections)</li>"
         for stem, title in PAGES.items()
     )
+    if plots:
+        links = ", ".join(f'<a href="{PLOTS}/{esc(name)}">{esc(name)}</a>' for name in plots)
+        rows += f"<li>Still images (SVG, no script; what MLflow's viewer shows): {links}</li>"
     try:
         facts = table(["figure", "value"], _facts(data.training))
     except LAYOUT_ERRORS as exc:  # it escaped render_all: a traceback for `members: 5`

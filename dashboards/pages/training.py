@@ -19,9 +19,9 @@ from dashboards.html import (
     table,
 )
 from dashboards.prep.training import (
-    epoch_ends,
     failed_groups,
     group_times,
+    member_x,
     time_split_shares,
     validation_points,
 )
@@ -69,18 +69,10 @@ def _summary(training: dict, members: list[dict]) -> Section:
     return Section("Ensemble members", table(headers, rows, numeric=range(1, 10)), note)
 
 
-def _x_of(member: dict) -> tuple[list, str]:
-    hist = member.get("history") or []
-    epochs = epoch_ends(hist, member.get("rows"))
-    if hist and all(e is not None for e in epochs):
-        return epochs, "epoch"
-    return [h.get("end_iteration", i) for i, h in enumerate(hist)], "iteration"
-
-
 def _loss(members: list[dict]) -> Section:
     fig, axis = new_figure(), "epoch"
     for i, m in enumerate(members):
-        x, axis = _x_of(m)
+        x, axis = member_x(m)
         y = [h.get("loss") for h in m.get("history") or []]
         fig.add_trace(go.Scatter(
             x=x, y=y, mode="lines+markers", name=f"member {i:02d}", marker={"size": 4},

@@ -95,3 +95,13 @@ def validation_points(member: dict[str, Any]) -> tuple[list[float], list[float]]
         if r.get("average_precision") is not None and r.get("epoch") is not None
     ]
     return [float(r["epoch"]) for r in recs], [float(r["average_precision"]) for r in recs]
+
+
+def member_x(member: dict[str, Any]) -> tuple[list, str]:
+    """The x of each group of a member's history, and its unit: epochs completed when the
+    subset's rows are known, else the group's last iteration."""
+    hist = member.get("history") or []
+    epochs = epoch_ends(hist, member.get("rows"))
+    if hist and all(e is not None for e in epochs):
+        return epochs, "epoch"
+    return [h.get("end_iteration", i) for i, h in enumerate(hist)], "iteration"
