@@ -92,8 +92,10 @@ class _Sender:
         """Wait until everything queued so far is in the kernel; raise the send error if any."""
         done = threading.Event()
         self._queue.put(done)
-        if not done.wait(deadline.remaining("the send queue to drain", self._peer)):
-            raise deadline.timeout_error("the send queue to drain (peer not reading)", self._peer)
+        what = "the send queue to drain (peer not reading)"
+        # A stall deadline moves on while the sender thread moves bytes: wait again.
+        while not done.wait(deadline.remaining(what, self._peer)):
+            continue
         if self.error is not None:
             raise self.error
 
@@ -257,7 +259,8 @@ class Communicator:
     def operation(self, name: str, timeout: float | None = None) -> Iterator[Operation]:
         """Scope of one collective: checks health, tags frames, breaks the ring on error.
 
-        The deadline is `timeout` seconds, by default CommConfig.op_timeout.
+        The deadline is `timeout` seconds without progress (no byte sent or received by
+        the operation), by default CommConfig.op_timeout.
         """
         if self._closed or self._broken:
             state = "closed" if self._closed else f"broken by an earlier failure ({self._broken})"
@@ -268,7 +271,10 @@ class Communicator:
         self._op_seq += 1
         try:
             budget = self.config.op_timeout if timeout is None else timeout
-            yield Operation(name, self._op_seq, Deadline.after(budget))
+            # The ring sockets' send queues count as progress: bytes handed to the kernel
+            # earlier may still be leaving on a slow link while this rank waits.
+            watch = [s for s in (self._left, self._right) if s is not None]
+            yield Operation(name, self._op_seq, Deadline.without_progress(budget, watch))
         except BaseException as exc:
             # Read before abort(): a send that fails because abort() shut the socket is an
             # echo of `exc`, not its cause.
