@@ -111,7 +111,7 @@ class Deadline:
         ran = time.monotonic() - self.started
         return PeerTimeoutError(
             f"deadline of {self.budget:.3g} s passed without progress while waiting for "
-            f"{what} from {peer} (no byte moved for {self.budget:.3g} s; the operation ran "
-            f"{ran:.3g} s); the peer is stalled or partitioned, or it computes longer than "
-            "that between collectives (raise the timeout if that is expected)"
+            f"{what} from {peer} (the operation ran {ran:.3g} s); the peer is stalled or "
+            "partitioned, or it computes longer than that between collectives (raise the "
+            "timeout if that is expected)"
         )
