@@ -9,13 +9,13 @@ from whom, and for how long. Does not own any waiting: `wire.py` and the transpo
 `Deadline.without_progress(s)`: passes once s seconds go by without the operation's
 bytes moving. Every byte the wire primitives send or receive under it (`progress()`)
 moves it to s seconds after that byte, and so does a drain of the send queues of the
-sockets it `watch`es, checked when it would pass: bytes this rank handed to the kernel
-earlier and that are still leaving it on a slow link (Linux's TIOCOUTQ; elsewhere
-only the bytes the process itself moves count). A collective's deadline is of this
+sockets it `watch`es, looked at every s/8 seconds of a wait: bytes this rank handed to
+the kernel earlier and that are still leaving it on a slow link (Linux's TIOCOUTQ;
+elsewhere only the bytes the process itself moves count). A collective's deadline is of this
 kind, so it measures a stall (a frozen or partitioned peer, a peer that stopped
 reading), not how long a large transfer takes on a slow link that keeps moving; the
-operation still ends at most s seconds after the last byte it moved, and a peer that
-stops answering is noticed within s seconds of what was already in flight. The
+operation still ends at most s (+ s/8) seconds after the last byte it moved: a peer
+that stops answering is noticed that long after what was already in flight arrived. The
 sender thread and the caller's thread may both call `progress()` (a float store).
 """
 
@@ -47,10 +47,13 @@ def send_queue_bytes(sock: socket.socket) -> int | None:
     return None
 
 
+LOOKS_PER_BUDGET = 8  # a drain is noticed within 1/8 of the budget
+
+
 class Deadline:
     """A `time.monotonic()` deadline that remembers its budget for messages (see above)."""
 
-    __slots__ = ("_at", "_queued", "_watch", "budget", "stall", "started")
+    __slots__ = ("_at", "_next_look", "_queued", "_watch", "budget", "stall", "started")
 
     def __init__(
         self,
@@ -63,6 +66,7 @@ class Deadline:
         self.started = at - budget
         self._watch = tuple(watch)
         self._queued = [send_queue_bytes(s) for s in self._watch]
+        self._next_look = at - budget + budget / LOOKS_PER_BUDGET
 
     @classmethod
     def after(cls, seconds: float) -> Deadline:
@@ -82,24 +86,27 @@ class Deadline:
             self._at = time.monotonic() + self.budget
 
     def remaining(self, what: str, peer: str) -> float:
-        """Seconds left; raises PeerTimeoutError naming `what` and `peer` when none are."""
-        left = self._at - time.monotonic()
+        """Seconds to wait; raises PeerTimeoutError naming `what` and `peer` when none are
+        left. With watched sockets a wait lasts at most LOOKS_PER_BUDGET-th of the budget,
+        so the caller comes back and the send queues are looked at (`_look`) meanwhile."""
+        now = time.monotonic()
+        if self._watch and now >= self._next_look:
+            self._look(now)
+        left = self._at - now
         # `left` is never exactly 0.0 (a float of nanosecond clock readings), so `< 0` and
         # `<= 0` cannot be told apart: equivalent mutants (docs/TESTING.md).
-        if left <= 0 and self._drained():  # pragma: no mutate
-            left = self._at - time.monotonic()
         if left <= 0:  # pragma: no mutate
             raise self.timeout_error(what, peer)
-        return left
+        return min(left, self._next_look - now) if self._watch else left
 
-    def _drained(self) -> bool:
-        """Whether a watched send queue changed since the last look (then: progress)."""
+    def _look(self, now: float) -> None:
+        """A watched send queue that changed since the last look (or the last byte this
+        process moved) drained onto the link: progress."""
+        self._next_look = now + self.budget / LOOKS_PER_BUDGET
         queued = [send_queue_bytes(s) for s in self._watch]
-        moved = queued != self._queued
-        self._queued = queued
-        if moved:
-            self.progress()
-        return moved
+        if queued != self._queued:
+            self._queued = queued
+            self._at = now + self.budget
 
     def timeout_error(self, what: str, peer: str) -> PeerTimeoutError:
         if not self.stall:
