@@ -67,8 +67,11 @@ class CommConfig:
 
     connect_timeout: deadline (s) for the rendezvous plus connecting and authenticating
         both ring neighbours.
-    op_timeout: deadline (s) for ONE collective call. It must cover the slowest rank's
-        compute between two collectives (a fast rank waits for it inside the call).
+    op_timeout: deadline (s) for ONE collective call without progress: it passes once
+        this long goes by without a byte of the call moving (`deadline.py`), so it must
+        cover the slowest rank's compute between two collectives (a fast rank waits for
+        it inside the call), while a large transfer on a slow link that keeps moving
+        never trips it.
     handshake_timeout: deadline (s) for one connection's authentication, so a stranger
         that connects and stays silent cannot stall a listener for long.
     chunk_bytes: pipelining granularity of the ring; a received chunk is reduced and
