@@ -191,7 +191,10 @@ class Communicator:
         listener = open_listener(config.listen_host)
         try:
             me = (config.advertise_host or "", listener.getsockname()[1])
-            peers = rendezvous(server_address, secret, member, me, config.connect_timeout)
+            peers = rendezvous(
+                server_address, secret, member, me, config.connect_timeout,
+                setting=config.connect_timeout_setting,
+            )  # fmt: skip
         except BaseException:
             listener.close()
             raise
@@ -256,11 +259,14 @@ class Communicator:
 
     # -- plumbing used by collectives.py --------------------------------------------------
     @contextlib.contextmanager
-    def operation(self, name: str, timeout: float | None = None) -> Iterator[Operation]:
+    def operation(
+        self, name: str, timeout: float | None = None, setting: str | None = None
+    ) -> Iterator[Operation]:
         """Scope of one collective: checks health, tags frames, breaks the ring on error.
 
         The deadline is `timeout` seconds without progress (no byte sent or received by
-        the operation), by default CommConfig.op_timeout.
+        the operation), by default CommConfig.op_timeout; `setting` names the setting a
+        timeout message tells to raise (default: CommConfig.op_timeout_setting).
         """
         if self._closed or self._broken:
             state = "closed" if self._closed else f"broken by an earlier failure ({self._broken})"
@@ -274,7 +280,10 @@ class Communicator:
             # The ring sockets' send queues count as progress: bytes handed to the kernel
             # earlier may still be leaving on a slow link while this rank waits.
             watch = [s for s in (self._left, self._right) if s is not None]
-            yield Operation(name, self._op_seq, Deadline.without_progress(budget, watch))
+            if timeout is None:
+                setting = setting or self.config.op_timeout_setting
+            deadline = Deadline.without_progress(budget, watch, setting)
+            yield Operation(name, self._op_seq, deadline)
         except BaseException as exc:
             # Read before abort(): a send that fails because abort() shut the socket is an
             # echo of `exc`, not its cause.
@@ -354,7 +363,7 @@ class Communicator:
         }
 
     def _connect_ring(self, listener: socket.socket, right_address: Address) -> None:
-        deadline = Deadline.after(self.config.connect_timeout)
+        deadline = Deadline.after(self.config.connect_timeout, self.config.connect_timeout_setting)
         cancel_r, cancel_w = socket.socketpair()
         outcome: dict[str, Any] = {}
 

@@ -53,7 +53,7 @@ LOOKS_PER_BUDGET = 8  # a drain is noticed within 1/8 of the budget
 class Deadline:
     """A `time.monotonic()` deadline that remembers its budget for messages (see above)."""
 
-    __slots__ = ("_at", "_next_look", "_queued", "_watch", "budget", "stall", "started")
+    __slots__ = ("_at", "_next_look", "_queued", "_watch", "budget", "setting", "stall", "started")
 
     def __init__(
         self,
@@ -61,20 +61,24 @@ class Deadline:
         budget: float,
         stall: bool = False,
         watch: Sequence[socket.socket] = (),
+        setting: str | None = None,
     ) -> None:
-        self._at, self.budget, self.stall = at, budget, stall
+        """`setting`: the name of the setting that sets `budget`, for the message."""
+        self._at, self.budget, self.stall, self.setting = at, budget, stall, setting
         self.started = at - budget
         self._watch = tuple(watch)
         self._queued = [send_queue_bytes(s) for s in self._watch]
         self._next_look = at - budget + budget / LOOKS_PER_BUDGET
 
     @classmethod
-    def after(cls, seconds: float) -> Deadline:
-        return cls(time.monotonic() + seconds, seconds)
+    def after(cls, seconds: float, setting: str | None = None) -> Deadline:
+        return cls(time.monotonic() + seconds, seconds, setting=setting)
 
     @classmethod
-    def without_progress(cls, seconds: float, watch: Sequence[socket.socket] = ()) -> Deadline:
-        return cls(time.monotonic() + seconds, seconds, stall=True, watch=watch)
+    def without_progress(
+        cls, seconds: float, watch: Sequence[socket.socket] = (), setting: str | None = None
+    ) -> Deadline:
+        return cls(time.monotonic() + seconds, seconds, stall=True, watch=watch, setting=setting)
 
     @property
     def at(self) -> float:
@@ -109,16 +113,15 @@ class Deadline:
             self._at = now + self.budget
 
     def timeout_error(self, what: str, peer: str) -> PeerTimeoutError:
+        remedy = f"(raise {self.setting or 'the timeout'} if that is expected)"
         if not self.stall:
             return PeerTimeoutError(
                 f"deadline of {self.budget:.3g} s passed while waiting for {what} from {peer}; "
-                "the peer is stalled, partitioned or much slower than the others "
-                "(raise the timeout if that is expected)"
+                f"the peer is stalled, partitioned or much slower than the others {remedy}"
             )
         ran = time.monotonic() - self.started
         return PeerTimeoutError(
             f"deadline of {self.budget:.3g} s passed without progress while waiting for "
             f"{what} from {peer} (the operation ran {ran:.3g} s); the peer is stalled or "
-            "partitioned, or it computes longer than that between collectives (raise the "
-            "timeout if that is expected)"
+            f"partitioned, or it computes longer than that between collectives {remedy}"
         )

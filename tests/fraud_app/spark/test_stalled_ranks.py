@@ -4,14 +4,24 @@ A rank's task that lands on a stopped Python worker (SIGSTOP: alive, holding its
 slot) never registers with the rendezvous: the rank that did times out waiting for the
 peer table and can only quote the rendezvous server. The driver's server knows who is
 missing, and the stage's cause names that rank. A stall inside a collective names the
-silent rank in a line long enough to keep its remedy. Real sockets, no Spark.
+silent rank in a line long enough to keep its remedy, and the config key to raise.
+Real sockets, no Spark.
 """
 
 from __future__ import annotations
 
+import threading
+
+import numpy as np
 import pytest
 
-from dlcore.collective import Member, RendezvousServer, new_job_secret
+from dlcore.collective import (
+    Communicator,
+    Member,
+    RendezvousServer,
+    loopback_config,
+    new_job_secret,
+)
 from dlcore.collective.deadline import Deadline
 from dlcore.collective.rendezvous import rendezvous
 from dlcore.errors import PeerTimeoutError
@@ -52,3 +62,38 @@ def test_a_stall_in_a_collective_keeps_its_rank_and_remedy_in_the_stage_cause():
     cause = _root_cause(RuntimeError(spark_text))
     assert cause == f"dlcore.errors.PeerTimeoutError: {error}"
     assert cause.endswith("(raise the timeout if that is expected)")
+
+
+def test_a_workers_stall_names_the_config_key_to_raise():
+    """The worker's CommConfig names the config file's keys; a real 2-rank group whose rank
+    1 never enters the all-reduce (alive, sockets open) says which one to raise."""
+    from fraud_app.models.config import DistributedSection
+    from fraud_app.spark.worker import TIMEOUT_SETTINGS
+
+    for key in TIMEOUT_SETTINGS.values():
+        section, name = key.rsplit(".", 1)
+        assert section == "training.distributed" and name in DistributedSection.model_fields
+    secret = new_job_secret()
+    config = loopback_config(op_timeout=0.3, transport="socket", **TIMEOUT_SETTINGS)
+    comms: dict[int, Communicator] = {}
+    with RendezvousServer(secret, 2, host="127.0.0.1") as server:
+        joins = [
+            threading.Thread(
+                target=lambda r=r: comms.setdefault(
+                    r, Communicator.join(server.address, secret, Member(r, 2), config)
+                )
+            )
+            for r in (0, 1)
+        ]
+        for t in joins:
+            t.start()
+        for t in joins:
+            t.join(timeout=30)
+    try:
+        with pytest.raises(PeerTimeoutError) as info:
+            comms[0].all_reduce(np.ones(1024, dtype=np.float32))
+    finally:
+        for comm in comms.values():
+            comm.close()
+    assert "without progress while waiting for all_reduce" in str(info.value)
+    assert str(info.value).endswith("(raise training.distributed.op_timeout_s if that is expected)")
