@@ -28,7 +28,7 @@ One host -> the transports below; one rank per host -> the flat TCP ring. "flat"
 never groups. CommConfig.host_key fakes a rank's host (tests).
 
 Both transports have the same API and semantics; both signal over the same
-authenticated ring sockets, so every wait has the op_timeout deadline and a failure
+authenticated ring sockets, so every wait has the op_timeout deadline (time without progress) and a failure
 breaks the group the same way. On shm the data never crosses a wire: `compression`
 is validated and ignored (exact float32). Segment files are 0600 and randomly named,
 unlinked as soon as every rank has mapped them (milliseconds after creation; a rank
@@ -57,7 +57,7 @@ Each worker (rank r of n):
         save(rank=r, bounds=step.bounds, optimizer_state=step.state)
 
 Collectives (all ranks must make the same calls in the same order; each has a
-deadline of CommConfig.op_timeout; any failure breaks the communicator on every
+deadline of CommConfig.op_timeout without progress; any failure breaks the communicator on every
 rank, which then raises CommunicationError / PeerTimeoutError; retry the group with
 a new rendezvous and a larger round_id). Every shard of a sum is computed once, by
 the rank that owns it, so all ranks end with identical bits:

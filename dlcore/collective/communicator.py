@@ -92,8 +92,10 @@ class _Sender:
         """Wait until everything queued so far is in the kernel; raise the send error if any."""
         done = threading.Event()
         self._queue.put(done)
-        if not done.wait(deadline.remaining("the send queue to drain", self._peer)):
-            raise deadline.timeout_error("the send queue to drain (peer not reading)", self._peer)
+        what = "the send queue to drain (peer not reading)"
+        # A stall deadline moves on while the sender thread moves bytes: wait again.
+        while not done.wait(deadline.remaining(what, self._peer)):
+            continue
         if self.error is not None:
             raise self.error
 
@@ -189,7 +191,10 @@ class Communicator:
         listener = open_listener(config.listen_host)
         try:
             me = (config.advertise_host or "", listener.getsockname()[1])
-            peers = rendezvous(server_address, secret, member, me, config.connect_timeout)
+            peers = rendezvous(
+                server_address, secret, member, me, config.connect_timeout,
+                setting=config.connect_timeout_setting,
+            )  # fmt: skip
         except BaseException:
             listener.close()
             raise
@@ -254,10 +259,14 @@ class Communicator:
 
     # -- plumbing used by collectives.py --------------------------------------------------
     @contextlib.contextmanager
-    def operation(self, name: str, timeout: float | None = None) -> Iterator[Operation]:
+    def operation(
+        self, name: str, timeout: float | None = None, setting: str | None = None
+    ) -> Iterator[Operation]:
         """Scope of one collective: checks health, tags frames, breaks the ring on error.
 
-        The deadline is `timeout` seconds, by default CommConfig.op_timeout.
+        The deadline is `timeout` seconds without progress (no byte sent or received by
+        the operation), by default CommConfig.op_timeout; `setting` names the setting a
+        timeout message tells to raise (default: CommConfig.op_timeout_setting).
         """
         if self._closed or self._broken:
             state = "closed" if self._closed else f"broken by an earlier failure ({self._broken})"
@@ -268,7 +277,13 @@ class Communicator:
         self._op_seq += 1
         try:
             budget = self.config.op_timeout if timeout is None else timeout
-            yield Operation(name, self._op_seq, Deadline.after(budget))
+            # The ring sockets' send queues count as progress: bytes handed to the kernel
+            # earlier may still be leaving on a slow link while this rank waits.
+            watch = [s for s in (self._left, self._right) if s is not None]
+            if timeout is None:
+                setting = setting or self.config.op_timeout_setting
+            deadline = Deadline.without_progress(budget, watch, setting)
+            yield Operation(name, self._op_seq, deadline)
         except BaseException as exc:
             # Read before abort(): a send that fails because abort() shut the socket is an
             # echo of `exc`, not its cause.
@@ -348,7 +363,7 @@ class Communicator:
         }
 
     def _connect_ring(self, listener: socket.socket, right_address: Address) -> None:
-        deadline = Deadline.after(self.config.connect_timeout)
+        deadline = Deadline.after(self.config.connect_timeout, self.config.connect_timeout_setting)
         cancel_r, cancel_w = socket.socketpair()
         outcome: dict[str, Any] = {}
 

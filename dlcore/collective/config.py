@@ -67,8 +67,11 @@ class CommConfig:
 
     connect_timeout: deadline (s) for the rendezvous plus connecting and authenticating
         both ring neighbours.
-    op_timeout: deadline (s) for ONE collective call. It must cover the slowest rank's
-        compute between two collectives (a fast rank waits for it inside the call).
+    op_timeout: deadline (s) for ONE collective call without progress: it passes once
+        this long goes by without a byte of the call moving (`deadline.py`), so it must
+        cover the slowest rank's compute between two collectives (a fast rank waits for
+        it inside the call), while a large transfer on a slow link that keeps moving
+        never trips it.
     handshake_timeout: deadline (s) for one connection's authentication, so a stranger
         that connects and stays silent cannot stall a listener for long.
     chunk_bytes: pipelining granularity of the ring; a received chunk is reduced and
@@ -94,6 +97,9 @@ class CommConfig:
         "socket": control frames round the ring. "auto" (default): the DLCORE_SHM_SIGNAL
         environment variable if set, else "memory". A group uses memory signals only
         when every rank chose them.
+    connect_timeout_setting / op_timeout_setting: how a timeout's message names the
+        setting to raise (an application passes its own config keys, e.g.
+        "training.distributed.op_timeout_s").
     host_key: for tests and experiments only: pretend this rank runs on the host with
         this key (any non-empty string) instead of the probed one (boot id, hostname,
         uid). None (default) = probe.
@@ -111,6 +117,8 @@ class CommConfig:
     topology: str = "auto"
     shm_signal: str = "auto"
     host_key: str | None = None
+    connect_timeout_setting: str = "CommConfig.connect_timeout"
+    op_timeout_setting: str = "CommConfig.op_timeout"
 
     def __post_init__(self) -> None:
         _positive_seconds("CommConfig.connect_timeout", self.connect_timeout)
@@ -131,6 +139,12 @@ class CommConfig:
                 f"CommConfig.shm_dir must be a directory path or None. Received: {self.shm_dir!r}"
             )
 
+        for name in ("connect_timeout_setting", "op_timeout_setting"):
+            value = getattr(self, name)
+            if not (isinstance(value, str) and value):
+                raise ConfigError(
+                    f"CommConfig.{name} must be a non-empty string. Received: {value!r}"
+                )
         _check_choice("CommConfig.topology", self.topology, TOPOLOGIES)
         _check_choice("CommConfig.shm_signal", self.shm_signal, SHM_SIGNALS)
         if self.host_key is not None and not (isinstance(self.host_key, str) and self.host_key):

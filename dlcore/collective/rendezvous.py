@@ -200,16 +200,18 @@ def rendezvous(
     member: Member,
     listen_address: Address,
     timeout: float = 60.0,
+    setting: str | None = None,
 ) -> list[Address]:
     """Register `listen_address` for `member` and return every rank's address, by rank.
 
     `listen_address` is the (host, port) peers should dial; a wildcard host ("" or
     "0.0.0.0") means "the address the server sees me connect from". Open the
     listening socket BEFORE calling this, so peers can connect as soon as it returns.
-    Raises PeerTimeoutError if the other ranks do not all register within `timeout`.
+    Raises PeerTimeoutError if the other ranks do not all register within `timeout`
+    (its message tells to raise `setting`, the name of the timeout's setting, if given).
     """
     secret = check_secret(secret)
-    deadline = Deadline.after(timeout)
+    deadline = Deadline.after(timeout, setting)
     server = f"rendezvous server {server_address[0]}:{server_address[1]}"
     identity = {
         "purpose": "rendezvous",

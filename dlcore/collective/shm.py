@@ -86,7 +86,8 @@ def negotiate(comm: Communicator) -> ShmTransport | None:
     shm = ShmTransport(comm, required=requested == "shm")
     try:
         timeout = comm.config.connect_timeout  # part of joining, not of a collective
-        with comm.operation("the transport negotiation", timeout) as op:
+        setting = comm.config.connect_timeout_setting
+        with comm.operation("the transport negotiation", timeout, setting) as op:
             problem = shm.establish(op, 0, INITIAL_CAPACITY, requested)
             if problem and shm.required:
                 raise CommunicationError(

@@ -9,7 +9,7 @@ NumPy buffer to `sendall`, `recv_into` fills the caller's buffer with `recv_into
 Does not own: what a payload means (auth, rendezvous and collectives decide that).
 
 Failure mapping (all from `dlcore.errors`):
-    deadline passed                      -> PeerTimeoutError (says what and from whom)
+    deadline passed (deadline.py)        -> PeerTimeoutError (says what and from whom)
     peer closed / reset / socket error   -> CommunicationError
     bad magic, version, kind, tag, size  -> FrameError
     payload whose CRC-32 does not match  -> FrameError
@@ -39,7 +39,6 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import time
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, NoReturn
@@ -47,12 +46,12 @@ from typing import Any, NoReturn
 import numpy as np
 
 from dlcore.collective import checksum
+from dlcore.collective.deadline import Deadline
 from dlcore.errors import (
     AuthenticationError,
     CommunicationError,
     ConfigError,
     FrameError,
-    PeerTimeoutError,
     ShapeError,
 )
 
@@ -84,34 +83,6 @@ class Kind(IntEnum):
     SMALL = 23
     BARRIER = 24
     SHM = 25
-
-
-@dataclass(frozen=True)
-class Deadline:
-    """An absolute `time.monotonic()` deadline that remembers its budget for messages."""
-
-    at: float
-    budget: float
-
-    @classmethod
-    def after(cls, seconds: float) -> Deadline:
-        return cls(time.monotonic() + seconds, seconds)
-
-    def remaining(self, what: str, peer: str) -> float:
-        """Seconds left; raises PeerTimeoutError naming `what` and `peer` when none are."""
-        left = self.at - time.monotonic()
-        # `left` is never exactly 0.0 (a float of nanosecond clock readings), so `< 0` and
-        # `<= 0` cannot be told apart: equivalent mutants (docs/TESTING.md).
-        if left <= 0:  # pragma: no mutate
-            raise self.timeout_error(what, peer)
-        return left
-
-    def timeout_error(self, what: str, peer: str) -> PeerTimeoutError:
-        return PeerTimeoutError(
-            f"deadline of {self.budget:.3g} s passed while waiting for {what} from {peer}; "
-            "the peer is stalled, partitioned or much slower than the others "
-            "(raise the timeout if that is expected)"
-        )
 
 
 @dataclass(frozen=True)
@@ -181,14 +152,26 @@ def connect(
 
 
 def send_bytes(sock: socket.socket, data: Any, deadline: Deadline, what: str, peer: str) -> None:
-    """`sendall` of any bytes-like object; the whole send must finish before `deadline`."""
-    sock.settimeout(deadline.remaining(f"room to send {what}", peer))
-    try:
-        sock.sendall(data)
-    except TimeoutError:
-        raise deadline.timeout_error(f"room to send {what} (peer not reading)", peer) from None
-    except OSError as exc:
-        raise CommunicationError(f"sending {what} to {peer} failed: {exc}") from exc
+    """Send all of a bytes-like object; each wait for room in the socket ends at `deadline`
+    (a stall deadline moves on with every byte sent)."""
+    view = memoryview(data).cast("B")
+    sent, total, waiting_for = 0, view.nbytes, f"room to send {what}"
+    while True:
+        sock.settimeout(deadline.remaining(waiting_for, peer))
+        try:
+            # send(), not sendall(): sendall's timeout bounds the whole call, so a large
+            # payload on a slow link that keeps moving would time out as if stalled.
+            n = sock.send(view[sent:])
+        except TimeoutError:  # remaining() raises unless the deadline moved on meanwhile
+            waiting_for = f"room to send {what} (peer not reading)"
+            continue
+        except OSError as exc:
+            raise CommunicationError(f"sending {what} to {peer} failed: {exc}") from exc
+        sent += n
+        if n:
+            deadline.progress()
+        if sent >= total:
+            return
 
 
 def recv_exact(
@@ -201,7 +184,7 @@ def recv_exact(
         try:
             n = sock.recv_into(view[got:])
         except TimeoutError:
-            raise deadline.timeout_error(what, peer) from None
+            continue  # remaining() raises unless the deadline moved on meanwhile
         except OSError as exc:
             raise CommunicationError(
                 f"connection to {peer} failed while waiting for {what}: {exc}"
@@ -213,6 +196,7 @@ def recv_exact(
                 "because another rank failed (see the first error in the job's logs)"
             )
         got += n
+        deadline.progress()
 
 
 def trailer(data: Any, crc: int | None = None) -> bytes:

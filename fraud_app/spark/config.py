@@ -36,7 +36,8 @@ class DistributedConfig:
     base_batch_size / warmup_iterations: linear scaling rule + gradual warm-up
         (Goyal et al. 2017) applied when scale_lr is true.
     connect_timeout_s / op_timeout_s: deadlines for the rendezvous + connections and
-        for one collective call (it must cover the slowest rank's iteration).
+        for one collective call without progress (no byte moved; it must cover the
+        slowest rank's iteration; a slow link that keeps moving never trips it).
     stage_start_timeout_s: how long a stage may wait for all its barrier tasks to start
         (free task slots on a busy cluster) before it counts as failed.
     early_stopping: None (off: train exactly iterations/epochs) or an EarlyStoppingConfig

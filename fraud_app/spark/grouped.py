@@ -166,8 +166,8 @@ class GroupedEngine(Engine):
                     attempt, progressed = 0, True
                     continue
                 except StageFailed as exc:
-                    failures.append(f"round {round_id} (group {self.state.group}): {exc.cause}")
-                    cause = exc.cause
+                    cause = unregistered(exc.cause, rdv.registered(round_id), round_id, cfg)
+                    failures.append(f"round {round_id} (group {self.state.group}): {cause}")
                 retries += 1
                 attempt = 1 if self.state.group > before else attempt + 1
                 progressed = progressed or self.state.group > before
@@ -411,6 +411,23 @@ class GroupedEngine(Engine):
         )
         if self.store:
             self.store.save(self.state, self.model, self.optimizer)
+
+
+def unregistered(cause: str, registered: list[int], round_id: int, cfg) -> str:
+    """`cause`, naming the ranks that never registered with the rendezvous when some did.
+
+    A rank's task that lands on a stopped or frozen Python worker (alive, holding its
+    Spark slot) never registers: the ranks that did wait for the peer table and time
+    out quoting the rendezvous server, the only peer they know of. The driver's server
+    knows who is missing (all ranks or none missing: nothing to add)."""
+    missing = sorted(set(range(cfg.num_workers)) - set(registered))
+    if not registered or not missing:
+        return cause
+    return (
+        f"{cause}; rank(s) {missing} never registered with the rendezvous of round {round_id} "
+        f"(ranks {registered} did): their task did not start within connect_timeout_s="
+        f"{cfg.connect_timeout_s:g} s, or its Python worker is stuck (a stopped or frozen process)"
+    )
 
 
 def _check_replicas(meta: list[dict[str, Any]], group: int) -> None:

@@ -23,6 +23,10 @@ logger = logging.getLogger(__name__)
 SLOTS = "BarrierJobSlotsNumberCheckFailed"
 DYNAMIC_ALLOCATION = "BarrierJobRunWithDynamicAllocationException"
 
+# A worker's one-line cause, cut here: long enough for a PeerTimeoutError's what, who and
+# remedy (a stall inside a collective's shared-memory phase ran to ~330 characters).
+CAUSE_CHARS = 500
+
 # Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
 NOT_RETRIED = ("ConfigError", "ShapeError", DYNAMIC_ALLOCATION)
 
@@ -139,5 +143,5 @@ def _root_cause(exc: BaseException) -> str:
         found = [line.strip() for line in lines if marker in line]
         raised = [line for line in found if re.match(rf"[\w.]*{re.escape(marker)}: ", line)]
         if raised or found:
-            return (raised or found)[0][:300]
-    return (lines or [type(exc).__name__])[0][:300]
+            return (raised or found)[0][:CAUSE_CHARS]
+    return (lines or [type(exc).__name__])[0][:CAUSE_CHARS]

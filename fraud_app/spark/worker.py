@@ -38,6 +38,12 @@ from fraud_app.spark.data import PartitionData, partition_data
 
 logger = logging.getLogger(__name__)
 
+# How a worker's PeerTimeoutError names the setting to raise: the config file's keys.
+TIMEOUT_SETTINGS = {
+    "connect_timeout_setting": "training.distributed.connect_timeout_s",
+    "op_timeout_setting": "training.distributed.op_timeout_s",
+}
+
 # (run_id, rank) -> ((round, group), RankState). Survives between stages in a reused Python
 # worker. The round matters: a group a failed round finished but never committed has the same
 # number as the one the retry commits, yet may differ in its bits.
@@ -159,6 +165,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
     comm_cfg = CommConfig(
         connect_timeout=task.connect_timeout_s,
         op_timeout=task.op_timeout_s,
+        **TIMEOUT_SETTINGS,
         advertise_host=_my_host(ctx),
         topology=task.topology,
         transport=task.transport,

@@ -34,7 +34,7 @@ def all_reduce_forever_on_host(
             buf.fill(1.0)
 
 
-def all_reduce_once_via_pipe(conn, secret, length) -> None:
+def all_reduce_once_via_pipe(conn, secret, length, op_timeout=20.0) -> None:
     """Rank 1 of 2 over a peer table the parent sends (so the parent can put a proxy in
     rank 0's table); sends back ("ok", min, max) of the sum, or (error class, message)."""
     from dlcore.collective.wire import open_listener
@@ -42,7 +42,7 @@ def all_reduce_once_via_pipe(conn, secret, length) -> None:
     listener = open_listener("127.0.0.1")
     conn.send(listener.getsockname()[1])
     peers = conn.recv()
-    config = loopback_config(op_timeout=20.0, transport="socket", topology="flat")
+    config = loopback_config(op_timeout=op_timeout, transport="socket", topology="flat")
     try:
         with Communicator(Member(1, 2), peers, secret, listener, config) as comm:
             buf = np.full(length, 2.0, dtype=np.float32)
