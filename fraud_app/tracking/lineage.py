@@ -120,16 +120,21 @@ def git_state(start: Path | None = None) -> dict[str, Any] | None:
     A package installed into a virtual environment that lies inside some other git
     checkout (a `.venv` in the user's own project, ignored there) is not that checkout's
     code: its HEAD was recorded as the code version. `dirty`: tracked files of the
-    checkout differ from HEAD, so HEAD alone does not name the code that ran; `modified`
-    lists up to 20 of them."""
+    checkout differ from HEAD, or it holds untracked (not ignored) Python files, which the
+    code may import, so HEAD alone does not name the code that ran; `modified` lists up to
+    20 of them."""
     where = (start or Path(__file__).resolve().parent).resolve()
     if not where.is_dir():
         return None
     commit = (_git(where, "rev-parse", "HEAD") or "").strip()
     if not commit or not (_git(where, "ls-files", "--", ".") or "").strip():
         return None  # no checkout, or one that does not track this code
-    status = _git(where, "status", "--porcelain", "--untracked-files=no", "--", ":/")
-    modified = [line[3:] for line in (status or "").splitlines() if line.strip()]
+    status = _git(where, "status", "--porcelain", "--untracked-files=all", "--", ":/")
+    modified = [
+        line[3:]
+        for line in (status or "").splitlines()
+        if line.strip() and (not line.startswith("??") or line.endswith(".py"))
+    ]
     return {"commit": commit, "dirty": bool(modified) if status is not None else None,
             "modified": modified[:20]}  # fmt: skip
 

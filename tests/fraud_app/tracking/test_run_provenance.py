@@ -155,6 +155,12 @@ def test_a_checkout_with_uncommitted_changes_is_recorded_dirty(tmp_path):
     state = lineage.git_state(code)
     assert state["commit"] == head and lineage.git_commit(code) == head
     assert state["dirty"] is True and state["modified"] == ["fraud_app/tracking/lineage.py"]
+    # an untracked module the code may import is a change; other untracked files are not
+    _git(tmp_path / "repo", "checkout", "--", ".")
+    (tmp_path / "repo" / "notes.txt").write_text("notes\n")
+    assert lineage.git_state(code)["dirty"] is False
+    (code / "extra.py").write_text("y = 1\n")
+    assert lineage.git_state(code)["modified"] == ["fraud_app/tracking/extra.py"]
 
 
 @pytest.mark.spark
