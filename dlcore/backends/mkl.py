@@ -188,3 +188,15 @@ class MklOps(Ops):
 
     def num_threads(self) -> int | None:
         return int(self._lib.MKL_Get_Max_Threads())
+
+    def library(self) -> str | None:
+        """`MKL_Get_Version_String`, e.g. 'Intel(R) oneAPI Math Kernel Library Version 2025.0 ...'."""
+        try:
+            fn = self._lib.MKL_Get_Version_String
+        except AttributeError:
+            return "mkl"
+        buf = ctypes.create_string_buffer(256)
+        fn.restype = None
+        fn.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        fn(buf, len(buf))
+        return buf.value.decode(errors="replace").strip() or "mkl"

@@ -50,5 +50,14 @@ class Ops:
         found = [i["num_threads"] for i in threadpool_info() if i["internal_api"] == "openblas"]
         return found[0] if found else None
 
+    def library(self) -> str | None:
+        """The BLAS library GEMM runs in, with its version (a run's record: another library
+        or version rounds differently, so the same seed gives other weights)."""
+        from threadpoolctl import threadpool_info
+
+        found = [f"{i.get('internal_api')} {i.get('version')}" for i in threadpool_info()
+                 if i.get("internal_api") == "openblas"]  # fmt: skip
+        return found[0] if found else None
+
     def describe(self) -> dict[str, object]:
         return {"backend": self.name}

@@ -53,6 +53,7 @@ from fraud_app.scoring.model_source import (
     load_scoring_model,
 )
 from fraud_app.scoring.partitions import output_lock
+from fraud_app.scoring.provenance import source_files
 from fraud_app.scoring.reference import training_range
 from fraud_app.scoring.summary import date_summaries, out_of_range
 from fraud_app.scoring.table_source import table_rows
@@ -202,6 +203,7 @@ def run_scoring(
         swap.recover()
         scored, table, history = _scored_frame(spark, config, model, start, end, opts)
         try:
+            source = _source(spark, config, table.df is not None, start, end)
             scored = scored.persist()
             scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
             ids = [c for c in ID_COLUMNS if c in scored.columns]
@@ -227,10 +229,13 @@ def run_scoring(
         update_files(HadoopFs(spark), output, [partition_name(day) for day in days])
         swap.cleanup()
     summary = _summary(job_id, model, dates, output, time.monotonic() - started)
+    summary["window"] = {"start": start.isoformat(), "end": end.isoformat()}
+    summary["scored_at"] = scored_at.isoformat()  # the rows' scored_at, to the second
     summary["features_source"] = {
         "source": "feature_table" if table.df is not None else "computed",
         "path": config.feature_table() if table.df is not None else config.canonical_table(),
         "why_computed": table.why or None,
+        "data_files": source,
     }
     summary["history"] = history.to_dict() if history else None
     summary["out_of_range"] = beyond = out_of_range(dates, names, bounds)
@@ -254,6 +259,15 @@ def run_scoring(
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)
     return ScoringJobResult(job_id, str(path), partitions, summary)
+
+
+def _source(spark, config, from_table: bool, start: dt.date, end: dt.date) -> dict[str, Any]:
+    """The partitions the job reads (scoring.provenance): the feature table's dates
+    start..end, or the canonical table up to `end` (the features' history)."""
+    fs = HadoopFs(spark)
+    if from_table:
+        return source_files(fs, config.feature_table(), start, end)
+    return source_files(fs, config.canonical_table(), None, end)
 
 
 def warn_out_of_range(start, end, beyond: dict[str, Any] | None) -> None:

@@ -64,6 +64,7 @@ def log_scoring_job(summary: dict[str, Any], path: Path, config) -> str | None:
         "threshold": summary.get("threshold"),
         "alert_budget": summary.get("alert_budget"),
         "output": summary.get("output"),
+        **_source_params(summary),
     }
     metrics, steps = scoring_metrics(summary)
     return _log_job(
@@ -72,6 +73,20 @@ def log_scoring_job(summary: dict[str, Any], path: Path, config) -> str | None:
         tags={"model_name": summary.get("model_name"),
               "model_version": summary.get("model_version")},
     )  # fmt: skip
+
+
+def _source_params(summary: dict[str, Any]) -> dict[str, Any]:
+    """The requested window, the rows' scored_at and what the job read (its summary's
+    `features_source`): `start` / `end` above are the dates that had rows."""
+    window = summary.get("window") or {}
+    source = summary.get("features_source") or {}
+    files = source.get("data_files") or {}
+    return {
+        "window_start": window.get("start"), "window_end": window.get("end"),
+        "scored_at": summary.get("scored_at"), "features_source": source.get("source"),
+        "source_path": source.get("path"), "source_files": files.get("files"),
+        "source_digest": files.get("digest"),
+    }  # fmt: skip
 
 
 def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:

@@ -9,7 +9,12 @@ the Parquet footers' row counts. It identifies exactly the files read: the same 
 rewritten (other partitioning, other writer) give another digest. Tables elsewhere
 (hdfs://, s3a://, ...) get the order-independent row digest: the row count and the
 sum of xxhash64 over every column of every row (one Spark pass), hashed with sha256.
-The feature-spec digest covers the spec files' names and bytes.
+Every table also gets that row digest as `content_digest` (the same rows give the same
+one, whatever files hold them: two runs from the same input compare equal there, never
+on the files digest, whose bytes and names differ from write to write).
+The feature-spec digest covers the spec files' names and bytes. `environment`: the
+release and library versions, the dlcore backend's BLAS library and threads, and the git
+commit of the code with whether its checkout had uncommitted changes.
 """
 
 from __future__ import annotations
@@ -96,22 +101,79 @@ def spec_digest(paths: list[Path]) -> dict[str, Any]:
 
 def git_commit(start: Path | None = None) -> str | None:
     """HEAD of the git checkout holding this code (None when not a checkout or no git)."""
-    where = start or Path(__file__).resolve().parent
+    state = git_state(start)
+    return state["commit"] if state else None
+
+
+def _git(where: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=5
-        )
+        out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if out.returncode != 0:
+    return out.stdout if out.returncode == 0 else None
+
+
+def git_state(start: Path | None = None) -> dict[str, Any] | None:
+    """{"commit", "dirty", "modified"} of the git checkout whose TRACKED files hold the code
+    in `start` (default: this package); None when the code is not tracked by a checkout.
+
+    A package installed into a virtual environment that lies inside some other git
+    checkout (a `.venv` in the user's own project, ignored there) is not that checkout's
+    code: its HEAD was recorded as the code version. `dirty`: tracked files of the
+    checkout differ from HEAD, or it holds untracked (not ignored) Python files, which the
+    code may import, so HEAD alone does not name the code that ran; `modified` lists up to
+    20 of them."""
+    where = (start or Path(__file__).resolve().parent).resolve()
+    if not where.is_dir():
         return None
-    return out.stdout.strip() or None
+    commit = (_git(where, "rev-parse", "HEAD") or "").strip()
+    if not commit or not (_git(where, "ls-files", "--", ".") or "").strip():
+        return None  # no checkout, or one that does not track this code
+    status = _git(where, "status", "--porcelain", "--untracked-files=all", "--", ":/")
+    modified = [
+        line[3:]
+        for line in (status or "").splitlines()
+        if line.strip() and (not line.startswith("??") or line.endswith(".py"))
+    ]
+    return {"commit": commit, "dirty": bool(modified) if status is not None else None,
+            "modified": modified[:20]}  # fmt: skip
+
+
+def environment() -> dict[str, Any]:
+    """What the run's numbers depend on besides the data, config and seed: the release of
+    fraud-app, the versions of Python and the numeric / data libraries, the dlcore backend
+    (its library and version, the BLAS threads) and the git state of the code."""
+    import platform
+    from importlib import metadata
+
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("fraud-app", "numpy", "pyspark", "pyarrow", "mlflow", "great-expectations"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return {"versions": versions, "dlcore": dlcore_environment(), "git": git_state()}
+
+
+def dlcore_environment() -> dict[str, Any]:
+    """The dlcore backend of this process: name, BLAS library with its version, threads."""
+    from dlcore.backends import get_ops
+
+    ops = get_ops()
+    return {"backend": ops.name, "library": ops.library(), "threads": ops.num_threads()}
 
 
 def _digest(spark, name: str, path: str) -> dict[str, Any]:
+    """The files digest (a local table) and, for every table, the row digest as
+    `content_digest`: Spark's Parquet writer lists each column chunk's encodings in no
+    fixed order, so the same rows written twice (a rerun of `etl` or `features` on the
+    same input) give other bytes, and other part-file names: only the row digest says
+    that two runs read the same data."""
     try:
+        rows = table_digest(spark.read.parquet(path))
         local = _local_dir(path)
-        return file_digest(local) if local else table_digest(spark.read.parquet(path))
+        out = file_digest(local) if local else dict(rows)
+        return {**out, "content_digest": rows["digest"]}
     except Exception as exc:  # a missing table is lineage too, not a failure
         logger.warning("lineage: cannot read %s table %s: %s", name, path, exc)
         return {"rows": None, "digest": None}
@@ -127,8 +189,10 @@ def collect(spark, config) -> dict[str, Any]:
     for name, path in tables.items():
         out["tables"][name] = {"path": path, **_digest(spark, name, path)}
     out["feature_spec"] = feature_spec_lineage(config.features)
-    out["git_commit"] = git_commit()
-    out["dlcore_backend"] = dlcore_backend()
+    env = environment()
+    out["git_commit"] = (env["git"] or {}).get("commit")
+    out["dlcore_backend"] = env["dlcore"]["backend"]
+    out["environment"] = env
     return out
 
 

@@ -202,7 +202,8 @@ class MlflowTracker:
         params = {}
         for name, t in lineage["tables"].items():
             params.update({f"data.{name}.path": t["path"], f"data.{name}.rows": t["rows"],
-                           f"data.{name}.digest": t["digest"]})  # fmt: skip
+                           f"data.{name}.digest": t["digest"],
+                           f"data.{name}.content_digest": t.get("content_digest")})  # fmt: skip
             if t["digest"]:
                 source = SparkDatasetSource(path=redact_text(t["path"]))
                 ds = MetaDataset(source, name=name, digest=t["digest"])
@@ -213,10 +214,24 @@ class MlflowTracker:
                        "data.feature_spec.files": json.dumps(spec.get("files"))})  # fmt: skip
         if lineage.get("dlcore_backend"):
             params["dlcore.backend"] = lineage["dlcore_backend"]
+        params.update(environment_params(lineage.get("environment") or {}))
         self._mlflow.log_params(redact_mapping(params))
         if lineage.get("git_commit"):
             self._mlflow.set_tag("mlflow.source.git.commit", lineage["git_commit"])
+        elif "environment" in lineage:
+            self._drop_foreign_git_tags()
         self._mlflow.log_dict(redact_mapping(lineage), "lineage.json")
+
+    def _drop_foreign_git_tags(self) -> None:
+        """MLflow tags a run with the git checkout holding the entry script (`sys.argv[0]`):
+        `fraud-app` in a virtual environment inside the user's own project names that
+        project's commit. When this code is tracked by no checkout, those tags name
+        other code: they are removed (`code.git_commit` is then absent)."""
+        tags = self.client.get_run(self.run_id).data.tags
+        for key in ("mlflow.source.git.commit", "mlflow.source.git.branch",
+                    "mlflow.source.git.repoURL"):  # fmt: skip
+            if key in tags:
+                self.client.delete_tag(self.run_id, key)
 
     def log_feature_names(self, names: list[str]) -> None:
         self.submit("artifacts", self._log_feature_names, list(names))
@@ -336,6 +351,18 @@ class MlflowTracker:
         self.model_id = logged.model_id
         self._mlflow.set_tags({"fraud_app.model_uri": logged.model_uri})
         return logged
+
+
+def environment_params(env: dict[str, Any]) -> dict[str, Any]:
+    """lineage.environment() as params: `versions.<dist>`, `dlcore.library` and
+    `dlcore.threads`, `code.git_commit` and `code.git_dirty` (absent: not a checkout)."""
+    out: dict[str, Any] = {f"versions.{k}": v for k, v in (env.get("versions") or {}).items()}
+    dl = env.get("dlcore") or {}
+    out.update({"dlcore.library": dl.get("library"), "dlcore.threads": dl.get("threads")})
+    git = env.get("git")
+    if git:
+        out.update({"code.git_commit": git.get("commit"), "code.git_dirty": git.get("dirty")})
+    return {k: v for k, v in out.items() if v is not None}
 
 
 def start_training_run(config, run_name: str):

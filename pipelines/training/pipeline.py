@@ -42,6 +42,7 @@ from fraud_app.timeline import (
     window_history_level,
     window_history_line,
 )
+from fraud_app.tracking.lineage import environment as lineage_environment
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
 from pipelines.training.run_names import claim_run, drop_checkpoints
@@ -244,6 +245,8 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         "mlflow_run_id": tracker.run_id,
         "evaluations": evaluations,
         "dlcore_backend": get_ops().name,  # DLCORE_BACKEND=<this> repeats the run bit for bit
+        # release, library and BLAS versions, git state: also without tracking (lineage.json)
+        "environment": lineage_environment(),
     }
     report_path = paths.resolve("reports") / f"training-{run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

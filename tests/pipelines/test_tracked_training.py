@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from dlcore.backends import get_ops
 from fraud_app.config import load_config
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.tracking import lineage
 from fraud_app.tracking.models import resolve_model_dir
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features, run_training
@@ -135,3 +136,8 @@ def test_tracking_disabled_leaves_no_store(spark, tmp_path, monkeypatch):
     report = run_training(spark, cfg, run="off")
     assert report.mlflow_run_id is None and report.registry is None and report.baselines == {}
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlartifacts").exists()
+    # the report says what the run computed with, also without MLflow's lineage.json
+    env = json.loads(Path(report.report_path).read_text())["environment"]
+    assert env["versions"]["numpy"] == np.__version__
+    assert env["dlcore"]["backend"] == get_ops().name and env["dlcore"]["library"]
+    assert env["git"] == lineage.git_state()

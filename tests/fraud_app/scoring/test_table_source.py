@@ -210,3 +210,51 @@ def test_evaluate_a_window_outside_the_table_names_the_dates_it_holds(spark, dat
         rf"{days[0]}..{days[-1]}\): pick a window inside it, or run `fraud-app features`",
     ):
         run_evaluation(spark, config, model_uri=model, start=after, end=after, name="after")
+
+
+def test_a_job_records_its_window_scored_at_and_the_data_it_read(spark, data, tmp_path):
+    """From a scores row an auditor gets to its job (the summary's `scored_at` is the rows'
+    value; `created_at` is later), the window asked for (the dates with rows said less: a
+    day without transactions was not there) and a digest of the partitions read, equal when
+    a re-run reads the same rows (and gives the same scores), other when a value changed.
+    Was: no window, no scored_at, no record of the files read."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    config, days, model = data["config"], data["days"], data["model"]
+    start, end = days[-3], days[-1]
+    later = (dt.date.fromisoformat(end) + dt.timedelta(days=2)).isoformat()
+    first, rows = _score(spark, config, tmp_path / "s1", start, later, model)
+    assert first["window"] == {"start": start, "end": later}
+    assert set(rows["scored_at"].astype(str)) == {first["scored_at"].replace("T", " ")}
+    files = first["features_source"]["data_files"]
+    assert first["features_source"]["source"] == "feature_table"
+    assert files["files"] == 3 and (files["first_date"], files["last_date"]) == (start, later)
+    again, rows2 = _score(spark, config, tmp_path / "s2", start, later, model)
+    assert again["features_source"]["data_files"] == files
+    np.testing.assert_array_equal(rows2["fraud_score"], rows["fraud_score"])
+
+    # computed: the canonical table up to the job's last date (the history), whose one
+    # changed value (by pyarrow, its _files.json then deleted as the integrity error says)
+    # gives another digest
+    computed, _ = _score(spark, config, tmp_path / "c1", start, end, model, features="recompute")
+    canon = computed["features_source"]["data_files"]
+    assert computed["features_source"]["source"] == "computed"
+    assert canon["first_date"] is None and canon["last_date"] == end
+    assert canon["files"] == len(list((data["root"] / "canonical").glob("event_date=*/*.parquet")))
+    copy = tmp_path / "canonical"
+    shutil.copytree(data["root"] / "canonical", copy)
+    (copy / "_files.json").unlink()
+    part = next((copy / f"event_date={days[0]}").glob("*.parquet"))
+    table = pq.read_table(part)
+    i = table.column_names.index("amount")
+    bumped = pc.add(table.column("amount"), pa.scalar(0.01, table.schema.field(i).type))
+    pq.write_table(
+        table.set_column(i, "amount", bumped), part, use_deprecated_int96_timestamps=True
+    )
+    part.with_name(f".{part.name}.crc").unlink()  # Hadoop's checksum of the old bytes
+    moved = config.model_copy(
+        update={"paths": config.paths.model_copy(update={"canonical": str(copy)})}
+    )
+    changed, _ = _score(spark, moved, tmp_path / "c2", start, end, model, features="recompute")
+    assert changed["features_source"]["data_files"]["digest"] != canon["digest"]

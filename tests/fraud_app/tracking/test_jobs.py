@@ -140,3 +140,26 @@ def test_a_scoring_run_s_params_hold_no_credentials(tmp_path, monkeypatch):
     params = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(run_id).data.params
     assert params["output"] == "s3a://***@bucket/scores?token=***"
     assert params["model_uri"] == "models:/fraud-ensemble@champion"  # the rest as it was
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_scoring_run_names_its_window_scored_at_and_the_data_it_read(tmp_path, monkeypatch):
+    """The run of a job links to its rows (`scored_at`, their exact value) and to the data
+    read (path, files, digest); `window_*` is the range asked for, `start` / `end` the
+    dates with rows. Was: neither."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    summary = {
+        **SUMMARY, "window": {"start": "2024-02-01", "end": "2024-02-04"},
+        "scored_at": "2024-02-05T01:02:03",
+        "features_source": {"source": "feature_table", "path": "/data/features",
+                            "why_computed": None, "data_files": {
+                                "first_date": "2024-02-01", "last_date": "2024-02-04",
+                                "files": 2, "bytes": 1234, "digest": "0123456789abcdef"}},
+    }  # fmt: skip
+    run_id = log_scoring_job(summary, _write(tmp_path, "scoring-w", summary), h.config(tmp_path))
+    p = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}").get_run(run_id).data.params
+    assert (p["window_start"], p["window_end"], p["start"], p["end"]) == (
+        "2024-02-01", "2024-02-04", "2024-02-02", "2024-02-03")  # fmt: skip
+    assert p["scored_at"] == "2024-02-05T01:02:03"
+    assert (p["features_source"], p["source_path"], p["source_files"], p["source_digest"]) == (
+        "feature_table", "/data/features", "2", "0123456789abcdef")  # fmt: skip
