@@ -11,6 +11,15 @@ because neither can be told from a legitimate delivery by the rows alone:
   `fraud-app features` the windows of every later transaction take them in, so the
   features (and any score already written) of those later days change.
 
+A fourth is schema drift upstream (fraud_app.etl.column_drift, against the RECENT_DATES
+newest published dates): optional columns whose values the delivery lost (dropped,
+renamed or emptied upstream) and code columns whose values are mostly new (another
+spelling).
+
+A delivery whose records are mostly quarantined (MOSTLY_QUARANTINED) is named too: in an
+append the table keeps its rows, so nothing else said that a whole day was rejected
+(an export whose amount or timestamp format changed).
+
 A third says what the rows alone cannot: skipped dates, the dates between the newest
 date the table held and this delivery's first date after it, which no delivery brought
 (a missed day, an outage): the window features of the days after them undercount.
@@ -24,15 +33,19 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from fraud_app.etl.column_drift import emptied_columns, log_column_drift, pct, unseen_values
+
 logger = logging.getLogger(__name__)
 
 MATCH_COLUMNS = ("card_id", "merchant_id", "timestamp", "amount")
-_NEW = "__added"
+_NEW, _ROWS = "__added", "__rows"
+RECENT_DATES = 7  # the newest published dates the column checks compare a delivery with
+MOSTLY_QUARANTINED = 0.5  # a WARNING when at least this share of the records is quarantined
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,13 @@ class DeliveryChecks:
     backfilled_dates: tuple[str, ...] = ()  # dates added before the newest published one
     skipped_dates: str | None = None  # "first..last": dates between the newest published
     skipped_days: int = 0  # and this delivery's first later date that no delivery holds
+    # column -> {"added_share", "published_share", "published_dates"}: optional columns
+    # holding values in less than half the share of the newest published dates' rows
+    emptied_columns: dict[str, dict] = field(default_factory=dict)
+    # column -> {"added_share", "added_values", "published_values", "published_dates"}: code
+    # columns (mcc, channel, country, card_country) whose values in most added rows the
+    # newest published dates never held (a spelling changed upstream: 5812 -> 5812.0)
+    unseen_values: dict[str, dict] = field(default_factory=dict)
 
 
 def check_append(
@@ -60,6 +80,9 @@ def check_append(
     old_dates = [d for d in dates if d in present]
     published = published_of(old_dates) if old_dates else None
     count, examples = rekeyed_copies(added, published, n_examples)
+    recent = sorted(present)[-RECENT_DATES:]
+    emptied = emptied_columns(added, published_of(recent), recent) if recent else {}
+    unseen = unseen_values(added, published_of(recent), recent) if recent else {}
     later = [d for d in dates if newest is not None and d > newest]
     skipped, days = None, 0
     if later:
@@ -67,7 +90,7 @@ def check_append(
         days = (until - after).days - 1
         one = dt.timedelta(days=1)
         skipped = f"{after + one}..{until - one}" if days > 0 else None
-    return DeliveryChecks(count, examples, backfilled, skipped, max(days, 0))
+    return DeliveryChecks(count, examples, backfilled, skipped, max(days, 0), emptied, unseen)
 
 
 def rekeyed_copies(
@@ -106,7 +129,9 @@ def _example(group) -> str:
     )
 
 
-def log_checks(checks: DeliveryChecks, table: str) -> None:
+def log_checks(checks: DeliveryChecks, table: str, source_for: Callable[[str], str] = str) -> None:
+    """The WARNINGs of an append's checks; `source_for`: the export column that
+    etl.columns maps a canonical column from."""
     if checks.rekeyed_copies:
         logger.warning(
             "ETL append: %d added row(s) equal a published or another added transaction in "
@@ -135,3 +160,25 @@ def log_checks(checks: DeliveryChecks, table: str) -> None:
             "computed without them (re-run `fraud-app score` for those dates if that matters)",
             ", ".join(days) if len(days) <= 6 else f"{', '.join(days[:3])}, ..., {days[-1]}",
         )  # fmt: skip
+    log_column_drift(checks.emptied_columns, checks.unseen_values, table, source_for)
+
+
+def warn_mostly_quarantined(result) -> None:
+    """One WARNING when at least MOSTLY_QUARANTINED of the input's records were quarantined
+    (an append's table still holds its earlier rows, so no other line said so); `result`:
+    the ETL's EtlResult."""
+    records, quarantined = result.input_rows, result.quarantine_rows
+    by_reason, examples = result.quarantine_by_reason, result.quarantine_examples
+    if not records or quarantined < MOSTLY_QUARANTINED * records:
+        return
+    top = max(by_reason, key=lambda k: by_reason[k])
+    logger.warning(
+        "ETL: %d of this input's %d records (%s) were quarantined, not published; most: %s "
+        "(%d rows, e.g. %s). A delivery rejected as a whole usually means its export "
+        "changed (another amount or timestamp format, a renamed value): fix the export or "
+        "the etl.* setting the reason names and run the ETL on the delivery again (its "
+        "quarantined records are not in the table, so they are added then); "
+        "`quarantine_by_reason` in _etl_report.json counts them",
+        quarantined, records, pct(quarantined / records), top, by_reason[top],
+        examples.get(str(top), "-"),
+    )  # fmt: skip

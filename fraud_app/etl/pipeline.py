@@ -36,7 +36,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import dedup, local_times
+from fraud_app.etl import dedup, delivery_checks, local_times
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, check_append, log_checks
@@ -114,6 +114,10 @@ class EtlResult:
     backfilled_dates: tuple[str, ...] = ()
     skipped_dates: str | None = None  # "first..last" no delivery holds, before this one's
     skipped_days: int = 0
+    # etl.mode: append: optional columns this delivery holds far fewer values in than the
+    # newest published dates (dropped, renamed or emptied upstream; fraud_app.etl.column_drift)
+    emptied_columns: dict[str, dict] = field(default_factory=dict)
+    unseen_values: dict[str, dict] = field(default_factory=dict)  # code columns spelt anew
     # etl.time_zone: rows whose wall clock happened twice (the fall-back hour), read with
     # the earlier offset (fraud_app.etl.local_times; a WARNING says so)
     ambiguous_local_times: int = 0
@@ -248,7 +252,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     finally:
         fs.delete(stage_path)
     publish.commit(jsonout.dumps(result.to_dict(), indent=2))
-    _log(result)
+    _log(result, cfg.source_for)
     warn_placeholders(result.placeholder_ids)
     return result
 
@@ -265,13 +269,16 @@ def _warn_without_labels(columns: list[str], cfg: EtlSection, src: str) -> None:
 
 def _warn_mapped_absent(columns: list[str], cfg: EtlSection, src: str) -> None:
     """Optional columns etl.columns maps to a name the input lacks (a typo, a mapping left
-    from another export) are published null and their features skipped: say which."""
+    from another export) are published null and their features skipped while the table
+    holds no value in them: say which (an append whose table holds values there: also
+    delivery_checks.emptied_columns)."""
     absent = {c: s for c, s in cfg.columns.items()
               if c not in REQUIRED_COLUMNS and s not in columns}  # fmt: skip
     if absent:
         logger.warning(
             "ETL input %s lacks the column(s) etl.columns maps %s: those canonical columns "
-            "are published null (the features that read them are skipped). Columns present: "
+            "are published null (the features that read them are skipped while the whole "
+            "table holds no value in them; else its rows get their fill value). Columns present: "
             "%s. Fix the name, or remove the mapping if the export has no such column",
             src, ", ".join(f"{c} -> {s!r}" for c, s in absent.items()),
             sorted(c for c in columns if c != CORRUPT_COLUMN),
@@ -428,7 +435,7 @@ def _check_accounting(r: EtlResult) -> None:
         )
 
 
-def _log(r: EtlResult) -> None:
+def _log(r: EtlResult, source_for=str) -> None:
     added = f" ({r.output_rows - r.previous_rows} added to {r.previous_rows} published)"
     logger.info(
         "ETL %s: %d records in -> %d canonical%s, %d quarantined, %d identical duplicates "
@@ -445,8 +452,10 @@ def _log(r: EtlResult) -> None:
         logger.info("  %d published unlabelled rows got their label", r.labels_filled)
     _log_ledger(r)
     fields = ("rekeyed_copies", "rekeyed_examples", "backfilled_dates", "skipped_dates",
-              "skipped_days")  # fmt: skip
-    log_checks(DeliveryChecks(**{f: getattr(r, f) for f in fields}), r.output_path)
+              "skipped_days", "emptied_columns", "unseen_values")  # fmt: skip
+    log_checks(DeliveryChecks(**{f: getattr(r, f) for f in fields}), r.output_path, source_for)
+    if r.output_rows:  # an empty table has its own WARNING (_write_outputs)
+        delivery_checks.warn_mostly_quarantined(r)
     for reason, n in r.quarantine_by_reason.items():
         example = r.quarantine_examples.get(reason)
         logger.info(

@@ -261,6 +261,10 @@ def _repeated(header: tuple[str, ...]) -> list[str]:
     return sorted({b for b, f in zip(bases, folded, strict=True) if f and folded.count(f) > 1})
 
 
+def _folded(names: list[str]) -> set[str]:
+    return {n.casefold() for n in names}
+
+
 def _check_headers(
     groups: dict[tuple[str, ...], list[str]], path: str, cfg: EtlSection
 ) -> tuple[str, ...]:
@@ -275,10 +279,18 @@ def _check_headers(
             )
     first = min(groups, key=lambda h: groups[h][0])
     for header, files in groups.items():
-        dups = _repeated(header)
+        if dups := _repeated(header):  # a problem of the file itself, whatever the others hold
+            raise SchemaError(
+                f"ETL input file {files[0]}: its header repeats column(s) {dups} (names are "
+                "compared without case; Spark reads the copies as "
+                f"{[c for c in header if c.rstrip('0123456789').casefold() in _folded(dups)]}). "
+                "Expected each column name once: fix the export's header (which copy holds "
+                "the values?) or move that file."
+            )
+    for header, files in groups.items():
         missing, extra = sorted(set(first) - set(header)), sorted(set(header) - set(first))
-        if dups or missing or extra:
-            problem = f"repeats column(s) {dups}" if dups else columns_problem(missing, extra)
+        if missing or extra:
+            problem = columns_problem(missing, extra)
             blank = sorted(set(_blank_names(header)) ^ set(_blank_names(first)))
             if blank:
                 problem += (f" ({', '.join(blank)}: a column without a name, e.g. a delimiter "

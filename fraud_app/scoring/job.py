@@ -46,6 +46,7 @@ from fraud_app.scoring.dates import (
     warn_earlier_scores,
 )
 from fraud_app.scoring.history import features_for_dates, history_timeline, warn_history
+from fraud_app.scoring.input_fill import emptied_inputs, judged_columns, value_counts, warn_emptied
 from fraud_app.scoring.model_source import (
     ScoringModel,
     check_definitions,
@@ -148,6 +149,9 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
         canonical, feature_set, start, end, config.validation.canonical.min_day_volume_ratio
     )
     warn_history("score", start, end, history)
+    judged = judged_columns(feature_set, names)
+    emptied = emptied_inputs(value_counts(canonical, list(judged), start, end), judged, start)
+    warn_emptied("score", start, end, emptied, config.etl.source_for)
     table = table_rows(spark, config, feature_set, names, start, end)
     try:
         if table.df is not None:
@@ -164,7 +168,7 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
         vector = vector_sql(names).alias("features")
         ids = [c for c in ID_COLUMNS if c in df.columns]
         rows = df.select(*ids, PARTITION_COLUMN, vector)
-        return score_dataframe(rows, model.ensemble, options=opts), table, history
+        return score_dataframe(rows, model.ensemble, options=opts), table, history, emptied
     except BaseException:
         table.close()  # the caller never gets it to close
         raise
@@ -201,7 +205,7 @@ def run_scoring(
     with output_lock(output, setting):  # recover() treats every other job's staging as dead
         swap = PartitionSwap(HadoopFs(spark), output, job_id)
         swap.recover()
-        scored, table, history = _scored_frame(spark, config, model, start, end, opts)
+        scored, table, history, emptied = _scored_frame(spark, config, model, start, end, opts)
         try:
             source = _source(spark, config, table.df is not None, start, end)
             scored = scored.persist()
@@ -238,6 +242,7 @@ def run_scoring(
         "data_files": source,
     }
     summary["history"] = history.to_dict() if history else None
+    summary["emptied_inputs"] = {e.column: e.to_dict() for e in emptied}
     summary["out_of_range"] = beyond = out_of_range(dates, names, bounds)
     warn_out_of_range(start, end, beyond)
     present = {str(d["date"]) for d in dates}

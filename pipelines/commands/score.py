@@ -151,6 +151,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "incomplete_history_dates": [
             d["date"] for d in (result.summary.get("history") or {}).get("incomplete_dates", [])
         ],
+        # optional input columns that lost their values (fraud_app.scoring.input_fill)
+        "emptied_inputs": {column: list(v["dates"]) for column, v in
+                           (result.summary.get("emptied_inputs") or {}).items()},
         "partitions": list(result.partitions),
         "dashboards": str(index_path(config)) if dashboards else None,
     }, indent=2))  # fmt: skip

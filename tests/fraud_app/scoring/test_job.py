@@ -525,3 +525,34 @@ def test_an_outage_in_the_history_of_a_scored_date_is_named(spark, trained, tmp_
     assert f"evaluate {day}..{day}: the window features of these dates read 2 incomplete" in (
         caplog.text
     )
+
+
+def test_an_optional_column_emptied_on_the_scored_date_is_named(spark, trained, tmp_path, caplog):
+    # session 33: the export kept its merchant_category header but left it empty from the
+    # scored date on (schema drift upstream): mcc_freq / mcc_fraud_rate took their fill
+    # value for every row of that date and the job scored them without a word
+    config, day = trained["config"], trained["day"]
+    raw = spark.read.option("header", True).csv(str(trained["root"] / "raw"))
+    from_day = raw["ts"].substr(1, 10) >= str(day)
+    raw.withColumn("merchant_category", F.when(~from_day, raw["merchant_category"])).write.option(
+        "header", True
+    ).csv(str(tmp_path / "raw"))
+    emptied = _config(tmp_path)
+    run_etl(spark, emptied)
+    with caplog.at_level("WARNING", logger="fraud_app.scoring.input_fill"):
+        result = run_scoring(spark, emptied, start=day, end=day, model_uri=trained["model"])
+    got = result.summary["emptied_inputs"]
+    assert list(got) == ["mcc"] and got["mcc"]["dates"] == {str(day): 0.0}
+    assert got["mcc"]["share_before"] == 1.0
+    assert {"mcc_freq", "mcc_fraud_rate"} <= set(got["mcc"]["features"])
+    assert json.loads(Path(result.summary_path).read_text())["emptied_inputs"] == got
+    (line,) = [r.getMessage() for r in caplog.records if "lost their values" in r.getMessage()]
+    assert "mcc (export column 'merchant_category') holds a value in 0% of the rows of 1 " in line
+    # the complete data's job names nothing
+    full = run_scoring(spark, config, start=day, end=day, model_uri=trained["model"])
+    assert full.summary["emptied_inputs"] == {}
+    # what it meant: other scores for the same transactions
+    complete = _read(_partition(trained["root"], day)).set_index("transaction_id")
+    scored = _read(_partition(tmp_path, day)).set_index("transaction_id")
+    assert set(scored.index) == set(complete.index)
+    assert (scored["fraud_score"] != complete.loc[scored.index, "fraud_score"]).mean() > 0.5

@@ -1,0 +1,154 @@
+"""Optional input columns that stop holding values on the scored dates (schema drift upstream).
+
+An export that drops a column after months (or keeps its header and leaves it empty, or
+renames it so that the `etl.columns` mapping no longer finds it) reaches the canonical
+table as nulls: the ETL publishes an absent optional column as null, and nothing later
+refuses it. The features that read it then take their fill value on the new dates (a
+frequency of 0, the prior fraud rate, ...), values the model never learnt from, and the
+scores move with no word. `score` asks here, in one Spark job over the scored dates and
+the HISTORY_DAYS before them, what share of the rows of each date hold a value in each
+optional column the model's features read, and names the columns whose share fell to
+less than half of what it was before (`emptied_inputs`; one WARNING, `warn_emptied`).
+
+Owns the count and the judgement; not the scoring. Columns that are null by design on new
+rows (label, label_time) and the required columns (never null) are not judged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.features.spec import FeatureSet
+from fraud_app.schema import LABEL_COLUMNS, OPTIONAL_COLUMNS, PARTITION_COLUMN
+from fraud_app.scoring.dates import date_literal
+from fraud_app.timeline import shifted
+
+logger = logging.getLogger(__name__)
+
+HISTORY_DAYS = 28  # the dates before the scored ones whose share of values is the usual one
+# a date is judged when it should hold at least this many values (its rows x the usual
+# share): below, a low share can be chance
+MIN_EXPECTED_VALUES = 5
+SHOWN = 6  # features named per column in the WARNING
+
+
+@dataclass(frozen=True)
+class EmptiedInput:
+    """An optional input column with fewer values on some scored dates than before."""
+
+    column: str
+    share_before: float  # share of the history's rows holding a value
+    dates: dict[str, float]  # scored date -> its share of rows holding a value
+    features: tuple[str, ...]  # the model's features that read it
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "share_before": round(self.share_before, 4),
+            "dates": {d: round(s, 4) for d, s in self.dates.items()},
+            "features": list(self.features),
+        }
+
+
+def judged_columns(feature_set: FeatureSet, names: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Optional input column -> the features of `names` (the model's) that read it."""
+    wanted = set(names)
+    out: dict[str, list[str]] = {}
+    for feature in feature_set.features:
+        if feature.name not in wanted:
+            continue
+        for column in feature.inputs:
+            if column in OPTIONAL_COLUMNS and column not in LABEL_COLUMNS:
+                out.setdefault(column, []).append(feature.name)
+    return {c: tuple(f) for c, f in out.items()}
+
+
+def value_counts(
+    canonical: DataFrame, columns: Sequence[str], start: dt.date, end: dt.date
+) -> dict[dt.date, tuple[int, dict[str, int]]]:
+    """Per date of [start - HISTORY_DAYS, end]: (rows, {column: rows holding a value}).
+    One Spark aggregation (none without columns); the partition filter prunes the other
+    dates' files."""
+    if not columns:
+        return {}
+    day = F.col(PARTITION_COLUMN)
+    first = shifted(start, -dt.timedelta(days=HISTORY_DAYS))
+    # a column the table lacks (not written by this release) holds no value
+    held = [F.count(F.col(c) if c in canonical.columns else F.lit(None)).alias(f"n{i}")
+            for i, c in enumerate(columns)]  # fmt: skip
+    rows = (
+        canonical.where(day.between(date_literal(first), date_literal(end)))
+        .groupBy(day.alias("d"))
+        .agg(F.count(F.lit(1)).alias("_rows"), *held)
+        .collect()
+    )
+    return {r["d"]: (r["_rows"], {c: r[f"n{i}"] for i, c in enumerate(columns)}) for r in rows}
+
+
+def emptied_inputs(
+    counts: dict[dt.date, tuple[int, dict[str, int]]],
+    columns: dict[str, tuple[str, ...]],
+    start: dt.date,
+) -> list[EmptiedInput]:
+    """The columns whose share of rows holding a value on a scored date (>= start) is below
+    half of their share over the dates before `start`; a date is judged only when it should
+    hold MIN_EXPECTED_VALUES values at the usual share."""
+    before = [v for d, v in counts.items() if d < start]
+    rows_before = sum(n for n, _ in before)
+    out = []
+    for column, features in columns.items():
+        if not rows_before:
+            break
+        usual = sum(held[column] for _, held in before) / rows_before
+        fallen = {
+            d.isoformat(): held[column] / n
+            for d, (n, held) in sorted(counts.items())
+            if d >= start and n * usual >= MIN_EXPECTED_VALUES and held[column] / n < usual / 2
+        }
+        if fallen:
+            out.append(EmptiedInput(column, usual, fallen, features))
+    return out
+
+
+def warn_emptied(
+    step: str, start: dt.date, end: dt.date, emptied: list[EmptiedInput],
+    source_for: Callable[[str], str],
+) -> None:  # fmt: skip
+    """One WARNING naming each emptied column, its dates, its share then and now, the
+    export column etl.columns maps it from and the model's features that read it."""
+    if not emptied:
+        return
+    parts = []
+    for e in emptied:
+        dates = list(e.dates)
+        when = dates[0] if len(dates) == 1 else f"{dates[0]}..{dates[-1]}"
+        now = max(e.dates.values())
+        shown = ", ".join(e.features[:SHOWN]) + (
+            f" and {len(e.features) - SHOWN} more" if len(e.features) > SHOWN else ""
+        )
+        parts.append(
+            f"{e.column} (export column {source_for(e.column)!r}) holds a value in "
+            f"{_pct(now) if len(dates) == 1 or not now else 'at most ' + _pct(now)} of the rows of "
+            f"{len(dates)} date(s) ({when}), against {_pct(e.share_before)} in the "
+            f"{HISTORY_DAYS} days before; features reading it: {shown}"
+        )
+    logger.warning(
+        "%s %s..%s: input column(s) the model's features read lost their values: %s. Those "
+        "features take their fill value on these rows, not what the model learnt from, so "
+        "the scores of these dates are not comparable with earlier ones. Was the column "
+        "dropped, emptied or renamed in the export? Fix the mapping (etl.columns) or the "
+        "delivery, rebuild the canonical table with it (`fraud-app etl`, etl.mode: replace "
+        "over every delivery: an append of the same transactions again is a duplicate) and "
+        "%s these dates again; `emptied_inputs` in the summary lists them",
+        step, start, end, "; ".join(parts), step,
+    )  # fmt: skip
+
+
+def _pct(share: float) -> str:
+    return f"{share:.0%}" if share == 0 or share >= 0.01 else f"{share:.2%}"

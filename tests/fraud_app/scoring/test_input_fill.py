@@ -1,0 +1,63 @@
+"""`score`'s check of the optional input columns on the scored dates (session 33): a
+column the canonical table held for weeks and a delivery dropped or emptied is named with
+its share of values then and now and the model's features that read it; columns that
+keep their values, and the labels (null on new rows by design), are not."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.features.pipeline import feature_set_from_config
+from fraud_app.scoring.input_fill import (
+    HISTORY_DAYS,
+    emptied_inputs,
+    judged_columns,
+    value_counts,
+    warn_emptied,
+)
+from tests.fraud_app.etl.test_delivery_drift import _day, _etl, _history
+
+pytestmark = pytest.mark.spark
+DAY = dt.date(2024, 3, 9)
+
+
+def test_a_column_emptied_on_the_scored_dates_is_named(spark, tmp_path, caplog) -> None:
+    _history(spark, tmp_path)
+    _etl(spark, tmp_path, _day(str(DAY), prefix="n").drop(columns=["mcc"]), "new", "append")
+    config = load_config(None, {"paths.root": str(tmp_path / "work")})
+    canonical = spark.read.parquet(config.canonical_table())
+    feature_set = feature_set_from_config(config.features)
+    # a model without the country features
+    model_names = [n for n in feature_set.names if "country" not in n and "cross" not in n]
+    judged = judged_columns(feature_set, model_names)
+    assert "mcc" in judged and "mcc_freq" in judged["mcc"]
+    assert "country" not in judged and "label" not in judged and "label_time" not in judged
+
+    counts = value_counts(canonical, list(judged), DAY, DAY)
+    assert counts[DAY][0] == 10 and counts[DAY][1]["mcc"] == 0
+    assert min(counts) == dt.date(2024, 3, 1)  # the history read: up to HISTORY_DAYS before
+    assert DAY - min(counts) <= dt.timedelta(days=HISTORY_DAYS)
+    emptied = emptied_inputs(counts, judged, DAY)
+    assert [e.column for e in emptied] == ["mcc"]
+    assert emptied[0].to_dict() == {
+        "share_before": 1.0, "dates": {"2024-03-09": 0.0}, "features": list(judged["mcc"]),
+    }  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="fraud_app.scoring.input_fill"):
+        warn_emptied("score", DAY, DAY, emptied, config.etl.source_for)
+    (line,) = [r.getMessage() for r in caplog.records if r.name.endswith("input_fill")]
+    assert line.startswith("score 2024-03-09..2024-03-09: input column(s) the model's features")
+    assert (
+        "mcc (export column 'mcc') holds a value in 0% of the rows of 1 date(s) (2024-03-09)"
+        in line
+    )
+    assert "against 100% in the 28 days before; features reading it: mcc_freq" in line
+    assert "etl.mode: replace over every delivery" in line
+
+    # the dates before: nothing emptied there
+    assert emptied_inputs(counts, judged, dt.date(2024, 3, 8)) != []  # 03-09 is scored too
+    before = {d: v for d, v in counts.items() if d < DAY}
+    assert emptied_inputs(before, judged, dt.date(2024, 3, 8)) == []
