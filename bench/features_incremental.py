@@ -30,6 +30,9 @@ def _mark(spark, table: str, back: int) -> str:
     parts = meta["incremental"]["partitions"]
     day = sorted(parts)[-1 - back]
     parts[day] = "changed"
+    # its rows' digest too: a change of more than labels (else the run finds the date's
+    # labels as they were and recomputes nothing, fraud_app.features.label_changes)
+    meta["incremental"].get("digests", {})[day] = "changed"
     path.write_text(json.dumps(meta, indent=2))
     path.with_name("._features.json.crc").unlink(missing_ok=True)
     record(HadoopFs(spark), table, ("_features.json",))
