@@ -127,8 +127,9 @@ def narrow(
         else "no changed label reaches other rows (no fraud, or one known when it was)"
     )
     why = (
-        f"{len(candidates)} date(s) changed only in labels ({diff.rows} row(s); their own "
-        f"dates before the start rewritten with the new labels: {len(patched)}); {reach}; "
+        f"{len(candidates)} date(s) hold the rows it was built from but for labels "
+        f"({diff.rows} row(s) with another label or label_time; their own dates before "
+        f"the start rewritten with the new labels: {len(patched)}); {reach}; "
         f"the first date changed otherwise: {first_other or 'none'}"
     )
     return replace(
