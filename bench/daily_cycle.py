@@ -217,6 +217,8 @@ def main() -> None:
             summary = _timed(t, "features", build_feature_table, spark, config)
             t["features_mode"] = summary.extra["build"]["mode"]
             t["features_from"] = summary.extra["build"].get("from")
+            # dates before `from` rewritten with their new labels only (label_changes)
+            t["features_labels_only"] = len(summary.extra["build"].get("labels_only", []))
             if args.full_too:
                 full = cfg(**{"features.output": str(root / "features-full"),
                               "features.incremental": False})  # fmt: skip

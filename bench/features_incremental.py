@@ -8,6 +8,13 @@ incremental run alternately (`--repeats` pairs). INFO lines with the process's m
 prelude (value counts, plan), and the write + commit seconds of each build.
 
     .venv/bin/python bench/features_incremental.py --cycle /tmp/feat32b_cycle200 --days 203
+
+`--labels-only`: instead, before each build a `labels` feed confirms one published normal
+of that date as a fraud, known at the table's last timestamp (a correction 0 -> 1, as
+`labels` applies it: only label and label_time change), and the builds are the full
+rebuild, the incremental build at the date-level d0 (the table's record of its dates'
+row digests taken away: what the build did before session 33) and the incremental build
+that finds the date changed only in labels (fraud_app.features.label_changes).
 """
 
 from __future__ import annotations
@@ -30,6 +37,9 @@ def _mark(spark, table: str, back: int) -> str:
     parts = meta["incremental"]["partitions"]
     day = sorted(parts)[-1 - back]
     parts[day] = "changed"
+    # its rows' digest too: a change of more than labels (else the run finds the date's
+    # labels as they were and recomputes nothing, fraud_app.features.label_changes)
+    meta["incremental"].get("digests", {})[day] = "changed"
     path.write_text(json.dumps(meta, indent=2))
     path.with_name("._features.json.crc").unlink(missing_ok=True)
     record(HadoopFs(spark), table, ("_features.json",))
@@ -44,6 +54,8 @@ def main() -> None:
     p.add_argument("--back", type=int, nargs="+", default=[0],
                    help="dates before the last marked changed (each in turn)")  # fmt: skip
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--labels-only", action="store_true",
+                   help="a label correction on the date instead of a marked change")  # fmt: skip
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING, format="%(relativeCreated)8.0f ms %(message)s")
     logging.getLogger("fraud_app.features").setLevel(logging.INFO)
@@ -57,6 +69,16 @@ def main() -> None:
     )
     spark = spark_session(config)
     out = []
+    if args.labels_only:
+        for back in args.back:
+            for _ in range(args.repeats):
+                for mode in ("full", "date-level", "labels-only"):
+                    day = _confirm(spark, config, back, args.cycle / f"feed-{len(out)}.csv")
+                    if mode == "date-level":
+                        _forget_digests(spark, config.feature_table())
+                    out.append(_timed(spark, full if mode == "full" else config, mode, day))
+                    print(json.dumps(out[-1]), flush=True)
+        return
     for back in args.back:
         for _ in range(args.repeats):
             for mode, cfg in (("full", full), ("incremental", config)):
@@ -64,12 +86,47 @@ def main() -> None:
                 print(json.dumps(out[-1]), flush=True)
 
 
+def _confirm(spark, config, back: int, feed: Path) -> str:
+    """A `labels` feed turning the first published normal of the date `back` dates before
+    the last into a fraud known at the table's last timestamp; that date."""
+    from pyspark.sql import functions as F
+
+    from fraud_app.etl.labels import run_labels
+
+    df = spark.read.parquet(config.canonical_table())
+    days = sorted(r[0].isoformat() for r in df.select("event_date").distinct().collect())
+    day = days[-1 - back]
+    last = df.agg(F.max("timestamp")).first()[0]
+    row = df.where((F.col("event_date") == day) & (F.col("label") == 0))
+    tid = row.orderBy("transaction_id").select("transaction_id").first()[0]
+    feed.write_text(f"txn_id,is_fraud,label_ts\n{tid},1,{last:%Y-%m-%d %H:%M:%S}\n")
+    assert run_labels(spark, config, [str(feed)]).labels_corrected == 1
+    return day
+
+
+def _forget_digests(spark, table: str) -> None:
+    """The table's record without its dates' row digests: the build starts at the first
+    changed date, as before session 33."""
+    from fraud_app.etl.fs import HadoopFs
+    from fraud_app.etl.manifest import record
+
+    path = Path(table) / "_features.json"
+    meta = json.loads(path.read_text())
+    meta["incremental"].pop("digests", None)
+    path.write_text(json.dumps(meta, indent=2))
+    path.with_name("._features.json.crc").unlink(missing_ok=True)
+    record(HadoopFs(spark), table, ("_features.json",))
+
+
 def _timed(spark, cfg, mode: str, day: str) -> dict:
     from fraud_app.features.pipeline import build_feature_table
 
     started = time.monotonic()
     summary = build_feature_table(spark, cfg)
-    return {"mode": mode, "from": day, "seconds": round(time.monotonic() - started, 1),
+    build = summary.extra["build"]
+    return {"mode": mode, "changed": day, "from": build.get("from"),
+            "labels_only": build.get("labels_only", []),
+            "seconds": round(time.monotonic() - started, 1),
             "write_commit_s": summary.seconds}  # fmt: skip
 
 

@@ -27,8 +27,11 @@ class FeaturesSection(Section):
     paths.features.
     `incremental`: recompute only the event dates from the first canonical date whose
     files changed since the table was built (an append, a labels run), with the history
-    their windows read; anything it cannot vouch for (no record, changed specs or
-    settings, a damaged table) is a full rebuild, named in the log. false (or
+    their windows read; a date whose rows changed only in label / label_time moves that
+    start to the first date such a label reaches (when it is known, under its new or old
+    value), its own date rewritten with the new labels; anything it cannot vouch for (no
+    record, changed specs or settings, a damaged table) is a full rebuild, named in the
+    log. false (or
     `features --full`): always rebuild the whole table.
     """
 

@@ -13,8 +13,10 @@ partition's data files: names, sizes and modification times (every rewrite of a
 partition, an append, a labels run or a replace, gives new names; a file rewritten under
 its own name by hand a new time) and digests of everything else the values depend on (`inputs`:
 the specs, the label delay, the vector column, the canonical schema, the session time
-zone, the timeline's ratio, this module's FORMAT and the release). `plan` compares it with
-the input as it is now: d0 is the first date whose files changed, appeared or went.
+zone, the timeline's ratio, this module's FORMAT and the release), and per date a digest of
+its rows' content but the labels (`digests`). `plan` compares it with the input as it is
+now: d0 is the first date whose files changed, appeared or went;
+fraud_app.features.label_changes then moves it later when dates changed only in labels.
 Anything it cannot vouch for is a full build, with the reason: no table or no record, a
 setting or spec changed, the table's own files not the ones recorded (a damaged table,
 a killed commit), an input not partitioned by event_date, or the rebuild asked for
@@ -96,15 +98,19 @@ def partition_states(fs: HadoopFs, table: str) -> dict[str, str] | None:
     }
 
 
-def record(inputs: dict[str, str], partitions: dict[str, str]) -> dict[str, Any]:
-    return {"format": FORMAT, "inputs": inputs, "partitions": partitions}
+def record(
+    inputs: dict[str, str], partitions: dict[str, str] | None, digests: dict[str, str]
+) -> dict[str, Any]:
+    """digests: {date: digest of its rows but their labels} (the value counts' pass)."""
+    return {"format": FORMAT, "inputs": inputs, "partitions": partitions, "digests": digests}
 
 
 @dataclass(frozen=True)
 class Plan:
     """full: rebuild the whole table (`reason` says why); else recompute the dates from
-    `start` on (None: no canonical date changed) and remove `gone` (dates the canonical
-    table no longer holds)."""
+    `start` on (None: none), rewrite the `patched` dates (before `start`) with their new
+    labels only, and remove `gone` (dates the canonical table no longer holds). `changed`
+    empty: no canonical date changed. `why`: what set `start` (label_changes.narrow)."""
 
     full: bool
     reason: str = ""
@@ -112,6 +118,8 @@ class Plan:
     changed: tuple[str, ...] = ()
     gone: tuple[str, ...] = ()
     previous: dict[str, Any] | None = None  # the table's _features.json (incremental)
+    patched: tuple[str, ...] = ()
+    why: str = ""
 
 
 def plan(

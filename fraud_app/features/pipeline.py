@@ -30,6 +30,7 @@ from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
 from fraud_app.features.id_spellings import find_spellings, warn_spellings
 from fraud_app.features.incremental import KEY, input_digests, partition_states, plan, record
+from fraud_app.features.label_changes import narrow, patched_rows
 from fraud_app.features.lookback import lookback_seconds
 from fraud_app.features.profile import check_log1p_bounds
 from fraud_app.features.source_state import source_state
@@ -115,13 +116,13 @@ def _build_locked(
         raise EmptyInputError(f"canonical table {source} holds no columns")
     # under the root lock: no etl or labels run rewrites it before the table is written
     state = source_state(HadoopFs(spark), source)
-    now = _record(spark, df, feature_set, config)
     with value_counts(df, feature_set.features) as counts:  # one pass for the three checks
         hot = find_hot_keys(counts, feature_set.features)  # named before the windows run
         warn_hot_keys(hot)
         spellings = find_spellings(counts)
         warn_spellings(spellings)
         timeline = _timeline(counts.days, feature_set, config)
+        now = _record(spark, df, feature_set, config, counts.digests)
     summary, build = _build(spark, df, feature_set, config, (state, timeline, now))
     summary = replace(summary, extra={**summary.extra, "build": build})
     if summary.rows == 0:
@@ -145,15 +146,17 @@ def _build(
     how = plan(HadoopFs(spark), target, source, now, forced=forced,
                read_metadata=lambda t: read_feature_metadata(t, spark))  # fmt: skip
     summary = None
-    if not how.full and how.start is None:
+    if not how.full and not how.changed:
         summary = unchanged_summary(target, how.previous, timeline)
     elif not how.full:
+        how = narrow(spark, df, how, now, feature_set.label_delay_s, target)
         summary = _update(spark, df, feature_set, config, how, state, timeline, now)
         if isinstance(summary, str):
             how, summary = replace(how, full=True, reason=summary), None
     if summary is not None:
         return summary, {"mode": "incremental", "from": how.start and how.start.isoformat(),
-                         "changed_dates": list(how.changed), "removed_dates": list(how.gone)}  # fmt: skip
+                         "changed_dates": list(how.changed), "removed_dates": list(how.gone),
+                         **({"labels_only": list(how.patched)} if how.patched else {})}  # fmt: skip
     logger.info("features: full build of %s: %s", target, how.reason)
     result = compute_features(df, feature_set, vector_column=cfg.vector_column)
     summary = write_feature_table(
@@ -162,8 +165,11 @@ def _build(
     return summary, {"mode": "full", "reason": how.reason}
 
 
-def _record(spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig):
-    """fraud_app.features.incremental.record of the canonical table `df` as it is now."""
+def _record(
+    spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig, digests: dict
+):
+    """fraud_app.features.incremental.record of the canonical table `df` as it is now
+    (digests: the value counts' per-date digests of the rows but their labels)."""
     inputs = input_digests(
         feature_set,
         vector_column=config.features.vector_column,
@@ -171,26 +177,28 @@ def _record(spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config:
         time_zone=spark.conf.get("spark.sql.session.timeZone"),
         day_volume_ratio=config.validation.canonical.min_day_volume_ratio,
     )
-    return record(inputs, partition_states(HadoopFs(spark), config.canonical_table()))
+    return record(inputs, partition_states(HadoopFs(spark), config.canonical_table()), digests)
 
 
 def _update(spark, df, feature_set, config, how, state, timeline, now):
     """The incremental build (fraud_app.features.table_update); the reason for a full one
     instead (a str) when the features computed would differ from the table's."""
     changed = ", ".join(how.changed[:6]) + (", ..." if len(how.changed) > 6 else "")
+    patched = f" and rewriting {len(how.patched)} earlier date(s)' labels" if how.patched else ""
     logger.info(
         "features: incremental build of %s: %d canonical date(s) changed, appeared or went "
-        "since it was built (%s): recomputing the dates from %s",
-        config.feature_table(), len(how.changed), changed, how.start,
+        "since it was built (%s): recomputing the dates from %s%s: %s",
+        config.feature_table(), len(how.changed), changed, how.start or "(none)", patched,
+        how.why,
     )  # fmt: skip
     result = recompute(df, feature_set, how, config.features.vector_column)
     differ = same_features(result, how.previous)
     if differ:
         return differ
     extra = {"source": state, **({"timeline": timeline} if timeline is not None else {})}
-    return update_feature_table(
-        spark, result, feature_set, config.feature_table(), how, {**extra, KEY: now}
-    )
+    target = config.feature_table()
+    patch = patched_rows(spark, df, target, how.patched) if how.patched else None
+    return update_feature_table(spark, result, feature_set, target, how, {**extra, KEY: now}, patch)
 
 
 def _timeline(days: dict, feature_set: FeatureSet, config: AppConfig) -> dict | None:

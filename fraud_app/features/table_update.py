@@ -23,6 +23,7 @@ import datetime as dt
 import logging
 import time
 import uuid
+from functools import reduce
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -54,21 +55,25 @@ logger = logging.getLogger(__name__)
 def recompute(
     df: DataFrame, feature_set: FeatureSet, plan: Plan, vector_column: str | None
 ) -> FeatureResult:
-    """The features of the rows dated >= plan.start, from the history they need; the
-    skipping rules (all-null inputs, lags beyond the data) judged on the whole table."""
+    """The features of the rows dated >= plan.start (none when it is None: then only the
+    names and the skipping rules), from the history they need; the skipping rules
+    (all-null inputs, lags beyond the data) judged on the whole table."""
     start = plan.start
     history_s = history_seconds(feature_set, encodings=False)
     floats = running_float_features(feature_set)
-    if floats and history_s is not None:
+    if floats and history_s is not None and start is not None:
         logger.info(
             "features: reading all history for the window features: %s subtract running "
             "sums of non-integer values, whose last bits depend on where the sums start",
             ", ".join(floats),
         )  # fmt: skip
         history_s = None
-    rows = history_rows(df, start, dt.date.max, history_s)  # every date from start on
+    if start is None:
+        rows = df.where(F.lit(False))
+    else:
+        rows = history_rows(df, start, dt.date.max, history_s)  # every date from start on
     result = compute_features(rows, feature_set, vector_column=vector_column, whole_history=df)
-    dates = F.col(PARTITION_COLUMN) >= date_literal(start)
+    dates = F.col(PARTITION_COLUMN) >= date_literal(start or dt.date.max)
     return FeatureResult(
         df=result.df.where(dates),
         feature_names=result.feature_names,
@@ -94,27 +99,25 @@ def same_features(result: FeatureResult, previous: dict[str, Any]) -> str:
 
 def update_feature_table(
     spark: SparkSession, result: FeatureResult, feature_set: FeatureSet, path: str,
-    plan: Plan, meta_extra: dict[str, Any],
+    plan: Plan, meta_extra: dict[str, Any], patch: DataFrame | None = None,
 ) -> FeatureTableSummary:  # fmt: skip
-    """Swap the dates of `result` (rows dated >= plan.start) into the table at `path`,
-    remove its other dates >= plan.start, rewrite its metadata (`meta_extra`: source,
-    timeline and the incremental record, as the full build writes them)."""
+    """Swap the dates of `result` (rows dated >= plan.start) and of `patch` (the rows of
+    plan.patched with their new labels) into the table at `path`, remove its other dates
+    >= plan.start, rewrite its metadata (`meta_extra`: source, timeline and the
+    incremental record, as the full build writes them)."""
     started = time.monotonic()
     fs = HadoopFs(spark)
     target = path.rstrip("/")
     swap = PartitionSwap(fs, target, f"features-{uuid.uuid4().hex[:12]}")
     swap.recover()  # a killed run's staging (under the root lock: every one is dead)
-    start = plan.start.isoformat()
+    start = plan.start.isoformat() if plan.start else None
     try:
-        _time_ordered(result.df).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new)
-        dates = swap.written_dates()
-        new_rows = spark.read.parquet(swap.new).count() if dates else 0
+        dates, new_rows = _stage(spark, result, plan, patch, swap)
         existing = sorted(partition_dates(fs, target))
-        drop = [d for d in existing if d >= start and d not in dates]
-        kept = [d for d in existing if d < start]
+        drop = [d for d in existing if start and d >= start and d not in dates]
+        kept = [d for d in existing if d not in dates and d not in drop]
         old_rows = (
-            spark.read.parquet(target).where(F.col(PARTITION_COLUMN) < date_literal(plan.start))
-            .count() if kept else 0
+            spark.read.parquet(target).where(_kept(plan)).count() if kept else 0
         )  # fmt: skip
     except BaseException:
         swap.cleanup()
@@ -144,13 +147,34 @@ def update_feature_table(
         extra={"timeline": meta_extra["timeline"]} if "timeline" in meta_extra else {},
     )
     logger.info(
-        "feature table %s: %d rows, %d features (%d skipped); %d date(s) from %s rewritten "
-        "(%s), %d removed%s, %d kept as they were, %.1f s",
+        "feature table %s: %d rows, %d features (%d skipped); %d date(s) rewritten (%s: "
+        "from %s, and %d with new labels only), %d removed%s, %d kept as they were, %.1f s",
         target, summary.rows, len(result.feature_names), len(result.skipped), len(dates),
-        start, _dates(dates), len(drop), f" ({_dates(drop)})" if drop else "", len(kept),
-        summary.seconds,
+        _dates(dates), start or "none", len(plan.patched), len(drop),
+        f" ({_dates(drop)})" if drop else "", len(kept), summary.seconds,
     )  # fmt: skip
     return summary
+
+
+def _stage(spark, result: FeatureResult, plan: Plan, patch: DataFrame | None, swap):
+    """Write the recomputed and the patched rows under the swap's `new`: (their dates, rows)."""
+    parts = ([result.df] if plan.start else []) + ([patch] if patch is not None else [])
+    if not parts:
+        return [], 0
+    rows = reduce(lambda a, b: a.unionByName(b), parts).select(*result.df.columns)
+    _time_ordered(rows).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new)
+    dates = swap.written_dates()
+    return dates, (spark.read.parquet(swap.new).count() if dates else 0)
+
+
+def _kept(plan: Plan):
+    """The rows of the table's dates that the update leaves as they are."""
+    keep = F.lit(True)
+    if plan.start:
+        keep = F.col(PARTITION_COLUMN) < date_literal(plan.start)
+    if plan.patched:
+        keep = keep & ~F.col(PARTITION_COLUMN).isin(*[F.lit(d).cast("date") for d in plan.patched])
+    return keep
 
 
 def unchanged_summary(path: str, previous: dict[str, Any], timeline: Any) -> FeatureTableSummary:

@@ -5,8 +5,10 @@ ONE Spark aggregation and kept (persisted, small: one row per distinct id and da
 checks that read them: the hot ids (fraud_app.features.hot_keys), the ids in two spellings
 (fraud_app.features.id_spellings) and the rows per date of the timeline
 (fraud_app.timeline). Each check had its own scan and shuffle of the table: three passes,
-+8.8 s of a 1M-row `features` step (51.6 -> 60.4 s, session 29); one pass now. Owns the
-counting, not what the checks conclude.
++8.8 s of a 1M-row `features` step (51.6 -> 60.4 s, session 29); one pass now. The same
+pass sums each date's content hashes (fraud_app.features.label_changes: every column but
+the labels), which the incremental build records to tell a date whose labels alone
+changed. Owns the counting, not what the checks conclude.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.keyed import Keyed
+from fraud_app.features.label_changes import HASHES, content_hashes, day_digest
 from fraud_app.schema import PARTITION_COLUMN
 
 DATE = "__date__"  # the `c` of the rows per date (not a column name of the table)
@@ -30,11 +33,13 @@ DATE = "__date__"  # the `c` of the rows per date (not a column name of the tabl
 class ValueCounts:
     """`counts`: rows (c, v, count) per entity column c and its non-null value v as text;
     `days`: rows per date (the event_date, else the UTC date of the timestamp); `total`:
-    the table's rows."""
+    the table's rows; `digests`: per date (ISO text) the digest of its rows' content but
+    the labels (fraud_app.features.label_changes.day_digest)."""
 
     counts: DataFrame
     columns: tuple[str, ...]
     days: dict[dt.date, int]
+    digests: dict[str, str]
 
     @property
     def total(self) -> int:
@@ -51,20 +56,30 @@ def value_counts(df: DataFrame, features: Sequence[FeatureDef]) -> Iterator[Valu
     """The counts of `df` (one aggregation, persisted while the block runs)."""
     columns = entity_columns(features, df.columns)
     day = F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date("timestamp")
-    pairs = [F.struct(F.lit(c).alias("c"), F.col(c).cast("string").alias("v")) for c in columns]
-    pairs.append(F.struct(F.lit(DATE).alias("c"), day.cast("string").alias("v")))
+    none = [F.lit(None).cast("long").alias(h) for h in HASHES]  # the id rows hash nothing
+    pairs = [
+        F.struct(F.lit(c).alias("c"), F.col(c).cast("string").alias("v"), *none) for c in columns
+    ]
+    content = content_hashes(df)
+    hashes = none if content is None else [h.alias(n) for h, n in zip(content, HASHES, strict=True)]
+    pairs.append(F.struct(F.lit(DATE).alias("c"), day.cast("string").alias("v"), *hashes))
     counts = (
         df.select(F.explode(F.array(*pairs)).alias("p"))
-        .select("p.c", "p.v")
+        .select("p.*")
         .where(F.col("v").isNotNull())
         .groupBy("c", "v")
-        .count()
+        .agg(F.count(F.lit(1)).alias("count"), *[F.sum(h).alias(h) for h in HASHES])
         .persist()
     )
     try:
         dated = counts.where(F.col("c") == DATE).collect()
         days = {dt.date.fromisoformat(r["v"]): int(r["count"]) for r in dated}
-        ids = counts.where(F.col("c") != DATE)
-        yield ValueCounts(ids, columns, days)
+        digests = (
+            {}
+            if content is None
+            else {r["v"]: day_digest(r["count"], [r[h] for h in HASHES]) for r in dated}
+        )
+        ids = counts.where(F.col("c") != DATE).select("c", "v", "count")
+        yield ValueCounts(ids, columns, days, digests)
     finally:
         counts.unpersist()
