@@ -73,9 +73,13 @@ def table_digest(df) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     cols = [F.col(f"`{c}`") for c in sorted(df.columns)]
+    # xxhash64 skips null arguments: without each column's null flag a value moved to
+    # another column of its type (country 'DE', card_country null -> the reverse) hashed
+    # as before, and two tables of other rows had one digest
+    nulls = [c.isNull() for c in cols]
     row = df.agg(
         F.count(F.lit(1)).alias("rows"),
-        F.sum(F.xxhash64(*cols).cast("decimal(38,0)")).alias("h"),
+        F.sum(F.xxhash64(*cols, *nulls).cast("decimal(38,0)")).alias("h"),
     ).first()
     text = f"{row['rows']}:{row['h']}:{','.join(sorted(df.columns))}"
     return {"rows": int(row["rows"]), "digest": hashlib.sha256(text.encode()).hexdigest()[:16],
