@@ -8,7 +8,8 @@ values, the size and every byte). No Spark job: the bytes are hashed by hashlib
 the Parquet footers' row counts. It identifies exactly the files read: the same rows
 rewritten (other partitioning, other writer) give another digest. Tables elsewhere
 (hdfs://, s3a://, ...) get the order-independent row digest: the row count and the
-sum of xxhash64 over every column (and its null flag) of every row (one Spark pass), hashed with sha256.
+sum of xxhash64 over every column (and its null flag) of every row (one Spark pass),
+hashed with sha256.
 Every table also gets that row digest as `content_digest` (the same rows give the same
 one, whatever files hold them: two runs from the same input compare equal there, never
 on the files digest, whose bytes and names differ from write to write).
