@@ -48,6 +48,7 @@ def send_queue_bytes(sock: socket.socket) -> int | None:
 
 
 LOOKS_PER_BUDGET = 8  # a drain is noticed within 1/8 of the budget
+MIN_WAIT_S = 1e-3  # the shortest wait `remaining` returns with watched sockets
 
 
 class Deadline:
@@ -101,7 +102,12 @@ class Deadline:
         # `<= 0` cannot be told apart: equivalent mutants (docs/TESTING.md).
         if left <= 0:  # pragma: no mutate
             raise self.timeout_error(what, peer)
-        return min(left, self._next_look - now) if self._watch else left
+        if not self._watch:
+            return left
+        # another thread's `_look` (the sender's and the caller's share a deadline) may have
+        # set `_next_look` from an older clock reading meanwhile: a wait of <= 0 would make
+        # settimeout raise ValueError, so the caller comes back at once instead
+        return max(min(left, self._next_look - now), MIN_WAIT_S)
 
     def _look(self, now: float) -> None:
         """A watched send queue that changed since the last look (or the last byte this
