@@ -267,7 +267,7 @@ def run_scoring(
 
 
 def _source(spark, config, from_table: bool, start: dt.date, end: dt.date) -> dict[str, Any]:
-    """The partitions the job reads (scoring.provenance): the feature table's dates
+    """The partitions the job reads (`fraud_app.scoring.provenance`): the feature table's dates
     start..end, or the canonical table up to `end` (the features' history)."""
     fs = HadoopFs(spark)
     if from_table:
