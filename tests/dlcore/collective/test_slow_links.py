@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import multiprocessing
 
-import numpy as np
 import pytest
 
-from dlcore.collective import Communicator, Member, loopback_config, new_job_secret
-from dlcore.collective.wire import open_listener
-from dlcore.errors import CommunicationError
 from tests.dlcore.collective._link import LOOPBACK, SlowLink
-from tests.dlcore.collective._workers import all_reduce_once_via_pipe
+from tests.dlcore.collective._middlebox import all_reduce_through
 
 LENGTH = 1 << 19  # 2 MiB: rank 0 sends 2 x 1 MiB through the link
 RATE = 512 << 10  # bytes/s: ~4 s of transfer
@@ -27,40 +23,10 @@ OP_TIMEOUT = 1.5  # s: well under the transfer's time, well over a gap between t
 
 
 def run_pair(stall_after: int | None):
-    """Rank 0 here, rank 1 in a child; rank 0 reaches rank 1 through a SlowLink.
-    Returns (rank 0's (min, max) or error, rank 1's report, the link)."""
-    ctx = multiprocessing.get_context("spawn")
-    parent, child_end = ctx.Pipe()
-    secret = new_job_secret()
-    child = ctx.Process(
-        target=all_reduce_once_via_pipe, args=(child_end, secret, LENGTH, OP_TIMEOUT)
+    """(rank 0's (min, max) or error, rank 1's report, the SlowLink) of one all-reduce."""
+    return all_reduce_through(
+        lambda target: SlowLink(target, RATE, stall_after), LENGTH, OP_TIMEOUT
     )
-    child.start()
-    link = None
-    try:
-        assert parent.poll(60), "rank 1 did not start"
-        real = [None, (LOOPBACK, parent.recv())]
-        listener = open_listener(LOOPBACK)
-        real[0] = listener.getsockname()
-        link = SlowLink(real[1], RATE, stall_after)
-        parent.send(real)
-        config = loopback_config(op_timeout=OP_TIMEOUT, transport="socket", topology="flat")
-        mine: object
-        try:
-            with Communicator(Member(0, 2), [real[0], link.address], secret, listener, config) as c:
-                buf = np.ones(LENGTH, dtype=np.float32)
-                c.all_reduce(buf)
-                mine = (float(buf.min()), float(buf.max()))
-        except CommunicationError as exc:
-            mine = exc
-        assert parent.poll(60), "rank 1 did not report"
-        return mine, parent.recv(), link
-    finally:
-        if link is not None:
-            link.close()
-        child.join(timeout=30)
-        if child.is_alive():
-            child.kill()
 
 
 def test_a_transfer_slower_than_op_timeout_that_keeps_moving_finishes_exactly():
