@@ -82,25 +82,47 @@ def _footer(fs: HadoopFs, path: str, size: int, local: bool) -> str:
     of its last bytes when they are no footer (then the file is not Parquet, or cut)."""
     if size < 12:
         return "short"
+    return _with_reader(fs, path, local, lambda read: _footer_digest(size, read))
+
+
+def footer_bytes(fs: HadoopFs, path: str, size: int, local: bool) -> bytes | None:
+    """The Parquet footer (Thrift FileMetaData) of a data file, None when its last bytes
+    are no footer: `pyarrow.parquet.read_metadata` reads it as
+    `MAGIC + footer + len(footer) (4 bytes, little-endian) + MAGIC`."""
+    if size < 12:
+        return None
+    return _with_reader(fs, path, local, lambda read: _footer_read(size, read)[0])
+
+
+def _with_reader(fs: HadoopFs, path: str, local: bool, use: Callable[[Callable], Any]) -> Any:
+    """use(read), read(offset, n) returning n bytes of the file at offset: through Hadoop,
+    or on a local disk with one open (one read, two for a long footer)."""
     if not local:
-        return _footer_digest(size, lambda offset, n: fs.read_range(path, offset, n))
-    with open(local_path(path), "rb") as f:  # one open, one read (two for a long footer)
+        return use(lambda offset, n: fs.read_range(path, offset, n))
+    with open(local_path(path), "rb") as f:
 
         def read(offset: int, n: int) -> bytes:
             f.seek(offset)
             return f.read(n)
 
-        return _footer_digest(size, read)
+        return use(read)
 
 
-def _footer_digest(size: int, read: Callable[[int, int], bytes]) -> str:
-    """`_footer` of a file of `size` bytes whose bytes `read(offset, n)` returns: one read
-    of the last TAIL bytes holds the footer of most files, a second read the rest."""
+def _footer_read(size: int, read: Callable[[int, int], bytes]) -> tuple[bytes | None, bytes]:
+    """(the footer or None, the last bytes read) of a file of `size` bytes: one read of
+    the last TAIL bytes holds the footer of most files, a second read the rest."""
     tail = read(max(0, size - TAIL), min(size, TAIL))
     n = int.from_bytes(tail[-8:-4], "little")
     if tail[-4:] != MAGIC or n + 12 > size:
+        return None, tail
+    return (tail[-8 - n : -8] if n + 8 <= len(tail) else read(size - 8 - n, n)), tail
+
+
+def _footer_digest(size: int, read: Callable[[int, int], bytes]) -> str:
+    """`_footer` of a file of `size` bytes whose bytes `read(offset, n)` returns."""
+    footer, tail = _footer_read(size, read)
+    if footer is None:
         return "nofooter-" + hashlib.sha256(tail[-8:]).hexdigest()[:16]
-    footer = tail[-8 - n : -8] if n + 8 <= len(tail) else read(size - 8 - n, n)
     return hashlib.sha256(footer).hexdigest()[:16]
 
 

@@ -7,7 +7,8 @@ refuses it. The features that read it then take their fill value on the new date
 frequency of 0, the prior fraud rate, ...), values the model never learnt from, and the
 scores move with no word. `score` asks here, in one Spark job over the scored dates and
 the HISTORY_DAYS before them, what share of the rows of each date hold a value in each
-optional column the model's features read, and names the columns whose share fell to
+optional column the model's features read (from the Parquet footers' null counts; one
+Spark job when a footer lacks them), and names the columns whose share fell to
 less than half of what it was before (`emptied_inputs`; one WARNING, `warn_emptied`).
 
 Owns the count and the judgement; not the scoring. Columns that are null by design on new
@@ -22,13 +23,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.manifest import MAGIC, footer_bytes
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import LABEL_COLUMNS, OPTIONAL_COLUMNS, PARTITION_COLUMN
 from fraud_app.scoring.dates import date_literal
 from fraud_app.timeline import shifted
+from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +95,74 @@ def value_counts(
         .collect()
     )
     return {r["d"]: (r["_rows"], {c: r[f"n{i}"] for i, c in enumerate(columns)}) for r in rows}
+
+
+def footer_counts(
+    fs: HadoopFs, table: str, columns: Sequence[str], start: dt.date, end: dt.date
+) -> dict[dt.date, tuple[int, dict[str, int]]] | None:
+    """`value_counts` from the Parquet footers of the dates' files (each row group's row
+    count and each column chunk's null count), without a Spark job: a daily `score` read
+    29 dates of the canonical table for it, ~1-1.5 s per 1M rows (review33). None when a
+    file has no footer or a judged column's chunk no null count (then ask Spark)."""
+    if not columns:
+        return {}
+    root = fs.qualify(table).rstrip("/")
+    local = local_path(root) is not None
+    out: dict[dt.date, tuple[int, dict[str, int]]] = {}
+    first, scored = shifted(start, -dt.timedelta(days=HISTORY_DAYS)), False
+    folders = {name for name, is_dir in fs.list_dir(root) if is_dir}  # one listing
+    day = first
+    while day <= end:
+        name = f"{PARTITION_COLUMN}={day.isoformat()}"
+        if name in folders:
+            counted = _date_counts(fs, f"{root}/{name}", columns, local)
+            if counted is None:
+                return None
+            if counted[0]:  # as the aggregation: a date without rows has no entry
+                out[day] = counted
+                scored |= day >= start
+        day += dt.timedelta(days=1)
+    # the caller found rows on the scored dates: none here means another layout
+    return out if scored else None
+
+
+def _date_counts(
+    fs: HadoopFs, folder: str, columns: Sequence[str], local: bool
+) -> tuple[int, dict[str, int]] | None:
+    rows, held = 0, dict.fromkeys(columns, 0)
+    for path, size in fs.list_sizes(folder):
+        footer = footer_bytes(fs, path, size, local)
+        if footer is None:
+            return None
+        try:
+            meta = pq.read_metadata(
+                pa.BufferReader(MAGIC + footer + len(footer).to_bytes(4, "little") + MAGIC)
+            )
+        except (OSError, ValueError, pa.ArrowException):
+            return None
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            rows += group.num_rows
+            for j in range(group.num_columns):
+                chunk = group.column(j)
+                if chunk.path_in_schema not in held:
+                    continue  # a column the file lacks holds no value, as in Spark's read
+                stats = chunk.statistics
+                if stats is None or not stats.has_null_count:
+                    return None
+                held[chunk.path_in_schema] += group.num_rows - stats.null_count
+    return rows, held
+
+
+def fill_counts(
+    spark, table: str, canonical: DataFrame, columns: Sequence[str], start: dt.date, end: dt.date
+) -> dict[dt.date, tuple[int, dict[str, int]]]:
+    """The footers' counts (`footer_counts`), else one Spark job (`value_counts`)."""
+    counted = footer_counts(HadoopFs(spark), table, columns, start, end)
+    if counted is not None:
+        return counted
+    logger.debug("input fill: footers without null counts under %s: counted by Spark", table)
+    return value_counts(canonical, columns, start, end)
 
 
 def emptied_inputs(

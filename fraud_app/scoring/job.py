@@ -46,7 +46,7 @@ from fraud_app.scoring.dates import (
     warn_earlier_scores,
 )
 from fraud_app.scoring.history import features_for_dates, history_timeline, warn_history
-from fraud_app.scoring.input_fill import emptied_inputs, judged_columns, value_counts, warn_emptied
+from fraud_app.scoring.input_fill import emptied_inputs, fill_counts, judged_columns, warn_emptied
 from fraud_app.scoring.model_source import (
     ScoringModel,
     check_definitions,
@@ -150,7 +150,8 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
     )
     warn_history("score", start, end, history)
     judged = judged_columns(feature_set, names)
-    emptied = emptied_inputs(value_counts(canonical, list(judged), start, end), judged, start)
+    counts = fill_counts(spark, config.canonical_table(), canonical, list(judged), start, end)
+    emptied = emptied_inputs(counts, judged, start)
     warn_emptied("score", start, end, emptied, config.etl.source_for)
     table = table_rows(spark, config, feature_set, names, start, end)
     try:

@@ -61,3 +61,51 @@ def test_a_column_emptied_on_the_scored_dates_is_named(spark, tmp_path, caplog) 
     assert emptied_inputs(counts, judged, dt.date(2024, 3, 8)) != []  # 03-09 is scored too
     before = {d: v for d, v in counts.items() if d < DAY}
     assert emptied_inputs(before, judged, dt.date(2024, 3, 8)) == []
+
+
+COLUMNS = ["mcc", "channel", "country", "card_country", "device_id", "no_such_column"]
+
+
+def test_the_footers_count_what_spark_counts(spark, tmp_path) -> None:
+    # the counts come from the Parquet footers (no Spark job: a daily score read 29 dates of
+    # the canonical table for them); they must be Spark's, column by column, date by date
+    from fraud_app.etl.fs import HadoopFs
+    from fraud_app.scoring.input_fill import fill_counts, footer_counts
+
+    _history(spark, tmp_path)
+    _etl(spark, tmp_path, _day(str(DAY), prefix="n").drop(columns=["mcc"]), "new", "append")
+    config = load_config(None, {"paths.root": str(tmp_path / "work")})
+    table = config.canonical_table()
+    canonical = spark.read.parquet(table)
+    fs = HadoopFs(spark)
+
+    spark_counts = value_counts(canonical, COLUMNS, DAY, DAY)
+    assert spark_counts[DAY][1]["mcc"] == 0 and len(spark_counts) > 5
+    assert footer_counts(fs, table, COLUMNS, DAY, DAY) == spark_counts
+    assert fill_counts(spark, table, canonical, COLUMNS, DAY, DAY) == spark_counts
+    # no partition of the scored dates under that path (another layout): Spark counts
+    assert footer_counts(fs, str(tmp_path / "elsewhere"), COLUMNS, DAY, DAY) is None
+
+
+def test_a_file_without_null_counts_is_counted_by_spark(spark, tmp_path) -> None:
+    # a table another writer wrote: footers without statistics ask Spark
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from fraud_app.etl.fs import HadoopFs
+    from fraud_app.scoring.input_fill import fill_counts, footer_counts
+
+    for i, stats in enumerate((True, True, False)):
+        folder = tmp_path / "t" / f"event_date=2024-03-0{i + 1}"
+        folder.mkdir(parents=True)
+        rows = pa.table({"mcc": ["5411", None, "5812"][: i + 1] * 3, "amount": [1.0] * (3 * i + 3)})
+        pq.write_table(rows, folder / "part-0.parquet", write_statistics=stats)
+    table, day = str(tmp_path / "t"), dt.date(2024, 3, 3)
+    df = spark.read.parquet(table)
+    expected = {dt.date(2024, 3, d): (3 * d, {"mcc": m}) for d, m in ((1, 3), (2, 3), (3, 6))}
+    assert value_counts(df, ["mcc"], day, day) == expected
+    assert footer_counts(HadoopFs(spark), table, ["mcc"], day, day) is None
+    assert fill_counts(spark, table, df, ["mcc"], day, day) == expected
+    pq.write_table(pq.read_table(tmp_path / "t" / "event_date=2024-03-03" / "part-0.parquet"),
+                   tmp_path / "t" / "event_date=2024-03-03" / "part-0.parquet")  # fmt: skip
+    assert footer_counts(HadoopFs(spark), table, ["mcc"], day, day) == expected
