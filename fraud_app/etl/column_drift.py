@@ -56,10 +56,18 @@ def emptied_columns(added: DataFrame, published: DataFrame, dates: list[str]) ->
     out = {}
     for c in cols:
         usual, now = old[c] / old[_ROWS], new[c] / new[_ROWS]
-        if new[_ROWS] * usual >= MIN_EXPECTED_VALUES and now < usual / 2:
+        if lost_values(new[_ROWS], new[c], usual):
             out[c] = {"added_share": round(now, 4), "published_share": round(usual, 4),
                       "published_dates": f"{dates[0]}..{dates[-1]}"}  # fmt: skip
     return out
+
+
+def lost_values(rows: int, held: int, usual: float) -> bool:
+    """Whether `held` of `rows` rows holding a value is below half the `usual` share, for
+    rows that should hold MIN_EXPECTED_VALUES values at that share (fewer: chance). The
+    rule of both drift checks: an append's delivery here, a scored date in
+    fraud_app.scoring.input_fill."""
+    return rows * usual >= MIN_EXPECTED_VALUES and held / rows < usual / 2
 
 
 def unseen_values(added: DataFrame, published: DataFrame, dates: list[str]) -> dict[str, dict]:

@@ -68,13 +68,24 @@ def data_files(fs: HadoopFs, table: str) -> dict[str, dict[str, Any]]:
 
 
 def footers(fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list[str]:
-    """`_footer` of each (full path, bytes): on a local disk one after the other with Python;
-    elsewhere through Hadoop, READERS at a time (on an object store each read is a round
-    trip of tens of ms: 10,000 files read one by one would take minutes every step)."""
+    """`_footer` (the digest) of each (full path, bytes), see `_each_file`."""
+    return _each_file(fs, files, local, _footer)
+
+
+def footers_bytes(fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list[bytes | None]:
+    """`footer_bytes` of each (full path, bytes), see `_each_file`."""
+    return _each_file(fs, files, local, footer_bytes)
+
+
+def _each_file(fs: HadoopFs, files: list[tuple[str, int]], local: bool, read: Callable) -> list:
+    """read(fs, path, size, local) of each (full path, bytes): on a local disk one after the
+    other with Python; elsewhere through Hadoop, READERS at a time (on an object store each
+    read is a round trip of tens of ms: 10,000 files read one by one would take minutes
+    every step)."""
     if local or len(files) < 2:
-        return [_footer(fs, path, size, local) for path, size in files]
+        return [read(fs, path, size, local) for path, size in files]
     with ThreadPoolExecutor(min(READERS, len(files)), thread_name_prefix="footers") as pool:
-        return list(pool.map(lambda f: _footer(fs, f[0], f[1], local), files))
+        return list(pool.map(lambda f: read(fs, f[0], f[1], local), files))
 
 
 def _footer(fs: HadoopFs, path: str, size: int, local: bool) -> str:

@@ -28,8 +28,9 @@ import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from fraud_app.etl.column_drift import lost_values, pct
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import MAGIC, footer_bytes
+from fraud_app.etl.manifest import MAGIC, footers_bytes
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import LABEL_COLUMNS, OPTIONAL_COLUMNS, PARTITION_COLUMN
 from fraud_app.scoring.dates import date_literal
@@ -39,9 +40,6 @@ from fraud_app.uris import local_path
 logger = logging.getLogger(__name__)
 
 HISTORY_DAYS = 28  # the dates before the scored ones whose share of values is the usual one
-# a date is judged when it should hold at least this many values (its rows x the usual
-# share): below, a low share can be chance
-MIN_EXPECTED_VALUES = 5
 SHOWN = 6  # features named per column in the WARNING
 
 
@@ -107,50 +105,49 @@ def footer_counts(
     if not columns:
         return {}
     root = fs.qualify(table).rstrip("/")
-    local = local_path(root) is not None
-    out: dict[dt.date, tuple[int, dict[str, int]]] = {}
-    first, scored = shifted(start, -dt.timedelta(days=HISTORY_DAYS)), False
     folders = {name for name, is_dir in fs.list_dir(root) if is_dir}  # one listing
-    day = first
+    files: list[tuple[dt.date, str, int]] = []
+    day = shifted(start, -dt.timedelta(days=HISTORY_DAYS))
     while day <= end:
-        name = f"{PARTITION_COLUMN}={day.isoformat()}"
-        if name in folders:
-            counted = _date_counts(fs, f"{root}/{name}", columns, local)
-            if counted is None:
-                return None
-            if counted[0]:  # as the aggregation: a date without rows has no entry
-                out[day] = counted
-                scored |= day >= start
+        if (name := f"{PARTITION_COLUMN}={day.isoformat()}") in folders:
+            files += [(day, path, size) for path, size in fs.list_sizes(f"{root}/{name}")]
         day += dt.timedelta(days=1)
+    read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None)
+    out: dict[dt.date, tuple[int, dict[str, int]]] = {}
+    for (day, _, _), footer in zip(files, read, strict=True):
+        counted = _file_counts(footer, columns)
+        if counted is None:
+            return None
+        rows, held = out.get(day, (0, dict.fromkeys(columns, 0)))
+        out[day] = (rows + counted[0], {c: held[c] + counted[1][c] for c in columns})
+    out = {d: v for d, v in out.items() if v[0]}  # as the aggregation: no rows, no entry
     # the caller found rows on the scored dates: none here means another layout
-    return out if scored else None
+    return out if any(d >= start for d in out) else None
 
 
-def _date_counts(
-    fs: HadoopFs, folder: str, columns: Sequence[str], local: bool
-) -> tuple[int, dict[str, int]] | None:
+def _file_counts(footer: bytes | None, columns: Sequence[str]) -> tuple[int, dict[str, int]] | None:
+    """(rows, {column: rows holding a value}) of one file's footer; None when there is no
+    footer or a judged column's chunk has no null count."""
+    if footer is None:
+        return None
+    try:
+        meta = pq.read_metadata(
+            pa.BufferReader(MAGIC + footer + len(footer).to_bytes(4, "little") + MAGIC)
+        )
+    except (OSError, ValueError, pa.ArrowException):
+        return None
     rows, held = 0, dict.fromkeys(columns, 0)
-    for path, size in fs.list_sizes(folder):
-        footer = footer_bytes(fs, path, size, local)
-        if footer is None:
-            return None
-        try:
-            meta = pq.read_metadata(
-                pa.BufferReader(MAGIC + footer + len(footer).to_bytes(4, "little") + MAGIC)
-            )
-        except (OSError, ValueError, pa.ArrowException):
-            return None
-        for g in range(meta.num_row_groups):
-            group = meta.row_group(g)
-            rows += group.num_rows
-            for j in range(group.num_columns):
-                chunk = group.column(j)
-                if chunk.path_in_schema not in held:
-                    continue  # a column the file lacks holds no value, as in Spark's read
-                stats = chunk.statistics
-                if stats is None or not stats.has_null_count:
-                    return None
-                held[chunk.path_in_schema] += group.num_rows - stats.null_count
+    for g in range(meta.num_row_groups):
+        group = meta.row_group(g)
+        rows += group.num_rows
+        for j in range(group.num_columns):
+            chunk = group.column(j)
+            if chunk.path_in_schema not in held:
+                continue  # a column the file lacks holds no value, as in Spark's read
+            stats = chunk.statistics
+            if stats is None or not stats.has_null_count:
+                return None
+            held[chunk.path_in_schema] += group.num_rows - stats.null_count
     return rows, held
 
 
@@ -171,8 +168,8 @@ def emptied_inputs(
     start: dt.date,
 ) -> list[EmptiedInput]:
     """The columns whose share of rows holding a value on a scored date (>= start) is below
-    half of their share over the dates before `start`; a date is judged only when it should
-    hold MIN_EXPECTED_VALUES values at the usual share."""
+    half of their share over the dates before `start` (`column_drift.lost_values`: a date is
+    judged only when it should hold MIN_EXPECTED_VALUES values at the usual share)."""
     before = [v for d, v in counts.items() if d < start]
     rows_before = sum(n for n, _ in before)
     out = []
@@ -183,7 +180,7 @@ def emptied_inputs(
         fallen = {
             d.isoformat(): held[column] / n
             for d, (n, held) in sorted(counts.items())
-            if d >= start and n * usual >= MIN_EXPECTED_VALUES and held[column] / n < usual / 2
+            if d >= start and lost_values(n, held[column], usual)
         }
         if fallen:
             out.append(EmptiedInput(column, usual, fallen, features))
@@ -208,8 +205,8 @@ def warn_emptied(
         )
         parts.append(
             f"{e.column} (export column {source_for(e.column)!r}) holds a value in "
-            f"{_pct(now) if len(dates) == 1 or not now else 'at most ' + _pct(now)} of the rows of "
-            f"{len(dates)} date(s) ({when}), against {_pct(e.share_before)} in the "
+            f"{pct(now) if len(dates) == 1 or not now else 'at most ' + pct(now)} of the rows of "
+            f"{len(dates)} date(s) ({when}), against {pct(e.share_before)} in the "
             f"{HISTORY_DAYS} days before; features reading it: {shown}"
         )
     logger.warning(
@@ -222,7 +219,3 @@ def warn_emptied(
         "%s these dates again; `emptied_inputs` in the summary lists them",
         step, start, end, "; ".join(parts), step,
     )  # fmt: skip
-
-
-def _pct(share: float) -> str:
-    return f"{share:.0%}" if share == 0 or share >= 0.01 else f"{share:.2%}"
