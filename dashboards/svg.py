@@ -58,9 +58,8 @@ class Chart:
     def bars(self, mids: Sequence[float], heights: Sequence[float], name: str, *,
              bar_width: float, color: str | None = None, opacity: float = 0.6) -> Chart:  # fmt: skip
         color = color or self._next_color()
-        bar = _Series("bars", name, _floats(mids), _floats(heights), color, opacity=opacity)
-        bar.bar_width = bar_width
-        self.series.append(bar)
+        x, y = _floats(mids), _floats(heights)
+        self.series.append(_Series("bars", name, x, y, color, bar_width=bar_width, opacity=opacity))
         return self
 
     def _next_color(self) -> str:
