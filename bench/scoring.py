@@ -23,7 +23,11 @@ work there than the peer, which computes the score only).
 
 Each round also records the CPU seconds of the driver, the JVM and its Python workers
 (/proc): on a shared machine the wall times follow the other users' load, the CPU
-seconds much less (`cpu_ratio_spark_udf_over_ours`: the peer's over ours, medians).
+seconds much less (`cpu_ratio_spark_udf_over_ours`: the peer's over ours, medians), split
+by process (`cpu_seconds_by_process`: driver, JVM, Python workers). The model's arithmetic
+alone (predict_proba in this process, on as many rows) is the part of both sides' CPU
+that no data path removes: `cpu_ratio_bound_spark_udf_over_arithmetic` (the peer's CPU
+over it) is the CPU ratio ours would reach if it spent nothing but the model.
 
 Last line: one JSON object with scoring_rows_per_s_ratio_vs_spark_udf (target >= 3).
 
@@ -137,34 +141,60 @@ def make_rows(spark, n: int, d: int):
     return df
 
 
-def tree_cpu_seconds() -> float:
+def tree_cpu_seconds() -> dict[str, float]:
     """CPU seconds (user + system, with reaped children's) of this process and every
-    descendant: the Spark JVM and its Python workers. Linux /proc; NaN elsewhere."""
+    descendant, by kind: "driver" (this process), "jvm" (the Spark JVM) and "python"
+    (its Python workers). Linux /proc; NaN elsewhere."""
     tick = os.sysconf("SC_CLK_TCK")
     stats = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 text = (entry / "stat").read_text()
+                exe = (entry / "cmdline").read_bytes().split(b"\0")[0]
             except OSError:  # exited meanwhile
                 continue
             fields = text[text.rindex(")") + 2 :].split()
-            stats[int(entry.name)] = (int(fields[1]), sum(int(f) for f in fields[11:15]))
+            cpu = sum(int(f) for f in fields[11:15]) / tick
+            stats[int(entry.name)] = (int(fields[1]), cpu, b"java" in exe)
     if not stats:
-        return float("nan")
+        return {k: float("nan") for k in KINDS}
     tree, todo = set(), [os.getpid()]
     while todo:
         pid = todo.pop()
         tree.add(pid)
-        todo += [c for c, (ppid, _) in stats.items() if ppid == pid and c not in tree]
-    return sum(stats[p][1] for p in tree if p in stats) / tick
+        todo += [c for c, (ppid, _, _) in stats.items() if ppid == pid and c not in tree]
+    out = dict.fromkeys(KINDS, 0.0)
+    for pid in tree & stats.keys():
+        _, cpu, java = stats[pid]
+        out["driver" if pid == os.getpid() else "jvm" if java else "python"] += cpu
+    return out
 
 
-def timed(frame) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of the driver, JVM and Python workers) of one round."""
+KINDS = ("driver", "jvm", "python")
+
+
+def timed(frame) -> tuple[float, dict[str, float]]:
+    """(wall seconds, CPU seconds by kind, see tree_cpu_seconds) of one round."""
     c0, t0 = tree_cpu_seconds(), time.perf_counter()
     frame.write.format("noop").mode("overwrite").save()
-    return time.perf_counter() - t0, tree_cpu_seconds() - c0
+    wall, c1 = time.perf_counter() - t0, tree_cpu_seconds()
+    return wall, {k: c1[k] - c0[k] for k in KINDS}
+
+
+def arithmetic_cpu_seconds(ensemble, rows: int, d: int, rounds: int) -> float:
+    """Median CPU seconds of the model's arithmetic alone (FraudEnsemble.predict_proba, the
+    fused plan both sides run) on `rows` rows in this process: the share of either side's
+    CPU that no data path can remove."""
+    X = feature_rows(min(rows, 200_000), d, seed=7)
+    reps = max(1, rows // len(X))
+    out = []
+    for _ in range(rounds + 1):
+        c0 = time.process_time()
+        for _ in range(reps):
+            ensemble.predict_proba(X)
+        out.append((time.process_time() - c0) * rows / (reps * len(X)))
+    return statistics.median(out[1:])
 
 
 def main() -> None:
@@ -202,14 +232,22 @@ def main() -> None:
 
     times = {"ours": [], "spark_udf": [], "ours_with_reasons": []}
     cpu = {k: [] for k in times}
+    split = {k: {kind: [] for kind in KINDS} for k in times}
     for r in range(args.rounds + 1):
         for name, frame in (("ours", ours), ("spark_udf", peer), ("ours_with_reasons", full)):
             t, c = timed(frame)
             if r > 0:
                 times[name].append(t)
-                cpu[name].append(c)
-            print(f"round {r} {name}: {t:.2f}s, {c:.2f} CPU s", file=sys.stderr)
+                cpu[name].append(sum(c.values()))
+                for kind in KINDS:
+                    split[name][kind].append(c[kind])
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in c.items())
+            print(
+                f"round {r} {name}: {t:.2f}s, {sum(c.values()):.2f} CPU s ({parts})",
+                file=sys.stderr,
+            )
     rate = {k: args.rows / statistics.median(v) for k, v in times.items()}
+    arithmetic = arithmetic_cpu_seconds(ens, args.rows, args.features, args.rounds)
     cpu_med = {k: statistics.median(v) for k, v in cpu.items()}
     out = {
         **info,
@@ -231,6 +269,17 @@ def main() -> None:
         # sensitive to other users of a shared machine than the wall times above)
         "cpu_seconds": {k: [round(x, 2) for x in v] for k, v in cpu.items()},
         "cpu_ratio_spark_udf_over_ours": round(cpu_med["spark_udf"] / cpu_med["ours"], 2),
+        # where each side's CPU goes (medians per round): the driver, the JVM (reading the
+        # cached rows, Arrow to and from Python, the noop sink) and the Python workers
+        # (Arrow -> NumPy, the model, NumPy -> Arrow)
+        "cpu_seconds_by_process": {
+            k: {kind: round(statistics.median(v), 2) for kind, v in s.items()}
+            for k, s in split.items()
+        },
+        # the model's arithmetic alone, in this process (the same fused plan both sides run):
+        # the peer's CPU over it is the CPU ratio ours would reach with no cost but the model
+        "model_arithmetic_cpu_seconds": round(arithmetic, 2),
+        "cpu_ratio_bound_spark_udf_over_arithmetic": round(cpu_med["spark_udf"] / arithmetic, 2),
         "load_avg_1m_end": round(os.getloadavg()[0], 2),
     }
     spark.stop()
