@@ -1,7 +1,8 @@
 """Registry of window aggregation kinds (`aggregation:` in a `window_agg` feature spec).
 
-Every aggregation is a closed form of a few *components* (count, sum, sum of squares,
-max, min, the set of distinct values) over a window frame. The window compiler
+Every aggregation is a closed form of a few *components* (count, sum, the sum of
+squared deviations from the frame's mean `m2`, max, min, the set of distinct values)
+over a window frame. The window compiler
 (fraud_app.features.windows) computes each component once per (entity, column, window)
 and shares it between aggregations;
 this module only says which components an aggregation needs and how to combine them.
@@ -19,7 +20,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import FeatureSpecError
 
-COMPONENTS: tuple[str, ...] = ("count", "sum", "sumsq", "max", "min", "distinct")
+COMPONENTS: tuple[str, ...] = ("count", "sum", "m2", "max", "min", "distinct")
 
 
 @dataclass(frozen=True)
@@ -44,10 +45,11 @@ def _mean(c: Mapping[str, Column]) -> Column:
 
 
 def _std(c: Mapping[str, Column]) -> Column:
-    # Sample standard deviation from the power sums; clamped at 0 against rounding.
+    # Sample standard deviation from m2 (never from sumsq - sum^2 / n: that difference of
+    # two large numbers left ~1e-6 of "spread" in a window of identical amounts, 49.99 a
+    # day, so the z-score of the next amount was 3e7; see fraud_app.features.windows).
     n = c["count"]
-    var = (c["sumsq"] - c["sum"] * c["sum"] / n) / (n - 1)
-    return F.when(n > 1, F.sqrt(F.greatest(var, F.lit(0.0))))
+    return F.when(n > 1, F.sqrt(F.greatest(c["m2"] / (n - 1), F.lit(0.0))))
 
 
 def _distinct(c: Mapping[str, Column]) -> Column:
@@ -62,7 +64,7 @@ AGGREGATIONS: dict[str, Aggregation] = {
         Aggregation("mean", ("count", "sum"), _mean),
         Aggregation("max", ("max",), lambda c: c["max"]),
         Aggregation("min", ("min",), lambda c: c["min"]),
-        Aggregation("std", ("count", "sum", "sumsq"), _std),
+        Aggregation("std", ("count", "sum", "m2"), _std),
         # exact: the size of the set of non-null values (collect_set over the frame), so
         # the value does not depend on the order of rows or partitions (no sketch)
         Aggregation("count_distinct", ("distinct",), _distinct, numeric=False),
@@ -87,8 +89,12 @@ def with_current(components: Mapping[str, Column], value: Column) -> dict[str, C
             out[name] = col + F.lit(1)
         elif name == "sum":
             out[name] = F.coalesce(col, F.lit(0.0)) + value
-        elif name == "sumsq":
-            out[name] = F.coalesce(col, F.lit(0.0)) + value * value
+        elif name == "m2":  # Welford's one-row update: m2 + (x - mean)^2 * n / (n + 1)
+            n, total = components["count"], F.coalesce(components["sum"], F.lit(0.0))
+            step = (value - total / n) * (value - total / n) * n / (n + F.lit(1))
+            out[name] = F.when(n > 0, F.coalesce(col, F.lit(0.0)) + step).otherwise(
+                F.when(value.isNotNull(), F.lit(0.0))
+            )
         elif name == "max":
             out[name] = F.greatest(col, value)  # greatest/least skip nulls
         elif name == "min":

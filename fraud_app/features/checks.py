@@ -32,7 +32,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.errors import SchemaError
-from fraud_app.features.moments import batch_moments, combine_moments
+from fraud_app.features.moments import batch_moments, combine_moments, require_finite_moments
 
 logger = logging.getLogger(__name__)
 
@@ -128,11 +128,17 @@ def check_window(
     drawn_rows = _drawn(parts, vector_column) if drawn else None
     if not summed:
         return WindowChecks(found, sample=drawn_rows)
-    stats = combine_moments(
-        [p["n"] for p in parts],
-        [np.frombuffer(p["s1"], np.float64) for p in parts],
-        [np.frombuffer(p["s2"], np.float64) for p in parts],
+    with np.errstate(invalid="ignore", over="ignore"):
+        stats = combine_moments(
+            [p["n"] for p in parts],
+            [np.frombuffer(p["s1"], np.float64) for p in parts],
+            [np.frombuffer(p["s2"], np.float64) for p in parts],
+        )
+    largest = np.fmax(
+        np.abs(_reduce(np.fmin, [p["mn"] for p in parts], width)),
+        np.abs(_reduce(np.fmax, [p["mx"] for p in parts], width)),
     )
+    require_finite_moments(names, *stats, largest=largest)
     return WindowChecks(found, stats, drawn_rows)
 
 

@@ -60,7 +60,7 @@ def running_float_features(feature_set: FeatureSet) -> list[str]:
         if not isinstance(f, FramedWindow) or f.sliding:
             continue
         if isinstance(f, WindowAggregate):
-            sums = {"sum", "sumsq"} & set(AGGREGATIONS[f.aggregation].components)
+            sums = {"sum", "m2"} & set(AGGREGATIONS[f.aggregation].components)
             if sums or f.relative_s is not None:
                 names.append(f.name)
         elif isinstance(f, AmountRatio | AmountZScore) or (

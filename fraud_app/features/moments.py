@@ -14,7 +14,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fraud_app.errors import EmptyInputError
+from fraud_app.errors import EmptyInputError, SchemaError
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)  # 3.4e38: beyond it a feature is infinite
 
 
 def batch_moments(column) -> tuple[int, np.ndarray, np.ndarray]:
@@ -38,3 +40,31 @@ def combine_moments(
     mean = s1 / n
     var = np.maximum(s2 / n - mean * mean, 0.0)
     return mean, np.sqrt(var)
+
+
+def require_finite_moments(
+    names: Sequence[str], mean: np.ndarray, std: np.ndarray, largest: np.ndarray | None = None
+) -> None:
+    """Refuse a training window whose float32 feature vector holds infinite values (their
+    mean and std are not finite). Before, `train` ended in `Standardize 'standardize':
+    mean/std must be finite` after the balancing, naming no feature and no cause: amounts
+    of 1e39 (etl.bounds.max_amount raised) are finite doubles in the feature table and
+    +inf in its float32 vector, without a word from `features`. `largest`: each feature's
+    largest absolute double value in the table, when known (the feature check's pass)."""
+    bad = [j for j in range(len(names)) if not (np.isfinite(mean[j]) and np.isfinite(std[j]))]
+    if not bad:
+        return
+    shown = [
+        names[j] + (f" (largest |value| {largest[j]:.3g})" if largest is not None else "")
+        for j in bad[:8]
+    ]
+    more = f" and {len(bad) - 8} more" if len(bad) > 8 else ""
+    raise SchemaError(
+        f"{len(bad)} feature(s) of the training window hold values beyond the float32 range "
+        f"(+-{FLOAT32_MAX:.3g}) of the feature vector the model reads, where they are "
+        f"infinite: {', '.join(shown)}{more}. Expected finite float32 features: such values "
+        "come from amounts near or above 3.4e38 or their window sums (etl.bounds.max_amount "
+        "admits them when raised far above its default 1e10): lower etl.bounds.max_amount and "
+        "run etl and features again, rescale the amounts (another currency unit), or remove "
+        "these features from the specs"
+    )

@@ -196,12 +196,12 @@ def _compile(
 
 
 def _mean(frames: _Frames, name: str, window_us: int, sliding: bool, lag_us: int = 0) -> Column:
-    count, total, _ = _power_sums(frames, name, window_us, sliding, lag_us, squares=False)
+    count, total = _power_sums(frames, name, window_us, sliding, lag_us)
     return F.when(count > 0, total / count)
 
 
-def _power_sums(frames: _Frames, name: str, window_us: int, sliding: bool, lag_us: int, *, squares):
-    """(count, sum, sum of squares or None) of the non-null `name` in [t - lag - W, t - lag)."""
+def _power_sums(frames: _Frames, name: str, window_us: int, sliding: bool, lag_us: int):
+    """(count, sum) of the non-null `name` in [t - lag - W, t - lag)."""
     value = F.col(name)
     lo, hi = lag_us + window_us, lag_us
 
@@ -210,17 +210,55 @@ def _power_sums(frames: _Frames, name: str, window_us: int, sliding: bool, lag_u
 
     count = rs("count", F.when(value.isNotNull(), 1).otherwise(0))
     total = rs("sum", F.coalesce(value, F.lit(0.0)))
-    sumsq = rs("sumsq", F.coalesce(value * value, F.lit(0.0))) if squares else None
-    return count, total, sumsq
+    return count, total
+
+
+def _m2(frames: _Frames, name: str, count: Column, lo_us: int, hi_us: int, sliding: bool) -> Column:
+    """The sum of squared deviations of the non-null `name` in [t - lo, t - hi) from their
+    mean (0 without rows). Never sumsq - sum^2 / n of the raw values: with 40 days of one
+    amount, 49.99, that difference of two large numbers left a variance of 6e-13 (a std of
+    7.8e-7, a z-score of 3.2e7 for the next amount of 74.99), and at 1e9 a std of 17.
+
+    sliding: Spark's var_pop over the frame (a stable one-pass update: exactly 0 for equal
+    values). running: the power sums of value - K, K the entity's first value (its earliest
+    row, the smallest value at that time), so the sums hold deviations, not magnitudes
+    (equal to K: exactly 0); what remains within the rounding bound of the two running sums
+    it subtracts (8 eps N C2, N the rows and C2 the sum of squares up to t - hi) is no
+    spread the sums can tell from rounding, and counts as 0."""
+    value = F.col(name)
+    if sliding:
+        return F.coalesce(frames.sliding(F.var_pop, value, lo_us, hi_us) * count, F.lit(0.0))
+    shifted = value - frames.shared(f"ref:{name}", lambda: _first_value(frames, value))
+    sums = {
+        what: frames.range_sum(f"{what}:{name}", F.coalesce(expr, F.lit(0.0)), lo_us, hi_us)
+        for what, expr in (("dsum", shifted), ("dsumsq", shifted * shifted))
+    }
+    m2 = F.greatest(sums["dsumsq"] - sums["dsum"] * sums["dsum"] / count, F.lit(0.0))
+    rows = frames.cum(f"count:{name}", F.when(value.isNotNull(), 1).otherwise(0), hi_us + 1)
+    squares = frames.cum(f"dsumsq:{name}", F.coalesce(shifted * shifted, F.lit(0.0)), hi_us + 1)
+    bound = F.lit(8 * _EPS) * rows * squares
+    return F.when(count > 0, F.when(m2 > bound, m2).otherwise(F.lit(0.0))).otherwise(F.lit(0.0))
+
+
+_EPS = 2.0**-53  # the unit roundoff of a double
+
+
+def _first_value(frames: _Frames, value: Column) -> Column:
+    """The entity's first non-null value (earliest row; ties: the smallest value), on every
+    row of its partition: the same for every frame, so the shifted running sums subtract."""
+    pair = F.when(value.isNotNull(), F.struct(F.col(TS).alias("t"), value.alias("v")))
+    whole = frames.window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    return F.min(pair).over(whole).getField("v")
 
 
 def _zscore(feature: AmountZScore, frames: _Frames, lag_us: int) -> Column:
-    n, total, sumsq = _power_sums(
-        frames, feature.column, feature.window_s * MICROS, feature.sliding, lag_us, squares=True
-    )
-    std = AGGREGATIONS["std"].finalize({"count": n, "sum": total, "sumsq": sumsq})
+    w_us = feature.window_s * MICROS
+    n, total = _power_sums(frames, feature.column, w_us, feature.sliding, lag_us)
+    m2 = _m2(frames, feature.column, n, lag_us + w_us, lag_us, feature.sliding)
+    std = AGGREGATIONS["std"].finalize({"count": n, "sum": total, "m2": m2})
     mean = total / n
-    # "No spread" relative to the scale of the amounts (power sums leave rounding residue).
+    # "No spread": m2 is exactly 0 for equal values (see _m2); the relative floor stays
+    # for spreads far below the amounts' scale.
     spread = std > F.lit(1e-9) * F.greatest(F.abs(mean), F.lit(1.0))
     return F.when((n > 1) & spread, (F.col(feature.column) - mean) / std)
 
@@ -252,9 +290,9 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0
         "sum": lambda: frames.range_sum(
             f"sum:{c}", F.coalesce(value, F.lit(0.0)), lo, hi, sliding=sliding
         ),
-        "sumsq": lambda: frames.range_sum(
-            f"sumsq:{c}", F.coalesce(value * value, F.lit(0.0)), lo, hi, sliding=sliding
-        ),
+        # the count is built again: its running sums are memoised, a sliding one is the
+        # same expression, which Spark evaluates once per frame
+        "m2": lambda: _m2(frames, feature.column, builders["count"](), lo, hi, sliding),
         "max": lambda: frames.sliding(F.max, value, lo, hi),
         "min": lambda: frames.sliding(F.min, value, lo, hi),
         "distinct": lambda: frames.sliding(F.collect_set, value, lo, hi),

@@ -21,7 +21,7 @@ import numpy as np
 from dlcore.layers import PiecewiseLinear, quantile_edges
 from dlcore.metrics import average_precision, roc_auc
 from fraud_app.errors import ConfigError, EmptyInputError
-from fraud_app.features.moments import batch_moments, combine_moments
+from fraud_app.features.moments import batch_moments, combine_moments, require_finite_moments
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.config import RefitSection, TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
@@ -50,16 +50,23 @@ def _partial_moments(features_col: str):
     return fn
 
 
-def feature_statistics(df, features_col: str = "features") -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of every feature, in one Spark pass."""
+def feature_statistics(
+    df, features_col: str = "features", names: Sequence[str] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and standard deviation of every feature, in one Spark pass. With `names`, a
+    feature whose values are infinite in the float32 vector is refused, named."""
     parts = (
         df.select(features_col)
         .mapInArrow(_partial_moments(features_col), "n long, s1 array<double>, s2 array<double>")
         .collect()
     )
-    return combine_moments(
-        [p["n"] for p in parts], [p["s1"] for p in parts], [p["s2"] for p in parts]
-    )
+    with np.errstate(invalid="ignore", over="ignore"):
+        stats = combine_moments(
+            [p["n"] for p in parts], [p["s1"] for p in parts], [p["s2"] for p in parts]
+        )
+    if names is not None:
+        require_finite_moments(names, *stats)
+    return stats
 
 
 ENCODING_SAMPLE_ROWS = 20_000  # about this many rows fit the input encoding's bins

@@ -215,7 +215,11 @@ def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:
             "Rebuild the features with the specs the model was trained on"
         )
     flat = column.flatten().to_numpy(zero_copy_only=False)  # null values -> NaN
-    return flat.astype(np.float32, copy=False).reshape(n, width)
+    with np.errstate(over="ignore"):  # a double beyond float32: inf, named by _nonfinite_rows
+        return flat.astype(np.float32, copy=False).reshape(n, width)
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _nonfinite_rows(X: np.ndarray, names: list[str], policy: str) -> np.ndarray:
@@ -223,9 +227,19 @@ def _nonfinite_rows(X: np.ndarray, names: list[str], policy: str) -> np.ndarray:
     rows = bad.any(axis=1)
     if rows.any() and policy == "error":
         cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        infinite = [names[j] for j in np.flatnonzero(np.isinf(X).any(axis=0))]
+        # a finite double beyond the float32 range is infinite here, while the feature
+        # table's double column shows a number: say so, or "fix the table" finds nothing
+        why = (
+            f" ({', '.join(infinite)}: the model reads float32 features, where a value beyond "
+            f"+-{FLOAT32_MAX:.3g}, such as an amount sum of 1e39 that a raised "
+            "etl.bounds.max_amount admitted, is infinite)"
+            if infinite
+            else ""
+        )
         raise ScoringInputError(
-            f"{int(rows.sum())} of {len(X)} rows have NaN or infinite features {cols}: fix the "
-            "feature table, or set scoring.nonfinite: null to give such rows a null score"
+            f"{int(rows.sum())} of {len(X)} rows have NaN or infinite features {cols}{why}: "
+            "fix the feature table, or set scoring.nonfinite: null to give such rows a null score"
         )
     return rows
 

@@ -84,7 +84,7 @@ def fit_ensemble(
     if warm_start is not None:
         stats = None
     elif stats is None:
-        stats = feature_statistics(train_df, features_col)
+        stats = feature_statistics(train_df, features_col, feature_names)
     return train_ensemble(
         balanced.subsets,
         cfg,

@@ -151,6 +151,19 @@ def test_nonfinite_features_fail_naming_rows_and_features():
         score_arrow_column(_column(rows), _ensemble(), ScoringOptions())
 
 
+def test_a_double_beyond_float32_is_named_as_such():
+    # the feature table's double column holds 1e39, a number; the model's float32 input
+    # holds inf: the error said "NaN or infinite ... fix the feature table" and no more
+    rows = pa.array([[1.0, 2.0, 3.0], [0.0, 1e39, 0.0]], pa.list_(pa.float64()))
+    with pytest.raises(
+        ScoringInputError,
+        match=r"1 of 2 rows have NaN or infinite features \['b'\] \(b: the model reads float32 "
+        r"features, where a value beyond \+-3\.4e\+38, such as an amount sum of 1e39 that a "
+        r"raised etl\.bounds\.max_amount admitted, is infinite\): fix the feature table",
+    ):
+        score_arrow_column(rows, _ensemble(), ScoringOptions())
+
+
 def test_nonfinite_null_policy_gives_null_score_and_flag():
     rows = [[1, 2, 3], [np.nan, 0, 0], [0, 0, 0]]
     opts = ScoringOptions(nonfinite="null", members=True, threshold=0.5, reasons=2)
