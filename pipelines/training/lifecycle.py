@@ -285,14 +285,19 @@ def _register(tracker, logged_f, gate_f, gate_args: tuple) -> dict[str, Any]:
 def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
                         new_ap: float, features_col: str, rows=None,
                         scores=None):  # fmt: skip
-    """Queue the model's logging, the promotion gate and the registration (C6 "registry").
+    """Queue the model's logging and the promotion gate's scoring of the champion (C6
+    "registry"), not the registration.
 
-    All of it runs on the tracking thread, so the pipeline calls this as soon as the model
-    is saved and scores the test window meanwhile; register_and_gate takes what this
-    returns. None when tracking is off. rows: (X, labels) of the validation window
-    (nodes.ValidationWindow.gate_rows): the champion is then scored on them on the
-    tracking thread, with no Spark job beside training; None: by a Spark job on
-    splits.validation. scores: the new model's validation scores and columns (see _gate).
+    Both run on the tracking thread, so the pipeline calls this as soon as the model is
+    saved and scores the test window meanwhile; register_and_gate takes what this returns
+    and only then queues the registration and the alias move, once every step before it
+    has succeeded. (Queued here, the registration ran even when the test window's scoring
+    failed after it: the run exited 2 as FAILED, its model already `champion`, because a
+    failed run's tracker still runs what is queued when it flushes.) None when tracking is
+    off. rows: (X, labels) of the validation window (nodes.ValidationWindow.gate_rows):
+    the champion is then scored on them on the tracking thread, with no Spark job beside
+    training; None: by a Spark job on splits.validation. scores: the new model's
+    validation scores and columns (see _gate).
     """
     if not tracker.enabled:
         return None
@@ -301,10 +306,9 @@ def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
         "log_model", _log_model, tracker, model_dir, names, val, features_col, rows
     )
     if not config.registry.enabled:
-        return logged, None
+        return logged, None, None
     args = (config, names, splits, new_ap, features_col, rows, scores)
-    gate = tracker.submit("gate", _gate, tracker, *args)
-    return logged, tracker.submit("register", _register, tracker, logged, gate, args)
+    return logged, tracker.submit("gate", _gate, tracker, *args), args
 
 
 def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, splits,
@@ -314,17 +318,19 @@ def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, sp
 
     Gate: the new version and the current `champion` are both scored on this run's
     validation window (`new_ap` is the new model's); the new version is registered with
-    its gate tags (one request) and then given its alias.
+    its gate tags (one request) and then given its alias. Call it when nothing that can
+    fail remains before the registration: a run that fails before it registers nothing.
     pending: what start_model_logging returned (else everything is queued here, with rows).
     """
     if not tracker.enabled:
         return None
-    logged, registered = pending or start_model_logging(
+    logged, gate, args = pending or start_model_logging(
         config, tracker, model_dir=model_dir, names=names, splits=splits, new_ap=new_ap,
         features_col=features_col, rows=rows, scores=scores,
     )  # fmt: skip
-    if registered is None:
+    if gate is None:
         return {"model_uri": tracker.result(logged, "log_model").model_uri}
+    registered = tracker.submit("register", _register, tracker, logged, gate, args)
     return tracker.result(registered, "register")
 
 

@@ -203,7 +203,8 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     final.ensemble.metadata[TRAINED_FROM] = lifecycle.trained_from(splits)
     model_path = final.ensemble.save(paths.resolve("models") / run)
     lap("scoring_metadata_and_save")
-    # MLflow logs the model and runs the promotion gate while the test window is scored.
+    # MLflow logs the model and scores the champion for the gate while the test window is
+    # scored; the registration waits for register_and_gate (a failed run registers nothing).
     pending = lifecycle.start_model_logging(
         config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
         new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"], rows=gate_rows,
