@@ -40,7 +40,11 @@ from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import partition_value
 
-FORMAT = 2  # bump when a change of the compiler changes feature values (2: sizes, times)
+# bump when a change of the compiler changes feature values (2: sizes, times; 3: window
+# std and z-score from deviations, not sum of squares - sum^2 / n: a table of format 2 holds
+# the old values, so the next `features` rebuilds it whole)
+FORMAT = 3
+FORMAT_CHANGES = {3: "window std and z-score computed from deviations"}
 KEY = "incremental"  # its key in _features.json
 
 
@@ -142,9 +146,14 @@ def plan(
     except SchemaError as exc:
         return Plan(True, f"its metadata is not readable ({exc})")
     was = meta.get(KEY)
-    if not isinstance(was, dict) or was.get("format") != FORMAT:
+    if not isinstance(was, dict) or not isinstance(was.get("format"), int):
         return Plan(True, "the table records no per-date state of its input (written by an "
                           "older release, or by another format)")  # fmt: skip
+    if was["format"] != FORMAT:
+        changes = [FORMAT_CHANGES[v] for v in sorted(FORMAT_CHANGES) if v > was["format"]]
+        return Plan(True, f"its values were computed by another feature compiler (format "
+                          f"{was['format']}, this release's {FORMAT}"
+                          + (f": {'; '.join(changes)})" if changes else ")"))  # fmt: skip
     recorded = meta.get("source") if isinstance(meta.get("source"), dict) else {}
     if recorded.get("path") != fs.qualify(source).rstrip("/"):
         return Plan(True, f"it was computed from another input ({recorded.get('path')})")

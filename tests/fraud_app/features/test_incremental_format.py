@@ -1,0 +1,36 @@
+"""A feature table whose values an older compiler computed is rebuilt whole, with the reason.
+
+Session 34 changed how window std and z-score are computed (from deviations, not sum of
+squares - sum^2 / n): the specs and settings did not change, so the incremental build
+would have kept every old date's values and appended the new ones beside them."""
+
+from __future__ import annotations
+
+import pytest
+
+from fraud_app.etl.fs import HadoopFs
+from fraud_app.features import incremental
+
+pytestmark = pytest.mark.integration
+
+
+def _plan(spark, tmp_path, recorded):
+    target = tmp_path / "features"
+    target.mkdir()
+    now = {"partitions": {}, "inputs": {}, "digests": {}}
+    return incremental.plan(
+        HadoopFs(spark), str(target), str(tmp_path / "canonical"), now, forced=None,
+        read_metadata=lambda _: {incremental.KEY: recorded},
+    )  # fmt: skip
+
+
+def test_a_table_of_an_older_format_is_rebuilt_naming_what_changed(spark, tmp_path):
+    out = _plan(spark, tmp_path, {"format": 2, "inputs": {}, "partitions": {}, "digests": {}})
+    assert out.full
+    assert "format 2, this release's 3" in out.reason
+    assert "window std and z-score computed from deviations" in out.reason
+
+
+def test_a_table_without_a_format_is_rebuilt(spark, tmp_path):
+    out = _plan(spark, tmp_path, {"inputs": {}})
+    assert out.full and "records no per-date state" in out.reason
