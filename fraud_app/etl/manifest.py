@@ -50,6 +50,7 @@ MAGIC = b"PAR1"
 SHOWN = 3  # files named per kind of difference
 TAIL = 1 << 16  # bytes read from a file's end: the footer of our tables' files fits
 READERS = 16  # footers read at once from a store that is not a local disk
+HELD_BYTES = 64 << 20  # footer bytes a FooterCache keeps (digests: all)
 
 
 def _relative(root: str, path: str) -> str:
@@ -57,22 +58,40 @@ def _relative(root: str, path: str) -> str:
 
 
 class FooterCache:
-    """One run's Parquet footers, read once per (full path, bytes): a `score` that computes
+    """One run's Parquet footer reads, one per (full path, bytes): a `score` that computes
     its features read the canonical table's footers three times (the `_files.json` check,
     `scoring.input_fill`'s counts, `scoring.provenance`'s digest). Made by the run and
     handed down to each reader, never global: a file that changes between runs (another
-    size, or a later run) is read again. `reads`: the files read through it."""
+    size, or a later run) is read again. It keeps every file's digest and the footers'
+    bytes up to `max_bytes` in all (a table of 10^5 files holds ~0.5 GB of footers): a
+    footer asked for again beyond that is read again. `reads`: the files read through it."""
 
-    def __init__(self) -> None:
-        self._ends: dict[tuple[str, int], tuple[bytes | None, bytes]] = {}
+    def __init__(self, max_bytes: int = HELD_BYTES) -> None:
+        self._digests: dict[tuple[str, int], str] = {}
+        self._bytes: dict[tuple[str, int], bytes | None] = {}
+        self._held, self._max = 0, max_bytes
         self.reads = 0
 
-    def ends(self, fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list:
-        """`_end` of each (full path, bytes), reading only the ones not read before."""
-        todo = list(dict.fromkeys(f for f in files if f not in self._ends))
-        self._ends.update(zip(todo, _each_file(fs, todo, local, _end), strict=True))
-        self.reads += len(todo)
-        return [self._ends[f] for f in files]
+    def _read(self, fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list:
+        ends = _each_file(fs, files, local, _end)
+        self.reads += len(files)
+        for f, (footer, last) in zip(files, ends, strict=True):
+            self._digests[f] = _digest_of((footer, last))
+            if footer is None or self._held + len(footer) <= self._max:
+                self._bytes[f] = footer
+                self._held += len(footer or b"")
+        return ends
+
+    def digests(self, fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list[str]:
+        """`footers` of each (full path, bytes) of at least 12 bytes."""
+        self._read(fs, list(dict.fromkeys(f for f in files if f not in self._digests)), local)
+        return [self._digests[f] for f in files]
+
+    def footers(self, fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list:
+        """`footers_bytes` of each (full path, bytes) of at least 12 bytes."""
+        todo = list(dict.fromkeys(f for f in files if f not in self._bytes))
+        read = dict(zip(todo, self._read(fs, todo, local), strict=True))
+        return [self._bytes[f] if f in self._bytes else read[f][0] for f in files]
 
 
 def data_files(
@@ -94,7 +113,13 @@ def footers(
     """16 hex digits of the sha256 of each (full path, bytes)'s Parquet footer (the file's
     last 8 + n bytes); of its last bytes when they are no footer (then the file is not
     Parquet, or cut); "short" below 12 bytes. Read through `cache` when given."""
-    return [_digest_of(end) for end in _ends(fs, files, local, cache)]
+    long = [f for f in files if f[1] >= 12]
+    if cache is not None:
+        got = cache.digests(fs, long, local)
+    else:
+        got = [_digest_of(end) for end in _each_file(fs, long, local, _end)]
+    digests = dict(zip(long, got, strict=True))
+    return [digests.get(f, "short") for f in files]
 
 
 def footers_bytes(
@@ -104,15 +129,13 @@ def footers_bytes(
     last bytes are no footer: `pyarrow.parquet.read_metadata` reads one as
     `MAGIC + footer + len(footer) (4 bytes, little-endian) + MAGIC`. Read through `cache`
     when given."""
-    return [None if end is None else end[0] for end in _ends(fs, files, local, cache)]
-
-
-def _ends(fs: HadoopFs, files: list[tuple[str, int]], local: bool, cache: FooterCache | None):
-    """`_end` of each file (None below 12 bytes: no read), through `cache` when given."""
     long = [f for f in files if f[1] >= 12]
-    read = cache.ends(fs, long, local) if cache is not None else _each_file(fs, long, local, _end)
-    got = dict(zip(long, read, strict=True))
-    return [got.get(f) for f in files]
+    if cache is not None:
+        got = cache.footers(fs, long, local)
+    else:
+        got = [footer for footer, _ in _each_file(fs, long, local, _end)]
+    read = dict(zip(long, got, strict=True))
+    return [read.get(f) for f in files]
 
 
 def _each_file(fs: HadoopFs, files: list[tuple[str, int]], local: bool, read: Callable) -> list:
@@ -132,10 +155,8 @@ def _end(fs: HadoopFs, path: str, size: int, local: bool) -> tuple[bytes | None,
     return footer, tail[-8:]
 
 
-def _digest_of(end: tuple[bytes | None, bytes] | None) -> str:
-    """`footers`' digest of one `_end` (None: a file below 12 bytes)."""
-    if end is None:
-        return "short"
+def _digest_of(end: tuple[bytes | None, bytes]) -> str:
+    """`footers`' digest of one `_end`."""
     if end[0] is None:
         return "nofooter-" + hashlib.sha256(end[1]).hexdigest()[:16]
     return hashlib.sha256(end[0]).hexdigest()[:16]
