@@ -17,6 +17,15 @@ Both must publish the same table (rows, sum of amounts, distinct ids).
 
 The last line printed is one JSON object: the seconds of every run, the medians, the
 ratio old/new, the table digests and the load average before and after.
+
+`--drift-checks` (session 34): only the append's column drift checks
+(fraud_app.etl.column_drift, against the RECENT_DATES newest published dates), in one warm
+Spark session: `--old-rev`'s two functions (`emptied_columns`, `unseen_values`: a job
+each, loaded from its source) against this checkout's `column_drift` (one job), alternated
+`--rounds` times on the same `--rows-per-day` added rows and 7 published dates (synthetic,
+Parquet, not timed); wall and JVM CPU seconds, results asserted equal.
+
+    .venv/bin/python bench/etl_append.py --drift-checks --old-rev 0d91245 --rows-per-day 200000 --rounds 5
 """
 
 from __future__ import annotations
@@ -116,6 +125,70 @@ def old_source(work: Path, rev: str, given: str | None) -> Path:
     return dest
 
 
+def _jvm_cpu_s(spark) -> float:
+    """utime + stime of the Spark JVM (every thread), in seconds."""
+    pid = spark.sparkContext._gateway.proc.pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def drift_checks(a, work: Path) -> None:
+    """`--drift-checks` (module doc)."""
+    import importlib.util
+
+    from fraud_app.etl import column_drift
+    from fraud_app.spark.session import get_spark
+
+    spec = importlib.util.spec_from_file_location(
+        "old_column_drift", old_source(work, a.old_rev, a.old_src) / "fraud_app/etl/column_drift.py"
+    )
+    old = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(old)
+    spark = get_spark("local[2]", "bench-drift-checks", CONF)
+    spark.sparkContext.setLogLevel("ERROR")
+    n = a.rows_per_day
+
+    def rows(first: int, count: int, mcc: str):
+        return spark.range(first, first + count).selectExpr(
+            "concat('m', id % 997) as merchant_id", f"{mcc} as mcc",
+            "element_at(array('POS', 'ECOM', 'ATM'), cast(id % 3 + 1 as int)) as channel",
+            "if(id % 5 = 0, 'FR', 'DE') as country", "'DE' as card_country",
+            "if(id % 3 = 0, concat('d', id % 101), null) as device_id",
+        )  # fmt: skip
+
+    rows(0, 7 * n, "cast(5411 + id % 7 as string)").write.parquet(str(work / "published"))
+    # the delivery: mcc spelt through a float (unseen values), device_id emptied
+    rows(7 * n, n, "concat(cast(5411 + id % 7 as string), '.0')").drop("device_id").selectExpr(
+        "*", "cast(null as string) as device_id"
+    ).write.parquet(str(work / "added"))
+    published, added = (spark.read.parquet(str(work / k)) for k in ("published", "added"))
+    dates = ["2024-01-01", "2024-01-07"]
+    impls = {
+        "old_two_jobs": lambda: (
+            old.emptied_columns(added, published, dates),
+            old.unseen_values(added, published, dates),
+        ),
+        "new_one_job": lambda: column_drift.column_drift(added, published, dates),
+    }
+    impls["new_one_job"]()  # warm-up, not timed
+    out: dict[str, dict[str, list]] = {k: {"wall_s": [], "jvm_cpu_s": []} for k in impls}
+    results = {}
+    for i in range(a.rounds):
+        for name in list(impls) if i % 2 == 0 else list(impls)[::-1]:
+            wall, cpu = time.perf_counter(), _jvm_cpu_s(spark)
+            results[name] = impls[name]()
+            out[name]["jvm_cpu_s"].append(round(_jvm_cpu_s(spark) - cpu, 2))
+            out[name]["wall_s"].append(round(time.perf_counter() - wall, 2))
+    assert results["old_two_jobs"] == results["new_one_job"], results
+    med = {k: statistics.median(v["jvm_cpu_s"]) for k, v in out.items()}
+    print(json.dumps({
+        "bench": "drift_checks", "added_rows": n, "published_rows": 7 * n, "old_rev": a.old_rev,
+        **out, "cpu_ratio_old_new": round(med["old_two_jobs"] / med["new_one_job"], 2),
+        "found": {k: sorted(v) for k, v in zip(("emptied", "unseen"), results["new_one_job"], strict=True)},
+        "load": load_avg(),
+    }))  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--days", type=int, default=100)
@@ -125,13 +198,14 @@ def main() -> None:
     p.add_argument("--old-src", help="a checkout of the old code (instead of --old-rev)")
     p.add_argument("--workdir", help="default: a temp dir, removed at the end")
     p.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    p.add_argument("--drift-checks", action="store_true", help="only the drift checks (doc)")
     a = p.parse_args()
     if a.child:
         print(json.dumps(one_run(*map(Path, a.child))))
         return
     work = Path(a.workdir or tempfile.mkdtemp(prefix="etl-append-"))
     try:
-        _bench(a, work)
+        drift_checks(a, work) if a.drift_checks else _bench(a, work)
     finally:
         if not a.workdir:
             shutil.rmtree(work, ignore_errors=True)

@@ -15,6 +15,16 @@ of that date as a fraud, known at the table's last timestamp (a correction 0 -> 
 rebuild, the incremental build at the date-level d0 (the table's record of its dates'
 row digests taken away: what the build did before session 33) and the incremental build
 that finds the date changed only in labels (fraud_app.features.label_changes).
+
+`--value-counts ROWS` (session 34): no project; a synthetic canonical table of ROWS rows
+over `--days` dates (every canonical column, Parquet, not timed) and the value counts'
+pass of `features` (fraud_app.features.value_counts, the shipped specs' entity columns)
+timed in one warm session, `--repeats` alternated rounds of: the row digests of every
+date (a full build, and every build before session 34), of one date (an incremental
+build after a daily append: the others carried) and of none (the floor). Wall seconds
+and the JVM's CPU seconds (/proc/<pid>/stat: utime + stime of every Spark thread).
+
+    .venv/bin/python bench/features_incremental.py --value-counts 1000000 --days 100 --repeats 3
 """
 
 from __future__ import annotations
@@ -22,10 +32,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
 from daily_cycle import _base_overrides, _config
+from pyspark.sql import functions as F
 
 
 def _mark(spark, table: str, back: int) -> str:
@@ -48,15 +60,22 @@ def _mark(spark, table: str, back: int) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--cycle", type=Path, required=True, help="daily_cycle.py's --out")
-    p.add_argument("--days", type=int, required=True, help="its --history + --days")
+    p.add_argument("--cycle", type=Path, help="daily_cycle.py's --out (required)")
+    p.add_argument("--days", type=int, help="its --history + --days (required)")
     p.add_argument("--rows-per-day", type=int, default=100)
     p.add_argument("--back", type=int, nargs="+", default=[0],
                    help="dates before the last marked changed (each in turn)")  # fmt: skip
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--labels-only", action="store_true",
                    help="a label correction on the date instead of a marked change")  # fmt: skip
+    p.add_argument("--value-counts", type=int, metavar="ROWS",
+                   help="time the value counts' pass on a synthetic table (doc)")  # fmt: skip
     args = p.parse_args()
+    if args.value_counts:
+        _value_counts(args.value_counts, args.days or 100, args.repeats)
+        return
+    if args.cycle is None or args.days is None:
+        p.error("--cycle and --days are required (or --value-counts ROWS --days N)")
     logging.basicConfig(level=logging.WARNING, format="%(relativeCreated)8.0f ms %(message)s")
     logging.getLogger("fraud_app.features").setLevel(logging.INFO)
 
@@ -84,6 +103,65 @@ def main() -> None:
             for mode, cfg in (("full", full), ("incremental", config)):
                 out.append(_timed(spark, cfg, mode, _mark(spark, config.feature_table(), back)))
                 print(json.dumps(out[-1]), flush=True)
+
+
+def _jvm_cpu_s(spark) -> float:
+    """utime + stime of the Spark JVM (every thread), in seconds."""
+    pid = spark.sparkContext._gateway.proc.pid
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _value_counts(rows: int, days: int, repeats: int) -> None:
+    """`--value-counts` (module doc)."""
+    import tempfile
+
+    from fraud_app.config import load_config
+    from fraud_app.features.pipeline import feature_set_from_config
+    from fraud_app.features.value_counts import value_counts
+    from fraud_app.spark.session import get_spark
+
+    spark = get_spark("local[2]", "bench-value-counts", {"spark.sql.shuffle.partitions": "8",
+                                                         "spark.driver.memory": "2g"})  # fmt: skip
+    spark.sparkContext.setLogLevel("ERROR")
+    features = feature_set_from_config(load_config(None, {}).features).features
+    with tempfile.TemporaryDirectory() as tmp:
+        spark.range(rows).selectExpr(
+            "concat('t', id) as transaction_id",
+            "concat('c', id % 20011) as card_id",
+            "concat('m', id % 997) as merchant_id",
+            f"timestamp_seconds(1704067200 + cast(id * {days} * 86400 / {rows} as bigint)) "
+            "as timestamp",
+            "round(rand(1) * 500, 2) as amount",
+            "cast(rand(2) < 0.01 as int) as label",
+            "if(rand(3) < 0.01, timestamp_seconds(1704153600 + id % 86400), null) as label_time",
+            "cast(5411 + id % 7 as string) as mcc",
+            "element_at(array('POS', 'ECOM'), cast(id % 2 + 1 as int)) as channel",
+            "'DE' as country",
+            "'DE' as card_country",
+            "if(id % 3 = 0, concat('d', id % 101), null) as device_id",
+            "cast(null as string) as fraud_pattern",
+        ).withColumn("event_date", F.to_date("timestamp")).write.partitionBy("event_date").parquet(
+            f"{tmp}/canonical"
+        )
+        df = spark.read.parquet(f"{tmp}/canonical")
+        dates = sorted(r[0].isoformat() for r in df.select("event_date").distinct().collect())
+        modes = {"every_date": None, "one_date": {dates[-1]}, "none": set()}
+        with value_counts(df, features):  # warm-up (JIT, file listing), not timed
+            pass
+        out: dict[str, dict[str, list]] = {m: {"wall_s": [], "jvm_cpu_s": []} for m in modes}
+        digests = {}
+        for _ in range(repeats):
+            for mode, hashed in modes.items():
+                wall, cpu = time.perf_counter(), _jvm_cpu_s(spark)
+                with value_counts(df, features, hashed) as counts:
+                    digests[mode] = counts.digests
+                out[mode]["jvm_cpu_s"].append(round(_jvm_cpu_s(spark) - cpu, 2))
+                out[mode]["wall_s"].append(round(time.perf_counter() - wall, 2))
+        # the one date's digest is the one hashing every date gives it
+        assert digests["one_date"] == {dates[-1]: digests["every_date"][dates[-1]]}
+    print(json.dumps({"rows": rows, "dates": len(dates), "cpus": os.cpu_count(),
+                      "load_avg_1m": round(os.getloadavg()[0], 2), **out}))  # fmt: skip
 
 
 def _confirm(spark, config, back: int, feed: Path) -> str:

@@ -12,7 +12,7 @@ published dates: what a column's values did, not what its header says.
   such row is a category the encodings never counted.
 
 Both are published as delivered (a new merchant category can be real) and named in one
-WARNING and in the report. Owns these measures; the caller (fraud_app.etl.delivery_checks)
+WARNING and in the report; both are counted in one Spark job (`column_drift`). Owns these measures; the caller (fraud_app.etl.delivery_checks)
 chooses the published dates.
 """
 
@@ -38,25 +38,54 @@ SHOWN = 3  # values shown per column
 _NEW, _ROWS = "__added", "__rows"
 
 
-def emptied_columns(added: DataFrame, published: DataFrame, dates: list[str]) -> dict[str, dict]:
-    """The FILLED_COLUMNS whose share of `added` rows holding a value is below half their
-    share in `published` (the rows of `dates`; one Spark job over both); judged when the
-    added rows should hold MIN_EXPECTED_VALUES values at the published share."""
-    cols = list(FILLED_COLUMNS)
-    both = added.select(*cols, F.lit(True).alias(_NEW)).unionByName(
-        published.select(*cols, F.lit(False).alias(_NEW))
+def column_drift(
+    added: DataFrame, published: DataFrame, dates: list[str]
+) -> tuple[dict[str, dict], dict[str, dict]]:
+    """(emptied columns, unseen values) of the `added` rows against `published` (the rows
+    of `dates`), from ONE Spark job over both (`_drift_counts`): the two checks each ran
+    their own job over the same rows before (session 34)."""
+    rows = _drift_counts(added, published)
+    return _emptied(rows, dates), _unseen(rows, dates)
+
+
+def _drift_counts(added: DataFrame, published: DataFrame) -> list:
+    """Rows (k, v, new, old) of one aggregation: k = _ROWS counts each side's rows; k = a
+    FILLED_COLUMNS column (v null) its rows holding a value; k = a CODE_COLUMNS column
+    its rows per non-null value v (whose sum is its rows holding a value)."""
+    null = F.lit(None).cast("string")
+    entries = [F.struct(F.lit(_ROWS).alias("k"), null.alias("v"), F.lit(True).alias("held"))]
+    for c in dict.fromkeys([*FILLED_COLUMNS, *CODE_COLUMNS]):
+        value = F.col(c) if c in CODE_COLUMNS else null
+        entries.append(F.struct(F.lit(c).alias("k"), value.alias("v"),
+                                F.col(c).isNotNull().alias("held")))  # fmt: skip
+    pairs = F.explode(F.array(*entries)).alias("p")
+    both = added.select(pairs, F.lit(True).alias(_NEW)).unionByName(
+        published.select(pairs, F.lit(False).alias(_NEW))
     )
-    held = [F.count(F.col(c)).alias(c) for c in cols]
-    counts = {
-        r[_NEW]: r for r in both.groupBy(_NEW).agg(F.count(F.lit(1)).alias(_ROWS), *held).collect()
-    }
-    new, old = counts.get(True), counts.get(False)
-    if new is None or old is None:
+    return (
+        both.where(F.col("p.held"))
+        .groupBy(F.col("p.k").alias("k"), F.col("p.v").alias("v"))
+        .agg(
+            F.count(F.when(F.col(_NEW), 1)).alias("new"),
+            F.count(F.when(~F.col(_NEW), 1)).alias("old"),
+        )
+        .collect()
+    )
+
+
+def _emptied(rows: list, dates: list[str]) -> dict[str, dict]:
+    """The FILLED_COLUMNS whose share of added rows holding a value is below half their
+    share in the published rows (`lost_values`); judged when the added rows should hold
+    MIN_EXPECTED_VALUES values at the published share."""
+    total = next((r for r in rows if r["k"] == _ROWS), None)
+    if total is None or not total["new"] or not total["old"]:
         return {}
     out = {}
-    for c in cols:
-        usual, now = old[c] / old[_ROWS], new[c] / new[_ROWS]
-        if lost_values(new[_ROWS], new[c], usual):
+    for c in FILLED_COLUMNS:
+        new = sum(r["new"] for r in rows if r["k"] == c)
+        old = sum(r["old"] for r in rows if r["k"] == c)
+        usual, now = old / total["old"], new / total["new"]
+        if lost_values(total["new"], new, usual):
             out[c] = {"added_share": round(now, 4), "published_share": round(usual, 4),
                       "published_dates": f"{dates[0]}..{dates[-1]}"}  # fmt: skip
     return out
@@ -70,27 +99,12 @@ def lost_values(rows: int, held: int, usual: float) -> bool:
     return rows * usual >= MIN_EXPECTED_VALUES and held / rows < usual / 2
 
 
-def unseen_values(added: DataFrame, published: DataFrame, dates: list[str]) -> dict[str, dict]:
-    """The CODE_COLUMNS whose value, in at least half of the `added` rows holding one
-    (MIN_EXPECTED_VALUES at least), `published` (the rows of `dates`) never holds; one
-    Spark job: rows per (column, value) on either side, one row per distinct value."""
-    pairs = F.explode(F.array(*[F.struct(F.lit(c).alias("k"), F.col(c).alias("v"))
-                                for c in CODE_COLUMNS]))  # fmt: skip
-    both = added.select(pairs.alias("p"), F.lit(True).alias(_NEW)).unionByName(
-        published.select(pairs.alias("p"), F.lit(False).alias(_NEW))
-    )
-    values = (
-        both.where(F.col("p.v").isNotNull())
-        .groupBy(F.col("p.k").alias("k"), F.col("p.v").alias("v"))
-        .agg(
-            F.count(F.when(F.col(_NEW), 1)).alias("new"),
-            F.count(F.when(~F.col(_NEW), 1)).alias("old"),
-        )
-        .collect()
-    )
+def _unseen(rows: list, dates: list[str]) -> dict[str, dict]:
+    """The CODE_COLUMNS whose value, in at least half of the added rows holding one
+    (MIN_EXPECTED_VALUES at least), the published rows never hold."""
     out = {}
     for c in CODE_COLUMNS:
-        mine = [r for r in values if r["k"] == c]
+        mine = [r for r in rows if r["k"] == c]
         held = sum(r["new"] for r in mine)
         unseen = sorted(
             (r for r in mine if r["new"] and not r["old"]), key=lambda r: (-r["new"], r["v"])

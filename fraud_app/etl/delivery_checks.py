@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_app.etl.column_drift import emptied_columns, log_column_drift, pct, unseen_values
+from fraud_app.etl.column_drift import column_drift, log_column_drift, pct
 
 logger = logging.getLogger(__name__)
 
@@ -81,8 +81,7 @@ def check_append(
     published = published_of(old_dates) if old_dates else None
     count, examples = rekeyed_copies(added, published, n_examples)
     recent = sorted(present)[-RECENT_DATES:]
-    emptied = emptied_columns(added, published_of(recent), recent) if recent else {}
-    unseen = unseen_values(added, published_of(recent), recent) if recent else {}
+    emptied, unseen = column_drift(added, published_of(recent), recent) if recent else ({}, {})
     later = [d for d in dates if newest is not None and d > newest]
     skipped, days = None, 0
     if later:

@@ -352,10 +352,14 @@ def damaged_file_error(exc: BaseException) -> DataIntegrityError | None:
     )
 
 
-def read_table(spark: SparkSession, path: str, what: str, step: str, given: str | None = None):
+def read_table(
+    spark: SparkSession, path: str, what: str, step: str, given: str | None = None,
+    footers=None,
+):  # fmt: skip
     """spark.read.parquet(path), or EmptyInputError naming `what` (e.g. "canonical table")
     and the `step` that writes it when the path is missing or holds no Parquet data.
-    `given`: the flag the user named `path` with (then the fix is that flag, not the step)."""
+    `given`: the flag the user named `path` with (then the fix is that flag, not the step).
+    `footers`: the run's fraud_app.etl.manifest.FooterCache, when it reads them again."""
     from pyspark.errors import AnalysisException
 
     fs = HadoopFs(spark)
@@ -377,7 +381,7 @@ def read_table(spark: SparkSession, path: str, what: str, step: str, given: str 
         )
     from fraud_app.etl.manifest import verify
 
-    verify(fs, path, what, step)  # a part file missing, truncated or swapped: refused
+    verify(fs, path, what, step, footers)  # a part file missing, truncated or swapped: refused
     _READ[bare_path(fs.qualify(path))] = (what, step, path)
     try:
         return spark.read.parquet(path)

@@ -50,31 +50,92 @@ MAGIC = b"PAR1"
 SHOWN = 3  # files named per kind of difference
 TAIL = 1 << 16  # bytes read from a file's end: the footer of our tables' files fits
 READERS = 16  # footers read at once from a store that is not a local disk
+HELD_BYTES = 64 << 20  # footer bytes a FooterCache keeps (digests: all)
 
 
 def _relative(root: str, path: str) -> str:
     return path[len(root) + 1 :] if path.startswith(root + "/") else path
 
 
-def data_files(fs: HadoopFs, table: str) -> dict[str, dict[str, Any]]:
+class FooterCache:
+    """One run's Parquet footer reads, one per (full path, bytes): a `score` that computes
+    its features read the canonical table's footers three times (the `_files.json` check,
+    `scoring.input_fill`'s counts, `scoring.provenance`'s digest). Made by the run and
+    handed down to each reader, never global: a file that changes between runs (another
+    size, or a later run) is read again. It keeps every file's digest and the footers'
+    bytes up to `max_bytes` in all (a table of 10^5 files holds ~0.5 GB of footers): a
+    footer asked for again beyond that is read again. `reads`: the files read through it."""
+
+    def __init__(self, max_bytes: int = HELD_BYTES) -> None:
+        self._digests: dict[tuple[str, int], str] = {}
+        self._bytes: dict[tuple[str, int], bytes | None] = {}
+        self._held, self._max = 0, max_bytes
+        self.reads = 0
+
+    def _read(self, fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list:
+        ends = _each_file(fs, files, local, _end)
+        self.reads += len(files)
+        for f, (footer, last) in zip(files, ends, strict=True):
+            self._digests[f] = _digest_of((footer, last))
+            if footer is None or self._held + len(footer) <= self._max:
+                self._bytes[f] = footer
+                self._held += len(footer or b"")
+        return ends
+
+    def digests(self, fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list[str]:
+        """`footers` of each (full path, bytes) of at least 12 bytes."""
+        self._read(fs, list(dict.fromkeys(f for f in files if f not in self._digests)), local)
+        return [self._digests[f] for f in files]
+
+    def footers(self, fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list:
+        """`footers_bytes` of each (full path, bytes) of at least 12 bytes."""
+        todo = list(dict.fromkeys(f for f in files if f not in self._bytes))
+        read = dict(zip(todo, self._read(fs, todo, local), strict=True))
+        return [self._bytes[f] if f in self._bytes else read[f][0] for f in files]
+
+
+def data_files(
+    fs: HadoopFs, table: str, cache: FooterCache | None = None
+) -> dict[str, dict[str, Any]]:
     """{relative path: {bytes, footer}} of the data files under `table` now."""
     root = fs.qualify(table).rstrip("/")
     files = fs.list_sizes(root)
-    digests = footers(fs, files, local_path(root) is not None)
+    digests = footers(fs, files, local_path(root) is not None, cache)
     return {
         _relative(root, path): {"bytes": size, "footer": footer}
         for (path, size), footer in zip(files, digests, strict=True)
     }
 
 
-def footers(fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list[str]:
-    """`_footer` (the digest) of each (full path, bytes), see `_each_file`."""
-    return _each_file(fs, files, local, _footer)
+def footers(
+    fs: HadoopFs, files: list[tuple[str, int]], local: bool, cache: FooterCache | None = None
+) -> list[str]:
+    """16 hex digits of the sha256 of each (full path, bytes)'s Parquet footer (the file's
+    last 8 + n bytes); of its last bytes when they are no footer (then the file is not
+    Parquet, or cut); "short" below 12 bytes. Read through `cache` when given."""
+    long = [f for f in files if f[1] >= 12]
+    if cache is not None:
+        got = cache.digests(fs, long, local)
+    else:
+        got = [_digest_of(end) for end in _each_file(fs, long, local, _end)]
+    digests = dict(zip(long, got, strict=True))
+    return [digests.get(f, "short") for f in files]
 
 
-def footers_bytes(fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list[bytes | None]:
-    """`footer_bytes` of each (full path, bytes), see `_each_file`."""
-    return _each_file(fs, files, local, footer_bytes)
+def footers_bytes(
+    fs: HadoopFs, files: list[tuple[str, int]], local: bool, cache: FooterCache | None = None
+) -> list[bytes | None]:
+    """The Parquet footer (Thrift FileMetaData) of each (full path, bytes), None where its
+    last bytes are no footer: `pyarrow.parquet.read_metadata` reads one as
+    `MAGIC + footer + len(footer) (4 bytes, little-endian) + MAGIC`. Read through `cache`
+    when given."""
+    long = [f for f in files if f[1] >= 12]
+    if cache is not None:
+        got = cache.footers(fs, long, local)
+    else:
+        got = [footer for footer, _ in _each_file(fs, long, local, _end)]
+    read = dict(zip(long, got, strict=True))
+    return [read.get(f) for f in files]
 
 
 def _each_file(fs: HadoopFs, files: list[tuple[str, int]], local: bool, read: Callable) -> list:
@@ -88,21 +149,17 @@ def _each_file(fs: HadoopFs, files: list[tuple[str, int]], local: bool, read: Ca
         return list(pool.map(lambda f: read(fs, f[0], f[1], local), files))
 
 
-def _footer(fs: HadoopFs, path: str, size: int, local: bool) -> str:
-    """16 hex digits of the sha256 of the Parquet footer (the file's last 8 + n bytes);
-    of its last bytes when they are no footer (then the file is not Parquet, or cut)."""
-    if size < 12:
-        return "short"
-    return _with_reader(fs, path, local, lambda read: _footer_digest(size, read))
+def _end(fs: HadoopFs, path: str, size: int, local: bool) -> tuple[bytes | None, bytes]:
+    """(the footer or None, the file's last 8 bytes) of a file of at least 12 bytes."""
+    footer, tail = _with_reader(fs, path, local, lambda read: _footer_read(size, read))
+    return footer, tail[-8:]
 
 
-def footer_bytes(fs: HadoopFs, path: str, size: int, local: bool) -> bytes | None:
-    """The Parquet footer (Thrift FileMetaData) of a data file, None when its last bytes
-    are no footer: `pyarrow.parquet.read_metadata` reads it as
-    `MAGIC + footer + len(footer) (4 bytes, little-endian) + MAGIC`."""
-    if size < 12:
-        return None
-    return _with_reader(fs, path, local, lambda read: _footer_read(size, read)[0])
+def _digest_of(end: tuple[bytes | None, bytes]) -> str:
+    """`footers`' digest of one `_end`."""
+    if end[0] is None:
+        return "nofooter-" + hashlib.sha256(end[1]).hexdigest()[:16]
+    return hashlib.sha256(end[0]).hexdigest()[:16]
 
 
 def _with_reader(fs: HadoopFs, path: str, local: bool, use: Callable[[Callable], Any]) -> Any:
@@ -127,14 +184,6 @@ def _footer_read(size: int, read: Callable[[int, int], bytes]) -> tuple[bytes | 
     if tail[-4:] != MAGIC or n + 12 > size:
         return None, tail
     return (tail[-8 - n : -8] if n + 8 <= len(tail) else read(size - 8 - n, n)), tail
-
-
-def _footer_digest(size: int, read: Callable[[int, int], bytes]) -> str:
-    """`_footer` of a file of `size` bytes whose bytes `read(offset, n)` returns."""
-    footer, tail = _footer_read(size, read)
-    if footer is None:
-        return "nofooter-" + hashlib.sha256(tail[-8:]).hexdigest()[:16]
-    return hashlib.sha256(footer).hexdigest()[:16]
 
 
 def _entries(raw: Any) -> dict[str, dict[str, Any]]:
@@ -214,7 +263,7 @@ def update(
     return _write(fs, root, files, sealed)
 
 
-def differences(fs: HadoopFs, table: str) -> str | None:
+def differences(fs: HadoopFs, table: str, cache: FooterCache | None = None) -> str | None:
     """What differs between the table and its `_files.json` ("" when nothing; None when the
     table has no record: written by a release before session 30, or accepted as it is).
     A record that is not one is a difference too."""
@@ -230,7 +279,7 @@ def differences(fs: HadoopFs, table: str) -> str | None:
         sealed = {str(k): str(v) for k, v in manifest.get("metadata", {}).items()}
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return f"its record {MANIFEST_NAME} is not readable ({type(exc).__name__}: {exc})"
-    now = data_files(fs, root)
+    now = data_files(fs, root, cache)
     missing = sorted(set(written) - set(now))
     extra = sorted(set(now) - set(written))
     changed = sorted(f for f in set(written) & set(now) if written[f] != now[f])
@@ -266,10 +315,13 @@ def _names(files: list[str], entries: dict[str, dict[str, Any]]) -> str:
     return shown + (f", ... {len(files) - SHOWN} more" if len(files) > SHOWN else "")
 
 
-def verify(fs: HadoopFs, table: str, what: str, step: str) -> None:
+def verify(
+    fs: HadoopFs, table: str, what: str, step: str, cache: FooterCache | None = None
+) -> None:
     """DataIntegrityError when the table's files are not the ones its writer recorded
-    (module doc); nothing when they are, or when it records none."""
-    diff = differences(fs, table)
+    (module doc); nothing when they are, or when it records none. `cache`: the run's
+    footers (FooterCache), when later readers of the same run read them too."""
+    diff = differences(fs, table, cache)
     if not diff:
         return
     raise DataIntegrityError(

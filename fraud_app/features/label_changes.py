@@ -24,12 +24,19 @@ rewritten with the new labels only (`patched_rows`: their features read back as 
 are). Anything this cannot vouch for (no recorded digest, a digest that differs, ids
 missing, duplicated or moved, no transaction_id column) leaves the date-level d0.
 Owns the decision and the patch, not the writing (fraud_app.features.table_update).
+
+The digests of an incremental build's unchanged dates are carried from the table's record
+(`carried_digests`): the plan found their files as recorded (names, sizes, modification
+times) and every input digest equal (the canonical schema, this code's release), so
+hashing their rows again would give the recorded values. Only the changed dates' rows are
+hashed (a full build hashes every date).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -42,6 +49,7 @@ from fraud_app.features.incremental import KEY, Plan
 from fraud_app.features.labels import known_at_micros, utc_micros_datetime
 from fraud_app.schema import LABEL_COLUMNS, PARTITION_COLUMN
 
+logger = logging.getLogger(__name__)
 HASHES = ("_h_hi", "_h_lo", "_h_m3")  # the per-row hash parts summed per date
 ID = "transaction_id"
 
@@ -71,6 +79,26 @@ def content_hashes(df: DataFrame) -> list[Column] | None:
         h.bitwiseAND(F.lit(0xFFFFFFFF)),
         F.hash(*values, mask).cast("long"),
     ]
+
+
+def carried_digests(plan: Plan, partitions: dict[str, str] | None) -> tuple[set | None, dict]:
+    """(the dates whose rows the value counts' pass hashes, None: every date; the recorded
+    digests of the others, carried): on an incremental plan, the dates of `partitions` (the
+    input's now) that changed since the build or have no recorded digest are hashed."""
+    if plan.full or partitions is None:
+        return None, {}
+    was = plan.previous.get(KEY, {}) if plan.previous else {}
+    recorded = was.get("digests") if isinstance(was.get("digests"), dict) else {}
+    changed = set(plan.changed)
+    hashed = {d for d in partitions if d in changed or not isinstance(recorded.get(d), str)}
+    if len(hashed) == len(partitions):
+        return None, {}  # every date: no per-row test of the date
+    logger.info(
+        "features: row digests (for dates changed only in labels) of %d date(s) computed, "
+        "%d carried from the table's record (their files unchanged)",
+        len(hashed), len(partitions) - len(hashed),
+    )  # fmt: skip
+    return hashed, {d: recorded[d] for d in partitions if d not in hashed}
 
 
 def day_digest(rows: int, sums: list[Any]) -> str:

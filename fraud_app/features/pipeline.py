@@ -30,7 +30,7 @@ from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
 from fraud_app.features.id_spellings import find_spellings, warn_spellings
 from fraud_app.features.incremental import KEY, input_digests, partition_states, plan, record
-from fraud_app.features.label_changes import narrow, patched_rows
+from fraud_app.features.label_changes import carried_digests, narrow, patched_rows
 from fraud_app.features.lookback import lookback_seconds
 from fraud_app.features.profile import check_log1p_bounds
 from fraud_app.features.source_state import source_state
@@ -116,14 +116,17 @@ def _build_locked(
         raise EmptyInputError(f"canonical table {source} holds no columns")
     # under the root lock: no etl or labels run rewrites it before the table is written
     state = source_state(HadoopFs(spark), source)
-    with value_counts(df, feature_set.features) as counts:  # one pass for the three checks
+    now = _record(spark, df, feature_set, config, {})
+    how = _plan(spark, config, now)
+    hashed, carried = carried_digests(how, now["partitions"])  # the dates whose files changed
+    with value_counts(df, feature_set.features, hashed) as counts:  # one pass for the checks
         hot = find_hot_keys(counts, feature_set.features)  # named before the windows run
         warn_hot_keys(hot)
         spellings = find_spellings(counts)
         warn_spellings(spellings)
         timeline = _timeline(counts.days, feature_set, config)
-        now = _record(spark, df, feature_set, config, counts.digests)
-    summary, build = _build(spark, df, feature_set, config, (state, timeline, now))
+        now["digests"] = dict(sorted({**carried, **counts.digests}.items()))
+    summary, build = _build(spark, df, feature_set, config, (state, timeline, now), how)
     summary = replace(summary, extra={**summary.extra, "build": build})
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
@@ -135,16 +138,22 @@ def _build_locked(
     return summary
 
 
-def _build(
-    spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig, inputs: tuple
-) -> tuple[FeatureTableSummary, dict]:
-    """The incremental build when `plan` allows it, else the full one (one INFO line saying
-    why); (the summary, its `build` entry). inputs: (source state, timeline, record)."""
-    state, timeline, now = inputs
+def _plan(spark: SparkSession, config: AppConfig, now: dict):
+    """fraud_app.features.incremental.plan of the feature table for the input `now`."""
     cfg, source, target = config.features, config.canonical_table(), config.feature_table()
     forced = None if cfg.incremental else "asked for (features.incremental: false, or --full)"
-    how = plan(HadoopFs(spark), target, source, now, forced=forced,
-               read_metadata=lambda t: read_feature_metadata(t, spark))  # fmt: skip
+    return plan(HadoopFs(spark), target, source, now, forced=forced,
+                read_metadata=lambda t: read_feature_metadata(t, spark))  # fmt: skip
+
+
+def _build(
+    spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig, inputs: tuple,
+    how,
+) -> tuple[FeatureTableSummary, dict]:  # fmt: skip
+    """The incremental build when the plan `how` allows it, else the full one (one INFO line
+    saying why); (the summary, its `build` entry). inputs: (source state, timeline, record)."""
+    state, timeline, now = inputs
+    target = config.feature_table()
     summary = None
     if not how.full and not how.changed:
         summary = unchanged_summary(target, how.previous, timeline)
@@ -158,7 +167,7 @@ def _build(
                          "changed_dates": list(how.changed), "removed_dates": list(how.gone),
                          **({"labels_only": list(how.patched)} if how.patched else {})}  # fmt: skip
     logger.info("features: full build of %s: %s", target, how.reason)
-    result = compute_features(df, feature_set, vector_column=cfg.vector_column)
+    result = compute_features(df, feature_set, vector_column=config.features.vector_column)
     summary = write_feature_table(
         spark, result, feature_set, target, source=state, timeline=timeline, incremental=now
     )

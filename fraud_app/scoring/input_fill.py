@@ -30,7 +30,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.etl.column_drift import lost_values, pct
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import MAGIC, footers_bytes
+from fraud_app.etl.manifest import MAGIC, FooterCache, footers_bytes
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import LABEL_COLUMNS, OPTIONAL_COLUMNS, PARTITION_COLUMN
 from fraud_app.scoring.dates import date_literal
@@ -96,12 +96,14 @@ def value_counts(
 
 
 def footer_counts(
-    fs: HadoopFs, table: str, columns: Sequence[str], start: dt.date, end: dt.date
-) -> dict[dt.date, tuple[int, dict[str, int]]] | None:
+    fs: HadoopFs, table: str, columns: Sequence[str], start: dt.date, end: dt.date,
+    cache: FooterCache | None = None,
+) -> dict[dt.date, tuple[int, dict[str, int]]] | None:  # fmt: skip
     """`value_counts` from the Parquet footers of the dates' files (each row group's row
     count and each column chunk's null count), without a Spark job: a daily `score` read
     29 dates of the canonical table for it, ~1-1.5 s per 1M rows (review33). None when a
-    file has no footer or a judged column's chunk no null count (then ask Spark)."""
+    file has no footer or a judged column's chunk no null count (then ask Spark).
+    `cache`: the run's footers (the `_files.json` check read them already)."""
     if not columns:
         return {}
     root = fs.qualify(table).rstrip("/")
@@ -112,7 +114,7 @@ def footer_counts(
         if (name := f"{PARTITION_COLUMN}={day.isoformat()}") in folders:
             files += [(day, path, size) for path, size in fs.list_sizes(f"{root}/{name}")]
         day += dt.timedelta(days=1)
-    read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None)
+    read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None, cache)
     out: dict[dt.date, tuple[int, dict[str, int]]] = {}
     for (day, _, _), footer in zip(files, read, strict=True):
         counted = _file_counts(footer, columns)
@@ -152,10 +154,12 @@ def _file_counts(footer: bytes | None, columns: Sequence[str]) -> tuple[int, dic
 
 
 def fill_counts(
-    spark, table: str, canonical: DataFrame, columns: Sequence[str], start: dt.date, end: dt.date
-) -> dict[dt.date, tuple[int, dict[str, int]]]:
-    """The footers' counts (`footer_counts`), else one Spark job (`value_counts`)."""
-    counted = footer_counts(HadoopFs(spark), table, columns, start, end)
+    spark, table: str, canonical: DataFrame, columns: Sequence[str], start: dt.date, end: dt.date,
+    cache: FooterCache | None = None,
+) -> dict[dt.date, tuple[int, dict[str, int]]]:  # fmt: skip
+    """The footers' counts (`footer_counts`, through the run's `cache`), else one Spark job
+    (`value_counts`)."""
+    counted = footer_counts(HadoopFs(spark), table, columns, start, end, cache)
     if counted is not None:
         return counted
     logger.debug("input fill: footers without null counts under %s: counted by Spark", table)

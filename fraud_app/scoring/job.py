@@ -28,6 +28,7 @@ from fraud_app.etl.fs import (
     partition_dates,
     read_table,
 )
+from fraud_app.etl.manifest import FooterCache
 from fraud_app.etl.manifest import update as update_files
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.etl.readers import reads
@@ -99,9 +100,9 @@ def _check_output(spark, config, output: str, setting: str) -> None:
     )
 
 
-def _canonical(spark, config, start: dt.date, end: dt.date):
+def _canonical(spark, config, start: dt.date, end: dt.date, footers: FooterCache):
     path = config.canonical_table()
-    df = read_table(spark, path, "canonical table", "etl")
+    df = read_table(spark, path, "canonical table", "etl", footers=footers)
     day = F.col(PARTITION_COLUMN)
     row = (
         df.where(day.between(date_literal(start), date_literal(end))).select(day).limit(1).collect()
@@ -129,7 +130,11 @@ def _options(model: ScoringModel, config) -> ScoringOptions:
     )
 
 
-def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringOptions):
+def _scored_frame(
+    spark, config, model: ScoringModel, start, end, opts: ScoringOptions, footers: FooterCache
+):
+    """(scored rows, the table source, history, emptied inputs); `footers`: the run's
+    Parquet footers, read once for the `_files.json` checks, input_fill and provenance."""
     feature_set = feature_set_from_config(config.features)
     names = model.ensemble.feature_names
     spec_names = [f.name for f in feature_set.features]
@@ -144,16 +149,18 @@ def _scored_frame(spark, config, model: ScoringModel, start, end, opts: ScoringO
         "Score with the specs the model was trained on (features.spec_dir / spec_files), or "
         "retrain the model on the current specs",
     )
-    canonical = _canonical(spark, config, start, end)  # fails first on dates without rows
+    canonical = _canonical(spark, config, start, end, footers)  # fails first: dates without rows
     history = history_timeline(
         canonical, feature_set, start, end, config.validation.canonical.min_day_volume_ratio
     )
     warn_history("score", start, end, history)
     judged = judged_columns(feature_set, names)
-    counts = fill_counts(spark, config.canonical_table(), canonical, list(judged), start, end)
+    counts = fill_counts(
+        spark, config.canonical_table(), canonical, list(judged), start, end, footers
+    )
     emptied = emptied_inputs(counts, judged, start)
     warn_emptied("score", start, end, emptied, config.etl.source_for)
-    table = table_rows(spark, config, feature_set, names, start, end)
+    table = table_rows(spark, config, feature_set, names, start, end, footers)
     try:
         if table.df is not None:
             logger.info("score %s..%s: features read from the feature table (current)", start, end)
@@ -206,9 +213,13 @@ def run_scoring(
     with output_lock(output, setting):  # recover() treats every other job's staging as dead
         swap = PartitionSwap(HadoopFs(spark), output, job_id)
         swap.recover()
-        scored, table, history, emptied = _scored_frame(spark, config, model, start, end, opts)
+        footers = FooterCache()  # this run's: each data file's footer read once
+        scored, table, history, emptied = _scored_frame(
+            spark, config, model, start, end, opts, footers
+        )
         try:
-            source = _source(spark, config, table.df is not None, start, end)
+            source = _source(spark, config, table.df is not None, start, end, footers)
+            logger.debug("score %s..%s: %d Parquet footer(s) read", start, end, footers.reads)
             scored = scored.persist()
             scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
             ids = [c for c in ID_COLUMNS if c in scored.columns]
@@ -267,13 +278,16 @@ def run_scoring(
     return ScoringJobResult(job_id, str(path), partitions, summary)
 
 
-def _source(spark, config, from_table: bool, start: dt.date, end: dt.date) -> dict[str, Any]:
+def _source(
+    spark, config, from_table: bool, start: dt.date, end: dt.date, footers: FooterCache
+) -> dict[str, Any]:
     """The partitions the job reads (`fraud_app.scoring.provenance`): the feature table's dates
-    start..end, or the canonical table up to `end` (the features' history)."""
+    start..end, or the canonical table up to `end` (the features' history); their footers
+    from the run's cache (the `_files.json` checks read them)."""
     fs = HadoopFs(spark)
     if from_table:
-        return source_files(fs, config.feature_table(), start, end)
-    return source_files(fs, config.canonical_table(), None, end)
+        return source_files(fs, config.feature_table(), start, end, footers)
+    return source_files(fs, config.canonical_table(), None, end, footers)
 
 
 def warn_out_of_range(start, end, beyond: dict[str, Any] | None) -> None:

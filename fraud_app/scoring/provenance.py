@@ -18,7 +18,7 @@ import hashlib
 from typing import Any
 
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import footers
+from fraud_app.etl.manifest import FooterCache, footers
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.uris import local_path
 
@@ -33,9 +33,11 @@ def _date_of(relative: str) -> str | None:
 
 
 def source_files(
-    fs: HadoopFs, table: str, first: dt.date | None, last: dt.date | None
-) -> dict[str, Any]:
-    """{"first_date", "last_date", "files", "bytes", "digest"} of the partitions read."""
+    fs: HadoopFs, table: str, first: dt.date | None, last: dt.date | None,
+    cache: FooterCache | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """{"first_date", "last_date", "files", "bytes", "digest"} of the partitions read;
+    `cache`: the run's footers (read by its `_files.json` check already)."""
     root = fs.qualify(table).rstrip("/")
     low = first.isoformat() if first else None
     high = last.isoformat() if last else None
@@ -46,7 +48,7 @@ def source_files(
         if day is not None and ((low and day < low) or (high and day > high)):
             continue
         chosen.append((rel, path, size))
-    digests = footers(fs, [(p, s) for _, p, s in chosen], local_path(root) is not None)
+    digests = footers(fs, [(p, s) for _, p, s in chosen], local_path(root) is not None, cache)
     h = hashlib.sha256()
     for (rel, _, size), footer in zip(chosen, digests, strict=True):
         h.update(f"{rel}\0{size}\0{footer}\n".encode())

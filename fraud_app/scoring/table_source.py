@@ -39,7 +39,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import ConcurrentRunError
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import differences
+from fraud_app.etl.manifest import FooterCache, differences
 from fraud_app.etl.readers import TableReader
 from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet, definitions, diff_definitions, table_definitions
@@ -66,10 +66,12 @@ class TableRows:
             self.reader = None
 
 
-def table_rows(spark, config, feature_set: FeatureSet, names, start, end) -> TableRows:
+def table_rows(
+    spark, config, feature_set: FeatureSet, names, start, end, cache: FooterCache | None = None
+) -> TableRows:
     """The feature table's rows dated start..end (inclusive) when the table is current for
     the model's feature `names` (module doc); else df None and why. Call `close()` when done
-    reading (the job's finally)."""
+    reading (the job's finally). `cache`: the run's footers (fraud_app.etl.manifest)."""
     if config.scoring.features == "recompute":
         return TableRows(None, "scoring.features is recompute")
     path = config.feature_table()
@@ -82,7 +84,7 @@ def table_rows(spark, config, feature_set: FeatureSet, names, start, end) -> Tab
         return TableRows(None, f"the feature table is being replaced ({exc})")
     rows = TableRows(None, "", reader)
     try:
-        rows.why = _not_current(spark, fs, config, feature_set, names)
+        rows.why = _not_current(spark, fs, config, feature_set, names, cache)
         if not rows.why:
             day = F.col(PARTITION_COLUMN)
             rows.df = spark.read.parquet(path).where(
@@ -96,7 +98,7 @@ def table_rows(spark, config, feature_set: FeatureSet, names, start, end) -> Tab
     return rows
 
 
-def _not_current(spark, fs: HadoopFs, config, feature_set: FeatureSet, names) -> str:
+def _not_current(spark, fs: HadoopFs, config, feature_set: FeatureSet, names, cache) -> str:
     """Why the feature table cannot stand in for computing `names` now ("" when it can)."""
     path = config.feature_table()
     try:
@@ -121,7 +123,7 @@ def _not_current(spark, fs: HadoopFs, config, feature_set: FeatureSet, names) ->
             f"its data files are not the ones `features` wrote ({written.get('files', '?')} "
             f"files then, {own['files']} now: a partition deleted, replaced or copied in)"
         )
-    damaged = differences(fs, path)
+    damaged = differences(fs, path, cache)
     if damaged:  # the same listing, but a file truncated or replaced, or _features.json edited
         return f"its files are not the ones `features` wrote: {damaged}"
     delay = meta.get("label_delay_days")

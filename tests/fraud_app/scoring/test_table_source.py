@@ -258,3 +258,39 @@ def test_a_job_records_its_window_scored_at_and_the_data_it_read(spark, data, tm
     )
     changed, _ = _score(spark, moved, tmp_path / "c2", start, end, model, features="recompute")
     assert changed["features_source"]["data_files"]["digest"] != canon["digest"]
+
+
+def test_a_job_reads_each_footer_once(spark, data, tmp_path, caplog):
+    """A computed job read the canonical table's Parquet footers three times (its
+    `_files.json` check, the emptied-input counts of 29 dates, the provenance digest of every
+    date up to the last): now once per file through the run's FooterCache, with the same
+    digest as reads without it; the feature-table path reads each of both tables' once."""
+    import logging
+
+    from fraud_app.etl.fs import HadoopFs
+    from fraud_app.scoring.provenance import source_files
+
+    config, days, model = data["config"], data["days"], data["model"]
+    start, end = days[-2], days[-1]
+    canonical = len(list((data["root"] / "canonical").glob("event_date=*/*.parquet")))
+    features = len(list((data["root"] / "features").glob("event_date=*/*.parquet")))
+
+    def reads() -> list[int]:
+        said = [r.args[2] for r in caplog.records if "Parquet footer(s) read" in r.msg]
+        caplog.clear()
+        return said
+
+    with caplog.at_level(logging.DEBUG, logger="fraud_app.scoring.job"):
+        computed, _ = _score(spark, config, tmp_path / "c", start, end, model,
+                             features="recompute")  # fmt: skip
+        assert reads() == [canonical]  # was 3 reads of the last 29 dates' files, 2 of others
+        table, _ = _score(spark, config, tmp_path / "t", start, end, model)
+        assert reads() == [canonical + features]
+    assert table["features_source"]["source"] == "feature_table"
+    fs = HadoopFs(spark)
+    uncached = source_files(fs, config.canonical_table(), None, dt.date.fromisoformat(end))
+    assert computed["features_source"]["data_files"] == uncached
+    uncached = source_files(
+        fs, config.feature_table(), *(dt.date.fromisoformat(d) for d in (start, end))
+    )
+    assert table["features_source"]["data_files"] == uncached
