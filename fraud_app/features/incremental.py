@@ -42,9 +42,13 @@ from fraud_app.schema import partition_value
 
 # bump when a change of the compiler changes feature values (2: sizes, times; 3: window
 # std and z-score from deviations, not sum of squares - sum^2 / n: a table of format 2 holds
-# the old values, so the next `features` rebuilds it whole)
-FORMAT = 3
-FORMAT_CHANGES = {3: "window std and z-score computed from deviations"}
+# the old values, so the next `features` rebuilds it whole; 4: a running window's std and
+# z-score after a first amount far from the later ones, review34)
+FORMAT = 4
+FORMAT_CHANGES = {
+    3: "window std and z-score computed from deviations",
+    4: "running-window std and z-score after a first amount far from the later ones",
+}
 KEY = "incremental"  # its key in _features.json
 
 

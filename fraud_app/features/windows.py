@@ -222,22 +222,41 @@ def _m2(frames: _Frames, name: str, count: Column, lo_us: int, hi_us: int, slidi
     sliding: Spark's var_pop over the frame (a stable one-pass update: exactly 0 for equal
     values). running: the power sums of value - K, K the entity's first value (its earliest
     row, the smallest value at that time), so the sums hold deviations, not magnitudes
-    (equal to K: exactly 0); what remains within the rounding bound of the two running sums
-    it subtracts (8 eps N C2, N the rows and C2 the sum of squares up to t - hi) is no
-    spread the sums can tell from rounding, and counts as 0."""
+    (equal to K: exactly 0), or of the raw values where their running sum of squares is
+    smaller (a first value far from the later ones); what remains within the rounding
+    bound of the two running sums it subtracts (8 eps (n + 1) (C2 + |sum| / n sqrt(N C2)),
+    n the window's rows, N the rows and C2 the sum of squares up to t - hi) is no spread
+    the sums can tell from rounding, and counts as 0."""
     value = F.col(name)
     if sliding:
         return F.coalesce(frames.sliding(F.var_pop, value, lo_us, hi_us) * count, F.lit(0.0))
-    shifted = value - frames.shared(f"ref:{name}", lambda: _first_value(frames, value))
-    sums = {
-        what: frames.range_sum(f"{what}:{name}", F.coalesce(expr, F.lit(0.0)), lo_us, hi_us)
-        for what, expr in (("dsum", shifted), ("dsumsq", shifted * shifted))
-    }
-    m2 = F.greatest(sums["dsumsq"] - sums["dsum"] * sums["dsum"] / count, F.lit(0.0))
     rows = frames.cum(f"count:{name}", F.when(value.isNotNull(), 1).otherwise(0), hi_us + 1)
-    squares = frames.cum(f"dsumsq:{name}", F.coalesce(shifted * shifted, F.lit(0.0)), hi_us + 1)
-    bound = F.lit(8 * _EPS) * rows * squares
-    return F.when(count > 0, F.when(m2 > bound, m2).otherwise(F.lit(0.0))).otherwise(F.lit(0.0))
+    shifted = value - frames.shared(f"ref:{name}", lambda: _first_value(frames, value))
+    # Two references, the first value K and 0 (the raw power sums, whose sum is the `sum`
+    # component's): each row takes the one whose running sum of squares C2 is smaller, so
+    # the more precise (review34: a card whose first amount was 1e6 and then paid ~50 a
+    # day had x - K ~ 1e6 on every later row, C2 ~ N 1e12, and its 7-day std of 0.27 read
+    # as 0). Both choices look at rows before t - hi only.
+    m2, bound, c2 = {}, {}, {}
+    for ref, expr in (("d", shifted), ("", value)):
+        d1 = frames.range_sum(f"{ref}sum:{name}", F.coalesce(expr, F.lit(0.0)), lo_us, hi_us)
+        sq = F.coalesce(expr * expr, F.lit(0.0))
+        d2 = frames.range_sum(f"{ref}sumsq:{name}", sq, lo_us, hi_us)
+        c2[ref] = frames.cum(f"{ref}sumsq:{name}", sq, hi_us + 1)
+        m2[ref] = F.greatest(d2 - d1 * d1 / count, F.lit(0.0))
+        # The rounding of the window's difference of two running sums of one sequence: the
+        # `count` additions between them, each within eps of the partial sum (<= C2, and
+        # the sum's partial sums <= sqrt(N C2)). Not N C2, the entity's whole history: that
+        # zeroed real spreads of long histories, and the scoring job's shorter history
+        # slice kept them (review34).
+        spread = c2[ref] + F.abs(d1) / count * F.sqrt(rows * c2[ref])
+        bound[ref] = F.lit(8 * _EPS) * (count + F.lit(1)) * spread
+    first = c2["d"] <= c2[""]
+    chosen = F.when(first, m2["d"]).otherwise(m2[""])
+    limit = F.when(first, bound["d"]).otherwise(bound[""])
+    return F.when(count > 0, F.when(chosen > limit, chosen).otherwise(F.lit(0.0))).otherwise(
+        F.lit(0.0)
+    )
 
 
 _EPS = 2.0**-53  # the unit roundoff of a double

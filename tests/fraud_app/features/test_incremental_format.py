@@ -27,8 +27,16 @@ def _plan(spark, tmp_path, recorded):
 def test_a_table_of_an_older_format_is_rebuilt_naming_what_changed(spark, tmp_path):
     out = _plan(spark, tmp_path, {"format": 2, "inputs": {}, "partitions": {}, "digests": {}})
     assert out.full
-    assert "format 2, this release's 3" in out.reason
+    assert "format 2, this release's 4" in out.reason
     assert "window std and z-score computed from deviations" in out.reason
+    assert "after a first amount far from the later ones" in out.reason
+
+
+def test_a_table_of_format_3_is_rebuilt(spark, tmp_path):
+    # review34: format 3's running-window std read 0 after an outlying first amount
+    out = _plan(spark, tmp_path, {"format": 3, "inputs": {}, "partitions": {}, "digests": {}})
+    assert out.full and "format 3, this release's 4" in out.reason
+    assert "window std and z-score computed from deviations" not in out.reason
 
 
 def test_a_table_without_a_format_is_rebuilt(spark, tmp_path):
