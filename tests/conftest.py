@@ -22,6 +22,7 @@ import pytest
 # tests/fraud_app/spark/test_progress.py turns them on for itself.
 os.environ.setdefault("FRAUD_APP_PROGRESS_S", "0")
 
+from tests.heavy_files import file_order
 from tests.mlflow_store import StoreTemplate, make_template
 
 
@@ -69,3 +70,14 @@ def kolkata_process():
     else:
         os.environ["TZ"] = before
     time.tzset()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """In an xdist worker: the longest files first (tests/heavy_files.py), the order in
+    which `make test` (--no-loadscope-reorder) hands files to its workers. A stable sort:
+    each file's tests keep their order. A run without workers keeps pytest's order."""
+    if not hasattr(config, "workerinput"):
+        return
+    order = file_order([item.nodeid for item in items])
+    items.sort(key=lambda item: order[item.nodeid.split("::", 1)[0]])
