@@ -40,6 +40,14 @@ def spark():
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",
             "spark.driver.memory": "1g",
+            # Interpreted expressions, no generated Java: the tests run thousands of small
+            # queries on tens to hundreds of rows, each one's code compiled once and run for
+            # a few rows. The same results by Spark's contract (its own suites run both
+            # modes); the app's sessions keep code generation (the CLI, notebooks and
+            # subprocess tests start their own). 26 tests of 3 Spark-heavy files, one
+            # process: 250.7 -> 209.2 s CPU (docs/TESTING.md, session 34).
+            "spark.sql.codegen.wholeStage": "false",
+            "spark.sql.codegen.factoryMode": "NO_CODEGEN",
         },
     )
     yield session
