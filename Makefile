@@ -58,9 +58,12 @@ lint: venv
 # The fast suite on PYTEST_WORKERS processes (pytest-xdist; 0 = one process, no workers).
 # --dist loadfile: a test file's tests share one worker, so its module-scoped fixtures are
 # built once; each worker starts its own local[2] SparkSession (tests/conftest.py).
+# --no-loadscope-reorder: files are handed out in the workers' collection order, which puts
+# the longest files first (tests/heavy_files.py), not xdist's most-tests-first order (that
+# left the long one- and two-test files for the end, where one worker waits on the other).
 PYTEST_WORKERS ?= 2
 test: check-java lint
-	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-slow: check-java venv
 	$(BIN)/python -m pytest -q -m slow

@@ -22,6 +22,7 @@ import pytest
 # tests/fraud_app/spark/test_progress.py turns them on for itself.
 os.environ.setdefault("FRAUD_APP_PROGRESS_S", "0")
 
+from tests.heavy_files import file_order
 from tests.mlflow_store import StoreTemplate, make_template
 
 
@@ -39,6 +40,14 @@ def spark():
             "spark.sql.shuffle.partitions": "2",
             "spark.default.parallelism": "2",
             "spark.driver.memory": "1g",
+            # Interpreted expressions, no generated Java: the tests run thousands of small
+            # queries on tens to hundreds of rows, each one's code compiled once and run for
+            # a few rows. The same results by Spark's contract (its own suites run both
+            # modes); the app's sessions keep code generation (the CLI, notebooks and
+            # subprocess tests start their own). 26 tests of 3 Spark-heavy files, one
+            # process: 250.7 -> 209.2 s CPU (docs/TESTING.md, session 34).
+            "spark.sql.codegen.wholeStage": "false",
+            "spark.sql.codegen.factoryMode": "NO_CODEGEN",
         },
     )
     yield session
@@ -69,3 +78,14 @@ def kolkata_process():
     else:
         os.environ["TZ"] = before
     time.tzset()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """In an xdist worker: the longest files first (tests/heavy_files.py), the order in
+    which `make test` (--no-loadscope-reorder) hands files to its workers. A stable sort:
+    each file's tests keep their order. A run without workers keeps pytest's order."""
+    if not hasattr(config, "workerinput"):
+        return
+    order = file_order([item.nodeid for item in items])
+    items.sort(key=lambda item: order[item.nodeid.split("::", 1)[0]])

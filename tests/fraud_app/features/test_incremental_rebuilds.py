@@ -1,0 +1,121 @@
+"""`features` rebuilds the whole table when the incremental build cannot be trusted (a
+spec or setting changed, a file of the table gone, a killed commit's marker), and a killed
+incremental run leaves the previous table readable (session 32).
+
+Split from test_incremental_build.py (its helpers, same project and data) so that under
+`make test` (`--dist loadfile`) these and the two long equality tests there can run on
+different workers. Real parts: the ETL, local Spark, files, a killed CLI process."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from fraud_app.features.pipeline import build_feature_table
+from fraud_app.features.table import read_feature_table
+from tests.fraud_app.features.test_incremental_build import (
+    ROOT,
+    SPECS,
+    _build,
+    _csv,
+    _deliver,
+    _project,
+    _rows,
+    _table,
+)
+
+pytestmark = pytest.mark.spark
+
+
+def test_a_changed_spec_or_setting_rebuilds_the_whole_table(spark, tmp_path, caplog):
+    cfg = _project(tmp_path, True)
+    rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
+    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
+    build_feature_table(spark, cfg())
+    specs = Path(cfg().features.spec_dir)
+    (specs / "a.yaml").write_text(SPECS.replace("windows: [6h, 1d]}", "windows: [6h, 2d]}"))
+    build, log = _build(spark, cfg(), caplog)
+    assert build == {"mode": "full", "reason": "specs changed since it was built"}
+    assert f"features: full build of {cfg().feature_table()}: specs changed" in log
+    build, _ = _build(spark, cfg(**{"features.label_delay_days": 2}), caplog)
+    assert build["reason"] == "label_delay changed since it was built"
+    build, _ = _build(spark, cfg(**{"features.label_delay_days": 2}), caplog)
+    assert build["mode"] == "incremental" and build["from"] is None
+    build, _ = _build(spark, cfg(**{"features.label_delay_days": 2, "features.incremental": False}), caplog)  # fmt: skip
+    assert build["mode"] == "full" and "features.incremental: false" in build["reason"]
+    # a part file of the table deleted: its record disagrees, the table is rebuilt whole
+    table = Path(cfg().feature_table())
+    next((table / "event_date=2024-03-02").glob("*.parquet")).unlink()
+    build, _ = _build(spark, cfg(**{"features.label_delay_days": 2}), caplog)
+    assert build["mode"] == "full" and "its files are not the ones recorded" in build["reason"]
+    assert (table / "event_date=2024-03-02").exists()
+
+
+def test_a_killed_incremental_run_leaves_the_previous_table_readable(spark, tmp_path):
+    cfg = _project(tmp_path, True)
+    days = {d: _rows(d, 20, d) for d in range(1, 7)}
+    history = [r for d in range(1, 6) for r in days[d]]
+    _deliver(spark, cfg, tmp_path, "history", _csv(history, True, 5), "replace")
+    build_feature_table(spark, cfg())
+    before = _table(spark, cfg().feature_table())
+    _deliver(spark, cfg, tmp_path, "d6", _csv(days[6], True, 6), "append")
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"paths: {{root: {tmp_path / 'root'}}}\nfeatures: {{spec_dir: {tmp_path / 'specs'}, "
+        "label_delay_days: 1}\nspark: {master: 'local[1]'}\n"
+    )
+    staging = Path(cfg().feature_table()) / "_staging"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pipelines", "-c", str(config), "features"], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 240
+        while not list(staging.glob("*/new")) and proc.poll() is None:
+            assert time.monotonic() < deadline, "the run never staged its dates"
+            time.sleep(0.05)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the driver and its JVM
+        proc.wait()
+    assert list(staging.glob("*/new")), "the run finished before it was killed"
+    assert _table(spark, cfg().feature_table()).equals(before)  # readable, as it was
+    build_feature_table(spark, cfg())  # takes the killed run's staging away, updates
+    assert not staging.exists()
+    assert len(_table(spark, cfg().feature_table())) == len(before) + 20
+
+
+def test_a_table_a_killed_commit_left_is_refused_then_rebuilt_whole(spark, tmp_path, caplog):
+    """What a SIGKILL inside the incremental commit leaves (its marker, a date moved out
+    and not yet back): readers refuse it; the next `features` rebuilds the table whole."""
+    from fraud_app.errors import DataIntegrityError
+    from fraud_app.etl.lock import owner_info
+
+    cfg = _project(tmp_path, True)
+    rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
+    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
+    build_feature_table(spark, cfg())
+    before = _table(spark, cfg().feature_table())
+    table = Path(cfg().feature_table())
+    job = table / "_staging" / "features-0123456789ab"
+    (job / "old").mkdir(parents=True)
+    (table / "event_date=2024-03-02").rename(job / "old" / "event_date=2024-03-02")
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    marker = {**owner_info(), "pid": dead.pid, "dates": ["2024-03-02"]}
+    (job / "_committing.json").write_text(json.dumps(marker))
+    with pytest.raises(DataIntegrityError, match="is half-updated: job features-0123456789ab"):
+        read_feature_table(spark, str(table))
+    build, log = _build(spark, cfg(), caplog)
+    assert build == {"mode": "full",
+                     "reason": "a killed `features` run left the table half-updated"}  # fmt: skip
+    assert "full build" in log
+    assert not (table / "_staging").exists()
+    assert _table(spark, str(table)).equals(before)
