@@ -60,8 +60,8 @@ def _relative(root: str, path: str) -> str:
 class FooterCache:
     """One run's Parquet footer reads, one per (full path, bytes): a `score` that computes
     its features read the canonical table's footers three times (the `_files.json` check,
-    `scoring.input_fill`'s counts, `scoring.provenance`'s digest). Made by the run and
-    handed down to each reader, never global: a file that changes between runs (another
+    `fraud_app.scoring.input_fill`'s counts, `fraud_app.scoring.provenance`'s digest).
+    Made by the run and handed down to each reader, never global: a file that changes between runs (another
     size, or a later run) is read again. It keeps every file's digest and the footers'
     bytes up to `max_bytes` in all (a table of 10^5 files holds ~0.5 GB of footers): a
     footer asked for again beyond that is read again. `reads`: the files read through it."""
