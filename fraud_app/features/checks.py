@@ -128,12 +128,11 @@ def check_window(
     drawn_rows = _drawn(parts, vector_column) if drawn else None
     if not summed:
         return WindowChecks(found, sample=drawn_rows)
-    with np.errstate(invalid="ignore", over="ignore"):
-        stats = combine_moments(
-            [p["n"] for p in parts],
-            [np.frombuffer(p["s1"], np.float64) for p in parts],
-            [np.frombuffer(p["s2"], np.float64) for p in parts],
-        )
+    stats = combine_moments(
+        [p["n"] for p in parts],
+        [np.frombuffer(p["s1"], np.float64) for p in parts],
+        [np.frombuffer(p["s2"], np.float64) for p in parts],
+    )
     largest = np.fmax(
         np.abs(_reduce(np.fmin, [p["mn"] for p in parts], width)),
         np.abs(_reduce(np.fmax, [p["mx"] for p in parts], width)),

@@ -31,14 +31,17 @@ def batch_moments(column) -> tuple[int, np.ndarray, np.ndarray]:
 def combine_moments(
     rows: Sequence[int], sums: Sequence, squares: Sequence
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(mean, std) from the batches' partial sums, in the order the batches were collected."""
+    """(mean, std) from the batches' partial sums, in the order the batches were collected.
+    Infinite values (a double beyond float32 in the vector) give non-finite figures without
+    NumPy's warnings: `require_finite_moments` names them."""
     if not rows:
         raise EmptyInputError("cannot compute feature statistics: the training data has no rows")
     n = sum(rows)
-    s1 = np.sum(sums, axis=0)
-    s2 = np.sum(squares, axis=0)
-    mean = s1 / n
-    var = np.maximum(s2 / n - mean * mean, 0.0)
+    with np.errstate(invalid="ignore", over="ignore"):
+        s1 = np.sum(sums, axis=0)
+        s2 = np.sum(squares, axis=0)
+        mean = s1 / n
+        var = np.maximum(s2 / n - mean * mean, 0.0)
     return mean, np.sqrt(var)
 
 

@@ -60,10 +60,9 @@ def feature_statistics(
         .mapInArrow(_partial_moments(features_col), "n long, s1 array<double>, s2 array<double>")
         .collect()
     )
-    with np.errstate(invalid="ignore", over="ignore"):
-        stats = combine_moments(
-            [p["n"] for p in parts], [p["s1"] for p in parts], [p["s2"] for p in parts]
-        )
+    stats = combine_moments(
+        [p["n"] for p in parts], [p["s1"] for p in parts], [p["s2"] for p in parts]
+    )
     if names is not None:
         require_finite_moments(names, *stats)
     return stats

@@ -32,6 +32,7 @@ from dlcore.backends import get_ops, use_backend
 from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
 from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
+from fraud_app.features.moments import FLOAT32_MAX
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.spark.broadcasts import broadcast
 
@@ -217,9 +218,6 @@ def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:
     flat = column.flatten().to_numpy(zero_copy_only=False)  # null values -> NaN
     with np.errstate(over="ignore"):  # a double beyond float32: inf, named by _nonfinite_rows
         return flat.astype(np.float32, copy=False).reshape(n, width)
-
-
-FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def _nonfinite_rows(X: np.ndarray, names: list[str], policy: str) -> np.ndarray:
