@@ -12,8 +12,8 @@ published dates: what a column's values did, not what its header says.
   such row is a category the encodings never counted.
 
 Both are published as delivered (a new merchant category can be real) and named in one
-WARNING and in the report; both are counted in one Spark job (`column_drift`). Owns these measures; the caller (fraud_app.etl.delivery_checks)
-chooses the published dates.
+WARNING and in the report; both are counted in one Spark job (`column_drift`). Owns these
+measures; the caller (fraud_app.etl.delivery_checks) chooses the published dates.
 """
 
 from __future__ import annotations

@@ -61,8 +61,8 @@ class FooterCache:
     """One run's Parquet footer reads, one per (full path, bytes): a `score` that computes
     its features read the canonical table's footers three times (the `_files.json` check,
     `fraud_app.scoring.input_fill`'s counts, `fraud_app.scoring.provenance`'s digest).
-    Made by the run and handed down to each reader, never global: a file that changes between runs (another
-    size, or a later run) is read again. It keeps every file's digest and the footers'
+    Made by the run and handed down to each reader, never global: a file that changes
+    between runs (another size, or a later run) is read again. It keeps every file's digest and the footers'
     bytes up to `max_bytes` in all (a table of 10^5 files holds ~0.5 GB of footers): a
     footer asked for again beyond that is read again. `reads`: the files read through it."""
 
@@ -113,13 +113,11 @@ def footers(
     """16 hex digits of the sha256 of each (full path, bytes)'s Parquet footer (the file's
     last 8 + n bytes); of its last bytes when they are no footer (then the file is not
     Parquet, or cut); "short" below 12 bytes. Read through `cache` when given."""
-    long = [f for f in files if f[1] >= 12]
     if cache is not None:
-        got = cache.digests(fs, long, local)
-    else:
-        got = [_digest_of(end) for end in _each_file(fs, long, local, _end)]
-    digests = dict(zip(long, got, strict=True))
-    return [digests.get(f, "short") for f in files]
+        return _by_file(files, lambda long: cache.digests(fs, long, local), "short")
+    return _by_file(
+        files, lambda long: [_digest_of(e) for e in _each_file(fs, long, local, _end)], "short"
+    )
 
 
 def footers_bytes(
@@ -129,13 +127,17 @@ def footers_bytes(
     last bytes are no footer: `pyarrow.parquet.read_metadata` reads one as
     `MAGIC + footer + len(footer) (4 bytes, little-endian) + MAGIC`. Read through `cache`
     when given."""
-    long = [f for f in files if f[1] >= 12]
     if cache is not None:
-        got = cache.footers(fs, long, local)
-    else:
-        got = [footer for footer, _ in _each_file(fs, long, local, _end)]
-    read = dict(zip(long, got, strict=True))
-    return [read.get(f) for f in files]
+        return _by_file(files, lambda long: cache.footers(fs, long, local), None)
+    return _by_file(files, lambda long: [f for f, _ in _each_file(fs, long, local, _end)], None)
+
+
+def _by_file(files: list[tuple[str, int]], read: Callable[[list], list], short: Any) -> list:
+    """read(files of at least 12 bytes, the shortest a Parquet file can be) per file, in
+    the order of `files`; `short` for the shorter ones."""
+    long = [f for f in files if f[1] >= 12]
+    got = dict(zip(long, read(long), strict=True))
+    return [got.get(f, short) for f in files]
 
 
 def _each_file(fs: HadoopFs, files: list[tuple[str, int]], local: bool, read: Callable) -> list:
