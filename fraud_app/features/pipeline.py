@@ -116,7 +116,7 @@ def _build_locked(
         raise EmptyInputError(f"canonical table {source} holds no columns")
     # under the root lock: no etl or labels run rewrites it before the table is written
     state = source_state(HadoopFs(spark), source)
-    now = _record(spark, df, feature_set, config, {})
+    now = _record(spark, df, feature_set, config)  # its digests: after the value counts
     how = _plan(spark, config, now)
     hashed, carried = carried_digests(how, now["partitions"])  # the dates whose files changed
     with value_counts(df, feature_set.features, hashed) as counts:  # one pass for the checks
@@ -174,11 +174,10 @@ def _build(
     return summary, {"mode": "full", "reason": how.reason}
 
 
-def _record(
-    spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig, digests: dict
-):
-    """fraud_app.features.incremental.record of the canonical table `df` as it is now
-    (digests: the value counts' per-date digests of the rows but their labels)."""
+def _record(spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig):
+    """fraud_app.features.incremental.record of the canonical table `df` as it is now, its
+    `digests` empty (the caller sets them from the value counts' pass, which the plan of
+    this record chooses the dates of)."""
     inputs = input_digests(
         feature_set,
         vector_column=config.features.vector_column,
@@ -186,7 +185,7 @@ def _record(
         time_zone=spark.conf.get("spark.sql.session.timeZone"),
         day_volume_ratio=config.validation.canonical.min_day_volume_ratio,
     )
-    return record(inputs, partition_states(HadoopFs(spark), config.canonical_table()), digests)
+    return record(inputs, partition_states(HadoopFs(spark), config.canonical_table()), {})
 
 
 def _update(spark, df, feature_set, config, how, state, timeline, now):
