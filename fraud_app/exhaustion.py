@@ -8,7 +8,7 @@ is full"), the path that could not be written when the failure names one, the se
 that chose that path (`paths.canonical`, `spark.local.dir`, ...), and the one line the CLI
 prints for it (`message`). Does not own cleanup: every writer stages its output and swaps
 it in whole, so a failed write leaves the published outputs as they were
-(docs/ARCHITECTURE.md, "Session 31 probes (helper probe31b)").
+(docs/PROBES.md, "Session 31 probes (helper probe31b)").
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ skipped by Spark's readers as every `_` file), and a sha256 of each metadata fil
 beside them (`_features.json`: the ordered feature names the vector is read with). Readers
 (fraud_app.etl.fs.read_table, the feature table's readers, the scorer's table source)
 compare that record with one listing of the table and each file's footer: no Spark job
-(0.1-0.3 s per step at 60-600 files: docs/ARCHITECTURE.md, session 30). A difference is one
+(0.1-0.3 s per step at 60-600 files: docs/PROBES.md, session 30). A difference is one
 DataIntegrityError naming the table, the files that differ and what to do: put the files
 back from a copy, run the step that writes the table again, or accept the table as it is
 now by deleting its `_files.json` (a table without the record, as older releases wrote

@@ -53,7 +53,7 @@ def running_float_features(feature_set: FeatureSet) -> list[str]:
     """The features that subtract two running sums of a non-integer value (a `frame:
     running` sum / mean / std of a column, amount ratio, z-score, a velocity ratio of
     sums, a `relative_to` baseline): their last bits depend on where the sums start
-    (docs/ARCHITECTURE.md, session 26), so a slice of history gives them other bits than
+    (docs/PROBES.md, session 26), so a slice of history gives them other bits than
     the whole table. Counts (integers) are exact from any start."""
     names = []
     for f in feature_set.features:
