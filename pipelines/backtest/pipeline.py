@@ -187,8 +187,8 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
     checks = constant_features(train, names, vector_column=vector, label_column="label",
                                rows=splits.summary["windows"]["train"]["rows"])  # fmt: skip
     balanced = nodes.balance(train, config.balancing)
-    fitted = nodes.fit_ensemble(balanced, train, config.training, names, features_col=vector,
-                                checkpoint_root=None, validation_df=validation)  # fmt: skip
+    fitted = nodes.fit_ensemble(balanced, nodes.TrainWindow(train, names, vector),
+                                config.training, validation_df=validation)  # fmt: skip
     refit, _ = refit_ensemble(
         config,
         splits,

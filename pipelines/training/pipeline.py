@@ -31,7 +31,7 @@ from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.features.table import labelled_rows, read_feature_metadata, read_feature_table
 from fraud_app.models.provenance import TRAINED_FROM, TRAINED_THROUGH
-from fraud_app.models.train import refit_iterations, refit_plan, sample_fraction
+from fraud_app.models.train import MemberPlan, refit_iterations, refit_plan, sample_fraction
 from fraud_app.scoring.evaluate import window_figures
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import utc_session
@@ -151,17 +151,14 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     val = _validation_window(config, tracker, splits, names, vector)
     lap("balancing_and_validation_window")
     try:
+        train = nodes.TrainWindow(splits.train, names, vector, rows=_rows(splits, "train"),
+                                  stats=window.moments, encoding_sample=window.sample)  # fmt: skip
         fitted = nodes.fit_ensemble(
             balanced,
-            splits.train,
+            train,
             config.training,
-            names,
-            features_col=vector,
             checkpoint_root=checkpoints,
             validation_df=val.partition_data() if val is not None else splits.validation,
-            rows=_rows(splits, "train"),
-            stats=window.moments,
-            encoding_sample=window.sample,
         )
     finally:
         balanced.unpersist()
@@ -340,15 +337,14 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
     try:
         refit = nodes.fit_ensemble(
             balanced,
-            data,
+            # refit_data: exactly these windows
+            nodes.TrainWindow(data, names, vector, rows=_rows(splits, "train", "validation")),
             config.training,
-            names,
-            features_col=vector,
             checkpoint_root=f"{checkpoints}/refit",
-            iterations=iterations,
-            rows=_rows(splits, "train", "validation"),  # refit_data: exactly these windows
-            warm_start=warm,
-            stage_timing=fitted.stage_timing,  # no measuring stage: the members measured
+            # no measuring stage: the members measured
+            plan=MemberPlan(
+                iterations=iterations, warm_start=warm, stage_timing=fitted.stage_timing
+            ),
         )
     finally:
         balanced.unpersist()

@@ -352,8 +352,8 @@ def _trial(splits, trial_config, names, vector, i, point, n) -> dict[str, Any]:
     t0 = time.monotonic()
     try:
         balanced = nodes.balance(splits.train, trial_config.balancing)
-        fitted = nodes.fit_ensemble(balanced, splits.train, trial_config.training, names,
-                                    features_col=vector, checkpoint_root=None,
+        fitted = nodes.fit_ensemble(balanced, nodes.TrainWindow(splits.train, names, vector),
+                                    trial_config.training,
                                     validation_df=splits.validation)  # fmt: skip
         with released():  # the scoring broadcast's file goes with the trial
             metrics = nodes.evaluate(
