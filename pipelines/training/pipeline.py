@@ -202,11 +202,11 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     lap("scoring_metadata_and_save")
     # MLflow logs the model and scores the champion for the gate while the test window is
     # scored; the registration waits for register_and_gate (a failed run registers nothing).
-    pending = lifecycle.start_model_logging(
-        config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
-        new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"], rows=gate_rows,
-        scores=val_scores,
+    gate = lifecycle.GateContext(
+        config, names, splits, nodes.evaluate_arrays(windows["validation"])["average_precision"],
+        vector, rows=gate_rows, scores=val_scores,
     )  # fmt: skip
+    pending = lifecycle.start_model_logging(tracker, model_path, gate)
     scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
     _write_test_scores(scored_test, str(paths.resolve("test_scores") / run))
@@ -220,10 +220,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     evaluations = _write_window_evaluations(windows, config, run, str(model_path), splits,
                                             refit=refit is not None)  # fmt: skip
     lap("evaluations")
-    registry = lifecycle.register_and_gate(
-        spark, config, tracker, model_dir=model_path, names=names, splits=splits,
-        new_ap=metrics["validation"]["average_precision"], features_col=vector, pending=pending,
-    )  # fmt: skip
+    registry = lifecycle.register_and_gate(tracker, pending)
     lap("registry")  # waits for the model logging and the gate on the tracking thread
     report = {
         "run": run,
