@@ -164,17 +164,9 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     def _member_seeds(self, seed: int, members: int) -> list[int]:
         return [seed + k for k in range(members)]
 
-    def _train(
-        self,
-        train: DataFrame,
-        cfg: TrainingSection,
-        names,
-        what: str,
-        *,
-        checkpoint_root: str | None,
-        validation=None,
-        plan: MemberPlan | None = None,
-    ):
+    def _train(self, train: DataFrame, cfg: TrainingSection, names, what: str, *,
+               checkpoint_root: str | None, validation=None,
+               plan: MemberPlan | None = None):  # fmt: skip
         """train_ensemble over this estimator's subsets of `train` (validation: early
         stopping; plan: a refit's iterations or warm start; checkpoint_root)."""
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
@@ -197,24 +189,13 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
                 raise EmptyInputError(f"{exc}. {hint}") from None
 
         subsets = self._subsets(train, summary)
+        inputs = TrainingInputs(names, stats, Columns(fcol, lcol, wcol), validation=validation,
+                                encoding=EncodingRows(train), inspect=inspect)  # fmt: skip
+        plan = dataclasses.replace(plan, seeds=self._member_seeds(cfg.seed, len(subsets)))
         # checkpointDir is shared by every fit of this estimator (a CrossValidator's folds
         # and param maps): each training setup keeps its checkpoints apart
-        inputs = TrainingInputs(
-            names,
-            stats,
-            Columns(fcol, lcol, wcol),
-            validation=validation,
-            encoding=EncodingRows(train),
-            inspect=inspect,
-        )
-        seeds = self._member_seeds(cfg.seed, len(subsets))
-        return train_ensemble(
-            subsets,
-            cfg,
-            inputs,
-            plan=dataclasses.replace(plan, seeds=seeds),
-            checkpoints=Checkpoints(checkpoint_root, per_setup=True),
-        )
+        per_setup = Checkpoints(checkpoint_root, per_setup=True)
+        return train_ensemble(subsets, cfg, inputs, plan=plan, checkpoints=per_setup)
 
     def _fit(self, dataset: DataFrame) -> EnsembleClassificationModel:
         # fit's actions run the dataset's plan: an error a fraud_app scorer raised in it
