@@ -1,6 +1,7 @@
 """Training nodes: pure functions of DataFrames and config sections (no reading or writing).
 
-split -> balance -> fit ensemble -> score -> evaluate. I/O lives in pipeline.py.
+split -> balance -> fit ensemble -> score -> evaluate. I/O lives in pipeline.py and
+outputs.py.
 """
 
 from __future__ import annotations
