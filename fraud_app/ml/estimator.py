@@ -25,6 +25,7 @@ moments before splitting it (`whole_data_statistics`, BalancedBaggingClassifier,
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 
@@ -52,7 +53,15 @@ from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_lo
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.ml.persistence import ParamsReader, ParamsWriter
 from fraud_app.models.config import TrainingSection
-from fraud_app.models.train import refit_plan, train_ensemble
+from fraud_app.models.train import (
+    Checkpoints,
+    Columns,
+    EncodingRows,
+    MemberPlan,
+    TrainingInputs,
+    refit_plan,
+    train_ensemble,
+)
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.summary import DataSummary
@@ -155,14 +164,17 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     def _member_seeds(self, seed: int, members: int) -> list[int]:
         return [seed + k for k in range(members)]
 
-    def _train(self, train: DataFrame, cfg: TrainingSection, names, what: str, **kwargs):
-        """train_ensemble over this estimator's subsets of `train` (kwargs: validation,
-        iterations and checkpoint_root, passed on)."""
+    def _train(self, train: DataFrame, cfg: TrainingSection, names, what: str, *,
+               checkpoint_root: str | None, validation=None,
+               plan: MemberPlan | None = None):  # fmt: skip
+        """train_ensemble over this estimator's subsets of `train` (validation: early
+        stopping; plan: a refit's iterations or warm start; checkpoint_root)."""
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
         wcol = self._opt(self.weightCol) or None
         summary, stats = None, None
         no_rows = self._no_training_rows() if self.has_validation() else None
-        if self.whole_data_statistics and kwargs.get("warm_start") is None:
+        plan = plan or MemberPlan()
+        if self.whole_data_statistics and plan.warm_start is None:
             summary = inspect_training_data(train, fcol, lcol, what, no_rows)
             stats = summary.moments()
 
@@ -177,22 +189,13 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
                 raise EmptyInputError(f"{exc}. {hint}") from None
 
         subsets = self._subsets(train, summary)
+        inputs = TrainingInputs(names, stats, Columns(fcol, lcol, wcol), validation=validation,
+                                encoding=EncodingRows(train), inspect=inspect)  # fmt: skip
+        plan = dataclasses.replace(plan, seeds=self._member_seeds(cfg.seed, len(subsets)))
         # checkpointDir is shared by every fit of this estimator (a CrossValidator's folds
         # and param maps): each training setup keeps its checkpoints apart
-        return train_ensemble(
-            subsets,
-            cfg,
-            names,
-            stats=stats,
-            features_col=fcol,
-            label_col=lcol,
-            weight_col=wcol,
-            inspect=inspect,
-            encoding_rows=train,
-            member_seeds=self._member_seeds(cfg.seed, len(subsets)),
-            checkpoint_per_setup=True,
-            **kwargs,
-        )
+        per_setup = Checkpoints(checkpoint_root, per_setup=True)
+        return train_ensemble(subsets, cfg, inputs, plan=plan, checkpoints=per_setup)
 
     def _fit(self, dataset: DataFrame) -> EnsembleClassificationModel:
         # fit's actions run the dataset's plan: an error a fraud_app scorer raised in it
@@ -232,8 +235,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
                 cfg,
                 names,
                 what,
-                iterations=iterations,
-                warm_start=warm,
+                plan=MemberPlan(iterations=iterations, warm_start=warm),
                 checkpoint_root=f"{root}/refit" if root else None,
             )
             for entry, result in zip(history, fitted.results, strict=True):

@@ -1,9 +1,11 @@
 """Train a FraudEnsemble on Spark: one distributed dlcore model per balanced subset.
 
-Owns: feature statistics (one Spark pass, partial sums per Arrow batch), the
-member loop (each member trained by DistributedTrainer on its subset, with its
-own checkpoint directory and seed), and evaluation of a scored DataFrame.
-Does not own: balancing (fraud_app.balancing builds the subsets) or scoring.
+Owns: the member loop (each member trained by DistributedTrainer on its subset, with its
+own checkpoint directory and seed), the settings it takes (TrainingInputs, MemberPlan,
+Checkpoints), refit plans, and evaluation of a scored DataFrame.
+Does not own: what the input layers are fitted on (fraud_app.models.input_fit: feature
+statistics and the encoding's sample; re-exported here), balancing
+(fraud_app.balancing builds the subsets) or scoring.
 """
 
 from __future__ import annotations
@@ -11,20 +13,24 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dlcore.layers import PiecewiseLinear, quantile_edges
 from dlcore.metrics import average_precision, roc_auc
-from fraud_app.errors import ConfigError, EmptyInputError
-from fraud_app.features.moments import batch_moments, combine_moments, require_finite_moments
+from fraud_app.errors import ConfigError
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.config import RefitSection, TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
+
+# re-exported: notebooks, benches and tests import them from here
+from fraud_app.models.input_fit import ENCODING_SAMPLE_ROWS as ENCODING_SAMPLE_ROWS
+from fraud_app.models.input_fit import encoding_state, feature_sample, set_encoding
+from fraud_app.models.input_fit import feature_statistics as feature_statistics
+from fraud_app.models.input_fit import sample_fraction as sample_fraction
 from fraud_app.spark.data import PartitionData
 from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.planner import StageTiming
@@ -32,87 +38,6 @@ from fraud_app.spark.summary import DataSummary, require_trainable
 from fraud_app.spark.trainer import DistributedTrainer, TrainingResult, prepare_training_data
 
 logger = logging.getLogger(__name__)
-
-
-def _partial_moments(features_col: str):
-    def fn(batches: Iterator):
-        import pyarrow as pa
-
-        for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            n, s1, s2 = batch_moments(batch.column(features_col))
-            yield pa.RecordBatch.from_arrays(
-                [pa.array([n]), pa.array([s1.tolist()]), pa.array([s2.tolist()])],
-                ["n", "s1", "s2"],
-            )
-
-    return fn
-
-
-def feature_statistics(
-    df, features_col: str = "features", names: Sequence[str] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and standard deviation of every feature, in one Spark pass. With `names`, a
-    feature whose values are infinite in the float32 vector is refused, named."""
-    parts = (
-        df.select(features_col)
-        .mapInArrow(_partial_moments(features_col), "n long, s1 array<double>, s2 array<double>")
-        .collect()
-    )
-    stats = combine_moments(
-        [p["n"] for p in parts], [p["s1"] for p in parts], [p["s2"] for p in parts]
-    )
-    if names is not None:
-        require_finite_moments(names, *stats)
-    return stats
-
-
-ENCODING_SAMPLE_ROWS = 20_000  # about this many rows fit the input encoding's bins
-
-
-def sample_fraction(rows: int, max_rows: int = ENCODING_SAMPLE_ROWS) -> float:
-    """The Bernoulli fraction `feature_sample` draws from `rows` rows (1.0: every row)."""
-    return max_rows / rows if rows > max_rows else 1.0
-
-
-def feature_sample(
-    df,
-    features_col: str,
-    label_col: str,
-    *,
-    max_rows: int = ENCODING_SAMPLE_ROWS,
-    seed: int = 0,
-    rows: int | None = None,
-) -> np.ndarray:
-    """Up to about `max_rows` feature vectors of `df` (a seeded Bernoulli sample), on the
-    driver: what the input encoding's quantile bins are fitted on. rows: the row count of
-    `df` when the caller knows it (else one Spark count). The train step draws the same
-    rows in its feature check's pass (fraud_app.features.checks.check_window `sample`)."""
-    rows = df.count() if rows is None else rows
-    fraction = sample_fraction(rows, max_rows)
-    if fraction < 1.0:
-        df = df.sample(withReplacement=False, fraction=fraction, seed=seed)
-    return collect_validation(df, features_col=features_col, label_col=label_col).X
-
-
-def encoding_state(model, sample: np.ndarray) -> dict[str, np.ndarray] | None:
-    """The PiecewiseLinear state (quantile bins of the STANDARDISED sample) for a model
-    built by build_model, or None when it has no input encoding. Call after
-    set_statistics; every member gets the same bins (set with load_state)."""
-    layers = model.layer.layers
-    if len(layers) < 2 or not isinstance(layers[1], PiecewiseLinear):
-        return None
-    if len(sample) == 0:
-        raise EmptyInputError("cannot fit the input encoding: the training sample has no rows")
-    z, _ = layers[0].forward(np.asarray(sample, dtype=model.params.dtype), False)
-    lower, inv_width = quantile_edges(z, layers[1].bins)
-    return {"lower": lower, "inv_width": inv_width}
-
-
-def set_encoding(model, state: dict[str, np.ndarray] | None) -> None:
-    if state is not None:
-        model.layer.layers[1].load_state(state)
 
 
 @dataclass(frozen=True)
@@ -173,149 +98,237 @@ def refit_plan(
     return None, WarmStart.from_refit(fitted.ensemble.members, cfg)
 
 
-def train_ensemble(
-    subsets: Sequence,
-    cfg: TrainingSection,
-    feature_names: Sequence[str] | None,
-    *,
-    stats: tuple[np.ndarray, np.ndarray] | None,
-    checkpoint_root: str | Path | None = None,
-    features_col: str = "features",
-    label_col: str = "label",
-    weight_col: str | None = None,
-    validation=None,
-    iterations: Sequence[int] | None = None,
-    inspect: Callable[[DataSummary], None] | None = None,
-    encoding_rows=None,
-    member_seeds: Sequence[int] | None = None,
-    encoding_row_count: int | None = None,
-    warm_start: WarmStart | None = None,
-    checkpoint_per_setup: bool = False,
-    stage_timing: StageTiming | None = None,
-    encoding_sample: np.ndarray | None = None,
-) -> EnsembleTraining:
-    """Train len(subsets) members; member k sees subset k and seed cfg.seed + k.
+@dataclass(frozen=True)
+class Columns:
+    """The DataFrame columns training reads (weight: a per-row loss weight, or None)."""
 
+    features: str = "features"
+    label: str = "label"
+    weight: str | None = None
+
+
+@dataclass(frozen=True)
+class EncodingRows:
+    """The rows the input encoding's quantile bins are fitted on (cfg.model.encoding; the
+    whole training window). row_count: their count when the caller knows it (the time
+    splits count every window), which spares a Spark count; sample:
+    `feature_sample(rows, ..., seed=cfg.seed)` drawn already (the train step's feature
+    check draws it in its pass), which spares that pass."""
+
+    rows: Any  # a DataFrame
+    row_count: int | None = None
+    sample: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class TrainingInputs:
+    """What every member reads besides its subset.
+
+    feature_names: None = f0, f1, ... for the width the data pass finds.
     stats: the (mean, std) for every member's Standardize layer; None = each member's own
     training data's, read from the summary of the trainer's data pass (no extra Spark job).
-    feature_names: None = f0, f1, ... for the width the data pass finds.
-    inspect: called with each member's DataSummary before its model is built (input
-    checks that raise; the Spark ML estimators pass theirs).
     validation: the (unbalanced) validation window, a DataFrame or collected PartitionData;
     with cfg.distributed.early_stopping each member stops on its AP (collected once here).
-    iterations: one fixed iteration count per member (a refit); turns early stopping off.
-    encoding_rows: the DataFrame whose sample fits the input encoding's quantile bins
-    (cfg.model.encoding; the whole training window); None = the first subset.
-    encoding_row_count: the row count of `encoding_rows` when the caller knows it (the
-    time splits count every window), which spares a Spark count.
-    member_seeds: one seed per member (initial weights, dropout, batch order); None =
-    cfg.seed + k.
+    encoding: what the input encoding is fitted on; None = the first subset.
+    inspect: called with each member's DataSummary before its model is built (input
+    checks that raise; the Spark ML estimators pass theirs).
+    """
+
+    feature_names: Sequence[str] | None
+    stats: tuple[np.ndarray, np.ndarray] | None
+    columns: Columns = Columns()
+    validation: Any = None
+    encoding: EncodingRows | None = None
+    inspect: Callable[[DataSummary], None] | None = None
+
+
+@dataclass(frozen=True)
+class MemberPlan:
+    """How each member trains besides the config.
+
+    seeds: one seed per member (initial weights, dropout, batch order); None = cfg.seed + k.
+    iterations: one fixed iteration count per member (a fresh refit); turns early
+    stopping off.
     warm_start: a warm-start refit (WarmStart): member k continues from its model for its
-    passes; stats and encoding_rows are then not used. Turns early stopping off.
-    checkpoint_per_setup: each member's checkpoints in a subdirectory per training setup
-    (DistributedConfig.checkpoint_per_setup; the Spark ML estimators' checkpointDir).
+    passes; TrainingInputs.stats and .encoding are then not used. Turns early stopping off.
     stage_timing: an earlier fit's planner measurement (EnsembleTraining.stage_timing of
     the members, for their refit). Each member passes its own on to the next, so only
     the first fit of a process spends a stage measuring (auto group sizes); group and
     stage sizes change no result.
-    encoding_sample: `feature_sample(encoding_rows, ..., seed=cfg.seed)` drawn already (the
-    train step's feature check draws it in its pass); spares that pass.
     """
-    t0 = time.perf_counter()
-    members, results = [], []
-    if iterations is not None and len(iterations) != len(subsets):
-        raise ConfigError(
-            f"refit needs one iteration count per member: {len(iterations)} for {len(subsets)} subsets"
-        )
-    if member_seeds is not None and len(member_seeds) != len(subsets):
-        raise ConfigError(
-            f"member_seeds needs one seed per member: {len(member_seeds)} for {len(subsets)} subsets"
-        )
-    if warm_start is not None and len(warm_start.members) != len(subsets):
-        raise ConfigError(
-            f"a warm-start refit needs one model per member: {len(warm_start.members)} for "
-            f"{len(subsets)} subsets"
-        )
-    fixed = iterations is not None or warm_start is not None
-    validation = _usable_validation(validation, cfg, features_col, label_col, fixed)
-    names = list(feature_names) if feature_names is not None else None
-    encoding: dict[str, np.ndarray] | None = None
-    sample = encoding_sample if encoding_rows is not None else None
-    for k, subset in enumerate(subsets):
-        seed = cfg.seed + k if member_seeds is None else int(member_seeds[k])
-        data = prepare_training_data(
-            subset,
-            features_col=features_col,
-            label_col=label_col,
-            weight_col=weight_col,
-            num_workers=cfg.distributed.num_workers,
-        )
-        try:
-            if inspect is not None:
-                inspect(data.summary)
-            require_trainable(data.summary, data.partition_rows, features_col, weight_col)
-            names = names or [f"f{i}" for i in range(data.summary.width)]
-            if warm_start is not None:
-                model = copy_model(warm_start.members[k])
-            else:
-                model = build_model(cfg.model, len(names), seed)
-                model.layer.layers[0].set_statistics(*(stats or data.summary.moments()))
-                if cfg.model.encoding != "none" and (encoding is None or stats is None):
-                    if sample is None or (stats is None and encoding_rows is None):
-                        rows, known = subset, None
-                        if encoding_rows is not None:
-                            rows, known = encoding_rows, encoding_row_count
-                        sample = feature_sample(
-                            rows, features_col, label_col, seed=cfg.seed, rows=known
-                        )
-                    encoding = encoding_state(model, sample)  # per member without shared stats
-                set_encoding(model, encoding)
-        except BaseException:
-            data.unpersist()
-            raise
-        ckpt = (
-            str(Path(checkpoint_root) / f"member-{k:02d}")
-            if checkpoint_root and cfg.checkpoint
-            else None
-        )
-        dist = cfg.distributed.to_config(
+
+    seeds: Sequence[int] | None = None
+    iterations: Sequence[int] | None = None
+    warm_start: WarmStart | None = None
+    stage_timing: StageTiming | None = None
+
+    @property
+    def fixed(self) -> bool:
+        """A fixed length per member (a refit): early stopping does not apply."""
+        return self.iterations is not None or self.warm_start is not None
+
+    def check(self, members: int) -> None:
+        """One value per member in each per-member list."""
+        if self.iterations is not None and len(self.iterations) != members:
+            raise ConfigError(
+                f"refit needs one iteration count per member: {len(self.iterations)} for {members} subsets"
+            )
+        if self.seeds is not None and len(self.seeds) != members:
+            raise ConfigError(
+                f"member_seeds needs one seed per member: {len(self.seeds)} for {members} subsets"
+            )
+        if self.warm_start is not None and len(self.warm_start.members) != members:
+            raise ConfigError(
+                f"a warm-start refit needs one model per member: {len(self.warm_start.members)} for "
+                f"{members} subsets"
+            )
+
+    def seed(self, cfg: TrainingSection, k: int) -> int:
+        return cfg.seed + k if self.seeds is None else int(self.seeds[k])
+
+    def distributed(self, cfg: TrainingSection, k: int, seed: int, checkpoint_dir, stopping: bool):
+        """Member k's DistributedConfig."""
+        warm = self.warm_start
+        return cfg.distributed.to_config(
             seed=seed,
-            checkpoint_dir=ckpt,
-            iterations=None if iterations is None else int(iterations[k]),
-            epochs=None if warm_start is None else warm_start.passes,
-            early_stopping=validation is not None,
-            lr_decay="none" if warm_start is None else warm_start.decay,
+            checkpoint_dir=checkpoint_dir,
+            iterations=None if self.iterations is None else int(self.iterations[k]),
+            epochs=None if warm is None else warm.passes,
+            early_stopping=stopping,
+            lr_decay="none" if warm is None else warm.decay,
         )
-        if checkpoint_per_setup:  # DistributedConfig.checkpoint_per_setup
-            dist = dataclasses.replace(dist, checkpoint_per_setup=True)
-        logger.info("training ensemble member %d/%d", k + 1, len(subsets))
-        optimizer = cfg.optimizer
-        if warm_start is not None and warm_start.learning_rate_scale != 1.0:
-            lr = cfg.optimizer.learning_rate * warm_start.learning_rate_scale
-            optimizer = optimizer.model_copy(update={"learning_rate": lr})
-        trainer = DistributedTrainer(
-            model, build_loss(cfg.loss), build_optimizer(optimizer), dist, stage_timing=stage_timing
-        )
-        result = trainer.fit(
-            data,
-            features_col=features_col,
-            label_col=label_col,
-            weight_col=weight_col,
-            validation_df=validation,
-        )
-        members.append(result.model)
-        results.append(result)
-        stage_timing = result.stage_timing or stage_timing
-    metadata = {"members": len(members), "training": cfg.model_dump(mode="json")}
+
+    def optimizer(self, cfg: TrainingSection):
+        """cfg.optimizer, its learning rate scaled for a warm start."""
+        warm = self.warm_start
+        if warm is None or warm.learning_rate_scale == 1.0:
+            return cfg.optimizer
+        lr = cfg.optimizer.learning_rate * warm.learning_rate_scale
+        return cfg.optimizer.model_copy(update={"learning_rate": lr})
+
+
+@dataclass(frozen=True)
+class Checkpoints:
+    """Where the members checkpoint: `root/member-KK` (with cfg.checkpoint); per_setup: in
+    a subdirectory per training setup (DistributedConfig.checkpoint_per_setup; the Spark
+    ML estimators' checkpointDir)."""
+
+    root: str | Path | None = None
+    per_setup: bool = False
+
+    def member_dir(self, cfg: TrainingSection, k: int) -> str | None:
+        return str(Path(self.root) / f"member-{k:02d}") if self.root and cfg.checkpoint else None
+
+
+def train_ensemble(
+    subsets: Sequence,
+    cfg: TrainingSection,
+    inputs: TrainingInputs,
+    *,
+    plan: MemberPlan = MemberPlan(),
+    checkpoints: Checkpoints = Checkpoints(),
+) -> EnsembleTraining:
+    """Train len(subsets) members; member k sees subset k and seed cfg.seed + k (unless
+    plan.seeds), its input layers fitted as `inputs` says and its length set by `plan`."""
+    t0 = time.perf_counter()
+    plan.check(len(subsets))
+    validation = _usable_validation(inputs.validation, cfg, inputs.columns, plan.fixed)
+    members = _Members(cfg, inputs, plan, checkpoints, validation)
+    for k, subset in enumerate(subsets):
+        members.train(k, subset, len(subsets))
     return EnsembleTraining(
-        FraudEnsemble(members, list(names or []), metadata),
-        results,
-        time.perf_counter() - t0,
-        stage_timing,
+        members.ensemble(), members.results, time.perf_counter() - t0, members.stage_timing
     )
 
 
-def _usable_validation(validation, cfg: TrainingSection, features_col, label_col, fixed: bool):
+class _Members:
+    """train_ensemble's member loop and the state its members share: the feature names
+    (from the first member's data when not given), the input encoding's sample and bins
+    (shared when the statistics are), and the planner measurement passed from member to
+    member."""
+
+    def __init__(self, cfg, inputs: TrainingInputs, plan: MemberPlan, checkpoints, validation):
+        self.cfg, self.inputs, self.plan, self.checkpoints = cfg, inputs, plan, checkpoints
+        self.validation = validation
+        names = inputs.feature_names
+        self.names = list(names) if names is not None else None
+        self.encoding: dict[str, np.ndarray] | None = None
+        self.sample = inputs.encoding.sample if inputs.encoding is not None else None
+        self.stage_timing = plan.stage_timing
+        self.results: list[TrainingResult] = []
+
+    def train(self, k: int, subset, members: int) -> None:
+        cols = self.inputs.columns
+        seed = self.plan.seed(self.cfg, k)
+        data = prepare_training_data(
+            subset,
+            features_col=cols.features,
+            label_col=cols.label,
+            weight_col=cols.weight,
+            num_workers=self.cfg.distributed.num_workers,
+        )
+        try:
+            model = self._model(k, subset, data, seed)
+        except BaseException:
+            data.unpersist()
+            raise
+        trainer = self._trainer(k, members, model, seed)
+        result = trainer.fit(
+            data,
+            features_col=cols.features,
+            label_col=cols.label,
+            weight_col=cols.weight,
+            validation_df=self.validation,
+        )
+        self.results.append(result)
+        self.stage_timing = result.stage_timing or self.stage_timing
+
+    def _model(self, k: int, subset, data, seed: int):
+        """Member k's model: checked data, then a copy (warm start) or a new model with
+        its Standardize statistics and input-encoding bins."""
+        cols, stats = self.inputs.columns, self.inputs.stats
+        if self.inputs.inspect is not None:
+            self.inputs.inspect(data.summary)
+        require_trainable(data.summary, data.partition_rows, cols.features, cols.weight)
+        self.names = self.names or [f"f{i}" for i in range(data.summary.width)]
+        if self.plan.warm_start is not None:
+            return copy_model(self.plan.warm_start.members[k])
+        model = build_model(self.cfg.model, len(self.names), seed)
+        model.layer.layers[0].set_statistics(*(stats or data.summary.moments()))
+        if self.cfg.model.encoding != "none" and (self.encoding is None or stats is None):
+            # per member without shared stats
+            self.encoding = encoding_state(model, self._sample(subset))
+        set_encoding(model, self.encoding)
+        return model
+
+    def _sample(self, subset) -> np.ndarray:
+        """The rows the input encoding is fitted on: drawn once from TrainingInputs.encoding,
+        or from each member's subset without it and without shared statistics."""
+        enc, cols = self.inputs.encoding, self.inputs.columns
+        if self.sample is None or (self.inputs.stats is None and enc is None):
+            rows, known = (subset, None) if enc is None else (enc.rows, enc.row_count)
+            self.sample = feature_sample(
+                rows, cols.features, cols.label, seed=self.cfg.seed, rows=known
+            )
+        return self.sample
+
+    def _trainer(self, k: int, members: int, model, seed: int) -> DistributedTrainer:
+        cfg, plan = self.cfg, self.plan
+        ckpt = self.checkpoints.member_dir(cfg, k)
+        dist = plan.distributed(cfg, k, seed, ckpt, self.validation is not None)
+        if self.checkpoints.per_setup:  # DistributedConfig.checkpoint_per_setup
+            dist = dataclasses.replace(dist, checkpoint_per_setup=True)
+        logger.info("training ensemble member %d/%d", k + 1, members)
+        loss, optimizer = build_loss(cfg.loss), build_optimizer(plan.optimizer(cfg))
+        return DistributedTrainer(model, loss, optimizer, dist, stage_timing=self.stage_timing)
+
+    def ensemble(self) -> FraudEnsemble:
+        members = [r.model for r in self.results]
+        metadata = {"members": len(members), "training": self.cfg.model_dump(mode="json")}
+        return FraudEnsemble(members, list(self.names or []), metadata)
+
+
+def _usable_validation(validation, cfg: TrainingSection, columns: Columns, fixed: bool):
     """The collected validation set when early stopping applies (not with `fixed`, a refit's
     count), else None (with a warning when it cannot apply: a window without both classes)."""
     if validation is None or fixed or cfg.distributed.early_stopping is None:
@@ -323,8 +336,8 @@ def _usable_validation(validation, cfg: TrainingSection, features_col, label_col
     if not isinstance(validation, PartitionData):
         validation = collect_validation(
             validation,
-            features_col=features_col,
-            label_col=label_col,
+            features_col=columns.features,
+            label_col=columns.label,
             max_rows=cfg.distributed.early_stopping.max_rows,
             seed=cfg.seed,
         )

@@ -22,6 +22,7 @@ import logging
 import math
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,9 +100,10 @@ def run_backtest(
         check_fold_dates(fold, timeline)
     check_available(cfg.baseline)
     tracker = tracker_for(config)
+    backtest = _Backtest(config, cfg, df, names, vector, run)
     with tracker.parent(f"backtest-{run}", cfg.model_dump(mode="json")):
         for fold in folds:
-            results.append(_fold_or_named_error(spark, config, cfg, fold, df, names, vector, run))
+            results.append(_fold_or_named_error(backtest, fold))
             tracker.fold(results[-1])
         report = {
             "run": run,
@@ -143,9 +145,27 @@ def tracker_for(config: AppConfig):
     return backtest_tracker(config) or NullTracker()
 
 
-def _fold_or_named_error(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Backtest:
+    """What every fold of one backtest reads: the config and its `backtest` section, the
+    feature table's labelled rows with their feature names and vector column, and the
+    run's name (its refit checkpoints: `<paths.checkpoints>/backtest-<run>/fold-<i>`)."""
+
+    config: AppConfig
+    cfg: BacktestSection
+    df: DataFrame
+    names: list[str]
+    vector: str
+    run: str
+
+    def checkpoints(self, fold: Fold) -> str:
+        root = self.config.paths.resolve("checkpoints")
+        return str(root / f"backtest-{self.run}" / f"fold-{fold.index}")
+
+
+def _fold_or_named_error(backtest: _Backtest, fold: Fold) -> dict[str, Any]:
     try:
-        return _run_fold(spark, config, cfg, fold, df, names, vector, run)
+        return _run_fold(backtest, fold)
     except FraudAppError as exc:  # e.g. a train window without known frauds: name the fold
         if str(exc).startswith("backtest fold"):
             raise
@@ -176,35 +196,23 @@ def known_labels(df: DataFrame, cutoff: dt.datetime, delay_s: int) -> DataFrame:
     return df.withColumn("label", label.cast(df.schema["label"].dataType))
 
 
-def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[str, Any]:
+def _run_fold(backtest: _Backtest, fold: Fold) -> dict[str, Any]:
+    config, names, vector = backtest.config, backtest.names, backtest.vector
     delay_s = round(config.features.label_delay_days * 86_400)
     t0 = time.monotonic()
-    train = known_labels(df.where(_window(*fold.train)), fold.cutoff, delay_s)
-    validation = known_labels(df.where(_window(*fold.validation)), fold.cutoff, delay_s)
-    test = df.where(_window(*fold.test))
+    train = known_labels(backtest.df.where(_window(*fold.train)), fold.cutoff, delay_s)
+    validation = known_labels(backtest.df.where(_window(*fold.validation)), fold.cutoff, delay_s)
+    test = backtest.df.where(_window(*fold.test))
     splits = _split_result(fold, train, validation, test)
-    logger.info("backtest fold %d of %d: %s", fold.index, cfg.folds, _windows(fold))
+    logger.info("backtest fold %d of %d: %s", fold.index, backtest.cfg.folds, _windows(fold))
     checks = constant_features(train, names, vector_column=vector, label_column="label",
                                rows=splits.summary["windows"]["train"]["rows"])  # fmt: skip
     balanced = nodes.balance(train, config.balancing)
-    fitted = nodes.fit_ensemble(balanced, train, config.training, names, features_col=vector,
-                                checkpoint_root=None, validation_df=validation)  # fmt: skip
-    refit, _ = refit_ensemble(
-        config,
-        splits,
-        fitted,
-        names,
-        vector,
-        str(config.paths.resolve("checkpoints") / f"backtest-{run}" / f"fold-{fold.index}"),
-    )
-    final = refit or fitted
+    fitted = nodes.fit_ensemble(balanced, nodes.TrainWindow(train, names, vector),
+                                config.training, validation_df=validation)  # fmt: skip
+    refit, _ = refit_ensemble(config, splits, fitted, names, vector, backtest.checkpoints(fold))
     used = nodes.refit_data(splits) if refit else train
-    with released():  # the scoring broadcast's file goes with the fold
-        scored = nodes.score(test, final.ensemble, features_col=vector)
-        if cfg.baseline == "xgboost":  # scores on the driver: the test window's rows go there
-            models, rows, frauds = _driver_metrics(cfg, config, fold, scored, used, test, vector)
-        else:
-            models, rows, frauds = _executor_metrics(cfg, config, fold, scored, used, test, vector)
+    models, rows, frauds = _test_metrics(backtest, fold, (refit or fitted).ensemble, used, test)
     return {
         "fold": fold.index,
         "windows": fold.to_dict(),
@@ -219,6 +227,16 @@ def _run_fold(spark, config, cfg, fold: Fold, df, names, vector, run) -> dict[st
     }
 
 
+def _test_metrics(backtest: _Backtest, fold: Fold, ensemble, used, test):
+    """(figures per model, rows, frauds) of the fold's test window scored by `ensemble`
+    and, unless `baseline: none`, the baseline trained on `used`."""
+    with released():  # the scoring broadcast's file goes with the fold
+        scored = nodes.score(test, ensemble, features_col=backtest.vector)
+        if backtest.cfg.baseline == "xgboost":  # on the driver: the test window's rows go there
+            return _driver_metrics(backtest, fold, scored, used, test)
+        return _executor_metrics(backtest, fold, scored, used, test)
+
+
 def _empty_test(fold: Fold) -> EmptyInputError:
     return EmptyInputError(
         f"backtest fold {fold.index}: the test window ({fold.test[0]:%Y-%m-%d %H:%M} .. "
@@ -226,10 +244,11 @@ def _empty_test(fold: Fold) -> EmptyInputError:
     )
 
 
-def _executor_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
+def _executor_metrics(backtest: _Backtest, fold: Fold, scored, used, test):
     """The fold's figures: a test window larger than `fits_on_driver` takes computed on the
     executors (fraud_app.evaluation.spark_folds: the driver receives per-day and
     per-partition sums, not its rows); a smaller one collected, the same figures sooner."""
+    cfg, vector = backtest.cfg, backtest.vector
     rows = fold_rows(scored)
     try:
         with task_errors():
@@ -237,11 +256,11 @@ def _executor_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
         if not seen.rows:
             raise _empty_test(fold)
         if fits_on_driver(rows.sparkSession, seen.rows):  # the same figures, sooner
-            return _collected_metrics(cfg, config, rows, used, test, vector)
+            return _collected_metrics(backtest, rows, used, test)
         models = {"ensemble": fold_figures(rows, seen, "fraud_score", budget=cfg.alert_budget,
                                            k=cfg.k)}  # fmt: skip
         if cfg.baseline == "gbt":
-            scores = spark_gbt_scores(cfg.gbt, used, test, vector, config.training.seed)
+            scores = spark_gbt_scores(cfg.gbt, used, test, vector, backtest.config.training.seed)
             with_baseline = with_scores(rows, scores, "baseline")
             models["baseline"] = fold_figures(
                 with_baseline, fold_census(with_baseline, "baseline"), "baseline",
@@ -252,30 +271,32 @@ def _executor_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
     return models, seen.rows, seen.frauds
 
 
-def _collected_metrics(cfg, config, rows, used, test, vector: str):
+def _collected_metrics(backtest: _Backtest, rows, used, test):
     """A small window's figures from its collected rows, in the rows' order."""
     cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
     with task_errors():
         pdf = rows.select(*cols).toPandas()
-    return _pdf_metrics(cfg, config, pdf, used, test, vector)
+    return _pdf_metrics(backtest, pdf, used, test)
 
 
-def _driver_metrics(cfg, config, fold: Fold, scored, used, test, vector: str):
+def _driver_metrics(backtest: _Backtest, fold: Fold, scored, used, test):
     """The xgboost baseline predicts on the driver: the window is collected for it."""
-    cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score", vector]
+    cols = ["transaction_id", "card_id", "timestamp", "label", "fraud_score", backtest.vector]
     pdf = scored.select(*cols).toPandas()
     if pdf.empty:
         raise _empty_test(fold)
-    return _pdf_metrics(cfg, config, pdf, used, test, vector)
+    return _pdf_metrics(backtest, pdf, used, test)
 
 
-def _pdf_metrics(cfg, config, pdf, used, test, vector: str):
+def _pdf_metrics(backtest: _Backtest, pdf, used, test):
     """fold_metrics of the ensemble and (unless `baseline: none`) the baseline, on the
     collected test window; its rows and frauds."""
+    cfg = backtest.cfg
     models = {"ensemble": fold_metrics(pdf, "fraud_score", budget=cfg.alert_budget, k=cfg.k)}
     if cfg.baseline != "none":
         pdf["baseline"] = baseline_scores(cfg.baseline, cfg.gbt, used, pdf, test,
-                                          features_col=vector, seed=config.training.seed)  # fmt: skip
+                                          features_col=backtest.vector,
+                                          seed=backtest.config.training.seed)  # fmt: skip
         models["baseline"] = fold_metrics(pdf, "baseline", budget=cfg.alert_budget, k=cfg.k)
     return models, len(pdf), int(pdf["label"].sum())
 

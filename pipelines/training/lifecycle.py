@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,66 +193,70 @@ def collect_gate_rows(tracker, splits, names: list[str]) -> bool:
     return bool(tracker.enabled) and rows * len(names) <= GATE_MATRIX_MAX_VALUES
 
 
-# -- the jobs below run on the tracking thread (queued by start_model_logging) ------------
-def _log_model(tracker, model_dir, names, validation_df, features_col, rows=None):
-    if rows is not None:
-        example = np.asarray(rows[0][:5], dtype=np.float64)
-    else:
-        example = example_rows(validation_df, features_col)
-    return tracker.log_model_on_thread(model_dir, names, example)
+@dataclass(frozen=True)
+class GateContext:
+    """What the model's logging and the promotion gate read of a training run.
 
-
-def _gate(tracker, config, names, splits, new_ap, features_col, rows=None,
-          scores=None) -> GateDecision:  # fmt: skip
-    """The decision (version not yet known): the champion scored on this validation window,
-    or on its days after the champion's training data when it trained on some of them.
-
+    new_ap: the new model's validation AP; rows: (X, labels) of the validation window
+    (nodes.ValidationWindow.gate_rows): the champion is scored on them on the tracking
+    thread, with no Spark job beside training; None: by a Spark job on splits.validation.
     scores: the new model's validation scores with the window's columns (label,
     fraud_score, event_date), in the order of `rows`; they let both be compared on the
     champion's unseen days only."""
-    reg = config.registry
-    window = _window(splits.windows[1])
-    version, champion, why_not = _load_champion(tracker.client, config, names)
-    new_ap = None if undefined(new_ap) else new_ap  # NaN: recorded as undefined (None)
+
+    config: AppConfig
+    names: list[str]
+    splits: Any
+    new_ap: float | None
+    features_col: str
+    rows: tuple[np.ndarray, np.ndarray] | None = None
+    scores: dict[str, Any] | None = None
+
+
+# -- the jobs below run on the tracking thread (queued by start_model_logging) ------------
+def _log_model(tracker, model_dir, ctx: GateContext):
+    if ctx.rows is not None:
+        example = np.asarray(ctx.rows[0][:5], dtype=np.float64)
+    else:
+        example = example_rows(ctx.splits.validation, ctx.features_col)
+    return tracker.log_model_on_thread(model_dir, ctx.names, example)
+
+
+def _defined(ap: float | None) -> float | None:
+    """An AP, or None when it is undefined (NaN: recorded as undefined)."""
+    return None if undefined(ap) else ap
+
+
+def _gate(tracker, ctx: GateContext) -> GateDecision:
+    """The decision (version not yet known): the champion scored on this validation window,
+    or on its days after the champion's training data when it trained on some of them."""
+    reg = ctx.config.registry
+    window = _window(ctx.splits.windows[1])
+    version, champion, why_not = _load_champion(tracker.client, ctx.config, ctx.names)
+    new_ap = _defined(ctx.new_ap)
     undefined_new = new_ap is None
-    unseen = None if version is None or why_not else unseen_days(champion, scores)
+    unseen = None if version is None or why_not else unseen_days(champion, ctx.scores)
     champ_ap = None
     if unseen is not None:
-        first, mask = unseen
-        window = {**window, "start": first.isoformat(),
+        window = {**window, "start": unseen[0].isoformat(),
                   "champion_trained_through": str(champion.metadata[TRAINED_THROUGH])}  # fmt: skip
-        labels = np.asarray(scores["label"])[mask]
-        new_ap = evaluate_scores(labels, np.asarray(scores["fraud_score"])[mask])[
-            "average_precision"] if mask.any() else None  # fmt: skip
-        new_ap = None if undefined(new_ap) else new_ap
+        new_ap = _unseen_ap(ctx.scores, unseen[1])
     if version is not None and not why_not and (unseen is None or new_ap is not None):
-        champ_ap = _champion_ap(champion, splits.validation, features_col, rows, unseen)
-        champ_ap = None if undefined(champ_ap) else champ_ap
+        champ_ap = _champion_ap(champion, ctx.splits.validation, ctx.features_col, ctx.rows,
+                                unseen)  # fmt: skip
+        champ_ap = _defined(champ_ap)
     if why_not:
         alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
     elif unseen is not None and new_ap is None:
-        frauds, through = int(np.sum(labels == 1)), champion.metadata[TRAINED_THROUGH]
-        left = (  # an empty range read "the days from 2024-02-18 to 2024-02-18 hold 0 rows"
-            f"the days from {first} to {window['end']} hold {int(mask.sum())} rows and {frauds} "
-            "frauds, no fair comparison"
-            if mask.any()
-            else "no day of the window is left that it did not train on"
-        )
-        alias, reason = (
-            "challenger",
-            (
-                f"not compared: champion v{version} trained on this validation window's rows "
-                f"before {first} (trained through {through}); {left}; the champion stays "
-                "(lengthen splits.validation_days or promote by hand: fraud-app promote VERSION)"
-            ),
-        )
+        alias, reason = "challenger", _no_fair_comparison(version, champion, unseen, window,
+                                                          ctx.scores)  # fmt: skip
     else:
         alias, reason = decide(new_ap, champ_ap, reg.promotion_margin,
                                champion=version is not None,
                                promote_undefined=reg.promote_undefined_ap)  # fmt: skip
         if unseen is not None:
             reason += (
-                f" (compared on {first}..{window['end']} only: champion v{version} trained "
+                f" (compared on {unseen[0]}..{window['end']} only: champion v{version} trained "
                 f"on the window's earlier days)"
             )
     if new_ap is None:
@@ -261,7 +266,36 @@ def _gate(tracker, config, names, splits, new_ap, features_col, rows=None,
                         validation_ap_undefined=undefined_new)  # fmt: skip
 
 
-def _register(tracker, logged_f, gate_f, gate_args: tuple) -> dict[str, Any]:
+def _unseen_ap(scores, mask: np.ndarray) -> float | None:
+    """The new model's AP on the champion's unseen days (None: no such row, or undefined)."""
+    if not mask.any():
+        return None
+    labels = np.asarray(scores["label"])[mask]
+    return _defined(
+        evaluate_scores(labels, np.asarray(scores["fraud_score"])[mask])["average_precision"]
+    )
+
+
+def _no_fair_comparison(version, champion, unseen, window, scores) -> str:
+    """Why the gate did not compare: the champion trained on the window's earlier days and
+    its later days hold no fair comparison."""
+    first, mask = unseen
+    labels = np.asarray(scores["label"])[mask]
+    frauds, through = int(np.sum(labels == 1)), champion.metadata[TRAINED_THROUGH]
+    left = (  # an empty range read "the days from 2024-02-18 to 2024-02-18 hold 0 rows"
+        f"the days from {first} to {window['end']} hold {int(mask.sum())} rows and {frauds} "
+        "frauds, no fair comparison"
+        if mask.any()
+        else "no day of the window is left that it did not train on"
+    )
+    return (
+        f"not compared: champion v{version} trained on this validation window's rows "
+        f"before {first} (trained through {through}); {left}; the champion stays "
+        "(lengthen splits.validation_days or promote by hand: fraud-app promote VERSION)"
+    )
+
+
+def _register(tracker, logged_f, gate_f, ctx: GateContext) -> dict[str, Any]:
     """Register with the gate's decision and move its alias, checked: when the champion
     moved since the gate scored it (another run's gate or a `promote` in between), the gate
     runs again against the champion now in place (registry.register_decided); else the
@@ -269,11 +303,8 @@ def _register(tracker, logged_f, gate_f, gate_args: tuple) -> dict[str, Any]:
     store this holds the store's lock (one process of this machine at a time between the
     check and the move); a tracking server keeps the window of one request (README)."""
     logged, d = logged_f.result(), gate_f.result()  # both done: queued before this job
-    config = gate_args[0]
-    with store_lock(tracker.store.uri, config.tracking.flush_timeout_s, "promotion gate"):
-        d = register_decided(
-            tracker.client, logged.model_uri, d, lambda: _gate(tracker, *gate_args)
-        )
+    with store_lock(tracker.store.uri, ctx.config.tracking.flush_timeout_s, "promotion gate"):
+        d = register_decided(tracker.client, logged.model_uri, d, lambda: _gate(tracker, ctx))
     out = {**d.to_dict(), "model_uri": logged.model_uri,
            "registered_uri": f"models:/{d.name}/{d.version}"}  # fmt: skip
     tracker.log_dict(out, "registry.json")  # queued after this job
@@ -282,11 +313,9 @@ def _register(tracker, logged_f, gate_f, gate_args: tuple) -> dict[str, Any]:
     return out
 
 
-def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
-                        new_ap: float, features_col: str, rows=None,
-                        scores=None):  # fmt: skip
+def start_model_logging(tracker, model_dir, ctx: GateContext):
     """Queue the model's logging and the promotion gate's scoring of the champion (C6
-    "registry"), not the registration.
+    "registry"), not the registration; what register_and_gate takes.
 
     Both run on the tracking thread, so the pipeline calls this as soon as the model is
     saved and scores the test window meanwhile; register_and_gate takes what this returns
@@ -294,43 +323,32 @@ def start_model_logging(config: AppConfig, tracker, *, model_dir, names, splits,
     has succeeded. (Queued here, the registration ran even when the test window's scoring
     failed after it: the run exited 2 as FAILED, its model already `champion`, because a
     failed run's tracker still runs what is queued when it flushes.) None when tracking is
-    off. rows: (X, labels) of the validation window (nodes.ValidationWindow.gate_rows):
-    the champion is then scored on them on the tracking thread, with no Spark job beside
-    training; None: by a Spark job on splits.validation. scores: the new model's
-    validation scores and columns (see _gate).
+    off.
     """
     if not tracker.enabled:
         return None
-    val = splits.validation
-    logged = tracker.submit(
-        "log_model", _log_model, tracker, model_dir, names, val, features_col, rows
-    )
-    if not config.registry.enabled:
+    logged = tracker.submit("log_model", _log_model, tracker, model_dir, ctx)
+    if not ctx.config.registry.enabled:
         return logged, None, None
-    args = (config, names, splits, new_ap, features_col, rows, scores)
-    return logged, tracker.submit("gate", _gate, tracker, *args), args
+    return logged, tracker.submit("gate", _gate, tracker, ctx), ctx
 
 
-def register_and_gate(spark, config: AppConfig, tracker, *, model_dir, names, splits,
-                      new_ap: float, features_col: str, pending=None,
-                      rows=None, scores=None) -> dict[str, Any] | None:  # fmt: skip
-    """Log the pyfunc model; register it and run the promotion gate; wait for the outcome.
+def register_and_gate(tracker, pending) -> dict[str, Any] | None:
+    """Register the logged pyfunc model with the promotion gate's decision; wait for the
+    outcome. pending: what start_model_logging returned.
 
     Gate: the new version and the current `champion` are both scored on this run's
-    validation window (`new_ap` is the new model's); the new version is registered with
-    its gate tags (one request) and then given its alias. Call it when nothing that can
-    fail remains before the registration: a run that fails before it registers nothing.
-    pending: what start_model_logging returned (else everything is queued here, with rows).
+    validation window (GateContext.new_ap is the new model's); the new version is
+    registered with its gate tags (one request) and then given its alias. Call it when
+    nothing that can fail remains before the registration: a run that fails before it
+    registers nothing.
     """
     if not tracker.enabled:
         return None
-    logged, gate, args = pending or start_model_logging(
-        config, tracker, model_dir=model_dir, names=names, splits=splits, new_ap=new_ap,
-        features_col=features_col, rows=rows, scores=scores,
-    )  # fmt: skip
+    logged, gate, ctx = pending
     if gate is None:
         return {"model_uri": tracker.result(logged, "log_model").model_uri}
-    registered = tracker.submit("register", _register, tracker, logged, gate, args)
+    registered = tracker.submit("register", _register, tracker, logged, gate, ctx)
     return tracker.result(registered, "register")
 
 

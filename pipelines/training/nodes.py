@@ -1,6 +1,7 @@
 """Training nodes: pure functions of DataFrames and config sections (no reading or writing).
 
-split -> balance -> fit ensemble -> score -> evaluate. I/O lives in pipeline.py.
+split -> balance -> fit ensemble -> score -> evaluate. I/O lives in pipeline.py and
+outputs.py.
 """
 
 from __future__ import annotations
@@ -25,8 +26,12 @@ from fraud_app.features.splits import SplitResult, require_training_frauds, spli
 from fraud_app.models.config import TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import (
+    Checkpoints,
+    Columns,
+    EncodingRows,
     EnsembleTraining,
-    WarmStart,
+    MemberPlan,
+    TrainingInputs,
     evaluate_scores,
     feature_statistics,
     train_ensemble,
@@ -57,49 +62,52 @@ def balance(train_df, cfg: BalancingSection, *, keep: Sequence[str] | None = Non
     return strategy.balance(train_df)
 
 
+@dataclass(frozen=True)
+class TrainWindow:
+    """The window an ensemble trains on (its balanced subsets are the members' data) and
+    what is known of it already. rows: its row count (the splits' summary), spares a count;
+    stats: its (mean, std) of features_col when already summed (the feature check's pass,
+    fraud_app.features.checks.check_window), spares a pass; encoding_sample: its
+    input-encoding sample, drawn already (fraud_app.models.train.EncodingRows)."""
+
+    df: Any
+    feature_names: list[str]
+    features_col: str
+    rows: int | None = None
+    stats: tuple[np.ndarray, np.ndarray] | None = None
+    encoding_sample: np.ndarray | None = None
+
+
 def fit_ensemble(
     balanced: BalancedData,
-    train_df,
+    window: TrainWindow,
     cfg: TrainingSection,
-    feature_names: list[str],
     *,
-    features_col: str,
-    checkpoint_root: str | None,
+    checkpoint_root: str | None = None,
     validation_df=None,
-    iterations: list[int] | None = None,
-    rows: int | None = None,
-    warm_start: WarmStart | None = None,
-    stats: tuple[np.ndarray, np.ndarray] | None = None,
-    stage_timing=None,
-    encoding_sample: np.ndarray | None = None,
+    plan: MemberPlan | None = None,
 ) -> EnsembleTraining:
-    """validation_df: early stopping on it (when configured); iterations: a fresh refit's
-    counts; warm_start: a warm-start refit (the members keep their statistics and bins);
-    rows: the row count of train_df when known (the splits' summary), spares a count;
-    stats: train_df's (mean, std) of features_col when already summed (the feature
-    check's pass, fraud_app.features.checks.check_window), spares a pass;
-    stage_timing: the members' planner measurement for their refit; encoding_sample:
-    train_df's input-encoding sample, drawn already (both: train_ensemble)."""
-    # Standardise with statistics of the whole training window, not of one subset.
-    if warm_start is not None:
+    """The members on `balanced`'s subsets, standardised with statistics of the whole
+    `window` (not of one subset), whose rows fit the input encoding too.
+    validation_df: early stopping on it (when configured); plan: a refit's iteration
+    counts or warm start (the members keep their statistics and bins) and the members'
+    planner measurement (fraud_app.models.train.MemberPlan)."""
+    plan = plan or MemberPlan()
+    if plan.warm_start is not None:
         stats = None
-    elif stats is None:
-        stats = feature_statistics(train_df, features_col, feature_names)
-    return train_ensemble(
-        balanced.subsets,
-        cfg,
-        feature_names,
-        stats=stats,
-        checkpoint_root=checkpoint_root,
-        features_col=features_col,
-        weight_col=balanced.weight_column,
+    elif window.stats is None:
+        stats = feature_statistics(window.df, window.features_col, window.feature_names)
+    else:
+        stats = window.stats
+    inputs = TrainingInputs(
+        window.feature_names,
+        stats,
+        Columns(window.features_col, weight=balanced.weight_column),
         validation=validation_df,
-        iterations=iterations,
-        encoding_rows=train_df,  # the input encoding's bins: the whole window, as stats
-        encoding_row_count=rows,
-        warm_start=warm_start,
-        stage_timing=stage_timing,
-        encoding_sample=encoding_sample,
+        encoding=EncodingRows(window.df, window.rows, window.encoding_sample),
+    )
+    return train_ensemble(
+        balanced.subsets, cfg, inputs, plan=plan, checkpoints=Checkpoints(checkpoint_root)
     )
 
 

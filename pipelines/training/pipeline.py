@@ -10,30 +10,24 @@ registered and passed through the promotion gate (pipelines.training.lifecycle).
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyspark import StorageLevel
-
 from dlcore.backends import get_ops
 from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
 from fraud_app.etl.readers import reads
-from fraud_app.evaluation.spark_train import ExecutorWindow
-from fraud_app.evaluation.spark_window import fits_on_driver
 from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.features.table import labelled_rows, read_feature_metadata, read_feature_table
 from fraud_app.models.provenance import TRAINED_FROM, TRAINED_THROUGH
-from fraud_app.models.train import refit_iterations, refit_plan, sample_fraction
-from fraud_app.scoring.evaluate import window_figures
-from fraud_app.scoring.tasks import task_errors
+from fraud_app.models.train import MemberPlan, refit_iterations, refit_plan, sample_fraction
 from fraud_app.spark.session import utc_session
 from fraud_app.timeline import (
     dates_within,
@@ -45,7 +39,9 @@ from fraud_app.timeline import (
 from fraud_app.tracking.lineage import environment as lineage_environment
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
+from pipelines.training.outputs import write_test_scores, write_window_evaluations
 from pipelines.training.run_names import claim_run, drop_checkpoints
+from pipelines.training.validation import scored_validation, validation_window
 
 logger = logging.getLogger(__name__)
 
@@ -117,8 +113,43 @@ class _Laps:
         self._t = now
 
 
+@dataclass(frozen=True)
+class _RunContext:
+    """What every step of one training run reads: the config, the run's name and tracker,
+    the feature names and vector column, the time splits, and the phase clock."""
+
+    config: AppConfig
+    run: str
+    tracker: Any
+    names: list[str]
+    vector: str
+    splits: Any  # SplitResult
+    lap: _Laps
+    started: float  # time.monotonic() when the run started
+
+    @property
+    def checkpoints(self) -> str:
+        return str(self.config.paths.resolve("checkpoints") / self.run)
+
+
+@dataclass(frozen=True)
+class _Ensembles:
+    """The ensembles a run trained: the members early stopping selected (`fitted`), the
+    refit on train + validation when configured, and what the report says of them."""
+
+    fitted: Any  # EnsembleTraining
+    balancing: dict[str, Any]  # the balanced subsets' summary
+    feature_checks: Any  # constant / near-constant in the training window
+    val: Any  # nodes.ValidationWindow on the driver, or None
+    refit: Any = None  # EnsembleTraining
+    refit_summary: dict[str, Any] | None = None
+
+    @property
+    def final(self):
+        return self.refit or self.fitted
+
+
 def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
-    paths = config.paths
     vector = config.features.vector_column or "features"
     df, names = read_features(spark, config)
     started = time.monotonic()
@@ -129,117 +160,156 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     splits = nodes.split(df, config.splits, label_delay_days=config.features.label_delay_days)
     _train_history(spark, config, splits)
     lap("splits")
+    ctx = _RunContext(config, run, tracker, names, vector, splits, lap, started)
+    trained = _fit_members(ctx)
+    baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
+    lap("baselines")
+    windows, val_scores, gate_rows = _validation_scores(ctx, trained)
+    refit, refit_summary = refit_ensemble(config, splits, trained.fitted, names, vector,
+                                          ctx.checkpoints)  # fmt: skip
+    lap("refit")
+    trained = dataclasses.replace(trained, refit=refit, refit_summary=refit_summary)
+    model_path = _save_final(ctx, trained, val_scores)
+    # MLflow logs the model and scores the champion for the gate while the test window is
+    # scored; the registration waits for register_and_gate (a failed run registers nothing).
+    gate = lifecycle.GateContext(
+        config, names, splits, nodes.evaluate_arrays(windows["validation"])["average_precision"],
+        vector, rows=gate_rows, scores=val_scores,
+    )  # fmt: skip
+    pending = lifecycle.start_model_logging(tracker, model_path, gate)
+    windows["test"] = _score_test(ctx, trained.final.ensemble, baselines)
+    lap("test_scores")
+    evaluated = _evaluate(ctx, windows, str(model_path), refit=refit is not None)
+    lap("evaluations")
+    registry = lifecycle.register_and_gate(tracker, pending)
+    lap("registry")  # waits for the model logging and the gate on the tracking thread
+    return _report(ctx, trained, str(model_path), evaluated, baselines, registry)
+
+
+def _fit_members(ctx: _RunContext) -> _Ensembles:
+    """The feature checks, the balanced subsets and the members trained on them (with
+    early stopping on the validation window when configured)."""
+    config, splits, lap = ctx.config, ctx.splits, ctx.lap
     # one pass over the window: the checks, the members' standardisation statistics and
     # the input encoding's sample (the rows feature_sample would draw)
     train_rows = splits.summary["windows"]["train"]["rows"]
     encoded = config.training.model.encoding != "none"
     window = check_window(
         splits.train,
-        names,
-        vector_column=vector,
+        ctx.names,
+        vector_column=ctx.vector,
         rows=train_rows,
         label_column="label",
         moments=True,
         sample=(sample_fraction(train_rows), config.training.seed) if encoded else None,
     )
-    feature_checks = window.checks
     lap("feature_checks")
     # The subsets are computed once for all members (persisted), not once per member.
-    balanced = nodes.balance(splits.train, config.balancing, keep=[vector]).persist()
+    balanced = nodes.balance(splits.train, config.balancing, keep=[ctx.vector]).persist()
     logger.info("balancing: %s", balanced.summary)
-    checkpoints = str(paths.resolve("checkpoints") / run)
-    val = _validation_window(config, tracker, splits, names, vector)
+    val = validation_window(config, ctx.tracker, splits, ctx.names, ctx.vector)
     lap("balancing_and_validation_window")
     try:
+        train = nodes.TrainWindow(splits.train, ctx.names, ctx.vector, rows=_rows(splits, "train"),
+                                  stats=window.moments, encoding_sample=window.sample)  # fmt: skip
         fitted = nodes.fit_ensemble(
             balanced,
-            splits.train,
+            train,
             config.training,
-            names,
-            features_col=vector,
-            checkpoint_root=checkpoints,
+            checkpoint_root=ctx.checkpoints,
             validation_df=val.partition_data() if val is not None else splits.validation,
-            rows=_rows(splits, "train"),
-            stats=window.moments,
-            encoding_sample=window.sample,
         )
     finally:
         balanced.unpersist()
     lap("members")
     for k, result in enumerate(fitted.results):
-        tracker.log_member(k, result)
-    baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
-    lap("baselines")
-    # Validation metrics come from the ensemble selected on validation (before any refit).
-    # With tracking on, the window's features go to the promotion gate, which scores the
-    # champion on them on the tracking thread (no Spark job beside training).
-    validation, val_scores = _scored_validation(val, splits, fitted.ensemble, vector, config)
-    windows = {"validation": validation}
-    with_rows = val is not None and lifecycle.collect_gate_rows(tracker, splits, names)
+        ctx.tracker.log_member(k, result)
+    return _Ensembles(fitted, balanced.summary, window.checks, val)
+
+
+def _validation_scores(ctx: _RunContext, trained: _Ensembles):
+    """({"validation": the window as evaluation takes it}, its per-row scores, the gate's
+    rows or None). Validation metrics come from the ensemble selected on validation (before
+    any refit). With tracking on, the window's features go to the promotion gate, which
+    scores the champion on them on the tracking thread (no Spark job beside training)."""
+    val, splits = trained.val, ctx.splits
+    validation, val_scores = scored_validation(val, splits, trained.fitted.ensemble, ctx.vector,
+                                                ctx.config)  # fmt: skip
+    with_rows = val is not None and lifecycle.collect_gate_rows(ctx.tracker, splits, ctx.names)
     gate_rows = val.gate_rows if with_rows else None
-    lap("validation_scores")
-    refit, refit_summary = refit_ensemble(config, splits, fitted, names, vector, checkpoints)
-    lap("refit")
-    final = refit or fitted
+    ctx.lap("validation_scores")
+    return {"validation": validation}, val_scores, gate_rows
+
+
+def _save_final(ctx: _RunContext, trained: _Ensembles, val_scores) -> Path:
+    """The final ensemble saved to `paths.models/<run>` with its scoring metadata (C2), its
+    features' specs and the dates it trained on."""
+    config, splits, names, refit = ctx.config, ctx.splits, ctx.names, trained.refit
+    ensemble = trained.final.ensemble
     # The alert threshold stored with the model (C2) is a quantile of the FINAL model's
     # validation scores, so it is on the scale of the scores the model will give.
     final_val = (
-        _scored_validation(val, splits, final.ensemble, vector, config, figures=False)[1]
+        scored_validation(trained.val, splits, ensemble, ctx.vector, config, figures=False)[1]
         if refit
         else val_scores
     )
-    final.ensemble.metadata["scoring"] = nodes.scoring_metadata(
-        splits, final.ensemble, final_val["fraud_score"], config, vector
+    ensemble.metadata["scoring"] = nodes.scoring_metadata(
+        splits, ensemble, final_val["fraud_score"], config, ctx.vector
     )
     # each feature's spec, so scoring can refuse a spec changed under the same name
-    final.ensemble.metadata["features"] = {
+    ensemble.metadata["features"] = {
         "definitions": definitions(feature_set_from_config(config.features), names)
     }
     # what the final weights trained on: a later run's gate compares with this model only
     # on validation days after it (lifecycle.unseen_days)
-    final.ensemble.metadata[TRAINED_THROUGH] = lifecycle.trained_through(
-        splits, refit=refit is not None
-    )
-    final.ensemble.metadata[TRAINED_FROM] = lifecycle.trained_from(splits)
-    model_path = final.ensemble.save(paths.resolve("models") / run)
-    lap("scoring_metadata_and_save")
-    # MLflow logs the model and scores the champion for the gate while the test window is
-    # scored; the registration waits for register_and_gate (a failed run registers nothing).
-    pending = lifecycle.start_model_logging(
-        config, tracker, model_dir=model_path, names=names, splits=splits, features_col=vector,
-        new_ap=nodes.evaluate_arrays(windows["validation"])["average_precision"], rows=gate_rows,
-        scores=val_scores,
-    )  # fmt: skip
-    scored_test = nodes.score(splits.test, final.ensemble, features_col=vector, members=True)
+    ensemble.metadata[TRAINED_THROUGH] = lifecycle.trained_through(splits, refit=refit is not None)
+    ensemble.metadata[TRAINED_FROM] = lifecycle.trained_from(splits)
+    model_path = ensemble.save(config.paths.resolve("models") / ctx.run)
+    ctx.lap("scoring_metadata_and_save")
+    return model_path
+
+
+def _score_test(ctx: _RunContext, ensemble, baselines):
+    """The test window scored by the ensemble, its members and the baselines: its scores
+    written (C5), the baselines' test metrics, and the window as evaluation takes it."""
+    vector = ctx.vector
+    scored_test = nodes.score(ctx.splits.test, ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
-    _write_test_scores(scored_test, str(paths.resolve("test_scores") / run))
-    windows["test"] = nodes.test_window(scored_test, config.scoring)
-    lifecycle.finish_baselines(baselines, scored_test, tracker)
+    write_test_scores(scored_test, str(ctx.config.paths.resolve("test_scores") / ctx.run))
+    test = nodes.test_window(scored_test, ctx.config.scoring)
+    lifecycle.finish_baselines(baselines, scored_test, ctx.tracker)
     scored_test.unpersist()
-    lap("test_scores")
-    budget = config.scoring.alert_budget  # + the daily budget's recall (evaluate's figure)
+    return test
+
+
+def _evaluate(ctx: _RunContext, windows, model_path: str, *, refit: bool):
+    """(metrics per window, the paths of their C4 evaluation reports); the metrics logged."""
+    budget = ctx.config.scoring.alert_budget  # + the daily budget's recall (evaluate's figure)
     metrics = {name: nodes.evaluate_arrays(data, budget) for name, data in windows.items()}
-    tracker.log_window_metrics(metrics)
-    evaluations = _write_window_evaluations(windows, config, run, str(model_path), splits,
-                                            refit=refit is not None)  # fmt: skip
-    lap("evaluations")
-    registry = lifecycle.register_and_gate(
-        spark, config, tracker, model_dir=model_path, names=names, splits=splits,
-        new_ap=metrics["validation"]["average_precision"], features_col=vector, pending=pending,
-    )  # fmt: skip
-    lap("registry")  # waits for the model logging and the gate on the tracking thread
+    ctx.tracker.log_window_metrics(metrics)
+    evaluations = write_window_evaluations(windows, ctx.config, ctx.run, model_path,
+                                            ctx.splits, refit=refit)  # fmt: skip
+    return metrics, evaluations
+
+
+def _report(ctx: _RunContext, trained: _Ensembles, model_path: str, evaluated, baselines,
+            registry) -> TrainingReport:  # fmt: skip
+    """The JSON report written to `paths.reports/training-<run>.json`; then the run's
+    checkpoints dropped and its artifacts logged."""
+    metrics, evaluations = evaluated
+    fitted, refit, tracker = trained.fitted, trained.refit, ctx.tracker
     report = {
-        "run": run,
-        "model_path": str(model_path),
-        "feature_names": names,
-        "splits": splits.summary,
-        "feature_checks": feature_checks,  # constant / near-constant in the training window
-        "balancing": balanced.summary,
+        "run": ctx.run,
+        "model_path": model_path,
+        "feature_names": ctx.names,
+        "splits": ctx.splits.summary,
+        "feature_checks": trained.feature_checks,  # constant / near-constant in the window
+        "balancing": trained.balancing,
         "members": [_member_report(r) for r in fitted.results],
-        "refit": refit_summary,
+        "refit": trained.refit_summary,
         "training_seconds": round(fitted.seconds + (refit.seconds if refit else 0.0), 1),
-        "total_seconds": round(time.monotonic() - started, 1),
-        "phase_seconds": lap.seconds,  # wall seconds of the step's phases, in order
+        "total_seconds": round(time.monotonic() - ctx.started, 1),
+        "phase_seconds": ctx.lap.seconds,  # wall seconds of the step's phases, in order
         "metrics": metrics,
         "baselines": lifecycle.baselines_report(baselines),
         "registry": registry,
@@ -249,62 +319,16 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
         # release, library and BLAS versions, git state: also without tracking (lineage.json)
         "environment": lineage_environment(),
     }
-    report_path = paths.resolve("reports") / f"training-{run}.json"
+    report_path = ctx.config.paths.resolve("reports") / f"training-{ctx.run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     jsonout.write_atomic(report_path, jsonout.dumps(report, indent=2, default=str))
-    drop_checkpoints(config, run)
-    lifecycle.log_run_artifacts(tracker, config, names, report_path)
+    drop_checkpoints(ctx.config, ctx.run)
+    lifecycle.log_run_artifacts(tracker, ctx.config, ctx.names, report_path)
     return TrainingReport(
-        run, str(model_path), str(report_path), metrics,
+        ctx.run, model_path, str(report_path), metrics,
         model_uri=(registry or {}).get("registered_uri") or (registry or {}).get("model_uri"),
         registry=registry, baselines=report["baselines"], mlflow_run_id=tracker.run_id,
     )  # fmt: skip
-
-
-def _validation_window(config: AppConfig, tracker, splits, names, vector: str):
-    """The validation window on the driver (one Spark job) when early stopping or the
-    promotion gate needs it there anyway; None: each model is scored on it by Spark.
-    A window larger than early_stopping.max_rows stays on the executors: the members'
-    early stopping collects a weighted sample of it (fraud_app.spark.validation_sample),
-    and the reported figures, threshold and gate come from Spark over every row."""
-    stopping = config.training.distributed.early_stopping
-    rows = splits.summary["windows"]["validation"]["rows"]
-    if stopping is not None and stopping.max_rows is not None and rows > stopping.max_rows:
-        return None
-    if stopping is None and not lifecycle.collect_gate_rows(tracker, splits, names):
-        return None
-    return nodes.collect_validation_window(splits.validation, vector)
-
-
-def _scored_validation(val, splits, ensemble, vector: str, config: AppConfig, *,
-                       figures: bool = True) -> tuple[Any, dict[str, Any]]:  # fmt: skip
-    """(the validation window as evaluation takes it, its per-row scores).
-
-    The window: its evaluation columns + `fraud_score` of `ensemble`, scored on the driver
-    when it is there (same bits as the Spark scorer), else by Spark and collected; past
-    `fits_on_driver` (a window that early_stopping.max_rows left on the executors) its
-    figures computed on the executors (an ExecutorWindow; None with figures=False). The
-    scores: `label`, `fraud_score`, `event_date` of every row, numbers only (~13 bytes a
-    row), for the alert threshold and the promotion gate; the same dict as the window when
-    that was collected."""
-    if val is not None:
-        data = val.scored(ensemble)
-        return data, data
-    rows = splits.summary["windows"]["validation"]["rows"]
-    if fits_on_driver(splits.validation.sparkSession, rows):
-        data = nodes.score_and_collect(splits.validation, ensemble, vector)
-        return data, data
-    scored = nodes.score(splits.validation, ensemble, features_col=vector)
-    numbers = [c for c in ("label", "fraud_score", "event_date") if c in scored.columns]
-    if not figures:  # one pass over the window: nothing to keep between jobs
-        return None, nodes.collect_scores(scored.select(*numbers))
-    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # the figures' jobs, then the scores
-    try:
-        window = nodes.test_window(scored, config.scoring)
-        scores = nodes.collect_scores(scored.select(*numbers))
-    finally:
-        scored.unpersist()
-    return window, scores
 
 
 def _rows(splits, *windows: str) -> int:
@@ -340,15 +364,14 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
     try:
         refit = nodes.fit_ensemble(
             balanced,
-            data,
+            # refit_data: exactly these windows
+            nodes.TrainWindow(data, names, vector, rows=_rows(splits, "train", "validation")),
             config.training,
-            names,
-            features_col=vector,
             checkpoint_root=f"{checkpoints}/refit",
-            iterations=iterations,
-            rows=_rows(splits, "train", "validation"),  # refit_data: exactly these windows
-            warm_start=warm,
-            stage_timing=fitted.stage_timing,  # no measuring stage: the members measured
+            # no measuring stage: the members measured
+            plan=MemberPlan(
+                iterations=iterations, warm_start=warm, stage_timing=fitted.stage_timing
+            ),
         )
     finally:
         balanced.unpersist()
@@ -365,40 +388,6 @@ def refit_ensemble(config: AppConfig, splits, fitted, names, vector: str, checkp
         "members": [_member_report(r) for r in refit.results],
     }
     return refit, summary
-
-
-def _write_test_scores(scored_df, path: str) -> None:
-    """C5: transaction_id, card_id, timestamp, label, fraud_score, member_XX, baseline_<name>."""
-    keep = ["transaction_id", "card_id", "timestamp", "label", "fraud_score"]
-    members = [c for c in scored_df.columns if c.startswith(("member_", "baseline_"))]
-    cols = [c for c in keep if c in scored_df.columns] + members
-    with task_errors():
-        scored_df.select(*cols).write.mode("overwrite").parquet(path)
-
-
-def _write_window_evaluations(
-    windows, config, run: str, model_path: str, splits, *, refit: bool
-) -> dict[str, str]:
-    """C4 JSON per window: <paths.reports>/evaluation-<run>-<window>.json. The validation
-    window's figures are those of the ensemble early stopping selected, BEFORE the refit
-    (`before_refit: true`): the saved model (model_uri) trained on that window, where
-    `evaluate` gives it optimistic figures; they were written under its name alone (AP
-    0.669 where `evaluate` of model_uri gave 0.819)."""
-    out = {}
-    for name, data in windows.items():
-        w = next(x for x in splits.windows if x.name == name)
-        last = (w.end - dt.timedelta(microseconds=1)).date()  # a noon end keeps its date
-        report = {
-            "model_uri": model_path,
-            "before_refit": refit and name == "validation",
-            "window": {"start": str(w.start.date()) if w.start else None, "end": str(last)},
-            **(data.figures if isinstance(data, ExecutorWindow) else window_figures(data, config)),
-        }
-        path = config.paths.resolve("reports") / f"evaluation-{run}-{name}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        jsonout.write_atomic(path, jsonout.dumps(report, indent=2))
-        out[name] = str(path)
-    return out
 
 
 def latest_model(config: AppConfig) -> Path | None:

@@ -15,10 +15,11 @@ import hashlib
 import json
 import logging
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fraud_app import jsonout
+from fraud_app import interrupts, jsonout
 from fraud_app.config import AppConfig
 
 logger = logging.getLogger(__name__)
@@ -75,3 +76,64 @@ class TrialJournal:
             f.write(line.encode("utf-8"))
             f.flush()
             os.fsync(f.fileno())
+
+
+@dataclass(frozen=True)
+class JournaledTrials:
+    """The trials of one tune run against its journal: each search point, its config and
+    that config's fingerprint (the journal's key), and the finished trials an earlier tune
+    of this run name recorded (reused, not trained again)."""
+
+    run: str
+    points: list[dict[str, Any]]
+    configs: list[AppConfig]
+    prints: list[str]
+    journal: TrialJournal
+    earlier: dict[str, dict[str, Any]]
+
+    @classmethod
+    def open(cls, config: AppConfig, run: str, points, configs, *, replace: bool):
+        """The journal of `run` (a new one with `replace`), with a WARNING when it holds
+        trials of an earlier tune of this run that stopped before its report."""
+        journal = TrialJournal(journal_path(config, run))
+        if replace:
+            journal.reset()
+        earlier = journal.finished()
+        trials = cls(run, points, configs, [fingerprint(c) for c in configs], journal, earlier)
+        if earlier:  # an earlier tune of this run name stopped before its report
+            logger.warning(
+                "tune run %s: %s (an earlier tune of this run stopped before it finished) holds "
+                "%d finished trial(s); %d of them match(es) this search and is reused, %d "
+                "trial(s) left to train", run, journal.path, len(earlier), trials.reused,
+                len(points) - trials.reused,
+            )  # fmt: skip
+        return trials
+
+    @property
+    def reused(self) -> int:
+        return sum(f in self.earlier for f in self.prints)
+
+    def reused_record(self, i: int) -> dict[str, Any] | None:
+        """Trial i's record from the journal when an earlier tune finished it, else None."""
+        if self.prints[i] not in self.earlier:
+            return None
+        return {**self.earlier[self.prints[i]], "trial": i, "params": self.points[i],
+                "reused_from": str(self.journal.path)}  # fmt: skip
+
+    def stopped(self) -> None:
+        """Say what a stopped tune left (counted from the journal, what is on disk, not
+        from the trials in memory) and how to go on."""
+        ours, run, n, path = set(self.prints), self.run, len(self.points), self.journal.path
+        kept = {r["config_sha256"]: r for r in self.journal.records() if r["config_sha256"] in ours}
+        done = sum("error" not in r for r in kept.values())
+        logger.warning(
+            "tune run %s stopped with %d of %d trial(s) recorded (%d finished, %d failed) in "
+            "%s: `fraud-app tune --run %s` with the same config reuses the finished ones and "
+            "trains the rest", run, len(kept), n, done, len(kept) - done, path, run,
+        )  # fmt: skip
+        if kept:  # the CLI's stop line says so (it said "nothing is left half-written")
+            interrupts.committed(
+                f"{done} finished and {len(kept) - done} failed of {n} tune trial(s) "
+                f"in {path} (`fraud-app tune --run {run}` with the same config reuses "
+                "the finished ones and trains the rest)"
+            )

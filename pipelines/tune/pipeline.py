@@ -21,6 +21,7 @@ import math
 import random
 import re
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ import yaml
 from pydantic import ValidationError
 
 from dlcore.errors import DlcoreError
-from fraud_app import interrupts, jsonout
+from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import (
     ConfigError,
@@ -45,7 +46,7 @@ from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features
-from pipelines.tune.journal import TrialJournal, fingerprint, journal_path
+from pipelines.tune.journal import JournaledTrials, TrialJournal
 
 logger = logging.getLogger(__name__)
 
@@ -203,6 +204,16 @@ def check_run(
                     replace=replace)  # fmt: skip
 
 
+@dataclass(frozen=True)
+class _TuneData:
+    """What every trial trains and is scored on: the time splits (train and validation
+    windows; the test window is never read), the feature names and the vector column."""
+
+    splits: Any  # SplitResult
+    names: list[str]
+    vector: str
+
+
 @utc_session
 @reads("features", "tune")
 def run_tune(
@@ -228,76 +239,71 @@ def run_tune(
     splits = nodes.split(df, config.splits,
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
     check_validation_window(splits.summary)  # before any trial trains
-    journal = TrialJournal(journal_path(config, run))
-    if replace:
-        journal.reset()
-    earlier = journal.finished()
-    prints = [fingerprint(c) for c in trial_configs]
-    reused = sum(f in earlier for f in prints)
-    if earlier:  # an earlier tune of this run name stopped before its report
-        logger.warning(
-            "tune run %s: %s (an earlier tune of this run stopped before it finished) holds "
-            "%d finished trial(s); %d of them match(es) this search and is reused, %d trial(s) "
-            "left to train", run, journal.path, len(earlier), reused, len(points) - reused,
-        )  # fmt: skip
-    tracker, trials = tracker_for(config), []
+    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace)
+    records = _run_trials(trials, _TuneData(splits, names, vector), cfg, tracker_for(config))
+    return _write_best(config, cfg, trials, records, replace=replace)
+
+
+def _run_trials(trials: JournaledTrials, data: _TuneData, cfg: TuneSection, tracker):
+    """Every trial's record, reused from the journal or trained (and journaled), each one
+    recorded by the tracker; a stop says what the journal kept."""
+    records, n = [], len(trials.points)
     try:
-        with tracker.parent(f"tune-{run}", {"method": cfg.method, "trials": len(points)}):
-            for i, (point, trial_config) in enumerate(zip(points, trial_configs, strict=True)):
-                if prints[i] in earlier:
-                    record = {**earlier[prints[i]], "trial": i, "params": point,
-                              "reused_from": str(journal.path)}  # fmt: skip
-                else:
-                    train = functools.partial(_trial, splits, trial_config, names, vector, i,
-                                              point, len(points))  # fmt: skip
-                    record = _journaled(journal, prints[i], i, point, train)
-                trials.append(record)
+        with tracker.parent(f"tune-{trials.run}", {"method": cfg.method, "trials": n}):
+            for i, (point, trial_config) in enumerate(
+                zip(trials.points, trials.configs, strict=True)
+            ):
+                record = trials.reused_record(i)
+                if record is None:
+                    train = functools.partial(_trial, data, trial_config, i, point, n)
+                    record = _journaled(trials.journal, trials.prints[i], i, point, train)
+                records.append(record)
                 ap = record.get("validation", {}).get("average_precision")
                 tracker.trial(i, point, {} if "error" in record
                               else {"validation_average_precision": ap})  # fmt: skip
     except (KeyboardInterrupt, Terminated):
-        # counted from the journal (what is on disk), not from the trials in memory
-        ours = set(prints)
-        kept = {r["config_sha256"]: r for r in journal.records() if r["config_sha256"] in ours}
-        done = sum("error" not in r for r in kept.values())
-        logger.warning(
-            "tune run %s stopped with %d of %d trial(s) recorded (%d finished, %d failed) in "
-            "%s: `fraud-app tune --run %s` with the same config reuses the finished ones and "
-            "trains the rest", run, len(kept), len(points), done, len(kept) - done,
-            journal.path, run,
-        )  # fmt: skip
-        if kept:  # the CLI's stop line says so (it said "nothing is left half-written")
-            interrupts.committed(
-                f"{done} finished and {len(kept) - done} failed of {len(points)} tune trial(s) "
-                f"in {journal.path} (`fraud-app tune --run {run}` with the same config reuses "
-                "the finished ones and trains the rest)"
-            )
+        trials.stopped()
         raise
-    best = select_best(trials)
-    failed = [t for t in trials if "error" in t]
-    if failed and len(failed) == len(trials):
-        raise TrainingError(
-            f"tune: every trial failed ({len(trials)} trial(s); trial {failed[0]['trial']}: "
-            f"{failed[0]['error']}); no best config was written. Their errors are in "
-            f"{journal.path}"
-        )
-    if best is None:
-        raise EmptyInputError(
-            f"tune: every trial's validation AP is {UNDEFINED} ({len(trials)} trial(s)), so "
-            "none can be selected; no best config was written. Give the validation window "
-            "frauds and normals (splits.validation_days, splits.end) and run tune again"
-        )
+    return records
+
+
+def _write_best(config: AppConfig, cfg: TuneSection, trials: JournaledTrials, records, *,
+                replace: bool) -> dict[str, Any]:  # fmt: skip
+    """The best trial's config (YAML) and the report (JSON) written; the report."""
+    run, journal = trials.run, trials.journal
+    best = _selectable(records, journal.path)
+    failed = [t for t in records if "error" in t]
     report_path, output = outputs(config, cfg, run)
     best_config = apply_point(config, best["params"]).model_dump(mode="json")
     write_output(output, yaml.safe_dump(best_config, sort_keys=False), command="tune", run=run,
                  replace=replace)  # fmt: skip
     report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
-              "trials": trials, "failed": len(failed), "reused": reused, "best": best,
+              "trials": records, "failed": len(failed), "reused": trials.reused, "best": best,
               "best_config": str(output), "trials_journal": str(journal.path)}  # fmt: skip
     write_output(report_path, jsonout.dumps(report, indent=2, default=str), command="tune",
                  run=run, replace=replace)  # fmt: skip
     report["report_path"] = str(report_path)
     return report
+
+
+def _selectable(records: list[dict[str, Any]], journal: Path) -> dict[str, Any]:
+    """The best trial (select_best); an error when every trial failed or none has a
+    defined validation AP."""
+    best = select_best(records)
+    failed = [t for t in records if "error" in t]
+    if failed and len(failed) == len(records):
+        raise TrainingError(
+            f"tune: every trial failed ({len(records)} trial(s); trial {failed[0]['trial']}: "
+            f"{failed[0]['error']}); no best config was written. Their errors are in "
+            f"{journal}"
+        )
+    if best is None:
+        raise EmptyInputError(
+            f"tune: every trial's validation AP is {UNDEFINED} ({len(records)} trial(s)), so "
+            "none can be selected; no best config was written. Give the validation window "
+            "frauds and normals (splits.validation_days, splits.end) and run tune again"
+        )
+    return best
 
 
 def _journaled(journal: TrialJournal, sha: str, i: int, point: dict[str, Any], train):
@@ -345,19 +351,20 @@ def error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}"
 
 
-def _trial(splits, trial_config, names, vector, i, point, n) -> dict[str, Any]:
+def _trial(data: _TuneData, trial_config, i, point, n) -> dict[str, Any]:
     """Train and score one trial; a trial that fails (`trial_failure`: diverged, a setting
     the data refuses, out of memory, a lost executor) is its record with the `error`, and
     the other trials go on; anything else (a bug) is raised."""
     t0 = time.monotonic()
     try:
+        splits = data.splits
         balanced = nodes.balance(splits.train, trial_config.balancing)
-        fitted = nodes.fit_ensemble(balanced, splits.train, trial_config.training, names,
-                                    features_col=vector, checkpoint_root=None,
+        window = nodes.TrainWindow(splits.train, data.names, data.vector)
+        fitted = nodes.fit_ensemble(balanced, window, trial_config.training,
                                     validation_df=splits.validation)  # fmt: skip
         with released():  # the scoring broadcast's file goes with the trial
             metrics = nodes.evaluate(
-                nodes.score(splits.validation, fitted.ensemble, features_col=vector)
+                nodes.score(splits.validation, fitted.ensemble, features_col=data.vector)
             )
     except Exception as exc:
         if not trial_failure(exc):

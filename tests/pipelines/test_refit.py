@@ -51,9 +51,8 @@ def test_refit_trains_on_exactly_train_plus_validation_with_the_chosen_counts(sp
 
     def fit():
         balanced = nodes.balance(splits.train, config.balancing)
-        return nodes.fit_ensemble(balanced, splits.train, config.training, names,
-                                  features_col="features", checkpoint_root=None,
-                                  validation_df=splits.validation)  # fmt: skip
+        return nodes.fit_ensemble(balanced, nodes.TrainWindow(splits.train, names, "features"),
+                                  config.training, validation_df=splits.validation)  # fmt: skip
 
     fitted = fit()
     chosen = [r.best_iteration for r in fitted.results]
@@ -102,9 +101,8 @@ def _first_fit(spark, config):
     )
     names = [f"f{i}" for i in range(D)]
     balanced = nodes.balance(splits.train, config.balancing)
-    fitted = nodes.fit_ensemble(balanced, splits.train, config.training, names,
-                                features_col="features", checkpoint_root=None,
-                                validation_df=splits.validation)  # fmt: skip
+    fitted = nodes.fit_ensemble(balanced, nodes.TrainWindow(splits.train, names, "features"),
+                                config.training, validation_df=splits.validation)  # fmt: skip
     return splits, names, fitted
 
 

@@ -20,7 +20,7 @@ from fraud_app.features.splits import TimeWindow
 from fraud_app.scoring.evaluate import window_figures
 from pipelines.commands.run import _summary
 from pipelines.training.nodes import evaluate_arrays
-from pipelines.training.pipeline import _write_window_evaluations
+from pipelines.training.outputs import write_window_evaluations
 
 
 def _window() -> dict[str, np.ndarray]:
@@ -63,13 +63,13 @@ def test_window_evaluation_files_name_the_model_and_the_last_date(tmp_path):
                    dt.datetime(2024, 2, 27, tzinfo=utc)),
     )  # fmt: skip
     splits = SimpleNamespace(windows=windows)
-    paths = _write_window_evaluations({"validation": data, "test": data}, config, "r1", "/m",
+    paths = write_window_evaluations({"validation": data, "test": data}, config, "r1", "/m",
                                       splits, refit=True)  # fmt: skip
     validation = json.loads(Path(paths["validation"]).read_text())
     test = json.loads(Path(paths["test"]).read_text())
     assert (validation["before_refit"], test["before_refit"]) == (True, False)
     assert validation["window"] == {"start": "2024-02-20", "end": "2024-02-24"}  # was 02-23
     assert test["window"] == {"start": "2024-02-25", "end": "2024-02-26"}
-    paths = _write_window_evaluations({"validation": data}, config, "r2", "/m", splits,
+    paths = write_window_evaluations({"validation": data}, config, "r2", "/m", splits,
                                       refit=False)  # fmt: skip
     assert json.loads(Path(paths["validation"]).read_text())["before_refit"] is False

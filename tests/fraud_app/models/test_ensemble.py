@@ -16,6 +16,9 @@ from fraud_app.models.config import (
 )
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import (
+    Checkpoints,
+    EncodingRows,
+    TrainingInputs,
     evaluate_scores,
     feature_sample,
     feature_statistics,
@@ -73,9 +76,8 @@ def test_trained_ensemble_scores_in_spark_and_round_trips(spark, frames, tmp_pat
     out = train_ensemble(
         subsets,
         _cfg(),
-        names,
-        stats=feature_statistics(subsets[0]),
-        checkpoint_root=tmp_path / "ckpt",
+        TrainingInputs(names, feature_statistics(subsets[0])),
+        checkpoints=Checkpoints(tmp_path / "ckpt"),
     )
     ens = out.ensemble
     assert len(ens.members) == 2 and len(out.results) == 2
@@ -140,7 +142,7 @@ def test_input_encoding_is_fitted_on_the_window_and_scored_identically(spark, fr
             )
         }
     )
-    out = train_ensemble(subsets, cfg, None, stats=stats, encoding_rows=window)
+    out = train_ensemble(subsets, cfg, TrainingInputs(None, stats, encoding=EncodingRows(window)))
     ens = out.ensemble
     window_X = np.array([r[0] for s in (1, 2) for r in _rows(160, s)], dtype=np.float32)
     std = ens.members[0].layer.layers[0]
@@ -187,8 +189,8 @@ def test_later_members_plan_from_the_first_ones_timing_with_the_same_weights(spa
     def fit(group_size):
         cfg = _cfg()
         dist = cfg.distributed.model_copy(update={"group_size": group_size})
-        return train_ensemble(subsets, cfg.model_copy(update={"distributed": dist}), None,
-                              stats=stats)  # fmt: skip
+        return train_ensemble(subsets, cfg.model_copy(update={"distributed": dist}),
+                              TrainingInputs(None, stats))  # fmt: skip
 
     auto, fixed = fit("auto"), fit(FIRST_AUTO_GROUP)
     first, second = (r.history for r in auto.results)

@@ -14,7 +14,7 @@ from dlcore.metrics import average_precision
 from fraud_app.config import load_config
 from fraud_app.spark.early_stopping import EarlyStoppingConfig, collect_validation
 from fraud_app.spark.validation_sample import sample_rates
-from pipelines.training.pipeline import _validation_window
+from pipelines.training.validation import validation_window
 from tests.pipelines.tune_data import DEMO
 
 
@@ -72,7 +72,7 @@ def test_train_leaves_a_window_past_max_rows_on_the_executors(tmp_path):
         {"paths.root": str(tmp_path), "training.distributed.early_stopping.max_rows": 500},
     )
     splits = types.SimpleNamespace(summary={"windows": {"validation": {"rows": 501}}})
-    assert _validation_window(config, None, splits, ["f0"], "features") is None
+    assert validation_window(config, None, splits, ["f0"], "features") is None
 
 
 @pytest.mark.spark

@@ -66,10 +66,10 @@ def gate_on_rows(cfg, tmp_path, ensemble: FraudEnsemble, run: str, rows):
     X, y = rows
     new_ap = evaluate_scores(y, ensemble.predict_proba(X))["average_precision"]
     with start_training_run(cfg, run) as tracker:
+        ctx = lifecycle.GateContext(cfg, NAMES, splits(None), new_ap, "features", rows=rows)
         out = lifecycle.register_and_gate(
-            None, cfg, tracker, model_dir=model_dir, names=NAMES, splits=splits(None),
-            new_ap=new_ap, features_col="features", rows=rows,
-        )  # fmt: skip
+            tracker, lifecycle.start_model_logging(tracker, model_dir, ctx)
+        )
     return out, tracker
 
 

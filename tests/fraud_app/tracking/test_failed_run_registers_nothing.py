@@ -25,10 +25,8 @@ class WindowFailed(RuntimeError):
 def _start(cfg, tmp_path, tracker, ensemble, run: str, rows):
     X, y = rows
     new_ap = evaluate_scores(y, ensemble.predict_proba(X))["average_precision"]
-    pending = lifecycle.start_model_logging(
-        cfg, tracker, model_dir=ensemble.save(tmp_path / "models" / run), names=h.NAMES,
-        splits=h.splits(None), new_ap=new_ap, features_col="features", rows=rows,
-    )  # fmt: skip
+    ctx = lifecycle.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features", rows=rows)
+    pending = lifecycle.start_model_logging(tracker, ensemble.save(tmp_path / "models" / run), ctx)
     return pending, new_ap
 
 
@@ -58,9 +56,6 @@ def test_a_run_that_fails_before_its_registration_registers_nothing(tmp_path, mo
     # the same steps without the failure register the model and move the alias
     with start_training_run(cfg, "ok") as tracker:
         pending, _ = _start(cfg, tmp_path, tracker, h.linear_ensemble(2.0), "ok", rows)
-        out = lifecycle.register_and_gate(
-            None, cfg, tracker, model_dir=None, names=h.NAMES, splits=h.splits(None),
-            new_ap=None, features_col="features", pending=pending,
-        )  # fmt: skip
+        out = lifecycle.register_and_gate(tracker, pending)
     assert out["decision"] == "champion" and out["version"] == "2", out
     assert sorted(str(v.version) for v in _versions(cfg)) == ["1", "2"]

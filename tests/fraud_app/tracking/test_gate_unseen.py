@@ -46,11 +46,12 @@ def _gate_new(cfg, tmp_path, X, y, day):
     scores = {"label": y, "fraud_score": new.predict_proba(X), "event_date": day}
     new_ap = evaluate_scores(y, scores["fraud_score"])["average_precision"]
     with start_training_run(cfg, "new") as tracker:
+        ctx = lifecycle.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features",
+                                    rows=(X, y), scores=scores)  # fmt: skip
         out = lifecycle.register_and_gate(
-            None, cfg, tracker, model_dir=new.save(tmp_path / "models" / "new"), names=h.NAMES,
-            splits=h.splits(None), new_ap=new_ap, features_col="features", rows=(X, y),
-            scores=scores,
-        )  # fmt: skip
+            tracker,
+            lifecycle.start_model_logging(tracker, new.save(tmp_path / "models" / "new"), ctx),
+        )
     return out, new_ap
 
 
@@ -148,12 +149,15 @@ def _register_old(cfg, tmp_path, model, rows, window_end: dt.datetime | None):
     w = SimpleNamespace(start=end - dt.timedelta(days=5), end=end)
     X, y = rows
     with start_training_run(cfg, "champ") as tracker:
-        out = lifecycle.register_and_gate(
-            None, cfg, tracker, model_dir=model.save(tmp_path / "models" / "champ"),
-            names=h.NAMES, splits=SimpleNamespace(validation=None, windows=(None, w, None)),
-            new_ap=evaluate_scores(y, model.predict_proba(X))["average_precision"],
-            features_col="features", rows=rows,
+        ctx = lifecycle.GateContext(
+            cfg, h.NAMES, SimpleNamespace(validation=None, windows=(None, w, None)),
+            evaluate_scores(y, model.predict_proba(X))["average_precision"], "features",
+            rows=rows,
         )  # fmt: skip
+        model_dir = model.save(tmp_path / "models" / "champ")
+        out = lifecycle.register_and_gate(
+            tracker, lifecycle.start_model_logging(tracker, model_dir, ctx)
+        )
     assert out["decision"] == "champion"
     if window_end is None:
         mlflow.MlflowClient().delete_model_version_tag(

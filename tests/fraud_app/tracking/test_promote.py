@@ -86,9 +86,9 @@ def test_a_champion_that_moved_since_the_gate_is_compared_again(tmp_path, monkey
         logged = tracker.log_model_async(model_dir, h.NAMES, h.rows(5, seed=1)[0])
         decided: Future = Future()
         decided.set_result(stale)
-        args = (cfg, h.NAMES, h.splits(None), new_ap, "features", validation)
+        ctx = lifecycle.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features", validation)
         out = tracker.result(
-            tracker.submit("register", lifecycle._register, tracker, logged, decided, args), "r"
+            tracker.submit("register", lifecycle._register, tracker, logged, decided, ctx), "r"
         )
     assert (out["decision"], out["champion_version"], out["version"]) == ("challenger", "2", "3")
     aliases = mlflow.MlflowClient().get_registered_model("fraud-ensemble").aliases

@@ -28,11 +28,11 @@ def _gate(spark, cfg, tmp_path, ensemble, validation, run):
     model_dir = ensemble.save(tmp_path / "models" / run)
     new_ap = nodes.evaluate(nodes.score(validation, ensemble, features_col="features"))
     with start_training_run(cfg, run) as tracker:
+        ctx = lifecycle.GateContext(cfg, h.NAMES, h.splits(validation),
+                                    new_ap["average_precision"], "features")  # fmt: skip
         out = lifecycle.register_and_gate(
-            spark, cfg, tracker, model_dir=model_dir, names=h.NAMES,
-            splits=h.splits(validation), new_ap=new_ap["average_precision"],
-            features_col="features",
-        )  # fmt: skip
+            tracker, lifecycle.start_model_logging(tracker, model_dir, ctx)
+        )
     return out, tracker
 
 
@@ -140,12 +140,14 @@ def test_gate_on_training_s_collected_rows_equals_spark_scoring_without_a_spark_
     assert np.array_equal(rows[0], X) and np.array_equal(rows[1], y)
     model_dir = bad.save(tmp_path / "models" / "r2")
     with start_training_run(cfg, "r2") as tracker:
-        out = lifecycle.register_and_gate(
-            spark, cfg, tracker, model_dir=model_dir, names=h.NAMES,
-            splits=h.splits(None),  # the gate must not touch the validation DataFrame
-            new_ap=nodes.evaluate_arrays(collected)["average_precision"],
-            features_col="features", rows=rows,
+        ctx = lifecycle.GateContext(
+            cfg, h.NAMES,
+            h.splits(None),  # the gate must not touch the validation DataFrame
+            nodes.evaluate_arrays(collected)["average_precision"], "features", rows=rows,
         )  # fmt: skip
+        out = lifecycle.register_and_gate(
+            tracker, lifecycle.start_model_logging(tracker, model_dir, ctx)
+        )
     spark_ap = nodes.evaluate(nodes.score(validation, good, features_col="features"))
     assert out["decision"] == "challenger" and out["champion_version"] == "1"
     assert out["champion_ap"] == pytest.approx(spark_ap["average_precision"], abs=1e-12)
