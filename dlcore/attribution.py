@@ -13,6 +13,17 @@ Where nothing is clipped this is dp/dx_j * (x_j - b_j), the raw-input form; a fe
 clipped at +-c (an amount of 9e9 when training saw thousands) keeps the share of its
 clipped value, where the raw-input gradient (0 beyond the clip) gave it none, so a reason
 code could not name it (session 19 probe). `space="input"` gives the raw-input form.
+
+With a PiecewiseLinear encoding of z (after input noise, the identity in inference) the
+attributed input is the encoded e(z) = [z, ramps(z)]: a_j = mean_k sum over feature j's
+entries of dp_k/de * (e(z_k) - e(z_k(b))). The gradient in z alone saw only the slope of
+the bin z_j sits in: the ramps between the baseline and z, saturated at 1 where z lies,
+counted nothing, and a value on a bin edge (every value of a count or a flag, whose
+quantile edges are its values) had no slope, or one by float rounding, so the float32
+plan and float64 layers named other reasons (session 35 probe: the top reason matched
+the feature whose removal moved the score most in 22 % of a trained model's test rows,
+96 % now). Exact for the first layer, continuous in z; the same as above without an
+encoding.
 Does not own: naming features or choosing the baseline (callers pass them).
 """
 
@@ -26,6 +37,8 @@ import numpy as np
 
 from dlcore.errors import ShapeError
 from dlcore.layers.base import Layer
+from dlcore.layers.gaussian_noise import GaussianNoise
+from dlcore.layers.piecewise_linear import PiecewiseLinear
 from dlcore.layers.sequential import Sequential
 from dlcore.layers.standardize import Standardize
 from dlcore.losses import sigmoid
@@ -77,13 +90,24 @@ def _leading_standardize(model: Model) -> Standardize | None:
 
 
 def _forward_from_z(model: Model, X: np.ndarray, baseline: np.ndarray):
-    """(logits, backprop to the standardised input z, z - z(baseline) as float64)."""
+    """(logits, backprop to the attributed input, its rows minus the baseline's as float64,
+    a function that sums an (n, width) attribution of that input into (n, d) features).
+
+    The attributed input is the standardised and clipped z, or, when a PiecewiseLinear
+    encodes z (after input noise, the identity here), the encoded [z, ramps(z)]."""
     std = _leading_standardize(model)
-    Xin = model._as_input(X)
-    z, _ = std.forward(Xin, training=False)
+    layers = list(model.layer.layers[1:])
+    z, _ = std.forward(model._as_input(X), training=False)
     zb, _ = std.forward(baseline.astype(model.dtype)[None, :], training=False)
+    fold = None
+    noise = next((i for i, layer in enumerate(layers) if type(layer) is not GaussianNoise), 0)
+    if noise < len(layers) and type(layers[noise]) is PiecewiseLinear:
+        encoding, layers = layers[noise], layers[noise + 1 :]
+        z, _ = encoding.forward(z, training=False)
+        zb, _ = encoding.forward(zb, training=False)
+        fold = _feature_sums(encoding.in_features)
     H, backprops = z, []
-    for layer in model.layer.layers[1:]:
+    for layer in layers:
         H, bp = layer.forward(H, training=False)
         backprops.append(bp)
 
@@ -92,7 +116,17 @@ def _forward_from_z(model: Model, X: np.ndarray, baseline: np.ndarray):
             dY = bp(dY)
         return dY
 
-    return H, backprop, z.astype(np.float64) - zb.astype(np.float64)
+    return H, backprop, z.astype(np.float64) - zb.astype(np.float64), fold
+
+
+def _feature_sums(d: int):
+    """(n, d * (1 + bins)) attribution of [z, ramps(z)] -> (n, d): each feature's z and
+    ramps (PiecewiseLinear's column order)."""
+
+    def fold(a: np.ndarray) -> np.ndarray:
+        return a[:, :d] + a[:, d:].reshape(len(a), d, -1).sum(axis=2)
+
+    return fold
 
 
 def ensemble_attribution(
@@ -124,8 +158,9 @@ def ensemble_attribution(
     raw_delta = X.astype(np.float64) - baseline
     for model in models:
         with input_gradients(model):
+            fold = None
             if space == "standardized" and _leading_standardize(model) is not None:
-                logits, backprop, delta = _forward_from_z(model, X, baseline)
+                logits, backprop, delta, fold = _forward_from_z(model, X, baseline)
             else:
                 logits, backprop = model.forward(X, training=False)
                 delta = raw_delta
@@ -133,7 +168,8 @@ def ensemble_attribution(
                 raise ShapeError(f"each model must output one logit per row; got {logits.shape}")
             s = sigmoid(logits.astype(np.float64))
             proba += s[:, 0]
-            attr += backprop((s * (1.0 - s)).astype(logits.dtype)) * delta
+            term = backprop((s * (1.0 - s)).astype(logits.dtype)) * delta
+            attr += term if fold is None else fold(term)
     k = len(models)
     proba /= k
     attr /= k

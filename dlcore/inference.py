@@ -287,16 +287,28 @@ class FusedEnsemble:
         (inp,), (Zb,) = self.inputs, w.Zb
         d = self.d
         dZ = np.matmul(inp.W1, w.G[0], out=w.dZ)
+        if zb is not None:  # with respect to the encoded input [z; ramps(z)] (attribution)
+            return self._encoded_attribution(dZ, Zb, zb[0])
         dT = self._all_bins(dZ[d:], w.dT)
         T = self._all_bins(Zb[d : self.n_in], w.T)
         inside = (T > 0) & (T < 1)
         dX = np.add(dZ[:d], (dT * inside * self._inv_width).sum(axis=1), out=w.dX)
-        if zb is not None:  # with respect to z: before the standardisation's own gradient
-            return dX.astype(np.float64) * (Zb[:d].astype(np.float64) - zb[0])
         dX /= inp.scale[:, None]
         if self.clip is not None:
             dX *= np.abs(Zb[:d]) < self.clip
         return dX
+
+    def _encoded_attribution(self, dZ: np.ndarray, Zb: np.ndarray, zb: np.ndarray) -> np.ndarray:
+        """(d, BLOCK_ROWS) float64: each feature's gradient x (input - baseline) over its own
+        entries of the encoded input, z and its used bins' ramps, against the baseline's
+        (dlcore.attribution: the ramps between the baseline and z count, at a bin edge too)."""
+        d, n = self.d, self.n_in
+        ramps_b = np.empty((n - d, 1), self.dtype)
+        self.used.write(zb.astype(self.dtype), ramps_b)  # the layer's bits, as for a row
+        attr = dZ[:d].astype(np.float64) * (Zb[:d].astype(np.float64) - zb)
+        every_bin = np.zeros((self.D - d, dZ.shape[1]))  # unused bins: always 0
+        every_bin[self.used.cols] = dZ[d:n] * (Zb[d:n].astype(np.float64) - ramps_b)
+        return attr + every_bin.reshape(d, -1, dZ.shape[1]).sum(axis=1)
 
     def _all_bins(self, A: np.ndarray, full: np.ndarray | None) -> np.ndarray:
         """The (d, bins, BLOCK_ROWS) values of every bin from A's used-bin rows: a view
@@ -333,9 +345,10 @@ class FusedEnsemble:
         self, X: np.ndarray, baseline: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """((n,) mean probability, exactly proba(X)'s; (n, d) float64 attribution in the
-        standardised and clipped input space, as dlcore.attribution.ensemble_attribution
-        defines it: a feature pinned at the clip keeps its share, which a gradient with
-        respect to the raw X (0 beyond the clip) gave nothing)."""
+        standardised and clipped input space, or with an encoding in [z; ramps(z)] summed
+        per feature, as dlcore.attribution.ensemble_attribution defines it: a feature pinned
+        at the clip keeps its share, which a gradient with respect to the raw X (0 beyond
+        the clip) gave nothing)."""
         return self._proba_and(self._check(X), self._baseline_inputs(baseline))
 
     def _baseline_inputs(self, baseline: np.ndarray) -> list[np.ndarray]:

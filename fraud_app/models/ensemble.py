@@ -107,9 +107,10 @@ class FraudEnsemble:
         self, X: np.ndarray, baseline: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """(predict_proba(X), bit for bit; (n, d) attribution against `baseline` in the
-        standardised and clipped input space, dlcore.attribution's definition, so a feature
-        clipped at the standardisation's bound keeps its share). The fused plan gives both
-        at once; other members: the float64 twins predict_proba scores with."""
+        standardised and clipped input space (or its piecewise-linear encoding),
+        dlcore.attribution's definition, so a feature clipped at the standardisation's bound
+        keeps its share). The fused plan gives both at once; other members: the float64
+        twins predict_proba scores with."""
         X = np.ascontiguousarray(X, dtype=np.float32)
         fused = self.fused()
         if fused is not None:

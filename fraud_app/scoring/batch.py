@@ -46,8 +46,9 @@ class ScoringOptions:
 
     members: one `member_XX` probability column per ensemble member.
     threshold: add `alert` (score >= threshold). reasons: add `reason_1..reason_n`, the
-    features with the largest gradient x (z - z(training mean)) attribution, z the
-    standardised and clipped input (needs the model's metadata["scoring"]["feature_means"]).
+    features with the largest gradient x (input - training mean's) attribution, in the
+    standardised and clipped input z or its encoding [z, ramps(z)] (dlcore.attribution;
+    needs the model's metadata["scoring"]["feature_means"]).
     """
 
     nonfinite: Literal["error", "null"] = "error"

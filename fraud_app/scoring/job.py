@@ -56,7 +56,7 @@ from fraud_app.scoring.model_source import (
 )
 from fraud_app.scoring.partitions import output_lock
 from fraud_app.scoring.provenance import source_files
-from fraud_app.scoring.reference import training_range
+from fraud_app.scoring.reference import training_range, warn_other_budget
 from fraud_app.scoring.summary import date_summaries, out_of_range
 from fraud_app.scoring.table_source import table_rows
 from fraud_app.scoring.tasks import task_errors
@@ -123,6 +123,7 @@ def _options(model: ScoringModel, config) -> ScoringOptions:
             f"model {model.uri} has no scoring metadata (metadata.scoring: threshold, feature "
             "means, reference), which `score` needs: retrain it with this version of fraud-app"
         )
+    warn_other_budget(meta, config.scoring.alert_budget, model.uri)
     return ScoringOptions(
         nonfinite=config.scoring.nonfinite,
         threshold=float(meta["threshold"]),

@@ -21,6 +21,7 @@ training window) lives in `reference_from_training`.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 import numpy as np
@@ -53,6 +54,22 @@ def alert_threshold(scores: np.ndarray, budget: float) -> float:
         raise ValueError(f"alert budget must be in (0, 1). Received: {budget}")
     k = alerts_for(budget, s.size)
     return float(np.partition(s, s.size - k)[s.size - k])
+
+
+def warn_other_budget(meta: dict[str, Any], configured: float, uri: str) -> None:
+    """One WARNING when `scoring.alert_budget` is not the budget the model's threshold was
+    set for: `score` alerts at the stored threshold, so a budget changed after training
+    (2 % in the config, a model trained at 1 %) changed nothing, and no line said so."""
+    stored = meta.get("alert_budget")
+    if stored is None or math.isclose(float(stored), float(configured), rel_tol=1e-9):
+        return
+    logger.warning(
+        "scoring.alert_budget is %g, but model %s alerts at its stored threshold %.6g, set "
+        "at training for the budget %g (the validation window's top ceil(%g x rows) rows); "
+        "`score` uses that threshold, so its alerts follow the budget %g. Train again with "
+        "scoring.alert_budget %g for a threshold of that budget, or set it back to %g",
+        configured, uri, float(meta["threshold"]), stored, stored, stored, configured, stored,
+    )  # fmt: skip
 
 
 def decile_edges(values: np.ndarray) -> np.ndarray:
