@@ -28,7 +28,7 @@ from pathlib import Path
 from fraud_app.errors import ModelLoadError
 from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir
 from fraud_app.tracking.registry import absent, store_failed, version_number, versions_filter
-from fraud_app.uris import redacted
+from fraud_app.uris import local_path, redacted
 
 logger = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
@@ -208,6 +208,20 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
     return ResolvedModel(found, name, version)  # type: ignore[arg-type]
 
 
+def _absent_location(source: str) -> Path | None:
+    """The local folder the store records for the files of `source` when that folder does
+    not exist (MLflow then downloads nothing, without an error); None otherwise."""
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+    from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+    repo = ModelsArtifactRepository if source.startswith("models:/") else RunsArtifactRepository
+    try:
+        where = local_path(repo.get_underlying_uri(source))
+    except Exception:
+        return None
+    return where if where is not None and not where.exists() else None
+
+
 def _touch(entry: Path) -> None:
     """An entry's time is its last use: `fraud-app prune`'s retention.model_cache ages
     entries by it (an entry used daily is not the oldest because it was downloaded first).
@@ -241,6 +255,14 @@ def _download(uri: str, source: str, target: Path) -> None:
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(staging))
         if _find_ensemble(staging) is None:
+            if (missing := _absent_location(source)) is not None:
+                raise ModelLoadError(
+                    f"{uri}: the tracking store records its files under {missing}, which does "
+                    "not exist here: the store was moved, copied or read without its "
+                    "artifacts folder. Keep that folder beside the store's database (a root "
+                    "moved or copied whole is followed), or score an ensemble directory "
+                    "(--model <paths.root>/models/<run>)"
+                )
             raise ModelLoadError(f"{uri} holds no ensemble ({ENSEMBLE_FILE} not found)")
         if target.exists():
             shutil.rmtree(target)
