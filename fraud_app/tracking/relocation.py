@@ -14,12 +14,18 @@ this store's own run folders (`<location>/<run id>`: run ids are unique, so it i
 store's artifacts, copied along), every artifact path of the store under the old
 location is rewritten to the new one, in one transaction, with one WARNING naming both.
 Paths recorded as parameters (what a run was given) are history and stay as written.
+
+A store that cannot be written (a scoring machine's read-only mount of the root, at
+another path than the training machine's) is not rewritten; `beside_store` finds a
+model's files there instead (the same layout under the folder of the same name beside
+the database), so a read-only store is read wherever it is mounted.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 from pathlib import Path
 
@@ -61,7 +67,7 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
     the store moved with its artifacts (see the module doc); the new location, or None
     when nothing moved. TrackingError when the store cannot be written (read-only)."""
     new = moved_location(db, recorded)
-    if new is None:
+    if new is None or not os.access(db, os.W_OK):  # read-only: read via beside_store
         return None
     old = str(local_path(recorded))
     prefixes = [(old, str(new))]
@@ -89,3 +95,18 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
         db, old, new,
     )  # fmt: skip
     return str(new)
+
+
+def beside_store(db: Path, missing: Path) -> Path | None:
+    """`missing` (a path the store records, absent here) as it lies beside `db`: the part
+    after one of its folders (`<old>/mlartifacts/models/m-<id>/artifacts`) under the
+    folder of that name beside the database, when that exists; else None."""
+    if not missing.is_absolute():
+        return None
+    here = db.resolve().parent
+    for parent in missing.parents:
+        if parent.name and (here / parent.name).is_dir():
+            found = here / parent.name / missing.relative_to(parent)
+            if found.exists():
+                return found
+    return None
