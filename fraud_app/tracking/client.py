@@ -100,8 +100,12 @@ def require_store(uri: str) -> None:
     """TrackingError when `uri` is a sqlite store whose database file does not exist."""
     db = sqlite_database(uri)
     if db is not None and not db.is_file():
+        where = db if db.is_absolute() else (
+            f"{db.resolve()}: a relative sqlite path is read from the directory fraud-app "
+            f"runs in, {Path.cwd()}"
+        )  # fmt: skip
         raise TrackingError(
-            f"tracking store {uri} does not exist (no file {db}), so no model is registered "
+            f"tracking store {uri} does not exist (no file {where}), so no model is registered "
             "there. Check paths.root / tracking.uri / MLFLOW_TRACKING_URI (the store of "
             "`fraud-app train` is <paths.root>/mlflow.db by default)"
         )
