@@ -52,8 +52,8 @@ def moved_location(db: Path, recorded: str) -> Path | None:
     if old is None or not old.is_absolute():
         return None
     new = db.resolve().parent / old.name
-    if new == old or not new.is_dir():
-        return None
+    if new == old or not new.is_dir() or (old.is_dir() and os.path.samefile(old, new)):
+        return None  # the same folder (also through a bind mount or a link): nothing moved
     read_only = f"{db.resolve().as_uri()}?mode=ro"
     with contextlib.closing(sqlite3.connect(read_only, uri=True)) as conn:
         runs = [row[0] for row in conn.execute("SELECT run_uuid FROM runs")]

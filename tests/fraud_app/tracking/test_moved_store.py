@@ -83,3 +83,23 @@ def test_a_store_copied_without_its_artifacts_names_the_missing_folder(
     message = str(caught.value)
     assert f"records its files under {old / 'mlartifacts' / 'models'}" in message, message
     assert "without its artifacts folder" in message
+
+
+def test_the_same_folder_under_another_name_is_not_a_move(tmp_path):
+    """A root reached through a link or a bind mount records a path that still names the
+    same folder: nothing is rewritten (two names of one store would rewrite it back and
+    forth)."""
+    import sqlite3
+
+    from fraud_app.tracking.relocation import moved_location
+
+    real = tmp_path / "real"
+    (real / "mlartifacts" / "run1").mkdir(parents=True)
+    with sqlite3.connect(real / "mlflow.db") as conn:
+        conn.execute("CREATE TABLE runs (run_uuid TEXT)")
+        conn.execute("INSERT INTO runs VALUES ('run1')")
+    conn.close()
+    (tmp_path / "alias").symlink_to(real)
+    assert moved_location(real / "mlflow.db", str(tmp_path / "alias" / "mlartifacts")) is None
+    moved = tmp_path / "gone" / "mlartifacts"  # the same layout, the old folder gone
+    assert moved_location(real / "mlflow.db", str(moved)) == real / "mlartifacts"
