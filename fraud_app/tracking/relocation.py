@@ -65,7 +65,8 @@ def moved_location(db: Path, recorded: str) -> Path | None:
 def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
     """Rewrite the store's artifact paths from `recorded` to the folder beside `db` when
     the store moved with its artifacts (see the module doc); the new location, or None
-    when nothing moved. TrackingError when the store cannot be written (read-only)."""
+    when nothing moved or the store cannot be written here (read-only: `beside_store`
+    reads it). TrackingError when the update fails (it is rolled back)."""
     new = moved_location(db, recorded)
     if new is None or not os.access(db, os.W_OK):  # read-only: read via beside_store
         return None
@@ -85,9 +86,9 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
     except sqlite3.Error as exc:
         raise TrackingError(
             f"tracking store {db} records its artifacts under {old}, but they are now at "
-            f"{new} (the store was moved or copied with them) and the store cannot be "
-            f"updated to say so ({exc}). Run one command with write access to {db.parent} "
-            f"(any `fraud-app models`), or point tracking.uri at a writable copy"
+            f"{new} (the store was moved or copied with them), and updating its paths "
+            f"failed ({exc}); nothing was changed. Run the command again once no other "
+            "process writes the store"
         ) from None
     logger.warning(
         "tracking store %s was moved or copied: its artifacts, recorded under %s, are "
