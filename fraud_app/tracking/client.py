@@ -24,6 +24,7 @@ from pathlib import Path
 from fraud_app import settings
 from fraud_app.errors import TrackingError
 from fraud_app.redaction import RedactingFilter
+from fraud_app.tracking.relocation import follow_moved_artifacts
 from fraud_app.tracking.store_lock import sqlite_database, store_lock
 from fraud_app.uris import redacted, scheme
 
@@ -99,8 +100,12 @@ def require_store(uri: str) -> None:
     """TrackingError when `uri` is a sqlite store whose database file does not exist."""
     db = sqlite_database(uri)
     if db is not None and not db.is_file():
+        where = db if db.is_absolute() else (
+            f"{db.resolve()}: a relative sqlite path is read from the directory fraud-app "
+            f"runs in, {Path.cwd()}"
+        )  # fmt: skip
         raise TrackingError(
-            f"tracking store {uri} does not exist (no file {db}), so no model is registered "
+            f"tracking store {uri} does not exist (no file {where}), so no model is registered "
             "there. Check paths.root / tracking.uri / MLFLOW_TRACKING_URI (the store of "
             "`fraud-app train` is <paths.root>/mlflow.db by default)"
         )
@@ -159,11 +164,20 @@ def _open_store(config) -> Store:
                 location = default_artifact_location(config) if _is_local(uri) else None
                 exp_id = client.create_experiment(name, artifact_location=location)
                 exp = client.get_experiment(exp_id)
+            elif _followed_a_move(uri, exp.artifact_location):
+                exp = client.get_experiment(exp.experiment_id)
     except TrackingError:
         raise
     except Exception as exc:  # MlflowException, requests errors, sqlalchemy errors
         raise store_error(uri, f"cannot open experiment {name!r}", exc) from exc
     return Store(uri, exp.experiment_id, name, exp.artifact_location)
+
+
+def _followed_a_move(uri: str, recorded: str | None) -> bool:
+    """True when the embedded store was moved or copied with its artifacts and its
+    artifact paths now name the new place (fraud_app.tracking.relocation)."""
+    db = sqlite_database(uri)
+    return db is not None and bool(recorded) and follow_moved_artifacts(db, recorded) is not None
 
 
 def redact_mlflow_logs() -> None:

@@ -21,11 +21,13 @@ job's output, so it is a WARNING naming the store and the JSON file, not an erro
 from __future__ import annotations
 
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any
 
 from fraud_app.redaction import redact_value
+from fraud_app.tracking.store_lock import sqlite_database
 from fraud_app.tracking.tune import _finite, _param_text
 from fraud_app.uris import redacted
 
@@ -132,6 +134,12 @@ def _log_job(
 ) -> str | None:  # fmt: skip
     if not config.tracking.enabled:
         return None
+    if (read_only := _read_only_store(config)) is not None:
+        logger.warning(
+            "%s %s: not logged to MLflow: the tracking store %s cannot be written here (a "
+            "read-only mount?); the report is saved at %s", kind, run_name, read_only, path,
+        )  # fmt: skip
+        return None
     try:
         return _start_and_log(config, kind, run_name, params, metrics, steps, path, tags)
     except Exception as exc:  # the job's own output is written: say what MLflow lacks
@@ -140,6 +148,18 @@ def _log_job(
             kind, run_name, type(exc).__name__, redacted(str(exc)), path,
         )  # fmt: skip
         return None
+
+
+def _read_only_store(config) -> Path | None:
+    """The database of a sqlite store this process cannot write (a scoring machine's
+    read-only mount): MLflow printed its SQL error and traceback (~60 lines) first."""
+    from fraud_app.tracking.client import tracking_uri
+
+    db = sqlite_database(tracking_uri(config))
+    if db is None or not db.is_file():
+        return None
+    writable = os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)
+    return None if writable else db
 
 
 def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -> str:

@@ -28,7 +28,9 @@ from pathlib import Path
 from fraud_app.errors import ModelLoadError
 from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir
 from fraud_app.tracking.registry import absent, store_failed, version_number, versions_filter
-from fraud_app.uris import redacted
+from fraud_app.tracking.relocation import beside_store
+from fraud_app.tracking.store_lock import sqlite_database
+from fraud_app.uris import local_path, redacted
 
 logger = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
@@ -208,6 +210,29 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
     return ResolvedModel(found, name, version)  # type: ignore[arg-type]
 
 
+def _absent_location(source: str) -> Path | None:
+    """The local folder the store records for the files of `source` when that folder does
+    not exist (MLflow then downloads nothing, without an error); None otherwise."""
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+    from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+    repo = ModelsArtifactRepository if source.startswith("models:/") else RunsArtifactRepository
+    try:
+        where = local_path(repo.get_underlying_uri(source))
+    except Exception:
+        return None
+    return where if where is not None and not where.exists() else None
+
+
+def _beside_store(missing: Path) -> Path | None:
+    """Where the files of an absent recorded path lie beside the current (sqlite) store
+    when the store was moved and cannot record it (read-only); None otherwise."""
+    import mlflow
+
+    db = sqlite_database(mlflow.get_tracking_uri())
+    return None if db is None else beside_store(db, missing)
+
+
 def _touch(entry: Path) -> None:
     """An entry's time is its last use: `fraud-app prune`'s retention.model_cache ages
     entries by it (an entry used daily is not the oldest because it was downloaded first).
@@ -240,6 +265,20 @@ def _download(uri: str, source: str, target: Path) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(staging))
+        if _find_ensemble(staging) is None and (missing := _absent_location(source)):
+            if (found := _beside_store(missing)) is None:
+                raise ModelLoadError(
+                    f"{uri}: the tracking store records its files under {missing}, which does "
+                    "not exist here: the store was moved, copied or read without its "
+                    "artifacts folder. Keep that folder beside the store's database (a root "
+                    "moved or copied whole is followed), or score an ensemble directory "
+                    "(--model <paths.root>/models/<run>)"
+                )
+            logger.warning(
+                "%s: the tracking store records its files under %s (moved); read from %s",
+                uri, missing, found,
+            )  # fmt: skip
+            shutil.copytree(found, staging, dirs_exist_ok=True)
         if _find_ensemble(staging) is None:
             raise ModelLoadError(f"{uri} holds no ensemble ({ENSEMBLE_FILE} not found)")
         if target.exists():

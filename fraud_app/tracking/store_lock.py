@@ -16,6 +16,7 @@ registration request itself). Windows has no fcntl: no lock there either.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import threading
@@ -85,9 +86,7 @@ def store_lock(uri: str, timeout_s: float, what: str) -> Iterator[None]:
     if not held.thread_lock.acquire(timeout=timeout_s):
         raise _timeout(path, timeout_s, what, "another thread of this process")
     try:
-        if held.depth == 0:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+        if held.depth == 0 and (fd := _open_lock_file(path)) is not None:
             try:
                 _acquire(fcntl, fd, path, deadline, timeout_s, what)
             except BaseException:
@@ -105,6 +104,27 @@ def store_lock(uri: str, timeout_s: float, what: str) -> Iterator[None]:
                 held.fd = None
     finally:
         held.thread_lock.release()
+
+
+def _open_lock_file(path: Path) -> int | None:
+    """The lock file's descriptor (created when missing). A store on a read-only file
+    system (a scoring machine's read-only mount of the root) is read without writing:
+    an existing lock file is opened for reading (flock needs no write access), and where
+    none exists and none can be made, no process writes the store through this mount, so
+    None: no lock (the store lock refused every command there)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
+    except OSError as exc:
+        if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise
+        try:
+            return os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            if exc.errno != errno.EROFS:
+                raise exc from None
+            logger.debug("tracking: %s is on a read-only file system: no store lock", path)
+            return None
 
 
 def _timeout(path: Path, timeout_s: float, what: str, holder: str) -> TrackingError:
