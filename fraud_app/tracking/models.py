@@ -269,9 +269,9 @@ def _download(uri: str, source: str, target: Path) -> None:
             if (found := _beside_store(missing)) is None:
                 raise ModelLoadError(
                     f"{uri}: the tracking store records its files under {missing}, which does "
-                    "not exist here: the store was moved, copied or read without its "
-                    "artifacts folder. Keep that folder beside the store's database (a root "
-                    "moved or copied whole is followed), or score an ensemble directory "
+                    "not exist here: deleted, or the store was moved, copied or read without "
+                    "its artifacts folder. Keep that folder beside the store's database (a "
+                    "root moved or copied whole is followed), or score an ensemble directory "
                     "(--model <paths.root>/models/<run>)"
                 )
             logger.warning(
