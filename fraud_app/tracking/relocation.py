@@ -89,7 +89,8 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
     when nothing moved or the store cannot be written here (read-only: `beside_store`
     reads it). TrackingError when the update fails (it is rolled back)."""
     new = moved_location(db, recorded)
-    if new is None or not os.access(db, os.W_OK):  # read-only: read via beside_store
+    # read-only (sqlite writes its journal beside the database): read via beside_store
+    if new is None or not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
         return None
     old = str(local_path(recorded))
     if not Path(old).exists() and (
