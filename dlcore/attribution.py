@@ -14,9 +14,10 @@ clipped at +-c (an amount of 9e9 when training saw thousands) keeps the share of
 clipped value, where the raw-input gradient (0 beyond the clip) gave it none, so a reason
 code could not name it (session 19 probe). `space="input"` gives the raw-input form.
 
-With a PiecewiseLinear encoding of z (after input noise, the identity in inference) the
-attributed input is the encoded e(z) = [z, ramps(z)]: a_j = mean_k sum over feature j's
-entries of dp_k/de * (e(z_k) - e(z_k(b))). The gradient in z alone saw only the slope of
+With a PiecewiseLinear encoding of z (after input noise or dropout, the identity in
+inference, which the fused plan skips too) the attributed input is the encoded
+e(z) = [z, ramps(z)]: a_j = mean_k sum over feature j's entries of
+dp_k/de * (e(z_k) - e(z_k(b))). The gradient in z alone saw only the slope of
 the bin z_j sits in: the ramps between the baseline and z, saturated at 1 where z lies,
 counted nothing, and a value on a bin edge (every value of a count or a flag, whose
 quantile edges are its values) had no slope, or one by float rounding, so the float32
@@ -37,6 +38,7 @@ import numpy as np
 
 from dlcore.errors import ShapeError
 from dlcore.layers.base import Layer
+from dlcore.layers.dropout import Dropout
 from dlcore.layers.gaussian_noise import GaussianNoise
 from dlcore.layers.piecewise_linear import PiecewiseLinear
 from dlcore.layers.sequential import Sequential
@@ -94,13 +96,14 @@ def _forward_from_z(model: Model, X: np.ndarray, baseline: np.ndarray):
     a function that sums an (n, width) attribution of that input into (n, d) features).
 
     The attributed input is the standardised and clipped z, or, when a PiecewiseLinear
-    encodes z (after input noise, the identity here), the encoded [z, ramps(z)]."""
+    encodes z (after input noise or dropout, the identity here), the encoded [z, ramps(z)]."""
     std = _leading_standardize(model)
     layers = list(model.layer.layers[1:])
     z, _ = std.forward(model._as_input(X), training=False)
     zb, _ = std.forward(baseline.astype(model.dtype)[None, :], training=False)
     fold = None
-    noise = next((i for i, layer in enumerate(layers) if type(layer) is not GaussianNoise), 0)
+    # the layers the fused plan skips ahead of the encoding (identity in inference)
+    noise = next((i for i, la in enumerate(layers) if type(la) not in (GaussianNoise, Dropout)), 0)
     if noise < len(layers) and type(layers[noise]) is PiecewiseLinear:
         encoding, layers = layers[noise], layers[noise + 1 :]
         z, _ = encoding.forward(z, training=False)

@@ -305,10 +305,18 @@ class FusedEnsemble:
         d, n = self.d, self.n_in
         ramps_b = np.empty((n - d, 1), self.dtype)
         self.used.write(zb.astype(self.dtype), ramps_b)  # the layer's bits, as for a row
-        attr = dZ[:d].astype(np.float64) * (Zb[:d].astype(np.float64) - zb)
-        every_bin = np.zeros((self.D - d, dZ.shape[1]))  # unused bins: always 0
-        every_bin[self.used.cols] = dZ[d:n] * (Zb[d:n].astype(np.float64) - ramps_b)
-        return attr + every_bin.reshape(d, -1, dZ.shape[1]).sum(axis=1)
+        attr = Zb[:d].astype(np.float64)  # in place: two (rows, BLOCK_ROWS) float64 arrays
+        attr -= zb
+        attr *= dZ[:d]
+        ramps = Zb[d:n].astype(np.float64)
+        ramps -= ramps_b
+        ramps *= dZ[d:n]
+        if len(self.used.cols) < self.D - d:  # unused bins: always 0
+            every_bin = np.zeros((self.D - d, dZ.shape[1]))
+            every_bin[self.used.cols] = ramps
+            ramps = every_bin
+        attr += ramps.reshape(d, -1, dZ.shape[1]).sum(axis=1)
+        return attr
 
     def _all_bins(self, A: np.ndarray, full: np.ndarray | None) -> np.ndarray:
         """The (d, bins, BLOCK_ROWS) values of every bin from A's used-bin rows: a view

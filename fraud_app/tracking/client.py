@@ -51,8 +51,8 @@ def tracking_uri(config) -> str:
 
 
 def default_artifact_location(config) -> str:
-    if config.tracking.artifact_location:
-        return str(Path(config.tracking.artifact_location).resolve())
+    if location := config.tracking.artifact_location:  # a URI (s3://, file:) as given
+        return str(Path(location).resolve()) if scheme(location) == "" else location
     return str((Path(config.paths.root) / "mlartifacts").resolve())
 
 

@@ -13,6 +13,15 @@ location is not the folder of the same name beside the database, and that folder
 this store's own run folders (`<location>/<run id>`: run ids are unique, so it is this
 store's artifacts, copied along), every artifact path of the store under the old
 location is rewritten to the new one, in one transaction, with one WARNING naming both.
+Only the runs of the experiments recorded at that location count as its folders (another
+experiment of the store, at its own `tracking.artifact_location`, was rewritten into the
+first one's folder when both folders had the same name). When the recorded location does
+not exist here (a move, or another machine's mount of the store at another path), nothing
+is rewritten while one of those runs is RUNNING: a run in progress on a machine that sees
+the store at the recorded path would write its model under the new path, which that
+machine may not have, and its next command would rewrite the store back (one WARNING
+says so; a model absent at its recorded path is still read beside the database). A copy
+(both folders here) is followed: its own database is rewritten, not the original's.
 Paths recorded as parameters (what a run was given) are history and stay as written.
 
 A store that cannot be written (a scoring machine's read-only mount of the root, at
@@ -54,12 +63,24 @@ def moved_location(db: Path, recorded: str) -> Path | None:
     new = db.resolve().parent / old.name
     if new == old or not new.is_dir() or (old.is_dir() and os.path.samefile(old, new)):
         return None  # the same folder (also through a bind mount or a link): nothing moved
-    read_only = f"{db.resolve().as_uri()}?mode=ro"
-    with contextlib.closing(sqlite3.connect(read_only, uri=True)) as conn:
-        runs = [row[0] for row in conn.execute("SELECT run_uuid FROM runs")]
+    runs = [run for run, _ in _runs_of(db, recorded)]
     if not any((new / run).is_dir() for run in runs):
         return None
     return new
+
+
+def _runs_of(db: Path, recorded: str) -> list[tuple[str, str]]:
+    """(run id, status) of the runs of the experiments whose location is `recorded`: only
+    their folders show that a folder beside `db` holds these artifacts (another experiment
+    of the store, at its own `tracking.artifact_location`, can have a folder of the same
+    name beside the database holding the first one's runs)."""
+    read_only = f"{db.resolve().as_uri()}?mode=ro"
+    with contextlib.closing(sqlite3.connect(read_only, uri=True)) as conn:
+        return conn.execute(
+            "SELECT run_uuid, status FROM runs WHERE experiment_id IN "
+            "(SELECT experiment_id FROM experiments WHERE artifact_location = ?)",
+            (recorded,),
+        ).fetchall()
 
 
 def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
@@ -68,9 +89,24 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
     when nothing moved or the store cannot be written here (read-only: `beside_store`
     reads it). TrackingError when the update fails (it is rolled back)."""
     new = moved_location(db, recorded)
-    if new is None or not os.access(db, os.W_OK):  # read-only: read via beside_store
+    # read-only (sqlite writes its journal beside the database): read via beside_store
+    if new is None or not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
         return None
     old = str(local_path(recorded))
+    if not Path(old).exists() and (
+        running := [run for run, status in _runs_of(db, recorded) if status == "RUNNING"]
+    ):  # a copy's own store is rewritten: a run of the original writes the original's
+        logger.warning(
+            "tracking store %s records its artifacts under %s, and its folder %s beside the "
+            "database holds them (moved, or the same store mounted at another path by "
+            "another machine), but run(s) %s are in progress: the paths are not "
+            "rewritten under a running run (its model would go under %s, which its own "
+            "machine may not have); a model absent under %s is read from %s meanwhile. A "
+            "run killed without ending stays RUNNING: end it, then run the command again "
+            "(mlflow.MlflowClient(<tracking uri>).set_terminated(<run id>, 'KILLED'))",
+            db, old, new, ", ".join(running[:5]), new, old, new,
+        )  # fmt: skip
+        return None
     prefixes = [(old, str(new))]
     if recorded != old:  # a file: URI, recorded as such
         prefixes.append((recorded, f"file://{new}"))

@@ -19,7 +19,7 @@ import pytest
 
 from dlcore.attribution import ensemble_attribution, top_features
 from dlcore.inference import compile_ensemble
-from dlcore.layers import Linear, ReLU, Sequential, Standardize
+from dlcore.layers import Dropout, Linear, ReLU, Sequential, Standardize
 from dlcore.layers.piecewise_linear import PiecewiseLinear
 from dlcore.losses import sigmoid
 from dlcore.model import Model
@@ -27,11 +27,15 @@ from dlcore.model import Model
 D = 3
 
 
-def _member(seed: int, *, dtype: str = "float64", hidden: int | None = None) -> Model:
+def _member(
+    seed: int, *, dtype: str = "float64", hidden: int | None = None, dropout: bool = False
+) -> Model:
     """Standardize -> PiecewiseLinear(4) -> [Linear -> ReLU] -> Linear(1); feature 0 a
     count 0..6, feature 1 a 0/1 flag, feature 2 continuous. Bins on fixed edges (the same
     for every member, as training fits them)."""
     layers = [Standardize(clip=3.0, name="standardize"), PiecewiseLinear(4)]
+    if dropout:  # identity in inference
+        layers.insert(1, Dropout(0.2))
     layers += [Linear(hidden), ReLU()] if hidden else []
     model = Model(Sequential([*layers, Linear(1)]), in_features=D, seed=seed, dtype=dtype)
     model.layer.layers[0].set_statistics(np.array([2.0, 0.1, 0.0]), np.array([2.0, 0.3, 1.0]))
@@ -41,7 +45,7 @@ def _member(seed: int, *, dtype: str = "float64", hidden: int | None = None) -> 
     lower = np.array([e[:4] for e in edges])
     inv_width = np.array([1 / np.diff(edges[0]), [1 / (3.0 + 1 / 3), 0, 0, 0],
                           1 / np.diff(edges[2])])  # fmt: skip
-    model.layer.layers[1].set_edges(lower, inv_width)
+    model.layer.layers[1 + dropout].set_edges(lower, inv_width)
     rng = np.random.default_rng(seed)
     model.params.set_data(rng.standard_normal(model.params.size).astype(dtype))
     return model
@@ -101,3 +105,17 @@ def test_the_fused_plan_and_the_layers_give_the_same_attribution_and_reasons_in_
     _, ref = ensemble_attribution(twins, X.astype(np.float64), BASELINE)
     np.testing.assert_allclose(attr, ref, rtol=0, atol=1e-6)
     assert (top_features(attr, 2) == top_features(ref, 2)).all()
+
+
+def test_a_dropout_before_the_encoding_is_skipped_as_the_fused_plan_skips_it():
+    """Standardize -> Dropout -> PiecewiseLinear (an imported or hand-built model; identity
+    in inference): the fused plan skips the Dropout and attributes the encoded input, the
+    float64 layers skipped only GaussianNoise and took the gradient in z (review 35: up
+    to 0.19 apart)."""
+    members = [_member(k, hidden=6, dropout=True) for k in range(2)]
+    fused = compile_ensemble(members)
+    assert fused is not None and fused.encoding is not None
+    X = _rows("float64")
+    _proba, attr = fused.proba_and_attribution(X, BASELINE)
+    _, ref = ensemble_attribution(members, X, BASELINE)
+    np.testing.assert_allclose(ref, attr, rtol=0, atol=1e-9)  # was: up to 0.19 apart

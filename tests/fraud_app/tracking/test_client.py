@@ -57,3 +57,17 @@ def test_a_file_that_is_not_a_database_is_one_line(tmp_path, monkeypatch):
     with pytest.raises(TrackingError, match="file is not a database") as info:
         connect(config)
     assert "\n" not in str(info.value), str(info.value)
+
+
+@pytest.mark.parametrize("location", ["s3://bucket/fraud-app", "file:///srv/mlartifacts"])
+def test_an_artifact_location_given_as_a_uri_is_kept(tmp_path, monkeypatch, location):
+    """`tracking.artifact_location` of an embedded store as a URI (MLflow's sqlite store with
+    S3 artifacts): it was resolved as a relative path, `<cwd>/s3:/bucket/fraud-app` (review
+    35), so the experiment's artifacts went to a local folder named `s3:`."""
+    from fraud_app.tracking.client import default_artifact_location
+
+    monkeypatch.chdir(tmp_path)
+    cfg = h.config(tmp_path, **{"tracking.artifact_location": location})
+    assert default_artifact_location(cfg) == location
+    relative = h.config(tmp_path, **{"tracking.artifact_location": "art"})
+    assert default_artifact_location(relative) == str(tmp_path / "art")  # a path: resolved

@@ -94,12 +94,98 @@ def test_the_same_folder_under_another_name_is_not_a_move(tmp_path):
     from fraud_app.tracking.relocation import moved_location
 
     real = tmp_path / "real"
+    moved = tmp_path / "gone" / "mlartifacts"  # the same layout, the old folder gone
     (real / "mlartifacts" / "run1").mkdir(parents=True)
     with sqlite3.connect(real / "mlflow.db") as conn:
-        conn.execute("CREATE TABLE runs (run_uuid TEXT)")
-        conn.execute("INSERT INTO runs VALUES ('run1')")
+        conn.execute("CREATE TABLE experiments (experiment_id INTEGER, artifact_location TEXT)")
+        conn.execute("CREATE TABLE runs (run_uuid TEXT, experiment_id INTEGER, status TEXT)")
+        conn.execute("INSERT INTO experiments VALUES (1, ?)", (str(moved),))
+        conn.execute("INSERT INTO runs VALUES ('run1', 1, 'FINISHED')")
     conn.close()
     (tmp_path / "alias").symlink_to(real)
     assert moved_location(real / "mlflow.db", str(tmp_path / "alias" / "mlartifacts")) is None
-    moved = tmp_path / "gone" / "mlartifacts"  # the same layout, the old folder gone
     assert moved_location(real / "mlflow.db", str(moved)) == real / "mlartifacts"
+
+
+def _store_with_runs(db, experiments: dict[str, tuple], monkeypatch) -> dict[str, str]:
+    """A real MLflow store at `db` with, per experiment name, (its artifact location, the
+    statuses of its runs, in order); each run's folder made under its location. Returns
+    {"<experiment>/<n>": run id}."""
+    import mlflow
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client = mlflow.MlflowClient(f"sqlite:///{db}")
+    ids = {}
+    for name, (location, statuses) in experiments.items():
+        exp = client.create_experiment(name, artifact_location=str(location))
+        for n, status in enumerate(statuses):
+            run = client.create_run(exp).info.run_id
+            if status != "RUNNING":
+                client.set_terminated(run, status)
+            (location / run / "artifacts").mkdir(parents=True)
+            ids[f"{name}/{n}"] = run
+    return ids
+
+
+def _artifact_paths(db) -> list:
+    import sqlite3
+
+    with sqlite3.connect(db) as conn:
+        out = conn.execute("SELECT artifact_location FROM experiments ORDER BY 1").fetchall()
+        out += conn.execute("SELECT artifact_uri FROM runs ORDER BY 1").fetchall()
+    conn.close()
+    return out
+
+
+def test_another_experiment_at_its_own_location_is_not_taken_for_a_move(
+    tmp_path, mlflow_template, monkeypatch
+):
+    """A store of two experiments: `fraud-app` in <root>/mlartifacts, another at its own
+    `tracking.artifact_location`, a folder also named mlartifacts (review 35). Opening the
+    second took the first one's run folders beside the database for its own and rewrote
+    its paths into the first one's folder, where its files are not."""
+    from fraud_app.tracking.relocation import follow_moved_artifacts
+
+    root, shared = tmp_path / "root", tmp_path / "shared" / "mlartifacts"
+    db = mlflow_template.copy_to(root)
+    _store_with_runs(
+        db, {"fraud-app": (root / "mlartifacts", ["FINISHED"]), "other": (shared, ["FINISHED"])},
+        monkeypatch,
+    )  # fmt: skip
+    before = _artifact_paths(db)
+    assert follow_moved_artifacts(db, str(shared)) is None  # was: <root>/mlartifacts
+    assert _artifact_paths(db) == before
+
+
+def test_a_store_with_a_run_in_progress_is_not_rewritten(
+    tmp_path, mlflow_template, monkeypatch, caplog
+):
+    """The same store at another path (another machine's mount of the root, or a move)
+    while a run is RUNNING (review 35): the rewrite moved the experiment's location under
+    the running run, whose model then went under a path its own machine may not have, and
+    that machine's next command rewrote the store back. Nothing is rewritten while it
+    runs (one WARNING); once it ended, the move is followed."""
+    import mlflow
+
+    from fraud_app.tracking.relocation import follow_moved_artifacts
+
+    old, here = tmp_path / "a" / "proj", tmp_path / "b" / "proj"
+    db = mlflow_template.copy_to(old)
+    ids = _store_with_runs(
+        db, {"fraud-app": (old / "mlartifacts", ["FINISHED", "RUNNING"])}, monkeypatch
+    )
+    copied = tmp_path / "c" / "proj"  # a copy: its own store follows, the original runs on
+    shutil.copytree(old, copied)
+    assert follow_moved_artifacts(copied / db.name, str(old / "mlartifacts")) == str(
+        copied / "mlartifacts"
+    )
+    shutil.move(old, here)
+    db, before = here / db.name, _artifact_paths(here / db.name)
+    with caplog.at_level(logging.WARNING, logger="fraud_app.tracking.relocation"):
+        assert follow_moved_artifacts(db, str(old / "mlartifacts")) is None
+    assert _artifact_paths(db) == before  # was: every path rewritten under the running run
+    assert f"run(s) {ids['fraud-app/1']} are in progress" in caplog.text
+
+    mlflow.MlflowClient(f"sqlite:///{db}").set_terminated(ids["fraud-app/1"], "KILLED")
+    assert follow_moved_artifacts(db, str(old / "mlartifacts")) == str(here / "mlartifacts")
+    assert (str(here / "mlartifacts"),) in _artifact_paths(db)

@@ -79,3 +79,35 @@ def test_a_store_on_a_read_only_mount_at_another_path_is_read(
         assert log_scoring_job({"job_id": "j1", "dates": []}, report, config) is None
     assert [r.name for r in caplog.records] == ["fraud_app.tracking.jobs"], caplog.text
     assert "cannot be written here (a read-only mount?)" in caplog.text
+
+
+def test_a_writable_database_in_a_read_only_folder_is_read_not_rewritten(
+    tmp_path, monkeypatch, mlflow_template, read_only_mount
+):
+    """The database writable but not its folder (a scorer's group may write mlflow.db in a
+    folder it cannot write; sqlite writes its journal beside the database): the moved
+    store's rewrite was tried and failed the command, `updating its paths failed
+    (attempt to write a readonly database)` (review 35). It is read as a read-only store
+    is."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    src, where = read_only_mount
+    trained = tmp_path / "trained"
+    mlflow_template.copy_to(trained)
+    h.gate_on_rows(h.config(trained), trained, h.linear_ensemble(2.0), "r1", h.rows(200, seed=3))
+    shutil.copytree(trained / "mlartifacts", src / "mlartifacts")
+    shutil.copyfile(trained / "mlflow.db", src / "mlflow.db")
+    writable = tmp_path / "writable.db"
+    shutil.copyfile(trained / "mlflow.db", writable)
+    shutil.rmtree(trained)
+    done = subprocess.run(["mount", "-o", "remount,bind,ro", str(where)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    db = where / "mlflow.db"
+    done = subprocess.run(["mount", "--bind", str(writable), str(db)], capture_output=True)
+    assert done.returncode == 0, done.stderr
+    try:
+        assert os.access(db, os.W_OK) and not os.access(where, os.W_OK)
+        config = h.config(tmp_path / "reader", **{"tracking.uri": f"sqlite:///{db}"})
+        champion = resolve_model("models:/fraud-ensemble@champion", config=config)
+        assert champion.version == "1"  # was: TrackingError ... updating its paths failed
+    finally:
+        subprocess.run(["umount", str(db)], check=False)
