@@ -26,7 +26,7 @@ from fraud_app.evaluation.spark_ranking import (
     budget_report,
     day_figures,
 )
-from fraud_app.scoring.evaluation import threshold_summary
+from fraud_app.scoring.evaluation import FigureRequest, threshold_summary
 
 DRIVER_ROWS = 250_000  # a window of at most this many rows is collected (see fits_on_driver)
 ROW_BYTES = 64  # a row of the collected columns, serialised (53 measured, 16-character ids)
@@ -42,14 +42,6 @@ def fits_on_driver(spark, rows: int) -> bool:
     cap = spark.sparkContext.getConf().get("spark.driver.maxResultSize", "1g")
     limit = spark.sparkContext._jvm.org.apache.spark.network.util.JavaUtils.byteStringAsBytes(cap)
     return limit == 0 or rows * ROW_BYTES * 8 <= limit
-
-
-@dataclass(frozen=True)
-class FigureRequest:
-    budgets: tuple[float, ...]
-    card_k: int
-    pattern_budget: float | None  # None: no per-pattern recall
-    threshold: float | None = None  # the model's stored threshold: `model_threshold`
 
 
 @dataclass(frozen=True)

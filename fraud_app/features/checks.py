@@ -104,30 +104,52 @@ def check_window(
     seed + the partition's index, and keep a row when it is below the fraction."""
     if not names:
         return WindowChecks({"constant": [], "near_constant": []})
-    columns = [_feature_column(df, name, i, vector_column) for i, name in enumerate(names)]
-    labelled = label_column is not None and label_column in df.columns
-    if labelled:
-        columns.append(F.col(f"`{label_column}`"))
+    read = _PassColumns.of(df, names, vector_column, label_column, moments, sample)
     rows = df.count() if rows is None else rows
     fraction = 1.0 if rows <= sample_rows else sample_rows / rows
-    data = [c.cast("double").alias(f"c{i}") for i, c in enumerate(columns)]
-    has_vector = vector_column is not None and vector_column in df.columns
-    summed = moments and has_vector
-    drawn = sample is not None and has_vector
-    if summed or drawn:
-        data.append(F.col(f"`{vector_column}`").alias("v"))
-    if drawn:
-        keep = F.lit(True) if sample[0] >= 1.0 else F.rand(sample[1]) < F.lit(sample[0])
-        data.append(keep.alias("s"))
-    d, width = len(names), len(columns)
-    schema = _SCHEMA + (_MOMENTS if summed else "") + (_SAMPLE if drawn else "")
-    parts = (
-        df.select(*data).mapInArrow(_partials(width, fraction, d, summed, drawn), schema).collect()
-    )
-    found = _verdicts(names, parts, width, d, labelled, share)
-    drawn_rows = _drawn(parts, vector_column) if drawn else None
-    if not summed:
+    schema = _SCHEMA + (_MOMENTS if read.summed else "") + (_SAMPLE if read.drawn else "")
+    partials = _partials(read.width, fraction, len(names), read.summed, read.drawn)
+    parts = df.select(*read.data).mapInArrow(partials, schema).collect()
+    found = _verdicts(names, parts, read.width, len(names), read.labelled, share)
+    drawn_rows = _drawn(parts, vector_column) if read.drawn else None
+    if not read.summed:
         return WindowChecks(found, sample=drawn_rows)
+    return WindowChecks(found, _moments(names, parts, read.width), drawn_rows)
+
+
+@dataclass(frozen=True, eq=False)
+class _PassColumns:
+    """What check_window's one pass reads: `data`, the features as doubles (c0, c1, ...),
+    then the label when `labelled`, then the vector (v) when its moments are `summed` or
+    rows `drawn`, then the draw (s) when `drawn`; `width`: the feature + label columns."""
+
+    data: list[Column]
+    width: int
+    labelled: bool
+    summed: bool
+    drawn: bool
+
+    @classmethod
+    def of(cls, df, names, vector_column, label_column, moments: bool, sample) -> _PassColumns:
+        columns = [_feature_column(df, name, i, vector_column) for i, name in enumerate(names)]
+        labelled = label_column is not None and label_column in df.columns
+        if labelled:
+            columns.append(F.col(f"`{label_column}`"))
+        data = [c.cast("double").alias(f"c{i}") for i, c in enumerate(columns)]
+        has_vector = vector_column is not None and vector_column in df.columns
+        summed = moments and has_vector
+        drawn = sample is not None and has_vector
+        if summed or drawn:
+            data.append(F.col(f"`{vector_column}`").alias("v"))
+        if drawn:
+            keep = F.lit(True) if sample[0] >= 1.0 else F.rand(sample[1]) < F.lit(sample[0])
+            data.append(keep.alias("s"))
+        return cls(data, len(columns), labelled, summed, drawn)
+
+
+def _moments(names, parts, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """The vector's (mean, std) from the batches' partial sums; an error names a feature
+    whose float32 sums overflow (require_finite_moments)."""
     stats = combine_moments(
         [p["n"] for p in parts],
         [np.frombuffer(p["s1"], np.float64) for p in parts],
@@ -138,7 +160,7 @@ def check_window(
         np.abs(_reduce(np.fmax, [p["mx"] for p in parts], width)),
     )
     require_finite_moments(names, *stats, largest=largest)
-    return WindowChecks(found, stats, drawn_rows)
+    return stats
 
 
 def _drawn(parts, column: str) -> np.ndarray:

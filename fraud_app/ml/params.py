@@ -208,14 +208,24 @@ class DlcoreParams(
 
     def training_section(self) -> TrainingSection:
         """These params as the `training` config section (validated the same way as YAML)."""
-        g = self.getOrDefault
         self.check_threshold()
-        if g(self.groupSize) < 0:
+        self._check_group_size()
+        section = self._validated_section(self._section_spec())
+        self._check_validation_use()
+        return section
+
+    def _check_group_size(self) -> None:
+        size = self.getOrDefault(self.groupSize)
+        if size < 0:
             raise ConfigError(
                 f"{type(self).__name__}: groupSize must be >= 1 (iterations per group), or 0 "
-                f"for auto. Received: {g(self.groupSize)}"
+                f"for auto. Received: {size}"
             )
-        spec = {
+
+    def _section_spec(self) -> dict:
+        """The `training` section's keys, as YAML would give them (not validated yet)."""
+        g = self.getOrDefault
+        return {
             "seed": g(self.seed),
             "model": {
                 "hidden": tuple(g(self.hiddenLayers)),
@@ -235,21 +245,7 @@ class DlcoreParams(
                 "learning_rate": g(self.learningRate),
                 "weight_decay": g(self.weightDecay),
             },
-            "distributed": {
-                "num_workers": g(self.numWorkers),
-                "global_batch_size": g(self.batchSize),
-                "epochs": g(self.epochs),
-                "group_size": g(self.groupSize) or "auto",
-                "mixup_alpha": g(self.mixupAlpha),
-                "early_stopping": (
-                    {
-                        "patience": g(self.earlyStoppingPatience),
-                        "average_best": g(self.averageBest),
-                    }
-                    if self.has_validation()
-                    else None
-                ),
-            },
+            "distributed": self._distributed_spec(),
             "checkpoint": bool(self._opt(self.checkpointDir)),
             "refit": {
                 "enabled": g(self.refit),
@@ -257,12 +253,28 @@ class DlcoreParams(
                 "passes": g(self.refitPasses),
             },
         }
+
+    def _early_stopping_spec(self) -> dict:
+        g = self.getOrDefault
+        return {"patience": g(self.earlyStoppingPatience), "average_best": g(self.averageBest)}
+
+    def _distributed_spec(self) -> dict:
+        g = self.getOrDefault
+        return {
+            "num_workers": g(self.numWorkers),
+            "global_batch_size": g(self.batchSize),
+            "epochs": g(self.epochs),
+            "group_size": g(self.groupSize) or "auto",
+            "mixup_alpha": g(self.mixupAlpha),
+            "early_stopping": self._early_stopping_spec() if self.has_validation() else None,
+        }
+
+    def _validated_section(self, spec: dict) -> TrainingSection:
+        """`spec` validated as YAML is; an error names the estimator's param, not the key."""
         try:
             # the early-stopping params are checked even when no validation rows use them
             # (earlyStoppingPatience=-1 was accepted without a word)
-            EarlyStoppingSection.model_validate(
-                {"patience": g(self.earlyStoppingPatience), "average_best": g(self.averageBest)}
-            )
+            EarlyStoppingSection.model_validate(self._early_stopping_spec())
             section = TrainingSection.model_validate(spec)
             section.distributed.to_config(seed=section.seed, checkpoint_dir=None)
         except ValidationError as exc:
@@ -278,6 +290,11 @@ class DlcoreParams(
             ) from None
         except ConfigError as exc:  # the config's cross-field rules, in the params' names
             raise ConfigError(f"{type(self).__name__}: {_param_names(str(exc))}") from None
+        return section
+
+    def _check_validation_use(self) -> None:
+        """validationFraction in [0, 1); refit needs validation rows to count iterations."""
+        g = self.getOrDefault
         fraction = g(self.validationFraction)
         if not 0 <= fraction < 1:
             raise ConfigError(
@@ -288,7 +305,6 @@ class DlcoreParams(
                 f"{type(self).__name__}: refit=True needs validation rows to choose the iteration "
                 "counts; set validationIndicatorCol or validationFraction, or refit=False"
             )
-        return section
 
 
 # `training` config keys -> the estimators' param names (for the errors a user reads)

@@ -14,6 +14,7 @@ same dates when the data did not grow) it looks better than it is, and nothing s
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 TRAINED_THROUGH = "trained_through"  # the model metadata key (an ISO datetime, exclusive)
@@ -37,3 +38,26 @@ def undated_refit_words(what: str) -> str:
         "(no trained_through in its ensemble.json metadata), and it was refit on train + "
         "validation, so its own validation window (any dates) was training data to it"
     )
+
+
+def seen_in_training(metadata: dict[str, Any], start: dt.date, end: dt.date) -> dict | None:
+    """The dates of start..end whose labelled rows the model's final weights may have
+    trained on, from its metadata: `trained_from` (the train window's start; absent or
+    null: the data's start) up to `trained_through` (exclusive: a midnight end leaves its
+    own date out). None when no date of the window is such a date, or the model does not
+    say (trained before `trained_through` was stored). Evaluated on rows it learnt, a model
+    looks better than it is, and the figures said nothing of it."""
+    through = metadata.get("trained_through")
+    if not through:
+        return None
+    t = dt.datetime.fromisoformat(str(through))
+    last = t.date() - dt.timedelta(days=1) if t.time() == dt.time() else t.date()
+    since = metadata.get("trained_from")
+    first = dt.datetime.fromisoformat(str(since)).date() if since else None
+    low, high = max(start, first) if first else start, min(end, last)
+    if low > high:
+        return None
+    return {
+        "first": str(low), "last": str(high), "days": (high - low).days + 1,
+        "trained_from": str(since) if since else None, "trained_through": str(through),
+    }  # fmt: skip

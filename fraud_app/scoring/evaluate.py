@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pyspark import StorageLevel
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
@@ -35,17 +37,11 @@ from fraud_app.errors import (
 )
 from fraud_app.etl.readers import reads
 from fraud_app.evaluation.spark_ranking import WindowColumns, with_row_order
-from fraud_app.evaluation.spark_window import (
-    Census,
-    FigureRequest,
-    census,
-    fits_on_driver,
-    window_report,
-)
+from fraud_app.evaluation.spark_window import Census, census, fits_on_driver, window_report
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.spec import table_definitions
 from fraud_app.features.table import read_feature_metadata, read_feature_table
-from fraud_app.models.provenance import undated_refit, undated_refit_words
+from fraud_app.models.provenance import seen_in_training, undated_refit, undated_refit_words
 from fraud_app.naming import MAX_SUFFIX, check_name, stamped_names, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import score_dataframe
@@ -56,7 +52,7 @@ from fraud_app.scoring.dates import (
     dates_without_rows,
     warn_dates_without_rows,
 )
-from fraud_app.scoring.evaluation import evaluation_report
+from fraud_app.scoring.evaluation import CollectedWindow, FigureRequest, window_report_of
 from fraud_app.scoring.model_source import (
     check_definitions,
     check_feature_names,
@@ -86,18 +82,14 @@ def window_figures(
 ) -> dict[str, Any]:
     """C4 figures of collected arrays (label, fraud_score, event_date, [card_id, fraud_pattern]);
     `threshold`: the model's stored alert threshold (its `model_threshold` figures)."""
-    sc = config.scoring
-    return evaluation_report(
+    window = CollectedWindow(
         labels=data["label"].astype(np.float64),
         scores=data["fraud_score"].astype(np.float64),
         days=data[PARTITION_COLUMN].astype(str),
         cards=data.get("card_id"),
         patterns=data.get("fraud_pattern"),
-        budgets=tuple(sc.alert_budgets),
-        card_k=sc.card_k,
-        pattern_budget=sc.alert_budget,
-        threshold=threshold,
     )
+    return window_report_of(window, FigureRequest.of(config.scoring, threshold))
 
 
 def check_request(
@@ -152,6 +144,29 @@ def write_evaluation(
     )
 
 
+@dataclass(frozen=True, eq=False)
+class _Window:
+    """The rows one evaluation reads: the feature table at `path` (the whole table, and its
+    metadata) dated start..end, both inclusive."""
+
+    table: DataFrame
+    path: str
+    metadata: dict[str, Any]
+    start: dt.date
+    end: dt.date
+
+    def rows(self) -> DataFrame:
+        day = F.col(PARTITION_COLUMN)
+        return self.table.where(day.between(date_literal(self.start), date_literal(self.end)))
+
+
+@dataclass(frozen=True, eq=False)
+class _Figures:
+    counted: Census  # the window's rows per date
+    unlabelled: int  # rows without a label yet (left out of the figures)
+    figures: dict[str, Any]  # C4's figures (window_report_of's keys)
+
+
 @utc_session
 @reads("features", "evaluate")
 def run_evaluation(
@@ -167,6 +182,28 @@ def run_evaluation(
     start, end = as_date(start, "start"), as_date(end, "end")
     check_request(start, end, name, config, replace=replace)
     model = load_scoring_model(model_uri, config)
+    window = _checked_window(spark, config, model, start, end)
+    found = _window_figures(spark, config, model, window)
+    notes = _window_notes(model_uri, model, window, found.counted)  # their WARNINGs first
+    thin = _incomplete_history(window)
+    report = {
+        "model_uri": model_uri,
+        "model_name": model.name,
+        "model_version": model.version,
+        "window": {"start": str(start), "end": str(end)},
+        **notes,
+        "unlabelled_rows": found.unlabelled,
+        "incomplete_history_dates": [t.to_dict() for t in thin],
+        **found.figures,
+    }
+    out = write_evaluation(report, config, name, replace=replace)
+    _log_to_tracking(report, out, config)
+    return report, out
+
+
+def _checked_window(spark, config, model, start: dt.date, end: dt.date) -> _Window:
+    """The feature table, once it holds the model's features, by name (extra columns are
+    not read) and by definition, and the columns evaluate reads."""
     df, table_names, path = _feature_table(spark, config)
     names = model.ensemble.feature_names
     check_feature_names(names, table_names, extra_ok=True, table=path)  # by name: extras unread
@@ -181,43 +218,66 @@ def run_evaluation(
         "Evaluate on a feature table built with the model's specs, or retrain the model on these",
     )
     _require_columns(df, names, path)
-    window = df.where(F.col(PARTITION_COLUMN).between(date_literal(start), date_literal(end)))
+    return _Window(df, path, metadata, start, end)
+
+
+def _window_figures(spark, config, model, window: _Window) -> _Figures:
+    """The window scored once (persisted while each figure reads it), counted per date
+    and its figures computed: collected on the driver when small, else on the executors."""
+    df, path, start, end = window.table, window.path, window.start, window.end
     wanted = [c for c in ("label", "card_id", "fraud_pattern", PARTITION_COLUMN) if c in df.columns]
-    columns = [_label_number().alias(c) if c == "label" else c for c in wanted]
-    vector = vector_sql(names).alias("features")
     with released():  # the scoring broadcast's file goes with the figures
-        scored = score_dataframe(window.select(*columns, vector), model.ensemble)
-        cols = WindowColumns.of(wanted)
-        cols_read = [*wanted, "fraud_score"]
-        rows = with_row_order(scored.select(*cols_read))
+        rows = _scored_rows(window, model, wanted)
         rows = rows.persist(StorageLevel.MEMORY_AND_DISK)  # scored once, read by each figure
         try:
+            cols = WindowColumns.of(wanted)
             with task_errors():
                 counted = census(rows, cols)
             if not counted.rows:
                 raise _empty_window(df, path, start, end)
             unlabelled = check_labels(counted, path, start, end)
-            threshold = _stored_threshold(model.ensemble)
+            request = FigureRequest.of(config.scoring, _stored_threshold(model.ensemble))
             with task_errors():
                 if fits_on_driver(spark, counted.labelled):  # the same figures, sooner
                     labelled = rows.where(F.col("label").isNotNull())
-                    figures = window_figures(collect_window(labelled, cols_read), config, threshold)
+                    data = collect_window(labelled, [*wanted, "fraud_score"])
+                    figures = window_figures(data, config, request.threshold)
                 else:
-                    request = FigureRequest(tuple(config.scoring.alert_budgets),
-                                            config.scoring.card_k, config.scoring.alert_budget,
-                                            threshold)  # fmt: skip
                     figures = window_report(rows, cols, counted, request)
         finally:
             rows.unpersist()
+    return _Figures(counted, unlabelled, figures)
+
+
+def _scored_rows(window: _Window, model, wanted: list[str]) -> DataFrame:
+    """The window's `wanted` columns (the label as a number) and fraud_score, each row
+    with its position (the order the collect has)."""
+    columns = [_label_number().alias(c) if c == "label" else c for c in wanted]
+    vector = vector_sql(model.ensemble.feature_names).alias("features")
+    scored = score_dataframe(window.rows().select(*columns, vector), model.ensemble)
+    return with_row_order(scored.select(*wanted, "fraud_score"))
+
+
+def _window_notes(model_uri: str, model, window: _Window, counted: Census) -> dict[str, Any]:
+    """The report's notes on the window's dates, each with its WARNING: the dates without
+    rows and the dates the model may have trained on (`trained_on`)."""
+    start, end = window.start, window.end
     present = [str(d) for d in counted.dates]
     empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
     missing = (end - start).days + 1 - len(present)
-    warn_dates_without_rows("evaluate", start, end, empty, f"the feature table {path}", missing)
+    table = f"the feature table {window.path}"
+    warn_dates_without_rows("evaluate", start, end, empty, table, missing)
     seen = seen_in_training(model.ensemble.metadata, start, end)
     warn_seen_in_training(start, end, seen)
     if undated_refit(model.ensemble.metadata):
         seen = undated_training(model_uri, start, end)
-    thin = read_by(metadata.get("timeline"), start, end)
+    return {"trained_on": seen, "dates_without_rows": empty, "days_without_rows": missing}
+
+
+def _incomplete_history(window: _Window) -> list:
+    """The window's dates whose window features read incomplete dates (one WARNING)."""
+    start, end = window.start, window.end
+    thin = read_by(window.metadata.get("timeline"), start, end)
     if thin:
         logger.warning(
             "evaluate %s..%s: the window features of these dates read %d incomplete date(s) "
@@ -226,21 +286,7 @@ def run_evaluation(
             "the missing rows (`fraud-app etl`, etl.mode: append), run `fraud-app features` "
             "and evaluate again", start, end, len(thin), describe_days(thin),
         )  # fmt: skip
-    report = {
-        "model_uri": model_uri,
-        "model_name": model.name,
-        "model_version": model.version,
-        "window": {"start": str(start), "end": str(end)},
-        "trained_on": seen,
-        "dates_without_rows": empty,
-        "days_without_rows": missing,
-        "unlabelled_rows": unlabelled,
-        "incomplete_history_dates": [t.to_dict() for t in thin],
-        **figures,
-    }
-    out = write_evaluation(report, config, name, replace=replace)
-    _log_to_tracking(report, out, config)
-    return report, out
+    return thin
 
 
 def _empty_window(df, path, start: dt.date, end: dt.date) -> EmptyInputError:
@@ -254,29 +300,6 @@ def _empty_window(df, path, start: dt.date, end: dt.date) -> EmptyInputError:
         "pick a window inside it, or run `fraud-app features` if the canonical table has "
         "received those dates since"
     )
-
-
-def seen_in_training(metadata: dict[str, Any], start: dt.date, end: dt.date) -> dict | None:
-    """The dates of start..end whose labelled rows the model's final weights may have
-    trained on, from its metadata: `trained_from` (the train window's start; absent or
-    null: the data's start) up to `trained_through` (exclusive: a midnight end leaves its
-    own date out). None when no date of the window is such a date, or the model does not
-    say (trained before `trained_through` was stored). Evaluated on rows it learnt, a model
-    looks better than it is, and the figures said nothing of it."""
-    through = metadata.get("trained_through")
-    if not through:
-        return None
-    t = dt.datetime.fromisoformat(str(through))
-    last = t.date() - dt.timedelta(days=1) if t.time() == dt.time() else t.date()
-    since = metadata.get("trained_from")
-    first = dt.datetime.fromisoformat(str(since)).date() if since else None
-    low, high = max(start, first) if first else start, min(end, last)
-    if low > high:
-        return None
-    return {
-        "first": str(low), "last": str(high), "days": (high - low).days + 1,
-        "trained_from": str(since) if since else None, "trained_through": str(through),
-    }  # fmt: skip
 
 
 def warn_seen_in_training(start: dt.date, end: dt.date, seen: dict | None) -> None:

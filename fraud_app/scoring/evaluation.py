@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -65,6 +66,61 @@ def threshold_summary(
     }
 
 
+@dataclass(frozen=True)
+class FigureRequest:
+    """Which figures to compute, the same on the driver (`window_report_of`) and on the
+    executors (fraud_app.evaluation.spark_window.window_report)."""
+
+    budgets: tuple[float, ...]
+    card_k: int
+    pattern_budget: float | None  # None: no per-pattern recall
+    threshold: float | None = None  # the model's stored threshold: `model_threshold`
+
+    @classmethod
+    def of(cls, scoring, threshold: float | None = None) -> FigureRequest:
+        """The request of the `scoring` config section (alert_budgets, card_k, alert_budget)."""
+        return cls(tuple(scoring.alert_budgets), scoring.card_k, scoring.alert_budget, threshold)
+
+
+@dataclass(frozen=True, eq=False)
+class CollectedWindow:
+    """A scored window's labelled rows collected on the driver, one array per column: the
+    label, the score and the date of each row, and its card and fraud pattern when the
+    table has them (None: those figures are left out)."""
+
+    labels: np.ndarray
+    scores: np.ndarray
+    days: np.ndarray
+    cards: np.ndarray | None = None
+    patterns: np.ndarray | None = None
+
+
+def window_report_of(window: CollectedWindow, request: FigureRequest) -> dict[str, Any]:
+    """The figures of C4 (the caller adds model_uri and window). `request.threshold`: the
+    model's stored alert threshold (C2), for `model_threshold`."""
+    labels, scores, days = window.labels, window.scores, window.days
+    n_days = len(set(np.asarray(days).tolist()))
+    out: dict[str, Any] = {
+        "rows": len(labels),
+        "frauds": int(np.asarray(labels, dtype=np.float64).sum()),
+        "days": n_days,
+        "roc_auc": roc_auc(labels, scores),
+        "average_precision": average_precision(labels, scores),
+        "alert_budgets": [alert_budget(labels, scores, days, b) for b in request.budgets],
+    }
+    if window.cards is not None:
+        out["card_precision_at_k"] = card_precision_at_k(
+            days, window.cards, labels, scores, request.card_k
+        )
+    if window.patterns is not None:
+        budget = request.pattern_budget
+        out["pattern_recall"] = pattern_recall(labels, scores, window.patterns, budget, days)
+        out["pattern_recall_budget"] = float(budget)
+    if request.threshold is not None and len(labels):
+        out["model_threshold"] = threshold_figures(labels, scores, days, request.threshold)
+    return out
+
+
 def evaluation_report(
     *,
     labels: np.ndarray,
@@ -77,22 +133,7 @@ def evaluation_report(
     pattern_budget: float,
     threshold: float | None = None,
 ) -> dict[str, Any]:
-    """The figures of C4 (the caller adds model_uri and window). `threshold`: the model's
-    stored alert threshold (C2), for `model_threshold`."""
-    n_days = len(set(np.asarray(days).tolist()))
-    out: dict[str, Any] = {
-        "rows": len(labels),
-        "frauds": int(np.asarray(labels, dtype=np.float64).sum()),
-        "days": n_days,
-        "roc_auc": roc_auc(labels, scores),
-        "average_precision": average_precision(labels, scores),
-        "alert_budgets": [alert_budget(labels, scores, days, b) for b in budgets],
-    }
-    if cards is not None:
-        out["card_precision_at_k"] = card_precision_at_k(days, cards, labels, scores, card_k)
-    if patterns is not None:
-        out["pattern_recall"] = pattern_recall(labels, scores, patterns, pattern_budget, days)
-        out["pattern_recall_budget"] = float(pattern_budget)
-    if threshold is not None and len(labels):
-        out["model_threshold"] = threshold_figures(labels, scores, days, threshold)
-    return out
+    """`window_report_of` with its two parts spelled out as keywords (the form the tests
+    and notebooks call)."""
+    window = CollectedWindow(labels, scores, days, cards, patterns)
+    return window_report_of(window, FigureRequest(budgets, card_k, pattern_budget, threshold))

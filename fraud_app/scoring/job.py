@@ -34,7 +34,6 @@ from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.etl.readers import reads
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
-from fraud_app.features.spec import definitions
 from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
@@ -50,14 +49,14 @@ from fraud_app.scoring.history import features_for_dates, history_timeline, warn
 from fraud_app.scoring.input_fill import emptied_inputs, fill_counts, judged_columns, warn_emptied
 from fraud_app.scoring.model_source import (
     ScoringModel,
-    check_definitions,
     check_feature_names,
+    check_specs,
     load_scoring_model,
 )
 from fraud_app.scoring.partitions import output_lock
 from fraud_app.scoring.provenance import source_files
 from fraud_app.scoring.reference import training_range, warn_other_budget
-from fraud_app.scoring.summary import date_summaries, out_of_range
+from fraud_app.scoring.summary import date_summaries, job_summary, out_of_range
 from fraud_app.scoring.table_source import table_rows
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.session import ensure_utc
@@ -131,56 +130,79 @@ def _options(model: ScoringModel, config) -> ScoringOptions:
     )
 
 
-def _scored_frame(
-    spark, config, model: ScoringModel, start, end, opts: ScoringOptions, footers: FooterCache
-):
-    """(scored rows, the table source, history, emptied inputs); `footers`: the run's
-    Parquet footers, read once for the `_files.json` checks, input_fill and provenance."""
+@dataclass(frozen=True)
+class _Job:
+    """One scoring job: the dates start..end (inclusive) scored with `model` (`opts`: its
+    threshold, non-finite handling and reasons) into the scores table at `output`."""
+
+    job_id: str
+    model: ScoringModel
+    opts: ScoringOptions
+    start: dt.date
+    end: dt.date
+    output: str
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """What a job read besides the features: the history its window features need and the
+    optional inputs emptied on its dates (both named in the summary)."""
+
+    history: Any  # fraud_app.scoring.history.history_timeline's (None: complete)
+    emptied: list  # fraud_app.scoring.input_fill.emptied_inputs'
+
+
+def _scored_frame(spark, config, job: _Job, footers: FooterCache):
+    """(scored rows, the table source, the job's inputs); `footers`: the run's Parquet
+    footers, read once for the `_files.json` checks, input_fill and provenance."""
     feature_set = feature_set_from_config(config.features)
-    names = model.ensemble.feature_names
-    spec_names = [f.name for f in feature_set.features]
-    check_feature_names(names, spec_names, extra_ok=True)  # fail before reading any data
-    check_definitions(
-        model,
-        lambda stored: definitions(feature_set, stored),
-        lambda n: (
-            f"the definition of {n} of the model's features changed in the feature specs "
-            "since it was trained"
-        ),
-        "Score with the specs the model was trained on (features.spec_dir / spec_files), or "
-        "retrain the model on the current specs",
-    )
-    canonical = _canonical(spark, config, start, end, footers)  # fails first: dates without rows
+    names = job.model.ensemble.feature_names
+    check_specs(job.model, feature_set)  # fail before reading any data
+    canonical = _canonical(spark, config, job.start, job.end, footers)  # fails first: no rows
+    inputs = _inputs(spark, config, job, canonical, feature_set, footers)
+    table = table_rows(spark, config, feature_set, names, job.start, job.end, footers)
+    try:
+        df = _features(table, canonical, feature_set, job)
+        vector = vector_sql(names).alias("features")
+        ids = [c for c in ID_COLUMNS if c in df.columns]
+        rows = df.select(*ids, PARTITION_COLUMN, vector)
+        return score_dataframe(rows, job.model.ensemble, options=job.opts), table, inputs
+    except BaseException:
+        table.close()  # the caller never gets it to close
+        raise
+
+
+def _inputs(spark, config, job: _Job, canonical, feature_set, footers: FooterCache) -> _Inputs:
+    """The history and emptied-input checks of the job's dates, each with its WARNING."""
+    start, end = job.start, job.end
     history = history_timeline(
         canonical, feature_set, start, end, config.validation.canonical.min_day_volume_ratio
     )
     warn_history("score", start, end, history)
-    judged = judged_columns(feature_set, names)
+    judged = judged_columns(feature_set, job.model.ensemble.feature_names)
     counts = fill_counts(
         spark, config.canonical_table(), canonical, list(judged), start, end, footers
     )
     emptied = emptied_inputs(counts, judged, start)
     warn_emptied("score", start, end, emptied, config.etl.source_for)
-    table = table_rows(spark, config, feature_set, names, start, end, footers)
-    try:
-        if table.df is not None:
-            logger.info("score %s..%s: features read from the feature table (current)", start, end)
-            df = table.df
-        else:
-            logger.info("score %s..%s: features computed: not read from the feature table, as %s",
-                        start, end, table.why)  # fmt: skip
-            result = features_for_dates(canonical, feature_set, start, end)
-            skipped = {s.name: s.reason for s in result.skipped}
-            # the specs may compute more than the model reads (as the table may hold more)
-            check_feature_names(names, list(result.feature_names), skipped=skipped, extra_ok=True)
-            df = result.df
-        vector = vector_sql(names).alias("features")
-        ids = [c for c in ID_COLUMNS if c in df.columns]
-        rows = df.select(*ids, PARTITION_COLUMN, vector)
-        return score_dataframe(rows, model.ensemble, options=opts), table, history, emptied
-    except BaseException:
-        table.close()  # the caller never gets it to close
-        raise
+    return _Inputs(history, emptied)
+
+
+def _features(table, canonical, feature_set, job: _Job):
+    """The job's feature rows: the feature table's when it is current, else computed from
+    the canonical rows (the log says which, and why)."""
+    start, end = job.start, job.end
+    if table.df is not None:
+        logger.info("score %s..%s: features read from the feature table (current)", start, end)
+        return table.df
+    logger.info("score %s..%s: features computed: not read from the feature table, as %s",
+                start, end, table.why)  # fmt: skip
+    result = features_for_dates(canonical, feature_set, start, end)
+    skipped = {s.name: s.reason for s in result.skipped}
+    # the specs may compute more than the model reads (as the table may hold more)
+    names = job.model.ensemble.feature_names
+    check_feature_names(names, list(result.feature_names), skipped=skipped, extra_ok=True)
+    return result.df
 
 
 def _output_columns(model: ScoringModel, opts: ScoringOptions, scored_at: dt.datetime, ids):
@@ -191,6 +213,21 @@ def _output_columns(model: ScoringModel, opts: ScoringOptions, scored_at: dt.dat
         F.lit(model.name).alias("model_name"), F.lit(model.version).alias("model_version"),
         F.lit(scored_at).cast("timestamp").alias("scored_at"), PARTITION_COLUMN,
     ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """What a job wrote to its staging folder: per-date summaries (date_summaries'), the
+    features' training range (None: unknown), the rows' scored_at, and where the features
+    came from (the table or computed, why, and the data files read)."""
+
+    dates: list[dict[str, Any]]
+    bounds: Any
+    scored_at: dt.datetime
+    from_table: bool
+    why_computed: str
+    source: dict[str, Any]
+    inputs: _Inputs
 
 
 @reads("canonical", "score")
@@ -210,73 +247,107 @@ def run_scoring(
     _check_output(spark, config, output, setting)
     check_working_directory(spark, output, setting)
     model = load_scoring_model(model_uri or config.scoring.model, config)
-    opts = _options(model, config)
+    job = _Job(job_id, model, _options(model, config), start, end, output)
     with output_lock(output, setting):  # recover() treats every other job's staging as dead
         swap = PartitionSwap(HadoopFs(spark), output, job_id)
         swap.recover()
-        footers = FooterCache()  # this run's: each data file's footer read once
-        scored, table, history, emptied = _scored_frame(
-            spark, config, model, start, end, opts, footers
-        )
-        try:
-            source = _source(spark, config, table.df is not None, start, end, footers)
-            logger.debug("score %s..%s: %d Parquet footer(s) read", start, end, footers.reads)
-            scored = scored.persist()
-            scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
-            ids = [c for c in ID_COLUMNS if c in scored.columns]
-            with task_errors():
-                (scored.select(*_output_columns(model, opts, scored_at, ids))
-                    .repartition(PARTITION_COLUMN)
-                    .sortWithinPartitions(PARTITION_COLUMN, *ids)
-                    .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new))  # fmt: skip
-                reference = model.ensemble.metadata["scoring"]["reference"]
-                bounds = training_range(model.ensemble)
-                names = model.ensemble.feature_names
-                dates = date_summaries(scored, names, reference, bounds=bounds)
-        except BaseException:
-            swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
-            raise
-        finally:
-            scored.unpersist()
-            table.close()  # no longer a reader of the feature table
-        # A failure from here on leaves staging for recover(): `old` may hold a live date.
-        days = swap.written_dates()
-        partitions = tuple(swap.swap(day) for day in days)
-        # the record of the table's files (fraud_app.etl.manifest): these dates as written now
-        update_files(HadoopFs(spark), output, [partition_name(day) for day in days])
-        swap.cleanup()
-    summary = _summary(job_id, model, dates, output, time.monotonic() - started)
-    summary["window"] = {"start": start.isoformat(), "end": end.isoformat()}
-    summary["scored_at"] = scored_at.isoformat()  # the rows' scored_at, to the second
-    summary["features_source"] = {
-        "source": "feature_table" if table.df is not None else "computed",
-        "path": config.feature_table() if table.df is not None else config.canonical_table(),
-        "why_computed": table.why or None,
-        "data_files": source,
-    }
-    summary["history"] = history.to_dict() if history else None
-    summary["emptied_inputs"] = {e.column: e.to_dict() for e in emptied}
-    summary["out_of_range"] = beyond = out_of_range(dates, names, bounds)
-    warn_out_of_range(start, end, beyond)
-    present = {str(d["date"]) for d in dates}
-    summary["dates_without_rows"] = empty = dates_without_rows(
-        start, end, present, limit=MAX_LISTED_DATES
-    )
-    summary["days_without_rows"] = missing = (end - start).days + 1 - len(present)
-    warn_dates_without_rows(
-        "score", start, end, empty, f"the canonical table {config.canonical_table()}", missing
-    )
-    fs = HadoopFs(spark)
-    low, high = start.isoformat(), end.isoformat()
-    summary["earlier_partitions_kept"] = kept = [  # listed, not probed date by date
-        f"{output.rstrip('/')}/{partition_name(day)}"
-        for day in sorted(partition_dates(fs, output))
-        if low <= day <= high and day not in present
-    ]
-    warn_earlier_scores(start, end, kept)
+        staged = _stage(spark, config, job, swap)
+        partitions = _swap_in(spark, swap, output)
+    summary = job_summary(job_id, model, staged.dates, output, time.monotonic() - started)
+    summary.update(_job_record(spark, config, job, staged))
     path = _save_summary(config, job_id, summary)
     _log_to_tracking(summary, path, config)
     return ScoringJobResult(job_id, str(path), partitions, summary)
+
+
+def _stage(spark, config, job: _Job, swap: PartitionSwap) -> _Staged:
+    """Score the job's dates into `swap.new` and summarise them per date; a failure removes
+    the staging (nothing is swapped yet: it holds only this job's new files)."""
+    start, end, model = job.start, job.end, job.model
+    footers = FooterCache()  # this run's: each data file's footer read once
+    scored, table, inputs = _scored_frame(spark, config, job, footers)
+    from_table = table.df is not None
+    try:
+        source = _source(spark, config, from_table, start, end, footers)
+        logger.debug("score %s..%s: %d Parquet footer(s) read", start, end, footers.reads)
+        scored = scored.persist()
+        scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
+        with task_errors():
+            _write_scores(scored, job, scored_at, swap.new)
+            reference = model.ensemble.metadata["scoring"]["reference"]
+            bounds = training_range(model.ensemble)
+            names = model.ensemble.feature_names
+            dates = date_summaries(scored, names, reference, bounds=bounds)
+    except BaseException:
+        swap.cleanup()  # nothing swapped yet: staging holds only this job's new files
+        raise
+    finally:
+        scored.unpersist()
+        table.close()  # no longer a reader of the feature table
+    return _Staged(dates, bounds, scored_at, from_table, table.why, source, inputs)
+
+
+def _write_scores(scored, job: _Job, scored_at: dt.datetime, folder: str) -> None:
+    """The scored rows as Parquet partitions by date under `folder` (the staging's)."""
+    ids = [c for c in ID_COLUMNS if c in scored.columns]
+    (scored.select(*_output_columns(job.model, job.opts, scored_at, ids))
+        .repartition(PARTITION_COLUMN)
+        .sortWithinPartitions(PARTITION_COLUMN, *ids)
+        .write.mode("error").partitionBy(PARTITION_COLUMN).parquet(folder))  # fmt: skip
+
+
+def _swap_in(spark, swap: PartitionSwap, output: str) -> tuple[str, ...]:
+    """Each staged date swapped in, then the table's record of its files updated. A failure
+    here leaves staging for recover(): `old` may hold a live date."""
+    days = swap.written_dates()
+    partitions = tuple(swap.swap(day) for day in days)
+    # the record of the table's files (fraud_app.etl.manifest): these dates as written now
+    update_files(HadoopFs(spark), output, [partition_name(day) for day in days])
+    swap.cleanup()
+    return partitions
+
+
+def _job_record(spark, config, job: _Job, staged: _Staged) -> dict[str, Any]:
+    """The summary's keys after `_summary`'s: the window, the features' source, the inputs'
+    and the dates' notes, each note with its WARNING (in this order)."""
+    start, end, dates = job.start, job.end, staged.dates
+    names = job.model.ensemble.feature_names
+    record = {
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "scored_at": staged.scored_at.isoformat(),  # the rows' scored_at, to the second
+        "features_source": {
+            "source": "feature_table" if staged.from_table else "computed",
+            "path": config.feature_table() if staged.from_table else config.canonical_table(),
+            "why_computed": staged.why_computed or None,
+            "data_files": staged.source,
+        },
+        "history": staged.inputs.history.to_dict() if staged.inputs.history else None,
+        "emptied_inputs": {e.column: e.to_dict() for e in staged.inputs.emptied},
+        "out_of_range": out_of_range(dates, names, staged.bounds),
+    }
+    warn_out_of_range(start, end, record["out_of_range"])
+    present = {str(d["date"]) for d in dates}
+    return {**record, **_date_notes(spark, config, job, present)}
+
+
+def _date_notes(spark, config, job: _Job, present: set[str]) -> dict[str, Any]:
+    """The dates of the window without transactions, and the earlier scores kept for them
+    (listed, not probed date by date), each with its WARNING."""
+    start, end, output = job.start, job.end, job.output
+    empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
+    missing = (end - start).days + 1 - len(present)
+    warn_dates_without_rows(
+        "score", start, end, empty, f"the canonical table {config.canonical_table()}", missing
+    )
+    low, high = start.isoformat(), end.isoformat()
+    kept = [
+        f"{output.rstrip('/')}/{partition_name(day)}"
+        for day in sorted(partition_dates(HadoopFs(spark), output))
+        if low <= day <= high and day not in present
+    ]
+    warn_earlier_scores(start, end, kept)
+    return {"dates_without_rows": empty, "days_without_rows": missing,
+            "earlier_partitions_kept": kept}  # fmt: skip
 
 
 def _source(
@@ -305,24 +376,6 @@ def warn_out_of_range(start, end, beyond: dict[str, Any] | None) -> None:
         "out_of_range in the summary, and check the inputs (`fraud-app validate`)",
         start, end, len(ranked), shown, more,
     )  # fmt: skip
-
-
-def _summary(job_id, model: ScoringModel, dates, output: str, seconds: float) -> dict[str, Any]:
-    meta = model.ensemble.metadata["scoring"]
-    return {
-        "job_id": job_id,
-        "model_uri": model.uri,
-        "model_name": model.name,
-        "model_version": model.version,
-        "threshold": meta["threshold"],
-        "alert_budget": meta.get("alert_budget"),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "output": output,
-        "seconds": round(seconds, 2),
-        "dates": dates,
-        "reference": meta["reference"],
-        "feature_names": model.ensemble.feature_names,
-    }
 
 
 def _save_summary(config, job_id: str, summary: dict[str, Any]) -> Path:

@@ -159,3 +159,21 @@ def check_definitions(
     if changed:
         shown = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
         raise ScoringInputError(f"{problem(len(changed))}: {shown}. {fix}")
+
+
+def check_specs(model: ScoringModel, feature_set) -> None:
+    """The specs compute the model's features (more is fine), with the same definitions."""
+    from fraud_app.features.spec import definitions
+
+    spec_names = [f.name for f in feature_set.features]
+    check_feature_names(model.ensemble.feature_names, spec_names, extra_ok=True)
+    check_definitions(
+        model,
+        lambda stored: definitions(feature_set, stored),
+        lambda n: (
+            f"the definition of {n} of the model's features changed in the feature specs "
+            "since it was trained"
+        ),
+        "Score with the specs the model was trained on (features.spec_dir / spec_files), or "
+        "retrain the model on the current specs",
+    )

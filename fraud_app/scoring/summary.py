@@ -1,4 +1,5 @@
-"""The per-date summary of a scoring job (contract C3): rows, alerts, score histogram and
+"""The summary of a scoring job (contract C3): its head (`job_summary`: the job, its model)
+and per date (`date_summaries`) rows, alerts, score histogram and
 per-feature mean, quantiles and histogram in the model's reference bins (for drift), and
 per feature the rows below / above the training range (`reference.training_range`: where
 the model's standardisation clips its inputs; none without one).
@@ -16,6 +17,7 @@ Bins follow fraud_app.scoring.reference (right-closed, len(edges) + 1 bins).
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -197,3 +199,22 @@ def out_of_range(dates: list[dict[str, Any]], names: list[str], bounds) -> dict[
             out[name] = {"rows": below + above, "below": below, "above": above,
                          "low": float(bounds[0][j]), "high": float(bounds[1][j])}  # fmt: skip
     return out
+
+
+def job_summary(job_id, model, dates, output: str, seconds: float) -> dict[str, Any]:
+    """The summary's head (contract C3): the job, its model, and `dates`' summaries."""
+    meta = model.ensemble.metadata["scoring"]
+    return {
+        "job_id": job_id,
+        "model_uri": model.uri,
+        "model_name": model.name,
+        "model_version": model.version,
+        "threshold": meta["threshold"],
+        "alert_budget": meta.get("alert_budget"),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "output": output,
+        "seconds": round(seconds, 2),
+        "dates": dates,
+        "reference": meta["reference"],
+        "feature_names": model.ensemble.feature_names,
+    }

@@ -49,22 +49,42 @@ DAY_VOLUME = "DailyRowCount"
 
 def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> list[Check]:
     """The canonical table's suite; `cfg.severities` overrides default severities."""
-    ref = cfg.reference_time or now or dt.datetime.now(dt.UTC)
-    ref = ref.astimezone(dt.UTC).replace(tzinfo=None) if ref.tzinfo else ref
-    checks = _schema_checks()
-    oldest = ref - dt.timedelta(hours=cfg.max_staleness_hours)
-    checks += [
+    ref = _reference_time(cfg, now)
+    checks = [
+        *_schema_checks(),
         Check("transaction_id:unique", "ExpectColumnValuesToBeUnique", "error", "transaction_id",
               expected="every transaction_id once", setting="etl (deduplicates)"),
-        Check(
-            "amount:range",
-            "ExpectColumnValuesToBeBetween",
-            "error",
-            "amount",
-            {"min_value": cfg.min_amount, "max_value": cfg.max_amount},
-            expected=f"{cfg.min_amount:g} <= amount <= {cfg.max_amount:g}",
-            setting=f"{_C}.min_amount / {_C}.max_amount",
-        ),
+        _amount_check(cfg),
+        *_label_checks(cfg),
+        _channel_check(),
+        _freshness_check(cfg, ref),
+        _label_time_check(),
+        _volume_check(cfg),
+    ]  # fmt: skip
+    return _with_severities(checks, cfg.severities, "validation.canonical.severities")
+
+
+def _reference_time(cfg: CanonicalChecks, now: dt.datetime | None) -> dt.datetime:
+    """The time freshness is judged at (naive UTC): the configured one, else `now`, else now."""
+    ref = cfg.reference_time or now or dt.datetime.now(dt.UTC)
+    return ref.astimezone(dt.UTC).replace(tzinfo=None) if ref.tzinfo else ref
+
+
+def _amount_check(cfg: CanonicalChecks) -> Check:
+    return Check(
+        "amount:range",
+        "ExpectColumnValuesToBeBetween",
+        "error",
+        "amount",
+        {"min_value": cfg.min_amount, "max_value": cfg.max_amount},
+        expected=f"{cfg.min_amount:g} <= amount <= {cfg.max_amount:g}",
+        setting=f"{_C}.min_amount / {_C}.max_amount",
+    )
+
+
+def _label_checks(cfg: CanonicalChecks) -> list[Check]:
+    """The label's values (0, 1 or null) and the fraud rate of the labelled rows."""
+    return [
         Check(
             "label:values", "ExpectColumnValuesToBeInSet", "error", "label", {"value_set": [0, 1]},
             expected="label 0 or 1 (null: not known yet)", setting="etl.columns.label",
@@ -79,52 +99,67 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
             f"{cfg.label_rate_max:g}]",
             setting=f"{_C}.label_rate_min / {_C}.label_rate_max",
         ),
-        Check(
-            "channel:allowed",
-            "ExpectColumnValuesToBeInSet",
-            "error",
-            "channel",
-            {"value_set": list(ALLOWED_CHANNELS)},
-            expected=f"channel in {list(ALLOWED_CHANNELS)}",
-            setting="etl.columns.channel",
-        ),
-        Check(
-            "timestamp:freshness",
-            "ExpectColumnMaxToBeBetween",
-            "warning",
-            "timestamp",
-            {"min_value": oldest, "max_value": ref},
-            expected=f"newest timestamp in [{oldest:%Y-%m-%d %H:%M:%S}, {ref:%Y-%m-%d %H:%M:%S}]"
-            f" (reference time - {cfg.max_staleness_hours:g} h, reference time)",
-            setting=f"{_C}.reference_time / {_C}.max_staleness_hours",
-        ),
-        Check(
-            "label_time:after_timestamp",
-            "ExpectColumnPairValuesAToBeGreaterThanB",
-            "error",
-            "label_time",
-            {
-                "column_A": "label_time",
-                "column_B": "timestamp",
-                "or_equal": True,
-                "ignore_row_if": "either_value_is_missing",
-            },
-            expected="label_time >= timestamp", setting="etl.columns.label_time",
-        ),
-        Check(
-            "event_date:volume",
-            DAY_VOLUME,
-            "warning",
-            "event_date",
-            {"ratio": cfg.min_day_volume_ratio},
-            expected=f"every date from the first to the last with at least "
-            f"{cfg.min_day_volume_ratio:g} x its usual rows (the median of the {NEIGHBOURS} "
-            "dates either side); fewer is an outage or a partial delivery, and the window "
-            "features of the days after it count fewer transactions than happened",
-            setting=f"{_C}.min_day_volume_ratio (0: off)",
-        ),
     ]  # fmt: skip
-    return _with_severities(checks, cfg.severities, "validation.canonical.severities")
+
+
+def _channel_check() -> Check:
+    return Check(
+        "channel:allowed",
+        "ExpectColumnValuesToBeInSet",
+        "error",
+        "channel",
+        {"value_set": list(ALLOWED_CHANNELS)},
+        expected=f"channel in {list(ALLOWED_CHANNELS)}",
+        setting="etl.columns.channel",
+    )
+
+
+def _freshness_check(cfg: CanonicalChecks, ref: dt.datetime) -> Check:
+    """The newest timestamp within max_staleness_hours of the reference time."""
+    oldest = ref - dt.timedelta(hours=cfg.max_staleness_hours)
+    return Check(
+        "timestamp:freshness",
+        "ExpectColumnMaxToBeBetween",
+        "warning",
+        "timestamp",
+        {"min_value": oldest, "max_value": ref},
+        expected=f"newest timestamp in [{oldest:%Y-%m-%d %H:%M:%S}, {ref:%Y-%m-%d %H:%M:%S}]"
+        f" (reference time - {cfg.max_staleness_hours:g} h, reference time)",
+        setting=f"{_C}.reference_time / {_C}.max_staleness_hours",
+    )
+
+
+def _label_time_check() -> Check:
+    return Check(
+        "label_time:after_timestamp",
+        "ExpectColumnPairValuesAToBeGreaterThanB",
+        "error",
+        "label_time",
+        {
+            "column_A": "label_time",
+            "column_B": "timestamp",
+            "or_equal": True,
+            "ignore_row_if": "either_value_is_missing",
+        },
+        expected="label_time >= timestamp",
+        setting="etl.columns.label_time",
+    )
+
+
+def _volume_check(cfg: CanonicalChecks) -> Check:
+    """Every date's row count against its neighbours' (fraud_app.timeline, not GX)."""
+    return Check(
+        "event_date:volume",
+        DAY_VOLUME,
+        "warning",
+        "event_date",
+        {"ratio": cfg.min_day_volume_ratio},
+        expected=f"every date from the first to the last with at least "
+        f"{cfg.min_day_volume_ratio:g} x its usual rows (the median of the {NEIGHBOURS} "
+        "dates either side); fewer is an outage or a partial delivery, and the window "
+        "features of the days after it count fewer transactions than happened",
+        setting=f"{_C}.min_day_volume_ratio (0: off)",
+    )
 
 
 def _schema_checks() -> list[Check]:

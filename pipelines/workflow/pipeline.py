@@ -127,48 +127,52 @@ def run_workflow(
         check_name(run, "run name")
         check_run_free(config, run, replace=replace)
     result = WorkflowResult()
-    paths = config.paths
     if generate:
-        raw = str(paths.resolve("raw"))
-
-        def generate_and_write() -> None:
-            df = generate_raw(spark, config.generate)  # the plan: Py4J calls, no job
-            if warm_up:
-                start_warm_up(config)
-            write_raw(df, raw, config.generate.format)  # one write job
-
-        _timed(result, "generate", generate_and_write)
-        result.steps["generate"] = {"output": raw, "rows": config.generate.n_transactions}
+        raw = str(config.paths.resolve("raw"))
+        rows = config.generate.n_transactions
+        _step(result, "generate", lambda _: {"output": raw, "rows": rows},
+              _generate, spark, config, raw, warm_up)  # fmt: skip
         config = reading_generated(config)
-    etl = _timed(result, "etl", run_etl, spark, config)
-    result.steps["etl"] = etl.to_dict()
-    canonical_path = config.etl_tables()[0]  # what this run's ETL step just published
-    canonical = read_table(spark, canonical_path, "canonical table", "etl")
-    report = _timed(
-        result,
-        "validate_canonical",
-        validate_canonical,
-        spark,
-        canonical,
-        config,
-        table=canonical_path,
-    )
-    result.steps["validate_canonical"] = {"success": report.success, "html": report.html_path}
-    features = _timed(result, "features", build_feature_table, spark, config, feature_set)
-    result.steps["features"] = features.to_dict()
-    features_path = config.feature_table()
-    report = _timed(
-        result,
-        "validate_features",
-        validate_features,
-        spark,
-        read_table(spark, features_path, "feature table", "features"),
-        config,
-        table=features_path,
-    )
-    result.steps["validate_features"] = {"success": report.success, "html": report.html_path}
-    training = _timed(result, "train", run_training, spark, config, run=run, replace=replace)
-    result.steps["train"] = {
+    _step(result, "etl", _as_dict, run_etl, spark, config)
+    canonical = config.etl_tables()[0]  # what this run's ETL step just published
+    _step(result, "validate_canonical", _validation_record, validate_canonical, spark,
+          read_table(spark, canonical, "canonical table", "etl"), config, table=canonical)  # fmt: skip
+    _step(result, "features", _as_dict, build_feature_table, spark, config, feature_set)
+    features = config.feature_table()
+    _step(result, "validate_features", _validation_record, validate_features, spark,
+          read_table(spark, features, "feature table", "features"), config, table=features)  # fmt: skip
+    training = _step(result, "train", _training_record, run_training, spark, config,
+                     run=run, replace=replace)  # fmt: skip
+    _step(result, "score", _scoring_record, score_test_window, spark, config,
+          training.report_path)  # fmt: skip
+    return result
+
+
+def _step(result: WorkflowResult, name: str, record, fn, *args, **kwargs):
+    """Run one step (`_timed`), put `record(its output)` in result.steps[name] and return
+    the output."""
+    out = _timed(result, name, fn, *args, **kwargs)
+    result.steps[name] = record(out)
+    return out
+
+
+def _generate(spark, config: AppConfig, raw: str, warm_up: bool) -> None:
+    df = generate_raw(spark, config.generate)  # the plan: Py4J calls, no job
+    if warm_up:
+        start_warm_up(config)
+    write_raw(df, raw, config.generate.format)  # one write job
+
+
+def _as_dict(out) -> dict[str, Any]:
+    return out.to_dict()
+
+
+def _validation_record(report) -> dict[str, Any]:
+    return {"success": report.success, "html": report.html_path}
+
+
+def _training_record(training) -> dict[str, Any]:
+    return {
         "model": training.model_path,
         "report": training.report_path,
         "metrics": training.metrics,
@@ -177,14 +181,15 @@ def run_workflow(
         "baselines": training.baselines,
         "mlflow_run_id": training.mlflow_run_id,
     }
-    scoring = _timed(result, "score", score_test_window, spark, config, training.report_path)
-    result.steps["score"] = {
+
+
+def _scoring_record(scoring) -> dict[str, Any]:
+    return {
         "summary": scoring.summary_path,
         "partitions": len(scoring.partitions),
         "rows": sum(d["rows"] for d in scoring.summary["dates"]),
         "alerts": sum(d["alerts"] for d in scoring.summary["dates"]),
     }
-    return result
 
 
 def score_test_window(spark, config: AppConfig, report_path: str):

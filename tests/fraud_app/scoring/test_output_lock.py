@@ -42,7 +42,7 @@ def test_a_local_output_is_locked(tmp_path):
         holder = (out / ".fraud-app.lock").read_text()
         assert '"command": "score"' in holder
     assert not (out / ".fraud-app.lock").exists()
-    # re-entrant in one process; another process is refused (test_job.py)
+    # re-entrant in one process; another process is refused (test_job_partitions.py)
     with output_lock(str(out)), output_lock(str(out)):
         pass
 

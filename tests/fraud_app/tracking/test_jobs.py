@@ -1,6 +1,6 @@
 """`evaluate` and `score` reports reach MLflow: one run each, on a real sqlite store (no
 Spark: the logging takes the saved report). The jobs' own Spark runs are covered in
-tests/fraud_app/scoring/test_job.py."""
+tests/fraud_app/scoring/test_job_scores.py and test_evaluate_window.py."""
 
 from __future__ import annotations
 
