@@ -18,7 +18,9 @@ class ScoringSection(Section):
 
     model: what `score` loads by default (a registry URI or an ensemble directory).
     alert_budget: share of a day's transactions the investigators can review; the
-      threshold stored with the model makes the validation window raise that share.
+      threshold stored with the model makes the test gap (the days between validation and
+      test, which no window trains on; validation when the gap is too small) raise that
+      share.
     nonfinite: NaN/inf features -> "error" (the job fails naming rows and features) or
       "null" (null score, `invalid_features = true`).
     reasons: how many top-attributed feature names each scored row carries.

@@ -76,10 +76,12 @@ def choose(
     if refit:
         logger.warning(
             "the alert threshold comes from the validation window, which the refit model "
-            "trained on: the test gap (%s .. %s) holds %d rows, fewer than the %d alerts "
-            "at the budget %g need; new days may raise more alerts than the budget. Lengthen "
-            "splits.test_gap_days (default: features.label_delay_days)",
-            val_w.end, test_w.start, gap.size, MIN_GAP_ALERTS, budget,
+            "trained on, so new days may raise more or fewer alerts than the budget: the "
+            "test gap (%s .. %s) holds %d rows, %d alerts at the budget %g, fewer than the "
+            "%d that set it from rows no window trains on. Lengthen splits.test_gap_days "
+            "(default: features.label_delay_days)",
+            val_w.end, test_w.start, gap.size, math.ceil(budget * gap.size), budget,
+            MIN_GAP_ALERTS,
         )  # fmt: skip
     scores = np.asarray(validation(), dtype=np.float64)
     info = threshold_rows_info("validation", val_w.start, val_w.end, scores.size,
