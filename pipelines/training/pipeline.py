@@ -21,6 +21,7 @@ from dlcore.backends import get_ops
 from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
+from fraud_app.etl.fs import read_table
 from fraud_app.etl.readers import reads
 from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
@@ -249,8 +250,9 @@ def _save_final(ctx: _RunContext, trained: _Ensembles, val_scores) -> Path:
     # The alert threshold stored with the model (C2) is a quantile of the FINAL model's
     # scores, so it is on the scale of the scores the model will give, on rows it did not
     # train on: the test gap's (pipelines/training/threshold.py), else validation's.
-    table = read_feature_table(splits.train.sparkSession, config.feature_table(),
-                               config.canonical_table())[0]  # fmt: skip
+    # the whole table, unlabelled rows too; read_features judged its staleness already
+    table = read_table(splits.train.sparkSession, str(config.feature_table()), "feature table",
+                       "features")  # fmt: skip
     gap = threshold.gap_scores(table, splits, ensemble, ctx.vector)
 
     def validation_scores():
