@@ -18,8 +18,10 @@ class ScoringSection(Section):
 
     model: what `score` loads by default (a registry URI or an ensemble directory).
     alert_budget: share of a day's transactions the investigators can review; the
-      threshold stored with the model makes the validation window raise that share (set
-      at training: `score` keeps a model's threshold and warns when this differs).
+      threshold stored with the model makes the test gap (the days between validation and
+      test, which no window trains on; validation when the gap is too small) raise that
+      share (set at training: `score` keeps a model's threshold and warns when this
+      differs).
     nonfinite: NaN/inf features -> "error" (the job fails naming rows and features) or
       "null" (null score, `invalid_features = true`).
     reasons: how many top-attributed feature names each scored row carries.

@@ -2,7 +2,9 @@
 every drift figure shares.
 
     metadata["scoring"] = {
-      "alert_budget": b, "threshold": t,      # the validation window alerts ceil(b * rows) rows
+      "alert_budget": b, "threshold": t,      # the threshold rows alert ceil(b * rows) rows
+      "threshold_rows": {"window": "test_gap" | "validation", "start", "end", "rows",
+                         "trained_on"},       # which rows (pipelines/training/threshold.py)
       "feature_means": [...],                 # training window, the attribution baseline
       "reference": {"feature_edges": [[...]], "feature_props": [[...]],
                     "score_edges": [...], "score_props": [...]}}
@@ -36,20 +38,21 @@ DECILES = np.linspace(0.1, 0.9, 9)
 
 
 def alert_threshold(scores: np.ndarray, budget: float) -> float:
-    """The score of the k-th highest validation row, k = dlcore.daily_ranking.alerts_for(
-    budget, rows) = ceil(budget * rows): the rounding of the daily budget.
+    """The score of the k-th highest row, k = dlcore.daily_ranking.alerts_for(budget, rows)
+    = ceil(budget * rows): the rounding of the daily budget. `train` gives it the scores of
+    the test gap, else of the validation window (pipelines/training/threshold.py).
 
     The scoring job alerts score >= threshold, one fixed score for every day. On the
-    validation window it raises k alerts (more only on exact ties): the sum of the daily
+    window it raises k alerts (more only on exact ties): the sum of the daily
     budgets ceil(budget * rows of the day) up to rounding (at most one alert a day fewer).
     A scored day raises budget * its rows alerts only when its scores are distributed as
-    the validation window's; `evaluate`'s daily budget instead alerts exactly each day's
+    the window's; `evaluate`'s daily budget instead alerts exactly each day's
     top ceil(budget * rows), the figure a team reviewing that many would see.
     """
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     s = s[np.isfinite(s)]
     if not s.size:
-        raise EmptyInputError("cannot set an alert threshold: the validation window has no scores")
+        raise EmptyInputError("cannot set an alert threshold: the window has no scores")
     if not 0 < budget < 1:
         raise ValueError(f"alert budget must be in (0, 1). Received: {budget}")
     k = alerts_for(budget, s.size)
@@ -65,11 +68,20 @@ def warn_other_budget(meta: dict[str, Any], configured: float, uri: str) -> None
         return
     logger.warning(
         "scoring.alert_budget is %g, but model %s alerts at its stored threshold %.6g, set "
-        "at training for the budget %g (the validation window's top ceil(%g x rows) rows); "
+        "at training for the budget %g (the top ceil(%g x rows) rows of its %s window); "
         "`score` uses that threshold, so its alerts follow the budget %g. Train again with "
         "scoring.alert_budget %g for a threshold of that budget, or set it back to %g",
-        configured, uri, float(meta["threshold"]), stored, stored, stored, configured, stored,
+        configured, uri, float(meta["threshold"]), stored, stored, _threshold_window(meta),
+        stored, configured, stored,
     )  # fmt: skip
+
+
+def _threshold_window(meta: dict[str, Any]) -> str:
+    """The window whose scores set the stored threshold (`threshold_rows`, session 35;
+    before it, always validation), as a warning names it."""
+    rows = meta.get("threshold_rows")
+    window = rows.get("window") if isinstance(rows, dict) else None
+    return "validation" if window is None else str(window).replace("_", " ")
 
 
 def decile_edges(values: np.ndarray) -> np.ndarray:
@@ -210,7 +222,8 @@ def reference_from_training(
     train_df, ensemble, *, validation_scores, budget: float, features_col: str,
     train_rows: int, reference_rows: int, seed: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    """C2 metadata: threshold from validation scores; means and deciles of the training window."""
+    """C2 metadata: threshold from `validation_scores` (the scores of the rows that set it:
+    pipelines/training/threshold.py); means and deciles of the training window."""
     day_of = "timestamp" if "timestamp" in train_df.columns else None
     sample = sample_features(train_df, features_col, reference_rows, train_rows, seed, day_of)
     X, days = sample if day_of else (sample, None)

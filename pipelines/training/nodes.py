@@ -227,7 +227,8 @@ def evaluate_arrays(
 
 
 def scoring_metadata(splits, ensemble, validation_scores, config, features_col: str):
-    """C2: alert threshold on validation, training-window means and drift deciles."""
+    """C2: alert threshold from `validation_scores` (the test gap's or validation's scores:
+    pipelines/training/threshold.py), training-window means and drift deciles."""
     return reference_from_training(
         splits.train,
         ensemble,

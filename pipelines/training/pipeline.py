@@ -21,6 +21,7 @@ from dlcore.backends import get_ops
 from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
+from fraud_app.etl.fs import read_table
 from fraud_app.etl.readers import reads
 from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
@@ -38,7 +39,7 @@ from fraud_app.timeline import (
 )
 from fraud_app.tracking.lineage import environment as lineage_environment
 from fraud_app.tracking.runs import start_training_run
-from pipelines.training import lifecycle, nodes
+from pipelines.training import lifecycle, nodes, threshold
 from pipelines.training.outputs import write_test_scores, write_window_evaluations
 from pipelines.training.run_names import claim_run, drop_checkpoints
 from pipelines.training.validation import scored_validation, validation_window
@@ -247,15 +248,27 @@ def _save_final(ctx: _RunContext, trained: _Ensembles, val_scores) -> Path:
     config, splits, names, refit = ctx.config, ctx.splits, ctx.names, trained.refit
     ensemble = trained.final.ensemble
     # The alert threshold stored with the model (C2) is a quantile of the FINAL model's
-    # validation scores, so it is on the scale of the scores the model will give.
-    final_val = (
-        scored_validation(trained.val, splits, ensemble, ctx.vector, config, figures=False)[1]
-        if refit
-        else val_scores
+    # scores, so it is on the scale of the scores the model will give, on rows it did not
+    # train on: the test gap's (pipelines/training/threshold.py), else validation's.
+    # the whole table, unlabelled rows too; read_features judged its staleness already
+    table = read_table(splits.train.sparkSession, str(config.feature_table()), "feature table",
+                       "features")  # fmt: skip
+    gap = threshold.gap_scores(table, splits, ensemble, ctx.vector)
+
+    def validation_scores():
+        final_val = (
+            scored_validation(trained.val, splits, ensemble, ctx.vector, config, figures=False)[1]
+            if refit
+            else val_scores
+        )
+        return final_val["fraud_score"]
+
+    scores, threshold_rows = threshold.choose(
+        gap, validation_scores, splits, config.scoring.alert_budget, refit=refit is not None
     )
-    ensemble.metadata["scoring"] = nodes.scoring_metadata(
-        splits, ensemble, final_val["fraud_score"], config, ctx.vector
-    )
+    ensemble.metadata["scoring"] = nodes.scoring_metadata(splits, ensemble, scores, config,
+                                                          ctx.vector)  # fmt: skip
+    ensemble.metadata["scoring"]["threshold_rows"] = threshold_rows
     # each feature's spec, so scoring can refuse a spec changed under the same name
     ensemble.metadata["features"] = {
         "definitions": definitions(feature_set_from_config(config.features), names)

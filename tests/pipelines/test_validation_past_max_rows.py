@@ -38,6 +38,9 @@ def test_a_window_past_max_rows_is_sampled_for_stopping_and_reported_whole(
         "generate.n_transactions": 3_000, "generate.n_cards": 300, "generate.days": 30,
         "generate.fraud_rate": 0.05, "generate.partitions": 1, "generate.dirty_fraction": 0.0,
         "splits.test_days": 3, "splits.validation_days": 4,
+        # no test gap: the validation window sets the alert threshold (session 35: the gap
+        # does when it raises >= 10 alerts), the path past fits_on_driver checked below
+        "splits.test_gap_days": 0,
         "balancing.unionpay_subsets.n_subsets": 2, "training.distributed.epochs": 4,
         "training.distributed.early_stopping.max_rows": 60,
         "training.distributed.early_stopping.min_epochs": 1,
@@ -66,6 +69,7 @@ def test_a_window_past_max_rows_is_sampled_for_stopping_and_reported_whole(
     budget = config.scoring.alert_budget
     same(body["metrics"]["validation"], nodes.evaluate_arrays(data, budget))
     stored = ensemble.metadata["scoring"]["threshold"]
+    assert ensemble.metadata["scoring"]["threshold_rows"]["window"] == "validation"
     assert stored == alert_threshold(data["fraud_score"], budget)
     written = json.loads(Path(body["evaluations"]["validation"]).read_text())
     expected = window_figures(data, config)

@@ -1,0 +1,89 @@
+"""Which rows set the alert threshold stored with the model (C2, `metadata.scoring`).
+
+The threshold is the ceil(b x rows)-th highest score of a window (fraud_app.scoring.
+reference.alert_threshold); `score` then alerts every row at or above it, one fixed score
+for every new day. It raises the budget on new days only when the window's scores are
+distributed as theirs. Until session 35 the window was validation: five labelled days,
+older than the test gap, which the default refit also trains on. On generated data one
+such window held a fraud burst (41 frauds in 3,655 rows, more than the 1 % budget): the
+threshold sat among the frauds' scores and the test days raised 0.10 x the budget; the
+test gap's threshold raised 0.88 x (docs/PROBES.md, "Session 35 probes (helper thresh35)").
+
+The rows chosen: the test gap, [validation end, test start), the newest rows before the
+cut-off (the start of test). No window trains on them (their labels are not all known
+at the cut-off: the gap is the label delay), but their features are known then, and a
+volume budget needs no labels: unlabelled rows (label null) count as well. The test
+window itself is never read (it is for evaluation). When the gap holds too few rows for a
+stable cut-off (`splits.test_gap_days: 0`, a short gap of a small export) the validation
+window sets it, as before session 35, and `metadata.scoring.threshold_rows` says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from pyspark.sql import functions as F
+
+from pipelines.training import nodes
+
+logger = logging.getLogger(__name__)
+
+# the gap must raise at least this many alerts at the budget (ceil(b x rows)) to set the
+# threshold: one day of a small export gives a cut-off of 1 or 2 rows, noise
+MIN_GAP_ALERTS = 10
+
+
+def threshold_rows_info(window: str, start, end, rows: int, *, trained_on: bool) -> dict[str, Any]:
+    """metadata.scoring.threshold_rows: the window whose scores set the threshold, its
+    UTC bounds [start, end), its rows, and whether the saved model trained on them."""
+    return {
+        "window": window,
+        "start": None if start is None else start.isoformat(),
+        "end": end.isoformat(),
+        "rows": int(rows),
+        "trained_on": bool(trained_on),
+    }
+
+
+def gap_scores(table, splits, ensemble, vector: str) -> np.ndarray:
+    """The saved ensemble's scores of every row of the feature table `table` (labelled or
+    not) in the test gap [validation end, test start): only `fraud_score` is collected."""
+    start, end = splits.windows[1].end, splits.windows[2].start
+    ts = F.col("timestamp")
+    rows = table.where((ts >= F.lit(start)) & (ts < F.lit(end)))
+    scored = nodes.score(rows, ensemble, features_col=vector).select("fraud_score")
+    scores = nodes.collect_scores(scored)["fraud_score"]
+    return np.asarray(scores, dtype=np.float64)
+
+
+def choose(
+    gap: np.ndarray, validation: Callable[[], np.ndarray], splits, budget: float, *,
+    refit: bool,
+) -> tuple[np.ndarray, dict[str, Any]]:  # fmt: skip
+    """(the scores that set the threshold, their threshold_rows_info): the test gap's when
+    it raises at least MIN_GAP_ALERTS alerts at the budget, else the validation window's
+    (`validation()`, scored only then; the model trained on it after a refit: one
+    WARNING)."""
+    val_w, test_w = splits.windows[1], splits.windows[2]
+    gap = gap[np.isfinite(gap)]
+    if math.ceil(budget * gap.size) >= MIN_GAP_ALERTS:
+        return gap, threshold_rows_info("test_gap", val_w.end, test_w.start, gap.size,
+                                        trained_on=False)  # fmt: skip
+    if refit:
+        logger.warning(
+            "the alert threshold comes from the validation window, which the refit model "
+            "trained on, so new days may raise more or fewer alerts than the budget: the "
+            "test gap (%s .. %s) holds %d rows, %d alerts at the budget %g, fewer than the "
+            "%d that set it from rows no window trains on. Lengthen splits.test_gap_days "
+            "(default: features.label_delay_days)",
+            val_w.end, test_w.start, gap.size, math.ceil(budget * gap.size), budget,
+            MIN_GAP_ALERTS,
+        )  # fmt: skip
+    scores = np.asarray(validation(), dtype=np.float64)
+    info = threshold_rows_info("validation", val_w.start, val_w.end, scores.size,
+                               trained_on=refit)  # fmt: skip
+    return scores, info
