@@ -47,7 +47,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import reduce
 
 from pyspark import StorageLevel
@@ -269,6 +269,47 @@ def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
     return raw, annotate_feed(raw, cfg, path)
 
 
+@dataclass(frozen=True)
+class _LabelsRun:
+    """What every step of one labels run shares: the session, the config, the canonical
+    table, its append publish (staging, swap, commit) and the run's time."""
+
+    spark: SparkSession
+    config: AppConfig
+    table: str
+    publish: AppendPublish
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """What `_stage` handed to the publish: the date partitions rewritten, the rows the
+    rewrite added, the quarantine rows (per reason, with one detail each) and how many
+    of them were staged (the others already quarantined), the ledger entries added."""
+
+    dates: list[str]
+    rows_added: int
+    by_reason: dict[str, int]
+    reason_examples: dict[str, str]
+    quarantine_staged: int
+    ledger_entries_added: int
+
+    @property
+    def quarantined(self) -> int:
+        return sum(self.by_reason.values())
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """The classified feed rows per status (lc.FILL, SAME, DUP, CORRECT), those giving
+    another label_time, and one of each in words."""
+
+    by_status: dict[int, int]
+    label_time_changed: int
+    changed_example: str = ""
+    correction_example: str = ""
+
+
 def _apply(
     spark: SparkSession, stage: DataFrame, published: DataFrame, publish: AppendPublish,
     table: str, config: AppConfig, now: dt.datetime,
@@ -276,77 +317,129 @@ def _apply(
     """Classify the clean rows, stage the rewritten partitions, the quarantine rows not
     quarantined before and the ledger entries through `publish`; return the counts, the
     filled and corrected ones measured from the staged files."""
-    keys = published.select("transaction_id", "label", "label_time", "timestamp",
-                            F.col(PARTITION_COLUMN).cast("string").alias(PARTITION_COLUMN))  # fmt: skip
-    clean = stage.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
-    classified = lc.classify(
-        clean, keys, table, corrections=config.etl.label_corrections,
-        delay_days=config.features.label_delay_days, now=now,
-    ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
+    run = _LabelsRun(spark, config, table, publish, now)
+    classified = _classify(run, stage, published)
     try:
-        counted = classified.groupBy(lc.STATUS, lc.LT_CHANGED).count().collect()
-        by_status = {s: sum(r[2] for r in counted if r[0] == s)
-                     for s in (lc.FILL, lc.SAME, lc.DUP, lc.CORRECT)}  # fmt: skip
-        changed = sum(r[2] for r in counted if r[1])
-        fills, dates, kept = _filled_rows(spark, classified, publish.table)
-        schema = spark.createDataFrame([], CANONICAL_DDL).schema
-        rows = quarantine_rows(stage.filter(F.col(REASON).isNotNull())).unionByName(
-            quarantine_rows(classified.filter(F.col(REASON).isNotNull())))  # fmt: skip
-        by_reason_rows = rows.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
-        ids = fills.select("transaction_id") if dates else None
-        new_rows = not_yet_quarantined(spark, publish.fs, rows, publish.quarantine)
-        n_out, written = publish.write(kept, new_rows, schema, ids)
-        n_written = written.count()
-        fixed = F.col(lc.STATUS) == lc.CORRECT
-        entries = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
-            "transaction_id", "label",
-            F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("label_time"),
-            F.col(lc.FILE).alias("source_file"),
-            F.when(fixed, F.lit(KIND_CORRECTION)).otherwise(F.lit(KIND_FILL)).alias("kind"),
-            F.col(lc.PUB["label"]).alias("previous_label"),
-            F.col(lc.PUB["label_time"]).alias("previous_label_time"),
-        )  # fmt: skip
-        ledger = read_ledger(spark, publish.fs, table) if dates else None
-        added = publish.stage_extra(new_entries(entries, ledger, publish.swap.job, now),
-                                    ledger_path(table), earlier=ledger) if dates else 0  # fmt: skip
-        example = _changed_example(classified) if changed else ""
-        fix_example = lc.correction_example(classified) if by_status[lc.CORRECT] else ""
+        tally = _tally(classified)
+        staged = _stage(run, stage, classified)
+        tally = _with_examples(tally, classified)
     finally:
         classified.unpersist()
-    filled = _labelled(spark, publish.swap.new, dates) - _labelled(spark, publish.table, dates)
-    corrected = _relabelled(spark, publish.swap.new, publish.table, dates)
-    by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
-    by_reason = {str(r[0]): r[1] for r in by_reason_rows}
-    # previous_rows is 0 here: n_out is the rows the rewrite added (none may be), and the
-    # labels the rewritten files gained are the fills classified, the labels they changed
-    # the corrections (no other row changed)
-    if (n_out != 0 or filled != by_status[lc.FILL] or corrected != by_status[lc.CORRECT]
-            or n_written > sum(by_reason.values())):  # fmt: skip
-        raise DataIntegrityError(
-            f"labels: the rewritten partitions of {table} hold {n_out} rows more than before, "
-            f"{filled} more labels and {corrected} changed ones, for {by_status[lc.FILL]} labels "
-            f"to fill and {by_status[lc.CORRECT]} to correct, and {n_written} quarantine rows "
-            f"were staged for {sum(by_reason.values())}; expected no row added, one label per "
-            "fill, one change per correction and no more quarantine rows than quarantined. "
-            "Nothing was published; please report this with the feed"
-        )
-    if changed:
+    filled = _labelled(spark, publish.swap.new, staged.dates) - _labelled(
+        spark, publish.table, staged.dates)  # fmt: skip
+    corrected = _relabelled(spark, publish.swap.new, publish.table, staged.dates)
+    _check_staged(table, staged, tally, filled, corrected)
+    if tally.label_time_changed:
         logger.warning(
             "labels: %d feed row(s) give the published label with another label_time (e.g. "
             "%s); the published label_time is kept: a label's time is never overwritten "
-            "(counted as unchanged, `label_time_changed` in %s)", changed, example, REPORT,
+            "(counted as unchanged, `label_time_changed` in %s)", tally.label_time_changed,
+            tally.changed_example, REPORT,
         )  # fmt: skip
+    return _counts(run, staged, tally, filled, corrected)
+
+
+def _classify(run: _LabelsRun, stage: DataFrame, published: DataFrame) -> DataFrame:
+    """The clean feed rows classified against the published ones (persisted: the caller
+    unpersists)."""
+    keys = published.select("transaction_id", "label", "label_time", "timestamp",
+                            F.col(PARTITION_COLUMN).cast("string").alias(PARTITION_COLUMN))  # fmt: skip
+    clean = stage.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
+    return lc.classify(
+        clean, keys, run.table, corrections=run.config.etl.label_corrections,
+        delay_days=run.config.features.label_delay_days, now=run.now,
+    ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
+
+
+def _tally(classified: DataFrame) -> _Tally:
+    counted = classified.groupBy(lc.STATUS, lc.LT_CHANGED).count().collect()
+    by_status = {s: sum(r[2] for r in counted if r[0] == s)
+                 for s in (lc.FILL, lc.SAME, lc.DUP, lc.CORRECT)}  # fmt: skip
+    return _Tally(by_status, sum(r[2] for r in counted if r[1]))
+
+
+def _with_examples(tally: _Tally, classified: DataFrame) -> _Tally:
+    return replace(
+        tally,
+        changed_example=_changed_example(classified) if tally.label_time_changed else "",
+        correction_example=(lc.correction_example(classified)
+                            if tally.by_status[lc.CORRECT] else ""),
+    )  # fmt: skip
+
+
+def _stage(run: _LabelsRun, stage: DataFrame, classified: DataFrame) -> _Staged:
+    """Stage the rewritten partitions and the quarantine rows not quarantined before,
+    then the ledger entries (when a partition is rewritten), through `run.publish`."""
+    publish = run.publish
+    fills, dates, kept = _filled_rows(run.spark, classified, publish.table)
+    schema = run.spark.createDataFrame([], CANONICAL_DDL).schema
+    rows = quarantine_rows(stage.filter(F.col(REASON).isNotNull())).unionByName(
+        quarantine_rows(classified.filter(F.col(REASON).isNotNull())))  # fmt: skip
+    by_reason_rows = rows.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
+    ids = fills.select("transaction_id") if dates else None
+    new_rows = not_yet_quarantined(run.spark, publish.fs, rows, publish.quarantine)
+    n_out, written = publish.write(kept, new_rows, schema, ids)
+    n_written = written.count()
+    added = _stage_ledger(run, classified) if dates else 0
+    by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
+    return _Staged(
+        dates=dates, rows_added=n_out, by_reason={str(r[0]): r[1] for r in by_reason_rows},
+        reason_examples={str(r[0]): r[2] for r in by_reason_rows},
+        quarantine_staged=n_written, ledger_entries_added=added,
+    )  # fmt: skip
+
+
+def _stage_ledger(run: _LabelsRun, classified: DataFrame) -> int:
+    """Stage the ledger entries of the fills and corrections not recorded yet; how many."""
+    fixed = F.col(lc.STATUS) == lc.CORRECT
+    entries = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
+        "transaction_id", "label",
+        F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("label_time"),
+        F.col(lc.FILE).alias("source_file"),
+        F.when(fixed, F.lit(KIND_CORRECTION)).otherwise(F.lit(KIND_FILL)).alias("kind"),
+        F.col(lc.PUB["label"]).alias("previous_label"),
+        F.col(lc.PUB["label_time"]).alias("previous_label_time"),
+    )  # fmt: skip
+    publish = run.publish
+    ledger = read_ledger(run.spark, publish.fs, run.table)
+    return publish.stage_extra(new_entries(entries, ledger, publish.swap.job, run.now),
+                               ledger_path(run.table), earlier=ledger)  # fmt: skip
+
+
+def _check_staged(table: str, staged: _Staged, tally: _Tally, filled: int, corrected: int) -> None:
+    """The staged files hold what the classification says, or DataIntegrityError.
+
+    previous_rows is 0 here: rows_added is the rows the rewrite added (none may be), and
+    the labels the rewritten files gained are the fills classified, the labels they
+    changed the corrections (no other row changed)."""
+    to_fill, to_correct = tally.by_status[lc.FILL], tally.by_status[lc.CORRECT]
+    n_out, n_written, quarantined = staged.rows_added, staged.quarantine_staged, staged.quarantined
+    if (n_out != 0 or filled != to_fill or corrected != to_correct
+            or n_written > quarantined):  # fmt: skip
+        raise DataIntegrityError(
+            f"labels: the rewritten partitions of {table} hold {n_out} rows more than before, "
+            f"{filled} more labels and {corrected} changed ones, for {to_fill} labels "
+            f"to fill and {to_correct} to correct, and {n_written} quarantine rows "
+            f"were staged for {quarantined}; expected no row added, one label per "
+            "fill, one change per correction and no more quarantine rows than quarantined. "
+            "Nothing was published; please report this with the feed"
+        )
+
+
+def _counts(run: _LabelsRun, staged: _Staged, tally: _Tally, filled: int, corrected: int) -> dict:
+    """The LabelsResult fields `_apply` measured."""
     return {
-        "labels_filled": filled, "labels_unchanged": by_status[lc.SAME],
-        "labels_corrected": corrected, "label_correction_example": fix_example,
-        "label_corrections": config.etl.label_corrections,
-        "duplicate_rows": by_status[lc.DUP], "quarantine_rows": sum(by_reason.values()),
-        "quarantine_by_reason": by_reason,
-        "quarantine_examples": {str(r[0]): r[2] for r in by_reason_rows},
-        "partitions_rewritten": tuple(publish.swap.written_dates()),
-        "already_quarantined": sum(by_reason.values()) - n_written,
-        "label_time_changed": changed, "label_time_changed_example": example,
-        "ledger_entries_added": added,
+        "labels_filled": filled, "labels_unchanged": tally.by_status[lc.SAME],
+        "labels_corrected": corrected, "label_correction_example": tally.correction_example,
+        "label_corrections": run.config.etl.label_corrections,
+        "duplicate_rows": tally.by_status[lc.DUP], "quarantine_rows": staged.quarantined,
+        "quarantine_by_reason": staged.by_reason,
+        "quarantine_examples": staged.reason_examples,
+        "partitions_rewritten": tuple(run.publish.swap.written_dates()),
+        "already_quarantined": staged.quarantined - staged.quarantine_staged,
+        "label_time_changed": tally.label_time_changed,
+        "label_time_changed_example": tally.changed_example,
+        "ledger_entries_added": staged.ledger_entries_added,
     }  # fmt: skip
 
 
