@@ -30,7 +30,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_app import jsonout
@@ -292,6 +292,38 @@ def staged_input_rows(stage: DataFrame) -> int:
     return stage.count()
 
 
+@dataclass(frozen=True)
+class _NewRows:
+    """What the classification adds to the table: the new KEEP rows, the ids whose
+    published unlabelled row they fill, and the counts of fills, of new rows without a
+    label and of conflicting versions (quarantined)."""
+
+    kept: DataFrame
+    fills: DataFrame
+    filled: int
+    unlabelled: int
+    conflicts: int
+
+
+@dataclass(frozen=True)
+class _Duplicates:
+    """The identical copies dropped, and a few ids of them and of the conflicting ones."""
+
+    rows: int
+    examples: tuple[str, ...]
+    conflict_examples: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _Reapplied:
+    """The label ledger a replace run re-applied: its entries, their outcomes (persisted
+    until the quarantined ones are staged) and the entries per outcome."""
+
+    ledger: DataFrame
+    outcomes: DataFrame
+    counts: dict[str, int]
+
+
 def _write_outputs(
     stage: DataFrame, raw_columns: list[str], publish: ReplacePublish | AppendPublish,
     cfg: EtlSection, ledger: DataFrame | None = None, label_delay_s: int = 0,
@@ -303,73 +335,128 @@ def _write_outputs(
     against the rows' known times, `label_delay_s` without label_time) and carried over."""
     schema = stage.select(*CANONICAL_NAMES).schema
     previous = publish.published(stage.filter(F.col(REASON).isNull()), schema)
-    classified = deduplicate(stage, cfg.conflicting_duplicates, previous).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
+    classified = deduplicate(stage, cfg.conflicting_duplicates, previous)
+    classified = classified.persist(StorageLevel.MEMORY_AND_DISK)
     try:
+        rows = _new_rows(classified)
         conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT)
-        new = (F.col(dedup.CLASS) == dedup.KEEP) & ~F.col(dedup.PUBLISHED)
-        kept = classified.filter(new).select(*CANONICAL_NAMES)
-        fills = classified.filter(new & F.col(dedup.FILLS)).select("transaction_id")
-        n_filled, n_unlabelled, n_conflicts = classified.agg(
-            F.count(F.when(new & F.col(dedup.FILLS), 1)),
-            F.count(F.when(new & F.col("label").isNull(), 1)),
-            F.count(F.when(F.col(dedup.CLASS) == dedup.CONFLICT, 1)),
-        ).first()
-        quarantined = quarantine_rows(_with_conflicts(stage, conflicts, n_conflicts), raw_columns)
-        checks = DeliveryChecks()
-        if isinstance(publish, AppendPublish):  # what the dedup by id cannot see
-            added = classified.filter(new & ~F.col(dedup.FILLS)).select(*CANONICAL_NAMES)
-            checks = check_append(
-                added, lambda dates: publish.rows_of_dates(schema, dates),
-                publish.present_dates(), cfg.duplicate_examples,
-            )  # fmt: skip
-        outcomes, ledger_counts = None, {}
-        if ledger is not None:
-            kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s,
-                                                  cfg.label_corrections)  # fmt: skip
-            outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
-            ledger_counts = label_ledger.counts(outcomes)
-            _check_ledger(ledger, ledger_counts)
-        n_out, written = publish.write(kept, quarantined, schema, fills if n_filled else None)
-        exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
-        n_exact = exact.count()
-        dup_ids = _examples(exact, cfg.duplicate_examples) if n_exact else ()
-        conflict_ids = _examples(conflicts, cfg.duplicate_examples)
+        rejected = _with_conflicts(stage, conflicts, rows.conflicts)
+        quarantined = quarantine_rows(rejected, raw_columns)
+        checks = _delivery_checks(classified, publish, schema, cfg)
+        kept, reapplied = _reapply_ledger(rows.kept, ledger, label_delay_s, cfg.label_corrections)
+        fills = rows.fills if rows.filled else None
+        n_out, written = publish.write(kept, quarantined, schema, fills)
+        dups = _duplicates(classified, conflicts, cfg.duplicate_examples)
     finally:
         classified.unpersist()
-    counted = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
-    by_reason = {r[0]: r[1] for r in counted}
-    if outcomes is not None:  # after the counts: the entries are no input records
-        names = {c: f"{RAW_PREFIX}{cfg.source_for(c)}" for c in label_ledger.LEDGER_COLUMNS[:3]
-                 if cfg.source_for(c) in raw_columns}  # fmt: skip
-        publish.keep_ledger(ledger, label_ledger.quarantine_rows(outcomes, names))
-        outcomes.unpersist()
+    by_reason, examples = _by_reason(written)
+    if reapplied is not None:  # after the counts: the entries are no input records
+        _keep_ledger(publish, reapplied, raw_columns, cfg)
     kept_from_feeds = publish.keep_fed_quarantine()  # after the counts, as the ledger's
-    examples = {str(r[0]): r[2] for r in sorted(counted, key=lambda r: str(r[0]))}
     if n_out == 0:
-        top = max(by_reason, key=lambda k: by_reason[k], default=None)
-        said = f" (most: {top}, e.g. {examples[str(top)]})" if top is not None else ""
-        logger.warning("ETL: no row reached the canonical table; it is empty%s", said)
-    ledger_q = {k: ledger_counts[k] for k in label_ledger.QUARANTINED if ledger_counts.get(k)}
+        _warn_empty(by_reason, examples)
+    ledger_fields = _ledger_fields(reapplied.counts if reapplied is not None else {})
     return {
-        "output_rows": n_out,
-        "previous_rows": publish.previous_rows,
-        "quarantine_rows": sum(by_reason.values()),
-        "duplicate_rows": n_exact,
+        "output_rows": n_out, "previous_rows": publish.previous_rows,
+        "quarantine_rows": sum(by_reason.values()), "duplicate_rows": dups.rows,
         "quarantine_by_reason": dict(sorted(by_reason.items(), key=lambda kv: str(kv[0]))),
-        "duplicate_examples": dup_ids,
-        "conflict_examples": conflict_ids,
+        "duplicate_examples": dups.examples, "conflict_examples": dups.conflict_examples,
         "quarantine_examples": examples,
-        "unlabelled_rows": n_unlabelled - ledger_counts.get(label_ledger.FILL, 0),
-        "labels_filled": n_filled,
-        "labels_reapplied": ledger_counts.get(label_ledger.FILL, 0),
-        "corrections_reapplied": ledger_counts.get(label_ledger.CORRECTED, 0),
-        "ledger_quarantined": ledger_q,
-        "ledger_not_found": ledger_counts.get(label_ledger.NOT_FOUND, 0),
-        "label_feed_quarantine_kept": kept_from_feeds,
-        **asdict(checks),
+        "unlabelled_rows": rows.unlabelled - ledger_fields["labels_reapplied"],
+        "labels_filled": rows.filled, **ledger_fields,
+        "label_feed_quarantine_kept": kept_from_feeds, **asdict(checks),
+    }  # fmt: skip
+
+
+def _is_new() -> Column:
+    """A classified row this run adds: kept, and not a published row."""
+    return (F.col(dedup.CLASS) == dedup.KEEP) & ~F.col(dedup.PUBLISHED)
+
+
+def _new_rows(classified: DataFrame) -> _NewRows:
+    new = _is_new()
+    n_filled, n_unlabelled, n_conflicts = classified.agg(
+        F.count(F.when(new & F.col(dedup.FILLS), 1)),
+        F.count(F.when(new & F.col("label").isNull(), 1)),
+        F.count(F.when(F.col(dedup.CLASS) == dedup.CONFLICT, 1)),
+    ).first()
+    return _NewRows(
+        kept=classified.filter(new).select(*CANONICAL_NAMES),
+        fills=classified.filter(new & F.col(dedup.FILLS)).select("transaction_id"),
+        filled=n_filled, unlabelled=n_unlabelled, conflicts=n_conflicts,
+    )  # fmt: skip
+
+
+def _delivery_checks(
+    classified: DataFrame, publish: ReplacePublish | AppendPublish, schema, cfg: EtlSection
+) -> DeliveryChecks:  # fmt: skip
+    """An append's checks of what the dedup by id cannot see (fraud_app.etl.delivery_checks);
+    none in replace mode."""
+    if not isinstance(publish, AppendPublish):
+        return DeliveryChecks()
+    added = classified.filter(_is_new() & ~F.col(dedup.FILLS)).select(*CANONICAL_NAMES)
+    return check_append(
+        added, lambda dates: publish.rows_of_dates(schema, dates),
+        publish.present_dates(), cfg.duplicate_examples,
+    )  # fmt: skip
+
+
+def _reapply_ledger(
+    kept: DataFrame, ledger: DataFrame | None, label_delay_s: int, corrections: str
+) -> tuple[DataFrame, _Reapplied | None]:  # fmt: skip
+    """`kept` with the label ledger re-applied (fraud_app.etl.ledger), checked to give each
+    of its transactions one outcome; `kept` as it is without a ledger."""
+    if ledger is None:
+        return kept, None
+    kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s, corrections)
+    outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
+    counts = label_ledger.counts(outcomes)
+    _check_ledger(ledger, counts)
+    return kept, _Reapplied(ledger, outcomes, counts)
+
+
+def _duplicates(classified: DataFrame, conflicts: DataFrame, n: int) -> _Duplicates:
+    exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
+    n_exact = exact.count()
+    return _Duplicates(
+        rows=n_exact, examples=_examples(exact, n) if n_exact else (),
+        conflict_examples=_examples(conflicts, n),
+    )  # fmt: skip
+
+
+def _keep_ledger(
+    publish: ReplacePublish | AppendPublish, reapplied: _Reapplied, raw_columns: list[str],
+    cfg: EtlSection,
+) -> None:  # fmt: skip
+    """Carry the ledger into the rebuilt table, its quarantined entries into the quarantine
+    under etl.input's raw column names."""
+    names = {c: f"{RAW_PREFIX}{cfg.source_for(c)}" for c in label_ledger.LEDGER_COLUMNS[:3]
+             if cfg.source_for(c) in raw_columns}  # fmt: skip
+    publish.keep_ledger(reapplied.ledger, label_ledger.quarantine_rows(reapplied.outcomes, names))
+    reapplied.outcomes.unpersist()
+
+
+def _ledger_fields(counts: dict[str, int]) -> dict:
+    """The EtlResult fields of the ledger's outcomes (none without a ledger)."""
+    return {
+        "labels_reapplied": counts.get(label_ledger.FILL, 0),
+        "corrections_reapplied": counts.get(label_ledger.CORRECTED, 0),
+        "ledger_quarantined": {k: counts[k] for k in label_ledger.QUARANTINED if counts.get(k)},
+        "ledger_not_found": counts.get(label_ledger.NOT_FOUND, 0),
     }
+
+
+def _by_reason(written: DataFrame) -> tuple[dict, dict[str, str]]:
+    """The staged quarantine rows per reason, and a detail of each (the first in text order)."""
+    counted = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
+    examples = {str(r[0]): r[2] for r in sorted(counted, key=lambda r: str(r[0]))}
+    return {r[0]: r[1] for r in counted}, examples
+
+
+def _warn_empty(by_reason: dict, examples: dict[str, str]) -> None:
+    top = max(by_reason, key=lambda k: by_reason[k], default=None)
+    said = f" (most: {top}, e.g. {examples[str(top)]})" if top is not None else ""
+    logger.warning("ETL: no row reached the canonical table; it is empty%s", said)
 
 
 def _check_ledger(ledger: DataFrame, counts: dict[str, int]) -> None:
