@@ -30,9 +30,9 @@ exactly one place:
   duplicate   an identical copy of another feed row (counted once)
 
 Only the event_date partitions holding a filled or corrected row are rewritten, through
-the ETL's append staging and swap (fraud_app.etl.labels_apply; fraud_app.etl.publish.AppendPublish,
-job `labels-<token>`): a killed run leaves every partition complete and the next `labels` or
-`etl --mode append` run recovers; the quarantine rows are added as one new file. The
+the ETL's append staging and swap (fraud_app.etl.labels_apply, through
+fraud_app.etl.append_publish.AppendPublish, job `labels-<token>`): a killed run leaves
+every partition complete and the next `labels` or `etl --mode append` run recovers; the quarantine rows are added as one new file. The
 report is `<table>/_labels_report.json`. Re-running a feed is idempotent (its filled and
 corrected rows are then unchanged; a quarantine row equal in its raw values and reason to
 one the quarantine holds is not added again: `already_quarantined`), which is also how
@@ -57,6 +57,7 @@ from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
 from fraud_app.etl import labels_classify as lc
+from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import (
     HadoopFs,
@@ -68,7 +69,7 @@ from fraud_app.etl.fs import (
 from fraud_app.etl.labels_apply import REPORT, apply_feed
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.pipeline import RAW_PREFIX
-from fraud_app.etl.publish import AppendPublish, published_schema_errors
+from fraud_app.etl.publish import published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import (

@@ -22,11 +22,11 @@ from pyspark.sql import functions as F
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl import labels_classify as lc
+from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.ledger import KIND_CORRECTION, KIND_FILL, ledger_path, new_entries, read_ledger
 from fraud_app.etl.partition_swap import partition_name
 from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE
-from fraud_app.etl.publish import AppendPublish
 from fraud_app.etl.reader import quoted
 from fraud_app.etl.rules import DETAIL, REASON
 from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN

@@ -32,9 +32,9 @@ over into the new table:
 Every entry stays in the ledger (it records what a feed said), so each replace rebuild
 gives the same table and quarantine from the same input and ledger. A labels run adds its
 fills and corrections as one file (`labels-<token>-part-*.parquet`) inside its commit,
-before any partition is swapped (fraud_app.etl.publish.AppendPublish.stage_extra): a run
-killed after that leaves entries whose rows its re-run applies (a version equal in label
-and label_time to the id's latest entry is not added again).
+before any partition is swapped (fraud_app.etl.append_publish.AppendPublish.stage_extra):
+a run killed after that leaves entries whose rows its re-run applies (a version equal in
+label and label_time to the id's latest entry is not added again).
 """
 
 from __future__ import annotations

@@ -20,9 +20,10 @@ from pyspark.sql import functions as F
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl import dedup
 from fraud_app.etl import ledger as label_ledger
+from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, check_append
-from fraud_app.etl.publish import AppendPublish, ReplacePublish
+from fraud_app.etl.publish import ReplacePublish
 from fraud_app.etl.rules import DETAIL, REASON
 
 # a step of run_etl: its log lines keep the run's logger name (filters and tests use it)

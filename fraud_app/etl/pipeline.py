@@ -39,6 +39,7 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup, delivery_checks, local_times
 from fraud_app.etl import ledger as label_ledger
+from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, log_checks
 from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
@@ -56,12 +57,7 @@ from fraud_app.etl.outputs import (
 )
 from fraud_app.etl.outputs import STAGED_FILE as _FILE
 from fraud_app.etl.outputs import STAGED_RAW as _RAW
-from fraud_app.etl.publish import (
-    REPORT_NAME,
-    AppendPublish,
-    ReplacePublish,
-    published_schema_errors,
-)
+from fraud_app.etl.publish import REPORT_NAME, ReplacePublish, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
