@@ -30,7 +30,9 @@ label for a row that already has another one is a `conflicting_duplicate`.
 
 from __future__ import annotations
 
-from pyspark.sql import Column, DataFrame, Window
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
 from fraud_app.etl.rules import CONFLICTING_DUPLICATE, DETAIL, REASON
@@ -110,63 +112,117 @@ def _classify_single(df: DataFrame) -> DataFrame:
     )
 
 
+# the key of a version group: (transaction_id, _GROUP), _GROUP one of
+_USUAL, _FILL_GROUP, _UNLABELLED_COPY = 0, 1, 2  # see _with_groups
+_GROUP = "__group"
+_WORK = ("__rn", "__rk", "__version", "__kept", "__versions", "__has_published", "__open",
+         _GROUP)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _GroupWindows:
+    """The windows over one version group (transaction_id, _GROUP): its rows in version
+    order (`ordered`), the same with a published row before its identical copies
+    (`copies`: a re-delivered copy is then the duplicate), and all of them (`whole`)."""
+
+    ordered: WindowSpec
+    copies: WindowSpec
+    whole: WindowSpec
+
+    @classmethod
+    def build(cls) -> _GroupWindows:
+        key = ("transaction_id", _GROUP)
+        return cls(
+            ordered=Window.partitionBy(*key).orderBy(*dedup_order()),
+            copies=Window.partitionBy(*key).orderBy(*dedup_order(), F.col(PUBLISHED).desc()),
+            whole=Window.partitionBy(*key),
+        )
+
+
 def _classify_several(df: DataFrame, policy: str) -> DataFrame:
     """`classify` of the rows of transaction_ids that have more than one row."""
     # one shuffle by id serves every window below (each is per transaction_id); without it
     # the window by content hashed on all its columns and the later ones shuffled again
-    df = df.repartition("transaction_id")
+    df = _with_groups(df.repartition("transaction_id"))
+    df = _with_versions(df, _GroupWindows.build())
+    df = df.withColumn(CLASS, _class(policy)).withColumn(
+        FILLS, _in_fill_group() & ~F.col(PUBLISHED) & (F.col(CLASS) == KEEP)
+    )
+    return df.withColumns(
+        {
+            REASON: F.when(F.col(CLASS) == CONFLICT, F.lit(CONFLICTING_DUPLICATE)),
+            DETAIL: F.when(F.col(CLASS) == CONFLICT, _detail(policy)),
+        }
+    ).drop(*_WORK)
+
+
+def _in_fill_group() -> Column:
+    return F.col(_GROUP) == _FILL_GROUP
+
+
+def _with_groups(df: DataFrame) -> DataFrame:
+    """Add _GROUP, the key's second part: _USUAL, _FILL_GROUP (a published unlabelled row
+    and its labelled new copies), _UNLABELLED_COPY (a new unlabelled copy of a labelled
+    row: EXACT)."""
     same = Window.partitionBy(*CONTENT)
     unlabelled = F.col("label").isNull()
     labelled_copy = F.max(~unlabelled).over(same)
-    # the key's second part: 0 the usual, 1 a fill group (a published unlabelled row and
-    # its labelled new copies), 2 a new unlabelled copy of a labelled row (EXACT)
     group = (
-        F.when(unlabelled & labelled_copy & ~F.col(PUBLISHED), 2)
-        .when(F.max(F.col(PUBLISHED) & unlabelled).over(same) & labelled_copy, 1)
-        .otherwise(0)
+        F.when(unlabelled & labelled_copy & ~F.col(PUBLISHED), _UNLABELLED_COPY)
+        .when(F.max(F.col(PUBLISHED) & unlabelled).over(same) & labelled_copy, _FILL_GROUP)
+        .otherwise(_USUAL)
     )
-    df = df.withColumn("__group", group)
-    fill = F.col("__group") == 1
-    key = ("transaction_id", "__group")
-    ordered = Window.partitionBy(*key).orderBy(*dedup_order())
-    # identical rows: the published one first, so a re-delivered copy is the duplicate
-    copies = Window.partitionBy(*key).orderBy(*dedup_order(), F.col(PUBLISHED).desc())
-    whole = Window.partitionBy(*key)
+    return df.withColumn(_GROUP, group)
+
+
+def _with_versions(df: DataFrame, w: _GroupWindows) -> DataFrame:
+    """Add each row's place among its group's versions and copies (__rn, __rk, __version),
+    the version kept (__kept), the group's number of versions (__versions), whether a
+    published row is among them (__has_published) and the published row a fill group
+    takes the place of (__open)."""
+    fill = _in_fill_group()
     published = F.first(F.when(F.col(PUBLISHED), F.struct(*CANONICAL_NAMES)), ignorenulls=True)
     # the published row a fill group takes the place of, seen by the transaction's other rows
     open_row = F.first(F.when(F.col(PUBLISHED) & fill, F.struct(*CANONICAL_NAMES)),
                        ignorenulls=True).over(Window.partitionBy("transaction_id"))  # fmt: skip
-    new_versions = F.max(F.when(~F.col(PUBLISHED), F.col("__version"))).over(whole)
+    new_versions = F.max(F.when(~F.col(PUBLISHED), F.col("__version"))).over(w.whole)
     # rank == row_number only on the first row of a run of identical rows
     df = df.withColumns(
         {
-            "__rn": F.row_number().over(copies),
-            "__rk": F.rank().over(ordered),
-            "__version": F.dense_rank().over(ordered),
+            "__rn": F.row_number().over(w.copies),
+            "__rk": F.rank().over(w.ordered),
+            "__version": F.dense_rank().over(w.ordered),
             "__open": open_row,
         }
-    ).withColumns(
+    )
+    return df.withColumns(
         {
             # a fill group's kept version is its first labelled copy, not the published row
             "__kept": F.coalesce(
-                F.when(~fill, F.coalesce(published.over(whole), F.col("__open"))),
-                F.first(F.struct(*CANONICAL_NAMES)).over(ordered),
+                F.when(~fill, F.coalesce(published.over(w.whole), F.col("__open"))),
+                F.first(F.struct(*CANONICAL_NAMES)).over(w.ordered),
             ),
             # a fill group's versions are its labelled copies (its published row comes last)
-            "__versions": F.when(fill, new_versions).otherwise(F.max("__version").over(whole)),
+            "__versions": F.when(fill, new_versions).otherwise(F.max("__version").over(w.whole)),
             "__has_published": ~fill
             & (
-                (F.max(F.col(PUBLISHED).cast("int")).over(whole) == 1) | F.col("__open").isNotNull()
+                (F.max(F.col(PUBLISHED).cast("int")).over(w.whole) == 1)
+                | F.col("__open").isNotNull()
             ),
         }
     )
-    exact = (F.col("__rn") != F.col("__rk")) | (F.col("__group") == 2)
+
+
+def _class(policy: str) -> Column:
+    """CLASS of a row of `_with_versions`."""
+    fill = _in_fill_group()
+    exact = (F.col("__rn") != F.col("__rk")) | (F.col(_GROUP) == _UNLABELLED_COPY)
     conflict = F.col("__versions") > 1
     # quarantine_all: a published row whose labelled copies disagree keeps its place
     stays = conflict if policy == "quarantine_all" else F.lit(False)
     if policy == "keep_earliest":
         conflict = conflict & (F.col("__version") > 1)
-    cls = (
+    return (
         F.when(exact, EXACT)
         .when(F.col(PUBLISHED) & fill, F.when(stays, KEEP).otherwise(FILLED))
         .when(F.col(PUBLISHED), KEEP)
@@ -174,16 +230,6 @@ def _classify_several(df: DataFrame, policy: str) -> DataFrame:
         .when(F.col("__has_published") | conflict, CONFLICT)
         .otherwise(KEEP)
     )
-    df = df.withColumn(CLASS, cls).withColumn(
-        FILLS, fill & ~F.col(PUBLISHED) & (F.col(CLASS) == KEEP)
-    )
-    return df.withColumns(
-        {
-            REASON: F.when(F.col(CLASS) == CONFLICT, F.lit(CONFLICTING_DUPLICATE)),
-            DETAIL: F.when(F.col(CLASS) == CONFLICT, _detail(policy)),
-        }
-    ).drop("__rn", "__rk", "__version", "__kept", "__versions", "__has_published", "__open",
-           "__group")  # fmt: skip
 
 
 def _differs(c: str) -> Column:

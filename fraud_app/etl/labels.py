@@ -30,9 +30,9 @@ exactly one place:
   duplicate   an identical copy of another feed row (counted once)
 
 Only the event_date partitions holding a filled or corrected row are rewritten, through
-the ETL's append staging and swap (fraud_app.etl.publish.AppendPublish, job
-`labels-<token>`): a killed run leaves every partition complete and the next `labels` or
-`etl --mode append` run recovers; the quarantine rows are added as one new file. The
+the ETL's append staging and swap (fraud_app.etl.labels_apply, through
+fraud_app.etl.append_publish.AppendPublish, job `labels-<token>`): a killed run leaves
+every partition complete and the next `labels` or `etl --mode append` run recovers; the quarantine rows are added as one new file. The
 report is `<table>/_labels_report.json`. Re-running a feed is idempotent (its filled and
 corrected rows are then unchanged; a quarantine row equal in its raw values and reason to
 one the quarantine holds is not added again: `already_quarantined`), which is also how
@@ -50,7 +50,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from functools import reduce
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -58,6 +57,7 @@ from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
 from fraud_app.etl import labels_classify as lc
+from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import (
     HadoopFs,
@@ -66,11 +66,10 @@ from fraud_app.etl.fs import (
     clean_stale_staging,
     read_table,
 )
-from fraud_app.etl.ledger import KIND_CORRECTION, KIND_FILL, ledger_path, new_entries, read_ledger
+from fraud_app.etl.labels_apply import REPORT, apply_feed
 from fraud_app.etl.lock import RootLock
-from fraud_app.etl.partition_swap import partition_name
-from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE
-from fraud_app.etl.publish import AppendPublish, published_schema_errors
+from fraud_app.etl.pipeline import RAW_PREFIX
+from fraud_app.etl.publish import published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import (
@@ -82,12 +81,11 @@ from fraud_app.etl.rules import (
     missing_rule,
     parse_columns,
 )
-from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
+from fraud_app.schema import CANONICAL_COLUMNS
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
 
-REPORT = "_labels_report.json"
 FEED_COLUMNS = ("transaction_id", "label", "label_time")
 # the per-row rules of the ETL that a label row can break (after encoding / malformed)
 FEED_RULES = (
@@ -97,7 +95,6 @@ FEED_RULES = (
     "nonexistent_local_time",
     "label_time_out_of_range",
 )
-CANONICAL_DDL = ", ".join(f"`{c.name}` {c.spark_type}" for c in CANONICAL_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -197,13 +194,6 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     )  # fmt: skip
 
 
-def quarantine_rows(rows: DataFrame) -> DataFrame:
-    """The ETL's quarantine layout: `raw_<input column>`, reason, reason_detail, source_file."""
-    raw = [c for c in rows.columns if c.startswith(RAW_PREFIX)]
-    return rows.select(*[F.col(quoted(c)) for c in raw], REASON, DETAIL,
-                       F.col(lc.FILE).alias(SOURCE_FILE))  # fmt: skip
-
-
 def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> LabelsResult:
     """Apply the label feed `inputs` (files or folders) to the canonical table; the
     quarantine and the lock are the ETL's (etl.output / etl.quarantine, paths.root)."""
@@ -247,7 +237,7 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
             raise EmptyInputError(f"label feed {', '.join(inputs)} holds no rows; expected "
                                   "at least one transaction_id with its label")  # fmt: skip
         with published_schema_errors(fs.qualify(table)):
-            counts = _apply(spark, stage, published, publish, table, config, now)
+            counts = apply_feed(spark, stage, published, publish, table, config, now)
         result = LabelsResult(
             input_paths=tuple(inputs), output_path=table, quarantine_path=quarantine,
             report_path=f"{table}/{REPORT}", input_rows=input_rows, delay_only=delay_only,
@@ -267,157 +257,6 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
 def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFrame, DataFrame]:
     raw, _ = read_input(spark, path, cfg)
     return raw, annotate_feed(raw, cfg, path)
-
-
-def _apply(
-    spark: SparkSession, stage: DataFrame, published: DataFrame, publish: AppendPublish,
-    table: str, config: AppConfig, now: dt.datetime,
-) -> dict:  # fmt: skip
-    """Classify the clean rows, stage the rewritten partitions, the quarantine rows not
-    quarantined before and the ledger entries through `publish`; return the counts, the
-    filled and corrected ones measured from the staged files."""
-    keys = published.select("transaction_id", "label", "label_time", "timestamp",
-                            F.col(PARTITION_COLUMN).cast("string").alias(PARTITION_COLUMN))  # fmt: skip
-    clean = stage.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
-    classified = lc.classify(
-        clean, keys, table, corrections=config.etl.label_corrections,
-        delay_days=config.features.label_delay_days, now=now,
-    ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
-    try:
-        counted = classified.groupBy(lc.STATUS, lc.LT_CHANGED).count().collect()
-        by_status = {s: sum(r[2] for r in counted if r[0] == s)
-                     for s in (lc.FILL, lc.SAME, lc.DUP, lc.CORRECT)}  # fmt: skip
-        changed = sum(r[2] for r in counted if r[1])
-        fills, dates, kept = _filled_rows(spark, classified, publish.table)
-        schema = spark.createDataFrame([], CANONICAL_DDL).schema
-        rows = quarantine_rows(stage.filter(F.col(REASON).isNotNull())).unionByName(
-            quarantine_rows(classified.filter(F.col(REASON).isNotNull())))  # fmt: skip
-        by_reason_rows = rows.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
-        ids = fills.select("transaction_id") if dates else None
-        new_rows = not_yet_quarantined(spark, publish.fs, rows, publish.quarantine)
-        n_out, written = publish.write(kept, new_rows, schema, ids)
-        n_written = written.count()
-        fixed = F.col(lc.STATUS) == lc.CORRECT
-        entries = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
-            "transaction_id", "label",
-            F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("label_time"),
-            F.col(lc.FILE).alias("source_file"),
-            F.when(fixed, F.lit(KIND_CORRECTION)).otherwise(F.lit(KIND_FILL)).alias("kind"),
-            F.col(lc.PUB["label"]).alias("previous_label"),
-            F.col(lc.PUB["label_time"]).alias("previous_label_time"),
-        )  # fmt: skip
-        ledger = read_ledger(spark, publish.fs, table) if dates else None
-        added = publish.stage_extra(new_entries(entries, ledger, publish.swap.job, now),
-                                    ledger_path(table), earlier=ledger) if dates else 0  # fmt: skip
-        example = _changed_example(classified) if changed else ""
-        fix_example = lc.correction_example(classified) if by_status[lc.CORRECT] else ""
-    finally:
-        classified.unpersist()
-    filled = _labelled(spark, publish.swap.new, dates) - _labelled(spark, publish.table, dates)
-    corrected = _relabelled(spark, publish.swap.new, publish.table, dates)
-    by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
-    by_reason = {str(r[0]): r[1] for r in by_reason_rows}
-    # previous_rows is 0 here: n_out is the rows the rewrite added (none may be), and the
-    # labels the rewritten files gained are the fills classified, the labels they changed
-    # the corrections (no other row changed)
-    if (n_out != 0 or filled != by_status[lc.FILL] or corrected != by_status[lc.CORRECT]
-            or n_written > sum(by_reason.values())):  # fmt: skip
-        raise DataIntegrityError(
-            f"labels: the rewritten partitions of {table} hold {n_out} rows more than before, "
-            f"{filled} more labels and {corrected} changed ones, for {by_status[lc.FILL]} labels "
-            f"to fill and {by_status[lc.CORRECT]} to correct, and {n_written} quarantine rows "
-            f"were staged for {sum(by_reason.values())}; expected no row added, one label per "
-            "fill, one change per correction and no more quarantine rows than quarantined. "
-            "Nothing was published; please report this with the feed"
-        )
-    if changed:
-        logger.warning(
-            "labels: %d feed row(s) give the published label with another label_time (e.g. "
-            "%s); the published label_time is kept: a label's time is never overwritten "
-            "(counted as unchanged, `label_time_changed` in %s)", changed, example, REPORT,
-        )  # fmt: skip
-    return {
-        "labels_filled": filled, "labels_unchanged": by_status[lc.SAME],
-        "labels_corrected": corrected, "label_correction_example": fix_example,
-        "label_corrections": config.etl.label_corrections,
-        "duplicate_rows": by_status[lc.DUP], "quarantine_rows": sum(by_reason.values()),
-        "quarantine_by_reason": by_reason,
-        "quarantine_examples": {str(r[0]): r[2] for r in by_reason_rows},
-        "partitions_rewritten": tuple(publish.swap.written_dates()),
-        "already_quarantined": sum(by_reason.values()) - n_written,
-        "label_time_changed": changed, "label_time_changed_example": example,
-        "ledger_entries_added": added,
-    }  # fmt: skip
-
-
-def _changed_example(classified: DataFrame) -> str:
-    row = (classified.filter(F.col(lc.LT_CHANGED)).orderBy("transaction_id")
-           .select("transaction_id", "label_time", lc.PUB["label_time"]).first())  # fmt: skip
-    published = "none (null)" if row[2] is None else f"'{row[2]}'"
-    return f"transaction_id '{row[0]}': published label_time {published}, this feed '{row[1]}'"
-
-
-def not_yet_quarantined(
-    spark: SparkSession, fs: HadoopFs, rows: DataFrame, quarantine: str
-) -> DataFrame:  # fmt: skip
-    """The quarantine `rows` of this feed that the quarantine does not hold yet: a row
-    whose `raw_` values and reason equal a quarantined row's (its other `raw_` columns
-    null: a row of a feed with these columns, not an ETL record) is there from an earlier
-    run of this feed. Compared null-safely, without the detail and the source file."""
-    if not fs.exists(quarantine) or not fs.list_paths(quarantine):
-        return rows
-    held = spark.read.parquet(quarantine)
-    have = {c.lower(): c for c in held.columns}
-    raw = [c for c in rows.columns if c.startswith(RAW_PREFIX)]
-    if any(c.lower() not in have for c in raw) or REASON not in have:
-        return rows  # a column the quarantine lacks: no row there can be equal
-    others = [c for c in held.columns
-              if c.startswith(RAW_PREFIX) and c.lower() not in {r.lower() for r in raw}]  # fmt: skip
-    held = held.filter(reduce(lambda a, b: a & b, [F.col(quoted(c)).isNull() for c in others],
-                              F.lit(True)))  # fmt: skip
-    keys = held.select(*[F.col(quoted(have[c.lower()])).cast("string").alias(f"__k{i}")
-                         for i, c in enumerate(raw)], F.col(REASON).alias("__kr")).distinct()  # fmt: skip
-    same = [F.col(quoted(c)).eqNullSafe(F.col(f"__k{i}")) for i, c in enumerate(raw)]
-    return rows.join(keys, reduce(lambda a, b: a & b, same, F.col(REASON) == F.col("__kr")),
-                     "left_anti")  # fmt: skip
-
-
-def _filled_rows(spark: SparkSession, classified: DataFrame, table: str):
-    """(the ids to fill or correct with their label, label_time and date; those dates; the
-    published rows of those ids with the label and label_time set: a fill's, a correction's
-    label and known time)."""
-    fixed = F.col(lc.STATUS) == lc.CORRECT
-    fills = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
-        "transaction_id", F.col("label").alias("__label"),
-        F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("__label_time"),
-        F.col(lc.PUB[PARTITION_COLUMN]).alias("__d"),
-    )  # fmt: skip
-    dates = sorted(r[0] for r in fills.select("__d").distinct().collect())
-    kept = _partitions(spark, table, dates).join(fills, "transaction_id")
-    kept = kept.withColumns({"label": F.col("__label"), "label_time": F.col("__label_time")})
-    return fills, dates, kept.select(*CANONICAL_NAMES)
-
-
-def _partitions(spark: SparkSession, table: str, dates: list[str]) -> DataFrame:
-    if not dates:
-        return spark.createDataFrame([], CANONICAL_DDL)
-    paths = [f"{table}/{partition_name(d)}" for d in dates]
-    return spark.read.schema(CANONICAL_DDL).parquet(*paths).select(*CANONICAL_NAMES)
-
-
-def _labelled(spark: SparkSession, table: str, dates: list[str]) -> int:
-    """Rows with a label in the `dates` partitions of `table` (staged or published)."""
-    return _partitions(spark, table, dates).filter(F.col("label").isNotNull()).count()
-
-
-def _relabelled(spark: SparkSession, staged: str, table: str, dates: list[str]) -> int:
-    """Rows of the `dates` partitions whose published label the staged ones changed."""
-    if not dates:
-        return 0
-    old = _partitions(spark, table, dates).filter(F.col("label").isNotNull())
-    new = _partitions(spark, staged, dates).select("transaction_id", F.col("label").alias("__n"))
-    joined = old.select("transaction_id", "label").join(new, "transaction_id", "left")
-    return joined.filter(~F.col("label").eqNullSafe(F.col("__n"))).count()
 
 
 def check_accounting(r: LabelsResult) -> None:

@@ -32,14 +32,15 @@ over into the new table:
 Every entry stays in the ledger (it records what a feed said), so each replace rebuild
 gives the same table and quarantine from the same input and ledger. A labels run adds its
 fills and corrections as one file (`labels-<token>-part-*.parquet`) inside its commit,
-before any partition is swapped (fraud_app.etl.publish.AppendPublish.stage_extra): a run
-killed after that leaves entries whose rows its re-run applies (a version equal in label
-and label_time to the id's latest entry is not added again).
+before any partition is swapped (fraud_app.etl.append_publish.AppendPublish.stage_extra):
+a run killed after that leaves entries whose rows its re-run applies (a version equal in
+label and label_time to the id's latest entry is not added again).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -135,32 +136,68 @@ def reapply(
     the row while it was unlabelled, the export then said 0) under `corrections` apply,
     known at its label_time, else when it was applied (`applied_at`). It was quarantined
     as `conflicting_label` and the rebuilt row kept 0: a known fraud lost by a rebuild."""
+    known = _Known.build(delay_s)
+    joined = _entries_on_rows(kept, ledger)
+    classified = joined.withColumn(_OUTCOME, _outcome(known, corrections))
+    details = _details(known)
+    classified = classified.withColumns({
+        REASON: F.when(F.col(_OUTCOME).isin(*details), F.col(_OUTCOME)),
+        DETAIL: F.coalesce(*[F.when(F.col(_OUTCOME) == k, d) for k, d in details.items()]),
+    })  # fmt: skip
+    return _apply_entries(kept, classified, known), classified
+
+
+@dataclass(frozen=True)
+class _Known:
+    """When each side's label is known: the published row's (its label_time, else
+    timestamp + the label delay) and the ledger entry's (its label_time: a correction's is
+    its known time, else the time its labels run applied it: a delay-only feed)."""
+
+    row: Column
+    entry: Column
+
+    @classmethod
+    def build(cls, delay_s: int) -> _Known:
+        return cls(
+            row=known_at(F.col("label_time"), F.col("timestamp"), delay_s),
+            entry=F.coalesce(F.col(_L["label_time"]), F.col(_L["applied_at"])),
+        )
+
+
+def _entries_on_rows(kept: DataFrame, ledger: DataFrame) -> DataFrame:
+    """Each transaction's latest entry (columns _L) beside its published row's label,
+    label_time and timestamp (`__found` null: no such row)."""
     entries = latest(ledger).select(
         "transaction_id", *[F.col(c).alias(a) for c, a in _L.items()])  # fmt: skip
     rows = kept.select("transaction_id", "label", "label_time", "timestamp",
                        F.lit(True).alias("__found"))  # fmt: skip
-    joined = entries.join(rows, "transaction_id", "left")
+    return entries.join(rows, "transaction_id", "left")
+
+
+def _outcome(known: _Known, corrections: str) -> Column:
+    """One of OUTCOMES for an entry of `_entries_on_rows` (module docstring)."""
     label, ledger_label, ledger_time = F.col("label"), F.col(_L["label"]), F.col(_L["label_time"])
-    row_known = known_at(F.col("label_time"), F.col("timestamp"), delay_s)
-    # when the entry's label was learnt: its label_time (a correction's is its known time),
-    # else the time its labels run applied it (a delay-only feed)
-    entry_known = F.coalesce(ledger_time, F.col(_L["applied_at"]))
     # apply: any 1 over a 0 (a fill too); quarantine: only what was applied as a correction
     kinds = F.lit(True) if corrections == "apply" else F.col(_L["kind"]) == KIND_CORRECTION
     correction = kinds & (ledger_label == 1) & (label == 0)
-    outcome = (
+    return (
         F.when(F.col("__found").isNull(), F.lit(NOT_FOUND))
         .when(label.isNotNull() & (label == ledger_label), F.lit(SAME))
-        .when(correction & (entry_known > row_known), F.lit(CORRECTED))
+        .when(correction & (known.entry > known.row), F.lit(CORRECTED))
         .when(correction, F.lit(CORRECTION_TOO_EARLY))
         .when(label.isNotNull(), F.lit(CONFLICTING_LABEL))
         .when(ledger_time < F.col("timestamp"), F.lit(BEFORE_TIMESTAMP))
         .otherwise(F.lit(FILL))
     )
+
+
+def _details(known: _Known) -> dict[str, Column]:
+    """The quarantined outcomes' reason_detail."""
+    label, ledger_label, ledger_time = F.col("label"), F.col(_L["label"]), F.col(_L["label_time"])
     tid = F.concat(F.lit("transaction_id '"), F.col("transaction_id"), F.lit("'"))
     said = F.concat(F.lit("the label ledger (a `fraud-app labels` feed, "),
                     F.coalesce(F.col(_L["source_file"]), F.lit("file unknown")), F.lit(")"))  # fmt: skip
-    details = {
+    return {
         CONFLICTING_LABEL: F.concat(
             tid, F.lit(" is published with label "), label.cast("string"),
             F.lit(" by etl.input; "), said, F.lit(" says "), ledger_label.cast("string"),
@@ -172,25 +209,26 @@ def reapply(
             ledger_label.cast("string"), F.lit(" is not applied")),
         CORRECTION_TOO_EARLY: F.concat(
             tid, F.lit(": the correction to label 1 from "), said, F.lit(" is known at '"),
-            entry_known.cast("string"), F.lit("', not after etl.input's label 0, known at '"),
-            row_known.cast("string"), F.lit("' (its label_time, else timestamp + "
+            known.entry.cast("string"), F.lit("', not after etl.input's label 0, known at '"),
+            known.row.cast("string"), F.lit("' (its label_time, else timestamp + "
                                             "features.label_delay_days); it is not applied")),
     }  # fmt: skip
-    classified = joined.withColumn(_OUTCOME, outcome).withColumns({
-        REASON: F.when(F.col(_OUTCOME).isin(*details), F.col(_OUTCOME)),
-        DETAIL: F.coalesce(*[F.when(F.col(_OUTCOME) == k, d) for k, d in details.items()]),
-    })  # fmt: skip
+
+
+def _apply_entries(kept: DataFrame, classified: DataFrame, known: _Known) -> DataFrame:
+    """`kept` with the label (and label_time: a correction's known time, a fill's
+    label_time) of each FILL and CORRECTED entry."""
     corrected = F.col(_OUTCOME) == CORRECTED
     applied = classified.filter(F.col(_OUTCOME).isin(FILL, CORRECTED)).select(
-        "transaction_id", ledger_label.alias("__fill"),
-        F.when(corrected, entry_known).otherwise(ledger_time).alias("__fill_time"),
+        "transaction_id", F.col(_L["label"]).alias("__fill"),
+        F.when(corrected, known.entry).otherwise(F.col(_L["label_time"])).alias("__fill_time"),
     )  # fmt: skip
     filled = kept.join(F.broadcast(applied), "transaction_id", "left").withColumns({
         "label": F.coalesce(F.col("__fill"), F.col("label")),
         "label_time": F.when(F.col("__fill").isNotNull(), F.col("__fill_time"))
                        .otherwise(F.col("label_time")),
     })  # fmt: skip
-    return filled.select(*kept.columns), classified
+    return filled.select(*kept.columns)
 
 
 def quarantine_rows(classified: DataFrame, raw_names: dict[str, str]) -> DataFrame:

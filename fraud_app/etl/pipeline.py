@@ -20,7 +20,9 @@ then `reason`, `reason_detail`, `source_file`. The prefix keeps an input column 
 e.g. `reason` from colliding with the quarantine's own columns.
 
 Pure steps (`annotate_rows`, `valid_rows`, `quarantine_rows`, `deduplicate`) take and
-return DataFrames; `run_etl` adds the reading, writing and bookkeeping.
+return DataFrames; `run_etl` adds the reading, the staging of the input, the accounting,
+the commit and the log; the write step (classify, stage both outputs, count) is
+fraud_app.etl.outputs, whose names this module re-exports.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field
 
-from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -38,18 +39,25 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup, delivery_checks, local_times
 from fraud_app.etl import ledger as label_ledger
+from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.config import EtlSection
-from fraud_app.etl.delivery_checks import DeliveryChecks, check_append, log_checks
+from fraud_app.etl.delivery_checks import DeliveryChecks, log_checks
 from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
 from fraud_app.etl.id_checks import count_placeholders, warn_placeholders
 from fraud_app.etl.id_marks import placeholder_columns
 from fraud_app.etl.lock import RootLock
-from fraud_app.etl.publish import (
-    REPORT_NAME,
-    AppendPublish,
-    ReplacePublish,
-    published_schema_errors,
+from fraud_app.etl.outputs import (
+    BROADCAST_CONFLICTS,
+    RAW_PREFIX,
+    ROW_KEY,
+    SOURCE_FILE,
+    deduplicate,
+    quarantine_rows,
+    write_outputs,
 )
+from fraud_app.etl.outputs import STAGED_FILE as _FILE
+from fraud_app.etl.outputs import STAGED_RAW as _RAW
+from fraud_app.etl.publish import REPORT_NAME, ReplacePublish, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
@@ -58,16 +66,14 @@ from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
 
-RAW_PREFIX = "raw_"  # quarantine: input column `x` is stored as `raw_x`
-SOURCE_FILE = "source_file"
-_IN, _RAW, _FILE = "__in_", "__raw_", "__file"
-# the staged rows' key: the classification carries it instead of the raw strings and the
-# file name, which only the conflicting versions' quarantine rows need (joined back by it)
-ROW_KEY = "__row"
-# at most this many conflicting versions are broadcast to the stage's scan that joins their
-# raw values back; more (a delivery of mostly conflicting copies) take a shuffled join
-BROADCAST_CONFLICTS = 100_000
+_IN = "__in_"  # annotate_rows: input column i is read as `__in_<i>`
 CANONICAL_NAMES = dedup.CANONICAL_NAMES
+# the write step (fraud_app.etl.outputs) and its constants, importable from here as before
+__all__ = [
+    "BROADCAST_CONFLICTS", "CANONICAL_NAMES", "RAW_PREFIX", "ROW_KEY", "SOURCE_FILE",
+    "EtlResult", "annotate_rows", "deduplicate", "quarantine_rows", "run_etl",
+    "staged_input_rows", "valid_rows", "write_outputs",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -162,32 +168,6 @@ def valid_rows(annotated: DataFrame) -> DataFrame:
     return annotated.filter(F.col(REASON).isNull()).select(*CANONICAL_NAMES)
 
 
-def quarantine_rows(annotated: DataFrame, raw_columns: list[str]) -> DataFrame:
-    """The rows with a reason: every original column as `raw_<name>` + reason, detail, file."""
-    return annotated.filter(F.col(REASON).isNotNull()).select(
-        *[F.col(f"{_RAW}{i}").alias(f"{RAW_PREFIX}{c}") for i, c in enumerate(raw_columns)],
-        REASON,
-        DETAIL,
-        F.col(_FILE).alias(SOURCE_FILE),
-    )
-
-
-def deduplicate(
-    annotated: DataFrame, policy: str = "keep_earliest", previous: DataFrame | None = None
-) -> DataFrame:
-    """The clean rows' canonical columns (and ROW_KEY, when staged with one) with
-    dedup.CLASS (KEEP / EXACT / CONFLICT) and, for CONFLICT rows, reason
-    `conflicting_duplicate` (fraud_app.etl.dedup says which version wins).
-    `previous`: the published canonical rows (etl.mode: append), kept as KEEP rows.
-
-    The raw strings and the file name are left out: the classification shuffles, joins
-    and caches every clean row, and only its few conflicting versions need them (joined
-    back from the stage by ROW_KEY, `_with_conflicts`)."""
-    key = [ROW_KEY] if ROW_KEY in annotated.columns else []
-    clean = annotated.filter(F.col(REASON).isNull()).select(*CANONICAL_NAMES, *key)
-    return dedup.classify(clean, policy, previous)
-
-
 def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     """Read `etl.input`, write canonical + quarantine Parquet, return the counts.
 
@@ -235,8 +215,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
                 "transaction; check the delivery"
             )
         with published_schema_errors(fs.qualify(finals[0])):
-            counts = _write_outputs(stage, raw.columns, publish, cfg, ledger,
-                                    round(config.features.label_delay_days * 86_400))  # fmt: skip
+            counts = write_outputs(stage, raw.columns, publish, cfg, ledger,
+                                   round(config.features.label_delay_days * 86_400))  # fmt: skip
         result = EtlResult(
             input_path=src, input_format=fmt, output_path=finals[0].rstrip("/"),
             quarantine_path=finals[1].rstrip("/"),
@@ -292,127 +272,6 @@ def staged_input_rows(stage: DataFrame) -> int:
     return stage.count()
 
 
-def _write_outputs(
-    stage: DataFrame, raw_columns: list[str], publish: ReplacePublish | AppendPublish,
-    cfg: EtlSection, ledger: DataFrame | None = None, label_delay_s: int = 0,
-) -> dict:  # fmt: skip
-    """Classify the clean rows (in append mode against the published rows that share
-    their ids), hand the new canonical rows and this run's quarantine rows to `publish`
-    (fraud_app.etl.publish), which stages them; return the counts. `ledger`: the label
-    ledger of the table a replace run rebuilds, re-applied to its rows (the corrections
-    against the rows' known times, `label_delay_s` without label_time) and carried over."""
-    schema = stage.select(*CANONICAL_NAMES).schema
-    previous = publish.published(stage.filter(F.col(REASON).isNull()), schema)
-    classified = deduplicate(stage, cfg.conflicting_duplicates, previous).persist(
-        StorageLevel.MEMORY_AND_DISK
-    )
-    try:
-        conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT)
-        new = (F.col(dedup.CLASS) == dedup.KEEP) & ~F.col(dedup.PUBLISHED)
-        kept = classified.filter(new).select(*CANONICAL_NAMES)
-        fills = classified.filter(new & F.col(dedup.FILLS)).select("transaction_id")
-        n_filled, n_unlabelled, n_conflicts = classified.agg(
-            F.count(F.when(new & F.col(dedup.FILLS), 1)),
-            F.count(F.when(new & F.col("label").isNull(), 1)),
-            F.count(F.when(F.col(dedup.CLASS) == dedup.CONFLICT, 1)),
-        ).first()
-        quarantined = quarantine_rows(_with_conflicts(stage, conflicts, n_conflicts), raw_columns)
-        checks = DeliveryChecks()
-        if isinstance(publish, AppendPublish):  # what the dedup by id cannot see
-            added = classified.filter(new & ~F.col(dedup.FILLS)).select(*CANONICAL_NAMES)
-            checks = check_append(
-                added, lambda dates: publish.rows_of_dates(schema, dates),
-                publish.present_dates(), cfg.duplicate_examples,
-            )  # fmt: skip
-        outcomes, ledger_counts = None, {}
-        if ledger is not None:
-            kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s,
-                                                  cfg.label_corrections)  # fmt: skip
-            outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
-            ledger_counts = label_ledger.counts(outcomes)
-            _check_ledger(ledger, ledger_counts)
-        n_out, written = publish.write(kept, quarantined, schema, fills if n_filled else None)
-        exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
-        n_exact = exact.count()
-        dup_ids = _examples(exact, cfg.duplicate_examples) if n_exact else ()
-        conflict_ids = _examples(conflicts, cfg.duplicate_examples)
-    finally:
-        classified.unpersist()
-    counted = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
-    by_reason = {r[0]: r[1] for r in counted}
-    if outcomes is not None:  # after the counts: the entries are no input records
-        names = {c: f"{RAW_PREFIX}{cfg.source_for(c)}" for c in label_ledger.LEDGER_COLUMNS[:3]
-                 if cfg.source_for(c) in raw_columns}  # fmt: skip
-        publish.keep_ledger(ledger, label_ledger.quarantine_rows(outcomes, names))
-        outcomes.unpersist()
-    kept_from_feeds = publish.keep_fed_quarantine()  # after the counts, as the ledger's
-    examples = {str(r[0]): r[2] for r in sorted(counted, key=lambda r: str(r[0]))}
-    if n_out == 0:
-        top = max(by_reason, key=lambda k: by_reason[k], default=None)
-        said = f" (most: {top}, e.g. {examples[str(top)]})" if top is not None else ""
-        logger.warning("ETL: no row reached the canonical table; it is empty%s", said)
-    ledger_q = {k: ledger_counts[k] for k in label_ledger.QUARANTINED if ledger_counts.get(k)}
-    return {
-        "output_rows": n_out,
-        "previous_rows": publish.previous_rows,
-        "quarantine_rows": sum(by_reason.values()),
-        "duplicate_rows": n_exact,
-        "quarantine_by_reason": dict(sorted(by_reason.items(), key=lambda kv: str(kv[0]))),
-        "duplicate_examples": dup_ids,
-        "conflict_examples": conflict_ids,
-        "quarantine_examples": examples,
-        "unlabelled_rows": n_unlabelled - ledger_counts.get(label_ledger.FILL, 0),
-        "labels_filled": n_filled,
-        "labels_reapplied": ledger_counts.get(label_ledger.FILL, 0),
-        "corrections_reapplied": ledger_counts.get(label_ledger.CORRECTED, 0),
-        "ledger_quarantined": ledger_q,
-        "ledger_not_found": ledger_counts.get(label_ledger.NOT_FOUND, 0),
-        "label_feed_quarantine_kept": kept_from_feeds,
-        **asdict(checks),
-    }
-
-
-def _check_ledger(ledger: DataFrame, counts: dict[str, int]) -> None:
-    """Each transaction of the ledger has exactly one outcome (its latest version's)."""
-    ids = ledger.select("transaction_id").distinct().count()
-    if sum(counts.values()) != ids:
-        raise DataIntegrityError(
-            f"ETL: the label ledger holds {ids} transaction(s), but their re-applied outcomes "
-            f"add up to {sum(counts.values())} ({counts}); expected one each. Nothing was "
-            "published; please report this with the ledger"
-        )
-
-
-def _with_conflicts(stage: DataFrame, conflicts: DataFrame, n_conflicts: int) -> DataFrame:
-    """The staged rows a rule rejected and those the classification found conflicting
-    (`conflicts`: their ROW_KEY, reason and detail), in the stage's columns: one scan of
-    the stage, the conflicts' raw strings and file name joined back by ROW_KEY."""
-    c_key, c_reason, c_detail = "__c_row", "__c_reason", "__c_detail"
-    found = conflicts.select(
-        F.col(ROW_KEY).alias(c_key), F.col(REASON).alias(c_reason), F.col(DETAIL).alias(c_detail)
-    )
-    if n_conflicts <= BROADCAST_CONFLICTS:
-        found = F.broadcast(found)
-    joined = stage.join(found, F.col(ROW_KEY) == F.col(c_key), "left")
-    return (
-        joined.filter(F.col(REASON).isNotNull() | F.col(c_key).isNotNull())
-        .withColumns(
-            {
-                REASON: F.coalesce(F.col(REASON), F.col(c_reason)),
-                DETAIL: F.coalesce(F.col(DETAIL), F.col(c_detail)),
-            }
-        )
-        .drop(c_key, c_reason, c_detail)
-    )
-
-
-def _examples(rows: DataFrame, n: int) -> tuple[str, ...]:
-    if n == 0:
-        return ()
-    ids = rows.select("transaction_id").distinct().orderBy("transaction_id").limit(n).collect()
-    return tuple(r[0] for r in ids)
-
-
 def _check_accounting(r: EtlResult) -> None:
     quarantined = sum(r.quarantine_by_reason.values())
     added = r.output_rows - r.previous_rows
@@ -454,7 +313,7 @@ def _log(r: EtlResult, source_for=str) -> None:
     fields = ("rekeyed_copies", "rekeyed_examples", "backfilled_dates", "skipped_dates",
               "skipped_days", "emptied_columns", "unseen_values")  # fmt: skip
     log_checks(DeliveryChecks(**{f: getattr(r, f) for f in fields}), r.output_path, source_for)
-    if r.output_rows:  # an empty table has its own WARNING (_write_outputs)
+    if r.output_rows:  # an empty table has its own WARNING (write_outputs)
         delivery_checks.warn_mostly_quarantined(r)
     for reason, n in r.quarantine_by_reason.items():
         example = r.quarantine_examples.get(reason)

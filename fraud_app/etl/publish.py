@@ -2,7 +2,7 @@
 
     ReplacePublish (replace): the table and the quarantine are written whole into sibling
       temp directories and swapped in (fraud_app.etl.fs.StagedDir).
-    AppendPublish (append): only the event_date partitions that receive new rows are
+    AppendPublish (append; fraud_app.etl.append_publish): only the event_date partitions that receive new rows are
       rewritten (their published rows + the new ones), staged under
       `<table>/_staging/etl-<token>/new` and swapped in date by date
       (fraud_app.etl.partition_swap.PartitionSwap). The other partitions are neither
@@ -30,7 +30,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import uuid
 
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import PySparkException
@@ -40,17 +39,9 @@ from pyspark.sql.types import StructType
 
 from fraud_app import interrupts
 from fraud_app.errors import SchemaError
-from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, bare_path, partition_dates
 from fraud_app.etl.ledger import LEDGER
 from fraud_app.etl.manifest import record as record_files
-from fraud_app.etl.manifest import verify as verify_files
-from fraud_app.etl.partition_swap import (
-    STAGING,
-    PartitionSwap,
-    committing_jobs,
-    partition_name,
-)
 from fraud_app.etl.reader import quoted
 from fraud_app.interrupts import Terminated, critical
 from fraud_app.schema import PARTITION_COLUMN
@@ -58,7 +49,6 @@ from fraud_app.schema import PARTITION_COLUMN
 logger = logging.getLogger(__name__)
 
 REPORT_NAME = "_etl_report.json"  # leading "_": Spark's readers skip it
-KEY_SCHEMA = "transaction_id string"  # the only column append reads from every partition
 
 
 def to_partitioned(df: DataFrame) -> DataFrame:
@@ -182,284 +172,6 @@ class ReplacePublish:
         self.qdir.discard()
         for part in ("fed", "widened"):
             self.fs.delete(f"{self.qdir.tmp}-{part}")
-
-
-class AppendPublish:
-    """etl.mode: append: new rows added to the partitions of their dates (module docstring)."""
-
-    def __init__(
-        self, spark: SparkSession, table: str, quarantine: str, *, job: str = "etl",
-        report: str = REPORT_NAME, compact_files: int | None = None,
-    ) -> None:  # fmt: skip
-        # job: the staging name's prefix; report: the report file (the label feed's own);
-        # compact_files: etl.compact_files (None: the quarantine and ledger never rewritten)
-        self.spark, self.fs = spark, HadoopFs(spark)
-        self.compact_files = compact_files
-        self.table, self.quarantine = table.rstrip("/"), quarantine.rstrip("/")
-        token = uuid.uuid4().hex[:12]
-        self.report_name = report
-        self.swap = PartitionSwap(self.fs, self.table, f"{job}-{token}")
-        self.qstage = f"{self.quarantine}/{STAGING}/{job}-{token}"
-        parent, name = self.table.rsplit("/", 1) if "/" in self.table else (".", self.table)
-        self.stage_path = f"{parent}/{name}.tmp-{token}-stage"  # clean_stale_staging's name
-        self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
-        self.previous_rows, self._dates, self._adds_file = 0, [], False
-        self._marked = False  # its commit marker written: a failure from here is half-done
-        # (staged folder, folder its files go into, files there it replaces: a compaction)
-        self._extra: list[tuple[str, str, list[str]]] = []
-        self._recover()
-
-    def _recover(self) -> None:
-        """What killed append runs left (call under the root lock, as run_etl does). A run
-        killed inside its commit (its marker left) may have added its quarantine file: it
-        is taken out, as the re-run of that delivery quarantines those rows again (they
-        were in the quarantine twice); its swapped-in dates stay, and the re-run's rows
-        there are identical duplicates."""
-        killed = committing_jobs(self.fs, self.table)
-        for job in killed:
-            for path in (
-                self.fs.list_paths(self.quarantine) if self.fs.exists(self.quarantine) else []
-            ):
-                if path.rsplit("/", 1)[-1].startswith(f"{job}-"):
-                    self.fs.delete(path)
-                    logger.warning("removed %s, added by the killed ETL run %s", path, job)
-        self.swap.recover()
-        self.fs.delete(f"{self.quarantine}/{STAGING}")
-        if killed:
-            # a run killed inside its commit left the record of before it, and its swapped-in
-            # dates stay: the files now are the product's own (the re-run's read_table
-            # refused them as not written, so `labels` could not finish a killed run)
-            for path in (self.table, self.quarantine):
-                if self.fs.exists(path):
-                    record_files(self.fs, path)
-        else:
-            # this run rewrites the record at its commit: first the files must be the
-            # ones the last writer recorded, or the damage would be recorded as written
-            for path, what in ((self.table, "canonical table"), (self.quarantine, "quarantine")):
-                if self.fs.exists(path):
-                    verify_files(self.fs, path, what, "etl")
-
-    def published(self, clean: DataFrame, schema: StructType) -> DataFrame | None:
-        """The published rows sharing a transaction_id with `clean` (None: none). Reads
-        `transaction_id` of every partition, then whole rows of only the dates it hit."""
-        if not partition_dates(self.fs, self.table):
-            return None
-        keys = self.spark.read.schema(KEY_SCHEMA).parquet(self.table)  # + event_date
-        self.previous_rows = keys.count()
-        ids = clean.select("transaction_id").distinct()
-        hits = keys.join(ids, "transaction_id", "left_semi").select(PARTITION_COLUMN).distinct()
-        dates = sorted(str(r[0]) for r in hits.collect())
-        if not dates:
-            return None
-        return self._partitions(schema, dates).join(ids, "transaction_id", "left_semi")
-
-    def present_dates(self) -> set[str]:
-        """The dates the published table holds (its partitions)."""
-        return partition_dates(self.fs, self.table)
-
-    def rows_of_dates(self, schema: StructType, dates: list[str]) -> DataFrame:
-        """The published rows of `dates` (each a partition of the table)."""
-        return self._partitions(schema, dates)
-
-    def _partitions(self, schema: StructType, dates: list[str]) -> DataFrame:
-        paths = [f"{self.table}/{partition_name(d)}" for d in dates]
-        return self.spark.read.schema(schema).parquet(*paths).select(*CANONICAL_NAMES)
-
-    def write(
-        self, kept: DataFrame, quarantined: DataFrame, schema: StructType,
-        filled: DataFrame | None = None,
-    ):  # fmt: skip
-        """Stage the partitions of the new rows' dates (old rows + new) and this run's
-        quarantine file; return (rows the table will hold, this run's quarantine rows).
-        `filled`: the transaction_ids whose published (unlabelled) row a row of `kept`
-        replaces: its labelled copy, of the same date (fraud_app.etl.dedup)."""
-        day = F.to_date("timestamp").cast("string")
-        dates = sorted(r[0] for r in kept.select(day).distinct().collect())
-        present = partition_dates(self.fs, self.table)
-        old_dates = [d for d in dates if d in present]
-        old = self._partitions(schema, old_dates) if old_dates else None
-        added = 0
-        if dates:
-            rows = kept.select(*CANONICAL_NAMES)
-            if old is not None:
-                stays = old if filled is None else old.join(filled, "transaction_id", "left_anti")
-                rows = rows.unionByName(stays)
-            out = to_partitioned(rows).write.mode("error").partitionBy(PARTITION_COLUMN)
-            out.parquet(self.swap.new)
-            staged = self.spark.read.schema(schema).parquet(self.swap.new).count()
-            added = staged - (old.count() if old is not None else 0)
-        self._dates = self.swap.written_dates()
-        return self.previous_rows + added, self._stage_quarantine(quarantined)
-
-    def _stage_quarantine(self, rows: DataFrame) -> DataFrame:
-        """This run's rows, in one file, in the quarantine's columns (input columns of
-        other deliveries as nulls), so every file of the quarantine has one schema and any
-        reader sees every column. An input column the quarantine lacks: the earlier rows
-        are rewritten once with it (as nulls) into a staged copy of the quarantine, and
-        this run's file still goes in apart, under its job's name, so that `_recover` can
-        take it back out after a kill (a rewrite holding this run's rows could not be)."""
-        current = self._quarantine_columns()
-        if current is not None:
-            known = {c.lower() for c in current}
-            extra = [c for c in rows.columns if c.lower() not in known]
-            if extra:
-                types = {f.name: f.dataType for f in rows.schema.fields}
-                nulls = [F.lit(None).cast(types[c]).alias(c) for c in extra]
-                self._rewrite_quarantine(nulls, self.fs.list_paths(self.quarantine))
-                logger.info("ETL: the quarantine gains input column(s) %s; its earlier rows "
-                            "are rewritten once", extra)  # fmt: skip
-                current = [*current, *extra]
-            elif files := self._to_compact(self.quarantine):
-                self._rewrite_quarantine([], files)
-                logger.info("ETL: the quarantine %s holds %d files (etl.compact_files %d); "
-                            "its earlier rows are rewritten as one file", self.quarantine,
-                            len(files), self.compact_files)  # fmt: skip
-            have = {c.lower() for c in rows.columns}
-            rows = rows.select(
-                *[F.col(quoted(c)).alias(c) if c.lower() in have
-                  else F.lit(None).cast("string").alias(c) for c in current]
-            )  # fmt: skip
-        rows.repartition(1).write.mode("error").parquet(self.qstage)
-        batch = self.spark.read.parquet(self.qstage)
-        self._adds_file = current is None or batch.count() > 0  # a fresh one gets its columns
-        return batch
-
-    def _to_compact(self, folder: str) -> list[str]:
-        """The data files of `folder` when they are etl.compact_files or more (rewrite them
-        as one), else []."""
-        if self.compact_files is None or not self.fs.exists(folder):
-            return []
-        files = self.fs.list_paths(folder)
-        return files if len(files) >= self.compact_files else []
-
-    def _rewrite_quarantine(self, extra: list, files: list[str]) -> None:
-        """The earlier quarantine rows (plus the `extra` columns, as nulls) rewritten into a
-        staged copy of the quarantine (self.qdir, swapped in whole at the commit), one file
-        for the rows `fraud-app labels` runs quarantined (`labels-` names, which a replace
-        rebuild carries over: fraud_app.etl.publish.ReplacePublish.keep_fed_quarantine)
-        and one for the others (`files`: the quarantine's data files). This run's file goes
-        in apart (_stage_quarantine)."""
-        self.qdir = StagedDir(self.fs, self.quarantine)
-        fed, other = [], []
-        for path in files:
-            (fed if path.rsplit("/", 1)[-1].startswith("labels-") else other).append(path)
-        columns = self.spark.read.parquet(self.quarantine).columns  # one schema (docstring)
-        for paths, prefix in ((other, ""), (fed, "labels-kept-")):
-            if not paths:
-                continue
-            stage = f"{self.qdir.tmp}-part"
-            rows = self.spark.read.parquet(*paths).select(*[F.col(quoted(c)) for c in columns],
-                                                          *extra)  # fmt: skip
-            rows.repartition(1).write.mode("error").parquet(stage)
-            self.fs.mkdirs(self.qdir.tmp)
-            for path in self.fs.list_paths(stage):
-                self.fs.rename(path, f"{self.qdir.tmp}/{prefix}{path.rsplit('/', 1)[-1]}")
-            self.fs.delete(stage)
-
-    def stage_extra(self, rows: DataFrame, into: str, *, earlier: DataFrame | None = None) -> int:
-        """Stage `rows` as one file that the commit moves into the folder `into` before
-        any partition is swapped (the label ledger, fraud_app.etl.ledger); their count.
-        `earlier`: the rows `into` holds; when it holds etl.compact_files files or more,
-        the staged file holds them too (distinct rows) and the commit deletes the files it
-        replaces after moving it in (a run killed between leaves rows twice, which the
-        next compaction makes one again; never one lost)."""
-        path = f"{self.swap.root}/extra-{len(self._extra)}"
-        rows.repartition(1).write.mode("error").parquet(path)
-        n = self.spark.read.parquet(path).count()
-        replaced = self._to_compact(into) if earlier is not None else []
-        if replaced:
-            whole = f"{path}-whole"
-            both = earlier.unionByName(self.spark.read.parquet(path)).distinct()
-            both.repartition(1).write.mode("error").parquet(whole)
-            self.fs.delete(path)
-            self.fs.rename(whole, path)
-            logger.info("%s: %s holds %d files (etl.compact_files %d); rewritten as one file",
-                        self.swap.job, into, len(replaced), self.compact_files)  # fmt: skip
-        if n or replaced:
-            self._extra.append((path, into, replaced))
-        return n
-
-    def _quarantine_columns(self) -> list[str] | None:
-        if not self.fs.exists(self.quarantine) or not self.fs.list_paths(self.quarantine):
-            return None
-        return self.spark.read.parquet(self.quarantine).columns
-
-    def dropped_dates(self) -> tuple[str, ...]:
-        return ()
-
-    def keep_fed_quarantine(self) -> int:
-        return 0  # append adds to the quarantine; it never replaces it
-
-    def commit(self, report: str) -> None:
-        """Partitions, then the quarantine, then the report (a stop waits for all)."""
-        self._marked = False
-        try:
-            self._commit(report)
-        except Terminated:  # held back until the commit was done: it is complete
-            interrupts.committed(self._what())
-            self.discard()
-            raise
-        except BaseException:  # e.g. a JVM stopped with the process group, inside the swaps
-            if self._marked:
-                labels = self.swap.job.startswith("labels-")
-                interrupts.unfinished(
-                    f"{self._what(whole=False)}: stopped inside its swaps; readers refuse "
-                    f"{self.table} until `fraud-app {'labels' if labels else 'etl'}` on the "
-                    f"same {'feed' if labels else 'input'} runs again and finishes it"
-                )
-            raise
-        interrupts.committed(self._what())
-        self.discard()
-        if self._dates:
-            what = "ETL append" if self.swap.job.startswith("etl-") else self.swap.job
-            logger.info("%s: rewrote %d date partition(s) of %s", what, len(self._dates), self.table)  # fmt: skip
-
-    def _commit(self, report: str) -> None:
-        with critical():
-            # killed from here until the report is written: readers refuse the table
-            # (read_table) and the next run takes this run's quarantine file back out
-            self.swap.mark_committing(self._dates)
-            self._marked = True
-            for staged, into, replaced in self._extra:  # first: a kill after leaves them
-                self.fs.mkdirs(into)
-                for path in self.fs.list_paths(staged):
-                    self.fs.rename(path, f"{into}/{self.swap.job}-{path.rsplit('/', 1)[-1]}")
-                for path in replaced:  # their rows are in the file just moved in
-                    self.fs.delete(path)
-            for day in self._dates:
-                self.swap.swap(day)
-            # this run's file under its job's name (into the widened copy when the
-            # quarantine gains columns: that copy is then swapped in whole)
-            into = self.qdir.tmp if self.qdir is not None else self.quarantine
-            if self._adds_file:
-                self.fs.mkdirs(into)
-                for path in self.fs.list_paths(self.qstage):
-                    name = f"{self.swap.job}-{path.rsplit('/', 1)[-1]}"
-                    self.fs.rename(path, f"{into}/{name}")
-            if self.qdir is not None:
-                self.qdir.commit()
-            # the files as they are now (checked when the run began: _recover)
-            record_files(self.fs, self.table)
-            if self.fs.exists(self.quarantine):
-                record_files(self.fs, self.quarantine)
-            self.fs.write_text(f"{self.table}/{self.report_name}", report)
-            self.swap.clear_committing()
-
-    def _what(self, *, whole: bool = True) -> str:
-        kind = "the label feed" if self.swap.job.startswith("labels-") else "the ETL append"
-        if not whole:
-            return f"{kind} into {self.table}"
-        again = "feed" if kind == "the label feed" else "input"
-        return (f"{kind}: {len(self._dates)} date partition(s) of {self.table}, its quarantine "
-                f"rows and its report {self.table}/{self.report_name} (complete: running it "
-                f"again on the same {again} is not needed)")  # fmt: skip
-
-    def discard(self) -> None:
-        self.swap.cleanup()
-        self.fs.delete(f"{self.quarantine}/{STAGING}")
-        if self.qdir is not None:
-            self.qdir.discard()
-            self.fs.delete(f"{self.qdir.tmp}-part")
 
 
 _MISMATCH = re.compile(

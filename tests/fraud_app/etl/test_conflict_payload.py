@@ -1,6 +1,7 @@
-"""fraud_app.etl.pipeline: the classification carries the canonical columns and the staged
-row key only; the conflicting versions' raw strings and file names come back from the
-stage by that key (`_with_conflicts`), by a broadcast or by a shuffled join."""
+"""fraud_app.etl.outputs (the write step of fraud_app.etl.pipeline): the classification
+carries the canonical columns and the staged row key only; the conflicting versions' raw
+strings and file names come back from the stage by that key (`_with_conflicts`), by a
+broadcast or by a shuffled join."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
-from fraud_app.etl import pipeline
+from fraud_app.etl import outputs
 from fraud_app.etl.pipeline import ROW_KEY, annotate_rows, deduplicate, run_etl
 from fraud_app.etl.reader import read_input
 
@@ -56,9 +57,9 @@ def test_the_classification_carries_no_raw_strings(spark, tmp_path) -> None:
     assert not [c for c in columns if c.startswith(("__raw_", "__file"))], columns
 
 
-@pytest.mark.parametrize("broadcast_max", [pipeline.BROADCAST_CONFLICTS, 0])
+@pytest.mark.parametrize("broadcast_max", [outputs.BROADCAST_CONFLICTS, 0])
 def test_conflicts_keep_their_raw_text_and_file(spark, tmp_path, monkeypatch, broadcast_max):
-    monkeypatch.setattr(pipeline, "BROADCAST_CONFLICTS", broadcast_max)
+    monkeypatch.setattr(outputs, "BROADCAST_CONFLICTS", broadcast_max)
     cfg = _config(tmp_path)
     result = run_etl(spark, cfg)
     rows = _quarantine(spark, result)

@@ -1,0 +1,174 @@
+"""Map the input's columns to the canonical ones and parse them: `resolve_sources`
+(SchemaError for missing or unusable columns, with hints: a header read as one column, a
+name differing in case or spaces, a label a delivery may leave out) and `parse_columns`
+(typed parsing that never throws: try_cast / try_to_timestamp, fraud_app.etl.parsing).
+
+Working columns it adds (fraud_app.etl.rules, whose rules read them, says more):
+`__t_<canonical>` (the raw value as text without blanks at its ends), `__r_<canonical>`
+(the raw value as a string) and `__p_<canonical>` (the parsed, typed value). Does not own
+the rules, reading or writing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from fraud_app.errors import SchemaError
+from fraud_app.etl import local_times, parsing
+from fraud_app.etl.config import BUILTIN_LABELS, EtlSection
+from fraud_app.etl.id_marks import ID_COLUMNS, MARK, MARKED_COLUMNS, TEXT, marks
+from fraud_app.etl.local_times import LOCAL_TIMES
+from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
+from fraud_app.schema import CANONICAL_COLUMNS, NOT_NULL_COLUMNS, REQUIRED_COLUMNS
+
+RAW, PARSED = "__r_", "__p_"
+_TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
+_SCALAR_TYPES = (T.StringType, T.NumericType, T.BooleanType, *parsing.TIME_TYPES)
+
+
+def required_fields(cfg: EtlSection) -> tuple[str, ...]:
+    """The columns a row must hold a value in: the label only with etl.allow_unlabelled off."""
+    return NOT_NULL_COLUMNS if cfg.allow_unlabelled else REQUIRED_COLUMNS
+
+
+def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str | None]:
+    """canonical name -> source column (None: optional and absent). SchemaError otherwise."""
+    present = {c for c in df.columns if c != CORRUPT_COLUMN}
+    missing = [c for c in required_fields(cfg) if cfg.source_for(c) not in present]
+    if missing:
+        wanted = ", ".join(f"{c} (looked for {cfg.source_for(c)!r})" for c in missing)
+        raise SchemaError(
+            f"ETL input {where} lacks required column(s): {wanted}. Columns present: "
+            f"{sorted(present)}. Map them in the config under etl.columns, e.g. "
+            f"`etl.columns.{missing[0]}: <your column name>`.{_delimiter_hint(present, cfg)}"
+            f"{_label_hint(missing)}"
+            f"{_near_names(missing, present, cfg)}"
+        )
+    sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
+               for c in CANONICAL_COLUMNS}  # fmt: skip
+    dtypes = dict(df.dtypes)
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    bad = [
+        f"{c} <- {s!r} has type {dtypes[s]}"
+        for c, s in sources.items()
+        if s is not None and not isinstance(fields[s], _SCALAR_TYPES)
+    ]
+    if bad:
+        raise SchemaError(
+            f"ETL input {where}: column(s) of a type that cannot hold the value: {'; '.join(bad)}. "
+            "Expected strings, numbers, booleans or timestamps."
+        )
+    return sources
+
+
+def _label_hint(missing: list[str]) -> str:
+    if "label" not in missing:
+        return ""
+    return (
+        " A delivery whose labels are not known yet may leave the label out: set "
+        "etl.allow_unlabelled: true (the default) to publish its rows unlabelled."
+    )
+
+
+def _near_names(missing: list[str], present: set[str], cfg: EtlSection) -> str:
+    """Columns present under the wanted name but for case or surrounding spaces."""
+    near = {
+        cfg.source_for(c): p
+        for c in missing
+        for p in sorted(present)
+        if p.strip().casefold() == cfg.source_for(c).strip().casefold()
+    }
+    if not near:
+        return ""
+    found = ", ".join(f"{p!r} for {w!r}" for w, p in near.items())
+    return (
+        f" Found {found}: names are matched exactly (case and spaces count); map them under "
+        "etl.columns, or fix the header."
+    )
+
+
+def _delimiter_hint(present: set[str], cfg: EtlSection) -> str:
+    """When the header was not split (one column holding ';', tabs or '|'), say so."""
+    if len(present) != 1:
+        return ""
+    (only,) = present
+    found = [d for d in (";", "\t", "|", ",") if d != cfg.csv_delimiter and d in only]
+    if not found:
+        return ""
+    return (
+        f" The header was read as ONE column: the file looks {found[0]!r}-separated; "
+        f"set etl.csv_delimiter: {json.dumps(found[0])} (now {json.dumps(cfg.csv_delimiter)})."
+    )
+
+
+def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection) -> DataFrame:
+    """Add `__t_<c>` (trimmed text), `__r_<c>` (raw as string) and `__p_<c>` (typed) for
+    every canonical column; the text is computed once and read by the parser and the rules."""
+    fields = {f.name: f.dataType for f in df.schema.fields}
+    texts: dict[str, Column] = {}
+    for name, source in sources.items():
+        raw = F.col(quoted(source)).cast("string") if source is not None else None
+        texts[TEXT + name] = _text(raw) if raw is not None else F.lit(None).cast("string")
+    df = df.withColumns(texts)
+    df = df.withColumns({MARK + n: marks(n, cfg.missing_ids) for n in MARKED_COLUMNS})
+    added: dict[str, Column] = {}
+    for name in LOCAL_TIMES:  # `__g_<c>` / `__o_<c>`: on the zone's daylight-saving edges
+        added.update(local_times.never(name))
+    for name, source in sources.items():
+        if source is None:
+            added[RAW + name] = F.lit(None).cast("string")
+            added[PARSED + name] = F.lit(None).cast(_TYPES[name])
+            continue
+        src = F.col(quoted(source))
+        added[RAW + name] = src.cast("string")
+        added[PARSED + name] = _parse(name, src, fields[source], cfg)
+        if name in LOCAL_TIMES:
+            fmt = cfg.time_format(name)[0]
+            added.update(
+                local_times.columns(
+                    name, src, fields[source], fmt, text_column(name), cfg.time_zone
+                )
+            )
+    return df.withColumns(added)
+
+
+_text = parsing.text
+
+
+def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column:
+    kind = _TYPES[name]
+    if kind == "string":  # a float id 123.0 is id '123' (parsing.number_text)
+        text = (
+            text_column(name) if parsing.is_text(dtype) else _text(parsing.number_text(src, dtype))
+        )
+        if name in ID_COLUMNS:  # 'NULL', 'N/A', etl.missing_ids: no id (_marks); NFC, 12.0 = 12
+            written = isinstance(dtype, T.StringType)  # '9100000000000808.0': inexact_id
+            return F.when(~F.col(MARK + name), parsing.id_text(text, written))
+        return F.upper(text) if name == "channel" else text
+    if kind == "timestamp":
+        return parsing.timestamp(
+            src, dtype, cfg.time_format(name)[0], text_column(name), cfg.time_zone
+        )
+    if kind == "double":
+        return parsing.amount(src, dtype, cfg.decimal_separator, text_column(name))
+    if kind == "int":  # the label: 0/1, 0.0/1.0, true/false, etl.label_values
+        text = F.lower(text_column(name))
+        # the built-in spellings (etl.config.BUILTIN_LABELS, which the config checks
+        # label_values against) and the configured ones, compared as the config folds them
+        words = {**BUILTIN_LABELS, **{k.strip().casefold(): v for k, v in cfg.label_values.items()}}
+        number = (
+            F.when(text.isin(*[k for k, v in words.items() if v == 1]), 1.0)
+            .when(text.isin(*[k for k, v in words.items() if v == 0]), 0.0)
+            .otherwise(parsing.plain_number(text))
+        )
+        return F.when(number.isin(0.0, 1.0), number.cast("int"))
+    raise SchemaError(f"no parser for canonical type {kind!r} of column {name}")
+
+
+def text_column(name: str) -> Column:
+    """The raw value as text without blanks at its ends (parsing.text; null if empty)."""
+    return F.col(TEXT + name)

@@ -1,0 +1,289 @@
+"""Applying a classified label feed (fraud_app.etl.labels): the fills and corrections
+staged as rewritten date partitions, the quarantine rows not quarantined before and the
+ledger entries, all through the ETL's append publish; then the staged files measured
+against the classification (DataIntegrityError when they differ).
+
+Owns the staging and its counts; does not own reading or annotating the feed, the row
+accounting, the commit or the lock (fraud_app.etl.labels), nor the classification
+(fraud_app.etl.labels_classify).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, replace
+from functools import reduce
+
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from fraud_app.config import AppConfig
+from fraud_app.errors import DataIntegrityError
+from fraud_app.etl import labels_classify as lc
+from fraud_app.etl.append_publish import AppendPublish
+from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.ledger import KIND_CORRECTION, KIND_FILL, ledger_path, new_entries, read_ledger
+from fraud_app.etl.partition_swap import partition_name
+from fraud_app.etl.pipeline import CANONICAL_NAMES, RAW_PREFIX, SOURCE_FILE
+from fraud_app.etl.reader import quoted
+from fraud_app.etl.rules import DETAIL, REASON
+from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
+
+# a step of run_labels: its log lines keep the run's logger name (filters, tests)
+logger = logging.getLogger("fraud_app.etl.labels")
+
+REPORT = "_labels_report.json"  # the labels run's report, inside the canonical table
+CANONICAL_DDL = ", ".join(f"`{c.name}` {c.spark_type}" for c in CANONICAL_COLUMNS)
+
+
+@dataclass(frozen=True)
+class _LabelsRun:
+    """What every step of one labels run shares: the session, the config, the canonical
+    table, its append publish (staging, swap, commit) and the run's time."""
+
+    spark: SparkSession
+    config: AppConfig
+    table: str
+    publish: AppendPublish
+    now: dt.datetime
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """What `_stage` handed to the publish: the date partitions rewritten, the rows the
+    rewrite added, the quarantine rows (per reason, with one detail each) and how many
+    of them were staged (the others already quarantined), the ledger entries added."""
+
+    dates: list[str]
+    rows_added: int
+    by_reason: dict[str, int]
+    reason_examples: dict[str, str]
+    quarantine_staged: int
+    ledger_entries_added: int
+
+    @property
+    def quarantined(self) -> int:
+        return sum(self.by_reason.values())
+
+
+@dataclass(frozen=True)
+class _Tally:
+    """The classified feed rows per status (lc.FILL, SAME, DUP, CORRECT), those giving
+    another label_time, and one of each in words."""
+
+    by_status: dict[int, int]
+    label_time_changed: int
+    changed_example: str = ""
+    correction_example: str = ""
+
+
+def apply_feed(
+    spark: SparkSession, stage: DataFrame, published: DataFrame, publish: AppendPublish,
+    table: str, config: AppConfig, now: dt.datetime,
+) -> dict:  # fmt: skip
+    """Classify the clean rows, stage the rewritten partitions, the quarantine rows not
+    quarantined before and the ledger entries through `publish`; return the counts, the
+    filled and corrected ones measured from the staged files."""
+    run = _LabelsRun(spark, config, table, publish, now)
+    classified = _classify(run, stage, published)
+    try:
+        tally = _tally(classified)
+        staged = _stage(run, stage, classified)
+        tally = _with_examples(tally, classified)
+    finally:
+        classified.unpersist()
+    filled = _labelled(spark, publish.swap.new, staged.dates) - _labelled(
+        spark, publish.table, staged.dates)  # fmt: skip
+    corrected = _relabelled(spark, publish.swap.new, publish.table, staged.dates)
+    _check_staged(table, staged, tally, filled, corrected)
+    if tally.label_time_changed:
+        logger.warning(
+            "labels: %d feed row(s) give the published label with another label_time (e.g. "
+            "%s); the published label_time is kept: a label's time is never overwritten "
+            "(counted as unchanged, `label_time_changed` in %s)", tally.label_time_changed,
+            tally.changed_example, REPORT,
+        )  # fmt: skip
+    return _counts(run, staged, tally, filled, corrected)
+
+
+def _classify(run: _LabelsRun, stage: DataFrame, published: DataFrame) -> DataFrame:
+    """The clean feed rows classified against the published ones (persisted: the caller
+    unpersists)."""
+    keys = published.select("transaction_id", "label", "label_time", "timestamp",
+                            F.col(PARTITION_COLUMN).cast("string").alias(PARTITION_COLUMN))  # fmt: skip
+    clean = stage.filter(F.col(REASON).isNull()).drop(REASON, DETAIL)
+    return lc.classify(
+        clean, keys, run.table, corrections=run.config.etl.label_corrections,
+        delay_days=run.config.features.label_delay_days, now=run.now,
+    ).persist(StorageLevel.MEMORY_AND_DISK)  # fmt: skip
+
+
+def _tally(classified: DataFrame) -> _Tally:
+    counted = classified.groupBy(lc.STATUS, lc.LT_CHANGED).count().collect()
+    by_status = {s: sum(r[2] for r in counted if r[0] == s)
+                 for s in (lc.FILL, lc.SAME, lc.DUP, lc.CORRECT)}  # fmt: skip
+    return _Tally(by_status, sum(r[2] for r in counted if r[1]))
+
+
+def _with_examples(tally: _Tally, classified: DataFrame) -> _Tally:
+    return replace(
+        tally,
+        changed_example=_changed_example(classified) if tally.label_time_changed else "",
+        correction_example=(lc.correction_example(classified)
+                            if tally.by_status[lc.CORRECT] else ""),
+    )  # fmt: skip
+
+
+def _stage(run: _LabelsRun, stage: DataFrame, classified: DataFrame) -> _Staged:
+    """Stage the rewritten partitions and the quarantine rows not quarantined before,
+    then the ledger entries (when a partition is rewritten), through `run.publish`."""
+    publish = run.publish
+    fills, dates, kept = _filled_rows(run.spark, classified, publish.table)
+    schema = run.spark.createDataFrame([], CANONICAL_DDL).schema
+    rows = quarantine_rows(stage.filter(F.col(REASON).isNotNull())).unionByName(
+        quarantine_rows(classified.filter(F.col(REASON).isNotNull())))  # fmt: skip
+    by_reason_rows = rows.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
+    ids = fills.select("transaction_id") if dates else None
+    new_rows = not_yet_quarantined(run.spark, publish.fs, rows, publish.quarantine)
+    n_out, written = publish.write(kept, new_rows, schema, ids)
+    n_written = written.count()
+    added = _stage_ledger(run, classified) if dates else 0
+    by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
+    return _Staged(
+        dates=dates, rows_added=n_out, by_reason={str(r[0]): r[1] for r in by_reason_rows},
+        reason_examples={str(r[0]): r[2] for r in by_reason_rows},
+        quarantine_staged=n_written, ledger_entries_added=added,
+    )  # fmt: skip
+
+
+def _stage_ledger(run: _LabelsRun, classified: DataFrame) -> int:
+    """Stage the ledger entries of the fills and corrections not recorded yet; how many."""
+    fixed = F.col(lc.STATUS) == lc.CORRECT
+    entries = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
+        "transaction_id", "label",
+        F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("label_time"),
+        F.col(lc.FILE).alias("source_file"),
+        F.when(fixed, F.lit(KIND_CORRECTION)).otherwise(F.lit(KIND_FILL)).alias("kind"),
+        F.col(lc.PUB["label"]).alias("previous_label"),
+        F.col(lc.PUB["label_time"]).alias("previous_label_time"),
+    )  # fmt: skip
+    publish = run.publish
+    ledger = read_ledger(run.spark, publish.fs, run.table)
+    return publish.stage_extra(new_entries(entries, ledger, publish.swap.job, run.now),
+                               ledger_path(run.table), earlier=ledger)  # fmt: skip
+
+
+def _check_staged(table: str, staged: _Staged, tally: _Tally, filled: int, corrected: int) -> None:
+    """The staged files hold what the classification says, or DataIntegrityError.
+
+    previous_rows is 0 here: rows_added is the rows the rewrite added (none may be), and
+    the labels the rewritten files gained are the fills classified, the labels they
+    changed the corrections (no other row changed)."""
+    to_fill, to_correct = tally.by_status[lc.FILL], tally.by_status[lc.CORRECT]
+    n_out, n_written, quarantined = staged.rows_added, staged.quarantine_staged, staged.quarantined
+    if (n_out != 0 or filled != to_fill or corrected != to_correct
+            or n_written > quarantined):  # fmt: skip
+        raise DataIntegrityError(
+            f"labels: the rewritten partitions of {table} hold {n_out} rows more than before, "
+            f"{filled} more labels and {corrected} changed ones, for {to_fill} labels "
+            f"to fill and {to_correct} to correct, and {n_written} quarantine rows "
+            f"were staged for {quarantined}; expected no row added, one label per "
+            "fill, one change per correction and no more quarantine rows than quarantined. "
+            "Nothing was published; please report this with the feed"
+        )
+
+
+def _counts(run: _LabelsRun, staged: _Staged, tally: _Tally, filled: int, corrected: int) -> dict:
+    """The LabelsResult fields `_apply` measured."""
+    return {
+        "labels_filled": filled, "labels_unchanged": tally.by_status[lc.SAME],
+        "labels_corrected": corrected, "label_correction_example": tally.correction_example,
+        "label_corrections": run.config.etl.label_corrections,
+        "duplicate_rows": tally.by_status[lc.DUP], "quarantine_rows": staged.quarantined,
+        "quarantine_by_reason": staged.by_reason,
+        "quarantine_examples": staged.reason_examples,
+        "partitions_rewritten": tuple(run.publish.swap.written_dates()),
+        "already_quarantined": staged.quarantined - staged.quarantine_staged,
+        "label_time_changed": tally.label_time_changed,
+        "label_time_changed_example": tally.changed_example,
+        "ledger_entries_added": staged.ledger_entries_added,
+    }  # fmt: skip
+
+
+def _changed_example(classified: DataFrame) -> str:
+    row = (classified.filter(F.col(lc.LT_CHANGED)).orderBy("transaction_id")
+           .select("transaction_id", "label_time", lc.PUB["label_time"]).first())  # fmt: skip
+    published = "none (null)" if row[2] is None else f"'{row[2]}'"
+    return f"transaction_id '{row[0]}': published label_time {published}, this feed '{row[1]}'"
+
+
+def not_yet_quarantined(
+    spark: SparkSession, fs: HadoopFs, rows: DataFrame, quarantine: str
+) -> DataFrame:  # fmt: skip
+    """The quarantine `rows` of this feed that the quarantine does not hold yet: a row
+    whose `raw_` values and reason equal a quarantined row's (its other `raw_` columns
+    null: a row of a feed with these columns, not an ETL record) is there from an earlier
+    run of this feed. Compared null-safely, without the detail and the source file."""
+    if not fs.exists(quarantine) or not fs.list_paths(quarantine):
+        return rows
+    held = spark.read.parquet(quarantine)
+    have = {c.lower(): c for c in held.columns}
+    raw = [c for c in rows.columns if c.startswith(RAW_PREFIX)]
+    if any(c.lower() not in have for c in raw) or REASON not in have:
+        return rows  # a column the quarantine lacks: no row there can be equal
+    others = [c for c in held.columns
+              if c.startswith(RAW_PREFIX) and c.lower() not in {r.lower() for r in raw}]  # fmt: skip
+    held = held.filter(reduce(lambda a, b: a & b, [F.col(quoted(c)).isNull() for c in others],
+                              F.lit(True)))  # fmt: skip
+    keys = held.select(*[F.col(quoted(have[c.lower()])).cast("string").alias(f"__k{i}")
+                         for i, c in enumerate(raw)], F.col(REASON).alias("__kr")).distinct()  # fmt: skip
+    same = [F.col(quoted(c)).eqNullSafe(F.col(f"__k{i}")) for i, c in enumerate(raw)]
+    return rows.join(keys, reduce(lambda a, b: a & b, same, F.col(REASON) == F.col("__kr")),
+                     "left_anti")  # fmt: skip
+
+
+def _filled_rows(spark: SparkSession, classified: DataFrame, table: str):
+    """(the ids to fill or correct with their label, label_time and date; those dates; the
+    published rows of those ids with the label and label_time set: a fill's, a correction's
+    label and known time)."""
+    fixed = F.col(lc.STATUS) == lc.CORRECT
+    fills = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
+        "transaction_id", F.col("label").alias("__label"),
+        F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("__label_time"),
+        F.col(lc.PUB[PARTITION_COLUMN]).alias("__d"),
+    )  # fmt: skip
+    dates = sorted(r[0] for r in fills.select("__d").distinct().collect())
+    kept = _partitions(spark, table, dates).join(fills, "transaction_id")
+    kept = kept.withColumns({"label": F.col("__label"), "label_time": F.col("__label_time")})
+    return fills, dates, kept.select(*CANONICAL_NAMES)
+
+
+def _partitions(spark: SparkSession, table: str, dates: list[str]) -> DataFrame:
+    if not dates:
+        return spark.createDataFrame([], CANONICAL_DDL)
+    paths = [f"{table}/{partition_name(d)}" for d in dates]
+    return spark.read.schema(CANONICAL_DDL).parquet(*paths).select(*CANONICAL_NAMES)
+
+
+def _labelled(spark: SparkSession, table: str, dates: list[str]) -> int:
+    """Rows with a label in the `dates` partitions of `table` (staged or published)."""
+    return _partitions(spark, table, dates).filter(F.col("label").isNotNull()).count()
+
+
+def _relabelled(spark: SparkSession, staged: str, table: str, dates: list[str]) -> int:
+    """Rows of the `dates` partitions whose published label the staged ones changed."""
+    if not dates:
+        return 0
+    old = _partitions(spark, table, dates).filter(F.col("label").isNotNull())
+    new = _partitions(spark, staged, dates).select("transaction_id", F.col("label").alias("__n"))
+    joined = old.select("transaction_id", "label").join(new, "transaction_id", "left")
+    return joined.filter(~F.col("label").eqNullSafe(F.col("__n"))).count()
+
+
+def quarantine_rows(rows: DataFrame) -> DataFrame:
+    """The ETL's quarantine layout: `raw_<input column>`, reason, reason_detail, source_file."""
+    raw = [c for c in rows.columns if c.startswith(RAW_PREFIX)]
+    return rows.select(*[F.col(quoted(c)) for c in raw], REASON, DETAIL,
+                       F.col(lc.FILE).alias(SOURCE_FILE))  # fmt: skip
