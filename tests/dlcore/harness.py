@@ -308,3 +308,15 @@ def _check_reduction(loss, logits, y, sample_weight, value: float, grad: np.ndar
     parts = [loss(logits[s], y[s], w[s], denominator=n) for s in (slice(0, k), slice(k, n))]
     np.testing.assert_allclose([parts[0][0] + parts[1][0]], [value], rtol=1e-12)
     np.testing.assert_allclose(np.concatenate([parts[0][1], parts[1][1]]), grad, rtol=1e-12)
+
+
+def float64_twins(models) -> list[Model]:
+    """Each model rebuilt in float64 with its weights and layer state: the reference a
+    float32 path (the fused plan) is compared with."""
+    twins = []
+    for m in models:
+        twin = Model.from_config({**m.get_config(), "dtype": "float64"})
+        state = {k: np.asarray(v, np.float64) for k, v in m.layer.state().items()}
+        twin.load_weights(m.params.data.astype(np.float64), state)
+        twins.append(twin)
+    return twins

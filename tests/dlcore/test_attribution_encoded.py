@@ -23,6 +23,7 @@ from dlcore.layers import Dropout, Linear, ReLU, Sequential, Standardize
 from dlcore.layers.piecewise_linear import PiecewiseLinear
 from dlcore.losses import sigmoid
 from dlcore.model import Model
+from tests.dlcore.harness import float64_twins
 
 D = 3
 
@@ -96,12 +97,7 @@ def test_the_fused_plan_and_the_layers_give_the_same_attribution_and_reasons_in_
     X = np.tile(_rows("float32"), (60, 1))
     X[:, 2] += np.linspace(-2, 2, len(X), dtype=np.float32)
     _proba, attr = fused.proba_and_attribution(X, BASELINE)
-    twins = []
-    for m in members:
-        twin = Model.from_config({**m.get_config(), "dtype": "float64"})
-        state = {k: np.asarray(v, np.float64) for k, v in m.layer.state().items()}
-        twin.load_weights(m.params.data.astype(np.float64), state)
-        twins.append(twin)
+    twins = float64_twins(members)
     _, ref = ensemble_attribution(twins, X.astype(np.float64), BASELINE)
     np.testing.assert_allclose(attr, ref, rtol=0, atol=1e-6)
     assert (top_features(attr, 2) == top_features(ref, 2)).all()

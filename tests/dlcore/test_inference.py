@@ -33,6 +33,7 @@ from dlcore.layers.piecewise_linear import quantile_edges
 from dlcore.losses import sigmoid
 from dlcore.model import Model
 from dlcore.row_blocks import one_blas_thread
+from tests.dlcore.harness import float64_twins
 
 D = 7
 REPO = Path(__file__).resolve().parents[2]
@@ -304,12 +305,7 @@ def test_float32_members_are_scored_in_float32_close_to_float64(hidden):
     fused = compile_ensemble(models)
     assert fused.dtype == np.float32
     X = _rows().astype(np.float32)
-    twins = []
-    for m in models:
-        twin = Model.from_config({**m.get_config(), "dtype": "float64"})
-        state = {k: np.asarray(v, np.float64) for k, v in m.layer.state().items()}
-        twin.load_weights(m.params.data.astype(np.float64), state)
-        twins.append(twin)
+    twins = float64_twins(models)
     np.testing.assert_allclose(fused.proba(X), _reference(twins, X), rtol=0, atol=2e-6)
     proba, grad = fused.proba_and_gradient(X)
     ref_p, ref_attr = ensemble_attribution(twins, X.astype(np.float64), np.zeros(D), space="input")

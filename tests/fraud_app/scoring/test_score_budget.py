@@ -9,7 +9,6 @@ trained at 1 %) changed nothing and no line said so. One module fixture: generat
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -18,17 +17,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from dlcore.layers import Linear, ReLU, Sequential, Standardize
-from dlcore.model import Model
 from fraud_app.config import load_config
 from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.etl.pipeline import run_etl
-from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
-from fraud_app.features.spec import definitions
-from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.features.pipeline import build_feature_table
 from fraud_app.scoring.evaluate import run_evaluation
 from fraud_app.scoring.job import run_scoring
-from fraud_app.scoring.reference import bin_counts, scoring_metadata
+from fraud_app.scoring.reference import bin_counts
+from tests.fraud_app.scoring.table_model import table_model
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,21 +45,7 @@ def project(spark, tmp_path_factory):
     run_etl(spark, config)
     build_feature_table(spark, config)
     table = pq.read_table(str(config.feature_table())).to_pandas()
-    meta = json.loads((Path(config.feature_table()) / "_features.json").read_text())
-    names = meta["feature_names"]
-    X = table[names].to_numpy(np.float64)
-    m = Model(Sequential([Standardize(name="standardize"), Linear(4), ReLU(), Linear(1)]),
-              in_features=len(names), seed=0)  # fmt: skip
-    m.layer.layers[0].set_statistics(X.mean(axis=0), X.std(axis=0) + 1e-6)
-    ensemble = FraudEnsemble([m], names, {})
-    scores = ensemble.predict_proba(X.astype(np.float32))
-    ensemble.metadata["scoring"] = scoring_metadata(
-        validation_scores=scores, budget=0.01, feature_means=X.mean(axis=0),
-        sample_X=X, sample_scores=scores,
-    )  # fmt: skip
-    feature_set = feature_set_from_config(config.features)
-    ensemble.metadata["features"] = {"definitions": definitions(feature_set, names)}
-    model = str(ensemble.save(root / "model"))
+    model, names = table_model(config, root / "model")
     days = sorted(p.name.split("=", 1)[1] for p in (root / "features").glob("event_date=*"))
     return {"config": config, "model": model, "days": days, "table": table, "names": names}
 

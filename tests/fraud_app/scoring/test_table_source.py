@@ -18,18 +18,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from dlcore.layers import Linear, ReLU, Sequential, Standardize
-from dlcore.model import Model
 from fraud_app.config import load_config
 from fraud_app.data.generator import generate_raw, write_raw
 from fraud_app.errors import EmptyInputError, ScoringInputError
 from fraud_app.etl.pipeline import run_etl
-from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
-from fraud_app.features.spec import definitions
-from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.features.pipeline import build_feature_table
 from fraud_app.scoring.evaluate import run_evaluation
 from fraud_app.scoring.job import run_scoring
-from fraud_app.scoring.reference import scoring_metadata
+from tests.fraud_app.scoring.table_model import table_model
 
 pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
@@ -49,25 +45,7 @@ def _config(root: Path, spec_dir: Path, **more):
 
 def _model(spark, config, path: Path) -> str:
     """Two members over the table's features, standardised with the table's statistics."""
-    table = pq.read_table(str(config.feature_table())).to_pandas()
-    meta = json.loads((Path(config.feature_table()) / "_features.json").read_text())
-    names = meta["feature_names"]
-    X = table[names].to_numpy(np.float64)
-    members = []
-    for seed in (0, 1):
-        m = Model(Sequential([Standardize(name="standardize"), Linear(6), ReLU(), Linear(1)]),
-                  in_features=len(names), seed=seed)  # fmt: skip
-        m.layer.layers[0].set_statistics(X.mean(axis=0), X.std(axis=0) + 1e-6)
-        members.append(m)
-    ensemble = FraudEnsemble(members, names, {})
-    scores = ensemble.predict_proba(X.astype(np.float32))
-    ensemble.metadata["scoring"] = scoring_metadata(
-        validation_scores=scores, budget=0.01, feature_means=X.mean(axis=0),
-        sample_X=X, sample_scores=scores,
-    )  # fmt: skip
-    feature_set = feature_set_from_config(config.features)
-    ensemble.metadata["features"] = {"definitions": definitions(feature_set, names)}
-    return str(ensemble.save(path))
+    return table_model(config, path, seeds=(0, 1), hidden=6)[0]
 
 
 @pytest.fixture(scope="module")
