@@ -76,6 +76,10 @@ def _ensemble(path: Path) -> dict:
         "path": str(path),
         "features": len(ensemble.feature_names),
         "threshold": scoring.get("threshold"),
+        # the budget it was set for and the rows whose scores set it (session 35; a model
+        # saved before says nothing: its threshold came from the validation window)
+        "alert_budget": scoring.get("alert_budget"),
+        "threshold_rows": scoring.get("threshold_rows"),
         "members": [_model_figures(m) for m in ensemble.members],
     }
 

@@ -15,7 +15,9 @@ def _ensemble_dir(tmp_path):
     from dlcore.serialization import load_model
 
     members = [load_model(_model_dir(tmp_path / f"m{k}")) for k in range(2)]
-    meta = {"scoring": {"threshold": 0.25}}
+    rows = {"window": "test_gap", "start": "2024-02-18T00:00:00+00:00",
+            "end": "2024-02-25T00:00:00+00:00", "rows": 900, "trained_on": False}  # fmt: skip
+    meta = {"scoring": {"threshold": 0.25, "alert_budget": 0.01, "threshold_rows": rows}}
     return FraudEnsemble(members, ["a", "b", "c"], meta).save(tmp_path / "models" / "run-1")
 
 
@@ -25,6 +27,10 @@ def test_an_ensemble_directory_is_checked_and_summarised(tmp_path, capsys):
     summary = json.loads(capsys.readouterr().out)
     assert (summary["kind"], summary["features"], summary["threshold"]) == ("ensemble", 3, 0.25)
     assert [m["parameters"] for m in summary["members"]] == [21, 21]
+    # which budget and rows set the threshold (it was the threshold alone)
+    assert summary["alert_budget"] == 0.01
+    assert summary["threshold_rows"]["window"] == "test_gap"
+    assert summary["threshold_rows"]["trained_on"] is False
 
 
 def test_a_damaged_member_of_an_ensemble_is_named(tmp_path, capsys):
