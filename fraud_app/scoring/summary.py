@@ -211,6 +211,8 @@ def job_summary(job_id, model, dates, output: str, seconds: float) -> dict[str, 
         "model_version": model.version,
         "threshold": meta["threshold"],
         "alert_budget": meta.get("alert_budget"),
+        # the rows whose scores set the threshold (None: a model saved before session 35)
+        "threshold_rows": meta.get("threshold_rows"),
         "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "output": output,
         "seconds": round(seconds, 2),

@@ -71,6 +71,8 @@ def test_scores_equal_training_test_scores_with_alerts_and_reasons(spark, traine
     assert (got["reason_1"] != got["reason_2"]).all()
     assert set(got["model_name"]) == {"r1"} and set(got["model_version"]) == {"local"}
     summary = json.loads(Path(result.summary_path).read_text())
+    # the rows that set the threshold travel with it into the summary
+    assert summary["threshold_rows"] == meta["scoring"]["threshold_rows"]
     (entry,) = summary["dates"]
     assert entry["date"] == str(day) and entry["rows"] == len(got)
     assert entry["alerts"] == int(got["alert"].sum()) and sum(entry["score_counts"]) == len(got)
