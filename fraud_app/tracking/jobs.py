@@ -21,13 +21,12 @@ job's output, so it is a WARNING naming the store and the JSON file, not an erro
 from __future__ import annotations
 
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
 
 from fraud_app.redaction import redact_value
-from fraud_app.tracking.store_lock import sqlite_database
+from fraud_app.tracking.store_lock import sqlite_database, writable_here
 from fraud_app.tracking.tune import _finite, _param_text
 from fraud_app.uris import redacted
 
@@ -158,8 +157,7 @@ def _read_only_store(config) -> Path | None:
     db = sqlite_database(tracking_uri(config))
     if db is None or not db.is_file():
         return None
-    writable = os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)
-    return None if writable else db
+    return None if writable_here(db) else db
 
 
 def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -> str:

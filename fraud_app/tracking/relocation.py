@@ -39,6 +39,7 @@ import sqlite3
 from pathlib import Path
 
 from fraud_app.errors import TrackingError
+from fraud_app.tracking.store_lock import writable_here
 from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
@@ -89,8 +90,7 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
     when nothing moved or the store cannot be written here (read-only: `beside_store`
     reads it). TrackingError when the update fails (it is rolled back)."""
     new = moved_location(db, recorded)
-    # read-only (sqlite writes its journal beside the database): read via beside_store
-    if new is None or not (os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)):
+    if new is None or not writable_here(db):  # read-only: read via beside_store
         return None
     old = str(local_path(recorded))
     if not Path(old).exists() and (

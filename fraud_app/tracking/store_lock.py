@@ -47,6 +47,13 @@ def sqlite_database(uri: str) -> Path | None:
     return Path(db) if db and db != ":memory:" else None
 
 
+def writable_here(db: Path) -> bool:
+    """Whether this process can write the sqlite store `db`: the file and its folder (sqlite
+    writes its journal beside the database). False on a scoring machine's read-only mount,
+    which is read, never rewritten or logged to."""
+    return os.access(db, os.W_OK) and os.access(db.parent, os.W_OK)
+
+
 def lock_path(uri: str) -> Path | None:
     """`<db>.lock` of a sqlite store URI; None for any other store (see sqlite_database)."""
     db = sqlite_database(uri)
