@@ -4,7 +4,8 @@ every drift figure shares.
     metadata["scoring"] = {
       "alert_budget": b, "threshold": t,      # the threshold rows alert ceil(b * rows) rows
       "threshold_rows": {"window": "test_gap" | "validation", "start", "end", "rows",
-                         "trained_on"},       # which rows (pipelines/training/threshold.py)
+                         "trained_on",        # which rows (pipelines/training/threshold.py)
+                         "estimator": "pooled"},  # how: alert_threshold of all of them
       "feature_means": [...],                 # training window, the attribution baseline
       "reference": {"feature_edges": [[...]], "feature_props": [[...]],
                     "score_edges": [...], "score_props": [...]}}

@@ -36,16 +36,26 @@ logger = logging.getLogger(__name__)
 # threshold: one day of a small export gives a cut-off of 1 or 2 rows, noise
 MIN_GAP_ALERTS = 10
 
+# How the rows' scores make the threshold, stored as threshold_rows.estimator: "pooled", the
+# ceil(b x rows)-th score of all the window's rows (alert_threshold). Session 36 (helper
+# thresh36) measured the median over the gap's days of each day's quantile and a trimmed
+# mean of them, with and without a fraud burst on two days of the gap, and neither met the
+# rule set before measuring (docs/PROBES.md, "Session 36 probes (helper thresh36)").
+ESTIMATOR = "pooled"
+
 
 def threshold_rows_info(window: str, start, end, rows: int, *, trained_on: bool) -> dict[str, Any]:
     """metadata.scoring.threshold_rows: the window whose scores set the threshold, its
-    UTC bounds [start, end), its rows, and whether the saved model trained on them."""
+    UTC bounds [start, end), its rows, whether the saved model trained on them, and the
+    estimator that made the threshold of their scores (ESTIMATOR; a model saved before
+    session 36 has no `estimator`: pooled too)."""
     return {
         "window": window,
         "start": None if start is None else start.isoformat(),
         "end": end.isoformat(),
         "rows": int(rows),
         "trained_on": bool(trained_on),
+        "estimator": ESTIMATOR,
     }
 
 

@@ -16,7 +16,8 @@ def _ensemble_dir(tmp_path):
 
     members = [load_model(_model_dir(tmp_path / f"m{k}")) for k in range(2)]
     rows = {"window": "test_gap", "start": "2024-02-18T00:00:00+00:00",
-            "end": "2024-02-25T00:00:00+00:00", "rows": 900, "trained_on": False}  # fmt: skip
+            "end": "2024-02-25T00:00:00+00:00", "rows": 900, "trained_on": False,
+            "estimator": "pooled"}  # fmt: skip
     meta = {"scoring": {"threshold": 0.25, "alert_budget": 0.01, "threshold_rows": rows}}
     return FraudEnsemble(members, ["a", "b", "c"], meta).save(tmp_path / "models" / "run-1")
 
@@ -31,6 +32,7 @@ def test_an_ensemble_directory_is_checked_and_summarised(tmp_path, capsys):
     assert summary["alert_budget"] == 0.01
     assert summary["threshold_rows"]["window"] == "test_gap"
     assert summary["threshold_rows"]["trained_on"] is False
+    assert summary["threshold_rows"]["estimator"] == "pooled"  # how (session 36)
 
 
 def test_a_damaged_member_of_an_ensemble_is_named(tmp_path, capsys):

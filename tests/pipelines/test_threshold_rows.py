@@ -95,6 +95,7 @@ def test_the_threshold_comes_from_the_test_gap_not_the_rows_the_refit_trained_on
     assert scoring["threshold_rows"] == {
         "window": "test_gap", "start": "2025-03-19T00:00:00+00:00",
         "end": "2025-03-26T00:00:00+00:00", "rows": 7 * PER_DAY, "trained_on": False,
+        "estimator": "pooled",  # the quantile of all the gap's rows (session 36 kept it)
     }  # fmt: skip
     test = day_of >= DAYS - 5  # never the test window: it is for evaluation
     assert scoring["threshold"] != alert_threshold(scores[gap | test], BUDGET)
@@ -107,5 +108,6 @@ def test_a_gap_too_small_leaves_the_threshold_on_validation_and_says_so(spark, t
     assert scoring["threshold"] == alert_threshold(scores[validation], BUDGET)
     rows = scoring["threshold_rows"]
     assert rows["window"] == "validation" and rows["trained_on"] is True
+    assert rows["estimator"] == "pooled"
     assert rows["rows"] == 5 * PER_DAY and math.isclose(scoring["alert_budget"], BUDGET)
     assert any("splits.test_gap_days" in r.getMessage() for r in caplog.records)
