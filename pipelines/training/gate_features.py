@@ -29,9 +29,8 @@ def champion_columns(
 ) -> tuple[list[int] | None, str | None]:
     """(positions of the champion's features in this run's feature vector, None) when the
     champion can be scored on this run's window (None, None: the same vector); (None, why)
-    when it cannot: features this run's table lacks, or whose definition changed."""
-    if list(champion_names) == list(names):
-        return None, None
+    when it cannot: features this run's table lacks, or whose definition changed (also
+    under the same names: a cap 30d -> 7d was compared on values the champion never saw)."""
     missing = [n for n in champion_names if n not in set(names)]
     if missing:
         added = [n for n in names if n not in set(champion_names)]
@@ -52,6 +51,8 @@ def champion_columns(
                 f"in the feature specs since it was trained: {listed}; scored on this window's "
                 "values it would be judged on features it never learnt"
             )
+    if list(champion_names) == list(names):
+        return None, None
     return [names.index(n) for n in champion_names], None
 
 

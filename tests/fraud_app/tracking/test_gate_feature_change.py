@@ -150,3 +150,20 @@ def test_a_champion_whose_artifacts_were_deleted_does_not_fail_the_run(tmp_path,
     assert "does not exist here: deleted" in out["reason"]
     aliases = mlflow.MlflowClient().get_registered_model(NAME).aliases
     assert {k: str(v) for k, v in aliases.items()} == {"champion": "1", "challenger": "2"}
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_definition_changed_under_the_same_names_is_not_compared(tmp_path, monkeypatch):
+    """The same feature names (a spec's cap or transform edited): the champion was scored
+    on values computed with a definition it never learnt, and compared."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    rows = h.rows(200, seed=3)
+    names = ["amount_log1p", "f1", "f2", "f3"]
+    stored = definitions(feature_set_from_config(cfg.features), ["amount_log1p"])
+    stored["amount_log1p"] = {**stored["amount_log1p"], "transform": "none"}
+    _gate(cfg, tmp_path, _ensemble(names, metadata={"features": {"definitions": stored}}), "r1",
+          rows)  # fmt: skip
+    out = _gate(cfg, tmp_path, _ensemble(names, weight0=-2.0), "r2", rows)
+    assert (out["decision"], out["champion_ap"]) == ("challenger", None)
+    assert "amount_log1p (transform: 'none' -> 'log1p')" in out["reason"]
