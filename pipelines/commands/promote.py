@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
-from fraud_app.errors import ConfigError, ModelLoadError
+from fraud_app.errors import ConfigError, ModelLoadError, TrackingError
+
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,255}")  # what MLflow takes as an alias name
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -58,9 +61,12 @@ def _alias_hint(text: str, name: str, config: AppConfig) -> str:
     from fraud_app.tracking.registry import CHAMPION, alias_version, version_number
 
     alias = text.strip().lstrip("@")
-    if not alias or version_number(alias) is not None:
-        return ""
-    version = alias_version(client(connect(config, must_exist=True).uri), name, alias)
+    if not _ALIAS.fullmatch(alias) or version_number(alias) is not None:
+        return ""  # no alias name ('³', a number too large): no store asked
+    try:
+        version = alias_version(client(connect(config, must_exist=True).uri), name, alias)
+    except (ConfigError, ModelLoadError, TrackingError):
+        return ""  # no store, no such model: the version error stands alone
     if version is None:
         return ""
     if alias == CHAMPION:
