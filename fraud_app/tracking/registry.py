@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from fraud_app.errors import ModelLoadError, TrackingError
+from fraud_app.tracking.champion_history import periods, read_history, record_move
 from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
@@ -208,6 +209,8 @@ def register_decided(client, model_uri: str, d: GateDecision, redecide) -> GateD
             f"{d.version}` if wanted"
         )
     d = _read_back(client, d, d.decision)
+    if d.decision == CHAMPION and d.superseded_by is None:
+        record_move(client, d.name, d.version, d.champion_version, "gate", d.reason)
     logger.info("registry: %s v%s -> %s (%s)", d.name, d.version, d.decision, d.reason)
     return d
 
@@ -296,6 +299,8 @@ def promote(
         manual["gate.auto_decision"] = tags["gate.decision"]
     for key, value in manual.items():
         client.set_model_version_tag(name, str(version), key, value)
+    if d.superseded_by is None:
+        record_move(client, name, str(version), was, "manual", d.reason)
     logger.info("registry: %s v%s -> champion (manual; previous %s)", name, version, was)
     if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself
         client.delete_registered_model_alias(name, CHALLENGER)
@@ -308,6 +313,11 @@ def promote(
 
 def _alias_is(client, name: str, alias: str, version: str) -> bool:
     return _alias_version(client, name, alias) == str(version)
+
+
+def alias_version(client, name: str, alias: str) -> str | None:
+    """The version `alias` of `name` names (None: no such alias, model or alias name)."""
+    return _alias_version(client, name, alias)
 
 
 def _alias_version(client, name: str, alias: str) -> str | None:
@@ -344,6 +354,7 @@ def list_versions(client, name: str) -> list[dict[str, Any]]:
         if not absent(exc):
             raise store_failed(client, exc, f"looking up model {name!r}") from None
         raise no_such_model(client, name, "; train one with `fraud-app train`") from None
+    history = read_history(model.tags)
     aliases: dict[str, list[str]] = {}
     for alias, version in (model.aliases or {}).items():
         aliases.setdefault(str(version), []).append(alias)
@@ -366,5 +377,6 @@ def list_versions(client, name: str) -> list[dict[str, Any]]:
             "test_average_precision": metrics.get("test_average_precision"),
             "test_roc_auc": metrics.get("test_roc_auc"),
             "gate": {k[len("gate."):]: v for k, v in (mv.tags or {}).items() if k.startswith("gate.")},
+            "champion_periods": periods(history, str(mv.version)),
         })  # fmt: skip
     return sorted(rows, key=lambda r: int(r["version"]), reverse=True)

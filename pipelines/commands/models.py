@@ -27,7 +27,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     store = connect(config, must_exist=True)
     name = args.name or config.registry.model_name
-    rows = list_versions(client(store.uri), name)
+    registry_client = client(store.uri)
+    rows = list_versions(registry_client, name)
     if args.json:
         print(jsonout.dumps(rows, indent=2, default=str))
         return 0
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"{val_ap:>7} {_fmt(r['test_average_precision']):>7} "
             f"{_fmt(r['test_roc_auc']):>8}  {r['gate'].get('decision', '-'):<10} {r['created']}"
         )
+    _print_history(registry_client, name)
     if unvalidated:
         print(
             f"* validation AP undefined (no frauds in the validation window): "
@@ -54,3 +56,14 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             "VERSION` promotes one by hand)"
         )
     return 0
+
+
+def _print_history(registry_client, name: str) -> None:
+    """Who was the champion when (the newest moves first): a rollback and what it replaced
+    are read here (the table showed only where the aliases are now)."""
+    from fraud_app.tracking.champion_history import history_lines, read_history
+
+    history = read_history(registry_client.get_registered_model(name).tags)
+    if history:
+        print("champion history (newest first):")
+        print("\n".join(history_lines(history)))

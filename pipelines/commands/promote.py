@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
-from fraud_app.errors import ConfigError, ModelLoadError
+from fraud_app.errors import ConfigError, ModelLoadError, TrackingError
+
+_ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,255}")  # what MLflow takes as an alias name
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -19,20 +22,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     if not config.tracking.enabled:
         raise ConfigError("`fraud-app promote` needs tracking.enabled: true (the registry)")
-    from fraud_app.tracking.registry import MAX_VERSION, version_number
+    from fraud_app.tracking.client import client, connect
+    from fraud_app.tracking.registry import MAX_VERSION, promote, version_number
+    from fraud_app.tracking.store_lock import store_lock
 
+    name = args.name or config.registry.model_name
     version = version_number(args.version)
     if version is None:  # '02' is version 2, as the registry names it
         raise ConfigError(
             f"VERSION must be a version number such as 3 (digits 0-9, at most {MAX_VERSION}). "
-            f"Received: {args.version!r}"
+            f"Received: {args.version!r}{_alias_hint(args.version, name, config)}"
         )
-    from fraud_app.tracking.client import client, connect
-    from fraud_app.tracking.registry import promote
-    from fraud_app.tracking.store_lock import store_lock
-
     store = connect(config, must_exist=True)
-    name = args.name or config.registry.model_name
     _check_loads(name, version, config)
     # the lock a training run's gate holds while it registers (no alias move in between)
     with store_lock(store.uri, config.tracking.flush_timeout_s, "promote"):
@@ -51,6 +52,28 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     print(f"fraud-app: {name} v{d.version} is now the champion (previous: {was}).",
           file=sys.stderr)  # fmt: skip
     return 0
+
+
+def _alias_hint(text: str, name: str, config: AppConfig) -> str:
+    """When `text` is an alias of `name` (`challenger`, `@champion`): which version it names
+    (`promote challenger` said only "must be a version number")."""
+    from fraud_app.tracking.client import client, connect
+    from fraud_app.tracking.registry import CHAMPION, alias_version, version_number
+
+    alias = text.strip().lstrip("@")
+    if not _ALIAS.fullmatch(alias) or version_number(alias) is not None:
+        return ""  # no alias name ('³', a number too large): no store asked
+    try:
+        version = alias_version(client(connect(config, must_exist=True).uri), name, alias)
+    except (ConfigError, ModelLoadError, TrackingError):
+        return ""  # no store, no such model: the version error stands alone
+    if version is None:
+        return ""
+    if alias == CHAMPION:
+        return (f", the alias of {name} v{version}, the champion already; to put another "
+                "version back, give its number (`fraud-app models` lists them)")  # fmt: skip
+    return (f", an alias of {name}: it names v{version} now; run `fraud-app promote "
+            f"{version}` (a number: what is promoted cannot move while you decide)")  # fmt: skip
 
 
 def _check_loads(name: str, version: str, config: AppConfig) -> None:

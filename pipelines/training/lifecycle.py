@@ -16,6 +16,7 @@ import numpy as np
 
 from fraud_app.baselines.spark import Baseline, add_scores, train_baselines
 from fraud_app.config import AppConfig
+from fraud_app.errors import ModelLoadError
 from fraud_app.evaluation.spark_train import columns_figures
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.provenance import (
@@ -33,6 +34,7 @@ from fraud_app.tracking.registry import (
 )
 from fraud_app.tracking.store_lock import store_lock
 from pipelines.training import nodes
+from pipelines.training.gate_features import champion_columns, select_columns, shown
 
 logger = logging.getLogger(__name__)
 
@@ -115,19 +117,50 @@ def unseen_days(champion: FraudEnsemble, scores) -> tuple[dt.date, np.ndarray] |
     return None if mask.all() else (first, mask)
 
 
-def _load_champion(client, config, names):
-    """(champion version, its ensemble, reason it cannot be compared) or (None, None, None)."""
+@dataclass(frozen=True)
+class _Champion:
+    """The champion as the gate sees it: version, ensemble (None when it does not load),
+    why it cannot be compared (None: it can), and the positions of its features in this
+    run's feature vector when they are not the whole vector (a feature added since)."""
+
+    version: str | None = None
+    ensemble: FraudEnsemble | None = None
+    why_not: str | None = None
+    columns: list[int] | None = None
+
+
+def _load_champion(client, config, names) -> _Champion:
+    """The champion to compare with (an empty _Champion when there is none). One that does
+    not load (its run or artifacts deleted, a damaged file) or reads features this run's
+    table lacks is not compared, with the reason: it failed the run after training (a
+    traceback for the first; the second was "the champion uses other feature names")."""
     from fraud_app.tracking.models import resolve_model_dir
     from fraud_app.tracking.registry import current_champion
 
     name = config.registry.model_name
     champion = current_champion(client, name)
     if champion is None:
-        return None, None, None
+        return _Champion()
     version = str(champion.version)
-    ensemble = FraudEnsemble.load(resolve_model_dir(f"models:/{name}/{version}", config=config))
-    if ensemble.feature_names != names:
-        return version, ensemble, "the champion uses other feature names"
+    try:
+        directory = resolve_model_dir(f"models:/{name}/{version}", config=config)
+        ensemble = FraudEnsemble.load(directory)
+    except ModelLoadError as exc:
+        return _Champion(version, None, (
+            f"champion v{version} does not load ({exc}), so it cannot be scored on this "
+            f"validation window (`fraud-app score` of models:/{name}@champion fails the same "
+            "way: promote a version that loads)"
+        ))  # fmt: skip
+    columns, why = champion_columns(config, version, ensemble.feature_names, ensemble.metadata,
+                                    names)  # fmt: skip
+    if why is not None:
+        return _Champion(version, ensemble, why)
+    return _Champion(version, ensemble, _undated_refit(champion, version, ensemble), columns)
+
+
+def _undated_refit(champion, version: str, ensemble) -> str | None:
+    """Why an older refit champion without `trained_through` is not compared (None: it is,
+    from the day after its registration's window when that is tagged)."""
     if undated_refit(ensemble.metadata):
         # scored on a window it may have trained on (the same dates when the data did not
         # grow), it kept every retrain out: 0.6524 vs 0.8765 for the same config and data
@@ -139,7 +172,7 @@ def _load_champion(client, config, names):
                 "this release records its dates); compare the two with `fraud-app evaluate` on "
                 "dates neither trained on, then `fraud-app promote VERSION`"
             )
-            return version, ensemble, why
+            return why
         logger.warning(
             "gate: %s; taken to have trained through %s, the day after its registration's "
             "gate.window_end %s (the date its validation window ended; the tag keeps no time "
@@ -148,7 +181,7 @@ def _load_champion(client, config, names):
             undated_refit_words(f"champion v{version}"), through, champion.tags["gate.window_end"],
         )  # fmt: skip
         ensemble.metadata[TRAINED_THROUGH] = through  # this process's copy only
-    return version, ensemble, None
+    return None
 
 
 def _registered_through(champion) -> str | None:
@@ -164,11 +197,17 @@ def _registered_through(champion) -> str | None:
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), dt.UTC).isoformat()
 
 
-def _champion_ap(ensemble, validation_df, features_col, rows=None, unseen=None):
+def _champion_ap(ensemble, validation_df, features_col, rows=None, unseen=None, columns=None):
     """The champion's AP on this validation window (on its unseen days only when `unseen`).
 
     rows: (X, labels) of the validation window as training collected them: the champion is
-    scored on them in this process (no Spark job); else it is scored on `validation_df`."""
+    scored on them in this process (no Spark job); else it is scored on `validation_df`.
+    columns: the positions of the champion's features in this window's vector (None: all)."""
+    if columns is not None:
+        if rows is not None:
+            rows = (rows[0][:, columns], rows[1])
+        else:
+            validation_df = select_columns(validation_df, features_col, columns)
     if rows is not None:
         X, labels = rows
         if unseen is not None:
@@ -232,7 +271,8 @@ def _gate(tracker, ctx: GateContext) -> GateDecision:
     or on its days after the champion's training data when it trained on some of them."""
     reg = ctx.config.registry
     window = _window(ctx.splits.windows[1])
-    version, champion, why_not = _load_champion(tracker.client, ctx.config, ctx.names)
+    loaded = _load_champion(tracker.client, ctx.config, ctx.names)
+    version, champion, why_not = loaded.version, loaded.ensemble, loaded.why_not
     new_ap = _defined(ctx.new_ap)
     undefined_new = new_ap is None
     unseen = None if version is None or why_not else unseen_days(champion, ctx.scores)
@@ -243,10 +283,15 @@ def _gate(tracker, ctx: GateContext) -> GateDecision:
         new_ap = _unseen_ap(ctx.scores, unseen[1])
     if version is not None and not why_not and (unseen is None or new_ap is not None):
         champ_ap = _champion_ap(champion, ctx.splits.validation, ctx.features_col, ctx.rows,
-                                unseen)  # fmt: skip
+                                unseen, loaded.columns)  # fmt: skip
         champ_ap = _defined(champ_ap)
     if why_not:
-        alias, reason = "challenger", f"not compared: {why_not}; promote manually if wanted"
+        alias = "challenger"
+        reason = (
+            f"not compared: {why_not}; the champion stays (compare the two with `fraud-app "
+            "evaluate`, then `fraud-app promote VERSION` if wanted)"
+        )
+        logger.warning("promotion gate: %s", reason)
     elif unseen is not None and new_ap is None:
         alias, reason = "challenger", _no_fair_comparison(version, champion, unseen, window,
                                                           ctx.scores)  # fmt: skip
@@ -259,11 +304,22 @@ def _gate(tracker, ctx: GateContext) -> GateDecision:
                 f" (compared on {unseen[0]}..{window['end']} only: champion v{version} trained "
                 f"on the window's earlier days)"
             )
-    if new_ap is None:
+        reason += _columns_note(loaded, ctx.names)
+    if new_ap is None and not why_not:
         logger.warning("promotion gate: %s", reason)
     return GateDecision(reg.model_name, "", alias, reg.promotion_margin, new_ap, champ_ap,
                         version, window, reason,
                         validation_ap_undefined=undefined_new)  # fmt: skip
+
+
+def _columns_note(loaded: _Champion, names: list[str]) -> str:
+    """What the reason adds when the champion was scored on its own columns of the window."""
+    if loaded.columns is None:
+        return ""
+    own = loaded.ensemble.feature_names
+    added = [n for n in names if n not in set(own)]
+    what = f"this run added {len(added)}: {shown(added)}" if added else "in its own order"
+    return f" (champion v{loaded.version} scored on its own {len(own)} features; {what})"
 
 
 def _unseen_ap(scores, mask: np.ndarray) -> float | None:

@@ -1,0 +1,82 @@
+"""Rolling back the champion (`fraud-app promote OLD`) and reading who was the champion
+when in `fraud-app models`; `promote challenger` / `promote @champion`. Real MLflow on
+sqlite, the real CLI; the gates score collected rows (helpers.gate_on_rows), no Spark.
+
+Before: after a rollback the replaced version showed `manual` with no alias and nothing
+said it had been the champion, until when or what replaced it (a version promoted twice
+kept only its last `gate.promoted_from`); `promote challenger` said only "VERSION must be a
+version number"."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import pytest
+
+from tests.fraud_app.tracking import helpers as h
+from tests.fraud_app.tracking.test_registry import _cli_config
+
+pytestmark = pytest.mark.integration
+NAME = "fraud-ensemble"
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_rollback_is_kept_in_the_champion_history(tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    validation = h.rows(200, seed=3)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(0.5), "r1", validation)  # v1: champion
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r2", validation)  # v2 beats it
+    cfg_file = _cli_config(tmp_path)
+    capsys.readouterr()
+    assert main(["-c", str(cfg_file), "promote", "1", "--reason", "rollback: v2 misbehaves"]) == 0
+    assert "v1 is now the champion (previous: v2)" in capsys.readouterr().err
+
+    client = mlflow.MlflowClient()
+    v2 = client.get_model_version(NAME, "2").tags
+    assert v2["champion.replaced_by"] == "1 (manual)"
+    assert v2["champion.until"] == client.get_model_version(NAME, "1").tags["champion.since"]
+
+    assert main(["-c", str(cfg_file), "models", "--json"]) == 0
+    rows = {r["version"]: r for r in json.loads(capsys.readouterr().out)}
+    first, back = rows["1"]["champion_periods"]
+    assert (first["how"], first["replaced"], first["replaced_by"]) == ("gate", None, "2")
+    assert (back["how"], back["replaced"], back["until"]) == ("manual", "2", None)
+    (held,) = rows["2"]["champion_periods"]
+    assert (held["how"], held["replaced"], held["replaced_by"]) == ("gate", "1", "1")
+    assert held["until"] == back["since"]
+
+    assert main(["-c", str(cfg_file), "models"]) == 0
+    table = capsys.readouterr().out
+    history = table[table.index("champion history (newest first):") :].splitlines()
+    assert history[1].startswith("  v1      since ")
+    assert history[1].endswith("manual, replaced v2: rollback: v2 misbehaves")
+    assert "gate, replaced v1: AP " in history[2] and history[3].endswith("gate: no champion yet")
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_promote_of_an_alias_names_its_version(tmp_path, monkeypatch, capsys):
+    from pipelines.cli import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    validation = h.rows(200, seed=3)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r1", validation)  # v1: champion
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "r2", validation)  # v2: challenger
+    cfg_file = _cli_config(tmp_path)
+    capsys.readouterr()
+    assert main(["-c", str(cfg_file), "promote", "challenger"]) == 2
+    err = capsys.readouterr().err
+    assert "VERSION must be a version number such as 3" in err
+    assert "Received: 'challenger', an alias of fraud-ensemble: it names v2 now; run " in err
+    assert "`fraud-app promote 2`" in err
+    assert main(["-c", str(cfg_file), "promote", "@champion"]) == 2
+    err = capsys.readouterr().err
+    assert "Received: '@champion', the alias of fraud-ensemble v1, the champion already" in err
+    assert main(["-c", str(cfg_file), "promote", "stable"]) == 2  # no such alias: as before
+    assert capsys.readouterr().err.rstrip().endswith("Received: 'stable'")
+    aliases = mlflow.MlflowClient().get_registered_model(NAME).aliases
+    assert {k: str(v) for k, v in aliases.items()} == {"champion": "1", "challenger": "2"}
