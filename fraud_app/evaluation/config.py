@@ -29,8 +29,8 @@ class BacktestSection(Section):
     after the last transaction). Training labels are those known at the fold's cut-off
     (the start of its test window); a label confirmed later counts as not fraud yet.
     baseline: "gbt" (Spark ML GBTClassifier), "xgboost" (needs the `baselines` extra)
-    or "none". alert_budget: share of each day's transactions an analyst team can review;
-    k: cards reviewed per day for card precision@k.
+    or "none". alert_budget: share of each day's transactions an analyst team can review,
+    in (0, 1) as scoring.alert_budget; k: cards reviewed per day for card precision@k.
     """
 
     folds: int = Field(4, ge=1, le=100)
@@ -43,7 +43,8 @@ class BacktestSection(Section):
     end: dt.date | None = None
     baseline: Literal["gbt", "xgboost", "none"] = "gbt"
     gbt: GbtSection = Field(default_factory=GbtSection)
-    alert_budget: float = Field(0.01, gt=0, le=1)
+    # a share in (0, 1) as scoring.alert_budget(s) (1 was accepted here, refused there)
+    alert_budget: float = Field(0.01, gt=0, lt=1)
     k: int = Field(100, ge=1)
 
 

@@ -3,7 +3,9 @@
 A feature that takes one value on (almost) every training row carries (almost) no
 information: an all-null input that ETL filled, a risk window that never sees a label,
 a fill value that dominates. Training warns about them (ONE warning listing them) and
-the training report lists them; nothing is dropped, the choice stays with the user.
+the training report lists them; nothing is dropped, the choice stays with the user (a
+feature that held one value in every row a member trained on cannot move its scores: its
+first-layer weights are folded into the bias after training, dlcore.constant_inputs).
 
 constant: min == max over the window (nulls ignored; all null counts as constant).
 near-constant: one value holds at least `share` of the (non-null) rows, and, when the

@@ -220,7 +220,7 @@ _SUMMARY_SCHEMA = (
     "rows long, positives long, widths array<long>, null_rows long, nonfinite long, "
     "bad_labels long, bad_label_example double, s1 array<double>, s2 array<double>, "
     "negative_weights long, nonfinite_weights long, negative_weight_example double, "
-    "weight_sum double, positive_weight_sum double"
+    "weight_sum double, positive_weight_sum double, lo array<double>, hi array<double>"
 )
 
 
@@ -230,6 +230,8 @@ def _as_row(part: DataSummary) -> dict:
         "widths": list(part.widths),
         "s1": part.s1.tolist(),
         "s2": part.s2.tolist(),
+        "lo": part.lo.tolist(),
+        "hi": part.hi.tolist(),
     }
 
 
@@ -248,6 +250,8 @@ def inspect_training_data(
                     "widths": tuple(r["widths"]),
                     "s1": np.asarray(r["s1"], np.float64),
                     "s2": np.asarray(r["s2"], np.float64),
+                    "lo": np.asarray(r["lo"], np.float64),
+                    "hi": np.asarray(r["hi"], np.float64),
                 }
             )
             for r in rows

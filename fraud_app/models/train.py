@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.constant_inputs import fold_constant_inputs
 from dlcore.metrics import average_precision, roc_auc
 from fraud_app.errors import ConfigError
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
@@ -280,6 +281,7 @@ class _Members:
             weight_col=cols.weight,
             validation_df=self.validation,
         )
+        self._fold_constants(k, result.model, data.summary)
         self.results.append(result)
         self.stage_timing = result.stage_timing or self.stage_timing
 
@@ -311,6 +313,20 @@ class _Members:
                 rows, cols.features, cols.label, seed=self.cfg.seed, rows=known
             )
         return self.sample
+
+    def _fold_constants(self, k: int, model, summary: DataSummary) -> None:
+        """A feature that held one value in every row member k trained on: its untrained
+        first-layer weights folded into the bias (dlcore.constant_inputs), so a value it
+        takes when scored moves neither the score nor the reasons."""
+        values = summary.constant_values()
+        folded = fold_constant_inputs(model, values) if values is not None else []
+        if folded:
+            names = self.names or []
+            logger.info(
+                "member %d: %d feature(s) held one value in its training data %s; they "
+                "do not move its scores (their first-layer weights folded into the bias)",
+                k, len(folded), [names[j] if j < len(names) else f"f{j}" for j in folded],
+            )  # fmt: skip
 
     def _trainer(self, k: int, members: int, model, seed: int) -> DistributedTrainer:
         cfg, plan = self.cfg, self.plan

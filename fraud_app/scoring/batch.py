@@ -46,9 +46,10 @@ class ScoringOptions:
 
     members: one `member_XX` probability column per ensemble member.
     threshold: add `alert` (score >= threshold). reasons: add `reason_1..reason_n`, the
-    features with the largest gradient x (input - training mean's) attribution, in the
-    standardised and clipped input z or its encoding [z, ramps(z)] (dlcore.attribution;
-    needs the model's metadata["scoring"]["feature_means"]).
+    features with the largest positive gradient x (input - training mean's) attribution
+    (those that pushed the score up; null where fewer did), in the standardised and
+    clipped input z or its encoding [z, ramps(z)] (dlcore.attribution; needs the model's
+    metadata["scoring"]["feature_means"]).
     """
 
     nonfinite: Literal["error", "null"] = "error"
@@ -290,15 +291,24 @@ def _spread(values: np.ndarray, good: np.ndarray) -> np.ndarray:
 
 
 def _reason_arrays(attr, good: np.ndarray, names: list[str], n: int) -> list[Any]:
+    """reason_1..n: per row the features whose attribution is positive (they pushed the
+    score up), largest first, ties by feature order (top_features); null where fewer than
+    i features did. Before session 36 every row named n features, also features whose
+    attribution was 0 or negative (a row at the training mean named features 0, 1, 2; a
+    feature that lowered the score was given as a reason for the alert)."""
     import pyarrow.compute as pc
 
     top = top_features(attr, n) if attr is not None else np.zeros((0, n), dtype=np.int64)
+    pushed_up = (
+        np.take_along_axis(attr, top, axis=1) > 0 if attr is not None else np.zeros(top.shape, bool)
+    )
     lookup = pa.array(names, pa.string())
     out = []
     for i in range(n):
         idx = np.zeros(len(good), dtype=np.int64)
+        valid = np.zeros(len(good), dtype=bool)
         if i < top.shape[1]:
             idx[good] = top[:, i]
-        valid = good if i < top.shape[1] else np.zeros(len(good), dtype=bool)
+            valid[good] = pushed_up[:, i]
         out.append(pc.take(lookup, pa.array(idx, mask=~valid)))
     return out

@@ -15,7 +15,7 @@ import hashlib
 import json
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -43,6 +43,10 @@ class DataSummary:
     # class whose rows all weigh 0 leaves the loss one class, as if its rows were absent)
     weight_sum: float = 0.0
     positive_weight_sum: float = 0.0
+    # per-feature minimum and maximum of the finite values (empty when not known): a
+    # feature with lo == hi held one value in every row (constant_values)
+    lo: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    hi: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def width(self) -> int | None:
@@ -57,6 +61,13 @@ class DataSummary:
         other = [float(f"{v:.6g}") for v in (*self.s2, self.weight_sum, self.positive_weight_sum)]
         blob = json.dumps([self.rows, self.positives, list(self.widths), s1, other])
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def constant_values(self) -> np.ndarray | None:
+        """Per feature the one value it held in every row with a finite value (lo == hi),
+        NaN for a feature that varied; None when the minimum and maximum are not known."""
+        if self.lo.size == 0 or self.lo.shape != self.hi.shape:
+            return None
+        return np.where(self.lo == self.hi, self.lo, np.nan)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
         """Per-feature mean and (population) standard deviation."""
@@ -85,7 +96,17 @@ class DataSummary:
             ),
             weight_sum=sum(p.weight_sum for p in parts),
             positive_weight_sum=sum(p.positive_weight_sum for p in parts),
+            lo=_extreme(np.fmin, [p.lo for p in sums], width),
+            hi=_extreme(np.fmax, [p.hi for p in sums], width),
         )
+
+
+def _extreme(reduce, arrays: list[np.ndarray], width: set[int]) -> np.ndarray:
+    """The per-feature min or max over the parts that know it (empty unless every part with
+    sums does, at one width)."""
+    if len(width) != 1 or not arrays or any(a.size != next(iter(width)) for a in arrays):
+        return np.zeros(0)
+    return reduce.reduce(np.stack(arrays), axis=0)
 
 
 def summarize_arrays(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) -> DataSummary:
@@ -111,7 +132,16 @@ def summarize_arrays(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) 
         negative_weight_example=float(negative[0]) if negative.size else 0.0,
         weight_sum=float(usable.sum()) if usable is not None else 0.0,
         positive_weight_sum=float(usable[y == 1].sum()) if usable is not None else 0.0,
+        lo=_finite_extreme(np.min, X, finite, np.inf),
+        hi=_finite_extreme(np.max, X, finite, -np.inf),
     )
+
+
+def _finite_extreme(reduce, X: np.ndarray, finite: np.ndarray, empty: float) -> np.ndarray:
+    """Per column the min or max of the finite values (`empty` where there is none)."""
+    if len(X) == 0:
+        return np.full(X.shape[1], empty)
+    return reduce(np.where(finite, X, empty), axis=0).astype(np.float64)
 
 
 def _summarize_blob(blob: bytes) -> DataSummary:

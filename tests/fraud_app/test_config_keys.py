@@ -81,6 +81,9 @@ def test_flags_keep_naming_the_section():
          r"scoring\.alert_budgets\.1: Input should be less than 1 \(received 2\.0\)"),
         ({"scoring": {"alert_budgets": [0]}},
          r"scoring\.alert_budgets\.0: Input should be greater than 0"),
+        # backtest's budget too (1.0 was accepted there, refused as scoring.alert_budget)
+        ({"backtest": {"alert_budget": 1.0}},
+         r"backtest\.alert_budget: Input should be less than 1 \(received 1\.0\)"),
         ({"scoring": {"model": ""}}, r"scoring\.model: String should have at least 1 character"),
         # paths.raw: "" resolved to paths.root itself; an empty experiment failed in MLflow
         ({"paths": {"raw": ""}}, r"paths\.raw: String should have at least 1 character"),

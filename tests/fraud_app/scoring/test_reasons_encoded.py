@@ -34,5 +34,6 @@ def test_the_scorers_first_reason_is_the_count_far_above_its_mean():
     assert ens.fused() is not None
     rows = pa.array([[6.0, 0.0, 0.3], [2.0, 1.0, 0.0]], pa.list_(pa.float32()))
     _, r1, r2, r3 = score_arrow_column(rows, ens, ScoringOptions(reasons=3), baseline=BASELINE)
-    assert [r1[0].as_py(), r2[0].as_py(), r3[0].as_py()] == [*names[::2], "is_cross_border"]
+    # the flag lowered the score: not a reason (session 36: it was reason_3)
+    assert [r1[0].as_py(), r2[0].as_py(), r3[0].as_py()] == [*names[::2], None]
     assert r1[1].as_py() == "is_cross_border"  # the flag on its edge at 1: its ramp counts
