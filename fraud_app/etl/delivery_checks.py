@@ -7,9 +7,14 @@ because neither can be told from a legitimate delivery by the rows alone:
   card_id, merchant_id, timestamp and amount under another transaction_id. A re-delivered
   day whose export gave its transactions new ids publishes them a second time; a double
   charge (the same card charged twice by a merchant in the same second) looks the same.
-- backfilled dates: rows dated before the newest date the table held. At the next
-  `fraud-app features` the windows of every later transaction take them in, so the
-  features (and any score already written) of those later days change.
+- backfilled dates: rows dated on or before the newest date the table held (late rows:
+  a switch outage or a batch acquirer puts rows of day D into the delivery of D+1 or
+  D+3). A date already scored does not get their scores by itself (`fraud-app score`
+  names such dates: fraud_app.scoring.late_rows), and at the next `fraud-app features`
+  the windows of every later transaction take them in, so the features (and any score
+  already written) of those later rows change. Until session 36 the newest date itself
+  was left out: rows of yesterday in today's delivery, the usual late arrival, were
+  added without a word.
 
 A fourth is schema drift upstream (fraud_app.etl.column_drift, against the RECENT_DATES
 newest published dates): optional columns whose values the delivery lost (dropped,
@@ -52,7 +57,7 @@ MOSTLY_QUARANTINED = 0.5  # a WARNING when at least this share of the records is
 class DeliveryChecks:
     rekeyed_copies: int = 0  # added rows in a group of equal MATCH_COLUMNS, other ids
     rekeyed_examples: tuple[str, ...] = ()  # "T9 (added) = T1 (published): card ..., ..."
-    backfilled_dates: tuple[str, ...] = ()  # dates added before the newest published one
+    backfilled_dates: tuple[str, ...] = ()  # dates added on or before the newest published one
     skipped_dates: str | None = None  # "first..last": dates between the newest published
     skipped_days: int = 0  # and this delivery's first later date that no delivery holds
     # column -> {"added_share", "published_share", "published_dates"}: optional columns
@@ -76,7 +81,7 @@ def check_append(
     day = F.to_date("timestamp").cast("string")
     dates = sorted(r[0] for r in added.select(day).distinct().collect())
     newest = max(present, default=None)
-    backfilled = tuple(d for d in dates if newest is not None and d < newest)
+    backfilled = tuple(d for d in dates if newest is not None and d <= newest)
     old_dates = [d for d in dates if d in present]
     published = published_of(old_dates) if old_dates else None
     count, examples = rekeyed_copies(added, published, n_examples)
@@ -153,10 +158,13 @@ def log_checks(checks: DeliveryChecks, table: str, source_for: Callable[[str], s
     if checks.backfilled_dates:
         days = checks.backfilled_dates
         logger.warning(
-            "ETL append: rows dated %s were added before the newest published date: the "
-            "next `fraud-app features` changes the features of every later transaction "
-            "whose windows reach them, and scores already written for later dates were "
-            "computed without them (re-run `fraud-app score` for those dates if that matters)",
+            "ETL append: rows dated %s were added on or before the newest published date "
+            "(late rows). If `fraud-app score` already ran for these dates, the added rows "
+            "have no score: score those dates again (the re-run replaces their partitions; "
+            "the next `fraud-app score` names such dates, unscored_dates). The next "
+            "`fraud-app features` also changes the features of every later transaction "
+            "whose windows reach them, and scores already written for those were computed "
+            "without them",
             ", ".join(days) if len(days) <= 6 else f"{', '.join(days[:3])}, ..., {days[-1]}",
         )  # fmt: skip
     log_column_drift(checks.emptied_columns, checks.unseen_values, table, source_for)

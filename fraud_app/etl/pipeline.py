@@ -114,7 +114,8 @@ class EtlResult:
     label_feed_quarantine_kept: int = 0
     # etl.mode: append (fraud_app.etl.delivery_checks): added rows equal to another
     # transaction but for its id (published all the same), and dates added before the
-    # newest published one (the features of later days change at the next `features`)
+    # newest published one or on it (late rows: unscored if their date was; the features
+    # of later rows change at the next `features`)
     rekeyed_copies: int = 0
     rekeyed_examples: tuple[str, ...] = ()
     backfilled_dates: tuple[str, ...] = ()

@@ -47,6 +47,7 @@ from fraud_app.scoring.dates import (
 )
 from fraud_app.scoring.history import features_for_dates, history_timeline, warn_history
 from fraud_app.scoring.input_fill import emptied_inputs, fill_counts, judged_columns, warn_emptied
+from fraud_app.scoring.late_rows import unscored_dates, warn_unscored
 from fraud_app.scoring.model_source import (
     ScoringModel,
     check_feature_names,
@@ -228,6 +229,7 @@ class _Staged:
     why_computed: str
     source: dict[str, Any]
     inputs: _Inputs
+    footers: FooterCache  # the run's footers (the canonical table's: read by its checks)
 
 
 @reads("canonical", "score")
@@ -284,7 +286,7 @@ def _stage(spark, config, job: _Job, swap: PartitionSwap) -> _Staged:
     finally:
         scored.unpersist()
         table.close()  # no longer a reader of the feature table
-    return _Staged(dates, bounds, scored_at, from_table, table.why, source, inputs)
+    return _Staged(dates, bounds, scored_at, from_table, table.why, source, inputs, footers)
 
 
 def _write_scores(scored, job: _Job, scored_at: dt.datetime, folder: str) -> None:
@@ -327,7 +329,12 @@ def _job_record(spark, config, job: _Job, staged: _Staged) -> dict[str, Any]:
     }
     warn_out_of_range(start, end, record["out_of_range"])
     present = {str(d["date"]) for d in dates}
-    return {**record, **_date_notes(spark, config, job, present)}
+    notes = _date_notes(spark, config, job, present)
+    unscored = unscored_dates(
+        HadoopFs(spark), config.canonical_table(), job.output, present, staged.footers
+    )
+    warn_unscored(start, end, unscored, config.canonical_table())
+    return {**record, **notes, "unscored_dates": unscored}
 
 
 def _date_notes(spark, config, job: _Job, present: set[str]) -> dict[str, Any]:

@@ -115,6 +115,9 @@ def scoring_metrics(summary: dict[str, Any]) -> tuple[dict[str, float], dict[str
     totals = {"rows": rows, "alerts": alerts, "seconds": summary.get("seconds")}
     if rows:
         totals["alert_rate"] = alerts / rows
+    if "unscored_dates" in summary:  # rows of dates scored earlier without a score (late rows)
+        unscored = summary["unscored_dates"] or {}
+        totals["unscored_rows"] = sum(int(v.get("unscored_rows") or 0) for v in unscored.values())
     steps = {
         f"date_{key}": [float(d[key]) if d.get(key) is not None else float("nan") for d in dates]
         for key in ("rows", "alerts", "mean_score")

@@ -145,6 +145,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "model": f"{result.summary['model_name']} v{result.summary['model_version']}",
         "dates": [{"date": d["date"], "rows": d["rows"], "alerts": d["alerts"]} for d in dates],
         "dates_without_rows": result.summary["dates_without_rows"],
+        # dates scored earlier whose canonical rows grew since (late rows: no score yet)
+        "unscored_dates": {day: v["unscored_rows"] for day, v in
+                           result.summary["unscored_dates"].items()},
         "out_of_range": {name: v["rows"] for name, v in
                          (result.summary.get("out_of_range") or {}).items()},
         # the incomplete dates in the history the window features read (fraud_app.timeline)

@@ -130,6 +130,19 @@ def test_metric_names_are_flat_and_finite():
     assert steps == {"date_rows": [], "date_alerts": [], "date_mean_score": []}
 
 
+def test_a_scoring_run_counts_the_rows_of_earlier_dates_left_unscored():
+    # session 36: late rows of a date scored earlier have no score; the job's MLflow run
+    # carries their count, a metric a monitor can alert on (0 when every row is scored)
+    late = {
+        "2024-01-26": {"canonical_rows": 350, "scored_rows": 345, "unscored_rows": 5},
+        "2024-01-27": {"canonical_rows": 200, "scored_rows": 198, "unscored_rows": 2},
+    }
+    totals, _ = scoring_metrics({"dates": [], "seconds": 1.0, "unscored_dates": late})
+    assert totals["unscored_rows"] == 7.0
+    totals, _ = scoring_metrics({"dates": [], "seconds": 1.0, "unscored_dates": {}})
+    assert totals["unscored_rows"] == 0.0
+
+
 @pytest.mark.usefixtures("fresh_store")
 def test_a_scoring_run_s_params_hold_no_credentials(tmp_path, monkeypatch):
     """The scoring job's params include its output URI (session 23 probes)."""
