@@ -64,7 +64,6 @@ from fraud_app.etl.fs import (
     check_apart,
     check_working_directory,
     clean_stale_staging,
-    read_table,
 )
 from fraud_app.etl.labels_apply import REPORT, apply_feed
 from fraud_app.etl.lock import RootLock
@@ -81,6 +80,7 @@ from fraud_app.etl.rules import (
     missing_rule,
     parse_columns,
 )
+from fraud_app.etl.table_read import read_table
 from fraud_app.schema import CANONICAL_COLUMNS
 from fraud_app.spark.session import ensure_utc
 
