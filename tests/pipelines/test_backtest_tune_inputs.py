@@ -146,7 +146,7 @@ def test_default_unionpay_axes_are_held_under_another_strategy(tmp_path, caplog)
     import logging
 
     from pipelines.commands._overrides import with_flags
-    from pipelines.tune.pipeline import effective_space, plan_trials
+    from pipelines.tune.space import effective_space, plan_trials
 
     config = load_config(None, {"balancing": {"strategy": "class_weights"},
                                 "tune": {"method": "grid", "space": {"hidden": [[8]]}}})  # fmt: skip
