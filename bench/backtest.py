@@ -155,7 +155,8 @@ def main() -> None:
     except ValueError as e:
         p.error(str(e))
     from fraud_app.spark.session import get_spark
-    from pipelines.backtest.pipeline import format_table, run_backtest
+    from pipelines.backtest.pipeline import run_backtest
+    from pipelines.backtest.report import format_table
 
     load_start = os.getloadavg()[0]
     spark = get_spark("local[2]", "bench-backtest", {"spark.sql.shuffle.partitions": "4",

@@ -156,16 +156,7 @@ def message(found: Exhaustion, command: str, places: Mapping[str, str]) -> str:
             f"4096` in the shell that runs fraud-app, LimitNOFILE= for a systemd service), "
             f"{again}; what it had written in part was discarded"
         )
-    path = found.path
-    key = None
-    if path is None and found.setting is not None:
-        setting = found.setting
-        if setting == "spark.local.dir" and "SPARK_LOCAL_DIRS" in places:
-            setting = "SPARK_LOCAL_DIRS"  # Spark's own order: the environment's comes first
-        path = places.get(setting, _DEFAULT_PLACES.get(setting))
-        key = setting if path is not None else None
-    elif path is not None:
-        key = setting_for(path, places)
+    path, key = _place(found, places)
     what = {
         SPACE: "no space left on device",
         QUOTA: "disk quota exceeded",
@@ -178,23 +169,45 @@ def message(found: Exhaustion, command: str, places: Mapping[str, str]) -> str:
         where = f" writing {path}{set_}{_free(path)}"
         fix = f"free space there{f' or set {key} to a larger disk' if key else ''}"
     if found.kind == FILE_SIZE:
-        import resource
+        fix = _file_size_fix()
+    return f"{what}{where}. {fix[0].upper()}{fix[1:]}, {again}; {_kept(path)}"
 
-        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
-        shown = "unlimited" if limit == resource.RLIM_INFINITY else f"{limit} bytes"
-        fix = (
-            f"the file grew past the largest file this process may write ({shown}, "
-            "`ulimit -f`) or the file system allows: raise the limit or write elsewhere"
-        )
+
+def _place(found: Exhaustion, places: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """(the path that filled up, the setting that chose it): the failure's path and the
+    setting holding it, else the place of the setting the failure named (Spark's order:
+    SPARK_LOCAL_DIRS before spark.local.dir), else (None, None)."""
+    if found.path is None and found.setting is not None:
+        setting = found.setting
+        if setting == "spark.local.dir" and "SPARK_LOCAL_DIRS" in places:
+            setting = "SPARK_LOCAL_DIRS"  # Spark's own order: the environment's comes first
+        path = places.get(setting, _DEFAULT_PLACES.get(setting))
+        return path, setting if path is not None else None
+    if found.path is not None:
+        return found.path, setting_for(found.path, places)
+    return None, None
+
+
+def _file_size_fix() -> str:
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    shown = "unlimited" if limit == resource.RLIM_INFINITY else f"{limit} bytes"
+    return (
+        f"the file grew past the largest file this process may write ({shown}, "
+        "`ulimit -f`) or the file system allows: raise the limit or write elsewhere"
+    )
+
+
+def _kept(path: str | None) -> str:
+    """What the failed command left behind."""
     logged = _LOGGED_MODEL.match(path or "")
     if logged:  # MLflow writes a logged model's artifacts in place, not staged
-        kept = (
+        return (
             f"earlier outputs are unchanged; the unregistered logged model it was writing "
             f"is left in {logged['dir']} (nothing reads it): delete it to get its space back"
         )
-    else:
-        kept = (
-            "what it had written in part was discarded (outputs are staged, then swapped in "
-            "whole), earlier outputs are unchanged"
-        )
-    return f"{what}{where}. {fix[0].upper()}{fix[1:]}, {again}; {kept}"
+    return (
+        "what it had written in part was discarded (outputs are staged, then swapped in "
+        "whole), earlier outputs are unchanged"
+    )

@@ -399,7 +399,7 @@ def _failed(command: str, exc: BaseException, config: AppConfig | None = None) -
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too
         return 141  # 128 + SIGPIPE, what a shell reports for `... | head`
-    from fraud_app.etl.fs import damaged_file_error
+    from fraud_app.etl.table_read import damaged_file_error
     from fraud_app.scoring.tasks import from_task_error
 
     # a damaged file met by an action after its table was opened; a fraud_app error a

@@ -27,23 +27,7 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
     root = Path(directory).resolve()
     config_path = root / "config.yaml"
     specs = root / "feature_specs"
-    if not force:
-        taken = [str(p) for p in (config_path, specs) if p.exists()]
-        if taken:
-            raise ConfigError(
-                f"fraud-app init: {', '.join(taken)} already exist(s); "
-                "choose an empty directory or pass --force to overwrite"
-            )
-    if root.exists() and not root.is_dir():  # it said "cannot write into DIR: File exists"
-        raise ConfigError(f"fraud-app init: {root} is a file; pass a new or empty directory")
-    try:
-        str(root).encode("utf-8")
-    except UnicodeEncodeError as exc:  # bytes that are not UTF-8 (os.fsdecode's escapes)
-        raise ConfigError(
-            f"fraud-app init: the path {shell_word(str(root))} is not valid UTF-8 (at "
-            f"character {exc.start + 1}); a config file (UTF-8 YAML) cannot name it, and the "
-            "config written would be refused when read. Choose a directory with a UTF-8 name"
-        ) from None
+    _check_target(root, (config_path, specs), force)
     config_text = _starter_config(root, specs)  # before anything is written
     made = [p for p in (root, *root.parents) if not p.exists()]  # the folders init creates
     try:
@@ -59,6 +43,28 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
             "written (its files are staged, then moved in whole): fix that, then run it again"
         ) from exc
     return {"config": config_path, "feature_specs": specs}
+
+
+def _check_target(root: Path, files: tuple[Path, ...], force: bool) -> None:
+    """ConfigError before anything is written: init's files exist (without `force`), DIR is
+    a file, or its path is not UTF-8."""
+    if not force:
+        taken = [str(p) for p in files if p.exists()]
+        if taken:
+            raise ConfigError(
+                f"fraud-app init: {', '.join(taken)} already exist(s); "
+                "choose an empty directory or pass --force to overwrite"
+            )
+    if root.exists() and not root.is_dir():  # it said "cannot write into DIR: File exists"
+        raise ConfigError(f"fraud-app init: {root} is a file; pass a new or empty directory")
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError as exc:  # bytes that are not UTF-8 (os.fsdecode's escapes)
+        raise ConfigError(
+            f"fraud-app init: the path {shell_word(str(root))} is not valid UTF-8 (at "
+            f"character {exc.start + 1}); a config file (UTF-8 YAML) cannot name it, and the "
+            "config written would be refused when read. Choose a directory with a UTF-8 name"
+        ) from None
 
 
 def _write_staged(root: Path, config_text: str) -> None:
@@ -126,30 +132,39 @@ def _starter_config(root: Path, specs: Path) -> str:
     text = example_config().read_text(encoding="utf-8")
     data = yaml.safe_load(text)
     old_root = str(data["paths"]["root"])
-    lines = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        # quoted (a JSON string is a YAML double-quoted scalar): a directory named with
-        # ': ' or ' #' broke the file (ScannerError) or cut the path at the '#'
-        if stripped.startswith("#"):
-            # the header's commands named configs/demo.yaml, a file a user of this config
-            # does not have (and "demo configuration"): they name this file
-            line = line.replace("configs/demo.yaml", shell_word(str(root / "config.yaml")))
-            line = line.replace("fraud-app demo configuration", "fraud-app configuration "
-                                "(written by `fraud-app init`, from the demo's)")  # fmt: skip
-        elif stripped.startswith("root:") and old_root in stripped:
-            line = line.replace(old_root, _quoted(str(root / "work")), 1)
-        elif stripped.startswith("spec_dir:"):
-            indent = line[: len(line) - len(line.lstrip())]
-            line = (
-                f"{indent}spec_dir: {_quoted(str(specs))}   # edit these specs, or null "
-                "for the shipped ones"
-            )
-        lines.append(line)
-    out = "\n".join(lines) + "\n"
+    out = "\n".join(_starter_line(line, root, specs, old_root) for line in text.splitlines())
+    out += "\n"
     # the text must read back as the example with the two paths set, nothing else changed
     expected = {**data, "paths": {**data["paths"], "root": str(root / "work")},
                 "features": {**data["features"], "spec_dir": str(specs)}}  # fmt: skip
+    _check_reads_back(out, expected, root)
+    return out
+
+
+def _starter_line(line: str, root: Path, specs: Path, old_root: str) -> str:
+    """One line of the example config as init writes it."""
+    stripped = line.strip()
+    # quoted (a JSON string is a YAML double-quoted scalar): a directory named with
+    # ': ' or ' #' broke the file (ScannerError) or cut the path at the '#'
+    if stripped.startswith("#"):
+        # the header's commands named configs/demo.yaml, a file a user of this config
+        # does not have (and "demo configuration"): they name this file
+        line = line.replace("configs/demo.yaml", shell_word(str(root / "config.yaml")))
+        return line.replace("fraud-app demo configuration", "fraud-app configuration "
+                            "(written by `fraud-app init`, from the demo's)")  # fmt: skip
+    if stripped.startswith("root:") and old_root in stripped:
+        return line.replace(old_root, _quoted(str(root / "work")), 1)
+    if stripped.startswith("spec_dir:"):
+        indent = line[: len(line) - len(line.lstrip())]
+        return (
+            f"{indent}spec_dir: {_quoted(str(specs))}   # edit these specs, or null "
+            "for the shipped ones"
+        )
+    return line
+
+
+def _check_reads_back(out: str, expected: dict, root: Path) -> None:
+    """ConfigError when the written text does not read back as `expected`."""
     try:
         check = yaml.safe_load(out)
     except yaml.YAMLError as exc:
@@ -164,4 +179,3 @@ def _starter_config(root: Path, specs: Path) -> str:
             "back as written (the example config's layout is not the expected one, or the "
             "directory's name changed it); choose a plain directory name"
         )
-    return out

@@ -64,7 +64,6 @@ from fraud_app.etl.fs import (
     check_apart,
     check_working_directory,
     clean_stale_staging,
-    read_table,
 )
 from fraud_app.etl.labels_apply import REPORT, apply_feed
 from fraud_app.etl.lock import RootLock
@@ -81,6 +80,7 @@ from fraud_app.etl.rules import (
     missing_rule,
     parse_columns,
 )
+from fraud_app.etl.table_read import read_table
 from fraud_app.schema import CANONICAL_COLUMNS
 from fraud_app.spark.session import ensure_utc
 
@@ -204,17 +204,26 @@ def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> Lab
         return _run_locked(spark, config, inputs)
 
 
+@dataclass(frozen=True)
+class _FeedRun:
+    """One locked labels run: the feeds (`inputs`, their `annotated` rows; `delay_only`
+    when none has a label_time column), the canonical `table` and its `quarantine`, the
+    `publish` staging both, `now` (applied_at) and when the run `started`."""
+
+    inputs: list[str]
+    annotated: list[DataFrame]
+    delay_only: bool
+    table: str
+    quarantine: str
+    publish: AppendPublish
+    now: dt.datetime
+    started: float
+
+
 def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> LabelsResult:
     started, cfg, fs = time.monotonic(), config.etl, HadoopFs(spark)
     table, quarantine = (path.rstrip("/") for path in config.etl_tables())
-    reads = {f"label feed {i + 1}": p for i, p in enumerate(inputs)}
-    check_apart(spark, reads, {"etl.output": table, "etl.quarantine": quarantine})
-    for path in inputs:
-        if not fs.exists(path):
-            raise EmptyInputError(
-                f"label feed {path} does not exist; expected a CSV, Parquet or JSON file (or a "
-                "folder of them) with columns transaction_id, label and optionally label_time"
-            )
+    _check_feeds(spark, fs, inputs, table, quarantine)
     feeds = [_read_feed(spark, p, cfg) for p in inputs]
     delay_only = all("label_time" not in feed_columns(raw.columns, cfg) for raw, _ in feeds)
     now = dt.datetime.now(dt.UTC)  # applied_at, and when a correction without label_time is known
@@ -226,24 +235,10 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
         clean_stale_staging(fs, final)
     publish = AppendPublish(spark, table, quarantine, job="labels", report=REPORT,
                             compact_files=config.etl.compact_files)  # fmt: skip
+    run = _FeedRun(inputs, [annotated for _, annotated in feeds], delay_only, table,
+                   quarantine, publish, now, started)  # fmt: skip
     try:
-        published = read_table(spark, table, "labels: canonical table", "etl")
-        feed = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True),
-                      [annotated for _, annotated in feeds])  # fmt: skip
-        feed.write.mode("error").parquet(publish.stage_path)
-        stage = spark.read.parquet(publish.stage_path)
-        input_rows = stage.count()
-        if input_rows == 0:
-            raise EmptyInputError(f"label feed {', '.join(inputs)} holds no rows; expected "
-                                  "at least one transaction_id with its label")  # fmt: skip
-        with published_schema_errors(fs.qualify(table)):
-            counts = apply_feed(spark, stage, published, publish, table, config, now)
-        result = LabelsResult(
-            input_paths=tuple(inputs), output_path=table, quarantine_path=quarantine,
-            report_path=f"{table}/{REPORT}", input_rows=input_rows, delay_only=delay_only,
-            seconds=round(time.monotonic() - started, 3), **counts,
-        )  # fmt: skip
-        check_accounting(result)
+        result = _applied(spark, fs, config, run)
     except BaseException:
         publish.discard()
         raise
@@ -252,6 +247,48 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
     publish.commit(jsonout.dumps(result.to_dict(), indent=2))
     logger.info("%s", result.summary())
     return result
+
+
+def _check_feeds(spark: SparkSession, fs: HadoopFs, inputs: list[str], table: str,
+                 quarantine: str) -> None:  # fmt: skip
+    """The feeds exist and are apart from the outputs (ConfigError / EmptyInputError)."""
+    reads = {f"label feed {i + 1}": p for i, p in enumerate(inputs)}
+    check_apart(spark, reads, {"etl.output": table, "etl.quarantine": quarantine})
+    for path in inputs:
+        if not fs.exists(path):
+            raise EmptyInputError(
+                f"label feed {path} does not exist; expected a CSV, Parquet or JSON file (or a "
+                "folder of them) with columns transaction_id, label and optionally label_time"
+            )
+
+
+def _applied(spark: SparkSession, fs: HadoopFs, config: AppConfig, run: _FeedRun) -> LabelsResult:
+    """Stage the feeds, apply them to the published table through the run's publish, and
+    return the checked counts."""
+    published = read_table(spark, run.table, "labels: canonical table", "etl")
+    stage, input_rows = _stage_feeds(spark, run)
+    with published_schema_errors(fs.qualify(run.table)):
+        counts = apply_feed(spark, stage, published, run.publish, run.table, config, run.now)
+    result = LabelsResult(
+        input_paths=tuple(run.inputs), output_path=run.table, quarantine_path=run.quarantine,
+        report_path=f"{run.table}/{REPORT}", input_rows=input_rows, delay_only=run.delay_only,
+        seconds=round(time.monotonic() - run.started, 3), **counts,
+    )  # fmt: skip
+    check_accounting(result)
+    return result
+
+
+def _stage_feeds(spark: SparkSession, run: _FeedRun) -> tuple[DataFrame, int]:
+    """The annotated feeds written once to the publish's staging path, read back, and
+    their row count; EmptyInputError when they hold no rows."""
+    feed = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), run.annotated)
+    feed.write.mode("error").parquet(run.publish.stage_path)
+    stage = spark.read.parquet(run.publish.stage_path)
+    input_rows = stage.count()
+    if input_rows == 0:
+        raise EmptyInputError(f"label feed {', '.join(run.inputs)} holds no rows; expected "
+                              "at least one transaction_id with its label")  # fmt: skip
+    return stage, input_rows
 
 
 def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFrame, DataFrame]:

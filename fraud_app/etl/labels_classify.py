@@ -50,37 +50,9 @@ def classify(
     detail (module docstring), and KNOWN (a correction's label_time). `published`:
     transaction_id, label, label_time, timestamp, event_date of the canonical table."""
     now = now or dt.datetime.now(dt.UTC)
-    delay_s = round(delay_days * 86_400)
-    by_id = Window.partitionBy("transaction_id")
-    df = clean.withColumns({
-        "__versions": F.size(F.collect_set(F.struct("label", "label_time")).over(by_id)),
-        "__n": F.row_number().over(by_id.orderBy(F.col(FILE).asc_nulls_first())),
-    })  # fmt: skip
-    pub = published.select("transaction_id", *[F.col(k).alias(v) for k, v in PUB.items()])
-    df = df.join(pub.withColumn("__found", F.lit(True)), "transaction_id", "left")
-    df = df.withColumns({
-        KNOWN: F.coalesce(F.col("label_time"), F.lit(now).cast("timestamp")),
-        PUB_KNOWN: known_at(F.col(PUB["label_time"]), F.col(PUB["timestamp"]), delay_s),
-    })  # fmt: skip
-    label, pub_label = F.col("label"), F.col(PUB["label"])
-    outcome = (
-        F.when(F.col("__versions") > 1, F.lit(CONFLICTING_DUPLICATE))
-        .when(F.col("__n") > 1, F.lit(DUP))
-        .when(F.col("__found").isNull(), F.lit(UNKNOWN_TRANSACTION))
-        .when(F.col("label_time") < F.col(PUB["timestamp"]), F.lit(BEFORE_TIMESTAMP))
-        .when(pub_label.isNull(), F.lit(FILL))
-        .when(pub_label == label, F.lit(SAME))
-    )
-    if corrections == "quarantine":
-        outcome = outcome.otherwise(F.lit(CONFLICTING_LABEL))
-    else:
-        outcome = (
-            outcome.when(label == 0, F.lit(REVERSAL))
-            .when(F.col(KNOWN) <= F.col(PUB_KNOWN), F.lit(CORRECTION_TOO_EARLY))
-            .otherwise(F.lit(CORRECT))
-        )
-    df = df.withColumn("__outcome", outcome)
-    details = _details(label, pub_label, table, delay_days)
+    df = _with_published(clean, published, now, round(delay_days * 86_400))
+    df = df.withColumn("__outcome", _outcome(corrections))
+    details = _details(F.col("label"), F.col(PUB["label"]), table, delay_days)
     is_reason = F.col("__outcome").isin(*details)
     detail = F.coalesce(*[F.when(F.col("__outcome") == k, d) for k, d in details.items()])
     changed = F.col("label_time").isNotNull() & ~F.col("label_time").eqNullSafe(
@@ -92,6 +64,44 @@ def classify(
         DETAIL: F.when(is_reason, detail),
         LT_CHANGED: (F.col("__outcome") == SAME) & changed,
     })  # fmt: skip
+
+
+def _with_published(clean: DataFrame, published: DataFrame, now: dt.datetime,
+                    delay_s: int) -> DataFrame:  # fmt: skip
+    """The feed rows with their versions and order per transaction_id, the published row
+    of that id (PUB columns, `__found`), and when each label is known (KNOWN, PUB_KNOWN)."""
+    by_id = Window.partitionBy("transaction_id")
+    df = clean.withColumns({
+        "__versions": F.size(F.collect_set(F.struct("label", "label_time")).over(by_id)),
+        "__n": F.row_number().over(by_id.orderBy(F.col(FILE).asc_nulls_first())),
+    })  # fmt: skip
+    pub = published.select("transaction_id", *[F.col(k).alias(v) for k, v in PUB.items()])
+    df = df.join(pub.withColumn("__found", F.lit(True)), "transaction_id", "left")
+    return df.withColumns({
+        KNOWN: F.coalesce(F.col("label_time"), F.lit(now).cast("timestamp")),
+        PUB_KNOWN: known_at(F.col(PUB["label_time"]), F.col(PUB["timestamp"]), delay_s),
+    })  # fmt: skip
+
+
+def _outcome(corrections: str) -> Column:
+    """Each row's outcome, the first that holds: a reason code or a status (a correction's
+    outcome by etl.label_corrections)."""
+    label, pub_label = F.col("label"), F.col(PUB["label"])
+    outcome = (
+        F.when(F.col("__versions") > 1, F.lit(CONFLICTING_DUPLICATE))
+        .when(F.col("__n") > 1, F.lit(DUP))
+        .when(F.col("__found").isNull(), F.lit(UNKNOWN_TRANSACTION))
+        .when(F.col("label_time") < F.col(PUB["timestamp"]), F.lit(BEFORE_TIMESTAMP))
+        .when(pub_label.isNull(), F.lit(FILL))
+        .when(pub_label == label, F.lit(SAME))
+    )
+    if corrections == "quarantine":
+        return outcome.otherwise(F.lit(CONFLICTING_LABEL))
+    return (
+        outcome.when(label == 0, F.lit(REVERSAL))
+        .when(F.col(KNOWN) <= F.col(PUB_KNOWN), F.lit(CORRECTION_TOO_EARLY))
+        .otherwise(F.lit(CORRECT))
+    )
 
 
 def _details(label: Column, pub_label: Column, table: str, delay_days: float) -> dict:

@@ -6,13 +6,13 @@ missing in the middle of the range, a file truncated or replaced by another part
 file of the same name: before this record, the steps that read the table computed on
 fewer or other rows without a word (a missing file is not an error to Spark; a replaced
 file's rows take the date of the folder they sit in). Only a file Spark cannot decode at
-all was named (fraud_app.etl.fs.damaged_file_error).
+all was named (fraud_app.etl.table_read.damaged_file_error).
 
 Every writer of a table records, as its last act before the table becomes visible, the
 relative path, byte size and Parquet footer digest of each data file (`_files.json`,
 skipped by Spark's readers as every `_` file), and a sha256 of each metadata file it wrote
 beside them (`_features.json`: the ordered feature names the vector is read with). Readers
-(fraud_app.etl.fs.read_table, the feature table's readers, the scorer's table source)
+(fraud_app.etl.table_read.read_table, the feature table's readers, the scorer's table source)
 compare that record with one listing of the table and each file's footer: no Spark job
 (0.1-0.3 s per step at 60-600 files: docs/PROBES.md, session 30). A difference is one
 DataIntegrityError naming the table, the files that differ and what to do: put the files

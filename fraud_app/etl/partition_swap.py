@@ -17,7 +17,7 @@ A job that swaps several dates as one change (the ETL's append: one delivery) fi
 fraud_app.etl.lock.owner_info). Killed inside its swaps, it leaves a table where some dates
 hold the delivery and others not, and one date maybe only in `old`: `interrupted` finds
 that, so that a reader refuses the table until the writer runs again
-(fraud_app.etl.fs.read_table), instead of reading a date short. Whose marker it is decides
+(fraud_app.etl.table_read.read_table), instead of reading a date short. Whose marker it is decides
 (fraud_app.etl.lock.process_alive):
 
     this host, process running      a live job: readers go on (it finishes or recovers)

@@ -182,6 +182,20 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
         return _run_locked(spark, config)
 
 
+@dataclass(frozen=True)
+class _Run:
+    """One locked ETL run: its input (`src`, read as `fmt`, with the input `columns`), its
+    two outputs (`finals`: canonical table, quarantine) and the publish staging them."""
+
+    config: AppConfig
+    src: str
+    fmt: str
+    columns: list[str]
+    finals: tuple[str, str]
+    publish: AppendPublish | ReplacePublish
+    started: float
+
+
 def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     """The input is parsed once into a staging Parquet dataset (typed columns + reason +
     raw strings + ROW_KEY); counts, quarantine and output are read from it."""
@@ -189,53 +203,80 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     cfg: EtlSection = config.etl
     fs = HadoopFs(spark)
     src = cfg.input or str(config.paths.resolve("raw"))
-    finals = config.etl_tables()
-    check_apart(spark, {"etl.input": src}, {"etl.output": finals[0], "etl.quarantine": finals[1]})
-    for final in finals:
-        clean_stale_staging(fs, final)
+    finals = _cleared_outputs(spark, fs, src, config.etl_tables())
     raw, fmt = read_input(spark, src, cfg)
     annotated = annotate_rows(raw, cfg, src)
     _warn_without_labels(raw.columns, cfg, src)
     _warn_mapped_absent(raw.columns, cfg, src)
-    publish = (AppendPublish(spark, *finals, compact_files=cfg.compact_files)
-               if cfg.mode == "append" else ReplacePublish(spark, *finals))  # fmt: skip
+    run = _Run(config, src, fmt, raw.columns, finals, _publish(spark, cfg, finals), started)
     # replace rebuilds the table: the labels feeds filled in are re-applied (fraud_app.etl.ledger)
     ledger = None if cfg.mode == "append" else label_ledger.read_ledger(spark, fs, finals[0])
-    stage_path = publish.stage_path
     try:
-        # parse once: re-reading the staged rows beats re-parsing the input, even for
-        # Parquet input (1M rows, shared machine: 53-65 s staged vs 93-128 s re-parsed)
-        keyed = annotated.withColumn(ROW_KEY, F.monotonically_increasing_id())
-        keyed.write.mode("error").parquet(stage_path)
-        stage = spark.read.parquet(stage_path)
-        input_rows = staged_input_rows(stage)
-        if input_rows == 0:
-            raise EmptyInputError(
-                f"ETL input {src} ({fmt}) holds no rows: its files hold no records (a CSV "
-                "header line only, or empty JSON / Parquet files). Expected at least one "
-                "transaction; check the delivery"
-            )
-        with published_schema_errors(fs.qualify(finals[0])):
-            counts = write_outputs(stage, raw.columns, publish, cfg, ledger,
-                                   round(config.features.label_delay_days * 86_400))  # fmt: skip
-        result = EtlResult(
-            input_path=src, input_format=fmt, output_path=finals[0].rstrip("/"),
-            quarantine_path=finals[1].rstrip("/"),
-            report_path=f"{finals[0].rstrip('/')}/{REPORT_NAME}", input_rows=input_rows,
-            seconds=round(time.monotonic() - started, 3), dropped_dates=publish.dropped_dates(),
-            ambiguous_local_times=local_times.count_ambiguous(stage, cfg.time_zone),
-            placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {}, **counts,
-        )  # fmt: skip
-        _check_accounting(result)
+        result = _staged_result(spark, fs, run, annotated, ledger)
     except BaseException:
-        publish.discard()
+        run.publish.discard()
         raise
     finally:
-        fs.delete(stage_path)
-    publish.commit(jsonout.dumps(result.to_dict(), indent=2))
+        fs.delete(run.publish.stage_path)
+    run.publish.commit(jsonout.dumps(result.to_dict(), indent=2))
     _log(result, cfg.source_for)
     warn_placeholders(result.placeholder_ids)
     return result
+
+
+def _cleared_outputs(spark: SparkSession, fs: HadoopFs, src: str, finals) -> tuple[str, str]:
+    """The outputs (canonical table, quarantine), checked apart from the input and each
+    other, with what killed runs left beside them cleared."""
+    check_apart(spark, {"etl.input": src}, {"etl.output": finals[0], "etl.quarantine": finals[1]})
+    for final in finals:
+        clean_stale_staging(fs, final)
+    return finals
+
+
+def _publish(spark: SparkSession, cfg: EtlSection, finals) -> AppendPublish | ReplacePublish:
+    if cfg.mode == "append":
+        return AppendPublish(spark, *finals, compact_files=cfg.compact_files)
+    return ReplacePublish(spark, *finals)
+
+
+def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: DataFrame,
+                   ledger) -> EtlResult:  # fmt: skip
+    """Stage the annotated input, write both outputs from it, and return the checked counts."""
+    stage, input_rows = _stage_input(spark, annotated, run)
+    cfg = run.config.etl
+    with published_schema_errors(fs.qualify(run.finals[0])):
+        counts = write_outputs(stage, run.columns, run.publish, cfg, ledger,
+                               round(run.config.features.label_delay_days * 86_400))  # fmt: skip
+    output = run.finals[0].rstrip("/")
+    result = EtlResult(
+        input_path=run.src, input_format=run.fmt, output_path=output,
+        quarantine_path=run.finals[1].rstrip("/"),
+        report_path=f"{output}/{REPORT_NAME}", input_rows=input_rows,
+        seconds=round(time.monotonic() - run.started, 3),
+        dropped_dates=run.publish.dropped_dates(),
+        ambiguous_local_times=local_times.count_ambiguous(stage, cfg.time_zone),
+        placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {}, **counts,
+    )  # fmt: skip
+    _check_accounting(result)
+    return result
+
+
+def _stage_input(spark: SparkSession, annotated: DataFrame, run: _Run) -> tuple[DataFrame, int]:
+    """The annotated input written once to the publish's staging path, read back, and
+    its row count; EmptyInputError when it holds no records."""
+    # parse once: re-reading the staged rows beats re-parsing the input, even for
+    # Parquet input (1M rows, shared machine: 53-65 s staged vs 93-128 s re-parsed)
+    keyed = annotated.withColumn(ROW_KEY, F.monotonically_increasing_id())
+    keyed.write.mode("error").parquet(run.publish.stage_path)
+    stage = spark.read.parquet(run.publish.stage_path)
+    input_rows = staged_input_rows(stage)
+    if input_rows == 0:
+        raise EmptyInputError(
+            f"ETL input {run.src} ({run.fmt}) holds no rows: its files hold no records (a CSV "
+            "header line only, or empty JSON / Parquet files). Expected at least one "
+            "transaction; check the delivery"
+        )
+    return stage, input_rows
 
 
 def _warn_without_labels(columns: list[str], cfg: EtlSection, src: str) -> None:

@@ -39,10 +39,11 @@ from pyspark.sql.types import StructType
 
 from fraud_app import interrupts
 from fraud_app.errors import SchemaError
-from fraud_app.etl.fs import HadoopFs, StagedDir, bare_path, partition_dates
+from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
 from fraud_app.etl.ledger import LEDGER
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.reader import quoted
+from fraud_app.etl.table_read import bare_path
 from fraud_app.interrupts import Terminated, critical
 from fraud_app.schema import PARTITION_COLUMN
 

@@ -228,29 +228,52 @@ def missing_rule(required: tuple[str, ...]) -> Rule:
 def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     """The per-row rules in the order they are tried (the first broken one is the reason)."""
     bound = _bound_rules(cfg)
-
-    def unparsed(name: str) -> Callable[[], Column]:
-        # name the setting: a delivery in another format is the usual cause
-        return lambda: F.concat(
-            _quoted(name), F.lit(" "), parsing.timestamp_hint(_t(name), *cfg.time_format(name))
-        )
-
     return (
         missing_rule(required_fields(cfg)),
         _inexact_id_rule(),
-        Rule("unparseable_timestamp", "timestamp does not parse", lambda: _unparsed("timestamp"),
-             unparsed("timestamp")),
+        _unparsed_rule("timestamp", cfg),
         _gap_rule(cfg),
         bound["ts"],
         bound["fut"],
+        *_amount_rules(cfg),
+        bound["lo"],
+        bound["hi"],
+        *_label_rules(),
+        _channel_rule(),
+        _unparsed_rule("label_time", cfg),
+        bound["lt"],
+        Rule("label_time_before_timestamp", "label known before the transaction happened",
+             lambda: _p("label_time") < _p("timestamp"),
+             lambda: F.concat(_quoted("label_time"), F.lit(" is before "), _quoted("timestamp"))),
+    )  # fmt: skip
+
+
+def _unparsed_rule(name: str, cfg: EtlSection) -> Rule:
+    """`unparseable_<name>` for a time column; the detail names the setting, as a delivery
+    in another format is the usual cause (parsing.timestamp_hint)."""
+    return Rule(
+        f"unparseable_{name}", f"{name} does not parse", lambda: _unparsed(name),
+        lambda: F.concat(
+            _quoted(name), F.lit(" "), parsing.timestamp_hint(_t(name), *cfg.time_format(name))
+        ),
+    )  # fmt: skip
+
+
+def _amount_rules(cfg: EtlSection) -> tuple[Rule, ...]:
+    """`non_numeric_amount`, `non_finite_amount` (its range: _bound_rules)."""
+    return (
         Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
              lambda: F.concat(_quoted("amount"), F.lit(" "),
                               parsing.amount_hint(_t("amount"), cfg.decimal_separator))),
         Rule("non_finite_amount", "amount is NaN or infinite",
              lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
              _detail("amount", "is NaN or infinite")),
-        bound["lo"],
-        bound["hi"],
+    )  # fmt: skip
+
+
+def _label_rules() -> tuple[Rule, ...]:
+    """`invalid_label`, `label_time_without_label` (its time's rules come after the channel's)."""
+    return (
         Rule("invalid_label", "label is not 0/1", lambda: _unparsed("label"),
              _detail("label", "is not 0 or 1: expected 0/1 (or 0.0/1.0), true/false, t/f, "
                               "yes/no or y/n in any case; other spellings such as fraud / "
@@ -260,16 +283,13 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
              lambda: F.concat(_quoted("label_time"), F.lit(
                  " is set but the label is empty: a label_time needs its label (a transaction "
                  "not labelled yet has both empty; etl.allow_unlabelled)"))),
-        Rule("unknown_channel", f"channel not in {ALLOWED_CHANNELS}",
-             lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
-             _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}")),
-        Rule("unparseable_label_time", "label_time does not parse", lambda: _unparsed("label_time"),
-             unparsed("label_time")),
-        bound["lt"],
-        Rule("label_time_before_timestamp", "label known before the transaction happened",
-             lambda: _p("label_time") < _p("timestamp"),
-             lambda: F.concat(_quoted("label_time"), F.lit(" is before "), _quoted("timestamp"))),
     )  # fmt: skip
+
+
+def _channel_rule() -> Rule:
+    return Rule("unknown_channel", f"channel not in {ALLOWED_CHANNELS}",
+                lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
+                _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}"))  # fmt: skip
 
 
 def _gap_rule(cfg: EtlSection) -> Rule:

@@ -58,27 +58,16 @@ class WindowChecks:
     sample: np.ndarray | None = None
 
 
-def constant_features(
-    df: DataFrame,
-    names: Sequence[str],
-    *,
-    vector_column: str | None = None,
-    share: float = NEAR_CONSTANT_SHARE,
-    rows: int | None = None,
-    sample_rows: int = SAMPLE_ROWS,
-    label_column: str | None = None,
-) -> dict[str, list[str]]:
-    """{"constant": [...], "near_constant": [...]} among the features `names` of `df`.
+def constant_features(df: DataFrame, names: Sequence[str], **options) -> dict[str, list[str]]:
+    """{"constant": [...], "near_constant": [...]} among the features `names` of `df`:
+    check_window's `checks`, `options` its keywords.
 
     Each feature is read from its own column when `df` has one, else from its position in
     `vector_column` (a feature table may carry only the vector). rows: the row count of
     `df` when known (else one count); the share is counted on about `sample_rows` of them.
     label_column: the 0/1 label of `df` (used when present): a near-constant feature whose
     other rows hold more frauds than their share is informative and not listed."""
-    return check_window(
-        df, names, vector_column=vector_column, share=share, rows=rows,
-        sample_rows=sample_rows, label_column=label_column,
-    ).checks  # fmt: skip
+    return check_window(df, names, **options).checks
 
 
 def check_window(
@@ -264,33 +253,49 @@ def _partials(
         for batch in batches:
             if batch.num_rows == 0:
                 continue
-            X = np.column_stack(
-                [
-                    batch.column(j).to_numpy(zero_copy_only=False).astype(np.float64)
-                    for j in range(d)
-                ]
-            )
-            with np.errstate(invalid="ignore"):
-                mn, mx = np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
-            sample = X[in_sample(X[:, :hashed], fraction)]
-            blobs = [mn, mx, sample]
-            names = ["mn", "mx", "sample"]
+            columns = _bounds_and_sample(batch, d, fraction, hashed)
             if moments:
-                n, s1, s2 = batch_moments(batch.column("v"))
-                blobs += [s1, s2]
-                names += ["s1", "s2"]
-            arrays = [pa.array([a.tobytes()], pa.binary()) for a in blobs]
-            if moments:
-                arrays.append(pa.array([n], pa.int64()))
-                names.append("n")
+                columns.update(_moment_sums(batch))
             if drawn:
-                kept = batch.select(["v", "s"]).filter(batch.column("s"))
-                blocks = [b.column(0)[0].as_py() for b in encode(iter([kept]))]
-                arrays.append(pa.array([blocks[0] if blocks else b""], pa.binary()))
-                names.append("drawn")
-            yield pa.RecordBatch.from_arrays(arrays, names)
+                columns.update(_drawn_rows(batch, encode))
+            yield pa.RecordBatch.from_arrays(list(columns.values()), list(columns))
 
     return fn
+
+
+def _blob(a: np.ndarray):
+    import pyarrow as pa
+
+    return pa.array([a.tobytes()], pa.binary())
+
+
+def _bounds_and_sample(batch, d: int, fraction: float, hashed: int) -> dict:
+    """`mn`, `mx`: the min and max of each of the batch's first `d` columns (NaN ignored);
+    `sample`: its rows in the sample (in_sample over the first `hashed` columns)."""
+    X = np.column_stack(
+        [batch.column(j).to_numpy(zero_copy_only=False).astype(np.float64) for j in range(d)]
+    )
+    with np.errstate(invalid="ignore"):
+        mn, mx = np.fmin.reduce(X, axis=0), np.fmax.reduce(X, axis=0)
+    sample = X[in_sample(X[:, :hashed], fraction)]
+    return {"mn": _blob(mn), "mx": _blob(mx), "sample": _blob(sample)}
+
+
+def _moment_sums(batch) -> dict:
+    """`s1`, `s2`, `n`: the partial sums of the vector column `v` (batch_moments)."""
+    import pyarrow as pa
+
+    n, s1, s2 = batch_moments(batch.column("v"))
+    return {"s1": _blob(s1), "s2": _blob(s2), "n": pa.array([n], pa.int64())}
+
+
+def _drawn_rows(batch, encode) -> dict:
+    """`drawn`: the vectors `v` of the rows the draw `s` keeps, as one training block."""
+    import pyarrow as pa
+
+    kept = batch.select(["v", "s"]).filter(batch.column("s"))
+    blocks = [b.column(0)[0].as_py() for b in encode(iter([kept]))]
+    return {"drawn": pa.array([blocks[0] if blocks else b""], pa.binary())}
 
 
 def _feature_column(df: DataFrame, name: str, index: int, vector_column: str | None) -> Column:

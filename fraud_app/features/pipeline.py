@@ -21,10 +21,10 @@ from fraud_app.etl.fs import (
     check_apart,
     check_working_directory,
     clean_stale_staging,
-    read_table,
 )
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.readers import refuse_while_read
+from fraud_app.etl.table_read import read_table
 from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys

@@ -241,10 +241,28 @@ def _summary(
     label: Column,
     gaps: tuple[float, float],
 ) -> dict[str, Any]:
+    rows = _split_counts(df, windows, ts, label)
+    by_name = {r["split"]: r for r in rows}
+    unused = by_name.get("unused")
+    return {
+        "gap_days": gaps[1],  # the gap before test (the label delay by default)
+        "validation_gap_days": gaps[0],
+        "test_gap_days": gaps[1],
+        "windows": {w.name: _window_summary(w, by_name.get(w.name)) for w in windows},
+        "unused_rows": unused["rows"] if unused else 0,
+        "unused_frauds": unused["frauds"] if unused else 0,
+        **_data_times(rows),
+    }
+
+
+def _split_counts(df: DataFrame, windows: tuple[TimeWindow, ...], ts: Column,
+                  label: Column) -> list:  # fmt: skip
+    """One collected row per split a row of `df` falls in (the windows, else "unused"):
+    rows, frauds, first and last time, first fraud's time (microseconds)."""
     which = F.lit("unused")
     for w in reversed(windows):
         which = F.when(w.contains(ts), F.lit(w.name)).otherwise(which)
-    rows = (
+    return (
         df.select(which.alias("split"), ts.alias("ts"), label.alias("label"))
         .groupBy("split")
         .agg(
@@ -258,35 +276,32 @@ def _summary(
         )
         .collect()  # at most four rows
     )
-    by_name = {r["split"]: r for r in rows}
-    out: dict[str, Any] = {
-        "gap_days": gaps[1],  # the gap before test (the label delay by default)
-        "validation_gap_days": gaps[0],
-        "test_gap_days": gaps[1],
-        "windows": {},
+
+
+def _window_summary(w: TimeWindow, r) -> dict[str, Any]:
+    """A window's bounds and what `_split_counts` found in it (`r`: None, no rows)."""
+    n = r["rows"] if r else 0
+    return {
+        "start": w.start.isoformat() if w.start else None,
+        "end": w.end.isoformat(),
+        "rows": n,
+        "frauds": r["frauds"] if r else 0,
+        "fraud_rate": round(r["frauds"] / n, 6) if n else None,
+        "first": utc_text(r["first"]) if r else None,
+        "last": utc_text(r["last"]) if r else None,
     }
-    for w in windows:
-        r = by_name.get(w.name)
-        n = r["rows"] if r else 0
-        out["windows"][w.name] = {
-            "start": w.start.isoformat() if w.start else None,
-            "end": w.end.isoformat(),
-            "rows": n,
-            "frauds": r["frauds"] if r else 0,
-            "fraud_rate": round(r["frauds"] / n, 6) if n else None,
-            "first": utc_text(r["first"]) if r else None,
-            "last": utc_text(r["last"]) if r else None,
-        }
-    unused = by_name.get("unused")
-    out["unused_rows"] = unused["rows"] if unused else 0
-    out["unused_frauds"] = unused["frauds"] if unused else 0
+
+
+def _data_times(rows: list) -> dict[str, str | None]:
+    """The first fraud's time and the data's first and last time, over every split."""
     frauds = [r["first_fraud"] for r in rows if r["first_fraud"] is not None]
-    out["first_fraud"] = utc_text(min(frauds)) if frauds else None
     firsts = [r["first"] for r in rows if r["first"] is not None]
     lasts = [r["last"] for r in rows if r["last"] is not None]
-    out["data_first"] = utc_text(min(firsts)) if firsts else None
-    out["data_last"] = utc_text(max(lasts)) if lasts else None
-    return out
+    return {
+        "first_fraud": utc_text(min(frauds)) if frauds else None,
+        "data_first": utc_text(min(firsts)) if firsts else None,
+        "data_last": utc_text(max(lasts)) if lasts else None,
+    }
 
 
 def utc_text(us: int | None) -> str | None:

@@ -24,8 +24,9 @@ from pyspark.sql import functions as F
 
 from fraud_app import jsonout
 from fraud_app.errors import SchemaError
-from fraud_app.etl.fs import HadoopFs, StagedDir, read_table
+from fraud_app.etl.fs import HadoopFs, StagedDir
 from fraud_app.etl.manifest import record as record_files
+from fraud_app.etl.table_read import read_table
 from fraud_app.features.compile import FeatureResult
 from fraud_app.features.source_state import source_state, warn_if_stale
 from fraud_app.features.spec import FeatureSet
@@ -193,7 +194,7 @@ def read_feature_table(
     spark: SparkSession, path: str, source: str | None = None
 ) -> tuple[DataFrame, list[str]]:
     """(the feature table at `path`, its ordered feature names) for the steps that read it
-    (train, backtest, tune, evaluate). A missing or empty table is fraud_app.etl.fs.read_table's
+    (train, backtest, tune, evaluate). A missing or empty table is fraud_app.etl.table_read.read_table's
     EmptyInputError; a table without a readable `_features.json` is a SchemaError naming it.
     `source`: the canonical table it is computed from (the config's), which judges a table
     of an older release that does not record its input (source_state.warn_if_stale)."""

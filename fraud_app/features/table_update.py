@@ -14,7 +14,7 @@ input's state, the timeline: the same figures a full build writes) and `_files.j
 A run killed before its swaps leaves the previous table as it was (its staging is under
 `_`, which readers skip; the next run removes it). One killed inside them (a SIGKILL: a
 SIGTERM waits, fraud_app.interrupts) leaves its marker: readers refuse the half-updated
-table (fraud_app.etl.fs.read_table) and the next `features` recovers and rebuilds it whole.
+table (fraud_app.etl.table_read.read_table) and the next `features` recovers and rebuilds it whole.
 """
 
 from __future__ import annotations

@@ -210,17 +210,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         cfg: TrainingSection = self.training_section()
         train, validation = self._prepare(dataset, what)
         names = feature_names(dataset, self.getFeaturesCol())
-        held_out = None
-        if validation is not None:  # collected once, for early stopping and validation_ap
-            stopping = cfg.distributed.early_stopping
-            held_out = collect_validation(
-                validation,
-                features_col=self.getFeaturesCol(),
-                label_col=self.getLabelCol(),
-                max_rows=stopping.max_rows if stopping is not None else None,
-                seed=cfg.seed,
-            )
-            self._check_validation(held_out.y, what)
+        held_out = self._held_out(validation, cfg, what)
         root = self._opt(self.checkpointDir) or None
         fitted = self._train(train, cfg, names, what, validation=held_out, checkpoint_root=root)
         history = [_member_history(r) for r in fitted.results]
@@ -228,16 +218,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         plan = refit_plan(fitted, cfg.refit) if held_out is not None else None
         if plan is not None:  # refit on, and early stopping chose the iterations
             validation_ap = _average_precision(fitted.ensemble, held_out)
-            iterations, warm = plan
-            logger.info("%s: refit (%s) on training + validation rows", what, cfg.refit.method)
-            fitted = self._train(
-                train.unionByName(validation),
-                cfg,
-                names,
-                what,
-                plan=MemberPlan(iterations=iterations, warm_start=warm),
-                checkpoint_root=f"{root}/refit" if root else None,
-            )
+            fitted = self._refit(train.unionByName(validation), cfg, names, what, plan, root)
             for entry, result in zip(history, fitted.results, strict=True):
                 entry.update(refit_iterations=result.iterations, refit_rows=result.rows)
             seconds += fitted.seconds
@@ -249,6 +230,37 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         model._resetUid(self.uid)  # as in Spark, a model shares its estimator's uid
         logger.info("%s: %d network(s) in %.1f s", what, len(fitted.results), seconds)
         return model
+
+    def _held_out(self, validation: DataFrame | None, cfg: TrainingSection, what: str):
+        """The validation rows collected once, for early stopping and validation_ap (None
+        without validation rows)."""
+        if validation is None:
+            return None
+        stopping = cfg.distributed.early_stopping
+        held_out = collect_validation(
+            validation,
+            features_col=self.getFeaturesCol(),
+            label_col=self.getLabelCol(),
+            max_rows=stopping.max_rows if stopping is not None else None,
+            seed=cfg.seed,
+        )
+        self._check_validation(held_out.y, what)
+        return held_out
+
+    def _refit(self, data: DataFrame, cfg: TrainingSection, names, what: str, plan,
+               root: str | None):  # fmt: skip
+        """The ensemble trained again on training + validation rows for the refit `plan`'s
+        (iterations, warm start); its checkpoints under `<root>/refit`."""
+        iterations, warm = plan
+        logger.info("%s: refit (%s) on training + validation rows", what, cfg.refit.method)
+        return self._train(
+            data,
+            cfg,
+            names,
+            what,
+            plan=MemberPlan(iterations=iterations, warm_start=warm),
+            checkpoint_root=f"{root}/refit" if root else None,
+        )
 
 
 def _member_history(result) -> dict:

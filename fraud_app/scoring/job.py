@@ -26,12 +26,12 @@ from fraud_app.etl.fs import (
     check_apart,
     check_working_directory,
     partition_dates,
-    read_table,
 )
 from fraud_app.etl.manifest import FooterCache
 from fraud_app.etl.manifest import update as update_files
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.etl.readers import reads
+from fraud_app.etl.table_read import read_table
 from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.naming import check_name, utc_stamp

@@ -121,46 +121,15 @@ tr.pass{background:#eef8ee} code{font-size:12px}
 """
 
 
+_HEADINGS = ("check", "column", "expectation", "severity", "result", "observed", "expected",
+             "setting", "unexpected", "examples")  # fmt: skip
+
+
 def render_html(report: ValidationReport) -> str:
     esc = html.escape
     status = "PASSED" if report.success else "FAILED"
-    rows = []
-    for r in report.results:
-        cls = "pass" if r.success else f"fail-{r.severity}"
-        detail = r.error or (
-            f"{r.unexpected_count} unexpected ({r.unexpected_percent or 0:.2f}%)"
-            if r.unexpected_count is not None
-            else ""
-        )
-        examples = "<br>".join(esc(json.dumps(e, default=str)) for e in r.examples)
-        cells = [
-            esc(r.name),
-            esc(r.column or ""),
-            f"<code>{esc(r.expectation)}</code>",
-            esc(r.severity),
-            "pass" if r.success else "FAIL",
-            esc(r.observed or ""),
-            esc(r.expected),
-            esc(r.setting),
-            esc(detail),
-            examples,
-        ]
-        rows.append(f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in (
-            "check",
-            "column",
-            "expectation",
-            "severity",
-            "result",
-            "observed",
-            "expected",
-            "setting",
-            "unexpected",
-            "examples",
-        )
-    )
+    rows = [_row_html(r) for r in report.results]
+    head = "".join(f"<th>{h}</th>" for h in _HEADINGS)
     return (
         f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{esc(report.suite)} validation</title>"
         f"<style>{_CSS}</style></head><body>"
@@ -171,3 +140,28 @@ def render_html(report: ValidationReport) -> str:
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
         "</body></html>\n"
     )
+
+
+def _row_html(r: CheckResult) -> str:
+    """One check's table row, coloured by its result (pass / fail-error / fail-warning)."""
+    esc = html.escape
+    cls = "pass" if r.success else f"fail-{r.severity}"
+    detail = r.error or (
+        f"{r.unexpected_count} unexpected ({r.unexpected_percent or 0:.2f}%)"
+        if r.unexpected_count is not None
+        else ""
+    )
+    examples = "<br>".join(esc(json.dumps(e, default=str)) for e in r.examples)
+    cells = [
+        esc(r.name),
+        esc(r.column or ""),
+        f"<code>{esc(r.expectation)}</code>",
+        esc(r.severity),
+        "pass" if r.success else "FAIL",
+        esc(r.observed or ""),
+        esc(r.expected),
+        esc(r.setting),
+        esc(detail),
+        examples,
+    ]
+    return f'<tr class="{cls}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>"

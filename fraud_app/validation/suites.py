@@ -199,28 +199,37 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
     skip = {cfg.key_column, *cfg.exclude}
     numeric = [c for c, t in dtypes.items() if t in NUMERIC_DTYPES and c not in skip]
     for name in sorted(set(numeric) | (set(cfg.columns) & set(dtypes))):
-        spec = cfg.columns.get(name)
-        severity = spec.severity if spec else cfg.default_severity
-        key = f"{f}.columns.{name}" if spec else f"{f}.columns.{name} / {f}.exclude"
-        if not (spec and spec.nullable):
-            checks.append(
-                Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", severity, name,
-                      expected="no nulls", setting=f"{key} (nullable)")
-            )  # fmt: skip
-        low = spec.min if spec and spec.min is not None else -DOUBLE_MAX
-        high = spec.max if spec and spec.max is not None else DOUBLE_MAX
-        kind = "range" if spec and (spec.min is not None or spec.max is not None) else "finite"
+        checks += _value_checks(name, cfg)
+    return checks
+
+
+def _value_checks(name: str, cfg: FeatureChecks) -> list[Check]:
+    """A feature column's not-null check (unless its spec says nullable) and its range
+    check (its spec's min / max, else finite values)."""
+    f = "validation.features"
+    spec = cfg.columns.get(name)
+    severity = spec.severity if spec else cfg.default_severity
+    key = f"{f}.columns.{name}" if spec else f"{f}.columns.{name} / {f}.exclude"
+    checks = []
+    if not (spec and spec.nullable):
         checks.append(
-            Check(
-                f"{name}:{kind}",
-                "ExpectColumnValuesToBeBetween",
-                severity,
-                name,
-                {"min_value": low, "max_value": high},
-                expected="finite values" if kind == "finite" else f"values in [{low:g}, {high:g}]",
-                setting=f"{key} (min / max)",
-            )
+            Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", severity, name,
+                  expected="no nulls", setting=f"{key} (nullable)")
+        )  # fmt: skip
+    low = spec.min if spec and spec.min is not None else -DOUBLE_MAX
+    high = spec.max if spec and spec.max is not None else DOUBLE_MAX
+    kind = "range" if spec and (spec.min is not None or spec.max is not None) else "finite"
+    checks.append(
+        Check(
+            f"{name}:{kind}",
+            "ExpectColumnValuesToBeBetween",
+            severity,
+            name,
+            {"min_value": low, "max_value": high},
+            expected="finite values" if kind == "finite" else f"values in [{low:g}, {high:g}]",
+            setting=f"{key} (min / max)",
         )
+    )
     return checks
 
 

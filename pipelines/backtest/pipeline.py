@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import math
 import shutil
 import time
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from fraud_app.etl.readers import reads
 from fraud_app.evaluation.baseline import baseline_scores, check_available, spark_gbt_scores
 from fraud_app.evaluation.config import BacktestSection
 from fraud_app.evaluation.folds import Fold, check_fold_data, check_fold_dates, plan_folds
-from fraud_app.evaluation.ranking import fold_metrics, mean_std
+from fraud_app.evaluation.ranking import fold_metrics
 from fraud_app.evaluation.spark_folds import fold_census, fold_figures, fold_rows, with_scores
 from fraud_app.evaluation.spark_window import fits_on_driver
 from fraud_app.features.checks import constant_features
@@ -46,13 +45,13 @@ from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.broadcasts import released
 from fraud_app.spark.session import utc_session
+from pipelines.backtest.report import summary
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features, refit_ensemble
 from pipelines.training.run_names import drop_checkpoints
 
 logger = logging.getLogger(__name__)
-METRICS = ("roc_auc", "average_precision", "recall_at_budget", "card_precision_at_k")
 
 
 def report_path(config: AppConfig, run: str) -> Path:
@@ -83,42 +82,60 @@ def run_backtest(
         shutil.rmtree(config.paths.resolve("checkpoints") / f"backtest-{run}", ignore_errors=True)
     features_path = config.feature_table()
     df, names = read_features(spark, config, "backtest")
-    vector = config.features.vector_column or "features"
+    first, last = _data_span(df, features_path)
+    delay_days = config.features.label_delay_days
+    folds = plan_folds(cfg, label_delay_days=delay_days, data_end=last.date() + dt.timedelta(1))
+    started = time.monotonic()
+    _check_folds(folds, first, last, read_feature_metadata(features_path, spark).get("timeline"))
+    check_available(cfg.baseline)
+    tracker = tracker_for(config)
+    backtest = _Backtest(config, cfg, df, names, config.features.vector_column or "features", run)
+    report = _run_folds(backtest, folds, tracker, started)
+    path = write_output(report_path(config, run), jsonout.dumps(report, indent=2, default=str),
+                        command="backtest", run=run, replace=replace)  # fmt: skip
+    drop_checkpoints(config, f"backtest-{run}")
+    report["report_path"] = str(path)
+    return report
+
+
+def _data_span(df: DataFrame, features_path) -> tuple[dt.datetime, dt.datetime]:
+    """The first and last timestamp of the feature table's rows (UTC); EmptyInputError
+    when it holds none."""
     # microseconds: a collected timestamp comes in the Python process's local zone (an
     # analyst's laptop in Asia/Kolkata moved the data's last date, and every fold, a day)
     span = df.agg(F.min(F.unix_micros("timestamp")), F.max(F.unix_micros("timestamp"))).first()
     if span[1] is None:
         raise EmptyInputError(f"feature table {features_path} holds no rows")
     first, last = (utc_micros_datetime(us) for us in span)
-    delay_days = config.features.label_delay_days
-    folds = plan_folds(cfg, label_delay_days=delay_days, data_end=last.date() + dt.timedelta(1))
-    started = time.monotonic()
-    results = []
-    timeline = read_feature_metadata(features_path, spark).get("timeline")
-    for fold in folds:  # every fold before any trains (the newest was checked after the others)
+    return first, last
+
+
+def _check_folds(folds: list[Fold], first: dt.datetime, last: dt.datetime, timeline) -> None:
+    """Every fold's windows within the data and its dates in the table's timeline, before
+    any fold trains (the newest was checked after the others had trained)."""
+    for fold in folds:
         check_fold_data(fold, first, last)
         check_fold_dates(fold, timeline)
-    check_available(cfg.baseline)
-    tracker = tracker_for(config)
-    backtest = _Backtest(config, cfg, df, names, vector, run)
-    with tracker.parent(f"backtest-{run}", cfg.model_dump(mode="json")):
+
+
+def _run_folds(backtest: _Backtest, folds: list[Fold], tracker, started: float) -> dict[str, Any]:
+    """Run the folds in order inside the tracker's parent run; return the report (its
+    summary logged to the tracker too)."""
+    cfg, results = backtest.cfg, []
+    with tracker.parent(f"backtest-{backtest.run}", cfg.model_dump(mode="json")):
         for fold in folds:
             results.append(_fold_or_named_error(backtest, fold))
             tracker.fold(results[-1])
         report = {
-            "run": run,
+            "run": backtest.run,
             "config": cfg.model_dump(mode="json"),
-            "label_delay_days": delay_days,
-            "feature_names": names,
+            "label_delay_days": backtest.config.features.label_delay_days,
+            "feature_names": backtest.names,
             "folds": results,
-            "summary": _summary(results),
+            "summary": summary(results),
             "seconds": round(time.monotonic() - started, 1),
         }
         tracker.summary(report)
-    path = write_output(report_path(config, run), jsonout.dumps(report, indent=2, default=str),
-                        command="backtest", run=run, replace=replace)  # fmt: skip
-    drop_checkpoints(config, f"backtest-{run}")
-    report["report_path"] = str(path)
     return report
 
 
@@ -349,46 +366,3 @@ def leakage_check(used: DataFrame, cutoff: dt.datetime, delay_s: int) -> dict[st
         "max_label_settled_at": iso(settled),
         "ok": bool(ok),
     }
-
-
-def _summary(results: list[dict[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for model in results[0]["models"] if results else ():
-        out[model] = {m: mean_std([r["models"][model][m] for r in results]) for m in METRICS}
-    out["leakage_checks_ok"] = all(r["leakage_check"]["ok"] for r in results)
-    return out
-
-
-def format_table(report: dict[str, Any]) -> str:
-    """The terminal table: one line per fold and model, then mean +- std. A metric that is
-    undefined (a test window without fraud: NaN, or None) shows as `undef` (it printed `nan`,
-    and a None stopped the command with a TypeError after every fold had trained)."""
-    head = f"{'fold':>5} {'model':<9} {'ROC AUC':>8} {'AP':>7} {'recall@budget':>14} {'CP@k':>7}"
-    lines = [head, "-" * len(head)]
-    undefined = False
-
-    def cell(value, width: int) -> str:
-        nonlocal undefined
-        if isinstance(value, int | float) and math.isfinite(value):
-            return f"{value:{width}.4f}"
-        undefined = True
-        return f"{'undef':>{width}}"
-
-    for r in report["folds"]:
-        for model, m in r["models"].items():
-            lines.append(
-                f"{r['fold']:>5} {model:<9} {cell(m['roc_auc'], 8)} "
-                f"{cell(m['average_precision'], 7)} {cell(m['recall_at_budget'], 14)} "
-                f"{cell(m['card_precision_at_k'], 7)}"
-            )
-    lines.append("-" * len(head))
-    for model, s in report["summary"].items():
-        if model == "leakage_checks_ok":
-            continue
-        cells = [f"{cell(s[m]['mean'], 0)}+-{cell(s[m]['std'], 0)}" for m in METRICS]
-        lines.append(f"{'mean':>5} {model:<9} " + "  ".join(cells))
-    lines.append(f"leakage checks: {'ok' if report['summary']['leakage_checks_ok'] else 'FAILED'}")
-    if undefined:
-        lines.append("undef: undefined, the test window holds no fraud (or only frauds); the "
-                     "means leave such folds out")  # fmt: skip
-    return "\n".join(lines)

@@ -35,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.evaluation.baseline import check_available
     from fraud_app.spark.session import spark_session
-    from pipelines.backtest.pipeline import check_run, format_table, run_backtest
+    from pipelines.backtest.pipeline import check_run, run_backtest
+    from pipelines.backtest.report import format_table
     from pipelines.commands.train import check_features_exist
     from pipelines.reporting import render_backtest_safely
 

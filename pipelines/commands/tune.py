@@ -32,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
     from pipelines.commands.train import check_features_exist
-    from pipelines.tune.pipeline import check_output, check_run, plan, run_tune
+    from pipelines.tune.pipeline import check_output, check_run, run_tune
+    from pipelines.tune.space import plan
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
                      output=args.output)  # fmt: skip

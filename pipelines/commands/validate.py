@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from fraud_app.etl.fs import read_table
+    from fraud_app.etl.table_read import read_table
     from fraud_app.spark.session import spark_session
     from fraud_app.validation.validate import validate_canonical, validate_features
 

@@ -21,8 +21,8 @@ from dlcore.backends import get_ops
 from fraud_app import jsonout
 from fraud_app.baselines.spark import add_scores as add_baseline_scores
 from fraud_app.config import AppConfig
-from fraud_app.etl.fs import read_table
 from fraud_app.etl.readers import reads
+from fraud_app.etl.table_read import read_table
 from fraud_app.features.checks import check_window
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import logging
 import math
-import random
 import re
 import time
 from dataclasses import dataclass
@@ -26,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
 from dlcore.errors import DlcoreError
 from fraud_app import jsonout
@@ -39,7 +36,7 @@ from fraud_app.errors import (
     TrainingError,
 )
 from fraud_app.etl.readers import reads
-from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
+from fraud_app.evaluation.config import TuneSection
 from fraud_app.interrupts import Terminated
 from fraud_app.spark.broadcasts import released
 from fraud_app.spark.session import utc_session
@@ -47,13 +44,9 @@ from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.pipeline import read_features
 from pipelines.tune.journal import JournaledTrials, TrialJournal
+from pipelines.tune.space import apply_point, check_plan, plan
 
 logger = logging.getLogger(__name__)
-
-# tune.space axis -> the config key it sets
-AXES: dict[str, str] = {axis: key for axis, (_, _, key) in AXIS_TARGETS.items()}
-# axes that act only through the unionpay_subsets balancing strategy
-_UNIONPAY_AXES = ("n_subsets", "normal_ratio")
 
 
 class NullTracker:
@@ -74,90 +67,6 @@ def tracker_for(config: AppConfig):
     from fraud_app.tracking.tune import tune_tracker
 
     return tune_tracker(config) or NullTracker()
-
-
-def plan_trials(cfg: TuneSection) -> list[dict[str, Any]]:
-    """The search points: every combination (grid) or `trials` distinct random draws."""
-    space = cfg.space.model_dump()
-    axes = [(name, space[name]) for name in AXES]
-    empty = [name for name, values in axes if not values]
-    if empty:
-        raise ConfigError(f"tune.space.{empty[0]} is empty: give at least one value per axis")
-    for name, values in axes:  # a value listed twice trained the same trials twice
-        seen = [v for i, v in enumerate(values) if v in values[:i]]
-        if seen:
-            raise ConfigError(
-                f"tune.space.{name} lists {list(seen[0]) if isinstance(seen[0], tuple) else seen[0]!r} "
-                "more than once (its trials would train the same ensemble); list each value once"
-            )
-    grid = [
-        dict(zip(AXES, combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))
-    ]
-    if cfg.method == "grid":
-        return grid
-    if cfg.trials > len(grid):  # it ran fewer trials than asked without a word
-        logger.warning("tune: %d trials asked, but tune.space has %d combinations; running "
-                       "each once", cfg.trials, len(grid))  # fmt: skip
-    rng = random.Random(cfg.seed)
-    return rng.sample(grid, min(cfg.trials, len(grid)))
-
-
-def plan(config: AppConfig, cfg: TuneSection) -> tuple[TuneSection, list[dict[str, Any]]]:
-    """The search as run: the effective space and its points, every trial's config checked.
-    Pure (no data, no Spark): the CLI calls it before the JVM starts, so a bad space is one
-    line in a second, not after a minute of Spark start-up."""
-    cfg = effective_space(config, cfg)
-    points = plan_trials(cfg)
-    check_plan(config, points)
-    return cfg, points
-
-
-def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
-    """`config` with one search point applied (re-validated like a config file)."""
-    data = config.model_dump(mode="json")
-    for axis, value in point.items():
-        *parents, leaf = AXES[axis].split(".")
-        node = data
-        for key in parents:
-            node = node[key]
-        node[leaf] = list(value) if isinstance(value, tuple) else value
-    try:
-        return AppConfig.model_validate(data)
-    except ValidationError as exc:  # a value that fits its setting but not the rest
-        why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"tune: the search point {point} gives an invalid config: {why}") from exc
-
-
-def effective_space(config: AppConfig, cfg: TuneSection) -> TuneSection:
-    """`cfg` with the axes that the configured balancing strategy ignores held at one value.
-    n_subsets / normal_ratio act only with unionpay_subsets: left at their defaults they are
-    not searched (a WARNING says so); written in the config with several values they are an
-    error (their trials would train the same ensemble)."""
-    strategy = config.balancing.strategy
-    if strategy == "unionpay_subsets":
-        return cfg
-    held = {}
-    for axis in _UNIONPAY_AXES:
-        values = getattr(cfg.space, axis)
-        if len(values) < 2:
-            continue
-        if axis in cfg.space.model_fields_set:
-            raise ConfigError(
-                f"tune.space.{axis} lists {len(values)} values, but balancing.strategy is "
-                f"{strategy!r}: {', '.join(_UNIONPAY_AXES)} act only with unionpay_subsets, so "
-                f"those trials would train the same ensemble. Give tune.space.{axis} one "
-                "value, or set balancing.strategy: unionpay_subsets"
-            )
-        logger.warning("tune.space.%s (default %s) is not searched: balancing.strategy %r "
-                       "ignores it", axis, values, strategy)  # fmt: skip
-        held[axis] = values[:1]
-    return cfg.model_copy(update={"space": cfg.space.model_copy(update=held)}) if held else cfg
-
-
-def check_plan(config: AppConfig, points: list[dict[str, Any]]) -> list[AppConfig]:
-    """Every trial's config, built before any data is read: a point the config refuses is
-    an error at once, not after the trials before it trained."""
-    return [apply_point(config, point) for point in points]
 
 
 def check_output(cfg: TuneSection) -> None:

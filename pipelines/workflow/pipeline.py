@@ -28,8 +28,8 @@ from fraud_app.data.generator import (
     generate_raw,
     write_raw,
 )
-from fraud_app.etl.fs import read_table
 from fraud_app.etl.pipeline import run_etl
+from fraud_app.etl.table_read import read_table
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.features.spec import FeatureSet
 from fraud_app.naming import check_name

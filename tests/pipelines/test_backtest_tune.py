@@ -15,8 +15,10 @@ from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
 from fraud_app.evaluation.config import BacktestSection, TuneSection, TuneSpace
-from pipelines.backtest.pipeline import format_table, known_labels, leakage_check, run_backtest
-from pipelines.tune.pipeline import apply_point, plan_trials, run_tune
+from pipelines.backtest.pipeline import known_labels, leakage_check, run_backtest
+from pipelines.backtest.report import format_table
+from pipelines.tune.pipeline import run_tune
+from pipelines.tune.space import apply_point, plan_trials
 from tests.pipelines.tune_data import DEMO, T0, feature_table, small_config
 
 pytestmark = pytest.mark.spark

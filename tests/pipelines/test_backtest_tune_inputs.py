@@ -146,7 +146,7 @@ def test_default_unionpay_axes_are_held_under_another_strategy(tmp_path, caplog)
     import logging
 
     from pipelines.commands._overrides import with_flags
-    from pipelines.tune.pipeline import effective_space, plan_trials
+    from pipelines.tune.space import effective_space, plan_trials
 
     config = load_config(None, {"balancing": {"strategy": "class_weights"},
                                 "tune": {"method": "grid", "space": {"hidden": [[8]]}}})  # fmt: skip
@@ -199,7 +199,7 @@ def test_the_backtest_table_says_undef_for_a_metric_a_fold_cannot_define():
     # a test window without fraud: AUC and AP NaN printed `nan`; a None (a report read back,
     # or a metric left out) stopped the command with a TypeError after every fold trained
     from fraud_app.evaluation.ranking import mean_std
-    from pipelines.backtest.pipeline import METRICS, format_table
+    from pipelines.backtest.report import METRICS, format_table
 
     good = {"roc_auc": 0.9, "average_precision": 0.5, "recall_at_budget": 0.4,
             "card_precision_at_k": 0.03}  # fmt: skip

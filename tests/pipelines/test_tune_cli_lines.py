@@ -15,7 +15,7 @@ import yaml
 from pipelines.cli import main
 from pipelines.commands.tune import summary_lines
 from pipelines.tune.journal import TrialJournal, fingerprint, journal_path
-from pipelines.tune.pipeline import check_plan, plan
+from pipelines.tune.space import check_plan, plan
 from tests.pipelines.tune_data import small_config
 
 SPACE = {"hidden": [[8]], "dropout": [0.0], "learning_rate": [0.001, 0.01],

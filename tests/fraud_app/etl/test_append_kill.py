@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from fraud_app.errors import DataIntegrityError
-from fraud_app.etl.fs import read_table
 from fraud_app.etl.pipeline import run_etl
+from fraud_app.etl.table_read import read_table
 from tests.fraud_app.etl.test_append_incremental import (
     HEADER,
     _cfg,

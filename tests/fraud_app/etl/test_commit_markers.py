@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from fraud_app.errors import ConcurrentRunError, DataIntegrityError
-from fraud_app.etl.fs import read_table
 from fraud_app.etl.lock import owner_info, process_alive, process_start
 from fraud_app.etl.pipeline import run_etl
+from fraud_app.etl.table_read import read_table
 from tests.fraud_app.etl.test_append_incremental import (
     _cfg,
     _first_delivery,

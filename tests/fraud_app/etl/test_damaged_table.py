@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from fraud_app.errors import DataIntegrityError
-from fraud_app.etl.fs import read_table
+from fraud_app.etl.table_read import read_table
 
 pytestmark = pytest.mark.spark
 

@@ -20,8 +20,8 @@ import pytest
 import yaml
 
 from fraud_app.errors import DataIntegrityError
-from fraud_app.etl.fs import read_table
 from fraud_app.etl.labels import run_labels
+from fraud_app.etl.table_read import read_table
 from tests.fraud_app.etl.test_labels_feed import (
     _config,
     _feed,

@@ -14,7 +14,8 @@ import pytest
 import yaml
 
 from fraud_app import interrupts
-from fraud_app.etl.fs import HadoopFs, read_table
+from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.table_read import read_table
 from pipelines.cli import main
 from tests.fraud_app.etl.test_labels_feed import _config, _feed, _root, publish_transactions
 from tests.fraud_app.etl.test_labels_kill import FILLED

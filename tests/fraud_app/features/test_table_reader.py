@@ -1,5 +1,5 @@
 """Reading the feature table for train / backtest / tune / evaluate: one reader
-(fraud_app.features.table.read_feature_table over fraud_app.etl.fs.read_table) and one
+(fraud_app.features.table.read_feature_table over fraud_app.etl.table_read.read_table) and one
 error line for each way the table can be unusable, on real Parquet folders."""
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from pyspark.sql import functions as F
 
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError
-from fraud_app.etl.fs import read_table
 from fraud_app.etl.pipeline import run_etl
+from fraud_app.etl.table_read import read_table
 from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
 from fraud_app.features.splits import split_by_time
 from fraud_app.scoring.history import history_timeline, warn_history

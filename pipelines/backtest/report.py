@@ -1,0 +1,56 @@
+"""A backtest report's summary (mean +- std per model and metric over the folds) and its
+terminal table. The folds themselves are run by pipelines.backtest.pipeline."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from fraud_app.evaluation.ranking import mean_std
+
+METRICS = ("roc_auc", "average_precision", "recall_at_budget", "card_precision_at_k")
+
+
+def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per model, each metric's mean and std over the folds; whether every fold's leakage
+    check passed."""
+    out: dict[str, Any] = {}
+    for model in results[0]["models"] if results else ():
+        out[model] = {m: mean_std([r["models"][model][m] for r in results]) for m in METRICS}
+    out["leakage_checks_ok"] = all(r["leakage_check"]["ok"] for r in results)
+    return out
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The terminal table: one line per fold and model, then mean +- std. A metric that is
+    undefined (a test window without fraud: NaN, or None) shows as `undef` (it printed `nan`,
+    and a None stopped the command with a TypeError after every fold had trained)."""
+    head = f"{'fold':>5} {'model':<9} {'ROC AUC':>8} {'AP':>7} {'recall@budget':>14} {'CP@k':>7}"
+    lines = [head, "-" * len(head)]
+    undefined = False
+
+    def cell(value, width: int) -> str:
+        nonlocal undefined
+        if isinstance(value, int | float) and math.isfinite(value):
+            return f"{value:{width}.4f}"
+        undefined = True
+        return f"{'undef':>{width}}"
+
+    for r in report["folds"]:
+        for model, m in r["models"].items():
+            lines.append(
+                f"{r['fold']:>5} {model:<9} {cell(m['roc_auc'], 8)} "
+                f"{cell(m['average_precision'], 7)} {cell(m['recall_at_budget'], 14)} "
+                f"{cell(m['card_precision_at_k'], 7)}"
+            )
+    lines.append("-" * len(head))
+    for model, s in report["summary"].items():
+        if model == "leakage_checks_ok":
+            continue
+        cells = [f"{cell(s[m]['mean'], 0)}+-{cell(s[m]['std'], 0)}" for m in METRICS]
+        lines.append(f"{'mean':>5} {model:<9} " + "  ".join(cells))
+    lines.append(f"leakage checks: {'ok' if report['summary']['leakage_checks_ok'] else 'FAILED'}")
+    if undefined:
+        lines.append("undef: undefined, the test window holds no fraud (or only frauds); the "
+                     "means leave such folds out")  # fmt: skip
+    return "\n".join(lines)
