@@ -37,7 +37,6 @@ from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 from fraud_app.spark.engine_base import Engine, TrainingResult, check_finite, log_progress
 from fraud_app.spark.planner import GroupPlanner
 from fraud_app.spark.stage_job import StageJob, retry_cannot_fix
-from fraud_app.spark.stage_reports import StageFailed, StageReports
 from fraud_app.spark.worker import StageTask
 
 logger = logging.getLogger(__name__)
@@ -45,6 +44,14 @@ logger = logging.getLogger(__name__)
 DRAIN_S = 10.0  # after a stage fails: how long to wait for reports already in flight
 CHECKPOINT_LOCK = ".training.lock"  # in the checkpoint directory, while a run uses it
 RETRY_BACKOFF_S = 0.5  # pause before retry n without progress: 0.5 s * 2**(n-1), at most 8 s
+
+
+class StageFailed(Exception):
+    """A stage ended before all its groups were committed; `cause` is one line."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(cause)
+        self.cause = cause
 
 
 class GroupedEngine(Engine):
@@ -279,15 +286,26 @@ class GroupedEngine(Engine):
     ) -> bool:
         """Commit groups as their reports complete, until the plan is done (True), early
         stopping ends the run before its last group (False) or the stage fails (raises)."""
-        st = StageReports(
-            self.config.num_workers, len(plan), self._report_timeout(plan), DRAIN_S, t0
-        )
+        world = self.config.num_workers
+        pending: dict[int, dict[int, Report]] = {}
+        committed, t_last, loops, stage_cost = 0, t0, 0.0, 0.0
+        connected: set[int] = set()
+        ever_connected: set[int] = set()
+        failure: str | None = None
+        drain_until: float | None = None
         start_by = time.monotonic() + self.config.stage_start_timeout_s
-        while st.committed < len(plan):
-            if st.drained():
+        while committed < len(plan):
+            if drain_until is not None and (not connected or time.monotonic() > drain_until):
                 break  # every report still in flight has arrived, or the wait is over
-            if st.start_overdue(start_by):
-                st.not_started(self.config.stage_start_timeout_s, job)
+            if drain_until is None and len(ever_connected) < world and time.monotonic() > start_by:
+                missing = sorted(set(range(world)) - ever_connected)
+                failure = (
+                    f"rank(s) {missing} of the stage did not start within stage_start_timeout_s="
+                    f"{self.config.stage_start_timeout_s:g} s: not enough free task slots for "
+                    f"{world} barrier tasks, or their executors are stuck"
+                )
+                job.cancel(wait=False)
+                drain_until = time.monotonic() + DRAIN_S
                 continue
             try:
                 kind, payload = events.get(timeout=1.0)
@@ -295,35 +313,52 @@ class GroupedEngine(Engine):
                 continue
             if kind == "report":
                 bsrv.report_consumed()
-                st.add(payload, task.start_group)
-                if self._commit_complete(st, task, plan):
-                    return st.committed == len(plan)
-            else:
-                st.on_event(kind, payload, job)
-        if st.committed < len(plan):
-            raise StageFailed(st.failure or "the stage ended early")
-        self.planner.observe(stage_cost_s=st.stage_cost, loop_s=st.loops, iterations=sum(plan))
+                index = payload.group - task.start_group
+                if not 0 <= index < len(plan):
+                    failure = (
+                        f"rank {payload.rank} reported group {payload.group}, outside this stage"
+                    )
+                    break
+                pending.setdefault(index, {})[payload.rank] = payload
+                while len(pending.get(committed, ())) == world:
+                    by_rank = pending.pop(committed)
+                    # The group ended when its last report arrived (not when this thread,
+                    # perhaps busy writing the previous checkpoint, got to it).
+                    now = max(r.received for r in by_rank.values())
+                    reports = [by_rank[r] for r in range(world)]
+                    loop = max(r.meta["loop_s"] for r in reports)
+                    if committed == 0:
+                        stage_cost = now - t_last - loop  # launch + set-up + rendezvous
+                    loops += loop
+                    self._commit(reports, plan[committed], now - t_last)
+                    committed, t_last = committed + 1, now
+                    self._t_commit, self._state_round = now, task.round_id
+                    if self.stopped():
+                        return committed == len(plan)
+            elif kind == "connected":
+                connected.add(payload)
+                ever_connected.add(payload)
+            elif kind == "closed":
+                connected.discard(payload)
+            elif kind == "error":  # (rank, message): that rank's reader gave up
+                connected.discard(payload[0])
+                failure = failure or payload[1]
+                job.cancel(wait=False)  # a reader error does not end the Spark job by itself
+                drain_until = drain_until or time.monotonic() + DRAIN_S
+            elif kind == "failed":
+                failure = failure or payload
+                drain_until = drain_until or time.monotonic() + DRAIN_S
+            elif kind == "done" and committed < len(plan):
+                # Every task returned, so every report is sent: the rest are on their way
+                # (queued behind a driver busy writing checkpoints). Read them until the
+                # readers close (each bounded by its report deadline); after DRAIN_S alone
+                # a loaded driver failed a finished stage and trained its groups again.
+                failure = failure or "the stage finished but not every rank reported every group"
+                drain_until = max(drain_until or 0.0, time.monotonic() + self._report_timeout(plan))
+        if committed < len(plan):
+            raise StageFailed(failure or "the stage ended early")
+        self.planner.observe(stage_cost_s=stage_cost, loop_s=loops, iterations=sum(plan))
         return True
-
-    def _commit_complete(self, st: StageReports, task: StageTask, plan: list[int]) -> bool:
-        """Commit, in order, every group that all ranks reported; True when early stopping
-        stopped the run at one of them."""
-        while len(st.pending.get(st.committed, ())) == st.world:
-            by_rank = st.pending.pop(st.committed)
-            # The group ended when its last report arrived (not when this thread,
-            # perhaps busy writing the previous checkpoint, got to it).
-            now = max(r.received for r in by_rank.values())
-            reports = [by_rank[r] for r in range(st.world)]
-            loop = max(r.meta["loop_s"] for r in reports)
-            if st.committed == 0:
-                st.stage_cost = now - st.t_last - loop  # launch + set-up + rendezvous
-            st.loops += loop
-            self._commit(reports, plan[st.committed], now - st.t_last)
-            st.committed, st.t_last = st.committed + 1, now
-            self._t_commit, self._state_round = now, task.round_id
-            if self.stopped():
-                return True
-        return False
 
     def _commit(self, reports: list[Report], g: int, wall: float) -> None:
         state = self.state

@@ -35,7 +35,7 @@ from fraud_app.errors import TrainingError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.data import PartitionData, to_training_blocks
 from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig, collect_validation
-from fraud_app.spark.engine_base import Engine, FaultInjection, TrainingResult
+from fraud_app.spark.engine_base import FaultInjection, TrainingResult
 from fraud_app.spark.grouped import GroupedEngine
 from fraud_app.spark.per_iteration import PerIterationEngine
 from fraud_app.spark.planner import StageTiming
@@ -137,85 +137,68 @@ class DistributedTrainer:
                 "early stopping is on but fit() received no validation_df; pass the validation "
                 "window, or set early_stopping to None"
             )
-        data = self._training_data(df, features_col, label_col, weight_col)
+        data = (
+            df
+            if isinstance(df, TrainingData)
+            else prepare_training_data(
+                df,
+                features_col=features_col,
+                label_col=label_col,
+                weight_col=weight_col,
+                num_workers=cfg.num_workers,
+            )
+        )
         spark = self.spark or data.spark
         blocks = data.blocks
         try:
             check_barrier_slots(spark.sparkContext, cfg.num_workers)
-            validation = self._validation(validation_df, features_col, label_col)
-            rows = self._check_data(data)
-            engine = self._engine(spark, data, rows, validation)
+            validation = None
+            if validation_df is not None:
+                validation = (
+                    validation_df
+                    if isinstance(validation_df, PartitionData)
+                    else collect_validation(
+                        validation_df,
+                        features_col=features_col,
+                        label_col=label_col,
+                        max_rows=cfg.early_stopping.max_rows if cfg.early_stopping else None,
+                        seed=cfg.seed,
+                    )
+                )
+            require_trainable(data.summary, data.partition_rows, data.features_col, data.weight_col)
+            if len(data.partition_rows) != cfg.num_workers:
+                raise TrainingError(
+                    f"the training data has {len(data.partition_rows)} partitions; this run "
+                    f"needs one per worker ({cfg.num_workers})"
+                )
+            rows, in_features = data.summary.rows, data.summary.width
+            if in_features != self.model.in_features:
+                raise TrainingError(
+                    f"feature vectors have {in_features} values but the model expects {self.model.in_features}"
+                )
+            optimizer = self._scaled_optimizer(cfg.total_iterations(rows))
+            engine_cls = GroupedEngine if cfg.engine == "grouped" else PerIterationEngine
+            if engine_cls is PerIterationEngine and cfg.checkpoint_dir:
+                logger.warning(
+                    "engine per_iteration writes no checkpoints: checkpoint_dir %s is not "
+                    "used, and an interrupted run starts over (engine grouped checkpoints "
+                    "every group)", cfg.checkpoint_dir,
+                )  # fmt: skip
+            engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
+            engine.data_digest = data.summary.digest()
+            engine.stage_timing = self.stage_timing
+            if validation is not None:
+                engine.stopper = EarlyStopper(
+                    cfg.early_stopping or MONITOR_ONLY,
+                    validation,
+                    engine.model_config,
+                    total_iterations=cfg.total_iterations(rows),
+                    iterations_per_epoch=math.ceil(rows / cfg.global_batch_size),
+                    warmup_iterations=cfg.warmup_iterations if cfg.scale_lr else 0,
+                )
             return engine.run(blocks, rows)
         finally:
             blocks.unpersist()
-
-    def _training_data(
-        self, df, features_col: str, label_col: str, weight_col: str | None
-    ) -> TrainingData:
-        if isinstance(df, TrainingData):
-            return df
-        return prepare_training_data(
-            df,
-            features_col=features_col,
-            label_col=label_col,
-            weight_col=weight_col,
-            num_workers=self.config.num_workers,
-        )
-
-    def _validation(self, validation_df, features_col: str, label_col: str) -> PartitionData | None:
-        """The validation rows on the driver (None: no validation set)."""
-        if validation_df is None or isinstance(validation_df, PartitionData):
-            return validation_df
-        cfg = self.config
-        return collect_validation(
-            validation_df,
-            features_col=features_col,
-            label_col=label_col,
-            max_rows=cfg.early_stopping.max_rows if cfg.early_stopping else None,
-            seed=cfg.seed,
-        )
-
-    def _check_data(self, data: TrainingData) -> int:
-        """Refuse data this run cannot train on; returns its row count."""
-        cfg = self.config
-        require_trainable(data.summary, data.partition_rows, data.features_col, data.weight_col)
-        if len(data.partition_rows) != cfg.num_workers:
-            raise TrainingError(
-                f"the training data has {len(data.partition_rows)} partitions; this run "
-                f"needs one per worker ({cfg.num_workers})"
-            )
-        rows, in_features = data.summary.rows, data.summary.width
-        if in_features != self.model.in_features:
-            raise TrainingError(
-                f"feature vectors have {in_features} values but the model expects {self.model.in_features}"
-            )
-        return rows
-
-    def _engine(self, spark, data: TrainingData, rows: int, validation) -> Engine:
-        """The configured engine, with the run's optimizer, data digest, prior stage timing
-        and (with a validation set) its early stopper."""
-        cfg = self.config
-        optimizer = self._scaled_optimizer(cfg.total_iterations(rows))
-        engine_cls = GroupedEngine if cfg.engine == "grouped" else PerIterationEngine
-        if engine_cls is PerIterationEngine and cfg.checkpoint_dir:
-            logger.warning(
-                "engine per_iteration writes no checkpoints: checkpoint_dir %s is not "
-                "used, and an interrupted run starts over (engine grouped checkpoints "
-                "every group)", cfg.checkpoint_dir,
-            )  # fmt: skip
-        engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
-        engine.data_digest = data.summary.digest()
-        engine.stage_timing = self.stage_timing
-        if validation is not None:
-            engine.stopper = EarlyStopper(
-                cfg.early_stopping or MONITOR_ONLY,
-                validation,
-                engine.model_config,
-                total_iterations=cfg.total_iterations(rows),
-                iterations_per_epoch=math.ceil(rows / cfg.global_batch_size),
-                warmup_iterations=cfg.warmup_iterations if cfg.scale_lr else 0,
-            )
-        return engine
 
     def _scaled_optimizer(self, total: int | None = None) -> Optimizer:
         """Linear scaling rule + gradual warm-up (Goyal et al. 2017) for the global batch;

@@ -29,7 +29,7 @@ from dlcore.fixed_input import EncodedRows
 from dlcore.layers.base import Layer
 from dlcore.losses import loss_from_config
 from dlcore.model import Model
-from dlcore.optimizers.base import Optimizer, OptimizerState, optimizer_from_config
+from dlcore.optimizers.base import OptimizerState, optimizer_from_config
 from dlcore.training.mixup import mixup_batch, mixup_rng
 from fraud_app import settings
 from fraud_app.spark.boundary import BoundaryReporter
@@ -138,68 +138,17 @@ def random_layers(layer: Layer) -> list[Layer]:
 
 
 def run_stage(task: StageTask, blocks) -> dict[str, Any]:
-    """This rank's part of one stage: set up, join the ring, run and report every group of
-    the stage; returns the small summary the task hands back to Spark."""
     from pyspark import BarrierTaskContext
 
     t_start = time.perf_counter()
     ctx = BarrierTaskContext.get()
     rank = ctx.partitionId()
-    replica = _set_up(task, rank, ctx, blocks)
-    member = Member(rank=rank, world_size=task.world_size, round_id=task.round_id)
-    comm_cfg = _comm_config(task, ctx)
-    t_setup = time.perf_counter()
-    reporter = BoundaryReporter(
-        task.boundary_address, task.secret, rank=rank, world_size=task.world_size,
-        round_id=task.round_id, timeout=task.connect_timeout_s,
-    )  # fmt: skip
-    with (
-        reporter,
-        Communicator.join(task.rendezvous_address, task.secret, member, comm_cfg) as comm,
-    ):
-        step = ShardedStep(
-            comm, replica.optimizer, replica.model.params, grad_compression=task.compression
-        )
-        step.load_state(replica.opt_state)
-        stage = replica.stage_figures(comm, t_setup - t_start, time.perf_counter() - t_setup)
-        report_s = _run_groups(task, rank, replica, step, reporter, stage)
-    return {"rank": rank, "report_s": report_s, "stage_s": time.perf_counter() - t_start, **stage}
-
-
-@dataclass
-class _Replica:
-    """This rank's model, loss, optimizer and data position for one stage, and whether its
-    rows and state came from the worker process's caches."""
-
-    model: Model
-    loss: Any
-    optimizer: Optimizer
-    opt_state: OptimizerState
-    cursor: DataCursor
-    encoded: EncodedRows | None
-    data_hit: bool
-    state_hit: bool
-
-    def stage_figures(self, comm, setup_s: float, rendezvous_s: float) -> dict[str, Any]:
-        """What the first group's report adds about the stage's start."""
-        return {
-            "setup_s": setup_s,
-            "rendezvous_s": rendezvous_s,
-            "data_cache_hit": self.data_hit,
-            "state_cache_hit": self.state_hit,
-            "encoded_rows": self.encoded is not None,
-            "transport": comm.transport,
-            "shm_signal": comm.shm_signal,
-        }
-
-
-def _set_up(task: StageTask, rank: int, ctx, blocks) -> _Replica:
-    """The driver's backend, this rank's rows and state, the model rebuilt from them."""
     if task.backend:
         use_backend(task.backend)  # not each worker's own timed choice: same bits everywhere
     set_num_threads(max(1, int(ctx.cpus())))
     data, data_hit = partition_data(task.run_id, rank, blocks)
     state, state_hit = _restore(task, rank)
+
     model = Model.from_config(task.model_config)
     model.load_weights(state.params, state.layer_state)
     loss = loss_from_config(task.loss_config)
@@ -212,11 +161,8 @@ def _set_up(task: StageTask, rank: int, ctx, blocks) -> _Replica:
         shuffle=task.shuffle,
         position=CursorPosition(*state.position),
     )
-    return _Replica(model, loss, optimizer, state.opt_state, cursor, encoded, data_hit, state_hit)
-
-
-def _comm_config(task: StageTask, ctx) -> CommConfig:
-    return CommConfig(
+    member = Member(rank=rank, world_size=task.world_size, round_id=task.round_id)
+    comm_cfg = CommConfig(
         connect_timeout=task.connect_timeout_s,
         op_timeout=task.op_timeout_s,
         **TIMEOUT_SETTINGS,
@@ -225,66 +171,60 @@ def _comm_config(task: StageTask, ctx) -> CommConfig:
         transport=task.transport,
         shm_signal=task.shm_signal,
     )
-
-
-def _run_groups(
-    task: StageTask, rank: int, replica: _Replica, step, reporter, stage: dict[str, Any]
-) -> float:
-    """Every group of the stage, each followed by its report (the first one carries
-    `stage`); returns the seconds spent snapshotting and reporting."""
-    iteration, report_s = task.start_iteration, 0.0
-    for index, g in enumerate(task.group_sizes):
-        group = task.start_group + index
-        model, cursor = replica.model, replica.cursor
-        figures = _run_group(
-            task, rank, g, iteration, model, replica.loss, step, cursor, replica.encoded
-        )
-        iteration += g
-        t0 = time.perf_counter()
-        snapshot = _snapshot(model, step, cursor)
-        _STATE_CACHE[(task.run_id, rank)] = ((task.round_id, group + 1), snapshot)
-        arrays = _report_arrays(snapshot, rank)
-        meta = {
-            **figures,
-            **_report_meta(snapshot, iteration, g * task.local_batch_size),
-            **(stage if index == 0 else {}),
+    t_setup = time.perf_counter()
+    reporter = BoundaryReporter(
+        task.boundary_address, task.secret, rank=rank, world_size=task.world_size,
+        round_id=task.round_id, timeout=task.connect_timeout_s,
+    )  # fmt: skip
+    with (
+        reporter,
+        Communicator.join(task.rendezvous_address, task.secret, member, comm_cfg) as comm,
+    ):
+        step = ShardedStep(comm, optimizer, model.params, grad_compression=task.compression)
+        step.load_state(state.opt_state)
+        t_ready = time.perf_counter()
+        stage = {
+            "setup_s": t_setup - t_start,
+            "rendezvous_s": t_ready - t_setup,
+            "data_cache_hit": data_hit,
+            "state_cache_hit": state_hit,
+            "encoded_rows": encoded is not None,
+            "transport": comm.transport,
+            "shm_signal": comm.shm_signal,
         }
-        reporter.send(group, meta, arrays)
-        report_s += time.perf_counter() - t0
-    return report_s
-
-
-def _snapshot(model: Model, step, cursor: DataCursor) -> RankState:
-    """Copies of this rank's state at a group boundary (training goes on in place)."""
-    return RankState(
-        model.params.data.copy(),
-        {k: v.copy() for k, v in model.layer.state().items()},
-        OptimizerState(
-            step=step.state.step, slots={k: v.copy() for k, v in step.state.slots.items()}
-        ),
-        (cursor.position.epoch, cursor.position.offset),
-    )
-
-
-def _report_arrays(snapshot: RankState, rank: int) -> dict[str, np.ndarray]:
-    """Every rank's optimizer slice; the weights and layer state from rank 0 only."""
-    arrays = {f"opt/{k}": v for k, v in snapshot.opt_state.slots.items()}
-    if rank == 0:
-        arrays["params"] = snapshot.params
-        arrays.update({f"layer/{k}": v for k, v in snapshot.layer_state.items()})
-    return arrays
-
-
-def _report_meta(snapshot: RankState, iteration: int, samples: int) -> dict[str, Any]:
-    return {
-        # every rank holds the same weights after the all-gather: the driver
-        # compares these (a frame corrupted between workers, a rank gone astray)
-        "params_sha256": hashlib.sha256(snapshot.params.data).hexdigest(),
-        "iteration": iteration,
-        "opt_step": int(snapshot.opt_state.step),
-        "position": list(snapshot.position),
-        "samples": samples,
-    }
+        iteration, report_s = task.start_iteration, 0.0
+        for index, g in enumerate(task.group_sizes):
+            group = task.start_group + index
+            figures = _run_group(task, rank, g, iteration, model, loss, step, cursor, encoded)
+            iteration += g
+            t0 = time.perf_counter()
+            snapshot = RankState(
+                model.params.data.copy(),
+                {k: v.copy() for k, v in model.layer.state().items()},
+                OptimizerState(
+                    step=step.state.step, slots={k: v.copy() for k, v in step.state.slots.items()}
+                ),
+                (cursor.position.epoch, cursor.position.offset),
+            )
+            _STATE_CACHE[(task.run_id, rank)] = ((task.round_id, group + 1), snapshot)
+            arrays = {f"opt/{k}": v for k, v in snapshot.opt_state.slots.items()}
+            if rank == 0:
+                arrays["params"] = snapshot.params
+                arrays.update({f"layer/{k}": v for k, v in snapshot.layer_state.items()})
+            meta = {
+                **figures,
+                # every rank holds the same weights after the all-gather: the driver
+                # compares these (a frame corrupted between workers, a rank gone astray)
+                "params_sha256": hashlib.sha256(snapshot.params.data).hexdigest(),
+                "iteration": iteration,
+                "opt_step": int(snapshot.opt_state.step),
+                "position": list(snapshot.position),
+                "samples": g * task.local_batch_size,
+                **(stage if index == 0 else {}),
+            }
+            reporter.send(group, meta, arrays)
+            report_s += time.perf_counter() - t0
+    return {"rank": rank, "report_s": report_s, "stage_s": time.perf_counter() - t_start, **stage}
 
 
 def _encoded_rows(task: StageTask, rank: int, model: Model, data) -> EncodedRows | None:
