@@ -131,6 +131,8 @@ class DistributedTrainer:
         never stops early."""
         cfg = self.config
         if cfg.early_stopping is not None and validation_df is None:
+            if isinstance(df, TrainingData):
+                df.unpersist()  # released however fit ends, as for any other refusal
             raise TrainingError(
                 "early stopping is on but fit() received no validation_df; pass the validation "
                 "window, or set early_stopping to None"
