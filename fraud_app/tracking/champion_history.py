@@ -21,9 +21,9 @@ logger = logging.getLogger(__name__)
 HISTORY_TAG = "champion.history"
 KEPT = 30  # moves kept in the tag at most (older ones drop off)
 REASON_CHARS = 120
-# MLflow's registered-model tag column is VARCHAR(5000) (SqlRegisteredModelTag.value), and
-# MLflow 2 servers refuse longer values: Postgres and MySQL refused the write once 30 moves
-# took ~6,900 characters (sqlite does not check); older moves drop off until it fits
+# MLflow's registered-model tag column is VARCHAR(5000) (SqlRegisteredModelTag.value, MLflow
+# 3.17): a Postgres or MySQL store refuses a longer value (sqlite does not check), and 30
+# moves took ~6,900 characters; older moves drop off until the value fits
 TAG_CHARS = 5000
 
 

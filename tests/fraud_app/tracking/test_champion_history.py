@@ -85,8 +85,8 @@ def test_promote_of_an_alias_names_its_version(tmp_path, monkeypatch, capsys):
 @pytest.mark.usefixtures("fresh_store")
 @pytest.mark.parametrize("letter", ["x", "é"])
 def test_the_history_tag_fits_the_tag_column_of_a_sql_store(tmp_path, letter):
-    """MLflow's registered-model tag column is VARCHAR(5000) (SqlRegisteredModelTag.value;
-    older servers also refuse longer values): Postgres and MySQL refuse a longer value, so
+    """MLflow's registered-model tag column is VARCHAR(5000) (SqlRegisteredModelTag.value,
+    MLflow 3.17): Postgres and MySQL refuse a longer value, so
     the move after the tag outgrew it failed (sqlite does not check). 30 moves with reasons
     of 120 characters took 6,900 characters (24,900 with non-ASCII reasons, escaped)."""
     from fraud_app.tracking.champion_history import HISTORY_TAG, read_history, record_move
