@@ -26,6 +26,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from py4j.protocol import Py4JJavaError
 
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.manifest import MAGIC, FooterCache, footers_bytes
@@ -54,16 +55,28 @@ def _partition_rows(
     fs: HadoopFs, table: str, days: list[str], folders: set[str], cache: FooterCache
 ) -> dict[str, int | None]:
     """{date: rows of `table`'s partition of that date (0 when it has none)}; None for a
-    date with a file whose footer cannot be read (not judged)."""
+    date with a file whose footer cannot be read, or whose folder or files went away since
+    the table was listed (not judged). The check runs after the job released the output's
+    lock, so another job's swap (final -> old -> final), its cleanup, or a person removing
+    a date can take a partition away in between: that failed the job, after its scores
+    were swapped in, with a Py4J FileNotFoundException and no summary (session 36 review)."""
     root = fs.qualify(table).rstrip("/")
-    files = [
-        (day, path, size)
-        for day in days
-        if partition_name(day) in folders
-        for path, size in fs.list_sizes(f"{root}/{partition_name(day)}")
-    ]
-    read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None, cache)
     out: dict[str, int | None] = dict.fromkeys(days, 0)
+    files = []
+    for day in days:
+        if partition_name(day) not in folders:
+            continue
+        try:
+            listed = fs.list_sizes(f"{root}/{partition_name(day)}")
+        except Py4JJavaError:  # gone since the table was listed: not judged
+            out[day] = None
+            continue
+        files += [(day, path, size) for path, size in listed]
+    try:
+        read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None,
+                             cache)  # fmt: skip
+    except (OSError, Py4JJavaError):  # a file gone since it was listed: nothing judged
+        return dict.fromkeys(days)
     for (day, _, _), footer in zip(files, read, strict=True):
         rows, held = _rows(footer), out[day]
         out[day] = None if rows is None or held is None else held + rows

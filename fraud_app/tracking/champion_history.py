@@ -19,8 +19,12 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 HISTORY_TAG = "champion.history"
-KEPT = 30  # moves kept in the tag (each ~200 characters; older ones drop off)
+KEPT = 30  # moves kept in the tag at most (older ones drop off)
 REASON_CHARS = 120
+# MLflow's registered-model tag column is VARCHAR(5000) (SqlRegisteredModelTag.value, MLflow
+# 3.17): a Postgres or MySQL store refuses a longer value (sqlite does not check), and 30
+# moves took ~6,900 characters; older moves drop off until the value fits
+TAG_CHARS = 5000
 
 
 def read_history(tags: dict[str, str] | None) -> list[dict[str, Any]]:
@@ -46,7 +50,7 @@ def record_move(client, name: str, version: str, previous: str | None, how: str,
         history.append(_first(client, name, previous))
     history.append({"version": str(version), "since": at, "how": how, "replaced": previous,
                     "reason": (reason or "")[:REASON_CHARS]})  # fmt: skip
-    client.set_registered_model_tag(name, HISTORY_TAG, json.dumps(history[-KEPT:]))
+    client.set_registered_model_tag(name, HISTORY_TAG, _tag_value(history[-KEPT:]))
     client.set_model_version_tag(name, str(version), "champion.since", at)
     if previous and previous != str(version):
         try:
@@ -55,6 +59,16 @@ def record_move(client, name: str, version: str, previous: str | None, how: str,
                                          f"{version} ({how})")  # fmt: skip
         except MlflowException as exc:  # deleted meanwhile: the history still names it
             logger.warning("registry: could not tag the replaced champion v%s: %s", previous, exc)
+
+
+def _tag_value(history: list[dict[str, Any]]) -> str:
+    """The newest moves as JSON of at most TAG_CHARS characters (non-ASCII kept as it is:
+    escaped, a reason of 120 accented letters took 720 characters)."""
+    while True:
+        value = json.dumps(history, ensure_ascii=False)
+        if len(value) <= TAG_CHARS or len(history) <= 1:
+            return value
+        history = history[1:]
 
 
 def _first(client, name: str, version: str) -> dict[str, Any]:

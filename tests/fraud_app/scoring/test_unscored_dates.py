@@ -48,3 +48,20 @@ def test_dates_scored_before_their_late_rows_arrived_are_named(spark, tmp_path, 
         f"arrived in {canonical} after that job and have no score: 2024-01-26 (3 of 12 rows)"
     ) in caplog.text
     assert "`fraud-app score --date 2024-01-26`" in caplog.text
+
+
+def test_a_partition_gone_since_the_table_was_listed_is_not_judged(spark, tmp_path):
+    """The check runs after the job released the scores' lock: another job's swap (final ->
+    old -> final) or cleanup, or a person removing a date, can take a partition away between
+    the folder listing and the file listing. That raised a Py4J FileNotFoundException out
+    of the job after its scores were swapped in (no summary); now that date is not judged
+    and the others are."""
+    from fraud_app.etl.partition_swap import partition_name
+    from fraud_app.scoring.late_rows import _partition_rows
+
+    scores = tmp_path / "scores"
+    _partition(scores, "2024-01-01", 10)
+    listed = {partition_name("2024-01-01"), partition_name("2024-01-02")}  # 01-02 gone since
+    rows = _partition_rows(HadoopFs(spark), str(scores), ["2024-01-01", "2024-01-02"], listed,
+                           FooterCache())  # fmt: skip
+    assert rows == {"2024-01-01": 10, "2024-01-02": None}

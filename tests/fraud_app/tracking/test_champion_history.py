@@ -80,3 +80,28 @@ def test_promote_of_an_alias_names_its_version(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().err.rstrip().endswith("Received: 'stable'")
     aliases = mlflow.MlflowClient().get_registered_model(NAME).aliases
     assert {k: str(v) for k, v in aliases.items()} == {"champion": "1", "challenger": "2"}
+
+
+@pytest.mark.usefixtures("fresh_store")
+@pytest.mark.parametrize("letter", ["x", "é"])
+def test_the_history_tag_fits_the_tag_column_of_a_sql_store(tmp_path, letter):
+    """MLflow's registered-model tag column is VARCHAR(5000) (SqlRegisteredModelTag.value,
+    MLflow 3.17): Postgres and MySQL refuse a longer value, so
+    the move after the tag outgrew it failed (sqlite does not check). 30 moves with reasons
+    of 120 characters took 6,900 characters (24,900 with non-ASCII reasons, escaped)."""
+    from fraud_app.tracking.champion_history import HISTORY_TAG, read_history, record_move
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model(NAME)
+    for _ in range(40):
+        client.create_model_version(NAME, source=str(tmp_path))
+    for v in range(1, 41):
+        record_move(client, NAME, str(v), str(v - 1) if v > 1 else None, "manual",
+                    f"v{v} " + letter * 200)  # fmt: skip
+    tag = client.get_registered_model(NAME).tags[HISTORY_TAG]
+    assert len(tag) <= 5000
+    history = read_history({HISTORY_TAG: tag})
+    assert history[-1]["version"] == "40" and history[-1]["reason"].startswith("v40 ")
+    assert [m["version"] for m in history] == [str(v) for v in range(41 - len(history), 41)]
+    assert len(history) >= 20  # the newest 20 at least (all 30 of KEPT with short reasons)
