@@ -37,6 +37,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
+
 from fraud_app import jsonout
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.fs import HadoopFs
@@ -130,6 +133,19 @@ def footers_bytes(
     if cache is not None:
         return _by_file(files, lambda long: cache.footers(fs, long, local), None)
     return _by_file(files, lambda long: [f for f, _ in _each_file(fs, long, local, _end)], None)
+
+
+def footer_metadata(footer: bytes | None) -> pq.FileMetaData | None:
+    """The parsed Parquet metadata of one footer as `footers_bytes` gives it; None when it
+    is None (no footer) or does not parse."""
+    if footer is None:
+        return None
+    try:
+        return pq.read_metadata(
+            pa.BufferReader(MAGIC + footer + len(footer).to_bytes(4, "little") + MAGIC)
+        )
+    except (OSError, ValueError, pa.ArrowException):
+        return None
 
 
 def _by_file(files: list[tuple[str, int]], read: Callable[[list], list], short: Any) -> list:

@@ -23,14 +23,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.etl.column_drift import lost_values, pct
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import MAGIC, FooterCache, footers_bytes
+from fraud_app.etl.manifest import FooterCache, footer_metadata, footers_bytes
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import LABEL_COLUMNS, OPTIONAL_COLUMNS, PARTITION_COLUMN
 from fraud_app.scoring.dates import date_literal
@@ -130,13 +128,8 @@ def footer_counts(
 def _file_counts(footer: bytes | None, columns: Sequence[str]) -> tuple[int, dict[str, int]] | None:
     """(rows, {column: rows holding a value}) of one file's footer; None when there is no
     footer or a judged column's chunk has no null count."""
-    if footer is None:
-        return None
-    try:
-        meta = pq.read_metadata(
-            pa.BufferReader(MAGIC + footer + len(footer).to_bytes(4, "little") + MAGIC)
-        )
-    except (OSError, ValueError, pa.ArrowException):
+    meta = footer_metadata(footer)
+    if meta is None:
         return None
     rows, held = 0, dict.fromkeys(columns, 0)
     for g in range(meta.num_row_groups):

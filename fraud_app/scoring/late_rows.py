@@ -24,12 +24,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from py4j.protocol import Py4JJavaError
 
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import MAGIC, FooterCache, footers_bytes
+from fraud_app.etl.manifest import FooterCache, footer_metadata, footers_bytes
 from fraud_app.etl.partition_swap import partition_name
 from fraud_app.uris import local_path
 
@@ -40,15 +38,8 @@ SHOWN = 6  # dates named in the WARNING (the summary lists them all)
 
 def _rows(footer: bytes | None) -> int | None:
     """The row count of one Parquet footer; None when it is no footer."""
-    if footer is None:
-        return None
-    try:
-        meta = pq.read_metadata(
-            pa.BufferReader(MAGIC + footer + len(footer).to_bytes(4, "little") + MAGIC)
-        )
-    except (OSError, ValueError, pa.ArrowException):
-        return None
-    return int(meta.num_rows)
+    meta = footer_metadata(footer)
+    return None if meta is None else int(meta.num_rows)
 
 
 def _partition_rows(
