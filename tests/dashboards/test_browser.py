@@ -44,15 +44,21 @@ def test_fixture_pages_open_offline_with_every_plot_drawn(small_run):
     assert cells["data-quality.html"] > 0
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """Skips before `spark` (same scope, named after it) starts a JVM when there is no
+    browser: run alone, the skip cost a Spark start (89 s, session 36)."""
+    return require_browser()
+
+
 @pytest.mark.slow
 @pytest.mark.spark
 @pytest.mark.integration
-def test_pages_of_a_real_workflow_run(spark, tmp_path):
+def test_pages_of_a_real_workflow_run(browser, spark, tmp_path):
     from fraud_app.config import load_config
     from pipelines.reporting import dashboard_sources, render_dashboards
     from pipelines.workflow.pipeline import run_workflow
 
-    require_browser()
     config = load_config(DEMO, {
         "paths.root": str(tmp_path), "generate.n_transactions": 12_000,
         "generate.n_cards": 1_500, "generate.n_merchants": 300, "generate.fraud_rate": 0.01,
