@@ -152,13 +152,27 @@ def check_definitions(
     than it was trained on: `current(stored)` gives today's definitions of the stored ones
     (the specs for `score`, the feature table's record for `evaluate`); `problem(n)` opens
     the message, `fix` ends it. Models trained before definitions were stored: not checked."""
+    changed = changed_definitions(model.ensemble.metadata, current)
+    if changed is not None:
+        count, shown = changed
+        raise ScoringInputError(f"{problem(count)}: {shown}. {fix}")
+
+
+def changed_definitions(
+    metadata: dict[str, Any], current: Callable[[dict[str, Any]], dict[str, Any]]
+) -> tuple[int, str] | None:
+    """(how many, the first five as `name (field: old -> new, ...); ...`) of the features an
+    ensemble's `metadata` stores a definition of that `current(stored)` defines otherwise
+    today; None when none changed, or the model stores none (trained before they were).
+    `score` and `evaluate` refuse such a model (check_definitions); the promotion gate does
+    not compare it (pipelines/training/gate_features.py)."""
     from fraud_app.features.spec import diff_definitions
 
-    stored = (model.ensemble.metadata.get("features") or {}).get("definitions")
+    stored = (metadata.get("features") or {}).get("definitions")
     changed = diff_definitions(stored, current(stored)) if stored else {}
-    if changed:
-        shown = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
-        raise ScoringInputError(f"{problem(len(changed))}: {shown}. {fix}")
+    if not changed:
+        return None
+    return len(changed), "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
 
 
 def check_specs(model: ScoringModel, feature_set) -> None:

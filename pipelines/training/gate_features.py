@@ -13,7 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from fraud_app.features.pipeline import feature_set_from_config
-from fraud_app.features.spec import definitions, diff_definitions
+from fraud_app.features.spec import definitions
+from fraud_app.scoring.model_source import changed_definitions
 
 SHOWN = 8  # feature names listed in a reason (a tag value; the count says how many more)
 
@@ -40,17 +41,16 @@ def champion_columns(
             f"lacks: {shown(missing)}{also if added else ''} (the feature specs changed since it "
             "was trained), so it cannot be scored on this validation window"
         )
-    stored = (metadata.get("features") or {}).get("definitions")
-    if stored:
-        now = definitions(feature_set_from_config(config.features), stored)
-        changed = diff_definitions(stored, now)
-        if changed:
-            listed = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(changed.items())[:5])
-            return None, (
-                f"the definition of {len(changed)} of champion v{version}'s features changed "
-                f"in the feature specs since it was trained: {listed}; scored on this window's "
-                "values it would be judged on features it never learnt"
-            )
+    changed = changed_definitions(  # the specs are read only when the champion stores some
+        metadata, lambda stored: definitions(feature_set_from_config(config.features), stored)
+    )
+    if changed is not None:
+        count, listed = changed
+        return None, (
+            f"the definition of {count} of champion v{version}'s features changed in the "
+            f"feature specs since it was trained: {listed}; scored on this window's values it "
+            "would be judged on features it never learnt"
+        )
     if list(champion_names) == list(names):
         return None, None
     return [names.index(n) for n in champion_names], None
