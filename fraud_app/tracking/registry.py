@@ -223,7 +223,7 @@ def _tag(client, name: str, version: str, tags: dict[str, str]) -> None:
 def _read_back(client, d: GateDecision, alias: str) -> GateDecision:
     """d with superseded_by set when `alias` no longer names d.version right after the move
     (another process moved it in between: the later move stands); tagged on the version."""
-    now = _alias_version(client, d.name, alias)
+    now = alias_version(client, d.name, alias)
     if now == d.version:
         return d
     logger.warning("registry: %s moved %s to v%s right after this process moved it to v%s; "
@@ -312,15 +312,11 @@ def promote(
 
 
 def _alias_is(client, name: str, alias: str, version: str) -> bool:
-    return _alias_version(client, name, alias) == str(version)
+    return alias_version(client, name, alias) == str(version)
 
 
 def alias_version(client, name: str, alias: str) -> str | None:
     """The version `alias` of `name` names (None: no such alias, model or alias name)."""
-    return _alias_version(client, name, alias)
-
-
-def _alias_version(client, name: str, alias: str) -> str | None:
     from mlflow.exceptions import MlflowException
 
     try:
