@@ -21,16 +21,22 @@ pytestmark = pytest.mark.integration
 NAME = "fraud-ensemble"
 
 
+def _two_versions(tmp_path, monkeypatch, first: float, second: float):
+    """Versions 1 and 2 (linear ensembles of those scales) through the gate on one validation
+    window; the CLI config file of the store."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    validation = h.rows(200, seed=3)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(first), "r1", validation)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(second), "r2", validation)
+    return _cli_config(tmp_path)
+
+
 @pytest.mark.usefixtures("fresh_store")
 def test_a_rollback_is_kept_in_the_champion_history(tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = h.config(tmp_path)
-    validation = h.rows(200, seed=3)
-    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(0.5), "r1", validation)  # v1: champion
-    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r2", validation)  # v2 beats it
-    cfg_file = _cli_config(tmp_path)
+    cfg_file = _two_versions(tmp_path, monkeypatch, 0.5, 2.0)  # v1 champion, v2 beats it
     capsys.readouterr()
     assert main(["-c", str(cfg_file), "promote", "1", "--reason", "rollback: v2 misbehaves"]) == 0
     assert "v1 is now the champion (previous: v2)" in capsys.readouterr().err
@@ -61,12 +67,7 @@ def test_a_rollback_is_kept_in_the_champion_history(tmp_path, monkeypatch, capsy
 def test_promote_of_an_alias_names_its_version(tmp_path, monkeypatch, capsys):
     from pipelines.cli import main
 
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = h.config(tmp_path)
-    validation = h.rows(200, seed=3)
-    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r1", validation)  # v1: champion
-    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "r2", validation)  # v2: challenger
-    cfg_file = _cli_config(tmp_path)
+    cfg_file = _two_versions(tmp_path, monkeypatch, 2.0, -2.0)  # v1 champion, v2 challenger
     capsys.readouterr()
     assert main(["-c", str(cfg_file), "promote", "challenger"]) == 2
     err = capsys.readouterr().err
