@@ -42,3 +42,17 @@ def test_the_readme_imports_exist_and_say_what_they_are():
                 if member is not None and not (inspect.getdoc(member) or "").strip():
                     undocumented.append(f"{module}.{name}.{method}")
     assert undocumented == [], f"without a docstring of their own: {undocumented}"
+
+
+def test_the_readme_names_the_files_save_model_writes(tmp_path):
+    # the README said `model.json + params.npz`; save_model writes state.npz too (the
+    # layers' state: the input standardisation and encoding), which a copy must carry
+    from dlcore.layers import Linear, Sequential
+    from dlcore.model import Model
+    from dlcore.serialization import save_model
+
+    comment = re.search(r'save_model\(model, "models/mlp"\)\s*# ([^;\n]*)', README).group(1)
+    save_model(Model(Sequential([Linear(1)]), in_features=2, seed=0), tmp_path / "m")
+    assert set(re.findall(r"[\w.]+\.(?:json|npz)", comment)) == {
+        p.name for p in (tmp_path / "m").iterdir()
+    }

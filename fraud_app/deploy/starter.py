@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 from fraud_app.resources import example_config, shipped_spec_dir
 
@@ -22,7 +23,8 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
 
     The config is the annotated example with absolute paths (so a scheduler may run it
     from any working directory): data under DIR/work, specs from DIR/feature_specs.
-    Existing files are never overwritten unless `force`.
+    Existing files are never overwritten unless `force`. `raw` in the result is the
+    config's `paths.raw`, where `etl` reads an export by default.
     """
     root = Path(directory).resolve()
     config_path = root / "config.yaml"
@@ -42,7 +44,8 @@ def init_project(directory: str | Path, *, force: bool = False) -> dict[str, Pat
             f"fraud-app init: cannot write into {root}: {exc.strerror}{where}; nothing was "
             "written (its files are staged, then moved in whole): fix that, then run it again"
         ) from exc
-    return {"config": config_path, "feature_specs": specs}
+    raw = AppConfig.model_validate(yaml.safe_load(config_text)).paths.resolve("raw")
+    return {"config": config_path, "feature_specs": specs, "raw": raw}
 
 
 def _check_target(root: Path, files: tuple[Path, ...], force: bool) -> None:

@@ -17,6 +17,14 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.deploy.starter import shell_word
 
     written = init_project(args.directory, force=args.force)
+    config_path = shell_word(str(written["config"]))
     print(f"wrote {written['config']} and {written['feature_specs']}/")
-    print(f"next: fraud-app -c {shell_word(str(written['config']))} run --generate")
+    # a user with an export of their own was told only to generate synthetic data
+    print(
+        f"your own data: put the export's files in {shell_word(str(written['raw']))} (or set "
+        "etl.input), map its column names under etl.columns (e.g. transaction_id: TxnRef) and "
+        "remove the mappings it has no column for, set validation.canonical.reference_time "
+        f"(null: now) and label_rate_min / label_rate_max, then: fraud-app -c {config_path} run"
+    )
+    print(f"next: fraud-app -c {config_path} run --generate")
     return 0

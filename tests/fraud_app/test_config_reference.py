@@ -60,3 +60,15 @@ def test_every_section_model_says_what_its_keys_do():
                     todo.append((f"{prefix}{name}.", kind))
     assert len(seen) > 20
     assert missing == [], f"section models without a docstring: {missing}"
+
+
+def test_the_readme_names_every_canonical_column_required_or_optional():
+    # `fraud_pattern` was missing from the optional columns, while `fraud-app init`'s config
+    # maps it (`fraud_pattern: scenario`): a new user could not tell what it was for
+    from fraud_app.schema import OPTIONAL_COLUMNS, REQUIRED_COLUMNS
+
+    section = (ROOT / "README.md").read_text().split("## Configuration", 1)[1]
+    found = re.search(r"Required: (.*?); the others \((.*?)\) are\s+optional", section, re.S)
+    assert found, "the README's sentence `Required: ...; the others (...) are optional`"
+    assert set(re.findall(r"`(\w+)`", found.group(1))) == set(REQUIRED_COLUMNS)
+    assert set(re.findall(r"`(\w+)`", found.group(2))) == set(OPTIONAL_COLUMNS)

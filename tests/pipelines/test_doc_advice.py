@@ -124,3 +124,21 @@ def test_the_xgboost_remedy_names_the_install_an_installed_fraud_app_takes(tmp_p
     err = capsys.readouterr().err
     assert "pip install 'fraud-app[baselines]'" in err, err
     assert "--baseline gbt" in err
+
+
+def test_init_tells_a_user_with_an_export_of_their_own_where_it_goes(tmp_path, capsys):
+    # before: init's only advice was `run --generate` (synthetic data); a user with a CSV
+    # export of their own had to find paths.raw / etl.input and etl.columns in a 1,500-line
+    # README (session 37's new-user probe)
+    from fraud_app.config import load_config
+
+    assert main(["init", str(tmp_path / "proj")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    own = next((line for line in lines if line.startswith("your own data:")), None)
+    assert own is not None, lines
+    config = tmp_path / "proj" / "config.yaml"
+    raw = load_config(config).paths.resolve("raw")
+    assert f"put the export's files in {raw} (or set etl.input)" in own
+    assert "etl.columns" in own and "validation.canonical.reference_time" in own
+    assert own.endswith(f"then: fraud-app -c {config} run")
+    assert lines[-1] == f"next: fraud-app -c {config} run --generate"
