@@ -13,6 +13,7 @@ import os
 import uuid
 from pathlib import Path
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 from fraud_app.errors import ConfigError
@@ -30,9 +31,13 @@ class HadoopFs:
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         self._codecs = None  # Hadoop's CompressionCodecFactory (head_bytes)
+        # looked up once: `_jvm.org.apache.hadoop.fs.Path` is five Py4J round trips (one
+        # per name), paid on every path made: 5.2 of `unscored_dates`' 6.9 s at 365 dates
+        # (profiled; docs/PROBES.md, session 37)
+        self._path_class = self._jvm.org.apache.hadoop.fs.Path
 
     def _path(self, path: str):
-        return self._jvm.org.apache.hadoop.fs.Path(str(path))
+        return self._path_class(str(path))
 
     def _fs(self, path: str):
         return self._path(path).getFileSystem(self._conf)
@@ -67,6 +72,26 @@ class HadoopFs:
             (str(s.getPath().toString()), int(s.getLen())) for s in self._data_files(path)
         )
 
+    def folder_sizes(self, path: str, names: list[str]) -> dict[str, list[tuple[str, int]] | None]:
+        """{name: list_sizes of the folder `path`/name} for each of `names`, folders of the
+        directory `path` as a listing of it named them; None for one that is gone now (a
+        swap or a cleanup since that listing). The file system is looked up once and no
+        folder's status is asked first: per folder two Py4J round trips where list_sizes
+        makes ten (`unscored_dates` lists every scored date's partition of two tables on
+        each `score`)."""
+        fs = self._fs(path)
+        root = str(path).rstrip("/")
+        out: dict[str, list[tuple[str, int]] | None] = {}
+        for name in names:
+            try:
+                out[name] = sorted(
+                    (str(p.toString()), int(s.getLen()))
+                    for s, p in self._data_files(f"{root}/{name}", fs, paths=True)
+                )
+            except Py4JJavaError:  # FileNotFoundException: the folder went away
+                out[name] = None
+        return out
+
     def newest_data_file(self, path: str) -> tuple[int, str] | None:
         """(modification time in ms, full path) of the newest data file under `path` (the
         files list_paths names), None when there is none."""
@@ -86,19 +111,21 @@ class HadoopFs:
             for s in self._data_files(path)
         )
 
-    def _data_files(self, path: str):
+    def _data_files(self, path: str, fs=None, paths: bool = False):
         """The FileStatus of every data file under the directory `path`, recursively;
-        `_x`/`.x` entries (and what they hold) skipped."""
-        fs = self._fs(path)
+        `_x`/`.x` entries (and what they hold) skipped. `fs`: its Hadoop FileSystem, when
+        the caller looked it up; `paths`: (status, its Path) pairs, the Path asked once."""
+        fs = self._fs(path) if fs is None else fs
         stack = [self._path(path)]
         while stack:
             for status in fs.listStatus(stack.pop()):
-                if status.getPath().getName().startswith(("_", ".")):
+                p = status.getPath()
+                if p.getName().startswith(("_", ".")):
                     continue
                 if status.isDirectory():
-                    stack.append(status.getPath())
+                    stack.append(p)
                 else:
-                    yield status
+                    yield (status, p) if paths else status
 
     def modification_time(self, path: str) -> int:
         """The modification time of the file `path`, in ms since the epoch."""
