@@ -60,7 +60,7 @@ class HadoopFs:
         """Full paths of the data files under `path` (or `path` itself), sorted."""
         if not self.is_dir(path):
             return [self.qualify(path)]
-        return sorted(str(status.getPath().toString()) for status in self._data_files(path))
+        return sorted(str(p.toString()) for _, p in self._data_files(path))
 
     def list_sizes(self, path: str) -> list[tuple[str, int]]:
         """(full path, bytes) of the data files under `path` (list_paths' files), sorted."""
@@ -68,9 +68,7 @@ class HadoopFs:
             return [
                 (self.qualify(path), int(self._fs(path).getFileStatus(self._path(path)).getLen()))
             ]
-        return sorted(
-            (str(s.getPath().toString()), int(s.getLen())) for s in self._data_files(path)
-        )
+        return sorted((str(p.toString()), int(s.getLen())) for s, p in self._data_files(path))
 
     def folder_sizes(self, path: str, names: list[str]) -> dict[str, list[tuple[str, int]] | None]:
         """{name: list_sizes of the folder `path`/name} for each of `names`, folders of the
@@ -86,7 +84,7 @@ class HadoopFs:
             try:
                 out[name] = sorted(
                     (str(p.toString()), int(s.getLen()))
-                    for s, p in self._data_files(f"{root}/{name}", fs, paths=True)
+                    for s, p in self._data_files(f"{root}/{name}", fs)
                 )
             except Py4JJavaError:  # FileNotFoundException: the folder went away
                 out[name] = None
@@ -98,8 +96,8 @@ class HadoopFs:
         if not self.exists(path):
             return None
         return max(
-            ((int(s.getModificationTime()), str(s.getPath().toString()))
-             for s in self._data_files(path)),
+            ((int(s.getModificationTime()), str(p.toString()))
+             for s, p in self._data_files(path)),
             default=None,
         )  # fmt: skip
 
@@ -107,14 +105,15 @@ class HadoopFs:
         """(full path, bytes, modification time in ms) of the data files under the directory
         `path` (list_paths' files), sorted."""
         return sorted(
-            (str(s.getPath().toString()), int(s.getLen()), int(s.getModificationTime()))
-            for s in self._data_files(path)
+            (str(p.toString()), int(s.getLen()), int(s.getModificationTime()))
+            for s, p in self._data_files(path)
         )
 
-    def _data_files(self, path: str, fs=None, paths: bool = False):
-        """The FileStatus of every data file under the directory `path`, recursively;
-        `_x`/`.x` entries (and what they hold) skipped. `fs`: its Hadoop FileSystem, when
-        the caller looked it up; `paths`: (status, its Path) pairs, the Path asked once."""
+    def _data_files(self, path: str, fs=None):
+        """(FileStatus, its Path) of every data file under the directory `path`,
+        recursively; `_x`/`.x` entries (and what they hold) skipped. The Path is asked once
+        (a Py4J round trip per call); `fs`: its Hadoop FileSystem, when the caller looked
+        it up."""
         fs = self._fs(path) if fs is None else fs
         stack = [self._path(path)]
         while stack:
@@ -125,7 +124,7 @@ class HadoopFs:
                 if status.isDirectory():
                     stack.append(p)
                 else:
-                    yield (status, p) if paths else status
+                    yield status, p
 
     def modification_time(self, path: str) -> int:
         """The modification time of the file `path`, in ms since the epoch."""
