@@ -13,6 +13,7 @@ import os
 import uuid
 from pathlib import Path
 
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 from fraud_app.errors import ConfigError
@@ -30,9 +31,13 @@ class HadoopFs:
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         self._codecs = None  # Hadoop's CompressionCodecFactory (head_bytes)
+        # looked up once: `_jvm.org.apache.hadoop.fs.Path` is five Py4J round trips (one
+        # per name), paid on every path made: 5.2 of `unscored_dates`' 6.9 s at 365 dates
+        # (profiled; docs/PROBES.md, session 37)
+        self._path_class = self._jvm.org.apache.hadoop.fs.Path
 
     def _path(self, path: str):
-        return self._jvm.org.apache.hadoop.fs.Path(str(path))
+        return self._path_class(str(path))
 
     def _fs(self, path: str):
         return self._path(path).getFileSystem(self._conf)
@@ -55,7 +60,7 @@ class HadoopFs:
         """Full paths of the data files under `path` (or `path` itself), sorted."""
         if not self.is_dir(path):
             return [self.qualify(path)]
-        return sorted(str(status.getPath().toString()) for status in self._data_files(path))
+        return sorted(str(p.toString()) for _, p in self._data_files(path))
 
     def list_sizes(self, path: str) -> list[tuple[str, int]]:
         """(full path, bytes) of the data files under `path` (list_paths' files), sorted."""
@@ -63,9 +68,27 @@ class HadoopFs:
             return [
                 (self.qualify(path), int(self._fs(path).getFileStatus(self._path(path)).getLen()))
             ]
-        return sorted(
-            (str(s.getPath().toString()), int(s.getLen())) for s in self._data_files(path)
-        )
+        return sorted((str(p.toString()), int(s.getLen())) for s, p in self._data_files(path))
+
+    def folder_sizes(self, path: str, names: list[str]) -> dict[str, list[tuple[str, int]] | None]:
+        """{name: list_sizes of the folder `path`/name} for each of `names`, folders of the
+        directory `path` as a listing of it named them; None for one that is gone now (a
+        swap or a cleanup since that listing). The file system is looked up once and no
+        folder's status is asked first: per folder two Py4J round trips where list_sizes
+        makes ten (`unscored_dates` lists every scored date's partition of two tables on
+        each `score`)."""
+        fs = self._fs(path)
+        root = str(path).rstrip("/")
+        out: dict[str, list[tuple[str, int]] | None] = {}
+        for name in names:
+            try:
+                out[name] = sorted(
+                    (str(p.toString()), int(s.getLen()))
+                    for s, p in self._data_files(f"{root}/{name}", fs)
+                )
+            except Py4JJavaError:  # FileNotFoundException: the folder went away
+                out[name] = None
+        return out
 
     def newest_data_file(self, path: str) -> tuple[int, str] | None:
         """(modification time in ms, full path) of the newest data file under `path` (the
@@ -73,8 +96,8 @@ class HadoopFs:
         if not self.exists(path):
             return None
         return max(
-            ((int(s.getModificationTime()), str(s.getPath().toString()))
-             for s in self._data_files(path)),
+            ((int(s.getModificationTime()), str(p.toString()))
+             for s, p in self._data_files(path)),
             default=None,
         )  # fmt: skip
 
@@ -82,23 +105,26 @@ class HadoopFs:
         """(full path, bytes, modification time in ms) of the data files under the directory
         `path` (list_paths' files), sorted."""
         return sorted(
-            (str(s.getPath().toString()), int(s.getLen()), int(s.getModificationTime()))
-            for s in self._data_files(path)
+            (str(p.toString()), int(s.getLen()), int(s.getModificationTime()))
+            for s, p in self._data_files(path)
         )
 
-    def _data_files(self, path: str):
-        """The FileStatus of every data file under the directory `path`, recursively;
-        `_x`/`.x` entries (and what they hold) skipped."""
-        fs = self._fs(path)
+    def _data_files(self, path: str, fs=None):
+        """(FileStatus, its Path) of every data file under the directory `path`,
+        recursively; `_x`/`.x` entries (and what they hold) skipped. The Path is asked once
+        (a Py4J round trip per call); `fs`: its Hadoop FileSystem, when the caller looked
+        it up."""
+        fs = self._fs(path) if fs is None else fs
         stack = [self._path(path)]
         while stack:
             for status in fs.listStatus(stack.pop()):
-                if status.getPath().getName().startswith(("_", ".")):
+                p = status.getPath()
+                if p.getName().startswith(("_", ".")):
                     continue
                 if status.isDirectory():
-                    stack.append(status.getPath())
+                    stack.append(p)
                 else:
-                    yield status
+                    yield status, p
 
     def modification_time(self, path: str) -> int:
         """The modification time of the file `path`, in ms since the epoch."""

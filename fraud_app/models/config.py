@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -111,6 +112,18 @@ class DistributedSection(Section):
     # passes the validation window)
     early_stopping: EarlyStoppingSection | None = Field(default_factory=EarlyStoppingSection)
 
+    @model_validator(mode="after")
+    def _a_length(self):
+        # checked when the config is read: both null was accepted and refused by
+        # DistributedConfig at the first member's training, after Spark, the data pass and
+        # the balancing, with that member's data left cached (session 37)
+        if self.epochs is None and self.iterations is None:
+            raise ValueError(
+                "distributed.epochs and distributed.iterations are both null: set one of them "
+                "(epochs: passes over each member's data, e.g. 60; iterations: optimizer steps)"
+            )
+        return self
+
     def to_config(
         self,
         *,
@@ -199,6 +212,21 @@ class TrainingSection(Section):
                 f"distributed.global_batch_size ({batch}) must be divisible by "
                 f"distributed.num_workers ({workers}) so every worker gets the same local "
                 f"batch (e.g. {fits})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _refit_rate_is_finite(self):
+        # a warm-start refit trains at learning_rate x refit.learning_rate_scale: a product
+        # past the largest float was refused only when the refit's first member was built,
+        # after the whole first training, naming neither key (session 37)
+        refit, lr = self.refit, self.optimizer.learning_rate
+        warm = refit.enabled and refit.method == "warm_start"
+        if warm and not math.isfinite(lr * refit.learning_rate_scale):
+            raise ValueError(
+                f"optimizer.learning_rate ({lr}) x refit.learning_rate_scale "
+                f"({refit.learning_rate_scale}) is not a finite number: the warm-start "
+                "refit could not train at it; lower one of them"
             )
         return self
 

@@ -268,12 +268,12 @@ class _Members:
             weight_col=cols.weight,
             num_workers=self.cfg.distributed.num_workers,
         )
-        try:
+        try:  # fit releases the data's blocks however it ends; until then, this does
             model = self._model(k, subset, data, seed)
+            trainer = self._trainer(k, members, model, seed)
         except BaseException:
             data.unpersist()
             raise
-        trainer = self._trainer(k, members, model, seed)
         result = trainer.fit(
             data,
             features_col=cols.features,

@@ -53,16 +53,15 @@ def _partition_rows(
     were swapped in, with a Py4J FileNotFoundException and no summary (session 36 review)."""
     root = fs.qualify(table).rstrip("/")
     out: dict[str, int | None] = dict.fromkeys(days, 0)
+    present = [day for day in days if partition_name(day) in folders]
+    listed = fs.folder_sizes(root, [partition_name(day) for day in present])
     files = []
-    for day in days:
-        if partition_name(day) not in folders:
-            continue
-        try:
-            listed = fs.list_sizes(f"{root}/{partition_name(day)}")
-        except Py4JJavaError:  # gone since the table was listed: not judged
+    for day in present:
+        held = listed[partition_name(day)]
+        if held is None:  # gone since the table was listed: not judged
             out[day] = None
             continue
-        files += [(day, path, size) for path, size in listed]
+        files += [(day, path, size) for path, size in held]
     try:
         read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None,
                              cache)  # fmt: skip

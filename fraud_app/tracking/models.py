@@ -28,9 +28,9 @@ from pathlib import Path
 from fraud_app.errors import ModelLoadError
 from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir
 from fraud_app.tracking.registry import absent, store_failed, version_number, versions_filter
-from fraud_app.tracking.relocation import beside_store
+from fraud_app.tracking.relocation import beside_store, recorded_path
 from fraud_app.tracking.store_lock import sqlite_database
-from fraud_app.uris import local_path, redacted
+from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
@@ -218,7 +218,7 @@ def _absent_location(source: str) -> Path | None:
 
     repo = ModelsArtifactRepository if source.startswith("models:/") else RunsArtifactRepository
     try:
-        where = local_path(repo.get_underlying_uri(source))
+        where = recorded_path(repo.get_underlying_uri(source))
     except Exception:
         return None
     return where if where is not None and not where.exists() else None

@@ -340,16 +340,26 @@ def versions_filter(name: str) -> str:
     )
 
 
-def list_versions(client, name: str) -> list[dict[str, Any]]:
-    """Every version of `name`, newest first, with aliases, gate tags and run metrics."""
+def registered_model(client, name: str):
+    """The registered model `name` (its aliases and tags); ModelLoadError in words when the
+    store has none of that name or cannot be read."""
     from mlflow.exceptions import MlflowException
 
     try:
-        model = client.get_registered_model(name)
+        return client.get_registered_model(name)
     except MlflowException as exc:
         if not absent(exc):
             raise store_failed(client, exc, f"looking up model {name!r}") from None
         raise no_such_model(client, name, "; train one with `fraud-app train`") from None
+
+
+def list_versions(client, name: str, model=None) -> list[dict[str, Any]]:
+    """Every version of `name`, newest first, with aliases, gate tags and run metrics.
+    `model`: the registered model as `registered_model` read it, when the caller reads its
+    tags too (`fraud-app models` prints its champion history from the same read)."""
+    from mlflow.exceptions import MlflowException
+
+    model = registered_model(client, name) if model is None else model
     history = read_history(model.tags)
     aliases: dict[str, list[str]] = {}
     for alias, version in (model.aliases or {}).items():

@@ -36,11 +36,12 @@ import contextlib
 import logging
 import os
 import sqlite3
+import urllib.parse
 from pathlib import Path
 
 from fraud_app.errors import TrackingError
 from fraud_app.tracking.store_lock import writable_here
-from fraud_app.uris import local_path
+from fraud_app.uris import local_path, scheme
 
 logger = logging.getLogger(__name__)
 
@@ -54,11 +55,22 @@ _COLUMNS = (
 )
 
 
+def recorded_path(recorded: str) -> Path | None:
+    """The local path MLflow reads an artifact location or URI of its store as; None when
+    it is not local. A `file:` URI is percent-decoded and ends at a `?` or `#`, as MLflow's
+    `local_file_uri_to_path` reads it (`file:///srv/a%20b` is `/srv/a b`); a plain path is
+    taken as it is (fraud_app.uris.local_path)."""
+    path = local_path(recorded)
+    if path is None or scheme(recorded) != "file":
+        return path
+    return Path(urllib.parse.unquote(urllib.parse.urlsplit(recorded).path) or "/")
+
+
 def moved_location(db: Path, recorded: str) -> Path | None:
     """The folder beside `db` that holds the artifacts `recorded` names, when the store was
     moved or copied with them; None when `recorded` is that folder, is not local, or no
     such folder with this store's runs exists."""
-    old = local_path(recorded)
+    old = recorded_path(recorded)
     if old is None or not old.is_absolute():
         return None
     new = db.resolve().parent / old.name
@@ -92,7 +104,7 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
     new = moved_location(db, recorded)
     if new is None or not writable_here(db):  # read-only: read via beside_store
         return None
-    old = str(local_path(recorded))
+    old = str(recorded_path(recorded))
     if not Path(old).exists() and (
         running := [run for run, status in _runs_of(db, recorded) if status == "RUNNING"]
     ):  # a copy's own store is rewritten: a run of the original writes the original's
@@ -108,8 +120,10 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
         )  # fmt: skip
         return None
     prefixes = [(old, str(new))]
-    if recorded != old:  # a file: URI, recorded as such
-        prefixes.append((recorded, f"file://{new}"))
+    if recorded != old:  # a file: URI, recorded as such: written percent-encoded, since
+        # MLflow decodes it (`file://<new>` with a `#`, `?` or `%` in the new path named
+        # another folder: `/srv/p#1` was read as `/srv/p`; session 37)
+        prefixes.append((recorded, new.as_uri()))
     try:
         with contextlib.closing(sqlite3.connect(db)) as conn, conn:
             for table, column in _COLUMNS:

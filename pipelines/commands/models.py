@@ -23,12 +23,13 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     if not config.tracking.enabled:
         raise ConfigError("`fraud-app models` needs tracking.enabled: true (the registry)")
     from fraud_app.tracking.client import client, connect
-    from fraud_app.tracking.registry import list_versions
+    from fraud_app.tracking.registry import list_versions, registered_model
 
     store = connect(config, must_exist=True)
     name = args.name or config.registry.model_name
     registry_client = client(store.uri)
-    rows = list_versions(registry_client, name)
+    model = registered_model(registry_client, name)  # read once: the table and the history
+    rows = list_versions(registry_client, name, model)
     if args.json:
         print(jsonout.dumps(rows, indent=2, default=str))
         return 0
@@ -47,7 +48,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"{val_ap:>7} {_fmt(r['test_average_precision']):>7} "
             f"{_fmt(r['test_roc_auc']):>8}  {r['gate'].get('decision', '-'):<10} {r['created']}"
         )
-    _print_history(registry_client, name)
+    _print_history(model)
     if unvalidated:
         print(
             f"* validation AP undefined (no frauds in the validation window): "
@@ -58,12 +59,13 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     return 0
 
 
-def _print_history(registry_client, name: str) -> None:
+def _print_history(model) -> None:
     """Who was the champion when (the newest moves first): a rollback and what it replaced
-    are read here (the table showed only where the aliases are now)."""
+    are read here (the table showed only where the aliases are now). `model`: the registered
+    model the table was listed from (it was read a second time here: session 37)."""
     from fraud_app.tracking.champion_history import history_lines, read_history
 
-    history = read_history(registry_client.get_registered_model(name).tags)
+    history = read_history(model.tags)
     if history:
         print("champion history (newest first):")
         print("\n".join(history_lines(history)))

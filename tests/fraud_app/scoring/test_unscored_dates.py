@@ -65,3 +65,58 @@ def test_a_partition_gone_since_the_table_was_listed_is_not_judged(spark, tmp_pa
     rows = _partition_rows(HadoopFs(spark), str(scores), ["2024-01-01", "2024-01-02"], listed,
                            FooterCache())  # fmt: skip
     assert rows == {"2024-01-01": 10, "2024-01-02": None}
+
+
+def test_each_partition_is_listed_as_list_sizes_lists_it(spark, tmp_path):
+    """`HadoopFs.folder_sizes` (session 37: the per-date listing of `unscored_dates`, in
+    fewer Py4J round trips) gives each folder's `list_sizes`: nested folders, hidden and
+    `_` entries skipped, an empty folder [], and None for a folder gone since the table was
+    listed (list_sizes raised there: the date is not judged)."""
+    table = tmp_path / "t"
+    _partition(table, "2024-01-01", 6, files=2)
+    (table / "event_date=2024-01-01" / "_SUCCESS").write_text("")
+    (table / "event_date=2024-01-01" / ".part-9.parquet.crc").write_text("x")
+    nested = table / "event_date=2024-01-02" / "bucket=1"
+    nested.mkdir(parents=True)
+    pq.write_table(pa.table({"transaction_id": ["a", "b"]}), nested / "part-0.parquet")
+    (table / "event_date=2024-01-02" / "_temporary" / "0").mkdir(parents=True)
+    (table / "event_date=2024-01-03").mkdir()
+    fs = HadoopFs(spark)
+    names = ["event_date=2024-01-01", "event_date=2024-01-02", "event_date=2024-01-03"]
+    got = fs.folder_sizes(str(table), [*names, "event_date=2024-01-04"])
+    assert got == {**{n: fs.list_sizes(f"{table}/{n}") for n in names},
+                   "event_date=2024-01-04": None}  # fmt: skip
+    assert [len(got[n]) for n in names] == [2, 1, 0]
+
+
+def _round_trips(spark, monkeypatch) -> list[str]:
+    """The Py4J commands the driver sends from now on (counted on their way, not changed)."""
+    client = spark.sparkContext._gateway._gateway_client
+    sent, send = [], client.send_command
+
+    def counted(command, *args, **kwargs):
+        sent.append(command)
+        return send(command, *args, **kwargs)
+
+    monkeypatch.setattr(client, "send_command", counted)
+    return sent
+
+
+def test_the_check_costs_few_jvm_round_trips_per_scored_date(spark, tmp_path, monkeypatch):
+    """Its cost grows with every scored date: at 365 dates it took 4-9 s per `score`, three
+    quarters of it Py4J's looking up the Hadoop Path class again for every path made (five round
+    trips each), the rest a status call, a file-system lookup and a listing per date and
+    table: 52 round trips per date and table here (one file per partition, the tables'
+    listings included), 16 now: the class looked up once, the file system once per table,
+    the folders listed without asking their status first (session 37; docs/PROBES.md)."""
+    canonical, scores = tmp_path / "canonical", tmp_path / "scores"
+    days = [f"2024-02-{d:02d}" for d in range(1, 21)]
+    for day in days:
+        _partition(canonical, day, 5)
+        _partition(scores, day, 4 if day == "2024-02-07" else 5)
+    fs = HadoopFs(spark)
+    sent = _round_trips(spark, monkeypatch)
+    got = unscored_dates(fs, str(canonical), str(scores), set(), FooterCache())
+    assert got == {"2024-02-07": {"canonical_rows": 5, "scored_rows": 4, "unscored_rows": 1}}
+    per_date_and_table = len(sent) / (2 * len(days))
+    assert per_date_and_table <= 20, f"{len(sent)} Py4J round trips for {len(days)} dates"

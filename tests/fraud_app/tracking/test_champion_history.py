@@ -106,3 +106,26 @@ def test_the_history_tag_fits_the_tag_column_of_a_sql_store(tmp_path, letter):
     assert history[-1]["version"] == "40" and history[-1]["reason"].startswith("v40 ")
     assert [m["version"] for m in history] == [str(v) for v in range(41 - len(history), 41)]
     assert len(history) >= 20  # the newest 20 at least (all 30 of KEPT with short reasons)
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_models_reads_the_registered_model_once(tmp_path, monkeypatch, capsys):
+    """`fraud-app models` read the registered model twice: for the table's aliases and again
+    for the champion history (a round trip more to a server; a promote in between could make
+    the table and the history disagree). Now once, both from that read (session 37). The
+    calls are counted on their way to the real store, not changed."""
+    from pipelines.cli import main
+
+    cfg_file = _two_versions(tmp_path, monkeypatch, 0.5, 2.0)
+    reads, real = [], mlflow.MlflowClient.get_registered_model
+
+    def counted(self, name):
+        reads.append(name)
+        return real(self, name)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "get_registered_model", counted)
+    capsys.readouterr()
+    assert main(["-c", str(cfg_file), "models"]) == 0
+    out = capsys.readouterr().out
+    assert "champion history (newest first):" in out and "gate, replaced v1: AP " in out
+    assert reads == [NAME]

@@ -189,3 +189,53 @@ def test_a_store_with_a_run_in_progress_is_not_rewritten(
     mlflow.MlflowClient(f"sqlite:///{db}").set_terminated(ids["fraud-app/1"], "KILLED")
     assert follow_moved_artifacts(db, str(old / "mlartifacts")) == str(here / "mlartifacts")
     assert (str(here / "mlartifacts"),) in _artifact_paths(db)
+
+
+def _uri_config(root):
+    """The config of a root whose artifact location is given as a `file:` URI, written
+    percent-encoded as `Path.as_uri()` writes it."""
+    return h.config(root, **{"tracking.artifact_location": (root / "mlartifacts").as_uri()})
+
+
+def test_a_store_at_a_file_uri_moved_to_a_folder_with_a_hash_or_percent_reads_its_model(
+    tmp_path, monkeypatch, mlflow_template, caplog
+):
+    """The rewrite wrote `file://<new path>` as it is, and MLflow decodes a `file:` URI: a
+    `#` began a fragment (moved to `new 100% #1`, the champion's files were looked for under
+    `.../new 100% `: `holds no ensemble`, and the next run wrote its artifacts into a new
+    folder `new 100% `) (session 37). The rewritten URIs are percent-encoded now."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    old, moved = tmp_path / "old", tmp_path / "new 100% #1"
+    mlflow_template.copy_to(old)
+    validation = h.rows(200, seed=3)
+    h.gate_on_rows(_uri_config(old), old, h.linear_ensemble(2.0), "r1", validation)
+    expected = _score(old / "models" / "r1")
+    shutil.move(old, moved)
+    with caplog.at_level(logging.WARNING, logger="fraud_app.tracking.relocation"):
+        champion = resolve_model(CHAMPION, config=_uri_config(moved))
+    assert f"under {moved / 'mlartifacts'} from now on" in caplog.text
+    assert champion.directory.is_relative_to(moved)
+    assert _score(champion.directory) == pytest.approx(expected)
+    out, tracker = h.gate_on_rows(
+        _uri_config(moved), moved, h.linear_ensemble(-2.0), "r2", validation
+    )
+    assert (out["version"], out["champion_version"]) == ("2", "1")  # v1 loaded at the gate
+    assert (moved / "mlartifacts" / tracker.run_id).is_dir()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [moved.name]  # no stray folder
+
+
+def test_a_store_at_a_percent_encoded_file_uri_that_did_not_move_is_left_alone(
+    tmp_path, monkeypatch, mlflow_template, caplog
+):
+    """`file:///.../proj%20%231/mlartifacts` names the folder `proj #1`: it was read as the
+    folder `proj%20%231`, which does not exist, so the store was taken for a moved one and
+    rewritten, `#` unencoded: MLflow then read `.../proj ` and the champion did not load."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = tmp_path / "proj #1"
+    mlflow_template.copy_to(root)
+    h.gate_on_rows(_uri_config(root), root, h.linear_ensemble(2.0), "r1", h.rows(200, seed=3))
+    with caplog.at_level(logging.WARNING, logger="fraud_app.tracking.relocation"):
+        champion = resolve_model(CHAMPION, config=_uri_config(root))
+    assert "was moved or copied" not in caplog.text
+    assert champion.directory.is_relative_to(root)
+    assert _score(champion.directory) == pytest.approx(_score(root / "models" / "r1"))
