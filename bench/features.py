@@ -44,22 +44,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from _spark_common import machine, spark_session
 
-from fraud_app.features.definitions import (
+from fraud_app.features.encoding_kinds import FrequencyEncoding, TargetEncoding
+from fraud_app.features.novelty import Novelty
+from fraud_app.features.row_kinds import Calendar, ColumnValue, CrossBorder, OneHot
+from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
+from fraud_app.features.window_kinds import (
     AmountRatio,
     AmountZScore,
-    Calendar,
-    ColumnValue,
-    CrossBorder,
     FraudRate,
-    FrequencyEncoding,
-    Novelty,
-    OneHot,
-    TargetEncoding,
     TimeSincePrevious,
     VelocityRatio,
     WindowAggregate,
 )
-from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
 
 US = 1_000_000
 REPO = Path(__file__).resolve().parents[1]

@@ -4,6 +4,12 @@ Every command lives in `pipelines/commands/<name>.py` (the top of the house: com
 compose fraud_app steps, and dependencies point one way, pipelines -> fraud_app -> dlcore).
 A command module exposes `add_arguments(parser)` and `run(args, config) -> int`; COMMANDS
 lists them. The CLI is the only place that configures logging and prints.
+
+This module owns COMMANDS, the parser and `main` (the order of a command's run: logging,
+config, the checks before Spark, the command, its exit code). The parts it composes live
+beside it: the logging set-up in pipelines.cli_logging, the checks before Spark in
+pipelines.cli_preflight, SIGTERM and the stop lines in pipelines.cli_stops, the exit code
+and `error:` line of a failure in pipelines.cli_failures.
 """
 
 from __future__ import annotations
@@ -11,19 +17,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import signal
 import sys
 import threading
 import traceback
-from pathlib import Path
 
-from dlcore.errors import DlcoreError
 from fraud_app import interrupts, jsonout, settings
-from fraud_app.config import AppConfig, load_config
-from fraud_app.errors import ConfigError, EnvironmentSetupError, FraudAppError
-from fraud_app.redaction import RedactingFilter, shown_text
-from fraud_app.uris import local_path, unwritable
+from fraud_app.config import load_config
+from fraud_app.errors import ConfigError
+from fraud_app.redaction import shown_text
+from pipelines.cli_failures import failed
+from pipelines.cli_logging import LOG_LEVELS_TEXT, configure_logging
+from pipelines.cli_preflight import check_flag_names, check_root
+from pipelines.cli_stops import TERMINATED, on_sigterm, terminated
 from pipelines.whole_lines import WholeLines
 
 # name -> (module path, one-line help)
@@ -81,97 +87,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "remove old runs, reports and cached models the `retention` rules no longer keep",
     ),
 }
-
-
-# libraries whose INFO lines bury the result (Great Expectations logs ~200 "Skipping
-# registering function ..." lines per validate); they log WARNING and above only,
-# unless --log-level DEBUG asks for everything
-QUIET_LOGGERS = (
-    "great_expectations",
-    "py4j",
-    "urllib3",
-    "alembic",
-    "mlflow",
-    "posthog",
-    "matplotlib",
-    "numexpr",
-    "filelock",
-    "asyncio",
-)
-
-
-# the levels --log-level and FRAUD_APP_LOG_LEVEL accept, any case (WARN: log4j's spelling,
-# as in Spark's own logs). logging.getLevelName also took FATAL, NOTSET and "Level 5" words
-LOG_LEVELS = {
-    "DEBUG": logging.DEBUG,
-    "INFO": logging.INFO,
-    "WARNING": logging.WARNING,
-    "WARN": logging.WARNING,
-    "ERROR": logging.ERROR,
-    "CRITICAL": logging.CRITICAL,
-}
-LOG_LEVELS_TEXT = "DEBUG, INFO, WARNING (or WARN), ERROR or CRITICAL (any case)"
-
-
-def configure_logging(level: str, source: str = "--log-level") -> None:
-    """Root logger at `level`; the QUIET_LOGGERS at WARNING unless `level` is DEBUG.
-    `source` names where the level came from (the flag or FRAUD_APP_LOG_LEVEL)."""
-    numeric = LOG_LEVELS.get(level.strip().upper())
-    if numeric is None:
-        raise ConfigError(f"{source} is {level!r}; expected {LOG_LEVELS_TEXT}")
-    logging.basicConfig(level=numeric, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger().setLevel(numeric)
-    # a password or token a library puts in a line (MLflow's errors quote the request URL,
-    # user information and all) is written as `***` (fraud_app.redaction), at every level
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
-            handler.addFilter(RedactingFilter())
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(
-            numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
-        )
-    # Some library modules set their own logger's level at import (Great Expectations'
-    # data_context.types.base sets INFO), which overrides the parent's WARNING: a filter on
-    # the root handlers drops their INFO records wherever they come from.
-    for handler in logging.getLogger().handlers:
-        for old in [f for f in handler.filters if isinstance(f, _QuietLibraries)]:
-            handler.removeFilter(old)
-        if numeric > logging.DEBUG:
-            handler.addFilter(_QuietLibraries())
-
-
-class _QuietLibraries(logging.Filter):
-    """Passes WARNING and above, and anything not logged by a QUIET_LOGGERS library."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno >= logging.WARNING:
-            return not after_interrupt(record)
-        name = record.name
-        return not any(name == q or name.startswith(q + ".") for q in QUIET_LOGGERS)
-
-
-def after_interrupt(record: logging.LogRecord) -> bool:
-    """Whether `record` is py4j's report of a call that Ctrl-C broke: pyspark's SIGINT
-    handler cancels the jobs through py4j while the interrupted call still reads its answer
-    (`reentrant call`), and Ctrl-C reached Spark's JVM too (the process group): py4j logged
-    two ERROR tracebacks on the root logger before the CLI's `error:` line; likewise every
-    call that a SIGTERM's cleanup made after the JVM had gone (the signal reached it too). The consequence of the stop, not
-    news (kept with --log-level DEBUG, whose handlers have no filter)."""
-    if record.exc_info is None or "py4j" not in Path(record.pathname).parts:
-        return False
-    if _TERMINATED.is_set():  # after a SIGTERM: each cleanup call that met the JVM gone
-        return True
-    exc = record.exc_info[1]
-    seen = 0
-    while exc is not None and seen < 10:
-        # Terminated: a cleanup call (after a SIGTERM to the process group) that met the
-        # JVM already gone; py4j logged it on the root logger as an ERROR traceback
-        if isinstance(exc, (KeyboardInterrupt, interrupts.Terminated)) or (
-            isinstance(exc, RuntimeError) and "reentrant call" in str(exc)
-        ):
-            return True
-        exc, seen = exc.__cause__ or exc.__context__, seen + 1
-    return False
 
 
 def _installed_version() -> str:
@@ -242,31 +157,15 @@ def _global_options(parser: argparse.ArgumentParser, default: object) -> None:
     )
 
 
-_TERMINATED = threading.Event()  # set by the first SIGTERM, even if cleanup then fails
-
-
-def _on_sigterm(signum: int, frame) -> None:
-    """SIGTERM -> Terminated in the main thread, so every cleanup path runs (locks released,
-    staged outputs discarded, the MLflow run marked FAILED); Python's default ended the
-    process at once, leaving the lock file and staging directories behind. Held back
-    while an output is being swapped in (fraud_app.interrupts.critical)."""
-    _TERMINATED.set()
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends the process at once
-    # A signal sent to the process group stops Spark's JVM too: py4j then logs each failed
-    # call of the cleanup at ERROR with a traceback, the consequence of the stop, not news.
-    logging.getLogger("py4j").setLevel(logging.CRITICAL)
-    interrupts.stop(signum)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Only the main thread may set handlers (main() called from a thread keeps Python's);
     # the caller's handler comes back afterwards (main() called from Python, e.g. a test).
     own = threading.current_thread() is threading.main_thread()
-    _TERMINATED.clear()
+    TERMINATED.clear()
     interrupts.forget()
-    previous = signal.signal(signal.SIGTERM, _on_sigterm) if own else None
-    py4j_level = logging.getLogger("py4j").level  # _on_sigterm raises it
+    previous = signal.signal(signal.SIGTERM, on_sigterm) if own else None
+    py4j_level = logging.getLogger("py4j").level  # on_sigterm raises it
     stdout, stdout_errors = sys.stdout, jsonout.escape_unencodable(sys.stdout)
     stderr = sys.stderr
     whole = None if isinstance(stderr, WholeLines) else WholeLines(stderr)
@@ -275,9 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(args)
     except BaseException:
-        if _TERMINATED.is_set():  # a cleanup step that failed after the signal: still a stop
+        if TERMINATED.is_set():  # a cleanup step that failed after the signal: still a stop
             logging.getLogger(__name__).debug("after SIGTERM", exc_info=True)
-            return _terminated(args.command)
+            return terminated(args.command)
         raise
     finally:
         if own:
@@ -301,35 +200,6 @@ def entry() -> int:
     except Exception:
         sys.stderr.write(shown_text(traceback.format_exc()))
         return 1
-
-
-def _terminated(command: str) -> int:
-    print(_stop_message(command, "terminated (SIGTERM)"), file=sys.stderr)
-    return 128 + signal.SIGTERM  # 143, what a shell reports for a process ended by SIGTERM
-
-
-def _stop_message(command: str, how: str) -> str:
-    """The `error:` line of a stopped command, true to what it had committed: a stop held
-    back until a commit was done said "before it finished: nothing is left half-written"
-    while that output was complete (fraud_app.interrupts.progress)."""
-    done, cut = interrupts.progress()
-    if cut:
-        return (
-            f"error: fraud-app {command} was {how} inside a commit: not committed: "
-            f"{'; '.join(cut)}" + (f"; committed before it: {'; '.join(done)}" if done else "")
-        )
-    if done:
-        return (
-            f"error: fraud-app {command} was {how} after it committed {'; '.join(done)}; what "
-            "came after it was not done (nothing of it is half-written; its summary was not "
-            "printed) and its locks are released"
-        )
-    locks = " and its locks are released" if how.startswith("terminated") else ""
-    return (
-        f"error: fraud-app {command} was {how} before it finished: nothing is left "
-        f"half-written (outputs are staged, then swapped in){locks}; run it again (an "
-        "interrupted `train --run NAME` resumes from its last checkpoint)"
-    )
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -361,108 +231,13 @@ def _main(args: argparse.Namespace) -> int:
             check_root(config)
         return int(module.run(args, config) or 0)
     except BaseException as exc:
-        if _TERMINATED.is_set() and not isinstance(exc, SystemExit):
+        if TERMINATED.is_set() and not isinstance(exc, SystemExit):
             # whatever a cleanup step raised after the signal (a Spark JVM that got the
             # signal too and is gone: ConnectionRefusedError, Py4JError) is still the stop;
             # it was reported as `error: Connection refused` with exit 2
             logging.getLogger(__name__).debug("after SIGTERM", exc_info=True)
-            return _terminated(args.command)
-        return _failed(args.command, exc, config)
-
-
-def _failed(command: str, exc: BaseException, config: AppConfig | None = None) -> int:
-    """The exit code and the one `error:` line of a command that raised `exc`; re-raises a
-    bug (keeps its traceback)."""
-    if not isinstance(exc, (interrupts.Terminated, SystemExit)) and not _interrupted(exc):
-        from pipelines.exhausted import exhausted_line
-
-        # a full disk, a quota, too many open files: whether Python, Spark's JVM, SQLite or
-        # a wrapping TrackingError said it (a Java trace, "(OSError)" without the path)
-        line = exhausted_line(command, exc, config)
-        if line is not None:
-            logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
-            print(f"error: {shown_text(line)}", file=sys.stderr)
-            return 2
-    if isinstance(exc, (FraudAppError, DlcoreError)):
-        print(f"error: {shown_text(str(exc))}", file=sys.stderr)
-        return 2
-    if _interrupted(exc):
-        # it said `error: interrupted`, without what a re-run finds (SIGTERM's line does).
-        # Also an error raised while the KeyboardInterrupt was handled: pyspark's SIGINT
-        # handler raises it inside a py4j call, whose clean-up then fails with "Py4JError:
-        # Gateway must be connected to send cancel cmd." (exit 1 and a traceback before)
-        print(_stop_message(command, "interrupted (Ctrl-C, SIGINT)"), file=sys.stderr)
-        return 130
-    if isinstance(exc, interrupts.Terminated):
-        return _terminated(command)
-    if isinstance(exc, BrokenPipeError):  # `fraud-app models --json | head`: no traceback
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail too
-        return 141  # 128 + SIGPIPE, what a shell reports for `... | head`
-    from fraud_app.etl.table_read import damaged_file_error
-    from fraud_app.scoring.tasks import from_task_error
-
-    # a damaged file met by an action after its table was opened; a fraud_app error a
-    # Spark task raised (a PythonException whose last line it is), outside task_errors
-    found = damaged_file_error(exc) or from_task_error(exc)
-    if found is not None:
-        logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
-        print(f"error: {shown_text(str(found))}", file=sys.stderr)
-        return 2
-    if isinstance(exc, OSError):  # a path given that cannot be written or read (no such
-        # directory, a read-only file system, disk full): one line naming it, traceback at DEBUG
-        logging.getLogger(__name__).debug("%s failed", command, exc_info=True)
-        print(f"error: {shown_text(_os_error(exc))}", file=sys.stderr)
-        return 2
-    raise exc
-
-
-def _interrupted(exc: BaseException) -> bool:
-    """Whether `exc` is a KeyboardInterrupt or was raised while one was handled."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
-
-
-def _os_error(exc: OSError) -> str:
-    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
-    what = exc.strerror or str(exc) or type(exc).__name__
-    if not where:
-        return f"{what} ({type(exc).__name__})"
-    return f"{where}: {what}; check that the path exists and that this user can write there"
-
-
-# flags whose value becomes part of a file name (a run's model directory, report, job id)
-_NAME_FLAGS = {"run": "--run", "run_name": "--run-name", "job_id": "--job-id"}
-
-
-def check_flag_names(args: argparse.Namespace) -> None:
-    """Before Spark starts: a run name such as `../x` would write outside paths.root."""
-    from fraud_app.naming import check_name
-
-    for attr, flag in _NAME_FLAGS.items():
-        if getattr(args, attr, None) is not None:
-            check_name(getattr(args, attr), flag)
-    if args.command == "evaluate" and args.name is not None:
-        check_name(args.name, "--name")
-
-
-def check_root(config: AppConfig) -> None:
-    """paths.root must be a directory we can create and write (remote URIs are left to Spark)."""
-    root = config.paths.root
-    path = local_path(root)
-    if path is None:  # hdfs:/x as much as hdfs://nn/x (fraud_app.uris)
-        return
-    exc = unwritable(path)
-    if exc is not None:
-        raise EnvironmentSetupError(
-            f"paths.root {root!r} is not a writable directory ({exc.strerror or exc}); set "
-            "paths.root in the config to a directory you can write"
-        ) from exc
+            return terminated(args.command)
+        return failed(args.command, exc, config)
 
 
 if __name__ == "__main__":

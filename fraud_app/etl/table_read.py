@@ -54,7 +54,7 @@ def damaged_file_error(exc: BaseException) -> DataIntegrityError | None:
     changed after it was written: FAILED_READ_FILE), naming the file, the table read_table
     opened it as and the step that rebuilds it; None for any other failure. Spark meets
     such a file at the first action that reads it, after read_table returned: the CLI
-    (pipelines.cli) turns every such failure into this line instead of a Java trace."""
+    (pipelines.cli_failures) turns every such failure into this line instead of a Java trace."""
     text = str(exc)
     damaged = _DAMAGED.search(text)
     if not damaged:

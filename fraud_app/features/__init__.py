@@ -1,6 +1,10 @@
 """Point-in-time features: spec (YAML) -> resolved FeatureSet -> compiled Spark columns.
 
-    definitions.py  one frozen, validated model per feature kind (deterministic names)
+    definitions.py  KINDS: the registry of feature kinds (`kind:` in a spec -> its class)
+    window_kinds.py the window kinds (window_agg, amount_ratio, fraud_rate, ...): one
+                    frozen, validated model per kind (deterministic names); novelty.py `novelty`
+    encoding_kinds.py  frequency_encoding, target_encoding
+    row_kinds.py    calendar, cross_border, column, one_hot
     spec.py         YAML files -> FeatureSet (errors name the file and the key path)
     labels.py       when a label becomes known; `as_known_at` (the world at a cut-off)
     windows.py      per-entity windows (velocity, ratios, fraud rates): one sort per entity

@@ -2,7 +2,8 @@
 
 Owns: `FeatureDef` (frozen, keyword-only, `extra="forbid"`), the entities a feature can
 be keyed by and the check that a model input is not a non-feature column. The kinds
-themselves live in fraud_app.features.definitions; `same:` pairs in
+themselves live in fraud_app.features.window_kinds, encoding_kinds, row_kinds and novelty
+(their registry: fraud_app.features.definitions.KINDS); `same:` pairs in
 fraud_app.features.keyed.
 """
 

@@ -29,7 +29,7 @@ from pyspark.sql import types as T
 
 from fraud_app.errors import FeatureSpecError, SchemaError
 from fraud_app.etl.reader import quoted
-from fraud_app.features.definitions import FeatureDef, FraudRate
+from fraud_app.features.base import FeatureDef
 from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
 from fraud_app.features.keyed import pair_key_columns
 from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
@@ -44,6 +44,7 @@ from fraud_app.features.profile import (
 )
 from fraud_app.features.rowwise import ROWWISE_KINDS, rowwise_column
 from fraud_app.features.spec import FeatureSet
+from fraud_app.features.window_kinds import FraudRate
 from fraud_app.features.windows import ENTITY_KINDS, FRAUD, KNOWN, ROW, TS, entity_features
 from fraud_app.schema import PARTITION_COLUMN, REQUIRED_COLUMNS
 

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from fraud_app.features.definitions import FeatureDef, FrequencyEncoding, TargetEncoding
+from fraud_app.features.base import FeatureDef
+from fraud_app.features.encoding_kinds import FrequencyEncoding, TargetEncoding
 from fraud_app.features.labels import MICROS
 from fraud_app.features.windows import FRAUD, KNOWN, TS
 

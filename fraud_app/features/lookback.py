@@ -8,7 +8,10 @@ the label delay to what it reads)."""
 from __future__ import annotations
 
 from fraud_app.features.aggregations import AGGREGATIONS
-from fraud_app.features.definitions import (
+from fraud_app.features.encodings import ENCODING_KINDS
+from fraud_app.features.novelty import Novelty
+from fraud_app.features.spec import FeatureSet
+from fraud_app.features.window_kinds import (
     AmountRatio,
     AmountZScore,
     FraudRate,
@@ -16,9 +19,6 @@ from fraud_app.features.definitions import (
     VelocityRatio,
     WindowAggregate,
 )
-from fraud_app.features.encodings import ENCODING_KINDS
-from fraud_app.features.novelty import Novelty
-from fraud_app.features.spec import FeatureSet
 from fraud_app.features.windowed import FramedWindow
 
 

@@ -23,8 +23,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.errors import FeatureSpecError
-from fraud_app.features.definitions import ColumnValue, FeatureDef
+from fraud_app.features.base import FeatureDef
 from fraud_app.features.labels import MICROS, ts_micros, utc_micros_datetime
+from fraud_app.features.row_kinds import ColumnValue
 
 logger = logging.getLogger(__name__)
 _DAY_S = 86_400

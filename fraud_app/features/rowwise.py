@@ -12,7 +12,8 @@ from __future__ import annotations
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from fraud_app.features.definitions import Calendar, ColumnValue, CrossBorder, FeatureDef, OneHot
+from fraud_app.features.base import FeatureDef
+from fraud_app.features.row_kinds import Calendar, ColumnValue, CrossBorder, OneHot
 from fraud_app.features.windows import TS
 
 ROWWISE_KINDS = (Calendar, ColumnValue, CrossBorder, OneHot)

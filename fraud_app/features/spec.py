@@ -29,7 +29,8 @@ from pydantic import ValidationError
 from fraud_app import yamlfile
 from fraud_app.config_base import error_message, name_unknown, nearest
 from fraud_app.errors import FeatureSpecError
-from fraud_app.features.definitions import KINDS, FeatureDef
+from fraud_app.features.base import FeatureDef
+from fraud_app.features.definitions import KINDS
 
 logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 
 Owns the `window` / `lag` vocabulary (durations, "label_delay"), the lagged name suffix and
 the frame choice (sliding / running) that every window kind shares. The kinds themselves
-live in fraud_app.features.definitions and fraud_app.features.novelty; the Spark side in
+live in fraud_app.features.window_kinds and fraud_app.features.novelty; the Spark side in
 fraud_app.features.windows.
 """
 

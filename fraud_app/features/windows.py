@@ -36,17 +36,17 @@ from pyspark.sql import Column, DataFrame, Window, WindowSpec
 from pyspark.sql import functions as F
 
 from fraud_app.features.aggregations import AGGREGATIONS, with_current
-from fraud_app.features.definitions import (
+from fraud_app.features.base import FeatureDef
+from fraud_app.features.labels import MICROS
+from fraud_app.features.novelty import Novelty
+from fraud_app.features.window_kinds import (
     AmountRatio,
     AmountZScore,
-    FeatureDef,
     FraudRate,
     TimeSincePrevious,
     VelocityRatio,
     WindowAggregate,
 )
-from fraud_app.features.labels import MICROS
-from fraud_app.features.novelty import Novelty
 
 ENTITY_KINDS = (
     WindowAggregate,

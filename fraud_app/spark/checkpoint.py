@@ -27,7 +27,9 @@ bit anywhere in a checkpoint is an error, never a silent resume from another sta
 Nothing is unpickled on load: .npz with allow_pickle=False and JSON only.
 
 A checkpoint of another setup (its fingerprint differs) is refused naming what differs:
-meta.json keeps the setup the fingerprint is the digest of (`setup_differences`).
+meta.json keeps the setup the fingerprint is the digest of. The wording of what differs
+lives in fraud_app.spark.setup_differences; the setup and its fingerprint in
+fraud_app.spark.engine_base; the file formats and seals in dlcore.serialization.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from dlcore.serialization import (
 )
 from dlcore.serialization.files import array_records, match_records, parse_records
 from fraud_app.errors import TrainingError
+from fraud_app.spark.setup_differences import setup_differences
 
 logger = logging.getLogger(__name__)
 FORMAT = "fraud_app.checkpoint/1"
@@ -260,22 +263,7 @@ class CheckpointStore:
         )
 
     def _load_dir(self, path: Path, optimizer: Optimizer) -> tuple[TrainingState, Model]:
-        try:
-            meta = json.loads((path / "meta.json").read_text())
-        except (OSError, ValueError, RecursionError) as exc:
-            raise TrainingError(f"checkpoint {path} has no readable meta.json: {exc}") from exc
-        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
-            raise TrainingError(f"checkpoint {path} has format {found!r}; expected {FORMAT!r}")
-        check_seal(meta, path / "meta.json", META_KEYS)  # SerializationError naming the file
-        if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
-            if "setup" not in meta and self.setup is not None:
-                raise ForeignCheckpointError(older_release(path, self.dir))
-            what = setup_differences(meta.get("setup"), self.setup)
-            raise ForeignCheckpointError(
-                f"checkpoint {path} {FOREIGN} ({what}). Use a new checkpoint directory or "
-                "delete this one to start over."
-            )
+        meta = self._read_meta(path)
         model = load_model(path / "model")
         try:
             world = int(meta["world_size"])
@@ -300,6 +288,27 @@ class CheckpointStore:
             )
         state.stopper = self._load_stopper(path, meta, model)
         return state, model
+
+    def _read_meta(self, path: Path) -> dict[str, Any]:
+        """The checkpoint's meta.json, checked: readable, of this FORMAT, its seal intact and,
+        unless this store reads any run's checkpoints, of this run's setup."""
+        try:
+            meta = json.loads((path / "meta.json").read_text())
+        except (OSError, ValueError, RecursionError) as exc:
+            raise TrainingError(f"checkpoint {path} has no readable meta.json: {exc}") from exc
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            found = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+            raise TrainingError(f"checkpoint {path} has format {found!r}; expected {FORMAT!r}")
+        check_seal(meta, path / "meta.json", META_KEYS)  # SerializationError naming the file
+        if self.fingerprint is not None and meta.get("fingerprint") != self.fingerprint:
+            if "setup" not in meta and self.setup is not None:
+                raise ForeignCheckpointError(older_release(path, self.dir))
+            what = setup_differences(meta.get("setup"), self.setup)
+            raise ForeignCheckpointError(
+                f"checkpoint {path} {FOREIGN} ({what}). Use a new checkpoint directory or "
+                "delete this one to start over."
+            )
+        return meta
 
     def _load_stopper(self, path: Path, meta: dict[str, Any], model: Model):
         """The early stopper's (JSON, arrays) of this checkpoint, None when it has none;
@@ -339,25 +348,6 @@ class CheckpointStore:
                 )
 
 
-# How the parts of a setup are named when a checkpoint of another setup is refused.
-SETUP_NAMES = {
-    "model": "the model (training.model: architecture, widths, dropout, encoding)",
-    "loss": "the loss (training.loss)",
-    "optimizer": "the optimizer or its learning rate schedule (training.optimizer, "
-    "scale_lr, warmup, lr_decay with the iteration count)",
-    "num_workers": "training.distributed.num_workers",
-    "global_batch_size": "training.distributed.global_batch_size",
-    "seed": "the seed (training.seed + member)",
-    "shuffle": "DistributedConfig.shuffle (the order each worker reads its rows in)",
-    "rows": "the training rows' count",
-    "data": "the training data (its labels, features or weights)",
-    "starting_weights": "the starting weights (a warm start from another model)",
-    "mixup_alpha": "training.distributed.mixup_alpha",
-    "compression": "training.distributed.compression",
-    "early_stopping": "early stopping (its settings or the validation window's rows)",
-}
-
-
 def older_release(path: Path, store: Path) -> str:
     """The refusal of a checkpoint written before its setup was recorded (a release before
     session 23): it said 'model, optimizer, data, worker count or another setting changed',
@@ -370,52 +360,3 @@ def older_release(path: Path, store: Path) -> str:
         "directories (paths.checkpoints/<run>/), or train under a new --run name, to start "
         "over."
     )
-
-
-def setup_differences(saved: Any, current: dict[str, Any] | None) -> str:
-    """What differs between a checkpoint's setup and this run's, in words: each part that
-    differs, with up to three of its values that differ (then -> now)."""
-    if not isinstance(saved, dict) or current is None:
-        return "model, optimizer, data, worker count or another setting changed"
-    changed = []
-    for key in sorted(set(saved) | set(current)):
-        old, new = saved.get(key), current.get(key)
-        if old == new:
-            continue
-        name = SETUP_NAMES.get(key, key)
-        if key in ("data", "starting_weights"):  # digests: nothing to show
-            changed.append(f"{name} changed")
-            continue
-        leaves = _leaf_differences(old, new, key)
-        shown = ", ".join(
-            f"{'' if where == key else where + ' '}{a!r} then, {b!r} now"
-            for where, a, b in leaves[:3]
-        )
-        more = f" and {len(leaves) - 3} more" if len(leaves) > 3 else ""
-        changed.append(f"{name}: {shown}{more}")
-    return "; ".join(changed) or "its fingerprint differs"
-
-
-def _leaf_differences(old: Any, new: Any, where: str) -> list[tuple[str, Any, Any]]:
-    """(path, old, new) of every value that differs between two JSON values."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for key in sorted(set(old) | set(new)):
-            if old.get(key) != new.get(key):
-                out += _leaf_differences(old.get(key), new.get(key), f"{where}.{key}")
-        return out
-    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
-        out = []
-        for i, (a, b) in enumerate(zip(old, new, strict=True)):
-            if a != b:
-                out += _leaf_differences(a, b, f"{where}[{i}]")
-        return out
-    if isinstance(old, list | dict) or isinstance(new, list | dict):
-        return [(where, _short(old), _short(new))]
-    return [(where, old, new)]
-
-
-def _short(value: Any) -> Any:
-    if isinstance(value, list):
-        return f"<{len(value)} items>"
-    return f"<{len(value)} keys>" if isinstance(value, dict) else value

@@ -81,7 +81,7 @@ class Engine:
     def setup(self, rows: int) -> dict[str, Any]:
         """Everything a checkpoint must share with this run to be resumed by it (JSON
         types): the fingerprint is its digest, and meta.json keeps it, so a refusal names
-        what differs (checkpoint.setup_differences)."""
+        what differs (setup_differences.setup_differences)."""
         c = self.config
         setup = {
             "model": self.model_config,

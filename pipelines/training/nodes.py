@@ -183,7 +183,7 @@ class ValidationWindow:
 
     @property
     def gate_rows(self) -> tuple[np.ndarray, np.ndarray]:
-        """(X, labels): what the promotion gate scores the champion on (lifecycle)."""
+        """(X, labels): what the promotion gate scores the champion on (pipelines.training.gate)."""
         return self.X, self.columns["label"]
 
     def partition_data(self) -> PartitionData:

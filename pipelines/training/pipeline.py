@@ -5,7 +5,7 @@ to `paths.models/<run>`, test-set scores to `paths.test_scores/<run>` and a JSON
 (splits, balancing, per-member training history, validation and test metrics, the wall
 seconds of each phase of the step) to `paths.reports/training-<run>.json`. With tracking on, the run is one MLflow run
 (nested runs per member and baseline); the ensemble is logged as a pyfunc model,
-registered and passed through the promotion gate (pipelines.training.lifecycle).
+registered and passed through the promotion gate (pipelines.training.lifecycle, gate).
 """
 
 from __future__ import annotations
@@ -40,8 +40,11 @@ from fraud_app.timeline import (
 from fraud_app.tracking.lineage import environment as lineage_environment
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes, threshold
+from pipelines.training.baselines import baselines_report, finish_baselines, fit_baselines
+from pipelines.training.gate import GateContext, collect_gate_rows
 from pipelines.training.outputs import write_test_scores, write_window_evaluations
 from pipelines.training.run_names import claim_run, drop_checkpoints
+from pipelines.training.trained_dates import trained_from, trained_through
 from pipelines.training.validation import scored_validation, validation_window
 
 logger = logging.getLogger(__name__)
@@ -163,7 +166,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     lap("splits")
     ctx = _RunContext(config, run, tracker, names, vector, splits, lap, started)
     trained = _fit_members(ctx)
-    baselines = lifecycle.fit_baselines(splits, config, tracker, features_col=vector)
+    baselines = fit_baselines(splits, config, tracker, features_col=vector)
     lap("baselines")
     windows, val_scores, gate_rows = _validation_scores(ctx, trained)
     refit, refit_summary = refit_ensemble(config, splits, trained.fitted, names, vector,
@@ -173,7 +176,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     model_path = _save_final(ctx, trained, val_scores)
     # MLflow logs the model and scores the champion for the gate while the test window is
     # scored; the registration waits for register_and_gate (a failed run registers nothing).
-    gate = lifecycle.GateContext(
+    gate = GateContext(
         config, names, splits, nodes.evaluate_arrays(windows["validation"])["average_precision"],
         vector, rows=gate_rows, scores=val_scores,
     )  # fmt: skip
@@ -236,7 +239,7 @@ def _validation_scores(ctx: _RunContext, trained: _Ensembles):
     val, splits = trained.val, ctx.splits
     validation, val_scores = scored_validation(val, splits, trained.fitted.ensemble, ctx.vector,
                                                 ctx.config)  # fmt: skip
-    with_rows = val is not None and lifecycle.collect_gate_rows(ctx.tracker, splits, ctx.names)
+    with_rows = val is not None and collect_gate_rows(ctx.tracker, splits, ctx.names)
     gate_rows = val.gate_rows if with_rows else None
     ctx.lap("validation_scores")
     return {"validation": validation}, val_scores, gate_rows
@@ -274,9 +277,9 @@ def _save_final(ctx: _RunContext, trained: _Ensembles, val_scores) -> Path:
         "definitions": definitions(feature_set_from_config(config.features), names)
     }
     # what the final weights trained on: a later run's gate compares with this model only
-    # on validation days after it (lifecycle.unseen_days)
-    ensemble.metadata[TRAINED_THROUGH] = lifecycle.trained_through(splits, refit=refit is not None)
-    ensemble.metadata[TRAINED_FROM] = lifecycle.trained_from(splits)
+    # on validation days after it (pipelines.training.trained_dates.unseen_days)
+    ensemble.metadata[TRAINED_THROUGH] = trained_through(splits, refit=refit is not None)
+    ensemble.metadata[TRAINED_FROM] = trained_from(splits)
     model_path = ensemble.save(config.paths.resolve("models") / ctx.run)
     ctx.lap("scoring_metadata_and_save")
     return model_path
@@ -290,7 +293,7 @@ def _score_test(ctx: _RunContext, ensemble, baselines):
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
     write_test_scores(scored_test, str(ctx.config.paths.resolve("test_scores") / ctx.run))
     test = nodes.test_window(scored_test, ctx.config.scoring)
-    lifecycle.finish_baselines(baselines, scored_test, ctx.tracker)
+    finish_baselines(baselines, scored_test, ctx.tracker)
     scored_test.unpersist()
     return test
 
@@ -324,7 +327,7 @@ def _report(ctx: _RunContext, trained: _Ensembles, model_path: str, evaluated, b
         "total_seconds": round(time.monotonic() - ctx.started, 1),
         "phase_seconds": ctx.lap.seconds,  # wall seconds of the step's phases, in order
         "metrics": metrics,
-        "baselines": lifecycle.baselines_report(baselines),
+        "baselines": baselines_report(baselines),
         "registry": registry,
         "mlflow_run_id": tracker.run_id,
         "evaluations": evaluations,

@@ -3,7 +3,7 @@ stopping or the promotion gate needs it there, else left on the executors; and e
 ensemble's scores on it, from wherever it is.
 
 Owns: where the window is and how an ensemble is scored on it. Does not own: early
-stopping (fraud_app.spark), the gate (pipelines.training.lifecycle) or the report
+stopping (fraud_app.spark), the gate (pipelines.training.gate) or the report
 (pipelines.training.pipeline).
 """
 
@@ -15,7 +15,7 @@ from pyspark import StorageLevel
 
 from fraud_app.config import AppConfig
 from fraud_app.evaluation.spark_window import fits_on_driver
-from pipelines.training import lifecycle, nodes
+from pipelines.training import gate, nodes
 
 
 def validation_window(config: AppConfig, tracker, splits, names, vector: str):
@@ -28,7 +28,7 @@ def validation_window(config: AppConfig, tracker, splits, names, vector: str):
     rows = splits.summary["windows"]["validation"]["rows"]
     if stopping is not None and stopping.max_rows is not None and rows > stopping.max_rows:
         return None
-    if stopping is None and not lifecycle.collect_gate_rows(tracker, splits, names):
+    if stopping is None and not gate.collect_gate_rows(tracker, splits, names):
         return None
     return nodes.collect_validation_window(splits.validation, vector)
 

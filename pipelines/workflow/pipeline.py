@@ -2,7 +2,7 @@
 -> score the test window (the batch scoring job, as a scheduler would run it daily).
 
 Train includes the MLlib baselines and, with tracking on, registration of the ensemble
-and the promotion gate (pipelines.training.lifecycle); `steps["train"]["model_uri"]` is
+and the promotion gate (pipelines.training.lifecycle and gate); `steps["train"]["model_uri"]` is
 the registered version's URI (models:/<name>/<version>) for the steps that follow.
 
 What a scheduler (cron, Airflow) runs via `fraud-app run`. Each step is the same

@@ -9,7 +9,7 @@ import pytest
 
 from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import ConfigError
-from fraud_app.features.definitions import WindowAggregate
+from fraud_app.features.window_kinds import WindowAggregate
 
 
 def _cfg() -> AppConfig:

@@ -11,15 +11,15 @@ import signal
 import pytest
 
 from fraud_app import interrupts
-from pipelines import cli
+from pipelines import cli_stops
 
 
 @pytest.fixture
 def handler():
-    previous = signal.signal(signal.SIGTERM, cli._on_sigterm)
+    previous = signal.signal(signal.SIGTERM, cli_stops.on_sigterm)
     yield
     signal.signal(signal.SIGTERM, previous)
-    cli._TERMINATED.clear()
+    cli_stops.TERMINATED.clear()
 
 
 def _sigterm() -> None:
@@ -32,7 +32,7 @@ def test_a_stop_inside_a_critical_section_waits_for_its_end(handler):
         _sigterm()
         done.append("first rename")
         done.append("second rename")
-    assert done == ["first rename", "second rename"] and cli._TERMINATED.is_set()
+    assert done == ["first rename", "second rename"] and cli_stops.TERMINATED.is_set()
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL  # a second one ends the process
 
 

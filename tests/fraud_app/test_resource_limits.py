@@ -156,7 +156,7 @@ def test_a_full_sqlite_store_is_named_by_its_setting(tmp_path, capsys):
 
     from fraud_app.config import load_config
     from fraud_app.errors import TrackingError
-    from pipelines.cli import _failed
+    from pipelines.cli_failures import failed
 
     db = tmp_path / "mlflow.db"
     con = sqlite3.connect(db)
@@ -173,7 +173,7 @@ def test_a_full_sqlite_store_is_named_by_its_setting(tmp_path, capsys):
         f"paths: {{root: {tmp_path / 'work'}}}\ntracking: {{uri: 'sqlite:///{db}'}}\n"
     )
     config = load_config(str(tmp_path / "c.yaml"), {})
-    assert _failed("train", failure, config=config) == 2
+    assert failed("train", failure, config=config) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: no space left on device writing {db} (tracking.uri); ")
     assert "or set tracking.uri to a larger disk, then run `fraud-app train` again" in err

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from fraud_app.features.definitions import AmountZScore, WindowAggregate
 from fraud_app.features.spec import FeatureSet, load_feature_set, parse_spec, spec_paths
+from fraud_app.features.window_kinds import AmountZScore, WindowAggregate
 from tests.fraud_app.features.canonical_data import SCHEMA, tricky_rows
 from tests.fraud_app.features.reference import reference_features
 

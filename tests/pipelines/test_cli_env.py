@@ -55,7 +55,7 @@ def test_a_bad_fraud_app_log_level_names_the_variable(monkeypatch, capsys):
 def test_log_levels_outside_the_documented_set_are_refused(level, capsys):
     # logging.getLevelName took FATAL and NOTSET (a root logger at 0: everything), the
     # help and README named four levels
-    from pipelines.cli import configure_logging
+    from pipelines.cli_logging import configure_logging
 
     with pytest.raises(ConfigError, match=r"^--log-level is .*; expected DEBUG, INFO"):
         configure_logging(level)
@@ -69,7 +69,8 @@ def test_log_levels_outside_the_documented_set_are_refused(level, capsys):
 def test_the_documented_log_levels_are_accepted_in_any_case(level, numeric):
     import logging
 
-    from pipelines.cli import build_parser, configure_logging
+    from pipelines.cli import build_parser
+    from pipelines.cli_logging import configure_logging
 
     before = logging.getLogger().level
     try:

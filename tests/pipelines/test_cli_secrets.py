@@ -12,7 +12,8 @@ from pathlib import Path
 
 from fraud_app.redaction import RedactingFilter
 from fraud_app.spark.session import merged_conf
-from pipelines.cli import configure_logging, main
+from pipelines.cli import main
+from pipelines.cli_logging import configure_logging
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,8 +15,8 @@ import sys
 import pytest
 
 from fraud_app import interrupts
-from pipelines import cli
-from pipelines.cli import after_interrupt
+from pipelines import cli_stops
+from pipelines.cli_logging import after_interrupt
 from tests.pipelines.test_cli_sigterm import etl_holding_its_lock
 
 
@@ -64,12 +64,12 @@ def test_only_py4j_records_of_an_interrupted_call_are_dropped():
     assert after_interrupt(_record(gone, py4j))
     # the cleanup's later calls: no Terminated in their chain, but the CLI got a SIGTERM
     assert not after_interrupt(_record(ConnectionResetError(104, "reset"), py4j))
-    cli._TERMINATED.set()
+    cli_stops.TERMINATED.set()
     try:
         assert after_interrupt(_record(ConnectionResetError(104, "reset"), py4j))
         assert not after_interrupt(_record(ConnectionResetError(104, "reset"), "/app/x.py"))
     finally:
-        cli._TERMINATED.clear()
+        cli_stops.TERMINATED.clear()
     assert not after_interrupt(_record(KeyboardInterrupt(), "/app/fraud_app/x.py"))
     assert not after_interrupt(logging.LogRecord("root", logging.ERROR, py4j, 1, "x", None, None))
 
@@ -80,7 +80,7 @@ def test_an_error_raised_while_ctrl_c_was_handled_is_still_ctrl_c(capsys):
     it once: exit 1 and a traceback instead of the one line and 130."""
     from py4j.protocol import Py4JError
 
-    from pipelines.cli import _failed
+    from pipelines.cli_failures import failed
 
     try:
         try:
@@ -88,8 +88,8 @@ def test_an_error_raised_while_ctrl_c_was_handled_is_still_ctrl_c(capsys):
         except KeyboardInterrupt:
             raise Py4JError("Gateway must be connected to send cancel cmd.")  # noqa: B904
     except Py4JError as exc:
-        assert _failed("etl", exc) == 130
+        assert failed("etl", exc) == 130
     err = capsys.readouterr().err
     assert "interrupted (Ctrl-C, SIGINT)" in err and "Traceback" not in err
     with pytest.raises(Py4JError):  # the same error without an interrupt is a bug
-        _failed("etl", Py4JError("Gateway must be connected to send cancel cmd."))
+        failed("etl", Py4JError("Gateway must be connected to send cancel cmd."))

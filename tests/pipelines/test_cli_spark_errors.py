@@ -82,7 +82,7 @@ def test_an_error_a_spark_task_raised_is_the_one_line(spark, capsys):
     """A fraud_app error raised on an executor reaches the driver as a PythonException
     ('An exception was thrown from the Python worker: Traceback ...'); the CLI prints the
     error itself, whichever step ran the action (it re-raised: a traceback, exit 1)."""
-    from pipelines.cli import _failed
+    from pipelines.cli_failures import failed
 
     def fail(batches):
         from fraud_app.errors import SchemaError
@@ -93,6 +93,6 @@ def test_an_error_a_spark_task_raised_is_the_one_line(spark, capsys):
 
     with pytest.raises(Exception, match="Python worker") as info:
         spark.range(3).mapInArrow(fail, "id long").collect()
-    assert _failed("score", info.value) == 2
+    assert failed("score", info.value) == 2
     err = capsys.readouterr().err
     assert err == "error: features column 'x' holds 2 NaN value(s); impute them\n"

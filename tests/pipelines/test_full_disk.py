@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import _failed, main
+from pipelines.cli import main
+from pipelines.cli_failures import failed
 
 pytestmark = pytest.mark.spark
 
@@ -38,7 +39,7 @@ def test_a_java_write_error_is_one_line(spark, capsys):
     stream = spark._jvm.java.io.FileOutputStream("/dev/full")
     with pytest.raises(Py4JJavaError) as info:
         stream.write(bytearray(b"x" * 65536))
-    assert _failed("features", info.value) == 2
+    assert failed("features", info.value) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: no space left on device. Free space on the disk it writes to")
     assert "`fraud-app features` again" in err and len(err.splitlines()) == 1

@@ -13,7 +13,7 @@ from fraud_app.config import load_config
 from fraud_app.evaluation import spark_window
 from fraud_app.evaluation.spark_train import ExecutorWindow
 from fraud_app.scoring.evaluate import window_figures
-from pipelines.training import lifecycle, nodes
+from pipelines.training import baselines, nodes
 from tests.fraud_app.evaluation.same_figures import same
 
 pytestmark = pytest.mark.spark
@@ -36,10 +36,10 @@ def test_the_test_window_on_the_executors_gives_the_collected_figures(spark, tmp
     scored = _scored(spark)
     try:
         collected = nodes.test_window(scored, config.scoring)
-        old_baseline = lifecycle.columns_metrics(scored, ["baseline_gbt"])
+        old_baseline = baselines.columns_metrics(scored, ["baseline_gbt"])
         monkeypatch.setattr(spark_window, "DRIVER_ROWS", 0)
         on_executors = nodes.test_window(scored, config.scoring)
-        new_baseline = lifecycle.columns_metrics(scored, ["baseline_gbt"])
+        new_baseline = baselines.columns_metrics(scored, ["baseline_gbt"])
     finally:
         scored.unpersist()
     assert isinstance(collected, dict) and isinstance(on_executors, ExecutorWindow)
@@ -57,8 +57,8 @@ def test_an_unlabelled_row_is_refused_on_the_executors_path(spark, monkeypatch):
     rows = [(None if i == 3 else float(i % 2), i / 10) for i in range(10)]
     scored = spark.createDataFrame(rows, "label double, fraud_score double")
     with pytest.raises(ValueError, match="cannot convert float NaN to integer"):
-        lifecycle.columns_metrics(scored, ["fraud_score"])
+        baselines.columns_metrics(scored, ["fraud_score"])
     monkeypatch.setattr(spark_window, "DRIVER_ROWS", 0)
     with pytest.raises(ConfigError, match=r"y_true must hold only labels 0 and 1\. Received "
                        r"values such as \[nan\]"):  # fmt: skip
-        lifecycle.columns_metrics(scored, ["fraud_score"])
+        baselines.columns_metrics(scored, ["fraud_score"])

@@ -121,8 +121,9 @@ def test_windows_across_dst_and_midnight_count_elapsed_time(spark, tmp_path) -> 
     """Wall clocks of a 23 h and a 25 h day: the windows span absolute time (epoch
     microseconds), not the clock difference; the calendar parts are the UTC ones."""
     from fraud_app.features.compile import compute_features
-    from fraud_app.features.definitions import Calendar, TimeSincePrevious, WindowAggregate
+    from fraud_app.features.row_kinds import Calendar
     from fraud_app.features.spec import FeatureSet
+    from fraud_app.features.window_kinds import TimeSincePrevious, WindowAggregate
 
     csv = "transaction_id,card_id,timestamp,amount,label\n" + (
         "g1,cg,2026-03-08 01:30:00,1,0\ng3,cg,2026-03-08 03:20:00,1,0\n"  # 50 min apart

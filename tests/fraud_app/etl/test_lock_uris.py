@@ -49,7 +49,7 @@ def test_a_local_root_in_any_form_is_locked_in_that_directory(form, tmp_path):
 
 @pytest.mark.parametrize("remote", ["hdfs:/fraud/work", "s3a://b/work"])
 def test_the_root_check_leaves_a_remote_root_to_spark(remote, tmp_path, monkeypatch):
-    from pipelines.cli import check_root
+    from pipelines.cli_preflight import check_root
 
     monkeypatch.chdir(tmp_path)
     check_root(load_config(None, {"paths.root": remote}))
@@ -57,7 +57,7 @@ def test_the_root_check_leaves_a_remote_root_to_spark(remote, tmp_path, monkeypa
 
 
 def test_the_root_check_writes_into_a_file_uri_root(tmp_path, monkeypatch):
-    from pipelines.cli import check_root
+    from pipelines.cli_preflight import check_root
 
     monkeypatch.chdir(tmp_path)
     check_root(load_config(None, {"paths.root": f"file:{tmp_path}/work"}))

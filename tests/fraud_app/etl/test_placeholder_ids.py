@@ -17,8 +17,8 @@ import pytest
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError
 from fraud_app.features.compile import compute_features
-from fraud_app.features.definitions import WindowAggregate
 from fraud_app.features.spec import FeatureSet
+from fraud_app.features.window_kinds import WindowAggregate
 from tests.fraud_app.etl.test_hostile_inputs import _quarantine, _rows, _run, assert_accounted
 
 pytestmark = pytest.mark.spark

@@ -12,23 +12,19 @@ import math
 import statistics
 import zoneinfo
 
-from fraud_app.features.definitions import (
+from fraud_app.features.base import FeatureDef
+from fraud_app.features.encoding_kinds import FrequencyEncoding, TargetEncoding
+from fraud_app.features.novelty import Novelty
+from fraud_app.features.row_kinds import Calendar, ColumnValue, CrossBorder, OneHot
+from fraud_app.features.spec import FeatureSet
+from fraud_app.features.window_kinds import (
     AmountRatio,
     AmountZScore,
-    Calendar,
-    ColumnValue,
-    CrossBorder,
-    FeatureDef,
     FraudRate,
-    FrequencyEncoding,
-    Novelty,
-    OneHot,
-    TargetEncoding,
     TimeSincePrevious,
     VelocityRatio,
     WindowAggregate,
 )
-from fraud_app.features.spec import FeatureSet
 
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 US = 1_000_000

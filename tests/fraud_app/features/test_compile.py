@@ -10,17 +10,16 @@ import re
 import pytest
 
 from fraud_app.features.compile import compute_features
-from fraud_app.features.definitions import (
+from fraud_app.features.encoding_kinds import FrequencyEncoding
+from fraud_app.features.row_kinds import CrossBorder, OneHot
+from fraud_app.features.spec import FeatureSet
+from fraud_app.features.table import read_feature_metadata, write_feature_table
+from fraud_app.features.window_kinds import (
     AmountRatio,
-    CrossBorder,
     FraudRate,
-    FrequencyEncoding,
-    OneHot,
     TimeSincePrevious,
     WindowAggregate,
 )
-from fraud_app.features.spec import FeatureSet
-from fraud_app.features.table import read_feature_metadata, write_feature_table
 from pipelines.cli import main
 from tests.fraud_app.features.canonical_data import SCHEMA
 

@@ -27,9 +27,10 @@ import pytest
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.compile import compute_features
 from fraud_app.features.config import FeaturesSection
-from fraud_app.features.definitions import ColumnValue, FraudRate, WindowAggregate
 from fraud_app.features.pipeline import check_feature_specs
+from fraud_app.features.row_kinds import ColumnValue
 from fraud_app.features.spec import FeatureSet, parse_spec
+from fraud_app.features.window_kinds import FraudRate, WindowAggregate
 from tests.fraud_app.features.canonical_data import SCHEMA
 from tests.fraud_app.features.test_compile import HAND_ROWS, T0
 

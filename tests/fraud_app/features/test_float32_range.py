@@ -16,8 +16,9 @@ import pytest
 from fraud_app.errors import SchemaError
 from fraud_app.features.checks import check_window
 from fraud_app.features.compile import compute_features
-from fraud_app.features.definitions import ColumnValue, WindowAggregate
+from fraud_app.features.row_kinds import ColumnValue
 from fraud_app.features.spec import FeatureSet
+from fraud_app.features.window_kinds import WindowAggregate
 from fraud_app.models.train import feature_statistics
 from tests.fraud_app.features.canonical_data import SCHEMA
 

@@ -10,15 +10,14 @@ import pytest
 
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.compile import compute_features
-from fraud_app.features.definitions import (
+from fraud_app.features.row_kinds import ColumnValue, OneHot
+from fraud_app.features.spec import FeatureSet
+from fraud_app.features.window_kinds import (
     AmountRatio,
     AmountZScore,
-    ColumnValue,
-    OneHot,
     VelocityRatio,
     WindowAggregate,
 )
-from fraud_app.features.spec import FeatureSet
 from tests.fraud_app.features.canonical_data import SCHEMA, tricky_rows
 
 pytestmark = pytest.mark.spark

@@ -9,15 +9,15 @@ from pydantic import ValidationError
 
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError, FeatureSpecError
-from fraud_app.features.definitions import (
+from fraud_app.features.encoding_kinds import TargetEncoding
+from fraud_app.features.row_kinds import OneHot
+from fraud_app.features.spec import load_feature_set, parse_spec, spec_paths
+from fraud_app.features.window_kinds import (
     AmountRatio,
     FraudRate,
-    OneHot,
-    TargetEncoding,
     TimeSincePrevious,
     WindowAggregate,
 )
-from fraud_app.features.spec import load_feature_set, parse_spec, spec_paths
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -51,7 +51,7 @@ def test_definitions_are_keyword_only_frozen_and_validated():
 
 
 def test_lagged_windows_in_the_spec_language():
-    from fraud_app.features.definitions import AmountZScore, VelocityRatio
+    from fraud_app.features.window_kinds import AmountZScore, VelocityRatio
 
     specs = parse_spec(
         "version: 1\nfeatures:\n"

@@ -7,8 +7,9 @@ from __future__ import annotations
 import pytest
 
 from fraud_app.errors import FeatureSpecError
-from fraud_app.features.definitions import TargetEncoding, WindowAggregate
+from fraud_app.features.encoding_kinds import TargetEncoding
 from fraud_app.features.spec import load_feature_set, parse_spec, spec_paths
+from fraud_app.features.window_kinds import WindowAggregate
 
 HEAD = "version: 1\nfeatures:\n  - "
 

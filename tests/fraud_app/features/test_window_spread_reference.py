@@ -16,8 +16,8 @@ import datetime as dt
 import pytest
 
 from fraud_app.features.compile import compute_features
-from fraud_app.features.definitions import AmountZScore, WindowAggregate
 from fraud_app.features.spec import FeatureSet
+from fraud_app.features.window_kinds import AmountZScore, WindowAggregate
 from tests.fraud_app.features.canonical_data import SCHEMA
 from tests.fraud_app.features.reference import reference_features
 

@@ -14,7 +14,7 @@ import pytest
 
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.evaluate import run_evaluation, seen_in_training
-from pipelines.training import lifecycle
+from pipelines.training import trained_dates
 from tests.fraud_app.scoring.test_evaluate_definitions import _setup
 
 D = dt.date
@@ -51,9 +51,9 @@ def test_the_dates_a_model_trained_on_are_those_of_its_metadata(meta, window, se
 
 def test_training_stores_where_its_train_window_starts():
     w = SimpleNamespace(start=dt.datetime(2024, 1, 10, tzinfo=dt.UTC))
-    assert lifecycle.trained_from(SimpleNamespace(windows=(w,))) == "2024-01-10T00:00:00+00:00"
+    assert trained_dates.trained_from(SimpleNamespace(windows=(w,))) == "2024-01-10T00:00:00+00:00"
     unbounded = SimpleNamespace(windows=(SimpleNamespace(start=None),))
-    assert lifecycle.trained_from(unbounded) is None
+    assert trained_dates.trained_from(unbounded) is None
 
 
 @pytest.mark.spark

@@ -10,9 +10,9 @@ import pytest
 from pyspark.sql import functions as F
 
 from fraud_app.features.compile import compute_features
-from fraud_app.features.definitions import VelocityRatio, WindowAggregate
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
+from fraud_app.features.window_kinds import VelocityRatio, WindowAggregate
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.history import features_for_dates, history_rows, history_seconds
 from tests.fraud_app.features.canonical_data import frame, tricky_rows

@@ -60,13 +60,13 @@ def gate_on_rows(cfg, tmp_path, ensemble: FraudEnsemble, run: str, rows):
     as the one scoring with Spark does."""
     from fraud_app.models.train import evaluate_scores
     from fraud_app.tracking.runs import start_training_run
-    from pipelines.training import lifecycle
+    from pipelines.training import gate, lifecycle
 
     model_dir = ensemble.save(tmp_path / "models" / run)
     X, y = rows
     new_ap = evaluate_scores(y, ensemble.predict_proba(X))["average_precision"]
     with start_training_run(cfg, run) as tracker:
-        ctx = lifecycle.GateContext(cfg, NAMES, splits(None), new_ap, "features", rows=rows)
+        ctx = gate.GateContext(cfg, NAMES, splits(None), new_ap, "features", rows=rows)
         out = lifecycle.register_and_gate(
             tracker, lifecycle.start_model_logging(tracker, model_dir, ctx)
         )

@@ -12,7 +12,7 @@ import pytest
 
 from fraud_app.models.train import evaluate_scores
 from fraud_app.tracking.runs import start_training_run
-from pipelines.training import lifecycle
+from pipelines.training import gate, lifecycle
 from tests.fraud_app.tracking import helpers as h
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ class WindowFailed(RuntimeError):
 def _start(cfg, tmp_path, tracker, ensemble, run: str, rows):
     X, y = rows
     new_ap = evaluate_scores(y, ensemble.predict_proba(X))["average_precision"]
-    ctx = lifecycle.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features", rows=rows)
+    ctx = gate.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features", rows=rows)
     pending = lifecycle.start_model_logging(tracker, ensemble.save(tmp_path / "models" / run), ctx)
     return pending, new_ap
 

@@ -23,7 +23,7 @@ from fraud_app.features.spec import definitions
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import evaluate_scores
 from fraud_app.tracking.runs import start_training_run
-from pipelines.training import lifecycle
+from pipelines.training import gate, lifecycle
 from tests.fraud_app.tracking import helpers as h
 
 pytestmark = pytest.mark.integration
@@ -48,7 +48,7 @@ def _gate(cfg, tmp_path, ensemble, run, rows, validation_df=None):
     model_dir = ensemble.save(tmp_path / "models" / run)
     new_ap = evaluate_scores(rows[1], ensemble.predict_proba(rows[0]))["average_precision"]
     with start_training_run(cfg, run) as tracker:
-        ctx = lifecycle.GateContext(
+        ctx = gate.GateContext(
             cfg, ensemble.feature_names, h.splits(validation_df), new_ap, "features",
             rows=None if validation_df is not None else rows,
         )  # fmt: skip

@@ -12,10 +12,11 @@ import mlflow
 import numpy as np
 import pytest
 
+from fraud_app.models.provenance import TRAINED_THROUGH
 from fraud_app.models.train import evaluate_scores
 from fraud_app.tracking.runs import start_training_run
 from pipelines.commands.run import _print_lifecycle
-from pipelines.training import lifecycle
+from pipelines.training import gate, lifecycle, trained_dates
 from tests.fraud_app.tracking import helpers as h
 
 pytestmark = pytest.mark.integration
@@ -37,7 +38,7 @@ def _window_rows(n_per_day: int = 120):
 
 def _champion(through: str):
     model = h.linear_ensemble(2.0)
-    model.metadata[lifecycle.TRAINED_THROUGH] = through
+    model.metadata[TRAINED_THROUGH] = through
     return model
 
 
@@ -46,7 +47,7 @@ def _gate_new(cfg, tmp_path, X, y, day):
     scores = {"label": y, "fraud_score": new.predict_proba(X), "event_date": day}
     new_ap = evaluate_scores(y, scores["fraud_score"])["average_precision"]
     with start_training_run(cfg, "new") as tracker:
-        ctx = lifecycle.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features",
+        ctx = gate.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features",
                                     rows=(X, y), scores=scores)  # fmt: skip
         out = lifecycle.register_and_gate(
             tracker,
@@ -119,19 +120,19 @@ def test_a_champion_without_overlap_or_without_the_date_is_compared_on_the_whole
 ):
     _x, y, day = _window_rows(10)
     scores = {"label": y, "fraud_score": np.zeros(len(y)), "event_date": day}
-    assert lifecycle.unseen_days(_champion("2024-02-01T00:00:00+00:00"), scores) is None
-    assert lifecycle.unseen_days(h.linear_ensemble(2.0), scores) is None  # older model
+    assert trained_dates.unseen_days(_champion("2024-02-01T00:00:00+00:00"), scores) is None
+    assert trained_dates.unseen_days(h.linear_ensemble(2.0), scores) is None  # older model
     no_dates = {k: v for k, v in scores.items() if k != "event_date"}
-    assert lifecycle.unseen_days(_champion("2024-02-03T00:00:00+00:00"), no_dates) is None
-    first, mask = lifecycle.unseen_days(_champion("2024-02-03T00:00:01+00:00"), scores)
+    assert trained_dates.unseen_days(_champion("2024-02-03T00:00:00+00:00"), no_dates) is None
+    first, mask = trained_dates.unseen_days(_champion("2024-02-03T00:00:01+00:00"), scores)
     assert first == dt.date(2024, 2, 4) and mask.sum() == 20
 
 
 def test_trained_through_is_the_end_of_the_last_window_the_weights_saw():
     w = [SimpleNamespace(end=dt.datetime(2024, 2, d, tzinfo=dt.UTC)) for d in (1, 8, 20)]
     splits = SimpleNamespace(windows=tuple(w))
-    assert lifecycle.trained_through(splits, refit=True) == "2024-02-08T00:00:00+00:00"
-    assert lifecycle.trained_through(splits, refit=False) == "2024-02-01T00:00:00+00:00"
+    assert trained_dates.trained_through(splits, refit=True) == "2024-02-08T00:00:00+00:00"
+    assert trained_dates.trained_through(splits, refit=False) == "2024-02-01T00:00:00+00:00"
 
 
 def _old_champion(refit: bool):
@@ -149,7 +150,7 @@ def _register_old(cfg, tmp_path, model, rows, window_end: dt.datetime | None):
     w = SimpleNamespace(start=end - dt.timedelta(days=5), end=end)
     X, y = rows
     with start_training_run(cfg, "champ") as tracker:
-        ctx = lifecycle.GateContext(
+        ctx = gate.GateContext(
             cfg, h.NAMES, SimpleNamespace(validation=None, windows=(None, w, None)),
             evaluate_scores(y, model.predict_proba(X))["average_precision"], "features",
             rows=rows,

@@ -69,7 +69,7 @@ def test_a_champion_that_moved_since_the_gate_is_compared_again(tmp_path, monkey
     from fraud_app.models.train import evaluate_scores
     from fraud_app.tracking.registry import GateDecision
     from fraud_app.tracking.runs import start_training_run
-    from pipelines.training import lifecycle
+    from pipelines.training import gate, lifecycle
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
@@ -86,7 +86,7 @@ def test_a_champion_that_moved_since_the_gate_is_compared_again(tmp_path, monkey
         logged = tracker.log_model_async(model_dir, h.NAMES, h.rows(5, seed=1)[0])
         decided: Future = Future()
         decided.set_result(stale)
-        ctx = lifecycle.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features", validation)
+        ctx = gate.GateContext(cfg, h.NAMES, h.splits(None), new_ap, "features", validation)
         out = tracker.result(
             tracker.submit("register", lifecycle._register, tracker, logged, decided, ctx), "r"
         )

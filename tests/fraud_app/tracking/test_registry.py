@@ -13,7 +13,7 @@ from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.tracking import registry
 from fraud_app.tracking.models import resolve_model_dir
 from fraud_app.tracking.runs import start_training_run
-from pipelines.training import lifecycle, nodes
+from pipelines.training import gate, lifecycle, nodes
 from tests.fraud_app.tracking import helpers as h
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration]
@@ -28,7 +28,7 @@ def _gate(spark, cfg, tmp_path, ensemble, validation, run):
     model_dir = ensemble.save(tmp_path / "models" / run)
     new_ap = nodes.evaluate(nodes.score(validation, ensemble, features_col="features"))
     with start_training_run(cfg, run) as tracker:
-        ctx = lifecycle.GateContext(cfg, h.NAMES, h.splits(validation),
+        ctx = gate.GateContext(cfg, h.NAMES, h.splits(validation),
                                     new_ap["average_precision"], "features")  # fmt: skip
         out = lifecycle.register_and_gate(
             tracker, lifecycle.start_model_logging(tracker, model_dir, ctx)
@@ -140,7 +140,7 @@ def test_gate_on_training_s_collected_rows_equals_spark_scoring_without_a_spark_
     assert np.array_equal(rows[0], X) and np.array_equal(rows[1], y)
     model_dir = bad.save(tmp_path / "models" / "r2")
     with start_training_run(cfg, "r2") as tracker:
-        ctx = lifecycle.GateContext(
+        ctx = gate.GateContext(
             cfg, h.NAMES,
             h.splits(None),  # the gate must not touch the validation DataFrame
             nodes.evaluate_arrays(collected)["average_precision"], "features", rows=rows,

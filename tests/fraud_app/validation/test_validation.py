@@ -212,7 +212,7 @@ def test_reports_are_kept_per_run(tmp_path) -> None:
 def test_cli_silences_third_party_info_logs() -> None:
     import logging
 
-    from pipelines.cli import configure_logging
+    from pipelines.cli_logging import configure_logging
 
     root, gx = logging.getLogger(), logging.getLogger("great_expectations._docs_decorators")
     before = root.level, [(n, logging.getLogger(n).level) for n in ("great_expectations", "py4j")]
@@ -235,7 +235,7 @@ def test_cli_silences_library_loggers_that_set_their_own_info_level() -> None:
     import io
     import logging
 
-    from pipelines.cli import configure_logging
+    from pipelines.cli_logging import configure_logging
 
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
