@@ -13,8 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pandas as pd
 
 from dashboards.assets import ASSETS, drop_old_copy, ensure_plotly
 from dashboards.errors import DashboardInputError
@@ -56,6 +60,17 @@ class DashboardOptions:
     card_k: int = 100
     quarantine_rows: int = 10
     inline_plotlyjs: bool = False  # True: self-contained pages (~5 MB each), no shared plotly.js
+    # how a quarantined row's value is shown, (column, value) -> value: fraud-app passes
+    # its card-number masking (privacy.card_numbers); None: as the quarantine table holds it
+    shown_value: Callable[[str, Any], Any] | None = None
+
+
+def _shown(sample: pd.DataFrame, shown_value: Callable[[str, Any], Any]) -> pd.DataFrame:
+    """The quarantine sample with each value as `shown_value(column, value)` gives it."""
+    return pd.DataFrame(
+        {c: [shown_value(str(c), v) for v in sample[c]] for c in sample.columns},
+        index=sample.index,
+    )
 
 
 def _sections(stem: str, data: RunData, options: DashboardOptions):
@@ -97,6 +112,8 @@ def render_run(
     options = options or DashboardOptions()
     started = time.monotonic()
     data = load_run(sources, run, quarantine_rows=options.quarantine_rows, index=index)
+    if options.shown_value is not None and data.quarantine_sample is not None:
+        data.quarantine_sample = _shown(data.quarantine_sample, options.shown_value)
     if unreadable is not None:
         unreadable += [f"run {run}: {why}" for why in data.unreadable.values()]
     out = sources.output / run_dir_name(run)

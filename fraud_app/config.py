@@ -10,7 +10,7 @@ import re
 import typing
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -111,6 +111,20 @@ class PathsSection(Section):
         return p if p.is_absolute() else Path(self.root) / p
 
 
+class PrivacySection(Section):
+    """How card numbers are shown where fraud-app writes outside the data tables.
+    `card_numbers: masked` (default): the dashboards' sample of quarantined rows shows each
+    card number as its first six and last four digits (`453987******7897`, as PCI DSS
+    allows), since pages are mailed around and logged to MLflow; `full`: as the
+    quarantine table holds it, for an investigator deployment whose reports folder and
+    MLflow artifact store are inside the PCI scope. Logs, `error:` lines, the ETL and
+    validation summaries and reports mask card numbers whatever this says
+    (fraud_app.card_masking); the tables (canonical, quarantine, features, scores) keep
+    them whole."""
+
+    card_numbers: Literal["masked", "full"] = "masked"
+
+
 class AppConfig(Section):
     spark: SparkSection = Field(default_factory=SparkSection)
     paths: PathsSection = Field(default_factory=PathsSection)
@@ -129,6 +143,7 @@ class AppConfig(Section):
     registry: RegistrySection = Field(default_factory=RegistrySection)
     scoring: ScoringSection = Field(default_factory=ScoringSection)
     retention: RetentionSection = Field(default_factory=RetentionSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
 
     @field_validator("balancing")
     @classmethod

@@ -12,8 +12,10 @@ is used as given (to connect with); what is shown or recorded is its redacted fo
 - `redact_mapping(data)`: a nested dict (a config's `model_dump`) whose values under a
   secret-looking key (`SECRET_KEY`, the words of Spark's own `spark.redaction.regex` and
   the cloud stores' key names) are `***`, and whose other text is `redact_text`-ed;
-- `shown_text(text)`: `redact_text`, and the control characters a terminal acts on (ESC,
-  CR, BEL, ...) as escapes, for log and `error:` lines that may quote the data;
+- `shown_text(text)`: `redact_text`, every card number masked to its first six and last
+  four digits (fraud_app.card_masking.mask_pans: a quarantine detail or a raw record quotes
+  the data), and the control characters a terminal acts on (ESC, CR, BEL, ...) as escapes,
+  for log and `error:` lines that may quote the data;
 - `RedactingFilter`: a logging filter that applies `shown_text` to each record (message,
   arguments and traceback), which the CLI puts on its log handlers.
 
@@ -26,6 +28,8 @@ import logging
 import re
 from collections.abc import Mapping
 from typing import Any
+
+from fraud_app.card_masking import mask_pans
 
 MASK = "***"
 
@@ -105,10 +109,11 @@ def _escaped(match: re.Match) -> str:
 
 
 def shown_text(text: str) -> str:
-    """`text` as a terminal or a log file may show it: `redact_text`, and each control
-    character a terminal acts on (ESC, CR, BEL, ...; not tab or newline) written as its
-    escape (`\\x1b`)."""
-    return _CONTROL.sub(_escaped, redact_text(text))
+    """`text` as a terminal or a log file may show it: `redact_text`, each card number
+    masked (`mask_pans`: a log store is outside the data lake's PCI scope), and each
+    control character a terminal acts on (ESC, CR, BEL, ...; not tab or newline) written
+    as its escape (`\\x1b`)."""
+    return _CONTROL.sub(_escaped, mask_pans(redact_text(text)))
 
 
 class RedactingFilter(logging.Filter):

@@ -10,11 +10,13 @@ artifacts: the run's artifacts keep the layout, one plotly.js copy per MLflow ru
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from dashboards import DashboardOptions, Sources, render_all, render_backtest, render_index
 from dashboards.sources import belongs_to, list_runs, read_json
+from fraud_app.card_masking import shown_value
 from fraud_app.config import AppConfig
 from fraud_app.uris import redacted
 
@@ -37,7 +39,11 @@ def dashboard_sources(config: AppConfig) -> Sources:
 
 def dashboard_options(config: AppConfig) -> DashboardOptions:
     budget = getattr(getattr(config, "scoring", None), "alert_budget", None)
-    return DashboardOptions(alert_budget=budget) if budget else DashboardOptions()
+    # the quarantine keeps each input column as `raw_<name>` (fraud_app.etl.outputs)
+    cards = {"card_id", "raw_card_id", f"raw_{config.etl.source_for('card_id')}"}
+    shown = shown_value(cards) if config.privacy.card_numbers == "masked" else None
+    options = DashboardOptions(shown_value=shown)
+    return replace(options, alert_budget=budget) if budget else options
 
 
 def index_path(config: AppConfig) -> Path:

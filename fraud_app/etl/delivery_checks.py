@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from fraud_app.card_masking import mask_card_id
 from fraud_app.etl.column_drift import column_drift, log_column_drift, pct
 
 logger = logging.getLogger(__name__)
@@ -128,7 +129,7 @@ def rekeyed_copies(
 def _example(group) -> str:
     ids = " = ".join(f"{r[1]} ({'added' if r[0] else 'published'})" for r in group["rows"])
     return (
-        f"{ids}: card_id {group['card_id']}, merchant_id {group['merchant_id']}, "
+        f"{ids}: card_id {mask_card_id(group['card_id'])}, merchant_id {group['merchant_id']}, "
         f"{group['shown_time']}, amount {group['amount']:.15g}"
     )
 

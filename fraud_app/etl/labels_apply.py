@@ -19,6 +19,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from fraud_app.card_masking import mask_pans
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl import labels_classify as lc
@@ -153,7 +154,7 @@ def _stage(run: _LabelsRun, stage: DataFrame, classified: DataFrame) -> _Staged:
     by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
     return _Staged(
         dates=dates, rows_added=n_out, by_reason={str(r[0]): r[1] for r in by_reason_rows},
-        reason_examples={str(r[0]): r[2] for r in by_reason_rows},
+        reason_examples={str(r[0]): mask_pans(r[2] or "") for r in by_reason_rows},
         quarantine_staged=n_written, ledger_entries_added=added,
     )  # fmt: skip
 

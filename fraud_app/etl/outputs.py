@@ -17,6 +17,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from fraud_app.card_masking import mask_pans
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl import dedup
 from fraud_app.etl import ledger as label_ledger
@@ -223,10 +224,16 @@ def _ledger_fields(counts: dict[str, int]) -> dict:
 
 
 def _by_reason(written: DataFrame) -> tuple[dict, dict[str, str]]:
-    """The staged quarantine rows per reason, and a detail of each (the first in text order)."""
+    """The staged quarantine rows per reason, and a detail of each (the first in text order)
+    with its card numbers masked (fraud_app.card_masking): the examples are printed, logged
+    and kept in `_etl_report.json`; the quarantine table keeps the detail whole."""
     counted = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
-    examples = {str(r[0]): r[2] for r in sorted(counted, key=lambda r: str(r[0]))}
+    examples = {str(r[0]): _shown(r[2]) for r in sorted(counted, key=lambda r: str(r[0]))}
     return {r[0]: r[1] for r in counted}, examples
+
+
+def _shown(detail: str | None) -> str | None:
+    return None if detail is None else mask_pans(detail)
 
 
 def _warn_empty(by_reason: dict, examples: dict[str, str]) -> None:

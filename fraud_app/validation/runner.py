@@ -21,6 +21,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame
 
+from fraud_app.card_masking import mask_pans, mask_record
 from fraud_app.validation.suites import Check
 
 logger = logging.getLogger(__name__)
@@ -229,7 +230,7 @@ def _result(check: Check, raw: dict[str, Any] | None, counted_by_success: bool) 
         column=check.column,
         severity=check.severity,
         success=success,
-        observed=None if observed is None else str(observed),
+        observed=None if observed is None else mask_pans(str(observed)),
         unexpected_count=res.get("unexpected_count"),
         unexpected_percent=_finite_or_none(res.get("unexpected_percent")),
         examples=tuple(_plain(e) for e in examples),
@@ -287,7 +288,7 @@ def _exception_message(info: dict[str, Any]) -> str | None:
         [info] if "raised_exception" in info else [v for v in info.values() if isinstance(v, dict)]
     )
     messages = [str(i.get("exception_message")) for i in infos if i.get("raised_exception")]
-    return "; ".join(messages) or None
+    return mask_pans("; ".join(messages)) or None
 
 
 def _finite_or_none(x: Any) -> float | None:
@@ -295,10 +296,15 @@ def _finite_or_none(x: Any) -> float | None:
 
 
 def _plain(example: Any) -> dict[str, Any]:
-    """JSON-safe copy of one failing-row example (NaN/inf as strings)."""
+    """JSON-safe copy of one failing-row example (NaN/inf as strings), its card numbers
+    masked (fraud_app.card_masking: a card_id value, a card number in any text): the
+    reports are logged to MLflow, read and mailed outside the data lake; the row itself is
+    found in the table by its key column."""
     if not isinstance(example, dict):
         example = {"value": example}
-    return {str(k): v if _json_safe(v) else str(utc_time(v)) for k, v in example.items()}
+    return mask_record(
+        {str(k): v if _json_safe(v) else str(utc_time(v)) for k, v in example.items()}
+    )
 
 
 # PySpark hands a timestamp to Python as a naive datetime in the PROCESS's local zone, and
