@@ -19,10 +19,12 @@ first six and last four digits (`4539871234567897` -> `453987******7897`).
   with 12 or more significant digits and an exponent of 11-18 (a card number an export
   or a spreadsheet read as a float: `4.53987123456789E+15`) to its first six digits; and
   the value a detail quotes as `card_id=VALUE` or `card_id 'VALUE'` (a quarantine
-  reason's wording) through `mask_card_id`, Luhn-valid or not;
+  reason's wording) through `mask_card_id`, Luhn-valid or not; the value quoted as
+  `transaction_id '...'` / `transaction_id=...` is kept (the row's key in the lake: a
+  numeric id of 13-19 digits passes the Luhn check one time in ten);
 - `mask_record(data, card_columns)`: a copy of a nested dict / list (a validation
-  example, a report) with the values under a card column through `mask_card_id` and
-  every other text through `mask_pans`;
+  example, a report) with the values under a card column through `mask_card_id`, those
+  under `transaction_id` as they are, and every other text through `mask_pans`;
 - `shown_value(card_columns)`: the same rule as a `(column, value) -> value` function
   (the dashboards' quarantine sample, whose package does not import fraud_app).
 
@@ -51,6 +53,11 @@ _DIGITS = re.compile(r"\d")
 # `card_id=4539...` (a conflicting duplicate's detail), `card_id '4539...'` (a rule's)
 _KEYED = re.compile(r"(?P<lead>\bcard_id(?:=|: | ')'?)(?P<value>[^\s,;')]+)")
 _CARD_VALUE = re.compile(r"\d(?:[ -]?\d){11,}")
+# the value a line quotes as its transaction_id (`transaction_id '...'`, `transaction_id=...`):
+# the row's key in the lake, not a card number, kept as written so that it can be looked up
+# there (a 16-digit numeric id passes the Luhn check one time in ten)
+_TRANSACTION_KEYED = re.compile(r"\btransaction_id(?:=|: | ')'?[^\s,;')]+")
+ID_COLUMNS: frozenset[str] = frozenset({"transaction_id"})
 
 
 def luhn_valid(digits: str) -> bool:
@@ -92,6 +99,17 @@ def mask_pans(text: str) -> str:
     """`text` with each card number in it masked (see the module doc); the rest as is."""
     if sum(1 for _ in _DIGITS.finditer(text)) < 12:
         return text
+    if "transaction_id" not in text:
+        return _masked_text(text)
+    kept = [m.span() for m in _TRANSACTION_KEYED.finditer(text)]
+    parts, at = [], 0
+    for start, end in kept:
+        parts += [_masked_text(text[at:start]), text[start:end]]
+        at = end
+    return "".join([*parts, _masked_text(text[at:])])
+
+
+def _masked_text(text: str) -> str:
     text = _KEYED.sub(_keyed, text) if "card_id" in text else text
     return _SCIENTIFIC.sub(_scientific, _PAN.sub(_pan, text))
 
@@ -119,6 +137,8 @@ def mask_record(data: Any, card_columns: Iterable[str] = CARD_COLUMNS, key: obje
         return type(data)(mask_record(v, columns, key) for v in data)
     if str(key) in columns:
         return mask_card_id(data)
+    if str(key) in ID_COLUMNS:
+        return data
     return mask_pans(data) if isinstance(data, str) else data
 
 
@@ -131,6 +151,8 @@ def shown_value(card_columns: Iterable[str] = CARD_COLUMNS) -> Callable[[str, An
     def shown(column: str, value: Any) -> Any:
         if column in columns:
             return mask_card_id(value)
+        if column in ID_COLUMNS:
+            return value
         return mask_pans(value) if isinstance(value, str) else value
 
     return shown
