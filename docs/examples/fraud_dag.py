@@ -39,11 +39,13 @@ DAILY = {
     "features": "features",
     "validate_features": "validate --table features",
     # the day's scores, then the late rows of dates scored before (README, "Late-arriving
-    # transactions"): `score` prints those dates as `unscored_dates`; each is scored again
+    # transactions"): `score` prints those dates as `unscored_dates`; each is scored again.
+    # The dates are read into a variable first: a failure inside `for d in $(...)` is not
+    # the loop's, so a missing jq passed the task and re-scored nothing
     "score": (
         "out=$({base} score --date {{{{ ds }}}} --job-id daily-{{{{ ds_nodash }}}}) && "
-        'echo "$out" && for d in $(echo "$out" | jq -r \'.unscored_dates | keys[]\'); '
-        'do {base} score --date "$d" || exit 1; done'
+        'echo "$out" && dates=$(jq -r \'.unscored_dates | keys[]\' <<<"$out") && '
+        'for d in $dates; do {base} score --date "$d" || exit 1; done'
     ),
 }
 WEEKLY = {

@@ -120,10 +120,14 @@ def follow_moved_artifacts(db: Path, recorded: str) -> str | None:
         )  # fmt: skip
         return None
     prefixes = [(old, str(new))]
-    if recorded != old:  # a file: URI, recorded as such: written percent-encoded, since
+    # without a trailing `/`: a location given as `file:///srv/a/` holds its runs at
+    # `file:///srv/a/<run>`, which the prefix `file:///srv/a//` missed (only the experiment
+    # followed the move; session 37 review)
+    before = recorded.rstrip("/") or recorded
+    if before != old:  # a file: URI, recorded as such: written percent-encoded, since
         # MLflow decodes it (`file://<new>` with a `#`, `?` or `%` in the new path named
         # another folder: `/srv/p#1` was read as `/srv/p`; session 37)
-        prefixes.append((recorded, new.as_uri()))
+        prefixes.append((before, new.as_uri()))
     try:
         with contextlib.closing(sqlite3.connect(db)) as conn, conn:
             for table, column in _COLUMNS:

@@ -10,8 +10,12 @@ BashOperator calls (the file's own code, the commands it builds, are what is che
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import shutil
+import stat
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -128,3 +132,90 @@ def test_the_deploy_cron_script_runs_the_readmes_daily_cycle():
         if "fraud-app " in line:
             args = shlex.split(line.split("fraud-app ", 1)[1].split(">>")[0])
             assert build_parser().parse_args(args).command in ("train", "prune"), line
+
+
+# The re-score loops run for real (bash), with a stand-in for the fraud-app executable whose
+# `score` prints the JSON result the CLI prints (two dates in `unscored_dates`) and records
+# its calls: what is checked is the shell around it (exit codes, the JSON read by jq).
+_FAKE_FRAUD_APP = """#!/bin/bash
+echo "$*" >> "{log}"
+if [[ " $* " == *" score "*"--job-id"* ]]; then
+  printf '{{\\n  "job_id": "daily",\\n  "unscored_dates": {{\\n    "2026-01-03": 5,\\n    "2026-01-04": 2\\n  }}\\n}}\\n'
+elif [[ " $* " == *" score "* ]]; then
+  printf '{{\\n  "job_id": "again",\\n  "unscored_dates": {{}}\\n}}\\n'
+fi
+"""
+
+
+def _fake_bin(tmp_path: Path, jq_works: bool) -> tuple[Path, Path, dict]:
+    """(the fraud-app stand-in, its call log, the environment): with `jq_works` False, a
+    `jq` first on PATH that fails as a missing one does (127)."""
+    log, exe, bindir = tmp_path / "calls.log", tmp_path / "fraud-app", tmp_path / "bin"
+    exe.write_text(_FAKE_FRAUD_APP.format(log=log))
+    bindir.mkdir()
+    env = dict(os.environ)
+    if not jq_works:
+        jq = bindir / "jq"
+        jq.write_text('#!/bin/sh\necho "jq: command not found" >&2\nexit 127\n')
+        jq.chmod(jq.stat().st_mode | stat.S_IXUSR)
+        env["PATH"] = f"{bindir}:{env.get('PATH', '')}"
+    exe.chmod(exe.stat().st_mode | stat.S_IXUSR)
+    return exe, log, env
+
+
+def _rescored(log: Path) -> list[str]:
+    """The dates scored again (the `score --date D` calls without a --job-id)."""
+    calls = log.read_text().splitlines() if log.exists() else []
+    return [c.split("--date ", 1)[1].split()[0] for c in calls if " score " in f" {c} "
+            and "--job-id" not in c]  # fmt: skip
+
+
+def _cron_script(exe: Path) -> str:
+    text = (ROOT / "docs" / "DEPLOY.md").read_text()
+    section = text.split("## 7. Scheduling", 1)[1]
+    script = re.findall(r"```bash\n(.*?)```", section, re.S)[0]
+    executable = re.search(r"F=\((\S+)", script).group(1)
+    return script.replace(executable, str(exe))
+
+
+def _dag_score_task(dag_file, exe: Path) -> str:
+    namespace, dags = dag_file
+    [command] = [c for c in dags["fraud_app_daily"] if "unscored_dates" in c]
+    for jinja, value in DAY.items():
+        command = command.replace(jinja, value)
+    return command.replace(namespace["FRAUD_APP"], str(exe))
+
+
+def test_the_deploy_cron_script_fails_when_the_unscored_dates_cannot_be_read(tmp_path):
+    """`for d in $(jq ...)` under `set -e`: the shell ignores a failure inside a `for`'s
+    word list, so without jq (or with output jq cannot read) the script ended with 0,
+    having re-scored nothing, and cron's log showed success (session 37 review)."""
+    exe, log, env = _fake_bin(tmp_path, jq_works=False)
+    done = subprocess.run(["bash", "-c", _cron_script(exe)], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+    assert done.returncode != 0, (done.returncode, done.stderr)
+    assert "jq: command not found" in done.stderr
+    assert _rescored(log) == []
+
+
+def test_the_example_dag_score_task_fails_when_the_unscored_dates_cannot_be_read(
+    dag_file, tmp_path
+):
+    """The same in the DAG's `score` task: Airflow marked it a success without the
+    re-scores (session 37 review)."""
+    exe, log, env = _fake_bin(tmp_path, jq_works=False)
+    done = subprocess.run(["bash", "-c", _dag_score_task(dag_file, exe)], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode != 0, (done.returncode, done.stderr)
+    assert _rescored(log) == []
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_schedules_score_again_each_unscored_date(dag_file, tmp_path):
+    exe, log, env = _fake_bin(tmp_path, jq_works=True)
+    for command in (_cron_script(exe), _dag_score_task(dag_file, exe)):
+        log.unlink(missing_ok=True)
+        done = subprocess.run(["bash", "-c", command], env=env, capture_output=True,
+                              text=True, timeout=60)  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert _rescored(log) == ["2026-01-03", "2026-01-04"]

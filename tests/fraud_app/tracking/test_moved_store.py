@@ -239,3 +239,27 @@ def test_a_store_at_a_percent_encoded_file_uri_that_did_not_move_is_left_alone(
     assert "was moved or copied" not in caplog.text
     assert champion.directory.is_relative_to(root)
     assert _score(champion.directory) == pytest.approx(_score(root / "models" / "r1"))
+
+
+def test_a_store_at_a_file_uri_with_a_trailing_slash_is_rewritten_whole(
+    tmp_path, monkeypatch, mlflow_template
+):
+    """`tracking.artifact_location: file:///.../mlartifacts/` is recorded as given, and
+    MLflow records each run under it with one slash (`.../mlartifacts/<run>/artifacts`):
+    the rewrite matched the runs by `<recorded>/` (`...mlartifacts//`), so after a move
+    only the experiment's location followed, and every run's and model's paths kept naming
+    the old folder (session 37 review)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    old, moved = tmp_path / "old", tmp_path / "moved"
+    mlflow_template.copy_to(old)
+
+    def config(root):
+        location = (root / "mlartifacts").as_uri() + "/"
+        return h.config(root, **{"tracking.artifact_location": location})
+
+    h.gate_on_rows(config(old), old, h.linear_ensemble(2.0), "r1", h.rows(200, seed=3))
+    shutil.move(old, moved)
+    champion = resolve_model(CHAMPION, config=config(moved))
+    assert champion.directory.is_relative_to(moved)
+    paths = [row[0] for row in _artifact_paths(moved / "mlflow.db")]
+    assert len(paths) >= 2 and not [p for p in paths if str(old) in p], paths
