@@ -95,6 +95,12 @@ class EarlyStoppingConfig:
     max_rows: int | None = 1_000_000
 
     def __post_init__(self) -> None:
+        # in this order: the first field wrong is the one an error names
+        self._check_counts()
+        self._check_evaluations()
+
+    def _check_counts(self) -> None:
+        """The integer fields: max_rows, average_best (which needs restore_best), patience."""
         if self.max_rows is not None and (
             isinstance(self.max_rows, bool)
             or not isinstance(self.max_rows, int)
@@ -126,6 +132,10 @@ class EarlyStoppingConfig:
             raise ConfigError(
                 f"early_stopping.patience must be an integer >= 1. Received: {self.patience!r}"
             )
+
+    def _check_evaluations(self) -> None:
+        """When it evaluates (every_epochs or every_groups, from min_epochs) and what
+        counts as better (min_delta)."""
         if (self.every_epochs is None) == (self.every_groups is None):
             raise ConfigError("early_stopping: set exactly one of every_epochs or every_groups")
         if self.every_epochs is not None and not (
@@ -176,6 +186,32 @@ def collect_validation(
     return decode_blocks(bytes(r[0]) for r in rows)
 
 
+def _require_both_classes(validation: PartitionData) -> None:
+    """Refuse a validation set without rows or without both classes: its AP is undefined."""
+    y = validation.y
+    if validation.rows == 0:
+        raise EmptyInputError("early stopping needs validation rows; the validation set is empty")
+    positives = int((y > 0.5).sum())
+    if positives in (0, validation.rows):
+        raise EmptyInputError(
+            f"early stopping needs both classes in the validation set; it has {positives} "
+            f"positive(s) in {validation.rows} rows. Widen the validation window or turn "
+            "early stopping off (training.distributed.early_stopping: null)"
+        )
+
+
+def _evaluation_points(
+    config: EarlyStoppingConfig, total_iterations: int, iterations_per_epoch: int, first: int
+) -> list[int]:
+    """The iterations it evaluates at: every `every_epochs` from `first` on, and the last
+    (every_groups: the last only here; group boundaries add theirs, `due`)."""
+    if config.every_epochs is not None:
+        step = max(1, round(config.every_epochs * iterations_per_epoch))
+        points = range(step, total_iterations + 1, step)
+        return sorted({*(p for p in points if p >= first), total_iterations})
+    return [total_iterations]
+
+
 class EarlyStopper:
     """Driver-side validation scoring, best-weights tracking and the stop decision."""
 
@@ -189,18 +225,7 @@ class EarlyStopper:
         iterations_per_epoch: int,
         warmup_iterations: int = 0,
     ) -> None:
-        y = validation.y
-        if validation.rows == 0:
-            raise EmptyInputError(
-                "early stopping needs validation rows; the validation set is empty"
-            )
-        positives = int((y > 0.5).sum())
-        if positives in (0, validation.rows):
-            raise EmptyInputError(
-                f"early stopping needs both classes in the validation set; it has {positives} "
-                f"positive(s) in {validation.rows} rows. Widen the validation window or turn "
-                "early stopping off (training.distributed.early_stopping: null)"
-            )
+        _require_both_classes(validation)
         self.config = config
         self.validation = validation
         self.model = Model.from_config(model_config)
@@ -224,12 +249,9 @@ class EarlyStopper:
         self.first = max(
             math.ceil(config.min_epochs * self.iterations_per_epoch), warmup_iterations
         )
-        if config.every_epochs is not None:
-            step = max(1, round(config.every_epochs * self.iterations_per_epoch))
-            points = range(step, total_iterations + 1, step)
-            self.points = sorted({*(p for p in points if p >= self.first), total_iterations})
-        else:
-            self.points = [total_iterations]
+        self.points = _evaluation_points(
+            config, total_iterations, self.iterations_per_epoch, self.first
+        )
 
     def cut(self, plan: list[int], start_iteration: int) -> list[int]:
         """Split the planned groups so that every evaluation point is a group boundary."""
