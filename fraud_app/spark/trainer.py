@@ -34,13 +34,14 @@ from dlcore.schedules import CosineDecay, Schedule, WarmupLinearScaling, schedul
 from fraud_app.errors import TrainingError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.data import PartitionData, to_training_blocks
-from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig, collect_validation
+from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig
 from fraud_app.spark.engine_base import Engine, FaultInjection, TrainingResult
 from fraud_app.spark.grouped import GroupedEngine
 from fraud_app.spark.per_iteration import PerIterationEngine
 from fraud_app.spark.planner import StageTiming
 from fraud_app.spark.session import check_barrier_slots
 from fraud_app.spark.summary import DataSummary, require_trainable, summarize_blocks
+from fraud_app.spark.validation_rows import collect_validation
 
 logger = logging.getLogger(__name__)
 
