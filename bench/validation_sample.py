@@ -27,7 +27,7 @@ import json, resource, sys, time
 import numpy as np
 from pyspark.sql import functions as F
 from dlcore.metrics import average_precision
-from fraud_app.spark.early_stopping import collect_validation
+from fraud_app.spark.validation_rows import collect_validation
 from fraud_app.spark.session import get_spark
 
 rows, max_rows = int(sys.argv[1]), (None if sys.argv[2] == "none" else int(sys.argv[2]))

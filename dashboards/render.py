@@ -120,15 +120,7 @@ def render_run(
     written = [] if options.inline_plotlyjs else [ensure_plotly(sources.output)]
     counts = {}
     for stem, title in PAGES.items():
-        try:
-            secs = _sections(stem, data, options)
-        except DashboardInputError as exc:  # one broken input must not hide the other pages
-            logger.warning("dashboards: run %s, page %s: %s", run, stem, exc)
-            secs = [Section("This page could not be drawn", paragraph(str(exc)))]
-        except LAYOUT_ERRORS as exc:  # a value of another type than the writer's (e.g. text)
-            logger.warning("dashboards: run %s, page %s: %s", run, stem, _layout_message(exc))
-            logger.debug("dashboards: the drawing error", exc_info=True)
-            secs = [Section("This page could not be drawn", paragraph(_layout_message(exc)))]
+        secs = _page_sections(run, stem, data, options)
         counts[stem] = len(secs)
         written.append(
             _write(
@@ -142,6 +134,20 @@ def render_run(
     drop_old_copy(out)  # the folder's pages no longer load their own plotly.min.js
     logger.info("dashboards: run %s rendered to %s in %.1f s", run, out, time.monotonic() - started)
     return written
+
+
+def _page_sections(run: str, stem: str, data: RunData, options: DashboardOptions) -> list[Section]:
+    """The sections of one page, or one section saying why the page could not be drawn
+    (logged as a WARNING): the other pages are drawn all the same."""
+    try:
+        return _sections(stem, data, options)
+    except DashboardInputError as exc:  # one broken input must not hide the other pages
+        logger.warning("dashboards: run %s, page %s: %s", run, stem, exc)
+        return [Section("This page could not be drawn", paragraph(str(exc)))]
+    except LAYOUT_ERRORS as exc:  # a value of another type than the writer's (e.g. text)
+        logger.warning("dashboards: run %s, page %s: %s", run, stem, _layout_message(exc))
+        logger.debug("dashboards: the drawing error", exc_info=True)
+        return [Section("This page could not be drawn", paragraph(_layout_message(exc)))]
 
 
 def _write_stills(out: Path, data: RunData) -> list[Path]:

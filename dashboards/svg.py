@@ -95,6 +95,13 @@ class Chart:
         for s in self.series:
             out += self._draw(s, px, py, y0)
         out.append("</g>")
+        out += self._legend()
+        out.append("</svg>")
+        return "\n".join(out) + "\n"
+
+    def _legend(self) -> list[str]:
+        """One row per series below the plot: its mark (a bar or the line's stroke) and name."""
+        out = []
         for i, s in enumerate(self.series):
             ly = HEIGHT + i * LEGEND_ROW
             dash = DASHES.get(s.dash)
@@ -109,8 +116,7 @@ class Chart:
             )
             out.append(mark)
             out.append(f'<text x="{LEFT + 32}" y="{ly}">{escape(s.name)}</text>')
-        out.append("</svg>")
-        return "\n".join(out) + "\n"
+        return out
 
     def _y(self, v: float) -> float | None:
         if not math.isfinite(v):

@@ -22,6 +22,7 @@ each scenario its signature:
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import ClassVar
 
@@ -77,10 +78,17 @@ class NormalSpending(Pattern):
     name = None
 
     def build(self, w: World, rows: DataFrame) -> DataFrame:
-        s, i = w.seed, "i"
-        u = lambda what: uniform(s, "normal." + what, i)  # noqa: E731
+        df = self._card_and_channel(w, rows)
+        df = self._mcc_and_country(w, df)
+        return self._purchase(w, df)
+
+    @staticmethod
+    def _card_and_channel(w: World, rows: DataFrame) -> DataFrame:
+        """Who pays and how: the card (activity is skewed), its home, the channel (the
+        card's favourite 70 % of the time)."""
+        u = functools.partial(_normal_uniform, w)
         # activity is skewed: a few cards pay much more often than most
-        df = rows.withColumn(
+        return rows.withColumn(
             "card", F.floor(F.pow(u("card"), 1.5) * w.n_cards).cast("long")
         ).withColumns(
             {
@@ -90,11 +98,17 @@ class NormalSpending(Pattern):
                 ),
             }
         )
+
+    @staticmethod
+    def _mcc_and_country(w: World, df: DataFrame) -> DataFrame:
+        """Where: the merchant category (the card's favourite 55 % of the time, ATM for
+        the ATM channel) and the country (abroad at the cross-border rate, x3 online)."""
+        u = functools.partial(_normal_uniform, w)
         cross_p = F.least(
             F.lit(w.cross_border_rate) * F.when(F.col("channel") == E.ECOM, 3.0).otherwise(1.0),
             F.lit(1.0),
         )
-        df = df.withColumns(
+        return df.withColumns(
             {
                 "mcc": F.when(F.col("channel") == E.ATM, F.lit(E.ATM_MCC))
                 .when(u("mcc.fav") < 0.55, E.card_mcc(w, "card"))
@@ -104,6 +118,13 @@ class NormalSpending(Pattern):
                 ).otherwise(F.col("home")),
             }
         )
+
+    @staticmethod
+    def _purchase(w: World, df: DataFrame) -> DataFrame:
+        """What: the merchant, the time, the amount (the card's scale x the category's, x1.3
+        abroad; ATM amounts in 50s), the device online, and the label 0."""
+        s, i = w.seed, "i"
+        u = functools.partial(_normal_uniform, w)
         favourite = randint(s, "normal.fav.j", w.merchants_per_cell, "card", "mcc")
         log_med = E.card_log_scale(w, "card") + E.mcc_log_mult(F.col("mcc"))
         log_med = log_med + F.when(F.col("country") != F.col("home"), math.log(1.3)).otherwise(0.0)
@@ -127,6 +148,11 @@ class NormalSpending(Pattern):
                 "pattern": F.lit(None).cast("string"),
             }
         )
+
+
+def _normal_uniform(w: World, what: str) -> Column:
+    """The normal rows' uniform draw named `what`, per row (`i`)."""
+    return uniform(w.seed, "normal." + what, "i")
 
 
 class CompromisedMerchant(Pattern):

@@ -183,22 +183,9 @@ def _split_available(
     df: DataFrame, feature_set: FeatureSet, *, skip_all_null: bool, lags: bool = True
 ) -> tuple[list[FeatureDef], list[SkippedFeature]]:
     present = set(df.columns)
-    optional = {c for f in feature_set.features for c in f.inputs if c in present}
-    rates = [f for f in feature_set.features if isinstance(f, FraudRate)]
-    if rates and "label_time" in present:
-        optional.add("label_time")
     delay = feature_set.label_delay_s
     lag_of = {f.name: _lag_s(f, delay) if lags else 0 for f in feature_set.features}
-    profile = (
-        data_profile(
-            df,
-            sorted(optional - set(REQUIRED_COLUMNS)),
-            [c for c in log1p_inputs(feature_set.features) if c in present],
-            span=any(lag_of.values()),
-        )
-        if skip_all_null
-        else DataProfile()
-    )
+    profile = _profile(df, feature_set, any(lag_of.values())) if skip_all_null else DataProfile()
     nulls = profile.all_null
     delay_only = "label_time" not in present or "label_time" in nulls
     computable, skipped = [], []
@@ -221,6 +208,29 @@ def _split_available(
             skipped.append(SkippedFeature(feature.name, missing, empty, unknown, beyond))
         else:
             computable.append(feature)
+    _warn_skipped(skipped)
+    warn_log1p_below_domain(computable, profile)
+    return computable, skipped
+
+
+def _profile(df: DataFrame, feature_set: FeatureSet, span: bool) -> DataProfile:
+    """What the skips read of the data, in one small Spark job: which optional inputs (and
+    label_time, for fraud rates) are null in every row, the log1p inputs' minimums and,
+    when a window has a lag (`span`), the first and last timestamp."""
+    present = set(df.columns)
+    optional = {c for f in feature_set.features for c in f.inputs if c in present}
+    rates = [f for f in feature_set.features if isinstance(f, FraudRate)]
+    if rates and "label_time" in present:
+        optional.add("label_time")
+    return data_profile(
+        df,
+        sorted(optional - set(REQUIRED_COLUMNS)),
+        [c for c in log1p_inputs(feature_set.features) if c in present],
+        span=span,
+    )
+
+
+def _warn_skipped(skipped: list[SkippedFeature]) -> None:
     if skipped:
         logger.warning(
             "%d feature(s) skipped, they would be constant: their inputs are absent or "
@@ -229,8 +239,6 @@ def _split_available(
             len(skipped),
             ", ".join(f"{s.name} ({s.reason})" for s in skipped),
         )
-    warn_log1p_below_domain(computable, profile)
-    return computable, skipped
 
 
 def _lag_s(feature: FeatureDef, label_delay_s: int) -> int:

@@ -63,8 +63,8 @@ from fraud_app.models.train import (
     train_ensemble,
 )
 from fraud_app.scoring.tasks import task_errors
-from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.summary import DataSummary
+from fraud_app.spark.validation_rows import collect_validation
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ import numpy as np
 from dlcore.layers import PiecewiseLinear, quantile_edges
 from fraud_app.errors import EmptyInputError
 from fraud_app.features.moments import batch_moments, combine_moments, require_finite_moments
-from fraud_app.spark.early_stopping import collect_validation
+from fraud_app.spark.validation_rows import collect_validation
 
 
 def _partial_moments(features_col: str):

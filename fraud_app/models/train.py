@@ -33,10 +33,10 @@ from fraud_app.models.input_fit import encoding_state, feature_sample, set_encod
 from fraud_app.models.input_fit import feature_statistics as feature_statistics
 from fraud_app.models.input_fit import sample_fraction as sample_fraction
 from fraud_app.spark.data import PartitionData
-from fraud_app.spark.early_stopping import collect_validation
 from fraud_app.spark.planner import StageTiming
 from fraud_app.spark.summary import DataSummary, require_trainable
 from fraud_app.spark.trainer import DistributedTrainer, TrainingResult, prepare_training_data
+from fraud_app.spark.validation_rows import collect_validation
 
 logger = logging.getLogger(__name__)
 

@@ -88,6 +88,16 @@ class DistributedConfig:
     encoded_rows_max_bytes: int = 1 << 30
 
     def __post_init__(self) -> None:
+        # in this order: the first field wrong is the one an error names
+        self._check_batch()
+        self._check_run_length()
+        self._check_engine()
+        self._check_learning()
+        self._check_communication()
+        self._check_auto_overhead()
+
+    def _check_batch(self) -> None:
+        """Workers and the global batch: every worker gets the same local batch."""
         _int_at_least("num_workers", self.num_workers, 1)
         _int_at_least("global_batch_size", self.global_batch_size, self.num_workers)
         if self.global_batch_size % self.num_workers:
@@ -96,6 +106,9 @@ class DistributedConfig:
                 f"divisible by training.distributed.num_workers ({self.num_workers}) so every "
                 "worker gets the same local batch"
             )
+
+    def _check_run_length(self) -> None:
+        """Exactly one of iterations or epochs, and the group and stage sizes."""
         if (self.iterations is None) == (self.epochs is None):
             raise ConfigError("training.distributed: set exactly one of iterations or epochs")
         if self.iterations is not None:
@@ -106,12 +119,18 @@ class DistributedConfig:
             _int_at_least("group_size", self.group_size, 1)
         if self.stage_groups != "auto":
             _int_at_least("stage_groups", self.stage_groups, 1)
+
+    def _check_engine(self) -> None:
+        """The engine, its retries and the encoded rows' memory bound."""
         if self.engine not in ENGINES:
             raise ConfigError(
                 f"training.distributed.engine must be one of {ENGINES}. Received: {self.engine!r}"
             )
         _int_at_least("max_retries", self.max_retries, 0)
         _int_at_least("encoded_rows_max_bytes", self.encoded_rows_max_bytes, 0)
+
+    def _check_learning(self) -> None:
+        """The learning-rate decay and mixup."""
         if self.lr_decay not in ("none", "cosine"):
             raise ConfigError(
                 f"DistributedConfig.lr_decay must be 'none' or 'cosine'. Received: {self.lr_decay!r}"
@@ -124,6 +143,9 @@ class DistributedConfig:
             raise ConfigError(
                 f"training.distributed.mixup_alpha must be a finite number >= 0. Received: {self.mixup_alpha!r}"
             )
+
+    def _check_communication(self) -> None:
+        """The gradients' wire format, the topology and the deadlines."""
         if self.compression not in (None, "bf16", "fp16"):
             raise ConfigError(
                 f"training.distributed.compression must be null, 'bf16' or 'fp16'. Received: {self.compression!r}"
@@ -143,6 +165,9 @@ class DistributedConfig:
                 raise ConfigError(
                     f"training.distributed.{name} must be a finite number of seconds > 0. Received: {value!r}"
                 )
+
+    def _check_auto_overhead(self) -> None:
+        """The stage overhead "auto" group sizes aim at."""
         if not 0 < self.auto_overhead_target < 1:
             raise ConfigError(
                 f"DistributedConfig.auto_overhead_target must be in (0, 1). Received: {self.auto_overhead_target!r}"

@@ -51,20 +51,7 @@ from dlcore.metrics import average_precision
 from dlcore.model import Model
 from dlcore.training.snapshots import BestSnapshots
 from fraud_app.errors import ConfigError, EmptyInputError
-from fraud_app.spark.data import PartitionData, _arrow_encoder, decode_blocks
-from fraud_app.spark.result_cap import result_cap
-from fraud_app.spark.validation_sample import stratified_sample
-
-# early stopping scores its validation rows on the driver (fraud_app.spark.result_cap)
-VALIDATION_ADVICE = (
-    "Early stopping scores the validation rows on the driver: give it a shorter validation "
-    "window (splits.validation_days; in a notebook, fewer rows marked by "
-    "validationIndicatorCol or a smaller validationFraction), a smaller "
-    "training.distributed.early_stopping.max_rows (it scores a weighted sample of a larger "
-    "window), or a larger "
-    "spark.driver.maxResultSize and spark.driver.memory (spark.conf in the config, or "
-    "--conf at spark-submit)"
-)
+from fraud_app.spark.data import PartitionData
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +82,12 @@ class EarlyStoppingConfig:
     max_rows: int | None = 1_000_000
 
     def __post_init__(self) -> None:
+        # in this order: the first field wrong is the one an error names
+        self._check_counts()
+        self._check_evaluations()
+
+    def _check_counts(self) -> None:
+        """The integer fields: max_rows, average_best (which needs restore_best), patience."""
         if self.max_rows is not None and (
             isinstance(self.max_rows, bool)
             or not isinstance(self.max_rows, int)
@@ -126,6 +119,10 @@ class EarlyStoppingConfig:
             raise ConfigError(
                 f"early_stopping.patience must be an integer >= 1. Received: {self.patience!r}"
             )
+
+    def _check_evaluations(self) -> None:
+        """When it evaluates (every_epochs or every_groups, from min_epochs) and what
+        counts as better (min_delta)."""
         if (self.every_epochs is None) == (self.every_groups is None):
             raise ConfigError("early_stopping: set exactly one of every_epochs or every_groups")
         if self.every_epochs is not None and not (
@@ -150,30 +147,30 @@ class EarlyStoppingConfig:
             )
 
 
-def collect_validation(
-    df, *, features_col: str, label_col: str, max_rows: int | None = None, seed: int = 0
-) -> PartitionData:
-    """The validation rows as NumPy arrays on the driver (one Spark job, Arrow batches).
-    max_rows: past this many rows, a stratified sample with weights (its `w`), see
-    fraud_app.spark.validation_sample (one more job, the count); None = every row."""
-    from fraud_app.errors import SchemaError
+def _require_both_classes(validation: PartitionData) -> None:
+    """Refuse a validation set without rows or without both classes: its AP is undefined."""
+    y = validation.y
+    if validation.rows == 0:
+        raise EmptyInputError("early stopping needs validation rows; the validation set is empty")
+    positives = int((y > 0.5).sum())
+    if positives in (0, validation.rows):
+        raise EmptyInputError(
+            f"early stopping needs both classes in the validation set; it has {positives} "
+            f"positive(s) in {validation.rows} rows. Widen the validation window or turn "
+            "early stopping off (training.distributed.early_stopping: null)"
+        )
 
-    missing = [c for c in (features_col, label_col) if c not in df.columns]
-    if missing:
-        raise SchemaError(
-            f"validation DataFrame lacks column(s) {missing}. Available: {df.columns}"
-        )
-    weight = None
-    if max_rows is not None:
-        df, weight = stratified_sample(df, label_col=label_col, max_rows=max_rows, seed=seed)
-    cols = [features_col, label_col] + ([weight] if weight else [])
-    with result_cap("the validation window", VALIDATION_ADVICE):
-        rows = (
-            df.select(*cols)
-            .mapInArrow(_arrow_encoder(features_col, label_col, weight), "block binary")
-            .collect()
-        )
-    return decode_blocks(bytes(r[0]) for r in rows)
+
+def _evaluation_points(
+    config: EarlyStoppingConfig, total_iterations: int, iterations_per_epoch: int, first: int
+) -> list[int]:
+    """The iterations it evaluates at: every `every_epochs` from `first` on, and the last
+    (every_groups: the last only here; group boundaries add theirs, `due`)."""
+    if config.every_epochs is not None:
+        step = max(1, round(config.every_epochs * iterations_per_epoch))
+        points = range(step, total_iterations + 1, step)
+        return sorted({*(p for p in points if p >= first), total_iterations})
+    return [total_iterations]
 
 
 class EarlyStopper:
@@ -189,18 +186,7 @@ class EarlyStopper:
         iterations_per_epoch: int,
         warmup_iterations: int = 0,
     ) -> None:
-        y = validation.y
-        if validation.rows == 0:
-            raise EmptyInputError(
-                "early stopping needs validation rows; the validation set is empty"
-            )
-        positives = int((y > 0.5).sum())
-        if positives in (0, validation.rows):
-            raise EmptyInputError(
-                f"early stopping needs both classes in the validation set; it has {positives} "
-                f"positive(s) in {validation.rows} rows. Widen the validation window or turn "
-                "early stopping off (training.distributed.early_stopping: null)"
-            )
+        _require_both_classes(validation)
         self.config = config
         self.validation = validation
         self.model = Model.from_config(model_config)
@@ -224,12 +210,9 @@ class EarlyStopper:
         self.first = max(
             math.ceil(config.min_epochs * self.iterations_per_epoch), warmup_iterations
         )
-        if config.every_epochs is not None:
-            step = max(1, round(config.every_epochs * self.iterations_per_epoch))
-            points = range(step, total_iterations + 1, step)
-            self.points = sorted({*(p for p in points if p >= self.first), total_iterations})
-        else:
-            self.points = [total_iterations]
+        self.points = _evaluation_points(
+            config, total_iterations, self.iterations_per_epoch, self.first
+        )
 
     def cut(self, plan: list[int], start_iteration: int) -> list[int]:
         """Split the planned groups so that every evaluation point is a group boundary."""

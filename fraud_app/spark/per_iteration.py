@@ -82,26 +82,7 @@ class PerIterationEngine(Engine):
         shard = ShardContext.for_params(params)
         t_group, loss_group, start = time.perf_counter(), 0.0, 0
         for it in range(total):
-            bc = self.sc.broadcast(params.data.copy())
-            fn = _partition_gradient(
-                self.run_id,
-                self.model_config,
-                self.loss_config,
-                bc,
-                it,
-                cfg.local_batch_size,
-                cfg.global_batch_size,
-                cfg.seed,
-                cfg.shuffle,
-                get_ops().name,
-                cfg.mixup_alpha,
-            )
-            try:
-                grad, value = blocks.mapPartitionsWithIndex(fn).treeAggregate(
-                    zero, _add, _add, depth=2
-                )
-            finally:  # also a failed or interrupted iteration: the file and the JVM copy
-                bc.destroy()
+            grad, value = self._gradient(blocks, it, zero)
             params.grad[...] = grad
             self.optimizer.step(params.data, params.grad, opt_state, shard)
             step = {"group": len(state.history), "start_iteration": start, "end_iteration": it + 1}
@@ -111,19 +92,7 @@ class PerIterationEngine(Engine):
             self._evaluate(it + 1, len(state.history) + 1 if boundary else None, state)
             if boundary or self.stopped():
                 wall = time.perf_counter() - t_group
-                n = it + 1 - start
-                entry = {
-                    "group": len(state.history),
-                    "start_iteration": start,
-                    "end_iteration": it + 1,
-                    "iterations": n,
-                    "loss": loss_group / n,
-                    "wall_s": wall,
-                    "samples_per_s": n * cfg.global_batch_size / wall,
-                    "compute_share": float("nan"),
-                    "sync_share": float("nan"),
-                    "scheduling_share": float("nan"),
-                }
+                entry = _history_entry(len(state.history), start, it + 1, loss_group, wall, cfg)
                 state.history.append(entry)
                 log_progress(entry, total)
                 t_group, loss_group, start = time.perf_counter(), 0.0, it + 1
@@ -133,7 +102,48 @@ class PerIterationEngine(Engine):
         state.iteration = it + 1
         return self.finish(state, rows, 0, [])
 
+    def _gradient(self, blocks, it: int, zero):
+        """(the gradient summed over every worker's local batch, the loss) of iteration
+        `it`, at the current weights (broadcast for this step only)."""
+        cfg = self.config
+        bc = self.sc.broadcast(self.model.params.data.copy())
+        fn = _partition_gradient(
+            self.run_id,
+            self.model_config,
+            self.loss_config,
+            bc,
+            it,
+            cfg.local_batch_size,
+            cfg.global_batch_size,
+            cfg.seed,
+            cfg.shuffle,
+            get_ops().name,
+            cfg.mixup_alpha,
+        )
+        try:
+            return blocks.mapPartitionsWithIndex(fn).treeAggregate(zero, _add, _add, depth=2)
+        finally:  # also a failed or interrupted iteration: the file and the JVM copy
+            bc.destroy()
+
     def _evaluate(self, iteration: int, group: int | None, state) -> None:
         stopper = self.stopper
         if stopper is not None and stopper.due(iteration, group):
             stopper.evaluate(iteration, group, self.model.params.data.copy(), state.layer_state)
+
+
+def _history_entry(group: int, start: int, end: int, loss_sum: float, wall: float, cfg) -> dict:
+    """The history record of iterations [start, end): the grouped engine's fields, its
+    shares NaN (one Spark job per step has no compute / sync split to report)."""
+    n = end - start
+    return {
+        "group": group,
+        "start_iteration": start,
+        "end_iteration": end,
+        "iterations": n,
+        "loss": loss_sum / n,
+        "wall_s": wall,
+        "samples_per_s": n * cfg.global_batch_size / wall,
+        "compute_share": float("nan"),
+        "sync_share": float("nan"),
+        "scheduling_share": float("nan"),
+    }

@@ -2,7 +2,7 @@
 
 A few steps still bring a whole window to the driver: early stopping scores the validation
 window there after every evaluation (its rows and feature vectors: fraud_app.spark.
-early_stopping.collect_validation, pipelines.training.nodes.collect_validation_window), and
+validation_rows.collect_validation, pipelines.training.nodes.collect_validation_window), and
 the promotion gate with it. A validation window larger than the cap (1g by default; ~250
 bytes a row at 50 features, so ~4M rows) stopped `train` with Spark's own text inside a
 Py4JJavaError: "Total size of serialized results of 2 tasks (101.2 MiB) is bigger than

@@ -34,13 +34,14 @@ from dlcore.schedules import CosineDecay, Schedule, WarmupLinearScaling, schedul
 from fraud_app.errors import TrainingError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.data import PartitionData, to_training_blocks
-from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig, collect_validation
-from fraud_app.spark.engine_base import FaultInjection, TrainingResult
+from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig
+from fraud_app.spark.engine_base import Engine, FaultInjection, TrainingResult
 from fraud_app.spark.grouped import GroupedEngine
 from fraud_app.spark.per_iteration import PerIterationEngine
 from fraud_app.spark.planner import StageTiming
 from fraud_app.spark.session import check_barrier_slots
 from fraud_app.spark.summary import DataSummary, require_trainable, summarize_blocks
+from fraud_app.spark.validation_rows import collect_validation
 
 logger = logging.getLogger(__name__)
 
@@ -130,13 +131,7 @@ class DistributedTrainer:
         weights to keep; without it the run only records the scores (and best_iteration),
         never stops early."""
         cfg = self.config
-        if cfg.early_stopping is not None and validation_df is None:
-            if isinstance(df, TrainingData):
-                df.unpersist()  # released however fit ends, as for any other refusal
-            raise TrainingError(
-                "early stopping is on but fit() received no validation_df; pass the validation "
-                "window, or set early_stopping to None"
-            )
+        self._require_validation(df, validation_df)
         data = (
             df
             if isinstance(df, TrainingData)
@@ -152,53 +147,82 @@ class DistributedTrainer:
         blocks = data.blocks
         try:
             check_barrier_slots(spark.sparkContext, cfg.num_workers)
-            validation = None
-            if validation_df is not None:
-                validation = (
-                    validation_df
-                    if isinstance(validation_df, PartitionData)
-                    else collect_validation(
-                        validation_df,
-                        features_col=features_col,
-                        label_col=label_col,
-                        max_rows=cfg.early_stopping.max_rows if cfg.early_stopping else None,
-                        seed=cfg.seed,
-                    )
-                )
-            require_trainable(data.summary, data.partition_rows, data.features_col, data.weight_col)
-            if len(data.partition_rows) != cfg.num_workers:
-                raise TrainingError(
-                    f"the training data has {len(data.partition_rows)} partitions; this run "
-                    f"needs one per worker ({cfg.num_workers})"
-                )
-            rows, in_features = data.summary.rows, data.summary.width
-            if in_features != self.model.in_features:
-                raise TrainingError(
-                    f"feature vectors have {in_features} values but the model expects {self.model.in_features}"
-                )
-            optimizer = self._scaled_optimizer(cfg.total_iterations(rows))
-            engine_cls = GroupedEngine if cfg.engine == "grouped" else PerIterationEngine
-            if engine_cls is PerIterationEngine and cfg.checkpoint_dir:
-                logger.warning(
-                    "engine per_iteration writes no checkpoints: checkpoint_dir %s is not "
-                    "used, and an interrupted run starts over (engine grouped checkpoints "
-                    "every group)", cfg.checkpoint_dir,
-                )  # fmt: skip
-            engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
-            engine.data_digest = data.summary.digest()
-            engine.stage_timing = self.stage_timing
-            if validation is not None:
-                engine.stopper = EarlyStopper(
-                    cfg.early_stopping or MONITOR_ONLY,
-                    validation,
-                    engine.model_config,
-                    total_iterations=cfg.total_iterations(rows),
-                    iterations_per_epoch=math.ceil(rows / cfg.global_batch_size),
-                    warmup_iterations=cfg.warmup_iterations if cfg.scale_lr else 0,
-                )
-            return engine.run(blocks, rows)
+            validation = self._validation(validation_df, features_col, label_col)
+            self._check_data(data)
+            return self._engine(spark, data, validation).run(blocks, data.summary.rows)
         finally:
             blocks.unpersist()
+
+    def _require_validation(self, df, validation_df) -> None:
+        """Refuse early stopping without a validation window (releasing `df`'s blocks)."""
+        if self.config.early_stopping is not None and validation_df is None:
+            if isinstance(df, TrainingData):
+                df.unpersist()  # released however fit ends, as for any other refusal
+            raise TrainingError(
+                "early stopping is on but fit() received no validation_df; pass the validation "
+                "window, or set early_stopping to None"
+            )
+
+    def _validation(self, validation_df, features_col: str, label_col: str):
+        """The validation rows on the driver (collected unless they already are), or None."""
+        cfg = self.config
+        validation = None
+        if validation_df is not None:
+            validation = (
+                validation_df
+                if isinstance(validation_df, PartitionData)
+                else collect_validation(
+                    validation_df,
+                    features_col=features_col,
+                    label_col=label_col,
+                    max_rows=cfg.early_stopping.max_rows if cfg.early_stopping else None,
+                    seed=cfg.seed,
+                )
+            )
+        return validation
+
+    def _check_data(self, data: TrainingData) -> None:
+        """Refuse data the run cannot train on: no usable rows, one partition per worker
+        missing, or feature vectors of another width than the model's input."""
+        cfg = self.config
+        require_trainable(data.summary, data.partition_rows, data.features_col, data.weight_col)
+        if len(data.partition_rows) != cfg.num_workers:
+            raise TrainingError(
+                f"the training data has {len(data.partition_rows)} partitions; this run "
+                f"needs one per worker ({cfg.num_workers})"
+            )
+        in_features = data.summary.width
+        if in_features != self.model.in_features:
+            raise TrainingError(
+                f"feature vectors have {in_features} values but the model expects {self.model.in_features}"
+            )
+
+    def _engine(self, spark, data: TrainingData, validation) -> Engine:
+        """The configured engine, with the scaled optimizer and, given validation rows, the
+        early stopper (or the monitor that only records the scores)."""
+        cfg = self.config
+        rows = data.summary.rows
+        optimizer = self._scaled_optimizer(cfg.total_iterations(rows))
+        engine_cls = GroupedEngine if cfg.engine == "grouped" else PerIterationEngine
+        if engine_cls is PerIterationEngine and cfg.checkpoint_dir:
+            logger.warning(
+                "engine per_iteration writes no checkpoints: checkpoint_dir %s is not "
+                "used, and an interrupted run starts over (engine grouped checkpoints "
+                "every group)", cfg.checkpoint_dir,
+            )  # fmt: skip
+        engine = engine_cls(spark, self.model, self.loss, optimizer, cfg, self.fault_injection)
+        engine.data_digest = data.summary.digest()
+        engine.stage_timing = self.stage_timing
+        if validation is not None:
+            engine.stopper = EarlyStopper(
+                cfg.early_stopping or MONITOR_ONLY,
+                validation,
+                engine.model_config,
+                total_iterations=cfg.total_iterations(rows),
+                iterations_per_epoch=math.ceil(rows / cfg.global_batch_size),
+                warmup_iterations=cfg.warmup_iterations if cfg.scale_lr else 0,
+            )
+        return engine
 
     def _scaled_optimizer(self, total: int | None = None) -> Optimizer:
         """Linear scaling rule + gradual warm-up (Goyal et al. 2017) for the global batch;

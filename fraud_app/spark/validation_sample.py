@@ -12,7 +12,7 @@ a sample without one of the classes cannot stop anything), each row weighted by 
 sampling rate: the weighted average precision (dlcore.metrics.average_precision with
 `sample_weight`) estimates the whole window's, and only the stopping decision uses it.
 The reported validation figures, the alert threshold and the promotion gate are
-computed on the whole window by Spark (pipelines.training.pipeline).
+computed on the whole window by Spark (pipelines.training.validation).
 
 One Spark job counts the rows and the frauds; the sample is `rand(seed)` on the
 window's rows in their stored order, like the input encoding's sample, so a rerun on

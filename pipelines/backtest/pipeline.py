@@ -48,7 +48,8 @@ from fraud_app.spark.session import utc_session
 from pipelines.backtest.report import summary
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
-from pipelines.training.pipeline import read_features, refit_ensemble
+from pipelines.training.feature_input import read_features
+from pipelines.training.members import refit_ensemble
 from pipelines.training.run_names import drop_checkpoints
 
 logger = logging.getLogger(__name__)

@@ -41,8 +41,8 @@ from fraud_app.scoring.evaluate import collect_window
 from fraud_app.scoring.reference import reference_from_training
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.data import PartitionData
-from fraud_app.spark.early_stopping import VALIDATION_ADVICE
 from fraud_app.spark.result_cap import result_cap
+from fraud_app.spark.validation_rows import VALIDATION_ADVICE
 
 
 def split(features_df, cfg: SplitsSection, *, label_delay_days: float) -> SplitResult:

@@ -3,7 +3,7 @@ window (C5) and one evaluation report per window (C4).
 
 Owns: those files' columns, names and contents. Does not own: the figures
 (fraud_app.scoring.evaluate, fraud_app.evaluation) or the report
-(pipelines.training.pipeline).
+(pipelines.training.report).
 """
 
 from __future__ import annotations

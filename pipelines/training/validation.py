@@ -4,7 +4,7 @@ ensemble's scores on it, from wherever it is.
 
 Owns: where the window is and how an ensemble is scored on it. Does not own: early
 stopping (fraud_app.spark), the gate (pipelines.training.gate) or the report
-(pipelines.training.pipeline).
+(pipelines.training.report).
 """
 
 from __future__ import annotations

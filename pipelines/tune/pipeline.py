@@ -42,7 +42,7 @@ from fraud_app.spark.broadcasts import released
 from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
-from pipelines.training.pipeline import read_features
+from pipelines.training.feature_input import read_features
 from pipelines.tune.journal import JournaledTrials, TrialJournal
 from pipelines.tune.space import apply_point, check_plan, plan
 

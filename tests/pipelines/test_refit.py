@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from fraud_app.config import load_config
 from fraud_app.features.config import SplitsSection
 from pipelines.training import nodes
-from pipelines.training.pipeline import refit_ensemble
+from pipelines.training.members import refit_ensemble
 from tests.pipelines.tune_data import DEMO, D, signal_rows
 
 pytestmark = pytest.mark.spark

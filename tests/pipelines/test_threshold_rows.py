@@ -23,7 +23,9 @@ from fraud_app.config import load_config
 from fraud_app.features.config import SplitsSection
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.reference import alert_threshold
-from pipelines.training import nodes, pipeline
+from pipelines.training import nodes
+from pipelines.training.final_model import save_final
+from pipelines.training.run_context import Ensembles, Laps, RunContext
 
 pytestmark = pytest.mark.spark
 
@@ -76,12 +78,11 @@ def _save(spark, tmp_path, test_gap_days: float, refit: bool):
     cfg = SplitsSection(test_days=5, validation_days=5, test_gap_days=test_gap_days)
     splits = nodes.split(labelled, cfg, label_delay_days=7)
     ensemble = _ensemble()
-    ctx = pipeline._RunContext(config, "r", None, ["f0", "f1"], "features", splits,
-                               pipeline._Laps(), 0.0)  # fmt: skip
+    ctx = RunContext(config, "r", None, ["f0", "f1"], "features", splits, Laps(), 0.0)
     final = SimpleNamespace(ensemble=ensemble)
-    trained = pipeline._Ensembles(final, {}, None, None, refit=final if refit else None)
+    trained = Ensembles(final, {}, None, None, refit=final if refit else None)
     val_scores = nodes.score_and_collect(splits.validation, ensemble, "features")
-    saved = FraudEnsemble.load(pipeline._save_final(ctx, trained, val_scores))
+    saved = FraudEnsemble.load(save_final(ctx, trained, val_scores))
     X = np.asarray([r[3] for r in rows], dtype=np.float32)
     return saved.metadata["scoring"], ensemble.predict_proba(X), day_of
 

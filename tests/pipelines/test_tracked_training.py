@@ -21,7 +21,8 @@ from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.tracking import lineage
 from fraud_app.tracking.models import resolve_model_dir
 from pipelines.training import nodes
-from pipelines.training.pipeline import read_features, run_training
+from pipelines.training.feature_input import read_features
+from pipelines.training.pipeline import run_training
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.slow]
 NAMES = ["amount_z", "velocity", "night", "foreign"]

@@ -14,7 +14,7 @@ from fraud_app.errors import ScoringInputError
 from fraud_app.models.builders import build_model
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.train import encoding_state, set_encoding
-from fraud_app.spark.early_stopping import collect_validation
+from fraud_app.spark.validation_rows import collect_validation
 from pipelines.training import nodes
 
 pytestmark = pytest.mark.spark

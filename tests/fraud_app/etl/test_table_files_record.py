@@ -23,7 +23,7 @@ from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
 from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.table_source import table_rows
-from pipelines.training.pipeline import read_features
+from pipelines.training.feature_input import read_features
 from tests.fraud_app.csv_project import csv_project
 
 pytestmark = pytest.mark.spark

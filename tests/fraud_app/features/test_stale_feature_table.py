@@ -18,7 +18,7 @@ import pytest
 from fraud_app.etl.labels import run_labels
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.features.table import read_feature_table
-from pipelines.training.pipeline import read_features
+from pipelines.training.feature_input import read_features
 from tests.fraud_app.csv_project import csv_project
 
 pytestmark = pytest.mark.spark

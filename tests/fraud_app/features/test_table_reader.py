@@ -10,7 +10,7 @@ from fraud_app.config import load_config
 from fraud_app.errors import EmptyInputError, SchemaError
 from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.evaluate import _feature_table
-from pipelines.training.pipeline import read_features
+from pipelines.training.feature_input import read_features
 
 pytestmark = pytest.mark.spark
 

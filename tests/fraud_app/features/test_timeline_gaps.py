@@ -21,7 +21,7 @@ from fraud_app.etl.table_read import read_table
 from fraud_app.features.pipeline import build_feature_table, feature_set_from_config
 from fraud_app.features.splits import split_by_time
 from fraud_app.scoring.history import history_timeline, warn_history
-from pipelines.training.pipeline import _train_history
+from pipelines.training.feature_input import train_history
 
 pytestmark = pytest.mark.spark
 D0 = dt.date(2024, 1, 1)
@@ -91,7 +91,7 @@ def test_incomplete_dates_and_the_warm_up_are_named_and_recorded(spark, tmp_path
     caplog.clear()
     split = split_by_time(features, config.splits, label_delay_days=2)
     with caplog.at_level("WARNING", logger="pipelines.training.pipeline"):
-        _train_history(spark, config, split)
+        train_history(spark, config, split)
     history = split.summary["windows"]["train"]["history"]
     assert history["rows"] == 12 * 31 + 1 and history["warm_up_rows"] == 7 * 12
     # rows dated 01-22..02-01 read an incomplete date (01-25: its 1 row included)
@@ -108,7 +108,7 @@ def test_incomplete_dates_and_the_warm_up_are_named_and_recorded(spark, tmp_path
     ending = config.splits.model_copy(update={"end": dt.date(2024, 1, 28)})
     split = split_by_time(features, ending, label_delay_days=2)
     with caplog.at_level("WARNING", logger="pipelines.training.pipeline"):
-        _train_history(spark, config, split)
+        train_history(spark, config, split)
     assert split.summary["windows"]["test"]["incomplete_dates"] == [
         {"date": "2024-01-25", "rows": 1, "usual": 12.0}
     ]

@@ -21,7 +21,7 @@ CHILD = textwrap.dedent(
     """
     from pyspark.sql import functions as F
     from fraud_app.errors import ConfigError
-    from fraud_app.spark.early_stopping import collect_validation
+    from fraud_app.spark.validation_rows import collect_validation
     from fraud_app.spark.session import get_spark
 
     spark = get_spark("local[2]", "result-cap", {"spark.driver.maxResultSize": "1m",

@@ -12,7 +12,8 @@ from pyspark.sql import functions as F
 
 from dlcore.metrics import average_precision
 from fraud_app.config import load_config
-from fraud_app.spark.early_stopping import EarlyStoppingConfig, collect_validation
+from fraud_app.spark.early_stopping import EarlyStoppingConfig
+from fraud_app.spark.validation_rows import collect_validation
 from fraud_app.spark.validation_sample import sample_rates
 from pipelines.training.validation import validation_window
 from tests.pipelines.tune_data import DEMO

@@ -1,0 +1,51 @@
+"""What a training run reads of the feature table: its labelled rows and feature names
+(`read_features`, shared with tune and backtest), and the short history of the split's
+windows from the table's timeline (`train_history`).
+
+It does not own the table's layout or staleness check (fraud_app.features.table), the time
+splits (pipelines.training.nodes.split) or the timeline's rules (fraud_app.timeline).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fraud_app.config import AppConfig
+from fraud_app.features.table import labelled_rows, read_feature_metadata, read_feature_table
+from fraud_app.timeline import (
+    dates_within,
+    window_dates_line,
+    window_history,
+    window_history_level,
+    window_history_line,
+)
+
+# the name it logged under before the session 37 split of pipelines/training/pipeline.py
+# (the CLI prints %(name)s; test_timeline_gaps filters on it)
+logger = logging.getLogger("pipelines.training.pipeline")
+
+
+def read_features(spark, config: AppConfig, step: str = "train"):
+    """(the labelled rows of the feature table, ordered feature names); a clear error when
+    `features` has not run. Rows whose label is not known yet are left out (and counted
+    in the log): train, tune and backtest never read them as normals."""
+    df, names = read_feature_table(spark, config.feature_table(), config.canonical_table())
+    return labelled_rows(df, step), names
+
+
+def train_history(spark, config: AppConfig, splits) -> None:
+    """The training window's rows whose window features read short history (the data's
+    first days, incomplete dates: fraud_app.timeline), in the split summary (`history` of
+    the train window) and one line when they are many (a WARNING for incomplete dates,
+    INFO for the warm-up alone: fraud_app.timeline.window_history_level)."""
+    timeline = read_feature_metadata(config.feature_table(), spark).get("timeline")
+    history = window_history(splits.train, timeline)
+    splits.summary["windows"]["train"]["history"] = history
+    line = window_history_line("training", history)
+    if line:
+        logger.log(window_history_level(history), "%s", line)
+    for w in splits.windows[1:]:  # validation and test: the dates they hold
+        thin = dates_within(timeline, w.start, w.end)
+        splits.summary["windows"][w.name]["incomplete_dates"] = [t.to_dict() for t in thin]
+        if thin:
+            logger.warning("%s", window_dates_line(w.name, w.start, w.end, thin))
