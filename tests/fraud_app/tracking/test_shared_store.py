@@ -99,10 +99,16 @@ def test_reading_another_projects_champion_is_refused(shared, tmp_path, capsys, 
     assert f"tracking.project: {project_identity(a)!r}" in said[0]
 
     # promote from B: it moved A's champion
-    assert main(["-c", str(_yaml(tmp_path, shared, "B")), "promote", "1"]) == 2
+    b_yaml = str(_yaml(tmp_path, shared, "B"))
+    assert main(["-c", b_yaml, "promote", "1"]) == 2
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(lines) == 1 and "belongs to another project" in lines[0], err
+    assert _client(shared).get_registered_model(NAME).aliases == {"champion": 1}
+    # models from B: listed as if they were B's (a champion B never trained)
+    assert main(["-c", b_yaml, "models"]) == 0
+    out = capsys.readouterr().out
+    assert f"NOTE: this model belongs to another project ({PROJECT_TAG} '" in out
 
     # the same project on another root (a scoring machine): tracking.project names it
     same = _cfg(tmp_path, shared, "scoring", **{"tracking.project": project_identity(a)})
