@@ -27,6 +27,7 @@ from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
 PROJECT_TAG = "fraud_app.project"
+_warned: set[tuple[str, str, str]] = set()  # (store, model, owner): one WARNING a process
 
 
 class ProjectMismatchError(TrackingError):
@@ -81,6 +82,10 @@ def check_owner(client, config, name: str, doing: str, *, reader: bool = False) 
         f"belongs to another project ({PROJECT_TAG} {owner!r}; this project is {me!r})"
     )
     if reader and not config.tracking.project and owner.startswith("file:"):
+        key = (client.tracking_uri, name, owner)
+        if key in _warned:  # score resolves its model before Spark and again in the job
+            return
+        _warned.add(key)
         logger.warning(
             "%s, and neither names itself with tracking.project: read as asked (another "
             "root of the same project?). If it is this project, set tracking.project: %r "
