@@ -17,6 +17,12 @@ class TrackingSection(Section):
     enabled: bool = True
     uri: str | None = None
     experiment: str = Field("fraud-app", min_length=1)
+    # This project's name on a tracking store several projects share: the registered model
+    # (registry.model_name) is tagged with it at its first registration, and another
+    # project's train, gate, promote, score and evaluate of that name are refused. None:
+    # the resolved paths.root (as a file: URI). See README "One tracking server, several
+    # projects".
+    project: str | None = Field(None, min_length=1)
     artifact_location: str | None = None  # None: <paths.root>/mlartifacts (embedded store only)
     connect_timeout_s: float = Field(10.0, gt=0)  # deadline to reach a tracking server
     # MLflow calls run on a background thread beside training; the run waits this long at

@@ -191,6 +191,13 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
     name = version = None
     if uri.startswith("models:/"):
         source, key, name, version = _registry_source(client, uri)
+        if config is not None and name == config.registry.model_name:
+            from fraud_app.tracking.ownership import check_owner
+
+            check_owner(client, config, name, (
+                f"{uri} would be that project's model, trained on its data, not this "
+                "project's (its scores would be silently wrong here)"
+            ), reader=True)  # fmt: skip
     else:
         source, key = uri, "run-" + hashlib.sha256(uri.encode()).hexdigest()[:16]
     target = _cache_root(config) / key

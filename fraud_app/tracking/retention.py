@@ -15,6 +15,7 @@ from pathlib import Path
 
 from fraud_app.errors import TrackingError
 from fraud_app.tracking.client import check_reachable, require_store, tracking_uri
+from fraud_app.tracking.ownership import PROJECT_TAG, project_identity
 from fraud_app.tracking.registry import versions_filter
 from fraud_app.uris import local_path, redacted
 
@@ -62,7 +63,7 @@ def registry_holds(config) -> RegistryHolds:
             "tracking.uri / MLFLOW_TRACKING_URI, then run it again"
         ) from None
     holds = RegistryHolds(store=redacted(uri))
-    c = client(uri)
+    c, me = client(uri), project_identity(config)
     try:
         for model in _all(c.search_registered_models, None):
             aliases: dict[str, list[str]] = {}
@@ -70,7 +71,7 @@ def registry_holds(config) -> RegistryHolds:
             for alias, version in (getattr(model, "aliases", None) or {}).items():
                 aliases.setdefault(str(version), []).append(alias)
             for mv in _all(c.search_model_versions, versions_filter(model.name)):
-                _hold(c, holds, mv, aliases.get(str(mv.version), []), uri)
+                _hold(c, holds, mv, aliases.get(str(mv.version), []), uri, me)
     except Exception as exc:  # MlflowException, sqlalchemy, requests errors
         raise store_error(uri, "reading the registry (nothing was removed)", exc) from exc
     return holds
@@ -127,7 +128,7 @@ def _all(search, *args) -> list:
             return found
 
 
-def _hold(c, holds: RegistryHolds, mv, aliases: list[str], uri: str) -> None:
+def _hold(c, holds: RegistryHolds, mv, aliases: list[str], uri: str, me: str) -> None:
     what = f"{mv.name} v{mv.version}"
     if mv.run_id:
         holds.registered_run_ids.add(mv.run_id)
@@ -138,21 +139,25 @@ def _hold(c, holds: RegistryHolds, mv, aliases: list[str], uri: str) -> None:
     if not aliases:
         return
     why = f"{what} holds alias {', '.join(sorted(aliases))}"
-    run = _run_name(c, mv.run_id)
+    run = _run_name(c, mv.run_id, me)
     if run:
         holds.runs.setdefault(run, why)
     holds.cache_keys.setdefault(_cache_key(mv, uri), why)
 
 
-def _run_name(c, run_id: str | None) -> str | None:
+def _run_name(c, run_id: str | None, me: str) -> str | None:
+    """The training run name of MLflow run `run_id`; None when it has none, is gone, or is
+    another project's run of a store several projects share (tagged fraud_app.project: its
+    `r1` is not this project's `r1`)."""
     if not run_id:
         return None
     from mlflow.exceptions import MlflowException
 
     try:
-        return c.get_run(run_id).data.tags.get(RUN_TAG)
+        tags = c.get_run(run_id).data.tags
     except MlflowException:  # the run was deleted for good: its version keeps its model
         return None
+    return tags.get(RUN_TAG) if tags.get(PROJECT_TAG, me) == me else None
 
 
 def _cache_key(mv, uri: str) -> str:
@@ -165,9 +170,14 @@ def _cache_key(mv, uri: str) -> str:
     return f"{mv.name}-v{mv.version}-{_version_digest(mv, uri)}"
 
 
-def training_run_ids(config, run: str) -> list[str]:
-    """The MLflow runs of training run `run` in the experiment: the run tagged
-    fraud_app.run=<run> (kind training) and its nested runs (members, baselines)."""
+def training_run_ids(config, run: str, reported: str | None = None) -> list[str]:
+    """The MLflow runs of training run `run` of THIS project in the experiment: the run
+    tagged fraud_app.run=<run> (kind training) and its nested runs (members, baselines).
+    reported: the MLflow run the training report names. On a store several projects share
+    (one experiment, the same --run names) another project's run of that name is not this
+    one's: a run tagged fraud_app.project with another identity never counts, and when
+    the report names the run, an untagged one counts only if it is that run (prune in one
+    project deleted the other's MLflow runs of the same name)."""
     from fraud_app.tracking.client import client
 
     c = client(tracking_uri(config))
@@ -178,8 +188,12 @@ def training_run_ids(config, run: str) -> list[str]:
     parents = c.search_runs(
         [exp.experiment_id], f"tags.`{RUN_TAG}` = '{name}' and tags.`{KIND_TAG}` = 'training'"
     )
-    found = []
+    found, me = [], project_identity(config)
     for parent in parents:
+        project = parent.data.tags.get(PROJECT_TAG)
+        mine = project == me if project else reported in (None, parent.info.run_id)
+        if not mine:
+            continue
         found.append(parent.info.run_id)
         children = c.search_runs(
             [exp.experiment_id], f"tags.`{PARENT_TAG}` = '{parent.info.run_id}'"

@@ -18,6 +18,7 @@ from typing import Any
 from fraud_app.errors import TrackingError
 from fraud_app.redaction import redact_mapping, redact_text
 from fraud_app.tracking.client import store_error
+from fraud_app.tracking.ownership import PROJECT_TAG, project_identity
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +125,8 @@ class MlflowTracker:
             )
         except Exception as exc:
             raise store_error(self.store.uri, "cannot start a run", exc) from exc
-        self._mlflow.set_tags({"fraud_app.run": self.run_name, "fraud_app.kind": "training"})
+        self._mlflow.set_tags({"fraud_app.run": self.run_name, "fraud_app.kind": "training",
+                               PROJECT_TAG: project_identity(self.config)})  # fmt: skip
         return run.info.run_id
 
     def __exit__(self, exc_type, exc, tb) -> None:

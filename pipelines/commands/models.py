@@ -34,6 +34,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         print(jsonout.dumps(rows, indent=2, default=str))
         return 0
     print(f"{name} ({redacted(store.uri)})")
+    if other := _other_project(model, config):
+        print(other)
     print(
         f"{'version':>7}  {'aliases':<20} {'val AP':>7} {'test AP':>7} {'test AUC':>8}  {'gate':<10} created"
     )
@@ -57,6 +59,21 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             "VERSION` promotes one by hand)"
         )
     return 0
+
+
+def _other_project(model, config: AppConfig) -> str | None:
+    """A line when the model belongs to another project of a shared store (the listing
+    showed its versions and champion as if they were this project's)."""
+    from fraud_app.tracking.ownership import PROJECT_TAG, embedded_store, project_identity
+
+    owner, me = (model.tags or {}).get(PROJECT_TAG), project_identity(config)
+    if not owner or owner == me or embedded_store(config):
+        return None
+    return (
+        f"NOTE: this model belongs to another project ({PROJECT_TAG} {owner!r}; this project "
+        f"is {me!r}): its train and promote are refused here (set registry.model_name, or "
+        f"tracking.project: {owner!r} if this is that project)"
+    )
 
 
 def _print_history(model) -> None:

@@ -23,6 +23,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     if not config.tracking.enabled:
         raise ConfigError("`fraud-app promote` needs tracking.enabled: true (the registry)")
     from fraud_app.tracking.client import client, connect
+    from fraud_app.tracking.ownership import check_owner
     from fraud_app.tracking.registry import MAX_VERSION, promote, version_number
     from fraud_app.tracking.store_lock import store_lock
 
@@ -34,6 +35,10 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"Received: {args.version!r}{_alias_hint(args.version, name, config)}"
         )
     store = connect(config, must_exist=True)
+    check_owner(client(store.uri), config, name, (
+        "promote would move that project's `champion`, which it scores its transactions "
+        "with; nothing was changed"
+    ))  # fmt: skip
     _check_loads(name, version, config)
     # the lock a training run's gate holds while it registers (no alias move in between)
     with store_lock(store.uri, config.tracking.flush_timeout_s, "promote"):

@@ -22,6 +22,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.features.pipeline import check_feature_specs
     from fraud_app.spark.session import spark_session
     from fraud_app.tracking.client import check_store_uri
+    from fraud_app.tracking.ownership import check_before_training
     from pipelines.reporting import (
         index_path,
         log_dashboards_safely,
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     check_run_free(config, args.run, replace=args.replace)  # before Spark and the ETL
     check_store_uri(config)
+    check_before_training(config)  # another project's model name on a shared store
     # not after the ETL and validation
     feature_set = check_feature_specs(config.features, config.etl.bounds.min_amount)
     spark = spark_session(config)

@@ -27,6 +27,7 @@ def add_replace_argument(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
     from fraud_app.tracking.client import check_store_uri
+    from fraud_app.tracking.ownership import check_before_training
     from pipelines.reporting import (
         index_path,
         log_dashboards_safely,
@@ -37,6 +38,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     check_run_free(config, args.run, replace=args.replace)  # before Spark starts
     check_store_uri(config)
+    check_before_training(config)  # another project's model name on a shared store
     check_features_exist(config)
     spark = spark_session(config)
     report = run_training(spark, config, run=args.run, replace=args.replace)

@@ -94,8 +94,9 @@ def _prune(
     rules = config.retention
     needs_registry = not (rules.training_runs.keeps_all() and rules.model_cache.keeps_all())
     holds = registry_holds(config) if needs_registry else RegistryHolds()
+    reported = inventory.reported_mlflow_runs(config)  # read before the reports go
     if needs_registry:  # a store that is not train's reads as empty: no alias would hold
-        check_store_holds(config, inventory.reported_mlflow_runs(config))
+        check_store_holds(config, reported)
     if holds.store:
         logger.info("prune: the registry of %s read: %d run(s), %d cached model(s) held by an "
                     "alias", holds.store, len(holds.runs), len(holds.cache_keys))  # fmt: skip
@@ -115,7 +116,8 @@ def _prune(
         decisions = decide(items.items, getattr(rules, kind), now, items.protected)
         result.kinds[kind] = _apply(config, kind, decisions, dry_run)
     if rules.mlflow_runs and result.kinds["training_runs"].removed and store_exists(config):
-        result.mlflow_runs = _mlflow(config, result.kinds["training_runs"].removed, holds, dry_run)
+        removed = result.kinds["training_runs"].removed
+        result.mlflow_runs = _mlflow(config, removed, holds, dry_run, reported)
     if not dry_run and (
         result.kinds["training_runs"].removed or result.kinds["job_reports"].removed
     ):
@@ -231,12 +233,16 @@ def _size(path: Path) -> int:
     return total
 
 
-def _mlflow(config: AppConfig, removed: list[Item], holds: RegistryHolds, dry_run: bool) -> int:
+def _mlflow(
+    config: AppConfig, removed: list[Item], holds: RegistryHolds, dry_run: bool,
+    reported: dict[str, str],
+) -> int:  # fmt: skip
     """Delete the MLflow runs (and nested runs) of the removed training runs that no
-    registered version came from; returns how many were (or would be) deleted."""
+    registered version came from (this project's only: `reported`, the MLflow run each
+    training report named); returns how many were (or would be) deleted."""
     count = 0
     for item in removed:
-        ids = training_run_ids(config, item.name)
+        ids = training_run_ids(config, item.name, reported.get(item.name))
         if not ids:
             continue
         if holds.registered_run_ids & set(ids):

@@ -19,6 +19,7 @@ import numpy as np
 from fraud_app.config import AppConfig
 from fraud_app.models.provenance import TRAINED_THROUGH
 from fraud_app.models.train import evaluate_scores
+from fraud_app.tracking.ownership import TRAIN_REFUSED, check_owner
 from fraud_app.tracking.registry import GateDecision, decide, undefined
 from pipelines.training.champion import Champion, champion_ap, load_champion
 from pipelines.training.gate_features import shown
@@ -73,6 +74,8 @@ def gate_decision(tracker, ctx: GateContext) -> GateDecision:
     """The decision (version not yet known): the champion scored on this validation window,
     or on its days after the champion's training data when it trained on some of them."""
     reg = ctx.config.registry
+    # never another project's champion (a shared store): compared on this project's window
+    check_owner(tracker.client, ctx.config, reg.model_name, TRAIN_REFUSED)
     window = _window(ctx.splits.windows[1])
     loaded = load_champion(tracker.client, ctx.config, ctx.names)
     version, champion, why_not = loaded.version, loaded.ensemble, loaded.why_not

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from fraud_app.config import AppConfig
+from fraud_app.tracking.ownership import TRAIN_REFUSED, check_owner, claim
 from fraud_app.tracking.registry import register_decided
 from fraud_app.tracking.store_lock import store_lock
 from pipelines.training.gate import GateContext, gate_decision
@@ -45,9 +46,12 @@ def _register(tracker, logged_f, gate_f, ctx: GateContext) -> dict[str, Any]:
     check and the move); a tracking server keeps the window of one request (README)."""
     logged, d = logged_f.result(), gate_f.result()  # both done: queued before this job
     with store_lock(tracker.store.uri, ctx.config.tracking.flush_timeout_s, "promotion gate"):
+        # a shared store: the name may have been taken by another project since the gate
+        check_owner(tracker.client, ctx.config, d.name, TRAIN_REFUSED)
         d = register_decided(
             tracker.client, logged.model_uri, d, lambda: gate_decision(tracker, ctx)
         )
+        claim(tracker.client, ctx.config, d.name)
     out = {**d.to_dict(), "model_uri": logged.model_uri,
            "registered_uri": f"models:/{d.name}/{d.version}"}  # fmt: skip
     tracker.log_dict(out, "registry.json")  # queued after this job

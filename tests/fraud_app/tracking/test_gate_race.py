@@ -86,7 +86,9 @@ def _aliases(uri: str, name: str) -> dict[str, str]:
 
 
 def _config(tmp_path, uri: str, name: str, **more):
-    return h.config(tmp_path, **{"tracking.uri": uri, "registry.model_name": name, **more})
+    # one project trained, gated and promoted from several roots: it names itself
+    return h.config(tmp_path, **{"tracking.uri": uri, "registry.model_name": name,
+                                 "tracking.project": "race", **more})  # fmt: skip
 
 
 def _relayed(tmp_path, relay, name):
@@ -110,6 +112,7 @@ def _setup(server, tmp_path, monkeypatch, name):
     assert _aliases(server, name) == {"champion": "1", "challenger": "2"}
     cfg_file = tmp_path / "server.yaml"
     cfg_file.write_text(f"paths:\n  root: {tmp_path / 'p'}\ntracking:\n  uri: {server}\n"
+                        "  project: race\n"
                         f"registry:\n  model_name: {name}\n")  # fmt: skip
     return validation, cfg_file
 

@@ -1,0 +1,158 @@
+"""Two projects (two configs, two paths.root, other data) on ONE tracking store, both with
+the default registry.model_name (helper shared37, session 37). Real MLflow on sqlite, the
+real gate on collected rows (helpers.gate_on_rows: no Spark), the real CLI.
+
+Before: project B's gate compared B's model with A's champion on B's window and moved
+`champion` to B's model, so A's daily `score` of models:/fraud-ensemble@champion scored
+A's transactions with B's model, without a word."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from fraud_app.errors import TrackingError
+from fraud_app.tracking.models import resolve_model
+from fraud_app.tracking.ownership import PROJECT_TAG, check_before_training, project_identity
+from pipelines.cli import main
+from tests.fraud_app.tracking import helpers as h
+
+pytestmark = pytest.mark.integration
+NAME = "fraud-ensemble"
+CHAMPION = f"models:/{NAME}@champion"
+
+
+@pytest.fixture
+def shared(mlflow_template, tmp_path, monkeypatch) -> Path:
+    """A shared store (sqlite file outside both roots) and its artifact folder."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return mlflow_template.copy_to(tmp_path / "server", "shared.db")
+
+
+def _overrides(tmp_path: Path, db: Path, **extra) -> dict:
+    return {"tracking.uri": f"sqlite:///{db}",
+            "tracking.artifact_location": str(tmp_path / "server" / "artifacts"), **extra}  # fmt: skip
+
+
+def _cfg(tmp_path: Path, db: Path, project: str, **extra):
+    return h.config(tmp_path / project, **_overrides(tmp_path, db, **extra))
+
+
+def _yaml(tmp_path: Path, db: Path, project: str) -> Path:
+    path = tmp_path / f"{project}.yaml"
+    path.write_text(
+        f"paths: {{root: '{tmp_path / project}'}}\n"
+        f"tracking: {{uri: 'sqlite:///{db}', artifact_location: '{tmp_path / 'server' / 'artifacts'}'}}\n"
+    )
+    return path
+
+
+def _client(db: Path):
+    uri = f"sqlite:///{db}"
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _train_a(tmp_path, db):
+    a = _cfg(tmp_path, db, "A")
+    h.gate_on_rows(a, tmp_path / "A", h.linear_ensemble(0.5), "r1", h.rows(300, seed=1))
+    return a
+
+
+def test_another_project_neither_gates_against_nor_takes_the_champion(shared, tmp_path):
+    a = _train_a(tmp_path, shared)
+    b = _cfg(tmp_path, shared, "B")
+    # B's model is better on B's window: before, it became the champion A scores with
+    with pytest.raises(TrackingError, match="belongs to another project") as caught:
+        h.gate_on_rows(b, tmp_path / "B", h.linear_ensemble(3.0), "r1", h.rows(300, seed=2))
+    assert "registry.model_name" in str(caught.value)
+    assert project_identity(a) in str(caught.value)
+    client = _client(shared)
+    assert [str(v.version) for v in client.search_model_versions(f"name = '{NAME}'")] == ["1"]
+    model = client.get_registered_model(NAME)
+    assert model.aliases == {"champion": 1}
+    assert model.tags[PROJECT_TAG] == project_identity(a) == (tmp_path / "A").resolve().as_uri()
+
+    # the remedy the error names: a model name of its own, on the same store
+    own = _cfg(tmp_path, shared, "B", **{"registry.model_name": "fraud-ensemble-b"})
+    out, _ = h.gate_on_rows(own, tmp_path / "B", h.linear_ensemble(3.0), "r2", h.rows(300, 2))
+    assert (out["name"], out["version"], out["decision"]) == ("fraud-ensemble-b", "1", "champion")
+    assert client.get_registered_model("fraud-ensemble-b").tags[PROJECT_TAG] == project_identity(b)
+    assert client.get_registered_model(NAME).aliases == {"champion": 1}  # A's, untouched
+
+
+def test_reading_another_projects_champion_is_refused(shared, tmp_path, capsys, caplog):
+    a = _train_a(tmp_path, shared)
+    assert resolve_model(CHAMPION, config=a).version == "1"  # its own project reads it
+    named = _cfg(tmp_path, shared, "B", **{"tracking.project": "credit-cards"})
+    with pytest.raises(TrackingError, match="belongs to another project") as caught:
+        resolve_model(CHAMPION, config=named)  # what B's score / evaluate of @champion load
+    assert "silently wrong" in str(caught.value)
+    # neither names itself: another root may be the same project (a scoring machine with
+    # a writable root of its own): read, with one WARNING naming both and the remedy
+    b = _cfg(tmp_path, shared, "B")
+    caplog.set_level("WARNING", logger="fraud_app.tracking.ownership")
+    assert resolve_model(CHAMPION, config=b).version == "1"
+    said = [r.getMessage() for r in caplog.records
+            if r.name == "fraud_app.tracking.ownership" and r.levelname == "WARNING"]  # fmt: skip
+    assert len(said) == 1 and "belongs to another project" in said[0], said
+    assert f"tracking.project: {project_identity(a)!r}" in said[0]
+
+    # promote from B: it moved A's champion
+    b_yaml = str(_yaml(tmp_path, shared, "B"))
+    assert main(["-c", b_yaml, "promote", "1"]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "belongs to another project" in lines[0], err
+    assert _client(shared).get_registered_model(NAME).aliases == {"champion": 1}
+    # models from B: listed as if they were B's (a champion B never trained)
+    assert main(["-c", b_yaml, "models"]) == 0
+    out = capsys.readouterr().out
+    assert f"NOTE: this model belongs to another project ({PROJECT_TAG} '" in out
+
+    # the same project on another root (a scoring machine): tracking.project names it
+    same = _cfg(tmp_path, shared, "scoring", **{"tracking.project": project_identity(a)})
+    assert resolve_model(CHAMPION, config=same).version == "1"
+    # another model name is a deliberate choice: read as asked
+    other = _cfg(tmp_path, shared, "B", **{"registry.model_name": "fraud-ensemble-b"})
+    assert resolve_model(f"models:/{NAME}/1", config=other).version == "1"
+
+
+def test_train_of_another_project_stops_before_spark(shared, tmp_path, capsys):
+    """Before: nothing stopped it (it trained, then its gate took A's champion)."""
+    _train_a(tmp_path, shared)
+    assert main(["-c", str(_yaml(tmp_path, shared, "B")), "train", "--run", "r1"]) == 2
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1, err
+    assert "belongs to another project" in lines[0] and "nothing was trained" in lines[0]
+    assert "registry.model_name" in lines[0] and "tracking.project" in lines[0]
+    assert "Spark" not in err  # refused before the session started
+
+
+def test_a_model_registered_before_the_tag_is_adopted_by_its_next_registration(shared, tmp_path):
+    """A store written by an older release: its model has no owner. The next registration
+    under that name (the project that trains on) adopts it; then another project is refused."""
+    a = _train_a(tmp_path, shared)
+    client = _client(shared)
+    client.delete_registered_model_tag(NAME, PROJECT_TAG)
+    out, _ = h.gate_on_rows(a, tmp_path / "A", h.linear_ensemble(0.6), "r2", h.rows(300, 1))
+    assert out["version"] == "2"
+    assert client.get_registered_model(NAME).tags[PROJECT_TAG] == project_identity(a)
+    with pytest.raises(TrackingError, match="belongs to another project"):
+        check_before_training(_cfg(tmp_path, shared, "B"))  # what `train` checks first
+
+
+def test_the_embedded_store_of_a_moved_root_stays_its_own(mlflow_template, tmp_path, monkeypatch):
+    """One project, its own store under paths.root (the default): the tag names the root it
+    was first registered from; the same store after `mv` of the root is still this project's."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    mlflow_template.copy_to(tmp_path / "old")
+    old = h.config(tmp_path / "old")
+    h.gate_on_rows(old, tmp_path / "old", h.linear_ensemble(0.5), "r1", h.rows(300, seed=1))
+    (tmp_path / "old").rename(tmp_path / "new")
+    new = h.config(tmp_path / "new")
+    out, _ = h.gate_on_rows(new, tmp_path / "new", h.linear_ensemble(0.6), "r2", h.rows(300, 1))
+    assert out["version"] == "2"
+    assert resolve_model(CHAMPION, config=new).version in ("1", "2")
