@@ -20,7 +20,7 @@ class TrackingSection(Section):
     # This project's name on a tracking store several projects share: the registered model
     # (registry.model_name) is tagged with it at its first registration, and another
     # project's train, gate, promote, score and evaluate of that name are refused. None:
-    # the resolved paths.root (as a file: URI). See README "One tracking server, several
+    # paths.root as a URI (a local root's resolved file: URI, a remote root as written). See README "One tracking server, several
     # projects".
     project: str | None = Field(None, min_length=1)
     artifact_location: str | None = None  # None: <paths.root>/mlartifacts (embedded store only)

@@ -7,8 +7,8 @@ project's gate compared its model with the first one's champion on its own windo
 `champion` to its model, and the first project's daily `score` of `@champion` scored its
 transactions with the other project's model, without a word.
 
-Owns the project's identity (`tracking.project`, else the resolved `paths.root` as a
-`file:` URI), the tag `fraud_app.project` on a registered model (set at its first
+Owns the project's identity (`tracking.project`, else `paths.root` as a URI: a local root's
+resolved `file:` URI, a remote root as written), the tag `fraud_app.project` on a registered model (set at its first
 registration by this release; a model registered before it is adopted by the first
 project that registers under it) and the check that refuses another project's model.
 The embedded store (`<paths.root>/mlflow.db`, no tracking.uri nor MLFLOW_TRACKING_URI)
@@ -19,11 +19,10 @@ not own the gate (pipelines.training.gate) nor resolving a model (fraud_app.trac
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 from fraud_app import settings
 from fraud_app.errors import TrackingError
-from fraud_app.uris import redacted
+from fraud_app.uris import local_path, redacted, scheme
 
 logger = logging.getLogger(__name__)
 PROJECT_TAG = "fraud_app.project"
@@ -35,8 +34,21 @@ class ProjectMismatchError(TrackingError):
 
 
 def project_identity(config) -> str:
-    """tracking.project, else the resolved paths.root as a file: URI."""
-    return config.tracking.project or Path(config.paths.root).resolve().as_uri()
+    """tracking.project, else paths.root as a URI: a local root resolved to its `file:`
+    URI, a remote one (`hdfs://nn/fraud`, `s3a://bucket/fraud`) as written, without a
+    trailing `/` (it was taken for a local path relative to the working directory, so a
+    cron job and an Airflow task of one project, started in other folders, were two
+    projects)."""
+    if config.tracking.project:
+        return config.tracking.project
+    root = config.paths.root
+    local = local_path(root)
+    return root.rstrip("/") if local is None else local.resolve().as_uri()
+
+
+def _root_identity(owner: str) -> bool:
+    """Whether an owner tag is a root (a URI), not a tracking.project name."""
+    return scheme(owner) != ""
 
 
 def embedded_store(config) -> bool:
@@ -81,7 +93,7 @@ def check_owner(client, config, name: str, doing: str, *, reader: bool = False) 
         f"registered model {name!r} in the tracking store {redacted(client.tracking_uri)} "
         f"belongs to another project ({PROJECT_TAG} {owner!r}; this project is {me!r})"
     )
-    if reader and not config.tracking.project and owner.startswith("file:"):
+    if reader and not config.tracking.project and _root_identity(owner):
         key = (client.tracking_uri, name, owner)
         if key in _warned:  # score resolves its model before Spark and again in the job
             return

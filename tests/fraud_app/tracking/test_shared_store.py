@@ -156,3 +156,21 @@ def test_the_embedded_store_of_a_moved_root_stays_its_own(mlflow_template, tmp_p
     out, _ = h.gate_on_rows(new, tmp_path / "new", h.linear_ensemble(0.6), "r2", h.rows(300, 1))
     assert out["version"] == "2"
     assert resolve_model(CHAMPION, config=new).version in ("1", "2")
+
+
+def test_a_remote_root_is_its_own_identity_from_any_working_directory(tmp_path, monkeypatch):
+    # paths.root on HDFS / S3: the identity is the URI as written, not a local path under the
+    # working directory (a cron job and an Airflow task of one project, started in other
+    # folders, were two projects, and the second one's train was refused)
+    seen = set()
+    for folder in ("cron", "airflow"):
+        (tmp_path / folder).mkdir()
+        monkeypatch.chdir(tmp_path / folder)
+        for root in ("hdfs://nn:8020/fraud", "hdfs://nn:8020/fraud/"):
+            seen.add(project_identity(h.config(tmp_path, **{"paths.root": root})))
+    assert seen == {"hdfs://nn:8020/fraud"}
+    monkeypatch.chdir(tmp_path / "cron")
+    assert project_identity(h.config(tmp_path, **{"paths.root": "work"})) == (
+        (tmp_path / "cron" / "work").resolve().as_uri()
+    )
+    assert project_identity(h.config(tmp_path, **{"tracking.project": "debit"})) == "debit"
