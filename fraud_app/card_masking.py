@@ -29,8 +29,8 @@ first six and last four digits (`4539871234567897` -> `453987******7897`).
   (the dashboards' quarantine sample, whose package does not import fraud_app).
 
 Owns the rule of what a card number looks like and how it is shown; does not own where
-(callers: fraud_app.redaction for logs, the ETL and validation summaries, the
-dashboards' quarantine sample).
+(callers: fraud_app.redaction for logs, the ETL and validation summaries, the feature
+build's hot_keys / id_spellings, the dashboards' quarantine sample).
 """
 
 from __future__ import annotations
