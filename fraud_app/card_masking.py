@@ -29,8 +29,8 @@ first six and last four digits (`4539871234567897` -> `453987******7897`).
   (the dashboards' quarantine sample, whose package does not import fraud_app).
 
 Owns the rule of what a card number looks like and how it is shown; does not own where
-(callers: fraud_app.redaction for logs, the ETL and validation summaries, the
-dashboards' quarantine sample).
+(callers: fraud_app.redaction for logs, the ETL and validation summaries, the feature
+build's hot_keys / id_spellings, the dashboards' quarantine sample).
 """
 
 from __future__ import annotations
@@ -142,16 +142,19 @@ def mask_record(data: Any, card_columns: Iterable[str] = CARD_COLUMNS, key: obje
     return mask_pans(data) if isinstance(data, str) else data
 
 
-def shown_value(card_columns: Iterable[str] = CARD_COLUMNS) -> Callable[[str, Any], Any]:
+def shown_value(
+    card_columns: Iterable[str] = CARD_COLUMNS, id_columns: Iterable[str] = ID_COLUMNS
+) -> Callable[[str, Any], Any]:
     """A `(column, value) -> value` function that shows a value of a table's row outside
-    the data lake: `mask_card_id` in `card_columns`, `mask_pans` on any other text (a
+    the data lake: `mask_card_id` in `card_columns`, as it is in `id_columns` (the row's
+    key: the quarantine names it `raw_<input column>`), `mask_pans` on any other text (a
     raw record, a detail); for the dashboards' quarantine sample."""
-    columns = frozenset(card_columns)
+    columns, ids = frozenset(card_columns), frozenset(id_columns)
 
     def shown(column: str, value: Any) -> Any:
         if column in columns:
             return mask_card_id(value)
-        if column in ID_COLUMNS:
+        if column in ids:
             return value
         return mask_pans(value) if isinstance(value, str) else value
 

@@ -40,8 +40,10 @@ def dashboard_sources(config: AppConfig) -> Sources:
 def dashboard_options(config: AppConfig) -> DashboardOptions:
     budget = getattr(getattr(config, "scoring", None), "alert_budget", None)
     # the quarantine keeps each input column as `raw_<name>` (fraud_app.etl.outputs)
-    cards = {"card_id", "raw_card_id", f"raw_{config.etl.source_for('card_id')}"}
-    shown = shown_value(cards) if config.privacy.card_numbers == "masked" else None
+    cards, ids = ({name, f"raw_{name}", f"raw_{config.etl.source_for(name)}"}
+                  for name in ("card_id", "transaction_id"))  # fmt: skip
+    # the row's key is kept whole (a numeric id passes the Luhn check one time in ten)
+    shown = shown_value(cards, ids) if config.privacy.card_numbers == "masked" else None
     options = DashboardOptions(shown_value=shown)
     return replace(options, alert_budget=budget) if budget else options
 

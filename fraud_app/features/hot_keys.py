@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from fraud_app.card_masking import CARD_COLUMNS, mask_card_id
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.keyed import Keyed
 from fraud_app.features.value_counts import ValueCounts
@@ -41,7 +42,10 @@ class HotKey:
     sliding: bool  # features of this entity use sliding frames (cost: rows per window^2)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The summary's record (printed by `features` and `run`, outside the data lake): a
+        card's id masked to its first six and last four digits (fraud_app.card_masking)."""
+        shown = mask_card_id(self.value) if self.column in CARD_COLUMNS else self.value
+        return {**asdict(self), "value": shown}
 
 
 def find_hot_keys(counts: ValueCounts, features: Sequence[FeatureDef]) -> list[HotKey]:

@@ -17,6 +17,7 @@ import logging
 from pyspark.sql import Window
 from pyspark.sql import functions as F
 
+from fraud_app.card_masking import CARD_COLUMNS, mask_card_id
 from fraud_app.features.value_counts import ValueCounts
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,18 @@ def find_spellings(counts: ValueCounts) -> dict[str, dict]:
                                                                      "examples": []})  # fmt: skip
         entry["examples"].append(list(r["vs"]))
     return found
+
+
+def shown_spellings(found: dict[str, dict]) -> dict[str, dict]:
+    """`found` as the summary shows it (printed by `features` and `run`, outside the data
+    lake): a card column's spellings masked to their first six and last four digits
+    (fraud_app.card_masking); other columns' as found."""
+    return {
+        column: {kind: {**entry, "examples": [[mask_card_id(s) for s in vs]
+                                              for vs in entry["examples"]]}
+                 for kind, entry in kinds.items()} if column in CARD_COLUMNS else kinds
+        for column, kinds in found.items()
+    }  # fmt: skip
 
 
 def warn_spellings(found: dict[str, dict]) -> None:

@@ -28,7 +28,7 @@ from fraud_app.etl.table_read import read_table
 from fraud_app.features.compile import check_numeric_types, compute_features
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
-from fraud_app.features.id_spellings import find_spellings, warn_spellings
+from fraud_app.features.id_spellings import find_spellings, shown_spellings, warn_spellings
 from fraud_app.features.incremental import KEY, input_digests, partition_states, plan, record
 from fraud_app.features.label_changes import carried_digests, narrow, patched_rows
 from fraud_app.features.lookback import lookback_seconds
@@ -130,7 +130,8 @@ def _build_locked(
     summary = replace(summary, extra={**summary.extra, "build": build})
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
-    checks = {"hot_keys": [h.to_dict() for h in hot], "id_spellings": spellings}
+    # card ids masked (to_dict, shown_spellings): the summary is printed and logged
+    checks = {"hot_keys": [h.to_dict() for h in hot], "id_spellings": shown_spellings(spellings)}
     if hot or spellings:
         summary = replace(
             summary, extra={**summary.extra, **{k: v for k, v in checks.items() if v}}

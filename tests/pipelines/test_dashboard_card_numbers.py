@@ -51,3 +51,26 @@ def test_privacy_card_numbers_takes_masked_or_full():
     assert AppConfig().privacy.card_numbers == "masked"
     with pytest.raises(ValueError, match="masked"):
         AppConfig.model_validate({"privacy": {"card_numbers": "partial"}})
+
+
+@pytest.mark.integration
+def test_a_numeric_transaction_id_in_the_sample_is_kept(tmp_path):
+    """Review37b: the sample's `raw_<transaction_id>` column went through the free-text
+    rule, so a numeric id that passes the Luhn check (one in ten) was masked in the one
+    value that finds the row in the quarantine table (card_masking keeps `transaction_id`,
+    not the quarantine's `raw_` name of it)."""
+    src = write_run(tmp_path, SMALL)
+    pd.DataFrame({
+        "raw_txn_id": [PAN], "raw_card_number": [OTHER], "reason": ["amount_below_minimum"],
+        "reason_detail": ["amount '-1' is below 0"],
+    }).to_parquet(src.quarantine / "part-00000.parquet", index=False)  # fmt: skip
+    config = AppConfig.model_validate(
+        {"etl": {"columns": {"transaction_id": "txn_id", "card_id": "card_number"}}}
+    )
+    options = dashboard_options(config)
+    assert options.shown_value("raw_txn_id", PAN) == PAN  # was 453987******7895
+    assert options.shown_value("raw_transaction_id", PAN) == PAN
+    assert options.shown_value("raw_card_number", PAN) == "453987******7895"
+    render_all(src, ["r1"], options)
+    page = (src.output / "r1" / "data-quality.html").read_text()
+    assert f"raw_txn_id={PAN}" in page and "raw_card_number=620000******1275" in page

@@ -68,3 +68,21 @@ def test_a_rekeyed_copy_is_named_with_its_card_number_masked(spark):
 
 def _digit_runs(text: str) -> list[str]:
     return re.findall(r"\d{12,}", text)
+
+
+@pytest.mark.parametrize("card", [PAN, "4539 8712 3456 7895"])
+def test_a_malformed_record_cut_inside_a_card_number_keeps_it_whole_to_be_masked(spark, card):
+    """Review37b (session 37): the detail quotes a malformed record's first 200 characters;
+    a card number across that cut left its first digits (14 of 16, the rest one of ten
+    numbers: the last is the Luhn check digit), which the masking, seeing no whole card
+    number, showed as they were. The detail now takes the digit run to its end."""
+    from fraud_app.card_masking import mask_pans
+    from fraud_app.etl.rules import malformed_rule
+
+    for before in range(190, 200):  # the cut after 2 to 11 of the card's characters
+        record = "T3," + "x" * (before - 3) + f",{card},M3,2024-01-01 12:00:00,30.0,0,extra"
+        df = spark.createDataFrame([(record,)], "corrupt string")
+        detail = df.select(malformed_rule("corrupt").detail()).first()[0]
+        shown = mask_pans(detail)
+        assert detail.startswith("malformed record: T3,xxx") and len(detail) <= 18 + 200 + 32
+        assert not re.search(r"\d{7,}", shown.replace(" ", "")), (before, shown[-40:])

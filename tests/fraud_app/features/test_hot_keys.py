@@ -8,6 +8,7 @@ Real ETL and feature table on a small CSV."""
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
@@ -126,3 +127,20 @@ def test_two_spellings_of_one_id_are_named(spark, tmp_path, caplog) -> None:
         "numbers drops their zeros), deliver the ids in one spelling (as text) and run etl "
         "again; if they are distinct cards, this is expected"
     )
+
+
+def test_a_card_number_in_the_checks_is_masked_in_the_summary(spark, tmp_path, caplog) -> None:
+    """Review37b (session 37): `hot_keys` and `id_spellings` named a card by its full
+    number in the summary that `features` and `run` print (a scheduler's log store, outside
+    the data lake): the one place the card-number masking of session 37 did not reach."""
+    pan = "4111111111111111"
+    # 1,200 rows of one card (and merchant '0'), one of them spelled with a leading zero
+    csv = _export(HOT_MIN_ROWS + 200, 1).replace("t1,TEST,", f"t1,0{pan},")
+    csv = csv.replace(",TEST,", f",{pan},")
+    summary = _features_of(spark, tmp_path, caplog, csv, "fraud_app.features.hot_keys")
+    assert pan not in json.dumps(summary.to_dict())  # was in both checks
+    hot = {h["column"]: h["value"] for h in summary.extra["hot_keys"]}
+    assert hot == {"card_id": "411111******1111", "merchant_id": "0"}
+    assert summary.extra["id_spellings"]["card_id"]["leading zeros"]["examples"] == [
+        ["041111*******1111", "411111******1111"]
+    ]
