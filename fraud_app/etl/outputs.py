@@ -73,13 +73,15 @@ def deduplicate(
 class _NewRows:
     """What the classification adds to the table: the new KEEP rows, the ids whose
     published unlabelled row they fill, and the counts of fills, of new rows without a
-    label and of conflicting versions (quarantined)."""
+    label, of conflicting versions (quarantined) and of exact duplicates (dropped), all
+    from one aggregation over the classified rows."""
 
     kept: DataFrame
     fills: DataFrame
     filled: int
     unlabelled: int
     conflicts: int
+    exact: int
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,7 @@ def write_outputs(
         kept, reapplied = _reapply_ledger(rows.kept, ledger, label_delay_s, cfg.label_corrections)
         fills = rows.fills if rows.filled else None
         n_out, written = publish.write(kept, quarantined, schema, fills)
-        dups = _duplicates(classified, conflicts, cfg.duplicate_examples)
+        dups = _duplicates(classified, conflicts, cfg.duplicate_examples, rows.exact)
     finally:
         classified.unpersist()
     by_reason, examples = _by_reason(written)
@@ -152,15 +154,16 @@ def _is_new() -> Column:
 
 def _new_rows(classified: DataFrame) -> _NewRows:
     new = _is_new()
-    n_filled, n_unlabelled, n_conflicts = classified.agg(
+    n_filled, n_unlabelled, n_conflicts, n_exact = classified.agg(
         F.count(F.when(new & F.col(dedup.FILLS), 1)),
         F.count(F.when(new & F.col("label").isNull(), 1)),
         F.count(F.when(F.col(dedup.CLASS) == dedup.CONFLICT, 1)),
+        F.count(F.when(F.col(dedup.CLASS) == dedup.EXACT, 1)),  # _duplicates's count
     ).first()
     return _NewRows(
         kept=classified.filter(new).select(*CANONICAL_NAMES),
         fills=classified.filter(new & F.col(dedup.FILLS)).select("transaction_id"),
-        filled=n_filled, unlabelled=n_unlabelled, conflicts=n_conflicts,
+        filled=n_filled, unlabelled=n_unlabelled, conflicts=n_conflicts, exact=n_exact,
     )  # fmt: skip
 
 
@@ -192,9 +195,9 @@ def _reapply_ledger(
     return kept, _Reapplied(ledger, outcomes, counts)
 
 
-def _duplicates(classified: DataFrame, conflicts: DataFrame, n: int) -> _Duplicates:
+def _duplicates(classified: DataFrame, conflicts: DataFrame, n: int, n_exact: int) -> _Duplicates:
+    """`n_exact`: the exact duplicates, counted with the other classes (_new_rows)."""
     exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
-    n_exact = exact.count()
     return _Duplicates(
         rows=n_exact, examples=_examples(exact, n) if n_exact else (),
         conflict_examples=_examples(conflicts, n),

@@ -1,0 +1,208 @@
+"""Benchmark: how many Spark jobs a daily step fires, per call site, and its seconds.
+
+A `labels` run of one label and an `etl --mode append` of a small delivery (one row)
+on a canonical table the ETL published from 5 rows (tests/fraud_app/etl/test_labels_feed.py's
+data), each `--repeats` times in one warm local[2] session with the test suite's settings
+(AQE on). Each Spark job is counted under the innermost `fraud_app` frame of the Python
+call that fired it: the DataFrame actions, readers and writers are wrapped here to set a
+job group (`SparkContext.setJobGroup`) named after that frame, and
+`statusTracker().getJobIdsForGroup` counts the jobs of each group; nothing of the app is
+changed. The first run of each step (JVM warm-up) is not counted.
+
+    .venv/bin/python bench/spark_jobs.py --trees base=/tmp/base,now=. --rounds 2
+
+runs each tree in its own process (PYTHONPATH=<tree>), alternating them `--rounds` times,
+and prints one JSON line: per tree and step the jobs per run, the seconds of each run, and
+the jobs per call site (of the last run). Without --trees it measures this tree only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+TRANSACTIONS = (
+    "transaction_id,card_id,timestamp,amount,label,label_time\n"
+    "t1,c1,2024-01-05 10:00:00,1.5,,\n"
+    "t2,c1,2024-01-05 11:00:00,2.5,0,\n"
+    "t3,c2,2024-01-06 10:00:00,3.5,,\n"
+    "t4,c2,2024-01-07 10:00:00,4.5,,\n"
+    "t5,c3,2024-01-07 12:00:00,5.5,1,2024-01-08 00:00:00\n"
+)
+DELIVERY = (
+    "transaction_id,card_id,timestamp,amount,label,label_time\nt6,c1,2024-01-08 09:00:00,6.5,,\n"
+)
+FEED = "transaction_id,label,label_time\nt1,1,2024-01-09 00:00:00\n"
+
+_sites: Counter = Counter()
+_serial = [0]
+_depth: list[str] = []
+
+
+def _site() -> str:
+    """The innermost fraud_app frame of the current Python stack, `module:function`."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name.startswith("fraud_app"):
+            return f"{name.removeprefix('fraud_app.')}:{frame.f_code.co_name}:{frame.f_lineno}"
+        frame = frame.f_back
+    return "other"
+
+
+def _wrap(cls, method: str, sc) -> None:
+    inner = getattr(cls, method)
+
+    @functools.wraps(inner)
+    def counted(*args, **kwargs):
+        if _depth:  # a wrapped call inside another (first -> head -> take -> collect)
+            return inner(*args, **kwargs)
+        site = _site()
+        _serial[0] += 1
+        group = f"jobs37-{_serial[0]}"
+        sc.setJobGroup(group, site)
+        _depth.append(site)
+        try:
+            return inner(*args, **kwargs)
+        finally:
+            _depth.pop()
+            _sites[site] += len(sc.statusTracker().getJobIdsForGroup(group))
+            sc.setJobGroup("jobs37-other", "other")
+
+    setattr(cls, method, counted)
+
+
+def _instrument(sc) -> None:
+    from pyspark.sql import DataFrameReader, DataFrameWriter
+    from pyspark.sql.classic.dataframe import (
+        DataFrame,
+    )  # pyspark.sql.DataFrame's methods are abstract
+
+    for m in (
+        "count",
+        "collect",
+        "first",
+        "head",
+        "take",
+        "isEmpty",
+        "toPandas",
+        "toLocalIterator",
+    ):
+        _wrap(DataFrame, m, sc)
+    for m in ("parquet", "csv", "json", "load", "text", "orc"):
+        _wrap(DataFrameReader, m, sc)
+    for m in ("parquet", "save", "csv", "json", "saveAsTable", "insertInto"):
+        _wrap(DataFrameWriter, m, sc)
+    sc.setJobGroup("jobs37-other", "other")
+
+
+def _publish(spark, base: Path) -> Path:
+    from fraud_app.config import load_config
+    from fraud_app.etl.pipeline import run_etl
+
+    (base / "raw").mkdir(parents=True)
+    (base / "raw" / "a.csv").write_text(TRANSACTIONS)
+    config = load_config(
+        None, {"paths.root": str(base / "work"), "etl": {"input": str(base / "raw")}}
+    )
+    run_etl(spark, config)
+    return base / "work"
+
+
+def _labels(spark, root: Path, tmp: Path):
+    from fraud_app.config import load_config
+    from fraud_app.etl.labels import run_labels
+
+    (tmp / "feed.csv").write_text(FEED)
+    r = run_labels(spark, load_config(None, {"paths.root": str(root)}), [str(tmp / "feed.csv")])
+    return r.labels_filled
+
+
+def _append(spark, root: Path, tmp: Path):
+    from fraud_app.config import load_config
+    from fraud_app.etl.pipeline import run_etl
+
+    (tmp / "in").mkdir()
+    (tmp / "in" / "b.csv").write_text(DELIVERY)
+    over = {"paths.root": str(root), "etl": {"input": str(tmp / "in"), "mode": "append"}}
+    return run_etl(spark, load_config(None, over)).output_rows
+
+
+STEPS = {"labels": _labels, "append": _append}
+
+
+def _one_tree(repeats: int, steps: list[str]) -> dict:
+    from fraud_app.spark.session import get_spark
+
+    spark = get_spark("local[2]", "spark-jobs", {
+        "spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2",
+        "spark.driver.memory": "1g", "spark.sql.codegen.wholeStage": "false",
+        "spark.sql.codegen.factoryMode": "NO_CODEGEN", "spark.ui.enabled": "false",
+    })  # fmt: skip
+    sc = spark.sparkContext
+    _instrument(sc)
+    out: dict = {}
+    with tempfile.TemporaryDirectory(prefix="spark-jobs-") as tmp:
+        published = _publish(spark, Path(tmp) / "published")
+        for step in steps:
+            jobs, seconds = [], []
+            for i in range(repeats + 1):  # the first: warm-up, not counted
+                run = Path(tmp) / f"{step}-{i}"
+                shutil.copytree(published, run / "work")
+                _sites.clear()
+                t0 = time.perf_counter()
+                STEPS[step](spark, run / "work", run)
+                if i:
+                    seconds.append(round(time.perf_counter() - t0, 2))
+                    jobs.append(sum(_sites.values()))
+            out[step] = {"jobs": jobs, "seconds": seconds, "sites": dict(sorted(_sites.items()))}
+    spark.stop()
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--trees", default="", help="name=path,... (each run in its own process)")
+    p.add_argument("--rounds", type=int, default=1)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--steps", default="labels,append")
+    p.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    a = p.parse_args()
+    steps = a.steps.split(",")
+    if a.one or not a.trees:
+        print(json.dumps(_one_tree(a.repeats, steps)))
+        return
+    trees = dict(t.split("=", 1) for t in a.trees.split(","))
+    result: dict = {name: [] for name in trees}
+    for _ in range(a.rounds):
+        for name, path in trees.items():
+            env = {**os.environ, "PYTHONPATH": str(Path(path).resolve())}
+            cmd = [
+                sys.executable,
+                __file__,
+                "--one",
+                "--repeats",
+                str(a.repeats),
+                "--steps",
+                a.steps,
+            ]
+            t0 = time.time()
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True)
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            row["load_1m"] = round(os.getloadavg()[0], 2)
+            row["wall_s"] = round(time.time() - t0, 1)
+            result[name].append(row)
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
