@@ -45,7 +45,7 @@ DAILY = {
     "score": (
         "out=$({base} score --date {{{{ ds }}}} --job-id daily-{{{{ ds_nodash }}}}) && "
         'echo "$out" && dates=$(jq -r \'.unscored_dates | keys[]\' <<<"$out") && '
-        'for d in $dates; do {base} score --date "$d" || exit 1; done'
+        'for d in $dates; do {base} score --date "$d" || exit $?; done'
     ),
 }
 WEEKLY = {

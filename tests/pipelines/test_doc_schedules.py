@@ -219,3 +219,17 @@ def test_the_schedules_score_again_each_unscored_date(dag_file, tmp_path):
                               text=True, timeout=60)  # fmt: skip
         assert done.returncode == 0, done.stderr
         assert _rescored(log) == ["2026-01-03", "2026-01-04"]
+
+
+@pytest.mark.skipif(shutil.which("jq") is None, reason="jq is not installed")
+def test_the_dag_score_task_ends_with_the_failed_rescores_exit_code(dag_file, tmp_path):
+    """A re-score that fails ends the task with its own exit code (2: a mistake or a
+    damaged file, 143: killed by SIGTERM), not always 1 (session 37)."""
+    exe, log, env = _fake_bin(tmp_path, jq_works=True)
+    text = exe.read_text().replace('printf \'{\\n  "job_id": "again"', "exit 2; printf '")
+    assert "exit 2;" in text
+    exe.write_text(text)
+    done = subprocess.run(["bash", "-c", _dag_score_task(dag_file, exe)], env=env,
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert _rescored(log) == ["2026-01-03"]
