@@ -135,11 +135,7 @@ def mask_record(data: Any, card_columns: Iterable[str] = CARD_COLUMNS, key: obje
         return {k: mask_record(v, columns, k) for k, v in data.items()}
     if isinstance(data, list | tuple):
         return type(data)(mask_record(v, columns, key) for v in data)
-    if str(key) in columns:
-        return mask_card_id(data)
-    if str(key) in ID_COLUMNS:
-        return data
-    return mask_pans(data) if isinstance(data, str) else data
+    return _shown(str(key), data, columns, ID_COLUMNS)
 
 
 def shown_value(
@@ -150,12 +146,14 @@ def shown_value(
     key: the quarantine names it `raw_<input column>`), `mask_pans` on any other text (a
     raw record, a detail); for the dashboards' quarantine sample."""
     columns, ids = frozenset(card_columns), frozenset(id_columns)
+    return lambda column, value: _shown(column, value, columns, ids)
 
-    def shown(column: str, value: Any) -> Any:
-        if column in columns:
-            return mask_card_id(value)
-        if column in ids:
-            return value
-        return mask_pans(value) if isinstance(value, str) else value
 
-    return shown
+def _shown(column: str, value: Any, cards: frozenset[str], ids: frozenset[str]) -> Any:
+    """One value under `column` as shown outside the data lake: `mask_card_id` in a card
+    column, as it is in an id column (the row's key), `mask_pans` on any other text."""
+    if column in cards:
+        return mask_card_id(value)
+    if column in ids:
+        return value
+    return mask_pans(value) if isinstance(value, str) else value
