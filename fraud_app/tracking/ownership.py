@@ -57,6 +57,15 @@ def embedded_store(config) -> bool:
     return not (config.tracking.uri or settings.mlflow_tracking_uri())
 
 
+def other_owner(owner: str | None, config) -> str | None:
+    """`owner` (a registered model's PROJECT_TAG) when it names another project than this
+    one; None when the model has no owner, is this project's, or the store is this
+    project's embedded one (never checked)."""
+    if not owner or embedded_store(config) or owner == project_identity(config):
+        return None
+    return owner
+
+
 def model_owner(client, name: str) -> tuple[bool, str | None]:
     """(whether `name` is registered, its owner tag or None)."""
     from mlflow.exceptions import MlflowException
@@ -85,10 +94,10 @@ def check_owner(client, config, name: str, doing: str, *, reader: bool = False) 
     tracking.project (on either side) is refused."""
     if embedded_store(config):
         return
-    _, owner = model_owner(client, name)
-    me = project_identity(config)
-    if owner is None or owner == me:
+    owner = other_owner(model_owner(client, name)[1], config)
+    if owner is None:
         return
+    me = project_identity(config)
     said = (
         f"registered model {name!r} in the tracking store {redacted(client.tracking_uri)} "
         f"belongs to another project ({PROJECT_TAG} {owner!r}; this project is {me!r})"

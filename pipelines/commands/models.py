@@ -64,11 +64,12 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 def _other_project(model, config: AppConfig) -> str | None:
     """A line when the model belongs to another project of a shared store (the listing
     showed its versions and champion as if they were this project's)."""
-    from fraud_app.tracking.ownership import PROJECT_TAG, embedded_store, project_identity
+    from fraud_app.tracking.ownership import PROJECT_TAG, other_owner, project_identity
 
-    owner, me = (model.tags or {}).get(PROJECT_TAG), project_identity(config)
-    if not owner or owner == me or embedded_store(config):
+    owner = other_owner((model.tags or {}).get(PROJECT_TAG), config)
+    if owner is None:
         return None
+    me = project_identity(config)
     return (
         f"NOTE: this model belongs to another project ({PROJECT_TAG} {owner!r}; this project "
         f"is {me!r}): its train and promote are refused here (set registry.model_name, or "
