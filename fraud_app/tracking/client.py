@@ -47,7 +47,11 @@ def tracking_uri(config) -> str:
     env = settings.mlflow_tracking_uri()
     if env:
         return env
-    return f"sqlite:///{(Path(config.paths.root) / 'mlflow.db').resolve()}"
+    # SQLAlchemy percent-decodes the database part of the URL and cuts it at `?`: a root
+    # named `a%20b` or `q?1` would open another file (or none). Only those two are quoted
+    # (MLflow creates the folder of the path as written, undecoded)
+    db = str((Path(config.paths.root) / "mlflow.db").resolve())
+    return "sqlite:///" + db.replace("%", "%25").replace("?", "%3F")
 
 
 def default_artifact_location(config) -> str:

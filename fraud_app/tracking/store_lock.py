@@ -21,6 +21,7 @@ import logging
 import os
 import threading
 import time
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,7 +35,8 @@ POLL_S = 0.05
 def sqlite_database(uri: str) -> Path | None:
     """The database file of a sqlite store URI, as SQLAlchemy reads it: `sqlite:///rel.db`
     (relative), `sqlite:////abs.db`, with a driver (`sqlite+pysqlite:///...`), a query
-    string (`?timeout=5`) not part of the file. None for any other
+    string (`?timeout=5`) not part of the file, percent escapes decoded (`%20` is a space,
+    `%25` a `%`, as SQLAlchemy decodes them). None for any other
     store, an in-memory database (`sqlite://`, `sqlite:///:memory:`) and a sqlite URI
     without the `///` that SQLAlchemy needs (`sqlite:/x`: no store to lock)."""
     kind = scheme(uri)
@@ -43,7 +45,7 @@ def sqlite_database(uri: str) -> Path | None:
     rest = uri[len(kind) + 1 :]
     if not rest.startswith("///"):
         return None
-    db = rest[3:].split("?", 1)[0]
+    db = urllib.parse.unquote(rest[3:].split("?", 1)[0])
     return Path(db) if db and db != ":memory:" else None
 
 

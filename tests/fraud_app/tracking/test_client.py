@@ -71,3 +71,30 @@ def test_an_artifact_location_given_as_a_uri_is_kept(tmp_path, monkeypatch, loca
     assert default_artifact_location(cfg) == location
     relative = h.config(tmp_path, **{"tracking.artifact_location": "art"})
     assert default_artifact_location(relative) == str(tmp_path / "art")  # a path: resolved
+
+
+@pytest.mark.parametrize("name", ["run%20s", "q?x#1", "a%b c"])
+def test_the_embedded_store_is_the_file_under_a_root_with_url_characters(
+    tmp_path, monkeypatch, mlflow_template, name
+):
+    """SQLAlchemy percent-decodes a sqlite URL's path and cuts it at `?`: a root named
+    `run%20s` opened `run s/mlflow.db` (MLflow then retried for ~100 s and failed) and
+    `q?x` opened `q`. The default URI quotes `%` and `?`, and the lock's reading decodes it the
+    same way, so both name the file under paths.root."""
+    from fraud_app.tracking.store_lock import sqlite_database
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    root = tmp_path / name
+    mlflow_template.copy_to(root)
+    config = h.config(root)
+    uri = tracking_uri(config)
+    assert sqlite_database(uri) == (root / "mlflow.db").resolve()
+    before = (root / "mlflow.db").stat().st_mtime_ns
+    connect(config)  # creates the experiment in that file
+    assert (root / "mlflow.db").stat().st_mtime_ns != before
+    # nothing else under tmp_path but MLflow's own empty folder of the undecoded path
+    # (mlflow.store.db.utils._make_parent_dirs_if_sqlite) when the root holds `%` or `?`
+    others = [p for p in tmp_path.iterdir() if p.name != name]
+    assert all(p.is_dir() and not any(p.iterdir()) for p in others), others
+    if not {"%", "?"} & set(name):
+        assert others == []
