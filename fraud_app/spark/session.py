@@ -12,6 +12,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
+from pathlib import Path
 
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
@@ -146,11 +147,52 @@ def with_local_java_options(
 
 def spark_session(config):
     """The SparkSession a command runs on, from the config's `spark` section."""
+    check_hadoop_paths(config)
     s = config.spark
     interval = settings.progress_interval_s()  # a bad value: an error before the JVM starts
     spark = get_spark(s.master, s.app_name, s.conf, env_archive=s.env_archive)
     progress.start(spark, interval)  # a line when jobs run long without one
     return spark
+
+
+_SPARK_PLACES = ("input", "output", "quarantine")  # a step section's own tables, when set
+
+
+def check_hadoop_paths(config) -> None:
+    """ConfigError naming each local path Spark would be given that holds a `:` in a folder
+    name (`/srv/runs/2024-01-01T00:00/work`): Hadoop, through which Spark lists, reads and
+    writes, reads such a name as a URI scheme and every step failed after the JVM started
+    with `URISyntaxException: Relative path in absolute URI`. Relative `paths.*` values are
+    checked under paths.root, other relative places (`etl.input`, ...) under the working
+    directory, as Spark resolves them; remote URIs are left to their file system."""
+    root = local_path(config.paths.root)
+    base = None if root is None else Path(os.path.abspath(root))
+    places = [
+        (f"paths.{name}", getattr(config.paths, name)) for name in type(config.paths).model_fields
+    ]
+    for section in type(config).model_fields:
+        for key in _SPARK_PLACES if section != "paths" else ():
+            value = getattr(getattr(config, section), key, None)
+            if isinstance(value, str):
+                places.append((f"{section}.{key}", value))
+    problems, seen = [], set()
+    for key, value in places:
+        path = local_path(value)
+        if path is None or (base is None and key.startswith("paths.") and not path.is_absolute()):
+            continue  # remote, or under a remote root
+        under = base if key.startswith("paths.") and key != "paths.root" else Path.cwd()
+        full = Path(os.path.abspath(under / path))
+        named = next((i for i, part in enumerate(full.parts) if ":" in part), None)
+        if named is not None and (folder := Path(*full.parts[: named + 1])) not in seen:
+            seen.add(folder)  # one line per such folder: paths.root's names its whole tree
+            problems.append(f"{key} {value!r} is under {str(folder)!r}")
+    if problems:
+        raise ConfigError(
+            "Spark cannot use a local path with ':' in a folder name (Hadoop reads it as a "
+            "URI scheme: 'Relative path in absolute URI'):\n  "
+            + "\n  ".join(problems)
+            + "\nRename the folder, or set these paths to a folder whose names hold no ':'"
+        )
 
 
 MASTER_URL = re.compile(

@@ -79,6 +79,13 @@ def unwritable_root(tmp: Path) -> list[str]:
     return ["-c", str(_config(tmp, f"paths: {{root: {tmp / 'a-file' / 'work'}}}\n")), "validate"]
 
 
+def colon_in_root(tmp: Path) -> list[str]:
+    # a run folder named by its start time: every Spark step failed after the JVM started,
+    # with a traceback of URISyntaxException "Relative path in absolute URI: 2024-01-01T00:00"
+    return ["-c", str(_config(tmp, f"paths: {{root: '{tmp / '2024-01-01T00:00' / 'work'}'}}\n")),
+            "etl"]  # fmt: skip
+
+
 def garbage_master(tmp: Path) -> list[str]:
     return ["--master", "garbage://x", "train"]
 
@@ -226,6 +233,9 @@ CASES = [
     Case("unwritable paths.root", unwritable_root,
          r"error: paths\.root '.*a-file/work' is not a writable directory \(.+\); set paths\.root "
          r"in the config to a directory you can write"),
+    Case("':' in a folder of paths.root", colon_in_root,
+         r"error: Spark cannot use a local path with ':' in a folder name \(Hadoop reads it as a "
+         r"URI scheme: 'Relative path in absolute URI'\):", no_jvm=True),
     Case("--master garbage://x", garbage_master,
          r"error: spark\.master 'garbage://x' is not a Spark master URL; expected local\[\*\], "
          r"local\[N\], spark://host:7077, yarn or k8s://https://host:port\. Set spark\.master in "
