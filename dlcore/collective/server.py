@@ -6,8 +6,8 @@ accepted connection (`auth.authenticate_server`, on the connection's own daemon
 thread) and the limits that keep strangers from starving authenticated peers.
 Does not own what an authenticated connection says: subclasses implement
 `check(identity)` (refuse a proven peer for a reason: wrong rank, stale round) and
-`serve(conn, identity, addr)` (their protocol: the rendezvous here, the Spark
-trainer's boundary-report server in fraud_app).
+`serve(conn, identity, addr)` (their protocol: the rendezvous here, a rank's ring
+port in `communicator.py`, the Spark trainer's boundary-report server in fraud_app).
 
 Anyone who can reach the port can open connections before authenticating, so:
 
@@ -104,7 +104,10 @@ class ConnectionServer:
         secret: bytes,
         identity: Identity,
         limits: ServerLimits | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
+        """`listener`: an already listening socket to serve (host and port are then only
+        what it was bound to); None opens one on (host, port)."""
         self._secret = check_secret(secret)
         self._server_identity = dict(identity)
         self.limits = limits or ServerLimits()
@@ -115,7 +118,7 @@ class ConnectionServer:
         self.evicted = 0  # strangers evicted to make room (for diagnostics and tests)
         self.authenticated = 0  # connections that proved the secret
         self.failed = 0  # strangers that closed, stayed silent or failed their handshake
-        self._listener = open_listener(host, port, backlog=LISTEN_BACKLOG)
+        self._listener = listener or open_listener(host, port, backlog=LISTEN_BACKLOG)
         self._listener.setblocking(False)
         port = self._listener.getsockname()[1]
         shown = advertise_host or (socket.gethostname() if host in WILDCARDS else host)
