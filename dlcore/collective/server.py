@@ -21,6 +21,9 @@ Anyone who can reach the port can open connections before authenticating, so:
   so idle or closed connections of a flood are evicted before it; an evicted
   connection receives an ERROR frame saying why, and a client retries it
   (`auth.connect_authenticated`, with back-off, before its deadline);
+- a refusal (garbage, a wrong secret, an unwanted peer) is logged at WARNING for the
+  first one from each host, then at DEBUG: a flood of them is counted in the
+  periodic "did not authenticate" lines instead of burying the real logs;
 - a connection that proved the secret leaves the strangers' pool at that moment
   (atomically with eviction) and is never counted against it, nor evicted;
 - an error from accept() itself (out of file descriptors, an aborted connection,
@@ -52,6 +55,7 @@ WILDCARDS = ("", "0.0.0.0", "::")
 ACCEPT_BACKOFF_S = 0.05
 _POLLRDHUP = getattr(select, "POLLRDHUP", 0)  # Linux: the peer shut its side down
 LISTEN_BACKLOG = 1024  # a burst of connections waits in the kernel, not in SYN retries
+MAX_WARNED_HOSTS = 4096  # hosts whose first refusal was logged at WARNING (then all DEBUG)
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class ConnectionServer:
         self._pool_lock = threading.Lock()
         self._pool: dict[int, _Pending] = {}
         self._per_source: Counter[str] = Counter()
+        self._warned: set[str] = set()  # hosts whose refusal was already logged at WARNING
         self._seq = itertools.count()
         self.evicted = 0  # strangers evicted to make room (for diagnostics and tests)
         self.authenticated = 0  # connections that proved the secret
@@ -255,11 +260,19 @@ class ConnectionServer:
         def hello(_: Identity) -> None:
             entry.hello = True
 
+        def warn() -> bool:  # the first refusal of a host is a WARNING, the rest DEBUG
+            with self._pool_lock:
+                first = entry.host not in self._warned and len(self._warned) < MAX_WARNED_HOSTS
+                if first:
+                    self._warned.add(entry.host)
+            return first
+
         try:
             deadline = Deadline.after(self.limits.handshake_timeout)
             identity = authenticate_server(
-                conn, self._secret, self._server_identity, deadline, peer, promote, on_hello=hello
-            )
+                conn, self._secret, self._server_identity, deadline, peer, promote,
+                on_hello=hello, warn=warn,
+            )  # fmt: skip
         except CommunicationError as exc:  # refusals are logged by auth
             self._forget(entry)
             conn.close()
@@ -267,7 +280,8 @@ class ConnectionServer:
             if self.failed in (1, 10, 100) or self.failed % 1000 == 0:
                 logger.warning(
                     "%s: %d connections so far did not authenticate (closed, silent for %.3g s, "
-                    "or wrong secret); latest from %s: %s",
+                    "or wrong secret; after a host's first refusal, its others are logged at "
+                    "DEBUG); latest from %s: %s",
                     self.address, self.failed, self.limits.handshake_timeout, peer, exc,
                 )  # fmt: skip
             return
