@@ -197,14 +197,18 @@ def connect_authenticated(
     deadline: Deadline,
     what: str,
     buffer_bytes: int,
+    *,
+    retry_connect: bool = True,
 ) -> tuple[socket.socket, Identity]:
     """Connect and authenticate as a client, retrying with back-off until `deadline`.
 
-    Retried: a refused or reset connection, a server that closed or evicted us before
-    the handshake finished (a busy server, a connection flood). Not retried: a peer
-    that refused us after authenticating (AuthenticationError: wrong secret, stale
-    round) and a passed deadline. The final error names every attempt's outcome count
-    and the last cause. Returns the socket and the server's proven identity.
+    Retried: a refused or reset connection (unless `retry_connect` is False: a peer
+    whose port was open before we learnt its address has gone when it refuses), a
+    server that closed or evicted us before the handshake finished (a busy server, a
+    connection flood). Not retried: a peer that refused us after authenticating
+    (AuthenticationError: wrong secret, stale round) and a passed deadline. The final
+    error names every attempt's outcome count and the last cause. Returns the socket
+    and the server's proven identity.
     """
     peer = f"{address[0]}:{address[1]}"
     started, delay, attempts = time.monotonic(), RETRY_FIRST_S, 0
@@ -221,6 +225,8 @@ def connect_authenticated(
                 raise
             raise type(exc)(f"{exc} (after {attempts} attempts over {_since(started)})") from exc
         except CommunicationError as exc:
+            if sock is None and not retry_connect:
+                raise
             if sock is not None:
                 sock.close()
             last = exc

@@ -378,11 +378,13 @@ class Communicator:
 
     def _dial_right(self, address: Address, deadline: Deadline) -> socket.socket:
         # Retried until the deadline if the right neighbour's port evicted us to make room
-        # (a connection flood there) or the connection broke before the handshake ended.
+        # (a connection flood there) or the connection broke before the handshake ended;
+        # not when it refuses the connection: its port was open before the rendezvous, so
+        # that process has gone (failing at once, as before).
         what = f"the ring connection to {self.right_name}"
         sock, theirs = connect_authenticated(
             address, self._secret, self._identity(), deadline, what,
-            self.config.socket_buffer_bytes,
+            self.config.socket_buffer_bytes, retry_connect=False,
         )  # fmt: skip
         expected = {**self._identity(), "rank": self.member.right}
         if theirs != expected:

@@ -14,10 +14,12 @@ import threading
 import time
 
 import numpy as np
+import pytest
 
 from dlcore.collective import Communicator, Member, loopback_config
 from dlcore.collective.auth import NONCE_BYTES, _message
 from dlcore.collective.wire import Deadline, Kind, open_listener, pack_header, send_frame
+from dlcore.errors import CommunicationError
 
 HANDSHAKE_S = 3.0  # a stranger that is waited out one after another costs this much each
 RING = {"purpose": "ring", "rank": 0, "world_size": 2, "round_id": 0}
@@ -90,3 +92,17 @@ def test_an_idle_flood_of_a_ring_port_does_not_delay_the_ring(secret, caplog):
     # 200 strangers: evicted and counted, not a WARNING line each
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) <= 10, [r.getMessage() for r in warnings]
+
+
+def test_a_right_neighbour_that_has_gone_still_fails_the_ring_at_once(secret):
+    """Its port was open before the rendezvous: a refused connection is not retried."""
+    mine, gone = open_listener("127.0.0.1"), open_listener("127.0.0.1")
+    peers = [mine.getsockname()[:2], gone.getsockname()[:2]]
+    gone.close()
+    config = loopback_config(transport="socket", topology="flat", connect_timeout=20.0)
+    t0 = time.monotonic()
+    with pytest.raises(
+        CommunicationError, match=r"cannot connect to .*is that process still alive"
+    ):
+        Communicator(Member(0, 2), peers, secret, mine, config)
+    assert time.monotonic() - t0 < 2.0
