@@ -126,13 +126,16 @@ def authenticate_server(
     check: IdentityCheck | None = None,
     *,
     on_hello: Callable[[Identity], None] | None = None,
+    warn: Callable[[], bool] | None = None,
 ) -> Identity:
     """Run the server side on an accepted connection; returns the client's proven identity.
 
     `check(identity)` may return a reason to refuse an authenticated client (wrong rank,
     stale round); it runs after the client's MAC checked out and before our proof is
     sent. `on_hello(claimed identity)` runs when the HELLO arrived (a handshake is under
-    way). Every refusal is logged at WARNING and raised as AuthenticationError.
+    way). Every refusal is raised as AuthenticationError and logged: at WARNING, or at
+    DEBUG where `warn()`, asked once at the refusal, says False (a server that already
+    warned about this host: a flood of garbage must not bury the real logs).
     """
     # Any falsy start value means "no HELLO parsed yet": equivalent mutants (docs/TESTING.md).
     client_identity: Identity = {}  # pragma: no mutate
@@ -147,16 +150,23 @@ def authenticate_server(
     except CommunicationError as exc:
         # A connection that closed or stayed silent before its HELLO is a scanner or a
         # flood, not a failed login: DEBUG, so that a flood does not bury the real logs
-        # (ConnectionServer counts and reports those). Garbage bytes stay a WARNING.
+        # (ConnectionServer counts and reports those). Garbage bytes stay a WARNING (the
+        # first from each host, where the server passes `warn`).
         quiet = not client_identity and not isinstance(exc, FrameError)
-        _refuse(sock, peer, client_identity, f"handshake failed: {exc}", deadline, quiet)
+        reason = f"handshake failed: {exc}"
+        _refuse(sock, peer, client_identity, reason, deadline, quiet or _quiet(warn))
     if not hmac.compare_digest(response, _mac(secret, b"client", hello, challenge)):
-        _refuse(sock, peer, client_identity, "authentication failed (wrong job secret?)", deadline)
+        reason = "authentication failed (wrong job secret?)"
+        _refuse(sock, peer, client_identity, reason, deadline, _quiet(warn))
     reason = check(client_identity) if check else None
     if reason:
-        _refuse(sock, peer, client_identity, reason, deadline)
+        _refuse(sock, peer, client_identity, reason, deadline, _quiet(warn))
     send_frame(sock, Kind.PROOF, _mac(secret, b"server", hello, challenge), deadline, peer)
     return client_identity
+
+
+def _quiet(warn: Callable[[], bool] | None) -> bool:
+    return warn is not None and not warn()
 
 
 def _refuse(
@@ -187,14 +197,18 @@ def connect_authenticated(
     deadline: Deadline,
     what: str,
     buffer_bytes: int,
+    *,
+    retry_connect: bool = True,
 ) -> tuple[socket.socket, Identity]:
     """Connect and authenticate as a client, retrying with back-off until `deadline`.
 
-    Retried: a refused or reset connection, a server that closed or evicted us before
-    the handshake finished (a busy server, a connection flood). Not retried: a peer
-    that refused us after authenticating (AuthenticationError: wrong secret, stale
-    round) and a passed deadline. The final error names every attempt's outcome count
-    and the last cause. Returns the socket and the server's proven identity.
+    Retried: a refused or reset connection (unless `retry_connect` is False: a peer
+    whose port was open before we learnt its address has gone when it refuses), a
+    server that closed or evicted us before the handshake finished (a busy server, a
+    connection flood). Not retried: a peer that refused us after authenticating
+    (AuthenticationError: wrong secret, stale round) and a passed deadline. The final
+    error names every attempt's outcome count and the last cause. Returns the socket
+    and the server's proven identity.
     """
     peer = f"{address[0]}:{address[1]}"
     started, delay, attempts = time.monotonic(), RETRY_FIRST_S, 0
@@ -211,6 +225,8 @@ def connect_authenticated(
                 raise
             raise type(exc)(f"{exc} (after {attempts} attempts over {_since(started)})") from exc
         except CommunicationError as exc:
+            if sock is None and not retry_connect:
+                raise
             if sock is not None:
                 sock.close()
             last = exc

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import queue
-import selectors
 import socket
 import threading
 import time
@@ -33,14 +32,14 @@ from typing import Any
 import numpy as np
 
 from dlcore.collective import hierarchical, shm
-from dlcore.collective.auth import Identity, authenticate_client, authenticate_server, check_secret
+from dlcore.collective.auth import Identity, check_secret, connect_authenticated
 from dlcore.collective.collectives import SocketTransport
 from dlcore.collective.config import CommConfig, Member
 from dlcore.collective.rendezvous import Address, rendezvous
+from dlcore.collective.server import LISTEN_BACKLOG, ConnectionServer, ServerLimits
 from dlcore.collective.wire import (
     Deadline,
     configure_socket,
-    connect,
     open_listener,
     send_bytes,
     send_checked,
@@ -188,7 +187,8 @@ class Communicator:
     ) -> Communicator:
         """Open a listener, register it with the rendezvous server, connect the ring."""
         config = config or CommConfig()
-        listener = open_listener(config.listen_host)
+        # served from the ring's start (_RingPort); until then a burst waits in the kernel
+        listener = open_listener(config.listen_host, backlog=LISTEN_BACKLOG)
         try:
             me = (config.advertise_host or "", listener.getsockname()[1])
             peers = rendezvous(
@@ -364,30 +364,12 @@ class Communicator:
 
     def _connect_ring(self, listener: socket.socket, right_address: Address) -> None:
         deadline = Deadline.after(self.config.connect_timeout, self.config.connect_timeout_setting)
-        cancel_r, cancel_w = socket.socketpair()
-        outcome: dict[str, Any] = {}
-
-        def accept() -> None:
-            try:
-                outcome["left"] = self._accept_left(listener, deadline, cancel_r)
-            except BaseException as exc:
-                outcome["error"] = exc
-
-        acceptor = threading.Thread(target=accept, name=f"dlcore-accept-{self.rank}", daemon=True)
-        acceptor.start()
+        port = _RingPort(self, listener)  # accepts the left neighbour meanwhile
         try:
             self._right = self._dial_right(right_address, deadline)
+            self._left = port.take(deadline, self.left_name)
         finally:
-            if self._right is None:
-                cancel_w.send(b"x")
-            acceptor.join(timeout=max(0.0, deadline.at - time.monotonic()) + 1.0)
-            cancel_r.close()
-            cancel_w.close()
-        self._left = outcome.get("left")
-        if "error" in outcome:
-            raise outcome["error"]
-        if self._left is None:
-            raise deadline.timeout_error("the ring connection", self.left_name)
+            port.close()
         self._sender = _Sender(self._right, self.right_name, self.abort)
         logger.info(
             "rank %d/%d round %d: ring connected (left %s, right %s)",
@@ -395,63 +377,72 @@ class Communicator:
         )  # fmt: skip
 
     def _dial_right(self, address: Address, deadline: Deadline) -> socket.socket:
+        # Retried until the deadline if the right neighbour's port evicted us to make room
+        # (a connection flood there) or the connection broke before the handshake ended;
+        # not when it refuses the connection: its port was open before the rendezvous, so
+        # that process has gone (failing at once, as before).
         what = f"the ring connection to {self.right_name}"
-        sock = connect(address, deadline, what, self.config.socket_buffer_bytes)
-        try:
-            theirs = authenticate_client(
-                sock, self._secret, self._identity(), deadline, self.right_name
-            )
-            expected = {**self._identity(), "rank": self.member.right}
-            if theirs != expected:
-                raise CommunicationError(
-                    f"{address[0]}:{address[1]} is {theirs}, expected {expected}; "
-                    "the peer table is stale (was the rendezvous round reused?)"
-                )
-        except BaseException:
+        sock, theirs = connect_authenticated(
+            address, self._secret, self._identity(), deadline, what,
+            self.config.socket_buffer_bytes, retry_connect=False,
+        )  # fmt: skip
+        expected = {**self._identity(), "rank": self.member.right}
+        if theirs != expected:
             sock.close()
-            raise
+            raise CommunicationError(
+                f"{address[0]}:{address[1]} is {theirs}, expected {expected}; "
+                "the peer table is stale (was the rendezvous round reused?)"
+            )
         return sock
 
-    def _accept_left(
-        self, listener: socket.socket, deadline: Deadline, cancel: socket.socket
-    ) -> socket.socket:
-        listener.setblocking(False)
-        what = "the ring connection"
-        with selectors.DefaultSelector() as sel:
-            sel.register(listener, selectors.EVENT_READ)
-            sel.register(cancel, selectors.EVENT_READ)
-            while True:
-                ready = sel.select(timeout=deadline.remaining(what, self.left_name))
-                if not ready:
-                    raise deadline.timeout_error(what, self.left_name)
-                if any(key.fileobj is cancel for key, _ in ready):
-                    raise CommunicationError(f"rank {self.rank}: ring setup cancelled")
-                try:
-                    conn, addr = listener.accept()
-                except BlockingIOError:
-                    continue
-                if (sock := self._authenticate_left(conn, addr, deadline)) is not None:
-                    return sock
 
-    def _authenticate_left(
-        self, conn: socket.socket, addr: Any, deadline: Deadline
-    ) -> socket.socket | None:
-        conn.setblocking(True)
-        configure_socket(conn, self.config.socket_buffer_bytes)
-        budget = min(deadline.at, Deadline.after(self.config.handshake_timeout).at)
-        handshake = Deadline(budget, self.config.handshake_timeout)
-        try:
-            authenticate_server(
-                conn, self._secret, self._identity(), handshake, f"{addr[0]}:{addr[1]}",
-                self._check_left,
-            )  # fmt: skip
-        except CommunicationError:  # refused and logged by auth; keep waiting for the real one
-            conn.close()
-            return None
-        return conn
+class _RingPort(ConnectionServer):
+    """A rank's ring port while its ring forms: waits for the left neighbour.
 
-    def _check_left(self, identity: Identity) -> str | None:
-        expected = {**self._identity(), "rank": self.member.left}
-        if identity != expected:
-            return f"rank {self.rank} accepts only {expected} on its ring port, not {identity}"
+    Every connection authenticates on its own thread, under the ConnectionServer limits
+    (`CommConfig.handshake_timeout`; strangers held at once, evicted to make room), so a
+    stranger that connects first and stays silent, stalls mid-handshake or floods the
+    port delays the left neighbour by no more than its own handshake takes. An
+    authenticated peer that is not the left neighbour of this round is refused and
+    logged (auth.py).
+    """
+
+    def __init__(self, comm: Communicator, listener: socket.socket) -> None:
+        self._rank, self._buffer = comm.rank, comm.config.socket_buffer_bytes
+        self._expected = {**comm._identity(), "rank": comm.member.left}
+        self._arrived: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
+        host, port = listener.getsockname()[:2]
+        super().__init__(
+            host, port, None, f"dlcore-ring-{comm.rank}", secret=comm._secret,
+            identity=comm._identity(),
+            limits=ServerLimits(handshake_timeout=comm.config.handshake_timeout),
+            listener=listener,
+        )  # fmt: skip
+
+    def check(self, identity: Identity) -> str | None:
+        if identity != self._expected:
+            return (
+                f"rank {self._rank} accepts only {self._expected} on its ring port, not {identity}"
+            )
         return None
+
+    def serve(self, conn: socket.socket, identity: Identity, addr: Any) -> None:
+        configure_socket(conn, self._buffer)
+        self._arrived.put(conn)
+
+    def take(self, deadline: Deadline, name: str) -> socket.socket:
+        """The left neighbour's authenticated connection; PeerTimeoutError at `deadline`."""
+        while True:
+            try:
+                return self._arrived.get(timeout=deadline.remaining("the ring connection", name))
+            except queue.Empty:
+                continue  # remaining() raises once the deadline has passed
+
+    def close(self) -> None:
+        """Stop accepting; close connections that arrived but were not taken."""
+        self.stop_serving()
+        while True:
+            try:
+                self._arrived.get_nowait().close()
+            except queue.Empty:
+                return

@@ -71,6 +71,7 @@ from dlcore.collective.collectives import (
 )
 from dlcore.collective.compression import get_codec
 from dlcore.collective.segment import host_key
+from dlcore.collective.server import LISTEN_BACKLOG
 from dlcore.collective.shm_control import Phase
 from dlcore.collective.wire import open_listener
 from dlcore.params import shard_bounds
@@ -121,7 +122,7 @@ def negotiate(comm: Communicator) -> HierarchicalTransport | None:
     """The hierarchical transport if this group spans hosts with several ranks, else None."""
     if comm.config.requested_topology() == "flat" or comm.world_size == 1:
         return None
-    listeners = [open_listener(comm.config.listen_host) for _ in range(2)]
+    listeners = [open_listener(comm.config.listen_host, backlog=LISTEN_BACKLOG) for _ in range(2)]
     try:
         hosts, ports = _exchange(comm, [s.getsockname()[1] for s in listeners])
         if len(hosts) == 1 or all(len(h) == 1 for h in hosts):

@@ -6,8 +6,8 @@ accepted connection (`auth.authenticate_server`, on the connection's own daemon
 thread) and the limits that keep strangers from starving authenticated peers.
 Does not own what an authenticated connection says: subclasses implement
 `check(identity)` (refuse a proven peer for a reason: wrong rank, stale round) and
-`serve(conn, identity, addr)` (their protocol: the rendezvous here, the Spark
-trainer's boundary-report server in fraud_app).
+`serve(conn, identity, addr)` (their protocol: the rendezvous here, a rank's ring
+port in `communicator.py`, the Spark trainer's boundary-report server in fraud_app).
 
 Anyone who can reach the port can open connections before authenticating, so:
 
@@ -21,6 +21,9 @@ Anyone who can reach the port can open connections before authenticating, so:
   so idle or closed connections of a flood are evicted before it; an evicted
   connection receives an ERROR frame saying why, and a client retries it
   (`auth.connect_authenticated`, with back-off, before its deadline);
+- a refusal (garbage, a wrong secret, an unwanted peer) is logged at WARNING for the
+  first one from each host, then at DEBUG: a flood of them is counted in the
+  periodic "did not authenticate" lines instead of burying the real logs;
 - a connection that proved the secret leaves the strangers' pool at that moment
   (atomically with eviction) and is never counted against it, nor evicted;
 - an error from accept() itself (out of file descriptors, an aborted connection,
@@ -52,6 +55,7 @@ WILDCARDS = ("", "0.0.0.0", "::")
 ACCEPT_BACKOFF_S = 0.05
 _POLLRDHUP = getattr(select, "POLLRDHUP", 0)  # Linux: the peer shut its side down
 LISTEN_BACKLOG = 1024  # a burst of connections waits in the kernel, not in SYN retries
+MAX_WARNED_HOSTS = 4096  # hosts whose first refusal was logged at WARNING (then all DEBUG)
 
 
 @dataclass(frozen=True)
@@ -104,18 +108,22 @@ class ConnectionServer:
         secret: bytes,
         identity: Identity,
         limits: ServerLimits | None = None,
+        listener: socket.socket | None = None,
     ) -> None:
+        """`listener`: an already listening socket to serve (host and port are then only
+        what it was bound to); None opens one on (host, port)."""
         self._secret = check_secret(secret)
         self._server_identity = dict(identity)
         self.limits = limits or ServerLimits()
         self._pool_lock = threading.Lock()
         self._pool: dict[int, _Pending] = {}
         self._per_source: Counter[str] = Counter()
+        self._warned: set[str] = set()  # hosts whose refusal was already logged at WARNING
         self._seq = itertools.count()
         self.evicted = 0  # strangers evicted to make room (for diagnostics and tests)
         self.authenticated = 0  # connections that proved the secret
         self.failed = 0  # strangers that closed, stayed silent or failed their handshake
-        self._listener = open_listener(host, port, backlog=LISTEN_BACKLOG)
+        self._listener = listener or open_listener(host, port, backlog=LISTEN_BACKLOG)
         self._listener.setblocking(False)
         port = self._listener.getsockname()[1]
         shown = advertise_host or (socket.gethostname() if host in WILDCARDS else host)
@@ -252,11 +260,19 @@ class ConnectionServer:
         def hello(_: Identity) -> None:
             entry.hello = True
 
+        def warn() -> bool:  # the first refusal of a host is a WARNING, the rest DEBUG
+            with self._pool_lock:
+                first = entry.host not in self._warned and len(self._warned) < MAX_WARNED_HOSTS
+                if first:
+                    self._warned.add(entry.host)
+            return first
+
         try:
             deadline = Deadline.after(self.limits.handshake_timeout)
             identity = authenticate_server(
-                conn, self._secret, self._server_identity, deadline, peer, promote, on_hello=hello
-            )
+                conn, self._secret, self._server_identity, deadline, peer, promote,
+                on_hello=hello, warn=warn,
+            )  # fmt: skip
         except CommunicationError as exc:  # refusals are logged by auth
             self._forget(entry)
             conn.close()
@@ -264,7 +280,8 @@ class ConnectionServer:
             if self.failed in (1, 10, 100) or self.failed % 1000 == 0:
                 logger.warning(
                     "%s: %d connections so far did not authenticate (closed, silent for %.3g s, "
-                    "or wrong secret); latest from %s: %s",
+                    "or wrong secret; after a host's first refusal, its others are logged at "
+                    "DEBUG); latest from %s: %s",
                     self.address, self.failed, self.limits.handshake_timeout, peer, exc,
                 )  # fmt: skip
             return

@@ -24,7 +24,9 @@ so a flipped digit naming an older group is a damaged pointer, not a silent olde
 save and on load (dlcore.serialization). Every JSON file is sealed (its own sha256,
 dlcore.serialization.check_seal) and every array carries a sha256 record, so a flipped
 bit anywhere in a checkpoint is an error, never a silent resume from another state.
-Nothing is unpickled on load: .npz with allow_pickle=False and JSON only.
+Nothing is unpickled on load: .npz with allow_pickle=False and JSON only. The seals carry
+no key, so a resume first refuses a directory another local user could have written to
+(fraud_app.spark.checkpoint_trust).
 
 A checkpoint of another setup (its fingerprint differs) is refused naming what differs:
 meta.json keeps the setup the fingerprint is the digest of. The wording of what differs
@@ -63,6 +65,7 @@ from dlcore.serialization import (
 )
 from dlcore.serialization.files import array_records, match_records, parse_records
 from fraud_app.errors import TrainingError
+from fraud_app.spark.checkpoint_trust import check_private
 from fraud_app.spark.setup_differences import setup_differences
 
 logger = logging.getLogger(__name__)
@@ -207,7 +210,11 @@ class CheckpointStore:
         that is malformed or names no directory: the newest intact one). No pointer but
         group directories (the pointer lost): the newest intact one of those, with a
         WARNING (the run restarted from iteration 0 without a word). A checkpoint of
-        another training setup is never skipped over: that stays an error."""
+        another training setup is never skipped over: that stays an error. For a resume
+        (a fingerprint), a directory another local user could have written to is refused
+        first (checkpoint_trust)."""
+        if self.fingerprint is not None and self.dir.exists():
+            check_private(self.dir)
         pointer = self.dir / "LATEST.json"
         try:
             path = self.latest()

@@ -38,8 +38,10 @@ def test_world_size_one_needs_no_sockets_and_every_collective_is_a_no_op(secret)
 
 
 def _build_ring_with_an_intruder(secret, intruder_secret, intruder_identity):
-    """Rank 0's port is reached first by an intruder; then ranks 0 and 1 build the ring.
+    """Rank 0's port is reached first by an intruder; once it was answered, rank 1 joins.
 
+    Rank 0's port authenticates connections in parallel, so rank 1 waits for the intruder's
+    answer: a ring formed meanwhile would cut the intruder off before its refusal.
     Returns the intruder's exception and the two communicators (None where it failed).
     """
     listeners = [open_listener("127.0.0.1") for _ in range(2)]
@@ -62,10 +64,12 @@ def _build_ring_with_an_intruder(secret, intruder_secret, intruder_identity):
             Member(rank, 2), peers, secret, listeners[rank], loopback_config()
         )
 
-    threads = [threading.Thread(target=intrude, daemon=True)]
-    threads += [threading.Thread(target=build, args=(r,), daemon=True) for r in range(2)]
-    for t in threads:
+    threads = [threading.Thread(target=f, args=a, daemon=True) for f, a in
+               ((intrude, ()), (build, (0,)), (build, (1,)))]  # fmt: skip
+    for t in threads[:2]:
         t.start()
+    threads[0].join(timeout=20)
+    threads[2].start()
     for t in threads:
         t.join(timeout=20)
     intruder.close()

@@ -7,6 +7,7 @@ Real sockets on loopback throughout. Strangers and workers come from the same ho
 from __future__ import annotations
 
 import contextlib
+import logging
 import socket
 import subprocess
 import sys
@@ -257,3 +258,32 @@ def test_rendezvous_recovers_after_running_out_of_file_descriptors():
         proc.stdin.close()
         proc.wait(timeout=10)
     assert "accept failed" in proc.stderr.read()
+
+
+def _garbage_from(source: str, address) -> None:
+    sock = socket.create_connection(address, timeout=5.0, source_address=(source, 0))
+    with sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")  # over a header's 20 bytes
+        assert _closed_by_server(sock, 5.0)
+
+
+def test_a_flood_of_garbage_logs_one_warning_per_host_and_the_counts(caplog):
+    with (
+        caplog.at_level(logging.DEBUG, logger="dlcore.collective"),
+        RendezvousServer(new_job_secret(), 2, host="0.0.0.0") as server,
+    ):
+        address = (LOOPBACK, server.address[1])
+        for _ in range(150):
+            _garbage_from(LOOPBACK, address)
+        _garbage_from("127.0.0.2", address)  # another host: its first refusal is a WARNING
+        assert _wait_until(lambda: server.failed == 151)
+    refusals = [r for r in caplog.records if r.name == "dlcore.collective.auth"]
+    assert len(refusals) == 151  # every refusal is still logged, the repeats at DEBUG
+    warned = [r.getMessage() for r in refusals if r.levelno == logging.WARNING]
+    assert len(warned) == 2, warned  # before: 151, one WARNING per connection
+    assert [m.split(":")[0] for m in warned] == [
+        "refused connection from 127.0.0.1",
+        "refused connection from 127.0.0.2",
+    ]
+    counts = [r.getMessage() for r in caplog.records if "did not authenticate" in r.getMessage()]
+    assert [m.split(" connections so far")[0].split(": ")[-1] for m in counts] == ["1", "10", "100"]
