@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
@@ -47,7 +48,7 @@ class UnionPaySubsets(BalancingStrategy):
         self.require_classes(n_frauds, sum(shares))
         cap = None if self.normal_ratio is None else math.ceil(self.normal_ratio * n_frauds)
         limits = [s if cap is None else min(s, cap) for s in shares]
-        _warn_fraud_majority(n_frauds, sum(shares), limits, k)
+        _warn_fraud_majority(n_frauds, sum(shares), limits, k, self.fraud_majority_fix)
 
         normals = self.normals(df).withColumn(SHARE, share)
         if limits != shares:
@@ -76,8 +77,21 @@ class UnionPaySubsets(BalancingStrategy):
         }
         return BalancedData(tuple(subsets), summary, shared=selected)
 
+    def fraud_majority_fix(self, most: int) -> str:
+        """What the fraud-majority WARNING tells the user to do, in the settings they set
+        (here the config file's; BalancedBaggingClassifier's in its params). most: the
+        largest subset count that keeps every subset normal-majority (0: none does)."""
+        if most < 1:
+            return "the data holds more frauds than normals: use balancing.strategy: class_weights"
+        return (
+            f"set balancing.unionpay_subsets.n_subsets to at most {most} (normals // frauds), "
+            "or balancing.strategy: class_weights"
+        )
 
-def _warn_fraud_majority(n_frauds: int, n_normals: int, limits: list[int], k: int) -> None:
+
+def _warn_fraud_majority(
+    n_frauds: int, n_normals: int, limits: list[int], k: int, fix_for: Callable[[int], str]
+) -> None:
     """One WARNING when a subset would hold more frauds than normals: balancing meant to
     raise the fraud share then reverses it (data with 20 % fraud under the starter's 5
     subsets: each member saw 673 frauds beside ~560 normals, without a word). The
@@ -86,13 +100,7 @@ def _warn_fraud_majority(n_frauds: int, n_normals: int, limits: list[int], k: in
     fewest = min(limits)
     if fewest >= n_frauds:
         return
-    most = n_normals // n_frauds
-    fix = (
-        f"set balancing.unionpay_subsets.n_subsets to at most {most} (normals // frauds), "
-        "or balancing.strategy: class_weights"
-        if most >= 1
-        else "the data holds more frauds than normals: use balancing.strategy: class_weights"
-    )
+    fix = fix_for(n_normals // n_frauds)
     logger.warning(
         "balancing unionpay_subsets: each of the %d subsets holds all %d frauds but only "
         "%d..%d normals (the data: %d normals, %.1f %% fraud): the members train on more "

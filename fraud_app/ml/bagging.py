@@ -55,6 +55,18 @@ class HasBaggingParams(Params):
         self._setDefault(numSubsets=5, normalRatio=0.0, numRepeats=1)
 
 
+class _ParamSubsets(UnionPaySubsets):
+    """UnionPaySubsets whose fraud-majority WARNING names the estimator's params (it told
+    an analyst to set balancing.unionpay_subsets.n_subsets, a key of a config file they
+    do not have)."""
+
+    def fraud_majority_fix(self, most: int) -> str:
+        other = "DlcoreClassifier, whose posWeight or weightCol weighs the classes"
+        if most < 1:
+            return f"the data holds more frauds than normals: use {other}"
+        return f"set numSubsets to at most {most} (normals // frauds), or use {other}"
+
+
 @add_accessors
 class BalancedBaggingClassificationModel(EnsembleClassificationModel, HasBaggingParams):
     """A fitted BalancedBaggingClassifier; `members` are DlcoreClassificationModels."""
@@ -110,7 +122,7 @@ class BalancedBaggingClassifier(EnsembleEstimator, HasBaggingParams):
         with_id = train.withColumn(ROW_ID, F.xxhash64(*train.columns))
         out = []
         for r in range(repeats):
-            strategy = UnionPaySubsets(
+            strategy = _ParamSubsets(
                 n_subsets=k,
                 normal_ratio=ratio or None,
                 seed=self.getSeed() + r,

@@ -193,7 +193,7 @@ def label_column(df: DataFrame, col: str, what: str) -> Column:
     return F.col(col).cast("double")
 
 
-def _batch_summary(features: str, label: str):
+def _batch_summary(features: str, label: str, weight: str | None = None):
     def fn(batches: Iterator):
         import pyarrow as pa
 
@@ -209,7 +209,10 @@ def _batch_summary(features: str, label: str):
                 part = DataSummary(n, 0, tuple(widths), col.null_count, 0, 0, 0.0, *_EMPTY)
             else:
                 flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
-                part = summarize_arrays(flat.reshape(n, widths[0]), y)
+                w = None
+                if weight:  # a null weight as NaN, as the trainer's blocks read it
+                    w = batch.column(weight).to_numpy(zero_copy_only=False).astype(np.float64)
+                part = summarize_arrays(flat.reshape(n, widths[0]), y, w)
             yield pa.RecordBatch.from_pylist([_as_row(part)])
 
     return fn
@@ -220,7 +223,8 @@ _SUMMARY_SCHEMA = (
     "rows long, positives long, widths array<long>, null_rows long, nonfinite long, "
     "bad_labels long, bad_label_example double, s1 array<double>, s2 array<double>, "
     "negative_weights long, nonfinite_weights long, negative_weight_example double, "
-    "weight_sum double, positive_weight_sum double, lo array<double>, hi array<double>"
+    "weight_sum double, positive_weight_sum double, lo array<double>, hi array<double>, "
+    "ws1 array<double>, ws2 array<double>"
 )
 
 
@@ -232,15 +236,24 @@ def _as_row(part: DataSummary) -> dict:
         "s2": part.s2.tolist(),
         "lo": part.lo.tolist(),
         "hi": part.hi.tolist(),
+        "ws1": part.ws1.tolist(),
+        "ws2": part.ws2.tolist(),
     }
 
 
 def inspect_training_data(
-    df: DataFrame, features: str, label: str, what: str, no_rows: str | None = None
+    df: DataFrame,
+    features: str,
+    label: str,
+    what: str,
+    no_rows: str | None = None,
+    weight: str | None = None,
 ) -> DataSummary:
-    """One pass over (features array, label double): checks + feature moments (for an
-    estimator that needs the whole data's statistics before it splits it)."""
-    parts = df.select(features, label).mapInArrow(_batch_summary(features, label), _SUMMARY_SCHEMA)
+    """One pass over (features array, label double[, weight double]): checks + feature
+    moments, weighted with a weight column (for an estimator that needs the whole data's
+    statistics before it splits it)."""
+    cols = [features, label, *([weight] if weight else [])]
+    parts = df.select(*cols).mapInArrow(_batch_summary(*cols), _SUMMARY_SCHEMA)
     rows = parts.collect()  # one small row per Arrow batch
     summary = DataSummary.combine(
         [
@@ -250,14 +263,13 @@ def inspect_training_data(
                     "widths": tuple(r["widths"]),
                     "s1": np.asarray(r["s1"], np.float64),
                     "s2": np.asarray(r["s2"], np.float64),
-                    "lo": np.asarray(r["lo"], np.float64),
-                    "hi": np.asarray(r["hi"], np.float64),
+                    **{k: np.asarray(r[k], np.float64) for k in ("lo", "hi", "ws1", "ws2")},
                 }
             )
             for r in rows
         ]
     )
-    check_summary(summary, features, label, what, no_rows=no_rows)
+    check_summary(summary, features, label, what, weight=weight, no_rows=no_rows)
     return summary
 
 

@@ -175,7 +175,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         no_rows = self._no_training_rows() if self.has_validation() else None
         plan = plan or MemberPlan()
         if self.whole_data_statistics and plan.warm_start is None:
-            summary = inspect_training_data(train, fcol, lcol, what, no_rows)
+            summary = inspect_training_data(train, fcol, lcol, what, no_rows, wcol)
             stats = summary.moments()
 
         def inspect(part: DataSummary) -> None:

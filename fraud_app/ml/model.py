@@ -24,6 +24,7 @@ from pyspark.ml.util import MLReadable, MLWritable
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
+from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
 from fraud_app.errors import SchemaError
 from fraud_app.ml.data import (
@@ -42,19 +43,30 @@ from fraud_app.scoring.batch import (
     taken_columns,
 )
 
-_EPS = 1e-15
-
 
 def probabilities_and_logits(
     ensemble: FraudEnsemble, X: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(p, z): the ensemble's mean probability and its logit (a single member's raw logit)."""
+    """(p, z): the ensemble's mean probability and its logit (a single member's raw logit).
+
+    Several members: z = log(mean p_k) - log(mean (1 - p_k)), from the members' logits in
+    log space, so z ranks the rows as p does and goes on telling them apart where p rounds
+    to 1.0 (the logit of p clipped to 1 - 1e-15 gave every p above that one z: the
+    rawPrediction a BinaryClassificationEvaluator ranks tied rows p told apart)."""
     if len(ensemble.members) == 1:
         z = ensemble.members[0].predict(X).reshape(-1).astype(np.float64)
         return sigmoid(z), z
-    p = ensemble.predict_proba(X)
-    q = np.clip(p, _EPS, 1 - _EPS)
-    return p, np.log(q) - np.log1p(-q)
+    logits = ensemble.member_logits(X)
+    p = mean_sigmoid(logits)  # ensemble.predict_proba(X), from the same logits
+    # log sigmoid(l) = -log(1 + e^-l), log (1 - sigmoid(l)) = -log(1 + e^l)
+    z = _log_sum_exp(-np.logaddexp(0.0, -logits)) - _log_sum_exp(-np.logaddexp(0.0, logits))
+    return p, z
+
+
+def _log_sum_exp(a: np.ndarray) -> np.ndarray:
+    """log(sum(exp(a), axis=1)) without overflow."""
+    top = a.max(axis=1)
+    return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
 
 
 def _width_error(what: str, column: str, lengths: np.ndarray, width: int) -> SchemaError:

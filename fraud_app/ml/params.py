@@ -9,6 +9,7 @@ routes build the same dlcore model and train it with the same code.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 from pydantic import ValidationError
@@ -186,6 +187,32 @@ class DlcoreParams(
             refit=False,
             refitMethod=_REFIT_DEFAULTS.method,
             refitPasses=_REFIT_DEFAULTS.passes,
+        )
+
+    def _set(self, **kwargs):
+        """Spark's _set, with a name the class has no param of named (the constructor and
+        setParams pass their keywords here): it was AttributeError "'DlcoreClassifier'
+        object has no attribute 'hiddenLayer'", where Spark's classifiers raise TypeError
+        "unexpected keyword argument"."""
+        unknown = [name for name in kwargs if not self.hasParam(name)]
+        if unknown:
+            raise ConfigError(self._unknown_param(unknown[0]))
+        return super()._set(**kwargs)
+
+    def _unknown_param(self, name: str) -> str:
+        what = type(self).__name__
+        names = sorted(p.name for p in self.params)
+        if name == "thresholds":  # Spark's ProbabilisticClassifier param, one per class
+            return (
+                f"{what} has no param 'thresholds': it is a binary classifier with one "
+                "threshold, the fraud probability above which a row is predicted 1; "
+                "Spark's thresholds=[t0, t1] is threshold=t1 / (t0 + t1)"
+            )
+        close = difflib.get_close_matches(name, names, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return (
+            f"{what} has no param {name!r}{hint}. Its params: {', '.join(names)} "
+            "(explainParams() describes each)"
         )
 
     def _opt(self, param: Param):

@@ -47,6 +47,12 @@ class DataSummary:
     # feature with lo == hi held one value in every row (constant_values)
     lo: np.ndarray = field(default_factory=lambda: np.zeros(0))
     hi: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    # with a weight column: per-feature sums of w * x and w * x^2 over the rows of usable
+    # weight (empty without one). The moments are then the weighted ones, as Spark's own
+    # classifiers standardise with weighted statistics: a row of weight 0 moves neither
+    # the loss nor the standardisation, like a row left out
+    ws1: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    ws2: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def width(self) -> int | None:
@@ -59,7 +65,10 @@ class DataSummary:
         scale = np.sqrt(np.maximum(self.s2, 0.0)) + 1e-30
         s1 = np.rint(self.s1 / scale * 1e6).astype(np.int64).tolist()
         other = [float(f"{v:.6g}") for v in (*self.s2, self.weight_sum, self.positive_weight_sum)]
-        blob = json.dumps([self.rows, self.positives, list(self.widths), s1, other])
+        parts = [self.rows, self.positives, list(self.widths), s1, other]
+        if self.ws1.size:  # the same rows and weight sum weighted otherwise: other moments
+            parts.append([float(f"{v:.6g}") for v in (*self.ws1, *self.ws2)])
+        blob = json.dumps(parts)
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def constant_values(self) -> np.ndarray | None:
@@ -70,10 +79,16 @@ class DataSummary:
         return np.where(self.lo == self.hi, self.lo, np.nan)
 
     def moments(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per-feature mean and (population) standard deviation."""
-        n = max(self.rows, 1)
-        mean = self.s1 / n
-        return mean, np.sqrt(np.maximum(self.s2 / n - mean * mean, 0.0))
+        """Per-feature mean and (population) standard deviation; weighted by the weight
+        column when there is one (with weights of 0 on outlying rows, the unweighted
+        moments scaled the other rows' features to near 0: AP 0.28 where leaving those rows
+        out gave 0.93)."""
+        if self.ws1.size and self.ws1.shape == self.s1.shape and self.weight_sum > 0:
+            n, s1, s2 = self.weight_sum, self.ws1, self.ws2
+        else:
+            n, s1, s2 = max(self.rows, 1), self.s1, self.s2
+        mean = s1 / n
+        return mean, np.sqrt(np.maximum(s2 / n - mean * mean, 0.0))
 
     @classmethod
     def combine(cls, parts: list[DataSummary]) -> DataSummary:
@@ -98,7 +113,16 @@ class DataSummary:
             positive_weight_sum=sum(p.positive_weight_sum for p in parts),
             lo=_extreme(np.fmin, [p.lo for p in sums], width),
             hi=_extreme(np.fmax, [p.hi for p in sums], width),
+            ws1=_weighted_sum([p.ws1 for p in sums], width),
+            ws2=_weighted_sum([p.ws2 for p in sums], width),
         )
+
+
+def _weighted_sum(arrays: list[np.ndarray], width: set[int]) -> np.ndarray:
+    """The weighted sums over the parts (empty unless every part with sums has them)."""
+    if len(width) != 1 or not arrays or any(a.size != next(iter(width)) for a in arrays):
+        return np.zeros(0)
+    return np.sum(arrays, axis=0)
 
 
 def _extreme(reduce, arrays: list[np.ndarray], width: set[int]) -> np.ndarray:
@@ -134,6 +158,8 @@ def summarize_arrays(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) 
         positive_weight_sum=float(usable[y == 1].sum()) if usable is not None else 0.0,
         lo=_finite_extreme(np.min, X, finite, np.inf),
         hi=_finite_extreme(np.max, X, finite, -np.inf),
+        ws1=usable @ Xf if usable is not None else np.zeros(0),
+        ws2=usable @ (Xf * Xf) if usable is not None else np.zeros(0),
     )
 
 

@@ -149,6 +149,32 @@ def test_positional_arguments_are_refused():
         DlcoreClassifier([8])
 
 
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (
+            lambda: DlcoreClassifier(hiddenLayer=[8]),
+            r"DlcoreClassifier has no param 'hiddenLayer' \(did you mean 'hiddenLayers'\?\)\. "
+            r"Its params: activation, .*weightDecay \(explainParams\(\) describes each\)",
+        ),
+        (
+            lambda: BalancedBaggingClassifier().setParams(numSubset=3),
+            r"BalancedBaggingClassifier has no param 'numSubset' \(did you mean 'numSubsets'\?\)",
+        ),
+        (
+            lambda: DlcoreClassifier(thresholds=[0.3, 0.7]),
+            r"no param 'thresholds': it is a binary classifier with one threshold.*"
+            r"thresholds=\[t0, t1\] is threshold=t1 / \(t0 \+ t1\)",
+        ),
+    ],
+)
+def test_an_unknown_param_is_named_with_the_params_there_are(make, match):
+    # it was AttributeError "'DlcoreClassifier' object has no attribute 'hiddenLayer'"
+    # (Spark's LogisticRegression(maxIters=3): TypeError "unexpected keyword argument")
+    with pytest.raises(ConfigError, match=match):
+        make()
+
+
 def test_params_map_onto_the_training_section():
     section = DlcoreClassifier(
         hiddenLayers=[5], posWeight=3.0, numWorkers=1, batchSize=8, seed=4
