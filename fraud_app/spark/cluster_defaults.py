@@ -49,10 +49,10 @@ PINNED = (
     Pinned(
         "spark.sql.legacy.timeParserPolicy",
         "CORRECTED",
-        "under LEGACY the ETL read '2024-01-05 10:00:00junk' and '2024-01-05 10:00:00.123' "
-        "with etl.timestamp_format 'yyyy-MM-dd HH:mm:ss' as 10:00:00 and '24-01-05 ...' as "
-        "the year 24, rows it quarantines; under EXCEPTION (Spark 3's default) it stopped "
-        "with a Java error on the first such value",
+        "LEGACY parsed '2024-01-05 10:00:00junk' and '2024-01-05 10:00:00.123' with "
+        "etl.timestamp_format 'yyyy-MM-dd HH:mm:ss' as 10:00:00 and '24-01-05 10:00:00' as "
+        "the year 24, values the ETL quarantines as unparseable; under EXCEPTION (Spark 3's "
+        "default) the ETL stopped with a Java error on the first such value",
     ),
 )
 PINNED_KEYS = frozenset(p.key for p in PINNED)

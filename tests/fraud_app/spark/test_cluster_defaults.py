@@ -32,8 +32,8 @@ ODD = ("2024-01-05 10:00:00junk", "2024-01-05 10:00:00.123", "24-01-05 10:00:00"
 def test_a_cluster_time_parser_policy_changes_nothing_the_etl_publishes(
     spark, tmp_path, caplog, policy
 ):
-    # LEGACY published the three odd values as transactions (10:00:00, and 0024-01-05,
-    # quarantined then only by the timestamp bounds); EXCEPTION (Spark 3's default) stopped
+    # LEGACY parsed the three odd values (10:00:00 twice, 0024-01-05), where CORRECTED gives
+    # null and the ETL quarantines them as unparseable; EXCEPTION (Spark 3's default) stopped
     # the ETL with `INCONSISTENT_BEHAVIOR_CROSS_VERSION.PARSE_DATETIME_BY_NEW_PARSER`
     src = tmp_path / "in.csv"
     rows = [f"t{i},c1,m1,{ts},5,0" for i, ts in enumerate(("2024-01-05 09:00:00", *ODD))]
