@@ -28,6 +28,7 @@ from fraud_app.models.config import TrainingSection
 from fraud_app.redaction import redact_mapping, redact_text
 from fraud_app.retention.config import RetentionSection
 from fraud_app.scoring.config import ScoringSection
+from fraud_app.spark.cluster_defaults import PINNED
 from fraud_app.spark.session import UTC_NAMES
 from fraud_app.tracking.config import RegistrySection, TrackingSection
 from fraud_app.validation.config import ValidationSection
@@ -36,7 +37,8 @@ from fraud_app.validation.config import ValidationSection
 class SparkSection(Section):
     """The Spark session: `master` (null: --master, else env FRAUD_APP_SPARK_MASTER, else
     local[*]), `app_name`, `conf` (Spark settings, checked against the settings Spark
-    knows; `spark.sql.session.timeZone` must stay UTC) and `env_archive` (the packed
+    knows; `spark.sql.session.timeZone` must stay UTC and the settings of
+    fraud_app.spark.cluster_defaults.PINNED their value) and `env_archive` (the packed
     environment executors run, `fraud-app pack-env`)."""
 
     master: str | None = None
@@ -84,6 +86,12 @@ class SparkSection(Section):
                 "window. Leave it out; give local times with their offset in the data "
                 "(2024-03-01T10:00:00+01:00)"
             )
+        for pin in PINNED:
+            if pin.key in value and not pin.holds(value[pin.key]):
+                raise ValueError(
+                    f"{pin.key!r} must be {pin.value} (received {value[pin.key]!r}): {pin.why}. "
+                    "Leave it out"
+                )
         return value
 
 

@@ -50,6 +50,9 @@ VARIABLES = (
     Variable("JAVA_HOME", "the Java that runs Spark", "`java` on PATH"),
     Variable("SPARK_HOME", "the Spark whose jars list the settings spark.conf is checked "
              "against (spark-submit sets it)", "pyspark's own"),
+    Variable("SPARK_CONF_DIR", "Spark's; the folder of the spark-defaults.conf its launcher "
+             "loads (read to fill in only the settings that file leaves unset)",
+             "$SPARK_HOME/conf"),
     Variable("SPARK_LOCAL_DIRS", "Spark's; its scratch folders, taken before spark.local.dir "
              "(read only to name a full one)", "spark.local.dir, else /tmp"),
 )  # fmt: skip
@@ -74,6 +77,10 @@ def launched_by_spark_submit() -> bool:
 
 def spark_home() -> str | None:
     return _get("SPARK_HOME") or None
+
+
+def spark_conf_dir() -> str | None:
+    return _get("SPARK_CONF_DIR") or None
 
 
 def spark_local_dir() -> str | None:

@@ -18,6 +18,7 @@ from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.redaction import redact_value
 from fraud_app.spark import progress
+from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
 from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.spark.fd_limit import check_open_files
 from fraud_app.uris import local_path
@@ -118,12 +119,27 @@ def submitted_conf() -> dict[str, str]:
     return dict(SparkConf().getAll())
 
 
-def merged_conf(user: Mapping[str, str] | None, submitted: dict[str, str] | None) -> dict[str, str]:
+def merged_conf(
+    user: Mapping[str, str] | None,
+    submitted: dict[str, str] | None,
+    cluster: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """DEFAULT_CONF < the config's spark.conf, then, under spark-submit, its values win
     (command line over file, as everywhere): only what spark-submit left unset is filled
-    in, and a config value that spark-submit overrides is named in a WARNING."""
-    conf = {**DEFAULT_CONF, **(user or {})}
+    in, and a config value that spark-submit overrides is named in a WARNING.
+    `cluster`: the spark-defaults.conf the launcher loads (without spark-submit): its
+    settings win over DEFAULT_CONF, as they do under spark-submit; the config's spark.conf
+    still wins over it (cluster_defaults.PINNED are set after the start, by ensure_utc)."""
+    own = {k: v for k, v in DEFAULT_CONF.items() if k not in (cluster or {})}
+    conf = {**own, **(user or {})}
     if submitted is None:
+        kept = {k: v for k, v in (cluster or {}).items() if k in DEFAULT_CONF and k not in conf}
+        if kept:
+            logger.info(
+                "spark-defaults.conf sets %s: kept over fraud-app's defaults (%s)",
+                ", ".join(f"{k}={redact_value(k, v)}" for k, v in kept.items()),
+                ", ".join(f"{k}={DEFAULT_CONF[k]}" for k in kept),
+            )
         return conf
     for key, value in (user or {}).items():
         if key in submitted and submitted[key] != value:
@@ -135,12 +151,18 @@ def merged_conf(user: Mapping[str, str] | None, submitted: dict[str, str] | None
 
 
 def with_local_java_options(
-    master: str, conf: dict[str, str], submitted: dict[str, str] | None
+    master: str,
+    conf: dict[str, str],
+    submitted: dict[str, str] | None,
+    cluster: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """conf + LOCAL_DRIVER_JAVA_OPTIONS for the driver JVM that get_spark starts on a local
-    master, unless the conf names its own spark.driver.extraJavaOptions. Under
+    master, unless the conf or the cluster's spark-defaults.conf names its own
+    spark.driver.extraJavaOptions (ours replaced that file's whole value). Under
     spark-submit the JVM already runs: nothing is added."""
-    if submitted is not None or not _LOCAL.fullmatch(master.strip()) or _JAVA_OPTIONS in conf:
+    if submitted is not None or not _LOCAL.fullmatch(master.strip()):
+        return conf
+    if _JAVA_OPTIONS in conf or _JAVA_OPTIONS in (cluster or {}):
         return conf
     return {**conf, _JAVA_OPTIONS: LOCAL_DRIVER_JAVA_OPTIONS}
 
@@ -250,9 +272,13 @@ def get_spark(
         settings.java_version()  # clear error when Java is missing
         check_open_files()  # the JVM opens its ~280 jars at once: `ulimit -n 256` stopped it
     master = _choose_master(master, submitted)
-    conf = merged_conf(conf, submitted)
+    # without spark-submit, the launcher pyspark runs loads the cluster's spark-defaults.conf
+    # too, but the builder's settings were laid over it: DEFAULT_CONF's 4g beat its
+    # spark.driver.memory 16g without a word (under spark-submit the file won)
+    cluster = file_defaults() if submitted is None else None
+    conf = merged_conf(conf, submitted, cluster)
     check_driver_addresses(conf)
-    conf = with_local_java_options(master, conf, submitted)
+    conf = with_local_java_options(master, conf, submitted, cluster)
     if env_archive:
         extra_conf, extra_env = archive_settings(master, env_archive, {**(submitted or {}), **conf})
         if not extra_conf:
@@ -339,7 +365,8 @@ UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "+00:00", "Zulu"
 
 
 def ensure_utc(spark):
-    """The session's time zone set to UTC, with a WARNING when it was another one.
+    """The session's time zone set to UTC, with a WARNING when it was another one; so are
+    the other settings the app's results depend on (cluster_defaults.PINNED).
 
     Every date the app handles is a UTC date: ETL writes `event_date` with Spark's
     to_date (the session's zone), while score / evaluate windows, splits and history cuts
@@ -356,6 +383,7 @@ def ensure_utc(spark):
             zone, SESSION_TIME_ZONE,
         )  # fmt: skip
         spark.conf.set(SESSION_TIME_ZONE, "UTC")
+    pin_settings(spark)
     return spark
 
 
