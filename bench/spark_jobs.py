@@ -2,14 +2,18 @@
 
 A `labels` run of one label and an `etl --mode append` of a small delivery (one row)
 on a canonical table the ETL published from 5 rows (tests/fraud_app/etl/test_labels_feed.py's
-data), each `--repeats` times in one warm local[2] session with the test suite's settings
-(AQE on). Each Spark job is counted under the innermost `fraud_app` frame of the Python
+data); a `features` build (`features`: full; `features_incremental`: after a full build
+and one day appended, neither counted) and a `score` of one date (the feature table's
+rows, a hand-made model: tests/fraud_app/scoring/table_model.py) on 10 days x 30 rows
+with the shipped feature specs (session 38); each `--repeats` times in one warm local[2]
+session with the test suite's settings (AQE on). Each Spark job is counted under the innermost `fraud_app` frame of the Python
 call that fired it: the DataFrame actions, readers and writers are wrapped here to set a
 job group (`SparkContext.setJobGroup`) named after that frame, and
 `statusTracker().getJobIdsForGroup` counts the jobs of each group; nothing of the app is
 changed. The first run of each step (JVM warm-up) is not counted.
 
     .venv/bin/python bench/spark_jobs.py --trees base=/tmp/base,now=. --rounds 2
+    .venv/bin/python bench/spark_jobs.py --steps features,features_incremental,score
 
 runs each tree in its own process (PYTHONPATH=<tree>), alternating them `--rounds` times,
 and prints one JSON line: per tree and step the jobs per run, the seconds of each run, and
@@ -137,7 +141,93 @@ def _append(spark, root: Path, tmp: Path):
     return run_etl(spark, load_config(None, over)).output_rows
 
 
-STEPS = {"labels": _labels, "append": _append}
+def _day_rows(day: int, n: int = 30) -> str:
+    """`n` rows of 2024-03-<day> (tests/fraud_app/features/test_incremental_build.py's
+    shape: 15 cards, 6 merchants, labels known 1-3 days later), as a delivery."""
+    import random
+
+    rnd, lines = random.Random(day), []
+    for i in range(n):
+        sec = rnd.randrange(86_400)
+        ts = f"2024-03-{day:02d} {sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+        known = f"2024-03-{day + 1 + rnd.randrange(3):02d} {ts[11:]}"
+        lines.append(
+            f"t{day:02d}{i:03d},c{rnd.randrange(15)},m{rnd.randrange(6)},{ts},"
+            f"{rnd.uniform(1, 300):.2f},{int(rnd.random() < 0.08)},{5411 + rnd.randrange(4)},"
+            f"{rnd.choice(['POS', 'ECOM'])},{rnd.choice(['DE', 'FR'])},DE,{known}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+DAY_HEADER = (
+    "transaction_id,card_id,merchant_id,timestamp,amount,label,mcc,channel,country,"
+    "card_country,label_time\n"
+)
+
+
+def _deliver(spark, root: Path, folder: Path, days, mode: str) -> None:
+    from fraud_app.config import load_config
+    from fraud_app.etl.pipeline import run_etl
+
+    folder.mkdir(parents=True)
+    (folder / "d.csv").write_text(DAY_HEADER + "".join(_day_rows(d) for d in days))
+    run_etl(spark, load_config(None, {"paths.root": str(root), "etl": {"input": str(folder),
+                                                                        "mode": mode}}))  # fmt: skip
+
+
+def _features_root(spark, base: Path) -> Path:
+    """10 days x 30 rows published (ETL replace), the shipped feature specs."""
+    _deliver(spark, base / "work", base / "raw", range(1, 11), "replace")
+    return base / "work"
+
+
+def _build(spark, root: Path):
+    from fraud_app.config import load_config
+    from fraud_app.features.pipeline import build_feature_table
+
+    return build_feature_table(spark, load_config(None, {"paths.root": str(root)})).rows
+
+
+def _features_full(spark, root: Path, tmp: Path):
+    return _build(spark, root)
+
+
+def _incremental_setup(spark, root: Path, tmp: Path) -> None:
+    """A full build, then day 11 appended: not counted."""
+    _build(spark, root)
+    _deliver(spark, root, tmp / "d11", [11], "append")
+
+
+def _features_incremental(spark, root: Path, tmp: Path):
+    return _build(spark, root)
+
+
+def _score_setup(spark, root: Path, tmp: Path) -> None:
+    """A full build and a hand-made model over it (tests/fraud_app/scoring/table_model.py)."""
+    from fraud_app.config import load_config
+    from tests.fraud_app.scoring.table_model import table_model
+
+    _build(spark, root)
+    table_model(load_config(None, {"paths.root": str(root)}), tmp / "model")
+
+
+def _score(spark, root: Path, tmp: Path):
+    import datetime as dt
+
+    from fraud_app.config import load_config
+    from fraud_app.scoring.job import run_scoring
+
+    config = load_config(None, {"paths.root": str(root), "tracking.enabled": False})
+    day = dt.date(2024, 3, 10)
+    return run_scoring(spark, config, start=day, end=day, model_uri=str(tmp / "model")).summary
+
+
+STEPS = {"labels": _labels, "append": _append, "features": _features_full,
+         "features_incremental": _features_incremental, "score": _score}  # fmt: skip
+# the published table a step runs on, and what is done to its copy before it is counted
+SOURCES = {"labels": _publish, "append": _publish, "features": _features_root,
+           "features_incremental": _features_root, "score": _features_root}  # fmt: skip
+SETUPS = {"features_incremental": _incremental_setup, "score": _score_setup}
 
 
 def _one_tree(repeats: int, steps: list[str]) -> dict:
@@ -152,12 +242,17 @@ def _one_tree(repeats: int, steps: list[str]) -> dict:
     _instrument(sc)
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="spark-jobs-") as tmp:
-        published = _publish(spark, Path(tmp) / "published")
+        published: dict = {}
         for step in steps:
+            source = SOURCES[step]
+            if source not in published:
+                published[source] = source(spark, Path(tmp) / f"published-{len(published)}")
             jobs, seconds = [], []
             for i in range(repeats + 1):  # the first: warm-up, not counted
                 run = Path(tmp) / f"{step}-{i}"
-                shutil.copytree(published, run / "work")
+                shutil.copytree(published[source], run / "work")
+                if step in SETUPS:
+                    SETUPS[step](spark, run / "work", run)
                 _sites.clear()
                 t0 = time.perf_counter()
                 STEPS[step](spark, run / "work", run)

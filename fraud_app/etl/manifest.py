@@ -148,6 +148,25 @@ def footer_metadata(footer: bytes | None) -> pq.FileMetaData | None:
         return None
 
 
+def footer_rows(fs: HadoopFs, table: str, partitions: list[str] | None = None) -> int | None:
+    """The rows of the data files under `table` (of its partition folders `partitions`,
+    e.g. `event_date=2024-01-05`, when given; a folder that is not there holds none),
+    summed from their Parquet footers: no Spark job, where `spark.read.parquet(table)
+    .count()` of a folder just written is three (its schema read, and a count's two under
+    AQE). None when a file's last bytes are no footer that parses: the caller counts with
+    Spark then, which names the damaged file."""
+    root = fs.qualify(table).rstrip("/")
+    if partitions is None:
+        files = fs.list_sizes(root)
+    else:
+        listed = fs.folder_sizes(root, partitions)
+        files = [f for held in listed.values() for f in held or ()]
+    metas = [footer_metadata(f) for f in footers_bytes(fs, files, local_path(root) is not None)]
+    if any(m is None for m in metas):
+        return None
+    return sum(int(m.num_rows) for m in metas)
+
+
 def _by_file(files: list[tuple[str, int]], read: Callable[[list], list], short: Any) -> list:
     """read(files of at least 12 bytes, the shortest a Parquet file can be) per file, in
     the order of `files`; `short` for the shorter ones."""

@@ -11,12 +11,18 @@ as of the start s of the current row's refresh period (UTC day for refresh "1d")
       prior(s)     = frauds(s) / mature(s) over all values
 
 Rows only contribute through events that happened before s <= t, so the features are
-point-in-time correct. Each (column, refresh, lag) group is one aggregation: every row
+point-in-time correct. Each (column, refresh, lag) group is one table: every row
 emits up to three (value, period) events (its own period, the period its label
 matures, the period its fraud becomes known), a groupBy sums them, a window over the
 small table (value x period) turns them into "strictly before" running sums, and a
 broadcast join brings them back: no shuffle or sort of the large side. Meant for
 low-cardinality columns (mcc, channel, country), where the table is small.
+
+The groups of one (refresh, lag) share ONE aggregation: each event carries its group's
+index `g`, the windows run per group, and the table's key is the group's index and the
+value (`_key`), so every group's join reads the same table and Spark computes and
+broadcasts it once (the shipped specs' mcc, channel and country: 5 Spark jobs and one
+scan of the data where there were 15 and three; docs/PROBES.md, session 38).
 """
 
 from __future__ import annotations
@@ -65,19 +71,35 @@ def add_encodings(
     groups: dict[_Group, list[FeatureDef]] = {}
     for feature in features:
         groups.setdefault(_group_of(feature, label_delay_s), []).append(feature)
+    index = {group: i for i, group in enumerate(groups)}
     helpers = []
-    for index, group in enumerate(groups):
-        prefix = group.prefix(index)
-        helpers.append(_key(group.column).alias(f"{prefix}key"))
+    for group, i in index.items():
+        prefix = group.prefix(i)
+        helpers.append(_group_key(i, _key(group.column)).alias(f"{prefix}key"))
         helpers.append(F.floor(F.col(TS) / F.lit(group.refresh_us)).alias(f"{prefix}period"))
     out = df.select("*", *helpers)
+    shared: dict[tuple[int, int], list[tuple[int, str]]] = {}  # one table per refresh, lag
+    for group, i in index.items():
+        shared.setdefault((group.refresh_us, group.lag_us), []).append((i, group.column))
+    tables = {at: _snapshot_table(source, *at, columns) for at, columns in shared.items()}
     exprs: dict[str, Column] = {}
-    for index, (group, members) in enumerate(groups.items()):
-        prefix = group.prefix(index)
-        table = F.broadcast(_snapshot_table(source, group, prefix))
-        out = out.join(table, on=[f"{prefix}key", f"{prefix}period"], how="left")
+    for group, members in groups.items():
+        prefix = group.prefix(index[group])
+        table = tables[(group.refresh_us, group.lag_us)]
+        renamed = table.select(
+            F.col("key").alias(f"{prefix}key"),
+            F.col("p").alias(f"{prefix}period"),
+            *[F.col(c).alias(f"{prefix}{c}") for c in (*_SUMS, "all_n", "all_m", "all_f")],
+        )
+        out = out.join(F.broadcast(renamed), on=[f"{prefix}key", f"{prefix}period"], how="left")
         exprs.update({f.name: _value(f, prefix) for f in members})
     return out, exprs
+
+
+def _group_key(index: int, key: Column) -> Column:
+    """The join key of group `index`'s value `key`: the index, a separator no digit is,
+    then the value (one table holds the values of several groups)."""
+    return F.concat(F.lit(f"{index}\u0001"), key)
 
 
 def _group_of(feature: FeatureDef, label_delay_s: int) -> _Group:
@@ -94,29 +116,32 @@ def _key(column: str) -> Column:
     return F.coalesce(F.col(column).cast("string"), F.lit(NULL_KEY))
 
 
-def _snapshot_table(source: DataFrame, group: _Group, prefix: str) -> DataFrame:
-    """(key, period) -> running sums over periods strictly before, per value and overall."""
-    before = Window.partitionBy("k").orderBy("p").rangeBetween(Window.unboundedPreceding, -1)
-    running = _period_counts(source, group).select(
-        "k", "p", *[F.coalesce(F.sum(c).over(before), F.lit(0)).alias(c) for c in _SUMS]
+def _snapshot_table(
+    source: DataFrame, refresh_us: int, lag_us: int, columns: list[tuple[int, str]]
+) -> DataFrame:
+    """(key, p) -> running sums over periods strictly before, per value and overall, of
+    the groups (index, column) of one refresh and lag (key: `_group_key`)."""
+    before = Window.partitionBy("g", "k").orderBy("p").rangeBetween(Window.unboundedPreceding, -1)
+    running = _period_counts(source, refresh_us, lag_us, columns).select(
+        "g", "k", "p", *[F.coalesce(F.sum(c).over(before), F.lit(0)).alias(c) for c in _SUMS]
     )
     # A window by period copies the overall sums onto each value's row; dropping the
     # overall rows only after it keeps Spark from splitting the plan per kind of row.
-    same_period = Window.partitionBy("p")
+    same_period = Window.partitionBy("g", "p")
     overall = [
         F.max(F.when(F.col("k") == ALL_KEY, F.col(c))).over(same_period).alias(f"all_{c}")
         for c in _SUMS
     ]
     table = running.select("*", *overall).where(F.col("k") != ALL_KEY)
-    return table.select(
-        F.col("k").alias(f"{prefix}key"),
-        F.col("p").alias(f"{prefix}period"),
-        *[F.col(c).alias(f"{prefix}{c}") for c in (*_SUMS, "all_n", "all_m", "all_f")],
-    )
+    key = F.concat(F.col("g").cast("string"), F.lit("\u0001"), F.col("k"))
+    return table.select(key.alias("key"), "p", *_SUMS, "all_n", "all_m", "all_f")
 
 
-def _period_counts(source: DataFrame, group: _Group) -> DataFrame:
-    """(k, p, n, m, f): rows, matured rows and known frauds landing in period p, per key.
+def _period_counts(
+    source: DataFrame, refresh_us: int, lag_us: int, columns: list[tuple[int, str]]
+) -> DataFrame:
+    """(g, k, p, n, m, f): rows, matured rows and known frauds landing in period p, per
+    group index g (of `columns`: (index, column)) and key.
 
     The scan of the data emits about one event per row: its own period, plus one for a
     fraud's "known" period. When the lag is a whole number of periods a row matures
@@ -125,34 +150,40 @@ def _period_counts(source: DataFrame, group: _Group) -> DataFrame:
     every count to the overall key ALL_KEY too: the caller's one window partitioned by
     key (no single-partition global window) makes running sums of both.
     """
-    r = F.lit(group.refresh_us)
-    mature_at = F.col(TS) + F.lit(group.lag_us)
-    shift = group.lag_us // group.refresh_us if group.lag_us % group.refresh_us == 0 else None
+    r = F.lit(refresh_us)
+    mature_at = F.col(TS) + F.lit(lag_us)
+    shift = lag_us // refresh_us if lag_us % refresh_us == 0 else None
 
-    def event(at: Column, n: int, m: int, f: int) -> Column:
+    def event(g: int, column: str, at: Column, n: int, m: int, f: int) -> Column:
         return F.struct(
+            F.lit(g).alias("g"),
+            _key(column).alias("k"),
             F.floor(at / r).alias("p"),
             F.lit(n).alias("n"),
             F.lit(m).alias("m"),
             F.lit(f).alias("f"),
         )
 
-    raw = [event(F.col(TS), 1, 0, 0)]
-    if shift is None:
-        raw.append(event(mature_at, 0, 1, 0))
-    raw.append(F.when(F.col(FRAUD) == 1, event(F.greatest(F.col(KNOWN), mature_at), 0, 0, 1)))
+    raw = []
+    for g, column in columns:
+        raw.append(event(g, column, F.col(TS), 1, 0, 0))
+        if shift is None:
+            raw.append(event(g, column, mature_at, 0, 1, 0))
+        known = event(g, column, F.greatest(F.col(KNOWN), mature_at), 0, 0, 1)
+        raw.append(F.when(F.col(FRAUD) == 1, known))
     per_key = (
-        source.select(_key(group.column).alias("k"), F.explode(F.array(*raw)).alias("e"))
+        source.select(F.explode(F.array(*raw)).alias("e"))
         .where(F.col("e").isNotNull())
-        .groupBy("k", "e.p")
+        .groupBy("e.g", "e.k", "e.p")
         .agg(*[F.sum(f"e.{c}").alias(c) for c in _SUMS])
     )
     spread = []
     for key in (F.col("k"), F.lit(ALL_KEY)):
-        spread.append(F.struct(key.alias("k"), "p", "n", "m", "f"))
+        spread.append(F.struct("g", key.alias("k"), "p", "n", "m", "f"))
         if shift is not None:
             zero = F.lit(0).cast("long")
             matured = F.struct(
+                "g",
                 key.alias("k"),
                 (F.col("p") + F.lit(shift)).alias("p"),
                 zero.alias("n"),
@@ -162,7 +193,7 @@ def _period_counts(source: DataFrame, group: _Group) -> DataFrame:
             spread.append(matured)
     return (
         per_key.select(F.explode(F.array(*spread)).alias("e"))
-        .groupBy("e.k", "e.p")
+        .groupBy("e.g", "e.k", "e.p")
         .agg(*[F.sum(f"e.{c}").alias(c) for c in _SUMS])
     )
 

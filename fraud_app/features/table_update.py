@@ -31,6 +31,7 @@ from pyspark.sql import functions as F
 
 from fraud_app import jsonout
 from fraud_app.etl.fs import HadoopFs, partition_dates
+from fraud_app.etl.manifest import footer_rows
 from fraud_app.etl.manifest import update as update_files
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.features.compile import FeatureResult, compute_features
@@ -43,6 +44,7 @@ from fraud_app.features.table import (
     FeatureTableSummary,
     _time_ordered,
     feature_metadata,
+    written_rows,
 )
 from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
@@ -116,9 +118,7 @@ def update_feature_table(
         existing = sorted(partition_dates(fs, target))
         drop = [d for d in existing if start and d >= start and d not in dates]
         kept = [d for d in existing if d not in dates and d not in drop]
-        old_rows = (
-            spark.read.parquet(target).where(_kept(plan)).count() if kept else 0
-        )  # fmt: skip
+        old_rows = _kept_rows(spark, fs, target, plan, existing) if kept else 0
     except BaseException:
         swap.cleanup()
         raise
@@ -164,7 +164,25 @@ def _stage(spark, result: FeatureResult, plan: Plan, patch: DataFrame | None, sw
     rows = reduce(lambda a, b: a.unionByName(b), parts).select(*result.df.columns)
     _time_ordered(rows).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(swap.new)
     dates = swap.written_dates()
-    return dates, (spark.read.parquet(swap.new).count() if dates else 0)
+    return dates, (written_rows(spark, swap.fs, swap.new) if dates else 0)
+
+
+def _kept_rows(spark, fs: HadoopFs, target: str, plan: Plan, existing: list[str]) -> int:
+    """The rows of the table's dates that the update leaves as they are (`_kept`), from
+    their files' Parquet footers (no Spark job: a filtered count was three); with Spark
+    when a folder's date or a footer does not parse."""
+    try:
+        days = {d: dt.date.fromisoformat(d) for d in existing}
+        patched = {dt.date.fromisoformat(d) for d in plan.patched}
+    except ValueError:
+        days = None
+    if days is not None:
+        names = [partition_name(d) for d, day in days.items()
+                 if (not plan.start or day < plan.start) and day not in patched]  # fmt: skip
+        rows = footer_rows(fs, target, names)
+        if rows is not None:
+            return rows
+    return spark.read.parquet(target).where(_kept(plan)).count()
 
 
 def _kept(plan: Plan):

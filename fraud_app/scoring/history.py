@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,23 +133,25 @@ class HistoryTimeline:
 
 
 def history_timeline(
-    canonical: DataFrame, feature_set: FeatureSet, start: dt.date, end: dt.date, ratio: float
-) -> HistoryTimeline | None:
+    canonical: DataFrame, feature_set: FeatureSet, start: dt.date, end: dt.date, ratio: float,
+    rows_per_date: Callable[[dt.date, dt.date], dict[dt.date, int] | None] | None = None,
+) -> HistoryTimeline | None:  # fmt: skip
     """The incomplete dates (fraud_app.timeline.thin_days at `ratio`) in the history the
     window features of start..end read, and the table's first date when that history
-    reaches before it (the warm-up); None when the specs look back over all of it. One
-    Spark job over the dates of that history (+ a week either side, for the usual volume)."""
+    reaches before it (the warm-up); None when the specs look back over all of it. The
+    rows per date of that history (+ a week either side, for the usual volume):
+    `rows_per_date(first, last)` when given and it knows them (the scorer's: from the
+    Parquet footers, no Spark job), else one Spark aggregation."""
     lookback = lookback_seconds(feature_set, encodings=False)
     if lookback is None:
         return None
     first = history_start(start, lookback)
     pad = dt.timedelta(days=NEIGHBOURS)
-    day = F.col(PARTITION_COLUMN)
-    counts = day_counts(
-        canonical.where(
-            day.between(date_literal(shifted(first, -pad)), date_literal(shifted(end, pad)))
-        )
-    )
+    lo, hi = shifted(first, -pad), shifted(end, pad)
+    counts = rows_per_date(lo, hi) if rows_per_date is not None else None
+    if counts is None:
+        day = F.col(PARTITION_COLUMN)
+        counts = day_counts(canonical.where(day.between(date_literal(lo), date_literal(hi))))
     held = [d for d, n in counts.items() if n]
     starts = min(held) if held else None
     return HistoryTimeline(

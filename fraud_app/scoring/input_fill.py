@@ -30,7 +30,7 @@ from fraud_app.etl.column_drift import lost_values, pct
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.manifest import FooterCache, footer_metadata, footers_bytes
 from fraud_app.features.spec import FeatureSet
-from fraud_app.schema import LABEL_COLUMNS, OPTIONAL_COLUMNS, PARTITION_COLUMN
+from fraud_app.schema import LABEL_COLUMNS, OPTIONAL_COLUMNS, PARTITION_COLUMN, partition_value
 from fraud_app.scoring.dates import date_literal
 from fraud_app.timeline import shifted
 from fraud_app.uris import local_path
@@ -104,15 +104,8 @@ def footer_counts(
     `cache`: the run's footers (the `_files.json` check read them already)."""
     if not columns:
         return {}
-    root = fs.qualify(table).rstrip("/")
-    folders = {name for name, is_dir in fs.list_dir(root) if is_dir}  # one listing
-    files: list[tuple[dt.date, str, int]] = []
-    day = shifted(start, -dt.timedelta(days=HISTORY_DAYS))
-    while day <= end:
-        if (name := f"{PARTITION_COLUMN}={day.isoformat()}") in folders:
-            files += [(day, path, size) for path, size in fs.list_sizes(f"{root}/{name}")]
-        day += dt.timedelta(days=1)
-    read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None, cache)
+    first = shifted(start, -dt.timedelta(days=HISTORY_DAYS))
+    files, read = _dated_footers(fs, table, first, end, cache)
     out: dict[dt.date, tuple[int, dict[str, int]]] = {}
     for (day, _, _), footer in zip(files, read, strict=True):
         counted = _file_counts(footer, columns)
@@ -123,6 +116,50 @@ def footer_counts(
     out = {d: v for d, v in out.items() if v[0]}  # as the aggregation: no rows, no entry
     # the caller found rows on the scored dates: none here means another layout
     return out if any(d >= start for d in out) else None
+
+
+def _dated_footers(
+    fs: HadoopFs, table: str, first: dt.date, last: dt.date, cache: FooterCache | None
+) -> tuple[list[tuple[dt.date, str, int]], list[bytes | None]]:
+    """((date, full path, bytes) of each data file of the date partitions first..last of
+    `table`, each one's footer as footers_bytes reads it)."""
+    root = fs.qualify(table).rstrip("/")
+    dates = {}
+    for name, is_dir in fs.list_dir(root):  # one listing
+        value = partition_value(name) if is_dir else None
+        if value is not None and (day := _iso_date(value)) is not None and first <= day <= last:
+            dates[day] = name
+    files: list[tuple[dt.date, str, int]] = []
+    for day, name in sorted(dates.items()):
+        files += [(day, path, size) for path, size in fs.list_sizes(f"{root}/{name}")]
+    read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None, cache)
+    return files, read
+
+
+def _iso_date(value: str) -> dt.date | None:
+    """The date a partition folder's value names in ISO form (as the writers name them)."""
+    try:
+        day = dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+    return day if day.isoformat() == value else None
+
+
+def footer_day_rows(
+    fs: HadoopFs, table: str, first: dt.date, last: dt.date, cache: FooterCache | None = None
+) -> dict[dt.date, int] | None:
+    """Rows per date first..last (inclusive) of the date-partitioned `table`, from the
+    Parquet footers of those dates' files (no Spark job; fraud_app.timeline.day_counts of
+    the dates' rows was two): a date without rows has no entry, as in the aggregation.
+    None when a file's footer does not parse (then ask Spark). `cache`: the run's footers."""
+    files, read = _dated_footers(fs, table, first, last, cache)
+    out: dict[dt.date, int] = {}
+    for (day, _, _), footer in zip(files, read, strict=True):
+        meta = footer_metadata(footer)
+        if meta is None:
+            return None
+        out[day] = out.get(day, 0) + int(meta.num_rows)
+    return {d: n for d, n in out.items() if n}
 
 
 def _file_counts(footer: bytes | None, columns: Sequence[str]) -> tuple[int, dict[str, int]] | None:

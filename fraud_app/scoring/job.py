@@ -36,6 +36,7 @@ from fraud_app.features.compile import vector_sql
 from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
+from fraud_app.scoring import input_fill
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
 from fraud_app.scoring.dates import (
     MAX_LISTED_DATES,
@@ -104,10 +105,10 @@ def _canonical(spark, config, start: dt.date, end: dt.date, footers: FooterCache
     path = config.canonical_table()
     df = read_table(spark, path, "canonical table", "etl", footers=footers)
     day = F.col(PARTITION_COLUMN)
-    row = (
+    counted = input_fill.footer_day_rows(HadoopFs(spark), path, start, end, footers)  # no job
+    if not counted and not (
         df.where(day.between(date_literal(start), date_literal(end))).select(day).limit(1).collect()
-    )
-    if not row:
+    ):
         span = df.agg(F.min(day), F.max(day)).first()
         raise EmptyInputError(
             f"no transactions dated {start}..{end} in the canonical table {path} (it holds "
@@ -176,14 +177,14 @@ def _scored_frame(spark, config, job: _Job, footers: FooterCache):
 def _inputs(spark, config, job: _Job, canonical, feature_set, footers: FooterCache) -> _Inputs:
     """The history and emptied-input checks of the job's dates, each with its WARNING."""
     start, end = job.start, job.end
+    fs, path = HadoopFs(spark), config.canonical_table()
     history = history_timeline(
-        canonical, feature_set, start, end, config.validation.canonical.min_day_volume_ratio
-    )
+        canonical, feature_set, start, end, config.validation.canonical.min_day_volume_ratio,
+        lambda first, last: input_fill.footer_day_rows(fs, path, first, last, footers),
+    )  # fmt: skip
     warn_history("score", start, end, history)
     judged = judged_columns(feature_set, job.model.ensemble.feature_names)
-    counts = fill_counts(
-        spark, config.canonical_table(), canonical, list(judged), start, end, footers
-    )
+    counts = fill_counts(spark, path, canonical, list(judged), start, end, footers)
     emptied = emptied_inputs(counts, judged, start)
     warn_emptied("score", start, end, emptied, config.etl.source_for)
     return _Inputs(history, emptied)

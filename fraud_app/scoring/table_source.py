@@ -30,6 +30,7 @@ source was used, and why the table was not, is logged at INFO and put in the sum
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 from dataclasses import dataclass
@@ -83,13 +84,12 @@ def table_rows(
     except ConcurrentRunError as exc:
         return TableRows(None, f"the feature table is being replaced ({exc})")
     rows = TableRows(None, "", reader)
+    table = functools.cache(lambda: spark.read.parquet(path))  # its schema read once
     try:
-        rows.why = _not_current(spark, fs, config, feature_set, names, cache)
+        rows.why = _not_current(spark, fs, config, feature_set, names, cache, table)
         if not rows.why:
             day = F.col(PARTITION_COLUMN)
-            rows.df = spark.read.parquet(path).where(
-                day.between(date_literal(start), date_literal(end))
-            )
+            rows.df = table().where(day.between(date_literal(start), date_literal(end)))
     except BaseException:
         rows.close()
         raise
@@ -98,8 +98,9 @@ def table_rows(
     return rows
 
 
-def _not_current(spark, fs: HadoopFs, config, feature_set: FeatureSet, names, cache) -> str:
-    """Why the feature table cannot stand in for computing `names` now ("" when it can)."""
+def _not_current(spark, fs: HadoopFs, config, feature_set: FeatureSet, names, cache, table) -> str:
+    """Why the feature table cannot stand in for computing `names` now ("" when it can).
+    `table()`: the table read (spark.read.parquet), asked for its columns last."""
     path = config.feature_table()
     try:
         meta = read_feature_metadata(path, spark)
@@ -142,7 +143,7 @@ def _not_current(spark, fs: HadoopFs, config, feature_set: FeatureSet, names, ca
     changed = diff_definitions(recorded, now)
     if changed:
         return f"the specs changed the definition of {', '.join(list(changed)[:5])} since"
-    columns = set(spark.read.parquet(path).columns)
+    columns = set(table().columns)
     absent = [n for n in names if n not in columns]
     if absent:
         return f"its files have no column {', '.join(absent[:5])}"

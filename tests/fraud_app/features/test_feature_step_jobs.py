@@ -1,0 +1,143 @@
+"""The Spark jobs of a `features` build (full, and incremental after a one-day append) and
+of a `score --date` on a tiny table: each job is scheduling latency and executor round
+trips whatever the rows, so the phases that answer with fewer jobs are pinned here (the
+shipped feature specs, 10 days x 30 rows). A phase's jobs are those fired while its
+function runs (a job group around it, counted with `statusTracker`; the ETL test's
+helper, tests/fraud_app/etl/test_daily_step_jobs.py); the numbers are of the session the
+tests share (AQE on). Measured with bench/spark_jobs.py (docs/PROBES.md, session 38,
+helper jobs38)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.etl.pipeline import run_etl
+from fraud_app.features import pipeline as features_pipeline
+from fraud_app.features import table, table_update
+from fraud_app.features.pipeline import build_feature_table
+from fraud_app.scoring import job as scoring_job
+from fraud_app.scoring import table_source
+from fraud_app.scoring.job import run_scoring
+from tests.fraud_app.etl.test_daily_step_jobs import _jobs
+from tests.fraud_app.scoring.table_model import table_model
+
+pytestmark = pytest.mark.spark
+
+HEADER = (
+    "transaction_id,card_id,merchant_id,timestamp,amount,label,mcc,channel,country,"
+    "card_country,label_time\n"
+)
+
+
+def _day(day: int, n: int = 30) -> str:
+    rnd, lines = random.Random(day), []
+    for i in range(n):
+        sec = rnd.randrange(86_400)
+        ts = f"2024-03-{day:02d} {sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
+        known = f"2024-03-{day + 1 + rnd.randrange(3):02d} {ts[11:]}"
+        lines.append(
+            f"t{day:02d}{i:03d},c{rnd.randrange(15)},m{rnd.randrange(6)},{ts},"
+            f"{rnd.uniform(1, 300):.2f},{int(rnd.random() < 0.08)},{5411 + rnd.randrange(4)},"
+            f"{rnd.choice(['POS', 'ECOM'])},{rnd.choice(['DE', 'FR'])},DE,{known}\n"
+        )
+    return "".join(lines)
+
+
+def _deliver(spark, root: Path, folder: Path, days, mode: str) -> None:
+    folder.mkdir(parents=True)
+    (folder / "d.csv").write_text(HEADER + "".join(_day(d) for d in days))
+    run_etl(spark, load_config(None, {"paths.root": str(root), "etl": {"input": str(folder),
+                                                                        "mode": mode}}))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def published(spark, tmp_path_factory) -> Path:
+    """10 days x 30 rows published by the ETL (the feature specs: the shipped ones)."""
+    base = tmp_path_factory.mktemp("feature-jobs")
+    _deliver(spark, base / "work", base / "raw", range(1, 11), "replace")
+    return base / "work"
+
+
+def _root(published: Path, tmp_path: Path) -> Path:
+    shutil.copytree(published, tmp_path / "work")
+    return tmp_path / "work"
+
+
+# the encodings' three groups (mcc, channel, country: one refresh, one lag) share one
+# snapshot table, computed and broadcast once (was one each: 15 jobs, now 5); the written
+# rows counted from the files' footers (was a read-back count: 3 jobs)
+BUILD = {  # the names the feature pipeline calls them by
+    "write": (features_pipeline, "write_feature_table"),
+    "update": (features_pipeline, "update_feature_table"),
+}
+
+
+def test_a_full_feature_build_fires_at_most_21_jobs(spark, published, tmp_path, monkeypatch):
+    root = _root(published, tmp_path)
+    config = load_config(None, {"paths.root": str(root)})
+    result = {}
+    jobs = _jobs(spark, monkeypatch, BUILD,
+                 lambda: result.update(s=build_feature_table(spark, config)))  # fmt: skip
+    assert result["s"].rows == 300 and result["s"].extra["build"]["mode"] == "full"
+    # base 22 (now 9), 31 (now 18): a job or two of slack for AQE
+    assert jobs["write"] <= 11, jobs
+    assert jobs["total"] <= 21, jobs
+
+
+def test_an_incremental_build_after_a_day_appended_fires_at_most_21_jobs(
+    spark, published, tmp_path, monkeypatch
+):
+    root = _root(published, tmp_path)
+    config = load_config(None, {"paths.root": str(root)})
+    build_feature_table(spark, config)
+    _deliver(spark, root, tmp_path / "d11", [11], "append")
+    result = {}
+    jobs = _jobs(spark, monkeypatch, BUILD,
+                 lambda: result.update(s=build_feature_table(spark, config)))  # fmt: skip
+    build = result["s"].extra["build"]
+    assert build["mode"] == "incremental" and build["changed_dates"] == ["2024-03-11"], build
+    assert result["s"].rows == 330
+    # base 25 (now 9: the staged rows and the kept dates' rows from the footers, were a
+    # count each, 3 jobs each), 34 (now 18)
+    assert jobs["update"] <= 11, jobs
+    assert jobs["total"] <= 21, jobs
+
+
+def test_a_score_of_one_date_fires_at_most_9_jobs(spark, published, tmp_path, monkeypatch):
+    root = _root(published, tmp_path)
+    config = load_config(None, {"paths.root": str(root), "tracking.enabled": False})
+    build_feature_table(spark, config)
+    model, _ = table_model(config, tmp_path / "model")
+    day = dt.date(2024, 3, 10)
+    phases = {
+        # the canonical rows of the scored dates and of their history counted from the
+        # footers (were a limit(1) collect, 1 job, and a day count, 2)
+        "canonical": (scoring_job, "_canonical"),
+        "inputs": (scoring_job, "_inputs"),
+        # the feature table's schema read once (was twice: its columns, then its rows)
+        "table": (scoring_job, "table_rows"),
+    }
+    result = {}
+    jobs = _jobs(spark, monkeypatch, phases, lambda: result.update(
+        r=run_scoring(spark, config, start=day, end=day, model_uri=model)))  # fmt: skip
+    summary = result["r"].summary
+    assert summary["features_source"]["source"] == "feature_table", summary
+    assert [d["rows"] for d in summary["dates"]] == [30]
+    # base 2, 2, 2 (now 1, 0, 1); 12 (now 8)
+    assert jobs["canonical"] <= 1 and jobs["inputs"] == 0 and jobs["table"] <= 1, jobs
+    assert jobs["total"] <= 9, jobs
+
+
+def test_the_build_reads_the_phases_it_pins():
+    """The functions the tests above time exist under these names (a rename would make a
+    phase count 0 and pass)."""
+    assert features_pipeline.write_feature_table is table.write_feature_table
+    assert features_pipeline.update_feature_table is table_update.update_feature_table
+    assert scoring_job.table_rows is table_source.table_rows
+    assert callable(scoring_job._canonical) and callable(scoring_job._inputs)
