@@ -411,6 +411,8 @@ class _RingPort(ConnectionServer):
         self._rank, self._buffer = comm.rank, comm.config.socket_buffer_bytes
         self._expected = {**comm._identity(), "rank": comm.member.left}
         self._arrived: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
+        self._closing = threading.Lock()
+        self._closed = False  # under _closing: a handshake ending after close() is cut off
         host, port = listener.getsockname()[:2]
         super().__init__(
             host, port, None, f"dlcore-ring-{comm.rank}", secret=comm._secret,
@@ -428,7 +430,11 @@ class _RingPort(ConnectionServer):
 
     def serve(self, conn: socket.socket, identity: Identity, addr: Any) -> None:
         configure_socket(conn, self._buffer)
-        self._arrived.put(conn)
+        with self._closing:
+            if not self._closed:
+                self._arrived.put(conn)
+                return
+        conn.close()  # authenticated after the ring formed or gave up: nobody takes it
 
     def take(self, deadline: Deadline, name: str) -> socket.socket:
         """The left neighbour's authenticated connection; PeerTimeoutError at `deadline`."""
@@ -439,8 +445,11 @@ class _RingPort(ConnectionServer):
                 continue  # remaining() raises once the deadline has passed
 
     def close(self) -> None:
-        """Stop accepting; close connections that arrived but were not taken."""
+        """Stop accepting; close connections that arrived but were not taken, and any
+        whose handshake ends after this (its handler thread outlives stop_serving)."""
         self.stop_serving()
+        with self._closing:
+            self._closed = True
         while True:
             try:
                 self._arrived.get_nowait().close()

@@ -64,9 +64,12 @@ def probabilities_and_logits(
 
 
 def _log_sum_exp(a: np.ndarray) -> np.ndarray:
-    """log(sum(exp(a), axis=1)) without overflow."""
+    """log(sum(exp(a), axis=1)) without overflow; -inf for a row of -inf only (every
+    member's logit +-inf: -inf - -inf was NaN, a NaN rawPrediction where p is 0 or 1)."""
     top = a.max(axis=1)
-    return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
+    top = np.where(np.isneginf(top), 0.0, top)
+    with np.errstate(divide="ignore"):  # log(0): -inf, the sum of nothing
+        return top + np.log(np.exp(a - top[:, None]).sum(axis=1))
 
 
 def _width_error(what: str, column: str, lengths: np.ndarray, width: int) -> SchemaError:

@@ -12,6 +12,9 @@ TrainingError naming the path and the remedy, when the directory or anything in 
 owned by another user than this process's (root excepted) or writable by every user
 (o+w), or when a parent directory is writable by every user without the sticky bit
 (anyone could rename the checkpoint directory away and put their own in its place).
+A symlink on the way is followed: the folders of the path as given and of the path it
+resolves to are checked (a link's own mode is always 0777 and says nothing; the folder
+holding it decides who could replace it), and the directory checked is the link's target.
 Group-writable entries are allowed: a team's group (or a umask of 002) is a choice.
 Does not own reading the checkpoint (checkpoint.py).
 """
@@ -33,8 +36,11 @@ _WHY = (
 def check_private(directory: Path) -> None:
     """TrainingError if another local user could have written what a resume reads."""
     uid = os.geteuid()
-    for parent in directory.absolute().parents:
+    given, real = Path(os.path.abspath(directory)), Path(os.path.realpath(directory))
+    for parent in dict.fromkeys([*given.parents, *real.parents]):
         mode = _lstat(parent).st_mode
+        if stat.S_ISLNK(mode):  # a link's mode is 0777; its folder and target are checked
+            continue
         if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
             raise TrainingError(
                 f"checkpoint directory {directory}: its parent {parent} is writable by every "
@@ -42,7 +48,7 @@ def check_private(directory: Path) -> None:
                 "checkpoint directory under a parent only you can write to, or "
                 f"`chmod o-w {parent}` (or +t)"
             )
-    for path in (directory, *sorted(directory.rglob("*"))):
+    for path in (real, *sorted(real.rglob("*"))):
         st = _lstat(path)
         if st.st_uid not in (uid, 0):
             raise TrainingError(

@@ -106,3 +106,21 @@ def test_a_right_neighbour_that_has_gone_still_fails_the_ring_at_once(secret):
     ):
         Communicator(Member(0, 2), peers, secret, mine, config)
     assert time.monotonic() - t0 < 2.0
+
+
+def test_a_ring_connection_authenticated_after_the_port_closed_is_closed(secret):
+    """Review 38: a handshake that ended between the ring port's close() and its handler's
+    serve() (a duplicate left connection, or the left neighbour's while the ring gave up)
+    left its socket open in the port's queue: the peer saw a ring connection nobody read.
+    serve() after close() is that moment, without the timing."""
+    from dlcore.collective.communicator import _RingPort
+
+    listener = open_listener("127.0.0.1")
+    with Communicator(Member(0, 1), [("127.0.0.1", 1)], secret, None) as comm:
+        port = _RingPort(comm, listener)
+    port.close()
+    ours, theirs = socket.socketpair()
+    with theirs:
+        port.serve(ours, RING, ("127.0.0.1", 0))
+        assert ours.fileno() == -1  # before: still open, in a queue nobody reads
+        assert theirs.recv(1) == b""  # the peer sees the close

@@ -53,3 +53,24 @@ def test_one_member_keeps_its_own_logit():
     ensemble, X = _ensemble(1), _rows()[:50]
     z = probabilities_and_logits(ensemble, X)[1]
     np.testing.assert_array_equal(z, ensemble.members[0].predict(X).reshape(-1))
+
+
+def _saturated(members: int, bias: float) -> FraudEnsemble:
+    """Members whose logit is `bias` for every row (weights 0, output bias last)."""
+    networks = []
+    for _ in range(members):
+        network = build_model(ModelSection(hidden=(8,), dropout=0.0), 4, 0)
+        network.params.data[...] = 0.0
+        network.params.data[-1] = bias
+        networks.append(network)
+    return FraudEnsemble(networks, list("abcd"), {})
+
+
+def test_members_with_infinite_logits_give_an_infinite_raw_prediction_not_nan():
+    """Review 38: float32 logits that overflow to +-inf in every member (an outlying row)
+    gave rawPrediction NaN (-inf - -inf in the log-sum-exp) where p is 1.0 or 0.0."""
+    X = np.zeros((3, 4), np.float32)
+    for bias in (np.inf, -np.inf):
+        p, z = probabilities_and_logits(_saturated(2, bias), X)
+        np.testing.assert_array_equal(p, 1.0 if bias > 0 else 0.0)
+        np.testing.assert_array_equal(z, bias)

@@ -96,3 +96,34 @@ def test_a_group_writable_checkpoint_of_ones_own_still_resumes_and_inspection_re
     _assert_same(store.load(OPT)[0], state)
     (store.dir / "group-000002").chmod(0o777)
     _assert_same(CheckpointStore(store.dir, fingerprint=None).load(OPT)[0], state)  # inspect
+
+
+def test_a_checkpoint_under_a_symlinked_folder_resumes(tmp_path):
+    """Review 38: a symlink among the parents (/home -> /usr/home, a scratch link) was
+    refused as 'writable by every user (mode 0777)', the mode every link has."""
+    model = _model()
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    store = CheckpointStore(tmp_path / "link" / "ck", fingerprint="fp")
+    state = _state(model, OPT, 2)
+    store.save(state, model, OPT)
+    _assert_same(store.load(OPT)[0], state)
+
+
+@pytest.mark.parametrize("opened", ["target", "target's parent"])
+def test_a_symlinked_checkpoint_directory_is_checked_where_it_points(tmp_path, opened):
+    """Review 38: a checkpoint directory that is a link to a directory every user can
+    write (or to one under such a parent) resumed: only the link itself was looked at."""
+    model = _model()
+    (tmp_path / "scratch").mkdir()
+    target = tmp_path / "scratch" / "ck"
+    target.mkdir()
+    link = tmp_path / "ck"
+    link.symlink_to(target, target_is_directory=True)
+    store = CheckpointStore(link, fingerprint="fp")
+    state = _state(model, OPT, 2)
+    store.save(state, model, OPT)
+    _assert_same(store.load(OPT)[0], state)
+    (target if opened == "target" else target.parent).chmod(0o777)
+    with pytest.raises(TrainingError, match=r"writable by every user"):
+        store.load(OPT)
