@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from fraud_app import interrupts
+from fraud_app.etl.commit_source import check_takeover
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
 from fraud_app.etl.manifest import record as record_files
@@ -23,6 +24,7 @@ from fraud_app.etl.partition_swap import (
     STAGING,
     PartitionSwap,
     committing_jobs,
+    marker_of,
     partition_name,
 )
 from fraud_app.etl.publish import REPORT_NAME, to_partitioned
@@ -42,9 +44,13 @@ class AppendPublish:
     def __init__(
         self, spark: SparkSession, table: str, quarantine: str, *, job: str = "etl",
         report: str = REPORT_NAME, compact_files: int | None = None,
+        source: dict | None = None,
     ) -> None:  # fmt: skip
         # job: the staging name's prefix; report: the report file (the label feed's own);
-        # compact_files: etl.compact_files (None: the quarantine and ledger never rewritten)
+        # compact_files: etl.compact_files (None: the quarantine and ledger never rewritten);
+        # source: this run's input (fraud_app.etl.commit_source.input_identity), recorded in
+        # its commit marker: only a run of the same input takes a killed one's change over
+        self.source = source
         self.spark, self.fs = spark, HadoopFs(spark)
         self.compact_files = compact_files
         self.table, self.quarantine = table.rstrip("/"), quarantine.rstrip("/")
@@ -69,6 +75,8 @@ class AppendPublish:
         were in the quarantine twice); its swapped-in dates stay, and the re-run's rows
         there are identical duplicates."""
         killed = committing_jobs(self.fs, self.table)
+        for job in killed:  # first: refused, nothing of it is touched
+            check_takeover(self.table, job, *marker_of(self.fs, self.table, job), self.source)
         for job in killed:
             for path in (
                 self.fs.list_paths(self.quarantine) if self.fs.exists(self.quarantine) else []
@@ -295,7 +303,7 @@ class AppendPublish:
         with critical():
             # killed from here until the report is written: readers refuse the table
             # (read_table) and the next run takes this run's quarantine file back out
-            self.swap.mark_committing(self._dates)
+            self.swap.mark_committing(self._dates, self.source)
             self._marked = True
             for staged, into, replaced in self._extra:  # first: a kill after leaves them
                 self.fs.mkdirs(into)

@@ -108,9 +108,10 @@ class PartitionSwap:
         self.fs.mkdirs(self.old)
         self.fs.rename(f"{self.output}/{name}", f"{self.old}/{name}")
 
-    def mark_committing(self, days: list[str]) -> None:
-        """Record that this job starts swapping `days` in as one change (module docstring)."""
-        info = {**owner_info(), "dates": list(days)}
+    def mark_committing(self, days: list[str], source: dict | None = None) -> None:
+        """Record that this job starts swapping `days` in as one change (module docstring);
+        `source`: the input it publishes (fraud_app.etl.commit_source.input_identity)."""
+        info = {**owner_info(), "dates": list(days), **({"input": source} if source else {})}
         self.fs.write_text(f"{self.root}/{COMMITTING}", json.dumps(info))
 
     def clear_committing(self) -> None:
@@ -170,6 +171,19 @@ def committing_jobs(fs: HadoopFs, output: str) -> list[str]:
         if found:
             jobs.append(job)
     return jobs
+
+
+def marker_of(fs: HadoopFs, output: str, job: str) -> tuple[str, dict]:
+    """(path, content) of the marker `job` left in `output` (content {} when unreadable)."""
+    root = f"{output.rstrip('/')}/{STAGING}/{job}"
+    for name in (KILLED, COMMITTING):
+        if fs.exists(f"{root}/{name}"):
+            try:
+                info = json.loads(fs.read_text(f"{root}/{name}"))
+            except ValueError:
+                info = {}
+            return f"{root}/{name}", info if isinstance(info, dict) else {}
+    return f"{root}/{COMMITTING}", {}
 
 
 def _jobs(fs: HadoopFs, output: str):
