@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from fraud_app.errors import DataIntegrityError
+from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.labels import run_labels
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.etl.table_read import read_table
@@ -88,3 +89,37 @@ def test_a_marker_without_an_input_or_a_run_without_one_is_taken_over_as_before(
     with pytest.raises(DataIntegrityError, match=r"`fraud-app labels /f1 /f2`"):
         labels = {"step": "labels", "paths": ["/f1", "/f2"], "files": 2, "bytes": 9, "digest": "b"}
         check_takeover("/t", "labels-x", "/t/m", {**info, "input": labels}, source)
+
+
+@pytest.mark.spark
+@pytest.mark.slow  # a second JVM, killed: ~1 min on a loaded machine
+def test_a_retry_that_fails_before_its_commit_leaves_the_table_refused(
+    spark, tmp_path, monkeypatch
+):
+    """The retry's recovery removed the killed run's marker at its start; a retry that then
+    failed (or was killed: two kills in a row) before its own commit left half the
+    delivery published and the table readable, without a word, until a third run."""
+    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
+    table = Path(first.output_path)
+    delivery = _write(tmp_path / "d2" / "b.csv", [_row("t40", 1), _row("t41", 2), _row("t42", 6)])
+    cfg = _cfg(tmp_path, delivery)
+    expected, _ = _old_append(spark, cfg, str(table))
+    paused, tail = _start(tmp_path, cfg, "between_renames")
+    assert paused, f"the child never reached the kill point; nothing was tested:\n{tail}"
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("lost executor (injected)")
+
+    with monkeypatch.context() as m:
+        m.setattr(AppendPublish, "write", fails)
+        with pytest.raises(RuntimeError, match="injected"):
+            run_etl(spark, cfg)
+    with pytest.raises(DataIntegrityError, match=(
+        rf"^canonical table {table} is half-updated: job etl-\w+ \(pid \d+, started \S+\) was "
+        r"killed while swapping in dates 2024-01-01, 2024-01-02, 2024-01-06")):  # fmt: skip
+        read_table(spark, str(table), "canonical table", "etl")
+
+    run_etl(spark, cfg)  # the next retry takes the carried-over marker and finishes
+    assert _table(spark, str(table)) == expected
+    assert not (table / "_staging").exists()
+    assert read_table(spark, str(table), "canonical table", "etl").count() == len(expected)
