@@ -7,6 +7,7 @@ partitioned layout, the schema errors of a published table) are fraud_app.etl.pu
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 
@@ -15,14 +16,18 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from fraud_app import interrupts
+from fraud_app.etl.commit_source import check_takeover
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.manifest import verify as verify_files
 from fraud_app.etl.partition_swap import (
+    KILLED,
+    OWN_JOBS,
     STAGING,
     PartitionSwap,
     committing_jobs,
+    marker_of,
     partition_name,
 )
 from fraud_app.etl.publish import REPORT_NAME, to_partitioned
@@ -42,9 +47,13 @@ class AppendPublish:
     def __init__(
         self, spark: SparkSession, table: str, quarantine: str, *, job: str = "etl",
         report: str = REPORT_NAME, compact_files: int | None = None,
+        source: dict | None = None,
     ) -> None:  # fmt: skip
         # job: the staging name's prefix; report: the report file (the label feed's own);
-        # compact_files: etl.compact_files (None: the quarantine and ledger never rewritten)
+        # compact_files: etl.compact_files (None: the quarantine and ledger never rewritten);
+        # source: this run's input (fraud_app.etl.commit_source.input_identity), recorded in
+        # its commit marker: only a run of the same input takes a killed one's change over
+        self.source = source
         self.spark, self.fs = spark, HadoopFs(spark)
         self.compact_files = compact_files
         self.table, self.quarantine = table.rstrip("/"), quarantine.rstrip("/")
@@ -58,6 +67,7 @@ class AppendPublish:
         self.previous_rows, self._dates, self._adds_file = 0, [], False
         self.quarantine_staged = 0  # the rows of this run's quarantine file (_stage_quarantine)
         self._marked = False  # its commit marker written: a failure from here is half-done
+        self._inherited = False  # a killed run's marker carried over (_recover)
         # (staged folder, folder its files go into, files there it replaces: a compaction)
         self._extra: list[tuple[str, str, list[str]]] = []
         self._recover()
@@ -69,6 +79,11 @@ class AppendPublish:
         were in the quarantine twice); its swapped-in dates stay, and the re-run's rows
         there are identical duplicates."""
         killed = committing_jobs(self.fs, self.table)
+        markers = [marker_of(self.fs, self.table, job) for job in killed]
+        for job, (path, info) in zip(killed, markers, strict=True):  # refused: nothing touched
+            check_takeover(self.table, job, path, info, self.source)
+        if markers:  # taken over: the table stays refused until this run's own commit ends
+            self._inherit([info for _, info in markers])
         for job in killed:
             for path in (
                 self.fs.list_paths(self.quarantine) if self.fs.exists(self.quarantine) else []
@@ -76,7 +91,7 @@ class AppendPublish:
                 if path.rsplit("/", 1)[-1].startswith(f"{job}-"):
                     self.fs.delete(path)
                     logger.warning("removed %s, added by the killed ETL run %s", path, job)
-        self.swap.recover()
+        self.swap.recover(keep_own=True)
         self.fs.delete(f"{self.quarantine}/{STAGING}")
         if killed:
             # a run killed inside its commit left the record of before it, and its swapped-in
@@ -91,6 +106,19 @@ class AppendPublish:
             for path, what in ((self.table, "canonical table"), (self.quarantine, "quarantine")):
                 if self.fs.exists(path):
                     verify_files(self.fs, path, what, "etl")
+
+    def _inherit(self, infos: list[dict]) -> None:
+        """Carry the killed runs' markers over into this run's staging (written before
+        theirs are removed): the table they left half-updated stays refused by readers
+        while this run works and after it fails or is killed too (it was readable, half a
+        delivery, from the recovery on), until this run's own commit ends; the next
+        retry takes it over as it took theirs."""
+        # as `_killed.json`: a killed job's change on every host's reading, whichever host
+        # the killed run was on (an operator's `_killed.json` let this host take it over)
+        dates = sorted({d for info in infos for d in info.get("dates") or []})
+        self.fs.write_text(f"{self.swap.root}/{KILLED}", json.dumps({**infos[0], "dates": dates}))
+        self._inherited = True
+        OWN_JOBS.add(self.swap.job)  # this run reads the table it finishes (`labels`)
 
     def published(self, clean: DataFrame, schema: StructType) -> DataFrame | None:
         """The published rows sharing a transaction_id with `clean` (None: none). Reads
@@ -295,8 +323,9 @@ class AppendPublish:
         with critical():
             # killed from here until the report is written: readers refuse the table
             # (read_table) and the next run takes this run's quarantine file back out
-            self.swap.mark_committing(self._dates)
+            self.swap.mark_committing(self._dates, self.source)
             self._marked = True
+            self.fs.delete(f"{self.swap.root}/{KILLED}")  # a taken-over marker: ours now
             for staged, into, replaced in self._extra:  # first: a kill after leaves them
                 self.fs.mkdirs(into)
                 for path in self.fs.list_paths(staged):
@@ -321,6 +350,7 @@ class AppendPublish:
                 record_files(self.fs, self.quarantine)
             self.fs.write_text(f"{self.table}/{self.report_name}", report)
             self.swap.clear_committing()
+            self._inherited = False  # the change is whole: nothing left to refuse
 
     def _what(self, *, whole: bool = True) -> str:
         kind = "the label feed" if self.swap.job.startswith("labels-") else "the ETL append"
@@ -332,7 +362,9 @@ class AppendPublish:
                 f"again on the same {again} is not needed)")  # fmt: skip
 
     def discard(self) -> None:
-        self.swap.cleanup()
+        # a killed run's marker taken over and this run's commit not done: it stays
+        self.swap.cleanup(keep_marker=self._inherited)
+        OWN_JOBS.discard(self.swap.job)
         self.fs.delete(f"{self.quarantine}/{STAGING}")
         if self.qdir is not None:
             self.qdir.discard()

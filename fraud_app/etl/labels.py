@@ -58,6 +58,7 @@ from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
 from fraud_app.etl import labels_classify as lc
 from fraud_app.etl.append_publish import AppendPublish
+from fraud_app.etl.commit_source import input_identity
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import (
     HadoopFs,
@@ -234,7 +235,8 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
     for final in (table, quarantine):
         clean_stale_staging(fs, final)
     publish = AppendPublish(spark, table, quarantine, job="labels", report=REPORT,
-                            compact_files=config.etl.compact_files)  # fmt: skip
+                            compact_files=config.etl.compact_files,
+                            source=input_identity(fs, "labels", inputs))  # fmt: skip
     run = _FeedRun(inputs, [annotated for _, annotated in feeds], delay_only, table,
                    quarantine, publish, now, started)  # fmt: skip
     try:

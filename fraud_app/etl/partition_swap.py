@@ -65,14 +65,16 @@ class PartitionSwap:
         self.job, self.root = job_id, f"{self.output}/{STAGING}/{job_id}"
         self.new, self.old = f"{self.root}/new", f"{self.root}/old"
 
-    def recover(self) -> list[str]:
+    def recover(self, *, keep_own: bool = False) -> list[str]:
         """Restore partitions a killed job left only in its `old` area; drop dead staging.
 
         Call before this job writes anything, under the output's lock: every staging area
         then is a dead job's, this job's own name too (a scheduler's retry of a killed job
         with the same `--job-id`: its staging was skipped, so the retry's write met the
         killed run's `new` and stopped with Spark's PATH_ALREADY_EXISTS, and its clean-up
-        deleted the killed run's `old`, the only copy of a date caught between renames)."""
+        deleted the killed run's `old`, the only copy of a date caught between renames).
+        `keep_own`: this job's own staging holds what it wrote already (the marker it took
+        over from a killed job: AppendPublish), not a dead job's."""
         restored = []
         staging = f"{self.output}/{STAGING}"
         for job, is_dir in self.fs.list_dir(staging):
@@ -85,7 +87,8 @@ class PartitionSwap:
                     self.fs.rename(f"{old}/{name}", final)
                     restored.append(name)
                     logger.warning("restored %s left behind by interrupted job %s", final, job)
-            self.fs.delete(f"{staging}/{job}")
+            if not (keep_own and job == self.job):
+                self.fs.delete(f"{staging}/{job}")
         return restored
 
     def written_dates(self) -> list[str]:
@@ -108,16 +111,24 @@ class PartitionSwap:
         self.fs.mkdirs(self.old)
         self.fs.rename(f"{self.output}/{name}", f"{self.old}/{name}")
 
-    def mark_committing(self, days: list[str]) -> None:
-        """Record that this job starts swapping `days` in as one change (module docstring)."""
-        info = {**owner_info(), "dates": list(days)}
+    def mark_committing(self, days: list[str], source: dict | None = None) -> None:
+        """Record that this job starts swapping `days` in as one change (module docstring);
+        `source`: the input it publishes (fraud_app.etl.commit_source.input_identity)."""
+        info = {**owner_info(), "dates": list(days), **({"input": source} if source else {})}
         self.fs.write_text(f"{self.root}/{COMMITTING}", json.dumps(info))
 
     def clear_committing(self) -> None:
         """The change is complete (its report written): no longer a killed job's."""
         self.fs.delete(f"{self.root}/{COMMITTING}")
 
-    def cleanup(self) -> None:
+    def cleanup(self, *, keep_marker: bool = False) -> None:
+        """Remove this job's staging; `keep_marker`: all but its commit marker (the table
+        stays half-updated, so readers must go on refusing it)."""
+        if keep_marker:
+            for name, _ in self.fs.list_dir(self.root):
+                if name not in (COMMITTING, KILLED):
+                    self.fs.delete(f"{self.root}/{name}")
+            return
         self.fs.delete(self.root)
         staging = f"{self.output}/{STAGING}"
         if not self.fs.list_dir(staging):
@@ -172,13 +183,32 @@ def committing_jobs(fs: HadoopFs, output: str) -> list[str]:
     return jobs
 
 
+def marker_of(fs: HadoopFs, output: str, job: str) -> tuple[str, dict]:
+    """(path, content) of the marker `job` left in `output` (content {} when unreadable)."""
+    root = f"{output.rstrip('/')}/{STAGING}/{job}"
+    for name in (KILLED, COMMITTING):
+        if fs.exists(f"{root}/{name}"):
+            try:
+                info = json.loads(fs.read_text(f"{root}/{name}"))
+            except ValueError:
+                info = {}
+            return f"{root}/{name}", info if isinstance(info, dict) else {}
+    return f"{root}/{COMMITTING}", {}
+
+
+# jobs of this process that hold a killed job's marker they took over (AppendPublish): this
+# process reads the table it is finishing, which other readers must refuse meanwhile
+OWN_JOBS: set[str] = set()
+
+
 def _jobs(fs: HadoopFs, output: str):
-    """(job, its staging root, _marker's answer) of every job staged in `output`."""
+    """(job, its staging root, _marker's answer) of every job staged in `output` (but this
+    process's own, OWN_JOBS)."""
     staging = f"{output}/{STAGING}"
     if not fs.exists(staging):
         return []
     return [(job, f"{staging}/{job}", _marker(fs, f"{staging}/{job}"))
-            for job, is_dir in fs.list_dir(staging) if is_dir]  # fmt: skip
+            for job, is_dir in fs.list_dir(staging) if is_dir and job not in OWN_JOBS]  # fmt: skip
 
 
 def other_hosts(fs: HadoopFs, output: str) -> list[str]:

@@ -40,6 +40,7 @@ from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import dedup, delivery_checks, local_times
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
+from fraud_app.etl.commit_source import input_identity
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, log_checks
 from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
@@ -208,7 +209,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     annotated = annotate_rows(raw, cfg, src)
     _warn_without_labels(raw.columns, cfg, src)
     _warn_mapped_absent(raw.columns, cfg, src)
-    run = _Run(config, src, fmt, raw.columns, finals, _publish(spark, cfg, finals), started)
+    run = _Run(config, src, fmt, raw.columns, finals, _publish(spark, cfg, finals, src), started)
     # replace rebuilds the table: the labels feeds filled in are re-applied (fraud_app.etl.ledger)
     ledger = None if cfg.mode == "append" else label_ledger.read_ledger(spark, fs, finals[0])
     try:
@@ -233,9 +234,12 @@ def _cleared_outputs(spark: SparkSession, fs: HadoopFs, src: str, finals) -> tup
     return finals
 
 
-def _publish(spark: SparkSession, cfg: EtlSection, finals) -> AppendPublish | ReplacePublish:
-    if cfg.mode == "append":
-        return AppendPublish(spark, *finals, compact_files=cfg.compact_files)
+def _publish(
+    spark: SparkSession, cfg: EtlSection, finals, src: str
+) -> AppendPublish | ReplacePublish:
+    if cfg.mode == "append":  # its input recorded: only its own retry finishes a killed run
+        source = input_identity(HadoopFs(spark), "etl", [src])
+        return AppendPublish(spark, *finals, compact_files=cfg.compact_files, source=source)
     return ReplacePublish(spark, *finals)
 
 
