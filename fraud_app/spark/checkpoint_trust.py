@@ -54,7 +54,7 @@ def check_private(directory: Path) -> None:
             raise TrainingError(
                 f"checkpoint {path} is owned by uid {st.st_uid}, not by this process's user "
                 f"(uid {uid}): {_WHY}. Use a checkpoint directory of your own "
-                "(training.distributed.checkpoint_dir, paths.checkpoints) or, if the files "
+                "(paths.checkpoints; an estimator's checkpointDir) or, if the files "
                 f"are yours, `chown -R {uid} {directory}`"
             )
         if st.st_mode & stat.S_IWOTH and not stat.S_ISLNK(st.st_mode):

@@ -48,10 +48,12 @@ def tracking_uri(config) -> str:
     if env:
         return env
     # SQLAlchemy percent-decodes the database part of the URL and cuts it at `?`: a root
-    # named `a%20b` or `q?1` would open another file (or none). Only those two are quoted
-    # (MLflow creates the folder of the path as written, undecoded)
+    # named `a%20b` or `q?1` would open another file (or none). Quoted only then: MLflow
+    # also creates the folder of the path as written, undecoded (an empty `a%2520b`)
     db = str((Path(config.paths.root) / "mlflow.db").resolve())
-    return "sqlite:///" + db.replace("%", "%25").replace("?", "%3F")
+    if "?" in db or urllib.parse.unquote(db) != db:
+        db = db.replace("%", "%25").replace("?", "%3F")
+    return f"sqlite:///{db}"
 
 
 def default_artifact_location(config) -> str:
