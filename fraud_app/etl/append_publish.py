@@ -7,6 +7,7 @@ partitioned layout, the schema errors of a published table) are fraud_app.etl.pu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -22,6 +23,7 @@ from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.manifest import verify as verify_files
 from fraud_app.etl.partition_swap import (
+    COMMITTING,
     KILLED,
     OWN_JOBS,
     STAGING,
@@ -70,7 +72,11 @@ class AppendPublish:
         self._inherited = False  # a killed run's marker carried over (_recover)
         # (staged folder, folder its files go into, files there it replaces: a compaction)
         self._extra: list[tuple[str, str, list[str]]] = []
-        self._recover()
+        try:
+            self._recover()
+        except BaseException:  # no discard() follows: this process reads as others do
+            OWN_JOBS.discard(self.swap.job)
+            raise
 
     def _recover(self) -> None:
         """What killed append runs left (call under the root lock, as run_etl does). A run
@@ -116,7 +122,12 @@ class AppendPublish:
         # as `_killed.json`: a killed job's change on every host's reading, whichever host
         # the killed run was on (an operator's `_killed.json` let this host take it over)
         dates = sorted({d for info in infos for d in info.get("dates") or []})
-        self.fs.write_text(f"{self.swap.root}/{KILLED}", json.dumps({**infos[0], "dates": dates}))
+        # this run's input: its own retry finishes the change now (the killed run's, or the
+        # run that took over an abandoned one, whose input differs)
+        mine = {"input": self.source} if self.source else {}
+        self.fs.write_text(
+            f"{self.swap.root}/{KILLED}", json.dumps({**infos[0], "dates": dates, **mine})
+        )
         self._inherited = True
         OWN_JOBS.add(self.swap.job)  # this run reads the table it finishes (`labels`)
 
@@ -306,6 +317,7 @@ class AppendPublish:
             raise
         except BaseException:  # e.g. a JVM stopped with the process group, inside the swaps
             if self._marked:
+                self._stopped()
                 labels = self.swap.job.startswith("labels-")
                 interrupts.unfinished(
                     f"{self._what(whole=False)}: stopped inside its swaps; readers refuse "
@@ -313,11 +325,21 @@ class AppendPublish:
                     f"same {'feed' if labels else 'input'} runs again and finishes it"
                 )
             raise
+        finally:  # done reading the table it finishes: a failed commit leaves its marker
+            OWN_JOBS.discard(self.swap.job)  # and this process refuses the table as others do
         interrupts.committed(self._what())
         self.discard()
         if self._dates:
             what = "ETL append" if self.swap.job.startswith("etl-") else self.swap.job
             logger.info("%s: rewrote %d date partition(s) of %s", what, len(self._dates), self.table)  # fmt: skip
+
+    def _stopped(self) -> None:
+        """A commit that failed part-way in a process that goes on (a notebook, a lost disk):
+        its marker names a live process, which readers on this host let through as a job
+        still swapping until that process ends; as `_killed.json` they refuse the half
+        change at once, and the retry of the same input still takes it over."""
+        with contextlib.suppress(Exception):  # the JVM may be gone with the failure
+            self.fs.rename(f"{self.swap.root}/{COMMITTING}", f"{self.swap.root}/{KILLED}")
 
     def _commit(self, report: str) -> None:
         with critical():

@@ -111,15 +111,18 @@ class HadoopFs:
 
     def _data_files(self, path: str, fs=None):
         """(FileStatus, its Path) of every data file under the directory `path`,
-        recursively; `_x`/`.x` entries (and what they hold) skipped. The Path is asked once
-        (a Py4J round trip per call); `fs`: its Hadoop FileSystem, when the caller looked
-        it up."""
+        recursively; `_x`/`.x` entries (and what they hold) and `x._COPYING_` files (a copy
+        under way: `hdfs dfs -put`/`-cp`) skipped, as Spark skips them (HadoopFSUtils.
+        shouldFilterOutPathName): a count from their footers counted the copy's rows that
+        Spark's count of the table does not. The Path is asked once (a Py4J round trip per
+        call); `fs`: its Hadoop FileSystem, when the caller looked it up."""
         fs = self._fs(path) if fs is None else fs
         stack = [self._path(path)]
         while stack:
             for status in fs.listStatus(stack.pop()):
                 p = status.getPath()
-                if p.getName().startswith(("_", ".")):
+                name = p.getName()
+                if name.startswith(("_", ".")) or name.endswith("._COPYING_"):
                     continue
                 if status.isDirectory():
                     stack.append(p)

@@ -30,6 +30,8 @@ that, so that a reader refuses the table until the writer runs again
                                     `_killed.json`, which every host then
                                     treats as a killed job's
     `_killed.json`                  killed (an operator said so): as "process gone"
+    `_abandoned.json`               killed, its input gone for good (an operator said so):
+                                    as "process gone", and any run's takeover is allowed
 
 A partition only in an `old` area without any marker is a killed job's too.
 """
@@ -51,6 +53,9 @@ logger = logging.getLogger(__name__)
 STAGING = "_staging"
 COMMITTING = "_committing.json"
 KILLED = "_killed.json"  # a marker an operator renamed: that job is known to be gone
+# a killed job's marker an operator renamed because its input is gone for good: killed, and
+# the next run of any input takes its change over (fraud_app.etl.commit_source)
+ABANDONED = "_abandoned.json"
 # a killed label feed run (fraud_app.etl.labels): its own re-run recovers and finishes it
 LABELS_HINT = " (a `fraud-app labels` run: run it again on the same feed)"
 
@@ -138,7 +143,7 @@ class PartitionSwap:
 def _marker(fs: HadoopFs, root: str) -> tuple[dict, str] | None:
     """(the marker's content, "running" | "killed" | "elsewhere") of the job staged at
     `root`; None: it has none (the module docstring's rule). An unreadable marker: killed."""
-    for name, default in ((KILLED, "killed"), (COMMITTING, None)):
+    for name, default in ((ABANDONED, "killed"), (KILLED, "killed"), (COMMITTING, None)):
         if not fs.exists(f"{root}/{name}"):
             continue
         try:
@@ -186,7 +191,7 @@ def committing_jobs(fs: HadoopFs, output: str) -> list[str]:
 def marker_of(fs: HadoopFs, output: str, job: str) -> tuple[str, dict]:
     """(path, content) of the marker `job` left in `output` (content {} when unreadable)."""
     root = f"{output.rstrip('/')}/{STAGING}/{job}"
-    for name in (KILLED, COMMITTING):
+    for name in (ABANDONED, KILLED, COMMITTING):
         if fs.exists(f"{root}/{name}"):
             try:
                 info = json.loads(fs.read_text(f"{root}/{name}"))

@@ -55,7 +55,8 @@ def test_only_the_retry_of_a_killed_append_finishes_it_other_writers_are_refused
         rf"^canonical table {table} is half-updated: job etl-\w+ \(pid \d+, started \S+\), "
         rf"`fraud-app etl` on {killed_input} \(1 file\(s\), \d+ bytes\), {KILLED}this run is "
         rf"`fraud-app etl` on {tmp_path / 'd3' / 'c.csv'} .*Run the killed step again on its input "
-        rf"first \({retry}\).* or delete {table}/_staging/etl-\w+/_committing.json to keep")):  # fmt: skip
+        rf"first \({retry}\).* or abandon the killed run: rename "
+        rf"{table}/_staging/(etl-\w+)/_committing.json to {table}/_staging/\1/_abandoned.json")):  # fmt: skip
         run_etl(spark, next_day)
     # a label feed: the same
     feed = _write(tmp_path / "feed" / "f.csv", [])
