@@ -141,38 +141,10 @@ def _append(spark, root: Path, tmp: Path):
     return run_etl(spark, load_config(None, over)).output_rows
 
 
-def _day_rows(day: int, n: int = 30) -> str:
-    """`n` rows of 2024-03-<day> (tests/fraud_app/features/test_incremental_build.py's
-    shape: 15 cards, 6 merchants, labels known 1-3 days later), as a delivery."""
-    import random
-
-    rnd, lines = random.Random(day), []
-    for i in range(n):
-        sec = rnd.randrange(86_400)
-        ts = f"2024-03-{day:02d} {sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
-        known = f"2024-03-{day + 1 + rnd.randrange(3):02d} {ts[11:]}"
-        lines.append(
-            f"t{day:02d}{i:03d},c{rnd.randrange(15)},m{rnd.randrange(6)},{ts},"
-            f"{rnd.uniform(1, 300):.2f},{int(rnd.random() < 0.08)},{5411 + rnd.randrange(4)},"
-            f"{rnd.choice(['POS', 'ECOM'])},{rnd.choice(['DE', 'FR'])},DE,{known}"
-        )
-    return "\n".join(lines) + "\n"
-
-
-DAY_HEADER = (
-    "transaction_id,card_id,merchant_id,timestamp,amount,label,mcc,channel,country,"
-    "card_country,label_time\n"
-)
-
-
 def _deliver(spark, root: Path, folder: Path, days, mode: str) -> None:
-    from fraud_app.config import load_config
-    from fraud_app.etl.pipeline import run_etl
+    from tests.fraud_app.features.day_deliveries import deliver
 
-    folder.mkdir(parents=True)
-    (folder / "d.csv").write_text(DAY_HEADER + "".join(_day_rows(d) for d in days))
-    run_etl(spark, load_config(None, {"paths.root": str(root), "etl": {"input": str(folder),
-                                                                        "mode": mode}}))  # fmt: skip
+    deliver(spark, root, folder, days, mode)
 
 
 def _features_root(spark, base: Path) -> Path:

@@ -10,14 +10,12 @@ helper jobs38)."""
 from __future__ import annotations
 
 import datetime as dt
-import random
 import shutil
 from pathlib import Path
 
 import pytest
 
 from fraud_app.config import load_config
-from fraud_app.etl.pipeline import run_etl
 from fraud_app.features import pipeline as features_pipeline
 from fraud_app.features import table, table_update
 from fraud_app.features.pipeline import build_feature_table
@@ -25,35 +23,10 @@ from fraud_app.scoring import job as scoring_job
 from fraud_app.scoring import table_source
 from fraud_app.scoring.job import run_scoring
 from tests.fraud_app.etl.test_daily_step_jobs import _jobs
+from tests.fraud_app.features.day_deliveries import deliver as _deliver
 from tests.fraud_app.scoring.table_model import table_model
 
 pytestmark = pytest.mark.spark
-
-HEADER = (
-    "transaction_id,card_id,merchant_id,timestamp,amount,label,mcc,channel,country,"
-    "card_country,label_time\n"
-)
-
-
-def _day(day: int, n: int = 30) -> str:
-    rnd, lines = random.Random(day), []
-    for i in range(n):
-        sec = rnd.randrange(86_400)
-        ts = f"2024-03-{day:02d} {sec // 3600:02d}:{sec // 60 % 60:02d}:{sec % 60:02d}"
-        known = f"2024-03-{day + 1 + rnd.randrange(3):02d} {ts[11:]}"
-        lines.append(
-            f"t{day:02d}{i:03d},c{rnd.randrange(15)},m{rnd.randrange(6)},{ts},"
-            f"{rnd.uniform(1, 300):.2f},{int(rnd.random() < 0.08)},{5411 + rnd.randrange(4)},"
-            f"{rnd.choice(['POS', 'ECOM'])},{rnd.choice(['DE', 'FR'])},DE,{known}\n"
-        )
-    return "".join(lines)
-
-
-def _deliver(spark, root: Path, folder: Path, days, mode: str) -> None:
-    folder.mkdir(parents=True)
-    (folder / "d.csv").write_text(HEADER + "".join(_day(d) for d in days))
-    run_etl(spark, load_config(None, {"paths.root": str(root), "etl": {"input": str(folder),
-                                                                        "mode": mode}}))  # fmt: skip
 
 
 @pytest.fixture(scope="module")
