@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fraud_app.config import AppConfig
 from fraud_app.etl.readers import reads
-from fraud_app.spark.session import utc_session
+from fraud_app.spark.session import check_barrier_slots, utc_session
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
 from pipelines.training.baselines import fit_baselines
@@ -44,12 +44,13 @@ def run_training(
     """One training run; with tracking on, one MLflow run (nested runs per member/baseline).
 
     `run` names it (default: the UTC timestamp); a finished run of that name is refused
-    unless `replace`, and an interrupted one resumes (pipelines.training.run_names)."""
-    with (
-        claim_run(config, run, replace=replace) as name,
-        start_training_run(config, name) as tracker,
-    ):
-        return _train(spark, config, name, tracker)
+    unless `replace`, and an interrupted one resumes (pipelines.training.run_names).
+    Too few task slots for the barrier workers are refused once the name is claimed, not
+    after the data's preparation (minutes on a real table)."""
+    with claim_run(config, run, replace=replace) as name:
+        check_barrier_slots(spark.sparkContext, config.training.distributed.num_workers)
+        with start_training_run(config, name) as tracker:
+            return _train(spark, config, name, tracker)
 
 
 def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
