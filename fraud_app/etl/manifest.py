@@ -156,15 +156,35 @@ def footer_rows(fs: HadoopFs, table: str, partitions: list[str] | None = None) -
     AQE). None when a file's last bytes are no footer that parses: the caller counts with
     Spark then, which names the damaged file."""
     root = fs.qualify(table).rstrip("/")
-    if partitions is None:
-        files = fs.list_sizes(root)
-    else:
-        listed = fs.folder_sizes(root, partitions)
-        files = [f for held in listed.values() for f in held or ()]
-    metas = [footer_metadata(f) for f in footers_bytes(fs, files, local_path(root) is not None)]
+    if partitions is not None:
+        counts = list(partition_rows(fs, root, partitions).values())
+        return None if None in counts else sum(counts)
+    metas = [
+        footer_metadata(f)
+        for f in footers_bytes(fs, fs.list_sizes(root), local_path(root) is not None)
+    ]
     if any(m is None for m in metas):
         return None
     return sum(int(m.num_rows) for m in metas)
+
+
+def partition_rows(
+    fs: HadoopFs, table: str, names: list[str], cache: FooterCache | None = None
+) -> dict[str, int | None]:
+    """{name: rows of the folder `table`/name, summed from its data files' Parquet footers
+    (no Spark job)} for each of `names` (partition folders a listing of `table` named); a
+    folder gone since that listing has no entry, a folder holding a file whose footer does
+    not parse gets None. `cache`: the run's footers. A file gone between the folder's
+    listing and its read raises (OSError, Py4JJavaError), as footers_bytes does."""
+    root = fs.qualify(table).rstrip("/")
+    listed = {n: held for n, held in fs.folder_sizes(root, names).items() if held is not None}
+    files = [(name, path, size) for name, held in listed.items() for path, size in held]
+    read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None, cache)
+    out: dict[str, int | None] = dict.fromkeys(listed, 0)
+    for (name, _, _), footer in zip(files, read, strict=True):
+        meta, held = footer_metadata(footer), out[name]
+        out[name] = None if meta is None or held is None else held + int(meta.num_rows)
+    return out
 
 
 def _by_file(files: list[tuple[str, int]], read: Callable[[list], list], short: Any) -> list:

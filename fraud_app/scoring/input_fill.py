@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.etl.column_drift import lost_values, pct
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import FooterCache, footer_metadata, footers_bytes
+from fraud_app.etl.manifest import FooterCache, footer_metadata, footers_bytes, partition_rows
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import LABEL_COLUMNS, OPTIONAL_COLUMNS, PARTITION_COLUMN, partition_value
 from fraud_app.scoring.dates import date_literal
@@ -124,16 +124,22 @@ def _dated_footers(
     """((date, full path, bytes) of each data file of the date partitions first..last of
     `table`, each one's footer as footers_bytes reads it)."""
     root = fs.qualify(table).rstrip("/")
-    dates = {}
-    for name, is_dir in fs.list_dir(root):  # one listing
-        value = partition_value(name) if is_dir else None
-        if value is not None and (day := _iso_date(value)) is not None and first <= day <= last:
-            dates[day] = name
     files: list[tuple[dt.date, str, int]] = []
-    for day, name in sorted(dates.items()):
+    for day, name in _date_folders(fs, root, first, last).items():
         files += [(day, path, size) for path, size in fs.list_sizes(f"{root}/{name}")]
     read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None, cache)
     return files, read
+
+
+def _date_folders(fs: HadoopFs, root: str, first: dt.date, last: dt.date) -> dict[dt.date, str]:
+    """{date: its partition folder's name} of `root`'s dates first..last, in date order
+    (one listing)."""
+    dates = {}
+    for name, is_dir in fs.list_dir(root):
+        value = partition_value(name) if is_dir else None
+        if value is not None and (day := _iso_date(value)) is not None and first <= day <= last:
+            dates[day] = name
+    return dict(sorted(dates.items()))
 
 
 def _iso_date(value: str) -> dt.date | None:
@@ -152,14 +158,12 @@ def footer_day_rows(
     Parquet footers of those dates' files (no Spark job; fraud_app.timeline.day_counts of
     the dates' rows was two): a date without rows has no entry, as in the aggregation.
     None when a file's footer does not parse (then ask Spark). `cache`: the run's footers."""
-    files, read = _dated_footers(fs, table, first, last, cache)
-    out: dict[dt.date, int] = {}
-    for (day, _, _), footer in zip(files, read, strict=True):
-        meta = footer_metadata(footer)
-        if meta is None:
-            return None
-        out[day] = out.get(day, 0) + int(meta.num_rows)
-    return {d: n for d, n in out.items() if n}
+    root = fs.qualify(table).rstrip("/")
+    folders = _date_folders(fs, root, first, last)
+    counted = partition_rows(fs, root, list(folders.values()), cache)
+    if None in counted.values():
+        return None
+    return {day: n for day, name in folders.items() if (n := counted.get(name))}
 
 
 def _file_counts(footer: bytes | None, columns: Sequence[str]) -> tuple[int, dict[str, int]] | None:

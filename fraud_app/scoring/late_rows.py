@@ -27,19 +27,12 @@ from typing import Any
 from py4j.protocol import Py4JJavaError
 
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import FooterCache, footer_metadata, footers_bytes
+from fraud_app.etl.manifest import FooterCache, partition_rows
 from fraud_app.etl.partition_swap import partition_name
-from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
 SHOWN = 6  # dates named in the WARNING (the summary lists them all)
-
-
-def _rows(footer: bytes | None) -> int | None:
-    """The row count of one Parquet footer; None when it is no footer."""
-    meta = footer_metadata(footer)
-    return None if meta is None else int(meta.num_rows)
 
 
 def _partition_rows(
@@ -51,25 +44,14 @@ def _partition_rows(
     lock, so another job's swap (final -> old -> final), its cleanup, or a person removing
     a date can take a partition away in between: that failed the job, after its scores
     were swapped in, with a Py4J FileNotFoundException and no summary (session 36 review)."""
-    root = fs.qualify(table).rstrip("/")
     out: dict[str, int | None] = dict.fromkeys(days, 0)
     present = [day for day in days if partition_name(day) in folders]
-    listed = fs.folder_sizes(root, [partition_name(day) for day in present])
-    files = []
-    for day in present:
-        held = listed[partition_name(day)]
-        if held is None:  # gone since the table was listed: not judged
-            out[day] = None
-            continue
-        files += [(day, path, size) for path, size in held]
     try:
-        read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None,
-                             cache)  # fmt: skip
+        counted = partition_rows(fs, table, [partition_name(day) for day in present], cache)
     except (OSError, Py4JJavaError):  # a file gone since it was listed: nothing judged
         return dict.fromkeys(days)
-    for (day, _, _), footer in zip(files, read, strict=True):
-        rows, held = _rows(footer), out[day]
-        out[day] = None if rows is None or held is None else held + rows
+    for day in present:  # no entry: the folder went away since the table was listed
+        out[day] = counted.get(partition_name(day))
     return out
 
 
