@@ -189,8 +189,11 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
                 raise EmptyInputError(f"{exc}. {hint}") from None
 
         subsets = self._subsets(train, summary)
+        # the input encoding's bins are fitted on the rows that count (weight > 0), as the
+        # moments are weighted: rows weighed out do not set the quantiles
+        counted = train.where(F.col(wcol) > 0) if wcol else train
         inputs = TrainingInputs(names, stats, Columns(fcol, lcol, wcol), validation=validation,
-                                encoding=EncodingRows(train), inspect=inspect)  # fmt: skip
+                                encoding=EncodingRows(counted), inspect=inspect)  # fmt: skip
         plan = dataclasses.replace(plan, seeds=self._member_seeds(cfg.seed, len(subsets)))
         # checkpointDir is shared by every fit of this estimator (a CrossValidator's folds
         # and param maps): each training setup keeps its checkpoints apart

@@ -72,8 +72,9 @@ class DataSummary:
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     def constant_values(self) -> np.ndarray | None:
-        """Per feature the one value it held in every row with a finite value (lo == hi),
-        NaN for a feature that varied; None when the minimum and maximum are not known."""
+        """Per feature the one value it held in every row with a finite value and a weight
+        above 0 (lo == hi), NaN for a feature that varied; None when the minimum and maximum
+        are not known."""
         if self.lo.size == 0 or self.lo.shape != self.hi.shape:
             return None
         return np.where(self.lo == self.hi, self.lo, np.nan)
@@ -140,6 +141,9 @@ def summarize_arrays(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) 
     negative = w[w_finite & (w < 0)] if w is not None else np.zeros(0)
     usable = np.where(w_finite & (w >= 0), w, 0).astype(np.float64) if w is not None else None
     Xf = np.where(finite, X, 0).astype(np.float64)
+    # lo / hi over the rows that count: a row of weight 0 neither makes a feature vary nor
+    # sets its range (Spark's classifiers fit as if those rows were not there)
+    counted = finite if usable is None else finite & (usable > 0)[:, None]
     bad = ~((y == 0) | (y == 1))
     return DataSummary(
         rows=len(y),
@@ -156,8 +160,8 @@ def summarize_arrays(X: np.ndarray, y: np.ndarray, w: np.ndarray | None = None) 
         negative_weight_example=float(negative[0]) if negative.size else 0.0,
         weight_sum=float(usable.sum()) if usable is not None else 0.0,
         positive_weight_sum=float(usable[y == 1].sum()) if usable is not None else 0.0,
-        lo=_finite_extreme(np.min, X, finite, np.inf),
-        hi=_finite_extreme(np.max, X, finite, -np.inf),
+        lo=_finite_extreme(np.min, X, counted, np.inf),
+        hi=_finite_extreme(np.max, X, counted, -np.inf),
         ws1=usable @ Xf if usable is not None else np.zeros(0),
         ws2=usable @ (Xf * Xf) if usable is not None else np.zeros(0),
     )

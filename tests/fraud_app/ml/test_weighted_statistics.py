@@ -60,3 +60,42 @@ def test_without_a_weight_column_the_moments_stay_unweighted(fitted, vector_df):
     got_mean, got_std = _statistics(fitted.network)
     np.testing.assert_allclose(got_mean, X.mean(0), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(got_std, X.std(0), rtol=1e-4)
+
+
+def _first_linear_weights(network) -> np.ndarray:
+    from dlcore.layers.linear import Linear
+
+    first = next(layer for layer in network.layer.layers if isinstance(layer, Linear))
+    return np.asarray(first.W, np.float64)
+
+
+def test_rows_of_weight_0_do_not_set_the_encoding_bins(array_df):
+    """The piecewise_linear bins are quantiles of the rows that count: the 30 outliers x1000
+    at weight 0 set the upper bins (on the base: edges ~100x apart from the fit without
+    those rows), as they set the moments before session 38."""
+    df = _weighted(array_df)
+    params = {**QUICK, "weightCol": "w", "inputEncoding": "piecewise_linear", "encodingBins": 4}
+    with_zeros = DlcoreClassifier(**params).fit(df)
+    without = DlcoreClassifier(**params).fit(df.where(F.col("w") > 0))
+    got = with_zeros.network.layer.layers[1].state()
+    want = without.network.layer.layers[1].state()
+    for key in ("lower", "inv_width"):
+        np.testing.assert_allclose(got[key], want[key], rtol=1e-4, atol=1e-5)
+
+
+def test_a_feature_that_varies_only_in_rows_of_weight_0_is_held_constant(array_df):
+    """Feature c is 1.0 in every row that counts and random in the rows weighed out: the
+    model treats it as the constant it is in the data it fitted (first-layer weights folded
+    into the bias), so c moves no score; on the base it varied and kept untrained weights."""
+    w = F.when(F.col("id") < 30, 0.0).otherwise(1.0)
+    noisy = F.array(
+        F.col("features")[0], F.col("features")[1], F.rand(3) * 100, F.col("features")[3]
+    )
+    flat = F.array(F.col("features")[0], F.col("features")[1], F.lit(1.0), F.col("features")[3])
+    df = array_df.withColumn("w", w).withColumn(
+        "features", F.when(F.col("w") > 0, flat).otherwise(noisy).cast("array<float>")
+    )
+    model = DlcoreClassifier(**{**QUICK, "weightCol": "w"}).fit(df)
+    W = _first_linear_weights(model.network)
+    assert np.all(W[2] == 0.0), W[2]
+    assert np.any(W[0] != 0.0)
