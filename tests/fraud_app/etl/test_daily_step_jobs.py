@@ -42,7 +42,8 @@ def _jobs(spark, monkeypatch, phases: dict[str, tuple], run) -> Counter:
         def wrapper(*args, **kwargs):
             if active:
                 return inner(*args, **kwargs)
-            group = f"{outer}-{name}"
+            group = f"{outer}-{name}-{next(_serial)}"  # one per call: a phase run twice
+            # counted its first call's jobs again when the group was reused
             sc.setJobGroup(group, name)
             active.append(name)
             try:
