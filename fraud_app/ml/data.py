@@ -208,14 +208,21 @@ def _batch_summary(features: str, label: str, weight: str | None = None):
             if col.null_count or len(widths) != 1:
                 part = DataSummary(n, 0, tuple(widths), col.null_count, 0, 0, 0.0, *_EMPTY)
             else:
-                flat = col.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+                flat = _float32(col.flatten())
                 w = None
-                if weight:  # a null weight as NaN, as the trainer's blocks read it
-                    w = batch.column(weight).to_numpy(zero_copy_only=False).astype(np.float64)
+                if weight:  # a null weight as NaN, and float32, as the trainer's blocks read it
+                    w = _float32(batch.column(weight)).astype(np.float64)
                 part = summarize_arrays(flat.reshape(n, widths[0]), y, w)
             yield pa.RecordBatch.from_pylist([_as_row(part)])
 
     return fn
+
+
+def _float32(column) -> np.ndarray:
+    """An Arrow column as float32, a value beyond float32's range infinite without numpy's
+    overflow warning (the checks name such values)."""
+    with np.errstate(over="ignore"):
+        return column.to_numpy(zero_copy_only=False).astype(np.float32)
 
 
 _EMPTY = (np.zeros(0), np.zeros(0))

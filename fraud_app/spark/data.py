@@ -124,12 +124,13 @@ def _arrow_encoder(features_col: str, label_col: str, weight_col: str | None):
                 blob = problem_block(n, feats.null_count, wmin, wmax)
                 yield pa.RecordBatch.from_arrays([pa.array([blob], pa.binary())], ["block"])
                 continue
-            flat = feats.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+            with np.errstate(over="ignore"):  # beyond float32's range: inf, which the checks name
+                flat = feats.flatten().to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
+                y = batch.column(label_col).to_numpy(zero_copy_only=False).astype(np.float32)
+                w = None
+                if weight_col:
+                    w = batch.column(weight_col).to_numpy(zero_copy_only=False).astype(np.float32)
             X = flat.reshape(n, wmin)
-            y = batch.column(label_col).to_numpy(zero_copy_only=False).astype(np.float32)
-            w = None
-            if weight_col:
-                w = batch.column(weight_col).to_numpy(zero_copy_only=False).astype(np.float32)
             yield pa.RecordBatch.from_arrays(
                 [pa.array([encode_block(X, y, w)], pa.binary())], ["block"]
             )

@@ -236,7 +236,10 @@ def check_weights(summary: DataSummary, weight_col: str | None, what: str = "") 
         example = summary.negative_weight_example
         found.append(f"{summary.negative_weights} negative (e.g. {example!r})")
     if summary.nonfinite_weights:
-        found.append(f"{summary.nonfinite_weights} null, NaN or infinite")
+        found.append(
+            f"{summary.nonfinite_weights} null, NaN or infinite (weights are float32: a "
+            "number beyond 3.4e38, such as 1e39, is infinite too)"
+        )
     raise SchemaError(
         f"{what + ': ' if what else ''}weight column {weight_col or 'weight'!r} must hold finite weights "
         f">= 0; of the {summary.rows} training rows, {' and '.join(found)}. Drop those rows "

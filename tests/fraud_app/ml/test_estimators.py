@@ -310,6 +310,12 @@ _BAD_WEIGHTS = {
         "1 negative \\(e.g. -1.0\\) and 299 null, NaN or infinite",
     ),
     "NaN": (lambda: F.when(F.col("id") == 7, float("nan")).otherwise(2.0), "1 null, NaN or inf"),
+    # finite in the data, infinite as the float32 the networks train with: said so (the
+    # error called a weight of 1e39 null, NaN or infinite)
+    "beyond float32": (
+        lambda: F.when(F.col("id") == 7, 1e39).otherwise(1.0),
+        "1 null, NaN or infinite \\(weights are float32: a number beyond 3.4e38",
+    ),
 }
 
 
@@ -335,6 +341,19 @@ def test_bad_weights_are_named_by_bagging(array_df):
     expected = (
         "BalancedBaggingClassifier.fit: weight column 'w' must hold finite weights >= 0; "
         "of the \\d+ training rows, \\d+ negative \\(e.g. -2.0\\)"
+    )
+    with pytest.raises(SchemaError, match=expected):
+        BalancedBaggingClassifier(**FAST, numSubsets=2, weightCol="w").fit(df)
+
+
+def test_a_weight_beyond_float32_is_named_by_bagging_for_the_whole_data(array_df):
+    """The whole-data pass reads weights as the members' blocks do (float32): a weight of
+    1e39 is named there, of all 300 rows (it passed as a float64 and a member's subset
+    refused it, 'of the 182 training rows')."""
+    df = array_df.withColumn("w", F.when(F.col("id") == 7, 1e39).otherwise(1.0))
+    expected = (
+        "BalancedBaggingClassifier.fit: weight column 'w' must hold finite weights >= 0; "
+        "of the 300 training rows, 1 null, NaN or infinite \\(weights are float32"
     )
     with pytest.raises(SchemaError, match=expected):
         BalancedBaggingClassifier(**FAST, numSubsets=2, weightCol="w").fit(df)
