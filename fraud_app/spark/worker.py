@@ -42,6 +42,8 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SETTINGS = {
     "connect_timeout_setting": "training.distributed.connect_timeout_s",
     "op_timeout_setting": "training.distributed.op_timeout_s",
+    "advertise_setting": "training.distributed.ring_interface (or SPARK_LOCAL_IP on each "
+    "executor host)",
 }
 
 # (run_id, rank) -> ((round, group), RankState). Survives between stages in a reused Python
@@ -89,6 +91,7 @@ class StageTask:
     state_broadcast: Any  # pyspark Broadcast of the driver's TrainingState payload
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
     topology: str = "auto"  # CommConfig.topology: auto | flat | hierarchical
+    ring_interface: str | None = None  # CommConfig.advertise_interface (None: _my_host)
     transport: str = "auto"  # CommConfig.transport: auto | socket | shm (the driver's choice)
     shm_signal: str = "auto"  # CommConfig.shm_signal: auto | memory | socket (the driver's)
     backend: str | None = None  # the driver's dlcore backend: every rank computes with it
@@ -129,6 +132,14 @@ def _my_host(ctx) -> str:
     return address.rsplit(":", 1)[0].strip("[]")
 
 
+def _advertised(task: StageTask, ctx) -> dict[str, str]:
+    """What a worker gives its ring neighbours to dial: training.distributed.ring_interface's
+    address where set, else SPARK_LOCAL_IP or the executor's address (_my_host)."""
+    if task.ring_interface is not None:
+        return {"advertise_interface": task.ring_interface}
+    return {"advertise_host": _my_host(ctx)}
+
+
 def random_layers(layer: Layer) -> list[Layer]:
     """Layers with their own random stream (Dropout): reseeded every iteration."""
     found = [layer] if hasattr(layer, "reseed") else []
@@ -166,7 +177,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
         connect_timeout=task.connect_timeout_s,
         op_timeout=task.op_timeout_s,
         **TIMEOUT_SETTINGS,
-        advertise_host=_my_host(ctx),
+        **_advertised(task, ctx),
         topology=task.topology,
         transport=task.transport,
         shm_signal=task.shm_signal,
