@@ -35,8 +35,15 @@ def _ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         return None
 
 
+def bare(host: str) -> str:
+    """`host` without the brackets Spark and URLs put around an IPv6 literal ("[::1]")."""
+    inner = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return inner if _ip(inner) is not None else host
+
+
 def show(host: str, port: int) -> str:
     """`host:port` as people and URLs write it: IPv6 literals in brackets."""
+    host = bare(host)
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 

@@ -136,7 +136,9 @@ def connect(
     check_port(address[1], f"{what} with {peer}", lowest=1)
     deadline.remaining(what, peer)  # a deadline already passed: no look-up
     try:
-        targets = socket.getaddrinfo(address[0], address[1], type=socket.SOCK_STREAM)
+        targets = socket.getaddrinfo(
+            addresses.bare(address[0]), address[1], type=socket.SOCK_STREAM
+        )
     except socket.gaierror as exc:  # "is that process still alive?" sent people the wrong way
         raise CommunicationError(
             f"cannot connect to {peer} for {what}: host name {address[0]!r} does not resolve "

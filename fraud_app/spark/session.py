@@ -340,7 +340,7 @@ def check_driver_addresses(conf: Mapping[str, str]) -> None:
     host = conf.get("spark.driver.host")
     if host:
         try:
-            socket.getaddrinfo(host, None)
+            socket.getaddrinfo(host[1:-1] if host.startswith("[") else host, None)  # [::1]
         except (socket.gaierror, UnicodeError) as exc:
             raise ConfigError(
                 f"spark.conf spark.driver.host {host!r} does not resolve on this machine "

@@ -127,7 +127,7 @@ def _my_host(ctx) -> str:
     """This executor's address as Spark knows it (valid on a cluster and on loopback)."""
     local_ip = settings.spark_local_ip()
     if local_ip and local_ip not in ("0.0.0.0", "::", "[::]"):
-        return local_ip
+        return local_ip.strip("[]")  # Spark wants IPv6 literals in brackets: [fd00::1]
     address = ctx.getTaskInfos()[ctx.partitionId()].address
     return address.rsplit(":", 1)[0].strip("[]")
 

@@ -148,3 +148,19 @@ def test_a_peer_table_mixing_loopback_with_other_hosts_is_refused_at_once():
         assert message is not None, "a mixed table was handed out"
         assert "mixes loopback addresses (rank 0 127.0.1.1:7000)" in message, message
         assert "rank 1 at 192.0.2.11:7000" in message and "127.0.1.1" in message, message
+
+
+@needs_ipv6
+def test_a_bracketed_ipv6_address_as_spark_writes_it_is_dialled_and_shown_once_bracketed():
+    """Spark wants IPv6 literals in brackets (spark.driver.host [::1], SPARK_LOCAL_IP);
+    an advertised "[::1]" reached getaddrinfo as it was, which does not resolve."""
+    from dlcore.collective.addresses import show
+
+    config = CommConfig(
+        listen_host="[::1]", advertise_host="[::1]", transport="socket", topology="flat",
+        connect_timeout=20.0, op_timeout=20.0,
+    )  # fmt: skip
+    for peers, low, high in _ring("[::1]", config):
+        assert (low, high) == (2.0, 2.0)
+        assert [host for host, _ in peers] == ["[::1]", "[::1]"]
+    assert show("[::1]", 7000) == "[::1]:7000"

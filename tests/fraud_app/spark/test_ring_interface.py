@@ -58,12 +58,41 @@ def _ipv6_loopback() -> bool:
 
 
 @pytest.mark.skipif(not _ipv6_loopback(), reason="this host has no IPv6 loopback")
-@pytest.mark.parametrize("bind", ["::1", "::"])
-def test_an_ipv6_driver_bind_address_of_this_machine_is_accepted(bind):
+@pytest.mark.parametrize("bind", ["::1", "::", "[::1]"])
+def test_an_ipv6_driver_address_of_this_machine_is_accepted(bind):
     """The trainer's rendezvous and report servers listen on spark.driver.bindAddress; an
-    IPv6 one was refused as 'not an address of this machine' (an IPv4-only check)."""
+    IPv6 one was refused as 'not an address of this machine' (an IPv4-only check), and
+    spark.driver.host in the bracketed form Spark requires ([::1]) as 'does not resolve'."""
     from fraud_app.spark.session import check_driver_addresses
 
-    check_driver_addresses({"spark.driver.bindAddress": bind, "spark.driver.host": "::1"})
+    check_driver_addresses({"spark.driver.bindAddress": bind, "spark.driver.host": "[::1]"})
     with pytest.raises(ConfigError, match=r"bindAddress '2001:db8::1' is not an address of this"):
         check_driver_addresses({"spark.driver.bindAddress": "2001:db8::1"})
+
+
+_IPV6_FIT = """
+from fraud_app.spark.session import get_spark
+from tests.fraud_app.spark.test_comm_choice import _fit
+spark = get_spark(master="local[2]", conf={"spark.driver.host": "[::1]",
+                                           "spark.driver.bindAddress": "[::1]"})
+print("transport", _fit(spark, max_retries=0).history[0]["transport"])
+"""
+
+
+@pytest.mark.slow  # 30-60 s: its own Spark session, bound to IPv6
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this host has no IPv6 loopback")
+def test_a_driver_and_workers_on_ipv6_train():
+    """Spark on [::1] (driver host, bind address and SPARK_LOCAL_IP): the rendezvous, the
+    report server and the workers' ring all on IPv6 (refused before the JVM started)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    env = {**os.environ, "PYTHONPATH": str(root), "SPARK_LOCAL_IP": "[::1]",
+           "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", _IPV6_FIT], capture_output=True, text=True,
+                          env=env, cwd=root, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split()[-2:] == ["transport", "shm"], done.stdout
