@@ -42,9 +42,9 @@ logger = logging.getLogger(__name__)
 TIMEOUT_SETTINGS = {
     "connect_timeout_setting": "training.distributed.connect_timeout_s",
     "op_timeout_setting": "training.distributed.op_timeout_s",
-    "advertise_setting": "training.distributed.ring_interface (or SPARK_LOCAL_IP on each "
-    "executor host)",
 }
+# How a ring-connect error names the settings that choose a worker's advertised address.
+ADVERTISE_SETTING = "training.distributed.ring_interface (or SPARK_LOCAL_IP on each executor host)"
 
 # (run_id, rank) -> ((round, group), RankState). Survives between stages in a reused Python
 # worker. The round matters: a group a failed round finished but never committed has the same
@@ -136,8 +136,8 @@ def _advertised(task: StageTask, ctx) -> dict[str, str]:
     """What a worker gives its ring neighbours to dial: training.distributed.ring_interface's
     address where set, else SPARK_LOCAL_IP or the executor's address (_my_host)."""
     if task.ring_interface is not None:
-        return {"advertise_interface": task.ring_interface}
-    return {"advertise_host": _my_host(ctx)}
+        return {"advertise_interface": task.ring_interface, "advertise_setting": ADVERTISE_SETTING}
+    return {"advertise_host": _my_host(ctx), "advertise_setting": ADVERTISE_SETTING}
 
 
 def random_layers(layer: Layer) -> list[Layer]:
