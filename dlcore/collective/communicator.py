@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.collective import hierarchical, shm
+from dlcore.collective import addresses, hierarchical, shm
 from dlcore.collective.auth import Identity, check_secret, connect_authenticated
 from dlcore.collective.collectives import SocketTransport
 from dlcore.collective.config import CommConfig, Member
@@ -160,13 +160,16 @@ class Communicator:
         self._transport: Any = SocketTransport(self)
         label = labels or [f"rank {k}" for k in range(member.world_size)]
         left, right = peers[member.left], peers[member.right]
-        self.left_name = f"{label[member.left]} ({left[0]}:{left[1]})"
-        self.right_name = f"{label[member.right]} ({right[0]}:{right[1]})"
+        self.left_name = f"{label[member.left]} ({addresses.show(*left)})"
+        self.right_name = f"{label[member.right]} ({addresses.show(*right)})"
         try:
             if member.world_size > 1:
                 if listener is None:
                     raise ConfigError("world_size > 1 needs this rank's listening socket")
-                self._connect_ring(listener, peers[member.right])
+                try:
+                    self._connect_ring(listener, peers[member.right])
+                except CommunicationError as exc:
+                    raise _with_advertised(exc, self) from exc
                 self._transport = (
                     hierarchical.negotiate(self) or shm.negotiate(self) or self._transport
                 )
@@ -187,10 +190,13 @@ class Communicator:
     ) -> Communicator:
         """Open a listener, register it with the rendezvous server, connect the ring."""
         config = config or CommConfig()
+        advertise = config.advertise_host or ""
+        if config.advertise_interface is not None:
+            advertise = addresses.interface_address(config.advertise_interface)
         # served from the ring's start (_RingPort); until then a burst waits in the kernel
         listener = open_listener(config.listen_host, backlog=LISTEN_BACKLOG)
         try:
-            me = (config.advertise_host or "", listener.getsockname()[1])
+            me = (advertise, listener.getsockname()[1])
             peers = rendezvous(
                 server_address, secret, member, me, config.connect_timeout,
                 setting=config.connect_timeout_setting,
@@ -394,6 +400,22 @@ class Communicator:
                 "the peer table is stale (was the rendezvous round reused?)"
             )
         return sock
+
+
+def _with_advertised(exc: CommunicationError, comm: Communicator) -> CommunicationError:
+    """`exc` (same type) plus the address this rank advertised and its interface: when
+    the ring cannot form, the usual cause is an advertised address the peers cannot
+    reach (a host with several networks: the one towards the rendezvous server)."""
+    host, port = comm.peers[comm.rank]
+    interface = addresses.interface_of(host)
+    on = f" (interface {interface})" if interface else ""
+    if not interface and addresses.is_literal(host):
+        on = " (not an address of this host's interfaces)"
+    return type(exc)(
+        f"{exc}. This rank advertised {addresses.show(host, port)}{on} for its ring neighbours "
+        f"to dial; if the peers cannot reach it, choose the address with "
+        f"{comm.config.advertise_setting}"
+    )
 
 
 class _RingPort(ConnectionServer):

@@ -77,9 +77,19 @@ class CommConfig:
     chunk_bytes: pipelining granularity of the ring; a received chunk is reduced and
         forwarded while the next one is still in flight.
     socket_buffer_bytes: SO_SNDBUF / SO_RCVBUF requested for every data socket.
-    listen_host: interface the rank's listener binds to.
-    advertise_host: address peers should dial; None = the address the rendezvous
-        server saw this rank connect from.
+    listen_host: address the rank's listeners bind to: an IPv4 or IPv6 address, or ""
+        (default) for every address of this host, IPv6 and IPv4 (IPv4 alone on a host
+        without IPv6).
+    advertise_host: address peers should dial (IPv4, IPv6 or a name); None = the
+        address of `advertise_interface` if set, else the address the rendezvous
+        server saw this rank connect from (on a host with several networks, that is
+        the one towards the server, which the peers may not reach).
+    advertise_interface: name of the local network interface (e.g. "eth1") whose
+        address peers should dial, its IPv4 address else its first global IPv6 one;
+        None = not used. A name that does not exist, or has no address, is a ConfigError
+        at join that lists this host's interfaces.
+    advertise_setting: how errors name the setting that chooses the advertised address
+        (an application passes its own config key).
     transport: how collectives move data. "socket": the TCP ring. "shm": shared memory
         (all ranks must be processes or threads of one host sharing `shm_dir`; joining
         fails with a CommunicationError saying why when they are not). "auto" (default):
@@ -110,8 +120,9 @@ class CommConfig:
     handshake_timeout: float = 10.0
     chunk_bytes: int = 1 << 20
     socket_buffer_bytes: int = 4 << 20
-    listen_host: str = "0.0.0.0"
+    listen_host: str = ""
     advertise_host: str | None = None
+    advertise_interface: str | None = None
     transport: str = "auto"
     shm_dir: str | None = None
     topology: str = "auto"
@@ -119,6 +130,7 @@ class CommConfig:
     host_key: str | None = None
     connect_timeout_setting: str = "CommConfig.connect_timeout"
     op_timeout_setting: str = "CommConfig.op_timeout"
+    advertise_setting: str = "CommConfig.advertise_host or CommConfig.advertise_interface"
 
     def __post_init__(self) -> None:
         _positive_seconds("CommConfig.connect_timeout", self.connect_timeout)
@@ -139,7 +151,18 @@ class CommConfig:
                 f"CommConfig.shm_dir must be a directory path or None. Received: {self.shm_dir!r}"
             )
 
-        for name in ("connect_timeout_setting", "op_timeout_setting"):
+        for name in ("advertise_host", "advertise_interface"):
+            value = getattr(self, name)
+            if value is not None and not (isinstance(value, str) and value.strip()):
+                raise ConfigError(
+                    f"CommConfig.{name} must be a non-empty string or None. Received: {value!r}"
+                )
+        if self.advertise_host is not None and self.advertise_interface is not None:
+            raise ConfigError(
+                "CommConfig.advertise_host and CommConfig.advertise_interface both set "
+                f"({self.advertise_host!r}, {self.advertise_interface!r}); set one of them"
+            )
+        for name in ("connect_timeout_setting", "op_timeout_setting", "advertise_setting"):
             value = getattr(self, name)
             if not (isinstance(value, str) and value):
                 raise ConfigError(

@@ -26,6 +26,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from dlcore.collective import addresses
 from dlcore.collective.auth import Identity, check_secret, connect_authenticated
 from dlcore.collective.config import Member
 from dlcore.collective.server import WILDCARDS, Address, ConnectionServer, ServerLimits
@@ -142,7 +143,7 @@ class RendezvousServer(ConnectionServer):
 
     def _register(self, conn: socket.socket, identity: Identity, seen_host: str) -> None:
         rank, round_id = identity["rank"], identity["round_id"]
-        host = identity["host"] if identity["host"] not in WILDCARDS else seen_host
+        host = identity["host"] if identity["host"] not in WILDCARDS else addresses.seen(seen_host)
         error, superseded, complete = None, [], None
         with self._lock:
             if self._closed:
@@ -179,6 +180,11 @@ class RendezvousServer(ConnectionServer):
 
     def _publish(self, round_id: int, rnd: _Round) -> None:
         peers = [rnd.members[r][1] for r in range(self.world_size)]
+        if problem := _loopback_among_hosts(peers):
+            logger.warning("rendezvous round %d refused: %s", round_id, problem)
+            for sock, _ in rnd.members.values():
+                _send_error(sock, problem)
+            return
         payload = {"round_id": round_id, "peers": [list(a) for a in peers]}
         deadline = Deadline.after(self._send_timeout)
         for rank, (sock, _) in rnd.members.items():
@@ -186,6 +192,29 @@ class RendezvousServer(ConnectionServer):
                 send_json(sock, Kind.PEERS, payload, deadline, f"rank {rank}")
             sock.close()
         logger.info("rendezvous round %d complete: %d ranks", round_id, self.world_size)
+
+
+def _loopback_among_hosts(peers: list[Address]) -> str | None:
+    """Why this table cannot form a ring: some ranks would dial a loopback address (their
+    own host, not the rank's) while others are on other hosts; None when it can.
+
+    A rank on the server's host that registers its "seen" address connected over
+    loopback, typically because the server's advertised name resolves to 127.0.1.1 on
+    that host (Debian's /etc/hosts); an explicit loopback advertise_host is the same.
+    Refusing here says so at once instead of after the connect deadline."""
+    loop = [r for r, (host, _) in enumerate(peers) if addresses.is_loopback(host)]
+    if not loop or len(loop) == len(peers):
+        return None
+    other = next(r for r in range(len(peers)) if r not in loop)
+    shown = ", ".join(f"rank {r} {addresses.show(*peers[r])}" for r in loop[:4])
+    return (
+        f"the peer table mixes loopback addresses ({shown}) with ranks on other hosts "
+        f"(rank {other} at {addresses.show(*peers[other])}): those would dial their own "
+        "host. A loopback address is what a rank on the rendezvous server's host registers "
+        "when the server's advertised name resolves to a loopback address there (Debian's "
+        "/etc/hosts maps the hostname to 127.0.1.1): advertise the server at an address the "
+        "other hosts reach, or set the rank's advertise_host (advertise_interface)"
+    )
 
 
 def _send_error(sock: socket.socket, message: str) -> None:

@@ -36,6 +36,7 @@ with an HMAC) choose their own check.
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
 import struct
@@ -45,7 +46,7 @@ from typing import Any, NoReturn
 
 import numpy as np
 
-from dlcore.collective import checksum
+from dlcore.collective import addresses, checksum
 from dlcore.collective.deadline import Deadline
 from dlcore.errors import (
     AuthenticationError,
@@ -117,12 +118,12 @@ def check_port(port: Any, what: str, lowest: int = 0) -> int:
 
 
 def open_listener(host: str = "0.0.0.0", port: int = 0, backlog: int = 128) -> socket.socket:
-    """A listening TCP socket; port 0 lets the OS pick. Accepted sockets inherit buffers."""
+    """A listening TCP socket; port 0 lets the OS pick. Accepted sockets inherit buffers.
+
+    `host`: an IPv4 or IPv6 address or a name (the socket takes its family), or "" for
+    every address of this host, IPv6 and IPv4 (see `addresses.listen`)."""
     port = check_port(port, f"listening on {host}")
-    try:
-        sock = socket.create_server((host, port), backlog=backlog)
-    except OSError as exc:
-        raise CommunicationError(f"cannot listen on {host}:{port}: {exc}") from exc
+    sock = addresses.listen(host, port, backlog)
     configure_socket(sock)
     return sock
 
@@ -131,24 +132,62 @@ def connect(
     address: tuple[str, int], deadline: Deadline, what: str, buffer_bytes: int
 ) -> socket.socket:
     """Open a configured TCP connection to `address` before `deadline`."""
-    peer = f"{address[0]}:{address[1]}"
+    peer = addresses.show(address[0], address[1])
     check_port(address[1], f"{what} with {peer}", lowest=1)
-    timeout = deadline.remaining(what, peer)
+    deadline.remaining(what, peer)  # a deadline already passed: no look-up
     try:
-        sock = socket.create_connection(address, timeout=timeout)
-    except TimeoutError:
-        raise deadline.timeout_error(what, peer) from None
+        targets = socket.getaddrinfo(
+            addresses.bare(address[0]), address[1], type=socket.SOCK_STREAM
+        )
     except socket.gaierror as exc:  # "is that process still alive?" sent people the wrong way
         raise CommunicationError(
             f"cannot connect to {peer} for {what}: host name {address[0]!r} does not resolve "
             f"({exc.strerror or exc}); check the address this rank was given"
         ) from exc
-    except OSError as exc:
-        raise CommunicationError(
-            f"cannot connect to {peer} for {what}: {exc}; is that process still alive?"
-        ) from exc
-    configure_socket(sock, buffer_bytes)
-    return sock
+    failures: list[str] = []
+    for i, (family, kind, proto, _, target) in enumerate(targets):
+        # A name with several addresses (IPv6 and IPv4): each try gets its share of the time
+        # left, so one whose packets are dropped cannot use up the deadline of the next
+        # (socket.create_connection gives every address the whole timeout).
+        share = deadline.remaining(what, peer) / (len(targets) - i)
+        sock = socket.socket(family, kind, proto)
+        sock.settimeout(share)
+        try:
+            sock.connect(target)
+        except OSError as exc:
+            sock.close()
+            if len(targets) == 1:
+                if isinstance(exc, TimeoutError):
+                    raise deadline.timeout_error(what, peer) from None
+                raise CommunicationError(
+                    f"cannot connect to {peer} for {what}: {_why(exc)}"
+                ) from exc
+            reason = f"no answer within {share:.3g} s" if isinstance(exc, TimeoutError) else exc
+            failures.append(f"{addresses.show(target[0], target[1])}: {reason}")
+            continue
+        configure_socket(sock, buffer_bytes)
+        return sock
+    raise CommunicationError(
+        f"cannot connect to {peer} for {what}: each of its {len(targets)} addresses failed "
+        f"({'; '.join(failures)}); the peer is gone, or a firewall or route blocks these "
+        "addresses (check the name's addresses, IPv6 and IPv4, from this host)"
+    )
+
+
+def _why(exc: OSError) -> str:
+    """A failed connect's cause and where to look: no route is a wrong address (another
+    network's), a refusal a listener that has gone."""
+    if exc.errno in (
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EADDRNOTAVAIL,
+        errno.EAFNOSUPPORT,
+    ):
+        return (
+            f"{exc}; this host has no route to that address: is it an address of another "
+            "network (of a host with several interfaces) or of a family this host lacks?"
+        )
+    return f"{exc}; is that process still alive?"
 
 
 def send_bytes(sock: socket.socket, data: Any, deadline: Deadline, what: str, peer: str) -> None:

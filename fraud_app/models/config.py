@@ -96,6 +96,10 @@ class DistributedSection(Section):
     # How workers on several hosts reduce: "auto" = hierarchical (shared memory within a
     # host, TCP between hosts) where hosts hold several workers; "flat" = one TCP ring.
     topology: Literal["auto", "flat", "hierarchical"] = "auto"
+    # The network interface (e.g. "eth1") whose address each worker gives its ring
+    # neighbours, on hosts with several networks; null = SPARK_LOCAL_IP of the executor,
+    # else the executor's address as Spark knows it (docs/DEPLOY.md, "Several networks")
+    ring_interface: str | None = Field(None, min_length=1, max_length=15, pattern=r"^[^\s/:]+$")
     scale_lr: bool = True
     base_batch_size: int = Field(256, ge=1)
     warmup_iterations: int = Field(20, ge=0)

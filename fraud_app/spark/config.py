@@ -33,6 +33,9 @@ class DistributedConfig:
     seed: batch order and dropout streams. shuffle: each epoch visits a worker's rows in a
         seeded permuted order (False: in partition order). compression: None, "bf16" or
         "fp16" gradients on the wire; topology: "auto" | "flat" | "hierarchical".
+    ring_interface: the network interface whose address every worker advertises to its
+        ring neighbours (None: SPARK_LOCAL_IP of its executor, else the executor's
+        address as Spark knows it); for hosts with several networks.
     base_batch_size / warmup_iterations: linear scaling rule + gradual warm-up
         (Goyal et al. 2017) applied when scale_lr is true.
     connect_timeout_s / op_timeout_s: deadlines for the rendezvous + connections and
@@ -76,6 +79,7 @@ class DistributedConfig:
     shuffle: bool = True
     compression: str | None = None
     topology: str = "auto"  # auto | flat | hierarchical (dlcore.collective.CommConfig)
+    ring_interface: str | None = None  # CommConfig.advertise_interface of every worker
     scale_lr: bool = True
     base_batch_size: int = 256
     warmup_iterations: int = 50
@@ -145,7 +149,15 @@ class DistributedConfig:
             )
 
     def _check_communication(self) -> None:
-        """The gradients' wire format, the topology and the deadlines."""
+        """The gradients' wire format, the topology, the ring's interface and the deadlines."""
+        ring = self.ring_interface
+        if ring is not None and not (
+            isinstance(ring, str) and 0 < len(ring) <= 15 and not set(ring) & set(" \t/:")
+        ):
+            raise ConfigError(
+                "training.distributed.ring_interface must be null or a network interface name "
+                f"such as 'eth1' (1-15 characters, no spaces, '/' or ':'). Received: {ring!r}"
+            )
         if self.compression not in (None, "bf16", "fp16"):
             raise ConfigError(
                 f"training.distributed.compression must be null, 'bf16' or 'fp16'. Received: {self.compression!r}"

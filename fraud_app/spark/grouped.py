@@ -226,6 +226,7 @@ class GroupedEngine(Engine):
             state_broadcast=bc,
             fault=fault,
             topology=self.topology,
+            ring_interface=cfg.ring_interface,
             transport=self.transport,
             shm_signal=self.shm_signal,
             backend=get_ops().name,

@@ -340,7 +340,7 @@ def check_driver_addresses(conf: Mapping[str, str]) -> None:
     host = conf.get("spark.driver.host")
     if host:
         try:
-            socket.getaddrinfo(host, None)
+            socket.getaddrinfo(host[1:-1] if host.startswith("[") else host, None)  # [::1]
         except (socket.gaierror, UnicodeError) as exc:
             raise ConfigError(
                 f"spark.conf spark.driver.host {host!r} does not resolve on this machine "
@@ -349,10 +349,12 @@ def check_driver_addresses(conf: Mapping[str, str]) -> None:
             ) from None
     bind = conf.get("spark.driver.bindAddress")
     if bind:
+        from dlcore.collective.wire import open_listener  # the servers' own bind, IPv6 too
+
         try:
-            with socket.create_server((bind, 0)):
+            with open_listener(bind):
                 pass
-        except (OSError, UnicodeError) as exc:
+        except (OSError, UnicodeError) as exc:  # CommunicationError is an OSError
             raise ConfigError(
                 f"spark.conf spark.driver.bindAddress {bind!r} is not an address of this "
                 f"machine ({getattr(exc, 'strerror', None) or exc}); give one of its own "

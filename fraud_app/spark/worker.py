@@ -43,6 +43,8 @@ TIMEOUT_SETTINGS = {
     "connect_timeout_setting": "training.distributed.connect_timeout_s",
     "op_timeout_setting": "training.distributed.op_timeout_s",
 }
+# How a ring-connect error names the settings that choose a worker's advertised address.
+ADVERTISE_SETTING = "training.distributed.ring_interface (or SPARK_LOCAL_IP on each executor host)"
 
 # (run_id, rank) -> ((round, group), RankState). Survives between stages in a reused Python
 # worker. The round matters: a group a failed round finished but never committed has the same
@@ -89,6 +91,7 @@ class StageTask:
     state_broadcast: Any  # pyspark Broadcast of the driver's TrainingState payload
     fault: tuple[int, int] | None = None  # (rank, iteration): SIGKILL self there (tests only)
     topology: str = "auto"  # CommConfig.topology: auto | flat | hierarchical
+    ring_interface: str | None = None  # CommConfig.advertise_interface (None: _my_host)
     transport: str = "auto"  # CommConfig.transport: auto | socket | shm (the driver's choice)
     shm_signal: str = "auto"  # CommConfig.shm_signal: auto | memory | socket (the driver's)
     backend: str | None = None  # the driver's dlcore backend: every rank computes with it
@@ -124,9 +127,17 @@ def _my_host(ctx) -> str:
     """This executor's address as Spark knows it (valid on a cluster and on loopback)."""
     local_ip = settings.spark_local_ip()
     if local_ip and local_ip not in ("0.0.0.0", "::", "[::]"):
-        return local_ip
+        return local_ip.strip("[]")  # Spark wants IPv6 literals in brackets: [fd00::1]
     address = ctx.getTaskInfos()[ctx.partitionId()].address
     return address.rsplit(":", 1)[0].strip("[]")
+
+
+def _advertised(task: StageTask, ctx) -> dict[str, str]:
+    """What a worker gives its ring neighbours to dial: training.distributed.ring_interface's
+    address where set, else SPARK_LOCAL_IP or the executor's address (_my_host)."""
+    if task.ring_interface is not None:
+        return {"advertise_interface": task.ring_interface, "advertise_setting": ADVERTISE_SETTING}
+    return {"advertise_host": _my_host(ctx), "advertise_setting": ADVERTISE_SETTING}
 
 
 def random_layers(layer: Layer) -> list[Layer]:
@@ -166,7 +177,7 @@ def run_stage(task: StageTask, blocks) -> dict[str, Any]:
         connect_timeout=task.connect_timeout_s,
         op_timeout=task.op_timeout_s,
         **TIMEOUT_SETTINGS,
-        advertise_host=_my_host(ctx),
+        **_advertised(task, ctx),
         topology=task.topology,
         transport=task.transport,
         shm_signal=task.shm_signal,

@@ -1,0 +1,166 @@
+"""Addresses of the ring on one machine: IPv6 listeners, the dual-stack default, the
+advertised interface, and a peer table that mixes loopback with other hosts.
+
+Multi-host cases (IPv6-only hosts, a host whose route to the server is another network,
+a firewalled port) run between network namespaces: tests/integration/test_netns_addresses.py.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+
+import numpy as np
+import pytest
+
+from dlcore.collective import (
+    CommConfig,
+    Communicator,
+    Member,
+    RendezvousServer,
+    new_job_secret,
+)
+from dlcore.collective.rendezvous import rendezvous
+from dlcore.collective.wire import open_listener
+from dlcore.errors import CommunicationError, ConfigError
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+needs_ipv6 = pytest.mark.skipif(not _ipv6_loopback(), reason="this host has no IPv6 loopback")
+
+
+def _ring(server_host: str, config: CommConfig, world: int = 2) -> list:
+    """One all-reduce of ones over `world` thread ranks; results or errors, by rank."""
+    secret = new_job_secret()
+    out: list = [None] * world
+    with RendezvousServer(secret, world, host=server_host) as server:
+
+        def rank(r: int) -> None:
+            try:
+                with Communicator.join(server.address, secret, Member(r, world), config) as c:
+                    buf = np.ones(1000, dtype=np.float32)
+                    c.all_reduce(buf)
+                    out[r] = (c.peers, float(buf.min()), float(buf.max()))
+            except Exception as exc:  # the test asserts on it
+                out[r] = exc
+
+        threads = [threading.Thread(target=rank, args=(r,)) for r in range(world)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    return out
+
+
+@needs_ipv6
+def test_a_ring_binds_advertises_and_connects_over_ipv6_loopback():
+    config = CommConfig(
+        listen_host="::1", advertise_host="::1", transport="socket", topology="flat",
+        connect_timeout=20.0, op_timeout=20.0,
+    )  # fmt: skip
+    results = _ring("::1", config, world=3)
+    for peers, low, high in results:
+        assert (low, high) == (3.0, 3.0)
+        assert [host for host, _ in peers] == ["::1"] * 3
+
+
+@needs_ipv6
+def test_the_default_listener_takes_ipv6_and_ipv4_peers():
+    listener = open_listener(CommConfig().listen_host)
+    port = listener.getsockname()[1]
+    with listener:
+        for host in ("::1", "127.0.0.1"):
+            with socket.create_connection((host, port), timeout=5):
+                conn, _ = listener.accept()
+                conn.close()
+
+
+@needs_ipv6
+def test_a_dual_stack_rendezvous_hands_out_ipv4_peers_as_ipv4():
+    """A rank that registers the wildcard gets the address the server saw: through a
+    dual-stack listener an IPv4 client shows as ::ffff:127.0.0.1, which is 127.0.0.1."""
+    secret = new_job_secret()
+    with RendezvousServer(secret, 1, host="::", advertise_host="127.0.0.1") as server:
+        table = rendezvous(server.address, secret, Member(0, 1), ("", 7000), 10.0)
+    assert table == [("127.0.0.1", 7000)]
+
+
+def test_ipv6_addresses_are_shown_in_brackets():
+    from dlcore.collective.addresses import show  # new in session 39: fails alone on older trees
+
+    assert show("2001:db8::1", 7000) == "[2001:db8::1]:7000"
+    assert show("192.0.2.1", 7000) == "192.0.2.1:7000"
+
+
+def test_a_listen_address_this_host_lacks_is_refused_naming_it_and_the_interfaces():
+    with pytest.raises(CommunicationError, match=r"cannot listen on 192\.0\.2\.254:0: .*lo 127"):
+        open_listener("192.0.2.254")  # TEST-NET: never an address of this machine
+
+
+def test_advertise_interface_advertises_that_interface_address():
+    config = CommConfig(advertise_interface="lo", transport="socket", topology="flat")
+    results = _ring("127.0.0.1", config)
+    for peers, low, high in results:
+        assert (low, high) == (2.0, 2.0)
+        assert [host for host, _ in peers] == ["127.0.0.1", "127.0.0.1"]
+
+
+def test_an_unknown_interface_is_refused_listing_this_hosts_interfaces():
+    from dlcore.collective.addresses import interface_address
+
+    with pytest.raises(ConfigError, match=r"interface 'nosuch0' does not exist .*: .*\blo\b"):
+        interface_address("nosuch0")
+    with pytest.raises(ConfigError, match="advertise_host and CommConfig.advertise_interface"):
+        CommConfig(advertise_host="127.0.0.1", advertise_interface="lo")
+
+
+def test_a_peer_table_mixing_loopback_with_other_hosts_is_refused_at_once():
+    """Rank 0 on the server's host registered 127.0.1.1 (its hostname's /etc/hosts entry on
+    Debian) while rank 1 is on another host: rank 1 would dial its own loopback. Every
+    rank gets an error naming the loopback rank, instead of a connect timeout later."""
+    secret = new_job_secret()
+    errors: list = [None, None]
+    with RendezvousServer(secret, 2, host="127.0.0.1") as server:
+
+        def register(rank: int, host: str) -> None:
+            try:
+                rendezvous(server.address, secret, Member(rank, 2), (host, 7000), 10.0)
+            except CommunicationError as exc:
+                errors[rank] = str(exc)
+
+        threads = [
+            threading.Thread(target=register, args=(0, "127.0.1.1")),
+            threading.Thread(target=register, args=(1, "192.0.2.11")),
+        ]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    for message in errors:
+        assert message is not None, "a mixed table was handed out"
+        assert "mixes loopback addresses (rank 0 127.0.1.1:7000)" in message, message
+        assert "rank 1 at 192.0.2.11:7000" in message and "127.0.1.1" in message, message
+
+
+@needs_ipv6
+def test_a_bracketed_ipv6_address_as_spark_writes_it_is_dialled_and_shown_once_bracketed():
+    """Spark wants IPv6 literals in brackets (spark.driver.host [::1], SPARK_LOCAL_IP);
+    an advertised "[::1]" reached getaddrinfo as it was, which does not resolve."""
+    from dlcore.collective.addresses import show
+
+    config = CommConfig(
+        listen_host="[::1]", advertise_host="[::1]", transport="socket", topology="flat",
+        connect_timeout=20.0, op_timeout=20.0,
+    )  # fmt: skip
+    for peers, low, high in _ring("[::1]", config):
+        assert (low, high) == (2.0, 2.0)
+        assert [host for host, _ in peers] == ["[::1]", "[::1]"]
+    assert show("[::1]", 7000) == "[::1]:7000"
