@@ -28,8 +28,13 @@ DYNAMIC_ALLOCATION = "BarrierJobRunWithDynamicAllocationException"
 # remedy (a stall inside a collective's shared-memory phase ran to ~330 characters).
 CAUSE_CHARS = 500
 
-# Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
-NOT_RETRIED = ("ConfigError", "ShapeError", DYNAMIC_ALLOCATION)
+# The job cancelled by someone else than the trainer: the notebook's cancelJobGroup or
+# cancelAllJobs, a job tag of theirs, the UI's kill link.
+CANCELLED = "the training's barrier job was cancelled from outside the fit"
+
+# Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again;
+# a cancelled job: whoever cancelled it wants the fit to stop.
+NOT_RETRIED = ("ConfigError", "ShapeError", DYNAMIC_ALLOCATION, CANCELLED)
 
 # A stage none of whose tasks started by stage_start_timeout_s: other jobs held the slots.
 NOT_STARTED = "no task of the barrier stage started"
@@ -125,7 +130,12 @@ class StageJob:
             )
             self.events.put(("done", results))
         except Exception as exc:
-            self.failure = _spark_refusal(str(exc), self.sc, self.blocks) or _root_cause(exc)
+            text = str(exc)
+            self.failure = (
+                _spark_refusal(text, self.sc, self.blocks)
+                or _cancelled(text, self.job_tag)
+                or _root_cause(exc)
+            )
             self.events.put(("failed", self.failure))
         finally:
             self.sc.removeJobTag(self.job_tag)
@@ -172,6 +182,17 @@ def _spark_refusal(text: str, sc, blocks) -> str | None:
             f"file, or --conf with spark-submit)"
         )
     return None
+
+
+def _cancelled(text: str, own_tag: str) -> str | None:
+    """One line when Spark cancelled the job for someone else than the trainer (its own
+    cancels name its job tag). The notebook's `sc.cancelJobGroup(group)` during a fit (the
+    fit's jobs run in the caller's job group) was taken for a failure: the stage was
+    retried in the same group, and the fit went on to its end as if nothing was asked."""
+    found = re.search(r"\[SPARK_JOB_CANCELLED\] (Job \d+ cancelled .*?)(?: SQLSTATE|$)", text, re.M)
+    if found is None or own_tag in found.group(1):
+        return None
+    return f"{CANCELLED} ({found.group(1)}); it is not retried"
 
 
 def _count(read, unknown: str) -> str:
