@@ -36,7 +36,7 @@ from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 from fraud_app.spark.engine_base import Engine, TrainingResult, check_finite, log_progress
 from fraud_app.spark.planner import GroupPlanner
-from fraud_app.spark.stage_job import SlotWait, StageJob, retry_cannot_fix
+from fraud_app.spark.stage_job import CANCELLED, SlotWait, StageJob, retry_cannot_fix
 from fraud_app.spark.worker import StageTask
 
 logger = logging.getLogger(__name__)
@@ -239,8 +239,8 @@ class GroupedEngine(Engine):
         # group's wall time runs from the previous commit, so that gap is counted.
         t0 = self._t_commit if self._t_commit is not None else time.perf_counter()
         job.start()
-        self._retire_previous()
         try:
+            self._retire_previous(stop_if_cancelled=True)
             complete = self._collect(task, plan, events, bsrv, job, t0)
         except BaseException:
             self._t_commit = None
@@ -260,8 +260,10 @@ class GroupedEngine(Engine):
         cfg = self.config
         return cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s
 
-    def _retire_previous(self) -> None:
-        """Wait for the previous stage's tasks to return (all its groups are committed)."""
+    def _retire_previous(self, stop_if_cancelled: bool = False) -> None:
+        """Wait for the previous stage's tasks to return (all its groups are committed).
+        stop_if_cancelled (another stage follows): a job cancelled from outside the fit
+        (the caller's cancelJobGroup as the stage ended) stops the fit there."""
         if self._finishing is None:
             return
         job, bc = self._finishing
@@ -274,6 +276,8 @@ class GroupedEngine(Engine):
             bc.destroy()
             raise
         bc.destroy()
+        if stop_if_cancelled and job.failure and CANCELLED in job.failure:
+            raise TrainingError(f"group {self.state.group}: {job.failure}")
         if job.failure:
             logger.warning(
                 "stage %s failed after all its groups were committed: %s",
