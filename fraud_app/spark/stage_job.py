@@ -3,7 +3,9 @@
 Owns: submitting `run_stage` over the training blocks as a barrier job, tagging it
 so that it can be cancelled without touching the caller's job group, putting its
 end ("done" with the tasks' summaries, or "failed" with a one-line cause) on the
-stage's event queue, and bounded waits for it to end. The thread is a PySpark
+stage's event queue, and bounded waits for it to end; a stage's wait for its task
+slots (`SlotWait`); a cancel by anyone but the trainer (the caller's job group) is
+final, as a deterministic error is. The thread is a PySpark
 InheritableThread, so the job runs in the caller's job group, with its
 description and scheduler pool.
 """
