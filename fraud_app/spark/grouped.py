@@ -36,7 +36,7 @@ from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 from fraud_app.spark.engine_base import Engine, TrainingResult, check_finite, log_progress
 from fraud_app.spark.planner import GroupPlanner
-from fraud_app.spark.stage_job import StageJob, retry_cannot_fix
+from fraud_app.spark.stage_job import CANCELLED, SlotWait, StageJob, retry_cannot_fix
 from fraud_app.spark.worker import StageTask
 
 logger = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class GroupedEngine(Engine):
                 attempt = 1 if self.state.group > before else attempt + 1
                 progressed = progressed or self.state.group > before
                 first_cause = cause if attempt == 1 else first_cause
-                if retry_cannot_fix(cause, progressed):
+                if retry_cannot_fix(cause, progressed, first_failure=len(failures) == 1):
                     raise TrainingError(
                         f"group {self.state.group} failed with an error a retry cannot fix: {cause}"
                     )
@@ -240,8 +240,8 @@ class GroupedEngine(Engine):
         # group's wall time runs from the previous commit, so that gap is counted.
         t0 = self._t_commit if self._t_commit is not None else time.perf_counter()
         job.start()
-        self._retire_previous()
         try:
+            self._retire_previous(stop_if_cancelled=True)
             complete = self._collect(task, plan, events, bsrv, job, t0)
         except BaseException:
             self._t_commit = None
@@ -261,8 +261,10 @@ class GroupedEngine(Engine):
         cfg = self.config
         return cfg.connect_timeout_s + (max(plan) + 1) * cfg.op_timeout_s
 
-    def _retire_previous(self) -> None:
-        """Wait for the previous stage's tasks to return (all its groups are committed)."""
+    def _retire_previous(self, stop_if_cancelled: bool = False) -> None:
+        """Wait for the previous stage's tasks to return (all its groups are committed).
+        stop_if_cancelled (another stage follows): a job cancelled from outside the fit
+        (the caller's cancelJobGroup as the stage ended) stops the fit there."""
         if self._finishing is None:
             return
         job, bc = self._finishing
@@ -275,6 +277,8 @@ class GroupedEngine(Engine):
             bc.destroy()
             raise
         bc.destroy()
+        if stop_if_cancelled and job.failure and CANCELLED in job.failure:
+            raise TrainingError(f"group {self.state.group}: {job.failure}")
         if job.failure:
             logger.warning(
                 "stage %s failed after all its groups were committed: %s",
@@ -294,17 +298,12 @@ class GroupedEngine(Engine):
         ever_connected: set[int] = set()
         failure: str | None = None
         drain_until: float | None = None
-        start_by = time.monotonic() + self.config.stage_start_timeout_s
+        slots = SlotWait(self.sc, world, self.config.stage_start_timeout_s, job.job_tag)
         while committed < len(plan):
             if drain_until is not None and (not connected or time.monotonic() > drain_until):
                 break  # every report still in flight has arrived, or the wait is over
-            if drain_until is None and len(ever_connected) < world and time.monotonic() > start_by:
-                missing = sorted(set(range(world)) - ever_connected)
-                failure = (
-                    f"rank(s) {missing} of the stage did not start within stage_start_timeout_s="
-                    f"{self.config.stage_start_timeout_s:g} s: not enough free task slots for "
-                    f"{world} barrier tasks, or their executors are stuck"
-                )
+            if drain_until is None and (overdue := slots.overdue(ever_connected)):
+                failure = overdue
                 job.cancel(wait=False)
                 drain_until = time.monotonic() + DRAIN_S
                 continue

@@ -3,7 +3,9 @@
 Owns: submitting `run_stage` over the training blocks as a barrier job, tagging it
 so that it can be cancelled without touching the caller's job group, putting its
 end ("done" with the tasks' summaries, or "failed" with a one-line cause) on the
-stage's event queue, and bounded waits for it to end. The thread is a PySpark
+stage's event queue, and bounded waits for it to end; a stage's wait for its task
+slots (`SlotWait`); a cancel by anyone but the trainer (the caller's job group) is
+final, as a deterministic error is. The thread is a PySpark
 InheritableThread, so the job runs in the caller's job group, with its
 description and scheduler pool.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 
 from pyspark import InheritableThread
 
@@ -27,16 +30,83 @@ DYNAMIC_ALLOCATION = "BarrierJobRunWithDynamicAllocationException"
 # remedy (a stall inside a collective's shared-memory phase ran to ~330 characters).
 CAUSE_CHARS = 500
 
-# Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again.
-NOT_RETRIED = ("ConfigError", "ShapeError", DYNAMIC_ALLOCATION)
+# The job cancelled by someone else than the trainer: the notebook's cancelJobGroup or
+# cancelAllJobs, a job tag of theirs, the UI's kill link.
+CANCELLED = "the training's barrier job was cancelled from outside the fit"
+
+# Deterministic mistakes (bad settings, mismatched shapes): the same stage would fail again;
+# a cancelled job: whoever cancelled it wants the fit to stop.
+NOT_RETRIED = ("ConfigError", "ShapeError", DYNAMIC_ALLOCATION, CANCELLED)
+
+# A stage none of whose tasks started by stage_start_timeout_s: other jobs held the slots.
+NOT_STARTED = "no task of the barrier stage started"
+SLOT_NOTE_S = 30.0  # the first WARNING of a stage waiting for slots (or half the deadline)
+SLOT_NOTE_EVERY_S = 120.0  # and the next ones
 
 
-def retry_cannot_fix(cause: str, progressed: bool) -> bool:
+def retry_cannot_fix(cause: str, progressed: bool, first_failure: bool = False) -> bool:
     """Whether a failed stage is final. Too few slots before any stage of this fit ran: the
     cluster is smaller than num_workers, and Spark has already waited for slots
     (spark.scheduler.barrier.maxConcurrentTasksCheck.*, ~2 minutes), as each retry would
-    again. After progress a lost executor may come back (a frozen host): retried."""
-    return any(marker in cause for marker in NOT_RETRIED) or (SLOTS in cause and not progressed)
+    again. The fit's first stage, none of whose tasks started within stage_start_timeout_s
+    (other jobs held the slots: a notebook's cell on another thread): each retry waited
+    that long again, 4 x 600 s by default before the error. After progress a lost
+    executor may come back (a frozen host), and after another failure the retry waits
+    for Spark to free the failed tasks' slots: retried."""
+    if any(marker in cause for marker in NOT_RETRIED) or (SLOTS in cause and not progressed):
+        return True
+    return NOT_STARTED in cause and not progressed and first_failure
+
+
+class SlotWait:
+    """A barrier stage's wait for its tasks to start. Spark starts a barrier stage only
+    when all its task slots are free at once, and until then says nothing (a notebook
+    whose other job held a slot saw its fit sit silent for stage_start_timeout_s, 600 s):
+    a WARNING after SLOT_NOTE_S (or half the deadline), then every SLOT_NOTE_EVERY_S,
+    names what is missing and how long the stage still waits; `overdue` is the failure."""
+
+    def __init__(self, sc, world: int, timeout_s: float, job_tag: str) -> None:
+        self.sc, self.world, self.timeout_s, self.job_tag = sc, world, timeout_s, job_tag
+        self.t0 = time.monotonic()
+        self.note_at = self.t0 + min(SLOT_NOTE_S, timeout_s / 2)
+
+    def overdue(self, started: set[int]) -> str | None:
+        """The stage's failure once stage_start_timeout_s passed with ranks not started;
+        None while it may wait (a WARNING now and then)."""
+        if len(started) >= self.world:
+            return None
+        now = time.monotonic()
+        if now - self.t0 > self.timeout_s:
+            missing = sorted(set(range(self.world)) - started)
+            none = f"{NOT_STARTED}; {busy_slots(self.sc)}: " if not started else ""
+            return (
+                f"rank(s) {missing} of the stage did not start within stage_start_timeout_s="
+                f"{self.timeout_s:g} s ({none}not enough free task slots for {self.world} "
+                f"barrier tasks, or their executors are stuck). Wait for the other jobs (a "
+                f"notebook's cells running on other threads) to end, or give the application "
+                f"more task slots"
+            )
+        if now > self.note_at:
+            self.note_at = now + SLOT_NOTE_EVERY_S
+            logger.warning(
+                "stage %s: %d of %d barrier tasks started after %.0f s; Spark starts a "
+                "barrier stage only when %d task slots are free at once (%s). Waiting up to "
+                "stage_start_timeout_s=%g s (training.distributed.stage_start_timeout_s)",
+                self.job_tag, len(started), self.world, now - self.t0, self.world,
+                busy_slots(self.sc), self.timeout_s,
+            )  # fmt: skip
+        return None
+
+
+def busy_slots(sc) -> str:
+    """How many of the application's task slots are running tasks now, in words."""
+    try:
+        tracker = sc.statusTracker()
+        stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
+        running = sum(info.numActiveTasks for info in stages if info is not None)
+        return f"{running} of the application's {_free_slots(sc)} task slots are running tasks"
+    except Exception:  # a message must not fail on a Py4J call
+        return "the task slots in use could not be read"
 
 
 class StageJob:
@@ -62,7 +132,12 @@ class StageJob:
             )
             self.events.put(("done", results))
         except Exception as exc:
-            self.failure = _spark_refusal(str(exc), self.sc, self.blocks) or _root_cause(exc)
+            text = str(exc)
+            self.failure = (
+                _spark_refusal(text, self.sc, self.blocks)
+                or _cancelled(text, self.job_tag)
+                or _root_cause(exc)
+            )
             self.events.put(("failed", self.failure))
         finally:
             self.sc.removeJobTag(self.job_tag)
@@ -109,6 +184,17 @@ def _spark_refusal(text: str, sc, blocks) -> str | None:
             f"file, or --conf with spark-submit)"
         )
     return None
+
+
+def _cancelled(text: str, own_tag: str) -> str | None:
+    """One line when Spark cancelled the job for someone else than the trainer (its own
+    cancels name its job tag). The notebook's `sc.cancelJobGroup(group)` during a fit (the
+    fit's jobs run in the caller's job group) was taken for a failure: the stage was
+    retried in the same group, and the fit went on to its end as if nothing was asked."""
+    found = re.search(r"\[SPARK_JOB_CANCELLED\] (Job \d+ cancelled .*?)(?: SQLSTATE|$)", text, re.M)
+    if found is None or own_tag in found.group(1):
+        return None
+    return f"{CANCELLED} ({found.group(1)}); it is not retried"
 
 
 def _count(read, unknown: str) -> str:

@@ -63,7 +63,24 @@ def run_checks(
     column) when `examples` > 0, otherwise in BASIC for their counts. A check's outcome
     and counts do not depend on the other checks in its validation, so the results equal
     one SUMMARY validation of the whole suite, apart from the examples of passed checks.
+
+    GX persists the DataFrame it validates (its Spark engine's `persist=True`) and never
+    unpersists it: each validation left the whole checked table in the session's cache, a
+    notebook's session kept it until it ended. It is unpersisted when the checks end,
+    unless the caller had cached it (the same plan) before.
     """
+    level = df.storageLevel
+    cached_before = level.useMemory or level.useDisk or level.useOffHeap
+    try:
+        return _run_checks(df, checks, suite_name, key_column, examples)
+    finally:
+        if not cached_before:
+            df.unpersist()
+
+
+def _run_checks(
+    df: DataFrame, checks: list[Check], suite_name: str, key_column: str | None, examples: int
+) -> list[CheckResult]:
     import_great_expectations()
     counted = {c.name for c in checks if _counts_follow_from_success(c)}
     from_success = [c for c in checks if c.name in counted]
