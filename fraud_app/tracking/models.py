@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fraud_app.errors import ModelLoadError
+from fraud_app.errors import ModelLoadError, UntrustedModelError
 from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir
 from fraud_app.tracking.registry import absent, store_failed, version_number, versions_filter
 from fraud_app.tracking.relocation import beside_store, recorded_path
@@ -257,6 +257,8 @@ def _damaged(directory: Path) -> str | None:
 
     try:
         FraudEnsemble.load(directory)
+    except UntrustedModelError:
+        raise  # another user's entry: refused, not downloaded again over it
     except (ModelLoadError, SerializationError, OSError) as exc:
         return str(exc)
     return None
