@@ -38,6 +38,7 @@ class Trust:
     yours: str
     fresh: str
     error: type[Exception]
+    owners: bool = True  # False: another user's files pass (a team registry's model)
 
 
 def check_private(directory: Path, trust: Trust) -> None:
@@ -57,7 +58,7 @@ def check_private(directory: Path, trust: Trust) -> None:
             )
     for path in (real, *sorted(real.rglob("*"))):
         st = _lstat(path, trust)
-        if st.st_uid not in (uid, 0):
+        if trust.owners and st.st_uid not in (uid, 0):
             raise trust.error(
                 f"{trust.kind} {path} is owned by uid {st.st_uid}, not by this process's user "
                 f"(uid {uid}): {trust.why}. Use a {trust.kind} directory of your own "
