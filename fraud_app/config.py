@@ -27,6 +27,7 @@ from fraud_app.features.config import FeaturesSection, SplitsSection
 from fraud_app.models.config import TrainingSection
 from fraud_app.redaction import redact_mapping, redact_text
 from fraud_app.retention.config import RetentionSection
+from fraud_app.root_access import check_root_access
 from fraud_app.scoring.config import ScoringSection
 from fraud_app.spark.cluster_defaults import PINNED
 from fraud_app.spark.session import UTC_NAMES
@@ -229,7 +230,9 @@ def _config_text(p: Path) -> str:
 
 
 def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:
-    """Read the YAML file (None = defaults), apply dotted-key overrides, validate."""
+    """Read the YAML file (None = defaults), apply dotted-key overrides, validate; then
+    refuse a paths.root every local user may write, and warn once about one they may
+    read (fraud_app.root_access)."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -259,10 +262,13 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
     if problems:
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(problems))
     try:
-        return AppConfig.model_validate(data)
+        config = AppConfig.model_validate(data)
     except ValidationError as exc:
         lines = error_lines(exc, AppConfig)
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines)) from exc
+    # the CLI's rule for who may reach paths.root, for a notebook too (fraud_app.root_access)
+    check_root_access(config.paths.root)
+    return config
 
 
 _ENV_REFERENCE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)")

@@ -48,6 +48,11 @@ class ModelLoadError(FraudAppError, ValueError):
     """A saved model or registry entry cannot be loaded."""
 
 
+class UntrustedModelError(ModelLoadError):
+    """A saved model another local user could have replaced (fraud_app.file_trust): not
+    a damaged copy to download again, a directory to fix or leave."""
+
+
 class OnnxConversionError(FraudAppError, ValueError):
     """A model cannot be converted to or from ONNX; the message names the node or layer."""
 

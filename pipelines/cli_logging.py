@@ -34,6 +34,9 @@ QUIET_LOGGERS = (
 )
 
 
+# loggers whose DEBUG records carry the data they move (never shown, whatever the level)
+PROTOCOL_LOGGERS = ("py4j",)
+
 # the levels --log-level and FRAUD_APP_LOG_LEVEL accept, any case (WARN: log4j's spelling,
 # as in Spark's own logs). logging.getLevelName also took FATAL, NOTSET and "Level 5" words
 LOG_LEVELS = {
@@ -48,7 +51,8 @@ LOG_LEVELS_TEXT = "DEBUG, INFO, WARNING (or WARN), ERROR or CRITICAL (any case)"
 
 
 def configure_logging(level: str, source: str = "--log-level") -> None:
-    """Root logger at `level`; the QUIET_LOGGERS at WARNING unless `level` is DEBUG.
+    """Root logger at `level`; the QUIET_LOGGERS at WARNING unless `level` is DEBUG, and
+    PROTOCOL_LOGGERS at INFO at least.
     `source` names where the level came from (the flag or FRAUD_APP_LOG_LEVEL)."""
     numeric = LOG_LEVELS.get(level.strip().upper())
     if numeric is None:
@@ -64,6 +68,12 @@ def configure_logging(level: str, source: str = "--log-level") -> None:
         logging.getLogger(name).setLevel(
             numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING)
         )
+    # py4j's DEBUG lines are its wire protocol: every string sent to the JVM and every
+    # answer, one value a line without its key, so no filter can tell a secret there.
+    # `--log-level DEBUG` wrote spark.conf's spark.authenticate.secret (and an S3 secret
+    # key) in them as the session started, and again each time a step read it back
+    for name in PROTOCOL_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.INFO))
     # Some library modules set their own logger's level at import (Great Expectations'
     # data_context.types.base sets INFO), which overrides the parent's WARNING: a filter on
     # the root handlers drops their INFO records wherever they come from.

@@ -9,7 +9,9 @@ ensemble.json is sealed and records each member's model.json seal (`member_seals
 covers the member's architecture and the sha256 of every array: a member directory
 replaced by another one (a member of another run copied in, members swapped, a partial
 sync of a retrained model) is refused naming the member. An ensemble saved before
-`member_seals` existed loads as before.
+`member_seals` existed loads as before. The seals have no key, so `load` first refuses a
+directory another local user could have written (fraud_app.file_trust; `trusted=False`
+for a read-only look such as `fraud-app inspect`).
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ from dlcore.serialization import (
     write_json_atomic,
 )
 from dlcore.serialization.files import read_json
-from fraud_app.errors import ModelLoadError, OutputPathError
+from fraud_app import file_trust
+from fraud_app.errors import ModelLoadError, OutputPathError, UntrustedModelError
 
 # /2 adds member_seals; /1 (saved before it) still loads. A version that reads /1 only
 # refuses a /2 file (member_seals is an unknown key to its seal check).
@@ -181,13 +184,17 @@ class FraudEnsemble:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> FraudEnsemble:
+    def load(cls, path: str | Path, *, trusted: bool = True) -> FraudEnsemble:
         """The ensemble saved in directory `path` (models/<run>/, what `save` wrote);
-        ModelLoadError naming the file when it is missing, damaged or edited."""
+        ModelLoadError naming the file when it is missing, damaged or edited, and
+        UntrustedModelError when another local user could have replaced it (`trusted`:
+        scored with; False for a look that only shows it)."""
         path = Path(path)
         spec_path = path / "ensemble.json"
         if not spec_path.is_file():
             raise ModelLoadError(f"{path} is not a saved ensemble: {spec_path.name} is missing")
+        if trusted:
+            file_trust.check_private(path, MODEL)
         try:  # UTF-8, a JSON object, nesting a parser can read (dlcore's reader), its seal
             spec = read_json(spec_path)
             check_seal(spec, spec_path, SPEC_KEYS)
@@ -238,6 +245,18 @@ class FraudEnsemble:
             m.load_weights(spec["params"], spec["state"])
             members.append(m)
         return cls(members, list(payload["feature_names"]), {})
+
+
+MODEL = file_trust.Trust(
+    kind="model",
+    why=(
+        "another local user could have replaced the model this process would score with "
+        "(its seals catch damage, not a forger)"
+    ),
+    yours="paths.models; a save path only you can write",
+    fresh="save or download the model again into a directory of your own",
+    error=UntrustedModelError,
+)
 
 
 def local_ensemble_dir(path: str | Path) -> Path | None:

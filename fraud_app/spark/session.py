@@ -52,6 +52,14 @@ DEFAULT_CONF: dict[str, str] = {
     # per-check queries): ~100k round trips per run, tens of seconds of driver time on a
     # busy machine. Errors keep their message and plan; only the Python line is not named.
     "spark.python.sql.dataFrameDebugging.enabled": "false",
+    # The tables hold card ids (canonical, features, scores). Hadoop's file systems give a
+    # new file 0666 and a new folder 0777 less THEIR umask (022 unless set), not the
+    # process's: under umask 077 Spark still wrote 0644 files in 0755 folders, readable by
+    # every local user wherever paths.root let them in (an existing 0755 root). 077: 0600
+    # files, 0700 folders, like the models and checkpoints (docs/PROBES.md, sec39). Read
+    # when the JVM starts (set on a running session it changed nothing). A team that reads
+    # the tables through a group sets "027" in spark.conf or spark-defaults.conf.
+    "spark.hadoop.fs.permissions.umask-mode": "077",
 }
 
 # On a local master the driver JVM is also the only executor, started for one command: a

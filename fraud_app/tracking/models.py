@@ -16,6 +16,7 @@ scores and reports name the version, not the alias.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -25,8 +26,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from fraud_app.errors import ModelLoadError
-from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir
+from fraud_app import file_trust
+from fraud_app.errors import ModelLoadError, UntrustedModelError
+from fraud_app.models.ensemble import MODEL, FraudEnsemble, local_ensemble_dir
 from fraud_app.tracking.registry import absent, store_failed, version_number, versions_filter
 from fraud_app.tracking.relocation import beside_store, recorded_path
 from fraud_app.tracking.store_lock import sqlite_database
@@ -217,6 +219,27 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
     return ResolvedModel(found, name, version)  # type: ignore[arg-type]
 
 
+# a registered model's local artifacts: a colleague's run may own them (the registry says
+# whose model it is: fraud_app.tracking.ownership), but not every user may have written them
+REGISTRY_SOURCE = dataclasses.replace(
+    MODEL, owners=False, fresh="log and register the model again from a private folder"
+)
+
+
+def _local_location(source: str) -> Path | None:
+    """The local folder the store records for the files of `source` when it exists (a
+    file store's artifact root, a folder registered by hand); None otherwise."""
+    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+    from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+
+    repo = ModelsArtifactRepository if source.startswith("models:/") else RunsArtifactRepository
+    try:
+        where = recorded_path(repo.get_underlying_uri(source))
+    except Exception:
+        return None
+    return where if where is not None and where.is_dir() else None
+
+
 def _absent_location(source: str) -> Path | None:
     """The local folder the store records for the files of `source` when that folder does
     not exist (MLflow then downloads nothing, without an error); None otherwise."""
@@ -257,6 +280,8 @@ def _damaged(directory: Path) -> str | None:
 
     try:
         FraudEnsemble.load(directory)
+    except UntrustedModelError:
+        raise  # another user's entry: refused, not downloaded again over it
     except (ModelLoadError, SerializationError, OSError) as exc:
         return str(exc)
     return None
@@ -268,6 +293,9 @@ def _download(uri: str, source: str, target: Path) -> None:
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    if (where := _local_location(source)) is not None:
+        # the copy in the cache is ours whoever wrote the source: check the source first
+        file_trust.check_private(where, REGISTRY_SOURCE)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from fraud_app.redaction import RedactingFilter
 from fraud_app.spark.session import merged_conf
 from pipelines.cli import main
@@ -96,3 +98,26 @@ def test_a_bugs_traceback_is_written_redacted_with_exit_1(tmp_path):
     assert "Traceback (most recent call last)" in done.stderr
     assert "RuntimeError: GET https://***@mlflow.example.com/x failed \\x1b[2J" in done.stderr
     assert "BUGPW" not in done.stderr and "\x1b" not in done.stderr
+
+
+@pytest.mark.spark
+def test_debug_logs_do_not_carry_py4j_protocol_lines_with_spark_secrets(spark, caplog):
+    """`fraud-app --log-level DEBUG` wrote py4j's protocol trace: `set` /
+    `spark.authenticate.secret` / `s<the secret>` as the session started, and the bare
+    value (`Answer received: !ys<the secret>`) when it was read back (sec39 probe)."""
+    root, py4j = logging.getLogger(), logging.getLogger("py4j")
+    levels = root.level, py4j.level
+    configure_logging("DEBUG")
+    try:
+        with caplog.at_level(logging.DEBUG):
+            spark.conf.set("spark.fraud.probe.secret", "PY4JPW")
+            assert spark.conf.get("spark.fraud.probe.secret") == "PY4JPW"
+        assert logging.getLogger("fraud_app").isEnabledFor(logging.DEBUG)  # ours still are
+    finally:
+        spark.conf.unset("spark.fraud.probe.secret")
+        root.setLevel(levels[0])
+        py4j.setLevel(levels[1])
+        for handler in root.handlers:
+            for f in [f for f in handler.filters if isinstance(f, RedactingFilter)]:
+                handler.removeFilter(f)
+    assert "PY4JPW" not in caplog.text  # before: 2 py4j.clientserver DEBUG records

@@ -1,0 +1,57 @@
+"""A registered model is not scored with when every local user could have written it:
+neither its local source (a file store's artifacts, a folder registered by hand), whose
+copy in the model cache would then be this user's own, nor a cache entry opened to
+everyone (a damaged entry is downloaded again; one another user could have forged is
+refused, not written over). A colleague's source in a team's store still loads. Real
+MLflow on sqlite, no Spark."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from fraud_app.errors import UntrustedModelError
+from fraud_app.tracking.models import resolve_model
+from tests.fraud_app.tracking import helpers as h
+from tests.fraud_app.tracking.test_model_cache_stores import _register, _score
+
+pytestmark = pytest.mark.integration
+URI = "models:/fraud-ensemble/1"
+
+
+@pytest.fixture
+def registered(tmp_path, monkeypatch, mlflow_template):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    source = tmp_path / "model"
+    h.linear_ensemble(2.0).save(source)
+    uri = f"sqlite:///{mlflow_template.copy_to(tmp_path / 'store')}"
+    _register(uri, source)
+    return source, h.config(tmp_path / "project", **{"tracking.uri": uri})
+
+
+def test_a_source_every_user_could_write_is_refused_before_it_is_copied(registered):
+    source, config = registered
+    (source / "member-00" / "model.json").chmod(0o666)
+    with pytest.raises(UntrustedModelError, match=r"model.json is writable by every user"):
+        resolve_model(URI, config=config)  # before: copied into the cache, then scored with
+    assert not list((Path(config.paths.root) / "model-cache").glob("fraud-ensemble*"))
+
+
+def test_a_cache_entry_every_user_could_write_is_refused_not_downloaded_again(registered):
+    _, config = registered
+    first = resolve_model(URI, config=config).directory
+    (first / "ensemble.json").chmod(0o666)
+    with pytest.raises(UntrustedModelError, match=r"ensemble.json is writable by every user"):
+        resolve_model(URI, config=config)  # before: served as it was
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_a_colleagues_source_in_the_store_still_loads(registered):
+    source, config = registered
+    want = _score(source)
+    subprocess.run(["chown", "-R", "65534:65534", str(source)], check=True)
+    found = resolve_model(URI, config=config)  # the copy in the cache is ours
+    assert _score(found.directory) == pytest.approx(want)
