@@ -17,12 +17,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from fraud_app import interrupts
-from fraud_app.etl.commit_source import check_takeover
+from fraud_app.etl.commit_source import check_takeover, repeated_job, same_input, same_place
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.manifest import verify as verify_files
 from fraud_app.etl.partition_swap import (
+    ABANDONED,
     COMMITTING,
     KILLED,
     OWN_JOBS,
@@ -72,6 +73,7 @@ class AppendPublish:
         self._inherited = False  # a killed run's marker carried over (_recover)
         # (staged folder, folder its files go into, files there it replaces: a compaction)
         self._extra: list[tuple[str, str, list[str]]] = []
+        self.rolled_back: list[str] = []  # the dates a killed run of this input had swapped in
         try:
             self._recover()
         except BaseException:  # no discard() follows: this process reads as others do
@@ -82,14 +84,19 @@ class AppendPublish:
         """What killed append runs left (call under the root lock, as run_etl does). A run
         killed inside its commit (its marker left) may have added its quarantine file: it
         is taken out, as the re-run of that delivery quarantines those rows again (they
-        were in the quarantine twice); its swapped-in dates stay, and the re-run's rows
-        there are identical duplicates."""
+        were in the quarantine twice). Its swapped-in dates are taken back out when this
+        run is its retry (`_roll_back`), so the retry publishes the delivery and reports it
+        as the uninterrupted run would have; any other run that takes it over (an abandoned
+        run, a marker of an older release) keeps them, and its rows there are duplicates."""
         killed = committing_jobs(self.fs, self.table)
         markers = [marker_of(self.fs, self.table, job) for job in killed]
         for job, (path, info) in zip(killed, markers, strict=True):  # refused: nothing touched
             check_takeover(self.table, job, path, info, self.source)
         if markers:  # taken over: the table stays refused until this run's own commit ends
             self._inherit([info for _, info in markers])
+        for job, (path, info) in zip(killed, markers, strict=True):
+            if self._retries(job, path, info):
+                self._roll_back(job, info.get("dates") or [])
         for job in killed:
             for path in (
                 self.fs.list_paths(self.quarantine) if self.fs.exists(self.quarantine) else []
@@ -113,6 +120,43 @@ class AppendPublish:
                 if self.fs.exists(path):
                     verify_files(self.fs, path, what, "etl")
 
+    def _retries(self, job: str, path: str, info: dict) -> bool:
+        """Whether this run is the retry of the killed `etl` run `job` (its marker `path`,
+        content `info`): the same input, or, the killed run abandoned (`_abandoned.json`),
+        the same input paths (the delivery exported again, corrected: it replaces the
+        killed run's rows); and a marker the killed run wrote at its own commit (not one a
+        retry carried over: that retry swapped nothing, and its `new` is not the killed
+        run's). An abandoned run taken over by another input stays as the kill left it."""
+        if (
+            not (job.startswith("etl-") and self.swap.job.startswith("etl-"))
+            or "carried_by" in info
+        ):
+            return False
+        if path.endswith(f"/{ABANDONED}"):  # its input exported again (a correction) or not
+            return same_place(info, self.source)
+        return same_input(info, self.source)
+
+    def _roll_back(self, job: str, dates: list[str]) -> None:
+        """Take the killed run `job`'s swapped-in dates back out (PartitionSwap.undo), so
+        the table is the one it committed over and this retry, reading it, counts and
+        reports the delivery as the uninterrupted run would have (the killed run's rows
+        were counted as duplicates: "625 duplicate rows, 0 added", over the report the
+        killed run had written whole)."""
+        undone = PartitionSwap(self.fs, self.table, job).undo(dates)
+        self.rolled_back += undone
+        if undone:
+            logger.warning("took back %d date(s) the killed ETL run %s had swapped into %s "
+                           "(%s): this run publishes its delivery again", len(undone), job,
+                           self.table, ", ".join(sorted(undone)))  # fmt: skip
+
+    def repeated_job(self) -> str | None:
+        """The job of the table's last report when it published this very input whole and
+        no change of it was taken back here (fraud_app.etl.commit_source.repeated_job).
+        Call before the commit (it replaces that report)."""
+        if self.source is None or self.rolled_back:
+            return None
+        return repeated_job(self.fs, f"{self.table}/{self.report_name}", self.source)
+
     def _inherit(self, infos: list[dict]) -> None:
         """Carry the killed runs' markers over into this run's staging (written before
         theirs are removed): the table they left half-updated stays refused by readers
@@ -125,9 +169,8 @@ class AppendPublish:
         # this run's input: its own retry finishes the change now (the killed run's, or the
         # run that took over an abandoned one, whose input differs)
         mine = {"input": self.source} if self.source else {}
-        self.fs.write_text(
-            f"{self.swap.root}/{KILLED}", json.dumps({**infos[0], "dates": dates, **mine})
-        )
+        carried = {**infos[0], "dates": dates, **mine, "carried_by": self.swap.job}
+        self.fs.write_text(f"{self.swap.root}/{KILLED}", json.dumps(carried))
         self._inherited = True
         OWN_JOBS.add(self.swap.job)  # this run reads the table it finishes (`labels`)
 

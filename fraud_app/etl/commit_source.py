@@ -4,8 +4,10 @@ finishes a killed one.
 An `etl --mode append` or `labels` run swaps its dates in as one change under a commit
 marker (fraud_app.etl.partition_swap). Killed inside it (SIGKILL, the OOM killer, a node
 lost), it leaves some dates with its rows and others without: readers refuse the table,
-and the re-run of the same step on the same input finishes the change (its rows in the
-dates already swapped are identical duplicates, the others are added). Any other run
+and the re-run of the same step on the same input finishes the change (an `etl` re-run
+takes the killed run's swapped-in dates back out first and publishes the delivery whole:
+fraud_app.etl.append_publish; a `labels` re-run finds the labels already applied
+unchanged). Any other run
 that writes the table (the next day's delivery, a label feed, a scheduler that skipped
 the retry) took the killed run's marker over as if it were that retry: the half change
 stayed, nothing refused the table any more, and the killed run's rows of the other dates
@@ -14,9 +16,12 @@ were never published, without a word.
 `input_identity` is what a run records in its marker: its step, its input paths (as
 given, and qualified: `where`, compared without their order, so that `d2`, `./d2`,
 `/data/d2` and `file:/data/d2` are one input, and `labels b a` retries `labels a b`: a
-feed's rows are ordered by file name, not by argument) and a digest of their data files
-(relative name and size, from one listing; no data read), so that a delivery folder
-refilled with the next day's files under the same path is another input.
+feed's rows are ordered by file name, not by argument) and two digests of their data
+files: `digest` (relative name and size, from one listing) and `content` (also each
+file's `fingerprint`), so that a delivery folder refilled with the next day's files under
+the same path is another input, and so is a file rewritten with other rows of the same
+size (a corrected label); a marker of session 38 has `digest` only, compared as it was.
+`repeated_job` tells a run that the table's last report published its input whole.
 `check_takeover` refuses a run whose identity is not the killed run's, unless an operator
 renamed the killed run's marker to `_abandoned.json` (its input is gone for good).
 """
@@ -24,6 +29,7 @@ renamed the killed run's marker to `_abandoned.json` (its input is gone for good
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any
 
 from fraud_app.errors import DataIntegrityError
@@ -38,18 +44,50 @@ COMMANDS = {
 
 
 def input_identity(fs: HadoopFs, step: str, paths: list[str]) -> dict[str, Any]:
-    """{step, paths (as given), where (qualified, sorted), files, bytes, digest} of the
-    data files under `paths` now."""
-    entries = []
+    """{step, paths (as given), where (qualified, sorted), files, bytes, digest (names and
+    sizes), content (names, sizes and contents: `fingerprint`), fingerprints (how the
+    contents were read)} of the data files under `paths` now."""
+    entries, contents, kinds = [], [], set()
     for path in paths:
         root = fs.qualify(path).rstrip("/")
         for file, size in fs.list_sizes(path):
             entries.append(f"{file.removeprefix(root)}\t{size}")
-    digest = hashlib.sha256("\n".join(sorted(entries)).encode("utf-8")).hexdigest()[:16]
+            kind, value = fingerprint(fs, file)
+            kinds.add(kind)
+            contents.append(f"{entries[-1]}\t{value}")
     total = sum(int(e.rsplit("\t", 1)[1]) for e in entries)
     where = sorted({fs.qualify(path).rstrip("/") for path in paths})
     return {"step": step, "paths": list(paths), "where": where, "files": len(entries),
-            "bytes": total, "digest": digest}  # fmt: skip
+            "bytes": total, "digest": _digest(entries), "content": _digest(contents),
+            "fingerprints": sorted(kinds)}  # fmt: skip
+
+
+def _digest(lines: list[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(lines)).encode("utf-8")).hexdigest()[:16]
+
+
+def fingerprint(fs: HadoopFs, file: str) -> tuple[str, str]:
+    """(how, value) of the content of the data file `file`: the sha256 of its bytes on a
+    local disk (a delivery rewritten with other rows of the same size, e.g. a label 0 -> 1
+    corrected in place, is another input; 1M CSV rows, 108 MB: 0.4-1.2 s, docs/PROBES.md
+    session 39), the file system's own checksum elsewhere (HDFS: no data read), and its
+    modification time where a store keeps neither (reading a remote delivery once more on
+    each run would double its read)."""
+    local = local_path(file)
+    if local is not None:
+        with open(local, "rb") as handle:
+            return "sha256", hashlib.file_digest(handle, "sha256").hexdigest()
+    checksum = fs.checksum(file)
+    if checksum is not None:
+        return "checksum", checksum
+    return "mtime", str(fs.modification_time(file))
+
+
+def _same_files(killed: dict[str, Any], source: dict[str, Any]) -> bool:
+    """The files of both inputs compared by content when both recorded it (a marker of
+    session 38: names and sizes)."""
+    key = "content" if "content" in killed and "content" in source else "digest"
+    return killed.get(key) == source.get(key)
 
 
 def _where(source: dict[str, Any], other: dict[str, Any]) -> Any:
@@ -69,6 +107,23 @@ def _described(source: dict[str, Any]) -> str:
             f"({source.get('files')} file(s), {source.get('bytes')} bytes)")  # fmt: skip
 
 
+def same_place(info: dict[str, Any], source: dict[str, Any] | None) -> bool:
+    """Whether `source` is a run of the killed run's step on its input paths (marker
+    content `info`), whatever they hold now."""
+    killed = info.get("input")
+    if not isinstance(killed, dict) or source is None:
+        return False
+    return killed.get("step") == source.get("step") and _where(killed, source) == _where(
+        source, killed
+    )
+
+
+def same_input(info: dict[str, Any], source: dict[str, Any] | None) -> bool:
+    """Whether `source` is the input the killed run of marker content `info` recorded (its
+    own retry): the same step, place and files."""
+    return same_place(info, source) and _same_files(info["input"], source)
+
+
 def check_takeover(table: str, job: str, marker: str, info: dict[str, Any],
                    source: dict[str, Any] | None) -> None:  # fmt: skip
     """DataIntegrityError when the killed job `job` (its marker file `marker`, content
@@ -77,20 +132,31 @@ def check_takeover(table: str, job: str, marker: str, info: dict[str, Any],
     killed = info.get("input")
     if not isinstance(killed, dict) or source is None or marker.endswith(f"/{ABANDONED}"):
         return
-    same_place = _where(killed, source) == _where(source, killed)
-    if killed.get("step") == source.get("step") and same_place:
-        if killed.get("digest") == source.get("digest"):
+    # an `etl` run on the killed run's input paths takes its dates back out (AppendPublish)
+    rolls_back = same_place(info, source) and killed.get("step") == "etl"
+    if same_place(info, source):
+        if _same_files(killed, source):
             return
+        rewritten = killed.get("digest") == source.get("digest")
+        again = (
+            "it takes the killed run's dates back out and publishes this input whole"
+            if rolls_back
+            else "it applies this feed over the labels the killed run applied"
+        )
         differs = (f"its input now holds other files ({source.get('files')} file(s), "
-                   f"{source.get('bytes')} bytes): put back the files it held, or, if "
-                   "this is the same delivery exported again, abandon the killed run as "
-                   "below and run this command again (its rows already published are "
-                   "duplicates it drops)")  # fmt: skip
+                   f"{source.get('bytes')} bytes"
+                   f"{': the same names and sizes, other contents' if rewritten else ''}): "
+                   "put back the files it held, or, if this is the same delivery exported "
+                   f"again (a correction), abandon the killed run as below and run this "
+                   f"command again ({again})")  # fmt: skip
     else:
         differs = f"this run is {_described(source)}"
     command = COMMANDS.get(str(killed.get("step")), "fraud-app {paths}").format(
         paths=" ".join(_shown(killed))
     )
+    leaves = ("takes the killed run's dates back out" if rolls_back else
+              "goes on from the table as the kill left it: the killed run's rows of the dates "
+              "it had not swapped in stay missing until they are delivered again")  # fmt: skip
     abandoned = f"{marker.rsplit('/', 1)[0]}/{ABANDONED}"
     raise DataIntegrityError(
         f"canonical table {table} is half-updated: job {job} (pid {info.get('pid')}, started "
@@ -101,7 +167,22 @@ def check_takeover(table: str, job: str, marker: str, info: dict[str, Any],
         f"finishes the change; then run this one. If that input is gone for good, rebuild "
         f"the table (`fraud-app etl --mode replace` over every delivery), or abandon the "
         f"killed run: rename {marker} to {abandoned} and run this command again (it puts "
-        "back what the killed run moved aside, takes its quarantine file out and goes on "
-        "from the table as the kill left it: the killed run's rows of the dates it had not "
-        "swapped in stay missing until they are delivered again). Nothing was written"
+        f"back what the killed run moved aside, takes its quarantine file out and {leaves})"
+        ". Nothing was written"
     )
+
+
+def repeated_job(fs: HadoopFs, report: str, source: dict[str, Any]) -> str | None:
+    """The job of the report file `report` (a table's last run) when that run recorded
+    `source` as its input: every row of it is published already, and a run of it now
+    counts them as duplicates (a retry of a run killed after its commit, or the same
+    delivery run twice); None otherwise (no report, another input, a report of before)."""
+    if not fs.exists(report):
+        return None
+    try:
+        last = json.loads(fs.read_text(report))
+    except ValueError:
+        return None
+    if isinstance(last, dict) and same_input({"input": last.get("source")}, source):
+        return str(last.get("job") or "?")
+    return None

@@ -129,6 +129,15 @@ class HadoopFs:
                 else:
                     yield status, p
 
+    def checksum(self, path: str) -> str | None:
+        """The file system's own checksum of the file `path` ("<algorithm>:<hex>"; HDFS: an
+        MD5 of its blocks' stored CRCs, no data read; S3A: its etag when
+        fs.s3a.etag.checksum.enabled); None when it keeps none (a local disk, most stores)."""
+        found = self._fs(path).getFileChecksum(self._path(path))
+        if found is None:
+            return None
+        return f"{found.getAlgorithmName()}:{bytes(found.getBytes()).hex()}"
+
     def modification_time(self, path: str) -> int:
         """The modification time of the file `path`, in ms since the epoch."""
         return int(self._fs(path).getFileStatus(self._path(path)).getModificationTime())

@@ -109,6 +109,27 @@ class PartitionSwap:
             self.fs.rename(f"{self.new}/{name}", final)
         return final
 
+    def undo(self, days: list[str]) -> list[str]:
+        """Take this (killed) job's swapped-in `days` back out: each swap undone
+        (final -> `new`, `old` -> final; a date the table lacked before has no `old`), so
+        the table is the one the job committed over; the dates taken out. A date is swapped
+        in iff it is gone from `new` (the commit wrote every date there first, and its write
+        completed: `new/_SUCCESS`, else nothing was swapped), and every step leaves a state
+        a swap can be in, so an undo killed part-way is finished by the next."""
+        if not self.fs.exists(f"{self.new}/_SUCCESS"):
+            return []
+        undone = []
+        for day in reversed(days):
+            name = partition_name(day)
+            new, old, final = f"{self.new}/{name}", f"{self.old}/{name}", f"{self.output}/{name}"
+            with critical():
+                if not self.fs.exists(new) and self.fs.exists(final):
+                    self.fs.rename(final, new)
+                    undone.append(day)
+                if self.fs.exists(old) and not self.fs.exists(final):
+                    self.fs.rename(old, final)
+        return undone
+
     def remove(self, day: str) -> None:
         """Take the partition of `day` out of the table (into `old`, until cleanup): a date
         the job's input no longer holds."""

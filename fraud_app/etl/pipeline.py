@@ -132,6 +132,13 @@ class EtlResult:
     # optional ids (merchant_id, device_id) read as missing by etl.missing_ids, published
     # null: {column: {value as written: rows}} (fraud_app.etl.id_checks; a WARNING says so)
     placeholder_ids: dict[str, dict[str, int]] = field(default_factory=dict)
+    # etl.mode: append: this run's job (its staging and quarantine file names), its input
+    # (fraud_app.etl.commit_source.input_identity), and the job of the table's previous
+    # report when that one published this same input whole (its rows are then this run's
+    # duplicates: a retry of a run killed after its commit, the same delivery run twice)
+    job: str = ""
+    source: dict = field(default_factory=dict)
+    repeat_of: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -260,9 +267,17 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         dropped_dates=run.publish.dropped_dates(),
         ambiguous_local_times=local_times.count_ambiguous(stage, cfg.time_zone),
         placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {}, **counts,
+        **_append_fields(run.publish),
     )  # fmt: skip
     _check_accounting(result)
     return result
+
+
+def _append_fields(publish: AppendPublish | ReplacePublish) -> dict:
+    if not isinstance(publish, AppendPublish):
+        return {}
+    return {"job": publish.swap.job, "source": publish.source or {},
+            "repeat_of": publish.repeated_job()}  # fmt: skip
 
 
 def _stage_input(spark: SparkSession, annotated: DataFrame, run: _Run) -> tuple[DataFrame, int]:
@@ -348,6 +363,13 @@ def _log(r: EtlResult, source_for=str) -> None:
         r.input_path, r.input_rows, r.output_rows, added if r.previous_rows else "",
         r.quarantine_rows, r.duplicate_rows, r.seconds,
     )  # fmt: skip
+    if r.repeat_of:
+        logger.warning(
+            "ETL %s: this input was published whole by job %s (the table's previous report "
+            "recorded the same files): its rows are the %d duplicates counted here, %d added "
+            "(a retry of a run killed after its commit, or the same delivery run twice)",
+            r.input_path, r.repeat_of, r.duplicate_rows, r.output_rows - r.previous_rows,
+        )  # fmt: skip
     if r.unlabelled_rows:
         logger.info(
             "  %d of the rows added have no label yet (label null: scored, never trained or "

@@ -18,7 +18,8 @@ Append's commit order: the partitions, then the quarantine file, then the report
 killed before it leaves the published table and quarantine as they were; one killed
 inside it leaves every partition complete (old or new; the next run's recovery puts back
 a partition caught between its two renames), and a re-run of the same delivery converges
-on the same table: the rows already swapped in are then identical duplicates.
+on the same table: it takes the killed run's swapped-in dates back out first
+(PartitionSwap.undo) and publishes and reports the delivery as an uninterrupted run.
 
 Owns which published rows the dedup sees, the staging, the swaps and the counts measured
 from the written files; does not own parsing, rules or the classification

@@ -18,6 +18,7 @@ from typing import Any
 from fraud_app.errors import TrackingError
 from fraud_app.redaction import redact_mapping, redact_text
 from fraud_app.tracking.client import store_error
+from fraud_app.tracking.killed_runs import end_killed_runs, owner_tags
 from fraud_app.tracking.ownership import PROJECT_TAG, project_identity
 
 logger = logging.getLogger(__name__)
@@ -125,8 +126,12 @@ class MlflowTracker:
             )
         except Exception as exc:
             raise store_error(self.store.uri, "cannot start a run", exc) from exc
+        project = {PROJECT_TAG: project_identity(self.config)}
         self._mlflow.set_tags({"fraud_app.run": self.run_name, "fraud_app.kind": "training",
-                               PROJECT_TAG: project_identity(self.config)})  # fmt: skip
+                               **project, **owner_tags()})  # fmt: skip
+        # this name's run lock is held: a RUNNING run of it is a killed process's
+        end_killed_runs(self.client, self.store.experiment_id, self.run_name, "training",
+                        run.info.run_id, tags={**project, "fraud_app.run": self.run_name})  # fmt: skip
         return run.info.run_id
 
     def __exit__(self, exc_type, exc, tb) -> None:

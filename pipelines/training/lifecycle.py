@@ -17,7 +17,8 @@ from typing import Any
 import numpy as np
 
 from fraud_app.config import AppConfig
-from fraud_app.tracking.ownership import TRAIN_REFUSED, check_owner, claim
+from fraud_app.tracking.killed_runs import mark_orphans
+from fraud_app.tracking.ownership import TRAIN_REFUSED, check_owner, claim, project_identity
 from fraud_app.tracking.registry import register_decided
 from fraud_app.tracking.store_lock import store_lock
 from pipelines.training.gate import GateContext, gate_decision
@@ -52,6 +53,9 @@ def _register(tracker, logged_f, gate_f, ctx: GateContext) -> dict[str, Any]:
             tracker.client, logged.model_uri, d, lambda: gate_decision(tracker, ctx)
         )
         claim(tracker.client, ctx.config, d.name)
+        # a killed try of this run name registered a version and died before its alias
+        mark_orphans(tracker.client, tracker.store.experiment_id, d.name, tracker.run_name,
+                     project_identity(ctx.config), (tracker.run_id, d.version))  # fmt: skip
     out = {**d.to_dict(), "model_uri": logged.model_uri,
            "registered_uri": f"models:/{d.name}/{d.version}"}  # fmt: skip
     tracker.log_dict(out, "registry.json")  # queued after this job

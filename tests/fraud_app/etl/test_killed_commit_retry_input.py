@@ -74,7 +74,8 @@ def test_a_killed_run_whose_input_is_gone_can_be_abandoned(spark, tmp_path):
     abandoned = marker.parent / "_abandoned.json"
     with pytest.raises(DataIntegrityError, match=(
         r"its input now holds other files \(1 file\(s\), \d+ bytes\): put back the files it "
-        r"held, or, if this is the same delivery exported again, abandon the killed run as "
+        r"held, or, if this is the same delivery exported again \(a correction\), abandon the "
+        r"killed run as "
         rf"below .* rename {marker} to {abandoned} and run this command again")):  # fmt: skip
         run_etl(spark, cfg)
     marker.rename(abandoned)

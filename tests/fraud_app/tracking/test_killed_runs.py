@@ -1,0 +1,121 @@
+"""What a killed process leaves in MLflow, and what its retry makes of it (real MLflow on
+sqlite in tmp; the kill is a real SIGKILL of a child process at the named call).
+
+`train --run w1` killed between the registration of its version and the alias move left
+that version tagged `gate.decision: champion` (or `challenger`) without the alias, listed by
+`fraud-app models` as decided, and its MLflow run RUNNING for good beside the retry's
+FINISHED one; the retry registered a second version (docs/PROBES.md, session 38). A
+`score` killed while it logged its run left `scoring-<job id>` RUNNING the same way."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from fraud_app.etl.lock import owner_info
+from fraud_app.tracking.jobs import log_scoring_job
+from fraud_app.tracking.registry import alias_version, list_versions
+from tests.fraud_app.tracking import helpers as h
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
+
+CHILD = """
+import os, signal, sys
+from pathlib import Path
+import mlflow
+from tests.fraud_app.tracking import helpers as h
+
+root, what, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # the process dies here, as under kill -9
+
+
+setattr(mlflow.MlflowClient, kill_at, killed)
+cfg = h.config(root)
+if what == "train":
+    h.gate_on_rows(cfg, root / "killed", h.linear_ensemble(2.0), "w1", h.rows(400, seed=3))
+else:
+    from fraud_app.tracking.jobs import log_scoring_job
+    log_scoring_job({"job_id": "day20", "dates": []}, root / "summary.json", cfg)
+"""
+
+
+def _killed_child(root: Path, what: str, kill_at: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(root), what, kill_at],
+        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == -9, f"the child was not killed at {kill_at}:\n{proc.stderr[-3000:]}"
+
+
+def _runs(client, name: str):
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    return [r for r in client.search_runs(experiments) if r.info.run_name == name]
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_the_retry_of_a_train_killed_before_its_alias_ends_its_run_and_marks_its_version(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    name, rows = cfg.registry.model_name, h.rows(400, seed=3)
+    first, _ = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "champ", rows)
+    assert (first["decision"], first["version"]) == ("champion", "1")
+    _killed_child(tmp_path, "train", "set_registered_model_alias")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    (killed,) = _runs(client, "w1")
+    assert killed.info.status == "RUNNING"  # what the kill left: v2 decided, no alias
+    assert client.get_model_version(name, "2").tags["gate.decision"] == "champion"
+    assert alias_version(client, name, "champion") == "1"
+
+    out, retry = h.gate_on_rows(cfg, tmp_path / "retry", h.linear_ensemble(2.0), "w1", rows)
+
+    assert (out["decision"], out["version"]) == ("champion", "3")  # as the killed run decided
+    assert alias_version(client, name, "champion") == "3"
+    listed = {v["version"]: v for v in list_versions(client, name)}
+    assert listed["2"]["aliases"] == [] and listed["2"]["gate"]["decision"] == "killed"
+    assert listed["2"]["gate"]["auto_decision"] == "champion"  # was listed as decided
+    assert listed["2"]["gate"]["retried_as"] == "3"
+    assert listed["3"]["aliases"] == ["champion"] and listed["1"]["gate"]["decision"] == "champion"
+    run = client.get_run(killed.info.run_id)
+    assert run.info.status == "KILLED"  # was RUNNING for good
+    assert run.data.tags["fraud_app.ended_by"] == retry.run_id
+    assert f"run {retry.run_id} of the same name started" in run.data.tags["fraud_app.ended_why"]
+    assert client.get_run(retry.run_id).info.status == "FINISHED"
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_score_killed_while_logging_is_ended_by_its_retry_and_a_live_one_is_not(
+    tmp_path, monkeypatch
+):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"job_id": "day20"}))
+    _killed_child(tmp_path, "score", "log_batch")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    (killed,) = _runs(client, "scoring-day20")
+    assert killed.info.status == "RUNNING"
+    # a run of this very process (alive) named alike: not another's to end
+    experiment = killed.info.experiment_id
+    owner = json.dumps(owner_info())
+    live = client.create_run(experiment, run_name="scoring-day20",
+                             tags={"fraud_app.kind": "scoring", "fraud_app.owner": owner})  # fmt: skip
+
+    run_id = log_scoring_job({"job_id": "day20", "dates": []}, summary, cfg)
+
+    assert client.get_run(killed.info.run_id).info.status == "KILLED"
+    assert client.get_run(killed.info.run_id).data.tags["fraud_app.ended_by"] == run_id
+    assert client.get_run(live.info.run_id).info.status == "RUNNING"
+    assert client.get_run(run_id).info.status == "FINISHED"
