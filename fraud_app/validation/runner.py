@@ -10,6 +10,7 @@ when `unexpected_index_column_names` names a key column, so we pass one.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import math
@@ -19,6 +20,7 @@ import uuid
 from dataclasses import dataclass, replace
 from typing import Any
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
 from fraud_app.card_masking import mask_pans, mask_record
@@ -64,24 +66,35 @@ def run_checks(
     and counts do not depend on the other checks in its validation, so the results equal
     one SUMMARY validation of the whole suite, apart from the examples of passed checks.
 
-    GX persists the DataFrame it validates (its Spark engine's `persist=True`) and never
-    unpersists it: each validation left the whole checked table in the session's cache, a
-    notebook's session kept it until it ended. It is unpersisted when the checks end,
-    unless the caller had cached it (the same plan) before.
+    `df` is cached for these passes and uncached after them (`_cached`): GX's Spark data
+    source cached it and never let it go, so the table stayed in the session's cache
+    (and the executors' memory) after the validation, and a later read of the same table
+    in that session got the cached rows: `validate`, `etl --mode append`, `features` in
+    one session (a notebook) built no features for the appended date.
     """
-    level = df.storageLevel
-    cached_before = level.useMemory or level.useDisk or level.useOffHeap
-    try:
+    import_great_expectations()
+    with _cached(df):
         return _run_checks(df, checks, suite_name, key_column, examples)
+
+
+@contextlib.contextmanager
+def _cached(df: DataFrame):
+    """`df` cached while the block runs, uncached after it, unless it was cached before
+    (the caller's cache, or another DataFrame's of the same plan, is left as it was)."""
+    if df.storageLevel != StorageLevel.NONE:
+        yield
+        return
+    df.persist()  # the level GX's data source asked for (the default)
+    try:
+        yield
     finally:
-        if not cached_before:
-            df.unpersist()
+        df.unpersist()
 
 
 def _run_checks(
     df: DataFrame, checks: list[Check], suite_name: str, key_column: str | None, examples: int
 ) -> list[CheckResult]:
-    import_great_expectations()
+    """run_checks' passes, on the cached `df`."""
     counted = {c.name for c in checks if _counts_follow_from_success(c)}
     from_success = [c for c in checks if c.name in counted]
     rest = [c for c in checks if c.name not in counted]
@@ -213,7 +226,8 @@ def _gx_batch_and_suite(checks: list[Check], suite_name: str):
     context.enable_analytics(False)
     context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     token = uuid.uuid4().hex[:8]
-    source = context.data_sources.add_spark(name=f"spark_{token}")
+    # persist=False: run_checks caches the DataFrame for the validation and uncaches it
+    source = context.data_sources.add_spark(name=f"spark_{token}", persist=False)
     batch_def = source.add_dataframe_asset(name=suite_name).add_batch_definition_whole_dataframe(
         f"whole_{token}"
     )

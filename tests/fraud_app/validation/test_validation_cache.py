@@ -1,48 +1,50 @@
-"""A validation in a notebook's long-lived session leaves its cache as it was (session 39,
-helper notebook39): Great Expectations' Spark engine persists the DataFrame it validates
-and never unpersists it, so every `validate_canonical` (and the feature table's
-validation) left the whole checked table cached (MEMORY_AND_DISK) until the session
-ended. A DataFrame the analyst had cached stays cached."""
+"""A validation leaves the session's cache as it found it. GX's Spark data source cached the
+validated DataFrame and never uncached it: the table stayed cached for the rest of the
+session, and a later read of the same table got the cached rows. `validate`, then
+`etl --mode append` of a day, then `features` in one session (a notebook, the date-scaling
+bench) built no features for the appended day: `0 date(s) rewritten`, and the table's
+record said it was up to date (docs/PROBES.md, session 39, helper backfill39)."""
 
 from __future__ import annotations
 
-import contextlib
+from pathlib import Path
 
 import pytest
+from pyspark import StorageLevel
 
 from fraud_app.config import load_config
-from fraud_app.errors import ValidationFailedError
+from fraud_app.etl.table_read import read_table
 from fraud_app.validation.validate import validate_canonical
-from tests.fraud_app.validation.test_fraud_rate_bounds import SCHEMA, _rows
+from tests.fraud_app.features.day_deliveries import deliver
 
 pytestmark = pytest.mark.spark
 
 
-def _persisted(spark) -> set[int]:
-    return set(dict(spark.sparkContext._jsc.getPersistentRDDs()))
+def _validate(spark, root: Path, df) -> None:
+    config = load_config(None, {"paths.root": str(root), "validation.fail_on_error": False})
+    validate_canonical(spark, df, config, run_name="v")
 
 
-def _validate(spark, df) -> None:
-    cfg = load_config(None, {"validation.canonical.reference_time": "2025-03-03T00:00:00"})
-    with contextlib.suppress(ValidationFailedError):  # passed or failed: the same cache
-        validate_canonical(spark, df, cfg)
+def test_a_table_validated_then_appended_to_reads_with_the_new_day(spark, tmp_path) -> None:
+    root = tmp_path / "work"
+    deliver(spark, root, tmp_path / "d1", [1, 2, 3], "replace")
+    table = str(root / "canonical")
+    df = read_table(spark, table, "validate: canonical table", "etl", None)
+    _validate(spark, root, df)
+    assert df.storageLevel == StorageLevel.NONE  # was MEMORY_AND_DISK_DESER, never uncached
+    deliver(spark, root, tmp_path / "d4", [4], "append")
+    again = spark.read.parquet(table)
+    # base: 90 rows and no 2024-03-04 (the cached rows of the validated read)
+    assert again.count() == 120
+    assert again.where("event_date = DATE'2024-03-04'").count() == 30
 
 
-def test_a_validation_leaves_nothing_cached(spark):
-    analysts = spark.range(7).cache()  # the notebook's own cached frame
-    analysts.count()
-    before = _persisted(spark)
-    df = spark.createDataFrame(_rows(40, 2), SCHEMA)
-    _validate(spark, df)
-    assert not df.storageLevel.useMemory and not df.storageLevel.useDisk  # was MEMORY_AND_DISK
-    assert _persisted(spark) == before
-    assert analysts.storageLevel.useMemory
-    analysts.unpersist()
-
-
-def test_a_frame_the_caller_cached_stays_cached(spark):
-    df = spark.createDataFrame(_rows(40, 2), SCHEMA).cache()
-    df.count()
-    _validate(spark, df)
-    assert df.storageLevel.useMemory
-    df.unpersist()
+def test_a_dataframe_the_caller_cached_stays_cached(spark, tmp_path) -> None:
+    root = tmp_path / "work"
+    deliver(spark, root, tmp_path / "d1", [1, 2], "replace")
+    df = read_table(spark, str(root / "canonical"), "validate", "etl", None).persist()
+    try:
+        _validate(spark, root, df)
+        assert df.storageLevel != StorageLevel.NONE
+    finally:
+        df.unpersist()
