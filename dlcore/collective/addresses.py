@@ -104,7 +104,10 @@ def _bind_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
             f"cannot listen on {show(host, port)}: the host name does not resolve "
             f"({exc.strerror or exc}); give an address of this host{_interfaces_hint()}"
         ) from exc
-    family, _, _, _, address = infos[0]
+    # A name's IPv4 address where it has one, as before IPv6 listeners: one socket binds
+    # one address, and "localhost" resolves to ::1 first on Debian's /etc/hosts, where a
+    # peer told the seen 127.0.0.1 (or dialling 127.0.0.1) was refused.
+    family, _, _, _, address = min(infos, key=lambda info: info[0] != socket.AF_INET)
     return family, address
 
 
@@ -167,6 +170,11 @@ def interface_address(name: str, family: str = "any") -> str:
         f"network interface {name!r} on {socket.gethostname()} has no "
         f"{'' if family == 'any' else family + ' '}address peers could dial (is it up?)"
     )
+
+
+def is_local(host: str) -> bool:
+    """True for an address literal of one of this host's interfaces (loopback included)."""
+    return is_loopback(host) or interface_of(host) != ""
 
 
 def interface_of(address: str) -> str:
