@@ -122,8 +122,9 @@ def _ipv4_of(name: str) -> str | None:
     return socket.inet_ntoa(answer[20:24])
 
 
-def _ipv6_of(name: str) -> list[str]:
-    """The interface's IPv6 addresses, global ones first (link-local ones need a zone)."""
+def _ipv6_of(name: str, link_local: bool = False) -> list[str]:
+    """The interface's IPv6 addresses, global ones first; link-local ones (which peers can
+    dial only with a zone, "fe80::1%eth0") only with `link_local`."""
     found = []
     with contextlib.suppress(OSError), open(_IF_INET6) as table:
         for line in table:
@@ -132,7 +133,7 @@ def _ipv6_of(name: str) -> list[str]:
                 ip = ipaddress.IPv6Address(bytes.fromhex(fields[0]))
                 found.append(ip)
     found.sort(key=lambda ip: (ip.is_link_local, ip.is_loopback))
-    return [str(ip) for ip in found if not ip.is_link_local]
+    return [str(ip) for ip in found if link_local or not ip.is_link_local]
 
 
 def interface_names() -> list[str]:
@@ -184,6 +185,14 @@ def interface_of(address: str) -> str:
         return ""
     with contextlib.suppress(OSError):
         for name in interface_names():
-            if (ip.version == 4 and _ipv4_of(name) == str(ip)) or str(ip) in _ipv6_of(name):
+            if ip.version == 4 and _ipv4_of(name) == str(ip):
+                return name
+            if ip.version == 6 and str(ip).split("%")[0] in _ipv6_of(name, link_local=True):
                 return name
     return ""
+
+
+def is_link_local_without_zone(host: str) -> bool:
+    """True for an IPv6 link-local literal without its "%interface": it names no route."""
+    ip = _ip(host)
+    return isinstance(ip, ipaddress.IPv6Address) and ip.is_link_local and not ip.scope_id

@@ -249,3 +249,41 @@ def test_a_listen_host_name_with_ipv6_and_ipv4_addresses_listens_on_its_ipv4_one
     if "skip:" in run.stderr or (run.returncode != 0 and "unshare" in run.stderr.split(":")[0]):
         pytest.skip(f"no namespace with an IPv6-first localhost: {run.stderr.strip()[-200:]}")
     assert run.returncode == 0 and "accepted on 127.0.0.1" in run.stdout, run.stderr[-800:]
+
+
+def _own_link_local() -> tuple[str, str] | None:
+    """(address, interface) of an IPv6 link-local address of this machine, or None."""
+    import ipaddress
+
+    try:
+        with open("/proc/net/if_inet6") as table:
+            for line in table:
+                fields = line.split()
+                ip = ipaddress.IPv6Address(bytes.fromhex(fields[0]))
+                if ip.is_link_local:
+                    return str(ip), fields[5]
+    except OSError:
+        return None
+    return None
+
+
+def test_a_link_local_address_without_its_zone_is_named_as_such():
+    """Review 39: a ring advertised at a link-local IPv6 address without "%eth0" failed
+    with "[Errno 22] Invalid argument; is that process still alive?" and called the
+    address "not an address of this host's interfaces" (it is eth0's). Now the error says
+    that a link-local address needs its zone and names the interface it belongs to."""
+    found = _own_link_local()
+    if found is None:
+        pytest.skip("this machine has no IPv6 link-local address")
+    address, interface = found
+    config = CommConfig(
+        advertise_host=address, transport="socket", topology="flat", connect_timeout=10.0
+    )
+    for result in _ring("127.0.0.1", config):
+        assert isinstance(result, CommunicationError), result
+        message = str(result)
+        assert "is a link-local IPv6 address, which names no interface without its zone" in (
+            message
+        ), message
+        assert "is that process still alive" not in message, message
+        assert f"(interface {interface})" in message, message
