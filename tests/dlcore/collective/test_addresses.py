@@ -287,3 +287,31 @@ def test_a_link_local_address_without_its_zone_is_named_as_such():
         ), message
         assert "is that process still alive" not in message, message
         assert f"(interface {interface})" in message, message
+
+
+def test_a_refused_ring_connection_reads_as_one_sentence_per_cause():
+    """Review 39: the advertised address was appended after ". ", giving "is that process
+    still alive?. This rank advertised ..."."""
+    out: list = [None, None]
+    secret = new_job_secret()
+    with RendezvousServer(secret, 2, host="127.0.0.1") as server:
+
+        def rank(r: int) -> None:
+            config = CommConfig(
+                listen_host="127.0.0.1", advertise_host=["127.0.0.1", "127.0.0.2"][r],
+                transport="socket", topology="flat", connect_timeout=10.0,
+            )  # fmt: skip
+            try:
+                with Communicator.join(server.address, secret, Member(r, 2), config):
+                    pass
+            except CommunicationError as exc:  # the test asserts on it
+                out[r] = str(exc)
+
+        threads = [threading.Thread(target=rank, args=(r,)) for r in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    message = out[0]  # rank 0 dials rank 1 at 127.0.0.2, where nothing listens
+    assert message is not None and "Connection refused" in message, message
+    assert "still alive? This rank advertised 127.0.0.1:" in message, message
