@@ -104,7 +104,10 @@ def _bind_address(host: str, port: int) -> tuple[socket.AddressFamily, tuple]:
             f"cannot listen on {show(host, port)}: the host name does not resolve "
             f"({exc.strerror or exc}); give an address of this host{_interfaces_hint()}"
         ) from exc
-    family, _, _, _, address = infos[0]
+    # A name's IPv4 address where it has one, as before IPv6 listeners: one socket binds
+    # one address, and "localhost" resolves to ::1 first on Debian's /etc/hosts, where a
+    # peer told the seen 127.0.0.1 (or dialling 127.0.0.1) was refused.
+    family, _, _, _, address = min(infos, key=lambda info: info[0] != socket.AF_INET)
     return family, address
 
 
@@ -119,8 +122,9 @@ def _ipv4_of(name: str) -> str | None:
     return socket.inet_ntoa(answer[20:24])
 
 
-def _ipv6_of(name: str) -> list[str]:
-    """The interface's IPv6 addresses, global ones first (link-local ones need a zone)."""
+def _ipv6_of(name: str, link_local: bool = False) -> list[str]:
+    """The interface's IPv6 addresses, global ones first; link-local ones (which peers can
+    dial only with a zone, "fe80::1%eth0") only with `link_local`."""
     found = []
     with contextlib.suppress(OSError), open(_IF_INET6) as table:
         for line in table:
@@ -129,7 +133,7 @@ def _ipv6_of(name: str) -> list[str]:
                 ip = ipaddress.IPv6Address(bytes.fromhex(fields[0]))
                 found.append(ip)
     found.sort(key=lambda ip: (ip.is_link_local, ip.is_loopback))
-    return [str(ip) for ip in found if not ip.is_link_local]
+    return [str(ip) for ip in found if link_local or not ip.is_link_local]
 
 
 def interface_names() -> list[str]:
@@ -169,6 +173,11 @@ def interface_address(name: str, family: str = "any") -> str:
     )
 
 
+def is_local(host: str) -> bool:
+    """True for an address literal of one of this host's interfaces (loopback included)."""
+    return is_loopback(host) or interface_of(host) != ""
+
+
 def interface_of(address: str) -> str:
     """The local interface that carries `address` ("" when none does or it is unknown)."""
     ip = _ip(seen(address))
@@ -176,6 +185,14 @@ def interface_of(address: str) -> str:
         return ""
     with contextlib.suppress(OSError):
         for name in interface_names():
-            if (ip.version == 4 and _ipv4_of(name) == str(ip)) or str(ip) in _ipv6_of(name):
+            if ip.version == 4 and _ipv4_of(name) == str(ip):
+                return name
+            if ip.version == 6 and str(ip).split("%")[0] in _ipv6_of(name, link_local=True):
                 return name
     return ""
+
+
+def is_link_local_without_zone(host: str) -> bool:
+    """True for an IPv6 link-local literal without its "%interface": it names no route."""
+    ip = _ip(host)
+    return isinstance(ip, ipaddress.IPv6Address) and ip.is_link_local and not ip.scope_id

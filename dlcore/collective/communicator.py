@@ -411,8 +411,10 @@ def _with_advertised(exc: CommunicationError, comm: Communicator) -> Communicati
     on = f" (interface {interface})" if interface else ""
     if not interface and addresses.is_literal(host):
         on = " (not an address of this host's interfaces)"
+    text = str(exc)
+    stop = "" if text.endswith((".", "?", "!")) else "."  # "still alive?. This" read badly
     return type(exc)(
-        f"{exc}. This rank advertised {addresses.show(host, port)}{on} for its ring neighbours "
+        f"{text}{stop} This rank advertised {addresses.show(host, port)}{on} for its ring neighbours "
         f"to dial; if the peers cannot reach it, choose the address with "
         f"{comm.config.advertise_setting}"
     )

@@ -203,9 +203,14 @@ def _loopback_among_hosts(peers: list[Address]) -> str | None:
     that host (Debian's /etc/hosts); an explicit loopback advertise_host is the same.
     Refusing here says so at once instead of after the connect deadline."""
     loop = [r for r, (host, _) in enumerate(peers) if addresses.is_loopback(host)]
-    if not loop or len(loop) == len(peers):
+    if not loop:
         return None
-    other = next(r for r in range(len(peers)) if r not in loop)
+    # ranks at another address of this (the server's) host reach its loopback too: only a
+    # rank elsewhere makes the table unusable (one host, ranks at 127.0.0.1 and eth0's)
+    elsewhere = [r for r, (host, _) in enumerate(peers) if not addresses.is_local(host)]
+    if not elsewhere:
+        return None
+    other = elsewhere[0]
     shown = ", ".join(f"rank {r} {addresses.show(*peers[r])}" for r in loop[:4])
     return (
         f"the peer table mixes loopback addresses ({shown}) with ranks on other hosts "

@@ -160,7 +160,7 @@ def connect(
                 if isinstance(exc, TimeoutError):
                     raise deadline.timeout_error(what, peer) from None
                 raise CommunicationError(
-                    f"cannot connect to {peer} for {what}: {_why(exc)}"
+                    f"cannot connect to {peer} for {what}: {_why(exc, address[0])}"
                 ) from exc
             reason = f"no answer within {share:.3g} s" if isinstance(exc, TimeoutError) else exc
             failures.append(f"{addresses.show(target[0], target[1])}: {reason}")
@@ -174,9 +174,15 @@ def connect(
     )
 
 
-def _why(exc: OSError) -> str:
+def _why(exc: OSError, host: str = "") -> str:
     """A failed connect's cause and where to look: no route is a wrong address (another
     network's), a refusal a listener that has gone."""
+    if addresses.is_link_local_without_zone(host):
+        return (
+            f"{exc}; {host} is a link-local IPv6 address, which names no interface without "
+            "its zone (fe80::1%eth0): advertise a global address of that host (an "
+            "interface's, chosen with advertise_interface / ring_interface)"
+        )
     if exc.errno in (
         errno.EHOSTUNREACH,
         errno.ENETUNREACH,

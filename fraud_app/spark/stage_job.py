@@ -38,7 +38,8 @@ CANCELLED = "the training's barrier job was cancelled from outside the fit"
 # a cancelled job: whoever cancelled it wants the fit to stop.
 NOT_RETRIED = ("ConfigError", "ShapeError", DYNAMIC_ALLOCATION, CANCELLED)
 
-# A stage none of whose tasks started by stage_start_timeout_s: other jobs held the slots.
+# A stage none of whose tasks Spark ran by stage_start_timeout_s: other jobs held the slots
+# (tasks Spark runs that have not reached the driver yet are still setting up: retried).
 NOT_STARTED = "no task of the barrier stage started"
 SLOT_NOTE_S = 30.0  # the first WARNING of a stage waiting for slots (or half the deadline)
 SLOT_NOTE_EVERY_S = 120.0  # and the next ones
@@ -78,6 +79,15 @@ class SlotWait:
         now = time.monotonic()
         if now - self.t0 > self.timeout_s:
             missing = sorted(set(range(self.world)) - started)
+            running = 0 if started else tasks_running(self.sc, self.job_tag)
+            if running:  # launched, but still setting up: not a slot problem, retried
+                return (
+                    f"rank(s) {missing} of the stage did not reach the driver within "
+                    f"stage_start_timeout_s={self.timeout_s:g} s although Spark runs "
+                    f"{running} of its {self.world} barrier tasks: their set-up (a Python "
+                    f"worker's start, the partition's rows read and encoded) took longer. "
+                    f"Raise training.distributed.stage_start_timeout_s"
+                )
             none = f"{NOT_STARTED}; {busy_slots(self.sc)}: " if not started else ""
             return (
                 f"rank(s) {missing} of the stage did not start within stage_start_timeout_s="
@@ -96,6 +106,22 @@ class SlotWait:
                 busy_slots(self.sc), self.timeout_s,
             )  # fmt: skip
         return None
+
+
+def tasks_running(sc, job_tag: str) -> int:
+    """How many tasks of the jobs tagged `job_tag` Spark runs now (0 when unknown). A
+    barrier task reaches the driver only after reading and encoding its partition."""
+    try:
+        tracker = sc._jsc.sc().statusTracker()
+        running = 0
+        for job_id in tracker.getJobIdsForTag(job_tag):
+            job = sc.statusTracker().getJobInfo(job_id)
+            for stage_id in job.stageIds if job is not None else ():
+                stage = sc.statusTracker().getStageInfo(stage_id)
+                running += stage.numActiveTasks if stage is not None else 0
+        return running
+    except Exception:  # a message must not fail on a Py4J call
+        return 0
 
 
 def busy_slots(sc) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,3 +165,153 @@ def test_a_bracketed_ipv6_address_as_spark_writes_it_is_dialled_and_shown_once_b
         assert (low, high) == (2.0, 2.0)
         assert [host for host, _ in peers] == ["[::1]", "[::1]"]
     assert show("[::1]", 7000) == "[::1]:7000"
+
+
+def _own_ipv4_address() -> str | None:
+    """A non-loopback IPv4 address of this machine (eth0's), or None."""
+    from dlcore.collective.addresses import _ipv4_of, interface_names
+
+    for name in interface_names():
+        address = _ipv4_of(name)
+        if address and not address.startswith("127."):
+            return address
+    return None
+
+
+def test_ranks_of_one_host_at_loopback_and_at_its_own_address_form_their_ring():
+    """Review 39: the loopback refusal took every non-loopback rank for another host. On
+    one machine, rank 0 at 127.0.0.1 and rank 1 at the machine's own eth0 address form a
+    ring (as they did before session 39); only a rank at an address of another host
+    makes the table unusable."""
+    own = _own_ipv4_address()
+    if own is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    secret = new_job_secret()
+    out: list = [None, None]
+    with RendezvousServer(secret, 2, host="127.0.0.1") as server:
+
+        def rank(r: int) -> None:
+            config = CommConfig(
+                advertise_host=["127.0.0.1", own][r], transport="socket", topology="flat",
+                connect_timeout=20.0, op_timeout=20.0,
+            )  # fmt: skip
+            try:
+                with Communicator.join(server.address, secret, Member(r, 2), config) as c:
+                    buf = np.ones(100, dtype=np.float32)
+                    c.all_reduce(buf)
+                    out[r] = float(buf.max())
+            except Exception as exc:  # the test asserts on it
+                out[r] = exc
+
+        threads = [threading.Thread(target=rank, args=(r,)) for r in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    assert out == [2.0, 2.0], out
+
+
+_LOCALHOST_IPV6_FIRST = """
+import socket, sys
+from dlcore.collective.wire import open_listener
+order = [i[4][0] for i in socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM)]
+if order[0] != "::1":
+    sys.exit(f"skip: localhost resolves to {order}")
+with open_listener("localhost") as listener:
+    port = listener.getsockname()[1]
+    with socket.create_connection(("127.0.0.1", port), timeout=5):
+        print("accepted on 127.0.0.1")
+"""
+
+
+def test_a_listen_host_name_with_ipv6_and_ipv4_addresses_listens_on_its_ipv4_one(tmp_path):
+    """Review 39: a listen_host name bound its first address; Debian's /etc/hosts lists
+    "::1 localhost", which glibc returns before 127.0.0.1, so listen_host="localhost"
+    listened on ::1 alone and the ring's peers, told 127.0.0.1 (the address the server
+    saw), were refused until the connect deadline. Before session 39 it listened on IPv4.
+    Run with such an /etc/hosts in a user + mount namespace."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    if shutil.which("unshare") is None or not _ipv6_loopback():
+        pytest.skip("needs unshare and an IPv6 loopback")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("::1 localhost\n127.0.0.1 localhost\n")
+    script = (
+        f"mount --bind {hosts} /etc/hosts && exec {sys.executable} -c '{_LOCALHOST_IPV6_FIRST}'"
+    )
+    run = subprocess.run(
+        ["unshare", "-rm", "sh", "-c", script], capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[3])},
+    )  # fmt: skip
+    if "skip:" in run.stderr or (run.returncode != 0 and "unshare" in run.stderr.split(":")[0]):
+        pytest.skip(f"no namespace with an IPv6-first localhost: {run.stderr.strip()[-200:]}")
+    assert run.returncode == 0 and "accepted on 127.0.0.1" in run.stdout, run.stderr[-800:]
+
+
+def _own_link_local() -> tuple[str, str] | None:
+    """(address, interface) of an IPv6 link-local address of this machine, or None."""
+    import ipaddress
+
+    try:
+        with open("/proc/net/if_inet6") as table:
+            for line in table:
+                fields = line.split()
+                ip = ipaddress.IPv6Address(bytes.fromhex(fields[0]))
+                if ip.is_link_local:
+                    return str(ip), fields[5]
+    except OSError:
+        return None
+    return None
+
+
+def test_a_link_local_address_without_its_zone_is_named_as_such():
+    """Review 39: a ring advertised at a link-local IPv6 address without "%eth0" failed
+    with "[Errno 22] Invalid argument; is that process still alive?" and called the
+    address "not an address of this host's interfaces" (it is eth0's). Now the error says
+    that a link-local address needs its zone and names the interface it belongs to."""
+    found = _own_link_local()
+    if found is None:
+        pytest.skip("this machine has no IPv6 link-local address")
+    address, interface = found
+    config = CommConfig(
+        advertise_host=address, transport="socket", topology="flat", connect_timeout=10.0
+    )
+    for result in _ring("127.0.0.1", config):
+        assert isinstance(result, CommunicationError), result
+        message = str(result)
+        assert "is a link-local IPv6 address, which names no interface without its zone" in (
+            message
+        ), message
+        assert "is that process still alive" not in message, message
+        assert f"(interface {interface})" in message, message
+
+
+def test_a_refused_ring_connection_reads_as_one_sentence_per_cause():
+    """Review 39: the advertised address was appended after ". ", giving "is that process
+    still alive?. This rank advertised ..."."""
+    out: list = [None, None]
+    secret = new_job_secret()
+    with RendezvousServer(secret, 2, host="127.0.0.1") as server:
+
+        def rank(r: int) -> None:
+            config = CommConfig(
+                listen_host="127.0.0.1", advertise_host=["127.0.0.1", "127.0.0.2"][r],
+                transport="socket", topology="flat", connect_timeout=10.0,
+            )  # fmt: skip
+            try:
+                with Communicator.join(server.address, secret, Member(r, 2), config):
+                    pass
+            except CommunicationError as exc:  # the test asserts on it
+                out[r] = str(exc)
+
+        threads = [threading.Thread(target=rank, args=(r,)) for r in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    message = out[0]  # rank 0 dials rank 1 at 127.0.0.2, where nothing listens
+    assert message is not None and "Connection refused" in message, message
+    assert "still alive? This rank advertised 127.0.0.1:" in message, message

@@ -60,9 +60,56 @@ def test_a_fit_waiting_for_slots_says_so_and_gives_up_at_the_deadline(spark, cap
                      r"slots are running tasks", message), message  # fmt: skip
     lines = [r.getMessage() for r in caplog.records]
     waiting = [x for x in lines if "barrier tasks started after" in x]
-    assert waiting and "0 of 2 barrier tasks started after 2 s" in waiting[0], lines
+    # due at 2 s; the driver's loop looks once a second, later on a loaded machine
+    assert waiting and re.search(r"0 of 2 barrier tasks started after [234] s", waiting[0]), lines
     assert "2 task slots are free at once" in waiting[0]
     assert "stage_start_timeout_s=4" in waiting[0]
     assert not [x for x in lines if "retrying from group" in x], lines
     assert not blocker.is_alive()
     assert list(sc.statusTracker().getActiveJobsIds()) == []
+
+
+def test_a_stage_whose_tasks_run_but_have_not_reached_the_driver_is_not_final(spark):
+    """Review 39: "started" meant "connected to the driver", which a barrier task does only
+    after reading and encoding its partition. A first stage whose tasks Spark was running
+    (both slots busy with them) was called one that "no task of ... started" because
+    other jobs held the slots, and made final; before session 39 it was retried (the
+    retry finds the partition in the worker's cache). Real barrier tasks that sleep stand
+    for a long set-up."""
+    from fraud_app.spark.stage_job import SlotWait, retry_cannot_fix
+
+    sc = spark.sparkContext
+    tag = "fraud_app-train-review39a-1"
+
+    def job():
+        sc.addJobTag(tag)
+        try:
+            with contextlib.suppress(Exception):  # cancelled below
+                sc.parallelize([0, 1], 2).barrier().mapPartitions(
+                    lambda _: [time.sleep(60)]
+                ).collect()
+        finally:
+            sc.removeJobTag(tag)
+
+    runner = InheritableThread(target=job, daemon=True)
+    runner.start()
+    tracker = sc.statusTracker()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # Spark runs both barrier tasks
+            stages = [tracker.getStageInfo(s) for s in tracker.getActiveStageIds()]
+            if sum(i.numActiveTasks for i in stages if i is not None) == 2:
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the barrier tasks did not start within 60 s")
+        wait = SlotWait(sc, 2, 0.05, tag)
+        time.sleep(0.2)
+        cause = wait.overdue(set())
+    finally:
+        sc.cancelJobsWithTag(tag)
+        runner.join(timeout=60)
+    assert cause is not None
+    assert "no task of the barrier stage started" not in cause, cause
+    assert "Spark runs 2 of its 2 barrier tasks" in cause, cause
+    assert not retry_cannot_fix(cause, progressed=False, first_failure=True)
