@@ -110,11 +110,25 @@ def _canonical(spark, config, start: dt.date, end: dt.date, footers: FooterCache
         df.where(day.between(date_literal(start), date_literal(end))).select(day).limit(1).collect()
     ):
         span = df.agg(F.min(day), F.max(day)).first()
-        raise EmptyInputError(
-            f"no transactions dated {start}..{end} in the canonical table {path} (it holds "
-            f"{span[0]}..{span[1]}): pick dates inside that range, or run `fraud-app etl` on new files"
-        )
+        raise EmptyInputError(_no_rows_in_range(path, start, end, span[0], span[1]))
     return df
+
+
+def _no_rows_in_range(path: str, start: dt.date, end: dt.date, first, last) -> str:
+    """The refusal of a range without transactions: outside the table's dates, or a gap
+    inside them (there "pick dates inside that range" named dates that were inside it)."""
+    what = f"no transactions dated {start}..{end} in the canonical table {path}"
+    if first is None:
+        return f"{what} (it holds none): run `fraud-app etl` first"
+    if first <= start and end <= last:
+        return (
+            f"{what}: it holds {first}..{last}, with no rows on these dates (a gap in the "
+            "deliveries); run `fraud-app etl --mode append` on their files, or pick other dates"
+        )
+    return (
+        f"{what} (it holds {first}..{last}): pick dates inside that range, or run "
+        "`fraud-app etl` on new files"
+    )
 
 
 def _options(model: ScoringModel, config) -> ScoringOptions:
