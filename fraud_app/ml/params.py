@@ -33,7 +33,7 @@ from fraud_app.models.config import EarlyStoppingSection, RefitSection, Training
 _REFIT_DEFAULTS = RefitSection()  # the estimators' refitMethod / refitPasses defaults
 
 # Params that are optional, as in Spark (weightCol has no default there either).
-OPTIONAL_PARAMS = ("weightCol", "checkpointDir", "validationIndicatorCol")
+OPTIONAL_PARAMS = ("weightCol", "checkpointDir", "validationIndicatorCol", "ringInterface")
 
 
 def _param(name: str, doc: str, converter) -> Param:
@@ -112,6 +112,20 @@ class DlcoreParams(
         "directory for group checkpoints (a failed stage resumes from there); unset = none",
         TypeConverters.toString,
     )
+    ringInterface = _param(
+        "ringInterface",
+        "network interface (e.g. eth1) whose address each worker gives its ring neighbours, "
+        "on hosts with several networks; unset = SPARK_LOCAL_IP of the executor, else its "
+        "address as Spark knows it (fraud-app train's training.distributed.ring_interface)",
+        TypeConverters.toString,
+    )
+    stageStartTimeout = _param(
+        "stageStartTimeout",
+        "seconds a training stage waits for all its barrier tasks to start (Spark starts them "
+        "only when numWorkers task slots are free at once: another job of the session may "
+        "hold them); then the fit fails naming the slots in use (> 0)",
+        TypeConverters.toFloat,
+    )
     validationFraction = _param(
         "validationFraction",
         "share of rows held out (by row hash) for early stopping; 0 = none. "
@@ -180,6 +194,7 @@ class DlcoreParams(
             batchSize=1024,
             numWorkers=2,
             groupSize=0,
+            stageStartTimeout=600.0,
             validationFraction=0.0,
             earlyStoppingPatience=3,
             averageBest=1,
@@ -294,6 +309,8 @@ class DlcoreParams(
             "group_size": g(self.groupSize) or "auto",
             "mixup_alpha": g(self.mixupAlpha),
             "early_stopping": self._early_stopping_spec() if self.has_validation() else None,
+            "ring_interface": self._opt(self.ringInterface) or None,
+            "stage_start_timeout_s": g(self.stageStartTimeout),
         }
 
     def _validated_section(self, spec: dict) -> TrainingSection:
@@ -354,6 +371,8 @@ _PARAM_OF = {
     "distributed.epochs": "epochs",
     "distributed.group_size": "groupSize",
     "distributed.mixup_alpha": "mixupAlpha",
+    "distributed.ring_interface": "ringInterface",
+    "distributed.stage_start_timeout_s": "stageStartTimeout",
     "distributed.early_stopping.patience": "earlyStoppingPatience",
     "distributed.early_stopping.average_best": "averageBest",
     # EarlyStoppingSection's own keys (checked alone, above)

@@ -222,6 +222,8 @@ def test_input_noise_and_weight_averaging_map_onto_the_section():
                                         r"greater than or equal to 1\. Received: -1"),
         ({"averageBest": 0}, r"invalid param averageBest: "),
         ({"learningRate": float("inf")}, r"invalid param learningRate: Input should be a finite"),
+        ({"ringInterface": "eth0\n"}, r"invalid param ringInterface: "),
+        ({"stageStartTimeout": 0.0}, r"invalid param stageStartTimeout: "),
         # a Py4JError from Spark's functions.lit (the validation split's row hash) before
         ({"seed": 2**64, "validationFraction": 0.2}, r"invalid param seed: Input should be less "
                                                      r"than 4611686018427387904"),
@@ -251,3 +253,15 @@ def test_the_patience_doc_states_when_the_evaluations_happen():
     assert f"every_epochs {stopping.every_epochs:g}, min_epochs {stopping.min_epochs:g}" in doc
     assert "half epoch" not in doc
     assert DlcoreClassifier().getOrDefault("epochs") == stopping.min_epochs == 3
+
+
+def test_ring_interface_and_stage_start_timeout_reach_the_trainer():
+    """A notebook on hosts with several networks names the ring's interface, and one whose
+    session runs other jobs bounds the wait for task slots, as `fraud-app train` does with
+    training.distributed.ring_interface / stage_start_timeout_s (the estimators had no
+    param for either: session 39, helpers net39 and notebook39)."""
+    plain = DlcoreClassifier().training_section().distributed
+    assert (plain.ring_interface, plain.stage_start_timeout_s) == (None, 600.0)
+    section = BalancedBaggingClassifier(ringInterface="eth1", stageStartTimeout=30.0)
+    dist = section.training_section().distributed.to_config(seed=0, checkpoint_dir=None)
+    assert (dist.ring_interface, dist.stage_start_timeout_s) == ("eth1", 30.0)
