@@ -109,12 +109,14 @@ KILLED_DECISION = "killed"  # gate.decision of a version whose run died before i
 def mark_orphans(client, experiment_id: str, name: str, run_name: str, project: str,
                  by: tuple[str, str]) -> list[str]:  # fmt: skip
     """Versions of `name` that an earlier run of `run_name` (this project) registered and
-    that died before their alias was set (their run not FINISHED, no alias on them): their
+    that died before their alias was set (their run not FINISHED, no alias on them, none
+    held before: ALIAS_HELD, champion.since; a version killed after its alias, which a
+    promote or a later gate moved on before the retry, was tagged killed): their
     gate.decision becomes `killed` (the decision kept as gate.auto_decision), naming the
     retry `by` = (its run id, the version it registered). A killed `train --run w1` left
     v2 tagged `challenger` (or `champion`) without the alias, listed by `fraud-app models`
     as decided; its retry registered v3 and decided that one. The versions tagged."""
-    from fraud_app.tracking.registry import versions_filter
+    from fraud_app.tracking.registry import ALIAS_HELD, versions_filter
 
     by_run, by_version = by
     runs = client.search_runs(
@@ -133,6 +135,8 @@ def mark_orphans(client, experiment_id: str, name: str, run_name: str, project: 
             decision = (mv.tags or {}).get("gate.decision")
             if str(mv.version) in aliased or decision in (None, "", "manual", KILLED_DECISION):
                 continue
+            if ALIAS_HELD in (mv.tags or {}) or "champion.since" in (mv.tags or {}):
+                continue  # killed after its alias, which another version holds now
             tags = {"gate.decision": KILLED_DECISION, "gate.auto_decision": decision,
                     "gate.retried_as": by_version,
                     "gate.reason": f"run {run_name} ({run_id}) was killed before v{mv.version} "

@@ -172,3 +172,32 @@ def test_a_live_run_of_another_pid_namespace_with_this_hostname_is_not_ended(tmp
     finally:
         child.kill()
         child.wait(timeout=30)
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_version_that_held_its_alias_before_the_kill_is_not_marked_killed(tmp_path, monkeypatch):
+    """`train --run w1` killed after its version became champion (while its run's last
+    artifacts were logged); the operator rolled the champion back to v1 (`promote 1`) before
+    the retry. Before: the retry tagged v2 gate.decision=killed, "killed before v2 got its
+    alias", over the champion it had been (champion.since/until on v2 say so)."""
+    from fraud_app.tracking.registry import promote
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    name, rows = cfg.registry.model_name, h.rows(400, seed=3)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "champ", rows)
+    _killed_child(tmp_path, "train", "log_dict")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    (killed,) = _runs(client, "w1")
+    assert killed.info.status == "RUNNING"
+    assert alias_version(client, name, "champion") == "2"  # the kill came after its alias
+    promote(client, name, "1", experiment_id=killed.info.experiment_id, reason="roll back")
+    assert "champion.until" in client.get_model_version(name, "2").tags
+
+    out, _ = h.gate_on_rows(cfg, tmp_path / "retry", h.linear_ensemble(2.0), "w1", rows)
+
+    assert out["version"] == "3"
+    assert client.get_run(killed.info.run_id).info.status == "KILLED"  # its run: ended
+    tags = client.get_model_version(name, "2").tags
+    assert tags["gate.decision"] == "champion", tags.get("gate.reason")  # was: killed
+    assert "gate.retried_as" not in tags
