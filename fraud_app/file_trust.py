@@ -14,7 +14,9 @@ every user without the sticky bit (anyone could rename the directory away and pu
 own in its place). A symlink on the way is followed: the folders of the path as given and
 of the path it resolves to are checked (a link's own mode is always 0777 and says nothing;
 the folder holding it decides who could replace it), and the directory checked is the
-link's target. Group-writable entries are allowed: a team's group (or a umask of 002) is a
+link's target; a link inside it is checked as its target is, with the target's folders (a
+DVC or git-annex checkout, a file linked to a team's cache: what is read is the target).
+Group-writable entries are allowed: a team's group (or a umask of 002) is a
 choice. Does not own what is trusted (fraud_app.spark.checkpoint_trust for checkpoints,
 fraud_app.models.ensemble for models) nor reading it.
 """
@@ -41,10 +43,14 @@ class Trust:
     owners: bool = True  # False: another user's files pass (a team registry's model)
 
 
-def check_private(directory: Path, trust: Trust) -> None:
+def check_private(directory: Path, trust: Trust, _seen: set[Path] | None = None) -> None:
     """trust.error if another local user could have written what is read from `directory`."""
     uid = os.geteuid()
     given, real = Path(os.path.abspath(directory)), Path(os.path.realpath(directory))
+    seen = set() if _seen is None else _seen
+    if real in seen:  # a target two links share, or a link back into the tree
+        return
+    seen.add(real)
     for parent in dict.fromkeys([*given.parents, *real.parents]):
         mode = _lstat(parent, trust).st_mode
         if stat.S_ISLNK(mode):  # a link's mode is 0777; its folder and target are checked
@@ -70,6 +76,8 @@ def check_private(directory: Path, trust: Trust) -> None:
                 f"{stat.S_IMODE(st.st_mode):04o}): {trust.why}. Run `chmod -R o-w {directory}`, "
                 f"or {trust.fresh}"
             )
+        if stat.S_ISLNK(st.st_mode):  # what is read is its target: checked as the directory
+            check_private(path, trust, seen)
 
 
 def _lstat(path: Path, trust: Trust) -> os.stat_result:

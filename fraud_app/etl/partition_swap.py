@@ -113,10 +113,13 @@ class PartitionSwap:
         """Take this (killed) job's swapped-in `days` back out: each swap undone
         (final -> `new`, `old` -> final; a date the table lacked before has no `old`), so
         the table is the one the job committed over; the dates taken out. A date is swapped
-        in iff it is gone from `new` (the commit wrote every date there first, and its write
-        completed: `new/_SUCCESS`, else nothing was swapped), and every step leaves a state
-        a swap can be in, so an undo killed part-way is finished by the next."""
-        if not self.fs.exists(f"{self.new}/_SUCCESS"):
+        in iff it is gone from `new` (its marker, which names `days`, is written after the
+        write of every date there completed; a `new` that is gone: nothing to undo into),
+        and every step leaves a state a swap can be in, so an undo killed part-way is
+        finished by the next. Not `new/_SUCCESS`: a cluster that sets
+        mapreduce.fileoutputcommitter.marksuccessfuljobs false writes none, and the retry
+        kept the killed run's dates (docs/PROBES.md, session 39 review)."""
+        if not self.fs.exists(self.new):
             return []
         undone = []
         for day in reversed(days):

@@ -7,17 +7,23 @@ same (docs/PROBES.md session 38); a RUNNING run also holds back a store relocati
 (fraud_app.tracking.relocation).
 
 Every run these commands start records the process that started it (OWNER_TAG: pid, host,
-process start, fraud_app.etl.lock.owner_info). A run of the same name, kind (and project)
-that is still RUNNING when the next one starts is ended as KILLED when that process is gone
-from this host, tagged with the run that found it (ENDED_BY); a run whose process still
-lives, runs on another host (this host cannot tell), or recorded no owner (an older
-release) is left as it is. Owns that rule only; the callers say which runs are alike.
+process start, fraud_app.etl.lock.owner_info, and its PID namespace). A run of the same
+name, kind (and project) that is still RUNNING when the next one starts is ended as KILLED
+when that process is gone from this host, tagged with the run that found it (ENDED_BY); a
+run whose process still lives, runs on another host or in another PID namespace (this
+process cannot tell), or recorded no owner (an older release) is left as it is. Containers
+that share a hostname (Docker's --network host or a fixed `hostname:`, a Kubernetes pod
+with hostNetwork) each see their own pids: the retry in one read another's live driver,
+pid 1 of its namespace, as this host's pid 1 started at another time, and ended its run
+(docs/PROBES.md, session 39 review). Owns that rule only; the callers say which runs are
+alike.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from fraud_app.etl.lock import owner_info, process_alive
@@ -32,7 +38,16 @@ ENDED_WHY = "fraud_app.ended_why"
 
 def owner_tags() -> dict[str, str]:
     """The tag recording this process as a run's owner."""
-    return {OWNER_TAG: json.dumps(owner_info(), sort_keys=True)}
+    return {OWNER_TAG: json.dumps({**owner_info(), "pid_ns": pid_namespace()}, sort_keys=True)}
+
+
+def pid_namespace() -> str | None:
+    """This process's PID namespace ("pid:[4026531836]"; each container has its own), None
+    where /proc does not say (another OS)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
 
 
 def _owner(tags: dict[str, str]) -> dict[str, Any] | None:
@@ -73,6 +88,8 @@ def end_killed_runs(client, experiment_id: str, run_name: str, kind: str, by_run
 def _end_if_killed(client, run_id: str, owner: dict[str, Any] | None, by_run: str) -> bool:
     if owner is None:
         return False  # an older release's run: whose process it was is not known
+    if owner.get("pid_ns", pid_namespace()) != pid_namespace():
+        return False  # a container's process under this hostname: its pids are not ours
     alive = process_alive(owner.get("pid"), owner.get("host"), owner.get("process_start"))
     if alive is not False:  # still running here, or another host's: not ours to end
         return False
@@ -92,12 +109,14 @@ KILLED_DECISION = "killed"  # gate.decision of a version whose run died before i
 def mark_orphans(client, experiment_id: str, name: str, run_name: str, project: str,
                  by: tuple[str, str]) -> list[str]:  # fmt: skip
     """Versions of `name` that an earlier run of `run_name` (this project) registered and
-    that died before their alias was set (their run not FINISHED, no alias on them): their
+    that died before their alias was set (their run not FINISHED, no alias on them, none
+    held before: ALIAS_HELD, champion.since; a version killed after its alias, which a
+    promote or a later gate moved on before the retry, was tagged killed): their
     gate.decision becomes `killed` (the decision kept as gate.auto_decision), naming the
     retry `by` = (its run id, the version it registered). A killed `train --run w1` left
     v2 tagged `challenger` (or `champion`) without the alias, listed by `fraud-app models`
     as decided; its retry registered v3 and decided that one. The versions tagged."""
-    from fraud_app.tracking.registry import versions_filter
+    from fraud_app.tracking.registry import ALIAS_HELD, versions_filter
 
     by_run, by_version = by
     runs = client.search_runs(
@@ -116,6 +135,8 @@ def mark_orphans(client, experiment_id: str, name: str, run_name: str, project: 
             decision = (mv.tags or {}).get("gate.decision")
             if str(mv.version) in aliased or decision in (None, "", "manual", KILLED_DECISION):
                 continue
+            if ALIAS_HELD in (mv.tags or {}) or "champion.since" in (mv.tags or {}):
+                continue  # killed after its alias, which another version holds now
             tags = {"gate.decision": KILLED_DECISION, "gate.auto_decision": decision,
                     "gate.retried_as": by_version,
                     "gate.reason": f"run {run_name} ({run_id}) was killed before v{mv.version} "

@@ -181,6 +181,10 @@ def champion_version(client, name: str) -> str | None:
     return None if mv is None else str(mv.version)
 
 
+# on a version: the alias the gate gave it (tracking.killed_runs.mark_orphans reads it)
+ALIAS_HELD = "alias.held"
+
+
 def register_decided(client, model_uri: str, d: GateDecision, redecide) -> GateDecision:
     """Register `model_uri` as a new version of d.name WITH its gate tags (one request),
     then give it the decided alias, checked: right before the move the champion is read
@@ -196,6 +200,9 @@ def register_decided(client, model_uri: str, d: GateDecision, redecide) -> GateD
         now = champion_version(client, d.name)  # the last read before the move
         if now == d.champion_version:
             client.set_registered_model_alias(d.name, d.decision, d.version)
+            # that it held its alias, once another version took it (a retry of a run
+            # killed after this point must not call it killed before its alias)
+            client.set_model_version_tag(d.name, d.version, ALIAS_HELD, d.decision)
             break
         logger.info("registry: the champion moved (v%s -> v%s) since the gate of v%s; "
                     "deciding again", d.champion_version, now, d.version)  # fmt: skip

@@ -143,3 +143,29 @@ def test_a_killed_append_abandoned_for_its_corrected_delivery_publishes_the_corr
     assert _table(spark, str(table)) == _table(spark, uninterrupted["output_path"])
     amounts = {r.transaction_id: r.amount for r in spark.read.parquet(str(table)).collect()}
     assert amounts["t40"] == 2.5
+
+
+def test_the_retry_rolls_back_where_the_cluster_writes_no_success_files(spark, tmp_path):
+    """`mapreduce.fileoutputcommitter.marksuccessfuljobs: false` (a cluster that keeps
+    `_SUCCESS` files out of its tables): the killed run's staging held no `new/_SUCCESS`,
+    which PartitionSwap.undo took for "nothing swapped". Before: the retry kept t40 on
+    01-01 and counted it a duplicate (1 duplicate, previous_rows 9), under an error message
+    of the kill that said the retry takes the killed run's dates back out."""
+    no_success = {"spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"}
+    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
+    table = Path(first.output_path)
+    delivery = _write(tmp_path / "d2" / "b.csv", [_row("t40", 1), _row("t41", 2), _row("t42", 6)])
+    cfg = _cfg(tmp_path, delivery)
+    clean = tmp_path / "clean"
+    shutil.copytree(tmp_path / "work", clean / "work")
+    uninterrupted = run_etl(spark, _cfg(clean, delivery)).to_dict()
+    killed_cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"conf": no_success})})
+    paused, tail = _killed_at(tmp_path, killed_cfg, "between_renames")
+    assert paused, f"the child never reached the kill point; nothing was tested:\n{tail}"
+    (staging,) = table.glob("_staging/etl-*")
+    assert not (staging / "new" / "_SUCCESS").exists()  # what that setting leaves
+
+    retry = run_etl(spark, cfg).to_dict()
+
+    assert _counts(retry) == _counts(uninterrupted)  # before: 1 duplicate, previous_rows 9
+    assert _table(spark, str(table)) == _table(spark, uninterrupted["output_path"])

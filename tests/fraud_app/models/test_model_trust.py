@@ -83,3 +83,36 @@ def test_a_group_writable_model_of_ones_own_still_loads(tmp_path):
     np.testing.assert_array_equal(
         FraudEnsemble.load(path).predict_proba(X), _ensemble(0).predict_proba(X)
     )
+
+
+@pytest.mark.parametrize("who", ["every user", "another user"])
+def test_a_file_of_the_model_linked_to_one_another_user_can_write_is_refused(
+    shared_parent, tmp_path, who
+):
+    """A model directory whose files are symlinks (a DVC or git-annex checkout, a folder
+    linked to a team's cache) reads what the links point to. Before: a link's own mode and
+    owner were checked (always 0777, ours), never its target, so ensemble.json linked to a
+    file every user (or another user) could rewrite loaded: its seal has no key, and the
+    scoring threshold and feature order are in it."""
+    if who == "another user" and (not hasattr(os, "geteuid") or os.geteuid() != 0):
+        pytest.skip("chowns a file to a second local user: needs root")
+    path = _ensemble(0).save(tmp_path / "run-1")
+    cache = shared_parent / "cache"
+    cache.mkdir()
+    target = cache / "ensemble.json"
+    shutil.copy2(path / "ensemble.json", target)
+    if who == "every user":
+        target.chmod(0o666)
+        expected = r"ensemble\.json is writable by every user \(mode 0666\)"
+    else:
+        os.chown(target, NOBODY, NOBODY)
+        expected = rf"ensemble\.json is owned by uid {NOBODY}, not"
+    (path / "ensemble.json").unlink()
+    (path / "ensemble.json").symlink_to(target)
+    with pytest.raises(UntrustedModelError, match=expected):
+        FraudEnsemble.load(path)
+    target.chmod(0o644)
+    os.chown(target, os.geteuid(), os.getegid())
+    np.testing.assert_array_equal(  # a link to a file of one's own: as before
+        FraudEnsemble.load(path).predict_proba(X), _ensemble(0).predict_proba(X)
+    )

@@ -119,3 +119,85 @@ def test_a_score_killed_while_logging_is_ended_by_its_retry_and_a_live_one_is_no
     assert client.get_run(killed.info.run_id).data.tags["fraud_app.ended_by"] == run_id
     assert client.get_run(live.info.run_id).info.status == "RUNNING"
     assert client.get_run(run_id).info.status == "FINISHED"
+
+
+LIVE_IN_CONTAINER = """
+import sys, time
+import mlflow
+from fraud_app.tracking.killed_runs import owner_tags
+
+client = mlflow.MlflowClient(sys.argv[1])
+run = client.create_run(sys.argv[2], run_name="scoring-day20",
+                        tags={"fraud_app.kind": "scoring", **owner_tags()})
+print(run.info.run_id, flush=True)
+time.sleep(120)  # alive, scoring, in its own PID namespace
+"""
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or not Path("/usr/bin/unshare").exists(),
+    reason="starts a process in its own PID namespace (a container's): needs root and unshare",
+)
+@pytest.mark.usefixtures("fresh_store")
+def test_a_live_run_of_another_pid_namespace_with_this_hostname_is_not_ended(tmp_path, monkeypatch):
+    """Docker with --network host (or a fixed `hostname:`), a Kubernetes pod with
+    hostNetwork: each driver in its own PID namespace (pid 1 or so) under the same
+    hostname. Before: the retry read pid 1 here, another process started at another time,
+    and ended the other container's LIVE run as KILLED."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"job_id": "day19"}))
+    first = log_scoring_job({"job_id": "day19", "dates": []}, summary, cfg)  # the experiment
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    client = mlflow.MlflowClient(uri)
+    experiment = client.get_run(first).info.experiment_id
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    child = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", LIVE_IN_CONTAINER, uri, experiment],
+        env={**env, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        live = child.stdout.readline().strip()
+        assert live, "the child in its own PID namespace did not start its run"
+        owner = json.loads(client.get_run(live).data.tags["fraud_app.owner"])
+        assert owner["pid"] != child.pid  # the pid it sees is not one this host can check
+
+        run_id = log_scoring_job({"job_id": "day20", "dates": []}, summary, cfg)
+
+        assert child.poll() is None  # still alive
+        assert client.get_run(live).info.status == "RUNNING"  # was: KILLED
+        assert "fraud_app.ended_by" not in client.get_run(live).data.tags
+        assert client.get_run(run_id).info.status == "FINISHED"
+    finally:
+        child.kill()
+        child.wait(timeout=30)
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_version_that_held_its_alias_before_the_kill_is_not_marked_killed(tmp_path, monkeypatch):
+    """`train --run w1` killed after its version became champion (while its run's last
+    artifacts were logged); the operator rolled the champion back to v1 (`promote 1`) before
+    the retry. Before: the retry tagged v2 gate.decision=killed, "killed before v2 got its
+    alias", over the champion it had been (champion.since/until on v2 say so)."""
+    from fraud_app.tracking.registry import promote
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    name, rows = cfg.registry.model_name, h.rows(400, seed=3)
+    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "champ", rows)
+    _killed_child(tmp_path, "train", "log_dict")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    (killed,) = _runs(client, "w1")
+    assert killed.info.status == "RUNNING"
+    assert alias_version(client, name, "champion") == "2"  # the kill came after its alias
+    promote(client, name, "1", experiment_id=killed.info.experiment_id, reason="roll back")
+    assert "champion.until" in client.get_model_version(name, "2").tags
+
+    out, _ = h.gate_on_rows(cfg, tmp_path / "retry", h.linear_ensemble(2.0), "w1", rows)
+
+    assert out["version"] == "3"
+    assert client.get_run(killed.info.run_id).info.status == "KILLED"  # its run: ended
+    tags = client.get_model_version(name, "2").tags
+    assert tags["gate.decision"] == "champion", tags.get("gate.reason")  # was: killed
+    assert "gate.retried_as" not in tags
