@@ -39,10 +39,11 @@ check-java:
 # CPU on CI's machine kind, docs/BENCHMARKS.md); Python compiles the modules a process
 # imports on first import instead, and keeps them in __pycache__ (about 3,900 for a
 # `fraud-app run`; see PYTHONDONTWRITEBYTECODE above).
-$(STAMP): pyproject.toml | check-python
+# constraints.txt: the exact pyspark of dev and CI; pyproject.toml allows the tested range.
+$(STAMP): pyproject.toml constraints.txt | check-python
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --no-compile --upgrade pip
-	$(BIN)/pip install -q --no-compile -e '.[dev]'
+	$(BIN)/pip install -q --no-compile -c constraints.txt -e '.[dev]'
 	@touch $@
 
 venv: $(STAMP)

@@ -42,6 +42,7 @@ from fraud_app.scoring.batch import (
     executor_ensemble,
     taken_columns,
 )
+from fraud_app.spark.arrow_udfs import arrow_udf
 
 
 def probabilities_and_logits(
@@ -213,7 +214,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         check_width(dataset, self.getFeaturesCol(), feats, self.numFeatures, what)
         check_feature_order(dataset, self.getFeaturesCol(), self.ensemble.feature_names, what)
         key, bc = broadcast_ensemble(dataset.sparkSession, self.ensemble)
-        udf = F.arrow_udf(
+        udf = arrow_udf(
             _scorer(key, bc, self.numFeatures, self.getFeaturesCol(), what), "p double, z double"
         ).asNondeterministic()  # evaluate once per row, even though three columns read it
         tmp = f"__{self.uid}_score"

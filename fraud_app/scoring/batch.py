@@ -195,9 +195,10 @@ def score_dataframe(
 
     # A scalar Arrow UDF: only the feature column travels to Python and only the new
     # columns come back (mapInArrow would send every column there and back).
-    from pyspark.sql.functions import arrow_udf
+    from fraud_app.spark.arrow_udfs import arrow_udf
 
-    out = arrow_udf(score, fields[0].dataType if single else T.StructType(fields))(df[features_col])
+    returns = fields[0].dataType if single else T.StructType(fields)
+    out = arrow_udf(score, returns, iterator=True)(df[features_col])
     new = [out.alias(score_col)] if single else [out.getField(n).alias(n) for n in names]
     return df.select(*[df[c] for c in df.columns], *new)
 

@@ -21,6 +21,7 @@ from fraud_app.spark import progress
 from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
 from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.spark.fd_limit import check_open_files
+from fraud_app.spark.versions import check_before_start, check_session
 from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
@@ -268,13 +269,18 @@ def get_spark(
     `env_archive`: a packed Python environment (`fraud-app pack-env`) that executors
     unpack and run, so cluster nodes need nothing installed beforehand.
     """
+    import pyspark
     from pyspark.sql import SparkSession
 
     active = SparkSession.getActiveSession()
     if active is not None:
+        check_session(active)
         warn_not_applied(active, master, conf)
         return ensure_utc(active)
     check_conf_keys(conf or {})  # a misspelt setting, before the JVM starts
+    # an older Spark: one line naming it, not an AttributeError later or pyspark 4's
+    # `'JavaPackage' object is not callable` from a Spark 3.5 SPARK_HOME
+    check_before_start(pyspark.__version__, os.environ.get("SPARK_HOME"))
     submitted = submitted_conf() if settings.launched_by_spark_submit() else None
     if submitted is None:
         settings.java_version()  # clear error when Java is missing
@@ -306,6 +312,7 @@ def get_spark(
         spark = builder.getOrCreate()
     except Exception as exc:  # Py4J/JVM start-up errors: one line naming the master
         raise EnvironmentSetupError(startup_failure(master, exc)) from exc
+    check_session(spark)
     spark.sparkContext.setLogLevel("WARN")
     logger.info("Spark %s session on %s", spark.version, master)
     return ensure_utc(spark)
