@@ -229,10 +229,13 @@ def _config_text(p: Path) -> str:
     return raw.decode("utf-8")
 
 
-def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> AppConfig:
+def load_config(
+    path: str | Path | None, overrides: dict[str, Any] | None = None, *, check_root: bool = True
+) -> AppConfig:
     """Read the YAML file (None = defaults), apply dotted-key overrides, validate; then
-    refuse a paths.root every local user may write, and warn once about one they may
-    read (fraud_app.root_access)."""
+    (check_root) refuse a paths.root every local user may write, and warn once about one
+    they may read (fraud_app.root_access). The CLI passes check_root=False and checks the
+    root itself for the commands that use it (`init` writes a project, not into the root)."""
     data: dict[str, Any] = {}
     if path is not None:
         p = Path(path)
@@ -267,7 +270,8 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         lines = error_lines(exc, AppConfig)
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines)) from exc
     # the CLI's rule for who may reach paths.root, for a notebook too (fraud_app.root_access)
-    check_root_access(config.paths.root)
+    if check_root:
+        check_root_access(config.paths.root)
     return config
 
 

@@ -220,7 +220,7 @@ def _main(args: argparse.Namespace) -> int:
     # input" lists them); anything else is a bug and keeps its traceback.
     config = None
     try:
-        config = load_config(args.config, overrides)
+        config = load_config(args.config, overrides, check_root=False)  # check_root below
         if args.master:
             from fraud_app.spark.session import check_master
 

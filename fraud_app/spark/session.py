@@ -280,7 +280,7 @@ def get_spark(
     check_conf_keys(conf or {})  # a misspelt setting, before the JVM starts
     # an older Spark: one line naming it, not an AttributeError later or pyspark 4's
     # `'JavaPackage' object is not callable` from a Spark 3.5 SPARK_HOME
-    check_before_start(pyspark.__version__, os.environ.get("SPARK_HOME"))
+    check_before_start(pyspark.__version__, settings.spark_home())
     submitted = submitted_conf() if settings.launched_by_spark_submit() else None
     if submitted is None:
         settings.java_version()  # clear error when Java is missing

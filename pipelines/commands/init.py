@@ -6,6 +6,8 @@ import argparse
 
 from fraud_app.config import AppConfig
 
+USES_PATHS = False  # writes a project folder; neither creates nor reads paths.root
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("directory", help="where to write config.yaml and feature_specs/")

@@ -57,3 +57,20 @@ def test_init_on_a_full_disk_leaves_nothing_and_the_rerun_needs_no_force(tmp_pat
     assert sorted(p.name for p in target.iterdir()) == ["config.yaml", "feature_specs"]
     assert len(list((target / "feature_specs").glob("*.yaml"))) == 8
     assert (target / "config.yaml").read_text().endswith("\n")
+
+
+def test_init_neither_creates_nor_checks_paths_root(tmp_path):
+    """`init` writes a project folder; it made the default paths.root (`./work`) in the
+    directory it ran in, and (session 39's root check) warned about one there that other
+    users can reach, a line more on stderr (a suite ran flaky on it when an earlier test
+    left ./work 0755 in the repository)."""
+    cwd = tmp_path / "here"
+    cwd.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines", "init", str(tmp_path / "proj")],
+        capture_output=True, text=True, env=env, timeout=120, cwd=cwd,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert not (cwd / "work").exists()
+    assert "paths.root" not in done.stderr
