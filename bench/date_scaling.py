@@ -50,21 +50,10 @@ def _count_py4j() -> None:
         @functools.wraps(inner)
         def counted(self, command, *a, _inner=inner, **k):
             _py4j[0] += 1
-            _py4j_sites[_caller()] += 1
+            _py4j_sites[spark_jobs._site()] += 1
             return _inner(self, command, *a, **k)
 
         cls.send_command = counted
-
-
-def _caller() -> str:
-    """The innermost fraud_app frame of the stack, `module:function:line`."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        name = frame.f_globals.get("__name__", "")
-        if name.startswith("fraud_app"):
-            return f"{name.removeprefix('fraud_app.')}:{frame.f_code.co_name}:{frame.f_lineno}"
-        frame = frame.f_back
-    return "other"
 
 
 def _count_fs() -> None:
