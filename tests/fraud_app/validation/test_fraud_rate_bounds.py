@@ -38,7 +38,8 @@ def _rows(n: int, frauds: int) -> list[tuple]:
 def _starter(tmp_path):
     written = init_project(tmp_path / "proj")
     return load_config(
-        written["config"], {"validation.canonical.reference_time": "2025-03-03T00:00:00"}
+        written["config"],
+        {"paths.root": str(tmp_path), "validation.canonical.reference_time": "2025-03-03T00:00:00"},
     )
 
 
@@ -61,11 +62,12 @@ def test_a_fraud_rate_above_the_starter_bounds_names_the_max_and_a_value(spark, 
     ok = load_config(
         None,
         {
+            "paths.root": str(tmp_path),
             "validation.canonical": {
                 "reference_time": "2025-03-03T00:00:00",
                 "label_rate_min": 0.001,
                 "label_rate_max": 0.05,
-            }
+            },
         },
     )
     assert validate_canonical(spark, df, ok).success
@@ -102,10 +104,15 @@ def test_refunds_kept_by_the_etl_can_pass_the_amount_check(spark, tmp_path):
     df = spark.createDataFrame(rows, SCHEMA)
     over = {"reference_time": "2025-03-03T00:00:00", "label_rate_max": 0.05}
     with pytest.raises(ValidationFailedError, match=r"amount:range .*min_amount"):
-        validate_canonical(spark, df, load_config(None, {"validation.canonical": over}))
+        root = {"paths.root": str(tmp_path)}  # its reports there, not in the suite's cwd
+        validate_canonical(spark, df, load_config(None, {**root, "validation.canonical": over}))
     cfg = load_config(
         None,
-        {"etl.bounds.min_amount": -500, "validation.canonical": {**over, "min_amount": -500}},
+        {
+            "paths.root": str(tmp_path),
+            "etl.bounds.min_amount": -500,
+            "validation.canonical": {**over, "min_amount": -500},
+        },
     )
     assert validate_canonical(spark, df, cfg).success
 

@@ -22,27 +22,30 @@ def _persisted(spark) -> set[int]:
     return set(dict(spark.sparkContext._jsc.getPersistentRDDs()))
 
 
-def _validate(spark, df) -> None:
-    cfg = load_config(None, {"validation.canonical.reference_time": "2025-03-03T00:00:00"})
+def _validate(spark, df, root) -> None:
+    cfg = load_config(
+        None,
+        {"paths.root": str(root), "validation.canonical.reference_time": "2025-03-03T00:00:00"},
+    )
     with contextlib.suppress(ValidationFailedError):  # passed or failed: the same cache
         validate_canonical(spark, df, cfg)
 
 
-def test_a_validation_leaves_nothing_cached(spark):
+def test_a_validation_leaves_nothing_cached(spark, tmp_path):
     analysts = spark.range(7).cache()  # the notebook's own cached frame
     analysts.count()
     before = _persisted(spark)
     df = spark.createDataFrame(_rows(40, 2), SCHEMA)
-    _validate(spark, df)
+    _validate(spark, df, tmp_path)
     assert not df.storageLevel.useMemory and not df.storageLevel.useDisk  # was MEMORY_AND_DISK
     assert _persisted(spark) == before
     assert analysts.storageLevel.useMemory
     analysts.unpersist()
 
 
-def test_a_frame_the_caller_cached_stays_cached(spark):
+def test_a_frame_the_caller_cached_stays_cached(spark, tmp_path):
     df = spark.createDataFrame(_rows(40, 2), SCHEMA).cache()
     df.count()
-    _validate(spark, df)
+    _validate(spark, df, tmp_path)
     assert df.storageLevel.useMemory
     df.unpersist()
