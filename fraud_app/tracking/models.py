@@ -226,32 +226,18 @@ REGISTRY_SOURCE = dataclasses.replace(
 )
 
 
-def _local_location(source: str) -> Path | None:
-    """The local folder the store records for the files of `source` when it exists (a
-    file store's artifact root, a folder registered by hand); None otherwise."""
+def _recorded_location(source: str) -> Path | None:
+    """The local folder the store records for the files of `source` (a file store's
+    artifact root, a folder registered by hand), whether or not it exists; None when it
+    records no local folder or cannot say."""
     from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
     from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 
     repo = ModelsArtifactRepository if source.startswith("models:/") else RunsArtifactRepository
     try:
-        where = recorded_path(repo.get_underlying_uri(source))
+        return recorded_path(repo.get_underlying_uri(source))
     except Exception:
         return None
-    return where if where is not None and where.is_dir() else None
-
-
-def _absent_location(source: str) -> Path | None:
-    """The local folder the store records for the files of `source` when that folder does
-    not exist (MLflow then downloads nothing, without an error); None otherwise."""
-    from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
-    from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
-
-    repo = ModelsArtifactRepository if source.startswith("models:/") else RunsArtifactRepository
-    try:
-        where = recorded_path(repo.get_underlying_uri(source))
-    except Exception:
-        return None
-    return where if where is not None and not where.exists() else None
 
 
 def _beside_store(missing: Path) -> Path | None:
@@ -293,17 +279,19 @@ def _download(uri: str, source: str, target: Path) -> None:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    if (where := _local_location(source)) is not None:
+    recorded = _recorded_location(source)
+    if recorded is not None and recorded.is_dir():
         # the copy in the cache is ours whoever wrote the source: check the source first
-        file_trust.check_private(where, REGISTRY_SOURCE)
+        file_trust.check_private(recorded, REGISTRY_SOURCE)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
     try:
         mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=str(staging))
-        if _find_ensemble(staging) is None and (missing := _absent_location(source)):
-            if (found := _beside_store(missing)) is None:
+        # a recorded folder that does not exist: MLflow downloaded nothing, without an error
+        if _find_ensemble(staging) is None and recorded is not None and not recorded.exists():
+            if (found := _beside_store(recorded)) is None:
                 raise ModelLoadError(
-                    f"{uri}: the tracking store records its files under {missing}, which does "
+                    f"{uri}: the tracking store records its files under {recorded}, which does "
                     "not exist here: deleted, or the store was moved, copied or read without "
                     "its artifacts folder. Keep that folder beside the store's database (a "
                     "root moved or copied whole is followed), or score an ensemble directory "
@@ -311,7 +299,7 @@ def _download(uri: str, source: str, target: Path) -> None:
                 )
             logger.warning(
                 "%s: the tracking store records its files under %s (moved); read from %s",
-                uri, missing, found,
+                uri, recorded, found,
             )  # fmt: skip
             shutil.copytree(found, staging, dirs_exist_ok=True)
         if _find_ensemble(staging) is None:
