@@ -133,8 +133,9 @@ def check_takeover(table: str, job: str, marker: str, info: dict[str, Any],
     if not isinstance(killed, dict) or source is None or marker.endswith(f"/{ABANDONED}"):
         return
     # an `etl` run on the killed run's input paths takes its dates back out (AppendPublish)
-    rolls_back = same_place(info, source) and killed.get("step") == "etl"
-    if same_place(info, source):
+    place = same_place(info, source)
+    rolls_back = place and killed.get("step") == "etl"
+    if place:
         if _same_files(killed, source):
             return
         rewritten = killed.get("digest") == source.get("digest")
