@@ -12,6 +12,7 @@ import pytest
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError, TrainingError
 from fraud_app.spark.config import DistributedConfig
+from tests.dlcore.collective.test_addresses import needs_ipv6
 
 
 def test_ring_interface_reaches_the_distributed_config():
@@ -46,18 +47,7 @@ def test_an_interface_a_workers_host_lacks_fails_the_fit_naming_it(spark):
         _fit(spark, ring_interface="nosuch0", max_retries=0)
 
 
-def _ipv6_loopback() -> bool:
-    import socket
-
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-    except OSError:
-        return False
-    return True
-
-
-@pytest.mark.skipif(not _ipv6_loopback(), reason="this host has no IPv6 loopback")
+@needs_ipv6
 @pytest.mark.parametrize("bind", ["::1", "::", "[::1]"])
 def test_an_ipv6_driver_address_of_this_machine_is_accepted(bind):
     """The trainer's rendezvous and report servers listen on spark.driver.bindAddress; an
@@ -80,7 +70,7 @@ print("transport", _fit(spark, max_retries=0).history[0]["transport"])
 
 
 @pytest.mark.slow  # 30-60 s: its own Spark session, bound to IPv6
-@pytest.mark.skipif(not _ipv6_loopback(), reason="this host has no IPv6 loopback")
+@needs_ipv6
 def test_a_driver_and_workers_on_ipv6_train():
     """Spark on [::1] (driver host, bind address and SPARK_LOCAL_IP): the rendezvous, the
     report server and the workers' ring all on IPv6 (refused before the JVM started)."""
