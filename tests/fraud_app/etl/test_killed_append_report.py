@@ -83,19 +83,24 @@ def _killed_at(tmp_path: Path, cfg, point: str) -> tuple[bool, str]:
         return kill_group_when(proc, flag.exists), (tmp_path / "etl.log").read_text()[-3000:]
 
 
+def _before_the_kill(spark, tmp_path: Path, rows: list[str]):
+    """The first delivery published, the second (`rows`) written, and a copy of that state
+    for the uninterrupted run: (first report, table, delivery, its config, the copy)."""
+    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
+    delivery = _write(tmp_path / "d2" / "b.csv", rows)
+    clean = tmp_path / "clean"
+    shutil.copytree(tmp_path / "work", clean / "work")
+    return first, Path(first.output_path), delivery, _cfg(tmp_path, delivery), clean
+
+
 @pytest.mark.parametrize("point", ["between_renames", "after_report"])
 def test_the_retry_of_a_killed_append_reports_the_delivery_as_the_uninterrupted_run(
     spark, tmp_path, point
 ):
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
-    table = Path(first.output_path)
     # 01-01 and 01-02 gain a row each, 01-06 is new, one bad row
     rows = [_row("t40", 1), _row("t41", 2), _row("t42", 6), _row("bad2", 6, "z")]
-    delivery = _write(tmp_path / "d2" / "b.csv", rows)
-    cfg = _cfg(tmp_path, delivery)
     # the uninterrupted run, on a copy of the state before the kill
-    clean = tmp_path / "clean"
-    shutil.copytree(tmp_path / "work", clean / "work")
+    first, table, delivery, cfg, clean = _before_the_kill(spark, tmp_path, rows)
     uninterrupted = run_etl(spark, _cfg(clean, delivery)).to_dict()
     assert uninterrupted["duplicate_rows"] == 0 and uninterrupted["previous_rows"] == 8
 
@@ -122,12 +127,8 @@ def test_a_killed_append_abandoned_for_its_corrected_delivery_publishes_the_corr
     (its contents differ), then, the killed run abandoned, published as the uninterrupted
     run of the corrected delivery would have (the killed run's t40 was kept and the
     correction was a conflicting duplicate, or, taken for the same input, a duplicate)."""
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
-    table = Path(first.output_path)
-    delivery = _write(tmp_path / "d2" / "b.csv", [_row("t40", 1), _row("t41", 2), _row("t42", 6)])
-    cfg = _cfg(tmp_path, delivery)
-    clean = tmp_path / "clean"
-    shutil.copytree(tmp_path / "work", clean / "work")
+    rows = [_row("t40", 1), _row("t41", 2), _row("t42", 6)]
+    _, table, delivery, cfg, clean = _before_the_kill(spark, tmp_path, rows)
     paused, tail = _killed_at(tmp_path, cfg, "between_renames")
     assert paused, f"the child never reached the kill point; nothing was tested:\n{tail}"
 
@@ -152,12 +153,8 @@ def test_the_retry_rolls_back_where_the_cluster_writes_no_success_files(spark, t
     01-01 and counted it a duplicate (1 duplicate, previous_rows 9), under an error message
     of the kill that said the retry takes the killed run's dates back out."""
     no_success = {"spark.hadoop.mapreduce.fileoutputcommitter.marksuccessfuljobs": "false"}
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
-    table = Path(first.output_path)
-    delivery = _write(tmp_path / "d2" / "b.csv", [_row("t40", 1), _row("t41", 2), _row("t42", 6)])
-    cfg = _cfg(tmp_path, delivery)
-    clean = tmp_path / "clean"
-    shutil.copytree(tmp_path / "work", clean / "work")
+    rows = [_row("t40", 1), _row("t41", 2), _row("t42", 6)]
+    _, table, delivery, cfg, clean = _before_the_kill(spark, tmp_path, rows)
     uninterrupted = run_etl(spark, _cfg(clean, delivery)).to_dict()
     killed_cfg = cfg.model_copy(update={"spark": cfg.spark.model_copy(update={"conf": no_success})})
     paused, tail = _killed_at(tmp_path, killed_cfg, "between_renames")
