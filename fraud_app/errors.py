@@ -86,3 +86,9 @@ class ScoringInputError(FraudAppError, ValueError):
     """Rows cannot be scored: wrong feature-vector length, non-finite features, or a model
     whose feature names differ from the current specs. The message says how many rows and
     which features."""
+
+
+class SparkConnectUnsupportedError(FraudAppError, RuntimeError):
+    """A step that needs the JVM of a classic SparkSession (RDDs, barrier tasks, Hadoop's
+    FileSystem through Py4J) was given a Spark Connect session; the message names the step,
+    what Spark Connect lacks and what to run instead."""

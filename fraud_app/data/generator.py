@@ -210,7 +210,7 @@ def write_raw(df: DataFrame, path: str | Path, fmt: str) -> None:
     `run --generate`) pointed at a folder of real deliveries deleted them."""
     from fraud_app.etl.fs import HadoopFs  # lazy: the generator itself needs no file system
 
-    fs = HadoopFs(df.sparkSession)
+    fs = HadoopFs(df.sparkSession)  # refuses a Spark Connect session (FileSystem via Py4J)
     if fs.exists(str(path)):
         if not fs.is_dir(str(path)):
             raise OutputPathError(

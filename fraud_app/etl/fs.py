@@ -20,6 +20,7 @@ from pyspark.sql import SparkSession
 from fraud_app.errors import ConfigError
 from fraud_app.interrupts import critical
 from fraud_app.schema import partition_value
+from fraud_app.spark.connect import FILE_SYSTEM, require_classic
 from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,9 @@ class HadoopFs:
     """Thin wrapper over org.apache.hadoop.fs.FileSystem for one SparkSession."""
 
     def __init__(self, spark: SparkSession) -> None:
+        require_classic(
+            spark, "fraud_app's file operations (fraud_app.etl.fs.HadoopFs)", FILE_SYSTEM
+        )
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         self._codecs = None  # Hadoop's CompressionCodecFactory (head_bytes)

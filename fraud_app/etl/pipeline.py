@@ -63,6 +63,7 @@ from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
 from fraud_app.schema import REQUIRED_COLUMNS
+from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
@@ -177,6 +178,7 @@ def valid_rows(annotated: DataFrame) -> DataFrame:
     return annotated.filter(F.col(REASON).isNull()).select(*CANONICAL_NAMES)
 
 
+@classic_only("run_etl", FILE_SYSTEM)
 def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     """Read `etl.input`, write canonical + quarantine Parquet, return the counts.
 

@@ -50,6 +50,7 @@ from fraud_app.features.table_update import (
 from fraud_app.features.value_counts import value_counts
 from fraud_app.resources import shipped_spec_dir
 from fraud_app.schema import CANONICAL_COLUMNS
+from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import ensure_utc
 from fraud_app.timeline import table_timeline, timeline_line
 
@@ -81,6 +82,7 @@ def check_feature_specs(cfg: FeaturesSection, min_amount: float | None = None) -
     return feature_set
 
 
+@classic_only("build_feature_table", FILE_SYSTEM)
 def build_feature_table(
     spark: SparkSession, config: AppConfig, feature_set: FeatureSet | None = None
 ) -> FeatureTableSummary:

@@ -22,6 +22,7 @@ from pyspark.sql import types as T
 
 from fraud_app.errors import EmptyInputError, SchemaError
 from fraud_app.etl.config import BUILTIN_LABELS
+from fraud_app.spark.connect import is_connect
 from fraud_app.spark.summary import DataSummary, check_content, check_weights, summarize_arrays
 
 _NUMERIC = (
@@ -115,12 +116,11 @@ def check_feature_order(df: DataFrame, col: str, trained: list[str], what: str) 
 
 
 def _first_width(df: DataFrame, feats: Column) -> int | None:
-    peek = df.select(F.size(feats).alias("n")).limit(1)
-    jdf = getattr(peek, "_jdf", None)  # classic Spark; a Spark Connect frame has no JVM handle
-    if jdf is None:
+    if is_connect(df):  # no JVM plan to look at: the scoring tasks name a wrong width
         return None
+    peek = df.select(F.size(feats).alias("n")).limit(1)
     # Only above cached data, if any: a shuffle to run first would make this peek a full stage.
-    plan = jdf.queryExecution().executedPlan().toString().split("InMemoryRelation")[0]
+    plan = peek._jdf.queryExecution().executedPlan().toString().split("InMemoryRelation")[0]
     if "Exchange" in plan:
         return None
     rows = peek.collect()

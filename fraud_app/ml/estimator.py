@@ -63,6 +63,7 @@ from fraud_app.models.train import (
     train_ensemble,
 )
 from fraud_app.scoring.tasks import task_errors
+from fraud_app.spark.connect import BARRIER, require_classic
 from fraud_app.spark.summary import DataSummary
 from fraud_app.spark.validation_rows import collect_validation
 
@@ -210,6 +211,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         started = time.perf_counter()
         what = f"{type(self).__name__}.fit"
         require_dataframe(dataset, what)
+        require_classic(dataset, what, BARRIER)
         cfg: TrainingSection = self.training_section()
         train, validation = self._prepare(dataset, what)
         names = feature_names(dataset, self.getFeaturesCol())

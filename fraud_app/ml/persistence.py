@@ -27,6 +27,7 @@ from fraud_app import uris
 from fraud_app.errors import ModelLoadError, OutputPathError
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.spark.connect import FILE_SYSTEM, require_classic
 
 if TYPE_CHECKING:
     from fraud_app.ml.model import EnsembleClassificationModel
@@ -144,8 +145,18 @@ def set_params(instance, metadata: dict, path: str) -> None:
                 ) from None
 
 
+def require_classic_io(writer_or_reader, path: str, verb: str) -> None:
+    """Saving and loading need the driver's JVM (Spark ML's overwrite, Hadoop's
+    FileSystem); under Spark Connect: one error before anything is read or written."""
+    require_classic(writer_or_reader.sparkSession, f"{verb} {path}", FILE_SYSTEM)
+
+
 class ParamsWriter(DefaultParamsWriter):
     """An estimator's params (DefaultParamsWriter), refusing a path that exists."""
+
+    def save(self, path: str) -> None:
+        require_classic_io(self, path, "saving a fraud_app.ml estimator to")
+        super().save(path)
 
     def saveImpl(self, path: str) -> None:
         check_save_path(self, path)
@@ -156,6 +167,7 @@ class ParamsReader(DefaultParamsReader):
     """An estimator's params; a missing path or another class is named."""
 
     def load(self, path: str):
+        require_classic_io(self, path, f"loading a {self.cls.__name__} from")
         metadata = load_metadata(path, self.sparkSession, self.cls.__name__)
         expected = f"{self.cls.__module__}.{self.cls.__name__}"
         if metadata.get("class") != expected:
@@ -169,6 +181,10 @@ class EnsembleModelWriter(MLWriter):
     def __init__(self, instance: EnsembleClassificationModel) -> None:
         super().__init__()
         self.instance = instance
+
+    def save(self, path: str) -> None:
+        require_classic_io(self, path, f"saving a {type(self.instance).__name__} to")
+        super().save(path)
 
     def saveImpl(self, path: str) -> None:
         # a URI is refused before any write
@@ -185,6 +201,7 @@ class EnsembleModelReader(MLReader):
         self.cls = cls
 
     def load(self, path: str) -> EnsembleClassificationModel:
+        require_classic_io(self, path, f"loading a {self.cls.__name__} from")
         local_path(path)  # a URI is named before Spark reads it
         metadata = load_metadata(path, self.sparkSession, self.cls.__name__)
         expected = f"{self.cls.__module__}.{self.cls.__name__}"

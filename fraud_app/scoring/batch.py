@@ -34,7 +34,7 @@ from dlcore.losses import sigmoid
 from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.features.moments import FLOAT32_MAX
 from fraud_app.models.ensemble import FraudEnsemble
-from fraud_app.spark.broadcasts import broadcast
+from fraud_app.spark.broadcasts import share
 
 _ENSEMBLES: dict[str, FraudEnsemble] = {}
 INVALID_COL = "invalid_features"
@@ -93,9 +93,10 @@ def scoring_payload(ensemble: FraudEnsemble) -> dict[str, Any]:
 
 
 def broadcast_ensemble(spark, ensemble: FraudEnsemble):
-    """(content key, broadcast of plain arrays + JSON configs) for executor-side scoring."""
+    """(content key, broadcast of plain arrays + JSON configs) for executor-side scoring
+    (on a Spark Connect session the payload travels inside the UDF: `share`)."""
     payload = scoring_payload(ensemble)
-    return _payload_key(payload), broadcast(spark.sparkContext, payload)
+    return _payload_key(payload), share(spark, payload)
 
 
 def executor_ensemble(key: str, bc) -> FraudEnsemble:
@@ -175,7 +176,7 @@ def score_dataframe(
     if opts.reasons:
         payload["baseline"] = feature_means(ensemble)
     key = _payload_key(payload)
-    bc = broadcast(df.sparkSession.sparkContext, payload)
+    bc = share(df.sparkSession, payload)
     fields = _output_fields(ensemble, score_col, opts)
     names = [f.name for f in fields]
     taken = taken_columns(df, names)

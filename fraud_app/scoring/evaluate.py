@@ -60,6 +60,7 @@ from fraud_app.scoring.model_source import (
 )
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.broadcasts import released
+from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import utc_session
 from fraud_app.timeline import describe_days, read_by
 
@@ -167,6 +168,7 @@ class _Figures:
     figures: dict[str, Any]  # C4's figures (window_report_of's keys)
 
 
+@classic_only("run_evaluation", FILE_SYSTEM)
 @utc_session
 @reads("features", "evaluate")
 def run_evaluation(

@@ -61,6 +61,7 @@ from fraud_app.scoring.reference import training_range, warn_other_budget
 from fraud_app.scoring.summary import date_summaries, job_summary, out_of_range
 from fraud_app.scoring.table_source import table_rows
 from fraud_app.scoring.tasks import task_errors
+from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
@@ -247,6 +248,7 @@ class _Staged:
     footers: FooterCache  # the run's footers (the canonical table's: read by its checks)
 
 
+@classic_only("run_scoring", FILE_SYSTEM)
 @reads("canonical", "score")
 def run_scoring(
     spark, config, *, start: dt.date, end: dt.date, model_uri: str | None = None,

@@ -27,6 +27,8 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from fraud_app.spark.connect import is_connect
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -50,6 +52,30 @@ def released() -> Iterator[None]:
                 bc.destroy()
             except Exception as exc:  # a stopped context: PySpark removed the files
                 logger.debug("could not destroy a broadcast: %s", exc)
+
+
+class Inline:
+    """A value shipped inside the task's function, read as `.value` like a broadcast's.
+
+    Spark Connect has no broadcast variables (no SparkContext on the client): the value
+    travels pickled with the UDF in the plan, once per query rather than once per
+    executor. Used for a model's payload, kilobytes to a few megabytes."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def destroy(self) -> None:
+        """Nothing to free: the value lives in the plan that holds it."""
+
+
+def share(spark: Any, value: Any) -> Any:
+    """`value` for Spark tasks to read as `.value`: a broadcast (`broadcast`) on a classic
+    session, an `Inline` copy in the task's function on a Spark Connect one."""
+    if is_connect(spark):
+        return Inline(value)
+    return broadcast(spark.sparkContext, value)
 
 
 def broadcast(sc: Any, value: Any) -> Any:

@@ -20,6 +20,7 @@ from fraud_app.redaction import redact_value
 from fraud_app.spark import progress
 from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
 from fraud_app.spark.conf_keys import check_conf_keys
+from fraud_app.spark.connect import is_connect
 from fraud_app.spark.fd_limit import check_open_files
 from fraud_app.spark.versions import check_before_start, check_session
 from fraud_app.uris import local_path
@@ -325,9 +326,11 @@ def warn_not_applied(active, master: str | None, conf: Mapping[str, str] | None)
     conf={"spark.sql.shuffle.partitions": "7"})` ran on local[2] with 3 partitions). Our
     own defaults (DEFAULT_CONF) are not named: only what the caller gave."""
     differs = []
-    running = active.sparkContext.master
+    running = session_master(active)
     if master and master != running:
-        differs.append(f"master {master} (the session runs on {running})")
+        differs.append(
+            f"master {master} (the session runs on {running or 'a Spark Connect server'})"
+        )
     for key, value in (conf or {}).items():
         try:
             now = active.conf.get(key, None)
@@ -343,6 +346,18 @@ def warn_not_applied(active, master: str | None, conf: Mapping[str, str] | None)
             "(spark.stop()) before get_spark to start one with these settings",
             "; ".join(differs),
         )
+
+
+def session_master(spark) -> str | None:
+    """The master a running session was started on: its SparkContext's; a Spark Connect
+    session has none on the client (`sparkContext` raised JVM_ATTRIBUTE_NOT_SUPPORTED
+    inside get_spark), so the server's `spark.master` setting, None if it does not say."""
+    if is_connect(spark):
+        try:
+            return spark.conf.get("spark.master", None)
+        except Exception:  # a server that does not expose it to clients
+            return None
+    return spark.sparkContext.master
 
 
 def check_driver_addresses(conf: Mapping[str, str]) -> None:

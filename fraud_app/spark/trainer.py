@@ -33,6 +33,7 @@ from dlcore.optimizers.base import (
 from dlcore.schedules import CosineDecay, Schedule, WarmupLinearScaling, schedule_to_config
 from fraud_app.errors import TrainingError
 from fraud_app.spark.config import DistributedConfig
+from fraud_app.spark.connect import BARRIER, require_classic
 from fraud_app.spark.data import PartitionData, to_training_blocks
 from fraud_app.spark.early_stopping import EarlyStopper, EarlyStoppingConfig
 from fraud_app.spark.engine_base import Engine, FaultInjection, TrainingResult
@@ -131,6 +132,7 @@ class DistributedTrainer:
         weights to keep; without it the run only records the scores (and best_iteration),
         never stops early."""
         cfg = self.config
+        require_classic(self.spark or df, "DistributedTrainer.fit", BARRIER)
         self._require_validation(df, validation_df)
         data = (
             df

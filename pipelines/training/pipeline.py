@@ -22,6 +22,7 @@ from pathlib import Path
 
 from fraud_app.config import AppConfig
 from fraud_app.etl.readers import reads
+from fraud_app.spark.connect import BARRIER, classic_only
 from fraud_app.spark.session import check_barrier_slots, utc_session
 from fraud_app.tracking.runs import start_training_run
 from pipelines.training import lifecycle, nodes
@@ -36,6 +37,7 @@ from pipelines.training.run_names import claim_run
 from pipelines.training.scored_windows import evaluate_windows, score_test, validation_scores
 
 
+@classic_only("run_training", BARRIER)  # before the session's settings and the run's name
 @utc_session
 @reads("features", "train")
 def run_training(
