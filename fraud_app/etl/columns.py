@@ -114,7 +114,9 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
         raw = F.col(quoted(source)).cast("string") if source is not None else None
         texts[TEXT + name] = _text(raw) if raw is not None else F.lit(None).cast("string")
     df = df.withColumns(texts)
-    df = df.withColumns({MARK + n: marks(n, cfg.missing_ids) for n in MARKED_COLUMNS})
+    df = df.withColumns(
+        {MARK + n: marks(n, cfg.missing_ids, cfg.unknown_labels()) for n in MARKED_COLUMNS}
+    )
     added: dict[str, Column] = {}
     for name in LOCAL_TIMES:  # `__g_<c>` / `__o_<c>`: on the zone's daylight-saving edges
         added.update(local_times.never(name))

@@ -18,6 +18,9 @@ _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
 EPOCH_FORMATS = ("epoch_seconds", "epoch_millis")
 BUILTIN_LABELS = {"1": 1, "0": 0, "true": 1, "t": 1, "yes": 1, "y": 1,
                   "false": 0, "f": 0, "no": 0, "n": 0}  # fmt: skip
+# one-letter words whose meaning is the export's (F: false or fraud; N: no or normal):
+# etl.label_values may give them either label, unlike the words and 0 / 1
+LETTER_LABELS = ("t", "f", "y", "n")
 # ids that exports write for "unknown" (etl.missing_ids): words no card or merchant is
 # named; numbers such as 0 or -1 are real ids in some exports, so the user lists them
 DEFAULT_MISSING_IDS = ("unknown", "undefined", "?", "-")
@@ -27,6 +30,10 @@ _ZONE_EXPECTED = (
     "expected an IANA zone name such as 'America/New_York', 'Europe/Berlin' or 'UTC' (the zone "
     "of wall-clock times written without an offset)"
 )
+
+
+def _said(label: int | None) -> str:
+    return "null" if label is None else str(label)
 
 
 def known_zone(value: str, expected: str = _ZONE_EXPECTED) -> str:
@@ -119,7 +126,13 @@ class EtlSection(Section):
     bounds: plausibility bounds (EtlBounds).
     label_values: more spellings of the label, {text: 0 or 1}, e.g. {fraud: 1, legit: 0}
       or {chargeback: 1, genuine: 0}; compared without case and surrounding blanks, beside
-      the built-in 0/1, 0.0/1.0, true/false, t/f, yes/no, y/n (which they cannot redefine).
+      the built-in 0/1, 0.0/1.0, true/false, t/f, yes/no, y/n. The words and numbers keep
+      their meaning; the letters t, f, y, n may be given another: {F: 1, N: 0} reads an
+      export writing F for fraud and N for normal (read as false and no without it: an
+      input mixing the two kinds of words is named in a WARNING, `mixed_label_words`).
+      null marks a text meaning "not known yet", e.g. {pending: null}: such rows are
+      published unlabelled (allow_unlabelled), as an empty label is (it was quarantined as
+      `invalid_label`, the newest days' rows with it: the ones to score).
     missing_ids: id values that mean "no id" in transaction_id, card_id, merchant_id and
       device_id, compared without case or surrounding blanks and as ids ('0.0' is '0'),
       beside the built-in null markers (NULL, None, NaN, NA, N/A, #N/A, nil) and empty
@@ -204,7 +217,7 @@ class EtlSection(Section):
     bounds: EtlBounds = Field(default_factory=EtlBounds)
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
     decimal_separator: Literal[".", ","] = "."
-    label_values: dict[str, Literal[0, 1]] = Field(default_factory=dict)
+    label_values: dict[str, Literal[0, 1] | None] = Field(default_factory=dict)
     missing_ids: tuple[str, ...] = DEFAULT_MISSING_IDS
     mode: Literal["replace", "append"] = "replace"
     compact_files: int | None = Field(32, ge=2)
@@ -247,21 +260,31 @@ class EtlSection(Section):
 
     @field_validator("label_values")
     @classmethod
-    def _label_spellings(cls, value: dict[str, int]) -> dict[str, int]:
-        folded: dict[str, int] = {}
+    def _label_spellings(cls, value: dict[str, int | None]) -> dict[str, int | None]:
+        folded: dict[str, int | None] = {}
         for text, label in value.items():
             key = text.strip().casefold()
             if not key:
                 raise ValueError("etl.label_values: a label text must not be empty")
-            if key in BUILTIN_LABELS and BUILTIN_LABELS[key] != label:
+            if key in BUILTIN_LABELS and key not in LETTER_LABELS and BUILTIN_LABELS[key] != label:
                 raise ValueError(
-                    f"etl.label_values: {text!r}: {label} contradicts its built-in meaning "
-                    f"{BUILTIN_LABELS[key]}; expected new spellings such as fraud: 1, legit: 0"
+                    f"etl.label_values: {text!r}: {_said(label)} contradicts its built-in meaning "
+                    f"{BUILTIN_LABELS[key]}; expected new spellings such as fraud: 1, legit: 0 "
+                    "(the letters t, f, y, n may be given either label, e.g. F: 1 for fraud)"
                 )
-            if folded.get(key, label) != label:
-                raise ValueError(f"etl.label_values: {text!r} is given both as 0 and as 1")
+            if key in folded and folded[key] != label:
+                first, second = sorted((_said(folded[key]), _said(label)))
+                raise ValueError(
+                    f"etl.label_values: {text!r} is given both as {first} and as {second}"
+                )
             folded[key] = label
         return value
+
+    def unknown_labels(self) -> tuple[str, ...]:
+        """The label texts (folded) etl.label_values maps to null: not known yet."""
+        return tuple(
+            sorted(k.strip().casefold() for k, v in self.label_values.items() if v is None)
+        )
 
     @field_validator("missing_ids", mode="before")
     @classmethod

@@ -36,10 +36,15 @@ def _null_marker(name: str) -> Column:
     return F.coalesce(F.lower(_text(name)).isin(*NULL_MARKERS), F.lit(False))
 
 
-def marks(name: str, missing_ids: tuple[str, ...]) -> Column:
+def marks(name: str, missing_ids: tuple[str, ...], unknown_labels: tuple[str, ...] = ()) -> Column:
     """True where the value of `name` (a MARKED_COLUMNS column) means no value: a null
-    marker, or in an id column one of `missing_ids` (etl.missing_ids), compared as an id
-    ('0.0' is '0', parsing.id_text) without case."""
+    marker, in an id column one of `missing_ids` (etl.missing_ids), compared as an id
+    ('0.0' is '0', parsing.id_text) without case, in the label one of `unknown_labels`
+    (folded texts etl.label_values maps to null: not known yet)."""
+    if name == "label" and unknown_labels:
+        return _null_marker(name) | F.coalesce(
+            F.lower(_text(name)).isin(*unknown_labels), F.lit(False)
+        )
     placeholders = sorted({v.lower() for v in missing_ids})
     if name not in ID_COLUMNS or not placeholders:
         return _null_marker(name)

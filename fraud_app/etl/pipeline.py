@@ -37,7 +37,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import dedup, delivery_checks, local_times
+from fraud_app.etl import dedup, delivery_checks, label_words, local_times
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.commit_source import input_identity
@@ -133,6 +133,9 @@ class EtlResult:
     # optional ids (merchant_id, device_id) read as missing by etl.missing_ids, published
     # null: {column: {value as written: rows}} (fraud_app.etl.id_checks; a WARNING says so)
     placeholder_ids: dict[str, dict[str, int]] = field(default_factory=dict)
+    # label words of both kinds, true/false and yes/no ('F' beside 'N'): {word as written:
+    # rows}, published as read (fraud_app.etl.label_words; a WARNING says so)
+    mixed_label_words: dict[str, int] = field(default_factory=dict)
     # etl.mode: append: this run's job (its staging and quarantine file names), its input
     # (fraud_app.etl.commit_source.input_identity), and the job of the table's previous
     # report when that one published this same input whole (its rows are then this run's
@@ -170,6 +173,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
             local_times.AMBIGUOUS
         ),
         *[c.alias(n) for n, c in placeholder_columns().items()],
+        *[c.alias(n) for n, c in label_words.staged_columns(cfg).items()],
     )
 
 
@@ -268,7 +272,8 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         seconds=round(time.monotonic() - run.started, 3),
         dropped_dates=run.publish.dropped_dates(),
         ambiguous_local_times=local_times.count_ambiguous(stage, cfg.time_zone),
-        placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {}, **counts,
+        placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {},
+        mixed_label_words=label_words.count_mixed(stage, cfg), **counts,
         **_append_fields(run.publish),
     )  # fmt: skip
     _check_accounting(result)

@@ -277,7 +277,8 @@ def _label_rules() -> tuple[Rule, ...]:
         Rule("invalid_label", "label is not 0/1", lambda: _unparsed("label"),
              _detail("label", "is not 0 or 1: expected 0/1 (or 0.0/1.0), true/false, t/f, "
                               "yes/no or y/n in any case; other spellings such as fraud / "
-                              "legit: map them under etl.label_values")),
+                              "legit: map them under etl.label_values (a text meaning not "
+                              "known yet to null, e.g. pending: null)")),
         Rule("label_time_without_label", "label_time set while the label is empty",
              lambda: _missing("label") & ~_missing("label_time"),
              lambda: F.concat(_quoted("label_time"), F.lit(

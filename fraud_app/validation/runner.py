@@ -295,7 +295,21 @@ def _crossed_bound(check: Check, res: dict[str, Any]) -> str:
         return check.setting
     return (
         f"{name} (observed {observed:g} is {side} its {bound:g}; if that is what your data "
-        f"holds, set {name} to {fix})"
+        f"holds, set {name} to {fix}){_no_fraud_hint(check, observed)}"
+    )
+
+
+def _no_fraud_hint(check: Check, observed: float) -> str:
+    """A fraud rate of 0 is more often labels misread than data without fraud: an export
+    writing F for fraud and N for normal was read as false and no (session 40), and the
+    advice to lower the bound alone led to a training that has no fraud to learn."""
+    if check.name != "label:rate" or observed != 0:
+        return ""
+    return (
+        ". No labelled row is a fraud (label 1), and no model learns fraud without one: "
+        "first check how the export's labels were read (etl.columns.label, "
+        "etl.label_values; the ETL's WARNING about label words of two kinds, e.g. F "
+        "beside N)"
     )
 
 

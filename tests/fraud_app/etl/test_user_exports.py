@@ -85,7 +85,7 @@ def test_label_values_map_other_spellings(spark, tmp_path, caplog) -> None:
     detail = (
         "label 'unknown' is not 0 or 1: expected 0/1 (or 0.0/1.0), true/false, t/f, yes/no "
         "or y/n in any case; other spellings such as fraud / legit: map them under "
-        "etl.label_values"
+        "etl.label_values (a text meaning not known yet to null, e.g. pending: null)"
     )
     assert _quarantine(spark, result) == {"t5": ("invalid_label", detail)}
     assert result.quarantine_examples == {"invalid_label": detail}

@@ -82,6 +82,13 @@ def test_no_fraud_at_all_names_the_min(spark, tmp_path):
     assert "label_rate_max" not in line
     assert "observed 0 is below its 0.001" in line
     assert "set validation.canonical.label_rate_min to at most 0)" in line
+    # a rate of 0 is more often labels misread (F for fraud read as false): say so first
+    assert line.endswith(
+        ". No labelled row is a fraud (label 1), and no model learns fraud without one: "
+        "first check how the export's labels were read (etl.columns.label, "
+        "etl.label_values; the ETL's WARNING about label words of two kinds, e.g. F "
+        "beside N)"
+    ), line
 
 
 def test_the_value_named_is_rounded_so_the_observed_rate_passes():
