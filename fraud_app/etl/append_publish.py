@@ -103,7 +103,7 @@ class AppendPublish:
             ):
                 if path.rsplit("/", 1)[-1].startswith(f"{job}-"):
                     self.fs.delete(path)
-                    logger.warning("removed %s, added by the killed ETL run %s", path, job)
+                    logger.warning("removed %s, added by the killed run %s", path, job)
         self.swap.recover(keep_own=True)
         self.fs.delete(f"{self.quarantine}/{STAGING}")
         if killed:
