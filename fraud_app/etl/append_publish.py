@@ -96,14 +96,14 @@ class AppendPublish:
             self._inherit([info for _, info in markers])
         for job, (path, info) in zip(killed, markers, strict=True):
             if self._retries(job, path, info):
-                self._roll_back(job, info.get("dates") or [])
+                self._roll_back(job, info)
         for job in killed:
             for path in (
                 self.fs.list_paths(self.quarantine) if self.fs.exists(self.quarantine) else []
             ):
                 if path.rsplit("/", 1)[-1].startswith(f"{job}-"):
                     self.fs.delete(path)
-                    logger.warning("removed %s, added by the killed ETL run %s", path, job)
+                    logger.warning("removed %s, added by the killed run %s", path, job)
         self.swap.recover(keep_own=True)
         self.fs.delete(f"{self.quarantine}/{STAGING}")
         if killed:
@@ -127,8 +127,10 @@ class AppendPublish:
         killed run's rows); and a marker the killed run wrote at its own commit (not one a
         retry carried over: that retry swapped nothing, and its `new` is not the killed
         run's). An abandoned run taken over by another input stays as the kill left it."""
+        kind = job.split("-", 1)[0]  # `etl` retries `etl`, `labels` retries `labels`
         if (
-            not (job.startswith("etl-") and self.swap.job.startswith("etl-"))
+            kind not in ("etl", "labels")
+            or not self.swap.job.startswith(f"{kind}-")
             or "carried_by" in info
         ):
             return False
@@ -136,18 +138,39 @@ class AppendPublish:
             return same_place(info, self.source)
         return same_input(info, self.source)
 
-    def _roll_back(self, job: str, dates: list[str]) -> None:
-        """Take the killed run `job`'s swapped-in dates back out (PartitionSwap.undo), so
-        the table is the one it committed over and this retry, reading it, counts and
-        reports the delivery as the uninterrupted run would have (the killed run's rows
-        were counted as duplicates: "625 duplicate rows, 0 added", over the report the
-        killed run had written whole)."""
-        undone = PartitionSwap(self.fs, self.table, job).undo(dates)
+    def _roll_back(self, job: str, info: dict) -> None:
+        """Take the killed run `job`'s change back out: its swapped-in dates
+        (PartitionSwap.undo) and its files moved into the marker's `extra` folders (the
+        label ledger: `_undo_extra`), so the table is the one it committed over and this
+        retry, reading it, counts and reports the delivery or feed as the uninterrupted
+        run would have (the killed run's rows were counted as duplicates: "625 duplicate
+        rows, 0 added", over the report the killed run had written whole; a killed
+        `labels` run's fills as `labels_unchanged`, its ledger entries as recorded)."""
+        undone = PartitionSwap(self.fs, self.table, job).undo(info.get("dates") or [])
         self.rolled_back += undone
         if undone:
-            logger.warning("took back %d date(s) the killed ETL run %s had swapped into %s "
-                           "(%s): this run publishes its delivery again", len(undone), job,
-                           self.table, ", ".join(sorted(undone)))  # fmt: skip
+            logger.warning("took back %d date(s) the killed run %s had swapped into %s "
+                           "(%s): this run publishes its %s again", len(undone), job,
+                           self.table, ", ".join(sorted(undone)),
+                           "feed" if job.startswith("labels-") else "delivery")  # fmt: skip
+        self._undo_extra(job, info.get("extra") or [])
+
+    def _undo_extra(self, job: str, folders: list[str]) -> None:
+        """The files the killed `job` moved into `folders` taken back out, the files its
+        compaction replaced there (kept in its staging: `_commit`) put back first; an undo
+        killed part-way leaves rows twice, never one lost, and the next retry finishes it
+        (the killed run's marker stays until this run's recovery ends)."""
+        root = f"{self.table}/{STAGING}/{job}"
+        for i, into in enumerate(folders):
+            kept = f"{root}/replaced-{i}"
+            for path in self.fs.list_paths(kept) if self.fs.exists(kept) else []:
+                back = f"{into}/{path.rsplit('/', 1)[-1]}"
+                if not self.fs.exists(back):
+                    self.fs.rename(path, back)
+            for path in self.fs.list_paths(into) if self.fs.exists(into) else []:
+                if path.rsplit("/", 1)[-1].startswith(f"{job}-"):
+                    self.fs.delete(path)
+                    logger.warning("removed %s, added by the killed run %s", path, job)
 
     def repeated_job(self) -> str | None:
         """The job of the table's last report when it published this very input whole and
@@ -388,15 +411,17 @@ class AppendPublish:
         with critical():
             # killed from here until the report is written: readers refuse the table
             # (read_table) and the next run takes this run's quarantine file back out
-            self.swap.mark_committing(self._dates, self.source)
+            self.swap.mark_committing(self._dates, self.source, [e[1] for e in self._extra])
             self._marked = True
             self.fs.delete(f"{self.swap.root}/{KILLED}")  # a taken-over marker: ours now
-            for staged, into, replaced in self._extra:  # first: a kill after leaves them
-                self.fs.mkdirs(into)
+            for i, (staged, into, replaced) in enumerate(self._extra):  # first: a kill
+                self.fs.mkdirs(into)  # after leaves them (its retry takes them back out)
                 for path in self.fs.list_paths(staged):
                     self.fs.rename(path, f"{into}/{self.swap.job}-{path.rsplit('/', 1)[-1]}")
-                for path in replaced:  # their rows are in the file just moved in
-                    self.fs.delete(path)
+                if replaced:  # their rows are in the file just moved in: kept in the
+                    self.fs.mkdirs(f"{self.swap.root}/replaced-{i}")  # staging for an undo
+                for path in replaced:  # (`_undo_extra`) until the cleanup
+                    self.fs.rename(path, f"{self.swap.root}/replaced-{i}/{path.rsplit('/', 1)[-1]}")
             for day in self._dates:
                 self.swap.swap(day)
             # this run's file under its job's name (into the widened copy when the

@@ -32,7 +32,10 @@ exactly one place:
 Only the event_date partitions holding a filled or corrected row are rewritten, through
 the ETL's append staging and swap (fraud_app.etl.labels_apply, through
 fraud_app.etl.append_publish.AppendPublish, job `labels-<token>`): a killed run leaves
-every partition complete and the next `labels` or `etl --mode append` run recovers; the quarantine rows are added as one new file. The
+every partition complete and the next `labels` or `etl --mode append` run recovers; the
+retry of a killed run on the same feed first takes its change back out (its swapped-in
+dates, its ledger file; session 40), so it counts and reports the feed as the
+uninterrupted run; the quarantine rows are added as one new file. The
 report is `<table>/_labels_report.json`. Re-running a feed is idempotent (its filled and
 corrected rows are then unchanged; a quarantine row equal in its raw values and reason to
 one the quarantine holds is not added again: `already_quarantined`), which is also how

@@ -1,11 +1,29 @@
 """One writer per output root: a lock file `<paths.root>/.fraud-app.lock`.
 
-Owns taking, refusing and releasing the lock; does not own what the holder writes.
-The file holds JSON {pid, host, process_start, command, started_at} (`owner_info`). A
-lock whose process no longer runs on this host (`process_alive`: its pid gone, or reused
-by a process started at another time) is stale (a killed run) and is taken over with a
-warning; a lock held by a live process, or by another host (whose processes cannot be
-checked), is refused with ConcurrentRunError naming the holder and how to clear it.
+Owns taking, refusing and releasing the lock, and the liveness rule of every record that
+names a process (this lock, the per-run-name and scoring locks, the commit markers of
+fraud_app.etl.partition_swap, the readers' registrations, the MLflow runs' owner tag);
+does not own what the holder writes. The file holds JSON {pid, host, process_start,
+pid_ns, machine_id, command, started_at} (`owner_info`).
+
+Liveness (`liveness`): a holder is dead only when it is PROVABLY this host's and gone:
+the same hostname, the same boot (the boot id in `process_start`), the same PID namespace
+(`pid_ns`: a container has its own pids; containers sharing a hostname with
+`--network host`, a fixed `hostname:` or hostNetwork read each other's pids as their own),
+and its pid gone or now a process started at another time (the pid reused). A holder is
+alive when that pid still runs with the recorded start. Everything else cannot be told
+here and counts as alive: another hostname, another boot id under this hostname (another
+machine of that name), another PID namespace, a record without a start time (another OS,
+a release before session 38) or without `pid_ns` (before session 40), a system without
+/proc. The one staleness rule beyond that: a holder of this hostname and this machine
+(the same /etc/machine-id) recorded under another boot id ran before this machine's last
+reboot, and is dead. Before session 40 another PID namespace's live holder, and another
+machine's of the same hostname, was read as dead and its lock taken over.
+
+A stale lock is taken over with a warning; one whose holder lives, or cannot be told, is
+refused with ConcurrentRunError naming the lock file, the holder's host and pid, why this
+host cannot tell, and how the operator clears it (check the pid on that host; delete the
+file once sure it is gone).
 
 Creation is atomic on a local disk (O_CREAT | O_EXCL). Re-entrant within a process,
 so a workflow that runs several steps can hold it around all of them.
@@ -43,14 +61,35 @@ def process_start(pid: int) -> str | None:
     return f"{boot}:{fields[19]}" if len(fields) > 19 else None
 
 
+def pid_namespace() -> str | None:
+    """This process's PID namespace ("pid:[4026531836]"; each container has its own), None
+    where /proc does not say (another OS)."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return None
+
+
+def machine_id() -> str | None:
+    """This machine's /etc/machine-id (systemd: unique per installation, kept across
+    reboots), None where there is none (many container images, other OSes)."""
+    try:
+        return Path("/etc/machine-id").read_text().strip() or None
+    except OSError:
+        return None
+
+
 def owner_info() -> dict:
-    """Who holds a lock or writes a commit marker: this process, as `process_alive` reads it
-    back (pid, host, process_start) and an operator reads it (started_at, UTC)."""
+    """Who holds a lock or writes a commit marker: this process, as `liveness` reads it
+    back (pid, host, process_start, pid_ns, machine_id) and an operator reads it
+    (started_at, UTC)."""
     pid = os.getpid()
     return {
         "pid": pid,
         "host": socket.gethostname(),
         "process_start": process_start(pid),
+        "pid_ns": pid_namespace(),
+        "machine_id": machine_id(),
         "started_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
 
@@ -64,26 +103,44 @@ def holder_text(info: dict) -> str:
     )
 
 
-def process_alive(pid: object, host: object, start: object = None) -> bool | None:
-    """Whether the process a lock or marker names (`owner_info`) still runs.
-
-    True / False for a process of this host: False when `pid` is gone, or now belongs to a
-    process started at another time than `start` (the pid was reused; `start` None: the pid
-    alone decides). None for a process of another host (a cluster's other driver), whose
-    processes this host cannot check: the caller must not guess (it names the host and
-    what the operator can do there). A pid that is not a positive int: False on this host.
-    """
+def liveness(info: dict) -> tuple[bool | None, str]:
+    """(whether the process `info` (`owner_info`) names still runs, why): True / False
+    only for a process provably of this host (the module docstring's rule), None when this
+    host cannot tell; the reason names what decided."""
+    pid, host, start = info.get("pid"), info.get("host"), info.get("process_start")
     if host != socket.gethostname():
-        return None
+        return None, f"it ran on host {host}, not this one ({socket.gethostname()})"
+    mine = process_start(os.getpid())
+    if mine is None:
+        return None, "this system shows no process start times (/proc)"
+    if not isinstance(start, str) or ":" not in start:
+        return None, "it recorded no process start time (another OS or an older release)"
+    boot = start.rsplit(":", 1)[0]
+    if boot != mine.rsplit(":", 1)[0]:
+        if info.get("machine_id") and info.get("machine_id") == machine_id():
+            return False, "it ran on this machine before its last reboot"
+        return None, f"it ran under another boot id ({boot}): another machine named {host}"
+    if info.get("pid_ns") != pid_namespace():
+        return None, (f"it ran in another PID namespace ({info.get('pid_ns') or 'not recorded'}"
+                      f"; this process: {pid_namespace()}): a container's pids, or an older "
+                      "release's record")  # fmt: skip
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
-        return False
+        return False, f"its pid {pid!r} is not a process id (a damaged record)"
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return False
+        return False, f"pid {pid} is gone"
     except PermissionError:  # exists, owned by another user
         pass
-    return start is None or process_start(pid) in (None, start)
+    now = process_start(pid)
+    if now is not None and now != start:
+        return False, f"pid {pid} now belongs to a process started at another time (reused)"
+    return True, f"pid {pid} still runs"
+
+
+def holder_alive(info: dict) -> bool | None:
+    """`liveness(info)` without its reason."""
+    return liveness(info)[0]
 
 
 def _local_path(root: str, setting: str = "paths.root") -> Path:
@@ -176,13 +233,22 @@ class RootLock:
             holder = json.loads(text)
             pid, host = int(holder["pid"]), str(holder["host"])
         except (ValueError, KeyError, TypeError):
-            holder, pid, host = {}, -1, ""
-        if process_alive(pid, host, holder.get("process_start")) is False:
-            logger.warning("removing the stale run lock %s of a dead process: %s", self.path, text)
+            holder, pid, host = {}, "?", ""
+        alive, reason = liveness(holder) if holder else (None, "the file cannot be read")
+        if alive is False:
+            logger.warning("removing the stale run lock %s of a dead process (%s): %s",
+                           self.path, reason, text)  # fmt: skip
             self.path.unlink(missing_ok=True)
             return
-        why = holder_text(holder) if holder else "an unreadable lock file"
+        who = holder_text(holder) if holder else "an unreadable lock file"
+        if alive:
+            raise ConcurrentRunError(
+                f"another fraud-app run is writing to {self.path.parent}: {who}. Wait for it "
+                f"to finish, or delete {self.path} if that run no longer exists."
+            )
         raise ConcurrentRunError(
-            f"another fraud-app run is writing to {self.path.parent}: {why}. Wait for it to "
-            f"finish, or delete {self.path} if that run no longer exists."
+            f"another fraud-app run is writing to {self.path.parent}: {who} holds the lock "
+            f"{self.path}, and this host cannot tell whether it still runs ({reason}). Wait "
+            f"for it to finish; if it no longer runs (on host {host or '?'}: `ps -p {pid}`), "
+            f"delete {self.path} and run this command again."
         )

@@ -13,12 +13,12 @@ date only in `old`; `recover` (run at the start of every job, under the output's
 moves it back and removes dead jobs' staging.
 
 A job that swaps several dates as one change (the ETL's append: one delivery) first writes
-`_staging/<job>/_committing.json` (pid, host, process_start, started_at, dates:
+`_staging/<job>/_committing.json` (pid, host, process_start, pid_ns, started_at, dates:
 fraud_app.etl.lock.owner_info). Killed inside its swaps, it leaves a table where some dates
 hold the delivery and others not, and one date maybe only in `old`: `interrupted` finds
 that, so that a reader refuses the table until the writer runs again
 (fraud_app.etl.table_read.read_table), instead of reading a date short. Whose marker it is decides
-(fraud_app.etl.lock.process_alive):
+(fraud_app.etl.lock.liveness):
 
     this host, process running      a live job: readers go on (it finishes or recovers)
     this host, process gone         killed: readers refuse; the next run recovers it
@@ -44,7 +44,7 @@ import logging
 
 from fraud_app.errors import ConcurrentRunError
 from fraud_app.etl.fs import HadoopFs, partition_dates
-from fraud_app.etl.lock import owner_info, process_alive
+from fraud_app.etl.lock import holder_alive, owner_info
 from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -140,10 +140,15 @@ class PartitionSwap:
         self.fs.mkdirs(self.old)
         self.fs.rename(f"{self.output}/{name}", f"{self.old}/{name}")
 
-    def mark_committing(self, days: list[str], source: dict | None = None) -> None:
+    def mark_committing(
+        self, days: list[str], source: dict | None = None, extra: list[str] | None = None
+    ) -> None:
         """Record that this job starts swapping `days` in as one change (module docstring);
-        `source`: the input it publishes (fraud_app.etl.commit_source.input_identity)."""
-        info = {**owner_info(), "dates": list(days), **({"input": source} if source else {})}
+        `source`: the input it publishes (fraud_app.etl.commit_source.input_identity);
+        `extra`: the folders its other files go into first (the label ledger), in order:
+        what the retry of a killed job takes back out (AppendPublish._roll_back)."""
+        info = {**owner_info(), "dates": list(days), **({"input": source} if source else {}),
+                **({"extra": list(extra)} if extra else {})}  # fmt: skip
         self.fs.write_text(f"{self.root}/{COMMITTING}", json.dumps(info))
 
     def clear_committing(self) -> None:
@@ -178,7 +183,7 @@ def _marker(fs: HadoopFs, root: str) -> tuple[dict, str] | None:
             return {}, "killed"
         if default:
             return info, default
-        alive = process_alive(info.get("pid"), info.get("host"), info.get("process_start"))
+        alive = holder_alive(info)
         return info, {True: "running", False: "killed", None: "elsewhere"}[alive]
     return None
 

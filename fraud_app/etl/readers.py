@@ -38,7 +38,7 @@ import secrets
 from pathlib import Path
 
 from fraud_app.errors import ConcurrentRunError
-from fraud_app.etl.lock import LOCK_NAME, holder_text, owner_info, process_alive
+from fraud_app.etl.lock import LOCK_NAME, holder_alive, holder_text, owner_info
 from fraud_app.interrupts import critical
 from fraud_app.uris import local_path
 
@@ -177,10 +177,10 @@ def _writer_holding(root: Path, table: str) -> str | None:
     holder = _read(lock)
     if not holder:
         return f"an unreadable lock file {lock}" if lock.exists() else None
-    pid, host = holder.get("pid"), holder.get("host")
+    pid = holder.get("pid")
     if pid == os.getpid() or holder.get("command") not in WRITERS[table]:
         return None
-    if process_alive(pid, host, holder.get("process_start")) is False:
+    if holder_alive(holder) is False:
         return None  # a dead run's lock: the next writer clears it
     return holder_text(holder)
 

@@ -18,7 +18,7 @@ import contextlib
 from typing import Any
 
 from fraud_app import jsonout
-from fraud_app.tracking.tune import _finite, parent_run
+from fraud_app.tracking.tune import _finite, nested_run, parent_run
 
 
 class BacktestTracker:
@@ -40,11 +40,9 @@ class BacktestTracker:
     def fold(self, result: dict[str, Any]) -> None:
         """One nested run: the fold's windows and every model's metrics."""
         index = result["fold"]
-        with self._mlflow.start_run(
-            experiment_id=self.store.experiment_id, run_name=f"fold-{index:02d}", nested=True
-        ):
-            self._mlflow.set_tags({"fraud_app.kind": "backtest_fold", "fold": str(index),
-                                   "leakage_check_ok": str(result["leakage_check"]["ok"])})  # fmt: skip
+        tags = {"fold": str(index), "leakage_check_ok": str(result["leakage_check"]["ok"])}
+        with nested_run(self._mlflow, self.store, self.run_id, f"fold-{index:02d}",
+                        "backtest_fold", tags):  # fmt: skip
             self._mlflow.log_params({k: str(v) for k, v in result["windows"].items()})
             self._mlflow.log_metrics(_finite(_model_metrics(result["models"])))
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fraud_app.redaction import redact_value
-from fraud_app.tracking.killed_runs import end_killed_runs, owner_tags
+from fraud_app.tracking.killed_runs import start_owned_run
 from fraud_app.tracking.store_lock import sqlite_database, writable_here
 from fraud_app.tracking.tune import _finite, _param_text
 from fraud_app.uris import redacted
@@ -171,14 +171,8 @@ def _start_and_log(config, kind, run_name, params, metrics, steps, path, tags) -
 
     store = connect(config)
     client = mlflow.MlflowClient()
-    run = client.create_run(
-        store.experiment_id,
-        run_name=run_name,
-        tags={"fraud_app.kind": kind, "mlflow.runName": run_name, **owner_tags(),
-              **{f"fraud_app.{k}": str(v) for k, v in tags.items() if v is not None}},
-    )  # fmt: skip
-    run_id = run.info.run_id
-    end_killed_runs(client, store.experiment_id, run_name, kind, run_id)  # a killed try's
+    given = {f"fraud_app.{k}": str(v) for k, v in tags.items() if v is not None}
+    run_id = start_owned_run(client, store.experiment_id, run_name, kind, tags=given)
     status = "FAILED"
     try:
         from mlflow.entities import Metric, Param

@@ -27,6 +27,7 @@ from typing import Any
 
 from fraud_app.errors import ModelLoadError, TrackingError
 from fraud_app.tracking.champion_history import periods, read_history, record_move
+from fraud_app.tracking.killed_runs import start_owned_run
 from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
@@ -285,7 +286,6 @@ def promote(
     window; they were blanked); gate.decision becomes `manual` and the automatic decision
     is kept as gate.auto_decision. Promoting the current champion changes nothing (no tag,
     no run): d.decision is then "unchanged"."""
-    import mlflow
 
     version = version_number(version) or str(version)  # '02' is v2 (an absent one: named)
     mv = _version(client, name, version)
@@ -311,10 +311,11 @@ def promote(
     logger.info("registry: %s v%s -> champion (manual; previous %s)", name, version, was)
     if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself
         client.delete_registered_model_alias(name, CHALLENGER)
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"promote-{name}-v{version}"):
-        mlflow.set_tags({"fraud_app.kind": "promotion", "promotion.decision": "manual",
-                         "promotion.model": name, "promotion.version": str(version),
-                         "promotion.previous_champion": d.champion_version or ""})  # fmt: skip
+    tags = {"promotion.decision": "manual", "promotion.model": name,
+            "promotion.version": str(version), "promotion.previous_champion": d.champion_version or ""}  # fmt: skip
+    run_id = start_owned_run(client, experiment_id, f"promote-{name}-v{version}", "promotion",
+                             tags=tags)  # fmt: skip
+    client.set_terminated(run_id, "FINISHED")
     return d
 
 

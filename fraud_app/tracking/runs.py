@@ -18,7 +18,7 @@ from typing import Any
 from fraud_app.errors import TrackingError
 from fraud_app.redaction import redact_mapping, redact_text
 from fraud_app.tracking.client import store_error
-from fraud_app.tracking.killed_runs import end_killed_runs, owner_tags
+from fraud_app.tracking.killed_runs import ERROR_TAG, start_owned_run
 from fraud_app.tracking.ownership import PROJECT_TAG, project_identity
 
 logger = logging.getLogger(__name__)
@@ -120,24 +120,18 @@ class MlflowTracker:
         return self
 
     def _start(self) -> str:
+        alike = {PROJECT_TAG: project_identity(self.config), "fraud_app.run": self.run_name}
         try:
-            run = self._mlflow.start_run(
-                experiment_id=self.store.experiment_id, run_name=self.run_name
-            )
+            # this name's run lock is held: a RUNNING run of it is a killed process's
+            run_id = start_owned_run(self.client, self.store.experiment_id, self.run_name,
+                                     "training", tags=alike, alike=alike)  # fmt: skip
+            self._mlflow.start_run(run_id=run_id)  # the fluent API logs to it (this thread)
         except Exception as exc:
             raise store_error(self.store.uri, "cannot start a run", exc) from exc
-        project = {PROJECT_TAG: project_identity(self.config)}
-        self._mlflow.set_tags({"fraud_app.run": self.run_name, "fraud_app.kind": "training",
-                               **project, **owner_tags()})  # fmt: skip
-        # this name's run lock is held: a RUNNING run of it is a killed process's
-        end_killed_runs(self.client, self.store.experiment_id, self.run_name, "training",
-                        run.info.run_id, tags={**project, "fraud_app.run": self.run_name})  # fmt: skip
-        return run.info.run_id
+        return run_id
 
     def __exit__(self, exc_type, exc, tb) -> None:
-        failed = exc_type is not None
-        self.submit("end_run", lambda: self._mlflow.end_run(
-            "FAILED" if failed or self._worker.failed else "FINISHED"), always=True)  # fmt: skip
+        self.submit("end_run", self._end, exc, always=True)
         try:
             self._timed(self._worker.flush, self.timeout_s)
         except TrackingError as err:
@@ -150,6 +144,22 @@ class MlflowTracker:
                 "tracking_seconds": dict(self.seconds), "tracking_waited_s": self.waited_s,
                 "tracking_cpu_seconds": dict(self.cpu_seconds),
                 "tracking_nice": self._worker.nice})  # fmt: skip
+
+    def _end(self, exc: BaseException | None) -> None:
+        """End the run FINISHED, or FAILED with its error (ERROR_TAG: the training's, else
+        the first failed tracking call's), which a version it left unaliased is tagged
+        with (killed_runs.mark_orphans)."""
+        failure = self._worker.failure
+        if exc is None and failure is not None:
+            exc = failure[1]
+        if exc is None:
+            self._mlflow.end_run("FINISHED")
+            return
+        text = redact_text(f"{type(exc).__name__}: {exc}")[:1000]
+        try:
+            self._mlflow.set_tag(ERROR_TAG, text)
+        finally:
+            self._mlflow.end_run("FAILED")
 
     def summary(self) -> str:
         items = sorted(self.seconds.items(), key=lambda kv: -kv[1])
@@ -278,15 +288,9 @@ class MlflowTracker:
         context tags, as fluent start_run sets them), one batch of params + metrics, ended.
         Nested runs go to the parent's experiment (not MLflow's "current" one)."""
         from mlflow.entities import Param
-        from mlflow.tracking.context import registry as context
-        from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 
-        tags = context.resolve_tags(
-            {MLFLOW_PARENT_RUN_ID: self.run_id, MLFLOW_RUN_NAME: name, "fraud_app.kind": kind}
-        )
-        run_id = self.client.create_run(
-            self.store.experiment_id, tags=tags, run_name=name
-        ).info.run_id
+        run_id = start_owned_run(self.client, self.store.experiment_id, name, kind,
+                                 parent=self.run_id)  # fmt: skip
         try:
             self.client.log_batch(
                 run_id, metrics=metrics, params=[Param(k, str(v)) for k, v in params.items()]

@@ -18,6 +18,7 @@ import logging
 from typing import Any
 
 from fraud_app.tracking.client import store_error
+from fraud_app.tracking.killed_runs import start_owned_run
 
 logger = logging.getLogger(__name__)
 
@@ -39,19 +40,31 @@ def _finite(metrics: dict[str, Any]) -> dict[str, float]:
 def parent_run(mlflow, store, kind: str, run_name: str, params: dict[str, Any]):
     """A parent run (tags fraud_app.kind / fraud_app.run, `params`) that yields its id and
     ends FINISHED when the block completes, FAILED when it raises (the nested runs that
-    finished stay). TrackingError naming the store when the run cannot start."""
+    finished stay). TrackingError naming the store when the run cannot start. Started as
+    every run is (killed_runs.start_owned_run): owned by this process, and a run of this
+    name and kind a killed process left RUNNING is ended as KILLED, its nested runs too."""
     try:
-        run = mlflow.start_run(experiment_id=store.experiment_id, run_name=run_name)
+        run_id = start_owned_run(mlflow.MlflowClient(store.uri), store.experiment_id,
+                                 run_name, kind, tags={"fraud_app.run": run_name})  # fmt: skip
+        run = mlflow.start_run(run_id=run_id)
     except Exception as exc:
         raise store_error(store.uri, f"cannot start the {kind} run", exc) from exc
     status = "FAILED"
     try:
-        mlflow.set_tags({"fraud_app.kind": kind, "fraud_app.run": run_name})
         mlflow.log_params({k: _param_text(v) for k, v in params.items()})
         yield run.info.run_id
         status = "FINISHED"
     finally:
         mlflow.end_run(status)
+
+
+@contextlib.contextmanager
+def nested_run(mlflow, store, parent: str, run_name: str, kind: str, tags: dict[str, str]):
+    """A nested run of `parent` (owned, killed_runs.start_owned_run), active in the block."""
+    run_id = start_owned_run(mlflow.MlflowClient(store.uri), store.experiment_id, run_name,
+                             kind, tags=tags, parent=parent)  # fmt: skip
+    with mlflow.start_run(run_id=run_id, nested=True) as run:
+        yield run
 
 
 class TuneTracker:
@@ -75,10 +88,8 @@ class TuneTracker:
 
     def trial(self, index: int, params: dict[str, Any], metrics: dict[str, float]) -> None:
         """One nested run under the parent: the point's params and its validation metrics."""
-        with self._mlflow.start_run(
-            experiment_id=self.store.experiment_id, run_name=f"trial-{index:03d}", nested=True
-        ) as child:
-            self._mlflow.set_tags({"fraud_app.kind": "tune_trial", "trial": str(index)})
+        with nested_run(self._mlflow, self.store, self.run_id, f"trial-{index:03d}",
+                        "tune_trial", {"trial": str(index)}) as child:  # fmt: skip
             self._mlflow.log_params({k: _param_text(v) for k, v in params.items()})
             self._mlflow.log_metrics(_finite(metrics))
             self.trial_run_ids.append(child.info.run_id)

@@ -112,6 +112,11 @@ class Worker:
     def failed(self) -> bool:
         return self._failure is not None
 
+    @property
+    def failure(self) -> tuple[str, BaseException] | None:
+        """(label, error) of the first call that failed; None: none did."""
+        return self._failure
+
     def raise_if_failed(self) -> None:
         """TrackingError for the first failed call (once; later calls only skip)."""
         if self._failure is None or self._reported:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from dashboards.render import BACKTESTS, run_dir_name
 from fraud_app.config import AppConfig
-from fraud_app.etl.lock import holder_text, process_alive
+from fraud_app.etl.lock import holder_alive, holder_text
 from fraud_app.naming import is_name
 from fraud_app.retention.plan import Item
 from fraud_app.tracking.retention import RegistryHolds
@@ -154,7 +154,7 @@ def lock_holder(lock: Path) -> str | None:
         return f"an unreadable lock file {lock}"
     if not isinstance(info, dict):
         return f"an unreadable lock file {lock}"
-    if process_alive(info.get("pid"), info.get("host"), info.get("process_start")) is False:
+    if holder_alive(info) is False:
         return None
     return holder_text(info)
 

@@ -3,13 +3,12 @@ run do (fraud_app.etl.partition_swap): a marker of another host (a cluster's oth
 is reported naming the host, pid and start and what to run there, never silently trusted
 (readers read the table as complete) nor silently taken over (the next run's recovery);
 `_killed.json`, the operator's word that the run is gone, lets any host recover it.
-Liveness: fraud_app.etl.lock.process_alive, with the pid's start time against reuse."""
+Liveness: fraud_app.etl.lock.liveness, with the pid's start time against reuse."""
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from fraud_app.errors import ConcurrentRunError, DataIntegrityError
-from fraud_app.etl.lock import owner_info, process_alive, process_start
+from fraud_app.etl.lock import holder_alive, owner_info, process_start
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.etl.table_read import read_table
 from tests.fraud_app.etl.test_append_incremental import (
@@ -29,16 +28,19 @@ from tests.fraud_app.etl.test_append_incremental import (
 )
 
 
-def test_process_alive_tells_this_hosts_live_dead_and_reused_pids_and_not_others():
+def test_holder_alive_tells_this_hosts_live_dead_and_reused_pids_and_not_others():
+    # session 40: a record that cannot prove it is this host's (no start time, another
+    # boot, another PID namespace) is None: tests/fraud_app/etl/test_lock_liveness.py
     me = owner_info()
-    assert process_alive(me["pid"], me["host"], me["process_start"]) is True
+    assert holder_alive(me) is True
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
-    assert process_alive(child.pid, socket.gethostname()) is False  # gone
+    assert holder_alive({**me, "pid": child.pid}) is False  # gone
     if process_start(os.getpid()) is not None:  # Linux: a reused pid is not the holder
-        assert process_alive(os.getpid(), socket.gethostname(), "another-boot:1") is False
-    assert process_alive(os.getpid(), "another-host.example") is None  # cannot tell
-    assert process_alive("12", socket.gethostname()) is False  # a damaged marker's pid
+        boot = me["process_start"].rsplit(":", 1)[0]
+        assert holder_alive({**me, "process_start": f"{boot}:1"}) is False
+    assert holder_alive({**me, "host": "another-host.example"}) is None  # cannot tell
+    assert holder_alive({**me, "pid": "12"}) is False  # a damaged marker's pid
 
 
 def _killed_on(table: Path, host: str, pid: int) -> Path:

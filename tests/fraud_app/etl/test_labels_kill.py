@@ -1,8 +1,8 @@
 """`fraud-app labels` killed with SIGKILL between the two renames of a date (a real child
 process and its JVM, killed as a scheduler or the OOM killer would): readers refuse the
 half-updated table naming the label run, every partition file left reads, and the re-run
-of the same feed recovers and finishes it (the dates already swapped in are unchanged,
-the others filled, the quarantine rows in once).
+of the same feed recovers and finishes it (the dates already swapped in taken back out
+and the feed applied whole, the quarantine rows in once).
 
 The child pauses at the kill point (HadoopFs.rename wrapped to signal and sleep there, as
 tests/fraud_app/etl/test_append_kill.py does); the kill is real."""
@@ -84,8 +84,10 @@ def test_sigkill_between_renames_is_refused_by_readers_and_the_rerun_finishes(sp
         spark.read.parquet(str(part)).count()
 
     again = run_labels(spark, _config(root), [feed])
-    assert (again.labels_filled, again.labels_unchanged) == (2, 1)  # t1 was swapped in
-    assert again.partitions_rewritten == ("2024-01-06", "2024-01-07")
+    # the killed run's 01-05 (t1) taken back out: the feed counted as the uninterrupted run
+    # counts it (session 40; was (2, 1), t1 `unchanged`, and 01-06, 01-07 rewritten)
+    assert (again.labels_filled, again.labels_unchanged) == (3, 0)
+    assert again.partitions_rewritten == ("2024-01-05", "2024-01-06", "2024-01-07")
     labels = _labels(spark, again)
     assert {t: v[0] for t, v in labels.items()} == {"t1": 1, "t2": 0, "t3": 0, "t4": 1, "t5": 1}
     quarantined = [
