@@ -29,13 +29,15 @@ renamed the killed run's marker to `_abandoned.json` (its input is gone for good
 from __future__ import annotations
 
 import hashlib
-import json
+import logging
 from typing import Any
 
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.partition_swap import ABANDONED
 from fraud_app.uris import local_path
+
+logger = logging.getLogger(__name__)
 
 COMMANDS = {
     "etl": "fraud-app etl --mode append --input {paths}",
@@ -181,8 +183,10 @@ def repeated_job(fs: HadoopFs, report: str, source: dict[str, Any]) -> str | Non
     if not fs.exists(report):
         return None
     try:
-        last = json.loads(fs.read_text(report))
-    except ValueError:
+        last = fs.read_json(report)
+    except ValueError as exc:  # not compared: this run's report replaces it
+        logger.warning("%s cannot be read (%s): whether this input was published before is "
+                       "not known; this run's report replaces it", report, exc)  # fmt: skip
         return None
     if isinstance(last, dict) and same_input({"input": last.get("source")}, source):
         return str(last.get("job") or "?")

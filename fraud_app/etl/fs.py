@@ -8,11 +8,13 @@ swap there is only "all or nothing visible at the end", not atomic.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
@@ -261,6 +263,30 @@ class HadoopFs:
             return bytes(self._jvm.org.apache.commons.io.IOUtils.toByteArray(stream, length))
         finally:
             stream.close()
+
+    def read_json(self, path: str) -> Any:
+        """The JSON value of the small record file `path` (a marker, a table's record) that
+        this product wrote and reads back to decide something. ValueError, saying why, for a
+        file that is not one whole JSON document: not JSON (truncated, emptied, edited), not
+        UTF-8 (a flipped byte; read_text would read it as U+FFFD), or failing Hadoop's
+        checksum (its `.crc` beside it: changed after it was written, which was a Py4J
+        traceback). The caller names the file and says what it expected."""
+        try:
+            data = self.read_bytes(path)
+        except Exception as exc:  # Py4JJavaError: Hadoop's checksum of an edited file
+            if "ChecksumException" in str(exc):
+                raise ValueError(
+                    "Hadoop's checksum of it fails: changed after it was written"
+                ) from None
+            raise
+        if not data.strip():
+            raise ValueError(f"it is empty ({len(data)} bytes)")
+        try:
+            return json.loads(data.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"not UTF-8 text (byte {exc.start})") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"not JSON ({exc.msg} at byte {exc.pos} of {len(data)})") from None
 
     def read_text(self, path: str) -> str:
         """The small text file `path` (metadata) as UTF-8, a malformed byte read as U+FFFD,

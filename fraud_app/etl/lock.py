@@ -25,7 +25,8 @@ refused with ConcurrentRunError naming the lock file, the holder's host and pid,
 host cannot tell, and how the operator clears it (check the pid on that host; delete the
 file once sure it is gone).
 
-Creation is atomic on a local disk (O_CREAT | O_EXCL). Re-entrant within a process,
+Creation is atomic on a local disk (the file written whole, then hard-linked into place,
+which fails if a lock is there: no run ever sees an empty or cut lock). Re-entrant within a process,
 so a workflow that runs several steps can hold it around all of them.
 """
 
@@ -38,6 +39,7 @@ import os
 import socket
 from pathlib import Path
 
+from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
 from fraud_app.interrupts import critical
 from fraud_app.uris import local_path
@@ -210,19 +212,19 @@ class RootLock:
             self.path.unlink(missing_ok=True)
 
     def _create(self) -> bool:
+        """Take the lock: its file written whole beside it, then linked into place (fails
+        if one is there). It was created empty, then written: a run killed in between, or a
+        write that failed on a full disk, left an empty or cut lock file that refused every
+        later run as "an unreadable lock file" until deleted by hand (docs/PROBES.md,
+        session 40)."""
         info = {**owner_info(), "command": self.command}
         try:
-            fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            return False
+            return jsonout.write_new(self.path, json.dumps(info))
         except OSError as exc:
             raise EnvironmentSetupError(
                 f"cannot write the run lock {self.path}: {exc.strerror}. "
                 f"Set {self.setting} to a writable directory."
             ) from exc
-        with os.fdopen(fd, "w") as f:
-            json.dump(info, f)
-        return True
 
     def _refuse_or_clear(self) -> None:
         try:

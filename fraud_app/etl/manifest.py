@@ -31,7 +31,6 @@ every footer anyway).
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -286,17 +285,6 @@ def record(fs: HadoopFs, table: str, metadata: tuple[str, ...] = ()) -> dict[str
     return _write(fs, root, data_files(fs, root), sealed)
 
 
-def _text(fs: HadoopFs, path: str) -> str:
-    try:
-        return fs.read_text(path)
-    except Exception as exc:  # Py4JJavaError: Hadoop's checksum of an edited file
-        if "ChecksumException" in str(exc):
-            raise ValueError(
-                "Hadoop's checksum of it fails: changed after it was written"
-            ) from None
-        raise
-
-
 def update(
     fs: HadoopFs, table: str, partitions: list[str], metadata: tuple[str, ...] = ()
 ) -> dict[str, Any]:
@@ -307,7 +295,7 @@ def update(
     without a readable record is recorded as it is now."""
     root = table.rstrip("/")
     try:
-        old = json.loads(_text(fs, f"{root}/{MANIFEST_NAME}"))
+        old = fs.read_json(f"{root}/{MANIFEST_NAME}")
         kept = _entries(old["data_files"])
     except Exception:  # no record, or not one: start from the listing
         return record(fs, root, metadata)
@@ -329,7 +317,7 @@ def differences(fs: HadoopFs, table: str, cache: FooterCache | None = None) -> s
     if not fs.exists(path):
         return None
     try:
-        manifest = json.loads(_text(fs, path))
+        manifest = fs.read_json(path)
         if manifest.get("format") != FORMAT:
             raise ValueError(f"format {manifest.get('format')!r}, expected {FORMAT!r}")
         written = _entries(manifest["data_files"])

@@ -32,6 +32,11 @@ that, so that a reader refuses the table until the writer runs again
     `_killed.json`                  killed (an operator said so): as "process gone"
     `_abandoned.json`               killed, its input gone for good (an operator said so):
                                     as "process gone", and any run's takeover is allowed
+    a marker that cannot be read    not JSON, fields a decision reads of the wrong type,
+                                    a newer `format` (`_problem`): which dates it swapped
+                                    and from which input is unknown, so readers and the
+                                    next writer refuse, naming it and the ways out
+                                    (`unreadable`); a `features` run rebuilds the table
 
 A partition only in an `old` area without any marker is a killed job's too.
 """
@@ -42,7 +47,7 @@ import datetime as dt
 import json
 import logging
 
-from fraud_app.errors import ConcurrentRunError
+from fraud_app.errors import ConcurrentRunError, DataIntegrityError
 from fraud_app.etl.fs import HadoopFs, partition_dates
 from fraud_app.etl.lock import holder_alive, owner_info
 from fraud_app.interrupts import critical
@@ -147,7 +152,8 @@ class PartitionSwap:
         `source`: the input it publishes (fraud_app.etl.commit_source.input_identity);
         `extra`: the folders its other files go into first (the label ledger), in order:
         what the retry of a killed job takes back out (AppendPublish._roll_back)."""
-        info = {**owner_info(), "dates": list(days), **({"input": source} if source else {}),
+        info = {"format": MARKER_FORMAT, **owner_info(), "dates": list(days),
+                **({"input": source} if source else {}),
                 **({"extra": list(extra)} if extra else {})}  # fmt: skip
         self.fs.write_text(f"{self.root}/{COMMITTING}", json.dumps(info))
 
@@ -169,22 +175,79 @@ class PartitionSwap:
             self.fs.delete(staging)
 
 
-def _marker(fs: HadoopFs, root: str) -> tuple[dict, str] | None:
-    """(the marker's content, "running" | "killed" | "elsewhere") of the job staged at
-    `root`; None: it has none (the module docstring's rule). An unreadable marker: killed."""
+# the markers' format: 1 (session 40) adds `format`; markers without one (sessions 36-39)
+# read as 1. A newer one is refused as unreadable: its fields may mean something else.
+MARKER_FORMAT = 1
+_MARKER_FIELDS = "{format, pid, host, process_start, started_at, dates, input, extra}"
+
+
+def _problem(info: object) -> str | None:
+    """What makes `info` other than the marker `mark_committing` writes (None: nothing).
+    Its dates decide what a retry takes back out and what readers are told; its pid and
+    host whether the job still runs; its input which run may take it over."""
+    if not isinstance(info, dict):
+        return f"a JSON {type(info).__name__}, not an object"
+    version = info.get("format", MARKER_FORMAT)
+    if not isinstance(version, int) or isinstance(version, bool) or version > MARKER_FORMAT:
+        return f"format {version!r}: this release reads format {MARKER_FORMAT} and older"
+    dates = info.get("dates")
+    if not isinstance(dates, list) or not all(isinstance(d, str) for d in dates):
+        return f"dates {dates!r}: not a list of dates"
+    try:
+        [dt.date.fromisoformat(d) for d in dates]
+    except ValueError:
+        return f"dates {dates!r}: not all YYYY-MM-DD"
+    pid = info.get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or not isinstance(info.get("host"), str):
+        return f"pid {info.get('pid')!r}, host {info.get('host')!r}: not a process id and a host"
+    if not isinstance(info.get("input", {}), dict):
+        return f"input {info.get('input')!r}: not an object"
+    extra = info.get("extra", [])
+    if not isinstance(extra, list) or not all(isinstance(e, str) for e in extra):
+        return f"extra {extra!r}: not a list of folders"
+    return None
+
+
+def unreadable(path: str, problem: str, step: str) -> str:
+    """What an operator reads about a commit marker that cannot be read: the table may be
+    half-updated, and which dates and which input the killed job had is unknown."""
+    what = (
+        f"the commit marker {path} cannot be read ({problem}; expected the JSON object "
+        f"{_MARKER_FIELDS} a `fraud-app` run writes when it starts swapping dates in), so "
+        "which dates that killed run swapped in, and from which input, is unknown"
+    )
+    if step == "features":
+        return f"{what}. Run `fraud-app features`: it rebuilds a half-updated table whole"
+    table = path.rsplit(f"/{STAGING}/", 1)[0]
+    return (
+        f"{what}. Put the marker back from a copy and run the killed step again; without "
+        "one, rebuild the table (`fraud-app etl --mode replace` over every delivery), or, "
+        "to keep the table as the killed run left it (some of its dates in, the rest "
+        f"missing until delivered again), delete {path} and {table}/_files.json (the "
+        "record of the table before that run): the next `fraud-app etl` or `labels` run "
+        "puts back what the killed run moved aside and records the table as it is then"
+    )
+
+
+def _marker(fs: HadoopFs, root: str) -> tuple[dict, str, str] | None:
+    """(the marker's content, "running" | "killed" | "elsewhere" | "unreadable", its path)
+    of the job staged at `root`; None: it has none (the module docstring's rule). An
+    unreadable marker (`_problem`): content {"problem": why}."""
     for name, default in ((ABANDONED, "killed"), (KILLED, "killed"), (COMMITTING, None)):
-        if not fs.exists(f"{root}/{name}"):
+        path = f"{root}/{name}"
+        if not fs.exists(path):
             continue
         try:
-            info = json.loads(fs.read_text(f"{root}/{name}"))
-        except ValueError:
-            info = None
-        if not isinstance(info, dict):
-            return {}, "killed"
+            info = fs.read_json(path)
+        except ValueError as exc:
+            return {"problem": str(exc)}, "unreadable", path
+        problem = _problem(info)
+        if problem:
+            return {"problem": problem}, "unreadable", path
         if default:
-            return info, default
+            return info, default, path
         alive = holder_alive(info)
-        return info, {True: "running", False: "killed", None: "elsewhere"}[alive]
+        return info, {True: "running", False: "killed", None: "elsewhere"}[alive], path
     return None
 
 
@@ -218,16 +281,20 @@ def committing_jobs(fs: HadoopFs, output: str) -> list[str]:
 
 
 def marker_of(fs: HadoopFs, output: str, job: str) -> tuple[str, dict]:
-    """(path, content) of the marker `job` left in `output` (content {} when unreadable)."""
+    """(path, content) of the marker `job` left in `output`; DataIntegrityError naming it
+    when it cannot be read (`unreadable`): taking over a change whose dates and input are
+    unknown would keep half a delivery without a word, or take the wrong dates back out."""
     root = f"{output.rstrip('/')}/{STAGING}/{job}"
-    for name in (ABANDONED, KILLED, COMMITTING):
-        if fs.exists(f"{root}/{name}"):
-            try:
-                info = json.loads(fs.read_text(f"{root}/{name}"))
-            except ValueError:
-                info = {}
-            return f"{root}/{name}", info if isinstance(info, dict) else {}
-    return f"{root}/{COMMITTING}", {}
+    found = _marker(fs, root)
+    if found is None:
+        return f"{root}/{COMMITTING}", {}
+    info, state, path = found
+    if state == "unreadable":
+        raise DataIntegrityError(
+            f"table {output} is half-updated: {unreadable(path, info['problem'], 'etl')}. "
+            "Nothing was written"
+        )
+    return path, info
 
 
 # jobs of this process that hold a killed job's marker they took over (AppendPublish): this
@@ -253,6 +320,15 @@ def other_hosts(fs: HadoopFs, output: str) -> list[str]:
             if found and found[1] == "elsewhere"]  # fmt: skip
 
 
+def unreadable_markers(fs: HadoopFs, output: str, step: str) -> list[str]:
+    """The commit markers in `output` that cannot be read (`unreadable`, one line each):
+    the table may be half-updated by a run whose dates are unknown (`interrupted` cannot
+    list them, and read the table as whole: docs/PROBES.md, session 40)."""
+    output = output.rstrip("/")
+    return [unreadable(found[2], found[0]["problem"], step) for _, _, found in _jobs(fs, output)
+            if found and found[1] == "unreadable"]  # fmt: skip
+
+
 def interrupted(fs: HadoopFs, output: str) -> list[str]:
     """What killed jobs left half-swapped in `output`: one line per job (its dates, the
     partitions found only in its `old`); empty when nothing is (or may still be running,
@@ -260,8 +336,9 @@ def interrupted(fs: HadoopFs, output: str) -> list[str]:
     output = output.rstrip("/")
     lines = []
     for job, root, found in _jobs(fs, output):
-        if found and found[1] in ("running", "elsewhere"):
-            continue  # a job still swapping (it finishes or recovers), or other_hosts'
+        if found and found[1] in ("running", "elsewhere", "unreadable"):
+            continue  # a job still swapping (it finishes or recovers), other_hosts' or
+            # unreadable_markers'
         info = found[0] if found else None
         orphans = [name for name, _ in fs.list_dir(f"{root}/old")
                    if not fs.exists(f"{output}/{name}")]  # fmt: skip

@@ -18,7 +18,7 @@ from pyspark.sql import SparkSession
 from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.manifest import verify
-from fraud_app.etl.partition_swap import interrupted, other_hosts
+from fraud_app.etl.partition_swap import interrupted, other_hosts, unreadable_markers
 
 _DAMAGED = re.compile(
     r"\[FAILED_READ_FILE\.(?P<code>\w+)\] Encountered error while reading file (?P<file>\S+?)\. "
@@ -108,6 +108,9 @@ def _check_whole(fs: HadoopFs, path: str, what: str, step: str) -> None:
     elsewhere = other_hosts(fs, path)
     if elsewhere:  # running or killed on another host: this one cannot tell which
         raise DataIntegrityError(f"{what} {path} may be half-updated: {'; '.join(elsewhere)}")
+    damaged = unreadable_markers(fs, path, step)
+    if damaged:  # which dates are in is unknown: read as whole before (session 40)
+        raise DataIntegrityError(f"{what} {path} may be half-updated: {'; '.join(damaged)}")
     killed = interrupted(fs, path)
     if killed:  # a date short, or half a delivery: read silently before
         raise DataIntegrityError(

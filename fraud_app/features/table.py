@@ -179,12 +179,11 @@ def read_feature_metadata(path: str, spark: SparkSession | None = None) -> dict[
             "not written by `fraud-app features`; run it, or point features.output at its table"
         )
     try:
-        text = (
-            fs.read_text(meta_path)
+        meta = (
+            fs.read_json(meta_path)
             if fs is not None
-            else Path(meta_path).read_text(encoding="utf-8")
+            else json.loads(Path(meta_path).read_text(encoding="utf-8"))
         )
-        meta = json.loads(text)
         names = meta["feature_names"]
     except (ValueError, KeyError, TypeError, OSError) as exc:
         raise SchemaError(

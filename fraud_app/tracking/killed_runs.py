@@ -45,11 +45,20 @@ def owner_tags() -> dict[str, str]:
 
 
 def _owner(tags: dict[str, str]) -> dict[str, Any] | None:
+    """The process a run's owner tag names; None (whose process it was is not known, so the
+    run is left as it is) for no tag or one that is not `owner_tags`' object: a pid that is
+    not a number (`"123"`, edited or damaged) read as a process that is gone, and ended a
+    run whose process may still run as KILLED (docs/PROBES.md, session 40)."""
     try:
         owner = json.loads(tags.get(OWNER_TAG) or "null")
     except ValueError:
         return None
-    return owner if isinstance(owner, dict) else None
+    if not isinstance(owner, dict):
+        return None
+    pid, host = owner.get("pid"), owner.get("host")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0 or not isinstance(host, str):
+        return None
+    return owner
 
 
 def start_owned_run(client, experiment_id: str, run_name: str, kind: str, *,

@@ -37,8 +37,23 @@ def fingerprint(trial_config: AppConfig) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+SEAL = "record_sha256"  # each line's own digest (session 40); lines before it have none
+
+
+def _seal(record: dict[str, Any]) -> str:
+    """The sha256 of `record` without its seal, as canonical JSON (keys sorted): the same
+    for the record written and the record read back from its line."""
+    body = {key: value for key, value in record.items() if key != SEAL}
+    text = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
 class TrialJournal:
-    """Append-only JSON lines; a torn last line (a kill while writing it) is skipped."""
+    """Append-only JSON lines, each sealed with its own sha256 (`SEAL`). A torn last line
+    (a kill while writing it) and a line whose seal fails (a flipped byte, an edit: its
+    metric would rank the trial, and its config would be called best, on numbers no trial
+    gave) are skipped with a WARNING naming the line; their trials are trained again. A
+    line without a seal (written before session 40) is read as before."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -55,8 +70,16 @@ class TrialJournal:
                 logger.warning("tune: %s line %d is not a whole JSON record (a stop while "
                                "it was written); that trial is trained again", self.path, n)  # fmt: skip
                 continue
-            if isinstance(record, dict) and "config_sha256" in record:
-                out.append(record)
+            if not isinstance(record, dict) or not isinstance(record.get("config_sha256"), str):
+                logger.warning("tune: %s line %d is not a trial record (a JSON object with its "
+                               "config_sha256); that trial is trained again", self.path, n)  # fmt: skip
+                continue
+            if SEAL in record and record[SEAL] != _seal(record):
+                logger.warning("tune: %s line %d does not match its %s (changed after it was "
+                               "written: a flipped byte, an edit); that trial is trained again",
+                               self.path, n, SEAL)  # fmt: skip
+                continue
+            out.append({key: value for key, value in record.items() if key != SEAL})
         return out
 
     def finished(self) -> dict[str, dict[str, Any]]:
@@ -68,7 +91,8 @@ class TrialJournal:
 
     def append(self, record: dict[str, Any]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        line = jsonout.dumps(record, indent=None, default=str) + "\n"
+        record = json.loads(jsonout.dumps(record, indent=None, default=str))  # as read back
+        line = jsonout.dumps({**record, SEAL: _seal(record)}, indent=None) + "\n"
         with open(self.path, "a+b") as f:
             if f.tell() > 0:  # a torn last line ends here: start this record on its own
                 f.seek(-1, os.SEEK_END)

@@ -114,3 +114,26 @@ def test_a_torn_last_line_is_skipped_and_the_next_record_starts_its_own_line(tmp
     journal.append({"trial": 2, "config_sha256": "c", "validation": {}})
     assert [r["trial"] for r in journal.records()] == [0, 2]
     assert set(journal.finished()) == {"a", "c"}
+
+
+def test_a_line_changed_after_it_was_written_is_trained_again_not_reused(tmp_path, caplog):
+    """A flipped digit in a finished trial's metric (0.71 -> 0.91) was reused as that trial's
+    result: the tune ranked it on a number no trial gave and could call its config best."""
+    journal = TrialJournal(tmp_path / "t.jsonl")
+    for trial, ap in ((0, 0.71), (1, 0.65)):
+        journal.append({"trial": trial, "config_sha256": f"c{trial}",
+                        "validation": {"average_precision": ap, "note": "naïve"}})  # fmt: skip
+    text = journal.path.read_text(encoding="utf-8")
+    journal.path.write_text(text.replace("0.71", "0.91", 1), encoding="utf-8")
+    assert [r["trial"] for r in journal.records()] == [1]
+    assert "t.jsonl line 1 does not match its record_sha256" in caplog.text
+    assert journal.finished()["c1"]["validation"] == {"average_precision": 0.65, "note": "naïve"}
+    # a line that is JSON but not a trial record: skipped, named
+    with open(journal.path, "a", encoding="utf-8") as f:
+        f.write('{"trial": 2, "config_sha256": 7}\n[]\n')
+    assert [r["trial"] for r in journal.records()] == [1]
+    assert "t.jsonl line 3 is not a trial record" in caplog.text
+    # a line of a release before the seal: read as before
+    with open(journal.path, "a", encoding="utf-8") as f:
+        f.write('{"trial": 3, "config_sha256": "c3", "validation": {}}\n')
+    assert [r["trial"] for r in journal.records()] == [1, 3]

@@ -119,3 +119,35 @@ def test_a_table_a_killed_commit_left_is_refused_then_rebuilt_whole(spark, tmp_p
     assert "full build" in log
     assert not (table / "_staging").exists()
     assert _table(spark, str(table)).equals(before)
+
+
+def test_a_table_whose_killed_commit_marker_cannot_be_read_is_refused_then_rebuilt_whole(
+    spark, tmp_path, caplog
+):
+    """The same, its marker cut short (session 40): readers name the marker and say that
+    `features` rebuilds the table, and `features` does. It was read as no marker: readers
+    went by the table's other checks alone (a date only in `old`, named with no dates and
+    pid None; the files against `_files.json`)."""
+    from fraud_app.errors import DataIntegrityError
+    from fraud_app.etl.lock import owner_info
+
+    cfg = _project(tmp_path, True)
+    rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
+    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
+    build_feature_table(spark, cfg())
+    before = _table(spark, cfg().feature_table())
+    table = Path(cfg().feature_table())
+    job = table / "_staging" / "features-0123456789ab"
+    job.mkdir(parents=True)
+    text = json.dumps({**owner_info(), "pid": 1, "dates": ["2024-03-02"]})
+    (job / "_committing.json").write_text(text[: len(text) // 2])
+    with pytest.raises(DataIntegrityError, match=(
+        rf"^feature table {table} may be half-updated: the commit marker {job}/_committing\.json "
+        r"cannot be read \(not JSON .* Run `fraud-app features`: it rebuilds a half-updated "
+        r"table whole$")):  # fmt: skip
+        read_feature_table(spark, str(table))
+    build, _ = _build(spark, cfg(), caplog)
+    assert build == {"mode": "full",
+                     "reason": "a killed `features` run left the table half-updated"}  # fmt: skip
+    assert not (table / "_staging").exists()
+    assert _table(spark, str(table)).equals(before)

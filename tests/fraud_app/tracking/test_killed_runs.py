@@ -201,3 +201,27 @@ def test_a_version_that_held_its_alias_before_the_kill_is_not_marked_killed(tmp_
     tags = client.get_model_version(name, "2").tags
     assert tags["gate.decision"] == "champion", tags.get("gate.reason")  # was: killed
     assert "gate.retried_as" not in tags
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_run_whose_owner_tag_is_damaged_is_left_running(tmp_path, monkeypatch):
+    """An owner tag whose pid is not a number (this live process's pid as text, edited or
+    damaged), or that is not the object `owner_tags` writes: the retry read it as a
+    process that is gone and ended the run as KILLED, though its process may still run."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    summary = tmp_path / "summary.json"
+    summary.write_text(json.dumps({"job_id": "day21"}))
+    first = log_scoring_job({"job_id": "day21", "dates": []}, summary, cfg)  # the experiment
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_run(first).info.experiment_id
+    me = owner_info()
+    damaged = [json.dumps({**me, "pid": str(me["pid"])}), json.dumps({**me, "host": None}),
+               json.dumps([me]), "{\"pid\": 1"]  # fmt: skip
+    runs = [client.create_run(experiment, run_name="scoring-day22",
+                              tags={"fraud_app.kind": "scoring", "fraud_app.owner": tag})
+            for tag in damaged]  # fmt: skip
+
+    log_scoring_job({"job_id": "day22", "dates": []}, summary, cfg)
+
+    assert [client.get_run(r.info.run_id).info.status for r in runs] == ["RUNNING"] * 4
