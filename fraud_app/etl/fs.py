@@ -18,10 +18,19 @@ from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 
 from fraud_app.errors import ConfigError
-from fraud_app.etl.fs_listing import Entry, glob_literal, hidden, read_statuses
+from fraud_app.etl.fs_listing import (
+    Entry,
+    glob_literal,
+    hidden,
+    local_data_files,
+    local_folder,
+    local_level,
+    local_sizes,
+    read_statuses,
+)
 from fraud_app.interrupts import critical
 from fraud_app.schema import partition_value
-from fraud_app.uris import local_path
+from fraud_app.uris import local_path, scheme
 
 logger = logging.getLogger(__name__)
 
@@ -31,10 +40,14 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the line ends of Java's BufferedReade
 class HadoopFs:
     """Thin wrapper over org.apache.hadoop.fs.FileSystem for one SparkSession."""
 
-    def __init__(self, spark: SparkSession) -> None:
+    def __init__(self, spark: SparkSession, local_listing: bool = True) -> None:
+        """`local_listing`: list paths on this machine's disk with os.scandir (fs_listing);
+        False: through Hadoop as remote ones (the tests of that code path)."""
         self._jvm = spark.sparkContext._jvm
         self._conf = spark.sparkContext._jsc.hadoopConfiguration()
         self._codecs = None  # Hadoop's CompressionCodecFactory (head_bytes)
+        self._local_listing = local_listing
+        self._default_local: bool | None = None  # fs.defaultFS is file: (_local)
         # looked up once: `_jvm.org.apache.hadoop.fs.Path` is five Py4J round trips (one
         # per name), paid on every path made: 5.2 of `unscored_dates`' 6.9 s at 365 dates
         # (profiled; docs/PROBES.md, session 37)
@@ -83,6 +96,9 @@ class HadoopFs:
         `score`), the same few now whatever their number."""
         if not names:
             return {}
+        local = self._local(path)
+        if local is not None:
+            return {n: local_sizes(f"{local}/{n}") for n in names}
         fs, root = self._fs(path), glob_literal(str(path).rstrip("/"))
         base = root + "/{" + ",".join(glob_literal(n).replace(",", "\\,") for n in names) + "}"
         present = self._entries(fs.globStatus(self._path(base)))
@@ -117,6 +133,10 @@ class HadoopFs:
         folder or file (fs_listing): the first level a `listStatus` (a missing `path`
         raises FileNotFoundException, as before), each deeper one a `globStatus` of
         `path/*/*...`. `fs`: its Hadoop FileSystem, when the caller looked it up."""
+        local = self._local(path)
+        if local is not None:
+            with contextlib.suppress(FileNotFoundError):  # else Hadoop's error, as before
+                return local_data_files(local)
         fs = self._fs(path) if fs is None else fs
         level = self._listing(fs, self._path(path))
         return self._below(fs, glob_literal(str(path).rstrip("/")), level, 1)
@@ -139,6 +159,15 @@ class HadoopFs:
             depth += 1
             level = self._entries(fs.globStatus(self._path(base + "/*" * depth)))
         return found
+
+    def _local(self, path: str) -> str | None:
+        """The local folder `path` names (listed with os.scandir), None for a remote one;
+        a path without a scheme is local when fs.defaultFS is (asked once)."""
+        if not self._local_listing:
+            return None
+        if self._default_local is None and not scheme(str(path)):
+            self._default_local = str(self._conf.get("fs.defaultFS") or "file:").startswith("file:")
+        return local_folder(str(path), bool(self._default_local))
 
     def _listing(self, fs, jpath) -> list[Entry]:
         """The entries of `fs.listStatus(jpath)` (FileNotFoundException when it is gone)."""
@@ -168,6 +197,11 @@ class HadoopFs:
         """(name, is_directory) of the direct children of `path` ([] when it does not
         exist), in one bulk listing (fs_listing): its status is asked only when the listing
         fails, to tell a missing folder from another error."""
+        local = self._local(path)
+        if local is not None:
+            with contextlib.suppress(FileNotFoundError):
+                return [(entry.name, entry.is_dir) for entry in local_level(local)]
+            return []
         try:
             entries = self._listing(self._fs(path), self._path(path))
         except Py4JJavaError:
