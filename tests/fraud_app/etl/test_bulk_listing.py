@@ -131,7 +131,7 @@ def test_a_file_an_empty_folder_and_a_missing_path(spark, tmp_path, local) -> No
 @pytest.mark.parametrize("call", ["list_sizes", "list_stats", "list_dir"])
 def test_a_listing_costs_the_same_round_trips_for_5_and_40_dates(spark, tmp_path, monkeypatch,
                                                                  call, local) -> None:  # fmt: skip
-    """Base: ~6 round trips per file and per folder (list_stats: 80 for 5 dates, 570 for
+    """Base: ~6 round trips per file and per folder (list_sizes: 80 for 5 dates, 570 for
     40); now one bulk read per folder level, none on a local disk."""
     fs = HadoopFs(spark, local_listing=local)
     small, large = _table(tmp_path / "small", 5), _table(tmp_path / "large", 40)
