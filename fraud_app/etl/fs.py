@@ -90,10 +90,10 @@ class HadoopFs:
     def folder_sizes(self, path: str, names: list[str]) -> dict[str, list[tuple[str, int]] | None]:
         """{name: list_sizes of the folder `path`/name} for each of `names`, folders of the
         directory `path` as a listing of it named them; None for one that is gone now (a
-        swap or a cleanup since that listing). All the folders in one `globStatus` per
-        level (`path/{name1,name2,...}/*`): about eight Py4J round trips per folder before
-        (`unscored_dates` lists every scored date's partition of two tables on each
-        `score`), the same few now whatever their number."""
+        swap or a cleanup since that listing). A local path: os.scandir; else all the
+        folders in one `globStatus` per level (`path/{name1,name2,...}/*`): about eight Py4J
+        round trips per folder before (`unscored_dates` lists every scored date's partition
+        of two tables on each `score`), the same few now whatever their number."""
         if not names:
             return {}
         local = self._local(path)
@@ -129,10 +129,11 @@ class HadoopFs:
         it is a file); `_x`/`.x` entries (and what they hold) and `x._COPYING_` files (a
         copy under way: `hdfs dfs -put`/`-cp`) skipped, as Spark skips them (HadoopFSUtils.
         shouldFilterOutPathName): a count from their footers counted the copy's rows that
-        Spark's count of the table does not. One bulk listing per folder LEVEL, not per
-        folder or file (fs_listing): the first level a `listStatus` (a missing `path`
-        raises FileNotFoundException, as before), each deeper one a `globStatus` of
-        `path/*/*...`. `fs`: its Hadoop FileSystem, when the caller looked it up."""
+        Spark's count of the table does not. A local path: os.scandir. Else one bulk
+        listing per folder LEVEL, not per folder or file (fs_listing): the first level a
+        `listStatus` (a missing `path` raises FileNotFoundException, as before), each
+        deeper one a `globStatus` of `path/*/*...`. `fs`: its Hadoop FileSystem, when the
+        caller looked it up."""
         local = self._local(path)
         if local is not None:
             with contextlib.suppress(FileNotFoundError):  # else Hadoop's error, as before
