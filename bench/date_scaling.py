@@ -9,14 +9,15 @@ tests/fraud_app/scoring/table_model.py), `etl --mode append` of the day after th
 and `features` (incremental) after it. Per step: wall seconds, Spark jobs (the
 DAGScheduler's job ids: every job of the driver, whatever thread fired it), Py4J round
 trips (the gateway connection's commands), HadoopFs calls by method (the app's file
-listings), the driver's RSS after the step and its peak, and the jobs per call site (the
+listings) and the Py4J round trips made inside them by their caller (`fs_py4j`,
+`fs_py4j_sites`: `module:function:line method`), the driver's RSS after the step and its peak, and the jobs per call site (the
 innermost fraud_app frame of the action that fired them, bench/spark_jobs.py's
 instrumentation). One local[2] session, the test suite's settings (AQE on).
 
     .venv/bin/python bench/date_scaling.py --days 30 --rows-per-day 100
     .venv/bin/python bench/date_scaling.py --days 180 --steps etl,features,score_range
 
-prints one JSON line (docs/PROBES.md, session 39, helper backfill39).
+prints one JSON line (docs/PROBES.md, session 39, helper backfill39; session 40, list40).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ import spark_jobs  # the per-call-site job counts
 _py4j = [0]
 _py4j_sites: Counter = Counter()
 _fs_calls: Counter = Counter()
+_fs_caller: list[str] = [""]  # the caller of the HadoopFs call under way ("" outside one)
+_fs_py4j: Counter = Counter()  # Py4J round trips inside HadoopFs calls, by their caller
 
 
 def _count_py4j() -> None:
@@ -51,6 +54,8 @@ def _count_py4j() -> None:
         def counted(self, command, *a, _inner=inner, **k):
             _py4j[0] += 1
             _py4j_sites[spark_jobs._site()] += 1
+            if _fs_caller[0]:
+                _fs_py4j[_fs_caller[0]] += 1
             return _inner(self, command, *a, **k)
 
         cls.send_command = counted
@@ -70,13 +75,27 @@ def _count_fs() -> None:
         def counted(*a, _inner=inner, _name=name, **k):
             if not depth[0]:
                 _fs_calls[_name] += 1
+                _fs_caller[0] = _caller(_name)
             depth[0] += 1
             try:
                 return _inner(*a, **k)
             finally:
                 depth[0] -= 1
+                if not depth[0]:
+                    _fs_caller[0] = ""
 
         setattr(HadoopFs, name, counted)
+
+
+def _caller(method: str) -> str:
+    """`module:function:line method` of the first frame outside fraud_app.etl.fs."""
+    frame = sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__") in ("fraud_app.etl.fs", __name__):
+        frame = frame.f_back
+    if frame is None:
+        return method
+    name = frame.f_globals.get("__name__", "").removeprefix("fraud_app.")
+    return f"{name}:{frame.f_code.co_name}:{frame.f_lineno} {method}"
 
 
 def _rss_mb() -> float:
@@ -217,6 +236,7 @@ def main() -> None:
             spark_jobs._sites.clear()
             _fs_calls.clear()
             _py4j_sites.clear()
+            _fs_py4j.clear()
             j0, r0, t0 = _next_job(sc), _py4j[0], time.perf_counter()
             result = steps[name]()
             row = {
@@ -228,6 +248,8 @@ def main() -> None:
                 "fs": dict(_fs_calls.most_common(6)),
                 "sites": dict(spark_jobs._sites.most_common(8)),
                 "py4j_sites": dict(_py4j_sites.most_common(8)),
+                "fs_py4j": sum(_fs_py4j.values()),
+                "fs_py4j_sites": dict(_fs_py4j.most_common(8)),
                 "result": result,
             }
             if name.startswith("features"):  # not counted: the table's rows read back

@@ -122,11 +122,14 @@ def _dated_footers(
     fs: HadoopFs, table: str, first: dt.date, last: dt.date, cache: FooterCache | None
 ) -> tuple[list[tuple[dt.date, str, int]], list[bytes | None]]:
     """((date, full path, bytes) of each data file of the date partitions first..last of
-    `table`, each one's footer as footers_bytes reads it)."""
+    `table`, each one's footer as footers_bytes reads it); the folders listed in one bulk
+    glob (HadoopFs.folder_sizes), not a listing each."""
     root = fs.qualify(table).rstrip("/")
+    folders = _date_folders(fs, root, first, last)
+    held = fs.folder_sizes(root, list(folders.values()))  # one glob, not a listing per date
     files: list[tuple[dt.date, str, int]] = []
-    for day, name in _date_folders(fs, root, first, last).items():
-        files += [(day, path, size) for path, size in fs.list_sizes(f"{root}/{name}")]
+    for day, name in folders.items():  # a folder gone since the listing holds no rows
+        files += [(day, path, size) for path, size in held[name] or []]
     read = footers_bytes(fs, [(p, s) for _, p, s in files], local_path(root) is not None, cache)
     return files, read
 
