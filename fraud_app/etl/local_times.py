@@ -8,8 +8,11 @@ fall-back overlap (01:30 on 2026-11-01 happened twice) is read with the earlier 
 (documented); the rows of the repeated hour's second pass land an hour early, so the ETL
 counts them (`ambiguous_local_times` in its report) and says so in a WARNING.
 
-Owns the two per-row tests and that WARNING; not the parsing (fraud_app.etl.parsing) or
-the rules' order.
+An input whose timestamps are all at midnight holds dates, not times: `count_times`
+finds it in the same job (`date_only_timestamps`, a WARNING).
+
+Owns the two per-row tests and those WARNINGs; not the parsing (fraud_app.etl.parsing)
+or the rules' order.
 """
 
 from __future__ import annotations
@@ -61,23 +64,43 @@ def never(name: str) -> dict[str, Column]:
     return {GAP + name: F.lit(False), OVERLAP + name: F.lit(False)}
 
 
-def count_ambiguous(stage: DataFrame, zone: str | None) -> int:
-    """Published-bound rows (no reason) with a wall clock of the overlap; 0 without a zone
-    (no job). `stage`: the ETL's staged rows (AMBIGUOUS, reason)."""
-    if zone is None:
-        return 0
-    rows = stage.filter(F.col(AMBIGUOUS) & F.col("reason").isNull())
+def count_times(stage: DataFrame, zone: str | None) -> tuple[int, bool]:
+    """(rows whose wall clock is in the overlap, whether every timestamp is a date) of the
+    published-bound rows (no reason), in one job. `stage`: the ETL's staged rows
+    (AMBIGUOUS, reason, timestamp); `zone`: etl.time_zone (None: UTC).
+
+    Ambiguous rows: a WARNING (the module docstring). Dates: at least two rows and each at
+    00:00:00 on the zone's clock: an export of dates, not times (a Parquet `date`, text
+    `2025-09-01`), published at midnight without a word (session 40, data40), where a
+    real time falls on midnight once in 86,400 s. A WARNING says what the features lose."""
+    rows = stage.filter(F.col("reason").isNull())
+    wall = F.from_utc_timestamp("timestamp", zone) if zone is not None else F.col("timestamp")
     # as text in the session's zone (UTC, ensure_utc): a collected datetime is local time
-    n, first = rows.agg(
-        F.count(F.lit(1)), F.date_format(F.min("timestamp"), "yyyy-MM-dd HH:mm:ss")
+    first_ambiguous = F.min(F.when(F.col(AMBIGUOUS), F.col("timestamp")))
+    n, ambiguous, first, with_time = rows.agg(
+        F.count(F.lit(1)),
+        F.count(F.when(F.col(AMBIGUOUS), True)),
+        F.date_format(first_ambiguous, "yyyy-MM-dd HH:mm:ss"),
+        F.count(F.when(wall != F.date_trunc("day", wall), True)),
     ).first()
-    if n:
+    if ambiguous:
         logger.warning(
             "ETL: %d row(s) hold a wall clock that happened twice in %s (etl.time_zone): "
             "its fall-back hour, e.g. the row at %s UTC. Each is read with the earlier "
             "offset, so the rows of the repeated hour's second pass are placed an hour "
             "early (their order and 1 h windows may be off). Export times with their UTC "
             "offset (e.g. -05:00) or in UTC to place them exactly",
-            n, zone, first,
+            ambiguous, zone, first,
         )  # fmt: skip
-    return int(n)
+    dates = n >= 2 and with_time == 0
+    if dates:
+        logger.warning(
+            "ETL: every one of the %d timestamps published (etl.columns.timestamp) is at "
+            "00:00:00 %s: the input holds dates, not times of day. Each day's rows are "
+            "placed at one instant, so the features of windows under a day, of the time "
+            "since the previous transaction, of velocity and of the hour of day carry "
+            "little or nothing. Map the column that holds the time of day, if the export "
+            "has one (etl.columns.timestamp); if it has none, this is expected",
+            n, f"in {zone} (etl.time_zone)" if zone is not None else "UTC",
+        )  # fmt: skip
+    return int(ambiguous), dates

@@ -130,6 +130,9 @@ class EtlResult:
     # etl.time_zone: rows whose wall clock happened twice (the fall-back hour), read with
     # the earlier offset (fraud_app.etl.local_times; a WARNING says so)
     ambiguous_local_times: int = 0
+    # every published timestamp at 00:00:00 (etl.time_zone's clock): an export of dates,
+    # not times (fraud_app.etl.local_times.count_times; a WARNING says so)
+    date_only_timestamps: bool = False
     # optional ids (merchant_id, device_id) read as missing by etl.missing_ids, published
     # null: {column: {value as written: rows}} (fraud_app.etl.id_checks; a WARNING says so)
     placeholder_ids: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -265,13 +268,14 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         counts = write_outputs(stage, run.columns, run.publish, cfg, ledger,
                                round(run.config.features.label_delay_days * 86_400))  # fmt: skip
     output = run.finals[0].rstrip("/")
+    ambiguous, date_only = local_times.count_times(stage, cfg.time_zone)
     result = EtlResult(
         input_path=run.src, input_format=run.fmt, output_path=output,
         quarantine_path=run.finals[1].rstrip("/"),
         report_path=f"{output}/{REPORT_NAME}", input_rows=input_rows,
         seconds=round(time.monotonic() - run.started, 3),
         dropped_dates=run.publish.dropped_dates(),
-        ambiguous_local_times=local_times.count_ambiguous(stage, cfg.time_zone),
+        ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.count_mixed(stage, cfg), **counts,
         **_append_fields(run.publish),
