@@ -90,7 +90,11 @@ def _count_fs() -> None:
 def _caller(method: str) -> str:
     """`module:function:line method` of the first frame outside fraud_app.etl.fs."""
     frame = sys._getframe(2)
-    while frame is not None and frame.f_globals.get("__name__") in ("fraud_app.etl.fs", __name__):
+    while frame is not None and frame.f_globals.get("__name__") in (
+        "fraud_app.etl.fs",
+        "fraud_app.etl.fs_walk",
+        __name__,
+    ):
         frame = frame.f_back
     if frame is None:
         return method

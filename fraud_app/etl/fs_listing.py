@@ -35,7 +35,10 @@ from fraud_app.uris import local_path, scheme
 logger = logging.getLogger(__name__)
 
 STATUS_ARRAY = "[Lorg.apache.hadoop.fs.FileStatus;"
+STATUS_CLASS = "org.apache.hadoop.fs.FileStatus"
 _FT_DIR = 1  # FileStatusProto.FileType.FT_DIR (FT_FILE = 2, FT_SYMLINK = 3)
+_FILE_TYPES = (1, 2, 3)
+_U64 = 1 << 64
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]{}])")
 
 
@@ -87,8 +90,8 @@ def local_level(folder: str) -> list[Entry]:
                 continue  # ChecksumFileSystem's own files
             try:
                 out.append(_local_entry(item.path, item.stat(), item.is_dir()))
-            except FileNotFoundError:  # gone since, or a link to nothing: Hadoop skips it
-                continue
+            except OSError:  # gone since, a link to nothing or to itself: Hadoop skips
+                continue  # an entry it cannot stat (File.exists false: FileNotFound)
     return out
 
 
@@ -174,7 +177,8 @@ def decode_statuses(data: bytes) -> list[Entry]:
         raise ListingFormatError("not a FileStatus array")
     out = []
     for _ in range(reader.int32()):
-        reader.utf8()  # the declared class, FileStatus
+        if reader.utf8() != STATUS_CLASS:  # the declared class (else: a null element)
+            raise ListingFormatError("an array element not written as a FileStatus")
         reader.utf8()  # its own class (LocatedFileStatus, S3AFileStatus, ...)
         out.append(_decode_status(reader.take(reader.int32())))
     if reader.pos != len(data):
@@ -183,12 +187,28 @@ def decode_statuses(data: bytes) -> list[Entry]:
 
 
 def _decode_status(proto: bytes) -> Entry:
+    """FileStatusProto's path (2), file type (1), length (3) and modification time (7).
+    The last two are Java longs written as uint64: a time before 1970 is read back as
+    the negative number FileStatus held (it was 2**64 - 1001 for -1001 ms)."""
     fields = dict(_proto_fields(proto))
-    path = fields.get(2)
-    if not isinstance(path, bytes) or 1 not in fields:
-        raise ListingFormatError("a FileStatus without its path or type")
-    return Entry(path.decode("utf-8"), fields[1] == _FT_DIR, int(fields.get(3, 0)),
-                 int(fields.get(7, 0)))  # fmt: skip
+    path, kind = fields.get(2), fields.get(1)
+    if not isinstance(path, bytes) or not path or kind not in _FILE_TYPES:
+        raise ListingFormatError("a FileStatus without its path or file type")
+    return Entry(_text(path), kind == _FT_DIR, _long(fields.get(3, 0)), _long(fields.get(7, 0)))
+
+
+def _long(value) -> int:
+    """A uint64 varint as the Java long it was written from."""
+    if not isinstance(value, int) or value >= _U64:
+        raise ListingFormatError("a FileStatus length or time that is no 64-bit number")
+    return value - _U64 if value >= _U64 >> 1 else value
+
+
+def _text(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ListingFormatError(f"a name that is not UTF-8 (byte {exc.start})") from None
 
 
 def _proto_fields(proto: bytes):
@@ -222,7 +242,7 @@ class _Reader:
         return struct.unpack(">i", self.take(4))[0]
 
     def utf8(self) -> str:  # Hadoop's UTF8.writeString: a short length, then the bytes
-        return self.take(struct.unpack(">H", self.take(2))[0]).decode("utf-8")
+        return _text(self.take(struct.unpack(">H", self.take(2))[0]))
 
     def varint(self) -> int:
         value = shift = 0

@@ -86,6 +86,7 @@ from fraud_app.etl.rules import (
 )
 from fraud_app.etl.table_read import read_table
 from fraud_app.schema import CANONICAL_COLUMNS
+from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
@@ -198,6 +199,7 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     )  # fmt: skip
 
 
+@classic_only("run_labels", FILE_SYSTEM)
 def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> LabelsResult:
     """Apply the label feed `inputs` (files or folders) to the canonical table; the
     quarantine and the lock are the ETL's (etl.output / etl.quarantine, paths.root)."""

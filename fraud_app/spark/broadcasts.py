@@ -27,7 +27,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from fraud_app.spark.connect import is_connect
+from fraud_app.spark.connect import check_inline_size, is_connect
 
 logger = logging.getLogger(__name__)
 
@@ -70,10 +70,12 @@ class Inline:
         """Nothing to free: the value lives in the plan that holds it."""
 
 
-def share(spark: Any, value: Any) -> Any:
+def share(spark: Any, value: Any, what: str = "the model's payload") -> Any:
     """`value` for Spark tasks to read as `.value`: a broadcast (`broadcast`) on a classic
-    session, an `Inline` copy in the task's function on a Spark Connect one."""
+    session, an `Inline` copy in the task's function on a Spark Connect one (refused,
+    naming `what` and its size, when it exceeds the server's request limit)."""
     if is_connect(spark):
+        check_inline_size(spark, value, what)
         return Inline(value)
     return broadcast(spark.sparkContext, value)
 

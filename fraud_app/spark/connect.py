@@ -16,6 +16,8 @@ Connect" section.
 from __future__ import annotations
 
 import functools
+import pickle
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -34,6 +36,14 @@ INSTEAD = (
 # What the refused steps use of a classic session, named in the error.
 BARRIER = "barrier tasks over RDDs and the SparkContext (the distributed trainer)"
 FILE_SYSTEM = "Hadoop's FileSystem API through the driver's JVM (Py4J: listings, renames, locks)"
+
+
+# A Connect server's limit on one request (its plan): spark.connect.grpc.maxInboundMessageSize,
+# 128 MiB unless the server sets it. Values smaller than CHECK_FROM are not measured further.
+MESSAGE_BYTES = 128 * 1024 * 1024
+CHECK_FROM = 16 * 1024 * 1024
+_PLAN_ROOM = 1024 * 1024  # the rest of the request: the plan, the UDF's code and schema
+_SIZE = re.compile(r"(\d+)\s*([kmg]?)b?", re.IGNORECASE)
 
 
 def is_connect(obj: Any) -> bool:
@@ -81,3 +91,42 @@ def classic_only(what: str, needs: str) -> Callable:
         return inner
 
     return wrap
+
+
+def pickled_bytes(value: Any) -> int:
+    """The bytes `value` takes pickled (as it travels inside a UDF); NumPy arrays counted
+    out of band (pickle protocol 5), without a copy of their data."""
+    buffers: list[int] = []
+    head = pickle.dumps(value, protocol=5, buffer_callback=lambda b: buffers.append(b.raw().nbytes))
+    return len(head) + sum(buffers)
+
+
+def check_inline_size(spark: Any, value: Any, what: str) -> None:
+    """SparkConnectUnsupportedError when `value`, shipped inside a UDF's plan to the Connect
+    server of `spark`, exceeds the server's request limit: the error names the sizes and
+    what to do, before any request (else gRPC's limit stopped the action's request)."""
+    size = pickled_bytes(value)
+    if size < CHECK_FROM:
+        return
+    limit = _message_limit(spark)
+    if size + _PLAN_ROOM > limit:
+        raise SparkConnectUnsupportedError(
+            f"{what} is {size / 2**20:.1f} MiB pickled; under Spark Connect it travels inside "
+            f"the scoring UDF's plan (no broadcasts), and the server takes a request of at "
+            f"most {limit / 2**20:.1f} MiB (spark.connect.grpc.maxInboundMessageSize). "
+            "Raise that setting on the server, or score with a classic SparkSession or the "
+            "CLI (`fraud-app score`), where the model is a broadcast"
+        )
+
+
+def _message_limit(spark: Any) -> int:
+    """The server's spark.connect.grpc.maxInboundMessageSize in bytes (MESSAGE_BYTES when
+    it does not say or cannot be asked)."""
+    try:
+        found = spark.conf.get("spark.connect.grpc.maxInboundMessageSize", None)
+    except Exception:  # a server that does not answer it
+        return MESSAGE_BYTES
+    match = _SIZE.fullmatch(str(found).strip()) if found else None
+    if match is None:
+        return MESSAGE_BYTES
+    return int(match.group(1)) * 1024 ** " kmg".index((match.group(2) or " ").lower())

@@ -23,7 +23,7 @@ from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.spark.connect import is_connect
 from fraud_app.spark.fd_limit import check_open_files
 from fraud_app.spark.versions import check_before_start, check_session
-from fraud_app.uris import local_path
+from fraud_app.uris import local_path, redacted
 
 logger = logging.getLogger(__name__)
 
@@ -278,6 +278,7 @@ def get_spark(
         check_session(active)
         warn_not_applied(active, master, conf)
         return ensure_utc(active)
+    refuse_spark_remote(os.environ.get("SPARK_REMOTE"))
     check_conf_keys(conf or {})  # a misspelt setting, before the JVM starts
     # an older Spark: one line naming it, not an AttributeError later or pyspark 4's
     # `'JavaPackage' object is not callable` from a Spark 3.5 SPARK_HOME
@@ -345,6 +346,25 @@ def warn_not_applied(active, master: str | None, conf: Mapping[str, str] | None)
             "Set runtime SQL settings with spark.conf.set(key, value), or stop the session "
             "(spark.stop()) before get_spark to start one with these settings",
             "; ".join(differs),
+        )
+
+
+def refuse_spark_remote(url: str | None) -> None:
+    """EnvironmentSetupError when SPARK_REMOTE is set and get_spark is to build a session.
+
+    PySpark's builder then makes a Spark Connect session (and refuses a master beside it:
+    `[CANNOT_CONFIGURE_SPARK_CONNECT_MASTER]`, which the CLI printed as its error; under
+    spark-submit, a Connect session that every step then refused). fraud_app builds the
+    classic session its steps need and never silently switches: a Connect session is one
+    the caller builds (`SparkSession.builder.remote(...)`), and get_spark returns it."""
+    if url:
+        raise EnvironmentSetupError(
+            f"SPARK_REMOTE={redacted(url)} is set, so PySpark would start a Spark Connect "
+            "session, and fraud_app's steps (ETL, features, training, the scoring jobs) "
+            "need a classic SparkSession with the driver's JVM. Unset it for this command "
+            "(`env -u SPARK_REMOTE fraud-app ...`); to use the Connect server from Python, "
+            "build the session with SparkSession.builder.remote(url).getOrCreate() first "
+            "(README, Spark Connect sessions)"
         )
 
 

@@ -44,6 +44,7 @@ from fraud_app.features.splits import SplitResult, TimeWindow
 from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.broadcasts import released
+from fraud_app.spark.connect import BARRIER, classic_only
 from fraud_app.spark.session import utc_session
 from pipelines.backtest.report import summary
 from pipelines.named_reports import pick_run, write_output
@@ -65,6 +66,7 @@ def check_run(config: AppConfig, run: str | None, *, replace: bool = False) -> s
     return pick_run("backtest", run, lambda r: [report_path(config, r)], replace=replace)
 
 
+@classic_only("run_backtest", BARRIER)  # before the session's settings and the reader mark
 @utc_session
 @reads("features", "backtest")
 def run_backtest(

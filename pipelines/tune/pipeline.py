@@ -39,6 +39,7 @@ from fraud_app.etl.readers import reads
 from fraud_app.evaluation.config import TuneSection
 from fraud_app.interrupts import Terminated
 from fraud_app.spark.broadcasts import released
+from fraud_app.spark.connect import BARRIER, classic_only
 from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
@@ -123,6 +124,7 @@ class _TuneData:
     vector: str
 
 
+@classic_only("run_tune", BARRIER)  # before the session's settings and the reader mark
 @utc_session
 @reads("features", "tune")
 def run_tune(

@@ -34,6 +34,7 @@ from fraud_app.features.pipeline import build_feature_table
 from fraud_app.features.spec import FeatureSet
 from fraud_app.naming import check_name
 from fraud_app.scoring.job import run_scoring
+from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.tracking.client import open_store
 from fraud_app.validation.runner import import_great_expectations
 from fraud_app.validation.validate import validate_canonical, validate_features
@@ -109,6 +110,7 @@ def reading_generated(config: AppConfig) -> AppConfig:
     return config.model_copy(update={"etl": etl.model_copy(update=update)})
 
 
+@classic_only("run_workflow", FILE_SYSTEM)  # before a run's name is checked or data generated
 def run_workflow(
     spark,
     config: AppConfig,

@@ -157,3 +157,54 @@ def test_folder_sizes_of_5_and_40_folders_cost_the_same(spark, tmp_path, monkeyp
         monkeypatch.undo()
         assert all(len(v) == 1 for v in sizes.values()) and len(sizes) == days
     assert got[40] == got[5], got
+
+
+@pytest.mark.parametrize("local", [False, True], ids=["hadoop", "scandir"])
+def test_a_link_loop_an_old_time_and_colon_names_list_as_the_walk(spark, tmp_path, local):
+    """Base: os.scandir raised `[Errno 40] Too many levels of symbolic links` on a link to
+    itself (Hadoop skips an entry it cannot stat); the bulk read gave a time before 1970
+    as 2**64 - 1001; Hadoop's glob (a second folder level, folder_sizes) raised
+    URISyntaxException on `2024-01-01T10:00:00.parquet`, which listStatus lists."""
+    import os
+
+    root = _table(tmp_path / "t", 2)
+    day = root / "event_date=2024-01-01"
+    (day / "loop").symlink_to(day / "loop")
+    _file(day / "old.parquet", "old")
+    os.utime(day / "old.parquet", ns=(-1_000_000_500, -1_000_000_500))
+    _file(day / "hour=10" / "2024-01-01T10:00:00.parquet", "colon")
+    _file(root / "event_date=2024-01-02" / "2024-01-02T00:00:00.parquet", "c")
+    fs = HadoopFs(spark, local_listing=local)
+    want = _walk(spark, str(root))
+    assert fs.list_stats(str(root)) == want
+    assert len(want) == 5 and min(t for _, _, t in want) == -1001
+    assert sorted(fs.list_dir(str(day))) == sorted(_dir_walk(spark, str(day)))
+    names = ["event_date=2024-01-01", "event_date=2024-01-02", "event_date=2024-02-01"]
+    assert fs.folder_sizes(str(root), names) == {
+        **{n: [(p, b) for p, b, _ in _walk(spark, f"{root}/{n}")] for n in names[:2]},
+        names[2]: None,
+    }
+
+
+def test_a_relative_path_is_the_jvms_after_a_change_of_directory(spark, tmp_path, monkeypatch):
+    """Hadoop resolves a relative path against the JVM's working directory; base listed it
+    with os.scandir against this process's, so after an os.chdir (a notebook) it listed
+    another folder than the one Spark reads."""
+    import os
+
+    jvm_cwd = str(spark.sparkContext._jvm.java.lang.System.getProperty("user.dir"))
+    root = _table(tmp_path / "t", 2)
+    rel = os.path.relpath(root, jvm_cwd)
+    ups = rel.split(os.sep).count("..")
+    here = tmp_path.joinpath("m", *[f"d{i}" for i in range(ups)])
+    _table(Path(os.path.normpath(here / rel)), 5)  # what `rel` names from `here`
+    here.mkdir(parents=True, exist_ok=True)
+    monkeypatch.chdir(here)
+    fs = HadoopFs(spark)
+    want = _walk(spark, rel)
+    assert [p for p, _, _ in want] == [f"file:{root}/{p.parent.name}/{p.name}"
+                                       for p in sorted(root.glob("*/*.parquet"))]  # fmt: skip
+    assert fs.list_stats(rel) == want
+    assert sorted(n for n, _ in fs.list_dir(rel)) == sorted(p.name for p in root.iterdir())
+    assert fs.folder_sizes(rel, ["event_date=2024-01-01"]) == {
+        "event_date=2024-01-01": [(p, b) for p, b, _ in want[:1]]}  # fmt: skip
