@@ -73,12 +73,16 @@ def pid_namespace() -> str | None:
         return None
 
 
+MACHINE_ID = Path("/etc/machine-id")
+
+
 def machine_id() -> str | None:
     """This machine's /etc/machine-id (systemd: unique per installation, kept across
-    reboots), None where there is none (many container images, other OSes)."""
+    reboots), None where there is none (many container images, other OSes) or it is not
+    text (a damaged file: its UnicodeDecodeError stopped every run, review40b)."""
     try:
-        return Path("/etc/machine-id").read_text().strip() or None
-    except OSError:
+        return MACHINE_ID.read_text(encoding="ascii").strip() or None
+    except (OSError, ValueError):
         return None
 
 

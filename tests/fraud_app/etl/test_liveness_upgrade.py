@@ -95,3 +95,14 @@ def test_an_older_releases_marker_on_this_host_names_a_way_out_that_works_here(s
     run_etl(spark, _cfg(tmp_path, _write(tmp_path / "d4" / "d.csv", [_row("t60", 8)])))
     read_table(spark, str(table), "canonical table", "etl")
     assert not (table / "_staging").exists()
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage\n", b"", b"   \n"])
+def test_a_machine_id_that_is_not_text_reads_as_none(tmp_path, monkeypatch, content):
+    """/etc/machine-id damaged (not UTF-8): owner_info raised UnicodeDecodeError, so every
+    run stopped before taking its lock."""
+    (tmp_path / "machine-id").write_bytes(content)
+    monkeypatch.setattr(lock, "MACHINE_ID", tmp_path / "machine-id")
+    assert lock.machine_id() is None
+    with RootLock(str(tmp_path), "etl"):
+        assert json.loads((tmp_path / LOCK_NAME).read_text())["machine_id"] is None
