@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
 from fraud_app.etl import local_times, parsing
-from fraud_app.etl.config import BUILTIN_LABELS, EtlSection
+from fraud_app.etl.config import BUILTIN_LABELS, EtlSection, fold_label
 from fraud_app.etl.id_marks import ID_COLUMNS, MARK, MARKED_COLUMNS, TEXT, marks
 from fraud_app.etl.local_times import LOCAL_TIMES
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
@@ -161,7 +161,7 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         text = F.lower(text_column(name))
         # the built-in spellings (etl.config.BUILTIN_LABELS, which the config checks
         # label_values against) and the configured ones, compared as the config folds them
-        words = {**BUILTIN_LABELS, **{k.strip().casefold(): v for k, v in cfg.label_values.items()}}
+        words = {**BUILTIN_LABELS, **{fold_label(k): v for k, v in cfg.label_values.items()}}
         number = (
             F.when(text.isin(*[k for k, v in words.items() if v == 1]), 1.0)
             .when(text.isin(*[k for k, v in words.items() if v == 0]), 0.0)

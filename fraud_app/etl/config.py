@@ -21,6 +21,9 @@ BUILTIN_LABELS = {"1": 1, "0": 0, "true": 1, "t": 1, "yes": 1, "y": 1,
 # one-letter words whose meaning is the export's (F: false or fraud; N: no or normal):
 # etl.label_values may give them either label, unlike the words and 0 / 1
 LETTER_LABELS = ("t", "f", "y", "n")
+# what exports write for a missing value (fraud_app.etl.id_marks): in the label, no label
+# whatever etl.label_values says, so the config refuses giving one 0 or 1
+NULL_MARKERS = ("null", "none", "nan", "na", "n/a", "#n/a", "nil")
 # ids that exports write for "unknown" (etl.missing_ids): words no card or merchant is
 # named; numbers such as 0 or -1 are real ids in some exports, so the user lists them
 DEFAULT_MISSING_IDS = ("unknown", "undefined", "?", "-")
@@ -30,6 +33,13 @@ _ZONE_EXPECTED = (
     "expected an IANA zone name such as 'America/New_York', 'Europe/Berlin' or 'UTC' (the zone "
     "of wall-clock times written without an offset)"
 )
+
+
+def fold_label(text: str) -> str:
+    """A label text as the ETL compares it: without surrounding blanks and lowered as
+    Spark's `lower` lowers the column (str.casefold made 'Straße' 'strasse', which the
+    column's 'straße' never matched: every such row quarantined, review40b)."""
+    return text.strip().lower()
 
 
 def _said(label: int | None) -> str:
@@ -132,7 +142,9 @@ class EtlSection(Section):
       input mixing the two kinds of words is named in a WARNING, `mixed_label_words`).
       null marks a text meaning "not known yet", e.g. {pending: null}: such rows are
       published unlabelled (allow_unlabelled), as an empty label is (it was quarantined as
-      `invalid_label`, the newest days' rows with it: the ones to score).
+      `invalid_label`, the newest days' rows with it: the ones to score). The null markers
+      (NULL, None, NaN, NA, N/A, #N/A, nil) always mean no label: giving one 0 or 1 is
+      refused (it had no effect).
     missing_ids: id values that mean "no id" in transaction_id, card_id, merchant_id and
       device_id, compared without case or surrounding blanks and as ids ('0.0' is '0'),
       beside the built-in null markers (NULL, None, NaN, NA, N/A, #N/A, nil) and empty
@@ -263,9 +275,15 @@ class EtlSection(Section):
     def _label_spellings(cls, value: dict[str, int | None]) -> dict[str, int | None]:
         folded: dict[str, int | None] = {}
         for text, label in value.items():
-            key = text.strip().casefold()
+            key = fold_label(text)
             if not key:
                 raise ValueError("etl.label_values: a label text must not be empty")
+            if key in NULL_MARKERS and label is not None:
+                raise ValueError(
+                    f"etl.label_values: {text!r}: {label} cannot apply: {text!r} is a null "
+                    f"marker ({', '.join(NULL_MARKERS)}, in any case), read as no label "
+                    "before etl.label_values is looked at; expected another text, or null"
+                )
             if key in BUILTIN_LABELS and key not in LETTER_LABELS and BUILTIN_LABELS[key] != label:
                 raise ValueError(
                     f"etl.label_values: {text!r}: {_said(label)} contradicts its built-in meaning "
@@ -282,9 +300,7 @@ class EtlSection(Section):
 
     def unknown_labels(self) -> tuple[str, ...]:
         """The label texts (folded) etl.label_values maps to null: not known yet."""
-        return tuple(
-            sorted(k.strip().casefold() for k, v in self.label_values.items() if v is None)
-        )
+        return tuple(sorted(fold_label(k) for k, v in self.label_values.items() if v is None))
 
     @field_validator("missing_ids", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from fraud_app.etl import parsing
+from fraud_app.etl.config import NULL_MARKERS
 
 TEXT, MARK = "__t_", "__m_"  # working columns: the trimmed text; True: "no value"
 PLACEHOLDER = "__placeholder_"  # staged: an optional id's text read as missing
@@ -22,7 +23,7 @@ ID_COLUMNS = ("transaction_id", "card_id", "merchant_id", "device_id")
 OPTIONAL_IDS = ("merchant_id", "device_id")
 # what exports write for a missing value; an id column holding one is missing: 'NULL' as a
 # card_id made one card of every card-less row, 'N/A' one merchant of every unknown one
-NULL_MARKERS = ("null", "none", "nan", "na", "n/a", "#n/a", "nil")
+# (etl.config.NULL_MARKERS, which the config checks etl.label_values against)
 # columns where a null marker means no value: the ids, and the label and its time (a label
 # not known yet; a pandas float column writes it as NaN)
 MARKED_COLUMNS = (*ID_COLUMNS, "label", "label_time")

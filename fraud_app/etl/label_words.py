@@ -20,7 +20,7 @@ import logging
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from fraud_app.etl.config import BUILTIN_LABELS, EtlSection
+from fraud_app.etl.config import BUILTIN_LABELS, EtlSection, fold_label
 from fraud_app.etl.id_marks import TEXT
 
 logger = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ KINDS = {"true": "true/false", "t": "true/false", "false": "true/false", "f": "t
 def _words(cfg: EtlSection) -> list[str]:
     """The built-in words the input's labels are read with: those etl.label_values does not
     give a meaning of its own."""
-    configured = {k.strip().casefold() for k in cfg.label_values}
+    configured = {fold_label(k) for k in cfg.label_values}
     return [w for w in KINDS if w not in configured]
 
 

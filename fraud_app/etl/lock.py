@@ -15,7 +15,8 @@ alive when that pid still runs with the recorded start. Everything else cannot b
 here and counts as alive: another hostname, another boot id under this hostname (another
 machine of that name), another PID namespace, a record without a start time (another OS,
 a release before session 38) or without `pid_ns` (before session 40), a system without
-/proc. The one staleness rule beyond that: a holder of this hostname and this machine
+/proc, or without /proc/self/ns/pid (an unknown namespace on both sides was read as the
+same one before review40b). The one staleness rule beyond that: a holder of this hostname and this machine
 (the same /etc/machine-id) recorded under another boot id ran before this machine's last
 reboot, and is dead. Before session 40 another PID namespace's live holder, and another
 machine's of the same hostname, was read as dead and its lock taken over.
@@ -72,12 +73,16 @@ def pid_namespace() -> str | None:
         return None
 
 
+MACHINE_ID = Path("/etc/machine-id")
+
+
 def machine_id() -> str | None:
     """This machine's /etc/machine-id (systemd: unique per installation, kept across
-    reboots), None where there is none (many container images, other OSes)."""
+    reboots), None where there is none (many container images, other OSes) or it is not
+    text (a damaged file: its UnicodeDecodeError stopped every run, review40b)."""
     try:
-        return Path("/etc/machine-id").read_text().strip() or None
-    except OSError:
+        return MACHINE_ID.read_text(encoding="ascii").strip() or None
+    except (OSError, ValueError):
         return None
 
 
@@ -122,10 +127,16 @@ def liveness(info: dict) -> tuple[bool | None, str]:
         if info.get("machine_id") and info.get("machine_id") == machine_id():
             return False, "it ran on this machine before its last reboot"
         return None, f"it ran under another boot id ({boot}): another machine named {host}"
-    if info.get("pid_ns") != pid_namespace():
-        return None, (f"it ran in another PID namespace ({info.get('pid_ns') or 'not recorded'}"
-                      f"; this process: {pid_namespace()}): a container's pids, or an older "
-                      "release's record")  # fmt: skip
+    here = pid_namespace()
+    if here is None:  # both unknown is not "the same": a container's pids may be read here
+        return None, "this system does not show PID namespaces (/proc/self/ns/pid)"
+    if not info.get("pid_ns"):
+        return None, ("it recorded no PID namespace (a fraud-app release before session 40, "
+                      "or a system without /proc/self/ns/pid), so it may have run in another "
+                      "PID namespace")  # fmt: skip
+    if info.get("pid_ns") != here:
+        return None, (f"it ran in another PID namespace ({info.get('pid_ns')}; this process: "
+                      f"{here}): a container's pids")  # fmt: skip
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False, f"its pid {pid!r} is not a process id (a damaged record)"
     try:

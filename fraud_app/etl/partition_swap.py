@@ -46,10 +46,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import socket
 
 from fraud_app.errors import ConcurrentRunError, DataIntegrityError
 from fraud_app.etl.fs import HadoopFs, partition_dates
-from fraud_app.etl.lock import holder_alive, owner_info
+from fraud_app.etl.lock import holder_alive, liveness, owner_info
 from fraud_app.interrupts import critical
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -252,14 +253,29 @@ def _marker(fs: HadoopFs, root: str) -> tuple[dict, str, str] | None:
 
 
 def _elsewhere(job: str, root: str, info: dict) -> str:
-    """What an operator reads about a job whose marker another host wrote."""
-    return (
+    """What an operator reads about a job whose marker this host cannot judge (`liveness`:
+    another host, or this hostname's record of another PID namespace or of a release before
+    session 40): why, and the way out. A record of this hostname was told to run again "on"
+    this host, where the same refusal came back (review40b)."""
+    host = info.get("host")
+    step, what = ("labels", "feed") if job.startswith("labels-") else ("etl", "input")
+    head = (
         f"job {job} was swapping in dates {', '.join(info.get('dates') or [])} on host "
-        f"{info.get('host')} (pid {info.get('pid')}, started {info.get('started_at')}), and "
-        "this host cannot tell whether that run still goes on. If it does, wait for it; if "
-        f"it was killed, run `fraud-app etl` again (the same input) on {info.get('host')}, "
-        f"or, once sure that run is gone, rename {root}/{COMMITTING} to {KILLED} and run "
-        "it again here: it puts back what the killed run moved and finishes the update"
+        f"{host} (pid {info.get('pid')}, started {info.get('started_at')}), and this host "
+        f"cannot tell whether that run still goes on ({liveness(info)[1]}). If it does, wait "
+        "for it; if it was killed, "
+    )
+    rename = (
+        f"rename {root}/{COMMITTING} to {KILLED} and run it again here: it puts back what "
+        "the killed run moved and finishes the update"
+    )
+    if host == socket.gethostname():  # its pid cannot be judged from here either
+        return (
+            f"{head}once sure pid {info.get('pid')} is gone (`ps -p {info.get('pid')}`), {rename}"
+        )
+    return (
+        f"{head}run `fraud-app {step}` again (the same {what}) on {host}, or, once sure that "
+        f"run is gone, {rename}"
     )
 
 

@@ -65,7 +65,8 @@ def test_a_marker_of_another_host_is_named_and_killed_json_lets_this_host_recove
     way_out = (
         r"job etl-remote was swapping in dates 2024-01-02 on host driver-7\.cluster \(pid "
         r"4242, started 2026-12-02T10:00:00\+00:00\), and this host cannot tell whether that "
-        r"run still goes on\. If it does, wait for it; if it was killed, run `fraud-app etl` "
+        r"run still goes on \(it ran on host driver-7\.cluster, not this one \([^)]+\)\)\. "
+        r"If it does, wait for it; if it was killed, run `fraud-app etl` "
         r"again \(the same input\) on driver-7\.cluster, or, once sure that run is gone, "
         rf"rename {root}/_committing\.json to _killed\.json and run it again here"
     )
