@@ -14,11 +14,13 @@ and its pid gone or now a process started at another time (the pid reused). A ho
 alive when that pid still runs with the recorded start. Everything else cannot be told
 here and counts as alive: another hostname, another boot id under this hostname (another
 machine of that name), another PID namespace, a record without a start time (another OS,
-a release before session 38) or without `pid_ns` (before session 40), a system without
-/proc, or without /proc/self/ns/pid (an unknown namespace on both sides was read as the
+a release before session 38) or without `pid_ns` (before session 40), a Linux system
+without /proc, or without /proc/self/ns/pid (an unknown namespace on both sides was read as the
 same one before review40b). The one staleness rule beyond that: a holder of this hostname and this machine
 (the same /etc/machine-id) recorded under another boot id ran before this machine's last
-reboot, and is dead. Before session 40 another PID namespace's live holder, and another
+reboot, and is dead. On macOS and the BSDs (no /proc, no PID namespaces) a holder of
+this hostname that recorded neither is dead when its pid is gone (the pid alone decides:
+a laptop's killed run frees its lock). Before session 40 another PID namespace's live holder, and another
 machine's of the same hostname, was read as dead and its lock taken over.
 
 A stale lock is taken over with a warning; one whose holder lives, or cannot be told, is
@@ -38,6 +40,7 @@ import json
 import logging
 import os
 import socket
+import sys
 from pathlib import Path
 
 from fraud_app import jsonout
@@ -48,6 +51,7 @@ from fraud_app.uris import local_path
 logger = logging.getLogger(__name__)
 
 LOCK_NAME = ".fraud-app.lock"
+PLATFORM = sys.platform  # liveness: "linux" has /proc and PID namespaces
 _HELD: dict[str, int] = {}  # lock path -> nesting depth, this process
 
 
@@ -119,6 +123,11 @@ def liveness(info: dict) -> tuple[bool | None, str]:
         return None, f"it ran on host {host}, not this one ({socket.gethostname()})"
     mine = process_start(os.getpid())
     if mine is None:
+        if PLATFORM != "linux" and os.name == "posix" and start is None and not info.get("pid_ns"):
+            # macOS, the BSDs: no /proc, no PID namespaces (a container runs in a Linux VM
+            # under another hostname): the pid alone decides, as before session 40 (a
+            # laptop's killed run needed its lock deleted by hand after it)
+            return _pid_liveness(pid, None)
         return None, "this system shows no process start times (/proc)"
     if not isinstance(start, str) or ":" not in start:
         return None, "it recorded no process start time (another OS or an older release)"
@@ -137,6 +146,12 @@ def liveness(info: dict) -> tuple[bool | None, str]:
     if info.get("pid_ns") != here:
         return None, (f"it ran in another PID namespace ({info.get('pid_ns')}; this process: "
                       f"{here}): a container's pids")  # fmt: skip
+    return _pid_liveness(pid, start)
+
+
+def _pid_liveness(pid: object, start: str | None) -> tuple[bool, str]:
+    """Whether `pid` of this host and PID namespace still runs as the process started at
+    `start` (None: the pid alone decides, a system without start times)."""
     if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False, f"its pid {pid!r} is not a process id (a damaged record)"
     try:
@@ -145,7 +160,7 @@ def liveness(info: dict) -> tuple[bool | None, str]:
         return False, f"pid {pid} is gone"
     except PermissionError:  # exists, owned by another user
         pass
-    now = process_start(pid)
+    now = process_start(pid) if start is not None else None
     if now is not None and now != start:
         return False, f"pid {pid} now belongs to a process started at another time (reused)"
     return True, f"pid {pid} still runs"

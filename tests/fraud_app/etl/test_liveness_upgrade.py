@@ -106,3 +106,32 @@ def test_a_machine_id_that_is_not_text_reads_as_none(tmp_path, monkeypatch, cont
     assert lock.machine_id() is None
     with RootLock(str(tmp_path), "etl"):
         assert json.loads((tmp_path / LOCK_NAME).read_text())["machine_id"] is None
+
+
+def _macos(monkeypatch) -> None:
+    """This process as on macOS: no /proc (no start times, no PID namespace, no machine id)."""
+    monkeypatch.setattr(lock, "PLATFORM", "darwin")
+    monkeypatch.setattr(lock, "process_start", lambda pid: None)
+    monkeypatch.setattr(lock, "pid_namespace", lambda: None)
+    monkeypatch.setattr(lock, "machine_id", lambda: None)
+
+
+def test_on_macos_a_gone_pid_of_this_host_frees_its_lock(tmp_path, monkeypatch):
+    """Lead, session 40: after review40b every lock of a killed run on a Mac (no /proc)
+    was refused until deleted by hand; a system without PID namespaces lets the pid decide,
+    as before session 40. A live pid, another host, or a Linux record stay refused."""
+    pid = _dead_pid()
+    _macos(monkeypatch)
+    mine = owner_info()
+    assert (mine["process_start"], mine["pid_ns"], mine["machine_id"]) == (None, None, None)
+    assert liveness({**mine, "pid": pid}) == (False, f"pid {pid} is gone")
+    assert liveness(mine)[0] is True  # this process
+    assert liveness({**mine, "pid": pid, "host": "another-mac"})[0] is None
+    linux_record = {**mine, "pid": pid, "process_start": "b00t:123", "pid_ns": "pid:[1]"}
+    assert liveness(linux_record)[0] is None  # written on Linux under this hostname
+    (tmp_path / LOCK_NAME).write_text(json.dumps({**mine, "pid": pid, "command": "etl"}))
+    with RootLock(str(tmp_path), "etl"):
+        held = json.loads((tmp_path / LOCK_NAME).read_text())
+        assert held["pid"] == os.getpid()
+    monkeypatch.setattr(lock, "PLATFORM", "linux")  # Linux without /proc: cannot tell
+    assert liveness({**mine, "pid": pid})[0] is None
