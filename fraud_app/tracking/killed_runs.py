@@ -9,8 +9,8 @@ same (docs/PROBES.md session 38); a RUNNING run also holds back a store relocati
 Every run these commands start records the process that started it (OWNER_TAG:
 fraud_app.etl.lock.owner_info: pid, host, process start, PID namespace). A run of the same
 name, kind (and project) that is still RUNNING when the next one starts is ended as KILLED
-when that process is provably gone (etl.lock.liveness), tagged with the run that found it (ENDED_BY); a
-run whose process still lives, runs on another host or in another PID namespace (this
+when that process is provably gone (fraud_app.etl.lock.liveness), tagged with the run
+that found it (ENDED_BY); a run whose process still lives, runs on another host or in another PID namespace (this
 process cannot tell), or recorded no owner (an older release) is left as it is. Containers
 that share a hostname (Docker's --network host or a fixed `hostname:`, a Kubernetes pod
 with hostNetwork) each see their own pids: the retry in one read another's live driver,
@@ -33,7 +33,7 @@ from fraud_app.tracking.ownership import PROJECT_TAG
 
 logger = logging.getLogger(__name__)
 
-OWNER_TAG = "fraud_app.owner"  # etl.lock.owner_info of its process
+OWNER_TAG = "fraud_app.owner"  # fraud_app.etl.lock.owner_info of its process
 ENDED_BY = "fraud_app.ended_by"  # the run that found it killed and ended it
 ENDED_WHY = "fraud_app.ended_why"
 
