@@ -77,16 +77,43 @@ def dumps(
     )
 
 
+def _write_synced(path: Path, text: str) -> None:
+    """`text` written to `path` and on the disk (fsync) before the caller renames or links
+    it into place: after a power cut the rename may survive while unsynced data does not,
+    leaving an empty or cut file under the final name (session 40, corrupt40's left item)."""
+    with path.open("w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _sync_dir(directory: Path) -> None:
+    """The directory's entry (the rename) on the disk; best effort: some file systems
+    cannot open or sync a directory."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
 def write_atomic(path: Path, text: str) -> Path:
     """Write `text` to `path` through a temporary file in the same directory and a rename,
     so a reader (the dashboards, a scheduler) sees the old file or the whole new one, never
-    half of it, even when the process is killed while writing."""
+    half of it, even when the process is killed while writing (and synced before the
+    rename: a power cut cannot leave the new name on an empty file)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with naming(path):
-            tmp.write_text(text, encoding="utf-8")
+            _write_synced(tmp, text)
             os.replace(tmp, path)
+            _sync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -99,6 +126,7 @@ def _create_whole(path: Path, text: str) -> None:
         try:
             f.write(text)
             f.flush()
+            os.fsync(f.fileno())
         except BaseException:
             path.unlink(missing_ok=True)
             raise
@@ -113,13 +141,14 @@ def write_new(path: Path, text: str) -> bool:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with naming(path):
-            tmp.write_text(text, encoding="utf-8")
+            _write_synced(tmp, text)
             try:
                 os.link(tmp, path)  # fails if `path` exists
             except FileExistsError:
                 return False
             except OSError:  # no hard links here
                 _create_whole(path, text)
+            _sync_dir(path.parent)
     except FileExistsError:
         return False
     finally:

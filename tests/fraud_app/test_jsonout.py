@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -100,3 +101,35 @@ def test_write_new_creates_once_and_never_replaces(tmp_path):
     assert jsonout.write_new(path, jsonout.dumps({"second": 2})) is False
     assert json.loads(path.read_text()) == {"first": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left
+
+
+@pytest.mark.parametrize("writer", ["write_atomic", "write_new"])
+def test_the_file_is_on_the_disk_before_its_name(tmp_path, monkeypatch, writer) -> None:
+    """Session 40 (corrupt40's left item): the temporary file was renamed / linked into
+    place without an fsync, so after a power cut the new name could hold an empty file (a
+    run lock refusing every later run, a report read as damaged). Now its data is synced
+    before the rename and the folder's entry after it."""
+    events: list[tuple[str, str]] = []
+    real_fsync, real_replace, real_link = os.fsync, os.replace, os.link
+
+    def fsync(fd):
+        target = os.readlink(f"/proc/self/fd/{fd}")
+        events.append(("fsync", "dir" if os.path.isdir(target) else Path(target).name))
+        return real_fsync(fd)
+
+    def moved(kind, real):
+        def move(src, dst, *a, **k):
+            events.append((kind, Path(dst).name))
+            return real(src, dst, *a, **k)
+
+        return move
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", moved("replace", real_replace))
+    monkeypatch.setattr(os, "link", moved("link", real_link))
+    target = tmp_path / "state.json"
+    getattr(jsonout, writer)(target, '{"a": 1}')
+    assert target.read_text() == '{"a": 1}'
+    move = "replace" if writer == "write_atomic" else "link"
+    assert events == [("fsync", f".state.json.{os.getpid()}.tmp"), (move, "state.json"),
+                      ("fsync", "dir")]  # fmt: skip
