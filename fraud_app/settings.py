@@ -55,6 +55,8 @@ VARIABLES = (
              "$SPARK_HOME/conf"),
     Variable("SPARK_LOCAL_DIRS", "Spark's; its scratch folders, taken before spark.local.dir "
              "(read only to name a full one)", "spark.local.dir, else /tmp"),
+    Variable("SPARK_REMOTE", "PySpark's Spark Connect URL: set, the CLI stops (its steps "
+             "need a classic session)", "unset"),
 )  # fmt: skip
 NAMES = frozenset(v.name for v in VARIABLES)
 
@@ -77,6 +79,11 @@ def launched_by_spark_submit() -> bool:
 
 def spark_home() -> str | None:
     return _get("SPARK_HOME") or None
+
+
+def spark_remote() -> str | None:
+    """PySpark's SPARK_REMOTE (a Spark Connect URL, which may hold a token), None when unset."""
+    return _get("SPARK_REMOTE") or None
 
 
 def spark_conf_dir() -> str | None:

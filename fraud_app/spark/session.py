@@ -278,7 +278,7 @@ def get_spark(
         check_session(active)
         warn_not_applied(active, master, conf)
         return ensure_utc(active)
-    refuse_spark_remote(os.environ.get("SPARK_REMOTE"))
+    refuse_spark_remote(settings.spark_remote())
     check_conf_keys(conf or {})  # a misspelt setting, before the JVM starts
     # an older Spark: one line naming it, not an AttributeError later or pyspark 4's
     # `'JavaPackage' object is not callable` from a Spark 3.5 SPARK_HOME

@@ -95,7 +95,7 @@ def test_a_labels_run_of_one_label_fires_at_most_43_jobs(spark, published, tmp_p
     assert jobs["total"] <= 43, jobs
 
 
-def test_an_append_of_one_row_fires_at_most_40_jobs(spark, published, tmp_path, monkeypatch):
+def test_an_append_of_one_row_fires_at_most_42_jobs(spark, published, tmp_path, monkeypatch):
     root = _root(published, tmp_path)
     src = tmp_path / "in"
     src.mkdir()
@@ -117,7 +117,10 @@ def test_an_append_of_one_row_fires_at_most_40_jobs(spark, published, tmp_path, 
                  lambda: result.update(r=run_etl(spark, config)))  # fmt: skip
     r = result["r"]
     assert (r.output_rows, r.previous_rows, r.duplicate_rows) == (6, 5, 0)
-    # base 5 (now 4), 10 (now 8), 41-42 (now 38-39)
+    # base 5 (now 4), 10 (now 8), 41-42 (now 38-39); session 40 added two small jobs over
+    # the staged rows' few columns, deliberately: the label-word check (data40) and, without
+    # etl.time_zone, the all-at-midnight check (with a zone it shares the ambiguous-time
+    # job): 42 measured. Folding them into one aggregation is docs/PROBES.md's left item.
     assert jobs["published"] <= 4, jobs
     assert jobs["counts"] + jobs["duplicates"] <= 8, jobs
-    assert jobs["total"] <= 40, jobs
+    assert jobs["total"] <= 42, jobs
