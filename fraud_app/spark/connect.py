@@ -55,15 +55,16 @@ def is_connect(obj: Any) -> bool:
     session_mod = sys.modules.get("pyspark.sql.connect.session")
     if session_mod is None:
         return False
-    kinds: list[type] = [session_mod.SparkSession]
+    # a module another thread is still importing has not defined its class yet (seen in
+    # the suite: "partially initialized module"): no object of that class exists either
+    kinds = [getattr(session_mod, "SparkSession", None)]
     for name, attr in (
         ("pyspark.sql.connect.dataframe", "DataFrame"),
         ("pyspark.sql.connect.column", "Column"),
     ):
-        module = sys.modules.get(name)
-        if module is not None:
-            kinds.append(getattr(module, attr))
-    return isinstance(obj, tuple(kinds))
+        kinds.append(getattr(sys.modules.get(name), attr, None))
+    found = tuple(k for k in kinds if isinstance(k, type))
+    return bool(found) and isinstance(obj, found)
 
 
 def require_classic(obj: Any, what: str, needs: str) -> None:
