@@ -9,7 +9,7 @@ meets one error naming Spark Connect and what to do, before any Spark job, inste
 PySpark's `[JVM_ATTRIBUTE_NOT_SUPPORTED] Attribute sparkContext ...` or
 `[NOT_IMPLEMENTED] rdd is not implemented` from deep inside the step.
 
-This module owns the test only; which steps work under Connect is README's "Spark
+This module owns the test, the refusals and `refuse_spark_remote` / `session_master` (get_spark's two Connect questions); which steps work under Connect is README's "Spark
 Connect" section.
 """
 
@@ -22,7 +22,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from fraud_app.errors import SparkConnectUnsupportedError
+from fraud_app.errors import EnvironmentSetupError, SparkConnectUnsupportedError
+from fraud_app.uris import redacted
 
 # What to use instead, said once: a classic session in this process, or the CLI.
 INSTEAD = (
@@ -131,3 +132,34 @@ def _message_limit(spark: Any) -> int:
     if match is None:
         return MESSAGE_BYTES
     return int(match.group(1)) * 1024 ** " kmg".index((match.group(2) or " ").lower())
+
+
+def refuse_spark_remote(url: str | None) -> None:
+    """EnvironmentSetupError when SPARK_REMOTE is set and get_spark is to build a session.
+
+    PySpark's builder then makes a Spark Connect session (and refuses a master beside it:
+    `[CANNOT_CONFIGURE_SPARK_CONNECT_MASTER]`, which the CLI printed as its error; under
+    spark-submit, a Connect session that every step then refused). fraud_app builds the
+    classic session its steps need and never silently switches: a Connect session is one
+    the caller builds (`SparkSession.builder.remote(...)`), and get_spark returns it."""
+    if url:
+        raise EnvironmentSetupError(
+            f"SPARK_REMOTE={redacted(url)} is set, so PySpark would start a Spark Connect "
+            "session, and fraud_app's steps (ETL, features, training, the scoring jobs) "
+            "need a classic SparkSession with the driver's JVM. Unset it for this command "
+            "(`env -u SPARK_REMOTE fraud-app ...`); to use the Connect server from Python, "
+            "build the session with SparkSession.builder.remote(url).getOrCreate() first "
+            "(README, Spark Connect sessions)"
+        )
+
+
+def session_master(spark) -> str | None:
+    """The master a running session was started on: its SparkContext's; a Spark Connect
+    session has none on the client (`sparkContext` raised JVM_ATTRIBUTE_NOT_SUPPORTED
+    inside get_spark), so the server's `spark.master` setting, None if it does not say."""
+    if is_connect(spark):
+        try:
+            return spark.conf.get("spark.master", None)
+        except Exception:  # a server that does not expose it to clients
+            return None
+    return spark.sparkContext.master

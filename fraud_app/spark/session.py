@@ -20,10 +20,10 @@ from fraud_app.redaction import redact_value
 from fraud_app.spark import progress
 from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
 from fraud_app.spark.conf_keys import check_conf_keys
-from fraud_app.spark.connect import is_connect
+from fraud_app.spark.connect import refuse_spark_remote, session_master
 from fraud_app.spark.fd_limit import check_open_files
 from fraud_app.spark.versions import check_before_start, check_session
-from fraud_app.uris import local_path, redacted
+from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -347,37 +347,6 @@ def warn_not_applied(active, master: str | None, conf: Mapping[str, str] | None)
             "(spark.stop()) before get_spark to start one with these settings",
             "; ".join(differs),
         )
-
-
-def refuse_spark_remote(url: str | None) -> None:
-    """EnvironmentSetupError when SPARK_REMOTE is set and get_spark is to build a session.
-
-    PySpark's builder then makes a Spark Connect session (and refuses a master beside it:
-    `[CANNOT_CONFIGURE_SPARK_CONNECT_MASTER]`, which the CLI printed as its error; under
-    spark-submit, a Connect session that every step then refused). fraud_app builds the
-    classic session its steps need and never silently switches: a Connect session is one
-    the caller builds (`SparkSession.builder.remote(...)`), and get_spark returns it."""
-    if url:
-        raise EnvironmentSetupError(
-            f"SPARK_REMOTE={redacted(url)} is set, so PySpark would start a Spark Connect "
-            "session, and fraud_app's steps (ETL, features, training, the scoring jobs) "
-            "need a classic SparkSession with the driver's JVM. Unset it for this command "
-            "(`env -u SPARK_REMOTE fraud-app ...`); to use the Connect server from Python, "
-            "build the session with SparkSession.builder.remote(url).getOrCreate() first "
-            "(README, Spark Connect sessions)"
-        )
-
-
-def session_master(spark) -> str | None:
-    """The master a running session was started on: its SparkContext's; a Spark Connect
-    session has none on the client (`sparkContext` raised JVM_ATTRIBUTE_NOT_SUPPORTED
-    inside get_spark), so the server's `spark.master` setting, None if it does not say."""
-    if is_connect(spark):
-        try:
-            return spark.conf.get("spark.master", None)
-        except Exception:  # a server that does not expose it to clients
-            return None
-    return spark.sparkContext.master
 
 
 def check_driver_addresses(conf: Mapping[str, str]) -> None:
