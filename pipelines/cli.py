@@ -82,6 +82,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "render the HTML dashboards (training, quality, data, scoring) from saved reports",
     ),
     "inspect": ("pipelines.commands.inspect", "check a saved model or checkpoint, print a summary"),
+    "unlock": (
+        "pipelines.commands.unlock",
+        "list the locks and commit markers, who holds them; --force PATH clears a dead one",
+    ),
     "prune": (
         "pipelines.commands.prune",
         "remove old runs, reports and cached models the `retention` rules no longer keep",
@@ -101,7 +105,8 @@ def _installed_version() -> str:
 EPILOG = """\
 exit codes: 0 done; 2 a mistake, a damaged file or a failed step (one `error:` line on
 stderr); 3 done in part (`dashboards`: pages written, some sections not drawn, each a
-`warning: not drawn:` line); 130 Ctrl-C; 141 stdout closed by its reader; 143 SIGTERM
+`warning: not drawn:` line); 4 `unlock`: a lock or commit marker is refused to every run
+until an operator clears it (`fraud-app unlock --force PATH`); 130 Ctrl-C; 141 stdout closed by its reader; 143 SIGTERM
 (stopped cleanly: lock released, nothing half-written). stdout carries the command's result
 only.
 

@@ -18,15 +18,20 @@ a release before session 38) or without `pid_ns` (before session 40), a Linux sy
 without /proc, or without /proc/self/ns/pid (an unknown namespace on both sides was read as the
 same one before review40b). The one staleness rule beyond that: a holder of this hostname and this machine
 (the same /etc/machine-id) recorded under another boot id ran before this machine's last
-reboot, and is dead. On macOS and the BSDs (no /proc, no PID namespaces) a holder of
+reboot, and is dead. From the machine's initial PID namespace (whose /proc lists every
+process of the kernel, each with its pid in its own namespace) a record of this boot whose
+pid no process has is dead in any namespace (`runs_nowhere`, session 41): a record of
+sessions 38-39 (no `pid_ns`) was refused once after the upgrade though its process was gone.
+On macOS and the BSDs (no /proc, no PID namespaces) a holder of
 this hostname that recorded neither is dead when its pid is gone (the pid alone decides:
 a laptop's killed run frees its lock). Before session 40 another PID namespace's live holder, and another
 machine's of the same hostname, was read as dead and its lock taken over.
 
 A stale lock is taken over with a warning; one whose holder lives, or cannot be told, is
 refused with ConcurrentRunError naming the lock file, the holder's host and pid, why this
-host cannot tell, and how the operator clears it (check the pid on that host; delete the
-file once sure it is gone).
+host cannot tell, and how the operator clears it (check the pid on that host; once sure it
+is gone, `fraud-app unlock --force <lock>`, which judges it again, moves it aside and
+records who cleared it: pipelines.unlock).
 
 Creation is atomic on a local disk (the file written whole, then hard-linked into place,
 which fails if a lock is there: no run ever sees an empty or cut lock). Re-entrant within a process,
@@ -139,14 +144,66 @@ def liveness(info: dict) -> tuple[bool | None, str]:
     here = pid_namespace()
     if here is None:  # both unknown is not "the same": a container's pids may be read here
         return None, "this system does not show PID namespaces (/proc/self/ns/pid)"
+    if info.get("pid_ns") == here:
+        return _pid_liveness(pid, start)
+    if runs_nowhere(pid):  # this boot's record, and no namespace of this machine has its pid
+        return False, (f"pid {pid} runs in no PID namespace of this machine (seen from its "
+                       "initial PID namespace)")  # fmt: skip
     if not info.get("pid_ns"):
         return None, ("it recorded no PID namespace (a fraud-app release before session 40, "
                       "or a system without /proc/self/ns/pid), so it may have run in another "
                       "PID namespace")  # fmt: skip
-    if info.get("pid_ns") != here:
-        return None, (f"it ran in another PID namespace ({info.get('pid_ns')}; this process: "
-                      f"{here}): a container's pids")  # fmt: skip
-    return _pid_liveness(pid, start)
+    return None, (f"it ran in another PID namespace ({info.get('pid_ns')}; this process: "
+                  f"{here}): a container's pids")  # fmt: skip
+
+
+# the initial PID namespace's inode: a kernel constant (PROC_PID_INIT_INO, include/linux/
+# proc_ns.h); a module constant so that a test can play a container
+INIT_PID_NS = "pid:[4026531836]"
+
+
+def runs_nowhere(pid: object) -> bool:
+    """True only when provably no process of this machine has `pid` in its own PID
+    namespace: this process is in the initial PID namespace, whose /proc lists every
+    process of the kernel (the holder's too, whatever namespace it ran in), nothing hides
+    processes from it (`hidepid`), and no process's innermost pid (the last of `NSpid` in
+    /proc/<p>/status: the pid a process records as its own) is `pid`. A record of this boot
+    without `pid_ns` (sessions 38-39) was refused after the upgrade though its pid was gone
+    (docs/PROBES.md, session 41); False everywhere this cannot be proven (a container, an
+    old kernel without NSpid, an unreadable entry)."""
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return False
+    if pid_namespace() != INIT_PID_NS or not _full_proc():
+        return False
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # ended meanwhile
+        except OSError:
+            return False
+        nspid = next((line.split()[1:] for line in status.splitlines()
+                      if line.startswith("NSpid:")), None)  # fmt: skip
+        if not nspid:
+            return False  # a kernel before 4.1: innermost pids unknown
+        if nspid[-1] == str(pid):
+            return False
+    return True
+
+
+def _full_proc() -> bool:
+    """Whether /proc is this process's namespace's and shows every process (no hidepid)."""
+    try:
+        if Path("/proc/self").resolve().name != str(os.getpid()):
+            return False
+        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return False
+    proc = [line for line in mounts if line.split(" - ", 1)[-1].startswith("proc ")
+            and line.split()[4] == "/proc"]  # fmt: skip
+    return bool(proc) and all("hidepid" not in line and "subset" not in line for line in proc)
 
 
 def _pid_liveness(pid: object, start: str | None) -> tuple[bool, str]:
@@ -272,11 +329,13 @@ class RootLock:
         if alive:
             raise ConcurrentRunError(
                 f"another fraud-app run is writing to {self.path.parent}: {who}. Wait for it "
-                f"to finish, or delete {self.path} if that run no longer exists."
+                f"to finish, or delete {self.path} if that run no longer exists "
+                "(`fraud-app unlock` lists the locks and their holders)."
             )
         raise ConcurrentRunError(
             f"another fraud-app run is writing to {self.path.parent}: {who} holds the lock "
             f"{self.path}, and this host cannot tell whether it still runs ({reason}). Wait "
             f"for it to finish; if it no longer runs (on host {host or '?'}: `ps -p {pid}`), "
-            f"delete {self.path} and run this command again."
+            f"clear it with `fraud-app unlock --force {self.path}` (it checks again and "
+            f"records who cleared it; or delete the file) and run this command again."
         )

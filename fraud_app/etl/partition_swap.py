@@ -226,7 +226,8 @@ def unreadable(path: str, problem: str, step: str) -> str:
         "to keep the table as the killed run left it (some of its dates in, the rest "
         f"missing until delivered again), delete {path} and {table}/_files.json (the "
         "record of the table before that run): the next `fraud-app etl` or `labels` run "
-        "puts back what the killed run moved aside and records the table as it is then"
+        "puts back what the killed run moved aside and records the table as it is then "
+        f"(`fraud-app unlock --force {path}` moves both into an audit folder, kept)"
     )
 
 
@@ -252,6 +253,12 @@ def _marker(fs: HadoopFs, root: str) -> tuple[dict, str, str] | None:
     return None
 
 
+def job_marker(fs: HadoopFs, root: str) -> tuple[dict, str, str] | None:
+    """The marker of the job staged at `root`, judged as readers and writers judge it
+    (`_marker`): what `fraud-app unlock` lists (pipelines.unlock.markers)."""
+    return _marker(fs, root)
+
+
 def _elsewhere(job: str, root: str, info: dict) -> str:
     """What an operator reads about a job whose marker this host cannot judge (`liveness`:
     another host, or this hostname's record of another PID namespace or of a release before
@@ -267,7 +274,8 @@ def _elsewhere(job: str, root: str, info: dict) -> str:
     )
     rename = (
         f"rename {root}/{COMMITTING} to {KILLED} and run it again here: it puts back what "
-        "the killed run moved and finishes the update"
+        "the killed run moved and finishes the update (`fraud-app unlock --force "
+        f"{root}/{COMMITTING}` renames it after checking again and records who did)"
     )
     if host == socket.gethostname():  # its pid cannot be judged from here either
         return (

@@ -19,16 +19,21 @@ pid 1 of its namespace, as this host's pid 1 started at another time, and ended 
 app starts a run (training, scoring, evaluation, tune, backtest, promote and every nested
 run: members, baselines, trials, folds): `tune` and `backtest` started theirs without an
 owner, so a killed search stayed RUNNING for good (session 40). A killed run's RUNNING
-nested runs are ended with it. The callers say which runs are alike.
+nested runs are ended with it. The callers say which runs are alike: `promote` ends the
+killed promotion runs of its model (any version), also when it changes nothing and starts
+no run of its own (session 41: a promote killed after its alias move stayed RUNNING, as
+its retry answered `unchanged`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from fraud_app.etl.lock import holder_alive, owner_info
+from fraud_app.redaction import redact_text
 from fraud_app.tracking.ownership import PROJECT_TAG
 
 logger = logging.getLogger(__name__)
@@ -82,50 +87,59 @@ def start_owned_run(client, experiment_id: str, run_name: str, kind: str, *,
     return run.info.run_id
 
 
-def end_killed_runs(client, experiment_id: str, run_name: str, kind: str, by_run: str, *,
-                    tags: dict[str, str] | None = None) -> list[str]:  # fmt: skip
-    """End as KILLED the RUNNING runs named `run_name` of `kind` (tag fraud_app.kind; and
-    every tag of `tags`, e.g. the project) in the experiment whose process is gone; the ids
-    ended. `by_run`: the run starting now (not itself). A store that cannot answer costs
-    this clean-up only: a WARNING, never the caller's run."""
+def end_killed_runs(client, experiment_id: str, run_name: str | None, kind: str,
+                    by_run: str | None, *, tags: dict[str, str] | None = None) -> list[str]:  # fmt: skip
+    """End as KILLED the RUNNING runs named `run_name` (None: any name) of `kind` (tag
+    fraud_app.kind; and every tag of `tags`, e.g. the project) in the experiment whose
+    process is gone; the ids ended. `by_run`: the run starting now (not itself; None: a
+    command that starts none, e.g. a promote that changes nothing, named by its process).
+    A store that cannot answer costs this clean-up only: a WARNING, never the caller's run."""
     try:
         found = client.search_runs(
             [experiment_id], f"attributes.status = 'RUNNING' and tags.`fraud_app.kind` = '{kind}'",
             max_results=200,
         )  # fmt: skip
         ended = []
+        if by_run is None:
+            by = (f"fraud-app {kind} (pid {os.getpid()}, which started no run)",) * 2
+        else:
+            alike = "of the same name" if run_name is not None else f"of a {kind} alike"
+            by = (by_run, f"run {by_run} {alike}")
         for run in found:
             run_tags = run.data.tags or {}
-            if run.info.run_id == by_run or run_tags.get("mlflow.runName") != run_name:
+            if run.info.run_id == by_run:
+                continue
+            if run_name is not None and run_tags.get("mlflow.runName") != run_name:
                 continue
             if any(run_tags.get(k) != v for k, v in (tags or {}).items()):
                 continue
-            if _end_if_killed(client, run.info.run_id, _owner(run_tags), by_run):
+            if _end_if_killed(client, run.info.run_id, _owner(run_tags), *by):
                 ended.append(run.info.run_id)
         return ended
     except Exception as exc:  # a courtesy: the run itself goes on
         logger.warning("tracking: could not look for killed runs named %s (%s: %s)",
-                       run_name, type(exc).__name__, str(exc)[:300])  # fmt: skip
+                       run_name or f"(any {kind} run)", type(exc).__name__, str(exc)[:300])  # fmt: skip
         return []
 
 
-def _end_if_killed(client, run_id: str, owner: dict[str, Any] | None, by_run: str) -> bool:
+def _end_if_killed(client, run_id: str, owner: dict[str, Any] | None, by_run: str,
+                   by_text: str) -> bool:  # fmt: skip
     if owner is None:
         return False  # an older release's run: whose process it was is not known
     if holder_alive(owner) is not False:  # still running, or not provably this host's
         return False  # (another host, a container's PID namespace): not ours to end
     why = (f"its process (pid {owner.get('pid')} on {owner.get('host')}, started "
-           f"{owner.get('started_at')}) was gone when run {by_run} of the same name started")  # fmt: skip
+           f"{owner.get('started_at')}) was gone when {by_text} started")  # fmt: skip
     client.set_tag(run_id, ENDED_BY, by_run)
     client.set_tag(run_id, ENDED_WHY, why)
     client.set_terminated(run_id, "KILLED")
     logger.warning("tracking: run %s was left RUNNING by a killed process; ended as KILLED "
                    "(%s)", run_id, why)  # fmt: skip
-    _end_nested(client, run_id, by_run)
+    _end_nested(client, run_id, by_run, by_text)
     return True
 
 
-def _end_nested(client, run_id: str, by_run: str) -> None:
+def _end_nested(client, run_id: str, by_run: str, by_text: str) -> None:
     """The RUNNING nested runs (trials, folds, members) of the killed run `run_id`, each
     ended by the same rule (its own owner: a nested run of another process is left)."""
     from mlflow.entities import ViewType
@@ -136,7 +150,7 @@ def _end_nested(client, run_id: str, by_run: str) -> None:
         run_view_type=ViewType.ALL, max_results=1000,
     )  # fmt: skip
     for child in children:
-        _end_if_killed(client, child.info.run_id, _owner(child.data.tags or {}), by_run)
+        _end_if_killed(client, child.info.run_id, _owner(child.data.tags or {}), by_run, by_text)
 
 
 KILLED_DECISION = "killed"  # gate.decision of a version whose run died before its alias
@@ -206,3 +220,15 @@ def _orphan_tags(run, run_name: str, version: str, decision: str, by_version: st
             "gate.retried_as": by_version, "gate.run_status": status,
             "gate.reason": f"run {run_name} ({run_id}) was killed before v{version} got its "
                            f"alias ({decision}); {then}"}  # fmt: skip
+
+
+def end_stopped_run(client, run_id: str, exc: BaseException) -> None:
+    """End the run `run_id` (a promote's) of a command that stopped on `exc`: FAILED with
+    its error (a store that refused a move), KILLED for a stop (SIGTERM, Ctrl-C); a store
+    that cannot answer leaves it RUNNING, for the next promote to end (end_killed_runs)."""
+    status = "FAILED" if isinstance(exc, Exception) else "KILLED"
+    try:
+        client.set_tag(run_id, ERROR_TAG, redact_text(f"{type(exc).__name__}: {exc}")[:1000])
+        client.set_terminated(run_id, status)
+    except Exception:  # the stop's own error is the one to report
+        logger.warning("tracking: could not end run %s as %s", run_id, status)

@@ -27,7 +27,7 @@ from typing import Any
 
 from fraud_app.errors import ModelLoadError, TrackingError
 from fraud_app.tracking.champion_history import periods, read_history, record_move
-from fraud_app.tracking.killed_runs import start_owned_run
+from fraud_app.tracking.killed_runs import end_killed_runs, end_stopped_run, start_owned_run
 from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
@@ -240,6 +240,9 @@ def _read_back(client, d: GateDecision, alias: str) -> GateDecision:
     return replace(d, superseded_by=now)
 
 
+PROMOTION_MODEL = "promotion.model"  # the registered model a promotion run moved
+
+
 def _version(client, name: str, version: str):
     from mlflow.exceptions import MlflowException
 
@@ -295,8 +298,34 @@ def promote(
         name, str(version), "manual", 0.0, None, None, was, None,
         reason or "manual promotion (fraud-app promote)",
     )  # fmt: skip
+    run_name = f"promote-{name}-v{version}"
     if was == str(version):
+        # a promote of this version killed after its alias move leaves its run RUNNING, and
+        # this retry starts none: it ends it (and any killed promote of this model) here
+        end_killed_runs(client, experiment_id, None, "promotion", None,
+                        tags={PROMOTION_MODEL: name})  # fmt: skip
         return replace(d, decision="unchanged", reason=f"v{version} is already the champion")
+    tags = {"promotion.decision": "manual", PROMOTION_MODEL: name,
+            "promotion.version": str(version), "promotion.previous_champion": was or ""}  # fmt: skip
+    # the run first, then the moves: a promote killed after the alias moved left no run (or
+    # one RUNNING for good, docs/PROBES.md session 41); now its run, RUNNING, names the
+    # killed process, and the next promote of this model ends it as KILLED
+    run_id = start_owned_run(client, experiment_id, run_name, "promotion", tags=tags)
+    end_killed_runs(client, experiment_id, None, "promotion", run_id, tags={PROMOTION_MODEL: name})
+    try:
+        d = _move_champion(client, mv, d, was)
+    except BaseException as exc:
+        end_stopped_run(client, run_id, exc)
+        raise
+    if d.superseded_by is not None:
+        client.set_tag(run_id, "promotion.superseded_by", str(d.superseded_by))
+    client.set_terminated(run_id, "FINISHED")
+    return d
+
+
+def _move_champion(client, mv, d: GateDecision, was: str | None) -> GateDecision:
+    """`champion` -> d.version, the version's manual tags, the champion history."""
+    name, version = d.name, d.version
     client.set_registered_model_alias(name, CHAMPION, str(version))
     d = _read_back(client, d, CHAMPION)
     tags = mv.tags or {}
@@ -311,11 +340,6 @@ def promote(
     logger.info("registry: %s v%s -> champion (manual; previous %s)", name, version, was)
     if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself
         client.delete_registered_model_alias(name, CHALLENGER)
-    tags = {"promotion.decision": "manual", "promotion.model": name,
-            "promotion.version": str(version), "promotion.previous_champion": d.champion_version or ""}  # fmt: skip
-    run_id = start_owned_run(client, experiment_id, f"promote-{name}-v{version}", "promotion",
-                             tags=tags)  # fmt: skip
-    client.set_terminated(run_id, "FINISHED")
     return d
 
 

@@ -31,11 +31,10 @@ from fraud_app.tracking.retention import (
     store_exists,
     training_run_ids,
 )
-from pipelines.prune import inventory
+from pipelines.prune import PRUNE_LOCK, inventory
 from pipelines.training.run_names import finished, run_lock
 
 logger = logging.getLogger(__name__)
-PRUNE_LOCK = ".fraud-app-prune.lock"
 KINDS = {
     "training_runs": ("training run", "training runs"),
     "scoring_reports": ("scoring report", "scoring reports"),

@@ -59,18 +59,24 @@ def test_an_unknown_pid_namespace_on_both_sides_is_not_the_same_namespace(tmp_pa
     assert (tmp_path / LOCK_NAME).exists()
 
 
-def test_an_older_releases_lock_says_why_it_cannot_be_judged(tmp_path):
+def test_an_older_releases_lock_says_why_it_cannot_be_judged(tmp_path, monkeypatch):
+    monkeypatch.setattr(lock, "INIT_PID_NS", "pid:[0]")  # a container (session 41's rule)
     pid = _dead_pid()
     (tmp_path / LOCK_NAME).write_text(json.dumps({**_legacy(pid), "command": "etl"}))
     with pytest.raises(ConcurrentRunError) as err:
         RootLock(str(tmp_path), "etl").__enter__()
     text = str(err.value)
     assert "it recorded no PID namespace (a fraud-app release before session 40" in text, text
-    assert f"`ps -p {pid}`), delete {tmp_path / LOCK_NAME}" in text, text
+    assert (
+        f"`ps -p {pid}`), clear it with `fraud-app unlock --force {tmp_path / LOCK_NAME}`" in text
+    )
 
 
 @pytest.mark.spark
-def test_an_older_releases_marker_on_this_host_names_a_way_out_that_works_here(spark, tmp_path):
+def test_an_older_releases_marker_on_this_host_names_a_way_out_that_works_here(
+    spark, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(lock, "INIT_PID_NS", "pid:[0]")  # a container (session 41's rule)
     first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
     table = Path(first.output_path)
     staged = table / "_staging" / "etl-20261101T000000-0a0a0a0a"

@@ -1,0 +1,136 @@
+"""A `fraud-app promote` killed (a real SIGKILL of a child process) after the champion alias
+moved, then the next promote of that model (real MLflow on sqlite in tmp; session 41).
+
+Before: the promotion run was created after the alias move and every tag, then ended. A
+kill inside `set_terminated` left it RUNNING for good: the same promote again answers
+`unchanged` and starts no run, so nothing ended it (docs/PROBES.md, session 40 life40's
+Left). A kill between the alias move and the run's creation left no run at all: the move
+was recorded nowhere but in the alias."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from fraud_app.tracking.killed_runs import ENDED_BY, ENDED_WHY, OWNER_TAG
+from fraud_app.tracking.registry import alias_version, promote
+from tests.fraud_app.tracking import helpers as h
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[3]
+
+CHILD = """
+import os, signal, sys
+import mlflow
+from fraud_app.tracking.registry import promote
+
+db, name, version, experiment, where = sys.argv[1:6]
+
+
+def killed(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)  # the process dies here, as under kill -9
+
+
+setattr(mlflow.MlflowClient, where, killed)
+promote(mlflow.MlflowClient(f"sqlite:///{db}"), name, version, experiment_id=experiment)
+"""
+
+
+def _store(tmp_path):
+    """(client, model name, experiment id, the version that is not the champion) of a store
+    with two gated versions."""
+    cfg = h.config(tmp_path)
+    rows = h.rows(400, seed=3)
+    _, tracker = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "champ", rows)
+    h.gate_on_rows(cfg, tmp_path / "b", h.linear_ensemble(-1.0), "w2", rows)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_run(tracker.run_id).info.experiment_id
+    name = cfg.registry.model_name
+    other = "1" if alias_version(client, name, "champion") == "2" else "2"
+    return client, name, experiment, other
+
+
+def _killed_promote(tmp_path, name: str, version: str, experiment: str, where: str) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, str(tmp_path / "mlflow.db"), name, version, experiment,
+         where],
+        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == -9, f"the child was not killed:\n{proc.stderr[-3000:]}"
+
+
+def _promotions(client, experiment: str):
+    return [r for r in client.search_runs([experiment])
+            if r.data.tags.get("fraud_app.kind") == "promotion"]  # fmt: skip
+
+
+# set_terminated: killed as it ended its run (every move done); set_model_version_tag:
+# killed right after the alias moved, before the version's tags (before: before any run)
+@pytest.mark.parametrize("where", ["set_terminated", "set_model_version_tag"])
+@pytest.mark.usefixtures("fresh_store")
+def test_a_promote_killed_after_the_alias_moved_is_ended_by_the_next_promote(
+    tmp_path, monkeypatch, where
+):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client, name, experiment, version = _store(tmp_path)
+    _killed_promote(tmp_path, name, version, experiment, where)
+    assert alias_version(client, name, "champion") == version  # the alias had moved
+    (killed,) = _promotions(client, experiment)  # was (set_model_version_tag): no run
+    assert killed.info.status == "RUNNING"
+    assert json.loads(killed.data.tags[OWNER_TAG])["pid"] != os.getpid()
+
+    again = promote(client, name, version, experiment_id=experiment)
+
+    assert again.decision == "unchanged"  # no run of its own, as documented
+    run = client.get_run(killed.info.run_id)
+    assert run.info.status == "KILLED"  # was: RUNNING for good
+    assert f"pid {os.getpid()}, which started no run" in run.data.tags[ENDED_BY]
+    assert "was gone when" in run.data.tags[ENDED_WHY]
+    assert len(_promotions(client, experiment)) == 1
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_killed_promote_is_ended_by_a_promote_of_another_version(tmp_path, monkeypatch):
+    """The operator, seeing the promote fail, promotes another version: its run ends the
+    killed one (was: only a run of the same name and version could)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client, name, experiment, version = _store(tmp_path)
+    was = alias_version(client, name, "champion")
+    _killed_promote(tmp_path, name, version, experiment, "set_terminated")
+    (killed,) = _promotions(client, experiment)
+
+    back = promote(client, name, was, experiment_id=experiment)
+
+    assert back.decision == "manual"
+    run = client.get_run(killed.info.run_id)
+    assert run.info.status == "KILLED"  # was: RUNNING
+    (mine,) = [r for r in _promotions(client, experiment) if r.info.run_id != killed.info.run_id]
+    assert run.data.tags[ENDED_BY] == mine.info.run_id
+    assert mine.info.status == "FINISHED"
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_promote_whose_alias_move_fails_ends_its_run_failed(tmp_path, monkeypatch):
+    """The run now starts before the move: a store that refuses the move ends it FAILED
+    with the error (not RUNNING until another promote)."""
+    from mlflow.exceptions import MlflowException
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client, name, experiment, version = _store(tmp_path)
+
+    def refused(self, *args, **kwargs):
+        raise MlflowException("the store refused the alias (injected)")
+
+    monkeypatch.setattr(mlflow.MlflowClient, "set_registered_model_alias", refused)
+    with pytest.raises(MlflowException, match="refused the alias"):
+        promote(client, name, version, experiment_id=experiment)
+    (run,) = _promotions(client, experiment)
+    assert run.info.status == "FAILED"
+    assert "refused the alias" in run.data.tags["fraud_app.error"]
