@@ -87,7 +87,20 @@ def _write_synced(path: Path, text: str) -> None:
         os.fsync(f.fileno())
 
 
-def _sync_dir(directory: Path) -> None:
+def sync_file(path: Path) -> None:
+    """The file `path` on the disk (fsync), when it is there: for a file another writer
+    (Hadoop's local file system, fraud_app.etl.fs.HadoopFs.write_text) wrote and closed."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def sync_dir(directory: Path) -> None:
     """The directory's entry (the rename) on the disk; best effort: some file systems
     cannot open or sync a directory."""
     try:
@@ -113,7 +126,7 @@ def write_atomic(path: Path, text: str) -> Path:
         with naming(path):
             _write_synced(tmp, text)
             os.replace(tmp, path)
-            _sync_dir(path.parent)
+            sync_dir(path.parent)
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -148,7 +161,7 @@ def write_new(path: Path, text: str) -> bool:
                 return False
             except OSError:  # no hard links here
                 _create_whole(path, text)
-            _sync_dir(path.parent)
+            sync_dir(path.parent)
     except FileExistsError:
         return False
     finally:

@@ -20,6 +20,7 @@ from fraud_app import interrupts
 from fraud_app.etl.commit_source import check_takeover, repeated_job, same_input, same_place
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
+from fraud_app.etl.ledger import LEDGER
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.manifest import verify as verify_files
 from fraud_app.etl.partition_swap import (
@@ -110,7 +111,7 @@ class AppendPublish:
             # a run killed inside its commit left the record of before it, and its swapped-in
             # dates stay: the files now are the product's own (the re-run's read_table
             # refused them as not written, so `labels` could not finish a killed run)
-            for path in (self.table, self.quarantine):
+            for path in (self.table, self.quarantine, f"{self.table}/{LEDGER}"):
                 if self.fs.exists(path):
                     record_files(self.fs, path)
         else:
@@ -438,6 +439,8 @@ class AppendPublish:
             record_files(self.fs, self.table)
             if self.fs.exists(self.quarantine):
                 record_files(self.fs, self.quarantine)
+            for into in dict.fromkeys(e[1] for e in self._extra):  # the ledger: read_ledger
+                record_files(self.fs, into)  # checks it (fraud_app.etl.ledger.check_ledger)
             self.fs.write_text(f"{self.table}/{self.report_name}", report)
             self.swap.clear_committing()
             self._inherited = False  # the change is whole: nothing left to refuse

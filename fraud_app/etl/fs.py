@@ -18,6 +18,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
+from fraud_app import jsonout
 from fraud_app.errors import ConfigError
 from fraud_app.etl.fs_walk import FolderListing
 from fraud_app.interrupts import critical
@@ -28,6 +29,14 @@ from fraud_app.uris import local_path
 logger = logging.getLogger(__name__)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # the line ends of Java's BufferedReader.readLine
+
+
+def _hsync(stream) -> None:
+    """The bytes written to the Hadoop output `stream` on its storage's disks, where the
+    stream says it can (HDFS: `hsync`); nothing where it cannot (a local disk's checksummed
+    stream, S3A, whose hsync raises unless told to downgrade)."""
+    if stream.hasCapability("hsync"):
+        stream.hsync()
 
 
 class HadoopFs(FolderListing):
@@ -94,7 +103,12 @@ class HadoopFs(FolderListing):
         """Write the file `path` whole or not at all: into a hidden file beside it (which
         table listings skip), then renamed over it. It was written in place, so a disk
         that filled up part-way through a table's `_files.json` (an append's, a labels
-        or score commit's) truncated the record and lost the old one."""
+        or score commit's) truncated the record and lost the old one. The new file is on
+        the disk before its rename (HDFS: `hsync`; a local disk: fsync of it and its `.crc`,
+        then of the folder), as fraud_app.jsonout's files are: after a power cut the
+        rename could survive while the unsynced bytes did not, leaving the commit marker
+        or `_files.json` empty under its final name (session 41). A store whose stream
+        cannot sync (S3A: an upload at close) is written as before."""
         parent, name = str(path).rstrip("/").rsplit("/", 1)
         tag = uuid.uuid4().hex[:12]
         tmp = f"{parent}/.{name}.tmp-{tag}"
@@ -103,10 +117,17 @@ class HadoopFs(FolderListing):
             stream = fs.create(self._path(tmp), True)
             try:
                 stream.write(bytearray(text.encode("utf-8")))
+                _hsync(stream)
             finally:
                 stream.close()
+            local = local_path(tmp)
+            if local is not None:  # Hadoop's local stream offers no hsync: Python syncs it
+                jsonout.sync_file(local)
+                jsonout.sync_file(local.with_name(f".{local.name}.crc"))
             with critical():  # a SIGTERM waits until the record is in place (or back)
                 self._move_in(fs, tmp, str(path), f"{parent}/.{name}.replaced-{tag}")
+            if local is not None:
+                jsonout.sync_dir(local.parent)  # the rename itself
         except BaseException:
             with contextlib.suppress(Exception):
                 fs.delete(self._path(tmp), False)

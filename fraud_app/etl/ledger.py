@@ -45,7 +45,9 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.manifest import MANIFEST_NAME, differences
 from fraud_app.etl.rules import DETAIL, REASON
 from fraud_app.features.labels import known_at_micros
 
@@ -82,14 +84,39 @@ def ledger_path(table: str) -> str:
 def read_ledger(spark: SparkSession, fs: HadoopFs, table: str) -> DataFrame | None:
     """Every entry of the ledger of `table` (a ledger written before corrections reads
     its kind and previous label as null); None when the table has none (no label feed
-    ever filled or corrected a row of it)."""
+    ever filled or corrected a row of it). Its files checked first (check_ledger)."""
     path = ledger_path(table)
-    files = fs.list_paths(path) if fs.exists(path) else []
+    there = fs.exists(path)
+    if there:
+        check_ledger(fs, path)
+    files = fs.list_paths(path) if there else []
     if not files:
         return None
     # its files by name: a folder whose name starts with "_" read as a path makes Spark log
     # "WARN DataSource: All paths were ignored" on every read (it reads it all the same)
     return spark.read.schema(LEDGER_DDL).parquet(*files).select(*LEDGER_COLUMNS)
+
+
+def check_ledger(fs: HadoopFs, path: str) -> None:
+    """DataIntegrityError when the ledger folder `path`'s files are not the ones its
+    writers recorded (`_files.json`, fraud_app.etl.manifest: written by each `labels`
+    commit and each replace rebuild since session 41; a ledger without one is read as
+    before). A ledger file deleted or emptied (Spark skips a file of 0 bytes), or replaced
+    by another Parquet file, was read without a word: the labels it held were not
+    re-applied by the next replace rebuild (lost), and a cut one stopped the run with a
+    Java traceback."""
+    diff = differences(fs, path)
+    if not diff:
+        return
+    raise DataIntegrityError(
+        f"label ledger {path}: its files are not the ones `fraud-app labels` wrote (its "
+        f"{MANIFEST_NAME}): {diff}. The ledger is the only record of the labels that feeds "
+        "filled in or corrected (an `etl --mode replace` rebuild re-applies them from it), "
+        "so reading it as it is would lose or change them without a word. Nothing was "
+        "written. Put the files back from a copy of the table; to go on without them, "
+        f"delete the damaged files and {path}/{MANIFEST_NAME} (the labels they held are then "
+        "not re-applied by a rebuild: run their feeds again after it)"
+    )
 
 
 def latest(ledger: DataFrame) -> DataFrame:

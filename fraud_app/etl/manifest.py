@@ -252,7 +252,27 @@ def _entries(raw: Any) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _whole(root: str, files: dict) -> dict:
+    """`files` but those whose last bytes are no Parquet footer (a cut or emptied file:
+    Spark's writer always ends a file with one), each named in a WARNING. Such a file was
+    recorded as written by the steps that record a table as it is (the re-run after a
+    killed commit, `score`'s update of a scores table whose record was unreadable), and
+    its readers then took it for the writer's; left out, they name it ("not written by
+    it") until it is rewritten or put back."""
+    cut = sorted(f for f, e in files.items() if e["footer"] == "short"
+                 or e["footer"].startswith("nofooter-"))  # fmt: skip
+    if cut:
+        logger.warning(
+            "%s: %d data file(s) are no whole Parquet file (no footer: cut or emptied): %s; "
+            "left out of its %s, so its readers name them: put them back from a copy or "
+            "run the step that writes the table again", root, len(cut),
+            _names(cut, files), MANIFEST_NAME,
+        )  # fmt: skip
+    return {f: e for f, e in files.items() if f not in cut}
+
+
 def _write(fs: HadoopFs, root: str, files: dict, metadata: dict) -> dict[str, Any]:
+    files = _whole(root, files)
     manifest = {
         "format": FORMAT,
         "files": len(files),
@@ -297,7 +317,14 @@ def update(
     try:
         old = fs.read_json(f"{root}/{MANIFEST_NAME}")
         kept = _entries(old["data_files"])
-    except Exception:  # no record, or not one: start from the listing
+    except Exception as exc:  # no record, or not one: start from the listing
+        if fs.exists(f"{root}/{MANIFEST_NAME}"):
+            logger.warning(
+                "%s: its %s cannot be read (%s: %s); it is written again from the files "
+                "as they are now (the other dates' files unchecked; those that are no whole "
+                "Parquet file are left out of it)", root, MANIFEST_NAME,
+                type(exc).__name__, str(exc)[:200],
+            )  # fmt: skip
         return record(fs, root, metadata)
     ours = tuple(f"{p}/" for p in partitions)
     files = {f: e for f, e in kept.items() if not f.startswith(ours)}
@@ -308,10 +335,14 @@ def update(
     return _write(fs, root, files, sealed)
 
 
-def differences(fs: HadoopFs, table: str, cache: FooterCache | None = None) -> str | None:
+def differences(
+    fs: HadoopFs, table: str, cache: FooterCache | None = None,
+    only: Callable[[str], bool] | None = None,
+) -> str | None:  # fmt: skip
     """What differs between the table and its `_files.json` ("" when nothing; None when the
     table has no record: written by a release before session 30, or accepted as it is).
-    A record that is not one is a difference too."""
+    A record that is not one is a difference too. `only`: the data files (relative paths)
+    compared, when not all of them."""
     root = table.rstrip("/")
     path = f"{root}/{MANIFEST_NAME}"
     if not fs.exists(path):
@@ -325,6 +356,9 @@ def differences(fs: HadoopFs, table: str, cache: FooterCache | None = None) -> s
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         return f"its record {MANIFEST_NAME} is not readable ({type(exc).__name__}: {exc})"
     now = data_files(fs, root, cache)
+    if only is not None:
+        written = {f: e for f, e in written.items() if only(f)}
+        now = {f: e for f, e in now.items() if only(f)}
     missing = sorted(set(written) - set(now))
     extra = sorted(set(now) - set(written))
     changed = sorted(f for f in set(written) & set(now) if written[f] != now[f])

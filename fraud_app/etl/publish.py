@@ -39,9 +39,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from fraud_app import interrupts
-from fraud_app.errors import SchemaError
+from fraud_app.errors import DataIntegrityError, SchemaError
 from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
 from fraud_app.etl.ledger import LEDGER
+from fraud_app.etl.manifest import MANIFEST_NAME, differences
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.reader import quoted
 from fraud_app.etl.table_read import bare_path
@@ -109,6 +110,7 @@ class ReplacePublish:
         final = self.qdir.final
         fed = [p for p in (self.fs.list_paths(final) if self.fs.exists(final) else [])
                if p.rsplit("/", 1)[-1].startswith("labels-")]  # fmt: skip
+        self._check_fed(final)
         if not fed:
             return 0
         earlier = self.spark.read.parquet(*fed)
@@ -138,6 +140,26 @@ class ReplacePublish:
                     "quarantined are kept in the rebuilt quarantine %s", n, final)  # fmt: skip
         return n
 
+    def _check_fed(self, final: str) -> None:
+        """DataIntegrityError when the quarantine's `labels-*` files are not the ones its
+        record (`_files.json`) holds: this rebuild would carry fewer or other rows into the
+        new quarantine without a word (a deleted or emptied file lost its rows, another
+        file's rows were carried as these), or stop on a Java traceback (a cut file). The
+        other files are rebuilt from etl.input: their damage does not matter here."""
+        if not self.fs.exists(final):
+            return
+        diff = differences(self.fs, final, only=lambda f: f.startswith("labels-"))
+        if not diff:
+            return
+        raise DataIntegrityError(
+            f"quarantine {final}: the rows `fraud-app labels` runs quarantined (its labels-* "
+            f"files) are not the ones written (its {MANIFEST_NAME}): {diff}. This rebuild "
+            "carries them into the new quarantine (etl.input never held them), so they "
+            "would be lost or changed without a word. Nothing was published. Put the files "
+            "back from a copy; to rebuild without them, delete the damaged files and "
+            f"{final}/{MANIFEST_NAME}"
+        )
+
     def dropped_dates(self) -> tuple[str, ...]:
         """Dates the previous table held and this run's does not (removed by the swap)."""
         return tuple(sorted(partition_dates(self.fs, self.out.final) - partition_dates(self.fs, self.out.tmp)))  # fmt: skip
@@ -147,6 +169,8 @@ class ReplacePublish:
         record_files(self.fs, self.out.tmp)  # what readers check (fraud_app.etl.manifest)
         if self.fs.exists(self.qdir.tmp):
             record_files(self.fs, self.qdir.tmp)
+        if self.fs.exists(f"{self.out.tmp}/{LEDGER}"):  # fraud_app.etl.ledger.check_ledger
+            record_files(self.fs, f"{self.out.tmp}/{LEDGER}")
         final = self.qdir.final
         what = (f"the ETL (etl.mode: replace) table {self.out.final} and quarantine {final}, "
                 f"report {self.out.final}/{REPORT_NAME} (complete: running it again on the "
