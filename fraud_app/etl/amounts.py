@@ -12,6 +12,9 @@ data40). This module owns:
 - the currency column (`currency_source`): the one etl.columns.currency maps when
   etl.currency is set, else an unmapped column named currency, ccy, cur or currency_code,
   staged as `CURRENCY` (the code folded: trimmed, upper case);
+- `reading` (the ETL report's `amount_reading`: the unit and currency settings a run read
+  with) and `check_reading`: an append read otherwise than the table's previous run
+  (a unit or rates changed between deliveries mix units in one table: a WARNING);
 - `summarise`: one aggregation over the staged rows that passed the rules, run only when
   there is something to ask (a currency column, or a first load whose unit the config
   does not state): the rows per currency (the ETL report's `currencies`) and the amounts'
@@ -107,6 +110,38 @@ def unit_said(cfg: EtlSection) -> str:
     if cfg.currency is not None:
         said.append(f"{cfg.currency.base}, etl.currency")
     return "; ".join(said)
+
+
+def reading(cfg: EtlSection) -> dict:
+    """The settings the amounts were read with, as the ETL report records them."""
+    currency = cfg.currency.model_dump() if cfg.currency is not None else None
+    return {"minor_units": cfg.amount_minor_units, "currency": currency}
+
+
+def _same_reading(before: dict, now: dict) -> bool:
+    # null and 0 both read the amounts as written
+    return (before.get("minor_units") or 0, before.get("currency")) == (
+        now["minor_units"] or 0, now["currency"])  # fmt: skip
+
+
+def check_reading(last_report: object, cfg: EtlSection, table: str) -> None:
+    """An append (`last_report`: the table's report before it, a dict; a report of a
+    release before session 41 has no `amount_reading`: it read the amounts as written)
+    whose amount settings differ from that run's: one WARNING naming both."""
+    if not isinstance(last_report, dict):
+        return
+    before = last_report.get("amount_reading") or {"minor_units": None, "currency": None}
+    now = reading(cfg)
+    if isinstance(before, dict) and not _same_reading(before, now):
+        logger.warning(
+            "ETL: this append reads amounts with etl.amount_minor_units %s and etl.currency "
+            "%s, but the run before it on %s read them with %s and %s: the table now holds "
+            "amounts of both readings, which its features add up as one unit. If the "
+            "settings were corrected, rebuild the table with them (etl.mode: replace over "
+            "every delivery); else put the earlier settings back",
+            now["minor_units"], now["currency"], table, before.get("minor_units"),
+            before.get("currency"),
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ fraud_app.etl.outputs, whose names this module re-exports.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -147,6 +148,9 @@ class EtlResult:
     currency_column: str | None = None
     currencies: dict[str, int] = field(default_factory=dict)
     amounts_look_minor: dict[str, float] = field(default_factory=dict)
+    # the settings the amounts were read with (etl.amount_minor_units, etl.currency): an
+    # append that reads them otherwise than the run before it is named in a WARNING
+    amount_reading: dict = field(default_factory=dict)
     # etl.mode: append: this run's job (its staging and quarantine file names), its input
     # (fraud_app.etl.commit_source.input_identity), and the job of the table's previous
     # report when that one published this same input whole (its rows are then this run's
@@ -289,19 +293,28 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.count_mixed(stage, cfg), **counts,
-        **_amount_fields(stage, run, counts["previous_rows"]), **_append_fields(run.publish),
+        **_amount_fields(fs, stage, run, counts["previous_rows"]),
+        **_append_fields(run.publish),
     )  # fmt: skip
     _check_accounting(result)
     return result
 
 
-def _amount_fields(stage: DataFrame, run: _Run, previous_rows: int) -> dict:
+def _amount_fields(fs: HadoopFs, stage: DataFrame, run: _Run, previous_rows: int) -> dict:
     """The currency column's rows per currency and the minor-unit look of a first load
-    (nothing published before: a replace run, or an append to an empty table)."""
-    source = amounts.currency_source(run.columns, run.config.etl, run.src)
-    found = amounts.summarise(stage, run.config.etl, source, first_load=previous_rows == 0)
+    (nothing published before: a replace run, or an append to an empty table); an append
+    to a table whose previous run read the amounts otherwise is named (before the commit
+    replaces that run's report)."""
+    cfg = run.config.etl
+    source = amounts.currency_source(run.columns, cfg, run.src)
+    found = amounts.summarise(stage, cfg, source, first_load=previous_rows == 0)
+    report = f"{run.finals[0].rstrip('/')}/{REPORT_NAME}"
+    if cfg.mode == "append" and previous_rows and fs.exists(report):
+        # unreadable: repeated_job has said so, and this run's report replaces it
+        with contextlib.suppress(ValueError):
+            amounts.check_reading(fs.read_json(report), cfg, run.finals[0])
     return {"currency_column": found.column, "currencies": found.currencies,
-            "amounts_look_minor": found.looks_minor}  # fmt: skip
+            "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg)}  # fmt: skip
 
 
 def _append_fields(publish: AppendPublish | ReplacePublish) -> dict:

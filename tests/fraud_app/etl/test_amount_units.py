@@ -209,7 +209,7 @@ def test_the_minor_unit_look_is_asked_of_a_first_load_only(spark, tmp_path, capl
     assert not _warnings(caplog)
 
 
-def test_an_append_converts_as_the_first_load_did(spark, tmp_path) -> None:
+def test_an_append_converts_as_the_first_load_did(spark, tmp_path, caplog) -> None:
     etl = {"amount_minor_units": 2, "currency": {"base": "EUR", "rates": {"USD": 0.5}}}
     _run(spark, tmp_path, {"a.csv": _csv(["1000", "1000"], {"currency": ["EUR", "USD"]})}, **etl)
     (tmp_path / "in" / "a.csv").unlink()
@@ -217,7 +217,9 @@ def test_an_append_converts_as_the_first_load_did(spark, tmp_path) -> None:
     (tmp_path / "in" / "b.csv").write_text(day)
     config = load_config(None, {"paths.root": str(tmp_path / "work"),
                                 "etl": {"input": str(tmp_path / "in"), "mode": "append", **etl}})  # fmt: skip
-    result = run_etl(spark, config)
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = run_etl(spark, config)
+    assert not _warnings(caplog)  # read as the run before it read
     assert (result.previous_rows, result.output_rows) == (2, 3)
     amounts = {t: r["amount"] for t, r in _rows(spark, result).items()}
     assert amounts == {"t0": 10.0, "t1": 5.0, "u1": 10.0}
@@ -234,3 +236,20 @@ def test_the_generated_data_raises_no_amount_warning(spark, tmp_path, caplog) ->
     assert result.output_rows > 2900
     assert (result.currency_column, result.amounts_look_minor) == (None, {})
     assert not _warnings(caplog)
+
+
+def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplog) -> None:
+    # the table loaded in cents read as written, then the setting added for the next day:
+    # the table mixes 1050 (10.50 read as written) with 10.50
+    first = _run(spark, tmp_path, {"a.csv": _csv(["1050", "990"])})
+    assert first.amount_reading == {"minor_units": None, "currency": None}
+    (tmp_path / "in" / "a.csv").unlink()
+    (tmp_path / "in" / "b.csv").write_text(_csv(["1100"], ids="u"))
+    etl = {"input": str(tmp_path / "in"), "mode": "append", "amount_minor_units": 2}
+    config = load_config(None, {"paths.root": str(tmp_path / "work"), "etl": etl})
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = run_etl(spark, config)
+    assert result.amount_reading == {"minor_units": 2, "currency": None}
+    (said,) = _warnings(caplog)
+    assert "reads amounts with etl.amount_minor_units 2 and etl.currency None" in said
+    assert "read them with None and None" in said
