@@ -173,7 +173,7 @@ def summarise(
         .agg(
             F.grouping_id().alias("total"),
             F.count(F.lit(1)).alias("n"),
-            F.count(F.when(F.col("amount") != F.floor("amount"), True)).alias("fractional"),
+            F.count(F.when(F.col("amount") % 1 != 0, True)).alias("fractional"),
             F.percentile_approx("amount", 0.5, 10_000).alias("median"),
         )
         .orderBy(F.desc("total"), F.desc("n"), F.asc("cur"))

@@ -253,3 +253,18 @@ def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplo
     (said,) = _warnings(caplog)
     assert "reads amounts with etl.amount_minor_units 2 and etl.currency None" in said
     assert "read them with None and None" in said
+
+
+def test_huge_amounts_under_minor_units_are_quarantined_not_a_crash(spark, tmp_path) -> None:
+    # the integrality test was floor(), a long: 1e308 (the generator's absurd amount)
+    # stopped the whole run with ARITHMETIC_OVERFLOW (ANSI mode) instead of its rule
+    files = {"a.csv": _csv(["1e308", "inf", "1050"])}
+    result = _run(spark, tmp_path, files, amount_minor_units=2)
+    assert_accounted(spark, result, 3)
+    assert _rows(spark, result)["t2"]["amount"] == 10.5
+    q = _quarantine(spark, result)
+    assert (q["t0"][0], q["t1"][0]) == ("amount_above_maximum", "non_finite_amount")
+    # and the minor-unit look of amounts beyond a long, which a raised max_amount admits
+    big = [f"{i}e39" for i in range(1, 31)]
+    result = _run(spark, tmp_path / "big", {"a.csv": _csv(big)}, bounds={"max_amount": 1e300})
+    assert result.output_rows == 30 and result.amounts_look_minor["rows"] == 30
