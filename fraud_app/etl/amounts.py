@@ -158,8 +158,9 @@ class AmountSummary:
 def summarise(
     stage: DataFrame, cfg: EtlSection, source: tuple[str | None, bool], first_load: bool
 ) -> AmountSummary:
-    """One aggregation over the published-bound staged rows (rollup: one row per currency
-    and the total), or none when there is nothing to ask; the WARNINGs."""
+    """One aggregation over the published-bound staged rows (with a currency column a
+    rollup: one row per currency and the total), or none when there is nothing to ask;
+    the WARNINGs."""
     column, mapped = source
     # rates make the published amounts fractional whatever the unit: not asked then
     rated = cfg.currency is not None and bool(cfg.currency.rates)
@@ -167,24 +168,17 @@ def summarise(
     if column is None and not ask_unit:
         return AmountSummary()
     rows = stage.filter(F.col("reason").isNull())
-    key = F.col(CURRENCY) if column is not None else F.lit(None).cast("string")
-    counted = (
-        rows.rollup(key.alias("cur"))
-        .agg(
-            F.grouping_id().alias("total"),
-            F.count(F.lit(1)).alias("n"),
-            F.count(F.when(F.col("amount") % 1 != 0, True)).alias("fractional"),
-            F.percentile_approx("amount", 0.5, 10_000).alias("median"),
-        )
-        .orderBy(F.desc("total"), F.desc("n"), F.asc("cur"))
-        .limit(_KEPT + 1)
-        .collect()
+    measures = (
+        F.count(F.lit(1)).alias("n"),
+        F.count(F.when(F.col("amount") % 1 != 0, True)).alias("fractional"),
+        F.percentile_approx("amount", 0.5, 10_000).alias("median"),
     )
-    total = next((r for r in counted if r["total"]), None)
+    if column is None:  # one global aggregate: one job
+        total, found = rows.agg(*measures).first(), {}
+    else:
+        total, found = _per_currency(rows, measures)
     if total is None or not total["n"]:
         return AmountSummary(column=column)
-    found = {(r["cur"] if r["cur"] is not None else ""): int(r["n"])
-             for r in counted if not r["total"]} if column is not None else {}  # fmt: skip
     if column is not None and not mapped and len(found) > 1:
         _warn_currencies(column, found)
     looks = {}
@@ -192,6 +186,21 @@ def summarise(
         looks = {"rows": int(total["n"]), "median": float(total["median"])}
         _warn_minor(looks)
     return AmountSummary(column=column, currencies=found, looks_minor=looks)
+
+
+def _per_currency(rows: DataFrame, measures: tuple[Column, ...]) -> tuple[object, dict[str, int]]:
+    """(the total's measures, {currency: rows} most first, at most _KEPT): one rollup."""
+    counted = (
+        rows.rollup(F.col(CURRENCY).alias("cur"))
+        .agg(F.grouping_id().alias("total"), *measures)
+        .orderBy(F.desc("total"), F.desc("n"), F.asc("cur"))
+        .limit(_KEPT + 1)
+        .collect()
+    )
+    total = next((r for r in counted if r["total"]), None)
+    found = {(r["cur"] if r["cur"] is not None else ""): int(r["n"])
+             for r in counted if not r["total"]}  # fmt: skip
+    return total, found
 
 
 def _looks_minor(total) -> bool:
@@ -219,7 +228,7 @@ def _warn_currencies(column: str, found: dict[str, int]) -> None:
 
 def _warn_minor(looks: dict[str, float]) -> None:
     logger.warning(
-        "ETL: every one of the %d amounts published is a whole number and their median is "
+        "ETL: every one of the %d amounts that passed the rules is a whole number and their median is "
         "%g: they look like minor units (cents), which the features would read as major "
         "units (a 10.50 payment as 1050). If they are minor units, set "
         "etl.amount_minor_units: 2 (the currency's decimals) and run etl again; if they are "
