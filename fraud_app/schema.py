@@ -23,7 +23,12 @@ CANONICAL_COLUMNS: tuple[Column, ...] = (
     Column("card_id", "string", True, "card (or account) that paid"),
     Column("merchant_id", "string", False, "merchant or terminal that was paid"),
     Column("timestamp", "timestamp", True, "when the transaction happened (UTC)"),
-    Column("amount", "double", True, "amount in the settlement currency, > 0"),
+    Column(
+        "amount",
+        "double",
+        True,
+        "amount in major units of one currency (etl.amount_minor_units, etl.currency.base)",
+    ),
     Column(
         "label",
         "int",

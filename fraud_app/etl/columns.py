@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
-from fraud_app.etl import local_times, parsing
+from fraud_app.etl import amounts, local_times, parsing
 from fraud_app.etl.config import BUILTIN_LABELS, EtlSection, fold_label
 from fraud_app.etl.id_marks import ID_COLUMNS, MARK, MARKED_COLUMNS, TEXT, marks
 from fraud_app.etl.local_times import LOCAL_TIMES
@@ -105,11 +105,17 @@ def _delimiter_hint(present: set[str], cfg: EtlSection) -> str:
     )
 
 
-def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection) -> DataFrame:
+def parse_columns(
+    df: DataFrame, sources: dict[str, str | None], cfg: EtlSection, currency: str | None = None
+) -> DataFrame:
     """Add `__t_<c>` (trimmed text), `__r_<c>` (raw as string) and `__p_<c>` (typed) for
-    every canonical column; the text is computed once and read by the parser and the rules."""
+    every canonical column; the text is computed once and read by the parser and the rules.
+    `currency`: the input column of the row's currency (amounts.currency_source), read as
+    `amounts.CURRENCY`; the amount is converted to etl.currency.base's major units."""
     fields = {f.name: f.dataType for f in df.schema.fields}
-    texts: dict[str, Column] = {}
+    texts: dict[str, Column] = {
+        amounts.CURRENCY: amounts.currency_column(F.col(quoted(currency)) if currency else None)
+    }
     for name, source in sources.items():
         raw = F.col(quoted(source)).cast("string") if source is not None else None
         texts[TEXT + name] = _text(raw) if raw is not None else F.lit(None).cast("string")
@@ -135,7 +141,7 @@ def parse_columns(df: DataFrame, sources: dict[str, str | None], cfg: EtlSection
                     name, src, fields[source], fmt, text_column(name), cfg.time_zone
                 )
             )
-    return df.withColumns(added)
+    return amounts.convert(df.withColumns(added), cfg)
 
 
 _text = parsing.text

@@ -12,9 +12,13 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from fraud_app.config_base import Section, name_unknown
+from fraud_app.etl.amount_config import EtlCurrency
 from fraud_app.schema import CANONICAL_COLUMNS
 
 _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
+# etl.columns may also map the currency column: read and checked (etl.currency), not published
+CURRENCY = "currency"
+_MAPPABLE = (*_CANONICAL, CURRENCY)
 EPOCH_FORMATS = ("epoch_seconds", "epoch_millis")
 BUILTIN_LABELS = {"1": 1, "0": 0, "true": 1, "t": 1, "yes": 1, "y": 1,
                   "false": 0, "f": 0, "no": 0, "n": 0}  # fmt: skip
@@ -161,6 +165,19 @@ class EtlSection(Section):
     decimal_separator: '.' (default: plain numbers such as 1234.56) or ',' (1234,56,
       also with '.', space or apostrophe grouping thousands: 1.234,56). An amount with a
       currency sign or code is quarantined either way.
+    amount_minor_units: the amounts are whole numbers of the currency's minor unit with
+      this many decimals, e.g. 2 for cents: 1050 is published as 10.50 (the canonical
+      table holds major units, as the features' sums, means and ratios expect). An amount
+      with a fraction is then quarantined as `amount_not_minor_units` (an export in major
+      units read with this setting). 0: the amounts are major units, as written (says so,
+      which silences the ETL's WARNING that a first load's amounts look like minor units);
+      null (default): as written. One exponent for every row, whatever its currency.
+    currency: the currency of the canonical amounts and fixed rates that convert others to
+      it, for an export with a currency column (EtlCurrency; etl.columns.currency maps
+      that column, looked for as `currency` otherwise; it is read and checked, not
+      published). null: no currency is read; an unmapped column named currency, ccy,
+      cur or currency_code holding several values is named in a WARNING and the ETL
+      report's `currencies`.
     conflicting_duplicates: what to do with copies of one transaction_id whose content
       differs: keep_earliest (the copy with the earliest timestamp, ties broken by the
       other canonical columns in order, smallest first, goes to the canonical table; the
@@ -229,6 +246,8 @@ class EtlSection(Section):
     bounds: EtlBounds = Field(default_factory=EtlBounds)
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
     decimal_separator: Literal[".", ","] = "."
+    amount_minor_units: int | None = Field(None, ge=0, le=4)
+    currency: EtlCurrency | None = None
     label_values: dict[str, Literal[0, 1] | None] = Field(default_factory=dict)
     missing_ids: tuple[str, ...] = DEFAULT_MISSING_IDS
     mode: Literal["replace", "append"] = "replace"
@@ -343,12 +362,12 @@ class EtlSection(Section):
     @field_validator("columns")
     @classmethod
     def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(_CANONICAL))
+        unknown = sorted(set(value) - set(_MAPPABLE))
         if unknown:
             raise ValueError(
                 "etl.columns keys must be canonical column names; unknown: "
-                f"{name_unknown(unknown, _CANONICAL)}. "
-                f"Valid: {list(_CANONICAL)}"
+                f"{name_unknown(unknown, _MAPPABLE)}. "
+                f"Valid: {list(_MAPPABLE)}"
             )
         empty = sorted(k for k, v in value.items() if not str(v).strip())
         if empty:
@@ -360,6 +379,18 @@ class EtlSection(Section):
                 f"etl.columns maps several canonical columns to the same source {clash}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _currency_has_its_setting(self) -> EtlSection:
+        """A mapped currency column with nothing to check it against would be read for
+        nothing: the amounts would still be published as written, mixed."""
+        if CURRENCY in self.columns and self.currency is None:
+            raise ValueError(
+                f"etl.columns maps currency ({self.columns[CURRENCY]!r}) but etl.currency is "
+                "not set: expected etl.currency.base (the one currency accepted, e.g. EUR) "
+                "and, to convert others, etl.currency.rates (e.g. {USD: 0.92})"
+            )
+        return self
 
     def source_for(self, canonical: str) -> str:
         return self.columns.get(canonical, canonical)

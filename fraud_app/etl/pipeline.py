@@ -27,6 +27,7 @@ fraud_app.etl.outputs, whose names this module re-exports.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from dataclasses import asdict, dataclass, field
@@ -37,7 +38,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import dedup, delivery_checks, label_words, local_times
+from fraud_app.etl import amounts, dedup, delivery_checks, label_words, local_times
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.commit_source import input_identity
@@ -139,6 +140,17 @@ class EtlResult:
     # label words of both kinds, true/false and yes/no ('F' beside 'N'): {word as written:
     # rows}, published as read (fraud_app.etl.label_words; a WARNING says so)
     mixed_label_words: dict[str, int] = field(default_factory=dict)
+    # the input's currency column (etl.columns.currency, or an unmapped column named
+    # currency, ccy, cur, currency_code) and its rows per currency among the rows that
+    # passed the rules, most first (up to 20); a first load whose amounts are all whole
+    # numbers with a median >= 1000 and no etl.amount_minor_units: {rows, median}
+    # (fraud_app.etl.amounts; a WARNING says each)
+    currency_column: str | None = None
+    currencies: dict[str, int] = field(default_factory=dict)
+    amounts_look_minor: dict[str, float] = field(default_factory=dict)
+    # the settings the amounts were read with (etl.amount_minor_units, etl.currency): an
+    # append that reads them otherwise than the run before it is named in a WARNING
+    amount_reading: dict = field(default_factory=dict)
     # etl.mode: append: this run's job (its staging and quarantine file names), its input
     # (fraud_app.etl.commit_source.input_identity), and the job of the table's previous
     # report when that one published this same input whole (its rows are then this run's
@@ -157,6 +169,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     in `raw.columns`). Input columns are renamed to `__in_<i>` first, so no input name
     (e.g. `reason`) can collide with a working column. SchemaError before any Spark job."""
     sources = resolve_sources(raw, cfg, where)
+    currency = amounts.currency_source(raw.columns, cfg, where)[0]
     renamed = {c: f"{_IN}{i}" for i, c in enumerate(raw.columns)}
     safe = raw.select(
         *[F.col(quoted(c)).alias(n) for c, n in renamed.items()],
@@ -165,7 +178,8 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     safe_sources = {k: (renamed[v] if v is not None else None) for k, v in sources.items()}
     inputs = {n: c for c, n in renamed.items()}
     corrupt = renamed.get(CORRUPT_COLUMN)
-    annotated = annotate(parse_columns(safe, safe_sources, cfg), cfg, inputs, corrupt)
+    parsed = parse_columns(safe, safe_sources, cfg, renamed.get(currency))
+    annotated = annotate(parsed, cfg, inputs, corrupt)
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in CANONICAL_NAMES],
         REASON,
@@ -177,6 +191,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
         ),
         *[c.alias(n) for n, c in placeholder_columns().items()],
         *[c.alias(n) for n, c in label_words.staged_columns(cfg).items()],
+        *([F.col(amounts.CURRENCY)] if currency is not None else []),
     )
 
 
@@ -278,10 +293,28 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.count_mixed(stage, cfg), **counts,
+        **_amount_fields(fs, stage, run, counts["previous_rows"]),
         **_append_fields(run.publish),
     )  # fmt: skip
     _check_accounting(result)
     return result
+
+
+def _amount_fields(fs: HadoopFs, stage: DataFrame, run: _Run, previous_rows: int) -> dict:
+    """The currency column's rows per currency and the minor-unit look of a first load
+    (nothing published before: a replace run, or an append to an empty table); an append
+    to a table whose previous run read the amounts otherwise is named (before the commit
+    replaces that run's report)."""
+    cfg = run.config.etl
+    source = amounts.currency_source(run.columns, cfg, run.src)
+    found = amounts.summarise(stage, cfg, source, first_load=previous_rows == 0)
+    report = f"{run.finals[0].rstrip('/')}/{REPORT_NAME}"
+    if cfg.mode == "append" and previous_rows and fs.exists(report):
+        # unreadable: repeated_job has said so, and this run's report replaces it
+        with contextlib.suppress(ValueError):
+            amounts.check_reading(fs.read_json(report), cfg, run.finals[0])
+    return {"currency_column": found.column, "currencies": found.currencies,
+            "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg)}  # fmt: skip
 
 
 def _append_fields(publish: AppendPublish | ReplacePublish) -> dict:

@@ -28,7 +28,7 @@ from functools import cache
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from fraud_app.etl import parsing
+from fraud_app.etl import amounts, parsing
 from fraud_app.etl.columns import PARSED as PARSED
 from fraud_app.etl.columns import RAW as RAW
 from fraud_app.etl.columns import parse_columns as parse_columns
@@ -183,11 +183,21 @@ def _bound_rules(cfg: EtlSection) -> dict[str, Rule]:
                    lambda: outside("label_time"), _detail("label_time", f"is {span}")),
         "lo": Rule("amount_below_minimum", "amount < etl.bounds.min_amount",
                    lambda: _p("amount") < F.lit(b.min_amount),
-                   _detail("amount", f"is below {b.min_amount:g} (etl.bounds.min_amount)")),
+                   _amount_detail(cfg, f"is below {b.min_amount:g} (etl.bounds.min_amount)")),
         "hi": Rule("amount_above_maximum", "amount > etl.bounds.max_amount",
                    lambda: _p("amount") > F.lit(b.max_amount),
-                   _detail("amount", f"is above {b.max_amount:g} (etl.bounds.max_amount)")),
+                   _amount_detail(cfg, f"is above {b.max_amount:g} (etl.bounds.max_amount)")),
     }  # fmt: skip
+
+
+def _amount_detail(cfg: EtlSection, text: str) -> Callable[[], Column]:
+    """The bound's detail; with a unit or a rate (fraud_app.etl.amounts) also the amount
+    the bound compared, which is not the one written: `amount '105000' (1050.0 in EUR, ...)`."""
+    if not amounts.converts(cfg):
+        return _detail("amount", text)
+    said = amounts.unit_said(cfg)
+    return lambda: F.concat(_quoted("amount"), F.lit(" ("), _p("amount").cast("string"),
+                            F.lit(f" as published: {said}) {text}"))  # fmt: skip
 
 
 def encoding_rule(inputs: dict[str, str], cfg: EtlSection) -> Rule:
@@ -235,7 +245,9 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         _gap_rule(cfg),
         bound["ts"],
         bound["fut"],
+        *_currency_rules(cfg),
         *_amount_rules(cfg),
+        *_minor_unit_rules(cfg),
         bound["lo"],
         bound["hi"],
         *_label_rules(),
@@ -268,6 +280,45 @@ def _amount_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         Rule("non_finite_amount", "amount is NaN or infinite",
              lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
              _detail("amount", "is NaN or infinite")),
+    )  # fmt: skip
+
+
+def _currency_rules(cfg: EtlSection) -> tuple[Rule, ...]:
+    """`unknown_currency` (etl.currency): a row whose currency is not the base and has no
+    rate, or is empty; before the amount's rules, as its amount has no canonical value."""
+    if cfg.currency is None:
+        return ()
+    accepted = cfg.currency.accepted()
+    cur = F.col(amounts.CURRENCY)
+    if len(accepted) == 1:
+        said = (f" is not {accepted[0]} (etl.currency.base), the one currency accepted: add "
+                "it under etl.currency.rates with its rate to convert it")  # fmt: skip
+    else:
+        said = (f" has no rate in etl.currency.rates (accepted: {accepted[0]} (base), "
+                f"{', '.join(accepted[1:])}): add its rate to convert it")  # fmt: skip
+    found = F.concat(F.lit("currency '"), F.coalesce(cur, F.lit("")), F.lit("'"))
+    return (
+        Rule("unknown_currency", "currency not etl.currency.base and without a rate",
+             lambda: cur.isNull() | ~cur.isin(*accepted),
+             lambda: F.when(cur.isNull(), F.lit(
+                 f"currency is empty: expected {' or '.join(accepted)} (etl.currency)"))
+             .otherwise(F.concat(found, F.lit(said)))),
+    )  # fmt: skip
+
+
+def _minor_unit_rules(cfg: EtlSection) -> tuple[Rule, ...]:
+    """`amount_not_minor_units`: etl.amount_minor_units reads whole numbers; a fraction
+    says the export is in major units (10.50 would be published as 0.105)."""
+    k = cfg.amount_minor_units
+    if not k:
+        return ()
+    written = F.col(amounts.WRITTEN)
+    return (
+        Rule("amount_not_minor_units", "a fraction where etl.amount_minor_units reads integers",
+             lambda: written % 1 != 0,  # floor() overflows beyond a long (1e300)
+             _detail("amount", f"has a fraction, but etl.amount_minor_units {k} reads each "
+                     f"amount as a whole number of 1/{10**k} units (e.g. {10**k * 10 + 50} = "
+                     f"10.50): is this export in major units? Then remove the setting")),
     )  # fmt: skip
 
 
@@ -350,8 +401,10 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "nonexistent_local_time",
     "timestamp_out_of_range",
     "timestamp_in_future",
+    "unknown_currency",
     "non_numeric_amount",
     "non_finite_amount",
+    "amount_not_minor_units",
     "amount_below_minimum",
     "amount_above_maximum",
     "invalid_label",

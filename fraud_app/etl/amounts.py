@@ -1,0 +1,238 @@
+"""Amount units and currencies: the canonical amount is in major units of one currency.
+
+An export may write amounts as whole numbers of cents (`1050` for 10.50) or in several
+currencies beside a currency column; read as written, the features' sums, means and
+ratios over a card's window mixed units and currencies without a word (session 40,
+data40). This module owns:
+
+- the conversion of each row (`convert`): the number as written (`WRITTEN`, kept for the
+  rules) divided by 10^etl.amount_minor_units and multiplied by the rate of the row's
+  currency to etl.currency.base; a currency without a rate converts to null, which the
+  rule `unknown_currency` quarantines first (fraud_app.etl.rules, which owns the rules);
+- the currency column (`currency_source`): the one etl.columns.currency maps when
+  etl.currency is set, else an unmapped column named currency, ccy, cur or currency_code,
+  staged as `CURRENCY` (the code folded: trimmed, upper case);
+- `reading` (the ETL report's `amount_reading`: the unit and currency settings a run read
+  with) and `check_reading`: an append read otherwise than the table's previous run
+  (a unit or rates changed between deliveries mix units in one table: a WARNING);
+- `summarise`: one aggregation over the staged rows that passed the rules, run only when
+  there is something to ask (a currency column, or a first load whose unit the config
+  does not state): the rows per currency (the ETL report's `currencies`) and the amounts'
+  integrality and median, with a WARNING for an unmapped currency column holding several
+  currencies and one for amounts that look like minor units (`looks_minor`).
+
+Does not own the settings (fraud_app.etl.amount_config, fraud_app.etl.config) or parsing
+the number (fraud_app.etl.parsing).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from fraud_app.errors import SchemaError
+from fraud_app.etl import parsing
+from fraud_app.etl.config import CURRENCY as CURRENCY_KEY
+from fraud_app.etl.config import EtlSection
+
+logger = logging.getLogger(__name__)
+
+CURRENCY = "__currency"  # the row's currency code, folded (stage and working column)
+WRITTEN = "__w_amount"  # the amount as written, parsed, before the unit and the rate
+PARSED_AMOUNT = "__p_amount"  # fraud_app.etl.columns.PARSED + "amount"
+# names of a currency column an export may hold unmapped (compared without case or blanks)
+CURRENCY_NAMES = ("currency", "ccy", "cur", "currency_code", "currencycode")
+# the minor-unit look: every amount a whole number and their median at least this. Card
+# payments in major units have medians of tens (EUR, USD: ~20-60), so in cents ~2,000-6,000;
+# whole amounts also come from zero-decimal currencies (JPY, KRW, ...: a false alarm, one
+# WARNING; etl.amount_minor_units: 0 says the amounts are major units) and from a cents
+# export whose median is under 10.00 (a miss)
+MINOR_MEDIAN, MINOR_MIN_ROWS = 1000.0, 20
+_SHOWN = 5  # currencies named in a WARNING (the report keeps up to _KEPT)
+_KEPT = 20
+
+
+def converts(cfg: EtlSection) -> bool:
+    """Whether the canonical amount differs from the number as written."""
+    return bool(cfg.amount_minor_units) or cfg.currency is not None
+
+
+def currency_source(columns: list[str], cfg: EtlSection, where: str) -> tuple[str | None, bool]:
+    """(the input column holding the currency, whether etl.currency reads it): the mapped
+    one (SchemaError when the input lacks it), else an unmapped currency-named column
+    (for the report and its WARNING only), else None."""
+    if cfg.currency is not None:
+        source = cfg.source_for(CURRENCY_KEY)
+        if source not in columns:
+            raise SchemaError(
+                f"ETL input {where} lacks the currency column (looked for {source!r}: "
+                f"etl.columns.currency), which etl.currency needs to read each row's "
+                f"currency. Columns present: {sorted(columns)}. Map it under "
+                "etl.columns.currency, or remove etl.currency if the export is in one currency"
+            )
+        return source, True
+    mapped = set(cfg.columns.values())
+    for name in columns:
+        if name not in mapped and name.strip().casefold() in CURRENCY_NAMES:
+            return name, False
+    return None, False
+
+
+def currency_column(src: Column | None) -> Column:
+    """The currency code folded as fraud_app.etl.amount_config.fold_currency folds the config's."""
+    if src is None:
+        return F.lit(None).cast("string")
+    return F.upper(parsing.text(src))
+
+
+def convert(df: DataFrame, cfg: EtlSection) -> DataFrame:
+    """`__p_amount` in major units of etl.currency.base; `WRITTEN` the number as written.
+    Unchanged (no column added) when nothing converts."""
+    if not converts(cfg):
+        return df
+    written = F.col(PARSED_AMOUNT)
+    major = written / F.lit(10.0**cfg.amount_minor_units) if cfg.amount_minor_units else written
+    if cfg.currency is not None:
+        rates = cfg.currency.rate_of()
+        rate = F.create_map(*[F.lit(x) for c, r in sorted(rates.items()) for x in (c, r)])
+        major = major * F.element_at(rate, F.col(CURRENCY))
+    return df.withColumns({WRITTEN: written, PARSED_AMOUNT: major})
+
+
+def unit_said(cfg: EtlSection) -> str:
+    """What the published amount is, for a detail beside the amount as written."""
+    said = []
+    if cfg.amount_minor_units:
+        said.append(f"etl.amount_minor_units {cfg.amount_minor_units}")
+    if cfg.currency is not None:
+        said.append(f"{cfg.currency.base}, etl.currency")
+    return "; ".join(said)
+
+
+def reading(cfg: EtlSection) -> dict:
+    """The settings the amounts were read with, as the ETL report records them."""
+    currency = cfg.currency.model_dump() if cfg.currency is not None else None
+    return {"minor_units": cfg.amount_minor_units, "currency": currency}
+
+
+def _same_reading(before: dict, now: dict) -> bool:
+    # null and 0 both read the amounts as written
+    return (before.get("minor_units") or 0, before.get("currency")) == (
+        now["minor_units"] or 0, now["currency"])  # fmt: skip
+
+
+def check_reading(last_report: object, cfg: EtlSection, table: str) -> None:
+    """An append (`last_report`: the table's report before it, a dict; a report of a
+    release before session 41 has no `amount_reading`: it read the amounts as written)
+    whose amount settings differ from that run's: one WARNING naming both."""
+    if not isinstance(last_report, dict):
+        return
+    before = last_report.get("amount_reading") or {"minor_units": None, "currency": None}
+    now = reading(cfg)
+    if isinstance(before, dict) and not _same_reading(before, now):
+        logger.warning(
+            "ETL: this append reads amounts with etl.amount_minor_units %s and etl.currency "
+            "%s, but the run before it on %s read them with %s and %s: the table now holds "
+            "amounts of both readings, which its features add up as one unit. If the "
+            "settings were corrected, rebuild the table with them (etl.mode: replace over "
+            "every delivery); else put the earlier settings back",
+            now["minor_units"], now["currency"], table, before.get("minor_units"),
+            before.get("currency"),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AmountSummary:
+    """What `summarise` found: the rows per currency of `column` (the report's
+    `currencies`, most first, at most _KEPT) and, when the amounts look like minor units,
+    their rows and median (`looks_minor`)."""
+
+    column: str | None = None
+    currencies: dict[str, int] = field(default_factory=dict)
+    looks_minor: dict[str, float] = field(default_factory=dict)
+
+
+def summarise(
+    stage: DataFrame, cfg: EtlSection, source: tuple[str | None, bool], first_load: bool
+) -> AmountSummary:
+    """One aggregation over the published-bound staged rows (with a currency column a
+    rollup: one row per currency and the total), or none when there is nothing to ask;
+    the WARNINGs."""
+    column, mapped = source
+    # rates make the published amounts fractional whatever the unit: not asked then
+    rated = cfg.currency is not None and bool(cfg.currency.rates)
+    ask_unit = first_load and cfg.amount_minor_units is None and not rated
+    if column is None and not ask_unit:
+        return AmountSummary()
+    rows = stage.filter(F.col("reason").isNull())
+    measures = (
+        F.count(F.lit(1)).alias("n"),
+        F.count(F.when(F.col("amount") % 1 != 0, True)).alias("fractional"),
+        F.percentile_approx("amount", 0.5, 10_000).alias("median"),
+    )
+    if column is None:  # one global aggregate: one job
+        total, found = rows.agg(*measures).first(), {}
+    else:
+        total, found = _per_currency(rows, measures)
+    if total is None or not total["n"]:
+        return AmountSummary(column=column)
+    if column is not None and not mapped and len(found) > 1:
+        _warn_currencies(column, found)
+    looks = {}
+    if ask_unit and _looks_minor(total):
+        looks = {"rows": int(total["n"]), "median": float(total["median"])}
+        _warn_minor(looks)
+    return AmountSummary(column=column, currencies=found, looks_minor=looks)
+
+
+def _per_currency(rows: DataFrame, measures: tuple[Column, ...]) -> tuple[object, dict[str, int]]:
+    """(the total's measures, {currency: rows} most first, at most _KEPT): one rollup."""
+    counted = (
+        rows.rollup(F.col(CURRENCY).alias("cur"))
+        .agg(F.grouping_id().alias("total"), *measures)
+        .orderBy(F.desc("total"), F.desc("n"), F.asc("cur"))
+        .limit(_KEPT + 1)
+        .collect()
+    )
+    total = next((r for r in counted if r["total"]), None)
+    found = {(r["cur"] if r["cur"] is not None else ""): int(r["n"])
+             for r in counted if not r["total"]}  # fmt: skip
+    return total, found
+
+
+def _looks_minor(total) -> bool:
+    return (
+        total["n"] >= MINOR_MIN_ROWS
+        and total["fractional"] == 0
+        and total["median"] is not None
+        and total["median"] >= MINOR_MEDIAN
+    )
+
+
+def _warn_currencies(column: str, found: dict[str, int]) -> None:
+    shown = ", ".join(f"{c or '(empty)'!r} {n}" for c, n in list(found.items())[:_SHOWN])
+    more = f" and {len(found) - _SHOWN} more" if len(found) > _SHOWN else ""
+    logger.warning(
+        "ETL: the input's column %r holds %d currencies: %s%s (rows). The amounts are "
+        "published as written, so a card's sums, means and ratios add up different "
+        "currencies. Map the column (etl.columns.currency: %s) and set etl.currency: "
+        "base (the currency of the canonical amounts; rows in others are quarantined) "
+        "and rates to it for the others, e.g. {base: %s, rates: {%s: <rate>}}",
+        column, len(found), shown, more, column, next(iter(found)) or "EUR",
+        list(found)[1] or "USD",
+    )  # fmt: skip
+
+
+def _warn_minor(looks: dict[str, float]) -> None:
+    logger.warning(
+        "ETL: every one of the %d amounts that passed the rules is a whole number and their median is "
+        "%g: they look like minor units (cents), which the features would read as major "
+        "units (a 10.50 payment as 1050). If they are minor units, set "
+        "etl.amount_minor_units: 2 (the currency's decimals) and run etl again; if they are "
+        "major units (a currency without decimals, such as JPY), set etl.amount_minor_units: "
+        "0, which also silences this warning",
+        looks["rows"], looks["median"],
+    )  # fmt: skip

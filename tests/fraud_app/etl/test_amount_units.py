@@ -1,0 +1,270 @@
+"""Amount units and currencies through the real ETL (fraud_app.etl.amounts): an export in
+cents, or with a currency column of several currencies, was published as written, so a
+card's sums and means mixed units (session 40, data40). The canonical amount is in major
+units of etl.currency.base; what cannot be converted is quarantined with its reason."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from fraud_app.config import load_config
+from fraud_app.data.generator import generate_raw, write_raw
+from fraud_app.errors import ConfigError, SchemaError
+from fraud_app.etl.pipeline import run_etl
+from tests.fraud_app.etl.test_hostile_inputs import _quarantine, _rows, _run, assert_accounted
+
+pytestmark = pytest.mark.spark
+
+HEADER = "transaction_id,card_id,timestamp,amount,label"
+MAJOR = ["10.50", "0.01", "1234.56", "7", "19.99", "0.10", "99999.99", "0"]
+
+
+def _csv(amounts: list[str], extra: dict[str, list[str]] | None = None, ids: str = "t") -> str:
+    extra = extra or {}
+    head = ",".join([HEADER, *extra])
+    lines = []
+    for i, a in enumerate(amounts):
+        row = [f"{ids}{i}", f"c{i % 3}", f"2024-01-0{1 + i % 5} 10:00:00", a, "0"]
+        lines.append(",".join(row + [v[i] for v in extra.values()]))
+    return "\n".join([head, *lines]) + "\n"
+
+
+def _cents(major: str) -> str:
+    units, _, frac = major.partition(".")
+    return str(int(units) * 100 + int((frac + "00")[:2]))
+
+
+def test_cents_with_the_setting_give_the_major_unit_amounts(spark, tmp_path) -> None:
+    major = _run(spark, tmp_path / "major", {"a.csv": _csv(MAJOR)})
+    cents = [_cents(a) for a in MAJOR]  # 1050, 1, 123456, 700, ...
+    minor = _run(spark, tmp_path / "minor", {"a.csv": _csv(cents)}, amount_minor_units=2)
+    assert_accounted(spark, minor, len(MAJOR))
+    want = {t: r["amount"] for t, r in _rows(spark, major).items()}
+    got = {t: r["amount"] for t, r in _rows(spark, minor).items()}
+    assert got == want  # bit for bit: 1050 / 100 is the double nearest 10.50, as '10.50' is
+    assert got["t0"] == 10.5 and got["t2"] == 1234.56
+
+
+def test_a_fraction_under_minor_units_is_quarantined(spark, tmp_path) -> None:
+    # an export in major units read with the setting: 10.50 would be published as 0.105
+    result = _run(spark, tmp_path, {"a.csv": _csv(["1050", "10.50"])}, amount_minor_units=2)
+    assert_accounted(spark, result, 2)
+    assert _rows(spark, result)["t0"]["amount"] == 10.5
+    reason, detail = _quarantine(spark, result)["t1"]
+    assert reason == "amount_not_minor_units"
+    assert "amount '10.50' has a fraction, but etl.amount_minor_units 2" in detail
+
+
+def test_mixed_currencies_convert_to_the_base(spark, tmp_path) -> None:
+    currencies = ["EUR", "USD", " gbp ", "usd", "EUR", "GBP", "USD", "EUR"]
+    files = {"a.csv": _csv(["10"] * 8, {"CCY": currencies})}
+    result = _run(spark, tmp_path, files, columns={"currency": "CCY"},
+                  currency={"base": "eur", "rates": {"USD": 0.92, "GBP": 1.17}})  # fmt: skip
+    assert_accounted(spark, result, 8)
+    rows = _rows(spark, result)
+    assert {t: r["amount"] for t, r in rows.items()} == {
+        "t0": 10.0, "t1": 10 * 0.92, "t2": 10 * 1.17, "t3": 10 * 0.92,
+        "t4": 10.0, "t5": 10 * 1.17, "t6": 10 * 0.92, "t7": 10.0,
+    }  # fmt: skip
+    assert "currency" not in next(iter(rows.values()))  # read, checked, not published
+    assert result.currency_column == "CCY"
+    assert result.currencies == {"EUR": 3, "USD": 3, "GBP": 2}
+
+
+def test_cents_and_rates_together(spark, tmp_path) -> None:
+    files = {"a.csv": _csv(["1000", "1000"], {"currency": ["EUR", "USD"]})}
+    result = _run(spark, tmp_path, files, amount_minor_units=2,
+                  currency={"base": "EUR", "rates": {"USD": 0.5}})  # fmt: skip
+    assert {t: r["amount"] for t, r in _rows(spark, result).items()} == {"t0": 10.0, "t1": 5.0}
+
+
+def test_a_currency_without_a_rate_is_quarantined_naming_it(spark, tmp_path) -> None:
+    files = {"a.csv": _csv(["10", "10", "10", "abc"], {"CCY": ["EUR", "CHF", "", "USD"]})}
+    result = _run(spark, tmp_path, files, columns={"currency": "CCY"},
+                  currency={"base": "EUR", "rates": {"USD": 0.92, "GBP": 1.17}})  # fmt: skip
+    assert_accounted(spark, result, 4)
+    assert sorted(_rows(spark, result)) == ["t0"]
+    q = _quarantine(spark, result)
+    assert q["t1"] == ("unknown_currency", "currency 'CHF' has no rate in etl.currency.rates "
+                       "(accepted: EUR (base), GBP, USD): add its rate to convert it")  # fmt: skip
+    assert q["t2"] == (
+        "unknown_currency",
+        "currency is empty: expected EUR or GBP or USD (etl.currency)",
+    )
+    assert q["t3"][0] == "non_numeric_amount"  # a known currency: the amount's own reason
+
+
+def test_one_expected_currency_quarantines_the_others(spark, tmp_path) -> None:
+    files = {"a.csv": _csv(["10", "20", "30"], {"currency": ["EUR", "USD", "eur"]})}
+    result = _run(spark, tmp_path, files, currency={"base": "EUR"})
+    assert_accounted(spark, result, 3)
+    assert {t: r["amount"] for t, r in _rows(spark, result).items()} == {"t0": 10.0, "t2": 30.0}
+    assert _quarantine(spark, result)["t1"] == (
+        "unknown_currency", "currency 'USD' is not EUR (etl.currency.base), the one currency "
+        "accepted: add it under etl.currency.rates with its rate to convert it",
+    )  # fmt: skip
+    assert result.currencies == {"EUR": 2}
+
+
+def test_bounds_compare_the_converted_amount_and_say_so(spark, tmp_path) -> None:
+    result = _run(spark, tmp_path, {"a.csv": _csv(["250000", "100"])}, amount_minor_units=2,
+                  bounds={"max_amount": 1000})  # fmt: skip
+    assert sorted(_rows(spark, result)) == ["t1"]
+    assert _quarantine(spark, result)["t0"] == (
+        "amount_above_maximum", "amount '250000' (2500.0 as published: etl.amount_minor_units "
+        "2) is above 1000 (etl.bounds.max_amount)",
+    )  # fmt: skip
+
+
+def test_the_currency_column_must_be_there(spark, tmp_path) -> None:
+    with pytest.raises(SchemaError, match=r"lacks the currency column \(looked for 'CCY'"):
+        _run(spark, tmp_path, {"a.csv": _csv(["10"])}, columns={"currency": "CCY"},
+             currency={"base": "EUR"})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("etl", "match"),
+    [
+        ({"columns": {"currency": "CCY"}}, r"maps currency \('CCY'\) but etl.currency is not set"),
+        ({"currency": {"base": "EUR", "rates": {"USD": 0}}}, r"must be positive numbers"),
+        ({"currency": {"base": "EUR", "rates": {"eur": 2}}}, r"base currency EUR the rate 2"),
+        ({"currency": {"base": "EUR", "rates": {"USD": 1, "usd": 2}}}, r"names USD twice"),
+        ({"currency": {"base": "E U R"}}, r"'E U R' is not a currency code"),
+        ({"amount_minor_units": 5}, r"amount_minor_units: Input should be less than or equal to 4"),
+        ({"columns": {"money": "x"}}, r"Valid: \[.*'currency'\]"),
+    ],
+)
+def test_bad_amount_settings_are_refused(etl, match) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_config(None, {"etl": etl})
+
+
+def _warnings(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records
+            if r.name == "fraud_app.etl.amounts" and r.levelno == logging.WARNING]  # fmt: skip
+
+
+def test_an_unmapped_currency_column_of_several_currencies_is_named(spark, tmp_path,
+                                                                    caplog) -> None:  # fmt: skip
+    currencies = ["EUR", "USD", "EUR", "JPY", "EUR", "usd"]
+    files = {"a.csv": _csv(["10.5"] * 6, {"Currency": currencies})}
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = _run(spark, tmp_path, files)
+    assert result.output_rows == 6  # published as written, named
+    assert (result.currency_column, result.currencies) == ("Currency", {"EUR": 3, "USD": 2,
+                                                                        "JPY": 1})  # fmt: skip
+    (said,) = _warnings(caplog)
+    assert "column 'Currency' holds 3 currencies: 'EUR' 3, 'USD' 2, 'JPY' 1" in said
+    assert "etl.columns.currency: Currency" in said and "etl.currency" in said
+
+
+def test_one_currency_in_an_unmapped_column_is_recorded_without_a_warning(spark, tmp_path,
+                                                                          caplog) -> None:  # fmt: skip
+    files = {"a.csv": _csv(["10.5"] * 3, {"ccy": ["EUR"] * 3})}
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = _run(spark, tmp_path, files)
+    assert result.currencies == {"EUR": 3} and not _warnings(caplog)
+
+
+def _whole(n: int) -> list[str]:
+    return [str(500 + 97 * i) for i in range(n)]  # 500 .. ~4,300: cents of 5 .. 43
+
+
+def test_whole_amounts_with_a_large_median_look_like_minor_units(spark, tmp_path,
+                                                                 caplog) -> None:  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = _run(spark, tmp_path, {"a.csv": _csv(_whole(40))})
+    assert result.amounts_look_minor["rows"] == 40
+    assert result.amounts_look_minor["median"] >= 1000
+    (said,) = _warnings(caplog)
+    assert "they look like minor units" in said and "etl.amount_minor_units: 2" in said
+
+
+@pytest.mark.parametrize(
+    ("amounts", "etl"),
+    [
+        (_whole(40), {"amount_minor_units": 0}),  # said to be major units (JPY)
+        ([*_whole(38), "1234.5", "600"], {}),  # one fraction
+        ([str(10 + i) for i in range(40)], {}),  # whole but small: major units
+        (_whole(10), {}),  # too few rows to tell
+    ],
+)
+def test_no_minor_unit_warning(spark, tmp_path, caplog, amounts, etl) -> None:
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = _run(spark, tmp_path, {"a.csv": _csv(amounts)}, **etl)
+    assert result.amounts_look_minor == {} and not _warnings(caplog)
+
+
+def test_the_minor_unit_look_is_asked_of_a_first_load_only(spark, tmp_path, caplog) -> None:
+    first = _run(spark, tmp_path, {"a.csv": _csv(["10.5"] * 30)})
+    assert first.amounts_look_minor == {}
+    (tmp_path / "in" / "a.csv").unlink()
+    config = load_config(None, {"paths.root": str(tmp_path / "work"), "etl": {
+        "input": str(tmp_path / "in"), "mode": "append"}})  # fmt: skip
+    (tmp_path / "in" / "b.csv").write_text(_csv(_whole(30), ids="u"))
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        run_etl(spark, config)
+    assert not _warnings(caplog)
+
+
+def test_an_append_converts_as_the_first_load_did(spark, tmp_path, caplog) -> None:
+    etl = {"amount_minor_units": 2, "currency": {"base": "EUR", "rates": {"USD": 0.5}}}
+    _run(spark, tmp_path, {"a.csv": _csv(["1000", "1000"], {"currency": ["EUR", "USD"]})}, **etl)
+    (tmp_path / "in" / "a.csv").unlink()
+    day = "transaction_id,card_id,timestamp,amount,label,currency\nu1,c1,2024-01-07 10:00:00,2000,,USD\n"
+    (tmp_path / "in" / "b.csv").write_text(day)
+    config = load_config(None, {"paths.root": str(tmp_path / "work"),
+                                "etl": {"input": str(tmp_path / "in"), "mode": "append", **etl}})  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = run_etl(spark, config)
+    assert not _warnings(caplog)  # read as the run before it read
+    assert (result.previous_rows, result.output_rows) == (2, 3)
+    amounts = {t: r["amount"] for t, r in _rows(spark, result).items()}
+    assert amounts == {"t0": 10.0, "t1": 5.0, "u1": 10.0}
+
+
+def test_the_generated_data_raises_no_amount_warning(spark, tmp_path, caplog) -> None:
+    # configs/demo.yaml's reading of the generator's files, at a small size
+    config = load_config("configs/demo.yaml", {
+        "paths.root": str(tmp_path), "generate.n_transactions": 3000, "generate.n_cards": 300,
+        "generate.n_merchants": 60, "generate.partitions": 1, "generate.days": 5})  # fmt: skip
+    write_raw(generate_raw(spark, config.generate), str(config.paths.resolve("raw")), "csv")
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = run_etl(spark, config)
+    assert result.output_rows > 2900
+    assert (result.currency_column, result.amounts_look_minor) == (None, {})
+    assert not _warnings(caplog)
+
+
+def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplog) -> None:
+    # the table loaded in cents read as written, then the setting added for the next day:
+    # the table mixes 1050 (10.50 read as written) with 10.50
+    first = _run(spark, tmp_path, {"a.csv": _csv(["1050", "990"])})
+    assert first.amount_reading == {"minor_units": None, "currency": None}
+    (tmp_path / "in" / "a.csv").unlink()
+    (tmp_path / "in" / "b.csv").write_text(_csv(["1100"], ids="u"))
+    etl = {"input": str(tmp_path / "in"), "mode": "append", "amount_minor_units": 2}
+    config = load_config(None, {"paths.root": str(tmp_path / "work"), "etl": etl})
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = run_etl(spark, config)
+    assert result.amount_reading == {"minor_units": 2, "currency": None}
+    (said,) = _warnings(caplog)
+    assert "reads amounts with etl.amount_minor_units 2 and etl.currency None" in said
+    assert "read them with None and None" in said
+
+
+def test_huge_amounts_under_minor_units_are_quarantined_not_a_crash(spark, tmp_path) -> None:
+    # the integrality test was floor(), a long: 1e308 (the generator's absurd amount)
+    # stopped the whole run with ARITHMETIC_OVERFLOW (ANSI mode) instead of its rule
+    files = {"a.csv": _csv(["1e308", "inf", "1050"])}
+    result = _run(spark, tmp_path, files, amount_minor_units=2)
+    assert_accounted(spark, result, 3)
+    assert _rows(spark, result)["t2"]["amount"] == 10.5
+    q = _quarantine(spark, result)
+    assert (q["t0"][0], q["t1"][0]) == ("amount_above_maximum", "non_finite_amount")
+    # and the minor-unit look of amounts beyond a long, which a raised max_amount admits
+    big = [f"{i}e39" for i in range(1, 31)]
+    result = _run(spark, tmp_path / "big", {"a.csv": _csv(big)}, bounds={"max_amount": 1e300})
+    assert result.output_rows == 30 and result.amounts_look_minor["rows"] == 30
