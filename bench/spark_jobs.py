@@ -2,7 +2,7 @@
 
 A `labels` run of one label and an `etl --mode append` of a small delivery (one row)
 on a canonical table the ETL published from 5 rows (tests/fraud_app/etl/test_labels_feed.py's
-data); a `features` build (`features`: full; `features_incremental`: after a full build
+data); the first load of those 5 rows (`load`: `etl`, replace, into an empty root); a `features` build (`features`: full; `features_incremental`: after a full build
 and one day appended, neither counted) and a `score` of one date (the feature table's
 rows, a hand-made model: tests/fraud_app/scoring/table_model.py) on 10 days x 30 rows
 with the shipped feature specs (session 38); each `--repeats` times in one warm local[2]
@@ -141,6 +141,23 @@ def _append(spark, root: Path, tmp: Path):
     return run_etl(spark, load_config(None, over)).output_rows
 
 
+def _empty(spark, base: Path) -> Path:
+    """No table yet: the first load's root."""
+    (base / "work").mkdir(parents=True)
+    return base / "work"
+
+
+def _load(spark, root: Path, tmp: Path):
+    """The first load: an `etl` (replace) of the 5 rows into an empty root."""
+    from fraud_app.config import load_config
+    from fraud_app.etl.pipeline import run_etl
+
+    (tmp / "raw").mkdir()
+    (tmp / "raw" / "a.csv").write_text(TRANSACTIONS)
+    over = {"paths.root": str(root), "etl": {"input": str(tmp / "raw")}}
+    return run_etl(spark, load_config(None, over)).output_rows
+
+
 def _deliver(spark, root: Path, folder: Path, days, mode: str) -> None:
     from tests.fraud_app.features.day_deliveries import deliver
 
@@ -194,10 +211,10 @@ def _score(spark, root: Path, tmp: Path):
     return run_scoring(spark, config, start=day, end=day, model_uri=str(tmp / "model")).summary
 
 
-STEPS = {"labels": _labels, "append": _append, "features": _features_full,
+STEPS = {"labels": _labels, "append": _append, "load": _load, "features": _features_full,
          "features_incremental": _features_incremental, "score": _score}  # fmt: skip
 # the published table a step runs on, and what is done to its copy before it is counted
-SOURCES = {"labels": _publish, "append": _publish, "features": _features_root,
+SOURCES = {"labels": _publish, "append": _publish, "load": _empty, "features": _features_root,
            "features_incremental": _features_root, "score": _features_root}  # fmt: skip
 SETUPS = {"features_incremental": _incremental_setup, "score": _score_setup}
 

@@ -36,6 +36,7 @@ from fraud_app.etl.partition_swap import (
 )
 from fraud_app.etl.publish import REPORT_NAME, to_partitioned
 from fraud_app.etl.reader import quoted
+from fraud_app.etl.written import read_written, written_rows
 from fraud_app.interrupts import Terminated, critical
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -234,14 +235,16 @@ class AppendPublish:
 
     def write(
         self, kept: DataFrame, quarantined: DataFrame, schema: StructType,
-        filled: DataFrame | None = None,
+        filled: DataFrame | None = None, dates: list[str] | None = None,
     ):  # fmt: skip
         """Stage the partitions of the new rows' dates (old rows + new) and this run's
         quarantine file; return (rows the table will hold, this run's quarantine rows).
         `filled`: the transaction_ids whose published (unlabelled) row a row of `kept`
-        replaces: its labelled copy, of the same date (fraud_app.etl.dedup)."""
-        day = F.to_date("timestamp").cast("string")
-        dates = sorted(r[0] for r in kept.select(day).distinct().collect())
+        replaces: its labelled copy, of the same date (fraud_app.etl.dedup). `dates`: those
+        of `kept`, sorted, when the caller knows them (else one job finds them)."""
+        if dates is None:
+            day = F.to_date("timestamp").cast("string")
+            dates = sorted(r[0] for r in kept.select(day).distinct().collect())
         present = partition_dates(self.fs, self.table)
         old_dates = [d for d in dates if d in present]
         old = self._partitions(schema, old_dates) if old_dates else None
@@ -253,22 +256,20 @@ class AppendPublish:
                 rows = rows.unionByName(stays)
             out = to_partitioned(rows).write.mode("error").partitionBy(PARTITION_COLUMN)
             out.parquet(self.swap.new)
-            added = self._added(schema, old)
+            added = self._added(schema, old, old_dates)
         self._dates = self.swap.written_dates()
         return self.previous_rows + added, self._stage_quarantine(quarantined)
 
-    def _added(self, schema: StructType, old: DataFrame | None) -> int:
-        """The rows the staged partitions hold more than the published `old` ones, both
-        counted in one aggregation."""
-        staged = (
-            self.spark.read.schema(schema).parquet(self.swap.new).select(F.lit(True).alias("__new"))
-        )
+    def _added(self, schema: StructType, old: DataFrame | None, old_dates: list[str]) -> int:
+        """The rows the staged partitions hold more than the published `old` ones (of
+        `old_dates`), both counted from their files' footers (session 41: one aggregation
+        of both, 2 Spark jobs; with Spark when a footer does not parse)."""
+        staged = self.spark.read.schema(schema).parquet(self.swap.new)
+        n_staged = written_rows(self.fs, staged, self.swap.new)
         if old is None:
-            return staged.count()
-        both = staged.unionByName(old.select(F.lit(False).alias("__new")))
-        n_staged, n_old = both.agg(F.count(F.when(F.col("__new"), 1)),
-                                   F.count(F.when(~F.col("__new"), 1))).first()  # fmt: skip
-        return n_staged - n_old
+            return n_staged
+        names = [partition_name(d) for d in old_dates]
+        return n_staged - written_rows(self.fs, old, self.table, names)
 
     def _stage_quarantine(self, rows: DataFrame) -> DataFrame:
         """This run's rows, in one file, in the quarantine's columns (input columns of
@@ -299,10 +300,11 @@ class AppendPublish:
                   else F.lit(None).cast("string").alias(c) for c in current]
             )  # fmt: skip
         rows.repartition(1).write.mode("error").parquet(self.qstage)
-        batch = self.spark.read.parquet(self.qstage)
-        # counted once here: `fraud-app labels` takes this count rather than counting again;
-        # a fresh quarantine gets this file even empty (its columns)
-        self.quarantine_staged = batch.count()
+        batch = read_written(self.spark, rows.schema, self.qstage)
+        # counted once here, from the file's footer (no Spark job: a read-back count was
+        # three, session 41): `fraud-app labels` takes this count rather than counting
+        # again; a fresh quarantine gets this file even empty (its columns)
+        self.quarantine_staged = written_rows(self.fs, batch, self.qstage)
         self._adds_file = current is None or self.quarantine_staged > 0
         return batch
 
@@ -347,8 +349,8 @@ class AppendPublish:
         next compaction makes one again; never one lost)."""
         path = f"{self.swap.root}/extra-{len(self._extra)}"
         rows.repartition(1).write.mode("error").parquet(path)
-        # read with the rows' schema: a count needs no footer read (one Spark job fewer)
-        n = self.spark.read.schema(rows.schema).parquet(path).count()
+        # from the file's footer: no Spark job (a count of it read back was two, session 41)
+        n = written_rows(self.fs, read_written(self.spark, rows.schema, path), path)
         replaced = self._to_compact(into) if earlier is not None else []
         if replaced:
             whole = f"{path}-whole"

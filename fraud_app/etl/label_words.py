@@ -9,15 +9,16 @@ whose meaning is the export's may be given another label under etl.label_values
 (etl.config.LETTER_LABELS); this module names an input that mixes the two kinds, which
 no export means as read: one WARNING and the ETL report's `mixed_label_words`
 ({word as written: rows}). The rows are published as read (a merged export may mix
-true/false and yes/no on purpose). One job over the staged rows' one working column;
-none is run when etl.label_values gives every built-in letter its own meaning.
+true/false and yes/no on purpose). Counted by aggregates of the staged rows' working
+column that fraud_app.etl.stage_summary computes as the stage is written (no job of
+their own; none when etl.label_values gives every built-in letter its own meaning).
 """
 
 from __future__ import annotations
 
 import logging
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from fraud_app.etl.config import BUILTIN_LABELS, EtlSection, fold_label
@@ -45,20 +46,38 @@ def word_column(cfg: EtlSection) -> Column:
     return F.when(folded.isin(*words), folded) if words else F.lit(None).cast("string")
 
 
-def count_mixed(stage: DataFrame, cfg: EtlSection) -> dict[str, int]:
+def _mixable(cfg: EtlSection) -> bool:
+    """Whether the words the labels are read with are of both kinds (else none is asked)."""
+    return {KINDS[w] for w in _words(cfg)} >= set(KINDS.values())
+
+
+def summary_columns(cfg: EtlSection) -> dict[str, Column]:
+    """The aggregates `mixed_of` reads, over the staged rows (WORD, its text, reason;
+    fraud_app.etl.stage_summary computes them as the stage is written): per built-in word
+    read as such, its published-bound rows and its first text as written; none when
+    etl.label_values leaves no two kinds to mix."""
+    if not _mixable(cfg):
+        return {}
+    found: dict[str, Column] = {}
+    for w in _words(cfg):
+        hit = F.col("reason").isNull() & (F.col(WORD) == w)
+        found[f"__word_rows_{w}"] = F.count(F.when(hit, True))
+        found[f"__word_text_{w}"] = F.min(F.when(hit, F.col(TEXT_AS_STAGED)))
+    return found
+
+
+def mixed_of(metrics: dict, cfg: EtlSection) -> dict[str, int]:
     """{word as first written: rows} of the published-bound rows when their built-in label
-    words are of both kinds, else {}; a WARNING names them and the setting."""
-    if not {KINDS[w] for w in _words(cfg)} >= set(KINDS.values()):
+    words are of both kinds, else {}, from the values of `summary_columns(cfg)`
+    (`metrics`); a WARNING names them and the setting. Was a group-by of its own after the
+    stage was written (session 41: the write's observation)."""
+    if not _mixable(cfg):
         return {}
-    rows = (
-        stage.filter(F.col(WORD).isNotNull() & F.col("reason").isNull())
-        .groupBy(WORD)
-        .agg(F.count(F.lit(1)).alias("n"), F.min(TEXT_AS_STAGED).alias("written"))
-        .collect()
-    )
-    if len({KINDS[r[WORD]] for r in rows}) < 2:
+    rows = [(w, int(metrics[f"__word_rows_{w}"]), metrics[f"__word_text_{w}"])
+            for w in _words(cfg) if metrics[f"__word_rows_{w}"]]  # fmt: skip
+    if len({KINDS[w] for w, _, _ in rows}) < 2:
         return {}
-    found = {r["written"]: int(r["n"]) for r in sorted(rows, key=lambda r: -r["n"])}
+    found = {written: n for _, n, written in sorted(rows, key=lambda r: -r[1])}
     read = ", ".join(
         f"{w!r} ({n} rows, read as {BUILTIN_LABELS[w.casefold()]}: {w.casefold()} of "
         f"{KINDS[w.casefold()]})"
@@ -76,6 +95,6 @@ def count_mixed(stage: DataFrame, cfg: EtlSection) -> dict[str, int]:
 
 
 def staged_columns(cfg: EtlSection) -> dict[str, Column]:
-    """The working columns the stage keeps for count_mixed."""
+    """The working columns the stage keeps for `summary_columns`."""
     word = word_column(cfg)
     return {WORD: word, TEXT_AS_STAGED: F.when(word.isNotNull(), F.col(TEXT + "label"))}

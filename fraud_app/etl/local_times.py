@@ -8,8 +8,8 @@ fall-back overlap (01:30 on 2026-11-01 happened twice) is read with the earlier 
 (documented); the rows of the repeated hour's second pass land an hour early, so the ETL
 counts them (`ambiguous_local_times` in its report) and says so in a WARNING.
 
-An input whose timestamps are all at midnight holds dates, not times: `count_times`
-finds it in the same job (`date_only_timestamps`, a WARNING).
+An input whose timestamps are all at midnight holds dates, not times: `times_of`
+finds it from the same aggregation (`date_only_timestamps`, a WARNING).
 
 Owns the two per-row tests and those WARNINGs; not the parsing (fraud_app.etl.parsing)
 or the rules' order.
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -64,25 +64,35 @@ def never(name: str) -> dict[str, Column]:
     return {GAP + name: F.lit(False), OVERLAP + name: F.lit(False)}
 
 
-def count_times(stage: DataFrame, zone: str | None) -> tuple[int, bool]:
+def summary_columns(zone: str | None) -> dict[str, Column]:
+    """The aggregates `times_of` reads, over the ETL's staged rows (AMBIGUOUS, reason,
+    timestamp; fraud_app.etl.stage_summary computes them as the stage is written) and of
+    its published-bound rows (no reason). `zone`: etl.time_zone (None: UTC)."""
+    ok = F.col("reason").isNull()
+    ambiguous = ok & F.col(AMBIGUOUS)
+    wall = F.from_utc_timestamp("timestamp", zone) if zone is not None else F.col("timestamp")
+    # as text in the session's zone (UTC, ensure_utc): a collected datetime is local time
+    first_ambiguous = F.min(F.when(ambiguous, F.col("timestamp")))
+    return {
+        "__times_rows": F.count(F.when(ok, True)),
+        "__times_ambiguous": F.count(F.when(ambiguous, True)),
+        "__times_first_ambiguous": F.date_format(first_ambiguous, "yyyy-MM-dd HH:mm:ss"),
+        "__times_with_time": F.count(F.when(ok & (wall != F.date_trunc("day", wall)), True)),
+    }
+
+
+def times_of(metrics: dict, zone: str | None) -> tuple[int, bool]:
     """(rows whose wall clock is in the overlap, whether every timestamp is a date) of the
-    published-bound rows (no reason), in one job. `stage`: the ETL's staged rows
-    (AMBIGUOUS, reason, timestamp); `zone`: etl.time_zone (None: UTC).
+    published-bound rows, from the values of `summary_columns(zone)` (`metrics`).
 
     Ambiguous rows: a WARNING (the module docstring). Dates: at least two rows and each at
     00:00:00 on the zone's clock: an export of dates, not times (a Parquet `date`, text
     `2025-09-01`), published at midnight without a word (session 40, data40), where a
-    real time falls on midnight once in 86,400 s. A WARNING says what the features lose."""
-    rows = stage.filter(F.col("reason").isNull())
-    wall = F.from_utc_timestamp("timestamp", zone) if zone is not None else F.col("timestamp")
-    # as text in the session's zone (UTC, ensure_utc): a collected datetime is local time
-    first_ambiguous = F.min(F.when(F.col(AMBIGUOUS), F.col("timestamp")))
-    n, ambiguous, first, with_time = rows.agg(
-        F.count(F.lit(1)),
-        F.count(F.when(F.col(AMBIGUOUS), True)),
-        F.date_format(first_ambiguous, "yyyy-MM-dd HH:mm:ss"),
-        F.count(F.when(wall != F.date_trunc("day", wall), True)),
-    ).first()
+    real time falls on midnight once in 86,400 s. A WARNING says what the features lose.
+    Was its own job after the stage was written (session 41: the write's observation)."""
+    n, ambiguous, first, with_time = (
+        metrics[f"__times_{k}"] for k in ("rows", "ambiguous", "first_ambiguous", "with_time")
+    )
     if ambiguous:
         logger.warning(
             "ETL: %d row(s) hold a wall clock that happened twice in %s (etl.time_zone): "

@@ -72,9 +72,9 @@ def deduplicate(
 @dataclass(frozen=True)
 class _NewRows:
     """What the classification adds to the table: the new KEEP rows, the ids whose
-    published unlabelled row they fill, and the counts of fills, of new rows without a
-    label, of conflicting versions (quarantined) and of exact duplicates (dropped), all
-    from one aggregation over the classified rows."""
+    published unlabelled row they fill, the counts of fills, of new rows without a label,
+    of conflicting versions (quarantined) and of exact duplicates (dropped), and the dates
+    of the new rows, all from one aggregation over the classified rows."""
 
     kept: DataFrame
     fills: DataFrame
@@ -82,6 +82,10 @@ class _NewRows:
     unlabelled: int
     conflicts: int
     exact: int
+    # the dates of the kept rows, and of those of them that fill no published row (the
+    # publish's and the delivery checks' own distinct-date jobs before session 41)
+    dates: list[str]
+    added_dates: list[str]
 
 
 @dataclass(frozen=True)
@@ -121,11 +125,12 @@ def write_outputs(
         conflicts = classified.filter(F.col(dedup.CLASS) == dedup.CONFLICT)
         rejected = _with_conflicts(stage, conflicts, rows.conflicts)
         quarantined = quarantine_rows(rejected, raw_columns)
-        checks = _delivery_checks(classified, publish, schema, cfg)
+        checks = _delivery_checks(classified, publish, schema, cfg, rows.added_dates)
         kept, reapplied = _reapply_ledger(rows.kept, ledger, label_delay_s, cfg.label_corrections)
         fills = rows.fills if rows.filled else None
-        n_out, written = publish.write(kept, quarantined, schema, fills)
-        dups = _duplicates(classified, conflicts, cfg.duplicate_examples, rows.exact)
+        # a replace run's ledger changes no timestamp; its publish takes no dates anyway
+        n_out, written = publish.write(kept, quarantined, schema, fills, rows.dates)
+        dups = _duplicates(classified, conflicts, cfg.duplicate_examples, rows)
     finally:
         classified.unpersist()
     by_reason, examples = _by_reason(written)
@@ -154,21 +159,26 @@ def _is_new() -> Column:
 
 def _new_rows(classified: DataFrame) -> _NewRows:
     new = _is_new()
-    n_filled, n_unlabelled, n_conflicts, n_exact = classified.agg(
+    day = F.to_date("timestamp").cast("string")  # a published row's timestamp is not null
+    n_filled, n_unlabelled, n_conflicts, n_exact, dates, added_dates = classified.agg(
         F.count(F.when(new & F.col(dedup.FILLS), 1)),
         F.count(F.when(new & F.col("label").isNull(), 1)),
         F.count(F.when(F.col(dedup.CLASS) == dedup.CONFLICT, 1)),
         F.count(F.when(F.col(dedup.CLASS) == dedup.EXACT, 1)),  # _duplicates's count
+        F.collect_set(F.when(new, day)),  # AppendPublish.write's dates
+        F.collect_set(F.when(new & ~F.col(dedup.FILLS), day)),  # check_append's
     ).first()
     return _NewRows(
         kept=classified.filter(new).select(*CANONICAL_NAMES),
         fills=classified.filter(new & F.col(dedup.FILLS)).select("transaction_id"),
         filled=n_filled, unlabelled=n_unlabelled, conflicts=n_conflicts, exact=n_exact,
+        dates=sorted(dates), added_dates=sorted(added_dates),
     )  # fmt: skip
 
 
 def _delivery_checks(
-    classified: DataFrame, publish: ReplacePublish | AppendPublish, schema, cfg: EtlSection
+    classified: DataFrame, publish: ReplacePublish | AppendPublish, schema, cfg: EtlSection,
+    dates: list[str],
 ) -> DeliveryChecks:  # fmt: skip
     """An append's checks of what the dedup by id cannot see (fraud_app.etl.delivery_checks);
     none in replace mode."""
@@ -177,7 +187,7 @@ def _delivery_checks(
     added = classified.filter(_is_new() & ~F.col(dedup.FILLS)).select(*CANONICAL_NAMES)
     return check_append(
         added, lambda dates: publish.rows_of_dates(schema, dates),
-        publish.present_dates(), cfg.duplicate_examples,
+        publish.present_dates(), cfg.duplicate_examples, dates,
     )  # fmt: skip
 
 
@@ -195,12 +205,14 @@ def _reapply_ledger(
     return kept, _Reapplied(ledger, outcomes, counts)
 
 
-def _duplicates(classified: DataFrame, conflicts: DataFrame, n: int, n_exact: int) -> _Duplicates:
-    """`n_exact`: the exact duplicates, counted with the other classes (_new_rows)."""
+def _duplicates(classified: DataFrame, conflicts: DataFrame, n: int, rows: _NewRows) -> _Duplicates:
+    """The exact duplicates and the conflicts are counted with the other classes
+    (_new_rows): no job looks for examples of a class without rows (session 41: the
+    conflicts' examples were looked for on every run, one job)."""
     exact = classified.filter(F.col(dedup.CLASS) == dedup.EXACT)
     return _Duplicates(
-        rows=n_exact, examples=_examples(exact, n) if n_exact else (),
-        conflict_examples=_examples(conflicts, n),
+        rows=rows.exact, examples=_examples(exact, n) if rows.exact else (),
+        conflict_examples=_examples(conflicts, n) if rows.conflicts else (),
     )  # fmt: skip
 
 

@@ -45,7 +45,7 @@ from fraud_app.etl.commit_source import input_identity
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, log_checks
 from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
-from fraud_app.etl.id_checks import count_placeholders, warn_placeholders
+from fraud_app.etl.id_checks import placeholders_of, warn_placeholders
 from fraud_app.etl.id_marks import placeholder_columns
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.outputs import (
@@ -63,6 +63,7 @@ from fraud_app.etl.publish import REPORT_NAME, ReplacePublish, published_schema_
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
+from fraud_app.etl.stage_summary import Staged, stage_input
 from fraud_app.schema import REQUIRED_COLUMNS
 from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import ensure_utc
@@ -75,7 +76,7 @@ CANONICAL_NAMES = dedup.CANONICAL_NAMES
 __all__ = [
     "BROADCAST_CONFLICTS", "CANONICAL_NAMES", "RAW_PREFIX", "ROW_KEY", "SOURCE_FILE",
     "EtlResult", "annotate_rows", "deduplicate", "quarantine_rows", "run_etl",
-    "staged_input_rows", "valid_rows", "write_outputs",
+    "valid_rows", "write_outputs",
 ]  # fmt: skip
 
 
@@ -132,7 +133,7 @@ class EtlResult:
     # the earlier offset (fraud_app.etl.local_times; a WARNING says so)
     ambiguous_local_times: int = 0
     # every published timestamp at 00:00:00 (etl.time_zone's clock): an export of dates,
-    # not times (fraud_app.etl.local_times.count_times; a WARNING says so)
+    # not times (fraud_app.etl.local_times.times_of; a WARNING says so)
     date_only_timestamps: bool = False
     # optional ids (merchant_id, device_id) read as missing by etl.missing_ids, published
     # null: {column: {value as written: rows}} (fraud_app.etl.id_checks; a WARNING says so)
@@ -277,22 +278,23 @@ def _publish(
 def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: DataFrame,
                    ledger) -> EtlResult:  # fmt: skip
     """Stage the annotated input, write both outputs from it, and return the checked counts."""
-    stage, input_rows = _stage_input(spark, annotated, run)
-    cfg = run.config.etl
+    staged = _stage_input(spark, annotated, run)
+    stage, cfg = staged.rows, run.config.etl
     with published_schema_errors(fs.qualify(run.finals[0])):
         counts = write_outputs(stage, run.columns, run.publish, cfg, ledger,
                                round(run.config.features.label_delay_days * 86_400))  # fmt: skip
     output = run.finals[0].rstrip("/")
-    ambiguous, date_only = local_times.count_times(stage, cfg.time_zone)
+    # the stage's small questions: aggregates observed as it was written (stage_summary)
+    ambiguous, date_only = local_times.times_of(staged.metrics, cfg.time_zone)
     result = EtlResult(
         input_path=run.src, input_format=run.fmt, output_path=output,
         quarantine_path=run.finals[1].rstrip("/"),
-        report_path=f"{output}/{REPORT_NAME}", input_rows=input_rows,
+        report_path=f"{output}/{REPORT_NAME}", input_rows=staged.input_rows,
         seconds=round(time.monotonic() - run.started, 3),
         dropped_dates=run.publish.dropped_dates(),
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
-        placeholder_ids=count_placeholders(stage) if cfg.missing_ids else {},
-        mixed_label_words=label_words.count_mixed(stage, cfg), **counts,
+        placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
+        mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         **_amount_fields(fs, stage, run, counts["previous_rows"]),
         **_append_fields(run.publish),
     )  # fmt: skip
@@ -324,22 +326,18 @@ def _append_fields(publish: AppendPublish | ReplacePublish) -> dict:
             "repeat_of": publish.repeated_job()}  # fmt: skip
 
 
-def _stage_input(spark: SparkSession, annotated: DataFrame, run: _Run) -> tuple[DataFrame, int]:
-    """The annotated input written once to the publish's staging path, read back, and
-    its row count; EmptyInputError when it holds no records."""
-    # parse once: re-reading the staged rows beats re-parsing the input, even for
-    # Parquet input (1M rows, shared machine: 53-65 s staged vs 93-128 s re-parsed)
-    keyed = annotated.withColumn(ROW_KEY, F.monotonically_increasing_id())
-    keyed.write.mode("error").parquet(run.publish.stage_path)
-    stage = spark.read.parquet(run.publish.stage_path)
-    input_rows = staged_input_rows(stage)
-    if input_rows == 0:
+def _stage_input(spark: SparkSession, annotated: DataFrame, run: _Run) -> Staged:
+    """The annotated input staged (fraud_app.etl.stage_summary: written once to the
+    publish's staging path, read back, its summary observed as it is written);
+    EmptyInputError when it holds no records."""
+    staged = stage_input(spark, annotated, run.publish.stage_path, run.config.etl)
+    if staged.input_rows == 0:
         raise EmptyInputError(
             f"ETL input {run.src} ({run.fmt}) holds no rows: its files hold no records (a CSV "
             "header line only, or empty JSON / Parquet files). Expected at least one "
             "transaction; check the delivery"
         )
-    return stage, input_rows
+    return staged
 
 
 def _warn_without_labels(columns: list[str], cfg: EtlSection, src: str) -> None:
@@ -368,13 +366,6 @@ def _warn_mapped_absent(columns: list[str], cfg: EtlSection, src: str) -> None:
             src, ", ".join(f"{c} -> {s!r}" for c, s in absent.items()),
             sorted(c for c in columns if c != CORRUPT_COLUMN),
         )  # fmt: skip
-
-
-def staged_input_rows(stage: DataFrame) -> int:
-    """The number of input records: the staged rows, one per record the reader produced
-    (annotate_rows is a projection). Parquet answers the count from its footers, where
-    `raw.count()` parsed the whole input a second time (multi-line CSV cannot count lines)."""
-    return stage.count()
 
 
 def _check_accounting(r: EtlResult) -> None:

@@ -46,6 +46,7 @@ from fraud_app.etl.manifest import MANIFEST_NAME, differences
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.reader import quoted
 from fraud_app.etl.table_read import bare_path
+from fraud_app.etl.written import read_written, written_rows
 from fraud_app.interrupts import Terminated, critical
 from fraud_app.schema import PARTITION_COLUMN
 
@@ -77,15 +78,18 @@ class ReplacePublish:
 
     def write(
         self, kept: DataFrame, quarantined: DataFrame, schema: StructType,
-        filled: DataFrame | None = None,
+        filled: DataFrame | None = None, dates: list[str] | None = None,
     ):  # fmt: skip
         """(rows the table holds, this run's quarantine rows as written); nothing is
-        published before, so no row is `filled`."""
+        published before, so no row is `filled`; every date is written (`dates` unused)."""
         quarantined.write.mode("error").parquet(self.qdir.tmp)
         to_partitioned(kept).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(self.out.tmp)
-        # with a schema given, an output without any row (no partition dir) counts 0
-        n_out = self.spark.read.schema(schema).parquet(self.out.tmp).count()
-        return n_out, self.spark.read.parquet(self.qdir.tmp)
+        # counted from the footers, read back with the schemas written: no Spark job (a
+        # count was two, the quarantine's schema one; session 41). With a schema given, an
+        # output without any row (no partition dir) counts 0
+        out = self.spark.read.schema(schema).parquet(self.out.tmp)
+        n_out = written_rows(self.fs, out, self.out.tmp)
+        return n_out, read_written(self.spark, quarantined.schema, self.qdir.tmp)
 
     def keep_ledger(self, ledger: DataFrame, quarantined: DataFrame) -> None:
         """Carry the label ledger (fraud_app.etl.ledger) into the new table and add the
@@ -132,7 +136,7 @@ class ReplacePublish:
         ])  # fmt: skip
         stage = f"{self.qdir.tmp}-fed"
         rows.repartition(1).write.mode("error").parquet(stage)
-        n = self.spark.read.parquet(stage).count()
+        n = written_rows(self.fs, read_written(self.spark, rows.schema, stage), stage)
         for path in self.fs.list_paths(stage):
             self.fs.rename(path, f"{self.qdir.tmp}/labels-kept-{path.rsplit('/', 1)[-1]}")
         self.fs.delete(stage)
