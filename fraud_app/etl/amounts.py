@@ -15,9 +15,10 @@ data40). This module owns:
 - `reading` (the ETL report's `amount_reading`: the unit and currency settings a run read
   with) and `check_reading`: an append read otherwise than the table's previous run
   (a unit or rates changed between deliveries mix units in one table: a WARNING);
-- `summarise`: one aggregation over the staged rows that passed the rules, run only when
-  there is something to ask (a currency column, or a first load whose unit the config
-  does not state): the rows per currency (the ETL report's `currencies`) and the amounts'
+- `summarise`: the staged rows that passed the rules summarised when there is something
+  to ask (a currency column: one rollup; a first load whose unit the config does not
+  state: the aggregates of `summary_columns`, computed as the stage is written by
+  fraud_app.etl.stage_summary, no job of their own): the rows per currency (the ETL report's `currencies`) and the amounts'
   integrality and median, with a WARNING for an unmapped currency column holding several
   currencies and one for amounts that look like minor units (`looks_minor`).
 
@@ -155,26 +156,56 @@ class AmountSummary:
     looks_minor: dict[str, float] = field(default_factory=dict)
 
 
-def summarise(
-    stage: DataFrame, cfg: EtlSection, source: tuple[str | None, bool], first_load: bool
-) -> AmountSummary:
-    """One aggregation over the published-bound staged rows (with a currency column a
-    rollup: one row per currency and the total), or none when there is nothing to ask;
-    the WARNINGs."""
-    column, mapped = source
-    # rates make the published amounts fractional whatever the unit: not asked then
+def _unit_open(cfg: EtlSection) -> bool:
+    """Whether the amounts' unit is a question: the config states none, and no rates make
+    the published amounts fractional whatever the unit."""
     rated = cfg.currency is not None and bool(cfg.currency.rates)
-    ask_unit = first_load and cfg.amount_minor_units is None and not rated
+    return cfg.amount_minor_units is None and not rated
+
+
+def _measures(ok: Column) -> dict[str, Column]:
+    amount = F.when(ok, F.col("amount"))
+    return {
+        "n": F.count(amount),
+        "fractional": F.count(F.when(ok & (F.col("amount") % 1 != 0), True)),
+        "median": F.percentile_approx(amount, 0.5, 10_000),
+    }
+
+
+def summary_columns(cfg: EtlSection) -> dict[str, Column]:
+    """The unit's aggregates over the staged rows' published-bound ones (no reason), for
+    fraud_app.etl.stage_summary to compute as the stage is written: asked whenever the
+    unit is open (whether the run is a first load is known only after staging); read by
+    `summarise` when there is no currency column."""
+    if not _unit_open(cfg):
+        return {}
+    return {f"__amount_{k}": c for k, c in _measures(F.col("reason").isNull()).items()}
+
+
+def summarise(
+    stage: DataFrame,
+    cfg: EtlSection,
+    source: tuple[str | None, bool],
+    first_load: bool,
+    metrics: dict | None = None,
+) -> AmountSummary:
+    """The amounts' summary of the published-bound staged rows: without a currency column
+    from `metrics` (the values of `summary_columns`, observed as the stage was written;
+    one aggregation when they are missing), with one a rollup (one row per currency and
+    the total); nothing when there is nothing to ask; the WARNINGs."""
+    column, mapped = source
+    ask_unit = first_load and _unit_open(cfg)
     if column is None and not ask_unit:
         return AmountSummary()
     rows = stage.filter(F.col("reason").isNull())
-    measures = (
-        F.count(F.lit(1)).alias("n"),
-        F.count(F.when(F.col("amount") % 1 != 0, True)).alias("fractional"),
-        F.percentile_approx("amount", 0.5, 10_000).alias("median"),
-    )
-    if column is None:  # one global aggregate: one job
-        total, found = rows.agg(*measures).first(), {}
+    measures = tuple(c.alias(k) for k, c in _measures(F.lit(True)).items())
+    if column is None:
+        names = {f"__amount_{k}": k for k in ("n", "fractional", "median")}
+        if metrics is not None and set(names) <= set(metrics):
+            total = {k: metrics[n] for n, k in names.items()}
+        else:  # one global aggregate: one job
+            total = rows.agg(*measures).first()
+        found = {}
     else:
         total, found = _per_currency(rows, measures)
     if total is None or not total["n"]:

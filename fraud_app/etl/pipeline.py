@@ -295,21 +295,23 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
-        **_amount_fields(fs, stage, run, counts["previous_rows"]),
+        **_amount_fields(fs, stage, run, counts["previous_rows"], staged.metrics),
         **_append_fields(run.publish),
     )  # fmt: skip
     _check_accounting(result)
     return result
 
 
-def _amount_fields(fs: HadoopFs, stage: DataFrame, run: _Run, previous_rows: int) -> dict:
+def _amount_fields(
+    fs: HadoopFs, stage: DataFrame, run: _Run, previous_rows: int, metrics: dict
+) -> dict:
     """The currency column's rows per currency and the minor-unit look of a first load
     (nothing published before: a replace run, or an append to an empty table); an append
     to a table whose previous run read the amounts otherwise is named (before the commit
     replaces that run's report)."""
     cfg = run.config.etl
     source = amounts.currency_source(run.columns, cfg, run.src)
-    found = amounts.summarise(stage, cfg, source, first_load=previous_rows == 0)
+    found = amounts.summarise(stage, cfg, source, first_load=previous_rows == 0, metrics=metrics)
     report = f"{run.finals[0].rstrip('/')}/{REPORT_NAME}"
     if cfg.mode == "append" and previous_rows and fs.exists(report):
         # unreadable: repeated_job has said so, and this run's report replaces it

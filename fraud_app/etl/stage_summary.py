@@ -6,8 +6,9 @@ that stage it asks how many records it holds (the row accounting; none: EmptyInp
 and of its published-bound rows (no reason) the wall clocks in etl.time_zone's overlap and
 whether every timestamp is a date (fraud_app.etl.local_times), the built-in label words
 of each kind (fraud_app.etl.label_words) and the optional ids etl.missing_ids read as
-missing (fraud_app.etl.id_checks). Each was a count or an aggregation of its own after
-the write (session 40: 7 Spark jobs of a one-row append's 43). Here they are the
+missing (fraud_app.etl.id_checks), and, when the config leaves the amounts' unit open,
+their integrality and median (fraud_app.etl.amounts). Each was a count or an aggregation
+of its own after the write (session 40: 7 Spark jobs of a one-row append's 43). Here they are the
 aggregates of ONE observation of the write job (`DataFrame.observe`: computed over the
 rows its tasks write, reported when it ends): no job of their own.
 
@@ -23,7 +24,7 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from fraud_app.etl import id_checks, label_words, local_times
+from fraud_app.etl import amounts, id_checks, label_words, local_times
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.outputs import ROW_KEY
 from fraud_app.etl.written import read_written
@@ -50,6 +51,7 @@ def summary_columns(cfg: EtlSection) -> dict[str, Column]:
         **local_times.summary_columns(cfg.time_zone),
         **label_words.summary_columns(cfg),
         **(id_checks.summary_columns() if cfg.missing_ids else {}),
+        **amounts.summary_columns(cfg),
     }
 
 
