@@ -23,7 +23,8 @@ from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.features.table import read_feature_table
 
-pytestmark = pytest.mark.spark
+# AQE off for the builds compared here (tests/conftest.py, spark_without_aqe)
+pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark_without_aqe")]
 ROOT = Path(__file__).resolve().parents[3]
 LOGGER = "fraud_app.features.pipeline"
 
