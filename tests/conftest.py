@@ -4,9 +4,6 @@
 configured through fraud_app.spark.session.get_spark so tests see the app's settings.
 Tests that use it are marked `@pytest.mark.spark`.
 
-`spark_without_aqe`: the shared session with adaptive query execution off for one test
-(opt-in, for the files that compare two builds of their own: see the fixture).
-
 `fresh_store`: <tmp_path>/mlflow.db, a new empty MLflow sqlite store copied from one migrated
 once per test process (`mlflow_template`; tests/mlflow_store.py says why and what is checked).
 """
@@ -55,28 +52,6 @@ def spark():
     )
     yield session
     session.stop()
-
-
-@pytest.fixture
-def spark_without_aqe(spark):
-    """`spark` with spark.sql.adaptive.enabled false for the test, restored afterwards.
-
-    For tests whose subject is not a plan: the incremental feature builds compared with a
-    full rebuild of the same table, both under this setting (the same rows by Spark's
-    contract; AQE only re-plans the stages at run time). On tables of hundreds of rows AQE
-    re-optimises the plan at every shuffle of the ~20 window features and costs more than
-    it saves: full builds of test_incremental_build.py's 12 days, 4 alternating pairs in one
-    session (AQE on first), 21.8 -> 16.7 s of CPU (JVM + Python), 12-17 % less in the last
-    two pairs (docs/PROBES.md, session 41).
-    The app's sessions keep AQE on, and so do the tests that count jobs or files (a plan's
-    shape is their subject: test_daily_step_jobs.py, test_feature_step_jobs.py)."""
-    key = "spark.sql.adaptive.enabled"
-    before = spark.conf.get(key)
-    spark.conf.set(key, "false")
-    try:
-        yield spark
-    finally:
-        spark.conf.set(key, before)
 
 
 @pytest.fixture(scope="session")

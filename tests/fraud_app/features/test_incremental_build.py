@@ -23,8 +23,7 @@ from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.features.table import read_feature_table
 
-# AQE off for the builds compared here (tests/conftest.py, spark_without_aqe)
-pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark_without_aqe")]
+pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
 LOGGER = "fraud_app.features.pipeline"
 

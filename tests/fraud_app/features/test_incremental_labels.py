@@ -23,8 +23,7 @@ from tests.fraud_app.features.test_incremental_build import (
     _same_as_full,
 )
 
-# AQE off for the builds compared here (tests/conftest.py, spark_without_aqe)
-pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark_without_aqe")]
+pytestmark = pytest.mark.spark
 
 
 def _feed(tmp_path, name: str, rows: list[dict], label_time: bool) -> str:

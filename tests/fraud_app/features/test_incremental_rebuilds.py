@@ -31,8 +31,7 @@ from tests.fraud_app.features.test_incremental_build import (
     _table,
 )
 
-# AQE off for the builds compared here (tests/conftest.py, spark_without_aqe)
-pytestmark = [pytest.mark.spark, pytest.mark.usefixtures("spark_without_aqe")]
+pytestmark = pytest.mark.spark
 
 
 def test_a_changed_spec_or_setting_rebuilds_the_whole_table(spark, tmp_path, caplog):
