@@ -26,7 +26,7 @@ from pathlib import Path
 
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, ConfigError
-from fraud_app.etl.lock import owner_info
+from fraud_app.etl.lock import owner_info, remove_unchanged
 from fraud_app.uris import local_path
 from pipelines.unlock.inventory import Found, judge_lock_file
 
@@ -95,18 +95,13 @@ def clear_lock(root: str, found: Found, even_if_alive: bool, reason: str) -> Pat
     _refuse_alive(found, even_if_alive)
     aside = audit_dir(root) / f"{_stamp()}-{os.getpid()}{path.name}"
     aside.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(path, aside)  # atomic: whatever is at `path` from now on is another run's
-    if aside.read_text(encoding="utf-8", errors="replace") != text:
-        # a run took the lock between the check and the rename: its lock goes back
-        try:
-            os.link(aside, path)
-            aside.unlink()
-        except FileExistsError:
-            pass
+    # moved only while it still holds the record judged, under the flock every remover
+    # of a stale lock takes (fraud_app.etl.lock.remove_unchanged): it renamed first and
+    # linked a changed lock back, and a run that took the lock in between lost its lock
+    if not remove_unchanged(path, text, aside):
         raise ConcurrentRunError(
-            f"{path}: another run took the lock while it was being cleared (now: "
-            f"{aside.read_text(errors='replace')[:300] if aside.exists() else 'put back'}); "
-            "nothing was cleared. Run `fraud-app unlock` again to see who holds it"
+            f"{path}: the lock was released or taken by another run while it was being "
+            "cleared; nothing was cleared. Run `fraud-app unlock` again to see who holds it"
         )
     return _record(root, found, f"moved into {aside.parent}: the next run takes the lock",
                    [str(aside)], reason)  # fmt: skip
