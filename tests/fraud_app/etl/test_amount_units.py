@@ -133,8 +133,10 @@ def test_the_currency_column_must_be_there(spark, tmp_path) -> None:
         ({"currency": {"base": "EUR", "rates": {"USD": 1, "usd": 2}}}, r"names USD twice"),
         ({"currency": {"base": "E U R"}}, r"'E U R' is not a currency code"),
         # review41a: `USD: yes` was the rate 1.0 (booleans are no numbers elsewhere)
-        ({"currency": {"base": "EUR", "rates": {"usd": True}}},
-         r"rates USD: expected a number \(its rate to the base\), not the boolean true"),
+        (
+            {"currency": {"base": "EUR", "rates": {"usd": True}}},
+            r"rates USD: expected a number \(its rate to the base\), not the boolean true",
+        ),
         ({"amount_minor_units": 5}, r"amount_minor_units: Input should be less than or equal to 4"),
         ({"columns": {"money": "x"}}, r"Valid: \[.*'currency'\]"),
     ],
