@@ -40,6 +40,7 @@ so a workflow that runs several steps can hold it around all of them.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -257,10 +258,14 @@ def remove_unchanged(path: Path, judged: str, aside: Path | None = None) -> bool
     taken the lock meanwhile, and this one then removed that LIVE run's lock (it unlinked
     whatever was at the path) and took the lock too (review41a). Taking the lock needs no
     flock: creation fails while any file is there."""
-    fd = os.open(path.parent, os.O_RDONLY)
     try:
-        if fcntl is not None:
-            fcntl.flock(fd, fcntl.LOCK_EX)  # held for a read and a rename or unlink
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # a folder this user may write but not read: removed as before
+        fd = None
+    try:
+        if fcntl is not None and fd is not None:
+            with contextlib.suppress(OSError):  # no flock there (ENOLCK): as before
+                fcntl.flock(fd, fcntl.LOCK_EX)  # held for a read and a rename or unlink
         try:
             if path.read_text(encoding="utf-8", errors="replace") != judged:
                 return False
@@ -272,7 +277,8 @@ def remove_unchanged(path: Path, judged: str, aside: Path | None = None) -> bool
             return False
         return True
     finally:
-        os.close(fd)  # releases the flock
+        if fd is not None:
+            os.close(fd)  # releases the flock
 
 
 class RootLock:
