@@ -34,7 +34,10 @@ is gone, `fraud-app unlock --force <lock>`, which judges it again, moves it asid
 records who cleared it: pipelines.unlock).
 
 Creation is atomic on a local disk (the file written whole, then hard-linked into place,
-which fails if a lock is there: no run ever sees an empty or cut lock). Re-entrant within a process,
+which fails if a lock is there: no run ever sees an empty or cut lock). A stale lock is
+removed only while it still holds the record judged, under a flock of its folder that
+every remover takes (`remove_unchanged`): two runs that met one stale lock removed it one
+after the other, the second removing the first's live lock (review41a). Re-entrant within a process,
 so a workflow that runs several steps can hold it around all of them.
 """
 
