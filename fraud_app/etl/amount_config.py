@@ -70,6 +70,12 @@ class EtlCurrency(Section):
             if key in folded:
                 raise ValueError(f"etl.currency.rates names {key} twice (codes are compared "
                                  "without case)")  # fmt: skip
+            if isinstance(rate, bool):  # `USD: yes` read as the rate 1.0 (review41a)
+                raise ValueError(
+                    f"etl.currency.rates {key}: expected a number (its rate to the base), not "
+                    f"the boolean {str(rate).lower()} (YAML reads true/false, yes/no and "
+                    "on/off as booleans)"
+                )
             folded[key] = rate
         return folded
 

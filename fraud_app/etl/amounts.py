@@ -86,7 +86,10 @@ def currency_column(src: Column | None) -> Column:
     """The currency code folded as fraud_app.etl.amount_config.fold_currency folds the config's."""
     if src is None:
         return F.lit(None).cast("string")
-    return F.upper(parsing.text(src))
+    # a numeric code written by a float ('978.0': pandas writes an integer column with a
+    # gap as float64) is the code 978, as an id's '123.0' is 123: every row of such a
+    # column was quarantined as `unknown_currency` "currency '978.0'"
+    return F.upper(F.regexp_replace(parsing.text(src), parsing.INTEGRAL_DECIMAL, "$1"))
 
 
 def convert(df: DataFrame, cfg: EtlSection) -> DataFrame:

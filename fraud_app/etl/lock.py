@@ -34,12 +34,16 @@ is gone, `fraud-app unlock --force <lock>`, which judges it again, moves it asid
 records who cleared it: pipelines.unlock).
 
 Creation is atomic on a local disk (the file written whole, then hard-linked into place,
-which fails if a lock is there: no run ever sees an empty or cut lock). Re-entrant within a process,
+which fails if a lock is there: no run ever sees an empty or cut lock). A stale lock is
+removed only while it still holds the record judged, under a flock of its folder that
+every remover takes (`remove_unchanged`): two runs that met one stale lock removed it one
+after the other, the second removing the first's live lock (review41a). Re-entrant within a process,
 so a workflow that runs several steps can hold it around all of them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -47,6 +51,11 @@ import os
 import socket
 import sys
 from pathlib import Path
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock (the lock's other checks stand)
+    fcntl = None  # type: ignore[assignment]
 
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
@@ -244,6 +253,37 @@ def _local_path(root: str, setting: str = "paths.root") -> Path:
     return path
 
 
+def remove_unchanged(path: Path, judged: str, aside: Path | None = None) -> bool:
+    """Remove the lock file `path` (or move it to `aside`) only if it still holds the
+    record `judged`, which its caller judged stale; whether it did. Every remover holds
+    an exclusive flock on the lock's folder while it re-reads and removes, so no two
+    remove one after the other: a run that met the same stale lock had removed it and
+    taken the lock meanwhile, and this one then removed that LIVE run's lock (it unlinked
+    whatever was at the path) and took the lock too (review41a). Taking the lock needs no
+    flock: creation fails while any file is there."""
+    try:
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # a folder this user may write but not read: removed as before
+        fd = None
+    try:
+        if fcntl is not None and fd is not None:
+            with contextlib.suppress(OSError):  # no flock there (ENOLCK): as before
+                fcntl.flock(fd, fcntl.LOCK_EX)  # held for a read and a rename or unlink
+        try:
+            if path.read_text(encoding="utf-8", errors="replace") != judged:
+                return False
+            if aside is None:
+                path.unlink()
+            else:
+                os.rename(path, aside)
+        except FileNotFoundError:  # released meanwhile
+            return False
+        return True
+    finally:
+        if fd is not None:
+            os.close(fd)  # releases the flock
+
+
 class RootLock:
     """Context manager: `with RootLock(config.paths.root, "etl"): ...`."""
 
@@ -321,10 +361,10 @@ class RootLock:
             holder, pid, host = {}, "?", ""
         alive, reason = liveness(holder) if holder else (None, "the file cannot be read")
         if alive is False:
-            logger.warning("removing the stale run lock %s of a dead process (%s): %s",
-                           self.path, reason, text)  # fmt: skip
-            self.path.unlink(missing_ok=True)
-            return
+            if remove_unchanged(self.path, text):
+                logger.warning("removed the stale run lock %s of a dead process (%s): %s",
+                               self.path, reason, text)  # fmt: skip
+            return  # taken over by another run meanwhile: judged again (its holder lives)
         who = holder_text(holder) if holder else "an unreadable lock file"
         if alive:
             raise ConcurrentRunError(

@@ -75,6 +75,7 @@ SCIENTIFIC = r"^[+-]?\d\.\d+[eE][+-]?\d+$|^[+-]?\d+[eE]\+\d+$"
 # exported as text ('123.0', pandas' integers with a gap): the integer part is the id, and
 # a fraction (12.5) is no id at all (rule `inexact_id`)
 _INTEGRAL_DECIMAL = r"^([+-]?\d+)\.0+$"
+INTEGRAL_DECIMAL = _INTEGRAL_DECIMAL  # also a numeric currency code's (fraud_app.etl.amounts)
 FRACTIONAL = r"^[+-]?\d*\.\d+$"
 
 

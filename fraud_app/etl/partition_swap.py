@@ -225,9 +225,11 @@ def unreadable(path: str, problem: str, step: str) -> str:
         "one, rebuild the table (`fraud-app etl --mode replace` over every delivery), or, "
         "to keep the table as the killed run left it (some of its dates in, the rest "
         f"missing until delivered again), delete {path} and {table}/_files.json (the "
-        "record of the table before that run): the next `fraud-app etl` or `labels` run "
-        "puts back what the killed run moved aside and records the table as it is then "
-        f"(`fraud-app unlock --force {path}` moves both into an audit folder, kept)"
+        "record of the table before that run; also the quarantine's and "
+        f"{table}/_labels_ledger/_files.json, which that run may have added a file to): the "
+        "next `fraud-app etl` or `labels` run puts back what the killed run moved aside and "
+        f"records the table as it is then (`fraud-app unlock --force {path}` moves them all "
+        "into an audit folder, kept)"
     )
 
 

@@ -279,8 +279,28 @@ def _amount_rules(cfg: EtlSection) -> tuple[Rule, ...]:
                               parsing.amount_hint(_t("amount"), cfg.decimal_separator))),
         Rule("non_finite_amount", "amount is NaN or infinite",
              lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
-             _detail("amount", "is NaN or infinite")),
+             _non_finite_detail(cfg)),
     )  # fmt: skip
+
+
+def _non_finite_detail(cfg: EtlSection) -> Callable[[], Column]:
+    """`amount '...' is NaN or infinite`; with a unit or a rate, an amount finite as written
+    whose conversion overflowed a double is named so (it said "'1e308' is NaN or infinite"
+    of a finite 1e308 times a rate of 1e10, naming neither the rate nor the conversion)."""
+    plain = _detail("amount", "is NaN or infinite")
+    if not amounts.converts(cfg):
+        return plain
+    said = amounts.unit_said(cfg)
+
+    def detail() -> Column:
+        w = F.col(amounts.WRITTEN)
+        finite = ~F.isnan(w) & (F.abs(w) != float("inf"))
+        return F.when(finite, F.concat(
+            _quoted("amount"), F.lit(f" is finite as written, but {said} convert it to "),
+            _p("amount").cast("string"), F.lit(" (beyond a double): check the rate or the amount"),
+        )).otherwise(plain())  # fmt: skip
+
+    return detail
 
 
 def _currency_rules(cfg: EtlSection) -> tuple[Rule, ...]:

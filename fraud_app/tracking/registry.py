@@ -302,9 +302,13 @@ def promote(
     if was == str(version):
         # a promote of this version killed after its alias move leaves its run RUNNING, and
         # this retry starts none: it ends it (and any killed promote of this model) here
-        end_killed_runs(client, experiment_id, None, "promotion", None,
-                        tags={PROMOTION_MODEL: name})  # fmt: skip
-        return replace(d, decision="unchanged", reason=f"v{version} is already the champion")
+        ended = end_killed_runs(client, experiment_id, None, "promotion", None,
+                                tags={PROMOTION_MODEL: name})  # fmt: skip
+        said = f"v{version} is already the champion"
+        if _finish_killed_move(client, mv, d, ended):
+            said += ("; the promote of it killed after moving the alias is finished (the "
+                     "version's gate.decision manual and the champion history entry)")  # fmt: skip
+        return replace(d, decision="unchanged", reason=said)
     tags = {"promotion.decision": "manual", PROMOTION_MODEL: name,
             "promotion.version": str(version), "promotion.previous_champion": was or ""}  # fmt: skip
     # the run first, then the moves: a promote killed after the alias moved left no run (or
@@ -323,18 +327,51 @@ def promote(
     return d
 
 
-def _move_champion(client, mv, d: GateDecision, was: str | None) -> GateDecision:
-    """`champion` -> d.version, the version's manual tags, the champion history."""
-    name, version = d.name, d.version
-    client.set_registered_model_alias(name, CHAMPION, str(version))
-    d = _read_back(client, d, CHAMPION)
+def _finish_killed_move(client, mv, d: GateDecision, ended: list[str]) -> bool:
+    """The moves a promote of d.version killed after its alias move had not made (the
+    version's manual tags, the champion history entry), made now; whether it did. Only
+    for a killed promotion run (`ended`: the ones this promote just ended) of this very
+    version, and only when the history's newest entry is not this version (the killed
+    run wrote it, or a gate made the version champion since). Before (review41a), the
+    retry answered `unchanged` and the version kept its gate's decision (`rejected`) as
+    the champion, with the history naming the version it replaced as the champion still."""
+    name, version = d.name, str(d.version)
+    for run_id in ended:
+        tags = client.get_run(run_id).data.tags or {}
+        if tags.get("promotion.version") != version:
+            continue
+        history = read_history(client.get_registered_model(name).tags)
+        if history and str(history[-1].get("version")) == version:
+            return False
+        was = tags.get("promotion.previous_champion") or None
+        _manual_tags(client, mv, d, was)
+        record_move(client, name, version, was, "manual", d.reason)
+        if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself
+            client.delete_registered_model_alias(name, CHALLENGER)
+        logger.warning("registry: %s v%s: finished the promote killed after moving the "
+                       "alias (run %s): its manual tags and champion history entry",
+                       name, version, run_id)  # fmt: skip
+        return True
+    return False
+
+
+def _manual_tags(client, mv, d: GateDecision, was: str | None) -> None:
+    """The version's tags of a manual promotion (its gate's decision kept as auto_decision)."""
     tags = mv.tags or {}
     manual = {"gate.decision": "manual", "gate.reason": d.reason, "gate.promoted_from": was or "",
               "gate.at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}  # fmt: skip
     if tags.get("gate.decision") not in (None, "", "manual"):
         manual["gate.auto_decision"] = tags["gate.decision"]
     for key, value in manual.items():
-        client.set_model_version_tag(name, str(version), key, value)
+        client.set_model_version_tag(d.name, str(d.version), key, value)
+
+
+def _move_champion(client, mv, d: GateDecision, was: str | None) -> GateDecision:
+    """`champion` -> d.version, the version's manual tags, the champion history."""
+    name, version = d.name, d.version
+    client.set_registered_model_alias(name, CHAMPION, str(version))
+    d = _read_back(client, d, CHAMPION)
+    _manual_tags(client, mv, d, was)
     if d.superseded_by is None:
         record_move(client, name, str(version), was, "manual", d.reason)
     logger.info("registry: %s v%s -> champion (manual; previous %s)", name, version, was)

@@ -50,8 +50,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     # person goes to stderr, as the logs do (it followed the JSON on stdout)
     print(jsonout.dumps(d.to_dict(), indent=2))
     if d.decision == "unchanged":
-        print(f"fraud-app: {name} v{d.version} is already the champion; nothing changed.",
-              file=sys.stderr)  # fmt: skip
+        done = d.reason.partition("; ")[2]  # a killed promote of it finished (registry.promote)
+        print(f"fraud-app: {name} v{d.version} is already the champion; "
+              f"{done or 'nothing changed'}.", file=sys.stderr)  # fmt: skip
         return 0
     was = f"v{d.champion_version}" if d.champion_version else "none"
     print(f"fraud-app: {name} v{d.version} is now the champion (previous: {was}).",

@@ -55,8 +55,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
         kind = "features" if _is_feature_marker(config, target.path) else "canonical"
         table = target.path.split("/_staging/", 1)[0]
+        quarantine = config.etl_tables()[1] if kind == "canonical" else None
         record = clear_marker(config.paths.root, fs, target, args.even_if_alive, args.reason,
-                              table_markers(fs, table, kind))  # fmt: skip
+                              table_markers(fs, table, kind), quarantine)  # fmt: skip
     else:
         record = clear_lock(config.paths.root, target, args.even_if_alive, args.reason)
     text = record.read_text()

@@ -10,8 +10,9 @@ every file it moved away, never silently.
                     run that takes the lock meanwhile keeps its own); alive: refused unless
                     `--even-if-alive`
     commit marker   unknown: renamed to `_killed.json` beside it; unreadable (canonical
-                    table): the marker and `<table>/_files.json` copied into the audit
-                    folder, then deleted; alive: refused unless `--even-if-alive`; killed:
+                    table): the marker and the `_files.json` records of the table, its
+                    quarantine and its label ledger copied into the audit folder, then
+                    deleted; alive: refused unless `--even-if-alive`; killed:
                     nothing to clear (the next run of its step recovers it)
     flock           never: the kernel releases it when its holder ends
 """
@@ -26,7 +27,7 @@ from pathlib import Path
 
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, ConfigError
-from fraud_app.etl.lock import owner_info
+from fraud_app.etl.lock import owner_info, remove_unchanged
 from fraud_app.uris import local_path
 from pipelines.unlock.inventory import Found, judge_lock_file
 
@@ -95,27 +96,26 @@ def clear_lock(root: str, found: Found, even_if_alive: bool, reason: str) -> Pat
     _refuse_alive(found, even_if_alive)
     aside = audit_dir(root) / f"{_stamp()}-{os.getpid()}{path.name}"
     aside.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(path, aside)  # atomic: whatever is at `path` from now on is another run's
-    if aside.read_text(encoding="utf-8", errors="replace") != text:
-        # a run took the lock between the check and the rename: its lock goes back
-        try:
-            os.link(aside, path)
-            aside.unlink()
-        except FileExistsError:
-            pass
+    # moved only while it still holds the record judged, under the flock every remover
+    # of a stale lock takes (fraud_app.etl.lock.remove_unchanged): it renamed first and
+    # linked a changed lock back, and a run that took the lock in between lost its lock
+    if not remove_unchanged(path, text, aside):
         raise ConcurrentRunError(
-            f"{path}: another run took the lock while it was being cleared (now: "
-            f"{aside.read_text(errors='replace')[:300] if aside.exists() else 'put back'}); "
-            "nothing was cleared. Run `fraud-app unlock` again to see who holds it"
+            f"{path}: the lock was released or taken by another run while it was being "
+            "cleared; nothing was cleared. Run `fraud-app unlock` again to see who holds it"
         )
     return _record(root, found, f"moved into {aside.parent}: the next run takes the lock",
                    [str(aside)], reason)  # fmt: skip
 
 
 def clear_marker(root: str, fs, found: Found, even_if_alive: bool, reason: str,
-                 relisted: list[Found]) -> Path:  # fmt: skip
+                 relisted: list[Found], quarantine: str | None = None) -> Path:  # fmt: skip
     """Clear the commit marker `found` as the module docstring says, after judging it
-    again (`relisted`: the table's markers read now); the audit file's path."""
+    again (`relisted`: the table's markers read now); the audit file's path. An
+    unreadable one takes the records of the table, its `quarantine` and its label ledger
+    with it: the killed run may have moved its files into each (review41a: with only the
+    table's moved, the next run was refused for the quarantine, then for the ledger)."""
+    from fraud_app.etl.ledger import LEDGER
     from fraud_app.etl.partition_swap import KILLED, STAGING
 
     now = next((f for f in relisted if f.path == found.path), None)
@@ -134,10 +134,15 @@ def clear_marker(root: str, fs, found: Found, even_if_alive: bool, reason: str,
     table = now.path.rsplit(f"/{STAGING}/", 1)[0]
     moved = []
     stamp = f"{_stamp()}-{os.getpid()}"
-    for source in (now.path, f"{table}/_files.json"):
+    records = [f"{table}/_files.json", f"{table}/{LEDGER}/_files.json"]
+    if quarantine is not None:
+        records.append(f"{quarantine.rstrip('/')}/_files.json")
+    for source in (now.path, *records):
         if not fs.exists(source):
             continue
-        copy = audit_dir(root) / f"{stamp}-{source.rsplit('/', 1)[1]}"
+        folder, name = source.rsplit("/", 2)[1:]
+        # the three records share a name: each copy named by its folder too
+        copy = audit_dir(root) / f"{stamp}-{folder + '-' if source in records else ''}{name}"
         copy.parent.mkdir(parents=True, exist_ok=True)
         copy.write_bytes(fs.read_bytes(source))
         fs.delete(source)
@@ -152,9 +157,11 @@ def read_audit(root: str) -> list[dict]:
     out = []
     for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            out.append(json.loads(path.read_text()))
+            record = json.loads(path.read_text())
         except (OSError, ValueError):
             continue
+        if isinstance(record, dict) and "cleared" in record:  # not a copy kept beside it
+            out.append(record)
     return out
 
 

@@ -13,7 +13,7 @@ the existing code's, described here, not changed:
     elsewhere (this host cannot tell)   refused by every reader and writer; cleared: renamed
         to `_killed.json` (the way partition_swap's message gives), then as killed
     unreadable                          canonical table: refused; cleared: the marker and
-        `<table>/_files.json` moved into the audit folder (partition_swap.unreadable's
+        the `_files.json` of the table, its quarantine and its ledger moved into the audit folder (partition_swap.unreadable's
         way out: the next `etl` / `labels` run puts back what the killed run moved aside and
         records the table as it is then); feature table: the next `features` rebuilds it
 """
@@ -76,8 +76,9 @@ def _found(job: str, table_kind: str, info: dict, state: str, path: str) -> Foun
                      f"nothing to clear: {then}", holder, force=False)  # fmt: skip
     table = path.rsplit(f"/{STAGING}/", 1)[0]
     return Found("commit marker", path, guards, "unreadable", problem,
-                 f"the marker and {table}/_files.json (the record of the table before that run) "
-                 "are moved into the audit folder: the next `fraud-app etl` or `labels` run puts "
+                 f"the marker and {table}/_files.json (the record of the table before that run), "
+                 "with the records of its quarantine and label ledger, are moved into the audit "
+                 "folder: the next `fraud-app etl` or `labels` run puts "
                  "back what the killed run moved aside and records the table as it is then (the "
                  "dates it swapped in stay, the rest missing until delivered again; without "
                  "clearing: put the marker back from a copy, or rebuild with `etl --mode "

@@ -22,7 +22,7 @@ from fraud_app.etl import lock
 from fraud_app.etl.lock import LOCK_NAME, RootLock, owner_info
 from pipelines.cli import main
 from pipelines.commands.unlock import EXIT_STUCK
-from pipelines.unlock.clear import AUDIT_DIR
+from pipelines.unlock.clear import AUDIT_DIR, read_audit
 
 REPO = Path(__file__).resolve().parents[2]
 LINUX = lock.process_start(os.getpid()) is not None
@@ -229,3 +229,48 @@ def test_a_commit_marker_this_host_cannot_judge_is_renamed_killed(
     assert code == 0 and listing["found"][0]["state"] == "killed"
     (audit,) = _audits(root)
     assert audit["kind"] == "commit marker" and audit["moved_to"][0].endswith("_killed.json")
+
+
+@pytest.mark.spark
+def test_an_unreadable_labels_marker_cleared_lets_the_next_labels_run(spark, tmp_path, capsys):
+    """review41a: a `labels` run killed inside its commit with its marker unreadable had
+    moved its ledger file and its quarantine file in, unrecorded. `--force` moved only the
+    marker and the table's `_files.json` aside, so the next `labels` run, which the
+    clearing promises "records the table as it is then", was refused for the quarantine
+    (its record) and then for the ledger (session 41's record), one by one."""
+    from fraud_app.config import load_config
+    from fraud_app.etl.labels import run_labels
+    from fraud_app.etl.pipeline import run_etl
+    from tests.fraud_app.etl.test_labels_ledger import FIRST, _raw
+
+    _raw(tmp_path, FIRST)
+    root = tmp_path / "work"
+    settings = {"paths.root": str(root), "etl": {"input": str(tmp_path / "raw")}}
+    run_etl(spark, load_config(None, settings))
+    feed = tmp_path / "feed.csv"
+    feed.write_text("transaction_id,label,label_time\na1,1,2024-01-09 00:00:00\nzz9,1,\n")
+    run_labels(spark, load_config(None, settings), [str(feed)])
+    # the killed run's commit: its ledger and quarantine files moved in, its marker cut
+    table, job = root / "canonical", "labels-20261206T000000-0b0b0b0b0b0b"
+    for folder in (table / "_labels_ledger", root / "quarantine"):
+        first = next(p for p in sorted(folder.iterdir()) if p.name.startswith("labels-"))
+        (folder / f"{job}-{first.name}").write_bytes(first.read_bytes())
+    staged = table / "_staging" / job
+    staged.mkdir(parents=True)
+    (staged / "_committing.json").write_text("")
+    cfg = tmp_path / "unlock.yaml"
+    cfg.write_text(f"paths: {{root: '{root}'}}\netl: {{input: '{tmp_path / 'raw'}'}}\n"
+                   "spark: {master: 'local[1]'}\ntracking: {enabled: false}\n")  # fmt: skip
+    code, listing, _ = _unlock(capsys, cfg, "--json")
+    (found,) = listing["found"]
+    assert (code, found["state"]) == (4, "unreadable")
+    assert _unlock(capsys, cfg, "--force", found["path"])[0] == 0
+
+    again = tmp_path / "again.csv"
+    again.write_text("transaction_id,label,label_time\na3,1,2024-01-09 00:00:00\n")
+    result = run_labels(spark, load_config(None, settings), [str(again)])
+    assert result.to_dict()["labels_filled"] == 1
+    (audit,) = read_audit(str(root))  # the copies beside it are no audit records
+    moved = sorted(Path(p).name.split(f"-{os.getpid()}-", 1)[1] for p in audit["moved_to"])
+    assert moved == ["_committing.json", "_labels_ledger-_files.json",
+                     "canonical-_files.json", "quarantine-_files.json"]  # fmt: skip

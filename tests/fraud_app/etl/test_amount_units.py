@@ -132,6 +132,11 @@ def test_the_currency_column_must_be_there(spark, tmp_path) -> None:
         ({"currency": {"base": "EUR", "rates": {"eur": 2}}}, r"base currency EUR the rate 2"),
         ({"currency": {"base": "EUR", "rates": {"USD": 1, "usd": 2}}}, r"names USD twice"),
         ({"currency": {"base": "E U R"}}, r"'E U R' is not a currency code"),
+        # review41a: `USD: yes` was the rate 1.0 (booleans are no numbers elsewhere)
+        (
+            {"currency": {"base": "EUR", "rates": {"usd": True}}},
+            r"rates USD: expected a number \(its rate to the base\), not the boolean true",
+        ),
         ({"amount_minor_units": 5}, r"amount_minor_units: Input should be less than or equal to 4"),
         ({"columns": {"money": "x"}}, r"Valid: \[.*'currency'\]"),
     ],
@@ -268,3 +273,36 @@ def test_huge_amounts_under_minor_units_are_quarantined_not_a_crash(spark, tmp_p
     big = [f"{i}e39" for i in range(1, 31)]
     result = _run(spark, tmp_path / "big", {"a.csv": _csv(big)}, bounds={"max_amount": 1e300})
     assert result.output_rows == 30 and result.amounts_look_minor["rows"] == 30
+
+
+def test_a_numeric_currency_code_written_by_a_float_is_that_code(spark, tmp_path) -> None:
+    # review41a: pandas writes an integer column with a gap as float64, so the ISO numeric
+    # codes arrive as 978.0 / '978.0'; every row was quarantined as unknown_currency
+    # "currency '978.0'" though 978 is the base (an id's '123.0' is 123 already)
+    import pandas as pd
+
+    frame = pd.DataFrame({
+        "transaction_id": ["a", "b", "c"], "card_id": ["c1"] * 3,
+        "timestamp": ["2024-01-05 10:00:00"] * 3, "amount": [1050.0, 2000.0, 300.0],
+        "label": [0, 0, 0], "currency": [978.0, None, 840.0],
+    })  # fmt: skip
+    result = _run(spark, tmp_path, {"a.parquet": frame}, amount_minor_units=2,
+                  currency={"base": 978, "rates": {840: 0.5}})  # fmt: skip
+    assert_accounted(spark, result, 3)
+    assert {t: r["amount"] for t, r in _rows(spark, result).items()} == {"a": 10.5, "c": 1.5}
+    assert _quarantine(spark, result)["b"][0] == "unknown_currency"
+
+
+def test_an_amount_that_overflows_only_by_its_rate_is_named_so(spark, tmp_path) -> None:
+    # review41a: a finite 1e308 times a rate of 1e10 is infinite; the detail said
+    # "amount '1e308' is NaN or infinite", naming neither the conversion nor the rate
+    csv = _csv(["1e308", "Infinity", "10"], {"currency": ["USD", "USD", "USD"]})
+    result = _run(spark, tmp_path, {"a.csv": csv},
+                  currency={"base": "EUR", "rates": {"USD": 1e10}})  # fmt: skip
+    q = _quarantine(spark, result)
+    assert q["t0"][0] == "non_finite_amount"
+    assert q["t0"][1] == (
+        "amount '1e308' is finite as written, but EUR, etl.currency convert "
+        "it to Infinity (beyond a double): check the rate or the amount"
+    )
+    assert q["t1"] == ("non_finite_amount", "amount 'Infinity' is NaN or infinite")

@@ -148,3 +148,47 @@ def test_an_unreadable_lock_is_refused_naming_the_file(tmp_path):
         ConcurrentRunError, match=re.escape(f"unlock --force {tmp_path / LOCK_NAME}")
     ):
         RootLock(str(tmp_path), "etl").__enter__()
+
+
+TAKER = """
+import sys, time
+from fraud_app.etl.lock import RootLock
+
+with RootLock(sys.argv[1], "labels"):  # takes the stale lock over (its holder is dead)
+    print("held", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="start times come from /proc")
+def test_a_stale_lock_another_run_took_over_meanwhile_stays_that_runs(tmp_path, monkeypatch):
+    """review41a: two runs meet one stale lock. Both judged it dead; the first removed it
+    and took the lock; the second then removed the first one's LIVE lock (it unlinked
+    whatever file was at the path) and took the lock too: two writers of one root."""
+    from fraud_app.etl import lock as lock_module
+
+    _lock(tmp_path, pid=_dead_pid())  # a dead holder of this machine: stale
+    judge = lock_module.liveness
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    children = []
+
+    def slow_judge(info: dict):
+        verdict = judge(info)  # dead; before this run acts on it, another takes it over
+        if not children:
+            child = subprocess.Popen([sys.executable, "-c", TAKER, str(tmp_path)], env=env,
+                                     stdout=subprocess.PIPE, text=True)  # fmt: skip
+            children.append(child)
+            assert child.stdout.readline().strip() == "held"
+        return verdict
+
+    monkeypatch.setattr(lock_module, "liveness", slow_judge)
+    try:
+        with pytest.raises(ConcurrentRunError, match=r"labels \(pid \d+"):
+            RootLock(str(tmp_path), "etl").__enter__()
+        holder = json.loads((tmp_path / LOCK_NAME).read_text())
+        assert (holder["command"], holder["pid"]) == ("labels", children[0].pid)
+        assert children[0].poll() is None
+    finally:
+        for child in children:
+            child.kill()
+            child.wait(timeout=30)

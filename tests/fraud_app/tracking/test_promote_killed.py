@@ -134,3 +134,31 @@ def test_a_promote_whose_alias_move_fails_ends_its_run_failed(tmp_path, monkeypa
     (run,) = _promotions(client, experiment)
     assert run.info.status == "FAILED"
     assert "refused the alias" in run.data.tags["fraud_app.error"]
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_promote_killed_before_the_versions_tags_is_finished_by_its_retry(tmp_path, monkeypatch):
+    """review41a: killed right after the alias moved, before the version's tags and the
+    champion history: the retry answered `unchanged` and left the version with its gate's
+    decision as the champion, and the history naming the old champion as the champion."""
+    from fraud_app.tracking.champion_history import read_history
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client, name, experiment, version = _store(tmp_path)
+    was = alias_version(client, name, "champion")
+    auto = client.get_model_version(name, version).tags.get("gate.decision")
+    _killed_promote(tmp_path, name, version, experiment, "set_model_version_tag")
+    assert client.get_model_version(name, version).tags.get("gate.decision") == auto
+
+    again = promote(client, name, version, experiment_id=experiment)
+
+    assert again.decision == "unchanged" and "killed after moving the alias" in again.reason
+    tags = client.get_model_version(name, version).tags
+    assert (tags["gate.decision"], tags["gate.promoted_from"]) == ("manual", was)
+    assert tags.get("gate.auto_decision") == auto
+    history = read_history(client.get_registered_model(name).tags)
+    last = history[-1]
+    assert (last["version"], last["how"], last["replaced"]) == (version, "manual", was)
+    third = promote(client, name, version, experiment_id=experiment)  # once: nothing more
+    assert third.reason == f"v{version} is already the champion"
+    assert read_history(client.get_registered_model(name).tags) == history
