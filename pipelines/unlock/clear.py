@@ -71,12 +71,14 @@ def _record(root: str, found: Found, action: str, moved: list[str], reason: str)
 
 
 def _user() -> str:
+    """Who cleared it, for the audit record: the account of this process ("?" when the
+    system cannot say; environment variables are fraud_app.settings' to read)."""
     try:
         import pwd
 
         return pwd.getpwuid(os.getuid()).pw_name
     except (ImportError, KeyError):
-        return os.environ.get("USER") or "?"
+        return "?"
 
 
 def _who(holder: dict) -> str:
