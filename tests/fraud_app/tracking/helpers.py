@@ -73,6 +73,24 @@ def gate_on_rows(cfg, tmp_path, ensemble: FraudEnsemble, run: str, rows):
     return out, tracker
 
 
+def two_gated_versions(tmp_path):
+    """(client, model name, experiment id, the version that is not the champion) of a
+    sqlite store under `tmp_path` holding two versions registered through the gate."""
+    import mlflow
+
+    from fraud_app.tracking.registry import alias_version
+
+    cfg = config(tmp_path)
+    data = rows(400, seed=3)
+    _, tracker = gate_on_rows(cfg, tmp_path, linear_ensemble(-2.0), "champ", data)
+    gate_on_rows(cfg, tmp_path / "b", linear_ensemble(-1.0), "w2", data)
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    experiment = client.get_run(tracker.run_id).info.experiment_id
+    name = cfg.registry.model_name
+    other = "1" if alias_version(client, name, "champion") == "2" else "2"
+    return client, name, experiment, other
+
+
 @contextlib.contextmanager
 def serving(httpd):
     """Serve `httpd` (a real HTTP server on 127.0.0.1) on a thread while the block runs."""

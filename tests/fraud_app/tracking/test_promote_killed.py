@@ -42,20 +42,6 @@ promote(mlflow.MlflowClient(f"sqlite:///{db}"), name, version, experiment_id=exp
 """
 
 
-def _store(tmp_path):
-    """(client, model name, experiment id, the version that is not the champion) of a store
-    with two gated versions."""
-    cfg = h.config(tmp_path)
-    rows = h.rows(400, seed=3)
-    _, tracker = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "champ", rows)
-    h.gate_on_rows(cfg, tmp_path / "b", h.linear_ensemble(-1.0), "w2", rows)
-    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
-    experiment = client.get_run(tracker.run_id).info.experiment_id
-    name = cfg.registry.model_name
-    other = "1" if alias_version(client, name, "champion") == "2" else "2"
-    return client, name, experiment, other
-
-
 def _killed_promote(tmp_path, name: str, version: str, experiment: str, where: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.run(
@@ -79,7 +65,7 @@ def test_a_promote_killed_after_the_alias_moved_is_ended_by_the_next_promote(
     tmp_path, monkeypatch, where
 ):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    client, name, experiment, version = _store(tmp_path)
+    client, name, experiment, version = h.two_gated_versions(tmp_path)
     _killed_promote(tmp_path, name, version, experiment, where)
     assert alias_version(client, name, "champion") == version  # the alias had moved
     (killed,) = _promotions(client, experiment)  # was (set_model_version_tag): no run
@@ -101,7 +87,7 @@ def test_a_killed_promote_is_ended_by_a_promote_of_another_version(tmp_path, mon
     """The operator, seeing the promote fail, promotes another version: its run ends the
     killed one (was: only a run of the same name and version could)."""
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    client, name, experiment, version = _store(tmp_path)
+    client, name, experiment, version = h.two_gated_versions(tmp_path)
     was = alias_version(client, name, "champion")
     _killed_promote(tmp_path, name, version, experiment, "set_terminated")
     (killed,) = _promotions(client, experiment)
@@ -123,7 +109,7 @@ def test_a_promote_whose_alias_move_fails_ends_its_run_failed(tmp_path, monkeypa
     from mlflow.exceptions import MlflowException
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    client, name, experiment, version = _store(tmp_path)
+    client, name, experiment, version = h.two_gated_versions(tmp_path)
 
     def refused(self, *args, **kwargs):
         raise MlflowException("the store refused the alias (injected)")
@@ -144,7 +130,7 @@ def test_a_promote_killed_before_the_versions_tags_is_finished_by_its_retry(tmp_
     from fraud_app.tracking.champion_history import read_history
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    client, name, experiment, version = _store(tmp_path)
+    client, name, experiment, version = h.two_gated_versions(tmp_path)
     was = alias_version(client, name, "champion")
     auto = client.get_model_version(name, version).tags.get("gate.decision")
     _killed_promote(tmp_path, name, version, experiment, "set_model_version_tag")

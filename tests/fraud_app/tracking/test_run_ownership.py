@@ -186,14 +186,7 @@ def test_every_run_the_app_starts_records_its_process(tmp_path, monkeypatch):
     from fraud_app.tracking.registry import promote
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    cfg = h.config(tmp_path)
-    rows = h.rows(400, seed=3)
-    _, tracker = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "champ", rows)
-    h.gate_on_rows(cfg, tmp_path / "b", h.linear_ensemble(-1.0), "w2", rows)
-    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
-    experiment = client.get_run(tracker.run_id).info.experiment_id
-    name = cfg.registry.model_name
-    other = "1" if alias_version(client, name, "champion") == "2" else "2"
+    client, name, experiment, other = h.two_gated_versions(tmp_path)
     assert promote(client, name, other, experiment_id=experiment).decision == "manual"
     runs = client.search_runs([experiment])
     kinds = {r.data.tags.get("fraud_app.kind") for r in runs}
