@@ -2,7 +2,9 @@
 in which order it commits): `AppendPublish`, also the label feed's publish
 (fraud_app.etl.labels, job `labels-<token>`). Owns the append's recovery of killed runs,
 its staging, swaps and commit; the mode-independent parts (the report's name, the
-partitioned layout, the schema errors of a published table) are fraud_app.etl.publish's.
+partitioned layout, the schema errors of a published table) are fraud_app.etl.publish's,
+and the staging of this run's quarantine file (its columns, the rewrite of the earlier
+rows) is fraud_app.etl.append_quarantine's.
 """
 
 from __future__ import annotations
@@ -17,9 +19,10 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from fraud_app import interrupts
+from fraud_app.etl.append_quarantine import AppendQuarantine, files_to_compact
 from fraud_app.etl.commit_source import check_takeover, repeated_job, same_input, same_place
 from fraud_app.etl.dedup import CANONICAL_NAMES
-from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
+from fraud_app.etl.fs import HadoopFs, partition_dates
 from fraud_app.etl.ledger import LEDGER
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.manifest import verify as verify_files
@@ -35,7 +38,6 @@ from fraud_app.etl.partition_swap import (
     partition_name,
 )
 from fraud_app.etl.publish import REPORT_NAME, to_partitioned
-from fraud_app.etl.reader import quoted
 from fraud_app.etl.written import read_written, written_rows
 from fraud_app.interrupts import Terminated, critical
 from fraud_app.schema import PARTITION_COLUMN
@@ -65,12 +67,12 @@ class AppendPublish:
         token = uuid.uuid4().hex[:12]
         self.report_name = report
         self.swap = PartitionSwap(self.fs, self.table, f"{job}-{token}")
-        self.qstage = f"{self.quarantine}/{STAGING}/{job}-{token}"
+        self.quarantine_stage = AppendQuarantine(
+            spark, self.fs, self.quarantine, f"{job}-{token}", compact_files
+        )
         parent, name = self.table.rsplit("/", 1) if "/" in self.table else (".", self.table)
         self.stage_path = f"{parent}/{name}.tmp-{token}-stage"  # clean_stale_staging's name
-        self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
-        self.previous_rows, self._dates, self._adds_file = 0, [], False
-        self.quarantine_staged = 0  # the rows of this run's quarantine file (_stage_quarantine)
+        self.previous_rows, self._dates = 0, []
         self._marked = False  # its commit marker written: a failure from here is half-done
         self._inherited = False  # a killed run's marker carried over (_recover)
         # (staged folder, folder its files go into, files there it replaces: a compaction)
@@ -258,7 +260,7 @@ class AppendPublish:
             out.parquet(self.swap.new)
             added = self._added(schema, old, old_dates)
         self._dates = self.swap.written_dates()
-        return self.previous_rows + added, self._stage_quarantine(quarantined)
+        return self.previous_rows + added, self.quarantine_stage.stage(quarantined)
 
     def _added(self, schema: StructType, old: DataFrame | None, old_dates: list[str]) -> int:
         """The rows the staged partitions hold more than the published `old` ones (of
@@ -271,75 +273,6 @@ class AppendPublish:
         names = [partition_name(d) for d in old_dates]
         return n_staged - written_rows(self.fs, old, self.table, names)
 
-    def _stage_quarantine(self, rows: DataFrame) -> DataFrame:
-        """This run's rows, in one file, in the quarantine's columns (input columns of
-        other deliveries as nulls), so every file of the quarantine has one schema and any
-        reader sees every column. An input column the quarantine lacks: the earlier rows
-        are rewritten once with it (as nulls) into a staged copy of the quarantine, and
-        this run's file still goes in apart, under its job's name, so that `_recover` can
-        take it back out after a kill (a rewrite holding this run's rows could not be)."""
-        current = self._quarantine_columns()
-        if current is not None:
-            known = {c.lower() for c in current}
-            extra = [c for c in rows.columns if c.lower() not in known]
-            if extra:
-                types = {f.name: f.dataType for f in rows.schema.fields}
-                nulls = [F.lit(None).cast(types[c]).alias(c) for c in extra]
-                self._rewrite_quarantine(nulls, self.fs.list_paths(self.quarantine))
-                logger.info("ETL: the quarantine gains input column(s) %s; its earlier rows "
-                            "are rewritten once", extra)  # fmt: skip
-                current = [*current, *extra]
-            elif files := self._to_compact(self.quarantine):
-                self._rewrite_quarantine([], files)
-                logger.info("ETL: the quarantine %s holds %d files (etl.compact_files %d); "
-                            "its earlier rows are rewritten as one file", self.quarantine,
-                            len(files), self.compact_files)  # fmt: skip
-            have = {c.lower() for c in rows.columns}
-            rows = rows.select(
-                *[F.col(quoted(c)).alias(c) if c.lower() in have
-                  else F.lit(None).cast("string").alias(c) for c in current]
-            )  # fmt: skip
-        rows.repartition(1).write.mode("error").parquet(self.qstage)
-        batch = read_written(self.spark, rows.schema, self.qstage)
-        # counted once here, from the file's footer (no Spark job: a read-back count was
-        # three, session 41): `fraud-app labels` takes this count rather than counting
-        # again; a fresh quarantine gets this file even empty (its columns)
-        self.quarantine_staged = written_rows(self.fs, batch, self.qstage)
-        self._adds_file = current is None or self.quarantine_staged > 0
-        return batch
-
-    def _to_compact(self, folder: str) -> list[str]:
-        """The data files of `folder` when they are etl.compact_files or more (rewrite them
-        as one), else []."""
-        if self.compact_files is None or not self.fs.exists(folder):
-            return []
-        files = self.fs.list_paths(folder)
-        return files if len(files) >= self.compact_files else []
-
-    def _rewrite_quarantine(self, extra: list, files: list[str]) -> None:
-        """The earlier quarantine rows (plus the `extra` columns, as nulls) rewritten into a
-        staged copy of the quarantine (self.qdir, swapped in whole at the commit), one file
-        for the rows `fraud-app labels` runs quarantined (`labels-` names, which a replace
-        rebuild carries over: fraud_app.etl.publish.ReplacePublish.keep_fed_quarantine)
-        and one for the others (`files`: the quarantine's data files). This run's file goes
-        in apart (_stage_quarantine)."""
-        self.qdir = StagedDir(self.fs, self.quarantine)
-        fed, other = [], []
-        for path in files:
-            (fed if path.rsplit("/", 1)[-1].startswith("labels-") else other).append(path)
-        columns = self.spark.read.parquet(self.quarantine).columns  # one schema (docstring)
-        for paths, prefix in ((other, ""), (fed, "labels-kept-")):
-            if not paths:
-                continue
-            stage = f"{self.qdir.tmp}-part"
-            rows = self.spark.read.parquet(*paths).select(*[F.col(quoted(c)) for c in columns],
-                                                          *extra)  # fmt: skip
-            rows.repartition(1).write.mode("error").parquet(stage)
-            self.fs.mkdirs(self.qdir.tmp)
-            for path in self.fs.list_paths(stage):
-                self.fs.rename(path, f"{self.qdir.tmp}/{prefix}{path.rsplit('/', 1)[-1]}")
-            self.fs.delete(stage)
-
     def stage_extra(self, rows: DataFrame, into: str, *, earlier: DataFrame | None = None) -> int:
         """Stage `rows` as one file that the commit moves into the folder `into` before
         any partition is swapped (the label ledger, fraud_app.etl.ledger); their count.
@@ -351,7 +284,9 @@ class AppendPublish:
         rows.repartition(1).write.mode("error").parquet(path)
         # from the file's footer: no Spark job (a count of it read back was two, session 41)
         n = written_rows(self.fs, read_written(self.spark, rows.schema, path), path)
-        replaced = self._to_compact(into) if earlier is not None else []
+        replaced = (
+            files_to_compact(self.fs, into, self.compact_files) if earlier is not None else []
+        )
         if replaced:
             whole = f"{path}-whole"
             both = earlier.unionByName(self.spark.read.parquet(path)).distinct()
@@ -364,10 +299,10 @@ class AppendPublish:
             self._extra.append((path, into, replaced))
         return n
 
-    def _quarantine_columns(self) -> list[str] | None:
-        if not self.fs.exists(self.quarantine) or not self.fs.list_paths(self.quarantine):
-            return None
-        return self.spark.read.parquet(self.quarantine).columns
+    @property
+    def quarantine_staged(self) -> int:
+        """The rows of this run's quarantine file (AppendQuarantine.stage)."""
+        return self.quarantine_stage.staged
 
     def dropped_dates(self) -> tuple[str, ...]:
         return ()
@@ -427,16 +362,7 @@ class AppendPublish:
                     self.fs.rename(path, f"{self.swap.root}/replaced-{i}/{path.rsplit('/', 1)[-1]}")
             for day in self._dates:
                 self.swap.swap(day)
-            # this run's file under its job's name (into the widened copy when the
-            # quarantine gains columns: that copy is then swapped in whole)
-            into = self.qdir.tmp if self.qdir is not None else self.quarantine
-            if self._adds_file:
-                self.fs.mkdirs(into)
-                for path in self.fs.list_paths(self.qstage):
-                    name = f"{self.swap.job}-{path.rsplit('/', 1)[-1]}"
-                    self.fs.rename(path, f"{into}/{name}")
-            if self.qdir is not None:
-                self.qdir.commit()
+            self.quarantine_stage.move_in(self.swap.job)  # this run's file, under its name
             # the files as they are now (checked when the run began: _recover)
             record_files(self.fs, self.table)
             if self.fs.exists(self.quarantine):
@@ -460,7 +386,4 @@ class AppendPublish:
         # a killed run's marker taken over and this run's commit not done: it stays
         self.swap.cleanup(keep_marker=self._inherited)
         OWN_JOBS.discard(self.swap.job)
-        self.fs.delete(f"{self.quarantine}/{STAGING}")
-        if self.qdir is not None:
-            self.qdir.discard()
-            self.fs.delete(f"{self.qdir.tmp}-part")
+        self.quarantine_stage.discard()
