@@ -2,7 +2,9 @@
 parsed by fraud_app.etl.columns, whose names this module re-exports).
 
 Owns the ordered rule registry and `annotate`; column resolution (SchemaError for
-missing/unusable columns) and typed parsing that never throws are fraud_app.etl.columns'. A row
+missing/unusable columns) and typed parsing that never throws are fraud_app.etl.columns',
+`Rule` and the columns rules read are fraud_app.etl.rule_base's (re-exported), the amount's
+and its unit's rules fraud_app.etl.amount_rules'. A row
 gets the code of the FIRST rule it breaks, so each quarantined row is counted under
 exactly one reason. Does not own reading, writing or deduplication.
 
@@ -21,14 +23,13 @@ does not fold a non-trivial column referenced twice into the projection above it
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
-from dataclasses import dataclass
 from functools import cache
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from fraud_app.etl import amounts, parsing
+from fraud_app.etl import parsing
+from fraud_app.etl.amount_rules import amount_detail, amount_rules, currency_rules, minor_unit_rules
 from fraud_app.etl.columns import PARSED as PARSED
 from fraud_app.etl.columns import RAW as RAW
 from fraud_app.etl.columns import parse_columns as parse_columns
@@ -36,8 +37,10 @@ from fraud_app.etl.columns import required_fields as required_fields
 from fraud_app.etl.columns import resolve_sources as resolve_sources
 from fraud_app.etl.columns import text_column as _t
 from fraud_app.etl.config import EtlSection
-from fraud_app.etl.id_marks import ID_COLUMNS, MARK, MARKED_COLUMNS, is_placeholder
+from fraud_app.etl.id_marks import ID_COLUMNS, is_placeholder
 from fraud_app.etl.local_times import GAP, LOCAL_TIMES
+from fraud_app.etl.rule_base import Rule as Rule
+from fraud_app.etl.rule_base import detail_of, marked, missing, parsed, quoted_value, unparsed
 from fraud_app.schema import (
     ALLOWED_CHANNELS,
 )
@@ -47,56 +50,26 @@ REASON, DETAIL = "reason", "reason_detail"
 REPLACEMENT_CHAR = "\ufffd"  # what Spark's decoders put where bytes are not valid
 
 
-@dataclass(frozen=True)
-class Rule:
-    """A row breaks the rule when `broken()` is true; `detail()` says how, for a human."""
-
-    code: str
-    doc: str
-    broken: Callable[[], Column]
-    detail: Callable[[], Column]
-
-
-def _p(name: str) -> Column:
-    return F.col(PARSED + name)
-
-
-def _r(name: str) -> Column:
-    return F.col(RAW + name)
-
-
-def _marker(name: str) -> Column:
-    return F.col(MARK + name) if name in MARKED_COLUMNS else F.lit(False)
-
-
-def _missing(name: str) -> Column:
-    return _t(name).isNull() | _marker(name)
-
-
 def _missing_detail(name: str) -> Column:
     said = F.concat(F.lit(f"{name} ('"), _t(name), F.lit("' means no value)"))
     if name in ID_COLUMNS:
         listed = F.concat(F.lit(f"{name} ('"), _t(name),
                           F.lit("' means no value: etl.missing_ids)"))  # fmt: skip
         said = F.when(is_placeholder(name), listed).otherwise(said)
-    return F.when(_missing(name), F.when(_marker(name), said).otherwise(F.lit(name)))
-
-
-def _unparsed(name: str) -> Column:
-    return ~_missing(name) & _p(name).isNull()
+    return F.when(missing(name), F.when(marked(name), said).otherwise(F.lit(name)))
 
 
 def _scientific(name: str) -> Column:
-    return _p(name).rlike(parsing.SCIENTIFIC)
+    return parsed(name).rlike(parsing.SCIENTIFIC)
 
 
 def _fractional(name: str) -> Column:
-    return _p(name).rlike(parsing.FRACTIONAL)
+    return parsed(name).rlike(parsing.FRACTIONAL)
 
 
 def _float_integer(name: str) -> Column:
     """The parsed id kept its '.0': an integer a float wrote beyond 2^53 (parsing.id_text)."""
-    return parsing.float_integer(_p(name))
+    return parsing.float_integer(parsed(name))
 
 
 def _inexact_id_rule() -> Rule:
@@ -117,9 +90,9 @@ def _inexact_id_rule() -> Rule:
               "deliver ids as text or integers")  # fmt: skip
 
     def detail() -> Column:
-        scientific = [F.when(_scientific(c), _quoted(c)) for c in ID_COLUMNS]
-        floats = [F.when(_float_integer(c), _quoted(c)) for c in ID_COLUMNS]
-        fractional = [F.when(_fractional(c), _quoted(c)) for c in ID_COLUMNS]
+        scientific = [F.when(_scientific(c), quoted_value(c)) for c in ID_COLUMNS]
+        floats = [F.when(_float_integer(c), quoted_value(c)) for c in ID_COLUMNS]
+        fractional = [F.when(_fractional(c), quoted_value(c)) for c in ID_COLUMNS]
         return F.coalesce(
             F.when(F.greatest(*[_scientific(c) for c in ID_COLUMNS]),
                    F.concat(F.concat_ws(", ", *scientific), F.lit(sci + why))),
@@ -139,14 +112,6 @@ def _inexact_id_rule() -> Rule:
     )
 
 
-def _quoted(name: str) -> Column:
-    return F.concat(F.lit(f"{name} '"), F.coalesce(_r(name), F.lit("null")), F.lit("'"))
-
-
-def _detail(name: str, text: str) -> Callable[[], Column]:
-    return lambda: F.concat(_quoted(name), F.lit(" " + text))
-
-
 def _ts_lit(value) -> Column:
     # a string parsed in the session time zone (UTC); a Python datetime literal would be
     # converted with the driver's local zone
@@ -154,7 +119,7 @@ def _ts_lit(value) -> Column:
 
 
 def _outside(name: str, low: Column, high: Column) -> Column:
-    return (_p(name) < low) | (_p(name) > high)
+    return (parsed(name) < low) | (parsed(name) > high)
 
 
 def _bound_rules(cfg: EtlSection) -> dict[str, Rule]:
@@ -175,29 +140,19 @@ def _bound_rules(cfg: EtlSection) -> dict[str, Rule]:
     ) if hours is not None else ""  # fmt: skip
     return {
         "ts": Rule("timestamp_out_of_range", "timestamp outside the configured bounds",
-                   lambda: outside("timestamp"), _detail("timestamp", f"is {span}")),
+                   lambda: outside("timestamp"), detail_of("timestamp", f"is {span}")),
         "fut": Rule("timestamp_in_future", "timestamp after the run's clock + max_future_hours",
-                    lambda: F.lit(hours is not None) & (_p("timestamp") > _ts_lit(latest)),
-                    _detail("timestamp", future)),
+                    lambda: F.lit(hours is not None) & (parsed("timestamp") > _ts_lit(latest)),
+                    detail_of("timestamp", future)),
         "lt": Rule("label_time_out_of_range", "label_time outside the configured bounds",
-                   lambda: outside("label_time"), _detail("label_time", f"is {span}")),
+                   lambda: outside("label_time"), detail_of("label_time", f"is {span}")),
         "lo": Rule("amount_below_minimum", "amount < etl.bounds.min_amount",
-                   lambda: _p("amount") < F.lit(b.min_amount),
-                   _amount_detail(cfg, f"is below {b.min_amount:g} (etl.bounds.min_amount)")),
+                   lambda: parsed("amount") < F.lit(b.min_amount),
+                   amount_detail(cfg, f"is below {b.min_amount:g} (etl.bounds.min_amount)")),
         "hi": Rule("amount_above_maximum", "amount > etl.bounds.max_amount",
-                   lambda: _p("amount") > F.lit(b.max_amount),
-                   _amount_detail(cfg, f"is above {b.max_amount:g} (etl.bounds.max_amount)")),
+                   lambda: parsed("amount") > F.lit(b.max_amount),
+                   amount_detail(cfg, f"is above {b.max_amount:g} (etl.bounds.max_amount)")),
     }  # fmt: skip
-
-
-def _amount_detail(cfg: EtlSection, text: str) -> Callable[[], Column]:
-    """The bound's detail; with a unit or a rate (fraud_app.etl.amounts) also the amount
-    the bound compared, which is not the one written: `amount '105000' (1050.0 in EUR, ...)`."""
-    if not amounts.converts(cfg):
-        return _detail("amount", text)
-    said = amounts.unit_said(cfg)
-    return lambda: F.concat(_quoted("amount"), F.lit(" ("), _p("amount").cast("string"),
-                            F.lit(f" as published: {said}) {text}"))  # fmt: skip
 
 
 def encoding_rule(inputs: dict[str, str], cfg: EtlSection) -> Rule:
@@ -227,7 +182,7 @@ def missing_rule(required: tuple[str, ...]) -> Rule:
     return Rule(
         "missing_required_field",
         "a required column is null or empty",
-        lambda: F.greatest(*[_missing(c) for c in required]),
+        lambda: F.greatest(*[missing(c) for c in required]),
         lambda: F.concat(
             F.lit("missing required field(s): "),
             F.concat_ws(", ", *[_missing_detail(c) for c in required]),
@@ -245,9 +200,9 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         _gap_rule(cfg),
         bound["ts"],
         bound["fut"],
-        *_currency_rules(cfg),
-        *_amount_rules(cfg),
-        *_minor_unit_rules(cfg),
+        *currency_rules(cfg),
+        *amount_rules(cfg),
+        *minor_unit_rules(cfg),
         bound["lo"],
         bound["hi"],
         *_label_rules(),
@@ -255,8 +210,8 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         _unparsed_rule("label_time", cfg),
         bound["lt"],
         Rule("label_time_before_timestamp", "label known before the transaction happened",
-             lambda: _p("label_time") < _p("timestamp"),
-             lambda: F.concat(_quoted("label_time"), F.lit(" is before "), _quoted("timestamp"))),
+             lambda: parsed("label_time") < parsed("timestamp"),
+             lambda: F.concat(quoted_value("label_time"), F.lit(" is before "), quoted_value("timestamp"))),
     )  # fmt: skip
 
 
@@ -264,95 +219,24 @@ def _unparsed_rule(name: str, cfg: EtlSection) -> Rule:
     """`unparseable_<name>` for a time column; the detail names the setting, as a delivery
     in another format is the usual cause (parsing.timestamp_hint)."""
     return Rule(
-        f"unparseable_{name}", f"{name} does not parse", lambda: _unparsed(name),
+        f"unparseable_{name}", f"{name} does not parse", lambda: unparsed(name),
         lambda: F.concat(
-            _quoted(name), F.lit(" "), parsing.timestamp_hint(_t(name), *cfg.time_format(name))
+            quoted_value(name), F.lit(" "), parsing.timestamp_hint(_t(name), *cfg.time_format(name))
         ),
-    )  # fmt: skip
-
-
-def _amount_rules(cfg: EtlSection) -> tuple[Rule, ...]:
-    """`non_numeric_amount`, `non_finite_amount` (its range: _bound_rules)."""
-    return (
-        Rule("non_numeric_amount", "amount is not a number", lambda: _unparsed("amount"),
-             lambda: F.concat(_quoted("amount"), F.lit(" "),
-                              parsing.amount_hint(_t("amount"), cfg.decimal_separator))),
-        Rule("non_finite_amount", "amount is NaN or infinite",
-             lambda: F.isnan(_p("amount")) | (F.abs(_p("amount")) == float("inf")),
-             _non_finite_detail(cfg)),
-    )  # fmt: skip
-
-
-def _non_finite_detail(cfg: EtlSection) -> Callable[[], Column]:
-    """`amount '...' is NaN or infinite`; with a unit or a rate, an amount finite as written
-    whose conversion overflowed a double is named so (it said "'1e308' is NaN or infinite"
-    of a finite 1e308 times a rate of 1e10, naming neither the rate nor the conversion)."""
-    plain = _detail("amount", "is NaN or infinite")
-    if not amounts.converts(cfg):
-        return plain
-    said = amounts.unit_said(cfg)
-
-    def detail() -> Column:
-        w = F.col(amounts.WRITTEN)
-        finite = ~F.isnan(w) & (F.abs(w) != float("inf"))
-        return F.when(finite, F.concat(
-            _quoted("amount"), F.lit(f" is finite as written, but {said} convert it to "),
-            _p("amount").cast("string"), F.lit(" (beyond a double): check the rate or the amount"),
-        )).otherwise(plain())  # fmt: skip
-
-    return detail
-
-
-def _currency_rules(cfg: EtlSection) -> tuple[Rule, ...]:
-    """`unknown_currency` (etl.currency): a row whose currency is not the base and has no
-    rate, or is empty; before the amount's rules, as its amount has no canonical value."""
-    if cfg.currency is None:
-        return ()
-    accepted = cfg.currency.accepted()
-    cur = F.col(amounts.CURRENCY)
-    if len(accepted) == 1:
-        said = (f" is not {accepted[0]} (etl.currency.base), the one currency accepted: add "
-                "it under etl.currency.rates with its rate to convert it")  # fmt: skip
-    else:
-        said = (f" has no rate in etl.currency.rates (accepted: {accepted[0]} (base), "
-                f"{', '.join(accepted[1:])}): add its rate to convert it")  # fmt: skip
-    found = F.concat(F.lit("currency '"), F.coalesce(cur, F.lit("")), F.lit("'"))
-    return (
-        Rule("unknown_currency", "currency not etl.currency.base and without a rate",
-             lambda: cur.isNull() | ~cur.isin(*accepted),
-             lambda: F.when(cur.isNull(), F.lit(
-                 f"currency is empty: expected {' or '.join(accepted)} (etl.currency)"))
-             .otherwise(F.concat(found, F.lit(said)))),
-    )  # fmt: skip
-
-
-def _minor_unit_rules(cfg: EtlSection) -> tuple[Rule, ...]:
-    """`amount_not_minor_units`: etl.amount_minor_units reads whole numbers; a fraction
-    says the export is in major units (10.50 would be published as 0.105)."""
-    k = cfg.amount_minor_units
-    if not k:
-        return ()
-    written = F.col(amounts.WRITTEN)
-    return (
-        Rule("amount_not_minor_units", "a fraction where etl.amount_minor_units reads integers",
-             lambda: written % 1 != 0,  # floor() overflows beyond a long (1e300)
-             _detail("amount", f"has a fraction, but etl.amount_minor_units {k} reads each "
-                     f"amount as a whole number of 1/{10**k} units (e.g. {10**k * 10 + 50} = "
-                     f"10.50): is this export in major units? Then remove the setting")),
     )  # fmt: skip
 
 
 def _label_rules() -> tuple[Rule, ...]:
     """`invalid_label`, `label_time_without_label` (its time's rules come after the channel's)."""
     return (
-        Rule("invalid_label", "label is not 0/1", lambda: _unparsed("label"),
-             _detail("label", "is not 0 or 1: expected 0/1 (or 0.0/1.0), true/false, t/f, "
+        Rule("invalid_label", "label is not 0/1", lambda: unparsed("label"),
+             detail_of("label", "is not 0 or 1: expected 0/1 (or 0.0/1.0), true/false, t/f, "
                               "yes/no or y/n in any case; other spellings such as fraud / "
                               "legit: map them under etl.label_values (a text meaning not "
                               "known yet to null, e.g. pending: null)")),
         Rule("label_time_without_label", "label_time set while the label is empty",
-             lambda: _missing("label") & ~_missing("label_time"),
-             lambda: F.concat(_quoted("label_time"), F.lit(
+             lambda: missing("label") & ~missing("label_time"),
+             lambda: F.concat(quoted_value("label_time"), F.lit(
                  " is set but the label is empty: a label_time needs its label (a transaction "
                  "not labelled yet has both empty; etl.allow_unlabelled)"))),
     )  # fmt: skip
@@ -360,8 +244,8 @@ def _label_rules() -> tuple[Rule, ...]:
 
 def _channel_rule() -> Rule:
     return Rule("unknown_channel", f"channel not in {ALLOWED_CHANNELS}",
-                lambda: _p("channel").isNotNull() & ~_p("channel").isin(*ALLOWED_CHANNELS),
-                _detail("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}"))  # fmt: skip
+                lambda: parsed("channel").isNotNull() & ~parsed("channel").isin(*ALLOWED_CHANNELS),
+                detail_of("channel", f"is not one of {', '.join(ALLOWED_CHANNELS)}"))  # fmt: skip
 
 
 def _gap_rule(cfg: EtlSection) -> Rule:
@@ -372,7 +256,7 @@ def _gap_rule(cfg: EtlSection) -> Rule:
 
     def said(name: str) -> Column:
         return F.concat(
-            _quoted(name),
+            quoted_value(name),
             F.lit(
                 f" does not exist in {cfg.time_zone} (etl.time_zone): its clocks skipped that "
                 "time for daylight saving, so the time names no instant; expected a time the "
