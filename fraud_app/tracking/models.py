@@ -29,7 +29,7 @@ from pathlib import Path
 from fraud_app import file_trust
 from fraud_app.errors import ModelLoadError, UntrustedModelError
 from fraud_app.models.ensemble import MODEL, FraudEnsemble, local_ensemble_dir
-from fraud_app.tracking.registry import absent, store_failed, version_number, versions_filter
+from fraud_app.tracking.registry_lookup import absent, store_failed, version_number, versions_filter
 from fraud_app.tracking.relocation import beside_store, recorded_path
 from fraud_app.tracking.store_lock import sqlite_database
 from fraud_app.uris import redacted

@@ -70,7 +70,7 @@ def model_owner(client, name: str) -> tuple[bool, str | None]:
     """(whether `name` is registered, its owner tag or None)."""
     from mlflow.exceptions import MlflowException
 
-    from fraud_app.tracking.registry import absent, store_failed
+    from fraud_app.tracking.registry_lookup import absent, store_failed
 
     try:
         model = client.get_registered_model(name)
