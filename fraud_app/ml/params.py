@@ -4,15 +4,14 @@ Column params come from Spark's own mixins (`HasFeaturesCol`, `HasLabelCol`, ...
 names, docs and defaults are the ones analysts know from `LogisticRegression`. The network
 and training params map one to one onto the `training` config section
 (fraud_app.models.config.TrainingSection), which `fraud-app train` reads from YAML: both
-routes build the same dlcore model and train it with the same code.
+routes build the same dlcore model and train it with the same code (the translation to
+that section and its errors in the params' names: fraud_app.ml.params_section).
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 
-from pydantic import ValidationError
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import (
     HasFeaturesCol,
@@ -26,9 +25,9 @@ from pyspark.ml.param.shared import (
     HasWeightCol,
 )
 
-from fraud_app.config_base import error_message
 from fraud_app.errors import ConfigError
-from fraud_app.models.config import EarlyStoppingSection, RefitSection, TrainingSection
+from fraud_app.ml import params_section
+from fraud_app.models.config import RefitSection, TrainingSection
 
 _REFIT_DEFAULTS = RefitSection()  # the estimators' refitMethod / refitPasses defaults
 
@@ -230,6 +229,12 @@ class DlcoreParams(
             "(explainParams() describes each)"
         )
 
+    def training_section(self) -> TrainingSection:
+        """These params as the `training` config section (validated the same way as YAML:
+        fraud_app.ml.params_section)."""
+        self.check_threshold()
+        return params_section.training_section(self)
+
     def _opt(self, param: Param):
         return self.getOrDefault(param) if self.isDefined(param) else None
 
@@ -247,165 +252,6 @@ class DlcoreParams(
                 f"{type(self).__name__}: threshold must be in [0, 1] (a row is predicted 1 when "
                 f"its fraud probability is above it). Received: {threshold}"
             )
-
-    def training_section(self) -> TrainingSection:
-        """These params as the `training` config section (validated the same way as YAML)."""
-        self.check_threshold()
-        self._check_group_size()
-        section = self._validated_section(self._section_spec())
-        self._check_validation_use()
-        return section
-
-    def _check_group_size(self) -> None:
-        size = self.getOrDefault(self.groupSize)
-        if size < 0:
-            raise ConfigError(
-                f"{type(self).__name__}: groupSize must be >= 1 (iterations per group), or 0 "
-                f"for auto. Received: {size}"
-            )
-
-    def _section_spec(self) -> dict:
-        """The `training` section's keys, as YAML would give them (not validated yet)."""
-        g = self.getOrDefault
-        return {
-            "seed": g(self.seed),
-            "model": {
-                "hidden": tuple(g(self.hiddenLayers)),
-                "activation": g(self.activation),
-                "dropout": g(self.dropout),
-                "encoding": g(self.inputEncoding),
-                "encoding_bins": g(self.encodingBins),
-                "input_noise": g(self.inputNoise),
-            },
-            "loss": {
-                "type": g(self.lossType),
-                "pos_weight": g(self.posWeight),
-                "focal_gamma": g(self.focalGamma),
-            },
-            "optimizer": {
-                "type": g(self.optimizer),
-                "learning_rate": g(self.learningRate),
-                "weight_decay": g(self.weightDecay),
-            },
-            "distributed": self._distributed_spec(),
-            "checkpoint": bool(self._opt(self.checkpointDir)),
-            "refit": {
-                "enabled": g(self.refit),
-                "method": g(self.refitMethod),
-                "passes": g(self.refitPasses),
-            },
-        }
-
-    def _early_stopping_spec(self) -> dict:
-        g = self.getOrDefault
-        return {"patience": g(self.earlyStoppingPatience), "average_best": g(self.averageBest)}
-
-    def _distributed_spec(self) -> dict:
-        g = self.getOrDefault
-        return {
-            "num_workers": g(self.numWorkers),
-            "global_batch_size": g(self.batchSize),
-            "epochs": g(self.epochs),
-            "group_size": g(self.groupSize) or "auto",
-            "mixup_alpha": g(self.mixupAlpha),
-            "early_stopping": self._early_stopping_spec() if self.has_validation() else None,
-            "ring_interface": self._opt(self.ringInterface) or None,
-            "stage_start_timeout_s": g(self.stageStartTimeout),
-        }
-
-    def _validated_section(self, spec: dict) -> TrainingSection:
-        """`spec` validated as YAML is; an error names the estimator's param, not the key."""
-        try:
-            # the early-stopping params are checked even when no validation rows use them
-            # (earlyStoppingPatience=-1 was accepted without a word)
-            EarlyStoppingSection.model_validate(self._early_stopping_spec())
-            section = TrainingSection.model_validate(spec)
-            section.distributed.to_config(seed=section.seed, checkpoint_dir=None)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            msg = error_message(first)
-            if first["type"] == "value_error" and not first["loc"]:
-                # a rule across params: its message names the keys (it printed
-                # "invalid param : Value error, ..." and the whole section as "Received")
-                raise ConfigError(f"{type(self).__name__}: {_param_names(msg)}") from None
-            raise ConfigError(
-                f"{type(self).__name__}: invalid param {_param_of(first['loc'])}: "
-                f"{msg}. Received: {first.get('input')!r}"
-            ) from None
-        except ConfigError as exc:  # the config's cross-field rules, in the params' names
-            raise ConfigError(f"{type(self).__name__}: {_param_names(str(exc))}") from None
-        return section
-
-    def _check_validation_use(self) -> None:
-        """validationFraction in [0, 1); refit needs validation rows to count iterations."""
-        g = self.getOrDefault
-        fraction = g(self.validationFraction)
-        if not 0 <= fraction < 1:
-            raise ConfigError(
-                f"{type(self).__name__}: validationFraction must be in [0, 1). Received: {fraction}"
-            )
-        if g(self.refit) and not self.has_validation():
-            raise ConfigError(
-                f"{type(self).__name__}: refit=True needs validation rows to choose the iteration "
-                "counts; set validationIndicatorCol or validationFraction, or refit=False"
-            )
-
-
-# `training` config keys -> the estimators' param names (for the errors a user reads)
-_PARAM_OF = {
-    "seed": "seed",
-    "model.hidden": "hiddenLayers",
-    "model.activation": "activation",
-    "model.dropout": "dropout",
-    "model.encoding": "inputEncoding",
-    "model.encoding_bins": "encodingBins",
-    "model.input_noise": "inputNoise",
-    "loss.type": "lossType",
-    "loss.pos_weight": "posWeight",
-    "loss.focal_gamma": "focalGamma",
-    "optimizer.type": "optimizer",
-    "optimizer.learning_rate": "learningRate",
-    "optimizer.weight_decay": "weightDecay",
-    "distributed.num_workers": "numWorkers",
-    "distributed.global_batch_size": "batchSize",
-    "distributed.epochs": "epochs",
-    "distributed.group_size": "groupSize",
-    "distributed.mixup_alpha": "mixupAlpha",
-    "distributed.ring_interface": "ringInterface",
-    "distributed.stage_start_timeout_s": "stageStartTimeout",
-    "distributed.early_stopping.patience": "earlyStoppingPatience",
-    "distributed.early_stopping.average_best": "averageBest",
-    # EarlyStoppingSection's own keys (checked alone, above)
-    "patience": "earlyStoppingPatience",
-    "average_best": "averageBest",
-    "refit.enabled": "refit",
-    "refit.method": "refitMethod",
-    "refit.passes": "refitPasses",
-}
-
-
-def _param_of(loc: tuple) -> str:
-    """A pydantic error location in the `training` section as the param's name: model.hidden.1
-    -> hiddenLayers[1] (an element of a list param), unknown keys as they are."""
-    parts = [str(p) for p in loc]
-    index = [p for p in parts if p.isdigit()]
-    key = ".".join(p for p in parts if not p.isdigit())
-    name = _PARAM_OF.get(key, key)
-    return f"{name}[{index[0]}]" if index and key in _PARAM_OF else name
-
-
-def _param_names(message: str) -> str:
-    """A `training` config message with each key (training.distributed.num_workers,
-    training.distributed.global_batch_size, num_workers) written as its param name (numWorkers)."""
-    for key, param in sorted(_PARAM_OF.items(), key=lambda kv: -len(kv[0])):
-        leaf = key.rsplit(".", 1)[-1]
-        for spelled in (f"training.{key}", f"training.{leaf}"):
-            message = message.replace(spelled, param)
-        if "." in key:  # a section's own message: distributed.mixup_alpha, loss.type
-            message = re.sub(rf"(?<![\w.]){re.escape(key)}\b", param, message)
-        if "_" in leaf:  # plain words such as 'epochs' or 'seed' stay as they are
-            message = re.sub(rf"\b{leaf}\b", param, message)
-    return message
 
 
 def add_accessors(cls: type) -> type:
