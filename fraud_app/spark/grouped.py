@@ -15,6 +15,9 @@ next one. A failed stage (killed task, crashed worker, peer timeout: Spark
 aborts the whole barrier job, it does not retry it) keeps every group committed
 before the failure and is retried from the last one with a fresh rendezvous
 round, up to `max_retries` times without progress.
+
+Reading a group's reports into its history entry and the next state (and the state
+a stage starts from) is fraud_app.spark.group_reports'.
 """
 
 from __future__ import annotations
@@ -25,16 +28,21 @@ import queue
 import time
 from typing import Any
 
-import numpy as np
-
 from dlcore.backends import get_ops
 from dlcore.collective import CommConfig, RendezvousServer, new_job_secret
-from dlcore.optimizers.base import OptimizerState
 from fraud_app.errors import TrainingError
 from fraud_app.etl.lock import RootLock
 from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
 from fraud_app.spark.engine_base import Engine, TrainingResult, check_finite, log_progress
+from fraud_app.spark.group_reports import StageFailed as StageFailed
+from fraud_app.spark.group_reports import (
+    group_entry,
+    rank0_weights,
+    reported_state,
+    stage_payload,
+)
+from fraud_app.spark.group_reports import group_timing as group_timing
 from fraud_app.spark.planner import GroupPlanner
 from fraud_app.spark.stage_job import CANCELLED, SlotWait, StageJob, retry_cannot_fix
 from fraud_app.spark.worker import StageTask
@@ -44,14 +52,6 @@ logger = logging.getLogger(__name__)
 DRAIN_S = 10.0  # after a stage fails: how long to wait for reports already in flight
 CHECKPOINT_LOCK = ".training.lock"  # in the checkpoint directory, while a run uses it
 RETRY_BACKOFF_S = 0.5  # pause before retry n without progress: 0.5 s * 2**(n-1), at most 8 s
-
-
-class StageFailed(Exception):
-    """A stage ended before all its groups were committed; `cause` is one line."""
-
-    def __init__(self, cause: str) -> None:
-        super().__init__(cause)
-        self.cause = cause
 
 
 class GroupedEngine(Engine):
@@ -201,7 +201,7 @@ class GroupedEngine(Engine):
         fault = None
         if self.fault and attempt == 0 and start.iteration <= self.fault.iteration < last:
             fault = (self.fault.rank, self.fault.iteration)
-        bc = self.sc.broadcast(_payload(start))
+        bc = self.sc.broadcast(stage_payload(start))
         task = StageTask(
             run_id=self.run_id,
             round_id=round_id,
@@ -361,54 +361,17 @@ class GroupedEngine(Engine):
         return True
 
     def _commit(self, reports: list[Report], g: int, wall: float) -> None:
-        state = self.state
-        meta = [r.meta for r in reports]
-        _check_replicas(meta, state.group)
-        first = meta[0].get("setup_s") is not None
-        entry = {
-            "group": state.group,
-            "start_iteration": state.iteration,
-            "end_iteration": state.iteration + g,
-            "iterations": g,
-            "loss": sum(m["loss_sum"] for m in meta) / g,
-            **group_timing(meta, wall),
-            "stage_start": first,
-        }
-        if first:
-            entry.update(
-                setup_s=max(m["setup_s"] for m in meta),
-                rendezvous_s=max(m["rendezvous_s"] for m in meta),
-                data_cache_hits=sum(bool(m["data_cache_hit"]) for m in meta),
-                state_cache_hits=sum(bool(m["state_cache_hit"]) for m in meta),
-                encoded_ranks=sum(bool(m.get("encoded_rows")) for m in meta),
-                transport=meta[0].get("transport"),
-                shm_signal=meta[0].get("shm_signal"),
-            )
-        rank0 = reports[0].arrays
-        layer_state = {k[len("layer/") :]: v for k, v in rank0.items() if k.startswith("layer/")}
-        bad_at = [m.get("nonfinite_loss_at") for m in meta]
+        """A group whose every rank reported: checked, evaluated, logged, made the state
+        (and checkpointed); fraud_app.spark.group_reports reads the reports."""
+        entry = group_entry(self.state, reports, g, wall)
+        params, layer_state = rank0_weights(reports)
+        bad_at = [r.meta.get("nonfinite_loss_at") for r in reports]
         first_bad = min((i for i in bad_at if i is not None), default=None)
-        check_finite(entry, {"params": rank0["params"], **layer_state}, first_bad)
-        self.maybe_evaluate(entry, rank0["params"], layer_state)
+        check_finite(entry, {"params": params, **layer_state}, first_bad)
+        self.maybe_evaluate(entry, params, layer_state)
         log_progress(entry, self.total)
-        self.state = TrainingState(
-            iteration=state.iteration + g,
-            group=state.group + 1,
-            params=rank0["params"],
-            layer_state=layer_state,
-            opt_states=[
-                OptimizerState(
-                    step=r.meta["opt_step"],
-                    slots={
-                        k[len("opt/") :]: v for k, v in r.arrays.items() if k.startswith("opt/")
-                    },
-                )
-                for r in reports
-            ],
-            positions=[tuple(r.meta["position"]) for r in reports],
-            history=[*state.history, entry],
-            stopper=self.stopper.checkpoint_state() if self.stopper is not None else None,
-        )
+        stopper = self.stopper.checkpoint_state() if self.stopper is not None else None
+        self.state = reported_state(self.state, reports, g, entry, stopper)
         if self.store:
             self.store.save(self.state, self.model, self.optimizer)
 
@@ -428,45 +391,3 @@ def unregistered(cause: str, registered: list[int], round_id: int, cfg) -> str:
         f"(ranks {registered} did): their task did not start within connect_timeout_s="
         f"{cfg.connect_timeout_s:g} s, or its Python worker is stuck (a stopped or frozen process)"
     )
-
-
-def _check_replicas(meta: list[dict[str, Any]], group: int) -> None:
-    """Every rank must end a group with the same weights (the all-gather gives each the
-    same bits). Ranks that differ fail the stage, which is retried from the last committed
-    group: their weights were not the ones rank 0 reported, and the run went on with
-    replicas that disagreed."""
-    digests = [m.get("params_sha256") for m in meta]
-    odd = [r for r, d in enumerate(digests) if d != digests[0]]
-    if odd:
-        raise StageFailed(
-            f"after group {group} rank(s) {odd} hold other weights than rank 0: a frame "
-            "between workers was corrupted, or a rank computed differently"
-        )
-
-
-def _payload(state: TrainingState) -> dict[str, Any]:
-    return {
-        "params": state.params,
-        "layer_state": state.layer_state,
-        "opt_slots": [s.slots for s in state.opt_states],
-        "opt_steps": [s.step for s in state.opt_states],
-        "positions": state.positions,
-    }
-
-
-def group_timing(meta: list[dict], wall: float) -> dict[str, float]:
-    """A group's wall time and shares from the ranks' reports. `wall` is the time between
-    the driver's receipt of the previous group's last report and this one's; a report sent
-    late (a loaded worker) shortens the next group's interval below the time its ranks
-    spent in it, which printed `compute 472% sync 4312%` and 897,757 samples/s for a group of
-    one iteration. A group takes at least its slowest rank's loop."""
-    loop = max(m["loop_s"] for m in meta)
-    wall = max(wall, loop, 1e-9)
-    return {
-        "wall_s": wall,
-        "samples_per_s": sum(m["samples"] for m in meta) / wall,
-        "compute_share": float(np.mean([m["compute_s"] for m in meta])) / wall,
-        "sync_share": float(np.mean([m["sync_s"] for m in meta])) / wall,
-        "scheduling_share": max(wall - loop, 0.0) / wall,
-        "loop_s": loop,
-    }

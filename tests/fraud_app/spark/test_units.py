@@ -221,9 +221,9 @@ def test_ranks_whose_weights_differ_fail_the_stage_naming_them():
     """Ranks end a group with the same bits (the all-gather); a rank whose weights differ
     (a frame corrupted between workers) fails the stage, which is retried from the last
     committed group, instead of committing rank 0's weights and training on."""
-    from fraud_app.spark.grouped import StageFailed, _check_replicas
+    from fraud_app.spark.group_reports import StageFailed, check_replicas
 
     same = [{"params_sha256": "a"}] * 3
-    _check_replicas(same, 4)
+    check_replicas(same, 4)
     with pytest.raises(StageFailed, match=r"after group 4 rank\(s\) \[2\] hold other weights"):
-        _check_replicas([*same[:2], {"params_sha256": "b"}], 4)
+        check_replicas([*same[:2], {"params_sha256": "b"}], 4)
