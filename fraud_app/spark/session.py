@@ -2,17 +2,15 @@
 
 Works unchanged on `local[*]`, `spark://...`, YARN and Kubernetes: the master
 comes from config/CLI; everything else has laptop-friendly defaults that a
-user's `spark_conf` overrides.
+user's `spark_conf` overrides. The checks of what the session is given, before its JVM
+starts, are fraud_app.spark.session_checks' (their names are re-exported here).
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
-import re
 from collections.abc import Mapping
-from pathlib import Path
 
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
@@ -22,6 +20,15 @@ from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
 from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.spark.connect import refuse_spark_remote, session_master
 from fraud_app.spark.fd_limit import check_open_files
+from fraud_app.spark.session_checks import (
+    LOCAL_MASTER,
+    check_driver_addresses,
+    check_hadoop_paths,
+    check_master,
+    startup_failure,
+)
+from fraud_app.spark.session_checks import MASTER_URL as MASTER_URL
+from fraud_app.spark.session_checks import check_barrier_slots as check_barrier_slots
 from fraud_app.spark.versions import check_before_start, check_session
 from fraud_app.uris import local_path
 
@@ -170,7 +177,7 @@ def with_local_java_options(
     master, unless the conf or the cluster's spark-defaults.conf names its own
     spark.driver.extraJavaOptions (ours replaced that file's whole value). Under
     spark-submit the JVM already runs: nothing is added."""
-    if submitted is not None or not _LOCAL.fullmatch(master.strip()):
+    if submitted is not None or not LOCAL_MASTER.fullmatch(master.strip()):
         return conf
     if _JAVA_OPTIONS in conf or _JAVA_OPTIONS in (cluster or {}):
         return conf
@@ -185,77 +192,6 @@ def spark_session(config):
     spark = get_spark(s.master, s.app_name, s.conf, env_archive=s.env_archive)
     progress.start(spark, interval)  # a line when jobs run long without one
     return spark
-
-
-_SPARK_PLACES = ("input", "output", "quarantine")  # a step section's own tables, when set
-
-
-def check_hadoop_paths(config) -> None:
-    """ConfigError naming each local path Spark would be given that holds a `:` in a folder
-    name (`/srv/runs/2024-01-01T00:00/work`): Hadoop, through which Spark lists, reads and
-    writes, reads such a name as a URI scheme and every step failed after the JVM started
-    with `URISyntaxException: Relative path in absolute URI`. Relative `paths.*` values are
-    checked under paths.root, other relative places (`etl.input`, ...) under the working
-    directory, as Spark resolves them; remote URIs are left to their file system."""
-    root = local_path(config.paths.root)
-    base = None if root is None else Path(os.path.abspath(root))
-    places = [
-        (f"paths.{name}", getattr(config.paths, name)) for name in type(config.paths).model_fields
-    ]
-    for section in type(config).model_fields:
-        for key in _SPARK_PLACES if section != "paths" else ():
-            value = getattr(getattr(config, section), key, None)
-            if isinstance(value, str):
-                places.append((f"{section}.{key}", value))
-    problems, seen = [], set()
-    for key, value in places:
-        path = local_path(value)
-        if path is None or (base is None and key.startswith("paths.") and not path.is_absolute()):
-            continue  # remote, or under a remote root
-        under = base if key.startswith("paths.") and key != "paths.root" else Path.cwd()
-        full = Path(os.path.abspath(under / path))
-        named = next((i for i, part in enumerate(full.parts) if ":" in part), None)
-        if named is not None and (folder := Path(*full.parts[: named + 1])) not in seen:
-            seen.add(folder)  # one line per such folder: paths.root's names its whole tree
-            problems.append(f"{key} {value!r} is under {str(folder)!r}")
-    if problems:
-        raise ConfigError(
-            "Spark cannot use a local path with ':' in a folder name (Hadoop reads it as a "
-            "URI scheme: 'Relative path in absolute URI'):\n  "
-            + "\n  ".join(problems)
-            + "\nRename the folder, or set these paths to a folder whose names hold no ':'"
-        )
-
-
-MASTER_URL = re.compile(
-    r"local(\[(\*|\d+)(,\d+)?\])?|local-cluster\[\d+,\d+,\d+\]|yarn"
-    r"|(spark|k8s|mesos)://\S+"
-)
-
-
-def check_master(master: str, source: str = "spark.master") -> str:
-    """`master` if it has the form of a Spark master URL, else a ConfigError saying which
-    forms do. `source`: where the value came from (the config or CLI, or the environment
-    variable FRAUD_APP_SPARK_MASTER, which the message then names)."""
-    zero = re.fullmatch(r"local\[0+(,\d+)?\]|local-cluster\[(0+,\d+|\d+,0+),\d+\]", master)
-    if zero:  # Spark failed to start after a JVM stack trace ("Asked to run locally with 0
-        # threads")
-        raise ConfigError(
-            f"{source} {master!r} asks for 0 threads (or workers, cores); expected local[N] "
-            "with N >= 1, local[*], or local-cluster[W,C,MB] with W, C >= 1"
-        )
-    if not MASTER_URL.fullmatch(master):
-        fix = (
-            "Set spark.master in the config or pass --master"
-            if source == "spark.master"
-            else f"Fix or unset the environment variable {source}, or set spark.master in the "
-            "config or pass --master"
-        )
-        raise ConfigError(
-            f"{source} {master!r} is not a Spark master URL; expected local[*], local[N], "
-            f"spark://host:7077, yarn or k8s://https://host:port. {fix}"
-        )
-    return master
 
 
 def get_spark(
@@ -349,38 +285,6 @@ def warn_not_applied(active, master: str | None, conf: Mapping[str, str] | None)
         )
 
 
-def check_driver_addresses(conf: Mapping[str, str]) -> None:
-    """`spark.driver.host` must resolve and `spark.driver.bindAddress` be an address of
-    this machine, before the JVM starts: Spark logged a 50-line JVM trace
-    (`java.nio.channels.UnresolvedAddressException`) a minute later, before our error line.
-    The trainer's rendezvous and report servers listen on them too."""
-    import socket
-
-    host = conf.get("spark.driver.host")
-    if host:
-        try:
-            socket.getaddrinfo(host[1:-1] if host.startswith("[") else host, None)  # [::1]
-        except (socket.gaierror, UnicodeError) as exc:
-            raise ConfigError(
-                f"spark.conf spark.driver.host {host!r} does not resolve on this machine "
-                f"({getattr(exc, 'strerror', None) or exc}); give the driver's host name or "
-                "IP address that executors can reach, or leave it out"
-            ) from None
-    bind = conf.get("spark.driver.bindAddress")
-    if bind:
-        from dlcore.collective.wire import open_listener  # the servers' own bind, IPv6 too
-
-        try:
-            with open_listener(bind):
-                pass
-        except (OSError, UnicodeError) as exc:  # CommunicationError is an OSError
-            raise ConfigError(
-                f"spark.conf spark.driver.bindAddress {bind!r} is not an address of this "
-                f"machine ({getattr(exc, 'strerror', None) or exc}); give one of its own "
-                "addresses (e.g. 0.0.0.0), or leave it out"
-            ) from None
-
-
 SESSION_TIME_ZONE = "spark.sql.session.timeZone"
 UTC_NAMES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "+00:00", "Zulu"})
 
@@ -422,59 +326,3 @@ def utc_session(fn):
         return fn(spark, *args, **kwargs)
 
     return inner
-
-
-def startup_failure(master: str, exc: BaseException) -> str:
-    """One line for a SparkSession that did not start. A Py4JJavaError's first line only
-    says which call failed (`An error occurred while calling None.org...SparkSession.`): the
-    Java exception comes on the line after it. A standalone master that never answers stops
-    the context while the session starts (Spark logs `All masters are unresponsive`), which
-    reaches Python as `Cannot call methods on a stopped SparkContext`: said in words here."""
-    lines = [ln.strip() for ln in str(exc).splitlines() if ln.strip()]
-    java = [ln.removeprefix(": ") for ln in lines if ln.startswith(": ")]
-    detail = (java or lines or [type(exc).__name__])[0][:300]
-    if master.startswith("spark://") and "stopped SparkContext" in detail:
-        detail = (
-            f"no master answered at {master[len('spark://') :]} (Spark gave up registering "
-            "after its retries, about a minute): is the master running there, and is that "
-            "host:port reachable from this machine?"
-        )
-    return (
-        f"Spark could not start on master {master!r}: {detail}. Check spark.master / "
-        "--master and spark.conf in the config"
-    )
-
-
-_LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\s*\d+)?\])?")
-
-
-def check_barrier_slots(sc, num_workers: int) -> None:
-    """A barrier stage needs `num_workers` task slots at once. On a local master the slots
-    are known up front, and too few would fail only after Spark's slot check gives up (~2
-    minutes per attempt, 4 attempts): say so now. A cluster master's slots are not checked
-    here (executors may still be registering; the stage's own check decides, and the stage
-    job names its refusal), but dynamic allocation, which Spark refuses at once, is."""
-    match = _LOCAL.fullmatch(sc.master.strip())
-    if not match:
-        # Spark refuses barrier stages under dynamic allocation (SPARK-24942; local
-        # masters ignore the setting), and YARN / Dataproc / EMR often enable it.
-        if str(sc.getConf().get("spark.dynamicAllocation.enabled", "false")).lower() == "true":
-            raise ConfigError(
-                f"spark.dynamicAllocation.enabled = true on Spark master {sc.master}: Spark "
-                f"does not run barrier stages (distributed training) with dynamic allocation. "
-                f"Set spark.dynamicAllocation.enabled: 'false' under spark.conf in the config "
-                f"(or --conf spark.dynamicAllocation.enabled=false with spark-submit)"
-            )
-        return
-    given = match.group(1) or "1"
-    cores = (os.cpu_count() or 1) if given == "*" else int(given)
-    task_cpus = int(sc.getConf().get("spark.task.cpus", "1") or 1)
-    slots = cores // max(task_cpus, 1)
-    if num_workers > slots:
-        raise ConfigError(
-            f"num_workers = {num_workers} needs {num_workers} task slots at once (one barrier "
-            f"task per worker), but Spark master {sc.master} has {slots} "
-            f"(spark.task.cpus={task_cpus}). Set training.distributed.num_workers (numWorkers "
-            f"of the fraud_app.ml estimators) to at most {slots}, or run on more cores "
-            f"(--master local[{num_workers * task_cpus}]) or a cluster"
-        )
