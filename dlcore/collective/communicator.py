@@ -1,7 +1,8 @@
 """One rank's authenticated connections to its ring neighbours, and its collectives.
 
 Owns: building the ring (rank r dials rank r+1 and accepts rank r-1, both
-authenticated, both before one deadline), the background sender thread that lets
+authenticated, both before one deadline; the ring port, the dial and the error naming the
+advertised address are dlcore.collective.ring_connect's), the background sender thread that lets
 a rank send to its right neighbour while it receives from its left one, the choice
 of transport, failure handling, and closing. The algorithms live in the transports
 (`collectives.SocketTransport`: the TCP ring; `shm.ShmTransport`: shared memory for
@@ -32,14 +33,14 @@ from typing import Any
 import numpy as np
 
 from dlcore.collective import addresses, hierarchical, shm
-from dlcore.collective.auth import Identity, check_secret, connect_authenticated
+from dlcore.collective.auth import check_secret
 from dlcore.collective.collectives import SocketTransport
 from dlcore.collective.config import CommConfig, Member
 from dlcore.collective.rendezvous import Address, rendezvous
-from dlcore.collective.server import LISTEN_BACKLOG, ConnectionServer, ServerLimits
+from dlcore.collective.ring_connect import RingPort, dial_right, with_advertised
+from dlcore.collective.server import LISTEN_BACKLOG
 from dlcore.collective.wire import (
     Deadline,
-    configure_socket,
     open_listener,
     send_bytes,
     send_checked,
@@ -169,7 +170,7 @@ class Communicator:
                 try:
                     self._connect_ring(listener, peers[member.right])
                 except CommunicationError as exc:
-                    raise _with_advertised(exc, self) from exc
+                    raise with_advertised(exc, self) from exc
                 self._transport = (
                     hierarchical.negotiate(self) or shm.negotiate(self) or self._transport
                 )
@@ -193,7 +194,7 @@ class Communicator:
         advertise = config.advertise_host or ""
         if config.advertise_interface is not None:
             advertise = addresses.interface_address(config.advertise_interface)
-        # served from the ring's start (_RingPort); until then a burst waits in the kernel
+        # served from the ring's start (RingPort); until then a burst waits in the kernel
         listener = open_listener(config.listen_host, backlog=LISTEN_BACKLOG)
         try:
             me = (advertise, listener.getsockname()[1])
@@ -359,20 +360,11 @@ class Communicator:
         self.close()
 
     # -- ring setup ---------------------------------------------------------------------
-    def _identity(self) -> Identity:
-        m = self.member
-        return {
-            "purpose": "ring",
-            "rank": m.rank,
-            "world_size": m.world_size,
-            "round_id": m.round_id,
-        }
-
     def _connect_ring(self, listener: socket.socket, right_address: Address) -> None:
         deadline = Deadline.after(self.config.connect_timeout, self.config.connect_timeout_setting)
-        port = _RingPort(self, listener)  # accepts the left neighbour meanwhile
+        port = RingPort(self, listener)  # accepts the left neighbour meanwhile
         try:
-            self._right = self._dial_right(right_address, deadline)
+            self._right = dial_right(self, right_address, deadline)
             self._left = port.take(deadline, self.left_name)
         finally:
             port.close()
@@ -381,101 +373,3 @@ class Communicator:
             "rank %d/%d round %d: ring connected (left %s, right %s)",
             self.rank, self.world_size, self.member.round_id, self.left_name, self.right_name,
         )  # fmt: skip
-
-    def _dial_right(self, address: Address, deadline: Deadline) -> socket.socket:
-        # Retried until the deadline if the right neighbour's port evicted us to make room
-        # (a connection flood there) or the connection broke before the handshake ended;
-        # not when it refuses the connection: its port was open before the rendezvous, so
-        # that process has gone (failing at once, as before).
-        what = f"the ring connection to {self.right_name}"
-        sock, theirs = connect_authenticated(
-            address, self._secret, self._identity(), deadline, what,
-            self.config.socket_buffer_bytes, retry_connect=False,
-        )  # fmt: skip
-        expected = {**self._identity(), "rank": self.member.right}
-        if theirs != expected:
-            sock.close()
-            raise CommunicationError(
-                f"{address[0]}:{address[1]} is {theirs}, expected {expected}; "
-                "the peer table is stale (was the rendezvous round reused?)"
-            )
-        return sock
-
-
-def _with_advertised(exc: CommunicationError, comm: Communicator) -> CommunicationError:
-    """`exc` (same type) plus the address this rank advertised and its interface: when
-    the ring cannot form, the usual cause is an advertised address the peers cannot
-    reach (a host with several networks: the one towards the rendezvous server)."""
-    host, port = comm.peers[comm.rank]
-    interface = addresses.interface_of(host)
-    on = f" (interface {interface})" if interface else ""
-    if not interface and addresses.is_literal(host):
-        on = " (not an address of this host's interfaces)"
-    text = str(exc)
-    stop = "" if text.endswith((".", "?", "!")) else "."  # "still alive?. This" read badly
-    return type(exc)(
-        f"{text}{stop} This rank advertised {addresses.show(host, port)}{on} for its ring neighbours "
-        f"to dial; if the peers cannot reach it, choose the address with "
-        f"{comm.config.advertise_setting}"
-    )
-
-
-class _RingPort(ConnectionServer):
-    """A rank's ring port while its ring forms: waits for the left neighbour.
-
-    Every connection authenticates on its own thread, under the ConnectionServer limits
-    (`CommConfig.handshake_timeout`; strangers held at once, evicted to make room), so a
-    stranger that connects first and stays silent, stalls mid-handshake or floods the
-    port delays the left neighbour by no more than its own handshake takes. An
-    authenticated peer that is not the left neighbour of this round is refused and
-    logged (auth.py).
-    """
-
-    def __init__(self, comm: Communicator, listener: socket.socket) -> None:
-        self._rank, self._buffer = comm.rank, comm.config.socket_buffer_bytes
-        self._expected = {**comm._identity(), "rank": comm.member.left}
-        self._arrived: queue.SimpleQueue[socket.socket] = queue.SimpleQueue()
-        self._closing = threading.Lock()
-        self._closed = False  # under _closing: a handshake ending after close() is cut off
-        host, port = listener.getsockname()[:2]
-        super().__init__(
-            host, port, None, f"dlcore-ring-{comm.rank}", secret=comm._secret,
-            identity=comm._identity(),
-            limits=ServerLimits(handshake_timeout=comm.config.handshake_timeout),
-            listener=listener,
-        )  # fmt: skip
-
-    def check(self, identity: Identity) -> str | None:
-        if identity != self._expected:
-            return (
-                f"rank {self._rank} accepts only {self._expected} on its ring port, not {identity}"
-            )
-        return None
-
-    def serve(self, conn: socket.socket, identity: Identity, addr: Any) -> None:
-        configure_socket(conn, self._buffer)
-        with self._closing:
-            if not self._closed:
-                self._arrived.put(conn)
-                return
-        conn.close()  # authenticated after the ring formed or gave up: nobody takes it
-
-    def take(self, deadline: Deadline, name: str) -> socket.socket:
-        """The left neighbour's authenticated connection; PeerTimeoutError at `deadline`."""
-        while True:
-            try:
-                return self._arrived.get(timeout=deadline.remaining("the ring connection", name))
-            except queue.Empty:
-                continue  # remaining() raises once the deadline has passed
-
-    def close(self) -> None:
-        """Stop accepting; close connections that arrived but were not taken, and any
-        whose handshake ends after this (its handler thread outlives stop_serving)."""
-        self.stop_serving()
-        with self._closing:
-            self._closed = True
-        while True:
-            try:
-                self._arrived.get_nowait().close()
-            except queue.Empty:
-                return

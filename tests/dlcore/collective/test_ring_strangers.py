@@ -113,11 +113,11 @@ def test_a_ring_connection_authenticated_after_the_port_closed_is_closed(secret)
     serve() (a duplicate left connection, or the left neighbour's while the ring gave up)
     left its socket open in the port's queue: the peer saw a ring connection nobody read.
     serve() after close() is that moment, without the timing."""
-    from dlcore.collective.communicator import _RingPort
+    from dlcore.collective.ring_connect import RingPort
 
     listener = open_listener("127.0.0.1")
     with Communicator(Member(0, 1), [("127.0.0.1", 1)], secret, None) as comm:
-        port = _RingPort(comm, listener)
+        port = RingPort(comm, listener)
     port.close()
     ours, theirs = socket.socketpair()
     with theirs:
