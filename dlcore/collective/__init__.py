@@ -1,9 +1,10 @@
 """dlcore.collective: communication for data-parallel training, on the stdlib and NumPy
 (and the `zlib-ng` wheel's CRC-32 when installed, a dependency; zlib's without it).
 
-Owns: wire framing (`wire`) and its CRC-32 (`checksum`), mutual HMAC authentication
-(`auth`), a TCP rendezvous (`rendezvous`), a rank's ring connections and the choice of
-transport (`communicator`), the two transports (the TCP ring: `collectives`, `compression`;
+Owns: wire framing (`wire`) and its CRC-32 (`checksum`), listening and connecting
+(`sockets`), mutual HMAC authentication (`auth`), a TCP rendezvous (`rendezvous`), a
+rank's ring connections (formed: `ring_connect`) and the choice of transport
+(`communicator`), the two transports (the TCP ring: `collectives`, `compression`;
 shared memory for ranks on one host: `shm`, `shm_control`, `segment`), the sharded
 optimizer step (`sharded`) and an in-process group of thread ranks for tests
 (`local`). Does not own: launching workers (Spark barrier stages live in

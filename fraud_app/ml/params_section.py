@@ -13,7 +13,6 @@ import re
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
-from pyspark.ml.param import Param
 
 from fraud_app.config_base import error_message
 from fraud_app.errors import ConfigError
@@ -21,11 +20,6 @@ from fraud_app.models.config import EarlyStoppingSection, TrainingSection
 
 if TYPE_CHECKING:
     from fraud_app.ml.params import DlcoreParams
-
-
-def _opt(params: DlcoreParams, param: Param):
-    """An optional param's value (None: unset)."""
-    return params.getOrDefault(param) if params.isDefined(param) else None
 
 
 def training_section(params: DlcoreParams) -> TrainingSection:
@@ -70,7 +64,7 @@ def _section_spec(params: DlcoreParams) -> dict:
             "weight_decay": g(params.weightDecay),
         },
         "distributed": _distributed_spec(params),
-        "checkpoint": bool(_opt(params, params.checkpointDir)),
+        "checkpoint": bool(params._opt(params.checkpointDir)),
         "refit": {
             "enabled": g(params.refit),
             "method": g(params.refitMethod),
@@ -93,7 +87,7 @@ def _distributed_spec(params: DlcoreParams) -> dict:
         "group_size": g(params.groupSize) or "auto",
         "mixup_alpha": g(params.mixupAlpha),
         "early_stopping": _early_stopping_spec(params) if params.has_validation() else None,
-        "ring_interface": _opt(params, params.ringInterface) or None,
+        "ring_interface": params._opt(params.ringInterface) or None,
         "stage_start_timeout_s": g(params.stageStartTimeout),
     }
 
