@@ -1,6 +1,6 @@
 """`etl.currency`: the currency of the canonical amounts and the fixed rates that convert
 other currencies to it; `fold_currency`, the one rule that compares currency codes; the
-checks of `etl.amount_minor_units` (`minor_units_setting`, `check_minor_units`: a number
+checks of `etl.amount_minor_units` (`minor_units_setting`, `check_amount_settings`: a number
 of decimals for every row, or `iso4217`, each row's currency's own, fraud_app.etl.iso4217).
 
 Owns the settings and their checks; the conversion of each row is fraud_app.etl.amounts',
@@ -65,9 +65,19 @@ def minor_units_setting(value: object) -> object:
     )
 
 
-def check_minor_units(units: int | str | None, currency: EtlCurrency | None) -> None:
-    """iso4217 needs etl.currency (the row's currency) and a minor unit for every currency
-    it accepts; etl.currency.minor_units applies with iso4217 only (else it was ignored)."""
+def check_amount_settings(
+    column: str | None, units: int | str | None, currency: EtlCurrency | None
+) -> None:
+    """etl.columns.currency (`column`) needs etl.currency (read for nothing, the amounts
+    published as written, mixed); iso4217 needs etl.currency (the row's currency) and a
+    minor unit for every currency it accepts; etl.currency.minor_units applies with
+    iso4217 only (else it was ignored)."""
+    if column is not None and currency is None:
+        raise ValueError(
+            f"etl.columns maps currency ({column!r}) but etl.currency is not set: expected "
+            "etl.currency.base (the one currency accepted, e.g. EUR) and, to convert "
+            "others, etl.currency.rates (e.g. {USD: 0.92})"
+        )
     if units == ISO4217 and currency is None:
         raise ValueError(
             f"etl.amount_minor_units {ISO4217} reads each row's decimals from its currency, "
@@ -187,7 +197,7 @@ class EtlCurrency(Section):
 
     def exponents(self) -> dict[str, int]:
         """{currency: decimals} of the accepted currencies etl.currency.minor_units or the
-        ISO 4217 table knows (iso4217; check_minor_units refuses an accepted one without)."""
+        ISO 4217 table knows (iso4217; check_amount_settings refuses an accepted one without)."""
         known = {**MINOR_UNITS, **self.minor_units}
         return {c: known[c] for c in self.accepted() if c in known}
 

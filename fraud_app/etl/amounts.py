@@ -20,8 +20,10 @@ data40). This module owns:
   to ask (a currency column: one rollup; a first load whose unit the config does not
   state: the aggregates of `summary_columns`, computed as the stage is written by
   fraud_app.etl.stage_summary, no job of their own): the rows per currency (the ETL report's `currencies`) and the amounts'
-  integrality and median, with a WARNING for an unmapped currency column holding several
-  currencies and one for amounts that look like minor units (`looks_minor`).
+  integrality and median (as written, before a rate: `staged_columns`), with a WARNING
+  for an unmapped currency column holding several currencies and one for amounts that
+  look like minor units (`looks_minor`); `check_decimals`: a WARNING for one
+  etl.amount_minor_units over currencies of other ISO 4217 decimals.
 
 Does not own the settings (fraud_app.etl.amount_config, fraud_app.etl.config) or parsing
 the number (fraud_app.etl.parsing).
@@ -204,17 +206,24 @@ class AmountSummary:
 
 
 def _unit_open(cfg: EtlSection) -> bool:
-    """Whether the amounts' unit is a question: the config states none, and no rates make
-    the published amounts fractional whatever the unit."""
-    rated = cfg.currency is not None and bool(cfg.currency.rates)
-    return cfg.amount_minor_units is None and not rated
+    """Whether the amounts' unit is a question: the config states none (with rates too:
+    the look is asked of the amounts as written, `staged_columns`; a cents export with
+    rates and no unit was published 100 times too large without a word)."""
+    return cfg.amount_minor_units is None
 
 
-def _measures(ok: Column) -> dict[str, Column]:
-    amount = F.when(ok, F.col("amount"))
+def staged_columns(cfg: EtlSection) -> dict[str, Column]:
+    """The working columns the stage keeps for the look: the amounts as written when the
+    unit is open and rates convert them (the published ones are then fractional)."""
+    return {WRITTEN: F.col(WRITTEN)} if _unit_open(cfg) and converts(cfg) else {}
+
+
+def _measures(ok: Column, cfg: EtlSection) -> dict[str, Column]:
+    written = F.col(WRITTEN) if staged_columns(cfg) else F.col("amount")
+    amount = F.when(ok, written)
     return {
         "n": F.count(amount),
-        "fractional": F.count(F.when(ok & (F.col("amount") % 1 != 0), True)),
+        "fractional": F.count(F.when(ok & (written % 1 != 0), True)),
         "median": F.percentile_approx(amount, 0.5, 10_000),
     }
 
@@ -226,7 +235,7 @@ def summary_columns(cfg: EtlSection) -> dict[str, Column]:
     `summarise` when there is no currency column."""
     if not _unit_open(cfg):
         return {}
-    return {f"__amount_{k}": c for k, c in _measures(F.col("reason").isNull()).items()}
+    return {f"__amount_{k}": c for k, c in _measures(F.col("reason").isNull(), cfg).items()}
 
 
 def summarise(
@@ -246,7 +255,7 @@ def summarise(
     if column is None and not ask_unit:
         return AmountSummary()
     rows = stage.filter(F.col("reason").isNull())
-    measures = tuple(c.alias(k) for k, c in _measures(F.lit(True)).items())
+    measures = tuple(c.alias(k) for k, c in _measures(F.lit(True), cfg).items())
     if column is None:
         names = {f"__amount_{k}": k for k in ("n", "fractional", "median")}
         if metrics is not None and set(names) <= set(metrics):
@@ -310,7 +319,8 @@ def _warn_minor(looks: dict[str, float]) -> None:
         "ETL: every one of the %d amounts that passed the rules is a whole number and their median is "
         "%g: they look like minor units (cents), which the features would read as major "
         "units (a 10.50 payment as 1050). If they are minor units, set "
-        "etl.amount_minor_units: 2 (the currency's decimals) and run etl again; if they are "
+        "etl.amount_minor_units: 2 (the currency's decimals; iso4217 reads each row's "
+        "currency's own, with etl.currency) and run etl again; if they are "
         "major units (a currency without decimals, such as JPY), set etl.amount_minor_units: "
         "0, which also silences this warning",
         looks["rows"], looks["median"],

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from fraud_app.config_base import Section, name_unknown
-from fraud_app.etl.amount_config import EtlCurrency, check_minor_units, minor_units_setting
+from fraud_app.etl.amount_config import EtlCurrency, check_amount_settings, minor_units_setting
 from fraud_app.schema import CANONICAL_COLUMNS
 
 _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
@@ -390,16 +390,8 @@ class EtlSection(Section):
         return value
 
     @model_validator(mode="after")
-    def _currency_has_its_setting(self) -> EtlSection:
-        """A mapped currency column with nothing to check it against would be read for
-        nothing: the amounts would still be published as written, mixed."""
-        if CURRENCY in self.columns and self.currency is None:
-            raise ValueError(
-                f"etl.columns maps currency ({self.columns[CURRENCY]!r}) but etl.currency is "
-                "not set: expected etl.currency.base (the one currency accepted, e.g. EUR) "
-                "and, to convert others, etl.currency.rates (e.g. {USD: 0.92})"
-            )
-        check_minor_units(self.amount_minor_units, self.currency)
+    def _amount_settings(self) -> EtlSection:
+        check_amount_settings(self.columns.get(CURRENCY), self.amount_minor_units, self.currency)
         return self
 
     def source_for(self, canonical: str) -> str:

@@ -118,3 +118,28 @@ def test_the_reading_of_a_config_without_minor_units_is_as_before() -> None:
                                      "currency": {"base": "EUR", "rates": {"USD": 0.5}}}}).etl  # fmt: skip
     before = {"minor_units": 2, "currency": {"base": "EUR", "rates": {"USD": 0.5}}}
     assert amounts.reading(cfg) == before
+
+
+def test_an_unquoted_numeric_code_in_a_yaml_file_is_refused(tmp_path) -> None:
+    # `044` (BSD) is the octal 36 to YAML, AUD's numeric code: its rate went to AUD rows
+    path = tmp_path / "c.yaml"
+    path.write_text("etl:\n  currency:\n    base: EUR\n    rates: {044: 0.9, '036': 0.6}\n")
+    with pytest.raises(ConfigError, match=r"the number 36 is not read as a currency code"):
+        load_config(path)
+    path.write_text("etl:\n  currency:\n    base: EUR\n    rates: {'044': 0.9, '036': 0.6}\n")
+    assert load_config(path).etl.currency.rates == {"044": 0.9, "036": 0.6}
+
+
+@pytest.mark.spark
+def test_cents_with_rates_and_no_unit_look_like_minor_units(spark, tmp_path, caplog) -> None:
+    # the look was not asked when rates convert (the published amounts are fractional):
+    # a cents export with etl.currency and no etl.amount_minor_units went out 100 times
+    # too large without a word; it is asked of the amounts as written
+    whole = [str(500 + 97 * i) for i in range(30)]
+    files = {"a.csv": _csv(whole, {"currency": ["EUR", "USD"] * 15})}
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        result = _run(spark, tmp_path, files, currency={"base": "EUR", "rates": {"USD": 0.9}})
+    assert result.output_rows == 30 and result.amounts_look_minor["rows"] == 30
+    assert result.amounts_look_minor["median"] >= 1000
+    (said,) = _warnings(caplog)
+    assert "they look like minor units" in said and "iso4217" in said
