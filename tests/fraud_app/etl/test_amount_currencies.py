@@ -51,11 +51,18 @@ def test_each_currency_is_read_with_its_own_decimals(spark, tmp_path) -> None:
 def test_one_number_of_decimals_for_currencies_of_others_is_named(spark, tmp_path,
                                                                   caplog) -> None:  # fmt: skip
     # the setting session 41 offered: JPY 1000 (1000 yen) published as 10.00 yen, silently
-    files = {"a.csv": _csv(["1000", "1050"], {"currency": ["JPY", "EUR"]})}
+    # (this run also reads two accounting negatives, quarantined without a word on their
+    # spelling before: `expected a plain number` only)
+    amounts_ = ["1000", "1050", '"(10,50)"', "1050-"]
+    files = {"a.csv": _csv(amounts_, {"currency": ["JPY", "EUR", "EUR", "EUR"]})}
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
         result = _run(spark, tmp_path, files, amount_minor_units=2,
                       currency={"base": "EUR", "rates": {"JPY": 1.0, "KWD": 3.0}})  # fmt: skip
     assert {t: r["amount"] for t, r in _rows(spark, result).items()} == {"t0": 10.0, "t1": 10.5}
+    q = _quarantine(spark, result)
+    for t in ("t2", "t3"):
+        assert q[t][0] == "non_numeric_amount"
+        assert "it looks like an accounting negative ((10.50) or 10.50-)" in q[t][1]
     (said,) = _warnings(caplog)
     assert "etl.amount_minor_units 2 divides every amount by 10^2" in said
     assert "(JPY 0, KWD 3)" in said and "etl.amount_minor_units: iso4217" in said
