@@ -1,7 +1,9 @@
 """`etl.currency`: the currency of the canonical amounts and the fixed rates that convert
-other currencies to it; `fold_currency`, the one rule that compares currency codes.
+other currencies to it; `fold_currency`, the one rule that compares currency codes; the
+checks of `etl.amount_minor_units` (`minor_units_setting`, `check_amount_settings`: a number
+of decimals for every row, or `iso4217`, each row's currency's own, fraud_app.etl.iso4217).
 
-Owns the setting and its checks; the conversion of each row is fraud_app.etl.amounts',
+Owns the settings and their checks; the conversion of each row is fraud_app.etl.amounts',
 the rule that quarantines a currency not accepted fraud_app.etl.rules'.
 """
 
@@ -13,18 +15,31 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from fraud_app.config_base import Section
+from fraud_app.etl.iso4217 import MINOR_UNITS
 
 # ISO 4217 letters (EUR) or numbers (978); an export's own short codes fit too
 _CODE = re.compile(r"[A-Z0-9]{1,10}")
+ISO4217 = "iso4217"  # etl.amount_minor_units: each row's currency's own decimals
+NUMERIC_WIDTH = 3  # ISO numeric codes have 3 digits: 36 (an integer column) is 036, AUD
 
 
 def fold_currency(text: str) -> str:
-    """A currency code as the ETL compares it: without surrounding blanks, upper case
-    (the column's values are folded with Spark's `upper` of the trimmed text)."""
-    return text.strip().upper()
+    """A currency code as the ETL compares it: without surrounding blanks, upper case,
+    a code of 1 or 2 digits padded with zeros to 3 (the column's values are folded alike
+    by fraud_app.etl.amounts.currency_column)."""
+    code = text.strip().upper()
+    return code.zfill(NUMERIC_WIDTH) if code.isdigit() and code.isascii() else code
 
 
 def _code(value: object, where: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 100:
+        # YAML reads 012 as the octal 10 and 044 as 36 (AUD's code): a numeric code under
+        # 100 written unquoted cannot be told from another one
+        raise ValueError(
+            f"{where}: the number {value} is not read as a currency code: YAML reads an "
+            "unquoted code with a leading zero as an octal number (012 is 10, 044 is 36); "
+            "quote numeric codes under 100, e.g. '036'"
+        )
     text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
     if not isinstance(text, str) or not _CODE.fullmatch(fold_currency(text)):
         raise ValueError(
@@ -32,6 +47,58 @@ def _code(value: object, where: str) -> str:
             "EUR, USD or 978 (compared without case)"
         )
     return fold_currency(text)
+
+
+def minor_units_setting(value: object) -> object:
+    """etl.amount_minor_units as given: a whole number 0-4 or iso4217 (any case); a
+    boolean (`yes` read as 1) and anything else are refused with what is expected."""
+    if isinstance(value, str) and value.strip().casefold() == ISO4217:
+        return ISO4217
+    if value is None or (
+        isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 4
+    ):
+        return value
+    raise ValueError(
+        f"etl.amount_minor_units: expected a whole number 0-4 (the decimals of the amounts' "
+        f"minor unit, e.g. 2 for cents) or {ISO4217} (each row's currency's own decimals, "
+        f"read from its currency column: JPY 0, EUR 2, KWD 3); received {value!r}"
+    )
+
+
+def check_amount_settings(
+    column: str | None, units: int | str | None, currency: EtlCurrency | None
+) -> None:
+    """etl.columns.currency (`column`) needs etl.currency (read for nothing, the amounts
+    published as written, mixed); iso4217 needs etl.currency (the row's currency) and a
+    minor unit for every currency it accepts; etl.currency.minor_units applies with
+    iso4217 only (else it was ignored)."""
+    if column is not None and currency is None:
+        raise ValueError(
+            f"etl.columns maps currency ({column!r}) but etl.currency is not set: expected "
+            "etl.currency.base (the one currency accepted, e.g. EUR) and, to convert "
+            "others, etl.currency.rates (e.g. {USD: 0.92})"
+        )
+    if units == ISO4217 and currency is None:
+        raise ValueError(
+            f"etl.amount_minor_units {ISO4217} reads each row's decimals from its currency, "
+            "but etl.currency is not set: set etl.currency.base (and etl.columns.currency "
+            "when the column is not named currency), or give one number of decimals"
+        )
+    if currency is None:
+        return
+    if currency.minor_units and units != ISO4217:
+        raise ValueError(
+            f"etl.currency.minor_units {currency.minor_units} applies only with "
+            f"etl.amount_minor_units: {ISO4217} (now {units}): set that, or remove it"
+        )
+    if units == ISO4217:
+        unknown = [c for c in currency.accepted() if c not in currency.exponents()]
+        if unknown:
+            raise ValueError(
+                f"etl.amount_minor_units {ISO4217}: the built-in ISO 4217 table has no minor "
+                f"unit for {', '.join(unknown)} (accepted by etl.currency): give its decimals "
+                f"under etl.currency.minor_units, e.g. {{{unknown[0]}: 2}}"
+            )
 
 
 class EtlCurrency(Section):
@@ -48,11 +115,17 @@ class EtlCurrency(Section):
       date (a table built over months mixes the rate of the day with this one; run etl
       again, etl.mode: replace, after changing them). A currency not listed is quarantined
       as `unknown_currency`, naming it and the configured ones.
-    Codes are compared without case or surrounding blanks.
+    minor_units: {currency: decimals 0-4}, with etl.amount_minor_units: iso4217 only: a
+      currency's decimals where the export departs from ISO 4217 (some processors write
+      ISK or HUF with 2), or for a code the built-in table lacks (an export's own code).
+    Codes are compared without case or surrounding blanks; numeric codes of 1 or 2 digits
+    as their 3-digit form (36 is 036); quote numeric codes under 100 (YAML reads 036 as an
+    octal number).
     """
 
     base: str
     rates: dict[str, float] = Field(default_factory=dict)
+    minor_units: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("base", mode="before")
     @classmethod
@@ -79,6 +152,25 @@ class EtlCurrency(Section):
             folded[key] = rate
         return folded
 
+    @field_validator("minor_units", mode="before")
+    @classmethod
+    def _unit_codes(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        folded: dict[str, object] = {}
+        for code, units in value.items():
+            key = _code(code, "etl.currency.minor_units")
+            if key in folded:
+                raise ValueError(f"etl.currency.minor_units names {key} twice (codes are "
+                                 "compared without case)")  # fmt: skip
+            if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units <= 4:
+                raise ValueError(
+                    f"etl.currency.minor_units {key}: expected a whole number 0-4 (the "
+                    f"decimals of its amounts, e.g. JPY: 0, USD: 2); received {units!r}"
+                )
+            folded[key] = units
+        return folded
+
     @field_validator("rates")
     @classmethod
     def _positive_rates(cls, value: dict[str, float]) -> dict[str, float]:
@@ -102,6 +194,12 @@ class EtlCurrency(Section):
     def accepted(self) -> tuple[str, ...]:
         """The currencies a row may hold: the base first, then the rated ones."""
         return (self.base, *sorted(c for c in self.rates if c != self.base))
+
+    def exponents(self) -> dict[str, int]:
+        """{currency: decimals} of the accepted currencies etl.currency.minor_units or the
+        ISO 4217 table knows (iso4217; check_amount_settings refuses an accepted one without)."""
+        known = {**MINOR_UNITS, **self.minor_units}
+        return {c: known[c] for c in self.accepted() if c in known}
 
     def rate_of(self) -> dict[str, float]:
         """{currency: rate to base} of every accepted currency (the base's is 1)."""

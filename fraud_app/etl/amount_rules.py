@@ -95,10 +95,22 @@ def minor_unit_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     if not k:
         return ()
     written = F.col(amounts.WRITTEN)
+    said = detail_of("amount", f"has a fraction, but etl.amount_minor_units {k} reads each "
+                     f"amount as a whole number of 1/{10**k} units (e.g. {10**k * 10 + 50} = "
+                     f"10.50): is this export in major units? Then remove the setting"
+                     ) if k != amounts.ISO4217 else _iso_fraction_detail(cfg)  # fmt: skip
     return (
         Rule("amount_not_minor_units", "a fraction where etl.amount_minor_units reads integers",
              lambda: written % 1 != 0,  # floor() overflows beyond a long (1e300)
-             detail_of("amount", f"has a fraction, but etl.amount_minor_units {k} reads each "
-                       f"amount as a whole number of 1/{10**k} units (e.g. {10**k * 10 + 50} = "
-                       f"10.50): is this export in major units? Then remove the setting")),
+             said),
+    )  # fmt: skip
+
+
+def _iso_fraction_detail(cfg: EtlSection) -> Callable[[], Column]:
+    """The detail under etl.amount_minor_units: iso4217, naming the row's currency's decimals."""
+    return lambda: F.concat(
+        quoted_value("amount"), F.lit(f" has a fraction, but etl.amount_minor_units "
+        f"{amounts.ISO4217} reads each amount as a whole number of its currency's minor unit ("),
+        F.col(amounts.CURRENCY), F.lit(" has "), amounts.decimals(cfg).cast("string"),
+        F.lit(" decimals): is this export in major units? Then remove the setting"),
     )  # fmt: skip

@@ -6,12 +6,13 @@ ratios over a card's window mixed units and currencies without a word (session 4
 data40). This module owns:
 
 - the conversion of each row (`convert`): the number as written (`WRITTEN`, kept for the
-  rules) divided by 10^etl.amount_minor_units and multiplied by the rate of the row's
-  currency to etl.currency.base; a currency without a rate converts to null, which the
-  rule `unknown_currency` quarantines first (fraud_app.etl.rules, which owns the rules);
+  rules) divided by 10^etl.amount_minor_units (`iso4217`: 10^the decimals of the row's
+  currency, `decimals`) and multiplied by the rate of the row's currency to
+  etl.currency.base; a currency without a rate converts to null, which the rule
+  `unknown_currency` quarantines first (fraud_app.etl.rules, which owns the rules);
 - the currency column (`currency_source`): the one etl.columns.currency maps when
   etl.currency is set, else an unmapped column named currency, ccy, cur or currency_code,
-  staged as `CURRENCY` (the code folded: trimmed, upper case);
+  staged as `CURRENCY` (the code folded: trimmed, upper case, 36 as 036);
 - `reading` (the ETL report's `amount_reading`: the unit and currency settings a run read
   with) and `check_reading`: an append read otherwise than the table's previous run
   (a unit or rates changed between deliveries mix units in one table: a WARNING);
@@ -19,8 +20,10 @@ data40). This module owns:
   to ask (a currency column: one rollup; a first load whose unit the config does not
   state: the aggregates of `summary_columns`, computed as the stage is written by
   fraud_app.etl.stage_summary, no job of their own): the rows per currency (the ETL report's `currencies`) and the amounts'
-  integrality and median, with a WARNING for an unmapped currency column holding several
-  currencies and one for amounts that look like minor units (`looks_minor`).
+  integrality and median (as written, before a rate: `staged_columns`), with a WARNING
+  for an unmapped currency column holding several currencies and one for amounts that
+  look like minor units (`looks_minor`); `check_decimals`: a WARNING for one
+  etl.amount_minor_units over currencies of other ISO 4217 decimals.
 
 Does not own the settings (fraud_app.etl.amount_config, fraud_app.etl.config) or parsing
 the number (fraud_app.etl.parsing).
@@ -36,8 +39,10 @@ from pyspark.sql import functions as F
 
 from fraud_app.errors import SchemaError
 from fraud_app.etl import parsing
+from fraud_app.etl.amount_config import ISO4217, NUMERIC_WIDTH
 from fraud_app.etl.config import CURRENCY as CURRENCY_KEY
 from fraud_app.etl.config import EtlSection
+from fraud_app.etl.iso4217 import MINOR_UNITS
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +94,22 @@ def currency_column(src: Column | None) -> Column:
     # a numeric code written by a float ('978.0': pandas writes an integer column with a
     # gap as float64) is the code 978, as an id's '123.0' is 123: every row of such a
     # column was quarantined as `unknown_currency` "currency '978.0'"
-    return F.upper(F.regexp_replace(parsing.text(src), parsing.INTEGRAL_DECIMAL, "$1"))
+    code = F.upper(F.regexp_replace(parsing.text(src), parsing.INTEGRAL_DECIMAL, "$1"))
+    # a numeric code of an integer column lost its zeros: 36 is 036 (AUD), as in the config
+    short = code.rlike(f"^[0-9]{{1,{NUMERIC_WIDTH - 1}}}$")
+    return F.when(short, F.lpad(code, NUMERIC_WIDTH, "0")).otherwise(code)
+
+
+def _by_currency(values: dict[str, object]) -> Column:
+    """The value of the row's currency (null for a currency not in `values`)."""
+    lookup = F.create_map(*[F.lit(x) for c, v in sorted(values.items()) for x in (c, v)])
+    return F.element_at(lookup, F.col(CURRENCY))
+
+
+def decimals(cfg: EtlSection) -> Column:
+    """The row's currency's decimals under etl.amount_minor_units: iso4217 (which the
+    config refuses without etl.currency)."""
+    return _by_currency(cfg.currency.exponents() if cfg.currency is not None else {})
 
 
 def convert(df: DataFrame, cfg: EtlSection) -> DataFrame:
@@ -98,11 +118,14 @@ def convert(df: DataFrame, cfg: EtlSection) -> DataFrame:
     if not converts(cfg):
         return df
     written = F.col(PARSED_AMOUNT)
-    major = written / F.lit(10.0**cfg.amount_minor_units) if cfg.amount_minor_units else written
+    k = cfg.amount_minor_units
+    if k == ISO4217 and cfg.currency is not None:
+        tens = {c: 10.0**e for c, e in cfg.currency.exponents().items()}
+        major = written / _by_currency(tens)
+    else:
+        major = written / F.lit(10.0**k) if k else written
     if cfg.currency is not None:
-        rates = cfg.currency.rate_of()
-        rate = F.create_map(*[F.lit(x) for c, r in sorted(rates.items()) for x in (c, r)])
-        major = major * F.element_at(rate, F.col(CURRENCY))
+        major = major * _by_currency(cfg.currency.rate_of())
     return df.withColumns({WRITTEN: written, PARSED_AMOUNT: major})
 
 
@@ -119,7 +142,30 @@ def unit_said(cfg: EtlSection) -> str:
 def reading(cfg: EtlSection) -> dict:
     """The settings the amounts were read with, as the ETL report records them."""
     currency = cfg.currency.model_dump() if cfg.currency is not None else None
+    if currency is not None and not currency["minor_units"]:
+        del currency["minor_units"]  # as a report before session 42 recorded it
     return {"minor_units": cfg.amount_minor_units, "currency": currency}
+
+
+def check_decimals(cfg: EtlSection) -> None:
+    """A WARNING when one number of decimals (etl.amount_minor_units 1-4) reads currencies
+    whose ISO 4217 decimals differ: an export in minor units writes JPY 1000 for 1000 yen,
+    which 2 publishes as 10.00 yen."""
+    k = cfg.amount_minor_units
+    if not k or k == ISO4217 or cfg.currency is None:
+        return
+    other = {c: MINOR_UNITS[c] for c in cfg.currency.accepted() if MINOR_UNITS.get(c, k) != k}
+    if other:
+        shown = ", ".join(f"{c} {e}" for c, e in other.items())
+        logger.warning(
+            "ETL: etl.amount_minor_units %s divides every amount by 10^%s, but etl.currency "
+            "accepts currencies of other decimals in ISO 4217 (%s): an export in minor units "
+            "writes their amounts with those decimals (JPY 1000 is 1000 yen, which this "
+            "publishes as %g yen). Set etl.amount_minor_units: %s to read each currency's own "
+            "decimals; if the export really writes them with %s, say so under "
+            "etl.currency.minor_units with %s",
+            k, k, shown, 1000 / 10**k, ISO4217, k, ISO4217,
+        )  # fmt: skip
 
 
 def _same_reading(before: dict, now: dict) -> bool:
@@ -160,17 +206,24 @@ class AmountSummary:
 
 
 def _unit_open(cfg: EtlSection) -> bool:
-    """Whether the amounts' unit is a question: the config states none, and no rates make
-    the published amounts fractional whatever the unit."""
-    rated = cfg.currency is not None and bool(cfg.currency.rates)
-    return cfg.amount_minor_units is None and not rated
+    """Whether the amounts' unit is a question: the config states none (with rates too:
+    the look is asked of the amounts as written, `staged_columns`; a cents export with
+    rates and no unit was published 100 times too large without a word)."""
+    return cfg.amount_minor_units is None
 
 
-def _measures(ok: Column) -> dict[str, Column]:
-    amount = F.when(ok, F.col("amount"))
+def staged_columns(cfg: EtlSection) -> dict[str, Column]:
+    """The working columns the stage keeps for the look: the amounts as written when the
+    unit is open and rates convert them (the published ones are then fractional)."""
+    return {WRITTEN: F.col(WRITTEN)} if _unit_open(cfg) and converts(cfg) else {}
+
+
+def _measures(ok: Column, cfg: EtlSection) -> dict[str, Column]:
+    written = F.col(WRITTEN) if staged_columns(cfg) else F.col("amount")
+    amount = F.when(ok, written)
     return {
         "n": F.count(amount),
-        "fractional": F.count(F.when(ok & (F.col("amount") % 1 != 0), True)),
+        "fractional": F.count(F.when(ok & (written % 1 != 0), True)),
         "median": F.percentile_approx(amount, 0.5, 10_000),
     }
 
@@ -182,7 +235,7 @@ def summary_columns(cfg: EtlSection) -> dict[str, Column]:
     `summarise` when there is no currency column."""
     if not _unit_open(cfg):
         return {}
-    return {f"__amount_{k}": c for k, c in _measures(F.col("reason").isNull()).items()}
+    return {f"__amount_{k}": c for k, c in _measures(F.col("reason").isNull(), cfg).items()}
 
 
 def summarise(
@@ -196,12 +249,13 @@ def summarise(
     from `metrics` (the values of `summary_columns`, observed as the stage was written;
     one aggregation when they are missing), with one a rollup (one row per currency and
     the total); nothing when there is nothing to ask; the WARNINGs."""
+    check_decimals(cfg)
     column, mapped = source
     ask_unit = first_load and _unit_open(cfg)
     if column is None and not ask_unit:
         return AmountSummary()
     rows = stage.filter(F.col("reason").isNull())
-    measures = tuple(c.alias(k) for k, c in _measures(F.lit(True)).items())
+    measures = tuple(c.alias(k) for k, c in _measures(F.lit(True), cfg).items())
     if column is None:
         names = {f"__amount_{k}": k for k in ("n", "fractional", "median")}
         if metrics is not None and set(names) <= set(metrics):
@@ -265,7 +319,8 @@ def _warn_minor(looks: dict[str, float]) -> None:
         "ETL: every one of the %d amounts that passed the rules is a whole number and their median is "
         "%g: they look like minor units (cents), which the features would read as major "
         "units (a 10.50 payment as 1050). If they are minor units, set "
-        "etl.amount_minor_units: 2 (the currency's decimals) and run etl again; if they are "
+        "etl.amount_minor_units: 2 (the currency's decimals; iso4217 reads each row's "
+        "currency's own, with etl.currency) and run etl again; if they are "
         "major units (a currency without decimals, such as JPY), set etl.amount_minor_units: "
         "0, which also silences this warning",
         looks["rows"], looks["median"],

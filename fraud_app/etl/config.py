@@ -7,12 +7,12 @@ import datetime as dt
 import math
 import re
 import zoneinfo
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from fraud_app.config_base import Section, name_unknown
-from fraud_app.etl.amount_config import EtlCurrency
+from fraud_app.etl.amount_config import EtlCurrency, check_amount_settings, minor_units_setting
 from fraud_app.schema import CANONICAL_COLUMNS
 
 _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
@@ -171,7 +171,11 @@ class EtlSection(Section):
       with a fraction is then quarantined as `amount_not_minor_units` (an export in major
       units read with this setting). 0: the amounts are major units, as written (says so,
       which silences the ETL's WARNING that a first load's amounts look like minor units);
-      null (default): as written. One exponent for every row, whatever its currency.
+      null (default): as written. iso4217: each row's currency's own decimals (a
+      multi-currency export in minor units: JPY 1000 is 1000 yen, USD 1000 is 10.00, KWD
+      1000 is 1.000; fraud_app.etl.iso4217, overrides in etl.currency.minor_units), which
+      needs etl.currency. A number applies to every row whatever its currency: with
+      etl.currency accepting a currency of other decimals (JPY with 2), a WARNING names it.
     currency: the currency of the canonical amounts and fixed rates that convert others to
       it, for an export with a currency column (EtlCurrency; etl.columns.currency maps
       that column, looked for as `currency` otherwise; it is read and checked, not
@@ -246,7 +250,7 @@ class EtlSection(Section):
     bounds: EtlBounds = Field(default_factory=EtlBounds)
     conflicting_duplicates: Literal["keep_earliest", "quarantine_all"] = "keep_earliest"
     decimal_separator: Literal[".", ","] = "."
-    amount_minor_units: int | None = Field(None, ge=0, le=4)
+    amount_minor_units: Annotated[int, Field(ge=0, le=4)] | Literal["iso4217"] | None = None
     currency: EtlCurrency | None = None
     label_values: dict[str, Literal[0, 1] | None] = Field(default_factory=dict)
     missing_ids: tuple[str, ...] = DEFAULT_MISSING_IDS
@@ -276,6 +280,11 @@ class EtlSection(Section):
     def _known_zone(cls, value: str | None) -> str | None:
         """An IANA zone name (`known_zone`)."""
         return None if value is None else known_zone(value)
+
+    @field_validator("amount_minor_units", mode="before")
+    @classmethod
+    def _minor_units(cls, value: object) -> object:
+        return minor_units_setting(value)
 
     @field_validator("label_values", mode="before")
     @classmethod
@@ -381,15 +390,8 @@ class EtlSection(Section):
         return value
 
     @model_validator(mode="after")
-    def _currency_has_its_setting(self) -> EtlSection:
-        """A mapped currency column with nothing to check it against would be read for
-        nothing: the amounts would still be published as written, mixed."""
-        if CURRENCY in self.columns and self.currency is None:
-            raise ValueError(
-                f"etl.columns maps currency ({self.columns[CURRENCY]!r}) but etl.currency is "
-                "not set: expected etl.currency.base (the one currency accepted, e.g. EUR) "
-                "and, to convert others, etl.currency.rates (e.g. {USD: 0.92})"
-            )
+    def _amount_settings(self) -> EtlSection:
+        check_amount_settings(self.columns.get(CURRENCY), self.amount_minor_units, self.currency)
         return self
 
     def source_for(self, canonical: str) -> str:

@@ -33,6 +33,8 @@ _PLAIN_NUMBER = r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$"
 _COMMA_GROUPED = r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$"  # 1,234.56
 _CURRENCY = r"[$€£¥₹]|(^|[\s\d])[A-Za-z]{3}($|[\s\d])"
 _NON_FINITE = r"(?i)^[+-]?(nan|inf|infinity)$"  # read, then quarantined as non_finite_amount
+# a negative in parentheses or with a trailing minus, as ledgers and ERP exports write it
+_ACCOUNTING_NEGATIVE = r"^\(\s*\d[\d.,' ]*\s*\)$|^\d[\d.,' ]*-$"
 # ISO-8601 text must start with a whole date: Spark's cast read a time alone ('10:00:00')
 # as that time of the ETL run's own day, and '2024' or '2024-01' as the 1st of the month
 _ISO_DATE = r"^[+-]?\d{4,}-\d{1,2}-\d{1,2}"
@@ -151,6 +153,9 @@ def amount_hint(value: Column, decimal_separator: str) -> Column:
               F.lit("; it looks like a decimal comma: set etl.decimal_separator: ','"))
         .when(F.lit(decimal_separator == ",") & value.rlike(_PLAIN_NUMBER),
               F.lit("; it looks like a decimal point: set etl.decimal_separator: '.'"))
+        .when(value.rlike(_ACCOUNTING_NEGATIVE),
+              F.lit("; it looks like an accounting negative ((10.50) or 10.50-): write it "
+                    "as -10.50 (negative amounts need etl.bounds.min_amount below 0)"))
         .otherwise(F.lit(""))
     )  # fmt: skip
     return F.concat(F.lit(f"is not a number: {expected}"), looks)

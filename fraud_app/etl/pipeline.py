@@ -109,6 +109,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
         ),
         *[c.alias(n) for n, c in placeholder_columns().items()],
         *[c.alias(n) for n, c in label_words.staged_columns(cfg).items()],
+        *[c.alias(n) for n, c in amounts.staged_columns(cfg).items()],
         *([F.col(amounts.CURRENCY)] if currency is not None else []),
     )
 

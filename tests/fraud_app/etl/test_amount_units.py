@@ -137,7 +137,7 @@ def test_the_currency_column_must_be_there(spark, tmp_path) -> None:
             {"currency": {"base": "EUR", "rates": {"usd": True}}},
             r"rates USD: expected a number \(its rate to the base\), not the boolean true",
         ),
-        ({"amount_minor_units": 5}, r"amount_minor_units: Input should be less than or equal to 4"),
+        ({"amount_minor_units": 5}, r"amount_minor_units: expected a whole number 0-4"),
         ({"columns": {"money": "x"}}, r"Valid: \[.*'currency'\]"),
     ],
 )
