@@ -68,6 +68,11 @@ FILL, SAME, NOT_FOUND, CORRECTED = "fill", "same", "not_found", "corrected"
 QUARANTINED = (CONFLICTING_LABEL, BEFORE_TIMESTAMP, CORRECTION_TOO_EARLY)
 OUTCOMES = (FILL, SAME, CORRECTED, NOT_FOUND, *QUARANTINED)
 _OUTCOME = "__ledger_outcome"
+# at most this many re-applied entries (fills and corrections) are broadcast to the join
+# with the rebuilt rows; more take a shuffled join. Broadcast, they all went through the
+# driver: a ledger holding every transaction's label (a bank whose labels all come by
+# feed) is as large as the table (session 42; as fraud_app.etl.outputs.BROADCAST_CONFLICTS)
+BROADCAST_ENTRIES = 100_000
 _L = {c: f"__ledger_{c}" for c in ("label", "label_time", "source_file", "kind", "applied_at")}
 
 
@@ -150,13 +155,14 @@ def new_entries(
     return rows
 
 
-def reapply(
+def classify(
     kept: DataFrame, ledger: DataFrame, delay_s: int, corrections: str = "apply"
-) -> tuple[DataFrame, DataFrame]:  # fmt: skip
-    """(`kept`, the rows a replace run publishes, with the latest ledger version of each id
-    applied (module docstring); the latest entries with their outcome in `_OUTCOME` (one of
-    OUTCOMES), the quarantined ones with a `reason` and `reason_detail`). `kept` holds one
-    row per transaction_id (after the dedup); `delay_s`: features.label_delay_days.
+) -> DataFrame:  # fmt: skip
+    """The latest entries of the ledger with their outcome on `kept`, the rows a replace
+    run publishes (module docstring), in `_OUTCOME` (one of OUTCOMES; `counts` counts
+    them), the quarantined ones with a `reason` and `reason_detail`; `apply_entries`
+    applies them. `kept` holds one row per transaction_id (after the dedup); `delay_s`:
+    features.label_delay_days.
 
     A latest entry of label 1 over a row etl.input now gives 0 is a correction, as
     `fraud-app labels` would take it on the rebuilt table: also a FILL (the feed filled
@@ -167,11 +173,20 @@ def reapply(
     joined = _entries_on_rows(kept, ledger)
     classified = joined.withColumn(_OUTCOME, _outcome(known, corrections))
     details = _details(known)
-    classified = classified.withColumns({
+    return classified.withColumns({
         REASON: F.when(F.col(_OUTCOME).isin(*details), F.col(_OUTCOME)),
         DETAIL: F.coalesce(*[F.when(F.col(_OUTCOME) == k, d) for k, d in details.items()]),
     })  # fmt: skip
-    return _apply_entries(kept, classified, known), classified
+
+
+def apply_entries(
+    kept: DataFrame, classified: DataFrame, delay_s: int, counted: dict[str, int]
+) -> DataFrame:  # fmt: skip
+    """`kept` with the label (and label_time: a correction's known time, a fill's
+    label_time) of each FILL and CORRECTED entry of `classified` (`classify`); `counted`:
+    its `counts`, which say whether the entries are few enough to broadcast."""
+    return _apply_entries(kept, classified, _Known.build(delay_s),
+                          counted.get(FILL, 0) + counted.get(CORRECTED, 0))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -242,15 +257,17 @@ def _details(known: _Known) -> dict[str, Column]:
     }  # fmt: skip
 
 
-def _apply_entries(kept: DataFrame, classified: DataFrame, known: _Known) -> DataFrame:
-    """`kept` with the label (and label_time: a correction's known time, a fill's
-    label_time) of each FILL and CORRECTED entry."""
+def _apply_entries(kept: DataFrame, classified: DataFrame, known: _Known, n: int) -> DataFrame:
+    """`kept` with the label (and label_time) of each FILL and CORRECTED entry (`n` of
+    them: broadcast up to BROADCAST_ENTRIES)."""
     corrected = F.col(_OUTCOME) == CORRECTED
     applied = classified.filter(F.col(_OUTCOME).isin(FILL, CORRECTED)).select(
         "transaction_id", F.col(_L["label"]).alias("__fill"),
         F.when(corrected, known.entry).otherwise(F.col(_L["label_time"])).alias("__fill_time"),
     )  # fmt: skip
-    filled = kept.join(F.broadcast(applied), "transaction_id", "left").withColumns({
+    if n <= BROADCAST_ENTRIES:
+        applied = F.broadcast(applied)
+    filled = kept.join(applied, "transaction_id", "left").withColumns({
         "label": F.coalesce(F.col("__fill"), F.col("label")),
         "label_time": F.when(F.col("__fill").isNotNull(), F.col("__fill_time"))
                        .otherwise(F.col("label_time")),

@@ -198,10 +198,11 @@ def _reapply_ledger(
     of its transactions one outcome; `kept` as it is without a ledger."""
     if ledger is None:
         return kept, None
-    kept, outcomes = label_ledger.reapply(kept, ledger, label_delay_s, corrections)
+    outcomes = label_ledger.classify(kept, ledger, label_delay_s, corrections)
     outcomes = outcomes.persist(StorageLevel.MEMORY_AND_DISK)
     counts = label_ledger.counts(outcomes)
     _check_ledger(ledger, counts)
+    kept = label_ledger.apply_entries(kept, outcomes, label_delay_s, counts)
     return kept, _Reapplied(ledger, outcomes, counts)
 
 

@@ -5,7 +5,7 @@ array of integers) into the float array the trainer and the scorer read. `check_
 errors (feature width, null or NaN/infinite features, null and non-binary labels) from a
 `DataSummary`: the one the trainer's own data pass makes (DlcoreClassifier: no Spark job
 of the estimator's own), or the one `inspect_training_data` makes in ONE pass (partial
-sums per Arrow batch) when the whole data's feature moments are needed before training
+sums per partition) when the whole data's feature moments are needed before training
 (BalancedBaggingClassifier standardises every member with them, as `fraud-app train` does).
 """
 
@@ -194,9 +194,14 @@ def label_column(df: DataFrame, col: str, what: str) -> Column:
 
 
 def _batch_summary(features: str, label: str, weight: str | None = None):
+    """One DataSummary row per partition with rows (its Arrow batches' summaries combined
+    in order): a row per batch made the driver's share grow with the rows, ~5 KB of Python
+    per 10,000 rows at 30 features (docs/PROBES.md, session 42)."""
+
     def fn(batches: Iterator):
         import pyarrow as pa
 
+        parts = []
         for batch in batches:
             n = batch.num_rows
             if n == 0:
@@ -213,7 +218,9 @@ def _batch_summary(features: str, label: str, weight: str | None = None):
                 if weight:  # a null weight as NaN, and float32, as the trainer's blocks read it
                     w = _float32(batch.column(weight)).astype(np.float64)
                 part = summarize_arrays(flat.reshape(n, widths[0]), y, w)
-            yield pa.RecordBatch.from_pylist([_as_row(part)])
+            parts.append(part)
+        if parts:
+            yield pa.RecordBatch.from_pylist([_as_row(DataSummary.combine(parts))])
 
     return fn
 
@@ -261,7 +268,7 @@ def inspect_training_data(
     statistics before it splits it)."""
     cols = [features, label, *([weight] if weight else [])]
     parts = df.select(*cols).mapInArrow(_batch_summary(*cols), _SUMMARY_SCHEMA)
-    rows = parts.collect()  # one small row per Arrow batch
+    rows = parts.collect()  # one small row per partition
     summary = DataSummary.combine(
         [
             DataSummary(

@@ -1,5 +1,5 @@
 """What the members' input layers are fitted on: feature statistics (one Spark pass,
-partial sums per Arrow batch) for Standardize, and the seeded sample the input encoding's
+partial sums per partition) for Standardize, and the seeded sample the input encoding's
 quantile bins (PiecewiseLinear) are fitted on.
 
 Owns: those two reads and fitting the encoding's state. Does not own: the member loop
@@ -14,20 +14,24 @@ import numpy as np
 
 from dlcore.layers import PiecewiseLinear, quantile_edges
 from fraud_app.errors import EmptyInputError
-from fraud_app.features.moments import batch_moments, combine_moments, require_finite_moments
+from fraud_app.features.moments import MomentSums, combine_moments, require_finite_moments
 from fraud_app.spark.validation_rows import collect_validation
 
 
 def _partial_moments(features_col: str):
+    """One partial (n, s1, s2) per partition with rows (MomentSums): a partial per Arrow
+    batch made the driver's share grow with the rows."""
+
     def fn(batches: Iterator):
         import pyarrow as pa
 
+        sums = MomentSums()
         for batch in batches:
-            if batch.num_rows == 0:
-                continue
-            n, s1, s2 = batch_moments(batch.column(features_col))
+            if batch.num_rows:
+                sums.add(batch.column(features_col))
+        if sums.n:
             yield pa.RecordBatch.from_arrays(
-                [pa.array([n]), pa.array([s1.tolist()]), pa.array([s2.tolist()])],
+                [pa.array([sums.n]), pa.array([sums.s1.tolist()]), pa.array([sums.s2.tolist()])],
                 ["n", "s1", "s2"],
             )
 

@@ -177,17 +177,21 @@ def day_psi(values: np.ndarray, groups: list[np.ndarray], edges, props) -> float
 
 def scoring_metadata(
     *,
-    validation_scores: np.ndarray,
     budget: float,
     feature_means: np.ndarray,
     sample_X: np.ndarray,
     sample_scores: np.ndarray,
     sample_days: np.ndarray | None = None,
+    validation_scores: np.ndarray | None = None,
+    threshold: float | None = None,
 ) -> dict[str, Any]:
-    """The C2 block from already-collected arrays."""
+    """The C2 block from already-collected arrays: the alert `threshold`, else
+    alert_threshold of `validation_scores`."""
+    if threshold is None:
+        threshold = alert_threshold(validation_scores, budget)
     return {
         "alert_budget": float(budget),
-        "threshold": alert_threshold(validation_scores, budget),
+        "threshold": float(threshold),
         "feature_means": [float(x) for x in feature_means],
         "reference": reference_block(sample_X, sample_scores, sample_days),
     }
@@ -220,11 +224,12 @@ def sample_features(
 
 
 def reference_from_training(
-    train_df, ensemble, *, validation_scores, budget: float, features_col: str,
+    train_df, ensemble, *, threshold: float, budget: float, features_col: str,
     train_rows: int, reference_rows: int, seed: int = 0,
 ) -> dict[str, Any]:  # fmt: skip
-    """C2 metadata: threshold from `validation_scores` (the scores of the rows that set it:
-    pipelines/training/threshold.py); means and deciles of the training window."""
+    """C2 metadata: the alert `threshold` (set from the scores of the rows
+    pipelines/training/threshold.py chose, at `budget`); means and deciles of the training
+    window."""
     day_of = "timestamp" if "timestamp" in train_df.columns else None
     sample = sample_features(train_df, features_col, reference_rows, train_rows, seed, day_of)
     X, days = sample if day_of else (sample, None)
@@ -237,7 +242,7 @@ def reference_from_training(
         logger.warning("no Standardize layer: feature means come from the reference sample")
         means = X.astype(np.float64).mean(axis=0)
     return scoring_metadata(
-        validation_scores=validation_scores,
+        threshold=threshold,
         budget=budget,
         feature_means=means,
         sample_X=X,

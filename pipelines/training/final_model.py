@@ -42,10 +42,10 @@ def save_final(ctx: RunContext, trained: Ensembles, val_scores) -> Path:
         )
         return final_val["fraud_score"]
 
-    scores, threshold_rows = threshold.choose(
+    alert_at, threshold_rows = threshold.choose(
         gap, validation_scores, splits, config.scoring.alert_budget, refit=refit is not None
     )
-    ensemble.metadata["scoring"] = nodes.scoring_metadata(splits, ensemble, scores, config,
+    ensemble.metadata["scoring"] = nodes.scoring_metadata(splits, ensemble, alert_at, config,
                                                           ctx.vector)  # fmt: skip
     ensemble.metadata["scoring"]["threshold_rows"] = threshold_rows
     # each feature's spec, so scoring can refuse a spec changed under the same name

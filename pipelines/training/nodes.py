@@ -226,13 +226,13 @@ def evaluate_arrays(
     return out
 
 
-def scoring_metadata(splits, ensemble, validation_scores, config, features_col: str):
-    """C2: alert threshold from `validation_scores` (the test gap's or validation's scores:
+def scoring_metadata(splits, ensemble, threshold: float, config, features_col: str):
+    """C2: the alert threshold (of the test gap's or validation's scores:
     pipelines/training/threshold.py), training-window means and drift deciles."""
     return reference_from_training(
         splits.train,
         ensemble,
-        validation_scores=validation_scores,
+        threshold=threshold,
         budget=config.scoring.alert_budget,
         features_col=features_col,
         train_rows=splits.summary["windows"]["train"]["rows"],
