@@ -62,6 +62,16 @@ def data(spark, tmp_path_factory):
     return {"root": root, "specs": specs, "config": config, "days": days, "model": model}
 
 
+@pytest.fixture(scope="module")
+def recomputed(spark, data, tmp_path_factory):
+    """The last three dates scored computing their features (`scoring.features: recompute`),
+    as two tests read them: (summary, scores by transaction_id). Read only."""
+    days = data["days"]
+    out = tmp_path_factory.mktemp("recomputed") / "scores"
+    return _score(spark, data["config"], out, days[-3], days[-1], data["model"],
+                  features="recompute")  # fmt: skip
+
+
 def _score(spark, config, out: Path, start, end, model, **more):
     """(summary, scores by transaction_id) of one job writing to `out`."""
     updates = {"output": str(out), **more}
@@ -78,14 +88,13 @@ def _moved_features(config, path: Path):
     )
 
 
-def test_a_feature_table_whose_files_changed_is_not_read(spark, data, tmp_path):
+def test_a_feature_table_whose_files_changed_is_not_read(spark, data, recomputed, tmp_path):
     # a date's partition deleted from the feature table (a retention rule, a partial copy),
     # the canonical table unchanged: the job read the table's rows, the date had no
     # scores, and the summary said the canonical table had no transactions that day
     config, days, model = data["config"], data["days"], data["model"]
     start, gone, end = days[-3], days[-2], days[-1]
-    summary, computed = _score(spark, config, tmp_path / "computed", start, end, model,
-                               features="recompute")  # fmt: skip
+    summary, computed = recomputed
     assert summary["features_source"]["source"] == "computed"
     assert set(computed["event_date"].astype(str)) == {start, gone, end}
     summary, read = _score(spark, config, tmp_path / "read", start, end, model)
@@ -190,7 +199,7 @@ def test_evaluate_a_window_outside_the_table_names_the_dates_it_holds(spark, dat
         run_evaluation(spark, config, model_uri=model, start=after, end=after, name="after")
 
 
-def test_a_job_records_its_window_scored_at_and_the_data_it_read(spark, data, tmp_path):
+def test_a_job_records_its_window_scored_at_and_the_data_it_read(spark, data, recomputed, tmp_path):
     """From a scores row an auditor gets to its job (the summary's `scored_at` is the rows'
     value; `created_at` is later), the window asked for (the dates with rows said less: a
     day without transactions was not there) and a digest of the partitions read, equal when
@@ -215,7 +224,8 @@ def test_a_job_records_its_window_scored_at_and_the_data_it_read(spark, data, tm
     # computed: the canonical table up to the job's last date (the history), whose one
     # changed value (by pyarrow, its _files.json then deleted as the integrity error says)
     # gives another digest
-    computed, _ = _score(spark, config, tmp_path / "c1", start, end, model, features="recompute")
+    computed, _ = recomputed  # days[-3]..days[-1]
+    assert (start, end) == (days[-3], days[-1])
     canon = computed["features_source"]["data_files"]
     assert computed["features_source"]["source"] == "computed"
     assert canon["first_date"] is None and canon["last_date"] == end
