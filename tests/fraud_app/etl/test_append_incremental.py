@@ -2,11 +2,13 @@
 quarantine file), with the same table and the same duplicate classification as an
 append against the whole published table (the old implementation, computed here with
 the pure steps); only-duplicate deliveries rewrite nothing; a published table of another
-schema is a clear error; a run killed inside its commit converges on a re-run."""
+schema is a clear error; a run killed inside its commit converges on a re-run. The first
+delivery is published once per policy for the module; each test appends to its own copy."""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,6 +62,36 @@ def _first_delivery(tmp_path: Path) -> Path:
     return _write(tmp_path / "d1" / "a.csv", rows)
 
 
+def publish_first(spark, base: Path, policy: str = "keep_earliest") -> Path:
+    """base/work: the first delivery published by an append with no table yet (as
+    replace): t0..t7 on 2024-01-01..04, bad0 quarantined."""
+    first = run_etl(spark, _cfg(base, _first_delivery(base), policy))
+    assert (first.output_rows, first.quarantine_rows, first.previous_rows) == (8, 1, 0)
+    assert (first.rekeyed_copies, first.backfilled_dates) == (0, ())
+    return base / "work"
+
+
+def copy_published(work: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of a published root `work` as tmp_path/work (copy2: the files keep their
+    mtimes), for one test: its (canonical table, quarantine)."""
+    shutil.copytree(work, tmp_path / "work")
+    return tmp_path / "work" / "canonical", tmp_path / "work" / "quarantine"
+
+
+@pytest.fixture(scope="module")
+def published(spark, tmp_path_factory):
+    """The first delivery published once per conflicting_duplicates policy, for the module;
+    a test works on its own copy (copy_published)."""
+    done: dict[str, Path] = {}
+
+    def first(policy: str = "keep_earliest") -> Path:
+        if policy not in done:
+            done[policy] = publish_first(spark, tmp_path_factory.mktemp(f"first-{policy}"), policy)
+        return done[policy]
+
+    return first
+
+
 def _old_append(spark, cfg, table: str):
     """The table and the new rows' classes of an append against the WHOLE published
     table, as etl.mode: append did before it became incremental."""
@@ -76,11 +108,9 @@ def _old_append(spark, cfg, table: str):
 
 @pytest.mark.parametrize("policy", ["keep_earliest", "quarantine_all"])
 def test_append_rewrites_only_the_dates_with_new_rows_and_matches_a_whole_table_append(
-    spark, tmp_path, policy
+    spark, tmp_path, published, policy
 ) -> None:
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path), policy))  # no table yet
-    assert (first.output_rows, first.quarantine_rows, first.previous_rows) == (8, 1, 0)
-    table, quarantine = Path(first.output_path), Path(first.quarantine_path)
+    table, quarantine = copy_published(published(policy), tmp_path)  # (8, 1, 0) rows
     before, q_before = _files(table), _files(quarantine)
     second = [
         _row("t0", 1, "0.5"),  # identical to a published row: a duplicate, 01-01 untouched
@@ -123,9 +153,8 @@ def test_append_rewrites_only_the_dates_with_new_rows_and_matches_a_whole_table_
     assert (report["previous_rows"], report["output_rows"]) == (8, r.output_rows)
 
 
-def test_a_delivery_of_duplicates_only_rewrites_nothing(spark, tmp_path) -> None:
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
-    table, quarantine = Path(first.output_path), Path(first.quarantine_path)
+def test_a_delivery_of_duplicates_only_rewrites_nothing(spark, tmp_path, published) -> None:
+    table, quarantine = copy_published(published(), tmp_path)
     before, q_before = _files(table), _files(quarantine)
     again = _write(tmp_path / "d2" / "b.csv", [_row("t1", 1, "1.5"), _row("t6", 4, "6.5")])
 
@@ -137,9 +166,8 @@ def test_a_delivery_of_duplicates_only_rewrites_nothing(spark, tmp_path) -> None
         "_etl_report.json", "_files.json"] + [f"event_date=2024-01-0{d}" for d in range(1, 5)]  # fmt: skip
 
 
-def test_a_published_table_of_another_schema_is_a_clear_error(spark, tmp_path) -> None:
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
-    table = Path(first.output_path)
+def test_a_published_table_of_another_schema_is_a_clear_error(spark, tmp_path, published) -> None:
+    table, _ = copy_published(published(), tmp_path)
     # 01-02 rewritten by another tool with `amount` as text
     part = str(table / "event_date=2024-01-02")
     drifted = spark.read.parquet(part).withColumn("amount", F.col("amount").cast("string"))
@@ -164,9 +192,10 @@ def test_a_published_table_of_another_schema_is_a_clear_error(spark, tmp_path) -
     assert _files(table) == before and not (table / "_staging").exists()
 
 
-def test_a_run_killed_inside_its_commit_converges_on_a_re_run(spark, tmp_path, monkeypatch) -> None:
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
-    table = Path(first.output_path)
+def test_a_run_killed_inside_its_commit_converges_on_a_re_run(
+    spark, tmp_path, published, monkeypatch
+) -> None:
+    table, _ = copy_published(published(), tmp_path)
     delivery = [_row("t40", 1), _row("t41", 2), _row("t42", 6), _row("bad2", 6, "z")]
     cfg = _cfg(tmp_path, _write(tmp_path / "d2" / "b.csv", delivery))
     expected, _ = _old_append(spark, cfg, str(table))
@@ -200,12 +229,13 @@ def test_a_run_killed_inside_its_commit_converges_on_a_re_run(spark, tmp_path, m
     assert not (table / "_staging").exists()
 
 
-def test_every_quarantine_file_has_the_columns_of_every_delivery(spark, tmp_path) -> None:
+def test_every_quarantine_file_has_the_columns_of_every_delivery(
+    spark, tmp_path, published
+) -> None:
     # a delivery with a column the quarantine lacks rewrites it once with both sets of
     # raw_ columns; one with fewer columns adds a file with the missing ones as nulls, so
     # a reader without mergeSchema (Spark, pyarrow) sees every column of every row
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
-    quarantine = Path(first.quarantine_path)
+    _, quarantine = copy_published(published(), tmp_path)
     wider = tmp_path / "d2" / "b.csv"
     wider.parent.mkdir()
     wider.write_text(f"{HEADER},device_id\n{_row('bad3', 6, 'q')},dev3\n{_row('t50', 6)},dev4\n")

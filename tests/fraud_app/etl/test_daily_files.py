@@ -10,6 +10,7 @@ each run rewrites a date it touches as one file. Real Spark, the real ETL and la
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -57,11 +58,26 @@ def _data_files(folder: Path) -> dict[str, int]:
     return found
 
 
-def _daily_cycle(spark, tmp_path: Path, **etl):
-    """The first delivery published (replace), then DAYS days of: an append of that day's
-    delivery, a labels feed filling yesterday's transaction and naming an unknown one."""
-    first = _write(tmp_path / "raw0" / "a.csv", HEADER + "d0,c0,2024-01-10 09:00:00,0.5,,\n")
-    run_etl(spark, _config(tmp_path, first.parent))
+@pytest.fixture(scope="module")
+def first(spark, tmp_path_factory) -> Path:
+    """The first delivery (one unlabelled transaction, d0) published (replace) once for the
+    module under <base>/work; the delivery's file. A test works on its own copy (_copy)."""
+    base = tmp_path_factory.mktemp("first")
+    first = _write(base / "raw0" / "a.csv", HEADER + "d0,c0,2024-01-10 09:00:00,0.5,,\n")
+    run_etl(spark, _config(base, first.parent))
+    return first
+
+
+def _copy(first: Path, tmp_path: Path) -> None:
+    """The table `first` published, as tmp_path/work (copy2: the files keep their mtimes)."""
+    shutil.copytree(first.parent.parent / "work", tmp_path / "work")
+
+
+def _daily_cycle(spark, tmp_path: Path, first: Path, **etl):
+    """The first delivery published (a copy of `first`'s table), then DAYS days of: an
+    append of that day's delivery, a labels feed filling yesterday's transaction and naming
+    an unknown one."""
+    _copy(first, tmp_path)
     for i in range(1, DAYS + 1):
         delivery = _write(tmp_path / f"raw{i}" / "a.csv", _day(i))
         run_etl(spark, _config(tmp_path, delivery.parent, mode="append", **etl))
@@ -69,11 +85,12 @@ def _daily_cycle(spark, tmp_path: Path, **etl):
                       f"d{i - 1},1,2024-01-{10 + i:02d} 12:00:00\nunknown{i},1,\n")  # fmt: skip
         fed = run_labels(spark, _config(tmp_path, delivery.parent, **etl), [str(feed)])
         assert (fed.labels_filled, fed.quarantine_rows) == (1, 1)
-    return first
 
 
-def test_daily_appends_and_feeds_keep_the_quarantine_and_ledger_files_bounded(spark, tmp_path):
-    first = _daily_cycle(spark, tmp_path, compact_files=3)
+def test_daily_appends_and_feeds_keep_the_quarantine_and_ledger_files_bounded(
+    spark, tmp_path, first
+):
+    _daily_cycle(spark, tmp_path, first, compact_files=3)
     work = tmp_path / "work"
     quarantine, ledger = (
         _data_files(work / "quarantine"),
@@ -107,11 +124,10 @@ def test_daily_appends_and_feeds_keep_the_quarantine_and_ledger_files_bounded(sp
     assert rebuilt.label_feed_quarantine_kept == DAYS
 
 
-def test_a_widened_quarantine_keeps_the_rows_label_feeds_quarantined(spark, tmp_path):
+def test_a_widened_quarantine_keeps_the_rows_label_feeds_quarantined(spark, tmp_path, first):
     """A delivery with a column the quarantine lacks rewrites it; the rows `labels` runs
     quarantined keep their `labels-` names, so a replace rebuild still carries them."""
-    first = _write(tmp_path / "raw0" / "a.csv", HEADER + "d0,c0,2024-01-10 09:00:00,0.5,,\n")
-    run_etl(spark, _config(tmp_path, first.parent))
+    _copy(first, tmp_path)
     feed = _write(tmp_path / "feed.csv", "transaction_id,label,label_time\nunknown1,1,\n")
     assert run_labels(spark, _config(tmp_path, first.parent), [str(feed)]).quarantine_rows == 1
     wider = _write(tmp_path / "raw1" / "a.csv", "transaction_id,card_id,timestamp,amount,note\n"

@@ -8,18 +8,33 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 
 from fraud_app.etl.pipeline import run_etl
-from tests.fraud_app.etl.test_append_incremental import _cfg, _first_delivery, _row, _write
+from tests.fraud_app.etl.test_append_incremental import (
+    _cfg,
+    _row,
+    _write,
+    copy_published,
+    publish_first,
+)
 
 pytestmark = pytest.mark.spark
 
 
-def test_rekeyed_copies_and_backfilled_dates_are_published_and_named(spark, tmp_path, caplog):
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))  # t0..t7, 01-01..01-04
-    assert (first.rekeyed_copies, first.backfilled_dates) == (0, ())
+@pytest.fixture(scope="module")
+def first(spark, tmp_path_factory) -> Path:
+    """t0..t7 on 2024-01-01..04 published once for the module (no rekeyed copies, no
+    backfilled dates: publish_first checks); each test appends to its own copy."""
+    return publish_first(spark, tmp_path_factory.mktemp("first"))
+
+
+def test_rekeyed_copies_and_backfilled_dates_are_published_and_named(
+    spark, tmp_path, first, caplog
+):
+    copy_published(first, tmp_path)  # t0..t7, 01-01..01-04
     second = _write(
         tmp_path / "d2" / "b.csv",
         [
@@ -48,18 +63,18 @@ def test_rekeyed_copies_and_backfilled_dates_are_published_and_named(spark, tmp_
     )
 
 
-def test_a_later_day_alone_is_neither(spark, tmp_path):
-    run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
+def test_a_later_day_alone_is_neither(spark, tmp_path, first):
+    copy_published(first, tmp_path)
     later = _write(tmp_path / "d2" / "b.csv", [_row("n1", 5, "0.5"), _row("n2", 6, "1.5")])
     result = run_etl(spark, _cfg(tmp_path, later))  # same card, amounts, hours: other days
     assert (result.rekeyed_copies, result.rekeyed_examples, result.backfilled_dates) == (0, (), ())
     assert (result.skipped_dates, result.skipped_days) == (None, 0)  # 01-05 follows 01-04
 
 
-def test_dates_an_append_skips_are_named(spark, tmp_path, caplog):
+def test_dates_an_append_skips_are_named(spark, tmp_path, first, caplog):
     # session 29: a month without a delivery between two appends was published without a
     # word; the window features of the days after it count fewer transactions
-    run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))  # 01-01..01-04
+    copy_published(first, tmp_path)  # 01-01..01-04
     later = _write(tmp_path / "d2" / "b.csv", [_row("n1", 9, "0.5"), _row("n2", 10, "1.5")])
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl.delivery_checks"):
         result = run_etl(spark, _cfg(tmp_path, later))
@@ -69,11 +84,11 @@ def test_dates_an_append_skips_are_named(spark, tmp_path, caplog):
     assert "ETL append: 4 date(s), 2024-01-05..2024-01-08, hold no rows" in caplog.text
 
 
-def test_late_rows_of_the_newest_date_are_named(spark, tmp_path, caplog):
+def test_late_rows_of_the_newest_date_are_named(spark, tmp_path, first, caplog):
     # session 36: rows of yesterday in today's delivery (the usual late arrival: a switch
     # outage, a batch acquirer) were added to the newest published date without a word,
     # so the scores already written for that date silently lacked them
-    run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))  # 01-01..01-04
+    copy_published(first, tmp_path)  # 01-01..01-04
     later = _write(tmp_path / "d2" / "b.csv", [_row("late4", 4, "0.5", hour=23),
                                                _row("n5", 5, "1.5")])  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl.delivery_checks"):

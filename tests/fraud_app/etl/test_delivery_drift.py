@@ -16,6 +16,7 @@ is now one WARNING naming the main reason and an example."""
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -61,12 +62,27 @@ def _history(spark, root: Path, **columns) -> None:
     _etl(spark, root, days, "history", "replace", **columns)
 
 
+@pytest.fixture(scope="module")
+def history(spark, tmp_path_factory) -> Path:
+    """root/work: 8 days of every column published once for the module (_history); a
+    test appends to its own copy (`_copy`)."""
+    root = tmp_path_factory.mktemp("history")
+    _history(spark, root)
+    return root / "work"
+
+
+def _copy(history: Path, tmp_path: Path) -> None:
+    shutil.copytree(history, tmp_path / "work")  # copy2: the files keep their mtimes
+
+
 def _warnings(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if "lost the values" in r.getMessage()]
 
 
-def test_a_delivery_without_a_column_the_table_holds_is_named(spark, tmp_path, caplog) -> None:
-    _history(spark, tmp_path)
+def test_a_delivery_without_a_column_the_table_holds_is_named(
+    spark, tmp_path, history, caplog
+) -> None:
+    _copy(history, tmp_path)
     day = _day("2024-03-09", prefix="n").drop(columns=["mcc"])
     day.loc[:, "channel"] = ""  # kept in the header, empty in every row
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl.delivery_checks"):
@@ -98,8 +114,8 @@ def test_a_renamed_mapped_column_is_named_with_its_export_name(spark, tmp_path, 
     assert "mcc (export column 'merchant_category') in 0% of the added rows" in line
 
 
-def test_a_delivery_holding_its_columns_says_nothing(spark, tmp_path, caplog) -> None:
-    _history(spark, tmp_path)
+def test_a_delivery_holding_its_columns_says_nothing(spark, tmp_path, history, caplog) -> None:
+    _copy(history, tmp_path)
     day = _day("2024-03-09", prefix="n")
     day.loc[:3, "mcc"] = ""  # 4 of 10 empty: 60 % against 100 %, not below half
     day.loc[4:5, "country"] = "FR"  # 2 of 10 a country not seen: a new one can be real
@@ -113,8 +129,8 @@ def test_a_delivery_holding_its_columns_says_nothing(spark, tmp_path, caplog) ->
     assert "were quarantined, not published" not in caplog.text
 
 
-def test_a_delivery_quarantined_as_a_whole_is_a_warning(spark, tmp_path, caplog) -> None:
-    _history(spark, tmp_path)
+def test_a_delivery_quarantined_as_a_whole_is_a_warning(spark, tmp_path, history, caplog) -> None:
+    _copy(history, tmp_path)
     day = _day("2024-03-09", prefix="n")
     day["amount"] = "$" + day["amount"].astype(str)  # the export's amount format changed
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl"):
@@ -131,8 +147,8 @@ def test_a_delivery_quarantined_as_a_whole_is_a_warning(spark, tmp_path, caplog)
     )
 
 
-def test_code_values_spelt_anew_are_named(spark, tmp_path, caplog) -> None:
-    _history(spark, tmp_path)
+def test_code_values_spelt_anew_are_named(spark, tmp_path, history, caplog) -> None:
+    _copy(history, tmp_path)
     day = _day("2024-03-09", prefix="n")
     day["mcc"] = day["mcc"].astype(float).astype(str)  # '5411' -> '5411.0'
     day["country"] = day["country"].str.lower()

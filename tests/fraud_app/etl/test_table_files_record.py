@@ -6,7 +6,8 @@ edited: the steps that read the table computed on fewer or other rows without a 
 (`features` on a canonical table short of a date; `train` on a feature table short of a
 date; the replaced file's rows read as the folder's date). Every writer now records its
 files (`_files.json`: relative path and size, the sha256 of `_features.json`) and the
-readers compare (fraud_app.etl.manifest). Real Spark: the real ETL, features, labels."""
+readers compare (fraud_app.etl.manifest). Real Spark: the real ETL, features, labels; the
+project built once for the module and put back as built for each test (`config`)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from fraud_app.features.pipeline import build_feature_table, feature_set_from_co
 from fraud_app.features.table import read_feature_metadata
 from fraud_app.scoring.table_source import table_rows
 from pipelines.training.feature_input import read_features
-from tests.fraud_app.csv_project import csv_project
+from tests.fraud_app.csv_project import BuiltProject
 
 pytestmark = pytest.mark.spark
 MANIFEST_NAME = "_files.json"  # fraud_app.etl.manifest's
@@ -36,8 +37,16 @@ CSV = "transaction_id,card_id,timestamp,amount,label\n" + "".join(
 )
 
 
-def _project(spark, tmp_path, csv: str = CSV):
-    return csv_project(spark, tmp_path, csv)
+@pytest.fixture(scope="module")
+def built(spark, tmp_path_factory) -> BuiltProject:
+    """`etl` of CSV, then `features` with the shipped specs, once for the module."""
+    return BuiltProject(spark, tmp_path_factory.mktemp("project"), CSV)
+
+
+@pytest.fixture
+def config(built):
+    """The project as `etl` and `features` left it, for this test alone."""
+    return built.fresh()
 
 
 def _part(table: str, day: str) -> Path:
@@ -52,8 +61,7 @@ def _replace(table: str, day: str, other: str) -> None:
     part.with_name(f".{part.name}.crc").unlink(missing_ok=True)
 
 
-def test_a_missing_canonical_part_file_stops_features(spark, tmp_path):
-    config = _project(spark, tmp_path)
+def test_a_missing_canonical_part_file_stops_features(spark, config):
     canonical = config.canonical_table()
     record = json.loads((Path(canonical) / MANIFEST_NAME).read_text())
     assert record["files"] == DAYS
@@ -76,8 +84,9 @@ def test_a_missing_canonical_part_file_stops_features(spark, tmp_path):
     assert build_feature_table(spark, config).rows == 50
 
 
-def test_a_feature_table_short_of_a_date_or_with_a_swapped_file_stops_train(spark, tmp_path):
-    config = _project(spark, tmp_path)
+def test_a_feature_table_short_of_a_date_or_with_a_swapped_file_stops_train(
+    spark, tmp_path, config
+):
     features = config.feature_table()
     df, _ = read_features(spark, config)
     assert df.count() == 60
@@ -97,10 +106,9 @@ def test_a_feature_table_short_of_a_date_or_with_a_swapped_file_stops_train(spar
     assert read_features(spark, config)[0].count() == 60  # put back: read
 
 
-def test_an_edited_features_json_is_refused(spark, tmp_path):
+def test_an_edited_features_json_is_refused(spark, config):
     """The vector is read with `_features.json`'s names: two names swapped by hand made
     train label each column with the other's name."""
-    config = _project(spark, tmp_path)
     meta_path = Path(config.feature_table()) / "_features.json"
     meta = json.loads(meta_path.read_text())
     names = meta["feature_names"]
@@ -113,10 +121,9 @@ def test_an_edited_features_json_is_refused(spark, tmp_path):
         read_features(spark, config)  # trained with the two columns' names swapped before
 
 
-def test_score_computes_when_a_feature_file_was_swapped(spark, tmp_path):
+def test_score_computes_when_a_feature_file_was_swapped(spark, config):
     """The scorer read the feature table when its file NAMES were the ones written: a file
     replaced under the same name gave the scored date another date's rows."""
-    config = _project(spark, tmp_path)
     names = read_feature_metadata(config.feature_table(), spark)["feature_names"]
     feature_set = feature_set_from_config(config.features)
     rows = table_rows(spark, config, feature_set, names, DAY5, DAY5)
@@ -129,8 +136,7 @@ def test_score_computes_when_a_feature_file_was_swapped(spark, tmp_path):
     assert "1 changed (event_date=2024-01-05/part-" in rows.why
 
 
-def test_append_and_labels_keep_the_record_and_refuse_a_damaged_table(spark, tmp_path):
-    config = _project(spark, tmp_path)
+def test_append_and_labels_keep_the_record_and_refuse_a_damaged_table(spark, tmp_path, config):
     canonical = config.canonical_table()
     feed = tmp_path / "feed.csv"
     feed.write_text("transaction_id,label\nt1,1\n")  # a chargeback rewrites 2024-01-02

@@ -4,7 +4,9 @@ incremental run leaves the previous table readable (session 32).
 
 Split from test_incremental_build.py (its helpers, same project and data) so that under
 `make test` (`--dist loadfile`) these and the two long equality tests there can run on
-different workers. Real parts: the ETL, local Spark, files, a killed CLI process."""
+different workers. Real parts: the ETL, local Spark, files, a killed CLI process. The
+4-day project is delivered and built once for the module (`built`) and put back in place
+for each test that starts from it (`cfg`)."""
 
 from __future__ import annotations
 
@@ -20,6 +22,7 @@ import pytest
 
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.features.table import read_feature_table
+from tests.fraud_app.csv_project import Pristine
 from tests.fraud_app.features.test_incremental_build import (
     ROOT,
     SPECS,
@@ -34,11 +37,27 @@ from tests.fraud_app.features.test_incremental_build import (
 pytestmark = pytest.mark.spark
 
 
-def test_a_changed_spec_or_setting_rebuilds_the_whole_table(spark, tmp_path, caplog):
-    cfg = _project(tmp_path, True)
+@pytest.fixture(scope="module")
+def built(spark, tmp_path_factory):
+    """4 days of 20 rows (label_time) delivered and built once for the module: (the
+    folders put back for each test, the config)."""
+    base = tmp_path_factory.mktemp("built")
+    cfg = _project(base, True)
     rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
-    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
+    _deliver(spark, cfg, base, "history", _csv(rows, True, 4), "replace")
     build_feature_table(spark, cfg())
+    return Pristine(base / "root", base / "specs"), cfg
+
+
+@pytest.fixture
+def cfg(built):
+    """The project of `built` as its first build left it (its specs too), for this test."""
+    pristine, cfg = built
+    pristine.restore()
+    return cfg
+
+
+def test_a_changed_spec_or_setting_rebuilds_the_whole_table(spark, cfg, caplog):
     specs = Path(cfg().features.spec_dir)
     (specs / "a.yaml").write_text(SPECS.replace("windows: [6h, 1d]}", "windows: [6h, 2d]}"))
     build, log = _build(spark, cfg(), caplog)
@@ -92,16 +111,12 @@ def test_a_killed_incremental_run_leaves_the_previous_table_readable(spark, tmp_
     assert len(_table(spark, cfg().feature_table())) == len(before) + 20
 
 
-def test_a_table_a_killed_commit_left_is_refused_then_rebuilt_whole(spark, tmp_path, caplog):
+def test_a_table_a_killed_commit_left_is_refused_then_rebuilt_whole(spark, cfg, caplog):
     """What a SIGKILL inside the incremental commit leaves (its marker, a date moved out
     and not yet back): readers refuse it; the next `features` rebuilds the table whole."""
     from fraud_app.errors import DataIntegrityError
     from fraud_app.etl.lock import owner_info
 
-    cfg = _project(tmp_path, True)
-    rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
-    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
-    build_feature_table(spark, cfg())
     before = _table(spark, cfg().feature_table())
     table = Path(cfg().feature_table())
     job = table / "_staging" / "features-0123456789ab"
@@ -122,7 +137,7 @@ def test_a_table_a_killed_commit_left_is_refused_then_rebuilt_whole(spark, tmp_p
 
 
 def test_a_table_whose_killed_commit_marker_cannot_be_read_is_refused_then_rebuilt_whole(
-    spark, tmp_path, caplog
+    spark, cfg, caplog
 ):
     """The same, its marker cut short (session 40): readers name the marker and say that
     `features` rebuilds the table, and `features` does. It was read as no marker: readers
@@ -131,10 +146,6 @@ def test_a_table_whose_killed_commit_marker_cannot_be_read_is_refused_then_rebui
     from fraud_app.errors import DataIntegrityError
     from fraud_app.etl.lock import owner_info
 
-    cfg = _project(tmp_path, True)
-    rows = [r for d in range(1, 5) for r in _rows(d, 20, d)]
-    _deliver(spark, cfg, tmp_path, "history", _csv(rows, True, 4), "replace")
-    build_feature_table(spark, cfg())
     before = _table(spark, cfg().feature_table())
     table = Path(cfg().feature_table())
     job = table / "_staging" / "features-0123456789ab"

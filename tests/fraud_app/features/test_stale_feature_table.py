@@ -4,7 +4,8 @@
 the feature table built before it, where that row is still unlabelled (left out of
 training), without a word. `features` now records its input's data files in
 `_features.json` (`source`) and the readers warn when the input was rewritten since.
-Real Spark: the real ETL, features and labels feed."""
+Real Spark: the real ETL, features and labels feed; the project built once for the module
+and put back as built for each test (`config`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from fraud_app.etl.labels import run_labels
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.features.table import read_feature_table
 from pipelines.training.feature_input import read_features
-from tests.fraud_app.csv_project import csv_project
+from tests.fraud_app.csv_project import BuiltProject
 
 pytestmark = pytest.mark.spark
 CSV = "transaction_id,card_id,timestamp,amount,label\n" + "".join(
@@ -29,13 +30,19 @@ CSV = "transaction_id,card_id,timestamp,amount,label\n" + "".join(
 LOGGER = "fraud_app.features.source_state"
 
 
-def _project(spark, tmp_path):
-    """`etl` of CSV, then `features` with the shipped specs; the config."""
-    return csv_project(spark, tmp_path, CSV)
+@pytest.fixture(scope="module")
+def built(spark, tmp_path_factory) -> BuiltProject:
+    """`etl` of CSV, then `features` with the shipped specs, once for the module."""
+    return BuiltProject(spark, tmp_path_factory.mktemp("project"), CSV)
 
 
-def test_a_feature_table_older_than_the_canonical_table_is_named(spark, tmp_path, caplog):
-    config = _project(spark, tmp_path)
+@pytest.fixture
+def config(built):
+    """The project as `etl` and `features` left it (put back in place), for this test."""
+    return built.fresh()
+
+
+def test_a_feature_table_older_than_the_canonical_table_is_named(spark, tmp_path, config, caplog):
     meta = json.loads((Path(config.feature_table()) / "_features.json").read_text())
     assert meta["source"]["files"] >= 4 and meta["source"]["path"].endswith("canonical")
     with caplog.at_level(logging.WARNING, logger=LOGGER):
@@ -66,11 +73,10 @@ OLD_KEYS = ("version", "feature_names", "vector_column", "label_column", "weight
             "features", "rows")  # fmt: skip
 
 
-def test_an_older_releases_feature_table_is_judged_by_time(spark, tmp_path, caplog):
+def test_an_older_releases_feature_table_is_judged_by_time(spark, tmp_path, config, caplog):
     """Session 29 (upgrades): a feature table written before session 23 records no `source`;
     after the upgrade a `labels` run (or an ETL append) rewrote the canonical table, and
     train read the old table without a word (the chargeback left out of training)."""
-    config = _project(spark, tmp_path)
     # the _features.json session 10's `features` wrote: these keys, no source / data_files
     path = Path(config.feature_table()) / "_features.json"
     meta = json.loads(path.read_text())
