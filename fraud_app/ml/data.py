@@ -197,7 +197,7 @@ def _batch_summary(features: str, label: str, weight: str | None = None):
     """One DataSummary row per partition with rows (its Arrow batches' summaries combined
     in order): a row per batch made the driver's share grow with the rows, ~5 KB of Python
     per 10,000 rows at 30 features (docs/PROBES.md, session 42). Combined as they come
-    (a running summary): kept in a list, they were that share again in each task, ~50 MB
+    (a running summary): kept in a list, they were that share again in each task, ~23 MB
     for a partition of 10^8 rows (session 42 review)."""
 
     def fn(batches: Iterator):
