@@ -87,8 +87,10 @@ class GapScores:
         return self._rows
 
     def threshold(self, budget: float) -> float:
-        """The score of the k-th highest row, k = alerts_for(budget, rows): one sort of
-        the k highest on the executors (k rows: the alerts, not the gap)."""
+        """The score of the k-th highest row, k = alerts_for(budget, rows), on the
+        executors (Spark's TakeOrderedAndProject: each task keeps its k highest, one task
+        merges them, up to partitions x k rows through a queue of k; the driver receives
+        one number)."""
         k = alerts_for(budget, self.rows)
         with task_errors():
             top = self._scores.orderBy(F.desc("s")).limit(k).agg(F.min("s")).first()[0]
