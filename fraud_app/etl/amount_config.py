@@ -54,6 +54,8 @@ def minor_units_setting(value: object) -> object:
     boolean (`yes` read as 1) and anything else are refused with what is expected."""
     if isinstance(value, str) and value.strip().casefold() == ISO4217:
         return ISO4217
+    if isinstance(value, str) and value.strip() in ("0", "1", "2", "3", "4"):
+        return int(value)  # a quoted '2' read as 2, as before iso4217 (and as other numbers)
     if value is None or (
         isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 4
     ):

@@ -124,6 +124,14 @@ def test_bad_minor_unit_settings_are_refused(etl, match) -> None:
         load_config(None, {"etl": etl})
 
 
+def test_a_quoted_number_of_decimals_reads_as_before() -> None:
+    # `amount_minor_units: '2'` read as 2 before iso4217 (pydantic's int, as every other
+    # number of the config still is); the new setting refused it, failing a working config
+    assert load_config(None, {"etl": {"amount_minor_units": " 2"}}).etl.amount_minor_units == 2
+    with pytest.raises(ConfigError, match=r"expected a whole number 0-4 .*received '2.5'"):
+        load_config(None, {"etl": {"amount_minor_units": "2.5"}})
+
+
 def test_numeric_codes_compare_in_their_three_digit_form() -> None:
     cfg = load_config(None, {"etl": {"amount_minor_units": "iso4217", "currency": {
         "base": "978", "rates": {"36": 0.6, "392": 0.006, "048": 2.4}}}}).etl  # fmt: skip
