@@ -15,7 +15,7 @@ import re
 from pydantic import Field, field_validator, model_validator
 
 from fraud_app.config_base import Section
-from fraud_app.etl.iso4217 import MINOR_UNITS
+from fraud_app.etl.iso4217 import MINOR_UNITS, TWINS
 
 # ISO 4217 letters (EUR) or numbers (978); an export's own short codes fit too
 _CODE = re.compile(r"[A-Z0-9]{1,10}")
@@ -54,6 +54,8 @@ def minor_units_setting(value: object) -> object:
     boolean (`yes` read as 1) and anything else are refused with what is expected."""
     if isinstance(value, str) and value.strip().casefold() == ISO4217:
         return ISO4217
+    if isinstance(value, str) and value.strip() in ("0", "1", "2", "3", "4"):
+        return int(value)  # a quoted '2' read as 2, as before iso4217 (and as other numbers)
     if value is None or (
         isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 4
     ):
@@ -89,15 +91,42 @@ def check_amount_settings(
     if currency.minor_units and units != ISO4217:
         raise ValueError(
             f"etl.currency.minor_units {currency.minor_units} applies only with "
-            f"etl.amount_minor_units: {ISO4217} (now {units}): set that, or remove it"
+            f"etl.amount_minor_units: {ISO4217} (now {'not set' if units is None else units}): "
+            "set that, or remove it"
         )
     if units == ISO4217:
+        _check_overrides(currency)
         unknown = [c for c in currency.accepted() if c not in currency.exponents()]
         if unknown:
             raise ValueError(
                 f"etl.amount_minor_units {ISO4217}: the built-in ISO 4217 table has no minor "
                 f"unit for {', '.join(unknown)} (accepted by etl.currency): give its decimals "
                 f"under etl.currency.minor_units, e.g. {{{unknown[0]}: 2}}"
+            )
+
+
+def _check_overrides(currency: EtlCurrency) -> None:
+    """Each etl.currency.minor_units code is accepted, and so is no other ISO 4217 code of
+    the same currency without it: `{ISK: 2}` with the rows' numeric 352 accepted applied
+    to no row (352 read with ISO's 0 decimals, silently), and with both ISK and 352
+    accepted one currency was read two ways."""
+    accepted = currency.accepted()
+    for code, units in currency.minor_units.items():
+        twins = [t for t in TWINS.get(code, ()) if t in accepted]
+        if code not in accepted:
+            said = (f"; {' / '.join(twins)} (its other ISO 4217 code) is: write "
+                    f"{{{twins[0]}: {units}}}" if twins else f": add {code} under etl.currency.rates "
+                    "with its rate, or remove it")  # fmt: skip
+            raise ValueError(
+                f"etl.currency.minor_units {code}: not a currency etl.currency accepts "
+                f"({', '.join(accepted)}), so it would apply to no row{said}"
+            )
+        missing = [t for t in twins if t not in currency.minor_units]
+        if missing:
+            raise ValueError(
+                f"etl.currency.minor_units gives {code} {units} decimals, but etl.currency "
+                f"also accepts {missing[0]}, its other ISO 4217 code, which would be read "
+                f"with {MINOR_UNITS[missing[0]]}: add {{{missing[0]}: {units}}} too"
             )
 
 
@@ -117,7 +146,8 @@ class EtlCurrency(Section):
       as `unknown_currency`, naming it and the configured ones.
     minor_units: {currency: decimals 0-4}, with etl.amount_minor_units: iso4217 only: a
       currency's decimals where the export departs from ISO 4217 (some processors write
-      ISK or HUF with 2), or for a code the built-in table lacks (an export's own code).
+      ISK or HUF with 2), or for a code the built-in table lacks (an export's own code);
+      by the code etl.currency accepts (352 for rows of 352: ISK would apply to no row).
     Codes are compared without case or surrounding blanks; numeric codes of 1 or 2 digits
     as their 3-digit form (36 is 036); quote numeric codes under 100 (YAML reads 036 as an
     octal number).

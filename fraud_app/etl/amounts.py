@@ -168,10 +168,21 @@ def check_decimals(cfg: EtlSection) -> None:
         )  # fmt: skip
 
 
+def _divisors(reading: dict) -> tuple[object, object]:
+    """A reading as the decimals each accepted currency is divided by, and the rest of
+    etl.currency: 2 and iso4217 over EUR and USD read alike (an append switching between
+    them was named as mixing units); null and 0 both read the amounts as written."""
+    units, currency = reading.get("minor_units") or 0, reading.get("currency")
+    if not isinstance(currency, dict):
+        return units, currency
+    rest = {k: v for k, v in currency.items() if k != "minor_units"}
+    known = {**MINOR_UNITS, **(currency.get("minor_units") or {})}
+    accepted = [rest.get("base"), *(rest.get("rates") or {})]
+    return {c: known.get(c) if units == ISO4217 else units for c in accepted}, rest
+
+
 def _same_reading(before: dict, now: dict) -> bool:
-    # null and 0 both read the amounts as written
-    return (before.get("minor_units") or 0, before.get("currency")) == (
-        now["minor_units"] or 0, now["currency"])  # fmt: skip
+    return _divisors(before) == _divisors(now)
 
 
 def check_reading(last_report: object, cfg: EtlSection, table: str) -> None:

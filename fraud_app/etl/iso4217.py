@@ -44,6 +44,15 @@ YUM:891 ZAR:710 ZMK:894 ZMW:967 ZWD:716 ZWG:924 ZWL:932 ZWN:942 ZWR:935
 """
 
 
+def _twins() -> dict[str, tuple[str, ...]]:
+    twins: dict[str, tuple[str, ...]] = {}
+    for pair in _CODES.split():
+        alpha, numeric = pair.split(":")
+        twins[alpha] = (numeric,)
+        twins[numeric] = (*twins.get(numeric, ()), alpha)
+    return twins
+
+
 def _table() -> dict[str, int]:
     decimals = {c: 0 for c in _ZERO.split()}
     decimals.update({c: 3 for c in _THREE.split()})
@@ -57,3 +66,5 @@ def _table() -> dict[str, int]:
 
 # {code: decimals}, by the alphabetic code (JPY) and by the numeric one (392)
 MINOR_UNITS: dict[str, int] = _table()
+# {code: its other ISO 4217 codes}: JPY -> (392,), 392 -> (JPY,), 532 -> (ANG, XCG)
+TWINS: dict[str, tuple[str, ...]] = _twins()

@@ -104,11 +104,32 @@ def test_the_table_matches_the_jvms_iso_4217_data(spark) -> None:
          r"the number 36 is not read as a currency code: YAML reads an unquoted code with a "
          r"leading zero as an octal number"),
         ({"currency": {"base": 8}}, r"quote numeric codes under 100, e.g. '036'"),
+        # an override naming a currency by the other code than the rows' (ISK for 352),
+        # or one not accepted, applied to no row: 352 was read with ISO's 0, silently
+        ({"amount_minor_units": "iso4217", "currency": {"base": "EUR", "rates": {
+            "352": 0.006}, "minor_units": {"ISK": 2}}},
+         r"minor_units ISK: not a currency etl.currency accepts \(EUR, 352\), so it would "
+         r"apply to no row; 352 \(its other ISO 4217 code\) is: write \{352: 2\}"),
+        ({"amount_minor_units": "iso4217", "currency": {"base": "EUR", "minor_units": {
+            "GBP": 2}}}, r"minor_units GBP: not a currency .* add GBP under etl.currency.rates"),
+        # ISK and 352 both accepted, the override for one: one currency read two ways
+        ({"amount_minor_units": "iso4217", "currency": {"base": "EUR", "rates": {
+            "ISK": 0.006, "352": 0.006}, "minor_units": {"ISK": 2}}},
+         r"gives ISK 2 decimals, but etl.currency also accepts 352, its other ISO 4217 code, "
+         r"which would be read with 0: add \{352: 2\} too"),
     ],
 )  # fmt: skip
 def test_bad_minor_unit_settings_are_refused(etl, match) -> None:
     with pytest.raises(ConfigError, match=match):
         load_config(None, {"etl": etl})
+
+
+def test_a_quoted_number_of_decimals_reads_as_before() -> None:
+    # `amount_minor_units: '2'` read as 2 before iso4217 (pydantic's int, as every other
+    # number of the config still is); the new setting refused it, failing a working config
+    assert load_config(None, {"etl": {"amount_minor_units": " 2"}}).etl.amount_minor_units == 2
+    with pytest.raises(ConfigError, match=r"expected a whole number 0-4 .*received '2.5'"):
+        load_config(None, {"etl": {"amount_minor_units": "2.5"}})
 
 
 def test_numeric_codes_compare_in_their_three_digit_form() -> None:
@@ -150,3 +171,17 @@ def test_cents_with_rates_and_no_unit_look_like_minor_units(spark, tmp_path, cap
     assert result.amounts_look_minor["median"] >= 1000
     (said,) = _warnings(caplog)
     assert "they look like minor units" in said and "iso4217" in said
+
+
+@pytest.mark.parametrize(("rates", "warned"), [({"USD": 0.9}, False), ({"JPY": 0.006}, True)])
+def test_an_append_switching_to_iso4217_is_named_only_where_a_currency_reads_otherwise(
+    rates, warned, caplog
+) -> None:
+    # 2 and iso4217 divide EUR and USD alike: the append was told its table mixed units
+    # and to rebuild it; JPY 1000 reads 10 with 2 and 1000 with iso4217: named
+    last = {"amount_reading": {"minor_units": 2, "currency": {"base": "EUR", "rates": rates}}}
+    cfg = load_config(None, {"etl": {"amount_minor_units": "iso4217",
+                                     "currency": {"base": "EUR", "rates": rates}}}).etl  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
+        amounts.check_reading(last, cfg, "canonical")
+    assert bool(_warnings(caplog)) is warned
