@@ -56,6 +56,8 @@ def minor_units_setting(value: object) -> object:
         return ISO4217
     if isinstance(value, str) and value.strip() in ("0", "1", "2", "3", "4"):
         return int(value)  # a quoted '2' read as 2, as before iso4217 (and as other numbers)
+    if isinstance(value, float) and value in (0.0, 1.0, 2.0, 3.0, 4.0):
+        return int(value)  # `2.0` read as 2, as pydantic's int did before iso4217
     if value is None or (
         isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 4
     ):

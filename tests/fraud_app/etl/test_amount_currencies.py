@@ -128,6 +128,11 @@ def test_a_quoted_number_of_decimals_reads_as_before() -> None:
     # `amount_minor_units: '2'` read as 2 before iso4217 (pydantic's int, as every other
     # number of the config still is); the new setting refused it, failing a working config
     assert load_config(None, {"etl": {"amount_minor_units": " 2"}}).etl.amount_minor_units == 2
+    # `2.0` too (a whole float); 2.5 and 5.0 are not a number of decimals
+    assert load_config(None, {"etl": {"amount_minor_units": 2.0}}).etl.amount_minor_units == 2
+    for bad in (2.5, 5.0):
+        with pytest.raises(ConfigError, match=rf"expected a whole number 0-4 .*received {bad}"):
+            load_config(None, {"etl": {"amount_minor_units": bad}})
     with pytest.raises(ConfigError, match=r"expected a whole number 0-4 .*received '2.5'"):
         load_config(None, {"etl": {"amount_minor_units": "2.5"}})
 
