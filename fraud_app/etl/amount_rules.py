@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from fraud_app.etl import amounts, parsing
+from fraud_app.etl import amounts, iso4217, parsing
 from fraud_app.etl.columns import text_column as _t
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.rule_base import Rule, detail_of, parsed, quoted_value, unparsed
@@ -79,13 +79,32 @@ def currency_rules(cfg: EtlSection) -> tuple[Rule, ...]:
         said = (f" has no rate in etl.currency.rates (accepted: {accepted[0]} (base), "
                 f"{', '.join(accepted[1:])}): add its rate to convert it")  # fmt: skip
     found = F.concat(F.lit("currency '"), F.coalesce(cur, F.lit("")), F.lit("'"))
+    twin_of = _twins_of(accepted)
+
+    def detail() -> Column:
+        named = F.when(cur.isNull(), F.lit(
+            f"currency is empty: expected {' or '.join(accepted)} (etl.currency)"))  # fmt: skip
+        if twin_of:
+            # 840 where USD is accepted: the same currency by its other ISO 4217 code
+            other = F.element_at(
+                F.create_map(*(F.lit(x) for kv in twin_of.items() for x in kv)), cur
+            )
+            named = named.when(cur.isin(*twin_of), F.concat(
+                found, F.lit(" is the other ISO 4217 code of "), other, F.lit(
+                    ", which etl.currency accepts under that code only: add it under "
+                    "etl.currency.rates with the same rate (1 for the base) to read it")))  # fmt: skip
+        return named.otherwise(F.concat(found, F.lit(said)))
+
     return (
         Rule("unknown_currency", "currency not etl.currency.base and without a rate",
-             lambda: cur.isNull() | ~cur.isin(*accepted),
-             lambda: F.when(cur.isNull(), F.lit(
-                 f"currency is empty: expected {' or '.join(accepted)} (etl.currency)"))
-             .otherwise(F.concat(found, F.lit(said)))),
+             lambda: cur.isNull() | ~cur.isin(*accepted), detail),
     )  # fmt: skip
+
+
+def _twins_of(accepted: tuple[str, ...]) -> dict[str, str]:
+    """{code not accepted: the accepted code it is the other ISO 4217 code of} (840: USD)."""
+    return {twin: code for code in accepted for twin in iso4217.TWINS.get(code, ())
+            if twin not in accepted}  # fmt: skip
 
 
 def minor_unit_rules(cfg: EtlSection) -> tuple[Rule, ...]:

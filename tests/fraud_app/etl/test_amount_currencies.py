@@ -23,8 +23,9 @@ def test_each_currency_is_read_with_its_own_decimals(spark, tmp_path) -> None:
     # one run for every case: ISO decimals 2, 0, 3, 3; a numeric code written without its
     # zero (an integer column: 36 is 036, AUD); an override (ISK: 2 where ISO says 0); a
     # fraction in a zero-decimal currency; a currency without a rate
-    written = ["1050", "1050", "1000", "1500", "2500", "1000", "500", "1000.5", "100", "500"]
-    codes = ["EUR", "usd", "JPY", "KWD", " bhd", "36", "ISK", "JPY", "CHF", "392"]
+    written = ["1050", "1050", "1000", "1500", "2500", "1000", "500", "1000.5", "100", "500",
+               "100"]  # fmt: skip
+    codes = ["EUR", "usd", "JPY", "KWD", " bhd", "36", "ISK", "JPY", "CHF", "392", "840"]
     files = {"a.csv": _csv(written, {"currency": codes})}
     result = _run(spark, tmp_path, files, amount_minor_units="iso4217",
                   currency={"base": "EUR", "rates": RATES, "minor_units": {"isk": 2}})  # fmt: skip
@@ -42,7 +43,13 @@ def test_each_currency_is_read_with_its_own_decimals(spark, tmp_path) -> None:
         "as a whole number of its currency's minor unit (JPY has 0 decimals): is this export "
         "in major units? Then remove the setting",
     )
-    assert q["t8"][0] == "unknown_currency"
+    assert q["t8"] == ("unknown_currency", "currency 'CHF' has no rate in etl.currency.rates "
+                       "(accepted: EUR (base), 036, 392, BHD, ISK, JPY, KWD, USD): add its rate "
+                       "to convert it")  # fmt: skip
+    # USD's number code where USD is accepted by its letters: named as such
+    assert q["t10"] == ("unknown_currency", "currency '840' is the other ISO 4217 code of USD, "
+                        "which etl.currency accepts under that code only: add it under "
+                        "etl.currency.rates with the same rate (1 for the base) to read it")  # fmt: skip
     assert result.amount_reading["minor_units"] == "iso4217"
     assert result.amount_reading["currency"]["minor_units"] == {"ISK": 2}
 
