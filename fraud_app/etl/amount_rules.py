@@ -86,10 +86,8 @@ def currency_rules(cfg: EtlSection) -> tuple[Rule, ...]:
             f"currency is empty: expected {' or '.join(accepted)} (etl.currency)"))  # fmt: skip
         if twin_of:
             # 840 where USD is accepted: the same currency by its other ISO 4217 code
-            other = F.element_at(
-                F.create_map(*(F.lit(x) for kv in twin_of.items() for x in kv)), cur
-            )
-            named = named.when(cur.isin(*twin_of), F.concat(
+            other = amounts.by_currency(twin_of)
+            named = named.when(other.isNotNull(), F.concat(
                 found, F.lit(" is the other ISO 4217 code of "), other, F.lit(
                     ", which etl.currency accepts under that code only: add it under "
                     "etl.currency.rates with the same rate (1 for the base) to read it")))  # fmt: skip

@@ -32,6 +32,7 @@ the number (fraud_app.etl.parsing).
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from pyspark.sql import Column, DataFrame
@@ -100,7 +101,7 @@ def currency_column(src: Column | None) -> Column:
     return F.when(short, F.lpad(code, NUMERIC_WIDTH, "0")).otherwise(code)
 
 
-def _by_currency(values: dict[str, object]) -> Column:
+def by_currency(values: Mapping[str, object]) -> Column:
     """The value of the row's currency (null for a currency not in `values`)."""
     lookup = F.create_map(*[F.lit(x) for c, v in sorted(values.items()) for x in (c, v)])
     return F.element_at(lookup, F.col(CURRENCY))
@@ -109,7 +110,7 @@ def _by_currency(values: dict[str, object]) -> Column:
 def decimals(cfg: EtlSection) -> Column:
     """The row's currency's decimals under etl.amount_minor_units: iso4217 (which the
     config refuses without etl.currency)."""
-    return _by_currency(cfg.currency.exponents() if cfg.currency is not None else {})
+    return by_currency(cfg.currency.exponents() if cfg.currency is not None else {})
 
 
 def convert(df: DataFrame, cfg: EtlSection) -> DataFrame:
@@ -121,11 +122,11 @@ def convert(df: DataFrame, cfg: EtlSection) -> DataFrame:
     k = cfg.amount_minor_units
     if k == ISO4217 and cfg.currency is not None:
         tens = {c: 10.0**e for c, e in cfg.currency.exponents().items()}
-        major = written / _by_currency(tens)
+        major = written / by_currency(tens)
     else:
         major = written / F.lit(10.0**k) if k else written
     if cfg.currency is not None:
-        major = major * _by_currency(cfg.currency.rate_of())
+        major = major * by_currency(cfg.currency.rate_of())
     return df.withColumns({WRITTEN: written, PARSED_AMOUNT: major})
 
 
