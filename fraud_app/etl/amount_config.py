@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 
 from pydantic import Field, field_validator, model_validator
 
@@ -132,6 +133,38 @@ def _check_overrides(currency: EtlCurrency) -> None:
             )
 
 
+def _by_code(value: object, where: str, check: Callable[[str, object], None]) -> object:
+    """A {currency code: value} setting with its codes folded (`_code`), each named once,
+    and `check(code, value)` refusing a value; anything but a mapping left to pydantic."""
+    if not isinstance(value, dict):
+        return value
+    folded: dict[str, object] = {}
+    for code, item in value.items():
+        key = _code(code, where)
+        if key in folded:
+            raise ValueError(f"{where} names {key} twice (codes are compared without case)")
+        check(key, item)
+        folded[key] = item
+    return folded
+
+
+def _check_rate(key: str, rate: object) -> None:
+    if isinstance(rate, bool):  # `USD: yes` read as the rate 1.0 (review41a)
+        raise ValueError(
+            f"etl.currency.rates {key}: expected a number (its rate to the base), not "
+            f"the boolean {str(rate).lower()} (YAML reads true/false, yes/no and "
+            "on/off as booleans)"
+        )
+
+
+def _check_units(key: str, units: object) -> None:
+    if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units <= 4:
+        raise ValueError(
+            f"etl.currency.minor_units {key}: expected a whole number 0-4 (the "
+            f"decimals of its amounts, e.g. JPY: 0, USD: 2); received {units!r}"
+        )
+
+
 class EtlCurrency(Section):
     """The currency of the canonical amounts, for an export with a currency column
     (etl.columns.currency; looked for as `currency` when not mapped).
@@ -167,41 +200,12 @@ class EtlCurrency(Section):
     @field_validator("rates", mode="before")
     @classmethod
     def _rate_codes(cls, value: object) -> object:
-        if not isinstance(value, dict):
-            return value
-        folded: dict[str, object] = {}
-        for code, rate in value.items():
-            key = _code(code, "etl.currency.rates")
-            if key in folded:
-                raise ValueError(f"etl.currency.rates names {key} twice (codes are compared "
-                                 "without case)")  # fmt: skip
-            if isinstance(rate, bool):  # `USD: yes` read as the rate 1.0 (review41a)
-                raise ValueError(
-                    f"etl.currency.rates {key}: expected a number (its rate to the base), not "
-                    f"the boolean {str(rate).lower()} (YAML reads true/false, yes/no and "
-                    "on/off as booleans)"
-                )
-            folded[key] = rate
-        return folded
+        return _by_code(value, "etl.currency.rates", _check_rate)
 
     @field_validator("minor_units", mode="before")
     @classmethod
     def _unit_codes(cls, value: object) -> object:
-        if not isinstance(value, dict):
-            return value
-        folded: dict[str, object] = {}
-        for code, units in value.items():
-            key = _code(code, "etl.currency.minor_units")
-            if key in folded:
-                raise ValueError(f"etl.currency.minor_units names {key} twice (codes are "
-                                 "compared without case)")  # fmt: skip
-            if isinstance(units, bool) or not isinstance(units, int) or not 0 <= units <= 4:
-                raise ValueError(
-                    f"etl.currency.minor_units {key}: expected a whole number 0-4 (the "
-                    f"decimals of its amounts, e.g. JPY: 0, USD: 2); received {units!r}"
-                )
-            folded[key] = units
-        return folded
+        return _by_code(value, "etl.currency.minor_units", _check_units)
 
     @field_validator("rates")
     @classmethod
