@@ -4,7 +4,9 @@ canonical rows (dates + the history the specs need) -> point-in-time features (t
 feature table's own code) -> the model's feature check -> scores on executors in Arrow
 batches (score, alert, top reasons) -> `<output>/event_date=...` swapped in per date ->
 summary JSON (contract C3) at `<paths.reports>/scoring-<job_id>.json`.
-Owns the order of those steps; each lives in its own module of fraud_app.scoring.
+Owns the order of those steps; each lives in its own module of fraud_app.scoring (the
+summary's record after the per-date summaries, and where it goes: fraud_app.scoring.job_record,
+whose `warn_out_of_range` is re-exported here).
 """
 
 from __future__ import annotations
@@ -14,19 +16,12 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import functions as F
 
-from fraud_app import jsonout
 from fraud_app.errors import ConfigError, EmptyInputError, ModelLoadError
-from fraud_app.etl.fs import (
-    HadoopFs,
-    check_apart,
-    check_working_directory,
-    partition_dates,
-)
+from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory
 from fraud_app.etl.manifest import FooterCache
 from fraud_app.etl.manifest import update as update_files
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
@@ -38,17 +33,11 @@ from fraud_app.naming import check_name, utc_stamp
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring import input_fill
 from fraud_app.scoring.batch import ScoringOptions, score_dataframe
-from fraud_app.scoring.dates import (
-    MAX_LISTED_DATES,
-    as_date,
-    date_literal,
-    dates_without_rows,
-    warn_dates_without_rows,
-    warn_earlier_scores,
-)
+from fraud_app.scoring.dates import as_date, date_literal
 from fraud_app.scoring.history import features_for_dates, history_timeline, warn_history
 from fraud_app.scoring.input_fill import emptied_inputs, fill_counts, judged_columns, warn_emptied
-from fraud_app.scoring.late_rows import unscored_dates, warn_unscored
+from fraud_app.scoring.job_record import data_files, job_record, log_to_tracking, save_summary
+from fraud_app.scoring.job_record import warn_out_of_range as warn_out_of_range
 from fraud_app.scoring.model_source import (
     ScoringModel,
     check_feature_names,
@@ -56,9 +45,8 @@ from fraud_app.scoring.model_source import (
     load_scoring_model,
 )
 from fraud_app.scoring.partitions import output_lock
-from fraud_app.scoring.provenance import source_files
 from fraud_app.scoring.reference import training_range, warn_other_budget
-from fraud_app.scoring.summary import date_summaries, job_summary, out_of_range
+from fraud_app.scoring.summary import date_summaries, job_summary
 from fraud_app.scoring.table_source import table_rows
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.connect import FILE_SYSTEM, classic_only
@@ -273,9 +261,9 @@ def run_scoring(
         staged = _stage(spark, config, job, swap)
         partitions = _swap_in(spark, swap, output)
     summary = job_summary(job_id, model, staged.dates, output, time.monotonic() - started)
-    summary.update(_job_record(spark, config, job, staged))
-    path = _save_summary(config, job_id, summary)
-    _log_to_tracking(summary, path, config)
+    summary.update(job_record(spark, config, job, staged))
+    path = save_summary(config, job_id, summary)
+    log_to_tracking(summary, path, config)
     return ScoringJobResult(job_id, str(path), partitions, summary)
 
 
@@ -287,7 +275,7 @@ def _stage(spark, config, job: _Job, swap: PartitionSwap) -> _Staged:
     scored, table, inputs = _scored_frame(spark, config, job, footers)
     from_table = table.df is not None
     try:
-        source = _source(spark, config, from_table, start, end, footers)
+        source = data_files(spark, config, from_table, start, end, footers)
         logger.debug("score %s..%s: %d Parquet footer(s) read", start, end, footers.reads)
         scored = scored.persist()
         scored_at = dt.datetime.now(dt.UTC).replace(microsecond=0, tzinfo=None)
@@ -324,92 +312,3 @@ def _swap_in(spark, swap: PartitionSwap, output: str) -> tuple[str, ...]:
     update_files(HadoopFs(spark), output, [partition_name(day) for day in days])
     swap.cleanup()
     return partitions
-
-
-def _job_record(spark, config, job: _Job, staged: _Staged) -> dict[str, Any]:
-    """The summary's keys after `_summary`'s: the window, the features' source, the inputs'
-    and the dates' notes, each note with its WARNING (in this order)."""
-    start, end, dates = job.start, job.end, staged.dates
-    names = job.model.ensemble.feature_names
-    record = {
-        "window": {"start": start.isoformat(), "end": end.isoformat()},
-        "scored_at": staged.scored_at.isoformat(),  # the rows' scored_at, to the second
-        "features_source": {
-            "source": "feature_table" if staged.from_table else "computed",
-            "path": config.feature_table() if staged.from_table else config.canonical_table(),
-            "why_computed": staged.why_computed or None,
-            "data_files": staged.source,
-        },
-        "history": staged.inputs.history.to_dict() if staged.inputs.history else None,
-        "emptied_inputs": {e.column: e.to_dict() for e in staged.inputs.emptied},
-        "out_of_range": out_of_range(dates, names, staged.bounds),
-    }
-    warn_out_of_range(start, end, record["out_of_range"])
-    present = {str(d["date"]) for d in dates}
-    notes = _date_notes(spark, config, job, present)
-    unscored = unscored_dates(
-        HadoopFs(spark), config.canonical_table(), job.output, present, staged.footers
-    )
-    warn_unscored(start, end, unscored, config.canonical_table())
-    return {**record, **notes, "unscored_dates": unscored}
-
-
-def _date_notes(spark, config, job: _Job, present: set[str]) -> dict[str, Any]:
-    """The dates of the window without transactions, and the earlier scores kept for them
-    (listed, not probed date by date), each with its WARNING."""
-    start, end, output = job.start, job.end, job.output
-    empty = dates_without_rows(start, end, present, limit=MAX_LISTED_DATES)
-    missing = (end - start).days + 1 - len(present)
-    warn_dates_without_rows(
-        "score", start, end, empty, f"the canonical table {config.canonical_table()}", missing
-    )
-    low, high = start.isoformat(), end.isoformat()
-    kept = [
-        f"{output.rstrip('/')}/{partition_name(day)}"
-        for day in sorted(partition_dates(HadoopFs(spark), output))
-        if low <= day <= high and day not in present
-    ]
-    warn_earlier_scores(start, end, kept)
-    return {"dates_without_rows": empty, "days_without_rows": missing,
-            "earlier_partitions_kept": kept}  # fmt: skip
-
-
-def _source(
-    spark, config, from_table: bool, start: dt.date, end: dt.date, footers: FooterCache
-) -> dict[str, Any]:
-    """The partitions the job reads (`fraud_app.scoring.provenance`): the feature table's dates
-    start..end, or the canonical table up to `end` (the features' history); their footers
-    from the run's cache (the `_files.json` checks read them)."""
-    fs = HadoopFs(spark)
-    if from_table:
-        return source_files(fs, config.feature_table(), start, end, footers)
-    return source_files(fs, config.canonical_table(), None, end, footers)
-
-
-def warn_out_of_range(start, end, beyond: dict[str, Any] | None) -> None:
-    """One WARNING line naming the features with rows beyond the training range."""
-    if not beyond:
-        return
-    ranked = sorted(beyond.items(), key=lambda kv: (-kv[1]["rows"], kv[0]))
-    shown = ", ".join(f"{name} {v['rows']}" for name, v in ranked[:10])
-    more = f" and {len(ranked) - 10} more features" if len(ranked) > 10 else ""
-    logger.warning(
-        "score %s..%s: rows beyond the training range of %d feature(s) (rows per feature): "
-        "%s%s. The model clips such inputs at its standardisation's bound (training mean "
-        "-+ clip x sd), so their scores and reasons treat them as at that bound; see "
-        "out_of_range in the summary, and check the inputs (`fraud-app validate`)",
-        start, end, len(ranked), shown, more,
-    )  # fmt: skip
-
-
-def _save_summary(config, job_id: str, summary: dict[str, Any]) -> Path:
-    path = config.paths.resolve("reports") / f"scoring-{job_id}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return jsonout.write_atomic(path, jsonout.dumps(summary, indent=2))
-
-
-def _log_to_tracking(summary: dict[str, Any], path: Path, config) -> None:
-    """One MLflow run per scoring job (fraud_app.tracking.jobs; nothing with tracking off)."""
-    from fraud_app.tracking import log_scoring_job
-
-    log_scoring_job(summary, path, config)
