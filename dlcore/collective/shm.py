@@ -1,11 +1,11 @@
 """Shared-memory transport: the collectives of ranks that share one host's memory.
 
 Owns: choosing the transport when a communicator is built (`negotiate`), the segment
-protocol (offer, probe, unlink, grow) and the shared-memory collectives
-(`ShmTransport`). Segment files live in `segment.py`; sockets, deadlines and the
-failure model in `communicator.py` and `wire.py`. all_reduce_small and barrier are
-latency-bound, not bandwidth-bound, and use the ring sockets exactly as the socket
-transport does.
+protocol (offer, probe, unlink, grow; its messages, parsed and judged, are `shm_offer.py`'s,
+`offers_problem` re-exported here) and the shared-memory collectives (`ShmTransport`).
+Segment files live in `segment.py`; sockets, deadlines and the failure model in
+`communicator.py` and `wire.py`. all_reduce_small and barrier are latency-bound, not
+bandwidth-bound, and use the ring sockets exactly as the socket transport does.
 
 Data moves through memory. Each phase is signalled through memory too, by a counter
 and record in every segment's header page (`shm_signal.py`, on x86-64), or else by
@@ -47,10 +47,9 @@ the same way, to the same capacity on every rank; if that fails (a full /dev/shm
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -60,14 +59,15 @@ from dlcore.collective.segment import (
     PeerSegment,
     Segment,
     host_key,
-    is_segment_name,
     segment_bytes,
     segment_dir,
     slot_capacity,
 )
 from dlcore.collective.shm_control import Phase, exchange
+from dlcore.collective.shm_offer import offers_problem as offers_problem
+from dlcore.collective.shm_offer import parse_offer, parse_problem, to_json
 from dlcore.collective.shm_signal import MemorySignals, memory_signals_possible
-from dlcore.errors import CommunicationError, FrameError
+from dlcore.errors import CommunicationError
 from dlcore.params import shard_bounds
 
 if TYPE_CHECKING:
@@ -283,14 +283,14 @@ class ShmTransport:
         names: list[str] = []
         peers: dict[int, PeerSegment] = {}
         try:
-            bodies = exchange(self.comm, op, Phase.OFFER, nbytes, capacity, _to_json(offer))
-            offers = [_parse_offer(body, k) for k, body in enumerate(bodies)]
+            bodies = exchange(self.comm, op, Phase.OFFER, nbytes, capacity, to_json(offer))
+            offers = [parse_offer(body, k) for k, body in enumerate(bodies)]
             names = [o["name"] for o in offers if o["name"]]
             self.required = self.required or any(o["transport"] == "shm" for o in offers)
             problem = offers_problem(offers)
             if not problem:
                 peers, problem = self._map_peers(offers, capacity)
-            bodies = exchange(self.comm, op, Phase.MAPPED, nbytes, capacity, _to_json(problem))
+            bodies = exchange(self.comm, op, Phase.MAPPED, nbytes, capacity, to_json(problem))
         except BaseException:
             _close_all(own, peers)
             raise
@@ -298,7 +298,7 @@ class ShmTransport:
             self._unlink(names)  # all peers mapped them, or never will
         # The first problem by rank, from the bodies (this rank's own included): the same
         # text, and so the same decision, on every rank.
-        problem = next((p for p in map(_parse_problem, bodies) if p), "")
+        problem = next((p for p in map(parse_problem, bodies) if p), "")
         if problem or own is None:
             _close_all(own, peers)
             return problem
@@ -357,52 +357,6 @@ class ShmTransport:
         for name in names:
             with contextlib.suppress(OSError):
                 os.unlink(os.path.join(self.dir or "", name))
-
-
-def offers_problem(offers: list[dict[str, Any]]) -> str:
-    """Why these offers rule shared memory out ("" when they do not): first error by rank,
-    or ranks on different hosts."""
-    errors = [offer["error"] for offer in offers if offer["error"]]
-    if errors:
-        return errors[0]
-    hosts: dict[str, list[int]] = {}
-    for rank, offer in enumerate(offers):
-        hosts.setdefault(offer["host"], []).append(rank)
-    if len(hosts) > 1:
-        groups = " and ".join(str(ranks) for ranks in hosts.values())
-        return f"ranks {groups} run on different hosts (boot id, hostname or uid differ)"
-    return ""
-
-
-_OFFER_KEYS = ("host", "name", "token", "error", "transport", "signal")
-
-
-def _to_json(value: object) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
-
-
-def _parse_offer(body: bytes, rank: int) -> dict[str, Any]:
-    try:
-        offer = json.loads(body)
-        valid = isinstance(offer, dict) and all(isinstance(offer.get(k), str) for k in _OFFER_KEYS)
-        if valid:
-            offer["token"] = bytes.fromhex(offer["token"])
-            valid = offer["name"] == "" or is_segment_name(offer["name"])
-    except (ValueError, UnicodeDecodeError):
-        valid = False
-    if not valid:
-        raise FrameError(f"rank {rank} sent a malformed shared-memory segment offer")
-    return offer
-
-
-def _parse_problem(body: bytes) -> str:
-    try:
-        problem = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        problem = None
-    if not isinstance(problem, str):
-        raise FrameError("a rank sent a malformed shared-memory probe result")
-    return problem
 
 
 def _close_all(own: Segment | None, peers: dict[int, PeerSegment]) -> None:
