@@ -8,7 +8,8 @@ bias, met by a row of ones), the later layers per member into row slices of one 
 (bias and activation then once for all members), all output layers as one GEMM against a
 block-diagonal (K, K * hL). The same plan gives the input gradient of the mean
 probability (the members' first-layer gradients stacked: one GEMM sums them over members).
-What it reads from the members: dlcore/inference_members.py.
+What it reads from the members: dlcore/inference_members.py; its backward pass (the
+gradient and the attribution, a mixin of FusedEnsemble): dlcore/inference_gradient.py.
 
 Layout: a block's rows are the COLUMNS of every buffer (features x BLOCK_ROWS), so every
 product is W^T @ A with the batch rows as BLAS's M dimension, all operands C-contiguous
@@ -58,6 +59,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcore.errors import ShapeError
+from dlcore.inference_gradient import PlanGradient
 from dlcore.inference_members import (
     Act,
     Encoding,
@@ -134,7 +136,7 @@ class _Work:
         self.dT = np.zeros((plan.D - d, B), dt) if pruned else None
 
 
-class FusedEnsemble:
+class FusedEnsemble(PlanGradient):
     """Scores K members at once; see the module docstring."""
 
     def __init__(
@@ -249,84 +251,6 @@ class FusedEnsemble:
             self.acts[j].apply(w.H[j])
         return np.matmul(self.W_outt, w.H[-1], out=w.L)
 
-    def _block_gradient(self, s: np.ndarray, w: _Work, zb: list | None = None) -> np.ndarray:
-        """(d, BLOCK_ROWS) gradient of the mean probability for the block that
-        `_block_forward` left in w; s: the members' probabilities (K, BLOCK_ROWS). With
-        `zb` (each input's baseline, (d, 1) float64, see `_baseline_inputs`): the float64
-        attribution instead, the gradient with respect to each input's standardised and
-        clipped z times (z - its baseline), summed over the inputs."""
-        G = w.G[-1]
-        g = (s * (1.0 - s)).astype(self.dtype)  # d sigmoid / d logit
-        np.multiply(g[:, None, :], self.w_out[:, :, None], out=G.reshape(self.k, -1, G.shape[1]))
-        G *= self.acts[-1].derivative(w.H[-1])
-        for j in range(len(self.middle), 0, -1):
-            for k, W in enumerate(self.middle[j - 1][1]):
-                np.matmul(W, w.G[j][self._rows(k, j)], out=w.G[j - 1][self._rows(k, j - 1)])
-            w.G[j - 1] *= self.acts[j - 1].derivative(w.H[j - 1])
-        if self.encoding is not None:
-            return self._encoded_input_gradient(w, zb)
-        dX, attr = w.dX, None
-        for i, (inp, Zb) in enumerate(zip(self.inputs, w.Zb, strict=True)):
-            dZ = np.matmul(inp.W1, w.G[0][inp.rows], out=dX if i == 0 else w.dZ)
-            if zb is not None:
-                term = dZ.astype(np.float64) * (Zb[: self.d].astype(np.float64) - zb[i])
-                attr = term if attr is None else np.add(attr, term, out=attr)
-                continue
-            if inp.mean is not None:
-                dZ /= inp.scale[:, None]
-                if self.clip is not None:
-                    dZ *= np.abs(Zb[: self.d]) < self.clip
-            if i:
-                dX += dZ
-        return dX if zb is None else attr
-
-    def _encoded_input_gradient(self, w: _Work, zb: list | None = None) -> np.ndarray:
-        """The gradient through [z; ramps(z)] and the standardisation (one input: every
-        member has the same standardisation): dz + sum over bins of the ramp's gradient
-        times its slope, inv_width inside the ramp and 0 where it is clipped."""
-        (inp,), (Zb,) = self.inputs, w.Zb
-        d = self.d
-        dZ = np.matmul(inp.W1, w.G[0], out=w.dZ)
-        if zb is not None:  # with respect to the encoded input [z; ramps(z)] (attribution)
-            return self._encoded_attribution(dZ, Zb, zb[0])
-        dT = self._all_bins(dZ[d:], w.dT)
-        T = self._all_bins(Zb[d : self.n_in], w.T)
-        inside = (T > 0) & (T < 1)
-        dX = np.add(dZ[:d], (dT * inside * self._inv_width).sum(axis=1), out=w.dX)
-        dX /= inp.scale[:, None]
-        if self.clip is not None:
-            dX *= np.abs(Zb[:d]) < self.clip
-        return dX
-
-    def _encoded_attribution(self, dZ: np.ndarray, Zb: np.ndarray, zb: np.ndarray) -> np.ndarray:
-        """(d, BLOCK_ROWS) float64: each feature's gradient x (input - baseline) over its own
-        entries of the encoded input, z and its used bins' ramps, against the baseline's
-        (dlcore.attribution: the ramps between the baseline and z count, at a bin edge too)."""
-        d, n = self.d, self.n_in
-        ramps_b = np.empty((n - d, 1), self.dtype)
-        self.used.write(zb.astype(self.dtype), ramps_b)  # the layer's bits, as for a row
-        attr = Zb[:d].astype(np.float64)  # in place: two (rows, BLOCK_ROWS) float64 arrays
-        attr -= zb
-        attr *= dZ[:d]
-        ramps = Zb[d:n].astype(np.float64)
-        ramps -= ramps_b
-        ramps *= dZ[d:n]
-        if len(self.used.cols) < self.D - d:  # unused bins: always 0
-            every_bin = np.zeros((self.D - d, dZ.shape[1]))
-            every_bin[self.used.cols] = ramps
-            ramps = every_bin
-        attr += ramps.reshape(d, -1, dZ.shape[1]).sum(axis=1)
-        return attr
-
-    def _all_bins(self, A: np.ndarray, full: np.ndarray | None) -> np.ndarray:
-        """The (d, bins, BLOCK_ROWS) values of every bin from A's used-bin rows: a view
-        when every bin is used, else `full` with the used rows written (the rest 0)."""
-        if full is not None:
-            full[self.used.cols] = A
-            A = full
-        # copy=False raises rather than copy (NumPy 2.5 deprecates setting `.shape`)
-        return np.reshape(A, (self.d, self.encoding.bins, A.shape[1]), copy=False)
-
     # -- public ------------------------------------------------------------------------
     def member_logits(self, X: np.ndarray) -> np.ndarray:
         """(n, K) float64 logits of every member."""
@@ -358,24 +282,6 @@ class FusedEnsemble:
         at the clip keeps its share, which a gradient with respect to the raw X (0 beyond
         the clip) gave nothing)."""
         return self._proba_and(self._check(X), self._baseline_inputs(baseline))
-
-    def _baseline_inputs(self, baseline: np.ndarray) -> list[np.ndarray]:
-        """Each input's baseline as a (d, 1) float64 column: standardised and clipped by
-        the input's Standardize with its own operations (the raw baseline without one)."""
-        b = np.asarray(baseline, dtype=np.float64).reshape(-1)
-        if b.shape != (self.d,):
-            raise ShapeError(f"baseline must have shape ({self.d},). Received {b.shape}")
-        out = []
-        for inp in self.inputs:
-            if inp.mean is None:
-                out.append(b[:, None])
-                continue
-            z = np.subtract(b.astype(self.dtype), inp.mean)
-            z /= inp.scale
-            if self.clip is not None:
-                np.clip(z, -self.clip, self.clip, out=z)
-            out.append(z.astype(np.float64)[:, None])
-        return out
 
     def _proba_and(self, X: np.ndarray, zb: list | None) -> tuple[np.ndarray, np.ndarray]:
         proba = np.empty(len(X))
