@@ -3,11 +3,11 @@
 
 Owns: wire framing (`wire`) and its CRC-32 (`checksum`), listening and connecting
 (`sockets`), mutual HMAC authentication (`auth`), a TCP rendezvous (`rendezvous`), a
-rank's ring connections (formed: `ring_connect`) and the choice of transport
-(`communicator`), the two transports (the TCP ring: `collectives`, `compression`;
-shared memory for ranks on one host: `shm`, `shm_offer`, `shm_control`, `segment`), the
-sharded optimizer step (`sharded`) and an in-process group of thread ranks for tests
-(`local`). Does not own: launching workers (Spark barrier stages live in
+rank's ring connections (formed: `ring_connect`; its send thread: `sender`) and the
+choice of transport (`communicator`), the two transports (the TCP ring: `collectives`,
+`compression`; shared memory for ranks on one host: `shm`, `shm_offer`, `shm_control`,
+`segment`), the sharded optimizer step (`sharded`) and an in-process group of thread
+ranks for tests (`local`). Does not own: launching workers (Spark barrier stages live in
 fraud_app.spark), the training loop, or retrying a failed group; it imports no Spark.
 
 Transports (CommConfig.transport; `comm.transport` says which one is in use):

@@ -2,9 +2,10 @@
 
 Owns: building the ring (rank r dials rank r+1 and accepts rank r-1, both
 authenticated, both before one deadline; the ring port, the dial and the error naming the
-advertised address are dlcore.collective.ring_connect's), the background sender thread that lets
-a rank send to its right neighbour while it receives from its left one, the choice
-of transport, failure handling, and closing. The algorithms live in the transports
+advertised address are dlcore.collective.ring_connect's), starting and stopping the
+background sender thread that lets a rank send to its right neighbour while it receives
+from its left one (the thread is dlcore.collective.sender's), the choice of transport,
+failure handling, and closing. The algorithms live in the transports
 (`collectives.SocketTransport`: the TCP ring; `shm.ShmTransport`: shared memory for
 ranks on one host, chosen by `CommConfig.transport`); the methods here only delegate.
 Both transports signal over the same ring sockets, so the failure model below holds
@@ -22,9 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
 import socket
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -38,13 +37,9 @@ from dlcore.collective.collectives import SocketTransport
 from dlcore.collective.config import CommConfig, Member
 from dlcore.collective.rendezvous import Address, rendezvous
 from dlcore.collective.ring_connect import RingPort, dial_right, with_advertised
+from dlcore.collective.sender import Sender
 from dlcore.collective.server import LISTEN_BACKLOG
-from dlcore.collective.wire import (
-    Deadline,
-    open_listener,
-    send_bytes,
-    send_checked,
-)
+from dlcore.collective.wire import Deadline, open_listener
 from dlcore.errors import CommunicationError, ConfigError
 from dlcore.params import shard_bounds
 
@@ -58,68 +53,6 @@ class Operation:
     name: str
     tag: int
     deadline: Deadline
-
-
-class _Sender:
-    """Sends queued buffers to the right neighbour in order, on its own thread.
-
-    The receiving thread never blocks on a send, so two neighbours that both push
-    large segments at once cannot deadlock on full socket buffers.
-    """
-
-    _STOP = object()
-
-    def __init__(self, sock: socket.socket, peer: str, on_error: Any) -> None:
-        self._sock, self._peer, self._on_error = sock, peer, on_error
-        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.error: CommunicationError | None = None
-        self._thread = threading.Thread(target=self._run, name=f"dlcore-send-{peer}", daemon=True)
-        self._thread.start()
-
-    def put(
-        self,
-        data: Any,
-        deadline: Deadline,
-        what: str,
-        checked: bool = False,
-        crc: int | None = None,
-    ) -> None:
-        """Queue `data`; `checked` sends it as a payload with its CRC-32 trailer (`crc`:
-        the verified CRC it arrived with, when forwarded unchanged; else computed)."""
-        self._queue.put((data, deadline, what, checked, crc))
-
-    def flush(self, deadline: Deadline) -> None:
-        """Wait until everything queued so far is in the kernel; raise the send error if any."""
-        done = threading.Event()
-        self._queue.put(done)
-        what = "the send queue to drain (peer not reading)"
-        # A stall deadline moves on while the sender thread moves bytes: wait again.
-        while not done.wait(deadline.remaining(what, self._peer)):
-            continue
-        if self.error is not None:
-            raise self.error
-
-    def stop(self) -> None:
-        self._queue.put(self._STOP)
-        self._thread.join(timeout=5.0)
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()  # idle wait for work; stop() ends it
-            if item is self._STOP:
-                return
-            if isinstance(item, threading.Event):
-                item.set()
-            elif self.error is None:
-                data, deadline, what, checked, crc = item
-                try:
-                    if checked:
-                        send_checked(self._sock, data, deadline, what, self._peer, crc)
-                    else:
-                        send_bytes(self._sock, data, deadline, what, self._peer)
-                except CommunicationError as exc:
-                    self.error = exc
-                    self._on_error(f"send to {self._peer} failed: {exc}")
 
 
 class Communicator:
@@ -152,7 +85,7 @@ class Communicator:
         self._secret = check_secret(secret)
         self._left: socket.socket | None = None
         self._right: socket.socket | None = None
-        self._sender: _Sender | None = None
+        self._sender: Sender | None = None
         self._broken: str | None = None
         self.broken_at: float | None = None  # monotonic time of the first failure
         self._closed = False
@@ -311,7 +244,7 @@ class Communicator:
         return self._right
 
     @property
-    def sender(self) -> _Sender:
+    def sender(self) -> Sender:
         assert self._sender is not None, "world_size 1 has no neighbours"
         return self._sender
 
@@ -368,7 +301,7 @@ class Communicator:
             self._left = port.take(deadline, self.left_name)
         finally:
             port.close()
-        self._sender = _Sender(self._right, self.right_name, self.abort)
+        self._sender = Sender(self._right, self.right_name, self.abort)
         logger.info(
             "rank %d/%d round %d: ring connected (left %s, right %s)",
             self.rank, self.world_size, self.member.round_id, self.left_name, self.right_name,
