@@ -14,6 +14,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# How long a test waits for a whole `fraud-app` child process (or `python -c` running the
+# app) that must end by itself: its start, its imports (pyspark, mlflow) and its work. The
+# tests' 120 s ran out at load 20+ on a shared 2-vCPU CI host (test_model_preflight.py,
+# docs/PROBES.md sessions 42 and 43) while the child was still importing; a deadline only
+# stops a hung child, so it is generous and shared rather than tuned per test.
+CLI_DEADLINE_S = 600.0
+
 
 def kill_group_when(
     proc: subprocess.Popen,

@@ -9,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.processes import CLI_DEADLINE_S
+
 REPO = Path(__file__).resolve().parents[2]
 
 
 def one_error_before_spark(config: Path, command: str, message: str, *, prelude: str = "",
-                           timeout: float = 300) -> None:  # fmt: skip
+                           timeout: float = CLI_DEADLINE_S) -> None:  # fmt: skip
     """`prelude`: Python run in the child first (e.g. to make a package unimportable)."""
     probe = (
         f"import sys; {prelude}from pipelines.cli import main; rc = main(sys.argv[1:]); "

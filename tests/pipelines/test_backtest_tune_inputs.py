@@ -191,8 +191,7 @@ def test_what_needs_no_data_is_one_line_before_spark_starts(tmp_path, command, s
     config = tmp_path / "c.yaml"
     config.write_text(json.dumps({"paths": {"root": str(tmp_path)}, command: section}))
     # xgboost made unimportable, installed or not
-    one_error_before_spark(config, command, message, prelude="sys.modules['xgboost'] = None; ",
-                           timeout=120)  # fmt: skip
+    one_error_before_spark(config, command, message, prelude="sys.modules['xgboost'] = None; ")
 
 
 def test_the_backtest_table_says_undef_for_a_metric_a_fold_cannot_define():

@@ -11,6 +11,7 @@ import pytest
 
 from fraud_app.errors import ConfigError
 from pipelines.cli import main
+from tests.processes import CLI_DEADLINE_S
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -22,7 +23,7 @@ def test_a_bad_fraud_app_spark_master_names_the_variable(tmp_path):
     env = {**os.environ, "FRAUD_APP_SPARK_MASTER": "garbage://x",
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
     out = subprocess.run([sys.executable, "-m", "pipelines", "-c", str(config), "etl"],
-                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+                         capture_output=True, text=True, env=env, timeout=CLI_DEADLINE_S)  # fmt: skip
     # refused before the JVM starts; it said "spark.master 'garbage://x' ... Set spark.master
     # in the config or pass --master", and the config held no spark.master at all
     assert out.returncode == 2, out.stderr[-2000:]
@@ -134,7 +135,7 @@ def test_an_mlflow_http_setting_that_is_no_number_names_the_variable(tmp_path):
            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}  # fmt: skip
     env.pop("MLFLOW_TRACKING_URI", None)
     out = subprocess.run([sys.executable, "-m", "pipelines", "-c", str(config), "models"],
-                         capture_output=True, text=True, env=env, timeout=300)  # fmt: skip
+                         capture_output=True, text=True, env=env, timeout=CLI_DEADLINE_S)  # fmt: skip
     assert out.returncode == 2, out.stderr[-2000:]
     assert out.stderr.strip().splitlines()[-1] == (
         "error: environment variable MLFLOW_HTTP_REQUEST_TIMEOUT is 'ten'; expected an "

@@ -25,6 +25,7 @@ from dlcore.optimizers import Adam
 from dlcore.params import shard_bounds
 from dlcore.serialization import read_npz, save_model, seal, sha256_array, write_npz_atomic
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
+from tests.processes import CLI_DEADLINE_S
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -350,7 +351,7 @@ def _cli(args: list[str], cwd: Path, no_jvm: bool = False) -> subprocess.Complet
         env["JAVA_HOME"] = str(cwd / "no-java")  # pyspark runs $JAVA_HOME/bin/java
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=120,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
 
 
@@ -423,7 +424,7 @@ def test_a_config_from_a_pipe_is_read(tmp_path):
     try:
         result = subprocess.run(
             [sys.executable, "-m", "pipelines.cli", "-c", f"/dev/fd/{read}", "models"],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
             pass_fds=(read,),
         )  # fmt: skip
     finally:

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from tests.pipelines.test_cli_errors import _model_dir
+from tests.processes import CLI_DEADLINE_S
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -22,5 +23,5 @@ def test_a_closed_stdout_is_no_traceback(tmp_path):
     )  # fmt: skip
     proc.stdout.close()  # the reader is gone before the summary is printed
     err = proc.stderr.read().decode()
-    assert proc.wait(timeout=120) == 141, err
+    assert proc.wait(timeout=CLI_DEADLINE_S) == 141, err
     assert "Traceback" not in err and "BrokenPipeError" not in err, err

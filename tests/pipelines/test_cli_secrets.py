@@ -16,6 +16,7 @@ from fraud_app.redaction import RedactingFilter
 from fraud_app.spark.session import merged_conf
 from pipelines.cli import main
 from pipelines.cli_logging import configure_logging
+from tests.processes import CLI_DEADLINE_S
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +94,7 @@ def test_a_bugs_traceback_is_written_redacted_with_exit_1(tmp_path):
         "cli._main = bug\nsys.exit(cli.entry())\n"
     )
     done = subprocess.run([sys.executable, "-c", code, "models"], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, timeout=120)  # fmt: skip
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=tmp_path, timeout=CLI_DEADLINE_S)  # fmt: skip
     assert done.returncode == 1 and done.stdout == ""
     assert "Traceback (most recent call last)" in done.stderr
     assert "RuntimeError: GET https://***@mlflow.example.com/x failed \\x1b[2J" in done.stderr

@@ -18,13 +18,14 @@ from fraud_app import interrupts
 from pipelines import cli_stops
 from pipelines.cli_logging import after_interrupt
 from tests.pipelines.test_cli_sigterm import etl_holding_its_lock
+from tests.processes import CLI_DEADLINE_S
 
 
 @pytest.mark.spark
 def test_ctrl_c_to_the_process_group_ends_in_one_line_and_exit_130(tmp_path):
     proc, lock = etl_holding_its_lock(tmp_path)
     os.killpg(proc.pid, signal.SIGINT)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=CLI_DEADLINE_S)
     assert proc.returncode == 130, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     errors = [line for line in err.splitlines() if line.startswith("error:")]

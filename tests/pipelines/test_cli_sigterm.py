@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import CLI_DEADLINE_S
+
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.spark
 
@@ -41,7 +43,7 @@ def etl_holding_its_lock(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
         start_new_session=True,
     )  # fmt: skip
     lock = tmp_path / ".fraud-app.lock"
-    deadline = time.monotonic() + 180
+    deadline = time.monotonic() + CLI_DEADLINE_S
     while not lock.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.05)  # polling a condition under a deadline, not synchronising on time
     assert lock.exists(), "etl never took its lock"
@@ -57,7 +59,7 @@ def test_sigterm_releases_the_lock_and_publishes_nothing(tmp_path, group):
         os.killpg(proc.pid, signal.SIGTERM)
     else:
         proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=CLI_DEADLINE_S)
     assert proc.returncode == 143, err[-3000:]
     assert "Traceback" not in err, err[-3000:]
     errors = [line for line in err.splitlines() if line.startswith("error:")]

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 from tests.pipelines.test_cli_errors import REPO
+from tests.processes import CLI_DEADLINE_S
 
 HEAVY = ("pandas", "plotly", "pyspark", "mlflow", "great_expectations")
 
@@ -26,7 +27,7 @@ def test_the_parser_imports_no_pandas_plotly_spark_or_mlflow():
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+                          text=True, timeout=CLI_DEADLINE_S)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout) == []
 

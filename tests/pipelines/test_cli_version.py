@@ -9,6 +9,8 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+from tests.processes import CLI_DEADLINE_S
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -16,7 +18,7 @@ def test_version_is_printed_without_a_config_or_spark(tmp_path):
     env = {**os.environ, "PYTHONPATH": str(REPO), "JAVA_HOME": str(tmp_path / "no-java")}
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", "-c", str(tmp_path / "missing.yaml"), "--version"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == f"fraud-app {version('fraud-app')}\n"

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from pipelines.cli import main
+from tests.processes import CLI_DEADLINE_S
 
 
 def _config(tmp_path, text: str):
@@ -82,7 +83,7 @@ def test_a_wrong_dlcore_backend_is_one_line_naming_the_variable(tmp_path):
     env = {**os.environ, "DLCORE_BACKEND": "cuda"}
     done = subprocess.run(
         [sys.executable, "-m", "pipelines", "demo-train", "--rows", "2000", "--epochs", "1"],
-        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300,
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
     assert done.returncode == 2, done.stderr
     assert done.stderr.strip().splitlines()[-1] == (

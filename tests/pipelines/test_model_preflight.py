@@ -12,6 +12,7 @@ import sys
 import pytest
 
 from tests.pipelines.test_cli_errors import REPO
+from tests.processes import CLI_DEADLINE_S
 
 
 def _cli(tmp_path, *args):
@@ -21,7 +22,7 @@ def _cli(tmp_path, *args):
     env.pop("MLFLOW_TRACKING_URI", None)
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "-c", str(tmp_path / "c.yaml"), *args],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
     [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]
@@ -76,7 +77,7 @@ def test_a_scores_folder_that_cannot_be_created_is_named_before_spark(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "-c", str(tmp_path / "c.yaml"), "score",
          "--date", "2024-02-28", "--model", str(tmp_path / "m")],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
     [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.pipelines.test_cli_errors import REPO
+from tests.processes import CLI_DEADLINE_S
 
 
 def _cli(tmp_path, root) -> subprocess.CompletedProcess:
@@ -27,7 +28,7 @@ def _cli(tmp_path, root) -> subprocess.CompletedProcess:
            "JAVA_HOME": str(tmp_path / "no-java")}  # fmt: skip
     return subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "-c", str(tmp_path / "c.yaml"), "etl"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
         preexec_fn=lambda: os.umask(0o022),
     )  # fmt: skip
 

@@ -11,6 +11,7 @@ import sys
 import pytest
 
 from tests.pipelines.test_cli_errors import REPO
+from tests.processes import CLI_DEADLINE_S
 
 
 @pytest.mark.parametrize("command", ["train", "run"])
@@ -24,7 +25,7 @@ def test_a_directory_tracking_uri_is_refused_before_spark(tmp_path, command, for
            "MLFLOW_TRACKING_URI": uri, "JAVA_HOME": str(tmp_path / "no-java")}  # fmt: skip
     result = subprocess.run(
         [sys.executable, "-m", "pipelines.cli", "-c", str(tmp_path / "c.yaml"), command],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
     assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
     [line] = [x for x in result.stderr.splitlines() if x.startswith("error:")]

@@ -19,6 +19,7 @@ import mlflow
 import pytest
 
 from tests.fraud_app.tracking import helpers as h
+from tests.processes import CLI_DEADLINE_S
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -76,7 +77,7 @@ def _promote_process(cfg_file: Path, version: str, done: list) -> None:
     done.append(subprocess.run(
         [sys.executable, "-m", "pipelines", "-c", str(cfg_file), "promote", version,
          "--reason", "operator"],
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
     ))  # fmt: skip
 
 

@@ -22,6 +22,7 @@ from fraud_app.etl.lock import owner_info
 from fraud_app.tracking.jobs import log_scoring_job
 from fraud_app.tracking.registry import alias_version, list_versions
 from tests.fraud_app.tracking import helpers as h
+from tests.processes import CLI_DEADLINE_S
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -53,7 +54,7 @@ def _killed_child(root: Path, what: str, kill_at: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(root), what, kill_at],
-        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600,
+        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
     assert proc.returncode == -9, f"the child was not killed at {kill_at}:\n{proc.stderr[-3000:]}"
 

@@ -21,6 +21,7 @@ import pytest
 from fraud_app.tracking.killed_runs import ENDED_BY, ENDED_WHY, OWNER_TAG
 from fraud_app.tracking.registry import alias_version, promote
 from tests.fraud_app.tracking import helpers as h
+from tests.processes import CLI_DEADLINE_S
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -47,7 +48,7 @@ def _killed_promote(tmp_path, name: str, version: str, experiment: str, where: s
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(tmp_path / "mlflow.db"), name, version, experiment,
          where],
-        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600,
+        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
     assert proc.returncode == -9, f"the child was not killed:\n{proc.stderr[-3000:]}"
 

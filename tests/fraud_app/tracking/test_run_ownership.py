@@ -23,6 +23,7 @@ from fraud_app.tracking.killed_runs import OWNER_TAG, owner_tags
 from fraud_app.tracking.ownership import PROJECT_TAG, project_identity
 from fraud_app.tracking.registry import alias_version, list_versions
 from tests.fraud_app.tracking import helpers as h
+from tests.processes import CLI_DEADLINE_S
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
@@ -138,7 +139,7 @@ def _killed_child(root: Path, what: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
     proc = subprocess.run(
         [sys.executable, "-c", CHILD, str(root), what],
-        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=600,
+        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
     )  # fmt: skip
     assert proc.returncode == -9, f"the child was not killed:\n{proc.stderr[-3000:]}"
 
