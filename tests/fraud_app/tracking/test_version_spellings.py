@@ -3,13 +3,13 @@ of the champion v2 said `v02 is now the champion (previous: v2)`, logged a manua
 promotion run and wrote over the gate's record on v2 (`gate.decision` manual, promoted
 from itself, `superseded_by` 2): MLflow read '02' as 2, fraud-app compared the text.
 A version beyond the store's integer column said the store `could not answer ... run the
-command again` (a scheduler retries that for ever). Real MLflow on sqlite, the real CLI."""
+command again` (a scheduler retries that for ever). Real MLflow on sqlite, the CLI's own
+`main()` in this process (a `fraud-app` child paid its start and MLflow's import three
+times; the spelling is the commands' business, not the process's)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -18,10 +18,10 @@ import pytest
 from fraud_app.errors import ModelLoadError
 from fraud_app.tracking.models import resolve_model
 from fraud_app.tracking.registry import MAX_VERSION, version_number
+from pipelines.cli import main
 from tests.fraud_app.tracking import helpers as h
 
 pytestmark = pytest.mark.integration
-ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_version_numbers_are_ascii_digits_without_leading_zeros():
@@ -32,16 +32,20 @@ def test_version_numbers_are_ascii_digits_without_leading_zeros():
         assert version_number(bad) is None, bad
 
 
-def _promote(cfg_file: Path, version: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "-c", str(cfg_file), "--log-level", "WARNING",
-         "promote", version],
-        capture_output=True, text=True, env=env, timeout=600,
-    )  # fmt: skip
+@dataclass
+class _Done:
+    returncode: int
+    stderr: str
 
 
-def test_a_version_with_a_leading_zero_is_that_version(tmp_path, monkeypatch):
+def _promote(capsys, cfg_file: Path, version: str) -> _Done:
+    """`fraud-app -c CFG --log-level WARNING promote VERSION`: its exit code and stderr."""
+    capsys.readouterr()
+    code = main(["-c", str(cfg_file), "--log-level", "WARNING", "promote", version])
+    return _Done(code, capsys.readouterr().err)
+
+
+def test_a_version_with_a_leading_zero_is_that_version(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
     validation = h.rows(200, seed=3)
@@ -55,19 +59,19 @@ def test_a_version_with_a_leading_zero_is_that_version(tmp_path, monkeypatch):
     assert (found.name, found.version) == ("fraud-ensemble", "2")
     cfg_file = tmp_path / "c.yaml"
     cfg_file.write_text(f"paths: {{root: {tmp_path}}}\n")
-    done = _promote(cfg_file, "02")
+    done = _promote(capsys, cfg_file, "02")
     assert done.returncode == 0, done.stderr
     assert "fraud-ensemble v2 is already the champion; nothing changed" in done.stderr
     assert client.get_model_version("fraud-ensemble", "2").tags == before  # no record written
 
-    done = _promote(cfg_file, "01")  # a real move, named as the registry names it
+    done = _promote(capsys, cfg_file, "01")  # a real move, named as the registry names it
     assert done.returncode == 0, done.stderr
     assert "fraud-ensemble v1 is now the champion (previous: v2)" in done.stderr
     tags = client.get_model_version("fraud-ensemble", "1").tags
     assert tags["gate.promoted_from"] == "2" and "gate.superseded_by" not in tags
 
     huge = str(MAX_VERSION + 1)
-    done = _promote(cfg_file, huge)
+    done = _promote(capsys, cfg_file, huge)
     assert done.returncode == 2
     assert f"VERSION must be a version number such as 3 (digits 0-9, at most {MAX_VERSION}). " \
         f"Received: '{huge}'" in done.stderr  # fmt: skip
