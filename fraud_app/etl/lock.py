@@ -59,6 +59,7 @@ except ImportError:  # Windows: no flock (the lock's other checks stand)
 
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
+from fraud_app.etl.lock_text import check_hint, not_a_lock
 from fraud_app.interrupts import critical
 from fraud_app.uris import local_path
 
@@ -232,6 +233,10 @@ def _pid_liveness(pid: object, start: str | None) -> tuple[bool, str]:
     return True, f"pid {pid} still runs"
 
 
+def _check_hint(info: dict) -> str:
+    return check_hint(info, socket.gethostname(), pid_namespace(), INIT_PID_NS)
+
+
 def holder_alive(info: dict) -> bool | None:
     """`liveness(info)` without its reason."""
     return liveness(info)[0]
@@ -350,22 +355,31 @@ class RootLock:
             ) from exc
 
     def _refuse_or_clear(self) -> None:
-        try:
-            text = self.path.read_text()
+        try:  # bytes that are no UTF-8 (a damaged file) stopped the run with a traceback
+            raw = self.path.read_bytes()
         except FileNotFoundError:
+            if self.path.is_symlink():  # was: "another run keeps taking it", three times
+                raise ConcurrentRunError(not_a_lock(
+                    self.path, f"a symbolic link to {os.readlink(self.path)}, which is not "
+                    "there", "delete it")) from None  # fmt: skip
             return  # released meanwhile: retry
+        text = raw.decode("utf-8", errors="replace")  # as remove_unchanged reads it
         try:
             holder = json.loads(text)
-            pid, host = int(holder["pid"]), str(holder["host"])
+            int(holder["pid"]), str(holder["host"])
         except (ValueError, KeyError, TypeError):
-            holder, pid, host = {}, "?", ""
-        alive, reason = liveness(holder) if holder else (None, "the file cannot be read")
+            what = f"{len(raw)} bytes" if text.strip() else "empty"
+            raise ConcurrentRunError(not_a_lock(
+                self.path, f"not a lock record ({what})",
+                f"clear it with `fraud-app unlock --force {self.path}` (it moves the file "
+                "aside and records who cleared it; or delete the file)")) from None  # fmt: skip
+        alive, reason = liveness(holder)
         if alive is False:
             if remove_unchanged(self.path, text):
                 logger.warning("removed the stale run lock %s of a dead process (%s): %s",
                                self.path, reason, text)  # fmt: skip
             return  # taken over by another run meanwhile: judged again (its holder lives)
-        who = holder_text(holder) if holder else "an unreadable lock file"
+        who = holder_text(holder)
         if alive:
             raise ConcurrentRunError(
                 f"another fraud-app run is writing to {self.path.parent}: {who}. Wait for it "
@@ -375,7 +389,7 @@ class RootLock:
         raise ConcurrentRunError(
             f"another fraud-app run is writing to {self.path.parent}: {who} holds the lock "
             f"{self.path}, and this host cannot tell whether it still runs ({reason}). Wait "
-            f"for it to finish; if it no longer runs (on host {host or '?'}: `ps -p {pid}`), "
+            f"for it to finish; if it no longer runs ({_check_hint(holder)}), "
             f"clear it with `fraud-app unlock --force {self.path}` (it checks again and "
             f"records who cleared it; or delete the file) and run this command again."
         )
