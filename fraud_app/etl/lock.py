@@ -43,13 +43,13 @@ so a workflow that runs several steps can hold it around all of them.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 try:
@@ -59,7 +59,7 @@ except ImportError:  # Windows: no flock (the lock's other checks stand)
 
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
-from fraud_app.etl.lock_text import check_hint, not_a_lock
+from fraud_app.etl.lock_text import check_hint, folder_held, not_a_lock
 from fraud_app.interrupts import critical
 from fraud_app.uris import local_path
 
@@ -272,8 +272,7 @@ def remove_unchanged(path: Path, judged: str, aside: Path | None = None) -> bool
         fd = None
     try:
         if fcntl is not None and fd is not None:
-            with contextlib.suppress(OSError):  # no flock there (ENOLCK): as before
-                fcntl.flock(fd, fcntl.LOCK_EX)  # held for a read and a rename or unlink
+            _flock_folder(fd, path)  # held for a read and a rename or unlink
         try:
             if path.read_text(encoding="utf-8", errors="replace") != judged:
                 return False
@@ -287,6 +286,25 @@ def remove_unchanged(path: Path, judged: str, aside: Path | None = None) -> bool
     finally:
         if fd is not None:
             os.close(fd)  # releases the flock
+
+
+REMOVE_WAIT_S = 10.0  # a remover holds its folder's flock for milliseconds
+
+
+def _flock_folder(fd: int, path: Path) -> None:
+    """The folder's exclusive flock, waited for REMOVE_WAIT_S at most: a cron wrapper
+    `flock <paths.root> fraud-app etl` holds it for the whole run, and its run, meeting a
+    stale lock, waited for it for ever (session 43). No flock there (ENOLCK): as before."""
+    deadline = time.monotonic() + REMOVE_WAIT_S
+    while True:
+        try:
+            return fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise ConcurrentRunError(folder_held(path, REMOVE_WAIT_S)) from None
+            time.sleep(0.05)
+        except OSError:
+            return None
 
 
 class RootLock:

@@ -38,3 +38,15 @@ def not_a_lock(path: Path, what: str, way_out: str) -> str:
         "before session 40 wrote its lock, or a damaged file). Check that none does, then "
         f"{way_out}, and run this command again."
     )
+
+
+def folder_held(path: Path, waited_s: float) -> str:
+    """The refusal when the flock of the lock's folder, which every remover of a stale
+    lock takes for a read and an unlink, stayed held `waited_s`: not by fraud-app."""
+    return (
+        f"could not remove the stale lock {path}: another process has held a flock on its "
+        f"folder {path.parent} for {waited_s:g} s (fraud-app holds it only while it removes a "
+        f"stale lock, for milliseconds): a wrapper such as `flock {path.parent} fraud-app "
+        "...`? Nothing was removed. Let such a wrapper lock a file instead (`flock "
+        f"{path.parent}/.cron.lock ...`), or end that process, and run this command again."
+    )
