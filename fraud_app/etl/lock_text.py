@@ -20,10 +20,13 @@ def check_hint(info: dict, this_host: str, here_ns: str | None, init_ns: str) ->
         where = "on the machine itself, outside any container"
     elif ns:
         where = f"in the container of PID namespace {ns}"
-    else:  # sessions 38-39 recorded none
+    elif info.get("process_start") and here_ns != init_ns:  # sessions 38-39: runs_nowhere
         where = ("in the PID namespace it ran in (not recorded; a run or `fraud-app unlock` on "
                  "the machine itself, outside any container, takes it over if its pid is gone)")  # fmt: skip
-    return f"on host {host}, {where}; `ps` here lists this namespace's only: `ps -p {pid}`"
+    else:  # before session 38 (no start time: maybe another machine of this name)
+        where = "in the PID namespace it ran in (not recorded)"
+    return (f"on host {host}, {where}: `ps -p {pid}` there (a pid is its namespace's own: "
+            "`ps` here may show another process of that number, or none)")  # fmt: skip
 
 
 def not_a_lock(path: Path, what: str, way_out: str) -> str:

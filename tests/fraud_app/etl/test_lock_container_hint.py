@@ -21,6 +21,10 @@ from fraud_app.etl.lock_text import check_hint
 
 REPO = Path(__file__).resolve().parents[3]
 INIT = "pid:[4026531836]"
+THERE = (
+    " there (a pid is its namespace's own: `ps` here may show another process of that "
+    "number, or none)"
+)
 
 
 @pytest.mark.parametrize(
@@ -29,17 +33,18 @@ INIT = "pid:[4026531836]"
         ({"pid": 7, "host": "other"}, "on host other: `ps -p 7`"),
         ({"pid": 7, "host": "vm", "pid_ns": "pid:[9]"}, "on host vm: `ps -p 7`"),
         ({"pid": 7, "host": "vm", "pid_ns": INIT},
-         "on host vm, on the machine itself, outside any container; `ps` here lists this "
-         "namespace's only: `ps -p 7`"),
+         "on host vm, on the machine itself, outside any container: `ps -p 7`" + THERE),
         ({"pid": 7, "host": "vm", "pid_ns": "pid:[5]"},
-         "on host vm, in the container of PID namespace pid:[5]; `ps` here lists this "
-         "namespace's only: `ps -p 7`"),
-        ({"pid": 7, "host": "vm"},
+         "on host vm, in the container of PID namespace pid:[5]: `ps -p 7`" + THERE),
+        ({"pid": 7, "host": "vm", "process_start": "b:1"},
          "on host vm, in the PID namespace it ran in (not recorded; a run or `fraud-app "
          "unlock` on the machine itself, outside any container, takes it over if its pid is "
-         "gone); `ps` here lists this namespace's only: `ps -p 7`"),
+         "gone): `ps -p 7`" + THERE),
+        ({"pid": 7, "host": "vm"},
+         "on host vm, in the PID namespace it ran in (not recorded): `ps -p 7`" + THERE),
     ],
-    ids=["another host", "this namespace", "the machine's own", "another container", "38-39"],
+    ids=["another host", "this namespace", "the machine's own", "another container", "38-39",
+         "before 38"],
 )  # fmt: skip
 def test_the_hint_names_the_namespace_to_look_in(info, hint):
     assert check_hint(info, "vm", "pid:[9]", INIT) == hint
@@ -93,6 +98,7 @@ def test_a_container_is_told_the_holder_runs_outside_it(tmp_path):
     text = judged.stdout
     assert f"etl (pid {holder.pid} on host" in text, (text, judged.stderr)
     assert "it ran in another PID namespace" in text, text
-    assert (f"outside any container; `ps` here lists this namespace's only: `ps -p "
-            f"{holder.pid}`), clear it with") in text, text  # fmt: skip
+    assert (f"outside any container: `ps -p {holder.pid}` there (a pid is its namespace's "
+            "own: `ps` here may show another process of that number, or none)), clear it "
+            "with") in text, text  # fmt: skip
     assert seen.returncode == 1  # from inside, `ps -p` finds no such process
