@@ -43,13 +43,13 @@ so a workflow that runs several steps can hold it around all of them.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import logging
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 
 try:
@@ -59,6 +59,7 @@ except ImportError:  # Windows: no flock (the lock's other checks stand)
 
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
+from fraud_app.etl.lock_text import check_hint, folder_held, not_a_lock
 from fraud_app.interrupts import critical
 from fraud_app.uris import local_path
 
@@ -232,6 +233,10 @@ def _pid_liveness(pid: object, start: str | None) -> tuple[bool, str]:
     return True, f"pid {pid} still runs"
 
 
+def _check_hint(info: dict) -> str:
+    return check_hint(info, socket.gethostname(), pid_namespace(), INIT_PID_NS)
+
+
 def holder_alive(info: dict) -> bool | None:
     """`liveness(info)` without its reason."""
     return liveness(info)[0]
@@ -267,8 +272,7 @@ def remove_unchanged(path: Path, judged: str, aside: Path | None = None) -> bool
         fd = None
     try:
         if fcntl is not None and fd is not None:
-            with contextlib.suppress(OSError):  # no flock there (ENOLCK): as before
-                fcntl.flock(fd, fcntl.LOCK_EX)  # held for a read and a rename or unlink
+            _flock_folder(fd, path)  # held for a read and a rename or unlink
         try:
             if path.read_text(encoding="utf-8", errors="replace") != judged:
                 return False
@@ -282,6 +286,25 @@ def remove_unchanged(path: Path, judged: str, aside: Path | None = None) -> bool
     finally:
         if fd is not None:
             os.close(fd)  # releases the flock
+
+
+REMOVE_WAIT_S = 10.0  # a remover holds its folder's flock for milliseconds
+
+
+def _flock_folder(fd: int, path: Path) -> None:
+    """The folder's exclusive flock, waited for REMOVE_WAIT_S at most: a cron wrapper
+    `flock <paths.root> fraud-app etl` holds it for the whole run, and its run, meeting a
+    stale lock, waited for it for ever (session 43). No flock there (ENOLCK): as before."""
+    deadline = time.monotonic() + REMOVE_WAIT_S
+    while True:
+        try:
+            return fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise ConcurrentRunError(folder_held(path, REMOVE_WAIT_S)) from None
+            time.sleep(0.05)
+        except OSError:
+            return None
 
 
 class RootLock:
@@ -350,22 +373,31 @@ class RootLock:
             ) from exc
 
     def _refuse_or_clear(self) -> None:
-        try:
-            text = self.path.read_text()
+        try:  # bytes that are no UTF-8 (a damaged file) stopped the run with a traceback
+            raw = self.path.read_bytes()
         except FileNotFoundError:
+            if self.path.is_symlink():  # was: "another run keeps taking it", three times
+                raise ConcurrentRunError(not_a_lock(
+                    self.path, f"a symbolic link to {os.readlink(self.path)}, which is not "
+                    "there", "delete it")) from None  # fmt: skip
             return  # released meanwhile: retry
+        text = raw.decode("utf-8", errors="replace")  # as remove_unchanged reads it
         try:
             holder = json.loads(text)
-            pid, host = int(holder["pid"]), str(holder["host"])
+            int(holder["pid"]), str(holder["host"])
         except (ValueError, KeyError, TypeError):
-            holder, pid, host = {}, "?", ""
-        alive, reason = liveness(holder) if holder else (None, "the file cannot be read")
+            what = f"{len(raw)} bytes" if text.strip() else "empty"
+            raise ConcurrentRunError(not_a_lock(
+                self.path, f"not a lock record ({what})",
+                f"clear it with `fraud-app unlock --force {self.path}` (it moves the file "
+                "aside and records who cleared it; or delete the file)")) from None  # fmt: skip
+        alive, reason = liveness(holder)
         if alive is False:
             if remove_unchanged(self.path, text):
                 logger.warning("removed the stale run lock %s of a dead process (%s): %s",
                                self.path, reason, text)  # fmt: skip
             return  # taken over by another run meanwhile: judged again (its holder lives)
-        who = holder_text(holder) if holder else "an unreadable lock file"
+        who = holder_text(holder)
         if alive:
             raise ConcurrentRunError(
                 f"another fraud-app run is writing to {self.path.parent}: {who}. Wait for it "
@@ -375,7 +407,7 @@ class RootLock:
         raise ConcurrentRunError(
             f"another fraud-app run is writing to {self.path.parent}: {who} holds the lock "
             f"{self.path}, and this host cannot tell whether it still runs ({reason}). Wait "
-            f"for it to finish; if it no longer runs (on host {host or '?'}: `ps -p {pid}`), "
+            f"for it to finish; if it no longer runs ({_check_hint(holder)}), "
             f"clear it with `fraud-app unlock --force {self.path}` (it checks again and "
             f"records who cleared it; or delete the file) and run this command again."
         )

@@ -38,6 +38,10 @@ class RetentionSection(Section):
     model_cache: `<paths.root>/model-cache/<entry>/` (registry models downloaded to score or
     evaluate; dated by their last use): an entry of a version holding an alias is kept, any
     other is downloaded again when it is next used.
+    unlock_audit: `fraud-app unlock --force`'s records `<paths.root>/.fraud-app-unlock/
+    <time>-<pid>.json`, each with the copies its clearing moved there (the lock file, a
+    marker and the `_files.json` records), dated by the record; a file no record names
+    (a clearing under way, a copy put there by hand) is kept.
     mlflow_runs: false (default): the MLflow store is left alone. true: the MLflow training
     run (and its nested runs) of each training run removed is deleted too (MLflow's
     `delete_run`: marked deleted; `mlflow gc` frees its artifacts), unless a registered
@@ -49,4 +53,5 @@ class RetentionSection(Section):
     validation_reports: KeepRule = Field(default_factory=KeepRule)
     job_reports: KeepRule = Field(default_factory=KeepRule)
     model_cache: KeepRule = Field(default_factory=KeepRule)
+    unlock_audit: KeepRule = Field(default_factory=KeepRule)
     mlflow_runs: bool = False

@@ -37,9 +37,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from pipelines.unlock.clear import audit_dir, clear_lock, clear_marker, same_path
+    from pipelines.unlock.inventory import lock_dir
 
     if args.even_if_alive and not args.force:
         raise ConfigError("--even-if-alive goes with --force PATH (what to clear)")
+    lock_dir(config.paths.root)  # a remote root: refused before Spark starts
     fs, found = _inventory(config)
     if not args.force:
         return _report(found, args.json, config)

@@ -233,3 +233,38 @@ def model_cache(config: AppConfig, holds: RegistryHolds) -> Kind:
         if path.name in holds.cache_keys:
             kind.protected[path.name] = holds.cache_keys[path.name]
     return kind
+
+
+def unlock_audit(config: AppConfig) -> Kind:
+    """`fraud-app unlock --force`'s audit records under `<paths.root>/.fraud-app-unlock/`,
+    each with the files its clearing moved into that folder (its `moved_to`; a marker
+    renamed `_killed.json` beside its table is not the folder's), dated by the record.
+    Before (session 41), nothing removed them: a scheduled wrapper that clears locks added
+    files for ever. A file that no record names is kept: a clearing under way (the lock
+    moved, its record not yet written), a damaged record, a file put there by hand."""
+    from pipelines.unlock.clear import AUDIT_DIR
+
+    root, kind = local_path(str(config.paths.root)), Kind()
+    folder = root / AUDIT_DIR if root is not None else None
+    if folder is None or not folder.is_dir():
+        return kind
+    files = {p.name: p for p in folder.iterdir() if p.is_file() and not p.is_symlink()}
+    named: set[str] = set()
+    for path in sorted(p for p in files.values() if p.suffix == ".json"):
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or "cleared" not in record:
+            continue  # a copy kept beside a record (a `_files.json`)
+        moved = [Path(m).name for m in record.get("moved_to") or []
+                 if isinstance(m, str) and Path(m).parent.name == AUDIT_DIR]  # fmt: skip
+        parts = (path, *(files[m] for m in moved if m in files and m != path.name))
+        named.update(p.name for p in parts)
+        kind.items.append(Item("unlock_audit", path.stem, mtime(path), parts))
+        _by_hand(kind, path.stem, path.stem)
+    for name in sorted(set(files) - named):
+        kind.items.append(Item("unlock_audit", name, mtime(files[name]), (files[name],)))
+        kind.protected[name] = ("no audit record names it (a clearing under way, a damaged "
+                                "record, or put there by hand)")  # fmt: skip
+    return kind

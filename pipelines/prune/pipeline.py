@@ -41,7 +41,9 @@ KINDS = {
     "validation_reports": ("validation report", "validation reports"),
     "job_reports": ("job report", "job reports"),
     "model_cache": ("model-cache entry", "model-cache entries"),
+    "unlock_audit": ("unlock audit record", "unlock audit records"),
 }
+LISTED_WHEN_REMOVED = ("unlock_audit",)  # in the summary's removed list only when some went
 
 
 @dataclass
@@ -109,6 +111,7 @@ def _prune(
             config, config_file.resolve() if config_file else None
         ),
         "model_cache": inventory.model_cache(config, holds),
+        "unlock_audit": inventory.unlock_audit(config),
     }
     result = PruneResult(dry_run, {})
     for kind, items in found.items():
@@ -268,7 +271,9 @@ def summary(result: PruneResult) -> str:
     """One line: what went (or would go), the bytes, what was kept and why."""
     verb = "would remove" if result.dry_run else "removed"
     gone = ", ".join(
-        f"{len(k.removed)} {_noun(kind, len(k.removed))}" for kind, k in result.kinds.items()
+        f"{len(k.removed)} {_noun(kind, len(k.removed))}"
+        for kind, k in result.kinds.items()
+        if k.removed or kind not in LISTED_WHEN_REMOVED
     )
     kept = "; ".join(_kept(kind, k) for kind, k in result.kinds.items() if k.kept)
     if result.bundles:

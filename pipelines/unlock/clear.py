@@ -29,7 +29,7 @@ from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, ConfigError
 from fraud_app.etl.lock import owner_info, remove_unchanged
 from fraud_app.uris import local_path
-from pipelines.unlock.inventory import Found, judge_lock_file
+from pipelines.unlock.inventory import Found, judge_lock_file, lock_dir
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ AUDIT_DIR = ".fraud-app-unlock"
 
 
 def audit_dir(root: str) -> Path:
-    return Path(root) / AUDIT_DIR
+    """`<paths.root>/.fraud-app-unlock` (a `file:` root as its local path; a remote one
+    refused: pipelines.unlock.inventory.lock_dir)."""
+    return lock_dir(root) / AUDIT_DIR
 
 
 def _refuse_alive(found: Found, even_if_alive: bool) -> None:

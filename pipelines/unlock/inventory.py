@@ -88,14 +88,15 @@ def judge_lock_file(path: Path) -> tuple[str, str, dict, str]:
     when it finds the file: unreadable (not a JSON object with pid and host: refused as
     "an unreadable lock file"), or `liveness`'s answer."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return "gone", "released meanwhile", {}, ""
+    text = raw.decode("utf-8", errors="replace")  # as remove_unchanged reads it
     try:
         holder = json.loads(text)
         int(holder["pid"]), str(holder["host"])
     except (ValueError, KeyError, TypeError):
-        what = f"{len(text.encode())} bytes" if text.strip() else "empty"
+        what = f"{len(raw)} bytes" if text.strip() else "empty"
         return "unreadable", f"not a lock record ({what})", {}, text
     alive, reason = liveness(holder)
     state = {True: "alive", False: "dead", None: "unknown"}[alive]
@@ -130,22 +131,22 @@ def lock_files(config: AppConfig) -> list[Found]:
     """The RootLock files of this config (module docstring), each judged."""
     from pipelines.prune import PRUNE_LOCK
 
-    root, paths = Path(config.paths.root), config.paths
+    root, paths = lock_dir(config.paths.root), config.paths
     found = [
         _lock("run lock", root / LOCK_NAME, "one writer of paths.root's tables (etl, labels, "
               "features)"),
         _lock("prune lock", root / PRUNE_LOCK, "one `fraud-app prune` at a time"),
     ]  # fmt: skip
-    models = paths.resolve("models")
-    if models.is_dir():
+    models = local_path(str(paths.resolve("models")))
+    if models is not None and models.is_dir():
         for lock in sorted(models.glob(".*.lock")):
             run = lock.name[1 : -len(".lock")]
             found.append(_lock("run-name lock", lock, f"one `train --run {run}` at a time"))
     scores = local_path(config.scores_output()[0])
     if scores is not None:
         found.append(_lock("scoring lock", scores / LOCK_NAME, "one `score` job per output"))
-    checkpoints = paths.resolve("checkpoints")
-    if checkpoints.is_dir():
+    checkpoints = local_path(str(paths.resolve("checkpoints")))
+    if checkpoints is not None and checkpoints.is_dir():
         from fraud_app.spark.grouped import CHECKPOINT_LOCK  # imports pyspark: only here
 
         for lock in sorted([*checkpoints.glob(f"*/{CHECKPOINT_LOCK}"),
@@ -153,6 +154,16 @@ def lock_files(config: AppConfig) -> list[Found]:
             found.append(_lock("checkpoint lock", lock, "one training run per checkpoint "
                                f"folder ({lock.parent})"))  # fmt: skip
     return [f for f in found if f is not None]
+
+
+def lock_dir(root: str) -> Path:
+    """paths.root as the runs lock it: a plain path or a `file:` URI (RootLock's rule; a
+    `file:///x` root was looked for as the relative folder `file:/x`, so `unlock` listed
+    nothing while every run was refused for its lock). A remote root is refused as the
+    runs refuse it: no run locks it, and the audit folder needs a local directory."""
+    from fraud_app.etl.lock import _local_path
+
+    return _local_path(str(root))
 
 
 def flock_holders() -> dict[int, list[int]] | None:
@@ -193,7 +204,7 @@ def flocks(config: AppConfig, store_lock_path: Path | None) -> list[Found]:
     if store_lock_path is not None and store_lock_path.is_file():
         found.append(_flock("tracking store lock", store_lock_path, "the sqlite store's "
                             "migrations and promotion gates", held, {}))  # fmt: skip
-    readers = Path(config.paths.root) / READERS_DIR
+    readers = lock_dir(config.paths.root) / READERS_DIR
     if readers.is_dir():
         for entry in sorted(readers.glob("*.json")):
             try:

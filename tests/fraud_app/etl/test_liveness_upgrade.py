@@ -67,9 +67,11 @@ def test_an_older_releases_lock_says_why_it_cannot_be_judged(tmp_path, monkeypat
         RootLock(str(tmp_path), "etl").__enter__()
     text = str(err.value)
     assert "it recorded no PID namespace (a fraud-app release before session 40" in text, text
-    assert (
-        f"`ps -p {pid}`), clear it with `fraud-app unlock --force {tmp_path / LOCK_NAME}`" in text
-    )
+    assert (  # in the namespace it ran in, which this container cannot see (session 43)
+        f"not recorded; a run or `fraud-app unlock` on the machine itself, outside any "
+        f"container, takes it over if its pid is gone): `ps -p {pid}` there" in text
+    ), text
+    assert f"or none)), clear it with `fraud-app unlock --force {tmp_path / LOCK_NAME}`" in text
 
 
 @pytest.mark.spark

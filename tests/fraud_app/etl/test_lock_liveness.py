@@ -47,7 +47,9 @@ def _refused(root: Path, pid: int, why: str) -> None:
     assert f"holds the lock {lock}" in text, text
     assert f"pid {pid} on host {socket.gethostname()}" in text, text
     assert why in text, text
-    assert f"`ps -p {pid}`), clear it with `fraud-app unlock --force {lock}`" in text, text
+    # where to run it: on its host, in its PID namespace when not this one (session 43)
+    assert re.search(rf"`ps -p {pid}`( there \(a pid is its namespace's own: [^)]*\))?\), "
+                     rf"clear it with `fraud-app unlock --force {re.escape(str(lock))}`", text), text  # fmt: skip
     assert "or delete the file) and run this command again" in text, text
     assert lock.exists()
 
