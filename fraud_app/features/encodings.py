@@ -123,8 +123,8 @@ def add_encodings(
 def estimated_rows(
     profile: DataProfile | None, refresh_us: int, lag_us: int, columns: list[tuple[int, str]]
 ) -> int | None:
-    """At most how many rows the snapshot table of `columns` (one refresh and lag) holds,
-    from `profile`: each column's distinct values x the periods its events can fall in
+    """About how many rows the snapshot table of `columns` (one refresh and lag) holds at
+    most, from `profile`: each column's distinct values x the periods its events can fall in
     (the data's span, + the lag's periods for the matured events, + 1 for the partial
     periods); None when the profile lacks the span or a column's distinct count. A fraud
     whose label becomes known later than that adds periods: an estimate, not a bound."""
@@ -139,12 +139,13 @@ def estimated_rows(
 def _broadcast(rows: int | None) -> bool:
     """Whether a table is joined with Spark's broadcast hint: while its estimated `rows`
     are within BROADCAST_ROWS (or unknown); past it not (one INFO line): Spark's own
-    choice, a shuffled join on its size estimate, so the table need not fit the driver."""
+    choice (a shuffled join past its broadcast thresholds), so the table need not go
+    through the driver."""
     if rows is None or rows <= BROADCAST_ROWS:
         return True
     logger.info(
         "a snapshot encoding table of ~%d rows (distinct values x periods) is past %d: "
-        "joined without a broadcast hint, so it does not go through the driver",
+        "joined without a broadcast hint (Spark's own broadcast thresholds decide)",
         rows, BROADCAST_ROWS,
     )  # fmt: skip
     return False
