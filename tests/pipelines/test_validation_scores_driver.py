@@ -101,3 +101,44 @@ def test_a_champion_trained_on_every_day_is_named_from_counts_on_the_executors(s
     reason = gate._no_fair_comparison("1", champion, unseen, {"end": "2024-02-06"}, scores)
     assert "no day of the window is left that it did not train on" in reason
     assert trained_dates.unseen_days(_champion("2024-02-01T00:00:00+00:00"), scores) is None
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_the_gate_compares_on_unseen_days_with_scores_left_on_the_executors(
+    spark, tmp_path, monkeypatch
+):
+    """test_gate_unseen's first case, the new model's scores an ExecutorScores and the
+    champion scored by Spark (no collected rows): the same comparison, on real MLflow."""
+    from fraud_app.tracking.runs import start_training_run
+    from pipelines.training import lifecycle
+    from tests.fraud_app.tracking.test_gate_unseen import _champion as dated
+    from tests.fraud_app.tracking.test_gate_unseen import _window_rows
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    X, y, day = _window_rows()
+    champion = dated("2024-02-04T00:00:00+00:00")  # trained on 02-01 .. 02-03
+    h.gate_on_rows(cfg, tmp_path, champion, "champ", (X, y))
+    frame = spark.createDataFrame(
+        [(X[i].tolist(), float(y[i]), day[i].item()) for i in range(len(y))],
+        "features array<float>, label double, event_date date",
+    )
+    new = h.linear_ensemble(-2.0)
+    full_ap = evaluate_scores(y, new.predict_proba(X))["average_precision"]
+    with start_training_run(cfg, "new") as tracker:
+        ctx = gate.GateContext(cfg, h.NAMES, h.splits(frame), full_ap, "features",
+                               scores=ExecutorScores(frame, new, "features"))  # fmt: skip
+        model_dir = new.save(tmp_path / "models" / "new")
+        out = lifecycle.register_and_gate(
+            tracker, lifecycle.start_model_logging(tracker, model_dir, ctx)
+        )
+    late = day >= np.datetime64("2024-02-04")
+    assert out["decision"] == "champion", out  # as with the collected scores
+    assert out["window"]["start"] == "2024-02-04"
+    assert out["new_ap"] == pytest.approx(
+        evaluate_scores(y[late], new.predict_proba(X[late]))["average_precision"]
+    )
+    assert out["champion_ap"] == pytest.approx(
+        evaluate_scores(y[late], champion.predict_proba(X[late]))["average_precision"]
+    )
