@@ -9,7 +9,7 @@ Plan (each step one concern, in its own module):
      `_fraud` (1 for label = 1), `_row` (1 for a data row);
   3. per-entity window features, one sort per entity (fraud_app.features.windows); the
      novelty flags (fraud_app.features.novelty) first, one sort per (entity, column);
-  4. snapshot encodings via broadcast joins (fraud_app.features.encodings);
+  4. snapshot encodings, joined by broadcast while small (fraud_app.features.encodings);
   5. row-wise features (fraud_app.features.rowwise);
   6. undefined values -> each feature's fill value, every feature as double, and
      optionally the float vector `features` in FeatureSet order.
@@ -138,7 +138,7 @@ def compute_features(
         )
     whole = df if whole_history is None else whole_history
     check_numeric_inputs(whole, feature_set.features)
-    computable, skipped = _split_available(
+    computable, skipped, profile = _split_available(
         whole, feature_set, skip_all_null=skip_all_null, lags=skip_lags_beyond_data
     )
     _check_names(computable, vector_column)
@@ -153,7 +153,7 @@ def compute_features(
     if encodings:
         source = prepared if whole_history is None else _prepared(whole, feature_set.label_delay_s)
         out, encoded = add_encodings(
-            out, encodings, label_delay_s=feature_set.label_delay_s, source=source
+            out, encodings, label_delay_s=feature_set.label_delay_s, source=source, profile=profile
         )
         exprs.update(encoded)
     exprs.update({f.name: rowwise_column(f) for f in computable if isinstance(f, ROWWISE_KINDS)})
@@ -181,7 +181,7 @@ def _prepared(df: DataFrame, label_delay_s: int, extra: Sequence[Column] = ()) -
 
 def _split_available(
     df: DataFrame, feature_set: FeatureSet, *, skip_all_null: bool, lags: bool = True
-) -> tuple[list[FeatureDef], list[SkippedFeature]]:
+) -> tuple[list[FeatureDef], list[SkippedFeature], DataProfile]:
     present = set(df.columns)
     delay = feature_set.label_delay_s
     lag_of = {f.name: _lag_s(f, delay) if lags else 0 for f in feature_set.features}
@@ -210,14 +210,16 @@ def _split_available(
             computable.append(feature)
     _warn_skipped(skipped)
     warn_log1p_below_domain(computable, profile)
-    return computable, skipped
+    return computable, skipped, profile
 
 
 def _profile(df: DataFrame, feature_set: FeatureSet, span: bool) -> DataProfile:
     """What the skips read of the data, in one small Spark job: which optional inputs (and
     label_time, for fraud rates) are null in every row, the log1p inputs' minimums and,
-    when a window has a lag (`span`), the first and last timestamp."""
+    when a window has a lag (`span`) or an encoding reads the data, the first and last
+    timestamp and each encoded column's distinct values (features.encodings' table size)."""
     present = set(df.columns)
+    encoded = sorted({f.column for f in feature_set.features if isinstance(f, ENCODING_KINDS)})
     optional = {c for f in feature_set.features for c in f.inputs if c in present}
     rates = [f for f in feature_set.features if isinstance(f, FraudRate)]
     if rates and "label_time" in present:
@@ -226,7 +228,8 @@ def _profile(df: DataFrame, feature_set: FeatureSet, span: bool) -> DataProfile:
         df,
         sorted(optional - set(REQUIRED_COLUMNS)),
         [c for c in log1p_inputs(feature_set.features) if c in present],
-        span=span,
+        span=span or bool(encoded),
+        distinct=[c for c in encoded if c in present],
     )
 
 

@@ -18,6 +18,15 @@ small table (value x period) turns them into "strictly before" running sums, and
 broadcast join brings them back: no shuffle or sort of the large side. Meant for
 low-cardinality columns (mcc, channel, country), where the table is small.
 
+A broadcast goes through the driver (Spark collects the table there first), so a spec
+that encodes a high-cardinality column (merchant_id: values x days rows) sent the whole
+table through it. The broadcast is now asked for only while the table's estimated rows
+(the data profile's distinct values of its columns x the periods of the data's span,
+`estimated_rows`, from the compiler's one profiling job) stay within BROADCAST_ROWS;
+past it Spark's own join choice (its autoBroadcastJoinThreshold on its size estimate of
+the aggregation: a shuffled join unless the data is small) decides. The values are the
+same either way (session 43).
+
 The groups of one (refresh, lag) share ONE aggregation: each event carries its group's
 index `g`, the windows run per group, and the table's key is the group's index and the
 value (`_key`), so every group's join reads the same table and Spark computes and
@@ -27,6 +36,7 @@ scan of the data where there were 15 and three; docs/PROBES.md, session 38).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -36,9 +46,17 @@ from pyspark.sql import functions as F
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.encoding_kinds import FrequencyEncoding, TargetEncoding
 from fraud_app.features.labels import MICROS
+from fraud_app.features.profile import DataProfile
 from fraud_app.features.windows import FRAUD, KNOWN, TS
 
+logger = logging.getLogger(__name__)
 ENCODING_KINDS = (FrequencyEncoding, TargetEncoding)
+# a snapshot table of at most this many estimated rows is broadcast by hint. Measured
+# (session 43): 413,643 rows sent 7.1 MB of task results to the driver (~17 bytes a row
+# serialised; the driver then builds the join's hash table of them): ~35 MB at the bound.
+# The shipped specs (mcc, channel, country: ~10^3 values) over three years of daily
+# periods: ~10^6 rows (session 42's estimate), within it.
+BROADCAST_ROWS = 2_000_000
 NULL_KEY = "__null__"
 _SUMS = ("n", "m", "f")  # rows, matured rows, known frauds
 ALL_KEY = "\u0000all"  # the overall row of a snapshot table; no real value looks like it
@@ -60,12 +78,15 @@ def add_encodings(
     *,
     label_delay_s: int,
     source: DataFrame | None = None,
+    profile: DataProfile | None = None,
 ) -> tuple[DataFrame, dict[str, Column]]:
     """df joined with the snapshot tables, and each feature's expression over it.
 
     The expressions (null = undefined) are meant for the caller's final select, which
     also drops the joined `_enc*` helper columns. `source` (same rows, fewer columns)
-    feeds the aggregations; defaults to df.
+    feeds the aggregations; defaults to df. `profile`: `source`'s data profile (span and
+    distinct values of the encoded columns), which sizes each table for `_broadcast`; None
+    (or a profile without them): every table broadcast, as before session 43.
     """
     source = df if source is None else source
     groups: dict[_Group, list[FeatureDef]] = {}
@@ -82,6 +103,7 @@ def add_encodings(
     for group, i in index.items():
         shared.setdefault((group.refresh_us, group.lag_us), []).append((i, group.column))
     tables = {at: _snapshot_table(source, *at, columns) for at, columns in shared.items()}
+    hinted = {at: _broadcast(estimated_rows(profile, *at, cols)) for at, cols in shared.items()}
     exprs: dict[str, Column] = {}
     for group, members in groups.items():
         prefix = group.prefix(index[group])
@@ -91,9 +113,42 @@ def add_encodings(
             F.col("p").alias(f"{prefix}period"),
             *[F.col(c).alias(f"{prefix}{c}") for c in (*_SUMS, "all_n", "all_m", "all_f")],
         )
-        out = out.join(F.broadcast(renamed), on=[f"{prefix}key", f"{prefix}period"], how="left")
+        if hinted[(group.refresh_us, group.lag_us)]:
+            renamed = F.broadcast(renamed)
+        out = out.join(renamed, on=[f"{prefix}key", f"{prefix}period"], how="left")
         exprs.update({f.name: _value(f, prefix) for f in members})
     return out, exprs
+
+
+def estimated_rows(
+    profile: DataProfile | None, refresh_us: int, lag_us: int, columns: list[tuple[int, str]]
+) -> int | None:
+    """About how many rows the snapshot table of `columns` (one refresh and lag) holds at
+    most, from `profile`: each column's distinct values x the periods its events can fall in
+    (the data's span, + the lag's periods for the matured events, + 1 for the partial
+    periods); None when the profile lacks the span or a column's distinct count. A fraud
+    whose label becomes known later than that adds periods: an estimate, not a bound."""
+    if profile is None or profile.span_us is None:
+        return None
+    if any(c not in profile.distinct for _, c in columns):
+        return None
+    periods = profile.span_us // refresh_us + 2 + -(-lag_us // refresh_us)
+    return sum(profile.distinct[c] for _, c in columns) * periods
+
+
+def _broadcast(rows: int | None) -> bool:
+    """Whether a table is joined with Spark's broadcast hint: while its estimated `rows`
+    are within BROADCAST_ROWS (or unknown); past it not (one INFO line): Spark's own
+    choice (a shuffled join past its broadcast thresholds), so the table need not go
+    through the driver."""
+    if rows is None or rows <= BROADCAST_ROWS:
+        return True
+    logger.info(
+        "a snapshot encoding table of ~%d rows (distinct values x periods) is past %d: "
+        "joined without a broadcast hint (Spark's own broadcast thresholds decide)",
+        rows, BROADCAST_ROWS,
+    )  # fmt: skip
+    return False
 
 
 def _group_key(index: int, key: Column) -> Column:

@@ -16,6 +16,7 @@ from fraud_app.features.pipeline import feature_set_from_config
 from fraud_app.features.spec import definitions
 from fraud_app.models.provenance import TRAINED_FROM, TRAINED_THROUGH
 from pipelines.training import nodes, threshold
+from pipelines.training.executor_scores import threshold_input
 from pipelines.training.run_context import Ensembles, RunContext
 from pipelines.training.trained_dates import trained_from, trained_through
 from pipelines.training.validation import scored_validation
@@ -40,7 +41,7 @@ def save_final(ctx: RunContext, trained: Ensembles, val_scores) -> Path:
             if refit
             else val_scores
         )
-        return final_val["fraud_score"]
+        return threshold_input(final_val)  # past fits_on_driver: a GapScores
 
     alert_at, threshold_rows = threshold.choose(
         gap, validation_scores, splits, config.scoring.alert_budget, refit=refit is not None

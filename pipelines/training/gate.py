@@ -22,8 +22,9 @@ from fraud_app.models.train import evaluate_scores
 from fraud_app.tracking.ownership import TRAIN_REFUSED, check_owner
 from fraud_app.tracking.registry import GateDecision, decide, undefined
 from pipelines.training.champion import Champion, champion_ap, load_champion
+from pipelines.training.executor_scores import ExecutorScores
 from pipelines.training.gate_features import shown
-from pipelines.training.trained_dates import unseen_days
+from pipelines.training.trained_dates import unseen_counts, unseen_days
 
 # the name it logged under before the session 37 split (the CLI prints %(name)s; a test
 # filters on it)
@@ -49,8 +50,9 @@ class GateContext:
     (nodes.ValidationWindow.gate_rows): the champion is scored on them on the tracking
     thread, with no Spark job beside training; None: by a Spark job on splits.validation.
     scores: the new model's validation scores with the window's columns (label,
-    fraud_score, event_date), in the order of `rows`; they let both be compared on the
-    champion's unseen days only."""
+    fraud_score, event_date), in the order of `rows`, or, for a window past
+    `fits_on_driver`, an ExecutorScores (pipelines.training.executor_scores) that computes
+    them where the rows are; they let both be compared on the champion's unseen days only."""
 
     config: AppConfig
     names: list[str]
@@ -58,7 +60,7 @@ class GateContext:
     new_ap: float | None
     features_col: str
     rows: tuple[np.ndarray, np.ndarray] | None = None
-    scores: dict[str, Any] | None = None
+    scores: dict[str, Any] | ExecutorScores | None = None
 
 
 def _window(w) -> dict[str, str]:
@@ -86,7 +88,7 @@ def gate_decision(tracker, ctx: GateContext) -> GateDecision:
     if unseen is not None:
         window = {**window, "start": unseen[0].isoformat(),
                   "champion_trained_through": str(champion.metadata[TRAINED_THROUGH])}  # fmt: skip
-        new_ap = _unseen_ap(ctx.scores, unseen[1])
+        new_ap = _unseen_ap(ctx.scores, unseen)
     if version is not None and not why_not and (unseen is None or new_ap is not None):
         champ_ap = champion_ap(champion, ctx.splits.validation, ctx.features_col, ctx.rows,
                                unseen, loaded.columns)  # fmt: skip
@@ -136,8 +138,12 @@ def _columns_note(loaded: Champion, names: list[str]) -> str:
     return f" (champion v{loaded.version} scored on its own {len(own)} features; {what})"
 
 
-def _unseen_ap(scores, mask: np.ndarray) -> float | None:
-    """The new model's AP on the champion's unseen days (None: no such row, or undefined)."""
+def _unseen_ap(scores, unseen) -> float | None:
+    """The new model's AP on the champion's unseen days (None: no such row, or undefined);
+    of scores left on the executors, computed there (as the champion's)."""
+    first, mask = unseen
+    if isinstance(scores, ExecutorScores):
+        return _defined(scores.ap_from(first)) if scores.days_from(first).rows else None
     if not mask.any():
         return None
     labels = np.asarray(scores["label"])[mask]
@@ -149,13 +155,13 @@ def _unseen_ap(scores, mask: np.ndarray) -> float | None:
 def _no_fair_comparison(version, champion, unseen, window, scores) -> str:
     """Why the gate did not compare: the champion trained on the window's earlier days and
     its later days hold no fair comparison."""
-    first, mask = unseen
-    labels = np.asarray(scores["label"])[mask]
-    frauds, through = int(np.sum(labels == 1)), champion.metadata[TRAINED_THROUGH]
+    first = unseen[0]
+    rows, frauds = unseen_counts(scores, unseen)
+    through = champion.metadata[TRAINED_THROUGH]
     left = (  # an empty range read "the days from 2024-02-18 to 2024-02-18 hold 0 rows"
-        f"the days from {first} to {window['end']} hold {int(mask.sum())} rows and {frauds} "
+        f"the days from {first} to {window['end']} hold {rows} rows and {frauds} "
         "frauds, no fair comparison"
-        if mask.any()
+        if rows
         else "no day of the window is left that it did not train on"
     )
     return (

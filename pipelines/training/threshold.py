@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from dlcore.daily_ranking import alerts_for
+from fraud_app.errors import EmptyInputError
 from fraud_app.scoring.reference import alert_threshold
 from fraud_app.scoring.tasks import task_errors
 from pipelines.training import nodes
@@ -65,35 +66,48 @@ def threshold_rows_info(window: str, start, end, rows: int, *, trained_on: bool)
 
 
 class GapScores:
-    """The saved ensemble's scores of every row of the test gap [validation end, test
-    start) (labelled or not), kept on the executors: `rows` (those with a finite score)
-    and `threshold(budget)` (alert_threshold's ceil(b x rows)-th highest of them) are
-    computed there. Collected, they were 8 bytes a row of the gap on the driver: the label
-    delay's whole traffic, 2.4 GB for 3 x 10^8 rows (session 42)."""
+    """The saved ensemble's scores of every row of a window (the test gap [validation end,
+    test start), labelled or not; the validation window of the fallback past
+    `fits_on_driver`), kept on the executors: `total` (every row), `rows` (those with a
+    finite score) and `threshold(budget)` (alert_threshold's ceil(b x rows)-th highest of
+    them) are computed there. Collected, they were 8 bytes a row of the gap on the driver:
+    the label delay's whole traffic, 2.4 GB for 3 x 10^8 rows (session 42)."""
 
     def __init__(self, scores: DataFrame):
-        score = F.col("fraud_score").cast("double")
-        finite = score.isNotNull() & ~F.isnan(score) & (F.abs(score) != F.lit(float("inf")))
-        self._scores = (
-            scores.select(score.alias("s")).where(finite).persist(StorageLevel.MEMORY_AND_DISK)
-        )  # scored once: counted, then its k highest sorted
-        self._rows: int | None = None
+        s = F.col("s")
+        self._finite = s.isNotNull() & ~F.isnan(s) & (F.abs(s) != F.lit(float("inf")))
+        self._scores = scores.select(F.col("fraud_score").cast("double").alias("s")).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        # scored once: counted, then its k highest sorted
+        self._counts: tuple[int, int] | None = None
+
+    def _count(self) -> tuple[int, int]:
+        if self._counts is None:
+            with task_errors():
+                r = self._scores.agg(F.count(F.lit(1)), F.count(F.when(self._finite, 1))).first()
+            self._counts = (int(r[0]), int(r[1]))
+        return self._counts
+
+    @property
+    def total(self) -> int:
+        return self._count()[0]
 
     @property
     def rows(self) -> int:
-        if self._rows is None:
-            with task_errors():
-                self._rows = self._scores.count()
-        return self._rows
+        return self._count()[1]
 
     def threshold(self, budget: float) -> float:
         """The score of the k-th highest row, k = alerts_for(budget, rows), on the
         executors (Spark's TakeOrderedAndProject: each task keeps its k highest, one task
         merges them, up to partitions x k rows through a queue of k; the driver receives
-        one number)."""
+        one number). No finite score: alert_threshold's EmptyInputError."""
+        if not self.rows:
+            raise EmptyInputError("cannot set an alert threshold: the window has no scores")
         k = alerts_for(budget, self.rows)
+        finite = self._scores.where(self._finite)
         with task_errors():
-            top = self._scores.orderBy(F.desc("s")).limit(k).agg(F.min("s")).first()[0]
+            top = finite.orderBy(F.desc("s")).limit(k).agg(F.min("s")).first()[0]
         return float(top)
 
     def release(self) -> None:
@@ -112,13 +126,13 @@ def gap_scores(table, splits, ensemble, vector: str) -> GapScores:
 
 
 def choose(
-    gap: GapScores, validation: Callable[[], np.ndarray], splits, budget: float, *,
+    gap: GapScores, validation: Callable[[], np.ndarray | GapScores], splits, budget: float, *,
     refit: bool,
 ) -> tuple[float, dict[str, Any]]:  # fmt: skip
     """(the alert threshold, threshold_rows_info of the rows that set it): the test gap's
     when it raises at least MIN_GAP_ALERTS alerts at the budget, else the validation
-    window's (`validation()`, scored only then; the model trained on it after a refit: one
-    WARNING)."""
+    window's (`validation()`, scored only then: its collected scores, or a GapScores of a
+    window past `fits_on_driver`; the model trained on it after a refit: one WARNING)."""
     val_w, test_w = splits.windows[1], splits.windows[2]
     try:
         n = gap.rows
@@ -137,7 +151,15 @@ def choose(
             "(default: features.label_delay_days)",
             val_w.end, test_w.start, n, math.ceil(budget * n), budget, MIN_GAP_ALERTS,
         )  # fmt: skip
-    scores = np.asarray(validation(), dtype=np.float64)
+    scores = validation()
+    if isinstance(scores, GapScores):  # a window past fits_on_driver: its k-th highest there
+        try:
+            info = threshold_rows_info("validation", val_w.start, val_w.end, scores.total,
+                                       trained_on=refit)  # fmt: skip
+            return scores.threshold(budget), info
+        finally:
+            scores.release()
+    scores = np.asarray(scores, dtype=np.float64)
     info = threshold_rows_info("validation", val_w.start, val_w.end, scores.size,
                                trained_on=refit)  # fmt: skip
     return alert_threshold(scores, budget), info

@@ -15,6 +15,7 @@ import numpy as np
 
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.models.provenance import TRAINED_THROUGH
+from pipelines.training.executor_scores import ExecutorScores
 
 
 def trained_through(splits, refit: bool) -> str:
@@ -32,19 +33,34 @@ def trained_from(splits) -> str | None:
     return None if start is None else start.isoformat()
 
 
-def unseen_days(champion: FraudEnsemble, scores) -> tuple[dt.date, np.ndarray] | None:
+def unseen_days(champion: FraudEnsemble, scores) -> tuple[dt.date, np.ndarray | None] | None:
     """(first day, row mask) of this validation window's days that the champion did not
     train on, when it trained on some of them (a refit champion of an earlier run whose
     windows overlap this one's: scored on rows it learnt, it looked better than it is);
     None when it trained on none of them, or that is not known (a model without
-    `trained_through`, or validation scores without event_date)."""
+    `trained_through`, or validation scores without event_date). Scores left on the
+    executors (ExecutorScores) have no mask (None): their rows are counted there."""
     through = champion.metadata.get(TRAINED_THROUGH)
-    if not through or scores is None or "event_date" not in scores:
+    if not through or scores is None:
+        return None
+    executors = isinstance(scores, ExecutorScores)
+    if not (scores.has_dates if executors else "event_date" in scores):
         return None
     t = dt.datetime.fromisoformat(str(through))
     first = t.date() if t.time() == dt.time() else t.date() + dt.timedelta(days=1)
+    if executors:
+        return None if not scores.days_from(first).before else (first, None)
     mask = np.asarray(scores["event_date"], dtype="datetime64[D]") >= np.datetime64(first)
     return None if mask.all() else (first, mask)
+
+
+def unseen_counts(scores, unseen: tuple[dt.date, np.ndarray | None]) -> tuple[int, int]:
+    """(rows, frauds) of the validation window from the first unseen day on."""
+    first, mask = unseen
+    if isinstance(scores, ExecutorScores):
+        days = scores.days_from(first)
+        return days.rows, days.frauds
+    return int(mask.sum()), int(np.sum(np.asarray(scores["label"])[mask] == 1))
 
 
 def registered_through(champion) -> str | None:

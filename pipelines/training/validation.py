@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyspark import StorageLevel
-
 from fraud_app.config import AppConfig
 from fraud_app.evaluation.spark_window import fits_on_driver
 from pipelines.training import gate, nodes
+from pipelines.training.executor_scores import ExecutorScores
 
 
 def validation_window(config: AppConfig, tracker, splits, names, vector: str):
@@ -34,16 +33,18 @@ def validation_window(config: AppConfig, tracker, splits, names, vector: str):
 
 
 def scored_validation(val, splits, ensemble, vector: str, config: AppConfig, *,
-                      figures: bool = True) -> tuple[Any, dict[str, Any]]:  # fmt: skip
+                      figures: bool = True) -> tuple[Any, dict[str, Any] | ExecutorScores]:  # fmt: skip
     """(the validation window as evaluation takes it, its per-row scores).
 
     The window: its evaluation columns + `fraud_score` of `ensemble`, scored on the driver
     when it is there (same bits as the Spark scorer), else by Spark and collected; past
     `fits_on_driver` (a window that early_stopping.max_rows left on the executors) its
     figures computed on the executors (an ExecutorWindow; None with figures=False). The
-    scores: `label`, `fraud_score`, `event_date` of every row, numbers only (~13 bytes a
-    row), for the alert threshold and the promotion gate; the same dict as the window when
-    that was collected."""
+    scores, for the alert threshold and the promotion gate: `label`, `fraud_score`,
+    `event_date` of every row, numbers only (~13 bytes a row; the same dict as the window
+    when that was collected); past `fits_on_driver` an ExecutorScores, which computes what
+    the threshold and the gate ask of them on the executors (session 43: collected, they
+    were 20 bytes a row of task results on the driver)."""
     if val is not None:
         data = val.scored(ensemble)
         return data, data
@@ -51,14 +52,9 @@ def scored_validation(val, splits, ensemble, vector: str, config: AppConfig, *,
     if fits_on_driver(splits.validation.sparkSession, rows):
         data = nodes.score_and_collect(splits.validation, ensemble, vector)
         return data, data
+    scores = ExecutorScores(splits.validation, ensemble, vector)
+    if not figures:
+        return None, scores
+    # test_window persists the columns its figures read (scored once)
     scored = nodes.score(splits.validation, ensemble, features_col=vector)
-    numbers = [c for c in ("label", "fraud_score", "event_date") if c in scored.columns]
-    if not figures:  # one pass over the window: nothing to keep between jobs
-        return None, nodes.collect_scores(scored.select(*numbers))
-    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)  # the figures' jobs, then the scores
-    try:
-        window = nodes.test_window(scored, config.scoring)
-        scores = nodes.collect_scores(scored.select(*numbers))
-    finally:
-        scored.unpersist()
-    return window, scores
+    return nodes.test_window(scored, config.scoring), scores

@@ -1,0 +1,93 @@
+"""A snapshot encoding table is broadcast by hint only while it is small (session 43): the
+hint was given whatever the table's size, and a broadcast is collected on the driver
+first, so a spec that encodes a high-cardinality column (merchant_id: values x days rows)
+sent the whole table through it. The table's rows are estimated from the compiler's data
+profile (distinct values x periods, fraud_app.features.encodings.estimated_rows); past
+fraud_app.features.encodings.BROADCAST_ROWS Spark's own join choice decides (here its
+size-based broadcasts are off, as for tables past its 10 MB threshold). The features are
+the same either way. Real Spark; its SQL status store says which tables were broadcast."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pytest
+
+from fraud_app.features import encodings
+from fraud_app.features.compile import compute_features
+from fraud_app.features.encoding_kinds import FrequencyEncoding, TargetEncoding
+from fraud_app.features.spec import FeatureSet
+from tests.fraud_app.features.canonical_data import SCHEMA
+
+pytestmark = pytest.mark.spark
+THRESHOLDS = (
+    "spark.sql.autoBroadcastJoinThreshold",
+    "spark.sql.adaptive.autoBroadcastJoinThreshold",
+)
+START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+FEATURES = (
+    FrequencyEncoding(column="merchant_id"),
+    TargetEncoding(column="merchant_id", smoothing=5),
+    FrequencyEncoding(column="mcc"),
+)
+
+
+def _rows(n: int = 2_000):
+    """n rows over 20 days; 400 merchants (with nulls), 7 mccs; frauds known 2 days later."""
+    out = []
+    for i in range(n):
+        ts = START + dt.timedelta(seconds=i * 20 * 86_400 // n)
+        fraud = int((i * 2654435761) % 17 == 0)
+        known = ts + dt.timedelta(days=2) if fraud else None
+        merchant = None if i % 97 == 0 else f"m{(i * 31) % 400}"
+        out.append((f"t{i}", f"c{i % 50}", merchant, ts, 10.0, fraud, known, str(i % 7),
+                    "POS", "FR", "FR", None))  # fmt: skip
+    return out
+
+
+def _executions(spark) -> list:
+    store = spark._jsparkSession.sharedState().statusStore()
+    listed = store.executionsList()
+    return [listed.apply(i) for i in range(listed.size())]
+
+
+def _features(spark):
+    """(each row's encodings, how many SQL executions broadcast an encoding table)."""
+    since = max((e.executionId() for e in _executions(spark)), default=-1)
+    before = {k: spark.conf.get(k, None) for k in THRESHOLDS}
+    for k in THRESHOLDS:
+        spark.conf.set(k, "-1")
+    try:
+        df = spark.createDataFrame(_rows(), SCHEMA)
+        result = compute_features(df, FeatureSet(features=FEATURES, label_delay_s=3 * 86_400))
+        names = [f.name for f in FEATURES]
+        rows = {r["transaction_id"]: tuple(r[n] for n in names) for r in result.df.collect()}
+    finally:
+        for k, v in before.items():
+            spark.conf.unset(k) if v is None else spark.conf.set(k, v)
+    found = re.compile(r"BroadcastExchange\nInput \[\d+\]: \[_enc\d+_key")
+    broadcasts = sum(bool(found.search(e.physicalPlanDescription()))
+                     for e in _executions(spark) if e.executionId() > since)  # fmt: skip
+    return rows, broadcasts
+
+
+def test_a_large_encoding_table_is_joined_without_going_through_the_driver(spark, monkeypatch):
+    small, hinted = _features(spark)
+    # ~401 merchant values (HyperLogLog) + 8 mccs, x 24 periods: ~9,800 rows estimated
+    monkeypatch.setattr(encodings, "BROADCAST_ROWS", 1_000, raising=False)
+    large, not_hinted = _features(spark)
+    assert hinted == 1  # within the bound: broadcast, as before
+    assert not_hinted == 0  # was 1: the table broadcast (collected by the driver)
+    assert large == small and len(large) == 2_000
+    assert len({v[0] for v in large.values()}) > 20  # the merchants' frequencies differ
+
+
+def test_the_estimate_is_distinct_values_times_periods():
+    from fraud_app.features.profile import DataProfile
+
+    day = 86_400 * 10**6
+    profile = DataProfile(rows=10, first_us=0, last_us=20 * day, distinct={"m": 401, "c": 8})
+    assert encodings.estimated_rows(profile, day, 3 * day, [(0, "m"), (1, "c")]) == 409 * 25
+    assert encodings.estimated_rows(profile, day, 0, [(0, "x")]) is None  # not profiled
+    assert encodings.estimated_rows(DataProfile(), day, 0, [(0, "m")]) is None  # no span
