@@ -3,7 +3,8 @@
 A `labels` run of one label and an `etl --mode append` of a small delivery (one row)
 on a canonical table the ETL published from 5 rows (tests/fraud_app/etl/test_labels_feed.py's
 data); the first load of those 5 rows (`load`: `etl`, replace, into an empty root); a `features` build (`features`: full; `features_incremental`: after a full build
-and one day appended, neither counted) and a `score` of one date (the feature table's
+and one day appended, neither counted; `features_labels`: after a full build and a
+`labels` run that changes one label of day 2, neither counted) and a `score` of one date (the feature table's
 rows, a hand-made model: tests/fraud_app/scoring/table_model.py) on 10 days x 30 rows
 with the shipped feature specs (session 38); each `--repeats` times in one warm local[2]
 session with the test suite's settings (AQE on). Each Spark job is counted under the innermost `fraud_app` frame of the Python
@@ -191,6 +192,17 @@ def _features_incremental(spark, root: Path, tmp: Path):
     return _build(spark, root)
 
 
+def _labels_setup(spark, root: Path, tmp: Path) -> None:
+    """A full build, then a `labels` run that turns one row of day 2 into a fraud: not
+    counted (the build after it recomputes from the first date the change reaches)."""
+    from fraud_app.config import load_config
+    from fraud_app.etl.labels import run_labels
+
+    _build(spark, root)
+    (tmp / "feed.csv").write_text("transaction_id,label,label_time\nt02000,1,2024-03-04 00:00:00\n")
+    run_labels(spark, load_config(None, {"paths.root": str(root)}), [str(tmp / "feed.csv")])
+
+
 def _score_setup(spark, root: Path, tmp: Path) -> None:
     """A full build and a hand-made model over it (tests/fraud_app/scoring/table_model.py)."""
     from fraud_app.config import load_config
@@ -212,11 +224,17 @@ def _score(spark, root: Path, tmp: Path):
 
 
 STEPS = {"labels": _labels, "append": _append, "load": _load, "features": _features_full,
-         "features_incremental": _features_incremental, "score": _score}  # fmt: skip
+         "features_incremental": _features_incremental, "features_labels": _features_incremental,
+         "score": _score}  # fmt: skip
 # the published table a step runs on, and what is done to its copy before it is counted
 SOURCES = {"labels": _publish, "append": _publish, "load": _empty, "features": _features_root,
-           "features_incremental": _features_root, "score": _features_root}  # fmt: skip
-SETUPS = {"features_incremental": _incremental_setup, "score": _score_setup}
+           "features_incremental": _features_root, "features_labels": _features_root,
+           "score": _features_root}  # fmt: skip
+SETUPS = {
+    "features_incremental": _incremental_setup,
+    "features_labels": _labels_setup,
+    "score": _score_setup,
+}
 
 
 def _one_tree(repeats: int, steps: list[str]) -> dict:

@@ -36,10 +36,11 @@ from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
 from fraud_app.features.novelty import add_novelty_flags
 from fraud_app.features.profile import (
     DataProfile,
+    ProfileAsk,
     data_profile,
     lag_beyond_data,
     lag_reason,
-    log1p_inputs,
+    profile_ask,
     warn_log1p_below_domain,
 )
 from fraud_app.features.rowwise import ROWWISE_KINDS, rowwise_column
@@ -116,6 +117,7 @@ def compute_features(
     skip_all_null: bool = True,
     whole_history: DataFrame | None = None,
     skip_lags_beyond_data: bool = True,
+    profile: DataProfile | None = None,
 ) -> FeatureResult:
     """Every computable feature of `feature_set` for every row of the canonical `df`.
 
@@ -131,7 +133,9 @@ def compute_features(
     whole_history: canonical rows (a superset of `df`'s, same columns) that the
     categorical encodings and the all-null check read instead of `df`: the batch scorer
     passes every row up to its last date and, as `df`, only the history the window
-    features need (fraud_app.scoring.history)."""
+    features need (fraud_app.scoring.history).
+    profile: what that job would count, already counted over the same rows by a pass of the
+    caller (fraud_app.features.value_counts; used when it answers `skip_ask`'s question)."""
     if "timestamp" not in df.columns:
         raise SchemaError(
             f"compute_features needs a `timestamp` column (canonical schema). Received columns: {df.columns}"
@@ -139,7 +143,7 @@ def compute_features(
     whole = df if whole_history is None else whole_history
     check_numeric_inputs(whole, feature_set.features)
     computable, skipped, profile = _split_available(
-        whole, feature_set, skip_all_null=skip_all_null, lags=skip_lags_beyond_data
+        whole, feature_set, skip_all_null=skip_all_null, lags=skip_lags_beyond_data, given=profile
     )
     _check_names(computable, vector_column)
     windowed = [f for f in computable if isinstance(f, ENTITY_KINDS)]
@@ -180,12 +184,16 @@ def _prepared(df: DataFrame, label_delay_s: int, extra: Sequence[Column] = ()) -
 
 
 def _split_available(
-    df: DataFrame, feature_set: FeatureSet, *, skip_all_null: bool, lags: bool = True
-) -> tuple[list[FeatureDef], list[SkippedFeature], DataProfile]:
+    df: DataFrame, feature_set: FeatureSet, *, skip_all_null: bool, lags: bool = True,
+    given: DataProfile | None = None,
+) -> tuple[list[FeatureDef], list[SkippedFeature], DataProfile]:  # fmt: skip
     present = set(df.columns)
     delay = feature_set.label_delay_s
     lag_of = {f.name: _lag_s(f, delay) if lags else 0 for f in feature_set.features}
-    profile = _profile(df, feature_set, any(lag_of.values())) if skip_all_null else DataProfile()
+    profile = DataProfile()
+    if skip_all_null:  # one small Spark job, unless `given` answers the same question
+        ask = profile_ask(df.columns, feature_set.features, any(lag_of.values()))
+        profile = given if given is not None and given.asked == ask else data_profile(df, ask)
     nulls = profile.all_null
     delay_only = "label_time" not in present or "label_time" in nulls
     computable, skipped = [], []
@@ -213,24 +221,12 @@ def _split_available(
     return computable, skipped, profile
 
 
-def _profile(df: DataFrame, feature_set: FeatureSet, span: bool) -> DataProfile:
-    """What the skips read of the data, in one small Spark job: which optional inputs (and
-    label_time, for fraud rates) are null in every row, the log1p inputs' minimums and,
-    when a window has a lag (`span`) or an encoding reads the data, the first and last
-    timestamp and each encoded column's distinct values (features.encodings' table size)."""
-    present = set(df.columns)
-    encoded = sorted({f.column for f in feature_set.features if isinstance(f, ENCODING_KINDS)})
-    optional = {c for f in feature_set.features for c in f.inputs if c in present}
-    rates = [f for f in feature_set.features if isinstance(f, FraudRate)]
-    if rates and "label_time" in present:
-        optional.add("label_time")
-    return data_profile(
-        df,
-        sorted(optional - set(REQUIRED_COLUMNS)),
-        [c for c in log1p_inputs(feature_set.features) if c in present],
-        span=span or bool(encoded),
-        distinct=[c for c in encoded if c in present],
-    )
+def skip_ask(df: DataFrame, feature_set: FeatureSet) -> ProfileAsk:
+    """What compute_features' skips ask of the data `df` (whole, lags judged): a caller's
+    pass over the same rows may count it (fraud_app.features.profile.profile_fields)."""
+    delay = feature_set.label_delay_s
+    return profile_ask(df.columns, feature_set.features,
+                       any(_lag_s(f, delay) for f in feature_set.features))  # fmt: skip
 
 
 def _warn_skipped(skipped: list[SkippedFeature]) -> None:

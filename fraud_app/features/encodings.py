@@ -21,8 +21,8 @@ low-cardinality columns (mcc, channel, country), where the table is small.
 A broadcast goes through the driver (Spark collects the table there first), so a spec
 that encodes a high-cardinality column (merchant_id: values x days rows) sent the whole
 table through it. The broadcast is now asked for only while the table's estimated rows
-(the data profile's distinct values of its columns x the periods of the data's span,
-`estimated_rows`, from the compiler's one profiling job) stay within BROADCAST_ROWS;
+(its columns' distinct (day, value) pairs from the compiler's data profile, counted in
+the features run's value-counts pass: `estimated_rows`) stay within BROADCAST_ROWS;
 past it Spark's own join choice (its autoBroadcastJoinThreshold on its size estimate of
 the aggregation: a shuffled join unless the data is small) decides. The values are the
 same either way (session 43).
@@ -57,6 +57,7 @@ ENCODING_KINDS = (FrequencyEncoding, TargetEncoding)
 # The shipped specs (mcc, channel, country: ~10^3 values) over three years of daily
 # periods: ~10^6 rows (session 42's estimate), within it.
 BROADCAST_ROWS = 2_000_000
+_DAY_US = 86_400 * MICROS
 NULL_KEY = "__null__"
 _SUMS = ("n", "m", "f")  # rows, matured rows, known frauds
 ALL_KEY = "\u0000all"  # the overall row of a snapshot table; no real value looks like it
@@ -84,8 +85,8 @@ def add_encodings(
 
     The expressions (null = undefined) are meant for the caller's final select, which
     also drops the joined `_enc*` helper columns. `source` (same rows, fewer columns)
-    feeds the aggregations; defaults to df. `profile`: `source`'s data profile (span and
-    distinct values of the encoded columns), which sizes each table for `_broadcast`; None
+    feeds the aggregations; defaults to df. `profile`: `source`'s data profile (the encoded
+    columns' distinct (day, value) pairs), which sizes each table for `_broadcast`; None
     (or a profile without them): every table broadcast, as before session 43.
     """
     source = df if source is None else source
@@ -123,17 +124,16 @@ def add_encodings(
 def estimated_rows(
     profile: DataProfile | None, refresh_us: int, lag_us: int, columns: list[tuple[int, str]]
 ) -> int | None:
-    """About how many rows the snapshot table of `columns` (one refresh and lag) holds at
-    most, from `profile`: each column's distinct values x the periods its events can fall in
-    (the data's span, + the lag's periods for the matured events, + 1 for the partial
-    periods); None when the profile lacks the span or a column's distinct count. A fraud
-    whose label becomes known later than that adds periods: an estimate, not a bound."""
-    if profile is None or profile.span_us is None:
+    """About how many rows the snapshot table of `columns` (one refresh and lag) holds, from
+    `profile`: a row per value and period it has events in, so each column's distinct
+    (day, value) pairs, times the periods a day holds when the refresh is shorter (a longer
+    refresh: fewer rows than that); None when a column was not profiled. A row's matured
+    and known-fraud events can fall in periods of their own (sparse values: up to ~2x):
+    an estimate, not a bound."""
+    if profile is None or any(c not in profile.value_days for _, c in columns):
         return None
-    if any(c not in profile.distinct for _, c in columns):
-        return None
-    periods = profile.span_us // refresh_us + 2 + -(-lag_us // refresh_us)
-    return sum(profile.distinct[c] for _, c in columns) * periods
+    per_day = max(1, -(-_DAY_US // refresh_us))
+    return sum(profile.value_days[c] for _, c in columns) * per_day
 
 
 def _broadcast(rows: int | None) -> bool:
@@ -144,7 +144,7 @@ def _broadcast(rows: int | None) -> bool:
     if rows is None or rows <= BROADCAST_ROWS:
         return True
     logger.info(
-        "a snapshot encoding table of ~%d rows (distinct values x periods) is past %d: "
+        "a snapshot encoding table of ~%d rows (its values' distinct days) is past %d: "
         "joined without a broadcast hint (Spark's own broadcast thresholds decide)",
         rows, BROADCAST_ROWS,
     )  # fmt: skip

@@ -7,6 +7,7 @@ summary = build_feature_table(spark, config)                           # reads +
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import replace
 
@@ -25,7 +26,7 @@ from fraud_app.etl.fs import (
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.table_read import read_table
-from fraud_app.features.compile import check_numeric_types, compute_features
+from fraud_app.features.compile import check_numeric_types, compute_features, skip_ask
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
 from fraud_app.features.id_spellings import find_spellings, shown_spellings, warn_spellings
@@ -121,14 +122,17 @@ def _build_locked(
     now = _record(spark, df, feature_set, config)  # its digests: after the value counts
     how = _plan(spark, config, now)
     hashed, carried = carried_digests(how, now["partitions"])  # the dates whose files changed
-    with value_counts(df, feature_set.features, hashed) as counts:  # one pass for the checks
+    # one pass for the checks and for what the compiler's skips count (its profile)
+    ask = skip_ask(df, feature_set)
+    with value_counts(df, feature_set.features, hashed, ask) as counts:
         hot = find_hot_keys(counts, feature_set.features)  # named before the windows run
         warn_hot_keys(hot)
         spellings = find_spellings(counts)
         warn_spellings(spellings)
         timeline = _timeline(counts.days, feature_set, config)
         now["digests"] = dict(sorted({**carried, **counts.digests}.items()))
-    summary, build = _build(spark, df, feature_set, config, (state, timeline, now), how)
+    inputs = (state, timeline, now, counts.profile)
+    summary, build = _build(spark, df, feature_set, config, inputs, how)
     summary = replace(summary, extra={**summary.extra, "build": build})
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
@@ -154,15 +158,18 @@ def _build(
     how,
 ) -> tuple[FeatureTableSummary, dict]:  # fmt: skip
     """The incremental build when the plan `how` allows it, else the full one (one INFO line
-    saying why); (the summary, its `build` entry). inputs: (source state, timeline, record)."""
-    state, timeline, now = inputs
+    saying why); (the summary, its `build` entry). inputs: (source state, timeline, record,
+    the data profile of `df`)."""
+    state, timeline, now, profile = inputs
     target = config.feature_table()
     summary = None
     if not how.full and not how.changed:
         summary = unchanged_summary(target, how.previous, timeline)
     elif not how.full:
-        how = narrow(spark, df, how, now, feature_set.label_delay_s, target)
-        summary = _update(spark, df, feature_set, config, how, state, timeline, now)
+        # the table read once for the label comparison and the patch (a schema job each)
+        table = functools.cache(lambda: spark.read.parquet(target))
+        how = narrow(df, how, now, feature_set.label_delay_s, table)
+        summary = _update(spark, df, feature_set, config, how, inputs, table)
         if isinstance(summary, str):
             how, summary = replace(how, full=True, reason=summary), None
     if summary is not None:
@@ -170,7 +177,9 @@ def _build(
                          "changed_dates": list(how.changed), "removed_dates": list(how.gone),
                          **({"labels_only": list(how.patched)} if how.patched else {})}  # fmt: skip
     logger.info("features: full build of %s: %s", target, how.reason)
-    result = compute_features(df, feature_set, vector_column=config.features.vector_column)
+    result = compute_features(
+        df, feature_set, vector_column=config.features.vector_column, profile=profile
+    )
     summary = write_feature_table(
         spark, result, feature_set, target, source=state, timeline=timeline, incremental=now
     )
@@ -191,9 +200,10 @@ def _record(spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config:
     return record(inputs, partition_states(HadoopFs(spark), config.canonical_table()), {})
 
 
-def _update(spark, df, feature_set, config, how, state, timeline, now):
+def _update(spark, df, feature_set, config, how, inputs, table):
     """The incremental build (fraud_app.features.table_update); the reason for a full one
     instead (a str) when the features computed would differ from the table's."""
+    state, timeline, now, profile = inputs
     changed = ", ".join(how.changed[:6]) + (", ..." if len(how.changed) > 6 else "")
     patched = f" and rewriting {len(how.patched)} earlier date(s)' labels" if how.patched else ""
     logger.info(
@@ -202,13 +212,13 @@ def _update(spark, df, feature_set, config, how, state, timeline, now):
         config.feature_table(), len(how.changed), changed, how.start or "(none)", patched,
         how.why,
     )  # fmt: skip
-    result = recompute(df, feature_set, how, config.features.vector_column)
+    result = recompute(df, feature_set, how, config.features.vector_column, profile)
     differ = same_features(result, how.previous)
     if differ:
         return differ
     extra = {"source": state, **({"timeline": timeline} if timeline is not None else {})}
     target = config.feature_table()
-    patch = patched_rows(spark, df, target, how.patched) if how.patched else None
+    patch = patched_rows(df, table, how.patched) if how.patched else None
     return update_feature_table(spark, result, feature_set, target, how, {**extra, KEY: now}, patch)
 
 

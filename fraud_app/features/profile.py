@@ -5,7 +5,10 @@
     holds no row for any row when lag >= span: constant too);
   * per input of a `transform: log1p` feature, the rows log1p cannot take (<= -1:
     Spark's log1p gives null there, which the fill replaces: a refund of -5 read as an
-    amount of 0).
+    amount of 0);
+  * per encoded column (frequency / target encodings), its distinct (day, value) pairs,
+    approximately: what a snapshot encoding table's size is estimated from
+    (fraud_app.features.encodings.estimated_rows).
 
 fraud_app.features.compile decides what to skip and warn about from this profile; this
 module only counts, and says in words what a lag beyond the data or a log1p below its
@@ -19,16 +22,55 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.base import FeatureDef
+from fraud_app.features.encoding_kinds import FrequencyEncoding, TargetEncoding
 from fraud_app.features.labels import MICROS, ts_micros, utc_micros_datetime
 from fraud_app.features.row_kinds import ColumnValue
+from fraud_app.features.window_kinds import FraudRate
+from fraud_app.schema import REQUIRED_COLUMNS
 
 logger = logging.getLogger(__name__)
 _DAY_S = 86_400
+_NULL = "\u0000null"  # a null value among the (day, value) pairs: the tables' null key
+
+
+@dataclass(frozen=True)
+class ProfileAsk:
+    """What a profile counts: which of `nullable` hold no value, the first and last
+    timestamp (when `span`), per column of `log1p` its rows <= -1 and its minimum, per
+    column of `distinct` its distinct (day, value) pairs."""
+
+    nullable: tuple[str, ...] = ()
+    log1p: tuple[str, ...] = ()
+    span: bool = False
+    distinct: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not self.nullable and not self.log1p and not self.span and not self.distinct
+
+
+def profile_ask(columns: Sequence[str], features: Sequence[FeatureDef], span: bool) -> ProfileAsk:
+    """What the skips read of a table with `columns`: its optional inputs (and label_time,
+    for fraud rates), its log1p inputs and, when a window has a lag (`span`), its span;
+    and what sizes the encodings' tables: the encoded columns' (day, value) pairs."""
+    present = set(columns)
+    optional = {c for f in features for c in f.inputs if c in present}
+    if any(isinstance(f, FraudRate) for f in features) and "label_time" in present:
+        optional.add("label_time")
+    return ProfileAsk(
+        tuple(sorted(optional - set(REQUIRED_COLUMNS))),
+        tuple(c for c in log1p_inputs(features) if c in present),
+        span,
+        tuple(sorted({f.column for f in features if isinstance(f, _ENCODED)} & present)),
+    )
+
+
+_ENCODED = (FrequencyEncoding, TargetEncoding)  # = fraud_app.features.encodings.ENCODING_KINDS
 
 
 @dataclass(frozen=True)
@@ -38,9 +80,10 @@ class DataProfile:
     first_us: int | None = None  # first and last timestamp, epoch microseconds
     last_us: int | None = None
     below_log1p: dict[str, tuple[int, float]] = field(default_factory=dict)  # col: (rows, min)
-    # per encoded column, its distinct values (HyperLogLog++, ~5 % error) + 1 for null:
-    # what a snapshot encoding table's size is estimated from (features.encodings)
-    distinct: dict[str, int] = field(default_factory=dict)
+    asked: ProfileAsk | None = None  # what it answers (None: nothing was asked)
+    # per encoded column, its distinct (day, value) pairs, null a value (HyperLogLog++,
+    # ~5 % error a count): a snapshot encoding table's rows (features.encodings)
+    value_days: dict[str, int] = field(default_factory=dict)
 
     @property
     def span_us(self) -> int | None:
@@ -69,39 +112,71 @@ def log1p_inputs(features: Sequence[FeatureDef]) -> list[str]:
     return list(dict.fromkeys(f.column for f in _log1p_features(features)))
 
 
-def data_profile(
-    df: DataFrame, nullable: Sequence[str], log1p: Sequence[str], *, span: bool,
-    distinct: Sequence[str] = (),
-) -> DataProfile:  # fmt: skip
-    """The profile of `df` in one job: which of `nullable` hold no value, the first and last
-    timestamp (when `span`), per column of `log1p` its rows <= -1 and its minimum, and per
-    column of `distinct` its approximate count of distinct values (+ 1 for null).
-    No job when there is nothing to ask."""
-    if not nullable and not log1p and not span and not distinct:
+def data_profile(df: DataFrame, ask: ProfileAsk) -> DataProfile:
+    """The profile of `df` in one job (what `ask` asks). No job when it asks nothing."""
+    if ask.empty:
         return DataProfile()
-    exprs = [F.count(F.lit(1)).alias("_rows")]
-    exprs += [F.count(F.col(c)).alias(f"n{i}") for i, c in enumerate(nullable)]
-    if span:
-        exprs += [F.min(ts_micros()).alias("_first"), F.max(ts_micros()).alias("_last")]
-    for i, c in enumerate(log1p):
+    aggs = [F.count(F.lit(1)).alias("_rows")]
+    aggs += [agg(F.col(name)).alias(name) for name, _, _, agg in _partials(ask)]
+    return profile_of(ask, [df.select(*[c.alias(n) for n, c, _, _ in _partials(ask)]).agg(
+        *aggs).first()])  # fmt: skip
+
+
+def _partials(ask: ProfileAsk) -> list[tuple[str, Column, str, object]]:
+    """(name, per-row column, its type, aggregate) of each count `ask` asks for: the
+    aggregates of any grouping of the rows combine into the table's (profile_of)."""
+    out = [(f"n{i}", F.col(c).isNotNull().cast("long"), "long", F.sum)
+           for i, c in enumerate(ask.nullable)]  # fmt: skip
+    if ask.span:
+        out += [("_first", ts_micros(), "long", F.min), ("_last", ts_micros(), "long", F.max)]
+    for i, c in enumerate(ask.log1p):
         value = F.col(c).cast("double")
-        exprs += [
-            F.count(F.when(value <= -1, 1)).alias(f"b{i}"),
-            F.min(value).alias(f"m{i}"),
-        ]
-    exprs += [F.approx_count_distinct(F.col(c)).alias(f"d{i}") for i, c in enumerate(distinct)]
-    counts = df.select(*exprs).first()
-    if not counts or counts["_rows"] == 0:
-        return DataProfile()
+        out += [(f"b{i}", (value <= -1).cast("long"), "long", F.sum),
+                (f"m{i}", value, "double", F.min)]  # fmt: skip
+    day = F.floor(ts_micros() / F.lit(_DAY_S * MICROS)).cast("string")  # the UTC day
+    for i, c in enumerate(ask.distinct):
+        pair = F.concat_ws("\u0001", day, F.coalesce(F.col(c).cast("string"), F.lit(_NULL)))
+        out.append((f"d{i}", pair, "string", F.approx_count_distinct))
+    return out
+
+
+def profile_fields(ask: ProfileAsk, rows: bool = True) -> list[Column]:
+    """The per-row fields of a grouped profile (`rows`; else typed nulls: rows of another
+    kind in the same grouping), aggregated by `profile_aggregates`."""
+    return [(c if rows else F.lit(None).cast(t)).alias(n) for n, c, t, _ in _partials(ask)]
+
+
+def profile_aggregates(ask: ProfileAsk) -> list[Column]:
+    """The aggregates of `profile_fields` per group (besides its rows, counted by the caller
+    as `_rows`), which profile_of combines."""
+    return [agg(F.col(n)).alias(n) for n, _, _, agg in _partials(ask)]
+
+
+def profile_of(ask: ProfileAsk, groups: Sequence) -> DataProfile:
+    """The profile of the rows of `groups` (rows with `_rows` and profile_aggregates' fields,
+    each a disjoint part of the table): Spark's figures for the whole, as data_profile's
+    one aggregation gives them (its min of doubles puts NaN above every number)."""
+    groups = [g for g in groups if g is not None]
+    rows = sum(int(g["_rows"]) for g in groups)
+    if rows == 0:
+        return DataProfile(asked=ask)
+
+    def combined(name: str, pick):
+        values = [g[name] for g in groups if g[name] is not None]
+        return pick(values, key=lambda v: (v != v, v)) if values else None  # NaN: largest
+
+    def total(name: str) -> int:
+        return sum(int(g[name] or 0) for g in groups)
+
+    below = {c: (total(f"b{i}"), combined(f"m{i}", min)) for i, c in enumerate(ask.log1p)}
     return DataProfile(
-        rows=counts["_rows"],
-        all_null=frozenset(c for i, c in enumerate(nullable) if counts[f"n{i}"] == 0),
-        first_us=counts["_first"] if span else None,
-        last_us=counts["_last"] if span else None,
-        below_log1p={
-            c: (counts[f"b{i}"], counts[f"m{i}"]) for i, c in enumerate(log1p) if counts[f"b{i}"]
-        },
-        distinct={c: counts[f"d{i}"] + 1 for i, c in enumerate(distinct)},
+        rows=rows,
+        all_null=frozenset(c for i, c in enumerate(ask.nullable) if total(f"n{i}") == 0),
+        first_us=combined("_first", min) if ask.span else None,
+        last_us=combined("_last", max) if ask.span else None,
+        below_log1p={c: v for c, v in below.items() if v[0]},
+        asked=ask,
+        value_days={c: total(f"d{i}") for i, c in enumerate(ask.distinct)},
     )
 
 

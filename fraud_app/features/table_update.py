@@ -37,6 +37,7 @@ from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.features.compile import FeatureResult, compute_features
 from fraud_app.features.incremental import KEY, Plan
 from fraud_app.features.lookback import running_float_features
+from fraud_app.features.profile import DataProfile
 from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet
 from fraud_app.features.table import (
@@ -55,11 +56,13 @@ logger = logging.getLogger(__name__)
 
 
 def recompute(
-    df: DataFrame, feature_set: FeatureSet, plan: Plan, vector_column: str | None
-) -> FeatureResult:
+    df: DataFrame, feature_set: FeatureSet, plan: Plan, vector_column: str | None,
+    profile: DataProfile | None = None,
+) -> FeatureResult:  # fmt: skip
     """The features of the rows dated >= plan.start (none when it is None: then only the
     names and the skipping rules), from the history they need; the skipping rules
-    (all-null inputs, lags beyond the data) judged on the whole table."""
+    (all-null inputs, lags beyond the data) judged on the whole table (`profile`: its
+    profile already counted, compute_features')."""
     start = plan.start
     history_s = history_seconds(feature_set, encodings=False)
     floats = running_float_features(feature_set)
@@ -74,7 +77,9 @@ def recompute(
         rows = df.where(F.lit(False))
     else:
         rows = history_rows(df, start, dt.date.max, history_s)  # every date from start on
-    result = compute_features(rows, feature_set, vector_column=vector_column, whole_history=df)
+    result = compute_features(
+        rows, feature_set, vector_column=vector_column, whole_history=df, profile=profile
+    )
     dates = F.col(PARTITION_COLUMN) >= date_literal(start or dt.date.max)
     return FeatureResult(
         df=result.df.where(dates),

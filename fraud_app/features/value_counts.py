@@ -27,6 +27,13 @@ from pyspark.sql import functions as F
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.keyed import Keyed
 from fraud_app.features.label_changes import HASHES, content_hashes, day_digest
+from fraud_app.features.profile import (
+    DataProfile,
+    ProfileAsk,
+    profile_aggregates,
+    profile_fields,
+    profile_of,
+)
 from fraud_app.schema import PARTITION_COLUMN
 
 DATE = "__date__"  # the `c` of the rows per date (not a column name of the table)
@@ -37,12 +44,14 @@ class ValueCounts:
     """`counts`: rows (c, v, count) per entity column c and its non-null value v as text;
     `days`: rows per date (the event_date, else the UTC date of the timestamp); `total`:
     the table's rows; `digests`: per date (ISO text) the digest of its rows' content but
-    the labels (fraud_app.features.label_changes.day_digest), of the dates hashed."""
+    the labels (fraud_app.features.label_changes.day_digest), of the dates hashed;
+    `profile`: the table's profile when asked (fraud_app.features.compile.skip_ask)."""
 
     counts: DataFrame
     columns: tuple[str, ...]
     days: dict[dt.date, int]
     digests: dict[str, str]
+    profile: DataProfile | None = None
 
     @property
     def total(self) -> int:
@@ -56,13 +65,18 @@ def entity_columns(features: Sequence[FeatureDef], present: Sequence[str]) -> tu
 
 @contextmanager
 def value_counts(
-    df: DataFrame, features: Sequence[FeatureDef], hashed: Collection[str] | None = None
-) -> Iterator[ValueCounts]:
+    df: DataFrame, features: Sequence[FeatureDef], hashed: Collection[str] | None = None,
+    ask: ProfileAsk | None = None,
+) -> Iterator[ValueCounts]:  # fmt: skip
     """The counts of `df` (one aggregation, persisted while the block runs); the digests
-    of the dates in `hashed` (ISO text; None: every date): no other row is hashed."""
+    of the dates in `hashed` (ISO text; None: every date): no other row is hashed; the
+    profile `ask` asks for (None: none), counted per date in the same aggregation."""
     columns = entity_columns(features, df.columns)
     day = F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date("timestamp")
-    none = [F.lit(None).cast("long").alias(h) for h in HASHES]  # the id rows hash nothing
+    asked = ask is not None and not ask.empty
+    # the id rows hash and profile nothing
+    none = [F.lit(None).cast("long").alias(h) for h in HASHES]
+    none += profile_fields(ask, rows=False) if asked else []
     pairs = [
         F.struct(F.lit(c).alias("c"), F.col(c).cast("string").alias("v"), *none) for c in columns
     ]
@@ -70,18 +84,32 @@ def value_counts(
     if content is not None and hashed is not None:  # the other dates' rows hash nothing
         wanted = day.isin([dt.date.fromisoformat(d) for d in sorted(hashed)])  # no text per row
         content = [F.when(wanted, h) for h in content] if hashed else None
-    hashes = none if content is None else [h.alias(n) for h, n in zip(content, HASHES, strict=True)]
-    pairs.append(F.struct(F.lit(DATE).alias("c"), day.cast("string").alias("v"), *hashes))
+    hashes = (
+        none[: len(HASHES)]
+        if content is None
+        else [h.alias(n) for h, n in zip(content, HASHES, strict=True)]
+    )
+    profiled = profile_fields(ask) if asked else []
+    pairs.append(
+        F.struct(F.lit(DATE).alias("c"), day.cast("string").alias("v"), *hashes, *profiled)
+    )
+    # the rows without a date are kept for the profile only (every row counts there)
+    kept = F.col("v").isNotNull() | (F.col("c") == DATE) if asked else F.col("v").isNotNull()
     counts = (
         df.select(F.explode(F.array(*pairs)).alias("p"))
         .select("p.*")
-        .where(F.col("v").isNotNull())
+        .where(kept)
         .groupBy("c", "v")
-        .agg(F.count(F.lit(1)).alias("count"), *[F.sum(h).alias(h) for h in HASHES])
+        .agg(
+            F.count(F.lit(1)).alias("count"),
+            *[F.sum(h).alias(h) for h in HASHES],
+            *(profile_aggregates(ask) if asked else []),
+        )
         .persist()
     )
     try:
-        dated = counts.where(F.col("c") == DATE).collect()
+        groups = counts.where(F.col("c") == DATE).collect()
+        dated = [r for r in groups if r["v"] is not None]
         days = {dt.date.fromisoformat(r["v"]): int(r["count"]) for r in dated}
         digests = (
             {}
@@ -93,6 +121,9 @@ def value_counts(
             }
         )
         ids = counts.where(F.col("c") != DATE).select("c", "v", "count")
-        yield ValueCounts(ids, columns, days, digests)
+        profile = None
+        if asked:
+            profile = profile_of(ask, [{**r.asDict(), "_rows": r["count"]} for r in groups])
+        yield ValueCounts(ids, columns, days, digests, profile)
     finally:
         counts.unpersist()

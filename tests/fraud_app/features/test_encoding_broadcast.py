@@ -2,7 +2,8 @@
 hint was given whatever the table's size, and a broadcast is collected on the driver
 first, so a spec that encodes a high-cardinality column (merchant_id: values x days rows)
 sent the whole table through it. The table's rows are estimated from the compiler's data
-profile (distinct values x periods, fraud_app.features.encodings.estimated_rows); past
+profile (the encoded columns' distinct (day, value) pairs,
+fraud_app.features.encodings.estimated_rows); past
 fraud_app.features.encodings.BROADCAST_ROWS Spark's own join choice decides (here its
 size-based broadcasts are off, as for tables past its 10 MB threshold). The features are
 the same either way. Real Spark; its SQL status store says which tables were broadcast."""
@@ -74,7 +75,7 @@ def _features(spark):
 
 def test_a_large_encoding_table_is_joined_without_going_through_the_driver(spark, monkeypatch):
     small, hinted = _features(spark)
-    # ~401 merchant values (HyperLogLog) + 8 mccs, x 24 periods: ~9,800 rows estimated
+    # ~100 merchants a day (+ null on some days) + 7 mccs a day, x 20 days: ~2,200 rows
     monkeypatch.setattr(encodings, "BROADCAST_ROWS", 1_000, raising=False)
     large, not_hinted = _features(spark)
     assert hinted == 1  # within the bound: broadcast, as before
@@ -83,11 +84,30 @@ def test_a_large_encoding_table_is_joined_without_going_through_the_driver(spark
     assert len({v[0] for v in large.values()}) > 20  # the merchants' frequencies differ
 
 
-def test_the_estimate_is_distinct_values_times_periods():
+def test_the_estimate_is_the_columns_value_days():
     from fraud_app.features.profile import DataProfile
 
     day = 86_400 * 10**6
-    profile = DataProfile(rows=10, first_us=0, last_us=20 * day, distinct={"m": 401, "c": 8})
-    assert encodings.estimated_rows(profile, day, 3 * day, [(0, "m"), (1, "c")]) == 409 * 25
+    profile = DataProfile(rows=10, value_days={"m": 2_050, "c": 140})
+    assert encodings.estimated_rows(profile, day, 3 * day, [(0, "m"), (1, "c")]) == 2_190
+    assert encodings.estimated_rows(profile, 7 * day, 0, [(0, "m")]) == 2_050  # a week
+    assert encodings.estimated_rows(profile, day // 24, 0, [(0, "c")]) == 140 * 24  # an hour
     assert encodings.estimated_rows(profile, day, 0, [(0, "x")]) is None  # not profiled
-    assert encodings.estimated_rows(DataProfile(), day, 0, [(0, "m")]) is None  # no span
+    assert encodings.estimated_rows(None, day, 0, [(0, "m")]) is None
+
+
+def test_the_value_days_estimate_the_table(spark):
+    """The estimate against the snapshot table it sizes: within the HyperLogLog error and
+    the matured / known-fraud periods (at most ~2x), both from the same rows."""
+    from fraud_app.features.compile import _prepared
+    from fraud_app.features.profile import data_profile, profile_ask
+
+    df = spark.createDataFrame(_rows(), SCHEMA)
+    profile = data_profile(df, profile_ask(df.columns, FEATURES, False))
+    assert set(profile.value_days) == {"merchant_id", "mcc"}
+    day = 86_400 * 10**6
+    estimate = encodings.estimated_rows(profile, day, 3 * day, [(0, "merchant_id"), (1, "mcc")])
+    source = _prepared(df, 3 * 86_400)
+    table = encodings._snapshot_table(source, day, 3 * day, [(0, "merchant_id"), (1, "mcc")])
+    rows = table.count()
+    assert rows / 2.2 <= estimate <= rows * 1.1, (estimate, rows)

@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from fraud_app.config import load_config
+from fraud_app.etl.labels import run_labels
+from fraud_app.features import compile as features_compile
+from fraud_app.features import label_changes, table, table_update
 from fraud_app.features import pipeline as features_pipeline
-from fraud_app.features import table, table_update
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.scoring import job as scoring_job
 from fraud_app.scoring import table_source
@@ -48,22 +50,31 @@ def _root(published: Path, tmp_path: Path) -> Path:
 BUILD = {  # the names the feature pipeline calls them by
     "write": (features_pipeline, "write_feature_table"),
     "update": (features_pipeline, "update_feature_table"),
+    # the compiler's data profile (all-null inputs, span, log1p minimums): counted per
+    # date in the value counts' pass (session 43; its own aggregation was 2 jobs)
+    "profile": (features_compile, "data_profile"),
+    # the label changes matched by id: one grouping of both sides (session 43; a full outer
+    # join and a distinct count of its ids were 5 jobs, and the table's schema read again
+    # for the patch: 1)
+    "label_diff": (label_changes, "label_diff"),
+    "patch": (features_pipeline, "patched_rows"),
 }
 
 
-def test_a_full_feature_build_fires_at_most_21_jobs(spark, published, tmp_path, monkeypatch):
+def test_a_full_feature_build_fires_at_most_17_jobs(spark, published, tmp_path, monkeypatch):
     root = _root(published, tmp_path)
     config = load_config(None, {"paths.root": str(root)})
     result = {}
     jobs = _jobs(spark, monkeypatch, BUILD,
                  lambda: result.update(s=build_feature_table(spark, config)))  # fmt: skip
     assert result["s"].rows == 300 and result["s"].extra["build"]["mode"] == "full"
-    # base 22 (now 9), 31 (now 18): a job or two of slack for AQE
+    # base 22 (now 9), 31 (session 38: 18; session 43: 16): a job or two of slack for AQE
     assert jobs["write"] <= 11, jobs
-    assert jobs["total"] <= 21, jobs
+    assert jobs["profile"] == 0, jobs  # session 43 (base 2)
+    assert jobs["total"] <= 17, jobs
 
 
-def test_an_incremental_build_after_a_day_appended_fires_at_most_21_jobs(
+def test_an_incremental_build_after_a_day_appended_fires_at_most_17_jobs(
     spark, published, tmp_path, monkeypatch
 ):
     root = _root(published, tmp_path)
@@ -77,9 +88,35 @@ def test_an_incremental_build_after_a_day_appended_fires_at_most_21_jobs(
     assert build["mode"] == "incremental" and build["changed_dates"] == ["2024-03-11"], build
     assert result["s"].rows == 330
     # base 25 (now 9: the staged rows and the kept dates' rows from the footers, were a
-    # count each, 3 jobs each), 34 (now 18)
+    # count each, 3 jobs each), 34 (session 38: 18; session 43: 16)
     assert jobs["update"] <= 11, jobs
-    assert jobs["total"] <= 21, jobs
+    assert jobs["profile"] == 0, jobs  # session 43 (base 2)
+    assert jobs["total"] <= 17, jobs
+
+
+def test_an_incremental_build_after_a_label_changed_fires_at_most_22_jobs(
+    spark, published, tmp_path, monkeypatch
+):
+    """A `labels` run turns a row of day 2 into a fraud known on day 4: the build matches the
+    changed dates' rows with the table's (label_diff), recomputes from day 4 and rewrites
+    day 2's labels only (the patch)."""
+    root = _root(published, tmp_path)
+    config = load_config(None, {"paths.root": str(root)})
+    build_feature_table(spark, config)
+    feed = tmp_path / "feed.csv"
+    feed.write_text("transaction_id,label,label_time\nt02000,1,2024-03-04 00:00:00\n")
+    run_labels(spark, config, [str(feed)])
+    result = {}
+    jobs = _jobs(spark, monkeypatch, BUILD,
+                 lambda: result.update(s=build_feature_table(spark, config)))  # fmt: skip
+    build = result["s"].extra["build"]
+    assert build["mode"] == "incremental" and build["labels_only"] == ["2024-03-02"], build
+    assert build["from"] == "2024-03-04" and result["s"].rows == 300, build
+    # base: label_diff 6 (the table's schema 1, the join and its distinct count 5), the
+    # patch 1, the profile 2, the run 26; session 43: 4, 0, 0, 21
+    assert jobs["label_diff"] <= 4 and jobs["patch"] == 0, jobs
+    assert jobs["profile"] == 0, jobs
+    assert jobs["total"] <= 22, jobs
 
 
 def test_a_score_of_one_date_fires_at_most_9_jobs(spark, published, tmp_path, monkeypatch):
@@ -112,5 +149,7 @@ def test_the_build_reads_the_phases_it_pins():
     phase count 0 and pass)."""
     assert features_pipeline.write_feature_table is table.write_feature_table
     assert features_pipeline.update_feature_table is table_update.update_feature_table
+    assert features_pipeline.patched_rows is label_changes.patched_rows
+    assert callable(features_compile.data_profile) and callable(label_changes.label_diff)
     assert scoring_job.table_rows is table_source.table_rows
     assert callable(scoring_job._canonical) and callable(scoring_job._inputs)
