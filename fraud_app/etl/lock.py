@@ -322,6 +322,10 @@ class RootLock:
                 f"Set {self.setting} to a writable directory."
             ) from exc
 
+    def _way_out(self, what: str) -> str:
+        return (f"clear it with `fraud-app unlock --force {self.path}` (it moves {what} aside "
+                f"and records who cleared it; or delete {what})")  # fmt: skip
+
     def _refuse_or_clear(self) -> None:
         try:  # bytes that are no UTF-8 (a damaged file) stopped the run with a traceback
             raw = self.path.read_bytes()
@@ -329,8 +333,12 @@ class RootLock:
             if self.path.is_symlink():  # was: "another run keeps taking it", three times
                 raise ConcurrentRunError(not_a_lock(
                     self.path, f"a symbolic link to {os.readlink(self.path)}, which is not "
-                    "there", "delete it")) from None  # fmt: skip
+                    "there", self._way_out("the link"))) from None  # fmt: skip
             return  # released meanwhile: retry
+        except IsADirectoryError:  # was: "Is a directory; check that the path exists ..."
+            raise ConcurrentRunError(
+                not_a_lock(self.path, "a directory", self._way_out("the directory"))
+            ) from None
         text = raw.decode("utf-8", errors="replace")  # as remove_unchanged reads it
         try:
             holder = json.loads(text)
@@ -338,9 +346,8 @@ class RootLock:
         except (ValueError, KeyError, TypeError):
             what = f"{len(raw)} bytes" if text.strip() else "empty"
             raise ConcurrentRunError(not_a_lock(
-                self.path, f"not a lock record ({what})",
-                f"clear it with `fraud-app unlock --force {self.path}` (it moves the file "
-                "aside and records who cleared it; or delete the file)")) from None  # fmt: skip
+                self.path, f"not a lock record ({what})", self._way_out("the file")
+            )) from None  # fmt: skip
         alive, reason = liveness(holder)
         if alive is False:
             if remove_unchanged(self.path, text):
