@@ -108,3 +108,27 @@ def test_prune_removes_what_such_a_clearing_moved_and_never_follows_a_link(tmp_p
     assert set(audit.iterdir()) == newest, out  # before: the link and the directory stayed
     assert len(newest) == 2
     assert (elsewhere / "keep.txt").read_text() == "not fraud-app's"
+
+
+def test_a_record_that_names_another_record_does_not_take_it_along(tmp_path, capsys):
+    """An old record whose `moved_to` was edited to name a newer record (by hand, a bad
+    merge of two audit folders): prune removes the old record and its own moved lock, never
+    the newer record (before: removed with it, as a "moved file" of the old one)."""
+    cfg, root = _config(tmp_path, "retention: {unlock_audit: {max_age_days: 30}}\n")
+    audit = root / AUDIT_DIR
+    (root / LOCK_NAME).write_text("")
+    assert _unlock(capsys, cfg, "--force", str(root / LOCK_NAME))[0] == 0
+    (old,) = audit.glob("*.json")
+    (root / LOCK_NAME).write_text("")
+    assert _unlock(capsys, cfg, "--force", str(root / LOCK_NAME))[0] == 0
+    (new,) = set(audit.glob("*.json")) - {old}
+    record = json.loads(old.read_text())
+    record["moved_to"].append(str(new))
+    old.write_text(json.dumps(record))
+    then = time.time() - 100 * 86400
+    os.utime(old, (then, then))
+
+    assert main(["-c", str(cfg), "prune"]) == 0
+    capsys.readouterr()
+    assert not old.exists() and new.exists()
+    assert not Path(record["moved_to"][0]).exists()  # the old record's own moved lock went
