@@ -32,6 +32,7 @@ from fraud_app.scoring.config import ScoringSection
 from fraud_app.spark.cluster_defaults import PINNED
 from fraud_app.spark.session import UTC_NAMES
 from fraud_app.tracking.config import RegistrySection, TrackingSection
+from fraud_app.uris import joinable
 from fraud_app.validation.config import ValidationSection
 
 
@@ -117,7 +118,7 @@ class PathsSection(Section):
     def resolve(self, name: str) -> Path:
         value = getattr(self, name)
         p = Path(value)
-        return p if p.is_absolute() else Path(self.root) / p
+        return p if p.is_absolute() else Path(joinable(self.root)) / p
 
 
 class PrivacySection(Section):

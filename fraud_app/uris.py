@@ -52,6 +52,17 @@ def local_path(uri: str) -> Path | None:
     return Path(rest or "/")
 
 
+def joinable(root: str) -> str:
+    """`root` as pathlib may join paths to it: `file://localhost/x` as `file:///x`, the same
+    path. pathlib reads `//localhost` as a folder: `Path("file://localhost/x") / "models"`
+    is `file:/localhost/x/models`, so with that paths.root the models, scores and
+    checkpoints (and their locks) went to /localhost/x while the run lock was in /x
+    (review43a). Any other text as it is."""
+    if scheme(root) == "file" and root[len("file:") :].startswith("//localhost/"):
+        return "file:///" + root[len("file://localhost/") :]
+    return root
+
+
 def is_remote(uri: str) -> bool:
     """True when `uri` names no local path (see the module doc)."""
     return local_path(uri) is None

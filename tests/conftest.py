@@ -10,6 +10,7 @@ once per test process (`mlflow_template`; tests/mlflow_store.py says why and wha
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import time
@@ -52,6 +53,69 @@ def spark():
     )
     yield session
     session.stop()
+
+
+# What `pipelines.cli.main()` changes in its process and does not put back (a command
+# configures the process it runs in): the root logger's level, filters on the root logger's
+# handlers (pytest's own capture handlers, which live for the whole session), the levels of
+# the libraries it quiets, MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT; and, once a command
+# opened a tracking store (fraud_app.tracking.client), MLflow's tracking and registry URIs
+# (its module globals and MLFLOW_REGISTRY_URI) and the MLFLOW_HTTP_* waits. Many tests call
+# main() in-process (test_version_spellings since session 43); after one, a later test of
+# the same worker that counts on caplog to see a library's INFO line (MLflow's, py4j's)
+# saw none, one of a scheduler's environment found the variable set, and an
+# `mlflow.MlflowClient(uri)` of another store read the registry of the earlier test's
+# (deleted) store (review43a).
+CLI_ENV = (
+    "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT",
+    "MLFLOW_REGISTRY_URI",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR",
+)
+
+
+def _mlflow_uris(values: tuple[str | None, str | None] | None = None):
+    """MLflow's process-wide tracking and registry URIs (set_tracking_uri / set_registry_uri,
+    which fraud_app.tracking.client calls); with `values`: set back to them. Nothing where
+    MLflow is not imported."""
+    if "mlflow" not in sys.modules:
+        return None
+    from mlflow.tracking._model_registry import utils as registry
+    from mlflow.tracking._tracking_service import utils as tracking
+
+    if values is None:
+        return tracking._tracking_uri, registry._registry_uri
+    tracking._tracking_uri, registry._registry_uri = values
+    return values
+
+
+@pytest.fixture(autouse=True)
+def cli_globals_restored():
+    """Puts back after each test what an in-process `main()` changes (CLI_ENV's comment)."""
+    from pipelines.cli_logging import PROTOCOL_LOGGERS, QUIET_LOGGERS
+
+    root = logging.getLogger()
+    loggers = [logging.getLogger(n) for n in (*QUIET_LOGGERS, *PROTOCOL_LOGGERS)]
+    level, levels = root.level, [lg.level for lg in loggers]
+    handlers = {h: list(h.filters) for h in root.handlers}
+    env = {name: os.environ.get(name) for name in CLI_ENV}
+    uris = _mlflow_uris()
+    yield
+    _mlflow_uris(uris or (None, None))
+    root.setLevel(level)
+    for logger, before in zip(loggers, levels, strict=True):
+        logger.setLevel(before)
+    for handler in [h for h in root.handlers if h not in handlers]:
+        root.removeHandler(handler)  # logging.basicConfig's, where pytest's were not there
+    for handler, filters in handlers.items():
+        handler.filters[:] = filters
+    for name, value in env.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session")

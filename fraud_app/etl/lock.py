@@ -49,19 +49,18 @@ import logging
 import os
 import socket
 import sys
-import time
 from pathlib import Path
-
-try:
-    import fcntl
-except ImportError:  # Windows: no flock (the lock's other checks stand)
-    fcntl = None  # type: ignore[assignment]
 
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
-from fraud_app.etl.lock_text import check_hint, folder_held, not_a_lock
+from fraud_app.etl.lock_remove import REMOVE_WAIT_S as REMOVE_WAIT_S
+from fraud_app.etl.lock_remove import remove_unchanged
+from fraud_app.etl.lock_text import check_hint, not_a_lock
 from fraud_app.interrupts import critical
 from fraud_app.uris import local_path
+
+# REMOVE_WAIT_S and remove_unchanged (a stale lock removed under its folder's flock) live
+# in fraud_app.etl.lock_remove since the session 43 review; imported here by their old name
 
 logger = logging.getLogger(__name__)
 
@@ -258,55 +257,6 @@ def _local_path(root: str, setting: str = "paths.root") -> Path:
     return path
 
 
-def remove_unchanged(path: Path, judged: str, aside: Path | None = None) -> bool:
-    """Remove the lock file `path` (or move it to `aside`) only if it still holds the
-    record `judged`, which its caller judged stale; whether it did. Every remover holds
-    an exclusive flock on the lock's folder while it re-reads and removes, so no two
-    remove one after the other: a run that met the same stale lock had removed it and
-    taken the lock meanwhile, and this one then removed that LIVE run's lock (it unlinked
-    whatever was at the path) and took the lock too (review41a). Taking the lock needs no
-    flock: creation fails while any file is there."""
-    try:
-        fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:  # a folder this user may write but not read: removed as before
-        fd = None
-    try:
-        if fcntl is not None and fd is not None:
-            _flock_folder(fd, path)  # held for a read and a rename or unlink
-        try:
-            if path.read_text(encoding="utf-8", errors="replace") != judged:
-                return False
-            if aside is None:
-                path.unlink()
-            else:
-                os.rename(path, aside)
-        except FileNotFoundError:  # released meanwhile
-            return False
-        return True
-    finally:
-        if fd is not None:
-            os.close(fd)  # releases the flock
-
-
-REMOVE_WAIT_S = 10.0  # a remover holds its folder's flock for milliseconds
-
-
-def _flock_folder(fd: int, path: Path) -> None:
-    """The folder's exclusive flock, waited for REMOVE_WAIT_S at most: a cron wrapper
-    `flock <paths.root> fraud-app etl` holds it for the whole run, and its run, meeting a
-    stale lock, waited for it for ever (session 43). No flock there (ENOLCK): as before."""
-    deadline = time.monotonic() + REMOVE_WAIT_S
-    while True:
-        try:
-            return fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if time.monotonic() >= deadline:
-                raise ConcurrentRunError(folder_held(path, REMOVE_WAIT_S)) from None
-            time.sleep(0.05)
-        except OSError:
-            return None
-
-
 class RootLock:
     """Context manager: `with RootLock(config.paths.root, "etl"): ...`."""
 
@@ -372,6 +322,10 @@ class RootLock:
                 f"Set {self.setting} to a writable directory."
             ) from exc
 
+    def _way_out(self, what: str) -> str:
+        return (f"clear it with `fraud-app unlock --force {self.path}` (it moves {what} aside "
+                f"and records who cleared it; or delete {what})")  # fmt: skip
+
     def _refuse_or_clear(self) -> None:
         try:  # bytes that are no UTF-8 (a damaged file) stopped the run with a traceback
             raw = self.path.read_bytes()
@@ -379,8 +333,12 @@ class RootLock:
             if self.path.is_symlink():  # was: "another run keeps taking it", three times
                 raise ConcurrentRunError(not_a_lock(
                     self.path, f"a symbolic link to {os.readlink(self.path)}, which is not "
-                    "there", "delete it")) from None  # fmt: skip
+                    "there", self._way_out("the link"))) from None  # fmt: skip
             return  # released meanwhile: retry
+        except IsADirectoryError:  # was: "Is a directory; check that the path exists ..."
+            raise ConcurrentRunError(
+                not_a_lock(self.path, "a directory", self._way_out("the directory"))
+            ) from None
         text = raw.decode("utf-8", errors="replace")  # as remove_unchanged reads it
         try:
             holder = json.loads(text)
@@ -388,9 +346,8 @@ class RootLock:
         except (ValueError, KeyError, TypeError):
             what = f"{len(raw)} bytes" if text.strip() else "empty"
             raise ConcurrentRunError(not_a_lock(
-                self.path, f"not a lock record ({what})",
-                f"clear it with `fraud-app unlock --force {self.path}` (it moves the file "
-                "aside and records who cleared it; or delete the file)")) from None  # fmt: skip
+                self.path, f"not a lock record ({what})", self._way_out("the file")
+            )) from None  # fmt: skip
         alive, reason = liveness(holder)
         if alive is False:
             if remove_unchanged(self.path, text):

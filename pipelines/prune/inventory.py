@@ -248,18 +248,25 @@ def unlock_audit(config: AppConfig) -> Kind:
     folder = root / AUDIT_DIR if root is not None else None
     if folder is None or not folder.is_dir():
         return kind
-    files = {p.name: p for p in folder.iterdir() if p.is_file() and not p.is_symlink()}
-    named: set[str] = set()
+    # a record's moved entry may be a link or a directory (a lock path that held no file,
+    # moved aside as it was): removed as such, a link never followed (pipeline._delete)
+    entries = {p.name: p for p in folder.iterdir()}
+    files = {n: p for n, p in entries.items() if p.is_file() and not p.is_symlink()}
+    records = {}
     for path in sorted(p for p in files.values() if p.suffix == ".json"):
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if not isinstance(record, dict) or "cleared" not in record:
-            continue  # a copy kept beside a record (a `_files.json`)
+        if isinstance(record, dict) and "cleared" in record:  # not a copy kept beside one
+            records[path.name] = record
+    named: set[str] = set()
+    for name, record in records.items():
+        path = files[name]
         moved = [Path(m).name for m in record.get("moved_to") or []
                  if isinstance(m, str) and Path(m).parent.name == AUDIT_DIR]  # fmt: skip
-        parts = (path, *(files[m] for m in moved if m in files and m != path.name))
+        # another record is never a clearing's moved file (a record edited by hand)
+        parts = (path, *(entries[m] for m in moved if m in entries and m not in records))
         named.update(p.name for p in parts)
         kind.items.append(Item("unlock_audit", path.stem, mtime(path), parts))
         _by_hand(kind, path.stem, path.stem)

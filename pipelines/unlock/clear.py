@@ -100,6 +100,8 @@ def clear_lock(root: str, found: Found, even_if_alive: bool, reason: str) -> Pat
     _refuse_alive(found, even_if_alive)
     aside = audit_dir(root) / f"{_stamp()}-{os.getpid()}{path.name}"
     aside.parent.mkdir(parents=True, exist_ok=True)
+    if not text and (path.is_symlink() or path.is_dir()):
+        return _clear_no_file(root, found, path, aside, reason)
     # moved only while it still holds the record judged, under the flock every remover
     # of a stale lock takes (fraud_app.etl.lock.remove_unchanged): it renamed first and
     # linked a changed lock back, and a run that took the lock in between lost its lock
@@ -108,6 +110,19 @@ def clear_lock(root: str, found: Found, even_if_alive: bool, reason: str) -> Pat
             f"{path}: the lock was released or taken by another run while it was being "
             "cleared; nothing was cleared. Run `fraud-app unlock` again to see who holds it"
         )
+    return _record(root, found, f"moved into {aside.parent}: the next run takes the lock",
+                   [str(aside)], reason)  # fmt: skip
+
+
+def _clear_no_file(root: str, found: Found, path: Path, aside: Path, reason: str) -> Path:
+    """A lock path that holds no file (a symbolic link to nothing, a directory), which
+    refuses every run: moved aside as it is (a link as a link). No run removes or replaces
+    one (RootLock refuses it, and a lock cannot be created while the name is taken), so
+    only a second `unlock --force` races this rename: it then finds nothing."""
+    try:
+        os.rename(path, aside)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: cleared meanwhile; nothing to clear") from None
     return _record(root, found, f"moved into {aside.parent}: the next run takes the lock",
                    [str(aside)], reason)  # fmt: skip
 

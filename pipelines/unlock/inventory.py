@@ -85,12 +85,17 @@ def age(started_at: object) -> float | None:
 
 def judge_lock_file(path: Path) -> tuple[str, str, dict, str]:
     """(state, reason, record, the file's text) of a RootLock file, as RootLock judges it
-    when it finds the file: unreadable (not a JSON object with pid and host: refused as
-    "an unreadable lock file"), or `liveness`'s answer."""
+    when it finds the file: unreadable (not a JSON object with pid and host, a symbolic
+    link to nothing, a directory: refused as "not a lock record"), or `liveness`'s answer."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
+        if path.is_symlink():  # RootLock refuses every run for it (lock_text.not_a_lock)
+            return "unreadable", f"a symbolic link to {os.readlink(path)}, which is not " \
+                "there", {}, ""  # fmt: skip
         return "gone", "released meanwhile", {}, ""
+    except IsADirectoryError:
+        return "unreadable", "a directory, not a lock file", {}, ""
     text = raw.decode("utf-8", errors="replace")  # as remove_unchanged reads it
     try:
         holder = json.loads(text)
@@ -110,8 +115,8 @@ LOCK_CLEAR = (
 
 
 def _lock(kind: str, path: Path, guards: str) -> Found | None:
-    if not path.is_file():
-        return None
+    if not path.exists() and not path.is_symlink():  # a link to nothing, a directory: listed
+        return None  # (they refuse every run; they were not listed, `unlock` exit 0: review43a)
     state, reason, holder, _ = judge_lock_file(path)
     if state == "gone":
         return None

@@ -18,6 +18,7 @@ import pytest
 from fraud_app.etl import lock
 from fraud_app.etl.lock import pid_namespace
 from fraud_app.etl.lock_text import check_hint
+from tests.processes import CLI_DEADLINE_S
 
 REPO = Path(__file__).resolve().parents[3]
 INIT = "pid:[4026531836]"
@@ -86,7 +87,7 @@ def test_a_container_is_told_the_holder_runs_outside_it(tmp_path):
         assert holder.stdout.readline().strip() == "held"
         judged = subprocess.run(
             ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-c", JUDGE,
-             str(tmp_path)], env=env, capture_output=True, text=True, timeout=120,
+             str(tmp_path)], env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
         )  # fmt: skip
         seen = subprocess.run(
             ["unshare", "--pid", "--fork", "--mount-proc", "ps", "-p", str(holder.pid)],
