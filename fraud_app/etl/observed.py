@@ -33,7 +33,7 @@ def observed_values(
     alone had no deadline)."""
     jvm = observation._jvm  # set by DataFrame.observe (classic Spark: run_etl is classic_only)
     if jvm is None:
-        raise ValueError("observation_values(): the observation is not attached to a DataFrame")
+        raise ValueError("observed_values(): the observation is not attached to a DataFrame")
     deadline = jvm.scala.concurrent.duration.Duration.apply(max(1, round(wait_s * 1000)), "ms")
     try:
         jvm.scala.concurrent.Await.ready(observation._jo.future(), deadline)
