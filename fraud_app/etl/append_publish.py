@@ -240,7 +240,8 @@ class AppendPublish:
         filled: DataFrame | None = None, dates: list[str] | None = None,
     ):  # fmt: skip
         """Stage the partitions of the new rows' dates (old rows + new) and this run's
-        quarantine file; return (rows the table will hold, this run's quarantine rows).
+        quarantine file; return (rows the table will hold, this run's quarantine rows as
+        written: fraud_app.etl.quarantine_counts.WrittenQuarantine).
         `filled`: the transaction_ids whose published (unlabelled) row a row of `kept`
         replaces: its labelled copy, of the same date (fraud_app.etl.dedup). `dates`: those
         of `kept`, sorted, when the caller knows them (else one job finds them)."""

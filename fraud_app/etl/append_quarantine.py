@@ -16,8 +16,10 @@ import logging
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from fraud_app.etl import quarantine_counts
 from fraud_app.etl.fs import HadoopFs, StagedDir
 from fraud_app.etl.partition_swap import STAGING
+from fraud_app.etl.quarantine_counts import WrittenQuarantine
 from fraud_app.etl.reader import quoted
 from fraud_app.etl.written import read_written, written_rows
 
@@ -48,7 +50,7 @@ class AppendQuarantine:
         self.staged = 0  # the rows of this run's quarantine file (`stage`)
         self.adds_file = False  # the commit moves this run's file in (`move_in`)
 
-    def stage(self, rows: DataFrame) -> DataFrame:
+    def stage(self, rows: DataFrame) -> WrittenQuarantine:
         """This run's rows, in one file, in the quarantine's columns (input columns of
         other deliveries as nulls), so every file of the quarantine has one schema and any
         reader sees every column. An input column the quarantine lacks: the earlier rows
@@ -77,14 +79,16 @@ class AppendQuarantine:
                 *[F.col(quoted(c)).alias(c) if c.lower() in have
                   else F.lit(None).cast("string").alias(c) for c in current]
             )  # fmt: skip
-        rows.repartition(1).write.mode("error").parquet(self.stage_path)
+        # its rows per reason observed as it is written (fraud_app.etl.quarantine_counts)
+        observed, observation = quarantine_counts.observe(rows.repartition(1))
+        observed.write.mode("error").parquet(self.stage_path)
         batch = read_written(self.spark, rows.schema, self.stage_path)
         # counted once here, from the file's footer (no Spark job: a read-back count was
         # three, session 41): `fraud-app labels` takes this count rather than counting
         # again; a fresh quarantine gets this file even empty (its columns)
         self.staged = written_rows(self.fs, batch, self.stage_path)
         self.adds_file = current is None or self.staged > 0
-        return batch
+        return WrittenQuarantine(batch, self.staged, observation)
 
     def _rewrite(self, extra: list, files: list[str]) -> None:
         """The earlier quarantine rows (plus the `extra` columns, as nulls) rewritten into a

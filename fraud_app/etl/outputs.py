@@ -25,6 +25,7 @@ from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.delivery_checks import DeliveryChecks, check_append
 from fraud_app.etl.publish import ReplacePublish
+from fraud_app.etl.quarantine_counts import WrittenQuarantine
 from fraud_app.etl.rules import DETAIL, REASON
 
 # a step of run_etl: its log lines keep the run's logger name (filters and tests use it)
@@ -239,13 +240,14 @@ def _ledger_fields(counts: dict[str, int]) -> dict:
     }
 
 
-def _by_reason(written: DataFrame) -> tuple[dict, dict[str, str]]:
+def _by_reason(written: WrittenQuarantine) -> tuple[dict, dict[str, str]]:
     """The staged quarantine rows per reason, and a detail of each (the first in text order)
     with its card numbers masked (fraud_app.card_masking): the examples are printed, logged
-    and kept in `_etl_report.json`; the quarantine table keeps the detail whole."""
-    counted = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
-    examples = {str(r[0]): _shown(r[2]) for r in sorted(counted, key=lambda r: str(r[0]))}
-    return {r[0]: r[1] for r in counted}, examples
+    and kept in `_etl_report.json`; the quarantine table keeps the detail whole. Observed
+    as the file was written (fraud_app.etl.quarantine_counts; a group-by was 2 Spark jobs)."""
+    counted, firsts = written.by_reason()
+    examples = {str(k): _shown(firsts[k]) for k in sorted(counted, key=str)}
+    return counted, examples
 
 
 def _shown(detail: str | None) -> str | None:
@@ -272,7 +274,11 @@ def _check_ledger(ledger: DataFrame, counts: dict[str, int]) -> None:
 def _with_conflicts(stage: DataFrame, conflicts: DataFrame, n_conflicts: int) -> DataFrame:
     """The staged rows a rule rejected and those the classification found conflicting
     (`conflicts`: their ROW_KEY, reason and detail), in the stage's columns: one scan of
-    the stage, the conflicts' raw strings and file name joined back by ROW_KEY."""
+    the stage, the conflicts' raw strings and file name joined back by ROW_KEY. Without
+    conflicts (the classes counted none) nothing is joined: the join broadcast the empty
+    conflicts, a Spark job of its own on every run (session 43)."""
+    if n_conflicts == 0:
+        return stage.filter(F.col(REASON).isNotNull())
     c_key, c_reason, c_detail = "__c_row", "__c_reason", "__c_detail"
     found = conflicts.select(
         F.col(ROW_KEY).alias(c_key), F.col(REASON).alias(c_reason), F.col(DETAIL).alias(c_detail)

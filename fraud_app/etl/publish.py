@@ -40,10 +40,12 @@ from pyspark.sql.types import StructType
 
 from fraud_app import interrupts
 from fraud_app.errors import DataIntegrityError, SchemaError
+from fraud_app.etl import quarantine_counts
 from fraud_app.etl.fs import HadoopFs, StagedDir, partition_dates
 from fraud_app.etl.ledger import LEDGER
 from fraud_app.etl.manifest import MANIFEST_NAME, differences
 from fraud_app.etl.manifest import record as record_files
+from fraud_app.etl.quarantine_counts import WrittenQuarantine
 from fraud_app.etl.reader import quoted
 from fraud_app.etl.table_read import bare_path
 from fraud_app.etl.written import read_written, written_rows
@@ -80,16 +82,20 @@ class ReplacePublish:
         self, kept: DataFrame, quarantined: DataFrame, schema: StructType,
         filled: DataFrame | None = None, dates: list[str] | None = None,
     ):  # fmt: skip
-        """(rows the table holds, this run's quarantine rows as written); nothing is
+        """(rows the table holds, this run's quarantine rows as written, their count and
+        the observation of their reasons: fraud_app.etl.quarantine_counts); nothing is
         published before, so no row is `filled`; every date is written (`dates` unused)."""
-        quarantined.write.mode("error").parquet(self.qdir.tmp)
+        observed, observation = quarantine_counts.observe(quarantined)
+        observed.write.mode("error").parquet(self.qdir.tmp)
         to_partitioned(kept).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(self.out.tmp)
         # counted from the footers, read back with the schemas written: no Spark job (a
         # count was two, the quarantine's schema one; session 41). With a schema given, an
         # output without any row (no partition dir) counts 0
         out = self.spark.read.schema(schema).parquet(self.out.tmp)
         n_out = written_rows(self.fs, out, self.out.tmp)
-        return n_out, read_written(self.spark, quarantined.schema, self.qdir.tmp)
+        written = read_written(self.spark, quarantined.schema, self.qdir.tmp)
+        n_quarantined = written_rows(self.fs, written, self.qdir.tmp)
+        return n_out, WrittenQuarantine(written, n_quarantined, observation)
 
     def keep_ledger(self, ledger: DataFrame, quarantined: DataFrame) -> None:
         """Carry the label ledger (fraud_app.etl.ledger) into the new table and add the

@@ -18,29 +18,19 @@ aggregates (`summary_columns`) and what their values mean (`*_of`, with its WARN
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any
 
-from py4j.protocol import Py4JJavaError
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from fraud_app.etl import amounts, id_checks, label_words, local_times
 from fraud_app.etl.config import EtlSection
+from fraud_app.etl.observed import OBSERVED_WAIT_S, observed_values
 from fraud_app.etl.outputs import ROW_KEY
 from fraud_app.etl.written import read_written
 
-logger = logging.getLogger(__name__)
-
 _ROWS = "__staged_rows"  # the metric of the staged rows (every record, reason or not)
-# How long the write's observation may take to arrive once the write has returned.
-# `Observation.get` waits without a deadline; pyspark 4.0 and 4.1 (pyproject allows them)
-# complete it from a QueryExecutionListener on the asynchronous listener bus (a slow
-# listener delays it, a dropped event never gives it: SPARK-55037 moved the completion
-# into the query's thread, as 4.3 does), and 4.0 releases before SPARK-54620 never
-# complete one whose CollectMetricsExec the optimizer removed. Past this: one job.
-OBSERVED_WAIT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -83,23 +73,7 @@ def stage_input(spark: SparkSession, annotated: DataFrame, path: str, cfg: EtlSe
 
 
 def observation_values(observation: Observation, wait_s: float) -> dict[str, Any]:
-    """The observation's values once Spark has reported them (empty when the plan lost its
-    observation), waiting at most `wait_s` seconds: {} past that, with a WARNING (session
-    41 review: `observation.get` alone had no deadline)."""
-    jvm = observation._jvm  # set by DataFrame.observe (classic Spark: run_etl is classic_only)
-    if jvm is None:
-        raise ValueError("observation_values(): the observation is not attached to a DataFrame")
-    deadline = jvm.scala.concurrent.duration.Duration.apply(max(1, round(wait_s * 1000)), "ms")
-    try:
-        jvm.scala.concurrent.Await.ready(observation._jo.future(), deadline)
-    except Py4JJavaError as exc:
-        if "TimeoutException" not in exc.java_exception.getClass().getName():
-            raise
-        logger.warning(
-            "ETL: Spark had not reported the staged input's checks %g s after its write "
-            "ended (a listener bus that lags or dropped the event: Spark then logs "
-            "'Dropping event from queue'); asking the staged rows with one Spark job instead",
-            wait_s,
-        )
-        return {}
-    return observation.get
+    """The observation's values once Spark has reported them, waiting at most `wait_s`
+    seconds: {} past that, with a WARNING (fraud_app.etl.observed)."""
+    return observed_values(observation, wait_s, "the staged input's checks",
+                           "asking the staged rows with one Spark job instead")  # fmt: skip

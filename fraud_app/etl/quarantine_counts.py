@@ -1,0 +1,86 @@
+"""A run's quarantine rows per reason, with an example detail of each, answered as the
+quarantine file is written.
+
+`run_etl` reports its quarantine rows per reason and, per reason, the first detail in text
+order (fraud_app.etl.outputs). That was a group-by over the written file: 2 Spark jobs
+under AQE on every run, whatever its rows (session 43, helper etljobs43). The reasons are
+a fixed set (fraud_app.etl.rules.REASON_CODES), so the question is a fixed aggregation:
+per code a count and a min of the detail, observed on the quarantine's write
+(`DataFrame.observe`: computed in the write's own tasks, reported when it ends). A file
+without a row (a clean delivery) is known to hold none from its footer. The group-by runs
+only when the observation is missing, or when its counts do not cover every row written
+(a reason outside REASON_CODES, a null reason), so the result is the group-by's.
+
+Owns the aggregates and their reading; the publishes (fraud_app.etl.publish,
+fraud_app.etl.append_quarantine) attach them to their writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, Observation
+from pyspark.sql import functions as F
+
+from fraud_app.etl.observed import OBSERVED_WAIT_S, observed_values
+from fraud_app.etl.rules import DETAIL, REASON, REASON_CODES
+
+_ROWS = "__q_rows"
+
+
+def _count(i: int) -> str:
+    return f"__q_n{i}"
+
+
+def _first(i: int) -> str:
+    return f"__q_d{i}"
+
+
+def observe(rows: DataFrame) -> tuple[DataFrame, Observation]:
+    """`rows` (quarantine rows, with `reason` and `reason_detail`) observed: its rows, and
+    per reason code its rows and smallest detail."""
+    observation = Observation()
+    aggregates = [F.count(F.lit(1)).alias(_ROWS)]
+    for i, code in enumerate(REASON_CODES):
+        hit = F.col(REASON) == F.lit(code)
+        aggregates += [F.count(F.when(hit, 1)).alias(_count(i)),
+                       F.min(F.when(hit, F.col(DETAIL))).alias(_first(i))]  # fmt: skip
+    return rows.observe(observation, *aggregates), observation
+
+
+@dataclass(frozen=True)
+class WrittenQuarantine:
+    """A run's quarantine rows as written (`rows`: read back), their number (from the
+    footers) and the observation of their write (None: not observed)."""
+
+    rows: DataFrame
+    count: int
+    observation: Observation | None = None
+
+    def by_reason(self) -> tuple[dict, dict[str, str | None]]:
+        """({reason: rows}, {reason: its smallest detail}) of the rows written."""
+        if self.count == 0:
+            return {}, {}
+        values = {}
+        if self.observation is not None:
+            values = observed_values(self.observation, OBSERVED_WAIT_S,
+                                     "the quarantine's rows per reason",
+                                     "counting the quarantine file with Spark instead")  # fmt: skip
+        found = _from_observed(values, self.count)
+        return found if found is not None else _grouped(self.rows)
+
+
+def _from_observed(values: dict, written: int) -> tuple[dict, dict] | None:
+    """The counts and details observed; None when they do not account for every row."""
+    if values.get(_ROWS) != written:
+        return None
+    counts = {code: values[_count(i)] for i, code in enumerate(REASON_CODES) if values[_count(i)]}
+    if sum(counts.values()) != written:
+        return None
+    firsts = {code: values[_first(i)] for i, code in enumerate(REASON_CODES) if code in counts}
+    return counts, firsts
+
+
+def _grouped(written: DataFrame) -> tuple[dict, dict]:
+    counted = written.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
+    return {r[0]: r[1] for r in counted}, {r[0]: r[2] for r in counted}
