@@ -104,7 +104,9 @@ def add_encodings(
     for group, i in index.items():
         shared.setdefault((group.refresh_us, group.lag_us), []).append((i, group.column))
     tables = {at: _snapshot_table(source, *at, columns) for at, columns in shared.items()}
-    hinted = {at: _broadcast(estimated_rows(profile, *at, cols)) for at, cols in shared.items()}
+    hinted = {
+        at: _broadcast(estimated_rows(profile, *at, cols), cols) for at, cols in shared.items()
+    }
     exprs: dict[str, Column] = {}
     for group, members in groups.items():
         prefix = group.prefix(index[group])
@@ -136,17 +138,18 @@ def estimated_rows(
     return sum(profile.value_days[c] for _, c in columns) * per_day
 
 
-def _broadcast(rows: int | None) -> bool:
+def _broadcast(rows: int | None, columns: list[tuple[int, str]]) -> bool:
     """Whether a table is joined with Spark's broadcast hint: while its estimated `rows`
-    are within BROADCAST_ROWS (or unknown); past it not (one INFO line): Spark's own
-    choice (a shuffled join past its broadcast thresholds), so the table need not go
-    through the driver."""
+    are within BROADCAST_ROWS (or unknown); past it not (one INFO line naming the table's
+    columns, the ones whose distinct values made it large among them): Spark's own choice
+    (a shuffled join past its broadcast thresholds), so the table need not go through the
+    driver."""
     if rows is None or rows <= BROADCAST_ROWS:
         return True
     logger.info(
-        "a snapshot encoding table of ~%d rows (its values' distinct days) is past %d: "
-        "joined without a broadcast hint (Spark's own broadcast thresholds decide)",
-        rows, BROADCAST_ROWS,
+        "the snapshot encoding table of %s: ~%d rows estimated (its columns' distinct (day, value) pairs), "
+        "past %d: joined without a broadcast hint (Spark's own broadcast thresholds decide)",
+        ", ".join(dict.fromkeys(c for _, c in columns)), rows, BROADCAST_ROWS,
     )  # fmt: skip
     return False
 

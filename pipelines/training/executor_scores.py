@@ -61,16 +61,17 @@ class ExecutorScores:
         return DAY in self.window.columns
 
     def days_from(self, first: dt.date) -> DaysFrom:
-        """One aggregation of the unscored window (its date and label columns), kept."""
+        """One aggregation of the unscored window (its date and label columns), kept. A row
+        without a date is not from `first` on: counted before it, as the collected mask
+        (NaT >= day is False) counts it."""
         if first not in self._days:
             since = F.col(DAY) >= F.lit(first)
             fraud = since & (F.col("label") == 1)
             with task_errors():
                 r = self.window.agg(
-                    F.count(F.when(~since, 1)), F.count(F.when(since, 1)),
-                    F.count(F.when(fraud, 1)),
-                ).first()  # fmt: skip
-            self._days[first] = DaysFrom(int(r[0]), int(r[1]), int(r[2]))
+                    F.count(F.lit(1)), F.count(F.when(since, 1)), F.count(F.when(fraud, 1))
+                ).first()
+            self._days[first] = DaysFrom(int(r[0]) - int(r[1]), int(r[1]), int(r[2]))
         return self._days[first]
 
     def ap_from(self, first: dt.date) -> float:

@@ -142,3 +142,28 @@ def test_the_gate_compares_on_unseen_days_with_scores_left_on_the_executors(
     assert out["champion_ap"] == pytest.approx(
         evaluate_scores(y[late], champion.predict_proba(X[late]))["average_precision"]
     )
+
+
+def test_rows_without_a_date_count_before_the_unseen_days_as_in_the_collected_mask(
+    spark, monkeypatch
+):
+    """The collected mask counts a row whose event_date is null as not unseen (NaT >= day is
+    False), so the gate compares on the dated unseen days; the executors' count left such
+    rows out of both sides, and a window whose earlier days had no date read as "trained
+    on none of it": the gate compared on every row (session 43 review)."""
+    monkeypatch.setattr(spark_window, "DRIVER_ROWS", 0)
+    day = F.col("event_date")
+    undated = F.when(day < F.lit(dt.date(2024, 2, 3)), None).otherwise(day)  # 02-01, 02-02
+    df = _window(spark).limit(2_000).withColumn("event_date", undated)
+    new, champion = h.linear_ensemble(0.3), _champion("2024-02-03T00:00:00+00:00")
+    collected = nodes.score_and_collect(df, new, "features")
+    first, mask = trained_dates.unseen_days(champion, collected)
+    scores = ExecutorScores(df, new, "features")
+    unseen = trained_dates.unseen_days(champion, scores)
+    assert unseen == (first, None)  # 4cef8e2d: None
+    assert trained_dates.unseen_counts(scores, unseen) == trained_dates.unseen_counts(
+        collected, (first, mask)
+    )
+    assert gate._unseen_ap(scores, unseen) == pytest.approx(
+        gate._unseen_ap(collected, (first, mask)), rel=1e-13, abs=0
+    )

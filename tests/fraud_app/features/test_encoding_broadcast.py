@@ -11,6 +11,7 @@ the same either way. Real Spark; its SQL status store says which tables were bro
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 
 import pytest
@@ -73,11 +74,18 @@ def _features(spark):
     return rows, broadcasts
 
 
-def test_a_large_encoding_table_is_joined_without_going_through_the_driver(spark, monkeypatch):
+def test_a_large_encoding_table_is_joined_without_going_through_the_driver(
+    spark, monkeypatch, caplog
+):
     small, hinted = _features(spark)
     # ~100 merchants a day (+ null on some days) + 7 mccs a day, x 20 days: ~2,200 rows
     monkeypatch.setattr(encodings, "BROADCAST_ROWS", 1_000, raising=False)
-    large, not_hinted = _features(spark)
+    with caplog.at_level(logging.INFO, logger="fraud_app.features.encodings"):
+        large, not_hinted = _features(spark)
+    # the line names the table's columns (4cef8e2d: only its estimated rows, so nothing
+    # said which encoded column made it large)
+    line = re.search(r"the snapshot encoding table of merchant_id, mcc: ~(\d+) rows", caplog.text)
+    assert line and 1_500 < int(line[1]) < 3_000, caplog.text
     assert hinted == 1  # within the bound: broadcast, as before
     assert not_hinted == 0  # was 1: the table broadcast (collected by the driver)
     assert large == small and len(large) == 2_000
