@@ -21,7 +21,7 @@ low-cardinality columns (mcc, channel, country), where the table is small.
 A broadcast goes through the driver (Spark collects the table there first), so a spec
 that encodes a high-cardinality column (merchant_id: values x days rows) sent the whole
 table through it. The broadcast is now asked for only while the table's estimated rows
-(its columns' distinct (day, value) pairs from the compiler's data profile, counted in
+(its columns' distinct (date, value) pairs from the compiler's data profile, counted in
 the features run's value-counts pass: `estimated_rows`) stay within BROADCAST_ROWS;
 past it Spark's own join choice (its autoBroadcastJoinThreshold on its size estimate of
 the aggregation: a shuffled join unless the data is small) decides. The values are the
@@ -86,7 +86,7 @@ def add_encodings(
     The expressions (null = undefined) are meant for the caller's final select, which
     also drops the joined `_enc*` helper columns. `source` (same rows, fewer columns)
     feeds the aggregations; defaults to df. `profile`: `source`'s data profile (the encoded
-    columns' distinct (day, value) pairs), which sizes each table for `_broadcast`; None
+    columns' distinct (date, value) pairs), which sizes each table for `_broadcast`; None
     (or a profile without them): every table broadcast, as before session 43.
     """
     source = df if source is None else source
@@ -128,7 +128,7 @@ def estimated_rows(
 ) -> int | None:
     """About how many rows the snapshot table of `columns` (one refresh and lag) holds, from
     `profile`: a row per value and period it has events in, so each column's distinct
-    (day, value) pairs, times the periods a day holds when the refresh is shorter (a longer
+    (date, value) pairs, times the periods a day holds when the refresh is shorter (a longer
     refresh: fewer rows than that); None when a column was not profiled. A row's matured
     and known-fraud events can fall in periods of their own (sparse values: up to ~2x):
     an estimate, not a bound."""
@@ -147,7 +147,7 @@ def _broadcast(rows: int | None, columns: list[tuple[int, str]]) -> bool:
     if rows is None or rows <= BROADCAST_ROWS:
         return True
     logger.info(
-        "the snapshot encoding table of %s: ~%d rows estimated (its columns' distinct (day, value) pairs), "
+        "the snapshot encoding table of %s: ~%d rows estimated (its columns' distinct (date, value) pairs), "
         "past %d: joined without a broadcast hint (Spark's own broadcast thresholds decide)",
         ", ".join(dict.fromkeys(c for _, c in columns)), rows, BROADCAST_ROWS,
     )  # fmt: skip

@@ -6,7 +6,7 @@
   * per input of a `transform: log1p` feature, the rows log1p cannot take (<= -1:
     Spark's log1p gives null there, which the fill replaces: a refund of -5 read as an
     amount of 0);
-  * per encoded column (frequency / target encodings), its distinct (day, value) pairs,
+  * per encoded column (frequency / target encodings), its distinct (date, value) pairs,
     approximately: what a snapshot encoding table's size is estimated from
     (fraud_app.features.encodings.estimated_rows).
 
@@ -31,18 +31,18 @@ from fraud_app.features.encoding_kinds import FrequencyEncoding, TargetEncoding
 from fraud_app.features.labels import MICROS, ts_micros, utc_micros_datetime
 from fraud_app.features.row_kinds import ColumnValue
 from fraud_app.features.window_kinds import FraudRate
-from fraud_app.schema import REQUIRED_COLUMNS
+from fraud_app.schema import PARTITION_COLUMN, REQUIRED_COLUMNS
 
 logger = logging.getLogger(__name__)
 _DAY_S = 86_400
-_NULL = "\u0000null"  # a null value among the (day, value) pairs: the tables' null key
+_NULL = "\u0000null"  # a null value among the (date, value) pairs: the tables' null key
 
 
 @dataclass(frozen=True)
 class ProfileAsk:
     """What a profile counts: which of `nullable` hold no value, the first and last
     timestamp (when `span`), per column of `log1p` its rows <= -1 and its minimum, per
-    column of `distinct` its distinct (day, value) pairs."""
+    column of `distinct` its distinct (date, value) pairs (`row_date`)."""
 
     nullable: tuple[str, ...] = ()
     log1p: tuple[str, ...] = ()
@@ -57,7 +57,7 @@ class ProfileAsk:
 def profile_ask(columns: Sequence[str], features: Sequence[FeatureDef], span: bool) -> ProfileAsk:
     """What the skips read of a table with `columns`: its optional inputs (and label_time,
     for fraud rates), its log1p inputs and, when a window has a lag (`span`), its span;
-    and what sizes the encodings' tables: the encoded columns' (day, value) pairs."""
+    and what sizes the encodings' tables: the encoded columns' (date, value) pairs."""
     present = set(columns)
     optional = {c for f in features for c in f.inputs if c in present}
     if any(isinstance(f, FraudRate) for f in features) and "label_time" in present:
@@ -81,8 +81,9 @@ class DataProfile:
     last_us: int | None = None
     below_log1p: dict[str, tuple[int, float]] = field(default_factory=dict)  # col: (rows, min)
     asked: ProfileAsk | None = None  # what it answers (None: nothing was asked)
-    # per encoded column, its distinct (day, value) pairs, null a value (HyperLogLog++,
-    # ~5 % error a count): a snapshot encoding table's rows (features.encodings)
+    # per encoded column, its distinct (date, value) pairs (`row_date`), null a value
+    # (HyperLogLog++, ~5 % error a count): about a daily snapshot encoding table's rows
+    # (features.encodings; its periods are UTC days, a date is a UTC day in the ETL's tables)
     value_days: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -112,19 +113,29 @@ def log1p_inputs(features: Sequence[FeatureDef]) -> list[str]:
     return list(dict.fromkeys(f.column for f in _log1p_features(features)))
 
 
+def row_date(columns: Sequence[str]) -> Column:
+    """A row's date: its event_date, else its timestamp's date (in the session time zone).
+    The value counts' pass groups by it (fraud_app.features.value_counts) and the (date,
+    value) pairs are of it, so that each pair lies in one group and the groups' counts sum
+    to the table's (pairs of the UTC day, when a date was not one, fell in two groups and
+    were counted twice: review43c)."""
+    return F.col(PARTITION_COLUMN) if PARTITION_COLUMN in columns else F.to_date("timestamp")
+
+
 def data_profile(df: DataFrame, ask: ProfileAsk) -> DataProfile:
     """The profile of `df` in one job (what `ask` asks). No job when it asks nothing."""
     if ask.empty:
         return DataProfile()
+    parts = _partials(ask, row_date(df.columns))
     aggs = [F.count(F.lit(1)).alias("_rows")]
-    aggs += [agg(F.col(name)).alias(name) for name, _, _, agg in _partials(ask)]
-    return profile_of(ask, [df.select(*[c.alias(n) for n, c, _, _ in _partials(ask)]).agg(
-        *aggs).first()])  # fmt: skip
+    aggs += [agg(F.col(name)).alias(name) for name, _, _, agg in parts]
+    return profile_of(ask, [df.select(*[c.alias(n) for n, c, _, _ in parts]).agg(*aggs).first()])
 
 
-def _partials(ask: ProfileAsk) -> list[tuple[str, Column, str, object]]:
-    """(name, per-row column, its type, aggregate) of each count `ask` asks for: the
-    aggregates of any grouping of the rows combine into the table's (profile_of)."""
+def _partials(ask: ProfileAsk, day: Column | None = None) -> list[tuple[str, Column, str, object]]:
+    """(name, per-row column, its type, aggregate) of each count `ask` asks for (`day`: the
+    rows' `row_date`; None where only the names and aggregates are read): the aggregates
+    of a grouping of the rows by `day` combine into the table's (profile_of)."""
     out = [(f"n{i}", F.col(c).isNotNull().cast("long"), "long", F.sum)
            for i, c in enumerate(ask.nullable)]  # fmt: skip
     if ask.span:
@@ -133,17 +144,18 @@ def _partials(ask: ProfileAsk) -> list[tuple[str, Column, str, object]]:
         value = F.col(c).cast("double")
         out += [(f"b{i}", (value <= -1).cast("long"), "long", F.sum),
                 (f"m{i}", value, "double", F.min)]  # fmt: skip
-    day = F.floor(ts_micros() / F.lit(_DAY_S * MICROS)).cast("string")  # the UTC day
+    date = F.coalesce(F.lit(None) if day is None else day.cast("string"), F.lit(_NULL))
     for i, c in enumerate(ask.distinct):
-        pair = F.concat_ws("\u0001", day, F.coalesce(F.col(c).cast("string"), F.lit(_NULL)))
+        pair = F.concat_ws("\u0001", date, F.coalesce(F.col(c).cast("string"), F.lit(_NULL)))
         out.append((f"d{i}", pair, "string", F.approx_count_distinct))
     return out
 
 
-def profile_fields(ask: ProfileAsk, rows: bool = True) -> list[Column]:
-    """The per-row fields of a grouped profile (`rows`; else typed nulls: rows of another
-    kind in the same grouping), aggregated by `profile_aggregates`."""
-    return [(c if rows else F.lit(None).cast(t)).alias(n) for n, c, t, _ in _partials(ask)]
+def profile_fields(ask: ProfileAsk, day: Column, rows: bool = True) -> list[Column]:
+    """The per-row fields of a profile grouped by `day` (the rows' `row_date`) (`rows`; else
+    typed nulls: rows of another kind in the same grouping), aggregated by
+    `profile_aggregates`."""
+    return [(c if rows else F.lit(None).cast(t)).alias(n) for n, c, t, _ in _partials(ask, day)]
 
 
 def profile_aggregates(ask: ProfileAsk) -> list[Column]:

@@ -33,8 +33,8 @@ from fraud_app.features.profile import (
     profile_aggregates,
     profile_fields,
     profile_of,
+    row_date,
 )
-from fraud_app.schema import PARTITION_COLUMN
 
 DATE = "__date__"  # the `c` of the rows per date (not a column name of the table)
 
@@ -72,11 +72,11 @@ def value_counts(
     of the dates in `hashed` (ISO text; None: every date): no other row is hashed; the
     profile `ask` asks for (None: none), counted per date in the same aggregation."""
     columns = entity_columns(features, df.columns)
-    day = F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date("timestamp")
+    day = row_date(df.columns)  # the profile's (date, value) pairs are of it too
     asked = ask is not None and not ask.empty
     # the id rows hash and profile nothing
     none = [F.lit(None).cast("long").alias(h) for h in HASHES]
-    none += profile_fields(ask, rows=False) if asked else []
+    none += profile_fields(ask, day, rows=False) if asked else []
     pairs = [
         F.struct(F.lit(c).alias("c"), F.col(c).cast("string").alias("v"), *none) for c in columns
     ]
@@ -89,7 +89,7 @@ def value_counts(
         if content is None
         else [h.alias(n) for h, n in zip(content, HASHES, strict=True)]
     )
-    profiled = profile_fields(ask) if asked else []
+    profiled = profile_fields(ask, day) if asked else []
     pairs.append(
         F.struct(F.lit(DATE).alias("c"), day.cast("string").alias("v"), *hashes, *profiled)
     )

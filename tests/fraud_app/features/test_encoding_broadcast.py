@@ -2,7 +2,7 @@
 hint was given whatever the table's size, and a broadcast is collected on the driver
 first, so a spec that encodes a high-cardinality column (merchant_id: values x days rows)
 sent the whole table through it. The table's rows are estimated from the compiler's data
-profile (the encoded columns' distinct (day, value) pairs,
+profile (the encoded columns' distinct (date, value) pairs,
 fraud_app.features.encodings.estimated_rows); past
 fraud_app.features.encodings.BROADCAST_ROWS Spark's own join choice decides (here its
 size-based broadcasts are off, as for tables past its 10 MB threshold). The features are

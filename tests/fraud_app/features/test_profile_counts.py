@@ -9,6 +9,7 @@ import datetime as dt
 import math
 
 import pytest
+from pyspark.sql import functions as F
 
 from fraud_app.features.profile import ProfileAsk, data_profile
 from fraud_app.features.spec import parse_spec
@@ -81,3 +82,33 @@ def test_the_mins_put_nan_above_every_number(spark):
     with value_counts(df, _features(), None, ASK) as counts:
         assert counts.profile.below_log1p == {"amount": (1, -2.0)}
     assert data_profile(df, ASK).below_log1p == {"amount": (1, -2.0)}
+
+
+@pytest.mark.parametrize("dated", [True, False], ids=["event_date", "no_event_date"])
+def test_value_days_of_the_pass_are_the_tables_in_a_non_utc_session_zone(spark, dated):
+    """The encoded columns' (day, value) pairs counted per date in the value counts' pass and
+    summed are the table's (data_profile's), within HyperLogLog's error, when a date is not a
+    UTC day: the session zone New York, event_date the local date (or no event_date: the
+    pass groups by the local date of the timestamp). Each value on every day at every other
+    hour: a UTC day's pairs fell in two local dates and were counted twice (review43c:
+    ~2x the table's, 400 for 200)."""
+    before = spark.conf.get("spark.sql.session.timeZone")
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        start = dt.datetime(2024, 3, 1, 0, 30, tzinfo=dt.UTC)
+        rows = [
+            (f"t{d}_{h}_{v}", f"c{v}", start + dt.timedelta(days=d, hours=h), 1.0, None,
+             f"m{v}", None)
+            for d in range(10) for h in range(0, 24, 2) for v in range(20)
+        ]  # fmt: skip
+        df = spark.createDataFrame(rows, SCHEMA).withColumn("event_date", F.to_date("timestamp"))
+        if not dated:
+            df = df.drop("event_date")
+        ask = ProfileAsk(distinct=("mcc",))
+        own = data_profile(df, ask).value_days["mcc"]
+        with value_counts(df, _features(), None, ask) as counts:
+            folded = counts.profile.value_days["mcc"]
+        assert 180 <= own <= 230  # 20 values x 10 days (+ the last local date's)
+        assert abs(folded - own) <= 0.1 * own, (folded, own)
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", before)
