@@ -147,8 +147,8 @@ def _broadcast(rows: int | None, columns: list[tuple[int, str]]) -> bool:
     if rows is None or rows <= BROADCAST_ROWS:
         return True
     logger.info(
-        "the snapshot encoding table of %s: ~%d rows estimated (its columns' distinct (date, value) pairs), "
-        "past %d: joined without a broadcast hint (Spark's own broadcast thresholds decide)",
+        "the snapshot encoding table of %s: ~%d rows estimated (its columns' distinct "
+        "(date, value) pairs), past %d: joined without a broadcast hint (Spark's own broadcast thresholds decide)",
         ", ".join(dict.fromkeys(c for _, c in columns)), rows, BROADCAST_ROWS,
     )  # fmt: skip
     return False
