@@ -15,7 +15,10 @@ first six and last four digits (`4539871234567897` -> `453987******7897`).
 - `mask_pans(text)`: free text (a log line, a quarantine detail, a raw record) with every
   card number in it masked: a run of 13-19 digits (or 4-digit groups split by spaces or
   dashes) that passes the Luhn check, as payment cards do (a timestamp, an amount or a
-  count of that length fails it nine times in ten), and a number in scientific notation
+  count of that length fails it nine times in ten; a run glued to a letter, as a column
+  shift or a typo leaves one, `'4539871234567895x'`, only when it also starts as a card
+  brand's numbers do: 2, 3, 4, 5 or 6, so that ids such as `T0123...` stay readable), and
+  a number in scientific notation
   with 12 or more significant digits and an exponent of 11-18 (a card number an export
   or a spreadsheet read as a float: `4.53987123456789E+15`) to its first six digits; and
   the value a detail quotes as `card_id=VALUE` or `card_id 'VALUE'` (a quarantine
@@ -46,6 +49,13 @@ KEEP_FIRST, KEEP_LAST = 6, 4
 # 13-19 digits not inside a longer run of digits or a word (a hex id, `T0123...`), or
 # four groups of four split by one space or dash each (as printed on the card)
 _PAN = re.compile(r"(?<![\w.])(?:\d{13,19}|\d{4}([ -])\d{4}\1\d{4}\1\d{4})(?![\w]|\.\d)")
+# the same run of 13-19 digits glued to a letter or `_` on either side (not inside a longer
+# run of digits, not a decimal's): masked only when it passes Luhn AND starts with a card
+# brand's major industry identifier (2 Mastercard, 3 Amex / JCB / Diners, 4 Visa,
+# 5 Mastercard, 6 Discover / UnionPay / Maestro): a hex id or `T0123...` seldom does both
+_GLUED = re.compile(
+    r"(?<![\d.])(?:(?<=[A-Za-z_])[2-6]\d{12,18}(?!\d|\.\d)|(?<!\w)[2-6]\d{12,18}(?=[A-Za-z_]))"
+)
 _SCIENTIFIC = re.compile(
     r"(?<![\w.])(?P<int>\d)\.(?P<frac>\d{11,18})(?P<exp>[eE][+]?(?:1[1-8]))(?![\w.])"
 )
@@ -85,6 +95,11 @@ def _pan(match: re.Match) -> str:
     return masked_digits(digits) if luhn_valid(digits) else match.group(0)
 
 
+def _glued(match: re.Match) -> str:
+    digits = match.group(0)
+    return masked_digits(digits) if luhn_valid(digits) else digits
+
+
 def _scientific(match: re.Match) -> str:
     digits = match.group("int") + match.group("frac")
     shown = digits[:KEEP_FIRST] + MASK_CHAR * (len(digits) - KEEP_FIRST)
@@ -111,7 +126,7 @@ def mask_pans(text: str) -> str:
 
 def _masked_text(text: str) -> str:
     text = _KEYED.sub(_keyed, text) if "card_id" in text else text
-    return _SCIENTIFIC.sub(_scientific, _PAN.sub(_pan, text))
+    return _SCIENTIFIC.sub(_scientific, _GLUED.sub(_glued, _PAN.sub(_pan, text)))
 
 
 def mask_card_id(value: Any) -> Any:

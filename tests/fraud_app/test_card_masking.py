@@ -43,6 +43,10 @@ def test_masked_digits_keeps_first_six_and_last_four():
         ("card_id '4.53987123456789E+15' is in scientific notation", "card_id '4.53987*********E+15' is in scientific notation"),
         # the value a detail quotes as card_id, Luhn-valid or not (the generator's ids are not)
         ("kept in the canonical table: card_id=6200000000001275, amount=3", "kept in the canonical table: card_id=620000******1275, amount=3"),
+        # glued to a letter (a column shift, a typo): Luhn-valid and a card brand's first digit
+        ("amount '4539871234567895x' is not a number", "amount '453987******7895x' is not a number"),
+        ("VISA4539871234567895, hex d4539871234567895", "VISA453987******7895, hex d453987******7895"),
+        ("tok_5412751234567898_v2", "tok_541275******7898_v2"),
     ],
 )  # fmt: skip
 def test_mask_pans_masks_card_numbers_in_text(text, shown):
@@ -54,7 +58,9 @@ def test_mask_pans_masks_card_numbers_in_text(text, shown):
     [
         "ts 1701234567890 and 2024-01-01 12:00:00, amount 1.0E308, id T029b04cb53",
         "4539871234567891 fails the Luhn check",  # a count or an id of 16 digits
-        "hex d4539871234567895 and 4539871234567895123456 (22 digits)",
+        "4539871234567895123456 (22 digits), d45398712345678951234 (21 glued)",
+        # glued to a letter: an id that does not start as a card brand's, or fails Luhn
+        "id T0123456789012345, T9539871234567894 (Luhn-valid), x4539871234567891y",
         "merchant_id=6200000000001275",  # not a card column
     ],
 )
@@ -78,7 +84,10 @@ def test_mask_record_masks_card_columns_and_text():
     }  # fmt: skip
     shown = shown_value({"raw_card_number"})
     assert shown("raw_card_number", "6200000000001275") == "620000******1275"
-    assert shown("raw_txn_id", f"x{PAN}") == f"x{PAN}"  # inside a word: not a card number
+    assert shown("raw_txn_id", "x0539871234567891") == "x0539871234567891"  # not a brand's
+    # glued to a letter, Luhn-valid and a brand's first digit: shown as a card number (a
+    # column shift; session 43: was shown whole)
+    assert shown("raw_txn_id", f"x{PAN}") == "x453987******7895"
     assert shown("reason_detail", f"malformed record: T1,{PAN}") == (
         "malformed record: T1,453987******7895"
     )
