@@ -60,6 +60,7 @@ from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
 from fraud_app.etl import labels_classify as lc
+from fraud_app.etl import quarantine_counts
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.commit_source import input_identity
 from fraud_app.etl.config import EtlSection
@@ -274,9 +275,10 @@ def _applied(spark: SparkSession, fs: HadoopFs, config: AppConfig, run: _FeedRun
     """Stage the feeds, apply them to the published table through the run's publish, and
     return the checked counts."""
     published = read_table(spark, run.table, "labels: canonical table", "etl")
-    stage, input_rows = _stage_feeds(spark, run)
+    stage, input_rows, rejected = _stage_feeds(spark, run)
     with published_schema_errors(fs.qualify(run.table)):
-        counts = apply_feed(spark, stage, published, run.publish, run.table, config, run.now)
+        counts = apply_feed(spark, stage, published, run.publish, run.table, config, run.now,
+                            rejected)  # fmt: skip
     result = LabelsResult(
         input_paths=tuple(run.inputs), output_path=run.table, quarantine_path=run.quarantine,
         report_path=f"{run.table}/{REPORT}", input_rows=input_rows, delay_only=run.delay_only,
@@ -286,18 +288,21 @@ def _applied(spark: SparkSession, fs: HadoopFs, config: AppConfig, run: _FeedRun
     return result
 
 
-def _stage_feeds(spark: SparkSession, run: _FeedRun) -> tuple[DataFrame, int]:
-    """The annotated feeds written once to the publish's staging path, read back, and
-    their row count; EmptyInputError when they hold no rows. Read back with the schema
-    written and counted from the footers: no Spark job (was three, session 41)."""
+def _stage_feeds(spark: SparkSession, run: _FeedRun) -> tuple[DataFrame, int, tuple[dict, dict]]:
+    """The annotated feeds written once to the publish's staging path, read back, their
+    row count, and the rows a per-row rule rejected per reason with each reason's smallest
+    detail; EmptyInputError when they hold no rows. Read back with the schema written and
+    counted from the footers: no Spark job (was three, session 41); the rejects observed
+    on the write (fraud_app.etl.quarantine_counts: a group-by was 2 jobs, session 43)."""
     feed = reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), run.annotated)
-    feed.write.mode("error").parquet(run.publish.stage_path)
+    observed, observation = quarantine_counts.observe(feed)
+    observed.write.mode("error").parquet(run.publish.stage_path)
     stage = read_written(spark, feed.schema, run.publish.stage_path)
     input_rows = written_rows(run.publish.fs, stage, run.publish.stage_path)
     if input_rows == 0:
         raise EmptyInputError(f"label feed {', '.join(run.inputs)} holds no rows; expected "
                               "at least one transaction_id with its label")  # fmt: skip
-    return stage, input_rows
+    return stage, input_rows, quarantine_counts.rejected(stage, input_rows, observation)
 
 
 def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFrame, DataFrame]:

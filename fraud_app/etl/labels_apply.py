@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 from functools import reduce
 
 from pyspark import StorageLevel
@@ -72,27 +72,36 @@ class _Staged:
 @dataclass(frozen=True)
 class _Tally:
     """The classified feed rows per status (lc.FILL, SAME, DUP, CORRECT), those giving
-    another label_time, and one of each in words."""
+    another label_time, and one of each in words; the rows the classification quarantines
+    per reason with their smallest detail; the published dates of the fills and
+    corrections (`dates`) and the days of their timestamps (`days`: the staged
+    partitions'). One aggregation of the classification (session 43: the by-reason
+    group-by, the dates' distinct, the examples' and the write's dates were more jobs)."""
 
     by_status: dict[int, int]
     label_time_changed: int
     changed_example: str = ""
     correction_example: str = ""
+    by_reason: dict[str, int] = field(default_factory=dict)
+    reason_details: dict[str, str | None] = field(default_factory=dict)
+    dates: list[str] = field(default_factory=list)
+    days: list[str] = field(default_factory=list)
 
 
 def apply_feed(
     spark: SparkSession, stage: DataFrame, published: DataFrame, publish: AppendPublish,
-    table: str, config: AppConfig, now: dt.datetime,
+    table: str, config: AppConfig, now: dt.datetime, rejected: tuple[dict, dict],
 ) -> dict:  # fmt: skip
     """Classify the clean rows, stage the rewritten partitions, the quarantine rows not
     quarantined before and the ledger entries through `publish`; return the counts, the
-    filled and corrected ones measured from the staged files."""
+    filled and corrected ones measured from the staged files. `rejected`: the staged
+    rows a per-row rule quarantined, per reason, and each reason's smallest detail
+    (fraud_app.etl.labels._stage_feeds)."""
     run = _LabelsRun(spark, config, table, publish, now)
     classified = _classify(run, stage, published)
     try:
         tally = _tally(classified)
-        staged = _stage(run, stage, classified)
-        tally = _with_examples(tally, classified)
+        staged = _stage(run, stage, classified, tally, rejected)
     finally:
         classified.unpersist()
     staged_labels, published_labels = _labelled(spark, publish.swap.new, publish.table,
@@ -123,41 +132,65 @@ def _classify(run: _LabelsRun, stage: DataFrame, published: DataFrame) -> DataFr
 
 
 def _tally(classified: DataFrame) -> _Tally:
-    counted = classified.groupBy(lc.STATUS, lc.LT_CHANGED).count().collect()
-    by_status = {s: sum(r[2] for r in counted if r[0] == s)
+    fixing = F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)
+    changed = F.struct("transaction_id", "label_time", lc.PUB["label_time"])
+    counted = classified.groupBy(lc.STATUS, lc.LT_CHANGED, REASON).agg(
+        F.count(F.lit(1)), F.min(DETAIL),
+        F.collect_set(F.when(fixing, F.col(lc.PUB[PARTITION_COLUMN]))),
+        F.collect_set(F.when(fixing, F.to_date(lc.PUB["timestamp"]).cast("string"))),
+        F.min(F.when(F.col(lc.LT_CHANGED), changed)), lc.correction_example(),
+    ).collect()  # fmt: skip
+    by_status = {s: sum(r[3] for r in counted if r[0] == s)
                  for s in (lc.FILL, lc.SAME, lc.DUP, lc.CORRECT)}  # fmt: skip
-    return _Tally(by_status, sum(r[2] for r in counted if r[1]))
-
-
-def _with_examples(tally: _Tally, classified: DataFrame) -> _Tally:
-    return replace(
-        tally,
-        changed_example=_changed_example(classified) if tally.label_time_changed else "",
-        correction_example=(lc.correction_example(classified)
-                            if tally.by_status[lc.CORRECT] else ""),
+    reasons = sorted({r[2] for r in counted if r[2] is not None})
+    return _Tally(
+        by_status, sum(r[3] for r in counted if r[1]),
+        changed_example=_changed_example(_least(r[7] for r in counted)),
+        correction_example=lc.describe_correction(_least(r[8] for r in counted)),
+        by_reason={c: sum(r[3] for r in counted if r[2] == c) for c in reasons},
+        reason_details={c: _least(r[4] for r in counted if r[2] == c) for c in reasons},
+        dates=sorted({d for r in counted for d in r[5]}),
+        days=sorted({d for r in counted for d in r[6]}),
     )  # fmt: skip
 
 
-def _stage(run: _LabelsRun, stage: DataFrame, classified: DataFrame) -> _Staged:
+def _least(values):
+    """The smallest of `values` that is not None (as Spark's min: nulls ignored), or None."""
+    return min((v for v in values if v is not None), default=None)
+
+
+def _stage(run: _LabelsRun, stage: DataFrame, classified: DataFrame, tally: _Tally,
+           rejected: tuple[dict, dict]) -> _Staged:  # fmt: skip
     """Stage the rewritten partitions and the quarantine rows not quarantined before,
-    then the ledger entries (when a partition is rewritten), through `run.publish`."""
+    then the ledger entries (when a partition is rewritten), through `run.publish`. The
+    quarantine rows per reason: the staged feed's `rejected` and the classification's
+    (`tally`), with the smallest detail of both (was a group-by of their union)."""
     publish = run.publish
-    fills, dates, kept = _filled_rows(run.spark, classified, publish.table)
+    fills, dates, kept = _filled_rows(run.spark, classified, publish.table, tally.dates)
     schema = run.spark.createDataFrame([], CANONICAL_DDL).schema
     rows = quarantine_rows(stage.filter(F.col(REASON).isNotNull())).unionByName(
         quarantine_rows(classified.filter(F.col(REASON).isNotNull())))  # fmt: skip
-    by_reason_rows = rows.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
+    by_reason, details = _merged(rejected, (tally.by_reason, tally.reason_details))
     ids = fills.select("transaction_id") if dates else None
     new_rows = not_yet_quarantined(run.spark, publish.fs, rows, publish.quarantine)
-    n_out, _ = publish.write(kept, new_rows, schema, ids)
+    n_out, _ = publish.write(kept, new_rows, schema, ids, tally.days)
     n_written = publish.quarantine_staged  # the file `write` staged, counted there
     added = _stage_ledger(run, classified) if dates else 0
-    by_reason_rows = sorted(by_reason_rows, key=lambda r: str(r[0]))
+    codes = sorted(by_reason, key=str)
     return _Staged(
-        dates=dates, rows_added=n_out, by_reason={str(r[0]): r[1] for r in by_reason_rows},
-        reason_examples={str(r[0]): mask_pans(r[2] or "") for r in by_reason_rows},
+        dates=dates, rows_added=n_out, by_reason={str(c): by_reason[c] for c in codes},
+        reason_examples={str(c): mask_pans(details[c] or "") for c in codes},
         quarantine_staged=n_written, ledger_entries_added=added,
     )  # fmt: skip
+
+
+def _merged(*parts: tuple[dict, dict]) -> tuple[dict, dict]:
+    """({reason: rows}, {reason: smallest detail}) of the quarantine rows counted in parts."""
+    counts: dict = {}
+    for part, _ in parts:
+        for code, n in part.items():
+            counts[code] = counts.get(code, 0) + n
+    return counts, {c: _least(d.get(c) for _, d in parts) for c in counts}
 
 
 def _stage_ledger(run: _LabelsRun, classified: DataFrame) -> int:
@@ -214,9 +247,11 @@ def _counts(run: _LabelsRun, staged: _Staged, tally: _Tally, filled: int, correc
     }  # fmt: skip
 
 
-def _changed_example(classified: DataFrame) -> str:
-    row = (classified.filter(F.col(lc.LT_CHANGED)).orderBy("transaction_id")
-           .select("transaction_id", "label_time", lc.PUB["label_time"]).first())  # fmt: skip
+def _changed_example(row) -> str:
+    """The unchanged row giving another label_time of the smallest transaction_id (its
+    id, the feed's label_time, the published one) in words ("" when there is none)."""
+    if row is None:
+        return ""
     published = "none (null)" if row[2] is None else f"'{row[2]}'"
     return f"transaction_id '{row[0]}': published label_time {published}, this feed '{row[1]}'"
 
@@ -246,17 +281,16 @@ def not_yet_quarantined(
                      "left_anti")  # fmt: skip
 
 
-def _filled_rows(spark: SparkSession, classified: DataFrame, table: str):
-    """(the ids to fill or correct with their label, label_time and date; those dates; the
-    published rows of those ids with the label and label_time set: a fill's, a correction's
-    label and known time)."""
+def _filled_rows(spark: SparkSession, classified: DataFrame, table: str, dates: list[str]):
+    """(the ids to fill or correct with their label, label_time and date; their `dates`
+    (_tally's); the published rows of those ids with the label and label_time set: a
+    fill's, a correction's label and known time)."""
     fixed = F.col(lc.STATUS) == lc.CORRECT
     fills = classified.filter(F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)).select(
         "transaction_id", F.col("label").alias("__label"),
         F.when(fixed, F.col(lc.KNOWN)).otherwise(F.col("label_time")).alias("__label_time"),
         F.col(lc.PUB[PARTITION_COLUMN]).alias("__d"),
     )  # fmt: skip
-    dates = sorted(r[0] for r in fills.select("__d").distinct().collect())
     kept = _partitions(spark, table, dates).join(fills, "transaction_id")
     kept = kept.withColumns({"label": F.col("__label"), "label_time": F.col("__label_time")})
     return fills, dates, kept.select(*CANONICAL_NAMES)

@@ -148,10 +148,16 @@ def _details(label: Column, pub_label: Column, table: str, delay_days: float) ->
     }  # fmt: skip
 
 
-def correction_example(classified: DataFrame) -> str:
-    """One applied correction, in words (the smallest transaction_id)."""
-    row = (classified.filter(F.col(STATUS) == CORRECT).orderBy("transaction_id")
-           .select("transaction_id", PUB["label"], PUB_KNOWN, "label", KNOWN).first())  # fmt: skip
+def correction_example() -> Column:
+    """An aggregate: the applied correction of the smallest transaction_id (its id, the
+    published label and its known time, the feed's label and its known time), for
+    `describe_correction`."""
+    return F.min(F.when(F.col(STATUS) == CORRECT, F.struct(
+        "transaction_id", PUB["label"], PUB_KNOWN, "label", KNOWN)))  # fmt: skip
+
+
+def describe_correction(row) -> str:
+    """`correction_example`'s row in words ("" when there is none)."""
     if row is None:
         return ""
     return (f"transaction_id '{row[0]}': label {row[1]} (known at '{row[2]}') -> {row[3]}, "

@@ -11,6 +11,10 @@ without a row (a clean delivery) is known to hold none from its footer. The grou
 only when the observation is missing, or when its counts do not cover every row written
 (a reason outside REASON_CODES, a null reason), so the result is the group-by's.
 
+`fraud-app labels` observes the same aggregates on its feed's staging write for the rows
+a per-row rule rejects (`rejected`; the rows without a reason counted apart), so that
+its quarantine per reason needs no group-by either (session 43, helper labels43).
+
 Owns the aggregates and their reading; the publishes (fraud_app.etl.publish,
 fraud_app.etl.append_quarantine) attach them to their writes.
 """
@@ -25,7 +29,7 @@ from pyspark.sql import functions as F
 from fraud_app.etl.observed import OBSERVED_WAIT_S, observed_values
 from fraud_app.etl.rules import DETAIL, REASON, REASON_CODES
 
-_ROWS = "__q_rows"
+_ROWS, _CLEAN = "__q_rows", "__q_clean"
 
 
 def _count(i: int) -> str:
@@ -37,10 +41,11 @@ def _first(i: int) -> str:
 
 
 def observe(rows: DataFrame) -> tuple[DataFrame, Observation]:
-    """`rows` (quarantine rows, with `reason` and `reason_detail`) observed: its rows, and
-    per reason code its rows and smallest detail."""
+    """`rows` (quarantine rows, with `reason` and `reason_detail`) observed: its rows, those
+    without a reason, and per reason code its rows and smallest detail."""
     observation = Observation()
-    aggregates = [F.count(F.lit(1)).alias(_ROWS)]
+    aggregates = [F.count(F.lit(1)).alias(_ROWS),
+                  F.count(F.when(F.col(REASON).isNull(), 1)).alias(_CLEAN)]  # fmt: skip
     for i, code in enumerate(REASON_CODES):
         hit = F.col(REASON) == F.lit(code)
         aggregates += [F.count(F.when(hit, 1)).alias(_count(i)),
@@ -70,12 +75,24 @@ class WrittenQuarantine:
         return found if found is not None else _grouped(self.rows)
 
 
-def _from_observed(values: dict, written: int) -> tuple[dict, dict] | None:
-    """The counts and details observed; None when they do not account for every row."""
-    if values.get(_ROWS) != written:
+def rejected(staged: DataFrame, written: int, observation: Observation) -> tuple[dict, dict]:
+    """({reason: rows}, {reason: its smallest detail}) of the rows with a reason among the
+    `written` rows of a staged input (`staged`: read back), from the `observation` of its
+    write (`observe`), else a group-by of its rows with a reason (fraud-app labels' feed
+    stage: session 43, helper labels43)."""
+    values = observed_values(observation, OBSERVED_WAIT_S, "the feed's rejected rows per reason",
+                             "counting the staged feed with Spark instead")  # fmt: skip
+    found = _from_observed(values, written, clean=values.get(_CLEAN))
+    return found if found is not None else _grouped(staged.filter(F.col(REASON).isNotNull()))
+
+
+def _from_observed(values: dict, written: int, clean: int | None = 0) -> tuple[dict, dict] | None:
+    """The counts and details observed; None when they do not account for every row
+    (`clean` of them without a reason)."""
+    if values.get(_ROWS) != written or clean is None:
         return None
     counts = {code: values[_count(i)] for i, code in enumerate(REASON_CODES) if values[_count(i)]}
-    if sum(counts.values()) != written:
+    if sum(counts.values()) + clean != written:
         return None
     firsts = {code: values[_first(i)] for i, code in enumerate(REASON_CODES) if code in counts}
     return counts, firsts

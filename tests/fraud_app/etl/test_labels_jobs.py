@@ -1,0 +1,89 @@
+"""`fraud-app labels` asks its counts in fewer Spark jobs: the classification's statuses,
+reasons, examples and dates in one aggregation of it, the feed's rejected rows per reason
+observed on the feed's staging write (fraud_app.etl.quarantine_counts.rejected), the
+rewritten days handed to the publish's write. The counts stay those of a group-by of the
+quarantine rows written. Jobs counted with the status tracker around the whole run
+(session 43, helper labels43: docs/PROBES.md)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_app.card_masking import mask_pans
+from fraud_app.config import load_config
+from fraud_app.etl.labels import run_labels
+from fraud_app.etl.rules import DETAIL, REASON
+from tests.fraud_app.etl.test_labels_feed import publish_transactions
+
+pytestmark = pytest.mark.spark
+
+# t1 filled, t2 corrected (published 0), t5 unchanged with another label_time, t9 unknown,
+# t3 twice with different labels, t4 an invalid label, a row without transaction_id
+FEED = (
+    "transaction_id,label,label_time\n"
+    "t1,1,2024-01-09 00:00:00\n"
+    "t2,1,2024-02-01 00:00:00\n"
+    "t5,1,2024-01-09 00:00:00\n"
+    "t9,1,2024-01-09 00:00:00\n"
+    "t3,1,2024-01-10 00:00:00\n"
+    "t3,0,2024-01-10 00:00:00\n"
+    "t4,abc,\n"
+    ",1,\n"
+)
+_serial = itertools.count()
+
+
+def _run(spark, root: Path, feed: Path):
+    """run_labels and the Spark jobs it fired (its job group's, from the status tracker)."""
+    sc = spark.sparkContext
+    group = f"labels-jobs-{next(_serial)}"
+    sc.setJobGroup(group, "run_labels")
+    try:
+        result = run_labels(spark, load_config(None, {"paths.root": str(root)}), [str(feed)])
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        sc.setLocalProperty("spark.job.description", None)
+    return result, len(sc.statusTracker().getJobIdsForGroup(group))
+
+
+def _grouped(rows) -> tuple[dict, dict]:
+    """The question asked as before: a group-by of the quarantine rows."""
+    counted = rows.groupBy(REASON).agg(F.count(F.lit(1)), F.min(DETAIL)).collect()
+    return {r[0]: r[1] for r in counted}, {str(r[0]): mask_pans(r[2]) for r in counted}
+
+
+def test_a_labels_run_asks_its_counts_in_fewer_jobs(spark, tmp_path):
+    root = publish_transactions(spark, tmp_path / "published")
+    feed = tmp_path / "feed.csv"
+    feed.write_text(FEED)
+    r, jobs = _run(spark, root, feed)
+    assert (r.labels_filled, r.labels_corrected, r.labels_unchanged, r.quarantine_rows,
+            r.duplicate_rows, r.label_time_changed) == (1, 1, 1, 5, 0, 1)  # fmt: skip
+    assert r.label_time_changed_example == (
+        "transaction_id 't5': published label_time '2024-01-08 00:00:00', "
+        "this feed '2024-01-09 00:00:00'"
+    )
+    assert r.label_correction_example.startswith("transaction_id 't2': label 0 (known at ")
+    assert r.partitions_rewritten == ("2024-01-05",)
+    assert r.ledger_entries_added == 2
+    # the quarantine held no row before: it holds this run's, asked as a group-by
+    written = spark.read.parquet(r.quarantine_path)
+    assert (r.quarantine_by_reason, r.quarantine_examples) == _grouped(written)
+    assert r.quarantine_by_reason == {"conflicting_duplicate": 2, "invalid_label": 1,
+                                      "missing_required_field": 1,
+                                      "unknown_transaction": 1}  # fmt: skip
+    # base 6785aa73: JOBS_BASE (the by-reason group-by, the dates' distinct, the write's
+    # distinct of its days, each example asked apart); now 23, a job of slack
+    assert jobs <= 24, jobs
+
+    # the same feed again: every row unchanged or already quarantined, counted the same
+    again, jobs = _run(spark, root, feed)
+    assert (again.labels_filled, again.labels_corrected, again.labels_unchanged,
+            again.already_quarantined) == (0, 0, 3, 5)  # fmt: skip
+    assert (again.quarantine_by_reason, again.quarantine_examples) == (
+        r.quarantine_by_reason, r.quarantine_examples)  # fmt: skip
+    assert again.partitions_rewritten == ()
