@@ -76,7 +76,7 @@ def test_a_labels_run_asks_its_counts_in_fewer_jobs(spark, tmp_path):
     assert r.quarantine_by_reason == {"conflicting_duplicate": 2, "invalid_label": 1,
                                       "missing_required_field": 1,
                                       "unknown_transaction": 1}  # fmt: skip
-    # base 6785aa73: JOBS_BASE (the by-reason group-by, the dates' distinct, the write's
+    # base 6785aa73: 32 (the by-reason group-by, the dates' distinct, the write's
     # distinct of its days, each example asked apart); now 23, a job of slack
     assert jobs <= 24, jobs
 
@@ -87,3 +87,25 @@ def test_a_labels_run_asks_its_counts_in_fewer_jobs(spark, tmp_path):
     assert (again.quarantine_by_reason, again.quarantine_examples) == (
         r.quarantine_by_reason, r.quarantine_examples)  # fmt: skip
     assert again.partitions_rewritten == ()
+
+
+def test_rejects_the_observation_does_not_cover_are_grouped(spark, tmp_path):
+    """A reason outside rules.REASON_CODES: the observation misses its rows, so the staged
+    rows with a reason are grouped instead (the clean row counted apart either way)."""
+    from fraud_app.etl import quarantine_counts
+    from fraud_app.etl.written import read_written
+
+    rows = spark.createDataFrame(
+        [("a", "invalid_label", "d2"), ("b", "invalid_label", "d1"), ("c", None, None),
+         ("d", "some_new_reason", "x")], f"id string, {REASON} string, {DETAIL} string",
+    )  # fmt: skip
+    for data, expected in (
+        (rows.filter(F.col("id") != "d"), ({"invalid_label": 2}, {"invalid_label": "d1"})),
+        (rows, ({"invalid_label": 2, "some_new_reason": 1},
+                {"invalid_label": "d1", "some_new_reason": "x"})),
+    ):  # fmt: skip
+        path = str(tmp_path / f"stage{data.count()}")
+        observed, observation = quarantine_counts.observe(data)
+        observed.write.parquet(path)
+        stage = read_written(spark, data.schema, path)
+        assert quarantine_counts.rejected(stage, data.count(), observation) == expected
