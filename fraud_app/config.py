@@ -32,7 +32,7 @@ from fraud_app.scoring.config import ScoringSection
 from fraud_app.spark.cluster_defaults import PINNED
 from fraud_app.spark.session import UTC_NAMES
 from fraud_app.tracking.config import RegistrySection, TrackingSection
-from fraud_app.uris import joinable
+from fraud_app.uris import joinable, local_path, scheme
 from fraud_app.validation.config import ValidationSection
 
 
@@ -116,9 +116,22 @@ class PathsSection(Section):
     test_scores: str = Field("test-scores", min_length=1)
 
     def resolve(self, name: str) -> Path:
+        """`name` as Spark reads it: a URI or absolute path as given, else under root (a
+        `file:` root's stays a URI: local whatever the cluster's default file system)."""
         value = getattr(self, name)
-        p = Path(value)
-        return p if p.is_absolute() else Path(joinable(self.root)) / p
+        p = Path(joinable(value))
+        absolute = p.is_absolute() or scheme(value) != ""  # a URI was <root>/file:/x
+        return p if absolute else Path(joinable(self.root)) / p
+
+    def local(self, name: str) -> Path:
+        """`name` as Python opens it (reports, checkpoints, models): a `file:` URI as its
+        local path (not a folder `file:` in the cwd); else as `resolve` gives it."""
+        found = self.resolve(name)
+        return local_path(str(found)) or found
+
+    def local_root(self) -> Path:
+        """paths.root as Python opens it (mlflow.db, the model cache): see `local`."""
+        return local_path(self.root) or Path(self.root)
 
 
 class PrivacySection(Section):

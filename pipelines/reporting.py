@@ -18,22 +18,27 @@ from dashboards import DashboardOptions, Sources, render_all, render_backtest, r
 from dashboards.sources import belongs_to, list_runs, read_json
 from fraud_app.card_masking import shown_value
 from fraud_app.config import AppConfig
-from fraud_app.uris import redacted
+from fraud_app.uris import local_path, redacted
 
 logger = logging.getLogger(__name__)
 
 
+def _local(place: str) -> Path:
+    """A table the pages read with pyarrow: a `file:` URI as its local path."""
+    return local_path(place) or Path(place)
+
+
 def dashboard_sources(config: AppConfig) -> Sources:
     paths = config.paths
-    reports = paths.resolve("reports")
+    reports = paths.local("reports")
     return Sources(
         reports=reports,
         output=reports / "dashboards",
-        scores=paths.resolve("test_scores"),
-        canonical=Path(config.etl_tables()[0]),
-        quarantine=Path(config.etl_tables()[1]),
-        features=Path(config.feature_table()),
-        models=paths.resolve("models"),
+        scores=paths.local("test_scores"),
+        canonical=_local(config.etl_tables()[0]),
+        quarantine=_local(config.etl_tables()[1]),
+        features=_local(config.feature_table()),
+        models=paths.local("models"),
     )
 
 

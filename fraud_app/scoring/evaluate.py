@@ -110,7 +110,7 @@ def check_request(
 
 
 def evaluation_path(config, name: str) -> Path:
-    return config.paths.resolve("reports") / f"evaluation-{name}.json"
+    return config.paths.local("reports") / f"evaluation-{name}.json"
 
 
 def _exists(name: str, path: Path) -> ReportExistsError:
@@ -126,7 +126,7 @@ def write_evaluation(
 ) -> Path:
     """Write `report` as `name`'s evaluation JSON and return its path (see the module doc)."""
     text = jsonout.dumps(report, indent=2)
-    reports = config.paths.resolve("reports")
+    reports = config.paths.local("reports")
     reports.mkdir(parents=True, exist_ok=True)
     if name is not None:
         path = evaluation_path(config, check_name(name, "evaluation name"))

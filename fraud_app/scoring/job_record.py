@@ -115,7 +115,7 @@ def warn_out_of_range(start, end, beyond: dict[str, Any] | None) -> None:
 
 
 def save_summary(config, job_id: str, summary: dict[str, Any]) -> Path:
-    path = config.paths.resolve("reports") / f"scoring-{job_id}.json"
+    path = config.paths.local("reports") / f"scoring-{job_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     return jsonout.write_atomic(path, jsonout.dumps(summary, indent=2))
 

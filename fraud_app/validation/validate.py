@@ -156,7 +156,7 @@ def _validate(
         done.update((c.name, own(df, c)) for c in checks if c.expectation == DAY_VOLUME)
     results = [done[c.name] for c in checks if c.name in done]
     report = ValidationReport(suite, table, checked_at, tuple(results))
-    report = report.save(cfg.paths.resolve("reports"), run_name)
+    report = report.save(cfg.paths.local("reports"), run_name)
     for r in report.warnings:
         logger.warning("validation warning: %s", describe(r))
     logger.info(

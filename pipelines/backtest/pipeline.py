@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 
 
 def report_path(config: AppConfig, run: str) -> Path:
-    return config.paths.resolve("reports") / f"backtest-{run}.json"
+    return config.paths.local("reports") / f"backtest-{run}.json"
 
 
 def check_run(config: AppConfig, run: str | None, *, replace: bool = False) -> str:
@@ -82,7 +82,7 @@ def run_backtest(
     removes the earlier run's refit checkpoints (`<paths.checkpoints>/backtest-<run>/`)."""
     run = check_run(config, run, replace=replace)
     if replace:
-        shutil.rmtree(config.paths.resolve("checkpoints") / f"backtest-{run}", ignore_errors=True)
+        shutil.rmtree(config.paths.local("checkpoints") / f"backtest-{run}", ignore_errors=True)
     features_path = config.feature_table()
     df, names = read_features(spark, config, "backtest")
     first, last = _data_span(df, features_path)
@@ -179,7 +179,7 @@ class _Backtest:
     run: str
 
     def checkpoints(self, fold: Fold) -> str:
-        root = self.config.paths.resolve("checkpoints")
+        root = self.config.paths.local("checkpoints")
         return str(root / f"backtest-{self.run}" / f"fold-{fold.index}")
 
 

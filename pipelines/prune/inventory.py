@@ -62,8 +62,8 @@ def _dirs(folder: Path) -> list[Path]:
 def training_names(config: AppConfig) -> set[str]:
     """Every name a training run left something under (models, test scores, reports)."""
     paths = config.paths
-    reports = paths.resolve("reports")
-    names = {p.name for p in _dirs(paths.resolve("models")) + _dirs(paths.resolve("test_scores"))}
+    reports = paths.local("reports")
+    names = {p.name for p in _dirs(paths.local("models")) + _dirs(paths.local("test_scores"))}
     if reports.is_dir():
         names |= {p.name[len("training-") : -len(".json")] for p in reports.glob("training-*.json")}
     return names
@@ -71,7 +71,7 @@ def training_names(config: AppConfig) -> set[str]:
 
 def reported_mlflow_runs(config: AppConfig) -> dict[str, str]:
     """Training run -> the MLflow run its report names (tracking was on when it ran)."""
-    reports, found = config.paths.resolve("reports"), {}
+    reports, found = config.paths.local("reports"), {}
     for path in sorted(reports.glob("training-*.json")) if reports.is_dir() else []:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             run_id = json.loads(path.read_text()).get("mlflow_run_id")
@@ -82,7 +82,7 @@ def reported_mlflow_runs(config: AppConfig) -> dict[str, str]:
 
 def _evaluations(config: AppConfig, run: str, report: Path) -> list[Path]:
     """The run's window reports: those its report lists, else evaluation-<run>-<window>.json."""
-    reports = config.paths.resolve("reports")
+    reports = config.paths.local("reports")
     listed = []
     with contextlib.suppress(OSError, ValueError, AttributeError):
         listed = list((json.loads(report.read_text()).get("evaluations") or {}).values())
@@ -101,8 +101,8 @@ def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | N
     paths, kind = config.paths, Kind()
     for run in sorted(training_names(config)):
         model, report = (
-            paths.resolve("models") / run,
-            paths.resolve("reports") / f"training-{run}.json",
+            paths.local("models") / run,
+            paths.local("reports") / f"training-{run}.json",
         )
         if not finished(config, run):
             kind.protected[run] = (
@@ -110,7 +110,7 @@ def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | N
             )
         elif not report.is_file():  # an ensemble put there by hand (import-onnx, a copy)
             kind.protected[run] = f"no report {report.name}: not a training run's model"
-        elif (holder := lock_holder(paths.resolve("models") / f".{run}.lock")) is not None:
+        elif (holder := lock_holder(paths.local("models") / f".{run}.lock")) is not None:
             kind.protected[run] = f"its run-name lock is held by {holder}"
         elif run in holds.runs:
             kind.protected[run] = holds.runs[run]
@@ -118,12 +118,12 @@ def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | N
             kind.protected[run] = why
         elif scoring_dir is not None and _inside(scoring_dir, model):
             kind.protected[run] = "scoring.model names it"
-        scores = paths.resolve("test_scores") / run
+        scores = paths.local("test_scores") / run
         when = mtime(
             next(p for p in (report, model / "ensemble.json", model, scores) if p.exists())
         )
-        pages = paths.resolve("reports") / "dashboards" / run_dir_name(run)
-        parts = [model, scores, paths.resolve("checkpoints") / run, pages]
+        pages = paths.local("reports") / "dashboards" / run_dir_name(run)
+        parts = [model, scores, paths.local("checkpoints") / run, pages]
         parts += [*_evaluations(config, run, report), report]
         kind.items.append(Item("training_runs", run, when, tuple(p for p in parts if p.exists())))
         _by_hand(kind, run, run)
@@ -169,7 +169,7 @@ def scoring_model_dir(config: AppConfig) -> Path | None:
 
 
 def scoring_reports(config: AppConfig) -> Kind:
-    reports, kind = config.paths.resolve("reports"), Kind()
+    reports, kind = config.paths.local("reports"), Kind()
     for path in sorted(reports.glob("scoring-*.json")) if reports.is_dir() else []:
         kind.items.append(Item("scoring_reports", path.stem, mtime(path), (path,)))
         _by_hand(kind, path.stem, path.stem[len("scoring-") :])
@@ -180,7 +180,7 @@ def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
     """backtest-<run>.json; tune-<run>.json with its best config and trial journal;
     `evaluate`'s evaluation-<name>.json (not a training run's window report)."""
     paths, kind = config.paths, Kind()
-    reports = paths.resolve("reports")
+    reports = paths.local("reports")
     if not reports.is_dir():
         return kind
     training = training_names(config)
@@ -191,7 +191,7 @@ def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
         parts = (path, *([page] if page.is_file() else []))
         kind.items.append(Item("job_reports", path.stem, mtime(path), parts, "backtest"))
         _by_hand(kind, path.stem, path.stem[len("backtest-") :])
-        if (paths.resolve("checkpoints") / path.stem).exists():
+        if (paths.local("checkpoints") / path.stem).exists():
             kind.protected[path.stem] = "its checkpoints exist (a backtest of that name runs)"
     for path in sorted(reports.glob("tune-*.json")):
         run = path.stem[len("tune-") :]
@@ -213,7 +213,7 @@ def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
 def validation_reports(config: AppConfig) -> Kind:
     """`validate`'s `<table>_validation-<UTC time>Z.json` and `.html`, one pair per run and
     table (each table a family: its newest is kept)."""
-    reports, kind = config.paths.resolve("reports"), Kind()
+    reports, kind = config.paths.local("reports"), Kind()
     if not reports.is_dir():
         return kind
     for path in sorted(reports.glob("*_validation-*.json")):
@@ -228,7 +228,7 @@ def validation_reports(config: AppConfig) -> Kind:
 def model_cache(config: AppConfig, holds: RegistryHolds) -> Kind:
     """`<paths.root>/model-cache/<entry>/`, dated by its last use (resolve_model touches it)."""
     kind = Kind()
-    for path in _dirs(Path(config.paths.root).resolve() / CACHE):
+    for path in _dirs(config.paths.local_root().resolve() / CACHE):
         kind.items.append(Item("model_cache", path.name, mtime(path), (path,)))
         if path.name in holds.cache_keys:
             kind.protected[path.name] = holds.cache_keys[path.name]

@@ -148,7 +148,7 @@ def _drop_bundles(config: AppConfig, result: PruneResult) -> None:
         result.bundle_bytes += size
         logger.info("prune: %s %s: no page loads this plotly.js any more (%s)",
                     "would remove" if result.dry_run else "removed",
-                    _listed((bundle,), Path(config.paths.root)), size_text(size))  # fmt: skip
+                    _listed((bundle,), config.paths.local_root()), size_text(size))  # fmt: skip
 
 
 def _reindex(config: AppConfig) -> None:
@@ -183,7 +183,7 @@ def _apply(config: AppConfig, kind: str, decisions: list[Decision], dry_run: boo
         out.removed.append(d.item)
         out.freed += size
         logger.info("prune: %s %s %s (%s: %s, %s)", "would remove" if dry_run else "removed",
-                    word, d.item.name, d.why, _listed(d.item.paths, Path(config.paths.root)), size_text(size))  # fmt: skip
+                    word, d.item.name, d.why, _listed(d.item.paths, config.paths.local_root()), size_text(size))  # fmt: skip
     return out
 
 

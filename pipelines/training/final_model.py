@@ -57,6 +57,6 @@ def save_final(ctx: RunContext, trained: Ensembles, val_scores) -> Path:
     # on validation days after it (pipelines.training.trained_dates.unseen_days)
     ensemble.metadata[TRAINED_THROUGH] = trained_through(splits, refit=refit is not None)
     ensemble.metadata[TRAINED_FROM] = trained_from(splits)
-    model_path = ensemble.save(config.paths.resolve("models") / ctx.run)
+    model_path = ensemble.save(config.paths.local("models") / ctx.run)  # Python writes it
     ctx.lap("scoring_metadata_and_save")
     return model_path

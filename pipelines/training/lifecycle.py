@@ -107,7 +107,7 @@ def log_run_artifacts(tracker, config: AppConfig, names: list[str], report_path:
     """Feature names, the newest data-validation report of each table (JSON and HTML), and
     the training report."""
     tracker.log_feature_names(names)
-    for p in newest_validation_reports(config.paths.resolve("reports")):
+    for p in newest_validation_reports(config.paths.local("reports")):
         tracker.log_artifact_file(p, "validation")
     tracker.log_artifact_file(report_path)
 

@@ -43,7 +43,7 @@ def write_window_evaluations(
             "window": {"start": str(w.start.date()) if w.start else None, "end": str(last)},
             **(data.figures if isinstance(data, ExecutorWindow) else window_figures(data, config)),
         }
-        path = config.paths.resolve("reports") / f"evaluation-{run}-{name}.json"
+        path = config.paths.local("reports") / f"evaluation-{run}-{name}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         jsonout.write_atomic(path, jsonout.dumps(report, indent=2))
         out[name] = str(path)

@@ -93,7 +93,7 @@ def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
 
 
 def latest_model(config: AppConfig) -> Path | None:
-    root = config.paths.resolve("models")
+    root = config.paths.local("models")
     runs = (
         sorted(p for p in root.glob("*") if (p / "ensemble.json").is_file())
         if root.is_dir()

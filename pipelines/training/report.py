@@ -61,7 +61,7 @@ def write_report(ctx: RunContext, trained: Ensembles, model_path: str, evaluated
         # release, library and BLAS versions, git state: also without tracking (lineage.json)
         "environment": lineage_environment(),
     }
-    report_path = ctx.config.paths.resolve("reports") / f"training-{ctx.run}.json"
+    report_path = ctx.config.paths.local("reports") / f"training-{ctx.run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     jsonout.write_atomic(report_path, jsonout.dumps(report, indent=2, default=str))
     drop_checkpoints(ctx.config, ctx.run)

@@ -45,7 +45,7 @@ class RunContext:
 
     @property
     def checkpoints(self) -> str:
-        return str(self.config.paths.resolve("checkpoints") / self.run)
+        return str(self.config.paths.local("checkpoints") / self.run)
 
 
 @dataclass(frozen=True)

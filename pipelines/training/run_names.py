@@ -35,15 +35,15 @@ logger = logging.getLogger(__name__)
 
 
 def report_path(config: AppConfig, run: str) -> Path:
-    return config.paths.resolve("reports") / f"training-{run}.json"
+    return config.paths.local("reports") / f"training-{run}.json"
 
 
 def _model_dir(config: AppConfig, run: str) -> Path:
-    return config.paths.resolve("models") / run
+    return config.paths.local("models") / run
 
 
 def _checkpoints(config: AppConfig, run: str) -> Path:
-    return config.paths.resolve("checkpoints") / run
+    return config.paths.local("checkpoints") / run
 
 
 def finished(config: AppConfig, run: str) -> list[Path]:
@@ -103,7 +103,7 @@ def drop_checkpoints(config: AppConfig, directory: str) -> None:
     """A finished run's checkpoints (`<paths.checkpoints>/<directory>/`): removed, unless
     `training.keep_checkpoints`; call once the run's report is written (the report makes
     the run finished: its checkpoints can resume nothing)."""
-    path = config.paths.resolve("checkpoints") / directory
+    path = config.paths.local("checkpoints") / directory
     if config.training.keep_checkpoints or not path.exists():
         return
     shutil.rmtree(path, ignore_errors=True)
@@ -114,7 +114,7 @@ def run_lock(config: AppConfig, run: str) -> RootLock:
     """The lock a run name is trained under (`<paths.models>/.<run>.lock`); `fraud-app prune`
     holds it while it removes a run."""
     return RootLock(
-        str(config.paths.resolve("models")), f"train --run {run}", f".{run}.lock", "paths.models"
+        str(config.paths.local("models")), f"train --run {run}", f".{run}.lock", "paths.models"
     )
 
 

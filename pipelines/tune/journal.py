@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 
 def journal_path(config: AppConfig, run: str) -> Path:
-    return config.paths.resolve("reports") / f"tune-{run}.trials.jsonl"
+    return config.paths.local("reports") / f"tune-{run}.trials.jsonl"
 
 
 def fingerprint(trial_config: AppConfig) -> str:

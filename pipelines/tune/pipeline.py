@@ -93,7 +93,7 @@ def check_output(cfg: TuneSection) -> None:
 
 def outputs(config: AppConfig, cfg: TuneSection, run: str) -> list[Path]:
     """The files tune run `run` writes: its report and its best config."""
-    reports = config.paths.resolve("reports")
+    reports = config.paths.local("reports")
     best = Path(cfg.output) if cfg.output else reports / f"tune-{run}-best.yaml"
     return [reports / f"tune-{run}.json", best]
 

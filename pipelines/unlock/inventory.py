@@ -150,7 +150,7 @@ def lock_files(config: AppConfig) -> list[Found]:
     scores = local_path(config.scores_output()[0])
     if scores is not None:
         found.append(_lock("scoring lock", scores / LOCK_NAME, "one `score` job per output"))
-    checkpoints = local_path(str(paths.resolve("checkpoints")))
+    checkpoints = local_path(str(paths.local("checkpoints")))
     if checkpoints is not None and checkpoints.is_dir():
         from fraud_app.spark.grouped import CHECKPOINT_LOCK  # imports pyspark: only here
 
