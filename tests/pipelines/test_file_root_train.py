@@ -15,7 +15,9 @@ from fraud_app.features.pipeline import build_feature_table
 from pipelines.training.pipeline import run_training
 from tests.fraud_app.scoring.job_data import job_config
 
-pytestmark = [pytest.mark.spark, pytest.mark.integration]
+# slow: a whole generate -> train run (~150-460 s on 2 cores); tests/fraud_app/test_file_root.py
+# covers each consumer of a file: root in the fast suite
+pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.slow]
 
 
 def test_a_file_root_run_writes_only_under_the_root(spark, tmp_path, monkeypatch):
