@@ -7,7 +7,6 @@ quarantine rows written. Jobs counted with the status tracker around the whole r
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from fraud_app.config import load_config
 from fraud_app.etl.labels import run_labels
 from fraud_app.etl.rules import DETAIL, REASON
 from tests.fraud_app.etl.test_labels_feed import publish_transactions
+from tests.spark_jobs import counted_jobs
 
 pytestmark = pytest.mark.spark
 
@@ -34,20 +34,12 @@ FEED = (
     "t4,abc,\n"
     ",1,\n"
 )
-_serial = itertools.count()
 
 
 def _run(spark, root: Path, feed: Path):
     """run_labels and the Spark jobs it fired (its job group's, from the status tracker)."""
-    sc = spark.sparkContext
-    group = f"labels-jobs-{next(_serial)}"
-    sc.setJobGroup(group, "run_labels")
-    try:
-        result = run_labels(spark, load_config(None, {"paths.root": str(root)}), [str(feed)])
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)
-        sc.setLocalProperty("spark.job.description", None)
-    return result, len(sc.statusTracker().getJobIdsForGroup(group))
+    config = load_config(None, {"paths.root": str(root)})
+    return counted_jobs(spark, "run_labels", lambda: run_labels(spark, config, [str(feed)]))
 
 
 def _grouped(rows) -> tuple[dict, dict]:

@@ -7,7 +7,6 @@ group-by of the rows written. Jobs counted with the status tracker around the wh
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from fraud_app.card_masking import mask_pans
 from fraud_app.config import load_config
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.etl.rules import DETAIL, REASON
+from tests.spark_jobs import counted_jobs
 
 pytestmark = pytest.mark.spark
 
@@ -39,21 +39,12 @@ APPEND = HEADER + (
     "t1,c1,2024-01-05 10:00:00,9.5,0,\n"
     "t1,c1,2024-01-05 10:00:00,8.5,0,\n"
 )
-_serial = itertools.count()
 
 
 def _run(spark, root: Path, src: Path, **etl):
     """run_etl and the Spark jobs it fired (its job group's, from the status tracker)."""
-    sc = spark.sparkContext
-    group = f"quarantine-counts-{next(_serial)}"
-    sc.setJobGroup(group, "run_etl")
-    try:
-        result = run_etl(spark, load_config(None, {"paths.root": str(root),
-                                                   "etl": {"input": str(src), **etl}}))  # fmt: skip
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)
-        sc.setLocalProperty("spark.job.description", None)
-    return result, len(sc.statusTracker().getJobIdsForGroup(group))
+    config = load_config(None, {"paths.root": str(root), "etl": {"input": str(src), **etl}})
+    return counted_jobs(spark, "run_etl", lambda: run_etl(spark, config))
 
 
 def _grouped(rows) -> tuple[dict, dict]:
@@ -110,13 +101,7 @@ def test_reasons_the_observation_does_not_cover_are_counted_by_spark(spark, tmp_
         observed, observation = observe(rows)
         observed.write.parquet(path)
         written = WrittenQuarantine(spark.read.parquet(path), len(reasons), observation)
-        group = f"quarantine-fallback-{next(_serial)}"
-        spark.sparkContext.setJobGroup(group, "by_reason")
-        try:
-            counts, firsts = written.by_reason()
-        finally:
-            spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
-        jobs = len(spark.sparkContext.statusTracker().getJobIdsForGroup(group))
+        (counts, firsts), jobs = counted_jobs(spark, "by_reason", written.by_reason)
         expected = {r: reasons.count(r) for r in reasons}
         assert counts == expected
         assert firsts == {r: f"detail {reasons.index(r)} of {r}" for r in reasons}
