@@ -14,6 +14,7 @@ from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.train import feature_statistics
 from fraud_app.spark.trainer import DistributedTrainer
 from tests.fraud_app.ml.conftest import FAST
+from tests.spark_jobs import job_ids
 
 pytestmark = pytest.mark.spark
 # The job's workers compute with the driver's dlcore backend, but a BLAS result depends on the
@@ -96,17 +97,6 @@ def test_fit_and_transform_compute_with_the_drivers_backend(array_df):
         set_ops(before)
 
 
-def _spark_jobs(sc, group: str, fn):
-    """(fn(), ids of the Spark jobs fn started), through a job group of its own."""
-    sc.setJobGroup(group, group)
-    try:
-        out = fn()
-    finally:
-        sc.setLocalProperty("spark.jobGroup.id", None)
-        sc.setLocalProperty("spark.job.description", None)
-    return out, sorted(sc.statusTracker().getJobIdsForGroup(group))
-
-
 def test_same_weights_as_the_distributed_trainer(array_df):
     """numWorkers=2: the estimator is the trainer plus Spark ML plumbing, no maths of its own,
     and no Spark job of its own either (checks and moments come from the trainer's pass)."""
@@ -121,8 +111,8 @@ def test_same_weights_as_the_distributed_trainer(array_df):
         build_optimizer(section.optimizer),
         section.distributed.to_config(seed=5, checkpoint_dir=None),
     )
-    result, trainer_jobs = _spark_jobs(sc, "weights-trainer", lambda: trainer.fit(array_df))
-    fitted, estimator_jobs = _spark_jobs(sc, "weights-estimator", lambda: clf.fit(array_df))
+    result, trainer_jobs = job_ids(sc, "weights-trainer", lambda: trainer.fit(array_df))
+    fitted, estimator_jobs = job_ids(sc, "weights-estimator", lambda: clf.fit(array_df))
     np.testing.assert_allclose(fitted.weights, result.model.params.data, RTOL, ATOL)
     assert trainer_jobs and len(estimator_jobs) == len(trainer_jobs)
 
