@@ -19,6 +19,7 @@ from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
 from fraud_app.config_base import Section, error_message, nearest
+from fraud_app.config_paths import PathsSection
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ConfigError
 from fraud_app.etl.config import EtlSection
@@ -32,7 +33,6 @@ from fraud_app.scoring.config import ScoringSection
 from fraud_app.spark.cluster_defaults import PINNED
 from fraud_app.spark.session import UTC_NAMES
 from fraud_app.tracking.config import RegistrySection, TrackingSection
-from fraud_app.uris import joinable, local_path, scheme
 from fraud_app.validation.config import ValidationSection
 
 
@@ -97,43 +97,6 @@ class SparkSection(Section):
         return value
 
 
-class PathsSection(Section):
-    """Where each step reads and writes. Relative paths resolve against `root`. None may be
-    empty: `raw: ""` resolved to paths.root itself."""
-
-    root: str = Field("work", min_length=1)
-    raw: str = Field("raw", min_length=1)
-    canonical: str = Field("canonical", min_length=1)
-    quarantine: str = Field("quarantine", min_length=1)
-    features: str = Field("features", min_length=1)
-    reports: str = Field("reports", min_length=1)
-    models: str = Field("models", min_length=1)
-    checkpoints: str = Field("checkpoints", min_length=1)
-    # the batch scoring job's table (event_date=YYYY-MM-DD/)
-    scores: str = Field("scores", min_length=1)
-    # A training run's test-window scores, <test_scores>/<run>/: kept apart from `scores`
-    # so that the batch job's partitioned table stays readable as one Spark table.
-    test_scores: str = Field("test-scores", min_length=1)
-
-    def resolve(self, name: str) -> Path:
-        """`name` as Spark reads it: a URI or absolute path as given, else under root (a
-        `file:` root's stays a URI: local whatever the cluster's default file system)."""
-        value = getattr(self, name)
-        p = Path(joinable(value))
-        absolute = p.is_absolute() or scheme(value) != ""  # a URI was <root>/file:/x
-        return p if absolute else Path(joinable(self.root)) / p
-
-    def local(self, name: str) -> Path:
-        """`name` as Python opens it (reports, checkpoints, models): a `file:` URI as its
-        local path (not a folder `file:` in the cwd); else as `resolve` gives it."""
-        found = self.resolve(name)
-        return local_path(str(found)) or found
-
-    def local_root(self) -> Path:
-        """paths.root as Python opens it (mlflow.db, the model cache): see `local`."""
-        return local_path(self.root) or Path(self.root)
-
-
 class PrivacySection(Section):
     """How card numbers are shown where fraud-app writes outside the data tables.
     `card_numbers: masked` (default): the dashboards' sample of quarantined rows shows each
@@ -188,8 +151,8 @@ class AppConfig(Section):
         """The tables the ETL publishes (and the `labels` feed rewrites): the canonical table
         (etl.output, else <paths.canonical>) and the quarantine (etl.quarantine, else
         <paths.quarantine>), as configured (a trailing '/' kept)."""
-        return (self.etl.output or str(self.paths.resolve("canonical")),
-                self.etl.quarantine or str(self.paths.resolve("quarantine")))  # fmt: skip
+        return (self.etl.output or self.paths.resolve("canonical"),
+                self.etl.quarantine or self.paths.resolve("quarantine"))  # fmt: skip
 
     def canonical_table(self) -> str:
         """The canonical table that validation, the feature step and the scoring job read:
@@ -206,7 +169,7 @@ class AppConfig(Section):
         scoring.output, else <paths.scores>."""
         if self.scoring.output:
             return str(self.scoring.output), "scoring.output"
-        return str(self.paths.resolve("scores")), "paths.scores"
+        return self.paths.resolve("scores"), "paths.scores"
 
 
 def _yaml_problem(exc: yaml.YAMLError) -> str:
@@ -285,7 +248,7 @@ def load_config(
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines)) from exc
     # the CLI's rule for who may reach paths.root, for a notebook too (fraud_app.root_access)
     if check_root:
-        check_root_access(config.paths.root)
+        check_root_access(config.paths.driver_root())
     return config
 
 

@@ -25,7 +25,7 @@ def places(config: AppConfig | None) -> dict[str, str]:
     from fraud_app.tracking.client import default_artifact_location, tracking_uri
     from fraud_app.tracking.store_lock import sqlite_database
 
-    out = {f"paths.{name}": str(config.paths.resolve(name)) for name in _PATHS}
+    out = {f"paths.{name}": config.paths.resolve(name) for name in _PATHS}
     if config.scoring.output:
         out["scoring.output"] = config.scoring.output
     out["tracking.artifact_location"] = default_artifact_location(config)

@@ -34,7 +34,7 @@ def dashboard_sources(config: AppConfig) -> Sources:
     return Sources(
         reports=reports,
         output=reports / "dashboards",
-        scores=paths.local("test_scores"),
+        scores=_local(paths.resolve("test_scores")),
         canonical=_local(config.etl_tables()[0]),
         quarantine=_local(config.etl_tables()[1]),
         features=_local(config.feature_table()),

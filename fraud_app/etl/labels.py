@@ -207,8 +207,8 @@ def run_labels(spark: SparkSession, config: AppConfig, inputs: list[str]) -> Lab
     quarantine and the lock are the ETL's (etl.output / etl.quarantine, paths.root)."""
     ensure_utc(spark)
     check_working_directory(spark, config.paths.root)
-    with RootLock(config.paths.root, "labels"):
-        refuse_while_read(config.paths.root, "labels", "canonical")
+    with RootLock(config.paths.driver_root(), "labels"):
+        refuse_while_read(config.paths.driver_root(), "labels", "canonical")
         return _run_locked(spark, config, inputs)
 
 

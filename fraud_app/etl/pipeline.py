@@ -128,8 +128,8 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     """
     ensure_utc(spark)  # a notebook's own session in another zone shifted both silently
     check_working_directory(spark, config.paths.root)
-    with RootLock(config.paths.root, "etl"):
-        refuse_while_read(config.paths.root, "etl", "canonical")
+    with RootLock(config.paths.driver_root(), "etl"):
+        refuse_while_read(config.paths.driver_root(), "etl", "canonical")
         return _run_locked(spark, config)
 
 
@@ -153,7 +153,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     started = time.monotonic()
     cfg: EtlSection = config.etl
     fs = HadoopFs(spark)
-    src = cfg.input or str(config.paths.resolve("raw"))
+    src = cfg.input or config.paths.resolve("raw")
     finals = _cleared_outputs(spark, fs, src, config.etl_tables())
     raw, fmt = read_input(spark, src, cfg)
     annotated = annotate_rows(raw, cfg, src)

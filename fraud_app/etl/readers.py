@@ -118,7 +118,7 @@ def reads(table: str, command: str):
     def wrap(fn):
         @functools.wraps(fn)
         def inner(spark, config, *args, **kwargs):
-            with TableReader(config.paths.root, command, table):
+            with TableReader(config.paths.driver_root(), command, table):
                 return fn(spark, config, *args, **kwargs)
 
         return inner

@@ -100,8 +100,8 @@ def build_feature_table(
     runs, or one beside `etl` replacing the canonical table) committed into each other."""
     ensure_utc(spark)
     check_working_directory(spark, config.paths.root)
-    with RootLock(config.paths.root, "features"):
-        refuse_while_read(config.paths.root, "features", "features")
+    with RootLock(config.paths.driver_root(), "features"):
+        refuse_while_read(config.paths.driver_root(), "features", "features")
         return _build_locked(spark, config, feature_set)
 
 

@@ -80,7 +80,7 @@ def table_rows(
     if not fs.exists(f"{path.rstrip('/')}/{METADATA_NAME}"):
         return TableRows(None, f"no feature table at {path}")
     try:  # registered first, then checked: a `features` run cannot replace it under us
-        reader = TableReader(config.paths.root, "score", "features").__enter__()
+        reader = TableReader(config.paths.driver_root(), "score", "features").__enter__()
     except ConcurrentRunError as exc:
         return TableRows(None, f"the feature table is being replaced ({exc})")
     rows = TableRows(None, "", reader)

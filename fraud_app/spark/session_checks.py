@@ -33,7 +33,9 @@ def check_hadoop_paths(config) -> None:
     root = local_path(config.paths.root)
     base = None if root is None else Path(os.path.abspath(root))
     places = [
-        (f"paths.{name}", getattr(config.paths, name)) for name in type(config.paths).model_fields
+        (f"paths.{name}", getattr(config.paths, name))
+        for name in type(config.paths).model_fields
+        if getattr(config.paths, name) is not None  # paths.local_root: None = paths.root
     ]
     for section in type(config).model_fields:
         for key in _SPARK_PLACES if section != "paths" else ():
@@ -43,9 +45,11 @@ def check_hadoop_paths(config) -> None:
     problems, seen = [], set()
     for key, value in places:
         path = local_path(value)
-        if path is None or (base is None and key.startswith("paths.") and not path.is_absolute()):
+        own = key in ("paths.root", "paths.local_root")  # relative: under the working directory
+        if path is None or (base is None and not own and key.startswith("paths.")
+                            and not path.is_absolute()):  # fmt: skip
             continue  # remote, or under a remote root
-        under = base if key.startswith("paths.") and key != "paths.root" else Path.cwd()
+        under = base if key.startswith("paths.") and not own else Path.cwd()
         full = Path(os.path.abspath(under / path))
         named = next((i for i, part in enumerate(full.parts) if ":" in part), None)
         if named is not None and (folder := Path(*full.parts[: named + 1])) not in seen:

@@ -50,7 +50,7 @@ def tracking_uri(config) -> str:
     # SQLAlchemy percent-decodes the database part of the URL and cuts it at `?`: a root
     # named `a%20b` or `q?1` would open another file (or none). Quoted only then: MLflow
     # also creates the folder of the path as written, undecoded (an empty `a%2520b`)
-    db = str((config.paths.local_root() / "mlflow.db").resolve())
+    db = str((config.paths.driver_dir() / "mlflow.db").resolve())
     if "?" in db or urllib.parse.unquote(db) != db:
         db = db.replace("%", "%25").replace("?", "%3F")
     return f"sqlite:///{db}"
@@ -59,7 +59,7 @@ def tracking_uri(config) -> str:
 def default_artifact_location(config) -> str:
     if location := config.tracking.artifact_location:  # a URI (s3://, file:) as given
         return str(Path(location).resolve()) if scheme(location) == "" else location
-    return str((config.paths.local_root() / "mlartifacts").resolve())
+    return str((config.paths.driver_dir() / "mlartifacts").resolve())
 
 
 def check_reachable(uri: str, timeout_s: float) -> None:

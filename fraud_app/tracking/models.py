@@ -50,7 +50,7 @@ class ResolvedModel:
 
 def _cache_root(config) -> Path:
     if config is not None:
-        return config.paths.local_root().resolve() / "model-cache"
+        return config.paths.driver_dir().resolve() / "model-cache"
     return Path(tempfile.gettempdir()) / "fraud-app-model-cache"
 
 

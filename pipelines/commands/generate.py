@@ -31,7 +31,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         format=args.format,
         dirty_fraction=args.dirty_fraction,
     )
-    path = cfg.output or str(config.paths.resolve("raw"))
+    path = cfg.output or config.paths.resolve("raw")
     spark = spark_session(config)
     started = time.monotonic()
     write_raw(generate_raw(spark, cfg), path, cfg.format)

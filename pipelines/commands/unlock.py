@@ -41,7 +41,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     if args.even_if_alive and not args.force:
         raise ConfigError("--even-if-alive goes with --force PATH (what to clear)")
-    lock_dir(config.paths.root)  # a remote root: refused before Spark starts
+    lock_dir(config.paths.driver_root())  # a remote root: refused before Spark starts
     fs, found = _inventory(config)
     if not args.force:
         return _report(found, args.json, config)
@@ -58,16 +58,16 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         kind = "features" if _is_feature_marker(config, target.path) else "canonical"
         table = target.path.split("/_staging/", 1)[0]
         quarantine = config.etl_tables()[1] if kind == "canonical" else None
-        record = clear_marker(config.paths.root, fs, target, args.even_if_alive, args.reason,
+        record = clear_marker(config.paths.driver_root(), fs, target, args.even_if_alive, args.reason,
                               table_markers(fs, table, kind), quarantine)  # fmt: skip
     else:
-        record = clear_lock(config.paths.root, target, args.even_if_alive, args.reason)
+        record = clear_lock(config.paths.driver_root(), target, args.even_if_alive, args.reason)
     text = record.read_text()
     if args.json:
         print(text)
     else:
         print(
-            f"cleared {target.path}; recorded in {record} (audit folder {audit_dir(config.paths.root)})"
+            f"cleared {target.path}; recorded in {record} (audit folder {audit_dir(config.paths.driver_root())})"
         )
     return 0
 
@@ -110,7 +110,7 @@ def _report(found: list, as_json: bool, config: AppConfig) -> int:
     stuck = [f for f in found if f.needs_force]
     code = EXIT_STUCK if stuck else 0
     if as_json:
-        print(jsonout.dumps({"root": str(Path(config.paths.root)), "stuck": len(stuck),
+        print(jsonout.dumps({"root": str(Path(config.paths.driver_root())), "stuck": len(stuck),
                              "exit_code": code, "found": [f.to_dict() for f in found]},
                             indent=2, default=str))  # fmt: skip
         return code

@@ -53,8 +53,8 @@ def mtime(path: Path) -> dt.datetime:
     return dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC)
 
 
-def _dirs(folder: Path) -> list[Path]:
-    if not folder.is_dir():
+def _dirs(folder: Path | None) -> list[Path]:
+    if folder is None or not folder.is_dir():  # None: a table on remote storage
         return []
     return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
 
@@ -63,7 +63,9 @@ def training_names(config: AppConfig) -> set[str]:
     """Every name a training run left something under (models, test scores, reports)."""
     paths = config.paths
     reports = paths.local("reports")
-    names = {p.name for p in _dirs(paths.local("models")) + _dirs(paths.local("test_scores"))}
+    names = {
+        p.name for p in _dirs(paths.local("models")) + _dirs(paths.local_or_none("test_scores"))
+    }
     if reports.is_dir():
         names |= {p.name[len("training-") : -len(".json")] for p in reports.glob("training-*.json")}
     return names
@@ -118,12 +120,14 @@ def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | N
             kind.protected[run] = why
         elif scoring_dir is not None and _inside(scoring_dir, model):
             kind.protected[run] = "scoring.model names it"
-        scores = paths.local("test_scores") / run
+        # test scores on remote storage (a URI root) are Spark's to remove: not listed here
+        scores = paths.local_or_none("test_scores")
+        scores = model if scores is None else scores / run
         when = mtime(
             next(p for p in (report, model / "ensemble.json", model, scores) if p.exists())
         )
         pages = paths.local("reports") / "dashboards" / run_dir_name(run)
-        parts = [model, scores, paths.local("checkpoints") / run, pages]
+        parts = list(dict.fromkeys([model, scores, paths.local("checkpoints") / run, pages]))
         parts += [*_evaluations(config, run, report), report]
         kind.items.append(Item("training_runs", run, when, tuple(p for p in parts if p.exists())))
         _by_hand(kind, run, run)
@@ -228,7 +232,7 @@ def validation_reports(config: AppConfig) -> Kind:
 def model_cache(config: AppConfig, holds: RegistryHolds) -> Kind:
     """`<paths.root>/model-cache/<entry>/`, dated by its last use (resolve_model touches it)."""
     kind = Kind()
-    for path in _dirs(config.paths.local_root().resolve() / CACHE):
+    for path in _dirs(config.paths.driver_dir().resolve() / CACHE):
         kind.items.append(Item("model_cache", path.name, mtime(path), (path,)))
         if path.name in holds.cache_keys:
             kind.protected[path.name] = holds.cache_keys[path.name]
@@ -244,7 +248,7 @@ def unlock_audit(config: AppConfig) -> Kind:
     moved, its record not yet written), a damaged record, a file put there by hand."""
     from pipelines.unlock.clear import AUDIT_DIR
 
-    root, kind = local_path(str(config.paths.root)), Kind()
+    root, kind = config.paths.driver_dir(), Kind()
     folder = root / AUDIT_DIR if root is not None else None
     if folder is None or not folder.is_dir():
         return kind

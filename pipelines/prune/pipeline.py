@@ -84,7 +84,11 @@ def prune(
     # one prune at a time (two would race to remove the same items; a dry run removes
     # nothing, and writes no lock); writers are not held back: a training run is removed
     # under its own run-name lock
-    lock = contextlib.nullcontext() if dry_run else RootLock(config.paths.root, "prune", PRUNE_LOCK)
+    lock = (
+        contextlib.nullcontext()
+        if dry_run
+        else RootLock(config.paths.driver_root(), "prune", PRUNE_LOCK)
+    )
     with lock:
         return _prune(config, dry_run, now or dt.datetime.now(dt.UTC), config_file)
 
@@ -148,7 +152,7 @@ def _drop_bundles(config: AppConfig, result: PruneResult) -> None:
         result.bundle_bytes += size
         logger.info("prune: %s %s: no page loads this plotly.js any more (%s)",
                     "would remove" if result.dry_run else "removed",
-                    _listed((bundle,), config.paths.local_root()), size_text(size))  # fmt: skip
+                    _listed((bundle,), config.paths.driver_dir()), size_text(size))  # fmt: skip
 
 
 def _reindex(config: AppConfig) -> None:
@@ -183,7 +187,7 @@ def _apply(config: AppConfig, kind: str, decisions: list[Decision], dry_run: boo
         out.removed.append(d.item)
         out.freed += size
         logger.info("prune: %s %s %s (%s: %s, %s)", "would remove" if dry_run else "removed",
-                    word, d.item.name, d.why, _listed(d.item.paths, config.paths.local_root()), size_text(size))  # fmt: skip
+                    word, d.item.name, d.why, _listed(d.item.paths, config.paths.driver_dir()), size_text(size))  # fmt: skip
     return out
 
 

@@ -39,7 +39,7 @@ def score_test(ctx: RunContext, ensemble, baselines):
     vector = ctx.vector
     scored_test = nodes.score(ctx.splits.test, ensemble, features_col=vector, members=True)
     scored_test = add_baseline_scores(scored_test, baselines, features_col=vector).persist()
-    write_test_scores(scored_test, str(ctx.config.paths.resolve("test_scores") / ctx.run))
+    write_test_scores(scored_test, ctx.config.paths.resolve("test_scores", ctx.run))
     test = nodes.test_window(scored_test, ctx.config.scoring)
     finish_baselines(baselines, scored_test, ctx.tracker)
     scored_test.unpersist()

@@ -136,13 +136,13 @@ def lock_files(config: AppConfig) -> list[Found]:
     """The RootLock files of this config (module docstring), each judged."""
     from pipelines.prune import PRUNE_LOCK
 
-    root, paths = lock_dir(config.paths.root), config.paths
+    root, paths = lock_dir(config.paths.driver_root()), config.paths
     found = [
         _lock("run lock", root / LOCK_NAME, "one writer of paths.root's tables (etl, labels, "
               "features)"),
         _lock("prune lock", root / PRUNE_LOCK, "one `fraud-app prune` at a time"),
     ]  # fmt: skip
-    models = local_path(str(paths.resolve("models")))
+    models = paths.local("models")
     if models is not None and models.is_dir():
         for lock in sorted(models.glob(".*.lock")):
             run = lock.name[1 : -len(".lock")]
@@ -150,7 +150,7 @@ def lock_files(config: AppConfig) -> list[Found]:
     scores = local_path(config.scores_output()[0])
     if scores is not None:
         found.append(_lock("scoring lock", scores / LOCK_NAME, "one `score` job per output"))
-    checkpoints = local_path(str(paths.local("checkpoints")))
+    checkpoints = paths.local("checkpoints")
     if checkpoints is not None and checkpoints.is_dir():
         from fraud_app.spark.grouped import CHECKPOINT_LOCK  # imports pyspark: only here
 
@@ -209,7 +209,7 @@ def flocks(config: AppConfig, store_lock_path: Path | None) -> list[Found]:
     if store_lock_path is not None and store_lock_path.is_file():
         found.append(_flock("tracking store lock", store_lock_path, "the sqlite store's "
                             "migrations and promotion gates", held, {}))  # fmt: skip
-    readers = lock_dir(config.paths.root) / READERS_DIR
+    readers = lock_dir(config.paths.driver_root()) / READERS_DIR
     if readers.is_dir():
         for entry in sorted(readers.glob("*.json")):
             try:

@@ -130,7 +130,7 @@ def run_workflow(
         check_run_free(config, run, replace=replace)
     result = WorkflowResult()
     if generate:
-        raw = str(config.paths.resolve("raw"))
+        raw = config.paths.resolve("raw")
         rows = config.generate.n_transactions
         _step(result, "generate", lambda _: {"output": raw, "rows": rows},
               _generate, spark, config, raw, warm_up)  # fmt: skip

@@ -46,7 +46,7 @@ def test_the_lines_of_a_resumed_tune(config, capsys, caplog):
 
     assert main(["-c", str(cfg_file), "tune", "--run", "r1"]) == 0
     out = capsys.readouterr().out
-    reports = config.paths.resolve("reports")
+    reports = config.paths.local("reports")
     journal = reports / "tune-r1.trials.jsonl"
     reused = "  (reused: finished by an earlier, stopped tune)"
     assert out.splitlines() == [

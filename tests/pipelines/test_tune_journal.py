@@ -47,7 +47,7 @@ def test_a_failing_trial_is_recorded_with_its_error_and_the_others_are_kept(
     assert failed["error"].startswith("TrainingDivergedError: ") and "validation" not in failed
     assert ok["validation"]["average_precision"] > 0
     assert report["best"]["trial"] == 1 and report["failed"] == 1
-    journal = config.paths.resolve("reports") / "tune-fail1.trials.jsonl"
+    journal = config.paths.local("reports") / "tune-fail1.trials.jsonl"
     assert [r["trial"] for r in _lines(journal)] == [0, 1]
     assert "error" in _lines(journal)[0]
 
@@ -68,7 +68,7 @@ def test_every_trial_failing_is_one_error_naming_the_journal(spark, config, tmp_
 def test_a_tune_stopped_mid_way_keeps_its_finished_trials_and_a_rerun_reuses_them(
     spark, config, tmp_path, caplog
 ):
-    journal = config.paths.resolve("reports") / "tune-stop1.trials.jsonl"
+    journal = config.paths.local("reports") / "tune-stop1.trials.jsonl"
     cfg = _cfg([1e-3, 3e-3, 1e-2], tmp_path)
 
     def interrupt_after_first_trial():  # a real SIGINT, as Ctrl-C sends it

@@ -74,7 +74,7 @@ def test_a_failed_trial_is_recorded_and_a_bug_is_raised_once_journaled(
     monkeypatch.setattr(pipeline.nodes, "fit_ensemble", fit_ensemble)
     with pytest.raises(TypeError, match="unsupported operand"):
         run_tune(spark, config, _cfg([1e-3, 3e-3], tmp_path), run="bug1")
-    journal = config.paths.resolve("reports") / "tune-bug1.trials.jsonl"
+    journal = config.paths.local("reports") / "tune-bug1.trials.jsonl"
     records = [json.loads(x) for x in journal.read_text().splitlines()]
     assert [r["trial"] for r in records] == [0, 1]
     assert records[0]["error"].startswith("TrainingDivergedError: member 0")

@@ -136,4 +136,31 @@ def test_a_remote_root_is_refused_by_unlock_naming_the_setting(tmp_path, capsys)
     cfg = _config(tmp_path, "hdfs://nn:8020/fraud")
     assert main(["-c", str(cfg), "unlock"]) == 2
     err = capsys.readouterr().err
-    assert "paths.root hdfs://nn:8020/fraud: the run lock needs a local directory" in err, err
+    # session 44: refused when the config is read (no paths.local_root for the locks)
+    assert "paths.root 'hdfs://nn:8020/fraud' is remote, so paths.local_root must" in err, err
+
+
+def test_a_remote_roots_locks_are_listed_and_cleared_in_local_root(tmp_path, capsys, monkeypatch):
+    """paths.root on HDFS with paths.local_root (session 44): the runs lock
+    `<local_root>/.fraud-app.lock`; `unlock` lists it there and `--force` records the
+    clearing in `<local_root>/.fraud-app-unlock/`; nothing in the working directory."""
+    local = tmp_path / "local"
+    local.mkdir()
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        # the tables local too: `unlock` looks at their commit markers with Spark
+        f"paths: {{root: 'hdfs://nn:8020/fraud', local_root: '{local}', canonical: "
+        f"'{tmp_path}/canonical', features: '{tmp_path}/features'}}\n"
+        "tracking: {enabled: false}\n"
+    )
+    path = _stale_lock(local)
+    path.write_text(json.dumps({**json.loads(path.read_text()), "host": "elsewhere-42"}))
+    assert main(["-c", str(cfg), "unlock", "--json"]) == 4
+    (found,) = json.loads(capsys.readouterr().out)["found"]
+    assert (found["path"], found["state"]) == (str(path), "unknown")
+    assert main(["-c", str(cfg), "unlock", "--force", str(path)]) == 0
+    assert not path.exists() and len(list((local / AUDIT_DIR).glob("*.json"))) == 1
+    assert list(cwd.iterdir()) == []

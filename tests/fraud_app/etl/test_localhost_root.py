@@ -40,7 +40,7 @@ def test_every_lock_of_a_localhost_root_is_under_it(tmp_path):
     assert RootLock(config.paths.root, "etl").path == root / ".fraud-app.lock"
     assert run_lock(config, "r1").path == root / "models" / ".r1.lock"  # was /localhost/...
     assert output_lock(*config.scores_output()).path == root / "scores" / ".fraud-app.lock"
-    assert config.paths.resolve("checkpoints") == Path(f"file:{root}/checkpoints")
+    assert config.paths.resolve("checkpoints") == f"file://{root}/checkpoints"  # joinable
 
 
 @pytest.mark.skipif(lock.process_start(os.getpid()) is None, reason="/proc start times")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from fraud_app.config import load_config
-from fraud_app.errors import EnvironmentSetupError
+from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.etl.lock import RootLock
 from pipelines.training import run_names
 
@@ -25,19 +25,16 @@ def test_a_remote_root_is_refused_and_nothing_is_written_locally(root, tmp_path,
 
 
 @pytest.mark.parametrize("root", ["hdfs://nn:8020/fraud/work", "hdfs:/fraud/work"])
-def test_the_per_run_lock_of_a_remote_root_is_refused(root, tmp_path, monkeypatch):
+def test_the_per_run_lock_of_a_remote_root_is_in_local_root(root, tmp_path, monkeypatch):
+    # session 44: a remote root needs paths.local_root (the driver's files, its locks);
+    # without it the config is refused (fraud_app.config_paths), nothing written
     monkeypatch.chdir(tmp_path)
-    config = load_config(None, {"paths.root": root})
-    with (
-        pytest.raises(
-            EnvironmentSetupError,
-            match=r"^paths\.models .+: the run lock needs a local directory; run with a local "
-            r"paths\.models\.$",
-        ),
-        run_names.claim_run(config, "r1"),
-    ):
-        pass
+    with pytest.raises(ConfigError, match=r"paths\.local_root must name a local directory"):
+        load_config(None, {"paths.root": root})
     assert list(tmp_path.iterdir()) == []
+    config = load_config(None, {"paths.root": root, "paths.local_root": str(tmp_path / "l")})
+    with run_names.claim_run(config, "r1"):
+        assert (tmp_path / "l" / "models" / ".r1.lock").is_file()
 
 
 @pytest.mark.parametrize("form", ["file:{}", "file://{}", "file://localhost{}", "{}"])
@@ -52,8 +49,8 @@ def test_the_root_check_leaves_a_remote_root_to_spark(remote, tmp_path, monkeypa
     from pipelines.cli_preflight import check_root
 
     monkeypatch.chdir(tmp_path)
-    check_root(load_config(None, {"paths.root": remote}))
-    assert list(tmp_path.iterdir()) == []  # it created ./hdfs:/fraud/work
+    check_root(load_config(None, {"paths.root": remote, "paths.local_root": "local"}))
+    assert [p.name for p in tmp_path.iterdir()] == ["local"]  # it created ./hdfs:/fraud/work
 
 
 def test_the_root_check_writes_into_a_file_uri_root(tmp_path, monkeypatch):

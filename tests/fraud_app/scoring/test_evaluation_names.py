@@ -29,7 +29,7 @@ def _read(path) -> dict:
 
 def test_a_name_whose_report_exists_is_refused_naming_the_file(config):
     path = write_evaluation({"rows": 1}, config, "jan")
-    assert path == config.paths.resolve("reports") / "evaluation-jan.json"
+    assert path == config.paths.local("reports") / "evaluation-jan.json"
     message = (
         rf"evaluation 'jan' already exists \({path}\); evaluating again would replace it\. "
         r"Give a new --name .* or pass --replace to replace it"

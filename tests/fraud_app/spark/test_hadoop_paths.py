@@ -48,4 +48,4 @@ def test_step_places_and_paths_of_their_own_are_named(tmp_path):
 
 @pytest.mark.parametrize("root", ["hdfs://namenode:8020/fraud", "s3a://bucket/a:b/work"])
 def test_remote_roots_are_left_to_their_file_system(root):
-    check_hadoop_paths(_config(paths={"root": root}))
+    check_hadoop_paths(_config(paths={"root": root, "local_root": "/srv/fraud-app"}))
