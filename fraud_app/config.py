@@ -248,7 +248,7 @@ def load_config(
         raise ConfigError(f"{where} is invalid:\n  " + "\n  ".join(lines)) from exc
     # the CLI's rule for who may reach paths.root, for a notebook too (fraud_app.root_access)
     if check_root:
-        check_root_access(config.paths.driver_root())
+        check_root_access(config.paths.driver_root(), config.paths.driver_setting())
     return config
 
 

@@ -116,6 +116,10 @@ class PathsSection(Section):
         registry and `unlock` take it as text."""
         return joinable(self.local_root or self.root)
 
+    def driver_setting(self) -> str:
+        """The key `driver_root` came from, for errors: paths.local_root or paths.root."""
+        return "paths.local_root" if self.local_root is not None else "paths.root"
+
     def driver_dir(self) -> Path:
         """`driver_root` as Python opens it (mlflow.db, the model cache): a `file:` URI as
         its local path (not a folder `file:` in the working directory)."""

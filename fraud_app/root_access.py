@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 _warned: set[tuple[str, int]] = set()  # (root, mode) already named in this process
 
 
-def make_root(root: str) -> None:
+def make_root(root: str, setting: str = "paths.root") -> None:
     """Create a local paths.root that does not exist 0700 (its parents as `mkdir -p`);
     EnvironmentSetupError when it is not a directory this user can write."""
     path = local_path(root)
@@ -46,12 +46,12 @@ def make_root(root: str) -> None:
     exc = unwritable(path)
     if exc is not None:
         raise EnvironmentSetupError(
-            f"paths.root {root!r} is not a writable directory ({exc.strerror or exc}); set "
-            "paths.root in the config to a directory you can write"
+            f"{setting} {root!r} is not a writable directory ({exc.strerror or exc}); set "
+            f"{setting} in the config to a directory you can write"
         ) from exc
 
 
-def check_root_access(root: str) -> None:
+def check_root_access(root: str, setting: str = "paths.root") -> None:
     """EnvironmentSetupError for a root every local user may write; one WARNING for one
     they may enter or list (see the module doc). Nothing for a root not there yet."""
     path = local_path(root)
@@ -66,21 +66,21 @@ def check_root_access(root: str) -> None:
         return
     if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
         raise EnvironmentSetupError(
-            f"paths.root {root!r} is writable by every user (mode {stat.S_IMODE(mode):04o}, no "
+            f"{setting} {root!r} is writable by every user (mode {stat.S_IMODE(mode):04o}, no "
             "sticky bit): another local user could replace its tables and models with their "
-            f"own. Run `chmod o-w {real}` (or 700), or set paths.root to a directory only you "
+            f"own. Run `chmod o-w {real}` (or 700), or set {setting} to a directory only you "
             "can write"
         )
     key = (str(real), stat.S_IMODE(mode))
     if mode & (stat.S_IROTH | stat.S_IXOTH) and key not in _warned:
         _warned.add(key)
         logger.warning(
-            "paths.root %s is mode %04o and every folder above it lets other users through: "
+            "%s %s is mode %04o and every folder above it lets other users through: "
             "any local user can %s it. fraud-app writes its Spark tables, models and "
             "checkpoints private (0600), but mlflow.db, the reports and anything else "
             "written with your umask are theirs to read. `chmod o-rwx %s` makes it private "
             "(a team's group keeps what g+rx gives it)",
-            root, stat.S_IMODE(mode), "list and enter" if mode & stat.S_IROTH else "enter",
+            setting, root, stat.S_IMODE(mode), "list and enter" if mode & stat.S_IROTH else "enter",
             real,
         )  # fmt: skip
 

@@ -32,5 +32,6 @@ def check_root(config: AppConfig) -> None:
     """paths.root must be a directory we can create and write (remote URIs are left to Spark);
     one made here is 0700 (card ids go under it), and one every user could write is refused
     (fraud_app.root_access: the rule load_config applies for the Python API too)."""
-    make_root(config.paths.driver_root())
-    check_root_access(config.paths.driver_root())
+    root, setting = config.paths.driver_root(), config.paths.driver_setting()
+    make_root(root, setting)
+    check_root_access(root, setting)

@@ -109,3 +109,26 @@ def test_a_remote_driver_path_is_refused_even_under_a_local_root(name):
 def test_a_remote_local_root_is_refused():
     with pytest.raises(ConfigError, match="paths.local_root 'hdfs:///x' is not on this machine"):
         load_config(None, {"paths.root": "hdfs:///d", "paths.local_root": "hdfs:///x"})
+
+
+def test_spark_writes_and_reads_a_file_uri_roots_tables_where_python_looks(
+    spark, tmp_path, monkeypatch
+):
+    """Real Spark with paths.root `file:///<dir>` (the authority-free form): the resolved
+    URIs are written and read back, and land in <dir>, where Python's local view of the
+    same settings (dashboards, prune) finds them; nothing under the working directory."""
+    from pipelines.training.outputs import write_test_scores
+
+    monkeypatch.chdir(tmp_path)
+    root = tmp_path / "d"
+    config = AppConfig.model_validate({"paths": {"root": f"file://{root}"}})
+    df = spark.createDataFrame(
+        [("t1", "c1", 0.5)], "transaction_id string, card_id string, fraud_score double"
+    )
+    df.write.parquet(config.feature_table())
+    write_test_scores(df, config.paths.resolve("test_scores", "r1"))
+    assert spark.read.parquet(config.feature_table()).count() == 1
+    assert spark.read.parquet(config.paths.resolve("test_scores", "r1")).count() == 1
+    assert list((root / "features").glob("*.parquet"))
+    assert list((config.paths.local("test_scores") / "r1").glob("*.parquet"))
+    assert [p.name for p in tmp_path.iterdir()] == ["d"]

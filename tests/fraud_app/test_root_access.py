@@ -46,6 +46,14 @@ def test_a_root_every_user_may_write_is_refused_by_the_api(open_parent):
         load_config(None, {"paths.root": str(root)})
 
 
+def test_a_local_root_every_user_may_write_is_refused_naming_it(open_parent):
+    # session 44: with a remote paths.root the driver's files (locks, mlflow.db, models)
+    # go to paths.local_root, checked as a local root is, and named in the error
+    shared = _root(open_parent, 0o777)
+    with pytest.raises(EnvironmentSetupError, match=r"^paths\.local_root '.+' is writable by"):
+        load_config(None, {"paths.root": "hdfs://nn:8020/d", "paths.local_root": str(shared)})
+
+
 def test_a_root_others_may_read_is_named_once_in_a_warning(open_parent, caplog):
     root = _root(open_parent, 0o755)
     with caplog.at_level(logging.WARNING, logger="fraud_app.root_access"):
