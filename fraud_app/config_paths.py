@@ -101,7 +101,7 @@ class PathsSection(Section):
                     "paths.local_root, else paths.root)"
                 )
         if problems:
-            raise ValueError("; ".join(problems))
+            raise ValueError("\n    ".join(problems))  # one line each under `paths:`
         return self
 
     def resolve(self, name: str, *parts: str) -> str:
