@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
@@ -10,6 +11,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from fraud_app.balancing.config import UnionPaySubsetsSection
 from fraud_app.config_base import Section
 from fraud_app.models.config import LossSection, ModelSection, OptimizerSection
+from fraud_app.uris import local_path, redacted
 
 
 class GbtSection(Section):
@@ -109,3 +111,19 @@ class TuneSection(Section):
     seed: int = Field(0, ge=0)
     space: TuneSpace = Field(default_factory=TuneSpace)
     output: str | None = None
+
+    @field_validator("output")
+    @classmethod
+    def _output_is_local(cls, value: str | None) -> str | None:
+        """Python writes the best config: a URI of another store made a folder `hdfs:`."""
+        if value and local_path(value) is None:
+            raise ValueError(
+                f"{redacted(value)!r} is not on this machine, but fraud-app writes the best "
+                "config with Python: give a local path or a file: URI (copy it to remote "
+                "storage afterwards, e.g. `hdfs dfs -put`)"
+            )
+        return value
+
+    def output_path(self) -> Path | None:
+        """tune.output as Python opens it (a `file:` URI as its local path), or None."""
+        return local_path(self.output) if self.output else None

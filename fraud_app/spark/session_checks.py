@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+from fraud_app.config_paths import DRIVER_NAMES
 from fraud_app.errors import ConfigError
 from fraud_app.uris import local_path
 
@@ -28,10 +29,16 @@ def check_hadoop_paths(config) -> None:
     name (`/srv/runs/2024-01-01T00:00/work`): Hadoop, through which Spark lists, reads and
     writes, reads such a name as a URI scheme and every step failed after the JVM started
     with `URISyntaxException: Relative path in absolute URI`. Relative `paths.*` values are
-    checked under paths.root, other relative places (`etl.input`, ...) under the working
-    directory, as Spark resolves them; remote URIs are left to their file system."""
-    root = local_path(config.paths.root)
+    checked under paths.root (reports, models, checkpoints under the driver's directory,
+    paths.local_root else paths.root: where they are written), other relative places
+    (`etl.input`, ...) under the working directory, as Spark resolves them; remote URIs are
+    left to their file system."""
+    root, driver = local_path(config.paths.root), local_path(config.paths.driver_root())
     base = None if root is None else Path(os.path.abspath(root))
+    bases = dict.fromkeys(
+        (f"paths.{name}" for name in DRIVER_NAMES),
+        None if driver is None else Path(os.path.abspath(driver)),
+    )
     places = [
         (f"paths.{name}", getattr(config.paths, name))
         for name in type(config.paths).model_fields
@@ -46,10 +53,9 @@ def check_hadoop_paths(config) -> None:
     for key, value in places:
         path = local_path(value)
         own = key in ("paths.root", "paths.local_root")  # relative: under the working directory
-        if path is None or (base is None and not own and key.startswith("paths.")
-                            and not path.is_absolute()):  # fmt: skip
+        under = bases.get(key, base) if key.startswith("paths.") and not own else Path.cwd()
+        if path is None or (under is None and not path.is_absolute()):
             continue  # remote, or under a remote root
-        under = base if key.startswith("paths.") and not own else Path.cwd()
         full = Path(os.path.abspath(under / path))
         named = next((i for i, part in enumerate(full.parts) if ":" in part), None)
         if named is not None and (folder := Path(*full.parts[: named + 1])) not in seen:

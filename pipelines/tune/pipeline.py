@@ -76,7 +76,7 @@ def check_output(cfg: TuneSection) -> None:
     trial had trained, and the report (written after it) was lost too."""
     if not cfg.output:
         return  # <paths.reports>/tune-<run>-best.yaml: paths.root is checked by the CLI
-    path = Path(cfg.output)
+    path = cfg.output_path()  # a file: URI as its local path (not a folder `file:`)
     if path.is_dir():
         raise ConfigError(
             f"tune.output {path} is a directory; give the YAML file to write the best config "
@@ -94,7 +94,7 @@ def check_output(cfg: TuneSection) -> None:
 def outputs(config: AppConfig, cfg: TuneSection, run: str) -> list[Path]:
     """The files tune run `run` writes: its report and its best config."""
     reports = config.paths.local("reports")
-    best = Path(cfg.output) if cfg.output else reports / f"tune-{run}-best.yaml"
+    best = cfg.output_path() or reports / f"tune-{run}-best.yaml"
     return [reports / f"tune-{run}.json", best]
 
 
@@ -104,7 +104,7 @@ def check_run(
     """The run name (pipelines.named_reports): a name whose report or best config exists
     is refused unless `replace`; None: the first free UTC stamp. An existing tune.output
     (`--output`) is refused too. The CLI calls it before Spark starts."""
-    if cfg.output and not replace and Path(cfg.output).exists():
+    if cfg.output and not replace and cfg.output_path().exists():
         raise ReportExistsError(
             f"tune.output {cfg.output} already exists (the best config of an earlier tune); "
             "writing it would replace it. Give another --output (or leave tune.output out: "

@@ -212,3 +212,37 @@ def test_the_backtest_table_says_undef_for_a_metric_a_fold_cannot_define():
     assert lines[3].split()[:4] == ["1", "ensemble", "undef", "undef"]
     assert "0.9000+-0.0000" in lines[5]  # the mean leaves the undefined fold out
     assert lines[-1].startswith("undef: undefined, the test window holds no fraud")
+
+
+@pytest.mark.parametrize("output", ["hdfs://nn:8020/tune/best.yaml", "s3a://b/best.yaml"])
+def test_a_remote_tune_output_is_refused_when_the_config_is_read(tmp_path, monkeypatch, output):
+    # review44a: Python writes the best config; before, `hdfs://nn:8020/tune/best.yaml`
+    # became a local folder `hdfs:/nn:8020/tune` in the working directory, after every trial
+    from pipelines.commands._overrides import with_flags
+    from pipelines.tune.pipeline import check_output
+
+    monkeypatch.chdir(tmp_path)
+    message = rf"tune\.output: .*'{output}' is not on this machine, but fraud-app writes"
+    with pytest.raises(ConfigError, match=message):
+        load_config(None, {"tune": {"output": output}})
+    config = load_config(None, {"paths.root": str(tmp_path / "work")})
+    with pytest.raises(ConfigError, match=r"flag\(s\) invalid:\n  " + message):
+        check_output(with_flags(config.tune, "tune", output=output))  # `tune --output URI`
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_a_file_uri_tune_output_is_its_local_path(tmp_path, monkeypatch):
+    # review44a: `file:///x/best.yaml` was written to a folder `file:` in the working directory
+    from fraud_app.errors import ReportExistsError
+    from pipelines.tune.pipeline import check_output, check_run, outputs
+
+    monkeypatch.chdir(tmp_path)
+    best = tmp_path / "out" / "best.yaml"
+    config = load_config(None, {"paths.root": str(tmp_path / "work"),
+                                "tune.output": f"file://{best}"})  # fmt: skip
+    check_output(config.tune)
+    assert outputs(config, config.tune, "r1")[1] == best and (tmp_path / "out").is_dir()
+    best.write_text("x")
+    with pytest.raises(ReportExistsError, match="already exists"):
+        check_run(config, config.tune, "r1")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]

@@ -49,3 +49,17 @@ def test_step_places_and_paths_of_their_own_are_named(tmp_path):
 @pytest.mark.parametrize("root", ["hdfs://namenode:8020/fraud", "s3a://bucket/a:b/work"])
 def test_remote_roots_are_left_to_their_file_system(root):
     check_hadoop_paths(_config(paths={"root": root, "local_root": "/srv/fraud-app"}))
+
+
+@pytest.mark.parametrize("root", ["hdfs://nn:8020/fraud", "work"])
+def test_relative_driver_paths_are_checked_under_local_root_where_they_are_written(tmp_path, root):
+    """review44a: relative paths.reports / models / checkpoints live under paths.local_root;
+    e8eed6a3 checked them under paths.root: with a remote root not at all, with a local one
+    in the wrong folder (naming a place nothing is written to)."""
+    local_root = tmp_path / "st"
+    paths = {"root": root, "local_root": str(local_root), "reports": "r:1", "models": "m"}
+    with pytest.raises(ConfigError) as err:
+        check_hadoop_paths(_config(paths=paths))
+    assert str(err.value).splitlines()[1:-1] == [
+        f"  paths.reports 'r:1' is under {str(local_root / 'r:1')!r}"
+    ]
