@@ -49,6 +49,9 @@ class Sources:
     quarantine: Path | None = None
     features: Path | None = None
     models: Path | None = None
+    # input ("scores", "canonical", "quarantine", "features") -> why it cannot be read here
+    # (a table on remote storage: pyarrow reads local files only); its sections say so
+    elsewhere: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -233,6 +236,7 @@ def load_run(
         )
     training = read_json(training_path)
     data = RunData(run=run, training=training)
+    data.unreadable.update(sources.elsewhere)
     if sources.models is not None:
         ensemble = _optional_json(sources.models / run / "ensemble.json") or {}
         data.model_meta = ensemble.get("metadata") or {}

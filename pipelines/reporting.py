@@ -23,23 +23,35 @@ from fraud_app.uris import local_path, redacted
 logger = logging.getLogger(__name__)
 
 
-def _local(place: str) -> Path:
-    """A table the pages read with pyarrow: a `file:` URI as its local path."""
-    return local_path(place) or Path(place)
+def _tables(config: AppConfig) -> dict[str, tuple[str, str]]:
+    """The tables the pages read with pyarrow: input -> (setting, place as Spark names it)."""
+    etl, features = config.etl, config.features
+    canonical, quarantine = config.etl_tables()
+    return {
+        "scores": ("paths.test_scores", config.paths.resolve("test_scores")),
+        "canonical": ("etl.output" if etl.output else "paths.canonical", canonical),
+        "quarantine": ("etl.quarantine" if etl.quarantine else "paths.quarantine", quarantine),
+        "features": ("features.output" if features.output else "paths.features",
+                     config.feature_table()),
+    }  # fmt: skip
 
 
 def dashboard_sources(config: AppConfig) -> Sources:
+    """The pages' inputs; a table on remote storage (a URI root's, an `hdfs://` etl.output)
+    is None with a line in `elsewhere` saying why: before, its URI was read as a local
+    folder (`hdfs:/nn:8020/...`) that never exists, and its sections were left out unsaid."""
     paths = config.paths
     reports = paths.local("reports")
-    return Sources(
-        reports=reports,
-        output=reports / "dashboards",
-        scores=_local(paths.resolve("test_scores")),
-        canonical=_local(config.etl_tables()[0]),
-        quarantine=_local(config.etl_tables()[1]),
-        features=_local(config.feature_table()),
-        models=paths.local("models"),
-    )
+    found, elsewhere = {}, {}
+    for name, (setting, place) in _tables(config).items():
+        found[name] = local_path(place)  # a `file:` URI as its local path
+        if found[name] is None:
+            elsewhere[name] = (
+                f"{setting} {redacted(place)!r} is on remote storage; the dashboards read "
+                "tables with pyarrow on this machine only, so what needs it is not drawn"
+            )
+    return Sources(reports=reports, output=reports / "dashboards", models=paths.local("models"),
+                   elsewhere=elsewhere, **found)  # fmt: skip
 
 
 def dashboard_options(config: AppConfig) -> DashboardOptions:
@@ -68,6 +80,8 @@ def render_dashboards(
     model_name, model_version) is about, or of every run. `unreadable`: gets a line per
     input that could not be read (dashboards.render.render_all)."""
     sources = dashboard_sources(config)
+    for line in sources.elsewhere.values():  # also where no run is drawn (render_index only)
+        logger.warning("dashboards: %s", line)
     if run is not None:
         runs = [run]
     elif scoring_summary is not None:

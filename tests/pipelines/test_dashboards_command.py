@@ -107,3 +107,27 @@ def test_command_renders_a_backtest_named_by_run(tmp_path, capsys):
     capsys.readouterr()
     assert main(["-c", str(_config_file(tmp_path)), "dashboards", "--run", "nope"]) == 2
     assert "Known runs (newest first): r1; backtests: b1" in capsys.readouterr().err
+
+
+def test_tables_on_remote_storage_are_named_not_silently_left_out(tmp_path, capsys, monkeypatch):
+    """review44a: with a URI root the pages read `hdfs:/nn:8020/...` as a local folder that
+    never exists: the score curves, rows per day and quarantine were left out unsaid, and the
+    command exited 0. Now each such table is named (stderr, exit PARTIAL, on its page)."""
+    write_run(tmp_path, SMALL)  # reports and models under local_root
+    config = tmp_path / "app.yaml"
+    paths = {"root": "hdfs://nn:8020/fraud", "local_root": str(tmp_path)}
+    config.write_text(yaml.safe_dump({"paths": paths, "etl": {"quarantine": str(tmp_path / "q")}}))
+    monkeypatch.chdir(tmp_path)
+    assert main(["-c", str(config), "dashboards", "--run", "r1"]) == 3
+    err = capsys.readouterr().err
+    why = "is on remote storage; the dashboards read tables with pyarrow on this machine only"
+    for line in [
+        f"paths.test_scores 'hdfs://nn:8020/fraud/test-scores' {why}",
+        f"paths.canonical 'hdfs://nn:8020/fraud/canonical' {why}",
+        f"paths.features 'hdfs://nn:8020/fraud/features' {why}",
+    ]:
+        assert f"warning: not drawn: run r1: {line}" in err
+    assert "etl.quarantine" not in err and "paths.quarantine" not in err  # a local one is read
+    page = (tmp_path / "reports" / "dashboards" / "r1" / "model-quality.html").read_text()
+    assert "Not drawn: paths.test_scores &#x27;hdfs://nn:8020/fraud/test-scores&#x27; is on remote" in page
+    assert not (tmp_path / "hdfs:").exists()
