@@ -129,5 +129,6 @@ def test_tables_on_remote_storage_are_named_not_silently_left_out(tmp_path, caps
         assert f"warning: not drawn: run r1: {line}" in err
     assert "etl.quarantine" not in err and "paths.quarantine" not in err  # a local one is read
     page = (tmp_path / "reports" / "dashboards" / "r1" / "model-quality.html").read_text()
-    assert "Not drawn: paths.test_scores &#x27;hdfs://nn:8020/fraud/test-scores&#x27; is on remote" in page
+    shown = "paths.test_scores &#x27;hdfs://nn:8020/fraud/test-scores&#x27; is on remote"
+    assert f"Not drawn: {shown}" in page
     assert not (tmp_path / "hdfs:").exists()
