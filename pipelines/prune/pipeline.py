@@ -31,6 +31,7 @@ from fraud_app.tracking.retention import (
     store_exists,
     training_run_ids,
 )
+from fraud_app.uris import redacted
 from pipelines.prune import PRUNE_LOCK, inventory
 from pipelines.training.run_names import finished, run_lock
 
@@ -63,6 +64,8 @@ class PruneResult:
     # that would be) and their bytes
     bundles: list[Path] = field(default_factory=list)
     bundle_bytes: int = 0
+    # the test scores of removed training runs on remote storage (a URI root), left there
+    left_remote: list[str] = field(default_factory=list)
 
     @property
     def freed(self) -> int:
@@ -121,6 +124,7 @@ def _prune(
     for kind, items in found.items():
         decisions = decide(items.items, getattr(rules, kind), now, items.protected)
         result.kinds[kind] = _apply(config, kind, decisions, dry_run)
+    _left_remote(config, result)
     if rules.mlflow_runs and result.kinds["training_runs"].removed and store_exists(config):
         removed = result.kinds["training_runs"].removed
         result.mlflow_runs = _mlflow(config, removed, holds, dry_run, reported)
@@ -130,6 +134,21 @@ def _prune(
         _reindex(config)
     _drop_bundles(config, result)
     return result
+
+
+def _left_remote(config: AppConfig, result: PruneResult) -> None:
+    """Name the test scores of the removed runs that Python cannot remove (a URI root's
+    `test-scores/<run>` on HDFS / S3): before, they were left there unsaid."""
+    if config.paths.local_or_none("test_scores") is not None:
+        return
+    runs = [item.name for item in result.kinds["training_runs"].removed]
+    result.left_remote = [config.paths.resolve("test_scores", run) for run in runs]
+    for place in result.left_remote:
+        logger.warning("prune: %s the test scores %s: paths.test_scores is on remote storage, "
+                       "which prune does not remove; remove them with the store's own tool "
+                       "(e.g. `hdfs dfs -rm -r %s`)",
+                       "would leave" if result.dry_run else "left", redacted(place),
+                       redacted(place))  # fmt: skip
 
 
 def _drop_bundles(config: AppConfig, result: PruneResult) -> None:
@@ -288,6 +307,9 @@ def summary(result: PruneResult) -> str:
         line += (f"; {result.mlflow_runs} MLflow run(s) {'would be ' if result.dry_run else ''}"
                  "deleted (`mlflow gc` frees their artifacts)")  # fmt: skip
     line += f"; kept {kept or 'nothing'}"
+    if result.left_remote:
+        line += (f"; {len(result.left_remote)} run(s)' test scores left on remote storage "
+                 "(paths.test_scores: the warnings above name them)")  # fmt: skip
     if result.failed:
         line += f"; {result.failed} could not be removed (the warnings above say why)"
     if result.dry_run:

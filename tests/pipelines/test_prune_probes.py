@@ -140,3 +140,31 @@ def test_a_report_dated_in_the_future_does_not_stand_in_for_the_newest(project, 
     assert _names(result, "scoring_reports") == {f"scoring-job{i}" for i in range(4)}
     assert ahead.exists() and (root / "reports" / "scoring-job4.json").exists()
     assert "prune: keeping scoring report scoring-copied: dated in the future" in caplog.text
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_remote_roots_test_scores_are_named_as_left_there(project, caplog, dry_run):
+    """review44a: with a URI root (paths.local_root holding models and reports) a removed
+    run's `test-scores/<run>` on HDFS was left there unsaid. Now each is named, with the
+    command that removes it, and the summary counts them."""
+    from fraud_app.config import load_config
+    from pipelines.prune.pipeline import summary
+
+    root, _, ids = project
+    _tracked(root, ids)
+    config = load_config(None, {"paths.root": "hdfs://nn:8020/fraud", "paths.local_root": str(root),
+                                "retention.training_runs": {"keep_last": 1}})  # fmt: skip
+    with caplog.at_level("WARNING", logger="pipelines.prune.pipeline"):
+        result = prune(config, dry_run=dry_run)
+    assert _names(result, "training_runs") == {"r0", "r1", "r4"}  # as with a local root
+    verb = "would leave" if dry_run else "left"
+    for run in ("r0", "r1", "r4"):
+        place = f"hdfs://nn:8020/fraud/test-scores/{run}"
+        assert (
+            f"prune: {verb} the test scores {place}: paths.test_scores is on remote " in caplog.text
+        )
+        assert f"`hdfs dfs -rm -r {place}`" in caplog.text
+    assert "3 run(s)' test scores left on remote storage" in summary(result)
+    assert ("r2" in os.listdir(root / "models")) and (
+        ("r0" in os.listdir(root / "models")) == dry_run
+    )
