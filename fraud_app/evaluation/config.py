@@ -104,7 +104,8 @@ class TuneSection(Section):
     combinations drawn with `seed`). Each trial trains the ensemble on the train window
     (early stopping on validation as configured) and is scored by validation AP only; the
     test window is never touched. The best full config is written to `output` (default
-    <paths.reports>/tune-<run>-best.yaml)."""
+    <paths.reports>/tune-<run>-best.yaml): a local path or a `file:` URI, as Python writes
+    it (a remote URI is refused)."""
 
     method: Literal["grid", "random"] = "random"
     trials: int = Field(8, ge=1)

@@ -54,3 +54,17 @@ def test_a_uri_with_surrounding_whitespace_is_named_as_such(tmp_path, monkeypatc
     with pytest.raises(ModelLoadError, match="starts or ends with whitespace") as err:
         resolve_model(uri)
     assert repr(uri.strip()) in str(err.value)
+
+
+def test_a_file_uri_model_is_its_directory_and_a_remote_one_is_named(tmp_path, monkeypatch):
+    """review44a: `file:///x/models/r1` (scoring.model, `score --model`) was read by pathlib
+    as a relative folder `file:/x/...`: 'does not exist'; `hdfs://nn:8020/.../models/r1`
+    said 'does not exist' too, as if the path were wrong."""
+    monkeypatch.chdir(tmp_path)
+    saved = h.linear_ensemble(1.0).save(tmp_path / "models" / "r1")
+    assert resolve_model(f"file://{saved}").directory == saved
+    assert load_scoring_model(f"file://{saved}").directory == saved  # `score`'s own path
+    with pytest.raises(ModelLoadError, match=r"^hdfs://nn:8020/f/models/r1 is on remote storage"):
+        resolve_model("hdfs://nn:8020/f/models/r1")
+    with pytest.raises(ModelLoadError, match=r"^model 'hdfs://nn:8020/f/m' is on remote storage"):
+        load_scoring_model("hdfs://nn:8020/f/m")
