@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from fraud_app import exhaustion, settings
 from fraud_app.config import AppConfig
+from fraud_app.config_paths import DRIVER_NAMES
 
 _PATHS = (
     "root", "raw", "canonical", "quarantine", "features", "reports", "models", "checkpoints",
@@ -26,6 +27,11 @@ def places(config: AppConfig | None) -> dict[str, str]:
     from fraud_app.tracking.store_lock import sqlite_database
 
     out = {f"paths.{name}": config.paths.resolve(name) for name in _PATHS}
+    # what Python writes lies under paths.local_root (the locks, the model cache there too),
+    # not under a remote root: a full disk there was named by no setting
+    if config.paths.local_root is not None:
+        out["paths.local_root"] = str(config.paths.driver_dir())
+    out |= {f"paths.{name}": str(config.paths.local(name)) for name in DRIVER_NAMES}
     if config.scoring.output:
         out["scoring.output"] = config.scoring.output
     out["tracking.artifact_location"] = default_artifact_location(config)

@@ -224,3 +224,19 @@ def test_spark_scratch_space_names_spark_local_dirs_when_the_environment_sets_it
     line = exhaustion.message(found, "features", places(config))
     assert f"writing {scratch} (SPARK_LOCAL_DIRS)" in line, line
     assert "or set SPARK_LOCAL_DIRS to a larger disk" in line, line
+
+
+def test_a_full_disk_under_local_root_names_the_setting_that_chose_it(tmp_path):
+    """review44a: reports, models and checkpoints lie under paths.local_root; the line
+    looked for them under paths.root (a remote root: named no setting at all)."""
+    from fraud_app import exhaustion
+    from fraud_app.config import load_config
+    from pipelines.exhausted import places
+
+    config = load_config(None, {"paths.root": "hdfs://nn:8020/fraud", "tracking.enabled": False,
+                                "paths.local_root": str(tmp_path)})  # fmt: skip
+    found = places(config)
+    for name, file in [("reports", "reports/training-r1.json"), ("models", "models/r1/m.npz"),
+                       ("local_root", ".fraud-app.lock"), ("checkpoints", "checkpoints/r1/x")]:  # fmt: skip
+        assert exhaustion.setting_for(str(tmp_path / file), found) == f"paths.{name}", name
+    assert found["paths.canonical"] == "hdfs://nn:8020/fraud/canonical"
