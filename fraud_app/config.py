@@ -33,6 +33,7 @@ from fraud_app.scoring.config import ScoringSection
 from fraud_app.spark.cluster_defaults import PINNED
 from fraud_app.spark.session import UTC_NAMES
 from fraud_app.tracking.config import RegistrySection, TrackingSection
+from fraud_app.uris import local_argument
 from fraud_app.validation.config import ValidationSection
 
 
@@ -215,7 +216,7 @@ def load_config(
     root itself for the commands that use it (`init` writes a project, not into the root)."""
     data: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
+        p = local_argument(path, "config file", writes=False)  # file:/x is /x; hdfs: refused
         try:
             loaded = yamlfile.safe_load(_config_text(p))  # a key written twice is an error
         except yaml.YAMLError as exc:

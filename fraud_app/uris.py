@@ -19,6 +19,7 @@ import re
 import tempfile
 from pathlib import Path
 
+from fraud_app.errors import ConfigError
 from fraud_app.redaction import redact_text
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
@@ -61,6 +62,30 @@ def joinable(root: str) -> str:
     if scheme(root) == "file" and root[len("file:") :].startswith("//localhost/"):
         return "file:///" + root[len("file://localhost/") :]
     return root
+
+
+def not_local(uri: str, *, writes: bool) -> str:
+    """Why `uri` (remote: `local_path` gave None) cannot be used where Python itself reads
+    (`writes` False) or writes it: what was given and what is expected, without the name of
+    the argument or setting (a config validator's error line names it)."""
+    verb, copy = ("writes", "copy it to remote storage afterwards, e.g. `hdfs dfs -put`")
+    if not writes:
+        verb, copy = ("reads", "copy it here first, e.g. `hdfs dfs -get`, and give that copy")
+    return (
+        f"{redacted(uri)!r} is not on this machine, but fraud-app {verb} it with Python: give "
+        f"a local path or a file: URI ({copy})"
+    )
+
+
+def local_argument(uri: str | Path, what: str, *, writes: bool) -> Path:
+    """The local path a CLI argument or config value `what` (e.g. "export-onnx OUT.onnx",
+    "--config") names: a `file:` URI as its path (pathlib made `file:/x` a folder `file:`),
+    ConfigError (the CLI's usage error, exit 2) for a remote one: pathlib made
+    `hdfs://nn/x` a local folder `hdfs:/nn/x`."""
+    found = local_path(str(uri))
+    if found is None:
+        raise ConfigError(f"{what} {not_local(str(uri), writes=writes)}")
+    return found
 
 
 def is_remote(uri: str) -> bool:

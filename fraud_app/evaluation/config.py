@@ -11,7 +11,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from fraud_app.balancing.config import UnionPaySubsetsSection
 from fraud_app.config_base import Section
 from fraud_app.models.config import LossSection, ModelSection, OptimizerSection
-from fraud_app.uris import local_path, redacted
+from fraud_app.uris import local_path, not_local
 
 
 class GbtSection(Section):
@@ -118,11 +118,7 @@ class TuneSection(Section):
     def _output_is_local(cls, value: str | None) -> str | None:
         """Python writes the best config: a URI of another store made a folder `hdfs:`."""
         if value and local_path(value) is None:
-            raise ValueError(
-                f"{redacted(value)!r} is not on this machine, but fraud-app writes the best "
-                "config with Python: give a local path or a file: URI (copy it to remote "
-                "storage afterwards, e.g. `hdfs dfs -put`)"
-            )
+            raise ValueError(not_local(value, writes=True))
         return value
 
     def output_path(self) -> Path | None:

@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from fraud_app.config_base import Section
 from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
+from fraud_app.uris import local_path, not_local
 
 
 class FeaturesSection(Section):
@@ -44,6 +45,23 @@ class FeaturesSection(Section):
     input: str | None = None
     output: str | None = None
     incremental: bool = True
+
+    @field_validator("spec_dir")
+    @classmethod
+    def _spec_dir_is_local(cls, value: str | None) -> str | None:
+        """Python reads the specs: `hdfs://nn/specs` was the local folder `hdfs:/nn/specs`
+        ("does not exist"); a `file:` URI was a folder `file:` in the working directory."""
+        if value is not None and local_path(value) is None:
+            raise ValueError(not_local(value, writes=False))
+        return value
+
+    @field_validator("spec_files")
+    @classmethod
+    def _spec_files_are_local(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        remote = [f for f in value or () if local_path(f) is None]
+        if remote:
+            raise ValueError("; ".join(not_local(f, writes=False) for f in remote))
+        return value
 
     @field_validator("vector_column")
     @classmethod

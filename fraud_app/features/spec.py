@@ -31,6 +31,7 @@ from fraud_app.config_base import error_message, name_unknown, nearest
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.definitions import KINDS
+from fraud_app.uris import local_argument
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +151,11 @@ def diff_definitions(stored: dict[str, Any], now: dict[str, Any]) -> dict[str, l
 
 def spec_paths(spec_dir: str | Path, files: Sequence[str] | None = None) -> list[Path]:
     """The spec files to read: `files` (relative to spec_dir) or every *.yaml/*.yml, sorted."""
-    directory = Path(spec_dir)
+    # a file: URI as its local path (FeaturesSection refused a remote one)
+    directory = local_argument(spec_dir, "features.spec_dir", writes=False)
     if files:
-        paths = [p if p.is_absolute() else directory / p for p in map(Path, files)]
+        named = [local_argument(f, "features.spec_files", writes=False) for f in files]
+        paths = [p if p.is_absolute() else directory / p for p in named]
     else:
         if not directory.is_dir():
             raise FeatureSpecError(

@@ -18,6 +18,7 @@ from pathlib import Path
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
+from fraud_app.uris import local_argument
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,7 +49,7 @@ def resolve_model_dir(uri: str, config: AppConfig) -> tuple[Path, str | None]:
     if resolve is not None:
         found = resolve(uri, config=config)
         return Path(found.directory), found.version
-    path = Path(uri)
+    path = local_argument(uri, "export-onnx MODEL_URI", writes=False)
     if not (path / "ensemble.json").is_file():
         raise ConfigError(
             f"MODEL_URI {uri!r} is not an ensemble directory (no ensemble.json there), and "
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.interop.onnx_export import ensemble_to_onnx, save_onnx
     from fraud_app.models.ensemble import FraudEnsemble
 
-    out = Path(args.out)
+    out = local_argument(args.out, "export-onnx OUT.onnx", writes=True)  # before the model loads
     if out.is_file() and not args.replace:  # checked before the model loads
         raise ConfigError(
             f"export-onnx: {out} exists; give another OUT.onnx, or pass --replace to replace it"
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     ensemble = FraudEnsemble.load(directory)
     version = args.model_version or default_version(args.model_uri, ensemble, registered)
     proto = ensemble_to_onnx(ensemble, model_version=version, model_uri=args.model_uri)
-    path = save_onnx(proto, args.out)
+    path = save_onnx(proto, out)
     summary = {
         "onnx": str(path),
         "bytes": path.stat().st_size,

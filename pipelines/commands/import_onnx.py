@@ -38,12 +38,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
-    from pathlib import Path
-
     from fraud_app.errors import ConfigError
     from fraud_app.interop.onnx_import import ensemble_from_onnx
+    from fraud_app.uris import local_argument
 
-    if (Path(args.out) / "ensemble.json").is_file() and not args.replace:
+    # both opened with Python: a file: URI as its path, a remote one refused before the read
+    onnx_file = local_argument(args.onnx_file, "import-onnx MODEL.onnx", writes=False)
+    out = local_argument(args.out, "import-onnx OUT_DIR", writes=True)
+    if (out / "ensemble.json").is_file() and not args.replace:
         raise ConfigError(
             f"import-onnx: {args.out} already holds an ensemble; give another OUT_DIR, or "
             "pass --replace to replace it"
@@ -51,8 +53,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     # "a, b" names "a" and "b": the scorer looks features up by name, and " b" matched none
     names = [n.strip() for n in args.feature_names.split(",")] if args.feature_names else None
-    ensemble = ensemble_from_onnx(args.onnx_file, feature_names=names, output=args.output)
-    path = ensemble.save(args.out)
+    ensemble = ensemble_from_onnx(onnx_file, feature_names=names, output=args.output)
+    path = ensemble.save(out)
     summary = {
         "ensemble": str(path),
         "members": len(ensemble.members),

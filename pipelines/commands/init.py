@@ -17,8 +17,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.deploy import init_project
     from fraud_app.deploy.starter import shell_word
+    from fraud_app.uris import local_argument
 
-    written = init_project(args.directory, force=args.force)
+    directory = local_argument(args.directory, "init DIR", writes=True)
+    written = init_project(directory, force=args.force)
     config_path = shell_word(str(written["config"]))
     print(f"wrote {written['config']} and {written['feature_specs']}/")
     # a user with an export of their own was told only to generate synthetic data

@@ -20,6 +20,7 @@ from pathlib import Path
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
+from fraud_app.uris import local_argument
 
 USES_PATHS = False  # reads only the PATH argument, writes nothing
 
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from dlcore.serialization import MODEL_JSON, load_model
     from fraud_app.models.ensemble import local_ensemble_dir
 
-    path = Path(args.path)
+    path = local_argument(args.path, "inspect PATH", writes=False)  # file: URI: its path
     if not path.exists():  # it said "neither a saved model nor a training checkpoint"
         raise ConfigError(f"{path} does not exist; pass a model or checkpoint directory")
     path = local_ensemble_dir(path) or path  # also a fraud_app.ml model's write().save(path)

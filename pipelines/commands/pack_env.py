@@ -20,9 +20,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.deploy.packenv import DEFAULT_EXCLUDES, pack_environment
+    from fraud_app.uris import local_argument
 
+    output = local_argument(args.output, "pack-env OUT.tar.gz", writes=True)
     excludes = () if args.keep_pyspark else DEFAULT_EXCLUDES
-    out = pack_environment(args.output, excludes=excludes, force=args.force)
+    out = pack_environment(output, excludes=excludes, force=args.force)
     print(f"packed {out} ({out.stat().st_size / 1e6:,.0f} MB)")
     print(f"use it: fraud-app --env-archive {shlex.quote(str(out))} --master spark://HOST:7077 run")
     return 0

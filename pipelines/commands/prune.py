@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from pathlib import Path
 
 from fraud_app.config import AppConfig
+from fraud_app.uris import local_argument
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     if all(getattr(rules, kind).keeps_all() for kind in KINDS):
         logger.info("prune: no retention rule is set (retention.* in the config, docs/CONFIG.md): "
                     "everything is kept")  # fmt: skip
-    config_file = Path(args.config) if args.config else None
+    # the path load_config read (a file: URI as its local path)
+    config_file = local_argument(args.config, "--config", writes=False) if args.config else None
     result = prune(config, dry_run=args.dry_run, config_file=config_file)
     print(summary(result))
     sys.stdout.flush()
