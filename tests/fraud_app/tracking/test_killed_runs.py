@@ -30,8 +30,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def _killed_child(root: Path, what: str, kill_at: str) -> None:
-    log = root / f"child-{what}-{kill_at}.stderr"
-    killed_child(log, kill_at, train_or_score, root, what, kill_at, timeout=CLI_DEADLINE_S)
+    killed_child(root, kill_at, train_or_score, root, what, timeout=CLI_DEADLINE_S)
 
 
 def _runs(client, name: str):

@@ -26,8 +26,7 @@ pytestmark = pytest.mark.integration
 
 
 def _killed_promote(tmp_path, name: str, version: str, experiment: str, where: str) -> None:
-    log = tmp_path / f"child-promote-{where}.stderr"
-    killed_child(log, where, killed_children.promote, tmp_path / "mlflow.db", name, version,
+    killed_child(tmp_path, where, killed_children.promote, tmp_path / "mlflow.db", name, version,
                  experiment, timeout=CLI_DEADLINE_S)  # fmt: skip
 
 

@@ -98,8 +98,7 @@ def test_a_version_of_a_concurrent_live_run_is_not_touched(tmp_path, monkeypatch
 
 
 def _killed_child(root: Path, what: str) -> None:
-    log = root / f"child-{what}.stderr"
-    killed_child(log, None, tune_or_backtest, root, what, timeout=CLI_DEADLINE_S)
+    killed_child(root, None, tune_or_backtest, root, what, timeout=CLI_DEADLINE_S)
 
 
 @pytest.mark.parametrize("what", ["tune", "backtest"])
