@@ -349,8 +349,9 @@ CASES = [
 
 def _cli(args: list[str], cwd: Path, no_jvm: bool = False) -> subprocess.CompletedProcess:
     """`python -m pipelines.cli ARGS` in a process of its own, forked from tests/forked.py's
-    forkserver (the imports made once: ~1 s of CPU less per case). test_a_config_from_a_pipe_is_read
-    runs the module through a new interpreter."""
+    forkserver, which made the imports once (this file's tests: 161.7 -> 50.6 s side by side
+    at load ~25, docs/PROBES.md session 44). test_a_config_from_a_pipe_is_read runs the
+    module through a new interpreter."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
     if no_jvm:
         env["JAVA_HOME"] = str(cwd / "no-java")  # pyspark runs $JAVA_HOME/bin/java
