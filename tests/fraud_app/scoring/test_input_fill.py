@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -25,10 +26,18 @@ pytestmark = pytest.mark.spark
 DAY = dt.date(2024, 3, 9)
 
 
-def test_a_column_emptied_on_the_scored_dates_is_named(spark, tmp_path, caplog) -> None:
-    _history(spark, tmp_path)
-    _etl(spark, tmp_path, _day(str(DAY), prefix="n").drop(columns=["mcc"]), "new", "append")
-    config = load_config(None, {"paths.root": str(tmp_path / "work")})
+@pytest.fixture(scope="module")
+def emptied(spark, tmp_path_factory) -> Path:
+    """root: 8 days of every column, then DAY without `mcc` (two ETL runs), made once for
+    the module's tests, which only read it (they made the same table each, session 44)."""
+    root = tmp_path_factory.mktemp("emptied")
+    _history(spark, root)
+    _etl(spark, root, _day(str(DAY), prefix="n").drop(columns=["mcc"]), "new", "append")
+    return root
+
+
+def test_a_column_emptied_on_the_scored_dates_is_named(spark, emptied, caplog) -> None:
+    config = load_config(None, {"paths.root": str(emptied / "work")})
     canonical = spark.read.parquet(config.canonical_table())
     feature_set = feature_set_from_config(config.features)
     # a model without the country features
@@ -66,15 +75,13 @@ def test_a_column_emptied_on_the_scored_dates_is_named(spark, tmp_path, caplog) 
 COLUMNS = ["mcc", "channel", "country", "card_country", "device_id", "no_such_column"]
 
 
-def test_the_footers_count_what_spark_counts(spark, tmp_path) -> None:
+def test_the_footers_count_what_spark_counts(spark, emptied, tmp_path) -> None:
     # the counts come from the Parquet footers (no Spark job: a daily score read 29 dates of
     # the canonical table for them); they must be Spark's, column by column, date by date
     from fraud_app.etl.fs import HadoopFs
     from fraud_app.scoring.input_fill import fill_counts, footer_counts
 
-    _history(spark, tmp_path)
-    _etl(spark, tmp_path, _day(str(DAY), prefix="n").drop(columns=["mcc"]), "new", "append")
-    config = load_config(None, {"paths.root": str(tmp_path / "work")})
+    config = load_config(None, {"paths.root": str(emptied / "work")})
     table = config.canonical_table()
     canonical = spark.read.parquet(table)
     fs = HadoopFs(spark)

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import http.client
 import os
-import subprocess
-import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import mlflow
 import pytest
 
+from tests import forked
+from tests.forked import run_forked
 from tests.fraud_app.tracking import helpers as h
 from tests.processes import CLI_DEADLINE_S
 
@@ -71,14 +71,12 @@ def relay(server):
 
 
 def _promote_process(cfg_file: Path, version: str, done: list) -> None:
-    """A real `fraud-app promote VERSION` against the server itself (not the relay)."""
+    """A real `fraud-app promote VERSION` process against the server itself (not the
+    relay), forked from tests/forked.py's forkserver (its imports made once)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
     env.pop("MLFLOW_TRACKING_URI", None)
-    done.append(subprocess.run(
-        [sys.executable, "-m", "pipelines", "-c", str(cfg_file), "promote", version,
-         "--reason", "operator"],
-        env=env, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
-    ))  # fmt: skip
+    args = ["-c", str(cfg_file), "promote", version, "--reason", "operator"]
+    done.append(run_forked(forked.cli, args, cwd=cfg_file.parent, env=env, timeout=CLI_DEADLINE_S))
 
 
 def _aliases(uri: str, name: str) -> dict[str, str]:

@@ -22,41 +22,15 @@ from fraud_app.etl.lock import owner_info
 from fraud_app.tracking.jobs import log_scoring_job
 from fraud_app.tracking.registry import alias_version, list_versions
 from tests.fraud_app.tracking import helpers as h
+from tests.fraud_app.tracking.killed_children import killed_child, train_or_score
 from tests.processes import CLI_DEADLINE_S
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[3]
 
-CHILD = """
-import os, signal, sys
-from pathlib import Path
-import mlflow
-from tests.fraud_app.tracking import helpers as h
-
-root, what, kill_at = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-
-
-def killed(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)  # the process dies here, as under kill -9
-
-
-setattr(mlflow.MlflowClient, kill_at, killed)
-cfg = h.config(root)
-if what == "train":
-    h.gate_on_rows(cfg, root / "killed", h.linear_ensemble(2.0), "w1", h.rows(400, seed=3))
-else:
-    from fraud_app.tracking.jobs import log_scoring_job
-    log_scoring_job({"job_id": "day20", "dates": []}, root / "summary.json", cfg)
-"""
-
 
 def _killed_child(root: Path, what: str, kill_at: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root), what, kill_at],
-        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
-    )  # fmt: skip
-    assert proc.returncode == -9, f"the child was not killed at {kill_at}:\n{proc.stderr[-3000:]}"
+    killed_child(root, kill_at, train_or_score, root, what, timeout=CLI_DEADLINE_S)
 
 
 def _runs(client, name: str):

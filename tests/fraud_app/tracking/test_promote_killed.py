@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import mlflow
 import pytest
@@ -21,36 +18,16 @@ import pytest
 from fraud_app.tracking.killed_runs import ENDED_BY, ENDED_WHY, OWNER_TAG
 from fraud_app.tracking.registry import alias_version, promote
 from tests.fraud_app.tracking import helpers as h
+from tests.fraud_app.tracking import killed_children
+from tests.fraud_app.tracking.killed_children import killed_child
 from tests.processes import CLI_DEADLINE_S
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[3]
-
-CHILD = """
-import os, signal, sys
-import mlflow
-from fraud_app.tracking.registry import promote
-
-db, name, version, experiment, where = sys.argv[1:6]
-
-
-def killed(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)  # the process dies here, as under kill -9
-
-
-setattr(mlflow.MlflowClient, where, killed)
-promote(mlflow.MlflowClient(f"sqlite:///{db}"), name, version, experiment_id=experiment)
-"""
 
 
 def _killed_promote(tmp_path, name: str, version: str, experiment: str, where: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(tmp_path / "mlflow.db"), name, version, experiment,
-         where],
-        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
-    )  # fmt: skip
-    assert proc.returncode == -9, f"the child was not killed:\n{proc.stderr[-3000:]}"
+    killed_child(tmp_path, where, killed_children.promote, tmp_path / "mlflow.db", name, version,
+                 experiment, timeout=CLI_DEADLINE_S)  # fmt: skip
 
 
 def _promotions(client, experiment: str):

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -23,10 +21,10 @@ from fraud_app.tracking.killed_runs import OWNER_TAG, owner_tags
 from fraud_app.tracking.ownership import PROJECT_TAG, project_identity
 from fraud_app.tracking.registry import alias_version, list_versions
 from tests.fraud_app.tracking import helpers as h
+from tests.fraud_app.tracking.killed_children import killed_child, tune_or_backtest
 from tests.processes import CLI_DEADLINE_S
 
 pytestmark = pytest.mark.integration
-REPO = Path(__file__).resolve().parents[3]
 
 
 def _runs(client, name: str):
@@ -99,49 +97,8 @@ def test_a_version_of_a_concurrent_live_run_is_not_touched(tmp_path, monkeypatch
     assert alias_version(client, name, "champion") == "3"
 
 
-CHILD = """
-import os, signal, sys
-from pathlib import Path
-import mlflow
-from tests.fraud_app.tracking import helpers as h
-
-root, what = Path(sys.argv[1]), sys.argv[2]
-cfg = h.config(root)
-
-
-def killed(*args, **kwargs):
-    os.kill(os.getpid(), signal.SIGKILL)  # the process dies here, as under kill -9
-
-
-def fold(i):
-    return {"fold": i, "leakage_check": {"ok": True}, "windows": {"train": "a"},
-            "models": {"m": {"ap": 0.5}}}
-
-
-if what == "tune":
-    from fraud_app.tracking.tune import tune_tracker
-    t = tune_tracker(cfg)
-    with t.parent("tune-s1", {"method": "grid", "trials": 2}):
-        t.trial(0, {"lr": 0.1}, {"validation_average_precision": 0.5})
-        mlflow.MlflowClient.log_batch = killed  # inside trial 1, started
-        t.trial(1, {"lr": 0.2}, {"validation_average_precision": 0.6})
-else:
-    from fraud_app.tracking.backtest import backtest_tracker
-    t = backtest_tracker(cfg)
-    with t.parent("backtest-s1", {"folds": 2}):
-        t.fold(fold(0))
-        mlflow.MlflowClient.log_batch = killed
-        t.fold(fold(1))
-"""
-
-
 def _killed_child(root: Path, what: str) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, str(root), what],
-        env={**env, "PYTHONPATH": str(REPO)}, capture_output=True, text=True, timeout=CLI_DEADLINE_S,
-    )  # fmt: skip
-    assert proc.returncode == -9, f"the child was not killed:\n{proc.stderr[-3000:]}"
+    killed_child(root, None, tune_or_backtest, root, what, timeout=CLI_DEADLINE_S)
 
 
 @pytest.mark.parametrize("what", ["tune", "backtest"])
