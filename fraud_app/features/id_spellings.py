@@ -13,26 +13,27 @@ per column and kind; it changes no value. Owns the check, not the ids (fraud_app
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from pyspark.sql import Window
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.card_masking import CARD_COLUMNS, mask_card_id
-from fraud_app.features.value_counts import ValueCounts
+
+if TYPE_CHECKING:  # value_counts runs spelling_groups: imported at run time it is a cycle
+    from fraud_app.features.value_counts import ValueCounts
 
 logger = logging.getLogger(__name__)
-_EXAMPLES = 3
+EXAMPLES = 3  # groups shown per column and kind
 ZEROS, CASE = "leading zeros", "case"
 
 
-def find_spellings(counts: ValueCounts) -> dict[str, dict]:
-    """{column: {kind: {"groups": n, "examples": [[spellings], ...]}}} for the window
-    features' entity columns: groups of distinct ids equal but for leading zeros (digits
-    only) or case; {} when none. One job over the distinct ids of `counts`
-    (fraud_app.features.value_counts)."""
-    if not counts.columns:
-        return {}
-    ids = counts.counts.select("c", "v")
+def spelling_groups(ids: DataFrame) -> DataFrame:
+    """(c, kind, k, vs, n): each group of n > 1 distinct ids `v` of column `c` (rows c, v:
+    fraud_app.features.value_counts' ids) equal but for leading zeros (digits only) or case,
+    `k` their common key, `vs` the ids sorted. One shuffle; the value counts' pass keeps the
+    first EXAMPLES of each column and kind (by key) and their number, in the query that
+    collects its dates (a window and a collect here were 3 Spark jobs of their own)."""
     v = F.col("v")
     keys = F.array(
         F.struct(F.lit(ZEROS).alias("kind"),
@@ -40,19 +41,22 @@ def find_spellings(counts: ValueCounts) -> dict[str, dict]:
         F.struct(F.lit(CASE).alias("kind"), F.lower(v).alias("k")),
     )  # fmt: skip
     keyed = ids.select("c", "v", F.explode(keys).alias("x")).select("c", "v", "x.kind", "x.k")
-    groups = (
+    return (
         keyed.where(F.col("k").isNotNull())
         .groupBy("c", "kind", "k")
         .agg(F.count("v").alias("n"), F.sort_array(F.collect_list("v")).alias("vs"))
         .where(F.col("n") > 1)
     )
-    per = Window.partitionBy("c", "kind")
-    ranked = groups.select(
-        "c", "kind", "vs", F.count(F.lit(1)).over(per).alias("groups"),
-        F.row_number().over(per.orderBy("k")).alias("i"),
-    ).where(F.col("i") <= _EXAMPLES)  # fmt: skip
+
+
+def find_spellings(counts: ValueCounts) -> dict[str, dict]:
+    """{column: {kind: {"groups": n, "examples": [[spellings], ...]}}} for the window
+    features' entity columns: groups of distinct ids equal but for leading zeros (digits
+    only) or case; {} when none. Read from the first EXAMPLES groups per column and kind
+    (by key) and their number, which the value counts' pass collected (`spelling_groups`)."""
     found: dict[str, dict] = {}
-    for r in sorted(ranked.collect(), key=lambda r: (r["c"], r["kind"], r["i"])):
+    rows = [r for r in counts.checked if r["kind"] in (ZEROS, CASE)]
+    for r in sorted(rows, key=lambda r: (r["c"], r["kind"], r["i"])):
         entry = found.setdefault(r["c"], {}).setdefault(r["kind"], {"groups": int(r["groups"]),
                                                                      "examples": []})  # fmt: skip
         entry["examples"].append(list(r["vs"]))

@@ -21,10 +21,12 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row, Window
 from pyspark.sql import functions as F
 
 from fraud_app.features.base import FeatureDef
+from fraud_app.features.hot_keys import HOT
+from fraud_app.features.id_spellings import EXAMPLES, spelling_groups
 from fraud_app.features.keyed import Keyed
 from fraud_app.features.label_changes import HASHES, content_hashes, day_digest
 from fraud_app.features.profile import (
@@ -45,13 +47,15 @@ class ValueCounts:
     `days`: rows per date (the event_date, else the UTC date of the timestamp); `total`:
     the table's rows; `digests`: per date (ISO text) the digest of its rows' content but
     the labels (fraud_app.features.label_changes.day_digest), of the dates hashed;
-    `profile`: the table's profile when asked (fraud_app.features.compile.skip_ask)."""
+    `profile`: the table's profile when asked (fraud_app.features.compile.skip_ask);
+    `checked`: what the checks read of `counts` (`_checked`), collected with the dates."""
 
     counts: DataFrame
     columns: tuple[str, ...]
     days: dict[dt.date, int]
     digests: dict[str, str]
     profile: DataProfile | None = None
+    checked: tuple[Row, ...] = ()
 
     @property
     def total(self) -> int:
@@ -108,7 +112,8 @@ def value_counts(
         .persist()
     )
     try:
-        groups = counts.where(F.col("c") == DATE).collect()
+        ids = counts.where(F.col("c") != DATE).select("c", "v", "count")
+        groups, checked = _collected(counts.where(F.col("c") == DATE), ids, bool(columns))
         dated = [r for r in groups if r["v"] is not None]
         days = {dt.date.fromisoformat(r["v"]): int(r["count"]) for r in dated}
         digests = (
@@ -120,10 +125,47 @@ def value_counts(
                 if hashed is None or r["v"] in hashed
             }
         )
-        ids = counts.where(F.col("c") != DATE).select("c", "v", "count")
         profile = None
         if asked:
             profile = profile_of(ask, [{**r.asDict(), "_rows": r["count"]} for r in groups])
-        yield ValueCounts(ids, columns, days, digests, profile)
+        yield ValueCounts(ids, columns, days, digests, profile, tuple(checked))
     finally:
         counts.unpersist()
+
+
+def _checked(ids: DataFrame) -> DataFrame:
+    """(c, kind, v, count, vs, groups, i): per entity column its ids of most rows (kind HOT,
+    by rows then id: fraud_app.features.hot_keys) and per column and kind its groups of ids
+    in several spellings (by key: fraud_app.features.id_spellings), the first EXAMPLES of
+    each with `groups` their number; one window for both (each had its own, and a collect)."""
+    ranked = ids.select(
+        "c", F.lit(HOT).alias("kind"), "v", "count", F.lit(None).cast("array<string>").alias("vs"),
+        (-F.col("count")).alias("o1"), F.col("v").alias("o2"),
+    )  # fmt: skip
+    spelled = spelling_groups(ids).select(
+        "c", "kind", F.lit(None).cast("string").alias("v"), F.col("n").alias("count"), "vs",
+        F.lit(0).cast("long").alias("o1"), F.col("k").alias("o2"),
+    )  # fmt: skip
+    per = Window.partitionBy("c", "kind")
+    return (
+        ranked.unionByName(spelled)
+        .select(
+            "c", "kind", "v", "count", "vs", F.count(F.lit(1)).over(per).alias("groups"),
+            F.row_number().over(per.orderBy("o1", "o2")).alias("i"),
+        )
+        .where(F.col("i") <= EXAMPLES)
+    )  # fmt: skip
+
+
+def _collected(dated: DataFrame, ids: DataFrame, check: bool) -> tuple[list[Row], list[Row]]:
+    """(the rows per date, `_checked`'s rows when `check`) in one collect: the checks' own
+    queries were a Spark job or three each, after the dates' (docs/PROBES.md, session 44)."""
+    if not check:
+        return dated.collect(), []
+    both = dated.select(F.struct("*").alias("d")).unionByName(
+        _checked(ids).select(F.struct("*").alias("x")), allowMissingColumns=True
+    )
+    rows = both.collect()
+    return [r["d"] for r in rows if r["d"] is not None], [
+        r["x"] for r in rows if r["x"] is not None
+    ]

@@ -58,6 +58,11 @@ BUILD = {  # the names the feature pipeline calls them by
     # for the patch: 1)
     "label_diff": (label_changes, "label_diff"),
     "patch": (features_pipeline, "patched_rows"),
+    # the id spellings' groups and the hot ids read from what the value counts' pass
+    # collects with its dates, in one query (session 44; a window and a collect of their
+    # own were 3 jobs, and the hot ids' 2 on a table of >= 1,000 rows: test_hot_keys.py)
+    "spellings": (features_pipeline, "find_spellings"),
+    "hot": (features_pipeline, "find_hot_keys"),
 }
 
 
