@@ -1,8 +1,8 @@
 """One pass over the canonical table for the feature step's data checks.
 
 Rows per (column, value) of the window features' entity columns and per date, counted in
-ONE Spark aggregation and kept (persisted, small: one row per distinct id and date) for the
-checks that read them: the hot ids (fraud_app.features.hot_keys), the ids in two spellings
+ONE Spark aggregation, and what the checks read of them collected in the same query (a
+row per date, a few per column: `_collected`; session 44): the hot ids (fraud_app.features.hot_keys), the ids in two spellings
 (fraud_app.features.id_spellings) and the rows per date of the timeline
 (fraud_app.timeline). Each check had its own scan and shuffle of the table: three passes,
 +8.8 s of a 1M-row `features` step (51.6 -> 60.4 s, session 29); one pass now. The same
