@@ -16,20 +16,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-
-from pyspark.sql import Window
-from pyspark.sql import functions as F
+from typing import TYPE_CHECKING
 
 from fraud_app.card_masking import CARD_COLUMNS, mask_card_id
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.keyed import Keyed
-from fraud_app.features.value_counts import ValueCounts
+
+if TYPE_CHECKING:  # value_counts imports HOT: imported at run time it is a cycle
+    from fraud_app.features.value_counts import ValueCounts
 
 logger = logging.getLogger(__name__)
 # an id is named when it holds at least this share of the rows and this many rows (small
 # test tables and a large merchant of ordinary data are not worth a WARNING)
 HOT_SHARE = 0.10
 HOT_MIN_ROWS = 1_000
+HOT = "rows"  # the `kind` of the value counts' checked rows ranked by rows (value_counts)
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,16 @@ class HotKey:
 
 def find_hot_keys(counts: ValueCounts, features: Sequence[FeatureDef]) -> list[HotKey]:
     """The ids of the window features' entity columns holding >= HOT_SHARE of the table's
-    rows (and >= HOT_MIN_ROWS), largest first (fraud_app.features.value_counts' counts)."""
+    rows (and >= HOT_MIN_ROWS), largest first: from each column's two ids of most rows
+    (ties: the smaller id first), which the value counts' pass collected
+    (fraud_app.features.value_counts: its own window and collect were 2 Spark jobs)."""
     total = counts.total
     floor = max(HOT_SHARE * total, HOT_MIN_ROWS)
     if not counts.columns or total < floor:
         return []
-    rank = F.row_number().over(Window.partitionBy("c").orderBy(F.desc("count"), "v"))
-    top = counts.counts.withColumn("rank", rank).where(F.col("rank") <= 2).collect()
+    top = [
+        {**r.asDict(), "rank": r["i"]} for r in counts.checked if r["kind"] == HOT and r["i"] <= 2
+    ]
     second = {r["c"]: int(r["count"]) for r in top if r["rank"] == 2}
     keyed = [f for f in features if isinstance(f, Keyed)]
     sliding = {c: any(getattr(f, "sliding", False) for f in keyed if f.entity_column == c)

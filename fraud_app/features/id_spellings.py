@@ -13,46 +13,42 @@ per column and kind; it changes no value. Owns the check, not the ids (fraud_app
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from pyspark.sql import Window
+from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from fraud_app.card_masking import CARD_COLUMNS, mask_card_id
-from fraud_app.features.value_counts import ValueCounts
+
+if TYPE_CHECKING:  # value_counts groups by spelling_keys: imported at run time it is a cycle
+    from fraud_app.features.value_counts import ValueCounts
 
 logger = logging.getLogger(__name__)
-_EXAMPLES = 3
+EXAMPLES = 3  # groups shown per column and kind
 ZEROS, CASE = "leading zeros", "case"
+
+
+def spelling_keys(v: Column) -> list[Column]:
+    """(kind, k) structs of the id `v`: its key for each kind of spelling (null: none), the
+    ids of one column with the same kind and key in one group. The value counts' pass
+    groups them with its dates and keeps the first EXAMPLES groups of each column and kind
+    (by key) and their number (fraud_app.features.value_counts: a grouping, a window and a
+    collect of their own here were 3 Spark jobs)."""
+    return [
+        F.struct(F.lit(ZEROS).alias("kind"),
+                 F.when(v.rlike("^[0-9]+$"), F.regexp_replace(v, "^0+(?=[0-9])", "")).alias("k")),
+        F.struct(F.lit(CASE).alias("kind"), F.lower(v).alias("k")),
+    ]  # fmt: skip
 
 
 def find_spellings(counts: ValueCounts) -> dict[str, dict]:
     """{column: {kind: {"groups": n, "examples": [[spellings], ...]}}} for the window
     features' entity columns: groups of distinct ids equal but for leading zeros (digits
-    only) or case; {} when none. One job over the distinct ids of `counts`
-    (fraud_app.features.value_counts)."""
-    if not counts.columns:
-        return {}
-    ids = counts.counts.select("c", "v")
-    v = F.col("v")
-    keys = F.array(
-        F.struct(F.lit(ZEROS).alias("kind"),
-                 F.when(v.rlike("^[0-9]+$"), F.regexp_replace(v, "^0+(?=[0-9])", "")).alias("k")),
-        F.struct(F.lit(CASE).alias("kind"), F.lower(v).alias("k")),
-    )  # fmt: skip
-    keyed = ids.select("c", "v", F.explode(keys).alias("x")).select("c", "v", "x.kind", "x.k")
-    groups = (
-        keyed.where(F.col("k").isNotNull())
-        .groupBy("c", "kind", "k")
-        .agg(F.count("v").alias("n"), F.sort_array(F.collect_list("v")).alias("vs"))
-        .where(F.col("n") > 1)
-    )
-    per = Window.partitionBy("c", "kind")
-    ranked = groups.select(
-        "c", "kind", "vs", F.count(F.lit(1)).over(per).alias("groups"),
-        F.row_number().over(per.orderBy("k")).alias("i"),
-    ).where(F.col("i") <= _EXAMPLES)  # fmt: skip
+    only) or case; {} when none. Read from the first EXAMPLES groups per column and kind
+    (by key) and their number, which the value counts' pass collected (`spelling_keys`)."""
     found: dict[str, dict] = {}
-    for r in sorted(ranked.collect(), key=lambda r: (r["c"], r["kind"], r["i"])):
+    rows = [r for r in counts.checked if r["kind"] in (ZEROS, CASE)]
+    for r in sorted(rows, key=lambda r: (r["c"], r["kind"], r["i"])):
         entry = found.setdefault(r["c"], {}).setdefault(r["kind"], {"groups": int(r["groups"]),
                                                                      "examples": []})  # fmt: skip
         entry["examples"].append(list(r["vs"]))

@@ -25,13 +25,14 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.errors import SchemaError
 from fraud_app.etl.fs import HadoopFs, StagedDir
-from fraud_app.etl.manifest import footer_rows
+from fraud_app.etl.manifest import FooterCache, footer_metadata, footer_rows, footers_bytes
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.table_read import read_table
 from fraud_app.features.compile import FeatureResult
 from fraud_app.features.source_state import source_state, warn_if_stale
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
+from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
 
@@ -53,14 +54,16 @@ class FeatureTableSummary:
         return asdict(self)
 
 
-def labelled_rows(df: DataFrame, step: str) -> DataFrame:
+def labelled_rows(df: DataFrame, step: str, unlabelled: int | None = None) -> DataFrame:
     """The rows whose label is known (label not null). A null label is not known yet
     (etl.allow_unlabelled: a transaction scored before its fraud was confirmed): such rows
     are left out of `step` and counted in the log, never read as normals (0). A table
-    without a label column is returned as it is: the step's own check names it."""
+    without a label column is returned as it is: the step's own check names it.
+    `unlabelled`: their number when known (`label_nulls`), else counted with Spark."""
     if "label" not in df.columns:
         return df
-    unlabelled = df.filter(F.col("label").isNull()).count()
+    if unlabelled is None:
+        unlabelled = df.filter(F.col("label").isNull()).count()
     if unlabelled:
         logger.info(
             "%s: %d rows of the feature table have no label yet (label null) and are left "
@@ -197,15 +200,49 @@ def read_feature_metadata(path: str, spark: SparkSession | None = None) -> dict[
     return meta
 
 
+def label_nulls(spark: SparkSession, path: str, cache: FooterCache | None = None) -> int | None:
+    """The rows of the table at `path` whose `label` is null, summed from its data files'
+    Parquet footers (each row group's null count: no Spark job, where a filtered count was
+    two); None when a footer does not parse or holds no null count of a `label` column.
+    `cache`: the footers read_table's check already read."""
+    fs = HadoopFs(spark)
+    root = fs.qualify(path).rstrip("/")
+    nulls = 0
+    for footer in footers_bytes(fs, fs.list_sizes(root), local_path(root) is not None, cache):
+        meta = footer_metadata(footer)
+        if meta is None:
+            return None
+        for g in range(meta.num_row_groups):
+            group = meta.row_group(g)
+            columns = [group.column(c) for c in range(group.num_columns)]
+            stats = [c.statistics for c in columns if c.path_in_schema == "label"]
+            if len(stats) != 1 or stats[0] is None or not stats[0].has_null_count:
+                return None
+            nulls += int(stats[0].null_count)
+    return nulls
+
+
+def read_labelled(
+    spark: SparkSession, path: str, source: str | None, step: str
+) -> tuple[DataFrame, list[str]]:
+    """read_feature_table's (table, names), its rows with a known label only
+    (`labelled_rows`; the unlabelled counted from the footers its check read)."""
+    cache = FooterCache()
+    df, names = read_feature_table(spark, path, source, cache)
+    unlabelled = label_nulls(spark, path, cache) if "label" in df.columns else None
+    return labelled_rows(df, step, unlabelled), names
+
+
 def read_feature_table(
-    spark: SparkSession, path: str, source: str | None = None
+    spark: SparkSession, path: str, source: str | None = None, footers: FooterCache | None = None
 ) -> tuple[DataFrame, list[str]]:
     """(the feature table at `path`, its ordered feature names) for the steps that read it
     (train, backtest, tune, evaluate). A missing or empty table is fraud_app.etl.table_read.read_table's
     EmptyInputError; a table without a readable `_features.json` is a SchemaError naming it.
     `source`: the canonical table it is computed from (the config's), which judges a table
-    of an older release that does not record its input (source_state.warn_if_stale)."""
-    df = read_table(spark, path, "feature table", "features")
+    of an older release that does not record its input (source_state.warn_if_stale).
+    `footers`: the run's FooterCache, when it reads them again."""
+    df = read_table(spark, path, "feature table", "features", footers=footers)
     metadata = read_feature_metadata(path, spark)
     warn_if_stale(HadoopFs(spark), path, metadata, source)
     return df, list(metadata["feature_names"])

@@ -1,8 +1,8 @@
 """One pass over the canonical table for the feature step's data checks.
 
 Rows per (column, value) of the window features' entity columns and per date, counted in
-ONE Spark aggregation and kept (persisted, small: one row per distinct id and date) for the
-checks that read them: the hot ids (fraud_app.features.hot_keys), the ids in two spellings
+ONE Spark aggregation, and what the checks read of them collected in the same query (a
+row per date, a few per column: `_collected`; session 44): the hot ids (fraud_app.features.hot_keys), the ids in two spellings
 (fraud_app.features.id_spellings) and the rows per date of the timeline
 (fraud_app.timeline). Each check had its own scan and shuffle of the table: three passes,
 +8.8 s of a 1M-row `features` step (51.6 -> 60.4 s, session 29); one pass now. The same
@@ -21,10 +21,12 @@ from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Row, Window
 from pyspark.sql import functions as F
 
 from fraud_app.features.base import FeatureDef
+from fraud_app.features.hot_keys import HOT
+from fraud_app.features.id_spellings import EXAMPLES, spelling_keys
 from fraud_app.features.keyed import Keyed
 from fraud_app.features.label_changes import HASHES, content_hashes, day_digest
 from fraud_app.features.profile import (
@@ -41,17 +43,20 @@ DATE = "__date__"  # the `c` of the rows per date (not a column name of the tabl
 
 @dataclass(frozen=True)
 class ValueCounts:
-    """`counts`: rows (c, v, count) per entity column c and its non-null value v as text;
+    """`counts`: rows (c, v, count) per entity column c and its non-null value v as text
+    (lazy: reading it scans the table again; the checks read `checked`);
     `days`: rows per date (the event_date, else the UTC date of the timestamp); `total`:
     the table's rows; `digests`: per date (ISO text) the digest of its rows' content but
     the labels (fraud_app.features.label_changes.day_digest), of the dates hashed;
-    `profile`: the table's profile when asked (fraud_app.features.compile.skip_ask)."""
+    `profile`: the table's profile when asked (fraud_app.features.compile.skip_ask);
+    `checked`: what the checks read of `counts` (`_checked`), collected with the dates."""
 
     counts: DataFrame
     columns: tuple[str, ...]
     days: dict[dt.date, int]
     digests: dict[str, str]
     profile: DataProfile | None = None
+    checked: tuple[Row, ...] = ()
 
     @property
     def total(self) -> int:
@@ -68,7 +73,8 @@ def value_counts(
     df: DataFrame, features: Sequence[FeatureDef], hashed: Collection[str] | None = None,
     ask: ProfileAsk | None = None,
 ) -> Iterator[ValueCounts]:  # fmt: skip
-    """The counts of `df` (one aggregation, persisted while the block runs); the digests
+    """The counts of `df` (one aggregation; its dates and what the id checks read collected
+    in one query with it, `_collected`: nothing kept in memory); the digests
     of the dates in `hashed` (ISO text; None: every date): no other row is hashed; the
     profile `ask` asks for (None: none), counted per date in the same aggregation."""
     columns = entity_columns(features, df.columns)
@@ -105,25 +111,68 @@ def value_counts(
             *[F.sum(h).alias(h) for h in HASHES],
             *(profile_aggregates(ask) if asked else []),
         )
-        .persist()
     )
-    try:
-        groups = counts.where(F.col("c") == DATE).collect()
-        dated = [r for r in groups if r["v"] is not None]
-        days = {dt.date.fromisoformat(r["v"]): int(r["count"]) for r in dated}
-        digests = (
-            {}
-            if content is None
-            else {
-                r["v"]: day_digest(r["count"], [r[h] for h in HASHES])
-                for r in dated
-                if hashed is None or r["v"] in hashed
-            }
+    groups, checked = _collected(counts)
+    dated = [r for r in groups if r["v"] is not None]
+    days = {dt.date.fromisoformat(r["v"]): int(r["count"]) for r in dated}
+    digests = (
+        {}
+        if content is None
+        else {
+            r["v"]: day_digest(r["count"], [r[h] for h in HASHES])
+            for r in dated
+            if hashed is None or r["v"] in hashed
+        }
+    )
+    profile = None
+    if asked:
+        profile = profile_of(ask, [{**r, "_rows": r["count"]} for r in groups])
+    ids = counts.where(F.col("c") != DATE).select("c", "v", "count")
+    yield ValueCounts(ids, columns, days, digests, profile, tuple(checked))
+
+
+def _collected(counts: DataFrame) -> tuple[list[dict], list[Row]]:
+    """(the rows per date as dicts of `counts`' columns, the checks' rows) of `counts` in
+    ONE query. The checks' rows (c, kind, v, count, vs, groups, i): per entity column its
+    ids of most rows (kind HOT, by rows then id: fraud_app.features.hot_keys) and per column
+    and kind its groups of ids in several spellings (kind and key:
+    fraud_app.features.id_spellings.spelling_keys; by key), the first EXAMPLES of each and
+    `groups` their number. A second grouping (each date and id a group of its own, the ids
+    also by spelling key) and one window: 4 Spark jobs, where the persisted counts' collect
+    was 3, the spellings' own grouping, window and collect 3 and the hot ids' window and
+    collect 2 (docs/PROBES.md, session 44). What comes to the driver: a row per date and at
+    most EXAMPLES per column and kind."""
+    c, v, kind = F.col("c"), F.col("v"), F.col("kind")
+    sums = [F.col(x) for x in counts.columns if x not in ("c", "v", "count")]
+    keys = F.when(c == DATE, F.array(F.struct(F.lit(DATE).alias("kind"), v.alias("k"))))
+    keys = keys.otherwise(
+        F.array(F.struct(F.lit(HOT).alias("kind"), v.alias("k")), *spelling_keys(v))
+    )
+    alone = kind.isin(DATE, HOT)  # a group of one row: a date's, an id's
+    grouped = (
+        counts.select(
+            "c", "v", "count", F.when(c == DATE, F.struct(*sums)).alias("d"),
+            F.explode(keys).alias("x"),
         )
-        ids = counts.where(F.col("c") != DATE).select("c", "v", "count")
-        profile = None
-        if asked:
-            profile = profile_of(ask, [{**r.asDict(), "_rows": r["count"]} for r in groups])
-        yield ValueCounts(ids, columns, days, digests, profile)
-    finally:
-        counts.unpersist()
+        .select("c", "v", "count", "d", "x.kind", "x.k")
+        .where(alone | F.col("k").isNotNull())
+        .groupBy("c", "kind", "k")
+        .agg(
+            F.count("v").alias("n"), F.sort_array(F.collect_list(F.when(~alone, v))).alias("vs"),
+            F.first("v").alias("v"), F.first("count").alias("count"), F.first("d").alias("d"),
+        )
+        .where(alone | (F.col("n") > 1))
+    )  # fmt: skip
+    per = Window.partitionBy("c", "kind", F.when(kind == DATE, F.col("k")))  # each date alone
+    first = per.orderBy(F.when(kind == HOT, -F.col("count")).otherwise(0), "k")
+    rows = (
+        grouped.select(
+            "c", "kind", "v", "count", "vs", "d", F.count(F.lit(1)).over(per).alias("groups"),
+            F.row_number().over(first).alias("i"),
+        )
+        .where(F.col("i") <= EXAMPLES)
+        .collect()
+    )  # fmt: skip
+    dates = [{"c": DATE, "v": r["v"], "count": r["count"], **r["d"].asDict()}
+             for r in rows if r["kind"] == DATE]  # fmt: skip
+    return dates, [r for r in rows if r["kind"] != DATE]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 
 from fraud_app.config import AppConfig
-from fraud_app.features.table import labelled_rows, read_feature_metadata, read_feature_table
+from fraud_app.features.table import read_feature_metadata, read_labelled
 from fraud_app.timeline import (
     dates_within,
     window_dates_line,
@@ -29,8 +29,7 @@ def read_features(spark, config: AppConfig, step: str = "train"):
     """(the labelled rows of the feature table, ordered feature names); a clear error when
     `features` has not run. Rows whose label is not known yet are left out (and counted
     in the log): train, tune and backtest never read them as normals."""
-    df, names = read_feature_table(spark, config.feature_table(), config.canonical_table())
-    return labelled_rows(df, step), names
+    return read_labelled(spark, config.feature_table(), config.canonical_table(), step)
 
 
 def train_history(spark, config: AppConfig, splits) -> None:

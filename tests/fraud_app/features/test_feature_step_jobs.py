@@ -58,23 +58,29 @@ BUILD = {  # the names the feature pipeline calls them by
     # for the patch: 1)
     "label_diff": (label_changes, "label_diff"),
     "patch": (features_pipeline, "patched_rows"),
+    # the id spellings' groups and the hot ids read from what the value counts' pass
+    # collects with its dates, in one query (session 44; a window and a collect of their
+    # own were 3 jobs, and the hot ids' 2 on a table of >= 1,000 rows: test_hot_keys.py)
+    "spellings": (features_pipeline, "find_spellings"),
+    "hot": (features_pipeline, "find_hot_keys"),
 }
 
 
-def test_a_full_feature_build_fires_at_most_17_jobs(spark, published, tmp_path, monkeypatch):
+def test_a_full_feature_build_fires_at_most_14_jobs(spark, published, tmp_path, monkeypatch):
     root = _root(published, tmp_path)
     config = load_config(None, {"paths.root": str(root)})
     result = {}
     jobs = _jobs(spark, monkeypatch, BUILD,
                  lambda: result.update(s=build_feature_table(spark, config)))  # fmt: skip
     assert result["s"].rows == 300 and result["s"].extra["build"]["mode"] == "full"
-    # base 22 (now 9), 31 (session 38: 18; session 43: 16): a job or two of slack for AQE
+    # base 22 (now 9), 31 (session 38: 18; session 43: 16; session 44: 14)
     assert jobs["write"] <= 11, jobs
     assert jobs["profile"] == 0, jobs  # session 43 (base 2)
-    assert jobs["total"] <= 17, jobs
+    assert jobs["spellings"] == 0 and jobs["hot"] == 0, jobs  # session 44 (base 3, 0)
+    assert jobs["total"] <= 14, jobs
 
 
-def test_an_incremental_build_after_a_day_appended_fires_at_most_17_jobs(
+def test_an_incremental_build_after_a_day_appended_fires_at_most_14_jobs(
     spark, published, tmp_path, monkeypatch
 ):
     root = _root(published, tmp_path)
@@ -88,13 +94,14 @@ def test_an_incremental_build_after_a_day_appended_fires_at_most_17_jobs(
     assert build["mode"] == "incremental" and build["changed_dates"] == ["2024-03-11"], build
     assert result["s"].rows == 330
     # base 25 (now 9: the staged rows and the kept dates' rows from the footers, were a
-    # count each, 3 jobs each), 34 (session 38: 18; session 43: 16)
+    # count each, 3 jobs each), 34 (session 38: 18; session 43: 16; session 44: 14)
     assert jobs["update"] <= 11, jobs
     assert jobs["profile"] == 0, jobs  # session 43 (base 2)
-    assert jobs["total"] <= 17, jobs
+    assert jobs["spellings"] == 0, jobs  # session 44 (base 3)
+    assert jobs["total"] <= 14, jobs
 
 
-def test_an_incremental_build_after_a_label_changed_fires_at_most_22_jobs(
+def test_an_incremental_build_after_a_label_changed_fires_at_most_19_jobs(
     spark, published, tmp_path, monkeypatch
 ):
     """A `labels` run turns a row of day 2 into a fraud known on day 4: the build matches the
@@ -113,10 +120,10 @@ def test_an_incremental_build_after_a_label_changed_fires_at_most_22_jobs(
     assert build["mode"] == "incremental" and build["labels_only"] == ["2024-03-02"], build
     assert build["from"] == "2024-03-04" and result["s"].rows == 300, build
     # base: label_diff 6 (the table's schema 1, the join and its distinct count 5), the
-    # patch 1, the profile 2, the run 26; session 43: 4, 0, 0, 21
+    # patch 1, the profile 2, the run 26; session 43: 4, 0, 0, 21; session 44: the run 19
     assert jobs["label_diff"] <= 4 and jobs["patch"] == 0, jobs
-    assert jobs["profile"] == 0, jobs
-    assert jobs["total"] <= 22, jobs
+    assert jobs["profile"] == 0 and jobs["spellings"] == 0, jobs
+    assert jobs["total"] <= 19, jobs
 
 
 def test_a_score_of_one_date_fires_at_most_9_jobs(spark, published, tmp_path, monkeypatch):

@@ -15,8 +15,10 @@ import pytest
 
 from fraud_app.config import load_config
 from fraud_app.etl.pipeline import run_etl
+from fraud_app.features import pipeline as features_pipeline
 from fraud_app.features.hot_keys import HOT_MIN_ROWS
 from fraud_app.features.pipeline import build_feature_table
+from tests.fraud_app.etl.test_daily_step_jobs import _jobs
 
 pytestmark = pytest.mark.spark
 
@@ -67,9 +69,17 @@ def _export(n: int, hot_every: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def test_a_hot_card_and_a_hot_merchant_are_named(spark, tmp_path, caplog) -> None:
+def test_a_hot_card_and_a_hot_merchant_are_named(spark, tmp_path, caplog, monkeypatch) -> None:
     n = 3 * HOT_MIN_ROWS + 300  # 3,300 rows; the hot ids hold 1 in 3 of them (1,100)
-    summary = _features_of(spark, tmp_path, caplog, _export(n, 3), "fraud_app.features.hot_keys")
+    # the checks read what the value counts' pass collected with its dates (session 44:
+    # the hot ids' own window and collect were 2 jobs, the spellings' 3)
+    phases = {"hot": (features_pipeline, "find_hot_keys"),
+              "spellings": (features_pipeline, "find_spellings")}  # fmt: skip
+    found = {}
+    jobs = _jobs(spark, monkeypatch, phases, lambda: found.update(s=_features_of(
+        spark, tmp_path, caplog, _export(n, 3), "fraud_app.features.hot_keys")))  # fmt: skip
+    assert jobs["hot"] == 0 and jobs["spellings"] == 0, jobs
+    summary = found["s"]
     hot = summary.extra["hot_keys"]
     assert [(h["column"], h["value"], h["rows"], h["total"], h["sliding"]) for h in hot] == [
         ("card_id", "TEST", 1100, n, True),
