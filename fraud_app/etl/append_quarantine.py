@@ -49,6 +49,7 @@ class AppendQuarantine:
         self.qdir: StagedDir | None = None  # the quarantine rewritten (new input columns)
         self.staged = 0  # the rows of this run's quarantine file (`stage`)
         self.adds_file = False  # the commit moves this run's file in (`move_in`)
+        self._held: list[DataFrame | None] = []  # `held`, once read
 
     def stage(self, rows: DataFrame) -> WrittenQuarantine:
         """This run's rows, in one file, in the quarantine's columns (input columns of
@@ -114,10 +115,20 @@ class AppendQuarantine:
                 self.fs.rename(path, f"{self.qdir.tmp}/{prefix}{path.rsplit('/', 1)[-1]}")
             self.fs.delete(stage)
 
+    def held(self) -> DataFrame | None:
+        """The rows the quarantine holds (None: no file yet), read once per run: the
+        schema of a Parquet folder is a Spark job, asked by `stage` and, in a `labels` run,
+        before it by fraud_app.etl.labels_apply.not_yet_quarantined (two reads of it were
+        two jobs, session 44). This run's file is staged under `_staging`, which no read of
+        the folder lists."""
+        if not self._held:
+            there = self.fs.exists(self.quarantine) and self.fs.list_paths(self.quarantine)
+            self._held.append(self.spark.read.parquet(self.quarantine) if there else None)
+        return self._held[0]
+
     def _columns(self) -> list[str] | None:
-        if not self.fs.exists(self.quarantine) or not self.fs.list_paths(self.quarantine):
-            return None
-        return self.spark.read.parquet(self.quarantine).columns
+        held = self.held()
+        return None if held is None else held.columns
 
     def move_in(self, job: str) -> None:
         """At the commit (inside AppendPublish's critical section): this run's file under

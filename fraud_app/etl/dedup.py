@@ -88,14 +88,18 @@ def _split_by_copies(df: DataFrame) -> tuple[DataFrame, DataFrame]:
     rows and a window group per row, where the count per id is a hash aggregate of the
     ids alone and a hash join (no sort); the 1M demo's classification and cache took 43
     -> 27 CPU-s (docs/BENCHMARKS.md, session 25). A null id (none among the clean rows)
-    is grouped as one id, as the windows' partitions group it."""
+    is grouped as one id, as the windows' partitions group it: its rows go to the windows
+    (a lone row comes out of them as `_classify_single` gives it).
+
+    The join is on `==`, so the counts, hashed by id, are joined where they were counted;
+    a null-safe join hashes on another key and shuffled the counts once more per side of
+    the split (2 Spark jobs of every run, session 44)."""
     ids = df.groupBy(F.col("transaction_id").alias(_ID)).agg(F.count(F.lit(1)).alias(_COPIES))
-    counted = df.join(
-        ids.hint("shuffle_hash"), F.col("transaction_id").eqNullSafe(F.col(_ID))
-    ).drop(_ID)
+    counted = df.join(ids.hint("shuffle_hash"), F.col("transaction_id") == F.col(_ID)).drop(_ID)
+    no_id = df.filter(F.col("transaction_id").isNull())
     return (
         counted.filter(F.col(_COPIES) == 1).drop(_COPIES),
-        counted.filter(F.col(_COPIES) > 1).drop(_COPIES),
+        counted.filter(F.col(_COPIES) > 1).drop(_COPIES).unionByName(no_id),
     )
 
 
