@@ -2,8 +2,8 @@
 (+ lag; fraud rates: window + the label delay or their own lag; velocity ratios and
 `relative_to`: the baseline; novelty: its lookback + window + lag) and time_since_previous
 caps. Read by the timeline (fraud_app.timeline: the warm-up and the dates an incomplete
-date reaches) and by the scoring history (fraud_app.scoring.history.history_seconds adds
-the label delay to what it reads)."""
+date reaches) and by the history the scorer and the incremental build read
+(fraud_app.scoring.history.history_seconds: this, with nothing added)."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from fraud_app.features.windowed import FramedWindow
 
 
 def lookback_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int | None:
-    """The longest window a feature looks back over (its window, lag and baseline), without
-    the label delay `history_seconds` adds to what it reads; None = all of the history."""
+    """The longest window a feature looks back over (its window, lag and baseline): no row
+    older than t - this reaches a feature of t; None = all of the history."""
     longest = 0
     delay = feature_set.label_delay_s
     for f in feature_set.features:

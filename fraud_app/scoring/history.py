@@ -6,8 +6,11 @@ The features are computed by the same code as the feature table
 `start - history` to the end date, then the rows of the requested dates are kept.
 `history_seconds` is how far back a window feature can look: its window (+ its lag;
 fraud rates: window + label delay; velocity and relative_to: the baseline; novelty: its
-lookback + window + lag), a time_since_previous cap,
-plus the label delay for every label-based one. Categorical encodings (frequency /
+lookback + window + lag), a time_since_previous cap (fraud_app.features.lookback). No
+label delay on top: a label is a column of its own row, so a fraud counts at t only when
+its row is inside the window, whenever its label became known (docs/PROBES.md, session
+44, incr44b: the delay added was a day of rows read for nothing in every incremental
+build of 1-day-delay specs, 7 days of 44 in the shipped specs'). Categorical encodings (frequency /
 target) count ALL earlier transactions: they are aggregated over the whole history
 (a groupBy, no sort), while the window features, which sort their rows, read only
 their own history; both give the values training saw.
@@ -49,9 +52,10 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
     """Seconds of history before a row that its features can depend on; None = all.
 
     encodings=False: of the features other than the categorical encodings (those count
-    all earlier rows: with them the answer is None)."""
-    longest = lookback_seconds(feature_set, encodings=encodings)
-    return None if longest is None else longest + feature_set.label_delay_s
+    all earlier rows: with them the answer is None). The lookback itself: every row a
+    feature of t reads, its label included, has a timestamp >= t - lookback (a fraud known
+    late counts from when it is known, but only while its own row is in the window)."""
+    return lookback_seconds(feature_set, encodings=encodings)
 
 
 def _midnight(day: dt.date) -> dt.datetime:
