@@ -138,7 +138,7 @@ def _collected(counts: DataFrame) -> tuple[list[dict], list[Row]]:
     and kind its groups of ids in several spellings (kind and key:
     fraud_app.features.id_spellings.spelling_keys; by key), the first EXAMPLES of each and
     `groups` their number. A second grouping (each date and id a group of its own, the ids
-    also by spelling key) and one window: 4 Spark jobs, where the persisted counts' collect
+    also by spelling key) and two windows on one shuffle: 4 Spark jobs, where the persisted counts' collect
     was 3, the spellings' own grouping, window and collect 3 and the hot ids' window and
     collect 2 (docs/PROBES.md, session 44). What comes to the driver: a row per date and at
     most EXAMPLES per column and kind."""
@@ -163,16 +163,25 @@ def _collected(counts: DataFrame) -> tuple[list[dict], list[Row]]:
         )
         .where(alone | (F.col("n") > 1))
     )  # fmt: skip
-    per = Window.partitionBy("c", "kind", F.when(kind == DATE, F.col("k")))  # each date alone
+    # a column's ids (kind HOT) are one partition of the numbering, cut to its first EXAMPLES
+    # as they stream out of the sort (WindowGroupLimit); the groups are counted over a
+    # partition where each id is alone: counted over the numbering's, the count's frame
+    # buffered every id of the column in one task (10^7 cards; session 44 review). Both
+    # windows on one shuffle by (c, kind).
+    grouped = grouped.repartition("c", "kind").select(
+        "*",
+        F.when(kind == DATE, F.col("k")).alias("p"),  # each date alone
+        F.when(alone, F.col("k")).alias("q"),  # each date and id alone
+    )
+    per = Window.partitionBy("c", "kind", "p")
     first = per.orderBy(F.when(kind == HOT, -F.col("count")).otherwise(0), "k")
     rows = (
-        grouped.select(
-            "c", "kind", "v", "count", "vs", "d", F.count(F.lit(1)).over(per).alias("groups"),
-            F.row_number().over(first).alias("i"),
-        )
+        grouped.withColumn("groups", F.count(F.lit(1)).over(Window.partitionBy("c", "kind", "q")))
+        .withColumn("i", F.row_number().over(first))
         .where(F.col("i") <= EXAMPLES)
+        .select("c", "kind", "v", "count", "vs", "d", "groups", "i")
         .collect()
-    )  # fmt: skip
+    )
     dates = [{"c": DATE, "v": r["v"], "count": r["count"], **r["d"].asDict()}
              for r in rows if r["kind"] == DATE]  # fmt: skip
     return dates, [r for r in rows if r["kind"] != DATE]
