@@ -7,6 +7,14 @@ once per test process, single-threaded, no store opened, no JVM) imports PRELOAD
 forks each child from it: a process of its own (its own pid, start time and environment,
 killed for real, reaped by the forkserver), without the imports. One preload list for
 every user: the forkserver reads it when it starts, once per test process.
+
+The forkserver has one Python thread; the imports leave two native ones, OpenBLAS' pool
+(numpy) and jemalloc's background thread (pyarrow), both of which register fork handlers
+(pthread_atfork) that quiesce them (review44b). What a child does not get from its caller:
+what Python and the preloaded modules read when the forkserver started them (its locale and
+stdio encoding, PYTHON* variables, MLflow's MLFLOW_CONFIGURE_LOGGING and telemetry choice,
+BLAS thread counts), and atexit handlers do not run at a child's exit (multiprocessing ends
+it with os._exit): a test of any of those keeps `subprocess`.
 """
 
 from __future__ import annotations
@@ -17,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -67,22 +76,62 @@ def run_forked(
     with tempfile.TemporaryDirectory(prefix="forked-") as tmp:
         out, err = Path(tmp) / "stdout", Path(tmp) / "stderr"
         proc = _CONTEXT.Process(target=_child, args=(out, err, Path(cwd), dict(env), target, args))
-        proc.start()
-        proc.join(timeout)
-        code = proc.exitcode
-        if code is None:
-            proc.kill()
-            proc.join(60)
+        _start(proc, timeout)
+        try:
+            proc.join(timeout)
+            code = proc.exitcode
+        finally:  # past `timeout`, or the test stopped while it waited (^C): no child left
+            if proc.exitcode is None:
+                proc.kill()
+                proc.join(60)
         texts = [p.read_text(errors="replace") if p.exists() else "" for p in (out, err)]
     return subprocess.CompletedProcess(["forked", target.__name__, *map(str, args)], code, *texts)
 
 
+def _start(proc, timeout: float) -> None:
+    """`proc.start()`, which waits for the forkserver to fork the child and send its pid; the
+    first call starts the forkserver, which makes PRELOAD's imports first (a child's imports,
+    under the child's deadline before). A forkserver with no child after `timeout` (a hung
+    import or fork) is SIGKILLed, which ends that wait (review44b)."""
+    from multiprocessing import forkserver
+
+    def kill() -> None:
+        pid = forkserver._forkserver._forkserver_pid  # None until started
+        if pid:
+            os.kill(pid, signal.SIGKILL)
+
+    timer = threading.Timer(timeout, kill)
+    timer.daemon = True
+    timer.start()
+    try:
+        proc.start()
+    except (EOFError, OSError) as exc:
+        raise RuntimeError(f"the forkserver forked no child within {timeout:.0f} s") from exc
+    finally:
+        timer.cancel()
+
+
 def cli(argv: list[str]) -> int:
-    """`python -m pipelines.cli ARGV` in a forked child: the module's own entry."""
+    """`python -m pipelines.cli ARGV` in a forked child: the module's own entry, `sys.exit(
+    main())`, and an exception that escapes it reported as Python reports one (the traceback
+    through sys.excepthook, exit status 1), not multiprocessing's `Process ...:` report."""
     from pipelines.cli import main
 
     sys.argv = ["pipelines.cli", *argv]
-    return main()
+    try:
+        return main()
+    except Exception:
+        sys.excepthook(*sys.exc_info())
+        return 1
+
+
+def fraud_app(argv: list[str]) -> int:
+    """`fraud-app ARGV` (= `python -m pipelines ARGV`) in a forked child: its entry,
+    `pipelines.cli.entry` (a bug's traceback written as the logs are, exit 1)."""
+    from pipelines.cli import entry
+
+    sys.argv = ["fraud-app", *argv]
+    return entry()
 
 
 def killed_by(kill_at: str | None, target, *args) -> None:

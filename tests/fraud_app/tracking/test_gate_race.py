@@ -72,11 +72,14 @@ def relay(server):
 
 def _promote_process(cfg_file: Path, version: str, done: list) -> None:
     """A real `fraud-app promote VERSION` process against the server itself (not the
-    relay), forked from tests/forked.py's forkserver (its imports made once)."""
+    relay), forked from tests/forked.py's forkserver (its imports made once); `fraud-app`'s
+    own entry, as `python -m pipelines` was (review44b)."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "FRAUD_APP_LOG_LEVEL": "WARNING"}
     env.pop("MLFLOW_TRACKING_URI", None)
     args = ["-c", str(cfg_file), "promote", version, "--reason", "operator"]
-    done.append(run_forked(forked.cli, args, cwd=cfg_file.parent, env=env, timeout=CLI_DEADLINE_S))
+    done.append(
+        run_forked(forked.fraud_app, args, cwd=cfg_file.parent, env=env, timeout=CLI_DEADLINE_S)
+    )
 
 
 def _aliases(uri: str, name: str) -> dict[str, str]:
