@@ -167,7 +167,8 @@ def test_a_remote_root_is_its_own_identity_from_any_working_directory(tmp_path, 
         (tmp_path / folder).mkdir()
         monkeypatch.chdir(tmp_path / folder)
         for root in ("hdfs://nn:8020/fraud", "hdfs://nn:8020/fraud/"):
-            seen.add(project_identity(h.config(tmp_path, **{"paths.root": root})))
+            remote = {"paths.root": root, "paths.local_root": str(tmp_path / "driver")}
+            seen.add(project_identity(h.config(tmp_path, **remote)))
     assert seen == {"hdfs://nn:8020/fraud"}
     monkeypatch.chdir(tmp_path / "cron")
     assert project_identity(h.config(tmp_path, **{"paths.root": "work"})) == (
