@@ -98,9 +98,11 @@ def features_for_dates(
         " (the categorical encodings: all of it)" if encodings and history_s is not None else "",
     )  # fmt: skip
     source = history_rows(canonical, start, end, history_s)
-    whole = (
-        history_rows(canonical, start, end, None) if encodings and history_s is not None else None
-    )
+    # every row up to `end`: the encodings' counts and the skips (an input null in every
+    # row, fraud rates when no label_time is set) are judged on it, as the feature step
+    # judged the whole table; judged on the slice, specs without encodings lost a rate the
+    # model reads when the slice held no label_time (docs/PROBES.md, session 44, review44e)
+    whole = history_rows(canonical, start, end, None) if history_s is not None else None
     # a slice of the table: a lag longer than it is history not read (the table's first
     # days), not a constant feature; the feature step judged the whole table
     result = compute_features(

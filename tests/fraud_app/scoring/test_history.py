@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from fraud_app.features.compile import compute_features
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
-from fraud_app.features.window_kinds import VelocityRatio, WindowAggregate
+from fraud_app.features.window_kinds import FraudRate, VelocityRatio, WindowAggregate
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.history import features_for_dates, history_rows, history_seconds
 from tests.fraud_app.features.canonical_data import frame, tricky_rows
@@ -62,3 +62,29 @@ def test_scoring_features_equal_the_feature_table_with_a_bounded_window_history(
     assert rows(result.df) == want  # exact: same values, same rows
     naive = compute_features(bounded, SHIPPED, vector_column=None).df.where(days)
     assert rows(naive) != want
+
+
+@pytest.mark.spark
+def test_skips_of_specs_without_encodings_are_judged_on_every_row_not_the_slice(spark):
+    """The only label_time of the table (a fraud confirmed late, a `labels` correction) is
+    older than the window history (30 days): the feature step, judging the whole table,
+    computes the recent fraud rate; the scorer must compute it too (it skipped it, "no
+    label_time", where the specs hold no encoding: the model's rate then failed the names
+    check; docs/PROBES.md, session 44, review44e)."""
+
+    def row(tid, card, ts, label=0, label_time=None):
+        return (tid, card, "m1", ts, 10.0, label, label_time, "5411", "POS", "DE", "DE", None)
+
+    first = dt.datetime(2024, 1, 20, 10, tzinfo=dt.UTC)
+    rows = [row("corr", "c1", first, 1, first + dt.timedelta(days=2))]
+    rows += [row(f"r{i}", "c2", first + dt.timedelta(days=5 + i)) for i in range(40)]
+    df = frame(spark, rows).withColumn(PARTITION_COLUMN, F.to_date("timestamp")).cache()
+    rate = FraudRate(entity="merchant", window="7d", mature_only=False)  # ends within the delay
+    count = WindowAggregate(entity="card", aggregation="count", window="30d")
+    fs = FeatureSet(features=(rate, count), label_delay_s=7 * DAY)
+    assert history_seconds(fs, encodings=False) == 30 * DAY
+    day = dt.date(2024, 3, 1)
+    assert history_rows(df, day, day, 30 * DAY).where("label_time IS NOT NULL").count() == 0
+    assert compute_features(df, fs, vector_column=None).feature_names == (rate.name, count.name)
+    result = features_for_dates(df, fs, day, day)
+    assert result.feature_names == (rate.name, count.name), result.skipped
