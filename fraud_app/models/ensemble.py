@@ -40,6 +40,7 @@ from dlcore.serialization import (
 from dlcore.serialization.files import read_json
 from fraud_app import file_trust
 from fraud_app.errors import ModelLoadError, OutputPathError, UntrustedModelError
+from fraud_app.uris import local_path, redacted
 
 # /2 adds member_seals; /1 (saved before it) still loads. A version that reads /1 only
 # refuses a /2 file (member_seals is an unknown key to its seal check).
@@ -257,6 +258,20 @@ MODEL = file_trust.Trust(
     fresh="save or download the model again into a directory of your own",
     error=UntrustedModelError,
 )
+
+
+def local_model_path(uri: str, instead: str) -> Path:
+    """A model given as a path or `file:` URI, as the local path Python loads it from (pathlib
+    made `file:///m` a folder `file:/m`); a remote one (hdfs://, s3a://) refused naming
+    `instead`, the other way to give it."""
+    path = local_path(uri)
+    if path is None:
+        raise ModelLoadError(
+            f"model {redacted(uri)!r} is on remote storage, but the ensemble is loaded with "
+            f"Python on this machine: copy it here (e.g. `hdfs dfs -get`) and give that "
+            f"directory, or {instead}"
+        )
+    return path
 
 
 def local_ensemble_dir(path: str | Path) -> Path | None:

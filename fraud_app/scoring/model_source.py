@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fraud_app.errors import ModelLoadError, ScoringInputError
-from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir
-from fraud_app.uris import local_path, redacted
+from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir, local_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -61,13 +60,7 @@ def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
     """(ensemble directory, registered name, version): the version an alias or `latest`
     stood for, so scores name `3`, not `champion`; (None, None) outside the registry."""
     if not _URI.match(uri):
-        path = local_path(uri)  # a file: URI as its local path (pathlib made it `file:/...`)
-        if path is None:
-            raise ModelLoadError(
-                f"model {redacted(uri)!r} is on remote storage, but the ensemble is loaded with "
-                "Python on this machine: copy it here (e.g. `hdfs dfs -get`) and pass that "
-                "directory, or a registry URI such as models:/fraud-ensemble@champion"
-            )
+        path = local_model_path(uri, "a registry URI such as models:/fraud-ensemble@champion")
         found = local_ensemble_dir(path)
         if found is None:
             what = "does not exist" if not path.exists() else "holds no ensemble.json"

@@ -28,11 +28,11 @@ from pathlib import Path
 
 from fraud_app import file_trust
 from fraud_app.errors import ModelLoadError, UntrustedModelError
-from fraud_app.models.ensemble import MODEL, FraudEnsemble, local_ensemble_dir
+from fraud_app.models.ensemble import MODEL, FraudEnsemble, local_ensemble_dir, local_model_path
 from fraud_app.tracking.registry_lookup import absent, store_failed, version_number, versions_filter
 from fraud_app.tracking.relocation import beside_store, recorded_path
 from fraud_app.tracking.store_lock import sqlite_database
-from fraud_app.uris import local_path, redacted
+from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
@@ -170,13 +170,7 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
             f"runs:/ URI, e.g. {uri.strip()!r}"
         )
     if not uri.startswith(("models:/", "runs:/")):
-        path = local_path(uri)  # a file: URI as its local path (pathlib made it `file:/...`)
-        if path is None:
-            raise ModelLoadError(
-                f"{redacted(uri)} is on remote storage, but the ensemble is loaded with Python "
-                "on this machine: copy it here (e.g. `hdfs dfs -get`) and give that directory, "
-                "or give a models:/ or runs:/ URI"
-            )
+        path = local_model_path(uri, "a models:/ or runs:/ URI")
         found = local_ensemble_dir(path)  # also a fraud_app.ml model's data/ensemble
         if found is not None:
             return ResolvedModel(found)

@@ -64,7 +64,9 @@ def test_a_file_uri_model_is_its_directory_and_a_remote_one_is_named(tmp_path, m
     saved = h.linear_ensemble(1.0).save(tmp_path / "models" / "r1")
     assert resolve_model(f"file://{saved}").directory == saved
     assert load_scoring_model(f"file://{saved}").directory == saved  # `score`'s own path
-    with pytest.raises(ModelLoadError, match=r"^hdfs://nn:8020/f/models/r1 is on remote storage"):
+    with pytest.raises(
+        ModelLoadError, match=r"^model 'hdfs://nn:8020/f/models/r1' is on remote storage"
+    ):
         resolve_model("hdfs://nn:8020/f/models/r1")
     with pytest.raises(ModelLoadError, match=r"^model 'hdfs://nn:8020/f/m' is on remote storage"):
         load_scoring_model("hdfs://nn:8020/f/m")
