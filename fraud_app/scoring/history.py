@@ -5,7 +5,7 @@ The features are computed by the same code as the feature table
 (fraud_app.features.compile.compute_features) on the canonical rows from
 `start - history` to the end date, then the rows of the requested dates are kept.
 `history_seconds` is how far back a window feature can look: its window (+ its lag;
-fraud rates: window + label delay; velocity and relative_to: the baseline; novelty: its
+fraud rates: window + the longer of the label delay and their lag; velocity and relative_to: the baseline; novelty: its
 lookback + window + lag), a time_since_previous cap (fraud_app.features.lookback). No
 label delay on top: a label is a column of its own row, so a fraud counts at t only when
 its row is inside the window, whenever its label became known (docs/PROBES.md, session
