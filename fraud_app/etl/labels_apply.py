@@ -134,22 +134,24 @@ def _tally(classified: DataFrame) -> _Tally:
     fixing = F.col(lc.STATUS).isin(lc.FILL, lc.CORRECT)
     changed = F.struct("transaction_id", "label_time", lc.PUB["label_time"])
     counted = classified.groupBy(lc.STATUS, lc.LT_CHANGED, REASON).agg(
-        F.count(F.lit(1)), F.min(DETAIL),
-        F.collect_set(F.when(fixing, F.col(lc.PUB[PARTITION_COLUMN]))),
-        F.collect_set(F.when(fixing, F.to_date(lc.PUB["timestamp"]).cast("string"))),
-        F.min(F.when(F.col(lc.LT_CHANGED), changed)), lc.correction_example(),
+        F.count(F.lit(1)).alias("rows"), F.min(DETAIL).alias("detail"),
+        F.collect_set(F.when(fixing, F.col(lc.PUB[PARTITION_COLUMN]))).alias("dates"),
+        F.collect_set(F.when(fixing, F.to_date(lc.PUB["timestamp"]).cast("string"))).alias("days"),
+        F.min(F.when(F.col(lc.LT_CHANGED), changed)).alias("changed"),
+        lc.correction_example().alias("correction"),
     ).collect()  # fmt: skip
-    by_status = {s: sum(r[3] for r in counted if r[0] == s)
+    by_status = {s: sum(r["rows"] for r in counted if r[lc.STATUS] == s)
                  for s in (lc.FILL, lc.SAME, lc.DUP, lc.CORRECT)}  # fmt: skip
-    reasons = sorted({r[2] for r in counted if r[2] is not None})
+    reasons = sorted({r[REASON] for r in counted if r[REASON] is not None})
     return _Tally(
-        by_status, sum(r[3] for r in counted if r[1]),
-        changed_example=_changed_example(_least(r[7] for r in counted)),
-        correction_example=lc.describe_correction(_least(r[8] for r in counted)),
-        by_reason={c: sum(r[3] for r in counted if r[2] == c) for c in reasons},
-        reason_details={c: _least(r[4] for r in counted if r[2] == c) for c in reasons},
-        dates=sorted({d for r in counted for d in r[5]}),
-        days=sorted({d for r in counted for d in r[6]}),
+        by_status, sum(r["rows"] for r in counted if r[lc.LT_CHANGED]),
+        changed_example=_changed_example(_least(r["changed"] for r in counted)),
+        correction_example=lc.describe_correction(_least(r["correction"] for r in counted)),
+        by_reason={c: sum(r["rows"] for r in counted if r[REASON] == c) for c in reasons},
+        reason_details={c: _least(r["detail"] for r in counted if r[REASON] == c)
+                        for c in reasons},
+        dates=sorted({d for r in counted for d in r["dates"]}),
+        days=sorted({d for r in counted for d in r["days"]}),
     )  # fmt: skip
 
 
