@@ -101,6 +101,8 @@ def _evaluations(config: AppConfig, run: str, report: Path) -> list[Path]:
 
 def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | None) -> Kind:
     paths, kind = config.paths, Kind()
+    # test scores on remote storage (a URI root) are Spark's to remove: not listed here
+    scores_dir = paths.local_or_none("test_scores")
     for run in sorted(training_names(config)):
         model, report = (
             paths.local("models") / run,
@@ -120,14 +122,12 @@ def training_runs(config: AppConfig, holds: RegistryHolds, scoring_dir: Path | N
             kind.protected[run] = why
         elif scoring_dir is not None and _inside(scoring_dir, model):
             kind.protected[run] = "scoring.model names it"
-        # test scores on remote storage (a URI root) are Spark's to remove: not listed here
-        scores = paths.local_or_none("test_scores")
-        scores = model if scores is None else scores / run
+        scores = [] if scores_dir is None else [scores_dir / run]
         when = mtime(
-            next(p for p in (report, model / "ensemble.json", model, scores) if p.exists())
+            next(p for p in (report, model / "ensemble.json", model, *scores) if p.exists())
         )
         pages = paths.local("reports") / "dashboards" / run_dir_name(run)
-        parts = list(dict.fromkeys([model, scores, paths.local("checkpoints") / run, pages]))
+        parts = list(dict.fromkeys([model, *scores, paths.local("checkpoints") / run, pages]))
         parts += [*_evaluations(config, run, report), report]
         kind.items.append(Item("training_runs", run, when, tuple(p for p in parts if p.exists())))
         _by_hand(kind, run, run)
@@ -248,9 +248,8 @@ def unlock_audit(config: AppConfig) -> Kind:
     moved, its record not yet written), a damaged record, a file put there by hand."""
     from pipelines.unlock.clear import AUDIT_DIR
 
-    root, kind = config.paths.driver_dir(), Kind()
-    folder = root / AUDIT_DIR if root is not None else None
-    if folder is None or not folder.is_dir():
+    folder, kind = config.paths.driver_dir() / AUDIT_DIR, Kind()
+    if not folder.is_dir():
         return kind
     # a record's moved entry may be a link or a directory (a lock path that held no file,
     # moved aside as it was): removed as such, a link never followed (pipeline._delete)
