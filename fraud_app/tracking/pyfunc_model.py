@@ -8,7 +8,11 @@ Input: a pandas DataFrame with one numeric (float64) column per feature name, as
 model's signature lists them; MLflow enforces the signature, so the column names
 must match the model's feature names. Output: the fraud score per row
 (float64, the mean member probability), the same numbers as
-fraud_app.scoring.batch.score_dataframe on the same rows.
+fraud_app.scoring.batch.score_dataframe on the same rows. A row with a NaN (a JSON null),
+an infinite value or one beyond the float32 range is refused, as the batch scorer refuses it
+(`scoring.nonfinite: error`): it was scored, NaN (a served `{"fraud_score": NaN}`, not
+JSON) or a number from the clipped infinity, with HTTP 200. The error is an MlflowException
+(INVALID_PARAMETER_VALUE: HTTP 400 from `mlflow models serve`) naming rows and features.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import mlflow
 import numpy as np
 import pandas as pd
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
 
 class EnsembleModel(mlflow.pyfunc.PythonModel):
@@ -36,8 +42,27 @@ class EnsembleModel(mlflow.pyfunc.PythonModel):
                 f"feature name: {names}"
             )
         # The feature table stores float32; scoring casts to float32 exactly as Spark does.
-        X = model_input[names].to_numpy(dtype=np.float64).astype(np.float32)
+        with np.errstate(over="ignore"):  # a double beyond float32: inf, refused below
+            X = model_input[names].to_numpy(dtype=np.float64).astype(np.float32)
+        _refuse_nonfinite(X, names)
         return pd.Series(self.ensemble.predict_proba(X), name="fraud_score")
+
+
+def _refuse_nonfinite(X: np.ndarray, names: list[str]) -> None:
+    """The batch scorer's default (`scoring.nonfinite: error`) for NaN / infinite features."""
+    bad = ~np.isfinite(X)
+    rows = np.flatnonzero(bad.any(axis=1))
+    if not len(rows):
+        return
+    cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
+    shown = rows[:10].tolist()
+    raise MlflowException(
+        f"{len(rows)} of {len(X)} rows have NaN, missing or infinite features {cols} (rows "
+        f"{shown}{'...' if len(rows) > 10 else ''}; a value beyond +-3.4e38, the float32 range "
+        "the model reads, is infinite): expected a finite number in every feature column, as "
+        "the batch scorer requires; such a row has no fraud score",
+        error_code=INVALID_PARAMETER_VALUE,
+    )
 
 
 mlflow.models.set_model(EnsembleModel())
