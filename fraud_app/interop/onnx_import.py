@@ -12,7 +12,8 @@ Two entry points:
 - `ensemble_from_onnx`: a FraudEnsemble. A file written by `ensemble_to_onnx` comes back
   member by member with its feature names and metadata; any other graph becomes a
   one-member ensemble whose final Sigmoid, if any, is dropped (members output logits:
-  the ensemble applies the sigmoid, and BCE-with-logits fine-tunes them).
+  the ensemble applies the sigmoid, and BCE-with-logits fine-tunes them), with the
+  Identity / Dropout nodes after it (no-ops at inference).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.layers import Sequential, Sigmoid
+from dlcore.layers import Dropout, Sequential, Sigmoid
 from dlcore.model import Model
 from fraud_app.errors import OnnxConversionError, UnsupportedOnnxOpError
 from fraud_app.interop._deps import require_onnx
@@ -298,6 +299,15 @@ def _check_finite(parts: list[Part]) -> None:
                 )
 
 
+def _sigmoid_end(parts: list[Part]) -> int | None:
+    """Index of the final Sigmoid, also when Identity / Dropout (no-ops at inference) follow
+    it (a renaming Identity at the output: the ensemble applied its sigmoid to p); or None."""
+    end = len(parts)
+    while end > 1 and isinstance(parts[end - 1].layer, Dropout):
+        end -= 1
+    return end - 1 if end > 1 and isinstance(parts[end - 1].layer, Sigmoid) else None
+
+
 def model_from_onnx(source: Any, *, output: str | None = None) -> Model:
     """A dlcore Model computing graph output `output` (default: the only output)."""
     onnx = require_onnx()
@@ -367,8 +377,9 @@ def ensemble_from_onnx(
     else:
         _check_ops(g.nodes, SUPPORTED_OPS)
         parts, width = _parts(onnx, g, _pick_output(proto, output))
-        if len(parts) > 1 and isinstance(parts[-1].layer, Sigmoid):
-            parts = parts[:-1]
+        end = _sigmoid_end(parts)
+        if end is not None:
+            parts = parts[:end]
         else:
             logger.warning(
                 "the ONNX graph does not end in a Sigmoid; its output is taken as a logit"

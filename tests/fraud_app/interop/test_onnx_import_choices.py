@@ -82,3 +82,21 @@ def test_non_finite_weights_are_refused_at_import_naming_the_layer(tmp_path, cap
     err = capsys.readouterr().err
     assert "layer 'dense' (Linear): its W holds 1 non-finite value(s)" in err
     assert "learning rate" not in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("tail", [["Identity"], ["Dropout"], ["Identity", "Identity"]])
+def test_a_sigmoid_followed_by_identity_nodes_is_a_probability(tail, caplog):
+    """tf2onnx and renamed outputs end in Identity after the Sigmoid: the graph was taken as
+    ending in a logit (a WARNING said so) and the ensemble scored sigmoid(p), in [0.5, 0.73]."""
+    proto = _graph(W, outputs=("prob",))
+    graph = proto.graph
+    graph.node[-1].output[0] = "p0"
+    for k, op in enumerate(tail):
+        out = "prob" if k == len(tail) - 1 else f"p{k + 1}"
+        graph.node.append(helper.make_node(op, [f"p{k}"], [out], name=f"{op.lower()}{k}"))
+    X = np.random.default_rng(1).normal(size=(32, 3)).astype(np.float32)
+    expected = ort_run(proto, X, "prob").reshape(-1)  # onnxruntime's probability
+    ensemble = ensemble_from_onnx(proto)
+    np.testing.assert_allclose(ensemble.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    assert [type(x).__name__ for x in ensemble.members[0].layer.layers] == ["Linear"]
+    assert "does not end in a Sigmoid" not in caplog.text
