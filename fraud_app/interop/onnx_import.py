@@ -47,6 +47,7 @@ from fraud_app.interop.onnx_ops import (
     Context,
     Part,
     Step,
+    check_finite,
     convert_chain,
 )
 
@@ -260,7 +261,7 @@ def _parts(onnx: Any, g: _Graph, output: str, strip_prefix: str = "") -> tuple[l
 
 def _build(parts: list[Part], width: int) -> Model:
     """A dlcore Model of `parts`, with their arrays loaded (one flat ParamBuffer)."""
-    _check_finite(parts)
+    check_finite(parts)
     model = Model(Sequential([p.layer for p in parts], name="model"), in_features=width)
     for p in parts:
         for key, value in p.params.items():
@@ -283,20 +284,6 @@ def _pick_output(proto: Any, output: str | None) -> str:
             "of the fraud class"
         )
     return output
-
-
-def _check_finite(parts: list[Part]) -> None:
-    """Weights and statistics must be finite: a NaN in a file loaded and scored NaN, and
-    saving the ensemble failed naming a staging directory and advising a lower learning rate."""
-    for p in parts:
-        for key, value in {**p.params, **p.state}.items():
-            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
-            if bad:
-                raise OnnxConversionError(
-                    f"layer {p.layer.name!r} ({type(p.layer).__name__}): its {key} holds {bad} "
-                    "non-finite value(s) (NaN or inf); the file is damaged or the model it "
-                    "came from diverged. Export a model with finite weights"
-                )
 
 
 def _sigmoid_end(parts: list[Part]) -> int | None:
@@ -342,15 +329,21 @@ def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
     return members
 
 
-def _json_prop(meta: dict[str, str], key: str, default: str) -> Any:
-    """A JSON metadata_props value; a damaged one is named (it was a JSONDecodeError)."""
+def _json_prop(meta: dict[str, str], key: str, default: str, kind: type) -> Any:
+    """A JSON metadata_props value of type `kind` (or null); a damaged one is named (it was a
+    JSONDecodeError), as is one of another type (feature names "abc" were read as a, b, c)."""
     try:
-        return json.loads(meta.get(key) or default)
+        value = json.loads(meta.get(key) or default)
     except ValueError as exc:
-        raise OnnxConversionError(
-            f"metadata_props {key!r} is not valid JSON ({exc}); the file is damaged or was "
-            "edited. Export it again, or give --feature-names"
-        ) from exc
+        why = f"is not valid JSON ({exc})"
+    else:
+        if value is None or isinstance(value, kind):
+            return value
+        why = f"is a JSON {type(value).__name__}, expected a JSON {kind.__name__}"
+    raise OnnxConversionError(
+        f"metadata_props {key!r} {why}; the file is damaged, edited or written by another "
+        "tool. Export it again, or give --feature-names"
+    )
 
 
 def ensemble_from_onnx(
@@ -373,7 +366,7 @@ def ensemble_from_onnx(
             )
         _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
-        metadata = _json_prop(meta, "ensemble_metadata", "{}")
+        metadata = _json_prop(meta, "ensemble_metadata", "{}", dict)
     else:
         _check_ops(g.nodes, SUPPORTED_OPS)
         parts, width = _parts(onnx, g, _pick_output(proto, output))
@@ -392,7 +385,7 @@ def ensemble_from_onnx(
         members = [_build(parts, width)]
         metadata = {"source": "onnx", "producer": proto.producer_name}
     check_onnx(proto, _name(source))
-    names = feature_names or _json_prop(meta, "feature_names", "null")
+    names = feature_names or _json_prop(meta, "feature_names", "null", list)
     names = list(names or (f"feature_{i:03d}" for i in range(members[0].in_features)))
     if len(names) != members[0].in_features:
         raise OnnxConversionError(

@@ -319,6 +319,20 @@ CONVERTERS: dict[str, Callable[[Context, list[Step], int, int], tuple[Part, int]
 }
 
 
+def check_finite(parts: list[Part]) -> None:
+    """Weights and statistics must be finite: a NaN in a file loaded and scored NaN, and
+    saving the ensemble failed naming a staging directory and advising a lower learning rate."""
+    for p in parts:
+        for key, value in {**p.params, **p.state}.items():
+            bad = int(np.size(value) - np.count_nonzero(np.isfinite(value)))
+            if bad:
+                raise OnnxConversionError(
+                    f"layer {p.layer.name!r} ({type(p.layer).__name__}): its {key} holds {bad} "
+                    "non-finite value(s) (NaN or inf); the file is damaged or the model it "
+                    "came from diverged. Export a model with finite weights"
+                )
+
+
 def convert_chain(ctx: Context, steps: list[Step], width: int) -> list[Part]:
     """The dlcore layers computing `steps` (a chain from the graph input) on `width` features."""
     parts, i = [], 0

@@ -430,6 +430,22 @@ def test_damaged_metadata_json_is_named(tmp_path):
         ensemble_from_onnx(proto)
 
 
+@pytest.mark.parametrize(
+    "value, kind",
+    [('"abcd"', "str"), ('{"f1": 1, "f0": 0, "f2": 2, "f3": 3}', "dict")],
+)
+def test_feature_names_metadata_that_is_no_json_list_is_named(value, kind):
+    """A foreign file's feature_names of another JSON type: a string of 4 letters was read as
+    the names a, b, c, d, and a name -> index map as its keys in file order (f1 first)."""
+    proto = torch_style()
+    helper.set_model_props(proto, {"feature_names": value})
+    with pytest.raises(OnnxConversionError, match=rf"metadata_props 'feature_names' is a JSON "
+                       rf"{kind}, expected a JSON list; .*give --feature-names"):  # fmt: skip
+        ensemble_from_onnx(proto)
+    names = ["x0", "x1", "x2", "x3"]
+    assert ensemble_from_onnx(proto, feature_names=names).feature_names == names
+
+
 def test_a_damaged_tensor_or_type_in_a_foreign_file_is_named():
     """Files without our digest (PyTorch, Keras): a weight whose data does not fit its shape,
     or an input of no known type, ended in ValueError / KeyError tracebacks."""
