@@ -367,6 +367,8 @@ def ensemble_from_onnx(
         _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
         metadata = _json_prop(meta, "ensemble_metadata", "{}", dict)
+        if meta.get("model_version") and "model_version" not in metadata:  # export keeps it
+            metadata["model_version"] = meta["model_version"]
     else:
         _check_ops(g.nodes, SUPPORTED_OPS)
         parts, width = _parts(onnx, g, _pick_output(proto, output))
