@@ -41,7 +41,6 @@ from fraud_app.interop.onnx_export import (
     member_prefix,
 )
 from fraud_app.interop.onnx_ops import (
-    AFFINE_OPS,
     CONVERTERS,
     RAMP_OPS,
     Context,
@@ -49,6 +48,7 @@ from fraud_app.interop.onnx_ops import (
     Step,
     check_finite,
     convert_chain,
+    first_width,
 )
 
 logger = logging.getLogger(__name__)
@@ -181,6 +181,18 @@ def _check_ops(nodes: list[Any], allowed: tuple[str, ...]) -> None:
         )
 
 
+def _used_nodes(g: _Graph, output: str) -> list[Any]:
+    """The nodes `output` depends on: a label output's Greater / Cast / ArgMax beside the
+    probability named with --output was refused as an op with no dlcore layer."""
+    seen, todo = set(), [output]
+    while todo:
+        node = g.producers.get(todo.pop())
+        if node is not None and id(node) not in seen:
+            seen.add(id(node))
+            todo.extend(node.input)
+    return [n for n in g.nodes if id(n) in seen]
+
+
 def _chain(g: _Graph, output: str) -> list[Step]:
     """The nodes from the graph input to `output`, in order; each has ONE non-constant input."""
     steps, tensor = [], output
@@ -227,28 +239,10 @@ def _ramp_branch(g: _Graph, concat: Any) -> tuple[Any, ...] | None:
     return tuple(nodes[::-1]) if tensor == concat.input[0] else None
 
 
-def _first_width(ctx: Context, steps: list[Step]) -> int:
-    """Input width when the graph input's is dynamic: the first constant that fixes it."""
-    for step in steps:
-        op, node = step.node.op_type, step.node
-        if op in ("Gemm", "MatMul") and node.input[1] in ctx.consts:
-            B = np.asarray(ctx.consts[node.input[1]])
-            trans = op == "Gemm" and ctx.attrs(node).get("transB", 0)
-            return int(B.shape[-1] if trans else B.shape[0])
-        if op == "BatchNormalization" or op in AFFINE_OPS:
-            sizes = [np.asarray(ctx.consts[n]).size for n in node.input if n in ctx.consts]
-            if any(s > 1 for s in sizes):
-                return max(sizes)
-    raise OnnxConversionError(
-        "cannot tell the number of input features: the graph input has no static width and "
-        "no layer fixes it. Re-export with a static feature dimension"
-    )
-
-
 def _parts(onnx: Any, g: _Graph, output: str, strip_prefix: str = "") -> tuple[list[Part], int]:
     ctx = Context(onnx, g.consts, strip_prefix)
     steps = _chain(g, output)
-    width = g.input_width or _first_width(ctx, steps)
+    width = g.input_width or first_width(ctx, steps)
     parts = convert_chain(ctx, steps, width)
     declared = g.output_dims.get(output, [])
     if len(declared) == 2 and declared[1] not in (None, parts[-1].width):
@@ -299,9 +293,9 @@ def model_from_onnx(source: Any, *, output: str | None = None) -> Model:
     """A dlcore Model computing graph output `output` (default: the only output)."""
     onnx = require_onnx()
     proto = load_onnx(source)
-    g = _read_graph(onnx, proto)
-    _check_ops(g.nodes, SUPPORTED_OPS)
-    parts, width = _parts(onnx, g, _pick_output(proto, output))
+    g, chosen = _read_graph(onnx, proto), _pick_output(proto, output)
+    _check_ops(_used_nodes(g, chosen), SUPPORTED_OPS)
+    parts, width = _parts(onnx, g, chosen)
     check_onnx(proto, _name(source))
     return _build(parts, width)
 
@@ -370,8 +364,9 @@ def ensemble_from_onnx(
         if meta.get("model_version") and "model_version" not in metadata:  # export keeps it
             metadata["model_version"] = meta["model_version"]
     else:
-        _check_ops(g.nodes, SUPPORTED_OPS)
-        parts, width = _parts(onnx, g, _pick_output(proto, output))
+        chosen = _pick_output(proto, output)
+        _check_ops(_used_nodes(g, chosen), SUPPORTED_OPS)
+        parts, width = _parts(onnx, g, chosen)
         end = _sigmoid_end(parts)
         if end is not None:
             parts = parts[:end]

@@ -333,6 +333,24 @@ def check_finite(parts: list[Part]) -> None:
                 )
 
 
+def first_width(ctx: Context, steps: list[Step]) -> int:
+    """Input width when the graph input's is dynamic: the first constant that fixes it."""
+    for step in steps:
+        op, node = step.node.op_type, step.node
+        if op in ("Gemm", "MatMul") and node.input[1] in ctx.consts:
+            B = np.asarray(ctx.consts[node.input[1]])
+            trans = op == "Gemm" and ctx.attrs(node).get("transB", 0)
+            return int(B.shape[-1] if trans else B.shape[0])
+        if op == "BatchNormalization" or op in AFFINE_OPS:
+            sizes = [np.asarray(ctx.consts[n]).size for n in node.input if n in ctx.consts]
+            if any(s > 1 for s in sizes):
+                return max(sizes)
+    raise OnnxConversionError(
+        "cannot tell the number of input features: the graph input has no static width and "
+        "no layer fixes it. Re-export with a static feature dimension"
+    )
+
+
 def convert_chain(ctx: Context, steps: list[Step], width: int) -> list[Part]:
     """The dlcore layers computing `steps` (a chain from the graph input) on `width` features."""
     parts, i = [], 0

@@ -100,3 +100,31 @@ def test_a_sigmoid_followed_by_identity_nodes_is_a_probability(tail, caplog):
     np.testing.assert_allclose(ensemble.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
     assert [type(x).__name__ for x in ensemble.members[0].layer.layers] == ["Linear"]
     assert "does not end in a Sigmoid" not in caplog.text
+
+
+def _with_label_output():
+    """A probability and a label (probability > 0.5, Cast to int64) as two outputs, as
+    exporters of classifiers write them."""
+    proto = _graph(W, outputs=("prob",))
+    graph = proto.graph
+    graph.initializer.append(numpy_helper.from_array(np.array(0.5, np.float32), "half"))
+    graph.node.append(helper.make_node("Greater", ["prob", "half"], ["gt"], name="gt"))
+    graph.node.append(helper.make_node("Cast", ["gt"], ["label"], name="cast", to=7))
+    graph.output.insert(0, helper.make_tensor_value_info("label", TensorProto.INT64, [None, 1]))
+    onnx.checker.check_model(proto, full_check=True)
+    return proto
+
+
+def test_the_output_named_imports_though_another_output_uses_ops_without_a_layer():
+    """The ops on the way to the label were refused (`Cast (nodes ['cast']); Greater ...`)
+    though the probability named with --output needs none of them."""
+    proto = _with_label_output()
+    X = np.random.default_rng(2).normal(size=(16, 3)).astype(np.float32)
+    expected = ort_run(proto, X, "prob").reshape(-1)
+    ensemble = ensemble_from_onnx(proto, output="prob")
+    np.testing.assert_allclose(ensemble.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    assert model_from_onnx(proto, output="prob").predict(X).shape == (16, 1)
+    with pytest.raises(OnnxConversionError, match=r"outputs \['label', 'prob'\]: .*--output"):
+        ensemble_from_onnx(proto)
+    with pytest.raises(OnnxConversionError, match=r"Cast \(nodes \['cast'\]\); Greater"):
+        ensemble_from_onnx(proto, output="label")
