@@ -361,8 +361,6 @@ def ensemble_from_onnx(
         _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
         metadata = _json_prop(meta, "ensemble_metadata", "{}", dict)
-        if meta.get("model_version") and "model_version" not in metadata:  # export keeps it
-            metadata["model_version"] = meta["model_version"]
     else:
         chosen = _pick_output(proto, output)
         _check_ops(_used_nodes(g, chosen), SUPPORTED_OPS)

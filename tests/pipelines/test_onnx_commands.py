@@ -53,21 +53,6 @@ def test_export_onnx_writes_a_checked_graph_of_the_ensemble(ensemble_dir, tmp_pa
     assert load_onnx(out).model_version == 9
 
 
-def test_export_import_export_keeps_the_model_version_and_the_graph(ensemble_dir, tmp_path):
-    """The version recorded at the first export (the registry's, or --model-version) was lost
-    on import: the second export wrote sha256:<weights> instead of 7."""
-    first, second = tmp_path / "a.onnx", tmp_path / "b.onnx"
-    assert main(["export-onnx", str(ensemble_dir), str(first), "--model-version", "7"]) == 0
-    assert main(["import-onnx", str(first), str(tmp_path / "imported")]) == 0
-    assert main(["export-onnx", str(tmp_path / "imported"), str(second)]) == 0
-    a, b = load_onnx(first), load_onnx(second)
-    meta_a, meta_b = ({p.key: p.value for p in m.metadata_props} for m in (a, b))
-    assert b.model_version == 7 and meta_b["model_version"] == "7"
-    assert a.graph.SerializeToString() == b.graph.SerializeToString()
-    assert meta_b["feature_names"] == meta_a["feature_names"]
-    assert meta_b["scoring_threshold"] == meta_a["scoring_threshold"]
-
-
 def test_export_onnx_names_a_bad_model_uri(tmp_path, capsys):
     missing = tmp_path / "nowhere"
     assert main(["export-onnx", str(missing), str(tmp_path / "x.onnx")]) == 2
