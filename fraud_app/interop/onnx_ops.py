@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from dlcore.errors import ConfigError
 from dlcore.layers import (
     BatchNorm1d,
     Dropout,
@@ -236,6 +237,12 @@ def _batchnorm(ctx: Context, steps: list[Step], i: int, width: int) -> tuple[Par
         key: per_feature(ctx, step, k, width, key)
         for k, key in enumerate(("gamma", "beta", "running_mean", "running_var"), start=1)
     }
+    negative = int(np.count_nonzero(arrays["running_var"] < 0))
+    if negative:  # imported, it scored NaN for every row
+        raise OnnxConversionError(
+            f"{step.label}: running_var holds {negative} negative value(s); a variance is >= 0 "
+            "(every score would be NaN): the file is damaged or was edited"
+        )
     # ONNX momentum weighs the running statistic; dlcore's (PyTorch's) the batch statistic.
     momentum = float(f"{1.0 - attrs.get('momentum', 0.9):.6g}")
     layer = BatchNorm1d(
@@ -360,7 +367,12 @@ def convert_chain(ctx: Context, steps: list[Step], width: int) -> list[Part]:
                 f"{steps[i].label}: {steps[i].node.op_type} is imported only inside a "
                 "piecewise-linear encoding (Gather, Sub, Mul, Clip(0, 1), Concat)"
             )
-        part, used = CONVERTERS[steps[i].node.op_type](ctx, steps, i, width)
+        try:
+            part, used = CONVERTERS[steps[i].node.op_type](ctx, steps, i, width)
+        except ConfigError as exc:  # a layer's own check, e.g. epsilon 0 (named no node)
+            raise OnnxConversionError(
+                f"{steps[i].label}: {exc}; dlcore's layer does not take this value"
+            ) from exc
         parts.append(part)
         width, i = part.width, i + used
     return parts

@@ -279,6 +279,35 @@ def test_mismatched_per_feature_constant():
         model_from_onnx(proto)
 
 
+def _batchnorm(running_var, epsilon: float = 1e-5):
+    nodes = [
+        helper.make_node(
+            "BatchNormalization", ["x", "g", "b", "m", "v"], ["y"], name="bn", epsilon=epsilon
+        )
+    ]
+    inits = [const(k, np.ones(4)) for k in "gbm"] + [const("v", running_var)]
+    return graph_model(nodes, inits, n_out=4)
+
+
+def test_values_a_dlcore_layer_refuses_name_the_node():
+    """A negative running variance imported (exit 0) and every score was NaN; epsilon 0
+    (valid ONNX) stopped as `error: BatchNorm1d: eps must be ...`, no node or file named."""
+    with pytest.raises(
+        OnnxConversionError,
+        match=r"node 'bn' \(BatchNormalization\): running_var holds 2 negative value\(s\)",
+    ):
+        model_from_onnx(_batchnorm([1.0, -1.0, 2.0, -0.5]))
+    with pytest.raises(
+        OnnxConversionError,
+        match=r"node 'bn' \(BatchNormalization\): BatchNorm1d: eps must be .* Received: 0.0; "
+        r"dlcore's layer does not take this value",
+    ):
+        model_from_onnx(_batchnorm(np.ones(4), epsilon=0.0))
+    X = X4(8)  # a zero variance with a positive epsilon is fine, as in onnxruntime
+    proto = _batchnorm([0.0, 1.0, 2.0, 3.0])
+    np.testing.assert_allclose(model_from_onnx(proto).predict(X), ort_run(proto, X)[0], 1e-5)
+
+
 def test_graphs_that_are_not_layer_chains_are_refused():
     branch = [
         helper.make_node("Relu", ["x"], ["a"], name="left"),
