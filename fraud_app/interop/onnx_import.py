@@ -160,9 +160,10 @@ def _read_graph(onnx: Any, proto: Any) -> _Graph:
             f"graph input {inp.name!r} is {kind} with {len(dims)} dimensions; dlcore imports a "
             "float32 [batch, n_features] input. Re-export with a 2-D float32 input"
         )
-    producers = {o: n for n in graph.node if n.op_type != "Constant" for o in n.output if o}
+    nodes = list(graph.node)  # the same objects in `producers` (`_used_nodes` keeps ids)
+    producers = {o: n for n in nodes if n.op_type != "Constant" for o in n.output if o}
     outputs = {o.name: _dims(o) for o in graph.output}
-    return _Graph(consts, producers, list(graph.node), inp.name, dims[1], outputs)
+    return _Graph(consts, producers, nodes, inp.name, dims[1], outputs)
 
 
 def _check_ops(nodes: list[Any], allowed: tuple[str, ...]) -> None:
