@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -181,6 +182,33 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame |
         raise _unreadable(path, exc, columns) from exc
 
 
+def _score_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c == "fraud_score" or c.startswith(("member_", "baseline_"))]
+
+
+def finite_scores(df: pd.DataFrame | None, path: Path) -> pd.DataFrame | None:
+    """The test scores, or a DashboardInputError naming each score column (ensemble,
+    member, baseline) with NaN or infinite values among the labelled rows (the rows the
+    pages draw): a NaN sorts below every number, so a member that scored every normal NaN
+    drew AP and AUC 1.000, and a NaN ensemble score took the whole model-quality page
+    (headline figures and registry decision too) down with a ConfigError."""
+    if df is None:
+        return None
+    rows = df["label"].notna().to_numpy() if "label" in df.columns else slice(None)
+    bad = []
+    for col in _score_columns(df):
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)[rows]
+        if n := int(values.size - np.count_nonzero(np.isfinite(values))):
+            bad.append(f"{col} {n:,} of {values.size:,}")
+    if bad:
+        raise DashboardInputError(
+            f"{path}: scores must be finite; NaN, infinite or not numbers among the labelled "
+            f"rows: {', '.join(bad)}. Score the test window again (`fraud-app train` writes "
+            "it) with a model that gives finite scores"
+        )
+    return df
+
+
 def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
     if path is None or not path.exists() or n <= 0:
         return None
@@ -241,7 +269,11 @@ def load_run(
         ensemble = _optional_json(sources.models / run / "ensemble.json") or {}
         data.model_meta = ensemble.get("metadata") or {}
     if sources.scores is not None:
-        data.scores = _tolerant(data, "scores", lambda: read_parquet(sources.scores / run))
+        data.scores = _tolerant(
+            data,
+            "scores",
+            lambda: finite_scores(read_parquet(sources.scores / run), sources.scores / run),
+        )
     data.evaluations = _matching(index, "evaluation", run, training)
     data.scoring = _matching(index, "scoring", run, training)
     data.validations = _validation_reports(index, run, training_path)
