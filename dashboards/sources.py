@@ -73,6 +73,13 @@ class RunData:
     unreadable: dict[str, str] = field(default_factory=dict)
 
 
+READ_AS = {"evaluation": "evaluations", "scoring": "scoring"}  # file prefix -> RunData field
+UNMATCHED = (
+    "; it may be about this run's model, so what it holds is not shown here (a report of "
+    "another model: move it out of the reports folder)"
+)
+
+
 def _optional_json(path: Path | None) -> dict[str, Any] | None:
     return read_json(path) if path is not None and path.is_file() else None
 
@@ -108,18 +115,25 @@ def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
     return bool(uri) and (uri == model_path or Path(uri).name == run)
 
 
-def _matching(index: ReportIndex, prefix: str, run: str, training: dict) -> list[dict[str, Any]]:
-    """The reports `<prefix>-*.json` about this run's model, by file name; a broken one
-    fails the run (as it did when each run parsed them all). Only the matching ones are
-    read in full."""
+def _matching(
+    index: ReportIndex, prefix: str, run: str, training: dict, broken: list[str]
+) -> list[dict[str, Any]]:
+    """The reports `<prefix>-*.json` about this run's model, by file name; only the
+    matching ones are read in full. A report that cannot be read may be about this run's
+    model: its error goes to `broken` (the run's pages say what is not shown). It failed
+    the run before: one scoring summary of ANY model cut while written kept every run's
+    pages at their last render, figures of the day before, with no word on them."""
     docs = []
     for entry in index.entries(f"{prefix}-*.json"):
         path = entry.path
         own = path.stem == f"{prefix}-{run}"
-        if own or belongs_to(entry.doc(), run, training):
-            doc = index.read(path)  # rewritten since it was indexed: match it again
-            if own or belongs_to(doc, run, training):
-                docs.append({**doc, "_file": path.name})
+        try:
+            if own or belongs_to(entry.doc(), run, training):
+                doc = index.read(path)  # rewritten since it was indexed: match it again
+                if own or belongs_to(doc, run, training):
+                    docs.append({**doc, "_file": path.name})
+        except DashboardInputError as exc:
+            broken.append(str(exc))
     return docs
 
 
@@ -274,8 +288,11 @@ def load_run(
             "scores",
             lambda: finite_scores(read_parquet(sources.scores / run), sources.scores / run),
         )
-    data.evaluations = _matching(index, "evaluation", run, training)
-    data.scoring = _matching(index, "scoring", run, training)
+    for name in ("evaluation", "scoring"):
+        broken: list[str] = []
+        setattr(data, READ_AS[name], _matching(index, name, run, training, broken))
+        if broken:  # shown by the sections that read them (unreadable_reports)
+            data.unreadable[READ_AS[name]] = "; ".join(broken) + UNMATCHED
     data.validations = _validation_reports(index, run, training_path)
     if sources.canonical is not None:
         data.etl = _optional_json(sources.canonical / "_etl_report.json")

@@ -54,6 +54,8 @@ def sections(data: RunData, options: QualityOptions) -> list[Section]:
             out.append(unreadable_section("Test-window scores", data.unreadable["scores"]))
         out += _card_precision(None, data, options.card_k) or []
     out += [s for s in (_evaluation_budgets(data), _patterns(data)) if s]
+    if "evaluations" in data.unreadable:  # the headline rows, budgets, patterns read them
+        out.append(unreadable_section("Saved evaluations", data.unreadable["evaluations"]))
     return out
 
 
