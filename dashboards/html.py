@@ -7,9 +7,11 @@ and no network.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import numbers
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -270,14 +272,22 @@ def figure(fig: go.Figure, label: str) -> str:
     """One figure as a div (plotly.js comes from the page's script tag); its text from
     data escaped for plotly.js (`plain_labels`)."""
     plain_labels(fig)
+    draft = uuid.uuid4().hex  # no text of the data holds it
     div = fig.to_html(
         full_html=False,
         include_plotlyjs=False,
+        div_id=draft,
         default_width="100%",
         default_height=f"{fig.layout.height or 380}px",
         config={"responsive": True, "displaylogo": False},
         validate=False,  # the figure objects were validated when they were built
     )
+    # the div's id from what it draws, not plotly's random one: the same inputs give the
+    # same page bytes (a re-render that changed nothing showed as changed in every diff)
+    stable = (
+        "plot-" + hashlib.sha256(f"{label}\0{div.replace(draft, '')}".encode()).hexdigest()[:16]
+    )
+    div = div.replace(draft, stable)
     return f'<figure class="plot" role="group" aria-label="{esc(label)}">{div}</figure>'
 
 
