@@ -200,27 +200,33 @@ def _score_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c == "fraud_score" or c.startswith(("member_", "baseline_"))]
 
 
-def finite_scores(df: pd.DataFrame | None, path: Path) -> pd.DataFrame | None:
-    """The test scores, or a DashboardInputError naming each score column (ensemble,
-    member, baseline) with NaN or infinite values among the labelled rows (the rows the
-    pages draw): a NaN sorts below every number, so a member that scored every normal NaN
-    drew AP and AUC 1.000, and a NaN ensemble score took the whole model-quality page
-    (headline figures and registry decision too) down with a ConfigError."""
+def finite_scores(df: pd.DataFrame | None, path: Path, data: RunData) -> pd.DataFrame | None:
+    """The test scores whose score columns (ensemble, member, baseline) are finite among
+    the labelled rows (the rows the pages draw). A NaN sorts below every number: a member
+    that scored every normal NaN drew AP and AUC 1.000, and a NaN ensemble score took the
+    whole model-quality page (headline figures, registry decision) down. A member or
+    baseline column that is not finite is left out, named in `data.unreadable`
+    ("score_columns"); a `fraud_score` that is not is a DashboardInputError (the sections
+    that read the scores say so)."""
     if df is None:
         return None
     rows = df["label"].notna().to_numpy() if "label" in df.columns else slice(None)
-    bad = []
+    bad = {}
     for col in _score_columns(df):
         values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)[rows]
         if n := int(values.size - np.count_nonzero(np.isfinite(values))):
-            bad.append(f"{col} {n:,} of {values.size:,}")
-    if bad:
-        raise DashboardInputError(
-            f"{path}: scores must be finite; NaN, infinite or not numbers among the labelled "
-            f"rows: {', '.join(bad)}. Score the test window again (`fraud-app train` writes "
-            "it) with a model that gives finite scores"
-        )
-    return df
+            bad[col] = f"{col} {n:,} of {values.size:,}"
+    if not bad:
+        return df
+    why = (
+        f"{path}: scores must be finite; NaN, infinite or not numbers among the labelled "
+        f"rows: {', '.join(bad.values())}. Score the test window again (`fraud-app train` "
+        "writes it) with a model that gives finite scores"
+    )
+    if "fraud_score" in bad:
+        raise DashboardInputError(why)
+    data.unreadable["score_columns"] = f"{why}; left out of the curves"
+    return df.drop(columns=list(bad))
 
 
 def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
@@ -286,12 +292,12 @@ def load_run(
         data.scores = _tolerant(
             data,
             "scores",
-            lambda: finite_scores(read_parquet(sources.scores / run), sources.scores / run),
+            lambda: finite_scores(read_parquet(sources.scores / run), sources.scores / run, data),
         )
     for name in ("evaluation", "scoring"):
         broken: list[str] = []
         setattr(data, READ_AS[name], _matching(index, name, run, training, broken))
-        if broken:  # shown by the sections that read them (unreadable_reports)
+        if broken:  # shown by the sections that read them
             data.unreadable[READ_AS[name]] = "; ".join(broken) + UNMATCHED
     data.validations = _validation_reports(index, run, training_path)
     if sources.canonical is not None:

@@ -1,10 +1,10 @@
 """NaN or infinite scores in a run's test scores. A NaN sorts below every number, so a
 member that scored every normal row NaN drew `member 00 (AP 1.000)` / `(AUC 1.000)` on the
-model-quality page (and the stills), exit 0; a NaN ensemble score raised dlcore's
-ConfigError in the threshold table and the WHOLE page became "could not be drawn" (its
-headline figures and registry decision too). Now the test scores are named as unreadable:
-the sections that read them say why, the others are drawn, and the run counts as
-partly drawn (exit 3)."""
+model-quality page, exit 0; a NaN ensemble score raised dlcore's ConfigError in the
+threshold table and the WHOLE page became "could not be drawn" (its headline figures and
+registry decision too). Now such a member or baseline column is left out of the curves and
+named; NaN ensemble scores take out the sections that read the scores, named, and the
+others are drawn; either way the run counts as partly drawn (exit 3)."""
 
 from __future__ import annotations
 
@@ -52,11 +52,12 @@ def test_a_member_scoring_every_normal_nan_draws_no_perfect_curve(tmp_path):
     normals = int((df["label"] == 0).sum())
     page, unreadable = _render(src)
     assert "member 00 (AUC" not in page and "member 00 (AP" not in page  # was 1.000 both
+    assert "member 01 (AUC" in page and "ensemble (AUC" in page  # the others are drawn
     why = f"member_00 {normals:,} of {len(df):,}"
     assert f"Not drawn: {src.scores / 'r1'}: scores must be finite" in page and why in page
-    assert len(unreadable) == 1 and why in unreadable[0]
-    plots = {p.name for p in (src.output / "r1" / "plots").glob("*.svg")}
-    assert plots == {"training_loss.svg", "validation_ap.svg"}  # no AUC 1.000 in a still
+    titles = re.findall(r"<h2>(.*?)</h2>", page)
+    assert titles[2:5] == ["Curves left out", "Precision-recall", "ROC"]
+    assert len(unreadable) == 1 and why in unreadable[0]  # exit 3
 
 
 def test_nan_ensemble_scores_leave_the_sections_that_do_not_read_them(tmp_path):
