@@ -7,9 +7,11 @@ and no network.
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 import numbers
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -124,8 +126,14 @@ def fmt_seconds(x) -> str:
 
 
 # -- HTML pieces ---------------------------------------------------------------------------
+# Unicode bidi controls (embeddings, overrides, isolates): a name holding U+202E showed
+# the rest of its cell or label reversed ("Trojan Source", CVE-2021-42574); shown as
+# their code points instead
+_BIDI = {c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
+
+
 def esc(text) -> str:
-    return html.escape(str(text))
+    return html.escape(str(text).translate(_BIDI))
 
 
 def table(
@@ -232,7 +240,7 @@ def plot_text(value):
     know vanished. Anything but text is returned as it is. Data put into a hover template
     goes through it too (`plain_labels` leaves templates alone)."""
     if isinstance(value, str):
-        return html.escape(value, quote=False)
+        return html.escape(value.translate(_BIDI), quote=False)
     if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
         return [plot_text(v) for v in value.tolist()]
     if isinstance(value, list | tuple) and any(isinstance(v, str | list | tuple) for v in value):
@@ -270,14 +278,22 @@ def figure(fig: go.Figure, label: str) -> str:
     """One figure as a div (plotly.js comes from the page's script tag); its text from
     data escaped for plotly.js (`plain_labels`)."""
     plain_labels(fig)
+    draft = uuid.uuid4().hex  # no text of the data holds it
     div = fig.to_html(
         full_html=False,
         include_plotlyjs=False,
+        div_id=draft,
         default_width="100%",
         default_height=f"{fig.layout.height or 380}px",
         config={"responsive": True, "displaylogo": False},
         validate=False,  # the figure objects were validated when they were built
     )
+    # the div's id from what it draws, not plotly's random one: the same inputs give the
+    # same page bytes (a re-render that changed nothing showed as changed in every diff)
+    stable = (
+        "plot-" + hashlib.sha256(f"{label}\0{div.replace(draft, '')}".encode()).hexdigest()[:16]
+    )
+    div = div.replace(draft, stable)
     return f'<figure class="plot" role="group" aria-label="{esc(label)}">{div}</figure>'
 
 

@@ -120,7 +120,7 @@ def render_run(
     written = [] if options.inline_plotlyjs else [ensure_plotly(sources.output)]
     counts = {}
     for stem, title in PAGES.items():
-        secs = _page_sections(run, stem, data, options)
+        secs = _page_sections(run, stem, data, options, unreadable)
         counts[stem] = len(secs)
         written.append(
             _write(
@@ -136,18 +136,23 @@ def render_run(
     return written
 
 
-def _page_sections(run: str, stem: str, data: RunData, options: DashboardOptions) -> list[Section]:
+def _page_sections(
+    run: str, stem: str, data: RunData, options: DashboardOptions, unreadable: list[str] | None
+) -> list[Section]:
     """The sections of one page, or one section saying why the page could not be drawn
-    (logged as a WARNING): the other pages are drawn all the same."""
+    (logged as a WARNING, and a line in `unreadable`: a page left undrawn exited 0, as if
+    all were drawn): the other pages are drawn all the same."""
     try:
         return _sections(stem, data, options)
     except DashboardInputError as exc:  # one broken input must not hide the other pages
-        logger.warning("dashboards: run %s, page %s: %s", run, stem, exc)
-        return [Section("This page could not be drawn", paragraph(str(exc)))]
+        why = str(exc)
     except LAYOUT_ERRORS as exc:  # a value of another type than the writer's (e.g. text)
-        logger.warning("dashboards: run %s, page %s: %s", run, stem, _layout_message(exc))
         logger.debug("dashboards: the drawing error", exc_info=True)
-        return [Section("This page could not be drawn", paragraph(_layout_message(exc)))]
+        why = _layout_message(exc)
+    logger.warning("dashboards: run %s, page %s: %s", run, stem, why)
+    if unreadable is not None:
+        unreadable.append(f"run {run}: page {stem} not drawn: {why}")
+    return [Section("This page could not be drawn", paragraph(why))]
 
 
 def _write_stills(out: Path, data: RunData) -> list[Path]:
@@ -260,16 +265,23 @@ def render_backtest(
     return written
 
 
-def render_backtests(sources: Sources, options: DashboardOptions | None = None) -> list[Path]:
-    """A page per backtest report; a broken report is logged and skipped."""
+def render_backtests(
+    sources: Sources, options: DashboardOptions | None = None, unreadable: list[str] | None = None
+) -> list[Path]:
+    """A page per backtest report; a broken report is logged, skipped and added to
+    `unreadable` (it was logged only: `fraud-app dashboards` exited 0)."""
     written: list[Path] = []
     for run in list_backtests(sources):
         try:
             written += render_backtest(sources, run, options)
+            continue
         except DashboardInputError as exc:
-            logger.warning("dashboards: backtest %s: %s", run, exc)
+            why = str(exc)
         except LAYOUT_ERRORS as exc:
-            logger.warning("dashboards: backtest %s: %s", run, _layout_message(exc))
+            why = _layout_message(exc)
+        logger.warning("dashboards: backtest %s: %s", run, why)
+        if unreadable is not None:
+            unreadable.append(f"backtest {run} not drawn: {why}")
     return written
 
 
@@ -375,7 +387,7 @@ def render_all(
                 unreadable.append(f"run {run} skipped whole: {_layout_message(exc)}")
     for run in backtests:  # asked for by name: a broken report is an error, not a warning
         written += render_backtest(sources, run, options)
-    written += render_backtests(sources, options)
+    written += render_backtests(sources, options, unreadable)
     written.append(render_index(sources))
     return list(dict.fromkeys(written))  # the shared bundle once, not once per run
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
@@ -72,6 +73,13 @@ class RunData:
     unreadable: dict[str, str] = field(default_factory=dict)
 
 
+READ_AS = {"evaluation": "evaluations", "scoring": "scoring"}  # file prefix -> RunData field
+UNMATCHED = (
+    "; it may be about this run's model, so what it holds is not shown here (a report of "
+    "another model: move it out of the reports folder)"
+)
+
+
 def _optional_json(path: Path | None) -> dict[str, Any] | None:
     return read_json(path) if path is not None and path.is_file() else None
 
@@ -107,18 +115,25 @@ def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
     return bool(uri) and (uri == model_path or Path(uri).name == run)
 
 
-def _matching(index: ReportIndex, prefix: str, run: str, training: dict) -> list[dict[str, Any]]:
-    """The reports `<prefix>-*.json` about this run's model, by file name; a broken one
-    fails the run (as it did when each run parsed them all). Only the matching ones are
-    read in full."""
+def _matching(
+    index: ReportIndex, prefix: str, run: str, training: dict, broken: list[str]
+) -> list[dict[str, Any]]:
+    """The reports `<prefix>-*.json` about this run's model, by file name; only the
+    matching ones are read in full. A report that cannot be read may be about this run's
+    model: its error goes to `broken` (the run's pages say what is not shown). It failed
+    the run before: one scoring summary of ANY model cut while written kept every run's
+    pages at their last render, figures of the day before, with no word on them."""
     docs = []
     for entry in index.entries(f"{prefix}-*.json"):
         path = entry.path
         own = path.stem == f"{prefix}-{run}"
-        if own or belongs_to(entry.doc(), run, training):
-            doc = index.read(path)  # rewritten since it was indexed: match it again
-            if own or belongs_to(doc, run, training):
-                docs.append({**doc, "_file": path.name})
+        try:
+            if own or belongs_to(entry.doc(), run, training):
+                doc = index.read(path)  # rewritten since it was indexed: match it again
+                if own or belongs_to(doc, run, training):
+                    docs.append({**doc, "_file": path.name})
+        except DashboardInputError as exc:
+            broken.append(str(exc))
     return docs
 
 
@@ -181,6 +196,39 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame |
         raise _unreadable(path, exc, columns) from exc
 
 
+def _score_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if c == "fraud_score" or c.startswith(("member_", "baseline_"))]
+
+
+def finite_scores(df: pd.DataFrame | None, path: Path, data: RunData) -> pd.DataFrame | None:
+    """The test scores whose score columns (ensemble, member, baseline) are finite among
+    the labelled rows (the rows the pages draw). A NaN sorts below every number: a member
+    that scored every normal NaN drew AP and AUC 1.000, and a NaN ensemble score took the
+    whole model-quality page (headline figures, registry decision) down. A member or
+    baseline column that is not finite is left out, named in `data.unreadable`
+    ("score_columns"); a `fraud_score` that is not is a DashboardInputError (the sections
+    that read the scores say so)."""
+    if df is None:
+        return None
+    rows = df["label"].notna().to_numpy() if "label" in df.columns else slice(None)
+    bad = {}
+    for col in _score_columns(df):
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)[rows]
+        if n := int(values.size - np.count_nonzero(np.isfinite(values))):
+            bad[col] = f"{col} {n:,} of {values.size:,}"
+    if not bad:
+        return df
+    why = (
+        f"{path}: scores must be finite; NaN, infinite or not numbers among the labelled "
+        f"rows: {', '.join(bad.values())}. Score the test window again (`fraud-app train` "
+        "writes it) with a model that gives finite scores"
+    )
+    if "fraud_score" in bad:
+        raise DashboardInputError(why)
+    data.unreadable["score_columns"] = f"{why}; left out of the curves"
+    return df.drop(columns=list(bad))
+
+
 def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
     if path is None or not path.exists() or n <= 0:
         return None
@@ -241,9 +289,16 @@ def load_run(
         ensemble = _optional_json(sources.models / run / "ensemble.json") or {}
         data.model_meta = ensemble.get("metadata") or {}
     if sources.scores is not None:
-        data.scores = _tolerant(data, "scores", lambda: read_parquet(sources.scores / run))
-    data.evaluations = _matching(index, "evaluation", run, training)
-    data.scoring = _matching(index, "scoring", run, training)
+        data.scores = _tolerant(
+            data,
+            "scores",
+            lambda: finite_scores(read_parquet(sources.scores / run), sources.scores / run, data),
+        )
+    for name in ("evaluation", "scoring"):
+        broken: list[str] = []
+        setattr(data, READ_AS[name], _matching(index, name, run, training, broken))
+        if broken:  # shown by the sections that read them
+            data.unreadable[READ_AS[name]] = "; ".join(broken) + UNMATCHED
     data.validations = _validation_reports(index, run, training_path)
     if sources.canonical is not None:
         data.etl = _optional_json(sources.canonical / "_etl_report.json")

@@ -47,6 +47,8 @@ def sections(data: RunData, options: QualityOptions) -> list[Section]:
     if scores is not None and {"label", "fraud_score"} <= set(scores.columns):
         scores = scores[scores["label"].notna()]
         budget = _budget(data, options)
+        if "score_columns" in data.unreadable:  # a member or baseline without finite scores
+            out.append(unreadable_section("Curves left out", data.unreadable["score_columns"]))
         out += [_curves(scores, "pr"), _curves(scores, "roc"), _histogram(scores)]
         out += [_threshold(scores, budget), *_card_precision(scores, data, options.card_k)]
     else:
@@ -54,6 +56,8 @@ def sections(data: RunData, options: QualityOptions) -> list[Section]:
             out.append(unreadable_section("Test-window scores", data.unreadable["scores"]))
         out += _card_precision(None, data, options.card_k) or []
     out += [s for s in (_evaluation_budgets(data), _patterns(data)) if s]
+    if "evaluations" in data.unreadable:  # the headline rows, budgets, patterns read them
+        out.append(unreadable_section("Saved evaluations", data.unreadable["evaluations"]))
     return out
 
 

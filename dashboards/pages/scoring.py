@@ -23,6 +23,7 @@ from dashboards.html import (
     style,
     subplots,
     table,
+    unreadable_section,
 )
 from dashboards.prep.drift import (
     DEFAULT_THRESHOLD,
@@ -47,8 +48,12 @@ def merged_dates(summaries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def sections(data: RunData, psi_threshold: float = DEFAULT_THRESHOLD) -> list[Section]:
-    if not data.scoring:
-        return []
+    why = data.unreadable.get("scoring")  # a summary that may be this run's model's
+    broken = [unreadable_section("Scoring summaries", why)] if why else []
+    return broken + _sections(data, psi_threshold) if data.scoring else broken
+
+
+def _sections(data: RunData, psi_threshold: float) -> list[Section]:
     latest = max(data.scoring, key=lambda s: str(s.get("created_at", "")))
     dates = merged_dates(data.scoring)
     out = [_jobs(data.scoring)]

@@ -49,6 +49,11 @@ def _arrays(labels, scores) -> tuple[np.ndarray, np.ndarray]:
         )
     if y.size and not np.isin(y, (0.0, 1.0)).all():
         raise DashboardInputError("labels must be 0 or 1. Received other values")
+    if bad := int(s.size - np.count_nonzero(np.isfinite(s))):  # dlcore.metrics refuses them too
+        raise DashboardInputError(
+            f"scores must be finite: {bad} of {s.size} are NaN or infinite (a NaN sorts below "
+            "every number: a model that scored every normal NaN drew AUC 1.000)"
+        )
     return y, s
 
 

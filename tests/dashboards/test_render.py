@@ -115,10 +115,9 @@ def test_bad_inputs_are_named(small_run, tmp_path):
     with pytest.raises(DashboardInputError, match=r"no training report .*training-nope.json.*r1"):
         load_run(small_run, "nope")
     (small_run.reports / "evaluation-broken.json").write_text("{not json")
-    with pytest.raises(
-        DashboardInputError, match=r"evaluation-broken.json: cannot read it as JSON"
-    ):
-        load_run(small_run, "r1")
+    # it may be r1's: named for the sections that read evaluations (it failed the run)
+    why = load_run(small_run, "r1").unreadable["evaluations"]
+    assert why.startswith(f"{small_run.reports / 'evaluation-broken.json'}: cannot read it as JSON")
 
 
 def test_render_logs_the_time(small_run, caplog):
