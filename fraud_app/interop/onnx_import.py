@@ -332,9 +332,11 @@ def _json_prop(meta: dict[str, str], key: str, default: str, kind: type) -> Any:
     except ValueError as exc:
         why = f"is not valid JSON ({exc})"
     else:
-        if value is None or isinstance(value, kind):
+        odd = [v for v in value if not isinstance(v, str)] if isinstance(value, list) else []
+        if value is None or (isinstance(value, kind) and not odd):
             return value
         why = f"is a JSON {type(value).__name__}, expected a JSON {kind.__name__}"
+        why += f" of strings (it holds {odd[:3]})" if odd else ""
     raise OnnxConversionError(
         f"metadata_props {key!r} {why}; the file is damaged, edited or written by another "
         "tool. Export it again, or give --feature-names"
@@ -381,12 +383,14 @@ def ensemble_from_onnx(
         members = [_build(parts, width)]
         metadata = {"source": "onnx", "producer": proto.producer_name}
     check_onnx(proto, _name(source))
-    names = feature_names or _json_prop(meta, "feature_names", "null", list)
-    names = list(names or (f"feature_{i:03d}" for i in range(members[0].in_features)))
-    if len(names) != members[0].in_features:
+    names, width = feature_names, members[0].in_features  # [] is 0 names: it was feature_000..
+    if names is None:
+        names = _json_prop(meta, "feature_names", "null", list)
+    names = list(names if names is not None else (f"feature_{i:03d}" for i in range(width)))
+    if len(names) != width:
+        where = "were given" if feature_names is not None else "are in metadata 'feature_names'"
         raise OnnxConversionError(
-            f"{len(names)} feature names were given but the model takes "
-            f"{members[0].in_features} features"
+            f"{len(names)} feature names {where} but the model takes {width} features"
         )
     repeated = sorted({n for n in names if names.count(n) > 1})
     if "" in names or repeated:  # the scorer and the pyfunc signature look features up by name
