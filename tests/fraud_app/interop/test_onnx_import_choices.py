@@ -128,3 +128,31 @@ def test_the_output_named_imports_though_another_output_uses_ops_without_a_layer
         ensemble_from_onnx(proto)
     with pytest.raises(OnnxConversionError, match=r"Cast \(nodes \['cast'\]\); Greater"):
         ensemble_from_onnx(proto, output="label")
+
+
+def test_an_op_without_a_layer_behind_a_later_input_of_the_named_output_is_still_named():
+    """The pruning to the named output follows every input of a node, not only the first:
+    Add(bias, Erf(x)) reaches Erf through input 1 (a pruning that followed input 0 alone
+    passed every other test, and here said `Erf is imported only inside a piecewise-linear
+    encoding`)."""
+    nodes = [
+        helper.make_node("Erf", ["features"], ["e"], name="erf"),
+        helper.make_node("Add", ["bias", "e"], ["a"], name="add"),
+        helper.make_node("MatMul", ["a", "W"], ["logit"], name="dense"),
+        helper.make_node("Sigmoid", ["logit"], ["prob"], name="sigmoid"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "erf",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, [None, 1]) for o in ("logit", "prob")],
+        initializer=[
+            numpy_helper.from_array(W.astype(np.float32), "W"),
+            numpy_helper.from_array(np.ones(3, np.float32), "bias"),
+        ],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(proto, full_check=True)
+    for import_ in (ensemble_from_onnx, model_from_onnx):
+        with pytest.raises(OnnxConversionError, match=r"no dlcore layer: Erf \(nodes \['erf'\]\)"):
+            import_(proto, output="prob")
