@@ -109,6 +109,7 @@ class _Graph:
     input_name: str
     input_width: int | None
     output_dims: dict[str, list]
+    unread: dict[str, OnnxConversionError]  # Constants we cannot read: named if an output uses one
 
 
 def _tensor(onnx: Any, tensor: Any) -> np.ndarray:
@@ -141,10 +142,12 @@ def _dims(value_info: Any) -> list:
 
 def _read_graph(onnx: Any, proto: Any) -> _Graph:
     graph = proto.graph
-    consts = {t.name: _tensor(onnx, t) for t in graph.initializer}
-    for node in graph.node:
-        if node.op_type == "Constant":
+    consts, unread = {t.name: _tensor(onnx, t) for t in graph.initializer}, {}
+    for node in (n for n in graph.node if n.op_type == "Constant"):
+        try:  # another output's string labels were refused though --output needs none
             consts[node.output[0]] = _constant(onnx, node)
+        except OnnxConversionError as exc:
+            unread[node.output[0]] = exc
     inputs = [i for i in graph.input if i.name not in consts]
     if len(inputs) != 1:
         raise OnnxConversionError(
@@ -163,7 +166,7 @@ def _read_graph(onnx: Any, proto: Any) -> _Graph:
     nodes = list(graph.node)  # the same objects in `producers` (`_used_nodes` keeps ids)
     producers = {o: n for n in nodes if n.op_type != "Constant" for o in n.output if o}
     outputs = {o.name: _dims(o) for o in graph.output}
-    return _Graph(consts, producers, nodes, inp.name, dims[1], outputs)
+    return _Graph(consts, producers, nodes, inp.name, dims[1], outputs, unread)
 
 
 def _check_ops(nodes: list[Any], allowed: tuple[str, ...]) -> None:
@@ -187,6 +190,8 @@ def _used_nodes(g: _Graph, output: str) -> list[Any]:
     probability named with --output was refused as an op with no dlcore layer."""
     seen, todo = set(), [output]
     while todo:
+        if todo[-1] in g.unread:
+            raise g.unread[todo[-1]]
         node = g.producers.get(todo.pop())
         if node is not None and id(node) not in seen:
             seen.add(id(node))
@@ -332,9 +337,11 @@ def _json_prop(meta: dict[str, str], key: str, default: str, kind: type) -> Any:
     except ValueError as exc:
         why = f"is not valid JSON ({exc})"
     else:
-        if value is None or isinstance(value, kind):
+        odd = [v for v in value if not isinstance(v, str)] if isinstance(value, list) else []
+        if value is None or (isinstance(value, kind) and not odd):
             return value
         why = f"is a JSON {type(value).__name__}, expected a JSON {kind.__name__}"
+        why += f" of strings (it holds {odd[:3]})" if odd else ""
     raise OnnxConversionError(
         f"metadata_props {key!r} {why}; the file is damaged, edited or written by another "
         "tool. Export it again, or give --feature-names"
@@ -359,6 +366,7 @@ def ensemble_from_onnx(
                 f"output {output!r}: this file was written by export-onnx and imports whole "
                 f"(members and their mean, {PROBABILITY!r}); leave out --output"
             )
+        _used_nodes(g, PROBABILITY)  # names a Constant it reads that we cannot read
         _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
         metadata = _json_prop(meta, "ensemble_metadata", "{}", dict)
@@ -381,12 +389,14 @@ def ensemble_from_onnx(
         members = [_build(parts, width)]
         metadata = {"source": "onnx", "producer": proto.producer_name}
     check_onnx(proto, _name(source))
-    names = feature_names or _json_prop(meta, "feature_names", "null", list)
-    names = list(names or (f"feature_{i:03d}" for i in range(members[0].in_features)))
-    if len(names) != members[0].in_features:
+    names, width = feature_names, members[0].in_features  # [] is 0 names: it was feature_000..
+    if names is None:
+        names = _json_prop(meta, "feature_names", "null", list)
+    names = list(names if names is not None else (f"feature_{i:03d}" for i in range(width)))
+    if len(names) != width:
+        where = "were given" if feature_names is not None else "are in metadata 'feature_names'"
         raise OnnxConversionError(
-            f"{len(names)} feature names were given but the model takes "
-            f"{members[0].in_features} features"
+            f"{len(names)} feature names {where} but the model takes {width} features"
         )
     repeated = sorted({n for n in names if names.count(n) > 1})
     if "" in names or repeated:  # the scorer and the pyfunc signature look features up by name

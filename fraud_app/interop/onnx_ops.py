@@ -237,12 +237,6 @@ def _batchnorm(ctx: Context, steps: list[Step], i: int, width: int) -> tuple[Par
         key: per_feature(ctx, step, k, width, key)
         for k, key in enumerate(("gamma", "beta", "running_mean", "running_var"), start=1)
     }
-    negative = int(np.count_nonzero(arrays["running_var"] < 0))
-    if negative:  # imported, it scored NaN for every row
-        raise OnnxConversionError(
-            f"{step.label}: running_var holds {negative} negative value(s); a variance is >= 0 "
-            "(every score would be NaN): the file is damaged or was edited"
-        )
     # ONNX momentum weighs the running statistic; dlcore's (PyTorch's) the batch statistic.
     momentum = float(f"{1.0 - attrs.get('momentum', 0.9):.6g}")
     layer = BatchNorm1d(
@@ -250,6 +244,15 @@ def _batchnorm(ctx: Context, steps: list[Step], i: int, width: int) -> tuple[Par
         eps=float(f"{attrs.get('epsilon', 1e-5):.6g}"),
         name=ctx.layer_name(step, i),
     )
+    # as the layer computes it (float32): var + eps <= 0 scored NaN / inf for every row; a
+    # negative var within -eps is finite, as in onnxruntime
+    bad = int(np.count_nonzero(arrays["running_var"].astype(np.float32) + layer.eps <= 0))
+    if bad:
+        raise OnnxConversionError(
+            f"{step.label}: running_var + epsilon ({layer.eps:g}) is <= 0 for {bad} feature(s) "
+            "(running_var holds negative values; a variance is >= 0 and every score would be "
+            "NaN): the file is damaged or was edited"
+        )
     params = {"gamma": arrays["gamma"], "beta": arrays["beta"]}
     state = {"running_mean": arrays["running_mean"], "running_var": arrays["running_var"]}
     return Part(layer, width, params, state), 1

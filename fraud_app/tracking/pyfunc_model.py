@@ -50,17 +50,24 @@ class EnsembleModel(mlflow.pyfunc.PythonModel):
 
 def _refuse_nonfinite(X: np.ndarray, names: list[str]) -> None:
     """The batch scorer's default (`scoring.nonfinite: error`) for NaN / infinite features."""
-    bad = ~np.isfinite(X)
-    rows = np.flatnonzero(bad.any(axis=1))
-    if not len(rows):
+    finite = np.isfinite(X)
+    if finite.all():  # one pass; the per-row reduction below took ~5% of scoring 10^5 rows
         return
+    bad = ~finite
+    rows = np.flatnonzero(bad.any(axis=1))
     cols = [names[j] for j in np.flatnonzero(bad.any(axis=0))]
-    shown = rows[:10].tolist()
+    infinite = [names[j] for j in np.flatnonzero(np.isinf(X).any(axis=0))]
+    shown = f"{rows[:10].tolist()}{'...' if len(rows) > 10 else ''}"
+    why = (  # as the batch scorer says it: only when a column holds an infinity
+        f"; {', '.join(infinite)}: the model reads float32 features, where a value beyond "
+        f"+-{np.finfo(np.float32).max:.3g} is infinite"
+        if infinite
+        else ""
+    )
     raise MlflowException(
         f"{len(rows)} of {len(X)} rows have NaN, missing or infinite features {cols} (rows "
-        f"{shown}{'...' if len(rows) > 10 else ''}; a value beyond +-3.4e38, the float32 range "
-        "the model reads, is infinite): expected a finite number in every feature column, as "
-        "the batch scorer requires; such a row has no fraud score",
+        f"{shown}{why}): expected a finite number in every feature column, as the batch "
+        "scorer requires (scoring.nonfinite: error); such a row has no fraud score",
         error_code=INVALID_PARAMETER_VALUE,
     )
 

@@ -294,9 +294,10 @@ def test_values_a_dlcore_layer_refuses_name_the_node():
     (valid ONNX) stopped as `error: BatchNorm1d: eps must be ...`, no node or file named."""
     with pytest.raises(
         OnnxConversionError,
-        match=r"node 'bn' \(BatchNormalization\): running_var holds 2 negative value\(s\)",
-    ):
-        model_from_onnx(_batchnorm([1.0, -1.0, 2.0, -0.5]))
+        match=r"node 'bn' \(BatchNormalization\): running_var \+ epsilon \(1e-05\) is <= 0 for 2 "
+        r"feature\(s\) \(running_var holds negative values",
+    ):  # fmt: skip
+        model_from_onnx(_batchnorm([1.0, -1.0, 2.0, -1e-5]))  # -1e-5 + 1e-5: inf, as in ORT
     with pytest.raises(
         OnnxConversionError,
         match=r"node 'bn' \(BatchNormalization\): BatchNorm1d: eps must be .* Received: 0.0; "
@@ -306,6 +307,16 @@ def test_values_a_dlcore_layer_refuses_name_the_node():
     X = X4(8)  # a zero variance with a positive epsilon is fine, as in onnxruntime
     proto = _batchnorm([0.0, 1.0, 2.0, 3.0])
     np.testing.assert_allclose(model_from_onnx(proto).predict(X), ort_run(proto, X)[0], 1e-5)
+
+
+def test_a_negative_running_var_within_epsilon_imports_as_onnxruntime_scores_it():
+    """var + eps > 0 is finite in onnxruntime (a round-off negative variance); it was refused
+    as `running_var holds 1 negative value(s) ... every score would be NaN`."""
+    X = X4(8)
+    proto = _batchnorm(np.array([-1e-6, 1.0, 2.0, 3.0], np.float32))
+    expected = ort_run(proto, X)[0]
+    assert np.isfinite(expected).all()
+    np.testing.assert_allclose(model_from_onnx(proto).predict(X), expected, rtol=1e-4)
 
 
 def test_graphs_that_are_not_layer_chains_are_refused():
@@ -473,6 +484,32 @@ def test_feature_names_metadata_that_is_no_json_list_is_named(value, kind):
         ensemble_from_onnx(proto)
     names = ["x0", "x1", "x2", "x3"]
     assert ensemble_from_onnx(proto, feature_names=names).feature_names == names
+
+
+@pytest.mark.parametrize(
+    "value", ["[1, 2, 3, 4]", '["a", null, "c", "d"]', '["a", ["b"], "c", "d"]']
+)
+def test_feature_names_metadata_holding_no_strings_is_named(value):
+    """A JSON list of numbers or nulls got past the list check and was refused by the
+    ensemble (`feature names must be non-empty, unique strings`), naming neither the
+    metadata nor --feature-names."""
+    proto = torch_style()
+    helper.set_model_props(proto, {"feature_names": value})
+    with pytest.raises(OnnxConversionError, match=r"metadata_props 'feature_names' is a JSON list, "
+                       r"expected a JSON list of strings \(it holds .*give --feature-names"):  # fmt: skip
+        ensemble_from_onnx(proto)
+
+
+def test_empty_feature_names_are_a_count_mismatch_not_the_default_names():
+    """`[]` in the metadata (or feature_names=[]) imported with feature_000.. names."""
+    proto = torch_style()
+    helper.set_model_props(proto, {"feature_names": "[]"})
+    with pytest.raises(OnnxConversionError, match=r"0 feature names are in metadata "
+                       r"'feature_names' but the model takes 4 features"):  # fmt: skip
+        ensemble_from_onnx(proto)
+    with pytest.raises(OnnxConversionError, match=r"0 feature names were given but .* 4 features"):
+        ensemble_from_onnx(torch_style(), feature_names=[])
+    assert ensemble_from_onnx(torch_style()).feature_names[0] == "feature_000"
 
 
 def test_a_damaged_tensor_or_type_in_a_foreign_file_is_named():

@@ -128,3 +128,63 @@ def test_the_output_named_imports_though_another_output_uses_ops_without_a_layer
         ensemble_from_onnx(proto)
     with pytest.raises(OnnxConversionError, match=r"Cast \(nodes \['cast'\]\); Greater"):
         ensemble_from_onnx(proto, output="label")
+
+
+def test_an_op_without_a_layer_behind_a_later_input_of_the_named_output_is_still_named():
+    """The pruning to the named output follows every input of a node, not only the first:
+    Add(bias, Erf(x)) reaches Erf through input 1 (a pruning that followed input 0 alone
+    passed every other test, and here said `Erf is imported only inside a piecewise-linear
+    encoding`)."""
+    nodes = [
+        helper.make_node("Erf", ["features"], ["e"], name="erf"),
+        helper.make_node("Add", ["bias", "e"], ["a"], name="add"),
+        helper.make_node("MatMul", ["a", "W"], ["logit"], name="dense"),
+        helper.make_node("Sigmoid", ["logit"], ["prob"], name="sigmoid"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "erf",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info(o, TensorProto.FLOAT, [None, 1]) for o in ("logit", "prob")],
+        initializer=[
+            numpy_helper.from_array(W.astype(np.float32), "W"),
+            numpy_helper.from_array(np.ones(3, np.float32), "bias"),
+        ],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(proto, full_check=True)
+    for import_ in (ensemble_from_onnx, model_from_onnx):
+        with pytest.raises(OnnxConversionError, match=r"no dlcore layer: Erf \(nodes \['erf'\]\)"):
+            import_(proto, output="prob")
+
+
+def _with_string_labels(used: bool):
+    """The probability, and a label output Gather(Constant(["legit", "fraud"]), Cast(prob >
+    0.5)); `used`: the string Constant feeds the probability's own chain instead."""
+    proto = _with_label_output()
+    graph = proto.graph
+    labels = helper.make_node(
+        "Constant", [], ["names"], name="class_names", value_strings=["legit", "fraud"]
+    )
+    graph.node.insert(0, labels)
+    graph.node.append(helper.make_node("Gather", ["names", "label"], ["name"], name="gather"))
+    graph.output.append(helper.make_tensor_value_info("name", TensorProto.STRING, [None, 1]))
+    if used:
+        graph.node[1].input[1] = "names"  # MatMul(features, <the strings>)
+    return proto
+
+
+def test_an_unreadable_constant_only_another_output_uses_does_not_stop_the_import():
+    """A Constant of strings (class names) on the label's side was refused (`Constant node
+    'class_names': only tensor, float and int values are supported`) though the probability
+    named with --output does not read it; one the imported output reads is still named."""
+    proto = _with_string_labels(used=False)
+    onnx.checker.check_model(proto, full_check=True)
+    X = np.random.default_rng(3).normal(size=(16, 3)).astype(np.float32)
+    expected = ort_run(proto, X, "prob").reshape(-1)
+    ensemble = ensemble_from_onnx(proto, output="prob")
+    np.testing.assert_allclose(ensemble.predict_proba(X), expected, rtol=1e-5, atol=1e-6)
+    message = r"Constant node 'class_names': only tensor, float and int values are supported"
+    for import_ in (ensemble_from_onnx, model_from_onnx):
+        with pytest.raises(OnnxConversionError, match=message):
+            import_(_with_string_labels(used=True), output="prob")

@@ -72,3 +72,22 @@ def test_pandas_input_with_nan_is_refused_and_finite_rows_score_as_the_ensemble(
     frame.iloc[[0, 4], [0, 3]] = np.nan
     with pytest.raises(MlflowException, match=r"2 of 6 rows .* \['f0', 'f3'\] \(rows \[0, 4\]"):
         model.predict(frame)
+
+
+def test_only_an_infinite_column_gets_the_float32_note_as_in_the_batch_scorer(served):
+    """Every refusal said `a value beyond +-3.4e38, the float32 range ..., is infinite`, also
+    for a NaN or a null alone; the batch scorer says it only of the columns holding inf."""
+    model, _, X = served
+    rows = X[:3].astype(np.float64).tolist()
+    rows[0][2] = None
+    with pytest.raises(MlflowException) as err:
+        _invoke(model, rows)
+    assert "float32" not in str(err.value) and "(rows [0]): expected a finite" in str(err.value)
+    rows[2][1] = 1e39
+    with pytest.raises(MlflowException) as err:
+        _invoke(model, rows)
+    assert err.value.get_http_status_code() == 400
+    assert (
+        "2 of 3 rows have NaN, missing or infinite features ['f1', 'f2'] (rows [0, 2]; f1: the "
+        "model reads float32 features, where a value beyond +-3.4e+38 is infinite)"
+    ) in str(err.value)
