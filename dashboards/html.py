@@ -21,6 +21,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from dashboards.assets import plotly_src
+from dashboards.bidi import BIDI
 
 PAGES: dict[str, str] = {  # file stem -> title (order = navigation order)
     "training": "Training",
@@ -126,14 +127,8 @@ def fmt_seconds(x) -> str:
 
 
 # -- HTML pieces ---------------------------------------------------------------------------
-# Unicode bidi controls (embeddings, overrides, isolates): a name holding U+202E showed
-# the rest of its cell or label reversed ("Trojan Source", CVE-2021-42574); shown as
-# their code points instead
-_BIDI = {c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
-
-
 def esc(text) -> str:
-    return html.escape(str(text).translate(_BIDI))
+    return html.escape(str(text).translate(BIDI))
 
 
 def table(
@@ -240,7 +235,7 @@ def plot_text(value):
     know vanished. Anything but text is returned as it is. Data put into a hover template
     goes through it too (`plain_labels` leaves templates alone)."""
     if isinstance(value, str):
-        return html.escape(value.translate(_BIDI), quote=False)
+        return html.escape(value.translate(BIDI), quote=False)
     if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
         return [plot_text(v) for v in value.tolist()]
     if isinstance(value, list | tuple) and any(isinstance(v, str | list | tuple) for v in value):
