@@ -11,6 +11,7 @@ import hashlib
 import html
 import math
 import numbers
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -292,6 +293,32 @@ def figure(fig: go.Figure, label: str) -> str:
     return f'<figure class="plot" role="group" aria-label="{esc(label)}">{div}</figure>'
 
 
+_PLOT = re.compile(r'<figure class="plot" .*?</figure>', re.S)  # no text of the data holds it
+_PLOT_ID = re.compile(r'id="(plot-[0-9a-f]{16})"')
+
+
+def _sections_html(sections: list[Section]) -> str:
+    """The sections of one page. Two plots drawing the same data under the same label
+    have the same id (`figure`): the second is given `-2` (`-3`, ...), else plotly.js drew
+    both into the first div (`getElementById`) and left the second empty."""
+    body = "".join(
+        f"<section><h2>{esc(s.title)}</h2>{paragraph(s.note) if s.note else ''}{s.body}</section>"
+        for s in sections
+    )
+    seen: dict[str, int] = {}
+
+    def distinct(match: re.Match) -> str:
+        found = _PLOT_ID.search(match.group(0))
+        if found is None:
+            return match.group(0)
+        plot_id = found.group(1)
+        seen[plot_id] = seen.get(plot_id, 0) + 1
+        n = seen[plot_id]
+        return match.group(0) if n == 1 else match.group(0).replace(plot_id, f"{plot_id}-{n}")
+
+    return _PLOT.sub(distinct, body)
+
+
 def plotly_script(inline: bool) -> str:
     """plotly.js for a page one folder below the output: a tag loading the output's shared
     copy (dashboards.assets), or the whole bundle inline (a self-contained ~5 MB page; the
@@ -312,13 +339,7 @@ def page(
         f'<a href="{stem}.html"{" aria-current=page" if stem == current else ""}>{esc(t)}</a>'
         for stem, t in PAGES.items()
     )
-    body = (
-        "".join(
-            f"<section><h2>{esc(s.title)}</h2>{paragraph(s.note) if s.note else ''}{s.body}</section>"
-            for s in sections
-        )
-        or f"<section>{paragraph(empty_hint)}</section>"
-    )
+    body = _sections_html(sections) or f"<section>{paragraph(empty_hint)}</section>"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -332,10 +353,7 @@ def page(
 
 def report_page(title: str, sections: list[Section], *, up: str, inline_js: bool = False) -> str:
     """A page with plots outside a run's navigation (a backtest report)."""
-    body = "".join(
-        f"<section><h2>{esc(s.title)}</h2>{paragraph(s.note) if s.note else ''}{s.body}</section>"
-        for s in sections
-    )
+    body = _sections_html(sections)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
