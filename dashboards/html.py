@@ -11,6 +11,7 @@ import hashlib
 import html
 import math
 import numbers
+import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from dashboards.assets import plotly_src
+from dashboards.bidi import BIDI
 
 PAGES: dict[str, str] = {  # file stem -> title (order = navigation order)
     "training": "Training",
@@ -126,14 +128,8 @@ def fmt_seconds(x) -> str:
 
 
 # -- HTML pieces ---------------------------------------------------------------------------
-# Unicode bidi controls (embeddings, overrides, isolates): a name holding U+202E showed
-# the rest of its cell or label reversed ("Trojan Source", CVE-2021-42574); shown as
-# their code points instead
-_BIDI = {c: f"\\u{c:04x}" for c in [*range(0x202A, 0x202F), *range(0x2066, 0x206A)]}
-
-
 def esc(text) -> str:
-    return html.escape(str(text).translate(_BIDI))
+    return html.escape(str(text).translate(BIDI))
 
 
 def table(
@@ -240,7 +236,7 @@ def plot_text(value):
     know vanished. Anything but text is returned as it is. Data put into a hover template
     goes through it too (`plain_labels` leaves templates alone)."""
     if isinstance(value, str):
-        return html.escape(value.translate(_BIDI), quote=False)
+        return html.escape(value.translate(BIDI), quote=False)
     if isinstance(value, np.ndarray) and value.dtype.kind in "OUS":
         return [plot_text(v) for v in value.tolist()]
     if isinstance(value, list | tuple) and any(isinstance(v, str | list | tuple) for v in value):
@@ -297,6 +293,32 @@ def figure(fig: go.Figure, label: str) -> str:
     return f'<figure class="plot" role="group" aria-label="{esc(label)}">{div}</figure>'
 
 
+_PLOT = re.compile(r'<figure class="plot" .*?</figure>', re.S)  # no text of the data holds it
+_PLOT_ID = re.compile(r'id="(plot-[0-9a-f]{16})"')
+
+
+def _sections_html(sections: list[Section]) -> str:
+    """The sections of one page. Two plots drawing the same data under the same label
+    have the same id (`figure`): the second is given `-2` (`-3`, ...), else plotly.js drew
+    both into the first div (`getElementById`) and left the second empty."""
+    body = "".join(
+        f"<section><h2>{esc(s.title)}</h2>{paragraph(s.note) if s.note else ''}{s.body}</section>"
+        for s in sections
+    )
+    seen: dict[str, int] = {}
+
+    def distinct(match: re.Match) -> str:
+        found = _PLOT_ID.search(match.group(0))
+        if found is None:
+            return match.group(0)
+        plot_id = found.group(1)
+        seen[plot_id] = seen.get(plot_id, 0) + 1
+        n = seen[plot_id]
+        return match.group(0) if n == 1 else match.group(0).replace(plot_id, f"{plot_id}-{n}")
+
+    return _PLOT.sub(distinct, body)
+
+
 def plotly_script(inline: bool) -> str:
     """plotly.js for a page one folder below the output: a tag loading the output's shared
     copy (dashboards.assets), or the whole bundle inline (a self-contained ~5 MB page; the
@@ -317,13 +339,7 @@ def page(
         f'<a href="{stem}.html"{" aria-current=page" if stem == current else ""}>{esc(t)}</a>'
         for stem, t in PAGES.items()
     )
-    body = (
-        "".join(
-            f"<section><h2>{esc(s.title)}</h2>{paragraph(s.note) if s.note else ''}{s.body}</section>"
-            for s in sections
-        )
-        or f"<section>{paragraph(empty_hint)}</section>"
-    )
+    body = _sections_html(sections) or f"<section>{paragraph(empty_hint)}</section>"
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -337,10 +353,7 @@ def page(
 
 def report_page(title: str, sections: list[Section], *, up: str, inline_js: bool = False) -> str:
     """A page with plots outside a run's navigation (a backtest report)."""
-    body = "".join(
-        f"<section><h2>{esc(s.title)}</h2>{paragraph(s.note) if s.note else ''}{s.body}</section>"
-        for s in sections
-    )
+    body = _sections_html(sections)
     return (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

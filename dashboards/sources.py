@@ -80,6 +80,12 @@ UNMATCHED = (
 )
 
 
+UNCHOSEN = (
+    "; it may hold this run's data checks, so the checks shown may be another day's (one "
+    "of another day: move it out of the reports folder)"
+)
+
+
 def _optional_json(path: Path | None) -> dict[str, Any] | None:
     return read_json(path) if path is not None and path.is_file() else None
 
@@ -140,13 +146,17 @@ def _matching(
 _VALIDATION = re.compile(r"^(?P<suite>.+)_validation(?:-(?P<name>.+))?$")
 
 
-def _validation_reports(index: ReportIndex, run: str, training_path: Path) -> list[dict[str, Any]]:
+def _validation_reports(
+    index: ReportIndex, run: str, training_path: Path, broken: list[str]
+) -> list[dict[str, Any]]:
     """Per suite, the data checks of this run's data: the report validate wrote under the
     run's name (`validate --run-name RUN`), else the newest one checked before the training
     report was written (the data the run trained on), else the newest one. The validation
     step names its reports `<suite>_validation-<name>.json` (one per validate), so a glob
     for `<suite>_validation.json` found none of them. Chosen from the index; only the
-    chosen report of each suite is read in full."""
+    chosen report of each suite is read in full. A report that cannot be read may be the
+    one this run's data was checked by: its error goes to `broken` (it was logged and
+    skipped: the page showed another day's checks, or none, exit 0)."""
     trained = training_path.stat().st_mtime
     best: dict[str, tuple[tuple[bool, bool, float, str], Path]] = {}
     for entry in index.entries("*_validation*.json"):
@@ -158,6 +168,7 @@ def _validation_reports(index: ReportIndex, run: str, training_path: Path) -> li
             fields = entry.doc()
         except DashboardInputError as exc:  # another day's broken report hides nothing else
             logger.warning("dashboards: skipping a validation report: %s", exc)
+            broken.append(str(exc))
             continue
         name, checked = m.group("name") or "", _checked_at(fields, entry.mtime)
         own = name == run or (name.startswith(f"{run}-") and name[len(run) + 1 :].isdigit())
@@ -171,6 +182,7 @@ def _validation_reports(index: ReportIndex, run: str, training_path: Path) -> li
             docs.append({**index.read(path), "_file": path.name})
         except DashboardInputError as exc:  # broke since it was indexed
             logger.warning("dashboards: skipping a validation report: %s", exc)
+            broken.append(str(exc))
     return docs
 
 
@@ -299,14 +311,24 @@ def load_run(
         setattr(data, READ_AS[name], _matching(index, name, run, training, broken))
         if broken:  # shown by the sections that read them
             data.unreadable[READ_AS[name]] = "; ".join(broken) + UNMATCHED
-    data.validations = _validation_reports(index, run, training_path)
+    broken: list[str] = []
+    data.validations = _validation_reports(index, run, training_path, broken)
+    if broken:  # it may be this run's data checks
+        data.unreadable["validations"] = "; ".join(broken) + UNCHOSEN
+    # the ETL and feature reports are every run's: one cut while written skipped every
+    # run (pages of the last render, no word on them); now the sections reading it say so
     if sources.canonical is not None:
-        data.etl = _optional_json(sources.canonical / "_etl_report.json")
+        data.etl = _tolerant(
+            data, "etl", lambda: _optional_json(sources.canonical / "_etl_report.json")
+        )
         data.canonical_days = _tolerant(
             data, "canonical", lambda: read_parquet(sources.canonical, ["event_date", "label"])
         )
     if sources.features is not None:
-        meta = _optional_json(sources.features / "_features.json") or {}
+        meta = (
+            _tolerant(data, "features", lambda: _optional_json(sources.features / "_features.json"))
+            or {}
+        )
         data.feature_rows = meta.get("rows")
     data.quarantine_sample = _tolerant(
         data, "quarantine", lambda: _quarantine_sample(sources.quarantine, quarantine_rows)

@@ -4,7 +4,8 @@ image does: MLflow's artifact viewer (which draws HTML artifacts from a `blob:` 
 the pages' plotly.js cannot load), a code review, an e-mail.
 
 Owns the drawing only; the figures come from dashboards.prep. Every text is XML-escaped
-(a fraud pattern or a baseline name from the data is drawn as written, never as markup).
+(a fraud pattern or a baseline name from the data is drawn as written, never as markup;
+its bidi controls as code points: dashboards.bidi).
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from xml.sax.saxutils import escape
+
+from dashboards.bidi import BIDI
 
 WIDTH, HEIGHT = 720, 440
 LEFT, RIGHT, TOP, BOTTOM = 70, 20, 40, 60  # plot margins in px
@@ -86,7 +89,7 @@ class Chart:
             f'viewBox="0 0 {WIDTH} {height}" font-family="sans-serif" font-size="12">',
             f'<rect width="{WIDTH}" height="{height}" fill="white"/>',
             f'<text x="{WIDTH / 2}" y="22" text-anchor="middle" font-size="15">'
-            f"{escape(self.title)}</text>",
+            f"{_text(self.title)}</text>",
         ]
         out += self._axes(x0, x1, y0, y1, px, py)
         out.append(f'<clipPath id="plot"><rect x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/>'
@@ -115,7 +118,7 @@ class Chart:
                 + "/>"
             )
             out.append(mark)
-            out.append(f'<text x="{LEFT + 32}" y="{ly}">{escape(s.name)}</text>')
+            out.append(f'<text x="{LEFT + 32}" y="{ly}">{_text(s.name)}</text>')
         return out
 
     def _y(self, v: float) -> float | None:
@@ -166,19 +169,19 @@ class Chart:
             out.append(f'<line x1="{x:.2f}" y1="{TOP}" x2="{x:.2f}" y2="{HEIGHT - BOTTOM}" '
                        'stroke="#ddd"/>')  # fmt: skip
             out.append(f'<text x="{x:.2f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle">'
-                       f"{escape(_label(v, self.percent[0]))}</text>")  # fmt: skip
+                       f"{_text(_label(v, self.percent[0]))}</text>")  # fmt: skip
         for v in _ticks(y0, y1, integers=self.y_log):
             y = py(v)
             text = _label(10**v if self.y_log else v, self.percent[1])
             out.append(f'<line x1="{LEFT}" y1="{y:.2f}" x2="{WIDTH - RIGHT}" y2="{y:.2f}" '
                        'stroke="#ddd"/>')  # fmt: skip
             out.append(f'<text x="{LEFT - 6}" y="{y + 4:.2f}" text-anchor="end">'
-                       f"{escape(text)}</text>")  # fmt: skip
+                       f"{_text(text)}</text>")  # fmt: skip
         out.append(f'<text x="{LEFT + (WIDTH - LEFT - RIGHT) / 2}" y="{HEIGHT - BOTTOM + 36}" '
-                   f'text-anchor="middle">{escape(self.x_label)}</text>')  # fmt: skip
+                   f'text-anchor="middle">{_text(self.x_label)}</text>')  # fmt: skip
         cy = TOP + (HEIGHT - TOP - BOTTOM) / 2
         out.append(f'<text x="16" y="{cy}" text-anchor="middle" transform="rotate(-90 16 {cy})">'
-                   f"{escape(self.y_label)}</text>")  # fmt: skip
+                   f"{_text(self.y_label)}</text>")  # fmt: skip
         return out
 
 
@@ -226,3 +229,8 @@ def _label(v: float, percent: bool) -> str:
     if percent:
         return f"{v * 100:.3g}%"
     return f"{v:.4g}"
+
+
+def _text(value) -> str:
+    """Text of the data as SVG text: XML-escaped, bidi controls as code points."""
+    return escape(str(value).translate(BIDI))

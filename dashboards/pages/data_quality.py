@@ -25,8 +25,17 @@ from dashboards.sources import RunData
 MAX_CELL = 60  # characters shown per sample cell
 
 
+UNREADABLE = {  # RunData.unreadable key -> the sections that read it
+    "validations": "Data checks",
+    "etl": "ETL report (quarantine, rows per step)",
+    "features": "Feature table report (rows per step)",
+}
+
+
 def sections(data: RunData) -> list[Section]:
     out = [_validation(v) for v in data.validations]
+    out += [unreadable_section(t, data.unreadable[k]) for k, t in UNREADABLE.items()
+            if k in data.unreadable]  # fmt: skip
     if data.etl and data.etl.get("quarantine_by_reason") is not None:
         out.append(_quarantine(data.etl, data.quarantine_sample, data.unreadable.get("quarantine")))
     elif "quarantine" in data.unreadable:

@@ -1,8 +1,8 @@
 """`fraud-app dashboards`: (re)render the HTML pages from the saved reports and scores.
 
 Exit status: 0 every section drawn; PARTIAL (3) the pages were written but some sections
-were not drawn (a damaged Parquet file, NaN test scores, an unreadable evaluation or
-scoring summary, a page or backtest report of another layout: each is a `warning: not
+were not drawn (a damaged Parquet file, NaN test scores, an unreadable evaluation,
+scoring summary, data-check, ETL or feature table report, a page or backtest report of another layout: each is a `warning: not
 drawn:` line on stderr and a note on its page), so a scheduler sees that something was
 left out; 2 no page could be written (the CLI's error line)."""
 

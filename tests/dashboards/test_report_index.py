@@ -97,3 +97,8 @@ def test_a_broken_validation_report_hides_no_other_report_of_any_run(year, caplo
     warned = [r for r in caplog.records if "skipping a validation report" in r.getMessage()]
     assert len(warned) == 3  # once per run, as when each run read the directory
     assert "expected a JSON object, found list" in warned[0].getMessage()
+    for r in runs:  # and named on the pages: it may be the run's own data checks
+        assert (
+            "features_validation-20250107T070000Z.json: expected a JSON object"
+            in (r.unreadable["validations"])
+        )

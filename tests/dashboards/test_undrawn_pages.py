@@ -48,3 +48,18 @@ def test_the_cli_exits_3_when_a_page_was_not_drawn(tmp_path, capsys):
     assert main(["-c", str(config), "dashboards"]) == 3  # was 0
     err = capsys.readouterr().err
     assert "warning: not drawn: run r1: page training not drawn: " in err
+
+
+def test_the_cli_exits_0_on_healthy_inputs_with_a_backtest(tmp_path, capsys):
+    """The guard of the above: every run, a backtest and the index drawn, no warning."""
+    from pipelines.cli import main
+    from tests.dashboards.test_backtest_page import _report
+
+    write_run(tmp_path, SMALL)
+    (tmp_path / "reports" / "backtest-b1.json").write_text(json.dumps(_report()))
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"paths": {"root": str(tmp_path)},
+                                      "tracking": {"enabled": False}}))  # fmt: skip
+    assert main(["-c", str(config), "dashboards"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert (tmp_path / "reports" / "dashboards" / "backtests" / "b1.html").is_file()
