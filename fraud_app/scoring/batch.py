@@ -225,6 +225,11 @@ def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:
 
 
 def _nonfinite_rows(X: np.ndarray, names: list[str], policy: str) -> np.ndarray:
+    # NaN and inf carry through a sum: a finite sum (one pass, no mask) clears the batch;
+    # a non-finite one (a bad value, or finite values whose sum overflows) is checked whole
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(X.sum()):
+            return np.zeros(len(X), dtype=bool)
     bad = ~np.isfinite(X)
     rows = bad.any(axis=1)
     if rows.any() and policy == "error":

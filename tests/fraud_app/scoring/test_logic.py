@@ -164,6 +164,17 @@ def test_a_double_beyond_float32_is_named_as_such():
         score_arrow_column(rows, _ensemble(), ScoringOptions())
 
 
+def test_finite_features_whose_sum_overflows_float32_are_scored():
+    # the batch check sums the features first: 3e38 + 3e38 is inf in float32, yet every
+    # value is finite, so every row is scored
+    rows = [[3e38, 3e38, 1.0], [3e38, 0.0, 3e38], [-3e38, -3e38, -3e38]]
+    (score,) = score_arrow_column(_column(rows), _ensemble(), ScoringOptions())
+    assert score.null_count == 0
+    np.testing.assert_allclose(
+        score.to_numpy(), _ensemble().predict_proba(np.array(rows, dtype=np.float32)), rtol=1e-6
+    )
+
+
 def test_nonfinite_null_policy_gives_null_score_and_flag():
     rows = [[1, 2, 3], [np.nan, 0, 0], [0, 0, 0]]
     opts = ScoringOptions(nonfinite="null", members=True, threshold=0.5, reasons=2)
