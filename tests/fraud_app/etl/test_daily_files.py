@@ -22,12 +22,11 @@ from fraud_app.etl.pipeline import run_etl
 pytestmark = pytest.mark.spark
 
 HEADER = "transaction_id,card_id,timestamp,amount,label,label_time\n"
-# 3 days at etl.compact_files 2: without compaction 6 quarantine files and 3 ledger files,
-# past the bound of 2 each; with it the quarantine is rewritten from day 2 on (a rewrite of
-# rewritten files included) and the ledger on day 3. Each day is an ETL and a labels run
-# (~10 s each warm): 6 days took 14 runs, 4 at compact_files 3 took 10 (docs/PROBES.md,
-# session 37), 3 at 2 take 8 (session 45).
-DAYS, COMPACT = 3, 2
+# 4 days at etl.compact_files 3: without compaction 8 quarantine files and 4 ledger files,
+# past the bound of 3 each; with it the quarantine is rewritten from day 2 on (a rewrite of
+# rewritten files included) and the ledger on day 4. Each day is an ETL and a labels run
+# (~10 s each warm): 6 days took 14 runs, 4 take 10 (docs/PROBES.md, session 37).
+DAYS = 4
 
 
 def _config(tmp_path: Path, raw: Path, **etl):
@@ -91,15 +90,15 @@ def _daily_cycle(spark, tmp_path: Path, first: Path, **etl):
 def test_daily_appends_and_feeds_keep_the_quarantine_and_ledger_files_bounded(
     spark, tmp_path, first
 ):
-    _daily_cycle(spark, tmp_path, first, compact_files=COMPACT)
+    _daily_cycle(spark, tmp_path, first, compact_files=3)
     work = tmp_path / "work"
     quarantine, ledger = (
         _data_files(work / "quarantine"),
         _data_files(work / "canonical" / "_labels_ledger"),
     )
     # each run added one file to each: 2 * DAYS quarantine files and DAYS ledger files before
-    assert sum(quarantine.values()) <= COMPACT, quarantine
-    assert sum(ledger.values()) <= COMPACT, ledger
+    assert sum(quarantine.values()) <= 3, quarantine
+    assert sum(ledger.values()) <= 3, ledger
     # one file per date partition, however many runs touched the date
     dates = {
         k: v for k, v in _data_files(work / "canonical").items() if k.startswith("event_date=")
@@ -120,7 +119,7 @@ def test_daily_appends_and_feeds_keep_the_quarantine_and_ledger_files_bounded(
         + "".join(_day(i).split("\n", 1)[1] for i in range(1, DAYS + 1))
     )
     raw = _write(tmp_path / "all" / "a.csv", everything)
-    rebuilt = run_etl(spark, _config(tmp_path, raw.parent, compact_files=COMPACT))
+    rebuilt = run_etl(spark, _config(tmp_path, raw.parent, compact_files=3))
     assert rebuilt.labels_reapplied == DAYS
     assert rebuilt.label_feed_quarantine_kept == DAYS
 
