@@ -6,6 +6,7 @@ units of etl.currency.base; what cannot be converted is quarantined with its rea
 from __future__ import annotations
 
 import logging
+import shutil
 
 import pytest
 
@@ -36,23 +37,37 @@ def _cents(major: str) -> str:
     return str(int(units) * 100 + int((frac + "00")[:2]))
 
 
-def test_cents_with_the_setting_give_the_major_unit_amounts(spark, tmp_path) -> None:
-    major = _run(spark, tmp_path / "major", {"a.csv": _csv(MAJOR)})
-    cents = [_cents(a) for a in MAJOR]  # 1050, 1, 123456, 700, ...
-    minor = _run(spark, tmp_path / "minor", {"a.csv": _csv(cents)}, amount_minor_units=2)
-    assert_accounted(spark, minor, len(MAJOR))
-    want = {t: r["amount"] for t, r in _rows(spark, major).items()}
-    got = {t: r["amount"] for t, r in _rows(spark, minor).items()}
+# One load with etl.amount_minor_units 2 read by the tests below (each reads its own rows;
+# none writes): MAJOR in cents (ids t), an export in major units read with the setting
+# (f), amounts beyond a long and infinite (h). One ETL run instead of four (session 45).
+MINOR_FILES = {
+    "a.csv": _csv([_cents(a) for a in MAJOR]),  # 1050, 1, 123456, 700, ...
+    "b.csv": _csv(["1050", "10.50"], ids="f"),
+    "c.csv": _csv(["1e308", "inf", "1050"], ids="h"),
+}
+MINOR_RECORDS = len(MAJOR) + 2 + 3
+
+
+@pytest.fixture(scope="module")
+def minor(spark, tmp_path_factory):
+    return _run(spark, tmp_path_factory.mktemp("minor"), MINOR_FILES, amount_minor_units=2)
+
+
+def test_cents_with_the_setting_give_the_major_unit_amounts(spark, minor) -> None:
+    assert_accounted(spark, minor, MINOR_RECORDS)
+    # what a load of MAJOR as written publishes: Spark's string-to-double cast, the double
+    # nearest each decimal (Java's parseDouble, as Python's float)
+    want = {f"t{i}": float(a) for i, a in enumerate(MAJOR)}
+    got = {t: r["amount"] for t, r in _rows(spark, minor).items() if t.startswith("t")}
     assert got == want  # bit for bit: 1050 / 100 is the double nearest 10.50, as '10.50' is
     assert got["t0"] == 10.5 and got["t2"] == 1234.56
 
 
-def test_a_fraction_under_minor_units_is_quarantined(spark, tmp_path) -> None:
+def test_a_fraction_under_minor_units_is_quarantined(spark, minor) -> None:
     # an export in major units read with the setting: 10.50 would be published as 0.105
-    result = _run(spark, tmp_path, {"a.csv": _csv(["1050", "10.50"])}, amount_minor_units=2)
-    assert_accounted(spark, result, 2)
-    assert _rows(spark, result)["t0"]["amount"] == 10.5
-    reason, detail = _quarantine(spark, result)["t1"]
+    assert_accounted(spark, minor, MINOR_RECORDS)
+    assert _rows(spark, minor)["f0"]["amount"] == 10.5
+    reason, detail = _quarantine(spark, minor)["f1"]
     assert reason == "amount_not_minor_units"
     assert "amount '10.50' has a fraction, but etl.amount_minor_units 2" in detail
 
@@ -73,10 +88,20 @@ def test_mixed_currencies_convert_to_the_base(spark, tmp_path) -> None:
     assert result.currencies == {"EUR": 3, "USD": 3, "GBP": 2}
 
 
-def test_cents_and_rates_together(spark, tmp_path) -> None:
+CENTS_AND_RATES = {"amount_minor_units": 2, "currency": {"base": "EUR", "rates": {"USD": 0.5}}}
+
+
+@pytest.fixture(scope="module")
+def cents_and_rates(spark, tmp_path_factory):
+    """A first load in cents of EUR and USD (t0, t1), its folder (in/, work/) and result;
+    read by one test, copied by the append that follows it."""
+    base = tmp_path_factory.mktemp("cents-and-rates")
     files = {"a.csv": _csv(["1000", "1000"], {"currency": ["EUR", "USD"]})}
-    result = _run(spark, tmp_path, files, amount_minor_units=2,
-                  currency={"base": "EUR", "rates": {"USD": 0.5}})  # fmt: skip
+    return base, _run(spark, base, files, **CENTS_AND_RATES)
+
+
+def test_cents_and_rates_together(spark, cents_and_rates) -> None:
+    _, result = cents_and_rates
     assert {t: r["amount"] for t, r in _rows(spark, result).items()} == {"t0": 10.0, "t1": 5.0}
 
 
@@ -202,10 +227,27 @@ def test_no_minor_unit_warning(spark, tmp_path, caplog, amounts, etl) -> None:
     assert result.amounts_look_minor == {} and not _warnings(caplog)
 
 
-def test_the_minor_unit_look_is_asked_of_a_first_load_only(spark, tmp_path, caplog) -> None:
-    first = _run(spark, tmp_path, {"a.csv": _csv(["10.5"] * 30)})
-    assert first.amounts_look_minor == {}
+@pytest.fixture(scope="module")
+def default_first(spark, tmp_path_factory):
+    """A first load read with the default settings, whole and fractional amounts (1050 and
+    990: a table loaded in cents read as written; 28 x 10.5), its folder (in/, work/) and
+    result; each test appends to its own copy (`_copy`)."""
+    base = tmp_path_factory.mktemp("default-first")
+    return base, _run(spark, base, {"a.csv": _csv(["1050", "990", *["10.5"] * 28])})
+
+
+def _copy(first, tmp_path):
+    """A copy of a first load's folder as tmp_path (in/, work/; copy2 keeps mtimes), its
+    input file removed: the next delivery goes beside it."""
+    shutil.copytree(first[0], tmp_path, dirs_exist_ok=True)
     (tmp_path / "in" / "a.csv").unlink()
+    return first[1]
+
+
+def test_the_minor_unit_look_is_asked_of_a_first_load_only(spark, tmp_path, caplog,
+                                                           default_first) -> None:  # fmt: skip
+    first = _copy(default_first, tmp_path)
+    assert first.output_rows == 30 and first.amounts_look_minor == {}  # 28 fractions
     config = load_config(None, {"paths.root": str(tmp_path / "work"), "etl": {
         "input": str(tmp_path / "in"), "mode": "append"}})  # fmt: skip
     (tmp_path / "in" / "b.csv").write_text(_csv(_whole(30), ids="u"))
@@ -214,14 +256,13 @@ def test_the_minor_unit_look_is_asked_of_a_first_load_only(spark, tmp_path, capl
     assert not _warnings(caplog)
 
 
-def test_an_append_converts_as_the_first_load_did(spark, tmp_path, caplog) -> None:
-    etl = {"amount_minor_units": 2, "currency": {"base": "EUR", "rates": {"USD": 0.5}}}
-    _run(spark, tmp_path, {"a.csv": _csv(["1000", "1000"], {"currency": ["EUR", "USD"]})}, **etl)
-    (tmp_path / "in" / "a.csv").unlink()
+def test_an_append_converts_as_the_first_load_did(spark, tmp_path, caplog,
+                                                  cents_and_rates) -> None:  # fmt: skip
+    _copy(cents_and_rates, tmp_path)
     day = "transaction_id,card_id,timestamp,amount,label,currency\nu1,c1,2024-01-07 10:00:00,2000,,USD\n"
     (tmp_path / "in" / "b.csv").write_text(day)
-    config = load_config(None, {"paths.root": str(tmp_path / "work"),
-                                "etl": {"input": str(tmp_path / "in"), "mode": "append", **etl}})  # fmt: skip
+    config = load_config(None, {"paths.root": str(tmp_path / "work"), "etl": {
+        "input": str(tmp_path / "in"), "mode": "append", **CENTS_AND_RATES}})  # fmt: skip
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl.amounts"):
         result = run_etl(spark, config)
     assert not _warnings(caplog)  # read as the run before it read
@@ -243,12 +284,12 @@ def test_the_generated_data_raises_no_amount_warning(spark, tmp_path, caplog) ->
     assert not _warnings(caplog)
 
 
-def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplog) -> None:
+def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplog,
+                                                         default_first) -> None:  # fmt: skip
     # the table loaded in cents read as written, then the setting added for the next day:
     # the table mixes 1050 (10.50 read as written) with 10.50
-    first = _run(spark, tmp_path, {"a.csv": _csv(["1050", "990"])})
+    first = _copy(default_first, tmp_path)
     assert first.amount_reading == {"minor_units": None, "currency": None}
-    (tmp_path / "in" / "a.csv").unlink()
     (tmp_path / "in" / "b.csv").write_text(_csv(["1100"], ids="u"))
     etl = {"input": str(tmp_path / "in"), "mode": "append", "amount_minor_units": 2}
     config = load_config(None, {"paths.root": str(tmp_path / "work"), "etl": etl})
@@ -260,15 +301,14 @@ def test_an_append_read_otherwise_than_the_table_is_named(spark, tmp_path, caplo
     assert "read them with None and None" in said
 
 
-def test_huge_amounts_under_minor_units_are_quarantined_not_a_crash(spark, tmp_path) -> None:
+def test_huge_amounts_under_minor_units_are_quarantined_not_a_crash(spark, tmp_path,
+                                                                    minor) -> None:  # fmt: skip
     # the integrality test was floor(), a long: 1e308 (the generator's absurd amount)
     # stopped the whole run with ARITHMETIC_OVERFLOW (ANSI mode) instead of its rule
-    files = {"a.csv": _csv(["1e308", "inf", "1050"])}
-    result = _run(spark, tmp_path, files, amount_minor_units=2)
-    assert_accounted(spark, result, 3)
-    assert _rows(spark, result)["t2"]["amount"] == 10.5
-    q = _quarantine(spark, result)
-    assert (q["t0"][0], q["t1"][0]) == ("amount_above_maximum", "non_finite_amount")
+    assert_accounted(spark, minor, MINOR_RECORDS)
+    assert _rows(spark, minor)["h2"]["amount"] == 10.5
+    q = _quarantine(spark, minor)
+    assert (q["h0"][0], q["h1"][0]) == ("amount_above_maximum", "non_finite_amount")
     # and the minor-unit look of amounts beyond a long, which a raised max_amount admits
     big = [f"{i}e39" for i in range(1, 31)]
     result = _run(spark, tmp_path / "big", {"a.csv": _csv(big)}, bounds={"max_amount": 1e300})

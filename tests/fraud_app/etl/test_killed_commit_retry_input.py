@@ -9,6 +9,7 @@ next runs in this process do with it (the kill itself: test_killed_commit_takeov
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -20,16 +21,26 @@ from fraud_app.etl.lock import owner_info
 from fraud_app.etl.partition_swap import PartitionSwap
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.etl.table_read import read_table
-from tests.fraud_app.etl.test_append_incremental import _cfg, _first_delivery, _row, _write
+from tests.fraud_app.etl.test_append_incremental import _cfg, _row, _write, publish_first
 
 pytestmark = pytest.mark.spark
 
 
-def _killed(spark, tmp_path: Path, spelled: str | None = None):
-    """A published table whose append of d2/b.csv was killed right after its marker (the
-    input recorded as `spelled`, default the path); (table, d2's config, marker)."""
-    first = run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
-    table = Path(first.output_path)
+@pytest.fixture(scope="module")
+def published(spark, tmp_path_factory) -> Path:
+    """The first delivery (d1/a.csv) published once for the module (publish_first); each
+    test takes a copy of its folder (`_killed`)."""
+    base = tmp_path_factory.mktemp("published")
+    publish_first(spark, base)
+    return base
+
+
+def _killed(spark, published: Path, tmp_path: Path, spelled: str | None = None):
+    """A copy of the published table (and its d1/) as tmp_path, whose append of d2/b.csv
+    was killed right after its marker (the input recorded as `spelled`, default the path);
+    (table, d2's config, marker)."""
+    shutil.copytree(published, tmp_path, dirs_exist_ok=True)  # copy2: mtimes kept
+    table = tmp_path / "work" / "canonical"
     delivery = _write(tmp_path / "d2" / "b.csv", [_row("t40", 1), _row("t41", 6)])
     source = input_identity(HadoopFs(spark), "etl", [spelled or str(delivery)])
     marker = table / "_staging" / "etl-0123456789ab" / "_killed.json"
@@ -43,13 +54,15 @@ def _ids(spark, table: Path) -> list[str]:
     return sorted(r.transaction_id for r in spark.read.parquet(str(table)).collect())
 
 
-def test_a_retry_naming_its_input_another_way_finishes_the_killed_change(spark, tmp_path):
+def test_a_retry_naming_its_input_another_way_finishes_the_killed_change(
+    spark, published, tmp_path
+):
     """The killed run had `--input file:/.../d2/b.csv` (or `d2/b.csv` from the folder
     above, `/data//d2`): its retry with the plain absolute path was refused as another
     input ("this run is `fraud-app etl` on ..."), and re-running the command it named was
     refused again the same way from any other working directory."""
     delivery = tmp_path / "d2" / "b.csv"
-    table, cfg, _ = _killed(spark, tmp_path, f"file:{tmp_path}//d2/./b.csv")
+    table, cfg, _ = _killed(spark, published, tmp_path, f"file:{tmp_path}//d2/./b.csv")
     run_etl(spark, cfg)
     assert "t40" in _ids(spark, table) and not (table / "_staging").exists()
     # the label feeds' order: their rows are ordered by file name, not by argument
@@ -63,13 +76,13 @@ def test_a_retry_naming_its_input_another_way_finishes_the_killed_change(spark, 
     check_takeover(str(table), "labels-x", "/m", {"input": first}, dict(ab))
 
 
-def test_a_killed_run_whose_input_is_gone_can_be_abandoned(spark, tmp_path):
+def test_a_killed_run_whose_input_is_gone_can_be_abandoned(spark, published, tmp_path):
     """Its input gone for good (or exported again with other sizes), the way out was to
     delete the marker: readers then refused the date the killed run left in its `old`
     ("run `fraud-app etl` again (the same input)", which was gone) and the next run
     refused the table's files as not written (`_files.json`), or kept the killed run's
     quarantine file. Renamed `_abandoned.json`, the next run takes the change over."""
-    table, cfg, marker = _killed(spark, tmp_path)
+    table, cfg, marker = _killed(spark, published, tmp_path)
     Path(cfg.etl.input).write_text(Path(cfg.etl.input).read_text().replace("1.5", "1.50"))
     abandoned = marker.parent / "_abandoned.json"
     with pytest.raises(DataIntegrityError, match=(
@@ -85,14 +98,14 @@ def test_a_killed_run_whose_input_is_gone_can_be_abandoned(spark, tmp_path):
 
 
 def test_a_retry_whose_commit_fails_leaves_the_table_refused_in_its_own_process(
-    spark, tmp_path, monkeypatch
+    spark, published, tmp_path, monkeypatch
 ):
     """The retry read the half-updated table it finishes (OWN_JOBS); its commit failing
     (the disk full as it wrote its marker, a lost disk between two renames) left that in
     place, so a notebook that ran the retry went on reading half a delivery without a
     word, while every other process refused it. A failure after its marker: its marker
     named this live process, which readers let through as a job still swapping."""
-    table, cfg, _ = _killed(spark, tmp_path)
+    table, cfg, _ = _killed(spark, published, tmp_path)
     for where, fail_after in (("mark_committing", 0), ("swap", 1)):
         real, calls = getattr(PartitionSwap, where), []
 

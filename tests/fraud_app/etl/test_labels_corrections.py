@@ -64,6 +64,15 @@ def _feed(base: Path, text: str, name: str = "feed.csv") -> str:
     return str(base / name)
 
 
+@pytest.fixture(scope="module")
+def fed(spark, published, tmp_path_factory):
+    """A copy of `published` with FEED applied once for the module, and that labels run's
+    result (its paths: this folder, which no test writes); a test that runs more takes a
+    copy (`_copy`)."""
+    base = _copy(published, tmp_path_factory.mktemp("fed"))
+    return base, run_labels(spark, _config(base), [_feed(base, FEED)])
+
+
 def _labels(spark, table: str) -> dict[str, tuple]:
     rows = spark.read.parquet(table).collect()
     return {x.transaction_id: (x.label, x.label_time and str(x.label_time)) for x in rows}
@@ -75,9 +84,8 @@ def _ledger(spark, table: str) -> list[tuple]:
                    x.previous_label_time and str(x.previous_label_time)) for x in rows)  # fmt: skip
 
 
-def test_a_zero_to_one_correction_is_applied_at_its_label_time(spark, published, tmp_path):
-    base = _copy(published, tmp_path)
-    r = run_labels(spark, _config(base), [_feed(base, FEED)])
+def test_a_zero_to_one_correction_is_applied_at_its_label_time(spark, fed, tmp_path):
+    r = fed[1]
     check_accounting(r)
     assert (r.input_rows, r.labels_filled, r.labels_corrected, r.labels_unchanged,
             r.duplicate_rows) == (5, 1, 1, 1, 0)  # fmt: skip
@@ -113,13 +121,14 @@ def test_a_zero_to_one_correction_is_applied_at_its_label_time(spark, published,
     assert "no retraction event" in q["u3"][1]
 
     # the same feed again: the correction and the fill are unchanged, nothing rewritten
+    base = _copy(fed[0], tmp_path)
     again = run_labels(spark, _config(base), [_feed(base, FEED)])
     check_accounting(again)
     assert (again.labels_filled, again.labels_corrected, again.labels_unchanged) == (0, 0, 3)
     assert (again.partitions_rewritten, again.ledger_entries_added) == ((), 0)
     assert (again.quarantine_rows, again.already_quarantined) == (2, 2)
     assert _labels(spark, again.output_path) == _labels(spark, r.output_path)
-    assert len(_ledger(spark, r.output_path)) == 2
+    assert len(_ledger(spark, again.output_path)) == 2
 
 
 def test_the_quarantine_policy_keeps_every_other_label_as_conflicting(spark, published, tmp_path):
@@ -150,12 +159,11 @@ def test_a_correction_without_label_time_is_known_when_the_run_applies_it(
     assert entry.label_time == row["u1"].label_time
 
 
-def test_a_replace_rebuild_keeps_the_corrections(spark, published, tmp_path):
-    base = _copy(published, tmp_path)
-    fed = run_labels(spark, _config(base), [_feed(base, FEED)])
+def test_a_replace_rebuild_keeps_the_corrections(spark, fed, tmp_path):
+    base = _copy(fed[0], tmp_path)  # FEED applied
     late = run_labels(spark, _config(base), [_feed(base, "transaction_id,label\nu5,1\n", "b.csv")])
     assert late.labels_corrected == 1
-    labelled = _labels(spark, fed.output_path)
+    labelled = _labels(spark, late.output_path)
     assert labelled["u5"][0] == 1
     rebuilt = run_etl(spark, _config(base))
     assert (rebuilt.corrections_reapplied, rebuilt.labels_reapplied) == (2, 1)

@@ -8,6 +8,7 @@ Spark, the real ETL and labels runs."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -37,22 +38,39 @@ def _labels(spark, table: str) -> dict[str, tuple]:
     return {r[0]: (r[1], r[2]) for r in rows.collect()}
 
 
-def _fed_then_zero(spark, base: Path, **etl) -> str:
+def _fed_then_zero(spark, base: Path) -> None:
     """UNLABELLED published, x1 filled with 1 (label_time 2024-01-20), x2 with 1 by a
-    delay-only feed, then etl.input replaced by ZERO; the table's path."""
+    delay-only feed, then etl.input replaced by ZERO."""
     (base / "raw").mkdir()
     (base / "raw" / "a.csv").write_text(HEADER + UNLABELLED)
-    run_etl(spark, _config(base, **etl))
+    run_etl(spark, _config(base))
     (base / "f1.csv").write_text("transaction_id,label,label_time\nx1,1,2024-01-20 00:00:00\n")
     (base / "f2.csv").write_text("transaction_id,label\nx2,1\n")
     for feed in ("f1.csv", "f2.csv"):
-        assert run_labels(spark, _config(base, **etl), [str(base / feed)]).labels_filled == 1
+        assert run_labels(spark, _config(base), [str(base / feed)]).labels_filled == 1
     (base / "raw" / "a.csv").write_text(HEADER + ZERO)
-    return str(base / "work" / "canonical")
 
 
-def test_a_filled_fraud_over_the_exports_later_zero_is_a_correction(spark, tmp_path):
-    table = _fed_then_zero(spark, tmp_path)
+@pytest.fixture(scope="module")
+def fed(spark, tmp_path_factory) -> Path:
+    """_fed_then_zero once for the module (three runs); each test rebuilds its own copy
+    (`_copy`). Fills, so the same under either etl.label_corrections (which decides what a
+    label OTHER than the published one does; the fills under `quarantine`:
+    test_labels_corrections.py)."""
+    base = tmp_path_factory.mktemp("fed")
+    _fed_then_zero(spark, base)
+    return base
+
+
+def _copy(fed: Path, tmp_path: Path) -> str:
+    """A copy of `fed` as tmp_path (raw/, the feeds, work/; copy2 keeps mtimes); the
+    table's path."""
+    shutil.copytree(fed, tmp_path, dirs_exist_ok=True)
+    return str(tmp_path / "work" / "canonical")
+
+
+def test_a_filled_fraud_over_the_exports_later_zero_is_a_correction(spark, fed, tmp_path):
+    table = _copy(fed, tmp_path)
     applied = spark.read.parquet(f"{table}/_labels_ledger").filter("transaction_id = 'x2'")
     x2_known = applied.select(F.date_format("applied_at", "yyyy-MM-dd HH:mm:ss")).first()[0]
     rebuilt = run_etl(spark, _config(tmp_path))
@@ -65,8 +83,8 @@ def test_a_filled_fraud_over_the_exports_later_zero_is_a_correction(spark, tmp_p
     assert (again.labels_unchanged, again.labels_corrected, again.quarantine_rows) == (2, 0, 0)
 
 
-def test_under_the_quarantine_policy_the_exports_zero_stays(spark, tmp_path):
-    table = _fed_then_zero(spark, tmp_path, label_corrections="quarantine")
+def test_under_the_quarantine_policy_the_exports_zero_stays(spark, fed, tmp_path):
+    table = _copy(fed, tmp_path)
     rebuilt = run_etl(spark, _config(tmp_path, label_corrections="quarantine"))
     assert (rebuilt.corrections_reapplied, rebuilt.ledger_quarantined) == (
         0, {"conflicting_label": 2})  # fmt: skip
