@@ -88,6 +88,21 @@ def run_forked(
     return subprocess.CompletedProcess(["forked", target.__name__, *map(str, args)], code, *texts)
 
 
+def start_forked(
+    target: Callable[..., int | None], *args, cwd: Path, env: dict[str, str], out: Path,
+    timeout: float,
+):  # fmt: skip
+    """`target(*args)` in a forked child (cwd, env), started and not waited for: its
+    Process, which the caller ends (join, or a kill); its stdout and stderr to the files
+    `out`/stdout and `out`/stderr. `timeout`: for the start alone (`_start`)."""
+    _CONTEXT.set_forkserver_preload(PRELOAD)
+    proc = _CONTEXT.Process(
+        target=_child, args=(out / "stdout", out / "stderr", Path(cwd), dict(env), target, args)
+    )
+    _start(proc, timeout)
+    return proc
+
+
 def _start(proc, timeout: float) -> None:
     """`proc.start()`, which waits for the forkserver to fork the child and send its pid; the
     first call starts the forkserver, which makes PRELOAD's imports first (a child's imports,
@@ -132,6 +147,14 @@ def fraud_app(argv: list[str]) -> int:
 
     sys.argv = ["fraud-app", *argv]
     return entry()
+
+
+def fraud_app_in_own_group(argv: list[str]) -> int:
+    """`fraud_app(argv)` in a session and process group of its own (the child's pid), so
+    that a killpg of it ends the JVM the run starts too, as a kill -9 of a CLI run's
+    process group does."""
+    os.setsid()
+    return fraud_app(argv)
 
 
 def killed_by(kill_at: str | None, target, *args) -> None:

@@ -1,11 +1,13 @@
 """`features` recomputes only the dates from the first canonical date that changed (session 32).
 
 Each step of a deployment's life (an ETL append of a new day, a late row on an old date,
-a labels run filling older labels, a date removed) is followed by the incremental build
-and by a full rebuild of the same canonical table into another folder: the two tables are
-equal row for row and value for value (sorted by transaction_id, compared exactly), and
-so are their `_features.json` but for their own file names. Both label modes (label_time,
-and the label delay alone). Real parts: the ETL, the label feed, local Spark, files."""
+a labels run filling older labels, a date removed) is followed by the incremental build;
+a full rebuild of the same canonical table into another folder follows the step whose
+recomputed dates the next step would rewrite (each step's own dates compared once): the
+two tables are equal row for row and value for value (sorted by transaction_id, compared
+exactly), and so are their `_features.json` but for their own file names. Both label
+modes (label_time, and the label delay alone). Real parts: the ETL, the label feed, local
+Spark, files."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ pytestmark = pytest.mark.spark
 ROOT = Path(__file__).resolve().parents[3]
 LOGGER = "fraud_app.features.pipeline"
 
-# short windows and a 1-day label delay: 12 days of data reach past every history. One
+# short windows and a 1-day label delay: 8 days of data reach past every history. One
 # line per kind the build knows (each kind's own lookback: a window, a lag, a cap, a
 # baseline, a novelty lookback, the label delay; the encodings over the whole history), each
 # kind's longest window as before (the history read stays 3 days + the delay: the fraud
@@ -152,35 +154,49 @@ def _build(spark, config, caplog) -> tuple[dict, str]:
 
 @pytest.mark.parametrize("label_time", [True, False], ids=["label_time", "delay_only"])
 def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, label_time):
+    """8 days (were 12): the fewest that put every history read past the data's first date
+    (the append's, from 2024-03-08: back to 2024-03-05 00:00, 3 days). Two full rebuilds
+    (were four): each step's recomputed dates that a later step does not recompute are
+    compared once, after that later step (the late row's, from 2024-03-02, after the
+    append from 2024-03-08; the removal's, from 2024-03-04, after the labels' from >=
+    2024-03-06 (delay-only: a fraud's label reaches from its next day)); a history read
+    short shows on the start date itself, which each comparison holds."""
     cfg = _project(tmp_path, label_time, "" if label_time else RUNNING_FLOAT)
-    days = {d: _rows(d, 30, d) for d in range(1, 13)}
-    history = [r for d in range(1, 11) for r in days[d]]
-    _deliver(spark, cfg, tmp_path, "history", _csv(history, label_time, 10), "replace")
+    days = {d: _rows(d, 30, d) for d in range(1, 9)}
+    history = [r for d in range(1, 7) for r in days[d]]
+    _deliver(spark, cfg, tmp_path, "history", _csv(history, label_time, 6), "replace")
     build, log = _build(spark, cfg(), caplog)
     assert build == {"mode": "full", "reason": "no feature table yet"}
     assert "full build" in log and "no feature table yet" in log
 
-    # a new day appended: only that date recomputed
-    _deliver(spark, cfg, tmp_path, "d11", _csv(days[11], label_time, 11), "append")
+    # a late row on an old date (and the next day): from that date on
+    late = dict(days[2][0], transaction_id="late1", timestamp="2024-03-02 23:59:00",
+                label_time="2024-03-03 10:00:00")  # fmt: skip
+    _deliver(spark, cfg, tmp_path, "late", _csv([late, *days[7]], label_time, 7), "append")
+    build, _ = _build(spark, cfg(), caplog)
+    assert build["from"] == "2024-03-02" and "2024-03-07" in build["changed_dates"], build
+
+    # a new day appended: only that date recomputed (the late row's dates before it compared)
+    _deliver(spark, cfg, tmp_path, "d8", _csv(days[8], label_time, 8), "append")
     build, log = _build(spark, cfg(), caplog)
-    assert build["mode"] == "incremental" and build["from"] == "2024-03-11", build
-    assert build["changed_dates"] == ["2024-03-11"]
-    _same_as_full(spark, cfg, tmp_path, "append")
+    assert build["mode"] == "incremental" and build["from"] == "2024-03-08", build
+    assert build["changed_dates"] == ["2024-03-08"]
+    _same_as_full(spark, cfg, tmp_path, "late-append")
 
     # nothing changed: nothing recomputed
     build, _ = _build(spark, cfg(), caplog)
     assert build == {"mode": "incremental", "from": None, "changed_dates": [], "removed_dates": []}
 
-    # a late row on an old date (and the next day): from that date on
-    late = dict(days[3][0], transaction_id="late1", timestamp="2024-03-03 23:59:00",
-                label_time="2024-03-04 10:00:00")  # fmt: skip
-    _deliver(spark, cfg, tmp_path, "late", _csv([late, *days[12]], label_time, 12), "append")
-    build, _ = _build(spark, cfg(), caplog)
-    assert build["from"] == "2024-03-03" and "2024-03-12" in build["changed_dates"], build
-    _same_as_full(spark, cfg, tmp_path, "late")
+    # a date removed from the canonical table (a retention script), the record accepted
+    canonical = Path(cfg().canonical_table())
+    shutil.rmtree(canonical / "event_date=2024-03-04")
+    (canonical / "_files.json").unlink()
+    build, log = _build(spark, cfg(), caplog)
+    assert build["from"] == "2024-03-04" and build["removed_dates"] == ["2024-03-04"], build
+    assert "recomputing the dates from 2024-03-04" in log
 
     # labels filled on older dates (known since; delay-only: no label_time column)
-    blank = [r for d in range(8, 13) for r in days[d] if r["label_time"] >= f"2024-03-{d + 1:02d}"]
+    blank = [r for d in range(5, 9) for r in days[d] if r["label_time"] >= f"2024-03-{d + 1:02d}"]
     feed = tmp_path / "feed.csv"
     feed.write_text("transaction_id,label" + (",label_time" if label_time else "") + "\n" + "".join(
         f"{r['transaction_id']},{r['label']}" + (f",{r['label_time']}" if label_time else "") + "\n"
@@ -188,16 +204,7 @@ def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, la
     ))  # fmt: skip
     assert run_labels(spark, cfg(), [str(feed)]).labels_filled > 0
     build, _ = _build(spark, cfg(), caplog)
-    assert build["mode"] == "incremental" and build["from"] >= "2024-03-08", build
-    _same_as_full(spark, cfg, tmp_path, "labels")
-
-    # a date removed from the canonical table (a retention script), the record accepted
-    canonical = Path(cfg().canonical_table())
-    shutil.rmtree(canonical / "event_date=2024-03-06")
-    (canonical / "_files.json").unlink()
-    build, log = _build(spark, cfg(), caplog)
-    assert build["from"] == "2024-03-06" and build["removed_dates"] == ["2024-03-06"], build
-    assert "recomputing the dates from 2024-03-06" in log
-    meta = _same_as_full(spark, cfg, tmp_path, "removed")
-    assert not (Path(cfg().feature_table()) / "event_date=2024-03-06").exists()
-    assert "2024-03-06" not in meta["incremental"]["partitions"]
+    assert build["mode"] == "incremental" and build["from"] >= "2024-03-06", build
+    meta = _same_as_full(spark, cfg, tmp_path, "removed-labels")
+    assert not (Path(cfg().feature_table()) / "event_date=2024-03-04").exists()
+    assert "2024-03-04" not in meta["incremental"]["partitions"]

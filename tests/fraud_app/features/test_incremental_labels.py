@@ -47,17 +47,19 @@ def _reach(row: dict, label_time: bool) -> str:
 def test_dates_changed_only_in_labels_recompute_from_where_the_labels_reach(
     spark, tmp_path, caplog, label_time
 ):
+    """9 days (were 12): the late labels known on 2024-03-08 reach inside the data, and the
+    label_time moved later (2024-03-08 -> 2024-03-09 23:00) moves a whole day of rows."""
     cfg = _project(tmp_path, label_time)
-    days = {d: _rows(d, 30, d) for d in range(1, 13)}
+    days = {d: _rows(d, 30, d) for d in range(1, 10)}
     late_1, late_0 = dict(days[3][0]), dict(days[5][1])
     for r in (days[3][0], days[5][1]):  # delivered unlabelled: confirmed late
         r["label"] = r["label_time"] = ""
-    history = [r for d in range(1, 13) for r in days[d]]
-    _deliver(spark, cfg, tmp_path, "history", _csv(history, label_time, 12), "replace")
+    history = [r for d in range(1, 10) for r in days[d]]
+    _deliver(spark, cfg, tmp_path, "history", _csv(history, label_time, 9), "replace")
     _build(spark, cfg(), caplog)
 
     # a normal label filled late: only its own date's label columns change
-    late_0.update(label="0", label_time="2024-03-11 13:00:00")
+    late_0.update(label="0", label_time="2024-03-08 13:00:00")
     run_labels(spark, cfg(), [_feed(tmp_path, "zero", [late_0], label_time)])
     build, log = _build(spark, cfg(), caplog)
     assert build["mode"] == "incremental" and build["from"] is None, build
@@ -65,8 +67,8 @@ def test_dates_changed_only_in_labels_recompute_from_where_the_labels_reach(
     assert "no changed label reaches other rows" in log, log
     _same_as_full(spark, cfg, tmp_path, "zero")
 
-    # a fraud confirmed a week late: from when it is known (delay-only: timestamp + 1 day)
-    late_1.update(label="1", label_time="2024-03-11 12:00:00")
+    # a fraud confirmed five days late: from when it is known (delay-only: timestamp + 1 day)
+    late_1.update(label="1", label_time="2024-03-08 12:00:00")
     run_labels(spark, cfg(), [_feed(tmp_path, "one", [late_1], label_time)])
     build, log = _build(spark, cfg(), caplog)
     reach = _reach(late_1, label_time)
@@ -83,11 +85,11 @@ def test_dates_changed_only_in_labels_recompute_from_where_the_labels_reach(
     old = [_reach(back, label_time)] + ([_reach(moved, True)] if label_time else [])
     back["label"] = "0"
     if label_time:
-        moved["label_time"] = "2024-03-12 23:00:00"
-    _deliver(spark, cfg, tmp_path, "again", _csv(history, label_time, 12), "replace")
+        moved["label_time"] = "2024-03-09 23:00:00"
+    _deliver(spark, cfg, tmp_path, "again", _csv(history, label_time, 9), "replace")
     build, log = _build(spark, cfg(), caplog)
     start = min(old)
-    assert len(build["changed_dates"]) == 12 and build["from"] == start, build
+    assert len(build["changed_dates"]) == 9 and build["from"] == start, build
     own = sorted({"2024-03-02", "2024-03-06"} if label_time else {"2024-03-02"})
     assert build["labels_only"] == [d for d in own if d < start], build
     _same_as_full(spark, cfg, tmp_path, "replaced")
@@ -98,7 +100,7 @@ def test_dates_changed_only_in_labels_recompute_from_where_the_labels_reach(
     assert beside["label"] == alone["label"] == "0"
     beside.update(label="1", label_time="2024-03-05 08:00:00", amount="77.77")
     alone.update(label="1", label_time="2024-03-09 08:00:00")
-    _deliver(spark, cfg, tmp_path, "third", _csv(history, label_time, 12), "replace")
+    _deliver(spark, cfg, tmp_path, "third", _csv(history, label_time, 9), "replace")
     build, log = _build(spark, cfg(), caplog)
     start = min("2024-03-04", _reach(alone, label_time))
     assert build["from"] == start and build["labels_only"] == ["2024-03-01"], build
