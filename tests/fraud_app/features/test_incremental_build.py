@@ -144,6 +144,12 @@ def _same_as_full(spark, cfg, tmp_path: Path, step: str) -> dict:
     return meta_mine
 
 
+def _part_files(table: str) -> dict[str, list[str]]:
+    """The feature table's Parquet part files by date (a date written again gets new names)."""
+    return {d.name.split("=", 1)[1]: sorted(f.name for f in d.glob("*.parquet"))
+            for d in Path(table).glob("event_date=*")}  # fmt: skip
+
+
 def _build(spark, config, caplog) -> tuple[dict, str]:
     caplog.clear()
     with caplog.at_level(logging.INFO, logger=LOGGER):
@@ -191,9 +197,18 @@ def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, la
     canonical = Path(cfg().canonical_table())
     shutil.rmtree(canonical / "event_date=2024-03-04")
     (canonical / "_files.json").unlink()
+    files = _part_files(cfg().feature_table())
     build, log = _build(spark, cfg(), caplog)
     assert build["from"] == "2024-03-04" and build["removed_dates"] == ["2024-03-04"], build
     assert "recomputing the dates from 2024-03-04" in log
+    # every later date rewritten, the earlier ones kept: the labels' step recomputes from
+    # >= 03-06, so its compare cannot see a removal that left 03-06.. as they were (their
+    # windows still counting 03-04's rows); each write names its files anew
+    now = _part_files(cfg().feature_table())
+    assert sorted(now) == sorted(set(files) - {"2024-03-04"}), (files, now)
+    for day in now:
+        kept = now[day] == files[day]
+        assert kept == (day < "2024-03-04") and (kept or not set(now[day]) & set(files[day])), day
 
     # labels filled on older dates (known since; delay-only: no label_time column)
     blank = [r for d in range(5, 9) for r in days[d] if r["label_time"] >= f"2024-03-{d + 1:02d}"]
