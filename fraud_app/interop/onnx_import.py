@@ -50,6 +50,7 @@ from fraud_app.interop.onnx_ops import (
     convert_chain,
     first_width,
 )
+from fraud_app.interop.onnx_opsets import check_opset
 
 logger = logging.getLogger(__name__)
 
@@ -169,7 +170,8 @@ def _read_graph(onnx: Any, proto: Any) -> _Graph:
     return _Graph(consts, producers, nodes, inp.name, dims[1], outputs, unread)
 
 
-def _check_ops(nodes: list[Any], allowed: tuple[str, ...]) -> None:
+def _check_ops(proto: Any, nodes: list[Any], allowed: tuple[str, ...]) -> None:
+    check_opset(proto, nodes)  # opset 99 was read by its opset-17 meaning
     bad: dict[str, list[str]] = defaultdict(list)
     for i, node in enumerate(nodes):
         if node.domain not in ("", "ai.onnx"):
@@ -300,7 +302,7 @@ def model_from_onnx(source: Any, *, output: str | None = None) -> Model:
     onnx = require_onnx()
     proto = load_onnx(source)
     g, chosen = _read_graph(onnx, proto), _pick_output(proto, output)
-    _check_ops(_used_nodes(g, chosen), SUPPORTED_OPS)
+    _check_ops(proto, _used_nodes(g, chosen), SUPPORTED_OPS)
     parts, width = _parts(onnx, g, chosen)
     check_onnx(proto, _name(source))
     return _build(parts, width)
@@ -367,12 +369,12 @@ def ensemble_from_onnx(
                 f"(members and their mean, {PROBABILITY!r}); leave out --output"
             )
         _used_nodes(g, PROBABILITY)  # names a Constant it reads that we cannot read
-        _check_ops(g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
+        _check_ops(proto, g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
         metadata = _json_prop(meta, "ensemble_metadata", "{}", dict)
     else:
         chosen = _pick_output(proto, output)
-        _check_ops(_used_nodes(g, chosen), SUPPORTED_OPS)
+        _check_ops(proto, _used_nodes(g, chosen), SUPPORTED_OPS)
         parts, width = _parts(onnx, g, chosen)
         end = _sigmoid_end(parts)
         if end is not None:
