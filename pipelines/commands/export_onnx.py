@@ -11,7 +11,6 @@ It is checked with onnx.checker (full_check) before it is written.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import re
 from pathlib import Path
 
@@ -28,8 +27,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", metavar="OUT.onnx", help="ONNX file to write")
     p.add_argument(
         "--model-version",
-        help="version string for the metadata (default: the URI's version, else "
-        "sha256:<digest of the weights>)",
+        help="version string for the metadata (default: the URI's version, else the version "
+        "of the ONNX file import-onnx made MODEL_URI from, else sha256:<digest of the weights>)",
     )
     p.add_argument(
         "--replace", action="store_true", help="replace OUT.onnx when it exists (refused otherwise)"
@@ -58,9 +57,14 @@ def resolve_model_dir(uri: str, config: AppConfig) -> tuple[Path, str | None]:
     return path, None
 
 
-def default_version(uri: str, ensemble, registered: str | None = None) -> str:
+def default_version(
+    uri: str, ensemble, registered: str | None = None, directory: Path | None = None
+) -> str:
     """The registered version (also behind an alias or `latest`), else the ensemble's own
-    record, else a digest of the weights."""
+    record, else the version of the ONNX file `import-onnx` made `directory` from (it wrote
+    sha256:<weights>), else a digest of the weights."""
+    from fraud_app.interop.onnx_source import recorded_version, weights_digest
+
     if registered:
         return registered
     match = re.fullmatch(r"models:/[^/@]+/(\d+)", uri)
@@ -68,10 +72,7 @@ def default_version(uri: str, ensemble, registered: str | None = None) -> str:
         return match.group(1)
     if ensemble.metadata.get("model_version"):
         return str(ensemble.metadata["model_version"])
-    digest = hashlib.sha256()
-    for member in ensemble.members:
-        digest.update(member.params.data.tobytes())
-    return f"sha256:{digest.hexdigest()[:16]}"
+    return recorded_version(directory, ensemble) or weights_digest(ensemble)
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         )
     directory, registered = resolve_model_dir(args.model_uri, config)
     ensemble = FraudEnsemble.load(directory)
-    version = args.model_version or default_version(args.model_uri, ensemble, registered)
+    version = args.model_version or default_version(args.model_uri, ensemble, registered, directory)
     proto = ensemble_to_onnx(ensemble, model_version=version, model_uri=args.model_uri)
     path = save_onnx(proto, out)
     summary = {

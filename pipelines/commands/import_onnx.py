@@ -4,7 +4,8 @@ The directory is a normal FraudEnsemble (ensemble.json + dlcore member directori
 the batch scorer and `fraud-app` commands that take a model directory use it as is, and
 its members fine-tune like any dlcore model. A file written by `export-onnx` comes back
 member by member; any other graph becomes one member (see fraud_app.interop.onnx_import
-for the ops it accepts).
+for the ops it accepts). The file's model version is kept in OUT_DIR/onnx_source.json
+(fraud_app.interop.onnx_source), export-onnx's default version for that directory.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.errors import ConfigError
-    from fraud_app.interop.onnx_import import ensemble_from_onnx
+    from fraud_app.interop.onnx_import import ensemble_from_onnx, load_onnx
+    from fraud_app.interop.onnx_source import record_source
     from fraud_app.uris import local_argument
 
     # both opened with Python: a file: URI as its path, a remote one refused before the read
@@ -55,8 +57,11 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     names = [n.strip() for n in args.feature_names.split(",")] if args.feature_names else None
     ensemble = ensemble_from_onnx(onnx_file, feature_names=names, output=args.output)
     path = ensemble.save(out)
+    # the file's model version, beside (not in) the metadata: export-onnx's default again
+    version = record_source(path, load_onnx(onnx_file), ensemble, onnx_file)
     summary = {
         "ensemble": str(path),
+        "model_version": version,
         "members": len(ensemble.members),
         "features": len(ensemble.feature_names),
         "parameters_per_member": [m.params.size for m in ensemble.members],
