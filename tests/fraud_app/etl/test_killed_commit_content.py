@@ -20,13 +20,15 @@ from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.commit_source import check_takeover, input_identity
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.pipeline import run_etl
+from tests.fraud_app.etl import test_killed_commit_retry_input as retry_input
 from tests.fraud_app.etl.test_killed_commit_retry_input import _killed
 
 pytestmark = pytest.mark.spark
+published = retry_input.published  # the module fixture: one published table, copied per test
 
 
-def test_a_delivery_rewritten_with_the_same_size_is_another_input(spark, tmp_path):
-    table, cfg, marker = _killed(spark, tmp_path)
+def test_a_delivery_rewritten_with_the_same_size_is_another_input(spark, published, tmp_path):
+    table, cfg, marker = _killed(spark, published, tmp_path)
     delivery = Path(cfg.etl.input)
     before = delivery.read_text()
     corrected = before[:-2] + "1\n"  # the last row's label 0 -> 1: the same size
