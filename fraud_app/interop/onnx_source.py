@@ -6,7 +6,9 @@ of it. It is not put into the ensemble's `metadata`: an exported ensemble import
 its metadata unchanged and exports again byte for byte (the interop contract), and the
 version names a registry entry, not something the model learnt. `import-onnx` writes it to
 `onnx_source.json` in the ensemble directory (sealed JSON: the version, the file's
-`model_uri`, the file, and a digest of the weights it describes); `export-onnx` takes it
+`model_uri` when it is a registry or remote URI (a local path is left out: the directory is
+shared), the file's name (not its path), and a digest of the weights it describes; a record
+without its seal is refused, unlike check_seal's pre-seal files); `export-onnx` takes it
 as the default version of that directory when the weights still match (a fine-tuned copy
 saved elsewhere has other weights, and `FraudEnsemble.save` replaces the whole directory,
 so the record never outlives the weights it names). `--model-version` still overrides.
@@ -19,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from dlcore.errors import SerializationError
-from dlcore.serialization import check_seal, write_json_atomic
+from dlcore.serialization import SEAL, check_seal, write_json_atomic
 from dlcore.serialization.files import read_json
 from fraud_app.errors import ConfigError
 
@@ -53,12 +55,20 @@ def record_source(directory: Path, proto: Any, ensemble: Any, onnx_file: Path) -
     props = {p.key: p.value for p in proto.metadata_props}
     record = {
         "model_version": version,
-        "model_uri": props.get("model_uri"),
-        "onnx_file": str(onnx_file),
+        "model_uri": _shareable_uri(props.get("model_uri")),
+        "onnx_file": Path(onnx_file).name,  # not the importer's local path
         "weights": weights_digest(ensemble),
     }
     write_json_atomic(Path(directory) / SOURCE_JSON, record, sealed=True)
     return version
+
+
+def _shareable_uri(uri: str | None) -> str | None:
+    """`uri` when it names a registry entry or remote store; None for a local path (the
+    exporter's own directory, which the shared model directory should not carry)."""
+    if not uri or uri.startswith("file:") or ("://" not in uri and not uri.startswith("models:/")):
+        return None
+    return uri
 
 
 def recorded_version(directory: Path | None, ensemble: Any) -> str | None:
@@ -70,12 +80,19 @@ def recorded_version(directory: Path | None, ensemble: Any) -> str | None:
     try:
         record = read_json(path)
         check_seal(record, path, _KEYS)
+        # check_seal reads an unsealed file as a pre-seal one; this file was always sealed,
+        # so a record without its seal (or its fields) was edited: "9" for "7" was exported
+        missing = sorted((_KEYS | {SEAL}) - set(record))
+        if missing or not all(isinstance(record[k], str) for k in ("model_version", "weights")):
+            raise SerializationError(
+                f"{path}: {'missing ' + str(missing) if missing else 'fields of the wrong type'}"
+                f"; expected a sealed record with {sorted(_KEYS)} as import-onnx writes it"
+            )
     except SerializationError as exc:
         raise ConfigError(
             f"{exc}: the model version import-onnx recorded cannot be read; give "
             "--model-version, or import the ONNX file again"
         ) from None
-    version = record.get("model_version")
-    if record.get("weights") != weights_digest(ensemble) or not isinstance(version, str):
+    if record["weights"] != weights_digest(ensemble):
         return None
-    return version
+    return record["model_version"]
