@@ -68,3 +68,25 @@ def test_an_export_onnx_file_edited_to_opset_18_is_refused_at_its_reduce_mean():
     proto.opset_import[0].version = 18
     with pytest.raises(OnnxConversionError, match=r"ReduceMean.*opset 18.*opsets 7 to 17"):
         ensemble_from_onnx(proto)
+
+
+def test_a_reduce_mean_outside_an_ensemble_graph_is_named_unsupported_at_opset_18():
+    """Only export-onnx files have their ReduceMean read; another graph's ReduceMean at
+    opset 18 was refused as `... Export it again with export-onnx` (it is not an export)."""
+    nodes = [
+        helper.make_node("MatMul", ["features", "W"], ["logit"], name="dense"),
+        helper.make_node("ReduceMean", ["logit"], ["mean"], name="rm", keepdims=1),
+        helper.make_node("Sigmoid", ["mean"], ["prob"], name="sigmoid"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 3])],
+        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [None, 1])],
+        initializer=[numpy_helper.from_array(np.ones((3, 2), np.float32), "W")],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    for load in (ensemble_from_onnx, model_from_onnx):
+        with pytest.raises(OnnxConversionError, match=r"no dlcore layer: ReduceMean") as err:
+            load(proto)
+        assert "export-onnx" not in str(err.value)
