@@ -22,17 +22,23 @@ from tests.fraud_app.interop.onnx_cases import make_ensemble, ort_run
 W = np.array([[0.5], [-1.0], [2.0]], np.float32)
 
 
-def _graph(opsets):
+def _graph(opsets, between=(), w=W):
+    """features -> MatMul(W) -> `between` (nodes from `logit` to their last output) ->
+    Sigmoid -> prob, declaring `opsets` ((domain, version) pairs)."""
+    between = list(between)
     nodes = [
         helper.make_node("MatMul", ["features", "W"], ["logit"], name="dense"),
-        helper.make_node("Sigmoid", ["logit"], ["prob"], name="sigmoid"),
+        *between,
+        helper.make_node(
+            "Sigmoid", [between[-1].output[0] if between else "logit"], ["prob"], name="sigmoid"
+        ),
     ]
     graph = helper.make_graph(
         nodes,
         "g",
         [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 3])],
         [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [None, 1])],
-        initializer=[numpy_helper.from_array(W, "W")],
+        initializer=[numpy_helper.from_array(w, "W")],
     )
     return helper.make_model(graph, opset_imports=[helper.make_opsetid(d, v) for d, v in opsets])
 
@@ -73,19 +79,8 @@ def test_an_export_onnx_file_edited_to_opset_18_is_refused_at_its_reduce_mean():
 def test_a_reduce_mean_outside_an_ensemble_graph_is_named_unsupported_at_opset_18():
     """Only export-onnx files have their ReduceMean read; another graph's ReduceMean at
     opset 18 was refused as `... Export it again with export-onnx` (it is not an export)."""
-    nodes = [
-        helper.make_node("MatMul", ["features", "W"], ["logit"], name="dense"),
-        helper.make_node("ReduceMean", ["logit"], ["mean"], name="rm", keepdims=1),
-        helper.make_node("Sigmoid", ["mean"], ["prob"], name="sigmoid"),
-    ]
-    graph = helper.make_graph(
-        nodes,
-        "g",
-        [helper.make_tensor_value_info("features", TensorProto.FLOAT, [None, 3])],
-        [helper.make_tensor_value_info("prob", TensorProto.FLOAT, [None, 1])],
-        initializer=[numpy_helper.from_array(np.ones((3, 2), np.float32), "W")],
-    )
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    mean = helper.make_node("ReduceMean", ["logit"], ["mean"], name="rm", keepdims=1)
+    proto = _graph([("", 18)], between=[mean], w=np.ones((3, 2), np.float32))
     for load in (ensemble_from_onnx, model_from_onnx):
         with pytest.raises(OnnxConversionError, match=r"no dlcore layer: ReduceMean") as err:
             load(proto)
