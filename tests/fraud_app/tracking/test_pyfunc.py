@@ -39,17 +39,24 @@ def _mlp_ensemble() -> FraudEnsemble:
     return FraudEnsemble(members, list(h.NAMES), {})
 
 
-@pytest.fixture(scope="module")
-def logged(spark, tmp_path_factory, mlflow_template):
-    root = tmp_path_factory.mktemp("pyfunc")
+def log_mlp_ensemble(root: Path, mlflow_template, X, run: str, registered_name):
+    """_mlp_ensemble saved under `root` and logged (input example X[:5]) in a training run
+    `run` of a new store at `root`: (config, ensemble, model info)."""
     mlflow_template.copy_to(root)  # a new store, not migrated again
     cfg = h.config(root, **{"tracking.uri": f"sqlite:///{root}/mlflow.db"})
     ensemble = _mlp_ensemble()
     model_dir = ensemble.save(root / "models" / "m")
-    X, y = h.rows(500, seed=11)
-    with start_training_run(cfg, "pyfunc") as tracker:
+    with start_training_run(cfg, run) as tracker:
         info = tracker.log_model(model_dir, h.NAMES, X[:5].astype(np.float64),
-                                 registered_name="fraud-ensemble")  # fmt: skip
+                                 registered_name=registered_name)  # fmt: skip
+    return cfg, ensemble, info
+
+
+@pytest.fixture(scope="module")
+def logged(spark, tmp_path_factory, mlflow_template):
+    root = tmp_path_factory.mktemp("pyfunc")
+    X, y = h.rows(500, seed=11)
+    cfg, ensemble, info = log_mlp_ensemble(root, mlflow_template, X, "pyfunc", "fraud-ensemble")
     df = h.frame(spark, X, y)
     spark_scores = np.array(
         [

@@ -16,9 +16,8 @@ from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import scoring_server
 
 from fraud_app.tracking.logged_model import input_frame
-from fraud_app.tracking.runs import start_training_run
 from tests.fraud_app.tracking import helpers as h
-from tests.fraud_app.tracking.test_pyfunc import _mlp_ensemble
+from tests.fraud_app.tracking.test_pyfunc import log_mlp_ensemble
 
 pytestmark = pytest.mark.integration
 
@@ -26,14 +25,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def served(tmp_path_factory, mlflow_template):
     root = tmp_path_factory.mktemp("pyfunc-inputs")
-    mlflow_template.copy_to(root)
-    cfg = h.config(root, **{"tracking.uri": f"sqlite:///{root}/mlflow.db"})
-    ensemble = _mlp_ensemble()
-    model_dir = ensemble.save(root / "models" / "m")
     X, _ = h.rows(6, seed=3)
-    with start_training_run(cfg, "inputs") as tracker:
-        info = tracker.log_model(model_dir, h.NAMES, X[:5].astype(np.float64),
-                                 registered_name=None)  # fmt: skip
+    _, ensemble, info = log_mlp_ensemble(root, mlflow_template, X, "inputs", None)
     model = mlflow.pyfunc.load_model(info.model_uri)
     return model, ensemble, X
 
