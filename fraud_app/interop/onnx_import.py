@@ -18,7 +18,6 @@ Two entry points:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections import defaultdict
@@ -40,6 +39,7 @@ from fraud_app.interop.onnx_export import (
     content_digest,
     member_prefix,
 )
+from fraud_app.interop.onnx_names import feature_names_of, json_prop
 from fraud_app.interop.onnx_ops import (
     CONVERTERS,
     RAMP_OPS,
@@ -331,25 +331,6 @@ def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
     return members
 
 
-def _json_prop(meta: dict[str, str], key: str, default: str, kind: type) -> Any:
-    """A JSON metadata_props value of type `kind` (or null); a damaged one is named (it was a
-    JSONDecodeError), as is one of another type (feature names "abc" were read as a, b, c)."""
-    try:
-        value = json.loads(meta.get(key) or default)
-    except ValueError as exc:
-        why = f"is not valid JSON ({exc})"
-    else:
-        odd = [v for v in value if not isinstance(v, str)] if isinstance(value, list) else []
-        if value is None or (isinstance(value, kind) and not odd):
-            return value
-        why = f"is a JSON {type(value).__name__}, expected a JSON {kind.__name__}"
-        why += f" of strings (it holds {odd[:3]})" if odd else ""
-    raise OnnxConversionError(
-        f"metadata_props {key!r} {why}; the file is damaged, edited or written by another "
-        "tool. Export it again, or give --feature-names"
-    )
-
-
 def ensemble_from_onnx(
     source: Any, *, feature_names: list[str] | None = None, output: str | None = None
 ) -> Any:
@@ -371,7 +352,7 @@ def ensemble_from_onnx(
         _used_nodes(g, PROBABILITY)  # names a Constant it reads that we cannot read
         _check_ops(proto, g.nodes, SUPPORTED_OPS + _ENSEMBLE_OPS)
         members = _ensemble_members(onnx, g)
-        metadata = _json_prop(meta, "ensemble_metadata", "{}", dict)
+        metadata = json_prop(meta, "ensemble_metadata", "{}", dict)
     else:
         chosen = _pick_output(proto, output)
         _check_ops(proto, _used_nodes(g, chosen), SUPPORTED_OPS)
@@ -391,19 +372,5 @@ def ensemble_from_onnx(
         members = [_build(parts, width)]
         metadata = {"source": "onnx", "producer": proto.producer_name}
     check_onnx(proto, _name(source))
-    names, width = feature_names, members[0].in_features  # [] is 0 names: it was feature_000..
-    if names is None:
-        names = _json_prop(meta, "feature_names", "null", list)
-    names = list(names if names is not None else (f"feature_{i:03d}" for i in range(width)))
-    if len(names) != width:
-        where = "were given" if feature_names is not None else "are in metadata 'feature_names'"
-        raise OnnxConversionError(
-            f"{len(names)} feature names {where} but the model takes {width} features"
-        )
-    repeated = sorted({n for n in names if names.count(n) > 1})
-    if "" in names or repeated:  # the scorer and the pyfunc signature look features up by name
-        raise OnnxConversionError(
-            f"feature names must be non-empty and unique; received {names} "
-            f"({'an empty name' if '' in names else f'repeated: {repeated}'})"
-        )
+    names = feature_names_of(meta, feature_names, members[0].in_features)
     return FraudEnsemble(members, names, metadata)
