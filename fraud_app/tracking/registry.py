@@ -318,6 +318,9 @@ def _finish_killed_move(client, mv, d: GateDecision, ended: list[str]) -> bool:
         if history and str(history[-1].get("version")) == version:
             return False
         was = tags.get("promotion.previous_champion") or None
+        # the killed promote's own reason (its run records it since session 46): the retry
+        # wrote its own, the default when it gave none (session 41's Left)
+        d = replace(d, reason=tags.get("promotion.reason") or d.reason)
         _manual_tags(client, mv, d, was)
         record_move(client, name, version, was, "manual", d.reason)
         if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself
