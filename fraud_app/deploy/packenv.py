@@ -3,7 +3,8 @@
 venv-pack does the packing (relocatable scripts, pyvenv.cfg). One trap it does not
 catch: a project installed in editable mode (`pip install -e .`, what `make` does) is a
 finder file pointing at the checkout, so a plain `venv-pack` archive silently lacks the
-project's code. We drop the editable finder and add the packages' files themselves.
+project's code. We drop the editable finder and add the packages' files themselves: their
+`.py` files and package data, as a wheel carries them (no other file of the checkout).
 
 The archive's `bin/python` links to the base interpreter's absolute path (as every
 venv does), so executors need that Python at the same path: use the same base image on
@@ -16,6 +17,7 @@ import fnmatch
 import importlib.util
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -29,6 +31,13 @@ PROJECT_PACKAGES = ("dlcore", "fraud_app", "pipelines", "dashboards")
 # Executors get pyspark from the cluster's Spark (its pyspark.zip is first on their
 # PYTHONPATH), so the archive does not need the 0.5 GB copy in the venv.
 DEFAULT_EXCLUDES = ("lib/python*/site-packages/pyspark/*",)
+# what an editable checkout's package folders add besides their `.py` files: the package
+# data a wheel carries (pyproject's package-data), per package. Any other file there (a
+# `configs/prod.yaml` with a token in its tracking URI, an `.env`, notes) was packed and
+# shipped to every executor (session 46)
+PACKAGE_DATA = {"fraud_app": ("resources/feature_specs/*.yaml", "resources/configs/demo.yaml")}
+# venv-pack's temporary archive goes into a folder of this prefix beside the output
+STAGING_PREFIX = ".pack-env-"
 
 
 def pack_environment(
@@ -69,16 +78,23 @@ def pack_environment(
     env.files = _with_project_code(list(env.files), prefix, venv_pack.File)
     for pattern in excludes:
         env = env.exclude(pattern)
+    _warn_leftovers(output.parent)
     logger.info("packing %d files of %s into %s", len(env.files), prefix, output)
     # venv-pack writes the archive to a temporary file, then moves it to `output`; that
     # file goes beside the output (one file system: the move is a rename), not into $TMPDIR,
-    # where a move that failed left the whole archive (~800 MB) behind
+    # where a move that failed left the whole archive (~800 MB) behind. It goes into a
+    # folder of its own, removed whatever happens: venv-pack removes its temporary file on
+    # an Exception only, and a Ctrl-C or SIGTERM (BaseExceptions) left the half-written
+    # archive (`tmpXXXXXXXX`, 135 MB after 25 s) beside the output (session 46)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=output.parent)
     previous = tempfile.tempdir
-    tempfile.tempdir = str(output.parent)
+    tempfile.tempdir = staging
     try:
         env.pack(output=str(output), force=True, compress_level=compress_level)
     finally:
         tempfile.tempdir = previous
+        shutil.rmtree(staging, ignore_errors=True)
     logger.info("packed %s (%.0f MB)", output, output.stat().st_size / 1e6)
     return output
 
@@ -116,12 +132,29 @@ def _with_project_code(files: list, prefix: Path, file_type) -> list:
     return kept
 
 
+def _warn_leftovers(directory: Path) -> None:
+    """A WARNING naming the staging folders a pack killed outright (SIGKILL, a power cut)
+    left in `directory`: each may hold a partial archive. Not removed: another pack-env
+    into the same directory may be writing one now."""
+    if not directory.is_dir():
+        return
+    for folder in sorted(directory.glob(STAGING_PREFIX + "*")):
+        logger.warning("pack-env: %s holds a partial archive of a pack-env that was killed "
+                       "(or of one running now); delete it when no pack-env runs",
+                       folder)  # fmt: skip
+
+
 def _package_files(root: Path):
+    """The files of the package folder `root` that a wheel carries: its `.py` files and
+    its package data (PACKAGE_DATA), nothing else of the checkout."""
+    data = PACKAGE_DATA.get(root.name, ())
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         for fn in filenames:
-            if not fn.endswith((".pyc", ".pyo")):
-                yield Path(dirpath) / fn
+            path = Path(dirpath) / fn
+            relative = path.relative_to(root).as_posix()
+            if fn.endswith(".py") or any(fnmatch.fnmatchcase(relative, g) for g in data):
+                yield path
 
 
 def _site_packages(prefix: Path) -> str:

@@ -28,7 +28,7 @@ import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-from fraud_app.errors import ModelLoadError, TrackingError
+from fraud_app.errors import ConfigError, ModelLoadError, TrackingError
 from fraud_app.tracking.champion_history import read_history, record_move
 from fraud_app.tracking.killed_runs import end_killed_runs, end_stopped_run, start_owned_run
 from fraud_app.tracking.registry_lookup import MAX_VERSION as MAX_VERSION
@@ -45,6 +45,11 @@ logger = logging.getLogger(__name__)
 CHAMPION, CHALLENGER = "champion", "challenger"
 # how many times the gate decides again when the champion keeps moving under it
 GATE_ATTEMPTS = 3
+# `promote --reason` is kept as the version's `gate.reason` tag. MLflow refuses a tag value
+# over its limit (100,000 characters in 3.x, 5,000 on servers of older releases), and that
+# refusal came after `champion` had moved: the champion changed with its record half
+# written (no history entry, the old champion's tags unchanged) and a traceback (session 46)
+REASON_MAX_CHARS = 5000
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,7 @@ def promote(
     is kept as gate.auto_decision. Promoting the current champion changes nothing (no tag,
     no run): d.decision is then "unchanged"."""
 
+    check_reason(reason)  # before anything is read or moved
     version = version_number(version) or str(version)  # '02' is v2 (an absent one: named)
     mv = _version(client, name, version)
     previous = current_champion(client, name)
@@ -263,8 +269,11 @@ def promote(
             said += ("; the promote of it killed after moving the alias is finished (the "
                      "version's gate.decision manual and the champion history entry)")  # fmt: skip
         return replace(d, decision="unchanged", reason=said)
+    # the reason too: `promote --reason` said "recorded on the version and the run", and the
+    # run had none (session 46)
     tags = {"promotion.decision": "manual", PROMOTION_MODEL: name,
-            "promotion.version": str(version), "promotion.previous_champion": was or ""}  # fmt: skip
+            "promotion.version": str(version), "promotion.previous_champion": was or "",
+            "promotion.reason": d.reason}  # fmt: skip
     # the run first, then the moves: a promote killed after the alias moved left no run (or
     # one RUNNING for good, docs/PROBES.md session 41); now its run, RUNNING, names the
     # killed process, and the next promote of this model ends it as KILLED
@@ -279,6 +288,17 @@ def promote(
         client.set_tag(run_id, "promotion.superseded_by", str(d.superseded_by))
     client.set_terminated(run_id, "FINISHED")
     return d
+
+
+def check_reason(reason: str) -> None:
+    """ConfigError when a manual promotion's reason is longer than a registry tag may be."""
+    if len(reason) > REASON_MAX_CHARS:
+        raise ConfigError(
+            f"the promotion reason is {len(reason):,} characters; at most "
+            f"{REASON_MAX_CHARS:,} (it is kept as the version's gate.reason tag, which the "
+            "tracking store limits): give a short reason (a ticket id, a link); nothing was "
+            "changed"
+        )
 
 
 def _finish_killed_move(client, mv, d: GateDecision, ended: list[str]) -> bool:
@@ -298,6 +318,9 @@ def _finish_killed_move(client, mv, d: GateDecision, ended: list[str]) -> bool:
         if history and str(history[-1].get("version")) == version:
             return False
         was = tags.get("promotion.previous_champion") or None
+        # the killed promote's own reason (its run records it since session 46): the retry
+        # wrote its own, the default when it gave none (session 41's Left)
+        d = replace(d, reason=tags.get("promotion.reason") or d.reason)
         _manual_tags(client, mv, d, was)
         record_move(client, name, version, was, "manual", d.reason)
         if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself

@@ -16,7 +16,11 @@ _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,255}")  # what MLflow takes as an
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("version", help="model version to make the champion (see `fraud-app models`)")
     p.add_argument("--name", help="registered model name (default: registry.model_name)")
-    p.add_argument("--reason", default="", help="why (recorded on the version and the run)")
+    p.add_argument(
+        "--reason",
+        default="",
+        help="why (recorded on the version and the run; at most 5,000 characters)",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
@@ -24,9 +28,10 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         raise ConfigError("`fraud-app promote` needs tracking.enabled: true (the registry)")
     from fraud_app.tracking.client import client, connect
     from fraud_app.tracking.ownership import check_owner
-    from fraud_app.tracking.registry import MAX_VERSION, promote, version_number
+    from fraud_app.tracking.registry import MAX_VERSION, check_reason, promote, version_number
     from fraud_app.tracking.store_lock import store_lock
 
+    check_reason(args.reason)  # before the store is asked (a download, the lock)
     name = args.name or config.registry.model_name
     version = version_number(args.version)
     if version is None:  # '02' is version 2, as the registry names it

@@ -32,12 +32,13 @@ def train_or_score(root: Path, what: str) -> None:
         log_scoring_job({"job_id": "day20", "dates": []}, root / "summary.json", cfg)
 
 
-def promote(db: Path, name: str, version: str, experiment: str) -> None:
+def promote(db: Path, name: str, version: str, experiment: str, reason: str = "") -> None:
     import mlflow
 
     from fraud_app.tracking.registry import promote
 
-    promote(mlflow.MlflowClient(f"sqlite:///{db}"), name, version, experiment_id=experiment)
+    client = mlflow.MlflowClient(f"sqlite:///{db}")
+    promote(client, name, version, experiment_id=experiment, reason=reason)
 
 
 def _fold(i):

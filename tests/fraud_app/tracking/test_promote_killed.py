@@ -126,3 +126,25 @@ def test_a_promote_killed_before_the_versions_tags_is_finished_by_its_retry(tmp_
     third = promote(client, name, version, experiment_id=experiment)  # once: nothing more
     assert third.reason == f"v{version} is already the champion"
     assert read_history(client.get_registered_model(name).tags) == history
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_the_retry_finishes_a_killed_promote_with_the_killed_ones_reason(tmp_path, monkeypatch):
+    """Session 41's Left: the retry wrote its own `--reason` (the default, when it gave
+    none) as the version's gate.reason and in the champion history, since the killed run
+    did not record the reason it was given. Its run now does (`promotion.reason`)."""
+    from fraud_app.tracking.champion_history import read_history
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client, name, experiment, version = h.two_gated_versions(tmp_path)
+    reason = "INC-4711: the champion flags every new merchant"
+    killed_child(tmp_path, "set_model_version_tag", killed_children.promote,
+                 tmp_path / "mlflow.db", name, version, experiment, reason,
+                 timeout=CLI_DEADLINE_S)  # fmt: skip
+
+    again = promote(client, name, version, experiment_id=experiment)  # no reason given
+
+    assert again.decision == "unchanged" and "killed after moving the alias" in again.reason
+    assert client.get_model_version(name, version).tags["gate.reason"] == reason
+    last = read_history(client.get_registered_model(name).tags)[-1]
+    assert (last["version"], last["reason"]) == (version, reason)

@@ -1,0 +1,112 @@
+"""`fraud-app pack-env` stopped part-way, and what it takes from an editable checkout
+(session 46 probes). A SIGTERM 25 s into `fraud-app pack-env "DIR/env.tar.gz"` left
+`DIR/tmpemh8z5gu`, 135 MB of half-written archive, while the CLI said "nothing is left
+half-written": venv-pack removes its temporary file on an Exception only, and Ctrl-C /
+SIGTERM are BaseExceptions. From a checkout, every file in the package folders was packed:
+a `configs/prod.yaml` with a token in its tracking URI, an `.env`, shipped to each executor.
+Real venv-pack, a real small virtualenv and a real signal to a child process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.processes import CLI_DEADLINE_S
+
+_CHILD = """
+import sys
+from fraud_app.deploy.packenv import pack_environment
+pack_environment(sys.argv[2], prefix=sys.argv[1])
+"""
+
+
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_a_pack_stopped_by_ctrl_c_leaves_no_partial_archive(tmp_path):
+    pytest.importorskip("venv_pack")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python*/site-packages"))
+    # incompressible bytes: packing them takes seconds, time for the signal to land
+    (site / "blob.bin").write_bytes(os.urandom(128 << 20))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    output = out_dir / "env.tar.gz"
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD, str(venv), str(output)],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + CLI_DEADLINE_S
+        while not any(p.stat().st_size for p in _files(out_dir)):  # the archive is growing
+            assert child.poll() is None, f"the pack ended first: {child.stderr.read()}"
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        child.send_signal(signal.SIGINT)  # Ctrl-C (KeyboardInterrupt: a BaseException)
+        _, err = child.communicate(timeout=CLI_DEADLINE_S)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode != 0 and "KeyboardInterrupt" in err
+    assert not output.exists()
+    assert list(out_dir.iterdir()) == []  # was: tmpXXXXXXXX, the archive written so far
+
+
+def test_only_code_and_package_data_are_taken_from_a_checkout(tmp_path):
+    from fraud_app.deploy.packenv import _package_files
+
+    root = tmp_path / "fraud_app"
+    files = {
+        "__init__.py": "",
+        "x/y.py": "",
+        "notes.txt": "mine",
+        ".env": "MLFLOW_TRACKING_TOKEN=abc",
+        "x/__pycache__/y.cpython-311.pyc": "",
+        "resources/configs/demo.yaml": "a: 1",
+        "resources/configs/prod.yaml": "tracking: {uri: 'https://alice:s3cret@mlflow/'}",
+        "resources/feature_specs/time.yaml": "b: 1",
+        "resources/feature_specs/README.md": "c",
+    }
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    taken = sorted(p.relative_to(root).as_posix() for p in _package_files(root))
+    assert taken == [
+        "__init__.py",
+        "resources/configs/demo.yaml",
+        "resources/feature_specs/time.yaml",
+        "x/y.py",
+    ]
+
+
+def test_the_packed_checkout_holds_its_code_specs_and_example_config_only(tmp_path):
+    """What executors need from the project (its code, the shipped specs) is there, and no
+    other file of the checkout."""
+    pytest.importorskip("venv_pack")
+    import tarfile
+
+    from fraud_app.deploy.packenv import pack_environment
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    out = pack_environment(tmp_path / "env.tar.gz", prefix=venv)
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+    site = os.path.relpath(next(venv.glob("lib/python*/site-packages")), venv)
+    project = [n[len(site) + 1 :] for n in names if n.startswith(site + "/")]
+    assert "fraud_app/deploy/packenv.py" in project and "pipelines/__main__.py" in project
+    assert "fraud_app/resources/configs/demo.yaml" in project
+    assert "fraud_app/resources/feature_specs/time.yaml" in project
+    others = [n for n in project if not n.endswith(".py")]
+    assert all(n.startswith("fraud_app/resources/") and n.endswith(".yaml") for n in others)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["env.tar.gz", "venv"]
