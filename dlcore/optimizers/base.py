@@ -126,18 +126,14 @@ class Optimizer:
         clip_norm: float | None = None,
     ) -> None:
         self.learning_rate = as_schedule(learning_rate, "learning_rate")
-        if not (
-            isinstance(weight_decay, int | float)
-            and weight_decay >= 0
-            and math.isfinite(weight_decay)
-        ):
-            raise ConfigError(
-                f"weight_decay must be a finite number >= 0. Received: {weight_decay!r}"
+        # check_number: a bool was taken as a number (weight_decay=True trained with a
+        # decay of 1.0) while a NumPy scalar (np.float32(0.1)) was refused
+        self.weight_decay = check_number("weight_decay", weight_decay, 0.0)
+        if clip_norm is not None:
+            clip_norm = check_number(
+                "clip_norm", clip_norm, 0.0, low_inclusive=False, high_inclusive=True
             )
-        if clip_norm is not None and not (isinstance(clip_norm, int | float) and clip_norm > 0):
-            raise ConfigError(f"clip_norm must be a number > 0 or None. Received: {clip_norm!r}")
-        self.weight_decay = float(weight_decay)
-        self.clip_norm = None if clip_norm is None else float(clip_norm)
+        self.clip_norm = clip_norm
 
     # -- state --------------------------------------------------------------------------
     def init_state(self, size: int, dtype: np.dtype | type = np.float32) -> OptimizerState:

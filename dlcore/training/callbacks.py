@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import numbers
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -62,12 +63,20 @@ class EarlyStopping(Callback):
             raise ConfigError(
                 f"EarlyStopping: monitor must be one of {sorted(_MODES)}. Received: {monitor!r}"
             )
-        if not isinstance(patience, int) or patience < 1:
+        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
             raise ConfigError(
                 f"EarlyStopping: patience must be an integer >= 1. Received: {patience!r}"
             )
-        if min_delta < 0:
-            raise ConfigError(f"EarlyStopping: min_delta must be >= 0. Received: {min_delta!r}")
+        # a NaN passed `min_delta < 0`, and then no epoch ever improved: training stopped
+        # after `patience` epochs and kept the last weights, restoring nothing
+        if (
+            isinstance(min_delta, bool)
+            or not isinstance(min_delta, numbers.Real)
+            or not (math.isfinite(min_delta) and min_delta >= 0)
+        ):
+            raise ConfigError(
+                f"EarlyStopping: min_delta must be a finite number >= 0. Received: {min_delta!r}"
+            )
         self.monitor = monitor
         self.patience = patience
         self.min_delta = float(min_delta)

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.balancing.base import BalancedData, BalancingStrategy, unit_uniform
+from fraud_app.errors import EmptyInputError
 
 
 class Undersample(BalancingStrategy):
@@ -30,6 +31,15 @@ class Undersample(BalancingStrategy):
         normals = self.normals(df).where(unit_uniform(self.id_column, self.seed) < F.lit(keep))
         sample = self.frauds(df).unionByName(normals)
         kept = normals.count()
+        if kept == 0:
+            # the sample held frauds only and trained a one-class model without a word
+            raise EmptyInputError(
+                f"balancing strategy {self.name!r}: normal_ratio {self.normal_ratio:g} x "
+                f"{n_frauds} fraud(s) kept none of the {n_normals} normals (each kept with "
+                f"probability {keep:.3g}), so the sample holds frauds only; raise "
+                "balancing.undersample.normal_ratio (about normal_ratio x frauds normals are "
+                "kept) or use balancing.strategy: class_weights"
+            )
         summary = {
             "strategy": self.name,
             "seed": self.seed,

@@ -21,6 +21,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from fraud_app.balancing.base import BalancedData, BalancingStrategy, row_hash
+from fraud_app.errors import EmptyInputError
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ class UnionPaySubsets(BalancingStrategy):
         self.require_classes(n_frauds, sum(shares))
         cap = None if self.normal_ratio is None else math.ceil(self.normal_ratio * n_frauds)
         limits = [s if cap is None else min(s, cap) for s in shares]
+        self._require_normals_in_every_subset(shares)
         _warn_fraud_majority(n_frauds, sum(shares), limits, k, self.fraud_majority_fix)
 
         normals = self.normals(df).withColumn(SHARE, share)
@@ -76,6 +78,31 @@ class UnionPaySubsets(BalancingStrategy):
             "normals_covered": sum(limits),
         }
         return BalancedData(tuple(subsets), summary, shared=selected)
+
+    def _require_normals_in_every_subset(self, shares: list[int]) -> None:
+        """A share without a normal would train a member on frauds only: it learns to score
+        every row ~1 and drags the ensemble's mean up (session 46: 3 normals under 5 subsets
+        trained two such members with only the fraud-majority WARNING). The cap keeps >= 1
+        normal of a non-empty share (ceil of a positive), so only an empty share is empty."""
+        empty = sum(1 for n in shares if n == 0)
+        if empty:
+            raise EmptyInputError(
+                f"{self.error_prefix()}: {empty} of the {len(shares)} subsets hold "
+                f"no normal (label = 0) row: the data's {sum(shares)} normals fall into the "
+                f"subsets' hash shares as {shares}, and a member trained on such a subset sees "
+                f"frauds only (it scores every row as fraud); {self.empty_share_fix(sum(shares))}"
+            )
+
+    def error_prefix(self) -> str:
+        return f"balancing strategy {self.name!r}"
+
+    def empty_share_fix(self, n_normals: int) -> str:
+        """What the empty-subset error tells the user to do, in the settings they set."""
+        return (
+            f"set balancing.unionpay_subsets.n_subsets lower (at most the {n_normals} normals; "
+            "fewer where shares collide), widen the training window, or use "
+            "balancing.strategy: class_weights"
+        )
 
     def fraud_majority_fix(self, most: int) -> str:
         """What the fraud-majority WARNING tells the user to do, in the settings they set

@@ -60,6 +60,15 @@ class _ParamSubsets(UnionPaySubsets):
     an analyst to set balancing.unionpay_subsets.n_subsets, a key of a config file they
     do not have)."""
 
+    def error_prefix(self) -> str:
+        return "BalancedBaggingClassifier.fit"
+
+    def empty_share_fix(self, n_normals: int) -> str:
+        return (
+            f"set numSubsets={self.n_subsets} lower (at most the {n_normals} normals; fewer where shares "
+            "collide), or use DlcoreClassifier, whose posWeight or weightCol weighs the classes"
+        )
+
     def fraud_majority_fix(self, most: int) -> str:
         other = "DlcoreClassifier, whose posWeight or weightCol weighs the classes"
         if most < 1:

@@ -24,6 +24,7 @@ from dlcore.constant_inputs import fold_constant_inputs
 from dlcore.metrics import average_precision, roc_auc
 from fraud_app.errors import ConfigError
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
+from fraud_app.models.collapse import lr_settings, require_varied_scores
 from fraud_app.models.config import RefitSection, TrainingSection
 from fraud_app.models.ensemble import FraudEnsemble
 
@@ -255,6 +256,7 @@ class _Members:
         self.names = list(names) if names is not None else None
         self.encoding: dict[str, np.ndarray] | None = None
         self.sample = inputs.encoding.sample if inputs.encoding is not None else None
+        self.probe: np.ndarray | None = None  # rows drawn only to check the members
         self.stage_timing = plan.stage_timing
         self.results: list[TrainingResult] = []
 
@@ -282,6 +284,8 @@ class _Members:
             validation_df=self.validation,
         )
         self._fold_constants(k, result.model, data.summary)
+        rate = lr_settings(self.cfg.optimizer, self.plan.warm_start)
+        require_varied_scores(k, result.model, self._check_rows(subset), rate)
         self.results.append(result)
         self.stage_timing = result.stage_timing or self.stage_timing
 
@@ -313,6 +317,18 @@ class _Members:
                 rows, cols.features, cols.label, seed=self.cfg.seed, rows=known
             )
         return self.sample
+
+    def _check_rows(self, subset) -> np.ndarray:
+        """Rows to tell a collapsed member by (the encoding's sample, else validation rows,
+        else a sample of `subset` drawn once: no encoding, no early stopping, a refit)."""
+        if self.sample is not None:
+            return self.sample
+        if self.validation is not None:
+            return self.validation.X[:ENCODING_SAMPLE_ROWS]
+        if self.probe is None:
+            cols = self.inputs.columns
+            self.probe = feature_sample(subset, cols.features, cols.label, seed=self.cfg.seed)
+        return self.probe
 
     def _fold_constants(self, k: int, model, summary: DataSummary) -> None:
         """A feature that held one value in every row member k trained on: its untrained

@@ -342,6 +342,11 @@ def test_config_round_trip(opt):
         (lambda: Adam(beta_2=True), r"beta_2 must be .* Received: True"),
         (lambda: Adam(epsilon=0.0), r"epsilon must be a number in \(0, inf\)\. Received: 0\.0"),
         (lambda: AdamW(weight_decay=-1), r"weight_decay must be .* Received: -1"),
+        # session 46: a bool was a number here (weight_decay=True: a decay of 1.0)
+        (lambda: Adam(weight_decay=True), r"weight_decay must be .* Received: True"),
+        (lambda: SGD(clip_norm=True), r"clip_norm must be .* Received: True"),
+        (lambda: LARS(clip_norm=0.0), r"clip_norm must be a number in \(0, inf\]\. Received: 0\.0"),
+        (lambda: Adam(weight_decay=float("inf")), r"weight_decay must be .* Received: inf"),
         (lambda: LARS(trust_coefficient=0), r"trust_coefficient must be .* Received: 0"),
         (lambda: LARS(epsilon=float("nan")), r"epsilon must be .* Received: nan"),
         (lambda: LARS(exclude_1d=1), r"exclude_1d must be True or False\. Received: 1"),
@@ -351,6 +356,15 @@ def test_config_round_trip(opt):
 def test_bad_arguments_name_argument_and_value(factory, message):
     with pytest.raises(ConfigError, match=message):
         factory()
+
+
+def test_numpy_scalars_are_numbers_for_weight_decay_and_clip_norm():
+    """np.float32(0.1) was refused ('must be a finite number >= 0') where every other
+    setting took it."""
+    opt = Adam(weight_decay=np.float32(0.5), clip_norm=np.float64(2.0))
+    assert opt.weight_decay == 0.5 and opt.clip_norm == 2.0
+    assert type(opt.weight_decay) is float and type(opt.clip_norm) is float
+    assert Adam(clip_norm=float("inf")).clip_norm == float("inf")  # no clipping, as before
 
 
 def test_unknown_config_key_is_a_config_error():

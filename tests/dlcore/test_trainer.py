@@ -70,6 +70,24 @@ def test_bad_inputs_raise_clear_errors():
         EarlyStopping(patience=0)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_delta": float("nan")}, r"min_delta must be a finite number >= 0\. Received: nan"),
+        ({"min_delta": float("inf")}, r"min_delta must be .* Received: inf"),
+        ({"min_delta": "0.1"}, r"min_delta must be .* Received: '0\.1'"),
+        ({"patience": True}, r"patience must be an integer >= 1\. Received: True"),
+    ],
+)
+def test_early_stopping_settings_that_could_never_improve_are_refused(kwargs, message):
+    """Session 46: min_delta NaN was accepted, no epoch ever improved on NaN, so training
+    stopped after `patience` epochs with the last weights and restored nothing; a string
+    was a TypeError from `<`; patience=True trained with a patience of 1."""
+    with pytest.raises(ConfigError, match=message):
+        EarlyStopping(**kwargs)
+    assert EarlyStopping(min_delta=np.float32(0.5)).min_delta == 0.5
+
+
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 def test_nan_or_infinite_features_are_named_not_blamed_on_the_learning_rate(bad):
     # before: DivergedError "training diverged ... Lower the learning rate" after one step

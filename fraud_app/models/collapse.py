@@ -1,0 +1,57 @@
+"""A trained member that scores every row the same: training collapsed.
+
+A learning rate far too high (Adam or SGD at 10 or 1e3 on standardised features) does not
+always diverge: the weights stay finite while every ReLU of a layer dies or the output
+saturates, and the member then gives every row one score. Nothing downstream saw it: its
+validation AP is the fraud rate, a finite number; with no champion yet the gate promoted
+it (session 46, probe46a). Like a diverged member (fraud_app.spark.engine_base
+`check_finite`), such a member stops training with TrainingDivergedError before the
+ensemble is built, naming the member and the settings to change.
+
+Owns only the check. The rows it scores are the caller's: the input encoding's sample,
+the collected validation rows, or a sample of the member's subset.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlcore.losses import sigmoid
+from fraud_app.errors import TrainingDivergedError
+
+# logits within this share of their magnitude (at least 1) of each other are one score
+# (a collapsed member's logits are the output bias exactly, or differ in the last bits;
+# a member that learned anything spreads them by orders of magnitude more)
+SPREAD_TOLERANCE = 1e-6
+
+
+def require_varied_scores(member: int, model, rows: np.ndarray, settings: str) -> None:
+    """TrainingDivergedError when `model` gives every one of `rows` (feature vectors that
+    differ) one score. settings: the learning-rate settings the member trained with, as
+    the message should name them."""
+    X = np.asarray(rows, dtype=model.params.dtype)
+    if len(X) < 2 or not np.ptp(X, axis=0).any():
+        return  # the rows do not differ: they cannot tell
+    logits = model.predict(X).reshape(-1).astype(np.float64)
+    spread = float(np.ptp(logits))
+    if not spread <= SPREAD_TOLERANCE * max(1.0, float(np.abs(logits).max())):
+        return
+    score = float(sigmoid(logits[:1])[0])
+    raise TrainingDivergedError(
+        f"training collapsed: ensemble member {member} gives every one of {len(X)} sampled "
+        f"training rows the same score ({score:.6g}; logits within {spread:.2g}) although its "
+        "weights are finite: it ranks nothing (its AP would be the fraud rate), so nothing was "
+        f"saved. Lower the learning rate ({settings}) or clip the gradients "
+        "(training.optimizer.clip_norm)"
+    )
+
+
+def lr_settings(optimizer, warm_start=None) -> str:
+    """The learning-rate settings a member trained with (OptimizerSection; a warm-start
+    refit's WarmStart scales them), as the message names them."""
+    scale = (
+        ""
+        if warm_start is None
+        else f" x refit.learning_rate_scale ({warm_start.learning_rate_scale})"
+    )
+    return f"training.optimizer.learning_rate ({optimizer.learning_rate}, {optimizer.type}){scale}"
