@@ -154,6 +154,8 @@ def _package_files(root: Path):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         for fn in filenames:
             path = Path(dirpath) / fn
+            if not path.exists():  # a link to nothing (Emacs' `.#x.py` lock while x.py is
+                continue  # edited): venv-pack failed on it with a traceback (review46a)
             if fn.endswith(".py") or any(_data_match(path.relative_to(root), g) for g in data):
                 yield path
 

@@ -162,3 +162,16 @@ def test_the_leftover_warning_names_staging_folders_only(tmp_path, caplog):
     named = [r.getMessage() for r in caplog.records]
     assert len(named) == 1 and str(tmp_path / ".pack-env-k1ll3d") in named[0]
     assert "partial archive" in named[0]
+
+
+def test_a_link_to_nothing_in_a_checkout_is_not_packed(tmp_path):
+    """review46a: Emacs keeps `.#x.py`, a link to `user@host.pid:time`, beside a file being
+    edited; pack-env from that checkout ended in venv-pack's FileNotFoundError traceback
+    (measured with the real pack of a small venv; the partial archive was removed)."""
+    from fraud_app.deploy.packenv import _package_files
+
+    root = tmp_path / "fraud_app"
+    root.mkdir()
+    (root / "x.py").write_text("")
+    (root / ".#x.py").symlink_to("alice@host.4711:1700000000")
+    assert [p.name for p in _package_files(root)] == ["x.py"]
