@@ -139,6 +139,8 @@ def _warn_leftovers(directory: Path) -> None:
     if not directory.is_dir():
         return
     for folder in sorted(directory.glob(STAGING_PREFIX + "*")):
+        if not folder.is_dir():  # _check_writable's probe file (same prefix), no archive
+            continue
         logger.warning("pack-env: %s holds a partial archive of a pack-env that was killed "
                        "(or of one running now); delete it when no pack-env runs",
                        folder)  # fmt: skip
@@ -152,9 +154,18 @@ def _package_files(root: Path):
         dirnames[:] = [d for d in dirnames if d != "__pycache__"]
         for fn in filenames:
             path = Path(dirpath) / fn
-            relative = path.relative_to(root).as_posix()
-            if fn.endswith(".py") or any(fnmatch.fnmatchcase(relative, g) for g in data):
+            if not path.exists():  # a link to nothing (Emacs' `.#x.py` lock while x.py is
+                continue  # edited): venv-pack failed on it with a traceback (review46a)
+            if fn.endswith(".py") or any(_data_match(path.relative_to(root), g) for g in data):
                 yield path
+
+
+def _data_match(relative: Path, pattern: str) -> bool:
+    """Whether `relative` matches a package-data glob as setuptools reads it: `*` within
+    one folder level. fnmatch's `*` also matched `/`: `resources/feature_specs/*.yaml`
+    took `feature_specs/drafts/x.yaml`, which no wheel carries (review46a)."""
+    parts, globs = relative.parts, pattern.split("/")
+    return len(parts) == len(globs) and all(map(fnmatch.fnmatchcase, parts, globs))
 
 
 def _site_packages(prefix: Path) -> str:

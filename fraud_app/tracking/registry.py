@@ -50,6 +50,7 @@ GATE_ATTEMPTS = 3
 # refusal came after `champion` had moved: the champion changed with its record half
 # written (no history entry, the old champion's tags unchanged) and a traceback (session 46)
 REASON_MAX_CHARS = 5000
+DEFAULT_REASON = "manual promotion (fraud-app promote)"  # a promote given no --reason
 
 
 @dataclass(frozen=True)
@@ -256,7 +257,7 @@ def promote(
     was = None if previous is None else str(previous.version)
     d = GateDecision(
         name, str(version), "manual", 0.0, None, None, was, None,
-        reason or "manual promotion (fraud-app promote)",
+        reason or DEFAULT_REASON,
     )  # fmt: skip
     run_name = f"promote-{name}-v{version}"
     if was == str(version):
@@ -291,7 +292,21 @@ def promote(
 
 
 def check_reason(reason: str) -> None:
-    """ConfigError when a manual promotion's reason is longer than a registry tag may be."""
+    """ConfigError when a manual promotion's reason is longer than a registry tag may be,
+    or is not text the store can keep (UTF-8)."""
+    try:
+        reason.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # a terminal or locale that is not UTF-8 (`--reason "café"` typed in Latin-1):
+        # argv's bytes came as escapes, and the store's encoding failed with a traceback
+        # (before session 46: after `champion` had moved; review46a)
+        code = ord(reason[exc.start])
+        what = f"the byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+        raise ConfigError(
+            f"the promotion reason is not UTF-8 text (character {exc.start + 1} is {what}, "
+            "from a terminal or locale in another encoding), and the tracking store keeps "
+            "UTF-8: give the reason as UTF-8 text; nothing was changed"
+        ) from None
     if len(reason) > REASON_MAX_CHARS:
         raise ConfigError(
             f"the promotion reason is {len(reason):,} characters; at most "
@@ -319,8 +334,11 @@ def _finish_killed_move(client, mv, d: GateDecision, ended: list[str]) -> bool:
             return False
         was = tags.get("promotion.previous_champion") or None
         # the killed promote's own reason (its run records it since session 46): the retry
-        # wrote its own, the default when it gave none (session 41's Left)
-        d = replace(d, reason=tags.get("promotion.reason") or d.reason)
+        # wrote its own, the default when it gave none (session 41's Left). A killed one
+        # given none keeps the retry's: its default replaced the retry's --reason (review46a)
+        killed = tags.get("promotion.reason")
+        if killed and killed != DEFAULT_REASON:
+            d = replace(d, reason=killed)
         _manual_tags(client, mv, d, was)
         record_move(client, name, version, was, "manual", d.reason)
         if _alias_is(client, name, CHALLENGER, version):  # it no longer challenges itself

@@ -110,3 +110,68 @@ def test_the_packed_checkout_holds_its_code_specs_and_example_config_only(tmp_pa
     others = [n for n in project if not n.endswith(".py")]
     assert all(n.startswith("fraud_app/resources/") and n.endswith(".yaml") for n in others)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["env.tar.gz", "venv"]
+
+
+def test_package_data_globs_stop_at_a_folder_as_setuptools_reads_them(tmp_path):
+    """review46a: `resources/feature_specs/*.yaml` was matched by fnmatch, whose `*` also
+    matches `/`: a checkout's `feature_specs/drafts/x.yaml` was packed, which no wheel
+    carries (setuptools' glob; build_py measured: 9 data files with that draft present)."""
+    from fraud_app.deploy.packenv import _package_files
+
+    root = tmp_path / "fraud_app"
+    for name in ("resources/feature_specs/time.yaml", "resources/feature_specs/drafts/x.yaml",
+                 "resources/configs/old/demo.yaml", "resources/__init__.py"):  # fmt: skip
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("a: 1")
+    taken = sorted(p.relative_to(root).as_posix() for p in _package_files(root))
+    assert taken == ["resources/__init__.py", "resources/feature_specs/time.yaml"]
+
+
+def test_package_data_is_what_pyproject_ships():
+    """PACKAGE_DATA repeats pyproject's package-data (the wheel's): one changed without the
+    other packs from a checkout what an installed fraud-app lacks, or the reverse."""
+    import tomllib
+
+    from fraud_app.deploy.packenv import PACKAGE_DATA, PROJECT_PACKAGES
+
+    root = Path(__file__).resolve().parents[3]
+    data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    wheel = {}
+    for package, globs in data["package-data"].items():
+        top, _, sub = package.partition(".")
+        assert top in PROJECT_PACKAGES
+        wheel.setdefault(top, set()).update(
+            f"{sub.replace('.', '/')}/{g}".lstrip("/") for g in globs
+        )
+    assert {k: set(v) for k, v in PACKAGE_DATA.items()} == wheel
+
+
+def test_the_leftover_warning_names_staging_folders_only(tmp_path, caplog):
+    """A SIGKILLed pack's `.pack-env-*` folder is named; `_check_writable`'s probe file has
+    the same prefix (`.pack-env-write-test-*`) and holds no archive (review46a: it was named
+    as one; no test covered the warning)."""
+    import logging
+
+    from fraud_app.deploy.packenv import _warn_leftovers
+
+    (tmp_path / ".pack-env-k1ll3d").mkdir()
+    (tmp_path / ".pack-env-k1ll3d" / "tmpabc").write_bytes(b"\x1f\x8b")
+    (tmp_path / ".pack-env-write-test-x1y2").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="fraud_app.deploy.packenv"):
+        _warn_leftovers(tmp_path)
+    named = [r.getMessage() for r in caplog.records]
+    assert len(named) == 1 and str(tmp_path / ".pack-env-k1ll3d") in named[0]
+    assert "partial archive" in named[0]
+
+
+def test_a_link_to_nothing_in_a_checkout_is_not_packed(tmp_path):
+    """review46a: Emacs keeps `.#x.py`, a link to `user@host.pid:time`, beside a file being
+    edited; pack-env from that checkout ended in venv-pack's FileNotFoundError traceback
+    (measured with the real pack of a small venv; the partial archive was removed)."""
+    from fraud_app.deploy.packenv import _package_files
+
+    root = tmp_path / "fraud_app"
+    root.mkdir()
+    (root / "x.py").write_text("")
+    (root / ".#x.py").symlink_to("alice@host.4711:1700000000")
+    assert [p.name for p in _package_files(root)] == ["x.py"]

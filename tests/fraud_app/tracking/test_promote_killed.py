@@ -128,8 +128,20 @@ def test_a_promote_killed_before_the_versions_tags_is_finished_by_its_retry(tmp_
     assert read_history(client.get_registered_model(name).tags) == history
 
 
+# (the killed promote's --reason, the retry's, what is recorded): the killed one's own;
+# the retry's when the killed one was given none (probe46c wrote the killed one's default
+# over it, review46a)
+RETRY_REASONS = [
+    ("INC-4711: the champion flags every new merchant", "", "INC-4711: the champion flags every new merchant"),
+    ("", "INC-4712: rollback", "INC-4712: rollback"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("killed_reason", "retry_reason", "recorded"), RETRY_REASONS)
 @pytest.mark.usefixtures("fresh_store")
-def test_the_retry_finishes_a_killed_promote_with_the_killed_ones_reason(tmp_path, monkeypatch):
+def test_the_retry_finishes_a_killed_promote_with_the_killed_ones_reason(
+    tmp_path, monkeypatch, killed_reason, retry_reason, recorded
+):
     """Session 41's Left: the retry wrote its own `--reason` (the default, when it gave
     none) as the version's gate.reason and in the champion history, since the killed run
     did not record the reason it was given. Its run now does (`promotion.reason`)."""
@@ -137,14 +149,13 @@ def test_the_retry_finishes_a_killed_promote_with_the_killed_ones_reason(tmp_pat
 
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     client, name, experiment, version = h.two_gated_versions(tmp_path)
-    reason = "INC-4711: the champion flags every new merchant"
     killed_child(tmp_path, "set_model_version_tag", killed_children.promote,
-                 tmp_path / "mlflow.db", name, version, experiment, reason,
+                 tmp_path / "mlflow.db", name, version, experiment, killed_reason,
                  timeout=CLI_DEADLINE_S)  # fmt: skip
 
-    again = promote(client, name, version, experiment_id=experiment)  # no reason given
+    again = promote(client, name, version, experiment_id=experiment, reason=retry_reason)
 
     assert again.decision == "unchanged" and "killed after moving the alias" in again.reason
-    assert client.get_model_version(name, version).tags["gate.reason"] == reason
+    assert client.get_model_version(name, version).tags["gate.reason"] == recorded
     last = read_history(client.get_registered_model(name).tags)[-1]
-    assert (last["version"], last["reason"]) == (version, reason)
+    assert (last["version"], last["reason"]) == (version, recorded)

@@ -7,6 +7,8 @@ run"; the promotion run had no reason. Real MLflow on sqlite, the CLI's main()."
 
 from __future__ import annotations
 
+import os
+
 import mlflow
 import pytest
 
@@ -52,3 +54,31 @@ def test_a_reason_too_long_for_the_store_is_refused_before_the_champion_moves(
     assert run.data.tags["promotion.reason"] == reason  # the run records it, as documented
     history = read_history(client.get_registered_model("fraud-ensemble").tags)
     assert [e["version"] for e in history][-1] == "2"
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_reason_that_is_not_utf8_is_refused_before_anything_changes(
+    tmp_path, monkeypatch, capsys
+):
+    """review46a: `--reason "INC-1 café"` typed in a Latin-1 terminal reaches Python as an
+    escape (os.fsdecode of b'\\xe9'); the store's UTF-8 encoding failed with a traceback,
+    exit 1 (on 2653b63f after `champion` had moved, on probe46c at the run's creation)."""
+    from pipelines.cli import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    client, name, experiment, version = h.two_gated_versions(tmp_path)
+    champion = str(client.get_registered_model(name).aliases["champion"])
+    before = client.get_model_version(name, version).tags
+    cfg_file = _cli_config(tmp_path)
+    capsys.readouterr()
+    reason = os.fsdecode(b"INC-1 caf\xe9")
+
+    code = main(["-c", str(cfg_file), "promote", version, "--reason", reason])
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "the promotion reason is not UTF-8 text (character 10 is the byte 0xe9" in err
+    assert "nothing was changed" in err and "Traceback" not in err
+    assert str(client.get_registered_model(name).aliases["champion"]) == champion
+    assert client.get_model_version(name, version).tags == before
+    assert client.search_runs([experiment], QUERY) == []
