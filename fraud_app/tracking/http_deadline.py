@@ -164,6 +164,13 @@ def _pool_classes() -> dict:
                 request.conns.append(conn)
             return conn
 
+        def _put_conn(self, conn):
+            # back in the pool (a redirect's first answer read): another thread may take it
+            request = getattr(_local, "request", None)
+            if request is not None and conn in request.conns:
+                request.conns.remove(conn)
+            return super()._put_conn(conn)
+
     return {
         "http": type("DeadlineHTTPConnectionPool", (Tracked, HTTPConnectionPool), {}),
         "https": type("DeadlineHTTPSConnectionPool", (Tracked, HTTPSConnectionPool), {}),
