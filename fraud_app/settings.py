@@ -167,6 +167,20 @@ def mlflow_request_timeout() -> tuple[str, str]:
     return os.environ.get("MLFLOW_HTTP_REQUEST_TIMEOUT", "?"), "tracking.connect_timeout_s"
 
 
+def mlflow_request_deadline(request_deadline_s: float | None) -> tuple[float, str]:
+    """(The total deadline of one MLflow request in seconds, where it comes from):
+    tracking.request_deadline_s, else (MLFLOW_HTTP_REQUEST_MAX_RETRIES + 2) x the
+    per-request timeout, as set by bound_mlflow_http_waits (or the user)."""
+    if request_deadline_s is not None:
+        return request_deadline_s, "tracking.request_deadline_s"
+    timeout, source = mlflow_request_timeout()
+    retries = int(os.environ.get("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1"))
+    return (max(retries, 0) + 2) * float(timeout), (
+        f"tracking.request_deadline_s unset: {source} {timeout}s x "
+        f"(MLFLOW_HTTP_REQUEST_MAX_RETRIES {retries} + 2)"
+    )
+
+
 @contextlib.contextmanager
 def mlflow_tracking_uri_kept() -> Iterator[None]:
     """MLflow exports the URI it is given as MLFLOW_TRACKING_URI, which mlflow_tracking_uri()

@@ -76,6 +76,13 @@ def _damaged_or_path_line(exc: BaseException) -> str | None:
     found = damaged_file_error(exc) or from_task_error(exc)
     if found is not None:
         return str(found)
+    # a tracking request past its total deadline, as MLflow re-raised it (an MlflowException
+    # a command did not turn into a TrackingError)
+    if "fraud_app.tracking.http_deadline" in sys.modules:
+        from fraud_app.tracking.http_deadline import deadline_exceeded
+
+        if (late := deadline_exceeded(exc)) is not None:
+            return str(late)
     if isinstance(exc, OSError):  # a path given that cannot be written or read (no such
         # directory, a read-only file system, disk full): one line naming it, traceback at DEBUG
         return _os_error(exc)

@@ -60,7 +60,8 @@ def spark():
 # handlers (pytest's own capture handlers, which live for the whole session), the levels of
 # the libraries it quiets, MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT; and, once a command
 # opened a tracking store (fraud_app.tracking.client), MLflow's tracking and registry URIs
-# (its module globals and MLFLOW_REGISTRY_URI) and the MLFLOW_HTTP_* waits. Many tests call
+# (its module globals and MLFLOW_REGISTRY_URI), the MLFLOW_HTTP_* waits and the total
+# deadline of a request (fraud_app.tracking.http_deadline). Many tests call
 # main() in-process (test_version_spellings since session 43); after one, a later test of
 # the same worker that counts on caplog to see a library's INFO line (MLflow's, py4j's)
 # saw none, one of a scheduler's environment found the variable set, and an
@@ -94,6 +95,7 @@ def _mlflow_uris(values: tuple[str | None, str | None] | None = None):
 @pytest.fixture(autouse=True)
 def cli_globals_restored():
     """Puts back after each test what an in-process `main()` changes (CLI_ENV's comment)."""
+    from fraud_app.tracking import http_deadline
     from pipelines.cli_logging import PROTOCOL_LOGGERS, QUIET_LOGGERS
 
     root = logging.getLogger()
@@ -102,7 +104,9 @@ def cli_globals_restored():
     handlers = {h: list(h.filters) for h in root.handlers}
     env = {name: os.environ.get(name) for name in CLI_ENV}
     uris = _mlflow_uris()
+    deadline = http_deadline.current()  # the total deadline of MLflow requests
     yield
+    http_deadline.restore(deadline)
     _mlflow_uris(uris or (None, None))
     root.setLevel(level)
     for logger, before in zip(loggers, levels, strict=True):

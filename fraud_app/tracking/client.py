@@ -24,6 +24,7 @@ from pathlib import Path
 from fraud_app import settings
 from fraud_app.errors import TrackingError
 from fraud_app.redaction import RedactingFilter
+from fraud_app.tracking import http_deadline
 from fraud_app.tracking.relocation import follow_moved_artifacts
 from fraud_app.tracking.store_lock import sqlite_database, store_lock
 from fraud_app.uris import redacted, scheme
@@ -155,6 +156,8 @@ def _open_store(config) -> Store:
     redact_mlflow_logs()
 
     settings.bound_mlflow_http_waits(timeout)
+    seconds, source = settings.mlflow_request_deadline(config.tracking.request_deadline_s)
+    http_deadline.install(http_deadline.Deadline(uri, seconds, source))
     with settings.mlflow_tracking_uri_kept():  # MLflow exports the URI it is given
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
@@ -201,6 +204,8 @@ def store_error(uri: str, doing: str, exc: BaseException) -> TrackingError:
     accepts connections but does not answer within the deadline is named as such (MLflow
     said "Max retries exceeded ... Read timed out" in a 400-character line); any other
     failure: the first line of its message (sqlalchemy appends the SQL and a link)."""
+    if (late := http_deadline.deadline_exceeded(exc)) is not None:
+        return http_deadline.RequestDeadlineExceeded(late.deadline, doing)
     text = str(exc)
     if "Read timed out" in text or "ReadTimeout" in text:
         seconds, source = settings.mlflow_request_timeout()

@@ -25,6 +25,11 @@ class TrackingSection(Section):
     project: str | None = Field(None, min_length=1)
     artifact_location: str | None = None  # None: <paths.root>/mlartifacts (embedded store only)
     connect_timeout_s: float = Field(10.0, gt=0)  # deadline to reach a tracking server
+    # The total time one request to a tracking server may take (its per-request timeout,
+    # connect_timeout_s, bounds each socket read only: a server trickling its answer kept a
+    # command waiting for hours). None: (MLFLOW_HTTP_REQUEST_MAX_RETRIES + 2) x the
+    # per-request timeout, 30 s by default. See fraud_app.tracking.http_deadline.
+    request_deadline_s: float | None = Field(None, gt=0)
     # MLflow calls run on a background thread beside training; the run waits this long at
     # its end (and for results it needs, e.g. the model version) before it is an error.
     flush_timeout_s: float = Field(300.0, gt=0)
