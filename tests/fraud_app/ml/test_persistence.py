@@ -123,6 +123,18 @@ _EDITS = {  # Spark's reader raised KeyError / AttributeError / TypeError naming
         lambda m: m["defaultParamMap"].update(threshold="x"),
         r"sets param 'threshold' to 'x', which a DlcoreClassificationModel refuses",
     ),
+    # loaded, then transform failed: ConfigError naming no path / "'<=' not supported
+    # between instances of 'int' and 'NoneType'"
+    "threshold outside [0, 1]": (
+        lambda m: m["paramMap"].update(threshold=1.5),
+        r"sets param 'threshold' to 1\.5, which a DlcoreClassificationModel refuses \(.*"
+        r"threshold must be in \[0, 1\]",
+    ),
+    "default None": (
+        lambda m: m["defaultParamMap"].update(threshold=None),
+        r"sets param 'threshold' to None, which a DlcoreClassificationModel refuses \(.*"
+        r"cannot be None",
+    ),
     "member count": (
         lambda m: m.update(members=3),
         r"records 3 network\(s\), its data/ensemble holds 1",
