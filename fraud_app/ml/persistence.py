@@ -135,13 +135,15 @@ def set_params(instance, metadata: dict, path: str) -> None:
                     "does not have; the directory was edited or saved by another class"
                 )
             try:  # a saved default stays a default, as in Spark's getAndSetParams
-                if key == "paramMap":
-                    instance.set(instance.getParam(name), value)
-                else:
-                    if value is None and name not in NONE_MEANS_UNSET:
-                        # _setDefault stores None unconverted: transform failed later
-                        raise ValueError(instance._none_param(name))
+                if value is None and name not in NONE_MEANS_UNSET:
+                    # _set / _setDefault store None unconverted: transform failed later
+                    raise ValueError(instance._none_param(name))
+                if key == "defaultParamMap":
                     instance._setDefault(**{name: value})
+                elif value is None:  # weightCol=None as saved (set() converts: TypeError)
+                    instance._set(**{name: value})
+                else:
+                    instance.set(instance.getParam(name), value)
                 if name == "threshold":  # 1.5 loaded and failed in transform, no path named
                     instance.check_threshold()
             except (TypeError, ValueError, ConfigError) as exc:

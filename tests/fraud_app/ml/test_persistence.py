@@ -194,3 +194,19 @@ def test_a_path_under_a_file_is_named(fitted, tmp_path):
         fitted.write().save(path)
     with pytest.raises(OutputPathError, match="is a file, not a directory"):
         DlcoreClassifier().write().save(path)
+
+
+def test_params_set_to_none_load_back(fitted, vector_df, tmp_path):
+    # weightCol=None (Spark's "no weights") and predictionCol=None (no such column) were
+    # saved as null and refused on load: "sets param 'weightCol' to None, which a
+    # DlcoreClassifier refuses (... Could not convert <class 'NoneType'> to string)"
+    DlcoreClassifier(weightCol=None, hiddenLayers=[4]).save(str(tmp_path / "est"))
+    loaded = DlcoreClassifier.load(str(tmp_path / "est"))
+    assert loaded.isSet("weightCol") and loaded.getWeightCol() is None
+    assert loaded.getHiddenLayers() == [4]
+    model = fitted.copy({fitted.weightCol: None, fitted.predictionCol: None})
+    model.write().save(str(tmp_path / "m"))
+    back = DlcoreClassificationModel.load(str(tmp_path / "m"))
+    assert back.getWeightCol() is None and back.getPredictionCol() is None
+    out = back.transform(vector_df)
+    assert "prediction" not in out.columns and out.select("probability").count() == 300
