@@ -25,7 +25,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from dlcore.inference import mean_sigmoid
-from fraud_app.errors import SchemaError
+from fraud_app.errors import ConfigError, SchemaError
 from fraud_app.ml.data import (
     check_feature_order,
     check_width,
@@ -142,9 +142,21 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         # refit ensemble trained on those rows); like history, not saved with the model
         self.validation_ap: float | None = None
 
+    def fitted_ensemble(self, what: str) -> FraudEnsemble:
+        """The networks; a model built without them (`DlcoreClassificationModel()`) is named
+        (transform and save failed with AttributeError "'NoneType' object has no attribute
+        'feature_names'"; an overwrite() save had removed the old model by then)."""
+        if self.ensemble is None:
+            cls = type(self).__name__
+            raise ConfigError(
+                f"{cls}.{what}: this model holds no networks (it was built without an "
+                f"ensemble); use the model fit(df) returns, or {cls}.load(path)"
+            )
+        return self.ensemble
+
     @property
     def numFeatures(self) -> int:
-        return len(self.ensemble.feature_names)
+        return len(self.fitted_ensemble("numFeatures").feature_names)
 
     @property
     def numClasses(self) -> int:
@@ -163,7 +175,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
                 f"or infinite value(s) in {len(rows)} row(s) (e.g. row {int(rows[0])}); impute "
                 "them or drop those rows"
             )
-        return probabilities_and_logits(self.ensemble, X)[0]
+        return probabilities_and_logits(self.fitted_ensemble("predict_numpy"), X)[0]
 
     # One feature vector on the driver, as Spark's ProbabilisticClassificationModel scores
     # one (`model.predict(Vectors.dense(...))`): the same values as a transform row.
@@ -180,6 +192,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         return float(self._one_row(value, "predict")[0] > self.getThreshold())
 
     def _one_row(self, value, what: str) -> tuple[float, float]:
+        self.fitted_ensemble(what)
         x = np.asarray(value.toArray() if hasattr(value, "toArray") else value, np.float64)
         where = f"{type(self).__name__}.{what}"
         if x.ndim != 1 or x.size != self.numFeatures:
@@ -195,6 +208,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
     def _transform(self, dataset: DataFrame) -> DataFrame:
         what = f"{type(self).__name__}.transform"
         require_dataframe(dataset, what)
+        self.fitted_ensemble("transform")
         self.check_threshold()
         feats = features_array(dataset, self.getFeaturesCol(), what)
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]

@@ -192,6 +192,7 @@ class EnsembleModelWriter(MLWriter):
 
     def save(self, path: str) -> None:
         require_classic_io(self, path, f"saving a {type(self.instance).__name__} to")
+        self.instance.fitted_ensemble("write().save")  # before overwrite() removes the old
         super().save(path)
 
     def saveImpl(self, path: str) -> None:

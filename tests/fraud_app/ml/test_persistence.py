@@ -210,3 +210,35 @@ def test_params_set_to_none_load_back(fitted, vector_df, tmp_path):
     assert back.getWeightCol() is None and back.getPredictionCol() is None
     out = back.transform(vector_df)
     assert "prediction" not in out.columns and out.select("probability").count() == 300
+
+
+def test_a_model_without_networks_is_named_and_an_overwrite_keeps_the_old_one(
+    fitted, vector_df, tmp_path
+):
+    # AttributeError "'NoneType' object has no attribute 'members'", raised after
+    # overwrite() had removed the model saved there
+    from fraud_app.errors import ConfigError
+    from fraud_app.ml import BalancedBaggingClassificationModel
+
+    path = str(tmp_path / "m")
+    fitted.write().save(path)
+    blank = DlcoreClassificationModel()
+    with pytest.raises(
+        ConfigError,
+        match=r"^DlcoreClassificationModel\.write\(\)\.save: this model holds no networks \(it "
+        r"was built without an ensemble\); use the model fit\(df\) returns, or "
+        r"DlcoreClassificationModel\.load\(path\)$",
+    ):
+        blank.write().overwrite().save(path)
+    assert DlcoreClassificationModel.load(path).numFeatures == 4  # the saved model is there
+    calls = [
+        lambda: blank.transform(vector_df),
+        lambda: blank.numFeatures,
+        lambda: blank.predict_numpy(np.zeros((2, 4))),
+        lambda: blank.predictProbability(np.zeros(4)),
+        lambda: blank.network,
+        lambda: BalancedBaggingClassificationModel().members,
+    ]
+    for call in calls:
+        with pytest.raises(ConfigError, match=r"Model\.\w+: this model holds no networks"):
+            call()
