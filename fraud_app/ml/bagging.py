@@ -82,10 +82,10 @@ class BalancedBaggingClassificationModel(EnsembleClassificationModel, HasBagging
 
     @property
     def members(self) -> list[DlcoreClassificationModel]:
-        out = []
-        for k, network in enumerate(self.ensemble.members):
+        out, ensemble = [], self.fitted_ensemble("members")
+        for k, network in enumerate(ensemble.members):
             member = DlcoreClassificationModel(
-                FraudEnsemble([network], list(self.ensemble.feature_names), {"member": k}),
+                FraudEnsemble([network], list(ensemble.feature_names), {"member": k}),
                 [self.history[k]] if k < len(self.history) else [],
             )
             for param in member.params:  # same columns and threshold as the ensemble

@@ -22,7 +22,7 @@ class DlcoreClassificationModel(EnsembleClassificationModel):
 
     @property
     def network(self) -> Network:
-        return self.ensemble.members[0]
+        return self.fitted_ensemble("network").members[0]
 
     @property
     def weights(self) -> np.ndarray:

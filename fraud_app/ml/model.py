@@ -25,8 +25,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from dlcore.inference import mean_sigmoid
-from dlcore.losses import sigmoid
-from fraud_app.errors import SchemaError
+from fraud_app.errors import ConfigError, SchemaError
 from fraud_app.ml.data import (
     check_feature_order,
     check_width,
@@ -48,17 +47,19 @@ from fraud_app.spark.arrow_udfs import arrow_udf
 def probabilities_and_logits(
     ensemble: FraudEnsemble, X: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(p, z): the ensemble's mean probability and its logit (a single member's raw logit).
+    """(p, z): the ensemble's mean probability, `ensemble.predict_proba(X)` bit for bit (the
+    scores of `fraud-app score`, the pyfunc model), and its logit (one member: its logit).
 
     Several members: z = log(mean p_k) - log(mean (1 - p_k)), from the members' logits in
     log space, so z ranks the rows as p does and goes on telling them apart where p rounds
     to 1.0 (the logit of p clipped to 1 - 1e-15 gave every p above that one z: the
     rawPrediction a BinaryClassificationEvaluator ranks tied rows p told apart)."""
-    if len(ensemble.members) == 1:
-        z = ensemble.members[0].predict(X).reshape(-1).astype(np.float64)
-        return sigmoid(z), z
+    # every count of members from the ensemble's own logits: one member was scored by its
+    # own predict (float32 BLAS, not the fused plan), up to 8e-8 from predict_proba
     logits = ensemble.member_logits(X)
     p = mean_sigmoid(logits)  # ensemble.predict_proba(X), from the same logits
+    if logits.shape[1] == 1:
+        return p, np.ascontiguousarray(logits[:, 0])
     # log sigmoid(l) = -log(1 + e^-l), log (1 - sigmoid(l)) = -log(1 + e^l)
     z = _log_sum_exp(-np.logaddexp(0.0, -logits)) - _log_sum_exp(-np.logaddexp(0.0, logits))
     return p, z
@@ -141,9 +142,21 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         # refit ensemble trained on those rows); like history, not saved with the model
         self.validation_ap: float | None = None
 
+    def fitted_ensemble(self, what: str) -> FraudEnsemble:
+        """The networks; a model built without them (`DlcoreClassificationModel()`) is named
+        (transform and save failed with AttributeError "'NoneType' object has no attribute
+        'feature_names'"; an overwrite() save had removed the old model by then)."""
+        if self.ensemble is None:
+            cls = type(self).__name__
+            raise ConfigError(
+                f"{cls}.{what}: this model holds no networks (it was built without an "
+                f"ensemble); use the model fit(df) returns, or {cls}.load(path)"
+            )
+        return self.ensemble
+
     @property
     def numFeatures(self) -> int:
-        return len(self.ensemble.feature_names)
+        return len(self.fitted_ensemble("numFeatures").feature_names)
 
     @property
     def numClasses(self) -> int:
@@ -162,7 +175,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
                 f"or infinite value(s) in {len(rows)} row(s) (e.g. row {int(rows[0])}); impute "
                 "them or drop those rows"
             )
-        return probabilities_and_logits(self.ensemble, X)[0]
+        return probabilities_and_logits(self.fitted_ensemble("predict_numpy"), X)[0]
 
     # One feature vector on the driver, as Spark's ProbabilisticClassificationModel scores
     # one (`model.predict(Vectors.dense(...))`): the same values as a transform row.
@@ -179,6 +192,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         return float(self._one_row(value, "predict")[0] > self.getThreshold())
 
     def _one_row(self, value, what: str) -> tuple[float, float]:
+        self.fitted_ensemble(what)
         x = np.asarray(value.toArray() if hasattr(value, "toArray") else value, np.float64)
         where = f"{type(self).__name__}.{what}"
         if x.ndim != 1 or x.size != self.numFeatures:
@@ -194,6 +208,7 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
     def _transform(self, dataset: DataFrame) -> DataFrame:
         what = f"{type(self).__name__}.transform"
         require_dataframe(dataset, what)
+        self.fitted_ensemble("transform")
         self.check_threshold()
         feats = features_array(dataset, self.getFeaturesCol(), what)
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]

@@ -33,6 +33,9 @@ _REFIT_DEFAULTS = RefitSection()  # the estimators' refitMethod / refitPasses de
 
 # Params that are optional, as in Spark (weightCol has no default there either).
 OPTIONAL_PARAMS = ("weightCol", "checkpointDir", "validationIndicatorCol", "ringInterface")
+# Params that take None: the optional ones (unset), and the output columns (None leaves
+# the column out, as "" does)
+NONE_MEANS_UNSET = (*OPTIONAL_PARAMS, "rawPredictionCol", "probabilityCol", "predictionCol")
 
 
 def _param(name: str, doc: str, converter) -> Param:
@@ -211,7 +214,26 @@ class DlcoreParams(
         unknown = [name for name in kwargs if not self.hasParam(name)]
         if unknown:
             raise ConfigError(self._unknown_param(unknown[0]))
+        for name, value in kwargs.items():
+            if value is None and name not in NONE_MEANS_UNSET:
+                raise ConfigError(self._none_param(name))
         return super()._set(**kwargs)
+
+    def _none_param(self, name: str) -> str:
+        """Spark's _set stores None without its type converter: threshold=None or
+        validationFraction=None failed in fit with "'<=' not supported between instances
+        of 'int' and 'NoneType'", featuresCol=None with "Argument `key` should be int,
+        slice or str", naming no param."""
+        param = self.getParam(name)
+        default = (
+            f"leave it out (or clear it) for its default {self._defaultParamMap[param]!r}"
+            if self.hasDefault(param)
+            else "leave it out"
+        )
+        return (
+            f"{type(self).__name__}: param {name!r} cannot be None; give it a value "
+            f"({param.doc}) or {default}"
+        )
 
     def _unknown_param(self, name: str) -> str:
         what = type(self).__name__

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 
 from fraud_app import uris
-from fraud_app.errors import ModelLoadError, OutputPathError
+from fraud_app.errors import ConfigError, ModelLoadError, OutputPathError
 from fraud_app.etl.fs import HadoopFs
+from fraud_app.ml.params import NONE_MEANS_UNSET
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.spark.connect import FILE_SYSTEM, require_classic
 
@@ -134,11 +135,18 @@ def set_params(instance, metadata: dict, path: str) -> None:
                     "does not have; the directory was edited or saved by another class"
                 )
             try:  # a saved default stays a default, as in Spark's getAndSetParams
-                if key == "paramMap":
-                    instance.set(instance.getParam(name), value)
-                else:
+                if value is None and name not in NONE_MEANS_UNSET:
+                    # _set / _setDefault store None unconverted: transform failed later
+                    raise ValueError(instance._none_param(name))
+                if key == "defaultParamMap":
                     instance._setDefault(**{name: value})
-            except (TypeError, ValueError) as exc:
+                elif value is None:  # weightCol=None as saved (set() converts: TypeError)
+                    instance._set(**{name: value})
+                else:
+                    instance.set(instance.getParam(name), value)
+                if name == "threshold":  # 1.5 loaded and failed in transform, no path named
+                    instance.check_threshold()
+            except (TypeError, ValueError, ConfigError) as exc:
                 raise ModelLoadError(
                     f"cannot load {path}: its metadata/ sets param {name!r} to {value!r}, "
                     f"which a {what} refuses ({exc}); the directory was edited"
@@ -184,6 +192,7 @@ class EnsembleModelWriter(MLWriter):
 
     def save(self, path: str) -> None:
         require_classic_io(self, path, f"saving a {type(self.instance).__name__} to")
+        self.instance.fitted_ensemble("write().save")  # before overwrite() removes the old
         super().save(path)
 
     def saveImpl(self, path: str) -> None:

@@ -78,6 +78,25 @@ def test_driver_side_scores_match_executor_scores(fitted, array_df):
     )
 
 
+def test_a_one_network_model_scores_the_bits_of_fraud_app_score(fitted, array_df):
+    # "the estimator adds no maths of its own": a one-network model was scored by the
+    # network's own predict (float32 BLAS on each batch's shape), not the ensemble's
+    # batch-invariant fused plan that fraud-app score (score_dataframe), the pyfunc model
+    # and a bagging model use: probabilities 8e-8 apart from those of the same model
+    from fraud_app.scoring.batch import score_dataframe
+
+    rows = array_df.orderBy("id").select("features").collect()
+    X = np.array([r.features for r in rows], np.float32)
+    expected = fitted.ensemble.predict_proba(X)
+    scored = score_dataframe(array_df, fitted.ensemble).orderBy("id").select("fraud_score")
+    assert np.array_equal([r[0] for r in scored.collect()], expected)
+    assert np.array_equal(_probs(fitted.transform(array_df)), expected)
+    assert np.array_equal(fitted.predict_numpy(X), expected)
+    assert fitted.predictProbability(X[7])[1] == expected[7]
+    logits = fitted.ensemble.member_logits(X)[:, 0]  # rawPrediction: the network's logit
+    assert np.array_equal(_probs(fitted.transform(array_df), "rawPrediction"), logits)
+
+
 def test_fit_and_transform_compute_with_the_drivers_backend(array_df):
     """fit's barrier tasks and transform's Arrow UDF: the job's Python workers use the
     driver's dlcore backend (its DLCORE_BACKEND, else its one timed choice), not their own."""

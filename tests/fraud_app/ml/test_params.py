@@ -265,3 +265,27 @@ def test_ring_interface_and_stage_start_timeout_reach_the_trainer():
     section = BalancedBaggingClassifier(ringInterface="eth1", stageStartTimeout=30.0)
     dist = section.training_section().distributed.to_config(seed=0, checkpoint_dir=None)
     assert (dist.ring_interface, dist.stage_start_timeout_s) == ("eth1", 30.0)
+
+
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        # fit failed with "'<=' not supported between instances of 'int' and 'NoneType'"
+        (lambda: DlcoreClassifier(threshold=None), r"param 'threshold' cannot be None; .*0\.5"),
+        (lambda: DlcoreClassifier().setValidationFraction(None), "'validationFraction'"),
+        # "Argument `key` should be int, slice or str, got NoneType" from Spark
+        (lambda: DlcoreClassifier(featuresCol=None), r"param 'featuresCol' cannot be None"),
+        (lambda: (c := DlcoreClassifier()).copy({c.labelCol: None}), "'labelCol'"),
+        (lambda: BalancedBaggingClassifier(numSubsets=None), r"'numSubsets' cannot be None"),
+        (lambda: DlcoreClassificationModel().setThreshold(None), "'threshold'"),
+    ],
+)  # fmt: skip
+def test_none_for_a_param_that_needs_a_value_is_named(make, match):
+    with pytest.raises(ConfigError, match=match):
+        make()
+
+
+def test_none_unsets_an_optional_param_or_leaves_an_output_column_out():
+    clf = DlcoreClassifier(weightCol=None, checkpointDir=None, predictionCol=None)
+    assert clf._opt(clf.weightCol) is None and clf.getPredictionCol() is None
+    assert clf.training_section().checkpoint is False

@@ -123,6 +123,18 @@ _EDITS = {  # Spark's reader raised KeyError / AttributeError / TypeError naming
         lambda m: m["defaultParamMap"].update(threshold="x"),
         r"sets param 'threshold' to 'x', which a DlcoreClassificationModel refuses",
     ),
+    # loaded, then transform failed: ConfigError naming no path / "'<=' not supported
+    # between instances of 'int' and 'NoneType'"
+    "threshold outside [0, 1]": (
+        lambda m: m["paramMap"].update(threshold=1.5),
+        r"sets param 'threshold' to 1\.5, which a DlcoreClassificationModel refuses \(.*"
+        r"threshold must be in \[0, 1\]",
+    ),
+    "default None": (
+        lambda m: m["defaultParamMap"].update(threshold=None),
+        r"sets param 'threshold' to None, which a DlcoreClassificationModel refuses \(.*"
+        r"cannot be None",
+    ),
     "member count": (
         lambda m: m.update(members=3),
         r"records 3 network\(s\), its data/ensemble holds 1",
@@ -182,3 +194,51 @@ def test_a_path_under_a_file_is_named(fitted, tmp_path):
         fitted.write().save(path)
     with pytest.raises(OutputPathError, match="is a file, not a directory"):
         DlcoreClassifier().write().save(path)
+
+
+def test_params_set_to_none_load_back(fitted, vector_df, tmp_path):
+    # weightCol=None (Spark's "no weights") and predictionCol=None (no such column) were
+    # saved as null and refused on load: "sets param 'weightCol' to None, which a
+    # DlcoreClassifier refuses (... Could not convert <class 'NoneType'> to string)"
+    DlcoreClassifier(weightCol=None, hiddenLayers=[4]).save(str(tmp_path / "est"))
+    loaded = DlcoreClassifier.load(str(tmp_path / "est"))
+    assert loaded.isSet("weightCol") and loaded.getWeightCol() is None
+    assert loaded.getHiddenLayers() == [4]
+    model = fitted.copy({fitted.weightCol: None, fitted.predictionCol: None})
+    model.write().save(str(tmp_path / "m"))
+    back = DlcoreClassificationModel.load(str(tmp_path / "m"))
+    assert back.getWeightCol() is None and back.getPredictionCol() is None
+    out = back.transform(vector_df)
+    assert "prediction" not in out.columns and out.select("probability").count() == 300
+
+
+def test_a_model_without_networks_is_named_and_an_overwrite_keeps_the_old_one(
+    fitted, vector_df, tmp_path
+):
+    # AttributeError "'NoneType' object has no attribute 'members'", raised after
+    # overwrite() had removed the model saved there
+    from fraud_app.errors import ConfigError
+    from fraud_app.ml import BalancedBaggingClassificationModel
+
+    path = str(tmp_path / "m")
+    fitted.write().save(path)
+    blank = DlcoreClassificationModel()
+    with pytest.raises(
+        ConfigError,
+        match=r"^DlcoreClassificationModel\.write\(\)\.save: this model holds no networks \(it "
+        r"was built without an ensemble\); use the model fit\(df\) returns, or "
+        r"DlcoreClassificationModel\.load\(path\)$",
+    ):
+        blank.write().overwrite().save(path)
+    assert DlcoreClassificationModel.load(path).numFeatures == 4  # the saved model is there
+    calls = [
+        lambda: blank.transform(vector_df),
+        lambda: blank.numFeatures,
+        lambda: blank.predict_numpy(np.zeros((2, 4))),
+        lambda: blank.predictProbability(np.zeros(4)),
+        lambda: blank.network,
+        lambda: BalancedBaggingClassificationModel().members,
+    ]
+    for call in calls:
+        with pytest.raises(ConfigError, match=r"Model\.\w+: this model holds no networks"):
+            call()
