@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -81,16 +82,25 @@ def test_a_killed_incremental_run_leaves_the_previous_table_readable(spark, cfg,
     """`fraud-app features` (a child of its own, forked: tests/forked.py, in a process group
     of its own with the JVM it starts) SIGKILLed once it staged its dates: the table reads
     as it was, and the next run takes the staging away and updates it. From `built` (its
-    4 days built), a 5th day appended (was: a project of its own, delivered and built
-    first: one more ETL and full build here)."""
+    4 days built), 2024-03-03 removed from the canonical table (a retention script, its
+    record accepted): the run recomputes 03-04 and takes 03-03 out. Was: a 5th day
+    appended by an ETL run (session 46: one ETL run less; the removal also shows a date
+    the update keeps that it should take out). The child's Spark session as the tests'
+    (`spark` in tests/conftest.py): generated code off, 2 shuffle partitions, 1 GiB; the
+    killed run's cold JVM compiled every query's code (session 46, docs/PROBES.md)."""
     config = cfg()
     before = _table(spark, config.feature_table())
-    rows = _rows(5, 20, 5)
-    _deliver(spark, cfg, tmp_path, "d5", _csv(rows, True, 5), "append")
+    canonical = Path(config.canonical_table())
+    shutil.rmtree(canonical / "event_date=2024-03-03")
+    (canonical / "_files.json").unlink()
+    gone = int((before["timestamp"].dt.strftime("%Y-%m-%d") == "2024-03-03").sum())
+    assert gone > 0
     yaml = tmp_path / "config.yaml"
     yaml.write_text(
         f"paths: {{root: {config.paths.root}}}\nfeatures: {{spec_dir: {config.features.spec_dir}, "
-        "label_delay_days: 1}\nspark: {master: 'local[1]'}\n"
+        "label_delay_days: 1}\nspark: {master: 'local[1]', conf: {"
+        "spark.sql.codegen.wholeStage: 'false', spark.sql.codegen.factoryMode: NO_CODEGEN, "
+        "spark.sql.shuffle.partitions: '2', spark.driver.memory: 1g}}\n"
     )
     staging = Path(config.feature_table()) / "_staging"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -114,7 +124,10 @@ def test_a_killed_incremental_run_leaves_the_previous_table_readable(spark, cfg,
     assert _table(spark, config.feature_table()).equals(before)  # readable, as it was
     build_feature_table(spark, config)  # takes the killed run's staging away, updates
     assert not staging.exists()
-    assert len(_table(spark, config.feature_table())) == len(before) + len(rows)
+    after = _table(spark, config.feature_table())
+    assert len(after) == len(before) - gone
+    assert "2024-03-03" not in set(after["timestamp"].dt.strftime("%Y-%m-%d"))
+    assert not (Path(config.feature_table()) / "event_date=2024-03-03").exists()
 
 
 def test_a_table_a_killed_commit_left_is_refused_then_rebuilt_whole(spark, cfg, caplog):
