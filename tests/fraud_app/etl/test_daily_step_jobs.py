@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 
 from fraud_app.config import load_config
-from fraud_app.etl import id_checks, label_words, labels_apply, local_times, outputs, pipeline
+from fraud_app.etl import (
+    delivery_checks,
+    id_checks,
+    label_words,
+    labels_apply,
+    local_times,
+    outputs,
+    pipeline,
+)
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.labels import run_labels
 from fraud_app.etl.pipeline import run_etl
@@ -135,6 +143,9 @@ def test_an_append_of_one_row_fires_at_most_27_jobs(spark, published, tmp_path, 
         # read back with the schemas written (session 40: 12 jobs with the dates' distinct,
         # two counts of two and the quarantine's schema read)
         "publish": (AppendPublish, "write"),
+        # the delivery's rows matching another id's: one aggregation, asked once when none
+        # match (was 4 jobs: the groups persisted first, a stage of its own; session 46)
+        "rekeyed": (delivery_checks, "rekeyed_copies"),
         **STAGE_CHECKS,
     }
     jobs = _jobs(spark, monkeypatch, phases,
@@ -147,6 +158,7 @@ def test_an_append_of_one_row_fires_at_most_27_jobs(spark, published, tmp_path, 
     assert jobs["published"] <= 4, jobs
     assert jobs["counts"] + jobs["duplicates"] <= 7, jobs
     assert jobs["publish"] <= 6, jobs
+    assert 0 < jobs["rekeyed"] <= 3, jobs
     assert jobs["times"] + jobs["words"] + jobs["placeholders"] == 0, jobs
     assert jobs["staged"] <= 1, jobs
     assert jobs["total"] <= 27, jobs
