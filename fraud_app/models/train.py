@@ -283,9 +283,10 @@ class _Members:
             weight_col=cols.weight,
             validation_df=self.validation,
         )
-        self._fold_constants(k, result.model, data.summary)
+        folded = self._fold_constants(k, result.model, data.summary)
         rate = lr_settings(self.cfg.optimizer, self.plan.warm_start)
-        require_varied_scores(k, result.model, self._check_rows(subset), rate)
+        rows = self._check_rows(subset, data.summary.rows)
+        require_varied_scores(k, result.model, rows, rate, folded)
         self.results.append(result)
         self.stage_timing = result.stage_timing or self.stage_timing
 
@@ -318,22 +319,25 @@ class _Members:
             )
         return self.sample
 
-    def _check_rows(self, subset) -> np.ndarray:
+    def _check_rows(self, subset, rows: int) -> np.ndarray:
         """Rows to tell a collapsed member by (the encoding's sample, else validation rows,
-        else a sample of `subset` drawn once: no encoding, no early stopping, a refit)."""
+        else a sample of `subset` drawn once: no encoding, no early stopping, a refit).
+        rows: the subset's row count (its data pass counted them: no count job)."""
         if self.sample is not None:
             return self.sample
         if self.validation is not None:
             return self.validation.X[:ENCODING_SAMPLE_ROWS]
         if self.probe is None:
             cols = self.inputs.columns
-            self.probe = feature_sample(subset, cols.features, cols.label, seed=self.cfg.seed)
+            self.probe = feature_sample(
+                subset, cols.features, cols.label, seed=self.cfg.seed, rows=rows
+            )
         return self.probe
 
-    def _fold_constants(self, k: int, model, summary: DataSummary) -> None:
+    def _fold_constants(self, k: int, model, summary: DataSummary) -> list[int]:
         """A feature that held one value in every row member k trained on: its untrained
         first-layer weights folded into the bias (dlcore.constant_inputs), so a value it
-        takes when scored moves neither the score nor the reasons."""
+        takes when scored moves neither the score nor the reasons. Returns those folded."""
         values = summary.constant_values()
         folded = fold_constant_inputs(model, values) if values is not None else []
         if folded:
@@ -343,6 +347,7 @@ class _Members:
                 "do not move its scores (their first-layer weights folded into the bias)",
                 k, len(folded), [names[j] if j < len(names) else f"f{j}" for j in folded],
             )  # fmt: skip
+        return folded
 
     def _trainer(self, k: int, members: int, model, seed: int) -> DistributedTrainer:
         cfg, plan = self.cfg, self.plan
