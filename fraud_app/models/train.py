@@ -2,8 +2,9 @@
 
 Owns: the member loop (each member trained by DistributedTrainer on its subset, with its
 own checkpoint directory and seed), the settings it takes (TrainingInputs, MemberPlan,
-Checkpoints), refit plans, and evaluation of a scored DataFrame.
-Does not own: what the input layers are fitted on (fraud_app.models.input_fit: feature
+Checkpoints) and refit plans.
+Does not own: the ranking figures of scores (fraud_app.models.scores.evaluate_scores;
+re-exported here), what the input layers are fitted on (fraud_app.models.input_fit: feature
 statistics and the encoding's sample; re-exported here), balancing
 (fraud_app.balancing builds the subsets) or scoring.
 """
@@ -21,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from dlcore.constant_inputs import fold_constant_inputs
-from dlcore.metrics import average_precision, roc_auc
 from fraud_app.errors import ConfigError
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.collapse import lr_settings, require_varied_scores
@@ -33,6 +33,7 @@ from fraud_app.models.input_fit import ENCODING_SAMPLE_ROWS as ENCODING_SAMPLE_R
 from fraud_app.models.input_fit import encoding_state, feature_sample, set_encoding
 from fraud_app.models.input_fit import feature_statistics as feature_statistics
 from fraud_app.models.input_fit import sample_fraction as sample_fraction
+from fraud_app.models.scores import evaluate_scores as evaluate_scores
 from fraud_app.spark.data import PartitionData
 from fraud_app.spark.planner import StageTiming
 from fraud_app.spark.summary import DataSummary, require_trainable
@@ -387,30 +388,3 @@ def _usable_validation(validation, cfg: TrainingSection, columns: Columns, fixed
         )  # fmt: skip
         return None
     return validation
-
-
-def evaluate_scores(
-    labels: np.ndarray, scores: np.ndarray, *, alert_rates: Sequence[float] = (0.001, 0.01)
-) -> dict[str, Any]:
-    """Ranking quality of fraud scores: ROC AUC, average precision, and capture at alert budgets.
-
-    recall_at_alert_X: share of all frauds among the top X share of transactions by score
-    (what an investigations team with that alert budget would catch).
-    """
-    labels = np.asarray(labels, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
-    out: dict[str, Any] = {
-        "rows": len(labels),
-        "frauds": int(labels.sum()),
-        "roc_auc": roc_auc(labels, scores),
-        "average_precision": average_precision(labels, scores),
-    }
-    order = np.argsort(-scores, kind="mergesort")
-    for rate in alert_rates:
-        k = max(1, round(rate * len(labels)))
-        caught = labels[order[:k]].sum()
-        out[f"recall_at_alert_{rate:g}"] = (
-            float(caught / labels.sum()) if labels.sum() else float("nan")
-        )
-        out[f"precision_at_alert_{rate:g}"] = float(caught / k)
-    return out
