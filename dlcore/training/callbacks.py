@@ -63,7 +63,13 @@ class EarlyStopping(Callback):
             raise ConfigError(
                 f"EarlyStopping: monitor must be one of {sorted(_MODES)}. Received: {monitor!r}"
             )
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
+        # numbers.Integral: a NumPy int (np.int64(5)) was refused while min_delta and the
+        # optimizers' settings take NumPy scalars; a bool (np.True_ too) is not a count
+        if (
+            isinstance(patience, bool | np.bool_)
+            or not isinstance(patience, numbers.Integral)
+            or patience < 1
+        ):
             raise ConfigError(
                 f"EarlyStopping: patience must be an integer >= 1. Received: {patience!r}"
             )
@@ -78,7 +84,7 @@ class EarlyStopping(Callback):
                 f"EarlyStopping: min_delta must be a finite number >= 0. Received: {min_delta!r}"
             )
         self.monitor = monitor
-        self.patience = patience
+        self.patience = int(patience)
         self.min_delta = float(min_delta)
         self.restore_best_weights = restore_best_weights
         self.sign = -1.0 if _MODES[monitor] == "min" else 1.0

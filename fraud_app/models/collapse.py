@@ -14,6 +14,8 @@ the collected validation rows, or a sample of the member's subset.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from dlcore.losses import sigmoid
@@ -25,13 +27,22 @@ from fraud_app.errors import TrainingDivergedError
 SPREAD_TOLERANCE = 1e-6
 
 
-def require_varied_scores(member: int, model, rows: np.ndarray, settings: str) -> None:
+def require_varied_scores(
+    member: int, model, rows: np.ndarray, settings: str, folded: Sequence[int] = ()
+) -> None:
     """TrainingDivergedError when `model` gives every one of `rows` (feature vectors that
     differ) one score. settings: the learning-rate settings the member trained with, as
-    the message should name them."""
+    the message should name them. folded: the features that held one value in the
+    member's training data (their weights folded into the bias: they move no score), so
+    rows that differ only in them cannot tell (review46b: a member whose every feature
+    was constant was refused as collapsed, blaming the learning rate)."""
     X = np.asarray(rows, dtype=model.params.dtype)
-    if len(X) < 2 or not np.ptp(X, axis=0).any():
-        return  # the rows do not differ: they cannot tell
+    if len(X) < 2:
+        return
+    varied = np.ones(X.shape[1], dtype=bool)
+    varied[list(folded)] = False
+    if not np.ptp(X[:, varied], axis=0).any():
+        return  # the rows do not differ where the member could tell them apart
     logits = model.predict(X).reshape(-1).astype(np.float64)
     spread = float(np.ptp(logits))
     if not spread <= SPREAD_TOLERANCE * max(1.0, float(np.abs(logits).max())):
@@ -39,7 +50,7 @@ def require_varied_scores(member: int, model, rows: np.ndarray, settings: str) -
     score = float(sigmoid(logits[:1])[0])
     raise TrainingDivergedError(
         f"training collapsed: ensemble member {member} gives every one of {len(X)} sampled "
-        f"training rows the same score ({score:.6g}; logits within {spread:.2g}) although its "
+        f"rows the same score ({score:.6g}; logits within {spread:.2g}) although its "
         "weights are finite: it ranks nothing (its AP would be the fraud rate), so nothing was "
         f"saved. Lower the learning rate ({settings}) or clip the gradients "
         "(training.optimizer.clip_norm)"

@@ -2,8 +2,9 @@
 
 Owns: the member loop (each member trained by DistributedTrainer on its subset, with its
 own checkpoint directory and seed), the settings it takes (TrainingInputs, MemberPlan,
-Checkpoints), refit plans, and evaluation of a scored DataFrame.
-Does not own: what the input layers are fitted on (fraud_app.models.input_fit: feature
+Checkpoints) and refit plans.
+Does not own: the ranking figures of scores (fraud_app.models.scores.evaluate_scores;
+re-exported here), what the input layers are fitted on (fraud_app.models.input_fit: feature
 statistics and the encoding's sample; re-exported here), balancing
 (fraud_app.balancing builds the subsets) or scoring.
 """
@@ -21,7 +22,6 @@ from typing import Any
 import numpy as np
 
 from dlcore.constant_inputs import fold_constant_inputs
-from dlcore.metrics import average_precision, roc_auc
 from fraud_app.errors import ConfigError
 from fraud_app.models.builders import build_loss, build_model, build_optimizer
 from fraud_app.models.collapse import lr_settings, require_varied_scores
@@ -33,6 +33,7 @@ from fraud_app.models.input_fit import ENCODING_SAMPLE_ROWS as ENCODING_SAMPLE_R
 from fraud_app.models.input_fit import encoding_state, feature_sample, set_encoding
 from fraud_app.models.input_fit import feature_statistics as feature_statistics
 from fraud_app.models.input_fit import sample_fraction as sample_fraction
+from fraud_app.models.scores import evaluate_scores as evaluate_scores
 from fraud_app.spark.data import PartitionData
 from fraud_app.spark.planner import StageTiming
 from fraud_app.spark.summary import DataSummary, require_trainable
@@ -283,9 +284,10 @@ class _Members:
             weight_col=cols.weight,
             validation_df=self.validation,
         )
-        self._fold_constants(k, result.model, data.summary)
+        folded = self._fold_constants(k, result.model, data.summary)
         rate = lr_settings(self.cfg.optimizer, self.plan.warm_start)
-        require_varied_scores(k, result.model, self._check_rows(subset), rate)
+        rows = self._check_rows(subset, data.summary.rows)
+        require_varied_scores(k, result.model, rows, rate, folded)
         self.results.append(result)
         self.stage_timing = result.stage_timing or self.stage_timing
 
@@ -318,22 +320,25 @@ class _Members:
             )
         return self.sample
 
-    def _check_rows(self, subset) -> np.ndarray:
+    def _check_rows(self, subset, rows: int) -> np.ndarray:
         """Rows to tell a collapsed member by (the encoding's sample, else validation rows,
-        else a sample of `subset` drawn once: no encoding, no early stopping, a refit)."""
+        else a sample of `subset` drawn once: no encoding, no early stopping, a refit).
+        rows: the subset's row count (its data pass counted them: no count job)."""
         if self.sample is not None:
             return self.sample
         if self.validation is not None:
             return self.validation.X[:ENCODING_SAMPLE_ROWS]
         if self.probe is None:
             cols = self.inputs.columns
-            self.probe = feature_sample(subset, cols.features, cols.label, seed=self.cfg.seed)
+            self.probe = feature_sample(
+                subset, cols.features, cols.label, seed=self.cfg.seed, rows=rows
+            )
         return self.probe
 
-    def _fold_constants(self, k: int, model, summary: DataSummary) -> None:
+    def _fold_constants(self, k: int, model, summary: DataSummary) -> list[int]:
         """A feature that held one value in every row member k trained on: its untrained
         first-layer weights folded into the bias (dlcore.constant_inputs), so a value it
-        takes when scored moves neither the score nor the reasons."""
+        takes when scored moves neither the score nor the reasons. Returns those folded."""
         values = summary.constant_values()
         folded = fold_constant_inputs(model, values) if values is not None else []
         if folded:
@@ -343,6 +348,7 @@ class _Members:
                 "do not move its scores (their first-layer weights folded into the bias)",
                 k, len(folded), [names[j] if j < len(names) else f"f{j}" for j in folded],
             )  # fmt: skip
+        return folded
 
     def _trainer(self, k: int, members: int, model, seed: int) -> DistributedTrainer:
         cfg, plan = self.cfg, self.plan
@@ -382,30 +388,3 @@ def _usable_validation(validation, cfg: TrainingSection, columns: Columns, fixed
         )  # fmt: skip
         return None
     return validation
-
-
-def evaluate_scores(
-    labels: np.ndarray, scores: np.ndarray, *, alert_rates: Sequence[float] = (0.001, 0.01)
-) -> dict[str, Any]:
-    """Ranking quality of fraud scores: ROC AUC, average precision, and capture at alert budgets.
-
-    recall_at_alert_X: share of all frauds among the top X share of transactions by score
-    (what an investigations team with that alert budget would catch).
-    """
-    labels = np.asarray(labels, dtype=np.float64)
-    scores = np.asarray(scores, dtype=np.float64)
-    out: dict[str, Any] = {
-        "rows": len(labels),
-        "frauds": int(labels.sum()),
-        "roc_auc": roc_auc(labels, scores),
-        "average_precision": average_precision(labels, scores),
-    }
-    order = np.argsort(-scores, kind="mergesort")
-    for rate in alert_rates:
-        k = max(1, round(rate * len(labels)))
-        caught = labels[order[:k]].sum()
-        out[f"recall_at_alert_{rate:g}"] = (
-            float(caught / labels.sum()) if labels.sum() else float("nan")
-        )
-        out[f"precision_at_alert_{rate:g}"] = float(caught / k)
-    return out

@@ -77,6 +77,8 @@ def test_bad_inputs_raise_clear_errors():
         ({"min_delta": float("inf")}, r"min_delta must be .* Received: inf"),
         ({"min_delta": "0.1"}, r"min_delta must be .* Received: '0\.1'"),
         ({"patience": True}, r"patience must be an integer >= 1\. Received: True"),
+        ({"patience": np.True_}, r"patience must be an integer >= 1\. Received: np\.True_"),
+        ({"patience": np.float64(3.0)}, r"patience must be an integer >= 1"),
     ],
 )
 def test_early_stopping_settings_that_could_never_improve_are_refused(kwargs, message):
@@ -86,6 +88,13 @@ def test_early_stopping_settings_that_could_never_improve_are_refused(kwargs, me
     with pytest.raises(ConfigError, match=message):
         EarlyStopping(**kwargs)
     assert EarlyStopping(min_delta=np.float32(0.5)).min_delta == 0.5
+
+
+def test_a_numpy_integer_patience_is_taken():
+    """review46b: np.int64(5) was refused (`patience must be an integer >= 1. Received:
+    np.int64(5)`) while min_delta and the optimizers' settings take NumPy scalars."""
+    es = EarlyStopping(patience=np.int64(5))
+    assert es.patience == 5 and type(es.patience) is int
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])

@@ -12,6 +12,7 @@ import pytest
 from fraud_app.errors import TrainingDivergedError
 from fraud_app.models.config import (
     DistributedSection,
+    EarlyStoppingSection,
     ModelSection,
     OptimizerSection,
     TrainingSection,
@@ -72,3 +73,52 @@ def test_a_member_that_learned_passes(window):
     ens = train_ensemble(subsets, _cfg("none", "adam", 1e-2), inputs)
     X = np.array([r[0] for r in _rows(300, 9)], dtype=np.float32)
     assert np.ptp(ens.ensemble.predict_proba(X)) > 0.05
+
+
+def test_rows_that_differ_only_in_features_constant_in_training_cannot_tell(window, spark):
+    """A member whose training data held one value in every feature (its first-layer
+    weights folded into the bias: fraud_app.models.train `_fold_constants`) gives every row
+    one score whatever its learning rate: nothing to rank by. Checked on the validation
+    rows, which vary, it was refused as collapsed with "Lower the learning rate" at Adam
+    1e-2 (review46b); it trains as before probe46a, with the INFO line naming the folded
+    features."""
+    _, union = window
+    rng = np.random.default_rng(3)
+    flat = [([1.0, 2.0, 3.0, 4.0], float(y)) for y in rng.random(200) < 0.2]
+    subset = spark.createDataFrame(flat, "features array<float>, label double")
+    cfg = TrainingSection(
+        model=ModelSection(encoding="none"),
+        optimizer=OptimizerSection(type="adam", learning_rate=1e-2),
+        distributed=DistributedSection(
+            num_workers=1, global_batch_size=64, epochs=3.0, scale_lr=False,
+            early_stopping=EarlyStoppingSection(min_epochs=0.0, patience=2),
+        ),
+    )  # fmt: skip
+    inputs = TrainingInputs(["a", "b", "c", "d"], None, validation=union)
+    fitted = train_ensemble([subset], cfg, inputs)
+    X = np.array([r[0] for r in _rows(50, 9)], dtype=np.float32)
+    assert np.ptp(fitted.ensemble.predict_proba(X)) == 0.0  # folded: one score, as it must
+
+
+def test_the_rows_drawn_for_the_check_cost_one_spark_job(window, spark):
+    """Without an encoding sample or validation rows (encoding none with early stopping off,
+    a warm-start refit, the estimators without validation) the check draws a sample of the
+    first subset. Measured on probe46a: 3 Spark jobs more than a run given its rows (a
+    count the member's data pass had made already, then the sample); now 1 (the sample,
+    sized by the data pass's count)."""
+    subsets, union = window
+    sc = spark.sparkContext
+    cfg = _cfg("none", "adam", 1e-2)
+    stats = feature_statistics(union)
+    given = EncodingRows(union, sample=np.array([r[0] for r in _rows(50, 9)], dtype=np.float32))
+
+    def jobs(encoding, group: str) -> int:
+        sc.setJobGroup(group, group)
+        try:
+            train_ensemble(subsets[:1], cfg, TrainingInputs(list("abcd"), stats, encoding=encoding))
+        finally:
+            sc.setLocalProperty("spark.jobGroup.id", None)
+        return len(sc.statusTracker().getJobIdsForGroup(group))
+
+    jobs(given, "review46b-warm-up")  # the first fit of a process measures its stages
+    assert jobs(None, "review46b-drawn") - jobs(given, "review46b-given") == 1

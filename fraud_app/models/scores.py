@@ -1,0 +1,43 @@
+"""The ranking figures of fraud scores against their labels (ROC AUC, average precision,
+recall and precision at alert budgets): what evaluation, the gate and the champion read.
+
+Pure NumPy over collected arrays (fraud_app.evaluation.spark_train computes the same on
+the executors for windows too large for the driver). Moved out of fraud_app.models.train
+(review46b), which re-exports it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from dlcore.metrics import average_precision, roc_auc
+
+
+def evaluate_scores(
+    labels: np.ndarray, scores: np.ndarray, *, alert_rates: Sequence[float] = (0.001, 0.01)
+) -> dict[str, Any]:
+    """Ranking quality of fraud scores: ROC AUC, average precision, and capture at alert budgets.
+
+    recall_at_alert_X: share of all frauds among the top X share of transactions by score
+    (what an investigations team with that alert budget would catch).
+    """
+    labels = np.asarray(labels, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    out: dict[str, Any] = {
+        "rows": len(labels),
+        "frauds": int(labels.sum()),
+        "roc_auc": roc_auc(labels, scores),
+        "average_precision": average_precision(labels, scores),
+    }
+    order = np.argsort(-scores, kind="mergesort")
+    for rate in alert_rates:
+        k = max(1, round(rate * len(labels)))
+        caught = labels[order[:k]].sum()
+        out[f"recall_at_alert_{rate:g}"] = (
+            float(caught / labels.sum()) if labels.sum() else float("nan")
+        )
+        out[f"precision_at_alert_{rate:g}"] = float(caught / k)
+    return out
