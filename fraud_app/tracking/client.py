@@ -156,8 +156,11 @@ def _open_store(config) -> Store:
     redact_mlflow_logs()
 
     settings.bound_mlflow_http_waits(timeout)
-    seconds, source = settings.mlflow_request_deadline(config.tracking.request_deadline_s)
-    http_deadline.install(http_deadline.Deadline(uri, seconds, source))
+    if scheme(uri).split("+", 1)[0] in ("http", "https", "databricks"):  # MLflow's REST
+        seconds, source = settings.mlflow_request_deadline(config.tracking.request_deadline_s)
+        http_deadline.install(http_deadline.Deadline(uri, seconds, source))
+    else:  # a database or file store makes no HTTP request: nothing wrapped (review46c)
+        http_deadline.restore(None)
     with settings.mlflow_tracking_uri_kept():  # MLflow exports the URI it is given
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)

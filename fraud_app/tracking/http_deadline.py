@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import socket
@@ -42,6 +43,8 @@ from dataclasses import dataclass
 
 from fraud_app.errors import TrackingError
 from fraud_app.uris import redacted
+
+logger = logging.getLogger(__name__)
 
 _REST_API = re.compile(r"/api/\d+\.\d+/mlflow/")  # not mlflow-artifacts, not a cloud URL
 _RECHECK_S = 0.25  # an expired request still running: its sockets shut again this often
@@ -77,14 +80,26 @@ _install_lock = threading.Lock()
 
 def install(deadline: Deadline) -> None:
     """Bound every MLflow REST request of this process from now on by `deadline` (the
-    store opened last sets it; tests/conftest.py puts it back after each test)."""
+    store opened last sets it; tests/conftest.py puts it back after each test). Written for
+    MLflow 3.17.2 (pyproject.toml pins it): where its request_utils no longer makes its
+    sessions through `_get_request_session`, a warning says the deadline is not applied
+    (each socket read keeps its per-request timeout, as before) and nothing is wrapped."""
     global _deadline
-    _deadline = deadline
     from mlflow.utils import request_utils
 
     with _install_lock:
-        current = request_utils._get_request_session
+        current = getattr(request_utils, "_get_request_session", None)
         if getattr(current, "_fraud_app_deadline", False):
+            _deadline = deadline
+            return
+        caller = getattr(request_utils, "_get_http_response_with_retries", None)
+        names = getattr(getattr(caller, "__code__", None), "co_names", ())
+        if current is None or "_get_request_session" not in names:
+            _deadline = None
+            _not_applied(
+                "mlflow.utils.request_utils has no _get_request_session that "
+                "_get_http_response_with_retries calls"
+            )
             return
 
         @functools.wraps(current)
@@ -93,6 +108,20 @@ def install(deadline: Deadline) -> None:
 
         get_session._fraud_app_deadline = True
         request_utils._get_request_session = get_session
+        _deadline = deadline
+
+
+@functools.cache  # once per process
+def _not_applied(why: str) -> None:
+    import mlflow
+
+    logger.warning(
+        "tracking.request_deadline_s is not applied with MLflow %s (written for 3.17.2): %s; "
+        "each socket read of a request to the tracking server keeps its per-request timeout "
+        "only, and a server that trickles its answer can hold the command",
+        mlflow.__version__,
+        why,
+    )
 
 
 def current() -> Deadline | None:
@@ -125,7 +154,11 @@ def _armed(session):
         return session
     from urllib3 import poolmanager
 
-    for adapter in session.adapters.values():
+    adapters = list(getattr(session, "adapters", {}).values())
+    if not adapters or not all(hasattr(a, "poolmanager") for a in adapters):
+        _not_applied(f"its session {type(session).__name__} has no requests adapters")
+        return session
+    for adapter in adapters:
         _track_pools(adapter.poolmanager, poolmanager.pool_classes_by_scheme)
         adapter.proxy_manager_for = _tracking_proxies(adapter.proxy_manager_for)
     session.request = functools.partial(_request, session.request)
@@ -191,6 +224,11 @@ class _Request:
         self.expired = True
         for conn in list(self.conns):
             sock = getattr(conn, "sock", None)
+            # urllib3's SSLTransport (TLS in TLS, through an HTTPS proxy) is no socket: the
+            # one it wraps (review46c: socket.socket.shutdown(transport) raised TypeError,
+            # which ended the watchdog thread and with it every deadline of the process)
+            while sock is not None and not isinstance(sock, socket.socket):
+                sock = getattr(sock, "socket", None)
             if sock is not None:
                 # socket.socket's own: an SSLSocket's drops its TLS state under the reading
                 # thread; OSError: closed already
@@ -257,7 +295,11 @@ class _Watchdog:
                 now = time.monotonic()
                 for request in self._requests:
                     if request.at <= now:
-                        request.expire()
+                        try:
+                            request.expire()
+                        except Exception:  # the thread must outlive one odd connection
+                            logger.warning("shutting down a late request's connection "
+                                           "failed", exc_info=True)  # fmt: skip
                         request.at = now + _RECHECK_S  # a connection made meanwhile
                 self._wake_at = min((r.at for r in self._requests), default=float("inf"))
                 self._cond.wait(None if self._wake_at == float("inf") else self._wake_at - now)
