@@ -208,7 +208,7 @@ def store_error(uri: str, doing: str, exc: BaseException) -> TrackingError:
     said "Max retries exceeded ... Read timed out" in a 400-character line); any other
     failure: the first line of its message (sqlalchemy appends the SQL and a link)."""
     if (late := http_deadline.deadline_exceeded(exc)) is not None:
-        return http_deadline.RequestDeadlineExceeded(late.deadline, doing)
+        return late.again(doing)
     text = str(exc)
     if "Read timed out" in text or "ReadTimeout" in text:
         seconds, source = settings.mlflow_request_timeout()

@@ -60,17 +60,30 @@ class Deadline:
 class RequestDeadlineExceeded(TrackingError):
     """A request to the tracking server did not finish within its total deadline."""
 
-    def __init__(self, deadline: Deadline, doing: str = "") -> None:
+    def __init__(self, deadline: Deadline, doing: str = "", answered: str = "") -> None:
         self.deadline = deadline
+        self.answered = answered  # "HTTP 503, retry after 60s": it answered, asked to retry
         d = deadline
+        where = f"tracking server {redacted(d.uri)} {doing + ': ' if doing else ''}"
+        if answered:
+            super().__init__(
+                f"{where}answered {answered}, past the total time of one request "
+                f"({d.seconds:g}s; {d.source}): it is overloaded or restarting. Try again "
+                "later, raise tracking.request_deadline_s, or set tracking.enabled: false"
+            )
+            return
         super().__init__(
-            f"tracking server {redacted(d.uri)} {doing + ': ' if doing else ''}did not finish "
+            f"{where}did not finish "
             f"answering within {d.seconds:g}s (the total time of one request; {d.source}): "
             "it accepts connections but sends its answer too slowly or never ends it. Check "
             "that an MLflow server listens there (not another service) and is not stuck or "
             "overloaded (its logs), raise tracking.request_deadline_s, or set "
             "tracking.enabled: false"
         )
+
+    def again(self, doing: str) -> RequestDeadlineExceeded:
+        """The same, saying what the command was doing."""
+        return RequestDeadlineExceeded(self.deadline, doing, self.answered)
 
 
 _deadline: Deadline | None = None  # of the store opened last (fraud_app.tracking.client)
@@ -159,6 +172,7 @@ def _armed(session):
         _not_applied(f"its session {type(session).__name__} has no requests adapters")
         return session
     for adapter in adapters:
+        adapter.max_retries = _bounded(adapter.max_retries)
         _track_pools(adapter.poolmanager, poolmanager.pool_classes_by_scheme)
         adapter.proxy_manager_for = _tracking_proxies(adapter.proxy_manager_for)
     session.request = functools.partial(_request, session.request)
@@ -181,6 +195,36 @@ def _tracking_proxies(proxy_manager_for):
         return manager
 
     return wrapped
+
+
+def _bounded(retry):
+    """urllib3's Retry of the adapter, whose wait before a retry (the back-off, a 429/503's
+    Retry-After) does not run past the deadline: deadline46 slept a `Retry-After: 3600`
+    through, then said the server answered too slowly (review46c)."""
+    cls = _retry_class(type(retry))
+    if isinstance(retry, cls):
+        return retry
+    bounded = cls.__new__(cls)
+    bounded.__dict__.update(retry.__dict__)
+    return bounded
+
+
+@functools.cache
+def _retry_class(base):
+    class DeadlineRetry(base):
+        def sleep(self, response=None):
+            request = getattr(_local, "request", None)
+            if request is not None and response is not None:  # None: a failed read
+                wait = self.get_retry_after(response) if self.respect_retry_after_header else None
+                wait = wait or self.get_backoff_time()
+                if time.monotonic() + wait >= request.at:
+                    after = f", retry after {wait:g}s" if wait else ""
+                    raise RequestDeadlineExceeded(
+                        request.deadline, answered=f"HTTP {response.status}{after}"
+                    )
+            return super().sleep(response)
+
+    return DeadlineRetry
 
 
 @functools.cache

@@ -1,13 +1,16 @@
 """The total request deadline (fraud_app.tracking.http_deadline) where it does not apply or
 cannot: a database / file store wraps nothing of MLflow's; an MLflow without the session
 hook it wraps is a warning, not a crash; the watchdog outlives a connection whose socket is
-urllib3's SSLTransport (TLS in TLS, through an HTTPS proxy). review46c."""
+urllib3's SSLTransport (TLS in TLS, through an HTTPS proxy); a server asking to retry after
+the deadline is said so at once. review46c."""
 
 from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from mlflow.utils import request_utils
@@ -17,6 +20,7 @@ from urllib3.util.ssltransport import SSLTransport
 from fraud_app.errors import TrackingError
 from fraud_app.tracking import http_deadline
 from fraud_app.tracking.client import open_store
+from pipelines.cli import main
 from tests.fraud_app.tracking import helpers as h
 
 pytestmark = pytest.mark.integration
@@ -125,3 +129,52 @@ def test_the_watchdog_shuts_a_tls_in_tls_connection_and_lives_on():
     thread, which ended it: no deadline of the process held any more."""
     assert _shut_within(0.3, _ssl_transport) < 3
     assert _shut_within(0.3, lambda s: s) < 3  # the watchdog still runs
+
+
+class _Overloaded(BaseHTTPRequestHandler):
+    """Every request: 503 with `Retry-After: 8` (a server restarting behind its proxy)."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.send_response(503)
+        self.send_header("Retry-After", "8")
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+def test_a_retry_after_past_the_deadline_is_named_at_once(capsys, tmp_path, monkeypatch):
+    """deadline46: urllib3 slept the 8 s through (the deadline does not cut a sleep), then
+    refused the retry as `did not finish answering within 3s ... sends its answer too
+    slowly`: wrong, the server answered at once."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Overloaded)
+    port = server.server_address[1]
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(
+        f"paths: {{root: '{tmp_path}'}}\n"
+        f"tracking: {{uri: 'http://ops:s3cret@127.0.0.1:{port}', connect_timeout_s: 1}}\n"
+    )
+    capsys.readouterr()
+    t0 = time.monotonic()
+    try:
+        code = main(["-c", str(cfg_file), "--log-level", "WARNING", "models"])
+    finally:
+        elapsed = time.monotonic() - t0
+        server.shutdown()
+        server.server_close()
+    out, err = capsys.readouterr()
+    assert (code, out) == (2, ""), err
+    assert err == (
+        f"error: tracking server http://***@127.0.0.1:{port} cannot open experiment "
+        "'fraud-app': answered HTTP 503, retry after 8s, past the total time of one request "
+        "(3s; tracking.request_deadline_s unset: tracking.connect_timeout_s 1s x "
+        "(MLFLOW_HTTP_REQUEST_MAX_RETRIES 1 + 2)): it is overloaded or restarting. Try "
+        "again later, raise tracking.request_deadline_s, or set tracking.enabled: false\n"
+    )
+    assert elapsed < 3, elapsed  # deadline46: 8 s
