@@ -26,7 +26,10 @@ the per-request timeout (30 s with the CLI's defaults: 1 retry, 10 s): every att
 per-read time, and one more for the back-off between them and a slow but steady answer.
 Artifact transfers (`/api/2.0/mlflow-artifacts/...`, a cloud store's pre-signed URL) are
 left to the per-read timeout: their time grows with the model's size. The connect of an
-attempt is bounded by the per-request timeout as before; after the deadline none starts.
+attempt is bounded by the per-request timeout as before; after the deadline none starts,
+and a retry whose wait (urllib3's back-off, a 429/503's Retry-After) would end past it is
+an error at once (review46c: deadline46 slept the wait through). Installed for a server
+store only (fraud_app.tracking.client): a database or file store wraps nothing.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ class RequestDeadlineExceeded(TrackingError):
 
     def __init__(self, deadline: Deadline, doing: str = "", answered: str = "") -> None:
         self.deadline = deadline
-        self.answered = answered  # "HTTP 503, retry after 60s": it answered, asked to retry
+        self.answered = answered  # "HTTP 503 and asked to retry after 60s"
         d = deadline
         where = f"tracking server {redacted(d.uri)} {doing + ': ' if doing else ''}"
         if answered:
@@ -215,10 +218,13 @@ def _retry_class(base):
         def sleep(self, response=None):
             request = getattr(_local, "request", None)
             if request is not None and response is not None:  # None: a failed read
-                wait = self.get_retry_after(response) if self.respect_retry_after_header else None
-                wait = wait or self.get_backoff_time()
+                asked = self.get_retry_after(response) if self.respect_retry_after_header else None
+                wait = asked or self.get_backoff_time()
                 if time.monotonic() + wait >= request.at:
-                    after = f", retry after {wait:g}s" if wait else ""
+                    after = (
+                        f" and asked to retry after {wait:g}s" if asked
+                        else f", whose retry waits a {wait:g}s back-off" if wait else ""
+                    )  # fmt: skip
                     raise RequestDeadlineExceeded(
                         request.deadline, answered=f"HTTP {response.status}{after}"
                     )

@@ -172,7 +172,8 @@ def test_a_retry_after_past_the_deadline_is_named_at_once(capsys, tmp_path, monk
     assert (code, out) == (2, ""), err
     assert err == (
         f"error: tracking server http://***@127.0.0.1:{port} cannot open experiment "
-        "'fraud-app': answered HTTP 503, retry after 8s, past the total time of one request "
+        "'fraud-app': answered HTTP 503 and asked to retry after 8s, past the total time of "
+        "one request "
         "(3s; tracking.request_deadline_s unset: tracking.connect_timeout_s 1s x "
         "(MLFLOW_HTTP_REQUEST_MAX_RETRIES 1 + 2)): it is overloaded or restarting. Try "
         "again later, raise tracking.request_deadline_s, or set tracking.enabled: false\n"
