@@ -250,8 +250,10 @@ def _pool_classes() -> dict:
         def _put_conn(self, conn):
             # back in the pool (a redirect's first answer read): another thread may take it
             request = getattr(_local, "request", None)
-            if request is not None and conn in request.conns:
-                request.conns.remove(conn)
+            if request is not None:
+                with request.lock:  # not while the watchdog shuts its sockets (_Request)
+                    if conn in request.conns:
+                        request.conns.remove(conn)
             return super()._put_conn(conn)
 
     return {
@@ -261,18 +263,26 @@ def _pool_classes() -> dict:
 
 
 class _Request:
-    __slots__ = ("at", "conns", "deadline", "expired")
+    __slots__ = ("at", "conns", "deadline", "expired", "lock")
 
     def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
         self.at = time.monotonic() + deadline.seconds
         self.conns: list = []
         self.expired = False
+        # held while its sockets are shut and while one leaves `conns` for the pool: else one
+        # put back and taken by another thread's request meanwhile was shut under that one
+        # (review46c: deadline46 shut from a copy of the list, without a lock)
+        self.lock = threading.Lock()
 
     def expire(self) -> None:
         """Shut down the sockets of its connections: a read blocked on one returns."""
-        self.expired = True
-        for conn in list(self.conns):
+        with self.lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        for conn in self.conns:
             sock = getattr(conn, "sock", None)
             # urllib3's SSLTransport (TLS in TLS, through an HTTPS proxy) is no socket: the
             # one it wraps (review46c: socket.socket.shutdown(transport) raised TypeError,

@@ -179,3 +179,59 @@ def test_a_retry_after_past_the_deadline_is_named_at_once(capsys, tmp_path, monk
         "again later, raise tracking.request_deadline_s, or set tracking.enabled: false\n"
     )
     assert elapsed < 3, elapsed  # deadline46: 8 s
+
+
+class _Paused(HTTPConnection):
+    """A connection of the late request whose socket the watchdog reaches first: it waits
+    there until the test lets it go (the watchdog paused inside its shutting down)."""
+
+    def __init__(self) -> None:
+        self.entered, self.go = threading.Event(), threading.Event()
+        super().__init__("127.0.0.1", 1)
+
+    @property
+    def sock(self):
+        if threading.current_thread().name == "mlflow-request-deadline":
+            self.entered.set()
+            self.go.wait(10)
+        return self._sock
+
+    @sock.setter
+    def sock(self, value) -> None:
+        self._sock = value
+
+
+def test_a_connection_back_in_the_pool_is_not_shut_under_its_next_request():
+    """The late request puts a connection back (its answer read) while the watchdog shuts its
+    sockets; another request takes it from the pool. deadline46 shut it from a copy of the
+    request's list, under the request that took it."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    pool = http_deadline._pool_classes()["http"]("127.0.0.1", listener.getsockname()[1], maxsize=1)
+    conn = pool._get_conn()  # the pool's one connection, in use by the late request
+    conn.connect()
+    paused = _Paused()
+    request = http_deadline._Request(http_deadline.Deadline("http://x", 0.2, "test"))
+    request.conns += [paused, conn]
+    http_deadline._watchdog.add(request)
+    taken = []
+
+    def late_then_next() -> None:
+        http_deadline._local.request = request  # the late request's thread: back in the pool
+        pool._put_conn(conn)
+        http_deadline._local.request = None
+        taken.append(pool._get_conn())  # the next request of another thread
+
+    try:
+        assert paused.entered.wait(5)
+        other = threading.Thread(target=late_then_next, daemon=True)
+        other.start()
+        other.join(0.5)
+        paused.go.set()
+        other.join(5)
+    finally:
+        paused.go.set()
+        http_deadline._watchdog.remove(request)
+        listener.close()
+    (got,) = taken
+    assert got.sock is None or got.is_connected  # a new connection or a sound one
+    got.close()
