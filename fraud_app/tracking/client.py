@@ -156,8 +156,11 @@ def _open_store(config) -> Store:
     redact_mlflow_logs()
 
     settings.bound_mlflow_http_waits(timeout)
-    seconds, source = settings.mlflow_request_deadline(config.tracking.request_deadline_s)
-    http_deadline.install(http_deadline.Deadline(uri, seconds, source))
+    if scheme(uri).split("+", 1)[0] in ("http", "https", "databricks"):  # MLflow's REST
+        seconds, source = settings.mlflow_request_deadline(config.tracking.request_deadline_s)
+        http_deadline.install(http_deadline.Deadline(uri, seconds, source))
+    else:  # a database or file store makes no HTTP request: nothing wrapped (review46c)
+        http_deadline.restore(None)
     with settings.mlflow_tracking_uri_kept():  # MLflow exports the URI it is given
         mlflow.set_tracking_uri(uri)
         mlflow.set_registry_uri(uri)
@@ -205,7 +208,7 @@ def store_error(uri: str, doing: str, exc: BaseException) -> TrackingError:
     said "Max retries exceeded ... Read timed out" in a 400-character line); any other
     failure: the first line of its message (sqlalchemy appends the SQL and a link)."""
     if (late := http_deadline.deadline_exceeded(exc)) is not None:
-        return http_deadline.RequestDeadlineExceeded(late.deadline, doing)
+        return late.again(doing)
     text = str(exc)
     if "Read timed out" in text or "ReadTimeout" in text:
         seconds, source = settings.mlflow_request_timeout()

@@ -26,13 +26,17 @@ the per-request timeout (30 s with the CLI's defaults: 1 retry, 10 s): every att
 per-read time, and one more for the back-off between them and a slow but steady answer.
 Artifact transfers (`/api/2.0/mlflow-artifacts/...`, a cloud store's pre-signed URL) are
 left to the per-read timeout: their time grows with the model's size. The connect of an
-attempt is bounded by the per-request timeout as before; after the deadline none starts.
+attempt is bounded by the per-request timeout as before; after the deadline none starts,
+and a retry whose wait (urllib3's back-off, a 429/503's Retry-After) would end past it is
+an error at once (review46c: deadline46 slept the wait through). Installed for a server
+store only (fraud_app.tracking.client): a database or file store wraps nothing.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import re
 import socket
@@ -42,6 +46,8 @@ from dataclasses import dataclass
 
 from fraud_app.errors import TrackingError
 from fraud_app.uris import redacted
+
+logger = logging.getLogger(__name__)
 
 _REST_API = re.compile(r"/api/\d+\.\d+/mlflow/")  # not mlflow-artifacts, not a cloud URL
 _RECHECK_S = 0.25  # an expired request still running: its sockets shut again this often
@@ -57,17 +63,30 @@ class Deadline:
 class RequestDeadlineExceeded(TrackingError):
     """A request to the tracking server did not finish within its total deadline."""
 
-    def __init__(self, deadline: Deadline, doing: str = "") -> None:
+    def __init__(self, deadline: Deadline, doing: str = "", answered: str = "") -> None:
         self.deadline = deadline
+        self.answered = answered  # "HTTP 503 and asked to retry after 60s"
         d = deadline
+        where = f"tracking server {redacted(d.uri)} {doing + ': ' if doing else ''}"
+        if answered:
+            super().__init__(
+                f"{where}answered {answered}, past the total time of one request "
+                f"({d.seconds:g}s; {d.source}): it is overloaded or restarting. Try again "
+                "later, raise tracking.request_deadline_s, or set tracking.enabled: false"
+            )
+            return
         super().__init__(
-            f"tracking server {redacted(d.uri)} {doing + ': ' if doing else ''}did not finish "
+            f"{where}did not finish "
             f"answering within {d.seconds:g}s (the total time of one request; {d.source}): "
             "it accepts connections but sends its answer too slowly or never ends it. Check "
             "that an MLflow server listens there (not another service) and is not stuck or "
             "overloaded (its logs), raise tracking.request_deadline_s, or set "
             "tracking.enabled: false"
         )
+
+    def again(self, doing: str) -> RequestDeadlineExceeded:
+        """The same, saying what the command was doing."""
+        return RequestDeadlineExceeded(self.deadline, doing, self.answered)
 
 
 _deadline: Deadline | None = None  # of the store opened last (fraud_app.tracking.client)
@@ -77,14 +96,26 @@ _install_lock = threading.Lock()
 
 def install(deadline: Deadline) -> None:
     """Bound every MLflow REST request of this process from now on by `deadline` (the
-    store opened last sets it; tests/conftest.py puts it back after each test)."""
+    store opened last sets it; tests/conftest.py puts it back after each test). Written for
+    MLflow 3.17.2 (pyproject.toml pins it): where its request_utils no longer makes its
+    sessions through `_get_request_session`, a warning says the deadline is not applied
+    (each socket read keeps its per-request timeout, as before) and nothing is wrapped."""
     global _deadline
-    _deadline = deadline
     from mlflow.utils import request_utils
 
     with _install_lock:
-        current = request_utils._get_request_session
+        current = getattr(request_utils, "_get_request_session", None)
         if getattr(current, "_fraud_app_deadline", False):
+            _deadline = deadline
+            return
+        caller = getattr(request_utils, "_get_http_response_with_retries", None)
+        names = getattr(getattr(caller, "__code__", None), "co_names", ())
+        if current is None or "_get_request_session" not in names:
+            _deadline = None
+            _not_applied(
+                "mlflow.utils.request_utils has no _get_request_session that "
+                "_get_http_response_with_retries calls"
+            )
             return
 
         @functools.wraps(current)
@@ -93,6 +124,20 @@ def install(deadline: Deadline) -> None:
 
         get_session._fraud_app_deadline = True
         request_utils._get_request_session = get_session
+        _deadline = deadline
+
+
+@functools.cache  # once per process
+def _not_applied(why: str) -> None:
+    import mlflow
+
+    logger.warning(
+        "tracking.request_deadline_s is not applied with MLflow %s (written for 3.17.2): %s; "
+        "each socket read of a request to the tracking server keeps its per-request timeout "
+        "only, and a server that trickles its answer can hold the command",
+        mlflow.__version__,
+        why,
+    )
 
 
 def current() -> Deadline | None:
@@ -125,7 +170,12 @@ def _armed(session):
         return session
     from urllib3 import poolmanager
 
-    for adapter in session.adapters.values():
+    adapters = list(getattr(session, "adapters", {}).values())
+    if not adapters or not all(hasattr(a, "poolmanager") for a in adapters):
+        _not_applied(f"its session {type(session).__name__} has no requests adapters")
+        return session
+    for adapter in adapters:
+        adapter.max_retries = _bounded(adapter.max_retries)
         _track_pools(adapter.poolmanager, poolmanager.pool_classes_by_scheme)
         adapter.proxy_manager_for = _tracking_proxies(adapter.proxy_manager_for)
     session.request = functools.partial(_request, session.request)
@@ -150,6 +200,39 @@ def _tracking_proxies(proxy_manager_for):
     return wrapped
 
 
+def _bounded(retry):
+    """urllib3's Retry of the adapter, whose wait before a retry (the back-off, a 429/503's
+    Retry-After) does not run past the deadline: deadline46 slept a `Retry-After: 3600`
+    through, then said the server answered too slowly (review46c)."""
+    cls = _retry_class(type(retry))
+    if isinstance(retry, cls):
+        return retry
+    bounded = cls.__new__(cls)
+    bounded.__dict__.update(retry.__dict__)
+    return bounded
+
+
+@functools.cache
+def _retry_class(base):
+    class DeadlineRetry(base):
+        def sleep(self, response=None):
+            request = getattr(_local, "request", None)
+            if request is not None and response is not None:  # None: a failed read
+                asked = self.get_retry_after(response) if self.respect_retry_after_header else None
+                wait = asked or self.get_backoff_time()
+                if time.monotonic() + wait >= request.at:
+                    after = (
+                        f" and asked to retry after {wait:g}s" if asked
+                        else f", whose retry waits a {wait:g}s back-off" if wait else ""
+                    )  # fmt: skip
+                    raise RequestDeadlineExceeded(
+                        request.deadline, answered=f"HTTP {response.status}{after}"
+                    )
+            return super().sleep(response)
+
+    return DeadlineRetry
+
+
 @functools.cache
 def _pool_classes() -> dict:
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -167,8 +250,10 @@ def _pool_classes() -> dict:
         def _put_conn(self, conn):
             # back in the pool (a redirect's first answer read): another thread may take it
             request = getattr(_local, "request", None)
-            if request is not None and conn in request.conns:
-                request.conns.remove(conn)
+            if request is not None:
+                with request.lock:  # not while the watchdog shuts its sockets (_Request)
+                    if conn in request.conns:
+                        request.conns.remove(conn)
             return super()._put_conn(conn)
 
     return {
@@ -178,19 +263,32 @@ def _pool_classes() -> dict:
 
 
 class _Request:
-    __slots__ = ("at", "conns", "deadline", "expired")
+    __slots__ = ("at", "conns", "deadline", "expired", "lock")
 
     def __init__(self, deadline: Deadline) -> None:
         self.deadline = deadline
         self.at = time.monotonic() + deadline.seconds
         self.conns: list = []
         self.expired = False
+        # held while its sockets are shut and while one leaves `conns` for the pool: else one
+        # put back and taken by another thread's request meanwhile was shut under that one
+        # (review46c: deadline46 shut from a copy of the list, without a lock)
+        self.lock = threading.Lock()
 
     def expire(self) -> None:
         """Shut down the sockets of its connections: a read blocked on one returns."""
-        self.expired = True
-        for conn in list(self.conns):
+        with self.lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        for conn in self.conns:
             sock = getattr(conn, "sock", None)
+            # urllib3's SSLTransport (TLS in TLS, through an HTTPS proxy) is no socket: the
+            # one it wraps (review46c: socket.socket.shutdown(transport) raised TypeError,
+            # which ended the watchdog thread and with it every deadline of the process)
+            while sock is not None and not isinstance(sock, socket.socket):
+                sock = getattr(sock, "socket", None)
             if sock is not None:
                 # socket.socket's own: an SSLSocket's drops its TLS state under the reading
                 # thread; OSError: closed already
@@ -257,7 +355,11 @@ class _Watchdog:
                 now = time.monotonic()
                 for request in self._requests:
                     if request.at <= now:
-                        request.expire()
+                        try:
+                            request.expire()
+                        except Exception:  # the thread must outlive one odd connection
+                            logger.warning("shutting down a late request's connection "
+                                           "failed", exc_info=True)  # fmt: skip
                         request.at = now + _RECHECK_S  # a connection made meanwhile
                 self._wake_at = min((r.at for r in self._requests), default=float("inf"))
                 self._cond.wait(None if self._wake_at == float("inf") else self._wake_at - now)

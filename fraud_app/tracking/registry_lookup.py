@@ -49,10 +49,10 @@ def absent(exc) -> bool:
 def store_failed(client, exc, doing: str) -> TrackingError:
     """The error for a store that could not answer while `doing` (e.g. "looking up the
     champion of 'fraud-ensemble'"): its URI, MLflow's error code and first line."""
-    from fraud_app.tracking.http_deadline import RequestDeadlineExceeded, deadline_exceeded
+    from fraud_app.tracking.http_deadline import deadline_exceeded
 
     if (late := deadline_exceeded(exc)) is not None:
-        return RequestDeadlineExceeded(late.deadline, f"while {doing}")
+        return late.again(f"while {doing}")
     first = (str(getattr(exc, "message", exc)).strip().splitlines() or [""])[0][:300]
     code = str(getattr(exc, "error_code", type(exc).__name__))
     said = first if first.startswith(code) else f"{code}: {first}"
