@@ -27,7 +27,8 @@ class DlcoreClassificationModel(EnsembleClassificationModel):
     @property
     def weights(self) -> np.ndarray:
         """The network's flat parameter vector (a copy)."""
-        return self.network.params.data.copy()
+        # named as itself: a model without networks said "DlcoreClassificationModel.network"
+        return self.fitted_ensemble("weights").members[0].params.data.copy()
 
 
 @add_accessors

@@ -242,3 +242,20 @@ def test_a_model_without_networks_is_named_and_an_overwrite_keeps_the_old_one(
     for call in calls:
         with pytest.raises(ConfigError, match=r"Model\.\w+: this model holds no networks"):
             call()
+
+
+@pytest.mark.parametrize(
+    "call", ["weights", "network", "numFeatures", "predictRaw", "predictProbability", "predict"]
+)
+def test_each_entry_point_of_a_model_without_networks_names_itself(call):
+    # weights said "DlcoreClassificationModel.network: ..." (review46d); predictRaw and
+    # predict were not covered by a test
+    from fraud_app.errors import ConfigError
+
+    blank = DlcoreClassificationModel()
+    with pytest.raises(
+        ConfigError, match=rf"^DlcoreClassificationModel\.{call}: this model holds no networks"
+    ):
+        value = getattr(blank, call)
+        if callable(value):
+            value(np.zeros(4))
