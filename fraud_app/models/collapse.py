@@ -8,8 +8,11 @@ it (session 46, probe46a). Like a diverged member (fraud_app.spark.engine_base
 `check_finite`), such a member stops training with TrainingDivergedError before the
 ensemble is built, naming the member and the settings to change.
 
-Owns only the check. The rows it scores are the caller's: the input encoding's sample,
-the collected validation rows, or a sample of the member's subset.
+Owns only the check. The rows it scores are the caller's: the input encoding's sample or
+the collected validation rows. With neither (encoding none without validation rows) there
+is no verdict: a sample of its own was a Spark job the estimator's fit did not have, and
+rows drawn from the data pass's moments did not tell the model the data tells (lead46:
+a member scoring 200 real rows as one spread 200 drawn rows by 1.0).
 """
 
 from __future__ import annotations

@@ -257,7 +257,6 @@ class _Members:
         self.names = list(names) if names is not None else None
         self.encoding: dict[str, np.ndarray] | None = None
         self.sample = inputs.encoding.sample if inputs.encoding is not None else None
-        self.probe: np.ndarray | None = None  # rows drawn only to check the members
         self.stage_timing = plan.stage_timing
         self.results: list[TrainingResult] = []
 
@@ -286,7 +285,7 @@ class _Members:
         )
         folded = self._fold_constants(k, result.model, data.summary)
         rate = lr_settings(self.cfg.optimizer, self.plan.warm_start)
-        rows = self._check_rows(subset, data.summary.rows)
+        rows = self._check_rows()
         require_varied_scores(k, result.model, rows, rate, folded)
         self.results.append(result)
         self.stage_timing = result.stage_timing or self.stage_timing
@@ -320,20 +319,16 @@ class _Members:
             )
         return self.sample
 
-    def _check_rows(self, subset, rows: int) -> np.ndarray:
-        """Rows to tell a collapsed member by (the encoding's sample, else validation rows,
-        else a sample of `subset` drawn once: no encoding, no early stopping, a refit).
-        rows: the subset's row count (its data pass counted them: no count job)."""
+    def _check_rows(self) -> np.ndarray:
+        """Rows to tell a collapsed member by: the encoding's sample, else validation rows,
+        else none (no verdict). Not a sample of the subset: that was a Spark job of its own
+        (the estimator's fit ran one job more than the trainer it wraps), and rows drawn
+        from the data pass's moments told a different model than the data (lead46)."""
         if self.sample is not None:
             return self.sample
         if self.validation is not None:
             return self.validation.X[:ENCODING_SAMPLE_ROWS]
-        if self.probe is None:
-            cols = self.inputs.columns
-            self.probe = feature_sample(
-                subset, cols.features, cols.label, seed=self.cfg.seed, rows=rows
-            )
-        return self.probe
+        return np.zeros((0, 0))
 
     def _fold_constants(self, k: int, model, summary: DataSummary) -> list[int]:
         """A feature that held one value in every row member k trained on: its untrained
