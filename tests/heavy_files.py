@@ -9,44 +9,44 @@ incremental feature builds, the small-driver evaluation, the workflow): a worker
 takes one of them near the end leaves the other idle until it is done.
 
 Seconds: each file's tests summed, setup and teardown included, the 30 longest files of
-the whole fast suite (the junit XML of session 45's full run on 2 workers, load 4-15 on a
-2 vCPU EPYC without AVX-512: 3282 tests, 5282 s in all, 2711 s wall). A file renamed or
+the whole fast suite (the junit XML of session 46's full run on 2 workers, load 4-17 on a
+2 vCPU EPYC without AVX-512: 3348 tests, 5915 s in all, 3022 s wall). A file renamed or
 removed here fails tests/test_heavy_files.py.
 """
 
 from __future__ import annotations
 
 HEAVY_FIRST: tuple[tuple[str, float], ...] = (
-    ("tests/fraud_app/features/test_incremental_labels.py", 508.5),
-    ("tests/fraud_app/features/test_incremental_build.py", 428.8),
-    ("tests/fraud_app/features/test_incremental_rebuilds.py", 261.2),
-    ("tests/fraud_app/etl/test_amount_units.py", 240.8),
-    ("tests/pipelines/test_workflow.py", 192.9),
-    ("tests/fraud_app/etl/test_etl_runs.py", 162.3),
-    ("tests/fraud_app/features/test_point_in_time.py", 157.2),
-    ("tests/fraud_app/scoring/test_table_source.py", 132.5),
-    ("tests/fraud_app/etl/test_daily_files.py", 97.4),
-    ("tests/fraud_app/etl/test_append_incremental.py", 92.6),
-    ("tests/fraud_app/etl/test_damaged_ledger.py", 77.7),
-    ("tests/fraud_app/etl/test_labels_corrections.py", 70.5),
-    ("tests/fraud_app/ml/test_estimators.py", 65.2),
-    ("tests/fraud_app/features/test_feature_step_jobs.py", 64.3),
-    ("tests/fraud_app/etl/test_labels_feed.py", 63.4),
-    ("tests/fraud_app/etl/test_unlabelled.py", 62.0),
-    ("tests/fraud_app/spark/test_distributed.py", 53.2),
-    ("tests/fraud_app/etl/test_foreign_files.py", 48.6),
-    ("tests/fraud_app/etl/test_killed_commit_retry_input.py", 46.2),
-    ("tests/fraud_app/etl/test_replace_keeps_feed_quarantine.py", 44.7),
-    ("tests/fraud_app/tracking/test_gate_race.py", 42.3),
-    ("tests/fraud_app/etl/test_hostile_inputs.py", 41.6),
-    ("tests/fraud_app/etl/test_table_files_record.py", 38.3),
-    ("tests/fraud_app/scoring/test_history.py", 36.1),
-    ("tests/fraud_app/etl/test_labels_rebuild_zero.py", 35.7),
-    ("tests/pipelines/test_cli_sigterm.py", 35.6),
-    ("tests/fraud_app/etl/test_time_zone_exports.py", 35.3),
-    ("tests/fraud_app/features/test_label_digests_carried.py", 33.1),
-    ("tests/fraud_app/etl/test_delivery_drift.py", 32.8),
-    ("tests/fraud_app/spark/test_validation_result_cap.py", 32.1),
+    ("tests/fraud_app/features/test_incremental_labels.py", 612.6),
+    ("tests/fraud_app/features/test_incremental_build.py", 538.3),
+    ("tests/fraud_app/etl/test_amount_units.py", 201.1),
+    ("tests/fraud_app/features/test_incremental_rebuilds.py", 179.8),
+    ("tests/pipelines/test_workflow.py", 176.0),
+    ("tests/fraud_app/features/test_point_in_time.py", 172.4),
+    ("tests/fraud_app/etl/test_etl_runs.py", 137.5),
+    ("tests/fraud_app/scoring/test_table_source.py", 111.2),
+    ("tests/fraud_app/etl/test_append_incremental.py", 109.3),
+    ("tests/fraud_app/features/test_feature_step_jobs.py", 102.5),
+    ("tests/fraud_app/etl/test_daily_files.py", 98.0),
+    ("tests/fraud_app/etl/test_labels_corrections.py", 90.0),
+    ("tests/fraud_app/etl/test_damaged_ledger.py", 84.2),
+    ("tests/fraud_app/tracking/test_gate_race.py", 79.4),
+    ("tests/fraud_app/etl/test_labels_feed.py", 78.6),
+    ("tests/pipelines/test_cli_sigterm.py", 76.1),
+    ("tests/fraud_app/ml/test_estimators.py", 75.4),
+    ("tests/fraud_app/etl/test_unlabelled.py", 72.3),
+    ("tests/fraud_app/spark/test_distributed.py", 63.5),
+    ("tests/fraud_app/etl/test_foreign_files.py", 63.2),
+    ("tests/fraud_app/etl/test_hostile_inputs.py", 62.5),
+    ("tests/fraud_app/etl/test_killed_commit_retry_input.py", 52.1),
+    ("tests/fraud_app/scoring/test_history.py", 52.1),
+    ("tests/fraud_app/etl/test_delivery_drift.py", 51.1),
+    ("tests/fraud_app/etl/test_table_files_record.py", 45.9),
+    ("tests/fraud_app/etl/test_user_exports.py", 44.8),
+    ("tests/fraud_app/features/test_label_digests_carried.py", 44.1),
+    ("tests/fraud_app/etl/test_time_zone_exports.py", 43.6),
+    ("tests/fraud_app/etl/test_replace_keeps_feed_quarantine.py", 41.4),
+    ("tests/fraud_app/evaluation/test_spark_figures.py", 38.6),
 )
 
 
