@@ -73,6 +73,13 @@ def gate_on_rows(cfg, tmp_path, ensemble: FraudEnsemble, run: str, rows):
     return out, tracker
 
 
+def champion_and_challenger(cfg, tmp_path, validation):
+    """v1 (an ensemble that ranks the frauds) gated to champion, then v2 (its reverse) to
+    challenger, both on `validation`; returns v2's tracker (the promote tests' start)."""
+    gate_on_rows(cfg, tmp_path, linear_ensemble(2.0), "r1", validation)
+    return gate_on_rows(cfg, tmp_path, linear_ensemble(-2.0), "r2", validation)[1]
+
+
 def two_gated_versions(tmp_path):
     """(client, model name, experiment id, the version that is not the champion) of a
     sqlite store under `tmp_path` holding two versions registered through the gate."""

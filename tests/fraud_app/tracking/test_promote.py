@@ -24,8 +24,7 @@ def test_promote_keeps_the_gate_record_and_a_no_op_is_one(tmp_path, monkeypatch,
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     cfg = h.config(tmp_path)
     validation = h.rows(200, seed=3)
-    h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r1", validation)  # v1 champion
-    _, tracker = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "r2", validation)
+    tracker = h.champion_and_challenger(cfg, tmp_path, validation)  # v1 champion, v2 not
     client = mlflow.MlflowClient()
     before = client.get_model_version("fraud-ensemble", "2").tags
     assert before["gate.decision"] == "challenger" and before["gate.new_ap"]
