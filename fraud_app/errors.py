@@ -92,3 +92,18 @@ class SparkConnectUnsupportedError(FraudAppError, RuntimeError):
     """A step that needs the JVM of a classic SparkSession (RDDs, barrier tasks, Hadoop's
     FileSystem through Py4J) was given a Spark Connect session; the message names the step,
     what Spark Connect lacks and what to run instead."""
+
+
+def exception_chain(exc: BaseException | None) -> list[BaseException]:
+    """`exc` and the exceptions it was raised from or while handling (`__cause__`, else
+    `__context__`), each once (a cycle ends the walk)."""
+    chain: list[BaseException] = []
+    while exc is not None and all(exc is not seen for seen in chain):
+        chain.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return chain
+
+
+def in_chain(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+    """The first exception of type `kind` in `exception_chain(exc)`, else None."""
+    return next((one for one in exception_chain(exc) if isinstance(one, kind)), None)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dlcore.errors import DlcoreError
-from fraud_app.errors import FraudAppError
+from fraud_app.errors import FraudAppError, exception_chain
 
 SPACE, QUOTA, FILE_SIZE, OPEN_FILES = "space", "quota", "file_size", "open_files"
 _ERRNOS = {
@@ -73,10 +73,7 @@ def find(exc: BaseException | None) -> Exhaustion | None:
     of; None when it is another failure. An OSError in the chain comes first: it names the
     file (a wrapping error's text, e.g. `tracking: log_model failed: [Errno 28] No space
     left on device: 'src' -> 'dst'`, does not say which path was the one written)."""
-    chain: list[BaseException] = []
-    while exc is not None and all(exc is not seen for seen in chain):
-        chain.append(exc)
-        exc = exc.__cause__ or exc.__context__
+    chain = exception_chain(exc)
     for one in chain:
         if isinstance(one, OSError) and one.errno in _ERRNOS:
             # a copy names its destination second (shutil: src -> dst): that one was written

@@ -16,6 +16,7 @@ import sys
 import threading
 
 from fraud_app import interrupts
+from fraud_app.errors import in_chain
 
 TERMINATED = threading.Event()  # set by the first SIGTERM, even if cleanup then fails
 
@@ -64,10 +65,4 @@ def stop_message(command: str, how: str) -> str:
 
 def interrupted(exc: BaseException) -> bool:
     """Whether `exc` is a KeyboardInterrupt or was raised while one was handled."""
-    seen: set[int] = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, KeyboardInterrupt):
-            return True
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return False
+    return in_chain(exc, KeyboardInterrupt) is not None

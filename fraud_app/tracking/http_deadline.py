@@ -44,7 +44,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from fraud_app.errors import TrackingError
+from fraud_app.errors import TrackingError, in_chain
 from fraud_app.uris import redacted
 
 logger = logging.getLogger(__name__)
@@ -154,13 +154,8 @@ def restore(deadline: Deadline | None) -> None:
 def deadline_exceeded(exc: BaseException | None) -> RequestDeadlineExceeded | None:
     """The RequestDeadlineExceeded behind `exc` (MLflow re-raises what a request raised as
     an MlflowException of its own, with the original as its context), else None."""
-    seen = set()
-    while exc is not None and id(exc) not in seen:
-        if isinstance(exc, RequestDeadlineExceeded):
-            return exc
-        seen.add(id(exc))
-        exc = exc.__cause__ or exc.__context__
-    return None
+    found = in_chain(exc, RequestDeadlineExceeded)
+    return found if isinstance(found, RequestDeadlineExceeded) else None
 
 
 def _armed(session):
