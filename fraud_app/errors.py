@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 
 class FraudAppError(Exception):
     """Base class of all fraud_app errors."""
@@ -94,6 +96,9 @@ class SparkConnectUnsupportedError(FraudAppError, RuntimeError):
     what Spark Connect lacks and what to run instead."""
 
 
+E = TypeVar("E", bound=BaseException)
+
+
 def exception_chain(exc: BaseException | None) -> list[BaseException]:
     """`exc` and the exceptions it was raised from or while handling (`__cause__`, else
     `__context__`), each once (a cycle ends the walk)."""
@@ -104,6 +109,6 @@ def exception_chain(exc: BaseException | None) -> list[BaseException]:
     return chain
 
 
-def in_chain(exc: BaseException | None, kind: type[BaseException]) -> BaseException | None:
+def in_chain(exc: BaseException | None, kind: type[E]) -> E | None:
     """The first exception of type `kind` in `exception_chain(exc)`, else None."""
     return next((one for one in exception_chain(exc) if isinstance(one, kind)), None)

@@ -154,8 +154,7 @@ def restore(deadline: Deadline | None) -> None:
 def deadline_exceeded(exc: BaseException | None) -> RequestDeadlineExceeded | None:
     """The RequestDeadlineExceeded behind `exc` (MLflow re-raises what a request raised as
     an MlflowException of its own, with the original as its context), else None."""
-    found = in_chain(exc, RequestDeadlineExceeded)
-    return found if isinstance(found, RequestDeadlineExceeded) else None
+    return in_chain(exc, RequestDeadlineExceeded)
 
 
 def _armed(session):
