@@ -31,6 +31,7 @@ from fraud_app.errors import FeatureSpecError, SchemaError
 from fraud_app.etl.reader import quoted
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
+from fraud_app.features.frames import helper_prefix
 from fraud_app.features.keyed import pair_key_columns
 from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
 from fraud_app.features.novelty import add_novelty_flags
@@ -151,7 +152,8 @@ def compute_features(
     prepared = _prepared(df, feature_set.label_delay_s, pair_key_columns(windowed))
     row_id = "transaction_id" if "transaction_id" in df.columns else None
     flagged = add_novelty_flags(prepared, windowed, row_id=row_id)  # novelty's derived column
-    out = _entity_stages(flagged, windowed, feature_set.label_delay_s, events_source=prepared)
+    out = _entity_stages(flagged, windowed, feature_set.label_delay_s, events_source=prepared,
+                         helpers=helper_prefix(df.columns))  # fmt: skip
     exprs: dict[str, Column] = {}
     encodings = [f for f in computable if isinstance(f, ENCODING_KINDS)]
     if encodings:
@@ -307,11 +309,12 @@ def _entity_stages(
     label_delay_s: int,
     *,
     events_source: DataFrame | None = None,
+    helpers: str = "_w_",
 ) -> DataFrame:
     """prepared (with the pair key and novelty flag columns) + every window feature, one
     stage per partitioning column; the stages' fraud-event helper columns (`_ev_*`) stay
     until the output's select drops them. events_source: the rows the fraud events are
-    read from (default: prepared)."""
+    read from (default: prepared); helpers: the stages' helper prefix (frames.helper_prefix)."""
     stages: dict[str, list[FeatureDef]] = {}
     for feature in features:
         stages.setdefault(feature.stage_column, []).append(feature)
@@ -329,6 +332,7 @@ def _entity_stages(
             events_source=prepared if events_source is None else events_source,
             row_id="transaction_id" if optional else None,
             cluster_by=entity_column if entity_column != stage_column else None,
+            helpers=helpers,
         )
     return out
 

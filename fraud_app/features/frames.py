@@ -24,6 +24,17 @@ from pyspark.sql import functions as F
 TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
 
 
+def helper_prefix(columns: list[str]) -> str:
+    """The prefix of a stage's helper columns: `_w_`, or `__w_`, `___w_`, ... the first
+    that begins no column of the data (a column `_w_0` of one's own, or a `column`
+    feature of it, met the helper of that name: `Reference `_w_0` is ambiguous`, and the
+    helpers' drop took it too; review47f). The compiler's own columns never begin so."""
+    prefix = "_w_"
+    while any(c.startswith(prefix) for c in columns):
+        prefix = "_" + prefix
+    return prefix
+
+
 @dataclass(frozen=True)
 class Frames:
     """Builds the frame expressions of one entity's window, each (value, bound) once.

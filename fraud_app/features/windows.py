@@ -69,6 +69,7 @@ def entity_features(
     events_source: DataFrame | None = None,
     row_id: str | None = None,
     cluster_by: str | None = None,
+    helpers: str = "_w_",
 ) -> DataFrame:
     """df plus one column per feature (raw values; null = undefined), and with fraud
     rates and label_time, one `_ev_<feature>` helper column per rate (null).
@@ -82,7 +83,8 @@ def entity_features(
     The window then partitions by (cluster_by, key): the same groups of rows as by the
     key alone (a non-null pair key holds the entity's value; a null one gets null
     features), but a table already partitioned by the entity (its own stage) is only
-    sorted again, not shuffled.
+    sorted again, not shuffled. `helpers`: the prefix of the stage's helper columns, one
+    no column of df begins with (fraud_app.features.frames.helper_prefix).
     """
     entity = F.col(entity_column)
     key = entity
@@ -90,7 +92,7 @@ def entity_features(
         key = F.coalesce(entity, F.concat(F.lit("\u0000"), F.col(row_id).cast("string")))
     keys = [key] if cluster_by is None else [F.col(cluster_by), key]
     window = Window.partitionBy(*keys).orderBy(TS)
-    frames = Frames(window)
+    frames = Frames(window, prefix=helpers)
     rates = [f for f in features if isinstance(f, FraudRate)]
     source = events_source if events_source is not None else df
     # the schema of the (small, shared) events source: no schema call on the growing plan

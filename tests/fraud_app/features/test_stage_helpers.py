@@ -7,6 +7,7 @@ this test builds the plan and runs no Spark job."""
 from __future__ import annotations
 
 import pytest
+from pyspark.sql import functions as F
 from pyspark.sql.classic.dataframe import DataFrame
 
 from fraud_app.features.compile import compute_features
@@ -45,3 +46,29 @@ def test_each_window_function_is_in_the_plan_once(spark, monkeypatch):
     # partition) once, not once per use
     assert text.count("UNBOUNDED FOLLOWING") == 1, text[:3000]
     assert not [c for c in result.df.columns if c.startswith("_w_")]
+
+
+def test_columns_of_the_data_named_like_the_helpers_are_kept(spark, monkeypatch):
+    """review47f: a column of the data named `_w_0` (the Python API takes any DataFrame;
+    a `column` feature of it is named `_w_0` too) met the stage's helper of that name,
+    `[AMBIGUOUS_REFERENCE] Reference `_w_0` is ambiguous`, and the helpers' drop would
+    have taken the input column with it. The helpers take a prefix that begins no column
+    of the data (here `___w_`, past `_w_0` and `__w_1`); no Spark job."""
+    spec = SPEC + "  - {kind: column, column: _w_0}\n  - {kind: column, column: __w_1}\n"
+    features = tuple(s.feature for s in parse_spec(spec, source="test"))
+    fs = FeatureSet(features=features, label_delay_s=7 * 86_400)
+    data = frame(spark, tricky_rows(n=20, seed=3, days=10))
+    df = data.select("*", (F.col("amount") * 2).alias("_w_0"), F.lit(5.0).alias("__w_1"))
+    dropped: list[tuple[str, ...]] = []  # every drop's column names
+    drop = DataFrame.drop
+
+    def spy(self, *cols):
+        dropped.append(cols)
+        return drop(self, *cols)
+
+    monkeypatch.setattr(DataFrame, "drop", spy)
+    result = compute_features(df, fs, skip_all_null=False, vector_column=None)
+    monkeypatch.undo()
+    assert result.feature_names == fs.names
+    assert [c for c in result.df.columns if c.startswith("_")] == ["_w_0", "__w_1"]
+    assert dropped and all(c.startswith("___w_") for cols in dropped for c in cols), dropped
