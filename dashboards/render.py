@@ -29,6 +29,7 @@ from dashboards.html import (
     esc,
     fmt_int,
     fmt_num,
+    href,
     page,
     paragraph,
     plain_page,
@@ -39,7 +40,15 @@ from dashboards.pages import backtest, data_quality, model_quality, scoring, tra
 from dashboards.prep.backtest import check_report
 from dashboards.prep.drift import DEFAULT_THRESHOLD
 from dashboards.report_index import ReportIndex
-from dashboards.sources import RunData, Sources, list_backtests, list_runs, load_run, read_json
+from dashboards.sources import (
+    RunData,
+    Sources,
+    check_run_name,
+    list_backtests,
+    list_runs,
+    load_run,
+    read_json,
+)
 from dashboards.stills import PLOTS, stills
 from dlcore.serialization.files import naming
 
@@ -210,7 +219,7 @@ def _run_index(data: RunData, counts: dict[str, int], plots: list[str]) -> str:
         for stem, title in PAGES.items()
     )
     if plots:
-        links = ", ".join(f'<a href="{PLOTS}/{esc(name)}">{esc(name)}</a>' for name in plots)
+        links = ", ".join(f'<a href="{PLOTS}/{href(name)}">{esc(name)}</a>' for name in plots)
         rows += f"<li>Still images (SVG, no script; what MLflow's viewer shows): {links}</li>"
     try:
         facts = table(["figure", "value"], _facts(data.training))
@@ -253,7 +262,7 @@ def render_backtest(
     """`<output>/backtests/<run>.html` from `reports/backtest-<run>.json` (+ the shared
     plotly.js)."""
     options = options or DashboardOptions()
-    path = sources.reports / f"backtest-{run}.json"
+    path = sources.reports / f"backtest-{check_run_name(run)}.json"
     report = read_json(path)
     check_report(report, str(path))
     out = sources.output / BACKTESTS
@@ -310,7 +319,7 @@ def _backtest_index(sources: Sources) -> str:
                      fmt_num(_dig(report, "summary", "ensemble", "average_precision", "mean"), 4),
                      fmt_num(_dig(report, "summary", "baseline", "average_precision", "mean"), 4),
                      "ok" if _dig(report, "summary", "leakage_checks_ok") is True else "FAILED"])  # fmt: skip
-        links.append(f'<li><a href="{BACKTESTS}/{esc(run)}.html">{esc(run)}</a></li>')
+        links.append(f'<li><a href="{BACKTESTS}/{href(run + ".html")}">{esc(run)}</a></li>')
     if not rows:
         return ""
     headers = ["backtest", "folds", "ensemble mean AP", "baseline mean AP", "leakage checks"]
@@ -338,7 +347,7 @@ def render_index(sources: Sources) -> Path:
         rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"), fmt_int(members),
                      fmt_int(test.get("rows")), fmt_num(test.get("roc_auc"), 4),
                      fmt_num(test.get("average_precision"), 4)])  # fmt: skip
-        links.append(f'<li><a href="{esc(folder)}/index.html">{esc(run)}</a></li>')
+        links.append(f'<li><a href="{href(folder)}/index.html">{esc(run)}</a></li>')
     headers = ["run", "trained", "members", "test rows", "test ROC AUC", "test AP"]
     body = (
         f"<section><h2>Runs</h2><ul>{''.join(links) or '<li>none yet</li>'}</ul>"
