@@ -36,6 +36,7 @@ from dashboards.html import (
     report_page,
     table,
 )
+from dashboards.pagefile import write_page as _write
 from dashboards.pages import backtest, data_quality, model_quality, scoring, training
 from dashboards.prep.backtest import check_report
 from dashboards.prep.drift import DEFAULT_THRESHOLD
@@ -50,7 +51,6 @@ from dashboards.sources import (
     read_json,
 )
 from dashboards.stills import PLOTS, stills
-from dlcore.serialization.files import naming
 
 logger = logging.getLogger(__name__)
 
@@ -91,19 +91,6 @@ def _sections(stem: str, data: RunData, options: DashboardOptions):
     if stem == "data-quality":
         return data_quality.sections(data)
     return scoring.sections(data, options.psi_threshold)
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with naming(path):  # a full disk's error named no file ("No space left on device")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)  # a reader never sees half a page
-        except OSError:
-            tmp.unlink(missing_ok=True)  # a full disk left the part page, holding the space
-            raise
-    return path
 
 
 def render_run(
