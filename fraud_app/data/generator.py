@@ -31,6 +31,7 @@ from fraud_app.data.config import FRAUD_PATTERNS, GenerateSection
 from fraud_app.data.patterns import OUTPUT_COLUMNS, PATTERNS, NormalSpending, Pattern
 from fraud_app.data.random_exprs import normal, pick
 from fraud_app.errors import OutputPathError
+from fraud_app.spark.arguments import require_dataframe, require_section, require_session
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,8 @@ def generate_raw(spark: SparkSession, cfg: GenerateSection) -> DataFrame:
     """Raw-layout rows, each output partition sorted by time, `dirty_fraction` corrupted."""
     from fraud_app.data.dirty import inject_dirty_rows
 
+    require_session(spark, "generate_raw")
+    require_section(cfg, GenerateSection, "generate_raw", "cfg", "generate")
     df = to_raw_layout(generate_transactions(spark, cfg))
     if cfg.dirty_fraction > 0:
         df = inject_dirty_rows(df, cfg.dirty_fraction, cfg.seed)
@@ -210,6 +213,7 @@ def write_raw(df: DataFrame, path: str | Path, fmt: str) -> None:
     `run --generate`) pointed at a folder of real deliveries deleted them."""
     from fraud_app.etl.fs import HadoopFs  # lazy: the generator itself needs no file system
 
+    require_dataframe(df, "write_raw")
     fs = HadoopFs(df.sparkSession)  # refuses a Spark Connect session (FileSystem via Py4J)
     if fs.exists(str(path)):
         if not fs.is_dir(str(path)):

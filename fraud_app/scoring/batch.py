@@ -31,9 +31,10 @@ from dlcore.attribution import top_features
 from dlcore.backends import get_ops, use_backend
 from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
-from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
+from fraud_app.errors import ArgumentKindError, ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.features.moments import FLOAT32_MAX
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.spark.arguments import kind_of, require_dataframe
 from fraud_app.spark.broadcasts import share
 
 _ENSEMBLES: dict[str, FraudEnsemble] = {}
@@ -165,6 +166,12 @@ def score_dataframe(
     """df + `score_col` (double, the ensemble's mean fraud probability) + what `options` asks."""
     from pyspark.sql import types as T
 
+    require_dataframe(df, "score_dataframe")
+    if not isinstance(ensemble, FraudEnsemble):
+        raise ArgumentKindError(
+            f"score_dataframe: `ensemble` must be a FraudEnsemble; received {kind_of(ensemble)}"
+            ": load a saved one with FraudEnsemble.load(path)"
+        )
     opts = options or ScoringOptions()
     if features_col not in df.columns:
         raise SchemaError(
