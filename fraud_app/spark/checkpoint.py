@@ -24,6 +24,9 @@ so a flipped digit naming an older group is a damaged pointer, not a silent olde
 save and on load (dlcore.serialization). Every JSON file is sealed (its own sha256,
 dlcore.serialization.check_seal) and every array carries a sha256 record, so a flipped
 bit anywhere in a checkpoint is an error, never a silent resume from another state.
+meta.json also records the sha256 of model.json and of each optimizer shard's JSON
+(fraud_app.spark.checkpoint_parts), so a part of another checkpoint copied in (an older
+group's, a partial restore) is damage too, never a resume of a mix of two states.
 Nothing is unpickled on load: .npz with allow_pickle=False and JSON only. The seals carry
 no key, so a resume first refuses a directory another local user could have written to
 (fraud_app.spark.checkpoint_trust).
@@ -65,6 +68,7 @@ from dlcore.serialization import (
 )
 from dlcore.serialization.files import array_records, match_records, parse_records
 from fraud_app.errors import TrainingError
+from fraud_app.spark.checkpoint_parts import check_parts, part_digests
 from fraud_app.spark.checkpoint_trust import check_private
 from fraud_app.spark.setup_differences import setup_differences
 
@@ -80,7 +84,7 @@ class ForeignCheckpointError(TrainingError):
 GROUP_DIR = re.compile(r"group-\d{6,}")
 POINTER_KEYS = frozenset({"format", "group_dir"})
 META_KEYS = frozenset({"format", "fingerprint", "iteration", "group", "world_size", "positions",
-                       "history", "setup", "early_stopping"})  # fmt: skip
+                       "history", "setup", "early_stopping", "parts"})  # fmt: skip
 STOPPER_NPZ = "early_stopping.npz"
 
 
@@ -155,6 +159,9 @@ class CheckpointStore:
         }
         if self.setup is not None:
             meta["setup"] = self.setup
+        # each part is sealed on its own: without this, a part of another checkpoint (an older
+        # group's optimizer shard or model/) copied in loaded silently beside this meta.json
+        meta["parts"] = part_digests(target, world)
         if state.stopper is not None:
             stopper_meta, arrays = state.stopper
             write_npz_atomic(target / STOPPER_NPZ, arrays)
@@ -271,6 +278,7 @@ class CheckpointStore:
 
     def _load_dir(self, path: Path, optimizer: Optimizer) -> tuple[TrainingState, Model]:
         meta = self._read_meta(path)
+        check_parts(path, meta)
         model = load_model(path / "model")
         try:
             world = int(meta["world_size"])
