@@ -6,10 +6,11 @@ position), so checkpoints need no filesystem shared with the executors and
 still hold the optimizer state sharded, one file per rank. Layout:
 
     <dir>/group-000012/model/            dlcore model directory (json + npz)
-    <dir>/group-000012/optimizer-rank{r}-of-{n}.npz + .json
+    <dir>/group-000012/optimizer.rank-RRRRR-of-WWWWW.npz + .json  one per rank
     <dir>/group-000012/early_stopping.npz  the early stopper's best weights (with a
                                          validation set; its scores and counts in meta.json)
-    <dir>/group-000012/meta.json         iteration, positions, fingerprint, setup, history
+    <dir>/group-000012/meta.json         iteration, positions, fingerprint, setup, history,
+                                         the sha256 of model.json and each optimizer JSON
     <dir>/LATEST.json                    pointer, replaced atomically last
 
 A checkpoint exists only once LATEST.json points at it, so a crash mid-write
