@@ -1,0 +1,58 @@
+"""Two fits in one checkpoint directory from two THREADS of one process (a notebook's
+thread pool, a sweep run concurrently with one checkpoint_dir). The lock file keeps a
+second process out, but it is re-entrant within a process: the second thread's fit took it
+too, then met the first one's newest checkpoint as "a different training setup ... delete
+this one to start over" (the directory a live fit was writing to), or, before that
+checkpoint existed, trained and saved over its groups. It is now refused as a concurrent
+run naming the thread that trains there, before it trains."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from pyspark import InheritableThread
+
+from fraud_app.errors import ConcurrentRunError
+from tests.fraud_app.spark.test_resume_setup import _df, _fit
+
+pytestmark = pytest.mark.spark
+GROUP = "probe47b-first-fit"
+
+
+def test_a_second_thread_training_in_the_same_checkpoint_directory_is_refused(spark, tmp_path):
+    df, ckpt = _df(spark), tmp_path / "ckpt"
+    outcome: list[BaseException | None] = []
+
+    def first() -> None:
+        spark.sparkContext.setJobGroup(GROUP, "the first fit", interruptOnCancel=True)
+        try:  # long enough to be running when the second one starts; cancelled below
+            _fit(df, None, iterations=4000, stage_groups=1, checkpoint_dir=str(ckpt))
+            outcome.append(None)
+        except BaseException as exc:  # reported by the assertion below
+            outcome.append(exc)
+
+    thread = InheritableThread(target=first, name="first-fit")
+    thread.start()
+    try:
+        deadline = time.monotonic() + 300
+        while not (ckpt / ".training.lock").exists():  # the first fit holds the directory
+            assert thread.is_alive() and time.monotonic() < deadline, outcome
+            time.sleep(0.05)
+        with pytest.raises(ConcurrentRunError) as info:
+            _fit(df, None, iterations=4, checkpoint_dir=str(ckpt))
+    finally:  # a cancel between two stages finds no job: again until the fit has ended
+        deadline = time.monotonic() + 300
+        while thread.is_alive() and time.monotonic() < deadline:
+            spark.sparkContext.cancelJobGroup(GROUP)
+            thread.join(1.0)
+    assert str(info.value) == (
+        "another distributed training of this process (thread 'first-fit'; this is "
+        f"{threading.current_thread().name!r}) is writing to the checkpoint directory {ckpt}: "
+        "two fits there prune and save over each other's checkpoints. Give each fit its own "
+        "checkpoint directory (checkpoint_dir, paths.checkpoints), or run them one after the "
+        "other"
+    )
+    assert not thread.is_alive() and outcome and outcome[0] is not None  # cancelled
+    assert not (ckpt / ".training.lock").exists()  # both released
