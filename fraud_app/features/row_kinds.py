@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from fraud_app.etl.config import known_zone
 from fraud_app.features.base import FeatureDef, model_input
@@ -55,6 +55,19 @@ class CrossBorder(FeatureDef):
     kind: ClassVar[str] = "cross_border"
     country: str = "country"
     home_country: str = "card_country"
+
+    # `country: fraud_pattern` was accepted: null for a legitimate row, set for a fraud,
+    # so the flag was the label itself
+    _columns = field_validator("country", "home_country")(model_input)
+
+    @model_validator(mode="after")
+    def _two_columns(self) -> CrossBorder:
+        if self.country == self.home_country:
+            raise ValueError(
+                f"country and home_country must be two columns; both are {self.country!r} "
+                "(the flag would be 0 on every row)"
+            )
+        return self
 
     @property
     def name(self) -> str:
