@@ -4,6 +4,7 @@ render left, which the next render's writes remove (`sweep`) and readers skip (`
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import secrets
@@ -17,6 +18,9 @@ _TEMP = re.compile(r"\..+\.(?:html|svg)(?:\.(?P<pid>\d+)-[0-9a-f]{8})?\.tmp")
 STEM_ROOM = 200  # of a page's stem in its temporary name: the name stays under 255 bytes
 DEAD_AFTER_S = 60.0  # a temporary file of a dead pid this old is a killed render's
 STALE_AFTER_S = 3600.0  # any temporary file this old is (a pid reused, another host's render)
+# folder -> when this process last swept it (time.monotonic()): a sweep per write scanned
+# the backtests' folder once per page, 3 ms a page at 1,000 pages (4.4 s vs 1.4 s to write them)
+_swept: dict[Path, float] = {}
 
 
 def write_page(path: Path, text: str) -> Path:
@@ -50,8 +54,13 @@ def sweep(folder: Path) -> list[Path]:
     """Remove the temporary files a killed render left in `folder`; returns them. One is
     left while its writer may still run: younger than DEAD_AFTER_S, or of a live pid on
     this host and younger than STALE_AFTER_S (a render on another host writing to a shared
-    folder has a pid unknown here; writing one page takes well under a second). Each write
-    sweeps its folder: a scan of its names, a stat only of the temporary ones."""
+    folder has a pid unknown here; writing one page takes well under a second). A folder
+    is swept at most once a minute by a process: a scan of its names, a stat only of the
+    temporary ones."""
+    now = time.monotonic()
+    if now < _swept.get(folder, -math.inf) + DEAD_AFTER_S:
+        return []
+    _swept[folder] = now
     removed = []
     for entry in os.scandir(folder):
         match = _TEMP.fullmatch(entry.name)

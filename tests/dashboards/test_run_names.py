@@ -89,7 +89,7 @@ def test_a_report_left_out_is_named_once_per_render(tiny_run, caplog):
     assert caplog.text.count("backtest-.json left out") == 1
 
 
-@pytest.mark.parametrize("name", ["..", "../r1", "a/b", ""])
+@pytest.mark.parametrize("name", ["..", "../r1", "a/b", "", "a\\b", "a\0b"])
 def test_a_run_asked_for_by_a_path_is_refused(tiny_run, name):
     with pytest.raises(DashboardInputError, match="is not one plain path component"):
         render_run(tiny_run, name)
