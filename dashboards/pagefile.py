@@ -4,6 +4,7 @@ render left, which the next render's writes remove (`sweep`) and readers skip (`
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import re
@@ -12,6 +13,8 @@ import time
 from pathlib import Path
 
 from dlcore.serialization.files import naming
+
+logger = logging.getLogger(__name__)
 
 # `.<page>.<pid>-<8 hex>.tmp`; `.<page>.tmp` is the one name of before session 47
 _TEMP = re.compile(r"\..+\.(?:html|svg)(?:\.(?P<pid>\d+)-[0-9a-f]{8})?\.tmp")
@@ -62,18 +65,22 @@ def sweep(folder: Path) -> list[Path]:
         return []
     _swept[folder] = now
     removed = []
-    for entry in os.scandir(folder):
+    try:
+        entries = list(os.scandir(folder))
+    except OSError as exc:  # tidying must not cost the page (a folder not listable)
+        logger.debug("dashboards: %s not swept: %s", folder, exc)
+        return []
+    for entry in entries:
         match = _TEMP.fullmatch(entry.name)
         if match is None or not entry.is_file(follow_symlinks=False):
             continue
         try:
             age = time.time() - entry.stat(follow_symlinks=False).st_mtime
-        except FileNotFoundError:  # its writer renamed it
-            continue
-        pid = match["pid"]
-        if age > STALE_AFTER_S or (age > DEAD_AFTER_S and not _alive(pid)):
-            Path(entry.path).unlink(missing_ok=True)
-            removed.append(Path(entry.path))
+            if age > STALE_AFTER_S or (age > DEAD_AFTER_S and not _alive(match["pid"])):
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(Path(entry.path))
+        except OSError as exc:  # renamed by its writer meanwhile, another user's file
+            logger.debug("dashboards: %s not removed: %s", entry.path, exc)
     return removed
 
 
