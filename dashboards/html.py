@@ -136,8 +136,10 @@ def esc(text) -> str:
 def href(name: str) -> str:
     """A file or folder name as one segment of a relative link: percent-encoded, then
     HTML-escaped. Escaping alone kept `#`, `?` and `%` as URL syntax (a run `a#b` linked to
-    the folder `a`, `e%41f` to `eAf`)."""
-    return esc(quote(name, safe=""))
+    the folder `a`, `e%41f` to `eAf`). A name's bytes that are not UTF-8 (a file name
+    Python holds as surrogate escapes) are encoded as those bytes: the link reaches the
+    folder of that name (it was a UnicodeEncodeError, and no index for any run)."""
+    return esc(quote(name, safe="", errors="surrogateescape"))
 
 
 def table(

@@ -113,20 +113,29 @@ def check_run_name(run: str) -> str:
     return run
 
 
+# (file, its mtime_ns) of the reports left out for their name that a WARNING named: a
+# render lists the reports two or three times (its runs, the backtests, the index), and
+# said so that often; a notebook's next render of the same files says nothing new
+_TOLD: set[tuple[Path, int]] = set()
+
+
 def _named_reports(sources: Sources, prefix: str) -> list[str]:
     """The run part of `reports/<prefix>-<run>.json`, newest file first; a file whose run
-    part is not a plain name is left out, with a WARNING naming it."""
-    files = sorted(
-        sources.reports.glob(f"{prefix}-*.json"), key=lambda p: (p.stat().st_mtime, p.name)
+    part is not a plain name is left out, with a WARNING naming it (once per process and
+    version of the file)."""
+    found = sorted(
+        ((p.stat().st_mtime_ns, p.name, p) for p in sources.reports.glob(f"{prefix}-*.json")),
+        key=lambda t: t[:2],
     )
     runs = []
-    for path in reversed(files):
+    for mtime_ns, _, path in reversed(found):
         run = path.stem[len(prefix) + 1 :]
         why = unsafe_run_name(run)
-        if why is not None:
+        if why is None:
+            runs.append(run)
+        elif (path, mtime_ns) not in _TOLD:
+            _TOLD.add((path, mtime_ns))
             logger.warning("dashboards: %s left out: %s; rename the file", path, why)
-            continue
-        runs.append(run)
     return runs
 
 

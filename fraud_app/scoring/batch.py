@@ -34,7 +34,7 @@ from dlcore.losses import sigmoid
 from fraud_app.errors import ArgumentKindError, ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.features.moments import FLOAT32_MAX
 from fraud_app.models.ensemble import FraudEnsemble
-from fraud_app.spark.arguments import kind_of, require_dataframe
+from fraud_app.spark.arguments import is_a, kind_of, require_dataframe
 from fraud_app.spark.broadcasts import share
 
 _ENSEMBLES: dict[str, FraudEnsemble] = {}
@@ -167,7 +167,7 @@ def score_dataframe(
     from pyspark.sql import types as T
 
     require_dataframe(df, "score_dataframe")
-    if not isinstance(ensemble, FraudEnsemble):
+    if not is_a(ensemble, FraudEnsemble):
         raise ArgumentKindError(
             f"score_dataframe: `ensemble` must be a FraudEnsemble; received {kind_of(ensemble)}"
             ": load a saved one with FraudEnsemble.load(path)"

@@ -60,11 +60,7 @@ def require_dataframe(df: Any, call: str, name: str = "df") -> None:
     if is_connect(df):
         return
     if not isinstance(df, DataFrame):
-        hint = (
-            ": convert it with spark.createDataFrame(df) (or read the table with spark.read)"
-            if type(df).__module__.split(".")[0] in ("pandas", "polars", "pyarrow")
-            else ""
-        )
+        hint = _conversion(type(df).__module__)
         raise ArgumentKindError(
             f"{call}: `{name}` must be a Spark DataFrame; received {kind_of(df)}{hint}"
         )
@@ -75,11 +71,22 @@ def require_dataframe(df: Any, call: str, name: str = "df") -> None:
         )
 
 
+def _conversion(module: str) -> str:
+    """How to turn a frame of `module` into a Spark DataFrame ("" for another kind)."""
+    if module.startswith("pyspark.pandas."):  # the pandas API on Spark holds one already
+        return ": take its Spark DataFrame with df.to_spark()"
+    if module.split(".")[0] == "polars":  # not one createDataFrame takes (pyspark 4.3)
+        return ": convert it with spark.createDataFrame(df.to_arrow())"
+    if module.split(".")[0] in ("pandas", "pyarrow"):
+        return ": convert it with spark.createDataFrame(df) (or read the table with spark.read)"
+    return ""
+
+
 def require_config(config: Any, call: str, name: str = "config") -> None:
     """ArgumentKindError unless `config` is a loaded AppConfig (a path is not)."""
     from fraud_app.config import AppConfig
 
-    if isinstance(config, AppConfig):
+    if is_a(config, AppConfig):
         return
     hint = (
         ": load it first, config = fraud_app.config.load_config(path)"
@@ -94,12 +101,23 @@ def require_config(config: Any, call: str, name: str = "config") -> None:
 
 def require_section(value: Any, cls: type, call: str, name: str, path: str) -> None:
     """ArgumentKindError unless `value` is the config section `cls` (`config.<path>`)."""
-    if isinstance(value, cls):
+    if is_a(value, cls):
         return
     hint = f": pass config.{path}" if _is_config(value) else ""
     raise ArgumentKindError(
         f"{call}: `{name}` must be the config's {path} section ({cls.__name__}, "
         f"config.{path}); received {kind_of(value)}{hint}"
+    )
+
+
+def is_a(value: Any, cls: type) -> bool:
+    """isinstance, also true for an object of `cls` as an earlier import of its module
+    defined it: a notebook's `importlib.reload` or `%autoreload` makes a new class, and
+    the config loaded before it (which the steps read as ever) was refused as
+    "must be an AppConfig ...; received fraud_app.config.AppConfig"."""
+    return isinstance(value, cls) or any(
+        c.__module__ == cls.__module__ and c.__qualname__ == cls.__qualname__
+        for c in type(value).__mro__
     )
 
 

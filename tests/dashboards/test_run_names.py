@@ -4,6 +4,7 @@ characters, and no name that leads a render outside the dashboards' folder."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from urllib.parse import unquote
@@ -11,7 +12,7 @@ from urllib.parse import unquote
 import pytest
 
 from dashboards.errors import DashboardInputError
-from dashboards.render import render_all, render_backtest, render_run
+from dashboards.render import render_all, render_backtest, render_index, render_run
 from dashboards.synthetic import SyntheticRun, write_run
 from tests.dashboards.test_backtest_page import _report
 
@@ -27,16 +28,27 @@ def _links(html: str) -> list[str]:
     return re.findall(r'<li><a href="([^"]*)">', html)
 
 
+def _as_run(sources, name: str) -> None:
+    """`name` as a run with pages, as r1's (a render of each took 3-15 s)."""
+    reports, output = os.fsencode(sources.reports), os.fsencode(sources.output)
+    shutil.copy(
+        reports + b"/training-r1.json", reports + b"/training-" + os.fsencode(name) + b".json"
+    )
+    shutil.copytree(output + b"/r1", output + b"/" + os.fsencode(name))  # fmt: skip
+
+
 def test_a_run_link_reaches_its_folder_whatever_the_name(tiny_run):
-    names = ["a#b", "c?d", "e%41f", "g h", "é"]
-    for name in names:
-        shutil.copy(
-            tiny_run.reports / "training-r1.json", tiny_run.reports / f"training-{name}.json"
-        )
+    # '\udcff': a file name's byte 0xff, not UTF-8 (href's quote was a UnicodeEncodeError
+    # out of render_index: no index for any run)
+    names = ["a#b", "c?d", "e%41f", "g h", "é", "x:y", "\udcff"]
     render_all(tiny_run)
+    for name in names:
+        _as_run(tiny_run, name)
+    render_index(tiny_run)
     links = _links((tiny_run.output / "index.html").read_text(encoding="utf-8"))
-    # a browser reads the href as a URL: '#' starts a fragment, '?' a query, '%41' is 'A'
-    targets = {unquote(re.split(r"[?#]", link)[0]) for link in links}
+    # a browser reads the href as a URL: '#' starts a fragment, '?' a query, 'x:' a scheme,
+    # '%41' is 'A'
+    targets = {unquote(re.split(r"[?#:]", link)[0], errors="surrogateescape") for link in links}
     assert targets == {f"{name}/index.html" for name in [*names, "r1"]}
     for target in targets:
         assert (tiny_run.output / target).is_file()
@@ -67,7 +79,17 @@ def test_a_report_named_as_a_path_step_is_left_out(tiny_run, name, caplog):
     assert _links((tiny_run.output / "index.html").read_text(encoding="utf-8")) == ["r1/index.html"]
 
 
-@pytest.mark.parametrize("name", ["..", "../r1", "a/b", ""])
+def test_a_report_left_out_is_named_once_per_render(tiny_run, caplog):
+    """A render lists the reports two or three times (its runs, the backtests, the index):
+    the same WARNING was logged that often."""
+    shutil.copy(tiny_run.reports / "training-r1.json", tiny_run.reports / "training-...json")
+    shutil.copy(tiny_run.reports / "training-r1.json", tiny_run.reports / "backtest-.json")
+    render_all(tiny_run)
+    assert caplog.text.count("training-...json left out") == 1
+    assert caplog.text.count("backtest-.json left out") == 1
+
+
+@pytest.mark.parametrize("name", ["..", "../r1", "a/b", "", "a\\b", "a\0b"])
 def test_a_run_asked_for_by_a_path_is_refused(tiny_run, name):
     with pytest.raises(DashboardInputError, match="is not one plain path component"):
         render_run(tiny_run, name)

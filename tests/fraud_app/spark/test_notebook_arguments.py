@@ -15,9 +15,10 @@ import pytest
 
 from fraud_app.config import load_config
 from fraud_app.data.generator import generate_raw, write_raw
-from fraud_app.errors import ArgumentKindError
+from fraud_app.errors import ArgumentKindError, SchemaError
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.batch import score_dataframe
 from fraud_app.validation.validate import validate_canonical, validate_features
 from pipelines.training.pipeline import run_training
@@ -129,3 +130,33 @@ def test_settings_for_the_config_path_say_how_to_give_them():
                        r"file's path \(str or Path\) or None; received dict: give settings as "
                        r"dotted overrides"):  # fmt: skip
         load_config({"paths": {"root": "/tmp/x"}})
+
+
+def test_a_pandas_on_spark_frame_says_how_to_take_its_spark_dataframe(spark):
+    frame = spark.range(3).pandas_api()
+    with pytest.raises(ArgumentKindError, match=r"^score_dataframe: `df` must be a Spark "
+                       r"DataFrame; received pyspark\.pandas\.frame\.DataFrame: take its Spark "
+                       r"DataFrame with df\.to_spark\(\)$"):  # fmt: skip
+        score_dataframe(frame, None)
+    unloaded = FraudEnsemble.__new__(FraudEnsemble)  # the frame is taken before it is used
+    with pytest.raises(SchemaError, match="column 'features' is missing"):
+        score_dataframe(frame.to_spark(index_col="i"), unloaded)
+
+
+def test_a_config_loaded_before_a_module_reload_is_taken(tmp_path):
+    """A notebook's `importlib.reload(fraud_app.config)` (or `%autoreload`) makes a new
+    AppConfig class: the config loaded before, which the steps read as ever, was refused
+    as "`config` must be an AppConfig ...; received fraud_app.config.AppConfig"."""
+    script = textwrap.dedent(f"""
+        import importlib
+        import fraud_app.config
+        from fraud_app.spark.arguments import require_config
+        config = fraud_app.config.load_config(None, {{"paths.root": {str(tmp_path)!r}}})
+        importlib.reload(fraud_app.config)
+        assert type(config) is not fraud_app.config.AppConfig
+        require_config(config, "run_etl")
+        print("taken")
+    """)
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)  # fmt: skip
+    assert out.stdout.strip() == "taken", out.stderr[-2000:]
