@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.redaction import redact_value
-from fraud_app.spark import progress
+from fraud_app.spark import jvm_functions, progress
 from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
 from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.spark.connect import refuse_spark_remote, session_master
@@ -309,6 +309,7 @@ def ensure_utc(spark):
         )  # fmt: skip
         spark.conf.set(SESSION_TIME_ZONE, "UTC")
     pin_settings(spark)
+    jvm_functions.install()  # F.* without a JVM lookup per call (classic sessions)
     return spark
 
 
