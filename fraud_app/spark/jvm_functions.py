@@ -1,78 +1,79 @@
-"""`pyspark.sql.functions` (F.*) without a JVM lookup per call (classic sessions).
+"""The JVM classes that building Columns names on every call, looked up once per session.
 
-Each F.* call of a classic session looks its Scala function up before calling it:
-`getattr(getattr(sc._jvm, "org.apache.spark.sql.functions"), name)`, two py4j reflection
-round trips (the class, then the method) before the one that calls it. Building the
-ETL's rule columns makes ~1,400 such calls a run (docs/PROBES.md, session 47: 1.8 s of
-a 17 s replace run on a tiny delivery; the feature compiler's 130 features ~2,000).
-`install` memoises the lookup: the method found is a py4j handle of a static method of
-`org.apache.spark.sql.functions`, which stays valid while the JVM gateway does; a new
-gateway (a session started in another JVM) empties the memo. The call itself is
-unchanged, so the Columns built, and every result, are the same.
+A classic session builds each Column through py4j, and finds the Scala method it calls by
+reflection first: `pyspark.sql.functions` (F.*) does
+`getattr(getattr(sc._jvm, "org.apache.spark.sql.functions"), name)`, a round trip for the
+class and one for the method, before the one that calls it; a literal operand or `~`
+(`sc._jvm.functions.lit`, `.not`) and every list of Columns (`sc._jvm.PythonUtils.toSeq`:
+concat, coalesce, greatest, select) do the same. Building the ETL's rule columns made
+~2,300 such lookups on a tiny delivery (docs/PROBES.md, session 47, helper etlplan47:
+1.8 s of a 17 s replace run; the feature compiler's 130 features ~2,000 F.* calls).
 
-Owns only this memo; a pyspark without the private `_get_jvm_function` it wraps keeps
-its own lookup (nothing is patched).
+`install` puts those classes (CLASSES) in the session's JVM view as classes that remember
+each method they found: the view answers the name without a round trip, the class its
+methods. The methods are static methods of these Scala objects, valid while the JVM
+gateway is; a session in another JVM has another view, without them until `install` runs
+there (`ensure_utc`, which every step calls). The calls themselves are unchanged, so the
+Columns, plans and results are the same.
+
+Owns only these lookups; a view that is no py4j JVMView (Spark Connect has none) is left
+as it is.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any
 
-_FUNCTIONS = "org.apache.spark.sql.functions"
-_lock = threading.Lock()
-_memo: dict[str, Any] = {}
-_client: list[Any] = [None]  # the gateway client the memo's handles belong to
-_original: list[Callable | None] = [None]
+# the JVM view's names of the classes whose methods Column building calls: F.*'s lookup,
+# the literal / operator helpers' (pyspark.sql.classic.column), the Seq of a Column list
+CLASSES = ("org.apache.spark.sql.functions", "functions", "PythonUtils")
 
 
-def install() -> bool:
-    """Memoise F.*'s JVM function lookup (idempotent); False where pyspark lacks the
-    lookup this wraps (another pyspark version: its own lookup is kept)."""
+def install(spark) -> bool:
+    """Remember CLASSES and their methods in `spark`'s JVM view (idempotent); False for a
+    session without one (Spark Connect)."""
     try:
-        from pyspark.sql.functions import builtin
-    except ImportError:  # pragma: no cover - pyspark without the builtin module
+        jvm = spark.sparkContext._jvm
+    except Exception:  # a Connect session has no SparkContext (PySparkNotImplementedError)
         return False
-    current = getattr(builtin, "_get_jvm_function", None)
-    if current is None:
+    memo = _memo_class()
+    if memo is None or jvm is None or not hasattr(jvm, "_gateway_client"):
         return False
-    if getattr(current, "_fraud_app_memo", False):
-        return True
-    with _lock:
-        current = builtin._get_jvm_function
-        if not getattr(current, "_fraud_app_memo", False):
-            _original[0] = current
-            builtin._get_jvm_function = _memoised
+    for name in CLASSES:
+        if isinstance(vars(jvm).get(name), memo):
+            continue
+        found = getattr(jvm, name)  # the view's own lookup, once
+        if isinstance(found, memo.__mro__[1]):  # a class (py4j's JavaClass)
+            vars(jvm)[name] = memo(found._fqn, jvm._gateway_client)
     return True
 
 
-def uninstall() -> None:
-    """Put pyspark's own lookup back (the tests compare both)."""
-    from pyspark.sql.functions import builtin
-
-    with _lock:
-        if _original[0] is not None:
-            builtin._get_jvm_function = _original[0]
-            _original[0] = None
-        _memo.clear()
-        _client[0] = None
+def uninstall(spark) -> None:
+    """The view's own lookups back (the tests compare both)."""
+    jvm = spark.sparkContext._jvm
+    for name in CLASSES:
+        vars(jvm).pop(name, None)
 
 
-def _memoised(name: str, sc) -> Callable:
-    jvm = sc._jvm
-    client = getattr(jvm, "_gateway_client", None)
-    if client is None:  # not a py4j view this memo knows: pyspark's own lookup
-        return getattr(getattr(jvm, _FUNCTIONS), name)
-    found = _memo.get(name) if _client[0] is client else None
-    if found is None:
-        found = getattr(getattr(jvm, _FUNCTIONS), name)
-        with _lock:
-            if _client[0] is not client:  # another gateway: the old handles are stale
-                _memo.clear()
-                _client[0] = client
-            _memo[name] = found
-    return found
+_MEMO: list[Any] = []
 
 
-_memoised._fraud_app_memo = True  # type: ignore[attr-defined]
+def _memo_class():
+    """py4j's JavaClass, remembering the methods (and nested classes) it looks up: a
+    field's value is read each time (it may change)."""
+    if _MEMO:
+        return _MEMO[0]
+    try:
+        from py4j.java_gateway import JavaClass, JavaMember
+    except ImportError:  # pragma: no cover - pyspark always brings py4j
+        return None
+
+    class MemoClass(JavaClass):
+        def __getattr__(self, name):
+            found = super().__getattr__(name)
+            if isinstance(found, JavaMember | JavaClass):
+                vars(self)[name] = found  # found by the instance from now on
+            return found
+
+    _MEMO.append(MemoClass)
+    return MemoClass

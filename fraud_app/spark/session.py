@@ -309,7 +309,7 @@ def ensure_utc(spark):
         )  # fmt: skip
         spark.conf.set(SESSION_TIME_ZONE, "UTC")
     pin_settings(spark)
-    jvm_functions.install()  # F.* without a JVM lookup per call (classic sessions)
+    jvm_functions.install(spark)  # Columns built without a JVM lookup per call
     return spark
 
 
