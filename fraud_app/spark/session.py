@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.redaction import redact_value
-from fraud_app.spark import progress
+from fraud_app.spark import jvm_functions, progress
 from fraud_app.spark.arguments import require_session
 from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
 from fraud_app.spark.conf_keys import check_conf_keys
@@ -310,6 +310,7 @@ def ensure_utc(spark):
         )  # fmt: skip
         spark.conf.set(SESSION_TIME_ZONE, "UTC")
     pin_settings(spark)
+    jvm_functions.install(spark)  # Columns built without a JVM lookup per call
     return spark
 
 
