@@ -41,6 +41,8 @@ def test_too_few_rows_stop_before_spark_starts(tmp_path) -> None:
     config.write_text(f"paths: {{root: {tmp_path / 'work'}}}\ntracking: {{enabled: false}}\n"
                       "generate: {n_transactions: 1}\n")  # fmt: skip
     one_error_before_spark(config, "generate", "generate: n_transactions=1 is too few rows")
+    # `run --generate` started Spark first too (review47a)
+    one_error_before_spark(config, "run --generate", "generate: n_transactions=1 is too few rows")
 
 
 @pytest.mark.parametrize(
