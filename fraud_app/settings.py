@@ -75,8 +75,10 @@ def unread_variables() -> list[str]:
     config keys) ran on the defaults without a word. The CLI logs them as WARNINGs."""
     ours = sorted(n for n in NAMES if n.startswith("FRAUD_APP_"))
     lines = []
-    for name in sorted(n for n in os.environ if n.startswith("FRAUD_APP_") and n not in NAMES):
-        close = difflib.get_close_matches(name, ours, n=1, cutoff=0.8)
+    # any case: environment names are case-sensitive here, so `fraud_app_log_level` is unread
+    unread = (n for n in os.environ if n.upper().startswith("FRAUD_APP_") and n not in NAMES)
+    for name in sorted(unread):
+        close = difflib.get_close_matches(name.upper(), ours, n=1, cutoff=0.8)
         hint = f"did you mean {close[0]}? " if close else ""
         lines.append(
             f"environment variable {name} is not one fraud-app reads, so it changes nothing "

@@ -26,3 +26,18 @@ def test_an_unread_fraud_app_variable_is_named(tmp_path, monkeypatch, capsys, ca
     ) in err
     assert "environment variable FRAUD_APP_TRAINING_EPOCHS is not one fraud-app reads" in err
     assert "FRAUD_APP_LOG_LEVEL is not one" not in err
+    assert err.count("FRAUD_APP_LOGLEVEL is not one") == 1  # once per command
+
+
+def test_an_unread_variable_in_lower_case_is_named(tmp_path, monkeypatch, caplog) -> None:
+    # review47a: `fraud_app_log_level=DEBUG` (names are case-sensitive) was silent
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths: {{root: {tmp_path / 'work'}}}\ntracking: {{enabled: false}}\n")
+    monkeypatch.setenv("fraud_app_log_level", "DEBUG")
+    caplog.set_level(logging.WARNING)
+    assert main(["generate", "-c", str(config), "--rows", "0"]) == 2
+    err = "\n".join(r.getMessage() for r in caplog.records if r.levelname == "WARNING")
+    assert (
+        "environment variable fraud_app_log_level is not one fraud-app reads, so it changes "
+        "nothing (did you mean FRAUD_APP_LOG_LEVEL?"
+    ) in err

@@ -13,6 +13,7 @@ from fraud_app.data.config import GenerateSection
 from fraud_app.data.generator import generate_raw, plan_segments, write_raw
 from fraud_app.errors import ConfigError
 from pipelines.cli import main
+from tests.pipelines.before_spark import one_error_before_spark
 
 
 def test_too_few_rows_for_the_frauds_says_how_many(tmp_path, capsys) -> None:
@@ -31,6 +32,17 @@ def test_too_few_rows_for_the_frauds_says_how_many(tmp_path, capsys) -> None:
     err = capsys.readouterr().err
     assert "error: generate: n_transactions=1 is too few rows" in err and "Traceback" not in err
     assert not (tmp_path / "work" / "raw").exists()
+
+
+def test_too_few_rows_stop_before_spark_starts(tmp_path) -> None:
+    # review47a: the test above passes also when the command checks the budget only in
+    # generate_raw, after the session started; this one counts the SparkContext
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths: {{root: {tmp_path / 'work'}}}\ntracking: {{enabled: false}}\n"
+                      "generate: {n_transactions: 1}\n")  # fmt: skip
+    one_error_before_spark(config, "generate", "generate: n_transactions=1 is too few rows")
+    # `run --generate` started Spark first too (review47a)
+    one_error_before_spark(config, "run --generate", "generate: n_transactions=1 is too few rows")
 
 
 @pytest.mark.parametrize(

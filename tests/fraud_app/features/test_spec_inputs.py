@@ -40,6 +40,17 @@ def test_no_column_key_reads_the_label_or_a_row_id(kind, key, rest, column) -> N
         parse_spec(HEAD + f"{{kind: {kind}, {rest}{key}: {column}}}\n", source="s.yaml")  # fmt: skip
 
 
+@pytest.mark.parametrize("column", ["LABEL", "Label_Time", "Fraud_Pattern", "Transaction_ID"])
+@pytest.mark.parametrize(("kind", "key", "rest"), COLUMN_KEYS)
+def test_a_non_feature_column_in_another_case_is_refused(kind, key, rest, column) -> None:
+    # review47a: Spark resolves `LABEL` to the label column; `column: LABEL` was accepted and
+    # skipped on a canonical table as "absent: LABEL", though the label is there
+    with pytest.raises(
+        FeatureSpecError, match=rf"features\[0\]\.{key} must not be one of the non-feature columns"
+    ):
+        parse_spec(HEAD + f"{{kind: {kind}, {rest}{key}: {column}}}\n", source="s.yaml")  # fmt: skip
+
+
 def test_cross_border_needs_two_columns() -> None:
     with pytest.raises(FeatureSpecError, match=r"country and home_country must be two columns"):
         parse_spec(HEAD + "{kind: cross_border, home_country: country}\n", source="s.yaml")
