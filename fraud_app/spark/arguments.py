@@ -21,12 +21,16 @@ RESTART = (
 )
 
 
+_SHOWN = 400  # characters of a text argument a message shows
+
+
 def kind_of(value: Any) -> str:
     """`value`'s type as a reader knows it: `pandas.core.frame.DataFrame`, `str 'x.yaml'`."""
     cls = type(value)
     name = f"{cls.__module__}.{cls.__qualname__}".removeprefix("builtins.")
     if isinstance(value, str | PurePath):
-        return f"{name} {str(value)[:80]!r}"
+        text = str(value)  # a path in full (a notebook's are long), a long text cut
+        return f"{name} {text if len(text) <= _SHOWN else text[: _SHOWN - 3] + '...'!r}"
     return name
 
 

@@ -20,6 +20,7 @@ from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.scoring.batch import score_dataframe
+from fraud_app.spark.arguments import kind_of
 from fraud_app.validation.validate import validate_canonical, validate_features
 from pipelines.training.pipeline import run_training
 
@@ -160,3 +161,10 @@ def test_a_config_loaded_before_a_module_reload_is_taken(tmp_path):
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          timeout=120)  # fmt: skip
     assert out.stdout.strip() == "taken", out.stderr[-2000:]
+
+
+def test_a_long_path_is_shown_whole_and_a_huge_text_cut():
+    # a notebook's paths are long (pytest's tmp paths failed the regex above when cut at 80)
+    path = "/" + "/".join(["folder"] * 40) + "/demo.yaml"
+    assert kind_of(path) == f"str {path!r}"
+    assert kind_of("y" * 1000) == f"str {'y' * 397 + '...'!r}"
