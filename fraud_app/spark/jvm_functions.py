@@ -14,7 +14,10 @@ each method they found: the view answers the name without a round trip, the clas
 methods. The methods are static methods of these Scala objects, valid while the JVM
 gateway is; a session in another JVM has another view, without them until `install` runs
 there (`ensure_utc`, which every step calls). The calls themselves are unchanged, so the
-Columns, plans and results are the same.
+Columns, plans and results are the same. A remembered member holds no connection (each
+call takes its own thread's, py4j's client), so threads share them; a stopped session's
+successor in the same process keeps the gateway, the view and the memo (session 47 review:
+tests/fraud_app/spark/test_jvm_functions.py).
 
 Owns only these lookups; a view that is no py4j JVMView (Spark Connect has none) is left
 as it is.
