@@ -111,9 +111,18 @@ def _category(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"must be a category value (a string or an integer). Received: {value!r}")
     text = str(value)
-    if not text or len(text) > 64 or not all(c.isalnum() or c in "_-." for c in text):
+    if "." in text:  # it crashed `train`; GX's feature checks of such a column still fail
         raise ValueError(
-            "must be 1-64 letters, digits, '_', '-' or '.' (it becomes part of the feature "
+            "must not hold '.': it becomes part of the feature name, and a '.' in a column "
+            "name reads as a struct field to Spark (`channel_is_a.b` is `b` of "
+            "`channel_is_a`) and breaks the feature checks of `validate --table features`; "
+            f"allowed: 1-64 letters, digits, '_' or '-'. Received: {value!r} (for such a "
+            "category use frequency_encoding or target_encoding of the column, or map the "
+            "value to one without '.' in your export)"
+        )
+    if not text or len(text) > 64 or not all(c.isalnum() or c in "_-" for c in text):
+        raise ValueError(
+            "must be 1-64 letters, digits, '_' or '-' (it becomes part of the feature "
             f"name). Received: {value!r}"
         )
     return text

@@ -32,6 +32,7 @@ from dlcore.backends import get_ops, use_backend
 from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
 from fraud_app.errors import ArgumentKindError, ModelLoadError, SchemaError, ScoringInputError
+from fraud_app.etl.reader import quoted
 from fraud_app.features.moments import FLOAT32_MAX
 from fraud_app.models.ensemble import FraudEnsemble
 from fraud_app.spark.arguments import is_a, kind_of, require_dataframe
@@ -208,7 +209,8 @@ def score_dataframe(
     returns = fields[0].dataType if single else T.StructType(fields)
     out = arrow_udf(score, returns, iterator=True)(df[features_col])
     new = [out.alias(score_col)] if single else [out.getField(n).alias(n) for n in names]
-    return df.select(*[df[c] for c in df.columns], *new)
+    # quoted: df['channel_is_a.b'] read the dot as a struct field (UNRESOLVED_COLUMN)
+    return df.select(*[df[quoted(c)] for c in df.columns], *new)
 
 
 def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:

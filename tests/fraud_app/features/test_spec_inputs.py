@@ -119,3 +119,33 @@ def test_a_file_that_is_not_utf8_is_named(tmp_path, encoding, where) -> None:
         load_feature_set([spec], label_delay_days=1)
     spec.write_bytes(b"\xef\xbb\xbf" + (HEAD + "{kind: calendar, part: hour_of_day}\n").encode())
     assert load_feature_set([spec], label_delay_days=1).names == ("hour_of_day",)
+
+
+def test_a_one_hot_value_with_a_dot_is_refused_at_spec_load() -> None:
+    """`values: [a.b]` gave feature `channel_is_a.b`: the feature step built it, `train`
+    stopped with UNRESOLVED_COLUMN `channel_is_a`.`b` and GX's checks of the column erred
+    (docs/PROBES.md, session 47 probe47d). Refused with the value and what is allowed."""
+    text = HEAD + "{kind: one_hot, column: channel, values: [POS, a.b]}\n"
+    with pytest.raises(FeatureSpecError, match=(
+        r"s\.yaml: features\[0\]\.values\[1\] must not hold '\.'.*struct field.*allowed: "
+        r"1-64 letters, digits, '_' or '-'\. Received: 'a\.b'")):  # fmt: skip
+        parse_spec(text, source="s.yaml")
+
+
+@pytest.mark.parametrize(
+    ("value", "refused"), [("x y", "'x y'"), ("q`r", "'q`r'"), ("", "''"), ("a" * 65, "'aaaa")]
+)
+def test_a_one_hot_value_that_cannot_be_a_name_is_refused(value, refused) -> None:
+    text = HEAD + f"{{kind: one_hot, column: channel, values: [POS, '{value}']}}\n"
+    with pytest.raises(FeatureSpecError, match=(
+        rf"features\[0\]\.values\[1\] must be 1-64 letters, digits, '_' or '-' .*Received: {refused}")):  # fmt: skip
+        parse_spec(text, source="s.yaml")
+
+
+def test_one_hot_values_that_round_trip_keep_their_names() -> None:
+    # measured end to end (features, train, score, evaluate, validate, pyfunc, ONNX): the
+    # same scores as plain names (docs/PROBES.md, session 47 probe47d)
+    text = HEAD + "{kind: one_hot, column: channel, values: [POS, é, 1st, '-', a_b, 5411]}\n"
+    names = [s.feature.name for s in parse_spec(text, source="s.yaml")]
+    assert names == ["channel_is_POS", "channel_is_é", "channel_is_1st", "channel_is_-",
+                     "channel_is_a_b", "channel_is_5411"]  # fmt: skip
