@@ -1,8 +1,9 @@
 """Per-entity window features (velocity, amount ratio, time since previous, fraud rates).
 
-All features of one entity (card_id, merchant_id, ...) are compiled into ONE `select`
-over ONE window specification (partition by the entity, order by the timestamp in
-microseconds), so Spark sorts the data once per entity; only the frames differ.
+All features of one entity (card_id, merchant_id, ...) are compiled over ONE window
+specification (partition by the entity, order by the timestamp in microseconds), so
+Spark sorts the data once per entity; only the frames differ. Each window function is
+built once per stage as a helper column that the features name (fraud_app.features.frames).
 
 Point-in-time rules (t = the current row's timestamp, in microseconds):
   * "window W" means the entity's rows with t - W <= timestamp < t. Rows with the SAME
@@ -29,14 +30,14 @@ Point-in-time rules (t = the current row's timestamp, in microseconds):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
-from pyspark.sql import Column, DataFrame, Window, WindowSpec
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from fraud_app.features.aggregations import AGGREGATIONS, with_current
 from fraud_app.features.base import FeatureDef
+from fraud_app.features.frames import FRAUD, KNOWN, ROW, TS, Frames
 from fraud_app.features.labels import MICROS
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.window_kinds import (
@@ -57,63 +58,6 @@ ENTITY_KINDS = (
     VelocityRatio,
     Novelty,
 )
-# Helper columns fraud_app.features.compile adds before the entity stages.
-TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
-
-
-@dataclass(frozen=True)
-class _Frames:
-    """Builds the frame expressions of one entity's window, each (value, bound) once.
-
-    `what` names the summed value ("rows", "sum:amount", ...) so that features sharing a
-    running sum (mean and sum of the same window, counts of several windows) reuse the
-    same Column instead of building it again (fewer JVM round trips while planning).
-    """
-
-    window: WindowSpec
-    _memo: dict[tuple[str, int], Column] = field(default_factory=dict)
-    _shared: dict[str, Column] = field(default_factory=dict)
-
-    def shared(self, key: str, build: Callable[[], Column]) -> Column:
-        """One Column per key for the whole stage (a Column is immutable, so the same one
-        can sit in many expressions; every Column built is a few JVM round trips)."""
-        if key not in self._shared:
-            self._shared[key] = build()
-        return self._shared[key]
-
-    @property
-    def zero(self) -> Column:
-        return self.shared("lit:0", lambda: F.lit(0))
-
-    @property
-    def row(self) -> Column:
-        return self.shared("col:row", lambda: F.col(ROW))
-
-    @property
-    def is_row(self) -> Column:
-        """True on data rows (False on fraud-event rows)."""
-        return self.shared("is_row", lambda: self.row == 1)
-
-    def cum(self, what: str, expr: Column, upto_us: int) -> Column:
-        """Sum of expr over rows with ts <= t - upto_us (0 when there are none)."""
-        key = (what, upto_us)
-        if key not in self._memo:
-            frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
-            self._memo[key] = F.coalesce(F.sum(expr).over(frame), self.zero)
-        return self._memo[key]
-
-    def range_sum(
-        self, what: str, expr: Column, lo_us: int, hi_us: int, *, sliding: bool = False
-    ) -> Column:
-        """Sum of expr over rows with t - lo_us <= ts < t - hi_us (lo_us > hi_us >= 0)."""
-        if lo_us <= hi_us:
-            return self.zero
-        if sliding:
-            return F.coalesce(self.sliding(F.sum, expr, lo_us, hi_us), self.zero)
-        return self.cum(what, expr, hi_us + 1) - self.cum(what, expr, lo_us + 1)
-
-    def sliding(self, func, expr: Column, lo_us: int, hi_us: int) -> Column:
-        return func(expr).over(self.window.rangeBetween(-lo_us, -(hi_us + 1)))
 
 
 def entity_features(
@@ -146,7 +90,7 @@ def entity_features(
         key = F.coalesce(entity, F.concat(F.lit("\u0000"), F.col(row_id).cast("string")))
     keys = [key] if cluster_by is None else [F.col(cluster_by), key]
     window = Window.partitionBy(*keys).orderBy(TS)
-    frames = _Frames(window)
+    frames = Frames(window)
     rates = [f for f in features if isinstance(f, FraudRate)]
     source = events_source if events_source is not None else df
     # the schema of the (small, shared) events source: no schema call on the growing plan
@@ -164,14 +108,15 @@ def entity_features(
         event_column = _event_column(feature) if use_events else None
         expr = _compile(feature, frames, label_delay_s, event_column)
         columns.append(F.when(defined, expr).alias(feature.name))
-    out = stream.select("*", *columns)
+    out = frames.select(stream, columns)  # the window functions, then the features
     # The event rows go; their `_ev_*` columns (null on data rows) stay until the caller's
     # final select, which names its columns: one DataFrame call (and plan analysis) fewer.
-    return out.where(frames.is_row) if use_events else out
+    out = out.where(frames.is_row) if use_events else out
+    return out.drop(*frames.names) if frames.names else out
 
 
 def _compile(
-    feature: FeatureDef, frames: _Frames, label_delay_s: int, event_column: str | None
+    feature: FeatureDef, frames: Frames, label_delay_s: int, event_column: str | None
 ) -> Column:
     if isinstance(feature, WindowAggregate):
         return _window_aggregate(feature, frames, feature.lag_s(label_delay_s) * MICROS)
@@ -184,8 +129,13 @@ def _compile(
     if isinstance(feature, VelocityRatio):
         return _velocity(feature, frames)
     if isinstance(feature, TimeSincePrevious):
-        prev = F.max(F.when(frames.is_row, F.col(TS))).over(
-            frames.window.rangeBetween(Window.unboundedPreceding, -1)
+        prev = frames.shared(
+            "prev",
+            lambda: frames.over(
+                F.max(F.when(frames.is_row, F.col(TS))).over(
+                    frames.window.rangeBetween(Window.unboundedPreceding, -1)
+                )
+            ),
         )
         return F.least((F.col(TS) - prev) / F.lit(float(MICROS)), F.lit(float(feature.cap_s)))
     if isinstance(feature, FraudRate):
@@ -195,12 +145,12 @@ def _compile(
     raise TypeError(f"{type(feature).__name__} is not an entity window feature")
 
 
-def _mean(frames: _Frames, name: str, window_us: int, sliding: bool, lag_us: int = 0) -> Column:
+def _mean(frames: Frames, name: str, window_us: int, sliding: bool, lag_us: int = 0) -> Column:
     count, total = _power_sums(frames, name, window_us, sliding, lag_us)
     return F.when(count > 0, total / count)
 
 
-def _power_sums(frames: _Frames, name: str, window_us: int, sliding: bool, lag_us: int):
+def _power_sums(frames: Frames, name: str, window_us: int, sliding: bool, lag_us: int):
     """(count, sum) of the non-null `name` in [t - lag - W, t - lag)."""
     value = F.col(name)
     lo, hi = lag_us + window_us, lag_us
@@ -213,7 +163,7 @@ def _power_sums(frames: _Frames, name: str, window_us: int, sliding: bool, lag_u
     return count, total
 
 
-def _m2(frames: _Frames, name: str, count: Column, lo_us: int, hi_us: int, sliding: bool) -> Column:
+def _m2(frames: Frames, name: str, count: Column, lo_us: int, hi_us: int, sliding: bool) -> Column:
     """The sum of squared deviations of the non-null `name` in [t - lo, t - hi) from their
     mean (0 without rows). Never sumsq - sum^2 / n of the raw values: with 40 days of one
     amount, 49.99, that difference of two large numbers left a variance of 6e-13 (a std of
@@ -229,9 +179,11 @@ def _m2(frames: _Frames, name: str, count: Column, lo_us: int, hi_us: int, slidi
     the sums can tell from rounding, and counts as 0."""
     value = F.col(name)
     if sliding:
-        return F.coalesce(frames.sliding(F.var_pop, value, lo_us, hi_us) * count, F.lit(0.0))
+        spread = frames.sliding(F.var_pop, value, lo_us, hi_us, what=f"var:{name}")
+        return F.coalesce(spread * count, F.lit(0.0))
     rows = frames.cum(f"count:{name}", F.when(value.isNotNull(), 1).otherwise(0), hi_us + 1)
-    shifted = value - frames.shared(f"ref:{name}", lambda: _first_value(frames, value))
+    first = frames.shared(f"ref:{name}", lambda: frames.over(_first_value(frames, value), ref=True))
+    shifted = value - first
     # Two references, the first value K and 0 (the raw power sums, whose sum is the `sum`
     # component's): each row takes the one whose running sum of squares C2 is smaller, so
     # the more precise (review34: a card whose first amount was 1e6 and then paid ~50 a
@@ -251,9 +203,9 @@ def _m2(frames: _Frames, name: str, count: Column, lo_us: int, hi_us: int, slidi
         # slice kept them (review34).
         spread = c2[ref] + F.abs(d1) / count * F.sqrt(rows * c2[ref])
         bound[ref] = F.lit(8 * _EPS) * (count + F.lit(1)) * spread
-    first = c2["d"] <= c2[""]
-    chosen = F.when(first, m2["d"]).otherwise(m2[""])
-    limit = F.when(first, bound["d"]).otherwise(bound[""])
+    smaller = c2["d"] <= c2[""]
+    chosen = F.when(smaller, m2["d"]).otherwise(m2[""])
+    limit = F.when(smaller, bound["d"]).otherwise(bound[""])
     return F.when(count > 0, F.when(chosen > limit, chosen).otherwise(F.lit(0.0))).otherwise(
         F.lit(0.0)
     )
@@ -262,7 +214,7 @@ def _m2(frames: _Frames, name: str, count: Column, lo_us: int, hi_us: int, slidi
 _EPS = 2.0**-53  # the unit roundoff of a double
 
 
-def _first_value(frames: _Frames, value: Column) -> Column:
+def _first_value(frames: Frames, value: Column) -> Column:
     """The entity's first non-null value (earliest row; ties: the smallest value), on every
     row of its partition: the same for every frame, so the shifted running sums subtract."""
     pair = F.when(value.isNotNull(), F.struct(F.col(TS).alias("t"), value.alias("v")))
@@ -270,7 +222,7 @@ def _first_value(frames: _Frames, value: Column) -> Column:
     return F.min(pair).over(whole).getField("v")
 
 
-def _zscore(feature: AmountZScore, frames: _Frames, lag_us: int) -> Column:
+def _zscore(feature: AmountZScore, frames: Frames, lag_us: int) -> Column:
     w_us = feature.window_s * MICROS
     n, total = _power_sums(frames, feature.column, w_us, feature.sliding, lag_us)
     m2 = _m2(frames, feature.column, n, lag_us + w_us, lag_us, feature.sliding)
@@ -282,7 +234,7 @@ def _zscore(feature: AmountZScore, frames: _Frames, lag_us: int) -> Column:
     return F.when((n > 1) & spread, (F.col(feature.column) - mean) / std)
 
 
-def _velocity(feature: VelocityRatio, frames: _Frames) -> Column:
+def _velocity(feature: VelocityRatio, frames: Frames) -> Column:
     if feature.aggregation == "count":
         what, expr = "count:*", frames.row
     else:
@@ -294,7 +246,7 @@ def _velocity(feature: VelocityRatio, frames: _Frames) -> Column:
     return F.when(base > 0, recent * F.lit(ratio) / base)
 
 
-def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0) -> Column:
+def _window_aggregate(feature: WindowAggregate, frames: Frames, lag_us: int = 0) -> Column:
     aggregation = AGGREGATIONS[feature.aggregation]
     w_us = feature.window_s * MICROS
     value = F.col(feature.column) if aggregation.needs_column else F.lit(1.0)
@@ -312,9 +264,9 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0
         # the count is built again: its running sums are memoised, a sliding one is the
         # same expression, which Spark evaluates once per frame
         "m2": lambda: _m2(frames, feature.column, builders["count"](), lo, hi, sliding),
-        "max": lambda: frames.sliding(F.max, value, lo, hi),
-        "min": lambda: frames.sliding(F.min, value, lo, hi),
-        "distinct": lambda: frames.sliding(F.collect_set, value, lo, hi),
+        "max": lambda: frames.sliding(F.max, value, lo, hi, what=c),
+        "min": lambda: frames.sliding(F.min, value, lo, hi, what=c),
+        "distinct": lambda: frames.sliding(F.collect_set, value, lo, hi, what=c),
     }
     components = {name: builders[name]() for name in aggregation.components}
     if feature.include_current:
@@ -326,7 +278,7 @@ def _window_aggregate(feature: WindowAggregate, frames: _Frames, lag_us: int = 0
     return F.when(base != 0, result / base)
 
 
-def _novelty(feature: Novelty, frames: _Frames, label_delay_s: int) -> Column:
+def _novelty(feature: Novelty, frames: Frames, label_delay_s: int) -> Column:
     """The row's flag (fraud_app.features.novelty adds the flag columns before the
     stages), or the sum of the flags over [t - lag - W, t - lag)."""
     flag = F.col(feature.flag_column)
@@ -340,14 +292,14 @@ def _novelty(feature: Novelty, frames: _Frames, label_delay_s: int) -> Column:
 
 
 def _fraud_rate(
-    feature: FraudRate, frames: _Frames, label_delay_s: int, event_column: str | None
+    feature: FraudRate, frames: Frames, label_delay_s: int, event_column: str | None
 ) -> Column:
     lag_us = feature.lag_s(label_delay_s) * MICROS
     w_us = feature.window_s * MICROS
     rows = frames.range_sum("rows", frames.row, lag_us + w_us, lag_us)
     if event_column is not None:
         frame = frames.window.rangeBetween(Window.unboundedPreceding, Window.currentRow)
-        frauds = F.coalesce(F.sum(F.col(event_column)).over(frame), frames.zero)
+        frauds = frames.over(F.coalesce(F.sum(F.col(event_column)).over(frame), frames.zero))
     else:
         # known_at = ts + delay: known at t iff ts <= t - delay, i.e. ts < t - (delay - 1us)
         hi_us = max(lag_us, label_delay_s * MICROS - 1)

@@ -1,0 +1,110 @@
+"""The frames of one window stage, each window function once, as a helper column.
+
+fraud_app.features.windows compiles every feature of an entity (or a `same:` pair) over
+ONE window specification; `Frames` builds the window functions those features read.
+Each (value, bounds) is built once per stage and becomes a helper column (`_w_<n>`):
+the stage selects the entity's first values (`refs`: the running sums of deviations read
+them), then every other window function (`helpers`), then the features, which name each
+window function's column instead of holding its expression. A running std's expression
+repeated the first-value window 16 times (15,729 characters), and the analyzer's passes
+over a select cost what its expressions hold, not the plan below it (session 47: the 73
+card features' select 4.9 s, the same select on an empty frame 4.7 s; docs/PROBES.md).
+The same window functions, the same arithmetic on their values: the same values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pyspark.sql import Column, Window, WindowSpec
+from pyspark.sql import functions as F
+
+# Helper columns fraud_app.features.compile adds before the entity stages.
+TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
+
+
+@dataclass(frozen=True)
+class Frames:
+    """Builds the frame expressions of one entity's window, each (value, bound) once.
+
+    `what` names the summed value ("rows", "sum:amount", ...) so that features sharing a
+    running sum (mean and sum of the same window, counts of several windows) reuse the
+    same helper column instead of building it again (fewer JVM round trips while
+    planning, and Spark computes each once).
+    """
+
+    window: WindowSpec
+    prefix: str = "_w_"
+    _memo: dict[tuple, Column] = field(default_factory=dict)
+    _shared: dict[str, Column] = field(default_factory=dict)
+    refs: dict[str, Column] = field(default_factory=dict)  # name -> aliased window function
+    helpers: dict[str, Column] = field(default_factory=dict)
+
+    def shared(self, key: str, build: Callable[[], Column]) -> Column:
+        """One Column per key for the whole stage (a Column is immutable, so the same one
+        can sit in many expressions; every Column built is a few JVM round trips)."""
+        if key not in self._shared:
+            self._shared[key] = build()
+        return self._shared[key]
+
+    def over(self, value: Column, *, ref: bool = False) -> Column:
+        """`value` (a window function) as a helper column of the stage (`ref`: one that
+        other window functions read); the Column naming it."""
+        name = f"{self.prefix}{len(self.refs) + len(self.helpers)}"
+        (self.refs if ref else self.helpers)[name] = value.alias(name)
+        return F.col(name)
+
+    @property
+    def names(self) -> list[str]:
+        """The helper columns, for the stage to drop once the features are computed."""
+        return [*self.refs, *self.helpers]
+
+    @property
+    def zero(self) -> Column:
+        return self.shared("lit:0", lambda: F.lit(0))
+
+    @property
+    def row(self) -> Column:
+        return self.shared("col:row", lambda: F.col(ROW))
+
+    @property
+    def is_row(self) -> Column:
+        """True on data rows (False on fraud-event rows)."""
+        return self.shared("is_row", lambda: self.row == 1)
+
+    def cum(self, what: str, expr: Column, upto_us: int) -> Column:
+        """Sum of expr over rows with ts <= t - upto_us (0 when there are none)."""
+        key = (what, upto_us)
+        if key not in self._memo:
+            frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
+            self._memo[key] = self.over(F.coalesce(F.sum(expr).over(frame), self.zero))
+        return self._memo[key]
+
+    def range_sum(
+        self, what: str, expr: Column, lo_us: int, hi_us: int, *, sliding: bool = False
+    ) -> Column:
+        """Sum of expr over rows with t - lo_us <= ts < t - hi_us (lo_us > hi_us >= 0)."""
+        if lo_us <= hi_us:
+            return self.zero
+        if sliding:
+            return self.sliding(F.sum, expr, lo_us, hi_us, what=what, zero=True)
+        return self.cum(what, expr, hi_us + 1) - self.cum(what, expr, lo_us + 1)
+
+    def sliding(
+        self, func, expr: Column, lo_us: int, hi_us: int, *, what: str, zero: bool = False
+    ) -> Column:
+        """func(expr) over rows with t - lo_us <= ts < t - hi_us (coalesced to 0 with
+        `zero`), one helper column per (func, what, bounds)."""
+        key = (f"{func.__name__}:{what}:{zero}", lo_us, hi_us)
+        if key not in self._memo:
+            value = func(expr).over(self.window.rangeBetween(-lo_us, -(hi_us + 1)))
+            self._memo[key] = self.over(F.coalesce(value, self.zero) if zero else value)
+        return self._memo[key]
+
+    def select(self, stream, columns: list[Column]):
+        """stream + the helper columns (first values, then the other window functions),
+        then + `columns` (the features reading them)."""
+        for helpers in (self.refs, self.helpers):
+            stream = stream.select("*", *helpers.values()) if helpers else stream
+        return stream.select("*", *columns)
