@@ -28,6 +28,7 @@ from pathlib import Path
 
 from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
+from dashboards.pagefile import is_temp
 from dlcore.serialization.files import naming
 
 ASSETS = "assets"  # folder of the shared files under the output
@@ -113,6 +114,8 @@ def drop_old_copy(folder: Path) -> bool:
     if not old.is_file() or old.is_symlink():
         return False
     for page in Path(folder).glob("*.htm*"):
+        if is_temp(page.name):  # a killed render's part page, or one being written
+            continue
         try:
             if _OLD_REF.search(page.read_text(encoding="utf-8", errors="replace")):
                 return False
@@ -142,6 +145,8 @@ def unused_bundles(output: Path, gone: Iterable[Path] = ()) -> list[Path]:
     loaded: set[str] = set()
     for page in Path(output).rglob("*.htm*"):
         if page.parent == assets or any(page == g or g in page.parents for g in gone):
+            continue
+        if is_temp(page.name):  # a killed render's part page, or one being written
             continue
         try:
             loaded.update(_BUNDLE.findall(page.read_text(encoding="utf-8", errors="replace")))

@@ -15,6 +15,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import numpy as np
 import plotly.graph_objects as go
@@ -130,6 +131,15 @@ def fmt_seconds(x) -> str:
 # -- HTML pieces ---------------------------------------------------------------------------
 def esc(text) -> str:
     return html.escape(str(text).translate(BIDI))
+
+
+def href(name: str) -> str:
+    """A file or folder name as one segment of a relative link: percent-encoded, then
+    HTML-escaped. Escaping alone kept `#`, `?` and `%` as URL syntax (a run `a#b` linked to
+    the folder `a`, `e%41f` to `eAf`). A name's bytes that are not UTF-8 (a file name
+    Python holds as surrogate escapes) are encoded as those bytes: the link reaches the
+    folder of that name (it was a UnicodeEncodeError, and no index for any run)."""
+    return esc(quote(name, safe="", errors="surrogateescape"))
 
 
 def table(

@@ -29,19 +29,28 @@ from dashboards.html import (
     esc,
     fmt_int,
     fmt_num,
+    href,
     page,
     paragraph,
     plain_page,
     report_page,
     table,
 )
+from dashboards.pagefile import write_page as _write
 from dashboards.pages import backtest, data_quality, model_quality, scoring, training
 from dashboards.prep.backtest import check_report
 from dashboards.prep.drift import DEFAULT_THRESHOLD
 from dashboards.report_index import ReportIndex
-from dashboards.sources import RunData, Sources, list_backtests, list_runs, load_run, read_json
+from dashboards.sources import (
+    RunData,
+    Sources,
+    check_run_name,
+    list_backtests,
+    list_runs,
+    load_run,
+    read_json,
+)
 from dashboards.stills import PLOTS, stills
-from dlcore.serialization.files import naming
 
 logger = logging.getLogger(__name__)
 
@@ -82,19 +91,6 @@ def _sections(stem: str, data: RunData, options: DashboardOptions):
     if stem == "data-quality":
         return data_quality.sections(data)
     return scoring.sections(data, options.psi_threshold)
-
-
-def _write(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with naming(path):  # a full disk's error named no file ("No space left on device")
-        try:
-            tmp.write_text(text, encoding="utf-8")
-            tmp.replace(path)  # a reader never sees half a page
-        except OSError:
-            tmp.unlink(missing_ok=True)  # a full disk left the part page, holding the space
-            raise
-    return path
 
 
 def render_run(
@@ -210,7 +206,7 @@ def _run_index(data: RunData, counts: dict[str, int], plots: list[str]) -> str:
         for stem, title in PAGES.items()
     )
     if plots:
-        links = ", ".join(f'<a href="{PLOTS}/{esc(name)}">{esc(name)}</a>' for name in plots)
+        links = ", ".join(f'<a href="{PLOTS}/{href(name)}">{esc(name)}</a>' for name in plots)
         rows += f"<li>Still images (SVG, no script; what MLflow's viewer shows): {links}</li>"
     try:
         facts = table(["figure", "value"], _facts(data.training))
@@ -253,7 +249,7 @@ def render_backtest(
     """`<output>/backtests/<run>.html` from `reports/backtest-<run>.json` (+ the shared
     plotly.js)."""
     options = options or DashboardOptions()
-    path = sources.reports / f"backtest-{run}.json"
+    path = sources.reports / f"backtest-{check_run_name(run)}.json"
     report = read_json(path)
     check_report(report, str(path))
     out = sources.output / BACKTESTS
@@ -310,7 +306,7 @@ def _backtest_index(sources: Sources) -> str:
                      fmt_num(_dig(report, "summary", "ensemble", "average_precision", "mean"), 4),
                      fmt_num(_dig(report, "summary", "baseline", "average_precision", "mean"), 4),
                      "ok" if _dig(report, "summary", "leakage_checks_ok") is True else "FAILED"])  # fmt: skip
-        links.append(f'<li><a href="{BACKTESTS}/{esc(run)}.html">{esc(run)}</a></li>')
+        links.append(f'<li><a href="{BACKTESTS}/{href(run + ".html")}">{esc(run)}</a></li>')
     if not rows:
         return ""
     headers = ["backtest", "folds", "ensemble mean AP", "baseline mean AP", "leakage checks"]
@@ -338,7 +334,7 @@ def render_index(sources: Sources) -> Path:
         rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"), fmt_int(members),
                      fmt_int(test.get("rows")), fmt_num(test.get("roc_auc"), 4),
                      fmt_num(test.get("average_precision"), 4)])  # fmt: skip
-        links.append(f'<li><a href="{esc(folder)}/index.html">{esc(run)}</a></li>')
+        links.append(f'<li><a href="{href(folder)}/index.html">{esc(run)}</a></li>')
     headers = ["run", "trained", "members", "test rows", "test ROC AUC", "test AP"]
     body = (
         f"<section><h2>Runs</h2><ul>{''.join(links) or '<li>none yet</li>'}</ul>"

@@ -90,20 +90,63 @@ def _optional_json(path: Path | None) -> dict[str, Any] | None:
     return read_json(path) if path is not None and path.is_file() else None
 
 
+def unsafe_run_name(run: str) -> str | None:
+    """Why `run` cannot name a run's pages and inputs, or None. A run's name becomes one
+    path component (`<output>/<run>/`, `test-scores/<run>/`, `models/<run>/`): a report
+    file named `training-..json` made `..` a run, whose pages were written one folder
+    above the dashboards (into reports/) and whose test scores were read from
+    `test-scores/..`; `training-.json` wrote its pages over the output's own."""
+    if run in ("", ".", "..") or any(c in run for c in "/\\\0"):
+        return (
+            f"run name {run!r} is not one plain path component (a name like "
+            "'20240501T120000' or 'my-run', as fraud-app writes them, is expected): "
+            "its pages and inputs would be paths outside their folders"
+        )
+    return None
+
+
+def check_run_name(run: str) -> str:
+    """`run`, or a DashboardInputError saying why it cannot be a run's name."""
+    why = unsafe_run_name(run)
+    if why is not None:
+        raise DashboardInputError(why)
+    return run
+
+
+# (file, its mtime_ns) of the reports left out for their name that a WARNING named: a
+# render lists the reports two or three times (its runs, the backtests, the index), and
+# said so that often; a notebook's next render of the same files says nothing new
+_TOLD: set[tuple[Path, int]] = set()
+
+
+def _named_reports(sources: Sources, prefix: str) -> list[str]:
+    """The run part of `reports/<prefix>-<run>.json`, newest file first; a file whose run
+    part is not a plain name is left out, with a WARNING naming it (once per process and
+    version of the file)."""
+    found = sorted(
+        ((p.stat().st_mtime_ns, p.name, p) for p in sources.reports.glob(f"{prefix}-*.json")),
+        key=lambda t: t[:2],
+    )
+    runs = []
+    for mtime_ns, _, path in reversed(found):
+        run = path.stem[len(prefix) + 1 :]
+        why = unsafe_run_name(run)
+        if why is None:
+            runs.append(run)
+        elif (path, mtime_ns) not in _TOLD:
+            _TOLD.add((path, mtime_ns))
+            logger.warning("dashboards: %s left out: %s; rename the file", path, why)
+    return runs
+
+
 def list_runs(sources: Sources) -> list[str]:
     """Runs with a training report, newest report first."""
-    files = sorted(
-        sources.reports.glob("training-*.json"), key=lambda p: (p.stat().st_mtime, p.name)
-    )
-    return [p.stem[len("training-") :] for p in reversed(files)]
+    return _named_reports(sources, "training")
 
 
 def list_backtests(sources: Sources) -> list[str]:
     """Backtest runs (reports/backtest-<run>.json), newest report first."""
-    files = sorted(
-        sources.reports.glob("backtest-*.json"), key=lambda p: (p.stat().st_mtime, p.name)
-    )
-    return [p.stem[len("backtest-") :] for p in reversed(files)]
+    return _named_reports(sources, "backtest")
 
 
 def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
@@ -286,6 +329,7 @@ def load_run(
     """Everything saved about one run; absent inputs stay None or empty. `index`: the
     render's view of the reports directory, shared by its runs (a new one if None)."""
     index = index if index is not None else ReportIndex(sources.reports)
+    check_run_name(run)
     training_path = sources.reports / f"training-{run}.json"
     if not training_path.is_file():
         known = ", ".join(list_runs(sources)[:10]) or "none"

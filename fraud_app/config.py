@@ -6,6 +6,7 @@ Each workflow step owns its own section model; this module assembles them.
 
 from __future__ import annotations
 
+import os
 import re
 import typing
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from fraud_app.baselines.config import BaselinesSection
 from fraud_app.config_base import Section, error_message, nearest
 from fraud_app.config_paths import PathsSection
 from fraud_app.data.config import GenerateSection
-from fraud_app.errors import ConfigError
+from fraud_app.errors import ArgumentKindError, ConfigError
 from fraud_app.etl.config import EtlSection
 from fraud_app.evaluation.config import BacktestSection, TuneSection
 from fraud_app.features.config import FeaturesSection, SplitsSection
@@ -215,6 +216,13 @@ def load_config(
     they may read (fraud_app.root_access). The CLI passes check_root=False and checks the
     root itself for the commands that use it (`init` writes a project, not into the root)."""
     data: dict[str, Any] = {}
+    if path is not None and not isinstance(path, str | os.PathLike):  # 'config file {...}'
+        raise ArgumentKindError(
+            "load_config: `path` must be the config file's path (str or Path) or None; "
+            f"received {type(path).__name__}"
+            + (": give settings as dotted overrides, load_config(None, {'paths.root': ...})"
+               if isinstance(path, dict) else "")
+        )  # fmt: skip
     if path is not None:
         p = local_argument(path, "config file", writes=False)  # file:/x is /x; hdfs: refused
         try:

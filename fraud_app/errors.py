@@ -13,6 +13,12 @@ class ConfigError(FraudAppError, ValueError):
     """The config file or a CLI flag is invalid. The message names the key and the value received."""
 
 
+class ArgumentKindError(FraudAppError, TypeError):
+    """A public step was given an argument of another kind than it takes (a pandas
+    DataFrame for a Spark one, a config path for the loaded config, a stopped SparkSession,
+    arguments in another order): the message names the call, the argument, what it takes."""
+
+
 class EnvironmentSetupError(FraudAppError, RuntimeError):
     """Something the app needs on this machine is missing (Java, a writable directory, ...)."""
 

@@ -10,6 +10,7 @@ its own (DLCORE_*) in dlcore/settings.py; it never imports fraud_app.
 from __future__ import annotations
 
 import contextlib
+import difflib
 import os
 import shutil
 import subprocess
@@ -66,6 +67,25 @@ def _get(name: str, default: str | None = None) -> str | None:
     if name not in NAMES:
         raise KeyError(f"{name} is not in fraud_app.settings.VARIABLES; add it there first")
     return os.environ.get(name, default)
+
+
+def unread_variables() -> list[str]:
+    """One line for each FRAUD_APP_* variable set in the environment that fraud-app does not
+    read: `FRAUD_APP_LOGLEVEL=DEBUG` (or `FRAUD_APP_TRAINING_EPOCHS=3`, as other tools take
+    config keys) ran on the defaults without a word. The CLI logs them as WARNINGs."""
+    ours = sorted(n for n in NAMES if n.startswith("FRAUD_APP_"))
+    lines = []
+    # any case: environment names are case-sensitive here, so `fraud_app_log_level` is unread
+    unread = (n for n in os.environ if n.upper().startswith("FRAUD_APP_") and n not in NAMES)
+    for name in sorted(unread):
+        close = difflib.get_close_matches(name.upper(), ours, n=1, cutoff=0.8)
+        hint = f"did you mean {close[0]}? " if close else ""
+        lines.append(
+            f"environment variable {name} is not one fraud-app reads, so it changes nothing "
+            f"({hint}fraud-app reads {', '.join(ours)}; config keys are set in the config "
+            "file or by the command's flags, not in the environment)"
+        )
+    return lines
 
 
 def spark_master_default() -> str | None:

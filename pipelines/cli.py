@@ -216,6 +216,8 @@ def _main(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"error: {shown_text(str(exc))}", file=sys.stderr)
         return 2
+    for line in settings.unread_variables():  # a typo of FRAUD_APP_LOG_LEVEL was silent
+        logging.getLogger(__name__).warning(line)
     settings.keep_mlflow_off_stdout()  # stdout carries the command's result only
     overrides = {"spark.master": args.master} if args.master else {}
     if args.env_archive:

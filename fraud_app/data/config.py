@@ -93,3 +93,24 @@ class GenerateSection(Section):
                 f"Received: {self.pattern_weights}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _times_fit(self) -> GenerateSection:
+        """The timestamps, and the label times when written, must be dates Spark's timestamps
+        hold (<= 9999-12-31): `settlement_delay_days: 1e12` stopped the write half-way with
+        DATETIME_OVERFLOW, and a start in 9999-12 wrote label times such as '+10000-01-01'
+        (that no reader parses)."""
+        room = (dt.date(9999, 12, 31) - self.start_date).days
+        label = max(self.settlement_delay_days, self.label_delay_days.max_days)
+        end = self.days + (label if self.label_times else 0)
+        if end > room:
+            parts = "start_date + days" + (
+                " + max(settlement_delay_days, label_delay_days.max_days)"
+                if self.label_times
+                else ""
+            )
+            raise ValueError(
+                f"{parts} = {self.start_date} + {end:g} days is after 9999-12-31, the last "
+                "date a timestamp holds; expected an earlier start_date or shorter delays"
+            )
+        return self

@@ -18,6 +18,7 @@ after the generated period.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import math
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ from fraud_app.data import entities as E
 from fraud_app.data.config import FRAUD_PATTERNS, GenerateSection
 from fraud_app.data.patterns import OUTPUT_COLUMNS, PATTERNS, NormalSpending, Pattern
 from fraud_app.data.random_exprs import normal, pick
-from fraud_app.errors import OutputPathError
+from fraud_app.errors import ConfigError, OutputPathError
+from fraud_app.spark.arguments import require_dataframe, require_section, require_session
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
@@ -69,16 +71,22 @@ class Segment:
 
 
 def plan_segments(cfg: GenerateSection) -> list[Segment]:
-    """Split n_transactions into normal rows and per-scenario fraud rows (exact counts)."""
-    n_fraud = max(1, round(cfg.n_transactions * cfg.fraud_rate))
+    """Split n_transactions into normal rows and per-scenario fraud rows (exact counts).
+    Pure Python (no Spark): `generate` calls it before it starts a session."""
     names = [n for n in FRAUD_PATTERNS if cfg.pattern_weights.get(n, 0) > 0]
-    per = _largest_remainder(n_fraud, [cfg.pattern_weights[n] for n in names])
-    extra = sum(c * (PATTERNS[n].rows_per_fraud - 1) for n, c in zip(names, per, strict=True))
-    n_normal = cfg.n_transactions - n_fraud - extra
-    if n_normal < 0:
-        raise ValueError(
-            f"generate: fraud_rate {cfg.fraud_rate} leaves no room for normal rows in "
-            f"n_transactions={cfg.n_transactions}; lower fraud_rate or raise n_transactions"
+    n_fraud, per, n_normal = _budget(cfg.n_transactions, cfg, names)
+    if n_normal < 0:  # was a ValueError: a traceback from `fraud-app generate --rows 1`
+        need = next(
+            n for n in itertools.count(cfg.n_transactions) if _budget(n, cfg, names)[2] >= 0
+        )
+        multi = [f"{k} writes {PATTERNS[k].rows_per_fraud} rows a fraud"
+                 for k, c in zip(names, per, strict=True) if c and PATTERNS[k].rows_per_fraud > 1]  # fmt: skip
+        raise ConfigError(
+            f"generate: n_transactions={cfg.n_transactions} is too few rows: fraud_rate "
+            f"{cfg.fraud_rate} makes {n_fraud} fraud(s) (at least one always), which take "
+            f"{cfg.n_transactions - n_normal} rows"
+            + (f" ({'; '.join(multi)})" if multi else "")
+            + f". Expected n_transactions >= {need} (generate.n_transactions, --rows)"
         )
     segments, start = [Segment(NormalSpending(), 0, n_normal, 0)], n_normal
     for name, count in zip(names, per, strict=True):
@@ -86,6 +94,14 @@ def plan_segments(cfg: GenerateSection) -> list[Segment]:
         segments.append(Segment(PATTERNS[name], start, rows, count))
         start += rows
     return [s for s in segments if s.rows > 0]
+
+
+def _budget(n: int, cfg: GenerateSection, names: list[str]) -> tuple[int, list[int], int]:
+    """(frauds, frauds per pattern of `names`, normal rows) of n transactions."""
+    n_fraud = max(1, round(n * cfg.fraud_rate))
+    per = _largest_remainder(n_fraud, [cfg.pattern_weights[k] for k in names])
+    extra = sum(c * (PATTERNS[k].rows_per_fraud - 1) for k, c in zip(names, per, strict=True))
+    return n_fraud, per, n - n_fraud - extra
 
 
 def _largest_remainder(total: int, weights: list[float]) -> list[int]:
@@ -194,6 +210,8 @@ def generate_raw(spark: SparkSession, cfg: GenerateSection) -> DataFrame:
     """Raw-layout rows, each output partition sorted by time, `dirty_fraction` corrupted."""
     from fraud_app.data.dirty import inject_dirty_rows
 
+    require_session(spark, "generate_raw")
+    require_section(cfg, GenerateSection, "generate_raw", "cfg", "generate")
     df = to_raw_layout(generate_transactions(spark, cfg))
     if cfg.dirty_fraction > 0:
         df = inject_dirty_rows(df, cfg.dirty_fraction, cfg.seed)
@@ -210,6 +228,7 @@ def write_raw(df: DataFrame, path: str | Path, fmt: str) -> None:
     `run --generate`) pointed at a folder of real deliveries deleted them."""
     from fraud_app.etl.fs import HadoopFs  # lazy: the generator itself needs no file system
 
+    require_dataframe(df, "write_raw")
     fs = HadoopFs(df.sparkSession)  # refuses a Spark Connect session (FileSystem via Py4J)
     if fs.exists(str(path)):
         if not fs.is_dir(str(path)):

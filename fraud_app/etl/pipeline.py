@@ -66,6 +66,7 @@ from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
 from fraud_app.etl.stage_summary import Staged, stage_input
 from fraud_app.schema import REQUIRED_COLUMNS
+from fraud_app.spark.arguments import require_config, require_session
 from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import ensure_utc
 
@@ -126,6 +127,8 @@ def run_etl(spark: SparkSession, config: AppConfig) -> EtlResult:
     Holds the lock of `paths.root` (ConcurrentRunError when another run holds it). The
     session's time zone is set to UTC first (naive timestamps and event_date are UTC).
     """
+    require_session(spark, "run_etl")
+    require_config(config, "run_etl")
     ensure_utc(spark)  # a notebook's own session in another zone shifted both silently
     check_working_directory(spark, config.paths.root)
     with RootLock(config.paths.driver_root(), "etl"):

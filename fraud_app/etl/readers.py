@@ -40,6 +40,7 @@ from pathlib import Path
 from fraud_app.errors import ConcurrentRunError
 from fraud_app.etl.lock import LOCK_NAME, holder_alive, holder_text, owner_info
 from fraud_app.interrupts import critical
+from fraud_app.spark.arguments import require_config
 from fraud_app.uris import local_path
 
 logger = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ def reads(table: str, command: str):
     def wrap(fn):
         @functools.wraps(fn)
         def inner(spark, config, *args, **kwargs):
+            require_config(config, fn.__name__)  # a path: 'str' has no attribute 'paths'
             with TableReader(config.paths.driver_root(), command, table):
                 return fn(spark, config, *args, **kwargs)
 

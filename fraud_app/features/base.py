@@ -23,7 +23,9 @@ Entity = Literal["card", "merchant", "device"]
 
 
 def model_input(value: str) -> str:
-    if value in NON_FEATURE_COLUMNS:
+    # compared ignoring case: Spark resolves `LABEL` to the label column (spark.sql.
+    # caseSensitive=false), and on a canonical table such a key was skipped as "absent"
+    if value.lower() in NON_FEATURE_COLUMNS:
         raise ValueError(
             f"must not be one of the non-feature columns {list(NON_FEATURE_COLUMNS)} "
             f"(they would leak the label or identify rows). Received: {value!r}"

@@ -289,13 +289,16 @@ def check_numeric_types(features: Sequence[FeatureDef], types: Mapping[str, Any]
 
 
 def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:
-    if vector_column in {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS}:  # Spark: `is ambiguous`
+    # compared ignoring case, as Spark reads column names: a vector column `Card_Count_1d`
+    # beside the feature card_count_1d stopped the write on COLUMN_ALREADY_EXISTS
+    if vector_column and vector_column.lower() in {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS}:
         raise FeatureSpecError(
             f"vector column {vector_column!r} is a column of the feature table "
             f"{sorted({*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS})}: name it otherwise, e.g. 'features'"
         )
     reserved = {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS, *([vector_column] if vector_column else [])}
-    clashes = sorted({f.name for f in features} & reserved)
+    lower = {r.lower() for r in reserved}
+    clashes = sorted({f.name for f in features if f.name.lower() in lower})
     if clashes:
         raise FeatureSpecError(
             f"feature name(s) {clashes} clash with columns of the feature table "

@@ -68,7 +68,9 @@ class FeaturesSection(Section):
     def _vector_column_own_name(cls, value: str | None) -> str | None:
         """`vector_column: label` stopped in Spark (`Reference 'label' is ambiguous`)."""
         taken = (*(c.name for c in CANONICAL_COLUMNS), PARTITION_COLUMN)
-        if value is not None and (value in taken or value.startswith("_")):
+        # ignoring case: `LABEL` was accepted, and the write stopped on COLUMN_ALREADY_EXISTS
+        # after the features were computed
+        if value is not None and (value.lower() in taken or value.startswith("_")):
             raise ValueError(
                 f"{value!r} is a column of the canonical or feature table ({', '.join(taken)}; "
                 "names starting with '_' are the compiler's own); give the assembled vector a "

@@ -51,6 +51,7 @@ from fraud_app.features.table_update import (
 from fraud_app.features.value_counts import value_counts
 from fraud_app.resources import shipped_spec_dir
 from fraud_app.schema import CANONICAL_COLUMNS
+from fraud_app.spark.arguments import require_config, require_session
 from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import ensure_utc
 from fraud_app.timeline import table_timeline, timeline_line
@@ -98,6 +99,8 @@ def build_feature_table(
     feature table) stayed on disk for good, a kill between the commit's two renames left
     no table (only `<table>.old-*`), and two runs at once (a scheduler's overlapping
     runs, or one beside `etl` replacing the canonical table) committed into each other."""
+    require_session(spark, "build_feature_table")
+    require_config(config, "build_feature_table")
     ensure_utc(spark)
     check_working_directory(spark, config.paths.root)
     with RootLock(config.paths.driver_root(), "features"):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import field_validator
+from pydantic import field_validator, model_validator
 
 from fraud_app.etl.config import known_zone
 from fraud_app.features.base import FeatureDef, model_input
@@ -56,6 +56,19 @@ class CrossBorder(FeatureDef):
     country: str = "country"
     home_country: str = "card_country"
 
+    # `country: fraud_pattern` was accepted: null for a legitimate row, set for a fraud,
+    # so the flag was the label itself
+    _columns = field_validator("country", "home_country")(model_input)
+
+    @model_validator(mode="after")
+    def _two_columns(self) -> CrossBorder:
+        if self.country == self.home_country:
+            raise ValueError(
+                f"country and home_country must be two columns; both are {self.country!r} "
+                "(the flag would be 0 on every row)"
+            )
+        return self
+
     @property
     def name(self) -> str:
         return "is_cross_border"
@@ -98,9 +111,18 @@ def _category(value: object) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"must be a category value (a string or an integer). Received: {value!r}")
     text = str(value)
-    if not text or len(text) > 64 or not all(c.isalnum() or c in "_-." for c in text):
+    if "." in text:  # it crashed `train`; GX's feature checks of such a column still fail
         raise ValueError(
-            "must be 1-64 letters, digits, '_', '-' or '.' (it becomes part of the feature "
+            "must not hold '.': it becomes part of the feature name, and a '.' in a column "
+            "name reads as a struct field to Spark (`channel_is_a.b` is `b` of "
+            "`channel_is_a`) and breaks the feature checks of `validate --table features`; "
+            f"allowed: 1-64 letters, digits, '_' or '-'. Received: {value!r} (for such a "
+            "category use frequency_encoding or target_encoding of the column, or map the "
+            "value to one without '.' in your export)"
+        )
+    if not text or len(text) > 64 or not all(c.isalnum() or c in "_-" for c in text):
+        raise ValueError(
+            "must be 1-64 letters, digits, '_' or '-' (it becomes part of the feature "
             f"name). Received: {value!r}"
         )
     return text

@@ -74,15 +74,20 @@ class FeatureSet:
             raise FeatureSpecError(
                 f"label delay must be >= 0 seconds. Received: {self.label_delay_s}"
             )
-        seen: dict[str, str] = {}
+        # by lower-case name: Spark compares column names case-insensitively, so
+        # `one_hot` values [POS, pos] stopped the compiler with AMBIGUOUS_REFERENCE
+        seen: dict[str, tuple[str, str]] = {}
         sources = self.sources or tuple("<code>" for _ in self.features)
         for feature, source in zip(self.features, sources, strict=True):
-            if feature.name in seen:
+            first = seen.get(feature.name.lower())
+            if first is not None:
+                same = "" if first[0] == feature.name else f" as {first[0]!r}"
                 raise FeatureSpecError(
-                    f"{source} defines feature {feature.name!r}, already defined by "
-                    f"{seen[feature.name]}. Feature names must be unique: remove one."
+                    f"{source} defines feature {feature.name!r}, already defined{same} by "
+                    f"{first[1]}. Feature names must be unique, also ignoring case (Spark "
+                    "reads column names so): remove or rename one."
                 )
-            seen[feature.name] = source
+            seen[feature.name.lower()] = (feature.name, source)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -192,7 +197,16 @@ def load_feature_set(paths: Sequence[str | Path], *, label_delay_days: float) ->
 
 
 def load_spec_file(path: str | Path) -> list[SourcedFeature]:
-    text = Path(path).read_text()
+    data = Path(path).read_bytes()
+    try:
+        text = data.decode("utf-8")  # not the locale's: the same file reads the same anywhere
+    except UnicodeDecodeError as exc:  # was a bare UnicodeDecodeError naming no file
+        line = data[: exc.start].count(b"\n") + 1
+        raise FeatureSpecError(
+            f"{path}: not UTF-8 text (line {line}, byte "
+            f"{exc.start}: {data[exc.start : exc.start + 1]!r}); "
+            "expected a YAML feature spec saved as UTF-8"
+        ) from None
     return parse_spec(text, source=str(path))
 
 
@@ -213,7 +227,7 @@ def parse_spec(text: str, *, source: str) -> list[SourcedFeature]:
             f"{source}: unknown top-level key(s) {name_unknown(unknown, _TOP_LEVEL_KEYS)}. "
             f"Valid keys: {list(_TOP_LEVEL_KEYS)}"
         )
-    if doc.get("version") != SPEC_VERSION:
+    if doc.get("version") != SPEC_VERSION or isinstance(doc.get("version"), bool):
         raise FeatureSpecError(
             f"{source}: version must be {SPEC_VERSION}. Received: {doc.get('version')!r}"
         )
@@ -231,8 +245,11 @@ def parse_spec(text: str, *, source: str) -> list[SourcedFeature]:
 def _parse_entry(entry: Any, where: str) -> list[SourcedFeature]:
     if not isinstance(entry, dict):
         raise FeatureSpecError(f"{where} must be a mapping with a `kind` key. Received: {entry!r}")
+    odd = [k for k in entry if not isinstance(k, str)]
+    if odd:  # `1: 2` or `null: x` in an entry was a bare TypeError
+        raise FeatureSpecError(f"{where}: keys must be names (text). Received: {odd[0]!r}")
     kind = entry.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:  # `kind: [a]` was a bare TypeError
         raise FeatureSpecError(f"{where}.kind must be one of {sorted(KINDS)}. Received: {kind!r}")
     cls = KINDS[kind]
     fields = {k: v for k, v in entry.items() if k != "kind"}

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import field_validator
 
-from fraud_app.features.durations import parse_duration
+from fraud_app.features.durations import DURATION_HINT, parse_duration
 from fraud_app.features.keyed import Keyed
 
 # Entities with few transactions per window: sliding frames are cheapest for them (see
@@ -29,9 +29,20 @@ LABEL_DELAY = "label_delay"  # a `lag:` value: the feature set's label delay
 
 
 def lag_text(value: object) -> str | None:
-    if value is None or value == LABEL_DELAY or value in (0, "0"):
-        return None if value is None else str(value)
-    parse_duration(value)  # raises ValueError naming the expected form
+    if value is None or value == LABEL_DELAY:
+        return None if value is None else LABEL_DELAY
+    # `lag: false` (== 0 in Python) was kept as 'False', and `lag: 0.0` as '0.0': both named
+    # the feature `..._lagFalse` and stopped the compiler with a bare ValueError
+    if value == "0" or (
+        isinstance(value, int | float) and not isinstance(value, bool) and value == 0
+    ):
+        return "0"
+    try:
+        parse_duration(value)
+    except ValueError:
+        raise ValueError(
+            f"must be 0, {LABEL_DELAY!r} or {DURATION_HINT}. Received: {value!r}"
+        ) from None
     return str(value)
 
 

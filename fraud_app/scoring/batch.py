@@ -31,9 +31,11 @@ from dlcore.attribution import top_features
 from dlcore.backends import get_ops, use_backend
 from dlcore.inference import mean_sigmoid
 from dlcore.losses import sigmoid
-from fraud_app.errors import ModelLoadError, SchemaError, ScoringInputError
+from fraud_app.errors import ArgumentKindError, ModelLoadError, SchemaError, ScoringInputError
+from fraud_app.etl.reader import quoted
 from fraud_app.features.moments import FLOAT32_MAX
 from fraud_app.models.ensemble import FraudEnsemble
+from fraud_app.spark.arguments import is_a, kind_of, require_dataframe
 from fraud_app.spark.broadcasts import share
 
 _ENSEMBLES: dict[str, FraudEnsemble] = {}
@@ -165,6 +167,12 @@ def score_dataframe(
     """df + `score_col` (double, the ensemble's mean fraud probability) + what `options` asks."""
     from pyspark.sql import types as T
 
+    require_dataframe(df, "score_dataframe")
+    if not is_a(ensemble, FraudEnsemble):
+        raise ArgumentKindError(
+            f"score_dataframe: `ensemble` must be a FraudEnsemble; received {kind_of(ensemble)}"
+            ": load a saved one with FraudEnsemble.load(path)"
+        )
     opts = options or ScoringOptions()
     if features_col not in df.columns:
         raise SchemaError(
@@ -201,7 +209,8 @@ def score_dataframe(
     returns = fields[0].dataType if single else T.StructType(fields)
     out = arrow_udf(score, returns, iterator=True)(df[features_col])
     new = [out.alias(score_col)] if single else [out.getField(n).alias(n) for n in names]
-    return df.select(*[df[c] for c in df.columns], *new)
+    # quoted: df['channel_is_a.b'] read the dot as a struct field (UNRESOLVED_COLUMN)
+    return df.select(*[df[quoted(c)] for c in df.columns], *new)
 
 
 def feature_matrix(column, width: int, names: list[str]) -> np.ndarray:

@@ -6,10 +6,11 @@ position), so checkpoints need no filesystem shared with the executors and
 still hold the optimizer state sharded, one file per rank. Layout:
 
     <dir>/group-000012/model/            dlcore model directory (json + npz)
-    <dir>/group-000012/optimizer-rank{r}-of-{n}.npz + .json
+    <dir>/group-000012/optimizer.rank-RRRRR-of-WWWWW.npz + .json  one per rank
     <dir>/group-000012/early_stopping.npz  the early stopper's best weights (with a
                                          validation set; its scores and counts in meta.json)
-    <dir>/group-000012/meta.json         iteration, positions, fingerprint, setup, history
+    <dir>/group-000012/meta.json         iteration, positions, fingerprint, setup, history,
+                                         the sha256 of model.json and each optimizer JSON
     <dir>/LATEST.json                    pointer, replaced atomically last
 
 A checkpoint exists only once LATEST.json points at it, so a crash mid-write
@@ -24,6 +25,9 @@ so a flipped digit naming an older group is a damaged pointer, not a silent olde
 save and on load (dlcore.serialization). Every JSON file is sealed (its own sha256,
 dlcore.serialization.check_seal) and every array carries a sha256 record, so a flipped
 bit anywhere in a checkpoint is an error, never a silent resume from another state.
+meta.json also records the sha256 of model.json and of each optimizer shard's JSON
+(fraud_app.spark.checkpoint_parts), so a part of another checkpoint copied in (an older
+group's, a partial restore) is damage too, never a resume of a mix of two states.
 Nothing is unpickled on load: .npz with allow_pickle=False and JSON only. The seals carry
 no key, so a resume first refuses a directory another local user could have written to
 (fraud_app.spark.checkpoint_trust).
@@ -65,6 +69,7 @@ from dlcore.serialization import (
 )
 from dlcore.serialization.files import array_records, match_records, parse_records
 from fraud_app.errors import TrainingError
+from fraud_app.spark.checkpoint_parts import check_parts, part_digests
 from fraud_app.spark.checkpoint_trust import check_private
 from fraud_app.spark.setup_differences import setup_differences
 
@@ -80,7 +85,7 @@ class ForeignCheckpointError(TrainingError):
 GROUP_DIR = re.compile(r"group-\d{6,}")
 POINTER_KEYS = frozenset({"format", "group_dir"})
 META_KEYS = frozenset({"format", "fingerprint", "iteration", "group", "world_size", "positions",
-                       "history", "setup", "early_stopping"})  # fmt: skip
+                       "history", "setup", "early_stopping", "parts"})  # fmt: skip
 STOPPER_NPZ = "early_stopping.npz"
 
 
@@ -155,6 +160,9 @@ class CheckpointStore:
         }
         if self.setup is not None:
             meta["setup"] = self.setup
+        # each part is sealed on its own: without this, a part of another checkpoint (an older
+        # group's optimizer shard or model/) copied in loaded silently beside this meta.json
+        meta["parts"] = part_digests(target, world)
         if state.stopper is not None:
             stopper_meta, arrays = state.stopper
             write_npz_atomic(target / STOPPER_NPZ, arrays)
@@ -271,6 +279,7 @@ class CheckpointStore:
 
     def _load_dir(self, path: Path, optimizer: Optimizer) -> tuple[TrainingState, Model]:
         meta = self._read_meta(path)
+        check_parts(path, meta)
         model = load_model(path / "model")
         try:
             world = int(meta["world_size"])

@@ -31,9 +31,9 @@ from typing import Any
 from dlcore.backends import get_ops
 from dlcore.collective import CommConfig, RendezvousServer, new_job_secret
 from fraud_app.errors import TrainingError
-from fraud_app.etl.lock import RootLock
 from fraud_app.spark.boundary import BoundaryServer, Report
 from fraud_app.spark.checkpoint import CheckpointStore, TrainingState
+from fraud_app.spark.checkpoint_lock import checkpoint_lock
 from fraud_app.spark.engine_base import Engine, TrainingResult, check_finite, log_progress
 from fraud_app.spark.group_reports import StageFailed as StageFailed
 from fraud_app.spark.group_reports import (
@@ -70,8 +70,8 @@ class GroupedEngine(Engine):
             # one run per checkpoint directory, taken before any group trains: a second
             # process deleted the first one's groups as it pruned and saved over them; a
             # directory that cannot be written failed only after the first group trained
-            lock = RootLock(directory, "distributed training", CHECKPOINT_LOCK,
-                            "the checkpoint directory (paths.checkpoints, checkpoint_dir)")  # fmt: skip
+            # and one fit among the threads of this process (RootLock is re-entrant)
+            lock = checkpoint_lock(directory, CHECKPOINT_LOCK)
         with lock:
             return self._run_locked(blocks, rows)
 

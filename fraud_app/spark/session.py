@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
 from fraud_app.redaction import redact_value
-from fraud_app.spark import progress
+from fraud_app.spark import jvm_functions, progress
+from fraud_app.spark.arguments import require_session
 from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
 from fraud_app.spark.conf_keys import check_conf_keys
 from fraud_app.spark.connect import refuse_spark_remote, session_master
@@ -309,6 +310,7 @@ def ensure_utc(spark):
         )  # fmt: skip
         spark.conf.set(SESSION_TIME_ZONE, "UTC")
     pin_settings(spark)
+    jvm_functions.install(spark)  # Columns built without a JVM lookup per call
     return spark
 
 
@@ -322,6 +324,7 @@ def utc_session(fn):
     @functools.wraps(fn)
     def inner(spark, *args, **kwargs):
         if spark is not None:  # None: the CLI's checks of what needs no session yet
+            require_session(spark, fn.__name__)  # a notebook's DataFrame, a stopped session
             ensure_utc(spark)
         return fn(spark, *args, **kwargs)
 

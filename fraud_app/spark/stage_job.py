@@ -162,7 +162,7 @@ class StageJob:
             self.failure = (
                 _spark_refusal(text, self.sc, self.blocks)
                 or _cancelled(text, self.job_tag)
-                or _root_cause(exc)
+                or _in_rank(_root_cause(exc), text)
             )
             self.events.put(("failed", self.failure))
         finally:
@@ -234,6 +234,18 @@ def _free_slots(sc) -> int:
     """The task slots Spark's barrier check counts (all executors, default resources)."""
     jsc = sc._jsc.sc()
     return jsc.maxNumConcurrentTasks(jsc.resourceProfileManager().defaultResourceProfile())
+
+
+# Spark's abort of a barrier stage names the task that failed it: ResultTask(stage, partition)
+_BARRIER_TASK = re.compile(r"barrier task \w*Task\(\d+, (\d+)\) finished unsuccessfully")
+
+
+def _in_rank(cause: str, text: str) -> str:
+    """`cause` naming the rank whose task failed the barrier stage (its partition is its
+    rank): a killed or crashed worker's cause ("Python worker exited unexpectedly
+    (crashed)") named none, so giving up after max_retries did not say which rank died."""
+    found = _BARRIER_TASK.search(text)
+    return f"{cause} (in rank {found[1]}'s task)" if found else cause
 
 
 def _root_cause(exc: BaseException) -> str:

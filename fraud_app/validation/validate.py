@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, SparkSession
 from fraud_app.config import AppConfig
 from fraud_app.errors import SchemaError
 from fraud_app.schema import REQUIRED_COLUMNS
+from fraud_app.spark.arguments import require_config, require_dataframe, require_session
 from fraud_app.spark.session import utc_session
 from fraud_app.timeline import day_counts, describe_days, thin_days
 from fraud_app.validation.label_age import lagging_labels
@@ -39,6 +40,8 @@ def validate_canonical(
     """Check `df` (canonical schema) against `validation.canonical`. The report is saved
     as `<paths.reports>/canonical_validation-<run_name or UTC time>.json/.html`.
     SchemaError, before any check, when `df` looks like a feature table."""
+    require_dataframe(df, "validate_canonical")
+    require_config(cfg, "validate_canonical", "cfg")
     require_table_kind(df, "canonical", cfg, table)
     checks = canonical_checks(cfg.validation.canonical)
     report = _validate(
@@ -71,6 +74,9 @@ def validate_features(
     """Check a feature table: numeric columns non-null and finite, configured ranges.
     SchemaError, before any check, when `df` holds none of the specs' features (nor the
     vector column): e.g. the canonical table, whose numeric columns the suite would pass."""
+    require_session(spark, "validate_features")
+    require_dataframe(df, "validate_features")
+    require_config(cfg, "validate_features", "cfg")
     require_table_kind(df, "features", cfg, table)
     fc = cfg.validation.features
     checks = feature_checks(dict(df.dtypes), fc)

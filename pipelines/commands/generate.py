@@ -32,6 +32,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         dirty_fraction=args.dirty_fraction,
     )
     path = cfg.output or config.paths.resolve("raw")
+    plan_segments(cfg)  # a row budget too small for the frauds is a ConfigError before Spark
     spark = spark_session(config)
     started = time.monotonic()
     write_raw(generate_raw(spark, cfg), path, cfg.format)

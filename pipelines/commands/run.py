@@ -36,6 +36,10 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     check_before_training(config)  # another project's model name on a shared store
     # not after the ETL and validation
     feature_set = check_feature_specs(config.features, config.etl.bounds.min_amount)
+    if args.generate:  # a row budget too small for the frauds: a ConfigError before Spark
+        from fraud_app.data.generator import plan_segments
+
+        plan_segments(config.generate)
     spark = spark_session(config)
     # warm_up: the GX import and the tracking store, while the generated data is written
     result = run_workflow(

@@ -22,7 +22,8 @@ def one_error_before_spark(config: Path, command: str, message: str, *, prelude:
         "from pyspark import SparkContext; print(rc, SparkContext._active_spark_context is None)"
     )
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), command], env=env,
+    # `command`: the command and its flags, split at blanks ("run --generate")
+    done = subprocess.run([sys.executable, "-c", probe, "-c", str(config), *command.split()], env=env,
                           cwd=config.parent, capture_output=True, text=True, timeout=timeout)  # fmt: skip
     assert done.stdout.split() == ["2", "True"], done.stdout + done.stderr
     errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]

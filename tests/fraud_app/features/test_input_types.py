@@ -80,9 +80,12 @@ def test_an_integer_or_decimal_column_is_a_number(spark) -> None:
     assert result.df.count() == 20
 
 
-@pytest.mark.parametrize("name", ["label", "timestamp", "card_id", "event_date", "_ts"])
+@pytest.mark.parametrize(
+    "name", ["label", "timestamp", "card_id", "event_date", "_ts", "LABEL", "Event_Date"]
+)
 def test_a_vector_column_named_like_a_table_column_is_refused(canonical, name) -> None:
-    # it stopped with Spark's AnalysisException `Reference 'label' is ambiguous`
+    # it stopped with Spark's AnalysisException `Reference 'label' is ambiguous`; `LABEL`
+    # (review47a) was computed and stopped the write on COLUMN_ALREADY_EXISTS
     fs = FeatureSet(features=(WindowAggregate(aggregation="count", window="1h"),), label_delay_s=60)
     with pytest.raises(
         FeatureSpecError, match=rf"vector column {name!r} is a column of the feature table"
@@ -90,7 +93,19 @@ def test_a_vector_column_named_like_a_table_column_is_refused(canonical, name) -
         compute_features(canonical, fs, vector_column=name)
 
 
-@pytest.mark.parametrize("name", ["label", "timestamp", "amount", "mcc", "event_date"])
+def test_a_feature_named_like_the_vector_column_ignoring_case_is_refused(canonical) -> None:
+    # review47a: vector column `Card_Count_1h` beside the feature card_count_1h was computed
+    # and the write stopped on COLUMN_ALREADY_EXISTS (Spark reads names ignoring case)
+    fs = FeatureSet(features=(WindowAggregate(aggregation="count", window="1h"),), label_delay_s=60)
+    with pytest.raises(
+        FeatureSpecError, match=r"feature name\(s\) \['card_count_1h'\] clash with columns"
+    ):
+        compute_features(canonical, fs, vector_column="Card_Count_1h")
+
+
+@pytest.mark.parametrize(
+    "name", ["label", "timestamp", "amount", "mcc", "event_date", "LABEL", "Amount", "Event_Date"]
+)
 def test_the_config_refuses_such_a_vector_column_before_spark(name) -> None:
     from fraud_app.config import load_config
     from fraud_app.errors import ConfigError

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 
 import pytest
 
@@ -93,6 +94,7 @@ def test_a_model_of_another_size_beside_the_optimizer_shard_is_refused(tmp_path)
     target = store.save(_state(model, OPT, 1, world=1), model, OPT)
     bigger = Model(Sequential([Linear(6), Linear(1)]), in_features=3)
     save_model(bigger, target / "model")
+    _edit_meta(target, lambda m: m.pop("parts"))  # as before parts were recorded
     with pytest.raises(TrainingError) as info:
         store.load(OPT)
     assert str(info.value) == damaged(
@@ -150,4 +152,55 @@ def test_a_flipped_digit_in_meta_json_is_refused_not_resumed_from(tmp_path, fiel
     assert field in text, text
     path.write_text(text.replace(field, field[:-1] + chr(ord(field[-1]) ^ 1), 1))
     with pytest.raises(TrainingError, match=f"{path}: its content does not match its sha256"):
+        store.load(OPT)
+
+
+def _copy_rank_1_shard(older, newer) -> None:
+    for f in older.glob("optimizer.rank-00001-of-*"):
+        shutil.copy2(f, newer / f.name)
+
+
+def _copy_model(older, newer) -> None:
+    shutil.rmtree(newer / "model")
+    shutil.copytree(older / "model", newer / "model")
+
+
+@pytest.mark.parametrize(
+    ("copy", "part"),
+    [(_copy_rank_1_shard, "optimizer.rank-00001-of-00002.json"), (_copy_model, "model/model.json")],
+)
+def test_a_part_of_an_older_checkpoint_copied_in_is_damage_not_a_resume(
+    tmp_path, caplog, copy, part
+):
+    """Each part is sealed on its own, so an older group's optimizer shard or model/ copied into
+    the newest checkpoint (a partial restore) loaded beside its meta.json: iteration 8 resumed
+    with the weights or Adam moments of iteration 4, silently."""
+    store, model = CheckpointStore(tmp_path, fingerprint="fp", keep=3), _model()
+    first, second = _state(model, OPT, 1), _state(model, OPT, 2)
+    older, newer = store.save(first, model, OPT), store.save(second, model, OPT)
+    copy(older, newer)
+    with caplog.at_level(logging.WARNING, logger="fraud_app.spark.checkpoint"):
+        loaded = store.load(OPT)[0]
+    _assert_same(loaded, first)  # the intact checkpoint before it, not a mix
+    assert [r.getMessage() for r in caplog.records] == [
+        f"checkpoint {newer.name} (named by {tmp_path / 'LATEST.json'}) is damaged: checkpoint "
+        f"{newer}: {part} is not the file this checkpoint was written with (its sha256 differs "
+        "from the one meta.json records): a file of another checkpoint (an older group, another "
+        f"run) was copied in, or it was edited; resuming from the newest intact checkpoint {older}"
+    ]
+
+
+def test_a_checkpoint_from_before_parts_were_recorded_loads(tmp_path):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    state = _state(model, OPT, 2)
+    _edit_meta(store.save(state, model, OPT), lambda m: m.pop("parts"))
+    _assert_same(store.load(OPT)[0], state)
+
+
+@pytest.mark.parametrize("parts", [[], {"model/model.json": "0" * 64}])
+def test_malformed_parts_are_named(tmp_path, parts):
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    target = store.save(_state(model, OPT, 2), model, OPT)
+    _edit_meta(target, lambda m: m.update(parts=parts))
+    with pytest.raises(TrainingError, match="'parts' must record the sha256 of"):
         store.load(OPT)
