@@ -9,44 +9,44 @@ incremental feature builds, the small-driver evaluation, the workflow): a worker
 takes one of them near the end leaves the other idle until it is done.
 
 Seconds: each file's tests summed, setup and teardown included, the 30 longest files of
-the whole fast suite (the junit XML of session 46's full run on 2 workers, load 4-17 on a
-2 vCPU EPYC without AVX-512: 3348 tests, 5915 s in all, 3022 s wall). A file renamed or
+the whole fast suite (the junit XML of session 47's full run on 2 workers, load 3-10 on a
+2 vCPU EPYC without AVX-512: 3565 tests, 4379 s in all, 2222 s wall). A file renamed or
 removed here fails tests/test_heavy_files.py.
 """
 
 from __future__ import annotations
 
 HEAVY_FIRST: tuple[tuple[str, float], ...] = (
-    ("tests/fraud_app/features/test_incremental_labels.py", 612.6),
-    ("tests/fraud_app/features/test_incremental_build.py", 538.3),
-    ("tests/fraud_app/etl/test_amount_units.py", 201.1),
-    ("tests/fraud_app/features/test_incremental_rebuilds.py", 179.8),
-    ("tests/pipelines/test_workflow.py", 176.0),
-    ("tests/fraud_app/features/test_point_in_time.py", 172.4),
-    ("tests/fraud_app/etl/test_etl_runs.py", 137.5),
-    ("tests/fraud_app/scoring/test_table_source.py", 111.2),
-    ("tests/fraud_app/etl/test_append_incremental.py", 109.3),
-    ("tests/fraud_app/features/test_feature_step_jobs.py", 102.5),
-    ("tests/fraud_app/etl/test_daily_files.py", 98.0),
-    ("tests/fraud_app/etl/test_labels_corrections.py", 90.0),
-    ("tests/fraud_app/etl/test_damaged_ledger.py", 84.2),
-    ("tests/fraud_app/tracking/test_gate_race.py", 79.4),
-    ("tests/fraud_app/etl/test_labels_feed.py", 78.6),
-    ("tests/pipelines/test_cli_sigterm.py", 76.1),
-    ("tests/fraud_app/ml/test_estimators.py", 75.4),
-    ("tests/fraud_app/etl/test_unlabelled.py", 72.3),
-    ("tests/fraud_app/spark/test_distributed.py", 63.5),
-    ("tests/fraud_app/etl/test_foreign_files.py", 63.2),
-    ("tests/fraud_app/etl/test_hostile_inputs.py", 62.5),
-    ("tests/fraud_app/etl/test_killed_commit_retry_input.py", 52.1),
-    ("tests/fraud_app/scoring/test_history.py", 52.1),
-    ("tests/fraud_app/etl/test_delivery_drift.py", 51.1),
-    ("tests/fraud_app/etl/test_table_files_record.py", 45.9),
-    ("tests/fraud_app/etl/test_user_exports.py", 44.8),
-    ("tests/fraud_app/features/test_label_digests_carried.py", 44.1),
-    ("tests/fraud_app/etl/test_time_zone_exports.py", 43.6),
-    ("tests/fraud_app/etl/test_replace_keeps_feed_quarantine.py", 41.4),
-    ("tests/fraud_app/evaluation/test_spark_figures.py", 38.6),
+    ("tests/fraud_app/features/test_incremental_labels.py", 303.6),
+    ("tests/fraud_app/features/test_incremental_build.py", 259.8),
+    ("tests/pipelines/test_workflow.py", 129.4),
+    ("tests/fraud_app/features/test_incremental_rebuilds.py", 129.0),
+    ("tests/fraud_app/etl/test_amount_units.py", 112.5),
+    ("tests/fraud_app/features/test_point_in_time.py", 98.7),
+    ("tests/fraud_app/etl/test_etl_runs.py", 96.5),
+    ("tests/fraud_app/scoring/test_table_source.py", 91.5),
+    ("tests/fraud_app/etl/test_append_incremental.py", 81.2),
+    ("tests/fraud_app/features/test_feature_step_jobs.py", 65.8),
+    ("tests/fraud_app/etl/test_labels_corrections.py", 65.3),
+    ("tests/fraud_app/etl/test_unlabelled.py", 65.0),
+    ("tests/fraud_app/etl/test_daily_files.py", 58.7),
+    ("tests/fraud_app/tracking/test_gate_race.py", 57.0),
+    ("tests/fraud_app/ml/test_estimators.py", 56.6),
+    ("tests/fraud_app/etl/test_labels_feed.py", 55.2),
+    ("tests/fraud_app/spark/test_distributed.py", 53.3),
+    ("tests/fraud_app/etl/test_foreign_files.py", 45.2),
+    ("tests/pipelines/test_cli_sigterm.py", 45.1),
+    ("tests/fraud_app/etl/test_hostile_inputs.py", 44.8),
+    ("tests/fraud_app/features/test_label_digests_carried.py", 43.0),
+    ("tests/fraud_app/etl/test_damaged_ledger.py", 42.5),
+    ("tests/fraud_app/etl/test_time_zone_exports.py", 41.6),
+    ("tests/fraud_app/etl/test_killed_commit_retry_input.py", 38.2),
+    ("tests/fraud_app/etl/test_delivery_drift.py", 37.5),
+    ("tests/fraud_app/etl/test_replace_keeps_feed_quarantine.py", 37.3),
+    ("tests/fraud_app/evaluation/test_spark_figures.py", 34.9),
+    ("tests/fraud_app/etl/test_table_files_record.py", 31.6),
+    ("tests/fraud_app/spark/test_slots.py", 31.2),
+    ("tests/fraud_app/tracking/test_promote_killed.py", 29.6),
 )
 
 
