@@ -31,7 +31,7 @@ from fraud_app.errors import FeatureSpecError, SchemaError
 from fraud_app.etl.reader import quoted
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
-from fraud_app.features.frames import helper_prefix
+from fraud_app.features.frames import check_internal_names, helper_prefix
 from fraud_app.features.keyed import pair_key_columns
 from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
 from fraud_app.features.novelty import add_novelty_flags
@@ -142,6 +142,7 @@ def compute_features(
             f"compute_features needs a `timestamp` column (canonical schema). Received columns: {df.columns}"
         )
     whole = df if whole_history is None else whole_history
+    check_internal_names([*df.columns, *([] if whole_history is None else whole.columns)])
     check_numeric_inputs(whole, feature_set.features)
     computable, skipped, profile = _split_available(
         whole, feature_set, skip_all_null=skip_all_null, lags=skip_lags_beyond_data, given=profile

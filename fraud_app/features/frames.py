@@ -14,14 +14,38 @@ The same window functions, the same arithmetic on their values: the same values.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from pyspark.sql import Column, Window, WindowSpec
 from pyspark.sql import functions as F
 
+from fraud_app.errors import SchemaError
+
 # Helper columns fraud_app.features.compile adds before the entity stages.
 TS, KNOWN, FRAUD, ROW = "_ts", "_known", "_fraud", "_row"
+# Every other column the compiler adds to the data, by its name's beginning: the `same:`
+# pair keys (keyed.pair_key_column), the novelty flags (novelty.Novelty.flag_column), the
+# fraud-event columns (windows._event_column), the snapshot encodings' joined columns
+# (encodings._Group.prefix). The stages' `_w_<n>` helpers pick a prefix of their own.
+INTERNAL_PREFIXES = ("_key_", "_new__", "_ev_", "_enc<n>_")
+_INTERNAL = re.compile(r"_(ts|known|fraud|row)|_(key_|new__|ev_|enc\d+_).*", re.IGNORECASE)
+
+
+def check_internal_names(columns: Iterable[str]) -> None:
+    """Refuse data columns named like the compiler's internal ones, ignoring case as Spark
+    resolves names: a column `_ts` (or `_TS`) of the data met the timestamp helper
+    (`[AMBIGUOUS_REFERENCE] Reference `_ts` is ambiguous`), and one named like a fraud
+    rate's event column was summed into the rate (session 47, names47). Reads names only."""
+    clashes = sorted({c for c in columns if _INTERNAL.fullmatch(c)})
+    if clashes:
+        raise SchemaError(
+            f"input column(s) {clashes} are named like the feature compiler's internal "
+            f"columns ({', '.join((TS, KNOWN, FRAUD, ROW))} and names beginning "
+            f"{', '.join(INTERNAL_PREFIXES)}; compared ignoring case, as Spark does): "
+            "rename or drop them before computing features"
+        )
 
 
 def helper_prefix(columns: list[str]) -> str:

@@ -72,3 +72,81 @@ def test_columns_of_the_data_named_like_the_helpers_are_kept(spark, monkeypatch)
     assert result.feature_names == fs.names
     assert [c for c in result.df.columns if c.startswith("_")] == ["_w_0", "__w_1"]
     assert dropped and all(c.startswith("___w_") for cols in dropped for c in cols), dropped
+
+
+def _internal_names(fs: FeatureSet) -> list[str]:
+    """The names of the internal columns the compiler adds for `fs`, from the functions
+    that make them (so a new kind of helper name shows up here, not only in the check)."""
+    from fraud_app.features.encodings import _group_of
+    from fraud_app.features.keyed import pair_key_column
+    from fraud_app.features.novelty import Novelty
+    from fraud_app.features.window_kinds import FraudRate
+    from fraud_app.features.windows import FRAUD, KNOWN, ROW, TS, _event_column
+
+    pairs = [f for f in fs.features if getattr(f, "same", None) is not None]
+    rates = [f for f in fs.features if isinstance(f, FraudRate)]
+    novel = [f for f in fs.features if isinstance(f, Novelty)]
+    encoded = [f for f in fs.features if f.kind == "target_encoding"]
+    assert pairs and rates and novel and encoded
+    group = _group_of(encoded[0], fs.label_delay_s)
+    return [
+        TS, KNOWN, FRAUD, ROW,
+        pair_key_column(*pairs[0].key_columns),
+        novel[0].flag_column,
+        _event_column(rates[0]),
+        *[group.prefix(0) + s for s in ("key", "period", "n", "m", "f", "all_f")],
+    ]  # fmt: skip
+
+
+INTERNAL_SPEC = """
+version: 1
+features:
+  - {kind: window_agg, entity: card, aggregations: [count], windows: [1d]}
+  - {kind: fraud_rate, entity: merchant, window: 30d, mature_only: false}
+  - {kind: novelty, entity: card, column: merchant_id, lookback: 30d}
+  - {kind: window_agg, entity: card, same: merchant_id, aggregations: [count], windows: [1d]}
+  - {kind: target_encoding, column: mcc}
+"""
+
+
+def _internal_feature_set() -> FeatureSet:
+    features = tuple(s.feature for s in parse_spec(INTERNAL_SPEC, source="test"))
+    return FeatureSet(features=features, label_delay_s=7 * 86_400)
+
+
+@pytest.mark.parametrize("upper", [False, True])
+def test_input_columns_named_like_the_compilers_internal_columns_are_refused(spark, upper):
+    """names47: compute_features keeps every input column and the Python API takes any
+    DataFrame; an input column `_ts`, `_known`, `_fraud`, `_row`, `_key_<pair>`,
+    `_new__<flag>` or `_enc0_all_f` (any case: Spark resolves names ignoring it) met the
+    compiler's column of that name, `[AMBIGUOUS_REFERENCE]`; one named like a fraud rate's
+    `_ev_<feature>` column was summed into the rate (merchant_known_fraud_rate_30d 0.0 ->
+    2.0 on 14 of 20 rows), `_enc0_key` failed in a task (CAST_INVALID_INPUT). Now ONE
+    check at the entry names them and says what to do; no Spark job (plan only)."""
+    from fraud_app.errors import SchemaError
+
+    fs = _internal_feature_set()
+    data = frame(spark, tricky_rows(n=20, seed=3, days=10))
+    for name in _internal_names(fs):
+        name = name.upper() if upper else name
+        with pytest.raises(SchemaError, match=r"rename or drop") as err:
+            compute_features(data.select("*", F.lit(1).alias(name)), fs, skip_all_null=False)
+        assert repr(name) in str(err.value)
+    # and in the whole history the scorer passes (the encodings read it)
+    with pytest.raises(SchemaError, match=r"'_Ts'"):
+        compute_features(data, fs, whole_history=data.select("*", F.lit(1).alias("_Ts")),
+                         skip_all_null=False)  # fmt: skip
+
+
+def test_the_canonical_and_passthrough_columns_are_not_internal_names():
+    """The workflow's data (the canonical table, fraud_app.schema, its partition column and
+    the feature table's passthrough columns) never meets the check; nor do columns that
+    only begin with an underscore (`_w_0` is test_columns_of_the_data_named_like_...'s)."""
+    from fraud_app.features.compile import HELPER_COLUMNS, PASSTHROUGH_COLUMNS
+    from fraud_app.features.frames import check_internal_names
+    from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
+
+    check_internal_names([c.name for c in CANONICAL_COLUMNS])
+    check_internal_names([*PASSTHROUGH_COLUMNS, PARTITION_COLUMN, "features"])
+    check_internal_names(["_e", "_tsx", "_enc_x", "_enck_1", "_new_x", "_w_0", "x_ts"])
+    assert set(HELPER_COLUMNS) == {"_ts", "_known", "_fraud", "_row"}
