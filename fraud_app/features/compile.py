@@ -19,19 +19,23 @@ Nothing is collected to the driver; the result is a lazy DataFrame.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
-from pyspark.sql import types as T
 
-from fraud_app.errors import FeatureSpecError, SchemaError
+from fraud_app.errors import SchemaError
 from fraud_app.etl.reader import quoted
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.encodings import ENCODING_KINDS, add_encodings
 from fraud_app.features.frames import check_internal_names, helper_prefix
+from fraud_app.features.input_checks import (  # noqa: F401 - HELPER_COLUMNS re-exported
+    HELPER_COLUMNS,
+    PASSTHROUGH_COLUMNS,
+    check_names,
+    check_numeric_inputs,
+)
 from fraud_app.features.keyed import pair_key_columns
 from fraud_app.features.labels import is_fraud, label_known_at_micros, ts_micros
 from fraud_app.features.novelty import add_novelty_flags
@@ -51,19 +55,6 @@ from fraud_app.features.windows import ENTITY_KINDS, FRAUD, KNOWN, ROW, TS, enti
 from fraud_app.schema import PARTITION_COLUMN, REQUIRED_COLUMNS
 
 logger = logging.getLogger(__name__)
-
-# Carried from the input to the feature table when present (never model inputs).
-PASSTHROUGH_COLUMNS: tuple[str, ...] = (
-    "transaction_id",
-    "card_id",
-    "merchant_id",
-    "timestamp",
-    "label",
-    "label_time",
-    "fraud_pattern",
-    PARTITION_COLUMN,
-)
-HELPER_COLUMNS: tuple[str, ...] = (TS, KNOWN, FRAUD, ROW)
 
 
 @dataclass(frozen=True)
@@ -147,7 +138,7 @@ def compute_features(
     computable, skipped, profile = _split_available(
         whole, feature_set, skip_all_null=skip_all_null, lags=skip_lags_beyond_data, given=profile
     )
-    _check_names(computable, vector_column)
+    check_names(computable, vector_column)
     windowed = [f for f in computable if isinstance(f, ENTITY_KINDS)]
     # the `same:` pairs' helper key columns join the helper columns (one select fewer)
     prepared = _prepared(df, feature_set.label_delay_s, pair_key_columns(windowed))
@@ -249,62 +240,6 @@ def _lag_s(feature: FeatureDef, label_delay_s: int) -> int:
         return 0
     lag_s = getattr(feature, "lag_s", None)
     return lag_s(label_delay_s) if lag_s is not None else 0
-
-
-_FOR_TEXT = (
-    "for a text column use count_distinct (window_agg), one_hot, frequency_encoding or "
-    "target_encoding"
-)
-
-
-def check_numeric_inputs(df: DataFrame, features: Sequence[FeatureDef]) -> None:
-    """Refuse a feature that computes with the numbers of a column holding text: Spark cast
-    it to double, so `mean` of `mcc` averaged the codes, `column: channel` wrote the fill in
-    every row (each value cast to null), `sum` of `merchant_id` failed in a task. A column
-    absent from `df` is left to the skipping rule. Reads the schema only (no Spark job)."""
-    check_numeric_types(features, {f.name: f.dataType for f in df.schema.fields})
-
-
-_NUMERIC_DDL = ("tinyint", "smallint", "int", "bigint", "float", "double", "decimal")
-
-
-def check_numeric_types(features: Sequence[FeatureDef], types: Mapping[str, Any]) -> None:
-    """`check_numeric_inputs` against column types given as Spark types or DDL names (the
-    canonical schema, fraud_app.schema: checked before Spark starts)."""
-    for feature in features:
-        for column in feature.numeric_inputs:
-            kind = types.get(column)
-            if kind is None:
-                continue
-            name = kind if isinstance(kind, str) else kind.simpleString()
-            if isinstance(kind, T.NumericType) or name.split("(")[0] in _NUMERIC_DDL:
-                continue
-            what = feature.kind
-            if feature.kind == "window_agg":
-                what = f"{what}, aggregation {getattr(feature, 'aggregation', None)}"
-            raise FeatureSpecError(
-                f"feature {feature.name!r} ({what}) computes with the numbers of column "
-                f"{column!r}, which holds {name} values; expected a numeric column "
-                f"(int, double, decimal) such as amount: {_FOR_TEXT}"
-            )
-
-
-def _check_names(features: list[FeatureDef], vector_column: str | None) -> None:
-    # compared ignoring case, as Spark reads column names: a vector column `Card_Count_1d`
-    # beside the feature card_count_1d stopped the write on COLUMN_ALREADY_EXISTS
-    if vector_column and vector_column.lower() in {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS}:
-        raise FeatureSpecError(
-            f"vector column {vector_column!r} is a column of the feature table "
-            f"{sorted({*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS})}: name it otherwise, e.g. 'features'"
-        )
-    reserved = {*PASSTHROUGH_COLUMNS, *HELPER_COLUMNS, *([vector_column] if vector_column else [])}
-    lower = {r.lower() for r in reserved}
-    clashes = sorted({f.name for f in features if f.name.lower() in lower})
-    if clashes:
-        raise FeatureSpecError(
-            f"feature name(s) {clashes} clash with columns of the feature table "
-            f"{sorted(reserved)}: rename the feature or set another vector column"
-        )
 
 
 def _entity_stages(

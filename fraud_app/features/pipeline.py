@@ -26,11 +26,12 @@ from fraud_app.etl.fs import (
 from fraud_app.etl.lock import RootLock
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.table_read import read_table
-from fraud_app.features.compile import check_numeric_types, compute_features, skip_ask
+from fraud_app.features.compile import compute_features, skip_ask
 from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
 from fraud_app.features.id_spellings import find_spellings, shown_spellings, warn_spellings
 from fraud_app.features.incremental import KEY, input_digests, partition_states, plan, record
+from fraud_app.features.input_checks import check_numeric_types
 from fraud_app.features.label_changes import carried_digests, narrow, patched_rows
 from fraud_app.features.lookback import lookback_seconds
 from fraud_app.features.profile import check_log1p_bounds
