@@ -67,10 +67,18 @@ class SkippedFeature:
     labels_unknown: bool = False
     # a window that ends `lag` before t, with lag >= the data's span: no row is in it
     lag_beyond_data: str = ""  # the reason in words (fraud_app.features.profile.lag_reason)
+    # the data's columns spelled like a missing one but for case (`column: Amount` on a
+    # table of `amount`): the spec names columns as written, so it is skipped, said so
+    near: tuple[str, ...] = ()
 
     @property
     def reason(self) -> str:
         parts = [f"absent: {', '.join(self.missing)}"] if self.missing else []
+        if self.near:
+            parts[-1] += (
+                f" (the data has {', '.join(map(repr, self.near))}: a spec names a column "
+                "exactly as the data spells it)"
+            )
         parts += [f"all null: {', '.join(self.all_null)}"] if self.all_null else []
         if self.labels_unknown:
             parts.append(
@@ -182,6 +190,7 @@ def _split_available(
     given: DataProfile | None = None,
 ) -> tuple[list[FeatureDef], list[SkippedFeature], DataProfile]:  # fmt: skip
     present = set(df.columns)
+    by_case = {c.lower(): c for c in df.columns}
     delay = feature_set.label_delay_s
     lag_of = {f.name: _lag_s(f, delay) if lags else 0 for f in feature_set.features}
     profile = DataProfile()
@@ -193,6 +202,7 @@ def _split_available(
     computable, skipped = [], []
     for feature in feature_set.features:
         missing = tuple(c for c in feature.inputs if c not in present)
+        near = tuple(by_case[c.lower()] for c in missing if c.lower() in by_case)
         empty = tuple(c for c in feature.inputs if c in nulls)
         unknown = (
             skip_all_null
@@ -207,7 +217,7 @@ def _split_available(
             else ""
         )
         if missing or empty or unknown or beyond:
-            skipped.append(SkippedFeature(feature.name, missing, empty, unknown, beyond))
+            skipped.append(SkippedFeature(feature.name, missing, empty, unknown, beyond, near))
         else:
             computable.append(feature)
     _warn_skipped(skipped)
