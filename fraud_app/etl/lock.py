@@ -37,8 +37,10 @@ Creation is atomic on a local disk (the file written whole, then hard-linked int
 which fails if a lock is there: no run ever sees an empty or cut lock). A stale lock is
 removed only while it still holds the record judged, under a flock of its folder that
 every remover takes (`remove_unchanged`): two runs that met one stale lock removed it one
-after the other, the second removing the first's live lock (review41a). Re-entrant within a process,
-so a workflow that runs several steps can hold it around all of them.
+after the other, the second removing the first's live lock (review41a). Re-entrant within
+the thread that holds it, so a workflow that runs several steps can hold it around all of
+them; another thread of the same process is refused as another process is (session 48: the
+depth was counted per process, so two threads' runs on one root both went ahead).
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ import logging
 import os
 import socket
 import sys
+import threading
 from pathlib import Path
 
 from fraud_app import jsonout
@@ -66,7 +69,13 @@ logger = logging.getLogger(__name__)
 
 LOCK_NAME = ".fraud-app.lock"
 PLATFORM = sys.platform  # liveness: "linux" has /proc and PID namespaces
-_HELD: dict[str, int] = {}  # lock path -> nesting depth, this process
+# lock path -> [owning thread, nesting depth] in this process. Re-entrant within the thread
+# that took it (a workflow holds the root lock around its steps, which take it again); a
+# second thread of the process is refused as a second process is: the depth counted per
+# process let a notebook's thread pool (or any two threads) run `etl` and `features` on
+# one paths.root at once, each writing the other's staging and tables.
+_HELD: dict[str, list] = {}
+_HELD_GUARD = threading.Lock()
 
 
 def process_start(pid: int) -> str | None:
@@ -271,8 +280,7 @@ class RootLock:
 
     def __enter__(self) -> RootLock:
         key = str(self.path.resolve())
-        if _HELD.get(key):
-            _HELD[key] += 1
+        if self._reenter(key):
             return self
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -293,7 +301,8 @@ class RootLock:
                     self.path.unlink(missing_ok=True)
                 raise
             if created:
-                _HELD[key] = 1
+                with _HELD_GUARD:
+                    _HELD[key] = [threading.current_thread(), 1]
                 return self
             self._refuse_or_clear()
         raise ConcurrentRunError(
@@ -302,10 +311,33 @@ class RootLock:
 
     def __exit__(self, *exc_info: object) -> None:
         key = str(self.path.resolve())
-        _HELD[key] -= 1
-        if _HELD[key] == 0:
-            del _HELD[key]
+        with _HELD_GUARD:
+            held = _HELD[key]
+            held[1] -= 1
+            last = held[1] == 0
+            if last:
+                del _HELD[key]
+        if last:
             self.path.unlink(missing_ok=True)
+
+    def _reenter(self, key: str) -> bool:
+        """True when this thread holds the lock already (one more level); refuses when
+        another thread of this process holds it; False when no thread here holds it."""
+        me = threading.current_thread()
+        with _HELD_GUARD:
+            held = _HELD.get(key)
+            if held is None:
+                return False
+            if held[0] is me:
+                held[1] += 1
+                return True
+            owner = held[0].name
+        raise ConcurrentRunError(
+            f"another thread of this process (thread {owner!r}; this is {me.name!r}) "
+            f"holds the run lock {self.path} ({self.command} was refused): two runs on "
+            f"{self.path.parent} at once write each other's staging and tables. Run them "
+            "one after the other, or give each its own root."
+        )
 
     def _create(self) -> bool:
         """Take the lock: its file written whole beside it, then linked into place (fails

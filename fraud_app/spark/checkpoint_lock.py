@@ -1,12 +1,13 @@
 """One fit per checkpoint directory, among processes and among the threads of one process.
 
 The lock file (fraud_app.etl.lock.RootLock, `.training.lock` in the checkpoint directory)
-keeps a second PROCESS out; RootLock is re-entrant within a process (a workflow holds the
-root lock around its steps), so a second fit in another THREAD of the same process (a
-notebook's thread pool, a parameter sweep run concurrently with one checkpoint_dir) took it
-too, and the two fits pruned and saved over each other's groups and LATEST.json. This
-module refuses that second fit, naming the thread that trains there. Does not own the lock
-file's format or its liveness rules (fraud_app.etl.lock).
+keeps a second PROCESS out, and (since session 48) a second THREAD too; before that RootLock
+was re-entrant within a whole process, so a second fit in another thread (a notebook's
+thread pool, a parameter sweep run concurrently with one checkpoint_dir) took it too, and
+the two fits pruned and saved over each other's groups and LATEST.json. This module
+refuses that second fit before the lock file is touched, with a message that names the
+checkpoint directory and both fits' threads. Does not own the lock file's format or its
+liveness rules (fraud_app.etl.lock).
 """
 
 from __future__ import annotations
