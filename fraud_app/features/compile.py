@@ -33,6 +33,7 @@ from fraud_app.features.frames import check_internal_names, helper_prefix
 from fraud_app.features.input_checks import (  # noqa: F401 - HELPER_COLUMNS re-exported
     HELPER_COLUMNS,
     PASSTHROUGH_COLUMNS,
+    check_data_columns,
     check_names,
     check_numeric_inputs,
 )
@@ -148,6 +149,9 @@ def compute_features(
     )
     check_names(computable, vector_column)
     windowed = [f for f in computable if isinstance(f, ENTITY_KINDS)]
+    check_data_columns(
+        df.columns, [*windowed, *(f for f in computable if isinstance(f, ENCODING_KINDS))]
+    )
     # the `same:` pairs' helper key columns join the helper columns (one select fewer)
     prepared = _prepared(df, feature_set.label_delay_s, pair_key_columns(windowed))
     row_id = "transaction_id" if "transaction_id" in df.columns else None

@@ -85,3 +85,23 @@ def check_names(features: list[FeatureDef], vector_column: str | None) -> None:
             f"feature name(s) {clashes} clash with columns of the feature table "
             f"{sorted(reserved)}: rename the feature or set another vector column"
         )
+
+
+def check_data_columns(columns: Sequence[str], added: Sequence[FeatureDef]) -> None:
+    """Refuse data columns named like a feature the compiler adds to the rows as a column
+    of its own (the window features and the encodings), compared ignoring case as Spark
+    does: the data's column and the feature's met in one plan (`[AMBIGUOUS_REFERENCE]
+    Reference `card_count_24h` is ambiguous`, after a JVM stack trace logged at ERROR), and
+    a feature reading that column could not say which it meant. Reads names only."""
+    names = {f.name.lower(): f.name for f in added}
+    clashes = sorted(c for c in columns if c.lower() in names)
+    if clashes:
+        which = ", ".join(
+            f"{c!r} (feature {names[c.lower()]!r})" if c != names[c.lower()] else repr(c)
+            for c in clashes
+        )
+        raise FeatureSpecError(
+            f"input column(s) {which} have the name of a feature the specs compute; the "
+            "rows would hold the data's column and the feature's under one name. Rename or "
+            "drop the data's column before computing features (or leave that feature out)"
+        )
