@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcore.errors import ConfigError, DivergedError, ShapeError
+from dlcore.layers.batchnorm import BatchNorm1d
 from dlcore.losses import sigmoid
 from dlcore.metrics import average_precision, roc_auc
 from dlcore.model import Model
@@ -99,6 +100,13 @@ class Trainer:
         of logs per epoch, and `.metric(name)`. A loss or weights that become NaN or
         infinite stop it with DivergedError naming the epoch and step."""
         X, y, w = self._check_data(X, y, sample_weight)
+        if w is not None and not w.any():
+            # every step's gradient was 0: the initial weights came back as a trained model
+            raise ConfigError(
+                f"sample_weight is 0 for every one of the {len(w)} rows: no row counts, so "
+                "nothing can be learned. Pass weights with at least one row > 0"
+            )
+        self._check_last_batch(len(X))
         history = History()
         callbacks = [history, *self.callbacks]
         self.stop_training = False
@@ -119,6 +127,24 @@ class Trainer:
         for cb in callbacks:
             cb.on_train_end(self)
         return history
+
+    def _check_last_batch(self, n: int) -> None:
+        """A last batch of 1 row stopped a model with BatchNorm1d with "needs at least 2
+        rows per batch" after the epoch's other steps, saying nothing of the batch size."""
+        cfg = self.config
+        if n < 2 or n % cfg.batch_size != 1 or (cfg.drop_last and n >= cfg.batch_size):
+            return
+        layers, batchnorm = [self.model.layer], None
+        while layers and batchnorm is None:
+            layer = layers.pop()
+            batchnorm = layer if isinstance(layer, BatchNorm1d) else None
+            layers += layer.children()
+        if batchnorm is not None:
+            raise ConfigError(
+                f"{n} rows in batches of {cfg.batch_size} leave a last batch of 1 row each "
+                f"epoch, which BatchNorm1d {batchnorm.name!r} cannot train on (a variance "
+                "needs 2 rows): set TrainerConfig(drop_last=True) or another batch_size"
+            )
 
     def _diverged(self, epoch: int, step: int, loss: float) -> None:
         weights = self.model.params.data
