@@ -149,10 +149,20 @@ class Trainer:
     def _diverged(self, epoch: int, step: int, loss: float) -> None:
         weights = self.model.params.data
         bad = int(weights.size - np.count_nonzero(np.isfinite(weights)))
+        advice = (
+            "Lower the learning rate, clip the gradients (clip_norm) or check the scale of "
+            "the features"
+        )
+        if weights.dtype.itemsize < 4:  # float16 overflows past 65504: no learning rate fixes it
+            top = np.finfo(weights.dtype).max
+            advice = (
+                f"The model computes in {weights.dtype} (nothing above {top:g}): build it "
+                "with dtype=np.float32, or scale the features down; else lower the learning "
+                "rate or clip the gradients (clip_norm)"
+            )
         raise DivergedError(
             f"training diverged at epoch {epoch}, step {step}: loss {loss}, {bad} of "
-            f"{weights.size} weights NaN or infinite after the step. Lower the learning rate, "
-            "clip the gradients (clip_norm) or check the scale of the features"
+            f"{weights.size} weights NaN or infinite after the step. {advice}"
         )
 
     def _run_epoch(
@@ -191,7 +201,7 @@ class Trainer:
         return sigmoid(self.model.predict(X).reshape(-1).astype(np.float64))
 
     def _check_data(self, X, y, w):
-        X = np.ascontiguousarray(X, dtype=self.model.dtype)
+        given, X = X, np.ascontiguousarray(X, dtype=self.model.dtype)
         y = np.ascontiguousarray(y, dtype=self.model.dtype).reshape(-1)
         if X.ndim != 2 or len(X) != len(y):
             raise ShapeError(
@@ -203,6 +213,15 @@ class Trainer:
         if bad:
             # the first step turned every weight NaN and the error blamed the learning rate
             rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+            if np.isfinite(np.asarray(given, dtype=np.float64)).all():
+                # finite as given: the cast to a float16 model's dtype made them infinite
+                # (the error said to impute values the caller never had)
+                raise ShapeError(
+                    f"X holds {bad} value(s) beyond the range of the model's dtype "
+                    f"{X.dtype} (largest {np.finfo(X.dtype).max:g}) in {rows.size} row(s) "
+                    f"(e.g. row {int(rows[0])}): scale the features down or build the model "
+                    "with dtype=np.float32"
+                )
             raise ShapeError(
                 f"X holds {bad} NaN or infinite value(s) in {rows.size} row(s) (e.g. row "
                 f"{int(rows[0])}); impute or drop them before fit or evaluate"

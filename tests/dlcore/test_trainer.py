@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from dlcore.errors import ConfigError, ShapeError
+from dlcore.errors import ConfigError, DivergedError, ShapeError
 from dlcore.layers import Linear, ReLU, Sequential
 from dlcore.losses import BCEWithLogits
 from dlcore.model import Model
-from dlcore.optimizers import Adam
+from dlcore.optimizers import SGD, Adam
 from dlcore.training.callbacks import EarlyStopping
 from dlcore.training.trainer import Trainer, TrainerConfig
 
@@ -187,3 +187,33 @@ def test_a_last_batch_of_one_row_is_named_before_training_a_batchnorm_model():
     plain = Model(Sequential([Linear(4), ReLU(), Linear(1)]), in_features=8)
     config = TrainerConfig(epochs=1, batch_size=3)
     Trainer(plain, BCEWithLogits(), Adam(), config).fit(X, y)  # no BatchNorm: 1 row trains
+
+
+def _half_trainer():
+    model = Model(Sequential([Linear(16), ReLU(), Linear(1)]), in_features=8, dtype=np.float16)
+    config = TrainerConfig(epochs=3, batch_size=16)
+    return Trainer(model, BCEWithLogits(), SGD(learning_rate=0.1), config)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_float16_model_names_its_range_not_the_learning_rate_or_missing_values():
+    """Features finite as given but past float16's 65504 were "NaN or infinite values ...
+    impute or drop them"; a float16 model whose activations overflowed was told to lower
+    the learning rate (session 48)."""
+    X, y = _task(n=64)
+    with pytest.raises(ShapeError) as info:
+        _half_trainer().fit(X * 1e5, y)
+    message = str(info.value)
+    assert "beyond the range of the model's dtype float16 (largest 65504)" in message
+    assert message.endswith("scale the features down or build the model with dtype=np.float32")
+    X[3, 2] = np.nan  # a value missing as given is still named so
+    with pytest.raises(ShapeError, match=r"impute or drop them"):
+        _half_trainer().fit(X, y)
+    X[3, 2] = 0.0
+    with pytest.raises(DivergedError) as info:
+        _half_trainer().fit(X * 1e3, y)
+    assert str(info.value).endswith(
+        "The model computes in float16 (nothing above 65504): build it with "
+        "dtype=np.float32, or scale the features down; else lower the learning rate or "
+        "clip the gradients (clip_norm)"
+    )
