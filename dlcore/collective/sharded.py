@@ -65,7 +65,7 @@ class ShardedStep:
         )
         self.state: OptimizerState = optimizer.init_state(self.stop - self.start)
         self.last_timings: StepTimings | None = None
-        # Whether the last step's (own gradient, summed slice received, weights after it)
+        # Whether the last step's (own gradient, summed slice received, owned weights after it)
         # were finite: where a divergence began. A sum that is not finite though every
         # rank's own gradient was is an overflow on the wire (fp16 compression holds
         # nothing above 65504), which clip_norm, applied to the sum, cannot prevent.
@@ -106,11 +106,13 @@ class ShardedStep:
         if grad_scale != 1.0:
             grad *= np.float32(grad_scale)
         t1 = time.perf_counter()
-        self.optimizer.step(params.data[self.start : self.stop], grad, self.state, self.shard)
+        owned = params.data[self.start : self.stop]
+        self.optimizer.step(owned, grad, self.state, self.shard)
+        # the owned slice only: a slice that went bad is reported by the rank that owns it
+        self.last_finite = (own_finite, sum_finite, bool(np.isfinite(owned).all()))
         t2 = time.perf_counter()
         self.comm.all_gather(params.data)  # weights always travel uncompressed
         t3 = time.perf_counter()
-        self.last_finite = (own_finite, sum_finite, bool(np.isfinite(params.data).all()))
         self.last_timings = StepTimings(t1 - t0, t2 - t1, t3 - t2)
         self.total_sync_s += self.last_timings.sync_s
         self.steps += 1
