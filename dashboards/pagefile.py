@@ -12,6 +12,7 @@ import secrets
 import time
 from pathlib import Path
 
+from dlcore.processes import pid_alive
 from dlcore.serialization.files import naming
 
 logger = logging.getLogger(__name__)
@@ -86,12 +87,6 @@ def sweep(folder: Path) -> list[Path]:
 
 def _alive(pid: str | None) -> bool:
     """Whether process `pid` runs on this host (None: a name of before session 47)."""
-    if pid is None:
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except (ProcessLookupError, OverflowError):  # none, or a number no pid can be
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    # pid 0 (the regex takes any digits) signalled this process's group: "alive" for an
+    # hour (STALE_AFTER_S) instead of a minute; dlcore.processes holds the edge cases
+    return pid is not None and pid_alive(int(pid))

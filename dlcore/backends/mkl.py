@@ -17,6 +17,7 @@ import numpy as np
 
 from dlcore.backends.ops import Ops
 from dlcore.errors import BackendError, ShapeError
+from dlcore.processes import pid_alive
 
 _CBLAS_ROW_MAJOR = 101
 _CBLAS_NO_TRANS = 111
@@ -96,23 +97,13 @@ def remove_stale_openmp_registrations(shm: str = "/dev/shm") -> int:
             continue
         path = os.path.join(shm, name)
         try:
-            if os.stat(path).st_uid != uid or _alive(int(m.group(1))):
+            if os.stat(path).st_uid != uid or pid_alive(int(m.group(1))):
                 continue
             os.unlink(path)
             removed += 1
         except OSError:
             continue
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # another user's process: alive
-        return True
-    return True
 
 
 def mkl_available() -> bool:

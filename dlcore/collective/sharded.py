@@ -65,6 +65,11 @@ class ShardedStep:
         )
         self.state: OptimizerState = optimizer.init_state(self.stop - self.start)
         self.last_timings: StepTimings | None = None
+        # Whether the last step's (own gradient, summed slice received, owned weights after it)
+        # were finite: where a divergence began. A sum that is not finite though every
+        # rank's own gradient was is an overflow on the wire (fp16 compression holds
+        # nothing above 65504), which clip_norm, applied to the sum, cannot prevent.
+        self.last_finite: tuple[bool, bool, bool] = (True, True, True)
         self.total_sync_s = 0.0
         self.steps = 0
         self._check_same_layout()
@@ -95,11 +100,16 @@ class ShardedStep:
         if not (isinstance(grad_scale, int | float) and math.isfinite(grad_scale)):
             raise ConfigError(f"grad_scale must be a finite number. Received: {grad_scale!r}")
         t0 = time.perf_counter()
+        own_finite = bool(np.isfinite(params.grad).all())  # reduce_scatter overwrites it
         grad = self.comm.reduce_scatter(params.grad, compression=self.grad_compression)
+        sum_finite = bool(np.isfinite(grad).all())
         if grad_scale != 1.0:
             grad *= np.float32(grad_scale)
         t1 = time.perf_counter()
-        self.optimizer.step(params.data[self.start : self.stop], grad, self.state, self.shard)
+        owned = params.data[self.start : self.stop]
+        self.optimizer.step(owned, grad, self.state, self.shard)
+        # the owned slice only: a slice that went bad is reported by the rank that owns it
+        self.last_finite = (own_finite, sum_finite, bool(np.isfinite(owned).all()))
         t2 = time.perf_counter()
         self.comm.all_gather(params.data)  # weights always travel uncompressed
         t3 = time.perf_counter()

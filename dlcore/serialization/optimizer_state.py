@@ -32,6 +32,7 @@ from dlcore.serialization.files import (
     write_json_atomic,
     write_npz_atomic,
 )
+from dlcore.serialization.model import MAX_PARAMETERS
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,7 @@ def _check_saved_shard(meta: dict[str, Any], path: Path, want: dict[str, Any]) -
         raise SerializationError(
             f"{path}: 'shard' must be an object with rank/world_size/start/stop"
         )
+    _check_saved_bounds(saved, path)
     keys = ["rank", "world_size", "start"]
     if want["stop"] is not None and saved.get("stop") is not None:
         keys.append("stop")  # an unknown stop on either side matches any
@@ -127,6 +129,32 @@ def _check_saved_shard(meta: dict[str, Any], path: Path, want: dict[str, Any]) -
                 f"{path}: saved for {key}={saved.get(key)!r}, but {key}={want[key]!r} was requested"
             )
     return saved.get("stop") if want["stop"] is None else want["stop"]
+
+
+def _is_count(x: Any) -> bool:
+    return type(x) is int and x >= 0
+
+
+def _check_saved_bounds(saved: dict[str, Any], path: Path) -> None:
+    """The saved shard's numbers, checked before any is used: with stop=None requested
+    the saved stop sizes the slots, so a stop of 2**30 (and records and .npy headers to
+    match, a few bytes of a compressed archive) allocated 4 GiB per slot, a stop "x" was
+    a TypeError naming no file, and True was read as 1."""
+    start, stop = saved.get("start"), saved.get("stop")
+    if not (
+        all(_is_count(saved.get(k)) for k in ("rank", "world_size", "start"))
+        and (stop is None or (_is_count(stop) and stop >= start))
+    ):
+        raise SerializationError(
+            f"{path}: 'shard' must hold integers rank, world_size, start >= 0 and stop >= "
+            f"start (or null). Received {saved!r}"
+        )
+    if stop is not None and stop - start > MAX_PARAMETERS:
+        raise SerializationError(
+            f"{path}: the shard [{start}, {stop}) holds {stop - start} parameters, over the "
+            f"limit of {MAX_PARAMETERS} (dlcore.serialization.model.MAX_PARAMETERS); refusing "
+            "to allocate its slots"
+        )
 
 
 def load_optimizer_state(

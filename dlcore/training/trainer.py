@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dlcore.errors import ConfigError, DivergedError, ShapeError
+from dlcore.layers.batchnorm import BatchNorm1d
 from dlcore.losses import sigmoid
 from dlcore.metrics import average_precision, roc_auc
 from dlcore.model import Model
@@ -99,6 +100,13 @@ class Trainer:
         of logs per epoch, and `.metric(name)`. A loss or weights that become NaN or
         infinite stop it with DivergedError naming the epoch and step."""
         X, y, w = self._check_data(X, y, sample_weight)
+        if w is not None and not w.any():
+            # every step's gradient was 0: the initial weights came back as a trained model
+            raise ConfigError(
+                f"sample_weight is 0 for every one of the {len(w)} rows: no row counts, so "
+                "nothing can be learned. Pass weights with at least one row > 0"
+            )
+        self._check_last_batch(len(X))
         history = History()
         callbacks = [history, *self.callbacks]
         self.stop_training = False
@@ -120,13 +128,41 @@ class Trainer:
             cb.on_train_end(self)
         return history
 
+    def _check_last_batch(self, n: int) -> None:
+        """A last batch of 1 row stopped a model with BatchNorm1d with "needs at least 2
+        rows per batch" after the epoch's other steps, saying nothing of the batch size."""
+        cfg = self.config
+        if n < 2 or n % cfg.batch_size != 1 or (cfg.drop_last and n >= cfg.batch_size):
+            return
+        layers, batchnorm = [self.model.layer], None
+        while layers and batchnorm is None:
+            layer = layers.pop()
+            batchnorm = layer if isinstance(layer, BatchNorm1d) else None
+            layers += layer.children()
+        if batchnorm is not None:
+            raise ConfigError(
+                f"{n} rows in batches of {cfg.batch_size} leave a last batch of 1 row each "
+                f"epoch, which BatchNorm1d {batchnorm.name!r} cannot train on (a variance "
+                "needs 2 rows): set TrainerConfig(drop_last=True) or another batch_size"
+            )
+
     def _diverged(self, epoch: int, step: int, loss: float) -> None:
         weights = self.model.params.data
         bad = int(weights.size - np.count_nonzero(np.isfinite(weights)))
+        advice = (
+            "Lower the learning rate, clip the gradients (clip_norm) or check the scale of "
+            "the features"
+        )
+        if weights.dtype.itemsize < 4:  # float16 overflows past 65504: no learning rate fixes it
+            top = np.finfo(weights.dtype).max
+            advice = (
+                f"The model computes in {weights.dtype} (nothing above {top:g}): build it "
+                "with dtype=np.float32, or scale the features down; else lower the learning "
+                "rate or clip the gradients (clip_norm)"
+            )
         raise DivergedError(
             f"training diverged at epoch {epoch}, step {step}: loss {loss}, {bad} of "
-            f"{weights.size} weights NaN or infinite after the step. Lower the learning rate, "
-            "clip the gradients (clip_norm) or check the scale of the features"
+            f"{weights.size} weights NaN or infinite after the step. {advice}"
         )
 
     def _run_epoch(
@@ -165,7 +201,7 @@ class Trainer:
         return sigmoid(self.model.predict(X).reshape(-1).astype(np.float64))
 
     def _check_data(self, X, y, w):
-        X = np.ascontiguousarray(X, dtype=self.model.dtype)
+        given, X = X, np.ascontiguousarray(X, dtype=self.model.dtype)
         y = np.ascontiguousarray(y, dtype=self.model.dtype).reshape(-1)
         if X.ndim != 2 or len(X) != len(y):
             raise ShapeError(
@@ -177,6 +213,15 @@ class Trainer:
         if bad:
             # the first step turned every weight NaN and the error blamed the learning rate
             rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
+            if np.isfinite(np.asarray(given, dtype=np.float64)).all():
+                # finite as given: the cast to a float16 model's dtype made them infinite
+                # (the error said to impute values the caller never had)
+                raise ShapeError(
+                    f"X holds {bad} value(s) beyond the range of the model's dtype "
+                    f"{X.dtype} (largest {np.finfo(X.dtype).max:g}) in {rows.size} row(s) "
+                    f"(e.g. row {int(rows[0])}): scale the features down or build the model "
+                    "with dtype=np.float32"
+                )
             raise ShapeError(
                 f"X holds {bad} NaN or infinite value(s) in {rows.size} row(s) (e.g. row "
                 f"{int(rows[0])}); impute or drop them before fit or evaluate"

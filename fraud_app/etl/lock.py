@@ -54,6 +54,7 @@ import sys
 import threading
 from pathlib import Path
 
+from dlcore.processes import is_pid, pid_alive
 from fraud_app import jsonout
 from fraud_app.errors import ConcurrentRunError, EnvironmentSetupError
 from fraud_app.etl.lock_remove import REMOVE_WAIT_S as REMOVE_WAIT_S
@@ -227,14 +228,11 @@ def _full_proc() -> bool:
 def _pid_liveness(pid: object, start: str | None) -> tuple[bool, str]:
     """Whether `pid` of this host and PID namespace still runs as the process started at
     `start` (None: the pid alone decides, a system without start times)."""
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+    # is_pid: a pid past pid_t (2**31 and more) raised OverflowError out of os.kill
+    if not is_pid(pid):
         return False, f"its pid {pid!r} is not a process id (a damaged record)"
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+    if not pid_alive(pid):  # another user's process (EPERM) is alive
         return False, f"pid {pid} is gone"
-    except PermissionError:  # exists, owned by another user
-        pass
     now = process_start(pid) if start is not None else None
     if now is not None and now != start:
         return False, f"pid {pid} now belongs to a process started at another time (reused)"

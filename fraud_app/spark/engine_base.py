@@ -7,6 +7,7 @@ import json
 import logging
 import math
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,13 +162,78 @@ class Engine:
         raise NotImplementedError
 
 
+# where a divergence can begin within one iteration, in order (fraud_app.spark.worker)
+_STAGES = ("nonfinite_grad_at", "nonfinite_sum_at", "nonfinite_weights_at")
+_ADVICE = (
+    "Lower the learning rate (training.optimizer.learning_rate), clip the gradients "
+    "(training.optimizer.clip_norm) or check the scale of the features and weights"
+)
+
+
+def divergence_origin(
+    metas: Sequence[Mapping[str, Any]], compression: str | None
+) -> tuple[int | None, str, str]:
+    """(first iteration, which rank(s) and what went first, advice) from the ranks' group
+    reports (`metas[r]`: rank r's; `nonfinite_loss_at` and the `_STAGES`); (None, "", the
+    general advice) where the reports hold none (an older worker, weights bad before)."""
+    keys = []
+    for rank, meta in enumerate(metas):
+        own = [meta.get(k) for k in ("nonfinite_loss_at", "nonfinite_grad_at")]
+        stages = [min((i for i in own if i is not None), default=None)]
+        stages += [meta.get(k) for k in _STAGES[1:]]
+        keys += [(at, stage, rank) for stage, at in enumerate(stages) if at is not None]
+    if not keys:
+        return None, "", _ADVICE
+    at, stage = min(keys)[:2]
+    ranks = [r for i, s, r in keys if (i, s) == (at, stage)]
+    who = f"rank {ranks[0]}" if len(ranks) == 1 else f"ranks {', '.join(map(str, ranks))}"
+    if stage == 0 and len(ranks) == len(metas) > 1:  # most often finite but huge weights
+        why = (
+            "it began on every rank at once: their own losses or gradients were NaN or "
+            f"infinite at iteration {at}, from finite weights"
+        )
+        return at, why, _ADVICE
+    if stage == 0:
+        why = (
+            f"it began on {who}: its own loss or gradient was NaN or infinite at iteration "
+            f"{at}, before the sum over the ranks"
+        )
+        return at, why, _ADVICE + f" (the rows of {who}'s partition at that iteration)"
+    if stage == 2:
+        why = (
+            f"it began in the optimizer step of iteration {at}: the gradients and their sum "
+            "were finite on every rank, the weights after the step were not (an update too "
+            "large for float32)"
+        )
+        return at, why, _ADVICE
+    why = (
+        f"it began in the sum over the ranks at iteration {at}: every rank's own gradient "
+        f"was finite, the sum {who} received was not"
+    )
+    if compression != "fp16":
+        return at, why + " (past float32's range)", _ADVICE
+    advice = (
+        "Set training.distributed.compression to bf16 (float32's range) or null; clip_norm "
+        "cannot help, it clips the sum after it arrived. Or scale the features down "
+        "(gradients grow with them)"
+    )
+    return at, why + " (fp16 on the wire holds nothing above 65504)", advice
+
+
 def check_finite(
-    entry: dict[str, Any], arrays: dict[str, np.ndarray], first_bad: int | None = None
+    entry: dict[str, Any],
+    arrays: dict[str, np.ndarray],
+    first_bad: int | None = None,
+    *,
+    metas: Sequence[Mapping[str, Any]] = (),
+    compression: str | None = None,
 ) -> None:
     """A group whose loss or weights are NaN or infinite stops training before it is
     committed: no evaluation, checkpoint or model of it (a silently NaN model was
     returned, and registered when checkpoints were off). `first_bad`: the first iteration
-    whose loss was not finite, when the workers know it."""
+    whose loss was not finite, when the workers know it; `metas`: the ranks' group
+    reports, so the error names the rank and the stage where it began (divergence_origin:
+    it named no rank, and an fp16 overflow on the wire read as a learning rate too high)."""
     loss = entry["loss"]
     bad = {k: int(v.size - np.count_nonzero(np.isfinite(v))) for k, v in arrays.items()}
     bad = {k: n for k, n in bad.items() if n}
@@ -175,13 +241,15 @@ def check_finite(
         return
     what = [] if math.isfinite(loss) else [f"the loss is {loss}"]
     what += [f"{n} of {arrays[k].size} values of {k!r} are NaN or infinite" for k, n in bad.items()]
+    began, origin, advice = divergence_origin(metas, compression)
+    first_bad = began if began is not None else first_bad
     at = f", first at iteration {first_bad}" if first_bad is not None else ""
+    origin = f"; {origin}" if origin else ""
     raise TrainingDivergedError(
         f"training diverged in group {entry['group']} (iterations {entry['start_iteration']}-"
-        f"{entry['end_iteration']}{at}): {'; '.join(what)}. Nothing of this group is kept "
-        f"(the last committed state, iteration {entry['start_iteration']}, is finite). Lower "
-        "the learning rate (training.optimizer.learning_rate), clip the gradients "
-        "(training.optimizer.clip_norm) or check the scale of the features and weights"
+        f"{entry['end_iteration']}{at}): {'; '.join(what)}{origin}. Nothing of this group is "
+        f"kept (the last committed state, iteration {entry['start_iteration']}, is finite). "
+        f"{advice}"
     )
 
 

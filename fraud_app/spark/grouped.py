@@ -367,7 +367,10 @@ class GroupedEngine(Engine):
         params, layer_state = rank0_weights(reports)
         bad_at = [r.meta.get("nonfinite_loss_at") for r in reports]
         first_bad = min((i for i in bad_at if i is not None), default=None)
-        check_finite(entry, {"params": params, **layer_state}, first_bad)
+        check_finite(
+            entry, {"params": params, **layer_state}, first_bad,
+            metas=[r.meta for r in reports], compression=self.config.compression,
+        )  # fmt: skip
         self.maybe_evaluate(entry, params, layer_state)
         log_progress(entry, self.total)
         stopper = self.stopper.checkpoint_state() if self.stopper is not None else None

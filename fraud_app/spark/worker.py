@@ -267,6 +267,9 @@ def _run_group(
     With `encoded`, the cursor's rows are already encoded and only the layers after the
     encoding run (the same bits as the whole model on the raw rows)."""
     loss_sum, compute_s, optimizer_s, nonfinite_at = 0.0, 0.0, 0.0, None
+    # where a divergence began (engine_base.check_finite): the first iteration whose own
+    # gradient, received sum over ranks or weights after the step were not finite
+    grad_at = sum_at = weights_at = None
     sync_before = step.total_sync_s
     # Masks are a function of (seed, rank, iteration) alone, so the result does not depend
     # on how iterations fall into groups and stages (auto sizes follow measured timings).
@@ -292,9 +295,19 @@ def _run_group(
         loss_sum += value
         if nonfinite_at is None and not math.isfinite(value):
             nonfinite_at = first + i
+        own_finite, sum_finite, weights_finite = step.last_finite
+        if grad_at is None and not own_finite:
+            grad_at = first + i
+        if sum_at is None and not sum_finite:
+            sum_at = first + i
+        if weights_at is None and not weights_finite:
+            weights_at = first + i
     return {
         "loss_sum": float(loss_sum),
         "nonfinite_loss_at": nonfinite_at,
+        "nonfinite_grad_at": grad_at,
+        "nonfinite_sum_at": sum_at,
+        "nonfinite_weights_at": weights_at,
         "loop_s": time.perf_counter() - t_loop,
         "compute_s": compute_s + optimizer_s,
         "sync_s": step.total_sync_s - sync_before,

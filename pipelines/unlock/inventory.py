@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from dlcore.processes import is_pid, pid_alive
 from fraud_app.config import AppConfig
 from fraud_app.etl.lock import LOCK_NAME, liveness
 from fraud_app.etl.readers import READERS_DIR
@@ -257,12 +258,6 @@ def holder_pid_here(holder: dict) -> bool | None:
     """Whether the record's pid names a process in this PID namespace now (a hint for the
     operator of a record `liveness` cannot judge: it may be another process's pid)."""
     pid = holder.get("pid")
-    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+    if not is_pid(pid):  # 0, negative, past pid_t (OverflowError out of os.kill): no pid
         return None
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_alive(pid)

@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from dlcore.errors import ConfigError, ShapeError
+from dlcore.errors import ConfigError, DivergedError, ShapeError
 from dlcore.layers import Linear, ReLU, Sequential
 from dlcore.losses import BCEWithLogits
 from dlcore.model import Model
-from dlcore.optimizers import Adam
+from dlcore.optimizers import SGD, Adam
 from dlcore.training.callbacks import EarlyStopping
 from dlcore.training.trainer import Trainer, TrainerConfig
 
@@ -144,3 +144,76 @@ def test_predict_refuses_a_batch_size_below_one(batch_size):
     with pytest.raises(ConfigError, match=r"batch_size must be an integer >= 1\. Received"):
         model.predict(np.zeros((4, 8), np.float32), batch_size=batch_size)
     assert model.predict(np.zeros((4, 8), np.float32), batch_size=3).shape == (4, 1)
+
+
+def _bn_trainer(**config):
+    from dlcore.layers import BatchNorm1d
+
+    model = Model(Sequential([Linear(4), BatchNorm1d(), ReLU(), Linear(1)]), in_features=8)
+    return model, Trainer(model, BCEWithLogits(), Adam(learning_rate=1e-2), TrainerConfig(**config))
+
+
+def test_all_zero_sample_weights_are_refused_not_returned_as_a_trained_model():
+    """Every gradient was 0: fit returned the initial weights with loss 0.0 (session 48)."""
+    X, y = _task(n=64)
+    trainer = _trainer(epochs=1)
+    before = trainer.model.params.data.copy()
+    with pytest.raises(ConfigError) as info:
+        trainer.fit(X, y, sample_weight=np.zeros(len(y)))
+    assert str(info.value) == (
+        "sample_weight is 0 for every one of the 64 rows: no row counts, so nothing can be "
+        "learned. Pass weights with at least one row > 0"
+    )
+    assert np.array_equal(trainer.model.params.data, before)
+    trainer.fit(X, y, sample_weight=np.r_[np.zeros(63), 1.0])  # one row is enough
+
+
+def test_a_last_batch_of_one_row_is_named_before_training_a_batchnorm_model():
+    """10 rows in batches of 3: BatchNorm1d failed at the epoch's last step ("needs at
+    least 2 rows per batch") after three updates, naming neither batch_size nor drop_last."""
+    X, y = _task(n=10)
+    model, trainer = _bn_trainer(epochs=1, batch_size=3)
+    before = model.params.data.copy()
+    with pytest.raises(ConfigError) as info:
+        trainer.fit(X, y)
+    assert str(info.value) == (
+        "10 rows in batches of 3 leave a last batch of 1 row each epoch, which BatchNorm1d "
+        "'model/1_batchnorm1d' cannot train on (a variance needs 2 rows): set "
+        "TrainerConfig(drop_last=True) or another batch_size"
+    )
+    assert np.array_equal(model.params.data, before)  # refused before any step
+    _bn_trainer(epochs=1, batch_size=3, drop_last=True)[1].fit(X, y)
+    _bn_trainer(epochs=1, batch_size=4)[1].fit(X, y)  # a last batch of 2
+    plain = Model(Sequential([Linear(4), ReLU(), Linear(1)]), in_features=8)
+    config = TrainerConfig(epochs=1, batch_size=3)
+    Trainer(plain, BCEWithLogits(), Adam(), config).fit(X, y)  # no BatchNorm: 1 row trains
+
+
+def _half_trainer():
+    model = Model(Sequential([Linear(16), ReLU(), Linear(1)]), in_features=8, dtype=np.float16)
+    config = TrainerConfig(epochs=3, batch_size=16)
+    return Trainer(model, BCEWithLogits(), SGD(learning_rate=0.1), config)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_a_float16_model_names_its_range_not_the_learning_rate_or_missing_values():
+    """Features finite as given but past float16's 65504 were "NaN or infinite values ...
+    impute or drop them"; a float16 model whose activations overflowed was told to lower
+    the learning rate (session 48)."""
+    X, y = _task(n=64)
+    with pytest.raises(ShapeError) as info:
+        _half_trainer().fit(X * 1e5, y)
+    message = str(info.value)
+    assert "beyond the range of the model's dtype float16 (largest 65504)" in message
+    assert message.endswith("scale the features down or build the model with dtype=np.float32")
+    X[3, 2] = np.nan  # a value missing as given is still named so
+    with pytest.raises(ShapeError, match=r"impute or drop them"):
+        _half_trainer().fit(X, y)
+    X[3, 2] = 0.0
+    with pytest.raises(DivergedError) as info:
+        _half_trainer().fit(X * 1e3, y)
+    assert str(info.value).endswith(
+        "The model computes in float16 (nothing above 65504): build it with "
+        "dtype=np.float32, or scale the features down; else lower the learning rate or "
+        "clip the gradients (clip_norm)"
+    )

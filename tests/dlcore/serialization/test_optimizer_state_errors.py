@@ -6,8 +6,10 @@ the gaps the mutation check (`make mutation`) found in optimizer_state.py.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import zipfile
 
 import numpy as np
 import pytest
@@ -206,3 +208,41 @@ def test_stateless_optimizer_without_bounds_round_trips(tmp_path):
     assert json.loads(optimizer_state_paths(tmp_path)[0].read_text())["shard"]["stop"] is None
     back = load_optimizer_state(tmp_path, SGD())
     assert back.step == 4 and back.slots == {}
+
+
+@pytest.mark.parametrize("stop", ["x", -5, True, 2.5])
+def test_a_saved_stop_that_is_no_bound_is_named_with_its_file(tmp_path, stop):
+    """Read when stop=None is asked for: "x" was a TypeError naming no file, -5 asked
+    for slots of shape (-5,), True was read as 1 (session 48)."""
+    opt, json_path, _ = _saved(tmp_path, start=0, stop=10)
+    _edit(json_path, lambda m: m["shard"].update(stop=stop))
+    shard = {"rank": 0, "start": 0, "stop": stop, "world_size": 1}  # as saved: sorted
+    assert _load_error(tmp_path, opt) == (
+        f"{json_path}: 'shard' must hold integers rank, world_size, start >= 0 and stop >= "
+        f"start (or null). Received {shard!r}"
+    )
+
+
+def test_a_saved_shard_past_the_parameter_limit_is_refused_before_allocating(tmp_path):
+    """A stop of 2**30 with records and .npy headers to match (a few bytes: a compressed
+    archive of zeros fills them) allocated 4 GiB per slot before the data ran out."""
+    opt, json_path, npz_path = _saved(tmp_path, start=0, stop=10)
+    big = 2**30
+
+    def edit(meta):
+        meta["shard"]["stop"] = big
+        for rec in meta["slots"]:
+            rec["shape"] = [big]
+
+    _edit(json_path, edit)
+    with zipfile.ZipFile(npz_path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name in ("m", "v"):
+            header = io.BytesIO()
+            np.lib.format.write_array_header_1_0(
+                header, {"descr": "<f4", "fortran_order": False, "shape": (big,)}
+            )
+            zf.writestr(f"{name}.npy", header.getvalue() + bytes(64))
+    assert _load_error(tmp_path, opt) == (
+        f"{json_path}: the shard [0, {big}) holds {big} parameters, over the limit of "
+        f"{2**28} (dlcore.serialization.model.MAX_PARAMETERS); refusing to allocate its slots"
+    )

@@ -19,6 +19,7 @@ from dlcore.params import shard_bounds
 from dlcore.serialization import SEAL, save_model, save_optimizer_state
 from fraud_app.errors import TrainingError
 from fraud_app.spark.checkpoint import FORMAT, CheckpointStore
+from fraud_app.spark.checkpoint_parts import part_names
 from tests.fraud_app.spark.test_checkpoint import _assert_same, _model, _state, damaged
 
 OPT = Adam(learning_rate=0.01)
@@ -204,3 +205,38 @@ def test_malformed_parts_are_named(tmp_path, parts):
     _edit_meta(target, lambda m: m.update(parts=parts))
     with pytest.raises(TrainingError, match="'parts' must record the sha256 of"):
         store.load(OPT)
+
+
+@pytest.mark.parametrize("world", ["two", None, [2]])
+def test_a_world_size_that_is_no_number_is_named_when_parts_are_checked(tmp_path, world):
+    """A gap a hand mutation check of checkpoint_parts.py found (session 48): catching only
+    KeyError there passed every test, so "two" left a bare ValueError naming no file."""
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    target = store.save(_state(model, OPT, 2), model, OPT)
+    _edit_meta(target, lambda m: m.update(world_size=world))
+    with pytest.raises(TrainingError, match=rf"checkpoint {target}/meta.json is malformed: "):
+        store.load(OPT)
+
+
+def test_parts_listing_the_names_without_their_digests_are_named(tmp_path):
+    """The other gap of that check: without `isinstance(parts, dict)` a list of the right
+    names passed the name check and failed as a TypeError naming no file."""
+    store, model = CheckpointStore(tmp_path, fingerprint="fp"), _model()
+    target = store.save(_state(model, OPT, 2), model, OPT)
+    _edit_meta(target, lambda m: m.update(parts=part_names(m["world_size"])))
+    with pytest.raises(TrainingError, match="'parts' must record the sha256 of"):
+        store.load(OPT)
+
+
+def test_a_part_gone_from_the_newest_checkpoint_is_damage_named_by_its_file(tmp_path, caplog):
+    """The third gap of that check: catching another error than OSError around reading a
+    part passed every test (no test removed one)."""
+    store, model = CheckpointStore(tmp_path, fingerprint="fp", keep=3), _model()
+    first, second = _state(model, OPT, 1), _state(model, OPT, 2)
+    older, newer = store.save(first, model, OPT), store.save(second, model, OPT)
+    (newer / "model" / "model.json").unlink()
+    with caplog.at_level(logging.WARNING, logger="fraud_app.spark.checkpoint"):
+        _assert_same(store.load(OPT)[0], first)
+    [message] = [r.getMessage() for r in caplog.records]
+    assert f"checkpoint {newer}: cannot read model/model.json: " in message
+    assert message.endswith(f"resuming from the newest intact checkpoint {older}")
