@@ -88,7 +88,7 @@ def test_recall_at_the_daily_alert_budget():
     df = pd.DataFrame(rows)
     # budget 0.2: 2 alerts a day; day 1 catches both frauds, day 2 misses its only one
     assert daily_alert_recall(df, "s", 0.2) == pytest.approx(2 / 3)
-    assert mean_std([0.5, 0.7]) == pytest.approx({"mean": 0.6, "std": 0.1414213562})
+    assert mean_std([0.5, 0.7]) == pytest.approx({"mean": 0.6, "std": 0.1414213562, "folds": 2})
 
 
 def test_evaluate_backtest_and_dashboards_report_the_same_figures():
