@@ -47,7 +47,9 @@ class UnionPaySubsets(BalancingStrategy):
         n_frauds = counts.get((1, None), 0)
         shares = [counts.get((0, i), 0) for i in range(k)]
         self.require_classes(n_frauds, sum(shares))
-        cap = None if self.normal_ratio is None else math.ceil(self.normal_ratio * n_frauds)
+        # a ratio that caps no share is no cap (1e308 x frauds overflowed math.ceil)
+        uncapped = self.normal_ratio is None or self.normal_ratio * n_frauds >= max(shares)
+        cap = None if uncapped else math.ceil(self.normal_ratio * n_frauds)
         limits = [s if cap is None else min(s, cap) for s in shares]
         self._require_normals_in_every_subset(shares)
         _warn_fraud_majority(n_frauds, sum(shares), limits, k, self.fraud_majority_fix)

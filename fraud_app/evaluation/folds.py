@@ -7,6 +7,7 @@ A fold's CUT-OFF is the start of its test window: the moment its model is traine
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -78,6 +79,8 @@ def check_fold_data(fold: Fold, first: dt.datetime | None, last: dt.datetime | N
             f"the first transaction ({first:%Y-%m-%d}). Use fewer folds, a smaller step_days or "
             "shorter windows (backtest.*)"
         )
+    if last is not None:
+        _warn_test_past_data(fold, last)
     start = fold.train[0]
     if first is not None and start is not None and start < first:
         # it trains anyway, on less history than configured: folds are then not comparable
@@ -91,6 +94,50 @@ def check_fold_data(fold: Fold, first: dt.datetime | None, last: dt.datetime | N
             "comparable with the other folds'", fold.index, f"{start:%Y-%m-%d}",
             f"{first:%Y-%m-%d %H:%M}", held, configured,
         )  # fmt: skip
+
+
+def _warn_test_past_data(fold: Fold, last: dt.datetime) -> None:
+    """A test window that ends after the day of the last transaction (`backtest.end` past
+    the data) scores only the days it holds data for: its figures rest on fewer days than
+    the other folds' (it was accepted without a word as long as it started within the data,
+    and the report gave the configured window)."""
+    data_end = dt.datetime(last.year, last.month, last.day, tzinfo=dt.UTC) + dt.timedelta(days=1)
+    start, end = fold.test
+    if end <= data_end:
+        return
+    held = max(0.0, (data_end - start).total_seconds() / 86_400)
+    configured = (end - start).total_seconds() / 86_400
+    logger.warning(
+        "backtest fold %d: its test window (%s .. %s) runs past the data, whose last "
+        "transaction is at %s: it scores %g of its %g days; its figures are not comparable "
+        "with the other folds'. Set backtest.end (--end) to %s or earlier, or leave it unset "
+        "(the day after the last transaction)", fold.index, f"{start:%Y-%m-%d %H:%M}",
+        f"{end:%Y-%m-%d %H:%M}", f"{last:%Y-%m-%d %H:%M}", round(held, 2), configured,
+        f"{data_end:%Y-%m-%d}",
+    )  # fmt: skip
+
+
+def check_test_overlap(folds: list[Fold]) -> None:
+    """One WARNING when consecutive folds' test windows overlap (step_days < test_days):
+    their rows then count in several folds, so the folds' figures are not independent and
+    their std over folds understates how much a figure varies from window to window."""
+    shared = [(a, b) for a, b in itertools.pairwise(folds) if b.test[0] < a.test[1]]
+    if not shared:
+        return
+    a, b = shared[0]
+
+    def days(delta: dt.timedelta) -> float:
+        return round(delta.total_seconds() / 86_400, 2)
+
+    logger.warning(
+        "backtest: the test windows of consecutive folds overlap by %g day(s) (fold %d's "
+        "%s .. %s and fold %d's %s .. %s; backtest.step_days %g < test_days %g): those rows "
+        "count in more than one fold, so the folds are not independent windows and the std "
+        "over folds understates the spread; set step_days >= test_days for disjoint test "
+        "windows", days(a.test[1] - b.test[0]), a.index, f"{a.test[0]:%Y-%m-%d %H:%M}",
+        f"{a.test[1]:%Y-%m-%d %H:%M}", b.index, f"{b.test[0]:%Y-%m-%d %H:%M}",
+        f"{b.test[1]:%Y-%m-%d %H:%M}", days(b.test[1] - a.test[1]), days(a.test[1] - a.test[0]),
+    )  # fmt: skip
 
 
 def check_fold_dates(fold: Fold, timeline: dict | None) -> None:

@@ -34,7 +34,13 @@ from fraud_app.errors import EmptyInputError, FraudAppError
 from fraud_app.etl.readers import reads
 from fraud_app.evaluation.baseline import baseline_scores, check_available, spark_gbt_scores
 from fraud_app.evaluation.config import BacktestSection
-from fraud_app.evaluation.folds import Fold, check_fold_data, check_fold_dates, plan_folds
+from fraud_app.evaluation.folds import (
+    Fold,
+    check_fold_data,
+    check_fold_dates,
+    check_test_overlap,
+    plan_folds,
+)
 from fraud_app.evaluation.ranking import fold_metrics
 from fraud_app.evaluation.spark_folds import fold_census, fold_figures, fold_rows, with_scores
 from fraud_app.evaluation.spark_window import fits_on_driver
@@ -119,6 +125,7 @@ def _check_folds(folds: list[Fold], first: dt.datetime, last: dt.datetime, timel
     for fold in folds:
         check_fold_data(fold, first, last)
         check_fold_dates(fold, timeline)
+    check_test_overlap(folds)
 
 
 def _run_folds(backtest: _Backtest, folds: list[Fold], tracker, started: float) -> dict[str, Any]:

@@ -51,6 +51,21 @@ def format_table(report: dict[str, Any]) -> str:
         lines.append(f"{'mean':>5} {model:<9} " + "  ".join(cells))
     lines.append(f"leakage checks: {'ok' if report['summary']['leakage_checks_ok'] else 'FAILED'}")
     if undefined:
+        fewer = _fewer_folds(report)
         lines.append("undef: undefined, the test window holds no fraud (or only frauds); the "
-                     "means leave such folds out")  # fmt: skip
+                     "means leave such folds out" + (f" ({fewer})" if fewer else ""))  # fmt: skip
     return "\n".join(lines)
+
+
+def _fewer_folds(report: dict[str, Any]) -> str:
+    """The means that leave folds out, with how many they are over ('ensemble AP: 1 of 4
+    folds'); the summary's `folds` (absent in reports before session 48: nothing said)."""
+    total, out = len(report["folds"]), []
+    for model, s in report["summary"].items():
+        if model == "leakage_checks_ok":
+            continue
+        for m, label in zip(METRICS, ("ROC AUC", "AP", "recall@budget", "CP@k"), strict=True):
+            n = s[m].get("folds")
+            if isinstance(n, int) and n < total:
+                out.append(f"{model} {label}: {n} of {total} folds")
+    return ", ".join(out)

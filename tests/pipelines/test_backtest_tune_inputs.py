@@ -246,3 +246,24 @@ def test_a_file_uri_tune_output_is_its_local_path(tmp_path, monkeypatch):
     with pytest.raises(ReportExistsError, match="already exists"):
         check_run(config, config.tune, "r1")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_the_backtest_summary_says_how_many_folds_each_mean_is_over():
+    # a mean over 1 of 3 folds (the others' test windows without fraud) read as the mean of
+    # all 3 with a std of 0.0: `AP 0.5000+-0.0000`, the report's summary without a count
+    from fraud_app.evaluation.ranking import mean_std
+    from pipelines.backtest.report import METRICS, format_table
+
+    good = {"roc_auc": 0.9, "average_precision": 0.5, "recall_at_budget": 0.4,
+            "card_precision_at_k": 0.03}  # fmt: skip
+    none = dict(good, roc_auc=float("nan"), average_precision=None)
+    folds = [{"fold": i, "models": {"ensemble": good if i == 0 else none}} for i in range(3)]
+    summary = {"ensemble": {m: mean_std([f["models"]["ensemble"][m] for f in folds])
+                            for m in METRICS}, "leakage_checks_ok": True}  # fmt: skip
+    assert summary["ensemble"]["average_precision"] == {"mean": 0.5, "std": 0.0, "folds": 1}
+    assert summary["ensemble"]["recall_at_budget"]["folds"] == 3
+    assert mean_std([None, float("nan")])["folds"] == 0
+    table = format_table({"folds": folds, "summary": summary})
+    assert table.splitlines()[-1].endswith(
+        "the means leave such folds out (ensemble ROC AUC: 1 of 3 folds, ensemble AP: 1 of 3 folds)"
+    )

@@ -59,6 +59,17 @@ def test_unionpay_ratio_caps_each_subset_exactly(data):
     assert result.summary["normals_covered"] == 180
 
 
+def test_a_unionpay_ratio_too_large_to_cap_anything_keeps_every_share(data):
+    # normal_ratio 1e308 (the config takes any finite number > 0): 1e308 x 24 frauds is
+    # inf, and math.ceil(inf) stopped `train` with `OverflowError: cannot convert float
+    # infinity to integer`; a ratio that caps no share is no cap (as 1e300 was)
+    whole = UnionPaySubsets(n_subsets=3, seed=7).balance(data)
+    for ratio in (1e308, 1e300):
+        result = UnionPaySubsets(n_subsets=3, normal_ratio=ratio, seed=7).balance(data)
+        assert _subset_ids(result) == _subset_ids(whole)
+        assert result.summary["normals_covered"] == N_NORMALS
+
+
 def test_unionpay_is_deterministic_for_a_seed(data):
     first = _subset_ids(UnionPaySubsets(n_subsets=3, normal_ratio=2, seed=1).balance(data))
     again = _subset_ids(

@@ -58,3 +58,22 @@ def test_baseline_jobs_run_one_task_per_core_not_per_scan_partition(spark):
     # the cached sample's partitions: at most one per core (the old code: 7 per job)
     assert _max_tasks_of(spark, group) <= cores
     assert all(b.rows == fitted[0].rows > 0 for b in fitted)
+
+
+@pytest.mark.parametrize("fraction", [1e-300, 1e-9])
+def test_a_training_sample_without_normals_is_refused(spark, fraction):
+    # a normal_fraction that keeps no normal: both baselines fitted on frauds only and
+    # scored every row the same (logreg 1.0, GBT 0.89): AUC 0.5, AP the fraud rate,
+    # reported beside the ensemble as the baselines' figures without a word
+    from fraud_app.errors import EmptyInputError
+
+    df = _frame(spark, partitions=2, rows=300)
+    cfg = BaselinesSection(
+        normal_fraction=fraction, logreg={"max_iter": 5}, gbt={"max_iter": 2, "max_depth": 2}
+    )
+    with pytest.raises(EmptyInputError, match=(
+        rf"baselines: their training sample \(\d+ rows: every fraud of the training window "
+        rf"and baselines.normal_fraction {fraction:g} of its normals, seed 0\) holds no normal "
+        r"\(label != 1\) row; a baseline fitted on one class scores every row the same"
+    )):  # fmt: skip
+        train_baselines(df, cfg, features_col="features")

@@ -88,7 +88,7 @@ def test_recall_at_the_daily_alert_budget():
     df = pd.DataFrame(rows)
     # budget 0.2: 2 alerts a day; day 1 catches both frauds, day 2 misses its only one
     assert daily_alert_recall(df, "s", 0.2) == pytest.approx(2 / 3)
-    assert mean_std([0.5, 0.7]) == pytest.approx({"mean": 0.6, "std": 0.1414213562})
+    assert mean_std([0.5, 0.7]) == pytest.approx({"mean": 0.6, "std": 0.1414213562, "folds": 2})
 
 
 def test_evaluate_backtest_and_dashboards_report_the_same_figures():
@@ -119,3 +119,54 @@ def test_evaluate_backtest_and_dashboards_report_the_same_figures():
     assert backtest["card_precision_per_day"] == per_day
     assert dashboard_cards(labels, scores, dates, cards, k) == per_day
     assert backtest["card_precision_at_k"] == evaluate["card_precision_at_k"]["mean"]
+
+
+def test_a_test_window_that_runs_past_the_data_is_a_warning(caplog):
+    """`--end` after the data, the test window starting within it: the fold scored the
+    2.5 days the data held of its 7 without a word, its report giving the 7-day window."""
+    import logging
+
+    cfg = BacktestSection(folds=2, step_days=7, train_days=10, end=dt.date(2024, 3, 10))
+    folds = plan_folds(cfg, label_delay_days=1, data_end=dt.date(2024, 3, 1))
+    first, last = dt.datetime(2024, 1, 1, tzinfo=UTC), dt.datetime(2024, 3, 5, 12, tzinfo=UTC)
+    with caplog.at_level(logging.WARNING, logger="fraud_app.evaluation.folds"):
+        check_fold_data(folds[0], first, last)  # test 02-25 .. 03-03: within the data
+        assert caplog.text == ""
+        check_fold_data(folds[1], first, last)  # test 03-03 .. 03-10
+    assert (
+        "backtest fold 1: its test window (2024-03-03 00:00 .. 2024-03-10 00:00) runs past the "
+        "data, whose last transaction is at 2024-03-05 12:00: it scores 3 of its 7 days; its "
+        "figures are not comparable with the other folds'. Set backtest.end (--end) to "
+        "2024-03-06 or earlier"
+    ) in caplog.text
+    caplog.clear()
+    # the default end (the day after the last transaction): no warning
+    folds = plan_folds(cfg.model_copy(update={"end": None}), label_delay_days=1,
+                       data_end=last.date() + dt.timedelta(days=1))  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="fraud_app.evaluation.folds"):
+        for fold in folds:
+            check_fold_data(fold, first, last)
+    assert caplog.text == ""
+
+
+def test_overlapping_test_windows_are_a_warning(caplog):
+    """step_days < test_days: rows counted in several folds, the std over folds too small."""
+    import logging
+
+    from fraud_app.evaluation.folds import check_test_overlap
+
+    cfg = BacktestSection(folds=3, step_days=2, test_days=7, train_days=10)
+    folds = plan_folds(cfg, label_delay_days=1, data_end=dt.date(2024, 3, 10))
+    with caplog.at_level(logging.WARNING, logger="fraud_app.evaluation.folds"):
+        check_test_overlap(folds)
+    assert caplog.text.count("overlap") == 1
+    assert (
+        "backtest: the test windows of consecutive folds overlap by 5 day(s) (fold 0's "
+        "2024-02-28 00:00 .. 2024-03-06 00:00 and fold 1's 2024-03-01 00:00 .. 2024-03-08 00:00; "
+        "backtest.step_days 2 < test_days 7)"
+    ) in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="fraud_app.evaluation.folds"):
+        check_test_overlap(plan_folds(cfg.model_copy(update={"step_days": 7}),
+                                      label_delay_days=1, data_end=dt.date(2024, 3, 10)))  # fmt: skip
+    assert caplog.text == ""
