@@ -50,9 +50,13 @@ def plan_folds(cfg: BacktestSection, *, label_delay_days: float, data_end: dt.da
     newest_end = dt.datetime(end_day.year, end_day.month, end_day.day, tzinfo=dt.UTC)
     test_gap = label_delay_days if cfg.test_gap_days is None else cfg.test_gap_days
     days = dt.timedelta(days=1)
+    # one step, rounded to the microsecond once: k x (step_days x day) keeps folds exactly
+    # step apart ((k x step_days) x day rounded each fold on its own, and a fractional
+    # step_days = test_days such as 1/7 left test windows overlapping by 1 microsecond)
+    step = cfg.step_days * days
     folds = []
     for k in range(cfg.folds):
-        test_end = newest_end - (cfg.folds - 1 - k) * cfg.step_days * days
+        test_end = newest_end - (cfg.folds - 1 - k) * step
         test_start = test_end - cfg.test_days * days
         val_end = test_start - test_gap * days
         val_start = val_end - cfg.validation_days * days

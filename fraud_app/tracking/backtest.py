@@ -5,7 +5,8 @@
 the configured store (reached within tracking.connect_timeout_s).
 
 Parent run `backtest-<run>`: tags fraud_app.kind=backtest, the backtest settings as params,
-the mean and std of every model's metrics (`<model>_<metric>_mean` / `_std`), the leakage
+the mean, std and fold count of every model's metrics (`<model>_<metric>_mean` / `_std` /
+`_folds`: how many folds define the metric, fraud_app.evaluation.ranking.mean_std), the leakage
 verdict as a tag and the whole report as `backtest.json`. Each fold: a nested run
 `fold-NN` (tag fraud_app.kind=backtest_fold) with its windows as params and each model's
 metrics (`<model>_<metric>`). Started before the first fold trains, so a backtest that
@@ -47,7 +48,8 @@ class BacktestTracker:
             self._mlflow.log_metrics(_finite(_model_metrics(result["models"])))
 
     def summary(self, report: dict[str, Any]) -> None:
-        """On the parent: mean / std per model and metric, the leakage verdict, the report."""
+        """On the parent: mean / std / folds per model and metric, the leakage verdict, the
+        report."""
         flat = {}
         for model, metrics in report["summary"].items():
             if isinstance(metrics, dict):

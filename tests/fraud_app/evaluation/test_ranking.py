@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pandas as pd
 import pytest
@@ -169,4 +170,23 @@ def test_overlapping_test_windows_are_a_warning(caplog):
     with caplog.at_level(logging.WARNING, logger="fraud_app.evaluation.folds"):
         check_test_overlap(plan_folds(cfg.model_copy(update={"step_days": 7}),
                                       label_delay_days=1, data_end=dt.date(2024, 3, 10)))  # fmt: skip
+    assert caplog.text == ""
+
+
+@pytest.mark.parametrize("days", [1 / 7, 0.142857142857, 10 / 7, 1.224126502])
+def test_equal_fractional_step_and_test_days_are_not_an_overlap(caplog, days):
+    """step_days = test_days: consecutive test windows meet, they do not overlap. Each
+    fold's offset (k x step_days) x day was rounded to the microsecond on its own, so
+    with such values fold k+1's test window started 1 microsecond before fold k's ended
+    and the overlap WARNING said `overlap by 0 day(s) ... step_days 0.142857 < test_days
+    0.142857`."""
+    import logging
+
+    from fraud_app.evaluation.folds import check_test_overlap
+
+    cfg = BacktestSection(folds=10, step_days=days, test_days=days, train_days=10)
+    folds = plan_folds(cfg, label_delay_days=1, data_end=dt.date(2024, 3, 10))
+    assert all(b.test[0] == a.test[1] for a, b in itertools.pairwise(folds))
+    with caplog.at_level(logging.WARNING, logger="fraud_app.evaluation.folds"):
+        check_test_overlap(folds)
     assert caplog.text == ""
