@@ -31,6 +31,10 @@ class EmptyInputError(FraudAppError, ValueError):
     """An input path holds no rows."""
 
 
+class OneClassSampleError(EmptyInputError):
+    """A baselines' training sample holds one class only (fraud_app.baselines.spark)."""
+
+
 class ValidationFailedError(FraudAppError):
     """An error-severity data check failed; the message names it and shows failing rows."""
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fraud_app.baselines.config import BaselinesSection
-from fraud_app.errors import EmptyInputError
+from fraud_app.errors import EmptyInputError, OneClassSampleError
 
 logger = logging.getLogger(__name__)
 _VEC, _LABEL = "_baseline_vector", "_baseline_label"
@@ -101,7 +101,7 @@ def _check_sample(data, cfg: BaselinesSection) -> int:
         raise EmptyInputError("baselines: the training window holds no rows")
     if frauds == 0 or frauds == rows:
         held = "no fraud (label = 1) row" if frauds == 0 else "no normal (label != 1) row"
-        raise EmptyInputError(
+        raise OneClassSampleError(
             f"baselines: their training sample ({rows} rows: every fraud of the training "
             f"window and baselines.normal_fraction {cfg.normal_fraction:g} of its normals, "
             f"seed {cfg.seed}) holds {held}; a baseline fitted on one class scores every "

@@ -8,12 +8,16 @@ figures of a window to fraud_app.evaluation.spark_train.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from fraud_app.baselines.spark import Baseline, add_scores, train_baselines
 from fraud_app.config import AppConfig
+from fraud_app.errors import OneClassSampleError
 from fraud_app.evaluation.spark_train import columns_figures
 from fraud_app.scoring.tasks import task_errors
+
+logger = logging.getLogger(__name__)
 
 
 def columns_metrics(scored_df, columns: list[str], label_col: str = "label") -> dict[str, dict]:
@@ -26,8 +30,16 @@ def columns_metrics(scored_df, columns: list[str], label_col: str = "label") -> 
 def fit_baselines(splits, config: AppConfig, tracker, *, features_col: str) -> list[Baseline]:
     """Train the MLlib baselines and score them on the validation window. Their test
     metrics come from the run's scored test window (`finish_baselines`), which carries
-    their scores anyway: the test window is not scored twice."""
-    baselines = train_baselines(splits.train, config.baselines, features_col=features_col)
+    their scores anyway: the test window is not scored twice. A training sample of one
+    class (a `baselines.normal_fraction` that kept no normal) is a WARNING and no
+    baselines: they run after the ensemble's members, which the run keeps."""
+    try:
+        baselines = train_baselines(splits.train, config.baselines, features_col=features_col)
+    except OneClassSampleError as exc:
+        # the ensemble is trained by now (members first): a run that failed here lost it
+        # for a comparison; the run goes on, its report and tracking without baselines
+        logger.warning("%s. This run goes on without baselines.", exc)
+        return []
     if baselines:
         scored = add_scores(splits.validation, baselines, features_col=features_col)
         got = columns_metrics(scored, [b.column for b in baselines])
