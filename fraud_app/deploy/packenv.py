@@ -75,7 +75,9 @@ def pack_environment(
             f"pack-env: {prefix} is not a packable virtualenv ({exc}). For conda environments "
             "use conda-pack (docs/DEPLOY.md)."
         ) from exc
-    env.files = _with_project_code(list(env.files), prefix, venv_pack.File)
+    env.files = _without_own_outputs(
+        _with_project_code(list(env.files), prefix, venv_pack.File), output
+    )
     for pattern in excludes:
         env = env.exclude(pattern)
     _warn_leftovers(output.parent)
@@ -130,6 +132,27 @@ def _with_project_code(files: list, prefix: Path, file_type) -> list:
             if target not in have:
                 kept.append(file_type(str(path.resolve()), target))
     return kept
+
+
+def _without_own_outputs(files: list, output: Path) -> list:
+    """`files` less pack-env's own output and staging folders, when the archive is written
+    inside the environment it packs (`python -m venv .` in the project, then `pack-env
+    env.tar.gz`): each `--force` re-pack put the previous archive into the new one (1.1,
+    2.1, 3.2 MB for a 1 MB environment: every executor unpacked all the old ones), and a
+    killed pack's partial archive went in too (session 48)."""
+
+    def own(source: str) -> bool:
+        if os.path.basename(source) != output.name and STAGING_PREFIX not in source:
+            return False  # the cheap test first: a venv has tens of thousands of files
+        path = Path(source).resolve()
+        if path == output:
+            return True
+        if not path.is_relative_to(output.parent):
+            return False
+        top = path.relative_to(output.parent).parts[:1]
+        return bool(top) and top[0].startswith(STAGING_PREFIX)
+
+    return [f for f in files if not own(f.source)]
 
 
 def _warn_leftovers(directory: Path) -> None:

@@ -60,7 +60,11 @@ class ValidationReport:
         json_path, html_path = out / f"{base}.json", out / f"{base}.html"
         saved = replace(self, json_path=str(json_path), html_path=str(html_path), run=run)
         jsonout.write_atomic(json_path, jsonout.dumps(saved.to_dict(), indent=2, default=str))
-        html_path.write_text(render_html(saved))
+        # UTF-8, as the page declares, whole or not at all: `write_text` used the locale's
+        # encoding (a non-ASCII table or column under an ASCII / Latin-1 locale: a
+        # UnicodeEncodeError after the JSON was written, or a mis-encoded page) and a kill
+        # mid-write left a cut page
+        jsonout.write_atomic(html_path, render_html(saved))
         return saved
 
 

@@ -253,6 +253,8 @@ def _result(check: Check, raw: dict[str, Any] | None, counted_by_success: bool) 
     ]
     observed = utc_time(res.get("observed_value"))
     success = bool(raw.get("success")) and error is None
+    if observed is None and "observed_value" in res and not success and error is None:
+        observed = _no_value(check)
     if counted_by_success and success and "unexpected_count" not in res:
         res = {**res, "unexpected_count": 0, "unexpected_percent": 0.0}
     return CheckResult(
@@ -269,6 +271,20 @@ def _result(check: Check, raw: dict[str, Any] | None, counted_by_success: bool) 
         expected=check.expected,
         setting=check.setting if success or error else _crossed_bound(check, res),
     )
+
+
+def _no_value(check: Check) -> str:
+    """What a failed aggregate check (a column's mean, max, ...) observed when the column
+    holds no value: GX's observed value is None, and the report said only `observed a
+    failure` (a table whose rows were all unlabelled failed `label:rate` so)."""
+    if check.name == "label:rate":
+        return (
+            "no labelled row (label is null in every row, or the table has no rows): no "
+            "fraud rate to check. Labels not known yet (etl.allow_unlabelled) are delivered "
+            "with `fraud-app labels FEED`; labels the ETL read as null: see etl.columns.label "
+            "and etl.label_values"
+        )
+    return f"no value (column '{check.column}' is null in every row, or the table has no rows)"
 
 
 def _crossed_bound(check: Check, res: dict[str, Any]) -> str:

@@ -193,6 +193,14 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
             Check(f"{cfg.key_column}:unique", "ExpectColumnValuesToBeUnique", "error",
                   cfg.key_column, expected=f"every {cfg.key_column} once", setting=f"{f}.key_column")
         )  # fmt: skip
+    elif cfg.key_column not in cfg.columns:
+        # a key column the table lacks (`key_column: txn_id`, the raw name) left the table's
+        # keys unchecked without a word: every suite passed with duplicated rows
+        checks.append(
+            Check(f"{cfg.key_column}:exists", "ExpectColumnToExist", "error", cfg.key_column,
+                  expected=f"the key column exists (each {cfg.key_column} once)",
+                  setting=f"{f}.key_column")
+        )  # fmt: skip
     for name in cfg.columns:
         checks.append(Check(f"{name}:exists", "ExpectColumnToExist", "error", name,
                             expected="the column exists", setting=f"{f}.columns.{name}"))  # fmt: skip

@@ -165,6 +165,10 @@ def _validate(
     report = report.save(cfg.paths.local("reports"), run_name)
     for r in report.warnings:
         logger.warning("validation warning: %s", describe(r))
+    if not cfg.validation.fail_on_error:  # not raised below: each named here, not only counted
+        for r in report.errors:
+            logger.warning("validation error (not failing: validation.fail_on_error is false, "
+                           "or --no-fail): %s", describe(r))  # fmt: skip
     logger.info(
         "%s validation of %s: %d checks, %d errors, %d warnings; report %s",
         suite, table, len(results), len(report.errors), len(report.warnings), report.html_path,

@@ -175,3 +175,27 @@ def test_a_link_to_nothing_in_a_checkout_is_not_packed(tmp_path):
     (root / "x.py").write_text("")
     (root / ".#x.py").symlink_to("alice@host.4711:1700000000")
     assert [p.name for p in _package_files(root)] == ["x.py"]
+
+
+def test_an_archive_written_inside_the_environment_does_not_pack_itself(tmp_path):
+    """`python -m venv .` in the project, then `pack-env env.tar.gz --force` again: each
+    re-pack put the previous archive into the new one (1.1, 2.1, 3.2 MB for a 1 MB
+    environment) and a killed pack's partial archive (`.pack-env-*`) went in too."""
+    pytest.importorskip("venv_pack")
+    import tarfile
+
+    from fraud_app.deploy.packenv import pack_environment
+
+    tiny = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tiny)], check=True)
+    killed = tiny / ".pack-env-killed"  # a SIGKILLed pack's staging folder
+    killed.mkdir()
+    (killed / "tmpabc").write_bytes(os.urandom(200_000))
+    out = pack_environment(tiny / "env.tar.gz", prefix=tiny)
+    first = out.stat().st_size
+    out = pack_environment(tiny / "env.tar.gz", prefix=tiny, force=True)
+    with tarfile.open(out) as tar:
+        names = tar.getnames()
+    assert "env.tar.gz" not in names and not [n for n in names if ".pack-env-" in n]
+    assert "bin/python" in names and any(n.endswith("fraud_app/__init__.py") for n in names)
+    assert out.stat().st_size < 1.1 * first

@@ -442,3 +442,14 @@ def test_unlabelled_rows_pass_and_the_fraud_rate_is_of_the_labelled_rows(spark, 
     rows[30] = (*rows[30][:5], 2, *rows[30][6:])
     with pytest.raises(ValidationFailedError, match=r"label:values .*t030"):
         validate_canonical(spark, spark.createDataFrame(rows, CANONICAL_SCHEMA), _config(tmp_path))
+
+
+def test_a_key_column_the_feature_table_lacks_is_a_failed_check() -> None:
+    # `key_column: txn_id` (the raw name) on a table keyed by transaction_id: the unique
+    # check was left out without a word, and a table of duplicated rows passed
+    cfg = load_config(None, {"validation.features.key_column": "txn_id"})
+    checks = {c.name: c for c in feature_checks({"transaction_id": "string", "x": "double"},
+                                                cfg.validation.features)}  # fmt: skip
+    key = checks["txn_id:exists"]
+    assert (key.expectation, key.severity, key.column) == ("ExpectColumnToExist", "error", "txn_id")
+    assert key.setting == "validation.features.key_column"
