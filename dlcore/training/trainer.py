@@ -214,13 +214,15 @@ class Trainer:
             # the first step turned every weight NaN and the error blamed the learning rate
             rows = np.flatnonzero(~np.isfinite(X).all(axis=1))
             if np.isfinite(np.asarray(given, dtype=np.float64)).all():
-                # finite as given: the cast to a float16 model's dtype made them infinite
-                # (the error said to impute values the caller never had)
+                # finite as given: the cast to the model's dtype made them infinite (the
+                # error said to impute values the caller never had); a float32 model was
+                # told to build itself with float32 (review48c): the next wider dtype
+                wider = "float32" if X.dtype.itemsize < 4 else "float64"
                 raise ShapeError(
                     f"X holds {bad} value(s) beyond the range of the model's dtype "
                     f"{X.dtype} (largest {np.finfo(X.dtype).max:g}) in {rows.size} row(s) "
                     f"(e.g. row {int(rows[0])}): scale the features down or build the model "
-                    "with dtype=np.float32"
+                    f"with dtype=np.{wider}"
                 )
             raise ShapeError(
                 f"X holds {bad} NaN or infinite value(s) in {rows.size} row(s) (e.g. row "

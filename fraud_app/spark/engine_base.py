@@ -193,6 +193,11 @@ def divergence_origin(
             f"infinite at iteration {at}, from finite weights"
         )
         return at, why, _ADVICE
+    if stage == 0 and len(metas) == 1:  # one worker: no rank to single out (review48c)
+        why = (
+            f"it began in the loss or gradient of iteration {at} (one worker), from finite weights"
+        )
+        return at, why, _ADVICE
     if stage == 0:
         why = (
             f"it began on {who}: its own loss or gradient was NaN or infinite at iteration "

@@ -217,3 +217,16 @@ def test_a_float16_model_names_its_range_not_the_learning_rate_or_missing_values
         "dtype=np.float32, or scale the features down; else lower the learning rate or "
         "clip the gradients (clip_norm)"
     )
+
+
+def test_a_float32_model_is_not_told_to_build_itself_with_float32():
+    """A float64 X with a value past float32's range became inf in the cast; the message
+    (session 48) advised "build the model with dtype=np.float32" to a float32 model."""
+    X, y = _task(n=16)
+    X = X.astype(np.float64)
+    X[5, 1] = 1e300
+    with pytest.raises(ShapeError) as info:
+        _trainer(epochs=1).fit(X, y)
+    message = str(info.value)
+    assert "beyond the range of the model's dtype float32 (largest 3.40282e+38)" in message
+    assert message.endswith("scale the features down or build the model with dtype=np.float64")

@@ -106,3 +106,15 @@ def test_the_step_reports_a_sum_that_overflowed_fp16_on_the_wire():
     for first, second in start_threads(3, train, loopback_config(transport="socket")):
         assert first == (True, True, True)
         assert second == (True, False, False)  # own finite, sum not, weights not
+
+
+def test_one_worker_is_not_told_to_look_at_its_partitions_rows():
+    """With num_workers 1 the usual cause, finite but huge weights (every rank at once for
+    two or more), read as "it began on rank 0 ... before the sum over the ranks" plus "the
+    rows of rank 0's partition at that iteration": a data problem (review48c)."""
+    message = _message([_meta(loss=3, grad=3, summed=3, weights=3)])
+    assert "first at iteration 3)" in message
+    assert "it began in the loss or gradient of iteration 3 (one worker), from finite " \
+           "weights. " in message  # fmt: skip
+    assert "partition" not in message and "rank 0" not in message
+    assert message.endswith("check the scale of the features and weights")
