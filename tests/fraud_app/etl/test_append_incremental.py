@@ -79,10 +79,11 @@ def copy_published(work: Path, tmp_path: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture(scope="module")
-def published(spark, tmp_path_factory):
-    """The first delivery published once per conflicting_duplicates policy, for the module;
-    a test works on its own copy (copy_published)."""
-    done: dict[str, Path] = {}
+def published(spark, tmp_path_factory, first_delivery_published):
+    """The first delivery published once per conflicting_duplicates policy, for the module
+    (the default policy's once per test process: conftest.py); a test works on its own
+    copy (copy_published)."""
+    done: dict[str, Path] = {"keep_earliest": first_delivery_published / "work"}
 
     def first(policy: str = "keep_earliest") -> Path:
         if policy not in done:

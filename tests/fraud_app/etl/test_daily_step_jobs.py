@@ -49,8 +49,8 @@ _serial = itertools.count()
 
 
 @pytest.fixture(scope="module")
-def published(spark, tmp_path_factory) -> Path:
-    return publish_transactions(spark, tmp_path_factory.mktemp("published"))
+def published(transactions_published) -> Path:
+    return transactions_published  # published once per test process (conftest.py)
 
 
 def _jobs(spark, monkeypatch, phases: dict[str, tuple], run) -> Counter:

@@ -19,7 +19,7 @@ import pytest
 from fraud_app.errors import DataIntegrityError
 from fraud_app.etl.labels import run_labels
 from fraud_app.etl.pipeline import run_etl
-from tests.fraud_app.etl.test_labels_ledger import FIRST, _config, _raw
+from tests.fraud_app.etl.test_labels_ledger import _config
 
 pytestmark = pytest.mark.spark
 
@@ -30,12 +30,12 @@ def _feed(root: Path, name: str, rows: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def fed(spark, tmp_path_factory) -> Path:
-    """FIRST published, then two label feeds: 2 ledger files (a1, a3 filled), 2 `labels-*`
-    quarantine files (zz9, zz8 unknown)."""
+def fed(spark, first_published, tmp_path_factory) -> Path:
+    """FIRST published (a copy of conftest.py's `first_published`: raw/, work/), then two
+    label feeds: 2 ledger files (a1, a3 filled), 2 `labels-*` quarantine files (zz9, zz8
+    unknown)."""
     root = tmp_path_factory.mktemp("fed")
-    _raw(root, FIRST)
-    run_etl(spark, _config(root))
+    shutil.copytree(first_published, root, dirs_exist_ok=True)  # copy2: mtimes kept
     run_labels(spark, _config(root), [_feed(root, "f1.csv", "a1,1,2024-01-09 00:00:00\nzz9,1,\n")])
     run_labels(spark, _config(root), [_feed(root, "f2.csv", "a3,1,2024-01-09 00:00:00\nzz8,1,\n")])
     return root

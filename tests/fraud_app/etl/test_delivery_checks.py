@@ -18,17 +18,16 @@ from tests.fraud_app.etl.test_append_incremental import (
     _row,
     _write,
     copy_published,
-    publish_first,
 )
 
 pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def first(spark, tmp_path_factory) -> Path:
-    """t0..t7 on 2024-01-01..04 published once for the module (no rekeyed copies, no
-    backfilled dates: publish_first checks); each test appends to its own copy."""
-    return publish_first(spark, tmp_path_factory.mktemp("first"))
+def first(first_delivery_published) -> Path:
+    """t0..t7 on 2024-01-01..04 published once per test process (conftest.py; no rekeyed
+    copies, no backfilled dates: publish_first checks); each test appends to its own copy."""
+    return first_delivery_published / "work"
 
 
 def test_rekeyed_copies_and_backfilled_dates_are_published_and_named(

@@ -21,18 +21,16 @@ from fraud_app.etl.lock import owner_info
 from fraud_app.etl.partition_swap import PartitionSwap
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.etl.table_read import read_table
-from tests.fraud_app.etl.test_append_incremental import _cfg, _row, _write, publish_first
+from tests.fraud_app.etl.test_append_incremental import _cfg, _row, _write
 
 pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def published(spark, tmp_path_factory) -> Path:
-    """The first delivery (d1/a.csv) published once for the module (publish_first); each
-    test takes a copy of its folder (`_killed`)."""
-    base = tmp_path_factory.mktemp("published")
-    publish_first(spark, base)
-    return base
+def published(first_delivery_published) -> Path:
+    """The first delivery (d1/a.csv) published once per test process (conftest.py:
+    publish_first); each test takes a copy of its folder (`_killed`)."""
+    return first_delivery_published
 
 
 def _killed(spark, published: Path, tmp_path: Path, spelled: str | None = None):

@@ -15,14 +15,14 @@ from fraud_app.config import load_config
 from fraud_app.validation.label_age import lagging_labels
 from fraud_app.validation.validate import validate_canonical
 from pipelines.cli import main
-from tests.fraud_app.etl.test_labels_feed import _feed, _root, publish_transactions
+from tests.fraud_app.etl.test_labels_feed import _feed, _root
 
 pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def published(spark, tmp_path_factory) -> Path:
-    return publish_transactions(spark, tmp_path_factory.mktemp("published"))
+def published(transactions_published) -> Path:
+    return transactions_published  # published once per test process (conftest.py)
 
 
 def _config_file(root: Path, tmp_path: Path, text: str = "") -> str:

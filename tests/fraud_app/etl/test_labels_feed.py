@@ -32,8 +32,9 @@ DATES = ("2024-01-05", "2024-01-06", "2024-01-07")
 
 
 @pytest.fixture(scope="module")
-def published(spark, tmp_path_factory) -> Path:
-    return publish_transactions(spark, tmp_path_factory.mktemp("published"))
+def published(transactions_published) -> Path:
+    """TRANSACTIONS published once per test process (conftest.py); a test copies it."""
+    return transactions_published
 
 
 def publish_transactions(spark, base: Path) -> Path:

@@ -16,7 +16,7 @@ from fraud_app.card_masking import mask_pans
 from fraud_app.config import load_config
 from fraud_app.etl.labels import run_labels
 from fraud_app.etl.rules import DETAIL, REASON
-from tests.fraud_app.etl.test_labels_feed import publish_transactions
+from tests.fraud_app.etl.test_labels_feed import _root
 from tests.spark_jobs import counted_jobs
 
 pytestmark = pytest.mark.spark
@@ -48,8 +48,8 @@ def _grouped(rows) -> tuple[dict, dict]:
     return {r[0]: r[1] for r in counted}, {str(r[0]): mask_pans(r[2]) for r in counted}
 
 
-def test_a_labels_run_asks_its_counts_in_fewer_jobs(spark, tmp_path):
-    root = publish_transactions(spark, tmp_path / "published")
+def test_a_labels_run_asks_its_counts_in_fewer_jobs(spark, transactions_published, tmp_path):
+    root = _root(transactions_published, tmp_path)
     feed = tmp_path / "feed.csv"
     feed.write_text(FEED)
     r, jobs = _run(spark, root, feed)

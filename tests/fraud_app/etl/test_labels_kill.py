@@ -27,7 +27,6 @@ from tests.fraud_app.etl.test_labels_feed import (
     _feed,
     _labels,
     _root,
-    publish_transactions,
 )
 from tests.processes import kill_group_when
 
@@ -56,8 +55,10 @@ sys.exit(main(sys.argv[3:]))
 """
 
 
-def test_sigkill_between_renames_is_refused_by_readers_and_the_rerun_finishes(spark, tmp_path):
-    root = _root(publish_transactions(spark, tmp_path / "base"), tmp_path)
+def test_sigkill_between_renames_is_refused_by_readers_and_the_rerun_finishes(
+    spark, transactions_published, tmp_path
+):
+    root = _root(transactions_published, tmp_path)
     feed = _feed(tmp_path, "transaction_id,label\nt1,1\nt3,0\nt4,1\nt9,1\n")
     config = tmp_path / "labels.yaml"
     config.write_text(yaml.safe_dump(_config(root).model_dump(mode="json")))
@@ -131,14 +132,14 @@ sys.exit(main(sys.argv[5:]))
 
 @pytest.mark.parametrize("group", [False, True], ids=["process", "process-group"])
 def test_sigterm_between_renames_leaves_a_readable_table_or_one_the_rerun_finishes(
-    spark, tmp_path, group
+    spark, transactions_published, tmp_path, group
 ):
     """SIGTERM to the process: the stop waits for the commit (fraud_app.interrupts), so the
     table is the feed's, whole, and exit 143. To the process group, as a scheduler sends it:
     the JVM may be gone before the second rename; then readers refuse the table naming the
     labels run, and the re-run of the feed finishes it. Either way no row is lost and the
     quarantine holds each bad row once."""
-    root = _root(publish_transactions(spark, tmp_path / "base"), tmp_path)
+    root = _root(transactions_published, tmp_path)
     feed = _feed(tmp_path, "transaction_id,label\nt1,1\nt3,0\nt4,1\nt9,1\n")
     config = tmp_path / "labels.yaml"
     config.write_text(yaml.safe_dump(_config(root).model_dump(mode="json")))

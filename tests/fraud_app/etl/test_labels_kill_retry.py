@@ -32,7 +32,6 @@ from tests.fraud_app.etl.test_labels_feed import (
     _labels,
     _quarantine,
     _root,
-    publish_transactions,
 )
 from tests.processes import kill_group_when
 
@@ -94,8 +93,10 @@ def _state(spark, root: Path, result) -> dict:
 
 
 @pytest.mark.parametrize("point", ["after_ledger", "between_renames", "after_report", "compacted"])
-def test_the_retry_of_a_killed_labels_run_equals_an_uninterrupted_run(spark, tmp_path, point):
-    root = _root(publish_transactions(spark, tmp_path / "base"), tmp_path)
+def test_the_retry_of_a_killed_labels_run_equals_an_uninterrupted_run(
+    spark, transactions_published, tmp_path, point
+):
+    root = _root(transactions_published, tmp_path)
     etl = {"compact_files": 2} if point == "compacted" else {}
     feed = FEED
     if point == "compacted":  # two earlier feeds' ledger files, which this run compacts

@@ -7,6 +7,7 @@ once a rebuild holds it. Real Spark, the real ETL and labels runs."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -45,11 +46,12 @@ def _raw(tmp_path: Path, rows: str) -> None:
     (tmp_path / "raw" / "a.csv").write_text(HEADER + rows)
 
 
-def published_then_fed(spark, tmp_path: Path, feed_rows: str):
-    """FIRST published by a replace ETL run, then a `fraud-app labels` run of feed.csv
-    (transaction_id,label,label_time + `feed_rows`): (the labels run's result, feed.csv)."""
-    _raw(tmp_path, FIRST)
-    run_etl(spark, _config(tmp_path))
+def published_then_fed(spark, first_published: Path, tmp_path: Path, feed_rows: str):
+    """FIRST published by a replace ETL run (a copy of the `first_published` fixture's raw/
+    and work/ as tmp_path's: that run is made once per test process), then a `fraud-app
+    labels` run of feed.csv (transaction_id,label,label_time + `feed_rows`): (the labels
+    run's result, feed.csv)."""
+    shutil.copytree(first_published, tmp_path, dirs_exist_ok=True)  # copy2: mtimes kept
     feed = tmp_path / "feed.csv"
     feed.write_text("transaction_id,label,label_time\n" + feed_rows)
     return run_labels(spark, _config(tmp_path), [str(feed)]), feed
@@ -60,8 +62,10 @@ def _labels(spark, table: str) -> dict[str, tuple]:
     return {x.transaction_id: (x.label, x.label_time and str(x.label_time)) for x in rows}
 
 
-def test_a_replace_rebuild_reapplies_feed_labels_and_quarantines_the_conflicts(spark, tmp_path):
-    fed, feed = published_then_fed(spark, tmp_path, "a1,1,2024-01-09 00:00:00\n"
+def test_a_replace_rebuild_reapplies_feed_labels_and_quarantines_the_conflicts(
+    spark, first_published, tmp_path
+):
+    fed, feed = published_then_fed(spark, first_published, tmp_path, "a1,1,2024-01-09 00:00:00\n"
                                    "a3,0,2024-01-09 00:00:00\na4,1,2024-01-09 00:00:00\na5,1,\n")  # fmt: skip
     assert (fed.labels_filled, fed.ledger_entries_added) == (4, 4)
 

@@ -17,7 +17,7 @@ from fraud_app import interrupts
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.table_read import read_table
 from pipelines.cli import main
-from tests.fraud_app.etl.test_labels_feed import _config, _feed, _root, publish_transactions
+from tests.fraud_app.etl.test_labels_feed import _config, _feed, _root
 from tests.fraud_app.etl.test_labels_kill import FILLED
 
 pytestmark = pytest.mark.spark
@@ -41,9 +41,9 @@ def sigterm_inside_the_swap(monkeypatch):
 
 
 def test_a_stop_held_until_the_labels_commit_says_what_was_committed(
-    spark, tmp_path, capsys, sigterm_inside_the_swap
+    spark, transactions_published, tmp_path, capsys, sigterm_inside_the_swap
 ):
-    root = _root(publish_transactions(spark, tmp_path / "base"), tmp_path)
+    root = _root(transactions_published, tmp_path)
     feed = _feed(tmp_path, "transaction_id,label\nt1,1\nt3,0\nt4,1\nt9,1\n")
     config = tmp_path / "labels.yaml"
     config.write_text(yaml.safe_dump(_config(root).model_dump(mode="json")))

@@ -65,9 +65,9 @@ EXPECTED = {"a1": (1, "2024-01-09 00:00:00"), "a2": (0, None),
 
 
 def test_entries_past_the_bound_are_joined_without_going_through_the_driver(
-    spark, tmp_path, monkeypatch
+    spark, first_published, tmp_path, monkeypatch
 ):
-    published_then_fed(spark, tmp_path, FEED)
+    published_then_fed(spark, first_published, tmp_path, FEED)
     monkeypatch.setattr(label_ledger, "BROADCAST_ENTRIES", 0, raising=False)  # 1 re-applied
     rebuilt, broadcasts = _rebuild(spark, tmp_path)
     assert broadcasts == 0  # was 1: the applied entries broadcast (collected by the driver)
@@ -75,8 +75,8 @@ def test_entries_past_the_bound_are_joined_without_going_through_the_driver(
     assert _labels(spark, rebuilt.output_path) == EXPECTED
 
 
-def test_entries_within_the_bound_are_still_broadcast(spark, tmp_path):
-    published_then_fed(spark, tmp_path, FEED)
+def test_entries_within_the_bound_are_still_broadcast(spark, first_published, tmp_path):
+    published_then_fed(spark, first_published, tmp_path, FEED)
     rebuilt, broadcasts = _rebuild(spark, tmp_path)
     assert broadcasts >= 1  # no shuffle of the rebuilt rows for a few entries
     assert _labels(spark, rebuilt.output_path) == EXPECTED

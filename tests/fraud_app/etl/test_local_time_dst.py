@@ -101,11 +101,13 @@ def test_quarter_hour_zones_and_utc_unchanged(spark, tmp_path) -> None:
     assert _utc(spark, result) == {"g2": ("2026-03-08 02:30:00", None, "2026-03-08")}
 
 
-def test_a_labels_feed_quarantines_a_label_time_in_the_gap(spark, tmp_path) -> None:
+def test_a_labels_feed_quarantines_a_label_time_in_the_gap(
+    spark, transactions_published, tmp_path
+) -> None:
     from fraud_app.etl.labels import run_labels
-    from tests.fraud_app.etl.test_labels_feed import _config, _feed, _labels, publish_transactions
+    from tests.fraud_app.etl.test_labels_feed import _config, _feed, _labels, _root
 
-    root = publish_transactions(spark, tmp_path / "pub")  # t1, t3 unlabelled (January)
+    root = _root(transactions_published, tmp_path)  # t1, t3 unlabelled (January)
     feed = _feed(tmp_path, "transaction_id,label,label_time\n"
                            "t1,1,2024-03-10 02:30:00\n"  # New York's gap in 2024
                            "t3,1,2024-03-10 03:30:00\n")  # fmt: skip

@@ -11,18 +11,22 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from pathlib import Path
 
 import pytest
 
 from fraud_app.etl.pipeline import run_etl
-from tests.fraud_app.etl.test_append_incremental import _cfg, _first_delivery, _row, _write
+from tests.fraud_app.etl.test_append_incremental import _cfg, _row, _write
 
 pytestmark = pytest.mark.spark
 
 
-def test_a_second_run_of_a_published_input_names_the_run_that_published_it(spark, tmp_path, caplog):
-    run_etl(spark, _cfg(tmp_path, _first_delivery(tmp_path)))
+def test_a_second_run_of_a_published_input_names_the_run_that_published_it(
+    spark, first_delivery_published, tmp_path, caplog
+):
+    # the first delivery (d1/) published: a copy of conftest.py's, made once per process
+    shutil.copytree(first_delivery_published, tmp_path, dirs_exist_ok=True)  # copy2: mtimes
     cfg = _cfg(tmp_path, _write(tmp_path / "d2" / "b.csv", [_row("t40", 1), _row("t42", 6)]))
     published = run_etl(spark, cfg)
     assert published.repeat_of is None and published.job.startswith("etl-")

@@ -19,8 +19,10 @@ def _quarantined(spark, path: str) -> dict[str, tuple]:
     return {r.raw_transaction_id: (r.reason, r.raw_label) for r in rows}
 
 
-def test_a_replace_rebuild_keeps_the_rows_label_feeds_quarantined(spark, tmp_path, caplog):
-    fed, _ = published_then_fed(spark, tmp_path, "a1,1,2024-01-09 00:00:00\n"
+def test_a_replace_rebuild_keeps_the_rows_label_feeds_quarantined(
+    spark, first_published, tmp_path, caplog
+):
+    fed, _ = published_then_fed(spark, first_published, tmp_path, "a1,1,2024-01-09 00:00:00\n"
                                 "zz9,1,2024-01-09 00:00:00\na2,maybe,\n")  # fmt: skip
     assert fed.quarantine_rows == 2
     before = _quarantined(spark, fed.quarantine_path)
@@ -39,8 +41,10 @@ def test_a_replace_rebuild_keeps_the_rows_label_feeds_quarantined(spark, tmp_pat
     assert _quarantined(spark, again.quarantine_path) == before
 
 
-def test_a_rebuild_without_a_column_the_kept_rows_have_is_widened_for_them(spark, tmp_path):
-    published_then_fed(spark, tmp_path, "zz9,1,2024-01-09 00:00:00\n")
+def test_a_rebuild_without_a_column_the_kept_rows_have_is_widened_for_them(
+    spark, first_published, tmp_path
+):
+    published_then_fed(spark, first_published, tmp_path, "zz9,1,2024-01-09 00:00:00\n")
     # the rebuild's input has no label_time column (allowed: a delay-only export)
     header = HEADER.replace(",label_time", "")
     (tmp_path / "raw" / "a.csv").write_text(
