@@ -17,6 +17,7 @@ import fnmatch
 import importlib.util
 import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -38,6 +39,9 @@ DEFAULT_EXCLUDES = ("lib/python*/site-packages/pyspark/*",)
 PACKAGE_DATA = {"fraud_app": ("resources/feature_specs/*.yaml", "resources/configs/demo.yaml")}
 # venv-pack's temporary archive goes into a folder of this prefix beside the output
 STAGING_PREFIX = ".pack-env-"
+# the names pack-env gives what it creates beside the output: its staging folders and
+# _check_writable's probe file (tempfile's 8 random letters after the prefix)
+_OWN_NAME = re.compile(re.escape(STAGING_PREFIX) + r"(write-test-)?[a-z0-9_]{8}")
 
 
 def pack_environment(
@@ -150,7 +154,9 @@ def _without_own_outputs(files: list, output: Path) -> list:
         if not path.is_relative_to(output.parent):
             return False
         top = path.relative_to(output.parent).parts[:1]
-        return bool(top) and top[0].startswith(STAGING_PREFIX)
+        # only names pack-env makes (mkdtemp's 8 random letters): a file or folder of the
+        # user's own that starts so (`.pack-env-notes/`) was left out too (review48b)
+        return bool(top) and _OWN_NAME.fullmatch(top[0]) is not None
 
     return [f for f in files if not own(f.source)]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import itertools
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -53,13 +54,19 @@ class ValidationReport:
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
         run = check_run_name(run) if run else _stamp(self.checked_at)
-        base, n = f"{self.suite}_validation-{run}", 1
-        while (out / f"{base}.json").exists() or (out / f"{base}.html").exists():
-            n += 1
-            base = f"{self.suite}_validation-{run}-{n}"
-        json_path, html_path = out / f"{base}.json", out / f"{base}.html"
-        saved = replace(self, json_path=str(json_path), html_path=str(html_path), run=run)
-        jsonout.write_atomic(json_path, jsonout.dumps(saved.to_dict(), indent=2, default=str))
+        # the JSON's name is claimed (created only where no file is): an exists() test and
+        # then a write let concurrent validations of one run name (the default: the second
+        # they checked) write over each other, and pair one's JSON with another's page
+        # (6 at once kept 1-2 reports, review48b)
+        for n in itertools.count(1):
+            base = f"{self.suite}_validation-{run}" + (f"-{n}" if n > 1 else "")
+            json_path, html_path = out / f"{base}.json", out / f"{base}.html"
+            if json_path.exists() or html_path.exists():
+                continue
+            saved = replace(self, json_path=str(json_path), html_path=str(html_path), run=run)
+            text = jsonout.dumps(saved.to_dict(), indent=2, default=str)
+            if jsonout.write_new(json_path, text):
+                break
         # UTF-8, as the page declares, whole or not at all: `write_text` used the locale's
         # encoding (a non-ASCII table or column under an ASCII / Latin-1 locale: a
         # UnicodeEncodeError after the JSON was written, or a mis-encoded page) and a kill

@@ -19,11 +19,24 @@ import pytest
 
 from tests.processes import CLI_DEADLINE_S
 
+# The pack holds still half-way through the blob until the signal comes (or 600 s pass):
+# the Ctrl-C lands mid-write whatever the load. Packing 128 MB took seconds, and a parent
+# starved at load ~45 saw the archive only after the pack had finished (probe48b).
 _CHILD = """
-import sys
+import sys, tarfile, time
 from fraud_app.deploy.packenv import pack_environment
+copy = tarfile.copyfileobj
+def held(src, dst, length=None, *args, **kwargs):
+    if not length or length < BLOB:
+        return copy(src, dst, length, *args, **kwargs)
+    copy(src, dst, length // 2, *args, **kwargs)
+    dst.flush()  # the compressed half on the disk: the archive visibly grows
+    time.sleep(600)  # Ctrl-C here: KeyboardInterrupt inside venv-pack's write
+    copy(src, dst, length - length // 2, *args, **kwargs)
+tarfile.copyfileobj = held
 pack_environment(sys.argv[2], prefix=sys.argv[1])
 """
+BLOB = 32 << 20
 
 
 def _files(folder: Path) -> list[Path]:
@@ -35,13 +48,13 @@ def test_a_pack_stopped_by_ctrl_c_leaves_no_partial_archive(tmp_path):
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     site = next(venv.glob("lib/python*/site-packages"))
-    # incompressible bytes: packing them takes seconds, time for the signal to land
-    (site / "blob.bin").write_bytes(os.urandom(128 << 20))
+    # incompressible bytes: half of them are on the disk while the pack holds (_CHILD)
+    (site / "blob.bin").write_bytes(os.urandom(BLOB))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     output = out_dir / "env.tar.gz"
     child = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(venv), str(output)],
+        [sys.executable, "-c", f"BLOB = {BLOB}\n{_CHILD}", str(venv), str(output)],
         stderr=subprocess.PIPE,
         text=True,
     )
@@ -188,9 +201,9 @@ def test_an_archive_written_inside_the_environment_does_not_pack_itself(tmp_path
 
     tiny = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tiny)], check=True)
-    killed = tiny / ".pack-env-killed"  # a SIGKILLed pack's staging folder
+    killed = tiny / ".pack-env-k1ll3d_x"  # a SIGKILLed pack's staging folder (mkdtemp's name)
     killed.mkdir()
-    (killed / "tmpabc").write_bytes(os.urandom(200_000))
+    (killed / "tmpab_cd123").write_bytes(os.urandom(200_000))
     out = pack_environment(tiny / "env.tar.gz", prefix=tiny)
     first = out.stat().st_size
     out = pack_environment(tiny / "env.tar.gz", prefix=tiny, force=True)
@@ -199,3 +212,30 @@ def test_an_archive_written_inside_the_environment_does_not_pack_itself(tmp_path
     assert "env.tar.gz" not in names and not [n for n in names if ".pack-env-" in n]
     assert "bin/python" in names and any(n.endswith("fraud_app/__init__.py") for n in names)
     assert out.stat().st_size < 1.1 * first
+
+
+def test_files_of_the_environment_named_like_pack_envs_own_are_packed(tmp_path):
+    """Only what pack-env makes beside the output (`.pack-env-` and mkdtemp's 8 random
+    letters, the output itself) is left out: every `.pack-env-*` name at the top of the
+    output's folder was (review48b), so a user's `.pack-env-notes/` or `.pack-env-x` in the
+    environment went missing from the archive without a word; another archive kept there
+    is packed as any other file."""
+    pytest.importorskip("venv_pack")
+    import tarfile
+
+    from fraud_app.deploy.packenv import pack_environment
+
+    tiny = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tiny)], check=True)
+    mine = {".pack-env-notes/README": "mine", ".pack-env-x": "mine", "old-env.tar.gz": "old"}
+    for name, text in mine.items():
+        (tiny / name).parent.mkdir(parents=True, exist_ok=True)
+        (tiny / name).write_text(text)
+    killed = tiny / ".pack-env-ab_12xyz"  # a SIGKILLed pack's staging folder
+    killed.mkdir()
+    (killed / "tmpq8w_e7rt").write_bytes(b"partial")
+    out = pack_environment(tiny / "env.tar.gz", prefix=tiny)
+    with tarfile.open(out) as tar:
+        names = set(tar.getnames())
+    assert set(mine) <= names
+    assert not [n for n in names if n.startswith(".pack-env-ab_12xyz") or n == "env.tar.gz"]

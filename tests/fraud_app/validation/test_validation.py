@@ -378,8 +378,12 @@ def test_validate_names_a_table_of_the_other_kind(spark, tmp_path, capsys) -> No
         r"\['amount'\]; it looks like the feature table: use --table features",
         err,
     ), err
-    assert main([*args, features, "--table", "features"]) == 0  # the right kinds still pass
+    # the right kinds still pass: every check (--no-fail exits 0 on failed checks too since
+    # session 48, so the exit code alone no longer says it)
+    assert main([*args, features, "--table", "features"]) == 0
+    assert json.loads(capsys.readouterr().out)["success"] is True
     assert main([*args, canonical, "--table", "canonical"]) == 0
+    assert json.loads(capsys.readouterr().out)["success"] is True
 
 
 @pytest.mark.spark
