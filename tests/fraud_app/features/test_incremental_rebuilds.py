@@ -193,12 +193,14 @@ def test_a_canonical_file_rewritten_under_its_own_name_is_recomputed(spark, cfg,
     """A canonical file rewritten by hand under its own name (amounts corrected), its
     `_files.json` then deleted as the integrity error says to accept it: the names are
     the same, the rows are not. Was: `up to date ... nothing recomputed`, the table's
-    features of the old amounts, without a word. From `built`: 2024-03-03 rewritten, its
-    next date (03-04) recomputed after it (was 03-04 of 6 days of its own project, probe32e)
-    and compared with a full rebuild (test_incremental_build._same_as_full: row for row,
-    value for value, and `_features.json`)."""
+    features of the old amounts, without a word. From `built` (was 6 days of a project of
+    its own, probe32e): its last date rewritten, 2024-03-04, whose history read reaches
+    back exactly to the data's first midnight (03-01: 3 days), so a history read one day
+    short shows in the compare with a full rebuild (test_incremental_build._same_as_full:
+    row for row, value for value, and `_features.json`); 03-03 rewritten read history from
+    before the data, and that plant passed (docs/PROBES.md, session 48, helper ci48b)."""
     canonical = Path(cfg().canonical_table())
-    part = next((canonical / "event_date=2024-03-03").glob("*.parquet"))
+    part = next((canonical / "event_date=2024-03-04").glob("*.parquet"))
     table = pq.read_table(part)
     column = table.schema.get_field_index("amount")
     table = table.set_column(column, "amount", pc.multiply(table["amount"], 3.0))
@@ -207,7 +209,7 @@ def test_a_canonical_file_rewritten_under_its_own_name_is_recomputed(spark, cfg,
     (canonical / "_files.json").unlink()
     with caplog.at_level(logging.INFO):
         build, log = _build(spark, cfg(), caplog)
-    assert build["mode"] == "incremental" and build["from"] == "2024-03-03", build
-    assert build["changed_dates"] == ["2024-03-03"], build
-    assert "recomputing the dates from 2024-03-03" in log
+    assert build["mode"] == "incremental" and build["from"] == "2024-03-04", build
+    assert build["changed_dates"] == ["2024-03-04"], build
+    assert "recomputing the dates from 2024-03-04" in log
     _same_as_full(spark, cfg, tmp_path, "rewritten")
