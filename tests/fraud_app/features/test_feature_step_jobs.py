@@ -5,7 +5,9 @@ shipped feature specs, 10 days x 30 rows). A phase's jobs are those fired while 
 function runs (a job group around it, counted with `statusTracker`; the ETL test's
 helper, tests/fraud_app/etl/test_daily_step_jobs.py); the numbers are of the session the
 tests share (AQE on). Measured with bench/spark_jobs.py (docs/PROBES.md, session 38,
-helper jobs38)."""
+helper jobs38). The full build is run once for the module (`built`, its jobs counted
+there) and the tests that start from a built table get it put back in place: one full
+build of the module's, not four (docs/PROBES.md, session 48, helper ci48b)."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from fraud_app.features.pipeline import build_feature_table
 from fraud_app.scoring import job as scoring_job
 from fraud_app.scoring import table_source
 from fraud_app.scoring.job import run_scoring
+from tests.fraud_app.csv_project import Pristine
 from tests.fraud_app.etl.test_daily_step_jobs import _jobs
 from tests.fraud_app.features.day_deliveries import deliver as _deliver
 from tests.fraud_app.scoring.table_model import table_model
@@ -66,13 +69,30 @@ BUILD = {  # the names the feature pipeline calls them by
 }
 
 
-def test_a_full_feature_build_fires_at_most_14_jobs(spark, published, tmp_path, monkeypatch):
-    root = _root(published, tmp_path)
+@pytest.fixture(scope="module")
+def built(spark, published, tmp_path_factory):
+    """`published` after one full build, its jobs counted: (the build's summary, its jobs,
+    the root put back IN PLACE for each test that starts from the built table: its
+    `_features.json` records the canonical table's absolute path, tests/csv_project.py)."""
+    root = _root(published, tmp_path_factory.mktemp("feature-jobs-built"))
     config = load_config(None, {"paths.root": str(root)})
     result = {}
-    jobs = _jobs(spark, monkeypatch, BUILD,
-                 lambda: result.update(s=build_feature_table(spark, config)))  # fmt: skip
-    assert result["s"].rows == 300 and result["s"].extra["build"]["mode"] == "full"
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        jobs = _jobs(spark, monkeypatch, BUILD,
+                     lambda: result.update(s=build_feature_table(spark, config)))  # fmt: skip
+    return result["s"], jobs, Pristine(root), root
+
+
+def _built_root(built) -> Path:
+    """The root of `built` as its full build left it, for this test."""
+    _, _, pristine, root = built
+    pristine.restore()
+    return root
+
+
+def test_a_full_feature_build_fires_at_most_14_jobs(built):
+    summary, jobs, _, _ = built  # the module's one full build, on a copy of `published`
+    assert summary.rows == 300 and summary.extra["build"]["mode"] == "full"
     # base 22 (now 9), 31 (session 38: 18; session 43: 16; session 44: 14)
     assert jobs["write"] <= 11, jobs
     assert jobs["profile"] == 0, jobs  # session 43 (base 2)
@@ -81,11 +101,10 @@ def test_a_full_feature_build_fires_at_most_14_jobs(spark, published, tmp_path, 
 
 
 def test_an_incremental_build_after_a_day_appended_fires_at_most_14_jobs(
-    spark, published, tmp_path, monkeypatch
+    spark, built, tmp_path, monkeypatch
 ):
-    root = _root(published, tmp_path)
+    root = _built_root(built)
     config = load_config(None, {"paths.root": str(root)})
-    build_feature_table(spark, config)
     _deliver(spark, root, tmp_path / "d11", [11], "append")
     result = {}
     jobs = _jobs(spark, monkeypatch, BUILD,
@@ -102,14 +121,13 @@ def test_an_incremental_build_after_a_day_appended_fires_at_most_14_jobs(
 
 
 def test_an_incremental_build_after_a_label_changed_fires_at_most_19_jobs(
-    spark, published, tmp_path, monkeypatch
+    spark, built, tmp_path, monkeypatch
 ):
     """A `labels` run turns a row of day 2 into a fraud known on day 4: the build matches the
     changed dates' rows with the table's (label_diff), recomputes from day 4 and rewrites
     day 2's labels only (the patch)."""
-    root = _root(published, tmp_path)
+    root = _built_root(built)
     config = load_config(None, {"paths.root": str(root)})
-    build_feature_table(spark, config)
     feed = tmp_path / "feed.csv"
     feed.write_text("transaction_id,label,label_time\nt02000,1,2024-03-04 00:00:00\n")
     run_labels(spark, config, [str(feed)])
@@ -126,10 +144,9 @@ def test_an_incremental_build_after_a_label_changed_fires_at_most_19_jobs(
     assert jobs["total"] <= 19, jobs
 
 
-def test_a_score_of_one_date_fires_at_most_9_jobs(spark, published, tmp_path, monkeypatch):
-    root = _root(published, tmp_path)
+def test_a_score_of_one_date_fires_at_most_9_jobs(spark, built, tmp_path, monkeypatch):
+    root = _built_root(built)
     config = load_config(None, {"paths.root": str(root), "tracking.enabled": False})
-    build_feature_table(spark, config)
     model, _ = table_model(config, tmp_path / "model")
     day = dt.date(2024, 3, 10)
     phases = {

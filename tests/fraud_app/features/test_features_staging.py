@@ -3,7 +3,9 @@ no lock and never cleared its staging: a killed run's `<table>.tmp-*` (a whole f
 table) stayed beside the table for good, a kill between the commit's two renames left no
 table (only `<table>.old-*`, never put back), and two runs at once (a scheduler's
 overlapping runs, or one beside `etl` replacing the canonical table) wrote into each
-other's commit. Real Spark, a real lock holder in another process."""
+other's commit. Real Spark, a real lock holder in another process. The rows are delivered
+once for the module (`published`) and put back in place for each test (was one ETL run of
+the same delivery a test: docs/PROBES.md, session 48, helper ci48b)."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from fraud_app.config import load_config
 from fraud_app.errors import ConcurrentRunError
 from fraud_app.etl.pipeline import run_etl
 from fraud_app.features.pipeline import build_feature_table
+from tests.fraud_app.csv_project import Pristine
 from tests.processes import held_in_child
 
 pytestmark = pytest.mark.spark
@@ -33,9 +36,24 @@ def _config(tmp_path: Path):
                               "features.spec_dir": str(ROOT / "feature_specs")})  # fmt: skip
 
 
-def test_what_a_killed_run_left_is_cleared_and_the_table_rebuilt(spark, tmp_path):
-    config = _config(tmp_path)
+@pytest.fixture(scope="module")
+def published(spark, tmp_path_factory):
+    """CSV delivered once (etl): (its root kept to be put back in place, the config)."""
+    base = tmp_path_factory.mktemp("features-staging")
+    config = _config(base)
     run_etl(spark, config)
+    return Pristine(base / "root"), config
+
+
+@pytest.fixture
+def config(published):
+    """The root as the module's ETL run left it (no feature table yet), for this test."""
+    pristine, config = published
+    pristine.restore()
+    return config
+
+
+def test_what_a_killed_run_left_is_cleared_and_the_table_rebuilt(spark, config):
     table = Path(config.feature_table())
     dead = table.parent / f"{table.name}.tmp-deadbeef0001"  # killed while writing
     (dead / "event_date=2024-01-01").mkdir(parents=True)
@@ -50,9 +68,7 @@ def test_what_a_killed_run_left_is_cleared_and_the_table_rebuilt(spark, tmp_path
     assert (table / "_features.json").read_text() != "{}"
 
 
-def test_a_second_run_on_the_root_is_refused_naming_the_holder(spark, tmp_path):
-    config = _config(tmp_path)
-    run_etl(spark, config)
+def test_a_second_run_on_the_root_is_refused_naming_the_holder(spark, config):
     lock = f"from fraud_app.etl.lock import RootLock\nRootLock({config.paths.root!r}, 'etl')"
     with held_in_child(lock) as proc:
         with pytest.raises(ConcurrentRunError, match=rf"writing to .*root: etl \(pid {proc.pid}"):
@@ -61,11 +77,9 @@ def test_a_second_run_on_the_root_is_refused_naming_the_holder(spark, tmp_path):
     assert build_feature_table(spark, config).rows == 24  # released: it runs
 
 
-def test_features_is_refused_while_a_training_reads_the_table(spark, tmp_path):
+def test_features_is_refused_while_a_training_reads_the_table(spark, config):
     """A `train` (or tune, backtest, evaluate) reading the feature table holds `features`
     back: its commit would pull the files from under the training."""
-    config = _config(tmp_path)
-    run_etl(spark, config)
     assert build_feature_table(spark, config).rows == 24
     table = Path(config.feature_table())
     before = sorted(p.relative_to(table) for p in table.rglob("*"))

@@ -6,11 +6,14 @@ Split from test_incremental_build.py (its helpers, same project and data) so tha
 `make test` (`--dist loadfile`) these and the two long equality tests there can run on
 different workers. Real parts: the ETL, local Spark, files, a killed CLI process. The
 4-day project is delivered and built once for the module (`built`) and put back in place
-for each test that starts from it (`cfg`)."""
+for each test that starts from it (`cfg`). The canonical file rewritten under its own name
+(session 32, probe32e) starts from it too (was test_incremental_probes.py, with an ETL run
+and a full build of its own: session 48, helper ci48b)."""
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import signal
@@ -18,6 +21,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from fraud_app.features.pipeline import build_feature_table
@@ -32,6 +37,7 @@ from tests.fraud_app.features.test_incremental_build import (
     _deliver,
     _project,
     _rows,
+    _same_as_full,
     _table,
 )
 
@@ -181,3 +187,29 @@ def test_a_table_whose_killed_commit_marker_cannot_be_read_is_refused_then_rebui
                      "reason": "a killed `features` run left the table half-updated"}  # fmt: skip
     assert not (table / "_staging").exists()
     assert _table(spark, str(table)).equals(before)
+
+
+def test_a_canonical_file_rewritten_under_its_own_name_is_recomputed(spark, cfg, tmp_path, caplog):
+    """A canonical file rewritten by hand under its own name (amounts corrected), its
+    `_files.json` then deleted as the integrity error says to accept it: the names are
+    the same, the rows are not. Was: `up to date ... nothing recomputed`, the table's
+    features of the old amounts, without a word. From `built` (was 6 days of a project of
+    its own, probe32e): its last date rewritten, 2024-03-04, whose history read reaches
+    back exactly to the data's first midnight (03-01: 3 days), so a history read one day
+    short shows in the compare with a full rebuild (test_incremental_build._same_as_full:
+    row for row, value for value, and `_features.json`); 03-03 rewritten read history from
+    before the data, and that plant passed (docs/PROBES.md, session 48, helper ci48b)."""
+    canonical = Path(cfg().canonical_table())
+    part = next((canonical / "event_date=2024-03-04").glob("*.parquet"))
+    table = pq.read_table(part)
+    column = table.schema.get_field_index("amount")
+    table = table.set_column(column, "amount", pc.multiply(table["amount"], 3.0))
+    pq.write_table(table, part, use_deprecated_int96_timestamps=True)
+    (part.parent / f".{part.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum
+    (canonical / "_files.json").unlink()
+    with caplog.at_level(logging.INFO):
+        build, log = _build(spark, cfg(), caplog)
+    assert build["mode"] == "incremental" and build["from"] == "2024-03-04", build
+    assert build["changed_dates"] == ["2024-03-04"], build
+    assert "recomputing the dates from 2024-03-04" in log
+    _same_as_full(spark, cfg, tmp_path, "rewritten")
