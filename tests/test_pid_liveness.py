@@ -28,7 +28,12 @@ def _dead_pid() -> int:
     return child.pid
 
 
-@pytest.mark.parametrize("value", [0, -1, -os.getpid(), *TOO_LARGE, True, "1", 1.0, None])
+# ids fixed: `-os.getpid()` named the test by each process's pid, and pytest-xdist stops a run
+# whose workers collected different test ids ("Different tests were collected")
+@pytest.mark.parametrize(
+    "value",
+    [0, -1, pytest.param(-os.getpid(), id="minus-own-pid"), *TOO_LARGE, True, "1", 1.0, None],
+)
 def test_what_no_process_can_have_as_its_id_is_not_alive(value):
     assert not is_pid(value)
     assert pid_alive(value) is False  # no signal to a group, no OverflowError
