@@ -201,7 +201,8 @@ class Trainer:
         return sigmoid(self.model.predict(X).reshape(-1).astype(np.float64))
 
     def _check_data(self, X, y, w):
-        given, X = X, np.ascontiguousarray(X, dtype=self.model.dtype)
+        with np.errstate(over="ignore"):  # an overflow is named below, not as a bare warning
+            given, X = X, np.ascontiguousarray(X, dtype=self.model.dtype)
         y = np.ascontiguousarray(y, dtype=self.model.dtype).reshape(-1)
         if X.ndim != 2 or len(X) != len(y):
             raise ShapeError(
