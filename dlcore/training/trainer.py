@@ -102,9 +102,18 @@ class Trainer:
         X, y, w = self._check_data(X, y, sample_weight)
         if w is not None and not w.any():
             # every step's gradient was 0: the initial weights came back as a trained model
+            given = np.asarray(sample_weight, dtype=np.float64).reshape(-1)
+            why = (
+                f"is 0 for every one of the {len(w)} rows"
+                if not given.any()
+                else f"rounds to 0 in the model's dtype {w.dtype} for every one of the "
+                f"{len(w)} rows (largest given {given.max():g}; the smallest positive "
+                f"{w.dtype} is {np.finfo(w.dtype).smallest_subnormal:g}): scale the "
+                "weights up"
+            )
             raise ConfigError(
-                f"sample_weight is 0 for every one of the {len(w)} rows: no row counts, so "
-                "nothing can be learned. Pass weights with at least one row > 0"
+                f"sample_weight {why}: no row counts, so nothing can be learned. Pass "
+                "weights with at least one row > 0"
             )
         self._check_last_batch(len(X))
         history = History()

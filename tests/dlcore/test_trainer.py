@@ -170,6 +170,18 @@ def test_all_zero_sample_weights_are_refused_not_returned_as_a_trained_model():
     trainer.fit(X, y, sample_weight=np.r_[np.zeros(63), 1.0])  # one row is enough
 
 
+def test_positive_weights_that_round_to_0_in_the_models_dtype_are_named_so():
+    """1e-50 is > 0 but 0 in float32: the refusal said the weights were 0 (review48c)."""
+    X, y = _task(n=64)
+    with pytest.raises(ConfigError) as info:
+        _trainer(epochs=1).fit(X, y, sample_weight=np.full(len(y), 1e-50))
+    assert str(info.value).startswith(
+        "sample_weight rounds to 0 in the model's dtype float32 for every one of the 64 rows "
+        "(largest given 1e-50; the smallest positive float32 is 1.4013e-45): scale the "
+        "weights up: no row counts"
+    )
+
+
 def test_a_last_batch_of_one_row_is_named_before_training_a_batchnorm_model():
     """10 rows in batches of 3: BatchNorm1d failed at the epoch's last step ("needs at
     least 2 rows per batch") after three updates, naming neither batch_size nor drop_last."""
