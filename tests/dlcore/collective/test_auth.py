@@ -8,7 +8,6 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -17,31 +16,9 @@ from dlcore.collective import auth, new_job_secret, wire
 from dlcore.collective.auth import authenticate_server, connect_authenticated
 from dlcore.collective.wire import Deadline, Kind, open_listener, pack_header
 from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, PeerTimeoutError
+from tests.threads import in_thread
 
 AUTH_LOGGER = "dlcore.collective.auth"
-
-
-def in_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
-    """Start fn on a thread; the returned callable joins it and returns or raises its outcome."""
-    box: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:
-            box["error"] = exc
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-
-    def result() -> Any:
-        thread.join(timeout=10)
-        assert not thread.is_alive(), "handshake thread hung"
-        if "error" in box:
-            raise box["error"]
-        return box["value"]
-
-    return result
 
 
 def handshake(pair, client_secret, server_secret, check=None):

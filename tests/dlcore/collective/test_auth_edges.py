@@ -19,7 +19,8 @@ from dlcore.collective.auth import connect_authenticated
 from dlcore.collective.wire import Deadline, Kind
 from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, PeerTimeoutError
 from tests.dlcore.collective._sockets import full_backlog
-from tests.dlcore.collective.test_auth import handshake, in_thread
+from tests.dlcore.collective.test_auth import handshake
+from tests.threads import in_thread
 
 AUTH_LOGGER = "dlcore.collective.auth"
 

@@ -19,7 +19,7 @@ from dlcore.collective import auth, new_job_secret, wire
 from dlcore.collective.wire import Deadline, Kind
 from dlcore.errors import AuthenticationError, CommunicationError, FrameError, PeerTimeoutError
 from tests.dlcore.collective._sockets import STALLED, soon
-from tests.dlcore.collective.test_auth import in_thread
+from tests.threads import in_thread
 
 LOGGER = "dlcore.collective.auth"
 SECRET = bytes(range(32))
