@@ -9,6 +9,9 @@ from typing import Any
 from fraud_app.evaluation.ranking import mean_std
 
 METRICS = ("roc_auc", "average_precision", "recall_at_budget", "card_precision_at_k")
+# each metric's column heading and width in the terminal table (and its name in its notes)
+LABELS = ("ROC AUC", "AP", "recall@budget", "CP@k")
+WIDTHS = (8, 7, 14, 7)
 
 
 def summary(results: list[dict[str, Any]]) -> dict[str, Any]:
@@ -25,7 +28,9 @@ def format_table(report: dict[str, Any]) -> str:
     """The terminal table: one line per fold and model, then mean +- std. A metric that is
     undefined (a test window without fraud: NaN, or None) shows as `undef` (it printed `nan`,
     and a None stopped the command with a TypeError after every fold had trained)."""
-    head = f"{'fold':>5} {'model':<9} {'ROC AUC':>8} {'AP':>7} {'recall@budget':>14} {'CP@k':>7}"
+    head = f"{'fold':>5} {'model':<9} " + " ".join(
+        f"{label:>{width}}" for label, width in zip(LABELS, WIDTHS, strict=True)
+    )
     lines = [head, "-" * len(head)]
     undefined = False
 
@@ -38,11 +43,8 @@ def format_table(report: dict[str, Any]) -> str:
 
     for r in report["folds"]:
         for model, m in r["models"].items():
-            lines.append(
-                f"{r['fold']:>5} {model:<9} {cell(m['roc_auc'], 8)} "
-                f"{cell(m['average_precision'], 7)} {cell(m['recall_at_budget'], 14)} "
-                f"{cell(m['card_precision_at_k'], 7)}"
-            )
+            cells = [cell(m[k], width) for k, width in zip(METRICS, WIDTHS, strict=True)]
+            lines.append(f"{r['fold']:>5} {model:<9} " + " ".join(cells))
     lines.append("-" * len(head))
     for model, s in report["summary"].items():
         if model == "leakage_checks_ok":
@@ -64,7 +66,7 @@ def _fewer_folds(report: dict[str, Any]) -> str:
     for model, s in report["summary"].items():
         if model == "leakage_checks_ok":
             continue
-        for m, label in zip(METRICS, ("ROC AUC", "AP", "recall@budget", "CP@k"), strict=True):
+        for m, label in zip(METRICS, LABELS, strict=True):
             n = s[m].get("folds")
             if isinstance(n, int) and n < total:
                 out.append(f"{model} {label}: {n} of {total} folds")
