@@ -149,9 +149,8 @@ def compute_features(
     )
     check_names(computable, vector_column)
     windowed = [f for f in computable if isinstance(f, ENTITY_KINDS)]
-    check_data_columns(
-        df.columns, [*windowed, *(f for f in computable if isinstance(f, ENCODING_KINDS))]
-    )
+    encodings = [f for f in computable if isinstance(f, ENCODING_KINDS)]
+    check_data_columns(df.columns, [*windowed, *encodings])
     # the `same:` pairs' helper key columns join the helper columns (one select fewer)
     prepared = _prepared(df, feature_set.label_delay_s, pair_key_columns(windowed))
     row_id = "transaction_id" if "transaction_id" in df.columns else None
@@ -159,7 +158,6 @@ def compute_features(
     out = _entity_stages(flagged, windowed, feature_set.label_delay_s, events_source=prepared,
                          helpers=helper_prefix(df.columns))  # fmt: skip
     exprs: dict[str, Column] = {}
-    encodings = [f for f in computable if isinstance(f, ENCODING_KINDS)]
     if encodings:
         source = prepared if whole_history is None else _prepared(whole, feature_set.label_delay_s)
         out, encoded = add_encodings(
