@@ -365,10 +365,9 @@ class GroupedEngine(Engine):
         (and checkpointed); fraud_app.spark.group_reports reads the reports."""
         entry = group_entry(self.state, reports, g, wall)
         params, layer_state = rank0_weights(reports)
-        bad_at = [r.meta.get("nonfinite_loss_at") for r in reports]
-        first_bad = min((i for i in bad_at if i is not None), default=None)
+        # the ranks' reports name the first bad iteration (their losses' among them)
         check_finite(
-            entry, {"params": params, **layer_state}, first_bad,
+            entry, {"params": params, **layer_state},
             metas=[r.meta for r in reports], compression=self.config.compression,
         )  # fmt: skip
         self.maybe_evaluate(entry, params, layer_state)
