@@ -16,6 +16,7 @@ Spark raises a PythonException whose last line is the fraud_app error. Around yo
 
 from fraud_app.ml.bagging import BalancedBaggingClassificationModel, BalancedBaggingClassifier
 from fraud_app.ml.classifier import DlcoreClassificationModel, DlcoreClassifier
+from fraud_app.ml.pipeline_load import load_pipeline_model
 from fraud_app.scoring.tasks import task_errors
 
 __all__ = [
@@ -23,5 +24,6 @@ __all__ = [
     "BalancedBaggingClassifier",
     "DlcoreClassificationModel",
     "DlcoreClassifier",
+    "load_pipeline_model",
     "task_errors",
 ]

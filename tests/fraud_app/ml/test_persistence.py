@@ -5,6 +5,7 @@ it expected. Both raised Spark's AnalysisException about `<path>/metadata` befor
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -259,3 +260,99 @@ def test_each_entry_point_of_a_model_without_networks_names_itself(call):
         value = getattr(blank, call)
         if callable(value):
             value(np.zeros(4))
+
+
+def _nested_pipeline(fitted, path):
+    """assembler -> PipelineModel(model): saved by pyspark's writer (a fraud_app stage)."""
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import VectorAssembler
+
+    assembler = VectorAssembler(inputCols=list("abcd"), outputCol="features")
+    PipelineModel(stages=[assembler, PipelineModel(stages=[fitted])]).save(str(path))
+    return path
+
+
+def test_load_pipeline_model_loads_what_spark_loads(fitted, raw_df, tmp_path):
+    from pyspark.ml import PipelineModel
+    from pyspark.ml.feature import VectorAssembler
+
+    from fraud_app.ml import load_pipeline_model
+
+    path = _nested_pipeline(fitted, tmp_path / "pm")
+    ours, spark_s = load_pipeline_model(str(path)), PipelineModel.load(str(path))
+    assert ours.uid == spark_s.uid
+    assert [type(s) for s in ours.stages] == [type(s) for s in spark_s.stages]
+    assert ours.stages[1].stages[0].uid == fitted.uid
+
+    def scores(model):
+        out = model.transform(raw_df).orderBy("id").select("probability", "prediction")
+        return [(tuple(r.probability), r.prediction) for r in out.collect()]
+
+    assert scores(ours) == scores(spark_s)
+    java = tmp_path / "java"  # every stage a Java one: the JVM's writer and class name
+    PipelineModel(stages=[VectorAssembler(inputCols=list("ab"), outputCol="v")]).save(str(java))
+    loaded = load_pipeline_model(str(java))
+    assert (
+        loaded.transform(raw_df).columns == PipelineModel.load(str(java)).transform(raw_df).columns
+    )
+
+
+def _evil_module(tmp_path, monkeypatch) -> tuple[str, object]:
+    import uuid
+
+    name = f"evil_stage_{uuid.uuid4().hex}"
+    folder = tmp_path / "mods"
+    folder.mkdir()
+    marker = tmp_path / "imported"
+    (folder / f"{name}.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    monkeypatch.syspath_prepend(str(folder))
+    return f"{name}.Evil", marker
+
+
+@pytest.mark.parametrize(
+    ("name", "why"),
+    [
+        ("EVIL", "loads Transformers of pyspark.ml or fraud_app.ml only"),
+        ("os.system", "loads Transformers of pyspark.ml or fraud_app.ml only"),
+        ("pyspark.ml.util.os", "is not a saved-able Transformer class there"),
+        ("fraud_app.ml.classifier.DlcoreClassifier", "is not a saved-able Transformer class"),
+        ("pyspark.ml.nowhere.Thing", "importing 'pyspark.ml.nowhere'"),
+        ("pyspark.ml.feature.VectorAssembler;x", "loads Transformers of pyspark.ml"),
+        ("pyspark.ml.tuning.CrossValidatorModel", "is read by CrossValidatorModelReader, which"),
+    ],
+)
+def test_a_stage_naming_another_class_is_refused_before_anything_is_imported(
+    fitted, tmp_path, monkeypatch, name, why
+):
+    """Spark's PipelineModel.load imports whatever module a stage's metadata/ names (shown
+    with the evil module); load_pipeline_model refuses the nested stage, names it, and
+    imports nothing."""
+    from pyspark.ml import PipelineModel
+
+    from fraud_app.ml import load_pipeline_model
+
+    evil, marker = _evil_module(tmp_path, monkeypatch)
+    name = evil if name == "EVIL" else name
+    path = _nested_pipeline(fitted, tmp_path / "pm")
+    (inner,) = [p for p in (path / "stages").iterdir() if p.name.startswith("1_")]
+    (stage,) = list((inner / "stages").iterdir())
+    _edit_metadata(stage, lambda m: m.update({"class": name}))
+    with pytest.raises(ModelLoadError, match=rf"cannot load {stage}: its .*{re.escape(why)}"):
+        load_pipeline_model(str(path))
+    assert not marker.exists()
+    if name == evil:  # what the guard is for
+        with pytest.raises(Exception):  # noqa: B017 - the module ran; its class is absent
+            PipelineModel.load(str(path))
+        assert marker.read_text() == "ran"
+
+
+def test_a_stage_uid_with_a_path_separator_is_refused(fitted, tmp_path):
+    from fraud_app.ml import load_pipeline_model
+
+    path = _nested_pipeline(fitted, tmp_path / "pm")
+    _edit_metadata(path, lambda m: m["paramMap"].update(stageUids=["../../elsewhere", "x"]))
+    with pytest.raises(ModelLoadError, match=r"stage 0's uid '\.\./\.\./elsewhere' would put"):
+        load_pipeline_model(str(path))
+    with pytest.raises(ModelLoadError, match=r"holds 'fraud_app\.ml\.classifier\.Dlcore.*; "
+                       r"expected a PipelineModel"):  # fmt: skip
+        load_pipeline_model(str(fitted.write().save(str(tmp_path / "one")) or tmp_path / "one"))
