@@ -359,5 +359,13 @@ class _Watchdog:
                 self._cond.wait(None if self._wake_at == float("inf") else self._wake_at - now)
 
 
+def _after_fork_in_child() -> None:
+    """A fork while another thread held `_install_lock` (inside `install`) left the child a
+    lock no thread of it will release: the child's next store waited on it forever."""
+    global _install_lock
+    _install_lock = threading.Lock()
+    _watchdog.reset()
+
+
 _watchdog = _Watchdog()
-os.register_at_fork(after_in_child=_watchdog.reset)
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -226,3 +226,29 @@ def test_a_connection_back_in_the_pool_is_not_shut_under_its_next_request():
     (got,) = taken
     assert got.sock is None or got.is_connected  # a new connection or a sound one
     got.close()
+
+
+def test_a_fork_while_another_thread_installs_leaves_the_child_a_free_install_lock():
+    """The lock `install` holds, taken by another thread at the fork, was the child's for
+    ever: its first store waited without end (a forked scoring worker, a notebook's pool)."""
+    import os
+
+    with http_deadline._install_lock:  # as a thread inside install() at the fork
+        pid = os.fork()
+        if pid == 0:  # the child: install must return, not wait on the parent's holder
+            try:
+                http_deadline.install(http_deadline.Deadline("http://x", 5.0, "test"))
+                os._exit(0)
+            except BaseException:
+                os._exit(3)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child waited 30 s on the install lock its parent held")
+    assert os.waitstatus_to_exitcode(status) == 0
