@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlcore.collective.compression import Codec, get_codec
+from dlcore.collective.compression import CODE, Codec, get_codec
 from dlcore.collective.wire import (
     HEADER,
     MAX_TENSOR_FRAME,
@@ -240,13 +240,23 @@ def barrier(comm: Communicator) -> None:
             _pass_around(comm, np.empty(0, dtype=np.float64), Kind.BARRIER, op)
 
 
-def _expect(header: FrameHeader, kind: Kind, op: Operation, nbytes: int, what: str, peer: str):
+def _expect(
+    header: FrameHeader, kind: Kind, op: Operation, nbytes: int, what: str, peer: str,
+    codec: int = 0,
+):  # fmt: skip
     check_header(header, (kind,), MAX_TENSOR_FRAME, what, peer)
     if header.tag != op.tag & 0xFFFFFFFF:
         raise FrameError(
             f"{peer} sent a frame of its collective call #{header.tag} during our call "
             f"#{op.tag} ({what}); the ranks are out of step: every rank must make the same "
             "sequence of collective calls"
+        )
+    if header.codec != codec:  # before the length: a half-width payload is not a length error
+        names = {code: name for name, code in CODE.items()}
+        raise FrameError(
+            f"{peer} sent data compressed as {names.get(header.codec, header.codec)!r}, this "
+            f"rank expects {names[codec]!r} ({what}); every rank must pass the same "
+            "compression"
         )
     if header.length != nbytes:
         raise FrameError(
@@ -331,7 +341,8 @@ class _Ring:
         self.comm.sender.put(data, self.op.deadline, what, checked, crc)
 
     def _queue_header(self, j: int, lo: int, hi: int) -> None:
-        header = pack_header(self._kind(j), (hi - lo) * self.itemsize, self.op.tag)
+        nbytes, code = (hi - lo) * self.itemsize, CODE[self.codec.name]
+        header = pack_header(self._kind(j), nbytes, self.op.tag, code)
         self._queue(j, memoryview(header), checked=False)
 
     def _outgoing(self, j: int, a: int, b: int) -> memoryview:
@@ -349,7 +360,8 @@ class _Ring:
         lo, hi = self.bounds[segment]
         what = self._what(j, segment)
         header = recv_header(comm.left, deadline, what, peer)
-        _expect(header, self._kind(j), self.op, (hi - lo) * self.itemsize, what, peer)
+        _expect(header, self._kind(j), self.op, (hi - lo) * self.itemsize, what, peer,
+                CODE[self.codec.name])  # fmt: skip
         if forward:
             self._queue_header(j + 1, lo, hi)
         reduce = self._kind(j) is Kind.REDUCE

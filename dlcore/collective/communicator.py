@@ -34,6 +34,7 @@ import numpy as np
 from dlcore.collective import addresses, hierarchical, shm
 from dlcore.collective.auth import check_secret
 from dlcore.collective.collectives import SocketTransport
+from dlcore.collective.compression import get_codec
 from dlcore.collective.config import CommConfig, Member
 from dlcore.collective.rendezvous import Address, rendezvous
 from dlcore.collective.ring_connect import RingPort, dial_right, with_advertised
@@ -154,6 +155,14 @@ class Communicator:
         """The transport in use: "shm", "socket", "hierarchical" (shm within hosts, TCP
         between them), or "none" (world size 1: nothing to move)."""
         return self._transport.name
+
+    def wire_compression(self, compression: str | None) -> str | None:
+        """What `compression` amounts to on the transport in use now: None where nothing
+        crosses a wire ("shm": the sum is exact float32 whatever was asked; "none"), else
+        `compression` ("socket"; "hierarchical": between hosts). Read it after a call: a
+        shared-memory transport that cannot grow its segments falls back to sockets."""
+        get_codec(compression)
+        return None if self.transport in ("shm", "none") else compression
 
     @property
     def shm_signal(self) -> str | None:

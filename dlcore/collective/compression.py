@@ -87,6 +87,10 @@ class FP16(Codec):
 
 
 CODECS: dict[str | None, Codec] = {None: NoCompression(), "bf16": BF16(), "fp16": FP16()}
+# Each codec's code in the ring frames' header (wire.FrameHeader.codec): a receiver whose
+# `compression` differs from the sender's is told so instead of decoding the other's bytes
+# (fp16 and bf16 have the same width: 3 + 3 summed to 5.125 on one rank, 2560 on another).
+CODE: dict[str | None, int] = {None: 0, "bf16": 1, "fp16": 2}
 
 
 def get_codec(name: str | None) -> Codec:

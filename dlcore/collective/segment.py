@@ -20,6 +20,16 @@ authenticated ring; only the creator writes to it. The protocol unlinks every fi
 soon as all peers have mapped it, so a rank killed later leaks nothing; the mappings
 stay valid until closed.
 
+Leftovers: a rank killed between creating its file and the peers' unlink (SIGKILL of
+the job, or the OOM killer, during the negotiation or a growth, while posix_fallocate
+reserves the memory) leaves the file behind, memory of the tmpfs until reboot
+(session 49: the whole 128 MB of a 16 M-parameter growth). So the creator holds a
+shared flock on its file while it is linked, and `remove_leftovers` (each communicator's
+negotiation) unlinks the dlcore files of our uid that nobody holds a lock on and that are
+older than LEFTOVER_AGE_S (the moment between creating a file and locking it). The kernel
+drops a dead process's locks, in any container that shares the tmpfs. A leftover is never
+read as a later job's data: names are random, and a peer checks the announced token.
+
 Not `multiprocessing.shared_memory`: its resource tracker unlinks segments or warns
 about them at interpreter exit, and it knows nothing about our peers.
 """
@@ -37,10 +47,16 @@ import secrets
 import socket
 import stat
 import sys
+import time
 
 import numpy as np
 
 from dlcore.errors import CommunicationError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not POSIX (segment_dir refuses there)
+    fcntl = None  # type: ignore[assignment]
 
 MAGIC = b"dlcore.collective/shm/v1\n"
 TOKEN_BYTES = 16
@@ -53,6 +69,7 @@ _NAME = re.compile(r"dlcore-[0-9a-f]{32}")
 _BOOT_ID = "/proc/sys/kernel/random/boot_id"
 _DEFAULT_DIR = "/dev/shm"
 _NO_FALLOCATE = (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL)
+LEFTOVER_AGE_S = 60.0  # an unlocked segment file older than this is a leftover
 
 
 def segment_dir(configured: str | None) -> tuple[str | None, str]:
@@ -126,10 +143,13 @@ class _Mapped:
 class Segment(_Mapped):
     """This rank's own segment: created, written by this rank only, unlinked early."""
 
-    def __init__(self, name: str, path: str, capacity: int, mm: mmap.mmap, token: bytes):
+    def __init__(
+        self, name: str, path: str, capacity: int, mm: mmap.mmap, token: bytes, fd: int
+    ):  # fmt: skip
         super().__init__(name, path, capacity, mm)
         self.token = token
         self.linked = True
+        self._fd = fd  # holds the flock that says "alive" while the file is linked
 
     @classmethod
     def create(cls, directory: str, capacity: int) -> Segment:
@@ -138,25 +158,28 @@ class Segment(_Mapped):
         size = segment_bytes(capacity)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
+            if fcntl is not None:  # first: an unlocked file is a leftover (remove_leftovers)
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             os.fchmod(fd, 0o600)  # whatever the umask
             _reserve(fd, size)
             mm = mmap.mmap(fd, size, mmap.MAP_SHARED | _POPULATE, mmap.PROT_READ | mmap.PROT_WRITE)
         except BaseException:
-            os.close(fd)
             with contextlib.suppress(OSError):
                 os.unlink(path)
+            os.close(fd)
             raise
-        os.close(fd)
         token = secrets.token_bytes(TOKEN_BYTES)
         mm[: len(MAGIC) + TOKEN_BYTES] = MAGIC + token
-        return cls(name, path, capacity, mm, token)
+        return cls(name, path, capacity, mm, token, fd)
 
     def unlink(self) -> None:
-        """Remove the name; the memory lives on while any rank has it mapped. Idempotent."""
+        """Remove the name (then drop the lock); the memory lives on while any rank has it
+        mapped. Idempotent."""
         if self.linked:
             self.linked = False
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+            os.close(self._fd)
 
     def close(self) -> None:
         self.unlink()
@@ -187,6 +210,44 @@ class PeerSegment(_Mapped):
             mm.close()
             raise CommunicationError(f"{path} does not hold the token its creator announced")
         return cls(name, path, capacity, mm)
+
+
+def remove_leftovers(directory: str, min_age_s: float = LEFTOVER_AGE_S) -> tuple[int, int]:
+    """Unlink the segment files in `directory` left by dlcore processes that died before
+    their peers unlinked them: our uid's, unlocked (their creator, who holds a shared
+    flock while linked, is gone) and older than `min_age_s`. Returns (files, bytes freed).
+    Never raises: a file it cannot look at is not its business."""
+    if fcntl is None:  # pragma: no cover - not POSIX
+        return 0, 0
+    try:
+        names = [name for name in os.listdir(directory) if is_segment_name(name)]
+    except OSError:
+        return 0, 0
+    removed = freed = 0
+    now = time.time()
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            continue  # gone meanwhile, a link, not ours to read
+        try:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+                continue
+            if now - st.st_mtime < min_age_s:
+                continue  # maybe between its creation and its lock
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # its creator is alive
+            os.unlink(path)
+            removed, freed = removed + 1, freed + st.st_blocks * 512
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
+    return removed, freed
 
 
 _POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # pre-fault: no page faults in the first call

@@ -70,6 +70,9 @@ class ShardedStep:
         # rank's own gradient was is an overflow on the wire (fp16 compression holds
         # nothing above 65504), which clip_norm, applied to the sum, cannot prevent.
         self.last_finite: tuple[bool, bool, bool] = (True, True, True)
+        # The compression the last step's gradient sum really went through: None on shared
+        # memory (exact float32) whatever `grad_compression` says (Communicator.wire_compression).
+        self.last_wire_compression = comm.wire_compression(grad_compression)
         self.total_sync_s = 0.0
         self.steps = 0
         self._check_same_layout()
@@ -103,6 +106,7 @@ class ShardedStep:
         own_finite = bool(np.isfinite(params.grad).all())  # reduce_scatter overwrites it
         grad = self.comm.reduce_scatter(params.grad, compression=self.grad_compression)
         sum_finite = bool(np.isfinite(grad).all())
+        self.last_wire_compression = self.comm.wire_compression(self.grad_compression)
         if grad_scale != 1.0:
             grad *= np.float32(grad_scale)
         t1 = time.perf_counter()

@@ -39,9 +39,10 @@ and sends (host key, segment name, random token) round the ring; when all host k
 agree, each rank maps every peer's segment and checks its token (two containers on
 one host share a boot id but not /dev/shm), then sends whether that worked. Every
 rank sees every answer, so all pick the same transport; every segment is unlinked
-right after the second exchange. A buffer larger than the slots grows all segments
-the same way, to the same capacity on every rank; if that fails (a full /dev/shm)
-"auto" falls back to the socket transport and "shm" raises.
+right after the second exchange (a rank killed before that leaves its file: the next
+negotiation on the host removes it, `segment.remove_leftovers`). A buffer larger than
+the slots grows all segments the same way, to the same capacity on every rank; if that
+fails (a full /dev/shm) "auto" falls back to the socket transport and "shm" raises.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ from dlcore.collective.segment import (
     PeerSegment,
     Segment,
     host_key,
+    remove_leftovers,
     segment_bytes,
     segment_dir,
     slot_capacity,
@@ -84,6 +86,14 @@ def negotiate(comm: Communicator) -> ShmTransport | None:
     if requested == "socket" or comm.world_size == 1:
         return None
     shm = ShmTransport(comm, required=requested == "shm")
+    if shm.dir is not None:
+        files, freed = remove_leftovers(shm.dir)
+        if files:
+            logger.warning(
+                "rank %d: removed %d leftover shared-memory segment file(s) (%d bytes) from "
+                "%s: dlcore processes killed while negotiating shared memory left them",
+                comm.rank, files, freed, shm.dir,
+            )  # fmt: skip
     try:
         timeout = comm.config.connect_timeout  # part of joining, not of a collective
         setting = comm.config.connect_timeout_setting

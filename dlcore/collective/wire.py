@@ -29,7 +29,9 @@ trailer it arrived with, verified on arrival: every receiver checks the bytes ag
 CRC their owner computed, and no rank computes it twice. checksum.py picks the code that
 computes it (zlib-ng's when installed: 10x zlib's speed, the same value). Headers carry
 no CRC: their fields are checked against what the receiver expects (magic, version,
-kind, tag, length), all but the reserved one.
+kind, tag, length, and in the ring's frames the codec: ranks passing different
+`compression` values read each other's bf16 as fp16 or a half-width payload as a
+length mismatch).
 Handshake, rendezvous and error frames carry no trailer (the handshake is MAC'd); callers
 that frame their own payloads with `send_bytes` (fraud_app's boundary reports, which end
 with an HMAC) choose their own check.
@@ -62,7 +64,9 @@ from dlcore.errors import (
 
 MAGIC = b"DLCW"
 VERSION = 2  # 2: CRC-32 trailer after every tensor payload
-# magic(4s) version(B) kind(B) reserved(H) tag(I) payload_length(Q): 20 bytes, network order.
+# magic(4s) version(B) kind(B) codec(H) tag(I) payload_length(Q): 20 bytes, network order.
+# codec: the compression of a ring frame's payload (`compression.CODE`; 0 = none, and in
+# every other frame, which is what this field, once "reserved", always held).
 HEADER = struct.Struct("!4sBBHIQ")
 TRAILER = struct.Struct("!I")  # CRC-32 (IEEE 802.3 polynomial, = zlib.crc32) of the payload
 _JOIN_BELOW = 64 << 10  # smaller payloads go out with their trailer in one sendall
@@ -94,6 +98,7 @@ class FrameHeader:
     kind: Kind
     tag: int
     length: int
+    codec: int = 0  # the payload's compression code (ring frames), else 0
 
 
 def send_bytes(sock: socket.socket, data: Any, deadline: Deadline, what: str, peer: str) -> None:
@@ -198,8 +203,8 @@ def verify(payload: Any, raw_trailer: Any, what: str, peer: str) -> int:
     return computed
 
 
-def pack_header(kind: Kind, length: int, tag: int = 0) -> bytes:
-    return HEADER.pack(MAGIC, VERSION, int(kind), 0, tag & 0xFFFFFFFF, length)
+def pack_header(kind: Kind, length: int, tag: int = 0, codec: int = 0) -> bytes:
+    return HEADER.pack(MAGIC, VERSION, int(kind), codec, tag & 0xFFFFFFFF, length)
 
 
 def recv_header(sock: socket.socket, deadline: Deadline, what: str, peer: str) -> FrameHeader:
@@ -211,7 +216,7 @@ def recv_header(sock: socket.socket, deadline: Deadline, what: str, peer: str) -
 
 def parse_header(raw: bytes | bytearray, what: str, peer: str) -> FrameHeader:
     """Unpack and sanity-check the first HEADER.size bytes of `raw`."""
-    magic, version, kind, _reserved, tag, length = HEADER.unpack_from(raw)
+    magic, version, kind, codec, tag, length = HEADER.unpack_from(raw)
     if magic != MAGIC:
         raise FrameError(
             f"{peer} sent bytes that are not a dlcore.collective frame while we waited for {what}: "
@@ -224,7 +229,7 @@ def parse_header(raw: bytes | bytearray, what: str, peer: str) -> FrameHeader:
             "run the same dlcore version on every worker"
         )
     try:
-        return FrameHeader(Kind(kind), tag, length)
+        return FrameHeader(Kind(kind), tag, length, codec)
     except ValueError:
         raise FrameError(
             f"{peer} sent a frame of unknown kind {kind} (waiting for {what})"

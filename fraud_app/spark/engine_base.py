@@ -174,8 +174,10 @@ def divergence_origin(
     metas: Sequence[Mapping[str, Any]], compression: str | None
 ) -> tuple[int | None, str, str]:
     """(first iteration, which rank(s) and what went first, advice) from the ranks' group
-    reports (`metas[r]`: rank r's; `nonfinite_loss_at` and the `_STAGES`); (None, "", the
-    general advice) where the reports hold none (an older worker, weights bad before)."""
+    reports (`metas[r]`: rank r's; `nonfinite_loss_at`, the `_STAGES` and `wire_compression`,
+    the compression the sum really went through, which `compression`, the configured one,
+    stands in for in an older worker's); (None, "", the general advice) where the reports
+    hold none (an older worker, weights bad before)."""
     keys = []
     for rank, meta in enumerate(metas):
         own = [meta.get(k) for k in ("nonfinite_loss_at", "nonfinite_grad_at")]
@@ -215,8 +217,16 @@ def divergence_origin(
         f"it began in the sum over the ranks at iteration {at}: every rank's own gradient "
         f"was finite, the sum {who} received was not"
     )
-    if compression != "fp16":
-        return at, why + " (past float32's range)", _ADVICE
+    # what the sum went through (the ranks' reports; an older worker's: the configured one):
+    # shared memory on one host sums float32 whatever training.distributed.compression says
+    wires = {metas[r].get("wire_compression", compression) for r in ranks}
+    if "fp16" not in wires:
+        unused = (
+            "; fp16 compression did not apply: the ranks summed in shared memory, in float32"
+            if compression == "fp16"
+            else ""
+        )
+        return at, why + f" (past float32's range{unused})", _ADVICE
     advice = (
         "Set training.distributed.compression to bf16 (float32's range) or null; clip_norm "
         "cannot help, it clips the sum after it arrived. Or scale the features down "

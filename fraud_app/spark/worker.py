@@ -270,6 +270,9 @@ def _run_group(
     # where a divergence began (engine_base.check_finite): the first iteration whose own
     # gradient, received sum over ranks or weights after the step were not finite
     grad_at = sum_at = weights_at = None
+    # the compression the sum really went through (None on shared memory, whatever
+    # task.compression says): at the first sum that was not finite, else the last step's
+    wire = step.last_wire_compression
     sync_before = step.total_sync_s
     # Masks are a function of (seed, rank, iteration) alone, so the result does not depend
     # on how iterations fall into groups and stages (auto sizes follow measured timings).
@@ -298,8 +301,10 @@ def _run_group(
         own_finite, sum_finite, weights_finite = step.last_finite
         if grad_at is None and not own_finite:
             grad_at = first + i
-        if sum_at is None and not sum_finite:
-            sum_at = first + i
+        if sum_at is None:
+            wire = step.last_wire_compression
+            if not sum_finite:
+                sum_at = first + i
         if weights_at is None and not weights_finite:
             weights_at = first + i
     return {
@@ -308,6 +313,7 @@ def _run_group(
         "nonfinite_grad_at": grad_at,
         "nonfinite_sum_at": sum_at,
         "nonfinite_weights_at": weights_at,
+        "wire_compression": wire,
         "loop_s": time.perf_counter() - t_loop,
         "compute_s": compute_s + optimizer_s,
         "sync_s": step.total_sync_s - sync_before,

@@ -5,6 +5,9 @@ Top-level functions of an importable module, so a spawned child can find them.
 
 from __future__ import annotations
 
+import os
+import signal
+
 import numpy as np
 
 from dlcore.collective import Communicator, Member, loopback_config
@@ -50,3 +53,13 @@ def all_reduce_once_via_pipe(conn, secret, length, op_timeout=20.0) -> None:
             conn.send(("ok", float(buf.min()), float(buf.max())))
     except Exception as exc:  # the test inspects it
         conn.send((type(exc).__name__, str(exc)))
+
+
+def create_segments_and_die(directory: str, count: int) -> None:
+    """Create `count` shared-memory segments, then die the way SIGKILL ends a rank in the
+    middle of the shm negotiation: no unlink, no cleanup of any kind."""
+    from dlcore.collective.segment import Segment
+
+    segments = [Segment.create(directory, 64 << 10) for _ in range(count)]
+    assert len(os.listdir(directory)) >= len(segments)
+    os.kill(os.getpid(), signal.SIGKILL)

@@ -109,3 +109,23 @@ def test_compressed_all_reduce_is_identical_everywhere_and_within_the_error_boun
     u = UNIT_ROUNDOFF[name]
     bound = world_size * (u + 2.0**-24) * magnitude + world_size * SMALLEST_STEP[name]
     assert np.all(np.abs(results[0] - exact) <= bound)
+
+
+@pytest.mark.parametrize(
+    ("codecs", "told"),
+    [
+        (("fp16", "bf16"), "compressed as '(bf16|fp16)', this rank expects '(fp16|bf16)'"),
+        ((None, "fp16", None), "compressed as ('fp16'|None), this rank expects (None|'fp16')"),
+    ],
+)
+def test_ranks_passing_different_compressions_are_told_so(codecs, told):
+    """Session 49: fp16 and bf16 have the same width, so ranks that disagreed decoded each
+    other's bytes: 3 + 3 summed to 5.125 on one rank and 2560 on the other, without an
+    error; None against fp16 read as "do all ranks pass buffers of the same length?"."""
+    from dlcore.collective import LocalGroup, loopback_config
+    from dlcore.errors import FrameError
+
+    config = loopback_config(transport="socket", topology="flat", op_timeout=10.0)
+    told += ".*every rank must pass the same compression"
+    with LocalGroup(len(codecs), config) as group, pytest.raises(FrameError, match=told):
+        group.run(lambda c: c.all_reduce(np.full(8, 3.0, np.float32), compression=codecs[c.rank]))

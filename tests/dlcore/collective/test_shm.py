@@ -9,9 +9,12 @@ containers on one host (same boot id, separate /dev/shm) look like.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import re
+import signal
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -29,6 +32,7 @@ from dlcore.collective import (
 from dlcore.collective.segment import PeerSegment, Segment, segment_bytes, slot_capacity
 from dlcore.collective.shm import offers_problem
 from dlcore.errors import CommunicationError, ConfigError, FrameError
+from tests.dlcore.collective._workers import create_segments_and_die
 
 
 @pytest.fixture
@@ -194,6 +198,38 @@ def test_segment_files_are_private_and_peers_check_them(shm_dir):
     finally:
         own.close()
     assert os.listdir(shm_dir) == []
+
+
+def test_a_killed_ranks_segment_files_are_removed_by_the_next_negotiation(shm_dir, caplog):
+    """Session 49: a rank killed between creating its segment and its peers' unlink (the
+    job cancelled, or the OOM killer while posix_fallocate reserves the memory) left the
+    file in /dev/shm until reboot: 128 MB after a 16 M-parameter growth. The next
+    negotiation now removes such files: unlocked (a dead creator's lock is gone) and older
+    than a minute; a live rank's (locked) and a fresh one stay."""
+    child = multiprocessing.get_context("spawn").Process(
+        target=create_segments_and_die, args=(shm_dir, 2)
+    )
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode == -signal.SIGKILL
+    dead = sorted(os.listdir(shm_dir))
+    live = Segment.create(shm_dir, 64 << 10)  # a rank of another job, mid-negotiation
+    hour_ago = time.time() - 3600
+    for name in (dead[0], live.name):
+        os.utime(os.path.join(shm_dir, name), (hour_ago, hour_ago))
+    try:
+        logs = caplog.at_level(logging.WARNING, logger="dlcore.collective.shm")
+        with logs, LocalGroup(2, shm(shm_dir)) as group:
+            assert [c.transport for c in group.comms] == ["shm", "shm"]
+        assert sorted(os.listdir(shm_dir)) == sorted([dead[1], live.name])
+        assert re.search(
+            r"rank \d: removed 1 leftover shared-memory segment file\(s\) \(\d+ bytes\) from "
+            + re.escape(shm_dir),
+            caplog.text,
+        )
+    finally:
+        live.close()
+    assert os.listdir(shm_dir) == [dead[1]]
 
 
 def test_slot_capacity_grows_by_half_at_least_in_64_kib_granules():

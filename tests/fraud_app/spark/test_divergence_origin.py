@@ -118,3 +118,37 @@ def test_one_worker_is_not_told_to_look_at_its_partitions_rows():
            "weights. " in message  # fmt: skip
     assert "partition" not in message and "rank 0" not in message
     assert message.endswith("check the scale of the features and weights")
+
+
+def test_the_advice_reads_the_compression_the_sum_went_through_not_the_configured_one():
+    """Session 49: on one host the ranks sum in shared memory, float32 whatever
+    training.distributed.compression says; a sum past float32's range was then blamed on
+    "fp16 on the wire" and the advice was to change the compression, which changes
+    nothing. The workers now report the compression their sum went through."""
+    exact = [{**_meta(loss=10, summed=9, weights=9), "wire_compression": None}] * 2
+    message = _message(exact, compression="fp16", first_bad=10)
+    assert (
+        "the sum ranks 0, 1 received was not (past float32's range; fp16 compression did "
+        "not apply: the ranks summed in shared memory, in float32)."
+    ) in message
+    assert "65504" not in message and "Set training.distributed.compression" not in message
+    assert "Lower the learning rate" in message
+    wire = [{**_meta(loss=10, summed=9, weights=9), "wire_compression": "fp16"}] * 2
+    assert "fp16 on the wire holds nothing above 65504" in _message(wire, compression="fp16")
+
+
+def test_the_step_says_shared_memory_sums_are_not_compressed():
+    """ShardedStep.last_wire_compression: None on shared memory, the codec on sockets."""
+
+    def train(comm):
+        params = ParamBuffer()
+        params.declare("w", (64,))
+        params.allocate()
+        step = ShardedStep(comm, SGD(learning_rate=1e-6), params, grad_compression="fp16")
+        step.step(params)
+        return comm.transport, step.last_wire_compression
+
+    for transport in ("shm", "socket"):
+        config = loopback_config(transport=transport, topology="flat")
+        for got in start_threads(2, train, config):
+            assert got == (transport, None if transport == "shm" else "fp16")
