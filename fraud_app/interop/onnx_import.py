@@ -9,7 +9,8 @@ The op -> layer mapping lives in `onnx_ops`.
 
 Two entry points:
 - `model_from_onnx`: the graph as it is (a final Sigmoid stays a Sigmoid layer).
-- `ensemble_from_onnx`: a FraudEnsemble. A file written by `ensemble_to_onnx` comes back
+- `ensemble_from_onnx`: a FraudEnsemble (`import_ensemble`: with the model version and
+  origin the file records, `ImportedEnsemble`). A file written by `ensemble_to_onnx` comes back
   member by member with its feature names and metadata; any other graph becomes a
   one-member ensemble whose final Sigmoid, if any, is dropped (members output logits:
   the ensemble applies the sigmoid, and BCE-with-logits fine-tunes them), with the
@@ -51,6 +52,7 @@ from fraud_app.interop.onnx_ops import (
     first_width,
 )
 from fraud_app.interop.onnx_opsets import check_opset
+from fraud_app.interop.onnx_source import file_version
 
 logger = logging.getLogger(__name__)
 
@@ -331,12 +333,40 @@ def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
     return members
 
 
+@dataclass(frozen=True)
+class ImportedEnsemble:
+    """An imported ensemble and what the file said of where it came from (metadata that is
+    not the ensemble's own, so `ensemble_from_onnx` alone dropped it).
+
+    - `model_version`: export-onnx's `model_version` metadata, else the ModelProto's own
+      `model_version` field (other exporters); None when the file records neither. Give
+      it to `ensemble_to_onnx(ensemble, model_version=...)` to export the same version.
+    - `model_uri`: the `model_uri` metadata export-onnx wrote (a registry URI or the
+      exporter's local path), as written; None when absent.
+    - `producer`: the file's `producer_name` and `producer_version` ("fraud-app", "pytorch
+      2.3"); "" when it names none.
+    """
+
+    ensemble: Any  # FraudEnsemble
+    model_version: str | None
+    model_uri: str | None
+    producer: str
+
+
 def ensemble_from_onnx(
     source: Any, *, feature_names: list[str] | None = None, output: str | None = None
 ) -> Any:
     """A FraudEnsemble from an ONNX file (see the module docstring). `output`: the graph
     output to import when a graph from elsewhere has several (a file written by
-    `ensemble_to_onnx` always imports whole)."""
+    `ensemble_to_onnx` always imports whole). The file's model version and origin:
+    `import_ensemble`."""
+    return import_ensemble(source, feature_names=feature_names, output=output).ensemble
+
+
+def import_ensemble(
+    source: Any, *, feature_names: list[str] | None = None, output: str | None = None
+) -> ImportedEnsemble:
+    """`ensemble_from_onnx`'s ensemble with the model version and origin the file records."""
     from fraud_app.models.ensemble import FraudEnsemble
 
     onnx = require_onnx()
@@ -373,4 +403,10 @@ def ensemble_from_onnx(
         metadata = {"source": "onnx", "producer": proto.producer_name}
     check_onnx(proto, _name(source))
     names = feature_names_of(meta, feature_names, members[0].in_features)
-    return FraudEnsemble(members, names, metadata)
+    producer = " ".join(x for x in (proto.producer_name, proto.producer_version) if x)
+    return ImportedEnsemble(
+        FraudEnsemble(members, names, metadata),
+        model_version=file_version(proto),
+        model_uri=meta.get("model_uri") or None,
+        producer=producer,
+    )
