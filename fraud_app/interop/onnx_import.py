@@ -68,10 +68,11 @@ def load_onnx(source: Any) -> Any:
     path = Path(source)
     if not path.is_file():
         raise OnnxConversionError(f"{path}: no ONNX file here (expected a .onnx file)")
-    try:
-        proto = onnx.load_model(os.fspath(path))
+    try:  # external data is read below, once every location it names was checked
+        proto = onnx.load_model(os.fspath(path), load_external_data=False)
     except Exception as exc:  # protobuf raises DecodeError and other message errors
         raise OnnxConversionError(f"{path}: not a readable ONNX model ({exc})") from exc
+    _load_external_data(onnx, proto, path)
     if not proto.graph.node:  # protobuf reads an empty file (and some others) as a blank model
         empty = "the file is empty" if path.stat().st_size == 0 else "its graph has no nodes"
         raise OnnxConversionError(f"{path}: not an ONNX model ({empty})")
@@ -83,6 +84,49 @@ def load_onnx(source: Any) -> Any:
             f"fraud-app exported it ({GRAPH_DIGEST}); copy or export the file again"
         )
     return proto
+
+
+def _load_external_data(onnx: Any, proto: Any, path: Path) -> None:
+    """Read the tensors `proto` keeps in external files, each checked first: a relative path
+    to a regular file inside the ONNX file's folder (no `..`, absolute path or symbolic
+    link), holding the bytes its offset and length name. onnx >= 1.17 (our lowest pin)
+    refuses most of these itself; these checks keep the rule whatever onnx does, and refuse
+    a length beyond the file before anything of that length is allocated."""
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
+
+    folder = path.resolve().parent
+    external = [t for t in _get_all_tensors(proto) if uses_external_data(t)]
+    for tensor in external:
+        info = ExternalDataInfo(tensor)
+        where = Path(info.location or "")
+        target = folder / where
+        why = None
+        if not info.location or where.is_absolute() or ".." in where.parts:
+            why = "is not a relative path inside the model's folder"
+        elif os.path.realpath(target) != os.path.normpath(target):
+            why = "is or passes through a symbolic link"
+        elif not target.is_file():
+            why = "is not a regular file in the model's folder"
+        else:
+            size, offset = target.stat().st_size, int(info.offset or 0)
+            length = int(info.length) if info.length else max(size - offset, 0)
+            if offset < 0 or length < 0 or offset + length > size:
+                why = (
+                    f"holds {size} bytes, fewer than the offset {offset} + length {length} it names"
+                )
+        if why is not None:
+            raise OnnxConversionError(
+                f"{path}: tensor {tensor.name!r} keeps its data in an external file "
+                f"{info.location!r}, which {why}; fraud-app reads external data only from "
+                "files in the ONNX file's own folder (it never follows a path out of it). "
+                "Keep the data files beside the .onnx file, or save the model with its data "
+                "inside (onnx.save_model(..., save_as_external_data=False))"
+            )
+    if external:
+        try:
+            onnx.load_external_data_for_model(proto, os.fspath(folder))
+        except Exception as exc:  # onnx's own checks of the same locations
+            raise OnnxConversionError(f"{path}: external data not readable ({exc})") from exc
 
 
 def check_onnx(proto: Any, what: str = "the ONNX model") -> Any:
@@ -115,22 +159,29 @@ class _Graph:
     unread: dict[str, OnnxConversionError]  # Constants we cannot read: named if an output uses one
 
 
-def _tensor(onnx: Any, tensor: Any) -> np.ndarray:
+def _tensor(onnx: Any, tensor: Any, owner: str = "") -> np.ndarray:
     """A weight tensor as an array; one whose type or size does not fit its shape (a damaged
     file) is named (it was a ValueError / KeyError traceback from onnx.numpy_helper)."""
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:  # only a ModelProto given in memory
+        raise OnnxConversionError(
+            f"tensor {tensor.name or owner!r} keeps its data in an external file, which a model given "
+            "in memory has no folder for (onnx reads it relative to the working directory): "
+            "give the .onnx file's path instead, or load it with its external data first "
+            "(onnx.load_model(path))"
+        )
     try:
         return onnx.numpy_helper.to_array(tensor)
     except (ValueError, KeyError, TypeError) as exc:
         raise OnnxConversionError(
-            f"tensor {tensor.name!r} cannot be read ({type(exc).__name__}: {exc}): its data does "
+            f"tensor {tensor.name or owner!r} cannot be read ({type(exc).__name__}: {exc}): its data does "
             "not fit its type and shape; the file is damaged or not a valid ONNX model"
         ) from exc
 
 
 def _constant(onnx: Any, node: Any) -> np.ndarray:
     for attr in node.attribute:
-        if attr.name == "value":
-            return _tensor(onnx, attr.t)
+        if attr.name == "value":  # its tensor is often unnamed: the node's output names it
+            return _tensor(onnx, attr.t, f"{node.output[0]} (Constant node {node.name!r})")
         if attr.name in ("value_float", "value_floats", "value_int", "value_ints"):
             return np.asarray(onnx.helper.get_attribute_value(attr))
     raise OnnxConversionError(
