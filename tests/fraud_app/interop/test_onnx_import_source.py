@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("onnx", reason="ONNX interop needs the 'onnx' extra")
 
+from fraud_app.errors import OnnxConversionError
 from fraud_app.interop.onnx_export import ensemble_to_onnx, save_onnx
 from fraud_app.interop.onnx_import import ensemble_from_onnx, import_ensemble
 from fraud_app.models.ensemble import FraudEnsemble
@@ -40,3 +41,19 @@ def test_a_foreign_files_own_version_field_and_producer_are_kept():
     got = import_ensemble(proto)
     assert (got.model_version, got.model_uri, got.producer) == ("3", None, "pytorch 2.3.0")
     assert got.ensemble.metadata == {"source": "onnx", "producer": "pytorch"}
+
+
+@pytest.mark.parametrize(
+    "given",
+    [["f4", "f3", "f2", "f1", "f0"], ["f0", "f2", "x", "y", "z"]],
+    ids=["reversed", "moved"],
+)
+def test_feature_names_given_in_another_order_than_the_file_records_are_refused(given):
+    """`--feature-names` over an export-onnx file's own names, reordered: it imported, and
+    every row was scored with f4's value read as f0 and so on."""
+    proto = ensemble_to_onnx(make_ensemble(2))
+    with pytest.raises(OnnxConversionError, match=r"feature names \['f.'.*\] are given at other "
+                       r"positions than the file records them"):  # fmt: skip
+        ensemble_from_onnx(proto, feature_names=given)
+    renamed = ["amount", "f1", "f2", "hour", "f4"]  # new names in place: a renaming
+    assert ensemble_from_onnx(proto, feature_names=renamed).feature_names == renamed
