@@ -12,8 +12,8 @@ fraud_app.scoring.batch.score_dataframe on the same rows. A row with a NaN (a JS
 an infinite value or one beyond the float32 range is refused, as the batch scorer refuses it
 (`scoring.nonfinite: error`): it was scored, NaN (a served `{"fraud_score": NaN}`, not
 JSON) or a number from the clipped infinity, with HTTP 200. The error is an MlflowException
-(INVALID_PARAMETER_VALUE: HTTP 400 from `mlflow models serve`) naming rows and features.
-So is an id outside an embedding's table (a category unseen in training), naming the
+(INVALID_PARAMETER_VALUE: HTTP 400 from `mlflow models serve`) naming rows and features
+(rows by position, 0 = the first). The scores keep the input's index. So is an id outside an embedding's table (a category unseen in training), naming the
 feature and rows: the whole batch is refused, never scored around the bad row. A string
 that is no number, or a missing or misnamed column, is refused by MLflow's signature check
 before `predict` (naming the column); columns are read by name (order and extra columns
@@ -59,7 +59,9 @@ class EnsembleModel(mlflow.pyfunc.PythonModel):
             scores = self.ensemble.predict_proba(X)
         except ShapeError as exc:  # an embedding's id outside its table: an unseen category
             raise _refused_ids(exc, names) from None
-        return pd.Series(scores, name="fraud_score")
+        # the input's index: `frame["score"] = model.predict(frame)` aligns on it, and a
+        # shuffled or filtered frame got each row another row's score (or NaN)
+        return pd.Series(scores, index=model_input.index, name="fraud_score")
 
 
 def _refused_ids(exc: Exception, names: list[str]) -> MlflowException:

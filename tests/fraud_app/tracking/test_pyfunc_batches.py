@@ -111,3 +111,13 @@ def test_a_string_or_a_missing_column_is_refused_before_scoring(served):
     assert err.value.get_http_status_code() == 400
     with pytest.raises(MlflowException, match=r"missing inputs.*'hour'"):
         model.predict(pd.DataFrame(X, columns=NAMES).drop(columns=["hour"]))
+
+
+def test_scores_keep_the_input_index_so_assigning_them_back_is_row_for_row(served):
+    """A shuffled or filtered frame: `frame["score"] = model.predict(frame)` aligns on the
+    index, and the scores came back with 0..n-1, so each row got another row's score."""
+    model, ensemble = served
+    frame = pd.DataFrame(X, columns=NAMES, index=[30, 10, 20, 0]).sample(frac=1, random_state=3)
+    frame["score"] = model.predict(frame)
+    expected = ensemble.predict_proba(frame[NAMES].to_numpy(np.float32))
+    np.testing.assert_array_equal(frame["score"].to_numpy(), expected)
