@@ -39,14 +39,29 @@ def to_ids(values: np.ndarray, num_embeddings: int, where: str) -> np.ndarray:
     lo, hi = values.min(), values.max()
     # `not (a <= b)` also catches NaN.
     if not (lo >= 0 and hi < num_embeddings):
+        outside = ~((values >= 0) & (values < num_embeddings))
         raise ShapeError(
-            f"{where}: ids must be integers in [0, {num_embeddings}). Received ids in [{lo}, {hi}]"
+            f"{where}: ids must be integers in [0, {num_embeddings}). Received ids in "
+            f"[{lo}, {hi}]{_rows(outside)}"
         )
     ids = values.astype(np.intp)
     if values.dtype.kind == "f" and not np.array_equal(ids, values):
-        bad = values[ids != values][:3]
-        raise ShapeError(f"{where}: ids must be integer-valued. Received {bad.tolist()}")
+        fractional = ids != values
+        bad = values[fractional][:3]
+        raise ShapeError(
+            f"{where}: ids must be integer-valued. Received {bad.tolist()}{_rows(fractional)}"
+        )
     return ids
+
+
+def _rows(bad: np.ndarray) -> str:
+    """Which rows of the batch hold a bad id (the error path only): a batch scorer's user
+    finds the row (an unseen category) instead of a range over the whole batch."""
+    rows = np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1)) if bad.ndim else np.zeros(0)
+    if not len(rows):
+        return ""
+    shown = f"{rows[:10].tolist()}{'...' if len(rows) > 10 else ''}"
+    return f" in {len(rows)} of {len(bad)} rows (positions {shown} in this batch)"
 
 
 def scatter_add_rows(grad: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:

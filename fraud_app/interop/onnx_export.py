@@ -23,8 +23,10 @@ Identity (it acts in training only); BatchNorm1d ->
 BatchNormalization (running statistics, ONNX momentum = 1 - dlcore momentum);
 Standardize -> Sub, Div[, Clip]; PiecewiseLinear -> Gather, Sub, Mul, Clip, Concat; Embedding -> Cast, Gather, Reshape; FeatureEmbedding ->
 Gather (numeric columns), Gather/Cast/Add/Gather/Reshape (ids), Concat. Parameters are
-written as float32 whatever the model's dtype. One difference: ONNX Gather reads a
-negative id as counting from the end, where dlcore refuses it.
+written as float32 whatever the model's dtype. Ids are checked as dlcore checks them
+(`_checked_ids`: an integer in [0, size), else an index past the table, which onnxruntime's
+Gather refuses, failing the run): ONNX Gather alone read a negative id from the end and an
+unseen category of one column as a row of the next column's table.
 """
 
 from __future__ import annotations
@@ -177,17 +179,38 @@ def _lookup(g: GraphBuilder, layer: Layer, ids: str, width: int) -> str:
     return g.node("Reshape", [rows, shape], layer.name)
 
 
-def _embedding(g: GraphBuilder, layer: Embedding, x: str) -> str:
+def _checked_ids(g: GraphBuilder, layer: Layer, x: str, sizes: Any, offsets: Any) -> str:
+    """int64 rows of the layer's table for float ids `x`: id + offset where the id is an
+    integer in [0, size) (dlcore's rule), else the table's length, which Gather refuses
+    (onnxruntime: `indices element out of data bounds`). A plain Cast + Gather scored an
+    unseen category with another column's row (id 5 of 5 + offset = the next column's
+    first row), a negative id from the end of the table and 2.5 as 2, where dlcore refuses
+    each; NaN is refused too (every comparison with it is false)."""
+    size = g.const(layer.name, "sizes", _f32(np.asarray(sizes)))
+    zero = g.const(layer.name, "zero", np.array(0.0, dtype=np.float32))
+    valid = g.node("And", [
+        g.node("GreaterOrEqual", [x, zero], layer.name),
+        g.node("Less", [x, size], layer.name),
+    ], layer.name)  # fmt: skip
+    whole = g.node("Equal", [g.node("Floor", [x], layer.name), x], layer.name)
+    valid = g.node("And", [valid, whole], layer.name)
     ids = g.node("Cast", [x], layer.name, to=g.onnx.TensorProto.INT64)
+    if offsets is not None:
+        offsets = g.const(layer.name, "offsets", np.asarray(offsets, dtype=np.int64))
+        ids = g.node("Add", [ids, offsets], layer.name)
+    rows = g.const(layer.name, "rows", np.array(len(layer.table), dtype=np.int64))
+    return g.node("Where", [valid, ids, rows], layer.name)
+
+
+def _embedding(g: GraphBuilder, layer: Embedding, x: str) -> str:
+    ids = _checked_ids(g, layer, x, layer.num_embeddings, None)
     return _lookup(g, layer, ids, layer.out_features)
 
 
 def _feature_embedding(g: GraphBuilder, layer: FeatureEmbedding, x: str) -> str:
     cats = g.const(layer.name, "cat_columns", np.array(layer.cat_columns, dtype=np.int64))
-    ids = g.node("Gather", [x, cats], layer.name, axis=1)
-    ids = g.node("Cast", [ids], layer.name, to=g.onnx.TensorProto.INT64)
-    offsets = g.const(layer.name, "offsets", np.asarray(layer.offsets, dtype=np.int64))
-    ids = g.node("Add", [ids, offsets], layer.name)
+    values = g.node("Gather", [x, cats], layer.name, axis=1)
+    ids = _checked_ids(g, layer, values, layer.num_embeddings, layer.offsets)
     emb = _lookup(g, layer, ids, len(layer.cat_columns) * layer.dim)
     if not layer.numeric_columns:
         return emb

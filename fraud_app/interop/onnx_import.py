@@ -9,7 +9,8 @@ The op -> layer mapping lives in `onnx_ops`.
 
 Two entry points:
 - `model_from_onnx`: the graph as it is (a final Sigmoid stays a Sigmoid layer).
-- `ensemble_from_onnx`: a FraudEnsemble. A file written by `ensemble_to_onnx` comes back
+- `ensemble_from_onnx`: a FraudEnsemble (`import_ensemble`: with the model version and
+  origin the file records, `ImportedEnsemble`). A file written by `ensemble_to_onnx` comes back
   member by member with its feature names and metadata; any other graph becomes a
   one-member ensemble whose final Sigmoid, if any, is dropped (members output logits:
   the ensemble applies the sigmoid, and BCE-with-logits fine-tunes them), with the
@@ -51,6 +52,7 @@ from fraud_app.interop.onnx_ops import (
     first_width,
 )
 from fraud_app.interop.onnx_opsets import check_opset
+from fraud_app.interop.onnx_source import file_version
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +68,11 @@ def load_onnx(source: Any) -> Any:
     path = Path(source)
     if not path.is_file():
         raise OnnxConversionError(f"{path}: no ONNX file here (expected a .onnx file)")
-    try:
-        proto = onnx.load_model(os.fspath(path))
+    try:  # external data is read below, once every location it names was checked
+        proto = onnx.load_model(os.fspath(path), load_external_data=False)
     except Exception as exc:  # protobuf raises DecodeError and other message errors
         raise OnnxConversionError(f"{path}: not a readable ONNX model ({exc})") from exc
+    _load_external_data(onnx, proto, path)
     if not proto.graph.node:  # protobuf reads an empty file (and some others) as a blank model
         empty = "the file is empty" if path.stat().st_size == 0 else "its graph has no nodes"
         raise OnnxConversionError(f"{path}: not an ONNX model ({empty})")
@@ -81,6 +84,49 @@ def load_onnx(source: Any) -> Any:
             f"fraud-app exported it ({GRAPH_DIGEST}); copy or export the file again"
         )
     return proto
+
+
+def _load_external_data(onnx: Any, proto: Any, path: Path) -> None:
+    """Read the tensors `proto` keeps in external files, each checked first: a relative path
+    to a regular file inside the ONNX file's folder (no `..`, absolute path or symbolic
+    link), holding the bytes its offset and length name. onnx >= 1.17 (our lowest pin)
+    refuses most of these itself; these checks keep the rule whatever onnx does, and refuse
+    a length beyond the file before anything of that length is allocated."""
+    from onnx.external_data_helper import ExternalDataInfo, _get_all_tensors, uses_external_data
+
+    folder = path.resolve().parent
+    external = [t for t in _get_all_tensors(proto) if uses_external_data(t)]
+    for tensor in external:
+        info = ExternalDataInfo(tensor)
+        where = Path(info.location or "")
+        target = folder / where
+        why = None
+        if not info.location or where.is_absolute() or ".." in where.parts:
+            why = "is not a relative path inside the model's folder"
+        elif os.path.realpath(target) != os.path.normpath(target):
+            why = "is or passes through a symbolic link"
+        elif not target.is_file():
+            why = "is not a regular file in the model's folder"
+        else:
+            size, offset = target.stat().st_size, int(info.offset or 0)
+            length = int(info.length) if info.length else max(size - offset, 0)
+            if offset < 0 or length < 0 or offset + length > size:
+                why = (
+                    f"holds {size} bytes, fewer than the offset {offset} + length {length} it names"
+                )
+        if why is not None:
+            raise OnnxConversionError(
+                f"{path}: tensor {tensor.name!r} keeps its data in an external file "
+                f"{info.location!r}, which {why}; fraud-app reads external data only from "
+                "files in the ONNX file's own folder (it never follows a path out of it). "
+                "Keep the data files beside the .onnx file, or save the model with its data "
+                "inside (onnx.save_model(..., save_as_external_data=False))"
+            )
+    if external:
+        try:
+            onnx.load_external_data_for_model(proto, os.fspath(folder))
+        except Exception as exc:  # onnx's own checks of the same locations
+            raise OnnxConversionError(f"{path}: external data not readable ({exc})") from exc
 
 
 def check_onnx(proto: Any, what: str = "the ONNX model") -> Any:
@@ -113,22 +159,29 @@ class _Graph:
     unread: dict[str, OnnxConversionError]  # Constants we cannot read: named if an output uses one
 
 
-def _tensor(onnx: Any, tensor: Any) -> np.ndarray:
+def _tensor(onnx: Any, tensor: Any, owner: str = "") -> np.ndarray:
     """A weight tensor as an array; one whose type or size does not fit its shape (a damaged
     file) is named (it was a ValueError / KeyError traceback from onnx.numpy_helper)."""
+    if tensor.data_location == onnx.TensorProto.EXTERNAL:  # only a ModelProto given in memory
+        raise OnnxConversionError(
+            f"tensor {tensor.name or owner!r} keeps its data in an external file, which a model given "
+            "in memory has no folder for (onnx reads it relative to the working directory): "
+            "give the .onnx file's path instead, or load it with its external data first "
+            "(onnx.load_model(path))"
+        )
     try:
         return onnx.numpy_helper.to_array(tensor)
     except (ValueError, KeyError, TypeError) as exc:
         raise OnnxConversionError(
-            f"tensor {tensor.name!r} cannot be read ({type(exc).__name__}: {exc}): its data does "
+            f"tensor {tensor.name or owner!r} cannot be read ({type(exc).__name__}: {exc}): its data does "
             "not fit its type and shape; the file is damaged or not a valid ONNX model"
         ) from exc
 
 
 def _constant(onnx: Any, node: Any) -> np.ndarray:
     for attr in node.attribute:
-        if attr.name == "value":
-            return _tensor(onnx, attr.t)
+        if attr.name == "value":  # its tensor is often unnamed: the node's output names it
+            return _tensor(onnx, attr.t, f"{node.output[0]} (Constant node {node.name!r})")
         if attr.name in ("value_float", "value_floats", "value_int", "value_ints"):
             return np.asarray(onnx.helper.get_attribute_value(attr))
     raise OnnxConversionError(
@@ -331,12 +384,40 @@ def _ensemble_members(onnx: Any, g: _Graph) -> list[Model]:
     return members
 
 
+@dataclass(frozen=True)
+class ImportedEnsemble:
+    """An imported ensemble and what the file said of where it came from (metadata that is
+    not the ensemble's own, so `ensemble_from_onnx` alone dropped it).
+
+    - `model_version`: export-onnx's `model_version` metadata, else the ModelProto's own
+      `model_version` field (other exporters); None when the file records neither. Give
+      it to `ensemble_to_onnx(ensemble, model_version=...)` to export the same version.
+    - `model_uri`: the `model_uri` metadata export-onnx wrote (a registry URI or the
+      exporter's local path), as written; None when absent.
+    - `producer`: the file's `producer_name` and `producer_version` ("fraud-app", "pytorch
+      2.3"); "" when it names none.
+    """
+
+    ensemble: Any  # FraudEnsemble
+    model_version: str | None
+    model_uri: str | None
+    producer: str
+
+
 def ensemble_from_onnx(
     source: Any, *, feature_names: list[str] | None = None, output: str | None = None
 ) -> Any:
     """A FraudEnsemble from an ONNX file (see the module docstring). `output`: the graph
     output to import when a graph from elsewhere has several (a file written by
-    `ensemble_to_onnx` always imports whole)."""
+    `ensemble_to_onnx` always imports whole). The file's model version and origin:
+    `import_ensemble`."""
+    return import_ensemble(source, feature_names=feature_names, output=output).ensemble
+
+
+def import_ensemble(
+    source: Any, *, feature_names: list[str] | None = None, output: str | None = None
+) -> ImportedEnsemble:
+    """`ensemble_from_onnx`'s ensemble with the model version and origin the file records."""
     from fraud_app.models.ensemble import FraudEnsemble
 
     onnx = require_onnx()
@@ -373,4 +454,10 @@ def ensemble_from_onnx(
         metadata = {"source": "onnx", "producer": proto.producer_name}
     check_onnx(proto, _name(source))
     names = feature_names_of(meta, feature_names, members[0].in_features)
-    return FraudEnsemble(members, names, metadata)
+    producer = " ".join(x for x in (proto.producer_name, proto.producer_version) if x)
+    return ImportedEnsemble(
+        FraudEnsemble(members, names, metadata),
+        model_version=file_version(proto),
+        model_uri=meta.get("model_uri") or None,
+        producer=producer,
+    )

@@ -33,7 +33,15 @@ def feature_names_of(meta: dict[str, str], given: list[str] | None, width: int) 
     """`given`, else the metadata's, else feature_000..: `width` non-empty, unique names (the
     scorer and the pyfunc signature look features up by name; [] is 0 names, not the
     default ones)."""
-    names = given if given is not None else json_prop(meta, "feature_names", "null", list)
+    try:
+        recorded = json_prop(meta, "feature_names", "null", list)
+    except OnnxConversionError:
+        if given is None:
+            raise
+        recorded = None  # damaged or foreign: the names given replace it
+    if given is not None and recorded is not None:
+        _check_order(given, recorded)
+    names = given if given is not None else recorded
     names = list(names if names is not None else (f"feature_{i:03d}" for i in range(width)))
     if len(names) != width:
         where = "were given" if given is not None else "are in metadata 'feature_names'"
@@ -47,3 +55,18 @@ def feature_names_of(meta: dict[str, str], given: list[str] | None, width: int) 
             f"({'an empty name' if '' in names else f'repeated: {repeated}'})"
         )
     return names
+
+
+def _check_order(given: list[str], recorded: list[str]) -> None:
+    """Names given over the file's own may rename features, never move one: a name the file
+    records at position i, given at position j != i, reads column i as another feature
+    (`--feature-names` in another order imported and scored every row on swapped columns)."""
+    where = {n: i for i, n in enumerate(recorded)}
+    moved = [n for j, n in enumerate(given) if where.get(n, j) != j]
+    if moved:
+        raise OnnxConversionError(
+            f"feature names {moved} are given at other positions than the file records them "
+            f"(its feature_names: {recorded}): the model would read each of those columns as "
+            "another feature. Leave out --feature-names to keep the file's names, or give "
+            "them in the file's order (new names rename a feature in place)"
+        )

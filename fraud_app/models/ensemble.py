@@ -205,6 +205,16 @@ class FraudEnsemble:
             raise ModelLoadError(
                 f"{spec_path}: format is {spec.get('format')!r}; expected one of {FORMATS}"
             )
+        # check_seal reads a file without a seal as one written before seals; a /2 file was
+        # always written with its seal and member_seals: feature names swapped and the seal
+        # deleted loaded, and the pyfunc model read each column as another feature
+        lacking = [k for k in (SEAL, "member_seals") if k not in spec]
+        if spec["format"] == FORMAT and lacking:
+            raise ModelLoadError(
+                f"{spec_path}: lacks {lacking}, which every {FORMAT} file is written with: the "
+                "file was edited or damaged. Restore it from a good copy, or save the ensemble "
+                "again"
+            )
         for key, kind in (("members", list), ("feature_names", list)):
             if not isinstance(spec.get(key), kind) or not spec[key]:
                 raise ModelLoadError(f"{spec_path}: {key!r} must be a non-empty list")

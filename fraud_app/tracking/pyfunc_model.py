@@ -12,10 +12,18 @@ fraud_app.scoring.batch.score_dataframe on the same rows. A row with a NaN (a JS
 an infinite value or one beyond the float32 range is refused, as the batch scorer refuses it
 (`scoring.nonfinite: error`): it was scored, NaN (a served `{"fraud_score": NaN}`, not
 JSON) or a number from the clipped infinity, with HTTP 200. The error is an MlflowException
-(INVALID_PARAMETER_VALUE: HTTP 400 from `mlflow models serve`) naming rows and features.
+(INVALID_PARAMETER_VALUE: HTTP 400 from `mlflow models serve`) naming rows and features
+(rows by position, 0 = the first). The scores keep the input's index. So is an id outside an embedding's table (a category unseen in training), naming the
+feature and rows: the whole batch is refused, never scored around the bad row. A string
+that is no number, or a missing or misnamed column, is refused by MLflow's signature check
+before `predict` (naming the column); columns are read by name (order and extra columns
+do not matter); MLflow reads an int32 column as double but refuses an int64 one (pandas'
+default) unless all its values are 0 or 1: cast integer columns to float64 first.
 """
 
 from __future__ import annotations
+
+import re
 
 import mlflow
 import numpy as np
@@ -45,7 +53,33 @@ class EnsembleModel(mlflow.pyfunc.PythonModel):
         with np.errstate(over="ignore"):  # a double beyond float32: inf, refused below
             X = model_input[names].to_numpy(dtype=np.float64).astype(np.float32)
         _refuse_nonfinite(X, names)
-        return pd.Series(self.ensemble.predict_proba(X), name="fraud_score")
+        from dlcore.errors import ShapeError
+
+        try:
+            scores = self.ensemble.predict_proba(X)
+        except ShapeError as exc:  # an embedding's id outside its table: an unseen category
+            raise _refused_ids(exc, names) from None
+        # the input's index: `frame["score"] = model.predict(frame)` aligns on it, and a
+        # shuffled or filtered frame got each row another row's score (or NaN)
+        return pd.Series(scores, index=model_input.index, name="fraud_score")
+
+
+def _refused_ids(exc: Exception, names: list[str]) -> MlflowException:
+    """The batch scorer fails the job on an id outside an embedding's table (dlcore's
+    ShapeError naming the column and rows); served, it was HTTP 400 "Encountered an
+    unexpected error while evaluating the model" without the reason. An embedding layer
+    comes first in its model (dlcore refuses it elsewhere), so its column j is feature j."""
+    why = re.sub(
+        r"column (\d+)",
+        lambda m: f"column {m[1]} ({names[int(m[1])]!r})" if int(m[1]) < len(names) else m[0],
+        str(exc),
+    )
+    return MlflowException(
+        f"{why}: a categorical feature holds an id the model has no embedding for (a category "
+        "unseen in training, or a value that is no id); no row of the batch is scored, as "
+        "the batch scorer fails on it too",
+        error_code=INVALID_PARAMETER_VALUE,
+    )
 
 
 def _refuse_nonfinite(X: np.ndarray, names: list[str]) -> None:

@@ -149,3 +149,19 @@ def test_feature_embedding_column_out_of_range_is_found_at_build() -> None:
         ConfigError, match=r"cat_columns must index the 3 input columns. Received: \[5\]"
     ):
         Model(FeatureEmbedding([5], [2], 2), in_features=3, ops=make_ops("numpy"))
+
+
+def test_bad_ids_name_the_rows_that_hold_them() -> None:
+    """An unseen category (an id past the table) in one row of a batch: the error gave the
+    range over the whole batch, and a batch scorer's user could not find the row."""
+    X = np.array([[0.0, 1.0, 0.0, 1.0]] * 14)
+    X[[3, 12], 1] = 4.0
+    with pytest.raises(ShapeError, match=r"column 1: ids must be integers in \[0, 4\). Received "
+                       r"ids in \[1\.0, 4\.0\] in 2 of 14 rows \(positions \[3, 12\] in this "
+                       r"batch\)$"):  # fmt: skip
+        feature_embedding().forward(X, False)
+    ids = np.zeros((12, 2))
+    ids[1:12, 0] = 0.5
+    with pytest.raises(ShapeError, match=r"integer-valued. Received \[0\.5, 0\.5, 0\.5\] in 11 "
+                       r"of 12 rows \(positions \[1, 2, 3, 4, 5, 6, 7, 8, 9, 10\]\.\.\. in"):  # fmt: skip
+        embedding().forward(ids, False)

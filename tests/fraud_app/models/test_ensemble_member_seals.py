@@ -78,3 +78,19 @@ def test_export_onnx_of_a_swapped_member_is_one_line(two, tmp_path, capsys):
     code, err = export_onnx_cli(r1, tmp_path, capsys)
     assert code == 2 and "Traceback" not in err
     assert "member-00: this member is not the model ensemble.json was saved with" in err
+
+
+@pytest.mark.parametrize("removed", [("sha256",), ("sha256", "member_seals")])
+def test_a_current_file_without_its_seals_is_refused(two, removed):
+    """Feature names swapped and the seal deleted loaded (an unsealed file reads as one
+    written before seals): the pyfunc model and the scorer read `a` as `b` without a word.
+    A /2 file is always written sealed, with member_seals; an older /1 file still loads."""
+    r1, _ = two
+    spec = json.loads((r1 / "ensemble.json").read_text())
+    spec["feature_names"] = spec["feature_names"][::-1]
+    for key in removed:
+        spec.pop(key)
+    (r1 / "ensemble.json").write_text(json.dumps(spec))
+    with pytest.raises(ModelLoadError, match=r"ensemble.json: lacks \[.*'sha256'.*\], which every "
+                       r"fraud_app.ensemble/2 file is written with: the file was edited"):  # fmt: skip
+        FraudEnsemble.load(r1)
