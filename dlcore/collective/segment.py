@@ -28,7 +28,8 @@ shared flock on its file while it is linked, and `remove_leftovers` (each commun
 negotiation) unlinks the dlcore files of our uid that nobody holds a lock on and that are
 older than LEFTOVER_AGE_S (the moment between creating a file and locking it). The kernel
 drops a dead process's locks, in any container that shares the tmpfs. A leftover is never
-read as a later job's data: names are random, and a peer checks the announced token.
+read as a later job's data: names are random, and a peer checks the announced token. On
+a filesystem without flock (a configured shm_dir) files go unlocked and are never swept.
 
 Not `multiprocessing.shared_memory`: its resource tracker unlinks segments or warns
 about them at interpreter exit, and it knows nothing about our peers.
@@ -149,7 +150,10 @@ class Segment(_Mapped):
         super().__init__(name, path, capacity, mm)
         self.token = token
         self.linked = True
-        self._fd = fd  # holds the flock that says "alive" while the file is linked
+        # holds the flock that says "alive" (remove_leftovers), as does the mapping (its dup
+        # of fd, its reference to the file) until close(); ShmTransport unlinks the name by
+        # path once every peer mapped it, the lock then guards nothing
+        self._fd = fd
 
     @classmethod
     def create(cls, directory: str, capacity: int) -> Segment:
@@ -158,8 +162,7 @@ class Segment(_Mapped):
         size = segment_bytes(capacity)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         try:
-            if fcntl is not None:  # first: an unlocked file is a leftover (remove_leftovers)
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            _hold(fd)  # first: an unlocked file is a leftover (remove_leftovers)
             os.fchmod(fd, 0o600)  # whatever the umask
             _reserve(fd, size)
             mm = mmap.mmap(fd, size, mmap.MAP_SHARED | _POPULATE, mmap.PROT_READ | mmap.PROT_WRITE)
@@ -177,13 +180,17 @@ class Segment(_Mapped):
         mapped. Idempotent."""
         if self.linked:
             self.linked = False
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
-            os.close(self._fd)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(self.path)
+            finally:  # a failed unlink (EACCES, EROFS) must not keep the fd and its lock
+                os.close(self._fd)
 
     def close(self) -> None:
-        self.unlink()
-        super().close()
+        try:
+            self.unlink()
+        finally:  # the mapping holds the file (and so the lock) too: CPython's mmap dup()s fd
+            super().close()
 
 
 class PeerSegment(_Mapped):
@@ -210,6 +217,20 @@ class PeerSegment(_Mapped):
             mm.close()
             raise CommunicationError(f"{path} does not hold the token its creator announced")
         return cls(name, path, capacity, mm)
+
+
+def _hold(fd: int) -> None:
+    """Take the shared flock that marks a linked segment file as alive. A filesystem
+    without flock (ENOLCK, EOPNOTSUPP, ENOSYS: some network and FUSE ones a configured
+    shm_dir may be on) goes without it: remove_leftovers cannot lock such files either and
+    leaves them alone, so only the sweep is lost there, not shared memory."""
+    if fcntl is None:  # pragma: no cover - not POSIX
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as exc:
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EINTR):
+            raise  # a sweep holds it (it found the file unlocked and old): being removed
 
 
 def remove_leftovers(directory: str, min_age_s: float = LEFTOVER_AGE_S) -> tuple[int, int]:

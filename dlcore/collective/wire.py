@@ -63,7 +63,11 @@ from dlcore.errors import (
 )
 
 MAGIC = b"DLCW"
-VERSION = 2  # 2: CRC-32 trailer after every tensor payload
+# 2: CRC-32 trailer after every tensor payload; 3: the ring frames' codec field is set and
+# checked. A version-2 peer left it 0 and ignored it, so mixing the two decoded a bf16 sum
+# as fp16 without an error (a v2 receiver) or blamed "compression None" on ranks that all
+# passed fp16 (a v3 receiver): they refuse each other at the first frame instead.
+VERSION = 3
 # magic(4s) version(B) kind(B) codec(H) tag(I) payload_length(Q): 20 bytes, network order.
 # codec: the compression of a ring frame's payload (`compression.CODE`; 0 = none, and in
 # every other frame, which is what this field, once "reserved", always held).

@@ -8,6 +8,8 @@ containers on one host (same boot id, separate /dev/shm) look like.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import logging
 import multiprocessing
 import os
@@ -28,6 +30,7 @@ from dlcore.collective import (
     Member,
     RendezvousServer,
     loopback_config,
+    segment,
 )
 from dlcore.collective.segment import PeerSegment, Segment, segment_bytes, slot_capacity
 from dlcore.collective.shm import offers_problem
@@ -230,6 +233,56 @@ def test_a_killed_ranks_segment_files_are_removed_by_the_next_negotiation(shm_di
     finally:
         live.close()
     assert os.listdir(shm_dir) == [dead[1]]
+
+
+def test_a_segment_whose_unlink_fails_still_drops_its_lock(shm_dir):
+    """Review 49: the creator keeps its file's fd (and the flock that tells the sweep "in
+    use") until close(); an unlink that failed (EACCES, EROFS; here a directory took the
+    name) raised before closing the fd and the mapping, so both leaked and the file stayed
+    locked as long as the process lived."""
+    own = Segment.create(shm_dir, 64 << 10)
+    inode = os.open(own.path, os.O_RDONLY)  # the file, whatever happens to its name
+    try:
+        os.unlink(own.path)
+        os.mkdir(own.path)
+        with pytest.raises(IsADirectoryError):
+            own.close()
+        fcntl.flock(inode, fcntl.LOCK_EX | fcntl.LOCK_NB)  # nobody holds it any more
+    finally:
+        os.close(inode)
+        os.rmdir(own.path)
+    assert os.listdir(shm_dir) == []
+
+
+class _NoFlock:
+    """fcntl on a filesystem without flock (Lustre without -o flock, NFS without lockd)."""
+
+    LOCK_SH, LOCK_EX, LOCK_NB = fcntl.LOCK_SH, fcntl.LOCK_EX, fcntl.LOCK_NB
+
+    @staticmethod
+    def flock(fd: int, operation: int) -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+
+def test_shared_memory_works_where_flock_does_not_and_the_sweep_leaves_files_alone(
+    shm_dir, monkeypatch
+):
+    """Review 49: with the leftover sweep, Segment.create took a flock first and raised
+    when the filesystem had none: every segment was refused, "auto" fell back to sockets
+    and "shm" raised. Without flock the segments now go unlocked, and the sweep, which
+    cannot lock them either, removes none of them, however old."""
+    monkeypatch.setattr(segment, "fcntl", _NoFlock)
+    old = Segment.create(shm_dir, 64 << 10)  # unlocked: all the sweep could see is its age
+    hour_ago = time.time() - 3600
+    os.utime(old.path, (hour_ago, hour_ago))
+    try:
+        with LocalGroup(2, shm(shm_dir)) as group:
+            assert [c.transport for c in group.comms] == ["shm", "shm"]
+            for total in group.run(summed):
+                np.testing.assert_array_equal(total, np.full(1000, 3.0, np.float32))
+        assert os.listdir(shm_dir) == [old.name]
+    finally:
+        old.close()
 
 
 def test_slot_capacity_grows_by_half_at_least_in_64_kib_granules():

@@ -52,7 +52,19 @@ def test_bad_magic_is_a_frame_error(pair):
 def test_other_wire_version_is_refused(pair):
     a, b = pair
     a.sendall(raw_header(version=wire.VERSION + 1))
-    with pytest.raises(FrameError, match=r"wire version 3.*same dlcore version"):
+    with pytest.raises(FrameError, match=rf"wire version {wire.VERSION + 1}.*same dlcore version"):
+        wire.recv_frame(b, Kind.HELLO, soon(), "a")
+
+
+def test_a_peer_from_before_the_codec_check_is_refused_at_its_first_frame(pair):
+    """Review 49: version-2 peers leave the ring headers' codec field 0 and ignore it. Had
+    the version stayed 2, a v2 rank passing fp16 next to a v3 rank passing bf16 summed
+    bf16 bytes as fp16 without an error (the v2 receiver), and v3 receivers told ranks
+    that all passed fp16 that a peer sent "None". Different versions now refuse each
+    other at the first frame (the handshake)."""
+    a, b = pair
+    a.sendall(raw_header(version=2))
+    with pytest.raises(FrameError, match=r"speaks wire version 2, this process speaks 3"):
         wire.recv_frame(b, Kind.HELLO, soon(), "a")
 
 
@@ -168,11 +180,12 @@ def test_connecting_to_nobody_is_a_communication_error():
 
 
 def test_header_layout_is_fixed():
-    # magic, version, kind, reserved, tag, length in network order: 20 bytes.
+    # magic, version, kind, codec, tag, length in network order: 20 bytes.
     assert wire.HEADER.size == 20
     assert wire.pack_header(Kind.TENSOR, 5, tag=2) == struct.pack(
-        "!4sBBHIQ", b"DLCW", 2, 20, 0, 2, 5
+        "!4sBBHIQ", b"DLCW", 3, 20, 0, 2, 5
     )
+    assert wire.pack_header(Kind.REDUCE, 5, tag=2, codec=1)[6:8] == b"\x00\x01"
 
 
 def test_array_frames_end_with_the_crc32_of_their_bytes(pair):

@@ -51,7 +51,7 @@ def test_header_refusals_name_the_peer_and_the_wait(pair):
     )
     a.sendall(header(Kind.PEERS, version=wire.VERSION + 1))
     assert error_of(wire.recv_frame, b, Kind.HELLO, soon(), P) == (
-        f"{P} speaks wire version 3, this process speaks 2; run the same dlcore version on "
+        f"{P} speaks wire version 4, this process speaks 3; run the same dlcore version on "
         "every worker"
     )
     a.sendall(header(Kind.GATHER, 2))
