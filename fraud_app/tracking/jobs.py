@@ -105,6 +105,9 @@ def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
             flat[f"{key}_at_budget_{tag}"] = budget.get(key)
     for pattern, recall in (report.get("pattern_recall") or {}).items():
         flat[f"recall_{pattern}"] = recall
+    unassigned = report.get("pattern_unassigned") or {}  # the frauds without a pattern
+    flat["pattern_unassigned_frauds"] = unassigned.get("frauds")
+    flat["pattern_unassigned_recall"] = unassigned.get("recall")
     return _finite(flat)
 
 
