@@ -287,26 +287,25 @@ def _unassigned(evaluation: dict) -> dict | None:
 
 
 def _patterns(data: RunData) -> Section | None:
+    """The recall per pattern of the evaluations that have patterns, and in the note the
+    frauds without one of every evaluation (none with a pattern: no section, as data
+    without a fraud_pattern column has none)."""
     named = [(e.get("_file", "evaluation"), e.get("pattern_recall") or {}, _unassigned(e))
              for e in data.evaluations]  # fmt: skip
-    named = [(name, recall, u) for name, recall, u in named if recall or u]
-    if not named:
-        return None
     found = [(name, recall) for name, recall, _ in named if recall]
-    body = ""
-    if found:
-        fig = new_figure()
-        for name, recall in found:
-            names = sorted(recall, key=lambda p: recall[p] if recall[p] is not None else -1)
-            fig.add_trace(go.Bar(
-                y=names, x=[recall[p] for p in names], orientation="h", name=name,
-                texttemplate="%{x:.1%}", hovertemplate="%{y}: %{x:.1%}<extra></extra>",
-            ))  # fmt: skip
-        style(fig, "Recall per fraud pattern", height=140 + 40 * max(len(r) for _, r in found))
-        fig.update_xaxes(title_text="recall (% of the pattern's frauds alerted)", tickformat=".0%",
-                         range=[0, 1.05])  # fmt: skip
-        fig.update_yaxes(title_text="fraud pattern", automargin=True)
-        body = figure(fig, "recall per fraud pattern")
+    if not found:
+        return None
+    fig = new_figure()
+    for name, recall in found:
+        names = sorted(recall, key=lambda p: recall[p] if recall[p] is not None else -1)
+        fig.add_trace(go.Bar(
+            y=names, x=[recall[p] for p in names], orientation="h", name=name,
+            texttemplate="%{x:.1%}", hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        ))  # fmt: skip
+    style(fig, "Recall per fraud pattern", height=140 + 40 * max(len(r) for _, r in found))
+    fig.update_xaxes(title_text="recall (% of the pattern's frauds alerted)", tickformat=".0%",
+                     range=[0, 1.05])  # fmt: skip
+    fig.update_yaxes(title_text="fraud pattern", automargin=True)
     counts = [
         f"{name}: {fmt_int(u.get('frauds'))} without a pattern, {fmt_pct(u.get('recall'))} "
         "of them alerted"
@@ -317,7 +316,7 @@ def _patterns(data: RunData) -> Section | None:
         f"one) are in no bar: {'; '.join(counts)}."
         if counts else ""
     )  # fmt: skip
-    return Section("Recall per fraud pattern", body, note)
+    return Section("Recall per fraud pattern", figure(fig, "recall per fraud pattern"), note)
 
 
 def _registry(reg: dict | None) -> Section | None:

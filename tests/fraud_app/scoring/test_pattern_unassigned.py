@@ -1,9 +1,9 @@
 """Frauds without a fraud pattern (session 49, probe49b): `pattern_recall` left them out
 without a word, so a window whose late labels came without a pattern (or a table whose
 frauds mostly have none) showed the recall of the few patterned frauds as if it were all of
-them; with every fraud unpatterned, `pattern_recall` was `{}` and the dashboards dropped the
-section. The report now counts them beside it (`pattern_unassigned`), the same in the NumPy
-figures, on the executors, in MLflow's metrics and on the dashboard page."""
+them (with every fraud unpatterned, `pattern_recall` was `{}`). The report now counts them
+beside it (`pattern_unassigned`), the same in the NumPy figures, on the executors, in
+MLflow's metrics and in the note of the dashboard's pattern section."""
 
 from __future__ import annotations
 
@@ -88,7 +88,7 @@ def test_the_executors_count_them_as_the_numpy_figures_do(spark):
     assert list(report) == list(_numpy())  # the same keys in the same order
 
 
-def test_the_dashboard_says_how_many_frauds_had_no_pattern(tmp_path):
+def _page(tmp_path, recall: dict, unassigned: dict) -> str:
     from dashboards import render_run
     from dashboards.synthetic import SyntheticRun, write_run
 
@@ -96,10 +96,21 @@ def test_the_dashboard_says_how_many_frauds_had_no_pattern(tmp_path):
                                                test_rows=600, features=4))  # fmt: skip
     path = sources.reports / "evaluation-r1-test.json"
     report = json.loads(path.read_text())
-    report["pattern_recall"] = {}  # every fraud of the window without a pattern
-    report["pattern_unassigned"] = {"frauds": 7, "alerted": 2, "recall": 2 / 7}
+    report["pattern_recall"] = recall
+    report["pattern_unassigned"] = unassigned
     path.write_text(json.dumps(report))
     render_run(sources, "r1")
-    page = (sources.output / "r1" / "model-quality.html").read_text()
+    return (sources.output / "r1" / "model-quality.html").read_text()
+
+
+def test_the_dashboard_says_how_many_frauds_had_no_pattern(tmp_path):
+    page = _page(tmp_path, {"card_testing": 0.5}, {"frauds": 7, "alerted": 2, "recall": 2 / 7})
     assert "Recall per fraud pattern" in page
-    assert "7 without a pattern, 28.6% of them alerted" in page
+    assert "evaluation-r1-test.json: 7 without a pattern, 28.6% of them alerted" in page
+
+
+def test_data_without_patterns_gets_no_pattern_section(tmp_path):
+    # every fraud unpatterned: a table without a fraud_pattern column (most real data)
+    # reads the same, so no section of counts on every page
+    page = _page(tmp_path, {}, {"frauds": 7, "alerted": 2, "recall": 2 / 7})
+    assert "Recall per fraud pattern" not in page and "without a pattern" not in page
