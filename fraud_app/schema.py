@@ -7,6 +7,8 @@ is never a model input.
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
 
 
@@ -73,3 +75,27 @@ def partition_value(name: str) -> str | None:
     folder names (Hadoop listings, local paths) goes through this one rule."""
     key, eq, value = name.partition("=")
     return value if eq and key == PARTITION_COLUMN else None
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}|\d{8}")  # 2024-01-31, or 20240131 (Airflow's ds_nodash)
+
+
+def calendar_date(text: str) -> dt.date:
+    """A UTC date as a user writes it on the command line, YYYY-MM-DD or YYYYMMDD; ValueError
+    for anything else. Python 3.11's date.fromisoformat also reads ISO week dates:
+    '2024-W08' is Monday 2024-02-19, so `score --date 2024-W08` scored that Monday alone and
+    said nothing of the week's other days (and `--end 2024-W09` ended on a Monday)."""
+    if not isinstance(text, str) or not _DAY.fullmatch(text):
+        raise ValueError(f"not a date YYYY-MM-DD: {text!r}")
+    return dt.date.fromisoformat(text)
+
+
+def week_advice(value) -> str:
+    """What to give instead of an ISO week date ('2024-W08'), for an error's end ('' for
+    anything else)."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-?W\d{2}(-?\d)?", value.strip(), re.I):
+        return (
+            " (an ISO week date names one day, not a week: give the week's first and last "
+            "dates, --start 2024-02-19 --end 2024-02-25)"
+        )
+    return ""

@@ -275,9 +275,24 @@ def _scope(budget: dict) -> str:
     return "each day" if scope == "day" else "the window (before session 20)"
 
 
+def _unassigned(evaluation: dict) -> dict | None:
+    """An evaluation's frauds without a pattern (`pattern_unassigned`), when it had any."""
+    u = evaluation.get("pattern_unassigned")
+    frauds = u.get("frauds") if isinstance(u, dict) else None
+    return (
+        u
+        if isinstance(frauds, int | float) and not isinstance(frauds, bool) and frauds > 0
+        else None
+    )
+
+
 def _patterns(data: RunData) -> Section | None:
-    found = [(e.get("_file", "evaluation"), e["pattern_recall"]) for e in data.evaluations
-             if e.get("pattern_recall")]  # fmt: skip
+    """The recall per pattern of the evaluations that have patterns, and in the note the
+    frauds without one of every evaluation (none with a pattern: no section, as data
+    without a fraud_pattern column has none)."""
+    named = [(e.get("_file", "evaluation"), e.get("pattern_recall") or {}, _unassigned(e))
+             for e in data.evaluations]  # fmt: skip
+    found = [(name, recall) for name, recall, _ in named if recall]
     if not found:
         return None
     fig = new_figure()
@@ -291,7 +306,17 @@ def _patterns(data: RunData) -> Section | None:
     fig.update_xaxes(title_text="recall (% of the pattern's frauds alerted)", tickformat=".0%",
                      range=[0, 1.05])  # fmt: skip
     fig.update_yaxes(title_text="fraud pattern", automargin=True)
-    return Section("Recall per fraud pattern", figure(fig, "recall per fraud pattern"))
+    counts = [
+        f"{name}: {fmt_int(u.get('frauds'))} without a pattern, {fmt_pct(u.get('recall'))} "
+        "of them alerted"
+        for name, _, u in named if u
+    ]  # fmt: skip
+    note = (
+        "Frauds without a pattern (a null fraud_pattern, e.g. labels delivered later without "
+        f"one) are in no bar: {'; '.join(counts)}."
+        if counts else ""
+    )  # fmt: skip
+    return Section("Recall per fraud pattern", figure(fig, "recall per fraud pattern"), note)
 
 
 def _registry(reg: dict | None) -> Section | None:

@@ -180,6 +180,8 @@ class DayFigures:
     patterns: dict[str, tuple[int, int]]  # pattern -> (frauds, frauds alerted)
     # the request's pattern_budget, all frauds: {"alerts", "caught"} summed over the days
     pattern_budget: dict | None = None
+    # the request's pattern_budget, frauds without a pattern: (frauds, frauds alerted)
+    unassigned: tuple[int, int] = (0, 0)
 
 
 def day_figures(labelled: DataFrame, cols: WindowColumns, day_rows: dict, request) -> DayFigures:
@@ -207,7 +209,7 @@ def day_figures(labelled: DataFrame, cols: WindowColumns, day_rows: dict, reques
     if request.threshold is not None:
         hit = s >= F.lit(float(request.threshold))
         aggs += [F.sum(hit.cast("long")).alias("ta"), F.sum(F.when(hit, y)).alias("tc")]
-    aggs.append(F.count(F.lit(1)).alias("n"))
+    aggs += [F.count(F.lit(1)).alias("n"), F.sum(y).alias("f")]
     pattern = F.when(y == 1, F.col(cols.pattern)) if cols.pattern else F.lit(None).cast("string")
     rows = ranked.groupBy(F.col(cols.day).alias("d"), pattern.alias("pat")).agg(*aggs).collect()
     return _day_summary(days, day_rows, rows, len(request.budgets), request)
@@ -219,6 +221,7 @@ def _day_summary(days, day_rows, rows, n_budgets: int, request) -> DayFigures:
     caught = np.zeros((len(days), n_budgets + 1), dtype=np.int64)
     cutoff = np.full((len(days), n_budgets), np.inf)
     t_alerts, t_caught, patterns = np.zeros(len(days), np.int64), 0, {}
+    unassigned = [0, 0]  # frauds (and those alerted) of the groups without a pattern
     for r in rows:
         i = index[r["d"]]
         for b in range(n_budgets + (request.pattern_budget is not None)):
@@ -232,6 +235,9 @@ def _day_summary(days, day_rows, rows, n_budgets: int, request) -> DayFigures:
         if r["pat"] is not None and request.pattern_budget is not None:
             frauds, hit = patterns.get(r["pat"], (0, 0))  # every row of the group a fraud
             patterns[r["pat"]] = (frauds + r["n"], hit + (r[f"c{n_budgets}"] or 0))
+        elif request.pattern_budget is not None:  # normals, and frauds without a pattern
+            unassigned[0] += r["f"] or 0
+            unassigned[1] += r[f"c{n_budgets}"] or 0
     budgets = [
         {"alerts": int(alerts[:, b].sum()), "caught": int(caught[:, b].sum()),
          "cutoffs": [float(c) for c in cutoff[:, b] if np.isfinite(c)]}
@@ -242,7 +248,13 @@ def _day_summary(days, day_rows, rows, n_budgets: int, request) -> DayFigures:
         "alerts": int(alerts[:, n_budgets].sum()), "caught": int(caught[:, n_budgets].sum())
     }  # fmt: skip
     return DayFigures(
-        days, [day_rows[d] for d in days], budgets, threshold, patterns, pattern_budget
+        days,
+        [day_rows[d] for d in days],
+        budgets,
+        threshold,
+        patterns,
+        pattern_budget,
+        (int(unassigned[0]), int(unassigned[1])),
     )
 
 

@@ -26,7 +26,7 @@ from fraud_app.evaluation.spark_ranking import (
     budget_report,
     day_figures,
 )
-from fraud_app.scoring.evaluation import FigureRequest, threshold_summary
+from fraud_app.scoring.evaluation import FigureRequest, threshold_summary, unassigned_summary
 
 DRIVER_ROWS = 250_000  # a window of at most this many rows is collected (see fits_on_driver)
 ROW_BYTES = 64  # a row of the collected columns, serialised (53 measured, 16-character ids)
@@ -127,6 +127,7 @@ def window_report(
             str(name): hit / frauds for name, (frauds, hit) in sorted(days.patterns.items())
         }
         out["pattern_recall_budget"] = float(request.pattern_budget)
+        out["pattern_unassigned"] = unassigned_summary(*days.unassigned)
     if request.threshold is not None and seen.labelled:
         t = days.threshold
         out["model_threshold"] = threshold_summary(

@@ -16,6 +16,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError
+from fraud_app.schema import calendar_date, week_advice
 
 logger = logging.getLogger(__name__)
 MAX_LISTED_DATES = 366  # dates_without_rows lists at most these; days_without_rows counts all
@@ -39,10 +40,11 @@ def as_date(value, name: str) -> dt.date:
     if isinstance(value, dt.date):
         return value
     try:
-        return dt.date.fromisoformat(value)
+        return calendar_date(value)
     except (TypeError, ValueError):
         raise ConfigError(
-            f"{name} must be a date (datetime.date or text like 2024-01-31). Received: {value!r}"
+            f"{name} must be a date (datetime.date or text like 2024-01-31). Received: "
+            f"{value!r}{week_advice(value)}"
         ) from None
 
 

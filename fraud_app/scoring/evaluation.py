@@ -6,7 +6,8 @@
   ceil(b * rows of the day) rows are alerted; card precision@k divides by k, Le Borgne et
   al.'s, with each day's number of cards beside it).
 * Per-pattern recall: for each fraud pattern, the share of its frauds inside the daily
-  alerts of one budget.
+  alerts of one budget; the frauds without a pattern (null `fraud_pattern`, e.g. labels
+  that arrived later without one) beside it, counted (`pattern_unassigned`).
 * The model's own threshold (`model_threshold`, when the model stores one): what `score`
   raises on the window by alerting every score >= it, one fixed score for every day
   (README "Ranking figures": how it relates to the daily budget).
@@ -23,17 +24,43 @@ from dlcore.daily_ranking import alert_budget, card_precision_at_k, daily_alerts
 from dlcore.metrics import average_precision, roc_auc
 
 
+def _no_pattern(p: np.ndarray) -> np.ndarray:
+    """Null patterns of an object array (None, or NaN where a pandas frame gave it)."""
+    return np.array([x is None or (isinstance(x, float) and x != x) for x in p.tolist()], bool)
+
+
 def pattern_recall(
     labels: np.ndarray, scores: np.ndarray, patterns: np.ndarray, budget: float, days: np.ndarray
 ) -> dict[str, float]:
+    """{pattern: share of its frauds inside the daily alerts at `budget`}; frauds without a
+    pattern are left out here (`pattern_unassigned` counts them)."""
+    return _pattern_figures(labels, scores, patterns, budget, days)[0]
+
+
+def unassigned_summary(frauds: int, alerted: int) -> dict[str, Any]:
+    """The frauds without a pattern: how many, how many were alerted, their recall (NaN,
+    written null, when there are none)."""
+    frauds, alerted = int(frauds), int(alerted)
+    return {
+        "frauds": frauds,
+        "alerted": alerted,
+        "recall": alerted / frauds if frauds else float("nan"),
+    }
+
+
+def _pattern_figures(
+    labels: np.ndarray, scores: np.ndarray, patterns: np.ndarray, budget: float, days: np.ndarray
+) -> tuple[dict[str, float], dict[str, Any]]:
     y = np.asarray(labels, dtype=np.float64)
     p = np.asarray(patterns, dtype=object)
     alerted = daily_alerts(days, scores, budget)
+    fraud, none = y > 0.5, _no_pattern(p)
     out = {}
-    for name in sorted({x for x in p[y > 0.5].tolist() if x is not None}):
-        frauds = (y > 0.5) & (p == name)
+    for name in sorted({x for x in p[fraud & ~none].tolist()}):
+        frauds = fraud & ~none & (p == name)
         out[str(name)] = float((frauds & alerted).sum() / frauds.sum())
-    return out
+    unassigned = fraud & none
+    return out, unassigned_summary(unassigned.sum(), (unassigned & alerted).sum())
 
 
 def threshold_figures(
@@ -114,8 +141,10 @@ def window_report_of(window: CollectedWindow, request: FigureRequest) -> dict[st
         )
     if window.patterns is not None:
         budget = request.pattern_budget
-        out["pattern_recall"] = pattern_recall(labels, scores, window.patterns, budget, days)
+        recall, unassigned = _pattern_figures(labels, scores, window.patterns, budget, days)
+        out["pattern_recall"] = recall
         out["pattern_recall_budget"] = float(budget)
+        out["pattern_unassigned"] = unassigned
     if request.threshold is not None and len(labels):
         out["model_threshold"] = threshold_figures(labels, scores, days, request.threshold)
     return out

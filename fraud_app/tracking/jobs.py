@@ -5,7 +5,8 @@ Each job is one MLflow run in the configured experiment, beside the training run
 - `evaluation-<name>` (tag fraud_app.kind=evaluation): the model (URI, name, version) and
   the window as params; ROC AUC, average precision, rows, frauds, card precision@k (mean),
   precision / recall / alerts per day at each daily alert budget and recall per fraud
-  pattern as metrics; the report as `evaluation/evaluation-<name>.json`.
+  pattern as metrics (`recall_<pattern>`, the characters MLflow refuses in a name as `_`;
+  `pattern_unassigned_frauds` / `_recall` for the frauds without one); the report as `evaluation/evaluation-<name>.json`.
 - `scoring-<job id>` (tag fraud_app.kind=scoring): the model, the date range, threshold and
   alert budget as params; rows, alerts and the alert rate of the job as metrics, and per
   scored date (step = the date's position, oldest first) rows, alerts and the mean score,
@@ -21,6 +22,7 @@ job's output, so it is a WARNING naming the store and the JSON file, not an erro
 from __future__ import annotations
 
 import logging
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -104,8 +106,29 @@ def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
         for key in ("precision", "recall", "alerts_per_day"):
             flat[f"{key}_at_budget_{tag}"] = budget.get(key)
     for pattern, recall in (report.get("pattern_recall") or {}).items():
-        flat[f"recall_{pattern}"] = recall
+        flat[_pattern_key(str(pattern), flat)] = recall
+    unassigned = report.get("pattern_unassigned") or {}  # the frauds without a pattern
+    flat["pattern_unassigned_frauds"] = unassigned.get("frauds")
+    flat["pattern_unassigned_recall"] = unassigned.get("recall")
     return _finite(flat)
+
+
+# what MLflow takes in a metric name (mlflow.utils.validation): letters, digits, _ - . / :
+# and spaces; anything else made the whole log_batch fail
+_METRIC_UNSAFE = re.compile(r"[^\w\-. /:]")
+
+
+def _pattern_key(pattern: str, taken: dict[str, Any]) -> str:
+    """`recall_<pattern>` with the characters MLflow refuses in a metric name as `_`, and
+    `_2`, `_3`, ... after a name another pattern's took (`CNP+ATO`, `CNP&ATO`). A pattern
+    named `card testing (CNP)` or `CNP+ATO` failed the run's one log_batch: the evaluation's
+    run had no metric at all (its ROC AUC neither), one WARNING said so."""
+    key = "recall_" + _METRIC_UNSAFE.sub("_", pattern)[:200]
+    found, n = key, 1
+    while found in taken:
+        n += 1
+        found = f"{key}_{n}"
+    return found
 
 
 def scoring_metrics(summary: dict[str, Any]) -> tuple[dict[str, float], dict[str, list[float]]]:

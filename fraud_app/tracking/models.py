@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -273,6 +274,40 @@ def _damaged(directory: Path) -> str | None:
     return None
 
 
+_RUN_URI = re.compile(r"runs:/(?P<run>[0-9a-fA-F]+)/(?P<path>.+)")
+
+
+def _run_contents(uri: str) -> str:
+    """For a runs:/ URI whose path the run does not hold: what it does hold, for the error's
+    end ('' when the run cannot be read: MLflow's own words then stand alone). MLflow said
+    only "Failed to download artifacts from path 'model', please ensure that the path is
+    correct", also for a run that logged no model at all (a `fraud-app evaluate` or
+    `score` run, a parent run) or a model under another name."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    match = _RUN_URI.fullmatch(uri.strip())
+    if match is None:
+        return ""
+    run_id = match["run"]
+    client = mlflow.MlflowClient()
+    try:
+        run = client.get_run(run_id)
+        artifacts = [a.path for a in client.list_artifacts(run_id)]
+        models = client.search_logged_models(
+            experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run_id}'"
+        )
+    except MlflowException:
+        return ""
+    names = sorted({m.name for m in models})
+    return (
+        f" (run {run_id} holds no {match['path']!r}: its logged models: "
+        f"{', '.join(names) or 'none'}; its artifacts: {', '.join(artifacts[:20]) or 'none'}. "
+        "A `fraud-app train` run logs its ensemble as `model`: runs:/<that run's id>/model, "
+        "or a registered version: models:/<name>/<version>)"
+    )
+
+
 def _download(uri: str, source: str, target: Path) -> None:
     """Download `source` into `target` through a staging directory (a killed download
     leaves no half model in the cache)."""
@@ -308,7 +343,9 @@ def _download(uri: str, source: str, target: Path) -> None:
             shutil.rmtree(target)
         staging.rename(target)
     except MlflowException as exc:
-        raise ModelLoadError(f"cannot download model {uri}: {redacted(exc.message)}") from None
+        raise ModelLoadError(
+            f"cannot download model {uri}: {redacted(exc.message)}{_run_contents(uri)}"
+        ) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)

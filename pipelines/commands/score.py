@@ -8,6 +8,7 @@ import datetime as dt
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
+from fraud_app.schema import calendar_date, week_advice
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,9 +21,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def parse_date(value: str, flag: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(value)
+        return calendar_date(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"{flag} must be a date like 2024-02-25. Received: {value!r}") from None
+        raise ConfigError(
+            f"{flag} must be a date like 2024-02-25 (UTC). Received: {value!r}{week_advice(value)}"
+        ) from None
 
 
 def date_range(args: argparse.Namespace) -> tuple[dt.date, dt.date]:
