@@ -43,6 +43,10 @@ class FrameError(CommunicationError):
     """A wire frame is malformed, oversized, or of an unexpected kind."""
 
 
+class WireVersionError(FrameError):
+    """A peer speaks another wire version (another dlcore): permanent, never retried."""
+
+
 class PeerTimeoutError(CommunicationError, TimeoutError):
     """A socket wait passed its deadline. The message says what was awaited."""
 

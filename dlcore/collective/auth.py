@@ -40,6 +40,7 @@ from dlcore.errors import (
     ConfigError,
     FrameError,
     PeerTimeoutError,
+    WireVersionError,
 )
 
 logger = logging.getLogger(__name__)
@@ -206,7 +207,8 @@ def connect_authenticated(
     whose port was open before we learnt its address has gone when it refuses), a
     server that closed or evicted us before the handshake finished (a busy server, a
     connection flood). Not retried: a peer that refused us after authenticating
-    (AuthenticationError: wrong secret, stale round) and a passed deadline. The final
+    (AuthenticationError: wrong secret, stale round), a peer of another wire version
+    (WireVersionError: another dlcore, which a retry cannot change) and a passed deadline. The final
     error names every attempt's outcome count and the last cause. Returns the socket
     and the server's proven identity.
     """
@@ -218,7 +220,7 @@ def connect_authenticated(
         try:
             sock = connect(address, deadline, what, buffer_bytes)
             return sock, authenticate_client(sock, secret, identity, deadline, peer)
-        except (AuthenticationError, PeerTimeoutError) as exc:
+        except (AuthenticationError, PeerTimeoutError, WireVersionError) as exc:
             if sock is not None:
                 sock.close()
             if attempts == 1:

@@ -60,6 +60,7 @@ from dlcore.errors import (
     CommunicationError,
     FrameError,
     ShapeError,
+    WireVersionError,
 )
 
 MAGIC = b"DLCW"
@@ -228,7 +229,7 @@ def parse_header(raw: bytes | bytearray, what: str, peer: str) -> FrameHeader:
             "connecting to this port?"
         )
     if version != VERSION:
-        raise FrameError(
+        raise WireVersionError(
             f"{peer} speaks wire version {version}, this process speaks {VERSION}; "
             "run the same dlcore version on every worker"
         )

@@ -15,7 +15,13 @@ import pytest
 from dlcore.collective import auth, new_job_secret, wire
 from dlcore.collective.auth import authenticate_server, connect_authenticated
 from dlcore.collective.wire import Deadline, Kind, open_listener, pack_header
-from dlcore.errors import AuthenticationError, CommunicationError, ConfigError, PeerTimeoutError
+from dlcore.errors import (
+    AuthenticationError,
+    CommunicationError,
+    ConfigError,
+    PeerTimeoutError,
+    WireVersionError,
+)
 from tests.threads import in_thread
 
 AUTH_LOGGER = "dlcore.collective.auth"
@@ -348,3 +354,40 @@ def test_client_sending_hello_to_a_closed_server_names_it(pair):
     with pytest.raises(CommunicationError) as info:
         auth.authenticate_client(client, new_job_secret(), {}, Deadline.after(5.0), "the server")
     assert re.fullmatch(r"sending HELLO to the server failed: .+", str(info.value))
+
+
+def test_a_peer_of_another_wire_version_is_not_retried():
+    """Review 49: another dlcore's peer answers every attempt in its own wire version, so
+    the client retried until its connect deadline (14.2 s of 15 measured) before the same
+    "speaks wire version" error it had at the first attempt."""
+    listener = open_listener("127.0.0.1", 0)
+    attempts = []
+
+    def old_peer() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            attempts.append(1)
+            with conn:
+                conn.sendall(
+                    wire.HEADER.pack(wire.MAGIC, wire.VERSION - 1, int(Kind.ERROR), 0, 0, 0)
+                )
+
+    threading.Thread(target=old_peer, daemon=True).start()
+    try:
+        started = time.monotonic()
+        with pytest.raises(WireVersionError, match=rf"speaks wire version {wire.VERSION - 1}, "):
+            connect_authenticated(
+                listener.getsockname(),
+                new_job_secret(),
+                {},
+                Deadline.after(10.0),
+                "a test",
+                1 << 16,
+            )
+        assert attempts == [1]
+        assert time.monotonic() - started < 5.0
+    finally:
+        listener.close()
