@@ -267,3 +267,31 @@ def test_the_backtest_summary_says_how_many_folds_each_mean_is_over():
     assert table.splitlines()[-1].endswith(
         "the means leave such folds out (ensemble ROC AUC: 1 of 3 folds, ensemble AP: 1 of 3 folds)"
     )
+
+
+def test_focal_trials_are_not_repeated_for_each_pos_weight(caplog):
+    """focal ignores pos_weight (fraud_app.models.builders): `loss: [bce, focal]` x
+    `pos_weight: [1, 3]` trained every focal ensemble twice, two trials of one AP (a quarter
+    of the default grid: 288 trainings where 216 differ)."""
+    import logging
+
+    from pipelines.tune.space import check_plan, plan_trials
+
+    space = TuneSpace(hidden=[(8,)], dropout=[0.0], learning_rate=[1e-3], pos_weight=[1.0, 3.0],
+                      loss=["bce", "focal"], n_subsets=[1], normal_ratio=[None])  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="pipelines.tune.pipeline"):
+        grid = plan_trials(TuneSection(method="grid", space=space))
+    assert [(p["loss"], p.get("pos_weight")) for p in grid] == [
+        ("bce", 1.0), ("focal", None), ("bce", 3.0)
+    ]  # fmt: skip
+    assert (
+        "loss 'focal' ignores pos_weight" in caplog.text
+        and "(3 combinations, not 4)" in caplog.text
+    )
+    # a focal trial keeps the config's own pos_weight (the user's setting, not a searched one)
+    config = load_config(None, {"training": {"loss": {"pos_weight": 2.0}}})
+    assert [c.training.loss.pos_weight for c in check_plan(config, grid)] == [1.0, 2.0, 3.0]
+    # random search draws distinct ensembles; more trials than there are: each once
+    drawn = plan_trials(TuneSection(method="random", trials=4, seed=1, space=space))
+    assert sorted(map(str, drawn)) == sorted(map(str, grid))
+    assert len(plan_trials(TuneSection(method="grid"))) == 216  # the default space, not 288
