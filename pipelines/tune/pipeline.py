@@ -45,7 +45,7 @@ from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.feature_input import read_features
 from pipelines.tune.journal import JournaledTrials, TrialJournal
-from pipelines.tune.space import apply_point, check_plan, plan
+from pipelines.tune.space import best_config, check_plan, plan
 
 logger = logging.getLogger(__name__)
 
@@ -185,8 +185,8 @@ def _write_best(config: AppConfig, cfg: TuneSection, trials: JournaledTrials, re
     best = _selectable(records, journal.path)
     failed = [t for t in records if "error" in t]
     report_path, output = outputs(config, cfg, run)
-    best_config = apply_point(config, best["params"]).model_dump(mode="json")
-    write_output(output, yaml.safe_dump(best_config, sort_keys=False), command="tune", run=run,
+    text = yaml.safe_dump(best_config(config, best["params"]), sort_keys=False)
+    write_output(output, text, command="tune", run=run,
                  replace=replace)  # fmt: skip
     report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
               "trials": records, "failed": len(failed), "reused": trials.reused, "best": best,

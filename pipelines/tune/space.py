@@ -100,6 +100,28 @@ def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
         raise ConfigError(f"tune: the search point {point} gives an invalid config: {why}") from exc
 
 
+def best_config(config: AppConfig, point: dict[str, Any]) -> dict[str, Any]:
+    """The best config file's content: the settings the config set (as written, defaults
+    left out, so they stay defaults when it is read) with `point`'s values; it reads back as
+    the trial's config (`apply_point`). Every key of the whole config, defaults included, was
+    written: read back, a default became a setting, and `tune` with the file refused the
+    default tune.space.n_subsets it holds under another balancing.strategy (`lists 2
+    values`), and `etl` read `.tsv` files with the written etl.csv_delimiter ','."""
+    data = config.model_dump(mode="json", exclude_unset=True)
+    for axis, value in point.items():
+        *parents, leaf = AXES[axis].split(".")
+        node = data
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = list(value) if isinstance(value, tuple) else value
+    trial = apply_point(config, point)
+    if AppConfig.model_validate(data) != trial:  # a setting read from others: every key
+        logger.warning("tune: the best config is written with every key, defaults included "
+                       "(the settings given alone do not read back as its trial's config)")  # fmt: skip
+        return trial.model_dump(mode="json")
+    return data
+
+
 def effective_space(config: AppConfig, cfg: TuneSection) -> TuneSection:
     """`cfg` with the axes that the configured balancing strategy ignores held at one value.
     n_subsets / normal_ratio act only with unionpay_subsets: left at their defaults they are

@@ -295,3 +295,37 @@ def test_focal_trials_are_not_repeated_for_each_pos_weight(caplog):
     drawn = plan_trials(TuneSection(method="random", trials=4, seed=1, space=space))
     assert sorted(map(str, drawn)) == sorted(map(str, grid))
     assert len(plan_trials(TuneSection(method="grid"))) == 216  # the default space, not 288
+
+
+def test_the_best_config_reads_back_as_its_trial_and_keeps_defaults_defaults(tmp_path, caplog):
+    """The best config held every key, defaults included: read back, `tune` with it refused
+    the default tune.space.n_subsets under class_weights (`lists 2 values`), and etl read
+    `.tsv` files with the written csv_delimiter ','. Now: the settings the config set and
+    the best trial's values; it reads back as that trial's config."""
+    import yaml
+
+    from pipelines.tune.journal import JournaledTrials
+    from pipelines.tune.pipeline import _write_best
+    from pipelines.tune.space import apply_point, plan
+
+    config = load_config(None, {
+        "paths.root": str(tmp_path), "balancing.strategy": "class_weights",
+        "tracking": {"enabled": False, "uri": f"sqlite:///{tmp_path}/m.db"},
+        "training.model.dropout": 0.2, "splits.test_days": 5,
+    })  # fmt: skip
+    cfg, points = plan(config, config.tune)
+    best = points[3]
+    trials = JournaledTrials.open(config, "b1", points, [], replace=False)
+    records = [{"trial": 3, "params": best, "validation": {"average_precision": 0.5}}]
+    report = _write_best(config, cfg, trials, records, replace=False)
+    written = tmp_path / "reports" / "tune-b1-best.yaml"
+    assert report["best_config"] == str(written)
+    read = load_config(written)
+    assert read == apply_point(config, best)  # every searched and unsearched setting
+    data = yaml.safe_load(written.read_text())
+    assert data["splits"] == {"test_days": 5} and "etl" not in data
+    assert data["training"]["model"] == {"dropout": best["dropout"], "hidden": list(best["hidden"])}
+    assert type(data["training"]["optimizer"]["learning_rate"]) is float
+    # tune with the best config plans as tune with the config did
+    assert plan(read, read.tune)[1] == points
+    assert "csv_delimiter" not in read.etl.model_fields_set
