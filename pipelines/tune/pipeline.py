@@ -44,7 +44,7 @@ from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.feature_input import read_features
-from pipelines.tune.journal import JournaledTrials, TrialJournal
+from pipelines.tune.journal import JournaledTrials, TrialJournal, data_fingerprint
 from pipelines.tune.space import best_config, check_plan, plan
 
 logger = logging.getLogger(__name__)
@@ -150,7 +150,8 @@ def run_tune(
     splits = nodes.split(df, config.splits,
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
     check_validation_window(splits.summary)  # before any trial trains
-    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace)
+    data = data_fingerprint(splits.summary, names, vector)
+    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace, data=data)
     records = _run_trials(trials, _TuneData(splits, names, vector), cfg, tracker_for(config))
     return _write_best(config, cfg, trials, records, replace=replace)
 
@@ -167,7 +168,8 @@ def _run_trials(trials: JournaledTrials, data: _TuneData, cfg: TuneSection, trac
                 record = trials.reused_record(i)
                 if record is None:
                     train = functools.partial(_trial, data, trial_config, i, point, n)
-                    record = _journaled(trials.journal, trials.prints[i], i, point, train)
+                    record = _journaled(trials.journal, trials.prints[i], i, point, train,
+                                        data=trials.data)  # fmt: skip
                 records.append(record)
                 ap = record.get("validation", {}).get("average_precision")
                 tracker.trial(i, point, {} if "error" in record
@@ -217,7 +219,8 @@ def _selectable(records: list[dict[str, Any]], journal: Path) -> dict[str, Any]:
     return best
 
 
-def _journaled(journal: TrialJournal, sha: str, i: int, point: dict[str, Any], train):
+def _journaled(journal: TrialJournal, sha: str, i: int, point: dict[str, Any], train, *,
+               data: str | None = None):  # fmt: skip
     """`train()` (a `_trial`), its record appended to the journal; a bug (not a
     `trial_failure`) is recorded with its error too (a re-run trains that trial again), then
     raised."""
@@ -226,9 +229,10 @@ def _journaled(journal: TrialJournal, sha: str, i: int, point: dict[str, Any], t
         record = train()
     except Exception as exc:  # not a trial failure (_trial records those): ours to fix
         journal.append({"trial": i, "params": point, "error": error_line(exc), "bug": True,
-                        "seconds": round(time.monotonic() - t0, 1), "config_sha256": sha})  # fmt: skip
+                        "seconds": round(time.monotonic() - t0, 1), "config_sha256": sha,
+                        "data_sha256": data})  # fmt: skip
         raise
-    journal.append({**record, "config_sha256": sha})
+    journal.append({**record, "config_sha256": sha, "data_sha256": data})
     return record
 
 
