@@ -329,3 +329,60 @@ def test_the_best_config_reads_back_as_its_trial_and_keeps_defaults_defaults(tmp
     # tune with the best config plans as tune with the config did
     assert plan(read, read.tune)[1] == points
     assert "csv_delimiter" not in read.etl.model_fields_set
+
+
+def _held(lock):
+    """`lock` taken in another thread (as another process would hold it) until released."""
+    import threading
+
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            taken.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(30)
+    return thread, release
+
+
+@pytest.mark.spark
+def test_a_second_tune_of_one_run_name_is_refused_while_the_first_runs(spark, tmp_path):
+    """Two tunes of one --run ran at once: one journal, the same trials trained twice, and
+    the one ending second failed with 'already exists' after its last trial (with
+    --replace, one removed the journal the other appended to)."""
+    from fraud_app.errors import ConcurrentRunError
+    from fraud_app.etl.lock import RootLock
+
+    config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False})
+    reports = tmp_path / "reports"
+    thread, release = _held(RootLock(str(reports), "tune --run r1", ".tune-r1.lock"))
+    try:
+        for replace in (False, True):
+            with pytest.raises(ConcurrentRunError, match=r"\.tune-r1\.lock \(tune --run r1 was"):
+                run_tune(spark, config, config.tune, run="r1", replace=replace)
+    finally:
+        release.set()
+        thread.join()
+    assert not (reports / ".tune-r1.lock").exists()
+
+
+def test_a_tune_without_run_passes_over_a_stamp_a_running_tune_holds(tmp_path, monkeypatch):
+    """Two tunes started in the same second without --run took one UTC stamp (outputs
+    are written at the end: neither saw the other's)."""
+    from pipelines import named_reports
+    from pipelines.tune.pipeline import claimed_run, run_lock
+
+    monkeypatch.setattr(named_reports, "utc_stamp", lambda: "20240101T000000")
+    config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False})
+    thread, release = _held(run_lock(config, "20240101T000000"))
+    try:
+        with claimed_run(config, config.tune, None) as name:
+            assert name == "20240101T000000-2"
+            assert run_lock(config, name).path.exists()
+    finally:
+        release.set()
+        thread.join()
+    assert not list((tmp_path / "reports").glob(".tune-*.lock"))
