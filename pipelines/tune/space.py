@@ -68,7 +68,7 @@ def _distinct(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if point not in out:
             out.append(point)
     if len(out) < len(grid):
-        logger.warning("tune: loss %r ignores pos_weight: its trials are not repeated for each "
+        logger.info("tune: loss %r ignores pos_weight: its trials are not repeated for each "
                        "tune.space.pos_weight value (%d combinations, not %d)",
                        _IGNORES_POS_WEIGHT, len(out), len(grid))  # fmt: skip
     return out

@@ -26,6 +26,12 @@ from tests.pipelines.tune_data import DEMO, feature_table
         ({"n_subsets": [0, 3]}, r"n_subsets: \[0\] = 0 is not a valid balancing\.unionpay_subsets"),
         ({"learning_rate": [0.0]}, r"learning_rate: \[0\] = 0\.0 is not a valid training\.optimizer"),
         ({"hidden": [[64], [64, 0]]}, r"hidden: \[1\] = \[64, 0\] is not a valid training\.model"),
+        # session 49: `Input should be a valid tuple (received 8)` / `... valid list` /
+        # `[0] = 1.0 is not a valid training.model.dropout` for a true read as 1.0
+        ({"hidden": [8, 16]}, r"tune\.space\.hidden: \[0\] = 8 is not a network's layer widths: "
+                              r"each value is a list, e\.g\. \[\[8\], \[16\]\] searches one layer"),
+        ({"dropout": 0.1}, r"tune\.space\.dropout: give a list of values to search, e\.g\. \[0\.1\]"),
+        ({"dropout": [True]}, r"tune\.space\.dropout: \[0\] is the boolean true, not a value to"),
     ],
 )  # fmt: skip
 def test_a_search_value_its_setting_refuses_is_an_error_when_the_config_is_read(space, message):
@@ -279,7 +285,7 @@ def test_focal_trials_are_not_repeated_for_each_pos_weight(caplog):
 
     space = TuneSpace(hidden=[(8,)], dropout=[0.0], learning_rate=[1e-3], pos_weight=[1.0, 3.0],
                       loss=["bce", "focal"], n_subsets=[1], normal_ratio=[None])  # fmt: skip
-    with caplog.at_level(logging.WARNING, logger="pipelines.tune.pipeline"):
+    with caplog.at_level(logging.INFO, logger="pipelines.tune.pipeline"):
         grid = plan_trials(TuneSection(method="grid", space=space))
     assert [(p["loss"], p.get("pos_weight")) for p in grid] == [
         ("bce", 1.0), ("focal", None), ("bce", 3.0)
