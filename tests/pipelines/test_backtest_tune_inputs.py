@@ -392,3 +392,17 @@ def test_a_tune_without_run_passes_over_a_stamp_a_running_tune_holds(tmp_path, m
         release.set()
         thread.join()
     assert not list((tmp_path / "reports").glob(".tune-*.lock"))
+
+
+def test_the_cli_names_a_running_tune_of_its_run_before_spark_starts(tmp_path):
+    """The CLI checked the name before Spark started, but not whether a tune of it ran: the
+    refusal came from run_tune, after the JVM's start-up (a minute on a loaded host)."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths:\n  root: {tmp_path}\ntracking:\n  enabled: false\n")
+    held = (  # another tune of r1 holds its lock (a thread here: another process alike)
+        "import threading, time; from fraud_app.etl.lock import RootLock; "
+        f"lock = RootLock({str(tmp_path / 'reports')!r}, 'tune --run r1', '.tune-r1.lock'); "
+        "ok = threading.Event(); threading.Thread(target=lambda: (lock.__enter__(), ok.set(), "
+        "time.sleep(600)), daemon=True).start(); ok.wait(); "
+    )
+    one_error_before_spark(config, "tune --run r1", "holds the run lock", prelude=held)
