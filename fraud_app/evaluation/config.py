@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
@@ -79,6 +79,26 @@ class TuneSpace(Section):
     loss: list[Literal["bce", "focal"]] = Field(default_factory=lambda: ["bce", "focal"])
     n_subsets: list[int] = Field(default_factory=lambda: [3, 5])
     normal_ratio: list[float | None] = Field(default_factory=lambda: [10.0, 20.0])
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _axis_values(cls, values: Any, info: ValidationInfo) -> Any:
+        """An axis is a list of values: one value alone said only `Input should be a valid
+        list`; `hidden: [8, 16]` (two widths, meant as two one-layer networks) `Input should be
+        a valid tuple (received 8)`; `dropout: [true]` was read as 1.0 and refused as `= 1.0`."""
+        if not isinstance(values, list | tuple):
+            raise ValueError(f"give a list of values to search, e.g. [{values!r}] for one")
+        for i, value in enumerate(values):
+            if isinstance(value, bool):
+                raise ValueError(f"[{i}] is the boolean {str(value).lower()}, not a value to "
+                                 "search (YAML reads true/false, yes/no and on/off as booleans)")  # fmt: skip
+            if info.field_name == "hidden" and not isinstance(value, list | tuple):
+                raise ValueError(
+                    f"[{i}] = {value!r} is not a network's layer widths: each value is a list, "
+                    "e.g. [[8], [16]] searches one layer of 8 or of 16 units, [[16, 8]] two "
+                    "layers"
+                )
+        return values
 
     @field_validator("*")
     @classmethod

@@ -32,7 +32,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.spark.session import spark_session
     from pipelines.commands.train import check_features_exist
-    from pipelines.tune.pipeline import check_output, check_run, run_tune
+    from pipelines.tune.pipeline import check_output, claimed_run, run_tune
     from pipelines.tune.space import plan
 
     cfg = with_flags(config.tune, "tune", method=args.method, trials=args.trials, seed=args.seed,
@@ -46,7 +46,9 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
             f"tune.space is trained); {_remedy(args, flag)}"
         )
     check_output(cfg)  # before the JVM starts (run_tune checks it again for the Python API)
-    check_run(config, cfg, args.run, replace=args.replace)
+    # the name free and not held by a running tune (taken and given back: run_tune holds it)
+    with claimed_run(config, cfg, args.run, replace=args.replace):
+        pass
     # a bad tune.space too (it was found after Spark had started)
     cfg, points = plan(config, cfg)
     check_features_exist(config)

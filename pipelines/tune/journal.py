@@ -6,7 +6,8 @@ the next trial starts. A tune stopped mid-way (SIGTERM, Ctrl-C, a lost node) kep
 trial: the report was written only after the last one. Now the finished trials stay, and
 `fraud-app tune --run <run>` with the same config reuses them (a trial is reused when
 its whole config, `tune` section aside, has the fingerprint of a recorded trial that
-did not fail) and trains the others. `--replace` starts a new journal.
+did not fail, trained on the same data: `data_sha256`, see `data_fingerprint`) and trains
+the others. `--replace` starts a new journal.
 """
 
 from __future__ import annotations
@@ -33,6 +34,20 @@ def fingerprint(trial_config: AppConfig) -> str:
     """What a trial's result depends on: its config without the `tune` section (which
     only says which trials to run and where the best config goes)."""
     data = trial_config.model_dump(mode="json", exclude={"tune"})
+    text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def data_fingerprint(summary: dict[str, Any], names: list[str], vector: str) -> str:
+    """What a trial's result depends on besides its config: the rows of the train and
+    validation windows (their bounds, rows, frauds, first and last times) and the feature
+    names. A tune resumed after the feature table changed (a daily `features` run moving
+    the windows when splits.end is null, labels confirmed since) reused the finished trials'
+    APs, scored on the old validation window, beside APs of the new one, and could call the
+    config of an old trial best on numbers no trial of this data gave."""
+    keys = ("start", "end", "rows", "frauds", "first", "last")
+    windows = {w: {k: summary["windows"][w].get(k) for k in keys} for w in ("train", "validation")}
+    data = {"windows": windows, "feature_names": list(names), "vector": vector}
     text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -82,9 +97,12 @@ class TrialJournal:
             out.append({key: value for key, value in record.items() if key != SEAL})
         return out
 
-    def finished(self) -> dict[str, dict[str, Any]]:
-        """fingerprint -> the last recorded trial of that config that did not fail."""
-        return {r["config_sha256"]: r for r in self.records() if "error" not in r}
+    def finished(self, data: str | None = None) -> dict[str, dict[str, Any]]:
+        """fingerprint -> the last recorded trial of that config that did not fail (with
+        `data`: trained on that data; a record without `data_sha256`, written before session
+        49, is read as before)."""
+        return {r["config_sha256"]: r for r in self.records()
+                if "error" not in r and r.get("data_sha256", data) == data}  # fmt: skip
 
     def reset(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -114,16 +132,31 @@ class JournaledTrials:
     prints: list[str]
     journal: TrialJournal
     earlier: dict[str, dict[str, Any]]
+    data: str | None = None  # data_fingerprint of this tune's windows
 
     @classmethod
-    def open(cls, config: AppConfig, run: str, points, configs, *, replace: bool):
+    def open(cls, config: AppConfig, run: str, points, configs, *, replace: bool,
+             data: str | None = None):  # fmt: skip
         """The journal of `run` (a new one with `replace`), with a WARNING when it holds
-        trials of an earlier tune of this run that stopped before its report."""
+        trials of an earlier tune of this run that stopped before its report, and one when
+        some of them were trained on other data (`data`: data_fingerprint), which are
+        trained again."""
         journal = TrialJournal(journal_path(config, run))
         if replace:
             journal.reset()
-        earlier = journal.finished()
-        trials = cls(run, points, configs, [fingerprint(c) for c in configs], journal, earlier)
+        earlier = journal.finished(data)
+        prints = [fingerprint(c) for c in configs]
+        trials = cls(run, points, configs, prints, journal, earlier, data)
+        stale = {r["config_sha256"] for r in journal.records()
+                 if "error" not in r and r.get("data_sha256", data) != data}  # fmt: skip
+        stale = len(stale.intersection(prints).difference(earlier))
+        if stale:
+            logger.warning(
+                "tune run %s: %d finished trial(s) of this search in %s were trained on other "
+                "data (the feature table's train or validation window has changed since: other "
+                "rows, frauds or features); their APs are not comparable with this data's, so "
+                "they are trained again", run, stale, journal.path,
+            )  # fmt: skip
         if earlier:  # an earlier tune of this run name stopped before its report
             logger.warning(
                 "tune run %s: %s (an earlier tune of this run stopped before it finished) holds "
@@ -148,7 +181,8 @@ class JournaledTrials:
         """Say what a stopped tune left (counted from the journal, what is on disk, not
         from the trials in memory) and how to go on."""
         ours, run, n, path = set(self.prints), self.run, len(self.points), self.journal.path
-        kept = {r["config_sha256"]: r for r in self.journal.records() if r["config_sha256"] in ours}
+        kept = {r["config_sha256"]: r for r in self.journal.records()
+                if r["config_sha256"] in ours and r.get("data_sha256", self.data) == self.data}  # fmt: skip
         done = sum("error" not in r for r in kept.values())
         logger.warning(
             "tune run %s stopped with %d of %d trial(s) recorded (%d finished, %d failed) in "

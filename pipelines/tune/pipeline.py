@@ -19,6 +19,7 @@ import logging
 import math
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,23 +30,26 @@ from dlcore.errors import DlcoreError
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import (
+    ConcurrentRunError,
     ConfigError,
     EmptyInputError,
     FraudAppError,
     ReportExistsError,
     TrainingError,
 )
+from fraud_app.etl.lock import RootLock
 from fraud_app.etl.readers import reads
 from fraud_app.evaluation.config import TuneSection
 from fraud_app.interrupts import Terminated
+from fraud_app.naming import MAX_SUFFIX
 from fraud_app.spark.broadcasts import released
 from fraud_app.spark.connect import BARRIER, classic_only
 from fraud_app.spark.session import utc_session
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.feature_input import read_features
-from pipelines.tune.journal import JournaledTrials, TrialJournal
-from pipelines.tune.space import apply_point, check_plan, plan
+from pipelines.tune.journal import JournaledTrials, TrialJournal, data_fingerprint
+from pipelines.tune.space import best_config, check_plan, plan
 
 logger = logging.getLogger(__name__)
 
@@ -110,8 +114,48 @@ def check_run(
             "writing it would replace it. Give another --output (or leave tune.output out: "
             "reports/tune-<run>-best.yaml), or pass --replace to replace it"
         )
-    return pick_run("tune", run, lambda r: outputs(config, cfg, r)[:1 if cfg.output else 2],
-                    replace=replace)  # fmt: skip
+
+    def taken(r: str) -> list[Path]:  # a stamp held by a running tune is taken too
+        return outputs(config, cfg, r)[:1 if cfg.output else 2] + ([] if run else [
+            run_lock(config, r).path])  # fmt: skip
+
+    return pick_run("tune", run, taken, replace=replace)
+
+
+def run_lock(config: AppConfig, run: str) -> RootLock:
+    """The lock a tune run name is held under while it runs
+    (`<paths.reports>/.tune-<run>.lock`, fraud_app.etl.lock.RootLock: a dead pid's lock is
+    taken over)."""
+    return RootLock(str(config.paths.local("reports")), f"tune --run {run}", f".tune-{run}.lock",
+                    "paths.reports")  # fmt: skip
+
+
+@contextlib.contextmanager
+def claimed_run(
+    config: AppConfig, cfg: TuneSection, run: str | None, *, replace: bool = False
+) -> Iterator[str]:
+    """The run name (check_run), held by its lock while the block runs, checked again under
+    it. Two tunes of one name ran at once: they appended to one journal and trained the
+    same trials, and the one ending second failed with "already exists" after its last
+    trial (with --replace, one removed the journal the other was writing); two started in
+    the same second without --run took one UTC stamp. Now the second of one --run is a
+    ConcurrentRunError naming the first, and a stamp held by a running tune is passed over
+    (`-2`, ...)."""
+    for _ in range(MAX_SUFFIX):
+        name = check_run(config, cfg, run, replace=replace)
+        lock = run_lock(config, name)
+        try:
+            lock.__enter__()
+        except ConcurrentRunError:
+            if run:
+                raise
+            continue  # another tune took this stamp since it was picked: the next one
+        try:
+            yield check_run(config, cfg, name, replace=replace)  # one that ended meanwhile
+        finally:
+            lock.__exit__(None, None, None)
+        return
+    raise ConcurrentRunError("no free tune run name; pass --run NAME")
 
 
 @dataclass(frozen=True)
@@ -141,7 +185,12 @@ def run_tune(
     `points`: the search points `plan` gave for `cfg` (the CLI plans before Spark starts);
     None: planned here."""
     check_output(cfg)
-    run = check_run(config, cfg, run, replace=replace)
+    with claimed_run(config, cfg, run, replace=replace) as run:
+        return _tune(spark, config, cfg, run, replace, points)
+
+
+def _tune(spark, config: AppConfig, cfg: TuneSection, run: str, replace: bool, points):
+    """run_tune under the run name's lock."""
     if points is None:
         cfg, points = plan(config, cfg)
     trial_configs = check_plan(config, points)
@@ -150,7 +199,8 @@ def run_tune(
     splits = nodes.split(df, config.splits,
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
     check_validation_window(splits.summary)  # before any trial trains
-    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace)
+    data = data_fingerprint(splits.summary, names, vector)
+    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace, data=data)
     records = _run_trials(trials, _TuneData(splits, names, vector), cfg, tracker_for(config))
     return _write_best(config, cfg, trials, records, replace=replace)
 
@@ -167,7 +217,8 @@ def _run_trials(trials: JournaledTrials, data: _TuneData, cfg: TuneSection, trac
                 record = trials.reused_record(i)
                 if record is None:
                     train = functools.partial(_trial, data, trial_config, i, point, n)
-                    record = _journaled(trials.journal, trials.prints[i], i, point, train)
+                    record = _journaled(trials.journal, trials.prints[i], i, point, train,
+                                        data=trials.data)  # fmt: skip
                 records.append(record)
                 ap = record.get("validation", {}).get("average_precision")
                 tracker.trial(i, point, {} if "error" in record
@@ -185,8 +236,8 @@ def _write_best(config: AppConfig, cfg: TuneSection, trials: JournaledTrials, re
     best = _selectable(records, journal.path)
     failed = [t for t in records if "error" in t]
     report_path, output = outputs(config, cfg, run)
-    best_config = apply_point(config, best["params"]).model_dump(mode="json")
-    write_output(output, yaml.safe_dump(best_config, sort_keys=False), command="tune", run=run,
+    text = yaml.safe_dump(best_config(config, best["params"]), sort_keys=False)
+    write_output(output, text, command="tune", run=run,
                  replace=replace)  # fmt: skip
     report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
               "trials": records, "failed": len(failed), "reused": trials.reused, "best": best,
@@ -217,7 +268,8 @@ def _selectable(records: list[dict[str, Any]], journal: Path) -> dict[str, Any]:
     return best
 
 
-def _journaled(journal: TrialJournal, sha: str, i: int, point: dict[str, Any], train):
+def _journaled(journal: TrialJournal, sha: str, i: int, point: dict[str, Any], train, *,
+               data: str | None = None):  # fmt: skip
     """`train()` (a `_trial`), its record appended to the journal; a bug (not a
     `trial_failure`) is recorded with its error too (a re-run trains that trial again), then
     raised."""
@@ -226,9 +278,10 @@ def _journaled(journal: TrialJournal, sha: str, i: int, point: dict[str, Any], t
         record = train()
     except Exception as exc:  # not a trial failure (_trial records those): ours to fix
         journal.append({"trial": i, "params": point, "error": error_line(exc), "bug": True,
-                        "seconds": round(time.monotonic() - t0, 1), "config_sha256": sha})  # fmt: skip
+                        "seconds": round(time.monotonic() - t0, 1), "config_sha256": sha,
+                        "data_sha256": data})  # fmt: skip
         raise
-    journal.append({**record, "config_sha256": sha})
+    journal.append({**record, "config_sha256": sha, "data_sha256": data})
     return record
 
 

@@ -25,6 +25,9 @@ logger = logging.getLogger("pipelines.tune.pipeline")
 AXES: dict[str, str] = {axis: key for axis, (_, _, key) in AXIS_TARGETS.items()}
 # axes that act only through the unionpay_subsets balancing strategy
 _UNIONPAY_AXES = ("n_subsets", "normal_ratio")
+# the loss whose trials pos_weight does not change (fraud_app.models.builders: focal takes
+# focal_alpha / focal_gamma; only bce weighs its frauds by pos_weight)
+_IGNORES_POS_WEIGHT = "focal"
 
 
 def plan_trials(cfg: TuneSection) -> list[dict[str, Any]]:
@@ -41,9 +44,9 @@ def plan_trials(cfg: TuneSection) -> list[dict[str, Any]]:
                 f"tune.space.{name} lists {list(seen[0]) if isinstance(seen[0], tuple) else seen[0]!r} "
                 "more than once (its trials would train the same ensemble); list each value once"
             )
-    grid = [
-        dict(zip(AXES, combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))
-    ]
+    grid = _distinct(
+        [dict(zip(AXES, combo, strict=True)) for combo in itertools.product(*(v for _, v in axes))]
+    )
     if cfg.method == "grid":
         return grid
     if cfg.trials > len(grid):  # it ran fewer trials than asked without a word
@@ -51,6 +54,24 @@ def plan_trials(cfg: TuneSection) -> list[dict[str, Any]]:
                        "each once", cfg.trials, len(grid))  # fmt: skip
     rng = random.Random(cfg.seed)
     return rng.sample(grid, min(cfg.trials, len(grid)))
+
+
+def _distinct(grid: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`grid` with pos_weight left out of the focal points, each such point once: focal
+    ignores pos_weight, so `loss: [bce, focal]` x `pos_weight: [1, 3]` trained every focal
+    ensemble twice (a quarter of the default grid), the two trials scoring the same AP. A
+    focal trial keeps the config's own training.loss.pos_weight."""
+    out: list[dict[str, Any]] = []
+    for point in grid:
+        if point["loss"] == _IGNORES_POS_WEIGHT:
+            point = {axis: v for axis, v in point.items() if axis != "pos_weight"}
+        if point not in out:
+            out.append(point)
+    if len(out) < len(grid):
+        logger.info("tune: loss %r ignores pos_weight: its trials are not repeated for each "
+                       "tune.space.pos_weight value (%d combinations, not %d)",
+                       _IGNORES_POS_WEIGHT, len(out), len(grid))  # fmt: skip
+    return out
 
 
 def plan(config: AppConfig, cfg: TuneSection) -> tuple[TuneSection, list[dict[str, Any]]]:
@@ -77,6 +98,28 @@ def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
     except ValidationError as exc:  # a value that fits its setting but not the rest
         why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"tune: the search point {point} gives an invalid config: {why}") from exc
+
+
+def best_config(config: AppConfig, point: dict[str, Any]) -> dict[str, Any]:
+    """The best config file's content: the settings the config set (as written, defaults
+    left out, so they stay defaults when it is read) with `point`'s values; it reads back as
+    the trial's config (`apply_point`). Every key of the whole config, defaults included, was
+    written: read back, a default became a setting, and `tune` with the file refused the
+    default tune.space.n_subsets it holds under another balancing.strategy (`lists 2
+    values`), and `etl` read `.tsv` files with the written etl.csv_delimiter ','."""
+    data = config.model_dump(mode="json", exclude_unset=True)
+    for axis, value in point.items():
+        *parents, leaf = AXES[axis].split(".")
+        node = data
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = list(value) if isinstance(value, tuple) else value
+    trial = apply_point(config, point)
+    if AppConfig.model_validate(data) != trial:  # a setting read from others: every key
+        logger.warning("tune: the best config is written with every key, defaults included "
+                       "(the settings given alone do not read back as its trial's config)")  # fmt: skip
+        return trial.model_dump(mode="json")
+    return data
 
 
 def effective_space(config: AppConfig, cfg: TuneSection) -> TuneSection:

@@ -9,7 +9,8 @@ reverse. Kinds:
 
     run lock            <paths.root>/.fraud-app.lock: etl, labels, features (RootLock)
     prune lock          <paths.root>/.fraud-app-prune.lock
-    run-name lock       <paths.models>/.<run>.lock: one `train --run <run>` at a time
+    run-name lock       <paths.models>/.<run>.lock: one `train --run <run>` at a time;
+                        <paths.reports>/.tune-<run>.lock: one `tune --run <run>` at a time
     scoring lock        <scores output>/.fraud-app.lock: one `score` job per output
     checkpoint lock     <paths.checkpoints>/<run>/[setup-*/].training.lock
     commit marker       <table>/_staging/<job>/_committing.json (and `_killed.json`,
@@ -148,6 +149,11 @@ def lock_files(config: AppConfig) -> list[Found]:
         for lock in sorted(models.glob(".*.lock")):
             run = lock.name[1 : -len(".lock")]
             found.append(_lock("run-name lock", lock, f"one `train --run {run}` at a time"))
+    reports = paths.local("reports")
+    if reports is not None and reports.is_dir():
+        for lock in sorted(reports.glob(".tune-*.lock")):
+            run = lock.name[len(".tune-") : -len(".lock")]
+            found.append(_lock("run-name lock", lock, f"one `tune --run {run}` at a time"))
     scores = local_path(config.scores_output()[0])
     if scores is not None:
         found.append(_lock("scoring lock", scores / LOCK_NAME, "one `score` job per output"))

@@ -26,6 +26,12 @@ from tests.pipelines.tune_data import DEMO, feature_table
         ({"n_subsets": [0, 3]}, r"n_subsets: \[0\] = 0 is not a valid balancing\.unionpay_subsets"),
         ({"learning_rate": [0.0]}, r"learning_rate: \[0\] = 0\.0 is not a valid training\.optimizer"),
         ({"hidden": [[64], [64, 0]]}, r"hidden: \[1\] = \[64, 0\] is not a valid training\.model"),
+        # session 49: `Input should be a valid tuple (received 8)` / `... valid list` /
+        # `[0] = 1.0 is not a valid training.model.dropout` for a true read as 1.0
+        ({"hidden": [8, 16]}, r"tune\.space\.hidden: \[0\] = 8 is not a network's layer widths: "
+                              r"each value is a list, e\.g\. \[\[8\], \[16\]\] searches one layer"),
+        ({"dropout": 0.1}, r"tune\.space\.dropout: give a list of values to search, e\.g\. \[0\.1\]"),
+        ({"dropout": [True]}, r"tune\.space\.dropout: \[0\] is the boolean true, not a value to"),
     ],
 )  # fmt: skip
 def test_a_search_value_its_setting_refuses_is_an_error_when_the_config_is_read(space, message):
@@ -267,3 +273,136 @@ def test_the_backtest_summary_says_how_many_folds_each_mean_is_over():
     assert table.splitlines()[-1].endswith(
         "the means leave such folds out (ensemble ROC AUC: 1 of 3 folds, ensemble AP: 1 of 3 folds)"
     )
+
+
+def test_focal_trials_are_not_repeated_for_each_pos_weight(caplog):
+    """focal ignores pos_weight (fraud_app.models.builders): `loss: [bce, focal]` x
+    `pos_weight: [1, 3]` trained every focal ensemble twice, two trials of one AP (a quarter
+    of the default grid: 288 trainings where 216 differ)."""
+    import logging
+
+    from pipelines.tune.space import check_plan, plan_trials
+
+    space = TuneSpace(hidden=[(8,)], dropout=[0.0], learning_rate=[1e-3], pos_weight=[1.0, 3.0],
+                      loss=["bce", "focal"], n_subsets=[1], normal_ratio=[None])  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="pipelines.tune.pipeline"):
+        grid = plan_trials(TuneSection(method="grid", space=space))
+    assert [(p["loss"], p.get("pos_weight")) for p in grid] == [
+        ("bce", 1.0), ("focal", None), ("bce", 3.0)
+    ]  # fmt: skip
+    assert (
+        "loss 'focal' ignores pos_weight" in caplog.text
+        and "(3 combinations, not 4)" in caplog.text
+    )
+    # a focal trial keeps the config's own pos_weight (the user's setting, not a searched one)
+    config = load_config(None, {"training": {"loss": {"pos_weight": 2.0}}})
+    assert [c.training.loss.pos_weight for c in check_plan(config, grid)] == [1.0, 2.0, 3.0]
+    # random search draws distinct ensembles; more trials than there are: each once
+    drawn = plan_trials(TuneSection(method="random", trials=4, seed=1, space=space))
+    assert sorted(map(str, drawn)) == sorted(map(str, grid))
+    assert len(plan_trials(TuneSection(method="grid"))) == 216  # the default space, not 288
+
+
+def test_the_best_config_reads_back_as_its_trial_and_keeps_defaults_defaults(tmp_path, caplog):
+    """The best config held every key, defaults included: read back, `tune` with it refused
+    the default tune.space.n_subsets under class_weights (`lists 2 values`), and etl read
+    `.tsv` files with the written csv_delimiter ','. Now: the settings the config set and
+    the best trial's values; it reads back as that trial's config."""
+    import yaml
+
+    from pipelines.tune.journal import JournaledTrials
+    from pipelines.tune.pipeline import _write_best
+    from pipelines.tune.space import apply_point, plan
+
+    config = load_config(None, {
+        "paths.root": str(tmp_path), "balancing.strategy": "class_weights",
+        "tracking": {"enabled": False, "uri": f"sqlite:///{tmp_path}/m.db"},
+        "training.model.dropout": 0.2, "splits.test_days": 5,
+    })  # fmt: skip
+    cfg, points = plan(config, config.tune)
+    best = points[3]
+    trials = JournaledTrials.open(config, "b1", points, [], replace=False)
+    records = [{"trial": 3, "params": best, "validation": {"average_precision": 0.5}}]
+    report = _write_best(config, cfg, trials, records, replace=False)
+    written = tmp_path / "reports" / "tune-b1-best.yaml"
+    assert report["best_config"] == str(written)
+    read = load_config(written)
+    assert read == apply_point(config, best)  # every searched and unsearched setting
+    data = yaml.safe_load(written.read_text())
+    assert data["splits"] == {"test_days": 5} and "etl" not in data
+    assert data["training"]["model"] == {"dropout": best["dropout"], "hidden": list(best["hidden"])}
+    assert type(data["training"]["optimizer"]["learning_rate"]) is float
+    # tune with the best config plans as tune with the config did
+    assert plan(read, read.tune)[1] == points
+    assert "csv_delimiter" not in read.etl.model_fields_set
+
+
+def _held(lock):
+    """`lock` taken in another thread (as another process would hold it) until released."""
+    import threading
+
+    taken, release = threading.Event(), threading.Event()
+
+    def hold():
+        with lock:
+            taken.set()
+            release.wait(60)
+
+    thread = threading.Thread(target=hold, daemon=True)
+    thread.start()
+    assert taken.wait(30)
+    return thread, release
+
+
+@pytest.mark.spark
+def test_a_second_tune_of_one_run_name_is_refused_while_the_first_runs(spark, tmp_path):
+    """Two tunes of one --run ran at once: one journal, the same trials trained twice, and
+    the one ending second failed with 'already exists' after its last trial (with
+    --replace, one removed the journal the other appended to)."""
+    from fraud_app.errors import ConcurrentRunError
+    from fraud_app.etl.lock import RootLock
+
+    config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False})
+    reports = tmp_path / "reports"
+    thread, release = _held(RootLock(str(reports), "tune --run r1", ".tune-r1.lock"))
+    try:
+        for replace in (False, True):
+            with pytest.raises(ConcurrentRunError, match=r"\.tune-r1\.lock \(tune --run r1 was"):
+                run_tune(spark, config, config.tune, run="r1", replace=replace)
+    finally:
+        release.set()
+        thread.join()
+    assert not (reports / ".tune-r1.lock").exists()
+
+
+def test_a_tune_without_run_passes_over_a_stamp_a_running_tune_holds(tmp_path, monkeypatch):
+    """Two tunes started in the same second without --run took one UTC stamp (outputs
+    are written at the end: neither saw the other's)."""
+    from pipelines import named_reports
+    from pipelines.tune.pipeline import claimed_run, run_lock
+
+    monkeypatch.setattr(named_reports, "utc_stamp", lambda: "20240101T000000")
+    config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False})
+    thread, release = _held(run_lock(config, "20240101T000000"))
+    try:
+        with claimed_run(config, config.tune, None) as name:
+            assert name == "20240101T000000-2"
+            assert run_lock(config, name).path.exists()
+    finally:
+        release.set()
+        thread.join()
+    assert not list((tmp_path / "reports").glob(".tune-*.lock"))
+
+
+def test_the_cli_names_a_running_tune_of_its_run_before_spark_starts(tmp_path):
+    """The CLI checked the name before Spark started, but not whether a tune of it ran: the
+    refusal came from run_tune, after the JVM's start-up (a minute on a loaded host)."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"paths:\n  root: {tmp_path}\ntracking:\n  enabled: false\n")
+    held = (  # another tune of r1 holds its lock (a thread here: another process alike)
+        "import threading, time; from fraud_app.etl.lock import RootLock; "
+        f"lock = RootLock({str(tmp_path / 'reports')!r}, 'tune --run r1', '.tune-r1.lock'); "
+        "ok = threading.Event(); threading.Thread(target=lambda: (lock.__enter__(), ok.set(), "
+        "time.sleep(600)), daemon=True).start(); ok.wait(); "
+    )
+    one_error_before_spark(config, "tune --run r1", "holds the run lock", prelude=held)

@@ -137,3 +137,48 @@ def test_a_line_changed_after_it_was_written_is_trained_again_not_reused(tmp_pat
     with open(journal.path, "a", encoding="utf-8") as f:
         f.write('{"trial": 3, "config_sha256": "c3", "validation": {}}\n')
     assert [r["trial"] for r in journal.records()] == [1, 3]
+
+
+def _summary(validation_frauds):
+    window = {"start": "2024-01-01T00:00:00+00:00", "end": "2024-01-31T00:00:00+00:00",
+              "rows": 1500, "frauds": 180, "first": "x", "last": "y"}  # fmt: skip
+    return {"windows": {"train": window, "test": {**window, "rows": 3},
+                        "validation": {**window, "rows": 250, "frauds": validation_frauds}}}  # fmt: skip
+
+
+def test_trials_of_a_stopped_tune_on_other_data_are_trained_again(tmp_path, caplog):
+    """A tune stopped, then resumed after the feature table changed (a daily `features` run
+    moved the windows, labels were confirmed since): its finished trials were reused, their
+    APs of the old validation window ranked beside APs of the new one."""
+    from fraud_app.config import load_config
+    from pipelines.tune.journal import JournaledTrials, data_fingerprint, fingerprint
+    from pipelines.tune.space import check_plan
+
+    config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False})
+    points = [{"dropout": 0.0}, {"dropout": 0.1}]
+    configs = check_plan(config, points)
+    names = ["f0", "f1"]
+    before = data_fingerprint(_summary(31), names, "features")
+    assert data_fingerprint(_summary(31), names, "features") == before
+    stopped = JournaledTrials.open(config, "r", points, configs, replace=False, data=before)
+    stopped.journal.append({"trial": 0, "params": points[0], "validation": {"average_precision": 0.7},
+                            "config_sha256": fingerprint(configs[0]), "data_sha256": before})  # fmt: skip
+    # the same data: reused
+    assert (
+        JournaledTrials.open(config, "r", points, configs, replace=False, data=before).reused == 1
+    )
+    # a confirmed fraud more in validation, a feature more: trained again, with a WARNING
+    for after in (data_fingerprint(_summary(32), names, "features"),
+                  data_fingerprint(_summary(31), [*names, "f2"], "features")):  # fmt: skip
+        caplog.clear()
+        trials = JournaledTrials.open(config, "r", points, configs, replace=False, data=after)
+        assert trials.reused == 0 and trials.reused_record(0) is None
+        assert "1 finished trial(s) of this search in" in caplog.text
+        assert "were trained on other data" in caplog.text
+    # a record of a release before the data's fingerprint: read as before
+    legacy = JournaledTrials.open(config, "old", points, configs, replace=False, data=before)
+    legacy.journal.append({"trial": 1, "params": points[1], "validation": {"average_precision": 0.6},
+                           "config_sha256": fingerprint(configs[1])})  # fmt: skip
+    assert (
+        JournaledTrials.open(config, "old", points, configs, replace=False, data=before).reused == 1
+    )
