@@ -90,12 +90,25 @@ def calendar_date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
+_WEEK = re.compile(r"(\d{4})-?W(\d{2})(?:-?(\d))?", re.I)
+
+
 def week_advice(value) -> str:
-    """What to give instead of an ISO week date ('2024-W08'), for an error's end ('' for
-    anything else)."""
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-?W\d{2}(-?\d)?", value.strip(), re.I):
-        return (
-            " (an ISO week date names one day, not a week: give the week's first and last "
-            "dates, --start 2024-02-19 --end 2024-02-25)"
-        )
-    return ""
+    """What to give instead of an ISO week date, for an error's end ('' for anything else):
+    the week's own first and last dates ('2025-W10': 2025-03-03 .. 2025-03-09), or the
+    day's date ('2024-W08-7': 2024-02-25)."""
+    match = _WEEK.fullmatch(value.strip()) if isinstance(value, str) else None
+    if match is None:
+        return ""
+    year, week, day = match.groups()
+    try:
+        monday = dt.date.fromisocalendar(int(year), int(week), 1)
+        named = dt.date.fromisocalendar(int(year), int(week), int(day)) if day else None
+    except ValueError:  # week 00, 54, or 53 of a year without one; day 0 or 8
+        return " (an ISO week date; give calendar dates, YYYY-MM-DD)"
+    if named is not None:
+        return f" (an ISO week date; give that day as {named})"
+    return (
+        " (an ISO week date names one day, its Monday, not a week: give the week's first and "
+        f"last dates, --start {monday} --end {monday + dt.timedelta(days=6)})"
+    )

@@ -5,8 +5,9 @@ Each job is one MLflow run in the configured experiment, beside the training run
 - `evaluation-<name>` (tag fraud_app.kind=evaluation): the model (URI, name, version) and
   the window as params; ROC AUC, average precision, rows, frauds, card precision@k (mean),
   precision / recall / alerts per day at each daily alert budget and recall per fraud
-  pattern as metrics (`recall_<pattern>`, the characters MLflow refuses in a name as `_`;
-  `pattern_unassigned_frauds` / `_recall` for the frauds without one); the report as `evaluation/evaluation-<name>.json`.
+  pattern as metrics (`recall_<pattern>`; a name MLflow refuses: `_pattern_key`;
+  `pattern_unassigned_frauds` / `_recall` for the frauds without one); the report as
+  `evaluation/evaluation-<name>.json`.
 - `scoring-<job id>` (tag fraud_app.kind=scoring): the model, the date range, threshold and
   alert budget as params; rows, alerts and the alert rate of the job as metrics, and per
   scored date (step = the date's position, oldest first) rows, alerts and the mean score,
@@ -21,7 +22,9 @@ job's output, so it is a WARNING naming the store and the JSON file, not an erro
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import posixpath
 import re
 import time
 from pathlib import Path
@@ -105,8 +108,14 @@ def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
         tag = _budget_tag(budget.get("budget"))
         for key in ("precision", "recall", "alerts_per_day"):
             flat[f"{key}_at_budget_{tag}"] = budget.get(key)
-    for pattern, recall in (report.get("pattern_recall") or {}).items():
-        flat[_pattern_key(str(pattern), flat)] = recall
+    patterns = report.get("pattern_recall") or {}
+    for pattern in sorted(patterns, key=str):  # sorted: the last-resort suffix is stable
+        key = name = _pattern_key(str(pattern))
+        n = 1
+        while name in flat:  # only a pattern named like another's digest name
+            n += 1
+            name = f"{key}_{n}"
+        flat[name] = patterns[pattern]
     unassigned = report.get("pattern_unassigned") or {}  # the frauds without a pattern
     flat["pattern_unassigned_frauds"] = unassigned.get("frauds")
     flat["pattern_unassigned_recall"] = unassigned.get("recall")
@@ -114,21 +123,37 @@ def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
 
 
 # what MLflow takes in a metric name (mlflow.utils.validation): letters, digits, _ - . / :
-# and spaces; anything else made the whole log_batch fail
+# and spaces, and a name that reads as one path (no `a//b`, `a/`, `a/../b`, `a/./b`);
+# anything else made the whole log_batch fail
 _METRIC_UNSAFE = re.compile(r"[^\w\-. /:]")
+_PATTERN_KEY_CHARS = 200  # of the pattern's name; MLflow takes 250 in all
 
 
-def _pattern_key(pattern: str, taken: dict[str, Any]) -> str:
-    """`recall_<pattern>` with the characters MLflow refuses in a metric name as `_`, and
-    `_2`, `_3`, ... after a name another pattern's took (`CNP+ATO`, `CNP&ATO`). A pattern
-    named `card testing (CNP)` or `CNP+ATO` failed the run's one log_batch: the evaluation's
-    run had no metric at all (its ROC AUC neither), one WARNING said so."""
-    key = "recall_" + _METRIC_UNSAFE.sub("_", pattern)[:200]
-    found, n = key, 1
-    while found in taken:
-        n += 1
-        found = f"{key}_{n}"
-    return found
+def _pattern_key(pattern: str) -> str:
+    """The MLflow metric of a pattern's recall: `recall_<pattern>` when MLflow takes that
+    name (as before session 49), else the name with `_` for what MLflow refuses and the
+    first 8 hex digits of the pattern's SHA-256 (`CNP+ATO` -> `recall_CNP_ATO_<hex>`): the
+    same pattern always has the same metric, whichever other patterns a window holds and in
+    whatever order. A pattern named `at_budget_0.01` would be the budgets' metric
+    `recall_at_budget_0.01`, so it is given the digest too. A pattern named
+    `card testing (CNP)` or `CNP+ATO` failed the run's one log_batch: the evaluation's run
+    had no metric at all (its ROC AUC neither), one WARNING said so."""
+    key = "recall_" + pattern
+    if (
+        len(pattern) <= _PATTERN_KEY_CHARS
+        and _metric_name_ok(key)
+        and not key.startswith("recall_at_budget_")
+    ):
+        return key
+    digest = hashlib.sha256(pattern.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    readable = _METRIC_UNSAFE.sub("_", pattern).replace("/", "_")[:_PATTERN_KEY_CHARS]
+    return f"recall_{readable}_{digest}"
+
+
+def _metric_name_ok(name: str) -> bool:
+    """MLflow's two checks of a `recall_...` metric name (its characters; one path:
+    mlflow.utils.validation._validate_metric_name)."""
+    return _METRIC_UNSAFE.search(name) is None and posixpath.normpath(name) == name
 
 
 def scoring_metrics(summary: dict[str, Any]) -> tuple[dict[str, float], dict[str, list[float]]]:

@@ -278,7 +278,7 @@ _RUN_URI = re.compile(r"runs:/(?P<run>[0-9a-fA-F]+)/(?P<path>.+)")
 
 
 def _run_contents(uri: str) -> str:
-    """For a runs:/ URI whose path the run does not hold: what it does hold, for the error's
+    """For a runs:/ URI MLflow could not download: what the run holds, for the error's
     end ('' when the run cannot be read: MLflow's own words then stand alone). MLflow said
     only "Failed to download artifacts from path 'model', please ensure that the path is
     correct", also for a run that logged no model at all (a `fraud-app evaluate` or
@@ -300,6 +300,22 @@ def _run_contents(uri: str) -> str:
     except MlflowException:
         return ""
     names = sorted({m.name for m in models})
+    wanted = match["path"].strip("/")
+    stored = sorted({str(m.artifact_location) for m in models if m.name == wanted})
+    if stored or wanted in artifacts:
+        # MLflow swallows the reason a location failed (no credentials, no client library
+        # for its scheme, a network error) and says the path is wrong
+        where = (
+            f"the model {wanted!r} stored at {redacted(', '.join(stored))}"
+            if stored
+            else (f"the artifact {wanted!r}")
+        )
+        return (
+            f" (run {run_id} does log {where}, but its files could not be read from here: "
+            "MLflow leaves out why (--log-level DEBUG shows its reason); check that this host "
+            "can read that location: its credentials, and the client library its scheme needs "
+            "(boto3 for s3://, google-cloud-storage for gs://, azure-storage-blob for wasbs://))"
+        )
     return (
         f" (run {run_id} holds no {match['path']!r}: its logged models: "
         f"{', '.join(names) or 'none'}; its artifacts: {', '.join(artifacts[:20]) or 'none'}. "

@@ -22,9 +22,24 @@ def test_an_iso_week_is_refused_naming_the_flag_and_what_to_give(week):
         parse_date(week, "--date")
     text = str(e.value)
     assert "--date must be a date like 2024-02-25" in text and repr(week) in text
-    assert "names one day, not a week" in text and "--start" in text and "--end" in text
-    with pytest.raises(ConfigError, match="not a week"):
+    if week in ("2024-W08", "2024w08"):  # a week
+        assert "not a week" in text and "--start 2024-02-19 --end 2024-02-25" in text
+    else:  # a day of the week
+        assert "give that day as 2024-02-25" in text
+    with pytest.raises(ConfigError, match="an ISO week date"):
         as_date(week, "start")
+
+
+@pytest.mark.parametrize(
+    ("week", "advice"),
+    [("2025-W10", "--start 2025-03-03 --end 2025-03-09"), ("2025-W10-3", "as 2025-03-05"),
+     ("2020-W53", "--start 2020-12-28 --end 2021-01-03"), ("2021-W53", "give calendar dates")],
+)  # fmt: skip
+def test_the_advice_names_that_weeks_own_dates(week, advice):
+    # review49b: the advice was the example week 2024-W08's dates whatever week was given
+    with pytest.raises(ConfigError) as e:
+        parse_date(week, "--start")
+    assert advice in str(e.value) and "2024-02-19" not in str(e.value)
 
 
 def test_a_week_range_is_not_read_as_two_mondays():

@@ -5,6 +5,9 @@ correct". The error now names what the run holds. Real MLflow on sqlite."""
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 import mlflow
 import pytest
 
@@ -43,3 +46,26 @@ def test_a_run_that_does_not_exist_keeps_mlflows_words(tmp_path, monkeypatch):
     h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r1", h.rows(200, seed=3))
     with pytest.raises(ModelLoadError, match=r"not found$"):
         resolve_model(f"runs:/{'0' * 32}/model", config=cfg)
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_a_model_the_run_logs_but_this_host_cannot_read_is_not_called_absent(
+    tmp_path, monkeypatch, capfd
+):
+    # review49b: MLflow swallows why a logged model's location failed (no credentials, no
+    # boto3 for s3://, a network error) and says "Failed to download artifacts from path
+    # 'model'"; probe49b's ending then said "holds no 'model': its logged models: model"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    _, tracker = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(2.0), "r1", h.rows(200, seed=3))
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:  # a location this host cannot read
+        db.execute("update logged_models set artifact_location = 'foo://u:secret@bucket/m-1'")
+    monkeypatch.setattr(logging.getLogger("mlflow"), "level", logging.DEBUG)  # as --log-level
+    with pytest.raises(ModelLoadError) as e:
+        resolve_model(f"runs:/{tracker.run_id}/model", config=cfg)
+    text = str(e.value)
+    assert "holds no" not in text and "secret" not in text
+    assert f"run {tracker.run_id} does log the model 'model' stored at foo://***@bucket/m-1" in text
+    assert "--log-level DEBUG shows its reason" in text
+    err = capfd.readouterr().err  # MLflow's DEBUG line names the failure, redacted
+    assert "foo://***@bucket/m-1" in err and "secret" not in err
