@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fraud_app import file_trust
-from fraud_app.errors import ModelLoadError, UntrustedModelError
+from fraud_app.errors import ModelLoadError, UntrustedModelError, exception_chain
 from fraud_app.models.ensemble import MODEL, FraudEnsemble, local_ensemble_dir, local_model_path
 from fraud_app.tracking.registry_lookup import absent, store_failed, version_number, versions_filter
 from fraud_app.tracking.relocation import beside_store, recorded_path
@@ -227,17 +227,22 @@ REGISTRY_SOURCE = dataclasses.replace(
 )
 
 
-def _recorded_location(source: str) -> Path | None:
+def _recorded_location(uri: str, source: str) -> Path | None:
     """The local folder the store records for the files of `source` (a file store's
     artifact root, a folder registered by hand), whether or not it exists; None when it
-    records no local folder or cannot say."""
+    records no local folder or cannot say. A server that did not answer in time is a
+    ModelLoadError naming `uri`."""
     from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
     from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 
     repo = ModelsArtifactRepository if source.startswith("models:/") else RunsArtifactRepository
     try:
         return recorded_path(repo.get_underlying_uri(source))
-    except Exception:
+    except Exception as exc:
+        if _unanswered(exc):  # the download would wait as long again for the same answer
+            raise ModelLoadError(
+                f"cannot download model {uri}: {redacted(str(getattr(exc, 'message', exc)))}"
+            ) from None
         return None
 
 
@@ -275,6 +280,20 @@ def _damaged(directory: Path) -> str | None:
 
 
 _RUN_URI = re.compile(r"runs:/(?P<run>[0-9a-fA-F]+)/(?P<path>.+)")
+
+
+def _unanswered(exc: BaseException) -> bool:
+    """The request behind `exc` ran out of time or lost its connection (what MLflow re-raises
+    keeps the cause in its chain): asking the same server more would wait as long again."""
+    import requests
+
+    from fraud_app.tracking.http_deadline import deadline_exceeded
+
+    return deadline_exceeded(exc) is not None or any(
+        isinstance(one, (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                         TimeoutError, ConnectionError))
+        for one in exception_chain(exc)
+    )  # fmt: skip
 
 
 def _run_contents(uri: str) -> str:
@@ -330,7 +349,7 @@ def _download(uri: str, source: str, target: Path) -> None:
     import mlflow
     from mlflow.exceptions import MlflowException
 
-    recorded = _recorded_location(source)
+    recorded = _recorded_location(uri, source)
     if recorded is not None and recorded.is_dir():
         # the copy in the cache is ours whoever wrote the source: check the source first
         file_trust.check_private(recorded, REGISTRY_SOURCE)
@@ -359,8 +378,10 @@ def _download(uri: str, source: str, target: Path) -> None:
             shutil.rmtree(target)
         staging.rename(target)
     except MlflowException as exc:
+        # a server that did not answer in time (or at all) is not asked three more questions
+        contents = "" if _unanswered(exc) else _run_contents(uri)
         raise ModelLoadError(
-            f"cannot download model {uri}: {redacted(exc.message)}{_run_contents(uri)}"
+            f"cannot download model {uri}: {redacted(exc.message)}{contents}"
         ) from None
     finally:
         if staging.exists():

@@ -69,3 +69,27 @@ def test_a_model_the_run_logs_but_this_host_cannot_read_is_not_called_absent(
     assert "--log-level DEBUG shows its reason" in text
     err = capfd.readouterr().err  # MLflow's DEBUG line names the failure, redacted
     assert "foo://***@bucket/m-1" in err and "secret" not in err
+
+
+def test_a_server_that_does_not_answer_is_not_asked_what_the_run_holds(monkeypatch, tmp_path):
+    """review49b: after a download that ran out of time, the error's "what the run holds"
+    asked the same server three more questions, each waiting the deadline again, and the
+    look-up of the recorded location (which swallowed its error) was followed by the
+    download asking the same again. A server that answers each request with a trickle:
+    one request, not three."""
+    from fraud_app.tracking import http_deadline
+    from tests.fraud_app.tracking.test_trickling_server import TricklingServer
+
+    server = TricklingServer("body")
+    before = mlflow.get_tracking_uri()
+    try:
+        mlflow.set_tracking_uri(f"http://127.0.0.1:{server.port}")
+        monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        http_deadline.install(http_deadline.Deadline(f"http://127.0.0.1:{server.port}", 1.0, "t"))
+        with pytest.raises(ModelLoadError, match=r"cannot download model runs:/0a1b/model: ") as e:
+            resolve_model("runs:/0a1b/model")
+    finally:
+        mlflow.set_tracking_uri(before)
+        server.close()
+    assert "holds no" not in str(e.value)
+    assert len(server.requests) == 1, server.requests
