@@ -267,6 +267,8 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
     numeric = [c for c, t in dtypes.items() if t in NUMERIC_DTYPES and c not in skip]
     for name in sorted(set(numeric) | (set(cfg.columns) & set(dtypes))):
         checks += _value_checks(name, cfg)
+    if PARTITION_COLUMN in dtypes and "timestamp" in dtypes:  # the table `features` writes
+        checks.append(_partition_check())
     return checks
 
 

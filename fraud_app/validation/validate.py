@@ -79,7 +79,8 @@ def validate_features(
     table: str = "features",
     run_name: str | None = None,
 ) -> ValidationReport:
-    """Check a feature table: numeric columns non-null and finite, configured ranges.
+    """Check a feature table: numeric columns non-null and finite, configured ranges, each
+    row in its day's partition (event_date:matches_timestamp, when it has both columns).
     SchemaError, before any check, when `df` holds none of the specs' features (nor the
     vector column): e.g. the canonical table, whose numeric columns the suite would pass."""
     require_session(spark, "validate_features")
@@ -88,7 +89,7 @@ def validate_features(
     require_table_kind(df, "features", cfg, table)
     fc = cfg.validation.features
     checks = feature_checks(dict(df.dtypes), fc)
-    return _validate(df, checks, ("features", fc.key_column), cfg, table, run_name)
+    return _validate(df, checks, ("features", fc.key_column), cfg, table, run_name, own=_by_date)
 
 
 def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> None:
@@ -131,34 +132,37 @@ def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> 
 
 
 def _by_date(df: DataFrame, checks: list[Check], examples: int) -> list[CheckResult]:
-    """The checks of the rows per event_date (suites.OWN_CHECKS) from ONE aggregation of
-    `df` by event_date (its rows, and those whose event_date is not the UTC date of their
-    timestamp), run only when a check needs it; a second query, for example rows, only
-    when a row is misplaced."""
+    """The checks of the rows per event_date (suites.OWN_CHECKS), from ONE aggregation of
+    `df`: by event_date when the volume check needs the rows per date (the rows whose
+    event_date is not the UTC date of their timestamp counted beside them), else a global
+    count of those rows (no shuffle: the feature suite's check). Queries for the dates and
+    example rows of misplaced rows only when there are some."""
     from pyspark.sql import functions as F
 
     volume = next((c for c in checks if c.expectation == DAY_VOLUME), None)
     partition = next((c for c in checks if c.expectation == PARTITION_DATE), None)
     ratio = float(volume.kwargs["ratio"]) if volume else 0.0
-    has_date = PARTITION_COLUMN in df.columns
+    check_dates = partition is not None and PARTITION_COLUMN in df.columns
     misplaced = ~F.col(PARTITION_COLUMN).cast("date").eqNullSafe(F.to_date("timestamp"))
+    bad = F.sum(F.when(misplaced, 1).otherwise(0)).alias("bad")
     counts: dict[dt.date, int] = {}
     wrong: dict[dt.date | None, int] = {}
-    if ratio > 0 or (partition and has_date):
-        day = F.col(PARTITION_COLUMN) if has_date else F.to_date("timestamp")
-        aggs = [F.count(F.lit(1)).alias("n")]
-        if partition and has_date:
-            aggs.append(F.sum(F.when(misplaced, 1).otherwise(0)).alias("bad"))
+    if ratio > 0:
+        day = F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date("timestamp")
+        aggs = [F.count(F.lit(1)).alias("n"), *([bad] if check_dates else [])]
         for r in df.groupBy(day.alias("d")).agg(*aggs).collect():
             if r["d"] is not None:
                 counts[r["d"]] = r["n"]
-            if partition and has_date and r["bad"]:
+            if check_dates and r["bad"]:
                 wrong[r["d"]] = r["bad"]
+    elif check_dates and df.agg(bad).first()["bad"]:
+        by_day = df.where(misplaced).groupBy(F.col(PARTITION_COLUMN).alias("d")).count()
+        wrong = {r["d"]: r["count"] for r in by_day.collect()}
     out = []
     if volume is not None:
         out.append(_day_volume(volume, counts, ratio))
     if partition is not None:
-        out.append(_partition_dates(df, partition, has_date, wrong, misplaced, examples))
+        out.append(_partition_dates(df, partition, check_dates, wrong, misplaced, examples))
     return out
 
 

@@ -140,3 +140,24 @@ def test_the_check_reads_the_utc_date(spark, tmp_path, kolkata_process) -> None:
     assert check.examples == (
         {"transaction_id": "t030", "event_date": "2024-01-01", "timestamp": "2024-01-02 00:30:00"},
     )
+
+
+@pytest.mark.spark
+def test_the_feature_suite_checks_the_partition_dates_too(spark, tmp_path) -> None:
+    """The feature table is partitioned by event_date as well (fraud_app.features.table)."""
+    from pyspark.sql import functions as F
+
+    rows = [(f"t{i}", 1.0 + i, 2.0, 0, dt.datetime(2024, 1, 1 + i, 12)) for i in range(6)]
+    df = spark.createDataFrame(rows, FEATURES + ", timestamp timestamp")
+    good = df.withColumn("event_date", F.to_date("timestamp"))
+    report = validate_features(spark, good, _features_config(tmp_path))
+    [check] = [r for r in report.results if r.name == "event_date:matches_timestamp"]
+    assert report.success and check.success
+    bad = good.withColumn(
+        "event_date",
+        F.when(F.col("transaction_id") == "t2", F.date_add("event_date", 1)).otherwise(
+            F.col("event_date")
+        ),
+    )
+    with pytest.raises(ValidationFailedError, match="event_date:matches_timestamp .*t2"):
+        validate_features(spark, bad, _features_config(tmp_path))
