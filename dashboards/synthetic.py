@@ -40,7 +40,7 @@ def sources_for(root: Path) -> Sources:
 
 def _dump(path: Path, doc: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1))
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
 
 
 def _history(rng: np.random.Generator, groups: int) -> list[dict]:

@@ -45,7 +45,7 @@ class SyntheticYear:
 
 def _dump(path: Path, doc: dict, when: dt.datetime) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(doc, indent=1))
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     os.utime(path, (when.timestamp(), when.timestamp()))
 
 

@@ -246,7 +246,14 @@ def java_version() -> str:
             "Install it, e.g. `sudo apt-get install openjdk-17-jre-headless` (Debian/Ubuntu) or "
             "`brew install openjdk@17` (macOS), then retry."
         )
-    out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [java, "-version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        encoding="utf-8",
+        errors="replace",
+    )
     return (out.stderr or out.stdout).splitlines()[0] if (out.stderr or out.stdout) else "unknown"
 
 

@@ -97,10 +97,9 @@ def _folds(report: dict[str, Any]) -> Section:
     rows = []
     for f in report["folds"]:
         w = f.get("windows") or {}
+        covered = f.get("covered") if isinstance(f.get("covered"), dict) else {}
         rows.append([
-            str(f["fold"]), _day(w.get("train_start")) + " .. " + _day(w.get("train_end")),
-            _day(w.get("validation_start")) + " .. " + _day(w.get("validation_end")),
-            _day(w.get("test_start")) + " .. " + _day(w.get("test_end")),
+            str(f["fold"]), *(_window_cell(w, covered.get(name), name) for name in WINDOWS),
             fmt_int(f.get("test_rows")), fmt_int(f.get("test_frauds")),
             ", ".join(str(i) for i in f.get("best_iterations") or []) or "-",
             "yes" if f.get("refit") else "no", fmt_seconds(f.get("seconds")),
@@ -110,7 +109,9 @@ def _folds(report: dict[str, Any]) -> Section:
     return Section(
         "Fold windows",
         table(headers, rows, numeric=(4, 5, 8)),
-        "Windows are [start, end) in UTC; each fold trains at its test start (the cut-off).",
+        "Windows are [start, end) in UTC, as configured; each fold trains at its test start "
+        "(the cut-off). In brackets: the days of the first and last row each window held "
+        "(reports since session 49), fewer than configured where a window runs past the data.",
     )
 
 
@@ -131,6 +132,19 @@ def _leakage(report: dict[str, Any]) -> Section:
         table(headers, rows, numeric=(2,), row_classes=classes),
         "From the rows each fold actually trained on: nothing may lie past its cut-off.",
     )
+
+
+WINDOWS = ("train", "validation", "test")
+
+
+def _window_cell(windows: dict[str, Any], held: Any, name: str) -> str:
+    """A window as configured and, when the report says (`covered`), the data it held."""
+    cell = _day(windows.get(f"{name}_start")) + " .. " + _day(windows.get(f"{name}_end"))
+    if not isinstance(held, dict):
+        return cell
+    if not held.get("rows"):
+        return f"{cell} (no data)"
+    return f"{cell} (data {_day(held.get('first'))} .. {_day(held.get('last'))})"
 
 
 def _day(iso: str | None) -> str:

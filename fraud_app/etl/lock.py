@@ -79,13 +79,21 @@ _HELD: dict[str, list] = {}
 _HELD_GUARD = threading.Lock()
 
 
+def _proc_text(path: str | Path) -> str:
+    """A /proc file's text. Its bytes are the kernel's (a process name, a mount path: any
+    bytes), not the locale's: read as UTF-8, a byte that is not read as U+FFFD. With the
+    locale's codec (ASCII under LANG=C) a process named `café` raised UnicodeDecodeError,
+    which is not the OSError the callers expect."""
+    return Path(path).read_text(encoding="utf-8", errors="replace")
+
+
 def process_start(pid: int) -> str | None:
     """When process `pid` of this host started, as a string that changes when the pid is
     reused: the boot id and the start time in clock ticks since boot (Linux /proc); None
     where that cannot be read (another OS, the process gone)."""
     try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text(encoding="ascii").strip()
+        stat = _proc_text(f"/proc/{pid}/stat")
     except OSError:
         return None
     fields = stat.rsplit(")", 1)[-1].split()  # after "(comm)", which may hold spaces
@@ -198,7 +206,7 @@ def runs_nowhere(pid: object) -> bool:
         if not entry.name.isdigit():
             continue
         try:
-            status = (entry / "status").read_text()
+            status = _proc_text(entry / "status")
         except (FileNotFoundError, ProcessLookupError):
             continue  # ended meanwhile
         except OSError:
@@ -217,7 +225,7 @@ def _full_proc() -> bool:
     try:
         if Path("/proc/self").resolve().name != str(os.getpid()):
             return False
-        mounts = Path("/proc/self/mountinfo").read_text().splitlines()
+        mounts = _proc_text("/proc/self/mountinfo").splitlines()
     except OSError:
         return False
     proc = [line for line in mounts if line.split(" - ", 1)[-1].startswith("proc ")

@@ -189,7 +189,7 @@ def _writer_holding(root: Path, table: str) -> str | None:
 
 def _read(entry: Path) -> dict:
     try:
-        info = json.loads(entry.read_text())
+        info = json.loads(entry.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     return info if isinstance(info, dict) else {}

@@ -30,8 +30,9 @@ class RetentionSection(Section):
     directory a registered version's source or `scoring.model` names, an ensemble under
     `paths.models` without a training report (import-onnx's output, a copy).
     scoring_reports: `<paths.reports>/scoring-<job>.json`, one per `score` run.
-    validation_reports: `validate`'s `<table>_validation-<time>.json` + `.html` (each table's
-    newest is kept).
+    validation_reports: `validate`'s `<suite>_validation-<time>.json` + `.html`; keep_last
+    counts per table validated (the `table` the report names) and each table's newest is
+    kept.
     job_reports: `backtest-<run>.json` (+ its dashboard page), `tune-<run>.json` +
     `tune-<run>-best.yaml` + its trial journal, and `evaluate`'s `evaluation-<name>.json`,
     each dated by its file; keep_last counts per family (backtest, tune, evaluation).

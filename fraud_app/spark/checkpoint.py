@@ -181,7 +181,7 @@ class CheckpointStore:
         if not pointer.is_file():
             return None
         try:
-            obj = json.loads(pointer.read_text())
+            obj = json.loads(pointer.read_text(encoding="utf-8"))
             name = obj["group_dir"]
             check_seal(obj, pointer, POINTER_KEYS)  # pointers before seals: none, read as before
         except SerializationError as exc:
@@ -309,7 +309,7 @@ class CheckpointStore:
         """The checkpoint's meta.json, checked: readable, of this FORMAT, its seal intact and,
         unless this store reads any run's checkpoints, of this run's setup."""
         try:
-            meta = json.loads((path / "meta.json").read_text())
+            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         except (OSError, ValueError, RecursionError) as exc:
             raise TrainingError(f"checkpoint {path} has no readable meta.json: {exc}") from exc
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:

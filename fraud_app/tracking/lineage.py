@@ -112,7 +112,15 @@ def git_commit(start: Path | None = None) -> str | None:
 
 def _git(where: Path, *args: str) -> str | None:
     try:
-        out = subprocess.run(["git", *args], cwd=where, capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", *args],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            encoding="utf-8",
+            errors="replace",
+        )
     except (OSError, subprocess.TimeoutExpired):
         return None
     return out.stdout if out.returncode == 0 else None

@@ -30,6 +30,10 @@ class CanonicalChecks(Section):
       `event_date:volume` (a warning unless `severities` says error) names such dates;
       `features`, `score` and `train` name those in the history their window features read
       (they undercount there). 0 turns it off (e.g. data with days of no business).
+    The suite also checks that each row's event_date is the UTC date of its timestamp
+    (`event_date:matches_timestamp`, an error: a row in another day's partition), and
+    warns when an optional column that etl.columns maps is null in every row
+    (`<column>:not_all_null`).
     """
 
     # 0 accepts zero-amount authorisations; negative admits refunds, as etl.bounds.min_amount
@@ -73,7 +77,10 @@ class CanonicalChecks(Section):
 
 
 class FeatureRange(Section):
-    """Expected range of one feature column; a bound left out is only 'finite'."""
+    """Expected range of one feature column; a bound left out is only 'finite'.
+    nullable: nulls allowed (`<column>:not_null` not checked), but not in every row:
+    `<column>:not_all_null` fails (at `severity`) when the column holds no value at all,
+    which carries no information (an input joined from nothing, a window never filled)."""
 
     min: float | None = None
     max: float | None = None

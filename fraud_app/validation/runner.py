@@ -104,7 +104,12 @@ def _run_checks(
         by_name.update(_validate(df, rest, suite_name, basic))
     if from_success:
         by_name.update(_validate(df, from_success, suite_name, {"result_format": "BOOLEAN_ONLY"}))
-    failed = [c for c in checks if not _passed(by_name.get(c.name))]
+    # a failed not-all-null check's rows are all its rows, each null: no examples to fetch
+    failed = [
+        c
+        for c in checks
+        if not _passed(by_name.get(c.name)) and not c.name.endswith(":not_all_null")
+    ]
     if failed and examples > 0:
         result_format: dict[str, Any] = {
             "result_format": "SUMMARY",
@@ -257,6 +262,9 @@ def _result(check: Check, raw: dict[str, Any] | None, counted_by_success: bool) 
         observed = _no_value(check)
     if counted_by_success and success and "unexpected_count" not in res:
         res = {**res, "unexpected_count": 0, "unexpected_percent": 0.0}
+    if check.name.endswith(":not_all_null") and not success and error is None:
+        # its failing rows are every row, each null: no example says more than the count
+        observed, examples = f"null in every row ({res.get('unexpected_count')} rows)", []
     return CheckResult(
         name=check.name,
         expectation=check.expectation,

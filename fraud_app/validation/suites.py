@@ -14,7 +14,13 @@ from typing import Any
 
 from fraud_app.config_base import name_unknown
 from fraud_app.errors import ConfigError
-from fraud_app.schema import ALLOWED_CHANNELS, CANONICAL_COLUMNS, NOT_NULL_COLUMNS
+from fraud_app.schema import (
+    ALLOWED_CHANNELS,
+    CANONICAL_COLUMNS,
+    NOT_NULL_COLUMNS,
+    OPTIONAL_COLUMNS,
+    PARTITION_COLUMN,
+)
 from fraud_app.timeline import NEIGHBOURS
 from fraud_app.validation.config import CanonicalChecks, FeatureChecks, Severity
 
@@ -43,12 +49,33 @@ class Check:
 
 
 _C = "validation.canonical"
-# not a Great Expectations class: fraud_app.validation.validate runs it (fraud_app.timeline)
+# not Great Expectations classes: fraud_app.validation.validate runs them, both from one
+# aggregation of the table by event_date (fraud_app.timeline)
 DAY_VOLUME = "DailyRowCount"
+PARTITION_DATE = "PartitionDateMatchesTimestamp"
+OWN_CHECKS = frozenset({DAY_VOLUME, PARTITION_DATE})
+# `mostly` of a not-all-null check: passes when any row holds a value (1 in 10^15 rows)
+SOME_VALUE = 1e-15
 
 
-def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> list[Check]:
-    """The canonical table's suite; `cfg.severities` overrides default severities."""
+def canonical_checks(
+    cfg: CanonicalChecks, now: dt.datetime | None = None, mapped: tuple[str, ...] = ()
+) -> list[Check]:
+    """The canonical table's suite; `cfg.severities` overrides default severities.
+    `mapped`: the canonical columns etl.columns maps; an optional one of them null in
+    every row gets a warning (`<column>:not_all_null`). An optional column the export
+    does not have is published null and is not checked (the feature build skips the
+    features that read it)."""
+    checks = _with_severities(
+        _all_canonical_checks(cfg, now), cfg.severities, "validation.canonical.severities"
+    )
+    unmapped = {f"{c}:not_all_null" for c in OPTIONAL_COLUMNS if c not in mapped}
+    return [c for c in checks if c.name not in unmapped]
+
+
+def _all_canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None) -> list[Check]:
+    """Every check the canonical suite may hold (the not-all-null ones of every optional
+    column): the names the severities may set."""
     ref = _reference_time(cfg, now)
     checks = [
         *_schema_checks(),
@@ -60,8 +87,40 @@ def canonical_checks(cfg: CanonicalChecks, now: dt.datetime | None = None) -> li
         _freshness_check(cfg, ref),
         _label_time_check(),
         _volume_check(cfg),
+        _partition_check(),
+        *(_not_all_null(c, "warning", f"etl.columns.{c}") for c in OPTIONAL_COLUMNS),
     ]  # fmt: skip
-    return _with_severities(checks, cfg.severities, "validation.canonical.severities")
+    return checks
+
+
+def _not_all_null(column: str, severity: Severity, setting: str) -> Check:
+    """A column that may hold nulls but holds a value in at least one row: null in every
+    row it carries no information (a source column mapped wrong, a join that matched
+    nothing, a feature computed from nothing) and every check of its values passes."""
+    return Check(
+        f"{column}:not_all_null",
+        "ExpectColumnValuesToNotBeNull",
+        severity,
+        column,
+        {"mostly": SOME_VALUE},
+        expected="a value in at least one row (nulls allowed, but a column null in every "
+        "row carries no information)",
+        setting=setting,
+    )
+
+
+def _partition_check() -> Check:
+    """Each row in the partition of its own day: event_date the UTC date of timestamp."""
+    return Check(
+        f"{PARTITION_COLUMN}:matches_timestamp",
+        PARTITION_DATE,
+        "error",
+        PARTITION_COLUMN,
+        expected="event_date = the UTC date of timestamp (each row in the partition of its "
+        "day: a row in another day's partition is missed by every read of its own day, "
+        "and read with the wrong day's)",
+        setting="etl (partitions by the UTC date of timestamp); a table written or moved by hand",
+    )
 
 
 def _reference_time(cfg: CanonicalChecks, now: dt.datetime | None) -> dt.datetime:
@@ -208,12 +267,14 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
     numeric = [c for c, t in dtypes.items() if t in NUMERIC_DTYPES and c not in skip]
     for name in sorted(set(numeric) | (set(cfg.columns) & set(dtypes))):
         checks += _value_checks(name, cfg)
+    if PARTITION_COLUMN in dtypes and "timestamp" in dtypes:  # the table `features` writes
+        checks.append(_partition_check())
     return checks
 
 
 def _value_checks(name: str, cfg: FeatureChecks) -> list[Check]:
-    """A feature column's not-null check (unless its spec says nullable) and its range
-    check (its spec's min / max, else finite values)."""
+    """A feature column's not-null check (a nullable one's: a value in at least one row)
+    and its range check (its spec's min / max, else finite values)."""
     f = "validation.features"
     spec = cfg.columns.get(name)
     severity = spec.severity if spec else cfg.default_severity
@@ -224,6 +285,8 @@ def _value_checks(name: str, cfg: FeatureChecks) -> list[Check]:
             Check(f"{name}:not_null", "ExpectColumnValuesToNotBeNull", severity, name,
                   expected="no nulls", setting=f"{key} (nullable)")
         )  # fmt: skip
+    else:  # nullable, but not null in every row: such a feature carries no information
+        checks.append(_not_all_null(name, severity, f"{key} (nullable, severity)"))
     low = spec.min if spec and spec.min is not None else -DOUBLE_MAX
     high = spec.max if spec and spec.max is not None else DOUBLE_MAX
     kind = "range" if spec and (spec.min is not None or spec.max is not None) else "finite"
@@ -248,7 +311,7 @@ def unknown_severity_names(
     unknown one with the nearest valid name, then every valid name. `names` defaults to
     the canonical suite's."""
     if names is None:
-        names = [c.name for c in canonical_checks(CanonicalChecks())]
+        names = [c.name for c in _all_canonical_checks(CanonicalChecks(), None)]
     unknown = sorted(set(overrides) - set(names))
     if not unknown:
         return None

@@ -16,14 +16,21 @@ from pyspark.sql import DataFrame, SparkSession
 
 from fraud_app.config import AppConfig
 from fraud_app.errors import SchemaError
-from fraud_app.schema import REQUIRED_COLUMNS
+from fraud_app.schema import OPTIONAL_COLUMNS, PARTITION_COLUMN, REQUIRED_COLUMNS
 from fraud_app.spark.arguments import require_config, require_dataframe, require_session
 from fraud_app.spark.session import utc_session
-from fraud_app.timeline import day_counts, describe_days, thin_days
+from fraud_app.timeline import describe_days, thin_days
 from fraud_app.validation.label_age import lagging_labels
 from fraud_app.validation.report import ValidationReport, describe
-from fraud_app.validation.runner import CheckResult, run_checks
-from fraud_app.validation.suites import DAY_VOLUME, Check, canonical_checks, feature_checks
+from fraud_app.validation.runner import CheckResult, run_checks, utc_time
+from fraud_app.validation.suites import (
+    DAY_VOLUME,
+    OWN_CHECKS,
+    PARTITION_DATE,
+    Check,
+    canonical_checks,
+    feature_checks,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +50,10 @@ def validate_canonical(
     require_dataframe(df, "validate_canonical")
     require_config(cfg, "validate_canonical", "cfg")
     require_table_kind(df, "canonical", cfg, table)
-    checks = canonical_checks(cfg.validation.canonical)
+    mapped = tuple(c for c in OPTIONAL_COLUMNS if c in cfg.etl.columns)
+    checks = canonical_checks(cfg.validation.canonical, mapped=mapped)
     report = _validate(
-        df, checks, ("canonical", "transaction_id"), cfg, table, run_name, own=_day_volume
+        df, checks, ("canonical", "transaction_id"), cfg, table, run_name, own=_by_date
     )
     _warn_lagging_labels(df, cfg)
     return report
@@ -71,7 +79,8 @@ def validate_features(
     table: str = "features",
     run_name: str | None = None,
 ) -> ValidationReport:
-    """Check a feature table: numeric columns non-null and finite, configured ranges.
+    """Check a feature table: numeric columns non-null and finite, configured ranges, each
+    row in its day's partition (event_date:matches_timestamp, when it has both columns).
     SchemaError, before any check, when `df` holds none of the specs' features (nor the
     vector column): e.g. the canonical table, whose numeric columns the suite would pass."""
     require_session(spark, "validate_features")
@@ -80,7 +89,7 @@ def validate_features(
     require_table_kind(df, "features", cfg, table)
     fc = cfg.validation.features
     checks = feature_checks(dict(df.dtypes), fc)
-    return _validate(df, checks, ("features", fc.key_column), cfg, table, run_name)
+    return _validate(df, checks, ("features", fc.key_column), cfg, table, run_name, own=_by_date)
 
 
 def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> None:
@@ -122,13 +131,79 @@ def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> 
         )
 
 
-def _day_volume(df: DataFrame, check: Check) -> CheckResult:
+def _by_date(df: DataFrame, checks: list[Check], examples: int) -> list[CheckResult]:
+    """The checks of the rows per event_date (suites.OWN_CHECKS), from ONE aggregation of
+    `df`: by event_date when the volume check needs the rows per date (the rows whose
+    event_date is not the UTC date of their timestamp counted beside them), else a global
+    count of those rows (no shuffle: the feature suite's check). Queries for the dates and
+    example rows of misplaced rows only when there are some."""
+    from pyspark.sql import functions as F
+
+    volume = next((c for c in checks if c.expectation == DAY_VOLUME), None)
+    partition = next((c for c in checks if c.expectation == PARTITION_DATE), None)
+    ratio = float(volume.kwargs["ratio"]) if volume else 0.0
+    check_dates = partition is not None and PARTITION_COLUMN in df.columns
+    misplaced = ~F.col(PARTITION_COLUMN).cast("date").eqNullSafe(F.to_date("timestamp"))
+    bad = F.sum(F.when(misplaced, 1).otherwise(0)).alias("bad")
+    counts: dict[dt.date, int] = {}
+    wrong: dict[dt.date | None, int] = {}
+    if ratio > 0:
+        day = F.col(PARTITION_COLUMN) if PARTITION_COLUMN in df.columns else F.to_date("timestamp")
+        aggs = [F.count(F.lit(1)).alias("n"), *([bad] if check_dates else [])]
+        for r in df.groupBy(day.alias("d")).agg(*aggs).collect():
+            if r["d"] is not None:
+                counts[r["d"]] = r["n"]
+            if check_dates and r["bad"]:
+                wrong[r["d"]] = r["bad"]
+    elif check_dates and df.agg(bad).first()["bad"]:
+        by_day = df.where(misplaced).groupBy(F.col(PARTITION_COLUMN).alias("d")).count()
+        wrong = {r["d"]: r["count"] for r in by_day.collect()}
+    out = []
+    if volume is not None:
+        out.append(_day_volume(volume, counts, ratio))
+    if partition is not None:
+        out.append(_partition_dates(df, partition, check_dates, wrong, misplaced, examples))
+    return out
+
+
+def _partition_dates(
+    df: DataFrame, check: Check, has_date: bool, wrong: dict, misplaced, examples: int
+) -> CheckResult:
+    """`event_date:matches_timestamp`: the rows whose event_date is not the UTC date of
+    their timestamp (a row in another day's partition: every read of its day by partition
+    misses it, and a read of the day it sits in counts it there)."""
+    n = sum(wrong.values())
+    if not has_date:
+        observed = f"no {PARTITION_COLUMN} column: not checked"
+    elif not n:
+        observed = "every row in the partition of its timestamp's UTC date"
+    else:
+        where = ", ".join(f"{d or 'null'} ({k})" for d, k in sorted(wrong.items(), key=str)[:5])
+        more = f" and {len(wrong) - 5} more" if len(wrong) > 5 else ""
+        observed = f"{n} row(s) in the partition of another date than their timestamp's: {PARTITION_COLUMN} {where}{more}"
+    shown: tuple = ()
+    if n and examples > 0:
+        keep = [c for c in ("transaction_id", PARTITION_COLUMN, "timestamp") if c in df.columns]
+        rows = df.filter(misplaced).select(*keep).limit(examples).collect()
+        shown = tuple(_example(r.asDict()) for r in rows)
+    return CheckResult(
+        name=check.name, expectation=check.expectation, column=check.column,
+        severity=check.severity, success=n == 0, observed=observed,
+        unexpected_count=n if has_date else None, examples=shown,
+        expected=check.expected, setting=check.setting,
+    )  # fmt: skip
+
+
+def _example(row: dict) -> dict:
+    """A failing row as the reports show it: dates and times as UTC text."""
+    return {k: str(utc_time(v)) if isinstance(v, dt.date) else v for k, v in row.items()}
+
+
+def _day_volume(check: Check, counts: dict[dt.date, int], ratio: float) -> CheckResult:
     """`event_date:volume` (fraud_app.timeline): the dates between the table's first and
     last with fewer rows than the ratio x their usual volume, none at all included. A date
     with no rows was not counted by any check: an outage or a lost delivery passed, and
     undercounted the window features of the days after it without a word."""
-    ratio = float(check.kwargs["ratio"])
-    counts = day_counts(df) if ratio > 0 else {}
     thin = thin_days(counts, ratio)
     held = [d for d, n in counts.items() if n]
     span = (max(held) - min(held)).days + 1 if held else 0
@@ -151,15 +226,16 @@ def _validate(
     cfg: AppConfig,
     table: str,
     run_name: str | None,
-    own: Callable[[DataFrame, Check], CheckResult] | None = None,
+    own: Callable[[DataFrame, list[Check], int], list[CheckResult]] | None = None,
 ) -> ValidationReport:
-    """`own`: runs the checks that are not Great Expectations ones (suites.DAY_VOLUME)."""
+    """`own`: runs the checks that are not Great Expectations ones (suites.OWN_CHECKS)."""
     suite, key = suite_key
     checked_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-    gx = [c for c in checks if c.expectation != DAY_VOLUME]
+    gx = [c for c in checks if c.expectation not in OWN_CHECKS]
     done = {r.name: r for r in run_checks(df, gx, suite, key, cfg.validation.examples)}
-    if own is not None:
-        done.update((c.name, own(df, c)) for c in checks if c.expectation == DAY_VOLUME)
+    mine = [c for c in checks if c.expectation in OWN_CHECKS]
+    if own is not None and mine:
+        done.update((r.name, r) for r in own(df, mine, cfg.validation.examples))
     results = [done[c.name] for c in checks if c.name in done]
     report = ValidationReport(suite, table, checked_at, tuple(results))
     report = report.save(cfg.paths.local("reports"), run_name)

@@ -31,7 +31,7 @@ def format_table(report: dict[str, Any]) -> str:
     head = f"{'fold':>5} {'model':<9} " + " ".join(
         f"{label:>{width}}" for label, width in zip(LABELS, WIDTHS, strict=True)
     )
-    lines = [head, "-" * len(head)]
+    lines = [*windows_table(report), head, "-" * len(head)]
     undefined = False
 
     def cell(value, width: int) -> str:
@@ -71,3 +71,43 @@ def _fewer_folds(report: dict[str, Any]) -> str:
             if isinstance(n, int) and n < total:
                 out.append(f"{model} {label}: {n} of {total} folds")
     return ", ".join(out)
+
+
+WINDOWS = ("train", "validation", "test")
+
+
+def windows_table(report: dict[str, Any]) -> list[str]:
+    """Per fold and window: the configured [start, end) and the data it held (its first
+    and last row's time, its rows). Nothing for folds without windows (a report cut
+    short); `-` for the data of a report written before `covered` (session 49)."""
+    folds = [r for r in report.get("folds") or () if r.get("windows")]
+    if not folds:
+        return []
+    head = (f"{'fold':>5} {'window':<10} {'configured [start, end) UTC':<36} "
+            f"{'data: first .. last row':<36} {'rows':>9}")  # fmt: skip
+    lines = [head, "-" * len(head)]
+    for r in folds:
+        w, covered = r["windows"], r.get("covered") or {}
+        for name in WINDOWS:
+            start = w.get(f"{name}_start")
+            configured = (
+                f"{_minute(start) if start else 'first row':<16} .. {_minute(w.get(f'{name}_end'))}"
+            )
+            held = covered.get(name)
+            if not held:
+                data, rows = "-", "-"
+            elif not held.get("rows"):
+                data, rows = "no rows", "0"
+            else:
+                data = f"{_minute(held.get('first'))} .. {_minute(held.get('last'))}"
+                rows = str(held["rows"])
+            lines.append(f"{r['fold']:>5} {name:<10} {configured:<36} {data:<36} {rows:>9}")
+    lines.append("")
+    return lines
+
+
+def _minute(iso: Any) -> str:
+    """An ISO time as `YYYY-MM-DD HH:MM` (what the table has room for); `-` for none."""
+    if not isinstance(iso, str) or len(iso) < 16:
+        return "-" if not iso else str(iso)
+    return f"{iso[:10]} {iso[11:16]}"

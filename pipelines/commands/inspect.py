@@ -124,7 +124,7 @@ def _older_release(path: Path, group: int) -> dict:
 
     meta_path = path / f"group-{group:06d}" / "meta.json"
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(meta, dict) or "setup" in meta:

@@ -62,7 +62,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
                               table_markers(fs, table, kind), quarantine)  # fmt: skip
     else:
         record = clear_lock(config.paths.driver_root(), target, args.even_if_alive, args.reason)
-    text = record.read_text()
+    text = record.read_text(encoding="utf-8")
     if args.json:
         print(text)
     else:

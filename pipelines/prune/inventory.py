@@ -76,7 +76,7 @@ def reported_mlflow_runs(config: AppConfig) -> dict[str, str]:
     reports, found = config.paths.local("reports"), {}
     for path in sorted(reports.glob("training-*.json")) if reports.is_dir() else []:
         with contextlib.suppress(OSError, ValueError, AttributeError):
-            run_id = json.loads(path.read_text()).get("mlflow_run_id")
+            run_id = json.loads(path.read_text(encoding="utf-8")).get("mlflow_run_id")
             if isinstance(run_id, str) and run_id:
                 found[path.name[len("training-") : -len(".json")]] = run_id
     return found
@@ -87,7 +87,9 @@ def _evaluations(config: AppConfig, run: str, report: Path) -> list[Path]:
     reports = config.paths.local("reports")
     listed = []
     with contextlib.suppress(OSError, ValueError, AttributeError):
-        listed = list((json.loads(report.read_text()).get("evaluations") or {}).values())
+        listed = list(
+            (json.loads(report.read_text(encoding="utf-8")).get("evaluations") or {}).values()
+        )
     found = {reports / f"evaluation-{run}-{w}.json" for w in WINDOWS}
     found |= {  # only files of this run in the reports folder, whatever the report says
         reports / Path(p).name
@@ -151,7 +153,7 @@ def lock_holder(lock: Path) -> str | None:
     """Who holds a run-name lock, when a live process (or another host) does; None for no
     lock or a dead holder's. Reads only (a dry run must change nothing)."""
     try:
-        info = json.loads(lock.read_text())
+        info = json.loads(lock.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
     except (OSError, ValueError):
@@ -215,7 +217,7 @@ def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
 
 
 def validation_reports(config: AppConfig) -> Kind:
-    """`validate`'s `<table>_validation-<UTC time>Z.json` and `.html`, one pair per run and
+    """`validate`'s `<suite>_validation-<UTC time>Z.json` and `.html`, one pair per run and
     table (each table a family: its newest is kept)."""
     reports, kind = config.paths.local("reports"), Kind()
     if not reports.is_dir():
@@ -223,10 +225,26 @@ def validation_reports(config: AppConfig) -> Kind:
     for path in sorted(reports.glob("*_validation-*.json")):
         html = path.with_suffix(".html")
         parts = (path, *([html] if html.is_file() else []))
-        group, run = path.stem.split("_validation-", 1)
+        suite, run = path.stem.split("_validation-", 1)
+        group = _validated_table(path, suite)
         kind.items.append(Item("validation_reports", path.stem, mtime(path), parts, group))
-        _by_hand(kind, path.stem, run if is_name(group) else group)
+        _by_hand(kind, path.stem, run if is_name(suite) else suite)
     return kind
+
+
+def _validated_table(report: Path, suite: str) -> str:
+    """The family of a validation report: its suite and the table it names. The file name
+    holds only the suite (`features_validation-...`): grouped by it, the reports of two
+    tables validated with one suite (`validate --table features --input OTHER`) were one
+    family, and keep_last 1 removed the newest report of all but the last validated table.
+    A report that does not name its table (unreadable, cut) counts in its suite's family."""
+    table = None
+    with contextlib.suppress(OSError, ValueError):
+        doc = json.loads(report.read_text(encoding="utf-8"))
+        table = doc.get("table") if isinstance(doc, dict) else None
+    if not isinstance(table, str) or not table.strip():
+        return suite
+    return f"{suite} {table.strip().rstrip('/') or '/'}"
 
 
 def model_cache(config: AppConfig, holds: RegistryHolds) -> Kind:

@@ -181,7 +181,7 @@ def lock_dir(root: str) -> Path:
 def flock_holders() -> dict[int, list[int]] | None:
     """inode -> pids holding a flock on it (Linux /proc/locks); None where not readable."""
     try:
-        lines = Path("/proc/locks").read_text().splitlines()
+        lines = Path("/proc/locks").read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return None
     held: dict[int, list[int]] = {}
@@ -220,7 +220,7 @@ def flocks(config: AppConfig, store_lock_path: Path | None) -> list[Found]:
     if readers.is_dir():
         for entry in sorted(readers.glob("*.json")):
             try:
-                record = json.loads(entry.read_text())
+                record = json.loads(entry.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 record = {}
             record = record if isinstance(record, dict) else {}

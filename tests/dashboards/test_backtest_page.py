@@ -155,3 +155,24 @@ def test_a_summary_of_another_shape_leaves_the_index(small_run, summary):
     render_all(small_run)
     index = (small_run.output / "index.html").read_text()
     assert 'href="backtests/odd.html"' in index and 'href="r1/index.html"' in index
+
+
+def test_the_fold_windows_show_the_data_each_window_held(small_run):
+    """Session 49: `covered` (the first and last row each window held) beside the
+    configured window; a fold whose test window runs past the data says where its data
+    ends. A report without it (before session 49) shows the configured windows alone."""
+    report = _report()
+    report["folds"][3]["covered"] = {
+        "train": {"rows": 900, "first": "2024-01-01T00:10:00+00:00",
+                  "last": "2024-01-12T23:50:00+00:00"},
+        "validation": {"rows": 0, "first": None, "last": None},
+        "test": {"rows": 300, "first": "2024-01-26T00:05:00+00:00",
+                 "last": "2024-01-28T21:00:00+00:00"},
+    }  # fmt: skip
+    _write(small_run, "bt1", report)
+    render_backtest(small_run, "bt1")
+    text = (small_run.output / "backtests" / "bt1.html").read_text(encoding="utf-8")
+    assert "2024-01-26 .. 2024-01-33 (data 2024-01-26 .. 2024-01-28)" in text
+    assert "2024-01-12 .. 2024-01-19 (no data)" in text
+    assert "2024-01-01 .. 2024-01-12 (data 2024-01-01 .. 2024-01-12)" in text
+    assert "<td>2024-01-19 .. 2024-01-26</td>" in text  # fold 2: no `covered`

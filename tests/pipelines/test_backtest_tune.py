@@ -43,6 +43,14 @@ def test_backtest_folds_never_train_past_their_cutoff(spark, config, tmp_path):
         assert dt.datetime.fromisoformat(check["max_timestamp"]) + delay <= cutoff
         assert dt.datetime.fromisoformat(check["max_fraud_label_known_at"]) <= cutoff
         assert fold["refit"] and all(b for b in fold["best_iterations"])
+        # the data each window held, beside the configured window (session 49)
+        w, covered = fold["windows"], fold["covered"]
+        assert covered["test"]["rows"] == fold["test_rows"]
+        assert check["rows"] >= covered["train"]["rows"] > 0  # refit: train + validation
+        for name in ("train", "validation", "test"):
+            held = covered[name]
+            assert w[f"{name}_end"] > held["last"] >= held["first"]
+            assert w[f"{name}_start"] is None or held["first"] >= w[f"{name}_start"]
         for model in ("ensemble", "baseline"):
             m = fold["models"][model]
             assert 0 <= m["average_precision"] <= 1 and m["roc_auc"] > 0.6
@@ -56,6 +64,7 @@ def test_backtest_folds_never_train_past_their_cutoff(spark, config, tmp_path):
     )
     table = format_table(report)
     assert "mean" in table and "baseline" in table and "leakage checks: ok" in table
+    assert "configured [start, end) UTC" in table and "data: first .. last row" in table
     assert json.loads(Path(report["report_path"]).read_text())["summary"]["leakage_checks_ok"]
     # tracking is on in the demo config: a parent run, one nested run per fold (before:
     # nothing of a backtest reached MLflow)
