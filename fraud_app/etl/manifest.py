@@ -147,20 +147,24 @@ def footer_metadata(footer: bytes | None) -> pq.FileMetaData | None:
         return None
 
 
-def footer_rows(fs: HadoopFs, table: str, partitions: list[str] | None = None) -> int | None:
+def footer_rows(
+    fs: HadoopFs, table: str, partitions: list[str] | None = None,
+    cache: FooterCache | None = None,
+) -> int | None:  # fmt: skip
     """The rows of the data files under `table` (of its partition folders `partitions`,
     e.g. `event_date=2024-01-05`, when given; a folder that is not there holds none),
     summed from their Parquet footers: no Spark job, where `spark.read.parquet(table)
     .count()` of a folder just written is three (its schema read, and a count's two under
     AQE). None when a file's last bytes are no footer that parses: the caller counts with
-    Spark then, which names the damaged file."""
+    Spark then, which names the damaged file. `cache`: the run's footers (read through
+    it: a footer it holds is not read again)."""
     root = fs.qualify(table).rstrip("/")
     if partitions is not None:
-        counts = list(partition_rows(fs, root, partitions).values())
+        counts = list(partition_rows(fs, root, partitions, cache).values())
         return None if None in counts else sum(counts)
     metas = [
         footer_metadata(f)
-        for f in footers_bytes(fs, fs.list_sizes(root), local_path(root) is not None)
+        for f in footers_bytes(fs, fs.list_sizes(root), local_path(root) is not None, cache)
     ]
     if any(m is None for m in metas):
         return None
@@ -295,14 +299,17 @@ def _sha256(fs: HadoopFs, path: str) -> str:
         raise
 
 
-def record(fs: HadoopFs, table: str, metadata: tuple[str, ...] = ()) -> dict[str, Any]:
+def record(
+    fs: HadoopFs, table: str, metadata: tuple[str, ...] = (), cache: FooterCache | None = None
+) -> dict[str, Any]:
     """Write `<table>/_files.json`: the data files under `table` now and the sha256 of
     each metadata file named in `metadata` (names inside `table`). Call it on the staged
     folder before its swap (relative paths stay the same), or inside the commit of an
-    in-place update. Returns the record."""
+    in-place update. Returns the record. `cache`: the run's footers (e.g. those its row
+    count just read)."""
     root = table.rstrip("/")
     sealed = {name: _sha256(fs, f"{root}/{name}") for name in metadata}
-    return _write(fs, root, data_files(fs, root), sealed)
+    return _write(fs, root, data_files(fs, root, cache), sealed)
 
 
 def update(

@@ -34,7 +34,7 @@ from typing import Any
 
 from fraud_app.errors import SchemaError
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import differences
+from fraud_app.etl.manifest import FooterCache, differences
 from fraud_app.etl.partition_swap import committing_jobs
 from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet
@@ -132,11 +132,13 @@ class Plan:
 
 def plan(
     fs: HadoopFs, target: str, source: str, now: dict[str, Any], *, forced: str | None,
-    read_metadata,
+    read_metadata, footers: FooterCache | None = None,
 ) -> Plan:  # fmt: skip
     """What `features` does with the table at `target` given `now` (`record` of the input
     as it is). forced: the reason of a rebuild asked for (None: not asked for).
-    read_metadata(target): the table's _features.json (SchemaError when unreadable)."""
+    read_metadata(target): the table's _features.json (SchemaError when unreadable).
+    footers: the run's footer reads (the `_files.json` check reads every data file's;
+    fraud_app.features.table_update counts the kept dates' rows from the same ones)."""
     if forced:
         return Plan(True, forced)
     if now["partitions"] is None:
@@ -165,7 +167,7 @@ def plan(
     differ = sorted(k for k in now["inputs"] if inputs.get(k) != now["inputs"][k])
     if differ:
         return Plan(True, f"{', '.join(differ)} changed since it was built")
-    damage = _damage(fs, target, meta)
+    damage = _damage(fs, target, meta, footers)
     if damage:
         return Plan(True, f"its files are not the ones recorded ({damage})")
     before = was.get("partitions") if isinstance(was.get("partitions"), dict) else {}
@@ -180,9 +182,11 @@ def plan(
     )  # fmt: skip
 
 
-def _damage(fs: HadoopFs, target: str, meta: dict[str, Any]) -> str:
+def _damage(
+    fs: HadoopFs, target: str, meta: dict[str, Any], footers: FooterCache | None = None
+) -> str:
     """What makes the table's own files other than what its writer recorded ("": none)."""
-    diff = differences(fs, target)
+    diff = differences(fs, target, footers)
     if diff is None:
         return "no _files.json"
     if diff:

@@ -24,6 +24,7 @@ from fraud_app.etl.fs import (
     clean_stale_staging,
 )
 from fraud_app.etl.lock import RootLock
+from fraud_app.etl.manifest import FooterCache
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.table_read import read_table
 from fraud_app.features.compile import compute_features, skip_ask
@@ -124,7 +125,8 @@ def _build_locked(
     # under the root lock: no etl or labels run rewrites it before the table is written
     state = source_state(HadoopFs(spark), source)
     now = _record(spark, df, feature_set, config)  # its digests: after the value counts
-    how = _plan(spark, config, now)
+    footers = FooterCache()  # the plan's `_files.json` check's, for the kept dates' rows
+    how = _plan(spark, config, now, footers)
     hashed, carried = carried_digests(how, now["partitions"])  # the dates whose files changed
     # one pass for the checks and for what the compiler's skips count (its profile)
     ask = skip_ask(df, feature_set)
@@ -136,7 +138,7 @@ def _build_locked(
         timeline = _timeline(counts.days, feature_set, config)
         now["digests"] = dict(sorted({**carried, **counts.digests}.items()))
     inputs = (state, timeline, now, counts.profile)
-    summary, build = _build(spark, df, feature_set, config, inputs, how)
+    summary, build = _build(spark, df, feature_set, config, inputs, how, footers)
     summary = replace(summary, extra={**summary.extra, "build": build})
     if summary.rows == 0:
         raise EmptyInputError(f"canonical table {source} holds no rows")
@@ -149,17 +151,17 @@ def _build_locked(
     return summary
 
 
-def _plan(spark: SparkSession, config: AppConfig, now: dict):
+def _plan(spark: SparkSession, config: AppConfig, now: dict, footers: FooterCache | None = None):
     """fraud_app.features.incremental.plan of the feature table for the input `now`."""
     cfg, source, target = config.features, config.canonical_table(), config.feature_table()
     forced = None if cfg.incremental else "asked for (features.incremental: false, or --full)"
     return plan(HadoopFs(spark), target, source, now, forced=forced,
-                read_metadata=lambda t: read_feature_metadata(t, spark))  # fmt: skip
+                read_metadata=lambda t: read_feature_metadata(t, spark), footers=footers)  # fmt: skip
 
 
 def _build(
     spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config: AppConfig, inputs: tuple,
-    how,
+    how, footers: FooterCache | None = None,
 ) -> tuple[FeatureTableSummary, dict]:  # fmt: skip
     """The incremental build when the plan `how` allows it, else the full one (one INFO line
     saying why); (the summary, its `build` entry). inputs: (source state, timeline, record,
@@ -173,7 +175,7 @@ def _build(
         # the table read once for the label comparison and the patch (a schema job each)
         table = functools.cache(lambda: spark.read.parquet(target))
         how = narrow(df, how, now, feature_set.label_delay_s, table)
-        summary = _update(spark, df, feature_set, config, how, inputs, table)
+        summary = _update(spark, df, feature_set, config, how, inputs, table, footers)
         if isinstance(summary, str):
             how, summary = replace(how, full=True, reason=summary), None
     if summary is not None:
@@ -204,7 +206,7 @@ def _record(spark: SparkSession, df: DataFrame, feature_set: FeatureSet, config:
     return record(inputs, partition_states(HadoopFs(spark), config.canonical_table()), {})
 
 
-def _update(spark, df, feature_set, config, how, inputs, table):
+def _update(spark, df, feature_set, config, how, inputs, table, footers=None):
     """The incremental build (fraud_app.features.table_update); the reason for a full one
     instead (a str) when the features computed would differ from the table's."""
     state, timeline, now, profile = inputs
@@ -223,7 +225,9 @@ def _update(spark, df, feature_set, config, how, inputs, table):
     extra = {"source": state, **({"timeline": timeline} if timeline is not None else {})}
     target = config.feature_table()
     patch = patched_rows(df, table, how.patched) if how.patched else None
-    return update_feature_table(spark, result, feature_set, target, how, {**extra, KEY: now}, patch)
+    return update_feature_table(
+        spark, result, feature_set, target, how, {**extra, KEY: now}, patch, footers
+    )
 
 
 def _timeline(days: dict, feature_set: FeatureSet, config: AppConfig) -> dict | None:

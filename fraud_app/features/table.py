@@ -110,7 +110,8 @@ def write_feature_table(
         _time_ordered(result.df).write.mode("error").partitionBy(PARTITION_COLUMN).parquet(
             staged.tmp
         )
-        rows = written_rows(spark, fs, staged.tmp)
+        footers = FooterCache()  # the row count's footers, read again for `_files.json`
+        rows = written_rows(spark, fs, staged.tmp, footers)
         meta = {**feature_metadata(result, feature_set), "rows": rows}
         if source is not None:
             meta["source"] = source
@@ -124,7 +125,7 @@ def write_feature_table(
             meta["incremental"] = incremental
         fs.write_text(f"{staged.tmp}/{METADATA_NAME}", jsonout.dumps(meta, indent=2))
         # each file's size and the metadata's sha256, which every reader checks (read_table)
-        record_files(fs, staged.tmp, (METADATA_NAME,))
+        record_files(fs, staged.tmp, (METADATA_NAME,), footers)
     except BaseException:
         staged.discard()
         raise
@@ -145,10 +146,13 @@ def write_feature_table(
     return summary
 
 
-def written_rows(spark: SparkSession, fs: HadoopFs, folder: str) -> int:
+def written_rows(
+    spark: SparkSession, fs: HadoopFs, folder: str, footers: FooterCache | None = None
+) -> int:
     """The rows of the Parquet files just written under `folder`: from their footers (no
-    Spark job; a read-back count was three), with Spark when a footer does not parse."""
-    rows = footer_rows(fs, folder)
+    Spark job; a read-back count was three), with Spark when a footer does not parse.
+    `footers`: the run's footer reads (what `_files.json` then records reads them there)."""
+    rows = footer_rows(fs, folder, cache=footers)
     return spark.read.parquet(folder).count() if rows is None else rows
 
 

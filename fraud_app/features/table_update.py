@@ -31,7 +31,7 @@ from pyspark.sql import functions as F
 
 from fraud_app import jsonout
 from fraud_app.etl.fs import HadoopFs, partition_dates
-from fraud_app.etl.manifest import footer_rows
+from fraud_app.etl.manifest import FooterCache, footer_rows
 from fraud_app.etl.manifest import update as update_files
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.features.compile import FeatureResult, compute_features
@@ -107,11 +107,13 @@ def same_features(result: FeatureResult, previous: dict[str, Any]) -> str:
 def update_feature_table(
     spark: SparkSession, result: FeatureResult, feature_set: FeatureSet, path: str,
     plan: Plan, meta_extra: dict[str, Any], patch: DataFrame | None = None,
+    footers: FooterCache | None = None,
 ) -> FeatureTableSummary:  # fmt: skip
     """Swap the dates of `result` (rows dated >= plan.start) and of `patch` (the rows of
     plan.patched with their new labels) into the table at `path`, remove its other dates
     >= plan.start, rewrite its metadata (`meta_extra`: source, timeline and the
-    incremental record, as the full build writes them)."""
+    incremental record, as the full build writes them). `footers`: the run's footer
+    reads (the plan's `_files.json` check read the kept dates' footers: not read again)."""
     started = time.monotonic()
     fs = HadoopFs(spark)
     target = path.rstrip("/")
@@ -123,7 +125,7 @@ def update_feature_table(
         existing = sorted(partition_dates(fs, target))
         drop = [d for d in existing if start and d >= start and d not in dates]
         kept = [d for d in existing if d not in dates and d not in drop]
-        old_rows = _kept_rows(spark, fs, target, plan, existing) if kept else 0
+        old_rows = _kept_rows(spark, fs, target, plan, existing, footers) if kept else 0
     except BaseException:
         swap.cleanup()
         raise
@@ -172,7 +174,10 @@ def _stage(spark, result: FeatureResult, plan: Plan, patch: DataFrame | None, sw
     return dates, (written_rows(spark, swap.fs, swap.new) if dates else 0)
 
 
-def _kept_rows(spark, fs: HadoopFs, target: str, plan: Plan, existing: list[str]) -> int:
+def _kept_rows(
+    spark, fs: HadoopFs, target: str, plan: Plan, existing: list[str],
+    footers: FooterCache | None = None,
+) -> int:  # fmt: skip
     """The rows of the table's dates that the update leaves as they are (`_kept`), from
     their files' Parquet footers (no Spark job: a filtered count was three); with Spark
     when a folder's date or a footer does not parse."""
@@ -184,7 +189,7 @@ def _kept_rows(spark, fs: HadoopFs, target: str, plan: Plan, existing: list[str]
     if days is not None:
         names = [partition_name(d) for d, day in days.items()
                  if (not plan.start or day < plan.start) and day not in patched]  # fmt: skip
-        rows = footer_rows(fs, target, names)
+        rows = footer_rows(fs, target, names, footers)
         if rows is not None:
             return rows
     return spark.read.parquet(target).where(_kept(plan)).count()
