@@ -24,6 +24,7 @@ from fraud_app.etl.commit_source import check_takeover, repeated_job, same_input
 from fraud_app.etl.dedup import CANONICAL_NAMES
 from fraud_app.etl.fs import HadoopFs, partition_dates
 from fraud_app.etl.ledger import LEDGER
+from fraud_app.etl.manifest import FooterCache
 from fraud_app.etl.manifest import record as record_files
 from fraud_app.etl.manifest import verify as verify_files
 from fraud_app.etl.partition_swap import (
@@ -78,6 +79,10 @@ class AppendPublish:
         # (staged folder, folder its files go into, files there it replaces: a compaction)
         self._extra: list[tuple[str, str, list[str]]] = []
         self.rolled_back: list[str] = []  # the dates a killed run of this input had swapped in
+        # the run's footer reads (by path and size): the check of the files at its start,
+        # the published dates' row count and the record at its commit read the dates this
+        # run does not rewrite once (each a round trip on an object store)
+        self.footers = FooterCache()
         try:
             self._recover()
         except BaseException:  # no discard() follows: this process reads as others do
@@ -122,7 +127,7 @@ class AppendPublish:
             # ones the last writer recorded, or the damage would be recorded as written
             for path, what in ((self.table, "canonical table"), (self.quarantine, "quarantine")):
                 if self.fs.exists(path):
-                    verify_files(self.fs, path, what, "etl")
+                    verify_files(self.fs, path, what, "etl", self.footers)
 
     def _retries(self, job: str, path: str, info: dict) -> bool:
         """Whether this run is the retry of the killed `etl` run `job` (its marker `path`,
@@ -272,7 +277,7 @@ class AppendPublish:
         if old is None:
             return n_staged
         names = [partition_name(d) for d in old_dates]
-        return n_staged - written_rows(self.fs, old, self.table, names)
+        return n_staged - written_rows(self.fs, old, self.table, names, self.footers)
 
     def stage_extra(self, rows: DataFrame, into: str, *, earlier: DataFrame | None = None) -> int:
         """Stage `rows` as one file that the commit moves into the folder `into` before
@@ -365,9 +370,9 @@ class AppendPublish:
                 self.swap.swap(day)
             self.quarantine_stage.move_in(self.swap.job)  # this run's file, under its name
             # the files as they are now (checked when the run began: _recover)
-            record_files(self.fs, self.table)
+            record_files(self.fs, self.table, cache=self.footers)
             if self.fs.exists(self.quarantine):
-                record_files(self.fs, self.quarantine)
+                record_files(self.fs, self.quarantine, cache=self.footers)
             for into in dict.fromkeys(e[1] for e in self._extra):  # the ledger: read_ledger
                 record_files(self.fs, into)  # checks it (fraud_app.etl.ledger.check_ledger)
             self.fs.write_text(f"{self.table}/{self.report_name}", report)

@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.types import StructField, StructType
 
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import footer_rows
+from fraud_app.etl.manifest import FooterCache, footer_rows
 
 
 def read_written(spark: SparkSession, schema: StructType, *paths: str) -> DataFrame:
@@ -26,10 +26,12 @@ def read_written(spark: SparkSession, schema: StructType, *paths: str) -> DataFr
 
 
 def written_rows(
-    fs: HadoopFs, written: DataFrame, folder: str, partitions: list[str] | None = None
-) -> int:
+    fs: HadoopFs, written: DataFrame, folder: str, partitions: list[str] | None = None,
+    cache: FooterCache | None = None,
+) -> int:  # fmt: skip
     """The rows of the Parquet files just written under `folder` (of its partition folders
     `partitions` when given), from their footers; `written.count()` (`written`: those
-    files read back) when a footer does not parse, where Spark names the damaged file."""
-    rows = footer_rows(fs, folder, partitions)
+    files read back) when a footer does not parse, where Spark names the damaged file.
+    `cache`: the run's footers (fraud_app.etl.manifest.FooterCache)."""
+    rows = footer_rows(fs, folder, partitions, cache)
     return written.count() if rows is None else rows
