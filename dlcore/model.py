@@ -14,6 +14,7 @@ import numpy as np
 from dlcore.backends import Ops, get_ops
 from dlcore.errors import ConfigError, ShapeError
 from dlcore.layers.base import Backprop, Layer, layer_from_config, layer_to_config
+from dlcore.layers.embedding import relocate_id_error
 from dlcore.params import ParamBuffer
 
 
@@ -86,10 +87,15 @@ class Model:
             # a negative one returned 0 rows for any input, 0 raised range()'s ValueError
             raise ConfigError(f"batch_size must be an integer >= 1. Received: {batch_size!r}")
         X = self._as_input(X)
-        outs = [
-            self.layer.forward(X[i : i + batch_size], False)[0]
-            for i in range(0, len(X), batch_size)
-        ]
+        outs = []
+        for i in range(0, len(X), batch_size):
+            try:
+                outs.append(self.layer.forward(X[i : i + batch_size], False)[0])
+            except ShapeError as exc:  # an id error names rows of the slice: the batch's
+                if len(X) <= batch_size:
+                    raise
+                where = np.arange(i, min(i + batch_size, len(X)))
+                raise relocate_id_error(exc, where, len(X)) from None
         if not outs:
             return np.zeros((0, self.out_features), dtype=self.dtype)
         return np.concatenate(outs, axis=0)

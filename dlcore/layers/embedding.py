@@ -40,28 +40,54 @@ def to_ids(values: np.ndarray, num_embeddings: int, where: str) -> np.ndarray:
     # `not (a <= b)` also catches NaN.
     if not (lo >= 0 and hi < num_embeddings):
         outside = ~((values >= 0) & (values < num_embeddings))
-        raise ShapeError(
-            f"{where}: ids must be integers in [0, {num_embeddings}). Received ids in "
-            f"[{lo}, {hi}]{_rows(outside)}"
+        raise _id_error(
+            f"{where}: ids must be integers in [0, {num_embeddings}). Received ids in [{lo}, {hi}]",
+            outside,
         )
     ids = values.astype(np.intp)
     if values.dtype.kind == "f" and not np.array_equal(ids, values):
         fractional = ids != values
         bad = values[fractional][:3]
-        raise ShapeError(
-            f"{where}: ids must be integer-valued. Received {bad.tolist()}{_rows(fractional)}"
-        )
+        raise _id_error(f"{where}: ids must be integer-valued. Received {bad.tolist()}", fractional)
     return ids
 
 
-def _rows(bad: np.ndarray) -> str:
-    """Which rows of the batch hold a bad id (the error path only): a batch scorer's user
-    finds the row (an unseen category) instead of a range over the whole batch."""
-    rows = np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1)) if bad.ndim else np.zeros(0)
+def _id_error(head: str, bad: np.ndarray) -> ShapeError:
+    """The ShapeError for ids some rows of the batch hold (the error path only): it names
+    those rows, so a batch scorer's user finds the row (an unseen category) instead of a
+    range over the whole batch. It keeps `id_head`, `id_rows` (the rows' positions) and
+    `id_checked` (how many rows were checked), so a caller that checked a slice or a subset
+    of its batch names the batch's rows (`relocate_id_error`)."""
+    rows = np.flatnonzero(bad.reshape(len(bad), -1).any(axis=1)) if bad.ndim else np.zeros(0, int)
+    exc = ShapeError(head + _positions(rows, len(bad), None))
+    exc.id_head, exc.id_rows, exc.id_checked = head, rows, len(bad)
+    return exc
+
+
+def _positions(rows: np.ndarray, checked: int, total: int | None) -> str:
     if not len(rows):
         return ""
     shown = f"{rows[:10].tolist()}{'...' if len(rows) > 10 else ''}"
-    return f" in {len(rows)} of {len(bad)} rows (positions {shown} in this batch)"
+    if total is None:
+        return f" in {len(rows)} of {checked} rows (positions {shown} in this batch)"
+    return (
+        f" in {len(rows)} of the {checked} rows checked (positions {shown} in this batch "
+        f"of {total} rows)"
+    )
+
+
+def relocate_id_error(exc: Exception, where: np.ndarray, total: int) -> Exception:
+    """`exc`, raised on rows X[where] of a batch of `total` rows (a slice or a subset), with
+    the rows it names as positions in the batch; `exc` itself when it names no rows. A
+    model scores in slices of `batch_size` rows: the error named a row of the slice
+    (position 808 for the batch's row 9000) and the slice's length as the batch's."""
+    rows = getattr(exc, "id_rows", None)
+    if rows is None or not len(rows):
+        return exc
+    rows = np.asarray(where)[rows]
+    moved = ShapeError(exc.id_head + _positions(rows, exc.id_checked, total))
+    moved.id_head, moved.id_rows, moved.id_checked = exc.id_head, rows, exc.id_checked
+    return moved
 
 
 def scatter_add_rows(grad: np.ndarray, ids: np.ndarray, rows: np.ndarray) -> None:

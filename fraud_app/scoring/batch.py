@@ -29,7 +29,9 @@ import pyarrow as pa
 
 from dlcore.attribution import top_features
 from dlcore.backends import get_ops, use_backend
+from dlcore.errors import ShapeError
 from dlcore.inference import mean_sigmoid
+from dlcore.layers.embedding import relocate_id_error
 from dlcore.losses import sigmoid
 from fraud_app.errors import ArgumentKindError, ModelLoadError, SchemaError, ScoringInputError
 from fraud_app.etl.reader import quoted
@@ -270,16 +272,12 @@ def score_arrow_column(
     invalid = _nonfinite_rows(X, names, opts.nonfinite)
     good = ~invalid
     Xg = X[good] if invalid.any() else X
-    attr, probs = None, []
-    if opts.members:
-        logits = model.member_logits(Xg) if len(Xg) else np.zeros((0, len(model.members)))
-        probs = [np.ascontiguousarray(p) for p in sigmoid(logits).T]
-    if opts.reasons and len(Xg):
-        scores_g, attr = _attribution(model, Xg, baseline)
-    elif opts.members:
-        scores_g = mean_sigmoid(logits)
-    else:
-        scores_g = model.predict_proba(Xg) if len(Xg) else np.zeros(0)
+    try:
+        scores_g, probs, attr = _scores(model, Xg, opts, baseline)
+    except ShapeError as exc:  # an id error names rows of Xg: the batch's rows
+        if not invalid.any():
+            raise
+        raise relocate_id_error(exc, np.flatnonzero(good), len(X)) from None
     mask = invalid if invalid.any() else None
     out = [pa.array(_spread(scores_g, good), pa.float64(), mask=mask)]
     out += [pa.array(_spread(p, good), pa.float64(), mask=mask) for p in probs]
@@ -290,6 +288,21 @@ def score_arrow_column(
     if opts.nonfinite == "null":
         out.append(pa.array(invalid, pa.bool_()))
     return out
+
+
+def _scores(model: FraudEnsemble, Xg: np.ndarray, opts: ScoringOptions, baseline) -> tuple:
+    """(scores, member probabilities, attribution or None) of the rows scored."""
+    attr, probs = None, []
+    if opts.members:
+        logits = model.member_logits(Xg) if len(Xg) else np.zeros((0, len(model.members)))
+        probs = [np.ascontiguousarray(p) for p in sigmoid(logits).T]
+    if opts.reasons and len(Xg):
+        scores_g, attr = _attribution(model, Xg, baseline)
+    elif opts.members:
+        scores_g = mean_sigmoid(logits)
+    else:
+        scores_g = model.predict_proba(Xg) if len(Xg) else np.zeros(0)
+    return scores_g, probs, attr
 
 
 def _attribution(model: FraudEnsemble, X: np.ndarray, baseline) -> tuple[np.ndarray, np.ndarray]:

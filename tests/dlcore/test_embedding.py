@@ -165,3 +165,23 @@ def test_bad_ids_name_the_rows_that_hold_them() -> None:
     with pytest.raises(ShapeError, match=r"integer-valued. Received \[0\.5, 0\.5, 0\.5\] in 11 "
                        r"of 12 rows \(positions \[1, 2, 3, 4, 5, 6, 7, 8, 9, 10\]\.\.\. in"):  # fmt: skip
         embedding().forward(ids, False)
+
+
+def test_a_model_scoring_in_slices_names_the_batchs_rows() -> None:
+    """Model.predict scores 8192 rows at a time: the error named the row's position in its
+    slice (808 for row 9000 of the batch) and the slice's 8192 rows as the batch."""
+    model = Model(Sequential([FeatureEmbedding([1], [4], 2), Linear(1)]), in_features=3, seed=0)
+    X = np.zeros((20000, 3))
+    X[[9000, 9005], 1] = [4.0, -1.0]
+    with pytest.raises(ShapeError, match=r"in 2 of the 8192 rows checked \(positions \[9000, "
+                       r"9005\] in this batch of 20000 rows\)$"):  # fmt: skip
+        model.predict(X)
+    X[[9000, 9005], 1] = 0.0
+    X[[17, 20], 1] = 0.5  # smaller slices: rows of the second one
+    with pytest.raises(ShapeError, match=r"\[0\.5, 0\.5\] in 2 of the 16 rows checked "
+                       r"\(positions \[17, 20\] in this batch of 40 rows\)$"):  # fmt: skip
+        model.predict(X[:40], batch_size=16)
+    with pytest.raises(
+        ShapeError, match=r"in 2 of 40 rows \(positions \[13, 16\] in this batch\)$"
+    ):
+        model.predict(X[4:44])  # one slice: as before

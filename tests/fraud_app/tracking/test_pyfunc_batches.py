@@ -121,3 +121,26 @@ def test_scores_keep_the_input_index_so_assigning_them_back_is_row_for_row(serve
     frame["score"] = model.predict(frame)
     expected = ensemble.predict_proba(frame[NAMES].to_numpy(np.float32))
     np.testing.assert_array_equal(frame["score"].to_numpy(), expected)
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        pd.MultiIndex.from_arrays([["b", "a", "b", "a"], [2, 1, 1, 2]], names=["card", "n"]),
+        pd.Index([7, 7, 3, 7]),  # duplicated labels
+        pd.RangeIndex(4),
+    ],
+    ids=["multiindex", "duplicated-labels", "range"],
+)
+def test_scores_keep_a_multiindex_or_duplicated_labels(served, index):
+    """The Series carries the input's own index object: with duplicated labels the
+    assignment raised 'cannot reindex on an axis with duplicate labels' (0..n-1 against
+    7, 7, 3, 7), and a MultiIndex frame got NaN scores."""
+    model, ensemble = served
+    frame = pd.DataFrame(X, columns=NAMES, index=index)
+    scores = model.predict(frame)
+    assert scores.index.equals(index) and scores.name == "fraud_score"
+    frame["score"] = scores
+    np.testing.assert_array_equal(
+        frame["score"].to_numpy(), ensemble.predict_proba(X.astype(np.float32))
+    )
