@@ -32,6 +32,10 @@ from tests.pipelines.tune_data import DEMO, feature_table
                               r"each value is a list, e\.g\. \[\[8\], \[16\]\] searches one layer"),
         ({"dropout": 0.1}, r"tune\.space\.dropout: give a list of values to search, e\.g\. \[0\.1\]"),
         ({"dropout": [True]}, r"tune\.space\.dropout: \[0\] is the boolean true, not a value to"),
+        # review49e: `dropout:` (null) said "e.g. [None] for one"; a true in a width was 1
+        ({"dropout": None}, r"tune\.space\.dropout: has no value \(a key with nothing after it\); "
+                            r"give a list of values to search, e\.g\. \[0\.0, 0\.1, 0\.3\]"),
+        ({"hidden": [[8, True]]}, r"tune\.space\.hidden: \[0\] = \[8, True\] holds a boolean"),
     ],
 )  # fmt: skip
 def test_a_search_value_its_setting_refuses_is_an_error_when_the_config_is_read(space, message):
