@@ -195,15 +195,22 @@ def _tune(spark, config: AppConfig, cfg: TuneSection, run: str, replace: bool, p
     if points is None:
         cfg, points = plan(config, cfg)
     trial_configs = check_plan(config, points)
+    data, fingerprint = tune_data(spark, config)
+    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace,
+                                  data=fingerprint)  # fmt: skip
+    records = _run_trials(trials, data, cfg, tracker_for(config))
+    return _write_best(config, cfg, trials, records, replace=replace)
+
+
+def tune_data(spark, config: AppConfig) -> tuple[_TuneData, str]:
+    """What the trials train and are scored on (the feature table's windows), checked
+    (a validation window AP can be defined on), and its `journal.data_fingerprint`."""
     df, names = read_features(spark, config, "tune")
     vector = config.features.vector_column or "features"
-    splits = nodes.split(df, config.splits,
+    splits = nodes.split(df, config.splits, content=True,  # the fingerprint's checksums
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
     check_validation_window(splits.summary)  # before any trial trains
-    data = data_fingerprint(splits.summary, names, vector)
-    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace, data=data)
-    records = _run_trials(trials, _TuneData(splits, names, vector), cfg, tracker_for(config))
-    return _write_best(config, cfg, trials, records, replace=replace)
+    return _TuneData(splits, names, vector), data_fingerprint(splits.summary, names, vector)
 
 
 def _run_trials(trials: JournaledTrials, data: _TuneData, cfg: TuneSection, tracker):
