@@ -81,14 +81,16 @@ OWNER_ONLY = 0o600  # `private=True`: a file that holds a credential (rw for its
 
 
 def _opened(path: Path, flags: int, private: bool):
-    """`path` opened for writing text; `private`: created 0600 and, when it was there
-    already (a killed writer's temporary file), made 0600 before any byte is written, so
-    the text is never readable by others, whatever the umask, not even for a moment."""
+    """`path` opened for writing text; `private`: created anew with mode 0600 (less, never
+    more, under the umask), a file already there (a killed writer's temporary file, maybe
+    0644) removed first, so the text is never readable by others, not even for a moment
+    (no chmod afterwards, which some mounted file systems refuse)."""
     if not private:
         return path.open("x" if flags & os.O_EXCL else "w", encoding="utf-8")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | flags, OWNER_ONLY)
+    if not flags & os.O_EXCL:
+        path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
     try:
-        os.fchmod(fd, OWNER_ONLY)
         return os.fdopen(fd, "w", encoding="utf-8")
     except BaseException:
         os.close(fd)

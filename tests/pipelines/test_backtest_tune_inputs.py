@@ -416,8 +416,9 @@ def test_a_best_config_holding_credentials_is_readable_by_its_owner_only(tmp_pat
     """The best config keeps the config's credentials (a config to run again: a tracking
     URI's password, a spark.conf storage key) and was written into <paths.reports> with the
     umask's mode (0644: every local user could read the password). Now 0600 from its first
-    byte when it holds one (a killed writer's 0644 temporary file too), named in an INFO
-    line by its keys, never its values; a config without one keeps the umask's mode."""
+    byte when it holds one (a killed writer's 0644 temporary file is replaced, not reused),
+    named in an INFO line by its keys, never its values; a config without one keeps the
+    umask's mode."""
     import logging
     import os
     import stat
