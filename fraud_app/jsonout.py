@@ -77,11 +77,31 @@ def dumps(
     )
 
 
-def _write_synced(path: Path, text: str) -> None:
+OWNER_ONLY = 0o600  # `private=True`: a file that holds a credential (rw for its owner only)
+
+
+def _opened(path: Path, flags: int, private: bool):
+    """`path` opened for writing text; `private`: created anew with mode 0600 (less, never
+    more, under the umask), a file already there (a killed writer's temporary file, maybe
+    0644) removed first, so the text is never readable by others, not even for a moment
+    (no chmod afterwards, which some mounted file systems refuse)."""
+    if not private:
+        return path.open("x" if flags & os.O_EXCL else "w", encoding="utf-8")
+    if not flags & os.O_EXCL:
+        path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+    try:
+        return os.fdopen(fd, "w", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _write_synced(path: Path, text: str, private: bool = False) -> None:
     """`text` written to `path` and on the disk (fsync) before the caller renames or links
     it into place: after a power cut the rename may survive while unsynced data does not,
     leaving an empty or cut file under the final name (session 40, corrupt40's left item)."""
-    with path.open("w", encoding="utf-8") as f:
+    with _opened(path, os.O_TRUNC, private) as f:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
@@ -115,16 +135,17 @@ def sync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomic(path: Path, text: str) -> Path:
+def write_atomic(path: Path, text: str, *, private: bool = False) -> Path:
     """Write `text` to `path` through a temporary file in the same directory and a rename,
     so a reader (the dashboards, a scheduler) sees the old file or the whole new one, never
     half of it, even when the process is killed while writing (and synced before the
-    rename: a power cut cannot leave the new name on an empty file)."""
+    rename: a power cut cannot leave the new name on an empty file). `private`: the file
+    is readable by its owner only (0600) from its first byte (a credential in it)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with naming(path):
-            _write_synced(tmp, text)
+            _write_synced(tmp, text, private)
             os.replace(tmp, path)
             sync_dir(path.parent)
     finally:
@@ -132,10 +153,10 @@ def write_atomic(path: Path, text: str) -> Path:
     return path
 
 
-def _create_whole(path: Path, text: str) -> None:
+def _create_whole(path: Path, text: str, private: bool = False) -> None:
     """Create `path` holding `text` (FileExistsError when it is there); a write that fails
     part-way (a full disk) removes the part, which readers took for the whole file."""
-    with path.open("x", encoding="utf-8") as f:
+    with _opened(path, os.O_EXCL, private) as f:
         try:
             f.write(text)
             f.flush()
@@ -145,22 +166,22 @@ def _create_whole(path: Path, text: str) -> None:
             raise
 
 
-def write_new(path: Path, text: str) -> bool:
+def write_new(path: Path, text: str, *, private: bool = False) -> bool:
     """Write `text` to `path` only if no file is there (False, nothing written, when one
     is): never replaces a file another process wrote, and, as write_atomic, a reader sees
     no file or the whole one (a temporary file hard-linked into place; on a file system
-    without hard links an exclusive create)."""
+    without hard links an exclusive create). `private`: as write_atomic's."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with naming(path):
-            _write_synced(tmp, text)
+            _write_synced(tmp, text, private)
             try:
                 os.link(tmp, path)  # fails if `path` exists
             except FileExistsError:
                 return False
             except OSError:  # no hard links here
-                _create_whole(path, text)
+                _create_whole(path, text, private)
             sync_dir(path.parent)
     except FileExistsError:
         return False

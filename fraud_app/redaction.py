@@ -98,6 +98,21 @@ def redact_mapping(data: Any, key: object = "") -> Any:
     return redact_value(key, data)
 
 
+def secret_settings(data: Any, key: object = "", where: str = "") -> list[str]:
+    """Where (dotted keys) `data`, a config's `model_dump`, holds a value `redact_mapping`
+    would hide: a file holding `data` as written holds a credential when this is not empty
+    (the keys name where, never the values)."""
+    if is_secret_key(key) and data not in (None, "", [], {}):
+        return [where]
+    if isinstance(data, Mapping):
+        return [found for k, v in data.items()
+                for found in secret_settings(v, k, f"{where}.{k}" if where else str(k))]  # fmt: skip
+    if isinstance(data, list | tuple):
+        return [found for i, v in enumerate(data)
+                for found in secret_settings(v, key, f"{where}[{i}]")]  # fmt: skip
+    return [where] if isinstance(data, str) and redact_text(data) != data else []
+
+
 # C0 controls but tab and newline, DEL, C1 controls: a terminal acts on them (ESC starts a
 # sequence that clears the screen, moves the cursor, sets the window title; CR rewrites the
 # line), so a value from the data in a log or `error:` line could rewrite what is shown

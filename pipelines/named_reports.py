@@ -59,12 +59,15 @@ def pick_run(
     )
 
 
-def write_output(path: Path, text: str, *, command: str, run: str, replace: bool) -> Path:
+def write_output(
+    path: Path, text: str, *, command: str, run: str, replace: bool, private: bool = False
+) -> Path:
     """Write `text` at `path`: replaced atomically when `replace`, else created only if it
-    does not exist (another process that took the name meanwhile: ReportExistsError)."""
+    does not exist (another process that took the name meanwhile: ReportExistsError).
+    `private`: readable by its owner only (0600) from its first byte (jsonout)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if replace:
-        return jsonout.write_atomic(path, text)
-    if not jsonout.write_new(path, text):
+        return jsonout.write_atomic(path, text, private=private)
+    if not jsonout.write_new(path, text, private=private):
         refuse_existing(command, run, [path])
     return path

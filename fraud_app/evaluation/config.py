@@ -86,6 +86,12 @@ class TuneSpace(Section):
         """An axis is a list of values: one value alone said only `Input should be a valid
         list`; `hidden: [8, 16]` (two widths, meant as two one-layer networks) `Input should be
         a valid tuple (received 8)`; `dropout: [true]` was read as 1.0 and refused as `= 1.0`."""
+        if values is None or values == "":  # `dropout:` with nothing after it
+            default = cls.model_fields[info.field_name].default_factory()
+            shown = [list(v) if isinstance(v, tuple) else v for v in default]
+            raise ValueError(f"has no value (a key with nothing after it); give a list of "
+                             f"values to search, e.g. {shown} (the default, as when the key "
+                             "is left out)")  # fmt: skip
         if not isinstance(values, list | tuple):
             raise ValueError(f"give a list of values to search, e.g. [{values!r}] for one")
         for i, value in enumerate(values):
@@ -98,6 +104,9 @@ class TuneSpace(Section):
                     "e.g. [[8], [16]] searches one layer of 8 or of 16 units, [[16, 8]] two "
                     "layers"
                 )
+            if info.field_name == "hidden" and any(isinstance(w, bool) for w in value):
+                raise ValueError(f"[{i}] = {list(value)!r} holds a boolean, not a layer width "
+                                 "(true was read as a width of 1)")  # fmt: skip
         return values
 
     @field_validator("*")

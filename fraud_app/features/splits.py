@@ -137,9 +137,11 @@ def split_by_time(
     label_delay_days: float,
     timestamp_column: str = "timestamp",
     label_column: str = "label",
+    content: bool = False,
 ) -> SplitResult:
     """Train / validation / test DataFrames of `df`'s labelled rows (label not null) and a
-    summary of each window."""
+    summary of each window; `content`: each window's summary also holds `content`, a
+    checksum of its rows' values (`_split_counts`), computed in the same aggregation."""
     for col in (timestamp_column, label_column):
         if col not in df.columns:
             raise SchemaError(f"split_by_time needs column {col!r}. Received columns: {df.columns}")
@@ -157,7 +159,7 @@ def split_by_time(
     windows = plan_windows(cfg, gap_days=gaps, data_end=data_end)
     ts = F.col(timestamp_column)
     parts = [df.where(w.contains(ts)) for w in windows]
-    summary = _summary(df, windows, ts, F.col(label_column), gaps)
+    summary = _summary(df, windows, ts, F.col(label_column), gaps, content)
     empty = [w.name for w in windows if summary["windows"][w.name]["rows"] == 0]
     if empty:
         spans = "; ".join(
@@ -240,8 +242,9 @@ def _summary(
     ts: Column,
     label: Column,
     gaps: tuple[float, float],
+    content: bool = False,
 ) -> dict[str, Any]:
-    rows = _split_counts(df, windows, ts, label)
+    rows = _split_counts(df, windows, ts, label, content)
     by_name = {r["split"]: r for r in rows}
     unused = by_name.get("unused")
     return {
@@ -256,14 +259,23 @@ def _summary(
 
 
 def _split_counts(df: DataFrame, windows: tuple[TimeWindow, ...], ts: Column,
-                  label: Column) -> list:  # fmt: skip
+                  label: Column, content: bool = False) -> list:  # fmt: skip
     """One collected row per split a row of `df` falls in (the windows, else "unused"):
-    rows, frauds, first and last time, first fraud's time (microseconds)."""
+    rows, frauds, first and last time, first fraud's time (microseconds); `content`: the
+    sum of every row's xxhash64 over its columns (by name; maps aside), as an exact decimal: the
+    same for the same rows in any order, file or partitioning, another when a value
+    changed (a feature recomputed under another spec of the same name)."""
     which = F.lit("unused")
     for w in reversed(windows):
         which = F.when(w.contains(ts), F.lit(w.name)).otherwise(which)
+    extra, sums = [], []
+    if content:  # Spark hashes no map (a map column, or one inside a struct, is left out)
+        hashable = [F.col(c) for c in sorted(df.columns)
+                    if "map<" not in df.schema[c].dataType.simpleString()]  # fmt: skip
+        extra = [F.xxhash64(*hashable).cast("decimal(20,0)").alias("row_hash")]
+        sums = [F.sum("row_hash").alias("content")]
     return (
-        df.select(which.alias("split"), ts.alias("ts"), label.alias("label"))
+        df.select(which.alias("split"), ts.alias("ts"), label.alias("label"), *extra)
         .groupBy("split")
         .agg(
             F.count(F.lit(1)).alias("rows"),
@@ -273,6 +285,7 @@ def _split_counts(df: DataFrame, windows: tuple[TimeWindow, ...], ts: Column,
             F.min(F.unix_micros("ts")).alias("first"),
             F.max(F.unix_micros("ts")).alias("last"),
             F.min(F.when(F.col("label") == 1, F.unix_micros("ts"))).alias("first_fraud"),
+            *sums,
         )
         .collect()  # at most four rows
     )
@@ -289,6 +302,7 @@ def _window_summary(w: TimeWindow, r) -> dict[str, Any]:
         "fraud_rate": round(r["frauds"] / n, 6) if n else None,
         "first": utc_text(r["first"]) if r else None,
         "last": utc_text(r["last"]) if r else None,
+        **({"content": str(r["content"])} if r and "content" in r.asDict() else {}),
     }
 
 

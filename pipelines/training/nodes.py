@@ -45,9 +45,11 @@ from fraud_app.spark.result_cap import result_cap
 from fraud_app.spark.validation_rows import VALIDATION_ADVICE
 
 
-def split(features_df, cfg: SplitsSection, *, label_delay_days: float) -> SplitResult:
-    """The time windows; a training window without a fraud is refused naming where they are."""
-    splits = split_by_time(features_df, cfg, label_delay_days=label_delay_days)
+def split(features_df, cfg: SplitsSection, *, label_delay_days: float,
+          content: bool = False) -> SplitResult:  # fmt: skip
+    """The time windows; a training window without a fraud is refused naming where they are.
+    `content`: a checksum of each window's values in its summary (split_by_time)."""
+    splits = split_by_time(features_df, cfg, label_delay_days=label_delay_days, content=content)
     require_training_frauds(splits.summary)
     return splits
 

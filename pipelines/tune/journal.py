@@ -40,12 +40,16 @@ def fingerprint(trial_config: AppConfig) -> str:
 
 def data_fingerprint(summary: dict[str, Any], names: list[str], vector: str) -> str:
     """What a trial's result depends on besides its config: the rows of the train and
-    validation windows (their bounds, rows, frauds, first and last times) and the feature
-    names. A tune resumed after the feature table changed (a daily `features` run moving
-    the windows when splits.end is null, labels confirmed since) reused the finished trials'
-    APs, scored on the old validation window, beside APs of the new one, and could call the
-    config of an old trial best on numbers no trial of this data gave."""
-    keys = ("start", "end", "rows", "frauds", "first", "last")
+    validation windows (their bounds, rows, frauds, first and last times, and `content`,
+    the checksum of their values that `split_by_time(content=True)` adds in the same
+    aggregation) and the feature names. A tune resumed after the feature table changed (a
+    daily `features` run moving the windows when splits.end is null, labels confirmed
+    since) reused the finished trials' APs, scored on the old validation window, beside APs
+    of the new one, and could call the config of an old trial best on numbers no trial of
+    this data gave. Without `content` (review49e) a feature recomputed under an edited spec
+    of the same name (every row, label and time as before) passed as the same data. The same
+    rows rewritten (another file order, partitioning, a rebuild) keep it."""
+    keys = ("start", "end", "rows", "frauds", "first", "last", "content")
     windows = {w: {k: summary["windows"][w].get(k) for k in keys} for w in ("train", "validation")}
     data = {"windows": windows, "feature_names": list(names), "vector": vector}
     text = json.dumps(data, sort_keys=True, default=str, ensure_ascii=False)

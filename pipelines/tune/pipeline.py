@@ -42,6 +42,7 @@ from fraud_app.etl.readers import reads
 from fraud_app.evaluation.config import TuneSection
 from fraud_app.interrupts import Terminated
 from fraud_app.naming import MAX_SUFFIX
+from fraud_app.redaction import secret_settings
 from fraud_app.spark.broadcasts import released
 from fraud_app.spark.connect import BARRIER, classic_only
 from fraud_app.spark.session import utc_session
@@ -194,15 +195,22 @@ def _tune(spark, config: AppConfig, cfg: TuneSection, run: str, replace: bool, p
     if points is None:
         cfg, points = plan(config, cfg)
     trial_configs = check_plan(config, points)
+    data, fingerprint = tune_data(spark, config)
+    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace,
+                                  data=fingerprint)  # fmt: skip
+    records = _run_trials(trials, data, cfg, tracker_for(config))
+    return _write_best(config, cfg, trials, records, replace=replace)
+
+
+def tune_data(spark, config: AppConfig) -> tuple[_TuneData, str]:
+    """What the trials train and are scored on (the feature table's windows), checked
+    (a validation window AP can be defined on), and its `journal.data_fingerprint`."""
     df, names = read_features(spark, config, "tune")
     vector = config.features.vector_column or "features"
-    splits = nodes.split(df, config.splits,
+    splits = nodes.split(df, config.splits, content=True,  # the fingerprint's checksums
                          label_delay_days=config.features.label_delay_days)  # fmt: skip
     check_validation_window(splits.summary)  # before any trial trains
-    data = data_fingerprint(splits.summary, names, vector)
-    trials = JournaledTrials.open(config, run, points, trial_configs, replace=replace, data=data)
-    records = _run_trials(trials, _TuneData(splits, names, vector), cfg, tracker_for(config))
-    return _write_best(config, cfg, trials, records, replace=replace)
+    return _TuneData(splits, names, vector), data_fingerprint(splits.summary, names, vector)
 
 
 def _run_trials(trials: JournaledTrials, data: _TuneData, cfg: TuneSection, tracker):
@@ -236,9 +244,13 @@ def _write_best(config: AppConfig, cfg: TuneSection, trials: JournaledTrials, re
     best = _selectable(records, journal.path)
     failed = [t for t in records if "error" in t]
     report_path, output = outputs(config, cfg, run)
-    text = yaml.safe_dump(best_config(config, best["params"]), sort_keys=False)
-    write_output(output, text, command="tune", run=run,
-                 replace=replace)  # fmt: skip
+    content = best_config(config, best["params"])
+    secrets = secret_settings(content)  # a config to run again keeps its credentials
+    write_output(output, yaml.safe_dump(content, sort_keys=False), command="tune", run=run,
+                 replace=replace, private=bool(secrets))  # fmt: skip
+    if secrets:  # where, never what
+        logger.info("tune: the best config %s holds credentials (%s), as the config does: it "
+                    "is readable by its owner only (mode 0600)", output, ", ".join(secrets))  # fmt: skip
     report = {"run": run, "method": cfg.method, "selected_on": "validation average_precision",
               "trials": records, "failed": len(failed), "reused": trials.reused, "best": best,
               "best_config": str(output), "trials_journal": str(journal.path)}  # fmt: skip

@@ -32,6 +32,10 @@ from tests.pipelines.tune_data import DEMO, feature_table
                               r"each value is a list, e\.g\. \[\[8\], \[16\]\] searches one layer"),
         ({"dropout": 0.1}, r"tune\.space\.dropout: give a list of values to search, e\.g\. \[0\.1\]"),
         ({"dropout": [True]}, r"tune\.space\.dropout: \[0\] is the boolean true, not a value to"),
+        # review49e: `dropout:` (null) said "e.g. [None] for one"; a true in a width was 1
+        ({"dropout": None}, r"tune\.space\.dropout: has no value \(a key with nothing after it\); "
+                            r"give a list of values to search, e\.g\. \[0\.0, 0\.1, 0\.3\]"),
+        ({"hidden": [[8, True]]}, r"tune\.space\.hidden: \[0\] = \[8, True\] holds a boolean"),
     ],
 )  # fmt: skip
 def test_a_search_value_its_setting_refuses_is_an_error_when_the_config_is_read(space, message):
@@ -406,3 +410,57 @@ def test_the_cli_names_a_running_tune_of_its_run_before_spark_starts(tmp_path):
         "time.sleep(600)), daemon=True).start(); ok.wait(); "
     )
     one_error_before_spark(config, "tune --run r1", "holds the run lock", prelude=held)
+
+
+def test_a_best_config_holding_credentials_is_readable_by_its_owner_only(tmp_path, caplog):
+    """The best config keeps the config's credentials (a config to run again: a tracking
+    URI's password, a spark.conf storage key) and was written into <paths.reports> with the
+    umask's mode (0644: every local user could read the password). Now 0600 from its first
+    byte when it holds one (a killed writer's 0644 temporary file is replaced, not reused),
+    named in an INFO line by its keys, never its values; a config without one keeps the
+    umask's mode."""
+    import logging
+    import os
+    import stat
+
+    from pipelines.tune.journal import JournaledTrials
+    from pipelines.tune.pipeline import _write_best
+    from pipelines.tune.space import plan
+
+    def written(run, settings):
+        config = load_config(None, {"paths.root": str(tmp_path), "tracking.enabled": False,
+                                    **settings})  # fmt: skip
+        cfg, points = plan(config, config.tune)
+        trials = JournaledTrials.open(config, run, points, [], replace=False)
+        records = [{"trial": 0, "params": points[0], "validation": {"average_precision": 0.5}}]
+        path = tmp_path / "reports" / f"tune-{run}-best.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        leftover = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # a killed writer's
+        leftover.write_text("")
+        leftover.chmod(0o644)
+        _write_best(config, cfg, trials, records, replace=False)
+        return path, config
+
+    umask = os.umask(0o022)
+    try:
+        with caplog.at_level(logging.DEBUG):
+            path, config = written("s1", {
+                "tracking.uri": "http://alice:s3cr3t-pw@mlflow.example:5000",
+                "spark.conf": {"spark.hadoop.fs.s3a.secret.key": "AKIAsecretvalue"},
+            })  # fmt: skip
+        plain, _ = written("p1", {})
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert load_config(path).tracking.uri == config.tracking.uri  # still a config to run
+    assert "s3cr3t-pw" not in caplog.text and "AKIAsecretvalue" not in caplog.text
+    assert "holds credentials (spark.conf.spark.hadoop.fs.s3a.secret.key, tracking.uri)" in (
+        caplog.text
+    )
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o644
+    assert not list((tmp_path / "reports").glob(".*.tmp"))
+    # --replace (an atomic rename over a 0644 file): the new file is 0600 too
+    from fraud_app import jsonout
+
+    jsonout.write_atomic(plain, path.read_text(), private=True)
+    assert stat.S_IMODE(plain.stat().st_mode) == 0o600
