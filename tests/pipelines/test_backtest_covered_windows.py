@@ -23,6 +23,17 @@ def _t(day: int, hour: int = 0) -> dt.datetime:
     return dt.datetime(2024, 1, day, hour, tzinfo=UTC)
 
 
+# one row every 6 hours, 2024-01-03 00:00 .. 2024-01-12 18:00, in the fold below
+COVERED = {
+    "train": {"rows": 20, "first": "2024-01-03T00:00:00+00:00",
+              "last": "2024-01-07T18:00:00+00:00"},
+    "validation": {"rows": 8, "first": "2024-01-08T00:00:00+00:00",
+                   "last": "2024-01-09T18:00:00+00:00"},
+    "test": {"rows": 8, "first": "2024-01-11T00:00:00+00:00",
+             "last": "2024-01-12T18:00:00+00:00"},
+}  # fmt: skip
+
+
 @pytest.mark.spark
 def test_covered_is_the_data_each_window_held(spark) -> None:
     # one row every 6 hours, 2024-01-03 00:00 .. 2024-01-12 18:00
@@ -30,14 +41,7 @@ def test_covered_is_the_data_each_window_held(spark) -> None:
     df = spark.createDataFrame(rows, "transaction_id string, timestamp timestamp")
     fold = Fold(0, (None, _t(8)), (_t(8), _t(10)), (_t(11), _t(16)))  # test runs past the data
     covered = covered_windows(df, fold)
-    assert covered == {
-        "train": {"rows": 20, "first": "2024-01-03T00:00:00+00:00",
-                  "last": "2024-01-07T18:00:00+00:00"},
-        "validation": {"rows": 8, "first": "2024-01-08T00:00:00+00:00",
-                       "last": "2024-01-09T18:00:00+00:00"},
-        "test": {"rows": 8, "first": "2024-01-11T00:00:00+00:00",
-                 "last": "2024-01-12T18:00:00+00:00"},
-    }  # fmt: skip
+    assert covered == COVERED
     empty = covered_windows(df, Fold(1, (_t(1), _t(2)), (_t(2), _t(3)), (_t(20), _t(21))))
     assert empty["test"] == {"rows": 0, "first": None, "last": None}
 
@@ -56,14 +60,7 @@ def _report(covered: dict | None) -> dict:
 
 
 def test_the_table_shows_the_configured_and_the_covered_window() -> None:
-    covered = {
-        "train": {"rows": 20, "first": "2024-01-03T00:00:00+00:00",
-                  "last": "2024-01-07T18:00:00+00:00"},
-        "validation": {"rows": 8, "first": "2024-01-08T00:00:00+00:00",
-                       "last": "2024-01-09T18:00:00+00:00"},
-        "test": {"rows": 8, "first": "2024-01-11T00:00:00+00:00",
-                 "last": "2024-01-12T18:00:00+00:00"},
-    }  # fmt: skip
+    covered = COVERED
     lines = format_table(_report(covered)).splitlines()
     assert lines[0].split()[:4] == ["fold", "window", "configured", "[start,"]
     assert lines[2].split() == ["0", "train", "first", "row", "..", "2024-01-08", "00:00",

@@ -273,23 +273,35 @@ def test_client_gives_up_at_its_deadline_naming_the_attempts_and_the_cause():
         listener.close()
 
 
-def test_client_does_not_retry_a_refusal_after_authenticating():
-    secret = new_job_secret()
+def _answer_each(handle) -> tuple[socket.socket, list[int]]:
+    """A listener whose thread hands each connection to `handle` (then closes it); the
+    list counts the connections."""
     listener = open_listener("127.0.0.1", 0)
-    attempts = []
+    attempts: list[int] = []
 
-    def refuse_all() -> None:
+    def run() -> None:
         while True:
             try:
                 conn, _ = listener.accept()
             except OSError:
                 return
             attempts.append(1)
-            with conn, contextlib.suppress(AuthenticationError):
-                auth.authenticate_server(conn, secret, {}, Deadline.after(5.0), "c",
-                                         lambda ident: "stale round 3")  # fmt: skip
+            with conn:
+                handle(conn)
 
-    threading.Thread(target=refuse_all, daemon=True).start()
+    threading.Thread(target=run, daemon=True).start()
+    return listener, attempts
+
+
+def test_client_does_not_retry_a_refusal_after_authenticating():
+    secret = new_job_secret()
+
+    def refuse(conn: socket.socket) -> None:
+        with contextlib.suppress(AuthenticationError):
+            auth.authenticate_server(conn, secret, {}, Deadline.after(5.0), "c",
+                                     lambda ident: "stale round 3")  # fmt: skip
+
+    listener, attempts = _answer_each(refuse)
     try:
         with pytest.raises(AuthenticationError) as info:
             connect_authenticated(
@@ -360,33 +372,15 @@ def test_a_peer_of_another_wire_version_is_not_retried():
     """Review 49: another dlcore's peer answers every attempt in its own wire version, so
     the client retried until its connect deadline (14.2 s of 15 measured) before the same
     "speaks wire version" error it had at the first attempt."""
-    listener = open_listener("127.0.0.1", 0)
-    attempts = []
-
-    def old_peer() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            attempts.append(1)
-            with conn:
-                conn.sendall(
-                    wire.HEADER.pack(wire.MAGIC, wire.VERSION - 1, int(Kind.ERROR), 0, 0, 0)
-                )
-
-    threading.Thread(target=old_peer, daemon=True).start()
+    header = wire.HEADER.pack(wire.MAGIC, wire.VERSION - 1, int(Kind.ERROR), 0, 0, 0)
+    listener, attempts = _answer_each(lambda conn: conn.sendall(header))
     try:
         started = time.monotonic()
         with pytest.raises(WireVersionError, match=rf"speaks wire version {wire.VERSION - 1}, "):
             connect_authenticated(
-                listener.getsockname(),
-                new_job_secret(),
-                {},
-                Deadline.after(10.0),
-                "a test",
+                listener.getsockname(), new_job_secret(), {}, Deadline.after(10.0), "a test",
                 1 << 16,
-            )
+            )  # fmt: skip
         assert attempts == [1]
         assert time.monotonic() - started < 5.0
     finally:
