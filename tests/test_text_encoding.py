@@ -16,7 +16,7 @@ import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PRODUCT = ("fraud_app", "pipelines", "dashboards")
+PRODUCT = ("fraud_app", "pipelines", "dashboards", "dlcore")  # pyproject's packages
 RUNNERS = {"run", "check_output", "check_call", "call", "Popen"}
 
 

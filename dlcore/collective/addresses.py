@@ -126,7 +126,7 @@ def _ipv6_of(name: str, link_local: bool = False) -> list[str]:
     """The interface's IPv6 addresses, global ones first; link-local ones (which peers can
     dial only with a zone, "fe80::1%eth0") only with `link_local`."""
     found = []
-    with contextlib.suppress(OSError), open(_IF_INET6) as table:
+    with contextlib.suppress(OSError), open(_IF_INET6, encoding="utf-8", errors="replace") as table:
         for line in table:
             fields = line.split()
             if len(fields) == 6 and fields[5] == name:

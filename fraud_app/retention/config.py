@@ -29,7 +29,8 @@ class RetentionSection(Section):
     run whose version holds a registry alias (champion, challenger, any other), a run whose
     directory a registered version's source or `scoring.model` names, an ensemble under
     `paths.models` without a training report (import-onnx's output, a copy).
-    scoring_reports: `<paths.reports>/scoring-<job>.json`, one per `score` run.
+    scoring_reports: `<paths.reports>/scoring-<job>.json`, one per `score` run; keep_last
+    counts per scores table written (the `output` the report names), each one's newest kept.
     validation_reports: `validate`'s `<suite>_validation-<time>.json` + `.html`; keep_last
     counts per table validated (the `table` the report names) and each table's newest is
     kept.

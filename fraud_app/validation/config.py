@@ -33,7 +33,7 @@ class CanonicalChecks(Section):
     The suite also checks that each row's event_date is the UTC date of its timestamp
     (`event_date:matches_timestamp`, an error: a row in another day's partition), and
     warns when an optional column that etl.columns maps is null in every row
-    (`<column>:not_all_null`).
+    (`<column>:not_all_null`; not label_time, null in every row in delay-only mode).
     """
 
     # 0 accepts zero-amount authorisations; negative admits refunds, as etl.bounds.min_amount

@@ -175,11 +175,29 @@ def scoring_model_dir(config: AppConfig) -> Path | None:
 
 
 def scoring_reports(config: AppConfig) -> Kind:
+    """`score`'s `scoring-<job>.json`, one per job; keep_last counts per scores table the
+    job wrote (the report's `output`), each table's newest kept."""
     reports, kind = config.paths.local("reports"), Kind()
     for path in sorted(reports.glob("scoring-*.json")) if reports.is_dir() else []:
-        kind.items.append(Item("scoring_reports", path.stem, mtime(path), (path,)))
+        group = _scored_table(path)
+        kind.items.append(Item("scoring_reports", path.stem, mtime(path), (path,), group))
         _by_hand(kind, path.stem, path.stem[len("scoring-") :])
     return kind
+
+
+def _scored_table(report: Path) -> str:
+    """The family of a scoring report: the scores table its job wrote (`output`). The file
+    name holds only the job id: grouped as one family, a shadow or backfill job writing
+    another table (a challenger's scores) crowded the production job's reports out, and
+    keep_last 1 removed the newest report of every table but the last scored. A report
+    that names no output (cut, by hand) counts in one family of such reports, as before."""
+    output = None
+    with contextlib.suppress(OSError, ValueError):
+        doc = json.loads(report.read_text(encoding="utf-8"))
+        output = doc.get("output") if isinstance(doc, dict) else None
+    if not isinstance(output, str) or not output.strip():
+        return ""
+    return output.strip().rstrip("/") or "/"
 
 
 def job_reports(config: AppConfig, config_file: Path | None) -> Kind:

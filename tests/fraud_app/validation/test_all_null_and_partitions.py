@@ -161,3 +161,65 @@ def test_the_feature_suite_checks_the_partition_dates_too(spark, tmp_path) -> No
     )
     with pytest.raises(ValidationFailedError, match="event_date:matches_timestamp .*t2"):
         validate_features(spark, bad, _features_config(tmp_path))
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("suite", ["canonical", "features"])
+def test_the_partition_check_compares_utc_dates_whatever_the_session_zone(
+    spark, tmp_path, suite
+) -> None:
+    """A notebook's session set to America/New_York (UTC-5): a row at 02:00 UTC on
+    2024-01-03 is in its UTC date's partition (what etl and features write). Spark's
+    to_date reads the session's zone: it gave 2024-01-02 there, and the feature suite
+    (whose step did not set the session to UTC, as the canonical one's does) failed
+    `event_date:matches_timestamp` on a correct table (review49c)."""
+    from pyspark.sql import functions as F
+
+    rows = [(f"t{i}", 1.0 + i, 2.0, 0, dt.datetime(2024, 1, 1 + i, 2)) for i in range(4)]
+    table = tmp_path / "features"
+    df = spark.createDataFrame(rows, FEATURES + ", timestamp timestamp")
+    df.withColumn("event_date", F.to_date("timestamp")).write.partitionBy("event_date").parquet(
+        str(table)
+    )
+    zone = spark.conf.get("spark.sql.session.timeZone")
+    assert zone in ("UTC", "Etc/UTC")  # the table above holds UTC dates
+    spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+    try:
+        read = spark.read.parquet(str(table))
+        if suite == "features":
+            report = validate_features(spark, read, _features_config(tmp_path))
+        else:
+            canonical = spark.createDataFrame(_rows(), CANONICAL_SCHEMA)
+            shifted = canonical.withColumn(  # 00:00 .. 15:00 UTC -> 02:00 .. 17:00 UTC
+                "timestamp", F.col("timestamp") + F.expr("INTERVAL 2 HOURS")
+            )
+            path = tmp_path / "canonical"
+            spark.conf.set("spark.sql.session.timeZone", "UTC")
+            shifted.withColumn("event_date", F.to_date("timestamp")).write.partitionBy(
+                "event_date"
+            ).parquet(str(path))
+            spark.conf.set("spark.sql.session.timeZone", "America/New_York")
+            report = validate_canonical(
+                spark, spark.read.parquet(str(path)), _canonical_config(tmp_path, fail=False)
+            )
+        [check] = [r for r in report.results if r.name == "event_date:matches_timestamp"]
+        assert check.success, check.observed
+    finally:
+        spark.conf.set("spark.sql.session.timeZone", zone)
+
+
+@pytest.mark.spark
+def test_label_time_null_everywhere_is_delay_only_mode_not_a_warning(spark, tmp_path) -> None:
+    """configs/demo.yaml maps label_time, and its documented delay-only mode
+    (`generate.label_times: false`, like most real exports) writes no label_time column:
+    published null in every row. `fraud-app validate` on it warned `label_time:not_all_null`
+    on every run (review49c: 20 000 generated rows, the demo config); a table none of whose
+    labels is known yet is the same. Both are states the app handles (labels known
+    label_delay_days after the transaction), so label_time has no such check."""
+    rows = [(*r[:6], None, *r[7:]) for r in _rows()]
+    df = spark.createDataFrame(rows, CANONICAL_SCHEMA)
+    cfg = _canonical_config(tmp_path, {"label_time": "label_ts", "merchant_id": "merchant"})
+    report = validate_canonical(spark, df, cfg)
+    assert report.success and not report.warnings
+    names = {r.name for r in report.results}
+    assert "merchant_id:not_all_null" in names and "label_time:not_all_null" not in names
