@@ -68,6 +68,7 @@ def spark():
 # `mlflow.MlflowClient(uri)` of another store read the registry of the earlier test's
 # (deleted) store (review43a).
 CLI_ENV = (
+    "MLFLOW_TRACKING_URI",  # mlflow.set_tracking_uri sets it too (for subprocesses)
     "MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT",
     "MLFLOW_REGISTRY_URI",
     "MLFLOW_HTTP_REQUEST_TIMEOUT",

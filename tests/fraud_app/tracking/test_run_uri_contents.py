@@ -81,7 +81,8 @@ def test_a_server_that_does_not_answer_is_not_asked_what_the_run_holds(monkeypat
     from tests.fraud_app.tracking.test_trickling_server import TricklingServer
 
     server = TricklingServer("body")
-    before = mlflow.get_tracking_uri()
+    # set_tracking_uri also sets MLFLOW_TRACKING_URI: put back at the end by monkeypatch
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     try:
         mlflow.set_tracking_uri(f"http://127.0.0.1:{server.port}")
         monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
@@ -89,7 +90,6 @@ def test_a_server_that_does_not_answer_is_not_asked_what_the_run_holds(monkeypat
         with pytest.raises(ModelLoadError, match=r"cannot download model runs:/0a1b/model: ") as e:
             resolve_model("runs:/0a1b/model")
     finally:
-        mlflow.set_tracking_uri(before)
-        server.close()
+        server.close()  # the URI itself: tests/conftest.py's cli_globals_restored
     assert "holds no" not in str(e.value)
     assert len(server.requests) == 1, server.requests
