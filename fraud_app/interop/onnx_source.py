@@ -46,16 +46,17 @@ def file_version(proto: Any) -> str | None:
     return str(proto.model_version) if proto.model_version > 0 else None
 
 
-def record_source(directory: Path, proto: Any, ensemble: Any, onnx_file: Path) -> str | None:
-    """Write `onnx_source.json` in the ensemble `directory` just saved from `proto`; the
-    version recorded (None, and no file, when the file records none)."""
-    version = file_version(proto)
+def record_source(
+    directory: Path, version: str | None, model_uri: str | None, ensemble: Any, onnx_file: Path
+) -> str | None:
+    """Write `onnx_source.json` in the ensemble `directory` just saved from an ONNX file
+    (`version` and `model_uri`: what the file recorded, `import_ensemble`'s); the version
+    recorded (None, and no file, when the file records none)."""
     if version is None:
         return None
-    props = {p.key: p.value for p in proto.metadata_props}
     record = {
         "model_version": version,
-        "model_uri": _shareable_uri(props.get("model_uri")),
+        "model_uri": _shareable_uri(model_uri),
         "onnx_file": Path(onnx_file).name,  # not the importer's local path
         "weights": weights_digest(ensemble),
     }

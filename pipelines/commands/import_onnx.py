@@ -40,7 +40,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.errors import ConfigError
-    from fraud_app.interop.onnx_import import ensemble_from_onnx, load_onnx
+    from fraud_app.interop.onnx_import import import_ensemble
     from fraud_app.interop.onnx_source import record_source
     from fraud_app.uris import local_argument
 
@@ -55,10 +55,12 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
 
     # "a, b" names "a" and "b": the scorer looks features up by name, and " b" matched none
     names = [n.strip() for n in args.feature_names.split(",")] if args.feature_names else None
-    ensemble = ensemble_from_onnx(onnx_file, feature_names=names, output=args.output)
+    # the file read and parsed once: the ensemble and the version it records
+    imported = import_ensemble(onnx_file, feature_names=names, output=args.output)
+    ensemble = imported.ensemble
     path = ensemble.save(out)
     # the file's model version, beside (not in) the metadata: export-onnx's default again
-    version = record_source(path, load_onnx(onnx_file), ensemble, onnx_file)
+    version = record_source(path, imported.model_version, imported.model_uri, ensemble, onnx_file)
     summary = {
         "ensemble": str(path),
         "model_version": version,
