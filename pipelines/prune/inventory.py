@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dashboards.render import BACKTESTS, run_dir_name
+from fraud_app import uris
 from fraud_app.config import AppConfig
 from fraud_app.etl.lock import holder_alive, holder_text
 from fraud_app.naming import is_name
@@ -197,7 +198,7 @@ def _scored_table(report: Path) -> str:
         output = doc.get("output") if isinstance(doc, dict) else None
     if not isinstance(output, str) or not output.strip():
         return ""
-    return output.strip().rstrip("/") or "/"
+    return _table_name(output)
 
 
 def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
@@ -262,7 +263,15 @@ def _validated_table(report: Path, suite: str) -> str:
         table = doc.get("table") if isinstance(doc, dict) else None
     if not isinstance(table, str) or not table.strip():
         return suite
-    return f"{suite} {table.strip().rstrip('/') or '/'}"
+    return f"{suite} {_table_name(table)}"
+
+
+def _table_name(name: str) -> str:
+    """One spelling of a table's location: `file:/x/`, `file:///x` and `/x` are the same
+    local table (a config that changed how it writes the path kept two families)."""
+    name = name.strip()
+    local = uris.local_path(name)
+    return str(local) if local is not None else (name.rstrip("/") or "/")
 
 
 def model_cache(config: AppConfig, holds: RegistryHolds) -> Kind:

@@ -44,7 +44,9 @@ def test_each_scores_tables_newest_reports_are_kept(tmp_path) -> None:
     for day in (5, 4, 3):  # the daily production job
         _report(tmp_path, f"prod-{day}", prod, days=day + 0.5)
     for day in (3, 2, 1):  # the shadow job, scored after it each day
-        _report(tmp_path, f"shadow-{day}", shadow + ("/" if day == 1 else ""), days=day)
+        # the same table however the job spelt it: file:/x, file:///x/, /x/
+        spelt = {3: "file:" + shadow, 2: "file://" + shadow + "/", 1: shadow + "/"}[day]
+        _report(tmp_path, f"shadow-{day}", spelt, days=day)
     removed = _removed(tmp_path, KeepRule(keep_last=2))
     assert removed == {"scoring-prod-5", "scoring-shadow-3"}
 
