@@ -192,13 +192,7 @@ def _scored_table(report: Path) -> str:
     another table (a challenger's scores) crowded the production job's reports out, and
     keep_last 1 removed the newest report of every table but the last scored. A report
     that names no output (cut, by hand) counts in one family of such reports, as before."""
-    output = None
-    with contextlib.suppress(OSError, ValueError):
-        doc = json.loads(report.read_text(encoding="utf-8"))
-        output = doc.get("output") if isinstance(doc, dict) else None
-    if not isinstance(output, str) or not output.strip():
-        return ""
-    return _table_name(output)
+    return _reported_table(report, "output") or ""
 
 
 def job_reports(config: AppConfig, config_file: Path | None) -> Kind:
@@ -257,18 +251,20 @@ def _validated_table(report: Path, suite: str) -> str:
     tables validated with one suite (`validate --table features --input OTHER`) were one
     family, and keep_last 1 removed the newest report of all but the last validated table.
     A report that does not name its table (unreadable, cut) counts in its suite's family."""
-    table = None
+    table = _reported_table(report, "table")
+    return suite if table is None else f"{suite} {table}"
+
+
+def _reported_table(report: Path, key: str) -> str | None:
+    """The table a JSON report names under `key`, in one spelling (`file:/x/`, `file:///x`
+    and `/x` are the same local table: a config that changed how it writes the path kept
+    two families); None when the report is unreadable or names none."""
+    name = None
     with contextlib.suppress(OSError, ValueError):
         doc = json.loads(report.read_text(encoding="utf-8"))
-        table = doc.get("table") if isinstance(doc, dict) else None
-    if not isinstance(table, str) or not table.strip():
-        return suite
-    return f"{suite} {_table_name(table)}"
-
-
-def _table_name(name: str) -> str:
-    """One spelling of a table's location: `file:/x/`, `file:///x` and `/x` are the same
-    local table (a config that changed how it writes the path kept two families)."""
+        name = doc.get(key) if isinstance(doc, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        return None
     name = name.strip()
     local = uris.local_path(name)
     return str(local) if local is not None else (name.rstrip("/") or "/")
