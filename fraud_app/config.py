@@ -245,7 +245,7 @@ def load_config(
             )
         data = loaded
     for dotted, value in (overrides or {}).items():
-        _set_dotted(data, dotted, value)
+        set_dotted(data, dotted, value)
     where = f"config file {path}" if path else "config"
     problems = list(unexpanded(data, "", path))
     if problems:
@@ -372,7 +372,9 @@ def section_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
-def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    """`data` (a config as nested dicts) with `value` at the dotted key, sections made as
+    needed (a ConfigError when a key on the way holds a value, not a section)."""
     node = data
     keys = dotted.split(".")
     for key in keys[:-1]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fraud_app.config import AppConfig
+from fraud_app.config import AppConfig, set_dotted
 from fraud_app.errors import ConfigError
 from fraud_app.evaluation.config import AXIS_TARGETS, TuneSection
 
@@ -86,18 +86,19 @@ def plan(config: AppConfig, cfg: TuneSection) -> tuple[TuneSection, list[dict[st
 
 def apply_point(config: AppConfig, point: dict[str, Any]) -> AppConfig:
     """`config` with one search point applied (re-validated like a config file)."""
-    data = config.model_dump(mode="json")
-    for axis, value in point.items():
-        *parents, leaf = AXES[axis].split(".")
-        node = data
-        for key in parents:
-            node = node[key]
-        node[leaf] = list(value) if isinstance(value, tuple) else value
+    data = _with_point(config.model_dump(mode="json"), point)
     try:
         return AppConfig.model_validate(data)
     except ValidationError as exc:  # a value that fits its setting but not the rest
         why = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise ConfigError(f"tune: the search point {point} gives an invalid config: {why}") from exc
+
+
+def _with_point(data: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+    """`data` (a config's model_dump) with each axis of `point` set at its config key."""
+    for axis, value in point.items():
+        set_dotted(data, AXES[axis], list(value) if isinstance(value, tuple) else value)
+    return data
 
 
 def best_config(config: AppConfig, point: dict[str, Any]) -> dict[str, Any]:
@@ -107,13 +108,7 @@ def best_config(config: AppConfig, point: dict[str, Any]) -> dict[str, Any]:
     written: read back, a default became a setting, and `tune` with the file refused the
     default tune.space.n_subsets it holds under another balancing.strategy (`lists 2
     values`), and `etl` read `.tsv` files with the written etl.csv_delimiter ','."""
-    data = config.model_dump(mode="json", exclude_unset=True)
-    for axis, value in point.items():
-        *parents, leaf = AXES[axis].split(".")
-        node = data
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = list(value) if isinstance(value, tuple) else value
+    data = _with_point(config.model_dump(mode="json", exclude_unset=True), point)
     trial = apply_point(config, point)
     if AppConfig.model_validate(data) != trial:  # a setting read from others: every key
         logger.warning("tune: the best config is written with every key, defaults included "
