@@ -56,6 +56,12 @@ def data_fingerprint(summary: dict[str, Any], names: list[str], vector: str) -> 
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def same_data(record: dict[str, Any], data: str | None) -> bool:
+    """Whether a journal record was trained on the data `data` (data_fingerprint); a record
+    without `data_sha256`, written before session 49, counts as this data's."""
+    return record.get("data_sha256", data) == data
+
+
 SEAL = "record_sha256"  # each line's own digest (session 40); lines before it have none
 
 
@@ -106,7 +112,7 @@ class TrialJournal:
         `data`: trained on that data; a record without `data_sha256`, written before session
         49, is read as before)."""
         return {r["config_sha256"]: r for r in self.records()
-                if "error" not in r and r.get("data_sha256", data) == data}  # fmt: skip
+                if "error" not in r and same_data(r, data)}  # fmt: skip
 
     def reset(self) -> None:
         self.path.unlink(missing_ok=True)
@@ -152,7 +158,7 @@ class JournaledTrials:
         prints = [fingerprint(c) for c in configs]
         trials = cls(run, points, configs, prints, journal, earlier, data)
         stale = {r["config_sha256"] for r in journal.records()
-                 if "error" not in r and r.get("data_sha256", data) != data}  # fmt: skip
+                 if "error" not in r and not same_data(r, data)}  # fmt: skip
         stale = len(stale.intersection(prints).difference(earlier))
         if stale:
             logger.warning(
@@ -186,7 +192,7 @@ class JournaledTrials:
         from the trials in memory) and how to go on."""
         ours, run, n, path = set(self.prints), self.run, len(self.points), self.journal.path
         kept = {r["config_sha256"]: r for r in self.journal.records()
-                if r["config_sha256"] in ours and r.get("data_sha256", self.data) == self.data}  # fmt: skip
+                if r["config_sha256"] in ours and same_data(r, self.data)}  # fmt: skip
         done = sum("error" not in r for r in kept.values())
         logger.warning(
             "tune run %s stopped with %d of %d trial(s) recorded (%d finished, %d failed) in "
