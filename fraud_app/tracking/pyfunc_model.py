@@ -13,12 +13,13 @@ an infinite value or one beyond the float32 range is refused, as the batch score
 (`scoring.nonfinite: error`): it was scored, NaN (a served `{"fraud_score": NaN}`, not
 JSON) or a number from the clipped infinity, with HTTP 200. The error is an MlflowException
 (INVALID_PARAMETER_VALUE: HTTP 400 from `mlflow models serve`) naming rows and features
-(rows by position, 0 = the first). The scores keep the input's index. So is an id outside an embedding's table (a category unseen in training), naming the
-feature and rows: the whole batch is refused, never scored around the bad row. A string
-that is no number, or a missing or misnamed column, is refused by MLflow's signature check
-before `predict` (naming the column); columns are read by name (order and extra columns
-do not matter); MLflow reads an int32 column as double but refuses an int64 one (pandas'
-default) unless all its values are 0 or 1: cast integer columns to float64 first.
+(rows by position, 0 = the first). So is an id outside an embedding's table (a category
+unseen in training), naming the feature and rows: the whole batch is refused, never
+scored around the bad row. A string that is no number, or a missing or misnamed column,
+is refused by MLflow's signature check before `predict` (naming the column); columns are
+read by name (order and extra columns do not matter); MLflow reads an int32 column as
+double but refuses an int64 one (pandas' default) unless all its values are 0 or 1: cast
+integer columns to float64 first. The scores keep the input's index.
 """
 
 from __future__ import annotations
