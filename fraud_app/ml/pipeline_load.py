@@ -26,6 +26,7 @@ from __future__ import annotations
 import importlib
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.ml import PipelineModel, Transformer
 from pyspark.ml.pipeline import PipelineSharedReadWrite
@@ -48,7 +49,7 @@ _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\
 @dataclass(frozen=True)
 class _Stage:
     path: str
-    cls: type  # a checked Transformer class, or PipelineModel with `stages` set
+    reader: Any = None  # the checked class's reader; None: a PipelineModel of `stages`
     stages: tuple[_Stage, ...] = ()
     uid: str = ""
 
@@ -92,7 +93,7 @@ def _check_pipeline(path: str, spark: SparkSession, depth: int) -> _Stage:
             )
         stage_path = PipelineSharedReadWrite.getStagePath(uid, index, len(uids), stages_dir)
         stages.append(_check_stage(stage_path, spark, depth))
-    return _Stage(path, PipelineModel, tuple(stages), metadata["uid"])
+    return _Stage(path, None, tuple(stages), metadata["uid"])
 
 
 def _check_stage(path: str, spark: SparkSession, depth: int) -> _Stage:
@@ -107,17 +108,15 @@ def _check_stage(path: str, spark: SparkSession, depth: int) -> _Stage:
         else saved.replace("org.apache.spark.", "pyspark.", 1)
     )
     cls = _resolve(name, path)
-    if cls.__module__.startswith("fraud_app.ml."):
-        return _Stage(path, cls)
     reader = cls.read()
-    if not isinstance(reader, JavaMLReader):
+    if not cls.__module__.startswith("fraud_app.ml.") and not isinstance(reader, JavaMLReader):
         raise ModelLoadError(
             f"cannot load {path}: its class {name!r} is read by {type(reader).__name__}, "
             "which imports the classes its files name again; load_pipeline_model loads "
             "fraud_app.ml models, PipelineModels and pyspark.ml classes the JVM reads. Load "
             "a directory you trust with Spark's own loader"
         )
-    return _Stage(path, cls)
+    return _Stage(path, reader)
 
 
 def _resolve(name: str, path: str) -> type:
@@ -145,7 +144,5 @@ def _resolve(name: str, path: str) -> type:
 
 
 def _build(stage: _Stage) -> PipelineModel:
-    stages = [
-        _build(s) if s.cls is PipelineModel else s.cls.read().load(s.path) for s in stage.stages
-    ]
+    stages = [_build(s) if s.reader is None else s.reader.load(s.path) for s in stage.stages]
     return PipelineModel(stages=stages)._resetUid(stage.uid)
