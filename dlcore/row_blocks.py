@@ -118,30 +118,43 @@ def one_blas_thread() -> Iterator[None]:
                         lib.set_num_threads(n)
 
 
-def gemm_row_classes(dtype, n_out: int, k: int, rows: int) -> np.ndarray:
+def gemm_row_classes(dtype, n_out: int, k: int, rows: int, layout: str = "m") -> np.ndarray:
     """(rows,) class labels of the positions of a `rows`-row block in the product
-    W^T (n_out, k) @ A (k, rows), aligned C-contiguous operands, one BLAS thread: two
-    positions share a label when the same input row gives the same bits at both (for
-    every probe vector). Labels number the classes by their first position."""
-    key = (np.dtype(dtype).str, int(n_out), int(k), int(rows))
+    W^T (n_out, k) @ A (k, rows) (layout "m": the rows as BLAS's M dimension) or A (rows,
+    k) @ W (k, n_out) (layout "n", NumPy's own), aligned C-contiguous operands, one BLAS
+    thread: two positions share a label when the same input row gives the same bits at
+    both (for every probe vector). Labels number the classes by their first position."""
+    if layout not in ("m", "n"):
+        raise ValueError(f"layout must be 'm' or 'n'. Received: {layout!r}")
+    key = (np.dtype(dtype).str, int(n_out), int(k), int(rows), layout)
     if key not in _classes_cache:
-        _classes_cache[key] = _probe(np.dtype(dtype), int(n_out), int(k), int(rows))
+        _classes_cache[key] = _probe(np.dtype(dtype), int(n_out), int(k), int(rows), layout)
     return _classes_cache[key]
 
 
-def _probe(dt: np.dtype, n_out: int, k: int, rows: int) -> np.ndarray:
+def _probe(dt: np.dtype, n_out: int, k: int, rows: int, layout: str) -> np.ndarray:
     rng = np.random.default_rng([n_out, k, rows])
     W = aligned_empty((n_out, k), dt)
     W[...] = rng.standard_normal((n_out, k))
+    if layout == "n":
+        Wn = aligned_empty((k, n_out), dt)
+        Wn[...] = W.T
     A = aligned_empty((k, rows), dt)
+    An = aligned_empty((rows, k), dt)
     C = aligned_empty((n_out, rows), dt)
+    Cn = aligned_empty((rows, n_out), dt)
     bits = np.dtype(f"u{dt.itemsize}")
     seen = []
     with one_blas_thread():
         for _ in range(_PROBE_VECTORS):
             A[...] = rng.standard_normal((k, 1)) * 10.0 ** rng.uniform(-2, 2, (k, 1))
-            np.matmul(W, A, out=C)
-            seen.append(np.ascontiguousarray(C.T).view(bits))
+            if layout == "n":
+                An[...] = A.T
+                np.matmul(An, Wn, out=Cn)
+                seen.append(Cn.view(bits))
+            else:
+                np.matmul(W, A, out=C)
+                seen.append(np.ascontiguousarray(C.T).view(bits))
     return _first_position_labels(np.concatenate(seen, axis=1))
 
 
@@ -153,15 +166,18 @@ def _first_position_labels(keys: np.ndarray) -> np.ndarray:
     return order[inverse.reshape(-1)]
 
 
-def uniform_positions(dtype, gemms: Iterable[tuple[int, int]], rows: int) -> np.ndarray:
+def uniform_positions(
+    dtype, gemms: Iterable[tuple[int, int]], rows: int, layout: str = "m"
+) -> np.ndarray:
     """The positions (sorted) of a `rows`-row block where every product W^T (n_out, k) @
-    A (k, rows) of `gemms` computes a row alike: the largest class common to all of
-    them (of equal ones, the one holding the smallest position). All `rows` positions
-    where the BLAS computes every position alike. Probed once per process and shape."""
+    A (k, rows) of `gemms` (layout "n": A (rows, k) @ W (k, n_out)) computes a row alike:
+    the largest class common to all of them (of equal ones, the one holding the smallest
+    position). All `rows` positions where the BLAS computes every position alike. Probed
+    once per process and shape."""
     shapes = tuple(sorted({(int(n), int(k)) for n, k in gemms}))
-    key = (np.dtype(dtype).str, shapes, int(rows))
+    key = (np.dtype(dtype).str, shapes, int(rows), layout)
     if key not in _positions_cache:
-        labels = [gemm_row_classes(dtype, n, k, rows) for n, k in shapes]
+        labels = [gemm_row_classes(dtype, n, k, rows, layout) for n, k in shapes]
         common = _first_position_labels(np.stack(labels, axis=1)) if labels else np.zeros(rows)
         sizes = np.bincount(common.astype(np.intp))
         best = int(np.flatnonzero(sizes == sizes.max())[0])  # labels follow first positions

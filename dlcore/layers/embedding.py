@@ -158,9 +158,11 @@ class Embedding(Layer):
         ids = to_ids(X, self.num_embeddings, f"Embedding {self.name!r}").ravel()
         Y = np.take(self.table, ids, axis=0).reshape(X.shape[0], self.out_features)
 
-        def backprop(dY: np.ndarray) -> None:
+        def backprop(dY: np.ndarray) -> np.ndarray | None:
             scatter_add_rows(self.dtable, ids, dY.reshape(-1, self.dim))
-            return None
+            if not self.needs_input_grad:
+                return None
+            return np.zeros(X.shape, dtype=dY.dtype)  # dlcore.attribution: ids have none
 
         return Y, backprop
 

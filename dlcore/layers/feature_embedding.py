@@ -12,7 +12,8 @@ its own vocabulary (`num_embeddings[i]`); all tables live in ONE parameter
 sum(num_embeddings[:i]), so lookup and backward are one gather and one scatter.
 
 Owns: column bookkeeping and per-column id validation. Like `Embedding`, it must be
-the first layer of a model (ids have no gradient).
+the first layer of a model (ids have no gradient: dlcore.attribution, the one caller that
+asks for an input gradient, gets the numeric columns' and 0 for the ids).
 """
 
 from __future__ import annotations
@@ -120,9 +121,15 @@ class FeatureEmbedding(Layer):
         Y[:, :n_num] = X[:, self.numeric_columns]
         Y[:, n_num:] = np.take(self.table, ids, axis=0).reshape(X.shape[0], -1)
 
-        def backprop(dY: np.ndarray) -> None:
+        def backprop(dY: np.ndarray) -> np.ndarray | None:
             scatter_add_rows(self.dtable, ids, dY[:, n_num:].reshape(-1, self.dim))
-            return None
+            if not self.needs_input_grad:
+                return None
+            # asked only by dlcore.attribution (training refuses it at bind): the numeric
+            # columns pass through, an id has no gradient (0)
+            dX = np.zeros(X.shape, dtype=dY.dtype)
+            dX[:, self.numeric_columns] = dY[:, :n_num]
+            return dX
 
         return Y, backprop
 

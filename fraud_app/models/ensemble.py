@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from dlcore.attribution import ensemble_attribution
+from dlcore.blocked_inference import BlockedModel
 from dlcore.errors import SerializationError
 from dlcore.inference import FusedEnsemble, compile_ensemble, mean_sigmoid
 from dlcore.model import Model
@@ -62,7 +63,7 @@ class FraudEnsemble:
     members: list[Model]
     feature_names: list[str]
     metadata: dict[str, Any]
-    _scorers: list[Model] | None = field(default=None, init=False, repr=False, compare=False)
+    _scorers: list[BlockedModel] | None = field(default=None, init=False, repr=False, compare=False)
     _fused: Any = field(default=_UNSET, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -84,7 +85,9 @@ class FraudEnsemble:
         NumPy's BLAS, rows only at the block positions the BLAS computes alike, so a row's
         score is the same bits in any batch and any process (Spark executors, the MLflow
         pyfunc model, a server); sigmoid and mean in float64.
-        Other members are scored by float64 twins, one member at a time.
+        Other members are scored by float64 twins, one member at a time, in fixed row
+        blocks (dlcore.blocked_inference): the same guarantee, a row's bits independent of
+        its batch and process.
         """
         return mean_sigmoid(self.member_logits(X))
 
@@ -96,7 +99,7 @@ class FraudEnsemble:
             return fused.member_logits(X)
         X = X.astype(np.float64)
         out = np.empty((len(X), len(self.members)))
-        for k, m in enumerate(self._float64_members()):
+        for k, m in enumerate(self._blocked_members()):
             out[:, k] = m.predict(X).reshape(-1)
         return out
 
@@ -132,16 +135,14 @@ class FraudEnsemble:
             self._fused = compile_ensemble(self.members)
         return self._fused
 
-    def _float64_members(self) -> list[Model]:
+    def _blocked_members(self) -> list[BlockedModel]:
+        """The members' float64 twins, scored in fixed row blocks (built once)."""
         if self._scorers is None:
-            twins = []
-            for m in self.members:
-                twin = Model.from_config({**m.get_config(), "dtype": "float64"})
-                state = {k: np.asarray(v, np.float64) for k, v in m.layer.state().items()}
-                twin.load_weights(m.params.data.astype(np.float64), state)
-                twins.append(twin)
-            self._scorers = twins
+            self._scorers = [BlockedModel(m, np.float64) for m in self.members]
         return self._scorers
+
+    def _float64_members(self) -> list[Model]:
+        return [b.model for b in self._blocked_members()]
 
     # -- directory contract --------------------------------------------------------------
     def save(self, path: str | Path) -> Path:

@@ -162,14 +162,14 @@ def test_the_probe_sees_the_classes_a_direct_check_sees():
 def test_the_largest_common_class_is_chosen():
     labels = row_blocks._first_position_labels(np.array([[5, 1], [5, 2], [3, 1], [5, 1], [3, 1]]))
     np.testing.assert_array_equal(labels, [0, 1, 2, 0, 2])
-    row_blocks._classes_cache[("<f4", 3, 2, 8)] = np.array([0, 0, 1, 1, 1, 1, 1, 1])
-    row_blocks._classes_cache[("<f4", 4, 2, 8)] = np.array([0, 1, 1, 1, 1, 1, 1, 0])
+    row_blocks._classes_cache[("<f4", 3, 2, 8, "m")] = np.array([0, 0, 1, 1, 1, 1, 1, 1])
+    row_blocks._classes_cache[("<f4", 4, 2, 8, "m")] = np.array([0, 1, 1, 1, 1, 1, 1, 0])
     try:
         got = row_blocks.uniform_positions(np.float32, [(3, 2), (4, 2), (3, 2)], 8)
     finally:
-        for key in [("<f4", 3, 2, 8), ("<f4", 4, 2, 8)]:
+        for key in [("<f4", 3, 2, 8, "m"), ("<f4", 4, 2, 8, "m")]:
             del row_blocks._classes_cache[key]
-        row_blocks._positions_cache.pop(("<f4", ((3, 2), (4, 2)), 8))
+        row_blocks._positions_cache.pop(("<f4", ((3, 2), (4, 2)), 8, "m"))
     np.testing.assert_array_equal(got, [2, 3, 4, 5, 6])
 
 
