@@ -82,18 +82,25 @@ def get_aggregation(name: str) -> Aggregation:
 
 
 def with_current(components: Mapping[str, Column], value: Column) -> dict[str, Column]:
-    """Components of the frame plus the current row's `value` (for include_current)."""
+    """Components of the frame plus the current row's `value` (for include_current).
+
+    A null `value` adds nothing, as a null row of the frame adds nothing to its
+    components: the frame's own sum, mean and std (a null current value had made the sum
+    null, so `sum_incl` read 0.0 and `mean_incl` / `std_incl` the fill, session 50)."""
     out: dict[str, Column] = {}
+    present = value.isNotNull()
     for name, col in components.items():
-        if name == "count":
-            out[name] = col + F.lit(1)
+        if name == "count":  # `count` passes a literal 1: every row counts
+            out[name] = col + F.when(present, F.lit(1)).otherwise(F.lit(0))
         elif name == "sum":
-            out[name] = F.coalesce(col, F.lit(0.0)) + value
+            out[name] = F.coalesce(col, F.lit(0.0)) + F.coalesce(value, F.lit(0.0))
         elif name == "m2":  # Welford's one-row update: m2 + (x - mean)^2 * n / (n + 1)
             n, total = components["count"], F.coalesce(components["sum"], F.lit(0.0))
             step = (value - total / n) * (value - total / n) * n / (n + F.lit(1))
-            out[name] = F.when(n > 0, F.coalesce(col, F.lit(0.0)) + step).otherwise(
-                F.when(value.isNotNull(), F.lit(0.0))
+            out[name] = (
+                F.when(~present, col)
+                .when(n > 0, F.coalesce(col, F.lit(0.0)) + step)
+                .otherwise(F.lit(0.0))
             )
         elif name == "max":
             out[name] = F.greatest(col, value)  # greatest/least skip nulls

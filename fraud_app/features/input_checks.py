@@ -11,6 +11,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import types as T
 
+from fraud_app.config_base import nearest
 from fraud_app.errors import FeatureSpecError
 from fraud_app.features.base import FeatureDef
 from fraud_app.features.frames import FRAUD, KNOWN, ROW, TS
@@ -65,6 +66,32 @@ def check_numeric_types(features: Sequence[FeatureDef], types: Mapping[str, Any]
                 f"feature {feature.name!r} ({what}) computes with the numbers of column "
                 f"{column!r}, which holds {name} values; expected a numeric column "
                 f"(int, double, decimal) such as amount: {_FOR_TEXT}"
+            )
+
+
+def check_known_columns(
+    features: Sequence[FeatureDef], sources: Sequence[str], columns: Sequence[str]
+) -> None:
+    """Refuse a feature that reads a column the input can never hold (`columns`: the
+    canonical schema's, for the feature step over the ETL's table): `column: amout` was
+    accepted and the feature skipped as "absent" on every run, one WARNING among the
+    logs and a feature fewer in the table (session 50). `sources`: where each feature was
+    defined ("<file>: features[3]"), or empty. Names only, compared exactly: the skip rule
+    reads a spec's column as the data spells it (`column: Amount` is skipped on a table of
+    `amount`, README), so here it is refused, naming `amount`."""
+    known = set(columns)
+    where = sources or ("<code>",) * len(features)
+    for feature, source in zip(features, where, strict=True):
+        unknown = [c for c in feature.inputs if c not in known]
+        if unknown:
+            close = nearest(unknown[0], columns)
+            hint = f" (did you mean {close!r}?)" if close else ""
+            raise FeatureSpecError(
+                f"{source}: feature {feature.name!r} ({feature.kind}) reads column "
+                f"{unknown[0]!r}{hint}, which the canonical table does not have, so the "
+                f"feature would be skipped as absent on every run. Expected one of the "
+                f"canonical columns {sorted(columns)}; a column of a table of your own is "
+                "read with features.input"
             )
 
 

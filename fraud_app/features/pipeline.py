@@ -32,7 +32,7 @@ from fraud_app.features.config import FeaturesSection
 from fraud_app.features.hot_keys import find_hot_keys, warn_hot_keys
 from fraud_app.features.id_spellings import find_spellings, shown_spellings, warn_spellings
 from fraud_app.features.incremental import KEY, input_digests, partition_states, plan, record
-from fraud_app.features.input_checks import check_numeric_types
+from fraud_app.features.input_checks import check_known_columns, check_numeric_types
 from fraud_app.features.label_changes import carried_digests, narrow, patched_rows
 from fraud_app.features.lookback import lookback_seconds
 from fraud_app.features.profile import check_log1p_bounds
@@ -52,7 +52,7 @@ from fraud_app.features.table_update import (
 )
 from fraud_app.features.value_counts import value_counts
 from fraud_app.resources import shipped_spec_dir
-from fraud_app.schema import CANONICAL_COLUMNS
+from fraud_app.schema import CANONICAL_COLUMNS, PARTITION_COLUMN
 from fraud_app.spark.arguments import require_config, require_session
 from fraud_app.spark.connect import FILE_SYSTEM, classic_only
 from fraud_app.spark.session import ensure_utc
@@ -72,7 +72,8 @@ def feature_set_from_config(cfg: FeaturesSection) -> FeatureSet:
 def check_feature_specs(cfg: FeaturesSection, min_amount: float | None = None) -> FeatureSet:
     """The spec files parsed and, when the features read the ETL's canonical table (no
     `features.input` of the user's own), checked against the canonical schema's column
-    types and, given `min_amount` (etl.bounds.min_amount), a log1p of amount against it,
+    types and names (a column the canonical table lacks, such as a misspelt `column:`)
+    and, given `min_amount` (etl.bounds.min_amount), a log1p of amount against it,
     for the commands to call before Spark starts: a typo in a spec was reported after
     the JVM had started (`features`), or after the ETL and validation (`run`). A table of
     the user's own is checked against its real schema by `compute_features`, which also
@@ -80,6 +81,8 @@ def check_feature_specs(cfg: FeaturesSection, min_amount: float | None = None) -
     feature_set = feature_set_from_config(cfg)
     if cfg.input is None:
         types = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
+        columns = [*types, PARTITION_COLUMN]  # the table's columns: event_date too
+        check_known_columns(feature_set.features, feature_set.sources, columns)
         check_numeric_types(feature_set.features, types)
         if min_amount is not None:
             check_log1p_bounds(feature_set.features, min_amount)
@@ -115,8 +118,8 @@ def _build_locked(
 ) -> FeatureTableSummary:
     cfg = config.features
     source, target = config.canonical_table(), config.feature_table()
-    if feature_set is None:
-        feature_set = feature_set_from_config(cfg)
+    if feature_set is None:  # the Python API: the checks the commands run before Spark
+        feature_set = check_feature_specs(cfg)
     check_apart(spark, {"features.input": source}, {"features.output": target})
     clean_stale_staging(HadoopFs(spark), target)
     df = read_table(spark, source, "canonical table", "etl")

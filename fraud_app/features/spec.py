@@ -302,7 +302,9 @@ def _format_error(
             # the plural forms the shipped specs use (windows, aggregations) are keys too
             fields = ["kind", *cls.model_fields]
             valid = sorted(fields + [p for p, one in PLURALS.items() if one in fields])
-            close = nearest(loc[0], valid)
+            # never `kind`: it is read before the kind's keys (`window` on time_since_previous
+            # was answered "did you mean 'kind'?", session 50)
+            close = nearest(loc[0], [v for v in valid if v != "kind"])
             named = f" (did you mean {close!r}?)" if close else ""
             lines.append(f"{path} is not a key of kind {kind!r}{named}. Valid keys: {valid}")
             continue

@@ -97,23 +97,25 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int, groups: dict)
     if isinstance(f, WindowAggregate | AmountRatio | AmountZScore):
         # the lagged window [t - lag - W, t - lag), in plain words
         lag, w = f.lag_s(delay_s) * US, f.window_s * US
-        vals = [o.get(f.column) for o in group if t - lag - w <= o["_ts"] < t - lag]
-        vals = [v for v in vals if v is not None]
+        window = [o for o in group if t - lag - w <= o["_ts"] < t - lag]
+        vals = [o.get(f.column) for o in window if o.get(f.column) is not None]
     if isinstance(f, WindowAggregate):
+        if f.aggregation == "count":  # transactions, whatever their `column` holds
+            return float(len(window) + (1 if f.include_current else 0))
         if f.include_current and r.get(f.column) is not None:
             vals.append(r[f.column])
         value = _aggregate(f.aggregation, vals)
         if f.relative_to is None:
             return value
         b = f.relative_s * US  # the baseline [t - B, t): the entity's usual level
-        base = [o[f.column] for o in group if t - b <= o["_ts"] < t]
+        base = [o[f.column] for o in group if t - b <= o["_ts"] < t and o[f.column] is not None]
         mean = sum(base) / len(base) if base else None
         return value / mean if value is not None and mean else None
     if isinstance(f, AmountRatio):
         mean = sum(vals) / len(vals) if vals else None
-        return r[f.column] / mean if mean else None
+        return r[f.column] / mean if mean and r[f.column] is not None else None
     if isinstance(f, AmountZScore):
-        if len(vals) < 2:
+        if len(vals) < 2 or r[f.column] is None:
             return None
         mean, std = statistics.fmean(vals), statistics.stdev(vals)
         return (r[f.column] - mean) / std if std > 1e-9 * max(abs(mean), 1.0) else None

@@ -149,3 +149,14 @@ def test_one_hot_values_that_round_trip_keep_their_names() -> None:
     names = [s.feature.name for s in parse_spec(text, source="s.yaml")]
     assert names == ["channel_is_POS", "channel_is_é", "channel_is_1st", "channel_is_-",
                      "channel_is_a_b", "channel_is_5411"]  # fmt: skip
+
+
+def test_a_key_the_kind_lacks_is_never_taken_for_kind() -> None:
+    # session 50: `window` on time_since_previous was answered "did you mean 'kind'?"
+    with pytest.raises(FeatureSpecError) as caught:
+        parse_spec(HEAD + "{kind: time_since_previous, entity: card, window: 1h}", source="s.yaml")
+    message = str(caught.value)
+    assert "s.yaml: features[0].window is not a key of kind 'time_since_previous'" in message
+    assert "did you mean" not in message and "Valid keys: ['cap', " in message
+    with pytest.raises(FeatureSpecError, match=r"\(did you mean 'cap'\?\)"):
+        parse_spec(HEAD + "{kind: time_since_previous, entity: card, cap_: 1h}", source="s.yaml")
