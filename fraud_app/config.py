@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
@@ -132,6 +132,33 @@ class AppConfig(Section):
     scoring: ScoringSection = Field(default_factory=ScoringSection)
     retention: RetentionSection = Field(default_factory=RetentionSection)
     privacy: PrivacySection = Field(default_factory=PrivacySection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scoring_model_follows_the_registry(cls, data: Any) -> Any:
+        """scoring.model not given: `models:/<registry.model_name>@champion`, this project's
+        champion. It stayed models:/fraud-ensemble@champion whatever registry.model_name
+        said: a project that renamed its model on a shared store (the README's advice) had
+        `score` read the other project's champion under the old name, unchecked (another
+        name than registry.model_name is read as asked), and scored its transactions with
+        it without a word (session 50)."""
+        if not isinstance(data, dict):
+            return data
+        registry, scoring = data.get("registry"), data.get("scoring")
+        if isinstance(registry, RegistrySection):
+            name = registry.model_name if "model_name" in registry.model_fields_set else None
+        else:
+            name = registry.get("model_name") if isinstance(registry, dict) else None
+        if not isinstance(name, str) or not name:
+            return data
+        model = f"models:/{name}@champion"
+        if scoring is None:
+            return {**data, "scoring": {"model": model}}
+        if isinstance(scoring, dict) and "model" not in scoring:
+            return {**data, "scoring": {**scoring, "model": model}}
+        if isinstance(scoring, ScoringSection) and "model" not in scoring.model_fields_set:
+            return {**data, "scoring": scoring.model_copy(update={"model": model})}
+        return data
 
     @field_validator("balancing")
     @classmethod

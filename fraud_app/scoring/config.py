@@ -16,7 +16,8 @@ from fraud_app.config_base import Section
 class ScoringSection(Section):
     """How `fraud-app score` and `fraud-app evaluate` work.
 
-    model: what `score` loads by default (a registry URI or an ensemble directory).
+    model: what `score` loads by default (a registry URI or an ensemble directory); not
+      given: models:/<registry.model_name>@champion (this project's champion).
     alert_budget: share of a day's transactions the investigators can review; the
       threshold stored with the model makes the test gap (the days between validation and
       test, which no window trains on; validation when the gap is too small) raise that

@@ -21,6 +21,8 @@ from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir, local_m
 logger = logging.getLogger(__name__)
 
 _URI = re.compile(r"^(models|runs):/")
+_LOGGED_MODEL = re.compile(r"^models:/m-[^/@]+$")  # a logged model by id, as MLflow 3 names it
+UNREGISTERED = "unregistered"  # the model_version of a logged model named outside the registry
 _VERSION = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?$")
 
 
@@ -82,10 +84,17 @@ def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
 
 
 def _name_version(uri: str, directory: Path, ensemble: FraudEnsemble) -> tuple[str, str]:
-    """Outside the registry: the ensemble's own record, the URI's words, else the directory."""
+    """Outside the registry: the ensemble's own record, the URI's words, else the directory.
+
+    A logged model named by its run (`runs:/<id>/model`) or its id (`models:/m-<id>`) is
+    named by that URI, version `unregistered`: the download's directory named every run's
+    model `ensemble` (version `local`), so the scores and evaluations of two runs' models
+    were labelled alike, and `models:/m-<id>` read as version `latest` (session 50)."""
     registry = ensemble.metadata.get("registry") or {}
     if registry.get("name") and registry.get("version"):
         return str(registry["name"]), str(registry["version"])
+    if uri.startswith("runs:/") or _LOGGED_MODEL.match(uri):
+        return uri, UNREGISTERED
     match = _VERSION.match(uri)
     if match:
         return match["name"], match["version"] or match["alias"] or "latest"

@@ -25,6 +25,8 @@ REASON_CHARS = 120
 # 3.17): a Postgres or MySQL store refuses a longer value (sqlite does not check), and 30
 # moves took ~6,900 characters; older moves drop off until the value fits
 TAG_CHARS = 5000
+# on a replaced champion: when and by what (removed when it becomes the champion again)
+ENDED_TAGS = ("champion.until", "champion.replaced_by")
 
 
 def read_history(tags: dict[str, str] | None) -> list[dict[str, Any]]:
@@ -52,6 +54,12 @@ def record_move(client, name: str, version: str, previous: str | None, how: str,
                     "reason": (reason or "")[:REASON_CHARS]})  # fmt: skip
     client.set_registered_model_tag(name, HISTORY_TAG, _tag_value(history[-KEPT:]))
     client.set_model_version_tag(name, str(version), "champion.since", at)
+    # a version champion again (a rollback): the end of its earlier period is the history's
+    # now; left on it, the champion read `champion.replaced_by: 2 (gate)` (session 50)
+    held = client.get_model_version(name, str(version)).tags or {}
+    for key in ENDED_TAGS:
+        if key in held:
+            client.delete_model_version_tag(name, str(version), key)
     if previous and previous != str(version):
         try:
             client.set_model_version_tag(name, previous, "champion.until", at)

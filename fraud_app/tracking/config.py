@@ -43,8 +43,11 @@ class RegistrySection(Section):
 
     enabled: bool = True
     model_name: str = Field("fraud-ensemble", min_length=1)
-    # `champion` moves to a new version only if its validation AP beats the champion's by this.
-    promotion_margin: float = Field(0.0, ge=0)
+    # `champion` moves to a new version only if its validation AP beats the champion's by this:
+    # a difference of average precision, 0..1 (0.02 = two points; 1: the gate never replaces
+    # a champion). Above 1 it was taken as written: `2` meant as 2 % kept every champion for
+    # good, each run's reason "does not beat ... by 2" (session 50).
+    promotion_margin: float = Field(0.0, ge=0, le=1)
     # A first version (no champion yet) whose validation AP is undefined (no frauds in the
     # validation window: nothing shows it ranks frauds). true (default, the gate's rule: the
     # champion always moves when there is none): it is promoted, with a WARNING and the tag

@@ -116,9 +116,15 @@ def _version_digest(mv, registry_uri: str | None = None) -> str:
 
 
 def _lookup(client, uri: str, rest: str):
-    """(registered name, what the URI asks for in words, a getter of its ModelVersion)."""
-    if "@" in rest:
-        name, alias = rest.split("@", 1)
+    """(registered name, what the URI asks for in words, a getter of its ModelVersion).
+
+    Read as MLflow reads a models:/ URI: `<name>/<version>` first (a name holds no `/`),
+    then `<name>@<alias>` at the LAST `@` (an alias holds none, a name may: `fraud@eu`).
+    Cut at the first `@`, a name holding one was another name (`fraud`) in every URI, the
+    gate's `models:/fraud@eu/1` too: its champion "did not load", so no new version was
+    ever compared with it or promoted, and `score` of `@champion` failed (session 50)."""
+    if "/" not in rest and "@" in rest:
+        name, alias = rest.rsplit("@", 1)
         what = f"alias {alias!r} of model {name!r}"
         getter = lambda: client.get_model_version_by_alias(name, alias)  # noqa: E731
     elif "/" in rest and rest.rsplit("/", 1)[1].lower() == "latest":

@@ -137,7 +137,10 @@ def check_before_training(config) -> None:
     belongs to another project of the shared store (it was found after training, or not
     at all: the gate moved `champion` to this project's model). Nothing is created: a
     sqlite store that does not exist yet has no model."""
-    if not (config.tracking.enabled and config.registry.enabled) or embedded_store(config):
+    if not config.tracking.enabled:
+        warn_registry_unused(config)
+        return
+    if not config.registry.enabled or embedded_store(config):
         return
     from fraud_app.tracking.client import check_reachable, client, store_error, tracking_uri
     from fraud_app.tracking.store_lock import sqlite_database
@@ -153,6 +156,24 @@ def check_before_training(config) -> None:
         raise
     except Exception as exc:  # sqlalchemy, requests errors
         raise store_error(uri, "reading the registered model's project", exc) from exc
+
+
+def warn_registry_unused(config) -> bool:
+    """One WARNING, before training, when the config asks for the registry (a `registry.*`
+    setting given, registry.enabled left true) but tracking.enabled is false: the run then
+    registered nothing and no gate ran, without a word (the training lines end with no
+    registry line); whether it warned."""
+    asked = sorted(config.registry.model_fields_set - {"enabled"})
+    if config.tracking.enabled or not config.registry.enabled or not asked:
+        return False
+    logger.warning(
+        "%s set, but tracking.enabled is false: this run registers no version of %r and no "
+        "promotion gate runs (the registry is MLflow's), so `champion` stays where it is; "
+        "set tracking.enabled: true to register and gate the model, or registry.enabled: "
+        "false to say it is not wanted",
+        ", ".join(f"registry.{k}" for k in asked), config.registry.model_name,
+    )  # fmt: skip
+    return True
 
 
 TRAIN_REFUSED = (

@@ -270,6 +270,12 @@ def promote(
             said += ("; the promote of it killed after moving the alias is finished (the "
                      "version's gate.decision manual and the champion history entry)")  # fmt: skip
         return replace(d, decision="unchanged", reason=said)
+    if str(getattr(mv, "current_stage", "") or "").lower() == "archived":
+        # MLflow's legacy stage for a retired version (the UI, transition_model_version_stage):
+        # it was made the champion without a word (session 50)
+        logger.warning("registry: %s v%s is in MLflow's stage Archived (retired by someone, in "
+                       "the registry's legacy stages); made the champion as asked, its stage "
+                       "left as it is", name, version)  # fmt: skip
     # the reason too: `promote --reason` said "recorded on the version and the run", and the
     # run had none (session 46)
     tags = {"promotion.decision": "manual", PROMOTION_MODEL: name,

@@ -28,3 +28,19 @@ def with_flags(section: S, name: str, **flags: Any) -> S:
     except ValidationError as exc:
         lines = error_lines(exc, type(section), prefix=f"{name}.")
         raise ConfigError("command-line flag(s) invalid:\n  " + "\n  ".join(lines)) from exc
+
+
+def registered_name(given: str | None, config) -> str:
+    """The registered model a registry command (`models`, `promote`) reads: `--name` when
+    given, else registry.model_name. An empty or blank `--name` (`--name "$MODEL"` with
+    MODEL unset) is refused: read as "not given", `promote 3 --name ""` moved the champion
+    of registry.model_name, the model the flag was meant to leave alone (session 50)."""
+    if given is None:
+        return config.registry.model_name
+    if not given.strip():
+        raise ConfigError(
+            f"--name is {given!r}: give a registered model name (see `fraud-app models`), "
+            f"or leave --name out for registry.model_name ({config.registry.model_name!r}); "
+            "nothing was changed"
+        )
+    return given

@@ -8,6 +8,7 @@ from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError
 from fraud_app.uris import redacted
+from pipelines.commands._overrides import registered_name
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,8 +26,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.tracking.client import client, connect
     from fraud_app.tracking.registry import list_versions, registered_model
 
+    name = registered_name(args.name, config)
     store = connect(config, must_exist=True)
-    name = args.name or config.registry.model_name
     registry_client = client(store.uri)
     model = registered_model(registry_client, name)  # read once: the table and the history
     rows = list_versions(registry_client, name, model)

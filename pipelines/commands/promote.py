@@ -9,6 +9,7 @@ import sys
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import ConfigError, ModelLoadError, TrackingError
+from pipelines.commands._overrides import registered_name
 
 _ALIAS = re.compile(r"[A-Za-z_][A-Za-z0-9_-]{0,255}")  # what MLflow takes as an alias name
 
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.tracking.store_lock import store_lock
 
     check_reason(args.reason)  # before the store is asked (a download, the lock)
-    name = args.name or config.registry.model_name
+    name = registered_name(args.name, config)
     version = version_number(args.version)
     if version is None:  # '02' is version 2, as the registry names it
         raise ConfigError(

@@ -44,7 +44,11 @@ def test_a_rollback_is_kept_in_the_champion_history(tmp_path, monkeypatch, capsy
     client = mlflow.MlflowClient()
     v2 = client.get_model_version(NAME, "2").tags
     assert v2["champion.replaced_by"] == "1 (manual)"
-    assert v2["champion.until"] == client.get_model_version(NAME, "1").tags["champion.since"]
+    v1 = client.get_model_version(NAME, "1").tags
+    assert v2["champion.until"] == v1["champion.since"]
+    # v1, the champion again, no longer says that v2 replaced it (its first period's end:
+    # `champion.replaced_by: 2 (gate)` stayed on the champion; session 50)
+    assert "champion.replaced_by" not in v1 and "champion.until" not in v1
 
     assert main(["-c", str(cfg_file), "models", "--json"]) == 0
     rows = {r["version"]: r for r in json.loads(capsys.readouterr().out)}

@@ -92,3 +92,23 @@ def test_a_champion_that_moved_since_the_gate_is_compared_again(tmp_path, monkey
     assert (out["decision"], out["champion_version"], out["version"]) == ("challenger", "2", "3")
     aliases = mlflow.MlflowClient().get_registered_model("fraud-ensemble").aliases
     assert {k: str(v) for k, v in aliases.items()} == {"champion": "2", "challenger": "3"}
+
+
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_promoting_an_archived_version_says_so(tmp_path, monkeypatch, caplog):
+    """A version someone retired (MLflow's legacy stage Archived, from the UI) was made the
+    champion without a word (session 50): promoted as asked, with one WARNING."""
+    import warnings
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    tracker = h.champion_and_challenger(cfg, tmp_path, h.rows(200, seed=3))
+    client = mlflow.MlflowClient()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated in MLflow 3
+        client.transition_model_version_stage("fraud-ensemble", "2", "Archived")
+    caplog.set_level("WARNING", logger="fraud_app.tracking.registry")
+    d = registry.promote(client, "fraud-ensemble", "2", experiment_id=tracker.store.experiment_id)
+    assert d.decision == "manual"
+    said = [r.getMessage() for r in caplog.records if r.name == "fraud_app.tracking.registry"]
+    assert len(said) == 1 and "fraud-ensemble v2 is in MLflow's stage Archived" in said[0], said

@@ -167,6 +167,16 @@ def test_margin_keeps_an_equal_model_out(spark, tmp_path, validation, monkeypatc
     assert same["new_ap"] == pytest.approx(same["champion_ap"])
 
 
+def test_a_margin_beyond_any_ap_difference_is_refused(tmp_path):
+    """`promotion_margin: 2` (meant as 2 %) was taken as written: no AP beats another by 2,
+    so the gate kept every champion for good (session 50). 1 stays: the gate never moves."""
+    from fraud_app.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="promotion_margin: Input should be less than or equal"):
+        h.config(tmp_path, **{"registry.promotion_margin": 2})
+    assert h.config(tmp_path, **{"registry.promotion_margin": 1}).registry.promotion_margin == 1
+
+
 def test_decide_rule():
     assert registry.decide(0.5, None, 0.1)[0] == "champion"
     assert registry.decide(0.61, 0.5, 0.1)[0] == "champion"

@@ -175,3 +175,23 @@ def test_a_remote_root_is_its_own_identity_from_any_working_directory(tmp_path, 
         (tmp_path / "cron" / "work").resolve().as_uri()
     )
     assert project_identity(h.config(tmp_path, **{"tracking.project": "debit"})) == "debit"
+
+
+def test_a_renamed_model_s_default_scoring_model_is_its_own_champion(shared, tmp_path):
+    """Project B follows the advice above (a model name of its own) and leaves scoring.model
+    out: its `score` loaded models:/fraud-ensemble@champion, A's champion (another name than
+    B's registry.model_name is read as asked, unchecked), and scored B's transactions with
+    A's model without a word (session 50). Now the default is B's own champion."""
+    _train_a(tmp_path, shared)
+    b = _cfg(tmp_path, shared, "B", **{"registry.model_name": "fraud-ensemble-b"})
+    assert b.scoring.model == "models:/fraud-ensemble-b@champion"
+    with pytest.raises(Exception, match="registered model 'fraud-ensemble-b' does not exist"):
+        resolve_model(b.scoring.model, config=b)  # B has trained nothing yet: not A's model
+    h.gate_on_rows(b, tmp_path / "B", h.linear_ensemble(2.0), "b1", h.rows(300, seed=2))
+    resolved = resolve_model(b.scoring.model, config=b)
+    assert (resolved.name, resolved.version) == ("fraud-ensemble-b", "1")
+    # given, scoring.model is read as written; the default name keeps the default URI
+    mine = _cfg(tmp_path, shared, "B", **{"registry.model_name": "fraud-ensemble-b",
+                                          "scoring.model": CHAMPION})  # fmt: skip
+    assert mine.scoring.model == CHAMPION
+    assert _cfg(tmp_path, shared, "A").scoring.model == CHAMPION

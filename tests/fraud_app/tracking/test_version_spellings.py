@@ -78,3 +78,22 @@ def test_a_version_with_a_leading_zero_is_that_version(tmp_path, monkeypatch, ca
     with pytest.raises(ModelLoadError, match=rf"version '{huge}' of model 'fraud-ensemble' "
                        r"does not exist"):  # fmt: skip
         resolve_model(f"models:/fraud-ensemble/{huge}", config=cfg)
+
+
+@pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
+def test_an_empty_name_flag_is_refused_not_read_as_the_default(tmp_path, monkeypatch, capsys):
+    """`promote 2 --name "$MODEL"` with MODEL unset moved the champion of
+    registry.model_name, the model the flag was meant to leave alone (session 50)."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    h.champion_and_challenger(cfg, tmp_path, h.rows(200, seed=3))  # v1 champion, v2 not
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(f"paths:\n  root: {tmp_path}\n")
+    capsys.readouterr()
+    for args in (["promote", "2", "--name", ""], ["promote", "2", "--name", "  "],
+                 ["models", "--name", ""]):  # fmt: skip
+        assert main(["-c", str(cfg_file), *args]) == 2, args
+        err = capsys.readouterr().err
+        assert "--name is" in err and "give a registered model name" in err, err
+    champion = mlflow.MlflowClient().get_model_version_by_alias("fraud-ensemble", "champion")
+    assert str(champion.version) == "1"
