@@ -5,7 +5,7 @@ timestamp (UTC), label (0/1) and one score column. The definitions are
 dlcore.daily_ranking's (the same as `evaluate`'s and the dashboards'):
 
 * recall at the daily alert budget: each day the top ceil(budget * rows of the day)
-  transactions by score are alerted; recall = frauds alerted / all frauds of the window.
+  transactions by score are alerted (ties at the cut-off all in); recall = frauds alerted / all frauds of the window.
 * card precision@k per day (Le Borgne et al.): each day the k cards with the highest
   score (a card scores its highest transaction of the day) are reviewed; precision =
   reviewed cards with a fraud that day / k, with the day's number of cards beside it.

@@ -2,7 +2,8 @@
 executors: the window's rows stay there, the driver receives per-day and per-partition sums
 (fraud_app.evaluation.spark_window). The day of a row is its timestamp's UTC date (the
 session is UTC), as `ranking._days` took it from the collected timestamps; ties of scores
-are broken by the rows' order in the scored frame, as on the collected frame.
+at a cut-off are all in and tied cards go by id (dlcore.daily_ranking), so no figure
+depends on the rows' order or partitions.
 
 Does not own: training the fold's models, the xgboost baseline (it scores on the driver, whose
 training window it collects anyway: fraud_app.evaluation.baseline).
