@@ -1,11 +1,12 @@
 """Card precision@k per day (dlcore.daily_ranking.card_precision_at_k) on the executors.
 
 Each day's cards are ranked there by their best score of the day (ties: the lower card id,
-a null id last, as dlcore's card order: never the rows' order); the driver receives each day's top 2k (card, fraud) and walks the days in
-order, leaving out cards caught on earlier days. A day whose top 2k hold more than k cards
-caught before is fetched again with k + (cards caught so far) rows, which always suffices.
-The number of each day's reviewable cards (the day's cards less those caught before) comes
-from one join of the caught cards (at most k a day) with the (day, card) pairs.
+a null id last, as dlcore's card order: never the rows' order); the driver receives each
+day's top 2k (card, fraud) and walks the days in order, leaving out cards caught on earlier
+days. A day whose top 2k hold more than k cards caught before is fetched again with k +
+(cards caught so far) rows, which always suffices. The number of each day's reviewable
+cards (the day's cards less those caught before) comes from one join of the caught cards
+(at most k a day) with the (day, card) pairs.
 """
 
 from __future__ import annotations
