@@ -87,20 +87,26 @@ def alert_budget(
     day_values, codes = _day_codes(days)
     alerts, caught, frauds = int(alerted.sum()), float(y[alerted].sum()), float(y.sum())
     cutoffs = [float(s[alerted & (codes == d)].min()) for d in np.unique(codes[alerted])]
-    return budget_figures(budget, alerts, caught, frauds, cutoffs, len(day_values))
+    per_day = np.bincount(codes, minlength=len(day_values)).tolist()
+    return budget_figures(budget, alerts, caught, frauds, cutoffs, per_day)
 
 
 def budget_figures(
-    budget: float, alerts: int, caught: float, frauds: float, cutoffs: list[float], days: int
-) -> dict[str, Any]:
+    budget: float, alerts: int, caught: float, frauds: float, cutoffs: list[float],
+    day_rows: list[int],
+) -> dict[str, Any]:  # fmt: skip
     """`alert_budget`'s figures from its sums: the window's alerts, frauds alerted and
-    frauds, each alerting day's cut-off (its lowest alerted score, days ascending) and the
-    number of days. The distributed figures (fraud_app.evaluation.spark_ranking) sum per day
-    on the executors and finish here, so both give the same bits."""
+    frauds, each alerting day's cut-off (its lowest alerted score, days ascending) and each
+    day's rows. The distributed figures (fraud_app.evaluation.spark_ranking) sum per day on
+    the executors and finish here, so both give the same bits. `quota`: the alerts the
+    budget allows (the days' ceil(b x rows) summed); `alerts` above it are rows tied at a
+    day's cut-off."""
+    days = len(day_rows)
     return {
         "budget": float(budget),
         "scope": "day",
         "alerts": alerts,
+        "quota": sum(alerts_for(budget, int(n)) for n in day_rows),
         "alerts_per_day": alerts / max(days, 1),
         "threshold": min(cutoffs) if cutoffs else float("nan"),
         "daily_thresholds": {

@@ -62,9 +62,12 @@ def fold_figures(
     request = FigureRequest((budget,), k, None)
     days = day_figures(rows, cols, seen.day_rows, request)
     cards = card_precision(rows, cols, k, days.days)
+    at_budget = budget_report(request, days, seen.frauds)[0]
     return {
         **out,
-        "recall_at_budget": budget_report(request, days, seen.frauds)[0]["recall"],
+        "recall_at_budget": at_budget["recall"],
+        "alerts_at_budget": at_budget["alerts"],
+        "alert_quota": at_budget["quota"],
         "card_precision_at_k": cards["mean"],
         "card_precision_per_day": cards["per_day"],
     }

@@ -262,8 +262,9 @@ def _day_summary(days, day_rows, rows, n_budgets: int, request) -> DayFigures:
 
 
 def budget_report(request, figures: DayFigures, frauds: int) -> list[dict[str, Any]]:
-    n_days = len(figures.days)
     return [
-        budget_figures(b, f["alerts"], float(f["caught"]), float(frauds), f["cutoffs"], n_days)
+        budget_figures(
+            b, f["alerts"], float(f["caught"]), float(frauds), f["cutoffs"], figures.rows
+        )
         for b, f in zip(request.budgets, figures.budgets, strict=True)
     ]

@@ -143,6 +143,7 @@ def test_rows_tied_at_the_cut_off_are_all_alerted():
     assert daily_alerts(days, scores, 0.2).tolist() == [True] * 4 + [False] * 6
     m = alert_budget(labels, scores, days, 0.2)
     assert (m["alerts"], m["recall"], m["precision"], m["threshold"]) == (4, 1.0, 0.25, 0.5)
+    assert m["quota"] == 2  # what the budget allows: the 2 alerts above it are the tie
     assert daily_alerts(days, np.full(10, 0.3), 0.01).all()  # a constant score: all of them
 
 
