@@ -126,8 +126,8 @@ def warn_ties_over_budget(fold: int, models: dict[str, dict[str, Any]], budget: 
         if isinstance(alerts, int) and isinstance(quota, int) and alerts > quota > 0:
             logger.warning(
                 "backtest fold %d: %s alerted %d rows at the daily alert budget %g, which "
-                "allows %d (each day's ceil(budget x rows)): %d rows tie at a day's cut-off "
-                "score and are all in, so its recall_at_budget is that of %.1f%% more alerts "
+                "allows %d (each day's ceil(budget x rows)): %d row(s) tied at a day's cut-off "
+                "score are all in, so its recall_at_budget is that of %.1f%% more alerts "
                 "than the budget's", fold, model, alerts, budget, quota, alerts - quota,
                 100.0 * (alerts - quota) / quota,
             )  # fmt: skip

@@ -40,6 +40,6 @@ def test_a_fold_whose_cut_off_is_tied_names_its_alerts_beyond_the_budget(caplog)
     lines = [r.getMessage() for r in caplog.records]
     assert lines == [
         "backtest fold 2: tied alerted 200 rows at the daily alert budget 0.05, which allows "
-        "10 (each day's ceil(budget x rows)): 190 rows tie at a day's cut-off score and are "
+        "10 (each day's ceil(budget x rows)): 190 row(s) tied at a day's cut-off score are "
         "all in, so its recall_at_budget is that of 1900.0% more alerts than the budget's"
     ]
