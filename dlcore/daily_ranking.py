@@ -5,20 +5,28 @@ benches had two of each; they all call these now). Inputs are arrays of one wind
 day label per row (any sortable value: "2024-01-05", a datetime64 day), scores, 0/1
 labels and, for cards, a card id per row.
 
-* Daily alert budget b: each day the top `alerts_for(b, rows of the day)` =
-  ceil(b * rows of the day) rows by score are alerted (at least one on a day with rows;
-  among equal scores the earlier row first). `alert_budget` sums the days: alerts,
-  alerts per day, precision = frauds alerted / alerts, recall = frauds alerted / frauds
-  of the window, threshold = the lowest alerted score (each day's cut-off is at or above
-  it; `daily_thresholds` gives their min / median / max).
+* Daily alert budget b: each day's cut-off is the score of its `alerts_for(b, rows of
+  the day)`-th highest row (ceil(b * rows of the day), at least one on a day with rows)
+  and every row of the day scoring at or above it is alerted. TIES AT THE CUT-OFF ARE ALL
+  IN: rows sharing the cut-off score are alerted together, so a day can hold more alerts
+  than its quota (a constant score alerts the whole day), exactly as `score`'s alert
+  column alerts every score >= the model's threshold. Which rows are alerted depends on
+  the scores alone, never on the rows' order or partitioning (until session 50 the
+  earlier row took the last place, so the same rows in another order gave other alerts).
+  `alert_budget` sums the days: alerts (the rows alerted, ties included), alerts per
+  day, precision = frauds alerted / alerts, recall = frauds alerted / frauds of the
+  window, threshold = the lowest alerted score (each day's cut-off is at or above it;
+  `daily_thresholds` gives their min / median / max).
 * Card precision@k per day (Le Borgne et al., "Reproducible machine learning for credit
   card fraud detection - practical handbook", 2022): each day the day's cards are ranked
   by their highest score of the day and the top k reviewed; precision = reviewed cards
   with a fraud that day / k. Cards caught on an EARLIER day (a fraud card in that day's
   top k) are left out of later days: blocked, they need no finding. A day with fewer than
   k cards still divides by k (its `cards` count says so); the window's figure is the mean
-  over its days. Ties between cards: the lower card id first (sortable ids), else the
-  first seen.
+  over its days. Ties between cards at the k-th place: the lower card id first, a null
+  id (None, NaN) after every other id, ids of types that do not compare with each other
+  by (type name, repr): k cards a day whatever the rows' order (until session 50 a day
+  holding a null id took its tied cards in the order they were first seen).
 
 Does not own: AUC and AP (dlcore.metrics), choosing b or k, reading the data.
 """
@@ -60,13 +68,13 @@ def daily_alerts(days: np.ndarray, scores: np.ndarray, budget: float) -> np.ndar
     alerted = np.zeros(s.size, dtype=bool)
     if not s.size:
         return alerted
-    order = np.lexsort((np.arange(s.size), -s, codes))  # by day, score down, row
-    sorted_codes = codes[order]
+    order = np.lexsort((-s, codes))  # by day, score down
+    sorted_codes, sorted_s = codes[order], s[order]
     first = np.searchsorted(sorted_codes, sorted_codes, side="left")
-    rank = np.arange(s.size) - first  # position within the day
     per_day = np.bincount(codes)
     quota = np.array([alerts_for(budget, int(n)) for n in per_day])
-    alerted[order] = rank < quota[sorted_codes]
+    cutoff = sorted_s[first + quota[sorted_codes] - 1]  # each row's day's quota-th score
+    alerted[order] = sorted_s >= cutoff  # ties at the cut-off all in
     return alerted
 
 
@@ -79,20 +87,26 @@ def alert_budget(
     day_values, codes = _day_codes(days)
     alerts, caught, frauds = int(alerted.sum()), float(y[alerted].sum()), float(y.sum())
     cutoffs = [float(s[alerted & (codes == d)].min()) for d in np.unique(codes[alerted])]
-    return budget_figures(budget, alerts, caught, frauds, cutoffs, len(day_values))
+    per_day = np.bincount(codes, minlength=len(day_values)).tolist()
+    return budget_figures(budget, alerts, caught, frauds, cutoffs, per_day)
 
 
 def budget_figures(
-    budget: float, alerts: int, caught: float, frauds: float, cutoffs: list[float], days: int
-) -> dict[str, Any]:
+    budget: float, alerts: int, caught: float, frauds: float, cutoffs: list[float],
+    day_rows: list[int],
+) -> dict[str, Any]:  # fmt: skip
     """`alert_budget`'s figures from its sums: the window's alerts, frauds alerted and
-    frauds, each alerting day's cut-off (its lowest alerted score, days ascending) and the
-    number of days. The distributed figures (fraud_app.evaluation.spark_ranking) sum per day
-    on the executors and finish here, so both give the same bits."""
+    frauds, each alerting day's cut-off (its lowest alerted score, days ascending) and each
+    day's rows. The distributed figures (fraud_app.evaluation.spark_ranking) sum per day on
+    the executors and finish here, so both give the same bits. `quota`: the alerts the
+    budget allows (the days' ceil(b x rows) summed); `alerts` above it are rows tied at a
+    day's cut-off."""
+    days = len(day_rows)
     return {
         "budget": float(budget),
         "scope": "day",
         "alerts": alerts,
+        "quota": sum(alerts_for(budget, int(n)) for n in day_rows),
         "alerts_per_day": alerts / max(days, 1),
         "threshold": min(cutoffs) if cutoffs else float("nan"),
         "daily_thresholds": {
@@ -105,18 +119,26 @@ def budget_figures(
     }
 
 
+def _is_null(card: Any) -> bool:
+    return card is None or (isinstance(card, float) and card != card)
+
+
 def _card_order(cards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct cards, each row's index into them): sorted when the ids sort, else in
-    order of first appearance (ids of mixed types, None)."""
+    """(distinct cards, each row's index into them) in the card tie order: ids ascending,
+    one null card (None and NaN alike, as Spark groups nulls) last; ids that do not compare
+    with each other by (type name, repr). Never the rows' order."""
+    items = [None if _is_null(c) else c for c in cards.tolist()]
+    named = {c for c in items if c is not None}
     try:
-        values, codes = np.unique(cards, return_inverse=True)
-        return values, codes.reshape(-1)
+        ordered = sorted(named)
     except TypeError:
-        index: dict[Any, int] = {}
-        codes = np.array([index.setdefault(c, len(index)) for c in cards.tolist()], np.int64)
-        values = np.empty(len(index), dtype=object)
-        values[:] = list(index)
-        return values, codes
+        ordered = sorted(named, key=lambda c: (type(c).__name__, repr(c)))
+    if len(named) < len(set(items)):
+        ordered.append(None)
+    index = {c: i for i, c in enumerate(ordered)}
+    values = np.empty(len(ordered), dtype=object)
+    values[:] = ordered
+    return values, np.array([index[c] for c in items], dtype=np.int64)
 
 
 def card_precision_at_k(

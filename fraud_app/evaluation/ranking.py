@@ -5,7 +5,8 @@ timestamp (UTC), label (0/1) and one score column. The definitions are
 dlcore.daily_ranking's (the same as `evaluate`'s and the dashboards'):
 
 * recall at the daily alert budget: each day the top ceil(budget * rows of the day)
-  transactions by score are alerted; recall = frauds alerted / all frauds of the window.
+  transactions by score are alerted (ties at the cut-off all in: `alerts_at_budget` counts
+  them beside `alert_quota`, the days' ceil(budget * rows) summed); recall = frauds alerted / all frauds of the window.
 * card precision@k per day (Le Borgne et al.): each day the k cards with the highest
   score (a card scores its highest transaction of the day) are reviewed; precision =
   reviewed cards with a fraud that day / k, with the day's number of cards beside it.
@@ -30,9 +31,13 @@ def _days(df: pd.DataFrame) -> np.ndarray:
 
 
 def daily_alert_recall(df: pd.DataFrame, score: str, budget: float) -> float:
-    figures = daily_ranking.alert_budget(df["label"].to_numpy(), df[score].to_numpy(),
-                                         _days(df), budget)  # fmt: skip
-    return figures["recall"]
+    return daily_budget(df, score, budget)["recall"]
+
+
+def daily_budget(df: pd.DataFrame, score: str, budget: float) -> dict[str, Any]:
+    """dlcore.daily_ranking.alert_budget's figures of the window at `budget`."""
+    return daily_ranking.alert_budget(df["label"].to_numpy(), df[score].to_numpy(), _days(df),
+                                      budget)  # fmt: skip
 
 
 def card_precision_at_k(df: pd.DataFrame, score: str, k: int) -> list[dict[str, Any]]:
@@ -46,10 +51,13 @@ def fold_metrics(df: pd.DataFrame, score: str, *, budget: float, k: int) -> dict
     """ROC AUC, AP, recall at the daily alert budget and card precision@k of one window."""
     y, s = df["label"].to_numpy(np.float64), df[score].to_numpy(np.float64)
     per_day = card_precision_at_k(df, score, k)
+    at_budget = daily_budget(df, score, budget)
     return {
         "roc_auc": roc_auc(y, s),
         "average_precision": average_precision(y, s),
-        "recall_at_budget": daily_alert_recall(df, score, budget),
+        "recall_at_budget": at_budget["recall"],
+        "alerts_at_budget": at_budget["alerts"],
+        "alert_quota": at_budget["quota"],
         "card_precision_at_k": float(np.mean([d["precision"] for d in per_day]))
         if per_day
         else float("nan"),

@@ -1,12 +1,12 @@
 """Card precision@k per day (dlcore.daily_ranking.card_precision_at_k) on the executors.
 
 Each day's cards are ranked there by their best score of the day (ties: the lower card id,
-or, on a day holding a null card id, where the NumPy ids did not sort, the card seen first:
-its first ROW); the driver receives each day's top 2k (card, fraud) and walks the days in
-order, leaving out cards caught on earlier days. A day whose top 2k hold more than k cards
-caught before is fetched again with k + (cards caught so far) rows, which always suffices.
-The number of each day's reviewable cards (the day's cards less those caught before) comes
-from one join of the caught cards (at most k a day) with the (day, card) pairs.
+a null id last, as dlcore's card order: never the rows' order); the driver receives each
+day's top 2k (card, fraud) and walks the days in order, leaving out cards caught on earlier
+days. A day whose top 2k hold more than k cards caught before is fetched again with k +
+(cards caught so far) rows, which always suffices. The number of each day's reviewable
+cards (the day's cards less those caught before) comes from one join of the caught cards
+(at most k a day) with the (day, card) pairs.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fraud_app.evaluation.spark_ranking import ROW, WindowColumns
+from fraud_app.evaluation.spark_ranking import WindowColumns
 
 FIRST_FETCH = 2  # x k cards of each day in the first collect
 
@@ -29,13 +29,9 @@ def _ranked_cards(labelled: DataFrame, cols: WindowColumns) -> DataFrame:
     per_card = labelled.groupBy(day.alias("d"), card.alias("card")).agg(
         F.max(cols.score).alias("best"),
         F.max(F.col(cols.label).cast("double")).alias("fraud"),
-        F.min(ROW).alias("first"),
     )
-    has_null = F.max(F.col("card").isNull().cast("int")).over(Window.partitionBy("d"))
-    order = Window.partitionBy("d").orderBy(
-        F.col("best").desc(), F.when(F.col("__null") == 1, F.col("first")), F.col("card")
-    )
-    return per_card.withColumn("__null", has_null).withColumn("rank", F.row_number().over(order))
+    order = Window.partitionBy("d").orderBy(F.col("best").desc(), F.col("card").asc_nulls_last())
+    return per_card.withColumn("rank", F.row_number().over(order))
 
 
 def _top(ranked: DataFrame, limit: int, day=None) -> dict[Any, list[tuple[Any, float]]]:

@@ -2,7 +2,8 @@
 executors: the window's rows stay there, the driver receives per-day and per-partition sums
 (fraud_app.evaluation.spark_window). The day of a row is its timestamp's UTC date (the
 session is UTC), as `ranking._days` took it from the collected timestamps; ties of scores
-are broken by the rows' order in the scored frame, as on the collected frame.
+at a cut-off are all in and tied cards go by id (dlcore.daily_ranking), so no figure
+depends on the rows' order or partitions.
 
 Does not own: training the fold's models, the xgboost baseline (it scores on the driver, whose
 training window it collects anyway: fraud_app.evaluation.baseline).
@@ -61,9 +62,12 @@ def fold_figures(
     request = FigureRequest((budget,), k, None)
     days = day_figures(rows, cols, seen.day_rows, request)
     cards = card_precision(rows, cols, k, days.days)
+    at_budget = budget_report(request, days, seen.frauds)[0]
     return {
         **out,
-        "recall_at_budget": budget_report(request, days, seen.frauds)[0]["recall"],
+        "recall_at_budget": at_budget["recall"],
+        "alerts_at_budget": at_budget["alerts"],
+        "alert_quota": at_budget["quota"],
         "card_precision_at_k": cards["mean"],
         "card_precision_per_day": cards["per_day"],
     }

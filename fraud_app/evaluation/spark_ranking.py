@@ -15,9 +15,10 @@ ends in the same finishing function, so the figures are the same numbers:
   positives and rows of higher scores), the step terms of `average_precision` exactly, summed
   with `math.fsum` per batch and on the driver: equal up to the order of a float sum (~1e-15
   relative; the NumPy path sums pairwise).
-* Daily budgets, the model's threshold, per-pattern recall: a row_number per day (score
-  down, then the row's position in the scored frame, which is the order the collect had:
-  `ROW`), one aggregation by (day, fraud pattern): days x patterns rows.
+* Daily budgets, the model's threshold, per-pattern recall: a `rank` per day (score down;
+  tied rows share a rank, so a row is alerted when fewer than the day's quota score above
+  it: every row tied at the cut-off is in, dlcore.daily_ranking's rule, whatever the rows'
+  order or partitions), one aggregation by (day, fraud pattern): days x patterns rows.
 * Card precision@k: per (day, card) the best score and fraud; the driver walks the days in
   order with each day's top 2k cards (a day whose top 2k hold more than k cards caught on
   earlier days is fetched again with enough: at most k x days + k rows), then one job
@@ -69,8 +70,9 @@ class WindowColumns:
 
 
 def with_row_order(df: DataFrame) -> DataFrame:
-    """`df` + ROW: its rows' order as a collect of `df` gives them (partition, then position),
-    which breaks ties as the NumPy figures did on the collected arrays."""
+    """`df` + ROW: its rows' order as a collect of `df` gives them (partition, then position).
+    No figure depends on it (ties at a cut-off are all in, cards tie by id); the collected
+    paths and the tests read the rows in this order."""
     return df.withColumn(ROW, F.monotonically_increasing_id())
 
 
@@ -185,8 +187,9 @@ class DayFigures:
 
 
 def day_figures(labelled: DataFrame, cols: WindowColumns, day_rows: dict, request) -> DayFigures:
-    """One job: each day's rows ranked by score (down; ties: ROW), aggregated by (day, the
-    pattern of a fraud). `request`: budgets, pattern_budget (or None), threshold (or None)."""
+    """One job: each day's rows ranked by score (down; tied rows share their rank: all in or
+    all out of a budget), aggregated by (day, the pattern of a fraud). `request`: budgets,
+    pattern_budget (or None), threshold (or None)."""
     days = sorted(day_rows)
     budgets = list(request.budgets) + (
         [request.pattern_budget] if request.pattern_budget is not None else []
@@ -196,8 +199,8 @@ def day_figures(labelled: DataFrame, cols: WindowColumns, day_rows: dict, reques
         T.StructType([T.StructField("__d", labelled.schema[cols.day].dataType)]
                      + [T.StructField(f"__q{i}", T.LongType()) for i in range(len(budgets))]),
     )  # fmt: skip
-    order = Window.partitionBy(cols.day).orderBy(F.col(cols.score).desc(), F.col(ROW))
-    ranked = labelled.withColumn("__rank", F.row_number().over(order)).join(
+    order = Window.partitionBy(cols.day).orderBy(F.col(cols.score).desc())
+    ranked = labelled.withColumn("__rank", F.rank().over(order)).join(
         F.broadcast(quota), F.col(cols.day) == F.col("__d")
     )
     y, s = F.col(cols.label).cast("long"), F.col(cols.score)
@@ -259,8 +262,9 @@ def _day_summary(days, day_rows, rows, n_budgets: int, request) -> DayFigures:
 
 
 def budget_report(request, figures: DayFigures, frauds: int) -> list[dict[str, Any]]:
-    n_days = len(figures.days)
     return [
-        budget_figures(b, f["alerts"], float(f["caught"]), float(frauds), f["cutoffs"], n_days)
+        budget_figures(
+            b, f["alerts"], float(f["caught"]), float(frauds), f["cutoffs"], figures.rows
+        )
         for b, f in zip(request.budgets, figures.budgets, strict=True)
     ]

@@ -2,9 +2,10 @@
 ROC AUC, AP, recall and precision at the window's top X share) on the executors: the
 driver receives per-partition sums and one count per alert rate, not the rows.
 
-The top round(X x rows) rows are those of the score ordered down, ties in the frame's order
-(ROW: the collect's order, as NumPy's stable sort of the collected scores), summed on the
-executors (`orderBy(...).limit(k)` then an aggregation: the k rows never leave them).
+The top X share is every row scoring at or above the round(X x rows)-th highest score (ties
+at that cut-off all in, as fraud_app.models.scores.top_share): the cut-off from an
+`orderBy(...).limit(k)` aggregated on the executors, then one aggregation of the rows at or
+above it; the rows never leave the executors.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fraud_app.evaluation.spark_ranking import ROW, WindowColumns, auc_and_ap
+from fraud_app.evaluation.spark_ranking import WindowColumns, auc_and_ap
 
 
 def score_figures(
@@ -29,12 +30,14 @@ def score_figures(
         "frauds": frauds,
         **auc_and_ap(w, cols, frauds, rows),
     }
-    ordered = w.orderBy(F.col(cols.score).desc(), F.col(ROW))
+    score = F.col(cols.score)
+    ordered = w.orderBy(score.desc())
     for rate in alert_rates:
         k = max(1, round(rate * rows))
-        caught = float(
-            ordered.limit(k).agg(F.sum(F.col(cols.label).cast("double"))).first()[0] or 0
-        )
+        cutoff = ordered.limit(k).agg(F.min(score)).first()[0]
+        top = w if cutoff is None else w.where(score >= F.lit(float(cutoff)))
+        alerts, caught = top.agg(F.count(F.lit(1)), F.sum(F.col(cols.label).cast("double"))).first()
+        caught = float(caught or 0)
         out[f"recall_at_alert_{rate:g}"] = float(caught / frauds) if frauds else float("nan")
-        out[f"precision_at_alert_{rate:g}"] = float(caught / k)
+        out[f"precision_at_alert_{rate:g}"] = float(caught / max(int(alerts), 1))
     return out

@@ -57,7 +57,7 @@ def test_window_figures(scored: DataFrame, columns: list[str], scoring) -> Execu
         at_budget = days.pattern_budget
         metrics["recall_at_budget"] = budget_figures(
             scoring.alert_budget, at_budget["alerts"], float(at_budget["caught"]),
-            float(seen.frauds), [], len(days.days),
+            float(seen.frauds), [], days.rows,
         )["recall"]  # fmt: skip
         return ExecutorWindow(metrics, window_report(rows, cols, seen, request, days))
     finally:

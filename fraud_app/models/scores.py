@@ -22,7 +22,10 @@ def evaluate_scores(
     """Ranking quality of fraud scores: ROC AUC, average precision, and capture at alert budgets.
 
     recall_at_alert_X: share of all frauds among the top X share of transactions by score
-    (what an investigations team with that alert budget would catch).
+    (what an investigations team with that alert budget would catch): every row scoring at
+    or above the round(X x rows)-th highest score, so rows tied at that cut-off are all in
+    (dlcore.daily_ranking's rule; never the rows' order). precision_at_alert_X: the frauds
+    among those rows / their number.
     """
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
@@ -32,12 +35,20 @@ def evaluate_scores(
         "roc_auc": roc_auc(labels, scores),
         "average_precision": average_precision(labels, scores),
     }
-    order = np.argsort(-scores, kind="mergesort")
     for rate in alert_rates:
         k = max(1, round(rate * len(labels)))
-        caught = labels[order[:k]].sum()
+        alerted = top_share(scores, k)
+        caught = labels[alerted].sum()
         out[f"recall_at_alert_{rate:g}"] = (
             float(caught / labels.sum()) if labels.sum() else float("nan")
         )
-        out[f"precision_at_alert_{rate:g}"] = float(caught / k)
+        out[f"precision_at_alert_{rate:g}"] = float(caught / max(int(alerted.sum()), 1))
     return out
+
+
+def top_share(scores: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the rows scoring at or above the k-th highest score (ties at it all in; every
+    row when there are fewer than k)."""
+    if scores.size <= k:
+        return np.ones(scores.size, dtype=bool)
+    return scores >= -np.partition(-scores, k - 1)[k - 1]

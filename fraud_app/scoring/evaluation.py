@@ -3,7 +3,7 @@
 * ROC AUC and average precision on probabilities (dlcore.metrics).
 * Daily alert budgets and card precision@k per day: dlcore.daily_ranking, the one
   definition `backtest`, the dashboards and the benches use too (each day the top
-  ceil(b * rows of the day) rows are alerted; card precision@k divides by k, Le Borgne et
+  ceil(b * rows of the day) rows are alerted, ties at the cut-off all in; card precision@k divides by k, Le Borgne et
   al.'s, with each day's number of cards beside it).
 * Per-pattern recall: for each fraud pattern, the share of its frauds inside the daily
   alerts of one budget; the frauds without a pattern (null `fraud_pattern`, e.g. labels

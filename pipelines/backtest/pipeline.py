@@ -54,7 +54,7 @@ from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.broadcasts import released
 from fraud_app.spark.connect import BARRIER, classic_only
 from fraud_app.spark.session import utc_session
-from pipelines.backtest.report import summary
+from pipelines.backtest.report import summary, warn_ties_over_budget
 from pipelines.named_reports import pick_run, write_output
 from pipelines.training import nodes
 from pipelines.training.feature_input import read_features
@@ -243,6 +243,7 @@ def _run_fold(backtest: _Backtest, fold: Fold) -> dict[str, Any]:
     refit, _ = refit_ensemble(config, splits, fitted, names, vector, backtest.checkpoints(fold))
     used = nodes.refit_data(splits) if refit else train
     models, rows, frauds = _test_metrics(backtest, fold, (refit or fitted).ensemble, used, test)
+    warn_ties_over_budget(fold.index, models, backtest.cfg.alert_budget)
     return {
         "fold": fold.index,
         "windows": fold.to_dict(),  # as configured

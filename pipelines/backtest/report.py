@@ -3,10 +3,13 @@ terminal table. The folds themselves are run by pipelines.backtest.pipeline."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 from fraud_app.evaluation.ranking import mean_std
+
+logger = logging.getLogger(__name__)
 
 METRICS = ("roc_auc", "average_precision", "recall_at_budget", "card_precision_at_k")
 # each metric's column heading and width in the terminal table (and its name in its notes)
@@ -111,3 +114,20 @@ def _minute(iso: Any) -> str:
     if not isinstance(iso, str) or len(iso) < 16:
         return "-" if not iso else str(iso)
     return f"{iso[:10]} {iso[11:16]}"
+
+
+def warn_ties_over_budget(fold: int, models: dict[str, dict[str, Any]], budget: float) -> None:
+    """One WARNING per model of the fold whose daily budget alerted more rows than it allows:
+    rows tied at a day's cut-off score are all in (README "Ranking figures"), so its
+    `recall_at_budget` counts frauds among more alerts than the other model's may (a model
+    of few distinct scores, such as the GBT baseline)."""
+    for model, m in models.items():
+        alerts, quota = m.get("alerts_at_budget"), m.get("alert_quota")
+        if isinstance(alerts, int) and isinstance(quota, int) and alerts > quota > 0:
+            logger.warning(
+                "backtest fold %d: %s alerted %d rows at the daily alert budget %g, which "
+                "allows %d (each day's ceil(budget x rows)): %d row(s) tied at a day's cut-off "
+                "score are all in, so its recall_at_budget is that of %.1f%% more alerts "
+                "than the budget's", fold, model, alerts, budget, quota, alerts - quota,
+                100.0 * (alerts - quota) / quota,
+            )  # fmt: skip

@@ -216,7 +216,7 @@ def evaluate_arrays(
     """evaluate_scores' figures of one window (its `recall_at_alert_X`: the top round(X x
     rows) of the whole window); with `budget` (scoring.alert_budget) and the rows' dates,
     also `recall_at_budget`: the recall of the DAILY alert budget, each day's top ceil(b x
-    rows of the day) (dlcore.daily_ranking, the figure of `evaluate` and `backtest`). A
+    rows of the day), ties at the cut-off all in (dlcore.daily_ranking, the figure of `evaluate` and `backtest`). A
     window computed on the executors brings its own (budget: scoring.alert_budget)."""
     if isinstance(data, ExecutorWindow):
         return data.metrics

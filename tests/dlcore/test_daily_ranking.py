@@ -27,8 +27,8 @@ def _brute_alerts(days, scores, budget):
     for d in sorted(set(days.tolist())):
         idx = np.flatnonzero(days == d)
         n = math.ceil(round(budget * len(idx), 9))
-        order = sorted(idx, key=lambda i: (-scores[i], i))
-        mask[order[:n]] = True
+        cutoff = sorted(scores[idx], reverse=True)[n - 1]
+        mask[idx[scores[idx] >= cutoff]] = True  # ties at the cut-off all in
     return mask
 
 
@@ -99,3 +99,61 @@ def test_card_precision_ties_errors_and_card_ids_that_do_not_sort():
             card_precision_at_k(days, np.array(["a"] * 3), np.zeros(3), np.zeros(3), k)
     with pytest.raises(ConfigError, match="finite"):
         card_precision_at_k(days, np.array(["a"] * 3), np.zeros(3), np.array([0, np.nan, 1]), 1)
+
+
+# -- session 50: no figure depends on the rows' order -------------------------------------
+def _tied_window(seed: int, rows: int = 300):
+    """Scores of 1 decimal (heavy ties at every cut-off), 3 days, 25 cards, null card ids."""
+    rng = np.random.default_rng(seed)
+    days = np.array([f"2024-03-0{d}" for d in rng.integers(1, 4, rows)], dtype=object)
+    labels = (rng.random(rows) < 0.2).astype(np.float64)
+    scores = np.round(rng.random(rows) * 0.5 + 0.5 * labels * rng.random(rows), 1)
+    cards = np.array([None if i % 7 == 0 else f"c{rng.integers(0, 25)}" for i in range(rows)],
+                     dtype=object)  # fmt: skip
+    return days, cards, labels, scores
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_budgets_and_card_precision_are_the_same_in_every_row_order(seed):
+    """On c444cc9b the earlier of two tied rows took the day's last alert and a day holding
+    a null card id ranked tied cards as first seen: 20 orders of one window gave 3 recalls."""
+    days, cards, labels, scores = _tied_window(seed)
+    rng = np.random.default_rng(100 + seed)
+    first = None
+    for _ in range(20):
+        p = rng.permutation(labels.size)
+        got = (
+            [alert_budget(labels[p], scores[p], days[p], b) for b in (0.01, 0.05, 0.3)],
+            card_precision_at_k(days[p], cards[p], labels[p], scores[p], 3),
+        )
+        # the mask follows its rows: the same rows alerted, whatever their order
+        alerted = np.zeros(labels.size, dtype=bool)
+        alerted[p] = daily_alerts(days[p], scores[p], 0.05)
+        if first is None:
+            first, first_alerted = got, alerted
+        assert got == first
+        np.testing.assert_array_equal(alerted, first_alerted)
+
+
+def test_rows_tied_at_the_cut_off_are_all_alerted():
+    days = np.array(["d"] * 10)
+    scores = np.array([0.9, 0.5, 0.5, 0.5, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1])
+    labels = np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0])
+    # quota 2: the cut-off is 0.5, the 2nd score; all three 0.5 rows are in
+    assert daily_alerts(days, scores, 0.2).tolist() == [True] * 4 + [False] * 6
+    m = alert_budget(labels, scores, days, 0.2)
+    assert (m["alerts"], m["recall"], m["precision"], m["threshold"]) == (4, 1.0, 0.25, 0.5)
+    assert m["quota"] == 2  # what the budget allows: the 2 alerts above it are the tie
+    assert daily_alerts(days, np.full(10, 0.3), 0.01).all()  # a constant score: all of them
+
+
+def test_a_null_card_id_ties_after_every_other_card():
+    days = np.array(["d"] * 3)
+    for cards in ([None, "b", "a"], ["b", None, "a"], ["a", "b", float("nan")]):
+        arr = np.array(cards, dtype=object)
+        null = np.array([c is None or c != c for c in cards])
+        for fraud_on_null in (True, False):
+            labels = (null == fraud_on_null).astype(np.float64)  # the null card's or the others'
+            got = card_precision_at_k(days, arr, labels, np.full(3, 0.5), 2)
+            # k = 2 of 3 tied cards: "a" and "b" reviewed, the null card never
+            assert got["per_day"][0]["precision"] == (0.0 if fraud_on_null else 1.0)
