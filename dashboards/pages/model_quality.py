@@ -24,6 +24,7 @@ from dashboards.html import (
     table,
     unreadable_section,
 )
+from dashboards.prep.days import calendar_days
 from dashboards.prep.metrics import (
     budgets_around,
     card_precision_at_k,
@@ -228,7 +229,11 @@ def _card_precision(scores: pd.DataFrame | None, data: RunData, k: int) -> list[
             hovertemplate="%{x}: %{y:.1%} (%{customdata} cards that day)<extra></extra>",
         ))  # fmt: skip
     style(fig, "Card precision@k per day")
-    fig.update_xaxes(title_text="date", type="category")
+    # every day of the span, in date order: by first appearance, the test window's days
+    # came before the validation window's (file-name order), and the gap between them hid
+    days = calendar_days(d["date"] for _, c in series for d in c["per_day"])
+    fig.update_xaxes(title_text="date (UTC)", type="category", categoryorder="array",
+                     categoryarray=days)  # fmt: skip
     fig.update_yaxes(
         title_text="precision of the top-k cards (%)", tickformat=".0%", range=[0, 1.05]
     )

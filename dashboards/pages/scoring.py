@@ -25,6 +25,7 @@ from dashboards.html import (
     table,
     unreadable_section,
 )
+from dashboards.prep.days import calendar_days, missing_days
 from dashboards.prep.drift import (
     DEFAULT_THRESHOLD,
     DriftTable,
@@ -58,7 +59,7 @@ def _sections(data: RunData, psi_threshold: float) -> list[Section]:
     dates = merged_dates(data.scoring)
     out = [_jobs(data.scoring)]
     if dates:
-        out.append(_daily(dates, latest.get("threshold")))
+        out.append(_daily(dates, latest.get("threshold"), data.scoring))
     reference = latest.get("reference") or (data.model_meta.get("scoring") or {}).get("reference")
     names = latest.get("feature_names") or data.training.get("feature_names") or []
     if reference and dates:
@@ -82,19 +83,24 @@ def _jobs(summaries: list[dict[str, Any]]) -> Section:
     return Section("Scoring jobs", table(headers, rows, numeric=(3, 4, 5, 6)))
 
 
-def _daily(dates: list[dict[str, Any]], threshold) -> Section:
-    x = [str(d["date"]) for d in dates]
+def _daily(dates: list[dict[str, Any]], threshold, summaries: list[dict[str, Any]]) -> Section:
+    by_day = {str(d["date"]): d for d in dates}
+    windows = _windows(summaries)
+    # every day from the first to the last a job scored or was asked for, in date order: a
+    # day without a point was no slot at all (a job that did not run, a date not delivered)
+    x = calendar_days([*by_day, *(day for w in windows for day in w)])
+    shown = [by_day.get(day) or {} for day in x]
     fig = subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=x, y=[d.get("alerts") for d in dates], name="alerts",
-                         marker_color="#d62728", customdata=[d.get("rows") for d in dates],
+    fig.add_trace(go.Bar(x=x, y=[d.get("alerts") for d in shown], name="alerts",
+                         marker_color="#d62728", customdata=[d.get("rows") for d in shown],
                          hovertemplate="%{x}: %{y:,} alerts of %{customdata:,} rows<extra></extra>"),
                   secondary_y=False)  # fmt: skip
-    fig.add_trace(go.Scatter(x=x, y=[d.get("mean_score") for d in dates], name="mean score",
+    fig.add_trace(go.Scatter(x=x, y=[d.get("mean_score") for d in shown], name="mean score",
                              mode="lines+markers", line={"color": "#12355b"},
                              hovertemplate="%{x}: mean score %{y:.4f}<extra></extra>"),
                   secondary_y=True)  # fmt: skip
     style(fig, "Alerts and mean score per scored day")
-    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_xaxes(title_text="scored date (UTC)", type="category")
     fig.update_yaxes(title_text="alerts (count)", tickformat=",d", secondary_y=False)
     fig.update_yaxes(title_text="mean fraud score (probability)", rangemode="tozero",
                      secondary_y=True)  # fmt: skip
@@ -103,8 +109,47 @@ def _daily(dates: list[dict[str, Any]], threshold) -> Section:
     note = (
         f"{fmt_int(alerts)} alerts in {fmt_int(rows)} scored transactions "
         f"({fmt_pct(alerts / rows if rows else None, 2)}) at threshold {fmt_num(threshold, 4)}."
+        + _gaps(missing_days(by_day, x), windows)
     )
     return Section("Alerts and mean score", figure(fig, "alerts and mean score per day"), note)
+
+
+SHOWN_DAYS = 10  # days named in a note, then a count
+
+
+def _windows(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (first, last) ISO day each job was asked to score (`window`, C3; none in a
+    summary written before it had one)."""
+    out = []
+    for s in summaries:
+        w = s.get("window")
+        if isinstance(w, dict) and w.get("start") and w.get("end"):
+            out.append((str(w["start"]), str(w["end"])))
+    return out
+
+
+def _gaps(missing: list[str], windows: list[tuple[str, str]]) -> str:
+    """The days of the chart without a point, said in words: those inside a job's window
+    held no transaction when it ran (not delivered yet, or none), the others no job was
+    asked to score."""
+    if not missing:
+        return ""
+    asked = [d for d in missing if any(a <= d <= b for a, b in windows)]
+    never = [d for d in missing if d not in set(asked)]
+    parts = []
+    if asked:
+        parts.append(f"{_named(asked)} held no transaction when their job ran (not delivered "
+                     "yet, or none that day)")  # fmt: skip
+    if never:
+        parts.append(f"{_named(never)} in no scoring job's window (no job was run for them)")
+    return " Days without a bar: " + "; ".join(parts) + "."
+
+
+def _named(days: list[str]) -> str:
+    more = len(days) - SHOWN_DAYS
+    return f"{fmt_int(len(days))} ({', '.join(days[:SHOWN_DAYS])}" + (
+        f" and {fmt_int(more)} more)" if more > 0 else ")"
+    )
 
 
 def _heatmap(drift: DriftTable) -> Section:
