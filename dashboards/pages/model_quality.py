@@ -5,6 +5,7 @@ registry decision."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -43,7 +44,8 @@ class QualityOptions:
 
 
 def sections(data: RunData, options: QualityOptions) -> list[Section]:
-    out = [s for s in (_metrics(data), _registry(data.training.get("registry"))) if s]
+    registry = _registry(data.training.get("registry"), data.training)
+    out = [s for s in (_metrics(data), registry) if s]
     scores = data.scores
     if scores is not None and {"label", "fraud_score"} <= set(scores.columns):
         scores = scores[scores["label"].notna()]
@@ -324,7 +326,28 @@ def _patterns(data: RunData) -> Section | None:
     return Section("Recall per fraud pattern", figure(fig, "recall per fraud pattern"), note)
 
 
-def _registry(reg: dict | None) -> Section | None:
+def _compared_on(window: dict, training: dict) -> str:
+    """The gate's window as its first and last day. The gate records its bounds' dates,
+    [start, end): `end` is the validation window's end, midnight after its last day, so the
+    page said `2024-02-13 to 2024-02-18` beside the same window's headline row
+    `2024-02-13 to 2024-02-17`. The last day is the one before the end's instant (as
+    train's evaluation files count it: a noon end keeps its date)."""
+    start, end = window.get("start") or "?", window.get("end")
+    if not end:
+        return f"{start} to ?"
+    moment = training
+    for key in ("splits", "windows", "validation", "end"):  # train's instant of that end
+        moment = moment.get(key) if isinstance(moment, dict) else None
+    try:
+        bound = dt.datetime.fromisoformat(str(moment))
+    except ValueError:
+        bound = None
+    if bound is not None and bound.date().isoformat() == str(end):
+        return f"{start} to {(bound - dt.timedelta(microseconds=1)).date().isoformat()}"
+    return f"{start} up to the window's end on {end} (that instant not included)"
+
+
+def _registry(reg: dict | None, training: dict | None = None) -> Section | None:
     if not reg:
         return None
     window = reg.get("window") or {}
@@ -335,7 +358,7 @@ def _registry(reg: dict | None) -> Section | None:
         ["champion average precision", fmt_num(reg.get("champion_ap"), 4)],
         ["champion version", str(reg.get("champion_version") or "none")],
         ["required margin", fmt_num(reg.get("margin"), 4)],
-        ["compared on", f"{window.get('start', '?')} to {window.get('end', '?')}"],
+        ["compared on (UTC days)", _compared_on(window, training or {})],
     ]
     fig = new_figure(go.Bar(
         x=["new model", "champion"], y=[reg.get("new_ap"), reg.get("champion_ap")],
