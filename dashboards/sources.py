@@ -255,6 +255,26 @@ def _score_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if c == "fraud_score" or c.startswith(("member_", "baseline_"))]
 
 
+SCORE_COLUMNS = ("label", "fraud_score")  # what the score sections read (C5)
+
+
+def scored_columns(df: pd.DataFrame | None, path: Path) -> pd.DataFrame | None:
+    """The test scores, or a DashboardInputError naming the C5 columns they lack: a file
+    without `label` or `fraud_score` left the curves, histogram and threshold table out
+    with no word on the page (and `fraud-app dashboards` exited 0)."""
+    if df is None:
+        return None
+    lacking = [c for c in SCORE_COLUMNS if c not in df.columns]
+    if lacking:
+        raise DashboardInputError(
+            f"{path}: no column {', '.join(lacking)}; the test-window scores (written by "
+            "`fraud-app train`) hold transaction_id, card_id, timestamp, label, fraud_score "
+            f"and member_* / baseline_* columns. Found: {', '.join(map(str, df.columns[:12]))}"
+            f"{' ...' if len(df.columns) > 12 else ''}"
+        )
+    return df
+
+
 def finite_scores(df: pd.DataFrame | None, path: Path, data: RunData) -> pd.DataFrame | None:
     """The test scores whose score columns (ensemble, member, baseline) are finite among
     the labelled rows (the rows the pages draw). A NaN sorts below every number: a member
@@ -348,7 +368,11 @@ def load_run(
         data.scores = _tolerant(
             data,
             "scores",
-            lambda: finite_scores(read_parquet(sources.scores / run), sources.scores / run, data),
+            lambda: finite_scores(
+                scored_columns(read_parquet(sources.scores / run), sources.scores / run),
+                sources.scores / run,
+                data,
+            ),
         )
     for name in ("evaluation", "scoring"):
         broken: list[str] = []

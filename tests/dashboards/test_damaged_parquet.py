@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -47,6 +48,23 @@ def test_damaged_test_scores_leave_every_other_section_and_page(tmp_path):
         f"run r1: {bad}: cannot read it as Parquet ({unreadable[0].split('(', 1)[1]}"
     ]
     assert '"r1/index.html"' in (src.output / "index.html").read_text()
+
+
+@pytest.mark.parametrize("lacking", [["label"], ["label", "fraud_score"]])
+def test_test_scores_without_a_column_the_curves_read_are_named(tmp_path, lacking):
+    """Test scores that are Parquet but lack `label` or `fraud_score` (another table put
+    there): the curves, histogram and threshold table were left out with no word on the
+    page, and the render counted nothing as not drawn (exit 0)."""
+    src = write_run(tmp_path, SMALL)
+    path = src.scores / "r1" / "part-00000.parquet"
+    pd.read_parquet(path).drop(columns=lacking).to_parquet(path, index=False)
+    unreadable: list[str] = []
+    render_all(src, unreadable=unreadable)
+    quality = _page(src, "model-quality.html")
+    assert "Test-window scores" in _h2(quality) and "Precision-recall" not in _h2(quality)
+    said = f"{src.scores / 'r1'}: no column {', '.join(lacking)}; the test-window scores"
+    assert f"Not drawn: {said}" in quality
+    assert len(unreadable) == 1 and unreadable[0].startswith(f"run r1: {said}")
 
 
 def test_a_damaged_quarantine_or_canonical_file_takes_out_only_its_section(tmp_path):
