@@ -293,11 +293,20 @@ def _unassigned(evaluation: dict) -> dict | None:
     )
 
 
+def _pattern_trace(evaluation: dict) -> str:
+    """An evaluation's name in the pattern chart, with the alert budget its recall is at
+    (`pattern_recall_budget`): two evaluations at 1 % and 2 % were bars side by side under
+    their file names alone, read at the page's configured budget."""
+    name = str(evaluation.get("_file", "evaluation"))
+    budget = evaluation.get("pattern_recall_budget")
+    return f"{name} (alert budget {fmt_pct(budget, 2)})" if budget is not None else name
+
+
 def _patterns(data: RunData) -> Section | None:
     """The recall per pattern of the evaluations that have patterns, and in the note the
     frauds without one of every evaluation (none with a pattern: no section, as data
     without a fraud_pattern column has none)."""
-    named = [(e.get("_file", "evaluation"), e.get("pattern_recall") or {}, _unassigned(e))
+    named = [(_pattern_trace(e), e.get("pattern_recall") or {}, _unassigned(e))
              for e in data.evaluations]  # fmt: skip
     found = [(name, recall) for name, recall, _ in named if recall]
     if not found:
@@ -307,10 +316,11 @@ def _patterns(data: RunData) -> Section | None:
         names = sorted(recall, key=lambda p: recall[p] if recall[p] is not None else -1)
         fig.add_trace(go.Bar(
             y=names, x=[recall[p] for p in names], orientation="h", name=name,
-            texttemplate="%{x:.1%}", hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+            texttemplate="%{x:.1%}", hovertemplate="%{y}: %{x:.1%}<extra>%{fullData.name}</extra>",
         ))  # fmt: skip
     style(fig, "Recall per fraud pattern", height=140 + 40 * max(len(r) for _, r in found))
-    fig.update_xaxes(title_text="recall (% of the pattern's frauds alerted)", tickformat=".0%",
+    fig.update_xaxes(title_text="recall (% of the pattern's frauds in the daily alerts of "
+                     "the evaluation's alert budget)", tickformat=".0%",
                      range=[0, 1.05])  # fmt: skip
     fig.update_yaxes(title_text="fraud pattern", automargin=True)
     counts = [
