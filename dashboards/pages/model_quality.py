@@ -18,6 +18,7 @@ from dashboards.html import (
     fmt_int,
     fmt_num,
     fmt_pct,
+    fmt_score,
     new_figure,
     paragraph,
     plot_text,
@@ -176,7 +177,7 @@ def _threshold(scores: pd.DataFrame, budget: float) -> Section:
     )  # fmt: skip
     cells = [
         [fmt_pct(r.budget, 2), fmt_int(r.alerts), fmt_num(r.alerts_per_day, 1),
-         fmt_num(r.threshold, 4), fmt_pct(r.precision), fmt_pct(r.recall),
+         fmt_score(r.threshold), fmt_pct(r.precision), fmt_pct(r.recall),
          fmt_pct(r.card_precision)]
         for r in rows
     ]  # fmt: skip
@@ -259,7 +260,7 @@ def _evaluation_budgets(data: RunData) -> Section | None:
     cells = [
         [name, "the model's threshold" if b.get("scope") == "fixed" else fmt_pct(b.get("budget"), 2),
          _scope(b), fmt_num(b.get("alerts_per_day"), 1),
-         fmt_num(b.get("threshold"), 4), fmt_pct(b.get("precision")), fmt_pct(b.get("recall"))]
+         fmt_score(b.get("threshold")), fmt_pct(b.get("precision")), fmt_pct(b.get("recall"))]
         for name, b in rows
     ]  # fmt: skip
     headers = ["evaluation", "alert budget", "of the rows of", "alerts per day", "threshold",

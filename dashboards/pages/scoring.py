@@ -17,6 +17,7 @@ from dashboards.html import (
     fmt_int,
     fmt_num,
     fmt_pct,
+    fmt_score,
     new_figure,
     paragraph,
     plot_text,
@@ -75,7 +76,7 @@ def _jobs(summaries: list[dict[str, Any]]) -> Section:
         days = s.get("dates") or []
         rows.append([
             str(s.get("job_id", "")), str(s.get("created_at", "")), str(s.get("model_uri", "")),
-            fmt_num(s.get("threshold"), 4), fmt_int(len(days)),
+            fmt_score(s.get("threshold")), fmt_int(len(days)),
             fmt_int(sum(int(d.get("rows") or 0) for d in days)),
             fmt_int(sum(int(d.get("alerts") or 0) for d in days)),
         ])  # fmt: skip
@@ -108,7 +109,7 @@ def _daily(dates: list[dict[str, Any]], threshold, summaries: list[dict[str, Any
     alerts = sum(int(d.get("alerts") or 0) for d in dates)
     note = (
         f"{fmt_int(alerts)} alerts in {fmt_int(rows)} scored transactions "
-        f"({fmt_pct(alerts / rows if rows else None, 2)}) at threshold {fmt_num(threshold, 4)}."
+        f"({fmt_pct(alerts / rows if rows else None, 2)}) at threshold {fmt_score(threshold)}."
         + _gaps(missing_days(by_day, x), windows)
     )
     return Section("Alerts and mean score", figure(fig, "alerts and mean score per day"), note)
