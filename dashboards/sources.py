@@ -37,6 +37,7 @@ from dashboards.score_table import finite_scores, scored_columns
 
 logger = logging.getLogger(__name__)
 _MODELS_URI = re.compile(r"^models:/([^/@]+)/(\w+)$")
+_MLFLOW_URI = re.compile(r"^(models|runs|mlflow-artifacts):", re.IGNORECASE)  # not a model folder
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,12 @@ def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
     if reg.get("name") and name == reg["name"] and str(version) == str(reg.get("version")):
         return True
     model_path = str(training.get("model_path") or "").rstrip("/")
-    return bool(uri) and (uri == model_path or Path(uri).name == run)
+    if uri and uri == model_path:
+        return True
+    # a model directory elsewhere (a moved root, a relative path) by its name; not a
+    # registry or run URI: the run `3` took every report on `models:/fraud-ensemble/3`,
+    # whichever run's model that version is (and a run `model` every `runs:/<id>/model`)
+    return bool(uri) and not _MLFLOW_URI.match(uri) and Path(uri).name == run
 
 
 def _matching(
