@@ -153,14 +153,23 @@ def _named(days: list[str]) -> str:
     )
 
 
+def _on_days(dates: list[str], row: list, days: list[str]) -> list:
+    """`row` (one value per scored date) on `days`: None on a day without a score."""
+    at = dict(zip(dates, row, strict=True))
+    return [at.get(day) for day in days]
+
+
 def _heatmap(drift: DriftTable) -> Section:
     ratios = drift.ratios()
     peak = max((v for r in ratios for v in r if v is not None), default=0.0)
+    days = calendar_days(drift.dates)  # a day not scored is an empty column, not skipped
     cells = [
-        [[v, drift.limit(i)] for v in row] for i, row in enumerate(drift.values)
+        [[v, drift.limit(i)] for v in _on_days(drift.dates, row, days)]
+        for i, row in enumerate(drift.values)
     ]  # hover: the PSI and the feature's flag level
     fig = new_figure(go.Heatmap(
-        z=ratios, x=drift.dates, y=drift.features, customdata=cells, name="PSI / flag level",
+        z=[_on_days(drift.dates, row, days) for row in ratios], x=days, y=drift.features,
+        customdata=cells, name="PSI / flag level", hoverongaps=False,
         zmin=0, zmax=max(2.0, peak), showscale=True, showlegend=False,  # the bar is the legend
         # white to pale yellow below the flag level (1), a step to orange at it, dark red above
         colorscale=[[0.0, "#ffffff"], [1.0 / max(2.0, peak), "#fde9a9"],
@@ -171,7 +180,7 @@ def _heatmap(drift: DriftTable) -> Section:
     ))  # fmt: skip
     style(fig, "Feature drift per scored date: PSI over each feature's flag level, "
           "most drifted features on top", height=160 + 18 * len(drift.features))  # fmt: skip
-    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_xaxes(title_text="scored date (UTC)", type="category")
     fig.update_yaxes(title_text="feature", autorange="reversed", automargin=True)
     note = (
         f"PSI of each date vs the training window, per feature, divided by the feature's flag "
@@ -224,7 +233,9 @@ def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Sectio
     values = score_drift(reference, dates)
     if not reference.get("score_props"):
         return Section("Score drift", paragraph("The reference has no score distribution."))
-    fig = new_figure(go.Scatter(x=[str(d["date"]) for d in dates], y=values, mode="lines+markers",
+    scored = [str(d["date"]) for d in dates]
+    days = calendar_days(scored)  # a day not scored is a gap in the line, not skipped
+    fig = new_figure(go.Scatter(x=days, y=_on_days(scored, values, days), mode="lines+markers",
                                name="score PSI", hovertemplate="%{x}: PSI %{y:.3f}<extra></extra>"))  # fmt: skip
     fig.add_hline(y=threshold, line_dash="dash", line_color="#444",
                   annotation_text=f"threshold {fmt_num(threshold, 2)}")  # fmt: skip
@@ -233,7 +244,7 @@ def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Sectio
         fig.add_hline(y=base, line_dash="dot", line_color="#888",
                       annotation_text=f"training days (90th percentile) {fmt_num(base, 2)}")  # fmt: skip
     style(fig, "Score distribution drift (PSI) per scored date")
-    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_xaxes(title_text="scored date (UTC)", type="category")
     fig.update_yaxes(title_text="population stability index (PSI)", rangemode="tozero")
     return Section("Score drift", figure(fig, "score drift per day"))
 

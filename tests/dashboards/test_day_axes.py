@@ -90,6 +90,13 @@ def test_scoring_days_without_rows_are_slots_named_in_the_note(small_run):
                     "2024-03-02": every["2024-03-02"]["alerts"], "2024-03-03": None,
                     "2024-03-04": every["2024-03-04"]["alerts"], "2024-03-05": None,
                     "2024-03-06": None}  # fmt: skip
+    # the drift charts over the scored span: a day not scored is an empty column / a gap
+    days = [f"2024-03-0{d}" for d in range(1, 5)]
+    heat, _ = _figure(page, "Feature drift per scored date")
+    assert heat[0]["x"] == days and heat[0]["hoverongaps"] is False
+    assert all(row[2] is None and None not in row[:2] + row[3:] for row in heat[0]["z"])
+    line, _ = _figure(page, "Score distribution drift (PSI) per scored date")
+    assert line[0]["x"] == days and line[0]["y"][2] is None
     note = re.search(r'<p class="note">([^<]*alerts in[^<]*)</p>', page).group(1)
     assert "2 (2024-03-05, 2024-03-06) held no transaction when their job ran" in note
     assert "1 (2024-03-03) in no scoring job&#x27;s window" in note
