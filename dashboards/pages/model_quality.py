@@ -81,6 +81,20 @@ def _before_refit(evaluation: dict, run: str, refit: bool) -> bool:
     return refit and evaluation.get("_file") == f"evaluation-{run}-validation.json"
 
 
+def _trained_on(evaluation: dict) -> str:
+    """What the headline row of an `evaluate` report adds when the model may have trained
+    on rows of its window (`trained_on`): optimistic figures read like a test window's."""
+    seen = evaluation.get("trained_on")
+    if not isinstance(seen, dict):
+        return ""
+    if seen.get("first") and seen.get("last"):
+        return (
+            f" (optimistic: the model may have trained on {fmt_int(seen.get('days'))} of its "
+            f"days, {seen['first']} to {seen['last']})"
+        )
+    return " (optimistic? whether the model trained on these days is not known)"
+
+
 def _metrics(data: RunData) -> Section | None:
     refit = bool(data.training.get("refit"))  # a training report's validation figures: before it
     rows = [
@@ -89,7 +103,7 @@ def _metrics(data: RunData) -> Section | None:
     ] + [
         (f"{e.get('_file', 'evaluation')} ({(e.get('window') or {}).get('start', '?')} to "
          f"{(e.get('window') or {}).get('end', '?')})"
-         f"{BEFORE_REFIT if _before_refit(e, data.run, refit) else ''}", e)
+         f"{BEFORE_REFIT if _before_refit(e, data.run, refit) else ''}{_trained_on(e)}", e)
         for e in data.evaluations
     ]  # fmt: skip
     if not rows:
