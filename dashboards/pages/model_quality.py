@@ -82,17 +82,20 @@ def _before_refit(evaluation: dict, run: str, refit: bool) -> bool:
 
 
 def _trained_on(evaluation: dict) -> str:
-    """What the headline row of an `evaluate` report adds when the model may have trained
-    on rows of its window (`trained_on`): optimistic figures read like a test window's."""
-    seen = evaluation.get("trained_on")
-    if not isinstance(seen, dict):
-        return ""
-    if seen.get("first") and seen.get("last"):
-        return (
+    """What an `evaluate` report's headline row adds: `trained_on` (optimistic figures read
+    like a test window's) and `days_without_rows` (the window named is not the data)."""
+    seen, out = evaluation.get("trained_on"), ""
+    if isinstance(seen, dict) and seen.get("first") and seen.get("last"):
+        out += (
             f" (optimistic: the model may have trained on {fmt_int(seen.get('days'))} of its "
             f"days, {seen['first']} to {seen['last']})"
         )
-    return " (optimistic? whether the model trained on these days is not known)"
+    elif isinstance(seen, dict):
+        out += " (optimistic? whether the model trained on these days is not known)"
+    empty = evaluation.get("days_without_rows")
+    if isinstance(empty, int) and not isinstance(empty, bool) and empty > 0:
+        out += f" ({fmt_int(empty)} of its days without rows)"
+    return out
 
 
 def _metrics(data: RunData) -> Section | None:

@@ -64,6 +64,9 @@ def test_an_evaluation_on_days_the_model_trained_on_says_so():
         {"_file": "evaluation-e1.json", "window": window, "trained_on": seen, **_figures(0.9)},
         {"_file": "evaluation-e2.json", "window": window, "trained_on": unknown, **_figures(0.9)},
         {"_file": "evaluation-e3.json", "window": window, "trained_on": None, **_figures(0.7)},
+        {"_file": "evaluation-e4.json", "window": window, "trained_on": None,
+         "days_without_rows": 3, "dates_without_rows": ["2024-02-22", "2024-02-23",
+                                                        "2024-02-24"], **_figures(0.7)},
     ]  # fmt: skip
     body = _metrics(RunData("r1", {"metrics": {}}, evaluations=evaluations)).body
     assert (
@@ -75,3 +78,8 @@ def test_an_evaluation_on_days_the_model_trained_on_says_so():
         "trained on these days is not known)</td>"
     ) in body
     assert "<td>evaluation-e3.json (2024-02-10 to 2024-02-24)</td>" in body
+    # the window named is not the data measured: its last 3 days held no rows
+    assert (
+        "<td>evaluation-e4.json (2024-02-10 to 2024-02-24) (3 of its days without rows)</td>"
+        in body
+    )
