@@ -111,6 +111,7 @@ def _daily(dates: list[dict[str, Any]], threshold, summaries: list[dict[str, Any
         f"{fmt_int(alerts)} alerts in {fmt_int(rows)} scored transactions "
         f"({fmt_pct(alerts / rows if rows else None, 2)}) at threshold {fmt_score(threshold)}."
         + _gaps(missing_days(by_day, x), windows)
+        + _late(max(summaries, key=lambda s: str(s.get("created_at", ""))).get("unscored_dates"))
     )
     return Section("Alerts and mean score", figure(fig, "alerts and mean score per day"), note)
 
@@ -144,6 +145,22 @@ def _gaps(missing: list[str], windows: list[tuple[str, str]]) -> str:
     if never:
         parts.append(f"{_named(never)} in no scoring job's window (no job was run for them)")
     return " Days without a bar: " + "; ".join(parts) + "."
+
+
+def _late(unscored) -> str:
+    """The scored dates whose partition received rows after their job ran, as the latest
+    job found them (`unscored_dates`, C3): their bars count only the rows scored then."""
+    if not isinstance(unscored, dict) or not unscored:
+        return ""
+    days = [
+        f"{day}: {fmt_int(v.get('unscored_rows'))} of {fmt_int(v.get('canonical_rows'))} rows"
+        if isinstance(v, dict) else str(day)
+        for day, v in sorted(unscored.items())
+    ]  # fmt: skip
+    return (
+        f" Rows that arrived after their date was scored have no score (score those dates "
+        f"again): {_named(days)}."
+    )
 
 
 def _named(days: list[str]) -> str:

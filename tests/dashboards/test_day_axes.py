@@ -111,3 +111,17 @@ def test_calendar_days():
     assert MAX_SPAN_DAYS < 8_800 and calendar_days(far) == far
     assert missing_days(["2024-01-01", "2024-01-04"], ["2024-01-01", "2024-01-04"]) == [
         "2024-01-02", "2024-01-03"]  # fmt: skip
+
+
+def test_scored_dates_with_rows_that_arrived_later_are_named(small_run):
+    """The latest job's `unscored_dates`: dates an earlier job scored whose partition has
+    received rows since; their bars count only the rows scored then, unsaid on the page."""
+    late = {"2024-03-02": {"canonical_rows": 512, "scored_rows": 500, "unscored_rows": 12}}
+    _edit(small_run.reports / "scoring-job1.json", lambda doc: doc.update(unscored_dates=late))
+    render_run(small_run, "r1")
+    page = (small_run.output / "r1" / "scoring.html").read_text(encoding="utf-8")
+    note = re.search(r'<p class="note">([^<]*alerts in[^<]*)</p>', page).group(1)
+    assert note.endswith(
+        "Rows that arrived after their date was scored have no score (score those dates "
+        "again): 1 (2024-03-02: 12 of 512 rows)."
+    )
