@@ -90,7 +90,7 @@ def _validation(members: list[dict]) -> Section:
         x, y = validation_points(m)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"member {i:02d}"))
     style(fig, "Validation average precision per epoch")
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epochs completed")  # the loss chart's scale (member_x)
     fig.update_yaxes(title_text="average precision (%)", tickformat=".0%", rangemode="tozero")
     return Section("Validation average precision", figure(fig, "validation AP per member"))
 

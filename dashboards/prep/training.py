@@ -8,9 +8,12 @@ stage_start, start/end_iteration) and optional `validation` records.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 _FAILURE = re.compile(r"group (\d+)\)")
 
@@ -88,13 +91,44 @@ def failed_groups(member: dict[str, Any]) -> list[int]:
 
 
 def validation_points(member: dict[str, Any]) -> tuple[list[float], list[float]]:
-    """(epoch, validation average precision) from the member's early-stopping records."""
+    """(epoch, validation average precision) from the member's early-stopping records,
+    the epoch on the loss chart's scale (`member_x`: passes over the member's rows, as the
+    config's `epochs` counts them) at the record's iteration. The record's own `epoch` is
+    iteration / ceil(rows / batch): on the demo run iteration 27 was 3.0 there and 3.325
+    on the loss chart beside it (the last evaluation of a 5-epoch run read 4.56); it is
+    kept where the history cannot place the iteration."""
     recs = [
         r
         for r in member.get("validation") or []
         if r.get("average_precision") is not None and r.get("epoch") is not None
     ]
-    return [float(r["epoch"]) for r in recs], [float(r["average_precision"]) for r in recs]
+    at = _passes_at(member)
+    x = [
+        at(r["iteration"]) if at and isinstance(r.get("iteration"), int | float) else None
+        for r in recs
+    ]
+    return (
+        [float(r["epoch"]) if v is None else v for r, v in zip(recs, x, strict=True)],
+        [float(r["average_precision"]) for r in recs],
+    )
+
+
+def _passes_at(member: dict[str, Any]):
+    """iteration -> passes over the member's rows, from its history (samples seen at each
+    group's end_iteration); None where the history does not say."""
+    hist = member.get("history") or []
+    ends = [h.get("end_iteration") for h in hist]
+    passes = epoch_ends(hist, member.get("rows"))
+    if not hist or any(not isinstance(e, int | float) for e in ends) or None in passes:
+        return None
+    xs, ys = [0.0, *map(float, ends)], [0.0, *passes]
+    if any(b <= a for a, b in itertools.pairwise(xs)):  # not one run of increasing iterations
+        return None
+
+    def at(iteration: float) -> float | None:
+        return float(np.interp(iteration, xs, ys)) if 0 <= iteration <= xs[-1] else None
+
+    return at
 
 
 def member_x(member: dict[str, Any]) -> tuple[list, str]:

@@ -11,6 +11,7 @@ from dashboards.prep.training import (
     epoch_ends,
     failed_groups,
     group_times,
+    member_x,
     time_split_shares,
     validation_points,
 )
@@ -87,3 +88,28 @@ def test_daily_stats_by_hand_and_empty():
     d = daily_stats(["2024-01-01", "2024-01-01", "2024-01-01", "2024-01-02"], [1, 0, None, None])
     assert (d.transactions, d.frauds, d.label_rate[0]) == ([3, 1], [1, 0], 0.5)
     assert math.isnan(d.label_rate[1])
+
+
+def test_validation_points_are_on_the_loss_charts_epochs():
+    """Session 50, the demo run's member 01 (2,079 rows, global batch 256): the loss chart
+    counts passes over the rows (27 iterations x 256 / 2,079 = 3.325, the config's
+    `epochs`), the early-stopping record says epoch 3.0 (27 / ceil(2,079 / 256)); the two
+    charts of one page put the same iteration 11 % apart (the last of a 5-epoch run at
+    4.56 on one, 5.05 on the other)."""
+    ends = [27, 36, 41]
+    history = [
+        {"group": g, "end_iteration": end, "iterations": end - start, "wall_s": 0.5,
+         "samples_per_s": (end - start) * 256 / 0.5}
+        for g, (start, end) in enumerate(zip([0, *ends[:-1]], ends, strict=True))
+    ]  # fmt: skip
+    validation = [{"epoch": e, "iteration": i, "average_precision": 0.5}
+                  for e, i in ((3.0, 27), (4.0, 36), (4.5556, 41))]  # fmt: skip
+    member = {"rows": 2079, "history": history, "validation": validation}
+    passes = [i * 256 / 2079 for i in ends]
+    assert member_x(member) == (pytest.approx(passes), "epoch")
+    assert validation_points(member)[0] == pytest.approx(passes)
+    # the history cannot place an iteration (none, or past its last group): as recorded
+    assert validation_points({**member, "history": []})[0] == [3.0, 4.0, 4.5556]
+    late = {**member, "validation": [*validation, {"epoch": 5.0, "iteration": 45,
+                                                    "average_precision": 0.6}]}  # fmt: skip
+    assert validation_points(late)[0][-1] == 5.0
