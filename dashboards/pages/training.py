@@ -42,8 +42,10 @@ def sections(data: RunData) -> list[Section]:
     out = [_summary(data.training, members), _loss(members)]
     if any(m.get("validation") for m in members):
         out.append(_validation(members))
+    if any(g.split for m in members for g in group_times(m.get("history") or [])):
+        out.append(_time_split(members))  # none split (per-iteration engine): no chart of 0 %
     if any(m.get("history") for m in members):
-        out += [_time_split(members), _timeline(members)]
+        out.append(_timeline(members))
     return out
 
 

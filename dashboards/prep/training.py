@@ -31,6 +31,9 @@ class GroupTime:
     other_s: float  # the rest of the loop: data, optimizer step, reporting
     samples_per_s: float | None
     stage_start: bool
+    # False: the group has no split (the per-iteration engine writes its shares null):
+    # its wall time is all in other_s, and no share of it is known
+    split: bool = True
 
 
 def group_times(history: list[dict[str, Any]]) -> list[GroupTime]:
@@ -39,10 +42,9 @@ def group_times(history: list[dict[str, Any]]) -> list[GroupTime]:
     out, clock = [], 0.0
     for i, h in enumerate(history):
         wall = max(float(h.get("wall_s") or 0.0), 0.0)
-        parts = [
-            max(float(h.get(k) or 0.0), 0.0) * wall
-            for k in ("compute_share", "sync_share", "scheduling_share")
-        ]
+        shares = [_share(h.get(k)) for k in ("compute_share", "sync_share", "scheduling_share")]
+        split = None not in shares
+        parts = [max(v, 0.0) * wall if split else 0.0 for v in shares]
         total = sum(parts)
         if total > wall > 0:  # rounding in the engine: scale to the wall time
             parts = [p * wall / total for p in parts]
@@ -57,17 +59,27 @@ def group_times(history: list[dict[str, Any]]) -> list[GroupTime]:
                 other_s=max(wall - sum(parts), 0.0),
                 samples_per_s=h.get("samples_per_s"),
                 stage_start=bool(h.get("stage_start")),
+                split=split,
             )
         )
         clock += wall
     return out
 
 
+def _share(value) -> float | None:
+    """A recorded share, or None where the report has none (null, NaN, not a number)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        return None
+    return float(value)
+
+
 def time_split_shares(history: list[dict[str, Any]]) -> dict[str, float] | None:
-    """Shares of the member's total wall time per part (sum 1); None without time."""
+    """Shares of the member's total wall time per part (sum 1); None without time, or
+    when a group has no split (null shares read 0 %: compute, all-reduce and scheduling
+    0.0 % of a per-iteration engine's run, the whole wall time "other")."""
     groups = group_times(history)
     wall = sum(g.wall_s for g in groups)
-    if wall <= 0:
+    if wall <= 0 or not all(g.split for g in groups):
         return None
     parts = ("compute_s", "allreduce_s", "scheduling_s", "other_s")
     return {p[:-2]: sum(getattr(g, p) for g in groups) / wall for p in parts}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
+from dashboards.pages.training import sections
 from dashboards.prep.data import daily_stats, rows_per_step
 from dashboards.prep.training import (
     epoch_ends,
@@ -15,6 +17,7 @@ from dashboards.prep.training import (
     time_split_shares,
     validation_points,
 )
+from dashboards.sources import RunData
 
 HISTORY = [
     {"group": 0, "wall_s": 2.0, "compute_share": 0.5, "sync_share": 0.25,
@@ -113,3 +116,24 @@ def test_validation_points_are_on_the_loss_charts_epochs():
     late = {**member, "validation": [*validation, {"epoch": 5.0, "iteration": 45,
                                                     "average_precision": 0.6}]}  # fmt: skip
     assert validation_points(late)[0][-1] == 5.0
+
+
+def test_a_history_without_a_time_split_shows_no_shares():
+    """The per-iteration engine writes compute / sync / scheduling shares NaN, which the
+    report holds as null: the members table said compute 0.0 %, all-reduce 0.0 %,
+    scheduling 0.0 % and the stacked chart put the whole wall time in "other"."""
+    history = [
+        {"group": g, "start_iteration": g, "end_iteration": g + 1, "iterations": 1,
+         "loss": 0.5, "wall_s": 2.0, "samples_per_s": 128.0, "compute_share": None,
+         "sync_share": None, "scheduling_share": None}
+        for g in range(3)
+    ]  # fmt: skip
+    assert time_split_shares(history) is None
+    assert [g.split for g in group_times(history)] == [False] * 3
+    member = {"rows": 1000, "iterations": 3, "history": history, "retries": 0}
+    secs = sections(RunData("r1", {"members": [member]}))
+    assert [s.title for s in secs] == ["Ensemble members", "Loss", "Throughput and time line"]
+    row = re.search(r"<tr><td>member 00</td>(.*?)</tr>", secs[0].body).group(1)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    assert cells[5:8] == ["-", "-", "-"]  # compute, all-reduce, scheduling: unknown
+    assert time_split_shares(HISTORY) is not None  # the grouped engine's: as before
