@@ -137,3 +137,19 @@ def test_a_history_without_a_time_split_shows_no_shares():
     cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
     assert cells[5:8] == ["-", "-", "-"]  # compute, all-reduce, scheduling: unknown
     assert time_split_shares(HISTORY) is not None  # the grouped engine's: as before
+
+
+def test_rows_per_step_of_an_append_load():
+    """etl.mode: append: `input_rows` is this delivery, `output_rows` the whole table
+    (`previous_rows` + added); the chart went raw input 1,000 -> canonical 13,000."""
+    etl = {"input_rows": 1_000, "output_rows": 12_980, "previous_rows": 12_000,
+           "quarantine_rows": 15, "duplicate_rows": 5}  # fmt: skip
+    steps = [(s.name, s.rows, s.note) for s in rows_per_step(etl, None, None, None)]
+    assert steps == [
+        ("raw input", 1_000, "this load"), ("quarantined", 15, "rule broken"),
+        ("duplicates dropped", 5, ""), ("added to canonical", 980, "to 12,000 rows loaded before"),
+        ("canonical", 12_980, "the whole table"),
+    ]  # fmt: skip
+    first = {**etl, "output_rows": 980, "previous_rows": 0}  # a first or replace load: as before
+    assert [s.name for s in rows_per_step(first, None, None, None)] == [
+        "raw input", "quarantined", "duplicates dropped", "canonical"]  # fmt: skip
