@@ -72,6 +72,9 @@ class RunData:
     # input ("scores", "canonical", "quarantine") -> the one line saying why it could not
     # be read (a damaged Parquet file): the sections that read it show this line instead
     unreadable: dict[str, str] = field(default_factory=dict)
+    # input -> where it was looked for and not found (a run's test scores): the sections
+    # that read it say so, where they were left out with no word
+    absent: dict[str, str] = field(default_factory=dict)
 
 
 READ_AS = {"evaluation": "evaluations", "scoring": "scoring"}  # file prefix -> RunData field
@@ -318,6 +321,8 @@ def load_run(
         ensemble = _optional_json(sources.models / run / "ensemble.json") or {}
         data.model_meta = ensemble.get("metadata") or {}
     if sources.scores is not None:
+        if not (sources.scores / run).exists():
+            data.absent["scores"] = str(sources.scores / run)
         data.scores = _tolerant(
             data,
             "scores",

@@ -5,7 +5,6 @@ registry decision."""
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +25,7 @@ from dashboards.html import (
     table,
     unreadable_section,
 )
+from dashboards.pages.registry import registry_section
 from dashboards.prep.days import calendar_days
 from dashboards.prep.metrics import (
     budgets_around,
@@ -45,7 +45,7 @@ class QualityOptions:
 
 
 def sections(data: RunData, options: QualityOptions) -> list[Section]:
-    registry = _registry(data.training.get("registry"), data.training)
+    registry = registry_section(data.training.get("registry"), data.training)
     out = [s for s in (_metrics(data), registry) if s]
     scores = data.scores
     if scores is not None and {"label", "fraud_score"} <= set(scores.columns):
@@ -58,6 +58,11 @@ def sections(data: RunData, options: QualityOptions) -> list[Section]:
     else:
         if "scores" in data.unreadable:  # the curves, histogram and threshold table read them
             out.append(unreadable_section("Test-window scores", data.unreadable["scores"]))
+        elif "scores" in data.absent:  # they were left out with no word
+            out.append(Section("Test-window scores", paragraph(
+                f"None at {data.absent['scores']}: the curves, score distributions and "
+                "threshold table read them (`fraud-app train` writes them)."
+            )))  # fmt: skip
         out += _card_precision(None, data, options.card_k) or []
     out += [s for s in (_evaluation_budgets(data), _patterns(data)) if s]
     if "evaluations" in data.unreadable:  # the headline rows, budgets, patterns read them
@@ -352,48 +357,3 @@ def _patterns(data: RunData) -> Section | None:
         if counts else ""
     )  # fmt: skip
     return Section("Recall per fraud pattern", figure(fig, "recall per fraud pattern"), note)
-
-
-def _compared_on(window: dict, training: dict) -> str:
-    """The gate's window as its first and last day. The gate records its bounds' dates,
-    [start, end): `end` is the validation window's end, midnight after its last day, so the
-    page said `2024-02-13 to 2024-02-18` beside the same window's headline row
-    `2024-02-13 to 2024-02-17`. The last day is the one before the end's instant (as
-    train's evaluation files count it: a noon end keeps its date)."""
-    start, end = window.get("start") or "?", window.get("end")
-    if not end:
-        return f"{start} to ?"
-    moment = training
-    for key in ("splits", "windows", "validation", "end"):  # train's instant of that end
-        moment = moment.get(key) if isinstance(moment, dict) else None
-    try:
-        bound = dt.datetime.fromisoformat(str(moment))
-    except ValueError:
-        bound = None
-    if bound is not None and bound.date().isoformat() == str(end):
-        return f"{start} to {(bound - dt.timedelta(microseconds=1)).date().isoformat()}"
-    return f"{start} up to the window's end on {end} (that instant not included)"
-
-
-def _registry(reg: dict | None, training: dict | None = None) -> Section | None:
-    if not reg:
-        return None
-    window = reg.get("window") or {}
-    cells = [
-        ["decision", str(reg.get("decision", "-"))],
-        ["model", f"{reg.get('name', '-')} version {reg.get('version', '-')}"],
-        ["new model average precision", fmt_num(reg.get("new_ap"), 4)],
-        ["champion average precision", fmt_num(reg.get("champion_ap"), 4)],
-        ["champion version", str(reg.get("champion_version") or "none")],
-        ["required margin", fmt_num(reg.get("margin"), 4)],
-        ["compared on (UTC days)", _compared_on(window, training or {})],
-    ]
-    fig = new_figure(go.Bar(
-        x=["new model", "champion"], y=[reg.get("new_ap"), reg.get("champion_ap")],
-        marker_color=["#12355b", "#7f7f7f"], texttemplate="%{y:.3f}", name="average precision",
-    ))  # fmt: skip
-    style(fig, "Average precision: new model vs champion", height=320)
-    fig.update_yaxes(title_text="average precision", rangemode="tozero")
-    fig.update_xaxes(title_text="model")
-    body = table(["", "value"], cells) + figure(fig, "new model vs champion")
-    return Section(f"Registry decision: {reg.get('decision', '-')}", body)

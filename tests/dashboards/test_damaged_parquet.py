@@ -6,6 +6,7 @@ exits 3 (pages written, something left out)."""
 from __future__ import annotations
 
 import re
+import shutil
 
 import pandas as pd
 import pytest
@@ -104,3 +105,17 @@ def test_the_cli_names_what_was_not_drawn_and_exits_3(tmp_path, capsys, flag):
         == "fraud-app: 1 section(s) not drawn (see the warnings); exit status 3"
     )
     assert (src.output / "r1" / "model-quality.html").is_file()
+
+
+def test_test_scores_not_found_are_said(tmp_path):
+    """A run whose test scores are not there (a copied reports folder, a run trained with
+    paths.test_scores elsewhere): the curves, histogram and threshold table were left
+    out with no word. Not an error (exit 0): nothing was read wrong."""
+    src = write_run(tmp_path, SMALL)
+    shutil.rmtree(src.scores / "r1")
+    unreadable: list[str] = []
+    render_all(src, unreadable=unreadable)
+    quality = _page(src, "model-quality.html")
+    assert "Test-window scores" in _h2(quality) and "Precision-recall" not in _h2(quality)
+    assert f"None at {src.scores / 'r1'}: the curves, score distributions" in quality
+    assert unreadable == []
