@@ -120,6 +120,17 @@ def fmt_num(x, digits: int = 3) -> str:
     return f"{x:,.{digits}f}" if _is_number(x) else str(x)
 
 
+def fmt_score(x) -> str:
+    """A score or score threshold: 4 decimals, or 3 significant digits below 0.001 (a
+    threshold of 0.00003 read 0.0000, as if every row were alerted, and 0.00041 and
+    0.00038 read the same)."""
+    if _missing(x) or not _is_number(x) or not math.isfinite(x) or x == 0 or abs(x) >= 0.001:
+        return fmt_num(x, 4)
+    if abs(x) < 1e-12:
+        return f"{x:.2e}"
+    return f"{x:.{2 - math.floor(math.log10(abs(x)))}f}"
+
+
 def fmt_seconds(x) -> str:
     if _missing(x):
         return "-"

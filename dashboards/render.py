@@ -51,6 +51,7 @@ from dashboards.sources import (
     read_json,
 )
 from dashboards.stills import PLOTS, stills
+from dashboards.undrawn import LAYOUT_ERRORS, layout_message, read_from
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ def _page_sections(
         why = str(exc)
     except LAYOUT_ERRORS as exc:  # a value of another type than the writer's (e.g. text)
         logger.debug("dashboards: the drawing error", exc_info=True)
-        why = _layout_message(exc)
+        why = layout_message(exc) + read_from(stem, data)
     logger.warning("dashboards: run %s, page %s: %s", run, stem, why)
     if unreadable is not None:
         unreadable.append(f"run {run}: page {stem} not drawn: {why}")
@@ -158,7 +159,7 @@ def _write_stills(out: Path, data: RunData) -> list[Path]:
     try:
         charts = stills(data)
     except (DashboardInputError, *LAYOUT_ERRORS) as exc:
-        logger.warning("dashboards: run %s, the SVG plots: %s", data.run, _layout_message(exc))
+        logger.warning("dashboards: run %s, the SVG plots: %s", data.run, layout_message(exc))
         charts = {}
     written = [_write(folder / name, svg) for name, svg in charts.items()]
     if folder.is_dir():
@@ -166,19 +167,6 @@ def _write_stills(out: Path, data: RunData) -> list[Path]:
             if stale.name not in charts:
                 stale.unlink(missing_ok=True)
     return written
-
-
-# What the drawing code raises on a saved value of another type or shape than the step
-# that writes it gives (a report edited by hand, or by other code): named on the page.
-LAYOUT_ERRORS = (ValueError, TypeError, KeyError, AttributeError, IndexError)
-
-
-def _layout_message(exc: Exception) -> str:
-    return (
-        f"A saved input of this page does not follow the layout its step writes "
-        f"({type(exc).__name__}: {exc}). Re-run the step that wrote it (train, score, "
-        "evaluate, validate)."
-    )
 
 
 BACKTESTS = "backtests"  # folder of the backtest pages under the output
@@ -211,8 +199,8 @@ def _run_index(data: RunData, counts: dict[str, int], plots: list[str]) -> str:
     try:
         facts = table(["figure", "value"], _facts(data.training))
     except LAYOUT_ERRORS as exc:  # it escaped render_all: a traceback for `members: 5`
-        logger.warning("dashboards: run %s, index: %s", data.run, _layout_message(exc))
-        facts = f"<section>{paragraph(_layout_message(exc))}</section>"
+        logger.warning("dashboards: run %s, index: %s", data.run, layout_message(exc))
+        facts = f"<section>{paragraph(layout_message(exc))}</section>"
     return plain_page(
         f"Run {data.run}", f"<section><ul>{rows}</ul></section>{facts}", up="../index.html"
     )
@@ -274,7 +262,7 @@ def render_backtests(
         except DashboardInputError as exc:
             why = str(exc)
         except LAYOUT_ERRORS as exc:
-            why = _layout_message(exc)
+            why = layout_message(exc)
         logger.warning("dashboards: backtest %s: %s", run, why)
         if unreadable is not None:
             unreadable.append(f"backtest {run} not drawn: {why}")
@@ -377,10 +365,10 @@ def render_all(
                 unreadable.append(f"run {run} skipped whole: {exc}")
         except LAYOUT_ERRORS as exc:  # a report of another shape, met outside the pages
             if runs is not None:
-                raise DashboardInputError(f"run {run}: {_layout_message(exc)}") from exc
-            logger.warning("dashboards: run %s skipped: %s", run, _layout_message(exc))
+                raise DashboardInputError(f"run {run}: {layout_message(exc)}") from exc
+            logger.warning("dashboards: run %s skipped: %s", run, layout_message(exc))
             if unreadable is not None:
-                unreadable.append(f"run {run} skipped whole: {_layout_message(exc)}")
+                unreadable.append(f"run {run} skipped whole: {layout_message(exc)}")
     for run in backtests:  # asked for by name: a broken report is an error, not a warning
         written += render_backtest(sources, run, options)
     written += render_backtests(sources, options, unreadable)

@@ -27,16 +27,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from dashboards.errors import DashboardInputError
 from dashboards.report_index import ReportIndex, read_json
+from dashboards.score_table import finite_scores, scored_columns
 
 logger = logging.getLogger(__name__)
 _MODELS_URI = re.compile(r"^models:/([^/@]+)/(\w+)$")
+_MLFLOW_URI = re.compile(r"^(models|runs|mlflow-artifacts):", re.IGNORECASE)  # not a model folder
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,9 @@ class RunData:
     # input ("scores", "canonical", "quarantine") -> the one line saying why it could not
     # be read (a damaged Parquet file): the sections that read it show this line instead
     unreadable: dict[str, str] = field(default_factory=dict)
+    # input -> where it was looked for and not found (a run's test scores): the sections
+    # that read it say so, where they were left out with no word
+    absent: dict[str, str] = field(default_factory=dict)
 
 
 READ_AS = {"evaluation": "evaluations", "scoring": "scoring"}  # file prefix -> RunData field
@@ -161,7 +165,12 @@ def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
     if reg.get("name") and name == reg["name"] and str(version) == str(reg.get("version")):
         return True
     model_path = str(training.get("model_path") or "").rstrip("/")
-    return bool(uri) and (uri == model_path or Path(uri).name == run)
+    if uri and uri == model_path:
+        return True
+    # a model directory elsewhere (a moved root, a relative path) by its name; not a
+    # registry or run URI: the run `3` took every report on `models:/fraud-ensemble/3`,
+    # whichever run's model that version is (and a run `model` every `runs:/<id>/model`)
+    return bool(uri) and not _MLFLOW_URI.match(uri) and Path(uri).name == run
 
 
 def _matching(
@@ -251,39 +260,6 @@ def read_parquet(path: Path, columns: list[str] | None = None) -> pd.DataFrame |
         raise _unreadable(path, exc, columns) from exc
 
 
-def _score_columns(df: pd.DataFrame) -> list[str]:
-    return [c for c in df.columns if c == "fraud_score" or c.startswith(("member_", "baseline_"))]
-
-
-def finite_scores(df: pd.DataFrame | None, path: Path, data: RunData) -> pd.DataFrame | None:
-    """The test scores whose score columns (ensemble, member, baseline) are finite among
-    the labelled rows (the rows the pages draw). A NaN sorts below every number: a member
-    that scored every normal NaN drew AP and AUC 1.000, and a NaN ensemble score took the
-    whole model-quality page (headline figures, registry decision) down. A member or
-    baseline column that is not finite is left out, named in `data.unreadable`
-    ("score_columns"); a `fraud_score` that is not is a DashboardInputError (the sections
-    that read the scores say so)."""
-    if df is None:
-        return None
-    rows = df["label"].notna().to_numpy() if "label" in df.columns else slice(None)
-    bad = {}
-    for col in _score_columns(df):
-        values = pd.to_numeric(df[col], errors="coerce").to_numpy(np.float64)[rows]
-        if n := int(values.size - np.count_nonzero(np.isfinite(values))):
-            bad[col] = f"{col} {n:,} of {values.size:,}"
-    if not bad:
-        return df
-    why = (
-        f"{path}: scores must be finite; NaN, infinite or not numbers among the labelled "
-        f"rows: {', '.join(bad.values())}. Score the test window again (`fraud-app train` "
-        "writes it) with a model that gives finite scores"
-    )
-    if "fraud_score" in bad:
-        raise DashboardInputError(why)
-    data.unreadable["score_columns"] = f"{why}; left out of the curves"
-    return df.drop(columns=list(bad))
-
-
 def _quarantine_sample(path: Path | None, n: int) -> pd.DataFrame | None:
     if path is None or not path.exists() or n <= 0:
         return None
@@ -345,10 +321,16 @@ def load_run(
         ensemble = _optional_json(sources.models / run / "ensemble.json") or {}
         data.model_meta = ensemble.get("metadata") or {}
     if sources.scores is not None:
+        if not (sources.scores / run).exists():
+            data.absent["scores"] = str(sources.scores / run)
         data.scores = _tolerant(
             data,
             "scores",
-            lambda: finite_scores(read_parquet(sources.scores / run), sources.scores / run, data),
+            lambda: finite_scores(
+                scored_columns(read_parquet(sources.scores / run), sources.scores / run),
+                sources.scores / run,
+                data.unreadable,
+            ),
         )
     for name in ("evaluation", "scoring"):
         broken: list[str] = []

@@ -101,7 +101,7 @@ def _loss(members: list[dict]) -> Chart:
 
 
 def _validation(members: list[dict]) -> Chart:
-    chart = Chart("Validation average precision per epoch", "epoch", "average precision",
+    chart = Chart("Validation average precision per epoch", "epochs completed", "average precision",
                   percent=(False, True))  # fmt: skip
     for i, m in enumerate(members):
         x, y = validation_points(m)

@@ -61,7 +61,7 @@ def _validation(report: dict) -> Section:
         ok = bool(r.get("success"))
         unexpected = r.get("unexpected_count")
         detail = r.get("error") or (
-            f"{fmt_int(unexpected)} rows ({fmt_pct((r.get('unexpected_percent') or 0) / 100, 2)})"
+            f"{fmt_int(unexpected)} rows{_share(r.get('unexpected_percent'))}"
             if unexpected is not None
             else ""
         )
@@ -94,6 +94,14 @@ def _validation(report: dict) -> Section:
         )
     status = "passed" if errors == 0 else "FAILED"
     return Section(f"Validation: {report.get('suite', '?')} suite {status}", body, note)
+
+
+def _share(percent) -> str:
+    """` (x.xx%)` of a check's unexpected rows; nothing where the check has no share (null:
+    no non-null row to count, e.g. an empty or all-null column), which read `(0.00%)`."""
+    if isinstance(percent, bool) or not isinstance(percent, int | float) or percent != percent:
+        return ""
+    return f" ({fmt_pct(percent / 100, 2)})"
 
 
 def _short(value) -> str:

@@ -17,6 +17,7 @@ from dashboards.html import (
     fmt_int,
     fmt_num,
     fmt_pct,
+    fmt_score,
     new_figure,
     paragraph,
     plot_text,
@@ -24,6 +25,8 @@ from dashboards.html import (
     table,
     unreadable_section,
 )
+from dashboards.pages.registry import registry_section
+from dashboards.prep.days import calendar_days
 from dashboards.prep.metrics import (
     budgets_around,
     card_precision_at_k,
@@ -42,7 +45,8 @@ class QualityOptions:
 
 
 def sections(data: RunData, options: QualityOptions) -> list[Section]:
-    out = [s for s in (_metrics(data), _registry(data.training.get("registry"))) if s]
+    registry = registry_section(data.training.get("registry"), data.training)
+    out = [s for s in (_metrics(data), registry) if s]
     scores = data.scores
     if scores is not None and {"label", "fraud_score"} <= set(scores.columns):
         scores = scores[scores["label"].notna()]
@@ -54,6 +58,11 @@ def sections(data: RunData, options: QualityOptions) -> list[Section]:
     else:
         if "scores" in data.unreadable:  # the curves, histogram and threshold table read them
             out.append(unreadable_section("Test-window scores", data.unreadable["scores"]))
+        elif "scores" in data.absent:  # they were left out with no word
+            out.append(Section("Test-window scores", paragraph(
+                f"None at {data.absent['scores']}: the curves, score distributions and "
+                "threshold table read them (`fraud-app train` writes them)."
+            )))  # fmt: skip
         out += _card_precision(None, data, options.card_k) or []
     out += [s for s in (_evaluation_budgets(data), _patterns(data)) if s]
     if "evaluations" in data.unreadable:  # the headline rows, budgets, patterns read them
@@ -77,6 +86,23 @@ def _before_refit(evaluation: dict, run: str, refit: bool) -> bool:
     return refit and evaluation.get("_file") == f"evaluation-{run}-validation.json"
 
 
+def _trained_on(evaluation: dict) -> str:
+    """What an `evaluate` report's headline row adds: `trained_on` (optimistic figures read
+    like a test window's) and `days_without_rows` (the window named is not the data)."""
+    seen, out = evaluation.get("trained_on"), ""
+    if isinstance(seen, dict) and seen.get("first") and seen.get("last"):
+        out += (
+            f" (optimistic: the model may have trained on {fmt_int(seen.get('days'))} of its "
+            f"days, {seen['first']} to {seen['last']})"
+        )
+    elif isinstance(seen, dict):
+        out += " (optimistic? whether the model trained on these days is not known)"
+    empty = evaluation.get("days_without_rows")
+    if isinstance(empty, int) and not isinstance(empty, bool) and empty > 0:
+        out += f" ({fmt_int(empty)} of its days without rows)"
+    return out
+
+
 def _metrics(data: RunData) -> Section | None:
     refit = bool(data.training.get("refit"))  # a training report's validation figures: before it
     rows = [
@@ -85,7 +111,7 @@ def _metrics(data: RunData) -> Section | None:
     ] + [
         (f"{e.get('_file', 'evaluation')} ({(e.get('window') or {}).get('start', '?')} to "
          f"{(e.get('window') or {}).get('end', '?')})"
-         f"{BEFORE_REFIT if _before_refit(e, data.run, refit) else ''}", e)
+         f"{BEFORE_REFIT if _before_refit(e, data.run, refit) else ''}{_trained_on(e)}", e)
         for e in data.evaluations
     ]  # fmt: skip
     if not rows:
@@ -173,7 +199,7 @@ def _threshold(scores: pd.DataFrame, budget: float) -> Section:
     )  # fmt: skip
     cells = [
         [fmt_pct(r.budget, 2), fmt_int(r.alerts), fmt_num(r.alerts_per_day, 1),
-         fmt_num(r.threshold, 4), fmt_pct(r.precision), fmt_pct(r.recall),
+         fmt_score(r.threshold), fmt_pct(r.precision), fmt_pct(r.recall),
          fmt_pct(r.card_precision)]
         for r in rows
     ]  # fmt: skip
@@ -228,7 +254,11 @@ def _card_precision(scores: pd.DataFrame | None, data: RunData, k: int) -> list[
             hovertemplate="%{x}: %{y:.1%} (%{customdata} cards that day)<extra></extra>",
         ))  # fmt: skip
     style(fig, "Card precision@k per day")
-    fig.update_xaxes(title_text="date", type="category")
+    # every day of the span, in date order: by first appearance, the test window's days
+    # came before the validation window's (file-name order), and the gap between them hid
+    days = calendar_days(d["date"] for _, c in series for d in c["per_day"])
+    fig.update_xaxes(title_text="date (UTC)", type="category", categoryorder="array",
+                     categoryarray=days)  # fmt: skip
     fig.update_yaxes(
         title_text="precision of the top-k cards (%)", tickformat=".0%", range=[0, 1.05]
     )
@@ -252,7 +282,7 @@ def _evaluation_budgets(data: RunData) -> Section | None:
     cells = [
         [name, "the model's threshold" if b.get("scope") == "fixed" else fmt_pct(b.get("budget"), 2),
          _scope(b), fmt_num(b.get("alerts_per_day"), 1),
-         fmt_num(b.get("threshold"), 4), fmt_pct(b.get("precision")), fmt_pct(b.get("recall"))]
+         fmt_score(b.get("threshold")), fmt_pct(b.get("precision")), fmt_pct(b.get("recall"))]
         for name, b in rows
     ]  # fmt: skip
     headers = ["evaluation", "alert budget", "of the rows of", "alerts per day", "threshold",
@@ -286,11 +316,20 @@ def _unassigned(evaluation: dict) -> dict | None:
     )
 
 
+def _pattern_trace(evaluation: dict) -> str:
+    """An evaluation's name in the pattern chart, with the alert budget its recall is at
+    (`pattern_recall_budget`): two evaluations at 1 % and 2 % were bars side by side under
+    their file names alone, read at the page's configured budget."""
+    name = str(evaluation.get("_file", "evaluation"))
+    budget = evaluation.get("pattern_recall_budget")
+    return f"{name} (alert budget {fmt_pct(budget, 2)})" if budget is not None else name
+
+
 def _patterns(data: RunData) -> Section | None:
     """The recall per pattern of the evaluations that have patterns, and in the note the
     frauds without one of every evaluation (none with a pattern: no section, as data
     without a fraud_pattern column has none)."""
-    named = [(e.get("_file", "evaluation"), e.get("pattern_recall") or {}, _unassigned(e))
+    named = [(_pattern_trace(e), e.get("pattern_recall") or {}, _unassigned(e))
              for e in data.evaluations]  # fmt: skip
     found = [(name, recall) for name, recall, _ in named if recall]
     if not found:
@@ -300,10 +339,11 @@ def _patterns(data: RunData) -> Section | None:
         names = sorted(recall, key=lambda p: recall[p] if recall[p] is not None else -1)
         fig.add_trace(go.Bar(
             y=names, x=[recall[p] for p in names], orientation="h", name=name,
-            texttemplate="%{x:.1%}", hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+            texttemplate="%{x:.1%}", hovertemplate="%{y}: %{x:.1%}<extra>%{fullData.name}</extra>",
         ))  # fmt: skip
     style(fig, "Recall per fraud pattern", height=140 + 40 * max(len(r) for _, r in found))
-    fig.update_xaxes(title_text="recall (% of the pattern's frauds alerted)", tickformat=".0%",
+    fig.update_xaxes(title_text="recall (% of the pattern's frauds in the daily alerts of "
+                     "the evaluation's alert budget)", tickformat=".0%",
                      range=[0, 1.05])  # fmt: skip
     fig.update_yaxes(title_text="fraud pattern", automargin=True)
     counts = [
@@ -317,27 +357,3 @@ def _patterns(data: RunData) -> Section | None:
         if counts else ""
     )  # fmt: skip
     return Section("Recall per fraud pattern", figure(fig, "recall per fraud pattern"), note)
-
-
-def _registry(reg: dict | None) -> Section | None:
-    if not reg:
-        return None
-    window = reg.get("window") or {}
-    cells = [
-        ["decision", str(reg.get("decision", "-"))],
-        ["model", f"{reg.get('name', '-')} version {reg.get('version', '-')}"],
-        ["new model average precision", fmt_num(reg.get("new_ap"), 4)],
-        ["champion average precision", fmt_num(reg.get("champion_ap"), 4)],
-        ["champion version", str(reg.get("champion_version") or "none")],
-        ["required margin", fmt_num(reg.get("margin"), 4)],
-        ["compared on", f"{window.get('start', '?')} to {window.get('end', '?')}"],
-    ]
-    fig = new_figure(go.Bar(
-        x=["new model", "champion"], y=[reg.get("new_ap"), reg.get("champion_ap")],
-        marker_color=["#12355b", "#7f7f7f"], texttemplate="%{y:.3f}", name="average precision",
-    ))  # fmt: skip
-    style(fig, "Average precision: new model vs champion", height=320)
-    fig.update_yaxes(title_text="average precision", rangemode="tozero")
-    fig.update_xaxes(title_text="model")
-    body = table(["", "value"], cells) + figure(fig, "new model vs champion")
-    return Section(f"Registry decision: {reg.get('decision', '-')}", body)

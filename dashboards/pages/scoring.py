@@ -17,6 +17,7 @@ from dashboards.html import (
     fmt_int,
     fmt_num,
     fmt_pct,
+    fmt_score,
     new_figure,
     paragraph,
     plot_text,
@@ -25,6 +26,7 @@ from dashboards.html import (
     table,
     unreadable_section,
 )
+from dashboards.prep.days import calendar_days, missing_days
 from dashboards.prep.drift import (
     DEFAULT_THRESHOLD,
     DriftTable,
@@ -58,7 +60,7 @@ def _sections(data: RunData, psi_threshold: float) -> list[Section]:
     dates = merged_dates(data.scoring)
     out = [_jobs(data.scoring)]
     if dates:
-        out.append(_daily(dates, latest.get("threshold")))
+        out.append(_daily(dates, latest.get("threshold"), data.scoring))
     reference = latest.get("reference") or (data.model_meta.get("scoring") or {}).get("reference")
     names = latest.get("feature_names") or data.training.get("feature_names") or []
     if reference and dates:
@@ -74,7 +76,7 @@ def _jobs(summaries: list[dict[str, Any]]) -> Section:
         days = s.get("dates") or []
         rows.append([
             str(s.get("job_id", "")), str(s.get("created_at", "")), str(s.get("model_uri", "")),
-            fmt_num(s.get("threshold"), 4), fmt_int(len(days)),
+            fmt_score(s.get("threshold")), fmt_int(len(days)),
             fmt_int(sum(int(d.get("rows") or 0) for d in days)),
             fmt_int(sum(int(d.get("alerts") or 0) for d in days)),
         ])  # fmt: skip
@@ -82,19 +84,24 @@ def _jobs(summaries: list[dict[str, Any]]) -> Section:
     return Section("Scoring jobs", table(headers, rows, numeric=(3, 4, 5, 6)))
 
 
-def _daily(dates: list[dict[str, Any]], threshold) -> Section:
-    x = [str(d["date"]) for d in dates]
+def _daily(dates: list[dict[str, Any]], threshold, summaries: list[dict[str, Any]]) -> Section:
+    by_day = {str(d["date"]): d for d in dates}
+    windows = _windows(summaries)
+    # every day from the first to the last a job scored or was asked for, in date order: a
+    # day without a point was no slot at all (a job that did not run, a date not delivered)
+    x = calendar_days([*by_day, *(day for w in windows for day in w)])
+    shown = [by_day.get(day) or {} for day in x]
     fig = subplots(specs=[[{"secondary_y": True}]])
-    fig.add_trace(go.Bar(x=x, y=[d.get("alerts") for d in dates], name="alerts",
-                         marker_color="#d62728", customdata=[d.get("rows") for d in dates],
+    fig.add_trace(go.Bar(x=x, y=[d.get("alerts") for d in shown], name="alerts",
+                         marker_color="#d62728", customdata=[d.get("rows") for d in shown],
                          hovertemplate="%{x}: %{y:,} alerts of %{customdata:,} rows<extra></extra>"),
                   secondary_y=False)  # fmt: skip
-    fig.add_trace(go.Scatter(x=x, y=[d.get("mean_score") for d in dates], name="mean score",
+    fig.add_trace(go.Scatter(x=x, y=[d.get("mean_score") for d in shown], name="mean score",
                              mode="lines+markers", line={"color": "#12355b"},
                              hovertemplate="%{x}: mean score %{y:.4f}<extra></extra>"),
                   secondary_y=True)  # fmt: skip
     style(fig, "Alerts and mean score per scored day")
-    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_xaxes(title_text="scored date (UTC)", type="category")
     fig.update_yaxes(title_text="alerts (count)", tickformat=",d", secondary_y=False)
     fig.update_yaxes(title_text="mean fraud score (probability)", rangemode="tozero",
                      secondary_y=True)  # fmt: skip
@@ -102,19 +109,84 @@ def _daily(dates: list[dict[str, Any]], threshold) -> Section:
     alerts = sum(int(d.get("alerts") or 0) for d in dates)
     note = (
         f"{fmt_int(alerts)} alerts in {fmt_int(rows)} scored transactions "
-        f"({fmt_pct(alerts / rows if rows else None, 2)}) at threshold {fmt_num(threshold, 4)}."
+        f"({fmt_pct(alerts / rows if rows else None, 2)}) at threshold {fmt_score(threshold)}."
+        + _gaps(missing_days(by_day, x), windows)
+        + _late(max(summaries, key=lambda s: str(s.get("created_at", ""))).get("unscored_dates"))
     )
     return Section("Alerts and mean score", figure(fig, "alerts and mean score per day"), note)
+
+
+SHOWN_DAYS = 10  # days named in a note, then a count
+
+
+def _windows(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The (first, last) ISO day each job was asked to score (`window`, C3; none in a
+    summary written before it had one)."""
+    out = []
+    for s in summaries:
+        w = s.get("window")
+        if isinstance(w, dict) and w.get("start") and w.get("end"):
+            out.append((str(w["start"]), str(w["end"])))
+    return out
+
+
+def _gaps(missing: list[str], windows: list[tuple[str, str]]) -> str:
+    """The days of the chart without a point, said in words: those inside a job's window
+    held no transaction when it ran (not delivered yet, or none), the others no job was
+    asked to score."""
+    if not missing:
+        return ""
+    asked = [d for d in missing if any(a <= d <= b for a, b in windows)]
+    never = [d for d in missing if d not in set(asked)]
+    parts = []
+    if asked:
+        parts.append(f"{_named(asked)} held no transaction when their job ran (not delivered "
+                     "yet, or none that day)")  # fmt: skip
+    if never:
+        parts.append(f"{_named(never)} in no scoring job's window (no job was run for them)")
+    return " Days without a bar: " + "; ".join(parts) + "."
+
+
+def _late(unscored) -> str:
+    """The scored dates whose partition received rows after their job ran, as the latest
+    job found them (`unscored_dates`, C3): their bars count only the rows scored then."""
+    if not isinstance(unscored, dict) or not unscored:
+        return ""
+    days = [
+        f"{day}: {fmt_int(v.get('unscored_rows'))} of {fmt_int(v.get('canonical_rows'))} rows"
+        if isinstance(v, dict) else str(day)
+        for day, v in sorted(unscored.items())
+    ]  # fmt: skip
+    return (
+        f" Rows that arrived after their date was scored have no score (score those dates "
+        f"again): {_named(days)}."
+    )
+
+
+def _named(days: list[str]) -> str:
+    more = len(days) - SHOWN_DAYS
+    return f"{fmt_int(len(days))} ({', '.join(days[:SHOWN_DAYS])}" + (
+        f" and {fmt_int(more)} more)" if more > 0 else ")"
+    )
+
+
+def _on_days(dates: list[str], row: list, days: list[str]) -> list:
+    """`row` (one value per scored date) on `days`: None on a day without a score."""
+    at = dict(zip(dates, row, strict=True))
+    return [at.get(day) for day in days]
 
 
 def _heatmap(drift: DriftTable) -> Section:
     ratios = drift.ratios()
     peak = max((v for r in ratios for v in r if v is not None), default=0.0)
+    days = calendar_days(drift.dates)  # a day not scored is an empty column, not skipped
     cells = [
-        [[v, drift.limit(i)] for v in row] for i, row in enumerate(drift.values)
+        [[v, drift.limit(i)] for v in _on_days(drift.dates, row, days)]
+        for i, row in enumerate(drift.values)
     ]  # hover: the PSI and the feature's flag level
     fig = new_figure(go.Heatmap(
-        z=ratios, x=drift.dates, y=drift.features, customdata=cells, name="PSI / flag level",
+        z=[_on_days(drift.dates, row, days) for row in ratios], x=days, y=drift.features,
+        customdata=cells, name="PSI / flag level", hoverongaps=False,
         zmin=0, zmax=max(2.0, peak), showscale=True, showlegend=False,  # the bar is the legend
         # white to pale yellow below the flag level (1), a step to orange at it, dark red above
         colorscale=[[0.0, "#ffffff"], [1.0 / max(2.0, peak), "#fde9a9"],
@@ -125,7 +197,7 @@ def _heatmap(drift: DriftTable) -> Section:
     ))  # fmt: skip
     style(fig, "Feature drift per scored date: PSI over each feature's flag level, "
           "most drifted features on top", height=160 + 18 * len(drift.features))  # fmt: skip
-    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_xaxes(title_text="scored date (UTC)", type="category")
     fig.update_yaxes(title_text="feature", autorange="reversed", automargin=True)
     note = (
         f"PSI of each date vs the training window, per feature, divided by the feature's flag "
@@ -178,7 +250,9 @@ def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Sectio
     values = score_drift(reference, dates)
     if not reference.get("score_props"):
         return Section("Score drift", paragraph("The reference has no score distribution."))
-    fig = new_figure(go.Scatter(x=[str(d["date"]) for d in dates], y=values, mode="lines+markers",
+    scored = [str(d["date"]) for d in dates]
+    days = calendar_days(scored)  # a day not scored is a gap in the line, not skipped
+    fig = new_figure(go.Scatter(x=days, y=_on_days(scored, values, days), mode="lines+markers",
                                name="score PSI", hovertemplate="%{x}: PSI %{y:.3f}<extra></extra>"))  # fmt: skip
     fig.add_hline(y=threshold, line_dash="dash", line_color="#444",
                   annotation_text=f"threshold {fmt_num(threshold, 2)}")  # fmt: skip
@@ -187,7 +261,7 @@ def _score_drift(reference: dict, dates: list[dict], threshold: float) -> Sectio
         fig.add_hline(y=base, line_dash="dot", line_color="#888",
                       annotation_text=f"training days (90th percentile) {fmt_num(base, 2)}")  # fmt: skip
     style(fig, "Score distribution drift (PSI) per scored date")
-    fig.update_xaxes(title_text="scored date", type="category")
+    fig.update_xaxes(title_text="scored date (UTC)", type="category")
     fig.update_yaxes(title_text="population stability index (PSI)", rangemode="tozero")
     return Section("Score drift", figure(fig, "score drift per day"))
 

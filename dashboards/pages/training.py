@@ -42,8 +42,10 @@ def sections(data: RunData) -> list[Section]:
     out = [_summary(data.training, members), _loss(members)]
     if any(m.get("validation") for m in members):
         out.append(_validation(members))
+    if any(g.split for m in members for g in group_times(m.get("history") or [])):
+        out.append(_time_split(members))  # none split (per-iteration engine): no chart of 0 %
     if any(m.get("history") for m in members):
-        out += [_time_split(members), _timeline(members)]
+        out.append(_timeline(members))
     return out
 
 
@@ -90,7 +92,7 @@ def _validation(members: list[dict]) -> Section:
         x, y = validation_points(m)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"member {i:02d}"))
     style(fig, "Validation average precision per epoch")
-    fig.update_xaxes(title_text="epoch")
+    fig.update_xaxes(title_text="epochs completed")  # the loss chart's scale (member_x)
     fig.update_yaxes(title_text="average precision (%)", tickformat=".0%", rangemode="tozero")
     return Section("Validation average precision", figure(fig, "validation AP per member"))
 

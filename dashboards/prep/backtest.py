@@ -52,10 +52,13 @@ def fold_metrics(report: dict[str, Any]) -> pd.DataFrame:
 
 def summary(report: dict[str, Any]) -> pd.DataFrame:
     """Mean and sample std (ddof 1, as the backtest's own summary) over folds per model and
-    metric, NaN folds left out; computed from the folds so the page never disagrees with them."""
-    df = fold_metrics(report).dropna(subset=["value"])
+    metric, NaN folds left out (`count`: the folds that define it); computed from the folds
+    so the page never disagrees with them. A metric no fold defines (AP and AUC of test
+    windows without fraud) keeps its row, NaN over 0 folds: it was dropped, and the table
+    went on without it unsaid."""
+    df = fold_metrics(report)
     out = df.groupby(["model", "metric"], sort=False)["value"].agg(["mean", "std", "count"])
-    out["std"] = out["std"].fillna(0.0)  # one fold: no spread
+    out.loc[out["count"] == 1, "std"] = 0.0  # one fold: no spread
     return out.reset_index()
 
 

@@ -26,10 +26,18 @@ def rows_per_step(
     reports exist (a missing report leaves its steps out)."""
     steps: list[Step] = []
     if etl:
-        steps.append(Step("raw input", int(etl["input_rows"])))
+        # an append load (etl.mode: append) counts its own delivery in and the whole table
+        # out: raw input 1,000 -> canonical 13,000 read as rows made out of nothing
+        previous = int(etl.get("previous_rows") or 0)
+        steps.append(Step("raw input", int(etl["input_rows"]), "this load" if previous else ""))
         steps.append(Step("quarantined", int(etl.get("quarantine_rows", 0)), "rule broken"))
         steps.append(Step("duplicates dropped", int(etl.get("duplicate_rows", 0))))
-        steps.append(Step("canonical", int(etl["output_rows"])))
+        if previous:
+            added = int(etl["output_rows"]) - previous
+            steps.append(Step("added to canonical", added, f"to {previous:,} rows loaded before"))
+        steps.append(
+            Step("canonical", int(etl["output_rows"]), "the whole table" if previous else "")
+        )
     if feature_rows is not None:
         steps.append(Step("features", int(feature_rows)))
     windows = (splits or {}).get("windows") or {}

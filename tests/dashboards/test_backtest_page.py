@@ -144,6 +144,25 @@ def test_a_metric_undefined_in_every_fold_still_renders(small_run):
     assert [d.metric for d in differences(report)] == ["recall_at_budget", "card_precision_at_k"]
 
 
+def test_a_metric_undefined_in_every_fold_keeps_its_row_in_the_means(small_run):
+    """The mean table dropped a metric no fold defines (AP and AUC of test windows without
+    fraud): it listed recall and card precision only, nothing said AP was undefined."""
+    report = _report()
+    for fold in report["folds"]:
+        fold["models"]["ensemble"].update(average_precision=None)
+    report["folds"][0]["models"]["baseline"].update(roc_auc=None)  # 3 of 4 folds define it
+    _write(small_run, "nofraud", report)
+    render_backtest(small_run, "nofraud")
+    text = (small_run.output / "backtests" / "nofraud.html").read_text()
+    table = text.split("<h2>Mean over folds</h2>", 1)[1].split("</table>", 1)[0]
+    cells = [re.findall(r"<td[^>]*>([^<]*)</td>", r) for r in re.findall(r"<tr>(.*?)</tr>", table)]
+    rows = [r for r in cells if r]  # the header row has no <td>
+    assert ["ensemble", "average precision", "-", "-", "0"] in rows
+    auc = [0.95 + 0.01 * k for k in (1, 2, 3)]
+    assert ["baseline", "ROC AUC", f"{np.mean(auc):.4f}", f"{np.std(auc, ddof=1):.4f}", "3"] in rows
+    assert len(rows) == 2 * 4  # every model x metric
+
+
 @pytest.mark.parametrize(
     "summary", ["x", {"ensemble": "x"}, {"ensemble": {"average_precision": 3}}]
 )

@@ -50,3 +50,36 @@ def test_an_older_releases_validation_file_of_a_refit_run_says_before_the_refit(
     assert body.count("before the refit") == 1
     body = _metrics(RunData("r1", {"metrics": {}, "refit": None}, evaluations=evaluations)).body
     assert "before the refit" not in body
+
+
+def test_an_evaluation_on_days_the_model_trained_on_says_so():
+    """Session 50: `evaluate` of a window the model may have trained on writes `trained_on`
+    (and warns); the headline row showed its optimistic figures like a test window's."""
+    window = {"start": "2024-02-10", "end": "2024-02-24"}
+    seen = {"first": "2024-02-10", "last": "2024-02-17", "days": 8, "trained_from": None,
+            "trained_through": "2024-02-18T00:00:00+00:00"}  # fmt: skip
+    unknown = {"first": None, "last": None, "days": None, "trained_from": None,
+               "trained_through": None, "unknown": "refit without dates"}  # fmt: skip
+    evaluations = [
+        {"_file": "evaluation-e1.json", "window": window, "trained_on": seen, **_figures(0.9)},
+        {"_file": "evaluation-e2.json", "window": window, "trained_on": unknown, **_figures(0.9)},
+        {"_file": "evaluation-e3.json", "window": window, "trained_on": None, **_figures(0.7)},
+        {"_file": "evaluation-e4.json", "window": window, "trained_on": None,
+         "days_without_rows": 3, "dates_without_rows": ["2024-02-22", "2024-02-23",
+                                                        "2024-02-24"], **_figures(0.7)},
+    ]  # fmt: skip
+    body = _metrics(RunData("r1", {"metrics": {}}, evaluations=evaluations)).body
+    assert (
+        "<td>evaluation-e1.json (2024-02-10 to 2024-02-24) (optimistic: the model may have "
+        "trained on 8 of its days, 2024-02-10 to 2024-02-17)</td>"
+    ) in body
+    assert (
+        "<td>evaluation-e2.json (2024-02-10 to 2024-02-24) (optimistic? whether the model "
+        "trained on these days is not known)</td>"
+    ) in body
+    assert "<td>evaluation-e3.json (2024-02-10 to 2024-02-24)</td>" in body
+    # the window named is not the data measured: its last 3 days held no rows
+    assert (
+        "<td>evaluation-e4.json (2024-02-10 to 2024-02-24) (3 of its days without rows)</td>"
+        in body
+    )

@@ -6,7 +6,9 @@ exits 3 (pages written, something left out)."""
 from __future__ import annotations
 
 import re
+import shutil
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -49,6 +51,23 @@ def test_damaged_test_scores_leave_every_other_section_and_page(tmp_path):
     assert '"r1/index.html"' in (src.output / "index.html").read_text()
 
 
+@pytest.mark.parametrize("lacking", [["label"], ["label", "fraud_score"]])
+def test_test_scores_without_a_column_the_curves_read_are_named(tmp_path, lacking):
+    """Test scores that are Parquet but lack `label` or `fraud_score` (another table put
+    there): the curves, histogram and threshold table were left out with no word on the
+    page, and the render counted nothing as not drawn (exit 0)."""
+    src = write_run(tmp_path, SMALL)
+    path = src.scores / "r1" / "part-00000.parquet"
+    pd.read_parquet(path).drop(columns=lacking).to_parquet(path, index=False)
+    unreadable: list[str] = []
+    render_all(src, unreadable=unreadable)
+    quality = _page(src, "model-quality.html")
+    assert "Test-window scores" in _h2(quality) and "Precision-recall" not in _h2(quality)
+    said = f"{src.scores / 'r1'}: no column {', '.join(lacking)}; the test-window scores"
+    assert f"Not drawn: {said}" in quality
+    assert len(unreadable) == 1 and unreadable[0].startswith(f"run r1: {said}")
+
+
 def test_a_damaged_quarantine_or_canonical_file_takes_out_only_its_section(tmp_path):
     src = write_run(tmp_path, SMALL)
     q = _damage(src.quarantine / "part-00000.parquet")
@@ -86,3 +105,17 @@ def test_the_cli_names_what_was_not_drawn_and_exits_3(tmp_path, capsys, flag):
         == "fraud-app: 1 section(s) not drawn (see the warnings); exit status 3"
     )
     assert (src.output / "r1" / "model-quality.html").is_file()
+
+
+def test_test_scores_not_found_are_said(tmp_path):
+    """A run whose test scores are not there (a copied reports folder, a run trained with
+    paths.test_scores elsewhere): the curves, histogram and threshold table were left
+    out with no word. Not an error (exit 0): nothing was read wrong."""
+    src = write_run(tmp_path, SMALL)
+    shutil.rmtree(src.scores / "r1")
+    unreadable: list[str] = []
+    render_all(src, unreadable=unreadable)
+    quality = _page(src, "model-quality.html")
+    assert "Test-window scores" in _h2(quality) and "Precision-recall" not in _h2(quality)
+    assert f"None at {src.scores / 'r1'}: the curves, score distributions" in quality
+    assert unreadable == []

@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 
+from dashboards.pages.training import sections
 from dashboards.prep.data import daily_stats, rows_per_step
 from dashboards.prep.training import (
     epoch_ends,
     failed_groups,
     group_times,
+    member_x,
     time_split_shares,
     validation_points,
 )
+from dashboards.sources import RunData
 
 HISTORY = [
     {"group": 0, "wall_s": 2.0, "compute_share": 0.5, "sync_share": 0.25,
@@ -87,3 +91,65 @@ def test_daily_stats_by_hand_and_empty():
     d = daily_stats(["2024-01-01", "2024-01-01", "2024-01-01", "2024-01-02"], [1, 0, None, None])
     assert (d.transactions, d.frauds, d.label_rate[0]) == ([3, 1], [1, 0], 0.5)
     assert math.isnan(d.label_rate[1])
+
+
+def test_validation_points_are_on_the_loss_charts_epochs():
+    """Session 50, the demo run's member 01 (2,079 rows, global batch 256): the loss chart
+    counts passes over the rows (27 iterations x 256 / 2,079 = 3.325, the config's
+    `epochs`), the early-stopping record says epoch 3.0 (27 / ceil(2,079 / 256)); the two
+    charts of one page put the same iteration 11 % apart (the last of a 5-epoch run at
+    4.56 on one, 5.05 on the other)."""
+    ends = [27, 36, 41]
+    history = [
+        {"group": g, "end_iteration": end, "iterations": end - start, "wall_s": 0.5,
+         "samples_per_s": (end - start) * 256 / 0.5}
+        for g, (start, end) in enumerate(zip([0, *ends[:-1]], ends, strict=True))
+    ]  # fmt: skip
+    validation = [{"epoch": e, "iteration": i, "average_precision": 0.5}
+                  for e, i in ((3.0, 27), (4.0, 36), (4.5556, 41))]  # fmt: skip
+    member = {"rows": 2079, "history": history, "validation": validation}
+    passes = [i * 256 / 2079 for i in ends]
+    assert member_x(member) == (pytest.approx(passes), "epoch")
+    assert validation_points(member)[0] == pytest.approx(passes)
+    # the history cannot place an iteration (none, or past its last group): as recorded
+    assert validation_points({**member, "history": []})[0] == [3.0, 4.0, 4.5556]
+    late = {**member, "validation": [*validation, {"epoch": 5.0, "iteration": 45,
+                                                    "average_precision": 0.6}]}  # fmt: skip
+    assert validation_points(late)[0][-1] == 5.0
+
+
+def test_a_history_without_a_time_split_shows_no_shares():
+    """The per-iteration engine writes compute / sync / scheduling shares NaN, which the
+    report holds as null: the members table said compute 0.0 %, all-reduce 0.0 %,
+    scheduling 0.0 % and the stacked chart put the whole wall time in "other"."""
+    history = [
+        {"group": g, "start_iteration": g, "end_iteration": g + 1, "iterations": 1,
+         "loss": 0.5, "wall_s": 2.0, "samples_per_s": 128.0, "compute_share": None,
+         "sync_share": None, "scheduling_share": None}
+        for g in range(3)
+    ]  # fmt: skip
+    assert time_split_shares(history) is None
+    assert [g.split for g in group_times(history)] == [False] * 3
+    member = {"rows": 1000, "iterations": 3, "history": history, "retries": 0}
+    secs = sections(RunData("r1", {"members": [member]}))
+    assert [s.title for s in secs] == ["Ensemble members", "Loss", "Throughput and time line"]
+    row = re.search(r"<tr><td>member 00</td>(.*?)</tr>", secs[0].body).group(1)
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+    assert cells[5:8] == ["-", "-", "-"]  # compute, all-reduce, scheduling: unknown
+    assert time_split_shares(HISTORY) is not None  # the grouped engine's: as before
+
+
+def test_rows_per_step_of_an_append_load():
+    """etl.mode: append: `input_rows` is this delivery, `output_rows` the whole table
+    (`previous_rows` + added); the chart went raw input 1,000 -> canonical 13,000."""
+    etl = {"input_rows": 1_000, "output_rows": 12_980, "previous_rows": 12_000,
+           "quarantine_rows": 15, "duplicate_rows": 5}  # fmt: skip
+    steps = [(s.name, s.rows, s.note) for s in rows_per_step(etl, None, None, None)]
+    assert steps == [
+        ("raw input", 1_000, "this load"), ("quarantined", 15, "rule broken"),
+        ("duplicates dropped", 5, ""), ("added to canonical", 980, "to 12,000 rows loaded before"),
+        ("canonical", 12_980, "the whole table"),
+    ]  # fmt: skip
+    first = {**etl, "output_rows": 980, "previous_rows": 0}  # a first or replace load: as before
+    assert [s.name for s in rows_per_step(first, None, None, None)] == [
+        "raw input", "quarantined", "duplicates dropped", "canonical"]  # fmt: skip

@@ -177,3 +177,27 @@ def test_a_report_field_of_another_shape_leaves_the_run_index_and_the_top_index(
     render_all(small_run)
     assert (small_run.output / "r1" / "index.html").is_file()
     assert 'href="r1/index.html"' in (small_run.output / "index.html").read_text()
+
+
+def test_a_check_without_a_share_of_rows_shows_none(reports, tmp_path):
+    """A check with no non-null row to count (an empty or all-null column) has
+    `unexpected_percent` null (GX's NaN, fraud_app.validation): the page wrote `0 rows
+    (0.00%)` as if a share had been measured."""
+    empty = CheckResult(
+        name="amount:range", expectation="ExpectColumnValuesToBeBetween", column="amount",
+        severity="error", success=True, observed=None, unexpected_count=0,
+        unexpected_percent=None, examples=(), error=None,
+    )  # fmt: skip
+    measured = CheckResult(**{**empty.__dict__, "name": "amount:not_null",
+                              "unexpected_count": 3, "unexpected_percent": 0.25})  # fmt: skip
+    ValidationReport("canonical", "work/c", "2024-03-01T10:00:00+00:00", (empty, measured)).save(
+        reports, None
+    )
+    _training(reports, "r1", mtime=1709287800.0)
+    render_run(Sources(reports=reports, output=tmp_path / "out"), "r1")
+    page = (tmp_path / "out" / "r1" / "data-quality.html").read_text()
+    cells = {
+        m.group(1): m.group(2)
+        for m in re.finditer(r"<tr[^>]*><td>(amount:[a-z_]+)</td>.*?<td>([^<]*)</td></tr>", page)
+    }
+    assert cells == {"amount:range": "0 rows", "amount:not_null": "3 rows (0.25%)"}

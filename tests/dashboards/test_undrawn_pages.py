@@ -37,6 +37,28 @@ def test_a_page_not_drawn_and_a_skipped_backtest_are_named(tmp_path):
     assert "backtest-b1.json: 'folds' must be a non-empty list" in unreadable[1]
 
 
+def test_a_page_not_drawn_names_the_files_it_reads(tmp_path):
+    """`KeyError: 'date'` alone did not say which saved file holds the value of another
+    layout (here one scoring summary's date without its `date`)."""
+    src = write_run(tmp_path, SMALL)
+    path = src.reports / "scoring-job1.json"
+    summary = json.loads(path.read_text())
+    del summary["dates"][0]["date"]
+    path.write_text(json.dumps(summary))
+    unreadable: list[str] = []
+    render_all(src, unreadable=unreadable)
+    assert len(unreadable) == 1 and "page scoring not drawn: " in unreadable[0]
+    assert unreadable[0].endswith(
+        "(KeyError: 'date'). Re-run the step that wrote it (train, score, evaluate, "
+        "validate). The page reads: training-r1.json, scoring-job0.json, scoring-job1.json, "
+        "models/r1/ensemble.json."
+    )
+    assert (
+        "The page reads: training-r1.json, scoring-job0.json"
+        in (src.output / "r1" / "scoring.html").read_text()
+    )
+
+
 def test_the_cli_exits_3_when_a_page_was_not_drawn(tmp_path, capsys):
     from pipelines.cli import main
 
