@@ -207,6 +207,10 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
                 f"{uri} would be that project's model, trained on its data, not this "
                 "project's (its scores would be silently wrong here)"
             ), reader=True)  # fmt: skip
+        elif config is not None and name is not None:
+            from fraud_app.tracking.ownership import warn_other_name
+
+            warn_other_name(client, config, name, uri)
     else:
         source, key = uri, "run-" + hashlib.sha256(uri.encode()).hexdigest()[:16]
     target = _cache_root(config) / key
