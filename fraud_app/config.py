@@ -113,6 +113,11 @@ class PrivacySection(Section):
     card_numbers: Literal["masked", "full"] = "masked"
 
 
+# defaults derived from other keys, as docs/CONFIG.md shows them (fraud_app.config_reference):
+# the field's own default is only the value under the other key's default
+DERIVED_DEFAULTS = {"scoring.model": "models:/<registry.model_name>@champion"}
+
+
 class AppConfig(Section):
     spark: SparkSection = Field(default_factory=SparkSection)
     paths: PathsSection = Field(default_factory=PathsSection)

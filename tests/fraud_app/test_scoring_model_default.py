@@ -45,3 +45,13 @@ def test_a_given_scoring_model_is_read_as_written(tmp_path):
         "model": "models:/other@champion"
     }
     assert _config(tmp_path).scoring.model == "models:/fraud-ensemble@champion"
+
+
+def test_the_reference_shows_the_default_as_derived():
+    """docs/CONFIG.md showed `'models:/fraud-ensemble@champion'`, the default only while
+    registry.model_name is left at its own (review50a)."""
+    from fraud_app.config_reference import rows
+
+    shown = {key: default for key, default, _ in rows()}
+    assert shown["scoring.model"] == "'models:/<registry.model_name>@champion'"
+    assert shown["registry.model_name"] == "'fraud-ensemble'"
