@@ -36,7 +36,9 @@ from dashboards.report_index import ReportIndex, read_json
 from dashboards.score_table import finite_scores, scored_columns
 
 logger = logging.getLogger(__name__)
-_MODELS_URI = re.compile(r"^models:/([^/@]+)/(\w+)$")
+# a registered version: a name holds no `/` (MLflow refuses it) but may hold `@` (fraud@eu)
+_MODELS_URI = re.compile(r"^models:/([^/]+)/(\d+)$")
+_RUN_URI = re.compile(r"^runs:/([^/]+)(?:/|$)")  # a run's logged model: runs:/<run id>/model
 _MLFLOW_URI = re.compile(r"^(models|runs|mlflow-artifacts):", re.IGNORECASE)  # not a model folder
 
 
@@ -155,7 +157,10 @@ def list_backtests(sources: Sources) -> list[str]:
 
 def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
     """Whether an evaluation or scoring summary is about this run's model: same registry
-    name and version, or a model URI/path that names the run's model directory."""
+    name and version, the run's logged model (`runs:/<its MLflow run id>/model`, its
+    `models:/m-<id>`), or a model URI/path that names the run's model directory. A logged
+    model was named on no run's page: its reports named `runs:/...` (before session 50,
+    `ensemble` version `local`), matched against the registry's name (review50a)."""
     reg = training.get("registry")
     reg = reg if isinstance(reg, dict) else {}  # a report edited by hand: no match by name
     uri = str(doc.get("model_uri") or "").rstrip("/")
@@ -163,6 +168,12 @@ def belongs_to(doc: dict[str, Any], run: str, training: dict[str, Any]) -> bool:
     if (m := _MODELS_URI.match(uri)) and name is None:
         name, version = m.group(1), m.group(2)
     if reg.get("name") and name == reg["name"] and str(version) == str(reg.get("version")):
+        return True
+    run_id = training.get("mlflow_run_id")
+    if run_id and (m := _RUN_URI.match(uri)) and m.group(1) == str(run_id):
+        return True
+    logged = str(reg.get("model_uri") or "")
+    if logged.startswith("models:/m-") and uri == logged.rstrip("/"):
         return True
     model_path = str(training.get("model_path") or "").rstrip("/")
     if uri and uri == model_path:

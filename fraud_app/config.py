@@ -113,6 +113,11 @@ class PrivacySection(Section):
     card_numbers: Literal["masked", "full"] = "masked"
 
 
+# defaults derived from other keys, as docs/CONFIG.md shows them (fraud_app.config_reference):
+# the field's own default is only the value under the other key's default
+DERIVED_DEFAULTS = {"scoring.model": "models:/<registry.model_name>@champion"}
+
+
 class AppConfig(Section):
     spark: SparkSection = Field(default_factory=SparkSection)
     paths: PathsSection = Field(default_factory=PathsSection)
@@ -133,32 +138,29 @@ class AppConfig(Section):
     retention: RetentionSection = Field(default_factory=RetentionSection)
     privacy: PrivacySection = Field(default_factory=PrivacySection)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _scoring_model_follows_the_registry(cls, data: Any) -> Any:
+    @model_validator(mode="after")
+    def _scoring_model_follows_the_registry(self) -> AppConfig:
         """scoring.model not given: `models:/<registry.model_name>@champion`, this project's
         champion. It stayed models:/fraud-ensemble@champion whatever registry.model_name
         said: a project that renamed its model on a shared store (the README's advice) had
         `score` read the other project's champion under the old name, unchecked (another
         name than registry.model_name is read as asked), and scored its transactions with
-        it without a word (session 50)."""
-        if not isinstance(data, dict):
-            return data
-        registry, scoring = data.get("registry"), data.get("scoring")
-        if isinstance(registry, RegistrySection):
-            name = registry.model_name if "model_name" in registry.model_fields_set else None
-        else:
-            name = registry.get("model_name") if isinstance(registry, dict) else None
-        if not isinstance(name, str) or not name:
-            return data
-        model = f"models:/{name}@champion"
-        if scoring is None:
-            return {**data, "scoring": {"model": model}}
-        if isinstance(scoring, dict) and "model" not in scoring:
-            return {**data, "scoring": {**scoring, "model": model}}
-        if isinstance(scoring, ScoringSection) and "model" not in scoring.model_fields_set:
-            return {**data, "scoring": scoring.model_copy(update={"model": model})}
-        return data
+        it without a word (session 50).
+
+        Derived, not given: scoring.model stays out of the settings given
+        (`model_fields_set`), so a config written from this one (tune's best config, a
+        dump with exclude_unset) leaves it out and follows a later registry.model_name
+        (review50a: filled in before validation, it was written as a setting, and a
+        `model_copy` renaming the model kept the old name's champion)."""
+        scoring = self.scoring
+        model = f"models:/{self.registry.model_name}@champion"
+        if "model" in scoring.model_fields_set or scoring.model == model:
+            return self
+        values = {**{name: getattr(scoring, name) for name in type(scoring).model_fields},
+                  "model": model}  # fmt: skip
+        derived = type(scoring).model_construct(set(scoring.model_fields_set), **values)
+        object.__setattr__(self, "scoring", derived)  # frozen: set once, while validating
+        return self
 
     @field_validator("balancing")
     @classmethod

@@ -18,7 +18,7 @@ import annotated_types as at
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from fraud_app.config import AppConfig, section_model
+from fraud_app.config import DERIVED_DEFAULTS, AppConfig, section_model
 
 _BOUNDS = ((at.Ge, ">= {}", "ge"), (at.Gt, "> {}", "gt"), (at.Le, "<= {}", "le"),
            (at.Lt, "< {}", "lt"))  # fmt: skip
@@ -103,7 +103,8 @@ def rows(model: type[BaseModel] = AppConfig, prefix: str = "") -> list[tuple[str
             mapping = typing.get_origin(info.annotation) is dict
             out += rows(inner, key + (".<name>." if mapping else "."))
         else:
-            out.append((key, _default(info), accepts))
+            derived = DERIVED_DEFAULTS.get(key)
+            out.append((key, repr(derived) if derived else _default(info), accepts))
     return out
 
 

@@ -42,7 +42,8 @@ ENSEMBLE_FILE = "ensemble.json"
 @dataclass(frozen=True)
 class ResolvedModel:
     """A local ensemble directory and, for a registry URI, the registered name and the
-    version the URI stood for (None otherwise)."""
+    version the URI stood for; for a logged model (`models:/m-<id>`, `runs:/<id>/model`)
+    the version registered from it (None otherwise)."""
 
     directory: Path
     name: str | None = None
@@ -151,6 +152,45 @@ def _lookup(client, uri: str, rest: str):
     return name, what, getter
 
 
+def _registered_as(client, uri: str, config=None) -> tuple[str, str] | None:
+    """(name, version) of the registered version whose source is the logged model that
+    `uri` (`models:/m-<id>`, `runs:/<run id>/<name>`) names; None when none is (or it
+    cannot be told: several names and none is registry.model_name, or the store does not
+    say). The same model scored as `models:/fraud-ensemble/1` and as its
+    `models:/m-<id>` (the `model_uri` of the run's registry.json) was labelled
+    `fraud-ensemble` `1` and `models:/m-<id>` `unregistered`, a version the registry
+    holds (review50a)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        if uri.startswith("models:/"):
+            model_id = uri[len("models:/") :].strip("/")
+            run_id, ids = client.get_logged_model(model_id).source_run_id, {model_id}
+        else:
+            match = _RUN_URI.fullmatch(uri.strip())
+            if match is None:
+                return None
+            run_id, wanted = match["run"], match["path"].strip("/").split("/")[0]
+            experiment = client.get_run(run_id).info.experiment_id
+            logged = client.search_logged_models(
+                experiment_ids=[experiment], filter_string=f"source_run_id = '{run_id}'"
+            )
+            ids = {m.model_id for m in logged if m.name == wanted}
+        if not run_id or not ids:
+            return None
+        found = {(mv.name, str(mv.version))
+                 for mv in client.search_model_versions(f"run_id = '{run_id}'")
+                 if mv.model_id in ids or str(mv.source) in {f"models:/{i}" for i in ids}}  # fmt: skip
+    except Exception as exc:  # a courtesy: the model loads, named by its URI
+        if not (isinstance(exc, MlflowException) or _unanswered(exc)):
+            raise
+        logger.info("%s: its registered version could not be looked up: %s", uri, exc)
+        return None
+    own = {f for f in found if config is not None and f[0] == config.registry.model_name}
+    chosen = own if own else found
+    return next(iter(chosen)) if len(chosen) == 1 else None
+
+
 def _find_ensemble(root: Path) -> Path | None:
     """The ensemble inside a download: the directory itself, a logged model's
     artifacts/ensemble, or those one level down (`runs:/<id>/model` downloads into model/)."""
@@ -207,6 +247,10 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
                 f"{uri} would be that project's model, trained on its data, not this "
                 "project's (its scores would be silently wrong here)"
             ), reader=True)  # fmt: skip
+        elif config is not None and name is not None:
+            from fraud_app.tracking.ownership import warn_other_name
+
+            warn_other_name(client, config, name, uri)
     else:
         source, key = uri, "run-" + hashlib.sha256(uri.encode()).hexdigest()[:16]
     target = _cache_root(config) / key
@@ -223,6 +267,9 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
         found = _find_ensemble(target)
     else:
         _touch(target)
+    if name is None:  # a logged model by its id or run (after the download, which fails
+        # first on a store that does not answer): the version registered from it
+        name, version = _registered_as(client, uri, config) or (None, None)
     return ResolvedModel(found, name, version)  # type: ignore[arg-type]
 
 

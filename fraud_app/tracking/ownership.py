@@ -121,6 +121,33 @@ def check_owner(client, config, name: str, doing: str, *, reader: bool = False) 
     )
 
 
+def warn_other_name(client, config, name: str, uri: str) -> None:
+    """One WARNING (a process) when `uri` names registered model `name`, not this project's
+    registry.model_name, and `name` belongs to another project of the shared store: read as
+    asked (another name is a deliberate choice), but said. Every config `fraud-app init`
+    wrote before session 50 sets scoring.model: models:/fraud-ensemble@champion; a project
+    that then renamed its model (the advice of the shared-store error) kept that line, and
+    its `score` read the other project's champion without a word (review50a)."""
+    if embedded_store(config):
+        return
+    owner = other_owner(model_owner(client, name)[1], config)
+    if owner is None:
+        return
+    key = (client.tracking_uri, name, owner)
+    if key in _warned:  # score resolves its model before Spark and again in the job
+        return
+    _warned.add(key)
+    own = config.registry.model_name
+    logger.warning(
+        "%s names registered model %r of another project (%s %r; this project is %r and "
+        "registers its models as %r, registry.model_name): read as asked. If it is a "
+        "scoring.model line kept from an older config (`fraud-app init` wrote "
+        "models:/fraud-ensemble@champion), remove it: left out, scoring.model is "
+        "models:/%s@champion, this project's champion",
+        uri, name, PROJECT_TAG, owner, project_identity(config), own, own,
+    )  # fmt: skip
+
+
 def claim(client, config, name: str) -> None:
     """Tag registered model `name` with this project's identity when it has no owner yet
     (its first registration, or a model registered before this release: adopted)."""
@@ -162,8 +189,13 @@ def warn_registry_unused(config) -> bool:
     """One WARNING, before training, when the config asks for the registry (a `registry.*`
     setting given, registry.enabled left true) but tracking.enabled is false: the run then
     registered nothing and no gate ran, without a word (the training lines end with no
-    registry line); whether it warned."""
-    asked = sorted(config.registry.model_fields_set - {"enabled"})
+    registry line); whether it warned. A setting given at its default value asks for
+    nothing: the config `fraud-app init` writes sets registry.model_name: fraud-ensemble and
+    promotion_margin: 0.0, so each `train` of it with tracking.enabled: false (the remedy
+    an unreachable tracking server's error names) warned (review50a)."""
+    registry, default = config.registry, type(config.registry)()
+    asked = sorted(key for key in registry.model_fields_set - {"enabled"}
+                   if getattr(registry, key) != getattr(default, key))  # fmt: skip
     if config.tracking.enabled or not config.registry.enabled or not asked:
         return False
     logger.warning(

@@ -22,7 +22,7 @@ def test_docs_config_md_is_the_generated_reference():
 def test_the_reference_has_every_key_and_its_default():
     keys = {key: default for key, default, _ in rows()}
     assert keys["training.distributed.num_workers"] == "2"
-    assert keys["scoring.model"] == "'models:/fraud-ensemble@champion'"
+    assert keys["scoring.model"] == "'models:/<registry.model_name>@champion'"  # derived
     assert keys["validation.features.columns.<name>.nullable"] == "false"
     assert keys["splits.train.start"] == "(required)"
     assert len(keys) > 200

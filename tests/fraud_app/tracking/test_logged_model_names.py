@@ -7,6 +7,7 @@ collected rows (helpers.gate_on_rows), no Spark (session 50)."""
 
 from __future__ import annotations
 
+import mlflow
 import pytest
 
 from fraud_app.scoring.model_source import load_scoring_model
@@ -23,12 +24,21 @@ def test_logged_models_are_named_by_their_uri_not_their_download(tmp_path, monke
     first, t1 = h.gate_on_rows(cfg, tmp_path, h.linear_ensemble(-2.0), "r1", validation)
     _, t2 = h.gate_on_rows(cfg, tmp_path / "b", h.linear_ensemble(2.0), "r2", validation)
 
-    named = {}
-    for uri in (f"runs:/{t1.run_id}/model", f"runs:/{t2.run_id}/model", first["model_uri"]):
-        model = load_scoring_model(uri, cfg)
-        named[uri] = (model.name, model.version)
-    assert named == {uri: (uri, "unregistered") for uri in named}
+    uris = (f"runs:/{t1.run_id}/model", f"runs:/{t2.run_id}/model", first["model_uri"])
     assert first["model_uri"].startswith("models:/m-")
+
+    def named():
+        return {uri: (m.name, m.version) for uri in uris if (m := load_scoring_model(uri, cfg))}
+
+    # registered (the gate registered both): the version, whichever URI named the model;
+    # the registry.json's models:/m-<id> was `unregistered`, v1 as models:/fraud-ensemble/1
+    # (review50a)
+    assert named() == dict(zip(uris, [("fraud-ensemble", "1"), ("fraud-ensemble", "2"),
+                                      ("fraud-ensemble", "1")], strict=True))  # fmt: skip
+    # a logged model no registered version holds: named by its URI, `unregistered`
+    mlflow.MlflowClient().delete_model_version("fraud-ensemble", "1")
+    assert named() == {uris[0]: (uris[0], "unregistered"), uris[1]: ("fraud-ensemble", "2"),
+                       uris[2]: (uris[2], "unregistered")}  # fmt: skip
     # a registered version and a local directory are named as before
     registered = load_scoring_model("models:/fraud-ensemble@champion", cfg)
     assert (registered.name, registered.version) == ("fraud-ensemble", "2")

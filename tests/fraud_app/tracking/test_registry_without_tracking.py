@@ -26,3 +26,24 @@ def test_a_gate_asked_for_without_tracking_is_warned_about(tmp_path, caplog):
     assert _warnings(caplog, tmp_path, **{"tracking.enabled": False}) == []
     assert _warnings(caplog, tmp_path, **{"tracking.enabled": False, "registry.enabled": False,
                                           "registry.model_name": "x"}) == []  # fmt: skip
+
+
+def test_the_init_config_with_tracking_off_is_not_warned_about(tmp_path, caplog):
+    """`fraud-app init`'s config (configs/demo.yaml) sets registry.model_name and
+    registry.promotion_margin at their defaults: with tracking.enabled: false (the remedy
+    an unreachable server's error names) each `train` warned that the registry was asked
+    for (review50a). A value other than the default is still said."""
+    from fraud_app.resources import example_config
+
+    def warned(**settings):
+        caplog.clear()
+        config = load_config(example_config(), {"paths.root": str(tmp_path),
+                                                 "tracking.enabled": False, **settings})  # fmt: skip
+        assert config.registry.model_fields_set >= {"model_name", "promotion_margin"}
+        with caplog.at_level(logging.WARNING, logger="fraud_app.tracking.ownership"):
+            check_before_training(config)
+        return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    assert warned() == []
+    (line,) = warned(**{"registry.model_name": "fraud-eu"})
+    assert line.startswith("registry.model_name set, but tracking.enabled is false")

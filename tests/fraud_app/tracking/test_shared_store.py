@@ -195,3 +195,32 @@ def test_a_renamed_model_s_default_scoring_model_is_its_own_champion(shared, tmp
                                           "scoring.model": CHAMPION})  # fmt: skip
     assert mine.scoring.model == CHAMPION
     assert _cfg(tmp_path, shared, "A").scoring.model == CHAMPION
+
+
+def test_a_kept_scoring_model_line_naming_another_projects_model_is_warned(
+    shared, tmp_path, caplog
+):
+    """Every config `fraud-app init` wrote before session 50 sets scoring.model:
+    models:/fraud-ensemble@champion. Project B renamed its model (the advice above) and kept
+    that line: its `score` read A's champion, and nothing said so (another name than
+    registry.model_name is read as asked, unchecked). Still read as asked, with one WARNING
+    naming both projects and the line to remove (review50a)."""
+    a = _train_a(tmp_path, shared)
+    b = _cfg(tmp_path, shared, "B", **{"registry.model_name": "fraud-ensemble-b",
+                                       "scoring.model": CHAMPION})  # fmt: skip
+    caplog.set_level("WARNING", logger="fraud_app.tracking.ownership")
+    for _ in range(2):  # score resolves before Spark and again in the job: said once
+        assert resolve_model(b.scoring.model, config=b).version == "1"
+    said = [r.getMessage() for r in caplog.records
+            if r.name == "fraud_app.tracking.ownership" and r.levelname == "WARNING"]  # fmt: skip
+    assert len(said) == 1, said
+    assert f"names registered model {NAME!r} of another project" in said[0]
+    assert repr(project_identity(a)) in said[0] and "'fraud-ensemble-b'" in said[0]
+    assert "models:/fraud-ensemble-b@champion" in said[0]
+    # A's own project, and a model of no project (registered before the tag): nothing said
+    caplog.clear()
+    assert resolve_model(CHAMPION, config=a).version == "1"
+    _client(shared).delete_registered_model_tag(NAME, PROJECT_TAG)
+    c = _cfg(tmp_path, shared, "C", **{"registry.model_name": "fraud-ensemble-c"})
+    assert resolve_model(CHAMPION, config=c).version == "1"
+    assert [r for r in caplog.records if r.levelname == "WARNING"] == []
