@@ -43,11 +43,14 @@ from fraud_app.schema import partition_value
 # bump when a change of the compiler changes feature values (2: sizes, times; 3: window
 # std and z-score from deviations, not sum of squares - sum^2 / n: a table of format 2 holds
 # the old values, so the next `features` rebuilds it whole; 4: a running window's std and
-# z-score after a first amount far from the later ones, review34)
-FORMAT = 4
+# z-score after a first amount far from the later ones, review34; 5: an include_current
+# window whose current value is null keeps the frame's sum, mean and std, session 50: a
+# table of one's own (features.input) with nulls in such a column held 0.0 / the fill)
+FORMAT = 5
 FORMAT_CHANGES = {
     3: "window std and z-score computed from deviations",
     4: "running-window std and z-score after a first amount far from the later ones",
+    5: "include_current windows whose current value is null",
 }
 KEY = "incremental"  # its key in _features.json
 

@@ -45,9 +45,10 @@ class WindowAggregate(FramedWindow):
     `relative_to: B` divides the aggregate by the mean of `column` over the entity's
     transactions in [t - B, t) (its own usual level, so the value has no currency unit:
     `card_amount_min_1h_to_mean_30d`, the smallest amount of the last hour against the
-    card's 30-day mean). Undefined (no row in the window, or no baseline, or a baseline
-    mean of 0) -> fill, by default 1.0 ("usual"). Not for `count` (velocity_ratio is the
-    relative count).
+    card's 30-day mean). Undefined (no value in the window for mean, min or max, fewer
+    than two for std, or no baseline, or a baseline mean of 0) -> fill, by default 1.0
+    ("usual"); a `sum` over a window without values is 0, so its ratio is 0. Not for
+    `count` (velocity_ratio is the relative count).
 
     `aggregation: count_distinct` counts the distinct non-null values of `column` (any
     type: `column: merchant_id` gives `card_merchant_id_count_distinct_24h`, the merchants

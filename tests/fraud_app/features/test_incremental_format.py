@@ -27,7 +27,7 @@ def _plan(spark, tmp_path, recorded):
 def test_a_table_of_an_older_format_is_rebuilt_naming_what_changed(spark, tmp_path):
     out = _plan(spark, tmp_path, {"format": 2, "inputs": {}, "partitions": {}, "digests": {}})
     assert out.full
-    assert "format 2, this release's 4" in out.reason
+    assert f"format 2, this release's {incremental.FORMAT}" in out.reason
     assert "window std and z-score computed from deviations" in out.reason
     assert "after a first amount far from the later ones" in out.reason
 
@@ -35,8 +35,18 @@ def test_a_table_of_an_older_format_is_rebuilt_naming_what_changed(spark, tmp_pa
 def test_a_table_of_format_3_is_rebuilt(spark, tmp_path):
     # review34: format 3's running-window std read 0 after an outlying first amount
     out = _plan(spark, tmp_path, {"format": 3, "inputs": {}, "partitions": {}, "digests": {}})
-    assert out.full and "format 3, this release's 4" in out.reason
+    assert out.full and f"format 3, this release's {incremental.FORMAT}" in out.reason
     assert "window std and z-score computed from deviations" not in out.reason
+
+
+def test_a_table_of_format_4_is_rebuilt(spark, tmp_path):
+    # review50d: format 4 wrote 0.0 (sum) and the fill (mean, std) for an include_current
+    # window whose current value is null (a table of one's own, features.input, with nulls
+    # in the column); an incremental build kept those values on every earlier date
+    out = _plan(spark, tmp_path, {"format": 4, "inputs": {}, "partitions": {}, "digests": {}})
+    assert out.full and "format 4, this release's" in out.reason
+    assert "include_current windows whose current value is null" in out.reason
+    assert "computed from deviations" not in out.reason
 
 
 def test_a_table_without_a_format_is_rebuilt(spark, tmp_path):
