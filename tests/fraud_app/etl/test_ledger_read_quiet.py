@@ -31,7 +31,11 @@ CHILD = textwrap.dedent(
 
 
 def test_the_ledger_is_read_without_a_spark_warning(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), SPARK_LOCAL_IP="127.0.0.1")
+    # the child's cold JVM ends after two small jobs: its JIT C1 only (spark-submit puts
+    # SPARK_SUBMIT_OPTS on the driver JVM's command line, silently), C2's compiling would be
+    # all cost; the tier cannot change a result or a log line (session 50, docs/PROBES.md)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), SPARK_LOCAL_IP="127.0.0.1",
+               SPARK_SUBMIT_OPTS="-XX:TieredStopAtLevel=1")  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-c", CHILD, str(tmp_path / "canonical")],
         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT,

@@ -92,8 +92,11 @@ def child(tmp_path_factory) -> dict:
     if classes is not None:
         code += textwrap.dedent(HDFS_LIKE.format(uri=f"hdfslike://{hdfs_target}"))
     # no .pyc: one written under the file-size limit is cut short (a short write that
-    # CPython renames into place) and breaks every later import of that module
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1"}
+    # CPython renames into place) and breaks every later import of that module. The
+    # child's cold JVM makes a few file-system calls and ends: its JIT C1 only (spark-submit
+    # puts SPARK_SUBMIT_OPTS on the driver JVM's command line, silently; session 50)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONDONTWRITEBYTECODE": "1",
+           "SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1"}  # fmt: skip
     done = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )

@@ -6,8 +6,10 @@ the label delay), and the row's own date only in its label columns. Each step (a
 label filled by `labels`, a replace-mode ETL that rewrites every date with a fraud taken
 back and a label_time moved, one with a label changed beside another column) is followed
 by the incremental build and a full rebuild of the same canonical table: the two tables
-are equal row for row and value for value, and so are their `_features.json`. Both label
-modes. Real parts: the ETL, the label feed, local Spark, files."""
+are equal row for row and value for value, and so are their `_features.json`. The first
+step's date is compared after the second (which rewrites neither it nor, in either mode, a
+date the first step wrote: checked by their part files), one full rebuild less a mode
+(session 50). Both label modes. Real parts: the ETL, the label feed, local Spark, files."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ from tests.fraud_app.features.test_incremental_build import (
     _build,
     _csv,
     _deliver,
+    _meta,
+    _part_files,
     _project,
     _rows,
     _same_as_full,
@@ -51,21 +55,35 @@ def test_dates_changed_only_in_labels_recompute_from_where_the_labels_reach(
     label_time moved later (2024-03-08 -> 2024-03-09 23:00) moves a whole day of rows."""
     cfg = _project(tmp_path, label_time)
     days = {d: _rows(d, 30, d) for d in range(1, 10)}
-    late_1, late_0 = dict(days[3][0]), dict(days[5][1])
-    for r in (days[3][0], days[5][1]):  # delivered unlabelled: confirmed late
+    late_1, late_0 = dict(days[3][0]), dict(days[2][1])
+    for r in (days[3][0], days[2][1]):  # delivered unlabelled: confirmed late
         r["label"] = r["label_time"] = ""
     history = [r for d in range(1, 10) for r in days[d]]
     _deliver(spark, cfg, tmp_path, "history", _csv(history, label_time, 9), "replace")
     _build(spark, cfg(), caplog)
 
-    # a normal label filled late: only its own date's label columns change
+    # a normal label filled late: only its own date's label columns change. Its date,
+    # 2024-03-02, is before every date the next step rewrites in either mode (from
+    # 2024-03-08 or 2024-03-04, and 2024-03-03's labels), so the next step's compare checks
+    # what this one wrote there; here: it rewrote that date alone, and its `_features.json`
+    # differs from the first build's only in what records the input and the files
+    table = cfg().feature_table()
+    files, meta = _part_files(table), _meta(table)
     late_0.update(label="0", label_time="2024-03-08 13:00:00")
     run_labels(spark, cfg(), [_feed(tmp_path, "zero", [late_0], label_time)])
     build, log = _build(spark, cfg(), caplog)
     assert build["mode"] == "incremental" and build["from"] is None, build
-    assert build["labels_only"] == ["2024-03-05"], build
+    assert build["labels_only"] == ["2024-03-02"], build
     assert "no changed label reaches other rows" in log, log
-    _same_as_full(spark, cfg, tmp_path, "zero")
+    zero = _part_files(table)
+    assert sorted(zero) == sorted(files), (files, zero)
+    for day in zero:  # each write names its files anew
+        kept = zero[day] == files[day]
+        assert kept == (day != "2024-03-02") and (kept or not set(zero[day]) & set(files[day])), day
+    inputs = ("source", "incremental", "data_files")
+    assert {k: v for k, v in _meta(table).items() if k not in inputs} == {
+        k: v for k, v in meta.items() if k not in inputs
+    }
 
     # a fraud confirmed five days late: from when it is known (delay-only: timestamp + 1 day)
     late_1.update(label="1", label_time="2024-03-08 12:00:00")
@@ -75,7 +93,8 @@ def test_dates_changed_only_in_labels_recompute_from_where_the_labels_reach(
     assert build["from"] == reach and build["changed_dates"] == ["2024-03-03"], build
     assert build.get("labels_only", []) == (["2024-03-03"] if reach > "2024-03-03" else []), build
     assert f"recomputing the dates from {reach}" in log and late_1["transaction_id"] in log, log
-    _same_as_full(spark, cfg, tmp_path, "one")
+    assert _part_files(table)["2024-03-02"] == zero["2024-03-02"]  # as the step before left it
+    _same_as_full(spark, cfg, tmp_path, "zero-one")
 
     # every date rewritten (a replace), a fraud taken back and a label_time moved later:
     # from where the OLD labels reached

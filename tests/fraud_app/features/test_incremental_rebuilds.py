@@ -93,7 +93,11 @@ def test_a_killed_incremental_run_leaves_the_previous_table_readable(spark, cfg,
     appended by an ETL run (session 46: one ETL run less; the removal also shows a date
     the update keeps that it should take out). The child's Spark session as the tests'
     (`spark` in tests/conftest.py): generated code off, 2 shuffle partitions, 1 GiB; the
-    killed run's cold JVM compiled every query's code (session 46, docs/PROBES.md)."""
+    killed run's cold JVM compiled every query's code (session 46, docs/PROBES.md). Its JIT
+    C1 only (`-XX:TieredStopAtLevel=1`; the app's `-XX:+UseParallelGC` kept, which a config's
+    Java options replace): a JVM killed before it runs anything warm pays C2's compiling and
+    gains nothing from it, 35-39 -> 23 CPU s to its staging (session 50, docs/PROBES.md);
+    Java's arithmetic is strict whatever the tier (JEP 306)."""
     config = cfg()
     before = _table(spark, config.feature_table())
     canonical = Path(config.canonical_table())
@@ -106,7 +110,8 @@ def test_a_killed_incremental_run_leaves_the_previous_table_readable(spark, cfg,
         f"paths: {{root: {config.paths.root}}}\nfeatures: {{spec_dir: {config.features.spec_dir}, "
         "label_delay_days: 1}\nspark: {master: 'local[1]', conf: {"
         "spark.sql.codegen.wholeStage: 'false', spark.sql.codegen.factoryMode: NO_CODEGEN, "
-        "spark.sql.shuffle.partitions: '2', spark.driver.memory: 1g}}\n"
+        "spark.sql.shuffle.partitions: '2', spark.driver.memory: 1g, "
+        "spark.driver.extraJavaOptions: '-XX:+UseParallelGC -XX:TieredStopAtLevel=1'}}\n"
     )
     staging = Path(config.feature_table()) / "_staging"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}

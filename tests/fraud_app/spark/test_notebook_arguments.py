@@ -6,6 +6,7 @@ error that called a pandas DataFrame "the feature table")."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -113,8 +114,11 @@ def test_a_stopped_session_is_named_before_any_work(tmp_path):
             except ArgumentKindError as exc:
                 print("ERR", exc)
     """)
+    # the child's cold JVM starts and stops: its JIT C1 only (spark-submit puts
+    # SPARK_SUBMIT_OPTS on the driver JVM's command line, silently; session 50)
+    env = {**os.environ, "SPARK_SUBMIT_OPTS": "-XX:TieredStopAtLevel=1"}
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=300)  # fmt: skip
+                         timeout=300, env=env)  # fmt: skip
     lines = [line for line in out.stdout.splitlines() if line.startswith("ERR")]
     assert lines == [
         f"ERR {call}: the SparkSession passed was stopped; get a running one with "

@@ -111,6 +111,9 @@ def test_spark_refusing_the_barrier_stage_for_slots_names_the_setting_and_the_sl
     }
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    # the child's cold JVM runs one refused stage and ends: its JIT C1 only (spark-submit
+    # puts SPARK_SUBMIT_OPTS on the driver JVM's command line, silently; session 50)
+    env["SPARK_SUBMIT_OPTS"] = "-XX:TieredStopAtLevel=1"
     out = subprocess.run(
         [sys.executable, "-c", _REFUSED_STAGE], env=env, capture_output=True, text=True,
         timeout=300, check=True,
