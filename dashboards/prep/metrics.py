@@ -121,9 +121,9 @@ def _none(value: float) -> float | None:
 
 
 def threshold_table(labels, scores, days, budgets, card_ids=None) -> list[ThresholdRow]:
-    """For each budget, alert the top ceil(budget * rows of the day) scores of EACH day, ties
-    at the cut-off all in (dlcore.daily_ranking: the definition `evaluate` and `backtest` use) and measure what
-    that buys; threshold = the lowest alerted score."""
+    """For each budget, alert the top ceil(budget * rows of the day) scores of EACH day,
+    ties at the cut-off all in (dlcore.daily_ranking: the definition `evaluate` and
+    `backtest` use) and measure what that buys; threshold = the lowest alerted score."""
     y, s = _arrays(labels, scores)
     days = np.asarray(days).ravel()
     rows = []
