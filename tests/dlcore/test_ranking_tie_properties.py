@@ -8,10 +8,11 @@ b x rows rounds to 0 alerts, and card ids of mixed types (ints, text, None, NaN)
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from dlcore.daily_ranking import alert_budget, alerts_for, card_precision_at_k, daily_alerts
@@ -72,6 +73,8 @@ def _brute(rows, budget, k):
 
 @settings(max_examples=150, deadline=None)
 @given(windows, budgets, st.integers(1, 3), st.randoms(use_true_random=False))
+# cards 9 and 10 tied at k = 1 beside a text id (the search seldom draws it)
+@example([(0, 0.5, 1, 10), (0, 0.5, 0, 9), (0, 0.25, 0, "x")], 0.05, 1, random.Random(0))
 def test_figures_follow_the_rule_in_every_row_order(rows, budget, k, rnd):
     days, scores, labels, cards = _arrays(rows)
     want_alerts, want_precision = _brute(rows, budget, k)
