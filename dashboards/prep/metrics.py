@@ -150,11 +150,15 @@ def threshold_table(labels, scores, days, budgets, card_ids=None) -> list[Thresh
 
 
 def _card_precision(y, alerted, days, cards) -> float | None:
-    """Mean over days with alerts of: alerted cards with a fraud that day / alerted cards."""
+    """Mean over days with alerts of: alerted cards with a fraud that day / alerted cards.
+    A null card id (None, NaN) is one card, as in dlcore.daily_ranking's card precision@k:
+    grouped with pandas' default `dropna=True` its alerted rows, frauds too, were left out."""
     if not alerted.any():
         return None
     df = pd.DataFrame({"day": days, "card": cards, "fraud": y > 0, "alert": alerted})
-    per_card = df.groupby(["day", "card"]).agg(fraud=("fraud", "any"), alert=("alert", "any"))
+    per_card = df.groupby(["day", "card"], dropna=False).agg(
+        fraud=("fraud", "any"), alert=("alert", "any")
+    )
     hit = per_card[per_card["alert"]].groupby(level="day")["fraud"].mean()
     return float(hit.mean())
 
