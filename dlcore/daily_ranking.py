@@ -24,9 +24,10 @@ labels and, for cards, a card id per row.
   top k) are left out of later days: blocked, they need no finding. A day with fewer than
   k cards still divides by k (its `cards` count says so); the window's figure is the mean
   over its days. Ties between cards at the k-th place: the lower card id first, a null
-  id (None, NaN) after every other id, ids of types that do not compare with each other
-  by (type name, repr): k cards a day whatever the rows' order (until session 50 a day
-  holding a null id took its tied cards in the order they were first seen).
+  id (None, NaN) after every other id; ids of mixed types: numbers (by value) before the
+  others, those by type name, then by value: k cards a day whatever the rows' order
+  (until session 50 a day holding a null id took its tied cards in the order they were
+  first seen).
 
 Does not own: AUC and AP (dlcore.metrics), choosing b or k, reading the data.
 """
@@ -34,6 +35,7 @@ Does not own: AUC and AP (dlcore.metrics), choosing b or k, reading the data.
 from __future__ import annotations
 
 import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -123,16 +125,27 @@ def _is_null(card: Any) -> bool:
     return card is None or (isinstance(card, float) and card != card)
 
 
+def _card_key(card: Any) -> tuple:
+    """A card id's place in the tie order: numbers by value before ids of other types,
+    those grouped by type name and by value within it. Keyed so, 9 stays before 10 on a
+    day that also holds a text id (review50c: sorted by (type name, repr) as soon as one
+    id did not compare with another, 10 came before 9 there and after it on other days)."""
+    if isinstance(card, numbers.Number) and not isinstance(card, complex):
+        return (0, "", card)
+    return (1, type(card).__name__, card)
+
+
 def _card_order(cards: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(distinct cards, each row's index into them) in the card tie order: ids ascending,
-    one null card (None and NaN alike, as Spark groups nulls) last; ids that do not compare
-    with each other by (type name, repr). Never the rows' order."""
+    """(distinct cards, each row's index into them) in the card tie order: ids ascending
+    (`_card_key`: numbers, then other types by type name), one null card (None and NaN
+    alike, as Spark groups nulls) last; ids of one type that do not compare with each
+    other by repr. Never the rows' order."""
     items = [None if _is_null(c) else c for c in cards.tolist()]
     named = {c for c in items if c is not None}
     try:
-        ordered = sorted(named)
+        ordered = sorted(named, key=_card_key)
     except TypeError:
-        ordered = sorted(named, key=lambda c: (type(c).__name__, repr(c)))
+        ordered = sorted(named, key=lambda c: (*_card_key(c)[:2], repr(c)))
     if len(named) < len(set(items)):
         ordered.append(None)
     index = {c: i for i, c in enumerate(ordered)}

@@ -221,8 +221,9 @@ def _threshold(scores: pd.DataFrame, budget: float) -> Section:
     fig.update_yaxes(title_text="share (%)", tickformat=".0%", range=[0, 1.05])
     note = (
         f"The configured alert budget ({fmt_pct(budget, 2)} of transactions) is the bold row. "
-        "Alerts: the top ceil(budget x rows of the day) scores of each day (as evaluate and "
-        "backtest count them); threshold: the lowest alerted score. Card precision: alerted "
+        "Alerts: the top ceil(budget x rows of the day) scores of each day and every score "
+        "tied with the day's last of them (as evaluate and backtest count them: a model of few "
+        "distinct scores alerts more); threshold: the lowest alerted score. Card precision: alerted "
         "cards that had a fraud that day / alerted cards (per day, mean)."
     )
     body = table(headers, cells, numeric=range(1, 7), row_classes=marks) + figure(
@@ -288,7 +289,9 @@ def _evaluation_budgets(data: RunData) -> Section | None:
     headers = ["evaluation", "alert budget", "of the rows of", "alerts per day", "threshold",
                "precision", "recall"]  # fmt: skip
     note = (
-        "Each day's top ceil(budget x rows of the day) scores are alerted; threshold: the "
+        "Each day's top ceil(budget x rows of the day) scores are alerted, and every score "
+        "tied with the day's last of them (evaluations from session 50; before, the earlier "
+        "row took the last alert); threshold: the "
         "lowest alerted score. The model's threshold: every score >= the threshold stored "
         "with the model, as `fraud-app score` alerts (a fixed score: alerts per day vary). "
         "Evaluations written before session 20 (no scope) alerted the top round(budget x "

@@ -121,9 +121,9 @@ def _none(value: float) -> float | None:
 
 
 def threshold_table(labels, scores, days, budgets, card_ids=None) -> list[ThresholdRow]:
-    """For each budget, alert the top ceil(budget * rows of the day) scores of EACH day, ties
-    at the cut-off all in (dlcore.daily_ranking: the definition `evaluate` and `backtest` use) and measure what
-    that buys; threshold = the lowest alerted score."""
+    """For each budget, alert the top ceil(budget * rows of the day) scores of EACH day,
+    ties at the cut-off all in (dlcore.daily_ranking: the definition `evaluate` and
+    `backtest` use) and measure what that buys; threshold = the lowest alerted score."""
     y, s = _arrays(labels, scores)
     days = np.asarray(days).ravel()
     rows = []
@@ -150,11 +150,15 @@ def threshold_table(labels, scores, days, budgets, card_ids=None) -> list[Thresh
 
 
 def _card_precision(y, alerted, days, cards) -> float | None:
-    """Mean over days with alerts of: alerted cards with a fraud that day / alerted cards."""
+    """Mean over days with alerts of: alerted cards with a fraud that day / alerted cards.
+    A null card id (None, NaN) is one card, as in dlcore.daily_ranking's card precision@k:
+    grouped with pandas' default `dropna=True` its alerted rows, frauds too, were left out."""
     if not alerted.any():
         return None
     df = pd.DataFrame({"day": days, "card": cards, "fraud": y > 0, "alert": alerted})
-    per_card = df.groupby(["day", "card"]).agg(fraud=("fraud", "any"), alert=("alert", "any"))
+    per_card = df.groupby(["day", "card"], dropna=False).agg(
+        fraud=("fraud", "any"), alert=("alert", "any")
+    )
     hit = per_card[per_card["alert"]].groupby(level="day")["fraud"].mean()
     return float(hit.mean())
 

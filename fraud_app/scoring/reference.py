@@ -47,8 +47,9 @@ def alert_threshold(scores: np.ndarray, budget: float) -> float:
     window it raises k alerts (more only on exact ties): the sum of the daily
     budgets ceil(budget * rows of the day) up to rounding (at most one alert a day fewer).
     A scored day raises budget * its rows alerts only when its scores are distributed as
-    the window's; `evaluate`'s daily budget instead alerts exactly each day's
-    top ceil(budget * rows), the figure a team reviewing that many would see.
+    the window's; `evaluate`'s daily budget instead alerts each day's top ceil(budget *
+    rows) (and the rows tied with the last of them, as here), the figure a team reviewing
+    that many would see.
     """
     s = np.asarray(scores, dtype=np.float64).reshape(-1)
     s = s[np.isfinite(s)]

@@ -83,6 +83,15 @@ def test_threshold_table_by_hand():
     assert r6.precision == pytest.approx(1 / 3) and r6.recall == pytest.approx(2 / 3)
 
 
+def test_threshold_table_card_precision_counts_a_null_card_id_as_one_card():
+    """review50c: pandas' groupby dropped the null card's alerted rows (0.0 here, not 0.5):
+    an alerted fraud of a card without an id counted for nothing."""
+    for null in (None, float("nan")):
+        (row,) = threshold_table([1, 0, 0], [0.9, 0.8, 0.1], ["d"] * 3, [0.5],
+                                 card_ids=[null, "a", null])  # fmt: skip
+        assert (row.alerts, row.card_precision) == (2, 0.5)  # the null card (fraud) and "a"
+
+
 def test_threshold_table_empty_and_single_class():
     (empty,) = threshold_table([], [], [], [0.01], card_ids=[])
     assert (empty.alerts, empty.alerts_per_day) == (0, 0.0)
