@@ -1,0 +1,46 @@
+"""The day axes of session 50 as a reviewer tried them (session 50 review): a date of a
+report in another spelling than `YYYY-MM-DD`, and a date holding markup, on the axes that
+list every day of their span. The pages are parsed (no browser): the plotly figures
+decoded from their `Plotly.newPlot` calls."""
+
+from __future__ import annotations
+
+import json
+
+from dashboards.render import render_run
+from tests.dashboards.test_day_axes import _figure, _x_order
+
+LINK = '<a href="https://evil.example/">click</a>'
+
+
+def _strings(value, key=""):
+    """(key, text) of every string of a decoded figure, hover and text templates left out
+    (the package's own, with their `<extra>` markup)."""
+    if isinstance(value, str):
+        yield key, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            if k not in ("hovertemplate", "texttemplate"):
+                yield from _strings(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v, key)
+
+
+def test_a_date_with_markup_is_escaped_in_the_axis_order_too(small_run):
+    """The card precision chart lists its days in the layout (`categoryarray`), which
+    `plain_labels` did not escape: a per-day date holding `<a href=...>` was a link on the
+    axis (plotly.js draws category labels as its markup), beside the escaped text of the
+    trace's x, so that day was two categories."""
+    test = json.loads((small_run.reports / "evaluation-r1-test.json").read_text())
+    per_day = [{"date": d, "precision": 0.2, "cards": 300} for d in (LINK, "2024-02-14")]
+    validation = {**test, "card_precision_at_k": {"k": 100, "per_day": per_day}}
+    (small_run.reports / "evaluation-r1-validation.json").write_text(json.dumps(validation))
+    render_run(small_run, "r1")
+    page = (small_run.output / "r1" / "model-quality.html").read_text(encoding="utf-8")
+    data, layout = _figure(page, "Card precision@k per day")
+    raw = [(k, s) for k, s in _strings([data, layout]) if "<" in s or ">" in s]
+    assert raw == []
+    order = _x_order(data, layout)
+    assert len(order) == len(set(order)) == len(layout["xaxis"]["categoryarray"])
+    assert "&lt;a href=" in " ".join(order)
