@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 
+from dashboards.prep.days import calendar_days
 from dashboards.render import render_run
-from tests.dashboards.test_day_axes import _figure, _x_order
+from tests.dashboards.test_day_axes import _edit, _figure, _x_order
 
 LINK = '<a href="https://evil.example/">click</a>'
 
@@ -44,3 +45,21 @@ def test_a_date_with_markup_is_escaped_in_the_axis_order_too(small_run):
     order = _x_order(data, layout)
     assert len(order) == len(set(order)) == len(layout["xaxis"]["categoryarray"])
     assert "&lt;a href=" in " ".join(order)
+
+
+def test_a_date_in_another_iso_spelling_keeps_its_bar(small_run):
+    """`date.fromisoformat` takes `20240301` (and `2024-W10-1`): the axis listed it as
+    `2024-03-01`, a day no summary has, so that date's bar and mean score were left out
+    of the chart and the note called it a day without a bar."""
+    assert calendar_days(["20240301", "2024-03-02"]) == ["2024-03-02", "20240301"]
+    assert calendar_days(["2024-W10-1"]) == ["2024-W10-1"]
+    assert calendar_days(["2024-03-02", "2024-03-04"])[1] == "2024-03-03"  # ISO: as before
+    reports = small_run.reports
+    first = json.loads((reports / "scoring-job0.json").read_text())["dates"][0]
+    _edit(reports / "scoring-job0.json",
+          lambda doc: doc["dates"][0].update(date=first["date"].replace("-", "")))  # fmt: skip
+    render_run(small_run, "r1")
+    page = (small_run.output / "r1" / "scoring.html").read_text(encoding="utf-8")
+    data, _ = _figure(page, "Alerts and mean score per scored day")
+    bars = dict(zip(data[0]["x"], data[0]["y"], strict=True))
+    assert bars[first["date"].replace("-", "")] == first["alerts"]
