@@ -6,6 +6,7 @@ decoded from their `Plotly.newPlot` calls."""
 from __future__ import annotations
 
 import json
+import re
 
 from dashboards.prep.days import calendar_days
 from dashboards.render import render_run
@@ -63,3 +64,22 @@ def test_a_date_in_another_iso_spelling_keeps_its_bar(small_run):
     data, _ = _figure(page, "Alerts and mean score per scored day")
     bars = dict(zip(data[0]["x"], data[0]["y"], strict=True))
     assert bars[first["date"].replace("-", "")] == first["alerts"]
+
+
+def test_a_day_another_model_scored_is_not_called_a_day_no_job_ran_for(small_run):
+    """A run's page reads the scoring summaries of its own model only: a day scored while
+    another model was the champion was named `in no scoring job's window (no job was run
+    for them)`, sending the reader to look for a scheduler that did not run."""
+    reports = small_run.reports
+    job0 = json.loads((reports / "scoring-job0.json").read_text())
+    other = {**job0, "job_id": "other", "model_uri": "models:/fraud/9", "model_name": "fraud",
+             "model_version": 9, "window": {"start": "2024-03-03", "end": "2024-03-03"},
+             "dates": [{**job0["dates"][0], "date": "2024-03-03"}]}  # fmt: skip
+    (reports / "scoring-other.json").write_text(json.dumps(other))
+    _edit(reports / "scoring-job1.json",
+          lambda doc: doc.update(dates=[d for d in doc["dates"] if d["date"] != "2024-03-03"]))  # fmt: skip
+    render_run(small_run, "r1")
+    page = (small_run.output / "r1" / "scoring.html").read_text(encoding="utf-8")
+    note = re.search(r'<p class="note">([^<]*alerts in[^<]*)</p>', page).group(1)
+    assert "1 (2024-03-03) in no window of this model&#x27;s scoring jobs" in note
+    assert "or scored with another model" in note and "no job was run" not in note
