@@ -278,17 +278,27 @@ def plain_labels(fig: go.Figure) -> go.Figure:
     for title in _layout_titles(fig):
         if title.text:
             title.text = plot_text(title.text)
+    for axis in _layout_axes(fig):  # category labels the axis lists itself (an order, ticks)
+        for attr in ("categoryarray", "ticktext"):
+            value = getattr(axis, attr, None)
+            if value is not None:
+                setattr(axis, attr, plot_text(list(value)))
     for annotation in fig.layout.annotations or ():  # subplot titles
         if annotation.text:
             annotation.text = plot_text(annotation.text)
     return fig
 
 
-def _layout_titles(fig: go.Figure):
-    yield fig.layout.title
+def _layout_axes(fig: go.Figure):
     for name in dir(fig.layout):
         if name.startswith(("xaxis", "yaxis")) and fig.layout[name] is not None:
-            yield fig.layout[name].title
+            yield fig.layout[name]
+
+
+def _layout_titles(fig: go.Figure):
+    yield fig.layout.title
+    for axis in _layout_axes(fig):
+        yield axis.title
 
 
 def figure(fig: go.Figure, label: str) -> str:

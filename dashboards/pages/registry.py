@@ -15,8 +15,11 @@ def _compared_on(window: dict, training: dict) -> str:
     [start, end): `end` is the validation window's end, midnight after its last day, so the
     page said `2024-02-13 to 2024-02-18` beside the same window's headline row
     `2024-02-13 to 2024-02-17`. The last day is the one before the end's instant (as
-    train's evaluation files count it: a noon end keeps its date)."""
+    train's evaluation files count it: a noon end keeps its date); the gate records that
+    day as `last_day` since the session 50 review."""
     start, end = window.get("start") or "?", window.get("end")
+    if window.get("last_day"):  # the gate's own (session 50 review on)
+        return f"{start} to {window['last_day']}"
     if not end:
         return f"{start} to ?"
     moment = training

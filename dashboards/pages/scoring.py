@@ -132,8 +132,8 @@ def _windows(summaries: list[dict[str, Any]]) -> list[tuple[str, str]]:
 
 def _gaps(missing: list[str], windows: list[tuple[str, str]]) -> str:
     """The days of the chart without a point, said in words: those inside a job's window
-    held no transaction when it ran (not delivered yet, or none), the others no job was
-    asked to score."""
+    held no transaction when it ran (not delivered yet, or none), the others no job of this
+    model was asked to score."""
     if not missing:
         return ""
     asked = [d for d in missing if any(a <= d <= b for a, b in windows)]
@@ -143,7 +143,10 @@ def _gaps(missing: list[str], windows: list[tuple[str, str]]) -> str:
         parts.append(f"{_named(asked)} held no transaction when their job ran (not delivered "
                      "yet, or none that day)")  # fmt: skip
     if never:
-        parts.append(f"{_named(never)} in no scoring job's window (no job was run for them)")
+        # this page reads this model's jobs only: a day another model scored (the champion
+        # moved for a while) is one too, not a day "no job was run for"
+        parts.append(f"{_named(never)} in no window of this model's scoring jobs (not "
+                     "scored, or scored with another model)")  # fmt: skip
     return " Days without a bar: " + "; ".join(parts) + "."
 
 

@@ -15,10 +15,14 @@ MAX_SPAN_DAYS = 3_660  # a longer span (a stray old report) keeps only the days 
 
 
 def _day(text: str) -> dt.date | None:
+    """The date `text` writes as `YYYY-MM-DD`, else None. fromisoformat also takes
+    `20240301` and `2024-W10-1`: the day listed was then `2024-03-01` / `2024-03-04`, a
+    text no point has, and the scoring chart's bar of that date was left out unsaid."""
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         return None
+    return day if day.isoformat() == text else None
 
 
 def calendar_days(dates: Iterable[object]) -> list[str]:

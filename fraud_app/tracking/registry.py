@@ -143,7 +143,8 @@ def decision_tags(d: GateDecision) -> dict[str, str]:
         "gate.champion_ap": d.champion_ap,
         "gate.champion_version": d.champion_version,
         "gate.window_start": (d.window or {}).get("start"),
-        "gate.window_end": (d.window or {}).get("end"),
+        "gate.window_end": (d.window or {}).get("end"),  # its end instant's date, as before
+        "gate.window_last_day": (d.window or {}).get("last_day"),  # its last day of rows
         # the champion trained on the window's first days: both were compared after them
         "gate.champion_trained_through": (d.window or {}).get("champion_trained_through"),
         "gate.reason": d.reason,

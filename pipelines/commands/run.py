@@ -86,11 +86,17 @@ def _figure(x) -> str:
     return "undefined (no fraud in the window)"
 
 
+def _last_day(window: dict) -> str:
+    """The gate window's last day of rows (`last_day`); a decision recorded before it had
+    one: its `end`, the date of the window's end instant."""
+    return str(window.get("last_day") or window.get("end") or "?")
+
+
 def _undefined_ap_line(reg: dict) -> str:
     """What the gate did with a version whose validation AP is undefined (no frauds in the
     validation window), and what to do: it was promoted without a word."""
     window = reg.get("window") or {}
-    where = f"the validation window {window.get('start', '?')}..{window.get('end', '?')}"
+    where = f"the validation window {window.get('start', '?')}..{_last_day(window)}"
     v, name = reg["version"], reg["name"]
     if reg["decision"] == "champion":
         return (
@@ -135,7 +141,7 @@ def _print_lifecycle(train: dict, config: AppConfig) -> None:
                 detail = f"validation AP {_figure(reg['new_ap'])}; {reg['reason']}"
             if window.get("champion_trained_through"):
                 detail += (
-                    f"; on {window['start']}..{window['end']} only: the champion trained on "
+                    f"; on {window['start']}..{_last_day(window)} only: the champion trained on "
                     "the window's earlier days"
                 )
         print(

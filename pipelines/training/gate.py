@@ -10,6 +10,7 @@ registering and moving the alias (pipelines.training.lifecycle).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -64,7 +65,14 @@ class GateContext:
 
 
 def _window(w) -> dict[str, str]:
-    return {"start": w.start.date().isoformat() if w.start else "", "end": w.end.date().isoformat()}
+    """The window's days: `start` and `end` the dates of its bounds, [start, end) (`end`, the
+    `gate.window_end` tag, is read back by trained_dates.registered_through: kept as it
+    was), and `last_day`, the last day it holds rows of (the day before a midnight end, a
+    noon end's own date), as the reason and the pages name the days compared: the reason
+    said `compared on 2024-02-15..2024-02-18` of a window whose last day is 02-17."""
+    last = (w.end - dt.timedelta(microseconds=1)).date()
+    return {"start": w.start.date().isoformat() if w.start else "",
+            "end": w.end.date().isoformat(), "last_day": last.isoformat()}  # fmt: skip
 
 
 def _defined(ap: float | None) -> float | None:
@@ -119,8 +127,8 @@ def _alias_and_reason(ctx: GateContext, loaded: Champion, new_ap, champ_ap, unse
                                promote_undefined=reg.promote_undefined_ap)  # fmt: skip
         if unseen is not None:
             reason += (
-                f" (compared on {unseen[0]}..{window['end']} only: champion v{version} trained "
-                f"on the window's earlier days)"
+                f" (compared on {unseen[0]}..{window['last_day']} only: champion v{version} "
+                "trained on the window's earlier days)"
             )
         reason += _columns_note(loaded, ctx.names)
     if new_ap is None and not why_not:
@@ -159,7 +167,7 @@ def _no_fair_comparison(version, champion, unseen, window, scores) -> str:
     rows, frauds = unseen_counts(scores, unseen)
     through = champion.metadata[TRAINED_THROUGH]
     left = (  # an empty range read "the days from 2024-02-18 to 2024-02-18 hold 0 rows"
-        f"the days from {first} to {window['end']} hold {rows} rows and {frauds} "
+        f"the days from {first} to {window['last_day']} hold {rows} rows and {frauds} "
         "frauds, no fair comparison"
         if rows
         else "no day of the window is left that it did not train on"

@@ -99,7 +99,7 @@ def test_scoring_days_without_rows_are_slots_named_in_the_note(small_run):
     assert line[0]["x"] == days and line[0]["y"][2] is None
     note = re.search(r'<p class="note">([^<]*alerts in[^<]*)</p>', page).group(1)
     assert "2 (2024-03-05, 2024-03-06) held no transaction when their job ran" in note
-    assert "1 (2024-03-03) in no scoring job&#x27;s window" in note
+    assert "1 (2024-03-03) in no window of this model&#x27;s scoring jobs" in note
 
 
 def test_calendar_days():

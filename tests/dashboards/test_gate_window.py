@@ -67,3 +67,12 @@ def test_the_gates_window_ends_on_its_last_day(small_run):
     assert _compared_on(small_run) == (  # no instant to tell: said as the gate records it
         "2024-02-13 up to the window's end on 2024-02-18 (that instant not included)"
     )
+
+
+def test_the_gates_own_last_day_is_taken_as_it_recorded_it(small_run):
+    """A decision that records its window's `last_day` (the gate's since the session 50
+    review) is shown with it, without the training report's instant of the end."""
+    training = small_run.reports / "training-r1.json"  # no instant of the end in it
+    assert "end" not in json.loads(training.read_text())["splits"]["windows"]["validation"]
+    _edit(training, lambda doc: doc["registry"]["window"].update(last_day="2024-02-17"))
+    assert _compared_on(small_run) == "2024-02-13 to 2024-02-17"

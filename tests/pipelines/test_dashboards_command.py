@@ -132,3 +132,25 @@ def test_tables_on_remote_storage_are_named_not_silently_left_out(tmp_path, caps
     shown = "paths.test_scores &#x27;hdfs://nn:8020/fraud/test-scores&#x27; is on remote"
     assert f"Not drawn: {shown}" in page
     assert not (tmp_path / "hdfs:").exists()
+
+
+def test_not_drawn_lines_write_control_characters_as_escapes(tmp_path, capsys):
+    """The `warning: not drawn:` lines quote file names and the test scores' column names
+    (session 50): printed as they were, an ESC or BEL of one reached the terminal (a
+    report named `evaluation-x<ESC>[2J.json` cleared the screen); the CLI's log and
+    `error:` lines write them as escapes (fraud_app.redaction.shown_text), and so do these."""
+    import pandas as pd
+
+    write_run(tmp_path, SMALL)
+    (tmp_path / "reports" / "evaluation-x\x1b[2J\x07.json").write_text("{not json")
+    scores = tmp_path / "test-scores" / "r1"
+    for part in scores.rglob("*"):
+        if part.is_file():
+            part.unlink()
+    pd.DataFrame({"score\x1b]0;t\x07": [0.5], "y": [1]}).to_parquet(scores / "part-0.parquet")
+    assert main(["-c", str(_config_file(tmp_path)), "dashboards", "--run", "r1"]) == 3
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "\x07" not in err
+    lines = [line for line in err.splitlines() if line.startswith("warning: not drawn:")]
+    assert len(lines) == 2, err
+    assert "evaluation-x\\x1b[2J\\x07.json" in err and "Found: score\\x1b]0;t\\x07, y" in err

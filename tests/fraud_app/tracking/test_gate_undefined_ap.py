@@ -62,7 +62,7 @@ def test_first_version_without_frauds_in_validation_is_not_promoted(tmp_path, mo
     assert "registered fraud-ensemble v1 -> challenger (validation AP undefined" in printed
     assert (
         "WARNING: v1 was NOT promoted: its validation AP is undefined (no frauds in the "
-        "validation window 2024-02-01..2024-02-06) and there is no champion yet" in printed
+        "validation window 2024-02-01..2024-02-05) and there is no champion yet" in printed
     )
     assert "fraud-app promote 1" in printed and "nan" not in printed
 

@@ -82,9 +82,12 @@ def test_a_champion_is_compared_only_on_the_days_it_did_not_train_on(tmp_path, m
     assert out["champion_ap"] == pytest.approx(
         evaluate_scores(y[late], champion.predict_proba(X[late]))["average_precision"]
     )
-    assert "compared on 2024-02-04..2024-02-06 only" in out["reason"]
+    # the window's last day (02-05), not its exclusive end: the pages say 02-05 (review50b)
+    assert "compared on 2024-02-04..2024-02-05 only" in out["reason"]
+    assert out["window"]["last_day"] == "2024-02-05"
     tags = _version_tags(cfg, out["version"])
     assert tags["gate.window_start"] == "2024-02-04"
+    assert (tags["gate.window_end"], tags["gate.window_last_day"]) == ("2024-02-06", "2024-02-05")
     assert tags["gate.champion_trained_through"] == "2024-02-04T00:00:00+00:00"
 
 
