@@ -64,6 +64,7 @@ from fraud_app.models.train import (
 )
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.connect import BARRIER, require_classic
+from fraud_app.spark.session import check_barrier_slots
 from fraud_app.spark.summary import DataSummary
 from fraud_app.spark.validation_rows import collect_validation
 
@@ -213,6 +214,9 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         require_dataframe(dataset, what)
         require_classic(dataset, what, BARRIER)
         cfg: TrainingSection = self.training_section()
+        # before any pass over the data (bagging's whole-data pass, the validation rows,
+        # the trainer's own): too many numWorkers was refused only once they had run
+        check_barrier_slots(dataset.sparkSession.sparkContext, cfg.distributed.num_workers)
         train, validation = self._prepare(dataset, what)
         names = feature_names(dataset, self.getFeaturesCol())
         held_out = self._held_out(validation, cfg, what)
