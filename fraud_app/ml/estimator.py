@@ -36,7 +36,8 @@ from pyspark.sql import functions as F
 
 from dlcore.metrics import average_precision
 from fraud_app.balancing.base import unit_uniform
-from fraud_app.errors import EmptyInputError
+from fraud_app.errors import EmptyInputError, SchemaError
+from fraud_app.etl.config import BUILTIN_LABELS
 from fraud_app.ml.data import (
     check_summary,
     feature_names,
@@ -47,6 +48,7 @@ from fraud_app.ml.data import (
     require_dataframe,
     require_distinct,
     require_numeric,
+    unread_label_text,
     validation_flag,
 )
 from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_logits
@@ -206,7 +208,29 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         # fit's actions run the dataset's plan: an error a fraud_app scorer raised in it
         # (stacking on a model's transform) comes back as itself, not a PythonException
         with task_errors():
-            return self._fit_checked(dataset)
+            try:
+                return self._fit_checked(dataset)
+            except SchemaError as exc:
+                named = self._label_text_error(dataset, exc)
+                if named is None:
+                    raise
+                raise named from exc
+
+    def _label_text_error(self, dataset: DataFrame, exc: SchemaError) -> SchemaError | None:
+        """A non-binary label error with the text that was read as no label, when the
+        label column is text (one look at the data, only when the fit has failed)."""
+        lcol = self.getLabelCol()
+        if "must hold only 0 and 1" not in str(exc) or not isinstance(dataset, DataFrame):
+            return None
+        text = unread_label_text(dataset, lcol, f"{type(self).__name__}.fit")
+        if text is None:
+            return None
+        spellings = ", ".join(sorted(BUILTIN_LABELS))
+        return SchemaError(
+            f"{exc}. Label column {lcol!r} is text, and text such as {text!r} is neither a "
+            f"number nor a spelling read as 1 / 0 ({spellings}, any case): give fraud rows "
+            f"1 and the others 0 first, e.g. (F.col({lcol!r}) == '<fraud text>').cast('double')"
+        )
 
     def _fit_checked(self, dataset: DataFrame) -> EnsembleClassificationModel:
         started = time.perf_counter()
