@@ -193,6 +193,18 @@ def label_column(df: DataFrame, col: str, what: str) -> Column:
     return F.col(col).cast("double")
 
 
+def unread_label_text(df: DataFrame, col: str, what: str) -> str | None:
+    """The first text of a text label column that `label_column` cannot read as 1 or 0
+    (None when the column is not text or all of it reads). For the error of a fit that
+    found labels other than 0 / 1: "fraud" / "legit" became null labels, which the check
+    named "a null or NaN label", not the text the DataFrame holds."""
+    if col not in df.columns or not isinstance(df.schema[col].dataType, T.StringType):
+        return None
+    unread = F.col(col).isNotNull() & label_column(df, col, what).isNull()
+    rows = df.where(unread).select(col).limit(1).collect()
+    return rows[0][0] if rows else None
+
+
 def _batch_summary(features: str, label: str, weight: str | None = None):
     """One DataSummary row per partition with rows (its Arrow batches' summaries combined
     in order): a row per batch made the driver's share grow with the rows, ~5 KB of Python

@@ -29,6 +29,7 @@ import dataclasses
 import logging
 import time
 
+import numpy as np
 from pyspark.ml import Estimator
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
 from pyspark.sql import DataFrame
@@ -36,7 +37,8 @@ from pyspark.sql import functions as F
 
 from dlcore.metrics import average_precision
 from fraud_app.balancing.base import unit_uniform
-from fraud_app.errors import EmptyInputError
+from fraud_app.errors import EmptyInputError, SchemaError
+from fraud_app.etl.config import BUILTIN_LABELS
 from fraud_app.ml.data import (
     check_summary,
     feature_names,
@@ -47,6 +49,7 @@ from fraud_app.ml.data import (
     require_dataframe,
     require_distinct,
     require_numeric,
+    unread_label_text,
     validation_flag,
 )
 from fraud_app.ml.model import EnsembleClassificationModel, probabilities_and_logits
@@ -64,6 +67,8 @@ from fraud_app.models.train import (
 )
 from fraud_app.scoring.tasks import task_errors
 from fraud_app.spark.connect import BARRIER, require_classic
+from fraud_app.spark.data import PartitionData
+from fraud_app.spark.session import check_barrier_slots
 from fraud_app.spark.summary import DataSummary
 from fraud_app.spark.validation_rows import collect_validation
 
@@ -134,7 +139,7 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             fix = "give fit more rows or a smaller validationFraction"
         return f"no training rows are left once the validation rows are taken out ({why}); {fix}"
 
-    def _check_validation(self, y, what: str) -> None:
+    def _check_validation(self, y, what: str, w=None) -> None:
         """Early stopping ranks the validation rows by AP: it needs rows of both classes.
         Named in the estimator's params (the trainer's error spoke of the config file's
         training.distributed.early_stopping), e.g. a CrossValidator fold without frauds."""
@@ -148,6 +153,8 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         if len(y) and 0 < positives < len(y):
             return
         found = "no rows" if not len(y) else f"only label {int(positives > 0)} in {len(y)} rows"
+        if w is not None:  # the rows of weight 0 were left out
+            found += f" of weight > 0 (weightCol {self._opt(self.weightCol)!r})"
         raise EmptyInputError(
             f"{what}: the validation rows ({source}) hold {found}: early stopping needs frauds "
             "and normals among them. Hold out more rows or rows of both classes, or unset "
@@ -205,7 +212,29 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         # fit's actions run the dataset's plan: an error a fraud_app scorer raised in it
         # (stacking on a model's transform) comes back as itself, not a PythonException
         with task_errors():
-            return self._fit_checked(dataset)
+            try:
+                return self._fit_checked(dataset)
+            except SchemaError as exc:
+                named = self._label_text_error(dataset, exc)
+                if named is None:
+                    raise
+                raise named from exc
+
+    def _label_text_error(self, dataset: DataFrame, exc: SchemaError) -> SchemaError | None:
+        """A non-binary label error with the text that was read as no label, when the
+        label column is text (one look at the data, only when the fit has failed)."""
+        lcol = self.getLabelCol()
+        if "must hold only 0 and 1" not in str(exc) or not isinstance(dataset, DataFrame):
+            return None
+        text = unread_label_text(dataset, lcol, f"{type(self).__name__}.fit")
+        if text is None:
+            return None
+        spellings = ", ".join(sorted(BUILTIN_LABELS))
+        return SchemaError(
+            f"{exc}. Label column {lcol!r} is text, and text such as {text!r} is neither a "
+            f"number nor a spelling read as 1 / 0 ({spellings}, any case): give fraud rows "
+            f"1 and the others 0 first, e.g. (F.col({lcol!r}) == '<fraud text>').cast('double')"
+        )
 
     def _fit_checked(self, dataset: DataFrame) -> EnsembleClassificationModel:
         started = time.perf_counter()
@@ -213,6 +242,9 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         require_dataframe(dataset, what)
         require_classic(dataset, what, BARRIER)
         cfg: TrainingSection = self.training_section()
+        # before any pass over the data (bagging's whole-data pass, the validation rows,
+        # the trainer's own): too many numWorkers was refused only once they had run
+        check_barrier_slots(dataset.sparkSession.sparkContext, cfg.distributed.num_workers)
         train, validation = self._prepare(dataset, what)
         names = feature_names(dataset, self.getFeaturesCol())
         held_out = self._held_out(validation, cfg, what)
@@ -242,14 +274,25 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         if validation is None:
             return None
         stopping = cfg.distributed.early_stopping
+        wcol = self._opt(self.weightCol) or None
+        # weighted as the training rows are (a row of weight 0 ranked in the validation AP
+        # that chose the iterations and the best weights; Spark's GBT weighs its validation
+        # rows too)
         held_out = collect_validation(
             validation,
             features_col=self.getFeaturesCol(),
             label_col=self.getLabelCol(),
             max_rows=stopping.max_rows if stopping is not None else None,
             seed=cfg.seed,
+            weight_col=wcol,
         )
-        self._check_validation(held_out.y, what)
+        if wcol:
+            _check_validation_weights(held_out.w, wcol, what)
+            counted = held_out.w > 0  # the AP's weights must be > 0: rows of 0 left out
+            if not counted.all():
+                X, y, w = held_out.X[counted], held_out.y[counted], held_out.w[counted]
+                held_out = PartitionData(np.ascontiguousarray(X), y, w)
+        self._check_validation(held_out.y, what, held_out.w if wcol else None)
         return held_out
 
     def _refit(self, data: DataFrame, cfg: TrainingSection, names, what: str, plan,
@@ -265,6 +308,19 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
             what,
             plan=MemberPlan(iterations=iterations, warm_start=warm),
             checkpoint_root=f"{root}/refit" if root else None,
+        )
+
+
+def _check_validation_weights(w, wcol: str, what: str) -> None:
+    """The validation rows' weights, as the trainer checks the training rows' (only those
+    were checked: the validation rows' weights were not read)."""
+    bad = ~np.isfinite(w) | (w < 0)
+    if bad.any():
+        raise SchemaError(
+            f"{what}: weightCol {wcol!r} must hold finite weights >= 0; {int(bad.sum())} of "
+            f"the {len(w)} validation rows do not (null, NaN, infinite or negative; e.g. "
+            f"{float(w[bad][0])}); they weigh the validation average precision of early "
+            "stopping"
         )
 
 

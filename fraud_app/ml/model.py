@@ -112,11 +112,13 @@ def _scorer(key: str, bc, width: int, column: str, what: str):
                 f"in one batch of {n} rows; drop or impute them (e.g. "
                 f"df.na.drop(subset=[{column!r}])) before transform"
             )
+        # every row's length, not the batch's total: rows of 3 and 5 values beside rows of
+        # 4 summed to n * 4 and were scored, each reading its neighbour's values
+        lengths = pc.list_value_length(features).to_numpy(zero_copy_only=False)
+        if (lengths != width).any():
+            raise _width_error(what, column, lengths, width)
         values = features.flatten()
         flat = values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
-        if flat.size != n * width:
-            lengths = pc.list_value_length(features).to_numpy(zero_copy_only=False)
-            raise _width_error(what, column, lengths, width)
         if not np.isfinite(flat).all():
             raise _nonfinite_error(what, column, values.null_count, flat, n)
         if n == 0:

@@ -36,6 +36,9 @@ OPTIONAL_PARAMS = ("weightCol", "checkpointDir", "validationIndicatorCol", "ring
 # Params that take None: the optional ones (unset), and the output columns (None leaves
 # the column out, as "" does)
 NONE_MEANS_UNSET = (*OPTIONAL_PARAMS, "rawPredictionCol", "probabilityCol", "predictionCol")
+# Columns every fit / transform reads: "" failed with PySparkKeyError "Key `` does not
+# exist", naming no param
+INPUT_COLUMNS = ("featuresCol", "labelCol")
 
 
 def _param(name: str, doc: str, converter) -> Param:
@@ -217,6 +220,12 @@ class DlcoreParams(
         for name, value in kwargs.items():
             if value is None and name not in NONE_MEANS_UNSET:
                 raise ConfigError(self._none_param(name))
+            if value == "" and name in INPUT_COLUMNS:
+                raise ConfigError(
+                    f'{type(self).__name__}: {name} cannot be "" ("" leaves an OUTPUT '
+                    "column out, and unsets weightCol / validationIndicatorCol); name the "
+                    f"column, or leave it out for its default {self._defaultParamMap[self.getParam(name)]!r}"
+                )
         return super()._set(**kwargs)
 
     def _none_param(self, name: str) -> str:

@@ -31,7 +31,7 @@ from dlcore.optimizers.base import (
     optimizer_to_config,
 )
 from dlcore.schedules import CosineDecay, Schedule, WarmupLinearScaling, schedule_to_config
-from fraud_app.errors import TrainingError
+from fraud_app.errors import ConfigError, TrainingError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.connect import BARRIER, require_classic
 from fraud_app.spark.data import PartitionData, to_training_blocks
@@ -134,6 +134,7 @@ class DistributedTrainer:
         cfg = self.config
         require_classic(self.spark or df, "DistributedTrainer.fit", BARRIER)
         self._require_validation(df, validation_df)
+        self._require_slots(df)
         data = (
             df
             if isinstance(df, TrainingData)
@@ -148,12 +149,23 @@ class DistributedTrainer:
         spark = self.spark or data.spark
         blocks = data.blocks
         try:
-            check_barrier_slots(spark.sparkContext, cfg.num_workers)
             validation = self._validation(validation_df, features_col, label_col)
             self._check_data(data)
             return self._engine(spark, data, validation).run(blocks, data.summary.rows)
         finally:
             blocks.unpersist()
+
+    def _require_slots(self, df) -> None:
+        """Too few task slots for the barrier stage, refused before the data is read: the
+        check ran after prepare_training_data's pass over the whole DataFrame (a notebook's
+        numWorkers=3 on local[2] waited for the data to be read, then was told)."""
+        spark = self.spark or (df.spark if isinstance(df, TrainingData) else df.sparkSession)
+        try:
+            check_barrier_slots(spark.sparkContext, self.config.num_workers)
+        except ConfigError:
+            if isinstance(df, TrainingData):
+                df.unpersist()  # released however fit ends, as for any other refusal
+            raise
 
     def _require_validation(self, df, validation_df) -> None:
         """Refuse early stopping without a validation window (releasing `df`'s blocks)."""

@@ -25,15 +25,28 @@ VALIDATION_ADVICE = (
 )
 
 
+ROW_WEIGHT = "__validation_row_weight"
+
+
 def collect_validation(
-    df, *, features_col: str, label_col: str, max_rows: int | None = None, seed: int = 0
+    df,
+    *,
+    features_col: str,
+    label_col: str,
+    max_rows: int | None = None,
+    seed: int = 0,
+    weight_col: str | None = None,
 ) -> PartitionData:
     """The validation rows as NumPy arrays on the driver (one Spark job, Arrow batches).
     max_rows: past this many rows, a stratified sample with weights (its `w`), see
-    fraud_app.spark.validation_sample (one more job, the count); None = every row."""
+    fraud_app.spark.validation_sample (one more job, the count); None = every row.
+    weight_col: the rows' own weights (an estimator's weightCol), in `w` (times the
+    sample's weights when sampled); the caller checks them."""
+    from pyspark.sql import functions as F
+
     from fraud_app.errors import SchemaError
 
-    missing = [c for c in (features_col, label_col) if c not in df.columns]
+    missing = [c for c in (features_col, label_col, weight_col) if c and c not in df.columns]
     if missing:
         raise SchemaError(
             f"validation DataFrame lacks column(s) {missing}. Available: {df.columns}"
@@ -41,6 +54,10 @@ def collect_validation(
     weight = None
     if max_rows is not None:
         df, weight = stratified_sample(df, label_col=label_col, max_rows=max_rows, seed=seed)
+    if weight_col:
+        own = F.col(weight_col).cast("double")
+        df = df.withColumn(ROW_WEIGHT, own * F.col(weight) if weight else own)
+        weight = ROW_WEIGHT
     cols = [features_col, label_col] + ([weight] if weight else [])
     with result_cap("the validation window", VALIDATION_ADVICE):
         rows = (

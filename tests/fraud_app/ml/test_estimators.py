@@ -226,6 +226,24 @@ def test_a_wrong_feature_width_is_named_by_transform_itself(fitted, raw_df, arra
     fitted.transform(array_df)  # the right width passes both ways
 
 
+def test_rows_of_other_widths_whose_sum_fits_the_batch_are_named(spark, fitted):
+    """The scorer compared a batch's value count with rows x width: rows of 3 and 5 values
+    beside one of 4 (the row transform's own check reads) made 12 = 3 x 4 and were scored,
+    each row reading its neighbour's values, without a word."""
+    from pyspark.ml.linalg import Vectors
+
+    rows = [[0.1, 0.2, 0.3, 0.4], [1.0, 2.0, 3.0], [4.0, 5.0, 6.0, 7.0, 8.0]]
+    arrays = spark.createDataFrame([(r,) for r in rows], "features array<double>").coalesce(1)
+    vectors = spark.createDataFrame([(Vectors.dense(r),) for r in rows], ["features"])
+    for df in (arrays, vectors.coalesce(1)):
+        with pytest.raises(
+            Exception,
+            match=r"has rows of another width than the model's 4 \(the width it was trained "
+            r"on\): in one batch of 3 rows, 1 row\(s\) of 3, 1 row\(s\) of 5\.",
+        ):
+            fitted.transform(df).select("probability").collect()
+
+
 def test_input_encoding_is_learned_once_and_used_by_transform(vector_df, array_df):
     """inputEncoding=piecewise_linear: the bins come from the standardised training rows,
     are stored in the fitted model, and Spark's transform scores with them exactly as the

@@ -30,3 +30,23 @@ def test_a_spelling_added_to_the_one_list_is_read_by_the_estimators(spark, monke
     monkeypatch.setitem(BUILTIN_LABELS, "oui", 1)
     monkeypatch.setitem(BUILTIN_LABELS, "non", 0)
     assert _read(spark, ["oui", "NON", "yes"]) == [1.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("estimator", ["DlcoreClassifier", "BalancedBaggingClassifier"])
+def test_text_that_is_no_label_is_named_by_fit(spark, estimator):
+    """ "fraud" / "legit" were read as null labels and named "a null or NaN label", which
+    the analyst's column does not hold."""
+    import fraud_app.ml as ml
+    from fraud_app.errors import SchemaError
+
+    rows = [([float(i), 1.0], "fraud" if i % 3 == 0 else "legit") for i in range(30)]
+    df = spark.createDataFrame(rows, "features array<float>, kind string")
+    clf = getattr(ml, estimator)(labelCol="kind", hiddenLayers=[2], epochs=1.0, batchSize=8,
+                                 numWorkers=1)  # fmt: skip
+    with pytest.raises(
+        SchemaError,
+        match=r"label column 'kind' must hold only 0 and 1 .*Label column 'kind' is text, and "
+        r"text such as '(fraud|legit)' is neither a number nor a spelling read as 1 / 0 "
+        r"\(0, 1, f, false, n, no",
+    ):
+        clf.fit(df)

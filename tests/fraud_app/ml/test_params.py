@@ -285,6 +285,22 @@ def test_none_for_a_param_that_needs_a_value_is_named(make, match):
         make()
 
 
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DlcoreClassifier(featuresCol=""),
+        lambda: DlcoreClassifier().setLabelCol(""),
+        lambda: (lambda c: c.copy({c.labelCol: ""}))(DlcoreClassifier()),
+        lambda: BalancedBaggingClassifier(featuresCol=""),
+    ],
+    ids=["featuresCol", "setLabelCol", "copy", "bagging"],
+)
+def test_an_empty_input_column_is_named_when_set(make):
+    # fit / transform failed with PySparkKeyError "[KEY_NOT_EXISTS] Key `` does not exist"
+    with pytest.raises(ConfigError, match=r"(featuresCol|labelCol) cannot be \"\""):
+        make()
+
+
 def test_none_unsets_an_optional_param_or_leaves_an_output_column_out():
     clf = DlcoreClassifier(weightCol=None, checkpointDir=None, predictionCol=None)
     assert clf._opt(clf.weightCol) is None and clf.getPredictionCol() is None

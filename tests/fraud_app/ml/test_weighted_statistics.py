@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
+from fraud_app.errors import SchemaError
 from fraud_app.ml import BalancedBaggingClassifier, DlcoreClassifier
 from tests.fraud_app.ml.conftest import FAST
 
@@ -99,3 +100,40 @@ def test_a_feature_that_varies_only_in_rows_of_weight_0_is_held_constant(array_d
     W = _first_linear_weights(model.network)
     assert np.all(W[2] == 0.0), W[2]
     assert np.any(W[0] != 0.0)
+
+
+def _with_validation(array_df, weight):
+    """ids 200-299 are validation rows; ids from 250 get their label flipped and `weight`."""
+    poison = F.col("id") >= 250
+    flipped = F.when(poison, 1.0 - F.col("label")).otherwise(F.col("label"))
+    return poison, (
+        array_df.withColumn("val", F.col("id") >= 200)
+        .withColumn("label", flipped)
+        .withColumn("w", F.when(poison, weight).otherwise(1.0))
+    )
+
+
+def test_validation_rows_of_weight_0_do_not_count_in_early_stopping(array_df):
+    """Early stopping's validation AP ignored weightCol: rows weighed out (here with flipped
+    labels) ranked in the AP that chose the iterations and the best weights, and in the
+    model's validation_ap (Spark's GBT weighs its validation rows). Weighted, the fit is the
+    fit without those rows."""
+    poison, df = _with_validation(array_df, 0.0)
+    params = {**QUICK, "epochs": 4.0, "weightCol": "w", "validationIndicatorCol": "val"}
+    weighted = DlcoreClassifier(**params).fit(df)
+    without = DlcoreClassifier(**params).fit(df.where(~poison))
+
+    def aps(model):
+        return [r["average_precision"] for r in model.history[0]["validation"]]
+
+    assert aps(weighted) and aps(weighted) == pytest.approx(aps(without), abs=1e-12)
+    np.testing.assert_array_equal(weighted.weights, without.weights)
+
+
+def test_a_negative_weight_among_the_validation_rows_is_named(array_df):
+    # only the training rows' weights were checked (the validation rows' were not read)
+    _, df = _with_validation(array_df, -1.0)
+    params = {**QUICK, "weightCol": "w", "validationIndicatorCol": "val"}
+    with pytest.raises(SchemaError, match=r"weightCol 'w' must hold finite weights >= 0; 50 of "
+                       r"the 100 validation rows do not .*e\.g\. -1\.0"):  # fmt: skip
+        DlcoreClassifier(**params).fit(df)

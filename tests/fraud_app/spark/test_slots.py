@@ -64,6 +64,32 @@ def test_the_trainer_and_the_estimator_refuse_at_once(spark):
         DlcoreClassifier(hiddenLayers=[2], epochs=1.0, batchSize=12, numWorkers=3).fit(df)
 
 
+@pytest.mark.spark
+@pytest.mark.parametrize("fit", ["trainer", "DlcoreClassifier", "BalancedBaggingClassifier"])
+def test_too_few_slots_are_refused_before_the_data_is_read(spark, fit):
+    """The check ran after the trainer's pass over the whole DataFrame (and bagging's
+    whole-data pass, before it): numWorkers=3 on local[2] read all the data first. Here
+    reading the features fails, so only a refusal made before any read is a ConfigError."""
+    from pyspark.sql import functions as F
+
+    from fraud_app.ml import BalancedBaggingClassifier
+
+    rows = [([0.1 * i, 1.0, -1.0], float(i % 2)) for i in range(40)]
+    df = spark.createDataFrame(rows, "features array<float>, label double")
+    unread = F.when(F.col("label") >= 0, F.raise_error(F.lit("the data was read")))
+    df = df.withColumn("features", unread.otherwise(F.col("features")))
+    params = dict(hiddenLayers=[2], epochs=1.0, batchSize=12, numWorkers=3)
+    with pytest.raises(ConfigError, match=r"needs 3 task slots .* local\[2\] has 2"):
+        if fit == "trainer":
+            cfg = DistributedConfig(num_workers=3, global_batch_size=12, iterations=2, epochs=None)
+            model = Model(Sequential([Linear(1)]), in_features=3, seed=0)
+            DistributedTrainer(model, BCEWithLogits(), SGD(learning_rate=0.1), cfg).fit(df)
+        elif fit == "DlcoreClassifier":
+            DlcoreClassifier(**params).fit(df)
+        else:
+            BalancedBaggingClassifier(**params, numSubsets=2).fit(df)
+
+
 @pytest.mark.parametrize("value", ["true", "TRUE"])
 def test_dynamic_allocation_on_a_cluster_master_is_refused(value):
     sc = SimpleNamespace(
