@@ -157,6 +157,11 @@ def blocked_attribution(
     models = [s.model for s in scorers]
     X = models[0]._as_input(X)
     n = len(X)
+    baseline = np.asarray(baseline, dtype=np.float64).reshape(-1)
+    if baseline.shape != (X.shape[1],):  # checked here: in a block it named the block's shape
+        raise ShapeError(
+            f"X must be (n, d) and baseline (d,). Received {X.shape} and {baseline.shape}"
+        )
     attr = np.empty(X.shape, dtype=np.float64)
     if n == 0:
         return attr

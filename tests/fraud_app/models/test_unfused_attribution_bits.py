@@ -94,3 +94,8 @@ def test_an_id_error_in_a_later_block_names_the_inputs_row():
     X[1100, 3] = 9  # ids of feature 3 are < 7
     with pytest.raises(ShapeError, match=r"positions \[1100\]"):
         ensemble.proba_and_attribution(X, np.zeros(D))
+
+
+def test_a_wrong_baseline_names_the_inputs_shape_not_a_blocks():
+    with pytest.raises(ShapeError, match=r"Received \(3, 6\) and \(7,\)"):
+        _ensemble(_embedding).proba_and_attribution(_rows(3), np.zeros(D + 1))
