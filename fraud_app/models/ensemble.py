@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from dlcore.attribution import ensemble_attribution
-from dlcore.blocked_inference import BlockedModel
+from dlcore.blocked_inference import BlockedModel, blocked_attribution
 from dlcore.errors import SerializationError
 from dlcore.inference import FusedEnsemble, compile_ensemble, mean_sigmoid
 from dlcore.model import Model
@@ -126,7 +125,7 @@ class FraudEnsemble:
         # training mean is attributed exactly 0 in both (a float64 mean of 0.1 against the
         # row's float32 0.1 gave it 1e-9, so a reason where the fused plan named none)
         b32 = np.asarray(baseline, dtype=np.float32).astype(np.float64)
-        _, attr = ensemble_attribution(self._float64_members(), X.astype(np.float64), b32)
+        attr = blocked_attribution(self._blocked_members(), X.astype(np.float64), b32)
         return self.predict_proba(X), attr
 
     def fused(self) -> FusedEnsemble | None:

@@ -173,3 +173,20 @@ def test_a_process_with_another_environment_scores_the_same_bits(tmp_path):
         hashes.add(proc.stdout.strip())
     here = BlockedModel(batchnorm_mlp(), np.float64).predict(X)
     assert hashes == {hashlib.sha256(here.tobytes()).hexdigest()}
+
+
+def test_an_input_gradient_through_a_one_input_layer_is_summed_without_blas():
+    """dY (rows, units) @ W^T (units, 1), the input gradient of a Linear with one input
+    (a Linear(1) in the middle of a model), is a GEMV in BLAS too: the blocked attribution
+    sums it term by term in order, as the forward output column (review50l)."""
+    rng = np.random.default_rng(6)
+    dY = rng.standard_normal((300, 23))
+    W = rng.standard_normal((1, 23))
+    got = RowBlockOps().gemm(dY, W, trans_b=True)
+    expected = dY[:, 0] * W[0, 0]
+    for j in range(1, 23):
+        expected = expected + dY[:, j] * W[0, j]
+    np.testing.assert_array_equal(got[:, 0], expected)
+    np.testing.assert_allclose(got, dY @ W.T, rtol=1e-12, atol=1e-12)
+    wide = rng.standard_normal((4, 23))  # more than one input: NumPy's product
+    np.testing.assert_array_equal(RowBlockOps().gemm(dY, wide, trans_b=True), dY @ wide.T)
