@@ -40,4 +40,6 @@ def score_figures(
         caught = float(caught or 0)
         out[f"recall_at_alert_{rate:g}"] = float(caught / frauds) if frauds else float("nan")
         out[f"precision_at_alert_{rate:g}"] = float(caught / max(int(alerts), 1))
+        out[f"alerts_at_alert_{rate:g}"] = int(alerts)
+        out[f"quota_at_alert_{rate:g}"] = min(k, rows)
     return out

@@ -55,10 +55,13 @@ def test_window_figures(scored: DataFrame, columns: list[str], scoring) -> Execu
         request = FigureRequest(tuple(scoring.alert_budgets), scoring.card_k, scoring.alert_budget)
         days = day_figures(rows, cols, seen.day_rows, request)
         at_budget = days.pattern_budget
-        metrics["recall_at_budget"] = budget_figures(
+        figures = budget_figures(
             scoring.alert_budget, at_budget["alerts"], float(at_budget["caught"]),
             float(seen.frauds), [], days.rows,
-        )["recall"]  # fmt: skip
+        )  # fmt: skip
+        metrics["recall_at_budget"] = figures["recall"]
+        metrics["alerts_at_budget"] = figures["alerts"]  # ties at a day's cut-off all in
+        metrics["alert_quota"] = figures["quota"]
         return ExecutorWindow(metrics, window_report(rows, cols, seen, request, days))
     finally:
         rows.unpersist()

@@ -25,7 +25,10 @@ def evaluate_scores(
     (what an investigations team with that alert budget would catch): every row scoring at
     or above the round(X x rows)-th highest score, so rows tied at that cut-off are all in
     (dlcore.daily_ranking's rule; never the rows' order). precision_at_alert_X: the frauds
-    among those rows / their number.
+    among those rows / their number. alerts_at_alert_X: those rows' number; quota_at_alert_X:
+    round(X x rows) (at least 1, at most the rows): alerts above the quota are rows tied at
+    the cut-off, whose recall counts more alerts than the budget's (a model of few distinct
+    scores, such as the GBT baseline).
     """
     labels = np.asarray(labels, dtype=np.float64)
     scores = np.asarray(scores, dtype=np.float64)
@@ -43,6 +46,8 @@ def evaluate_scores(
             float(caught / labels.sum()) if labels.sum() else float("nan")
         )
         out[f"precision_at_alert_{rate:g}"] = float(caught / max(int(alerted.sum()), 1))
+        out[f"alerts_at_alert_{rate:g}"] = int(alerted.sum())
+        out[f"quota_at_alert_{rate:g}"] = min(k, len(labels))
     return out
 
 

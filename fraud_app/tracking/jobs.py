@@ -106,7 +106,8 @@ def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
         flat[f"card_precision_at_{cards['k']}_mean"] = cards.get("mean")
     for budget in report.get("alert_budgets") or []:
         tag = _budget_tag(budget.get("budget"))
-        for key in ("precision", "recall", "alerts_per_day"):
+        # alerts (ties at a day's cut-off all in) beside the quota the budget allows
+        for key in ("precision", "recall", "alerts_per_day", "alerts", "quota"):
             flat[f"{key}_at_budget_{tag}"] = budget.get(key)
     patterns = report.get("pattern_recall") or {}
     for pattern in sorted(patterns, key=str):  # sorted: the last-resort suffix is stable

@@ -67,15 +67,30 @@ def _summary(test: dict, seconds: float, model: str, budget: float = 0.01) -> st
     budget's (`recall_at_budget`: each day's top ceil(budget x rows of the day), as
     `evaluate`, `backtest` and the dashboards count it); it printed `recall_at_alert_0.01`,
     the top 1 % of the whole window, under the same name (52.4 % where evaluation-<run>-test
-    said 38.1 % at the 1 % budget)."""
+    said 38.1 % at the 1 % budget). Its alert count follows it, and the budget's quota when
+    rows tied at a day's cut-off made more alerts (all in): a recall of more alerts."""
     recall = test.get("recall_at_budget")
     shown = f"{recall:.1%}" if isinstance(recall, int | float) and math.isfinite(recall) else None
+    if shown:
+        shown += _alert_count(test.get("alerts_at_budget"), test.get("alert_quota"))
     return (
         f"fraud-app: trained an ensemble in {seconds:.0f}s; test window ({test['rows']:,} "
         f"transactions, {test['frauds']} frauds): ROC AUC {_figure(test['roc_auc'])}, average "
         f"precision {_figure(test['average_precision'])}, recall at the daily alert budget "
         f"({budget * 100:.3g}% of each day's transactions) {shown or _figure(recall)}. Model: {model}"
     )
+
+
+def _alert_count(alerts, quota) -> str:
+    """` (N alerts)`, with the quota when ties made more; `` for a report without them."""
+    if not isinstance(alerts, int) or isinstance(alerts, bool):
+        return ""
+    if isinstance(quota, int) and not isinstance(quota, bool) and alerts > quota:
+        return (
+            f" ({alerts:,} alerts where the budget allows {quota:,}: rows tied at a day's "
+            "cut-off score are all in)"
+        )
+    return f" ({alerts:,} alerts)"
 
 
 def _figure(x) -> str:

@@ -216,16 +216,26 @@ def evaluate_arrays(
     """evaluate_scores' figures of one window (its `recall_at_alert_X`: the top round(X x
     rows) of the whole window); with `budget` (scoring.alert_budget) and the rows' dates,
     also `recall_at_budget`: the recall of the DAILY alert budget, each day's top ceil(b x
-    rows of the day), ties at the cut-off all in (dlcore.daily_ranking, the figure of `evaluate` and `backtest`). A
-    window computed on the executors brings its own (budget: scoring.alert_budget)."""
+    rows of the day), ties at the cut-off all in (dlcore.daily_ranking, the figure of `evaluate` and `backtest`),
+    with `alerts_at_budget` and `alert_quota` beside it. A window computed on the executors brings its own (budget: scoring.alert_budget)."""
     if isinstance(data, ExecutorWindow):
         return data.metrics
     out = evaluate_scores(data["label"], data["fraud_score"])
     if budget is not None and "event_date" in data and len(data["label"]):
-        out["recall_at_budget"] = alert_budget(
-            data["label"], data["fraud_score"], data["event_date"], budget
-        )["recall"]
+        at_budget = alert_budget(data["label"], data["fraud_score"], data["event_date"], budget)
+        out.update(budget_keys(at_budget))
     return out
+
+
+def budget_keys(at_budget: dict[str, Any]) -> dict[str, Any]:
+    """The training report's keys of the daily budget's figures (alert_budget's): its
+    recall, the rows it alerted and the alerts it allows (backtest's fold keys): alerts
+    above the quota are rows tied at a day's cut-off, all in."""
+    return {
+        "recall_at_budget": at_budget["recall"],
+        "alerts_at_budget": at_budget["alerts"],
+        "alert_quota": at_budget["quota"],
+    }
 
 
 def scoring_metadata(splits, ensemble, threshold: float, config, features_col: str):

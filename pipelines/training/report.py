@@ -9,6 +9,8 @@ artifacts' content (pipelines.training.lifecycle).
 
 from __future__ import annotations
 
+import logging
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +22,8 @@ from pipelines.training import lifecycle
 from pipelines.training.baselines import baselines_report
 from pipelines.training.run_context import Ensembles, RunContext
 from pipelines.training.run_names import drop_checkpoints
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -40,6 +44,7 @@ def write_report(ctx: RunContext, trained: Ensembles, model_path: str, evaluated
     checkpoints dropped and its artifacts logged."""
     metrics, evaluations = evaluated
     fitted, refit, tracker = trained.fitted, trained.refit, ctx.tracker
+    warn_ties_over_quota({"ensemble": metrics, **baselines_report(baselines)}, ctx.run)
     report = {
         "run": ctx.run,
         "model_path": model_path,
@@ -84,3 +89,47 @@ def member_report(r) -> dict[str, Any]:
         "best_iteration": r.best_iteration,
         "stopped_early": r.stopped_early,
     }
+
+
+_COUNTED = re.compile(r"^(?:alerts_at_(?P<rate>alert_.+)|alerts_at_budget)$")
+
+
+def ties_over_quota(figures: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(recall figure, rows alerted, alerts allowed) of each alert budget of one window's
+    figures that alerted more rows than its quota: rows tied at the cut-off score are all in
+    (README "Ranking figures"), so that recall counts more alerts than the budget's."""
+    over = []
+    for key in sorted(figures):
+        m = _COUNTED.match(key)
+        if m is None:
+            continue
+        recall, quota_key = (
+            (f"recall_at_{m['rate']}", f"quota_at_{m['rate']}")
+            if m["rate"] else ("recall_at_budget", "alert_quota")
+        )  # fmt: skip
+        alerts, quota = figures[key], figures.get(quota_key)
+        if (isinstance(alerts, int) and isinstance(quota, int)
+                and not isinstance(alerts, bool) and alerts > quota > 0):  # fmt: skip
+            over.append((recall, alerts, quota))
+    return over
+
+
+def warn_ties_over_quota(models: dict[str, dict[str, Any]], run: str) -> None:
+    """One WARNING per model of the run (the ensemble, each baseline) whose alert budgets
+    alerted more rows than they allow on its validation or test window, naming each
+    figure (as backtest's per fold: pipelines.backtest.report.warn_ties_over_budget)."""
+    for model, windows in models.items():
+        parts = [
+            f"{recall} on the {window} window counts {alerts} alerts where the budget allows "
+            f"{quota} (+{100.0 * (alerts - quota) / quota:.1f}%)"
+            for window in ("validation", "test")
+            if isinstance(windows.get(window), dict)
+            for recall, alerts, quota in ties_over_quota(windows[window])
+        ]
+        if parts:
+            logger.warning(
+                "train %s: %s: %s: rows tied at the cut-off score are all in (README "
+                "\"Ranking figures\"), so these recalls are of more alerts than the budget's; "
+                "compare models at their alert counts (training report: alerts_at_*, "
+                "quota_at_* / alert_quota)", run, model, "; ".join(parts),
+            )  # fmt: skip

@@ -90,6 +90,11 @@ def test_figures_follow_the_rule_in_every_row_order(rows, budget, k, rnd):
         top = evaluate_scores(labels[order], scores[order], alert_rates=(0.05, 0.3))
         got = (fig, cp, top)
         assert fig["alerts"] == int(want_alerts.sum()) >= fig["quota"] >= 1
+        for rate in (0.05, 0.3):  # the window's top share: its count, ties in, and its quota
+            quota = min(len(rows), max(1, round(rate * len(rows))))
+            cut = np.sort(scores)[::-1][quota - 1]
+            assert top[f"alerts_at_alert_{rate:g}"] == int((scores >= cut).sum()) >= quota
+            assert top[f"quota_at_alert_{rate:g}"] == quota
         # NaN != NaN: compare the repr of the figures (a window without a fraud)
         first = repr(got) if first is None else first
         assert repr(got) == first
@@ -103,6 +108,7 @@ def test_all_equal_scores_alert_every_row_and_say_the_quota():
     assert (fig["alerts"], fig["quota"], fig["recall"], fig["precision"]) == (80, 2, 1.0, 2 / 80)
     top = evaluate_scores(labels, np.full(80, 0.4), alert_rates=(0.01,))
     assert (top["recall_at_alert_0.01"], top["precision_at_alert_0.01"]) == (1.0, 2 / 80)
+    assert (top["alerts_at_alert_0.01"], top["quota_at_alert_0.01"]) == (80, 1)
 
 
 @pytest.mark.parametrize("other", ["x", 2.5])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from pathlib import Path
 
 import mlflow
@@ -23,6 +24,7 @@ from fraud_app.tracking.models import resolve_model_dir
 from pipelines.training import nodes
 from pipelines.training.feature_input import read_features
 from pipelines.training.pipeline import run_training
+from pipelines.training.report import ties_over_quota
 
 pytestmark = [pytest.mark.spark, pytest.mark.integration, pytest.mark.slow]
 NAMES = ["amount_z", "velocity", "night", "foreign"]
@@ -71,8 +73,9 @@ def _config(root: Path, **extra):
 
 
 @pytest.mark.usefixtures("fresh_store")  # a new store, not migrated again
-def test_training_run_is_one_tracked_run_with_nested_runs(spark, tmp_path, monkeypatch):
+def test_training_run_is_one_tracked_run_with_nested_runs(spark, tmp_path, monkeypatch, caplog):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    caplog.set_level(logging.WARNING, logger="pipelines.training.report")
     _write_tables(spark, tmp_path)
     report = run_training(spark, _config(tmp_path), run="r1")
     saved = json.loads(Path(report.report_path).read_text())
@@ -107,6 +110,27 @@ def test_training_run_is_one_tracked_run_with_nested_runs(spark, tmp_path, monke
     assert gbt.params["max_depth"] == "2"
     assert gbt.metrics["test_average_precision"] == pytest.approx(
         saved["baselines"]["gbt"]["test"]["average_precision"])  # fmt: skip
+    # left50a: each recall's alert count and quota, in the report and in MLflow; a model
+    # over its quota (ties at a cut-off: a 3-tree depth-2 GBT has few scores) is warned of
+    over = set()
+    for model, figures in {"ensemble": saved["metrics"], **saved["baselines"]}.items():
+        test = figures["test"]  # the daily budget's recall is the ensemble's only
+        if model == "ensemble":
+            assert test["alerts_at_budget"] >= test["alert_quota"] >= 1
+        assert test["alerts_at_alert_0.01"] >= test["quota_at_alert_0.01"] >= 1
+        over |= (
+            {model} if ties_over_quota(test) or ties_over_quota(figures["validation"]) else set()
+        )
+    gbt_test = saved["baselines"]["gbt"]["test"]
+    assert gbt.metrics["test_alerts_at_alert_0.01"] == gbt_test["alerts_at_alert_0.01"]
+    assert run.data.metrics["test_alert_quota"] == saved["metrics"]["test"]["alert_quota"]
+    assert (
+        run.data.metrics["test_quota_at_alert_0.01"]
+        == saved["metrics"]["test"]["quota_at_alert_0.01"]
+    )
+    warned = {r.getMessage().split(": ")[1] for r in caplog.records
+              if r.getMessage().startswith("train r1: ")}  # fmt: skip
+    assert warned == over, (warned, over)
 
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.json", "lineage.json", "feature_names.json", "registry.json",

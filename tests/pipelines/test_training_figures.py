@@ -45,7 +45,10 @@ def test_the_run_line_gives_the_daily_budget_recall_evaluate_reports(tmp_path):
     assert metrics["recall_at_alert_0.01"] == 2 / 3  # the window's top 2: another figure
     assert metrics["recall_at_budget"] == daily["recall"] == 1 / 3
     line = _summary(metrics, 12.0, "/m", config.scoring.alert_budget)
-    assert "recall at the daily alert budget (1% of each day's transactions) 33.3%. " in line
+    assert (
+        "recall at the daily alert budget (1% of each day's transactions) 33.3% (2 alerts). "
+        in line
+    )
     no_frauds = {**data, "label": np.zeros(200)}
     line = _summary(evaluate_arrays(no_frauds, 0.01), 1.0, "/m", 0.01)
     assert "transactions) undefined (no fraud in the window)" in line
