@@ -49,6 +49,7 @@ from dashboards.sources import (
     list_runs,
     load_run,
     read_json,
+    trained_at,
 )
 from dashboards.stills import PLOTS, stills
 from dashboards.undrawn import LAYOUT_ERRORS, layout_message, read_from
@@ -318,7 +319,7 @@ def render_index(sources: Sources) -> Path:
             logger.warning("dashboards: run %s left out of the index: %s", run, exc)
             continue
         members, test = _members_and_test(training)
-        when = dt.datetime.fromtimestamp(report.stat().st_mtime, dt.UTC)
+        when = dt.datetime.fromtimestamp(trained_at(training, report), dt.UTC)
         rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"), fmt_int(members),
                      fmt_int(test.get("rows")), fmt_num(test.get("roc_auc"), 4),
                      fmt_num(test.get("average_precision"), 4)])  # fmt: skip

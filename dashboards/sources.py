@@ -210,17 +210,16 @@ _VALIDATION = re.compile(r"^(?P<suite>.+)_validation(?:-(?P<name>.+))?$")
 
 
 def _validation_reports(
-    index: ReportIndex, run: str, training_path: Path, broken: list[str]
+    index: ReportIndex, run: str, trained: float, broken: list[str]
 ) -> list[dict[str, Any]]:
     """Per suite, the data checks of this run's data: the report validate wrote under the
-    run's name (`validate --run-name RUN`), else the newest one checked before the training
-    report was written (the data the run trained on), else the newest one. The validation
+    run's name (`validate --run-name RUN`), else the newest one checked before the run
+    finished (`trained`: trained_at; the data the run trained on), else the newest one. The validation
     step names its reports `<suite>_validation-<name>.json` (one per validate), so a glob
     for `<suite>_validation.json` found none of them. Chosen from the index; only the
     chosen report of each suite is read in full. A report that cannot be read may be the
     one this run's data was checked by: its error goes to `broken` (it was logged and
     skipped: the page showed another day's checks, or none, exit 0)."""
-    trained = training_path.stat().st_mtime
     best: dict[str, tuple[tuple[bool, bool, float, str], Path]] = {}
     for entry in index.entries("*_validation*.json"):
         path = entry.path
@@ -247,6 +246,23 @@ def _validation_reports(
             logger.warning("dashboards: skipping a validation report: %s", exc)
             broken.append(str(exc))
     return docs
+
+
+def trained_at(training: Any, path: Path) -> float:
+    """When the run finished (POSIX seconds): the training report's `finished_at` (UTC ISO
+    8601, written by `train` since session 50; a time without an offset read as UTC), else,
+    for an older report or a value that is no time, the file's time. The file's time alone
+    was a copy's in a copied reports/ folder (cp without -p): every run "trained" at the
+    copy time, and data checks made after training were taken for the run's."""
+    stamp = training.get("finished_at") if isinstance(training, dict) else None
+    if isinstance(stamp, str):
+        try:
+            when = dt.datetime.fromisoformat(stamp)
+        except ValueError:
+            pass
+        else:
+            return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+    return path.stat().st_mtime
 
 
 def _checked_at(doc: dict[str, Any], mtime: float) -> float:
@@ -349,7 +365,7 @@ def load_run(
         if broken:  # shown by the sections that read them
             data.unreadable[READ_AS[name]] = "; ".join(broken) + UNMATCHED
     broken: list[str] = []
-    data.validations = _validation_reports(index, run, training_path, broken)
+    data.validations = _validation_reports(index, run, trained_at(training, training_path), broken)
     if broken:  # it may be this run's data checks
         data.unreadable["validations"] = "; ".join(broken) + UNCHOSEN
     # the ETL and feature reports are every run's: one cut while written skipped every

@@ -9,6 +9,7 @@ artifacts' content (pipelines.training.lifecycle).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
@@ -65,6 +66,9 @@ def write_report(ctx: RunContext, trained: Ensembles, model_path: str, evaluated
         "dlcore_backend": get_ops().name,  # DLCORE_BACKEND=<this> repeats the run bit for bit
         # release, library and BLAS versions, git state: also without tracking (lineage.json)
         "environment": lineage_environment(),
+        # when the run ended (UTC): the dashboards' `trained` and the choice of its data
+        # checks read it; the file's time is a copy's (cp without -p) in a copied reports/
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     }
     report_path = ctx.config.paths.local("reports") / f"training-{ctx.run}.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)

@@ -30,9 +30,9 @@ def _validation(reports, suite: str, checked_at: str, run: str | None, *, succes
     return report.save(reports, run)
 
 
-def _training(reports, run: str, mtime: float):
+def _training(reports, run: str, mtime: float, **fields):
     path = reports / f"training-{run}.json"
-    path.write_text(json.dumps({"run": run, "members": []}))
+    path.write_text(json.dumps({"run": run, "members": [], **fields}))
     os.utime(path, (mtime, mtime))
 
 
@@ -85,6 +85,31 @@ def test_copied_files_still_pick_the_newest_checks(reports, tmp_path):
     _training(reports, "r1", mtime=1.0)  # older than every check
     got = load_run(Sources(reports=reports, output=tmp_path / "out"), "r1").validations
     assert [v["checked_at"] for v in got] == ["2024-03-02T10:00:00+00:00"]
+
+
+def test_a_copied_reports_folder_keeps_each_runs_finish_time(reports, tmp_path):
+    # left50a: the index's `trained` and the choice of a run's data checks read the training
+    # report's file time: a folder copied on 03-05 (cp without -p) said every run trained
+    # then, and took the checks made on 03-02, after r1 had trained, for r1's
+    copied = 1709632800.0  # 2024-03-05T10:00:00Z
+    _validation(reports, "canonical", "2024-03-01T10:00:00+00:00", None)
+    _validation(reports, "canonical", "2024-03-02T10:00:00+00:00", None, success=False)
+    _training(reports, "r1", mtime=copied, finished_at="2024-03-01T10:10:00+00:00")
+    _training(reports, "old", mtime=copied)  # written before finished_at: the file's time
+    _training(reports, "odd", mtime=copied, finished_at="yesterday")  # no time: the file's
+    sources = Sources(reports=reports, output=tmp_path / "out")
+    got = load_run(sources, "r1").validations
+    assert [v["checked_at"] for v in got] == ["2024-03-01T10:00:00+00:00"]
+    for run in ("old", "odd"):
+        got = load_run(sources, run).validations
+        assert [v["checked_at"] for v in got] == ["2024-03-02T10:00:00+00:00"]
+    render_all(sources)
+    rows = re.findall(
+        r"<tr><td>(\w+)</td><td>([^<]*)</td>", (tmp_path / "out" / "index.html").read_text()
+    )
+    assert dict(rows) == {
+        "r1": "2024-03-01 10:10 UTC", "old": "2024-03-05 10:00 UTC", "odd": "2024-03-05 10:00 UTC",
+    }  # fmt: skip
 
 
 def test_a_broken_validation_report_is_skipped_with_a_warning(reports, tmp_path, caplog):

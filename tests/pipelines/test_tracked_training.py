@@ -158,7 +158,13 @@ def test_tracking_disabled_leaves_no_store(spark, tmp_path, monkeypatch):
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     _write_tables(spark, tmp_path, n=1500)
     cfg = _config(tmp_path, **{"tracking.enabled": False, "baselines.enabled": False})
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
     report = run_training(spark, cfg, run="off")
+    # left50a: when the run ended, in the report (the dashboards read it, not the file's time)
+    finished = dt.datetime.fromisoformat(
+        json.loads(Path(report.report_path).read_text())["finished_at"]
+    )
+    assert finished.utcoffset() == dt.timedelta(0) and before <= finished <= dt.datetime.now(dt.UTC)
     assert report.mlflow_run_id is None and report.registry is None and report.baselines == {}
     assert not (tmp_path / "mlflow.db").exists() and not (tmp_path / "mlartifacts").exists()
     # the report says what the run computed with, also without MLflow's lineage.json
