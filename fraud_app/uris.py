@@ -19,7 +19,7 @@ import re
 import tempfile
 from pathlib import Path
 
-from fraud_app.errors import ConfigError
+from fraud_app.errors import ConfigError, ModelLoadError
 from fraud_app.redaction import redact_text
 
 _SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
@@ -91,6 +91,27 @@ def local_argument(uri: str | Path, what: str, *, writes: bool) -> Path:
 def is_remote(uri: str) -> bool:
     """True when `uri` names no local path (see the module doc)."""
     return local_path(uri) is None
+
+
+def model_uri(uri: str) -> str:
+    """A `models:/` or `runs:/` URI spelt one way: without trailing slashes, so that
+    `runs:/<id>/model/` is the model of `runs:/<id>/model` (it was labelled apart on every
+    scored row and evaluation, and downloaded into a cache entry of its own); any other
+    string is returned as given. A run URI without an artifact path (`runs:/<id>/`,
+    `runs:/<id>`) is a ModelLoadError: MLflow downloaded ALL of the run's artifacts
+    before it was found to hold no ensemble (session 50)."""
+    scheme_, sep, rest = uri.partition(":/")
+    if not sep or scheme_ not in ("models", "runs") or not rest.strip("/"):
+        return uri
+    rest = rest.rstrip("/")
+    if scheme_ == "runs" and "/" not in rest:
+        raise ModelLoadError(
+            f"model {uri!r} names run {rest!r} but no artifact path in it (MLflow would "
+            f"download all of the run's artifacts): name the run's model, e.g. "
+            f"runs:/{rest}/model (where `fraud-app train` logs its ensemble), or a registered "
+            "version, models:/<name>/<version>"
+        )
+    return f"{scheme_}:/{rest}"
 
 
 def redacted(text: str) -> str:

@@ -22,6 +22,8 @@ from pyspark.sql import types as T
 
 from fraud_app.errors import EmptyInputError, SchemaError
 from fraud_app.etl.config import BUILTIN_LABELS
+from fraud_app.etl.reader import quoted
+from fraud_app.scoring.batch import column_key
 from fraud_app.spark.connect import is_connect
 from fraud_app.spark.summary import DataSummary, check_content, check_weights, summarize_arrays
 
@@ -40,8 +42,33 @@ def require_dataframe(df: object, what: str) -> None:
         raise SchemaError(f"{what} needs a Spark DataFrame; received {kind}{hint}")
 
 
+def spark_column(df: DataFrame, name: str) -> str | None:
+    """The column of `df` that Spark reads for `name`: that column, or under
+    spark.sql.caseSensitive=false (Spark's default) the one column whose name differs in
+    case only (`LogisticRegression(featuresCol="Features")` reads `features`; ours refused
+    it, session 50); None when there is none (or several)."""
+    if name in df.columns:
+        return name
+    key = column_key(df.sparkSession)
+    found = [c for c in df.columns if key(c) == key(name)]
+    return found[0] if len(found) == 1 else None
+
+
+def named_as(df: DataFrame, roles: dict[str, str | None], what: str) -> DataFrame:
+    """`df` with the column each of `roles` (param -> column name) reads named exactly as
+    the param says (fit reads its columns by the params' names, in the schema too); a
+    column read by two params in another case each (`labelCol="label"`,
+    `weightCol="Label"`) is refused as one column named twice is."""
+    columns = {p: spark_column(df, c) or c for p, c in roles.items() if c}
+    require_distinct(columns, what)  # type: ignore[arg-type]
+    renames = {columns[p]: c for p, c in roles.items() if c and columns[p] != c}
+    if not renames:
+        return df
+    return df.select(*[F.col(quoted(c)).alias(renames.get(c, c)) for c in df.columns])
+
+
 def require_columns(df: DataFrame, columns: list[str | None], what: str) -> None:
-    missing = [c for c in columns if c and c not in df.columns]
+    missing = [c for c in columns if c and spark_column(df, c) is None]
     if missing:
         raise SchemaError(
             f"{what}: column(s) {missing} not found. Available: {df.columns}. "
@@ -54,6 +81,7 @@ def features_array(df: DataFrame, col: str, what: str) -> Column:
     stays null (Spark's vector_to_array fails on it with a JVM error naming no column), so
     the estimators' data checks and the scorer name the column and count the null rows."""
     require_columns(df, [col], what)
+    col = spark_column(df, col) or col  # `Features` for `features`, as Spark reads it
     dtype = df.schema[col].dataType
     if isinstance(dtype, VectorUDT):
         return F.when(F.col(col).isNotNull(), vector_to_array(F.col(col), "float32"))

@@ -45,6 +45,7 @@ from fraud_app.ml.data import (
     features_array,
     inspect_training_data,
     label_column,
+    named_as,
     require_columns,
     require_dataframe,
     require_distinct,
@@ -92,6 +93,14 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
     @classmethod
     def read(cls) -> ParamsReader:
         return ParamsReader(cls)
+
+    def _input_columns(self) -> dict[str, str | None]:
+        return {
+            "featuresCol": self.getFeaturesCol(),
+            "labelCol": self.getLabelCol(),
+            "weightCol": self._opt(self.weightCol) or None,
+            "validationIndicatorCol": self._opt(self.validationIndicatorCol) or None,
+        }
 
     def _prepare(self, dataset: DataFrame, what: str) -> tuple[DataFrame, DataFrame | None]:
         fcol, lcol = self.getFeaturesCol(), self.getLabelCol()
@@ -245,6 +254,9 @@ class EnsembleEstimator(Estimator, DlcoreParams, DefaultParamsReadable, DefaultP
         # before any pass over the data (bagging's whole-data pass, the validation rows,
         # the trainer's own): too many numWorkers was refused only once they had run
         check_barrier_slots(dataset.sparkSession.sparkContext, cfg.distributed.num_workers)
+        # the columns as Spark resolves the params (featuresCol="Features" reads `features`
+        # in a case-insensitive session, as Spark's estimators do), renamed to the params
+        dataset = named_as(dataset, self._input_columns(), what)
         train, validation = self._prepare(dataset, what)
         names = feature_names(dataset, self.getFeaturesCol())
         held_out = self._held_out(validation, cfg, what)

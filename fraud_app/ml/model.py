@@ -31,6 +31,7 @@ from fraud_app.ml.data import (
     check_width,
     features_array,
     require_dataframe,
+    spark_column,
 )
 from fraud_app.ml.params import DlcoreParams
 from fraud_app.ml.persistence import EnsembleModelReader, EnsembleModelWriter
@@ -213,6 +214,8 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
         self.fitted_ensemble("transform")
         self.check_threshold()
         feats = features_array(dataset, self.getFeaturesCol(), what)
+        # the column Spark reads for featuresCol (another case in a case-insensitive session)
+        fcol = spark_column(dataset, self.getFeaturesCol()) or self.getFeaturesCol()
         outputs = [self.getRawPredictionCol(), self.getProbabilityCol(), self.getPredictionCol()]
         named = [c for c in outputs if c]
         key = column_key(dataset.sparkSession)  # `Prediction` is `prediction` by default
@@ -228,11 +231,11 @@ class EnsembleClassificationModel(Model, DlcoreParams, MLReadable, MLWritable):
                 f"{what}: output column(s) {clash} already exist; rename them or set "
                 "rawPredictionCol / probabilityCol / predictionCol"
             )
-        check_width(dataset, self.getFeaturesCol(), feats, self.numFeatures, what)
-        check_feature_order(dataset, self.getFeaturesCol(), self.ensemble.feature_names, what)
+        check_width(dataset, fcol, feats, self.numFeatures, what)
+        check_feature_order(dataset, fcol, self.ensemble.feature_names, what)
         key, bc = broadcast_ensemble(dataset.sparkSession, self.ensemble)
         udf = arrow_udf(
-            _scorer(key, bc, self.numFeatures, self.getFeaturesCol(), what), "p double, z double"
+            _scorer(key, bc, self.numFeatures, fcol, what), "p double, z double"
         ).asNondeterministic()  # evaluate once per row, even though three columns read it
         tmp = f"__{self.uid}_score"
         df = dataset.withColumn(tmp, udf(feats))

@@ -17,13 +17,12 @@ from typing import Any
 
 from fraud_app.errors import ModelLoadError, ScoringInputError
 from fraud_app.models.ensemble import FraudEnsemble, local_ensemble_dir, local_model_path
+from fraud_app.uris import model_uri
 
 logger = logging.getLogger(__name__)
 
 _URI = re.compile(r"^(models|runs):/")
-_LOGGED_MODEL = re.compile(r"^models:/m-[^/@]+$")  # a logged model by id, as MLflow 3 names it
 UNREGISTERED = "unregistered"  # the model_version of a logged model named outside the registry
-_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)(?:/(?P<version>[^/@]+)|@(?P<alias>[^/@]+))?$")
 
 
 @dataclass(frozen=True)
@@ -83,29 +82,26 @@ def _resolve(uri: str, config) -> tuple[Path, str | None, str | None]:
     return Path(found.directory), found.name, found.version
 
 
-def _name_version(uri: str, directory: Path, ensemble: FraudEnsemble) -> tuple[str, str]:
-    """Outside the registry: the ensemble's own record, the URI's words, else the directory.
+def _name_version(uri: str, directory: Path) -> tuple[str, str]:
+    """Outside the registry: a registry URI's own words, else the directory.
 
     A logged model named by its run (`runs:/<id>/model`) or its id (`models:/m-<id>`) is
     named by that URI, version `unregistered`: the download's directory named every run's
     model `ensemble` (version `local`), so the scores and evaluations of two runs' models
-    were labelled alike, and `models:/m-<id>` read as version `latest` (session 50)."""
-    registry = ensemble.metadata.get("registry") or {}
-    if registry.get("name") and registry.get("version"):
-        return str(registry["name"]), str(registry["version"])
-    if uri.startswith("runs:/") or _LOGGED_MODEL.match(uri):
+    were labelled alike, and `models:/m-<id>` read as version `latest` (session 50). Every
+    other `models:/` URI resolves to its registered name and version (resolve_model)."""
+    if _URI.match(uri):
         return uri, UNREGISTERED
-    match = _VERSION.match(uri)
-    if match:
-        return match["name"], match["version"] or match["alias"] or "latest"
     return directory.resolve().name, "local"
 
 
 def load_scoring_model(uri: str, config=None) -> ScoringModel:
+    if uri.strip() == uri:  # else resolve_model names the whitespace
+        uri = model_uri(uri)  # `runs:/<id>/model/` is labelled as `runs:/<id>/model`
     directory, name, version = _resolve(uri, config)
     ensemble = FraudEnsemble.load(directory)
     if not (name and version):
-        name, version = _name_version(uri, directory, ensemble)
+        name, version = _name_version(uri, directory)
     logger.info("scoring with %s (name %s, version %s) from %s", uri, name, version, directory)
     return ScoringModel(ensemble, uri, directory, name, version)
 

@@ -33,7 +33,7 @@ from fraud_app.models.ensemble import MODEL, FraudEnsemble, local_ensemble_dir, 
 from fraud_app.tracking.registry_lookup import absent, store_failed, version_number, versions_filter
 from fraud_app.tracking.relocation import beside_store, recorded_path
 from fraud_app.tracking.store_lock import sqlite_database
-from fraud_app.uris import redacted
+from fraud_app.uris import model_uri, redacted
 
 logger = logging.getLogger(__name__)
 ENSEMBLE_FILE = "ensemble.json"
@@ -216,6 +216,7 @@ def resolve_model(uri: str, *, config=None) -> ResolvedModel:
             f"path that does not exist); expected an ensemble directory or a models:/ or "
             f"runs:/ URI, e.g. {uri.strip()!r}"
         )
+    uri = model_uri(uri)  # runs:/<id>/model/ is runs:/<id>/model; runs:/<id>/ refused
     if not uri.startswith(("models:/", "runs:/")):
         path = local_model_path(uri, "a models:/ or runs:/ URI")
         found = local_ensemble_dir(path)  # also a fraud_app.ml model's data/ensemble

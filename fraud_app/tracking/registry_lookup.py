@@ -119,6 +119,14 @@ def registered_model(client, name: str):
         raise no_such_model(client, name, "; train one with `fraud-app train`") from None
 
 
+def stage(mv) -> str | None:
+    """A version's MLflow stage (legacy, set in the UI or by transition_model_version_stage:
+    `Staging`, `Production`, `Archived`); None for MLflow's `None`. `models` shows it (a
+    version someone retired looked like any other; `promote` warns about Archived ones)."""
+    found = str(getattr(mv, "current_stage", "") or "")
+    return None if found.lower() in ("", "none") else found
+
+
 def list_versions(client, name: str, model=None) -> list[dict[str, Any]]:
     """Every version of `name`, newest first, with aliases, gate tags and run metrics.
     `model`: the registered model as `registered_model` read it, when the caller reads its
@@ -143,6 +151,7 @@ def list_versions(client, name: str, model=None) -> list[dict[str, Any]]:
         rows.append({
             "version": str(mv.version),
             "aliases": sorted(aliases.get(str(mv.version), [])),
+            "stage": stage(mv),
             "created": dt.datetime.fromtimestamp(mv.creation_timestamp / 1000, dt.UTC).isoformat(timespec="seconds"),
             "run_id": mv.run_id,
             "validation_average_precision": metrics.get("validation_average_precision"),

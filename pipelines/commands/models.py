@@ -37,8 +37,13 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     print(f"{name} ({redacted(store.uri)})")
     if other := _other_project(model, config):
         print(other)
+    # MLflow's legacy stage, only when a version has one (an Archived version looked like
+    # any other; `promote` warns about it)
+    staged = any(r.get("stage") for r in rows)
+    stage_head = f"{'stage':<10} " if staged else ""
     print(
-        f"{'version':>7}  {'aliases':<20} {'val AP':>7} {'test AP':>7} {'test AUC':>8}  {'gate':<10} created"
+        f"{'version':>7}  {'aliases':<20} {'val AP':>7} {'test AP':>7} {'test AUC':>8}  {'gate':<10} "
+        f"{stage_head}created"
     )
     unvalidated = []
     for r in rows:
@@ -46,10 +51,11 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         if r["gate"].get("validation_ap_undefined") == "true":
             val_ap = "undef*"
             unvalidated.append(r["version"])
+        stage = f"{r.get('stage') or '-':<10} " if staged else ""
         print(
             f"{r['version']:>7}  {','.join(r['aliases']) or '-':<20} "
             f"{val_ap:>7} {_fmt(r['test_average_precision']):>7} "
-            f"{_fmt(r['test_roc_auc']):>8}  {r['gate'].get('decision', '-'):<10} {r['created']}"
+            f"{_fmt(r['test_roc_auc']):>8}  {r['gate'].get('decision', '-'):<10} {stage}{r['created']}"
         )
     _print_history(model)
     if unvalidated:

@@ -112,3 +112,37 @@ def test_promoting_an_archived_version_says_so(tmp_path, monkeypatch, caplog):
     assert d.decision == "manual"
     said = [r.getMessage() for r in caplog.records if r.name == "fraud_app.tracking.registry"]
     assert len(said) == 1 and "fraud-ensemble v2 is in MLflow's stage Archived" in said[0], said
+
+
+@pytest.mark.usefixtures("fresh_store")
+def test_models_shows_a_version_s_stage(tmp_path, monkeypatch, capsys):
+    """`models` showed no stage, so an Archived version (retired in the UI) looked like any
+    other one, though `promote` warns about it (session 50, left50b): `--json` has each
+    version's `stage` (null for MLflow's None), the table a stage column when one is set."""
+    import warnings
+
+    from pipelines.cli import main
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    cfg = h.config(tmp_path)
+    h.champion_and_challenger(cfg, tmp_path, h.rows(200, seed=3))
+    cfg_file = _cli_config(tmp_path)
+    capsys.readouterr()
+    assert main(["-c", str(cfg_file), "models"]) == 0
+    assert _header(capsys.readouterr().out.splitlines())[-2:] == ["gate", "created"]  # as before
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # stages are deprecated in MLflow 3
+        mlflow.MlflowClient().transition_model_version_stage("fraud-ensemble", "2", "Archived")
+    assert main(["-c", str(cfg_file), "models", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["version"], r["stage"]) for r in rows] == [("2", "Archived"), ("1", None)]
+    assert main(["-c", str(cfg_file), "models"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert _header(lines)[-3:] == ["gate", "stage", "created"]
+    v2 = next(line for line in lines if line.split()[:1] == ["2"])
+    v1 = next(line for line in lines if line.split()[:1] == ["1"])
+    assert v2.split()[-2] == "Archived" and v1.split()[-2] == "-", (v2, v1)
+
+
+def _header(lines: list[str]) -> list[str]:
+    return next(line for line in lines if line.lstrip().startswith("version")).split()
