@@ -258,10 +258,12 @@ def trained_at(training: Any, path: Path) -> float:
     if isinstance(stamp, str):
         try:
             when = dt.datetime.fromisoformat(stamp)
-        except ValueError:
-            pass
+            seconds = (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+            dt.datetime.fromtimestamp(seconds, dt.UTC)  # a UTC time in years 1-9999 (review50f)
+        except (ValueError, OverflowError, OSError):
+            pass  # `9999-12-31T23:30:00-01:00` is year 10000 in UTC: no page could show it
         else:
-            return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+            return seconds
     return path.stat().st_mtime
 
 

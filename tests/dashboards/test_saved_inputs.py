@@ -112,6 +112,24 @@ def test_a_copied_reports_folder_keeps_each_runs_finish_time(reports, tmp_path):
     }  # fmt: skip
 
 
+@pytest.mark.parametrize("stamp", ["9999-12-31T23:30:00-01:00", "0001-01-01T00:30:00+01:00"])
+def test_a_finish_time_beyond_the_calendar_in_utc_is_the_file_s_time(reports, tmp_path, stamp):
+    # review50f: a `finished_at` that parses but whose UTC time is outside year 1-9999 raised
+    # ValueError ("year 10000 is out of range") out of trained_at: render_all stopped, no
+    # page and no index, where a value that is no time falls back to the file's time
+    copied = 1709632800.0  # 2024-03-05T10:00:00Z
+    _validation(reports, "canonical", "2024-03-01T10:00:00+00:00", None)
+    _training(reports, "edge", mtime=copied, finished_at=stamp)
+    sources = Sources(reports=reports, output=tmp_path / "out")
+    got = load_run(sources, "edge").validations
+    assert [v["checked_at"] for v in got] == ["2024-03-01T10:00:00+00:00"]
+    render_all(sources)
+    rows = re.findall(
+        r"<tr><td>(\w+)</td><td>([^<]*)</td>", (tmp_path / "out" / "index.html").read_text()
+    )
+    assert dict(rows) == {"edge": "2024-03-05 10:00 UTC"}
+
+
 def test_a_broken_validation_report_is_skipped_with_a_warning(reports, tmp_path, caplog):
     _validation(reports, "canonical", "2024-03-01T10:00:00+00:00", None)
     (reports / "canonical_validation-old.json").write_text("{broken")
