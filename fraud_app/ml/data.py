@@ -46,12 +46,17 @@ def spark_column(df: DataFrame, name: str) -> str | None:
     """The column of `df` that Spark reads for `name`: that column, or under
     spark.sql.caseSensitive=false (Spark's default) the one column whose name differs in
     case only (`LogisticRegression(featuresCol="Features")` reads `features`; ours refused
-    it, session 50); None when there is none (or several)."""
-    if name in df.columns:
-        return name
-    key = column_key(df.sparkSession)
-    found = [c for c in df.columns if key(c) == key(name)]
+    it, session 50); None when there is none, or several (`matching_columns`)."""
+    found = matching_columns(df, name)
     return found[0] if len(found) == 1 else None
+
+
+def matching_columns(df: DataFrame, name: str) -> list[str]:
+    """The columns of `df` that `name` names as the session compares names: more than one
+    (`features` beside `Features` in a case-insensitive session, even for the exact
+    `features`) is ambiguous, and Spark refuses it (AMBIGUOUS_COLUMN_OR_FIELD; review50f)."""
+    key = column_key(df.sparkSession)
+    return [c for c in df.columns if key(c) == key(name)]
 
 
 def named_as(df: DataFrame, roles: dict[str, str | None], what: str) -> DataFrame:
@@ -69,6 +74,14 @@ def named_as(df: DataFrame, roles: dict[str, str | None], what: str) -> DataFram
 
 def require_columns(df: DataFrame, columns: list[str | None], what: str) -> None:
     missing = [c for c in columns if c and spark_column(df, c) is None]
+    twice = {c: found for c in missing if len(found := matching_columns(df, c)) > 1}
+    if twice:  # "not found" listed them as available (review50f)
+        named = "; ".join(f"{c!r} matches columns {found}" for c, found in twice.items())
+        raise SchemaError(
+            f"{what}: column name(s) ambiguous: {named} (this session compares column names "
+            "as spark.sql.caseSensitive says; Spark's own estimators refuse them too). Drop "
+            "or rename all but one of those columns."
+        )
     if missing:
         raise SchemaError(
             f"{what}: column(s) {missing} not found. Available: {df.columns}. "

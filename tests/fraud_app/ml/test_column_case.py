@@ -66,3 +66,17 @@ def test_a_model_s_features_col_in_another_case_reads_the_column(fitted, vector_
     scored = model.transform(vector_df).orderBy("id").select("probability").collect()
     expected = fitted.transform(vector_df).orderBy("id").select("probability").collect()
     assert scored == expected
+
+
+@pytest.mark.parametrize("name", ["features", "FEATURES"])
+def test_two_columns_one_name_apart_in_case_are_ambiguous_as_in_spark(array_df, fitted, name):
+    # review50f: `features` beside `Features` in a case-insensitive session: Spark's
+    # LogisticRegression refuses both spellings (AMBIGUOUS_COLUMN_OR_FIELD). Here `FEATURES`
+    # was "not found" with both columns listed as available, and `features` a JVM
+    # AMBIGUOUS_REFERENCE raised from a select inside fit / transform
+    twice = array_df.select("*", F.col("features").alias("Features"))
+    ambiguous = rf"ambiguous: '{name}' matches columns \['features', 'Features'\]"
+    with pytest.raises(SchemaError, match=ambiguous):
+        DlcoreClassifier(**QUICK, featuresCol=name).fit(twice)
+    with pytest.raises(SchemaError, match=ambiguous):
+        fitted.copy({fitted.featuresCol: name}).transform(twice)
