@@ -15,6 +15,7 @@ Percent escapes are not decoded: the path is the text, as the locks and checks n
 
 from __future__ import annotations
 
+import posixpath
 import re
 import tempfile
 from pathlib import Path
@@ -104,7 +105,9 @@ def model_uri(uri: str) -> str:
     if not sep or scheme_ not in ("models", "runs") or not rest.strip("/"):
         return uri
     rest = rest.rstrip("/")
-    if scheme_ == "runs" and "/" not in rest:
+    # `runs:/<id>/.` (`<id>/model/..`) is the run's root too: MLflow downloads all of it
+    if scheme_ == "runs" and ("/" not in rest or posixpath.normpath(rest.split("/", 1)[1]) == "."):
+        rest = rest.split("/", 1)[0]
         raise ModelLoadError(
             f"model {uri!r} names run {rest!r} but no artifact path in it (MLflow would "
             f"download all of the run's artifacts): name the run's model, e.g. "

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from fraud_app.uris import is_remote, local_path, redacted, scheme
+from fraud_app.errors import ModelLoadError
+from fraud_app.uris import is_remote, local_path, model_uri, redacted, scheme
 
 LOCAL = [
     ("/data/work", "/data/work"),
@@ -73,3 +74,27 @@ def test_scheme_is_lower_cased_and_empty_for_paths_and_drive_letters():
 )
 def test_redacted_masks_the_user_information_of_every_uri(text, shown):
     assert redacted(text) == shown
+
+
+@pytest.mark.parametrize(
+    ("uri", "run"),
+    [("runs:/abc/.", "abc"), ("runs:/abc/./", "abc"), ("runs:/abc/./.", "abc"),
+     ("runs:/abc/model/..", "abc")],
+)  # fmt: skip
+def test_a_run_uri_mlflow_reads_without_an_artifact_path_is_refused(uri, run):
+    # review50f: the artifact path is the run's root: MLflow downloads ALL of the run's
+    # artifacts for `runs:/<id>/.` (checked on a file store: both of a run's files), as for
+    # runs:/abc/ (left50b refused only a run id without a `/` after it)
+    with pytest.raises(ModelLoadError, match=f"names run '{run}' but no artifact path"):
+        model_uri(uri)
+
+
+@pytest.mark.parametrize(
+    ("uri", "spelt"),
+    [("runs:/abc/model/", "runs:/abc/model"), ("runs:/abc/model/sub/", "runs:/abc/model/sub"),
+     ("runs:/abc/./model", "runs:/abc/./model"), ("models:/fraud/1/", "models:/fraud/1"),
+     ("runs://prof@databricks/abc/model/", "runs://prof@databricks/abc/model"),
+     ("file:///tmp/m/", "file:///tmp/m/"), ("s3://b/m/", "s3://b/m/"), ("runs://host", "runs://host")],
+)  # fmt: skip
+def test_model_uris_keep_their_artifact_path(uri, spelt):
+    assert model_uri(uri) == spelt
