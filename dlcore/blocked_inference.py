@@ -16,8 +16,8 @@ model and rows gave two sha256 of their scores in two processes.
 How: a block of BLOCK_ROWS rows, each product A (block, k) @ W (k, n_out) in NumPy's
 layout (the block's rows as BLAS's N dimension, one BLAS thread), real rows only at the
 positions every product of the model computes alike (dlcore/row_blocks.py's probe, layout
-"n"), padding elsewhere. A product with one output column (the output layer of a classifier) is summed without BLAS,
-term by term in a fixed order over k (each row alone, elementwise: no kernel, alignment or
+"n"), padding elsewhere. A product with one output column (the output layer of a
+classifier) is summed without BLAS, term by term in a fixed order over k (each row alone, elementwise: no kernel, alignment or
 batch can change it); it is the smallest product of the model. Every other layer works row
 by row. So a row's result depends on the row, the model and this machine's BLAS kernel, not
 on the batch it arrives in, its offset, the input's alignment, the thread count or the
@@ -86,6 +86,21 @@ def blas_products(layer: Layer, *, backward: bool = False) -> Iterator[tuple[int
         yield from blas_products(child, backward=backward)
 
 
+def _blocks(X: np.ndarray, pos: np.ndarray, dtype) -> Iterator[tuple[int, int, np.ndarray]]:
+    """(start, rows, block) for X's rows in order: one aligned BLOCK_ROWS-row buffer, reused,
+    its positions `pos` holding X[start : start + rows], every other position 0 (positions a
+    longer block before left are zeroed, so a block's padding never depends on history)."""
+    per = len(pos)
+    block = aligned_zeros((BLOCK_ROWS, X.shape[1]), dtype)
+    for start in range(0, len(X), per):
+        chunk = X[start : start + per]
+        m = len(chunk)
+        block[pos[:m]] = chunk
+        if m < per:
+            block[pos[m:]] = 0
+        yield start, m, block
+
+
 class BlockedModel:
     """`model` for inference in fixed row blocks: `predict(X)` returns `model.predict(X)`'s
     outputs (up to the last bits), each row's bits independent of its batch. Holds its own
@@ -118,15 +133,8 @@ class BlockedModel:
         if n == 0:
             return out
         pos = self.positions()
-        per = len(pos)
-        block = aligned_zeros((BLOCK_ROWS, self.in_features), self.dtype)
         with one_blas_thread():
-            for start in range(0, n, per):
-                chunk = X[start : start + per]
-                m = len(chunk)
-                block[pos[:m]] = chunk
-                if m < per:  # positions left from the block before: valid rows, but zero
-                    block[pos[m:]] = 0  # them so a block's padding never depends on history
+            for start, m, block in _blocks(X, pos, self.dtype):
                 try:
                     Y = self.model.layer.forward(block, False)[0]
                 except ShapeError:
@@ -167,15 +175,8 @@ def blocked_attribution(
         return attr
     shapes = [p for m in models for p in blas_products(m.layer, backward=True)]
     pos = uniform_positions(dt, shapes, BLOCK_ROWS, layout="n")
-    per = len(pos)
-    block = aligned_zeros((BLOCK_ROWS, X.shape[1]), dt)
     with one_blas_thread():
-        for start in range(0, n, per):
-            chunk = X[start : start + per]
-            m = len(chunk)
-            block[pos[:m]] = chunk
-            if m < per:
-                block[pos[m:]] = 0
+        for start, m, block in _blocks(X, pos, dt):
             try:
                 _, a = ensemble_attribution(models, block, baseline)
             except ShapeError:
