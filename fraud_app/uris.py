@@ -97,24 +97,33 @@ def is_remote(uri: str) -> bool:
 def model_uri(uri: str) -> str:
     """A `models:/` or `runs:/` URI spelt one way: without trailing slashes, so that
     `runs:/<id>/model/` is the model of `runs:/<id>/model` (it was labelled apart on every
-    scored row and evaluation, and downloaded into a cache entry of its own); any other
-    string is returned as given. A run URI without an artifact path (`runs:/<id>/`,
-    `runs:/<id>`) is a ModelLoadError: MLflow downloaded ALL of the run's artifacts
-    before it was found to hold no ensemble (session 50)."""
+    scored row and evaluation, and downloaded into a cache entry of its own), and without
+    an empty authority: MLflow reads `runs:///<id>/model` and `models:///fraud/1` as
+    `runs:/<id>/model` and `models:/fraud/1` (session 51: they were labelled apart). An
+    authority that is there (a Databricks profile, `runs://profile@databricks/<id>/model`)
+    is kept. Any other string is returned as given. A run URI without an artifact path
+    (`runs:/<id>/`, `runs:/<id>`, `runs:///<id>`) is a ModelLoadError: MLflow downloaded
+    ALL of the run's artifacts before it was found to hold no ensemble (session 50)."""
     scheme_, sep, rest = uri.partition(":/")
-    if not sep or scheme_ not in ("models", "runs") or not rest.strip("/"):
+    if not sep or scheme_ not in ("models", "runs"):
         return uri
+    authority = ""
+    if rest.startswith("/"):  # `scheme://authority/path`; an empty authority is `scheme:/path`
+        authority, _, rest = rest[1:].partition("/")
     rest = rest.rstrip("/")
+    if not rest or rest.startswith("/"):  # no path, or `runs:////x`: MLflow's own error
+        return uri
+    prefix = f"{scheme_}://{authority}/" if authority else f"{scheme_}:/"
     # `runs:/<id>/.` (`<id>/model/..`) is the run's root too: MLflow downloads all of it
     if scheme_ == "runs" and ("/" not in rest or posixpath.normpath(rest.split("/", 1)[1]) == "."):
-        rest = rest.split("/", 1)[0]
+        run = rest.split("/", 1)[0]
         raise ModelLoadError(
-            f"model {uri!r} names run {rest!r} but no artifact path in it (MLflow would "
+            f"model {uri!r} names run {run!r} but no artifact path in it (MLflow would "
             f"download all of the run's artifacts): name the run's model, e.g. "
-            f"runs:/{rest}/model (where `fraud-app train` logs its ensemble), or a registered "
-            "version, models:/<name>/<version>"
+            f"{prefix}{run}/model (where `fraud-app train` logs its ensemble), or a "
+            "registered version, models:/<name>/<version>"
         )
-    return f"{scheme_}:/{rest}"
+    return prefix + rest
 
 
 def redacted(text: str) -> str:

@@ -79,7 +79,8 @@ def test_redacted_masks_the_user_information_of_every_uri(text, shown):
 @pytest.mark.parametrize(
     ("uri", "run"),
     [("runs:/abc/.", "abc"), ("runs:/abc/./", "abc"), ("runs:/abc/./.", "abc"),
-     ("runs:/abc/model/..", "abc")],
+     ("runs:/abc/model/..", "abc"), ("runs:///abc", "abc"), ("runs:///abc/", "abc"),
+     ("runs://prof@databricks/abc/", "abc")],
 )  # fmt: skip
 def test_a_run_uri_mlflow_reads_without_an_artifact_path_is_refused(uri, run):
     # review50f: the artifact path is the run's root: MLflow downloads ALL of the run's
@@ -94,7 +95,11 @@ def test_a_run_uri_mlflow_reads_without_an_artifact_path_is_refused(uri, run):
     [("runs:/abc/model/", "runs:/abc/model"), ("runs:/abc/model/sub/", "runs:/abc/model/sub"),
      ("runs:/abc/./model", "runs:/abc/./model"), ("models:/fraud/1/", "models:/fraud/1"),
      ("runs://prof@databricks/abc/model/", "runs://prof@databricks/abc/model"),
-     ("file:///tmp/m/", "file:///tmp/m/"), ("s3://b/m/", "s3://b/m/"), ("runs://host", "runs://host")],
+     ("file:///tmp/m/", "file:///tmp/m/"), ("s3://b/m/", "s3://b/m/"), ("runs://host", "runs://host"),
+     # session 51: MLflow reads an empty authority as none (urlparse), so these are
+     # runs:/abc/model and models:/fraud/1, and were labelled and cached apart from them
+     ("runs:///abc/model/", "runs:/abc/model"), ("models:///fraud/1", "models:/fraud/1"),
+     ("models:///fraud@champion", "models:/fraud@champion"), ("runs:////abc/m", "runs:////abc/m")],
 )  # fmt: skip
 def test_model_uris_keep_their_artifact_path(uri, spelt):
     assert model_uri(uri) == spelt
