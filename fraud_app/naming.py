@@ -45,3 +45,25 @@ def check_name(value: str, what: str) -> str:
             "with a letter or digit (it becomes part of a file name)"
         )
     return value
+
+
+# what a registered model's name may not hold: MLflow refuses '/' and ':' when it registers
+# (after the whole training run); '?' cuts a models:/ URI (urllib reads the rest as a query:
+# MLflow reads `models:/fraud?eu@champion` and `models:/fraud?eu/3` as the logged model `fraud`)
+_NOT_IN_REGISTERED = "/:?"
+
+
+def registered_name_problem(value: str) -> str | None:
+    """Why `value` cannot be a registered model's name in every models:/ URI fraud-app
+    writes and MLflow reads back (the default scoring.model, the gate's champion, promote's
+    check): None when it can."""
+    if not value.strip():
+        return f"{value!r} is blank"
+    bad = sorted({c for c in value if c in _NOT_IN_REGISTERED or not c.isprintable()})
+    if bad:
+        return (
+            f"{value!r} holds {', '.join(map(repr, bad))}: a registered model's name may not "
+            "hold '/', ':', '?' or control characters (MLflow refuses '/' and ':' when it "
+            "registers, after training; a models:/ URI is cut at '?', naming another model)"
+        )
+    return None

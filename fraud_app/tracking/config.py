@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from fraud_app.config_base import Section
+from fraud_app.naming import registered_name_problem
 
 
 class TrackingSection(Section):
@@ -42,6 +43,8 @@ class RegistrySection(Section):
     """Model registry and promotion gate (needs tracking.enabled)."""
 
     enabled: bool = True
+    # The registered model's name: not blank, no '/', ':', '?' or control characters (MLflow
+    # refuses '/' and ':'; a models:/ URI is cut at '?').
     model_name: str = Field("fraud-ensemble", min_length=1)
     # `champion` moves to a new version only if its validation AP beats the champion's by this:
     # a difference of average precision, 0..1 (0.02 = two points; 1: the gate never replaces
@@ -54,3 +57,13 @@ class RegistrySection(Section):
     # gate.validation_ap_undefined. false: it gets `challenger` (same tag); `fraud-app
     # promote VERSION` promotes it by hand.
     promote_undefined_ap: bool = True
+
+    @field_validator("model_name")
+    @classmethod
+    def _model_name_in_a_uri(cls, value: str) -> str:
+        # before any Spark starts: MLflow refused `fraud/eu` only at registration, after the
+        # whole training run, and read `models:/fraud?eu@champion` as the model `fraud`
+        problem = registered_name_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from fraud_app.config import error_lines, unexpanded
 from fraud_app.errors import ConfigError
+from fraud_app.naming import registered_name_problem
 
 S = TypeVar("S", bound=BaseModel)
 
@@ -43,4 +44,7 @@ def registered_name(given: str | None, config) -> str:
             f"or leave --name out for registry.model_name ({config.registry.model_name!r}); "
             "nothing was changed"
         )
+    problem = registered_name_problem(given)
+    if problem is not None:  # `fraud?eu` was read as the model `fraud` in models:/ URIs
+        raise ConfigError(f"--name {problem}; nothing was changed")
     return given
