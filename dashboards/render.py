@@ -307,7 +307,7 @@ def _backtest_index(sources: Sources) -> str:
 
 def render_index(sources: Sources) -> Path:
     """The top-level list of runs (newest first) that have pages, then the backtests."""
-    rows, links = [], []
+    found = []  # (finish time, row, link): newest first by the time in the report
     for run in list_runs(sources):
         folder = run_dir_name(run)
         if not (sources.output / folder / "index.html").is_file():
@@ -319,11 +319,19 @@ def render_index(sources: Sources) -> Path:
             logger.warning("dashboards: run %s left out of the index: %s", run, exc)
             continue
         members, test = _members_and_test(training)
-        when = dt.datetime.fromtimestamp(trained_at(training, report), dt.UTC)
-        rows.append([run, when.strftime("%Y-%m-%d %H:%M UTC"), fmt_int(members),
-                     fmt_int(test.get("rows")), fmt_num(test.get("roc_auc"), 4),
-                     fmt_num(test.get("average_precision"), 4)])  # fmt: skip
-        links.append(f'<li><a href="{href(folder)}/index.html">{esc(run)}</a></li>')
+        finished = trained_at(training, report)
+        when = dt.datetime.fromtimestamp(finished, dt.UTC)
+        row = [run, when.strftime("%Y-%m-%d %H:%M UTC"), fmt_int(members),
+               fmt_int(test.get("rows")), fmt_num(test.get("roc_auc"), 4),
+               fmt_num(test.get("average_precision"), 4)]  # fmt: skip
+        found.append(
+            (finished, row, f'<li><a href="{href(folder)}/index.html">{esc(run)}</a></li>')
+        )
+    # newest first by when each run finished, as the `trained` column says; list_runs' order
+    # is the files' times, a copy's in a copied reports/ folder (cp without -p: the runs
+    # stood in the order the copy wrote them, e.g. 03-01 above 03-03; session 51)
+    found.sort(key=lambda f: f[0], reverse=True)  # stable: files' order among equal times
+    rows, links = [f[1] for f in found], [f[2] for f in found]
     headers = ["run", "trained", "members", "test rows", "test ROC AUC", "test AP"]
     body = (
         f"<section><h2>Runs</h2><ul>{''.join(links) or '<li>none yet</li>'}</ul>"

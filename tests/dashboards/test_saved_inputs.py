@@ -244,3 +244,16 @@ def test_a_check_without_a_share_of_rows_shows_none(reports, tmp_path):
         for m in re.finditer(r"<tr[^>]*><td>(amount:[a-z_]+)</td>.*?<td>([^<]*)</td></tr>", page)
     }
     assert cells == {"amount:range": "0 rows", "amount:not_null": "3 rows (0.25%)"}
+
+
+def test_the_index_lists_runs_by_their_finish_time_not_the_files_times(reports, tmp_path):
+    # session 51: a reports/ folder restored by a copy that wrote the newest run's report
+    # first listed the runs as "newest first" by file time: 03-01 above 03-03 above 03-02
+    _training(reports, "b", mtime=1709632800.0, finished_at="2024-03-03T08:00:00+00:00")
+    _training(reports, "c", mtime=1709632801.0, finished_at="2024-03-02T08:00:00+00:00")
+    _training(reports, "a", mtime=1709632802.0, finished_at="2024-03-01T08:00:00+00:00")
+    render_all(Sources(reports=reports, output=tmp_path / "out"))
+    page = (tmp_path / "out" / "index.html").read_text()
+    rows = re.findall(r"<tr><td>(\w+)</td><td>([^<]*)</td>", page)
+    assert [run for run, _ in rows] == ["b", "c", "a"], rows
+    assert re.findall(r'<li><a href="(\w+)/index.html">', page) == ["b", "c", "a"]
