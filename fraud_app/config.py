@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
@@ -161,6 +168,19 @@ class AppConfig(Section):
         derived = type(scoring).model_construct(set(scoring.model_fields_set), **values)
         object.__setattr__(self, "scoring", derived)  # frozen: set once, while validating
         return self
+
+    @field_validator("splits")
+    @classmethod
+    def _date_windows_apart(cls, section: SplitsSection, info: ValidationInfo) -> SplitsSection:
+        """by: dates windows out of order, overlapping or closer than their gaps (the test
+        gap defaults to features.label_delay_days, a key of another section) were refused
+        only by `train` / `tune` after Spark had started and read the feature table: in a
+        scheduled `fraud-app run`, after the whole ETL, validation and feature build."""
+        features = info.data.get("features")  # absent when features itself is invalid
+        if features is not None and (problem := section.date_windows_problem(
+                features.label_delay_days)):  # fmt: skip
+            raise ValueError(problem)
+        return section
 
     @field_validator("balancing")
     @classmethod
