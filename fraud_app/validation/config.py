@@ -99,7 +99,8 @@ class FeatureChecks(Section):
 
     Every numeric column except `key_column` and `exclude` must be non-null and finite
     (severity `default_severity`); `columns` adds ranges, nullability or a severity per
-    column and requires those columns to exist. `key_column` must exist and be unique.
+    column and requires those columns to exist. `key_column` must exist, be unique and be
+    in every row (not null).
     """
 
     key_column: str = Field("transaction_id", min_length=1)

@@ -257,6 +257,8 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
             Check(f"{cfg.key_column}:unique", "ExpectColumnValuesToBeUnique", "error",
                   cfg.key_column, expected=f"every {cfg.key_column} once", setting=f"{f}.key_column")
         )  # fmt: skip
+        if cfg.key_column not in cfg.columns:  # there, its own spec's checks say it
+            checks.append(_key_not_null(cfg.key_column))
     elif cfg.key_column not in cfg.columns:
         # a key column the table lacks (`key_column: txn_id`, the raw name) left the table's
         # keys unchecked without a word: every suite passed with duplicated rows
@@ -275,6 +277,17 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
     if PARTITION_COLUMN in dtypes and "timestamp" in dtypes:  # the table `features` writes
         checks.append(_partition_check())
     return checks
+
+
+def _key_not_null(key: str) -> Check:
+    """The feature table's key in every row: GX's uniqueness check reads only the rows that
+    hold a value, so rows without a key (any number of them, all alike) passed it, and the
+    key was in no other check (it is left out of the numeric columns' checks)."""
+    return Check(
+        f"{key}:not_null", "ExpectColumnValuesToNotBeNull", "error", key,
+        expected=f"a {key} in every row (a row without its key cannot be told from another, "
+        "nor joined back to its transaction)", setting="validation.features.key_column",
+    )  # fmt: skip
 
 
 def _value_checks(name: str, cfg: FeatureChecks) -> list[Check]:
