@@ -367,18 +367,20 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
         received = redact_mapping(e.get("input"), e["loc"][-1] if e["loc"] else "")
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (received {received!r}); "
-                         + _valid_keys(model, e["loc"], prefix))  # fmt: skip
+                         + _valid_keys(model, e["loc"], prefix, e.get("input")))  # fmt: skip
         else:
             msg = error_message(e)
             lines.append(f"{key}: {msg} (received {received!r})")
     return lines
 
 
-def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "") -> str:
+def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "", e_input: Any = None) -> str:
     section = _model_at(model, loc[:-1])
     if section is None:
         return "every valid key: docs/CONFIG.md"
     valid = list(section.model_fields)
+    if dotted := _dotted_path(section, str(loc[-1]), e_input):
+        return dotted
     close = nearest(loc[-1], valid)
     if close:
         return f"did you mean {close!r}?"
@@ -386,6 +388,21 @@ def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "") -> str:
     if elsewhere:  # the right key in the wrong section, e.g. training.num_workers
         return f"it is a key of {' / '.join(k.rsplit('.', 1)[0] for k in elsewhere)}"
     return f"valid keys here: {', '.join(valid)}"
+
+
+def _dotted_path(section: type[BaseModel], name: str, value: Any) -> str | None:
+    """The advice for a dotted path written as one key (`training.distributed.epochs: 3`,
+    as `--set`-style tools and docs/CONFIG.md name keys) when the path leads to a key of
+    `section`: YAML takes it as one name, which no section has."""
+    *parents, last = name.split(".")
+    if not parents or last not in (getattr(_model_at(section, tuple(parents)), "model_fields",
+                                           None) or {}):  # fmt: skip
+        return None
+    nested = f"{last}: {redact_mapping(value, last)!r}"  # a password in it is `***`
+    for part in reversed(parents):
+        nested = f"{part}: {{{nested}}}"
+    return (f"a YAML key is one name, not a dotted path: write the sections nested, "
+            f"e.g. {nested}")  # fmt: skip
 
 
 def _keys_named(model: type[BaseModel], name: str, path: str = "", depth: int = 0) -> list[str]:

@@ -169,3 +169,26 @@ def test_booleans_still_set_the_keys_that_take_them():
         None, {"training": {"refit": False, "checkpoint": False}, "etl": {"csv_multiline": False}}
     )
     assert config.training.refit.enabled is False and config.training.checkpoint is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # a key as docs/CONFIG.md names it, written as one YAML key: it listed every section
+        ("training.distributed.epochs: 3\n",
+         "training.distributed.epochs: unknown key (received 3); a YAML key is one name, not a "
+         "dotted path: write the sections nested, e.g. training: {distributed: {epochs: 3}}"),
+        ("training:\n  distributed.epochs: 3\n",
+         "training.distributed.epochs: unknown key (received 3); a YAML key is one name, not a "
+         "dotted path: write the sections nested, e.g. distributed: {epochs: 3}"),
+        # the advice shows a password as every message does
+        ("tracking.uri: http://alice:pw@host:5000\n",
+         "e.g. tracking: {uri: 'http://***@host:5000'}"),
+    ],
+)  # fmt: skip
+def test_a_dotted_key_in_the_file_is_told_to_be_nested(tmp_path, text, message):
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(config, check_root=False)
+    assert message in str(info.value) and "pw" not in str(info.value)
