@@ -119,7 +119,21 @@ def _number_not_bool(annotation: Any) -> bool:
 
 def error_message(err: dict) -> str:
     """A pydantic error's message as the user should read it: a validator's own message
-    without the "Value error, " pydantic puts before it."""
+    without the "Value error, " pydantic puts before it; a section given something else
+    than its keys (`splits:` followed by `- test_days: 7`, a list) says what a section
+    is, not "Input should be a valid dictionary or instance of SplitsSection" (a class
+    name the config never shows)."""
+    if err["type"] == "model_type":
+        given = err.get("input")
+        kind = (
+            "a list (lines starting with '- ')"
+            if isinstance(given, list | tuple)
+            else ("one value")
+        )
+        switch = (" (a section that can be turned off takes `enabled: false` under it)"
+                  if isinstance(given, bool) else "")  # fmt: skip
+        return (f"expected a section: its keys indented under it, one `key: value` a line "
+                f"(or {{key: value, ...}}), not {kind}{switch}")  # fmt: skip
     return err["msg"].removeprefix("Value error, ")
 
 

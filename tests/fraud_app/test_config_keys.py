@@ -192,3 +192,26 @@ def test_a_dotted_key_in_the_file_is_told_to_be_nested(tmp_path, text, message):
     with pytest.raises(ConfigError) as info:
         load_config(config, check_root=False)
     assert message in str(info.value) and "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("splits:\n  - test_days: 7\n",
+         "splits: expected a section: its keys indented under it, one `key: value` a line (or "
+         "{key: value, ...}), not a list (lines starting with '- ') (received [{'test_days': 7}])"),
+        ("tracking: false\n",
+         "tracking: expected a section: its keys indented under it, one `key: value` a line (or "
+         "{key: value, ...}), not one value (a section that can be turned off takes "
+         "`enabled: false` under it) (received False)"),
+        ("validation:\n  features:\n    columns:\n      amount_z: [0, 5]\n",
+         "validation.features.columns.amount_z: expected a section: "),
+    ],
+)  # fmt: skip
+def test_a_section_given_a_list_or_a_value_says_what_a_section_is(tmp_path, text, message):
+    # it was pydantic's "Input should be a valid dictionary or instance of SplitsSection"
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(config, check_root=False)
+    assert message in str(info.value) and "instance of" not in str(info.value)
