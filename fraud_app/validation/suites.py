@@ -9,6 +9,7 @@ and the results in the reports.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +33,15 @@ _SPARK_TYPE_NAMES = {
     "int": "IntegerType",
 }
 NUMERIC_DTYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+# what a feature column may be (Spark's type classes, as GX names them): the vector the
+# models read is these columns cast to float
+_FEATURE_TYPES = ["ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType",
+                  "DecimalType"]  # fmt: skip
+
+
+def numeric(dtype: str) -> bool:
+    """Whether a Spark dtype string (`DataFrame.dtypes`) is a number: `decimal(10,2)` too."""
+    return dtype in NUMERIC_DTYPES or dtype.startswith("decimal")
 
 
 @dataclass(frozen=True)
@@ -245,8 +255,13 @@ def _schema_checks() -> list[Check]:
     return checks
 
 
-def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
-    """Generic feature-table suite from the table's (column -> Spark dtype) and config."""
+def feature_checks(
+    dtypes: dict[str, str], cfg: FeatureChecks, features: Iterable[str] = ()
+) -> list[Check]:
+    """Generic feature-table suite from the table's (column -> Spark dtype) and config.
+    `features`: the feature specs' names; one the table holds as another type than a
+    number fails `<name>:type` (such a column was in no check: a feature written as text,
+    or as booleans null in every row, passed)."""
     f = "validation.features"
     checks = [
         Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None,
@@ -271,8 +286,15 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
         checks.append(Check(f"{name}:exists", "ExpectColumnToExist", "error", name,
                             expected="the column exists", setting=f"{f}.columns.{name}"))  # fmt: skip
     skip = {cfg.key_column, *cfg.exclude}
-    numeric = [c for c, t in dtypes.items() if t in NUMERIC_DTYPES and c not in skip]
-    for name in sorted(set(numeric) | (set(cfg.columns) & set(dtypes))):
+    for name in sorted(n for n in set(features) - skip if n in dtypes and not numeric(dtypes[n])):
+        checks.append(
+            Check(f"{name}:type", "ExpectColumnValuesToBeInTypeList", "error", name,
+                  {"type_list": _FEATURE_TYPES}, expected=f"a number ({dtypes[name]} is not)",
+                  setting="the feature specs (the table `fraud-app features` writes holds "
+                  "doubles); validation.features.exclude")
+        )  # fmt: skip
+    numbers = [c for c, t in dtypes.items() if numeric(t) and c not in skip]
+    for name in sorted(set(numbers) | (set(cfg.columns) & set(dtypes))):
         checks += _value_checks(name, cfg)
     if PARTITION_COLUMN in dtypes and "timestamp" in dtypes:  # the table `features` writes
         checks.append(_partition_check())
