@@ -229,7 +229,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
     context = getattr(exc, "context", None)
-    return f"{problem}{where}" + (f" ({context})" if context else "")
+    # an editor's tab indent: PyYAML says only "found character '\t' that cannot start any token"
+    tab = "; YAML indents with spaces, never tabs" if "'\\t'" in problem else ""
+    return f"{problem}{where}" + (f" ({context})" if context else "") + tab
 
 
 MAX_CONFIG_BYTES = 16 << 20  # a config is a small YAML file; a data file passed as -c is not

@@ -215,3 +215,12 @@ def test_a_section_given_a_list_or_a_value_says_what_a_section_is(tmp_path, text
     with pytest.raises(ConfigError) as info:
         load_config(config, check_root=False)
     assert message in str(info.value) and "instance of" not in str(info.value)
+
+
+def test_a_tab_indent_is_named_as_such(tmp_path):
+    # an editor's tab: PyYAML said only "found character '\t' that cannot start any token"
+    config = tmp_path / "c.yaml"
+    config.write_text("training:\n\tseed: 3\n")
+    with pytest.raises(ConfigError, match=r"is not valid YAML: found character '\\t' .* at line 2, "
+                                          r"column 1 .*; YAML indents with spaces, never tabs$"):  # fmt: skip
+        load_config(config, check_root=False)
