@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
@@ -162,6 +169,19 @@ class AppConfig(Section):
         object.__setattr__(self, "scoring", derived)  # frozen: set once, while validating
         return self
 
+    @field_validator("splits")
+    @classmethod
+    def _date_windows_apart(cls, section: SplitsSection, info: ValidationInfo) -> SplitsSection:
+        """by: dates windows out of order, overlapping or closer than their gaps (the test
+        gap defaults to features.label_delay_days, a key of another section) were refused
+        only by `train` / `tune` after Spark had started and read the feature table: in a
+        scheduled `fraud-app run`, after the whole ETL, validation and feature build."""
+        features = info.data.get("features")  # absent when features itself is invalid
+        if features is not None and (problem := section.date_windows_problem(
+                features.label_delay_days)):  # fmt: skip
+            raise ValueError(problem)
+        return section
+
     @field_validator("balancing")
     @classmethod
     def _label_is_the_tables(cls, section: BalancingSection) -> BalancingSection:
@@ -209,7 +229,9 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
     context = getattr(exc, "context", None)
-    return f"{problem}{where}" + (f" ({context})" if context else "")
+    # an editor's tab indent: PyYAML says only "found character '\t' that cannot start any token"
+    tab = "; YAML indents with spaces, never tabs" if "'\\t'" in problem else ""
+    return f"{problem}{where}" + (f" ({context})" if context else "") + tab
 
 
 MAX_CONFIG_BYTES = 16 << 20  # a config is a small YAML file; a data file passed as -c is not
@@ -347,18 +369,20 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
         received = redact_mapping(e.get("input"), e["loc"][-1] if e["loc"] else "")
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (received {received!r}); "
-                         + _valid_keys(model, e["loc"], prefix))  # fmt: skip
+                         + _valid_keys(model, e["loc"], prefix, e.get("input")))  # fmt: skip
         else:
             msg = error_message(e)
             lines.append(f"{key}: {msg} (received {received!r})")
     return lines
 
 
-def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "") -> str:
+def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "", e_input: Any = None) -> str:
     section = _model_at(model, loc[:-1])
     if section is None:
         return "every valid key: docs/CONFIG.md"
     valid = list(section.model_fields)
+    if dotted := _dotted_path(section, str(loc[-1]), e_input):
+        return dotted
     close = nearest(loc[-1], valid)
     if close:
         return f"did you mean {close!r}?"
@@ -366,6 +390,21 @@ def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "") -> str:
     if elsewhere:  # the right key in the wrong section, e.g. training.num_workers
         return f"it is a key of {' / '.join(k.rsplit('.', 1)[0] for k in elsewhere)}"
     return f"valid keys here: {', '.join(valid)}"
+
+
+def _dotted_path(section: type[BaseModel], name: str, value: Any) -> str | None:
+    """The advice for a dotted path written as one key (`training.distributed.epochs: 3`,
+    as `--set`-style tools and docs/CONFIG.md name keys) when the path leads to a key of
+    `section`: YAML takes it as one name, which no section has."""
+    *parents, last = name.split(".")
+    if not parents or last not in (getattr(_model_at(section, tuple(parents)), "model_fields",
+                                           None) or {}):  # fmt: skip
+        return None
+    nested = f"{last}: {redact_mapping(value, last)!r}"  # a password in it is `***`
+    for part in reversed(parents):
+        nested = f"{part}: {{{nested}}}"
+    return (f"a YAML key is one name, not a dotted path: write the sections nested, "
+            f"e.g. {nested}")  # fmt: skip
 
 
 def _keys_named(model: type[BaseModel], name: str, path: str = "", depth: int = 0) -> list[str]:

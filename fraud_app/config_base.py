@@ -7,12 +7,16 @@ fraud_app.config, which assembles all sections into AppConfig.
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import difflib
+import re
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from fraud_app.schema import calendar_date
 
 
 class Section(BaseModel):
@@ -24,7 +28,7 @@ class Section(BaseModel):
     @field_validator("*", mode="before")
     @classmethod
     def _no_boolean_for_a_number(cls, value: Any, info: ValidationInfo) -> Any:
-        return no_boolean_for_a_number(cls, value, info)
+        return no_number_for_a_date(cls, no_boolean_for_a_number(cls, value, info), info)
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
         return validated_copy(self, update, deep)
@@ -69,6 +73,44 @@ def no_boolean_for_a_number(model: type[BaseModel], value: Any, info: Validation
     return value
 
 
+_NUMBER_TEXT = re.compile(r"\s*[-+]?\d+(\.\d*)?\s*")
+_YYYYMMDD = re.compile(r"\d{8}")
+
+
+def no_number_for_a_date(model: type[BaseModel], value: Any, info: ValidationInfo) -> Any:
+    """pydantic reads a number given for a date or time as seconds since 1970-01-01 UTC:
+    `reference_time: 20240301` (the compact YYYYMMDD of `date +%Y%m%d`) was the time
+    1970-08-23T06:18:21 and freshness was judged against it, `start_date: 0` generated
+    1970's data, and `backtest.end: 20240301` (or `--end 20240301`) was refused as
+    'Datetimes provided to dates should have zero time'. A date key reads eight digits as
+    YYYYMMDD, as the CLI's date flags do (`score --date 20240301`); any other number, or
+    text that is one, is an error saying what to write."""
+    if info.field_name is None or isinstance(value, bool):
+        return value
+    number = isinstance(value, int | float) or (
+        isinstance(value, str) and _NUMBER_TEXT.fullmatch(value) is not None
+    )
+    field = model.model_fields.get(info.field_name)
+    if not number or field is None:
+        return value
+    kinds = set(typing.get_args(field.annotation)) | {field.annotation}
+    if dt.datetime in kinds:
+        example = "a date and time such as 2024-03-01T00:00:00 (ISO 8601, UTC)"
+    elif dt.date in kinds:
+        if isinstance(value, int | str) and _YYYYMMDD.fullmatch(str(value).strip()):
+            try:  # the CLI's date flags read 20240301 (Airflow's ds_nodash) so too
+                return calendar_date(str(value).strip())
+            except ValueError:
+                pass  # 20240230: the error below
+        example = "a date such as 2024-03-01 (YYYY-MM-DD, or YYYYMMDD)"
+    else:
+        return value
+    raise ValueError(
+        f"expected {example}, not the number {value!r} (a number would be read as seconds "
+        "since 1970-01-01)"
+    )
+
+
 def _number_not_bool(annotation: Any) -> bool:
     """True when a field takes an int or a float (alone, in a union, optional) but no bool."""
     kinds = set(typing.get_args(annotation)) | {annotation}
@@ -77,7 +119,21 @@ def _number_not_bool(annotation: Any) -> bool:
 
 def error_message(err: dict) -> str:
     """A pydantic error's message as the user should read it: a validator's own message
-    without the "Value error, " pydantic puts before it."""
+    without the "Value error, " pydantic puts before it; a section given something else
+    than its keys (`splits:` followed by `- test_days: 7`, a list) says what a section
+    is, not "Input should be a valid dictionary or instance of SplitsSection" (a class
+    name the config never shows)."""
+    if err["type"] == "model_type":
+        given = err.get("input")
+        kind = (
+            "a list (lines starting with '- ')"
+            if isinstance(given, list | tuple)
+            else ("one value")
+        )
+        switch = (" (a section that can be turned off takes `enabled: false` under it)"
+                  if isinstance(given, bool) else "")  # fmt: skip
+        return (f"expected a section: its keys indented under it, one `key: value` a line "
+                f"(or {{key: value, ...}}), not {kind}{switch}")  # fmt: skip
     return err["msg"].removeprefix("Value error, ")
 
 

@@ -7,6 +7,8 @@ interprets `splits`. Precedence: defaults < config file < CLI flags (commands/fe
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -130,10 +132,32 @@ class SplitsSection(Section):
                 raise ValueError(
                     f"by: dates needs train, validation and test windows. Missing: {missing}"
                 )
+            # the lengths' keys were accepted and ignored: `end: 2024-03-01` or
+            # `test_days: 3` beside dates trained on the dates' windows without a word
+            ignored = [k for k in LENGTHS_KEYS if k in self.model_fields_set]
+            if ignored:
+                raise ValueError(
+                    f"{', '.join('splits.' + k for k in ignored)} count the windows back from `end` with by: lengths; "
+                    "with by: dates the train, validation and test windows are the dates given, "
+                    "so they would be ignored: remove them (or set by: lengths)"
+                )
         elif any(v is not None for v in windows.values()):
             given = [k for k, v in windows.items() if v is not None]
             raise ValueError(f"windows {given} are only used with by: dates (by is 'lengths')")
         return self
+
+    def date_windows_problem(self, label_delay_days: float) -> str | None:
+        """by: dates: what is wrong with the windows given, in order and apart by the gaps
+        (`window_order_problem`), None when nothing is (or with by: lengths, whose windows
+        depend on the data's last date). Checked when the config is read: it was found
+        only by `train` / `tune`, after Spark started and read the feature table (in
+        `fraud-app run`, after the whole ETL and feature build)."""
+        if self.by != "dates" or None in (self.train, self.validation, self.test):
+            return None
+        windows = [(name, utc_midnight(w.start), utc_midnight(w.end))
+                   for name, w in zip(SPLIT_NAMES, (self.train, self.validation, self.test),
+                                      strict=True)]  # fmt: skip
+        return window_order_problem(windows, self.gaps(label_delay_days))
 
     def gaps(self, label_delay_days: float) -> tuple[float, float]:
         """(gap before validation, gap before test) in days."""
@@ -144,3 +168,52 @@ class SplitsSection(Section):
         if test is None:
             test = label_delay_days if self.gap_days is None else self.gap_days
         return validation, test
+
+
+SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
+# the keys of by: lengths that by: dates does not read (the gaps apply to both)
+LENGTHS_KEYS = ("train_days", "validation_days", "test_days", "end")
+
+_GAP_REASON = {
+    "validation": "validation_gap_days",
+    "test": "test_gap_days, default features.label_delay_days; the test gap is the label "
+    "delay: train and validation labels must be known when the model is trained, before test "
+    "starts",
+}
+
+
+def utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
+
+
+def window_order_problem(
+    windows: Sequence[tuple[str, dt.datetime | None, dt.datetime]],
+    gaps_days: tuple[float, float],
+) -> str | None:
+    """What is wrong with the split windows (name, start, end) in the order train,
+    validation, test (only train may have no start): an empty one, an overlap, a gap
+    shorter than (before validation, before test) days. None when nothing is."""
+    for name, start, end in windows:
+        if start is not None and end <= start:
+            return (f"splits.{name} is empty: end {end:%Y-%m-%d %H:%M} must be after start "
+                    f"{start:%Y-%m-%d %H:%M}")  # fmt: skip
+    pairs = itertools.pairwise(windows)
+    for ((before, _, before_end), (after, after_start, _)), gap_days in zip(
+        pairs, gaps_days, strict=True
+    ):
+        gap = dt.timedelta(days=gap_days)
+        start = after_start or before_end  # only train can be open-ended, and it comes first
+        if start < before_end:
+            return (
+                f"splits.{after} (from {start:%Y-%m-%d}) overlaps or precedes "
+                f"splits.{before} (until {before_end:%Y-%m-%d}): windows must be in the order "
+                f"{list(SPLIT_NAMES)} without overlap"
+            )
+        if start - before_end < gap:
+            return (
+                f"splits.{after} starts {start:%Y-%m-%d %H:%M}, less than the gap of "
+                f"{gap_days:g} days after splits.{before} ends ({before_end:%Y-%m-%d %H:%M}). "
+                f"Move it to {before_end + gap:%Y-%m-%d %H:%M} or later (splits."
+                f"{_GAP_REASON[after]})"
+            )
+    return None

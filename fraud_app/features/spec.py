@@ -137,6 +137,35 @@ def table_definitions(metadata: dict[str, Any], stored: dict[str, Any]) -> dict[
     return out
 
 
+def table_differences(
+    metadata: dict[str, Any], feature_set: FeatureSet, names: Iterable[str]
+) -> str | None:
+    """How the feature table of `metadata` (its `_features.json`) computed the features
+    `names` otherwise than `feature_set` (the config's specs and label delay) defines them
+    now, in words; None when it did not, or records no definitions (an older table).
+    Training learns the table's values but records the specs' definitions with the model
+    (for `score` to compute the same): they must agree."""
+    now = definitions(feature_set, names)
+    changed = diff_definitions(table_definitions(metadata, now), now)
+    delay = [n for n, d in changed.items() if any(f.startswith("label_delay_s:") for f in d)]
+    fields = {n: [f for f in d if not f.startswith("label_delay_s:")] for n, d in changed.items()}
+    fields = {n: d for n, d in fields.items() if d}
+    parts = []
+    if fields:
+        shown = "; ".join(f"{n} ({', '.join(d)})" for n, d in list(fields.items())[:5])
+        more = f" and {len(fields) - 5} more" if len(fields) > 5 else ""
+        parts.append(f"{len(fields)} feature(s) with another definition (table -> specs): "
+                     f"{shown}{more}")  # fmt: skip
+    if delay:
+        parts.append(
+            f"the label delay of {len(delay)} label feature(s) ({', '.join(delay[:5])}"
+            f"{' ...' if len(delay) > 5 else ''}): the table was built with label_delay_days "
+            f"{metadata.get('label_delay_days')!r}, features.label_delay_days is "
+            f"{feature_set.label_delay_s / 86_400:g}"
+        )
+    return "; ".join(parts) or None
+
+
 def diff_definitions(stored: dict[str, Any], now: dict[str, Any]) -> dict[str, list[str]]:
     """{feature: [field: stored -> now, ...]} where both know the feature and differ. A field
     missing on one side reads as None: a key added to a kind later with a None default

@@ -17,7 +17,6 @@ summary computed in ONE aggregation (no data collected to the driver).
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -26,13 +25,11 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
-from fraud_app.features.config import SplitsSection
+from fraud_app.features.config import SPLIT_NAMES, SplitsSection, utc_midnight, window_order_problem
 from fraud_app.features.labels import utc_micros_datetime
 from fraud_app.spark.session import ensure_utc
 
 logger = logging.getLogger(__name__)
-
-SPLIT_NAMES: tuple[str, ...] = ("train", "validation", "test")
 
 
 @dataclass(frozen=True)
@@ -55,10 +52,6 @@ class SplitResult:
     summary: dict[str, Any]
 
 
-def _midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.UTC)
-
-
 def plan_windows(
     cfg: SplitsSection,
     *,
@@ -73,7 +66,7 @@ def plan_windows(
     if cfg.by == "dates":
         given = (cfg.train, cfg.validation, cfg.test)  # all set: SplitsSection checks it
         windows = tuple(
-            TimeWindow(name, _midnight(w.start), _midnight(w.end))
+            TimeWindow(name, utc_midnight(w.start), utc_midnight(w.end))
             for name, w in zip(SPLIT_NAMES, given, strict=True)
             if w is not None
         )
@@ -81,7 +74,7 @@ def plan_windows(
         end_day = cfg.end or data_end
         if end_day is None:
             raise ConfigError("splits.end is needed when the data's last date is unknown")
-        test_end = _midnight(end_day)
+        test_end = utc_midnight(end_day)
         test_start = test_end - dt.timedelta(days=cfg.test_days)
         val_end = test_start - test_gap
         val_start = val_end - dt.timedelta(days=cfg.validation_days)
@@ -98,36 +91,10 @@ def plan_windows(
     return windows  # type: ignore[return-value]
 
 
-_GAP_REASON = {
-    "validation": "validation_gap_days",
-    "test": "test_gap_days; the test gap is the label delay: train and validation labels must "
-    "be known when the model is trained, before test starts",
-}
-
-
 def _check_order(windows: tuple[TimeWindow, ...], gaps_days: tuple[float, float]) -> None:
-    for w in windows:
-        if w.start is not None and w.end <= w.start:
-            raise ConfigError(
-                f"splits.{w.name} is empty: end {w.end:%Y-%m-%d %H:%M} must be after start "
-                f"{w.start:%Y-%m-%d %H:%M}"
-            )
-    for (before, after), gap_days in zip(itertools.pairwise(windows), gaps_days, strict=True):
-        gap = dt.timedelta(days=gap_days)
-        start = after.start or before.end  # only train can be open-ended, and it comes first
-        if start < before.end:
-            raise ConfigError(
-                f"splits.{after.name} (from {start:%Y-%m-%d}) overlaps or precedes "
-                f"splits.{before.name} (until {before.end:%Y-%m-%d}): windows must be in the order "
-                f"{list(SPLIT_NAMES)} without overlap"
-            )
-        if start - before.end < gap:
-            raise ConfigError(
-                f"splits.{after.name} starts {start:%Y-%m-%d %H:%M}, less than the gap of "
-                f"{gap_days:g} days after splits.{before.name} ends ({before.end:%Y-%m-%d %H:%M}). "
-                f"Move it to {before.end + gap:%Y-%m-%d %H:%M} or later (splits."
-                f"{_GAP_REASON[after.name]})"
-            )
+    problem = window_order_problem([(w.name, w.start, w.end) for w in windows], gaps_days)
+    if problem:
+        raise ConfigError(problem)
 
 
 def split_by_time(

@@ -97,9 +97,11 @@ class FeatureRange(Section):
 class FeatureChecks(Section):
     """Generic checks of a feature table.
 
-    Every numeric column except `key_column` and `exclude` must be non-null and finite
-    (severity `default_severity`); `columns` adds ranges, nullability or a severity per
-    column and requires those columns to exist. `key_column` must exist and be unique.
+    Every numeric column (decimals too) except `key_column` and `exclude` must be non-null
+    and finite (severity `default_severity`), and a feature of the specs must be a number
+    (`<name>:type`, an error); `columns` adds ranges, nullability or a severity per
+    column and requires those columns to exist. `key_column` must exist, be unique and be
+    in every row (not null).
     """
 
     key_column: str = Field("transaction_id", min_length=1)

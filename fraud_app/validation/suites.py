@@ -9,6 +9,7 @@ and the results in the reports.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -32,6 +33,15 @@ _SPARK_TYPE_NAMES = {
     "int": "IntegerType",
 }
 NUMERIC_DTYPES = ("tinyint", "smallint", "int", "bigint", "float", "double")
+# what a feature column may be (Spark's type classes, as GX names them): the vector the
+# models read is these columns cast to float
+_FEATURE_TYPES = ["ByteType", "ShortType", "IntegerType", "LongType", "FloatType", "DoubleType",
+                  "DecimalType"]  # fmt: skip
+
+
+def numeric(dtype: str) -> bool:
+    """Whether a Spark dtype string (`DataFrame.dtypes`) is a number: `decimal(10,2)` too."""
+    return dtype in NUMERIC_DTYPES or dtype.startswith("decimal")
 
 
 @dataclass(frozen=True)
@@ -245,8 +255,13 @@ def _schema_checks() -> list[Check]:
     return checks
 
 
-def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
-    """Generic feature-table suite from the table's (column -> Spark dtype) and config."""
+def feature_checks(
+    dtypes: dict[str, str], cfg: FeatureChecks, features: Iterable[str] = ()
+) -> list[Check]:
+    """Generic feature-table suite from the table's (column -> Spark dtype) and config.
+    `features`: the feature specs' names; one the table holds as another type than a
+    number fails `<name>:type` (such a column was in no check: a feature written as text,
+    or as booleans null in every row, passed)."""
     f = "validation.features"
     checks = [
         Check("table:row_count", "ExpectTableRowCountToBeBetween", "error", None,
@@ -257,6 +272,8 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
             Check(f"{cfg.key_column}:unique", "ExpectColumnValuesToBeUnique", "error",
                   cfg.key_column, expected=f"every {cfg.key_column} once", setting=f"{f}.key_column")
         )  # fmt: skip
+        if cfg.key_column not in cfg.columns:  # there, its own spec's checks say it
+            checks.append(_key_not_null(cfg.key_column))
     elif cfg.key_column not in cfg.columns:
         # a key column the table lacks (`key_column: txn_id`, the raw name) left the table's
         # keys unchecked without a word: every suite passed with duplicated rows
@@ -269,12 +286,30 @@ def feature_checks(dtypes: dict[str, str], cfg: FeatureChecks) -> list[Check]:
         checks.append(Check(f"{name}:exists", "ExpectColumnToExist", "error", name,
                             expected="the column exists", setting=f"{f}.columns.{name}"))  # fmt: skip
     skip = {cfg.key_column, *cfg.exclude}
-    numeric = [c for c, t in dtypes.items() if t in NUMERIC_DTYPES and c not in skip]
-    for name in sorted(set(numeric) | (set(cfg.columns) & set(dtypes))):
+    for name in sorted(n for n in set(features) - skip if n in dtypes and not numeric(dtypes[n])):
+        checks.append(
+            Check(f"{name}:type", "ExpectColumnValuesToBeInTypeList", "error", name,
+                  {"type_list": _FEATURE_TYPES}, expected=f"a number ({dtypes[name]} is not)",
+                  setting="the feature specs (the table `fraud-app features` writes holds "
+                  "doubles); validation.features.exclude")
+        )  # fmt: skip
+    numbers = [c for c, t in dtypes.items() if numeric(t) and c not in skip]
+    for name in sorted(set(numbers) | (set(cfg.columns) & set(dtypes))):
         checks += _value_checks(name, cfg)
     if PARTITION_COLUMN in dtypes and "timestamp" in dtypes:  # the table `features` writes
         checks.append(_partition_check())
     return checks
+
+
+def _key_not_null(key: str) -> Check:
+    """The feature table's key in every row: GX's uniqueness check reads only the rows that
+    hold a value, so rows without a key (any number of them, all alike) passed it, and the
+    key was in no other check (it is left out of the numeric columns' checks)."""
+    return Check(
+        f"{key}:not_null", "ExpectColumnValuesToNotBeNull", "error", key,
+        expected=f"a {key} in every row (a row without its key cannot be told from another, "
+        "nor joined back to its transaction)", setting="validation.features.key_column",
+    )  # fmt: skip
 
 
 def _value_checks(name: str, cfg: FeatureChecks) -> list[Check]:

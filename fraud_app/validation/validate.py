@@ -87,16 +87,17 @@ def validate_features(
     require_session(spark, "validate_features")
     require_dataframe(df, "validate_features")
     require_config(cfg, "validate_features", "cfg")
-    require_table_kind(df, "features", cfg, table)
+    names = require_table_kind(df, "features", cfg, table)
     fc = cfg.validation.features
-    checks = feature_checks(dict(df.dtypes), fc)
+    checks = feature_checks(dict(df.dtypes), fc, names)
     return _validate(df, checks, ("features", fc.key_column), cfg, table, run_name, own=_by_date)
 
 
-def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> None:
+def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> list[str]:
     """SchemaError when `df` is not the kind of table (`canonical` | `features`) the suite
     checks: the feature suite checks whatever numeric columns it finds, so the canonical
-    table passed it (and the canonical suite's failures did not say why)."""
+    table passed it (and the canonical suite's failures did not say why). Returns the
+    feature specs' names (none for a canonical table)."""
     from fraud_app.features.pipeline import feature_set_from_config
 
     columns = set(df.columns)
@@ -104,7 +105,7 @@ def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> 
     # A canonical table is judged by its own columns: the feature specs are read only for
     # the other cases, so specs that do not parse cannot stop the canonical validation.
     if kind == "canonical" and not missing:
-        return
+        return []
     names = [f.name for f in feature_set_from_config(cfg.features).features]
     vector = cfg.features.vector_column
     looks_features = bool(columns & set(names)) or (vector is not None and vector in columns)
@@ -130,6 +131,7 @@ def require_table_kind(df: DataFrame, kind: str, cfg: AppConfig, table: str) -> 
             + (f" nor the vector column {vector!r}" if vector else "")
             + f"{hint} (or check the table `fraud-app features` writes, e.g. with --input)"
         )
+    return names
 
 
 def _by_date(df: DataFrame, checks: list[Check], examples: int) -> list[CheckResult]:

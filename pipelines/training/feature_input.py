@@ -29,7 +29,35 @@ def read_features(spark, config: AppConfig, step: str = "train"):
     """(the labelled rows of the feature table, ordered feature names); a clear error when
     `features` has not run. Rows whose label is not known yet are left out (and counted
     in the log): train, tune and backtest never read them as normals."""
-    return read_labelled(spark, config.feature_table(), config.canonical_table(), step)
+    df, names = read_labelled(spark, config.feature_table(), config.canonical_table(), step)
+    check_table_specs(spark, config, names, step)
+    return df, names
+
+
+def check_table_specs(spark, config: AppConfig, names: list[str], step: str) -> None:
+    """FeatureSpecError when the feature table computed its features otherwise than the
+    config's specs and label delay define them now: a spec edited, or `features
+    --label-delay-days 3` under a config of 7, since the table was built. `train` learned
+    the table's values and recorded the specs' definitions with the model, so `score`
+    (which computes the specs' values) and `evaluate` met no mismatch: the model scored
+    values it never learned, without a word (probe51d). Tables that record no definitions
+    (older releases, hand-written ones) are not judged."""
+    from fraud_app.errors import FeatureSpecError
+    from fraud_app.features.pipeline import feature_set_from_config
+    from fraud_app.features.spec import table_differences
+
+    path = config.feature_table()
+    problem = table_differences(
+        read_feature_metadata(path, spark), feature_set_from_config(config.features), names
+    )
+    if problem:
+        raise FeatureSpecError(
+            f"{step}: the feature table {path} was built from other feature definitions than "
+            f"the config's specs give now: {problem}. The model would learn the table's values "
+            "under the specs' definitions; run `fraud-app features` with this config first "
+            "(it rebuilds what changed), or give the config the specs and "
+            "features.label_delay_days the table was built with"
+        )
 
 
 def train_history(spark, config: AppConfig, splits) -> None:

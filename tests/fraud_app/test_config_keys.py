@@ -169,3 +169,58 @@ def test_booleans_still_set_the_keys_that_take_them():
         None, {"training": {"refit": False, "checkpoint": False}, "etl": {"csv_multiline": False}}
     )
     assert config.training.refit.enabled is False and config.training.checkpoint is False
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # a key as docs/CONFIG.md names it, written as one YAML key: it listed every section
+        ("training.distributed.epochs: 3\n",
+         "training.distributed.epochs: unknown key (received 3); a YAML key is one name, not a "
+         "dotted path: write the sections nested, e.g. training: {distributed: {epochs: 3}}"),
+        ("training:\n  distributed.epochs: 3\n",
+         "training.distributed.epochs: unknown key (received 3); a YAML key is one name, not a "
+         "dotted path: write the sections nested, e.g. distributed: {epochs: 3}"),
+        # the advice shows a password as every message does
+        ("tracking.uri: http://alice:pw@host:5000\n",
+         "e.g. tracking: {uri: 'http://***@host:5000'}"),
+    ],
+)  # fmt: skip
+def test_a_dotted_key_in_the_file_is_told_to_be_nested(tmp_path, text, message):
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(config, check_root=False)
+    assert message in str(info.value) and "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("splits:\n  - test_days: 7\n",
+         "splits: expected a section: its keys indented under it, one `key: value` a line (or "
+         "{key: value, ...}), not a list (lines starting with '- ') (received [{'test_days': 7}])"),
+        ("tracking: false\n",
+         "tracking: expected a section: its keys indented under it, one `key: value` a line (or "
+         "{key: value, ...}), not one value (a section that can be turned off takes "
+         "`enabled: false` under it) (received False)"),
+        ("validation:\n  features:\n    columns:\n      amount_z: [0, 5]\n",
+         "validation.features.columns.amount_z: expected a section: "),
+    ],
+)  # fmt: skip
+def test_a_section_given_a_list_or_a_value_says_what_a_section_is(tmp_path, text, message):
+    # it was pydantic's "Input should be a valid dictionary or instance of SplitsSection"
+    config = tmp_path / "c.yaml"
+    config.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(config, check_root=False)
+    assert message in str(info.value) and "instance of" not in str(info.value)
+
+
+def test_a_tab_indent_is_named_as_such(tmp_path):
+    # an editor's tab: PyYAML said only "found character '\t' that cannot start any token"
+    config = tmp_path / "c.yaml"
+    config.write_text("training:\n\tseed: 3\n")
+    with pytest.raises(ConfigError, match=r"is not valid YAML: found character '\\t' .* at line 2, "
+                                          r"column 1 .*; YAML indents with spaces, never tabs$"):  # fmt: skip
+        load_config(config, check_root=False)

@@ -82,7 +82,7 @@ def test_gaps_before_validation_and_before_test_are_separate():
     )
     plan_windows(dates, gap_days=(0, 5))  # adjacent train / validation is fine with a 0 gap
     with pytest.raises(ConfigError, match=r"splits\.test starts 2024-01-25 00:00, less than the gap of 6 days"
-                       r".*test_gap_days; the test gap is the label delay"):  # fmt: skip
+                       r".*test_gap_days, default features.label_delay_days; the test gap is the label delay"):  # fmt: skip
         plan_windows(dates, gap_days=(0, 6))
 
 

@@ -164,6 +164,7 @@ def test_feature_suite_is_built_from_dtypes_and_config() -> None:
     assert set(by_name) == {
         "table:row_count",
         "transaction_id:unique",
+        "transaction_id:not_null",  # the key in every row (session 51)
         "x:exists",
         "x:range",
         "x:not_all_null",  # nullable, but not null in every row (session 49)
