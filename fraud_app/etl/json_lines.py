@@ -16,9 +16,10 @@ no JSON at all. Only lines that start with an object or an array count (a record
 reader makes of the first value); a comma at the end is allowed (an array written one
 object per line, `[`, `{...},`, `]`: read as before). A line that is no JSON even on its
 own (a record cut short) or starts with another value is the reader's: it is quarantined
-as `malformed_record`, as before. One Spark job, JSON Lines
-input only, and only in an encoding whose braces, brackets and quotes are their ASCII
-bytes (fraud_app.etl.reader.ascii_compatible), which Spark's text reader can split.
+as `malformed_record`, as before. One Spark job, JSON Lines input only (a `labels` feed
+too: it is read by the same reader), and only in an encoding whose braces, brackets and
+quotes are their ASCII bytes (fraud_app.etl.reader.ascii_compatible), which Spark's text
+reader can split. The line shown is the smallest of them (file, then text), not the first.
 """
 
 from __future__ import annotations
