@@ -58,6 +58,9 @@ def test_a_line_of_two_records_is_refused_not_half_read(spark, tmp_path) -> None
         ('{"a": "1"}, {"a": "2"}', True),
         ('[{"a": "1"}][{"a": "2"}]', True),
         ('{"a": "1"} xyz', True),  # text after a record, ignored
+        ('{"a": {"b": "1"}, "c": "2"}', False),  # a nested object: parsed, one value
+        ('{"a": "}x"}', False),  # a bracket in a string: parsed, one value
+        ('{"a": "1"}}', False),  # a bracket after a record: no record in it
     ],
 )
 def test_which_lines_hold_more_than_one_value(spark, line, several) -> None:
