@@ -70,7 +70,9 @@ class EtlSection(Section):
     """Raw files -> typed, deduplicated, date-partitioned canonical Parquet + quarantine.
 
     columns: {canonical_name: source_column}. A canonical column not listed is looked
-      for under its own name; optional ones that are absent become nulls.
+      for under its own name; optional ones that are absent become nulls. Each source
+      column feeds one canonical column: mapping one to another canonical column's own
+      name (mcc: merchant_id) needs that column mapped too (merchant_id: merchant).
     timestamp_format: a Spark datetime pattern such as 'yyyy-MM-dd HH:mm:ss', or
       'epoch_seconds' (from 1e8, 1973-03-03, to 1e11: a small number such as PaySim's hour
       `step` is an offset, refused, not read as seconds of 1970-01-01) / 'epoch_millis'
@@ -351,6 +353,32 @@ class EtlSection(Section):
                 f"etl.columns maps several canonical columns to the same source {clash}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _one_column_each(self) -> EtlSection:
+        """A column mapped under another canonical name's own name while that canonical
+        column is not mapped (`mcc: merchant_id` alone) is read by both: the canonical
+        column not listed is looked for under its own name. merchant_id and mcc then held
+        the same values, without a word (the explicit clash is refused above)."""
+        implicit = [*_CANONICAL, *([CURRENCY] if self.currency is not None else [])]
+        clash = sorted(
+            (key, source)
+            for key, source in self.columns.items()
+            if source != key and source in implicit and source not in self.columns
+        )
+        if clash:
+            said = "; ".join(f"{k} -> {s!r} (also read as {s}, which is not mapped)"
+                             for k, s in clash)  # fmt: skip
+            key, source = clash[0]
+            raise ValueError(
+                f"etl.columns maps a column that another canonical column reads by its own "
+                f"name: {said}. A canonical column not listed under etl.columns is read from "
+                f"the column of its own name, so both would hold the same values. Expected "
+                f"each source column once: map {source} to its own column too (e.g. "
+                f"etl.columns.{source}: <the export's {source} column>), or map {key} to "
+                "another column"
+            )
+        return self
 
     @model_validator(mode="after")
     def _amount_settings(self) -> EtlSection:

@@ -26,6 +26,7 @@ from pyspark.sql.types import StringType, StructField, StructType
 from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.fs import HadoopFs
+from fraud_app.etl.json_lines import check_one_value_per_line
 
 logger = logging.getLogger(__name__)
 
@@ -344,6 +345,8 @@ def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
 
     df = reader(False)
     if df.columns != [CORRUPT_COLUMN]:
+        if ascii_compatible(cfg.encoding):  # Spark read a line's first value only
+            check_one_value_per_line(spark, path)
         return df
     whole = reader(True)
     if whole.columns == [CORRUPT_COLUMN]:

@@ -1,0 +1,72 @@
+"""JSON Lines whose line holds more than one JSON value: refused, named, before any row is
+read.
+
+Spark's JSON reader takes the FIRST value of each line and drops what follows it without
+a word: `{"transaction_id": "t6", ...}{"transaction_id": "t7", ...}` published t6, and t7
+was neither in the table, nor in the quarantine, nor in the input count (the ETL's
+accounting starts from the records the reader produced). Two files joined without a
+line break between them (`cat a.jsonl b.jsonl`, a.jsonl not ending with one) give such a
+line; so do objects written with a comma between them (`{...}, {...}`) and text after a
+record (`{...} xyz`). Session 51, probe51c.
+
+Each line is read once more as text and parsed as the content of a JSON array
+(`[` line `]`, Spark's own parser and options): a line of one value is an array of one,
+a blank line of none; a line of two values, or of text after one, is an array of two or
+no JSON at all. Only lines that start with an object or an array count (a record the
+reader makes of the first value); a comma at the end is allowed (an array written one
+object per line, `[`, `{...},`, `]`: read as before). A line that is no JSON even on its
+own (a record cut short) or starts with another value is the reader's: it is quarantined
+as `malformed_record`, as before. One Spark job, JSON Lines input only (a `labels` feed
+too: it is read by the same reader), and only in an encoding whose braces, brackets and
+quotes are their ASCII bytes (fraud_app.etl.reader.ascii_compatible), which Spark's text
+reader can split. The line shown is the smallest of them (file, then text), not the first.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from fraud_app.errors import SchemaError
+
+SHOWN = 160  # characters of an offending line shown in the error
+
+
+def several_values(line: F.Column) -> F.Column:
+    """True where the text `line` starts with an object or array and holds another JSON
+    value, or text, after it; false for one value (a comma after it allowed: the objects
+    of an array written one per line), a blank line and a line that is no JSON at all. A
+    line that starts with any other value is the reader's malformed record whole; closing
+    brackets alone after a record (`{...}}`) hold no record and are not looked at."""
+    line = F.regexp_replace(line, "^\ufeff", "")  # a BOM, which the JSON reader skips
+    body = F.regexp_replace(line, r",\s*$", "")
+    values = F.from_json(F.concat(F.lit("["), body, F.lit("]")), "array<string>")
+    first = F.get_json_object(line, "$")  # the first value, what follows ignored
+    several = (values.isNull() & first.isNotNull()) | (F.size(values) > 1)
+    # only a line with a closing bracket followed by something (a flat record has none
+    # but its last) is parsed: two Jackson parses of every line cost ~2 counts of the input
+    suspect = line.rlike(r"^\s*[\[{]") & line.rlike(r"[}\]]\s*[^\s}\]]")
+    return F.coalesce(F.when(suspect, several), F.lit(False))
+
+
+def check_one_value_per_line(spark: SparkSession, path: str) -> None:
+    """SchemaError naming the first file (and how many lines in all) whose line holds more
+    than one JSON value (module docstring); nothing when every line holds one or none."""
+    text = spark.read.text(path).select("value", F.input_file_name().alias("file"))
+    found = (
+        text.filter(several_values(F.col("value")))
+        .agg(F.count(F.lit(1)).alias("lines"), F.min(F.struct("file", "value")).alias("first"))
+        .first()
+    )
+    if found is None or not found["lines"]:
+        return
+    file, line = found["first"]
+    shown = line if len(line) <= SHOWN else f"{line[: SHOWN - 40]} ... {line[-35:]}"
+    raise SchemaError(
+        f"ETL input {path} (json): {found['lines']} line(s) hold more than one JSON value, "
+        f"or text after the first (e.g. in {file}: {shown!r}). Spark reads the first value "
+        "of a line and drops the rest without a word, so the records after it would be "
+        "lost. Expected JSON Lines: one object (or one array of objects) per line. Put "
+        "each record on a line of its own (two files joined without a line break at the "
+        "end of the first give such a line)"
+    )
