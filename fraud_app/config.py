@@ -26,7 +26,7 @@ from pydantic import (
 from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
-from fraud_app.config_base import Section, error_message, nearest
+from fraud_app.config_base import COPY_UPDATES, Section, error_message, nearest
 from fraud_app.config_paths import PathsSection
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ArgumentKindError, ConfigError
@@ -175,7 +175,16 @@ class AppConfig(Section):
         """by: dates windows out of order, overlapping or closer than their gaps (the test
         gap defaults to features.label_delay_days, a key of another section) were refused
         only by `train` / `tune` after Spark had started and read the feature table: in a
-        scheduled `fraud-app run`, after the whole ETL, validation and feature build."""
+        scheduled `fraud-app run`, after the whole ETL, validation and feature build.
+
+        Checked when the splits are given: the file's (and its overrides'), or a copy that
+        changes them. A copy that changes another section only (`features
+        --label-delay-days 10`, whose step reads no splits) is not refused over the windows
+        (review51d): train and tune check them again against the delay in force
+        (`plan_windows`), and refuse a table built with another delay than the config's."""
+        updates = (info.context or {}).get(COPY_UPDATES)
+        if updates is not None and "splits" not in updates:
+            return section
         features = info.data.get("features")  # absent when features itself is invalid
         if features is not None and (problem := section.date_windows_problem(
                 features.label_delay_days)):  # fmt: skip

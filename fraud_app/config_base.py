@@ -34,6 +34,9 @@ class Section(BaseModel):
         return validated_copy(self, update, deep)
 
 
+COPY_UPDATES = "copy_updates"  # validation context of a `model_copy(update=...)`: its keys
+
+
 def validated_copy(model: BaseModel, update: Mapping[str, Any] | None, deep: bool) -> Any:
     """`model` with `update` validated as a config file's values are (every check, also
     the model's own cross-field ones). pydantic's `model_copy(update=...)` takes `update`
@@ -49,7 +52,10 @@ def validated_copy(model: BaseModel, update: Mapping[str, Any] | None, deep: boo
     values = {name: getattr(model, name) for name in model.model_fields_set}
     values.update(update)
     try:
-        return type(model).model_validate(copy.deepcopy(values) if deep else values)
+        # context: the sections the copy changes, for a cross-section check that concerns
+        # only some of them (AppConfig's splits windows against features.label_delay_days)
+        return type(model).model_validate(copy.deepcopy(values) if deep else values,
+                                          context={COPY_UPDATES: frozenset(update)})  # fmt: skip
     except ValidationError as exc:
         from fraud_app.config import error_lines
 

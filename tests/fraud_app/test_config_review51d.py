@@ -1,9 +1,11 @@
 """review51d (session 51): what the session's config checks refused that they should not,
-and a message. No Spark: the config models and the copies the CLI makes.
+No Spark: the config models and the copies the CLI makes.
 
 - the keys of by: lengths beside by: dates windows were refused when merely present with
   their defaults, as every config written with every key holds them: `tune` built each
-  trial's config so (`apply_point`, a full `model_dump`) and refused every search.
+  trial's config so (`apply_point`, a full `model_dump`) and refused every search;
+- `features --label-delay-days 10` under dates windows 7 days apart was refused over the
+  test gap of the splits, which the features step never reads.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import yaml
 
 from fraud_app.config import AppConfig, load_config
 from fraud_app.errors import ConfigError
+from fraud_app.features.splits import plan_windows
+from pipelines.commands._overrides import with_flags
 from pipelines.tune.space import apply_point, plan
 
 DATES = """splits:
@@ -43,3 +47,19 @@ def test_a_config_written_with_every_key_reads_back_under_date_windows(tmp_path)
     # a value that is not the default is still refused, not ignored
     with pytest.raises(ConfigError, match=r"splits\.test_days count the windows back"):
         _load(tmp_path, DATES + "  test_days: 3\n")
+
+
+def test_features_with_another_label_delay_is_not_refused_over_the_splits(tmp_path):
+    config = _load(tmp_path, DATES)  # test starts 7 days after validation: the delay
+    features = with_flags(config.features, "features", label_delay_days=10.0)
+    copy = config.model_copy(update={"features": features})  # what `features` builds on
+    assert copy.features.label_delay_days == 10.0
+    # the steps that read the splits still refuse them under that delay ...
+    with pytest.raises(ConfigError, match=r"less than the gap of 10 days"):
+        plan_windows(copy.splits, gap_days=copy.splits.gaps(copy.features.label_delay_days))
+    # ... and so does a copy that changes the splits, or a file with that delay
+    closer = config.splits.model_copy(update={"test_gap_days": 9})
+    with pytest.raises(ConfigError, match=r"less than the gap of 9 days"):
+        config.model_copy(update={"splits": closer})
+    with pytest.raises(ConfigError, match=r"less than the gap of 10 days"):
+        _load(tmp_path, DATES + "features: {label_delay_days: 10}\n")
