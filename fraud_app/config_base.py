@@ -131,6 +131,9 @@ def error_message(err: dict) -> str:
     name the config never shows)."""
     if err["type"] == "model_type":
         given = err.get("input")
+        if given is None:  # `splits:` with nothing under it (its keys commented out)
+            return ("expected a section, but it is empty (nothing under it): give its keys "
+                    "indented under it, or leave the section out for its defaults")  # fmt: skip
         kind = (
             "a list (lines starting with '- ')"
             if isinstance(given, list | tuple)

@@ -1,11 +1,12 @@
 """review51d (session 51): what the session's config checks refused that they should not,
-No Spark: the config models and the copies the CLI makes.
+and a message that was wrong. No Spark: the config models and the copies the CLI makes.
 
 - the keys of by: lengths beside by: dates windows were refused when merely present with
   their defaults, as every config written with every key holds them: `tune` built each
   trial's config so (`apply_point`, a full `model_dump`) and refused every search;
 - `features --label-delay-days 10` under dates windows 7 days apart was refused over the
-  test gap of the splits, which the features step never reads.
+  test gap of the splits, which the features step never reads;
+- `splits:` with nothing under it was "not one value (received None)".
 """
 
 from __future__ import annotations
@@ -63,3 +64,10 @@ def test_features_with_another_label_delay_is_not_refused_over_the_splits(tmp_pa
         config.model_copy(update={"splits": closer})
     with pytest.raises(ConfigError, match=r"less than the gap of 10 days"):
         _load(tmp_path, DATES + "features: {label_delay_days: 10}\n")
+
+
+def test_an_empty_section_says_it_is_empty(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, "splits:\n  # by: dates\n")
+    assert "splits: expected a section, but it is empty (nothing under it)" in str(err.value)
+    assert "leave the section out for its defaults" in str(err.value)
