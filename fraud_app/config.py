@@ -406,14 +406,20 @@ def _dotted_path(section: type[BaseModel], name: str, value: Any) -> str | None:
     as `--set`-style tools and docs/CONFIG.md name keys) when the path leads to a key of
     `section`: YAML takes it as one name, which no section has."""
     *parents, last = name.split(".")
-    if not parents or last not in (getattr(_model_at(section, tuple(parents)), "model_fields",
-                                           None) or {}):  # fmt: skip
+    keys = getattr(_model_at(section, tuple(parents)), "model_fields", None) if parents else None
+    if not keys:
         return None
-    nested = f"{last}: {redact_mapping(value, last)!r}"  # a password in it is `***`
+    # a typo in the path's last part (`training.distributed.epoch`) listed every key of the
+    # section the dotted name was written in, as if the path were not one (review51d)
+    typo = None if last in keys else nearest(last, keys)
+    if last not in keys and typo is None:
+        return None
+    nested = f"{typo or last}: {redact_mapping(value, last)!r}"  # a password in it is `***`
     for part in reversed(parents):
         nested = f"{part}: {{{nested}}}"
     return (f"a YAML key is one name, not a dotted path: write the sections nested, "
-            f"e.g. {nested}")  # fmt: skip
+            f"e.g. {nested}" + (f" ({last!r} is not a key there; did you mean {typo!r}?)"
+                                if typo else ""))  # fmt: skip
 
 
 def _keys_named(model: type[BaseModel], name: str, path: str = "", depth: int = 0) -> list[str]:

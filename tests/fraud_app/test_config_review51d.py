@@ -6,7 +6,9 @@ and a message that was wrong. No Spark: the config models and the copies the CLI
   trial's config so (`apply_point`, a full `model_dump`) and refused every search;
 - `features --label-delay-days 10` under dates windows 7 days apart was refused over the
   test gap of the splits, which the features step never reads;
-- `splits:` with nothing under it was "not one value (received None)".
+- `splits:` with nothing under it was "not one value (received None)";
+- `training.distributed.epoch: 3` (a dotted key, a typo in its last part) listed every
+  section.
 """
 
 from __future__ import annotations
@@ -71,3 +73,13 @@ def test_an_empty_section_says_it_is_empty(tmp_path):
         _load(tmp_path, "splits:\n  # by: dates\n")
     assert "splits: expected a section, but it is empty (nothing under it)" in str(err.value)
     assert "leave the section out for its defaults" in str(err.value)
+
+
+def test_a_dotted_key_with_a_typo_in_its_last_part_is_told_to_be_nested(tmp_path):
+    # probe51d's advice covered only a path to a real key; `training.distributed.epoch`
+    # listed every top-level section, as if the path were not one
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, "training.distributed.epoch: 3\n")
+    assert ("training.distributed.epoch: unknown key (received 3); a YAML key is one name, "
+            "not a dotted path: write the sections nested, e.g. training: {distributed: "
+            "{epochs: 3}} ('epoch' is not a key there; did you mean 'epochs'?)") in str(err.value)  # fmt: skip
