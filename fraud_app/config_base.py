@@ -79,7 +79,9 @@ def no_boolean_for_a_number(model: type[BaseModel], value: Any, info: Validation
     return value
 
 
-_NUMBER_TEXT = re.compile(r"\s*[-+]?\d+(\.\d*)?\s*")
+# a number as text, as pydantic reads one for a time: `1.7e9` (YAML 1.1 text, no dot-sign
+# exponent) and `.5` were seconds since 1970 too (review51d)
+_NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*")
 _YYYYMMDD = re.compile(r"\d{8}")
 
 

@@ -1,5 +1,5 @@
 """review51d (session 51): what the session's config checks refused that they should not,
-and a message that was wrong. No Spark: the config models and the copies the CLI makes.
+what they let through and two messages. No Spark: the config models and the copies the CLI makes.
 
 - the keys of by: lengths beside by: dates windows were refused when merely present with
   their defaults, as every config written with every key holds them: `tune` built each
@@ -8,7 +8,8 @@ and a message that was wrong. No Spark: the config models and the copies the CLI
   test gap of the splits, which the features step never reads;
 - `splits:` with nothing under it was "not one value (received None)";
 - `training.distributed.epoch: 3` (a dotted key, a typo in its last part) listed every
-  section.
+  section;
+- `reference_time: 1.7e9` was still read as seconds since 1970.
 """
 
 from __future__ import annotations
@@ -83,3 +84,12 @@ def test_a_dotted_key_with_a_typo_in_its_last_part_is_told_to_be_nested(tmp_path
     assert ("training.distributed.epoch: unknown key (received 3); a YAML key is one name, "
             "not a dotted path: write the sections nested, e.g. training: {distributed: "
             "{epochs: 3}} ('epoch' is not a key there; did you mean 'epochs'?)") in str(err.value)  # fmt: skip
+
+
+@pytest.mark.parametrize("given", ["1.7e9", "'.5'"])
+def test_a_number_in_exponent_form_is_no_time_either(tmp_path, given):
+    # PyYAML reads 1.7e9 (no '.', no exponent sign) as text, which pydantic read as seconds
+    # since 1970 (2023-11-14T22:13:20): probe51d's number check matched digits and a dot only
+    with pytest.raises(ConfigError, match=r"reference_time: expected a date and time such as "
+                                          r"2024-03-01T00:00:00 .*not the number"):  # fmt: skip
+        _load(tmp_path, f"validation: {{canonical: {{reference_time: {given}}}}}\n")
