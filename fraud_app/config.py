@@ -6,6 +6,7 @@ Each workflow step owns its own section model; this module assembles them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import typing
@@ -375,7 +376,7 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
     for e in exc.errors():
         key = prefix + ".".join(str(x) for x in e["loc"])
         # the value as it may be shown: a password or key in it is `***` (fraud_app.redaction)
-        received = redact_mapping(e.get("input"), e["loc"][-1] if e["loc"] else "")
+        received = redact_mapping(_as_written(e.get("input")), e["loc"][-1] if e["loc"] else "")
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (received {received!r}); "
                          + _valid_keys(model, e["loc"], prefix, e.get("input")))  # fmt: skip
@@ -383,6 +384,23 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
             msg = error_message(e)
             lines.append(f"{key}: {msg} (received {received!r})")
     return lines
+
+
+def _as_written(value: Any) -> Any:
+    """A received value as the config writes it: a section checked whole (the splits
+    windows against the label delay) showed `datetime.date(2024, 1, 1)` for each date, and
+    on a copy the section's Python repr, `SplitsSection(by='dates', train_days=None, ...)`,
+    every default included (review51d). A section becomes the keys it was given (then
+    redacted as any mapping), a date or time its ISO text."""
+    if isinstance(value, BaseModel):
+        return _as_written(value.model_dump(mode="json", exclude_unset=True))
+    if isinstance(value, dict):
+        return {k: _as_written(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_written(v) for v in value]
+    if isinstance(value, dt.date):  # a datetime too
+        return value.isoformat()
+    return value
 
 
 def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "", e_input: Any = None) -> str:

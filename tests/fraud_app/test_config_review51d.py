@@ -1,5 +1,5 @@
 """review51d (session 51): what the session's config checks refused that they should not,
-what they let through and two messages. No Spark: the config models and the copies the CLI makes.
+what they let through and three messages. No Spark: the config models and the copies the CLI makes.
 
 - the keys of by: lengths beside by: dates windows were refused when merely present with
   their defaults, as every config written with every key holds them: `tune` built each
@@ -9,7 +9,8 @@ what they let through and two messages. No Spark: the config models and the copi
 - `splits:` with nothing under it was "not one value (received None)";
 - `training.distributed.epoch: 3` (a dotted key, a typo in its last part) listed every
   section;
-- `reference_time: 1.7e9` was still read as seconds since 1970.
+- `reference_time: 1.7e9` was still read as seconds since 1970;
+- the splits windows' error showed the section received as Python reprs.
 """
 
 from __future__ import annotations
@@ -95,3 +96,21 @@ def test_a_number_in_exponent_form_is_no_time_either(tmp_path, given):
     with pytest.raises(ConfigError, match=r"reference_time: expected a date and time such as "
                                           r"2024-03-01T00:00:00 .*not the number"):  # fmt: skip
         _load(tmp_path, f"validation: {{canonical: {{reference_time: {given}}}}}\n")
+
+
+def test_a_section_checked_whole_is_shown_as_written(tmp_path):
+    # the windows' error ended with `datetime.date(2024, 1, 15)` for each date, and on a
+    # copy with the section's Python repr, every default included
+    with pytest.raises(ConfigError) as err:
+        _load(tmp_path, DATES + "features: {label_delay_days: 10}\n")
+    message = str(err.value)
+    assert "'validation': {'start': '2024-01-15', 'end': '2024-01-22'}" in message
+    assert "datetime.date(" not in message
+    config = _load(tmp_path, DATES)
+    closer = config.splits.model_copy(update={"test_gap_days": 9})
+    with pytest.raises(ConfigError) as err:
+        config.model_copy(update={"splits": closer})
+    message = str(err.value)
+    given = "(received {'by': 'dates', 'test_gap_days': 9.0, 'train': {'start': '2024-01-01'"
+    assert given in message
+    assert "SplitsSection(" not in message and "train_days" not in message
