@@ -381,9 +381,18 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
             lines.append(f"{key}: unknown key (received {received!r}); "
                          + _valid_keys(model, e["loc"], prefix, e.get("input")))  # fmt: skip
         else:
-            msg = error_message(e)
+            msg = error_message(e, *_section_at(model, e["loc"]))
             lines.append(f"{key}: {msg} (received {received!r})")
     return lines
+
+
+def _section_at(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel] | None, bool]:
+    """(the section model at `loc`, whether its key takes null), for error_message."""
+    parent = _model_at(model, loc[:-1]) if loc else None
+    field = parent.model_fields.get(str(loc[-1])) if parent is not None else None
+    if field is None:
+        return None, False
+    return section_model(field.annotation), type(None) in typing.get_args(field.annotation)
 
 
 def _as_written(value: Any) -> Any:

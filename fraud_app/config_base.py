@@ -125,12 +125,13 @@ def _number_not_bool(annotation: Any) -> bool:
     return bool(kinds & {int, float}) and bool not in kinds
 
 
-def error_message(err: dict) -> str:
+def error_message(err: dict, section: type[BaseModel] | None = None, optional: bool = False) -> str:
     """A pydantic error's message as the user should read it: a validator's own message
     without the "Value error, " pydantic puts before it; a section given something else
     than its keys (`splits:` followed by `- test_days: 7`, a list) says what a section
     is, not "Input should be a valid dictionary or instance of SplitsSection" (a class
-    name the config never shows)."""
+    name the config never shows). `section`: the section's model, `optional`: whether
+    its key takes null, for the way to turn it off that a boolean given asks for."""
     if err["type"] == "model_type":
         given = err.get("input")
         if given is None:  # `splits:` with nothing under it (its keys commented out)
@@ -141,8 +142,13 @@ def error_message(err: dict) -> str:
             if isinstance(given, list | tuple)
             else ("one value")
         )
-        switch = (" (a section that can be turned off takes `enabled: false` under it)"
-                  if isinstance(given, bool) else "")  # fmt: skip
+        # `enabled: false` only where the section has that key: `early_stopping: false` was
+        # told to take `enabled: false`, an unknown key there (it is turned off by null)
+        switch = ""
+        if isinstance(given, bool) and section is not None and "enabled" in section.model_fields:
+            switch = " (a section that can be turned off takes `enabled: false` under it)"
+        elif isinstance(given, bool) and optional:
+            switch = f" (it is turned off with null: `{err['loc'][-1]}: null`)"
         return (f"expected a section: its keys indented under it, one `key: value` a line "
                 f"(or {{key: value, ...}}), not {kind}{switch}")  # fmt: skip
     return err["msg"].removeprefix("Value error, ")

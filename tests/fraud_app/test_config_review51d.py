@@ -1,5 +1,5 @@
 """review51d (session 51): what the session's config checks refused that they should not,
-what they let through and three messages. No Spark: the config models and the copies the CLI makes.
+what they let through and four messages. No Spark: the config models and the copies the CLI makes.
 
 - the keys of by: lengths beside by: dates windows were refused when merely present with
   their defaults, as every config written with every key holds them: `tune` built each
@@ -10,7 +10,8 @@ what they let through and three messages. No Spark: the config models and the co
 - `training.distributed.epoch: 3` (a dotted key, a typo in its last part) listed every
   section;
 - `reference_time: 1.7e9` was still read as seconds since 1970;
-- the splits windows' error showed the section received as Python reprs.
+- the splits windows' error showed the section received as Python reprs;
+- `early_stopping: false` was told to take `enabled: false`, a key it does not have.
 """
 
 from __future__ import annotations
@@ -114,3 +115,18 @@ def test_a_section_checked_whole_is_shown_as_written(tmp_path):
     given = "(received {'by': 'dates', 'test_gap_days': 9.0, 'train': {'start': '2024-01-01'"
     assert given in message
     assert "SplitsSection(" not in message and "train_days" not in message
+
+
+def test_a_boolean_for_a_section_is_told_how_that_section_turns_off(tmp_path):
+    # every section given `false` was told to take `enabled: false`, an unknown key of
+    # training.distributed.early_stopping (turned off with null) and of splits
+    def line(text: str) -> str:
+        with pytest.raises(ConfigError) as err:
+            _load(tmp_path, text)
+        return str(err.value).splitlines()[-1]
+
+    stopping = line("training: {distributed: {early_stopping: false}}\n")
+    assert "(it is turned off with null: `early_stopping: null`)" in stopping
+    assert "enabled" not in stopping
+    assert "enabled" not in line("splits: false\n")
+    assert "takes `enabled: false` under it" in line("tracking: false\n")
