@@ -1,5 +1,6 @@
 """review51d (session 51): what the session's config checks refused that they should not,
-what they let through and four messages. No Spark: the config models and the copies the CLI makes.
+what they let through, and four messages. No Spark: the config models and the copies the
+CLI makes.
 
 - the keys of by: lengths beside by: dates windows were refused when merely present with
   their defaults, as every config written with every key holds them: `tune` built each
