@@ -6,6 +6,7 @@ Each workflow step owns its own section model; this module assembles them.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import typing
@@ -26,7 +27,7 @@ from pydantic import (
 from fraud_app import yamlfile
 from fraud_app.balancing.config import BalancingSection
 from fraud_app.baselines.config import BaselinesSection
-from fraud_app.config_base import Section, error_message, nearest
+from fraud_app.config_base import COPY_UPDATES, Section, error_message, nearest
 from fraud_app.config_paths import PathsSection
 from fraud_app.data.config import GenerateSection
 from fraud_app.errors import ArgumentKindError, ConfigError
@@ -175,7 +176,16 @@ class AppConfig(Section):
         """by: dates windows out of order, overlapping or closer than their gaps (the test
         gap defaults to features.label_delay_days, a key of another section) were refused
         only by `train` / `tune` after Spark had started and read the feature table: in a
-        scheduled `fraud-app run`, after the whole ETL, validation and feature build."""
+        scheduled `fraud-app run`, after the whole ETL, validation and feature build.
+
+        Checked when the splits are given: the file's (and its overrides'), or a copy that
+        changes them. A copy that changes another section only (`features
+        --label-delay-days 10`, whose step reads no splits) is not refused over the windows
+        (review51d): train and tune check them again against the delay in force
+        (`plan_windows`), and refuse a table built with another delay than the config's."""
+        updates = (info.context or {}).get(COPY_UPDATES)
+        if updates is not None and "splits" not in updates:
+            return section
         features = info.data.get("features")  # absent when features itself is invalid
         if features is not None and (problem := section.date_windows_problem(
                 features.label_delay_days)):  # fmt: skip
@@ -366,14 +376,40 @@ def error_lines(exc: ValidationError, model: type[BaseModel], prefix: str = "") 
     for e in exc.errors():
         key = prefix + ".".join(str(x) for x in e["loc"])
         # the value as it may be shown: a password or key in it is `***` (fraud_app.redaction)
-        received = redact_mapping(e.get("input"), e["loc"][-1] if e["loc"] else "")
+        received = redact_mapping(_as_written(e.get("input")), e["loc"][-1] if e["loc"] else "")
         if e["type"] == "extra_forbidden":
             lines.append(f"{key}: unknown key (received {received!r}); "
                          + _valid_keys(model, e["loc"], prefix, e.get("input")))  # fmt: skip
         else:
-            msg = error_message(e)
+            msg = error_message(e, *_section_at(model, e["loc"]))
             lines.append(f"{key}: {msg} (received {received!r})")
     return lines
+
+
+def _section_at(model: type[BaseModel], loc: tuple) -> tuple[type[BaseModel] | None, bool]:
+    """(the section model at `loc`, whether its key takes null), for error_message."""
+    parent = _model_at(model, loc[:-1]) if loc else None
+    field = parent.model_fields.get(str(loc[-1])) if parent is not None else None
+    if field is None:
+        return None, False
+    return section_model(field.annotation), type(None) in typing.get_args(field.annotation)
+
+
+def _as_written(value: Any) -> Any:
+    """A received value as the config writes it: a section checked whole (the splits
+    windows against the label delay) showed `datetime.date(2024, 1, 1)` for each date, and
+    on a copy the section's Python repr, `SplitsSection(by='dates', train_days=None, ...)`,
+    every default included (review51d). A section becomes the keys it was given (then
+    redacted as any mapping), a date or time its ISO text."""
+    if isinstance(value, BaseModel):
+        return _as_written(value.model_dump(mode="json", exclude_unset=True))
+    if isinstance(value, dict):
+        return {k: _as_written(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_written(v) for v in value]
+    if isinstance(value, dt.date):  # a datetime too
+        return value.isoformat()
+    return value
 
 
 def _valid_keys(model: type[BaseModel], loc: tuple, prefix: str = "", e_input: Any = None) -> str:
@@ -397,14 +433,20 @@ def _dotted_path(section: type[BaseModel], name: str, value: Any) -> str | None:
     as `--set`-style tools and docs/CONFIG.md name keys) when the path leads to a key of
     `section`: YAML takes it as one name, which no section has."""
     *parents, last = name.split(".")
-    if not parents or last not in (getattr(_model_at(section, tuple(parents)), "model_fields",
-                                           None) or {}):  # fmt: skip
+    keys = getattr(_model_at(section, tuple(parents)), "model_fields", None) if parents else None
+    if not keys:
         return None
-    nested = f"{last}: {redact_mapping(value, last)!r}"  # a password in it is `***`
+    # a typo in the path's last part (`training.distributed.epoch`) listed every key of the
+    # section the dotted name was written in, as if the path were not one (review51d)
+    typo = None if last in keys else nearest(last, keys)
+    if last not in keys and typo is None:
+        return None
+    nested = f"{typo or last}: {redact_mapping(value, last)!r}"  # a password in it is `***`
     for part in reversed(parents):
         nested = f"{part}: {{{nested}}}"
     return (f"a YAML key is one name, not a dotted path: write the sections nested, "
-            f"e.g. {nested}")  # fmt: skip
+            f"e.g. {nested}" + (f" ({last!r} is not a key there; did you mean {typo!r}?)"
+                                if typo else ""))  # fmt: skip
 
 
 def _keys_named(model: type[BaseModel], name: str, path: str = "", depth: int = 0) -> list[str]:

@@ -34,6 +34,9 @@ class Section(BaseModel):
         return validated_copy(self, update, deep)
 
 
+COPY_UPDATES = "copy_updates"  # validation context of a `model_copy(update=...)`: its keys
+
+
 def validated_copy(model: BaseModel, update: Mapping[str, Any] | None, deep: bool) -> Any:
     """`model` with `update` validated as a config file's values are (every check, also
     the model's own cross-field ones). pydantic's `model_copy(update=...)` takes `update`
@@ -49,7 +52,10 @@ def validated_copy(model: BaseModel, update: Mapping[str, Any] | None, deep: boo
     values = {name: getattr(model, name) for name in model.model_fields_set}
     values.update(update)
     try:
-        return type(model).model_validate(copy.deepcopy(values) if deep else values)
+        # context: the sections the copy changes, for a cross-section check that concerns
+        # only some of them (AppConfig's splits windows against features.label_delay_days)
+        return type(model).model_validate(copy.deepcopy(values) if deep else values,
+                                          context={COPY_UPDATES: frozenset(update)})  # fmt: skip
     except ValidationError as exc:
         from fraud_app.config import error_lines
 
@@ -73,7 +79,9 @@ def no_boolean_for_a_number(model: type[BaseModel], value: Any, info: Validation
     return value
 
 
-_NUMBER_TEXT = re.compile(r"\s*[-+]?\d+(\.\d*)?\s*")
+# a number as text, as pydantic reads one for a time: `1.7e9` (YAML 1.1 text, no dot-sign
+# exponent) and `.5` were seconds since 1970 too (review51d)
+_NUMBER_TEXT = re.compile(r"\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*")
 _YYYYMMDD = re.compile(r"\d{8}")
 
 
@@ -117,21 +125,30 @@ def _number_not_bool(annotation: Any) -> bool:
     return bool(kinds & {int, float}) and bool not in kinds
 
 
-def error_message(err: dict) -> str:
+def error_message(err: dict, section: type[BaseModel] | None = None, optional: bool = False) -> str:
     """A pydantic error's message as the user should read it: a validator's own message
     without the "Value error, " pydantic puts before it; a section given something else
     than its keys (`splits:` followed by `- test_days: 7`, a list) says what a section
     is, not "Input should be a valid dictionary or instance of SplitsSection" (a class
-    name the config never shows)."""
+    name the config never shows). `section`: the section's model, `optional`: whether
+    its key takes null, for the way to turn it off that a boolean given asks for."""
     if err["type"] == "model_type":
         given = err.get("input")
+        if given is None:  # `splits:` with nothing under it (its keys commented out)
+            return ("expected a section, but it is empty (nothing under it): give its keys "
+                    "indented under it, or leave the section out for its defaults")  # fmt: skip
         kind = (
             "a list (lines starting with '- ')"
             if isinstance(given, list | tuple)
             else ("one value")
         )
-        switch = (" (a section that can be turned off takes `enabled: false` under it)"
-                  if isinstance(given, bool) else "")  # fmt: skip
+        # `enabled: false` only where the section has that key: `early_stopping: false` was
+        # told to take `enabled: false`, an unknown key there (it is turned off by null)
+        switch = ""
+        if isinstance(given, bool) and section is not None and "enabled" in section.model_fields:
+            switch = " (a section that can be turned off takes `enabled: false` under it)"
+        elif isinstance(given, bool) and optional:
+            switch = f" (it is turned off with null: `{err['loc'][-1]}: null`)"
         return (f"expected a section: its keys indented under it, one `key: value` a line "
                 f"(or {{key: value, ...}}), not {kind}{switch}")  # fmt: skip
     return err["msg"].removeprefix("Value error, ")

@@ -133,8 +133,12 @@ class SplitsSection(Section):
                     f"by: dates needs train, validation and test windows. Missing: {missing}"
                 )
             # the lengths' keys were accepted and ignored: `end: 2024-03-01` or
-            # `test_days: 3` beside dates trained on the dates' windows without a word
-            ignored = [k for k in LENGTHS_KEYS if k in self.model_fields_set]
+            # `test_days: 3` beside dates trained on the dates' windows without a word.
+            # Only a value other than the default: a config written with every key (tune's
+            # trial configs, `model_dump()`, a run's logged config) holds the defaults, and
+            # they change nothing under either `by` (review51d: tune refused every trial)
+            ignored = [k for k in LENGTHS_KEYS if k in self.model_fields_set
+                       and getattr(self, k) != type(self).model_fields[k].default]  # fmt: skip
             if ignored:
                 raise ValueError(
                     f"{', '.join('splits.' + k for k in ignored)} count the windows back from `end` with by: lengths; "

@@ -133,7 +133,11 @@ def table_definitions(metadata: dict[str, Any], stored: dict[str, Any]) -> dict[
         if name in stored:
             out[name] = {k: v for k, v in entry.items() if k not in ("name", "fill")}
             if "label_delay_s" in stored[name] and delay_days is not None:
-                out[name]["label_delay_s"] = float(delay_days) * 86_400
+                # whole seconds, as FeatureSet holds it (round(days * 86_400)): the table
+                # records seconds / 86_400, and 0.7 days read back as 60479.99999999999 s,
+                # a change of definition that `train` refused on the table `features` had
+                # just built under the same config (review51d)
+                out[name]["label_delay_s"] = round(float(delay_days) * 86_400)
     return out
 
 

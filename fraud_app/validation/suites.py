@@ -272,7 +272,10 @@ def feature_checks(
             Check(f"{cfg.key_column}:unique", "ExpectColumnValuesToBeUnique", "error",
                   cfg.key_column, expected=f"every {cfg.key_column} once", setting=f"{f}.key_column")
         )  # fmt: skip
-        if cfg.key_column not in cfg.columns:  # there, its own spec's checks say it
+        key_spec = cfg.columns.get(cfg.key_column)
+        # a spec of its own that is not nullable adds `<key>:not_null` itself; a nullable
+        # one (`columns: {transaction_id: {nullable: true}}`) let null keys pass (review51d)
+        if key_spec is None or key_spec.nullable:
             checks.append(_key_not_null(cfg.key_column))
     elif cfg.key_column not in cfg.columns:
         # a key column the table lacks (`key_column: txn_id`, the raw name) left the table's

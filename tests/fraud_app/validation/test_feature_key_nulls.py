@@ -43,6 +43,16 @@ def test_a_key_given_its_own_column_spec_keeps_that_specs_checks() -> None:
     assert names.count("n:not_null") == 1 and "n:unique" in names and "n:range" in names
 
 
+def test_a_key_given_a_nullable_column_spec_is_still_checked_in_every_row() -> None:
+    # `columns: {transaction_id: {nullable: true}}` dropped `<key>:not_null` (review51d):
+    # the nullable spec checks only that some row holds a key
+    cfg = load_config(None, {"validation.features.columns":
+                             {"transaction_id": {"nullable": True}}})  # fmt: skip
+    names = [c.name for c in feature_checks({"transaction_id": "bigint", "x": "double"},
+                                            cfg.validation.features)]  # fmt: skip
+    assert "transaction_id:not_null" in names and "transaction_id:unique" in names
+
+
 # a feature column of another type than a number was in no check (probe51d): the feature
 # suite checked numeric columns only, so a feature written as text, as booleans null in
 # every row, or as decimals null in every row passed
