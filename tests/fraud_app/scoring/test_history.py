@@ -12,7 +12,12 @@ from pyspark.sql import functions as F
 from fraud_app.features.compile import compute_features
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
-from fraud_app.features.window_kinds import FraudRate, VelocityRatio, WindowAggregate
+from fraud_app.features.window_kinds import (
+    AmountZScore,
+    FraudRate,
+    VelocityRatio,
+    WindowAggregate,
+)
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.history import features_for_dates, history_rows, history_seconds
 from tests.fraud_app.features.canonical_data import frame, tricky_rows
@@ -88,3 +93,34 @@ def test_skips_of_specs_without_encodings_are_judged_on_every_row_not_the_slice(
     assert compute_features(df, fs, vector_column=None).feature_names == (rate.name, count.name)
     result = features_for_dates(df, fs, day, day)
     assert result.feature_names == (rate.name, count.name), result.skipped
+
+
+@pytest.mark.spark
+def test_running_frames_of_amounts_read_all_history_and_give_the_tables_bits(spark):
+    """A merchant's `frame: running` mean, std and z-score subtract running sums of
+    amounts, whose last bits depend on where the sums start: from the 37-day slice the
+    scorer read, 200+ of a day's values differed from the feature table's (the model's
+    training rows) by up to 6.6e-11 relative (docs/PROBES.md, session 51). The scorer
+    reads all history for them, as the incremental build does: the same bits."""
+    df = frame(spark, tricky_rows(n=900, seed=3, days=60))
+    df = df.withColumn(PARTITION_COLUMN, F.to_date("timestamp")).cache()
+    running = [
+        WindowAggregate(entity="merchant", aggregation=a, window=w, frame="running")
+        for a in ("sum", "mean", "std")
+        for w in ("1d", "7d")
+    ]
+    count = WindowAggregate(entity="merchant", aggregation="count", window="7d", frame="running")
+    zscore = AmountZScore(entity="merchant", window="7d", frame="running")
+    fs = FeatureSet(features=(*running, zscore, count), label_delay_s=7 * DAY)
+    start, end = dt.date(2024, 2, 25), dt.date(2024, 2, 29)
+    names = [f.name for f in fs.features]
+
+    def rows(frame_):
+        return sorted(tuple(r) for r in frame_.select("transaction_id", *names).collect())
+
+    days = F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end))
+    want = rows(compute_features(df, fs, vector_column=None).df.where(days))
+    assert len(want) > 50
+    assert rows(features_for_dates(df, fs, start, end).df) == want  # exact: the same bits
+    assert history_seconds(fs, encodings=False) is None  # the counts alone: 7 days
+    assert history_seconds(FeatureSet(features=(count,), label_delay_s=7 * DAY)) == 7 * DAY
