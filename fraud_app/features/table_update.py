@@ -64,15 +64,14 @@ def recompute(
     (all-null inputs, lags beyond the data) judged on the whole table (`profile`: its
     profile already counted, compute_features')."""
     start = plan.start
-    history_s = history_seconds(feature_set, encodings=False)
+    history_s = history_seconds(feature_set, encodings=False)  # None (all) with `floats`
     floats = running_float_features(feature_set)
-    if floats and history_s is not None and start is not None:
+    if floats and start is not None:
         logger.info(
             "features: reading all history for the window features: %s subtract running "
             "sums of non-integer values, whose last bits depend on where the sums start",
             ", ".join(floats),
         )  # fmt: skip
-        history_s = None
     if start is None:
         rows = df.where(F.lit(False))
     else:

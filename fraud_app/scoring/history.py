@@ -6,7 +6,10 @@ The features are computed by the same code as the feature table
 `start - history` to the end date, then the rows of the requested dates are kept.
 `history_seconds` is how far back a window feature can look: its window (+ its lag;
 fraud rates: window + the longer of the label delay and their lag; velocity and relative_to: the baseline; novelty: its
-lookback + window + lag), a time_since_previous cap (fraud_app.features.lookback). No
+lookback + window + lag), a time_since_previous cap (fraud_app.features.lookback); all
+of it when a feature subtracts running sums of non-integer values (`frame: running` sums,
+means, stds, z-scores, amount ratios, velocity ratios of sums), exact only from the same
+start (as the incremental build reads; from a slice they differed in the last bits). No
 label delay on top: a label is a column of its own row, so a fraud counts at t only when
 its row is inside the window, whenever its label became known (docs/PROBES.md, session
 44, incr44b: the delay added was a day of rows read for nothing in every incremental
@@ -30,7 +33,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.features.compile import FeatureResult, compute_features
 from fraud_app.features.encodings import ENCODING_KINDS
-from fraud_app.features.lookback import lookback_seconds
+from fraud_app.features.lookback import lookback_seconds, running_float_features
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.dates import date_literal, timestamp_literal
@@ -54,7 +57,14 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
     encodings=False: of the features other than the categorical encodings (those count
     all earlier rows: with them the answer is None). The lookback itself: every row a
     feature of t reads, its label included, has a timestamp >= t - lookback (a fraud known
-    late counts from when it is known, but only while its own row is in the window)."""
+    late counts from when it is known, but only while its own row is in the window).
+    None too when a feature subtracts running sums of non-integer values
+    (fraud_app.features.lookback.running_float_features): its last bits depend on where
+    the sums start, the entity's first row, so only all of the history gives the bits the
+    feature table holds (docs/PROBES.md, session 51: the scorer's slice differed from the
+    table, which the model trained on, by up to 6.6e-11 relative)."""
+    if running_float_features(feature_set):
+        return None
     return lookback_seconds(feature_set, encodings=encodings)
 
 
@@ -92,10 +102,13 @@ def features_for_dates(
     """
     history_s = history_seconds(feature_set, encodings=False)
     encodings = any(isinstance(f, ENCODING_KINDS) for f in feature_set.features)
+    floats = running_float_features(feature_set)
     logger.info(
-        "scoring %s..%s: reading %s of history%s",
+        "scoring %s..%s: reading %s of history%s%s",
         start, end, "all" if history_s is None else f"{math.ceil(history_s / 86_400)} days",
         " (the categorical encodings: all of it)" if encodings and history_s is not None else "",
+        f" ({', '.join(floats)} subtract running sums of non-integer values, whose last bits "
+        "depend on where the sums start)" if floats else "",
     )  # fmt: skip
     source = history_rows(canonical, start, end, history_s)
     # every row up to `end`: the encodings' counts and the skips (an input null in every

@@ -6,13 +6,19 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
 from fraud_app.features.compile import compute_features
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet, load_feature_set, spec_paths
-from fraud_app.features.window_kinds import FraudRate, VelocityRatio, WindowAggregate
+from fraud_app.features.window_kinds import (
+    AmountZScore,
+    FraudRate,
+    VelocityRatio,
+    WindowAggregate,
+)
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.history import features_for_dates, history_rows, history_seconds
 from tests.fraud_app.features.canonical_data import frame, tricky_rows
@@ -88,3 +94,66 @@ def test_skips_of_specs_without_encodings_are_judged_on_every_row_not_the_slice(
     assert compute_features(df, fs, vector_column=None).feature_names == (rate.name, count.name)
     result = features_for_dates(df, fs, day, day)
     assert result.feature_names == (rate.name, count.name), result.skipped
+
+
+@pytest.mark.spark
+def test_running_frames_of_amounts_read_all_history_and_give_the_tables_bits(spark):
+    """A merchant's `frame: running` mean, std and z-score subtract running sums of
+    amounts, whose last bits depend on where the sums start: from the 37-day slice the
+    scorer read, 200+ of a day's values differed from the feature table's (the model's
+    training rows) by up to 6.6e-11 relative (docs/PROBES.md, session 51). The scorer
+    reads all history for them, as the incremental build does: the same bits."""
+    df = frame(spark, tricky_rows(n=900, seed=3, days=60))
+    df = df.withColumn(PARTITION_COLUMN, F.to_date("timestamp")).cache()
+    running = [
+        WindowAggregate(entity="merchant", aggregation=a, window=w, frame="running")
+        for a in ("sum", "mean", "std")
+        for w in ("1d", "7d")
+    ]
+    count = WindowAggregate(entity="merchant", aggregation="count", window="7d", frame="running")
+    zscore = AmountZScore(entity="merchant", window="7d", frame="running")
+    fs = FeatureSet(features=(*running, zscore, count), label_delay_s=7 * DAY)
+    start, end = dt.date(2024, 2, 25), dt.date(2024, 2, 29)
+    names = [f.name for f in fs.features]
+
+    def rows(frame_):
+        return sorted(tuple(r) for r in frame_.select("transaction_id", *names).collect())
+
+    days = F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end))
+    want = rows(compute_features(df, fs, vector_column=None).df.where(days))
+    assert len(want) > 50
+    assert rows(features_for_dates(df, fs, start, end).df) == want  # exact: the same bits
+    assert history_seconds(fs, encodings=False) is None  # the counts alone: 7 days
+    assert history_seconds(FeatureSet(features=(count,), label_delay_s=7 * DAY)) == 7 * DAY
+
+
+@pytest.mark.spark
+def test_a_dense_merchants_running_zscore_is_the_tables_in_float32_too(spark):
+    """One merchant: a first amount of 1.00, then 2,000 amounts of about 10,000 (a row
+    every 72 minutes). The table's running sums start at the 1.00 and the scorer's 7-day
+    slice at a 10,000: every scored std and z-score differed, by up to 3.0e-5 relative,
+    also as the float32 the model reads (362 of 362 values; docs/PROBES.md, session 51)."""
+
+    def row(i, ts, amount):
+        return (f"t{i}", f"c{i % 50}", "m0", ts, amount, 0, None, "5411", "POS", "DE", "DE", None)
+
+    t0 = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    rows = [row(0, t0, 1.0)] + [
+        row(i, t0 + dt.timedelta(hours=1.2 * i), round(10_000 + (i * 7919) % 100 / 100, 2))
+        for i in range(1, 2001)
+    ]
+    df = frame(spark, rows).withColumn(PARTITION_COLUMN, F.to_date("timestamp")).cache()
+    std = WindowAggregate(entity="merchant", aggregation="std", window="7d", frame="running")
+    zscore = AmountZScore(entity="merchant", window="7d", frame="running")
+    fs = FeatureSet(features=(std, zscore), label_delay_s=7 * DAY)
+    start, end = dt.date(2024, 4, 1), dt.date(2024, 4, 10)
+    names = [std.name, zscore.name]
+
+    def values(frame_):
+        rows_ = sorted(tuple(r) for r in frame_.select("transaction_id", *names).collect())
+        return [(tid, *(float(np.float32(v)) for v in vs)) for tid, *vs in rows_]
+
+    days = F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end))
+    want = values(compute_features(df, fs, vector_column=None).df.where(days))
+    assert len(want) > 150
+    assert values(features_for_dates(df, fs, start, end).df) == want
