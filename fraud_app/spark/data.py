@@ -31,6 +31,10 @@ _PROBLEM = b"FABX"
 _PROBLEM_HEADER = struct.Struct("<4sQQQQ")
 # to_training_blocks: the content partition a row was dealt from (dropped by the encoder)
 _SOURCE = "__fraud_app_source_partition"
+# How to_training_blocks deals rows to the workers, in every checkpoint's setup: a checkpoint
+# written when they were dealt otherwise (before session 51: in the input's partition
+# order) holds data positions into other rows, and is refused rather than resumed.
+ROWS_DEALT = "by content"
 
 # (run_id, partition) -> PartitionData. Lives as long as the Python worker process.
 _PROCESS_CACHE: dict[tuple[str, int], PartitionData] = {}

@@ -11,6 +11,8 @@ not at all): a model that was neither the uninterrupted run's nor refused.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 import numpy as np
@@ -20,6 +22,8 @@ from dlcore.layers import Dropout, Linear, ReLU, Sequential
 from dlcore.losses import BCEWithLogits
 from dlcore.model import Model
 from dlcore.optimizers import Adam
+from dlcore.serialization import write_json_atomic
+from fraud_app.spark.checkpoint import ForeignCheckpointError
 from fraud_app.spark.config import DistributedConfig
 from fraud_app.spark.data import decode_blocks, to_training_blocks
 from fraud_app.spark.trainer import DistributedTrainer
@@ -83,3 +87,20 @@ def test_a_run_resumed_over_the_same_rows_split_otherwise_ends_as_the_uninterrup
         resumed = _fit(one, 16, ckpt)
     assert "resuming from the checkpoint of group 5 at iteration 10" in caplog.text
     np.testing.assert_array_equal(resumed.model.params.data, clean.model.params.data)
+
+
+def test_a_checkpoint_of_rows_dealt_by_the_input_partitions_is_refused(tables, tmp_path):
+    """A checkpoint written before the rows were dealt by content (its setup has no
+    `rows_dealt`: meta.json rewritten as such a release wrote it, fingerprint and seal
+    included) holds data positions into other rows: refused, not resumed onto them."""
+    _, four = tables
+    ckpt = tmp_path / "ckpt"
+    _fit(four, 4, str(ckpt))
+    for meta_path in ckpt.glob("group-*/meta.json"):
+        meta = json.loads(meta_path.read_text())
+        meta["setup"].pop("rows_dealt", None)
+        blob = json.dumps(meta["setup"], sort_keys=True)
+        meta["fingerprint"] = hashlib.sha256(blob.encode()).hexdigest()[:16]
+        write_json_atomic(meta_path, meta, sealed=True)
+    with pytest.raises(ForeignCheckpointError, match=r"how the training rows are dealt to the "):
+        _fit(four, 8, str(ckpt))
