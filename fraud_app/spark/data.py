@@ -29,6 +29,12 @@ _HEADER = struct.Struct("<4sQQB")  # magic, rows, features, has_weight
 # (fraud_app.spark.summary) before training: magic, rows, null vectors, min width, max width.
 _PROBLEM = b"FABX"
 _PROBLEM_HEADER = struct.Struct("<4sQQQQ")
+# to_training_blocks: the content partition a row was dealt from (dropped by the encoder)
+_SOURCE = "__fraud_app_source_partition"
+# How to_training_blocks deals rows to the workers, in every checkpoint's setup: a checkpoint
+# written when they were dealt otherwise (before session 51: in the input's partition
+# order) holds data positions into other rows, and is refused rather than resumed.
+ROWS_DEALT = "by content"
 
 # (run_id, partition) -> PartitionData. Lives as long as the Python worker process.
 _PROCESS_CACHE: dict[tuple[str, int], PartitionData] = {}
@@ -156,14 +162,26 @@ def to_training_blocks(
             "assemble features with fraud_app.features (or F.array(...))."
         )
     cols = [features_col, label_col] + ([weight_col] if weight_col else [])
-    # Round-robin repartition gives every worker an equal share (+-1 row). Within a
-    # partition, rows arrive in shuffle-block order, which varies between runs on a
-    # multi-executor cluster; sorting by a content hash makes the order canonical, so a
-    # (epoch, offset) data position means the same rows after a restart or recompute.
+    content = [F.xxhash64(*cols), *[c for c in cols if c != features_col]]
+    # Which rows a worker holds, and in which order, is a function of the rows alone, so a
+    # (epoch, offset) data position means the same rows after a restart or a recompute:
+    # the rows are first hash-partitioned by their content (the same sets whatever the
+    # input's partitioning), then spread round-robin, which gives every worker an equal
+    # share (+- num_workers rows) and, as Spark sorts each input partition before it deals
+    # the rows out (spark.sql.execution.sortBeforeRepartition), deals them the same way
+    # every time; within a partition they arrive in shuffle-block order, so they are
+    # sorted by their content hash. A round-robin of the input as it came (one shuffle)
+    # dealt the rows by the input's partitioning: the same table read as other files or
+    # splits (another core count, a cluster restarted) gave the workers other rows, and a
+    # run resumed from its checkpoint (the data digest is the same) continued each
+    # worker's epoch over rows it had not been walking. The partition id column keeps
+    # Spark from collapsing the two repartitions into the second.
     encoded = (
         df.select(*cols)
+        .repartition(num_workers, *content)
+        .withColumn(_SOURCE, F.spark_partition_id())
         .repartition(num_workers)
-        .sortWithinPartitions(F.xxhash64(*cols), *[c for c in cols if c != features_col])
+        .sortWithinPartitions(*content)
         .mapInArrow(_arrow_encoder(features_col, label_col, weight_col), "block binary")
     )
     blocks = encoded.rdd.map(lambda row: bytes(row[0])).persist(StorageLevel.MEMORY_AND_DISK)

@@ -20,6 +20,7 @@ from dlcore.params import shard_bounds
 from fraud_app.errors import TrainingDivergedError
 from fraud_app.spark.checkpoint import TrainingState
 from fraud_app.spark.config import DistributedConfig
+from fraud_app.spark.data import ROWS_DEALT
 from fraud_app.spark.early_stopping import EarlyStopper
 from fraud_app.spark.planner import StageTiming
 
@@ -103,6 +104,10 @@ class Engine:
             "compression": c.compression,
             # the stopper's settings and validation rows: its state is resumed with the run
             "early_stopping": self.stopper.setup() if self.stopper is not None else None,
+            # how rows are dealt to the workers (fraud_app.spark.data.to_training_blocks):
+            # a checkpoint's data positions point into the rows each worker held, and until
+            # session 51 they were dealt in the input's partition order, not by content
+            "rows_dealt": ROWS_DEALT,
         }
         return json.loads(json.dumps(setup))
 

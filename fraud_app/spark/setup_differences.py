@@ -27,6 +27,8 @@ SETUP_NAMES = {
     "mixup_alpha": "training.distributed.mixup_alpha",
     "compression": "training.distributed.compression",
     "early_stopping": "early stopping (its settings or the validation window's rows)",
+    "rows_dealt": "how the training rows are dealt to the workers (a checkpoint of a release "
+    "before session 51: its workers' data positions point into other rows)",
 }
 
 

@@ -333,8 +333,9 @@ def test_stages_run_in_the_callers_job_group(spark):
         if all(i.status != "RUNNING" for i in stages) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
-    # 2 data-preparation jobs + 2 barrier stages (2 groups each), all in the caller's group
-    assert len(stages) == 4 and all(info.status == "SUCCEEDED" for info in stages)
+    # 3 data-preparation jobs (the rows partitioned by content, then dealt to the workers:
+    # two shuffles; the summary) + 2 barrier stages (2 groups each), all in the caller's group
+    assert len(stages) == 5 and all(info.status == "SUCCEEDED" for info in stages)
 
 
 def test_group_size_does_not_change_the_result(spark):
