@@ -49,6 +49,14 @@ def spark():
             # process: 250.7 -> 209.2 s CPU (docs/TESTING.md, session 34).
             "spark.sql.codegen.wholeStage": "false",
             "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+            # The plan text each SQL execution and each adaptive re-plan posts for the UI
+            # (SQLExecution, AdaptiveSparkPlanExec.onUpdatePlan) as "simple", not the
+            # default "formatted": formatting numbers every operator and lists its inputs
+            # (ExplainUtils.processPlan), ~6 % of the driver JVM's samples in an ETL test
+            # file (docs/PROBES.md, session 51), for a text no test session shows (the UI
+            # is off). Plans and results are the same. The two tests that read that text
+            # (test_encoding_broadcast, test_ledger_broadcast) set "formatted" for their query.
+            "spark.sql.ui.explainMode": "simple",
         },
     )
     yield session
