@@ -32,7 +32,7 @@ from tests.mlflow_store import StoreTemplate, make_template
 # different small queries, so much of the code C2 compiled ran too little afterwards to
 # repay it: 31 % of the CPU of 6 Spark test files in one process was JIT compiling (C2 107 s
 # of 413 s). With these thresholds, the same 103 tests beside the defaults: 414.7 vs 448.7
-# CPU s, C2 88 vs 123 s (docs/PROBES.md, session 51). C1 only (-XX:TieredStopAtLevel=1) was
+# and 403.9 vs 443.6 CPU s, C2 88 vs 123 s (docs/PROBES.md, session 51). C1 only (-XX:TieredStopAtLevel=1) was
 # slower (430.6 vs 412.9 s: its code runs the warm driver work ~70 % slower). The tier
 # changes no result (Java's arithmetic is strict, JEP 306). SPARK_SUBMIT_OPTS reaches the
 # driver JVM beside the app's spark.driver.extraJavaOptions (get_spark's own, which
