@@ -10,6 +10,7 @@ once per test process (`mlflow_template`; tests/mlflow_store.py says why and wha
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -26,6 +27,37 @@ os.environ.setdefault("FRAUD_APP_PROGRESS_S", "0")
 from tests.heavy_files import file_order
 from tests.mlflow_store import StoreTemplate, make_template
 
+# The JIT's optimising tier (C2) compiles a method after 3x the JVM's default invocations
+# and loop back-edges, in the tests' own JVM only. A test process runs thousands of
+# different small queries, so much of the code C2 compiled ran too little afterwards to
+# repay it: 31 % of the CPU of 6 Spark test files in one process was JIT compiling (C2 107 s
+# of 413 s). With these thresholds, the same 103 tests beside the defaults: 414.7 vs 448.7
+# and 403.9 vs 443.6 CPU s, C2 88 vs 123 s (docs/PROBES.md, session 51). C1 only (-XX:TieredStopAtLevel=1) was
+# slower (430.6 vs 412.9 s: its code runs the warm driver work ~70 % slower). The tier
+# changes no result (Java's arithmetic is strict, JEP 306). SPARK_SUBMIT_OPTS reaches the
+# driver JVM beside the app's spark.driver.extraJavaOptions (get_spark's own, which
+# tests/fraud_app/spark/test_session.py checks); set only while the JVM starts, so no child
+# process of a test inherits it. TESTS_JIT_DEFAULTS=1 leaves the JVM's defaults.
+LATE_C2 = (
+    "-XX:Tier4InvocationThreshold=15000 -XX:Tier4MinInvocationThreshold=1800 "
+    "-XX:Tier4CompileThreshold=45000 -XX:Tier4BackEdgeThreshold=120000"
+)
+
+
+@contextlib.contextmanager
+def _jvm_options(extra: str):
+    """SPARK_SUBMIT_OPTS with `extra` appended while the block runs, then as it was."""
+    before = os.environ.get("SPARK_SUBMIT_OPTS")
+    if os.environ.get("TESTS_JIT_DEFAULTS") != "1":
+        os.environ["SPARK_SUBMIT_OPTS"] = f"{before} {extra}" if before else extra
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("SPARK_SUBMIT_OPTS", None)
+        else:
+            os.environ["SPARK_SUBMIT_OPTS"] = before
+
 
 @pytest.fixture(scope="session")
 def spark():
@@ -34,7 +66,14 @@ def spark():
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from fraud_app.spark.session import get_spark
 
-    session = get_spark(
+    with _jvm_options(LATE_C2):
+        session = _session(get_spark)
+    yield session
+    session.stop()
+
+
+def _session(get_spark):
+    return get_spark(
         "local[2]",
         "fraud-app-tests",
         {
@@ -49,10 +88,16 @@ def spark():
             # process: 250.7 -> 209.2 s CPU (docs/TESTING.md, session 34).
             "spark.sql.codegen.wholeStage": "false",
             "spark.sql.codegen.factoryMode": "NO_CODEGEN",
+            # The plan text each SQL execution and each adaptive re-plan posts for the UI
+            # (SQLExecution, AdaptiveSparkPlanExec.onUpdatePlan) as "simple", not the
+            # default "formatted": formatting numbers every operator and lists its inputs
+            # (ExplainUtils.processPlan), ~6 % of the driver JVM's samples in an ETL test
+            # file (docs/PROBES.md, session 51), for a text no test session shows (the UI
+            # is off). Plans and results are the same. The two tests that read that text
+            # (test_encoding_broadcast, test_ledger_broadcast) set "formatted" for their query.
+            "spark.sql.ui.explainMode": "simple",
         },
     )
-    yield session
-    session.stop()
 
 
 # What `pipelines.cli.main()` changes in its process and does not put back (a command

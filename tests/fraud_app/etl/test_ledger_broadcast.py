@@ -23,10 +23,13 @@ from tests.fraud_app.etl.test_labels_ledger import (
 )
 
 pytestmark = pytest.mark.spark
-THRESHOLDS = (
-    "spark.sql.autoBroadcastJoinThreshold",
-    "spark.sql.adaptive.autoBroadcastJoinThreshold",
-)
+# Spark's own size-based broadcasts off; the plan text of each execution "formatted" (the
+# tests' session posts "simple", tests/conftest.py), the form the regexes below read.
+SETTINGS = {
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.adaptive.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.ui.explainMode": "formatted",
+}
 FEED = "a1,1,2024-01-09 00:00:00\na3,0,2024-01-09 00:00:00\na4,1,2024-01-09 00:00:00\na5,1,\n"
 
 
@@ -48,9 +51,9 @@ def _rebuild(spark, tmp_path):
     """The replace rebuild of test_labels_ledger, with Spark's own size-based broadcasts off
     (as for tables past its 10 MB threshold): (its result, broadcasts of the ledger)."""
     since = max((e.executionId() for e in _executions(spark)), default=-1)
-    before = {k: spark.conf.get(k, None) for k in THRESHOLDS}
-    for k in THRESHOLDS:
-        spark.conf.set(k, "-1")
+    before = {k: spark.conf.get(k, None) for k in SETTINGS}
+    for k, v in SETTINGS.items():
+        spark.conf.set(k, v)
     try:
         _raw(tmp_path, SECOND)
         rebuilt = run_etl(spark, _config(tmp_path))

@@ -23,10 +23,13 @@ from fraud_app.features.spec import FeatureSet
 from tests.fraud_app.features.canonical_data import SCHEMA
 
 pytestmark = pytest.mark.spark
-THRESHOLDS = (
-    "spark.sql.autoBroadcastJoinThreshold",
-    "spark.sql.adaptive.autoBroadcastJoinThreshold",
-)
+# Spark's own size-based broadcasts off; the plan text of each execution "formatted" (the
+# tests' session posts "simple", tests/conftest.py), the form the regexes below read.
+SETTINGS = {
+    "spark.sql.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.adaptive.autoBroadcastJoinThreshold": "-1",
+    "spark.sql.ui.explainMode": "formatted",
+}
 START = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
 FEATURES = (
     FrequencyEncoding(column="merchant_id"),
@@ -57,9 +60,9 @@ def _executions(spark) -> list:
 def _features(spark):
     """(each row's encodings, how many SQL executions broadcast an encoding table)."""
     since = max((e.executionId() for e in _executions(spark)), default=-1)
-    before = {k: spark.conf.get(k, None) for k in THRESHOLDS}
-    for k in THRESHOLDS:
-        spark.conf.set(k, "-1")
+    before = {k: spark.conf.get(k, None) for k in SETTINGS}
+    for k, v in SETTINGS.items():
+        spark.conf.set(k, v)
     try:
         df = spark.createDataFrame(_rows(), SCHEMA)
         result = compute_features(df, FeatureSet(features=FEATURES, label_delay_s=3 * 86_400))
