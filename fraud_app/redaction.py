@@ -36,10 +36,14 @@ MASK = "***"
 # a key (or query parameter) whose value is a credential: Spark's default
 # spark.redaction.regex (secret|password|token|access[.]key) and the cloud stores' names
 # (fs.azure.account.key.<acct>, fs.gs.auth.service.account.private.key, a SAS `sig`,
-# X-Amz-Credential / X-Amz-Signature, api_key, client_secret, credentials)
+# X-Amz-Credential / X-Amz-Signature, api_key, client_secret, credentials) and the
+# customer-supplied encryption keys of S3A and GCS (fs.s3a.encryption.key and its old name
+# fs.s3a.server-side-encryption.key, fs.gs.encryption.key: whoever has it reads the data),
+# not Spark's spark.io.encryption.keySizeBits / keygen settings
 SECRET_KEY = re.compile(
     r"(?i)secret|passw(?:or)?d|pwd|token|credential|signature|"
-    r"(?:access|account|api|private|master|shared|sas)[._-]?key|(?:^|[._-])sig$"
+    r"(?:access|account|api|private|master|shared|sas)[._-]?key|(?:^|[._-])sig$|"
+    r"encryption[._-]?key\b"
 )
 
 _USERINFO = re.compile(r"(?P<scheme>\b(?P<name>[A-Za-z][A-Za-z0-9+.-]*)://)(?P<info>[^/?#\s]*)@")

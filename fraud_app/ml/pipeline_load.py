@@ -17,8 +17,13 @@ any stage is loaded: a class outside pyspark.ml and fraud_app.ml, a name that is
 dotted Python name or not a Transformer, a pyspark.ml class whose own Python reader
 imports the classes its files name again (`CrossValidatorModel`,
 `TrainValidationSplitModel`, `OneVsRestModel`), a stage uid that would put its directory
-outside the pipeline's `stages/`. Load those, if you trust the directory, with Spark's
-own loaders.
+outside the pipeline's `stages/`. Also refused: a stage whose saved params are code,
+`SQLTransformer` (its `statement` is SQL that runs when the pipeline transforms, and
+when it checks a schema: `reflect('java.lang.System', 'getenv', ...)` copied an
+environment variable into every scored row, and `INSERT OVERWRITE DIRECTORY` writes the
+rows anywhere), and an `RFormulaModel` whose own `pipelineModel/` (which the JVM loads
+by the class names its files give) holds a stage other than those `RFormula.fit` puts
+there. Load those, if you trust the directory, with Spark's own loaders.
 """
 
 from __future__ import annotations
@@ -44,6 +49,20 @@ PIPELINE_MODEL_CLASSES = (
     "pyspark.ml.PipelineModel",  # the same class by its package's name
 )
 _DOTTED_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+\Z")
+# Stages whose saved params are code the directory chooses: SQLTransformer's statement is
+# SQL the JVM runs in transform and transformSchema (Spark SQL's reflect / java_method call
+# static Java methods, `text.`/path`` reads any file, INSERT OVERWRITE DIRECTORY writes)
+CODE_STAGES = ("pyspark.ml.feature.SQLTransformer",)
+RFORMULA_MODEL = "pyspark.ml.feature.RFormulaModel"
+# What RFormula.fit (Spark 4.x) puts into the PipelineModel its model keeps in
+# `pipelineModel/`; the JVM's reader loads those stages by the class names their files give
+RFORMULA_STAGES = frozenset(
+    f"org.apache.spark.ml.feature.{name}"
+    for name in (
+        "StringIndexerModel", "OneHotEncoderModel", "VectorAssembler", "Interaction",
+        "VectorSizeHint", "ColumnPruner", "VectorAttributeRewriter",
+    )
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -107,7 +126,17 @@ def _check_stage(path: str, spark: SparkSession, depth: int) -> _Stage:
         if saved.startswith("pyspark.ml.")
         else saved.replace("org.apache.spark.", "pyspark.", 1)
     )
+    if name in CODE_STAGES:
+        raise ModelLoadError(
+            f"cannot load {path}: it is a {name.rsplit('.', 1)[1]}, whose saved statement is "
+            "SQL the directory chooses and Spark runs when the pipeline transforms (it can "
+            "call Java methods, read files and write the rows elsewhere); "
+            "load_pipeline_model loads no stage whose files hold code. Load a directory you "
+            "trust with Spark's own loader (PipelineModel.load)"
+        )
     cls = _resolve(name, path)
+    if name == RFORMULA_MODEL:
+        _check_rformula_pipeline(f"{path.rstrip('/')}/pipelineModel", spark)
     reader = cls.read()
     if not cls.__module__.startswith("fraud_app.ml.") and not isinstance(reader, JavaMLReader):
         raise ModelLoadError(
@@ -117,6 +146,35 @@ def _check_stage(path: str, spark: SparkSession, depth: int) -> _Stage:
             "a directory you trust with Spark's own loader"
         )
     return _Stage(path, reader)
+
+
+def _check_rformula_pipeline(path: str, spark: SparkSession) -> None:
+    """The PipelineModel an RFormulaModel keeps: the JVM loads its stages by the class names
+    their files give, so each must be one RFormula.fit writes (RFORMULA_STAGES)."""
+    metadata = load_metadata(path, spark, "PipelineModel")
+    uids = metadata["paramMap"].get("stageUids")
+    if (
+        metadata["class"] not in PIPELINE_MODEL_CLASSES
+        or not isinstance(uids, list)
+        or not all(isinstance(u, str) and u and not any(c in u for c in "/\\\0") for u in uids)
+    ):
+        raise ModelLoadError(
+            f"cannot load {path}: an RFormulaModel's pipelineModel/ holds {metadata['class']!r} "
+            f"with stage uids {uids!r}; expected the PipelineModel RFormula.fit saves. The "
+            "directory was edited"
+        )
+    stages_dir = f"{path.rstrip('/')}/stages"
+    for index, uid in enumerate(uids):
+        stage = PipelineSharedReadWrite.getStagePath(uid, index, len(uids), stages_dir)
+        saved = load_metadata(stage, spark, "pipeline stage")["class"]
+        if saved not in RFORMULA_STAGES:
+            raise ModelLoadError(
+                f"cannot load {stage}: its metadata/ names the class {saved!r}, which "
+                "RFormula.fit never puts into an RFormulaModel's pipelineModel/ (the JVM "
+                "would load it by that name); expected one of "
+                f"{', '.join(sorted(n.rsplit('.', 1)[1] for n in RFORMULA_STAGES))}. The "
+                "directory was edited; load a directory you trust with Spark's own loader"
+            )
 
 
 def _resolve(name: str, path: str) -> type:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 from fraud_app import settings
 from fraud_app.errors import ConfigError, EnvironmentSetupError
-from fraud_app.redaction import redact_value
+from fraud_app.redaction import SECRET_KEY, redact_value
 from fraud_app.spark import jvm_functions, progress
 from fraud_app.spark.arguments import require_session
 from fraud_app.spark.cluster_defaults import file_defaults, pin_settings
@@ -70,6 +70,11 @@ DEFAULT_CONF: dict[str, str] = {
     # when the JVM starts (set on a running session it changed nothing). A team that reads
     # the tables through a group sets "027" in spark.conf or spark-defaults.conf.
     "spark.hadoop.fs.permissions.umask-mode": "077",
+    # What Spark itself masks (SQL `SET`, the UI's and REST API's environment, the event
+    # log): the keys fraud_app masks. Spark's default, secret|password|token|access.key,
+    # showed fs.azure.account.key.*, fs.gs.auth.service.account.private.key and
+    # fs.s3a.encryption.key in clear (session 51). Read when the JVM starts.
+    "spark.redaction.regex": SECRET_KEY.pattern,
 }
 
 # On a local master the driver JVM is also the only executor, started for one command: a

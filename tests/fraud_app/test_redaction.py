@@ -52,6 +52,26 @@ def test_secret_keys(key):
     assert is_secret_key(key)
 
 
+@pytest.mark.parametrize(
+    "key",
+    ["spark.hadoop.fs.s3a.encryption.key", "spark.hadoop.fs.s3a.bucket.b1.encryption.key",
+     "spark.hadoop.fs.s3a.server-side-encryption.key", "spark.hadoop.fs.gs.encryption.key"],
+)  # fmt: skip
+def test_customer_supplied_encryption_keys_are_secrets(key):
+    """An SSE-C / CSEK key decrypts the data: it was recorded whole in the run's params
+    (`config.spark.conf.<key>`), config.json and the CLI's conf lines (session 51)."""
+    assert is_secret_key(key)
+    conf = {"spark": {"conf": {key: "q2Fv0Yk8zQ3m6bNwXo7hJ1cT9pLr4sGd2aUe5iVy0B8="}}}
+    assert redact_mapping(conf) == {"spark": {"conf": {key: "***"}}}
+
+
+@pytest.mark.parametrize("key", ["spark.io.encryption.keySizeBits",
+                                 "spark.io.encryption.keygen.algorithm",
+                                 "spark.io.encryption.enabled"])  # fmt: skip
+def test_sparks_encryption_settings_are_no_secrets(key):
+    assert not is_secret_key(key)
+
+
 def test_no_key_of_the_apps_own_config_reads_as_a_secret():
     """Redaction must not hide a setting of ours: every key of the default config passes."""
     keys = flatten(load_config(None).model_dump(mode="json"))
