@@ -9,7 +9,8 @@ fraud rates: window + the longer of the label delay and their lag; velocity and 
 lookback + window + lag), a time_since_previous cap (fraud_app.features.lookback); all
 of it when a feature subtracts running sums of non-integer values (`frame: running` sums,
 means, stds, z-scores, amount ratios, velocity ratios of sums), exact only from the same
-start (as the incremental build reads; from a slice they differed in the last bits). No
+start (as the incremental build reads; from a slice sums and means differed in the last
+bits, stds and z-scores by up to 5.5e-5 relative: docs/PROBES.md, session 51 review). No
 label delay on top: a label is a column of its own row, so a fraud counts at t only when
 its row is inside the window, whenever its label became known (docs/PROBES.md, session
 44, incr44b: the delay added was a day of rows read for nothing in every incremental
@@ -59,10 +60,12 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
     feature of t reads, its label included, has a timestamp >= t - lookback (a fraud known
     late counts from when it is known, but only while its own row is in the window).
     None too when a feature subtracts running sums of non-integer values
-    (fraud_app.features.lookback.running_float_features): its last bits depend on where
+    (fraud_app.features.lookback.running_float_features): its value depends on where
     the sums start, the entity's first row, so only all of the history gives the bits the
     feature table holds (docs/PROBES.md, session 51: the scorer's slice differed from the
-    table, which the model trained on, by up to 6.6e-11 relative)."""
+    table, which the model trained on, by up to 6.6e-11 relative on probe51a's data, and a
+    dense merchant's std by up to 5.5e-5; the session 51 review: the error of such a std
+    against the exact value grows with the history, consistent is not accurate)."""
     if running_float_features(feature_set):
         return None
     return lookback_seconds(feature_set, encodings=encodings)
