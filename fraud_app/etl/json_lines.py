@@ -28,8 +28,11 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from fraud_app.errors import SchemaError
+from fraud_app.etl.parsing import BLANKS
 
 SHOWN = 160  # characters of an offending line shown in the error
+# what may end a line after its record: blanks (fraud_app.etl.parsing), NUL, Ctrl-Z (DOS EOF)
+TRAILING = BLANKS + "\x00\x1a"
 
 
 def several_values(line: F.Column) -> F.Column:
@@ -37,12 +40,22 @@ def several_values(line: F.Column) -> F.Column:
     value, or text, after it; false for one value (a comma after it allowed: the objects
     of an array written one per line), a blank line and a line that is no JSON at all. A
     line that starts with any other value is the reader's malformed record whole; closing
-    brackets alone after a record (`{...}}`) hold no record and are not looked at."""
+    brackets alone after a record (`{...}}`) hold no record and are not looked at, nor
+    are blanks (a no-break or zero-width space) or a NUL / Ctrl-Z at the line's end: the
+    reader read the record before them and nothing is lost.
+
+    The first value is parsed by `from_json` (the reader's parser and options), not
+    `get_json_object`, which accepts a raw control character in a string: a record with a
+    tab in a value is the reader's `malformed_record`, and it stopped the run as a line of
+    two values (review51c)."""
     line = F.regexp_replace(line, "^\ufeff", "")  # a BOM, which the JSON reader skips
+    line = F.rtrim(line, F.lit(TRAILING))
     body = F.regexp_replace(line, r",\s*$", "")
     values = F.from_json(F.concat(F.lit("["), body, F.lit("]")), "array<string>")
-    first = F.get_json_object(line, "$")  # the first value, what follows ignored
-    several = (values.isNull() & first.isNotNull()) | (F.size(values) > 1)
+    # the first value as the reader reads it, what follows ignored: an object, or an array
+    first = F.when(line.rlike(r"^\s*\{"), F.from_json(line, "map<string,string>").isNotNull())
+    first = first.otherwise(F.from_json(line, "array<string>").isNotNull())
+    several = (values.isNull() & first) | (F.size(values) > 1)
     # only a line with a closing bracket followed by something (a flat record has none
     # but its last) is parsed: two Jackson parses of every line cost ~2 counts of the input
     suspect = line.rlike(r"^\s*[\[{]") & line.rlike(r"[}\]]\s*[^\s}\]]")
