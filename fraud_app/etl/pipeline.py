@@ -39,7 +39,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import amounts, dedup, label_words, local_times
+from fraud_app.etl import amounts, dedup, label_words, local_times, parsing
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.commit_source import input_identity
@@ -237,9 +237,31 @@ def _amount_fields(
     if cfg.mode == "append" and previous_rows and fs.exists(report):
         # unreadable: repeated_job has said so, and this run's report replaces it
         with contextlib.suppress(ValueError):
-            amounts.check_reading(fs.read_json(report), cfg, run.finals[0])
+            last = fs.read_json(report)
+            amounts.check_reading(last, cfg, run.finals[0])
+            _check_label_time_reading(last, run.finals[0])
     return {"currency_column": found.column, "currencies": found.currencies,
-            "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg)}  # fmt: skip
+            "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
+            "label_time_reading": parsing.LABEL_TIME_READING}  # fmt: skip
+
+
+def _check_label_time_reading(last_report: object, table: str) -> None:
+    """An append to a table whose previous run read a date-only label_time otherwise (a
+    report of a release before review51c has no `label_time_reading`: it read such a date
+    as its midnight): one WARNING, the table then holds both readings."""
+    if not isinstance(last_report, dict):
+        return
+    before = last_report.get("label_time_reading") or "date_only_midnight"
+    if before != parsing.LABEL_TIME_READING:
+        logger.warning(
+            "ETL: this append reads a label_time written as a date alone (2024-01-05) as the "
+            "end of that day (%s), but the run before it on %s read such dates as their "
+            "midnight (%s), up to a day before the label was known: the table now holds "
+            "both readings, and a re-delivered row of such a label_time is another version "
+            "of it. Rebuild the table (etl.mode: replace over every delivery, then the "
+            "labels feeds again) so that every label_time is read one way",
+            parsing.LABEL_TIME_READING, table, before,
+        )  # fmt: skip
 
 
 def _append_fields(publish: AppendPublish | ReplacePublish) -> dict:
