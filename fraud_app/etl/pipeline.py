@@ -82,7 +82,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
+def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None = None) -> DataFrame:
     """One row per input record: canonical typed columns, `reason`/`reason_detail` (null =
     clean), the source file and the original values as strings (`__raw_<i>`, i = position
     in `raw.columns`). Input columns are renamed to `__in_<i>` first, so no input name
@@ -98,7 +98,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     inputs = {n: c for c, n in renamed.items()}
     corrupt = renamed.get(CORRUPT_COLUMN)
     parsed = parse_columns(safe, safe_sources, cfg, renamed.get(currency))
-    annotated = annotate(parsed, cfg, inputs, corrupt)
+    annotated = annotate(parsed, cfg, inputs, corrupt, fmt=fmt)
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in CANONICAL_NAMES],
         REASON,
@@ -159,7 +159,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     src = cfg.input or config.paths.resolve("raw")
     finals = _cleared_outputs(spark, fs, src, config.etl_tables())
     raw, fmt = read_input(spark, src, cfg)
-    annotated = annotate_rows(raw, cfg, src)
+    annotated = annotate_rows(raw, cfg, src, fmt)
     _warn_without_labels(raw.columns, cfg, src)
     _warn_mapped_absent(raw.columns, cfg, src)
     run = _Run(config, src, fmt, raw.columns, finals, _publish(spark, cfg, finals, src), started)
