@@ -91,3 +91,23 @@ def test_a_record_with_a_raw_tab_and_a_nested_value_is_quarantined_not_the_run(
     assert_accounted(spark, result, 3)
     assert sorted(_rows(spark, result)) == ["t1", "t3"]
     assert result.quarantine_examples["malformed_record"].startswith("malformed record: {")
+
+
+def test_a_file_of_two_pretty_printed_arrays_is_refused_not_half_read(spark, tmp_path) -> None:
+    # review51c: read as whole documents (no line is an object), a file of two arrays (two
+    # exports joined with `cat`) published the first array's records and dropped the rest
+    def array(*tids: str) -> str:
+        return json.dumps([json.loads(_record(t)) for t in tids], indent=2) + "\n"
+
+    files = {"a.json": array("t1", "t2") + array("t3"), "b.json": array("t4")}
+    with pytest.raises(SchemaError) as err:  # was: t1, t2, t4 published, t3 nowhere
+        _run(spark, tmp_path, files)
+    said = str(err.value)
+    assert "(json): 1 file(s) read as whole JSON documents hold more than one document" in said
+    assert "a.json: '[\\n  {\\n" in said and "would be lost" in said
+    # one pretty-printed array per file, and one object per file: read whole as before
+    one = json.dumps(json.loads(_record("t4")), indent=2)
+    files = {"a.json": array("t1", "t2"), "b.json": array("t3"), "c.json": one}
+    result = _run(spark, tmp_path / "one", files)
+    assert_accounted(spark, result, 4)
+    assert sorted(_rows(spark, result)) == ["t1", "t2", "t3", "t4"]
