@@ -20,6 +20,10 @@ as `malformed_record`, as before. One Spark job, JSON Lines input only (a `label
 too: it is read by the same reader), and only in an encoding whose braces, brackets and
 quotes are their ASCII bytes (fraud_app.etl.reader.ascii_compatible), which Spark's text
 reader can split. The line shown is the smallest of them (file, then text), not the first.
+
+Files read as whole documents (the reader's fallback when no line is an object: pretty-
+printed JSON) are checked the same way, each file one "line": Spark's multiLine reader reads
+a file's first document and drops the rest (two exports joined with `cat`). Review51c.
 """
 
 from __future__ import annotations

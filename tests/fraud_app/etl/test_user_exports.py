@@ -144,7 +144,7 @@ def test_a_mapped_export_runs_from_a_config_file(spark, tmp_path: Path) -> None:
     assert_accounted(spark, result, 2)
     rows = _rows(spark, result)
     assert [(r["amount"], r["label"], str(r["label_time"])) for _, r in sorted(rows.items())] == [
-        (12.5, 1, "2024-01-09 00:00:00"), (3.0, 0, "None")]  # fmt: skip
+        (12.5, 1, "2024-01-09 23:59:59.999999"), (3.0, 0, "None")]  # fmt: skip  # a date: its end
 
 
 def test_a_delimiter_at_the_end_of_every_line_is_a_column_without_a_name(spark, tmp_path):
