@@ -159,8 +159,9 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
         return parsing.timestamp(
-            src, dtype, cfg.time_format(name)[0], text_column(name), cfg.time_zone
-        )
+            src, dtype, cfg.time_format(name)[0], text_column(name), cfg.time_zone,
+            day_end=name in parsing.DAY_END_COLUMNS,
+        )  # fmt: skip
     if kind == "double":
         return parsing.amount(src, dtype, cfg.decimal_separator, text_column(name))
     if kind == "int":  # the label: 0/1, 0.0/1.0, true/false, etl.label_values

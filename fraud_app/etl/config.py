@@ -93,7 +93,8 @@ class EtlSection(Section):
       Applies to `timestamp` and `label_time`.
     label_time_format: the same choices, for `label_time` alone, when an export writes it
       differently from `timestamp` (a chargeback date '2025-02-20', 'iso8601', beside
-      epoch seconds); None = timestamp_format.
+      epoch seconds); None = timestamp_format. A label_time of a date alone is read as
+      the end of that day (the label was known at some time that day, never before).
     format: csv, parquet or json; None = from the file extension(s) under `input`.
     input/output/quarantine: None = paths.raw / paths.canonical / paths.quarantine.
     encoding: the files' character encoding (CSV, JSON), e.g. UTF-8, ISO-8859-1,

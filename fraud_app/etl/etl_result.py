@@ -93,6 +93,9 @@ class EtlResult:
     # the settings the amounts were read with (etl.amount_minor_units, etl.currency): an
     # append that reads them otherwise than the run before it is named in a WARNING
     amount_reading: dict = field(default_factory=dict)
+    # how a label_time written as a date alone was read (fraud_app.etl.parsing: the end of
+    # that day); an append onto a table read otherwise is named in a WARNING
+    label_time_reading: str = ""
     # etl.mode: append: this run's job (its staging and quarantine file names), its input
     # (fraud_app.etl.commit_source.input_identity), and the job of the table's previous
     # report when that one published this same input whole (its rows are then this run's

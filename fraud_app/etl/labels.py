@@ -165,7 +165,7 @@ def feed_columns(present: list[str], cfg: EtlSection) -> dict[str, str]:
     return names
 
 
-def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
+def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None = None) -> DataFrame:
     """One row per feed record: transaction_id, label, label_time (typed), `reason` /
     `reason_detail` of the first per-row rule broken (null: clean), the source file and
     every input column as text under `raw_<name>`. SchemaError before any Spark job
@@ -193,7 +193,7 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
              *[r for r in build_rules(cfg) if r.code in FEED_RULES])  # fmt: skip
     inputs = {n: c for c, n in renamed.items()}
     annotated = annotate(parse_columns(safe, sources, cfg), cfg, inputs,
-                         renamed.get(CORRUPT_COLUMN), rules)  # fmt: skip
+                         renamed.get(CORRUPT_COLUMN), rules, fmt)  # fmt: skip
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in FEED_COLUMNS], REASON, DETAIL,
         F.nullif(F.col(lc.FILE), F.lit("")).alias(lc.FILE),
@@ -306,8 +306,8 @@ def _stage_feeds(spark: SparkSession, run: _FeedRun) -> tuple[DataFrame, int, tu
 
 
 def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFrame, DataFrame]:
-    raw, _ = read_input(spark, path, cfg)
-    return raw, annotate_feed(raw, cfg, path)
+    raw, fmt = read_input(spark, path, cfg)
+    return raw, annotate_feed(raw, cfg, path, fmt)
 
 
 def check_accounting(r: LabelsResult) -> None:

@@ -40,7 +40,8 @@ def columns(
     naive = parsing.wall_clock(dtype, fmt, value) if zone is not None else None
     if naive is None:
         return never(name)
-    wall = parsing.parsed_time(src, dtype, fmt, value)  # the wall clock, read as UTC
+    # the wall clock, read as UTC (a date alone of label_time: its day's end, as parsed)
+    wall = parsing.parsed_time(src, dtype, fmt, value, name in parsing.DAY_END_COLUMNS)
     here = F.lit(zone)
     instant = F.to_utc_timestamp(wall, here)  # an overlap: the earlier offset (Java's rule)
     us = F.unix_micros(instant)

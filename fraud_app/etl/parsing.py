@@ -162,12 +162,18 @@ def amount_hint(value: Column, decimal_separator: str) -> Column:
 
 
 def timestamp(
-    src: Column, dtype: T.DataType, fmt: str | None, value: Column, zone: str | None = None
+    src: Column,
+    dtype: T.DataType,
+    fmt: str | None,
+    value: Column,
+    zone: str | None = None,
+    day_end: bool = False,
 ) -> Column:
     """A timestamp (UTC), or null where the value does not parse with `fmt`.
     `value`: `text(src)`, the column the caller computed once. `zone` (etl.time_zone): the
-    zone of wall-clock times without an offset; None = UTC (see `wall_clock`)."""
-    parsed = parsed_time(src, dtype, fmt, value)
+    zone of wall-clock times without an offset; None = UTC (see `wall_clock`). `day_end`:
+    a date alone is the end of that day (`parsed_time`)."""
+    parsed = parsed_time(src, dtype, fmt, value, day_end)
     if zone is None:
         return parsed
     naive = wall_clock(dtype, fmt, value)
@@ -199,7 +205,46 @@ def wall_clock(dtype: T.DataType, fmt: str | None, value: Column) -> Column | bo
     return value.rlike(_NAIVE_ISO)
 
 
-def parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
+# the columns whose date written without a time of day is read as the END of that day:
+# label_time, when a label became known. A chargeback dated 2024-01-05 was known at some
+# time that day, not at its midnight: read as midnight, a label was known up to a day early
+# to every feature reading it, and one dated the transaction's own day came before it
+# (label_time_before_timestamp). The last microsecond of the day (on etl.time_zone's
+# clock) keeps the date and is never early (review51c). The ETL report records it.
+DAY_END_COLUMNS = ("label_time",)
+LABEL_TIME_READING = "date_only_end_of_day"
+_DAY_US = 86_400_000_000
+_DATE_ONLY_ISO = r"^[+-]?\d{4,}-\d{1,2}-\d{1,2}$"
+# pattern letters of a time of day (hour, minute, second, fraction, am-pm)
+_TIME_FIELDS = re.compile(r"[HhKkmsSan]")
+
+
+def date_only(dtype: T.DataType, fmt: str | None, value: Column) -> Column | bool:
+    """Whether a time value is a date without a time of day: a Parquet `date`, a pattern
+    without time fields (`yyyy-MM-dd`), ISO-8601 text of a date alone (per row)."""
+    if isinstance(dtype, T.DateType):
+        return True
+    if isinstance(dtype, TIME_TYPES) or fmt in EPOCH_FORMATS:
+        return False
+    if fmt:
+        return not _TIME_FIELDS.search(re.sub(r"'[^']*'", "", fmt))
+    return value.rlike(_DATE_ONLY_ISO)
+
+
+def parsed_time(
+    src: Column, dtype: T.DataType, fmt: str | None, value: Column, day_end: bool = False
+) -> Column:
+    """The value as a timestamp (a wall clock read as UTC), null where it does not parse;
+    `day_end`: a date without a time of day is its last microsecond (DAY_END_COLUMNS)."""
+    parsed = _parsed_time(src, dtype, fmt, value)
+    only = date_only(dtype, fmt, value) if day_end else False
+    if only is False:
+        return parsed
+    end = F.timestamp_micros(F.unix_micros(parsed) + F.lit(_DAY_US - 1))
+    return end if only is True else F.when(only, end).otherwise(parsed)
+
+
+def _parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column) -> Column:
     if isinstance(dtype, TIME_TYPES):
         return src.cast("timestamp")
     if fmt == "epoch_seconds":

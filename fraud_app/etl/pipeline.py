@@ -39,7 +39,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import amounts, dedup, label_words, local_times
+from fraud_app.etl import amounts, dedup, label_words, local_times, parsing
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.commit_source import input_identity
@@ -82,7 +82,7 @@ __all__ = [
 ]  # fmt: skip
 
 
-def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
+def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None = None) -> DataFrame:
     """One row per input record: canonical typed columns, `reason`/`reason_detail` (null =
     clean), the source file and the original values as strings (`__raw_<i>`, i = position
     in `raw.columns`). Input columns are renamed to `__in_<i>` first, so no input name
@@ -98,7 +98,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str) -> DataFrame:
     inputs = {n: c for c, n in renamed.items()}
     corrupt = renamed.get(CORRUPT_COLUMN)
     parsed = parse_columns(safe, safe_sources, cfg, renamed.get(currency))
-    annotated = annotate(parsed, cfg, inputs, corrupt)
+    annotated = annotate(parsed, cfg, inputs, corrupt, fmt=fmt)
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in CANONICAL_NAMES],
         REASON,
@@ -159,7 +159,7 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     src = cfg.input or config.paths.resolve("raw")
     finals = _cleared_outputs(spark, fs, src, config.etl_tables())
     raw, fmt = read_input(spark, src, cfg)
-    annotated = annotate_rows(raw, cfg, src)
+    annotated = annotate_rows(raw, cfg, src, fmt)
     _warn_without_labels(raw.columns, cfg, src)
     _warn_mapped_absent(raw.columns, cfg, src)
     run = _Run(config, src, fmt, raw.columns, finals, _publish(spark, cfg, finals, src), started)
@@ -237,9 +237,31 @@ def _amount_fields(
     if cfg.mode == "append" and previous_rows and fs.exists(report):
         # unreadable: repeated_job has said so, and this run's report replaces it
         with contextlib.suppress(ValueError):
-            amounts.check_reading(fs.read_json(report), cfg, run.finals[0])
+            last = fs.read_json(report)
+            amounts.check_reading(last, cfg, run.finals[0])
+            _check_label_time_reading(last, run.finals[0])
     return {"currency_column": found.column, "currencies": found.currencies,
-            "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg)}  # fmt: skip
+            "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
+            "label_time_reading": parsing.LABEL_TIME_READING}  # fmt: skip
+
+
+def _check_label_time_reading(last_report: object, table: str) -> None:
+    """An append to a table whose previous run read a date-only label_time otherwise (a
+    report of a release before review51c has no `label_time_reading`: it read such a date
+    as its midnight): one WARNING, the table then holds both readings."""
+    if not isinstance(last_report, dict):
+        return
+    before = last_report.get("label_time_reading") or "date_only_midnight"
+    if before != parsing.LABEL_TIME_READING:
+        logger.warning(
+            "ETL: this append reads a label_time written as a date alone (2024-01-05) as the "
+            "end of that day (%s), but the run before it on %s read such dates as their "
+            "midnight (%s), up to a day before the label was known: the table now holds "
+            "both readings, and a re-delivered row of such a label_time is another version "
+            "of it. Rebuild the table (etl.mode: replace over every delivery, then the "
+            "labels feeds again) so that every label_time is read one way",
+            parsing.LABEL_TIME_READING, table, before,
+        )  # fmt: skip
 
 
 def _append_fields(publish: AppendPublish | ReplacePublish) -> dict:

@@ -356,6 +356,8 @@ def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
             '{"transaction_id": "t1", "amount": 12.5, ...}) or a JSON array of such objects; '
             "check that the files are JSON (etl.format, etl.encoding)"
         )
+    if ascii_compatible(cfg.encoding):  # Spark read a file's first document only
+        check_one_value_per_line(spark, path, whole=True)
     logger.info("ETL input %s: no line is a JSON object; read each file as one document", path)
     return whole
 

@@ -285,37 +285,37 @@ def _record_shown(record: Column) -> Column:
     return F.concat(head, F.coalesce(run, F.lit("")))
 
 
-def malformed_rule(corrupt: str) -> Rule:
+def malformed_rule(corrupt: str, fmt: str | None = None) -> Rule:
+    """`fmt`: the input's format; a CSV record of several lines is said to be a quote left
+    open (a JSON document read whole, cut or broken, spans its file's lines: no quote
+    advice, no etl.csv_multiline, review51c)."""
     return Rule(
         "malformed_record",
         "the parser could not split the record into columns",
         lambda: F.col(corrupt).isNotNull(),
         lambda: F.concat(
             F.lit("malformed record"),
-            _lines_spanned(F.col(corrupt)),
+            _lines_spanned(F.col(corrupt), fmt == "csv"),
             F.lit(": "),
             _record_shown(F.col(corrupt)),
         ),
     )
 
 
-def _lines_spanned(record: Column) -> Column:
+def _lines_spanned(record: Column, csv: bool) -> Column:
     """How many lines a malformed record spans, said when more than one: a CSV quote left
     open (`"5.0,0`) read every line after it into this one record, up to the next quote
     (etl.csv_multiline), and the detail showed its first 200 characters only: the
     transactions on those lines were in no count and nothing said so (session 51,
     probe51c; they are in the quarantine row's raw values)."""
     breaks = F.length(record) - F.length(F.regexp_replace(record, "\n", ""))
-    said = F.concat(
-        F.lit(" spanning "),
-        (breaks + 1).cast("string"),
-        F.lit(
-            " lines (a quote opened and not closed reads the lines after it into one record, "
-            "up to the next quote: they are not counted as records of their own; close the "
-            "quote, or set etl.csv_multiline: false if the export writes no line break "
-            "inside a field)"
-        ),
+    why = (
+        " (a quote opened and not closed reads the lines after it into one record, up to the "
+        "next quote: they are not counted as records of their own; close the quote, or set "
+        "etl.csv_multiline: false if the export writes no line break inside a field)"
     )
+    said = F.concat(F.lit(" spanning "), (breaks + 1).cast("string"), F.lit(" lines"),
+                    F.lit(why if csv else ""))  # fmt: skip
     return F.when(breaks > 0, said).otherwise(F.lit(""))
 
 
@@ -353,7 +353,7 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
 
 def annotate(
     df: DataFrame, cfg: EtlSection, inputs: dict[str, str], corrupt: str | None,
-    row_rules: tuple[Rule, ...] | None = None,
+    row_rules: tuple[Rule, ...] | None = None, fmt: str | None = None,
 ) -> DataFrame:  # fmt: skip
     """Add `reason` / `reason_detail`: the first broken rule, null for a clean row.
     `inputs`: {renamed input column: its name in the file}, all checked for undecodable
@@ -361,7 +361,7 @@ def annotate(
     the rules after those two (default build_rules(cfg); the label feed passes a subset)."""
     first = [encoding_rule(inputs, cfg)]
     after = build_rules(cfg) if row_rules is None else row_rules
-    rules = (*first, *([malformed_rule(corrupt)] if corrupt else []), *after)
+    rules = (*first, *([malformed_rule(corrupt, fmt)] if corrupt else []), *after)
     # each test is a column of its own (evaluated once per row, read by both columns); a
     # null test result (e.g. comparing with a null) counts as "not broken"
     flags = {f"{BROKEN}{i}": r.broken() for i, r in enumerate(rules)}

@@ -233,7 +233,7 @@ def test_several_feeds_csv_and_json_with_and_without_label_time(spark, published
     assert r.partitions_rewritten == ("2024-01-05", "2024-01-06")
     labels = _labels(spark, r)
     assert {t: labels[t] for t in ("t1", "t3", "t4")} == {
-        "t1": (1, "2024-01-10 00:00:00"), "t3": (1, None), "t4": (None, None)}  # fmt: skip
+        "t1": (1, "2024-01-10 23:59:59.999999"), "t3": (1, None), "t4": (None, None)}  # fmt: skip
     sources = {x.raw_label_time: x.source_file.rsplit("/", 1)[-1]
                for x in spark.read.parquet(r.quarantine_path).collect()}  # fmt: skip
     assert sources == {"2024-01-10": "feed.csv", None: "b.json"}

@@ -6,6 +6,8 @@ lines the record spans and why; the lines are in its raw values, as before."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.fraud_app.etl.test_hostile_inputs import _quarantine, _rows, _run, assert_accounted
@@ -36,3 +38,20 @@ def test_a_record_run_on_by_an_open_quote_says_how_many_lines_it_holds(spark, tm
     assert _quarantine(spark, result)["t2"][1] == (
         "malformed record: t2,c1,2024-01-05 10:00:00,2.5,0,extra"
     )
+
+
+def test_a_json_document_cut_short_is_not_said_to_be_a_csv_quote(spark, tmp_path) -> None:
+    # review51c: a pretty-printed JSON file read whole (no line is an object) that does not
+    # parse is one malformed record of all its lines; its detail told the user to close a
+    # CSV quote or set etl.csv_multiline, which a JSON input has neither of
+    good = [{"transaction_id": t, "card_id": "c1", "timestamp": "2024-01-05T10:00:00Z",
+             "amount": "1.5", "label": "0"} for t in ("t1", "t2")]  # fmt: skip
+    cut = json.dumps([{**good[0], "transaction_id": "t3"}], indent=2)[:-12]
+    files = {"a.json": json.dumps(good, indent=2), "b.json": cut}
+    result = _run(spark, tmp_path, files)
+    assert_accounted(spark, result, 3)
+    assert sorted(_rows(spark, result)) == ["t1", "t2"]
+    detail = result.quarantine_examples["malformed_record"]
+    lines = cut.count("\n") + 1
+    assert detail.startswith(f'malformed record spanning {lines} lines: [\n  {{\n    "tr'), detail
+    assert "quote" not in detail and "csv_multiline" not in detail

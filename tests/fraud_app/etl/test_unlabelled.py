@@ -124,9 +124,11 @@ def test_late_labels_fill_in_published_unlabelled_rows(spark, tmp_path):
     assert r.unlabelled_rows == 0 and r.quarantine_by_reason == {"conflicting_duplicate": 3}
     rows = _rows(spark, r)
     labels = {t: (v["label"], v["label_time"] and str(v["label_time"])) for t, v in rows.items()}
-    assert labels == {"t1": (1, "2024-01-20 00:00:00"), "t2": (0, None), "t3": (None, None),
+    # a date alone is the end of its day (review51c)
+    assert labels == {"t1": (1, "2024-01-20 23:59:59.999999"), "t2": (0, None),
+                      "t3": (None, None),
                       "t4": (0, None), "t5": (None, None), "t6": (1, None),
-                      "t7": (1, "2024-01-20 00:00:00")}  # fmt: skip
+                      "t7": (1, "2024-01-20 23:59:59.999999")}  # fmt: skip
     assert rows["t5"]["amount"] == 1.5  # the published transaction is not replaced
     details = {t: d for t, (_, d) in _quarantine(spark, r).items()}
     assert "differs in: label; kept (published before): label=0" in details["t4"]

@@ -51,7 +51,8 @@ def test_label_time_has_its_own_format(spark, tmp_path) -> None:
                   label_time_format="iso8601")  # fmt: skip
     assert_accounted(spark, result, 3)
     rows = _rows(spark, result)
-    assert str(rows["t0"]["label_time"]) == "2024-01-20 00:00:00"
+    # a date alone is the end of its day (review51c: its midnight was up to a day early)
+    assert str(rows["t0"]["label_time"]) == "2024-01-20 23:59:59.999999"
     assert str(rows["t1"]["label_time"]) == "2024-01-21 07:00:00"
     assert _quarantine(spark, result) == {
         "t2": ("unparseable_label_time", "label_time '1705000000' does not parse as an "
@@ -143,7 +144,7 @@ def test_a_mapped_export_runs_from_a_config_file(spark, tmp_path: Path) -> None:
     assert_accounted(spark, result, 2)
     rows = _rows(spark, result)
     assert [(r["amount"], r["label"], str(r["label_time"])) for _, r in sorted(rows.items())] == [
-        (12.5, 1, "2024-01-09 00:00:00"), (3.0, 0, "None")]  # fmt: skip
+        (12.5, 1, "2024-01-09 23:59:59.999999"), (3.0, 0, "None")]  # fmt: skip  # a date: its end
 
 
 def test_a_delimiter_at_the_end_of_every_line_is_a_column_without_a_name(spark, tmp_path):
