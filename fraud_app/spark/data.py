@@ -33,8 +33,9 @@ _PROBLEM_HEADER = struct.Struct("<4sQQQQ")
 _SOURCE = "__fraud_app_source_partition"
 # How to_training_blocks deals rows to the workers, in every checkpoint's setup: a checkpoint
 # written when they were dealt otherwise (before session 51: in the input's partition
-# order) holds data positions into other rows, and is refused rather than resumed.
-ROWS_DEALT = "by content"
+# order; "by content" of the values as stored, before the cast to float32) holds data
+# positions into other rows, and is refused rather than resumed.
+ROWS_DEALT = "by float32 content"
 
 # (run_id, partition) -> PartitionData. Lives as long as the Python worker process.
 _PROCESS_CACHE: dict[tuple[str, int], PartitionData] = {}
@@ -162,6 +163,13 @@ def to_training_blocks(
             "assemble features with fraud_app.features (or F.array(...))."
         )
     cols = [features_col, label_col] + ([weight_col] if weight_col else [])
+    # The values as the trainer reads them (the encoder makes float32 of each, rounding as
+    # Spark's cast does), so the rows are hashed and dealt as what they train: the same
+    # features stored as array<double> instead of array<float>, or a label stored as int,
+    # dealt the rows otherwise while the data digest (of the encoded blocks) matched.
+    trained = [F.col(features_col).cast("array<float>").alias(features_col)] + [
+        F.col(c).cast("float").alias(c) for c in cols if c != features_col
+    ]
     content = [F.xxhash64(*cols), *[c for c in cols if c != features_col]]
     # Which rows a worker holds, and in which order, is a function of the rows alone, so a
     # (epoch, offset) data position means the same rows after a restart or a recompute:
@@ -177,7 +185,7 @@ def to_training_blocks(
     # worker's epoch over rows it had not been walking. The partition id column keeps
     # Spark from collapsing the two repartitions into the second.
     encoded = (
-        df.select(*cols)
+        df.select(*trained)
         .repartition(num_workers, *content)
         .withColumn(_SOURCE, F.spark_partition_id())
         .repartition(num_workers)
