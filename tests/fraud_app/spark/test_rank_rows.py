@@ -126,3 +126,20 @@ def test_the_same_values_stored_as_doubles_or_ints_are_dealt_as_the_floats_they_
     a, b = _ranks(floats), _ranks(doubles)
     for rank, (x, z) in enumerate(zip(a, b, strict=True)):
         np.testing.assert_array_equal(x, z, err_msg=f"rank {rank} holds other rows")
+
+
+def test_the_deal_does_not_depend_on_sparks_sort_before_repartition(spark, tables):
+    """Spark sorts each partition before a round-robin only while
+    spark.sql.execution.sortBeforeRepartition is on (the default); off, the content
+    partitions were dealt in shuffle-arrival order, which follows the input's partitioning:
+    the same rows read as one file or four gave each worker other rows again."""
+    one, four = tables
+    key = "spark.sql.execution.sortBeforeRepartition"
+    before = spark.conf.get(key, "true")
+    spark.conf.set(key, "false")
+    try:
+        a, b = _ranks(one), _ranks(four)
+    finally:
+        spark.conf.set(key, before)
+    for rank, (x, z) in enumerate(zip(a, b, strict=True)):
+        np.testing.assert_array_equal(x, z, err_msg=f"rank {rank} holds other rows")
