@@ -33,8 +33,9 @@ _PROBLEM_HEADER = struct.Struct("<4sQQQQ")
 _SOURCE = "__fraud_app_source_partition"
 # How to_training_blocks deals rows to the workers, in every checkpoint's setup: a checkpoint
 # written when they were dealt otherwise (before session 51: in the input's partition
-# order) holds data positions into other rows, and is refused rather than resumed.
-ROWS_DEALT = "by content"
+# order; "by content" of the values as stored, before the cast to float32) holds data
+# positions into other rows, and is refused rather than resumed.
+ROWS_DEALT = "by float32 content"
 
 # (run_id, partition) -> PartitionData. Lives as long as the Python worker process.
 _PROCESS_CACHE: dict[tuple[str, int], PartitionData] = {}
@@ -162,7 +163,16 @@ def to_training_blocks(
             "assemble features with fraud_app.features (or F.array(...))."
         )
     cols = [features_col, label_col] + ([weight_col] if weight_col else [])
-    content = [F.xxhash64(*cols), *[c for c in cols if c != features_col]]
+    # The values as the trainer reads them (the encoder makes float32 of each, rounding as
+    # Spark's cast does), so the rows are hashed and dealt as what they train: the same
+    # features stored as array<double> instead of array<float>, or a label stored as int,
+    # dealt the rows otherwise while the data digest (of the encoded blocks) matched.
+    # The cast comes after the first shuffle: before it, it kept Spark from collapsing a
+    # repartition of the input into that shuffle (one job more, measured).
+    casts = [F.col(features_col).cast("array<float>")] + [
+        F.col(c).cast("float") for c in cols if c != features_col
+    ]
+    content = [F.xxhash64(*casts), *casts[1:]]
     # Which rows a worker holds, and in which order, is a function of the rows alone, so a
     # (epoch, offset) data position means the same rows after a restart or a recompute:
     # the rows are first hash-partitioned by their content (the same sets whatever the
@@ -175,10 +185,16 @@ def to_training_blocks(
     # splits (another core count, a cluster restarted) gave the workers other rows, and a
     # run resumed from its checkpoint (the data digest is the same) continued each
     # worker's epoch over rows it had not been walking. The partition id column keeps
-    # Spark from collapsing the two repartitions into the second.
+    # Spark from collapsing the two repartitions into the second (and from dropping the
+    # sort below it). Each content partition is sorted by content before it is dealt:
+    # Spark's own sort before a round-robin is a setting (sortBeforeRepartition), and
+    # with it off the rows were dealt in shuffle-arrival order, the input's partitioning
+    # again (measured: one parquet file vs four, other rows per worker).
     encoded = (
         df.select(*cols)
         .repartition(num_workers, *content)
+        .select(*[cast.alias(c) for cast, c in zip(casts, cols, strict=True)])
+        .sortWithinPartitions(*content)
         .withColumn(_SOURCE, F.spark_partition_id())
         .repartition(num_workers)
         .sortWithinPartitions(*content)

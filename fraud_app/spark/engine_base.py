@@ -103,13 +103,26 @@ class Engine:
             "mixup_alpha": c.mixup_alpha,
             "compression": c.compression,
             # the stopper's settings and validation rows: its state is resumed with the run
-            "early_stopping": self.stopper.setup() if self.stopper is not None else None,
+            "early_stopping": self._stopper_setup(),
             # how rows are dealt to the workers (fraud_app.spark.data.to_training_blocks):
             # a checkpoint's data positions point into the rows each worker held, and until
             # session 51 they were dealt in the input's partition order, not by content
             "rows_dealt": ROWS_DEALT,
         }
         return json.loads(json.dumps(setup))
+
+    def _stopper_setup(self) -> dict[str, Any] | None:
+        """The stopper's part of the setup. With `every_groups` its evaluation points are
+        group boundaries, so the group size is part of it: a run resumed with another
+        `group_size` evaluated at other iterations from the resume on (patience counted
+        over a schedule neither run had) without a word. "auto" stays "auto" (its points
+        follow the planner and are not reproducible, resumed or not)."""
+        if self.stopper is None:
+            return None
+        setup = self.stopper.setup()
+        if self.stopper.config.every_groups is not None:
+            setup["group_size"] = self.config.group_size
+        return setup
 
     def fingerprint(self, rows: int, setup: dict[str, Any] | None = None) -> str:
         """The digest of `setup` (None: this run's, `self.setup(rows)`)."""

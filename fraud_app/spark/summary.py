@@ -215,9 +215,15 @@ def require_trainable(
         raise problem_error(features_col, summary.null_rows, wmin, wmax)
     empty = [i for i, r in enumerate(rows) if r == 0]
     if empty:
+        k, n = len(rows), summary.rows
+        # the rows are dealt by their content (fraud_app.spark.data.to_training_blocks):
+        # each worker's share is within k rows of n / k, so every worker holds a row only
+        # when n > k (k - 1); "fewer workers than rows" was not enough (4 workers, 5 rows)
+        most = max(w for w in range(1, k + 1) if w * (w - 1) < n)
         raise EmptyInputError(
-            f"worker partition(s) {empty} of {len(rows)} received no rows "
-            f"({summary.rows} rows in all); use fewer workers than rows"
+            f"worker partition(s) {empty} of {k} received no rows ({n} rows in all; the "
+            f"rows are dealt to the workers by their content, each worker's share within "
+            f"{k} rows of an equal one); use at most {most} worker(s) for {n} rows"
         )
     check_weights(summary, weight_col)
 

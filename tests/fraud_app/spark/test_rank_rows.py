@@ -104,3 +104,42 @@ def test_a_checkpoint_of_rows_dealt_by_the_input_partitions_is_refused(tables, t
         write_json_atomic(meta_path, meta, sealed=True)
     with pytest.raises(ForeignCheckpointError, match=r"how the training rows are dealt to the "):
         _fit(four, 8, str(ckpt))
+
+
+def test_the_same_values_stored_as_doubles_or_ints_are_dealt_as_the_floats_they_train(spark):
+    """The encoder trains float32 values whatever the column types; the rows were hashed
+    and dealt as Spark held them, so features stored as array<double> (or a label as int)
+    instead of array<float> / double gave each worker other rows while the data digest
+    (of the encoded blocks) matched: a resume across the two silently walked other rows."""
+    from pyspark.sql import functions as F
+
+    rng = np.random.default_rng(5)
+    X = rng.standard_normal((60, D)).astype(np.float32)
+    y = (X[:, 0] > 0.5).astype(np.float32)
+    floats = spark.createDataFrame(
+        [(X[i].tolist(), float(y[i])) for i in range(60)], "features array<float>, label double"
+    )
+    doubles = floats.select(
+        F.col("features").cast("array<double>").alias("features"),
+        F.col("label").cast("int").alias("label"),
+    )
+    a, b = _ranks(floats), _ranks(doubles)
+    for rank, (x, z) in enumerate(zip(a, b, strict=True)):
+        np.testing.assert_array_equal(x, z, err_msg=f"rank {rank} holds other rows")
+
+
+def test_the_deal_does_not_depend_on_sparks_sort_before_repartition(spark, tables):
+    """Spark sorts each partition before a round-robin only while
+    spark.sql.execution.sortBeforeRepartition is on (the default); off, the content
+    partitions were dealt in shuffle-arrival order, which follows the input's partitioning:
+    the same rows read as one file or four gave each worker other rows again."""
+    one, four = tables
+    key = "spark.sql.execution.sortBeforeRepartition"
+    before = spark.conf.get(key, "true")
+    spark.conf.set(key, "false")
+    try:
+        a, b = _ranks(one), _ranks(four)
+    finally:
+        spark.conf.set(key, before)
+    for rank, (x, z) in enumerate(zip(a, b, strict=True)):
+        np.testing.assert_array_equal(x, z, err_msg=f"rank {rank} holds other rows")

@@ -130,3 +130,15 @@ def test_a_checkpoint_directory_in_use_or_not_writable_is_refused_before_trainin
     blocker.write_text("x")
     with pytest.raises(EnvironmentSetupError, match=r"the checkpoint directory \(paths\."):
         _fit(df, None, iterations=4, checkpoint_dir=str(blocker / "ckpt"))
+
+
+def test_a_resume_with_another_group_size_under_every_groups_is_refused(spark, tmp_path):
+    """With `every_groups` the stopper evaluates at group boundaries, so the group size is
+    part of its setup: a run resumed with another `group_size` evaluated at other
+    iterations from the resume on (a schedule neither run had) without a word."""
+    df, val = _df(spark), _df(spark, n=120, seed=5)
+    es = EarlyStoppingConfig(patience=50, every_epochs=None, every_groups=2)
+    ckpt = str(tmp_path / "ckpt")
+    _fit(df, val, iterations=8, group_size=2, early_stopping=es, checkpoint_dir=ckpt)
+    with pytest.raises(ForeignCheckpointError, match=r"early_stopping\.group_size 2 then, 3 now"):
+        _fit(df, val, iterations=12, group_size=3, early_stopping=es, checkpoint_dir=ckpt)
