@@ -79,7 +79,9 @@ def warn_hot_keys(hot: Sequence[HotKey]) -> None:
         cost = (
             f"; its {entity} windows use sliding frames (frame: auto), whose cost per row grows "
             "with the entity's rows per window, so this step takes longer (frame: running in the "
-            "spec uses running sums instead: sums, counts, means and z-scores)"
+            "spec uses running sums instead for sums, counts and means; not for a std or "
+            "z-score of a dense entity, whose running value loses precision as its history "
+            "grows)"
         ) if h.sliding else ""  # fmt: skip
         logger.warning(
             "features: %s %r holds %d of the %d rows (%.1f %%; the next largest %s holds "

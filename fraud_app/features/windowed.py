@@ -91,10 +91,15 @@ class EntityWindow(Lagged):
 class FramedWindow(EntityWindow):
     """A window feature built from sums and counts.
 
-    `frame` only chooses how Spark computes them, never the value: "sliding"
+    `frame` chooses how Spark computes them, not the value in exact arithmetic: "sliding"
     re-aggregates the rows in the window for every row (cheap when an entity has few
     rows per window, like a card), "running" subtracts two running sums (O(1) per row
-    however dense the entity, like a merchant). "auto" picks by entity.
+    however dense the entity, like a merchant). "auto" picks by entity. In floating point
+    a running frame of a non-integer column is not exact: counts are, sums and means stay
+    within ~1e-12 relative, but a std (and z-score) loses precision as the entity's history
+    grows (a dense merchant of near-equal amounts: 5.5e-5 relative after 30 days, a std of
+    0 after a year; session 51, review51a in docs/PROBES.md). Choose `frame: sliding` for
+    the std and z-score of dense entities until the running sums are exact.
     """
 
     frame: Literal["auto", "sliding", "running"] = "auto"
