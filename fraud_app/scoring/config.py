@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from fraud_app.config_base import Section
 
@@ -47,4 +47,20 @@ class ScoringSection(Section):
         (0.001, 0.005, 0.01), min_length=1
     )
     card_k: int = Field(100, ge=1)
+
+    @field_validator("alert_budgets")
+    @classmethod
+    def _budgets_named_apart(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        # each budget names its figures (`recall_at_alert_0.01`, 6 significant digits):
+        # [0.01, 0.01] or 0.01 beside 0.0100000001 reported one budget twice and logged one
+        # MLflow metric over the other (session 51)
+        names = [f"{b:g}" for b in value]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(
+                f"holds the budget(s) {', '.join(twice)} more than once (as the figures name "
+                "them, to 6 significant digits): give each budget once, e.g. [0.001, 0.005, 0.01]"
+            )
+        return value
+
     features: Literal["auto", "recompute"] = "auto"
