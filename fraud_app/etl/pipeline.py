@@ -239,16 +239,17 @@ def _amount_fields(
         with contextlib.suppress(ValueError):
             last = fs.read_json(report)
             amounts.check_reading(last, cfg, run.finals[0])
-            _check_label_time_reading(last, run.finals[0])
+            check_label_time_reading(last, run.finals[0])
     return {"currency_column": found.column, "currencies": found.currencies,
             "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
             "label_time_reading": parsing.LABEL_TIME_READING}  # fmt: skip
 
 
-def _check_label_time_reading(last_report: object, table: str) -> None:
-    """An append to a table whose previous run read a date-only label_time otherwise (a
-    report of a release before review51c has no `label_time_reading`: it read such a date
-    as its midnight): one WARNING, the table then holds both readings."""
+def check_label_time_reading(last_report: object, table: str) -> None:
+    """An append (or a labels feed, fraud_app.etl.labels) onto a table whose last ETL run
+    read a date-only label_time otherwise (a report of a release before review51c has no
+    `label_time_reading`: it read such a date as its midnight): one WARNING, the table then
+    holds both readings."""
     if not isinstance(last_report, dict):
         return
     before = last_report.get("label_time_reading") or "date_only_midnight"

@@ -13,7 +13,7 @@ import logging
 import pytest
 
 from fraud_app.etl import parsing
-from fraud_app.etl.pipeline import _check_label_time_reading
+from fraud_app.etl.pipeline import check_label_time_reading
 from tests.fraud_app.etl.test_hostile_inputs import _rows, _run, assert_accounted
 
 HEADER = "transaction_id,card_id,timestamp,amount,label,label_time"
@@ -68,10 +68,10 @@ def test_which_patterns_are_dates_alone(fmt, only) -> None:
 
 def test_an_append_onto_a_table_read_with_midnight_dates_is_named(caplog) -> None:
     with caplog.at_level(logging.WARNING):
-        _check_label_time_reading({"amount_reading": {}}, "/t/canonical")  # before review51c
+        check_label_time_reading({"amount_reading": {}}, "/t/canonical")  # before review51c
     assert "read such dates as their midnight (date_only_midnight)" in caplog.text
     assert "Rebuild the table (etl.mode: replace" in caplog.text
     caplog.clear()
     with caplog.at_level(logging.WARNING):
-        _check_label_time_reading({"label_time_reading": "date_only_end_of_day"}, "/t/c")
+        check_label_time_reading({"label_time_reading": "date_only_end_of_day"}, "/t/c")
     assert not caplog.text

@@ -257,3 +257,24 @@ def test_a_feed_with_canonical_names_is_read_when_etl_columns_maps_the_exports(
         r"lacks column\(s\) transaction_id \(looked for 'txn_id', as etl.columns maps it, or "
         r"'transaction_id'\)\. Columns present: \['label', 'txn'\]")):  # fmt: skip
         run_labels(spark, config, [bad])
+
+
+def test_a_feed_onto_a_table_read_with_midnight_dates_is_named(spark, published, tmp_path, caplog):
+    # session 51: a feed reads a date-only label_time as its day's end (review51c); an ETL
+    # append onto a table whose last run read such dates as midnight was named, a labels
+    # feed was not: the table held both readings without a word
+    root = _root(published, tmp_path)
+    feed = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-09\n")
+    with caplog.at_level("WARNING", logger="fraud_app.etl.pipeline"):
+        run_labels(spark, _config(root), [feed])  # the table's own reading: nothing said
+    assert "as their midnight" not in caplog.text
+    report = root / "canonical" / "_etl_report.json"
+    old = json.loads(report.read_text())
+    del old["label_time_reading"]  # a table built before review51c
+    report.write_text(json.dumps(old))
+    (report.parent / f".{report.name}.crc").unlink(missing_ok=True)  # Hadoop's checksum of it
+    feed = _feed(tmp_path, "transaction_id,label,label_time\nt3,1,2024-01-09\n", "f2.csv")
+    with caplog.at_level("WARNING", logger="fraud_app.etl.pipeline"):
+        r = run_labels(spark, _config(root), [feed])
+    assert r.labels_filled == 1
+    assert "read such dates as their midnight (date_only_midnight)" in caplog.text
