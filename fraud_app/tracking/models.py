@@ -76,7 +76,7 @@ def _registry_source(client, uri: str) -> tuple[str, str, str | None, str | None
 
     rest = uri[len("models:/") :].strip("/")
     if rest.startswith("m-") and "/" not in rest and "@" not in rest:
-        return uri, rest, None, None
+        return uri, cache_entry_name(rest), None, None
     name, what, getter = _lookup(client, uri, rest)
     try:
         client.get_registered_model(name)
@@ -98,11 +98,30 @@ def _registry_source(client, uri: str) -> tuple[str, str, str | None, str | None
     source = (
         mv.source if str(mv.source).startswith("models:/m-") else f"models:/{name}/{mv.version}"
     )
-    if source.startswith("models:/m-"):  # a logged model's id: unique across stores
-        key = source[len("models:/") :]
-    else:
-        key = f"{name}-v{mv.version}-{_version_digest(mv)}"
-    return source, key, name, str(mv.version)
+    return source, version_cache_key(mv), name, str(mv.version)
+
+
+_CACHE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+
+
+def cache_entry_name(key: str) -> str:
+    """`key` as ONE directory name in the model cache: kept when it is a plain name, else
+    a digest of it. A key comes from the registry (a logged model's id in a version's
+    source, a registered name): a hostile or damaged store answering a source such as
+    `models:/m-x/../../elsewhere` made the cache entry a path outside the cache, which
+    the download empties first (probe51e's Left)."""
+    if _CACHE_NAME.fullmatch(key) and ".." not in key:
+        return key
+    return "k-" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+
+
+def version_cache_key(mv, registry_uri: str | None = None) -> str:
+    """The model-cache entry a registered version is downloaded into: a logged model's id
+    (`models:/m-<id>`: unique across stores) or name, version and the version's digest."""
+    source = str(mv.source)
+    if source.startswith("models:/m-"):
+        return cache_entry_name(source[len("models:/") :])
+    return cache_entry_name(f"{mv.name}-v{mv.version}-{_version_digest(mv, registry_uri)}")
 
 
 def _version_digest(mv, registry_uri: str | None = None) -> str:

@@ -161,13 +161,11 @@ def _run_name(c, run_id: str | None, me: str) -> str | None:
 
 
 def _cache_key(mv, uri: str) -> str:
-    """The model-cache entry a registered version is downloaded into (the key fraud_app.tracking.models gives it)."""
-    from fraud_app.tracking.models import _version_digest
+    """The model-cache entry a registered version is downloaded into (one rule:
+    fraud_app.tracking.models.version_cache_key)."""
+    from fraud_app.tracking.models import version_cache_key
 
-    source = str(mv.source)
-    if source.startswith("models:/m-"):
-        return source[len("models:/") :]
-    return f"{mv.name}-v{mv.version}-{_version_digest(mv, uri)}"
+    return version_cache_key(mv, uri)
 
 
 def training_run_ids(config, run: str, reported: str | None = None) -> list[str]:

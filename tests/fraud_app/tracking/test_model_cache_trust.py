@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from fraud_app.errors import UntrustedModelError
+from fraud_app.errors import ModelLoadError, UntrustedModelError
 from fraud_app.tracking.models import resolve_model
 from tests.fraud_app.tracking import helpers as h
 from tests.fraud_app.tracking.test_model_cache_stores import _register, _score
@@ -55,3 +55,36 @@ def test_a_colleagues_source_in_the_store_still_loads(registered):
     subprocess.run(["chown", "-R", "65534:65534", str(source)], check=True)
     found = resolve_model(URI, config=config)  # the copy in the cache is ours
     assert _score(found.directory) == pytest.approx(want)
+
+
+def test_a_version_source_that_leaves_the_cache_does_not_name_a_cache_entry(registered):
+    """A registry (a hostile server, a damaged store) answering a version's source
+    `models:/m-x/../../elsewhere` made the cache entry `<cache>/m-x/../../elsewhere`: a
+    model found there, outside the cache, was served (and a download would have emptied
+    that folder first). The entry is now one directory name inside the cache."""
+    import sqlite3
+
+    _, config = registered
+    cache = Path(config.paths.driver_dir()).resolve() / "model-cache"
+    planted = cache.parent / "elsewhere"
+    h.linear_ensemble(-5.0).save(planted)
+    (cache / "m-x").mkdir(parents=True)  # the entry of a logged model downloaded before
+    database = config.tracking.uri[len("sqlite:///") :]
+    with sqlite3.connect(database) as db:
+        db.execute("UPDATE model_versions SET source = 'models:/m-x/../../elsewhere'")
+    with pytest.raises(ModelLoadError, match=r"cannot download model models:/fraud-ensemble/1"):
+        resolve_model(URI, config=config)  # before: served the planted model
+    assert sorted(p.name for p in planted.iterdir())  # nothing outside the cache removed
+    assert sorted(p.name for p in cache.iterdir() if not p.name.startswith(".")) == ["m-x"]
+
+
+def test_cache_entry_names_are_one_directory_name():
+    from fraud_app.tracking.models import cache_entry_name
+
+    assert cache_entry_name("m-0123abcd") == "m-0123abcd"
+    assert cache_entry_name("fraud-ensemble-v3-00ff") == "fraud-ensemble-v3-00ff"
+    for key in ("m-x/../../e", "..", ".", "m-..", "a\\b", "a b", "\u00e9t\u00e9", "x" * 200, ""):
+        name = cache_entry_name(key)
+        assert "/" not in name and name not in (".", "..") and len(name) <= 128
+        assert name != key
+    assert cache_entry_name("a b") != cache_entry_name("a  b")
