@@ -19,6 +19,7 @@ from fraud_app.etl.bounds_config import EtlBounds as EtlBounds
 from fraud_app.schema import CANONICAL_COLUMNS
 
 _CANONICAL = tuple(c.name for c in CANONICAL_COLUMNS)
+_OPTIONAL = frozenset(c.name for c in CANONICAL_COLUMNS if not c.required)
 # etl.columns may also map the currency column: read and checked (etl.currency), not published
 CURRENCY = "currency"
 _MAPPABLE = (*_CANONICAL, CURRENCY)
@@ -378,6 +379,13 @@ class EtlSection(Section):
                 f"each source column once: map {source} to its own column too (e.g. "
                 f"etl.columns.{source}: <the export's {source} column>), or map {key} to "
                 "another column"
+                + (
+                    f". If the export has no {source} of its own (its {source!r} column holds "
+                    f"{key}), map {source} to a column name the export does not have: an "
+                    f"absent optional column is read as null, with a WARNING"
+                    if source in _OPTIONAL
+                    else ""
+                )
             )
         return self
 

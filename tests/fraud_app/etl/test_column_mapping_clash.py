@@ -27,6 +27,16 @@ def test_a_column_read_by_two_canonical_columns_is_refused(columns, key, source)
     said = str(err.value)
     assert f"{key} -> '{source}' (also read as {source}, which is not mapped)" in said
     assert f"map {source} to its own column too" in said
+    # the way out when the export's column of that name really holds `key` (review51c)
+    optional = source in ("merchant_id",)
+    assert (f"map {source} to a column name the export does not have" in said) == optional
+
+
+def test_the_way_out_named_for_an_optional_column_works() -> None:
+    """`mcc` held in the export's `merchant_id` column, no merchant column: the message's
+    way out (merchant_id mapped to a name the export does not have) loads."""
+    columns = {"mcc": "merchant_id", "merchant_id": "no_merchant_column"}
+    assert load_config(None, {"etl.columns": columns}).etl.columns == columns
 
 
 def test_the_currency_column_clashes_only_where_etl_currency_reads_it() -> None:
