@@ -288,3 +288,42 @@ def test_docs_architecture_names_every_top_level_module_of_each_package():
             if not any(form in text for form in forms) and f"`{name}`" not in text:
                 unnamed.append(f"{package}/{entry.name}")
     assert unnamed == [], f"modules docs/ARCHITECTURE.md does not name: {unnamed}"
+
+
+def test_the_readmes_python_calls_fit_the_signatures():
+    # test_readme_api checks that the README's imports exist; this, that the calls it shows
+    # of the names it imports (`load_config(path, overrides)`, `run_etl(spark, config)`, ...)
+    # take the arguments and keywords written
+    import ast
+    import importlib
+    import inspect
+
+    text = _text("README.md")
+    wrong, calls = [], 0
+    for block in re.finditer(r"^```python\n(.*?)^```", text, re.S | re.M):
+        tree = ast.parse(block.group(1))
+        names = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+                "fraud_app", "dlcore", "pipelines", "dashboards",
+            ):  # fmt: skip
+                module = importlib.import_module(node.module)
+                names |= {a.asname or a.name: getattr(module, a.name) for a in node.names}
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+                continue
+            if node.func.id not in names or any(isinstance(a, ast.Starred) for a in node.args):
+                continue
+            try:
+                signature = inspect.signature(names[node.func.id])
+            except (TypeError, ValueError):
+                continue
+            calls += 1
+            keywords = {k.arg: None for k in node.keywords if k.arg}
+            try:
+                signature.bind(*[None] * len(node.args), **keywords)
+            except TypeError as exc:
+                line = _line(text, block.start(1)) + node.lineno - 1
+                wrong.append(f"README.md:{line}: {node.func.id}(...): {exc}")
+    assert calls > 10
+    assert wrong == []
