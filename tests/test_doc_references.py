@@ -329,3 +329,19 @@ def test_the_readmes_python_calls_fit_the_signatures():
                 wrong.append(f"README.md:{line}: {node.func.id}(...): {exc}")
     assert calls > 10
     assert wrong == []
+
+
+def test_the_readme_sections_the_help_and_code_point_to_are_headings():
+    # `fraud-app --help` ends with "environment variables read (README: "Environment
+    # variables")": that table was a paragraph inside "Retention (`fraud-app prune`)"
+    headings = [
+        re.sub(r"^#+\s+", "", line).strip()
+        for line in _text("README.md").splitlines()
+        if re.match(r"#{2,4}\s", line)
+    ]
+    pointers = re.findall(r'README: "([^"]+)"', build_parser().format_help())
+    for package in ("fraud_app", "pipelines", "dlcore", "dashboards"):
+        for source in (ROOT / package).rglob("*.py"):
+            pointers += re.findall(r'README: "([^"]+)"', source.read_text(encoding="utf-8"))
+    assert "Environment variables" in pointers
+    assert [p for p in pointers if not any(h.startswith(p) for h in headings)] == []
