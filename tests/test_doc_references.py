@@ -345,3 +345,31 @@ def test_the_readme_sections_the_help_and_code_point_to_are_headings():
             pointers += re.findall(r'README: "([^"]+)"', source.read_text(encoding="utf-8"))
     assert "Environment variables" in pointers
     assert [p for p in pointers if not any(h.startswith(p) for h in headings)] == []
+
+
+def test_every_config_key_the_help_names_exists():
+    # each flag's help names the key it overrides (`--rows  generate.n_transactions`)
+    from fraud_app.config import AppConfig
+    from fraud_app.config_reference import rows
+
+    known = set()
+    for key, _, _ in rows():
+        parts = key.split(".")
+        known |= {".".join(parts[: i + 1]) for i in range(len(parts))}
+    spark_keys = set(AppConfig.model_fields["spark"].annotation.model_fields)
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    named, unknown = set(), []
+    for sub in [parser, *action.choices.values()]:
+        for item in sub._actions:
+            for key in re.findall(r"\b([a-z_]+(?:\.[a-z_]+)+)\b", item.help or ""):
+                section, second = key.split(".")[:2]
+                if section not in AppConfig.model_fields:
+                    continue
+                if section == "spark" and second not in spark_keys:
+                    continue  # a Spark setting
+                named.add(key)
+                if key not in known:
+                    unknown.append(f"{sub.prog} {'/'.join(item.option_strings)}: {key}")
+    assert len(named) > 25
+    assert unknown == []
