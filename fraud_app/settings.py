@@ -118,7 +118,9 @@ def spark_local_dir() -> str | None:
 
 
 def log_level() -> str:
-    return (_get("FRAUD_APP_LOG_LEVEL") or "INFO").upper()
+    """FRAUD_APP_LOG_LEVEL as written (configure_logging reads it in any case, and an error
+    quotes what the user wrote: `chatty` was quoted as 'CHATTY'), else INFO."""
+    return _get("FRAUD_APP_LOG_LEVEL") or "INFO"
 
 
 def progress_interval_s() -> float:

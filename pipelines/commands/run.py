@@ -1,4 +1,4 @@
-"""`fraud-app run`: the whole workflow (ETL, validation, features, training) from one config file."""
+"""`fraud-app run`: the whole workflow ([generate,] ETL, validation, features, validation, training, scoring of the test window) from one config file."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--force", metavar="PATH",
         help="clear this lock or marker (as listed) when its holder is gone or this host "
-        "cannot tell; judged again first; recorded under paths.root/.fraud-app-unlock/",
+        "cannot tell; judged again first; recorded under .fraud-app-unlock/ in "
+        "paths.local_root, else paths.root",
     )  # fmt: skip
     p.add_argument(
         "--even-if-alive", action="store_true",

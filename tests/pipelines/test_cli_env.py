@@ -37,11 +37,12 @@ def test_a_bad_fraud_app_spark_master_names_the_variable(tmp_path):
 
 def test_a_bad_fraud_app_log_level_names_the_variable(monkeypatch, capsys):
     """One `error:` line and exit 2, as every other config mistake (it was SystemExit's
-    exit 1 with a `fraud-app: error:` line of its own)."""
+    exit 1 with a `fraud-app: error:` line of its own), quoting the value as written, as
+    --log-level's error does (it was upper-cased: 'CHATTY' for `chatty`)."""
     monkeypatch.setenv("FRAUD_APP_LOG_LEVEL", "chatty")
     assert main(["models"]) == 2
     assert capsys.readouterr().err == (
-        "error: environment variable FRAUD_APP_LOG_LEVEL is 'CHATTY'; expected DEBUG, INFO, "
+        "error: environment variable FRAUD_APP_LOG_LEVEL is 'chatty'; expected DEBUG, INFO, "
         "WARNING (or WARN), ERROR or CRITICAL (any case)\n"
     )
     monkeypatch.delenv("FRAUD_APP_LOG_LEVEL")
