@@ -2,8 +2,8 @@
 
 Each step of a deployment's life (an ETL append of a new day, a late row on an old date,
 a labels run filling older labels, a date removed) is followed by the incremental build;
-a full rebuild of the same canonical table into another folder follows the step whose
-recomputed dates the next step would rewrite (each step's own dates compared once): the
+a full rebuild of the same canonical table into another folder follows the last step
+(the steps ordered so that none rewrites an earlier step's first recomputed date): the
 two tables are equal row for row and value for value (sorted by transaction_id, compared
 exactly), and so are their `_features.json` but for their own file names. Both label
 modes (label_time, and the label delay alone). Real parts: the ETL, the label feed, local
@@ -161,12 +161,14 @@ def _build(spark, config, caplog) -> tuple[dict, str]:
 @pytest.mark.parametrize("label_time", [True, False], ids=["label_time", "delay_only"])
 def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, label_time):
     """8 days (were 12): the fewest that put every history read past the data's first date
-    (the append's, from 2024-03-08: back to 2024-03-05 00:00, 3 days). Two full rebuilds
-    (were four): each step's recomputed dates that a later step does not recompute are
-    compared once, after that later step (the late row's, from 2024-03-02, after the
-    append from 2024-03-08; the removal's, from 2024-03-04, after the labels' from >=
-    2024-03-06 (delay-only: a fraud's label reaches from its next day)); a history read
-    short shows on the start date itself, which each comparison holds."""
+    (the append's, from 2024-03-08: back to 2024-03-05 00:00, 3 days). One full rebuild
+    (were four, then two; session 52): the steps run in the order of their first recomputed
+    date after the late row's (from 2024-03-02: the removal from 2024-03-04, the labels
+    from >= 2024-03-06 (delay-only: a fraud's label reaches from its next day), the new
+    day appended last, from 2024-03-08), so no later step rewrites an earlier step's start
+    date, and the one comparison at the end sees every step's start date as that step
+    wrote it; a history read short shows on the start date itself. Dates a step
+    recomputed and a later one rewrote are checked by their part files (the removal's)."""
     cfg = _project(tmp_path, label_time, "" if label_time else RUNNING_FLOAT)
     days = {d: _rows(d, 30, d) for d in range(1, 9)}
     history = [r for d in range(1, 7) for r in days[d]]
@@ -182,13 +184,6 @@ def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, la
     build, _ = _build(spark, cfg(), caplog)
     assert build["from"] == "2024-03-02" and "2024-03-07" in build["changed_dates"], build
 
-    # a new day appended: only that date recomputed (the late row's dates before it compared)
-    _deliver(spark, cfg, tmp_path, "d8", _csv(days[8], label_time, 8), "append")
-    build, log = _build(spark, cfg(), caplog)
-    assert build["mode"] == "incremental" and build["from"] == "2024-03-08", build
-    assert build["changed_dates"] == ["2024-03-08"]
-    _same_as_full(spark, cfg, tmp_path, "late-append")
-
     # nothing changed: nothing recomputed
     build, _ = _build(spark, cfg(), caplog)
     assert build == {"mode": "incremental", "from": None, "changed_dates": [], "removed_dates": []}
@@ -202,7 +197,7 @@ def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, la
     assert build["from"] == "2024-03-04" and build["removed_dates"] == ["2024-03-04"], build
     assert "recomputing the dates from 2024-03-04" in log
     # every later date rewritten, the earlier ones kept: the labels' step recomputes from
-    # >= 03-06, so its compare cannot see a removal that left 03-06.. as they were (their
+    # >= 03-06, so the compare cannot see a removal that left 03-06.. as they were (their
     # windows still counting 03-04's rows); each write names its files anew
     now = _part_files(cfg().feature_table())
     assert sorted(now) == sorted(set(files) - {"2024-03-04"}), (files, now)
@@ -211,7 +206,7 @@ def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, la
         assert kept == (day < "2024-03-04") and (kept or not set(now[day]) & set(files[day])), day
 
     # labels filled on older dates (known since; delay-only: no label_time column)
-    blank = [r for d in range(5, 9) for r in days[d] if r["label_time"] >= f"2024-03-{d + 1:02d}"]
+    blank = [r for d in range(5, 8) for r in days[d] if r["label_time"] >= f"2024-03-{d + 1:02d}"]
     feed = tmp_path / "feed.csv"
     feed.write_text("transaction_id,label" + (",label_time" if label_time else "") + "\n" + "".join(
         f"{r['transaction_id']},{r['label']}" + (f",{r['label_time']}" if label_time else "") + "\n"
@@ -219,7 +214,13 @@ def test_the_incremental_build_equals_a_full_rebuild(spark, tmp_path, caplog, la
     ))  # fmt: skip
     assert run_labels(spark, cfg(), [str(feed)]).labels_filled > 0
     build, _ = _build(spark, cfg(), caplog)
-    assert build["mode"] == "incremental" and build["from"] >= "2024-03-06", build
-    meta = _same_as_full(spark, cfg, tmp_path, "removed-labels")
+    assert build["mode"] == "incremental" and "2024-03-06" <= build["from"] < "2024-03-08", build
+
+    # a new day appended: only that date recomputed
+    _deliver(spark, cfg, tmp_path, "d8", _csv(days[8], label_time, 8), "append")
+    build, log = _build(spark, cfg(), caplog)
+    assert build["mode"] == "incremental" and build["from"] == "2024-03-08", build
+    assert build["changed_dates"] == ["2024-03-08"]
+    meta = _same_as_full(spark, cfg, tmp_path, "all")
     assert not (Path(cfg().feature_table()) / "event_date=2024-03-04").exists()
     assert "2024-03-04" not in meta["incremental"]["partitions"]
