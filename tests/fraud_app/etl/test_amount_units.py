@@ -72,20 +72,33 @@ def test_a_fraction_under_minor_units_is_quarantined(spark, minor) -> None:
     assert "amount '10.50' has a fraction, but etl.amount_minor_units 2" in detail
 
 
-def test_mixed_currencies_convert_to_the_base(spark, tmp_path) -> None:
-    currencies = ["EUR", "USD", " gbp ", "usd", "EUR", "GBP", "USD", "EUR"]
-    files = {"a.csv": _csv(["10"] * 8, {"CCY": currencies})}
-    result = _run(spark, tmp_path, files, columns={"currency": "CCY"},
-                  currency={"base": "eur", "rates": {"USD": 0.92, "GBP": 1.17}})  # fmt: skip
-    assert_accounted(spark, result, 8)
-    rows = _rows(spark, result)
+# One load with a mapped currency column and rates read by the two tests below (each reads
+# its own rows: t mixed currencies, r ones without a rate; none writes): one ETL run
+# instead of two (session 52).
+RATES_FILES = {
+    "a.csv": _csv(["10"] * 8, {"CCY": ["EUR", "USD", " gbp ", "usd", "EUR", "GBP", "USD", "EUR"]}),
+    "b.csv": _csv(["10", "10", "10", "abc"], {"CCY": ["EUR", "CHF", "", "USD"]}, ids="r"),
+}
+
+
+@pytest.fixture(scope="module")
+def rates(spark, tmp_path_factory):
+    return _run(spark, tmp_path_factory.mktemp("rates"), RATES_FILES,
+                columns={"currency": "CCY"},
+                currency={"base": "eur", "rates": {"USD": 0.92, "GBP": 1.17}})  # fmt: skip
+
+
+def test_mixed_currencies_convert_to_the_base(spark, rates) -> None:
+    result = rates
+    assert_accounted(spark, result, 12)
+    rows = {t: r for t, r in _rows(spark, result).items() if t.startswith("t")}
     assert {t: r["amount"] for t, r in rows.items()} == {
         "t0": 10.0, "t1": 10 * 0.92, "t2": 10 * 1.17, "t3": 10 * 0.92,
         "t4": 10.0, "t5": 10 * 1.17, "t6": 10 * 0.92, "t7": 10.0,
     }  # fmt: skip
     assert "currency" not in next(iter(rows.values()))  # read, checked, not published
     assert result.currency_column == "CCY"
-    assert result.currencies == {"EUR": 3, "USD": 3, "GBP": 2}
+    assert result.currencies == {"EUR": 4, "USD": 3, "GBP": 2}  # r0's EUR among them
 
 
 CENTS_AND_RATES = {"amount_minor_units": 2, "currency": {"base": "EUR", "rates": {"USD": 0.5}}}
@@ -105,20 +118,19 @@ def test_cents_and_rates_together(spark, cents_and_rates) -> None:
     assert {t: r["amount"] for t, r in _rows(spark, result).items()} == {"t0": 10.0, "t1": 5.0}
 
 
-def test_a_currency_without_a_rate_is_quarantined_naming_it(spark, tmp_path) -> None:
-    files = {"a.csv": _csv(["10", "10", "10", "abc"], {"CCY": ["EUR", "CHF", "", "USD"]})}
-    result = _run(spark, tmp_path, files, columns={"currency": "CCY"},
-                  currency={"base": "EUR", "rates": {"USD": 0.92, "GBP": 1.17}})  # fmt: skip
-    assert_accounted(spark, result, 4)
-    assert sorted(_rows(spark, result)) == ["t0"]
+def test_a_currency_without_a_rate_is_quarantined_naming_it(spark, rates) -> None:
+    result = rates
+    assert_accounted(spark, result, 12)
+    assert sorted(t for t in _rows(spark, result) if t.startswith("r")) == ["r0"]
     q = _quarantine(spark, result)
-    assert q["t1"] == ("unknown_currency", "currency 'CHF' has no rate in etl.currency.rates "
+    assert sorted(q) == ["r1", "r2", "r3"]  # every t row converted
+    assert q["r1"] == ("unknown_currency", "currency 'CHF' has no rate in etl.currency.rates "
                        "(accepted: EUR (base), GBP, USD): add its rate to convert it")  # fmt: skip
-    assert q["t2"] == (
+    assert q["r2"] == (
         "unknown_currency",
         "currency is empty: expected EUR or GBP or USD (etl.currency)",
     )
-    assert q["t3"][0] == "non_numeric_amount"  # a known currency: the amount's own reason
+    assert q["r3"][0] == "non_numeric_amount"  # a known currency: the amount's own reason
 
 
 def test_one_expected_currency_quarantines_the_others(spark, tmp_path) -> None:
