@@ -65,6 +65,31 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
     return sources
 
 
+def _folded(name: str) -> str:
+    """A column name compared loosely: no case, spaces, '_' or '-' (`Merchant ID`, `MCC`)."""
+    return "".join(ch for ch in name.casefold() if ch not in " _-\t")
+
+
+def unread_columns(
+    columns: list[str], sources: dict[str, str | None], currency: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """(the input columns no canonical column reads, in input order; {unmapped optional
+    canonical column read as null: the unread column spelled like it but for case, spaces,
+    '_' or '-'}). A canonical column not under etl.columns is looked for under its exact
+    name, so an export's `MCC` or `Merchant_ID` was not read and mcc / merchant_id were
+    published null on every row, named only by the features' skip as `all null`."""
+    read = {s for s in sources.values() if s is not None} | {currency, CORRUPT_COLUMN}
+    unread = [c for c in columns if c not in read]
+    near = {}
+    for name, source in sources.items():
+        if source is not None or name in REQUIRED_COLUMNS:
+            continue
+        like = [c for c in unread if _folded(c) == _folded(name)]
+        if like:
+            near[name] = like[0]
+    return unread, near
+
+
 def _label_hint(missing: list[str]) -> str:
     if "label" not in missing:
         return ""
