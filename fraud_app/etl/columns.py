@@ -47,6 +47,7 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             f"`etl.columns.{missing[0]}: <your column name>`.{_delimiter_hint(present, cfg)}"
             f"{_label_hint(missing)}"
             f"{_near_names(missing, present, cfg)}"
+            f"{_id_hint(missing, cfg)}"
         )
     sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
                for c in CANONICAL_COLUMNS}  # fmt: skip
@@ -88,6 +89,18 @@ def unread_columns(
         if like:
             near[name] = like[0]
     return unread, near
+
+
+def _id_hint(missing: list[str], cfg: EtlSection) -> str:
+    """An export without any transaction id (PaySim's) cannot map one: say what to add."""
+    if "transaction_id" not in missing or "transaction_id" in cfg.columns:
+        return ""
+    return (
+        " An export without a transaction id (PaySim has none) needs one added before the "
+        "ETL: a column naming each transaction once, the same in every delivery of it (it "
+        "finds duplicates and re-delivered rows; a row number is that only within one "
+        "unchanging file), then map it as etl.columns.transaction_id."
+    )
 
 
 def _label_hint(missing: list[str]) -> str:

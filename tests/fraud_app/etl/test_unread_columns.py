@@ -14,6 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from fraud_app.errors import SchemaError
+from fraud_app.etl.columns import resolve_sources
+from fraud_app.etl.config import EtlSection
 from tests.fraud_app.etl.test_hostile_inputs import _rows, _run, assert_accounted
 
 pytestmark = pytest.mark.spark
@@ -54,3 +57,19 @@ def test_every_column_read_names_nothing(spark, tmp_path, caplog) -> None:
         result = _run(spark, tmp_path, {"a.csv": csv})
     assert result.unread_columns == ()
     assert "are not read" not in caplog.text
+
+
+def test_an_export_without_a_transaction_id_is_told_what_to_add(spark, tmp_path) -> None:
+    # PaySim has no transaction id: the error said only "map it under etl.columns"
+    paysim = spark.createDataFrame(
+        [(1, "PAYMENT", 9839.64, "C1231006815", "M1979787155", 0)],
+        "step int, type string, amount double, nameOrig string, nameDest string, isFraud int",
+    )
+    cfg = EtlSection(columns={"card_id": "nameOrig", "timestamp": "step", "label": "isFraud"})
+    with pytest.raises(SchemaError, match=r"An export without a transaction id \(PaySim has "
+                       r"none\) needs one added before the ETL"):  # fmt: skip
+        resolve_sources(paysim, cfg, "paysim.csv")
+    mapped = EtlSection(columns={**cfg.columns, "transaction_id": "txn"})
+    with pytest.raises(SchemaError) as typo:  # mapped to a name the input lacks: no hint
+        resolve_sources(paysim, mapped, "paysim.csv")
+    assert "PaySim" not in str(typo.value)
