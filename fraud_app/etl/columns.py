@@ -47,6 +47,7 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             f"`etl.columns.{missing[0]}: <your column name>`.{_delimiter_hint(present, cfg)}"
             f"{_label_hint(missing)}"
             f"{_near_names(missing, present, cfg)}"
+            f"{_id_hint(missing, cfg)}"
         )
     sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
                for c in CANONICAL_COLUMNS}  # fmt: skip
@@ -63,6 +64,43 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             "Expected strings, numbers, booleans or timestamps."
         )
     return sources
+
+
+def _folded(name: str) -> str:
+    """A column name compared loosely: no case, spaces, '_' or '-' (`Merchant ID`, `MCC`)."""
+    return "".join(ch for ch in name.casefold() if ch not in " _-\t")
+
+
+def unread_columns(
+    columns: list[str], sources: dict[str, str | None], currency: str | None
+) -> tuple[list[str], dict[str, str]]:
+    """(the input columns no canonical column reads, in input order; {unmapped optional
+    canonical column read as null: the unread column spelled like it but for case, spaces,
+    '_' or '-'}). A canonical column not under etl.columns is looked for under its exact
+    name, so an export's `MCC` or `Merchant_ID` was not read and mcc / merchant_id were
+    published null on every row, named only by the features' skip as `all null`."""
+    read = {s for s in sources.values() if s is not None} | {currency, CORRUPT_COLUMN}
+    unread = [c for c in columns if c not in read]
+    near = {}
+    for name, source in sources.items():
+        if source is not None or name in REQUIRED_COLUMNS:
+            continue
+        like = [c for c in unread if _folded(c) == _folded(name)]
+        if like:
+            near[name] = like[0]
+    return unread, near
+
+
+def _id_hint(missing: list[str], cfg: EtlSection) -> str:
+    """An export without any transaction id (PaySim's) cannot map one: say what to add."""
+    if "transaction_id" not in missing or "transaction_id" in cfg.columns:
+        return ""
+    return (
+        " An export without a transaction id (PaySim has none) needs one added before the "
+        "ETL: a column naming each transaction once, the same in every delivery of it (it "
+        "finds duplicates and re-delivered rows; a row number is that only within one "
+        "unchanging file), then map it as etl.columns.transaction_id."
+    )
 
 
 def _label_hint(missing: list[str]) -> str:

@@ -7,6 +7,7 @@ re-exported here), `etl.currency` fraud_app.etl.amount_config.
 from __future__ import annotations
 
 import codecs
+import datetime as dt
 import re
 import zoneinfo
 from typing import Annotated, Literal
@@ -24,6 +25,28 @@ _OPTIONAL = frozenset(c.name for c in CANONICAL_COLUMNS if not c.required)
 CURRENCY = "currency"
 _MAPPABLE = (*_CANONICAL, CURRENCY)
 EPOCH_FORMATS = ("epoch_seconds", "epoch_millis")
+# a number of seconds or hours after etl.timestamp_origin (PaySim's hour `step`,
+# IEEE-CIS's `TransactionDT`, ULB's `Time`): the seconds one unit is worth
+OFFSET_FORMATS = {"offset_seconds": 1, "offset_hours": 3600}
+
+
+class OffsetFormat(str):
+    """A time format that counts from an origin: the format's name (compared and printed
+    as the text the config holds) with its origin (naive, UTC) and the seconds of a unit."""
+
+    origin: dt.datetime
+    unit_seconds: int
+
+    def __new__(cls, name: str, origin: dt.datetime) -> OffsetFormat:
+        made = super().__new__(cls, name)
+        made.origin, made.unit_seconds = origin, OFFSET_FORMATS[name]
+        return made
+
+    @property
+    def unit(self) -> str:
+        return self.removeprefix("offset_")
+
+
 BUILTIN_LABELS = {"1": 1, "0": 0, "true": 1, "t": 1, "yes": 1, "y": 1,
                   "false": 0, "f": 0, "no": 0, "n": 0}  # fmt: skip
 # one-letter words whose meaning is the export's (F: false or fraud; N: no or normal):
@@ -78,7 +101,16 @@ class EtlSection(Section):
       'epoch_seconds' (from 1e8, 1973-03-03, to 1e11: a small number such as PaySim's hour
       `step` is an offset, refused, not read as seconds of 1970-01-01) / 'epoch_millis'
       (from 1e11 to 1e14: a 10-digit seconds value is refused, not read as a day of 1970);
+      'offset_seconds' / 'offset_hours': a number of seconds or hours (a fraction allowed,
+      negative too) after `timestamp_origin`, for exports that count time from the start of
+      their data (PaySim's hour `step`, IEEE-CIS's `TransactionDT` seconds, ULB's `Time`);
       None (or 'iso8601') accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
+    timestamp_origin: the instant (UTC, e.g. 2017-12-01T00:00:00) that offset_seconds /
+      offset_hours count from, for `timestamp` and for `label_time` when its format is one;
+      required by those formats and refused without one (it would have no effect). Such
+      times are instants: time_zone does not move them. The data sets' origins are not
+      published (IEEE-CIS's is commonly taken as 2017-11-30 or 2017-12-01): the calendar
+      features (hour, weekday) and event_date are only as true as the origin.
     time_zone: the zone of wall-clock times written without an offset or zone, e.g.
       'America/New_York' for an export of local times '2025-03-01 09:30:00': each is read
       as that zone's local time and converted to UTC (daylight saving included; a time in
@@ -207,6 +239,7 @@ class EtlSection(Section):
     columns: dict[str, str] = Field(default_factory=dict)
     timestamp_format: str | None = None
     label_time_format: str | None = None
+    timestamp_origin: dt.datetime | None = None
     time_zone: str | None = None
     csv_delimiter: str = Field(",", min_length=1, max_length=1)
     output: str | None = None
@@ -231,16 +264,45 @@ class EtlSection(Section):
     def _pattern_has_a_date(cls, value: str | None, info: ValidationInfo) -> str | None:
         """A pattern without year and day ('HH:mm:ss') put every row on 1970-01-01,
         inside the default bounds: refused here, before any row is read."""
-        if value is None or value in (*EPOCH_FORMATS, ISO_FORMAT):
+        if value is None or value in (*EPOCH_FORMATS, *OFFSET_FORMATS, ISO_FORMAT):
             return value
         fields = re.sub(r"'[^']*'", "", value)  # quoted text such as 'T' is not a field
         if not re.search(r"[yu]", fields) or not re.search(r"[dD]", fields):
             raise ValueError(
                 f"etl.{info.field_name} {value!r} lacks a year (y) or a day (d) field: its "
                 "timestamps would fall on a day of 1970. Expected a pattern with the date, e.g. "
-                "'yyyy-MM-dd HH:mm:ss', or 'epoch_seconds' / 'epoch_millis'"
+                "'yyyy-MM-dd HH:mm:ss', or 'epoch_seconds' / 'epoch_millis', or "
+                "'offset_seconds' / 'offset_hours' with etl.timestamp_origin"
             )
         return value
+
+    @model_validator(mode="after")
+    def _offset_origin(self) -> EtlSection:
+        """offset_seconds / offset_hours count from timestamp_origin: one without the
+        other is refused (an origin no format reads would have no effect)."""
+        offsets = [(key, fmt) for key, fmt in (("timestamp_format", self.timestamp_format),
+                   ("label_time_format", self.label_time_format)) if fmt in OFFSET_FORMATS]  # fmt: skip
+        origin = self.timestamp_origin
+        if offsets and origin is None:
+            key, fmt = offsets[0]
+            raise ValueError(
+                f"etl.{key} {fmt!r} counts from etl.timestamp_origin, which is not set. "
+                "Expected the instant the offsets count from, in UTC, e.g. timestamp_origin: "
+                "2017-12-01T00:00:00 (the first hour of a PaySim `step` 1 is origin + 1 h)"
+            )
+        if origin is not None and not offsets:
+            raise ValueError(
+                f"etl.timestamp_origin is set ({origin.isoformat()}) but neither "
+                "etl.timestamp_format nor etl.label_time_format is 'offset_seconds' or "
+                "'offset_hours', the formats that count from it: it would have no effect. "
+                "Set the format of the offset column, or remove timestamp_origin"
+            )
+        if origin is not None and origin.tzinfo is not None:
+            raise ValueError(
+                f"etl.timestamp_origin {origin.isoformat()} carries an offset; expected a "
+                "time without one, read as UTC, e.g. 2017-12-01T00:00:00"
+            )
+        return self
 
     @field_validator("time_zone")
     @classmethod
@@ -402,4 +464,6 @@ class EtlSection(Section):
         fmt, setting = self.timestamp_format, "etl.timestamp_format"
         if canonical == "label_time" and self.label_time_format is not None:
             fmt, setting = self.label_time_format, "etl.label_time_format"
+        if fmt in OFFSET_FORMATS and self.timestamp_origin is not None:
+            return OffsetFormat(fmt, self.timestamp_origin), setting
         return (None if fmt == ISO_FORMAT else fmt), setting

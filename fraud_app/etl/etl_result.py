@@ -103,6 +103,9 @@ class EtlResult:
     job: str = ""
     source: dict = field(default_factory=dict)
     repeat_of: str | None = None
+    # the input columns no canonical column reads (not published; the quarantine keeps
+    # a rejected record's every column), named in an INFO line (fraud_app.etl.pipeline)
+    unread_columns: tuple[str, ...] = ()
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -9,13 +9,14 @@ detail). Does not own the rules or their order (fraud_app.etl.rules).
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fraud_app.etl.config import EPOCH_FORMATS
+from fraud_app.etl.config import EPOCH_FORMATS, OffsetFormat
 
 TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
 # Epoch numbers: seconds from 1e8 (1973-03-03) to 1e11 (year 5138); milliseconds from 1e11
@@ -25,6 +26,10 @@ TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
 # hours: 1..743; ULB's `Time`, seconds since its first row) was read as seconds after
 # 1970-01-01 and published, a month of hours squeezed into 12 minutes of 1970.
 SECONDS_MIN, SECONDS_MAX = 1e8, 1e11
+# an offset after etl.timestamp_origin: at most 1e11 seconds (~3,000 years) either way,
+# whatever the unit (a larger one overflowed the microseconds; the bounds refuse it anyway)
+OFFSET_MAX_SECONDS = 1e11
+_EPOCH = dt.datetime(1970, 1, 1)
 MILLIS_MIN, MILLIS_MAX = 1e11, 1e14
 # a decimal comma, with '.', ' ', NBSP or "'" grouping thousands (1.234,56 / 1 234,5)
 _COMMA_NUMBER = r"^[+-]?(\d{1,3}([. \x{00A0}']\d{3})+|\d+)(,\d+)?$"
@@ -198,8 +203,8 @@ def wall_clock(dtype: T.DataType, fmt: str | None, value: Column) -> Column | bo
         return None  # an instant (Parquet isAdjustedToUTC, a zone-aware pandas column)
     if isinstance(dtype, (T.TimestampNTZType, T.DateType)):
         return True
-    if fmt in EPOCH_FORMATS:
-        return None
+    if fmt in EPOCH_FORMATS or isinstance(fmt, OffsetFormat):
+        return None  # an epoch or an offset after a UTC origin: an instant
     if fmt:
         return None if _ZONE_FIELDS.search(re.sub(r"'[^']*'", "", fmt)) else True
     return value.rlike(_NAIVE_ISO)
@@ -224,7 +229,7 @@ def date_only(dtype: T.DataType, fmt: str | None, value: Column) -> Column | boo
     without time fields (`yyyy-MM-dd`), ISO-8601 text of a date alone (per row)."""
     if isinstance(dtype, T.DateType):
         return True
-    if isinstance(dtype, TIME_TYPES) or fmt in EPOCH_FORMATS:
+    if isinstance(dtype, TIME_TYPES) or fmt in EPOCH_FORMATS or isinstance(fmt, OffsetFormat):
         return False
     if fmt:
         return not _TIME_FIELDS.search(re.sub(r"'[^']*'", "", fmt))
@@ -255,6 +260,11 @@ def _parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column)
         number = plain_number(value)
         fits = (F.abs(number) >= MILLIS_MIN) & (F.abs(number) < MILLIS_MAX)
         return F.when(fits, F.timestamp_seconds(number / 1000.0))
+    if isinstance(fmt, OffsetFormat):  # origin + number x unit, to the microsecond
+        seconds = plain_number(value) * F.lit(float(fmt.unit_seconds))
+        origin_us = (fmt.origin - _EPOCH) // dt.timedelta(microseconds=1)
+        micros = F.round(seconds * F.lit(1e6)).cast("long") + F.lit(origin_us)
+        return F.when(F.abs(seconds) < OFFSET_MAX_SECONDS, F.timestamp_micros(micros))
     if fmt:
         return F.try_to_timestamp(value, F.lit(fmt))
     return F.when(value.rlike(_ISO_DATE), F.try_to_timestamp(value))
@@ -270,6 +280,9 @@ def timestamp_hint(value: Column, fmt: str | None, setting: str = "etl.timestamp
     elif fmt == "epoch_millis":
         said = (f"is not epoch milliseconds ({setting} 'epoch_millis': a number from "
                 "1e11, 1973-03-03, to 1e14)")  # fmt: skip
+    elif isinstance(fmt, OffsetFormat):
+        said = (f"is not a number of {fmt.unit} after etl.timestamp_origin "
+                f"{fmt.origin.isoformat()} ({setting} {str(fmt)!r})")  # fmt: skip
     elif fmt:
         said = f"does not parse with {setting} {fmt!r}"
     elif setting == "etl.timestamp_format":
@@ -292,8 +305,9 @@ def timestamp_hint(value: Column, fmt: str | None, setting: str = "etl.timestamp
                     f"UTC): set {setting}: iso8601"))
         .when(F.lit(fmt in EPOCH_FORMATS) & offset,
                F.lit("; it looks like an offset from the start of the data (an hour `step` as "
-                     "in PaySim, seconds since the first row), not an epoch: convert it to a "
-                     "timestamp (start time + offset) before the ETL"))
+                     "in PaySim, seconds since the first row), not an epoch: set "
+                     f"{setting}: offset_hours (or offset_seconds) and etl.timestamp_origin: "
+                     "the instant the offsets count from, e.g. 2017-12-01T00:00:00"))
         .when(F.lit(fmt != "epoch_seconds") & seconds,
                F.lit(f"; it looks like epoch seconds: set {setting}: epoch_seconds"))
         .when(F.lit(fmt != "epoch_millis") & millis,

@@ -42,6 +42,7 @@ from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import amounts, dedup, label_words, local_times, parsing
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
+from fraud_app.etl.columns import unread_columns
 from fraud_app.etl.commit_source import input_identity
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.etl_result import EtlResult, log_result
@@ -148,6 +149,7 @@ class _Run:
     finals: tuple[str, str]
     publish: AppendPublish | ReplacePublish
     started: float
+    unread: tuple[str, ...] = ()  # input columns no canonical column reads
 
 
 def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
@@ -162,7 +164,9 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
     annotated = annotate_rows(raw, cfg, src, fmt)
     _warn_without_labels(raw.columns, cfg, src)
     _warn_mapped_absent(raw.columns, cfg, src)
-    run = _Run(config, src, fmt, raw.columns, finals, _publish(spark, cfg, finals, src), started)
+    unread = _log_unread_columns(raw, cfg, src)
+    run = _Run(config, src, fmt, raw.columns, finals, _publish(spark, cfg, finals, src), started,
+               tuple(unread))  # fmt: skip
     # replace rebuilds the table: the labels feeds filled in are re-applied (fraud_app.etl.ledger)
     ledger = None if cfg.mode == "append" else label_ledger.read_ledger(spark, fs, finals[0])
     try:
@@ -216,6 +220,7 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
+        unread_columns=run.unread,
         **_amount_fields(fs, stage, run, counts["previous_rows"], staged.metrics),
         **_append_fields(run.publish),
     )  # fmt: skip
@@ -312,6 +317,33 @@ def _warn_mapped_absent(columns: list[str], cfg: EtlSection, src: str) -> None:
             src, ", ".join(f"{c} -> {s!r}" for c, s in absent.items()),
             sorted(c for c in columns if c != CORRUPT_COLUMN),
         )  # fmt: skip
+
+
+def _log_unread_columns(raw: DataFrame, cfg: EtlSection, src: str) -> list[str]:
+    """The input columns no canonical column reads (the report's `unread_columns`), named
+    in one INFO line; an unmapped optional canonical column whose name an unread column
+    holds but for case, spaces, '_' or '-' (`MCC`, `Merchant_ID`) in a WARNING: it is
+    published null (it was, without a word at the ETL)."""
+    sources = resolve_sources(raw, cfg, src)
+    currency = amounts.currency_source(raw.columns, cfg, src)[0]
+    unread, near = unread_columns(raw.columns, sources, currency)
+    if unread:
+        logger.info(
+            "ETL input %s: %d of its %d column(s) are not read, the canonical table holds "
+            "only the canonical columns (etl.columns maps an export's column onto one; a "
+            "quarantined record keeps every column): %s",
+            src, len(unread), len([c for c in raw.columns if c != CORRUPT_COLUMN]), unread,
+        )  # fmt: skip
+    if near:
+        logger.warning(
+            "ETL input %s: %s not read: a canonical column not under etl.columns is looked "
+            "for under its exact name, so %s published null on every row (the features "
+            "that read it are skipped). Map it: %s",
+            src, ", ".join(f"column {c!r}" for c in near.values()),
+            " and ".join(near) + (" is" if len(near) == 1 else " are"),
+            ", ".join(f"etl.columns.{k}: {v!r}" for k, v in near.items()),
+        )  # fmt: skip
+    return unread
 
 
 def _check_accounting(r: EtlResult) -> None:

@@ -127,8 +127,9 @@ def test_a_small_number_under_epoch_seconds_is_an_offset_not_1970(spark, tmp_pat
     assert detail == (
         "timestamp '1' is not epoch seconds (etl.timestamp_format 'epoch_seconds': a number "
         "from 1e8, 1973-03-03, to 1e11); it looks like an offset from the start of the data "
-        "(an hour `step` as in PaySim, seconds since the first row), not an epoch: convert it "
-        "to a timestamp (start time + offset) before the ETL"
+        "(an hour `step` as in PaySim, seconds since the first row), not an epoch: set "
+        "etl.timestamp_format: offset_hours (or offset_seconds) and etl.timestamp_origin: the "
+        "instant the offsets count from, e.g. 2017-12-01T00:00:00"
     )
 
 
