@@ -108,13 +108,29 @@ def entity_features(
             carry=() if cluster_by is None else (cluster_by,),
         )  # fmt: skip
         stream = df.unionByName(events, allowMissingColumns=True)
-    columns = []
-    defined = entity.isNotNull()
+    exprs, readers = [], {}
     for feature in features:
         event_column = _event_column(feature) if use_events else None
         read = len(frames.exact_reads)
-        expr = _compile(feature, frames, label_delay_s, event_column)
-        for condition, message in overflow_checks(feature.name, frames.exact_reads[read:]):
+        exprs.append(_compile(feature, frames, label_delay_s, event_column))
+        for name, power, total, count in frames.exact_reads[read:]:
+            key = (name, power, str(total))
+            readers.setdefault(key, ([], (name, power, total, count)))[0].append(feature.name)
+    # each overflow check once per row, on the first feature that reads it, naming every
+    # feature that does (a check per feature and read made the stage 2x slower)
+    guards: dict[str, list] = {}
+    checked: set[str] = set()
+    for names, read in readers.values():
+        owner = names[0]
+        for condition, message in overflow_checks(", ".join(dict.fromkeys(names)), [read]):
+            text = str(condition)
+            if text not in checked:
+                checked.add(text)
+                guards.setdefault(owner, []).append((condition, message))
+    columns = []
+    defined = entity.isNotNull()
+    for feature, expr in zip(features, exprs, strict=True):
+        for condition, message in guards.get(feature.name, ()):
             expr = F.when(condition, F.raise_error(message)).otherwise(expr)
         columns.append(F.when(defined, expr).alias(feature.name))
     out = frames.select(stream, columns)  # the window functions, then the features
