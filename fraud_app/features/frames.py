@@ -48,6 +48,57 @@ def check_internal_names(columns: Iterable[str]) -> None:
         )
 
 
+# Exact running sums (frame: running of a non-integer value): each value as DECIMAL(18, 5),
+# rounded half up to 5 decimals: exact for amounts in any ISO 4217 minor unit (0-4
+# decimals), one decimal more for a converted amount (rounded by <= 5e-6 of the base
+# currency) or another column's value; |value| < 1e13 (1,000 x etl.bounds.max_amount's
+# default). 18 digits, so a square is exact too (DECIMAL(37, 10): Spark keeps every
+# decimal of a product of at most 38 digits). Running sums: DECIMAL(28, 5) (< 1e23), of
+# squares DECIMAL(37, 10) (< 1e27: the window's difference of two then fits (38, 10)).
+EXACT_SCALE = 5
+VALUE_TYPE = "decimal(18,5)"
+SQUARES_SUM_TYPE = "decimal(37,10)"
+VALUE_LIMIT, SUM_LIMIT, SQUARES_LIMIT = "1e13", "1e23", "1e27"
+
+
+def exact_value(value: Column) -> Column:
+    """`value` as the exact running sums read it: DECIMAL(18, 5), rounded half up; null
+    when null, not finite or |value| >= 1e13 (try_cast: under ANSI on and off)."""
+    return value.try_cast(VALUE_TYPE)
+
+
+def overflow_checks(feature: str, reads: Iterable[tuple[str, int, Column, Column]]):
+    """(condition, message) pairs: a value the exact sums cannot hold, a running sum
+    that overflowed; each message names the feature and what to do."""
+    checks, seen = [], set()
+    advice = (
+        f"; set `frame: sliding` on feature {feature} (Spark's own double aggregates over "
+        "the window's rows), or bring the column into range"
+    )
+    for name, power, total, count in reads:
+        if name not in seen:
+            seen.add(name)
+            value = F.col(name)
+            message = F.concat(
+                F.lit(f"feature {feature}: {name} value "), value.cast("string"),
+                F.lit(
+                    f" is not a finite number under {VALUE_LIMIT} in magnitude, which the "
+                    f"exact running sums of `frame: running` read (DECIMAL(18, 5)){advice}"
+                ),
+            )  # fmt: skip
+            checks.append((value.isNotNull() & exact_value(value).isNull(), message))
+        limit = SUM_LIMIT if power == 1 else SQUARES_LIMIT
+        what = name if power == 1 else f"{name}^2"
+        checks.append((
+            total.isNull() & (count > 0),
+            F.lit(
+                f"feature {feature}: the exact running sum of {what} over an entity's "
+                f"history reached {limit} (DECIMAL overflow of `frame: running`){advice}"
+            ),
+        ))  # fmt: skip
+    return checks
+
+
 def helper_prefix(columns: list[str]) -> str:
     """The prefix of a stage's helper columns: `_w_`, or `__w_`, `___w_`, ... the first
     that begins no column of the data (a column `_w_0` of one's own, or a `column`
@@ -75,6 +126,8 @@ class Frames:
     _shared: dict[str, Column] = field(default_factory=dict)
     refs: dict[str, Column] = field(default_factory=dict)  # name -> aliased window function
     helpers: dict[str, Column] = field(default_factory=dict)
+    # (column, power, running sum, count of values) of every exact_cum read, in order
+    exact_reads: list[tuple[str, int, Column, Column]] = field(default_factory=list)
 
     def shared(self, key: str, build: Callable[[], Column]) -> Column:
         """One Column per key for the whole stage (a Column is immutable, so the same one
@@ -115,6 +168,34 @@ class Frames:
             frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
             self._memo[key] = self.over(F.coalesce(F.sum(expr).over(frame), self.zero))
         return self._memo[key]
+
+    def exact_cum(self, name: str, power: int, upto_us: int) -> Column:
+        """The exact sum of `name`^power (1 or 2) over rows with ts <= t - upto_us, in
+        DECIMAL (`exact_value`: scale 5; squares scale 10): 0 without values. Records the
+        (column, power, sum, count) it reads in `exact_reads`, for the feature's overflow
+        check (`overflow_checks`): the sum is null (try_sum) only without values or when
+        it overflows DECIMAL(28, 5) / (37, 10)."""
+        key = (f"exact{power}:{name}", upto_us)
+        if key not in self._memo:
+            value = exact_value(F.col(name))
+            expr = value if power == 1 else value * value  # DECIMAL(37, 10): exact
+            frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
+            total = F.try_sum(expr).over(frame)
+            if power == 2:  # (37, 10): the window's difference of two fits (38, 10), exact
+                total = total.try_cast(SQUARES_SUM_TYPE)
+            self._memo[key] = self.over(total)
+        total = self._memo[key]
+        count = self.cum(f"count:{name}", F.when(F.col(name).isNotNull(), 1).otherwise(0), upto_us)
+        self.exact_reads.append((name, power, total, count))
+        return F.coalesce(total, self.zero)
+
+    def exact_range(self, name: str, power: int, lo_us: int, hi_us: int) -> Column:
+        """The exact sum of `name`^power over rows with t - lo_us <= ts < t - hi_us, a
+        DECIMAL: the difference of two running sums (frame: running), the same whatever
+        row the sums start at."""
+        if lo_us <= hi_us:
+            return self.zero
+        return self.exact_cum(name, power, hi_us + 1) - self.exact_cum(name, power, lo_us + 1)
 
     def range_sum(
         self, what: str, expr: Column, lo_us: int, hi_us: int, *, sliding: bool = False

@@ -45,12 +45,16 @@ from fraud_app.schema import partition_value
 # the old values, so the next `features` rebuilds it whole; 4: a running window's std and
 # z-score after a first amount far from the later ones, review34; 5: an include_current
 # window whose current value is null keeps the frame's sum, mean and std, session 50: a
-# table of one's own (features.input) with nulls in such a column held 0.0 / the fill)
-FORMAT = 5
+# table of one's own (features.input) with nulls in such a column held 0.0 / the fill;
+# 6: `frame: running` sums, means, stds, z-scores, amount ratios and velocity ratios of
+# sums from exact DECIMAL running sums, session 52: a table of format 5 holds the double
+# running sums' values, which depended on where the sums started)
+FORMAT = 6
 FORMAT_CHANGES = {
     3: "window std and z-score computed from deviations",
     4: "running-window std and z-score after a first amount far from the later ones",
     5: "include_current windows whose current value is null",
+    6: "running-frame sums, means, stds and z-scores from exact DECIMAL running sums",
 }
 KEY = "incremental"  # its key in _features.json
 

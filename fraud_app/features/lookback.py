@@ -7,19 +7,15 @@ date reaches) and by the history the scorer and the incremental build read
 
 from __future__ import annotations
 
-from fraud_app.features.aggregations import AGGREGATIONS
 from fraud_app.features.encodings import ENCODING_KINDS
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.spec import FeatureSet
 from fraud_app.features.window_kinds import (
-    AmountRatio,
-    AmountZScore,
     FraudRate,
     TimeSincePrevious,
     VelocityRatio,
     WindowAggregate,
 )
-from fraud_app.features.windowed import FramedWindow
 
 
 def lookback_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int | None:
@@ -47,24 +43,3 @@ def lookback_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int 
         elif hasattr(f, "window_s"):
             longest = max(longest, f.window_s + (f.lag_s(delay) if hasattr(f, "lag_s") else 0))
     return longest
-
-
-def running_float_features(feature_set: FeatureSet) -> list[str]:
-    """The features that subtract two running sums of a non-integer value (a `frame:
-    running` sum / mean / std of a column, amount ratio, z-score, a velocity ratio of
-    sums, a `relative_to` baseline): their last bits depend on where the sums start
-    (docs/PROBES.md, session 26), so a slice of history gives them other bits than
-    the whole table. Counts (integers) are exact from any start."""
-    names = []
-    for f in feature_set.features:
-        if not isinstance(f, FramedWindow) or f.sliding:
-            continue
-        if isinstance(f, WindowAggregate):
-            sums = {"sum", "m2"} & set(AGGREGATIONS[f.aggregation].components)
-            if sums or f.relative_s is not None:
-                names.append(f.name)
-        elif isinstance(f, AmountRatio | AmountZScore) or (
-            isinstance(f, VelocityRatio) and f.aggregation != "count"
-        ):
-            names.append(f.name)
-    return names

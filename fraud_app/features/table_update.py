@@ -36,7 +36,6 @@ from fraud_app.etl.manifest import update as update_files
 from fraud_app.etl.partition_swap import PartitionSwap, partition_name
 from fraud_app.features.compile import FeatureResult, compute_features
 from fraud_app.features.incremental import KEY, Plan
-from fraud_app.features.lookback import running_float_features
 from fraud_app.features.profile import DataProfile
 from fraud_app.features.source_state import source_state
 from fraud_app.features.spec import FeatureSet
@@ -64,14 +63,7 @@ def recompute(
     (all-null inputs, lags beyond the data) judged on the whole table (`profile`: its
     profile already counted, compute_features')."""
     start = plan.start
-    history_s = history_seconds(feature_set, encodings=False)  # None (all) with `floats`
-    floats = running_float_features(feature_set)
-    if floats and start is not None:
-        logger.info(
-            "features: reading all history for the window features: %s subtract running "
-            "sums of non-integer values, whose last bits depend on where the sums start",
-            ", ".join(floats),
-        )  # fmt: skip
+    history_s = history_seconds(feature_set, encodings=False)
     if start is None:
         rows = df.where(F.lit(False))
     else:

@@ -94,12 +94,14 @@ class FramedWindow(EntityWindow):
     `frame` chooses how Spark computes them, not the value in exact arithmetic: "sliding"
     re-aggregates the rows in the window for every row (cheap when an entity has few
     rows per window, like a card), "running" subtracts two running sums (O(1) per row
-    however dense the entity, like a merchant). "auto" picks by entity. In floating point
-    a running frame of a non-integer column is not exact: counts are, sums and means stay
-    within ~1e-12 relative, but a std (and z-score) loses precision as the entity's history
-    grows (a dense merchant of near-equal amounts: 5.5e-5 relative after 30 days, a std of
-    0 after a year; session 51, review51a in docs/PROBES.md). Choose `frame: sliding` for
-    the std and z-score of dense entities until the running sums are exact.
+    however dense the entity, like a merchant). "auto" picks by entity. A running frame
+    sums a non-integer column exactly, in DECIMAL (each value rounded half up to 6
+    decimals, |value| < 1e12; fraud_app.features.frames.exact_value), so its window is
+    the same whatever row the sums start at (the scorer's history slice, the table's whole
+    history) and does not lose precision as the history grows; a value or running sum
+    beyond the DECIMALs is an error naming the feature (session 52; until then the sums
+    were doubles: a dense entity's std read 0 after a year of near-equal amounts, session
+    51's review51a in docs/PROBES.md).
     """
 
     frame: Literal["auto", "sliding", "running"] = "auto"

@@ -15,7 +15,11 @@ Point-in-time rules (t = the current row's timestamp, in microseconds):
     Spark re-aggregates the rows inside it for every row, cheap when an entity has few
     rows per window (cards), and count, sum and max of one window share the frame.
     "running": the difference of two running sums (frames from unbounded preceding to
-    t - 1us and to t - W - 1us), O(1) per row however dense the entity (merchants).
+    t - 1us and to t - W - 1us), O(1) per row however dense the entity (merchants); sums
+    of a non-integer value (and of its squares, for a std) are exact DECIMALs
+    (fraud_app.features.frames.exact_value), so the difference is the window's exact sum
+    whatever row the running sums start at, and a std is computed from them without
+    cancellation (`_exact_m2`): the scorer's history slice gives the table's bits.
     Max, min and count_distinct (the size of a collect_set: exact, order-free) have no
     running form and always slide.
   * Fraud rates: rows in [t - lag - W, t - lag) in the denominator; in the numerator
@@ -37,7 +41,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.features.aggregations import AGGREGATIONS, with_current
 from fraud_app.features.base import FeatureDef
-from fraud_app.features.frames import FRAUD, KNOWN, ROW, TS, Frames
+from fraud_app.features.frames import FRAUD, KNOWN, ROW, TS, Frames, overflow_checks
 from fraud_app.features.labels import MICROS
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.window_kinds import (
@@ -104,11 +108,30 @@ def entity_features(
             carry=() if cluster_by is None else (cluster_by,),
         )  # fmt: skip
         stream = df.unionByName(events, allowMissingColumns=True)
-    columns = []
-    defined = entity.isNotNull()
+    exprs, readers = [], {}
     for feature in features:
         event_column = _event_column(feature) if use_events else None
-        expr = _compile(feature, frames, label_delay_s, event_column)
+        read = len(frames.exact_reads)
+        exprs.append(_compile(feature, frames, label_delay_s, event_column))
+        for name, power, total, count in frames.exact_reads[read:]:
+            key = (name, power, str(total))
+            readers.setdefault(key, ([], (name, power, total, count)))[0].append(feature.name)
+    # each overflow check once per row, on the first feature that reads it, naming every
+    # feature that does (a check per feature and read made the stage 2x slower)
+    guards: dict[str, list] = {}
+    checked: set[str] = set()
+    for names, read in readers.values():
+        owner = names[0]
+        for condition, message in overflow_checks(", ".join(dict.fromkeys(names)), [read]):
+            text = str(condition)
+            if text not in checked:
+                checked.add(text)
+                guards.setdefault(owner, []).append((condition, message))
+    columns = []
+    defined = entity.isNotNull()
+    for feature, expr in zip(features, exprs, strict=True):
+        for condition, message in guards.get(feature.name, ()):
+            expr = F.when(condition, F.raise_error(message)).otherwise(expr)
         columns.append(F.when(defined, expr).alias(feature.name))
     out = frames.select(stream, columns)  # the window functions, then the features
     # The event rows go; their `_ev_*` columns (null on data rows) stay until the caller's
@@ -161,67 +184,69 @@ def _power_sums(frames: Frames, name: str, window_us: int, sliding: bool, lag_us
         return frames.range_sum(f"{what}:{name}", expr, lo, hi, sliding=sliding)
 
     count = rs("count", F.when(value.isNotNull(), 1).otherwise(0))
-    total = rs("sum", F.coalesce(value, F.lit(0.0)))
+    if sliding:
+        total = rs("sum", F.coalesce(value, F.lit(0.0)))
+    else:
+        total = _exact_sum(frames, name, lo, hi)
     return count, total
+
+
+def _exact_sum(frames: Frames, name: str, lo_us: int, hi_us: int) -> Column:
+    """The sum of the non-null `name` in [t - lo, t - hi) on a running frame: the
+    difference of two exact running sums (DECIMAL, fraud_app.features.frames.exact_value),
+    as a double: the same bits whatever row the running sums start at."""
+    return frames.exact_range(name, 1, lo_us, hi_us).cast("double")
 
 
 def _m2(frames: Frames, name: str, count: Column, lo_us: int, hi_us: int, sliding: bool) -> Column:
     """The sum of squared deviations of the non-null `name` in [t - lo, t - hi) from their
-    mean (0 without rows). Never sumsq - sum^2 / n of the raw values: with 40 days of one
-    amount, 49.99, that difference of two large numbers left a variance of 6e-13 (a std of
-    7.8e-7, a z-score of 3.2e7 for the next amount of 74.99), and at 1e9 a std of 17.
+    mean (0 without rows). Never sumsq - sum^2 / n of the raw values in double: with 40
+    days of one amount, 49.99, that difference of two large numbers left a variance of
+    6e-13 (a std of 7.8e-7, a z-score of 3.2e7 for the next amount of 74.99).
 
     sliding: Spark's var_pop over the frame (a stable one-pass update: exactly 0 for equal
-    values). running: the power sums of value - K, K the entity's first value (its earliest
-    row, the smallest value at that time), so the sums hold deviations, not magnitudes
-    (equal to K: exactly 0), or of the raw values where their running sum of squares is
-    smaller (a first value far from the later ones); what remains within the rounding
-    bound of the two running sums it subtracts (8 eps (n + 1) (C2 + |sum| / n sqrt(N C2)),
-    n the window's rows, N the rows and C2 the sum of squares up to t - hi) is no spread
-    the sums can tell from rounding, and counts as 0."""
+    values). running: `_exact_m2`, from the window's exact sums."""
     value = F.col(name)
     if sliding:
         spread = frames.sliding(F.var_pop, value, lo_us, hi_us, what=f"var:{name}")
         return F.coalesce(spread * count, F.lit(0.0))
-    rows = frames.cum(f"count:{name}", F.when(value.isNotNull(), 1).otherwise(0), hi_us + 1)
-    first = frames.shared(f"ref:{name}", lambda: frames.over(_first_value(frames, value), ref=True))
-    shifted = value - first
-    # Two references, the first value K and 0 (the raw power sums, whose sum is the `sum`
-    # component's): each row takes the one whose running sum of squares C2 is smaller, so
-    # the more precise (review34: a card whose first amount was 1e6 and then paid ~50 a
-    # day had x - K ~ 1e6 on every later row, C2 ~ N 1e12, and its 7-day std of 0.27 read
-    # as 0). Both choices look at rows before t - hi only.
-    m2, bound, c2 = {}, {}, {}
-    for ref, expr in (("d", shifted), ("", value)):
-        d1 = frames.range_sum(f"{ref}sum:{name}", F.coalesce(expr, F.lit(0.0)), lo_us, hi_us)
-        sq = F.coalesce(expr * expr, F.lit(0.0))
-        d2 = frames.range_sum(f"{ref}sumsq:{name}", sq, lo_us, hi_us)
-        c2[ref] = frames.cum(f"{ref}sumsq:{name}", sq, hi_us + 1)
-        m2[ref] = F.greatest(d2 - d1 * d1 / count, F.lit(0.0))
-        # The rounding of the window's difference of two running sums of one sequence: the
-        # `count` additions between them, each within eps of the partial sum (<= C2, and
-        # the sum's partial sums <= sqrt(N C2)). Not N C2, the entity's whole history: that
-        # zeroed real spreads of long histories, and the scoring job's shorter history
-        # slice kept them (review34).
-        spread = c2[ref] + F.abs(d1) / count * F.sqrt(rows * c2[ref])
-        bound[ref] = F.lit(8 * _EPS) * (count + F.lit(1)) * spread
-    smaller = c2["d"] <= c2[""]
-    chosen = F.when(smaller, m2["d"]).otherwise(m2[""])
-    limit = F.when(smaller, bound["d"]).otherwise(bound[""])
-    return F.when(count > 0, F.when(chosen > limit, chosen).otherwise(F.lit(0.0))).otherwise(
-        F.lit(0.0)
-    )
+    return _exact_m2(frames, name, count, lo_us, hi_us)
 
 
-_EPS = 2.0**-53  # the unit roundoff of a double
+def _exact_m2(frames: Frames, name: str, n: Column, lo_us: int, hi_us: int) -> Column:
+    """m2 of a running frame from the window's exact sums S1 = sum x, S2 = sum x^2
+    (DECIMAL differences of running sums: the same whatever row the sums start at, so
+    the value is too). Around c = round(S1 / n), an integer: D1 = S1 - n c and D2 =
+    sum (x - c)^2 = S2 - 2 c S1 + n c^2, both exactly in DECIMAL, then m2 = D2 - D1^2 / n
+    in double, where |D1| <= n / 2: no cancellation beyond that of the spread against
+    1/4; equal values: exactly 0 (decided in DECIMAL). D2 is summed as (floor(S2) - 2 c S1 + n c^2) + frac(S2):
+    the large terms carry 5 decimals, frac(S2) 10, so no sum exceeds Spark's 38 digits and
+    none is rounded. A window whose D2 reaches 1e22 takes S2 - S1^2 / n of the exact sums
+    in double instead: the same from every start still, and accurate for such a spread.
 
-
-def _first_value(frames: Frames, value: Column) -> Column:
-    """The entity's first non-null value (earliest row; ties: the smallest value), on every
-    row of its partition: the same for every frame, so the shifted running sums subtract."""
-    pair = F.when(value.isNotNull(), F.struct(F.col(TS).alias("t"), value.alias("v")))
-    whole = frames.window.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
-    return F.min(pair).over(whole).getField("v")
+    Until session 52 the running sums were doubles: a window's value depended on where
+    they started (the scorer's slice vs the table's whole history) and a dense entity's
+    std lost its digits as the history grew (0 after a year of near-equal amounts,
+    docs/PROBES.md, session 51 review)."""
+    s1 = frames.exact_range(name, 1, lo_us, hi_us)  # DECIMAL(29, 5)
+    s2 = frames.exact_range(name, 2, lo_us, hi_us)  # DECIMAL(38, 10), >= 0
+    nd = n.cast("decimal(20,0)")
+    c = F.round(s1.cast("double") / n).try_cast("decimal(18,0)")
+    d1 = s1 - nd * c  # DECIMAL(38, 5), exact
+    frac = s2 % F.lit(1)  # DECIMAL(11, 10): the squares' decimals
+    whole = (s2 - frac).try_cast("decimal(28,0)")  # an integer: its type's rounding is exact
+    c_s1 = c * s1  # DECIMAL(38, 5), exact
+    big = whole - c_s1 - c_s1 + nd * c * c  # DECIMAL(38, 5), exact: D2 - frac
+    d2 = big.try_cast("decimal(27,5)") + frac  # DECIMAL(33, 10), exact
+    # equal values: exactly 0 (in double, D2 - D1^2 / n left a last-bit residue, a std of
+    # 1e-10). In DECIMAL, D2 - D1^2 / n is within 1e-11 of m2 (the quotient's 11 decimals),
+    # and the m2 of values of 5 decimals that are not all equal is >= 5e-11: <= 0 iff equal
+    d1_narrow = d1.try_cast("decimal(18,5)")  # |D1| <= n / 2: its square (37, 10) exact
+    flat = d2 - d1_narrow * d1_narrow / n.cast("decimal(10,0)") <= 0
+    spread = d2.cast("double") - d1.cast("double") * d1.cast("double") / n
+    exact = F.when(flat, F.lit(0.0)).otherwise(spread)
+    fallback = s2.cast("double") - s1.cast("double") * s1.cast("double") / n
+    return F.when(n > 0, F.greatest(F.coalesce(exact, fallback), F.lit(0.0))).otherwise(F.lit(0.0))
 
 
 def _zscore(feature: AmountZScore, frames: Frames, lag_us: int) -> Column:
@@ -242,8 +267,12 @@ def _velocity(feature: VelocityRatio, frames: Frames) -> Column:
     else:
         what, expr = f"sum:{feature.column}", F.coalesce(F.col(feature.column), F.lit(0.0))
     w_us, b_us = feature.window_s * MICROS, feature.baseline_s * MICROS
-    recent = frames.range_sum(what, expr, w_us, 0, sliding=feature.sliding)
-    base = frames.range_sum(what, expr, b_us, 0, sliding=feature.sliding)
+    if feature.aggregation != "count" and not feature.sliding:
+        recent = _exact_sum(frames, feature.column, w_us, 0)
+        base = _exact_sum(frames, feature.column, b_us, 0)
+    else:
+        recent = frames.range_sum(what, expr, w_us, 0, sliding=feature.sliding)
+        base = frames.range_sum(what, expr, b_us, 0, sliding=feature.sliding)
     ratio = float(feature.baseline_s) / float(feature.window_s)
     return F.when(base > 0, recent * F.lit(ratio) / base)
 
@@ -260,8 +289,10 @@ def _window_aggregate(feature: WindowAggregate, frames: Frames, lag_us: int = 0)
         "count": lambda: frames.range_sum(
             f"count:{c}", F.when(present, F.lit(1)).otherwise(0), lo, hi, sliding=sliding
         ),
-        "sum": lambda: frames.range_sum(
-            f"sum:{c}", F.coalesce(value, F.lit(0.0)), lo, hi, sliding=sliding
+        "sum": lambda: (
+            frames.range_sum(f"sum:{c}", F.coalesce(value, F.lit(0.0)), lo, hi, sliding=True)
+            if sliding
+            else _exact_sum(frames, feature.column, lo, hi)
         ),
         # the count is built again: its running sums are memoised, a sliding one is the
         # same expression, which Spark evaluates once per frame

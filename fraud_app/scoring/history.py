@@ -6,11 +6,10 @@ The features are computed by the same code as the feature table
 `start - history` to the end date, then the rows of the requested dates are kept.
 `history_seconds` is how far back a window feature can look: its window (+ its lag;
 fraud rates: window + the longer of the label delay and their lag; velocity and relative_to: the baseline; novelty: its
-lookback + window + lag), a time_since_previous cap (fraud_app.features.lookback); all
-of it when a feature subtracts running sums of non-integer values (`frame: running` sums,
-means, stds, z-scores, amount ratios, velocity ratios of sums), exact only from the same
-start (as the incremental build reads; from a slice sums and means differed in the last
-bits, stds and z-scores by up to 5.5e-5 relative: docs/PROBES.md, session 51 review). No
+lookback + window + lag), a time_since_previous cap (fraud_app.features.lookback); also
+for `frame: running` sums, means, stds, z-scores, amount ratios and velocity ratios of
+sums, whose running sums are exact DECIMALs, the same from a slice as from all history
+(session 52; until then doubles, read over all history: docs/PROBES.md, session 51). No
 label delay on top: a label is a column of its own row, so a fraud counts at t only when
 its row is inside the window, whenever its label became known (docs/PROBES.md, session
 44, incr44b: the delay added was a day of rows read for nothing in every incremental
@@ -34,7 +33,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.features.compile import FeatureResult, compute_features
 from fraud_app.features.encodings import ENCODING_KINDS
-from fraud_app.features.lookback import lookback_seconds, running_float_features
+from fraud_app.features.lookback import lookback_seconds
 from fraud_app.features.spec import FeatureSet
 from fraud_app.schema import PARTITION_COLUMN
 from fraud_app.scoring.dates import date_literal, timestamp_literal
@@ -58,16 +57,11 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
     encodings=False: of the features other than the categorical encodings (those count
     all earlier rows: with them the answer is None). The lookback itself: every row a
     feature of t reads, its label included, has a timestamp >= t - lookback (a fraud known
-    late counts from when it is known, but only while its own row is in the window).
-    None too when a feature subtracts running sums of non-integer values
-    (fraud_app.features.lookback.running_float_features): its value depends on where
-    the sums start, the entity's first row, so only all of the history gives the bits the
-    feature table holds (docs/PROBES.md, session 51: the scorer's slice differed from the
-    table, which the model trained on, by up to 6.6e-11 relative on probe51a's data, and a
-    dense merchant's std by up to 5.5e-5; the session 51 review: the error of such a std
-    against the exact value grows with the history, consistent is not accurate)."""
-    if running_float_features(feature_set):
-        return None
+    late counts from when it is known, but only while its own row is in the window). The
+    one rule for the scorer and the incremental build. `frame: running` sums of
+    non-integer values are exact (DECIMAL, fraud_app.features.frames.exact_value), so
+    their windows are the same from this slice as from all history (until session 52
+    they were doubles and this was None for them: docs/PROBES.md, sessions 51 and 52)."""
     return lookback_seconds(feature_set, encodings=encodings)
 
 
@@ -105,13 +99,10 @@ def features_for_dates(
     """
     history_s = history_seconds(feature_set, encodings=False)
     encodings = any(isinstance(f, ENCODING_KINDS) for f in feature_set.features)
-    floats = running_float_features(feature_set)
     logger.info(
-        "scoring %s..%s: reading %s of history%s%s",
+        "scoring %s..%s: reading %s of history%s",
         start, end, "all" if history_s is None else f"{math.ceil(history_s / 86_400)} days",
         " (the categorical encodings: all of it)" if encodings and history_s is not None else "",
-        f" ({', '.join(floats)} subtract running sums of non-integer values, whose last bits "
-        "depend on where the sums start)" if floats else "",
     )  # fmt: skip
     source = history_rows(canonical, start, end, history_s)
     # every row up to `end`: the encodings' counts and the skips (an input null in every

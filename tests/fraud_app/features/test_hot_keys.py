@@ -92,9 +92,8 @@ def test_a_hot_card_and_a_hot_merchant_are_named(spark, tmp_path, caplog, monkey
         "card_id holds 24): its card features are computed over all of them as one card; its "
         "card windows use sliding frames (frame: auto), whose cost per row grows with the "
         "entity's rows per window, so this step takes longer (frame: running in the spec uses "
-        "running sums instead for sums, counts and means; not for a std or z-score of a "
-        "dense entity, whose running value loses precision as its history grows). If the "
-        "value stands for an "
+        "exact running sums instead, O(1) per row, for counts, sums, means, stds and "
+        "z-scores). If the value stands for an "
         "unknown card (a "
         "placeholder such as 0 or -1), list it under etl.missing_ids and run etl again"
     )

@@ -56,8 +56,10 @@ features:
   - {kind: calendar, parts: [hour_of_day]}
   - {kind: column, column: amount, transform: log1p}
 """
-# a merchant sum on running frames: its last bits depend on where the sums start, so the
-# incremental build reads all history for the windows
+# a merchant sum on running frames: exact DECIMAL running sums (session 52), so the
+# incremental build reads its lookback, as for the other features, and gets the bits of a
+# full build (with double running sums it read all history: their last bits depended on
+# where the sums started)
 RUNNING_FLOAT = """version: 1
 features:
   - {kind: window_agg, entity: merchant, aggregations: [sum, mean], windows: [1d], frame: running}

@@ -52,3 +52,13 @@ def test_a_table_of_format_4_is_rebuilt(spark, tmp_path):
 def test_a_table_without_a_format_is_rebuilt(spark, tmp_path):
     out = _plan(spark, tmp_path, {"inputs": {}})
     assert out.full and "records no per-date state" in out.reason
+
+
+def test_a_table_of_format_5_is_rebuilt(spark, tmp_path):
+    # session 52 (exact52): format 5's running frames of non-integer values summed in
+    # double, so a window's value depended on where the running sums started; an
+    # incremental build would have kept those beside the exact DECIMAL ones
+    out = _plan(spark, tmp_path, {"format": 5, "inputs": {}, "partitions": {}, "digests": {}})
+    assert out.full and "format 5, this release's" in out.reason
+    assert "from exact DECIMAL running sums" in out.reason
+    assert "include_current windows" not in out.reason

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-import numpy as np
 import pytest
 from pyspark.sql import functions as F
 
@@ -97,12 +96,13 @@ def test_skips_of_specs_without_encodings_are_judged_on_every_row_not_the_slice(
 
 
 @pytest.mark.spark
-def test_running_frames_of_amounts_read_all_history_and_give_the_tables_bits(spark):
-    """A merchant's `frame: running` mean, std and z-score subtract running sums of
-    amounts, whose last bits depend on where the sums start: from the 37-day slice the
-    scorer read, 200+ of a day's values differed from the feature table's (the model's
-    training rows) by up to 6.6e-11 relative (docs/PROBES.md, session 51). The scorer
-    reads all history for them, as the incremental build does: the same bits."""
+def test_running_frames_of_amounts_from_the_slice_give_the_tables_bits(spark):
+    """A merchant's `frame: running` sum, mean, std and z-score subtract running sums of
+    amounts. In double their last bits depended on where the sums started: from the
+    37-day slice the scorer read, 200+ of a day's values differed from the feature
+    table's (the model's training rows) by up to 6.6e-11 relative (docs/PROBES.md,
+    session 51), so the scorer read all history. Exact DECIMAL running sums (session 52):
+    the scorer reads the 7-day lookback again, and gets the table's bits."""
     df = frame(spark, tricky_rows(n=900, seed=3, days=60))
     df = df.withColumn(PARTITION_COLUMN, F.to_date("timestamp")).cache()
     running = [
@@ -119,20 +119,23 @@ def test_running_frames_of_amounts_read_all_history_and_give_the_tables_bits(spa
     def rows(frame_):
         return sorted(tuple(r) for r in frame_.select("transaction_id", *names).collect())
 
+    assert history_seconds(fs, encodings=False) == 7 * DAY  # a slice: the lookback
     days = F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end))
     want = rows(compute_features(df, fs, vector_column=None).df.where(days))
     assert len(want) > 50
     assert rows(features_for_dates(df, fs, start, end).df) == want  # exact: the same bits
-    assert history_seconds(fs, encodings=False) is None  # the counts alone: 7 days
-    assert history_seconds(FeatureSet(features=(count,), label_delay_s=7 * DAY)) == 7 * DAY
+    # and from a slice starting elsewhere (a day later, mid-day): the same bits again
+    later = df.where(F.col("timestamp") >= F.lit(dt.datetime(2024, 2, 17, 7, tzinfo=dt.UTC)))
+    assert rows(compute_features(later, fs, vector_column=None).df.where(days)) == want
 
 
 @pytest.mark.spark
-def test_a_dense_merchants_running_zscore_is_the_tables_in_float32_too(spark):
+def test_a_dense_merchants_running_zscore_from_the_slice_is_the_tables(spark):
     """One merchant: a first amount of 1.00, then 2,000 amounts of about 10,000 (a row
-    every 72 minutes). The table's running sums start at the 1.00 and the scorer's 7-day
-    slice at a 10,000: every scored std and z-score differed, by up to 3.0e-5 relative,
-    also as the float32 the model reads (362 of 362 values; docs/PROBES.md, session 51)."""
+    every 72 minutes). With double running sums the table's started at the 1.00 and the
+    scorer's 7-day slice at a 10,000: every scored std and z-score differed, by up to
+    3.0e-5 relative, also as the float32 the model reads (362 of 362 values;
+    docs/PROBES.md, session 51). Exact running sums: the same doubles from the slice."""
 
     def row(i, ts, amount):
         return (f"t{i}", f"c{i % 50}", "m0", ts, amount, 0, None, "5411", "POS", "DE", "DE", None)
@@ -150,10 +153,10 @@ def test_a_dense_merchants_running_zscore_is_the_tables_in_float32_too(spark):
     names = [std.name, zscore.name]
 
     def values(frame_):
-        rows_ = sorted(tuple(r) for r in frame_.select("transaction_id", *names).collect())
-        return [(tid, *(float(np.float32(v)) for v in vs)) for tid, *vs in rows_]
+        return sorted(tuple(r) for r in frame_.select("transaction_id", *names).collect())
 
+    assert history_seconds(fs, encodings=False) == 7 * DAY
     days = F.col(PARTITION_COLUMN).between(F.lit(start), F.lit(end))
     want = values(compute_features(df, fs, vector_column=None).df.where(days))
     assert len(want) > 150
-    assert values(features_for_dates(df, fs, start, end).df) == want
+    assert values(features_for_dates(df, fs, start, end).df) == want  # the doubles' bits
