@@ -29,6 +29,7 @@ lines is fraud_app.etl.etl_result (`EtlResult`, re-exported).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import amounts, dedup, label_words, local_times, parsing
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
-from fraud_app.etl.columns import unread_columns
+from fraud_app.etl.columns import shown_names, unread_columns
 from fraud_app.etl.commit_source import input_identity
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.etl_result import EtlResult, log_result
@@ -326,13 +327,14 @@ def _log_unread_columns(raw: DataFrame, cfg: EtlSection, src: str) -> list[str]:
     published null (it was, without a word at the ETL)."""
     sources = resolve_sources(raw, cfg, src)
     currency = amounts.currency_source(raw.columns, cfg, src)[0]
-    unread, near = unread_columns(raw.columns, sources, currency)
+    unread, near = unread_columns(raw.columns, sources, currency, frozenset(cfg.columns))
     if unread:
         logger.info(
             "ETL input %s: %d of its %d column(s) are not read, the canonical table holds "
             "only the canonical columns (etl.columns maps an export's column onto one; a "
             "quarantined record keeps every column): %s",
-            src, len(unread), len([c for c in raw.columns if c != CORRUPT_COLUMN]), unread,
+            src, len(unread), len([c for c in raw.columns if c != CORRUPT_COLUMN]),
+            shown_names(unread),
         )  # fmt: skip
     if near:
         logger.warning(
@@ -341,7 +343,7 @@ def _log_unread_columns(raw: DataFrame, cfg: EtlSection, src: str) -> list[str]:
             "that read it are skipped). Map it: %s",
             src, ", ".join(f"column {c!r}" for c in near.values()),
             " and ".join(near) + (" is" if len(near) == 1 else " are"),
-            ", ".join(f"etl.columns.{k}: {v!r}" for k, v in near.items()),
+            ", ".join(f"etl.columns.{k}: {json.dumps(v)}" for k, v in near.items()),
         )  # fmt: skip
     return unread
 
