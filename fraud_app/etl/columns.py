@@ -47,7 +47,7 @@ def resolve_sources(df: DataFrame, cfg: EtlSection, where: str) -> dict[str, str
             f"`etl.columns.{missing[0]}: <your column name>`.{_delimiter_hint(present, cfg)}"
             f"{_label_hint(missing)}"
             f"{_near_names(missing, present, cfg)}"
-            f"{_id_hint(missing, cfg)}"
+            f"{_id_hint(missing, present, cfg)}"
         )
     sources = {c.name: (cfg.source_for(c.name) if cfg.source_for(c.name) in present else None)
                for c in CANONICAL_COLUMNS}  # fmt: skip
@@ -72,18 +72,23 @@ def _folded(name: str) -> str:
 
 
 def unread_columns(
-    columns: list[str], sources: dict[str, str | None], currency: str | None
+    columns: list[str],
+    sources: dict[str, str | None],
+    currency: str | None,
+    mapped: frozenset[str] = frozenset(),
 ) -> tuple[list[str], dict[str, str]]:
     """(the input columns no canonical column reads, in input order; {unmapped optional
     canonical column read as null: the unread column spelled like it but for case, spaces,
     '_' or '-'}). A canonical column not under etl.columns is looked for under its exact
     name, so an export's `MCC` or `Merchant_ID` was not read and mcc / merchant_id were
-    published null on every row, named only by the features' skip as `all null`."""
+    published null on every row, named only by the features' skip as `all null`.
+    `mapped`: the canonical columns under etl.columns (one mapped to a name the input
+    lacks is named by the pipeline's mapped-absent WARNING, not as unmapped)."""
     read = {s for s in sources.values() if s is not None} | {currency, CORRUPT_COLUMN}
     unread = [c for c in columns if c not in read]
     near = {}
     for name, source in sources.items():
-        if source is not None or name in REQUIRED_COLUMNS:
+        if source is not None or name in REQUIRED_COLUMNS or name in mapped:
             continue
         like = [c for c in unread if _folded(c) == _folded(name)]
         if like:
@@ -91,9 +96,23 @@ def unread_columns(
     return unread, near
 
 
-def _id_hint(missing: list[str], cfg: EtlSection) -> str:
-    """An export without any transaction id (PaySim's) cannot map one: say what to add."""
+UNREAD_SHOWN = 50  # names one log line shows (IEEE-CIS has 434 columns, wide exports more)
+
+
+def shown_names(names: list[str], limit: int = UNREAD_SHOWN) -> str:
+    """`names` for a log line: the first `limit` and how many more (review52a: the INFO
+    line of unread columns held every name, thousands of them for a wide export)."""
+    if len(names) <= limit:
+        return repr(names)
+    return f"{names[:limit]!r} and {len(names) - limit} more (every one in the ETL report)"
+
+
+def _id_hint(missing: list[str], present: set[str], cfg: EtlSection) -> str:
+    """An export without any transaction id (PaySim's) cannot map one: say what to add
+    (not to an export holding one under a near name, `Transaction ID`: review52a)."""
     if "transaction_id" not in missing or "transaction_id" in cfg.columns:
+        return ""
+    if any(_folded(p) == _folded("transaction_id") for p in present):
         return ""
     return (
         " An export without a transaction id (PaySim has none) needs one added before the "
@@ -113,19 +132,21 @@ def _label_hint(missing: list[str]) -> str:
 
 
 def _near_names(missing: list[str], present: set[str], cfg: EtlSection) -> str:
-    """Columns present under the wanted name but for case or surrounding spaces."""
+    """Columns present under the wanted name but for case, spaces, '_' or '-' (a
+    `Card ID` or `CardID` for card_id was not named, review52a; the optional columns'
+    WARNING, `unread_columns`, compares names so)."""
     near = {
         cfg.source_for(c): p
         for c in missing
         for p in sorted(present)
-        if p.strip().casefold() == cfg.source_for(c).strip().casefold()
+        if _folded(p) == _folded(cfg.source_for(c))
     }
     if not near:
         return ""
     found = ", ".join(f"{p!r} for {w!r}" for w, p in near.items())
     return (
-        f" Found {found}: names are matched exactly (case and spaces count); map them under "
-        "etl.columns, or fix the header."
+        f" Found {found}: names are matched exactly (case, spaces, '_' and '-' count); map "
+        "them under etl.columns, or fix the header."
     )
 
 

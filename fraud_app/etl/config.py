@@ -32,14 +32,19 @@ OFFSET_FORMATS = {"offset_seconds": 1, "offset_hours": 3600}
 
 class OffsetFormat(str):
     """A time format that counts from an origin: the format's name (compared and printed
-    as the text the config holds) with its origin (naive, UTC) and the seconds of a unit."""
+    as the text the config holds) with its origin (naive, UTC), the seconds of a unit and
+    the decimal separator its numbers are written with (etl.decimal_separator, as the
+    amounts': under ',' a text offset '86.400' was read as 86.4, not 86400, and '1,5'
+    was refused; review52a)."""
 
     origin: dt.datetime
     unit_seconds: int
+    decimal_separator: str
 
-    def __new__(cls, name: str, origin: dt.datetime) -> OffsetFormat:
+    def __new__(cls, name: str, origin: dt.datetime, decimal_separator: str = ".") -> OffsetFormat:
         made = super().__new__(cls, name)
         made.origin, made.unit_seconds = origin, OFFSET_FORMATS[name]
+        made.decimal_separator = decimal_separator
         return made
 
     @property
@@ -102,15 +107,19 @@ class EtlSection(Section):
       `step` is an offset, refused, not read as seconds of 1970-01-01) / 'epoch_millis'
       (from 1e11 to 1e14: a 10-digit seconds value is refused, not read as a day of 1970);
       'offset_seconds' / 'offset_hours': a number of seconds or hours (a fraction allowed,
-      negative too) after `timestamp_origin`, for exports that count time from the start of
-      their data (PaySim's hour `step`, IEEE-CIS's `TransactionDT` seconds, ULB's `Time`);
+      negative too; text written as `decimal_separator` says, as the amounts; rounded to
+      the microsecond) after `timestamp_origin`, for exports that count time from the start
+      of their data (PaySim's hour `step`, IEEE-CIS's `TransactionDT` seconds, ULB's `Time`);
       None (or 'iso8601') accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
     timestamp_origin: the instant (UTC, e.g. 2017-12-01T00:00:00) that offset_seconds /
       offset_hours count from, for `timestamp` and for `label_time` when its format is one;
       required by those formats and refused without one (it would have no effect). Such
       times are instants: time_zone does not move them. The data sets' origins are not
       published (IEEE-CIS's is commonly taken as 2017-11-30 or 2017-12-01): the calendar
-      features (hour, weekday) and event_date are only as true as the origin.
+      features (hour, weekday) and event_date are only as true as the origin. The ETL
+      report's `time_reading` records it with the formats; an append (or a labels feed)
+      reading offsets after another origin or unit than the table's last run is named in
+      a WARNING (the same offset is then another instant).
     time_zone: the zone of wall-clock times written without an offset or zone, e.g.
       'America/New_York' for an export of local times '2025-03-01 09:30:00': each is read
       as that zone's local time and converted to UTC (daylight saving included; a time in
@@ -465,5 +474,16 @@ class EtlSection(Section):
         if canonical == "label_time" and self.label_time_format is not None:
             fmt, setting = self.label_time_format, "etl.label_time_format"
         if fmt in OFFSET_FORMATS and self.timestamp_origin is not None:
-            return OffsetFormat(fmt, self.timestamp_origin), setting
+            return OffsetFormat(fmt, self.timestamp_origin, self.decimal_separator), setting
         return (None if fmt == ISO_FORMAT else fmt), setting
+
+    def time_reading(self) -> dict[str, str | None]:
+        """How `timestamp` and `label_time` were read, as the ETL report's `time_reading`
+        records it: each column's format and etl.timestamp_origin (an append whose offsets
+        count from another origin is named, fraud_app.etl.pipeline.check_time_reading)."""
+        origin = self.timestamp_origin
+        return {
+            "timestamp": self.timestamp_format,
+            "label_time": self.label_time_format or self.timestamp_format,
+            "timestamp_origin": origin.isoformat() if origin is not None else None,
+        }

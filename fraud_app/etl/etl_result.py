@@ -96,6 +96,10 @@ class EtlResult:
     # how a label_time written as a date alone was read (fraud_app.etl.parsing: the end of
     # that day); an append onto a table read otherwise is named in a WARNING
     label_time_reading: str = ""
+    # how timestamp and label_time were read: each one's format and etl.timestamp_origin
+    # (EtlSection.time_reading); an append reading offsets after another origin, or in
+    # another unit, is named in a WARNING (pipeline.check_time_reading; review52a)
+    time_reading: dict = field(default_factory=dict)
     # etl.mode: append: this run's job (its staging and quarantine file names), its input
     # (fraud_app.etl.commit_source.input_identity), and the job of the table's previous
     # report when that one published this same input whole (its rows are then this run's

@@ -73,7 +73,7 @@ from fraud_app.etl.fs import (
 )
 from fraud_app.etl.labels_apply import REPORT, apply_feed
 from fraud_app.etl.lock import RootLock
-from fraud_app.etl.pipeline import RAW_PREFIX, check_label_time_reading
+from fraud_app.etl.pipeline import RAW_PREFIX, check_label_time_reading, check_time_reading
 from fraud_app.etl.publish import REPORT_NAME, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
@@ -240,7 +240,9 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
         # a feed's date-only label_time is read as its day's end; the table's last ETL run
         # may have read such dates as their midnight (before review51c): say so (session 51)
         with contextlib.suppress(ValueError):  # unreadable: the ETL's own check names it
-            check_label_time_reading(fs.read_json(f"{table}/{REPORT_NAME}"), table)
+            last = fs.read_json(f"{table}/{REPORT_NAME}")
+            check_label_time_reading(last, table)
+            check_time_reading(last, cfg, table, ("label_time",))  # review52a
     if delay_only:
         logger.info("label feed without label_time: filled labels keep label_time null "
                     "(known at timestamp + features.label_delay_days); a correction is "

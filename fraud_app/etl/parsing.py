@@ -261,7 +261,9 @@ def _parsed_time(src: Column, dtype: T.DataType, fmt: str | None, value: Column)
         fits = (F.abs(number) >= MILLIS_MIN) & (F.abs(number) < MILLIS_MAX)
         return F.when(fits, F.timestamp_seconds(number / 1000.0))
     if isinstance(fmt, OffsetFormat):  # origin + number x unit, to the microsecond
-        seconds = plain_number(value) * F.lit(float(fmt.unit_seconds))
+        # a number as the amounts read one (etl.decimal_separator; a typed column as is)
+        number = amount(src, dtype, fmt.decimal_separator, value)
+        seconds = number * F.lit(float(fmt.unit_seconds))
         origin_us = (fmt.origin - _EPOCH) // dt.timedelta(microseconds=1)
         micros = F.round(seconds * F.lit(1e6)).cast("long") + F.lit(origin_us)
         return F.when(F.abs(seconds) < OFFSET_MAX_SECONDS, F.timestamp_micros(micros))
@@ -282,7 +284,8 @@ def timestamp_hint(value: Column, fmt: str | None, setting: str = "etl.timestamp
                 "1e11, 1973-03-03, to 1e14)")  # fmt: skip
     elif isinstance(fmt, OffsetFormat):
         said = (f"is not a number of {fmt.unit} after etl.timestamp_origin "
-                f"{fmt.origin.isoformat()} ({setting} {str(fmt)!r})")  # fmt: skip
+                f"{fmt.origin.isoformat()} ({setting} {str(fmt)!r}: within 1e11 seconds, "
+                "~3,000 years, either way)")  # fmt: skip
     elif fmt:
         said = f"does not parse with {setting} {fmt!r}"
     elif setting == "etl.timestamp_format":
@@ -303,6 +306,12 @@ def timestamp_hint(value: Column, fmt: str | None, setting: str = "etl.timestamp
               & F.try_to_timestamp(value).isNotNull(),
               F.lit(f"; it looks like ISO-8601 (offsets such as +01:00 or Z are converted to "
                     f"UTC): set {setting}: iso8601"))
+        .when(F.lit(isinstance(fmt, OffsetFormat) and fmt.decimal_separator == ".")
+              & value.rlike(_COMMA_NUMBER) & value.contains(","),
+              F.lit("; it looks like a decimal comma: set etl.decimal_separator: ','"))
+        .when(F.lit(isinstance(fmt, OffsetFormat) and fmt.decimal_separator == ",")
+              & value.rlike(_PLAIN_NUMBER),
+              F.lit("; it looks like a decimal point: set etl.decimal_separator: '.'"))
         .when(F.lit(fmt in EPOCH_FORMATS) & offset,
                F.lit("; it looks like an offset from the start of the data (an hour `step` as "
                      "in PaySim, seconds since the first row), not an epoch: set "

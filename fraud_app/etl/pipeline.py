@@ -29,6 +29,7 @@ lines is fraud_app.etl.etl_result (`EtlResult`, re-exported).
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -42,9 +43,9 @@ from fraud_app.errors import DataIntegrityError, EmptyInputError
 from fraud_app.etl import amounts, dedup, label_words, local_times, parsing
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
-from fraud_app.etl.columns import unread_columns
+from fraud_app.etl.columns import shown_names, unread_columns
 from fraud_app.etl.commit_source import input_identity
-from fraud_app.etl.config import EtlSection
+from fraud_app.etl.config import OFFSET_FORMATS, EtlSection
 from fraud_app.etl.etl_result import EtlResult, log_result
 from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
 from fraud_app.etl.id_checks import placeholders_of, warn_placeholders
@@ -245,9 +246,11 @@ def _amount_fields(
             last = fs.read_json(report)
             amounts.check_reading(last, cfg, run.finals[0])
             check_label_time_reading(last, run.finals[0])
+            check_time_reading(last, cfg, run.finals[0])
     return {"currency_column": found.column, "currencies": found.currencies,
             "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
-            "label_time_reading": parsing.LABEL_TIME_READING}  # fmt: skip
+            "label_time_reading": parsing.LABEL_TIME_READING,
+            "time_reading": cfg.time_reading()}  # fmt: skip
 
 
 def check_label_time_reading(last_report: object, table: str) -> None:
@@ -267,6 +270,39 @@ def check_label_time_reading(last_report: object, table: str) -> None:
             "of it. Rebuild the table (etl.mode: replace over every delivery, then the "
             "labels feeds again) so that every label_time is read one way",
             parsing.LABEL_TIME_READING, table, before,
+        )  # fmt: skip
+
+
+def check_time_reading(
+    last_report: object,
+    cfg: EtlSection,
+    table: str,
+    columns: tuple[str, ...] = ("timestamp", "label_time"),
+) -> None:
+    """An append (or a labels feed: `columns` label_time) reading a time column as offsets
+    after another etl.timestamp_origin, or in another unit, than the table's last ETL run
+    did: one WARNING naming both (review52a: the same offset became another instant
+    without a word, the new rows shifted against the published ones). A report before
+    session 52 has no `time_reading`: it read no offsets."""
+    before = last_report.get("time_reading") if isinstance(last_report, dict) else None
+    if not isinstance(before, dict):
+        return
+    now = cfg.time_reading()
+    said = [
+        f"{c} as {now[c]} after {now['timestamp_origin']} (the run before: {before.get(c)} "
+        f"after {before.get('timestamp_origin')})"
+        for c in columns
+        if now[c] in OFFSET_FORMATS and before.get(c) in OFFSET_FORMATS
+        and (now[c], now["timestamp_origin"]) != (before.get(c), before.get("timestamp_origin"))
+    ]  # fmt: skip
+    if said:
+        logger.warning(
+            "ETL: this run on %s reads %s: an offset of this delivery is another instant than "
+            "the same offset of the published rows. If each delivery counts from its own "
+            "start, that is right; if etl.timestamp_origin or the format was corrected, rebuild "
+            "the table with it (etl.mode: replace over every delivery, then the labels feeds "
+            "again); else put the earlier setting back",
+            table, "; ".join(said),
         )  # fmt: skip
 
 
@@ -326,13 +362,14 @@ def _log_unread_columns(raw: DataFrame, cfg: EtlSection, src: str) -> list[str]:
     published null (it was, without a word at the ETL)."""
     sources = resolve_sources(raw, cfg, src)
     currency = amounts.currency_source(raw.columns, cfg, src)[0]
-    unread, near = unread_columns(raw.columns, sources, currency)
+    unread, near = unread_columns(raw.columns, sources, currency, frozenset(cfg.columns))
     if unread:
         logger.info(
             "ETL input %s: %d of its %d column(s) are not read, the canonical table holds "
             "only the canonical columns (etl.columns maps an export's column onto one; a "
             "quarantined record keeps every column): %s",
-            src, len(unread), len([c for c in raw.columns if c != CORRUPT_COLUMN]), unread,
+            src, len(unread), len([c for c in raw.columns if c != CORRUPT_COLUMN]),
+            shown_names(unread),
         )  # fmt: skip
     if near:
         logger.warning(
@@ -341,7 +378,7 @@ def _log_unread_columns(raw: DataFrame, cfg: EtlSection, src: str) -> list[str]:
             "that read it are skipped). Map it: %s",
             src, ", ".join(f"column {c!r}" for c in near.values()),
             " and ".join(near) + (" is" if len(near) == 1 else " are"),
-            ", ".join(f"etl.columns.{k}: {v!r}" for k, v in near.items()),
+            ", ".join(f"etl.columns.{k}: {json.dumps(v)}" for k, v in near.items()),
         )  # fmt: skip
     return unread
 

@@ -156,7 +156,7 @@ def test_a_header_name_with_other_case_or_spaces_is_pointed_out(spark, tmp_path)
     csv = "Transaction_ID, card_id,merchant_id,timestamp,amount,label\nt,c,m,2024-01-05,1,0\n"
     with pytest.raises(SchemaError, match=(
         r"Found 'Transaction_ID' for 'transaction_id', ' card_id' for 'card_id': names are "
-        r"matched exactly \(case and spaces count\); map them under etl.columns"
+        r"matched exactly \(case, spaces, '_' and '-' count\); map them under etl.columns"
     )):  # fmt: skip
         _run(spark, tmp_path, {"a.csv": csv})
 

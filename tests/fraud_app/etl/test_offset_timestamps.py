@@ -7,12 +7,14 @@ format refused them, a pattern could not read them). Every run's records are acc
 from __future__ import annotations
 
 import datetime as dt
+import logging
 
 import pytest
 
 from fraud_app.config import load_config
 from fraud_app.errors import ConfigError
-from fraud_app.etl.pipeline import run_etl
+from fraud_app.etl.labels import run_labels
+from fraud_app.etl.pipeline import check_time_reading, run_etl
 from tests.fraud_app.etl.test_hostile_inputs import _rows, assert_accounted
 
 ORIGIN = "2017-12-01T00:00:00"
@@ -65,7 +67,8 @@ def test_paysim_hour_steps_are_hours_after_the_origin(spark, tmp_path) -> None:
     assert q["t5"] == (
         "unparseable_timestamp",
         "timestamp 'step9' is not a number of hours after etl.timestamp_origin "
-        "2017-12-01T00:00:00 (etl.timestamp_format 'offset_hours')",
+        "2017-12-01T00:00:00 (etl.timestamp_format 'offset_hours': within 1e11 seconds, "
+        "~3,000 years, either way)",
     )
     assert q["t6"][0] == "missing_required_field"
 
@@ -108,3 +111,96 @@ def test_an_origin_without_an_offset_format_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"etl.timestamp_origin .* carries an offset"):
         _config(tmp_path, timestamp_format="offset_hours",
                 timestamp_origin="2017-12-01T00:00:00+02:00")  # fmt: skip
+
+
+@pytest.mark.spark
+def test_offsets_are_read_with_the_decimal_separator(spark, tmp_path) -> None:
+    # review52a: under etl.decimal_separator ',' an offset '86.400' (thousands grouped, as
+    # such exports write them) was read as 86.4 seconds and published without a word, and
+    # '86401,25' was refused; they are read as the amounts are
+    csv = (
+        "id;card;dt;amt;y\n"
+        "t1;c;86.400;1,5;0\n"
+        "t2;c;86401,25;2,0;0\n"
+        "t3;c;1.5;2,0;0\n"  # a decimal point under ',': refused, named
+    )
+    columns = {"transaction_id": "id", "card_id": "card", "timestamp": "dt", "amount": "amt",
+               "label": "y"}  # fmt: skip
+    result = _run(
+        spark, tmp_path, csv, columns=columns, csv_delimiter=";", decimal_separator=",",
+        timestamp_format="offset_seconds", timestamp_origin=ORIGIN,
+    )  # fmt: skip
+    assert_accounted(spark, result, 3)
+    times = {t: r["timestamp"] for t, r in _rows(spark, result).items()}
+    assert times == {
+        "t1": dt.datetime(2017, 12, 2),
+        "t2": dt.datetime(2017, 12, 2, 0, 0, 1, 250000),
+    }
+    assert result.time_reading == {"timestamp": "offset_seconds", "label_time": "offset_seconds",
+                                   "timestamp_origin": ORIGIN}  # fmt: skip
+    assert _quarantine(spark, result, "id")["t3"] == (
+        "unparseable_timestamp",
+        "timestamp '1.5' is not a number of seconds after etl.timestamp_origin "
+        "2017-12-01T00:00:00 (etl.timestamp_format 'offset_seconds': within 1e11 seconds, "
+        "~3,000 years, either way); it looks like a decimal point: set "
+        "etl.decimal_separator: '.'",
+    )
+
+
+def test_an_append_reading_offsets_after_another_origin_is_named(tmp_path, caplog) -> None:
+    # review52a: etl.timestamp_origin changed between two appends (corrected, or typed
+    # anew) made the same offset another instant, the new rows shifted against the
+    # published ones, without a word; the report's `time_reading` records it, as
+    # `amount_reading` records the amount settings
+    cfg = _config(tmp_path, timestamp_format="offset_hours", timestamp_origin=ORIGIN).etl
+    before = {"time_reading": {"timestamp": "offset_hours", "label_time": "offset_hours",
+                               "timestamp_origin": "2017-11-30T00:00:00"}}  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.pipeline"):
+        check_time_reading(before, cfg, "/t/canonical")
+        check_time_reading({"time_reading": cfg.time_reading()}, cfg, "/t/canonical")  # same
+        check_time_reading({"amount_reading": {}}, cfg, "/t/canonical")  # before session 52
+        check_time_reading(before, cfg, "/t/canonical", ("label_time",))  # a labels feed
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert said[0].startswith(
+        "ETL: this run on /t/canonical reads timestamp as offset_hours after "
+        "2017-12-01T00:00:00 (the run before: offset_hours after 2017-11-30T00:00:00); "
+        "label_time as offset_hours after 2017-12-01T00:00:00"
+    )
+    assert said[1].startswith("ETL: this run on /t/canonical reads label_time as offset_hours")
+    iso = _config(tmp_path, label_time_format="iso8601", timestamp_format="offset_seconds",
+                  timestamp_origin=ORIGIN).etl  # fmt: skip
+    assert iso.time_reading() == {"timestamp": "offset_seconds", "label_time": "iso8601",
+                                  "timestamp_origin": ORIGIN}  # fmt: skip
+
+
+@pytest.mark.spark
+def test_a_labels_feed_reads_offsets_and_names_another_origin(spark, tmp_path, caplog) -> None:
+    # the `labels` feed reads label_time as the ETL does; a feed read after another origin
+    # than the table's ETL run is named (review52a: its label times were shifted silently)
+    csv = "id,card,step,y,amount\nt1,c1,1,,1.0\nt2,c1,2,,1.0\n"  # unlabelled
+    columns = {"transaction_id": "id", "card_id": "card", "timestamp": "step", "label": "y"}
+    result = _run(spark, tmp_path, csv, columns=columns, timestamp_format="offset_hours",
+                  timestamp_origin=ORIGIN)  # fmt: skip
+    assert result.output_rows == 2
+    feed = tmp_path / "feed.csv"
+    feed.write_text("id,y,known\nt1,1,30\n")
+    root = str(tmp_path / "work")
+    config = load_config(None, {"paths.root": root, "etl": {
+        "columns": {**columns, "label_time": "known"}, "timestamp_format": "offset_hours",
+        "timestamp_origin": "2017-12-02T00:00:00"}})  # fmt: skip
+    with caplog.at_level(logging.WARNING):
+        labelled = run_labels(spark, config, [str(feed)])
+    rows = {r.transaction_id: r for r in spark.read.parquet(labelled.output_path).collect()}
+    assert rows["t1"].label == 1
+    assert rows["t1"].label_time == dt.datetime(2017, 12, 3, 6)  # the feed's origin + 30 h
+    said = [r.getMessage() for r in caplog.records if "reads label_time as" in r.getMessage()]
+    assert said == [
+        f"ETL: this run on {labelled.output_path.rstrip('/')} reads label_time as offset_hours "
+        "after 2017-12-02T00:00:00 (the run before: offset_hours after 2017-12-01T00:00:00): "
+        "an offset of this delivery is another instant than the same offset of the published "
+        "rows. If each delivery counts from its own start, that is right; if "
+        "etl.timestamp_origin or the format was corrected, rebuild the table with it "
+        "(etl.mode: replace over every delivery, then the labels feeds again); else put the "
+        "earlier setting back"
+    ], caplog.text

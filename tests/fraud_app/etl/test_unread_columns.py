@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fraud_app.errors import SchemaError
-from fraud_app.etl.columns import resolve_sources
+from fraud_app.etl.columns import resolve_sources, shown_names, unread_columns
 from fraud_app.etl.config import EtlSection
 from tests.fraud_app.etl.test_hostile_inputs import _rows, _run, assert_accounted
 
@@ -48,7 +48,9 @@ def test_unread_columns_are_named_and_near_names_warned(spark, tmp_path, caplog)
     assert len(said) == 1, caplog.text
     assert "column 'Merchant_ID', column 'MCC' not read" in said[0]
     assert "so merchant_id and mcc are published null" in said[0]
-    assert "Map it: etl.columns.merchant_id: 'Merchant_ID', etl.columns.mcc: 'MCC'" in said[0]
+    # the mapping as YAML reads it back (JSON text: a name with a quote, a backslash or a
+    # line break stays that name; a Python repr did not, review52a)
+    assert 'Map it: etl.columns.merchant_id: "Merchant_ID", etl.columns.mcc: "MCC"' in said[0]
 
 
 def test_every_column_read_names_nothing(spark, tmp_path, caplog) -> None:
@@ -73,3 +75,41 @@ def test_an_export_without_a_transaction_id_is_told_what_to_add(spark, tmp_path)
     with pytest.raises(SchemaError) as typo:  # mapped to a name the input lacks: no hint
         resolve_sources(paysim, mapped, "paysim.csv")
     assert "PaySim" not in str(typo.value)
+
+
+def test_a_required_column_spelled_with_spaces_or_without_underscore_is_pointed_out(
+    spark,
+) -> None:
+    # review52a: only case and blanks at the ends were compared, so `Card ID` and `CardID`
+    # for card_id got no hint while the optional columns' WARNING named `Merchant ID`
+    df = spark.createDataFrame([("t1", "c1", "2024-01-01", 1.0, 0)],
+                               "`Transaction ID` string, CardID string, timestamp string, "
+                               "amount double, label int")  # fmt: skip
+    with pytest.raises(SchemaError) as missing:
+        resolve_sources(df, EtlSection(), "x.csv")
+    assert (
+        "Found 'Transaction ID' for 'transaction_id', 'CardID' for 'card_id': names are "
+        "matched exactly (case, spaces, '_' and '-' count)"
+    ) in str(missing.value)
+    # it has a transaction id: not told to add one, as an export without any (PaySim)
+    assert "PaySim" not in str(missing.value)
+
+
+def test_a_long_list_of_unread_columns_is_cut_in_the_log() -> None:
+    # review52a: the INFO line named every unread column, thousands for a wide export
+    names = [f"V{i}" for i in range(1, 340)]
+    line = shown_names(names)
+    assert line.startswith("['V1', 'V2', ") and "'V50']" in line and "'V51'" not in line
+    assert line.endswith(" and 289 more (every one in the ETL report)")
+    assert shown_names(["a\nb", "c"]) == "['a\\nb', 'c']"  # a line break stays escaped
+
+
+def test_a_mapped_column_the_input_lacks_is_not_called_unmapped() -> None:
+    # review52a: mcc mapped to a name the input lacks, the input holding `MCC`: the WARNING
+    # said mcc was not under etl.columns ("Map it: etl.columns.mcc: 'MCC'"), beside the
+    # mapped-absent WARNING that names the mapping; now only that one speaks
+    sources = {"transaction_id": "t", "card_id": "c", "mcc": None, "merchant_id": None}
+    columns = ["t", "c", "MCC", "Merchant_ID"]
+    unread, near = unread_columns(columns, sources, None, frozenset({"mcc"}))
+    assert unread == ["MCC", "Merchant_ID"]
+    assert near == {"merchant_id": "Merchant_ID"}
