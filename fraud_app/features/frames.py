@@ -3,8 +3,9 @@
 fraud_app.features.windows compiles every feature of an entity (or a `same:` pair) over
 ONE window specification; `Frames` builds the window functions those features read.
 Each (value, bounds) is built once per stage and becomes a helper column (`_w_<n>`):
-the stage selects the entity's first values (`refs`: the running sums of deviations read
-them), then every other window function (`helpers`), then the features, which name each
+the stage selects the window functions other window functions read (`refs`; none since
+the exact running sums of session 52), then every other window function (`helpers`), then
+the features, which name each
 window function's column instead of holding its expression. A running std's expression
 repeated the first-value window 16 times (15,729 characters), and the analyzer's passes
 over a select cost what its expressions hold, not the plan below it (session 47: the 73
@@ -67,26 +68,40 @@ def exact_value(value: Column) -> Column:
     return value.try_cast(VALUE_TYPE)
 
 
-def overflow_checks(feature: str, reads: Iterable[tuple[str, int, Column, Column]]):
-    """(condition, message) pairs: a value the exact sums cannot hold, a running sum
-    that overflowed; each message names the feature and what to do."""
+def unholdable(value: Column) -> Column:
+    """True where `exact_value(value)` is null for a value that is not (NaN, infinite,
+    |value| >= 1e13), in double arithmetic: a try_cast to DECIMAL per row and column made
+    the check a large part of the stage's cost (session 52 review52e). A DECIMAL column's
+    value within 1e-3 of 1e13 reads as 1e13 (the nearest double) and counts too."""
+    as_double = value.cast("double")
+    return F.isnan(as_double) | (F.abs(as_double) >= F.lit(float(VALUE_LIMIT)))
+
+
+def overflow_checks(feature: str, reads: Iterable[tuple[str, int, Column, Column, Column]]):
+    """(condition, message) pairs: a value the exact sums cannot hold, on the row or
+    earlier in its entity's history (`dropped`: their count before t; the row of such a
+    value fails, but the scorer reads rows of history it does not compute, and their
+    windows summed the others and counted it: review52e), a running sum that overflowed;
+    each message names the feature and what to do."""
     checks, seen = [], set()
     advice = (
         f"; set `frame: sliding` on feature {feature} (Spark's own double aggregates over "
         "the window's rows), or bring the column into range"
     )
-    for name, power, total, count in reads:
+    for name, power, total, count, dropped in reads:
         if name not in seen:
             seen.add(name)
             value = F.col(name)
+            what = (
+                f" is not a finite number under {VALUE_LIMIT} in magnitude, which the "
+                f"exact running sums of `frame: running` read (DECIMAL(18, 5)){advice}"
+            )
             message = F.concat(
-                F.lit(f"feature {feature}: {name} value "), value.cast("string"),
-                F.lit(
-                    f" is not a finite number under {VALUE_LIMIT} in magnitude, which the "
-                    f"exact running sums of `frame: running` read (DECIMAL(18, 5)){advice}"
-                ),
-            )  # fmt: skip
-            checks.append((value.isNotNull() & exact_value(value).isNull(), message))
+                F.lit(f"feature {feature}: {name} value "), value.cast("string"), F.lit(what)
+            )
+            checks.append((value.isNotNull() & unholdable(value), message))
+            earlier = F.lit(f"feature {feature}: an earlier {name} value of the entity{what}")
+            checks.append((dropped > 0, earlier))
         limit = SUM_LIMIT if power == 1 else SQUARES_LIMIT
         what = name if power == 1 else f"{name}^2"
         checks.append((
@@ -126,8 +141,9 @@ class Frames:
     _shared: dict[str, Column] = field(default_factory=dict)
     refs: dict[str, Column] = field(default_factory=dict)  # name -> aliased window function
     helpers: dict[str, Column] = field(default_factory=dict)
-    # (column, power, running sum, count of values) of every exact_cum read, in order
-    exact_reads: list[tuple[str, int, Column, Column]] = field(default_factory=list)
+    # (column, power, running sum, count of values, count of values before t the sums
+    # cannot hold) of every exact_cum read, in order
+    exact_reads: list[tuple[str, int, Column, Column, Column]] = field(default_factory=list)
 
     def shared(self, key: str, build: Callable[[], Column]) -> Column:
         """One Column per key for the whole stage (a Column is immutable, so the same one
@@ -185,8 +201,12 @@ class Frames:
                 total = total.try_cast(SQUARES_SUM_TYPE)
             self._memo[key] = self.over(total)
         total = self._memo[key]
-        count = self.cum(f"count:{name}", F.when(F.col(name).isNotNull(), 1).otherwise(0), upto_us)
-        self.exact_reads.append((name, power, total, count))
+        present = F.col(name).isNotNull()
+        count = self.cum(f"count:{name}", F.when(present, 1).otherwise(0), upto_us)
+        # values the sums skip (try_cast's null) in all the entity's rows before t, a frame
+        # of its own (one per column whatever the windows): every window of t reads them
+        dropped = self.cum(f"dropped:{name}", F.when(unholdable(F.col(name)), 1), 1)
+        self.exact_reads.append((name, power, total, count, dropped))
         return F.coalesce(total, self.zero)
 
     def exact_range(self, name: str, power: int, lo_us: int, hi_us: int) -> Column:

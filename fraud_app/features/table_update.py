@@ -2,9 +2,8 @@
 
 fraud_app.features.incremental decides that the table may be updated and from which
 date (d0). Here: the features of the rows dated >= d0 computed from the canonical rows
-from d0 minus the history the specs read (fraud_app.scoring.history; all of it when a
-feature's value depends on where its running sums start, and the categorical encodings
-and the whole-table checks always read every row), written under
+from d0 minus the history the specs read (fraud_app.scoring.history: the lookback; the
+categorical encodings and the whole-table checks always read every row), written under
 `<table>/_staging/features-<token>/new` and swapped in date by date
 (fraud_app.etl.partition_swap, as `etl --mode append` does); dates >= d0 that the result
 no longer holds are taken out. Then `_features.json` (the whole table's row count, the

@@ -18,6 +18,10 @@ from fraud_app.features.keyed import Keyed
 # Entities with few transactions per window: sliding frames are cheapest for them (see
 # windows.py); the others (merchants) use running sums.
 SPARSE_ENTITIES: tuple[str, ...] = ("card", "device")
+# The columns whose values the exact running sums hold (5 decimals: an amount's minor units,
+# a converted amount to a 2,000th of a cent); `frame: auto` slides for the others' sums
+# (a probability near 1e-6 rounded to 0 or 1e-5: docs/PROBES.md, session 52 review52e).
+EXACT_COLUMNS: tuple[str, ...] = ("amount",)
 
 
 def duration_text(value: object) -> str:
@@ -94,18 +98,27 @@ class FramedWindow(EntityWindow):
     `frame` chooses how Spark computes them, not the value in exact arithmetic: "sliding"
     re-aggregates the rows in the window for every row (cheap when an entity has few
     rows per window, like a card), "running" subtracts two running sums (O(1) per row
-    however dense the entity, like a merchant). "auto" picks by entity. A running frame
-    sums a non-integer column exactly, in DECIMAL (each value rounded half up to 6
-    decimals, |value| < 1e12; fraud_app.features.frames.exact_value), so its window is
-    the same whatever row the sums start at (the scorer's history slice, the table's whole
-    history) and does not lose precision as the history grows; a value or running sum
-    beyond the DECIMALs is an error naming the feature (session 52; until then the sums
-    were doubles: a dense entity's std read 0 after a year of near-equal amounts, session
-    51's review51a in docs/PROBES.md).
+    however dense the entity, like a merchant). A running frame sums a non-integer
+    column exactly, in DECIMAL (each value rounded half up to 5 decimals, |value| < 1e13;
+    fraud_app.features.frames.exact_value), so its window is the same whatever row the
+    sums start at (the scorer's history slice, the table's whole history) and does not
+    lose precision as the history grows; a value or running sum beyond the DECIMALs is an
+    error naming the feature (session 52; until then the sums were doubles: a dense
+    entity's std read 0 after a year of near-equal amounts, session 51's review51a in
+    docs/PROBES.md). Five decimals hold an amount (its currency's minor units, a converted
+    amount to a 2,000th of a cent), not any column: values near 1e-5 or below (a
+    probability, a ratio) lose their digits, a std of values that differ in the 6th
+    decimal reads 0. "auto" picks by entity, and slides for the sums, means and stds of
+    any column but `amount` (EXACT_COLUMNS; Spark's double aggregates, exact in the same
+    way from any start: docs/PROBES.md, session 52 review52e); `frame: running` on such a
+    column rounds its values so.
     """
 
     frame: Literal["auto", "sliding", "running"] = "auto"
 
     @property
     def sliding(self) -> bool:
-        return self.frame == "sliding" or (self.frame == "auto" and self.entity in SPARSE_ENTITIES)
+        if self.frame != "auto":
+            return self.frame == "sliding"
+        inexact = any(c not in EXACT_COLUMNS for c in self.numeric_inputs)
+        return self.entity in SPARSE_ENTITIES or inexact

@@ -113,9 +113,10 @@ def entity_features(
         event_column = _event_column(feature) if use_events else None
         read = len(frames.exact_reads)
         exprs.append(_compile(feature, frames, label_delay_s, event_column))
-        for name, power, total, count in frames.exact_reads[read:]:
+        for name, power, total, count, dropped in frames.exact_reads[read:]:
             key = (name, power, str(total))
-            readers.setdefault(key, ([], (name, power, total, count)))[0].append(feature.name)
+            reads = (name, power, total, count, dropped)
+            readers.setdefault(key, ([], reads))[0].append(feature.name)
     # each overflow check once per row, on the first feature that reads it, naming every
     # feature that does (a check per feature and read made the stage 2x slower)
     guards: dict[str, list] = {}
