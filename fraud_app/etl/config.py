@@ -132,7 +132,10 @@ class EtlSection(Section):
       an offset or zone (ISO '+02:00' / 'Z', a pattern with a zone field), epoch numbers
       and zone-aware Parquet timestamps are instants already and are never converted;
       naive Parquet timestamps (pandas' datetime64 without tz) are wall clocks and are.
-      Applies to `timestamp` and `label_time`.
+      Applies to `timestamp` and `label_time`. The ETL report's `time_reading` records
+      it; an append (or a labels feed) reading wall-clock times in another zone than the
+      table's last run is named in a WARNING (the same local time is then another
+      instant).
     label_time_format: the same choices, for `label_time` alone, when an export writes it
       differently from `timestamp` (a chargeback date '2025-02-20', 'iso8601', beside
       epoch seconds); None = timestamp_format. A label_time of a date alone is read as
@@ -479,11 +482,13 @@ class EtlSection(Section):
 
     def time_reading(self) -> dict[str, str | None]:
         """How `timestamp` and `label_time` were read, as the ETL report's `time_reading`
-        records it: each column's format and etl.timestamp_origin (an append whose offsets
-        count from another origin is named, fraud_app.etl.pipeline.check_time_reading)."""
+        records it: each column's format, etl.timestamp_origin and etl.time_zone (an append
+        whose offsets count from another origin, or whose wall-clock times are read in
+        another zone, is named: fraud_app.etl.pipeline.check_time_reading)."""
         origin = self.timestamp_origin
         return {
             "timestamp": self.timestamp_format,
             "label_time": self.label_time_format or self.timestamp_format,
             "timestamp_origin": origin.isoformat() if origin is not None else None,
+            "time_zone": self.time_zone,
         }

@@ -45,7 +45,7 @@ from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.columns import shown_names, unread_columns
 from fraud_app.etl.commit_source import input_identity
-from fraud_app.etl.config import OFFSET_FORMATS, EtlSection
+from fraud_app.etl.config import EPOCH_FORMATS, OFFSET_FORMATS, EtlSection
 from fraud_app.etl.etl_result import EtlResult, log_result
 from fraud_app.etl.fs import HadoopFs, check_apart, check_working_directory, clean_stale_staging
 from fraud_app.etl.id_checks import placeholders_of, warn_placeholders
@@ -295,6 +295,7 @@ def check_time_reading(
         if now[c] in OFFSET_FORMATS and before.get(c) in OFFSET_FORMATS
         and (now[c], now["timestamp_origin"]) != (before.get(c), before.get("timestamp_origin"))
     ]  # fmt: skip
+    _check_time_zone(before, now, table, columns)
     if said:
         logger.warning(
             "ETL: this run on %s reads %s: an offset of this delivery is another instant than "
@@ -303,6 +304,28 @@ def check_time_reading(
             "the table with it (etl.mode: replace over every delivery, then the labels feeds "
             "again); else put the earlier setting back",
             table, "; ".join(said),
+        )  # fmt: skip
+
+
+def _check_time_zone(before: dict, now: dict, table: str, columns: tuple[str, ...]) -> None:
+    """A time column read as wall-clock times (neither an epoch nor an offset) in another
+    etl.time_zone than the table's last ETL run: one WARNING (review52a's Left: the same
+    local time of this delivery became another instant than the published rows' without
+    a word). A report before this check has no `time_zone` key: nothing is compared."""
+    if "time_zone" not in before or before["time_zone"] == now["time_zone"]:
+        return
+    instants = (*EPOCH_FORMATS, *OFFSET_FORMATS)
+    read = [c for c in columns if now[c] not in instants and before.get(c) not in instants]
+    if read:
+        logger.warning(
+            "ETL: this run on %s reads the wall-clock times of %s (written without an offset "
+            "or zone) in etl.time_zone %s; the table's last run read them in %s: the same "
+            "local time is another instant. If this delivery's times are local to %s, that "
+            "is right; if etl.time_zone was corrected, rebuild the table with it (etl.mode: "
+            "replace over every delivery, then the labels feeds again); else put the earlier "
+            "setting back",
+            table, " and ".join(read), now["time_zone"] or "UTC (not set)",
+            before["time_zone"] or "UTC (not set)", now["time_zone"] or "UTC",
         )  # fmt: skip
 
 

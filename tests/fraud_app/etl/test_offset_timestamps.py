@@ -137,7 +137,7 @@ def test_offsets_are_read_with_the_decimal_separator(spark, tmp_path) -> None:
         "t2": dt.datetime(2017, 12, 2, 0, 0, 1, 250000),
     }
     assert result.time_reading == {"timestamp": "offset_seconds", "label_time": "offset_seconds",
-                                   "timestamp_origin": ORIGIN}  # fmt: skip
+                                   "timestamp_origin": ORIGIN, "time_zone": None}  # fmt: skip
     assert _quarantine(spark, result, "id")["t3"] == (
         "unparseable_timestamp",
         "timestamp '1.5' is not a number of seconds after etl.timestamp_origin "
@@ -171,7 +171,33 @@ def test_an_append_reading_offsets_after_another_origin_is_named(tmp_path, caplo
     iso = _config(tmp_path, label_time_format="iso8601", timestamp_format="offset_seconds",
                   timestamp_origin=ORIGIN).etl  # fmt: skip
     assert iso.time_reading() == {"timestamp": "offset_seconds", "label_time": "iso8601",
-                                  "timestamp_origin": ORIGIN}  # fmt: skip
+                                  "timestamp_origin": ORIGIN, "time_zone": None}  # fmt: skip
+
+
+def test_an_append_reading_wall_clock_times_in_another_zone_is_named(tmp_path, caplog) -> None:
+    # review52a's Left: etl.time_zone changed between two appends (or between the ETL and a
+    # labels feed) made the same local time another instant, the new rows shifted against
+    # the published ones, without a word; `time_reading` records the zone now
+    cfg = _config(tmp_path, time_zone="America/New_York").etl
+    assert cfg.time_reading()["time_zone"] == "America/New_York"
+    utc = {"time_reading": {"timestamp": None, "label_time": None, "timestamp_origin": None,
+                            "time_zone": None}}  # fmt: skip
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl.pipeline"):
+        check_time_reading(utc, cfg, "/t/canonical")
+        check_time_reading({"time_reading": cfg.time_reading()}, cfg, "/t/canonical")  # same
+        old = {"time_reading": {k: v for k, v in utc["time_reading"].items() if k != "time_zone"}}
+        check_time_reading(old, cfg, "/t/canonical")  # a report before the zone was recorded
+        check_time_reading(utc, cfg, "/t/canonical", ("label_time",))  # a labels feed
+        epochs = _config(tmp_path, time_zone="Europe/Paris", timestamp_format="epoch_seconds").etl
+        check_time_reading(utc, epochs, "/t/canonical")  # instants: the zone moves nothing
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert said[0].startswith(
+        "ETL: this run on /t/canonical reads the wall-clock times of timestamp and label_time "
+        "(written without an offset or zone) in etl.time_zone America/New_York; the table's "
+        "last run read them in UTC (not set)"
+    )
+    assert "wall-clock times of label_time (" in said[1]
 
 
 @pytest.mark.spark
