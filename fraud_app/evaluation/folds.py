@@ -68,6 +68,29 @@ def plan_folds(cfg: BacktestSection, *, label_delay_days: float, data_end: dt.da
     return folds
 
 
+def check_settled_labels(cfg: BacktestSection, label_delay_days: float, *, refit: bool) -> None:
+    """One WARNING before any fold trains when the rows a fold's final model trains on (train
+    and, with the refit, validation) end less than the label delay before its cut-off: their
+    labels are not settled then (a 0 may still become a fraud), so the fold's leakage check
+    fails (`max_label_settled_at` past the cut-off) whenever those last days hold rows.
+    `backtest --test-gap-days 0` trained every fold and only then printed `leakage checks:
+    FAILED`, exit 1, naming no cause."""
+    test_gap = label_delay_days if cfg.test_gap_days is None else cfg.test_gap_days
+    gap = test_gap if refit else test_gap + cfg.validation_days + cfg.validation_gap_days
+    if gap >= label_delay_days:
+        return
+    trained = "train and validation windows (the refit)" if refit else "train window"
+    logger.warning(
+        "backtest: each fold's model trains on its %s up to %g day(s) before its cut-off "
+        "(backtest.test_gap_days %g), less than the label delay (features.label_delay_days "
+        "%g): the labels of the rows of its last %g day(s) are not settled at the cut-off, so "
+        "every fold's leakage check fails (`fraud-app backtest` exits 2 after the folds have "
+        "trained). Set backtest.test_gap_days (--test-gap-days) to %g or more, or leave it "
+        "null (the label delay)", trained, gap, test_gap, label_delay_days,
+        label_delay_days - gap, test_gap + label_delay_days - gap,
+    )  # fmt: skip
+
+
 def check_fold_data(fold: Fold, first: dt.datetime | None, last: dt.datetime | None = None) -> None:
     """A fold whose train window ends before the data starts cannot train, one whose test
     window starts after it has nothing to score (it failed as 'no fraud rows'): say so."""

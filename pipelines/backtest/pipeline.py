@@ -40,6 +40,7 @@ from fraud_app.evaluation.folds import (
     Fold,
     check_fold_data,
     check_fold_dates,
+    check_settled_labels,
     check_test_overlap,
     plan_folds,
 )
@@ -98,6 +99,9 @@ def run_backtest(
     folds = plan_folds(cfg, label_delay_days=delay_days, data_end=last.date() + dt.timedelta(1))
     started = time.monotonic()
     _check_folds(folds, first, last, read_feature_metadata(features_path, spark).get("timeline"))
+    training = config.training  # the refit (train + validation) runs after early stopping
+    refit = training.refit.enabled and training.distributed.early_stopping is not None
+    check_settled_labels(cfg, delay_days, refit=refit)
     check_available(cfg.baseline)
     tracker = tracker_for(config)
     backtest = _Backtest(config, cfg, df, names, config.features.vector_column or "features", run)

@@ -76,6 +76,58 @@ def _fewer_folds(report: dict[str, Any]) -> str:
     return ", ".join(out)
 
 
+def leakage_error(report: dict[str, Any]) -> str | None:
+    """The `error:` line of a backtest whose leakage check failed in a fold (None: every
+    fold passed): the folds, what each trained on past its cut-off and what to change. The
+    command exited 1, the code of a bug, after `leakage checks: FAILED` naming no cause."""
+    failed = [r for r in report.get("folds") or () if not r["leakage_check"]["ok"]]
+    if not failed:
+        return None
+    causes = []
+    for r in failed:
+        check = r["leakage_check"]
+        cut = _instant(check.get("cutoff"))
+        past = [
+            words
+            for key, words in (
+                ("max_timestamp", "rows dated"),
+                ("max_fraud_label_known_at", "fraud labels known"),
+                ("max_label_settled_at", "labels settled"),
+            )
+            if cut is not None
+            and (t := _instant(check.get(key))) is not None
+            and (t >= cut if key == "max_timestamp" else t > cut)
+        ]
+        causes.append(
+            f"fold {r['fold']} (cut-off {check.get('cutoff')}): "
+            f"{', '.join(past) or 'no rows'}{' after it' if past else ''}"
+        )
+    settled = any("labels settled" in c for c in causes)
+    advice = (
+        " (rows within the label delay of the cut-off: backtest.test_gap_days is below "
+        "features.label_delay_days; set --test-gap-days to the label delay or more, or leave "
+        "backtest.test_gap_days null)"
+        if settled
+        else ""
+    )
+    return (
+        f"backtest {report.get('run')}: the leakage check failed in {len(failed)} of "
+        f"{len(report['folds'])} fold(s): {'; '.join(causes)}{advice}. Its figures are not "
+        "those of models that knew only what was known at each cut-off; the report "
+        f"{report.get('report_path')} holds them with each fold's leakage_check"
+    )
+
+
+def _instant(iso: Any):
+    """An ISO time of the report as a datetime (None for none or another value)."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(iso) if isinstance(iso, str) else None
+    except ValueError:
+        return None
+
+
 WINDOWS = ("train", "validation", "test")
 
 

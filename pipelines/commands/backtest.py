@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
@@ -36,7 +37,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
     from fraud_app.evaluation.baseline import check_available
     from fraud_app.spark.session import spark_session
     from pipelines.backtest.pipeline import check_run, run_backtest
-    from pipelines.backtest.report import format_table
+    from pipelines.backtest.report import format_table, leakage_error
     from pipelines.commands.train import check_features_exist
     from pipelines.reporting import render_backtest_safely
 
@@ -65,4 +66,7 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         print(f"report: {report['report_path']}")
         if pages:
             print(f"dashboard page: {pages[0]}")
-    return 0 if report["summary"]["leakage_checks_ok"] else 1
+    if (problem := leakage_error(report)) is not None:  # a failed step: exit 2 (it was 1)
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    return 0
