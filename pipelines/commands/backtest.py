@@ -26,7 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--train-days", type=float, help="train window days (backtest.train_days)")
     p.add_argument("--validation-days", type=float, help="backtest.validation_days")
     p.add_argument("--test-days", type=float, help="backtest.test_days")
-    p.add_argument("--test-gap-days", type=float, help="gap before test (default: label delay)")
+    p.add_argument(
+        "--test-gap-days",
+        type=float,
+        help="gap before test (default: the label delay; shorter, every fold's leakage check "
+        "fails)",
+    )
     # text, checked as backtest.end is (argparse's `invalid fromisoformat value` named no format)
     p.add_argument("--end", help="exclusive end of the newest test, YYYY-MM-DD (backtest.end)")
     p.add_argument("--baseline", choices=["gbt", "xgboost", "none"], help="backtest.baseline")

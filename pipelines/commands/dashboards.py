@@ -21,7 +21,11 @@ PARTIAL = 3  # pages written, some sections not drawn (documented in the CLI's e
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--run", help="only this run (default: every run with a training report)")
+    p.add_argument(
+        "--run",
+        help="only this run: a training run, or a backtest's --run name (its backtests/ page) "
+        "(default: every run with a training report, and every backtest)",
+    )
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:
