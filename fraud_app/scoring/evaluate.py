@@ -269,7 +269,11 @@ def _window_notes(model_uri: str, model, window: _Window, counted: Census) -> di
     missing = (end - start).days + 1 - len(present)
     table = f"the feature table {window.path}"
     warn_dates_without_rows("evaluate", start, end, empty, table, missing)
-    seen = seen_in_training(model.ensemble.metadata, start, end)
+    # between the window's first and last dates with rows: a window reaching before the data
+    # counted every empty date since its start as one the model may have trained on
+    # (`--start 0001-01-01`: 738,933 days of a model trained from 2024-01-01)
+    held = sorted(dt.date.fromisoformat(str(d)) for d in counted.dates if d is not None)
+    seen = seen_in_training(model.ensemble.metadata, held[0], held[-1]) if held else None
     warn_seen_in_training(start, end, seen)
     if undated_refit(model.ensemble.metadata):
         seen = undated_training(model_uri, start, end)
