@@ -88,13 +88,27 @@ def check_dates_present(config: AppConfig, start: dt.date, end: dt.date) -> None
     busy node). Anything else (remote storage, a table being written, a date partition
     without rows) is left to the job."""
     from fraud_app.errors import EmptyInputError
+
+    table = config.canonical_table()
+    days = published_days(table)
+    if not days or any(start <= day <= end for day in days):
+        return
+    raise EmptyInputError(
+        f"no transactions dated {start}..{end} in the canonical table {table} (it holds "
+        f"{min(days)}..{max(days)}): pick dates inside that range, or run `fraud-app etl` on "
+        "new files"
+    )
+
+
+def published_days(table) -> list[dt.date]:
+    """The dates of a local published table's (`_SUCCESS`) date partitions, from the folder
+    names alone; [] for remote storage or a table not published (left to the job)."""
     from fraud_app.schema import partition_value
     from fraud_app.uris import local_path
 
-    table = config.canonical_table()
     path = local_path(table)
     if path is None or not (path / "_SUCCESS").is_file():
-        return
+        return []
     days = []
     for child in path.iterdir():
         value = partition_value(child.name)
@@ -103,13 +117,7 @@ def check_dates_present(config: AppConfig, start: dt.date, end: dt.date) -> None
                 days.append(dt.date.fromisoformat(value))
             except ValueError:
                 continue
-    if not days or any(start <= day <= end for day in days):
-        return
-    raise EmptyInputError(
-        f"no transactions dated {start}..{end} in the canonical table {table} (it holds "
-        f"{min(days)}..{max(days)}): pick dates inside that range, or run `fraud-app etl` on "
-        "new files"
-    )
+    return days
 
 
 def _read_only(path) -> bool:

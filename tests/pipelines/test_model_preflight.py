@@ -103,3 +103,23 @@ def test_dates_the_canonical_table_does_not_hold_are_named_before_spark(tmp_path
     # a range that holds one published date goes on to the next check (the model)
     line = _cli(tmp_path, "score", "--start", "2024-01-02", "--end", "2024-01-05")
     assert line.startswith("error: tracking store sqlite:///")
+
+
+def test_a_window_the_feature_table_does_not_hold_is_named_before_spark(tmp_path):
+    # probe53a: `evaluate` of a window past the data said the same after the JVM had started
+    # and the model had loaded (75 s on a loaded 2-core host); `score` checked its dates first
+    table = tmp_path / "nowhere" / "features"
+    for day in ("2024-01-01", "2024-01-03"):
+        (table / f"event_date={day}").mkdir(parents=True)
+        (table / f"event_date={day}" / "part-0.parquet").write_bytes(b"PAR1")
+    (table / "_SUCCESS").touch()
+    uri = "models:/fraud-ensemble@champion"
+    line = _cli(tmp_path, "evaluate", uri, "--start", "2030-01-01", "--end", "2030-01-02")
+    assert line == (
+        f"error: no rows dated 2030-01-01..2030-01-02 in the feature table {table} (it holds "
+        "2024-01-01..2024-01-03): pick a window inside it, or run `fraud-app features` if the "
+        "canonical table has received those dates since"
+    )
+    # a window that holds one published date goes on to the next check (the model)
+    line = _cli(tmp_path, "evaluate", uri, "--start", "2023-12-30", "--end", "2024-01-02")
+    assert line.startswith("error: tracking store sqlite:///")
