@@ -18,7 +18,11 @@ changed. The first run of each step (JVM warm-up) is not counted.
 
 runs each tree in its own process (PYTHONPATH=<tree>), alternating them `--rounds` times,
 and prints one JSON line: per tree and step the jobs per run, the seconds of each run, and
-the jobs per call site (of the last run). Without --trees it measures this tree only.
+the jobs per call site (of the last run); `all` (session 53): every job of the run, the
+ones fired outside the wrapped calls too (their own job group), and the stages of those
+jobs (`stages_skipped`: already computed, or not run); `site_seconds`: the seconds spent in
+each call site's wrapped calls (the rest of a step's seconds is the driver's own work:
+planning, listings, footers). Without --trees it measures this tree only.
 """
 
 from __future__ import annotations
@@ -49,8 +53,11 @@ DELIVERY = (
 FEED = "transaction_id,label,label_time\nt1,1,2024-01-09 00:00:00\n"
 
 _sites: Counter = Counter()
+_site_seconds: Counter = Counter()
+_groups: list[str] = []  # every job group of the counted run (the wrapped calls' and "other")
 _serial = [0]
 _depth: list[str] = []
+_other = ["jobs37-other"]
 
 
 def _site() -> str:
@@ -76,12 +83,15 @@ def _wrap(cls, method: str, sc) -> None:
         group = f"jobs37-{_serial[0]}"
         sc.setJobGroup(group, site)
         _depth.append(site)
+        _groups.append(group)
+        t0 = time.perf_counter()
         try:
             return inner(*args, **kwargs)
         finally:
             _depth.pop()
+            _site_seconds[site] += time.perf_counter() - t0
             _sites[site] += len(sc.statusTracker().getJobIdsForGroup(group))
-            sc.setJobGroup("jobs37-other", "other")
+            sc.setJobGroup(_other[0], "other")
 
     setattr(cls, method, counted)
 
@@ -107,7 +117,27 @@ def _instrument(sc) -> None:
         _wrap(DataFrameReader, m, sc)
     for m in ("parquet", "save", "csv", "json", "saveAsTable", "insertInto"):
         _wrap(DataFrameWriter, m, sc)
-    sc.setJobGroup("jobs37-other", "other")
+    sc.setJobGroup(_other[0], "other")
+
+
+def _totals(sc) -> tuple[int, int, int]:
+    """(jobs, stages, stages skipped or not run) of every group of the counted run: the
+    wrapped calls' and the jobs fired outside them (`other`)."""
+    tracker = sc.statusTracker()
+    jobs = stages = 0
+    for group in _groups:
+        for job in tracker.getJobIdsForGroup(group):
+            jobs += 1
+            info = tracker.getJobInfo(job)
+            stages += len(info.stageIds) if info is not None else 0
+    run = 0
+    for group in _groups:
+        for job in tracker.getJobIdsForGroup(group):
+            info = tracker.getJobInfo(job)
+            for stage in info.stageIds if info is not None else ():
+                st = tracker.getStageInfo(stage)
+                run += st is not None and st.numTasks > 0 and st.numCompletedTasks > 0
+    return jobs, stages, stages - run
 
 
 def _publish(spark, base: Path) -> Path:
@@ -254,19 +284,28 @@ def _one_tree(repeats: int, steps: list[str]) -> dict:
             source = SOURCES[step]
             if source not in published:
                 published[source] = source(spark, Path(tmp) / f"published-{len(published)}")
-            jobs, seconds = [], []
+            jobs, seconds, totals = [], [], []
             for i in range(repeats + 1):  # the first: warm-up, not counted
                 run = Path(tmp) / f"{step}-{i}"
                 shutil.copytree(published[source], run / "work")
                 if step in SETUPS:
                     SETUPS[step](spark, run / "work", run)
                 _sites.clear()
+                _site_seconds.clear()
+                _serial[0] += 1
+                _other[0] = f"jobs37-other-{_serial[0]}"
+                _groups[:] = [_other[0]]
+                sc.setJobGroup(_other[0], "other")
                 t0 = time.perf_counter()
                 STEPS[step](spark, run / "work", run)
                 if i:
                     seconds.append(round(time.perf_counter() - t0, 2))
                     jobs.append(sum(_sites.values()))
-            out[step] = {"jobs": jobs, "seconds": seconds, "sites": dict(sorted(_sites.items()))}
+                    all_jobs, stages, skipped = _totals(sc)
+                    totals.append({"jobs": all_jobs, "stages": stages, "stages_skipped": skipped})
+            out[step] = {"jobs": jobs, "seconds": seconds, "all": totals,
+                         "sites": dict(sorted(_sites.items())),
+                         "site_seconds": {k: round(v, 2) for k, v in sorted(_site_seconds.items())}}  # fmt: skip
     spark.stop()
     return out
 

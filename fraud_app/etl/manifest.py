@@ -89,6 +89,13 @@ class FooterCache:
         self._read(fs, list(dict.fromkeys(f for f in files if f not in self._digests)), local)
         return [self._digests[f] for f in files]
 
+    def held(self, files: list[tuple[str, int]]) -> list[bytes | None] | None:
+        """The footers (`footers_bytes`) of each (full path, bytes) this cache holds, read
+        by an earlier call; None when it does not hold every one (nothing is read)."""
+        if any(f not in self._bytes for f in files):
+            return None
+        return [self._bytes[f] for f in files]
+
     def footers(self, fs: HadoopFs, files: list[tuple[str, int]], local: bool) -> list:
         """`footers_bytes` of each (full path, bytes) of at least 12 bytes."""
         todo = list(dict.fromkeys(f for f in files if f not in self._bytes))

@@ -16,8 +16,9 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import SparkSession
 
 from fraud_app.errors import DataIntegrityError, EmptyInputError
+from fraud_app.etl.footer_schema import read_parquet
 from fraud_app.etl.fs import HadoopFs
-from fraud_app.etl.manifest import verify
+from fraud_app.etl.manifest import FooterCache, verify
 from fraud_app.etl.partition_swap import interrupted, other_hosts, unreadable_markers
 
 _DAMAGED = re.compile(
@@ -79,7 +80,8 @@ def read_table(
     spark: SparkSession, path: str, what: str, step: str, given: str | None = None,
     footers=None,
 ):  # fmt: skip
-    """spark.read.parquet(path), or EmptyInputError naming `what` (e.g. "canonical table")
+    """spark.read.parquet(path) (with the schema Spark would infer when the footers the
+    `_files.json` check read give it: fraud_app.etl.footer_schema), or EmptyInputError naming `what` (e.g. "canonical table")
     and the `step` that writes it when the path is missing or holds no Parquet data.
     `given`: the flag the user named `path` with (then the fix is that flag, not the step).
     `footers`: the run's fraud_app.etl.manifest.FooterCache, when it reads them again."""
@@ -89,10 +91,11 @@ def read_table(
     if not fs.exists(path):
         raise EmptyInputError(f"{what} {path} does not exist; {fix}")
     _check_whole(fs, path, what, step)
-    verify(fs, path, what, step, footers)  # a part file missing, truncated or swapped: refused
+    held = FooterCache() if footers is None else footers  # the footers verify reads, kept
+    verify(fs, path, what, step, held)  # a part file missing, truncated or swapped: refused
     _READ[bare_path(fs.qualify(path))] = (what, step, path)
-    try:
-        return spark.read.parquet(path)
+    try:  # with the schema Spark would infer, from those footers: no job reads one
+        return read_parquet(spark, fs, path, held)
     except Exception as exc:  # Py4JJavaError or PySparkException: one line for a bad file
         damaged = damaged_file_error(exc)
         if damaged:  # a truncated or overwritten part file: a Java traceback, exit 1

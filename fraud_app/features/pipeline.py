@@ -17,6 +17,7 @@ from fraud_app.balancing.base import BalancedData
 from fraud_app.balancing.registry import from_config
 from fraud_app.config import AppConfig
 from fraud_app.errors import EmptyInputError
+from fraud_app.etl.footer_schema import read_parquet
 from fraud_app.etl.fs import (
     HadoopFs,
     check_apart,
@@ -175,8 +176,9 @@ def _build(
     if not how.full and not how.changed:
         summary = unchanged_summary(target, how.previous, timeline)
     elif not how.full:
-        # the table read once for the label comparison and the patch (a schema job each)
-        table = functools.cache(lambda: spark.read.parquet(target))
+        # the table read once for the label comparison and the patch (a schema job each;
+        # none when the plan's `_files.json` check read every footer: footer_schema)
+        table = functools.cache(lambda: read_parquet(spark, HadoopFs(spark), target, footers))
         how = narrow(df, how, now, feature_set.label_delay_s, table)
         summary = _update(spark, df, feature_set, config, how, inputs, table, footers)
         if isinstance(summary, str):

@@ -39,6 +39,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from fraud_app.errors import ConcurrentRunError
+from fraud_app.etl.footer_schema import read_parquet
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.manifest import FooterCache, differences
 from fraud_app.etl.readers import TableReader
@@ -84,7 +85,8 @@ def table_rows(
     except ConcurrentRunError as exc:
         return TableRows(None, f"the feature table is being replaced ({exc})")
     rows = TableRows(None, "", reader)
-    table = functools.cache(lambda: spark.read.parquet(path))  # its schema read once
+    # its schema read once, from the footers the `_files.json` check read when they give it
+    table = functools.cache(lambda: read_parquet(spark, fs, path, cache))
     try:
         rows.why = _not_current(spark, fs, config, feature_set, names, cache, table)
         if not rows.why:
