@@ -1,6 +1,6 @@
-"""Benchmark: `frame: running` windows of non-integer values, exact DECIMAL running sums
-(session 52) vs the double running sums before, and the scorer's bounded slice vs all
-history.
+"""Benchmark: `frame: running` windows of non-integer values, exact running sums (64-bit
+integer limbs of 1e-5 units since session 53; DECIMAL in session 52) vs the double running
+sums before, and the scorer's bounded slice vs all history.
 
 A synthetic canonical table (`--rows` rows over `--days` days, `--merchants` merchants,
 amounts 10,000.00-10,000.99 and lognormal ones; every canonical column; cached, not
@@ -13,13 +13,16 @@ timed), a spec of merchant running-frame features (std 1d / 7d, mean 7d, sum 1d,
   `history_seconds` reads now (the 7-day lookback) and from all history (what `score`
   read for such features before session 52), each to the noop sink.
 
-`--baseline DIR`: also the `window` figure of the code in DIR (a `git archive` of the
-commit before, whose running sums were doubles), run in a child process on the same
+`--baseline DIR`: also the `window` figure of the code in DIR (a `git archive` of a commit
+before: fb3e23d3, whose running sums were doubles, or 29c4364d, session 52's DECIMAL sums),
+run in a child process on the same
 table (the same generator and seed), alternated with this tree's, so the ratio compares
 the two computations on one machine in one run:
 
     git archive fb3e23d3 | tar -x -C /tmp/base
     .venv/bin/python bench/running_sums.py --rows 200000 --days 365 --repeats 3 --baseline /tmp/base
+
+`--baseline` again for another tree (`baseline1`, `baseline2`, ...), alternated too.
 
 Prints one JSON line per measurement and a summary (best and median seconds).
 """
@@ -136,7 +139,12 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--merchants", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--baseline", help="a tree of the code to compare (double running sums)")
+    ap.add_argument(
+        "--baseline",
+        action="append",
+        default=[],
+        help="a tree of the code to compare (repeatable: each its own `baseline<i>`)",
+    )
     ap.add_argument("--kinds", default="window,slice,all")
     ap.add_argument("--tree", default="this")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -145,8 +153,9 @@ def main() -> None:
         _child(args)
         return
     trees = [("this", ROOT, args.kinds)]
-    if args.baseline:
-        trees.append(("baseline", Path(args.baseline).resolve(), "window"))
+    for i, base in enumerate(args.baseline):
+        name = "baseline" if len(args.baseline) == 1 else f"baseline{i + 1}"
+        trees.append((name, Path(base).resolve(), "window"))
     results: dict[tuple[str, str], list[float]] = {}
     for r in range(args.repeats):  # alternate the trees, one round each per process
         for name, tree, kinds in trees:
@@ -166,9 +175,11 @@ def main() -> None:
         f"{tree}:{kind}": {"best": min(v), "median": statistics.median(v), "n": len(v)}
         for (tree, kind), v in results.items()
     }
-    if ("baseline", "window") in results:
-        summary["window decimal / double (best)"] = round(
-            min(results[("this", "window")]) / min(results[("baseline", "window")]), 3
+    for name, tree, _ in trees[1:]:
+        this, base = results[("this", "window")], results[(name, "window")]
+        summary[f"window this / {name} ({tree.name}), best"] = round(min(this) / min(base), 3)
+        summary[f"window this / {name} ({tree.name}), median"] = round(
+            statistics.median(this) / statistics.median(base), 3
         )
     if ("this", "all") in results and ("this", "slice") in results:  # `--kinds window`
         summary["scoring all / slice (best)"] = round(

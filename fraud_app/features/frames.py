@@ -49,52 +49,76 @@ def check_internal_names(columns: Iterable[str]) -> None:
         )
 
 
-# Exact running sums (frame: running of a non-integer value): each value as DECIMAL(18, 5),
-# rounded half up to 5 decimals: exact for amounts in any ISO 4217 minor unit (0-4
-# decimals), one decimal more for a converted amount (rounded by <= 5e-6 of the base
-# currency) or another column's value; |value| < 1e13 (1,000 x etl.bounds.max_amount's
-# default). 18 digits, so a square is exact too (DECIMAL(37, 10): Spark keeps every
-# decimal of a product of at most 38 digits). Running sums: DECIMAL(28, 5) (< 1e23), of
-# squares DECIMAL(37, 10) (< 1e27: the window's difference of two then fits (38, 10)).
+# Exact running sums (frame: running of a non-integer value), session 53 (fast53): each
+# value as a whole number of 1e-5 units, u = rint(value * 1e5) (a 64-bit integer): exact
+# for amounts in any ISO 4217 minor unit (0-4 decimals) and 5 decimals while |value| <
+# 2e10, else within 1e-5 (one unit); |value| < 9e10 (|u| < 2^53; 9 x etl.bounds.max_amount's
+# default). Its running sums are sums of LONG limbs of 26 bits (`LIMBS`): u = a 2^26 + b
+# (a = u >> 26, 0 <= b < 2^26) and u^2 = a^2 2^52 + 2 a b 2^26 + b^2, each product split
+# again into a high and a low limb, so that every term is below 2^28 in magnitude and no
+# running sum can overflow before an entity's 2^35th row (34 billion): the sums are exact
+# integers, and a window's difference of two of them is the window's exact sum, the same
+# whatever row they start at. Spark sums LONGs in registers; the DECIMAL running sums of
+# session 52 (java BigDecimal past 18 digits) made the window stage ~6.8x the double sums.
 EXACT_SCALE = 5
-VALUE_TYPE = "decimal(18,5)"
-SQUARES_SUM_TYPE = "decimal(37,10)"
-VALUE_LIMIT, SUM_LIMIT, SQUARES_LIMIT = "1e13", "1e23", "1e27"
+UNITS = 10**EXACT_SCALE
+LIMB = 26
+MASK = (1 << LIMB) - 1
+VALUE_LIMIT = "9e10"
+# A window's sum (in units) the exact std / z-score computes with (`windows._exact_m2`):
+# |sum| < 2^60 units (1.15e13).
+WINDOW_SUM_LIMIT = 2**60
+WINDOW_SUM_TEXT = "1.15e13"
+# The limbs of the running sums: name -> (power, function of (a, b) giving its terms).
+LIMBS: dict[str, tuple[int, Callable[[Column, Column], Column]]] = {
+    "a": (1, lambda a, b: a),  # the sum: A 2^26 + B
+    "b": (1, lambda a, b: b),
+    "aa_hi": (2, lambda a, b: F.shiftright(a * a, LIMB)),  # the squares' 2^78 limb
+    "aa_lo": (2, lambda a, b: (a * a).bitwiseAND(F.lit(MASK))),  # 2^52
+    "ab_hi": (2, lambda a, b: F.shiftright(a * b, LIMB)),  # 2 x 2^52
+    "ab_lo": (2, lambda a, b: (a * b).bitwiseAND(F.lit(MASK))),  # 2 x 2^26
+    "bb_hi": (2, lambda a, b: F.shiftright(b * b, LIMB)),  # 2^26
+    "bb_lo": (2, lambda a, b: (b * b).bitwiseAND(F.lit(MASK))),  # 1
+}
 
 
 def exact_value(value: Column) -> Column:
-    """`value` as the exact running sums read it: DECIMAL(18, 5), rounded half up; null
-    when null, not finite or |value| >= 1e13 (try_cast: under ANSI on and off)."""
-    return value.try_cast(VALUE_TYPE)
+    """`value` as the exact running sums read it: a LONG of 1e-5 units, rint(value * 1e5)
+    (round half even of the double product); null when null, not finite or |value| >=
+    9e10 (`unholdable`)."""
+    as_double = value.cast("double")
+    holdable = F.abs(as_double) < F.lit(float(VALUE_LIMIT))  # false for NaN
+    return F.when(holdable, F.rint(as_double * F.lit(float(UNITS)))).cast("long")
 
 
 def unholdable(value: Column) -> Column:
     """True where `exact_value(value)` is null for a value that is not (NaN, infinite,
-    |value| >= 1e13), in double arithmetic: a try_cast to DECIMAL per row and column made
-    the check a large part of the stage's cost (session 52 review52e). A DECIMAL column's
-    value within 1e-3 of 1e13 reads as 1e13 (the nearest double) and counts too."""
+    |value| >= 9e10), in double arithmetic."""
     as_double = value.cast("double")
     return F.isnan(as_double) | (F.abs(as_double) >= F.lit(float(VALUE_LIMIT)))
 
 
-def overflow_checks(feature: str, reads: Iterable[tuple[str, int, Column, Column, Column]]):
+def overflow_checks(feature: str, reads: Iterable[tuple[str, str, Column, Column]]):
     """(condition, message) pairs: a value the exact sums cannot hold, on the row or
     earlier in its entity's history (`dropped`: their count before t; the row of such a
     value fails, but the scorer reads rows of history it does not compute, and their
-    windows summed the others and counted it: review52e), a running sum that overflowed;
-    each message names the feature and what to do."""
+    windows summed the others and counted it: review52e), and for a std / z-score
+    (`kind` "window") a window whose sum reached what its exact m2 computes with; each
+    message names the feature and what to do. A window's sums are the same from every
+    start of the history, so the full build and the scorer fail on the same rows."""
     checks, seen = [], set()
     advice = (
         f"; set `frame: sliding` on feature {feature} (Spark's own double aggregates over "
         "the window's rows), or bring the column into range"
     )
-    for name, power, total, count, dropped in reads:
+    for name, kind, total, dropped in reads:
         if name not in seen:
             seen.add(name)
             value = F.col(name)
             what = (
                 f" is not a finite number under {VALUE_LIMIT} in magnitude, which the "
-                f"exact running sums of `frame: running` read (DECIMAL(18, 5)){advice}"
+                f"exact running sums of `frame: running` read (64-bit integers of 1e-5)"
+                f"{advice}"
             )
             message = F.concat(
                 F.lit(f"feature {feature}: {name} value "), value.cast("string"), F.lit(what)
@@ -102,15 +126,15 @@ def overflow_checks(feature: str, reads: Iterable[tuple[str, int, Column, Column
             checks.append((value.isNotNull() & unholdable(value), message))
             earlier = F.lit(f"feature {feature}: an earlier {name} value of the entity{what}")
             checks.append((dropped > 0, earlier))
-        limit = SUM_LIMIT if power == 1 else SQUARES_LIMIT
-        what = name if power == 1 else f"{name}^2"
-        checks.append((
-            total.isNull() & (count > 0),
-            F.lit(
-                f"feature {feature}: the exact running sum of {what} over an entity's "
-                f"history reached {limit} (DECIMAL overflow of `frame: running`){advice}"
-            ),
-        ))  # fmt: skip
+        if kind == "window":
+            checks.append((
+                F.abs(total) >= F.lit(float(WINDOW_SUM_LIMIT)),
+                F.lit(
+                    f"feature {feature}: the sum of {name} over one window reached "
+                    f"{WINDOW_SUM_TEXT} in magnitude (2^60 units of 1e-5, the limit of the "
+                    f"exact std of `frame: running`){advice}"
+                ),
+            ))  # fmt: skip
     return checks
 
 
@@ -141,9 +165,10 @@ class Frames:
     _shared: dict[str, Column] = field(default_factory=dict)
     refs: dict[str, Column] = field(default_factory=dict)  # name -> aliased window function
     helpers: dict[str, Column] = field(default_factory=dict)
-    # (column, power, running sum, count of values, count of values before t the sums
-    # cannot hold) of every exact_cum read, in order
-    exact_reads: list[tuple[str, int, Column, Column, Column]] = field(default_factory=list)
+    derived: list[dict[str, Column]] = field(default_factory=list)  # `derive`'s, by level
+    # (column, kind, window sum, count of values before t the sums cannot hold) of every
+    # exact read (`exact_read`), in order
+    exact_reads: list[tuple[str, str, Column, Column]] = field(default_factory=list)
 
     def shared(self, key: str, build: Callable[[], Column]) -> Column:
         """One Column per key for the whole stage (a Column is immutable, so the same one
@@ -155,14 +180,29 @@ class Frames:
     def over(self, value: Column, *, ref: bool = False) -> Column:
         """`value` (a window function) as a helper column of the stage (`ref`: one that
         other window functions read); the Column naming it."""
-        name = f"{self.prefix}{len(self.refs) + len(self.helpers)}"
+        name = f"{self.prefix}{len(self.names)}"
         (self.refs if ref else self.helpers)[name] = value.alias(name)
         return F.col(name)
+
+    def derive(self, level: int, key: str, build: Callable[[], Column]) -> Column:
+        """A row-wise value of the window functions' columns as a helper column of its own,
+        in the `level`th select after them (0 first), once per key; the Column naming it.
+        The exact std's integer arithmetic (windows._exact_m2) in one expression repeated
+        each step's subexpressions: ~2,000 nodes per m2, and 50,000 rows took 117 s
+        instead of 13 s with each step a column (session 53, fast53, docs/PROBES.md)."""
+        if key not in self._shared:
+            value = build()  # first: it may add window functions, which take names
+            while len(self.derived) <= level:
+                self.derived.append({})
+            name = f"{self.prefix}{len(self.names)}"
+            self.derived[level][name] = value.alias(name)
+            self._shared[key] = F.col(name)
+        return self._shared[key]
 
     @property
     def names(self) -> list[str]:
         """The helper columns, for the stage to drop once the features are computed."""
-        return [*self.refs, *self.helpers]
+        return [*self.refs, *self.helpers, *(n for level in self.derived for n in level)]
 
     @property
     def zero(self) -> Column:
@@ -185,37 +225,35 @@ class Frames:
             self._memo[key] = self.over(F.coalesce(F.sum(expr).over(frame), self.zero))
         return self._memo[key]
 
-    def exact_cum(self, name: str, power: int, upto_us: int) -> Column:
-        """The exact sum of `name`^power (1 or 2) over rows with ts <= t - upto_us, in
-        DECIMAL (`exact_value`: scale 5; squares scale 10): 0 without values. Records the
-        (column, power, sum, count) it reads in `exact_reads`, for the feature's overflow
-        check (`overflow_checks`): the sum is null (try_sum) only without values or when
-        it overflows DECIMAL(28, 5) / (37, 10)."""
-        key = (f"exact{power}:{name}", upto_us)
+    def exact_cum(self, name: str, limb: str, upto_us: int) -> Column:
+        """The running sum of one limb (`LIMBS`) of `name`'s exact value over rows with
+        ts <= t - upto_us: a LONG, exact (0 without values)."""
+        key = (f"exact:{limb}:{name}", upto_us)
         if key not in self._memo:
-            value = exact_value(F.col(name))
-            expr = value if power == 1 else value * value  # DECIMAL(37, 10): exact
+            units = self.shared(f"units:{name}", lambda: exact_value(F.col(name)))
+            a = self.shared(f"units_a:{name}", lambda: F.shiftright(units, LIMB))
+            b = self.shared(f"units_b:{name}", lambda: units.bitwiseAND(F.lit(MASK)))
             frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
-            total = F.try_sum(expr).over(frame)
-            if power == 2:  # (37, 10): the window's difference of two fits (38, 10), exact
-                total = total.try_cast(SQUARES_SUM_TYPE)
-            self._memo[key] = self.over(total)
-        total = self._memo[key]
-        present = F.col(name).isNotNull()
-        count = self.cum(f"count:{name}", F.when(present, 1).otherwise(0), upto_us)
-        # values the sums skip (try_cast's null) in all the entity's rows before t, a frame
-        # of its own (one per column whatever the windows): every window of t reads them
-        dropped = self.cum(f"dropped:{name}", F.when(unholdable(F.col(name)), 1), 1)
-        self.exact_reads.append((name, power, total, count, dropped))
-        return F.coalesce(total, self.zero)
+            total = F.sum(LIMBS[limb][1](a, b)).over(frame)
+            self._memo[key] = self.over(F.coalesce(total, self.zero))
+        return self._memo[key]
 
-    def exact_range(self, name: str, power: int, lo_us: int, hi_us: int) -> Column:
-        """The exact sum of `name`^power over rows with t - lo_us <= ts < t - hi_us, a
-        DECIMAL: the difference of two running sums (frame: running), the same whatever
-        row the sums start at."""
+    def exact_range(self, name: str, limb: str, lo_us: int, hi_us: int) -> Column:
+        """The exact sum of one limb of `name` over rows with t - lo_us <= ts < t - hi_us,
+        a LONG: the difference of two running sums (frame: running), the same whatever row
+        the sums start at."""
         if lo_us <= hi_us:
             return self.zero
-        return self.exact_cum(name, power, hi_us + 1) - self.exact_cum(name, power, lo_us + 1)
+        return self.exact_cum(name, limb, hi_us + 1) - self.exact_cum(name, limb, lo_us + 1)
+
+    def exact_read(self, name: str, kind: str, total: Column) -> None:
+        """Records a read of `name`'s exact sums for the feature's checks
+        (`overflow_checks`): `kind` "sum" (the values' checks), "window" (a std's window
+        sum, `total`, in units, as a double, too)."""
+        # values the sums skip (exact_value's null) in all the entity's rows before t, a
+        # frame of its own (one per column whatever the windows): every window of t reads them
+        dropped = self.cum(f"dropped:{name}", F.when(unholdable(F.col(name)), 1), 1)
+        self.exact_reads.append((name, kind, total, dropped))
 
     def range_sum(
         self, what: str, expr: Column, lo_us: int, hi_us: int, *, sliding: bool = False
@@ -239,8 +277,9 @@ class Frames:
         return self._memo[key]
 
     def select(self, stream, columns: list[Column]):
-        """stream + the helper columns (first values, then the other window functions),
-        then + `columns` (the features reading them)."""
-        for helpers in (self.refs, self.helpers):
+        """stream + the helper columns (first values, then the other window functions,
+        then the derived values level by level), then + `columns` (the features reading
+        them)."""
+        for helpers in (self.refs, self.helpers, *self.derived):
             stream = stream.select("*", *helpers.values()) if helpers else stream
         return stream.select("*", *columns)

@@ -99,12 +99,13 @@ class FramedWindow(EntityWindow):
     re-aggregates the rows in the window for every row (cheap when an entity has few
     rows per window, like a card), "running" subtracts two running sums (O(1) per row
     however dense the entity, like a merchant). A running frame sums a non-integer
-    column exactly, in DECIMAL (each value rounded half up to 5 decimals, |value| < 1e13;
-    fraud_app.features.frames.exact_value), so its window is the same whatever row the
-    sums start at (the scorer's history slice, the table's whole history) and does not
-    lose precision as the history grows; a value or running sum beyond the DECIMALs is an
-    error naming the feature (session 52; until then the sums were doubles: a dense
-    entity's std read 0 after a year of near-equal amounts, session 51's review51a in
+    column exactly, in 64-bit integers of 1e-5 units (each value rounded to 5 decimals,
+    |value| < 9e10; fraud_app.features.frames.exact_value), so its window is the same
+    whatever row the sums start at (the scorer's history slice, the table's whole
+    history) and does not lose precision as the history grows; a value beyond 9e10, or
+    a std's window summing to 1.15e13, is an error naming the feature (session 52 in
+    DECIMAL, session 53 in integers; until then the sums were doubles: a dense entity's
+    std read 0 after a year of near-equal amounts, session 51's review51a in
     docs/PROBES.md). Five decimals hold an amount (its currency's minor units, a converted
     amount to a 2,000th of a cent), not any column: values near 1e-5 or below (a
     probability, a ratio) lose their digits, a std of values that differ in the 6th

@@ -16,8 +16,8 @@ Point-in-time rules (t = the current row's timestamp, in microseconds):
     rows per window (cards), and count, sum and max of one window share the frame.
     "running": the difference of two running sums (frames from unbounded preceding to
     t - 1us and to t - W - 1us), O(1) per row however dense the entity (merchants); sums
-    of a non-integer value (and of its squares, for a std) are exact DECIMALs
-    (fraud_app.features.frames.exact_value), so the difference is the window's exact sum
+    of a non-integer value (and of its squares, for a std) are exact 64-bit integer limbs
+    of 1e-5 units (fraud_app.features.frames.exact_value, LIMBS), so the difference is the window's exact sum
     whatever row the running sums start at, and a std is computed from them without
     cancellation (`_exact_m2`): the scorer's history slice gives the table's bits.
     Max, min and count_distinct (the size of a collect_set: exact, order-free) have no
@@ -41,7 +41,18 @@ from pyspark.sql import functions as F
 
 from fraud_app.features.aggregations import AGGREGATIONS, with_current
 from fraud_app.features.base import FeatureDef
-from fraud_app.features.frames import FRAUD, KNOWN, ROW, TS, Frames, overflow_checks
+from fraud_app.features.frames import (
+    FRAUD,
+    KNOWN,
+    LIMB,
+    MASK,
+    ROW,
+    TS,
+    UNITS,
+    WINDOW_SUM_LIMIT,
+    Frames,
+    overflow_checks,
+)
 from fraud_app.features.labels import MICROS
 from fraud_app.features.novelty import Novelty
 from fraud_app.features.window_kinds import (
@@ -113,9 +124,9 @@ def entity_features(
         event_column = _event_column(feature) if use_events else None
         read = len(frames.exact_reads)
         exprs.append(_compile(feature, frames, label_delay_s, event_column))
-        for name, power, total, count, dropped in frames.exact_reads[read:]:
-            key = (name, power, str(total))
-            reads = (name, power, total, count, dropped)
+        for name, kind, total, dropped in frames.exact_reads[read:]:
+            key = (name, kind, str(total))
+            reads = (name, kind, total, dropped)
             readers.setdefault(key, ([], reads))[0].append(feature.name)
     # each overflow check once per row, on the first feature that reads it, naming every
     # feature that does (a check per feature and read made the stage 2x slower)
@@ -193,10 +204,20 @@ def _power_sums(frames: Frames, name: str, window_us: int, sliding: bool, lag_us
 
 
 def _exact_sum(frames: Frames, name: str, lo_us: int, hi_us: int) -> Column:
-    """The sum of the non-null `name` in [t - lo, t - hi) on a running frame: the
-    difference of two exact running sums (DECIMAL, fraud_app.features.frames.exact_value),
-    as a double: the same bits whatever row the running sums start at."""
-    return frames.exact_range(name, 1, lo_us, hi_us).cast("double")
+    """The sum of the non-null `name` in [t - lo, t - hi) on a running frame, from the
+    exact running sums (fraud_app.features.frames.exact_value: LONG units of 1e-5), as a
+    double: the same bits whatever row the running sums start at."""
+    frames.exact_read(name, "sum", frames.zero)
+    return _window_units(frames, name, lo_us, hi_us) / F.lit(float(UNITS))
+
+
+def _window_units(frames: Frames, name: str, lo_us: int, hi_us: int) -> Column:
+    """The window's exact sum of `name` in units, A 2^26 + B, as a double: A 2^26 and B
+    are exact doubles (while |A| < 2^53 and the window holds < 2^27 values), their sum is
+    the exact sum rounded once."""
+    a = frames.exact_range(name, "a", lo_us, hi_us)
+    b = frames.exact_range(name, "b", lo_us, hi_us)
+    return a.cast("double") * F.lit(float(1 << LIMB)) + b.cast("double")
 
 
 def _m2(frames: Frames, name: str, count: Column, lo_us: int, hi_us: int, sliding: bool) -> Column:
@@ -215,39 +236,72 @@ def _m2(frames: Frames, name: str, count: Column, lo_us: int, hi_us: int, slidin
 
 
 def _exact_m2(frames: Frames, name: str, n: Column, lo_us: int, hi_us: int) -> Column:
-    """m2 of a running frame from the window's exact sums S1 = sum x, S2 = sum x^2
-    (DECIMAL differences of running sums: the same whatever row the sums start at, so
-    the value is too). Around c = round(S1 / n), an integer: D1 = S1 - n c and D2 =
-    sum (x - c)^2 = S2 - 2 c S1 + n c^2, both exactly in DECIMAL, then m2 = D2 - D1^2 / n
-    in double, where |D1| <= n / 2: no cancellation beyond that of the spread against
-    1/4; equal values: exactly 0 (decided in DECIMAL). D2 is summed as (floor(S2) - 2 c S1 + n c^2) + frac(S2):
-    the large terms carry 5 decimals, frac(S2) 10, so no sum exceeds Spark's 38 digits and
-    none is rounded. A window whose D2 reaches 1e22 takes S2 - S1^2 / n of the exact sums
-    in double instead: the same from every start still, and accurate for such a spread.
+    """m2 of a running frame from the window's exact sums, in 64-bit integer arithmetic
+    (session 53, fast53). With u the values in units of 1e-5 (`frames.exact_value`) and
+    the window's S1 = sum u, S2 = sum u^2 (exact LONG limbs, `frames.LIMBS`: the same
+    whatever row the running sums start at, so the value is too): around the integer
+    c = rint(S1 / n), D1 = S1 - n c (|D1| <= ~n / 2) and D2 = sum (u - c)^2 = S2 - c (S1 +
+    D1) exactly, in limbs of 26 bits with their carries; m2 = (D2 - D1^2 / n) / 1e10 in
+    double, D2 rounded to a double at most twice (2 ulp) and D1^2 / n <= ~n / 4: no
+    cancellation beyond that of the spread against 1/4 unit^2; equal values: exactly 0
+    (the m2 of integers that are not all equal is >= 1/2). The window's |S1| < 2^60 units
+    (1.15e13; else the feature's error, `frames.overflow_checks`) and < 2^34 values keep
+    every product and sum within 63 bits, under ANSI on and off.
 
     Until session 52 the running sums were doubles: a window's value depended on where
     they started (the scorer's slice vs the table's whole history) and a dense entity's
     std lost its digits as the history grew (0 after a year of near-equal amounts,
-    docs/PROBES.md, session 51 review)."""
-    s1 = frames.exact_range(name, 1, lo_us, hi_us)  # DECIMAL(29, 5)
-    s2 = frames.exact_range(name, 2, lo_us, hi_us)  # DECIMAL(38, 10), >= 0
-    nd = n.cast("decimal(20,0)")
-    c = F.round(s1.cast("double") / n).try_cast("decimal(18,0)")
-    d1 = s1 - nd * c  # DECIMAL(38, 5), exact
-    frac = s2 % F.lit(1)  # DECIMAL(11, 10): the squares' decimals
-    whole = (s2 - frac).try_cast("decimal(28,0)")  # an integer: its type's rounding is exact
-    c_s1 = c * s1  # DECIMAL(38, 5), exact
-    big = whole - c_s1 - c_s1 + nd * c * c  # DECIMAL(38, 5), exact: D2 - frac
-    d2 = big.try_cast("decimal(27,5)") + frac  # DECIMAL(33, 10), exact
-    # equal values: exactly 0 (in double, D2 - D1^2 / n left a last-bit residue, a std of
-    # 1e-10). In DECIMAL, D2 - D1^2 / n is within 1e-11 of m2 (the quotient's 11 decimals),
-    # and the m2 of values of 5 decimals that are not all equal is >= 5e-11: <= 0 iff equal
-    d1_narrow = d1.try_cast("decimal(18,5)")  # |D1| <= n / 2: its square (37, 10) exact
-    flat = d2 - d1_narrow * d1_narrow / n.cast("decimal(10,0)") <= 0
-    spread = d2.cast("double") - d1.cast("double") * d1.cast("double") / n
-    exact = F.when(flat, F.lit(0.0)).otherwise(spread)
-    fallback = s2.cast("double") - s1.cast("double") * s1.cast("double") / n
-    return F.when(n > 0, F.greatest(F.coalesce(exact, fallback), F.lit(0.0))).otherwise(F.lit(0.0))
+    docs/PROBES.md, session 51 review). Session 52 summed DECIMALs and computed D2 in
+    DECIMAL (java BigDecimal: the window stage 6.8x the double sums, docs/BENCHMARKS.md)."""
+
+    def limb(part: str) -> Column:
+        return frames.exact_range(name, part, lo_us, hi_us)
+
+    def lit(v: int) -> Column:
+        return F.lit(v).cast("long")
+
+    def hi(v: Column) -> Column:
+        return F.shiftright(v, LIMB)
+
+    def lo(v: Column) -> Column:
+        return v.bitwiseAND(lit(MASK))
+
+    def step(level: int, what: str, build) -> Column:  # one column per step and window
+        return frames.derive(level, f"m2:{what}:{name}:{lo_us}:{hi_us}", build)
+
+    s1_double = _window_units(frames, name, lo_us, hi_us)
+    frames.exact_read(name, "window", s1_double)
+    fits = F.abs(s1_double) < F.lit(float(WINDOW_SUM_LIMIT))
+    # past the limit the feature fails (its check); the sums read 0 here, so that no
+    # product overflows (and raises Spark's error without the feature's name) first
+    a = step(0, "a", lambda: F.when(fits, limb("a")).otherwise(lit(0)))
+    b = step(0, "b", lambda: F.when(fits, limb("b")).otherwise(lit(0)))
+    n_long = n.cast("long")
+    one = F.greatest(n, F.lit(1)).cast("double")
+    c = step(0, "c", lambda: F.rint(s1_double / one).cast("long"))  # |c| < 2^53
+    c1, c0 = hi(c), lo(c)
+    # D1 = (A - n c1) 2^26 + (B - n c0): every term < 2^61; |D1| small
+    d1 = step(1, "d1", lambda: (a - n_long * c1) * lit(1 << LIMB) + (b - n_long * c0))
+    e = step(2, "e", lambda: a * lit(1 << LIMB) + b + d1)  # S1 + D1, |e| < 2^62
+    e2, e1, e0 = F.shiftright(e, 2 * LIMB), lo(hi(e)), lo(e)
+    # D2 = S2 - c e, limb by limb (weights 2^78, 2^52, 2^26, 1), each < 2^63
+    k3 = step(3, "k3", lambda: limb("aa_hi") - c1 * e2)
+    k2 = step(3, "k2", lambda: limb("aa_lo") + lit(2) * limb("ab_hi") - c1 * e1 - c0 * e2)
+    k1 = step(3, "k1", lambda: lit(2) * limb("ab_lo") + limb("bb_hi") - c1 * e0 - c0 * e1)
+    k0 = step(3, "k0", lambda: limb("bb_lo") - c0 * e0)
+    # the carries: arithmetic shifts (floor), the digits in [0, 2^26)
+    t1 = step(4, "t1", lambda: k1 + hi(k0))
+    t2 = step(5, "t2", lambda: k2 + hi(t1))
+
+    def spread() -> Column:  # D2 - D1^2 / n, units^2
+        top = (k3 + hi(t2)).cast("double") * F.lit(float(1 << LIMB)) + lo(t2).cast("double")
+        bottom = (lo(t1) * lit(1 << LIMB) + lo(k0)).cast("double")  # < 2^52: exact
+        d2 = top * F.lit(float(1 << (2 * LIMB))) + bottom
+        return d2 - d1.cast("double") * d1.cast("double") / one  # n = 0: D1 = 0
+
+    units2 = step(6, "spread", spread)
+    m2 = F.when(units2 < F.lit(0.25), F.lit(0.0)).otherwise(units2 / F.lit(float(UNITS**2)))
+    return step(7, "m2", lambda: F.when(n <= 0, F.lit(0.0)).when(fits, m2))  # null: it fails
 
 
 def _zscore(feature: AmountZScore, frames: Frames, lag_us: int) -> Column:

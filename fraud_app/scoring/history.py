@@ -59,7 +59,7 @@ def history_seconds(feature_set: FeatureSet, *, encodings: bool = True) -> int |
     feature of t reads, its label included, has a timestamp >= t - lookback (a fraud known
     late counts from when it is known, but only while its own row is in the window). The
     one rule for the scorer and the incremental build. `frame: running` sums of
-    non-integer values are exact (DECIMAL, fraud_app.features.frames.exact_value), so
+    non-integer values are exact (integers of 1e-5, fraud_app.features.frames.exact_value), so
     their windows are the same from this slice as from all history (until session 52
     they were doubles and this was None for them: docs/PROBES.md, sessions 51 and 52)."""
     return lookback_seconds(feature_set, encodings=encodings)

@@ -1,5 +1,6 @@
-"""`frame: running` windows of non-integer values from exact DECIMAL running sums
-(session 52, exact52; fraud_app.features.frames.exact_value, windows._exact_m2).
+"""`frame: running` windows of non-integer values from exact running sums (session 52,
+exact52: DECIMAL; session 53, fast53: 64-bit integer limbs of 1e-5 units;
+fraud_app.features.frames.exact_value, windows._exact_m2).
 
 Until then the running sums were doubles: a window's value is the difference of two of
 them, so it depended on where the sums started (the feature table's whole history vs
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import random
 from fractions import Fraction
 
 import pytest
@@ -79,29 +81,87 @@ def test_a_dense_tight_entitys_running_std_is_exact_after_400_days(spark):
 
 
 @pytest.mark.parametrize("ansi", ["true", "false"])
-def test_a_value_or_a_running_sum_beyond_the_decimals_names_the_feature(spark, ansi):
-    """A value the DECIMAL(18, 5) of the exact sums cannot hold (1e13), and a running sum
-    of squares past DECIMAL(37, 10) (20 amounts of 9e12: 1.6e27): an error naming the
-    feature and `frame: sliding`, under ANSI on and off (off: Spark's decimal overflow is
-    a silent null; on fb3e23d3 both computed in double, without a word)."""
+def test_a_value_or_a_window_sum_beyond_the_exact_sums_names_the_feature(spark, ansi):
+    """A value the exact sums' 64-bit integers of 1e-5 cannot hold (1e11 >= 9e10), and a
+    window whose sum reaches 2^60 units (1.15e13: 130 amounts of 8.9e10 within 7 days),
+    past which the exact std's products would overflow 64 bits: an error naming the
+    feature and `frame: sliding`, under ANSI on and off (off: Spark's overflow is silent;
+    on fb3e23d3 both computed in double, without a word). The window's check reads the
+    window's sum, so the scorer's slice fails on the same rows as the full build."""
     previous = spark.conf.get("spark.sql.ansi.enabled")
     spark.conf.set("spark.sql.ansi.enabled", ansi)
     try:
-        big = [_row(0, T0, 1.0), _row(1, T0 + dt.timedelta(hours=1), 1e13)]
+        big = [_row(0, T0, 1.0), _row(1, T0 + dt.timedelta(hours=1), 1e11)]
         big += [_row(i, T0 + dt.timedelta(hours=i), 5.0) for i in range(2, 5)]
         total = WindowAggregate(entity="merchant", aggregation="sum", window="7d", frame="running")
         fs = FeatureSet(features=(total,), label_delay_s=7 * DAY)
-        with pytest.raises(PySparkException, match=f"feature {total.name}: amount value 1.0E13"):
+        with pytest.raises(PySparkException, match=f"feature {total.name}: amount value 1.0E11"):
             compute_features(frame(spark, big), fs, vector_column=None).df.collect()
 
-        huge = [_row(i, T0 + dt.timedelta(hours=i), 9e12) for i in range(20)]
+        huge = [_row(i, T0 + dt.timedelta(minutes=30 * i), 8.9e10) for i in range(140)]
         std = WindowAggregate(entity="merchant", aggregation="std", window="7d", frame="running")
-        fs = FeatureSet(features=(std,), label_delay_s=7 * DAY)
+        zscore = AmountZScore(entity="merchant", window="7d", frame="running")
+        fs = FeatureSet(features=(std, zscore), label_delay_s=7 * DAY)
         with pytest.raises(
             PySparkException,
-            match=rf"feature {std.name}: the exact running sum of amount\^2 .* reached 1e27",
+            match=rf"feature {std.name}, {zscore.name}: the sum of amount over one window "
+            r"reached 1\.15e13",
         ) as err:
             compute_features(frame(spark, huge), fs, vector_column=None).df.collect()
         assert "frame: sliding" in str(err.value)
+        # below the limit (129 x 8.9e10 = 1.148e13): equal values, a std of exactly 0
+        fs = FeatureSet(features=(std,), label_delay_s=7 * DAY)
+        out = compute_features(frame(spark, huge[:130]), fs, vector_column=None).df
+        assert {r[std.name] for r in out.collect() if r[std.name] is not None} == {0.0}
     finally:
         spark.conf.set("spark.sql.ansi.enabled", previous)
+
+
+def _tight_rows() -> list[tuple]:
+    """Merchants whose amounts sit tight around a large level (mean 1e4..8e10, std
+    1e-3..1e-5 on 5 decimals), one around 0 with negatives, and a wide one: 40 rows each,
+    every 2 hours."""
+    rng = random.Random(53)
+    levels = [(1e4, 1e-3), (1e5, 1e-4), (1e6, 1e-5), (1e9, 1e-4), (8e10, 1e-5), (0.0, 5.0)]
+    levels.append((50.0, 40.0))
+    rows = []
+    for m, (mean, std) in enumerate(levels):
+        for i in range(40):
+            x = round(mean + std * rng.gauss(0.0, 1.0), 5)
+            ts = T0 + dt.timedelta(hours=2 * i, minutes=m)
+            rows.append(_row(m * 100 + i, ts, x, merchant=f"m{m}"))
+    return rows
+
+
+def test_tight_entities_running_std_equals_the_exact_reference(spark):
+    """The m2 of the window in 64-bit integer limbs (windows._exact_m2): the std within
+    1e-13 relative of the exact one (Fractions of the 5-decimal values), the z-score
+    within the rounding of x - mean in double, for a mean of 1e4..8e10 with a std of
+    1e-3..1e-5, where m2 = S2 - S1^2 / n in double from the same exact sums is off by
+    2e-3 (1e4, 1e-3) to 100 % and more (fast53's probe, docs/PROBES.md)."""
+    rows = _tight_rows()
+    std = WindowAggregate(entity="merchant", aggregation="std", window="1d", frame="running")
+    zscore = AmountZScore(entity="merchant", window="1d", frame="running")
+    fs = FeatureSet(features=(std, zscore), label_delay_s=7 * DAY)
+    out = compute_features(frame(spark, rows), fs, vector_column=None).df
+    got = {r["transaction_id"]: r for r in out.collect()}
+    worst = {"std": 0.0, "z": 0.0}
+    for r in rows:
+        window = [x for x in rows if x[2] == r[2] and r[3] - dt.timedelta(days=1) <= x[3] < r[3]]
+        if len(window) < 2:
+            continue
+        _, exact_mean, exact_std = _exact(window, r[3], DAY)
+        value = got[r[0]]
+        if exact_std == 0:  # equal values: exactly 0, no z-score (the fill, 0)
+            assert value[std.name] == 0.0 and value[zscore.name] == 0.0, (r, value)
+            continue
+        worst["std"] = max(worst["std"], abs(value[std.name] / exact_std - 1))
+        if exact_std <= 1e-9 * max(1.0, abs(float(exact_mean))):  # "no spread": undefined
+            assert value[zscore.name] == 0.0, (r, value)  # the fill
+            continue
+        exact_z = float((Fraction(repr(r[4])) - exact_mean) / Fraction(exact_std))
+        # x - mean in double: the mean's last bit (|mean| 2^-52) over the std, the z-score's
+        # own rounding (not the m2's): 7e-3 at 8e10 +- 1e-5
+        allowed = 1e-13 * max(1, abs(exact_z)) + 4 * abs(float(exact_mean)) * 2**-52 / exact_std
+        worst["z"] = max(worst["z"], abs(value[zscore.name] - exact_z) / allowed)
+    assert worst["std"] < 1e-13 and worst["z"] < 1, worst

@@ -62,3 +62,13 @@ def test_a_table_of_format_5_is_rebuilt(spark, tmp_path):
     assert out.full and "format 5, this release's" in out.reason
     assert "from exact DECIMAL running sums" in out.reason
     assert "include_current windows" not in out.reason
+
+
+def test_a_table_of_format_6_is_rebuilt(spark, tmp_path):
+    # session 53 (fast53): format 6's running frames summed DECIMALs of the values rounded
+    # half up in decimal, and its stds came from DECIMAL arithmetic; the integer sums
+    # round a half-way value half even in binary and a std's last bits may differ
+    out = _plan(spark, tmp_path, {"format": 6, "inputs": {}, "partitions": {}, "digests": {}})
+    assert out.full and "format 6, this release's" in out.reason
+    assert "from exact integer running sums" in out.reason
+    assert "from exact DECIMAL running sums" not in out.reason

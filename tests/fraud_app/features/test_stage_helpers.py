@@ -42,12 +42,12 @@ def test_each_window_function_is_in_the_plan_once(spark, monkeypatch):
     result = compute_features(frame(spark, rows), fs, skip_all_null=False)
     monkeypatch.undo()
     text = "\n".join(written)
-    # the running std's exact DECIMAL sums (session 52) need no first-amount reference (a
-    # window over the whole partition, which had to be there once, not once per use); each
-    # exact running sum is one helper column, in the plan once
+    # the running std's exact sums (session 52; integer limbs since 53) need no
+    # first-amount reference (a window over the whole partition, which had to be there
+    # once, not once per use); each exact running sum is one helper column, in the plan once
     assert text.count("UNBOUNDED FOLLOWING") == 0, text[:3000]
-    sums = [line for line in text.splitlines() if line.startswith("try_sum(")]
-    assert len(sums) == 4 and len(set(sums)) == 4, sums  # x and x^2 to two bounds
+    sums = [s for s in text.splitlines() if s.startswith("coalesce(sum(") and "rint(" in s]
+    assert len(sums) == 32 and len(set(sums)) == 32, sums  # 8 limbs to 4 bounds
     assert not [c for c in result.df.columns if c.startswith("_w_")]
 
 

@@ -39,6 +39,8 @@ def _rows() -> list[tuple]:
         "big_equal": [1e9 + 0.37] * 40 + [1.5e9],
         "big_spread": [1e9 + rng.gauss(0.0, 100.0) for _ in range(41)],
         "huge_spread": [3.3e12 + rng.gauss(0.0, 1e4) for _ in range(41)],
+        # the running frame's exact sums hold |amount| < 9e10 (session 53, fast53)
+        "near_limit": [8.9e10 + rng.gauss(0.0, 1e4) for _ in range(41)],
     }
     rows = []
     for i, (card, values) in enumerate(amounts.items()):
@@ -70,6 +72,8 @@ def rows():
 @pytest.mark.parametrize("frame", ["sliding", "running"])
 def test_window_std_and_zscore_equal_the_brute_force_reference(spark, rows, frame):
     fs = _features(frame)
+    if frame == "running":  # 3.3e12 is past the exact running sums' 9e10: an error
+        rows = [r for r in rows if r[1] != "huge_spread"]
     df = compute_features(spark.createDataFrame(rows, SCHEMA), fs, vector_column=None).df
     got = {r["transaction_id"]: r.asDict() for r in df.collect()}
     dicts = [dict(zip(SCHEMA.names, r, strict=True)) for r in rows]
