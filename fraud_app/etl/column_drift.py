@@ -8,7 +8,8 @@ published dates: what a column's values did, not what its header says.
   values the models learnt nothing from.
 - unseen values: a code column (CODE_COLUMNS) whose value, in at least half the added
   rows holding one, the published dates never held (the export changed its spelling:
-  mcc `5812` -> `5812.0` through a float, countries `DE` -> `de` or `Germany`). Each
+  mcc `5812` -> `Restaurants`, countries `DE` -> `de` or `Germany`; a number through a
+  float, `5812.0`, is MCC `5812`: fraud_app.etl.parsing.code_text). Each
   such row is a category the encodings never counted.
 
 Both are published as delivered (a new merchant category can be real) and named in one
@@ -156,7 +157,7 @@ def log_column_drift(
             "ETL append: this delivery's values of code column(s) are mostly new: %s. They "
             "are published into %s as written; to the categorical features each is a value "
             "never seen, so their scores shift. If the export changed how it writes them "
-            "(a number through a float, another case or name), fix the delivery and rebuild "
+            "(another case or name), fix the delivery and rebuild "
             "the table with it (etl.mode: replace over every delivery)",
             "; ".join(parts), table,
         )  # fmt: skip

@@ -215,6 +215,9 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         if name in ID_COLUMNS:  # 'NULL', 'N/A', etl.missing_ids: no id (_marks); NFC, 12.0 = 12
             written = isinstance(dtype, T.StringType)  # '9100000000000808.0': inexact_id
             return F.when(~F.col(MARK + name), parsing.id_text(text, written))
+        if name in parsing.CODE_WIDTHS:  # 5812.0 = 5812, 742 = 0742; 5812.5: inexact_code
+            written = isinstance(dtype, T.StringType)
+            return parsing.code_text(text, parsing.CODE_WIDTHS[name], written)
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
         return parsing.timestamp(

@@ -111,7 +111,8 @@ class EtlSection(Section):
       the microsecond) after `timestamp_origin`, for exports that count time from the start
       of their data (PaySim's hour `step`, IEEE-CIS's `TransactionDT` seconds, ULB's `Time`);
       None (or 'iso8601') accepts ISO-8601 strings (offsets such as +02:00 converted to UTC). Applies to `timestamp` and `label_time` strings, in the session time zone (UTC).
-    timestamp_origin: the instant (UTC, e.g. 2017-12-01T00:00:00) that offset_seconds /
+    timestamp_origin: the instant (UTC, e.g. 2017-12-01T00:00:00; one written with its
+      offset, 2017-12-01T00:00:00Z or ...+02:00, is that instant) that offset_seconds /
       offset_hours count from, for `timestamp` and for `label_time` when its format is one;
       required by those formats and refused without one (it would have no effect). Such
       times are instants: time_zone does not move them. The data sets' origins are not
@@ -309,12 +310,17 @@ class EtlSection(Section):
                 "'offset_hours', the formats that count from it: it would have no effect. "
                 "Set the format of the offset column, or remove timestamp_origin"
             )
-        if origin is not None and origin.tzinfo is not None:
-            raise ValueError(
-                f"etl.timestamp_origin {origin.isoformat()} carries an offset; expected a "
-                "time without one, read as UTC, e.g. 2017-12-01T00:00:00"
-            )
         return self
+
+    @field_validator("timestamp_origin")
+    @classmethod
+    def _origin_in_utc(cls, value: dt.datetime | None) -> dt.datetime | None:
+        """An origin written with its offset (`1970-01-01T00:00:00Z`, `...+02:00`) names
+        one instant: it is that instant in UTC, as a time without one is read (session 53:
+        it was refused, `Z` included, as "carries an offset")."""
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(dt.UTC).replace(tzinfo=None)
 
     @field_validator("time_zone")
     @classmethod

@@ -66,7 +66,7 @@ class DeliveryChecks:
     emptied_columns: dict[str, dict] = field(default_factory=dict)
     # column -> {"added_share", "added_values", "published_values", "published_dates"}: code
     # columns (mcc, channel, country, card_country) whose values in most added rows the
-    # newest published dates never held (a spelling changed upstream: 5812 -> 5812.0)
+    # newest published dates never held (a spelling changed upstream: DE -> de)
     unseen_values: dict[str, dict] = field(default_factory=dict)
 
 

@@ -76,6 +76,10 @@ class EtlResult:
     # every published timestamp at 00:00:00 (etl.time_zone's clock): an export of dates,
     # not times (fraud_app.etl.local_times.times_of; a WARNING says so)
     date_only_timestamps: bool = False
+    # the coarsest unit every published timestamp is a whole number of: 'sub-second',
+    # 'second', 'minute', 'hour' or 'day' ('' without rows); a WARNING for minute and hour
+    # (fraud_app.etl.clock_resolution)
+    timestamp_resolution: str = ""
     # optional ids (merchant_id, device_id) read as missing by etl.missing_ids, published
     # null: {column: {value as written: rows}} (fraud_app.etl.id_checks; a WARNING says so)
     placeholder_ids: dict[str, dict[str, int]] = field(default_factory=dict)

@@ -102,6 +102,21 @@ def id_text(value: Column, written: bool = False) -> Column:
     return F.when(float_integer(value), value).otherwise(integral)
 
 
+# code columns and the digits of their standard: an all-digit code shorter than its width
+# lost its leading zeros as a number (MCC 0742 read by a spreadsheet or pandas as 742, a
+# numeric ISO 3166 country 036 as 36), so it is padded back: '742', 742 and '0742' are one
+# MCC. A code is read as an id is (`id_text`: '5812.0', a JSON 5812.0, a DECIMAL 5812.00
+# are 5812), and one that is no integer (5812.5, 5.812E3) is quarantined (`inexact_code`)
+CODE_WIDTHS = {"mcc": 4, "country": 3, "card_country": 3}
+
+
+def code_text(value: Column, width: int, written: bool = False) -> Column:
+    """A code's text (`id_text`), all-digit codes padded with zeros to `width` digits."""
+    text = id_text(value, written)
+    short = text.rlike(r"^\d+$") & (F.length(text) < width)  # lpad cuts a longer text
+    return F.when(short, F.lpad(text, width, "0")).otherwise(text)
+
+
 def float_integer(value: Column) -> Column:
     """Text such as '9100000000000808.0': an integer written by a float (pandas writes an
     id column with a gap as float64, `to_csv` as repr) at or beyond 2^53, where a double
@@ -125,7 +140,8 @@ def number_text(src: Column, dtype: T.DataType) -> Column:
     limit = _EXACT_INTEGERS.get(type(dtype))
     if limit is None:
         return src.cast("string")
-    exact = (src == F.floor(src)) & (F.abs(src) < F.lit(limit))
+    # the magnitude first: F.floor of a double at or beyond 2^63 overflows its long (ANSI)
+    exact = F.when(F.abs(src) < F.lit(limit), src == F.floor(src)).otherwise(F.lit(False))
     return F.when(exact, src.cast("decimal(38,0)").cast("string")).otherwise(src.cast("string"))
 
 

@@ -40,7 +40,7 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import amounts, dedup, label_words, local_times, parsing
+from fraud_app.etl import amounts, clock_resolution, dedup, label_words, local_times, parsing
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.columns import shown_names, unread_columns
@@ -219,6 +219,7 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         seconds=round(time.monotonic() - run.started, 3),
         dropped_dates=run.publish.dropped_dates(),
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
+        timestamp_resolution=clock_resolution.resolution_of(staged.metrics, cfg),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,

@@ -21,10 +21,10 @@ from functools import reduce
 
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession
-from pyspark.sql.types import StringType, StructField, StructType
+from pyspark.sql.types import NumericType, StringType, StructField, StructType
 
 from fraud_app.errors import ConfigError, EmptyInputError, SchemaError
-from fraud_app.etl.config import EtlSection
+from fraud_app.etl.config import EtlSection, OffsetFormat
 from fraud_app.etl.fs import HadoopFs
 from fraud_app.etl.json_lines import check_one_value_per_line
 
@@ -333,21 +333,37 @@ def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
     array of objects (what many APIs and `json.dump(..., indent=2)` write) was refused as
     "no columns and no rows"."""
 
-    def reader(multiline: bool) -> DataFrame:
-        return (
-            spark.read.option("primitivesAsString", True)
+    def reader(multiline: bool, strings: bool = True, schema: StructType | None = None):
+        read = (
+            spark.read.option("primitivesAsString", strings)
             .option("encoding", cfg.encoding)
             .option("mode", "PERMISSIVE")
             .option("multiLine", multiline)
             .option("columnNameOfCorruptRecord", CORRUPT_COLUMN)
-            .json(path)
         )
+        return (read.schema(schema) if schema is not None else read).json(path)
+
+    def numbers_typed(df: DataFrame, multiline: bool) -> DataFrame:
+        """Under etl.decimal_separator ',', the amount and offset columns whose every value
+        is a JSON number read as numbers: their text is Java's ('1.234', always a '.'),
+        which the comma reading took for 1234 or refused (session 53). One more pass over
+        the input (Spark's schema inference), only then."""
+        wanted = _comma_read_columns(cfg) & set(df.columns)
+        if not wanted:
+            return df
+        inferred = {f.name: f.dataType for f in reader(multiline, strings=False).schema.fields}
+        typed = {c: inferred[c] for c in wanted if isinstance(inferred.get(c), NumericType)}
+        if not typed:
+            return df
+        return reader(multiline, schema=StructType([
+            StructField(f.name, typed.get(f.name, f.dataType), True) for f in df.schema.fields
+        ]))  # fmt: skip
 
     df = reader(False)
     if df.columns != [CORRUPT_COLUMN]:
         if ascii_compatible(cfg.encoding):  # Spark read a line's first value only
             check_one_value_per_line(spark, path)
-        return df
+        return numbers_typed(df, False)
     whole = reader(True)
     if whole.columns == [CORRUPT_COLUMN]:
         raise SchemaError(
@@ -359,7 +375,17 @@ def _read_json(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:
     if ascii_compatible(cfg.encoding):  # Spark read a file's first document only
         check_one_value_per_line(spark, path, whole=True)
     logger.info("ETL input %s: no line is a JSON object; read each file as one document", path)
-    return whole
+    return numbers_typed(whole, True)
+
+
+def _comma_read_columns(cfg: EtlSection) -> set[str]:
+    """The input columns read as numbers with etl.decimal_separator ',': the amount and the
+    times read as offsets (none under '.')."""
+    if cfg.decimal_separator != ",":
+        return set()
+    offsets = {cfg.source_for(c) for c in ("timestamp", "label_time")
+               if isinstance(cfg.time_format(c)[0], OffsetFormat)}  # fmt: skip
+    return {cfg.source_for("amount"), *offsets}
 
 
 def _read_parquet(spark: SparkSession, path: str, cfg: EtlSection) -> DataFrame:

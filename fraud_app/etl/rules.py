@@ -112,6 +112,28 @@ def _inexact_id_rule() -> Rule:
     )
 
 
+def _inexact_code_rule() -> Rule:
+    """A code (mcc, country, card_country) that is a number but no integer: 5812.5 or
+    5.812E3. A code is read as an id is (5812, '5812.0', 5812.00 are MCC 5812,
+    parsing.code_text), so such a value was a code of its own beside the integer's: its
+    frequency and target encodings split one merchant category in two, without a word."""
+    codes = tuple(parsing.CODE_WIDTHS)
+    bad = {c: _scientific(c) | _float_integer(c) | _fractional(c) for c in codes}
+    why = (" is a number that is no integer (a fraction, scientific notation, or a float "
+           "beyond 2^53): a code is text or an integer (5812, 5812.0 and '5812' are one "
+           "code); deliver codes as text or integers")  # fmt: skip
+    return Rule(
+        "inexact_code",
+        "a code (mcc, country, card_country) written as a number that is no integer "
+        "(5812.5, 5.812E3)",
+        lambda: F.greatest(*bad.values()),
+        lambda: F.concat(
+            F.concat_ws(", ", *[F.when(b, quoted_value(c)) for c, b in bad.items()]),
+            F.lit(why),
+        ),
+    )
+
+
 def _ts_lit(value) -> Column:
     # a string parsed in the session time zone (UTC); a Python datetime literal would be
     # converted with the driver's local zone
@@ -196,6 +218,7 @@ def build_rules(cfg: EtlSection) -> tuple[Rule, ...]:
     return (
         missing_rule(required_fields(cfg)),
         _inexact_id_rule(),
+        _inexact_code_rule(),
         _unparsed_rule("timestamp", cfg),
         _gap_rule(cfg),
         bound["ts"],
@@ -326,6 +349,7 @@ REASON_CODES: tuple[str, ...] = (  # in the order they are tried
     "malformed_record",
     "missing_required_field",
     "inexact_id",
+    "inexact_code",
     "unparseable_timestamp",
     "nonexistent_local_time",
     "timestamp_out_of_range",

@@ -108,9 +108,17 @@ def test_an_origin_without_an_offset_format_is_refused(tmp_path) -> None:
     with pytest.raises(ConfigError, match=r"etl.timestamp_origin is set \(2017-12-01T00:00:00\) "
                        r"but neither etl.timestamp_format nor etl.label_time_format is"):  # fmt: skip
         _config(tmp_path, timestamp_format="epoch_seconds", timestamp_origin=ORIGIN)
-    with pytest.raises(ConfigError, match=r"etl.timestamp_origin .* carries an offset"):
-        _config(tmp_path, timestamp_format="offset_hours",
-                timestamp_origin="2017-12-01T00:00:00+02:00")  # fmt: skip
+
+
+def test_an_origin_with_its_offset_is_that_instant_in_utc(tmp_path) -> None:
+    # session 53: `Z` (and any offset) was refused as "carries an offset"; the instant is
+    # exact, so it is read in UTC, and recorded as a time without an offset is
+    for origin, utc in (("1970-01-01T00:00:00Z", dt.datetime(1970, 1, 1)),
+                        ("2017-12-01T02:00:00+02:00", dt.datetime(2017, 12, 1)),
+                        ("2017-11-30T19:00:00-05:00", dt.datetime(2017, 12, 1))):  # fmt: skip
+        etl = _config(tmp_path, timestamp_format="offset_hours", timestamp_origin=origin).etl
+        assert etl.timestamp_origin == utc and etl.timestamp_origin.tzinfo is None
+        assert etl.time_reading()["timestamp_origin"] == utc.isoformat()
 
 
 @pytest.mark.spark
