@@ -64,6 +64,11 @@ ALLOWED_CHANNELS: tuple[str, ...] = ("POS", "ECOM", "ATM")
 # code_text) and every value compared with a code column (a one_hot `values:` list) is
 # spelt the same way (`code_spelling`): '742', 742 and '0742' are one MCC
 CODE_WIDTHS: dict[str, int] = {"mcc": 4, "country": 3, "card_country": 3}
+# how the published code columns are spelt, recorded in the ETL report (`code_reading`):
+# a table whose last report has none was written before session 53 (codes as delivered,
+# '5812.0' and '742' kept), and an append onto one that holds such spellings is refused
+# (fraud_app.etl.code_reading)
+CODE_READING = "integer_text_padded"
 
 
 def code_spelling(column: str, value: str) -> str:

@@ -37,10 +37,18 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fraud_app import jsonout
+from fraud_app import jsonout, schema
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import amounts, clock_resolution, dedup, label_words, local_times, parsing
+from fraud_app.etl import (
+    amounts,
+    clock_resolution,
+    code_reading,
+    dedup,
+    label_words,
+    local_times,
+    parsing,
+)
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.columns import shown_names, unread_columns
@@ -170,6 +178,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
                tuple(unread))  # fmt: skip
     # replace rebuilds the table: the labels feeds filled in are re-applied (fraud_app.etl.ledger)
     ledger = None if cfg.mode == "append" else label_ledger.read_ledger(spark, fs, finals[0])
+    if cfg.mode == "append":  # a table of codes as delivered (before session 53): refused
+        code_reading.check_append(spark, fs, finals[0])
     try:
         result = _staged_result(spark, fs, run, annotated, ledger)
     except BaseException:
@@ -251,7 +261,7 @@ def _amount_fields(
     return {"currency_column": found.column, "currencies": found.currencies,
             "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
             "label_time_reading": parsing.LABEL_TIME_READING,
-            "time_reading": cfg.time_reading()}  # fmt: skip
+            "time_reading": cfg.time_reading(), "code_reading": schema.CODE_READING}  # fmt: skip
 
 
 def check_label_time_reading(last_report: object, table: str) -> None:
