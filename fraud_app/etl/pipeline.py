@@ -229,7 +229,8 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         seconds=round(time.monotonic() - run.started, 3),
         dropped_dates=run.publish.dropped_dates(),
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
-        timestamp_resolution=clock_resolution.resolution_of(staged.metrics, cfg),
+        timestamp_resolution=clock_resolution.resolution_of(
+            staged.metrics, cfg, _last_report(fs, run).get("timestamp_resolution")),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,
@@ -238,6 +239,19 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
     )  # fmt: skip
     _check_accounting(result)
     return result
+
+
+def _last_report(fs: HadoopFs, run: _Run) -> dict:
+    """On an append, the table's last ETL report (before this run's replaces it); {} on a
+    replace, without one, or unreadable (repeated_job says so)."""
+    report = f"{run.finals[0].rstrip('/')}/{REPORT_NAME}"
+    if run.config.etl.mode != "append" or not fs.exists(report):
+        return {}
+    try:
+        last = fs.read_json(report)
+    except ValueError:
+        return {}
+    return last if isinstance(last, dict) else {}
 
 
 def _amount_fields(
