@@ -48,13 +48,16 @@ from fraud_app.schema import partition_value
 # table of one's own (features.input) with nulls in such a column held 0.0 / the fill;
 # 6: `frame: running` sums, means, stds, z-scores, amount ratios and velocity ratios of
 # sums from exact DECIMAL running sums, session 52: a table of format 5 holds the double
-# running sums' values, which depended on where the sums started)
-FORMAT = 6
+# running sums' values, which depended on where the sums started; 7: a fraud rate counts a
+# label known strictly before t, as the encodings do, review53b: a table of format 6
+# counted one known at exactly t)
+FORMAT = 7
 FORMAT_CHANGES = {
     3: "window std and z-score computed from deviations",
     4: "running-window std and z-score after a first amount far from the later ones",
     5: "include_current windows whose current value is null",
     6: "running-frame sums, means, stds and z-scores from exact DECIMAL running sums",
+    7: "fraud rates count a label known strictly before the transaction",
 }
 KEY = "incremental"  # its key in _features.json
 
