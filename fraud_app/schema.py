@@ -58,6 +58,28 @@ NOT_NULL_COLUMNS: tuple[str, ...] = tuple(c for c in REQUIRED_COLUMNS if c != "l
 LABEL_COLUMNS: tuple[str, ...] = ("label", "label_time")
 OPTIONAL_COLUMNS: tuple[str, ...] = tuple(c.name for c in CANONICAL_COLUMNS if not c.required)
 ALLOWED_CHANNELS: tuple[str, ...] = ("POS", "ECOM", "ATM")
+# code columns and the digits of their standard (ISO 18245 MCC, ISO 3166-1 numeric): an
+# all-digit code shorter than its width lost its leading zeros as a number (MCC 0742 read
+# by a spreadsheet or pandas as 742), so the ETL pads it back (fraud_app.etl.parsing.
+# code_text) and every value compared with a code column (a one_hot `values:` list) is
+# spelt the same way (`code_spelling`): '742', 742 and '0742' are one MCC
+CODE_WIDTHS: dict[str, int] = {"mcc": 4, "country": 3, "card_country": 3}
+# how the published code columns are spelt, recorded in the ETL report (`code_reading`):
+# a table whose last report has none was written before session 53 (codes as delivered,
+# '5812.0' and '742' kept), and an append onto one that holds such spellings is refused
+# (fraud_app.etl.code_reading)
+CODE_READING = "integer_text_padded"
+
+
+def code_spelling(column: str, value: str) -> str:
+    """`value` as a code of `column` is published: an all-digit value of a code column
+    shorter than its standard's width padded with zeros ('742' -> '0742'); else as is."""
+    width = CODE_WIDTHS.get(column)
+    if width and value.isascii() and value.isdigit() and len(value) < width:
+        return value.zfill(width)
+    return value
+
+
 # Columns that must never reach a model as inputs.
 NON_FEATURE_COLUMNS: tuple[str, ...] = (
     "transaction_id",

@@ -104,6 +104,10 @@ class EtlResult:
     # (EtlSection.time_reading); an append reading offsets after another origin, or in
     # another unit, is named in a WARNING (pipeline.check_time_reading; review52a)
     time_reading: dict = field(default_factory=dict)
+    # how the code columns were spelt (schema.CODE_READING); a report without it is of a
+    # release that kept codes as delivered: an append onto such a table holding codes now
+    # spelt otherwise is refused (fraud_app.etl.code_reading)
+    code_reading: str = ""
     # etl.mode: append: this run's job (its staging and quarantine file names), its input
     # (fraud_app.etl.commit_source.input_identity), and the job of the table's previous
     # report when that one published this same input whole (its rows are then this run's

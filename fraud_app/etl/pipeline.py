@@ -37,10 +37,18 @@ from dataclasses import dataclass
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fraud_app import jsonout
+from fraud_app import jsonout, schema
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError
-from fraud_app.etl import amounts, clock_resolution, dedup, label_words, local_times, parsing
+from fraud_app.etl import (
+    amounts,
+    clock_resolution,
+    code_reading,
+    dedup,
+    label_words,
+    local_times,
+    parsing,
+)
 from fraud_app.etl import ledger as label_ledger
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.columns import shown_names, unread_columns
@@ -170,6 +178,8 @@ def _run_locked(spark: SparkSession, config: AppConfig) -> EtlResult:
                tuple(unread))  # fmt: skip
     # replace rebuilds the table: the labels feeds filled in are re-applied (fraud_app.etl.ledger)
     ledger = None if cfg.mode == "append" else label_ledger.read_ledger(spark, fs, finals[0])
+    if cfg.mode == "append":  # a table of codes as delivered (before session 53): refused
+        code_reading.check_append(spark, fs, finals[0])
     try:
         result = _staged_result(spark, fs, run, annotated, ledger)
     except BaseException:
@@ -219,7 +229,8 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         seconds=round(time.monotonic() - run.started, 3),
         dropped_dates=run.publish.dropped_dates(),
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
-        timestamp_resolution=clock_resolution.resolution_of(staged.metrics, cfg),
+        timestamp_resolution=clock_resolution.resolution_of(
+            staged.metrics, cfg, _last_report(fs, run).get("timestamp_resolution")),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,
@@ -228,6 +239,19 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
     )  # fmt: skip
     _check_accounting(result)
     return result
+
+
+def _last_report(fs: HadoopFs, run: _Run) -> dict:
+    """On an append, the table's last ETL report (before this run's replaces it); {} on a
+    replace, without one, or unreadable (repeated_job says so)."""
+    report = f"{run.finals[0].rstrip('/')}/{REPORT_NAME}"
+    if run.config.etl.mode != "append" or not fs.exists(report):
+        return {}
+    try:
+        last = fs.read_json(report)
+    except ValueError:
+        return {}
+    return last if isinstance(last, dict) else {}
 
 
 def _amount_fields(
@@ -251,7 +275,7 @@ def _amount_fields(
     return {"currency_column": found.column, "currencies": found.currencies,
             "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
             "label_time_reading": parsing.LABEL_TIME_READING,
-            "time_reading": cfg.time_reading()}  # fmt: skip
+            "time_reading": cfg.time_reading(), "code_reading": schema.CODE_READING}  # fmt: skip
 
 
 def check_label_time_reading(last_report: object, table: str) -> None:

@@ -50,14 +50,17 @@ from fraud_app.schema import partition_value
 # sums from exact DECIMAL running sums, session 52: a table of format 5 holds the double
 # running sums' values, which depended on where the sums started; 7: the same from exact
 # 64-bit integer running sums of 1e-5 units, session 53: values rounded half even in
-# binary instead of half up in decimal, and a std's last bits from another arithmetic)
-FORMAT = 7
+# binary instead of half up in decimal, and a std's last bits from another arithmetic;
+# 8: a fraud rate counts a label known strictly before t, as the encodings do, review53b:
+# a table of format 7 counted one known at exactly t)
+FORMAT = 8
 FORMAT_CHANGES = {
     3: "window std and z-score computed from deviations",
     4: "running-window std and z-score after a first amount far from the later ones",
     5: "include_current windows whose current value is null",
     6: "running-frame sums, means, stds and z-scores from exact DECIMAL running sums",
     7: "running-frame sums, means, stds and z-scores from exact integer running sums",
+    8: "fraud rates count a label known strictly before the transaction",
 }
 KEY = "incremental"  # its key in _features.json
 

@@ -4,7 +4,11 @@
 
 `label_time` is used when the column exists and is set; otherwise a label is taken as
 known `label_delay` after the transaction. At time t a past transaction counts as a
-KNOWN FRAUD iff label = 1 and label_known_at <= t. Nothing else about a label is
+KNOWN FRAUD iff label = 1 and label_known_at < t: strictly before t, as the encodings
+count frauds known before their period's start (review53b: the windowed fraud rates
+counted a label known AT t, `<=`; on a coarse label_time clock, whole minutes or a
+date read as its day's end, a label stamped 10:05 counted for a transaction at 10:05:00
+though it may have been learnt later in that minute). Nothing else about a label is
 visible at t: in particular whether a not-yet-known row is a fraud or not must never
 change a feature, so denominators of rates never depend on labels.
 
@@ -62,7 +66,8 @@ def is_fraud(df: DataFrame) -> Column:
 
 
 def as_known_at(df: DataFrame, cutoff: dt.datetime, label_delay_s: int) -> DataFrame:
-    """Rows with timestamp < cutoff; labels with label_known_at > cutoff set to null.
+    """Rows with timestamp < cutoff; labels with label_known_at >= cutoff (not known
+    strictly before it) set to null.
 
     A naive `cutoff` is taken as UTC.
     """
@@ -70,7 +75,7 @@ def as_known_at(df: DataFrame, cutoff: dt.datetime, label_delay_s: int) -> DataF
         cutoff = cutoff.replace(tzinfo=dt.UTC)
     cut = F.lit(cutoff).cast("timestamp")
     cut_us = F.unix_micros(cut)
-    known = label_known_at_micros(df, label_delay_s) <= cut_us
+    known = label_known_at_micros(df, label_delay_s) < cut_us
     out = df.where(F.col("timestamp") < cut)
     if "label" in df.columns:
         out = out.withColumn(

@@ -15,6 +15,7 @@ from pydantic import field_validator, model_validator
 
 from fraud_app.etl.config import known_zone
 from fraud_app.features.base import FeatureDef, model_input
+from fraud_app.schema import code_spelling
 
 CALENDAR_PARTS: tuple[str, ...] = ("hour_of_day", "day_of_week", "is_weekend")
 _CALENDAR_ZONE = (
@@ -141,6 +142,20 @@ class OneHot(FeatureDef):
 
     _column = field_validator("column")(model_input)
     _value = field_validator("value", mode="before")(_category)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _code_as_published(cls, data: object) -> object:
+        """A value of a code column (mcc, country, card_country) spelt as the ETL publishes
+        it (schema.code_spelling): `values: [742]` is MCC '0742', which the table holds
+        since session 53 (a listed 742 matched no row: the feature was 0 everywhere,
+        without a word). YAML reads an unquoted 0742 as the octal 482: quote such codes."""
+        if not isinstance(data, dict):
+            return data
+        value, column = data.get("value"), data.get("column")
+        if isinstance(column, str) and isinstance(value, str | int) and not isinstance(value, bool):
+            return {**data, "value": code_spelling(column, str(value))}
+        return data
 
     @property
     def name(self) -> str:

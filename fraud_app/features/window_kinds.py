@@ -188,7 +188,7 @@ class FraudRate(EntityWindow):
     with a known delay only as with label_time; a recent window (lag 0) counts only the
     frauds already confirmed at t. Denominator: all those
     rows (it never depends on labels). Numerator: those with label = 1 whose label was
-    known at t (label_known_at <= t, see fraud_app.features.labels). Smoothed toward
+    known before t (label_known_at < t, see fraud_app.features.labels). Smoothed toward
     `prior` with weight `smoothing`: (frauds + smoothing * prior) / (rows + smoothing).
     """
 
@@ -216,7 +216,7 @@ class FraudRate(EntityWindow):
     def sees_labels_without_label_time(self, label_delay_s: int) -> bool:
         """Whether the window can hold a known fraud when labels are known only by the
         delay (no label_time): a row of [t - lag - W, t - lag) is known at t iff its
-        timestamp <= t - delay, so the window must reach further back than the delay
+        timestamp < t - delay, so the window must reach further back than the delay
         (lag + W > delay). Otherwise (e.g. the recent 7-day window with a 7-day delay)
         the rate is 0 on every row."""
         return self.lag_s(label_delay_s) + self.window_s > label_delay_s

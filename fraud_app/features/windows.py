@@ -23,10 +23,10 @@ Point-in-time rules (t = the current row's timestamp, in microseconds):
     Max, min and count_distinct (the size of a collect_set: exact, order-free) have no
     running form and always slide.
   * Fraud rates: rows in [t - lag - W, t - lag) in the denominator; in the numerator
-    the ones that are known frauds at t (label = 1 and label_known_at <= t, see
+    the ones that are known frauds at t (label = 1 and label_known_at < t, see
     fraud_app.features.labels). Without a label_time column "known at t" is
-    timestamp <= t - label_delay, a range again. With label_time it is not a range in
-    t: each fraud is counted for t in [max(ts + lag + 1us, known_at), ts + lag + W],
+    timestamp < t - label_delay, a range again. With label_time it is not a range in
+    t: each fraud is counted for t in [max(ts + lag, known_at) + 1us, ts + lag + W],
     an interval, so it becomes a +1 event at the start and a -1 event after the end,
     unioned into the same sorted stream, and the numerator is the running sum of
     events up to and including t. One sort still covers everything.
@@ -389,8 +389,8 @@ def _fraud_rate(
         frame = frames.window.rangeBetween(Window.unboundedPreceding, Window.currentRow)
         frauds = frames.over(F.coalesce(F.sum(F.col(event_column)).over(frame), frames.zero))
     else:
-        # known_at = ts + delay: known at t iff ts <= t - delay, i.e. ts < t - (delay - 1us)
-        hi_us = max(lag_us, label_delay_s * MICROS - 1)
+        # known_at = ts + delay: known before t iff ts < t - delay (strict, review53b)
+        hi_us = max(lag_us, label_delay_s * MICROS)
         frauds = frames.range_sum("frauds", F.col(FRAUD), lag_us + w_us, hi_us)
     m, prior = feature.smoothing, feature.prior
     return F.when(rows + F.lit(m) > 0, (frauds + F.lit(m * prior)) / (rows + F.lit(m)))
@@ -407,8 +407,8 @@ def fraud_events(
     """+1/-1 event rows (columns entity, `carry`, TS, ROW=0, FRAUD=0, `_ev_<name>`) per
     known fraud. `carry`: more columns of the fraud's row the window partitions by.
 
-    Fraud f counts in rate i at t iff t in [max(ts_f + lag_i + 1us, known_f),
-    ts_f + lag_i + W_i]. Event columns are named after the rate feature (`_ev_<name>`);
+    Fraud f counts in rate i at t iff t in [max(ts_f + lag_i, known_f) + 1us,
+    ts_f + lag_i + W_i]: its label known strictly before t (review53b). Event columns are named after the rate feature (`_ev_<name>`);
     data rows leave them null, which sums ignore.
     """
     frauds = source.where((F.col(FRAUD) == 1) & F.col(entity_column).isNotNull())
@@ -418,7 +418,7 @@ def fraud_events(
     structs = []
     for feature in rates:
         lag_us = feature.lag_s(label_delay_s) * MICROS
-        start = F.greatest(ts + F.lit(lag_us + 1), known)
+        start = F.greatest(ts + F.lit(lag_us), known) + one
         end = ts + F.lit(lag_us + feature.window_s * MICROS)
         mine = _event_column(feature)
         for when_us, delta in ((start, 1), (end + one, -1)):

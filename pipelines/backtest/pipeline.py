@@ -223,8 +223,9 @@ def _window(lo: dt.datetime | None, hi: dt.datetime):
 
 
 def known_labels(df: DataFrame, cutoff: dt.datetime, delay_s: int) -> DataFrame:
-    """Labels as known at `cutoff`: a fraud whose label is known only later becomes 0."""
-    known = label_known_at_micros(df, delay_s) <= F.lit(int(cutoff.timestamp() * MICROS))
+    """Labels as known at `cutoff`: a fraud whose label is not known strictly before it
+    (the rule of fraud_app.features.labels, review53b) becomes 0."""
+    known = label_known_at_micros(df, delay_s) < F.lit(int(cutoff.timestamp() * MICROS))
     label = F.when((F.col("label") == 1) & known, 1).otherwise(0)
     return df.withColumn("label", label.cast(df.schema["label"].dataType))
 
@@ -387,7 +388,8 @@ def _split_result(fold: Fold, train, validation, test, covered) -> SplitResult:
 def leakage_check(used: DataFrame, cutoff: dt.datetime, delay_s: int) -> dict[str, Any]:
     """From the rows a fold trained on: the latest timestamp, the latest moment a label it
     counts as fraud became known, and the latest moment a 'not fraud' became settled
-    (timestamp + label delay); all must be at or before the cut-off."""
+    (timestamp + label delay); the rows and the frauds' labels strictly before the
+    cut-off, the settling at or before it."""
     known_at = label_known_at_micros(used, delay_s)
     row = used.agg(
         F.max(F.unix_micros("timestamp")).alias("ts"),
@@ -404,7 +406,7 @@ def leakage_check(used: DataFrame, cutoff: dt.datetime, delay_s: int) -> dict[st
         row["ts"] is not None
         and row["ts"] < cut
         and settled <= cut
-        and (row["fraud_known"] is None or row["fraud_known"] <= cut)
+        and (row["fraud_known"] is None or row["fraud_known"] < cut)
     )
     if not ok:
         logger.error("backtest leakage check FAILED at cut-off %s: %s", cutoff, row)

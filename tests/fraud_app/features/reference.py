@@ -136,7 +136,7 @@ def _value(f: FeatureDef, r: dict, rows: list[dict], delay_s: int, groups: dict)
         lag = f.lag_s(delay_s) * US
         w = f.window_s * US
         window = [o for o in group if t - lag - w <= o["_ts"] < t - lag]
-        frauds = sum(1 for o in window if o["_fraud"] and o["_known"] <= t)
+        frauds = sum(1 for o in window if o["_fraud"] and o["_known"] < t)
         m = f.smoothing
         return (frauds + m * f.prior) / (len(window) + m) if len(window) + m > 0 else None
     if isinstance(f, FrequencyEncoding | TargetEncoding):

@@ -131,6 +131,34 @@ def test_merchant_fraud_rates_count_only_known_labels(spark, drop, expected):
         assert (rows[tid][MERCHANT[0].name], rows[tid][MERCHANT[1].name]) == pytest.approx(values)
 
 
+TIE_ROWS = [  # a fraud of merchant Z confirmed at day 2; rows of Z at exactly days 2 and 7
+    _row("z_f", "K1", "Z", _at(days=0), 5.0, 1, _at(days=2)),
+    _row("z_2", "K2", "Z", _at(days=2), 5.0),
+    _row("z_7", "K3", "Z", _at(days=7), 5.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("drop", "expected"),
+    [
+        ((), {"z_2": 0.0, "z_7": 0.5}),  # known at day 2: not before z_2, before z_7
+        (("label_time",), {"z_2": 0.0, "z_7": 0.0}),  # known at day 0 + 7 d: not before z_7
+    ],
+)
+def test_a_label_known_at_exactly_t_is_not_yet_known_at_t(spark, drop, expected):
+    """review53b: the windowed fraud rates counted a label known AT t (`<=`), the
+    encodings only one known before their period's start: on a coarse label_time clock
+    a label stamped 10:05 counted for a transaction at 10:05:00, though it may have been
+    learnt later that minute. One rule now, known strictly before t, with label_time
+    (events) and with the label delay alone (a range)."""
+    rate = FraudRate(entity="merchant", window="30d", mature_only=False)
+    df = spark.createDataFrame(TIE_ROWS, SCHEMA).drop(*drop)
+    fs = FeatureSet(features=(rate,), label_delay_s=7 * 86_400)
+    result = compute_features(df, fs, skip_all_null=False)
+    got = {r["transaction_id"]: r[rate.name] for r in result.df.collect()}
+    assert {t: got[t] for t in expected} == pytest.approx(expected)
+
+
 def test_missing_input_column_skips_feature_with_warning(spark, caplog):
     features = [
         CrossBorder(),

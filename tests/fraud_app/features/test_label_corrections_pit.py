@@ -1,8 +1,8 @@
 """A label correction (`fraud-app labels`: a published 0 -> 1, fraud_app.etl.labels_classify)
-is point-in-time: the fraud counts in the merchant / card rates from its label_time on and
+is point-in-time: the fraud counts in the merchant / card rates after its label_time and
 not before. `build_feature_table` before and after the correction: the rows before its
-label_time keep their features (the denominators never depend on labels), the rows from
-it on count one more known fraud, and both tables equal the brute-force reference
+label_time keep their features (the denominators never depend on labels), the rows after
+it count one more known fraud, and both tables equal the brute-force reference
 (tests/fraud_app/features/reference.py) of the canonical rows they were built from.
 Before corrections the feed row was quarantined and the fraud never reached a feature."""
 
@@ -28,7 +28,7 @@ RAW = (
     "v2,c1,m1,2024-01-03 10:00:00,20,1,2024-01-04 00:00:00\n"  # a known fraud
     "v3,c2,m1,2024-01-05 10:00:00,30,0,\n"
     "v4,c1,m1,2024-01-08 10:00:00,40,0,\n"  # before the correction's label_time
-    "v5,c2,m1,2024-01-10 12:00:00,50,0,\n"  # exactly at it: known at t counts
+    "v5,c2,m1,2024-01-10 12:00:00,50,0,\n"  # exactly at it: not known before t
     "v6,c1,m1,2024-01-12 10:00:00,60,0,\n"
     "v7,c2,m1,2024-01-20 10:00:00,70,0,\n"
     "v8,c1,m2,2024-02-15 10:00:00,80,0,\n"  # v1 has left every window
@@ -96,10 +96,12 @@ def test_a_correction_counts_from_its_label_time_on_and_matches_the_reference(sp
     stamps = {r.transaction_id: r.timestamp for r in
               spark.read.parquet(config.canonical_table()).collect()}  # fmt: skip
     changed = {t for t in before if not _same(before[t], after[t])}
-    # every row before the correction's label_time keeps its features; from it on, those
-    # whose windows hold v1 (merchant m1 up to 30 days after v1, card c1 within 7 / 30 days)
+    # every row before the correction's label_time keeps its features (and a row at it);
+    # after it, those whose windows hold v1 (merchant m1 up to 30 days after v1, card c1
+    # within 7 / 30 days)
     assert all(stamps[t] >= CORRECTED_AT for t in changed)
-    assert changed == {"v5", "v6", "v7"}
+    assert changed == {"v6", "v7"}
     merchant = next(n for n in names if n.startswith("merchant"))
-    # v5 at the label_time itself: m1's earlier rows v1..v4, v1 and v2 now known frauds
-    assert (before["v5"][merchant], after["v5"][merchant]) == pytest.approx((1 / 4, 2 / 4))
+    # v5 at the label_time itself: the correction is not known strictly before it (one
+    # rule with the encodings, review53b: it counted, 2 / 4); v6 counts v1 and v2
+    assert (before["v5"][merchant], after["v5"][merchant]) == pytest.approx((1 / 4, 1 / 4))

@@ -206,6 +206,28 @@ def test_one_hot_in_the_spec_language():
     assert not any(isinstance(f, OneHot) for f in shipped.features)
 
 
+def test_one_hot_values_of_a_code_column_are_spelt_as_the_etl_publishes_them():
+    """review53b: since probe53b the ETL publishes an all-digit MCC shorter than 4 digits
+    padded (742 -> '0742'; countries to 3 digits). A one_hot listing 742 compared '742'
+    with the table's '0742': the feature was 0 on every row, without a word. Listed codes
+    are now spelt the same way; other columns and longer or lettered codes as written."""
+    specs = parse_spec(
+        "version: 1\nfeatures:\n"
+        "  - {kind: one_hot, column: mcc, values: [742, '0742', '42', 5812, '58120', A1]}\n"
+        "  - {kind: one_hot, column: country, values: [36, '4', US]}\n"
+        "  - {kind: one_hot, column: channel, values: [7]}\n",
+        source="s.yaml",
+    )
+    values = [(s.feature.column, s.feature.value) for s in specs]
+    assert values == [
+        ("mcc", "0742"), ("mcc", "0742"), ("mcc", "0042"), ("mcc", "5812"), ("mcc", "58120"),
+        ("mcc", "A1"), ("country", "036"), ("country", "004"), ("country", "US"),
+        ("channel", "7"),
+    ]  # fmt: skip
+    assert OneHot(column="card_country", value=840).name == "card_country_is_840"
+    assert OneHot(column="card_country", value="76").name == "card_country_is_076"
+
+
 def test_repo_specs_load_in_file_order():
     fs = load_feature_set(spec_paths(REPO / "feature_specs"), label_delay_days=7)
     names = fs.names
