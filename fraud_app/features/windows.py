@@ -272,13 +272,16 @@ def _exact_m2(frames: Frames, name: str, n: Column, lo_us: int, hi_us: int) -> C
     s1_double = _window_units(frames, name, lo_us, hi_us)
     frames.exact_read(name, "window", s1_double)
     fits = F.abs(s1_double) < F.lit(float(WINDOW_SUM_LIMIT))
-    # past the limit the feature fails (its check); the sums read 0 here, so that no
-    # product overflows (and raises Spark's error without the feature's name) first
+    # past the limit the feature fails (its check); the sums and c read 0 here, so that
+    # no product overflows (and raises Spark's error without the feature's name) first:
+    # the derived steps run before the check. A window can jump past 2^63 units at once
+    # (1,100 values of 8.9e10 at one timestamp: the next row's window), where n c from
+    # the unguarded c overflowed under ANSI on (review53f)
     a = step(0, "a", lambda: F.when(fits, limb("a")).otherwise(lit(0)))
     b = step(0, "b", lambda: F.when(fits, limb("b")).otherwise(lit(0)))
     n_long = n.cast("long")
     one = F.greatest(n, F.lit(1)).cast("double")
-    c = step(0, "c", lambda: F.rint(s1_double / one).cast("long"))  # |c| < 2^53
+    c = step(0, "c", lambda: F.when(fits, F.rint(s1_double / one).cast("long")).otherwise(lit(0)))
     c1, c0 = hi(c), lo(c)
     # D1 = (A - n c1) 2^26 + (B - n c0): every term < 2^61; |D1| small
     d1 = step(1, "d1", lambda: (a - n_long * c1) * lit(1 << LIMB) + (b - n_long * c0))

@@ -8,8 +8,9 @@ The features are computed by the same code as the feature table
 fraud rates: window + the longer of the label delay and their lag; velocity and relative_to: the baseline; novelty: its
 lookback + window + lag), a time_since_previous cap (fraud_app.features.lookback); also
 for `frame: running` sums, means, stds, z-scores, amount ratios and velocity ratios of
-sums, whose running sums are exact DECIMALs, the same from a slice as from all history
-(session 52; until then doubles, read over all history: docs/PROBES.md, session 51). No
+sums, whose running sums are exact (64-bit integers of 1e-5 units since session 53,
+DECIMALs in 52), the same from a slice as from all history (session 52; until then
+doubles, read over all history: docs/PROBES.md, session 51). No
 label delay on top: a label is a column of its own row, so a fraud counts at t only when
 its row is inside the window, whenever its label became known (docs/PROBES.md, session
 44, incr44b: the delay added was a day of rows read for nothing in every incremental

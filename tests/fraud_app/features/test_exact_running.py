@@ -117,6 +117,30 @@ def test_a_value_or_a_window_sum_beyond_the_exact_sums_names_the_feature(spark, 
         spark.conf.set("spark.sql.ansi.enabled", previous)
 
 
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_a_window_that_jumps_past_64_bits_at_once_names_the_feature(spark, ansi):
+    """1,100 amounts of 8.9e10 at one timestamp, then one row an hour later: that row's
+    window sums 9.8e13 (9.8e18 units, past 2^63) without an earlier row at the 1.15e13
+    limit to fail first. On fast53's tip the exact std's rounded mean c was not zeroed
+    past the limit (the window sums were): n c overflowed 64 bits in a step computed
+    before the feature's check, and ANSI on raised Spark's ARITHMETIC_OVERFLOW without
+    the feature's name (review53f)."""
+    previous = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", ansi)
+    try:
+        rows = [_row(i, T0, 8.9e10) for i in range(1100)]
+        rows.append(_row(1100, T0 + dt.timedelta(hours=1), 1.0))
+        std = WindowAggregate(entity="merchant", aggregation="std", window="7d", frame="running")
+        fs = FeatureSet(features=(std,), label_delay_s=7 * DAY)
+        with pytest.raises(
+            PySparkException,
+            match=rf"feature {std.name}: the sum of amount over one window reached 1\.15e13",
+        ):
+            compute_features(frame(spark, rows), fs, vector_column=None).df.collect()
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", previous)
+
+
 def _tight_rows() -> list[tuple]:
     """Merchants whose amounts sit tight around a large level (mean 1e4..8e10, std
     1e-3..1e-5 on 5 decimals), one around 0 with negatives, and a wide one: 40 rows each,

@@ -102,3 +102,29 @@ def test_the_scorer_fails_on_a_value_the_exact_sums_drop_from_its_windows(spark,
     day = dt.date(2024, 1, 5)
     with pytest.raises(PySparkException, match=f"feature {mean.name}: an earlier amount value"):
         features_for_dates(df, fs, day, day).df.collect()
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("ansi", ["true", "false"])
+def test_the_scorer_names_the_feature_for_a_window_that_jumps_past_64_bits(spark, ansi):
+    """1,100 amounts of 8.9e10 at one timestamp on day 1 (history), one row on day 3
+    (scored): its 7-day window sums 9.8e13, past 2^63 units, with no earlier scored row at
+    the 1.15e13 limit. On fast53's tip the scorer failed under ANSI on with Spark's bare
+    ARITHMETIC_OVERFLOW (the std's n c, computed before the feature's check), not naming
+    the feature as the full build's check does (review53f)."""
+    previous = spark.conf.get("spark.sql.ansi.enabled")
+    spark.conf.set("spark.sql.ansi.enabled", ansi)
+    try:
+        rows = [(f"h{i}", *_row(0, 8.9e10)[1:]) for i in range(1100)]  # all at T0
+        rows.append(_row(8, 1.0))  # 2024-01-03 00:00
+        df = frame(spark, rows).withColumn(PARTITION_COLUMN, F.to_date("timestamp"))
+        std = WindowAggregate(entity="merchant", aggregation="std", window="7d", frame="running")
+        fs = FeatureSet(features=(std,), label_delay_s=7 * DAY)
+        day = dt.date(2024, 1, 3)
+        with pytest.raises(
+            PySparkException,
+            match=rf"feature {std.name}: the sum of amount over one window reached 1\.15e13",
+        ):
+            features_for_dates(df, fs, day, day).df.collect()
+    finally:
+        spark.conf.set("spark.sql.ansi.enabled", previous)
