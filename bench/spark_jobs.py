@@ -22,7 +22,11 @@ the jobs per call site (of the last run); `all` (session 53): every job of the r
 ones fired outside the wrapped calls too (their own job group), and the stages of those
 jobs (`stages_skipped`: already computed, or not run); `site_seconds`: the seconds spent in
 each call site's wrapped calls (the rest of a step's seconds is the driver's own work:
-planning, listings, footers). Without --trees it measures this tree only.
+planning, listings, footers); `driver` (session 53, plan53): per run the main thread's
+Py4J round trips (`py4j_calls`; py4j's garbage-collection thread not counted) and
+`plan_s`, the seconds spent building the feature plan (`compute_features`, and an
+incremental build's `recompute`: the lazy DataFrame, no job of it). Without --trees it
+measures this tree only.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ _groups: list[str] = []  # every job group of the counted run (the wrapped calls
 _serial = [0]
 _depth: list[str] = []
 _other = ["jobs37-other"]
+_driver: Counter = Counter()  # py4j round trips of the main thread; seconds building plans
 
 
 def _site() -> str:
@@ -118,6 +123,41 @@ def _instrument(sc) -> None:
     for m in ("parquet", "save", "csv", "json", "saveAsTable", "insertInto"):
         _wrap(DataFrameWriter, m, sc)
     sc.setJobGroup(_other[0], "other")
+
+
+def _count_driver() -> None:
+    """Counts the main thread's Py4J round trips (not py4j's own garbage-collection
+    thread's) and times the feature plan's building (`compute_features`, and `recompute`
+    of an incremental build: the lazy DataFrame, before any of its jobs) in `_driver`."""
+    import threading
+
+    from py4j.clientserver import ClientServerConnection
+
+    import fraud_app.features.pipeline as pipeline
+
+    send = ClientServerConnection.send_command
+    main = threading.main_thread()
+
+    def counted(self, *args, **kwargs):
+        if threading.current_thread() is main:
+            _driver["py4j_calls"] += 1
+        return send(self, *args, **kwargs)
+
+    ClientServerConnection.send_command = counted
+
+    def timed(inner):
+        @functools.wraps(inner)
+        def run(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                _driver["plan_s"] += time.perf_counter() - t0
+
+        return run
+
+    pipeline.compute_features = timed(pipeline.compute_features)
+    pipeline.recompute = timed(pipeline.recompute)
 
 
 def _totals(sc) -> tuple[int, int, int]:
@@ -277,6 +317,7 @@ def _one_tree(repeats: int, steps: list[str]) -> dict:
     })  # fmt: skip
     sc = spark.sparkContext
     _instrument(sc)
+    _count_driver()
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="spark-jobs-") as tmp:
         published: dict = {}
@@ -284,7 +325,7 @@ def _one_tree(repeats: int, steps: list[str]) -> dict:
             source = SOURCES[step]
             if source not in published:
                 published[source] = source(spark, Path(tmp) / f"published-{len(published)}")
-            jobs, seconds, totals = [], [], []
+            jobs, seconds, totals, driver = [], [], [], []
             for i in range(repeats + 1):  # the first: warm-up, not counted
                 run = Path(tmp) / f"{step}-{i}"
                 shutil.copytree(published[source], run / "work")
@@ -295,6 +336,7 @@ def _one_tree(repeats: int, steps: list[str]) -> dict:
                 _serial[0] += 1
                 _other[0] = f"jobs37-other-{_serial[0]}"
                 _groups[:] = [_other[0]]
+                _driver.clear()
                 sc.setJobGroup(_other[0], "other")
                 t0 = time.perf_counter()
                 STEPS[step](spark, run / "work", run)
@@ -303,7 +345,9 @@ def _one_tree(repeats: int, steps: list[str]) -> dict:
                     jobs.append(sum(_sites.values()))
                     all_jobs, stages, skipped = _totals(sc)
                     totals.append({"jobs": all_jobs, "stages": stages, "stages_skipped": skipped})
-            out[step] = {"jobs": jobs, "seconds": seconds, "all": totals,
+                    driver.append({"py4j_calls": _driver["py4j_calls"],
+                                   "plan_s": round(_driver["plan_s"], 3)})  # fmt: skip
+            out[step] = {"jobs": jobs, "seconds": seconds, "all": totals, "driver": driver,
                          "sites": dict(sorted(_sites.items())),
                          "site_seconds": {k: round(v, 2) for k, v in sorted(_site_seconds.items())}}  # fmt: skip
     spark.stop()

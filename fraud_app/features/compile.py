@@ -263,15 +263,18 @@ def _entity_stages(
     helpers: str = "_w_",
 ) -> DataFrame:
     """prepared (with the pair key and novelty flag columns) + every window feature, one
-    stage per partitioning column; the stages' fraud-event helper columns (`_ev_*`) stay
-    until the output's select drops them. events_source: the rows the fraud events are
-    read from (default: prepared); helpers: the stages' helper prefix (frames.helper_prefix)."""
+    stage per partitioning column; the stages' fraud-event helper columns (`_ev_*`) and
+    window helper columns (stage n's `<helpers><n>_<i>`: no stage's clash with another's)
+    stay until the output's select, which names its columns, drops them (a `drop` per
+    stage was one more analysis of the whole grown plan). events_source: the rows the
+    fraud events are read from (default: prepared); helpers: the stages' helper prefix
+    (frames.helper_prefix)."""
     stages: dict[str, list[FeatureDef]] = {}
     for feature in features:
         stages.setdefault(feature.stage_column, []).append(feature)
     out = prepared
     has_ids = "transaction_id" in prepared.columns
-    for stage_column in stage_order(stages):
+    for n, stage_column in enumerate(stage_order(stages)):
         members = stages[stage_column]
         entity_column = members[0].entity_column
         optional = stage_column not in REQUIRED_COLUMNS and has_ids
@@ -283,7 +286,8 @@ def _entity_stages(
             events_source=prepared if events_source is None else events_source,
             row_id="transaction_id" if optional else None,
             cluster_by=entity_column if entity_column != stage_column else None,
-            helpers=helpers,
+            helpers=f"{helpers}{n}_",
+            drop_helpers=False,
         )
     return out
 

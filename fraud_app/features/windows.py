@@ -85,6 +85,7 @@ def entity_features(
     row_id: str | None = None,
     cluster_by: str | None = None,
     helpers: str = "_w_",
+    drop_helpers: bool = True,
 ) -> DataFrame:
     """df plus one column per feature (raw values; null = undefined), and with fraud
     rates and label_time, one `_ev_<feature>` helper column per rate (null).
@@ -100,6 +101,10 @@ def entity_features(
     features), but a table already partitioned by the entity (its own stage) is only
     sorted again, not shuffled. `helpers`: the prefix of the stage's helper columns, one
     no column of df begins with (fraud_app.features.frames.helper_prefix).
+    `drop_helpers`: False leaves the stage's helper columns (the window functions the
+    features read) in the result, for a caller whose later select names its columns and
+    whose later stages use other prefixes (the compiler: a `drop` is one more analysis
+    of the whole grown plan, ~10-40 ms a stage).
     """
     entity = F.col(entity_column)
     key = entity
@@ -149,7 +154,7 @@ def entity_features(
     # The event rows go; their `_ev_*` columns (null on data rows) stay until the caller's
     # final select, which names its columns: one DataFrame call (and plan analysis) fewer.
     out = out.where(frames.is_row) if use_events else out
-    return out.drop(*frames.names) if frames.names else out
+    return out.drop(*frames.names) if frames.names and drop_helpers else out
 
 
 def _compile(
