@@ -30,18 +30,13 @@ def check_window_present(config: AppConfig, start, end) -> None:
     start..end is named at once, with the job's own error (it came after Spark had started
     and the model loaded: 75 s in the probe53a run on a loaded 2-core host); what the
     folders cannot tell (remote storage, a table not published) is left to the job."""
-    from fraud_app.errors import EmptyInputError
-    from pipelines.commands.score import published_days
+    from pipelines.commands.score import refuse_dates_absent
 
-    table = config.feature_table()
-    days = published_days(table)
-    if not days or any(start <= day <= end for day in days):
-        return
-    raise EmptyInputError(
-        f"no rows dated {start}..{end} in the feature table {table} (it holds "
-        f"{min(days)}..{max(days)}): pick a window inside it, or run `fraud-app features` if "
-        "the canonical table has received those dates since"
-    )
+    refuse_dates_absent(
+        config.feature_table(), start, end, "rows", "the feature table",
+        "pick a window inside it, or run `fraud-app features` if the canonical table has "
+        "received those dates since",
+    )  # fmt: skip
 
 
 def run(args: argparse.Namespace, config: AppConfig) -> int:

@@ -87,16 +87,24 @@ def check_dates_present(config: AppConfig, start: dt.date, end: dt.date) -> None
     job found it after Spark had started and the model loaded (about four minutes on a
     busy node). Anything else (remote storage, a table being written, a date partition
     without rows) is left to the job."""
+    refuse_dates_absent(
+        config.canonical_table(), start, end, "transactions", "the canonical table",
+        "pick dates inside that range, or run `fraud-app etl` on new files",
+    )  # fmt: skip
+
+
+def refuse_dates_absent(table, start, end, rows: str, what: str, advice: str) -> None:
+    """EmptyInputError when the local table `table` (`what`) has published date partitions
+    and none falls in start..end: `no <rows> dated S..E in <what> T (it holds A..B):
+    <advice>`; nothing when it has none (left to the job) or one in the window."""
     from fraud_app.errors import EmptyInputError
 
-    table = config.canonical_table()
     days = published_days(table)
     if not days or any(start <= day <= end for day in days):
         return
     raise EmptyInputError(
-        f"no transactions dated {start}..{end} in the canonical table {table} (it holds "
-        f"{min(days)}..{max(days)}): pick dates inside that range, or run `fraud-app etl` on "
-        "new files"
+        f"no {rows} dated {start}..{end} in {what} {table} (it holds "
+        f"{min(days)}..{max(days)}): {advice}"
     )
 
 
