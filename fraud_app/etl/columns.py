@@ -23,7 +23,7 @@ from fraud_app.etl.config import BUILTIN_LABELS, EtlSection, fold_label
 from fraud_app.etl.id_marks import ID_COLUMNS, MARK, MARKED_COLUMNS, TEXT, marks
 from fraud_app.etl.local_times import LOCAL_TIMES
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted
-from fraud_app.schema import CANONICAL_COLUMNS, NOT_NULL_COLUMNS, REQUIRED_COLUMNS
+from fraud_app.schema import CANONICAL_COLUMNS, CODE_WIDTHS, NOT_NULL_COLUMNS, REQUIRED_COLUMNS
 
 RAW, PARSED = "__r_", "__p_"
 _TYPES = {c.name: c.spark_type for c in CANONICAL_COLUMNS}
@@ -215,9 +215,9 @@ def _parse(name: str, src: Column, dtype: T.DataType, cfg: EtlSection) -> Column
         if name in ID_COLUMNS:  # 'NULL', 'N/A', etl.missing_ids: no id (_marks); NFC, 12.0 = 12
             written = isinstance(dtype, T.StringType)  # '9100000000000808.0': inexact_id
             return F.when(~F.col(MARK + name), parsing.id_text(text, written))
-        if name in parsing.CODE_WIDTHS:  # 5812.0 = 5812, 742 = 0742; 5812.5: inexact_code
+        if name in CODE_WIDTHS:  # 5812.0 = 5812, 742 = 0742; 5812.5: inexact_code
             written = isinstance(dtype, T.StringType)
-            return parsing.code_text(text, parsing.CODE_WIDTHS[name], written)
+            return parsing.code_text(text, CODE_WIDTHS[name], written)
         return F.upper(text) if name == "channel" else text
     if kind == "timestamp":
         return parsing.timestamp(

@@ -16,7 +16,6 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fraud_app import schema
 from fraud_app.etl.config import EPOCH_FORMATS, OffsetFormat
 
 TIME_TYPES = (T.TimestampType, T.TimestampNTZType, T.DateType)
@@ -103,17 +102,12 @@ def id_text(value: Column, written: bool = False) -> Column:
     return F.when(float_integer(value), value).otherwise(integral)
 
 
-# code columns and the digits of their standard (fraud_app.schema.CODE_WIDTHS): an
-# all-digit code shorter than its width lost its leading zeros as a number (MCC 0742 read
-# by a spreadsheet or pandas as 742, a numeric ISO 3166 country 036 as 36), so it is padded
-# back: '742', 742 and '0742' are one MCC. A code is read as an id is (`id_text`: '5812.0',
-# a JSON 5812.0, a DECIMAL 5812.00 are 5812), and one that is no integer (5812.5, 5.812E3)
-# is quarantined (`inexact_code`). The same spelling in Python: schema.code_spelling
-CODE_WIDTHS = schema.CODE_WIDTHS
-
-
 def code_text(value: Column, width: int, written: bool = False) -> Column:
-    """A code's text (`id_text`), all-digit codes padded with zeros to `width` digits."""
+    """A code's text (`id_text`: '5812.0', a JSON 5812.0, a DECIMAL 5812.00 are 5812), an
+    all-digit code shorter than its standard's `width` (fraud_app.schema.CODE_WIDTHS)
+    padded with zeros: '742', 742 and '0742' are one MCC. A code that is no integer (5812.5,
+    5.812E3) is quarantined (`inexact_code`); the same spelling in Python:
+    schema.code_spelling."""
     text = id_text(value, written)
     short = text.rlike(r"^\d+$") & (F.length(text) < width)  # lpad cuts a longer text
     return F.when(short, F.lpad(text, width, "0")).otherwise(text)

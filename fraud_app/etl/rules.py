@@ -43,6 +43,7 @@ from fraud_app.etl.rule_base import Rule as Rule
 from fraud_app.etl.rule_base import detail_of, marked, missing, parsed, quoted_value, unparsed
 from fraud_app.schema import (
     ALLOWED_CHANNELS,
+    CODE_WIDTHS,
 )
 
 BROKEN = "__b_"
@@ -117,7 +118,7 @@ def _inexact_code_rule() -> Rule:
     5.812E3. A code is read as an id is (5812, '5812.0', 5812.00 are MCC 5812,
     parsing.code_text), so such a value was a code of its own beside the integer's: its
     frequency and target encodings split one merchant category in two, without a word."""
-    codes = tuple(parsing.CODE_WIDTHS)
+    codes = tuple(CODE_WIDTHS)
     bad = {c: _scientific(c) | _float_integer(c) | _fractional(c) for c in codes}
     why = (" is a number that is no integer (a fraction, scientific notation, or a float "
            "beyond 2^53): a code is text or an integer (5812, 5812.0 and '5812' are one "
