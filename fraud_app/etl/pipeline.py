@@ -44,6 +44,7 @@ from fraud_app.etl import (
     amounts,
     clock_resolution,
     code_reading,
+    country_codes,
     dedup,
     label_words,
     local_times,
@@ -121,6 +122,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None =
         *[c.alias(n) for n, c in placeholder_columns().items()],
         *[c.alias(n) for n, c in label_words.staged_columns(cfg).items()],
         *[c.alias(n) for n, c in amounts.staged_columns(cfg).items()],
+        *[c.alias(n) for n, c in country_codes.staged_columns(PARSED).items()],
         *([F.col(amounts.CURRENCY)] if currency is not None else []),
     )
 
@@ -231,6 +233,7 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         timestamp_resolution=clock_resolution.resolution_of(
             staged.metrics, cfg, _last_report(fs, run).get("timestamp_resolution")),
+        country_codes=country_codes.counts_of(staged.metrics, cfg.source_for),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,
