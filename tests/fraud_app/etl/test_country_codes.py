@@ -107,8 +107,6 @@ def test_an_append_onto_a_table_of_numeric_countries_is_refused(spark, tmp_path)
 
 
 def test_one_hot_values_and_code_spelling_read_every_form() -> None:
-    from fraud_app.etl import iso3166  # imported here: the test fails, not the module, on BASE
-
     assert [schema.code_spelling("card_country", v) for v in ("840", "USA", "us", "36")] == [
         "US", "US", "US", "AU",
     ]  # fmt: skip
@@ -117,5 +115,7 @@ def test_one_hot_values_and_code_spelling_read_every_form() -> None:
     assert OneHot(column="country", value=840).name == "country_is_US"
     assert OneHot(column="card_country", value="deu").name == "card_country_is_DE"
     # the table: every officially assigned code, each form one country
+    from fraud_app.etl import iso3166  # imported here: on BASE the asserts above fail first
+
     assert len(iso3166.ALPHA2_CODES) == 249 and len(iso3166.ALPHA2) == 3 * 249
     assert iso3166.alpha2("ARE") == iso3166.alpha2("784") == "AE"
