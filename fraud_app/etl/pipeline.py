@@ -46,6 +46,7 @@ from fraud_app.etl import (
     code_reading,
     country_codes,
     dedup,
+    label_clock,
     label_words,
     local_times,
     parsing,
@@ -234,6 +235,9 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         timestamp_resolution=clock_resolution.resolution_of(
             staged.metrics, cfg, _last_report(fs, run).get("timestamp_resolution")),
         country_codes=country_codes.counts_of(staged.metrics, cfg.source_for),
+        label_time_resolution=label_clock.resolution_of(
+            staged.metrics, cfg, counts["quarantine_by_reason"],
+            _last_report(fs, run).get("label_time_resolution")),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,
