@@ -225,6 +225,7 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
     output = run.finals[0].rstrip("/")
     # the stage's small questions: aggregates observed as it was written (stage_summary)
     ambiguous, date_only = local_times.times_of(staged.metrics, cfg.time_zone)
+    last = _last_report(fs, run)  # each clock's WARNING is said once per table
     result = EtlResult(
         input_path=run.src, input_format=run.fmt, output_path=output,
         quarantine_path=run.finals[1].rstrip("/"),
@@ -233,11 +234,11 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         dropped_dates=run.publish.dropped_dates(),
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         timestamp_resolution=clock_resolution.resolution_of(
-            staged.metrics, cfg, _last_report(fs, run).get("timestamp_resolution")),
+            staged.metrics, cfg, last.get("timestamp_resolution")),
         country_codes=country_codes.counts_of(staged.metrics, cfg.source_for),
         label_time_resolution=label_clock.resolution_of(
             staged.metrics, cfg, counts["quarantine_by_reason"],
-            _last_report(fs, run).get("label_time_resolution")),
+            last.get("label_time_resolution")),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,

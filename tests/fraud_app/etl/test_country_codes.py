@@ -119,3 +119,18 @@ def test_one_hot_values_and_code_spelling_read_every_form() -> None:
 
     assert len(iso3166.ALPHA2_CODES) == 249 and len(iso3166.ALPHA2) == 3 * 249
     assert iso3166.alpha2("ARE") == iso3166.alpha2("784") == "AE"
+
+
+def test_the_table_matches_the_jvms_iso_3166_data(spark) -> None:
+    """The JDK's Locale data (alpha-2 and alpha-3; it has no numeric codes) agree with the
+    table on every code both hold, and it holds none of the table's assigned codes less."""
+    from fraud_app.etl import iso3166
+
+    jvm = spark.sparkContext._jvm
+    jdk = {
+        cc: jvm.java.util.Locale("", cc).getISO3Country()
+        for cc in jvm.java.util.Locale.getISOCountries()
+    }
+    ours = {a2: code for code, a2 in iso3166.ALPHA2.items() if len(code) == 3 and code.isalpha()}
+    assert set(ours) <= set(jdk), sorted(set(ours) - set(jdk))
+    assert {cc: jdk[cc] for cc in ours} == ours
