@@ -59,10 +59,15 @@ def summary_columns() -> dict[str, Column]:
     return columns
 
 
-def counts_of(metrics: dict, source_for=str) -> dict[str, dict]:
+def counts_of(metrics: dict, source_for=str, before: object = None) -> dict[str, dict]:
     """The report's `country_codes` from the values of `summary_columns` ({column:
     {converted, unknown, examples}} for each column with a code converted or unknown),
-    with one WARNING naming the unknown codes. `source_for`: the export's column name."""
+    with one WARNING naming the unknown codes. `source_for`: the export's column name.
+    `before`: the `country_codes` of the table's last report on an append: unknown codes
+    it named already are not named again (the same WARNING on every daily delivery of an
+    export that writes `XK` is noise that hides new ones, as review53b found of the
+    clock's)."""
+    told = before if isinstance(before, dict) else {}
     found: dict[str, dict] = {}
     for c in COUNTRY_COLUMNS:
         converted = int(metrics.get(f"__cc_converted_{c}") or 0)
@@ -75,7 +80,7 @@ def counts_of(metrics: dict, source_for=str) -> dict[str, dict]:
         f"{c} (export column {source_for(c)!r}): {v['unknown']} row(s), e.g. "
         + " .. ".join(repr(e) for e in v["unknown_examples"])
         for c, v in found.items()
-        if v["unknown"]
+        if v["unknown"] and not _named(v["unknown_examples"], told.get(c))
     ]
     if said:
         logger.warning(
@@ -87,3 +92,9 @@ def counts_of(metrics: dict, source_for=str) -> dict[str, dict]:
             "; ".join(said),
         )
     return found
+
+
+def _named(examples: list, before: object) -> bool:
+    """Whether the last report named every one of these unknown codes already."""
+    named = before.get("unknown_examples") if isinstance(before, dict) else None
+    return isinstance(named, list) and set(examples) <= set(named)

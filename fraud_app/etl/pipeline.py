@@ -235,7 +235,8 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         timestamp_resolution=clock_resolution.resolution_of(
             staged.metrics, cfg, last.get("timestamp_resolution")),
-        country_codes=country_codes.counts_of(staged.metrics, cfg.source_for),
+        country_codes=country_codes.counts_of(
+            staged.metrics, cfg.source_for, last.get("country_codes")),
         label_time_resolution=label_clock.resolution_of(
             staged.metrics, cfg, counts["quarantine_by_reason"],
             last.get("label_time_resolution")),

@@ -134,3 +134,20 @@ def test_the_table_matches_the_jvms_iso_3166_data(spark) -> None:
     ours = {a2: code for code, a2 in iso3166.ALPHA2.items() if len(code) == 3 and code.isalpha()}
     assert set(ours) <= set(jdk), sorted(set(ours) - set(jdk))
     assert {cc: jdk[cc] for cc in ours} == ours
+
+
+def test_unknown_codes_are_named_once_per_table(spark, tmp_path, caplog) -> None:
+    """A daily export that writes Kosovo as XK: named on the first run, counted on every
+    run, named again only for a code the table's last report did not name."""
+    first, day = _day("2024-03-01"), _day("2024-03-02", prefix="n")
+    first["country"] = day["country"] = "XK"
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl"):
+        _etl(spark, tmp_path, first, "old", "replace")
+        told = [r.getMessage() for r in caplog.records if "no ISO 3166-1 code" in r.getMessage()]
+        caplog.clear()
+        result = _etl(spark, tmp_path, day, "new", "append")
+    assert len(told) == 1 and "country (export column 'country'): 10 row(s)" in told[0]
+    assert result.country_codes == {
+        "country": {"converted": 0, "unknown": 10, "unknown_examples": ["XK"]}
+    }
+    assert not [r for r in caplog.records if "no ISO 3166-1 code" in r.getMessage()]
