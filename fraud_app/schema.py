@@ -11,6 +11,8 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from fraud_app.etl import iso3166
+
 
 @dataclass(frozen=True)
 class Column:
@@ -68,16 +70,23 @@ CODE_WIDTHS: dict[str, int] = {"mcc": 4, "country": 3, "card_country": 3}
 # a table whose last report has none was written before session 53 (codes as delivered,
 # '5812.0' and '742' kept), and an append onto one that holds such spellings is refused
 # (fraud_app.etl.code_reading)
-CODE_READING = "integer_text_padded"
+# and since session 54 (probe54a) the country columns in one ISO 3166-1 form, alpha-2
+# (fraud_app.etl.country_codes): 'US', 'USA', 'us' and '840' are one country, 'US'. A table
+# whose last report records an earlier reading and holds a code this one spells otherwise
+# is refused an append the same way
+CODE_READING = "integer_text_padded_country_alpha2"
+COUNTRY_COLUMNS: tuple[str, ...] = ("country", "card_country")
 
 
 def code_spelling(column: str, value: str) -> str:
     """`value` as a code of `column` is published: an all-digit value of a code column
-    shorter than its standard's width padded with zeros ('742' -> '0742'); else as is."""
+    shorter than its standard's width padded with zeros ('742' -> '0742'), an ISO 3166-1
+    code of a country column in any form as its alpha-2 code ('usa', '840', '36' -> 'US',
+    'US', 'AU'); else as is."""
     width = CODE_WIDTHS.get(column)
     if width and value.isascii() and value.isdigit() and len(value) < width:
-        return value.zfill(width)
-    return value
+        value = value.zfill(width)
+    return iso3166.alpha2(value) if column in COUNTRY_COLUMNS else value
 
 
 # Columns that must never reach a model as inputs.

@@ -5,7 +5,9 @@ name differing in case or spaces, a label a delivery may leave out) and `parse_c
 
 Working columns it adds (fraud_app.etl.rules, whose rules read them, says more):
 `__t_<canonical>` (the raw value as text without blanks at its ends), `__r_<canonical>`
-(the raw value as a string) and `__p_<canonical>` (the parsed, typed value). Does not own
+(the raw value as a string), `__p_<canonical>` (the parsed, typed value) and `__k_<country
+column>` (a country code as read before its alpha-2 reading, fraud_app.etl.country_codes,
+which counts the codes converted from it). Does not own
 the rules, reading or writing.
 """
 
@@ -18,7 +20,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fraud_app.errors import SchemaError
-from fraud_app.etl import amounts, local_times, parsing
+from fraud_app.etl import amounts, country_codes, local_times, parsing
 from fraud_app.etl.config import BUILTIN_LABELS, EtlSection, fold_label
 from fraud_app.etl.id_marks import ID_COLUMNS, MARK, MARKED_COLUMNS, TEXT, marks
 from fraud_app.etl.local_times import LOCAL_TIMES
@@ -189,10 +191,15 @@ def parse_columns(
         if source is None:
             added[RAW + name] = F.lit(None).cast("string")
             added[PARSED + name] = F.lit(None).cast(_TYPES[name])
+            if name in country_codes.COUNTRY_COLUMNS:
+                added[country_codes.BEFORE + name] = added[PARSED + name]
             continue
         src = F.col(quoted(source))
         added[RAW + name] = src.cast("string")
         added[PARSED + name] = _parse(name, src, fields[source], cfg)
+        if name in country_codes.COUNTRY_COLUMNS:  # US, USA, 840: one country, 'US'
+            added[country_codes.BEFORE + name] = added[PARSED + name]
+            added[PARSED + name] = country_codes.alpha2(added[PARSED + name])
         if name in LOCAL_TIMES:
             fmt = cfg.time_format(name)[0]
             added.update(

@@ -80,6 +80,14 @@ class EtlResult:
     # 'second', 'minute', 'hour' or 'day' ('' without rows); a WARNING for minute and hour
     # (fraud_app.etl.clock_resolution)
     timestamp_resolution: str = ""
+    # the same of label_time (a date read as its day's end counts as a whole day); a
+    # WARNING for a day clock written as midnights (fraud_app.etl.label_clock)
+    label_time_resolution: str = ""
+    # the country columns' codes published as alpha-2 though delivered in another ISO
+    # 3166-1 form or case (USA, 840, us -> US), and those no ISO code, kept as delivered:
+    # {column: {converted, unknown, unknown_examples}} (fraud_app.etl.country_codes; a
+    # WARNING names the unknown ones)
+    country_codes: dict[str, dict] = field(default_factory=dict)
     # optional ids (merchant_id, device_id) read as missing by etl.missing_ids, published
     # null: {column: {value as written: rows}} (fraud_app.etl.id_checks; a WARNING says so)
     placeholder_ids: dict[str, dict[str, int]] = field(default_factory=dict)

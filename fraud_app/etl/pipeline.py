@@ -44,7 +44,9 @@ from fraud_app.etl import (
     amounts,
     clock_resolution,
     code_reading,
+    country_codes,
     dedup,
+    label_clock,
     label_words,
     local_times,
     parsing,
@@ -121,6 +123,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None =
         *[c.alias(n) for n, c in placeholder_columns().items()],
         *[c.alias(n) for n, c in label_words.staged_columns(cfg).items()],
         *[c.alias(n) for n, c in amounts.staged_columns(cfg).items()],
+        *[c.alias(n) for n, c in country_codes.staged_columns(PARSED).items()],
         *([F.col(amounts.CURRENCY)] if currency is not None else []),
     )
 
@@ -222,6 +225,7 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
     output = run.finals[0].rstrip("/")
     # the stage's small questions: aggregates observed as it was written (stage_summary)
     ambiguous, date_only = local_times.times_of(staged.metrics, cfg.time_zone)
+    last = _last_report(fs, run)  # each clock's WARNING is said once per table
     result = EtlResult(
         input_path=run.src, input_format=run.fmt, output_path=output,
         quarantine_path=run.finals[1].rstrip("/"),
@@ -230,7 +234,12 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         dropped_dates=run.publish.dropped_dates(),
         ambiguous_local_times=ambiguous, date_only_timestamps=date_only,
         timestamp_resolution=clock_resolution.resolution_of(
-            staged.metrics, cfg, _last_report(fs, run).get("timestamp_resolution")),
+            staged.metrics, cfg, last.get("timestamp_resolution")),
+        country_codes=country_codes.counts_of(
+            staged.metrics, cfg.source_for, last.get("country_codes")),
+        label_time_resolution=label_clock.resolution_of(
+            staged.metrics, cfg, counts["quarantine_by_reason"],
+            last.get("label_time_resolution")),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,

@@ -5,8 +5,9 @@ fraud_app.etl.pipeline.annotate_rows + ROW_KEY) and reads everything else from i
 that stage it asks how many records it holds (the row accounting; none: EmptyInputError),
 and of its published-bound rows (no reason) the wall clocks in etl.time_zone's overlap and
 whether every timestamp is a date (fraud_app.etl.local_times), the clock's resolution
-(fraud_app.etl.clock_resolution), the built-in label words
-of each kind (fraud_app.etl.label_words) and the optional ids etl.missing_ids read as
+(fraud_app.etl.clock_resolution) and label_time's (fraud_app.etl.label_clock), the
+country codes read as alpha-2 or unknown (fraud_app.etl.country_codes), the built-in
+label words of each kind (fraud_app.etl.label_words) and the optional ids etl.missing_ids read as
 missing (fraud_app.etl.id_checks), and, when the config leaves the amounts' unit open,
 their integrality and median (fraud_app.etl.amounts). Each was a count or an aggregation
 of its own after the write (session 40: 7 Spark jobs of a one-row append's 43). Here they are the
@@ -25,7 +26,15 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
-from fraud_app.etl import amounts, clock_resolution, id_checks, label_words, local_times
+from fraud_app.etl import (
+    amounts,
+    clock_resolution,
+    country_codes,
+    id_checks,
+    label_clock,
+    label_words,
+    local_times,
+)
 from fraud_app.etl.config import EtlSection
 from fraud_app.etl.observed import OBSERVED_WAIT_S, observed_values
 from fraud_app.etl.outputs import ROW_KEY
@@ -52,6 +61,8 @@ def summary_columns(cfg: EtlSection) -> dict[str, Column]:
         _ROWS: F.count(F.lit(1)),
         **local_times.summary_columns(cfg.time_zone),
         **clock_resolution.summary_columns(cfg.time_zone),
+        **country_codes.summary_columns(),
+        **label_clock.summary_columns(cfg.time_zone),
         **label_words.summary_columns(cfg),
         **(id_checks.summary_columns() if cfg.missing_ids else {}),
         **amounts.summary_columns(cfg),

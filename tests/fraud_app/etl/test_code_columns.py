@@ -70,10 +70,11 @@ def test_a_code_is_one_value_whichever_way_it_arrived(spark, tmp_path) -> None:
     for result in (first, second, third):
         codes.update({t: (r["mcc"], r["country"], r["card_country"])
                       for t, r in _rows(spark, result).items()})  # fmt: skip
+    # the countries' numeric codes then published as alpha-2 (probe54a: 840 = US, 036 = AU)
     assert codes == {
-        "c1": ("5812", "840", "036"), "c2": ("0742", "US", "036"), "c5": ("58120", "AB12", "US"),
-        "j1": ("5812", "840", None), "j2": ("5812", "840", None), "j3": ("0742", None, None),
-        "p1": ("5812", "840", None), "p2": ("0742", "036", None), "p4": ("0742", "840", None),
+        "c1": ("5812", "US", "AU"), "c2": ("0742", "US", "AU"), "c5": ("58120", "AB12", "US"),
+        "j1": ("5812", "US", None), "j2": ("5812", "US", None), "j3": ("0742", None, None),
+        "p1": ("5812", "US", None), "p2": ("0742", "AU", None), "p4": ("0742", "US", None),
     }  # fmt: skip
     quarantined = {**_quarantine(spark, first), **_quarantine(spark, third)}
     assert {t: reason for t, (reason, _) in quarantined.items()} == {

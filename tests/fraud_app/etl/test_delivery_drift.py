@@ -5,9 +5,10 @@ mapped column absent got a WARNING saying its features are skipped, which is not
 the table holds earlier values: the new rows take the features' fill value). An append
 now names each optional column whose share of values fell below half of the newest
 published dates' share, in the report (`emptied_columns`) and one WARNING. Likewise a
-code column whose values changed spelling (country `DE` -> `de`): every row a category
-the encodings never saw (`unseen_values`). An mcc written through a float (`5812` ->
-`5812.0`) is no new spelling since session 53: it is read as MCC `5812`.
+code column whose values changed spelling (country `DE` -> `Germany`): every row a
+category the encodings never saw (`unseen_values`). An mcc written through a float (`5812`
+-> `5812.0`) is no new spelling since session 53: it is read as MCC `5812`; nor is a
+country `de`, `DEU` or `276` since session 54: it is read as `DE`.
 
 A delivery whose amounts (or timestamps) changed format upstream was quarantined as a
 whole with INFO lines only: in an append the table keeps its earlier rows, so the "no row
@@ -153,7 +154,9 @@ def test_code_values_spelt_anew_are_named(spark, tmp_path, history, caplog) -> N
     day = _day("2024-03-09", prefix="n")
     # '5411' -> '5411.0': read as MCC 5411 (session 53: it was a new spelling of each)
     day["mcc"] = day["mcc"].astype(float).astype(str)
-    day["country"] = day["country"].str.lower()
+    # a name for the code: 'de' would be read as DE (probe54a: ISO 3166-1 codes in any
+    # form or case are published as alpha-2), a name is no code and is published as is
+    day["country"] = "Germany"
     day["channel"] = day["channel"].str.lower()  # read in upper case, as always
     with caplog.at_level(logging.WARNING, logger="fraud_app.etl"):
         result = _etl(spark, tmp_path, day, "new", "append")
@@ -161,13 +164,13 @@ def test_code_values_spelt_anew_are_named(spark, tmp_path, history, caplog) -> N
     assert result.quarantine_rows == 0 and result.emptied_columns == {}
     dates = "2024-03-02..2024-03-08"
     assert result.unseen_values == {
-        "country": {"added_share": 1.0, "added_values": ["de"], "published_values": ["DE"],
+        "country": {"added_share": 1.0, "added_values": ["Germany"], "published_values": ["DE"],
                     "published_dates": dates},
     }  # fmt: skip
     (line,) = [r.getMessage() for r in caplog.records if "mostly new" in r.getMessage()]
     assert (
         "country (export column 'country'): 100% of the added rows hold values the published "
-        "rows of 2024-03-02..2024-03-08 never do (e.g. 'de'; published: 'DE')"
+        "rows of 2024-03-02..2024-03-08 never do (e.g. 'Germany'; published: 'DE')"
     ) in line and "mcc" not in line
     mccs = {r.mcc for r in spark.read.parquet(result.output_path).collect()}
     assert mccs == {"5411", "5812"}  # the float-written delivery's too: one code each

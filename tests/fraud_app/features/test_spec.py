@@ -221,11 +221,12 @@ def test_one_hot_values_of_a_code_column_are_spelt_as_the_etl_publishes_them():
     values = [(s.feature.column, s.feature.value) for s in specs]
     assert values == [
         ("mcc", "0742"), ("mcc", "0742"), ("mcc", "0042"), ("mcc", "5812"), ("mcc", "58120"),
-        ("mcc", "A1"), ("country", "036"), ("country", "004"), ("country", "US"),
+        ("mcc", "A1"), ("country", "AU"), ("country", "AF"), ("country", "US"),
         ("channel", "7"),
     ]  # fmt: skip
-    assert OneHot(column="card_country", value=840).name == "card_country_is_840"
-    assert OneHot(column="card_country", value="76").name == "card_country_is_076"
+    # a country's numeric code, padded, is then its alpha-2 code (probe54a: 036 = AU)
+    assert OneHot(column="card_country", value=840).name == "card_country_is_US"
+    assert OneHot(column="card_country", value="76").name == "card_country_is_BR"
 
 
 def test_repo_specs_load_in_file_order():

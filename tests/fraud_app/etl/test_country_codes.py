@@ -1,0 +1,153 @@
+"""Country codes in different ISO 3166-1 forms (probe54a): a merchant country as alpha-2
+(`US`) beside a card country as numeric (`840`) or alpha-3 (`USA`), as acquirer and
+issuer fields often are. Published as delivered, `is_cross_border` was 1 on every row and
+one country was two or three categories to the encodings and to a one_hot `values:`
+list, without a word. Now every known code is published as alpha-2 (the generator's
+form), the report counts the codes converted and the unknown ones kept (a WARNING names
+them), a listed one_hot value is spelt the same way, and an append onto a table of an
+earlier reading that holds `840` is refused."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from fraud_app import schema
+from fraud_app.errors import DataIntegrityError
+from fraud_app.features.row_kinds import CrossBorder, OneHot
+from fraud_app.features.rowwise import rowwise_column
+from tests.fraud_app.etl.test_delivery_drift import _day, _etl
+from tests.fraud_app.etl.test_hostile_inputs import _rows, _run, assert_accounted
+
+pytestmark = pytest.mark.spark
+
+CSV = (
+    "transaction_id,card_id,timestamp,amount,label,country,card_country\n"
+    "t1,k1,2025-03-01 10:00:00,1.5,0,US,840\n"  # numeric
+    "t2,k1,2025-03-01 10:01:00,1.5,0,US,USA\n"  # alpha-3
+    "t3,k1,2025-03-01 10:02:00,1.5,0,US,us\n"  # alpha-2, lower case
+    "t4,k1,2025-03-01 10:03:00,1.5,0,AU,36\n"  # numeric without its zero (a number column)
+    "t5,k1,2025-03-01 10:04:00,1.5,0,AU,840.0\n"  # numeric through a float: cross-border
+    "t6,k1,2025-03-01 10:05:00,1.5,0,DEU,276\n"  # both converted
+    "t7,k1,2025-03-01 10:06:00,1.5,0,XK,XK\n"  # user-assigned (Kosovo): no ISO code, kept
+    "t8,k1,2025-03-01 10:07:00,1.5,0,Germany,999\n"  # no code at all; 999 unassigned
+    "t9,k1,2025-03-01 10:08:00,1.5,0,,US\n"  # null stays null
+)
+
+
+def test_every_form_of_a_country_code_is_published_as_alpha_2(spark, tmp_path, caplog) -> None:
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl"):
+        result = _run(spark, tmp_path, {"a.csv": CSV})
+    assert_accounted(spark, result, 9)
+    rows = _rows(spark, result)
+    assert {t: (r["country"], r["card_country"]) for t, r in rows.items()} == {
+        "t1": ("US", "US"), "t2": ("US", "US"), "t3": ("US", "US"), "t4": ("AU", "AU"),
+        "t5": ("AU", "US"), "t6": ("DE", "DE"), "t7": ("XK", "XK"), "t8": ("Germany", "999"),
+        "t9": (None, "US"),
+    }  # fmt: skip
+    # the features read the one spelling: a domestic row is no cross-border row, and a
+    # one_hot of 'USA' is the rows of US
+    table = spark.read.parquet(result.output_path)
+    flags = table.select(
+        "transaction_id",
+        rowwise_column(CrossBorder()).alias("cross"),
+        rowwise_column(OneHot(column="card_country", value="USA")).alias("us"),
+    )
+    got = {r.transaction_id: (r.cross, r.us) for r in flags.collect()}
+    assert got == {
+        "t1": (0.0, 1.0), "t2": (0.0, 1.0), "t3": (0.0, 1.0), "t4": (0.0, 0.0),
+        "t5": (1.0, 1.0), "t6": (0.0, 0.0), "t7": (0.0, 0.0), "t8": (1.0, 0.0),
+        "t9": (None, 1.0),
+    }  # fmt: skip
+    assert result.country_codes == {
+        "country": {"converted": 1, "unknown": 2, "unknown_examples": ["Germany", "XK"]},
+        "card_country": {"converted": 6, "unknown": 2, "unknown_examples": ["999", "XK"]},
+    }
+    report = json.loads(Path(result.report_path).read_text())
+    assert report["country_codes"] == result.country_codes
+    assert report["code_reading"] == schema.CODE_READING
+    (line,) = [r.getMessage() for r in caplog.records if "no ISO 3166-1 code" in r.getMessage()]
+    assert "country (export column 'country'): 2 row(s), e.g. 'Germany' .. 'XK'" in line
+    assert "card_country (export column 'card_country'): 2 row(s), e.g. '999' .. 'XK'" in line
+
+
+def test_a_table_of_alpha_2_codes_reports_nothing_converted(spark, tmp_path) -> None:
+    result = _etl(spark, tmp_path, _day("2024-03-01"), "in", "replace")  # country DE
+    assert result.country_codes == {}
+    assert {r.country for r in spark.read.parquet(result.output_path).collect()} == {"DE"}
+
+
+def test_an_append_onto_a_table_of_numeric_countries_is_refused(spark, tmp_path) -> None:
+    """A table of session 53's reading (`integer_text_padded`) holding country '276': an
+    append of 'DE' rows would put two spellings of Germany into it."""
+    first = _etl(spark, tmp_path, _day("2024-03-01"), "old", "replace")
+    table = Path(first.output_path)
+    report = json.loads((table / "_etl_report.json").read_text())
+    report["code_reading"] = "integer_text_padded"
+    rows = spark.read.parquet(str(table)).withColumn("country", F.lit("276"))
+    rows = spark.createDataFrame(rows.collect(), rows.schema)
+    shutil.rmtree(table)
+    rows.write.partitionBy("event_date").parquet(str(table))
+    (table / "_etl_report.json").write_text(json.dumps(report))
+    before = (table / "_etl_report.json").read_text()
+    with pytest.raises(DataIntegrityError) as caught:
+        _etl(spark, tmp_path, _day("2024-03-02", prefix="n"), "new", "append")
+    said = str(caught.value)
+    assert "spelt code columns otherwise ('integer_text_padded'; now" in said
+    assert "holds codes this release publishes otherwise (country: '276';" in said
+    assert "a country 'USA', 'us' or '840' is 'US'" in said and "Nothing was written" in said
+    assert "etl.mode: replace over every delivery" in said
+    assert spark.read.parquet(str(table)).count() == 10
+    assert (table / "_etl_report.json").read_text() == before
+
+
+def test_one_hot_values_and_code_spelling_read_every_form() -> None:
+    assert [schema.code_spelling("card_country", v) for v in ("840", "USA", "us", "36")] == [
+        "US", "US", "US", "AU",
+    ]  # fmt: skip
+    assert schema.code_spelling("country", "XK") == "XK"  # unknown: as written
+    assert schema.code_spelling("mcc", "USA") == "USA"  # not a country column
+    assert OneHot(column="country", value=840).name == "country_is_US"
+    assert OneHot(column="card_country", value="deu").name == "card_country_is_DE"
+    # the table: every officially assigned code, each form one country
+    from fraud_app.etl import iso3166  # imported here: on BASE the asserts above fail first
+
+    assert len(iso3166.ALPHA2_CODES) == 249 and len(iso3166.ALPHA2) == 3 * 249
+    assert iso3166.alpha2("ARE") == iso3166.alpha2("784") == "AE"
+
+
+def test_the_table_matches_the_jvms_iso_3166_data(spark) -> None:
+    """The JDK's Locale data (alpha-2 and alpha-3; it has no numeric codes) agree with the
+    table on every code both hold, and it holds none of the table's assigned codes less."""
+    from fraud_app.etl import iso3166
+
+    jvm = spark.sparkContext._jvm
+    jdk = {
+        cc: jvm.java.util.Locale("", cc).getISO3Country()
+        for cc in jvm.java.util.Locale.getISOCountries()
+    }
+    ours = {a2: code for code, a2 in iso3166.ALPHA2.items() if len(code) == 3 and code.isalpha()}
+    assert set(ours) <= set(jdk), sorted(set(ours) - set(jdk))
+    assert {cc: jdk[cc] for cc in ours} == ours
+
+
+def test_unknown_codes_are_named_once_per_table(spark, tmp_path, caplog) -> None:
+    """A daily export that writes Kosovo as XK: named on the first run, counted on every
+    run, named again only for a code the table's last report did not name."""
+    first, day = _day("2024-03-01"), _day("2024-03-02", prefix="n")
+    first["country"] = day["country"] = "XK"
+    with caplog.at_level(logging.WARNING, logger="fraud_app.etl"):
+        _etl(spark, tmp_path, first, "old", "replace")
+        told = [r.getMessage() for r in caplog.records if "no ISO 3166-1 code" in r.getMessage()]
+        caplog.clear()
+        result = _etl(spark, tmp_path, day, "new", "append")
+    assert len(told) == 1 and "country (export column 'country'): 10 row(s)" in told[0]
+    assert result.country_codes == {
+        "country": {"converted": 0, "unknown": 10, "unknown_examples": ["XK"]}
+    }
+    assert not [r for r in caplog.records if "no ISO 3166-1 code" in r.getMessage()]
