@@ -3,7 +3,8 @@
 Each job is one MLflow run in the configured experiment, beside the training runs:
 
 - `evaluation-<name>` (tag fraud_app.kind=evaluation): the model (URI, name, version) and
-  the window as params; ROC AUC, average precision, rows, frauds, card precision@k (mean),
+  the window as params; ROC AUC, average precision, rows, frauds, `unlabelled_rows` (the
+  rows left out of every figure, session 54), card precision@k (mean),
   precision / recall / alerts per day at each daily alert budget and recall per fraud
   pattern as metrics (`recall_<pattern>`; a name MLflow refuses: `_pattern_key`;
   `pattern_unassigned_frauds` / `_recall` for the frauds without one); the report as
@@ -99,8 +100,9 @@ def _source_params(summary: dict[str, Any]) -> dict[str, Any]:
 def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
     """The report's figures as flat MLflow metric names (undefined ones left out)."""
     flat: dict[str, Any] = {
-        key: report.get(key) for key in ("roc_auc", "average_precision", "rows", "frauds", "days")
-    }
+        key: report.get(key)
+        for key in ("roc_auc", "average_precision", "rows", "frauds", "days", "unlabelled_rows")
+    }  # unlabelled_rows: left out of every figure; a run without it read as a full window
     cards = report.get("card_precision_at_k") or {}
     if cards.get("k") is not None:
         flat[f"card_precision_at_{cards['k']}_mean"] = cards.get("mean")
