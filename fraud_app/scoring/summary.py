@@ -8,7 +8,9 @@ The feature figures read each feature's finite values; `nonfinite` counts the da
 holding NaN or inf in it (scored null under `scoring.nonfinite: null`). The mean divided
 the nansum by every row (a NaN read as 0, an inf made it inf) and Spark's
 percentile_approx takes NaN for a value (a date with half its values NaN had q05 NaN).
-`below_range` / `above_range` count finite values only: an inf row has no score (until
+Each date's `null_scores` counts its rows without a score (NaN or inf features under
+`scoring.nonfinite: null`; never alerted): until session 54 only the per-feature
+`nonfinite` counts hinted at them. `below_range` / `above_range` count finite values only: an inf row has no score (until
 session 54 it was counted beyond the range too, and the job's WARNING said its score
 treated it as at the bound).
 
@@ -185,6 +187,8 @@ def _entry(day: str, m: dict[str, Any], q, names: list[str]) -> dict[str, Any]:
         "date": day,
         "rows": int(rows),
         "alerts": int(m["alerts"]),
+        # rows scored null (NaN / inf features under scoring.nonfinite: null): never alerted
+        "null_scores": int(rows - m["scored"]),
         "mean_score": float(m["score_sum"] / m["scored"]) if m["scored"] else None,
         "score_counts": [int(c) for c in m["score_counts"]],
         "features": features,

@@ -10,7 +10,8 @@ Each job is one MLflow run in the configured experiment, beside the training run
   `pattern_unassigned_frauds` / `_recall` for the frauds without one); the report as
   `evaluation/evaluation-<name>.json`.
 - `scoring-<job id>` (tag fraud_app.kind=scoring): the model, the date range, threshold and
-  alert budget as params; rows, alerts and the alert rate of the job as metrics, and per
+  alert budget as params; rows, alerts, the alert rate and `null_scores` (rows scored
+  null, session 54) of the job as metrics, and per
   scored date (step = the date's position, oldest first) rows, alerts and the mean score,
   so the MLflow UI plots them over the range; the summary (score histogram, per-feature
   means and quantiles for drift) as `scoring/scoring-<job id>.json`.
@@ -165,6 +166,8 @@ def scoring_metrics(summary: dict[str, Any]) -> tuple[dict[str, float], dict[str
     rows = sum(int(d.get("rows") or 0) for d in dates)
     alerts = sum(int(d.get("alerts") or 0) for d in dates)
     totals = {"rows": rows, "alerts": alerts, "seconds": summary.get("seconds")}
+    if any("null_scores" in d for d in dates):  # rows scored null: never alerted
+        totals["null_scores"] = sum(int(d.get("null_scores") or 0) for d in dates)
     if rows:
         totals["alert_rate"] = alerts / rows
     if "unscored_dates" in summary:  # rows of dates scored earlier without a score (late rows)
