@@ -375,9 +375,10 @@ def check_labels(counted: Census, path, start: dt.date, end: dt.date) -> int:
             "left out of the figures (%.1f%% of the window): every figure is that of the "
             "labelled rows only, and each day's alert budget ranks and counts them only (its "
             "quota is ceil(budget x the day's labelled rows), not the rows a team reviews). "
-            "Labels known early are mostly frauds, so AP and precision then read higher and "
-            "recall at a budget lower than the window's own: evaluate a window whose labels "
-            "are all known for figures comparable with training's",
+            "Where the labels known so far are mostly frauds (chargebacks come before normals "
+            "settle), AP and precision read higher and recall at a budget lower than the "
+            "window's own: evaluate a window whose labels are all known for figures "
+            "comparable with training's",
             n, counted.rows, start, end, 100.0 * n / counted.rows,
         )  # fmt: skip
     if counted.bad_labels:  # a 2 counted as two frauds
