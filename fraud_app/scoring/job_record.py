@@ -57,6 +57,7 @@ def job_record(spark, config, job: _Job, staged: _Staged) -> dict[str, Any]:
         "out_of_range": out_of_range(dates, names, staged.bounds),
     }
     warn_out_of_range(start, end, record["out_of_range"])
+    warn_null_scores(start, end, dates)
     present = {str(d["date"]) for d in dates}
     notes = _date_notes(spark, config, job, present)
     unscored = unscored_dates(
@@ -111,6 +112,24 @@ def warn_out_of_range(start, end, beyond: dict[str, Any] | None) -> None:
         "-+ clip x sd), so their scores and reasons treat them as at that bound; see "
         "out_of_range in the summary, and check the inputs (`fraud-app validate`)",
         start, end, len(ranked), shown, more,
+    )  # fmt: skip
+
+
+def warn_null_scores(start, end, dates: list[dict[str, Any]]) -> None:
+    """One WARNING when rows were scored null (NaN or inf features, scoring.nonfinite:
+    null): they are never alerted, and the job said nothing of them (session 54)."""
+    null = {d["date"]: d["null_scores"] for d in dates if d.get("null_scores")}
+    if not null:
+        return
+    rows = {d["date"]: d["rows"] for d in dates}
+    shown = ", ".join(f"{day} ({n} of {rows[day]} rows)" for day, n in list(null.items())[:6])
+    more = f" and {len(null) - 6} more date(s)" if len(null) > 6 else ""
+    logger.warning(
+        "score %s..%s: %d row(s) have NaN or infinite features and a null score "
+        "(scoring.nonfinite: null), so they can raise no alert: %s%s. `invalid_features` marks "
+        "them in the scores; the summary's per-feature `nonfinite` counts name the features. "
+        "Fix the feature table or its input, then score those dates again",
+        start, end, sum(null.values()), shown, more,
     )  # fmt: skip
 
 

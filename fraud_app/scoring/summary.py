@@ -8,6 +8,11 @@ The feature figures read each feature's finite values; `nonfinite` counts the da
 holding NaN or inf in it (scored null under `scoring.nonfinite: null`). The mean divided
 the nansum by every row (a NaN read as 0, an inf made it inf) and Spark's
 percentile_approx takes NaN for a value (a date with half its values NaN had q05 NaN).
+Each date's `null_scores` counts its rows without a score (NaN or inf features under
+`scoring.nonfinite: null`; never alerted): until session 54 only the per-feature
+`nonfinite` counts hinted at them. `below_range` / `above_range` count finite values only: an inf row has no score (until
+session 54 it was counted beyond the range too, and the job's WARNING said its score
+treated it as at the bound).
 
 Counts and sums are exact: each partition emits one partial sum per date (NumPy, added
 over its Arrow batches), the driver adds them: partitions x dates rows (it was one per Arrow
@@ -52,8 +57,10 @@ def _partials(features_col: str, score_col: str, feature_edges, score_edges, bou
                 Xd, sd = X[m], s[m]
                 finite = np.isfinite(Xd)
                 fcounts = [bin_counts(Xd[:, j], e) for j, e in enumerate(feature_edges)]
-                below = np.zeros(X.shape[1], np.int64) if low is None else (Xd < low).sum(axis=0)
-                above = np.zeros(X.shape[1], np.int64) if high is None else (Xd > high).sum(axis=0)
+                # finite values only: an inf row is scored null (nonfinite), never clipped
+                zero = np.zeros(X.shape[1], np.int64)
+                below = zero if low is None else (finite & (Xd < low)).sum(axis=0)
+                above = zero if high is None else (finite & (Xd > high)).sum(axis=0)
                 part = [int(m.sum()), int(alert[m].sum()), float(np.nansum(sd)),
                         int(np.isfinite(sd).sum()), np.asarray(bin_counts(sd, score_edges)),
                         np.where(finite, Xd, 0.0).sum(axis=0), (~finite).sum(axis=0),
@@ -180,6 +187,8 @@ def _entry(day: str, m: dict[str, Any], q, names: list[str]) -> dict[str, Any]:
         "date": day,
         "rows": int(rows),
         "alerts": int(m["alerts"]),
+        # rows scored null (NaN / inf features under scoring.nonfinite: null): never alerted
+        "null_scores": int(rows - m["scored"]),
         "mean_score": float(m["score_sum"] / m["scored"]) if m["scored"] else None,
         "score_counts": [int(c) for c in m["score_counts"]],
         "features": features,

@@ -3,13 +3,15 @@
 Each job is one MLflow run in the configured experiment, beside the training runs:
 
 - `evaluation-<name>` (tag fraud_app.kind=evaluation): the model (URI, name, version) and
-  the window as params; ROC AUC, average precision, rows, frauds, card precision@k (mean),
+  the window as params; ROC AUC, average precision, rows, frauds, `unlabelled_rows` (the
+  rows left out of every figure, session 54), card precision@k (mean),
   precision / recall / alerts per day at each daily alert budget and recall per fraud
   pattern as metrics (`recall_<pattern>`; a name MLflow refuses: `_pattern_key`;
   `pattern_unassigned_frauds` / `_recall` for the frauds without one); the report as
   `evaluation/evaluation-<name>.json`.
 - `scoring-<job id>` (tag fraud_app.kind=scoring): the model, the date range, threshold and
-  alert budget as params; rows, alerts and the alert rate of the job as metrics, and per
+  alert budget as params; rows, alerts, the alert rate and `null_scores` (rows scored
+  null, session 54) of the job as metrics, and per
   scored date (step = the date's position, oldest first) rows, alerts and the mean score,
   so the MLflow UI plots them over the range; the summary (score histogram, per-feature
   means and quantiles for drift) as `scoring/scoring-<job id>.json`.
@@ -99,8 +101,9 @@ def _source_params(summary: dict[str, Any]) -> dict[str, Any]:
 def evaluation_metrics(report: dict[str, Any]) -> dict[str, float]:
     """The report's figures as flat MLflow metric names (undefined ones left out)."""
     flat: dict[str, Any] = {
-        key: report.get(key) for key in ("roc_auc", "average_precision", "rows", "frauds", "days")
-    }
+        key: report.get(key)
+        for key in ("roc_auc", "average_precision", "rows", "frauds", "days", "unlabelled_rows")
+    }  # unlabelled_rows: left out of every figure; a run without it read as a full window
     cards = report.get("card_precision_at_k") or {}
     if cards.get("k") is not None:
         flat[f"card_precision_at_{cards['k']}_mean"] = cards.get("mean")
@@ -163,6 +166,8 @@ def scoring_metrics(summary: dict[str, Any]) -> tuple[dict[str, float], dict[str
     rows = sum(int(d.get("rows") or 0) for d in dates)
     alerts = sum(int(d.get("alerts") or 0) for d in dates)
     totals = {"rows": rows, "alerts": alerts, "seconds": summary.get("seconds")}
+    if any("null_scores" in d for d in dates):  # rows scored null: never alerted
+        totals["null_scores"] = sum(int(d.get("null_scores") or 0) for d in dates)
     if rows:
         totals["alert_rate"] = alerts / rows
     if "unscored_dates" in summary:  # rows of dates scored earlier without a score (late rows)

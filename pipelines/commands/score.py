@@ -164,6 +164,8 @@ def run(args: argparse.Namespace, config: AppConfig) -> int:
         "model": f"{result.summary['model_name']} v{result.summary['model_version']}",
         "dates": [{"date": d["date"], "rows": d["rows"], "alerts": d["alerts"]} for d in dates],
         "dates_without_rows": result.summary["dates_without_rows"],
+        # rows scored null (NaN / inf features, scoring.nonfinite: null): never alerted
+        "null_scores": {d["date"]: d["null_scores"] for d in dates if d.get("null_scores")},
         # dates scored earlier whose canonical rows grew since (late rows: no score yet)
         "unscored_dates": {day: v["unscored_rows"] for day, v in
                            result.summary["unscored_dates"].items()},

@@ -45,6 +45,14 @@ def test_every_pattern_gets_a_metric_mlflow_takes():
     assert recall[f"recall_CNP_ATO_{_digest('CNP&ATO')}"] == 0.75
 
 
+def test_the_unlabelled_rows_left_out_of_the_figures_are_a_metric():
+    # session 54: an evaluation whose window was mostly unlabelled logged AP, recall and
+    # precision of its labelled rows only, and nothing in its MLflow run said so
+    assert evaluation_metrics({**REPORT, "unlabelled_rows": 360})["unlabelled_rows"] == 360.0
+    assert evaluation_metrics({**REPORT, "unlabelled_rows": 0})["unlabelled_rows"] == 0.0
+    assert "unlabelled_rows" not in evaluation_metrics(REPORT)  # a report written before it
+
+
 def _recall_names(patterns: dict, budgets=()) -> dict[str, str]:
     report = {"alert_budgets": [{"budget": b, "recall": 0.5} for b in budgets],
               "pattern_recall": patterns}  # fmt: skip
