@@ -69,6 +69,10 @@ VALUE_LIMIT = "9e10"
 # |sum| < 2^60 units (1.15e13).
 WINDOW_SUM_LIMIT = 2**60
 WINDOW_SUM_TEXT = "1.15e13"
+# ... and a window's count of values: n < 2^34 (17 billion) keeps n c and n 2^26 (the
+# rounded mean's limbs times the count) within 2^61 (session 54: unchecked before).
+WINDOW_COUNT_LIMIT = 2**34
+WINDOW_COUNT_TEXT = "2^34 (17,179,869,184)"
 # The limbs of the running sums: name -> (power, function of (a, b) giving its terms).
 LIMBS: dict[str, tuple[int, Callable[[Column, Column], Column]]] = {
     "a": (1, lambda a, b: a),  # the sum: A 2^26 + B
@@ -98,20 +102,29 @@ def unholdable(value: Column) -> Column:
     return F.isnan(as_double) | (F.abs(as_double) >= F.lit(float(VALUE_LIMIT)))
 
 
-def overflow_checks(feature: str, reads: Iterable[tuple[str, str, Column, Column]]):
+def window_fits(total: Column, count: Column) -> Column:
+    """True where a window's sum (`total`, units, a double) and count of values are within
+    what the exact m2 (windows._exact_m2) computes with in 64-bit integers: |sum| < 2^60
+    units and count < 2^34. Both are the window's own, the same from every start."""
+    sums = F.abs(total) < F.lit(float(WINDOW_SUM_LIMIT))
+    return sums & (count < F.lit(WINDOW_COUNT_LIMIT))
+
+
+def overflow_checks(feature: str, reads: Iterable[tuple[str, str, Column, Column, Column]]):
     """(condition, message) pairs: a value the exact sums cannot hold, on the row or
     earlier in its entity's history (`dropped`: their count before t; the row of such a
     value fails, but the scorer reads rows of history it does not compute, and their
     windows summed the others and counted it: review52e), and for a std / z-score
-    (`kind` "window") a window whose sum reached what its exact m2 computes with; each
-    message names the feature and what to do. A window's sums are the same from every
-    start of the history, so the full build and the scorer fail on the same rows."""
+    (`kind` "window") a window whose sum or count of values reached what its exact m2
+    computes with; each message names the feature and what to do. A window's sums are the
+    same from every start of the history, so the full build and the scorer fail on the
+    same rows. `reads`: (column, kind, window sum, window count, dropped) each."""
     checks, seen = [], set()
     advice = (
         f"; set `frame: sliding` on feature {feature} (Spark's own double aggregates over "
         "the window's rows), or bring the column into range"
     )
-    for name, kind, total, dropped in reads:
+    for name, kind, total, count, dropped in reads:
         if name not in seen:
             seen.add(name)
             value = F.col(name)
@@ -133,6 +146,16 @@ def overflow_checks(feature: str, reads: Iterable[tuple[str, str, Column, Column
                     f"feature {feature}: the sum of {name} over one window reached "
                     f"{WINDOW_SUM_TEXT} in magnitude (2^60 units of 1e-5, the limit of the "
                     f"exact std of `frame: running`){advice}"
+                ),
+            ))  # fmt: skip
+            checks.append((
+                count >= F.lit(WINDOW_COUNT_LIMIT),
+                F.concat(
+                    F.lit(f"feature {feature}: one window holds "), count.cast("string"),
+                    F.lit(
+                        f" values of {name}, at or past {WINDOW_COUNT_TEXT}, the limit of the "
+                        f"exact std of `frame: running` (its 64-bit integer products){advice}"
+                    ),
                 ),
             ))  # fmt: skip
     return checks
@@ -166,9 +189,9 @@ class Frames:
     refs: dict[str, Column] = field(default_factory=dict)  # name -> aliased window function
     helpers: dict[str, Column] = field(default_factory=dict)
     derived: list[dict[str, Column]] = field(default_factory=list)  # `derive`'s, by level
-    # (column, kind, window sum, count of values before t the sums cannot hold) of every
-    # exact read (`exact_read`), in order
-    exact_reads: list[tuple[str, str, Column, Column]] = field(default_factory=list)
+    # (column, kind, window sum, window count, count of values before t the sums cannot
+    # hold) of every exact read (`exact_read`), in order
+    exact_reads: list[tuple[str, str, Column, Column, Column]] = field(default_factory=list)
 
     def shared(self, key: str, build: Callable[[], Column]) -> Column:
         """One Column per key for the whole stage (a Column is immutable, so the same one
@@ -225,18 +248,31 @@ class Frames:
             self._memo[key] = self.over(F.coalesce(F.sum(expr).over(frame), self.zero))
         return self._memo[key]
 
+    def _limb_term(self, name: str, limb: str) -> Column:
+        """The row's term of one limb (`LIMBS`) of `name`'s exact value (null without one)."""
+        units = self.shared(f"units:{name}", lambda: exact_value(F.col(name)))
+        a = self.shared(f"units_a:{name}", lambda: F.shiftright(units, LIMB))
+        b = self.shared(f"units_b:{name}", lambda: units.bitwiseAND(F.lit(MASK)))
+        return LIMBS[limb][1](a, b)
+
     def exact_cum(self, name: str, limb: str, upto_us: int) -> Column:
         """The running sum of one limb (`LIMBS`) of `name`'s exact value over rows with
         ts <= t - upto_us: a LONG, exact (0 without values)."""
         key = (f"exact:{limb}:{name}", upto_us)
         if key not in self._memo:
-            units = self.shared(f"units:{name}", lambda: exact_value(F.col(name)))
-            a = self.shared(f"units_a:{name}", lambda: F.shiftright(units, LIMB))
-            b = self.shared(f"units_b:{name}", lambda: units.bitwiseAND(F.lit(MASK)))
             frame = self.window.rangeBetween(Window.unboundedPreceding, -upto_us)
-            total = F.sum(LIMBS[limb][1](a, b)).over(frame)
+            total = F.sum(self._limb_term(name, limb)).over(frame)
             self._memo[key] = self.over(F.coalesce(total, self.zero))
         return self._memo[key]
+
+    def exact_now(self, name: str, limb: str) -> Column:
+        """The current row's own term of one limb of `name`'s exact value, 0 without one
+        (null, or a value the sums cannot hold: the row's check fails it): what
+        include_current adds to a running frame's exact sums (session 54: the raw double
+        had been added to them, so a value of 9 decimals counted with all of them in its
+        own row's `_incl` sum, mean and std, and with 5 in every later window)."""
+        key = f"now:{limb}:{name}"
+        return self.shared(key, lambda: F.coalesce(self._limb_term(name, limb), self.zero))
 
     def exact_range(self, name: str, limb: str, lo_us: int, hi_us: int) -> Column:
         """The exact sum of one limb of `name` over rows with t - lo_us <= ts < t - hi_us,
@@ -246,14 +282,15 @@ class Frames:
             return self.zero
         return self.exact_cum(name, limb, hi_us + 1) - self.exact_cum(name, limb, lo_us + 1)
 
-    def exact_read(self, name: str, kind: str, total: Column) -> None:
+    def exact_read(self, name: str, kind: str, total: Column, count: Column | None = None) -> None:
         """Records a read of `name`'s exact sums for the feature's checks
         (`overflow_checks`): `kind` "sum" (the values' checks), "window" (a std's window
-        sum, `total`, in units, as a double, too)."""
+        sum, `total`, in units, as a double, and its `count` of values, too)."""
         # values the sums skip (exact_value's null) in all the entity's rows before t, a
         # frame of its own (one per column whatever the windows): every window of t reads them
         dropped = self.cum(f"dropped:{name}", F.when(unholdable(F.col(name)), 1), 1)
-        self.exact_reads.append((name, kind, total, dropped))
+        count = self.zero if count is None else count
+        self.exact_reads.append((name, kind, total, count, dropped))
 
     def range_sum(
         self, what: str, expr: Column, lo_us: int, hi_us: int, *, sliding: bool = False

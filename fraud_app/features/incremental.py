@@ -53,7 +53,7 @@ from fraud_app.schema import partition_value
 # binary instead of half up in decimal, and a std's last bits from another arithmetic;
 # 8: a fraud rate counts a label known strictly before t, as the encodings do, review53b:
 # a table of format 7 counted one known at exactly t)
-FORMAT = 8
+FORMAT = 9
 FORMAT_CHANGES = {
     3: "window std and z-score computed from deviations",
     4: "running-window std and z-score after a first amount far from the later ones",
@@ -61,6 +61,7 @@ FORMAT_CHANGES = {
     6: "running-frame sums, means, stds and z-scores from exact DECIMAL running sums",
     7: "running-frame sums, means, stds and z-scores from exact integer running sums",
     8: "fraud rates count a label known strictly before the transaction",
+    9: "running-frame include_current sums, means and stds add the current value exactly",
 }
 KEY = "incremental"  # its key in _features.json
 

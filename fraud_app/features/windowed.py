@@ -103,7 +103,8 @@ class FramedWindow(EntityWindow):
     |value| < 9e10; fraud_app.features.frames.exact_value), so its window is the same
     whatever row the sums start at (the scorer's history slice, the table's whole
     history) and does not lose precision as the history grows; a value beyond 9e10, or
-    a std's window summing to 1.15e13, is an error naming the feature (session 52 in
+    a std's window summing to 1.15e13 or holding 2^34 values, is an error naming the
+    feature; include_current adds the row's own value in the same units (session 52 in
     DECIMAL, session 53 in integers; until then the sums were doubles: a dense entity's
     std read 0 after a year of near-equal amounts, session 51's review51a in
     docs/PROBES.md). Five decimals hold an amount (its currency's minor units, a converted

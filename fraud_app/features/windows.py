@@ -49,9 +49,9 @@ from fraud_app.features.frames import (
     ROW,
     TS,
     UNITS,
-    WINDOW_SUM_LIMIT,
     Frames,
     overflow_checks,
+    window_fits,
 )
 from fraud_app.features.labels import MICROS
 from fraud_app.features.novelty import Novelty
@@ -129,9 +129,9 @@ def entity_features(
         event_column = _event_column(feature) if use_events else None
         read = len(frames.exact_reads)
         exprs.append(_compile(feature, frames, label_delay_s, event_column))
-        for name, kind, total, dropped in frames.exact_reads[read:]:
-            key = (name, kind, str(total))
-            reads = (name, kind, total, dropped)
+        for name, kind, total, count, dropped in frames.exact_reads[read:]:
+            key = (name, kind, str(total), str(count))
+            reads = (name, kind, total, count, dropped)
             readers.setdefault(key, ([], reads))[0].append(feature.name)
     # each overflow check once per row, on the first feature that reads it, naming every
     # feature that does (a check per feature and read made the stage 2x slower)
@@ -208,39 +208,56 @@ def _power_sums(frames: Frames, name: str, window_us: int, sliding: bool, lag_us
     return count, total
 
 
-def _exact_sum(frames: Frames, name: str, lo_us: int, hi_us: int) -> Column:
+def _exact_sum(
+    frames: Frames, name: str, lo_us: int, hi_us: int, *, current: bool = False
+) -> Column:
     """The sum of the non-null `name` in [t - lo, t - hi) on a running frame, from the
     exact running sums (fraud_app.features.frames.exact_value: LONG units of 1e-5), as a
-    double: the same bits whatever row the running sums start at."""
+    double: the same bits whatever row the running sums start at. `current`: plus the
+    row's own value, in the same units (include_current)."""
     frames.exact_read(name, "sum", frames.zero)
-    return _window_units(frames, name, lo_us, hi_us) / F.lit(float(UNITS))
+    return _window_units(frames, name, lo_us, hi_us, current) / F.lit(float(UNITS))
 
 
-def _window_units(frames: Frames, name: str, lo_us: int, hi_us: int) -> Column:
+def _exact_limb(frames: Frames, name: str, limb: str, lo_us: int, hi_us: int, current: bool):
+    """The window's exact sum of one limb, plus the row's own term with `current`."""
+    total = frames.exact_range(name, limb, lo_us, hi_us)
+    return total + frames.exact_now(name, limb) if current else total
+
+
+def _window_units(
+    frames: Frames, name: str, lo_us: int, hi_us: int, current: bool = False
+) -> Column:
     """The window's exact sum of `name` in units, A 2^26 + B, as a double: A 2^26 and B
     are exact doubles (while |A| < 2^53 and the window holds < 2^27 values), their sum is
-    the exact sum rounded once."""
-    a = frames.exact_range(name, "a", lo_us, hi_us)
-    b = frames.exact_range(name, "b", lo_us, hi_us)
+    the exact sum rounded once. `current`: the row's own value included."""
+    a = _exact_limb(frames, name, "a", lo_us, hi_us, current)
+    b = _exact_limb(frames, name, "b", lo_us, hi_us, current)
     return a.cast("double") * F.lit(float(1 << LIMB)) + b.cast("double")
 
 
-def _m2(frames: Frames, name: str, count: Column, lo_us: int, hi_us: int, sliding: bool) -> Column:
+def _m2(
+    frames: Frames, name: str, count: Column, lo_us: int, hi_us: int, sliding: bool,
+    current: bool = False,
+) -> Column:  # fmt: skip
     """The sum of squared deviations of the non-null `name` in [t - lo, t - hi) from their
     mean (0 without rows). Never sumsq - sum^2 / n of the raw values in double: with 40
     days of one amount, 49.99, that difference of two large numbers left a variance of
     6e-13 (a std of 7.8e-7, a z-score of 3.2e7 for the next amount of 74.99).
 
     sliding: Spark's var_pop over the frame (a stable one-pass update: exactly 0 for equal
-    values). running: `_exact_m2`, from the window's exact sums."""
+    values). running: `_exact_m2`, from the window's exact sums (`current`: and the row's
+    own value, include_current; `count` counts it then)."""
     value = F.col(name)
     if sliding:
         spread = frames.sliding(F.var_pop, value, lo_us, hi_us, what=f"var:{name}")
         return F.coalesce(spread * count, F.lit(0.0))
-    return _exact_m2(frames, name, count, lo_us, hi_us)
+    return _exact_m2(frames, name, count, lo_us, hi_us, current)
 
 
-def _exact_m2(frames: Frames, name: str, n: Column, lo_us: int, hi_us: int) -> Column:
+def _exact_m2(
+    frames: Frames, name: str, n: Column, lo_us: int, hi_us: int, current: bool = False
+) -> Column:
     """m2 of a running frame from the window's exact sums, in 64-bit integer arithmetic
     (session 53, fast53). With u the values in units of 1e-5 (`frames.exact_value`) and
     the window's S1 = sum u, S2 = sum u^2 (exact LONG limbs, `frames.LIMBS`: the same
@@ -250,7 +267,7 @@ def _exact_m2(frames: Frames, name: str, n: Column, lo_us: int, hi_us: int) -> C
     double, D2 rounded to a double at most twice (2 ulp) and D1^2 / n <= ~n / 4: no
     cancellation beyond that of the spread against 1/4 unit^2; equal values: exactly 0
     (the m2 of integers that are not all equal is >= 1/2). The window's |S1| < 2^60 units
-    (1.15e13; else the feature's error, `frames.overflow_checks`) and < 2^34 values keep
+    (1.15e13) and < 2^34 values (else the feature's error, `frames.overflow_checks`) keep
     every product and sum within 63 bits, under ANSI on and off.
 
     Until session 52 the running sums were doubles: a window's value depended on where
@@ -260,7 +277,7 @@ def _exact_m2(frames: Frames, name: str, n: Column, lo_us: int, hi_us: int) -> C
     DECIMAL (java BigDecimal: the window stage 6.8x the double sums, docs/BENCHMARKS.md)."""
 
     def limb(part: str) -> Column:
-        return frames.exact_range(name, part, lo_us, hi_us)
+        return _exact_limb(frames, name, part, lo_us, hi_us, current)
 
     def lit(v: int) -> Column:
         return F.lit(v).cast("long")
@@ -272,11 +289,11 @@ def _exact_m2(frames: Frames, name: str, n: Column, lo_us: int, hi_us: int) -> C
         return v.bitwiseAND(lit(MASK))
 
     def step(level: int, what: str, build) -> Column:  # one column per step and window
-        return frames.derive(level, f"m2:{what}:{name}:{lo_us}:{hi_us}", build)
+        return frames.derive(level, f"m2:{what}:{name}:{lo_us}:{hi_us}:{current}", build)
 
-    s1_double = _window_units(frames, name, lo_us, hi_us)
-    frames.exact_read(name, "window", s1_double)
-    fits = F.abs(s1_double) < F.lit(float(WINDOW_SUM_LIMIT))
+    s1_double = _window_units(frames, name, lo_us, hi_us, current)
+    frames.exact_read(name, "window", s1_double, n)
+    fits = window_fits(s1_double, n)
     # past the limit the feature fails (its check); the sums and c read 0 here, so that
     # no product overflows (and raises Spark's error without the feature's name) first:
     # the derived steps run before the check. A window can jump past 2^63 units at once
@@ -348,25 +365,36 @@ def _window_aggregate(feature: WindowAggregate, frames: Frames, lag_us: int = 0)
     c = feature.column if aggregation.needs_column else "*"
     sliding = feature.sliding
     lo, hi = lag_us + w_us, lag_us
+    # include_current on a running frame: the row's own value joins the window's exact
+    # sums (count, sum, m2) in the same units; on a sliding frame, and for max / min /
+    # distinct, `with_current` folds it in below
+    exact_current = feature.include_current and not sliding
+    now = F.when(value.isNotNull(), F.lit(1)).otherwise(F.lit(0))
+
+    def count() -> Column:
+        rows = F.when(present, F.lit(1)).otherwise(0)
+        n = frames.range_sum(f"count:{c}", rows, lo, hi, sliding=sliding)
+        return n + now if exact_current else n
+
     builders = {
-        "count": lambda: frames.range_sum(
-            f"count:{c}", F.when(present, F.lit(1)).otherwise(0), lo, hi, sliding=sliding
-        ),
+        "count": count,
         "sum": lambda: (
             frames.range_sum(f"sum:{c}", F.coalesce(value, F.lit(0.0)), lo, hi, sliding=True)
             if sliding
-            else _exact_sum(frames, feature.column, lo, hi)
+            else _exact_sum(frames, feature.column, lo, hi, current=exact_current)
         ),
         # the count is built again: its running sums are memoised, a sliding one is the
         # same expression, which Spark evaluates once per frame
-        "m2": lambda: _m2(frames, feature.column, builders["count"](), lo, hi, sliding),
+        "m2": lambda: _m2(frames, feature.column, count(), lo, hi, sliding, exact_current),
         "max": lambda: frames.sliding(F.max, value, lo, hi, what=c),
         "min": lambda: frames.sliding(F.min, value, lo, hi, what=c),
         "distinct": lambda: frames.sliding(F.collect_set, value, lo, hi, what=c),
     }
     components = {name: builders[name]() for name in aggregation.components}
     if feature.include_current:
-        components = with_current(components, value)
+        exact = ("count", "sum", "m2") if exact_current else ()
+        folded = with_current({k: v for k, v in components.items() if k not in exact}, value)
+        components = {**components, **folded}
     result = aggregation.finalize(components)
     if feature.relative_s is None:
         return result

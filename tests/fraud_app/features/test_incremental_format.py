@@ -72,3 +72,13 @@ def test_a_table_of_format_6_is_rebuilt(spark, tmp_path):
     assert out.full and "format 6, this release's" in out.reason
     assert "from exact integer running sums" in out.reason
     assert "from exact DECIMAL running sums" not in out.reason
+
+
+def test_a_table_of_format_8_is_rebuilt(spark, tmp_path):
+    # session 54 (exact54): format 8's running-frame include_current sum, mean and std
+    # added the current row's raw double to the window's exact sums (a 9-decimal value
+    # counted with all its decimals in its own row, with 5 in every later window)
+    out = _plan(spark, tmp_path, {"format": 8, "inputs": {}, "partitions": {}, "digests": {}})
+    assert out.full and "format 8, this release's" in out.reason
+    assert "include_current sums, means and stds add the current value exactly" in out.reason
+    assert "strictly before" not in out.reason
