@@ -227,14 +227,17 @@ def label_nulls(spark: SparkSession, path: str, cache: FooterCache | None = None
 
 
 def read_labelled(
-    spark: SparkSession, path: str, source: str | None, step: str
+    spark: SparkSession, path: str, source: str | None, step: str, *, filtered: bool = True
 ) -> tuple[DataFrame, list[str]]:
     """read_feature_table's (table, names), its rows with a known label only
-    (`labelled_rows`; the unlabelled counted from the footers its check read)."""
+    (`labelled_rows`; the unlabelled counted from the footers its check read).
+    filtered=False: every row (the unlabelled logged all the same), for a caller that
+    leaves them out itself and counts them per window (fraud_app.features.splits)."""
     cache = FooterCache()
     df, names = read_feature_table(spark, path, source, cache)
     unlabelled = label_nulls(spark, path, cache) if "label" in df.columns else None
-    return labelled_rows(df, step, unlabelled), names
+    labelled = labelled_rows(df, step, unlabelled)
+    return (labelled if filtered else df), names
 
 
 def read_feature_table(

@@ -25,11 +25,15 @@ from fraud_app.timeline import (
 logger = logging.getLogger("pipelines.training.pipeline")
 
 
-def read_features(spark, config: AppConfig, step: str = "train"):
+def read_features(spark, config: AppConfig, step: str = "train", *, labelled_only: bool = True):
     """(the labelled rows of the feature table, ordered feature names); a clear error when
     `features` has not run. Rows whose label is not known yet are left out (and counted
-    in the log): train, tune and backtest never read them as normals."""
-    df, names = read_labelled(spark, config.feature_table(), config.canonical_table(), step)
+    in the log): train, tune and backtest never read them as normals. labelled_only=False
+    (train): every row, for `split_by_time`, which leaves them out of its windows itself
+    and counts them per window (a validation or test window holding some: a WARNING)."""
+    df, names = read_labelled(
+        spark, config.feature_table(), config.canonical_table(), step, filtered=labelled_only
+    )
     check_table_specs(spark, config, names, step)
     return df, names
 

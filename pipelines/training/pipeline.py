@@ -57,7 +57,8 @@ def run_training(
 
 def _train(spark, config: AppConfig, run: str, tracker) -> TrainingReport:
     vector = config.features.vector_column or "features"
-    df, names = read_features(spark, config)
+    # every row: the splits leave the unlabelled out and count them per window
+    df, names = read_features(spark, config, labelled_only=False)
     started = time.monotonic()
     lap = Laps()
     tracker.log_config(config)  # MLflow calls run on the tracker's thread, beside training
