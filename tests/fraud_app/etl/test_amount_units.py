@@ -39,13 +39,16 @@ def _cents(major: str) -> str:
 
 # One load with etl.amount_minor_units 2 read by the tests below (each reads its own rows;
 # none writes): MAJOR in cents (ids t), an export in major units read with the setting
-# (f), amounts beyond a long and infinite (h). One ETL run instead of four (session 45).
+# (f), amounts beyond a long and infinite (h), amounts above etl.bounds.max_amount's 1e10
+# as written, one of them also as published (b). One ETL run instead of five (sessions 45,
+# 54).
 MINOR_FILES = {
     "a.csv": _csv([_cents(a) for a in MAJOR]),  # 1050, 1, 123456, 700, ...
     "b.csv": _csv(["1050", "10.50"], ids="f"),
     "c.csv": _csv(["1e308", "inf", "1050"], ids="h"),
+    "d.csv": _csv(["2000000000000", "100000000000"], ids="b"),
 }
-MINOR_RECORDS = len(MAJOR) + 2 + 3
+MINOR_RECORDS = len(MAJOR) + 2 + 3 + 2
 
 
 @pytest.fixture(scope="module")
@@ -145,13 +148,17 @@ def test_one_expected_currency_quarantines_the_others(spark, tmp_path) -> None:
     assert result.currencies == {"EUR": 2}
 
 
-def test_bounds_compare_the_converted_amount_and_say_so(spark, tmp_path) -> None:
-    result = _run(spark, tmp_path, {"a.csv": _csv(["250000", "100"])}, amount_minor_units=2,
-                  bounds={"max_amount": 1000})  # fmt: skip
-    assert sorted(_rows(spark, result)) == ["t1"]
-    assert _quarantine(spark, result)["t0"] == (
-        "amount_above_maximum", "amount '250000' (2500.0 as published: etl.amount_minor_units "
-        "2) is above 1000 (etl.bounds.max_amount)",
+def test_bounds_compare_the_converted_amount_and_say_so(spark, minor) -> None:
+    # 2e12 cents are 2e10 as published, above etl.bounds.max_amount (its default, 1e10); 1e11
+    # cents are above it only as written: published, 1e9. Was a load of its own with
+    # max_amount 1000 (250000 and 100 cents: both sides of the bound either way); a set
+    # max_amount is honoured in test_huge_amounts_under_minor_units_are_quarantined_not_a_crash
+    assert_accounted(spark, minor, MINOR_RECORDS)
+    rows = _rows(spark, minor)
+    assert "b0" not in rows and rows["b1"]["amount"] == 1e9
+    assert _quarantine(spark, minor)["b0"] == (
+        "amount_above_maximum", "amount '2000000000000' (2.0E10 as published: "
+        "etl.amount_minor_units 2) is above 1e+10 (etl.bounds.max_amount)",
     )  # fmt: skip
 
 

@@ -129,9 +129,16 @@ def _meta(path: str) -> dict:
 
 
 def _same_as_full(spark, cfg, tmp_path: Path, step: str) -> dict:
-    """The incremental table equals a full rebuild of the same input (exact)."""
+    """The incremental table equals a full rebuild of the same input (exact). The rebuild is
+    asked for (`features.incremental: false`): a full build saying so, which the plan decides
+    before it looks at any table (test_incremental_rebuilds' changed-setting test relies on
+    this check: its own build of that setting was one more full build of its table)."""
     full = str(tmp_path / f"full-{step}")
-    build_feature_table(spark, cfg(**{"features.output": full, "features.incremental": False}))
+    summary = build_feature_table(
+        spark, cfg(**{"features.output": full, "features.incremental": False})
+    )
+    build = summary.extra["build"]
+    assert build["mode"] == "full" and "features.incremental: false" in build["reason"], build
     config = cfg()
     mine, theirs = _table(spark, config.feature_table()), _table(spark, full)
     assert list(mine.columns) == list(theirs.columns)

@@ -191,21 +191,31 @@ def test_stages_run_in_the_callers_job_group(spark):
     assert len(stages) == 5 and all(info.status == "SUCCEEDED" for info in stages)
 
 
-def test_group_size_does_not_change_the_result(spark):
+def _adam_dropout(spark, group_size: int):
+    """_model(dropout=0.3) trained with Adam(1e-2), 2 workers, 9 iterations of 32 rows."""
+    cfg = DistributedConfig(num_workers=2, global_batch_size=32, iterations=9, epochs=None,
+                            group_size=group_size)  # fmt: skip
+    return DistributedTrainer(_model(dropout=0.3), BCEWithLogits(), Adam(learning_rate=1e-2),
+                              cfg).fit(_df(spark))  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def adam_dropout_2(spark):
+    """_adam_dropout in groups of 2, trained once for the two tests that read it (session 54:
+    the noise test's run without noise is this run)."""
+    return _adam_dropout(spark, 2)
+
+
+def test_group_size_does_not_change_the_result(spark, adam_dropout_2):
     """Auto group sizes follow measured timings: the weights must not depend on them."""
-    df = _df(spark)
-    base = dict(num_workers=2, global_batch_size=32, iterations=9, epochs=None)
-    a, b = (
-        DistributedTrainer(_model(dropout=0.3), BCEWithLogits(), Adam(learning_rate=1e-2),
-                           DistributedConfig(**base, group_size=g)).fit(df)
-        for g in (2, 5)
-    )  # fmt: skip
+    a, b = adam_dropout_2, _adam_dropout(spark, 5)
     np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
 
 
-def test_input_noise_is_deterministic_for_a_seed_and_independent_of_groups(spark):
+def test_input_noise_is_deterministic_for_a_seed_and_independent_of_groups(spark, adam_dropout_2):
     """Noise of (seed, rank, iteration): a rerun and another group size give the same
-    weights; another seed or no noise gives other weights."""
+    weights; another seed or no noise (`adam_dropout_2`: the same run as fit(2, noise=0.0))
+    gives other weights."""
     df = _df(spark)
     base = dict(num_workers=2, global_batch_size=32, iterations=9, epochs=None)
 
@@ -217,7 +227,7 @@ def test_input_noise_is_deterministic_for_a_seed_and_independent_of_groups(spark
     a, b, again = fit(2), fit(5), fit(2)
     np.testing.assert_allclose(a.model.params.data, b.model.params.data, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(a.model.params.data, again.model.params.data)
-    for other in (fit(2, seed=1), fit(2, noise=0.0)):
+    for other in (fit(2, seed=1), adam_dropout_2):
         assert np.abs(other.model.params.data - a.model.params.data).max() > 1e-4
 
 

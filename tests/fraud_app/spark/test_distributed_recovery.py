@@ -16,23 +16,28 @@ from fraud_app.spark.trainer import DistributedTrainer, FaultInjection
 from tests.fraud_app.spark.test_distributed import _df, _model, _reference
 
 pytestmark = pytest.mark.spark
+# the runs below that start from _model() with SGD(0.1, momentum 0.9), 2 workers, batches
+# of 32 in groups of 4 and 12 iterations (a fault, a checkpoint, a restart) end as the
+# uninterrupted run without a checkpoint (test_failure_late_in_a_stage's rule)
+UNINTERRUPTED = dict(num_workers=2, global_batch_size=32, iterations=12, epochs=None,
+                     group_size=4)  # fmt: skip
 
 
-def test_killed_worker_is_recovered_from_checkpoint(spark, tmp_path):
+@pytest.fixture(scope="module")
+def uninterrupted(spark):
+    """That uninterrupted run: the reference of the killed worker's recovery and of the
+    resume after a driver restart, trained once for both (was once per test, session 54)."""
+    return DistributedTrainer(
+        _model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9),
+        DistributedConfig(**UNINTERRUPTED),
+    ).fit(_df(spark))  # fmt: skip
+
+
+def test_killed_worker_is_recovered_from_checkpoint(spark, tmp_path, uninterrupted):
     df = _df(spark)
-    cfg = DistributedConfig(
-        num_workers=2,
-        global_batch_size=32,
-        iterations=12,
-        epochs=None,
-        group_size=4,
-        checkpoint_dir=str(tmp_path / "ckpt"),
-        op_timeout_s=20,
-    )
-    clean = DistributedTrainer(
-        _model(), BCEWithLogits(), SGD(learning_rate=0.1, momentum=0.9), cfg
-    ).fit(df)
-    cfg2 = DistributedConfig(**{**cfg.__dict__, "checkpoint_dir": str(tmp_path / "ckpt2")})
+    clean = uninterrupted
+    cfg2 = DistributedConfig(**UNINTERRUPTED, checkpoint_dir=str(tmp_path / "ckpt2"),
+                             op_timeout_s=20)  # fmt: skip
     faulty = DistributedTrainer(
         _model(),
         BCEWithLogits(),
@@ -130,17 +135,12 @@ def test_failure_late_in_a_stage_keeps_its_committed_groups(spark, tmp_path):
     )
 
 
-def test_resume_after_driver_restart(spark, tmp_path):
+def test_resume_after_driver_restart(spark, tmp_path, uninterrupted):
     df = _df(spark)
     common = dict(
         num_workers=2, global_batch_size=32, epochs=None, group_size=4, checkpoint_dir=str(tmp_path)
     )
-    full = DistributedTrainer(
-        _model(),
-        BCEWithLogits(),
-        SGD(learning_rate=0.1, momentum=0.9),
-        DistributedConfig(**{**common, "checkpoint_dir": None}, iterations=12),
-    ).fit(df)
+    full = uninterrupted  # the same run, 12 iterations without a checkpoint
     # "Driver 1" stops after 8 iterations; "driver 2" (fresh objects) continues from the checkpoint.
     first = DistributedTrainer(
         _model(),
