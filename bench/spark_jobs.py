@@ -28,7 +28,7 @@ Py4J round trips (`py4j_calls`; py4j's garbage-collection thread not counted) an
 incremental build's `recompute`: the lazy DataFrame, no job of it); session 54 (ci54b):
 `jvm_cpu_s`, the CPU seconds of the JVM thread serving the main Python thread over the
 run (the driver's analysis, optimisation and planning, not the tasks), and `plan_cpu_s`,
-the same within `plan_s`: on a loaded machine steadier than seconds of wall. Without
+the same within `plan_s` (not waiting for a core, but still moved by the load). Without
 --trees it measures this tree only.
 """
 
@@ -134,8 +134,9 @@ _cpu: list = []  # the JVM's ThreadMXBean
 def _jvm_cpu() -> float:
     """CPU seconds of the JVM thread that serves the main Python thread (py4j pins one JVM
     thread to each Python thread): the driver's analysis, optimisation and planning of the
-    step's calls, not its tasks (executor threads) nor its waits. Steadier than seconds of
-    wall on a loaded machine (session 54, helper ci54b). One Py4J round trip."""
+    step's calls, not its tasks (executor threads) nor its waits (session 54, helper
+    ci54b; it follows the host's load too: at load 24-36 it did not separate two trees
+    whose runs differed by ~700 round trips). One Py4J round trip."""
     return _cpu[0].getCurrentThreadCpuTime() / 1e9
 
 
