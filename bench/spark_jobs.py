@@ -25,8 +25,11 @@ each call site's wrapped calls (the rest of a step's seconds is the driver's own
 planning, listings, footers); `driver` (session 53, plan53): per run the main thread's
 Py4J round trips (`py4j_calls`; py4j's garbage-collection thread not counted) and
 `plan_s`, the seconds spent building the feature plan (`compute_features`, and an
-incremental build's `recompute`: the lazy DataFrame, no job of it). Without --trees it
-measures this tree only.
+incremental build's `recompute`: the lazy DataFrame, no job of it); session 54 (ci54b):
+`jvm_cpu_s`, the CPU seconds of the JVM thread serving the main Python thread over the
+run (the driver's analysis, optimisation and planning, not the tasks), and `plan_cpu_s`,
+the same within `plan_s` (not waiting for a core, but still moved by the load). Without
+--trees it measures this tree only.
 """
 
 from __future__ import annotations
@@ -125,10 +128,23 @@ def _instrument(sc) -> None:
     sc.setJobGroup(_other[0], "other")
 
 
-def _count_driver() -> None:
+_cpu: list = []  # the JVM's ThreadMXBean
+
+
+def _jvm_cpu() -> float:
+    """CPU seconds of the JVM thread that serves the main Python thread (py4j pins one JVM
+    thread to each Python thread): the driver's analysis, optimisation and planning of the
+    step's calls, not its tasks (executor threads) nor its waits (session 54, helper
+    ci54b; it follows the host's load too: at load 24-36 it did not separate two trees
+    whose runs differed by ~700 round trips). One Py4J round trip."""
+    return _cpu[0].getCurrentThreadCpuTime() / 1e9
+
+
+def _count_driver(spark) -> None:
     """Counts the main thread's Py4J round trips (not py4j's own garbage-collection
     thread's) and times the feature plan's building (`compute_features`, and `recompute`
-    of an incremental build: the lazy DataFrame, before any of its jobs) in `_driver`."""
+    of an incremental build: the lazy DataFrame, before any of its jobs) in `_driver`:
+    seconds of wall (`plan_s`) and of the JVM thread's CPU (`plan_cpu_s`)."""
     import threading
 
     from py4j.clientserver import ClientServerConnection
@@ -144,15 +160,18 @@ def _count_driver() -> None:
         return send(self, *args, **kwargs)
 
     ClientServerConnection.send_command = counted
+    _cpu.append(spark._jvm.java.lang.management.ManagementFactory.getThreadMXBean())
 
     def timed(inner):
         @functools.wraps(inner)
         def run(*args, **kwargs):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _jvm_cpu()
             try:
                 return inner(*args, **kwargs)
             finally:
                 _driver["plan_s"] += time.perf_counter() - t0
+                _driver["plan_cpu_s"] += _jvm_cpu() - c0
+                _driver["py4j_calls"] -= 2  # the two CPU readings
 
         return run
 
@@ -317,7 +336,7 @@ def _one_tree(repeats: int, steps: list[str]) -> dict:
     })  # fmt: skip
     sc = spark.sparkContext
     _instrument(sc)
-    _count_driver()
+    _count_driver(spark)
     out: dict = {}
     with tempfile.TemporaryDirectory(prefix="spark-jobs-") as tmp:
         published: dict = {}
@@ -338,15 +357,20 @@ def _one_tree(repeats: int, steps: list[str]) -> dict:
                 _groups[:] = [_other[0]]
                 _driver.clear()
                 sc.setJobGroup(_other[0], "other")
+                c0 = _jvm_cpu()
                 t0 = time.perf_counter()
+                _driver["py4j_calls"] = 0
                 STEPS[step](spark, run / "work", run)
+                calls = _driver["py4j_calls"]
+                cpu = _jvm_cpu() - c0
                 if i:
                     seconds.append(round(time.perf_counter() - t0, 2))
                     jobs.append(sum(_sites.values()))
                     all_jobs, stages, skipped = _totals(sc)
                     totals.append({"jobs": all_jobs, "stages": stages, "stages_skipped": skipped})
-                    driver.append({"py4j_calls": _driver["py4j_calls"],
-                                   "plan_s": round(_driver["plan_s"], 3)})  # fmt: skip
+                    driver.append({"py4j_calls": calls, "jvm_cpu_s": round(cpu, 3),
+                                   "plan_s": round(_driver["plan_s"], 3),
+                                   "plan_cpu_s": round(_driver["plan_cpu_s"], 3)})  # fmt: skip
             out[step] = {"jobs": jobs, "seconds": seconds, "all": totals, "driver": driver,
                          "sites": dict(sorted(_sites.items())),
                          "site_seconds": {k: round(v, 2) for k, v in sorted(_site_seconds.items())}}  # fmt: skip

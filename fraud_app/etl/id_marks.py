@@ -15,6 +15,7 @@ from pyspark.sql import functions as F
 
 from fraud_app.etl import parsing
 from fraud_app.etl.config import NULL_MARKERS
+from fraud_app.etl.shared_columns import shared
 
 TEXT, MARK = "__t_", "__m_"  # working columns: the trimmed text; True: "no value"
 PLACEHOLDER = "__placeholder_"  # staged: an optional id's text read as missing
@@ -33,6 +34,7 @@ def _text(name: str) -> Column:
     return F.col(TEXT + name)
 
 
+@shared  # in the marks and again in the rules' details
 def _null_marker(name: str) -> Column:
     return F.coalesce(F.lower(_text(name)).isin(*NULL_MARKERS), F.lit(False))
 

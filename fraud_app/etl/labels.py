@@ -86,6 +86,7 @@ from fraud_app.etl.rules import (
     missing_rule,
     parse_columns,
 )
+from fraud_app.etl.shared_columns import shared_columns
 from fraud_app.etl.table_read import read_table
 from fraud_app.etl.written import read_written, written_rows
 from fraud_app.schema import CANONICAL_COLUMNS
@@ -190,11 +191,12 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None =
                       F.input_file_name().alias(lc.FILE))  # fmt: skip
     sources = {c.name: None for c in CANONICAL_COLUMNS}
     sources.update({c: renamed[n] for c, n in names.items()})
-    rules = (missing_rule(FEED_COLUMNS[:2]),
-             *[r for r in build_rules(cfg) if r.code in FEED_RULES])  # fmt: skip
     inputs = {n: c for c, n in renamed.items()}
-    annotated = annotate(parse_columns(safe, sources, cfg), cfg, inputs,
-                         renamed.get(CORRUPT_COLUMN), rules, fmt)  # fmt: skip
+    with shared_columns():  # the marks' and the rules' Columns built once (etl.annotate)
+        rules = (missing_rule(FEED_COLUMNS[:2]),
+                 *[r for r in build_rules(cfg) if r.code in FEED_RULES])  # fmt: skip
+        annotated = annotate(parse_columns(safe, sources, cfg), cfg, inputs,
+                             renamed.get(CORRUPT_COLUMN), rules, fmt)  # fmt: skip
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in FEED_COLUMNS], REASON, DETAIL,
         F.nullif(F.col(lc.FILE), F.lit("")).alias(lc.FILE),

@@ -76,6 +76,7 @@ from fraud_app.etl.publish import REPORT_NAME, ReplacePublish, published_schema_
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
 from fraud_app.etl.rules import DETAIL, PARSED, REASON, annotate, parse_columns, resolve_sources
+from fraud_app.etl.shared_columns import shared_columns
 from fraud_app.etl.stage_summary import Staged, stage_input
 from fraud_app.schema import REQUIRED_COLUMNS
 from fraud_app.spark.arguments import require_config, require_session
@@ -109,8 +110,16 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None =
     safe_sources = {k: (renamed[v] if v is not None else None) for k, v in sources.items()}
     inputs = {n: c for c, n in renamed.items()}
     corrupt = renamed.get(CORRUPT_COLUMN)
-    parsed = parse_columns(safe, safe_sources, cfg, renamed.get(currency))
-    annotated = annotate(parsed, cfg, inputs, corrupt, fmt=fmt)
+    with shared_columns():  # the marks' Columns again in the rules and the placeholders
+        parsed = parse_columns(safe, safe_sources, cfg, renamed.get(currency))
+        annotated = annotate(parsed, cfg, inputs, corrupt, fmt=fmt)
+        return _annotated_layout(annotated, renamed, currency, cfg)
+
+
+def _annotated_layout(
+    annotated: DataFrame, renamed: dict[str, str], currency: str | None, cfg: EtlSection
+) -> DataFrame:
+    """annotate_rows' result columns, in order, from the annotated working columns."""
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in CANONICAL_NAMES],
         REASON,

@@ -22,6 +22,7 @@ fraud_app.etl.append_quarantine) attach them to their writes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 
 from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
@@ -44,13 +45,26 @@ def observe(rows: DataFrame) -> tuple[DataFrame, Observation]:
     """`rows` (quarantine rows, with `reason` and `reason_detail`) observed: its rows, those
     without a reason, and per reason code its rows and smallest detail."""
     observation = Observation()
-    aggregates = [F.count(F.lit(1)).alias(_ROWS),
-                  F.count(F.when(F.col(REASON).isNull(), 1)).alias(_CLEAN)]  # fmt: skip
+    return rows.observe(observation, *[F.expr(a) for a in aggregates_sql()]), observation
+
+
+@cache
+def aggregates_sql() -> tuple[str, ...]:
+    """The observed aggregates as SQL, one JVM round trip each: `count(1)`, the rows
+    without a reason, and per code `count(CASE WHEN reason = '<code>' THEN 1 END)` and
+    `min(CASE WHEN reason = '<code>' THEN reason_detail END)`, the expressions
+    `F.count(F.when(F.col(REASON) == F.lit(code), 1))`... built Column by Column (~12 round
+    trips a code, ~320 in all on every ETL and labels run; session 54)."""
+    reason, detail = f"`{REASON}`", f"`{DETAIL}`"
+    out = [f"count(1) AS `{_ROWS}`",
+           f"count(CASE WHEN ({reason} IS NULL) THEN 1 END) AS `{_CLEAN}`"]  # fmt: skip
     for i, code in enumerate(REASON_CODES):
-        hit = F.col(REASON) == F.lit(code)
-        aggregates += [F.count(F.when(hit, 1)).alias(_count(i)),
-                       F.min(F.when(hit, F.col(DETAIL))).alias(_first(i))]  # fmt: skip
-    return rows.observe(observation, *aggregates), observation
+        if not code.replace("_", "").isalpha():  # a code is a word: quoted as it is
+            raise ValueError(f"reason code {code!r}: expected letters and '_' only")
+        hit = f"({reason} = '{code}')"
+        out += [f"count(CASE WHEN {hit} THEN 1 END) AS `{_count(i)}`",
+                f"min(CASE WHEN {hit} THEN {detail} END) AS `{_first(i)}`"]  # fmt: skip
+    return tuple(out)
 
 
 @dataclass(frozen=True)

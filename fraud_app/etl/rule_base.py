@@ -19,6 +19,7 @@ from pyspark.sql import functions as F
 from fraud_app.etl.columns import PARSED, RAW
 from fraud_app.etl.columns import text_column as _t
 from fraud_app.etl.id_marks import MARK, MARKED_COLUMNS
+from fraud_app.etl.shared_columns import shared
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,10 @@ def unparsed(name: str) -> Column:
     return ~missing(name) & parsed(name).isNull()
 
 
+@shared
 def quoted_value(name: str) -> Column:
-    """`<name> '<raw value>'` (`null` for a null), how each detail names the value."""
+    """`<name> '<raw value>'` (`null` for a null), how each detail names the value (built
+    once per annotation: fraud_app.etl.shared_columns)."""
     return F.concat(F.lit(f"{name} '"), F.coalesce(raw(name), F.lit("null")), F.lit("'"))
 
 

@@ -41,6 +41,7 @@ from fraud_app.etl.id_marks import ID_COLUMNS, is_placeholder
 from fraud_app.etl.local_times import GAP, LOCAL_TIMES
 from fraud_app.etl.rule_base import Rule as Rule
 from fraud_app.etl.rule_base import detail_of, marked, missing, parsed, quoted_value, unparsed
+from fraud_app.etl.shared_columns import shared, shared_columns
 from fraud_app.schema import (
     ALLOWED_CHANNELS,
     CODE_WIDTHS,
@@ -60,14 +61,17 @@ def _missing_detail(name: str) -> Column:
     return F.when(missing(name), F.when(marked(name), said).otherwise(F.lit(name)))
 
 
+@shared
 def _scientific(name: str) -> Column:
     return parsed(name).rlike(parsing.SCIENTIFIC)
 
 
+@shared
 def _fractional(name: str) -> Column:
     return parsed(name).rlike(parsing.FRACTIONAL)
 
 
+@shared
 def _float_integer(name: str) -> Column:
     """The parsed id kept its '.0': an integer a float wrote beyond 2^53 (parsing.id_text)."""
     return parsing.float_integer(parsed(name))
@@ -384,14 +388,16 @@ def annotate(
     `inputs`: {renamed input column: its name in the file}, all checked for undecodable
     bytes; `corrupt`: the parser's corrupt-record column (renamed), if any; `row_rules`:
     the rules after those two (default build_rules(cfg); the label feed passes a subset)."""
-    first = [encoding_rule(inputs, cfg)]
-    after = build_rules(cfg) if row_rules is None else row_rules
-    rules = (*first, *([malformed_rule(corrupt, fmt)] if corrupt else []), *after)
-    # each test is a column of its own (evaluated once per row, read by both columns); a
-    # null test result (e.g. comparing with a null) counts as "not broken"
-    flags = {f"{BROKEN}{i}": r.broken() for i, r in enumerate(rules)}
-    tested = df.withColumns(flags)
-    broken = [F.col(f) for f in flags]
-    reason = F.coalesce(*[F.when(b, F.lit(r.code)) for r, b in zip(rules, broken, strict=True)])
-    detail = F.coalesce(*[F.when(b, r.detail()) for r, b in zip(rules, broken, strict=True)])
-    return tested.withColumns({REASON: reason, DETAIL: detail}).drop(*flags)
+    with shared_columns():  # the details quote a value many times: each Column built once
+        first = [encoding_rule(inputs, cfg)]
+        after = build_rules(cfg) if row_rules is None else row_rules
+        rules = (*first, *([malformed_rule(corrupt, fmt)] if corrupt else []), *after)
+        # each test is a column of its own (evaluated once per row, read by both columns); a
+        # null test result (e.g. comparing with a null) counts as "not broken"
+        flags = {f"{BROKEN}{i}": r.broken() for i, r in enumerate(rules)}
+        tested = df.withColumns(flags)
+        broken = [F.col(f) for f in flags]
+        pairs = list(zip(rules, broken, strict=True))
+        reason = F.coalesce(*[F.when(b, F.lit(r.code)) for r, b in pairs])
+        detail = F.coalesce(*[F.when(b, r.detail()) for r, b in pairs])
+        return tested.withColumns({REASON: reason, DETAIL: detail}).drop(*flags)

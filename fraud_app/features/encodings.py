@@ -94,12 +94,7 @@ def add_encodings(
     for feature in features:
         groups.setdefault(_group_of(feature, label_delay_s), []).append(feature)
     index = {group: i for i, group in enumerate(groups)}
-    helpers = []
-    for group, i in index.items():
-        prefix = group.prefix(i)
-        helpers.append(_group_key(i, _key(group.column)).alias(f"{prefix}key"))
-        helpers.append(F.floor(F.col(TS) / F.lit(group.refresh_us)).alias(f"{prefix}period"))
-    out = df.select("*", *helpers)
+    out = df
     shared: dict[tuple[int, int], list[tuple[int, str]]] = {}  # one table per refresh, lag
     for group, i in index.items():
         shared.setdefault((group.refresh_us, group.lag_us), []).append((i, group.column))
@@ -118,9 +113,21 @@ def add_encodings(
         )
         if hinted[(group.refresh_us, group.lag_us)]:
             renamed = F.broadcast(renamed)
-        out = out.join(renamed, on=[f"{prefix}key", f"{prefix}period"], how="left")
+        out = out.join(renamed, on=_join_on(group, index[group]), how="left")
         exprs.update({f.name: _value(f, prefix) for f in members})
     return out, exprs
+
+
+def _join_on(group: _Group, index: int) -> Column:
+    """The row's key and period equal to the table's (`<prefix>key`, `<prefix>period`),
+    computed in the join's condition: a `select` of them as helper columns first was one
+    more analysis of the whole grown plan (session 54, helper ci54b). Neither side is
+    null (`_key` reads a null as NULL_KEY; `_ts` is the required timestamp), so the rows
+    matched are the USING join's on those columns."""
+    prefix = group.prefix(index)
+    key = _group_key(index, _key(group.column)) == F.col(f"{prefix}key")
+    period = F.floor(F.col(TS) / F.lit(group.refresh_us)) == F.col(f"{prefix}period")
+    return key & period
 
 
 def estimated_rows(

@@ -131,3 +131,47 @@ def test_an_observation_counting_more_or_fewer_rows_than_written_is_not_trusted(
         {"invalid_label": 4, "inexact_id": 2}, {"invalid_label": "a", "inexact_id": "c"})  # fmt: skip
     assert WrittenQuarantine(twice, 3, observation).by_reason() == (
         {"invalid_label": 2, "inexact_id": 1}, {"invalid_label": "a", "inexact_id": "c"})  # fmt: skip
+
+
+def _column_aggregates() -> list:
+    """The aggregates built Column by Column, as before session 54 (helper ci54b)."""
+    from fraud_app.etl.quarantine_counts import _CLEAN, _ROWS, _count, _first
+    from fraud_app.etl.rules import REASON_CODES
+
+    out = [F.count(F.lit(1)).alias(_ROWS),
+           F.count(F.when(F.col(REASON).isNull(), 1)).alias(_CLEAN)]  # fmt: skip
+    for i, code in enumerate(REASON_CODES):
+        hit = F.col(REASON) == F.lit(code)
+        out += [F.count(F.when(hit, 1)).alias(_count(i)),
+                F.min(F.when(hit, F.col(DETAIL))).alias(_first(i))]  # fmt: skip
+    return out
+
+
+def test_the_aggregates_in_sql_are_the_ones_built_column_by_column(spark) -> None:
+    """aggregates_sql (one JVM round trip each) analyses to the plan of the Columns it
+    replaced, and gives the same counts and details."""
+    import re
+
+    from pyspark.sql import Observation
+
+    from fraud_app.etl.quarantine_counts import observe
+
+    rows = spark.createDataFrame(
+        [("non_numeric_amount", "amount 'x' b"), ("non_numeric_amount", "amount 'a' a"),
+         ("invalid_label", "label '7'"), (None, None), ("inexact_id", None)],
+        f"{REASON} string, {DETAIL} string",
+    )  # fmt: skip
+    observed, by_sql = observe(rows)
+    by_columns = Observation()
+    reference = rows.observe(by_columns, *_column_aggregates())
+
+    def plan(df) -> str:  # without expression ids and the observation's own name
+        text = re.sub(r"#\d+L?", "#", df._jdf.queryExecution().analyzed().toString())
+        return re.sub(r"[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}", "<name>", text)
+
+    assert "CollectMetrics <name>" in plan(observed)
+    assert plan(observed) == plan(reference)
+    observed.collect()
+    reference.collect()
+    assert by_sql.get == by_columns.get
+    assert by_sql.get["__q_rows"] == 5 and by_sql.get["__q_clean"] == 1

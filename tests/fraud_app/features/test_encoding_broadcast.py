@@ -15,6 +15,7 @@ import logging
 import re
 
 import pytest
+from pyspark.sql import functions as F
 
 from fraud_app.features import encodings
 from fraud_app.features.compile import compute_features
@@ -122,3 +123,36 @@ def test_the_value_days_estimate_the_table(spark):
     table = encodings._snapshot_table(source, day, 3 * day, [(0, "merchant_id"), (1, "mcc")])
     rows = table.count()
     assert rows / 2.2 <= estimate <= rows * 1.1, (estimate, rows)
+
+
+def test_the_joins_compute_their_keys_in_their_condition(spark, monkeypatch):
+    """Session 54 (ci54b): the row's group key and period were first added to the grown
+    plan by a `select` of their own (one more analysis of the whole plan, on which every
+    DataFrame call costs most); they are now computed in each join's condition, and the
+    only calls on the frame given are its joins. The values: the first test's (hint and
+    none) and test_point_in_time's brute-force reference. No Spark job."""
+    from pyspark.sql.classic.dataframe import DataFrame
+
+    df = spark.createDataFrame(_rows(50), SCHEMA).select("*", F.lit(0).alias("_ts"),
+                                                      F.lit(None).cast("long").alias("_known"),
+                                                      F.lit(0).alias("_fraud"))  # fmt: skip
+    source = df.select("*")  # the rows the tables aggregate (compute_features' `prepared`)
+    calls: list[str] = []
+
+    def spy(name):
+        inner = getattr(DataFrame, name)
+
+        def called(self, *args, **kwargs):
+            if self is df:
+                calls.append(name)
+            return inner(self, *args, **kwargs)
+
+        return called
+
+    for name in ("select", "withColumn", "withColumns", "join", "drop"):
+        monkeypatch.setattr(DataFrame, name, spy(name))
+    out, exprs = encodings.add_encodings(df, FEATURES, label_delay_s=3 * 86_400, source=source)
+    monkeypatch.undo()
+    assert calls == ["join"]  # the first group's; the next ones join what it made
+    assert set(exprs) == {f.name for f in FEATURES}
+    assert [c for c in out.columns if c.endswith("_key")] == ["_enc0_key", "_enc1_key"]
