@@ -209,6 +209,6 @@ def test_a_ledger_written_before_corrections_is_read_as_fills(spark, published, 
     rebuilt = run_etl(spark, _config(base))
     assert (rebuilt.labels_reapplied, rebuilt.corrections_reapplied) == (1, 1)
     labels = _labels(spark, rebuilt.output_path)
-    assert labels["u4"] == (1, "2024-01-09 00:30:00") and labels["u1"][0] == 1
+    assert labels["u4"] == (1, "2024-01-09 00:00:00") and labels["u1"][0] == 1
     assert [e[:2] for e in _ledger(spark, rebuilt.output_path)] == [
         ("u1", "correction"), ("u4", None)]  # fmt: skip
