@@ -7,7 +7,8 @@ row, and one country was two or three categories to the frequency / target encod
 and to a one_hot `values:` list (session 54, probe54a: silently). So the ETL reads every
 known code, in any form and case, as its alpha-2 code (fraud_app.etl.iso3166; the form
 of the generator's data), after the code reading of session 53 (`36` is `036` is `AU`).
-A code the table does not hold (`XK`, `EU`, a name such as `Germany`) is kept as it is,
+A code the table does not hold (`XK`, `EU`, a name such as `Germany`) is kept as it is
+(one of two or three letters in upper case, as the known ones: `xk` is `XK`, review54a),
 counted in the ETL report and named in a WARNING: it is one value of its own to the
 features, and the cross-border flag compares it with the other column as written.
 
@@ -23,7 +24,7 @@ import logging
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from fraud_app.etl.iso3166 import ALPHA2, ALPHA2_CODES
+from fraud_app.etl.iso3166 import ALPHA2, ALPHA2_CODES, LETTER_CODE
 from fraud_app.schema import COUNTRY_COLUMNS
 
 logger = logging.getLogger(__name__)
@@ -34,9 +35,13 @@ _CONVERTED = "__country_converted_"  # staged flag: the published code is not th
 
 def alpha2(code: Column) -> Column:
     """`code` (a code column's text, fraud_app.etl.parsing.code_text) as its alpha-2 code
-    when ISO 3166-1 knows it in any form or case; else as it is."""
+    when ISO 3166-1 knows it in any form or case; an unknown code of two or three ASCII
+    letters in upper case (`xk` is `XK`, as `us` is `US`: review54a found `XK` beside `xk`
+    two countries, the row cross-border); else as it is (`Germany`, `999`)."""
     table = F.create_map(*[F.lit(x) for pair in sorted(ALPHA2.items()) for x in pair])
-    return F.coalesce(F.try_element_at(table, F.upper(code)), code)
+    upper = F.upper(code)
+    letters = F.when(code.rlike(LETTER_CODE), upper).otherwise(code)
+    return F.coalesce(F.try_element_at(table, upper), letters)
 
 
 def staged_columns(parsed: str) -> dict[str, Column]:

@@ -80,9 +80,12 @@ class EtlResult:
     # 'second', 'minute', 'hour' or 'day' ('' without rows); a WARNING for minute and hour
     # (fraud_app.etl.clock_resolution)
     timestamp_resolution: str = ""
-    # the same of label_time (a date read as its day's end counts as a whole day); a
-    # WARNING for a day clock written as midnights (fraud_app.etl.label_clock)
+    # the same of label_time (a date read as its day's end counts as a whole day)
     label_time_resolution: str = ""
+    # the delivery's label_time values written as a day's midnight and read as the END of
+    # that day, its every label_time being a whole day (a clock of days; published or
+    # quarantined rows; fraud_app.etl.label_clock, review54a; a line says so)
+    label_times_read_as_day_end: int = 0
     # the country columns' codes published as alpha-2 though delivered in another ISO
     # 3166-1 form or case (USA, 840, us -> US), and those no ISO code, kept as delivered:
     # {column: {converted, unknown, unknown_examples}} (fraud_app.etl.country_codes; a

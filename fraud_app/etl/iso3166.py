@@ -14,6 +14,8 @@ QM..QZ, XA..XZ, ZZ), withdrawn ones (AN, YU, CS, SU) and the exceptionally reser
 
 from __future__ import annotations
 
+import re
+
 # alpha-2:alpha-3:numeric of every officially assigned code, by alpha-2
 _CODES = """
 AD:AND:020 AE:ARE:784 AF:AFG:004 AG:ATG:028 AI:AIA:660 AL:ALB:008 AM:ARM:051 AO:AGO:024
@@ -66,7 +68,15 @@ ALPHA2: dict[str, str] = _table()
 ALPHA2_CODES: frozenset[str] = frozenset(ALPHA2.values())
 
 
+# an unknown code of two or three ASCII letters (user-assigned XK, XKX; reserved EU): read
+# in upper case as the known ones are, so `xk` and `XK` stay one value (review54a)
+LETTER_CODE = r"^[A-Za-z]{2,3}$"
+
+
 def alpha2(code: str) -> str:
     """`code` (alpha-2, alpha-3 or 3-digit numeric, any case) as its alpha-2 code; an
-    unknown code as it is."""
-    return ALPHA2.get(code.upper(), code) if code.isascii() else code
+    unknown code of two or three ASCII letters in upper case; else as it is."""
+    if not code.isascii():
+        return code
+    letters = code.upper() if re.fullmatch(LETTER_CODE, code) else code
+    return ALPHA2.get(code.upper(), letters)

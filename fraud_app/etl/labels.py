@@ -60,8 +60,8 @@ from pyspark.sql import functions as F
 from fraud_app import jsonout
 from fraud_app.config import AppConfig
 from fraud_app.errors import DataIntegrityError, EmptyInputError, SchemaError
+from fraud_app.etl import label_clock, quarantine_counts
 from fraud_app.etl import labels_classify as lc
-from fraud_app.etl import quarantine_counts
 from fraud_app.etl.append_publish import AppendPublish
 from fraud_app.etl.commit_source import input_identity
 from fraud_app.etl.config import EtlSection
@@ -73,7 +73,12 @@ from fraud_app.etl.fs import (
 )
 from fraud_app.etl.labels_apply import REPORT, apply_feed
 from fraud_app.etl.lock import RootLock
-from fraud_app.etl.pipeline import RAW_PREFIX, check_label_time_reading, check_time_reading
+from fraud_app.etl.pipeline import (
+    RAW_PREFIX,
+    check_label_time_reading,
+    check_time_reading,
+    read_label_days,
+)
 from fraud_app.etl.publish import REPORT_NAME, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
 from fraud_app.etl.readers import refuse_while_read
@@ -125,6 +130,9 @@ class LabelsResult:
     # of quarantine_rows: equal (raw values and reason) to a row the quarantine already
     # holds, from an earlier run of this feed: not added again
     already_quarantined: int = 0
+    # the feeds' label_time values written as a day's midnight and read as the END of that
+    # day, a feed's every label_time being a whole day (fraud_app.etl.label_clock, review54a)
+    label_times_read_as_day_end: int = 0
     # of labels_unchanged: the feed gives another label_time (the published one is kept)
     label_time_changed: int = 0
     label_time_changed_example: str = ""
@@ -167,11 +175,15 @@ def feed_columns(present: list[str], cfg: EtlSection) -> dict[str, str]:
     return names
 
 
-def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None = None) -> DataFrame:
+def annotate_feed(
+    raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None = None
+) -> tuple[DataFrame, int]:
     """One row per feed record: transaction_id, label, label_time (typed), `reason` /
     `reason_detail` of the first per-row rule broken (null: clean), the source file and
-    every input column as text under `raw_<name>`. SchemaError before any Spark job
-    when transaction_id or label is absent."""
+    every input column as text under `raw_<name>`; and how many of its label_times were
+    midnights of a clock of days read as their day's end, as the ETL reads them
+    (pipeline.read_label_days, one Spark job when the feed has a label_time column).
+    SchemaError before any Spark job when transaction_id or label is absent."""
     present = [c for c in raw.columns if c != CORRUPT_COLUMN]
     names = feed_columns(present, cfg)
     missing = [c for c in FEED_COLUMNS[:2] if c not in names]
@@ -195,13 +207,15 @@ def annotate_feed(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None =
     with shared_columns():  # the marks' and the rules' Columns built once (etl.annotate)
         rules = (missing_rule(FEED_COLUMNS[:2]),
                  *[r for r in build_rules(cfg) if r.code in FEED_RULES])  # fmt: skip
-        annotated = annotate(parse_columns(safe, sources, cfg), cfg, inputs,
-                             renamed.get(CORRUPT_COLUMN), rules, fmt)  # fmt: skip
+        parsed, moved = read_label_days(
+            parse_columns(safe, sources, cfg), "label_time" in names, cfg
+        )
+        annotated = annotate(parsed, cfg, inputs, renamed.get(CORRUPT_COLUMN), rules, fmt)
     return annotated.select(
         *[F.col(PARSED + c).alias(c) for c in FEED_COLUMNS], REASON, DETAIL,
         F.nullif(F.col(lc.FILE), F.lit("")).alias(lc.FILE),
         *[F.col(n).cast("string").alias(f"{RAW_PREFIX}{c}") for c, n in renamed.items()],
-    )  # fmt: skip
+    ), moved  # fmt: skip
 
 
 @classic_only("run_labels", FILE_SYSTEM)
@@ -229,6 +243,7 @@ class _FeedRun:
     publish: AppendPublish
     now: dt.datetime
     started: float
+    label_times_read_as_day_end: int = 0  # annotate_feed's, over every feed
 
 
 def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> LabelsResult:
@@ -236,14 +251,14 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
     table, quarantine = (path.rstrip("/") for path in config.etl_tables())
     _check_feeds(spark, fs, inputs, table, quarantine)
     feeds = [_read_feed(spark, p, cfg) for p in inputs]
-    delay_only = all("label_time" not in feed_columns(raw.columns, cfg) for raw, _ in feeds)
+    delay_only = all("label_time" not in feed_columns(raw.columns, cfg) for raw, _, _ in feeds)
     now = dt.datetime.now(dt.UTC)  # applied_at, and when a correction without label_time is known
     if not delay_only and fs.exists(f"{table}/{REPORT_NAME}"):
         # a feed's date-only label_time is read as its day's end; the table's last ETL run
         # may have read such dates as their midnight (before review51c): say so (session 51)
         with contextlib.suppress(ValueError):  # unreadable: the ETL's own check names it
             last = fs.read_json(f"{table}/{REPORT_NAME}")
-            check_label_time_reading(last, table)
+            check_label_time_reading(last, table, sum(moved for _, _, moved in feeds))
             check_time_reading(last, cfg, table, ("label_time",))  # review52a
     if delay_only:
         logger.info("label feed without label_time: filled labels keep label_time null "
@@ -254,8 +269,11 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
     publish = AppendPublish(spark, table, quarantine, job="labels", report=REPORT,
                             compact_files=config.etl.compact_files,
                             source=input_identity(fs, "labels", inputs))  # fmt: skip
-    run = _FeedRun(inputs, [annotated for _, annotated in feeds], delay_only, table,
-                   quarantine, publish, now, started)  # fmt: skip
+    first = _first_day_clock(fs, table)
+    for path, (_, _, moved) in zip(inputs, feeds, strict=True):
+        label_clock.say_read_as_day_end(moved, f"label feed {path}", cfg.time_zone, first)
+    run = _FeedRun(inputs, [annotated for _, annotated, _ in feeds], delay_only, table,
+                   quarantine, publish, now, started, sum(moved for _, _, moved in feeds))  # fmt: skip
     try:
         result = _applied(spark, fs, config, run)
     except BaseException:
@@ -292,7 +310,8 @@ def _applied(spark: SparkSession, fs: HadoopFs, config: AppConfig, run: _FeedRun
     result = LabelsResult(
         input_paths=tuple(run.inputs), output_path=run.table, quarantine_path=run.quarantine,
         report_path=f"{run.table}/{REPORT}", input_rows=input_rows, delay_only=run.delay_only,
-        seconds=round(time.monotonic() - run.started, 3), **counts,
+        seconds=round(time.monotonic() - run.started, 3),
+        label_times_read_as_day_end=run.label_times_read_as_day_end, **counts,
     )  # fmt: skip
     check_accounting(result)
     return result
@@ -315,9 +334,23 @@ def _stage_feeds(spark: SparkSession, run: _FeedRun) -> tuple[DataFrame, int, tu
     return stage, input_rows, quarantine_counts.rejected(stage, input_rows, observation)
 
 
-def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFrame, DataFrame]:
+def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFrame, DataFrame, int]:
     raw, fmt = read_input(spark, path, cfg)
-    return raw, annotate_feed(raw, cfg, path, fmt)
+    return raw, *annotate_feed(raw, cfg, path, fmt)
+
+
+def _first_day_clock(fs: HadoopFs, table: str) -> bool:
+    """Whether a feed's midnights read as their day's end are news to the table: neither
+    its last ETL report read its label clock as days nor its last labels report read any
+    so (then the line is a WARNING, else INFO: a daily feed says it on every run)."""
+    for name, key, said in ((REPORT_NAME, "label_time_resolution", "day"),
+                            (REPORT, "label_times_read_as_day_end", None)):  # fmt: skip
+        with contextlib.suppress(ValueError):
+            last = fs.read_json(f"{table}/{name}") if fs.exists(f"{table}/{name}") else {}
+            value = last.get(key) if isinstance(last, dict) else None
+            if (value == said) if said is not None else bool(value):
+                return False
+    return True
 
 
 def check_accounting(r: LabelsResult) -> None:

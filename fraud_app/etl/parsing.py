@@ -227,9 +227,13 @@ def wall_clock(dtype: T.DataType, fmt: str | None, value: Column) -> Column | bo
 # time that day, not at its midnight: read as midnight, a label was known up to a day early
 # to every feature reading it, and one dated the transaction's own day came before it
 # (label_time_before_timestamp). The last microsecond of the day (on etl.time_zone's
-# clock) keeps the date and is never early (review51c). The ETL report records it.
+# clock) keeps the date and is never early (review51c). The ETL report records it. Since
+# review54a a delivery whose every label_time is a whole day, some written as midnight
+# timestamps (a clock of days), has those midnights read so too (fraud_app.etl.label_clock)
 DAY_END_COLUMNS = ("label_time",)
-LABEL_TIME_READING = "date_only_end_of_day"
+LABEL_TIME_READING = "day_clock_end_of_day"
+# the reading of review51c: a date alone as its day's end, a midnight timestamp as written
+DATE_ONLY_READING = "date_only_end_of_day"
 _DAY_US = 86_400_000_000
 _DATE_ONLY_ISO = r"^[+-]?\d{4,}-\d{1,2}-\d{1,2}$"
 # pattern letters of a time of day (hour, minute, second, fraction, am-pm)

@@ -112,6 +112,7 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None =
     corrupt = renamed.get(CORRUPT_COLUMN)
     with shared_columns():  # the marks' Columns again in the rules and the placeholders
         parsed = parse_columns(safe, safe_sources, cfg, renamed.get(currency))
+        parsed = read_label_days(parsed, safe_sources["label_time"] is not None, cfg)[0]
         annotated = annotate(parsed, cfg, inputs, corrupt, fmt=fmt)
         return _annotated_layout(annotated, renamed, currency, cfg)
 
@@ -133,8 +134,19 @@ def _annotated_layout(
         *[c.alias(n) for n, c in label_words.staged_columns(cfg).items()],
         *[c.alias(n) for n, c in amounts.staged_columns(cfg).items()],
         *[c.alias(n) for n, c in country_codes.staged_columns(PARSED).items()],
+        F.col(label_clock.MOVED),
         *([F.col(amounts.CURRENCY)] if currency is not None else []),
     )
+
+
+def read_label_days(parsed: DataFrame, present: bool, cfg: EtlSection) -> tuple[DataFrame, int]:
+    """The parsed rows of a delivery with its label_time read as a clock of days when
+    every value is a whole day (fraud_app.etl.label_clock.read_day_clock: a midnight is
+    the end of its day, review54a), and how many were so read; no Spark job when the
+    delivery has no label_time column (`present`)."""
+    if not present:
+        return parsed.withColumn(label_clock.MOVED, F.lit(False)), 0
+    return label_clock.read_day_clock(parsed, PARSED + "label_time", cfg.time_zone)
 
 
 def valid_rows(annotated: DataFrame) -> DataFrame:
@@ -246,9 +258,8 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
             staged.metrics, cfg, last.get("timestamp_resolution")),
         country_codes=country_codes.counts_of(
             staged.metrics, cfg.source_for, last.get("country_codes")),
-        label_time_resolution=label_clock.resolution_of(
-            staged.metrics, cfg, counts["quarantine_by_reason"],
-            last.get("label_time_resolution")),
+        label_time_resolution=label_clock.resolution_of(staged.metrics),
+        label_times_read_as_day_end=_label_days(staged.metrics, run, last),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,
@@ -257,6 +268,15 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
     )  # fmt: skip
     _check_accounting(result)
     return result
+
+
+def _label_days(metrics: dict, run: _Run, last: dict) -> int:
+    """The delivery's midnight label_times read as their day's end (read_label_days), said
+    in one line: a WARNING unless the table's last report read its label clock as days."""
+    moved = int(metrics.get(label_clock.MOVED) or 0)
+    first = last.get("label_time_resolution") != "day"
+    label_clock.say_read_as_day_end(moved, f"ETL {run.src}", run.config.etl.time_zone, first)
+    return moved
 
 
 def _last_report(fs: HadoopFs, run: _Run) -> dict:
@@ -288,7 +308,7 @@ def _amount_fields(
         with contextlib.suppress(ValueError):
             last = fs.read_json(report)
             amounts.check_reading(last, cfg, run.finals[0])
-            check_label_time_reading(last, run.finals[0])
+            check_label_time_reading(last, run.finals[0], int(metrics.get(label_clock.MOVED) or 0))
             check_time_reading(last, cfg, run.finals[0])
     return {"currency_column": found.column, "currencies": found.currencies,
             "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
@@ -296,24 +316,35 @@ def _amount_fields(
             "time_reading": cfg.time_reading(), "code_reading": schema.CODE_READING}  # fmt: skip
 
 
-def check_label_time_reading(last_report: object, table: str) -> None:
+def check_label_time_reading(last_report: object, table: str, moved: int = 0) -> None:
     """An append (or a labels feed, fraud_app.etl.labels) onto a table whose last ETL run
-    read a date-only label_time otherwise (a report of a release before review51c has no
-    `label_time_reading`: it read such a date as its midnight): one WARNING, the table then
-    holds both readings."""
+    read a label_time otherwise: one WARNING, the table then holds both readings. A report
+    of a release before review51c has no `label_time_reading`: it read a date alone as its
+    midnight; one of review51c (`date_only_end_of_day`) read a clock of days written as
+    midnights as those midnights, which matters only to a delivery whose `moved` (its
+    midnights read as their day's end, label_clock.read_day_clock) is not 0."""
     if not isinstance(last_report, dict):
         return
     before = last_report.get("label_time_reading") or "date_only_midnight"
-    if before != parsing.LABEL_TIME_READING:
-        logger.warning(
-            "ETL: this append reads a label_time written as a date alone (2024-01-05) as the "
-            "end of that day (%s), but the run before it on %s read such dates as their "
-            "midnight (%s), up to a day before the label was known: the table now holds "
-            "both readings, and a re-delivered row of such a label_time is another version "
-            "of it. Rebuild the table (etl.mode: replace over every delivery, then the "
-            "labels feeds again) so that every label_time is read one way",
-            parsing.LABEL_TIME_READING, table, before,
-        )  # fmt: skip
+    if before == parsing.LABEL_TIME_READING or (before == parsing.DATE_ONLY_READING and not moved):
+        return
+    if before == parsing.DATE_ONLY_READING:
+        said = ("reads this delivery's label_time, a clock of days written as midnights "
+                f"({moved} value(s)), as the END of each day ({parsing.LABEL_TIME_READING}), "
+                f"but the run before it on {table} read such midnights as written "
+                f"({before}), up to a day before the label was known")  # fmt: skip
+    else:
+        said = ("reads a label_time written as a date alone (2024-01-05) as the end of that "
+                f"day ({parsing.LABEL_TIME_READING}), but the run before it on {table} read "
+                f"such dates as their midnight ({before}), up to a day before the label was "
+                "known")  # fmt: skip
+    logger.warning(
+        "ETL: this append %s: the table now holds both readings, and a re-delivered row of "
+        "such a label_time is another version of it. Rebuild the table (etl.mode: replace "
+        "over every delivery, then the labels feeds again) so that every label_time is read "
+        "one way",
+        said,
+    )
 
 
 def check_time_reading(

@@ -248,7 +248,7 @@ def test_an_unreadable_labels_marker_cleared_lets_the_next_labels_run(spark, tmp
     settings = {"paths.root": str(root), "etl": {"input": str(tmp_path / "raw")}}
     run_etl(spark, load_config(None, settings))
     feed = tmp_path / "feed.csv"
-    feed.write_text("transaction_id,label,label_time\na1,1,2024-01-09 00:00:00\nzz9,1,\n")
+    feed.write_text("transaction_id,label,label_time\na1,1,2024-01-09 00:30:00\nzz9,1,\n")
     run_labels(spark, load_config(None, settings), [str(feed)])
     # the killed run's commit: its ledger and quarantine files moved in, its marker cut
     table, job = root / "canonical", "labels-20261206T000000-0b0b0b0b0b0b"
@@ -267,7 +267,7 @@ def test_an_unreadable_labels_marker_cleared_lets_the_next_labels_run(spark, tmp
     assert _unlock(capsys, cfg, "--force", found["path"])[0] == 0
 
     again = tmp_path / "again.csv"
-    again.write_text("transaction_id,label,label_time\na3,1,2024-01-09 00:00:00\n")
+    again.write_text("transaction_id,label,label_time\na3,1,2024-01-09 00:30:00\n")
     result = run_labels(spark, load_config(None, settings), [str(again)])
     assert result.to_dict()["labels_filled"] == 1
     (audit,) = read_audit(str(root))  # the copies beside it are no audit records

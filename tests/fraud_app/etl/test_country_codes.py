@@ -151,3 +151,29 @@ def test_unknown_codes_are_named_once_per_table(spark, tmp_path, caplog) -> None
         "country": {"converted": 0, "unknown": 10, "unknown_examples": ["XK"]}
     }
     assert not [r for r in caplog.records if "no ISO 3166-1 code" in r.getMessage()]
+
+
+def test_an_unknown_letter_code_is_one_value_in_any_case(spark, tmp_path) -> None:
+    """review54a: a known code is read in any case (`us` is `US`), an unknown one was kept
+    as written: a merchant country `XK` beside a card country `xk` (or `XKX` / `xkx`) was
+    two countries, the row cross-border. Now such a code of two or three letters is upper
+    case; other unknown values (`Germany`, `999`) stay as written."""
+    assert [schema.code_spelling("country", v) for v in ("xk", "xkx", "Germany", "999")] == [
+        "XK", "XKX", "Germany", "999",
+    ]  # fmt: skip
+    csv = (
+        "transaction_id,card_id,timestamp,amount,label,country,card_country\n"
+        "u1,k1,2025-03-01 10:00:00,1.5,0,XK,xk\n"
+        "u2,k1,2025-03-01 10:01:00,1.5,0,xkx,XKX\n"
+        "u3,k1,2025-03-01 10:02:00,1.5,0,Germany,germany\n"  # a name: as written
+    )
+    result = _run(spark, tmp_path, {"a.csv": csv})
+    table = spark.read.parquet(result.output_path)
+    got = {
+        r.transaction_id: (r.country, r.card_country, r.cross)
+        for r in table.select("*", rowwise_column(CrossBorder()).alias("cross")).collect()
+    }
+    assert got == {
+        "u1": ("XK", "XK", 0.0), "u2": ("XKX", "XKX", 0.0), "u3": ("Germany", "germany", 1.0),
+    }  # fmt: skip
+    assert result.country_codes["card_country"]["unknown"] == 3

@@ -36,8 +36,8 @@ def fed(spark, first_published, tmp_path_factory) -> Path:
     unknown)."""
     root = tmp_path_factory.mktemp("fed")
     shutil.copytree(first_published, root, dirs_exist_ok=True)  # copy2: mtimes kept
-    run_labels(spark, _config(root), [_feed(root, "f1.csv", "a1,1,2024-01-09 00:00:00\nzz9,1,\n")])
-    run_labels(spark, _config(root), [_feed(root, "f2.csv", "a3,1,2024-01-09 00:00:00\nzz8,1,\n")])
+    run_labels(spark, _config(root), [_feed(root, "f1.csv", "a1,1,2024-01-09 00:30:00\nzz9,1,\n")])
+    run_labels(spark, _config(root), [_feed(root, "f2.csv", "a3,1,2024-01-09 00:30:00\nzz8,1,\n")])
     return root
 
 

@@ -38,7 +38,7 @@ def test_a_date_only_label_time_is_the_end_of_its_day(spark, tmp_path) -> None:
         "t3": (dt.datetime(2024, 1, 5, 10), dt.datetime(2024, 1, 6, 8)),
         "t4": (dt.datetime(2024, 1, 5), dt.datetime.combine(dt.date(2024, 1, 8), end)),
     }
-    assert result.label_time_reading == "date_only_end_of_day"
+    assert result.label_time_reading == parsing.LABEL_TIME_READING == "day_clock_end_of_day"
     # on etl.time_zone's clock: New York's 2024-01-05 ends at 2024-01-06 04:59:59.999999 UTC
     result = _run(spark, tmp_path / "ny", files, time_zone="America/New_York")
     assert_accounted(spark, result, 4)
@@ -74,4 +74,12 @@ def test_an_append_onto_a_table_read_with_midnight_dates_is_named(caplog) -> Non
     caplog.clear()
     with caplog.at_level(logging.WARNING):
         check_label_time_reading({"label_time_reading": "date_only_end_of_day"}, "/t/c")
+        check_label_time_reading({"label_time_reading": "day_clock_end_of_day"}, "/t/c", 3)
     assert not caplog.text
+    # review54a: a table of review51c's reading kept a clock of days' midnights as written
+    with caplog.at_level(logging.WARNING):
+        check_label_time_reading({"label_time_reading": "date_only_end_of_day"}, "/t/c", 3)
+    assert (
+        "a clock of days written as midnights (3 value(s)), as the END of each day" in caplog.text
+    )
+    assert "read such midnights as written (date_only_end_of_day)" in caplog.text

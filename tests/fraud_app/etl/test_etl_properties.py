@@ -42,7 +42,7 @@ POOLS = {
         st.floats(allow_nan=True, allow_infinity=True).map(repr),
     ),
     "label": st.sampled_from(["0", "1", "1.0", "true", "no", "2", "x", "", None, "NULL"]),
-    "label_time": st.sampled_from([None, "", "2024-02-01 00:00:00", "2024-01-01 00:00:00", "zzz"]),
+    "label_time": st.sampled_from([None, "", "2024-02-01 00:30:00", "2024-01-01 00:30:00", "zzz"]),
     "channel": st.sampled_from(["POS", "ecom", " ATM ", "MOBILE", "", None]),
 }
 ROWS = st.lists(st.fixed_dictionaries(POOLS), min_size=1, max_size=60)

@@ -25,17 +25,17 @@ pytestmark = pytest.mark.spark
 HEADER = "transaction_id,card_id,merchant_id,timestamp,amount,label,label_time\n"
 ROWS = (
     "u1,c1,m1,2024-01-05 10:00:00,1.5,0,\n"  # 0, known at ts + 7 d = 2024-01-12 10:00
-    "u2,c1,m1,2024-01-05 11:00:00,2.5,0,2024-01-06 00:00:00\n"  # 0, known 2024-01-06
-    "u3,c2,m1,2024-01-06 10:00:00,3.5,1,2024-01-08 00:00:00\n"  # 1, known 2024-01-08
+    "u2,c1,m1,2024-01-05 11:00:00,2.5,0,2024-01-06 00:30:00\n"  # 0, known 2024-01-06
+    "u3,c2,m1,2024-01-06 10:00:00,3.5,1,2024-01-08 00:30:00\n"  # 1, known 2024-01-08
     "u4,c2,m1,2024-01-07 10:00:00,4.5,,\n"  # unlabelled
     "u5,c3,m2,2024-01-07 12:00:00,5.5,0,\n"  # 0
 )
 FEED = (
     "transaction_id,label,label_time\n"
-    "u1,1,2024-01-10 00:00:00\n"  # a correction known before the published 0 is
-    "u2,1,2024-01-09 00:00:00\n"  # a correction known after it: applied
-    "u3,0,2024-01-20 00:00:00\n"  # a reversal
-    "u4,1,2024-01-09 00:00:00\n"  # a fill
+    "u1,1,2024-01-10 00:30:00\n"  # a correction known before the published 0 is
+    "u2,1,2024-01-09 00:30:00\n"  # a correction known after it: applied
+    "u3,0,2024-01-20 00:30:00\n"  # a reversal
+    "u4,1,2024-01-09 00:30:00\n"  # a fill
     "u5,0,\n"  # the same label: unchanged
 )
 
@@ -95,15 +95,15 @@ def test_a_zero_to_one_correction_is_applied_at_its_label_time(spark, fed, tmp_p
     }
     assert r.partitions_rewritten == ("2024-01-05", "2024-01-07")
     assert _labels(spark, r.output_path) == {
-        "u1": (0, None), "u2": (1, "2024-01-09 00:00:00"), "u3": (1, "2024-01-08 00:00:00"),
-        "u4": (1, "2024-01-09 00:00:00"), "u5": (0, None),
+        "u1": (0, None), "u2": (1, "2024-01-09 00:30:00"), "u3": (1, "2024-01-08 00:30:00"),
+        "u4": (1, "2024-01-09 00:30:00"), "u5": (0, None),
     }  # fmt: skip
     assert _ledger(spark, r.output_path) == [
-        ("u2", "correction", 1, "2024-01-09 00:00:00", 0, "2024-01-06 00:00:00"),
-        ("u4", "fill", 1, "2024-01-09 00:00:00", None, None),
+        ("u2", "correction", 1, "2024-01-09 00:30:00", 0, "2024-01-06 00:30:00"),
+        ("u4", "fill", 1, "2024-01-09 00:30:00", None, None),
     ]  # fmt: skip
-    example = ("transaction_id 'u2': label 0 (known at '2024-01-06 00:00:00') -> 1, known at "
-               "'2024-01-09 00:00:00'")  # fmt: skip
+    example = ("transaction_id 'u2': label 0 (known at '2024-01-06 00:30:00') -> 1, known at "
+               "'2024-01-09 00:30:00'")  # fmt: skip
     assert r.label_correction_example == example
     assert f"-> 1 filled, 1 corrected (e.g. {example}), 1 unchanged, 2 quarantined" in r.summary()
     report = json.loads(Path(r.report_path).read_text())
@@ -111,13 +111,13 @@ def test_a_zero_to_one_correction_is_applied_at_its_label_time(spark, fed, tmp_p
     q = {x.raw_transaction_id: (x.reason, x.reason_detail)
          for x in spark.read.parquet(r.quarantine_path).collect()}  # fmt: skip
     assert q["u1"] == ("correction_not_after_published_label", (
-        "transaction_id 'u1': this feed's label 1 is known at '2024-01-10 00:00:00' (its "
+        "transaction_id 'u1': this feed's label 1 is known at '2024-01-10 00:30:00' (its "
         "label_time), not after the published label 0, known at '2024-01-12 10:00:00' "
         "(timestamp + features.label_delay_days 7): a correction must be learnt after the "
         "label it corrects; the published label stays"))  # fmt: skip
     assert q["u3"][0] == "label_reversal_not_supported"
     assert q["u3"][1].startswith("transaction_id 'u3' is published with label 1, a known fraud "
-                                 "from '2024-01-08 00:00:00' (its label_time); this feed says 0")  # fmt: skip
+                                 "from '2024-01-08 00:30:00' (its label_time); this feed says 0")  # fmt: skip
     assert "no retraction event" in q["u3"][1]
 
     # the same feed again: the correction and the fill are unchanged, nothing rewritten
@@ -137,7 +137,7 @@ def test_the_quarantine_policy_keeps_every_other_label_as_conflicting(spark, pub
     check_accounting(r)
     assert (r.labels_filled, r.labels_corrected, r.quarantine_by_reason) == (
         1, 0, {"conflicting_label": 3})  # fmt: skip
-    assert _labels(spark, r.output_path)["u2"] == (0, "2024-01-06 00:00:00")
+    assert _labels(spark, r.output_path)["u2"] == (0, "2024-01-06 00:30:00")
     assert "1 corrected" not in r.summary()
 
 
@@ -178,16 +178,16 @@ def test_a_replace_rebuild_keeps_the_corrections(spark, fed, tmp_path):
     assert len(_ledger(spark, again.output_path)) == 3
     # etl.input now gives u2's 0 a label_time after its correction's: not re-applied
     (base / "raw" / "a.csv").write_text(HEADER + ROWS.replace(
-        "2024-01-06 00:00:00", "2024-01-11 00:00:00"))  # fmt: skip
+        "2024-01-06 00:30:00", "2024-01-11 00:30:00"))  # fmt: skip
     moved = run_etl(spark, _config(base))
     assert moved.ledger_quarantined == {"correction_not_after_published_label": 1}
-    assert _labels(spark, moved.output_path)["u2"] == (0, "2024-01-11 00:00:00")
+    assert _labels(spark, moved.output_path)["u2"] == (0, "2024-01-11 00:30:00")
     # (the quarantine also carries the rows the labels runs quarantined)
     q = [x for x in spark.read.parquet(moved.quarantine_path).collect()
          if "the label ledger" in (x.reason_detail or "")]  # fmt: skip
     assert [(x.raw_transaction_id, x.reason) for x in q] == [
         ("u2", "correction_not_after_published_label")]  # fmt: skip
-    assert "not after etl.input's label 0, known at '2024-01-11 00:00:00'" in q[0].reason_detail
+    assert "not after etl.input's label 0, known at '2024-01-11 00:30:00'" in q[0].reason_detail
 
 
 def test_a_ledger_written_before_corrections_is_read_as_fills(spark, published, tmp_path):

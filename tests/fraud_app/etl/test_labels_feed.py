@@ -26,7 +26,7 @@ TRANSACTIONS = (
     "t2,c1,2024-01-05 11:00:00,2.5,0,\n"  # labelled 0
     "t3,c2,2024-01-06 10:00:00,3.5,,\n"  # unlabelled
     "t4,c2,2024-01-07 10:00:00,4.5,,\n"  # unlabelled
-    "t5,c3,2024-01-07 12:00:00,5.5,1,2024-01-08 00:00:00\n"  # labelled 1
+    "t5,c3,2024-01-07 12:00:00,5.5,1,2024-01-08 00:30:00\n"  # labelled 1
 )
 DATES = ("2024-01-05", "2024-01-06", "2024-01-07")
 
@@ -96,12 +96,12 @@ def test_a_feed_fills_unchanged_quarantines_and_rewrites_only_its_dates(spark, p
     before = _files(str(root / "canonical"))
     feed = _feed(tmp_path, (
         "transaction_id,label,label_time\n"
-        "t1,1,2024-01-09 00:00:00\n"  # unlabelled: filled
-        "t2,0,2024-01-09 00:00:00\n"  # the same label: unchanged (label_time kept)
-        "t2,0,2024-01-09 00:00:00\n"  # an identical copy: a duplicate
-        "t5,0,2024-01-09 00:00:00\n"  # 1 -> 0: label_reversal_not_supported
-        "t9,1,2024-01-09 00:00:00\n"  # not published: unknown_transaction
-        "t3,1,2024-01-01 00:00:00\n"  # before its transaction: label_time_before_timestamp
+        "t1,1,2024-01-09 00:30:00\n"  # unlabelled: filled
+        "t2,0,2024-01-09 00:30:00\n"  # the same label: unchanged (label_time kept)
+        "t2,0,2024-01-09 00:30:00\n"  # an identical copy: a duplicate
+        "t5,0,2024-01-09 00:30:00\n"  # 1 -> 0: label_reversal_not_supported
+        "t9,1,2024-01-09 00:30:00\n"  # not published: unknown_transaction
+        "t3,1,2024-01-01 00:30:00\n"  # before its transaction: label_time_before_timestamp
         "t4,1,\nt4,0,\n"  # two labels for one id: both conflicting_duplicate
         "t6,maybe,\n"  # invalid_label
         ",1,\n"  # no id: missing_required_field
@@ -117,25 +117,25 @@ def test_a_feed_fills_unchanged_quarantines_and_rewrites_only_its_dates(spark, p
     # t2 is published with label 0 and no label_time: the feed's label_time is not taken
     assert (r.label_time_changed, r.label_time_changed_example) == (
         1, "transaction_id 't2': published label_time none (null), this feed "
-        "'2024-01-09 00:00:00'")  # fmt: skip
+        "'2024-01-09 00:30:00'")  # fmt: skip
     assert (r.already_quarantined, r.ledger_entries_added) == (0, 1)
     ledger = spark.read.parquet(str(root / "canonical" / "_labels_ledger")).collect()
     assert [(x.transaction_id, x.label, str(x.label_time), x.source_file.rsplit("/", 1)[-1])
-            for x in ledger] == [("t1", 1, "2024-01-09 00:00:00", "feed.csv")]  # fmt: skip
+            for x in ledger] == [("t1", 1, "2024-01-09 00:30:00", "feed.csv")]  # fmt: skip
     assert _labels(spark, r) == {
-        "t1": (1, "2024-01-09 00:00:00"), "t2": (0, None), "t3": (None, None),
-        "t4": (None, None), "t5": (1, "2024-01-08 00:00:00"),
+        "t1": (1, "2024-01-09 00:30:00"), "t2": (0, None), "t3": (None, None),
+        "t4": (None, None), "t5": (1, "2024-01-08 00:30:00"),
     }  # fmt: skip
     q = {(tid, label): (reason, detail) for tid, label, reason, detail in _quarantine(spark, r)}
     assert q[("t5", "0")] == ("label_reversal_not_supported", (
-        "transaction_id 't5' is published with label 1, a known fraud from '2024-01-08 00:00:00' "
+        "transaction_id 't5' is published with label 1, a known fraud from '2024-01-08 00:30:00' "
         "(its label_time); this feed says 0 (a reversal: a chargeback withdrawn): not applied, "
         "the published 1 stays. The feature step has no retraction event: a 0 would take the "
         "fraud out of the risk features of every window it was known in, rewriting past "
         "features"))  # fmt: skip
     assert q[("t9", "1")][1].startswith("transaction_id 't9' is not in the canonical table ")
     assert "run `fraud-app labels` on this feed again" in q[("t9", "1")][1]
-    assert q[("t3", "1")] == ("label_time_before_timestamp", "label_time '2024-01-01 00:00:00' "
+    assert q[("t3", "1")] == ("label_time_before_timestamp", "label_time '2024-01-01 00:30:00' "
                               "is before the published timestamp '2024-01-06 10:00:00' of "
                               "transaction_id 't3'")  # fmt: skip
     assert {q[("t4", "1")][0], q[("t4", "0")][0]} == {"conflicting_duplicate"}
@@ -153,8 +153,8 @@ def test_a_feed_fills_unchanged_quarantines_and_rewrites_only_its_dates(spark, p
 
 def test_a_rerun_is_idempotent_and_reapplies_unknown_ids_once_published(spark, published, tmp_path):
     root = _root(published, tmp_path)
-    feed = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-09 00:00:00\n"
-                           "t9,1,2024-01-20 00:00:00\n")  # fmt: skip
+    feed = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-09 00:30:00\n"
+                           "t9,1,2024-01-20 00:30:00\n")  # fmt: skip
     first = run_labels(spark, _config(root), [feed])
     assert (first.labels_filled, first.quarantine_by_reason) == (1, {"unknown_transaction": 1})
     files = _files(first.output_path)
@@ -169,7 +169,7 @@ def test_a_rerun_is_idempotent_and_reapplies_unknown_ids_once_published(spark, p
         again.summary())  # fmt: skip
     assert json.loads(Path(again.report_path).read_text())["already_quarantined"] == 1
     # a new bad row beside the old one: only the new one goes in
-    both = _feed(tmp_path, "transaction_id,label,label_time\nt9,1,2024-01-20 00:00:00\n"
+    both = _feed(tmp_path, "transaction_id,label,label_time\nt9,1,2024-01-20 00:30:00\n"
                            "t8,maybe,\n", "feed2.csv")  # fmt: skip
     more = run_labels(spark, _config(root), [both])
     assert (more.quarantine_rows, more.already_quarantined) == (2, 1)
@@ -182,17 +182,17 @@ def test_a_rerun_is_idempotent_and_reapplies_unknown_ids_once_published(spark, p
     third = run_labels(spark, _config(root), [feed])
     assert (third.labels_filled, third.labels_unchanged, third.quarantine_rows) == (1, 1, 0)
     assert third.partitions_rewritten == ("2024-01-10",)
-    assert _labels(spark, third)["t9"] == (1, "2024-01-20 00:00:00")
+    assert _labels(spark, third)["t9"] == (1, "2024-01-20 00:30:00")
     # the same label with another label_time: unchanged, the published time kept, counted
-    moved = _feed(tmp_path, "transaction_id,label,label_time\nt9,1,2024-01-25 00:00:00\n",
+    moved = _feed(tmp_path, "transaction_id,label,label_time\nt9,1,2024-01-25 00:30:00\n",
                   "moved.csv")  # fmt: skip
     fourth = run_labels(spark, _config(root), [moved])
     assert (fourth.labels_unchanged, fourth.label_time_changed) == (1, 1)
     assert fourth.label_time_changed_example == (
-        "transaction_id 't9': published label_time '2024-01-20 00:00:00', this feed "
-        "'2024-01-25 00:00:00'")  # fmt: skip
+        "transaction_id 't9': published label_time '2024-01-20 00:30:00', this feed "
+        "'2024-01-25 00:30:00'")  # fmt: skip
     assert "1 unchanged (1 with another label_time, published one kept)" in fourth.summary()
-    assert _labels(spark, fourth)["t9"] == (1, "2024-01-20 00:00:00")
+    assert _labels(spark, fourth)["t9"] == (1, "2024-01-20 00:30:00")
 
 
 def test_a_delay_only_parquet_feed_with_own_names_and_label_words(spark, published, tmp_path):
@@ -248,10 +248,10 @@ def test_a_feed_with_canonical_names_is_read_when_etl_columns_maps_the_exports(
     root = _root(published, tmp_path)
     config = _config(root, columns={"transaction_id": "txn_id", "label": "is_fraud",
                                     "label_time": "label_ts"})  # fmt: skip
-    feed = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-09 00:00:00\n")
+    feed = _feed(tmp_path, "transaction_id,label,label_time\nt1,1,2024-01-09 00:30:00\n")
     r = run_labels(spark, config, [feed])
     assert (r.labels_filled, r.delay_only) == (1, False)
-    assert _labels(spark, r)["t1"] == (1, "2024-01-09 00:00:00")
+    assert _labels(spark, r)["t1"] == (1, "2024-01-09 00:30:00")
     bad = _feed(tmp_path, "txn,label\nt3,1\n", "bad.csv")
     with pytest.raises(SchemaError, match=(
         r"lacks column\(s\) transaction_id \(looked for 'txn_id', as etl.columns maps it, or "

@@ -31,7 +31,7 @@ FIRST = (
 SECOND = (
     "a1,c1,2024-01-05 10:00:00,1.5,,\n"
     "a2,c1,2024-01-05 11:00:00,2.5,0,\n"
-    "a3,c2,2024-01-06 10:00:00,3.5,1,2024-01-08 00:00:00\n"
+    "a3,c2,2024-01-06 10:00:00,3.5,1,2024-01-08 00:30:00\n"
     "a4,c2,2024-01-10 10:00:00,4.5,,\n"
 )
 
@@ -65,8 +65,8 @@ def _labels(spark, table: str) -> dict[str, tuple]:
 def test_a_replace_rebuild_reapplies_feed_labels_and_quarantines_the_conflicts(
     spark, first_published, tmp_path
 ):
-    fed, feed = published_then_fed(spark, first_published, tmp_path, "a1,1,2024-01-09 00:00:00\n"
-                                   "a3,0,2024-01-09 00:00:00\na4,1,2024-01-09 00:00:00\na5,1,\n")  # fmt: skip
+    fed, feed = published_then_fed(spark, first_published, tmp_path, "a1,1,2024-01-09 00:30:00\n"
+                                   "a3,0,2024-01-09 00:30:00\na4,1,2024-01-09 00:30:00\na5,1,\n")  # fmt: skip
     assert (fed.labels_filled, fed.ledger_entries_added) == (4, 4)
 
     _raw(tmp_path, SECOND)
@@ -77,8 +77,8 @@ def test_a_replace_rebuild_reapplies_feed_labels_and_quarantines_the_conflicts(
     assert (rebuilt.input_rows, rebuilt.output_rows, rebuilt.quarantine_rows) == (4, 4, 0)
     assert rebuilt.unlabelled_rows == 1  # a4; a1 got its feed label back
     assert _labels(spark, rebuilt.output_path) == {
-        "a1": (1, "2024-01-09 00:00:00"), "a2": (0, None),
-        "a3": (1, "2024-01-08 00:00:00"), "a4": (None, None),
+        "a1": (1, "2024-01-09 00:30:00"), "a2": (0, None),
+        "a3": (1, "2024-01-08 00:30:00"), "a4": (None, None),
     }  # fmt: skip
     quarantined = {
         q.raw_transaction_id: (q.raw_label, q.raw_label_time, q.reason, q.reason_detail,
@@ -88,14 +88,14 @@ def test_a_replace_rebuild_reapplies_feed_labels_and_quarantines_the_conflicts(
     src = quarantined["a3"][4]  # the feed file, as Spark names it (a URI)
     assert src.endswith(f"{feed}")
     assert quarantined["a3"] == (
-        "0", "2024-01-09 00:00:00", "conflicting_label",
+        "0", "2024-01-09 00:30:00", "conflicting_label",
         f"transaction_id 'a3' is published with label 1 by etl.input; the label ledger (a "
         f"`fraud-app labels` feed, {src}) says 0: etl.input's label stays, the ledger's "
         "is not applied", src,
     )  # fmt: skip
     assert quarantined["a4"][2:4] == (
         "label_time_before_timestamp",
-        f"label_time '2024-01-09 00:00:00' from the label ledger (a `fraud-app labels` feed, "
+        f"label_time '2024-01-09 00:30:00' from the label ledger (a `fraud-app labels` feed, "
         f"{src}) is before the timestamp '2024-01-10 10:00:00' etl.input now gives "
         "transaction_id 'a4'; its label 1 is not applied",
     )  # fmt: skip

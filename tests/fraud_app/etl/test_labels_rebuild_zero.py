@@ -23,7 +23,7 @@ pytestmark = pytest.mark.spark
 HEADER = "transaction_id,card_id,timestamp,amount,label,label_time\n"
 UNLABELLED = "x1,c1,2024-01-05 10:00:00,1.5,,\nx2,c1,2024-01-05 11:00:00,2.5,,\n"
 # the export's later delivery: 0 for both, x1 known 2024-01-06, x2 at timestamp + 7 d
-ZERO = "x1,c1,2024-01-05 10:00:00,1.5,0,2024-01-06 00:00:00\nx2,c1,2024-01-05 11:00:00,2.5,0,\n"
+ZERO = "x1,c1,2024-01-05 10:00:00,1.5,0,2024-01-06 00:30:00\nx2,c1,2024-01-05 11:00:00,2.5,0,\n"
 
 
 def _config(base: Path, **etl):
@@ -44,7 +44,7 @@ def _fed_then_zero(spark, base: Path) -> None:
     (base / "raw").mkdir()
     (base / "raw" / "a.csv").write_text(HEADER + UNLABELLED)
     run_etl(spark, _config(base))
-    (base / "f1.csv").write_text("transaction_id,label,label_time\nx1,1,2024-01-20 00:00:00\n")
+    (base / "f1.csv").write_text("transaction_id,label,label_time\nx1,1,2024-01-20 00:30:00\n")
     (base / "f2.csv").write_text("transaction_id,label\nx2,1\n")
     for feed in ("f1.csv", "f2.csv"):
         assert run_labels(spark, _config(base), [str(base / feed)]).labels_filled == 1
@@ -75,7 +75,7 @@ def test_a_filled_fraud_over_the_exports_later_zero_is_a_correction(spark, fed, 
     x2_known = applied.select(F.date_format("applied_at", "yyyy-MM-dd HH:mm:ss")).first()[0]
     rebuilt = run_etl(spark, _config(tmp_path))
     assert (rebuilt.corrections_reapplied, rebuilt.ledger_quarantined) == (2, {})
-    assert _labels(spark, table) == {"x1": (1, "2024-01-20 00:00:00"), "x2": (1, x2_known)}
+    assert _labels(spark, table) == {"x1": (1, "2024-01-20 00:30:00"), "x2": (1, x2_known)}
     # `fraud-app labels` with the same feeds on the rebuilt table: nothing left to do
     again = run_labels(
         spark, _config(tmp_path), [str(tmp_path / "f1.csv"), str(tmp_path / "f2.csv")]
@@ -88,4 +88,4 @@ def test_under_the_quarantine_policy_the_exports_zero_stays(spark, fed, tmp_path
     rebuilt = run_etl(spark, _config(tmp_path, label_corrections="quarantine"))
     assert (rebuilt.corrections_reapplied, rebuilt.ledger_quarantined) == (
         0, {"conflicting_label": 2})  # fmt: skip
-    assert _labels(spark, table) == {"x1": (0, "2024-01-06 00:00:00"), "x2": (0, None)}
+    assert _labels(spark, table) == {"x1": (0, "2024-01-06 00:30:00"), "x2": (0, None)}

@@ -30,7 +30,7 @@ SETTINGS = {
     "spark.sql.adaptive.autoBroadcastJoinThreshold": "-1",
     "spark.sql.ui.explainMode": "formatted",
 }
-FEED = "a1,1,2024-01-09 00:00:00\na3,0,2024-01-09 00:00:00\na4,1,2024-01-09 00:00:00\na5,1,\n"
+FEED = "a1,1,2024-01-09 00:30:00\na3,0,2024-01-09 00:30:00\na4,1,2024-01-09 00:30:00\na5,1,\n"
 
 
 def _executions(spark) -> list:
@@ -63,8 +63,8 @@ def _rebuild(spark, tmp_path):
     return rebuilt, _ledger_broadcasts(spark, since)
 
 
-EXPECTED = {"a1": (1, "2024-01-09 00:00:00"), "a2": (0, None),
-            "a3": (1, "2024-01-08 00:00:00"), "a4": (None, None)}  # fmt: skip
+EXPECTED = {"a1": (1, "2024-01-09 00:30:00"), "a2": (0, None),
+            "a3": (1, "2024-01-08 00:30:00"), "a4": (None, None)}  # fmt: skip
 
 
 def test_entries_past_the_bound_are_joined_without_going_through_the_driver(

@@ -22,8 +22,8 @@ def _quarantined(spark, path: str) -> dict[str, tuple]:
 def test_a_replace_rebuild_keeps_the_rows_label_feeds_quarantined(
     spark, first_published, tmp_path, caplog
 ):
-    fed, _ = published_then_fed(spark, first_published, tmp_path, "a1,1,2024-01-09 00:00:00\n"
-                                "zz9,1,2024-01-09 00:00:00\na2,maybe,\n")  # fmt: skip
+    fed, _ = published_then_fed(spark, first_published, tmp_path, "a1,1,2024-01-09 00:30:00\n"
+                                "zz9,1,2024-01-09 00:30:00\na2,maybe,\n")  # fmt: skip
     assert fed.quarantine_rows == 2
     before = _quarantined(spark, fed.quarantine_path)
     assert set(before) == {"zz9", "a2"}
@@ -44,7 +44,7 @@ def test_a_replace_rebuild_keeps_the_rows_label_feeds_quarantined(
 def test_a_rebuild_without_a_column_the_kept_rows_have_is_widened_for_them(
     spark, first_published, tmp_path
 ):
-    published_then_fed(spark, first_published, tmp_path, "zz9,1,2024-01-09 00:00:00\n")
+    published_then_fed(spark, first_published, tmp_path, "zz9,1,2024-01-09 00:30:00\n")
     # the rebuild's input has no label_time column (allowed: a delay-only export)
     header = HEADER.replace(",label_time", "")
     (tmp_path / "raw" / "a.csv").write_text(
@@ -56,6 +56,6 @@ def test_a_rebuild_without_a_column_the_kept_rows_have_is_widened_for_them(
     q = spark.read.parquet(rebuilt.quarantine_path)
     assert "raw_label_time" in q.columns  # kept: the column only the feed's row has
     rows = {r.raw_transaction_id: r.raw_label_time for r in q.collect()}
-    assert rows["bad"] is None and rows["zz9"] == "2024-01-09 00:00:00"
+    assert rows["bad"] is None and rows["zz9"] == "2024-01-09 00:30:00"
     for f in q.inputFiles():  # every file of the quarantine has every column
         assert "raw_label_time" in spark.read.parquet(f).columns

@@ -130,7 +130,7 @@ def test_an_incremental_build_after_a_label_changed_fires_at_most_17_jobs(
     root = _built_root(built)
     config = load_config(None, {"paths.root": str(root)})
     feed = tmp_path / "feed.csv"
-    feed.write_text("transaction_id,label,label_time\nt02000,1,2024-03-04 00:00:00\n")
+    feed.write_text("transaction_id,label,label_time\nt02000,1,2024-03-04 00:30:00\n")
     run_labels(spark, config, [str(feed)])
     result = {}
     jobs = _jobs(spark, monkeypatch, BUILD,

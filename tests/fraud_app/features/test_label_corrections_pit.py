@@ -24,8 +24,8 @@ pytestmark = pytest.mark.spark
 
 RAW = (
     "transaction_id,card_id,merchant_id,timestamp,amount,label,label_time\n"
-    "v1,c1,m1,2024-01-02 10:00:00,10,0,2024-01-03 00:00:00\n"  # corrected to 1 at 01-10 12:00
-    "v2,c1,m1,2024-01-03 10:00:00,20,1,2024-01-04 00:00:00\n"  # a known fraud
+    "v1,c1,m1,2024-01-02 10:00:00,10,0,2024-01-03 00:30:00\n"  # corrected to 1 at 01-10 12:00
+    "v2,c1,m1,2024-01-03 10:00:00,20,1,2024-01-04 00:30:00\n"  # a known fraud
     "v3,c2,m1,2024-01-05 10:00:00,30,0,\n"
     "v4,c1,m1,2024-01-08 10:00:00,40,0,\n"  # before the correction's label_time
     "v5,c2,m1,2024-01-10 12:00:00,50,0,\n"  # exactly at it: not known before t
