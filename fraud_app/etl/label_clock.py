@@ -13,7 +13,8 @@ date) is read as the end of its day since review51c (fraud_app.etl.parsing.DAY_E
 Since review54a a delivery (an ETL run's input, one label feed) whose every label_time is
 a whole day of the wall clock in etl.time_zone (a midnight, or a date read as its day's
 end), with at least one written as a midnight, is read the same way: each midnight is its
-day's last microsecond (`read_day_clock`, one Spark job over the delivery's label_time).
+day's last microsecond (`read_day_clock`: a limit job reading the first label_times, and
+only for a clock that may be of days one aggregate over the delivery's).
 A single label_time off midnight (a clock of seconds, hours) leaves every value as
 written. The report counts the values so read (`label_times_read_as_day_end`) and one
 line says so.
@@ -47,11 +48,19 @@ def read_day_clock(parsed: DataFrame, column: str, zone: str | None) -> tuple[Da
     value of the delivery is a whole day of the wall clock in `zone` and some are written
     as midnights: each midnight moved to its day's last microsecond (as a date alone is
     read, parsing.parsed_time), flagged in `MOVED`; and how many were moved (0: `column`
-    as it was, `MOVED` false). One Spark job over the delivery's label_time."""
+    as it was, `MOVED` false). A limit job finds the first deciding value (off a whole
+    day: done, usually in the first rows); only when it is a midnight does one aggregate
+    over the delivery's label_time decide and count."""
     wall = _wall(F.col(column), zone)
     after = wall + F.expr("INTERVAL 1 MICROSECOND")
     midnight = wall == F.date_trunc("day", wall)
     whole = midnight | (after == F.date_trunc("day", after))
+    # the first label_time that decides (off a whole day, or a midnight): a clock of seconds
+    # answers on its first value, a limit job that reads the first rows of one partition,
+    # where the aggregate below scans (and parses) the whole delivery once more
+    first = parsed.filter(~whole | midnight).select(midnight.alias("m")).limit(1).collect()
+    if not first or not first[0]["m"]:
+        return parsed.withColumn(MOVED, F.lit(False)), 0
     row = parsed.agg(
         F.count(F.when(~whole, True)).alias("off"),
         F.count(F.when(midnight, True)).alias("midnights"),

@@ -162,3 +162,32 @@ def test_a_labels_feed_reads_a_clock_of_days_as_the_etl_does(
     assert _labels(spark, r)["t4"] == (1, "2024-01-09 23:59:59.999999")
     (record,) = [x for x in caplog.records if "every label_time is a whole day" in x.getMessage()]
     assert record.levelno == logging.INFO
+
+
+def test_a_clock_of_seconds_is_decided_on_its_first_value_without_a_scan(spark) -> None:
+    """The deciding probe is a limit job over the first label_times; the aggregate over the
+    whole delivery (a second parse of it in the ETL) runs only for a clock that may be of
+    days (its first deciding value a midnight)."""
+    from fraud_app.etl.label_clock import MOVED, read_day_clock
+    from tests.spark_jobs import counted_jobs
+
+    def frame(values):
+        rows = [(dt.datetime.fromisoformat(v) if v else None,) for v in values]
+        return spark.createDataFrame(rows, "lt timestamp")  # 2 partitions (local[2])
+
+    seconds = frame([None, "2024-03-05 10:11:12", *["2024-03-06 00:00:00"] * 30])
+    (read, moved), jobs = counted_jobs(spark, "clock", lambda: read_day_clock(seconds, "lt", None))
+    assert moved == 0 and jobs == 1, jobs  # the limit job alone (the aggregate: 2, a shuffle)
+    assert read.filter(MOVED).count() == 0
+    # a midnight first, a clock of seconds after: the aggregate decides, nothing moved
+    mixed = spark.createDataFrame(
+        [(dt.datetime(2024, 3, 6),), (dt.datetime(2024, 3, 6, 11, 12, 13),)], "lt timestamp"
+    ).coalesce(1)
+    assert read_day_clock(mixed, "lt", None)[1] == 0
+    days = frame([None, "2024-03-05 00:00:00", "2024-03-06 00:00:00", "2024-03-07 23:59:59.999999"])
+    read, moved = read_day_clock(days, "lt", None)
+    assert moved == 2
+    assert sorted(r["lt"] for r in read.collect() if r["lt"]) == [
+        dt.datetime(2024, 3, 5, 23, 59, 59, 999999), dt.datetime(2024, 3, 6, 23, 59, 59, 999999),
+        dt.datetime(2024, 3, 7, 23, 59, 59, 999999),
+    ]  # fmt: skip

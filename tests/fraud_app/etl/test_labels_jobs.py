@@ -72,8 +72,9 @@ def test_a_labels_run_asks_its_counts_in_fewer_jobs(spark, transactions_publishe
     # distinct of its days, each example asked apart); 091bc965: 23; now 20: the staged
     # and published partitions measured in one pass (labels_apply._measured: 5 -> 3), the
     # quarantine's schema read once (AppendQuarantine.held: 2 -> 1), session 44; 21 since
-    # review54a: one aggregation of the feed's label_time decides whether it is a clock of
-    # days whose midnights are read as their day's end (label_clock.read_day_clock)
+    # review54a: a limit job over the feed's first label_times decides whether it may be a
+    # clock of days whose midnights are read as their day's end (label_clock.read_day_clock;
+    # an aggregate over the whole feed only when its first deciding value is a midnight)
     assert jobs <= 21, jobs
 
     # the same feed again: every row unchanged or already quarantined, counted the same

@@ -71,8 +71,9 @@ def test_a_first_load_counts_its_quarantine_without_jobs_of_its_own(spark, tmp_p
     # base 4816bb97: 14 (the group-by's 2, the empty conflicts' broadcast 1); 091bc965: 11;
     # now 10: the classification joins the id counts on `==`, where they were hashed
     # (dedup._split_by_copies: a null-safe join shuffled them again, session 44); 12 since
-    # review54a: the delivery's label_time aggregated once (a clock of days? its midnights
-    # read as their day's end: label_clock.read_day_clock; a shuffle and its result)
+    # review54a: a clock of days? (its midnights read as their day's end:
+    # label_clock.read_day_clock, a limit job over the first label_times; 2 jobs, an
+    # aggregate's shuffle and result, where they may be days)
     assert jobs <= 12, jobs
 
 
@@ -89,7 +90,7 @@ def test_an_append_with_conflicting_copies_counts_its_quarantine_file(spark, tmp
     assert r.quarantine_by_reason == {"conflicting_duplicate": 2, "non_numeric_amount": 1}
     # base 4816bb97: 32 (the group-by's 2); 091bc965: 30; now 27 (the id counts not
     # shuffled again for either side of the split, session 44); 28 since review54a (the
-    # label_time aggregation of label_clock.read_day_clock)
+    # label_time probe of label_clock.read_day_clock)
     assert jobs <= 28, jobs
 
 
