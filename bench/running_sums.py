@@ -82,12 +82,17 @@ def _table(spark, rows: int, days: int, merchants: int):
     return df.withColumn("event_date", F.to_date("timestamp")).cache()
 
 
-def _features():
+def _features(include_current: bool = False):
+    """The spec; `include_current`: its std, mean, sum and count include the current row
+    (the `_incl` features: their own exact sums of the row, session 54)."""
     from fraud_app.features.spec import FeatureSet
     from fraud_app.features.window_kinds import AmountZScore, WindowAggregate
 
     def agg(a, w):
-        return WindowAggregate(entity="merchant", aggregation=a, window=w, frame="running")
+        return WindowAggregate(
+            entity="merchant", aggregation=a, window=w, frame="running",
+            include_current=include_current,
+        )  # fmt: skip
 
     features = (
         agg("std", "1d"), agg("std", "7d"), agg("mean", "7d"), agg("sum", "1d"),
@@ -122,7 +127,7 @@ def _child(args) -> None:
     spark = _spark()
     table = _table(spark, args.rows, args.days, args.merchants)
     table.count()
-    fs = _features()
+    fs = _features(args.include_current)
     last = START + dt.timedelta(days=args.days - 1)
     for kind in args.kinds.split(","):  # a warm-up of each (plans, JIT), not reported
         _measure(kind, spark, table, fs, last)
@@ -146,6 +151,11 @@ def main() -> None:
         help="a tree of the code to compare (repeatable: each its own `baseline<i>`)",
     )
     ap.add_argument("--kinds", default="window,slice,all")
+    ap.add_argument(
+        "--include-current",
+        action="store_true",
+        help="the spec's std, mean, sum and count with include_current (session 54)",
+    )
     ap.add_argument("--tree", default="this")
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -162,7 +172,8 @@ def main() -> None:
             env = dict(os.environ, PYTHONPATH=str(tree))
             cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--tree", name,
                    "--kinds", kinds, "--repeats", "1", "--rows", str(args.rows),
-                   "--days", str(args.days), "--merchants", str(args.merchants)]  # fmt: skip
+                   "--days", str(args.days), "--merchants", str(args.merchants),
+                   *(["--include-current"] if args.include_current else [])]  # fmt: skip
             out = subprocess.run(cmd, env=env, cwd=tree, capture_output=True, text=True)
             if out.returncode:
                 sys.exit(f"{name} failed:\n{out.stderr[-3000:]}")
@@ -185,7 +196,8 @@ def main() -> None:
         summary["scoring all / slice (best)"] = round(
             min(results[("this", "all")]) / min(results[("this", "slice")]), 3
         )
-    print(json.dumps({"rows": args.rows, "days": args.days, "summary": summary}))
+    info = {"rows": args.rows, "days": args.days, "include_current": args.include_current}
+    print(json.dumps({**info, "summary": summary}))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import random
+import struct
 from collections import Counter
 from fractions import Fraction
 
@@ -79,15 +80,29 @@ def _value(rng: random.Random, level: float, spread: float) -> float | None:
     if rng.random() < 0.12:
         return None
     x = level + spread * rng.gauss(0.0, 1.0)
+    if level > 1e10 and rng.random() < 0.25:  # a refund near the limit
+        x = -x
+    if abs(level) < 1e3 and rng.random() < 0.2:
+        return _tie(x)
     return round(x, rng.choice([0, 2, 2, 5, 7, 9])) if rng.random() < 0.9 else x
 
 
+def _tie(x: float) -> float:
+    """A value of 6 decimals ending in 5: x 1e5 in double is then (most often) exactly
+    k + 1/2, where round half even (the running frames' rint), round half up and round
+    half away from zero differ, each for its own half of the k and signs (review54e: the
+    data had one such value, whose two roundings agreed)."""
+    return float(f"{round(x, 5):.5f}5")
+
+
 def _rows(seed: int, n: int = 300) -> list[tuple]:
-    """n rows over 5 days of 4 merchants: two of lognormal-ish values (negatives too), one
-    tight around 1e4 (spread 1e-2), one around 3e8 (spread 50); ~40 % of the rows share
-    their timestamp with the row before (a burst)."""
+    """n rows over 5 days of 5 merchants: two of lognormal-ish values (negatives too; a
+    fifth of their values 6 decimals ending in 5, `_tie`), one tight around 1e4 (spread
+    1e-2), one around 3e8 (spread 50), one around 8.99e10 (spread 1e3, a quarter of them
+    refunds: near the 9e10 limit of the running frames, both signs); ~40 % of the rows
+    share their timestamp with the row before (a burst)."""
     rng = random.Random(seed)
-    kinds = [(100.0, 80.0), (-5.0, 30.0), (1e4, 1e-2), (3e8, 50.0)]
+    kinds = [(100.0, 80.0), (-5.0, 30.0), (1e4, 1e-2), (3e8, 50.0), (8.99e10, 1e3)]
     rows, t = [], T0
     while len(rows) < n:
         if rng.random() > 0.4:
@@ -210,6 +225,9 @@ def _tolerance(f, expected: float, row: tuple, group: list[tuple], running: bool
     if isinstance(f, AmountZScore):
         std = _stats([v for _, v in _window(group, t, f.lag_s(0) + f.window_s, f.lag_s(0)) if v is not None], running)["std"]  # fmt: skip
         allowed += 8 * scale * 2**-52 / std
+        if not running:  # the std's own error on a sliding frame (its bound above), carried
+            # to z: a window near 9e10 of spread 1e3 is 1e-8 relative (review54e)
+            allowed += abs(expected) * 1e-13 * scale * len(seen) / std
     return allowed
 
 
@@ -274,5 +292,13 @@ def test_every_window_aggregate_equals_the_numpy_reference(spark, seed, frame):
     by_feature = Counter(" ".join(line.split()[::2][:2]) for line in bad)
     assert not bad, f"{len(bad)} differences {dict(by_feature)}:\n" + "\n".join(bad[:25])
     if frame == "running":  # the exact sums: the same bits from every start
-        assert {k: full[k] for k in incremental} == incremental
-        assert {k: full[k] for k in scored} == scored
+        assert _bits({k: full[k] for k in incremental}) == _bits(incremental)
+        assert _bits({k: full[k] for k in scored}) == _bits(scored)
+
+
+def _bits(rows: dict) -> dict:
+    """Each value as its 8 bytes (== holds 0.0 and -0.0 equal, and NaN unequal to itself)."""
+    return {
+        tid: {k: struct.pack(">d", v) if isinstance(v, float) else v for k, v in row.items()}
+        for tid, row in rows.items()
+    }
