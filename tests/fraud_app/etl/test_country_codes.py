@@ -177,3 +177,23 @@ def test_an_unknown_letter_code_is_one_value_in_any_case(spark, tmp_path) -> Non
         "u1": ("XK", "XK", 0.0), "u2": ("XKX", "XKX", 0.0), "u3": ("Germany", "germany", 1.0),
     }  # fmt: skip
     assert result.country_codes["card_country"]["unknown"] == 3
+
+
+def test_the_reading_is_a_few_round_trips_not_one_per_code(spark) -> None:
+    """The table of 747 forms and the list of 249 alpha-2 codes reach the JVM as SQL text:
+    built literal by literal they were ~1,750 JVM round trips per country column, more than
+    the rest of an ETL run's annotation (lead, session 54); the same expressions."""
+    from fraud_app.etl import country_codes
+    from tests.fraud_app.etl.test_shared_columns import _round_trips
+
+    frame = spark.createDataFrame([("840",), ("usa",), ("xk",), ("Germany",), (None,)], "c string")
+    country_codes.alpha2(F.col("c"))  # warm: py4j's classes
+    trips = _round_trips(lambda: country_codes.alpha2(F.col("c")))
+    assert trips < 40, trips
+    read = [r[0] for r in frame.select(country_codes.alpha2(F.col("c"))).collect()]
+    assert read == ["US", "US", "XK", "Germany", None]
+    stage = frame.select(F.col("c").alias("country"), F.lit(None).cast("string").alias("reason"))
+    trips = _round_trips(lambda: country_codes.summary_columns())
+    assert trips < 120, trips
+    unknown = stage.select(country_codes.summary_columns()["__cc_unknown_country"]).first()[0]
+    assert unknown == 4  # 840, usa, xk, Germany are not alpha-2 as written
