@@ -43,14 +43,19 @@ def _wall(value: Column, zone: str | None) -> Column:
     return F.from_utc_timestamp(value, zone) if zone is not None else value
 
 
-def read_day_clock(parsed: DataFrame, column: str, zone: str | None) -> tuple[DataFrame, int]:
-    """`parsed` with `column` (a parsed label_time, UTC) read as a clock of days when every
+def read_day_clock(
+    parsed: DataFrame, column: str | None, zone: str | None
+) -> tuple[DataFrame, int]:
+    """`parsed` with `column` (a parsed label_time, UTC; None: the delivery has no
+    label_time column, no Spark job) read as a clock of days when every
     value of the delivery is a whole day of the wall clock in `zone` and some are written
     as midnights: each midnight moved to its day's last microsecond (as a date alone is
     read, parsing.parsed_time), flagged in `MOVED`; and how many were moved (0: `column`
     as it was, `MOVED` false). A limit job finds the first deciding value (off a whole
     day: done, usually in the first rows); only when it is a midnight does one aggregate
     over the delivery's label_time decide and count."""
+    if column is None:
+        return parsed.withColumn(MOVED, F.lit(False)), 0
     wall = _wall(F.col(column), zone)
     after = wall + F.expr("INTERVAL 1 MICROSECOND")
     midnight = wall == F.date_trunc("day", wall)

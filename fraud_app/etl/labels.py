@@ -77,7 +77,6 @@ from fraud_app.etl.pipeline import (
     RAW_PREFIX,
     check_label_time_reading,
     check_time_reading,
-    read_label_days,
 )
 from fraud_app.etl.publish import REPORT_NAME, published_schema_errors
 from fraud_app.etl.reader import CORRUPT_COLUMN, quoted, read_input
@@ -182,7 +181,7 @@ def annotate_feed(
     `reason_detail` of the first per-row rule broken (null: clean), the source file and
     every input column as text under `raw_<name>`; and how many of its label_times were
     midnights of a clock of days read as their day's end, as the ETL reads them
-    (pipeline.read_label_days, one Spark job when the feed has a label_time column).
+    (label_clock.read_day_clock, Spark jobs only when the feed has a label_time column).
     SchemaError before any Spark job when transaction_id or label is absent."""
     present = [c for c in raw.columns if c != CORRUPT_COLUMN]
     names = feed_columns(present, cfg)
@@ -207,8 +206,9 @@ def annotate_feed(
     with shared_columns():  # the marks' and the rules' Columns built once (etl.annotate)
         rules = (missing_rule(FEED_COLUMNS[:2]),
                  *[r for r in build_rules(cfg) if r.code in FEED_RULES])  # fmt: skip
-        parsed, moved = read_label_days(
-            parse_columns(safe, sources, cfg), "label_time" in names, cfg
+        label_time = PARSED + "label_time" if "label_time" in names else None
+        parsed, moved = label_clock.read_day_clock(
+            parse_columns(safe, sources, cfg), label_time, cfg.time_zone
         )
         annotated = annotate(parsed, cfg, inputs, renamed.get(CORRUPT_COLUMN), rules, fmt)
     return annotated.select(

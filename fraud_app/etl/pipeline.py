@@ -28,7 +28,6 @@ lines is fraud_app.etl.etl_result (`EtlResult`, re-exported).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
@@ -112,7 +111,8 @@ def annotate_rows(raw: DataFrame, cfg: EtlSection, where: str, fmt: str | None =
     corrupt = renamed.get(CORRUPT_COLUMN)
     with shared_columns():  # the marks' Columns again in the rules and the placeholders
         parsed = parse_columns(safe, safe_sources, cfg, renamed.get(currency))
-        parsed = read_label_days(parsed, safe_sources["label_time"] is not None, cfg)[0]
+        label_time = PARSED + "label_time" if safe_sources["label_time"] is not None else None
+        parsed = label_clock.read_day_clock(parsed, label_time, cfg.time_zone)[0]
         annotated = annotate(parsed, cfg, inputs, corrupt, fmt=fmt)
         return _annotated_layout(annotated, renamed, currency, cfg)
 
@@ -137,16 +137,6 @@ def _annotated_layout(
         F.col(label_clock.MOVED),
         *([F.col(amounts.CURRENCY)] if currency is not None else []),
     )
-
-
-def read_label_days(parsed: DataFrame, present: bool, cfg: EtlSection) -> tuple[DataFrame, int]:
-    """The parsed rows of a delivery with its label_time read as a clock of days when
-    every value is a whole day (fraud_app.etl.label_clock.read_day_clock: a midnight is
-    the end of its day, review54a), and how many were so read; no Spark job when the
-    delivery has no label_time column (`present`)."""
-    if not present:
-        return parsed.withColumn(label_clock.MOVED, F.lit(False)), 0
-    return label_clock.read_day_clock(parsed, PARSED + "label_time", cfg.time_zone)
 
 
 def valid_rows(annotated: DataFrame) -> DataFrame:
@@ -246,7 +236,9 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
     output = run.finals[0].rstrip("/")
     # the stage's small questions: aggregates observed as it was written (stage_summary)
     ambiguous, date_only = local_times.times_of(staged.metrics, cfg.time_zone)
-    last = _last_report(fs, run)  # each clock's WARNING is said once per table
+    report = _last_report(fs, run)  # None: a replace, or no readable report to append to
+    last = report or {}  # each clock's WARNING is said once per table
+    moved = int(staged.metrics.get(label_clock.MOVED) or 0)  # midnights read as day ends
     result = EtlResult(
         input_path=run.src, input_format=run.fmt, output_path=output,
         quarantine_path=run.finals[1].rstrip("/"),
@@ -259,57 +251,55 @@ def _staged_result(spark: SparkSession, fs: HadoopFs, run: _Run, annotated: Data
         country_codes=country_codes.counts_of(
             staged.metrics, cfg.source_for, last.get("country_codes")),
         label_time_resolution=label_clock.resolution_of(staged.metrics),
-        label_times_read_as_day_end=_label_days(staged.metrics, run, last),
+        label_times_read_as_day_end=_label_days(moved, run, last),
         placeholder_ids=placeholders_of(staged.metrics, stage) if cfg.missing_ids else {},
         mixed_label_words=label_words.mixed_of(staged.metrics, cfg), **counts,
         unread_columns=run.unread,
-        **_amount_fields(fs, stage, run, counts["previous_rows"], staged.metrics),
+        **_amount_fields(stage, run, counts["previous_rows"], staged.metrics, report, moved),
         **_append_fields(run.publish),
     )  # fmt: skip
     _check_accounting(result)
     return result
 
 
-def _label_days(metrics: dict, run: _Run, last: dict) -> int:
-    """The delivery's midnight label_times read as their day's end (read_label_days), said
-    in one line: a WARNING unless the table's last report read its label clock as days."""
-    moved = int(metrics.get(label_clock.MOVED) or 0)
+def _label_days(moved: int, run: _Run, last: dict) -> int:
+    """The delivery's `moved` midnight label_times read as their day's end
+    (label_clock.read_day_clock), said in one line: a WARNING unless the table's last
+    report read its label clock as days."""
     first = last.get("label_time_resolution") != "day"
     label_clock.say_read_as_day_end(moved, f"ETL {run.src}", run.config.etl.time_zone, first)
     return moved
 
 
-def _last_report(fs: HadoopFs, run: _Run) -> dict:
-    """On an append, the table's last ETL report (before this run's replaces it); {} on a
-    replace, without one, or unreadable (repeated_job says so)."""
+def _last_report(fs: HadoopFs, run: _Run) -> dict | None:
+    """On an append, the table's last ETL report (before this run's replaces it), read once
+    for the clocks' WARNINGs and the readings' checks (_amount_fields); None on a replace,
+    without one, unreadable (repeated_job says so) or not a JSON object."""
     report = f"{run.finals[0].rstrip('/')}/{REPORT_NAME}"
     if run.config.etl.mode != "append" or not fs.exists(report):
-        return {}
+        return None
     try:
         last = fs.read_json(report)
     except ValueError:
-        return {}
-    return last if isinstance(last, dict) else {}
+        return None
+    return last if isinstance(last, dict) else None
 
 
 def _amount_fields(
-    fs: HadoopFs, stage: DataFrame, run: _Run, previous_rows: int, metrics: dict
+    stage: DataFrame, run: _Run, previous_rows: int, metrics: dict, last: dict | None, moved: int
 ) -> dict:
     """The currency column's rows per currency and the minor-unit look of a first load
     (nothing published before: a replace run, or an append to an empty table); an append
-    to a table whose previous run read the amounts otherwise is named (before the commit
-    replaces that run's report)."""
+    to a table whose previous run (its report `last`, _last_report) read the amounts, the
+    label_time (`moved`: midnights read as day ends) or the times otherwise is named
+    (before the commit replaces that run's report)."""
     cfg = run.config.etl
     source = amounts.currency_source(run.columns, cfg, run.src)
     found = amounts.summarise(stage, cfg, source, first_load=previous_rows == 0, metrics=metrics)
-    report = f"{run.finals[0].rstrip('/')}/{REPORT_NAME}"
-    if cfg.mode == "append" and previous_rows and fs.exists(report):
-        # unreadable: repeated_job has said so, and this run's report replaces it
-        with contextlib.suppress(ValueError):
-            last = fs.read_json(report)
-            amounts.check_reading(last, cfg, run.finals[0])
-            check_label_time_reading(last, run.finals[0], int(metrics.get(label_clock.MOVED) or 0))
-            check_time_reading(last, cfg, run.finals[0])
+    if previous_rows and last is not None:  # an append onto a table with a report
+        amounts.check_reading(last, cfg, run.finals[0])
+        check_label_time_reading(last, run.finals[0], moved)
+        check_time_reading(last, cfg, run.finals[0])
     return {"currency_column": found.column, "currencies": found.currencies,
             "amounts_look_minor": found.looks_minor, "amount_reading": amounts.reading(cfg),
             "label_time_reading": parsing.LABEL_TIME_READING,
