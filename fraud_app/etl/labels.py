@@ -253,13 +253,13 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
     feeds = [_read_feed(spark, p, cfg) for p in inputs]
     delay_only = all("label_time" not in feed_columns(raw.columns, cfg) for raw, _, _ in feeds)
     now = dt.datetime.now(dt.UTC)  # applied_at, and when a correction without label_time is known
-    if not delay_only and fs.exists(f"{table}/{REPORT_NAME}"):
+    moved = sum(m for _, _, m in feeds)  # midnights of a clock of days read as day ends
+    last = None if delay_only else _etl_report(fs, table)  # delay_only: moved is 0
+    if not delay_only and last is not None:
         # a feed's date-only label_time is read as its day's end; the table's last ETL run
         # may have read such dates as their midnight (before review51c): say so (session 51)
-        with contextlib.suppress(ValueError):  # unreadable: the ETL's own check names it
-            last = fs.read_json(f"{table}/{REPORT_NAME}")
-            check_label_time_reading(last, table, sum(moved for _, _, moved in feeds))
-            check_time_reading(last, cfg, table, ("label_time",))  # review52a
+        check_label_time_reading(last, table, moved)
+        check_time_reading(last, cfg, table, ("label_time",))  # review52a
     if delay_only:
         logger.info("label feed without label_time: filled labels keep label_time null "
                     "(known at timestamp + features.label_delay_days); a correction is "
@@ -269,11 +269,12 @@ def _run_locked(spark: SparkSession, config: AppConfig, inputs: list[str]) -> La
     publish = AppendPublish(spark, table, quarantine, job="labels", report=REPORT,
                             compact_files=config.etl.compact_files,
                             source=input_identity(fs, "labels", inputs))  # fmt: skip
-    first = _first_day_clock(fs, table)
-    for path, (_, _, moved) in zip(inputs, feeds, strict=True):
-        label_clock.say_read_as_day_end(moved, f"label feed {path}", cfg.time_zone, first)
+    if moved:  # the line per feed, a WARNING where the table's reports never said it
+        first = _first_day_clock(fs, table, last)
+        for path, (_, _, feed_moved) in zip(inputs, feeds, strict=True):
+            label_clock.say_read_as_day_end(feed_moved, f"label feed {path}", cfg.time_zone, first)
     run = _FeedRun(inputs, [annotated for _, annotated, _ in feeds], delay_only, table,
-                   quarantine, publish, now, started, sum(moved for _, _, moved in feeds))  # fmt: skip
+                   quarantine, publish, now, started, moved)  # fmt: skip
     try:
         result = _applied(spark, fs, config, run)
     except BaseException:
@@ -339,17 +340,30 @@ def _read_feed(spark: SparkSession, path: str, cfg: EtlSection) -> tuple[DataFra
     return raw, *annotate_feed(raw, cfg, path, fmt)
 
 
-def _first_day_clock(fs: HadoopFs, table: str) -> bool:
+def _etl_report(fs: HadoopFs, table: str) -> object:
+    """The table's last ETL report as read (any JSON value), read once per run for the
+    readings' checks and _first_day_clock; None without one or unreadable (the ETL's own
+    check names it)."""
+    path = f"{table}/{REPORT_NAME}"
+    if not fs.exists(path):
+        return None
+    try:
+        return fs.read_json(path)
+    except ValueError:
+        return None
+
+
+def _first_day_clock(fs: HadoopFs, table: str, etl_report: object) -> bool:
     """Whether a feed's midnights read as their day's end are news to the table: neither
-    its last ETL report read its label clock as days nor its last labels report read any
-    so (then the line is a WARNING, else INFO: a daily feed says it on every run)."""
-    for name, key, said in ((REPORT_NAME, "label_time_resolution", "day"),
-                            (REPORT, "label_times_read_as_day_end", None)):  # fmt: skip
-        with contextlib.suppress(ValueError):
-            last = fs.read_json(f"{table}/{name}") if fs.exists(f"{table}/{name}") else {}
-            value = last.get(key) if isinstance(last, dict) else None
-            if (value == said) if said is not None else bool(value):
-                return False
+    its last ETL report (`etl_report`, _etl_report) read its label clock as days nor its
+    last labels report read any so (then the line is a WARNING, else INFO: a daily feed
+    says it on every run)."""
+    if isinstance(etl_report, dict) and etl_report.get("label_time_resolution") == "day":
+        return False
+    with contextlib.suppress(ValueError):
+        last = fs.read_json(f"{table}/{REPORT}") if fs.exists(f"{table}/{REPORT}") else {}
+        if isinstance(last, dict) and last.get("label_times_read_as_day_end"):
+            return False
     return True
 
 
